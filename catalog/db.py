@@ -1,0 +1,71 @@
+"""Opening the database: engine, SQLite pragmas, migrations on first use.
+
+`open_engine(url)` is the one way in. SQLite gets WAL and a busy timeout so the
+nightly writer and a curator's recheck can overlap; PostgreSQL needs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog.errors import StoreError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def open_engine(url: str, *, migrate: bool = True) -> Engine:
+    """An engine for `url`, with the schema brought up to date when `migrate`."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"{url!r} is not a database URL ({exc})") from exc
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:" and not db.startswith("file:"):
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    elif parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except Exception as exc:
+        raise StoreError(f"cannot open database {url!r}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    if migrate:
+        from catalog.migrate import upgrade
+
+        try:
+            upgrade(engine)
+        except OperationalError as exc:
+            raise StoreError(
+                f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
+                f"{exc.orig}"
+            ) from exc
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One short transaction: commit on success, roll back on error."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session

@@ -1,0 +1,58 @@
+"""The exception tree of linkhealth.
+
+    LinkhealthError             anything we raise on purpose; the CLI prints it and exits non-zero
+    ├── ConfigError             linkhealth.toml or an option is wrong
+    ├── CatalogError            a catalog file cannot be used (carries every Problem found)
+    ├── StoreError              the database cannot be opened or migrated
+    └── NotFoundError           a resource id or run the user named does not exist
+
+Catch at the level you mean. Never match on message text: it is for people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class LinkhealthError(Exception):
+    """Base of every error we raise on purpose; `str()` says what, where and what next."""
+
+    exit_code: int = 1
+
+
+class ConfigError(LinkhealthError):
+    exit_code = 2
+
+
+class StoreError(LinkhealthError):
+    exit_code = 3
+
+
+class NotFoundError(LinkhealthError):
+    exit_code = 4
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a catalog file, located for the person fixing it."""
+
+    file: str
+    line: int | None
+    field: str | None
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        what = f"{self.field}: " if self.field else ""
+        return f"{where}: {what}{self.message} [{self.code}]"
+
+
+class CatalogError(LinkhealthError):
+    exit_code = 5
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s) in the catalog:\n{lines}")

@@ -1,0 +1,149 @@
+"""The frozen records the stages hand each other.
+
+    source  -> Catalog, Resource       (what the curator wrote)
+    plan    -> Target, Batch           (what to fetch this run, grouped by host)
+    check   -> Observation, Hop        (what one fetch found)
+
+Storage turns them into rows and back; reports never see them raw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from catalog.outcomes import Outcome
+
+#: The fields a resource may have besides `extra`; anything else is kept in `extra`.
+RESOURCE_FIELDS = (
+    "id",
+    "title",
+    "url",
+    "description",
+    "publisher",
+    "type",
+    "languages",
+    "year",
+    "tags",
+    "notes",
+)
+
+
+@dataclass(frozen=True)
+class Resource:
+    id: str
+    title: str
+    url: str
+    description: str | None = None
+    publisher: str | None = None
+    type: str | None = None
+    languages: tuple[str, ...] = ()
+    year: int | None = None
+    tags: tuple[str, ...] = ()
+    notes: str | None = None
+    #: Fields the schema does not name (e.g. `url_confidence`), kept verbatim.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    #: 1-based line of the entry in its file, for messages.
+    line: int | None = None
+
+    def fields_dict(self) -> dict[str, Any]:
+        """The curator's data, comparable between syncs (no line numbers)."""
+        data: dict[str, Any] = {name: getattr(self, name) for name in RESOURCE_FIELDS}
+        data["languages"] = list(self.languages)
+        data["tags"] = list(self.tags)
+        data.update(self.extra)
+        return data
+
+
+@dataclass(frozen=True)
+class Catalog:
+    path: Path
+    #: The `collection` mapping (title, description, ...); for CSV, derived from the file name.
+    collection: Mapping[str, Any]
+    resources: tuple[Resource, ...]
+
+    @property
+    def key(self) -> str:
+        """Stable collection key: the file's stem."""
+        return self.path.stem
+
+    @property
+    def title(self) -> str:
+        return str(self.collection.get("title") or self.key)
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What the last observation of a URL left us, for conditional requests and change checks."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    fingerprint: str | None = None
+    fingerprinted_at: datetime | None = None
+    content_length: int | None = None
+    title: str | None = None
+    outcome: Outcome | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """One URL to check this run (shared URLs appear once)."""
+
+    url: str
+    #: Host key for politeness ("" for URLs with no host, e.g. invalid ones).
+    host: str
+    resource_ids: tuple[str, ...] = ()
+    previous: Previous | None = None
+    #: Fetch the body this time (first check, or fingerprint older than the setting).
+    fingerprint_due: bool = True
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The unit of one coarse task: whole hosts, never split."""
+
+    index: int
+    targets: tuple[Target, ...]
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return tuple(sorted({t.host for t in self.targets}))
+
+
+@dataclass(frozen=True)
+class Hop:
+    url: str
+    status: int | None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything one check of one URL found. Facts only; health comes later."""
+
+    url: str
+    checked_at: datetime
+    outcome: Outcome
+    #: One sentence for curators, e.g. "HEAD 405, GET 200 after 1 retry (503, Retry-After 1 s)".
+    reason: str
+    http_status: int | None = None
+    final_url: str | None = None
+    chain: tuple[Hop, ...] = ()
+    methods: tuple[str, ...] = ()
+    elapsed_ms: int | None = None
+    retries: int = 0
+    content_type: str | None = None
+    content_length: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    fingerprint: str | None = None
+    title: str | None = None
+    bytes_read: int = 0
+    #: True when a 304 (or equal fingerprint) said the content did not change.
+    not_modified: bool = False
+    #: Normalized visible text (truncated), for drift detection; not stored in full.
+    text_sample: str | None = None
+    #: The replacement a curator should consider (final URL of a permanent redirect).
+    suggested_url: str | None = None

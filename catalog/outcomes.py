@@ -1,0 +1,261 @@
+"""The one taxonomy of check outcomes.
+
+Every verdict the checker can reach is a member of `Outcome`. The database, the
+exports and the reports store and show the member's value; all wording a curator
+reads comes from here, so a new outcome is one member, one `_INFO` row and one
+branch in `catalog.check.classify`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    """How an outcome weighs on a resource's health."""
+
+    OK = "ok"
+    #: The link does not lead to the resource; counts as a failure until it passes again.
+    BROKEN = "broken"
+    #: The link works but the catalog entry should change (e.g. a permanent redirect).
+    UPDATE = "update"
+    #: We could not tell; a person must look. Never counts as a failure.
+    LOOK = "look"
+    #: No verdict about the link at all (our own network was down).
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class OutcomeInfo:
+    label: str
+    severity: Severity
+    #: True when the same request may well succeed later (worth a retry, never final on one try).
+    transient: bool
+    #: One sentence for curators: what it means and what to do next.
+    explanation: str
+
+
+class Outcome(StrEnum):
+    """What one check of one URL found."""
+
+    #: The page answered 2xx (or 304 unchanged), possibly after temporary redirects.
+    OK = "ok"
+    #: A 301/308 in the chain and a live final page; the final URL is the replacement.
+    REDIRECTED_PERMANENT = "redirected_permanent"
+    #: 404.
+    NOT_FOUND = "not_found"
+    #: 410.
+    GONE = "gone"
+    #: Any other 4xx/5xx that persisted after retries.
+    HTTP_ERROR = "http_error"
+    #: A 200 page that says the page is gone, or a deep link sent to the home page.
+    SOFT_404 = "soft_404"
+    #: The redirect chain came back to a URL it had already visited.
+    REDIRECT_LOOP = "redirect_loop"
+    #: More redirects than the configured limit.
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    #: A redirect chain that ends in a 4xx/5xx.
+    REDIRECT_TO_ERROR = "redirect_to_error"
+    #: No complete answer within the time allowed.
+    TIMEOUT = "timeout"
+    #: The host name does not resolve.
+    DNS_ERROR = "dns_error"
+    #: The host refused the connection.
+    CONNECTION_REFUSED = "connection_refused"
+    #: The connection was reset or closed mid-answer.
+    CONNECTION_RESET = "connection_reset"
+    #: Any other failure to talk to the host.
+    CONNECTION_ERROR = "connection_error"
+    #: The HTTPS certificate or handshake failed.
+    TLS_ERROR = "tls_error"
+    #: Bot protection or a login wall answered; a person must look.
+    BLOCKED = "blocked"
+    #: Still 429 Too Many Requests after retries.
+    RATE_LIMITED = "rate_limited"
+    #: The catalog's URL is not a fetchable http(s) URL.
+    INVALID_URL = "invalid_url"
+    #: The URL resolves to a loopback, private, link-local or reserved address.
+    PRIVATE_ADDRESS = "private_address"
+    #: Our own network was down during the check; says nothing about the link.
+    NETWORK_UNAVAILABLE = "network_unavailable"
+
+    @property
+    def info(self) -> OutcomeInfo:
+        return _INFO[self]
+
+    @property
+    def label(self) -> str:
+        return _INFO[self].label
+
+    @property
+    def severity(self) -> Severity:
+        return _INFO[self].severity
+
+    @property
+    def explanation(self) -> str:
+        return _INFO[self].explanation
+
+    @property
+    def is_transient(self) -> bool:
+        return _INFO[self].transient
+
+    @property
+    def is_ok(self) -> bool:
+        return self.severity is Severity.OK
+
+    @property
+    def is_failure(self) -> bool:
+        """Counts towards a confirmed-broken verdict."""
+        return self.severity is Severity.BROKEN
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.severity in (Severity.BROKEN, Severity.UPDATE, Severity.LOOK)
+
+    @property
+    def is_network_failure(self) -> bool:
+        """Failures that our own network being down would also produce."""
+        return self in _NETWORK_FAILURES
+
+
+_NETWORK_FAILURES = frozenset(
+    {
+        Outcome.DNS_ERROR,
+        Outcome.CONNECTION_REFUSED,
+        Outcome.CONNECTION_ERROR,
+        Outcome.TIMEOUT,
+    }
+)
+
+_B, _U, _L = Severity.BROKEN, Severity.UPDATE, Severity.LOOK
+
+_INFO: dict[Outcome, OutcomeInfo] = {
+    Outcome.OK: OutcomeInfo("OK", Severity.OK, False, "The link works; nothing to do."),
+    Outcome.REDIRECTED_PERMANENT: OutcomeInfo(
+        "Moved permanently",
+        _U,
+        False,
+        "The site says this page has moved for good; check the new address and update the "
+        "catalog to it (linkhealth accept-redirect).",
+    ),
+    Outcome.NOT_FOUND: OutcomeInfo(
+        "Not found (404)",
+        _B,
+        False,
+        "The site says this page does not exist; find where it moved, or use an archived copy.",
+    ),
+    Outcome.GONE: OutcomeInfo(
+        "Gone (410)",
+        _B,
+        False,
+        "The site says this page was removed on purpose; replace it with a newer edition or an "
+        "archived copy.",
+    ),
+    Outcome.HTTP_ERROR: OutcomeInfo(
+        "HTTP error",
+        _B,
+        True,
+        "The site kept answering with an error; if it persists, report it to the site or find "
+        "another copy.",
+    ),
+    Outcome.SOFT_404: OutcomeInfo(
+        "Page missing (soft 404)",
+        _B,
+        False,
+        "The site answers, but with a 'not found' page or its home page instead of the resource; "
+        "find where the resource moved.",
+    ),
+    Outcome.REDIRECT_LOOP: OutcomeInfo(
+        "Redirect loop",
+        _B,
+        False,
+        "The site sends visitors round in circles; open it in a browser and find a working "
+        "address.",
+    ),
+    Outcome.TOO_MANY_REDIRECTS: OutcomeInfo(
+        "Too many redirects",
+        _B,
+        False,
+        "The site redirects more times than a browser would follow; find the final address.",
+    ),
+    Outcome.REDIRECT_TO_ERROR: OutcomeInfo(
+        "Redirects to an error",
+        _B,
+        False,
+        "The address redirects to a page that does not work; find where the resource moved.",
+    ),
+    Outcome.TIMEOUT: OutcomeInfo(
+        "Timed out",
+        _B,
+        True,
+        "The site did not answer in time; if it keeps happening the site may be down for good.",
+    ),
+    Outcome.DNS_ERROR: OutcomeInfo(
+        "Domain not found",
+        _B,
+        True,
+        "The domain name does not resolve; it may have lapsed. Look for the publisher's new site.",
+    ),
+    Outcome.CONNECTION_REFUSED: OutcomeInfo(
+        "Connection refused",
+        _B,
+        True,
+        "The server refused the connection; if it persists the site is down.",
+    ),
+    Outcome.CONNECTION_RESET: OutcomeInfo(
+        "Connection reset",
+        _B,
+        True,
+        "The server dropped the connection mid-answer; if it persists the site is broken.",
+    ),
+    Outcome.CONNECTION_ERROR: OutcomeInfo(
+        "Connection failed",
+        _B,
+        True,
+        "We could not talk to the server; if it persists the site is down.",
+    ),
+    Outcome.TLS_ERROR: OutcomeInfo(
+        "Certificate problem",
+        _B,
+        False,
+        "Browsers will warn visitors about this site's security certificate; tell the publisher "
+        "or link another copy.",
+    ),
+    Outcome.BLOCKED: OutcomeInfo(
+        "Check by hand",
+        _L,
+        False,
+        "The site blocks automated checks or needs a login; open it in a browser to confirm it "
+        "works (linkhealth ignore if it always will).",
+    ),
+    Outcome.RATE_LIMITED: OutcomeInfo(
+        "Rate limited",
+        _L,
+        True,
+        "The site asked us to slow down; it will be checked again next run.",
+    ),
+    Outcome.INVALID_URL: OutcomeInfo(
+        "Invalid URL",
+        _B,
+        False,
+        "The catalog entry's URL is not a web address a browser can open; correct it "
+        "(linkhealth replace-url).",
+    ),
+    Outcome.PRIVATE_ADDRESS: OutcomeInfo(
+        "Private address",
+        _L,
+        False,
+        "The URL points into a private network, so it was not fetched; public visitors cannot "
+        "reach it either. Correct the URL, or allow it in linkhealth.toml for an intranet catalog.",
+    ),
+    Outcome.NETWORK_UNAVAILABLE: OutcomeInfo(
+        "Not checked (our network was down)",
+        Severity.UNKNOWN,
+        True,
+        "Our own network was unreachable during this check, so nothing is known about the link; "
+        "it will be checked again next run.",
+    ),
+}
+
+assert set(_INFO) == set(Outcome), "every Outcome needs an OutcomeInfo row"

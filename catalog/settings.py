@@ -1,0 +1,233 @@
+"""Every default lives here, once.
+
+Settings come from, lowest priority first: these defaults, `linkhealth.toml`
+(the file named by `--config` or `LINKHEALTH_CONFIG`, else `./linkhealth.toml` if
+present), environment variables (`LINKHEALTH_DATABASE_URL`), then command-line
+options. The CLI, the flows and the library all read the same `Settings`.
+
+linkhealth.toml looks like::
+
+    database_url = "sqlite:///var/linkhealth.db"
+    catalogs = ["catalog/data/psp-human-trafficking-toolkit.yaml"]
+    reports_dir = "var/reports"
+
+    [check]
+    concurrency = 32
+    per_host_concurrency = 2
+    per_host_rate = 5.0
+    contact = "links@example.org"
+
+    [check.hosts."www.ojp.gov"]
+    per_host_concurrency = 1
+    per_host_rate = 1.0
+
+    [health]
+    confirm_failures = 3
+    confirm_days = 2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from catalog.errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+BUNDLED_CATALOG = PACKAGE_DIR / "data" / "psp-human-trafficking-toolkit.yaml"
+DEFAULT_DATABASE_URL = "sqlite:///var/linkhealth.db"
+DEFAULT_CONFIG_NAME = "linkhealth.toml"
+VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class HostPolicy:
+    """Politeness for one host; `None` means "use the global value"."""
+
+    per_host_concurrency: int | None = None
+    per_host_rate: float | None = None
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    #: Requests open at once across all hosts, per check process.
+    concurrency: int = 32
+    #: Requests open at once against one host.
+    per_host_concurrency: int = 2
+    #: Requests started per second against one host.
+    per_host_rate: float = 5.0
+    hosts: Mapping[str, HostPolicy] = field(default_factory=dict)
+    contact: str = "linkhealth-operator@localhost"
+    user_agent: str = ""  # built from VERSION and contact when empty
+    connect_timeout: float = 10.0
+    read_timeout: float = 15.0
+    #: Hard deadline for one URL, all attempts and redirects included.
+    total_timeout: float = 45.0
+    max_redirects: int = 10
+    #: Bytes of body read at most (for the title and fingerprint).
+    max_body_bytes: int = 2 * 1024 * 1024
+    #: Attempts per request for transient failures (5xx, 408, 429, timeouts, resets).
+    max_attempts: int = 3
+    backoff_initial: float = 0.5
+    backoff_max: float = 8.0
+    #: Longest Retry-After we wait for; longer ones end the retries for this run.
+    retry_after_cap: float = 30.0
+    #: A fingerprint (GET with body) is due when the last one is older than this.
+    fingerprint_max_age_days: float = 7.0
+    allow_private: bool = False
+    #: Hosts or networks (CIDR) allowed even though private, for intranet catalogs.
+    private_allowlist: tuple[str, ...] = ()
+    soft404_probe: bool = True
+    #: URLs per coarse task; a host's URLs are never split across tasks.
+    batch_size: int = 200
+
+    def policy_for(self, host: str) -> tuple[int, float]:
+        """(concurrency, rate) for `host`, per-host overrides applied."""
+        p = self.hosts.get(host.lower())
+        conc = p.per_host_concurrency if p and p.per_host_concurrency else self.per_host_concurrency
+        rate = p.per_host_rate if p and p.per_host_rate else self.per_host_rate
+        return conc, rate
+
+    @property
+    def effective_user_agent(self) -> str:
+        return self.user_agent or (
+            f"linkhealth/{VERSION} (catalog link checker; +mailto:{self.contact})"
+        )
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    #: Failing observations in a row before a link is confirmed broken.
+    confirm_failures: int = 3
+    #: ... spanning at least this many days.
+    confirm_days: float = 2.0
+    flap_changes: int = 4
+    flap_window_days: float = 14.0
+    unverified_days: float = 14.0
+    review_days: float = 365.0
+    unchanged_days: float = 730.0
+    dated_years: int = 5
+    #: Share of distinct hosts failing at DNS/connect above which we blame our network.
+    outage_host_share: float = 0.8
+    canary_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    catalogs: tuple[Path, ...] = (BUNDLED_CATALOG,)
+    reports_dir: Path = Path("var/reports")
+    check: CheckSettings = field(default_factory=CheckSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
+    #: Where the settings came from, for messages.
+    config_file: Path | None = None
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """Apply command-line options; `None` values mean "not given"."""
+        top = {k: v for k, v in changes.items() if v is not None and k in _TOP_FIELDS}
+        chk = {k: v for k, v in changes.items() if v is not None and k in _CHECK_FIELDS}
+        unknown = set(changes) - _TOP_FIELDS - _CHECK_FIELDS
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        new = replace(self, **top)
+        return replace(new, check=replace(new.check, **chk)) if chk else new
+
+
+_TOP_FIELDS = {f.name for f in fields(Settings)} - {"check", "health", "config_file"}
+_CHECK_FIELDS = {f.name for f in fields(CheckSettings)}
+
+
+def _coerce(cls: type, data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    known = {f.name: f for f in fields(cls)}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown setting {key!r}; known: {', '.join(sorted(known))}")
+        default = getattr(cls(), key) if key != "hosts" else {}
+        if isinstance(default, tuple):
+            if not isinstance(value, list):
+                raise ConfigError(f"{where}: {key} must be a list")
+            value = tuple(value)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: {key} must be true or false")
+        elif isinstance(default, float):
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ConfigError(f"{where}: {key} must be a number")
+            value = float(value)
+        elif isinstance(default, int):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(f"{where}: {key} must be a whole number")
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ConfigError(f"{where}: {key} must be a string")
+        out[key] = value
+    return out
+
+
+def find_config(path: str | Path | None = None) -> Path | None:
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist")
+        return p
+    env = os.environ.get("LINKHEALTH_CONFIG")
+    if env:
+        return find_config(env)
+    local = Path.cwd() / DEFAULT_CONFIG_NAME
+    return local if local.is_file() else None
+
+
+def load_settings(config: str | Path | None = None) -> Settings:
+    """Defaults, then the config file, then environment variables."""
+    path = find_config(config)
+    settings = Settings()
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        settings = _from_mapping(data, str(path), path.parent)
+        settings = replace(settings, config_file=path)
+    env_db = os.environ.get("LINKHEALTH_DATABASE_URL")
+    if env_db:
+        settings = replace(settings, database_url=env_db)
+    return settings
+
+
+def _from_mapping(data: Mapping[str, Any], where: str, base: Path) -> Settings:
+    data = dict(data)
+    check_data = dict(data.pop("check", {}) or {})
+    health_data = dict(data.pop("health", {}) or {})
+    hosts_data = check_data.pop("hosts", {}) or {}
+    top = _coerce(Settings, data, where)
+    if "catalogs" in top:
+        top["catalogs"] = tuple((base / p).resolve() for p in top["catalogs"])
+    if "reports_dir" in top:
+        top["reports_dir"] = base / str(top["reports_dir"])
+    if "database_url" in top:
+        top["database_url"] = _resolve_sqlite(top["database_url"], base)
+    hosts = {
+        str(h).lower(): HostPolicy(**_coerce(HostPolicy, v, f"{where} [check.hosts.{h}]"))
+        for h, v in hosts_data.items()
+    }
+    check = CheckSettings(**_coerce(CheckSettings, check_data, f"{where} [check]"), hosts=hosts)
+    health = HealthSettings(**_coerce(HealthSettings, health_data, f"{where} [health]"))
+    return Settings(**top, check=check, health=health)
+
+
+def _resolve_sqlite(url: str, base: Path) -> str:
+    """A relative SQLite path in a config file is relative to that file, not to the cwd."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str((base / url[len(prefix) :]).resolve())
+    return url
+
+
+def as_dict(settings: Settings) -> dict[str, Any]:
+    """Plain data, for `linkhealth config show` and for passing settings to tasks."""
+    return dataclasses.asdict(settings)
