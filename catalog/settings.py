@@ -130,6 +130,10 @@ class Settings:
     def with_overrides(self, **changes: Any) -> Settings:
         """Apply command-line options; `None` values mean "not given"."""
         top = {k: v for k, v in changes.items() if v is not None and k in _TOP_FIELDS}
+        if "catalogs" in top:
+            top["catalogs"] = tuple(Path(p).resolve() for p in top["catalogs"])
+        if "reports_dir" in top:
+            top["reports_dir"] = Path(top["reports_dir"])
         chk = {k: v for k, v in changes.items() if v is not None and k in _CHECK_FIELDS}
         unknown = set(changes) - _TOP_FIELDS - _CHECK_FIELDS
         if unknown:
@@ -147,7 +151,9 @@ def _coerce(cls: type, data: Mapping[str, Any], where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         if key not in known:
-            raise ConfigError(f"{where}: unknown setting {key!r}; known: {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"{where}: unknown setting {key!r}; known: {', '.join(sorted(known))}"
+            )
         default = getattr(cls(), key) if key != "hosts" else {}
         if isinstance(default, tuple):
             if not isinstance(value, list):

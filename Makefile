@@ -1,0 +1,46 @@
+# The two commands that open the README: `make run` and `make test`.
+# Both create or update .venv from the lock files; nothing else needs installing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test lint lock bench-quick clean
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "linkhealth needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(RUN_STAMP): requirements.lock pyproject.toml | $(PY)
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $@
+
+$(DEV_STAMP): requirements-dev.lock pyproject.toml | $(PY)
+	$(PY) -m pip install -q -r requirements-dev.lock
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $@ $(RUN_STAMP)
+
+## Check the bundled toolkit catalog and write the report to var/reports/.
+run: $(RUN_STAMP)
+	$(VENV)/bin/linkhealth check
+
+## Lint and run the whole test suite.
+test: $(DEV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest
+
+lint: $(DEV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy catalog flows reports
+
+## Re-pin the lock files after editing pyproject.toml (needs uv: pip install uv).
+lock:
+	uv pip compile pyproject.toml -o requirements.lock --python-version 3.11 -q
+	uv pip compile pyproject.toml --extra dev -o requirements-dev.lock --python-version 3.11 -q
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,299 @@
+"""The `linkhealth` command line: thin, it parses, calls one function, formats.
+
+Every command reads the same `Settings` (defaults < linkhealth.toml < environment
+< options), and calls the same functions the flows call. Results go to stdout,
+progress and errors to stderr; exit codes are documented in the README.
+Prefect is imported only by the commands that run a flow, after the Prefect API
+has been found or started.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from catalog.errors import LinkhealthError
+from catalog.settings import Settings, load_settings
+
+
+class _Group(TyperGroup):
+    """Turns our own errors into one line on stderr and their documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LinkhealthError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from exc
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="Link health and catalog maintenance for curated resource catalogs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+catalog_app = typer.Typer(help="Work with catalog files.", no_args_is_help=True)
+db_app = typer.Typer(help="Manage the linkhealth database.", no_args_is_help=True)
+server_app = typer.Typer(help="Manage the local Prefect server.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(db_app, name="db")
+app.add_typer(server_app, name="server")
+
+#: Exit codes (documented in the README; tests/test_docs.py keeps them in step).
+EXIT_OK = 0
+EXIT_NEEDS_ATTENTION = 6
+
+CatalogOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--catalog",
+        "-c",
+        help="Catalog file (YAML or CSV) or folder of them; repeatable. "
+        "Default: from linkhealth.toml, else the bundled toolkit.",
+    ),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="SQLAlchemy database URL. Default: LINKHEALTH_DATABASE_URL, linkhealth.toml, "
+        "else sqlite:///var/linkhealth.db.",
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="Config file. Default: LINKHEALTH_CONFIG or ./linkhealth.toml."),
+]
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _settings(config: Path | None, db: str | None, catalogs: list[Path] | None) -> Settings:
+    return load_settings(config).with_overrides(
+        database_url=db, catalogs=tuple(catalogs) if catalogs else None
+    )
+
+
+@app.command()
+def check(
+    catalog: CatalogOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    resource_id: Annotated[
+        list[str] | None,
+        typer.Option("--id", help="Check only this resource id; repeatable."),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Requests open at once across all hosts.")
+    ] = None,
+    per_host_concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Requests open at once against one host.")
+    ] = None,
+    per_host_rate: Annotated[
+        float | None, typer.Option(min=0.01, help="Requests started per second against one host.")
+    ] = None,
+    allow_private: Annotated[
+        bool | None,
+        typer.Option("--allow-private", help="Also check URLs on private/loopback addresses."),
+    ] = None,
+    report: Annotated[bool, typer.Option(help="Render the HTML report after the run.")] = True,
+    strict: Annotated[
+        bool,
+        typer.Option(help=f"Exit {EXIT_NEEDS_ATTENTION} when any link is broken or needs a look."),
+    ] = False,
+) -> None:
+    """Check every URL of the catalogs through the Prefect flow `check-catalog`.
+
+    Example: linkhealth check --catalog my-toolkit.yaml --per-host-rate 1
+    """
+    overrides: dict[str, Any] = {
+        "database_url": db,
+        "catalogs": [str(p) for p in catalog] if catalog else None,
+        "concurrency": concurrency,
+        "per_host_concurrency": per_host_concurrency,
+        "per_host_rate": per_host_rate,
+        "allow_private": allow_private,
+    }
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    _settings(config, db, catalog).with_overrides(**overrides)  # fail fast on bad options
+    from flows.prefect_server import ensure_server
+
+    ensure_server(say=_err)
+    from flows.check_flow import check_catalog
+
+    summary = check_catalog(
+        config=str(config) if config else None,
+        overrides=overrides,
+        resource_ids=resource_id,
+        trigger="manual",
+        render=report,
+    )
+    for line in summary.lines():
+        typer.echo(line)
+    if strict and (summary.broken or summary.needs_look):
+        raise typer.Exit(EXIT_NEEDS_ATTENTION)
+
+
+@app.command()
+def sync(catalog: CatalogOpt = None, db: DbOpt = None, config: ConfigOpt = None) -> None:
+    """Reconcile the catalog files into the database (added, edited, removed).
+
+    Example: linkhealth sync --catalog catalog/data/psp-human-trafficking-toolkit.yaml
+    """
+    from catalog.sync import sync_catalogs
+
+    from catalog.clock import utcnow
+    from catalog.runs import engine_for
+    from catalog.source import load_catalogs
+
+    settings = _settings(config, db, catalog)
+    catalogs = load_catalogs(settings.catalogs)
+    result = sync_catalogs(engine_for(settings.database_url), catalogs, now=utcnow())
+    for change in result.changes:
+        typer.echo(change.describe())
+    typer.echo(result.headline())
+
+
+@app.command()
+def report(
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    catalog: CatalogOpt = None,
+    run: Annotated[int | None, typer.Option(help="Report on this run (default: latest).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder to write into (default var/reports).")
+    ] = None,
+) -> None:
+    """Render the HTML report (latest.html and one file per run) from the database.
+
+    Example: linkhealth report --out /srv/www/linkhealth
+    """
+    from reports import publish_report
+
+    settings = _settings(config, db, catalog)
+    if out is not None:
+        settings = settings.with_overrides(reports_dir=out)
+    typer.echo(str(publish_report(settings, run_id=run)))
+
+
+@app.command()
+def export(
+    format: Annotated[str, typer.Option("--format", "-f", help="jsonl or csv.")] = "jsonl",
+    out: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Export one record per catalog resource with its latest verdict.
+
+    Example: linkhealth export --format csv --out links.csv
+    """
+    from catalog.export import export_rows, write_export
+
+    from catalog.runs import engine_for
+
+    if format not in ("jsonl", "csv"):
+        raise typer.BadParameter("must be jsonl or csv", param_hint="--format")
+    settings = _settings(config, db, catalog)
+    rows = export_rows(engine_for(settings.database_url))
+    if out is None:
+        write_export(rows, format, sys.stdout)  # type: ignore[arg-type]
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8", newline="") as fh:
+            write_export(rows, format, fh)  # type: ignore[arg-type]
+        _err(f"wrote {out}")
+
+
+@catalog_app.command("validate")
+def catalog_validate(
+    files: Annotated[list[Path], typer.Argument(help="Catalog files to validate.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print problems as JSON.")] = False,
+) -> None:
+    """Report every problem in catalog files at once; writes nothing.
+
+    Exit 0 when valid (warnings such as invalid URLs are printed but allowed), 5 otherwise.
+
+    Example: linkhealth catalog validate catalog/data/*.yaml
+    """
+    from catalog.source import validate_catalog
+
+    failed = False
+    collected: list[dict[str, Any]] = []
+    for file in files:
+        result = validate_catalog(file)
+        for level, items in (("error", result.problems), ("warning", result.warnings)):
+            for p in items:
+                collected.append({"level": level, **p.__dict__})
+                if not as_json:
+                    _err(f"{level}: {p}")
+        failed = failed or bool(result.problems)
+        if not as_json and not result.problems:
+            typer.echo(f"{file}: OK ({len(result.warnings)} warning(s))")
+    if as_json:
+        typer.echo(json.dumps(collected, indent=2))
+    if failed:
+        raise typer.Exit(5)
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOpt = None, config: ConfigOpt = None) -> None:
+    """Apply pending database migrations (also done automatically on first use)."""
+    from catalog.db import open_engine
+    from catalog.migrate import current_revision
+
+    settings = _settings(config, db, None)
+    engine = open_engine(settings.database_url)
+    typer.echo(f"database at revision {current_revision(engine)}")
+
+
+@server_app.command("start")
+def server_start() -> None:
+    """Start a local Prefect server in the background (or find the running one)."""
+    from flows.prefect_server import ensure_server
+
+    info = ensure_server(say=_err)
+    typer.echo(f"Prefect API: {info.api_url} ({info.how})")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the Prefect server that linkhealth started."""
+    from flows.prefect_server import stop_server
+
+    pid = stop_server()
+    typer.echo(
+        f"stopped Prefect server (pid {pid})" if pid else "no Prefect server of ours was running"
+    )
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Say whether a Prefect API answers."""
+    import os
+
+    from flows.prefect_server import api_url, is_healthy
+
+    url = os.environ.get("PREFECT_API_URL") or api_url()
+    ok = is_healthy(url)
+    typer.echo(f"{url}: {'up' if ok else 'not answering'}")
+    if not ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

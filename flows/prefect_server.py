@@ -1,0 +1,153 @@
+"""Finding or starting the Prefect API that flows report to.
+
+Without `PREFECT_API_URL` every Prefect process starts a throw-away server that
+is killed mid-write when the process exits (task-run records are lost and
+CancelledError tracebacks appear), and schedules refuse to run on it. So the
+CLI looks for a local server on 127.0.0.1, starts one in the background when
+none answers (`prefect server start`), says so, and reuses it next time.
+
+This module must not import prefect: the environment has to be set first.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4200
+STATE_DIR = Path("var")
+START_TIMEOUT_S = 90.0
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    api_url: str
+    #: "env" (PREFECT_API_URL was set), "running" (found one) or "started" (we started it).
+    how: str
+    pid: int | None = None
+
+
+def _port() -> int:
+    return int(os.environ.get("LINKHEALTH_PREFECT_PORT", DEFAULT_PORT))
+
+
+def api_url(port: int | None = None) -> str:
+    return f"http://{DEFAULT_HOST}:{port or _port()}/api"
+
+
+def _pid_file() -> Path:
+    return STATE_DIR / "prefect-server.pid"
+
+
+def _log_file() -> Path:
+    return STATE_DIR / "prefect-server.log"
+
+
+def is_healthy(url: str, timeout: float = 2.0) -> bool:
+    try:
+        # trust_env=False: a proxy setting must not route a loopback health probe.
+        response = httpx.get(f"{url.rstrip('/')}/health", timeout=timeout, trust_env=False)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
+
+
+def ensure_server(say: Callable[[str], None] = print) -> ServerInfo:
+    """Point this process at a Prefect API, starting a local server if needed."""
+    env = os.environ.get("PREFECT_API_URL")
+    if env:
+        return ServerInfo(api_url=env, how="env")
+    url = api_url()
+    if is_healthy(url):
+        os.environ["PREFECT_API_URL"] = url
+        return ServerInfo(api_url=url, how="running", pid=_read_pid())
+    say(
+        f"No Prefect server answered at {url}; starting one in the background (log: {_log_file()})."
+    )
+    pid = _start(url)
+    os.environ["PREFECT_API_URL"] = url
+    say(
+        f"Prefect server started (pid {pid}); the UI is at {url.removesuffix('/api')}. "
+        "It keeps running for the next command; stop it with `linkhealth server stop`."
+    )
+    return ServerInfo(api_url=url, how="started", pid=pid)
+
+
+def _start(url: str) -> int:
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    env.pop("PREFECT_API_URL", None)
+    with _log_file().open("ab") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                DEFAULT_HOST,
+                "--port",
+                str(_port()),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # survives this command; stopped by `linkhealth server stop`
+        )
+    _pid_file().write_text(str(proc.pid))
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if is_healthy(url, timeout=1.0):
+            return proc.pid
+        if proc.poll() is not None:
+            break
+        time.sleep(0.5)
+    tail = _log_file().read_text(errors="replace")[-2000:]
+    from catalog.errors import LinkhealthError
+
+    raise LinkhealthError(
+        f"the Prefect server did not come up at {url} within {START_TIMEOUT_S:.0f} s; "
+        f"see {_log_file()}. Last lines:\n{tail}"
+    )
+
+
+def _read_pid() -> int | None:
+    try:
+        return int(_pid_file().read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def stop_server() -> int | None:
+    """Stop the server we started; returns its pid, or None when none was ours."""
+    pid = _read_pid()
+    if pid is None:
+        return None
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        _pid_file().unlink(missing_ok=True)
+        return None
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.killpg(pid, signal.SIGKILL)
+    _pid_file().unlink(missing_ok=True)
+    return pid

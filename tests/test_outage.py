@@ -1,0 +1,58 @@
+from datetime import UTC, datetime
+
+from catalog.model import Observation
+from catalog.outage import judge, mask
+from catalog.outcomes import Outcome
+
+NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+
+
+def _obs(url: str, outcome: Outcome, status: int | None = None) -> Observation:
+    return Observation(url=url, checked_at=NOW, outcome=outcome, reason="x", http_status=status)
+
+
+def test_all_hosts_unreachable_means_our_network_is_down() -> None:
+    observations = [
+        _obs("https://a.org/1", Outcome.DNS_ERROR),
+        _obs("https://a.org/2", Outcome.DNS_ERROR),
+        _obs("https://b.org/", Outcome.CONNECTION_REFUSED),
+        _obs("https://c.org/", Outcome.TIMEOUT),
+    ]
+    verdict = judge(observations, share=0.8)
+    assert verdict.network_down
+    masked = mask(observations, verdict)
+    assert {o.outcome for o in masked} == {Outcome.NETWORK_UNAVAILABLE}
+
+
+def test_one_answering_host_proves_the_network_is_up() -> None:
+    observations = [
+        _obs("https://a.org/", Outcome.DNS_ERROR),
+        _obs("https://b.org/", Outcome.DNS_ERROR),
+        _obs("https://c.org/", Outcome.DNS_ERROR),
+        _obs("https://d.org/", Outcome.NOT_FOUND, 404),
+    ]
+    verdict = judge(observations, share=0.5)
+    assert not verdict.network_down
+    assert mask(observations, verdict) == observations
+
+
+def test_a_single_dead_host_is_not_an_outage() -> None:
+    observations = [
+        _obs("https://a.org/1", Outcome.DNS_ERROR),
+        _obs("https://a.org/2", Outcome.DNS_ERROR),
+    ]
+    assert not judge(observations, share=0.8).network_down
+
+
+def test_invalid_urls_keep_their_verdict_during_an_outage() -> None:
+    observations = [
+        _obs("https://a.org/", Outcome.DNS_ERROR),
+        _obs("https://b.org/", Outcome.DNS_ERROR),
+        _obs("htp://x", Outcome.INVALID_URL),
+    ]
+    masked = mask(observations, judge(observations, share=0.8))
+    assert [o.outcome for o in masked] == [
+        Outcome.NETWORK_UNAVAILABLE,
+        Outcome.NETWORK_UNAVAILABLE,
+        Outcome.INVALID_URL,
+    ]
