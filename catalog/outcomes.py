@@ -137,7 +137,7 @@ _INFO: dict[Outcome, OutcomeInfo] = {
         _U,
         False,
         "The site says this page has moved for good; check the new address and update the "
-        "catalog to it (linkhealth accept-redirect).",
+        "catalog to it.",
     ),
     Outcome.NOT_FOUND: OutcomeInfo(
         "Not found (404)",
@@ -227,7 +227,7 @@ _INFO: dict[Outcome, OutcomeInfo] = {
         _L,
         False,
         "The site blocks automated checks or needs a login; open it in a browser to confirm it "
-        "works (linkhealth ignore if it always will).",
+        "works.",
     ),
     Outcome.RATE_LIMITED: OutcomeInfo(
         "Rate limited",
@@ -239,8 +239,7 @@ _INFO: dict[Outcome, OutcomeInfo] = {
         "Invalid URL",
         _B,
         False,
-        "The catalog entry's URL is not a web address a browser can open; correct it "
-        "(linkhealth replace-url).",
+        "The catalog entry's URL is not a web address a browser can open; correct it.",
     ),
     Outcome.PRIVATE_ADDRESS: OutcomeInfo(
         "Private address",

@@ -1,0 +1,681 @@
+"""Stage "source": curator catalog files in, frozen `Catalog` records out.
+
+Inputs:  paths of `.yaml`/`.yml`/`.csv` catalog files, or folders holding them.
+Outputs: `Catalog`/`Resource` records (`catalog.model`), or one `CatalogError` carrying every
+         `Problem` found, each located by file, line and field; `validate_catalog` returns a
+         `ValidationReport` instead of raising.
+
+Reading never writes anything. A URL that cannot be fetched is not a problem of the file: the
+resource loads as written, the checker records it as `invalid_url`, and validation lists it
+as a warning so the curator can fix it before the next run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from catalog.errors import CatalogError, Problem
+from catalog.model import RESOURCE_FIELDS, Catalog, Resource
+from catalog.urls import UrlProblem, parse_url
+
+__all__ = [
+    "CATALOG_SUFFIXES",
+    "PROBLEM_CODES",
+    "ValidationReport",
+    "load_catalog",
+    "load_catalogs",
+    "validate_catalog",
+    "validate_catalogs",
+]
+
+#: File endings read as catalogs; a folder contributes every file with one of them.
+CATALOG_SUFFIXES = (".yaml", ".yml", ".csv")
+
+#: Every `Problem.code` this stage produces, with its meaning (the README and docs tests use it).
+PROBLEM_CODES: dict[str, str] = {
+    "file_not_found": "The catalog file or folder does not exist.",
+    "unreadable": "The file cannot be read (permissions, a folder, or not UTF-8 text).",
+    "parse_error": "The file is not valid YAML or CSV; the line is where the parser gave up.",
+    "unknown_format": "The file name does not end in .yaml, .yml or .csv.",
+    "bad_structure": (
+        "The file's shape is wrong: top level not a mapping, `resources` missing or not a list, "
+        "an entry not a mapping, or a CSV without id/title/url columns."
+    ),
+    "missing_field": "A required field (id, title or url) is missing or empty.",
+    "wrong_type": "A field holds the wrong kind of value (e.g. year '2016a', title a list).",
+    "duplicate_id": "Two resources in one catalog share an id.",
+    "empty_catalog": "The catalog lists no resources.",
+    "duplicate_collection": "Two catalog files share a file name stem, i.e. a collection key.",
+    "invalid_url": (
+        "Warning only: the URL cannot be fetched as written; the resource still loads and "
+        "is reported with the outcome invalid_url."
+    ),
+}
+
+_REQUIRED = ("id", "title", "url")
+_TEXT_FIELDS = ("description", "publisher", "type", "notes")
+_LIST_FIELDS = ("languages", "tags")
+_CSV_LIST_SEPARATORS = re.compile(r"[;|]")
+_DIGITS = re.compile(r"[0-9]+")
+_NEXT_STEP = {
+    "id": "add a short unique id such as 'child-trafficking-toolkit'",
+    "title": "add the resource's title as shown on its page",
+    "url": "add the resource's web address",
+}
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What validation found: problems reject the file, warnings do not."""
+
+    problems: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def load_catalog(path: str | Path) -> Catalog:
+    """Read one catalog file; raise `CatalogError` with every problem if it cannot be used."""
+    catalog, report = _read_file(Path(path))
+    if catalog is None:
+        raise CatalogError(report.problems)
+    return catalog
+
+
+def validate_catalog(path: str | Path) -> ValidationReport:
+    """Check one catalog file without raising for anything about the file or its content."""
+    return _read_file(Path(path))[1]
+
+
+def load_catalogs(paths: Iterable[str | Path]) -> list[Catalog]:
+    """Read many files (a folder means its catalog files, sorted); one error for all problems."""
+    catalogs, report = _read_many(paths)
+    if report.problems:
+        raise CatalogError(report.problems)
+    return catalogs
+
+
+def validate_catalogs(paths: Iterable[str | Path]) -> ValidationReport:
+    """`validate_catalog` for many files and folders, including clashes between files."""
+    return _read_many(paths)[1]
+
+
+# --- several files -----------------------------------------------------------------------------
+
+
+def _read_many(paths: Iterable[str | Path]) -> tuple[list[Catalog], ValidationReport]:
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    catalogs: list[Catalog] = []
+    stems: dict[str, Path] = {}
+    seen: set[Path] = set()
+    for file in _expand(paths, problems):
+        resolved = file.resolve()
+        if resolved in seen:  # named twice, e.g. a folder and one of its files
+            continue
+        seen.add(resolved)
+        catalog, report = _read_file(file)
+        problems.extend(report.problems)
+        warnings.extend(report.warnings)
+        if file.stem in stems:
+            problems.append(
+                Problem(
+                    str(file),
+                    None,
+                    None,
+                    "duplicate_collection",
+                    f"the collection key {file.stem!r} is also used by {stems[file.stem]}; "
+                    "rename one of the files (the file name is the collection's key)",
+                )
+            )
+        else:
+            stems[file.stem] = file
+        if catalog is not None:
+            catalogs.append(catalog)
+    return catalogs, ValidationReport(tuple(problems), tuple(warnings))
+
+
+def _expand(paths: Iterable[str | Path], problems: list[Problem]) -> Iterator[Path]:
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_dir():
+            yield path
+            continue
+        files = sorted(
+            p
+            for p in path.iterdir()
+            if p.is_file() and p.suffix.lower() in CATALOG_SUFFIXES and not p.name.startswith(".")
+        )
+        if not files:
+            problems.append(
+                Problem(
+                    str(path),
+                    None,
+                    None,
+                    "file_not_found",
+                    "the folder holds no catalog files; add *.yaml, *.yml or *.csv files "
+                    "or name the files directly",
+                )
+            )
+        yield from files
+
+
+# --- one file ----------------------------------------------------------------------------------
+
+
+class _Findings:
+    """Problems and warnings of one file, located for the person fixing it."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+
+    def problem(self, code: str, line: int | None, field: str | None, message: str) -> None:
+        self.problems.append(Problem(self.file, line, field, code, message))
+
+    def warning(self, code: str, line: int | None, field: str | None, message: str) -> None:
+        self.warnings.append(Problem(self.file, line, field, code, message))
+
+    def report(self) -> ValidationReport:
+        def by_line(p: Problem) -> int:
+            return p.line or 0
+
+        return ValidationReport(
+            tuple(sorted(self.problems, key=by_line)), tuple(sorted(self.warnings, key=by_line))
+        )
+
+
+def _read_file(path: Path) -> tuple[Catalog | None, ValidationReport]:
+    found = _Findings(str(path))
+    suffix = path.suffix.lower()
+    if not path.exists():
+        found.problem(
+            "file_not_found",
+            None,
+            None,
+            "the file does not exist; check the path (relative paths start at the current folder)",
+        )
+        return None, found.report()
+    if path.is_dir():
+        found.problem(
+            "unreadable", None, None, "this is a folder; name a catalog file or load the folder"
+        )
+        return None, found.report()
+    if suffix not in CATALOG_SUFFIXES:
+        found.problem(
+            "unknown_format",
+            None,
+            None,
+            f"{suffix or 'a name without an ending'!r} is not a catalog format; "
+            "save the catalog as .yaml, .yml or .csv",
+        )
+        return None, found.report()
+    text = _read_text(path, found)
+    if text is None:
+        return None, found.report()
+    if suffix == ".csv":
+        collection, entries = _csv_entries(text, path, found)
+    else:
+        collection, entries = _yaml_entries(text, found)
+    resources = _resources(entries, found)
+    if found.problems:
+        return None, found.report()
+    return Catalog(path=path, collection=collection, resources=tuple(resources)), found.report()
+
+
+def _read_text(path: Path, found: _Findings) -> str | None:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        found.problem(
+            "unreadable",
+            None,
+            None,
+            f"the file cannot be read ({exc.strerror or exc}); check its permissions",
+        )
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        found.problem(
+            "unreadable",
+            line,
+            None,
+            f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8",
+        )
+        return None
+
+
+# --- YAML --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Entry:
+    """One resource as written: each field's value and 1-based line, before checking."""
+
+    line: int | None
+    values: dict[str, Any] = field(default_factory=dict)
+    lines: dict[str, int | None] = field(default_factory=dict)
+    #: Lines of the items of list fields, when the format knows them.
+    item_lines: dict[str, list[int | None]] = field(default_factory=dict)
+
+
+def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_Entry]]:
+    try:
+        doc = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or exc.context or "invalid YAML"
+        if exc.problem and exc.context and exc.context_mark is not None:
+            what = f"{what} ({exc.context} at line {exc.context_mark.line + 1})"
+        found.problem(
+            "parse_error",
+            mark.line + 1 if mark is not None else None,
+            None,
+            f"the YAML cannot be read: {what}; fix the YAML near this line "
+            "(often indentation, quotes, a stray ':' or a repeated key)",
+        )
+        return {}, []
+    except (YAMLError, ValueError, RecursionError) as exc:
+        found.problem("parse_error", None, None, f"the YAML cannot be read: {exc}")
+        return {}, []
+    if doc is None:
+        found.problem(
+            "empty_catalog", None, None, "the file is empty; add a 'resources:' list of entries"
+        )
+        return {}, []
+    if not isinstance(doc, CommentedMap):
+        found.problem(
+            "bad_structure",
+            _node_line(doc, 1),
+            None,
+            f"the top level is {_kind(doc)}, not a mapping; "
+            "start the file with 'collection:' and 'resources:'",
+        )
+        return {}, []
+    collection = _yaml_collection(doc, found)
+    if "resources" not in doc:
+        found.problem(
+            "bad_structure",
+            None,
+            "resources",
+            "there is no 'resources:' list; add one with an entry per resource",
+        )
+        return collection, []
+    items = doc["resources"]
+    items_line = _key_line(doc, "resources", None)
+    if items is None or (isinstance(items, list) and not items):
+        found.problem(
+            "empty_catalog",
+            items_line,
+            "resources",
+            "the catalog lists no resources; add at least one entry under 'resources:'",
+        )
+        return collection, []
+    if not isinstance(items, CommentedSeq):
+        found.problem(
+            "bad_structure",
+            items_line,
+            "resources",
+            f"'resources' is {_kind(items)}, not a list; start each entry with '- id: ...'",
+        )
+        return collection, []
+    entries: list[_Entry] = []
+    for index, item in enumerate(items):
+        item_line = _item_line(items, index, items_line)
+        if not isinstance(item, CommentedMap):
+            found.problem(
+                "bad_structure",
+                item_line,
+                None,
+                f"entry {index + 1} of 'resources' is {_kind(item)}, not a mapping; "
+                "write it as 'key: value' lines (id, title, url, ...)",
+            )
+            continue
+        entry = _Entry(line=_node_line(item, item_line))
+        for key, value in item.items():
+            name = str(key)
+            entry.values[name] = value
+            entry.lines[name] = _key_line(item, key, entry.line)
+            if isinstance(value, CommentedSeq):
+                entry.item_lines[name] = [
+                    _item_line(value, i, entry.lines[name]) for i in range(len(value))
+                ]
+        entries.append(entry)
+    return collection, entries
+
+
+def _yaml_collection(doc: CommentedMap, found: _Findings) -> dict[str, Any]:
+    raw = doc.get("collection")
+    if raw is None:
+        return {}
+    line = _key_line(doc, "collection", None)
+    if not isinstance(raw, CommentedMap):
+        found.problem(
+            "bad_structure",
+            line,
+            "collection",
+            f"'collection' is {_kind(raw)}, not a mapping; give it 'title:' and 'description:'",
+        )
+        return {}
+    for name in ("title", "description"):
+        value = raw.get(name)
+        if value is not None and not isinstance(value, str):
+            found.problem(
+                "wrong_type",
+                _key_line(raw, name, line),
+                f"collection.{name}",
+                f"the collection's {name} is {_kind(value)}, not text; put it in quotes",
+            )
+    return _plain(raw)
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+
+def _csv_entries(text: str, path: Path, found: _Findings) -> tuple[dict[str, Any], list[_Entry]]:
+    collection: dict[str, Any] = {"title": path.stem}
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    entries: list[_Entry] = []
+    columns: list[tuple[int, str]] = []  # (cell index, field or column name)
+    header_seen = False
+    last_line = 0
+    try:
+        for row in reader:
+            line, last_line = last_line + 1, reader.line_num  # a record may span lines
+            if not any(cell.strip() for cell in row):
+                continue
+            if not header_seen:
+                header_seen = True
+                columns = _csv_header(row, line, found)
+                if not columns:
+                    return collection, []
+                continue
+            entries.append(_csv_entry(row, columns, line, found))
+    except csv.Error as exc:
+        found.problem(
+            "parse_error",
+            reader.line_num or None,
+            None,
+            f"the CSV cannot be read: {exc}; check the quotes on this line "
+            '(a quote inside a cell is written twice: "")',
+        )
+        return collection, []
+    if not header_seen:
+        found.problem(
+            "empty_catalog", None, None, "the file is empty; add a header row 'id,title,url'"
+        )
+    elif not entries:
+        found.problem(
+            "empty_catalog", None, None, "the catalog lists no resources; add a row per resource"
+        )
+    return collection, entries
+
+
+def _csv_header(row: list[str], line: int, found: _Findings) -> list[tuple[int, str]]:
+    """Map cells to field names; an empty list means the header is unusable."""
+    columns: list[tuple[int, str]] = []
+    names: set[str] = set()
+    usable = True
+    for index, cell in enumerate(row):
+        name = cell.strip()
+        if not name:
+            continue  # unnamed column, e.g. a trailing comma; its cells must stay empty
+        if name.lower() in RESOURCE_FIELDS:
+            name = name.lower()
+        if name in names:
+            found.problem(
+                "bad_structure",
+                line,
+                name,
+                f"the column {name!r} appears twice in the header; remove or rename one",
+            )
+            usable = False
+        names.add(name)
+        columns.append((index, name))
+    for name in _REQUIRED:
+        if name not in names:
+            found.problem(
+                "bad_structure",
+                line,
+                name,
+                f"the header has no {name!r} column; the first row must name at least "
+                "id, title and url",
+            )
+            usable = False
+    return columns if usable else []
+
+
+def _csv_entry(
+    row: list[str], columns: list[tuple[int, str]], line: int, found: _Findings
+) -> _Entry:
+    entry = _Entry(line=line)
+    named = {index for index, _ in columns}
+    stray = [i for i, cell in enumerate(row) if i not in named and cell.strip()]
+    if stray:
+        found.problem(
+            "bad_structure",
+            line,
+            None,
+            f"the row has a value in column {stray[0] + 1}, which has no header; "
+            "quote cells that contain commas or name the column",
+        )
+    for index, name in columns:
+        cell = row[index].strip() if index < len(row) else ""
+        value: Any = cell or None
+        if value is not None and name in _LIST_FIELDS:
+            value = [part.strip() for part in _CSV_LIST_SEPARATORS.split(cell) if part.strip()]
+        elif value is not None and name == "year" and _DIGITS.fullmatch(cell):
+            value = int(cell)  # anything else stays text and is reported as wrong_type
+        entry.values[name] = value
+        entry.lines[name] = line
+    return entry
+
+
+# --- checking entries (both formats) -----------------------------------------------------------
+
+
+def _resources(entries: list[_Entry], found: _Findings) -> list[Resource]:
+    resources: list[Resource] = []
+    first_line: dict[str, int | None] = {}
+    for entry in entries:
+        before = len(found.problems)
+        resource = _resource(entry, found)
+        rid = entry.values.get("id")
+        if isinstance(rid, str) and rid.strip():
+            if rid in first_line:
+                found.problem(
+                    "duplicate_id",
+                    entry.lines.get("id", entry.line),
+                    "id",
+                    f"the id {rid!r} is used twice (also at line {first_line[rid]}); "
+                    "give each resource its own id",
+                )
+            else:
+                first_line[rid] = entry.lines.get("id", entry.line)
+        if resource is not None and len(found.problems) == before:
+            resources.append(resource)
+    return resources
+
+
+def _resource(entry: _Entry, found: _Findings) -> Resource | None:
+    ok = True
+    label = _label(entry)
+
+    def bad(code: str, name: str, message: str, line: int | None = None) -> None:
+        nonlocal ok
+        ok = False
+        found.problem(code, line or entry.lines.get(name, entry.line), name, f"{label}{message}")
+
+    required: dict[str, str] = {}
+    for name in _REQUIRED:
+        value = entry.values.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            what = "is empty" if name in entry.values else "is missing"
+            bad("missing_field", name, f"required field {name!r} {what}; {_NEXT_STEP[name]}")
+        elif not isinstance(value, str):
+            bad("wrong_type", name, f"{name!r} is {_kind(value)}, not text; put it in quotes")
+        else:
+            required[name] = str(value)
+
+    texts: dict[str, str | None] = {}
+    for name in _TEXT_FIELDS:
+        value = entry.values.get(name)
+        if value is not None and not isinstance(value, str):
+            bad("wrong_type", name, f"{name!r} is {_kind(value)}, not text; put it in quotes")
+        texts[name] = None if value is None else str(value)
+
+    lists: dict[str, tuple[str, ...]] = {}
+    for name in _LIST_FIELDS:
+        value = entry.values.get(name)
+        if value is None:
+            lists[name] = ()
+        elif isinstance(value, str):
+            lists[name] = (value.strip(),) if value.strip() else ()
+        elif isinstance(value, list):
+            lines = entry.item_lines.get(name, [])
+            items: list[str] = []
+            for i, item in enumerate(value):
+                if isinstance(item, str):
+                    if item.strip():
+                        items.append(item.strip())
+                else:
+                    bad(
+                        "wrong_type",
+                        name,
+                        f"item {i + 1} of {name!r} is {_kind(item)}, not text; "
+                        "write each item as a word such as 'en'",
+                        lines[i] if i < len(lines) else None,
+                    )
+            lists[name] = tuple(items)
+        else:
+            bad(
+                "wrong_type",
+                name,
+                f"{name!r} is {_kind(value)}; write a list of words (for example [en, es])",
+            )
+
+    year = entry.values.get("year")
+    if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
+        bad("wrong_type", "year", f"'year' is {_kind(year)}; write a whole number such as 2016")
+
+    url = required.get("url")
+    if url is not None:
+        parsed = parse_url(url)
+        if isinstance(parsed, UrlProblem):
+            found.warning(
+                "invalid_url",
+                entry.lines.get("url", entry.line),
+                "url",
+                f"{label}{parsed.reason}; it will be reported as invalid_url until corrected",
+            )
+
+    if not ok:
+        return None
+    extra = {
+        name: _plain(value) for name, value in entry.values.items() if name not in RESOURCE_FIELDS
+    }
+    return Resource(
+        id=required["id"],
+        title=required["title"],
+        url=required["url"],
+        description=texts["description"],
+        publisher=texts["publisher"],
+        type=texts["type"],
+        languages=lists["languages"],
+        year=None if year is None else int(year),
+        tags=lists["tags"],
+        notes=texts["notes"],
+        extra=extra,
+        line=entry.line,
+    )
+
+
+# --- small helpers -----------------------------------------------------------------------------
+
+
+def _label(entry: _Entry) -> str:
+    rid = entry.values.get("id")
+    return f"resource {rid!r}: " if isinstance(rid, str) and rid.strip() else ""
+
+
+def _kind(value: Any) -> str:
+    """Name a YAML value the way a curator would."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {str(value)!r}"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, date):
+        return f"the date {value.isoformat()}"
+    return f"a {type(value).__name__}"
+
+
+def _node_line(node: Any, default: int | None) -> int | None:
+    try:
+        return int(node.lc.line) + 1
+    except (AttributeError, TypeError):
+        return default
+
+
+def _key_line(mapping: Any, key: Any, default: int | None) -> int | None:
+    # Keys that came in through a merge (`<<: *base`) have no position of their own.
+    try:
+        return int(mapping.lc.key(key)[0]) + 1
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return default
+
+
+def _item_line(seq: Any, index: int, default: int | None) -> int | None:
+    try:
+        return int(seq.lc.item(index)[0]) + 1
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return default
+
+
+def _plain(value: Any, _active: frozenset[int] = frozenset()) -> Any:
+    """ruamel's round-trip types as plain JSON-friendly Python (dates become ISO text)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if id(value) in _active:  # a YAML alias that contains itself
+        return None
+    active = _active | {id(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v, active) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v, active) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if hasattr(value, "value"):  # a scalar with an unknown tag (`!foo bar`)
+        return _plain(value.value, active)
+    return str(value)

@@ -1,0 +1,70 @@
+"""A tiny real HTTP site on 127.0.0.1 for flow and CLI tests (the checker's own
+edge cases live in tests/fixture_web.py)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PAGES: dict[str, tuple[int, dict[str, str], bytes]] = {
+    "/": (200, {"Content-Type": "text/html"}, b"<title>Home</title><h1>Welcome</h1>"),
+    "/report.html": (
+        200,
+        {"Content-Type": "text/html; charset=utf-8"},
+        b"<html><head><title>Annual Report</title></head><body><h1>Annual Report</h1>"
+        b"<p>Findings about human trafficking task forces.</p></body></html>",
+    ),
+    "/missing": (404, {"Content-Type": "text/html"}, b"<title>404</title>nope"),
+    "/moved": (301, {"Location": "/report.html"}, b""),
+    "/removed": (410, {"Content-Type": "text/html"}, b"gone"),
+}
+
+
+@dataclass
+class Site:
+    base: str
+    hits: Counter[str] = field(default_factory=Counter)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+@contextmanager
+def local_site() -> Iterator[Site]:
+    site = Site(base="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, with_body: bool) -> None:
+            path = self.path.split("?")[0]
+            site.hits[f"{self.command} {path}"] += 1
+            status, headers, body = PAGES.get(path, PAGES["/missing"])
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if with_body:
+                self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._answer(True)
+
+        def do_HEAD(self) -> None:
+            self._answer(False)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    site.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()

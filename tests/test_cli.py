@@ -1,0 +1,172 @@
+"""The linkhealth command line: exit codes, stdout/stderr, and what each command writes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from catalog.settings import BUNDLED_CATALOG
+from flows.cli import app
+from tests.local_site import local_site
+
+runner = CliRunner()
+
+GOOD = """\
+collection:
+  title: CLI test
+resources:
+  - id: a
+    title: First
+    url: https://example.org/a
+  - id: b
+    title: Second
+    url: "not a url"
+"""
+
+BAD = """\
+resources:
+  - id: a
+    title: First
+    url: https://example.org/a
+  - id: a
+    title: Duplicate
+    url: https://example.org/b
+  - id: c
+    url: https://example.org/c
+  - id: d
+    title: Year
+    url: https://example.org/d
+    year: soon
+"""
+
+
+def _invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_every_command_has_help() -> None:
+    for args in (
+        [],
+        ["check"],
+        ["sync"],
+        ["report"],
+        ["export"],
+        ["catalog", "validate"],
+        ["db", "upgrade"],
+        ["server", "stop"],
+    ):
+        result = _invoke(*args, "--help")
+        assert result.exit_code == 0, args
+        assert "Usage" in result.output
+
+
+def test_validate_accepts_the_bundled_catalog() -> None:
+    result = _invoke("catalog", "validate", str(BUNDLED_CATALOG))
+    assert result.exit_code == 0, result.output
+
+
+def test_validate_reports_every_problem_with_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD)
+    result = _invoke("catalog", "validate", "--json", str(bad))
+    assert result.exit_code == 5
+    problems = [p for p in json.loads(result.stdout) if p["level"] == "error"]
+    assert {(p["code"], p["line"], p["field"]) for p in problems} >= {
+        ("duplicate_id", 5, "id"),
+        ("missing_field", 8, "title"),
+        ("wrong_type", 13, "year"),
+    }
+    assert all(p["file"].endswith("bad.yaml") for p in problems)
+
+
+def test_validate_prints_problems_on_stderr(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD)
+    result = _invoke("catalog", "validate", str(bad))
+    assert result.exit_code == 5
+    assert f"{bad}:5" in result.stderr
+    assert result.stdout == ""
+
+
+def test_validate_warns_about_bad_urls_but_accepts_the_catalog(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(GOOD)
+    result = _invoke("catalog", "validate", str(good))
+    assert result.exit_code == 0
+    assert "invalid_url" in result.stderr
+
+
+def test_sync_records_additions_then_nothing(isolated_cwd: Path) -> None:
+    (isolated_cwd / "good.yaml").write_text(GOOD)
+    first = _invoke("sync", "--catalog", "good.yaml")
+    assert first.exit_code == 0, first.output
+    assert "2" in first.stdout
+    again = _invoke("sync", "--catalog", "good.yaml")
+    assert again.exit_code == 0
+    assert (isolated_cwd / "var" / "linkhealth.db").is_file()
+
+
+def test_commands_refuse_an_invalid_catalog_and_write_nothing(isolated_cwd: Path) -> None:
+    (isolated_cwd / "bad.yaml").write_text(BAD)
+    result = _invoke("sync", "--catalog", "bad.yaml", "--db", "sqlite:///lh.db")
+    assert result.exit_code == 5
+    assert "bad.yaml:5" in result.stderr
+    assert not (isolated_cwd / "lh.db").exists()
+
+
+def test_a_bad_database_url_is_a_clear_error(isolated_cwd: Path) -> None:
+    result = _invoke("export", "--db", "nonsense://")
+    assert result.exit_code == 3
+    assert "nonsense://" in result.stderr
+
+
+def test_a_bad_config_file_is_a_clear_error(isolated_cwd: Path) -> None:
+    (isolated_cwd / "linkhealth.toml").write_text("[check]\nper_host_rate = 'fast'\n")
+    result = _invoke("sync")
+    assert result.exit_code == 2
+    assert "per_host_rate" in result.stderr
+
+
+@pytest.mark.flow
+def test_check_report_and_export_end_to_end(prefect_harness: None, isolated_cwd: Path) -> None:
+    with local_site() as site:
+        (isolated_cwd / "site.yaml").write_text(
+            "resources:\n"
+            f"  - {{id: ok, title: Report, url: '{site.url('/report.html')}'}}\n"
+            f"  - {{id: gone, title: Old, url: '{site.url('/removed')}'}}\n"
+        )
+        result = _invoke("check", "--catalog", "site.yaml", "--allow-private")
+    assert result.exit_code == 0, result.output
+    assert "Run 1" in result.stdout
+    assert (isolated_cwd / "var" / "reports" / "latest.html").is_file()
+
+    report = _invoke("report", "--catalog", "site.yaml", "--out", "out")
+    assert report.exit_code == 0, report.output
+    assert (isolated_cwd / "out" / "latest.html").is_file()
+
+    jsonl = _invoke("export", "--format", "jsonl")
+    assert jsonl.exit_code == 0, jsonl.output
+    records = {r["id"]: r for r in map(json.loads, jsonl.stdout.splitlines())}
+    assert records["ok"]["outcome"] == "ok"
+    assert records["gone"]["outcome"] == "gone"
+    assert records["gone"]["http_status"] == 410
+    assert set(records["ok"]) >= {
+        "id", "url", "outcome", "http_status", "final_url", "checked_at", "reason",
+        "content_changed",
+    }  # fmt: skip
+
+    out = isolated_cwd / "links.csv"
+    csv_result = _invoke("export", "--format", "csv", "--out", str(out))
+    assert csv_result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert {r["id"]: r["outcome"] for r in rows} == {"ok": "ok", "gone": "gone"}
+
+
+def test_export_rejects_unknown_formats(isolated_cwd: Path) -> None:
+    result = _invoke("export", "--format", "xml")
+    assert result.exit_code == 2

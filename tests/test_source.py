@@ -1,0 +1,436 @@
+"""Stage "source": catalog files become Catalog records, or every problem, located."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+
+from catalog.errors import CatalogError, LinkhealthError, Problem
+from catalog.model import Catalog
+from catalog.settings import BUNDLED_CATALOG
+from catalog.source import (
+    PROBLEM_CODES,
+    ValidationReport,
+    load_catalog,
+    load_catalogs,
+    validate_catalog,
+    validate_catalogs,
+)
+
+DATA = Path(__file__).parent / "data" / "catalogs"
+BAD_YAML = DATA / "bad-several-problems.yaml"
+GOOD_CSV = DATA / "state-victim-services.csv"
+
+RESOURCES = """\
+resources:
+- id: hotline
+  title: National Human Trafficking Hotline
+  url: https://humantraffickinghotline.org/
+"""
+GOOD_YAML = "collection:\n  title: Small toolkit\n" + RESOURCES
+
+
+def write(folder: Path, name: str, text: str | bytes) -> Path:
+    path = folder / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def located(problems: tuple[Problem, ...]) -> set[tuple[str, int | None, str | None]]:
+    return {(p.code, p.line, p.field) for p in problems}
+
+
+def only_problem(report: ValidationReport) -> Problem:
+    assert len(report.problems) == 1, report.problems
+    return report.problems[0]
+
+
+# --- the bundled catalog -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Catalog:
+    return load_catalog(BUNDLED_CATALOG)
+
+
+def test_bundled_catalog_loads_all_26_resources(bundled: Catalog) -> None:
+    assert len(bundled.resources) == 26
+    assert len({r.id for r in bundled.resources}) == 26
+    assert bundled.key == "psp-human-trafficking-toolkit"
+    assert bundled.title == "Toolkit: Human Trafficking Resources"
+
+
+def test_bundled_catalog_keeps_unknown_fields_in_extra(bundled: Catalog) -> None:
+    assert {r.extra["url_confidence"] for r in bundled.resources} <= {"seen", "inferred"}
+    assert all(type(r.extra["url_confidence"]) is str for r in bundled.resources)
+    assert "source_page_url" in bundled.collection
+
+
+def test_bundled_catalog_gives_each_resource_the_line_of_its_entry(bundled: Catalog) -> None:
+    lines = BUNDLED_CATALOG.read_text(encoding="utf-8").splitlines()
+    first = bundled.resources[0]
+    assert first.line == 13
+    assert first.languages == ("en",) and first.year is None
+    for resource in bundled.resources:
+        assert resource.line is not None
+        assert lines[resource.line - 1] == f"- id: {resource.id}"
+
+
+def test_bundled_catalog_yields_plain_python_values(bundled: Catalog) -> None:
+    for resource in bundled.resources:
+        for value in (resource.title, resource.url, resource.description, resource.notes):
+            assert value is None or type(value) is str
+        assert all(type(lang) is str for lang in resource.languages)
+    assert type(bundled.collection) is dict
+    assert all(type(v) is str for v in bundled.collection.values())
+
+
+def test_bundled_catalog_has_no_problems_or_warnings() -> None:
+    report = validate_catalog(BUNDLED_CATALOG)
+    assert report.ok
+    assert report.problems == () and report.warnings == ()
+
+
+# --- many problems at once ---------------------------------------------------------------------
+
+
+def test_bad_fixture_reports_every_problem_with_line_and_field() -> None:
+    report = validate_catalog(BAD_YAML)
+    assert located(report.problems) == {
+        ("missing_field", 10, "url"),
+        ("wrong_type", 15, "year"),
+        ("duplicate_id", 16, "id"),
+        ("bad_structure", 19, None),
+        ("wrong_type", 21, "title"),
+        ("wrong_type", 25, "languages"),
+    }
+    assert located(report.warnings) == {("invalid_url", 28, "url")}
+    assert all(p.file == str(BAD_YAML) for p in report.problems)
+
+
+def test_load_catalog_raises_one_error_carrying_every_problem() -> None:
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(BAD_YAML)
+    assert len(caught.value.problems) == 6
+    assert isinstance(caught.value, LinkhealthError)
+    assert caught.value.exit_code == 5
+
+
+def test_duplicate_id_names_both_lines() -> None:
+    problem = next(p for p in validate_catalog(BAD_YAML).problems if p.code == "duplicate_id")
+    assert problem.line == 16
+    assert "5" in problem.message
+
+
+def test_problems_are_listed_in_file_order() -> None:
+    lines = [p.line or 0 for p in validate_catalog(BAD_YAML).problems]
+    assert lines == sorted(lines)
+
+
+# --- each problem code -------------------------------------------------------------------------
+
+CASES = [
+    # (id, file name, content, expected (code, line, field))
+    (
+        "yaml-syntax",
+        "c.yaml",
+        "resources:\n- id: a\n  title: [unclosed\n",
+        ("parse_error", 4, None),
+    ),
+    (
+        "yaml-duplicate-key",
+        "c.yaml",
+        GOOD_YAML + "  url: https://x.org/\n",
+        ("parse_error", 7, None),
+    ),
+    ("unknown-format", "c.json", "{}", ("unknown_format", None, None)),
+    ("top-level-list", "c.yaml", "- id: a\n", ("bad_structure", 1, None)),
+    ("no-resources", "c.yaml", "collection:\n  title: T\n", ("bad_structure", None, "resources")),
+    ("resources-mapping", "c.yaml", "resources:\n  id: a\n", ("bad_structure", 1, "resources")),
+    (
+        "collection-list",
+        "c.yaml",
+        "collection: [a]\n" + RESOURCES,
+        ("bad_structure", 1, "collection"),
+    ),
+    ("csv-no-url-column", "c.csv", "id,title\na,A\n", ("bad_structure", 1, "url")),
+    (
+        "csv-repeated-column",
+        "c.csv",
+        "id,title,url,url\na,A,https://a.org/,\n",
+        ("bad_structure", 1, "url"),
+    ),
+    (
+        "csv-stray-cell",
+        "c.csv",
+        "id,title,url\na,A,https://a.org/,oops\n",
+        ("bad_structure", 2, None),
+    ),
+    (
+        "empty-title",
+        "c.yaml",
+        GOOD_YAML.replace("National Human Trafficking Hotline", "''"),
+        ("missing_field", 5, "title"),
+    ),
+    (
+        "no-id",
+        "c.yaml",
+        GOOD_YAML.replace("id: hotline", "type: hotline"),
+        ("missing_field", 4, "id"),
+    ),
+    ("csv-empty-url", "c.csv", "id,title,url\na,A,\n", ("missing_field", 2, "url")),
+    ("year-text", "c.yaml", GOOD_YAML + "  year: '2016'\n", ("wrong_type", 7, "year")),
+    ("year-bool", "c.yaml", GOOD_YAML + "  year: true\n", ("wrong_type", 7, "year")),
+    ("numeric-id", "c.yaml", GOOD_YAML.replace("id: hotline", "id: 42"), ("wrong_type", 4, "id")),
+    (
+        "list-item-number",
+        "c.yaml",
+        GOOD_YAML + "  tags:\n  - ok\n  - 7\n",
+        ("wrong_type", 9, "tags"),
+    ),
+    (
+        "csv-year-typo",
+        "c.csv",
+        "id,title,url,year\na,A,https://a.org/,2016a\n",
+        ("wrong_type", 2, "year"),
+    ),
+    (
+        "empty-list",
+        "c.yaml",
+        "collection:\n  title: T\nresources: []\n",
+        ("empty_catalog", 3, "resources"),
+    ),
+    ("null-resources", "c.yaml", "resources:\n", ("empty_catalog", 1, "resources")),
+    ("empty-yaml-file", "c.yml", "# nothing yet\n", ("empty_catalog", None, None)),
+    ("csv-header-only", "c.csv", "id,title,url\n", ("empty_catalog", None, None)),
+    ("not-utf8", "c.yaml", b"resources:\n- id: caf\xe9\n", ("unreadable", 2, None)),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_each_problem_is_reported_with_its_code_line_and_field(
+    tmp_path: Path, name: str, content: str | bytes, expected: tuple[str, int | None, str | None]
+) -> None:
+    path = write(tmp_path, name, content)
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line, problem.field) == expected
+    assert problem.code in PROBLEM_CODES
+    with pytest.raises(CatalogError):
+        load_catalog(path)
+
+
+def test_csv_quoting_error_is_a_parse_error_at_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.csv", 'id,title,url\na,A,https://a.org/\nb,"B"x,https://b.org/\n')
+    assert located(validate_catalog(path).problems) == {("parse_error", 3, None)}
+
+
+def test_missing_file_is_reported_not_raised(tmp_path: Path) -> None:
+    report = validate_catalog(tmp_path / "nope.yaml")
+    assert located(report.problems) == {("file_not_found", None, None)}
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(tmp_path / "nope.yaml")
+    assert caught.value.problems[0].code == "file_not_found"
+
+
+def test_folder_given_as_a_file_is_unreadable(tmp_path: Path) -> None:
+    (tmp_path / "looks-like.yaml").mkdir()
+    assert only_problem(validate_catalog(tmp_path / "looks-like.yaml")).code == "unreadable"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_file_without_read_permission_is_unreadable(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.yaml", GOOD_YAML)
+    path.chmod(0)
+    try:
+        assert only_problem(validate_catalog(path)).code == "unreadable"
+    finally:
+        path.chmod(0o600)
+
+
+def test_every_code_has_a_meaning() -> None:
+    produced = {c[3][0] for c in CASES} | {
+        "file_not_found",
+        "duplicate_id",
+        "duplicate_collection",
+        "invalid_url",
+    }
+    assert produced == set(PROBLEM_CODES)
+    assert all(text.strip() for text in PROBLEM_CODES.values())
+
+
+# --- accepted variations -----------------------------------------------------------------------
+
+
+def test_single_string_and_null_values_are_accepted(tmp_path: Path) -> None:
+    text = GOOD_YAML + "  languages: en\n  tags:\n  year: 2019\n  notes:\n"
+    resource = load_catalog(write(tmp_path, "c.yaml", text)).resources[0]
+    assert resource.languages == ("en",)
+    assert resource.tags == ()
+    assert resource.year == 2019
+    assert resource.notes is None
+
+
+def test_unknown_fields_become_plain_json_friendly_values(tmp_path: Path) -> None:
+    text = GOOD_YAML + "  checked: 2024-05-01\n  meta: {score: 0x10, ratio: 1.5, list: [a, 1]}\n"
+    resource = load_catalog(write(tmp_path, "c.yaml", text)).resources[0]
+    assert resource.extra == {
+        "checked": "2024-05-01",
+        "meta": {"score": 16, "ratio": 1.5, "list": ["a", 1]},
+    }
+    assert type(resource.extra["meta"]) is dict
+    assert type(resource.extra["meta"]["score"]) is int
+
+
+def test_collection_defaults_to_empty_when_absent(tmp_path: Path) -> None:
+    catalog = load_catalog(write(tmp_path, "mine.yaml", RESOURCES))
+    assert catalog.collection == {}
+    assert catalog.title == "mine"
+
+
+# --- bad URLs are warnings ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url", ["htp://x", "not a url", "javascript:alert(1)", "https://a b", "https://"]
+)
+def test_bad_url_loads_as_written_and_is_a_warning(tmp_path: Path, url: str) -> None:
+    text = GOOD_YAML.replace("https://humantraffickinghotline.org/", f"'{url}'")
+    path = write(tmp_path, "c.yaml", text)
+    assert load_catalog(path).resources[0].url == url
+    report = validate_catalog(path)
+    assert report.ok
+    assert located(report.warnings) == {("invalid_url", 6, "url")}
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+
+def test_csv_fixture_loads_with_lists_years_extra_and_record_lines() -> None:
+    catalog = load_catalog(GOOD_CSV)
+    assert catalog.collection == {"title": "state-victim-services"}
+    assert [r.id for r in catalog.resources] == [
+        "hotline",
+        "ovc-ttac-guide",
+        "blue-campaign",
+        "polaris-typology",
+    ]
+    hotline, guide, campaign, typology = catalog.resources
+    assert hotline.languages == ("en", "es") and hotline.tags == ("hotline", "victims")
+    assert hotline.year == 2007 and hotline.notes is None and hotline.description is None
+    assert hotline.extra == {"url_confidence": "seen"}
+    assert '"victim-centered"' in (guide.notes or "")
+    assert campaign.languages == ("en", "es")
+    assert "\n" in (campaign.notes or "")
+    # the multi-line record occupies lines 4-5, so the last record is on line 6
+    assert [r.line for r in catalog.resources] == [2, 3, 4, 6]
+    assert typology.year == 2017
+
+
+def test_csv_copy_of_the_bundled_catalog_loads_the_same_resources(
+    tmp_path: Path, bundled: Catalog
+) -> None:
+    header = ["id", "title", "url", "description", "publisher", "type"]
+    header += ["languages", "year", "tags", "notes", "url_confidence"]
+    path = tmp_path / "copy.csv"
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        for r in bundled.resources:
+            data = r.fields_dict()
+            data["languages"] = ";".join(r.languages)
+            data["tags"] = "|".join(r.tags)
+            writer.writerow(["" if data[name] is None else data[name] for name in header])
+    copy = load_catalog(path)
+    assert [r.fields_dict() for r in copy.resources] == [r.fields_dict() for r in bundled.resources]
+
+
+def test_csv_with_byte_order_mark_reads_its_first_column(tmp_path: Path) -> None:
+    text = "\ufeffID,Title,URL\r\na,A,https://a.org/\r\n"
+    path = write(tmp_path, "excel.csv", text.encode("utf-8"))
+    resource = load_catalog(path).resources[0]
+    assert (resource.id, resource.title, resource.url, resource.line) == (
+        "a",
+        "A",
+        "https://a.org/",
+        2,
+    )
+
+
+def test_csv_trailing_empty_columns_and_blank_lines_are_ignored(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.csv", "id,title,url,,\n\na,A,https://a.org/,,\n")
+    catalog = load_catalog(path)
+    assert [(r.id, r.line) for r in catalog.resources] == [("a", 3)]
+
+
+def test_csv_duplicate_ids_name_both_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.csv", "id,title,url\na,A,https://a.org/\nb,B,https://b.org/\na,C,x\n")
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line, problem.field) == ("duplicate_id", 4, "id")
+    assert "2" in problem.message
+
+
+# --- several files -----------------------------------------------------------------------------
+
+
+def test_folder_means_every_catalog_file_in_it_sorted(tmp_path: Path) -> None:
+    write(tmp_path, "b.yml", GOOD_YAML)
+    write(tmp_path, "a.csv", "id,title,url\nx,X,https://x.org/\n")
+    write(tmp_path, "c.yaml", GOOD_YAML)
+    write(tmp_path, "README.md", "not a catalog")
+    write(tmp_path, ".hidden.yaml", "not: [valid")
+    catalogs = load_catalogs([tmp_path])
+    assert [c.key for c in catalogs] == ["a", "b", "c"]
+
+
+def test_several_files_raise_one_error_with_all_their_problems(tmp_path: Path) -> None:
+    good = write(tmp_path, "good.yaml", GOOD_YAML)
+    broken = write(tmp_path, "broken.yaml", "- not a mapping\n")
+    with pytest.raises(CatalogError) as caught:
+        load_catalogs([good, BAD_YAML, broken, tmp_path / "missing.csv"])
+    by_file = {p.file for p in caught.value.problems}
+    assert by_file == {str(BAD_YAML), str(broken), str(tmp_path / "missing.csv")}
+    assert len(caught.value.problems) == 6 + 1 + 1
+
+
+def test_two_files_with_the_same_stem_are_a_duplicate_collection(tmp_path: Path) -> None:
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first = write(tmp_path / "one", "toolkit.yaml", GOOD_YAML)
+    second = write(tmp_path / "two", "toolkit.csv", "id,title,url\nx,X,https://x.org/\n")
+    report = validate_catalogs([first, second])
+    assert [(p.code, p.file) for p in report.problems] == [("duplicate_collection", str(second))]
+    with pytest.raises(CatalogError):
+        load_catalogs([tmp_path / "one", tmp_path / "two"])
+
+
+def test_same_file_named_twice_loads_once(tmp_path: Path) -> None:
+    path = write(tmp_path, "toolkit.yaml", GOOD_YAML)
+    assert len(load_catalogs([path, tmp_path])) == 1
+
+
+def test_folder_without_catalog_files_is_a_problem(tmp_path: Path) -> None:
+    write(tmp_path, "notes.txt", "nothing")
+    assert located(validate_catalogs([tmp_path]).problems) == {("file_not_found", None, None)}
+
+
+def test_warnings_of_all_files_are_collected(tmp_path: Path) -> None:
+    report = validate_catalogs([BAD_YAML, BUNDLED_CATALOG])
+    assert located(report.warnings) == {("invalid_url", 28, "url")}
+
+
+def test_validation_writes_nothing(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", GOOD_YAML)
+    write(tmp_path, "b.csv", "id,title\n")
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in tmp_path.iterdir())
+    validate_catalogs([tmp_path])
+    validate_catalog(tmp_path / "a.yaml")
+    after = sorted((p.name, p.stat().st_mtime_ns) for p in tmp_path.iterdir())
+    assert before == after
