@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,12 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
                 f"{exc.orig}"
             ) from exc
     return engine
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str) -> Engine:
+    """One engine per database URL per process, so migrations are checked once."""
+    return open_engine(url)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -14,14 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
-
-from sqlalchemy import Engine
 
 from catalog import store
 from catalog.clock import Clock, utcnow
-from catalog.db import open_engine
+from catalog.db import engine_for
 from catalog.model import Batch, Observation
 from catalog.outage import judge, mask
 from catalog.outcomes import Outcome, Severity
@@ -29,12 +26,6 @@ from catalog.plan import plan_batches
 from catalog.settings import Settings
 from catalog.source import load_catalogs
 from catalog.sync import SyncResult, sync_catalogs
-
-
-@lru_cache(maxsize=8)
-def engine_for(database_url: str) -> Engine:
-    """One engine per database URL per process (migrations checked once)."""
-    return open_engine(database_url)
 
 
 @dataclass(frozen=True)

@@ -149,11 +149,10 @@ def sync(catalog: CatalogOpt = None, db: DbOpt = None, config: ConfigOpt = None)
 
     Example: linkhealth sync --catalog catalog/data/psp-human-trafficking-toolkit.yaml
     """
-    from catalog.sync import sync_catalogs
-
     from catalog.clock import utcnow
-    from catalog.runs import engine_for
+    from catalog.db import engine_for
     from catalog.source import load_catalogs
+    from catalog.sync import sync_catalogs
 
     settings = _settings(config, db, catalog)
     catalogs = load_catalogs(settings.catalogs)
@@ -197,9 +196,8 @@ def export(
 
     Example: linkhealth export --format csv --out links.csv
     """
+    from catalog.db import engine_for
     from catalog.export import export_rows, write_export
-
-    from catalog.runs import engine_for
 
     if format not in ("jsonl", "csv"):
         raise typer.BadParameter("must be jsonl or csv", param_hint="--format")
