@@ -1,11 +1,101 @@
-"""Schema migrations. (Placeholder until Alembic is wired: creates the tables.)"""
+"""Schema migrations (Alembic), applied programmatically.
+
+Input: an Engine. Output: its schema at the newest revision of
+`catalog/migrations/versions`. `catalog.db.open_engine` calls `upgrade` on every
+open, so the already-at-head path only reads one row.
+
+To add a revision after changing `catalog/tables.py`::
+
+    python -m catalog.migrate revision "add links.archived_url" sqlite:///var/linkhealth.db
+
+then review the generated file (autogenerate misses renames and server defaults).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+import sys
+from functools import cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, inspect, text
 
 from catalog.tables import Base
 
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: The revision whose schema the pre-Alembic `create_all` placeholder produced.
+INITIAL_REVISION = "0001"
+#: Arbitrary constant naming our PostgreSQL advisory lock.
+_PG_LOCK_KEY = 0x6C696E6B  # "link"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic Config without alembic.ini; `connection` is used by env.py when given."""
+    cfg = Config()
+    # Config values go through configparser interpolation, so a '%' in the path must be doubled.
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+@cache
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, f"no migrations found in {MIGRATIONS_DIR}"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at; None for a database Alembic never touched."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
 
 def upgrade(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
+    """Apply pending migrations; a cheap no-op when already at head."""
+    head = head_revision()
+    if current_revision(engine) == head:
+        return
+    with engine.begin() as conn:
+        _lock(conn)
+        if MigrationContext.configure(conn).get_current_revision() == head:
+            return  # another process migrated while we waited for the lock
+        cfg = alembic_config(conn)
+        if _has_unversioned_schema(conn):
+            # Databases made by the placeholder (`create_all`) hold exactly the initial schema.
+            command.stamp(cfg, INITIAL_REVISION)
+        command.upgrade(cfg, "head")
+
+
+def _lock(conn: Connection) -> None:
+    """Serialise concurrent upgrades (e.g. the nightly flow and a curator's CLI)."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+
+
+def _has_unversioned_schema(conn: Connection) -> bool:
+    if MigrationContext.configure(conn).get_current_revision() is not None:
+        return False
+    existing = set(inspect(conn).get_table_names())
+    return set(Base.metadata.tables) <= existing
+
+
+def make_revision(url: str, message: str) -> None:
+    """Autogenerate a new revision from the difference between `url`'s schema and tables.py."""
+    engine = create_engine(url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        command.revision(alembic_config(conn), message=message, autogenerate=True)
+    engine.dispose()
+
+
+if __name__ == "__main__":  # pragma: no cover - developer tool
+    if len(sys.argv) != 4 or sys.argv[1] != "revision":
+        sys.exit("usage: python -m catalog.migrate revision MESSAGE DATABASE_URL")
+    make_revision(sys.argv[3], sys.argv[2])

@@ -127,6 +127,7 @@ def prepare_run(
         collection_keys=[c.key for c in catalogs],
     )
     batches = plan_batches(targets, settings.check.batch_size)
+    store.set_run_planned(engine, run_id, len(targets))
     return PreparedRun(run_id=run_id, sync=sync, batches=tuple(batches))
 
 

@@ -1,0 +1,93 @@
+"""Export: the current state of every active catalog resource, as JSON Lines or CSV.
+
+Input: the database (through `catalog.store.resource_statuses`). Output: one flat
+record per resource, `EXPORT_FIELDS` in order, written to a text stream. Resources
+never checked export with an empty outcome. CSV cells that a spreadsheet would run
+as a formula are neutralised (OWASP "CSV injection").
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any, Literal, TextIO
+
+from sqlalchemy import Engine
+
+from catalog import store
+from catalog.health import UNCHECKED
+
+EXPORT_FIELDS = (
+    "collection",
+    "id",
+    "title",
+    "url",
+    "outcome",
+    "state",
+    "http_status",
+    "final_url",
+    "checked_at",
+    "reason",
+    "content_changed",
+)
+
+ExportFormat = Literal["jsonl", "csv"]
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def export_rows(engine: Engine) -> Iterator[dict[str, Any]]:
+    """One record per active resource, by collection then id."""
+    for status in store.resource_statuses(engine):
+        link = status.link
+        checked = link if link is not None and link.outcome is not None else None
+        yield {
+            "collection": status.collection,
+            "id": status.rid,
+            "title": status.title,
+            "url": status.url,
+            "outcome": checked.outcome.value if checked and checked.outcome else "",
+            "state": link.state if link is not None else UNCHECKED,
+            "http_status": checked.http_status if checked else None,
+            "final_url": checked.final_url if checked else None,
+            "checked_at": iso_utc(link.last_checked_at) if link is not None else None,
+            "reason": checked.reason if checked else None,
+            "content_changed": status.content_changed,
+        }
+
+
+def write_export(rows: Iterable[dict[str, Any]], fmt: ExportFormat, out: TextIO) -> int:
+    """Write `rows` to `out`; returns how many were written."""
+    count = 0
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
+            count += 1
+    else:
+        raise ValueError(f"unknown export format {fmt!r}; use jsonl or csv")
+    return count
+
+
+def csv_cell(value: Any) -> str:
+    """A safe CSV cell: text a spreadsheet would evaluate gets a leading apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a `Z`, e.g. 2025-03-01T02:00:00Z."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,222 @@
+"""Health stage: from a link's previous state and one new observation, its new state.
+
+Input: a `LinkState` (what the links row holds), an `Observation`, `HealthSettings`
+and the time. Output: the new `LinkState` and the `Change`s worth an event. Pure
+functions, no SQL: `catalog.store` loads the state, calls `apply_observation` and
+writes the results in the same transaction.
+
+States:
+
+    unchecked      never observed
+    ok             the last verdict was OK or a permanent redirect
+    recovered      OK again after failing; becomes `ok` (quietly) on the next OK
+    suspect        failing, but not yet for long enough to be sure
+    broken         failing `confirm_failures` times in a row over at least `confirm_days`
+    check_by_hand  blocked, rate limited or private: a person must look
+
+Decisions worth knowing:
+
+- `Severity.LOOK` outcomes never count as failures and leave the failure count and
+  first-failure time alone, so a link blocked once between two failures stays on
+  course to `broken`.
+- `network_unavailable` says nothing about the link: only `last_checked_at` moves.
+- The first observation of a link writes `outcome_changed` (old None) only when it
+  is not OK, so a new catalog of working links does not flood the event log.
+- `state_changed` is written for every change of state except the quiet ones:
+  `unchecked -> ok` and `recovered -> ok`.
+- Content facts (fingerprint, title, content type and length, validators) are only
+  taken from successful observations: an error page is not the resource, and the
+  last good facts stay the baseline to compare with once the link works again.
+  A missing value (HEAD-only check, 304) keeps the old one; a 304 also counts as
+  a fresh fingerprint, since the server vouched the content is unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from catalog.model import Observation
+from catalog.outcomes import Outcome, Severity
+from catalog.settings import HealthSettings
+
+UNCHECKED = "unchecked"
+OK = "ok"
+RECOVERED = "recovered"
+SUSPECT = "suspect"
+BROKEN = "broken"
+CHECK_BY_HAND = "check_by_hand"
+
+#: Every state a link can be in, in report order (worst first).
+STATES = (BROKEN, SUSPECT, CHECK_BY_HAND, RECOVERED, OK, UNCHECKED)
+
+_QUIET_STATE_CHANGES = {(UNCHECKED, OK), (RECOVERED, OK)}
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """The health columns of one links row."""
+
+    state: str = UNCHECKED
+    outcome: Outcome | None = None
+    reason: str | None = None
+    http_status: int | None = None
+    final_url: str | None = None
+    consecutive_failures: int = 0
+    first_failure_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_checked_at: datetime | None = None
+    #: When the outcome last changed.
+    last_change_at: datetime | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    fingerprint: str | None = None
+    fingerprinted_at: datetime | None = None
+    title: str | None = None
+    content_type: str | None = None
+    content_length: int | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One event to append: `kind` plus its evidence (`old`, `new`, ...)."""
+
+    kind: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def apply_observation(
+    prev: LinkState, obs: Observation, health: HealthSettings, *, now: datetime
+) -> tuple[LinkState, list[Change]]:
+    """The link's state after `obs`, and the changes it revealed."""
+    if obs.outcome is Outcome.NETWORK_UNAVAILABLE:
+        return replace(prev, last_checked_at=obs.checked_at), []
+
+    severity = obs.outcome.severity
+    new = replace(
+        prev,
+        outcome=obs.outcome,
+        reason=obs.reason,
+        http_status=obs.http_status,
+        final_url=obs.final_url,
+        last_checked_at=obs.checked_at,
+        last_change_at=obs.checked_at if obs.outcome != prev.outcome else prev.last_change_at,
+    )
+    if severity in (Severity.OK, Severity.UPDATE):
+        was_failing = prev.consecutive_failures > 0 or prev.state in (SUSPECT, BROKEN)
+        new = replace(
+            _with_content(new, obs),
+            state=RECOVERED if was_failing else OK,
+            consecutive_failures=0,
+            first_failure_at=None,
+            last_success_at=obs.checked_at,
+        )
+    elif obs.outcome.is_failure:
+        failures = prev.consecutive_failures + 1
+        first = prev.first_failure_at or obs.checked_at
+        confirmed = failures >= health.confirm_failures and now - first >= timedelta(
+            days=health.confirm_days
+        )
+        new = replace(
+            new,
+            state=BROKEN if confirmed else SUSPECT,
+            consecutive_failures=failures,
+            first_failure_at=first,
+        )
+    else:  # Severity.LOOK: a person must look; the failure count is left as it was.
+        new = replace(new, state=CHECK_BY_HAND)
+    return new, _changes(prev, new, obs)
+
+
+def _with_content(state: LinkState, obs: Observation) -> LinkState:
+    fresh_fingerprint = obs.fingerprint is not None and not obs.not_modified
+    vouched = obs.not_modified and state.fingerprint is not None
+    return replace(
+        state,
+        etag=obs.etag if obs.etag is not None or not obs.not_modified else state.etag,
+        last_modified=(
+            obs.last_modified
+            if obs.last_modified is not None or not obs.not_modified
+            else state.last_modified
+        ),
+        fingerprint=obs.fingerprint if fresh_fingerprint else state.fingerprint,
+        fingerprinted_at=obs.checked_at if fresh_fingerprint or vouched else state.fingerprinted_at,
+        title=obs.title if obs.title is not None and not obs.not_modified else state.title,
+        content_type=obs.content_type if obs.content_type is not None else state.content_type,
+        content_length=(
+            obs.content_length if obs.content_length is not None else state.content_length
+        ),
+    )
+
+
+def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
+    changes: list[Change] = []
+    first = prev.outcome is None
+    if new.outcome != prev.outcome and not (first and obs.outcome.is_ok):
+        changes.append(
+            Change(
+                "outcome_changed",
+                {
+                    "old": _value(prev.outcome),
+                    "new": _value(new.outcome),
+                    "reason": obs.reason,
+                    "http_status": obs.http_status,
+                },
+            )
+        )
+    # Where a link leads is only known when both checks got an HTTP answer.
+    if not first and prev.http_status is not None and obs.http_status is not None:
+        old_final = prev.final_url or None
+        new_final = new.final_url or None
+        if _final(old_final, obs.url) != _final(new_final, obs.url):
+            changes.append(Change("redirect_changed", {"old": old_final, "new": new_final}))
+    if prev.fingerprint and new.fingerprint and prev.fingerprint != new.fingerprint:
+        changes.append(
+            Change(
+                "content_changed",
+                {
+                    "old": prev.fingerprint,
+                    "new": new.fingerprint,
+                    "old_content_length": prev.content_length,
+                    "new_content_length": new.content_length,
+                    "old_title": prev.title,
+                    "new_title": new.title,
+                },
+            )
+        )
+    if prev.title and new.title and prev.title != new.title:
+        changes.append(Change("title_changed", {"old": prev.title, "new": new.title}))
+    old_type, new_type = _media_type(prev.content_type), _media_type(new.content_type)
+    if old_type and new_type and old_type != new_type:
+        changes.append(
+            Change("content_type_changed", {"old": prev.content_type, "new": new.content_type})
+        )
+    if new.state != prev.state and (prev.state, new.state) not in _QUIET_STATE_CHANGES:
+        changes.append(
+            Change(
+                "state_changed",
+                {
+                    "old": prev.state,
+                    "new": new.state,
+                    "consecutive_failures": new.consecutive_failures,
+                },
+            )
+        )
+    return changes
+
+
+def _value(outcome: Outcome | None) -> str | None:
+    return outcome.value if outcome is not None else None
+
+
+def _final(final_url: str | None, url: str) -> str:
+    """No final URL means the request ended where it started."""
+    return final_url or url
+
+
+def _media_type(content_type: str | None) -> str | None:
+    """`text/html; charset=UTF-8` -> `text/html`, so charset spelling is not a change."""
+    if not content_type:
+        return None
+    return content_type.split(";", 1)[0].strip().lower() or None

@@ -1,0 +1,113 @@
+"""Builders for test records and databases.
+
+Records: `make_resource`, `make_catalog`, `make_observation`, with a fixed clock
+(`T0`, `days`). Databases: `temporary_database(tmp_path)` yields a migrated engine on a
+fresh SQLite file, or, when `LINKHEALTH_TEST_DATABASE_URL` is set (PostgreSQL), on
+a schema of its own that is dropped afterwards, so parallel tests never meet.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from catalog.db import open_engine
+from catalog.model import Catalog, Observation, Resource
+from catalog.outcomes import Outcome
+
+TEST_DATABASE_ENV = "LINKHEALTH_TEST_DATABASE_URL"
+
+#: The fixed "now" tests start from.
+T0 = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
+
+
+def days(n: float) -> datetime:
+    """T0 plus `n` days."""
+    return T0 + timedelta(days=n)
+
+
+def make_resource(rid: str = "r1", url: str | None = None, **fields: Any) -> Resource:
+    fields.setdefault("title", f"Resource {rid}")
+    return Resource(id=rid, url=url or f"https://example.org/{rid}", **fields)
+
+
+def make_catalog(
+    key: str = "toolkit", resources: Sequence[Resource] = (), **collection: Any
+) -> Catalog:
+    collection.setdefault("title", f"Toolkit {key}")
+    return Catalog(
+        path=Path(f"/catalogs/{key}.yaml"), collection=collection, resources=tuple(resources)
+    )
+
+
+def edit(catalog: Catalog, rid: str, **changes: Any) -> Catalog:
+    """The catalog with resource `rid` changed."""
+    resources = tuple(replace(r, **changes) if r.id == rid else r for r in catalog.resources)
+    return replace(catalog, resources=resources)
+
+
+def without(catalog: Catalog, rid: str) -> Catalog:
+    return replace(catalog, resources=tuple(r for r in catalog.resources if r.id != rid))
+
+
+def make_observation(
+    url: str = "https://example.org/r1",
+    outcome: Outcome = Outcome.OK,
+    checked_at: datetime = T0,
+    **fields: Any,
+) -> Observation:
+    defaults: dict[str, Any] = {
+        "reason": f"test observation: {outcome.value}",
+        "http_status": _STATUS.get(outcome),
+        "methods": ("GET",),
+    }
+    defaults.update(fields)
+    return Observation(url=url, checked_at=checked_at, outcome=outcome, **defaults)
+
+
+_STATUS = {
+    Outcome.OK: 200,
+    Outcome.REDIRECTED_PERMANENT: 200,
+    Outcome.NOT_FOUND: 404,
+    Outcome.GONE: 410,
+    Outcome.HTTP_ERROR: 500,
+    Outcome.BLOCKED: 403,
+    Outcome.RATE_LIMITED: 429,
+}
+
+
+@contextmanager
+def temporary_database(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty database for one test."""
+    url = os.environ.get(TEST_DATABASE_ENV)
+    if not url:
+        engine = open_engine(f"sqlite:///{tmp_path / 'test.db'}")
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    schema = f"lh_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+        engine = open_engine(scoped.render_as_string(hide_password=False))
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

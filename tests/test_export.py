@@ -1,0 +1,129 @@
+"""Export writes one record per active resource as JSON Lines or spreadsheet-safe CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from catalog import store
+from catalog.export import EXPORT_FIELDS, export_rows, write_export
+from catalog.outcomes import Outcome
+from catalog.settings import HealthSettings
+from catalog.sync import sync_catalogs
+from tests.factories import (
+    T0,
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    temporary_database,
+    without,
+)
+
+URL_A = "https://example.org/a"
+URL_B = "https://example.org/b"
+TOOLKIT = make_catalog(
+    "toolkit",
+    [
+        make_resource("a", title='=HYPERLINK("http://evil")'),
+        make_resource("b"),
+        make_resource("c"),
+    ],
+)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [TOOLKIT], now=T0)
+        yield engine
+
+
+def observe(engine: Engine, *observations) -> None:
+    for obs in observations:
+        store.record_observations(engine, None, [obs], HealthSettings(), now=obs.checked_at)
+
+
+def rows_by_id(engine: Engine) -> dict[str, dict]:
+    return {row["id"]: row for row in export_rows(engine)}
+
+
+def test_export_has_one_row_per_active_resource_with_every_field(engine: Engine) -> None:
+    sync_catalogs(engine, [without(TOOLKIT, "c")], now=days(1))
+    observe(engine, make_observation(URL_B, Outcome.NOT_FOUND, days(1), final_url=URL_B))
+
+    rows = rows_by_id(engine)
+
+    assert set(rows) == {"a", "b"}
+    assert all(tuple(row) == EXPORT_FIELDS for row in rows.values())
+    b = rows["b"]
+    assert (b["collection"], b["url"], b["outcome"], b["state"]) == (
+        "toolkit",
+        URL_B,
+        "not_found",
+        "suspect",
+    )
+    assert b["http_status"] == 404
+    assert b["final_url"] == URL_B
+    assert b["checked_at"] == "2025-03-02T02:00:00Z"
+    assert b["reason"]
+
+
+def test_never_checked_resources_export_with_an_empty_outcome(engine: Engine) -> None:
+    a = rows_by_id(engine)["a"]
+    assert a["outcome"] == ""
+    assert a["state"] == "unchecked"
+    assert a["checked_at"] is None
+    assert a["content_changed"] is False
+
+
+def test_content_changed_compares_with_the_previous_fingerprinted_observation(
+    engine: Engine,
+) -> None:
+    observe(engine, make_observation(URL_A, checked_at=T0, fingerprint="aaa"))
+    assert rows_by_id(engine)["a"]["content_changed"] is False
+
+    observe(
+        engine,
+        make_observation(URL_A, checked_at=days(1)),  # HEAD only: no fingerprint
+        make_observation(URL_A, checked_at=days(2), fingerprint="bbb"),
+    )
+    assert rows_by_id(engine)["a"]["content_changed"] is True
+
+    observe(engine, make_observation(URL_A, checked_at=days(3), fingerprint="bbb"))
+    assert rows_by_id(engine)["a"]["content_changed"] is False
+
+    observe(engine, make_observation(URL_B, checked_at=T0, fingerprint="x"))
+    assert rows_by_id(engine)["b"]["content_changed"] is False
+
+
+def test_jsonl_is_one_json_object_per_line(engine: Engine) -> None:
+    out = io.StringIO()
+    written = write_export(export_rows(engine), "jsonl", out)
+    lines = out.getvalue().splitlines()
+    assert written == len(lines) == 3
+    assert [json.loads(line)["id"] for line in lines] == ["a", "b", "c"]
+
+
+def test_csv_neutralises_formulas(engine: Engine) -> None:
+    out = io.StringIO()
+    write_export(export_rows(engine), "csv", out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert tuple(rows[0]) == EXPORT_FIELDS
+    assert rows[0]["title"] == '\'=HYPERLINK("http://evil")'
+    assert rows[1]["title"] == "Resource b"
+    assert rows[0]["content_changed"] == "false"
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_every_formula_prefix_is_neutralised(start: str) -> None:
+    out = io.StringIO()
+    write_export([{"title": f"{start}1+1", "id": "x"}], "csv", out)
+    (row,) = csv.DictReader(io.StringIO(out.getvalue()))
+    assert row["title"] == f"'{start}1+1"

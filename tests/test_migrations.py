@@ -1,0 +1,82 @@
+"""Alembic migrations bring any database to the schema of catalog/tables.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, inspect
+
+from catalog import migrate
+from catalog.tables import Base
+from tests.factories import temporary_database
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    with temporary_database(tmp_path) as engine:
+        yield engine
+
+
+def test_fresh_database_gets_every_table_at_head(engine: Engine) -> None:
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+
+
+def test_migrated_schema_matches_the_models(engine: Engine) -> None:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_upgrading_at_head_is_a_no_op(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("upgrade ran although the database is at head")
+
+    monkeypatch.setattr(migrate.command, "upgrade", fail)
+    migrate.upgrade(engine)
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+
+
+def test_database_made_before_migrations_is_adopted_not_recreated(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    Base.metadata.create_all(engine)
+    assert migrate.current_revision(engine) is None
+
+    migrate.upgrade(engine)
+
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    engine.dispose()
+
+
+def test_untouched_database_reports_no_revision(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    assert migrate.current_revision(engine) is None
+    engine.dispose()
+
+
+def test_downgrade_to_base_and_back_up_works(engine: Engine) -> None:
+    with engine.begin() as conn:
+        migrate.command.downgrade(migrate.alembic_config(conn), "base")
+    assert not set(Base.metadata.tables) & set(inspect(engine).get_table_names())
+
+    migrate.upgrade(engine)
+
+    assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+
+
+def test_concurrent_upgrades_of_a_fresh_database_both_succeed(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from catalog.db import open_engine
+
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    with ThreadPoolExecutor(4) as pool:
+        engines = list(pool.map(lambda _: open_engine(url), range(4)))
+    assert {migrate.current_revision(e) for e in engines} == {migrate.head_revision()}
+    for e in engines:
+        e.dispose()

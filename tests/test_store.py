@@ -1,0 +1,231 @@
+"""The store: runs, targets, observations with link state and events, history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from catalog import store
+from catalog import tables as t
+from catalog.errors import NotFoundError
+from catalog.health import BROKEN, CHECK_BY_HAND, OK, RECOVERED, SUSPECT, UNCHECKED
+from catalog.outcomes import Outcome
+from catalog.settings import HealthSettings
+from catalog.sync import sync_catalogs
+from tests.factories import (
+    T0,
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    temporary_database,
+    without,
+)
+
+HEALTH = HealthSettings(confirm_failures=3, confirm_days=2.0)
+URL_A = "https://example.org/a"
+URL_B = "https://example.org/b"
+TOOLKIT = make_catalog("toolkit", [make_resource("a"), make_resource("b")])
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [TOOLKIT], now=T0)
+        yield engine
+
+
+def state_of(engine: Engine, url: str) -> store.LinkStateRecord:
+    (link,) = [s for s in store.link_states(engine) if s.url == url]
+    return link
+
+
+def observe(engine: Engine, *observations, run_id: int | None = None, now: datetime = T0):
+    return store.record_observations(engine, run_id, observations, HEALTH, now=now)
+
+
+def test_run_is_started_and_finished_with_counts_from_its_observations(engine: Engine) -> None:
+    run_id = store.start_run(engine, trigger="schedule", now=T0, catalogs=["toolkit.yaml"])
+    store.set_run_planned(engine, run_id, 2)
+    observe(
+        engine,
+        make_observation(URL_A),
+        make_observation(URL_B, Outcome.NOT_FOUND),
+        make_observation(URL_B, Outcome.NOT_FOUND),
+        run_id=run_id,
+    )
+
+    run = store.finish_run(
+        engine, run_id, status="completed", now=days(0.01), summary={"batches": 1}
+    )
+
+    assert run.status == "completed"
+    assert run.counts == {"not_found": 2, "ok": 1}
+    assert (run.urls_planned, run.urls_checked) == (2, 2)
+    assert run.duration_s == pytest.approx(864.0)
+    assert run.summary == {"catalogs": ["toolkit.yaml"], "batches": 1}
+    assert store.get_run(engine, run_id) == run
+
+
+def test_latest_runs_come_newest_first(engine: Engine) -> None:
+    ids = [store.start_run(engine, trigger="manual", now=days(i)) for i in range(3)]
+    assert [r.id for r in store.latest_runs(engine, limit=2)] == ids[:0:-1]
+    assert store.latest_runs(engine)[0].status == "running"
+
+
+def test_unknown_run_is_not_found(engine: Engine) -> None:
+    with pytest.raises(NotFoundError):
+        store.get_run(engine, 999)
+
+
+def test_targets_skip_removed_resources_and_filter_by_id_and_collection(engine: Engine) -> None:
+    sync_catalogs(engine, [make_catalog("other", [make_resource("c")])], now=T0)
+    all_urls = {
+        tg.url for tg in store.targets_for_check(engine, now=T0, fingerprint_max_age_days=7)
+    }
+    assert all_urls == {URL_A, URL_B, "https://example.org/c"}
+
+    sync_catalogs(engine, [without(TOOLKIT, "b")], now=days(1))
+    targets = store.targets_for_check(engine, now=days(1), fingerprint_max_age_days=7)
+    assert {tg.url for tg in targets} == {URL_A, "https://example.org/c"}
+
+    by_id = store.targets_for_check(engine, now=T0, fingerprint_max_age_days=7, resource_ids=["c"])
+    assert [tg.resource_ids for tg in by_id] == [("c",)]
+    by_collection = store.targets_for_check(
+        engine, now=T0, fingerprint_max_age_days=7, collection_keys=["toolkit"]
+    )
+    assert [tg.url for tg in by_collection] == [URL_A]
+
+
+def test_targets_carry_previous_facts_and_fingerprint_due(engine: Engine) -> None:
+    (fresh, _) = store.targets_for_check(engine, now=T0, fingerprint_max_age_days=7)
+    assert fresh.previous is None and fresh.fingerprint_due
+
+    observe(engine, make_observation(URL_A, etag='"v1"', fingerprint="aaa", title="A"))
+    (soon, _) = store.targets_for_check(engine, now=days(3), fingerprint_max_age_days=7)
+    assert soon.previous is not None
+    assert (soon.previous.etag, soon.previous.fingerprint) == ('"v1"', "aaa")
+    assert soon.previous.outcome is Outcome.OK
+    assert soon.previous.fingerprinted_at == T0
+    assert not soon.fingerprint_due
+    (late, _) = store.targets_for_check(engine, now=days(7), fingerprint_max_age_days=7)
+    assert late.fingerprint_due
+
+
+def test_recording_observations_stores_them_and_updates_link_state(engine: Engine) -> None:
+    run_id = store.start_run(engine, trigger="manual", now=T0)
+    events = observe(
+        engine,
+        make_observation(URL_A, fingerprint="aaa", title="A"),
+        make_observation(URL_B, Outcome.NOT_FOUND),
+        run_id=run_id,
+    )
+
+    assert [(e.kind, e.url, e.run_id) for e in events] == [
+        ("outcome_changed", URL_B, run_id),
+        ("state_changed", URL_B, run_id),
+    ]
+    a, b = state_of(engine, URL_A), state_of(engine, URL_B)
+    assert (a.state, a.outcome, a.fingerprint, a.resource_ids) == (OK, Outcome.OK, "aaa", ("a",))
+    assert (b.state, b.outcome, b.http_status, b.consecutive_failures) == (
+        SUSPECT,
+        Outcome.NOT_FOUND,
+        404,
+        1,
+    )
+    with store.read_session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(t.Observation)) == 2
+        assert (
+            s.scalar(select(func.count()).select_from(t.Event).where(t.Event.link_id.is_not(None)))
+            >= 2
+        )
+
+
+def test_a_batch_is_one_transaction(engine: Engine) -> None:
+    naive = make_observation(URL_B, checked_at=datetime(2025, 3, 1))
+    with pytest.raises(Exception):  # noqa: B017 - any database error will do
+        observe(engine, make_observation(URL_A), naive)
+    assert state_of(engine, URL_A).state == UNCHECKED
+    with store.read_session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(t.Observation)) == 0
+
+
+def test_failures_are_confirmed_by_count_and_days_then_recover(engine: Engine) -> None:
+    for day in (0, 0.5, 1):
+        observe(engine, make_observation(URL_A, Outcome.NOT_FOUND, days(day)), now=days(day))
+    assert state_of(engine, URL_A).state == SUSPECT
+
+    events = observe(engine, make_observation(URL_A, Outcome.NOT_FOUND, days(2)), now=days(2))
+    assert state_of(engine, URL_A).state == BROKEN
+    assert [(e.kind, e.details["new"]) for e in events] == [("state_changed", BROKEN)]
+
+    observe(engine, make_observation(URL_A, checked_at=days(3)), now=days(3))
+    recovered = state_of(engine, URL_A)
+    assert (recovered.state, recovered.consecutive_failures) == (RECOVERED, 0)
+    assert recovered.last_success_at == days(3)
+
+
+def test_blocked_observations_never_count_towards_broken(engine: Engine) -> None:
+    for day in range(5):
+        observe(engine, make_observation(URL_A, Outcome.BLOCKED, days(day)), now=days(day))
+    link = state_of(engine, URL_A)
+    assert (link.state, link.consecutive_failures) == (CHECK_BY_HAND, 0)
+
+
+def test_network_unavailable_only_moves_the_check_time(engine: Engine) -> None:
+    observe(engine, make_observation(URL_A, Outcome.NOT_FOUND))
+    before = state_of(engine, URL_A)
+    events = observe(
+        engine, make_observation(URL_A, Outcome.NETWORK_UNAVAILABLE, days(1)), now=days(1)
+    )
+    after = state_of(engine, URL_A)
+    assert events == []
+    assert after.last_checked_at == days(1)
+    assert after.consecutive_failures == before.consecutive_failures
+    assert after.last_observation_id == before.last_observation_id
+
+
+def test_content_change_event_needs_two_fingerprints(engine: Engine) -> None:
+    assert observe(engine, make_observation(URL_A, fingerprint="aaa")) == []
+    events = observe(
+        engine, make_observation(URL_A, checked_at=days(1), fingerprint="bbb"), now=days(1)
+    )
+    assert [e.kind for e in events] == ["content_changed"]
+
+
+def test_observation_of_an_unknown_url_creates_its_link(engine: Engine) -> None:
+    observe(engine, make_observation("https://elsewhere.example/x"))
+    with store.read_session(engine) as s:
+        link = s.scalar(select(t.Link).where(t.Link.url == "https://elsewhere.example/x"))
+        assert link is not None and link.host == "elsewhere.example"
+    # Not used by any active resource, so not part of the link report.
+    assert "https://elsewhere.example/x" not in {s.url for s in store.link_states(engine)}
+
+
+def test_resource_history_lists_observations_and_events_newest_first(engine: Engine) -> None:
+    observe(engine, make_observation(URL_A, Outcome.NOT_FOUND, days(1)), now=days(1))
+    observe(engine, make_observation(URL_A, checked_at=days(2)), now=days(2))
+
+    history = store.resource_history(engine, "a")
+
+    assert history.resource.collection == "toolkit"
+    assert history.link is not None and history.link.state == RECOVERED
+    assert [o.outcome for o in history.observations] == [Outcome.OK, Outcome.NOT_FOUND]
+    kinds = [e.kind for e in history.events]
+    assert kinds[-1] == "added"
+    assert history.events[-1].rid == "a"
+    assert "outcome_changed" in kinds
+    assert all(x.at >= y.at for x, y in zip(history.events, history.events[1:], strict=False))
+
+
+def test_history_of_an_unknown_or_ambiguous_id_is_not_found(engine: Engine) -> None:
+    with pytest.raises(NotFoundError):
+        store.resource_history(engine, "nope")
+    sync_catalogs(engine, [make_catalog("other", [make_resource("a")])], now=T0)
+    with pytest.raises(NotFoundError):
+        store.resource_history(engine, "a")
+    assert store.resource_history(engine, "a", collection="other").resource.collection == "other"

@@ -1,0 +1,169 @@
+"""Sync reconciles catalog files into collections, resources, links and events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from catalog import store
+from catalog import tables as t
+from catalog.sync import sync_catalogs
+from tests.factories import (
+    T0,
+    days,
+    edit,
+    make_catalog,
+    make_resource,
+    temporary_database,
+    without,
+)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    with temporary_database(tmp_path) as engine:
+        yield engine
+
+
+def events(engine: Engine) -> list[tuple[str, str]]:
+    with store.read_session(engine) as s:
+        rows = s.execute(select(t.Event.kind, t.Event.details).order_by(t.Event.id))
+        return [(kind, details["id"]) for kind, details in rows]
+
+
+def count(engine: Engine, table: type[t.Base]) -> int:
+    with store.read_session(engine) as s:
+        return s.scalar(select(func.count()).select_from(table)) or 0
+
+
+def active_rids(engine: Engine, collection: str) -> set[str]:
+    with store.read_session(engine) as s:
+        rows = s.scalars(
+            select(t.Resource.rid)
+            .join(t.Collection)
+            .where(t.Collection.key == collection, t.Resource.removed_at.is_(None))
+        )
+        return set(rows)
+
+
+TOOLKIT = make_catalog("toolkit", [make_resource("a"), make_resource("b", year=2020)])
+
+
+def test_new_catalog_adds_collection_resources_and_links(engine: Engine) -> None:
+    result = sync_catalogs(engine, [TOOLKIT], now=T0)
+
+    assert result.added == 2
+    assert [(c.id, c.kind) for c in result.changes] == [("a", "added"), ("b", "added")]
+    assert events(engine) == [("added", "a"), ("added", "b")]
+    assert active_rids(engine, "toolkit") == {"a", "b"}
+    assert count(engine, t.Collection) == 1
+    assert count(engine, t.Link) == 2
+
+
+def test_syncing_twice_without_edits_writes_no_events(engine: Engine) -> None:
+    sync_catalogs(engine, [TOOLKIT], now=T0)
+    result = sync_catalogs(engine, [TOOLKIT], now=days(1))
+
+    assert result.changes == ()
+    assert result.unchanged == 2
+    assert len(events(engine)) == 2
+
+
+def test_values_that_json_turns_into_strings_do_not_look_edited(engine: Engine) -> None:
+    catalog = make_catalog("toolkit", [make_resource("a", extra={"reviewed": date(2024, 5, 1)})])
+    sync_catalogs(engine, [catalog], now=T0)
+    assert sync_catalogs(engine, [catalog], now=days(1)).changes == ()
+
+
+def test_edited_fields_are_one_event_with_old_and_new_values(engine: Engine) -> None:
+    sync_catalogs(engine, [TOOLKIT], now=T0)
+    edited = edit(TOOLKIT, "b", title="New title", year=2021)
+
+    result = sync_catalogs(engine, [edited], now=days(1))
+
+    (change,) = result.changes
+    assert (change.id, change.kind, change.fields) == ("b", "fields_edited", ("title", "year"))
+    assert change.details["old"] == {"title": "Resource b", "year": 2020}
+    assert change.details["new"] == {"title": "New title", "year": 2021}
+    assert result.edited == 1
+
+
+def test_url_change_is_its_own_event_and_repoints_the_link(engine: Engine) -> None:
+    sync_catalogs(engine, [TOOLKIT], now=T0)
+    moved = edit(TOOLKIT, "a", url="https://example.org/moved")
+
+    result = sync_catalogs(engine, [moved], now=days(1))
+
+    (change,) = result.changes
+    assert change.kind == "url_edited"
+    assert change.details["old"] == "https://example.org/a"
+    assert change.details["new"] == "https://example.org/moved"
+    targets = store.targets_for_check(engine, now=days(1), fingerprint_max_age_days=7)
+    assert {tg.url for tg in targets} == {"https://example.org/moved", "https://example.org/b"}
+
+
+def test_url_and_field_edits_together_write_both_events(engine: Engine) -> None:
+    sync_catalogs(engine, [TOOLKIT], now=T0)
+    both = edit(TOOLKIT, "a", url="https://example.org/moved", title="Moved")
+    kinds = [c.kind for c in sync_catalogs(engine, [both], now=days(1)).changes]
+    assert kinds == ["url_edited", "fields_edited"]
+
+
+def test_removed_resource_is_soft_deleted_and_readded_later(engine: Engine) -> None:
+    sync_catalogs(engine, [TOOLKIT], now=T0)
+
+    removed = sync_catalogs(engine, [without(TOOLKIT, "a")], now=days(1))
+    assert [(c.id, c.kind) for c in removed.changes] == [("a", "removed")]
+    assert active_rids(engine, "toolkit") == {"b"}
+    assert count(engine, t.Resource) == 2
+
+    readded = sync_catalogs(engine, [TOOLKIT], now=days(2))
+    assert [(c.id, c.kind) for c in readded.changes] == [("a", "added")]
+    assert readded.changes[0].details["readded"] is True
+    assert active_rids(engine, "toolkit") == {"a", "b"}
+
+
+def test_removing_from_one_catalog_leaves_other_catalogs_alone(engine: Engine) -> None:
+    other = make_catalog("other", [make_resource("a")])
+    sync_catalogs(engine, [TOOLKIT, other], now=T0)
+
+    sync_catalogs(engine, [without(TOOLKIT, "a")], now=days(1))
+
+    assert active_rids(engine, "other") == {"a"}
+    assert active_rids(engine, "toolkit") == {"b"}
+
+
+def test_catalogs_not_passed_in_are_not_reconciled(engine: Engine) -> None:
+    other = make_catalog("other", [make_resource("x")])
+    sync_catalogs(engine, [TOOLKIT, other], now=T0)
+
+    result = sync_catalogs(engine, [TOOLKIT], now=days(1))
+
+    assert result.changes == ()
+    assert active_rids(engine, "other") == {"x"}
+
+
+def test_shared_url_is_one_link_and_one_target(engine: Engine) -> None:
+    url = "https://Example.org/shared#part"
+    catalogs = [
+        make_catalog("toolkit", [make_resource("a", url=url), make_resource("b", url=url)]),
+        make_catalog("other", [make_resource("c", url="https://example.org:443/shared")]),
+    ]
+    sync_catalogs(engine, catalogs, now=T0)
+
+    assert count(engine, t.Link) == 1
+    (target,) = store.targets_for_check(engine, now=T0, fingerprint_max_age_days=7)
+    assert target.url == "https://example.org/shared"
+    assert target.host == "example.org"
+    assert target.resource_ids == ("a", "b", "c")
+
+
+def test_sync_events_carry_the_run(engine: Engine) -> None:
+    run_id = store.start_run(engine, trigger="manual", now=T0)
+    sync_catalogs(engine, [TOOLKIT], now=T0, run_id=run_id)
+    with store.read_session(engine) as s:
+        assert set(s.scalars(select(t.Event.run_id))) == {run_id}
