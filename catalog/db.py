@@ -55,10 +55,23 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     return engine
 
 
-@lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
-    """One engine per database URL per process, so migrations are checked once."""
+    """One engine per database per process, so migrations are checked once."""
+    return _cached_engine(absolute_sqlite_url(url))
+
+
+@lru_cache(maxsize=8)
+def _cached_engine(url: str) -> Engine:
     return open_engine(url)
+
+
+def absolute_sqlite_url(url: str) -> str:
+    """`sqlite:///var/x.db` means ./var/x.db *now*; pin it before the cwd changes."""
+    prefix = "sqlite:///"
+    rest = url[len(prefix) :]
+    if url.startswith(prefix) and rest and not rest.startswith(("/", ":memory:", "file:")):
+        return prefix + str(Path(rest).resolve())
+    return url
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
