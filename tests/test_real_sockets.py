@@ -1,0 +1,413 @@
+"""The checker against a real, misbehaving server on 127.0.0.1 (see `tests.fixture_web`).
+
+Each test checks one URL with `check_targets` over real sockets and asserts the outcome plus
+the evidence that makes it trustworthy: what reached the server, how long it took, what the
+observation carries. Timeouts are small so the whole module runs in seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import tracemalloc
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+
+from catalog.check import check_targets
+from catalog.model import Observation, Previous, Target
+from catalog.outcomes import Outcome
+from catalog.settings import CheckSettings
+from catalog.urls import host_of
+from tests.fixture_web import (  # noqa: F401 - pytest fixtures
+    BOMB_DECOMPRESSED_BYTES,
+    ETAG,
+    HUGE_BODY_BYTES,
+    LAST_MODIFIED,
+    FixtureWeb,
+    fixture_web,
+    fresh_web,
+    gzip_bomb,
+)
+
+CONTACT = "links@fixture.example"
+FAST = replace(
+    CheckSettings(),
+    allow_private=True,
+    total_timeout=3.0,
+    read_timeout=2.0,
+    connect_timeout=1.0,
+    backoff_initial=0.01,
+    backoff_max=0.05,
+    per_host_rate=200.0,
+    contact=CONTACT,
+)
+#: Time a check may take beyond its deadline (event loop and teardown).
+SLACK = 1.5
+
+
+def check(
+    url: str,
+    settings: CheckSettings = FAST,
+    *,
+    previous: Previous | None = None,
+    fingerprint_due: bool = True,
+    **kwargs: Any,
+) -> Observation:
+    target = Target(
+        url=url,
+        host=host_of(url),
+        resource_ids=("res-1",),
+        previous=previous,
+        fingerprint_due=fingerprint_due,
+    )
+    observations = asyncio.run(check_targets([target], settings, **kwargs))
+    assert len(observations) == 1
+    return observations[0]
+
+
+def timed_check(url: str, **kwargs: Any) -> tuple[Observation, float]:
+    start = time.monotonic()
+    obs = check(url, **kwargs)
+    return obs, time.monotonic() - start
+
+
+class RecordingSleep:
+    """Stands in for `asyncio.sleep`: remembers each wait and returns at once."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        await asyncio.sleep(0)
+
+
+def trusting(server: FixtureWeb) -> dict[str, Any]:
+    """Checker arguments that trust the fixture CA, so its certificates' own faults show."""
+    return {"transport": httpx.AsyncHTTPTransport(verify=server.certs.client_context())}
+
+
+def wait_until(predicate: Any, seconds: float = 3.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())
+
+
+# --- pages that work ------------------------------------------------------------------------
+
+
+def test_live_page_is_ok_with_its_title(web: FixtureWeb) -> None:
+    obs = check(web.url("/ok"))
+    assert obs.outcome is Outcome.OK
+    assert obs.http_status == 200
+    assert obs.title == "Survivor Support Toolkit"
+    assert obs.fingerprint
+    assert obs.content_type is not None and obs.content_type.startswith("text/html")
+
+
+def test_user_agent_names_the_contact_address(web: FixtureWeb) -> None:
+    check(web.url("/ok"))
+    user_agent = web.stats("/ok").last_headers.get("user-agent", "")
+    assert CONTACT in user_agent
+
+
+def test_pdf_is_ok_with_its_content_type(web: FixtureWeb) -> None:
+    obs = check(web.url("/pdf"))
+    assert obs.outcome is Outcome.OK
+    assert obs.content_type is not None and obs.content_type.startswith("application/pdf")
+    assert obs.fingerprint
+
+
+@pytest.mark.parametrize("path", ["/head-405", "/head-404"])
+def test_head_refused_falls_back_to_get(web: FixtureWeb, path: str) -> None:
+    obs = check(web.url(path), fingerprint_due=False)
+    assert obs.outcome is Outcome.OK
+    assert obs.methods == ("HEAD", "GET")
+    assert web.stats(path).methods == ["HEAD", "GET"]
+
+
+def test_unchanged_page_answers_304_without_a_body(web: FixtureWeb) -> None:
+    first = check(web.url("/conditional"))
+    assert first.etag == ETAG
+    assert first.last_modified == LAST_MODIFIED
+    web.reset()
+    previous = Previous(
+        etag=first.etag,
+        last_modified=first.last_modified,
+        fingerprint=first.fingerprint,
+        fingerprinted_at=first.checked_at,
+        content_length=first.content_length,
+        title=first.title,
+        outcome=first.outcome,
+    )
+    obs = check(web.url("/conditional"), previous=previous)
+    assert obs.outcome is Outcome.OK
+    assert obs.not_modified
+    stats = web.stats("/conditional")
+    assert stats.last_headers.get("if-none-match") == ETAG
+    assert 304 in stats.statuses
+    assert stats.body_bytes_sent == 0
+
+
+def test_page_differing_only_by_tokens_keeps_its_fingerprint(web: FixtureWeb) -> None:
+    first = check(web.url("/dynamic"))
+    second = check(web.url("/dynamic"))
+    assert first.outcome is second.outcome is Outcome.OK
+    assert first.fingerprint and first.fingerprint == second.fingerprint
+
+
+def test_pages_of_one_host_never_exceed_its_concurrency(web: FixtureWeb) -> None:
+    settings = replace(FAST, per_host_concurrency=2)
+    targets = [
+        Target(url=web.url(f"/slow/{i}"), host="127.0.0.1", resource_ids=(f"r{i}",))
+        for i in range(6)
+    ]
+    observations = asyncio.run(check_targets(targets, settings))
+    assert [o.outcome for o in observations] == [Outcome.OK] * 6
+    assert 1 <= web.max_open_total <= 2
+
+
+# --- retries --------------------------------------------------------------------------------
+
+
+def test_one_503_is_retried_and_ends_ok(web: FixtureWeb) -> None:
+    obs = check(web.url("/flaky-503-once"))
+    assert obs.outcome is Outcome.OK
+    assert obs.retries == 1
+    assert web.stats("/flaky-503-once").statuses[:2] == [503, 200]
+
+
+def test_503_retry_waits_for_retry_after(web: FixtureWeb) -> None:
+    obs = check(web.url("/retry-after-503-once"))
+    assert obs.outcome is Outcome.OK
+    assert obs.retries == 1
+    arrivals = web.stats("/retry-after-503-once").arrivals
+    assert arrivals[1] - arrivals[0] >= 0.9
+
+
+def test_persistent_429_is_rate_limited_after_retries(web: FixtureWeb) -> None:
+    sleep = RecordingSleep()
+    obs = check(web.url("/rate-limited"), sleep=sleep)
+    assert obs.outcome is Outcome.RATE_LIMITED
+    assert web.stats("/rate-limited").count == FAST.max_attempts
+    assert obs.retries == FAST.max_attempts - 1
+    assert any(wait >= 1.0 for wait in sleep.waits)
+
+
+def test_persistent_500_is_an_http_error_after_retries(web: FixtureWeb) -> None:
+    obs = check(web.url("/server-error"))
+    assert obs.outcome is Outcome.HTTP_ERROR
+    assert obs.http_status == 500
+    assert obs.retries == FAST.max_attempts - 1
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def test_404_is_not_found(web: FixtureWeb) -> None:
+    obs = check(web.url("/not-found"))
+    assert obs.outcome is Outcome.NOT_FOUND
+    assert obs.http_status == 404
+    assert web.stats("/not-found").count == 1, "a 404 is final, never retried"
+
+
+def test_410_is_gone(web: FixtureWeb) -> None:
+    obs = check(web.url("/gone"))
+    assert obs.outcome is Outcome.GONE
+    assert obs.http_status == 410
+
+
+# --- redirects ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/redirect-301", "/redirect-308"])
+def test_permanent_redirect_suggests_new_url(web: FixtureWeb, path: str) -> None:
+    obs = check(web.url(path))
+    assert obs.outcome is Outcome.REDIRECTED_PERMANENT
+    assert obs.suggested_url == web.url("/toolkit")
+    assert obs.final_url == web.url("/toolkit")
+    assert [hop.status for hop in obs.chain] == [int(path[-3:]), 200]
+
+
+def test_temporary_redirect_is_ok_without_suggestion(web: FixtureWeb) -> None:
+    obs = check(web.url("/redirect-302"))
+    assert obs.outcome is Outcome.OK
+    assert obs.suggested_url is None
+    assert obs.final_url == web.url("/toolkit")
+
+
+def test_chain_of_three_redirects_is_followed(web: FixtureWeb) -> None:
+    obs = check(web.url("/redirects/3"))
+    assert obs.outcome is Outcome.OK
+    assert [hop.status for hop in obs.chain] == [302, 302, 302, 200]
+    assert obs.final_url == web.url("/redirects/0?code=302")
+
+
+def test_redirect_loop_is_detected(web: FixtureWeb) -> None:
+    obs = check(web.url("/loop-a"))
+    assert obs.outcome is Outcome.REDIRECT_LOOP
+    assert web.stats("/loop-a").count <= 2 * FAST.max_attempts
+
+
+def test_thirty_redirects_are_too_many(web: FixtureWeb) -> None:
+    obs = check(web.url("/redirects/30"))
+    assert obs.outcome is Outcome.TOO_MANY_REDIRECTS
+    followed = [t for _, t in web.requests() if t.startswith("/redirects/")]
+    assert len(followed) <= 2 * (FAST.max_redirects + 1), "stopped following near the limit"
+
+
+def test_redirect_to_a_404_is_a_redirect_to_error(web: FixtureWeb) -> None:
+    obs = check(web.url("/redirect-to-404"))
+    assert obs.outcome is Outcome.REDIRECT_TO_ERROR
+    assert obs.http_status == 404
+    assert obs.final_url == web.url("/not-found")
+
+
+# --- soft 404s ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/deep-301/old-article", "/deep-302/old-article"])
+def test_deep_link_sent_to_home_page_is_soft_404(web: FixtureWeb, path: str) -> None:
+    obs = check(web.url(path))
+    assert obs.outcome is Outcome.SOFT_404
+    assert obs.final_url == web.url("/")
+    assert obs.suggested_url != web.url("/"), "the home page is no replacement"
+
+
+@pytest.mark.parametrize("path", ["/soft-404-title", "/soft-404-es"])
+def test_200_page_titled_not_found_is_soft_404(web: FixtureWeb, path: str) -> None:
+    obs = check(web.url(path))
+    assert obs.outcome is Outcome.SOFT_404
+    assert obs.http_status == 200
+
+
+def test_section_answering_any_path_is_soft_404(web: FixtureWeb) -> None:
+    obs = check(web.url("/catchall/annual-report-2019"))
+    assert obs.outcome is Outcome.SOFT_404
+    probes = [t for _, t in web.requests() if t.startswith("/catchall/") and "2019" not in t]
+    assert probes, "a made-up sibling URL was requested"
+
+
+# --- bot walls ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/status-999", 999),
+        ("/cf-challenge", 403),
+        ("/waf-challenge", 202),
+        ("/login-required", 401),
+    ],
+)
+def test_bot_wall_or_login_is_blocked(web: FixtureWeb, path: str, status: int) -> None:
+    obs = check(web.url(path))
+    assert obs.outcome is Outcome.BLOCKED
+    assert obs.http_status == status
+
+
+# --- servers that misbehave on the wire -------------------------------------------------------
+
+
+def test_trickling_body_times_out_at_the_deadline(web: FixtureWeb) -> None:
+    obs, elapsed = timed_check(web.url("/trickle"))
+    assert obs.outcome is Outcome.TIMEOUT
+    assert elapsed < FAST.total_timeout + SLACK
+    assert wait_until(lambda: web.stats("/trickle").open_now == 0), "the client hung up"
+
+
+def test_trickling_headers_time_out_at_the_deadline(web: FixtureWeb) -> None:
+    obs, elapsed = timed_check(web.url("/trickle-headers"))
+    assert obs.outcome is Outcome.TIMEOUT
+    assert elapsed < FAST.total_timeout + SLACK
+
+
+def test_server_that_never_answers_times_out(web: FixtureWeb) -> None:
+    obs, elapsed = timed_check(web.url("/never-answers"))
+    assert obs.outcome is Outcome.TIMEOUT
+    assert elapsed < FAST.total_timeout + SLACK
+    assert web.stats("/never-answers").count >= 1
+
+
+@pytest.mark.parametrize("path", ["/reset-connection", "/reset-mid-body", "/truncated-body"])
+def test_dropped_connection_is_connection_reset(web: FixtureWeb, path: str) -> None:
+    obs = check(web.url(path))
+    assert obs.outcome is Outcome.CONNECTION_RESET
+    assert web.stats(path).count == FAST.max_attempts, "a reset is transient, so retried"
+
+
+def test_huge_body_is_cut_off_at_the_cap(web: FixtureWeb) -> None:
+    obs, elapsed = timed_check(web.url("/huge"))
+    assert obs.outcome is Outcome.OK
+    assert obs.bytes_read <= FAST.max_body_bytes
+    assert obs.fingerprint
+    assert elapsed < FAST.total_timeout
+    assert wait_until(lambda: web.stats("/huge").open_now == 0)
+    assert web.stats("/huge").body_bytes_sent < HUGE_BODY_BYTES / 5
+
+
+def test_gzip_bomb_is_not_inflated_in_memory(web: FixtureWeb) -> None:
+    gzip_bomb()  # built once, before measuring
+    tracemalloc.start()
+    try:
+        obs, elapsed = timed_check(web.url("/gzip-bomb"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert obs.outcome is Outcome.OK
+    assert obs.bytes_read <= FAST.max_body_bytes
+    assert elapsed < FAST.total_timeout
+    assert peak < BOMB_DECOMPRESSED_BYTES / 2, "inflating the whole bomb needs 50 MB at once"
+
+
+# --- connections that fail ------------------------------------------------------------------
+
+
+def test_closed_port_is_connection_refused(web: FixtureWeb) -> None:
+    obs = check(web.closed_url())
+    assert obs.outcome is Outcome.CONNECTION_REFUSED
+
+
+@pytest.mark.parametrize("allow_private", [True, False])
+def test_unresolvable_host_is_dns_error(allow_private: bool) -> None:
+    obs = check("http://nothing.invalid/", replace(FAST, allow_private=allow_private))
+    assert obs.outcome is Outcome.DNS_ERROR
+
+
+def test_self_signed_certificate_is_tls_error(web: FixtureWeb) -> None:
+    obs = check(web.url("/ok", tls="self_signed"))
+    assert obs.outcome is Outcome.TLS_ERROR
+    reason = obs.reason.lower()
+    assert "self-signed" in reason or "trust" in reason
+    assert web.total_requests == 0
+
+
+def test_expired_certificate_is_tls_error_naming_expiry(web: FixtureWeb) -> None:
+    obs = check(web.url("/ok", tls="expired"), **trusting(web))
+    assert obs.outcome is Outcome.TLS_ERROR
+    assert "expired" in obs.reason.lower()
+
+
+def test_certificate_for_another_host_is_tls_error(web: FixtureWeb) -> None:
+    obs = check(web.url("/ok", tls="wrong_host"), **trusting(web))
+    assert obs.outcome is Outcome.TLS_ERROR
+    assert "host" in obs.reason.lower()
+
+
+def test_valid_certificate_from_trusted_authority_is_ok(web: FixtureWeb) -> None:
+    obs = check(web.url("/ok", tls="valid"), **trusting(web))
+    assert obs.outcome is Outcome.OK
+    assert web.stats("/ok").count >= 1
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_private_address_is_never_requested(web: FixtureWeb, host: str) -> None:
+    obs = check(web.url("/ok", host=host), replace(FAST, allow_private=False))
+    assert obs.outcome is Outcome.PRIVATE_ADDRESS
+    assert web.total_requests == 0
