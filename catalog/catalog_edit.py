@@ -1,0 +1,523 @@
+"""Stage "catalog edit": curator decisions written back into the catalog file they came from.
+
+Inputs:  the path of a `.yaml`/`.yml`/`.csv` catalog and `FieldEdit`s ("set `url` of resource
+         `x` to ...", "remove `url_confidence`", "set `reviewed_at` to a date").
+Outputs: an `EditResult` with the edits that changed something and the unified diff of the
+         file; the file itself is replaced atomically unless `dry_run` is set.
+
+Curators own these files, so an edit touches only the lines it must: YAML goes through
+ruamel.yaml's round-trip mode (comments, key order, quotes and block scalars survive), and CSV
+records that an edit does not touch are copied byte for byte. A result that would no longer
+load (empty url, duplicate id, ...) is refused with the loader's own `CatalogError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import difflib
+import fcntl
+import io
+import os
+import re
+import stat
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark, YAMLError
+from ruamel.yaml.representer import RoundTripRepresenter
+from ruamel.yaml.scalarstring import (
+    DoubleQuotedScalarString,
+    FoldedScalarString,
+    LiteralScalarString,
+    SingleQuotedScalarString,
+)
+from ruamel.yaml.tokens import CommentToken
+from ruamel.yaml.util import load_yaml_guess_indent
+
+from catalog.errors import CatalogError, NotFoundError, Problem
+from catalog.model import RESOURCE_FIELDS
+from catalog.source import CATALOG_SUFFIXES, validate_catalog
+
+__all__ = ["EditResult", "FieldEdit", "apply_edits"]
+
+_BOM = b"\xef\xbb\xbf"
+_CSV_LIST_FIELDS = ("languages", "tags")
+_CSV_LIST_JOIN = "; "  # source.py splits list cells on ';' or '|'
+_BLOCK_SCALARS = (FoldedScalarString, LiteralScalarString)
+_STYLED_SCALARS = (*_BLOCK_SCALARS, SingleQuotedScalarString, DoubleQuotedScalarString)
+_NULL_VALUE = re.compile(r"^[^#\n]*:[ \t]+(null|Null|NULL|~)[ \t]*(?:#.*)?$", re.MULTILINE)
+#: Comment lines and a `---` line before the document: ruamel drops such comments, so they are
+#: kept aside and put back verbatim.
+_PREAMBLE = re.compile(r"\A(?:[ \t]*(?:#.*)?\n)*---[ \t]*(?:#.*)?\n")
+
+
+@dataclass(frozen=True)
+class FieldEdit:
+    """Set `field` of resource `resource_id` to `value`; `None` removes the field."""
+
+    resource_id: str
+    field: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class EditResult:
+    path: Path
+    #: The edits that changed the file (setting a field to its current value changes nothing).
+    changed: tuple[FieldEdit, ...]
+    #: Unified diff of the file, empty when nothing changed.
+    diff: str
+
+
+def apply_edits(
+    path: str | Path, edits: Sequence[FieldEdit], *, dry_run: bool = False
+) -> EditResult:
+    """Apply `edits` in order under an exclusive lock; write atomically unless `dry_run`."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in CATALOG_SUFFIXES:
+        raise CatalogError(
+            [
+                Problem(
+                    str(path),
+                    None,
+                    None,
+                    "unknown_format",
+                    f"{suffix or 'a name without an ending'!r} is not a catalog format; "
+                    "only .yaml, .yml and .csv catalogs can be edited",
+                )
+            ]
+        )
+    with _locked(path):
+        data = _read_bytes(path)
+        bom = data.startswith(_BOM)
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise _unusable(path) from None
+        if suffix == ".csv":
+            new_text, changed = _edit_csv(path, text, edits)
+        else:
+            new_text, changed = _edit_yaml(path, text, edits)
+        if not changed or new_text == text:
+            return EditResult(path, (), "")
+        diff = "".join(
+            difflib.unified_diff(
+                text.splitlines(keepends=True),
+                new_text.splitlines(keepends=True),
+                fromfile=str(path),
+                tofile=str(path),
+            )
+        )
+        _replace_checked(path, (_BOM if bom else b"") + new_text.encode("utf-8"), dry_run)
+        return EditResult(path, tuple(changed), diff)
+
+
+# --- files, locks and validation ---------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Exclusive lock on a sibling file, so concurrent writers never lose each other's edits."""
+    # A sibling rather than the catalog itself: os.replace swaps the inode a lock would sit on.
+    # The lock file starts with a dot, so loading the folder skips it; it is never deleted,
+    # because deleting it would let two writers lock two different files.
+    lock_path = path.with_name(f".{path.name}.lock")
+    try:
+        handle = open(lock_path, "a")  # noqa: SIM115 - closed in finally
+    except OSError as exc:
+        raise _unreadable(path, f"the lock file {lock_path} cannot be created ({exc})") from exc
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()  # closing releases the lock
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        raise _unusable(path) from None
+
+
+def _replace_checked(path: Path, data: bytes, dry_run: bool) -> None:
+    """Write to a temp file beside `path`, refuse it if it adds problems, else swap it in."""
+    fd, name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}"
+    )
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        _refuse_new_problems(path, tmp)
+        if dry_run:
+            return
+        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _refuse_new_problems(path: Path, candidate: Path) -> None:
+    after = validate_catalog(candidate).problems
+    if not after:
+        return
+    # A file that was already broken may still be edited, as long as the edit adds no problem.
+    before = Counter((p.code, p.field) for p in validate_catalog(path).problems)
+    added = Counter((p.code, p.field) for p in after) - before
+    if added:
+        raise CatalogError(
+            [replace(p, file=str(path)) for p in after if (p.code, p.field) in added]
+        )
+
+
+def _unusable(path: Path) -> CatalogError:
+    """The loader's own located problems, for a file that cannot be edited as it stands."""
+    problems = validate_catalog(path).problems
+    return CatalogError(
+        problems
+        or [
+            Problem(
+                str(path),
+                None,
+                None,
+                "bad_structure",
+                "the file cannot be edited; check it with `validate_catalog` and fix it by hand",
+            )
+        ]
+    )
+
+
+def _unreadable(path: Path, message: str) -> CatalogError:
+    return CatalogError([Problem(str(path), None, None, "unreadable", message)])
+
+
+def _not_found(path: Path, resource_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"{path}: no resource has the id {resource_id!r}; check the id against the catalog's "
+        "'id' fields (ids are case-sensitive)"
+    )
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+def _normalize(path: Path, edit: FieldEdit) -> Any:
+    """Turn an edit's value into what the file stores: dates become ISO text."""
+    if not isinstance(edit.field, str) or not edit.field.strip():
+        raise CatalogError(
+            [
+                Problem(
+                    str(path),
+                    None,
+                    None,
+                    "bad_structure",
+                    f"resource {edit.resource_id!r}: the field name {edit.field!r} is not "
+                    "usable; name the field with a word such as 'reviewed_at'",
+                )
+            ]
+        )
+
+    def one(value: Any) -> Any:
+        if value is None or isinstance(value, bool | int | float | str):
+            return value
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        raise CatalogError(
+            [
+                Problem(
+                    str(path),
+                    None,
+                    edit.field,
+                    "wrong_type",
+                    f"resource {edit.resource_id!r}: a {type(value).__name__} cannot be "
+                    "written to a catalog; give text, a number, a date or a list of text",
+                )
+            ]
+        )
+
+    if isinstance(edit.value, list | tuple):
+        return [one(v) for v in edit.value]
+    return one(edit.value)
+
+
+def _same(old: Any, new: Any) -> bool:
+    if isinstance(old, datetime | date):
+        old = old.isoformat()
+    if isinstance(old, list) and isinstance(new, list):
+        return len(old) == len(new) and all(_same(a, b) for a, b in zip(old, new, strict=True))
+    return isinstance(old, bool) == isinstance(new, bool) and old == new
+
+
+# --- YAML --------------------------------------------------------------------------------------
+
+
+class _Representer(RoundTripRepresenter):
+    """Writes `null` the way the file already does (ruamel's round trip would write nothing)."""
+
+    null_text = ""
+
+    def represent_null_as_written(self, data: Any) -> Any:
+        return self.represent_scalar("tag:yaml.org,2002:null", self.null_text)
+
+
+_Representer.add_representer(type(None), _Representer.represent_null_as_written)
+
+
+def _yaml_for(text: str) -> tuple[YAML, Any]:
+    """A round-trip YAML configured to reproduce `text`'s layout, and the loaded document."""
+    yaml = YAML(typ="rt")
+    yaml.Representer = _Representer
+    yaml.preserve_quotes = True
+    yaml.width = 1_000_000  # never re-wrap a long line nobody touched
+    doc, indent, block_seq_indent = load_yaml_guess_indent(text, yaml=yaml)
+    indent = indent or 2
+    offset = block_seq_indent or 0
+    yaml.indent(mapping=max(indent - offset, 1), sequence=indent, offset=offset)
+    null = _NULL_VALUE.search(text)
+    yaml.representer.null_text = null.group(1) if null else ""
+    return yaml, doc
+
+
+def _edit_yaml(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, list[FieldEdit]]:
+    newline = "\r\n" if "\r\n" in text else "\n"
+    text = text.replace("\r\n", "\n")
+    preamble = _PREAMBLE.match(text)
+    head = preamble.group(0) if preamble else ""
+    try:
+        yaml, doc = _yaml_for(text[len(head) :])
+    except (YAMLError, ValueError, RecursionError):
+        raise _unusable(path) from None
+    items = doc.get("resources") if isinstance(doc, CommentedMap) else None
+    if not isinstance(items, CommentedSeq):
+        raise _unusable(path)
+    changed: list[FieldEdit] = []
+    for edit in edits:
+        value = _normalize(path, edit)
+        entry = next(
+            (m for m in items if isinstance(m, CommentedMap) and m.get("id") == edit.resource_id),
+            None,
+        )
+        if entry is None:
+            raise _not_found(path, edit.resource_id)
+        if _set_yaml_field(entry, edit.field, value):
+            changed.append(edit)
+    if not changed:
+        return text.replace("\n", newline), []
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    return (head + out.getvalue()).replace("\n", newline), changed
+
+
+def _set_yaml_field(entry: CommentedMap, name: str, value: Any) -> bool:
+    if value is None:
+        if name not in entry:
+            return False
+        last = list(entry)[-1] == name
+        tail = _take_tail(entry) if last else ""
+        del entry[name]
+        _put_tail(entry, tail)
+        return True
+    if name not in entry:
+        tail = _take_tail(entry)
+        entry[name] = value
+        _put_tail(entry, tail)
+        return True
+    old = entry[name]
+    block = isinstance(old, _BLOCK_SCALARS) and isinstance(value, str)
+    if block and old.endswith("\n") and not value.endswith("\n"):
+        value += "\n"  # keep the block's chomping (`|` rather than `|-`)
+    if _same(old, value):
+        return False
+    if isinstance(old, CommentedSeq) and isinstance(value, list):
+        del old[:]  # in place, so flow/block style and comments of the list stay
+        old.extend(value)
+    elif isinstance(old, _STYLED_SCALARS) and isinstance(value, str):
+        entry[name] = type(old)(value)  # keep the curator's quotes or block style
+    else:
+        entry[name] = value
+    return True
+
+
+# ruamel keeps what follows an entry (blank lines, comments before the next resource) in the
+# comment token of the entry's deepest last value. Appending or removing the last key would
+# otherwise strand those lines above the new key, or drop them.
+
+
+def _tail_slot(container: Any) -> tuple[Any, Any, int, bool] | None:
+    """(holder, key, token position, value is a block scalar) of the last value, deepest first."""
+    if not isinstance(container, CommentedMap | CommentedSeq) or not container:
+        return None
+    if container.fa.flow_style():
+        return None
+    if isinstance(container, CommentedMap):
+        key: Any = list(container)[-1]
+        position = 2
+    else:
+        key = len(container) - 1
+        position = 0
+    value = container[key]
+    deeper = _tail_slot(value)
+    if deeper is not None:
+        return deeper
+    return container, key, position, isinstance(value, _BLOCK_SCALARS)
+
+
+def _take_tail(entry: CommentedMap) -> str:
+    """Detach the lines after the entry's last value, keeping its end-of-line comment."""
+    slot = _tail_slot(entry)
+    if slot is None:
+        return ""
+    holder, key, position, block = slot
+    tokens = holder.ca.items.get(key)
+    token = tokens[position] if tokens and len(tokens) > position else None
+    if not isinstance(token, CommentToken):
+        return ""
+    if block:  # a block scalar ends its own line, so the token holds only following lines
+        tokens[position] = None
+        value = str(token.value)
+        column = getattr(token.start_mark, "column", 0) or 0
+        return value if value.startswith("\n") else " " * column + value
+    head, _, rest = str(token.value).partition("\n")
+    tokens[position] = CommentToken(head + "\n", token.start_mark) if head.strip() else None
+    return rest
+
+
+def _put_tail(entry: CommentedMap, tail: str) -> None:
+    if not tail:
+        return
+    slot = _tail_slot(entry)
+    if slot is None:
+        return
+    holder, key, position, block = slot
+    tokens = holder.ca.items.setdefault(key, [None, None, None, None])
+    while len(tokens) <= position:
+        tokens.append(None)
+    token = tokens[position]
+    existing = str(token.value) if isinstance(token, CommentToken) else ("" if block else "\n")
+    if isinstance(token, CommentToken):
+        tokens[position] = CommentToken(existing + tail, token.start_mark)
+    else:
+        tokens[position] = CommentToken(existing + tail, CommentMark(0))
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Record:
+    """One CSV record: its cells, and its text as written (a record may span lines)."""
+
+    cells: list[str]
+    raw: str
+    dirty: bool = False
+
+    @property
+    def blank(self) -> bool:
+        return not any(cell.strip() for cell in self.cells)
+
+    @property
+    def terminator(self) -> str:
+        body = self.raw.rstrip("\r\n")
+        return self.raw[len(body) :]
+
+
+def _edit_csv(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, list[FieldEdit]]:
+    lines = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(lines, strict=True)
+    records: list[_Record] = []
+    start = 0
+    try:
+        for row in reader:
+            records.append(_Record(row, "".join(lines[start : reader.line_num])))
+            start = reader.line_num
+    except csv.Error:
+        raise _unusable(path) from None
+    header = next((r for r in records if not r.blank), None)
+    if header is None:
+        raise _unusable(path)
+    names = [_column_name(cell) for cell in header.cells]
+    if "id" not in names:
+        raise _unusable(path)
+    id_col = names.index("id")
+    rows = [r for r in records if r is not header and not r.blank]
+    width = len(header.cells)
+    changed: list[FieldEdit] = []
+    for edit in edits:
+        value = _normalize(path, edit)
+        record = next(
+            (
+                r
+                for r in rows
+                if id_col < len(r.cells) and r.cells[id_col].strip() == edit.resource_id
+            ),
+            None,
+        )
+        if record is None:
+            raise _not_found(path, edit.resource_id)
+        if edit.field in names:
+            col = names.index(edit.field)
+        elif value is None:
+            continue
+        else:
+            col = len(header.cells)
+            header.cells.append(edit.field)
+            header.dirty = True
+            names.append(edit.field)
+        old = record.cells[col] if col < len(record.cells) else ""
+        cell = _csv_cell(value)
+        if old.strip() == cell:
+            continue
+        record.cells.extend([""] * (col + 1 - len(record.cells)))
+        record.cells[col] = cell
+        record.dirty = True
+        changed.append(edit)
+    if not changed:
+        return text, []
+    added = len(header.cells) - width
+    out: list[str] = []
+    for record in records:
+        if record.dirty:
+            if record is not header and added:
+                record.cells.extend([""] * (len(header.cells) - len(record.cells)))
+            out.append(_csv_line(record.cells, record.terminator))
+        elif added and not record.blank and len(record.cells) < len(header.cells):
+            # keep the row as written, only give it the new (empty) columns
+            end = record.terminator
+            body = record.raw[: len(record.raw) - len(end)]
+            out.append(body + "," * (len(header.cells) - len(record.cells)) + end)
+        else:
+            out.append(record.raw)
+    return "".join(out) + "".join(lines[start:]), changed
+
+
+def _column_name(cell: str) -> str:
+    name = cell.strip()
+    return name.lower() if name.lower() in RESOURCE_FIELDS else name
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return _CSV_LIST_JOIN.join(_csv_cell(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _csv_line(cells: list[str], terminator: str) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator=terminator, quoting=csv.QUOTE_MINIMAL).writerow(cells)
+    return out.getvalue()

@@ -1,0 +1,346 @@
+"""Curator decisions written back into catalog files: only the intended lines change."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import threading
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from catalog.catalog_edit import EditResult, FieldEdit, apply_edits
+from catalog.errors import CatalogError, NotFoundError
+from catalog.settings import BUNDLED_CATALOG
+from catalog.source import load_catalog
+
+TOOLKIT_ID = "child-sex-trafficking-toolkit-for-law-enforcement"
+SERIES_ID = "child-sex-trafficking-training-series-frontline-officers"
+
+COMMENTED_YAML = """\
+# Curated by hand; keep the sections.
+collection:
+  title: "Test catalog"   # shown in reports
+resources:
+  - id: a  # the first one
+    title: 'Alpha: quoted'
+    url: http://a.example/
+    tags:
+      - x
+
+  # --- section two ---
+  - id: b
+    title: B
+    url: http://b.example/   # checked by hand
+    year: null
+    notes: >-
+      A folded note that a curator wrote
+      over two lines.
+
+  - id: c
+    title: C
+    url: http://c.example/
+    languages: [en, es]
+    description: |
+      Literal text
+      kept as is.
+  # trailing comment of the file
+"""
+
+CSV_TEXT = (
+    "id,title,url,tags\r\n"
+    'a,"Alpha, with a comma",http://a.example/,x;y\r\n'
+    "\r\n"
+    '"b","B ""quoted""",http://b.example/,\r\n'
+)
+
+
+def changed_lines(result: EditResult) -> list[str]:
+    return [
+        line.rstrip("\r\n")
+        for line in result.diff.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
+@pytest.fixture
+def bundled(tmp_path: Path) -> Path:
+    path = tmp_path / "toolkit.yaml"
+    shutil.copyfile(BUNDLED_CATALOG, path)
+    return path
+
+
+@pytest.fixture
+def commented(tmp_path: Path) -> Path:
+    path = tmp_path / "commented.yaml"
+    path.write_text(COMMENTED_YAML, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def csv_catalog(tmp_path: Path) -> Path:
+    path = tmp_path / "links.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + CSV_TEXT.encode("utf-8"))
+    return path
+
+
+# --- YAML -------------------------------------------------------------------------------------
+
+
+def test_replacing_a_url_in_the_bundled_catalog_changes_only_that_line(bundled: Path) -> None:
+    result = apply_edits(bundled, [FieldEdit(TOOLKIT_ID, "url", "https://new.example/toolkit")])
+
+    assert changed_lines(result) == [
+        "-  url: http://www.theiacp.org/Child-Sex-Trafficking-Toolkit-for-Law-Enforcement",
+        "+  url: https://new.example/toolkit",
+    ]
+    assert result.changed == (FieldEdit(TOOLKIT_ID, "url", "https://new.example/toolkit"),)
+    resource = next(r for r in load_catalog(bundled).resources if r.id == TOOLKIT_ID)
+    assert resource.url == "https://new.example/toolkit"
+
+
+def test_edit_then_revert_restores_the_bundled_catalog_byte_for_byte(bundled: Path) -> None:
+    original = bundled.read_bytes()
+    old_url = next(r for r in load_catalog(bundled).resources if r.id == TOOLKIT_ID).url
+
+    apply_edits(bundled, [FieldEdit(TOOLKIT_ID, "url", "https://new.example/")])
+    apply_edits(bundled, [FieldEdit(TOOLKIT_ID, "url", old_url)])
+
+    assert bundled.read_bytes() == original
+
+
+def test_marking_reviewed_appends_an_iso_date_after_the_last_field(bundled: Path) -> None:
+    result = apply_edits(bundled, [FieldEdit(SERIES_ID, "reviewed_at", date(2024, 5, 1))])
+
+    assert changed_lines(result) == ["+  reviewed_at: '2024-05-01'"]
+    lines = bundled.read_text(encoding="utf-8").splitlines()
+    added = lines.index("  reviewed_at: '2024-05-01'")
+    assert lines[added + 1].startswith("- id: ")  # the next resource follows directly
+    resource = next(r for r in load_catalog(bundled).resources if r.id == SERIES_ID)
+    assert resource.extra["reviewed_at"] == "2024-05-01"
+
+
+def test_quoted_title_keeps_its_quotes_when_replaced(bundled: Path) -> None:
+    result = apply_edits(bundled, [FieldEdit(SERIES_ID, "title", "Frontline series")])
+
+    assert changed_lines(result) == [
+        "-  title: 'Child Sex Trafficking: A Training Series for Frontline Officers'",
+        "+  title: 'Frontline series'",
+    ]
+
+
+def test_comments_and_block_scalars_survive_edits_around_them(commented: Path) -> None:
+    result = apply_edits(
+        commented,
+        [
+            FieldEdit("a", "reviewed_at", "2024-01-01"),
+            FieldEdit("b", "url", "http://b.example/new"),
+            FieldEdit("c", "reviewed_at", "2024-01-02"),
+        ],
+    )
+
+    lines = changed_lines(result)
+    assert len(lines) == 4
+    assert lines.count("+    reviewed_at: '2024-01-01'") == 1
+    assert lines.count("+    reviewed_at: '2024-01-02'") == 1
+    assert "-    url: http://b.example/   # checked by hand" in lines
+    # ruamel keeps the comment's column, so only the spacing before it may shrink
+    assert any(line.startswith("+    url: http://b.example/new ") for line in lines)
+    assert any(line.endswith(" # checked by hand") and line[0] == "+" for line in lines)
+    text = commented.read_text(encoding="utf-8")
+    # the new field goes inside its entry, above the blank line and comment of the next one
+    assert "      - x\n    reviewed_at: '2024-01-01'\n\n  # --- section two ---\n" in text
+    assert "kept as is.\n    reviewed_at: '2024-01-02'\n  # trailing comment" in text
+    assert "year: null" in text
+
+
+def test_removing_a_field_keeps_the_comment_that_followed_it(commented: Path) -> None:
+    result = apply_edits(commented, [FieldEdit("b", "notes", None)])
+
+    assert len(result.changed) == 1
+    text = commented.read_text(encoding="utf-8")
+    assert "notes:" not in text.split("- id: c")[0]
+    assert "year: null\n\n  - id: c" in text
+    assert [r.notes for r in load_catalog(commented).resources] == [None, None, None]
+
+
+def test_replacing_a_literal_block_keeps_its_style(commented: Path) -> None:
+    apply_edits(commented, [FieldEdit("c", "description", "New text\nin two lines")])
+
+    assert "    description: |\n      New text\n      in two lines\n" in commented.read_text()
+
+
+def test_setting_a_field_to_its_current_value_changes_nothing(commented: Path) -> None:
+    before = commented.read_bytes()
+
+    result = apply_edits(
+        commented,
+        [FieldEdit("a", "url", "http://a.example/"), FieldEdit("a", "missing", None)],
+    )
+
+    assert result.changed == ()
+    assert result.diff == ""
+    assert commented.read_bytes() == before
+
+
+def test_dry_run_returns_the_diff_without_writing(commented: Path) -> None:
+    before = commented.read_bytes()
+
+    result = apply_edits(commented, [FieldEdit("a", "url", "http://a2.example/")], dry_run=True)
+
+    assert "+    url: http://a2.example/" in result.diff
+    assert commented.read_bytes() == before
+
+
+def test_unknown_resource_id_raises_not_found_and_leaves_the_file(commented: Path) -> None:
+    before = commented.read_bytes()
+
+    with pytest.raises(NotFoundError) as caught:
+        apply_edits(commented, [FieldEdit("nope", "url", "http://x.example/")])
+
+    assert "nope" in str(caught.value) and str(commented) in str(caught.value)
+    assert commented.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        FieldEdit("a", "url", ""),
+        FieldEdit("a", "url", None),
+        FieldEdit("a", "id", "b"),
+        FieldEdit("a", "year", "soon"),
+    ],
+    ids=["empty-url", "removed-url", "duplicate-id", "year-not-a-number"],
+)
+def test_edit_that_would_make_the_catalog_invalid_is_refused(
+    commented: Path, edit: FieldEdit
+) -> None:
+    before = commented.read_bytes()
+
+    with pytest.raises(CatalogError) as caught:
+        apply_edits(commented, [edit])
+
+    assert all(p.file == str(commented) for p in caught.value.problems)
+    assert commented.read_bytes() == before
+    assert sorted(p.name for p in commented.parent.iterdir()) == [
+        ".commented.yaml.lock",
+        "commented.yaml",
+    ]
+
+
+def test_writing_keeps_the_file_mode_and_leaves_no_temp_file(commented: Path) -> None:
+    os.chmod(commented, 0o640)
+
+    apply_edits(commented, [FieldEdit("a", "url", "http://a2.example/")])
+
+    assert stat.S_IMODE(commented.stat().st_mode) == 0o640
+    assert sorted(p.name for p in commented.parent.iterdir()) == [
+        ".commented.yaml.lock",
+        "commented.yaml",
+    ]
+
+
+def test_concurrent_edits_are_all_kept(commented: Path) -> None:
+    def mark(n: int) -> None:
+        apply_edits(commented, [FieldEdit("b", f"field_{n}", f"value {n}")])
+
+    threads = [threading.Thread(target=mark, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    extra = next(r for r in load_catalog(commented).resources if r.id == "b").extra
+    assert {f"field_{n}" for n in range(8)} <= set(extra)
+
+
+def test_windows_line_endings_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.yaml"
+    path.write_bytes(COMMENTED_YAML.replace("\n", "\r\n").encode("utf-8"))
+
+    apply_edits(path, [FieldEdit("a", "url", "http://a2.example/")])
+
+    data = path.read_bytes()
+    assert b"    url: http://a2.example/\r\n" in data
+    assert data.count(b"\n") == data.count(b"\r\n")
+
+
+def test_a_file_that_is_not_a_catalog_format_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "links.txt"
+    path.write_text("id,title,url\n")
+
+    with pytest.raises(CatalogError):
+        apply_edits(path, [FieldEdit("a", "url", "http://a.example/")])
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+def test_csv_edit_rewrites_only_the_edited_row(csv_catalog: Path) -> None:
+    result = apply_edits(csv_catalog, [FieldEdit("b", "url", "http://b.example/new")])
+
+    assert changed_lines(result) == [
+        '-"b","B ""quoted""",http://b.example/,',
+        '+b,"B ""quoted""",http://b.example/new,',
+    ]
+    data = csv_catalog.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert data.count(b"\n") == data.count(b"\r\n")
+    assert [r.url for r in load_catalog(csv_catalog).resources] == [
+        "http://a.example/",
+        "http://b.example/new",
+    ]
+
+
+def test_csv_new_field_adds_a_column_at_the_end(csv_catalog: Path) -> None:
+    apply_edits(csv_catalog, [FieldEdit("a", "reviewed_at", date(2024, 5, 1))])
+
+    text = csv_catalog.read_bytes().decode("utf-8-sig")
+    assert text.splitlines() == [
+        "id,title,url,tags,reviewed_at",
+        'a,"Alpha, with a comma",http://a.example/,x;y,2024-05-01',
+        "",
+        '"b","B ""quoted""",http://b.example/,,',
+    ]
+    resources = load_catalog(csv_catalog).resources
+    assert [r.extra.get("reviewed_at") for r in resources] == ["2024-05-01", None]
+
+
+def test_csv_removing_a_field_empties_its_cell(csv_catalog: Path) -> None:
+    apply_edits(csv_catalog, [FieldEdit("a", "tags", None)])
+
+    assert [r.tags for r in load_catalog(csv_catalog).resources] == [(), ()]
+
+
+def test_csv_lists_are_written_as_separated_cells(csv_catalog: Path) -> None:
+    apply_edits(csv_catalog, [FieldEdit("b", "tags", ["guide", "video"])])
+
+    assert load_catalog(csv_catalog).resources[1].tags == ("guide", "video")
+
+
+def test_csv_empty_url_is_refused(csv_catalog: Path) -> None:
+    before = csv_catalog.read_bytes()
+
+    with pytest.raises(CatalogError):
+        apply_edits(csv_catalog, [FieldEdit("a", "url", "")])
+
+    assert csv_catalog.read_bytes() == before
+
+
+def test_csv_unknown_resource_id_raises_not_found(csv_catalog: Path) -> None:
+    with pytest.raises(NotFoundError):
+        apply_edits(csv_catalog, [FieldEdit("zzz", "url", "http://z.example/")])
+
+
+def test_comments_before_a_document_start_marker_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "marked.yml"
+    path.write_text(
+        "# Owner: the curators\n---\nresources:\n- id: a\n  title: A\n  url: http://a.example/\n"
+    )
+
+    result = apply_edits(path, [FieldEdit("a", "title", "Alpha")])
+
+    assert changed_lines(result) == ["-  title: A", "+  title: Alpha"]
+    assert path.read_text().startswith("# Owner: the curators\n---\nresources:\n")
