@@ -1,0 +1,51 @@
+"""The layering the README promises: catalog/ never imports Prefect, data flows one way."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _imports(package: str) -> set[tuple[str, str]]:
+    found = set()
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found |= {(str(path.relative_to(ROOT)), a.name) for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found.add((str(path.relative_to(ROOT)), node.module))
+    return found
+
+
+def test_catalog_never_imports_prefect_flows_or_reports() -> None:
+    bad = {
+        (f, m) for f, m in _imports("catalog") if m.split(".")[0] in ("prefect", "flows", "reports")
+    }
+    assert not bad
+
+
+def test_reports_never_import_prefect_or_sqlalchemy() -> None:
+    bad = {(f, m) for f, m in _imports("reports") if m.split(".")[0] in ("prefect", "sqlalchemy")}
+    assert not bad
+
+
+def test_importing_every_catalog_module_leaves_prefect_unloaded() -> None:
+    code = (
+        "import pkgutil, importlib, sys, catalog\n"
+        "for m in pkgutil.walk_packages(catalog.__path__, 'catalog.'):\n"
+        "    if '.migrations' not in m.name: importlib.import_module(m.name)\n"
+        "sys.exit('prefect' in sys.modules)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_public_names_are_exported() -> None:
+    for name in catalog.__all__:
+        assert hasattr(catalog, name), name
+    assert sorted(catalog.__all__) == catalog.__all__
