@@ -1,0 +1,475 @@
+"""Page analysis: what a fetched body says, reduced to comparable facts.
+
+Stage: check (pure, no I/O). Input: the bytes read of one response (at most the body
+cap), its Content-Type, whether the cap cut it short, and the ETag / full length the
+server announced. Output: `PageFacts` (title, first heading, normalized visible text
+and a fingerprint) plus `similarity` for comparing two texts.
+
+The fingerprint answers "did the content change since last time?", so it must not
+move when only noise moves: for HTML it hashes the visible text (no scripts, styles,
+comments or markup) with timestamps, dates, tokens, ids, counters and cache-busting
+query strings removed. Binaries hash their bytes.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+__all__ = ["PageFacts", "analyse_body", "similarity", "stable_text"]
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    #: <title>, whitespace-collapsed and entity-decoded; for PDFs the document-info title.
+    title: str | None
+    #: Text of the first non-empty <h1>.
+    heading: str | None
+    #: Whitespace-collapsed visible text (volatile tokens kept, for people); "" for binaries.
+    text: str
+    #: "sha256:<hex>"; equal for pages that differ only by noise.
+    fingerprint: str
+    is_html: bool
+
+
+def analyse_body(
+    body: bytes,
+    content_type: str | None,
+    *,
+    truncated: bool,
+    etag: str | None = None,
+    total_length: int | None = None,
+) -> PageFacts:
+    """Facts about one response body. Never raises on malformed input."""
+    mime = _mime(content_type)
+    if body.startswith(b"%PDF-") or mime == "application/pdf":
+        return _binary_facts(body, truncated, etag, total_length, title=_pdf_title(body))
+    if _is_html(mime, body):
+        return _html_facts(body, content_type, truncated)
+    if _is_text(mime, body):
+        text = _collapse(_decode(body, _charset_param(content_type), sniff_meta=False))
+        return PageFacts(None, None, text, _hash_text(_stable_prefix(text, truncated)), False)
+    return _binary_facts(body, truncated, etag, total_length, title=None)
+
+
+# --- HTML -----------------------------------------------------------------------------
+
+#: Elements whose text a visitor never reads.
+_INVISIBLE = ["script", "style", "noscript", "template", "iframe", "object"]
+
+
+def _html_facts(body: bytes, content_type: str | None, truncated: bool) -> PageFacts:
+    text = _decode(body, _charset_param(content_type), sniff_meta=True)
+    tree = LexborHTMLParser(text)
+    title_node = tree.css_first("head > title") or tree.css_first("title")
+    title = _collapse(title_node.text()) if title_node is not None else ""
+    tree.strip_tags(_INVISIBLE)
+    for node in tree.css('[hidden], input[type="hidden" i], [aria-hidden="true"]'):
+        node.decompose()
+    heading = ""
+    for h1 in tree.css("h1"):
+        heading = _node_text(h1)
+        if heading:
+            break
+    root = tree.body if tree.body is not None else tree.root
+    visible = _node_text(root) if root is not None else ""
+    stable = stable_text(title) + "\n" + _stable_prefix(stable_text(visible), truncated)
+    return PageFacts(title or None, heading or None, visible, _hash_text(stable), True)
+
+
+def _node_text(node: LexborNode) -> str:
+    return _collapse(node.text(separator=" "))
+
+
+def _is_html(mime: str | None, body: bytes) -> bool:
+    if mime in ("text/html", "application/xhtml+xml"):
+        return True
+    if mime is None:
+        return _HTML_START.match(body[:512].lstrip()) is not None
+    return False
+
+
+#: The WHATWG MIME sniffing signatures for HTML: these tags opening a body mean HTML.
+_HTML_START = re.compile(
+    rb"<(?:!doctype html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p"
+    rb"|meta|link|!--)[\s>]",
+    re.IGNORECASE,
+)
+
+
+_TEXT_TYPES = ("application/json", "application/xml", "application/javascript", "text/")
+
+
+def _is_text(mime: str | None, body: bytes) -> bool:
+    if mime is None:  # no Content-Type: text if it looks like UTF-8 without NULs
+        head = body[:2048]
+        if b"\x00" in head:
+            return False
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return exc.start >= len(head) - 3  # a character cut by the slice
+        return True
+    return mime.startswith(_TEXT_TYPES) or mime.endswith(("+json", "+xml"))
+
+
+# --- decoding -------------------------------------------------------------------------
+
+_CHARSET_PARAM = re.compile(r"""charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE | re.DOTALL
+)
+#: WHATWG: browsers decode these labels as windows-1252, and so do pages that declare them.
+_WINDOWS_1252 = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii", "ascii"}
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _mime(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    return content_type.split(";", 1)[0].strip().lower() or None
+
+
+def _charset_param(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    match = _CHARSET_PARAM.search(content_type)
+    return match.group(1) if match else None
+
+
+def _decode(body: bytes, declared: str | None, *, sniff_meta: bool) -> str:
+    """Byte-order mark, then the header's charset, then <meta charset>, then UTF-8."""
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return body.decode(codec, errors="replace")
+    candidates = [declared]
+    if sniff_meta:
+        match = _META_CHARSET.search(body[:4096])
+        candidates.append(match.group(1).decode("ascii", "replace") if match else None)
+    for label in candidates:
+        name = _codec(label)
+        if name:
+            return body.decode(name, errors="replace")
+    return body.decode("utf-8", errors="replace")
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    label = label.strip().lower()
+    if label in _WINDOWS_1252:
+        return "cp1252"
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return None
+    # A <meta> saying UTF-16 in a byte stream we could read as ASCII is wrong by definition.
+    return "utf-8" if name.startswith("utf-16") or name.startswith("utf-32") else name
+
+
+# --- normalization --------------------------------------------------------------------
+
+
+def _collapse(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def _wordlist(text: str) -> list[str]:
+    return text.split()
+
+
+# Patterns below run on lower-cased text with a space in front of every word, and each
+# starts with that space, so `re` jumps from space to space. Keyword patterns are grouped
+# by first letter (`_by_first_letter`) so each word costs a test or two, not one per
+# keyword: a 2 MiB page takes tens of milliseconds, not hundreds.
+_MONTHS = _wordlist(
+    "january jan february feb march mar april apr may june jun july jul august aug "
+    "september sept sep october oct november nov december dec "
+    "enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre "
+    "noviembre diciembre janvier février fevrier mars avril mai juin juillet août aout "
+    "septembre octobre novembre décembre decembre"
+)
+#: Weekday names go wherever they stand ("Today is Monday"); abbreviations only before a date.
+_WEEKDAYS = _wordlist(
+    "monday tuesday wednesday thursday friday saturday sunday lunes martes miércoles "
+    "miercoles jueves viernes sábado sabado domingo lundi mardi mercredi jeudi vendredi "
+    "samedi dimanche"
+)
+_WEEKDAY_ABBREVIATIONS = _wordlist("mon tue tues wed thu thur thurs fri sat sun")
+_LABELS = _wordlist(
+    "csrf xsrf authenticity nonce session sid jsessionid phpsessid request trace "
+    "correlation ray reference incident token"
+)
+_COUNTED = _wordlist(
+    "views view visits visit visitors visitor reads read hits hit downloads download "
+    "comments comment likes like shares share vistas vista visitas visita visualizaciones "
+    "lecturas lectura descargas descarga comentarios comentario vues vue visites visite "
+    "téléchargements téléchargement telechargements commentaires commentaire"
+)
+_DAY = r"\d{1,2}(?:st|nd|rd|th|º|°|er)?"
+_TIME = (
+    r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s?[ap]\.?\s?m\b\.?)?"
+    r"(?:\s?(?:z\b|utc|gmt|[ecmp][sd]t\b|ces?t\b|[+-]\d{2}:?\d{2}))?"
+)
+_MONTH = "(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_COUNTED_WORD = "(?:" + "|".join(sorted(_COUNTED, key=len, reverse=True)) + ")"
+_UNITS_EN = r"(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)"
+_UNITS_ES = r"(?:segundos?|minutos?|horas?|d[íi]as?|semanas?|mes(?:es)?|años?)"
+_UNITS_FR = r"(?:secondes?|minutes?|heures?|jours?|semaines?|mois|ans?)"
+
+
+def _by_first_letter(families: list[tuple[list[str], str]]) -> str:
+    """One alternation whose branches each start with a literal letter, which `re` can
+    reject in one step; a branch holds every family's words for that letter and each
+    family's own continuation (`suffix`)."""
+    branches: dict[str, list[str]] = {}
+    for words, suffix in families:
+        rests: dict[str, list[str]] = {}
+        for word in words:
+            rests.setdefault(word[0], []).append(word[1:])
+        for first, tails in rests.items():
+            tails = sorted(set(tails), key=len, reverse=True)  # "march" before "mar"
+            branches.setdefault(first, []).append(
+                "(?:" + "|".join(re.escape(t) for t in tails) + ")" + suffix
+            )
+    return "|".join(
+        re.escape(first) + "(?:" + "|".join(alts) + ")" for first, alts in branches.items()
+    )
+
+
+#: Noise that changes between two fetches of an unchanged page. Order matters: longer
+#: forms (ISO date-times, full dates) before their parts (times, bare numbers).
+_VOLATILE = re.compile(
+    r" (?:(?=[\d©])(?:"  # most noise starts with a digit: one test skips all of these
+    + "|".join(
+        [
+            rf"\d{{4}}-\d{{2}}-\d{{2}}(?:[t\s]{_TIME})?",  # ISO 8601
+            rf"{_DAY}\s+(?:de\s+)?{_MONTH},?\s+(?:de\s+|del\s+)?\d{{4}}\b",  # 28 de noviembre
+            r"\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b|\d{4}/\d{1,2}/\d{1,2}\b",
+            _TIME,
+            rf"\d+\s+{_UNITS_EN}\s+ago\b",
+            # "1,234 views", "1.2k downloads"
+            rf"\d+(?:[.,\u00a0\u202f]\d{{3}})*(?:[.,]\d+)?\s?[km]?\s+{_COUNTED_WORD}\b",
+            r"©\s*(?:\d{4}\s*[-–]\s*)?\d{4}",  # rolls over every January
+            r"1[5-9]\d{8}(?:\d{3})?\b",  # Unix epoch seconds or milliseconds, 2017-2033
+        ]
+    )
+    + r")|[0-9a-f]{8}(?:-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{8,})\b|"
+    # ^ UUIDs and hex digests and ids of 16+ digits
+    + _by_first_letter(
+        [
+            (_WEEKDAYS, r"\b"),
+            (_WEEKDAY_ABBREVIATIONS, r"\.?,?(?= \d)"),  # "Mon, 28 Nov 2026"
+            (
+                _MONTHS,  # Nov 28, 2026; Nov 28; noviembre de 2026
+                rf"\.?\s+(?:{_DAY}(?:,?\s+\d{{4}})?(?:,?\s+(?:at\s+)?{_TIME})?"
+                rf"|(?:de\s+|del\s+)?\d{{4}})\b",
+            ),
+            (  # "Reference #18.4f1d", "nonce: x", "Session ID: 7f3a"
+                _LABELS,
+                r"(?:[\s_-]?(?:token|id|key|number|no\.?|code))?\s*(?:[:=#]|is\b)\s*#?\s*\S+",
+            ),
+            (["hace"], rf"\s+\d+\s+{_UNITS_ES}\b"),
+            (["il y a"], rf"\s+\d+\s+{_UNITS_FR}\b"),
+            (_COUNTED, r"\s*[:#]\s*\d[\d.,]*"),  # "Views: 1234"
+            (["visto"], r"\s+\d[\d.,]*\s+veces\b"),
+            (["copyright"], r"\s*(?:\d{4}\s*[-–]\s*)?\d{4}"),
+        ]
+    )
+    + ")"
+)
+#: Opening brackets and quotes become spaces so that "(2026-11-28)" starts a word.
+_OPENERS = str.maketrans({ch: " " for ch in "([{\"'¿¡«“‘"})
+#: Cache-busting and session query strings of URLs printed in the text ("a.css?v=123").
+_QUERY = re.compile(r"\?[\w%.~+-]+=[^\s#]*")
+#: Candidates for opaque tokens (base64, base64url, JWT pieces) of 16+ characters.
+_TOKENISH = re.compile(r"[A-Za-z0-9+/_.=-]{16,}")
+_LOWER_UPPER = re.compile(r"[a-z][A-Z]")
+_TOKEN_PARTS = re.compile(r"[-./]")
+
+
+def _opaque(match: re.Match[str]) -> str:
+    token = match.group(0)
+    core = token.strip(".-_/=")
+    if any(c.isdigit() for c in core) and any(c.isalpha() for c in core):
+        # "COVID-19-related-guidance" or "2019-2020" are words, not tokens.
+        if all(p.isalpha() or p.isdigit() for p in _TOKEN_PARTS.split(core) if p):
+            return token
+        return " "
+    if len(_LOWER_UPPER.findall(core)) >= 3:  # "aZxQvBmnTpLk..." random mixed case
+        return " "
+    return token
+
+
+def stable_text(text: str) -> str:
+    """`text` without the noise that changes between fetches of an unchanged page.
+
+    `text` is whitespace-collapsed (as in `PageFacts`). The result is lower-cased and
+    without opening brackets or quotes: it is for hashing and comparing, never for people.
+    """
+    text = _TOKENISH.sub(_opaque, text)  # before lower-casing: mixed case is a signal
+    text = _QUERY.sub(" ", text).replace("(c)", "©").replace("(C)", "©")
+    text = " " + text.lower().translate(_OPENERS) + " "
+    return _SPACES.sub(" ", _VOLATILE.sub(" ", text)).strip()
+
+
+_SPACES = re.compile("  +")  # the input has single spaces; removals leave doubles
+
+
+#: Text kept of a truncated body is rounded down to a multiple of this many characters.
+_TRUNCATED_QUANTUM = 2048
+
+
+def _stable_prefix(text: str, truncated: bool) -> str:
+    """A prefix of a truncated text that survives small shifts of where the cap fell.
+
+    When a body is cut at the byte cap, a token earlier in the page that grows or
+    shrinks moves the cut, so the last words differ between two fetches of the same
+    page. Hashing only whole 2 KiB blocks of text makes that rare (a shift of d
+    characters changes the hash with probability ~ d / 2048) while any change in the
+    text we keep still shows.
+    """
+    if not truncated:
+        return text
+    if len(text) >= _TRUNCATED_QUANTUM:
+        return text[: len(text) - len(text) % _TRUNCATED_QUANTUM]
+    return text.rsplit(" ", 1)[0]  # the last word may be cut
+
+
+def _hash_text(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# --- binaries -------------------------------------------------------------------------
+
+
+def _binary_facts(
+    body: bytes, truncated: bool, etag: str | None, total_length: int | None, *, title: str | None
+) -> PageFacts:
+    digest = hashlib.sha256(body)
+    if truncated:
+        # We read only the first part of the file, and PDFs are often updated by appending
+        # (incremental saves), so a change past the cap would not move the hash of what we
+        # read. The server's ETag and full length do see the whole file, so they go in too.
+        combined = hashlib.sha256()
+        for piece in (b"truncated", (etag or "").encode(), str(total_length or "").encode()):
+            combined.update(piece + b"\x00")
+        combined.update(digest.digest())
+        digest = combined
+    return PageFacts(title, None, "", "sha256:" + digest.hexdigest(), False)
+
+
+_PDF_TITLE = re.compile(rb"/Title\s*([(<])")
+_PDF_INFO_KEYS = (b"/Producer", b"/Creator", b"/CreationDate", b"/ModDate", b"/Author")
+_XMP_TITLE = re.compile(
+    rb"<dc:title>\s*<rdf:Alt>\s*<rdf:li[^>]*>(.*?)</rdf:li>", re.DOTALL | re.IGNORECASE
+)
+_PDF_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+
+
+def _pdf_title(body: bytes) -> str | None:
+    """The document-info /Title when it is stored uncompressed, else the XMP dc:title.
+
+    Outline entries also carry /Title, so only a /Title whose dictionary also holds a
+    document-info key (/Producer, /Author ...) counts. Titles inside compressed object
+    streams are not worth inflating the file for: None.
+    """
+    for match in _PDF_TITLE.finditer(body):
+        opened = body.rfind(b"<<", max(0, match.start() - 2000), match.start())
+        closed = body.find(b">>", match.end(), match.end() + 4000)
+        window = body[opened:closed] if opened >= 0 and closed >= 0 else b""
+        if not any(key in window for key in _PDF_INFO_KEYS):
+            continue
+        raw = _pdf_string(body, match.end(1) - 1)
+        title = _collapse(_pdf_text(raw)) if raw is not None else ""
+        if title:
+            return title
+    xmp = _XMP_TITLE.search(body)
+    if xmp:
+        title = _collapse(html.unescape(xmp.group(1).decode("utf-8", "replace")))
+        return title or None
+    return None
+
+
+def _pdf_string(body: bytes, start: int) -> bytes | None:
+    """The bytes of the PDF literal `( ... )` or hex `< ... >` string at `start`."""
+    if body[start : start + 1] == b"<":
+        end = body.find(b">", start)
+        if end < 0:
+            return None
+        hexdigits = re.sub(rb"[^0-9A-Fa-f]", b"", body[start + 1 : end])
+        return bytes.fromhex((hexdigits + b"0" * (len(hexdigits) % 2)).decode())
+    out = bytearray()
+    depth, i = 0, start
+    while i < len(body) and i - start < 4096:
+        ch = body[i : i + 1]
+        if ch == b"\\":
+            nxt = body[i + 1 : i + 2]
+            octal = re.match(rb"[0-7]{1,3}", body[i + 1 : i + 4])
+            if octal:
+                out.append(int(octal.group(0), 8) & 0xFF)
+                i += 1 + len(octal.group(0))
+                continue
+            out += _PDF_ESCAPES.get(nxt, b"" if nxt in (b"\r", b"\n") else nxt)
+            i += 2
+            continue
+        if ch == b"(":
+            depth += 1
+            if depth > 1:
+                out += ch
+        elif ch == b")":
+            depth -= 1
+            if depth == 0:
+                return bytes(out)
+            out += ch
+        else:
+            out += ch
+        i += 1
+    return None
+
+
+def _pdf_text(raw: bytes) -> str:
+    if raw.startswith(codecs.BOM_UTF16_BE):
+        return raw[2:].decode("utf-16-be", "replace")
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw[3:].decode("utf-8", "replace")
+    return raw.decode("cp1252", "replace")  # close enough to PDFDocEncoding for titles
+
+
+# --- similarity -----------------------------------------------------------------------
+
+_WORD_EDGES = ".,;:!?¡¿\"'()[]{}«»“”‘’"
+
+
+def _words(text: str) -> list[str]:
+    words = (w.strip(_WORD_EDGES) for w in text.lower().split())
+    return [w for w in words if w]
+
+
+def similarity(a: str, b: str) -> float:
+    """Jaccard similarity of word shingles, 0.0 (nothing shared) to 1.0 (same words).
+
+    Shingles are longer for longer texts: single words on short pages (so one echoed
+    path in a 20-word error page barely matters), word triples on long ones (so two
+    articles sharing a vocabulary are not "the same"). Linear time; fine on 100 KB.
+    """
+    wa, wb = _words(a), _words(b)
+    if not wa and not wb:
+        return 1.0
+    if not wa or not wb:
+        return 0.0
+    shortest = min(len(wa), len(wb))
+    k = 1 if shortest < 60 else 2 if shortest < 200 else 3
+    sa = {" ".join(wa[i : i + k]) for i in range(len(wa) - k + 1)}
+    sb = {" ".join(wb[i : i + k]) for i in range(len(wb) - k + 1)}
+    return len(sa & sb) / len(sa | sb)

@@ -1,0 +1,157 @@
+"""Address safety: never let a catalog URL make us fetch from our own network.
+
+Stage: check (guard before connecting). Inputs: a host's resolved IP addresses and the
+operator's allow-list (`CheckSettings.private_allowlist`). Outputs: a reason when an
+address is not publicly routable (loopback, private, link-local incl. the cloud
+metadata address 169.254.169.254, CGNAT, multicast, reserved ...), else None.
+
+Allow-list entries are IP networks ("10.0.0.0/8"), single IPs ("127.0.0.1") or exact
+host names ("intranet.example.org"); host names let the checker skip the address check
+for an intranet host without knowing its addresses in advance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from functools import lru_cache
+
+from catalog.errors import ConfigError
+
+__all__ = [
+    "Resolver",
+    "check_allowlist",
+    "forbidden_address",
+    "host_allowlisted",
+    "system_resolver",
+]
+
+#: host, port -> IP address strings; raises socket.gaierror / OSError when DNS fails.
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: Shared address space for carrier-grade NAT (RFC 6598); `ipaddress` calls it neither
+#: private nor global, so it needs naming.
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+#: NAT64 (RFC 6052): the last 32 bits are an IPv4 address the gateway will connect to.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses the operating system resolves `host` to, in its order, deduplicated."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def forbidden_address(ip: str, allowlist: Sequence[str]) -> str | None:
+    """Why connecting to `ip` is not allowed, or None when it is publicly routable or listed."""
+    try:
+        address = ipaddress.ip_address(ip.strip().strip("[]"))
+    except ValueError:
+        return f"{ip!r} is not an IP address"
+    networks, _hosts = _parse_allowlist(tuple(allowlist))
+    if any(_unscoped(address) in net for net in networks):
+        return None
+    reason = _why_not_public(address)
+    if reason is None:
+        return None
+    return f"{ip} is {reason}, not a public Internet address"
+
+
+def host_allowlisted(host: str, allowlist: Sequence[str]) -> bool:
+    """True when `host` is named exactly (case and trailing dot aside) in the allow-list."""
+    _networks, hosts = _parse_allowlist(tuple(allowlist))
+    return host.strip().rstrip(".").lower() in hosts
+
+
+def check_allowlist(allowlist: Sequence[str]) -> None:
+    """Raise `ConfigError` naming the first entry that is neither a network, an IP nor a host."""
+    _parse_allowlist(tuple(allowlist))
+
+
+def _why_not_public(address: IPAddress) -> str | None:
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            inner = _why_not_public(embedded)
+            return None if inner is None else f"{inner} (as IPv4 {embedded} inside IPv6)"
+    # Order: the most specific, most useful words first.
+    if address.is_unspecified:
+        return "the unspecified address"
+    if address.is_loopback:
+        return "a loopback address (this machine)"
+    if address.is_link_local:
+        if address == ipaddress.IPv4Address("169.254.169.254"):
+            return "the cloud metadata address (link-local)"
+        return "a link-local address"
+    if address.is_multicast:  # `is_global` is True for some multicast ranges
+        return "a multicast address"
+    if address in _CGNAT:
+        return "a carrier-grade NAT address (100.64.0.0/10)"
+    if address.is_private:
+        return "a private-network or special-purpose address"
+    if address.is_reserved:
+        return "a reserved address"
+    if not address.is_global:
+        return "not a publicly routable address"
+    return None
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one stands for (mapped, 6to4, NAT64), if any.
+
+    `ipaddress` judges ::ffff:127.0.0.1 and 64:ff9b::7f00:1 as global IPv6, yet
+    connecting to them reaches 127.0.0.1.
+    """
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def _unscoped(address: IPAddress) -> IPAddress:
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+        return ipaddress.IPv6Address(str(address).split("%", 1)[0])
+    return address
+
+
+@lru_cache(maxsize=32)
+def _parse_allowlist(entries: tuple[str, ...]) -> tuple[tuple[IPNetwork, ...], frozenset[str]]:
+    networks: list[IPNetwork] = []
+    hosts: set[str] = set()
+    for entry in entries:
+        text = entry.strip() if isinstance(entry, str) else ""
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+            continue
+        except ValueError:
+            pass
+        name = text.rstrip(".").lower()
+        if not _is_host_name(name):
+            raise ConfigError(
+                f"check.private_allowlist: {entry!r} is neither an IP address, a network "
+                "(e.g. 10.0.0.0/8) nor a host name (e.g. intranet.example.org)"
+            )
+        hosts.add(name)
+    return tuple(networks), frozenset(hosts)
+
+
+def _is_host_name(name: str) -> bool:
+    if not name or len(name) > 253 or name.replace(".", "").isdigit():
+        return False
+    labels = name.split(".")
+    return all(
+        0 < len(label) <= 63
+        and not label.startswith("-")
+        and not label.endswith("-")
+        and all(c.isalnum() or c in "-_" for c in label)
+        for label in labels
+    )

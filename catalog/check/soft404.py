@@ -1,0 +1,321 @@
+"""Soft-404 heuristics: a 200 answer that means "not here".
+
+Stage: check (pure judging, no I/O). Inputs: the requested and final URLs, the
+`PageFacts` of the page and, optionally, of a probe URL that cannot exist on the same
+site. Outputs: one sentence for curators saying why the page looks missing, or None.
+
+Three independent signals, each conservative (a false "missing" costs a curator more
+than a missed one, which the next signals or a person may still catch):
+
+* `redirect_soft404`: a deep link was sent to a home page or an error-looking URL.
+* `page_soft404`: the title, main heading or whole (short) text *is* an error message.
+* `probe_soft404`: the site answers 200 for a path that cannot exist, and this page
+  looks the same as that answer.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+from catalog.check.content import PageFacts, similarity, stable_text
+
+__all__ = [
+    "PROBE_PREFIX",
+    "is_error_url",
+    "is_home_path",
+    "page_soft404",
+    "probe_soft404",
+    "probe_url_for",
+    "redirect_soft404",
+]
+
+#: Start of the last path segment of every probe URL, so site owners can tell what it was.
+PROBE_PREFIX = "linkhealth-probe-"
+#: Page and probe at least this similar (0..1) mean the page is the site's "missing" page.
+PROBE_SIMILARITY = 0.9
+
+# --- (a) redirects ----------------------------------------------------------------------
+
+#: A site's front page: "/", "/index.html", "/home", "/default.aspx", optionally behind a
+#: language prefix ("/en/", "/es-mx/inicio").
+#: ISO 639-1 codes that sites use as language roots ("/en/", "/es-mx/"). Only real codes:
+#: any two letters would make "/go" or "/ok" a home page and every redirect there a soft 404.
+_LANGUAGES = [
+    "ar",
+    "bg",
+    "bn",
+    "cs",
+    "da",
+    "de",
+    "el",
+    "en",
+    "es",
+    "et",
+    "fa",
+    "fi",
+    "fr",
+    "ga",
+    "he",
+    "hi",
+    "hr",
+    "ht",
+    "hu",
+    "hy",
+    "id",
+    "it",
+    "ja",
+    "ka",
+    "km",
+    "ko",
+    "lo",
+    "lt",
+    "lv",
+    "mn",
+    "ms",
+    "my",
+    "ne",
+    "nl",
+    "no",
+    "pl",
+    "ps",
+    "pt",
+    "ro",
+    "ru",
+    "sk",
+    "sl",
+    "so",
+    "sq",
+    "sr",
+    "sv",
+    "sw",
+    "ta",
+    "th",
+    "tl",
+    "tr",
+    "uk",
+    "ur",
+    "uz",
+    "vi",
+    "yi",
+    "zh",
+]
+_HOME_PATH = re.compile(
+    rf"(?:/(?:{'|'.join(_LANGUAGES)})(?:[-_][a-z]{{2}})?)?"
+    r"(?:/(?:index|default|home|homepage|inicio|portada|accueil|start|welcome)"
+    r"(?:\.[a-z]{2,5})?)?/*",
+    re.IGNORECASE,
+)
+#: One path segment (extension removed) that names an error page.
+_ERROR_SEGMENT = re.compile(
+    r"(?:error|errors|err|oops)?[-_]?"
+    r"(?:(?:page|pagina)?[-_]?(?:not[-_]?found|no[-_]?encontrad[ao]|introuvable)[-_]?(?:page)?"
+    r"|error(?:[-_]?(?:page|\d{3}))?|errors|404|410|fehler|erreur)",
+    re.IGNORECASE,
+)
+_ERROR_QUERY = re.compile(r"(?:^|&)(?:aspxerrorpath|errorpath|error|err)=", re.IGNORECASE)
+
+
+def redirect_soft404(requested: str, final: str) -> str | None:
+    """Why a redirect from `requested` to `final` means the resource is gone, or None."""
+    req, fin = urlsplit(requested), urlsplit(final)
+    req_path, fin_path = req.path or "/", fin.path or "/"
+    if is_error_url(final) and not is_error_url(requested):
+        return f"the link was redirected to an error page ({final})"
+    if _same_place(req_path, fin_path) and (req.query == fin.query or not req.query):
+        return None  # http -> https, a trailing slash, another host for the same path
+    if not is_home_path(fin_path) or fin.query:
+        return None
+    # The home page itself is never missing; but "/?p=123" -> "/" dropped the content.
+    if is_home_path(req_path) and not (req.query and _same_place(req_path, fin_path)):
+        return None
+    where = "the site's home page" if _host(req) == _host(fin) else f"the home page of {fin.netloc}"
+    return f"the link was redirected to {where} ({final}) instead of the resource"
+
+
+def is_home_path(path: str) -> bool:
+    """True for paths that name a site's (or a language's) front page."""
+    return _HOME_PATH.fullmatch(path or "/") is not None
+
+
+def is_error_url(url: str) -> bool:
+    """True when a URL names an error page ("/404.html", "/PageNotFound", "?aspxerrorpath=")."""
+    parts = urlsplit(url)
+    if _ERROR_QUERY.search(parts.query):
+        return True
+    for segment in parts.path.split("/"):
+        stem = segment.rsplit(".", 1)[0] if "." in segment else segment
+        if stem and _ERROR_SEGMENT.fullmatch(stem):
+            return True
+    return False
+
+
+def _same_place(a: str, b: str) -> bool:
+    return a.rstrip("/").lower() == b.rstrip("/").lower()
+
+
+def _host(parts: SplitResult) -> str:
+    return (parts.hostname or "").removeprefix("www.")
+
+
+# --- (b) the page says so ---------------------------------------------------------------
+
+_THING = (
+    r"(?:page|pages|file|document|resource|content|article|item|url|link|post|publication"
+    r"|report|web ?page|site)"
+)
+_YOU_WANTED = (
+    r"(?: (?:that )?(?:you(?: (?:are|were|re|have|had))?|youre|youve)"
+    r" (?:requested|request|looking for|searching for|trying to (?:reach|access|find|view)"
+    r"|tried to (?:reach|access|find|view)|wanted|want))?"
+)
+_ES_THING = r"(?:(?:la |esta |el |este )?(?:pagina|documento|archivo|contenido|recurso|enlace))"
+_ES_WANTED = (
+    r"(?: (?:que )?(?:busca|buscas|buscaba|buscabas|esta buscando|estas buscando|solicito"
+    r"|solicitaste|solicitada|solicitado|ha solicitado|has solicitado"
+    r"|intentas? (?:ver|abrir)))?"
+)
+_FR_THING = r"(?:(?:la |cette |le )?(?:page|document|fichier|contenu|ressource))"
+#: Whole-message patterns, matched against the entire normalized title part, heading or
+#: short text (lower case, accents and punctuation removed).
+_MESSAGES = [
+    # English
+    r"(?:http )?(?:error )?(?:404|410)(?: error)?(?: (?:page )?(?:not found|gone))?",
+    rf"(?:(?:the|this|that) )?(?:{_THING} )?not found",
+    rf"(?:we )?(?:cant|cannot|can not|could not|couldnt|were unable to|are unable to)"
+    rf" find (?:the|that|this|your|what you were looking for)(?: {_THING})?{_YOU_WANTED}",
+    rf"(?:(?:the|this|that) )?{_THING}{_YOU_WANTED}"
+    r" (?:could not|cannot|can not|couldnt|cant|was not|wasnt|is not|isnt) be(?:en)? found",
+    rf"(?:(?:the|this|that) )?{_THING}{_YOU_WANTED} (?:was|has been|have been|is)? ?not found",
+    rf"(?:(?:the|this|that) )?{_THING}{_YOU_WANTED}"
+    r" (?:does not|doesnt|did not|no longer|do not|dont) exists?(?: anymore)?",
+    rf"(?:(?:the|this|that) )?(?:{_THING}{_YOU_WANTED} )?(?:(?:is|was|are) )?no longer available",
+    rf"(?:(?:the|this|that) )?{_THING}{_YOU_WANTED}"
+    r" (?:(?:is|was|are) not|isnt|wasnt|arent|not) available(?: anymore)?",
+    rf"(?:(?:the|this|that) )?{_THING}{_YOU_WANTED}"
+    r" (?:has been|have been|was|is|were) (?:removed|deleted|taken down|retired|unpublished)",
+    rf"{_THING} (?:removed|deleted|gone|missing)",
+    r"(?:there is )?nothing (?:here|found)",
+    # Spanish (accents removed: "página no encontrada", "no se encontró", "ya no está")
+    rf"(?:error )?(?:404 )?{_ES_THING}{_ES_WANTED} no (?:se )?(?:ha )?(?:encontrad[ao]|encontro"
+    r"|existe|esta disponible|se encuentra disponible|se encuentra)",
+    r"(?:lo sentimos )?no se (?:ha )?(?:encontro|encontraron|ha encontrado|pudo encontrar"
+    rf"|puede encontrar|encuentra)(?: {_ES_THING}{_ES_WANTED})?",
+    rf"(?:{_ES_THING}{_ES_WANTED} )?(?:ya )?no (?:existe|esta disponible)(?: mas)?",
+    rf"(?:{_ES_THING} )?(?:no encontrad[ao]|inexistente|eliminad[ao]|retirad[ao])",
+    # French ("page introuvable", "la page n'existe pas")
+    rf"(?:erreur )?(?:404 )?{_FR_THING}(?: demandee| que vous recherchez)?"
+    r" (?:est )?(?:introuvable|non trouvee|nexiste pas|nexiste plus|na pas ete trouvee)",
+    r"(?:erreur )?(?:404 )?(?:page )?(?:introuvable|non trouvee)",
+]
+_FILLER = (
+    r"(?:(?:oops|ooops|whoops|sorry|uh oh|error|ups|vaya|lo sentimos|disculpe|desole|oups"
+    r"|erreur|http|\d{3}) )*"
+)
+_MESSAGE = re.compile(rf"{_FILLER}(?:{'|'.join(_MESSAGES)})(?: (?:error|page|erreur|\d{{3}}))*")
+#: Separators between a title's message and the site name ("Page not found | UNICEF").
+_TITLE_PARTS = re.compile(r"\s+[|\-–—:·•»«~]+\s+|\s*[|·•»]\s*|::")
+_APOSTROPHES = re.compile(r"['’`´]")
+_NON_WORD = re.compile(r"[^\w]+")
+#: Whole visible texts longer than this are pages, not error messages.
+_SHORT_TEXT_WORDS = 30
+
+
+def page_soft404(facts: PageFacts) -> str | None:
+    """Why the page itself says it is missing, or None.
+
+    The rule, to keep false positives out: the *whole* title (or one of its parts split
+    at " | ", " - " and the like), the whole first <h1>, or the whole visible text of a
+    very short page must be an error message, give or take "Oops", "Sorry", "Error" or
+    a status code. "Not Found: A Report on Missing Persons" or an article about
+    children who went missing never matches, because the message is only part of it.
+    """
+    if not facts.is_html:
+        return None
+    if facts.title:
+        for part in [facts.title, *_TITLE_PARTS.split(facts.title)]:
+            if _is_message(part):
+                return f"the page's title says {_quote(facts.title)}"
+    if facts.heading and _is_message(facts.heading):
+        return f"the page's main heading says {_quote(facts.heading)}"
+    words = facts.text.split()
+    if 0 < len(words) <= _SHORT_TEXT_WORDS and _is_message(facts.text):
+        return f"the page only says {_quote(facts.text)}"
+    return None
+
+
+#: Longer than this (in characters) is never just an error message; also bounds regex work.
+_MAX_MESSAGE = 200
+
+
+def _is_message(text: str) -> bool:
+    if len(text) > _MAX_MESSAGE * 2:
+        return False
+    normal = _normalize(text)
+    return 0 < len(normal) <= _MAX_MESSAGE and _MESSAGE.fullmatch(normal) is not None
+
+
+def _normalize(text: str) -> str:
+    """Lower case, no accents, no apostrophes ("can't" -> "cant"), punctuation as spaces."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    plain = _APOSTROPHES.sub("", plain)
+    return " ".join(_NON_WORD.sub(" ", plain).replace("_", " ").split())
+
+
+def _quote(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
+
+
+# --- (c) the site never says 404 ---------------------------------------------------------
+
+
+def probe_url_for(url: str, token: str) -> str:
+    """A URL on the same site that cannot exist, as deep as `url` where that makes sense.
+
+    https://h/a/b/report.pdf -> https://h/a/b/linkhealth-probe-<token>; a directory URL
+    (https://h/a/b/) keeps its trailing slash: https://h/a/linkhealth-probe-<token>/.
+    Queries and fragments are dropped: the probe asks whether *paths* can be missing.
+    """
+    parts = urlsplit(url)
+    safe = re.sub(r"[^a-z0-9]", "", token.lower()) or "x"
+    name = PROBE_PREFIX + safe
+    segments = [s for s in parts.path.split("/") if s]
+    directory = parts.path.endswith("/") and bool(segments)
+    parent = segments[:-1]
+    path = "/" + "/".join([*parent, name]) + ("/" if directory else "")
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+#: Tokens that echo the requested address on an error page ("/a/b/report.pdf was not
+#: found"): they differ between page and probe by construction, so they are ignored.
+_URLISH = re.compile(r"\S*(?:/|\.[a-z0-9]{2,5}\b|" + PROBE_PREFIX + r")\S*", re.IGNORECASE)
+#: Pages with fewer words say nothing we can compare (e.g. the shell of a JavaScript app,
+#: which is the same for every address on the site).
+_MIN_WORDS = 5
+
+
+def probe_soft404(page: PageFacts, probe: PageFacts | None, probe_status: int | None) -> str | None:
+    """Why the page looks like the answer to a URL that cannot exist, or None.
+
+    Only when the probe was answered 200 (the site never says 404); a real 404/410, an
+    error or no probe at all says nothing about the page.
+    """
+    if probe is None or probe_status is None or not 200 <= probe_status < 300:
+        return None
+    if not page.is_html or not probe.is_html:
+        return None
+    page_text = _URLISH.sub(" ", stable_text(page.text))
+    probe_text = _URLISH.sub(" ", stable_text(probe.text))
+    if len(page_text.split()) < _MIN_WORDS or len(probe_text.split()) < _MIN_WORDS:
+        return None
+    same = page.fingerprint == probe.fingerprint
+    score = 1.0 if same else similarity(page_text, probe_text)
+    if score < PROBE_SIMILARITY:
+        return None
+    return (
+        "the page is the same as what the site answers for an address that cannot exist "
+        f"({score:.0%} alike), so the site shows this instead of saying 'not found'"
+    )

@@ -1,0 +1,443 @@
+"""Page analysis: titles, text, fingerprints that ignore noise, similarity."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from catalog.check.content import PageFacts, analyse_body, similarity
+
+HTML = "text/html; charset=utf-8"
+
+
+def page(body: str, *, title: str = "Toolkit for Practitioners", head: str = "") -> bytes:
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>{head}</head>"
+        f"<body><h1>Toolkit</h1><main>{body}</main></body></html>"
+    ).encode()
+
+
+def facts(body: bytes, content_type: str | None = HTML, **kwargs: object) -> PageFacts:
+    return analyse_body(body, content_type, truncated=False, **kwargs)  # type: ignore[arg-type]
+
+
+BASE = "<p>This guide explains how to identify victims of trafficking.</p>"
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        pytest.param(
+            f"{BASE}<p>Page generated 2026-11-28T12:04:05Z</p>",
+            f"{BASE}<p>Page generated 2026-11-29T08:00:13+01:00</p>",
+            id="iso-timestamp",
+        ),
+        pytest.param(
+            f"{BASE}<footer>Last updated Nov 28, 2026 at 12:04:05 PM</footer>",
+            f"{BASE}<footer>Last updated Dec 1, 2026 at 9:15:00 AM</footer>",
+            id="last-updated-english",
+        ),
+        pytest.param(
+            f"{BASE}<p>Actualizado el 28 de noviembre de 2026, 12:04</p>",
+            f"{BASE}<p>Actualizado el 3 de diciembre de 2026, 17:45</p>",
+            id="spanish-date",
+        ),
+        pytest.param(
+            f"{BASE}<p>Today is Monday, 28/11/2026</p>",
+            f"{BASE}<p>Today is Tuesday, 29/11/2026</p>",
+            id="weekday-and-numeric-date",
+        ),
+        pytest.param(
+            f"{BASE}<input type='hidden' name='csrf' value='a8f5f167f44f4964e6c998dee827110c'>",
+            f"{BASE}<input type='hidden' name='csrf' value='0cc175b9c0f1b6a831c399e269772661'>",
+            id="hidden-csrf-input",
+        ),
+        pytest.param(
+            f"{BASE}<p>CSRF token: Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5</p>",
+            f"{BASE}<p>CSRF token: cXV4YmF6Zm9vYmFyOTg3NjU0MzIx</p>",
+            id="printed-csrf-token",
+        ),
+        pytest.param(
+            f"{BASE}<script nonce='r4nd0m1'>var session='s1';</script>",
+            f"{BASE}<script nonce='0th3r22'>var session='s2'; track();</script>",
+            id="script-and-nonce",
+        ),
+        pytest.param(
+            f"{BASE}<p>Session ID: 7f3a9c2e1b</p>",
+            f"{BASE}<p>Session ID: 0d4e8b1f6a</p>",
+            id="session-id",
+        ),
+        pytest.param(
+            f"{BASE}<p>Reference #18.4f1d3b17.1700000000.5a6b7c8</p>",
+            f"{BASE}<p>Reference #18.9c2e3b17.1700000555.1f2e3d4</p>",
+            id="akamai-reference",
+        ),
+        pytest.param(
+            f"{BASE}<p>Request 123e4567-e89b-12d3-a456-426614174000</p>",
+            f"{BASE}<p>Request 9b2f4c1e-0a7d-4e11-b8c3-5f6a7b8c9d0e</p>",
+            id="uuid",
+        ),
+        pytest.param(
+            f"{BASE}<p>build deadbeefcafebabe0123456789abcdef</p>",
+            f"{BASE}<p>build 0123456789abcdefdeadbeefcafebabe</p>",
+            id="hex-token",
+        ),
+        pytest.param(
+            f"{BASE}<p>Download https://x.org/guide.pdf?v=1700000000&amp;cb=1</p>",
+            f"{BASE}<p>Download https://x.org/guide.pdf?v=1700009999&amp;cb=2</p>",
+            id="cache-busting-query",
+        ),
+        pytest.param(
+            f"{BASE}<p>1,234 views · 12 comments</p>",
+            f"{BASE}<p>1,301 views · 15 comments</p>",
+            id="view-counter",
+        ),
+        pytest.param(
+            f"{BASE}<p>Visitas: 1234</p><p>hace 3 horas</p>",
+            f"{BASE}<p>Visitas: 1302</p><p>hace 5 horas</p>",
+            id="spanish-counter-and-relative-time",
+        ),
+        pytest.param(
+            f"{BASE}<footer>© 2025 UNODC</footer>",
+            f"{BASE}<footer>© 2026 UNODC</footer>",
+            id="copyright-year",
+        ),
+        pytest.param(
+            f"{BASE}<!-- served by node 17 at 12:00 -->",
+            f"{BASE}<!-- served by node 4 at 12:01 -->",
+            id="comment",
+        ),
+        pytest.param(
+            f"{BASE}<style>.a{{color:red}}</style><noscript>Enable JS</noscript>",
+            f"{BASE}<style>.b{{color:blue}}</style><noscript>Please enable JS</noscript>",
+            id="style-and-noscript",
+        ),
+        pytest.param(
+            BASE,
+            BASE.replace(" ", "\n\t  ").replace("<p>", "<p>\n"),
+            id="whitespace",
+        ),
+        pytest.param(
+            f"{BASE}<div hidden>cache node 7</div>",
+            f"{BASE}<div hidden>cache node 9</div>",
+            id="hidden-element",
+        ),
+    ],
+)
+def test_pages_differing_only_by_noise_share_a_fingerprint(first: str, second: str) -> None:
+    assert facts(page(first)).fingerprint == facts(page(second)).fingerprint
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        pytest.param(BASE, BASE.replace("identify", "support"), id="word-changed"),
+        pytest.param(
+            BASE, BASE + "<p>New chapter on labour exploitation.</p>", id="paragraph-added"
+        ),
+        pytest.param(
+            "<p>The 2019 report</p>", "<p>The 2020 report</p>", id="year-in-a-title-changed"
+        ),
+        pytest.param(
+            "<p>Call 555 0100 for help</p>", "<p>Call 555 0199 for help</p>", id="number-changed"
+        ),
+        pytest.param(
+            "<p>COVID-19-related-guidance</p>",
+            "<p>COVID-20-related-guidance</p>",
+            id="hyphenated-words-are-not-tokens",
+        ),
+    ],
+)
+def test_a_real_text_change_changes_the_fingerprint(first: str, second: str) -> None:
+    assert facts(page(first)).fingerprint != facts(page(second)).fingerprint
+
+
+def test_a_title_change_changes_the_fingerprint() -> None:
+    assert facts(page(BASE, title="Old")).fingerprint != facts(page(BASE, title="New")).fingerprint
+
+
+def test_fingerprint_is_sha256_and_stable_across_calls() -> None:
+    first, second = facts(page(BASE)), facts(page(BASE))
+    assert first.fingerprint == second.fingerprint
+    assert first.fingerprint.startswith("sha256:") and len(first.fingerprint) == 7 + 64
+
+
+@pytest.mark.parametrize(
+    ("markup", "title", "heading"),
+    [
+        pytest.param(
+            "<title> Trafficking &amp; Smuggling\n  Guide </title><h1>Guide &lt;2026&gt;</h1>",
+            "Trafficking & Smuggling Guide",
+            "Guide <2026>",
+            id="entities-and-whitespace",
+        ),
+        pytest.param(
+            "<title>Gu&iacute;a &#8211; Ni&ntilde;os</title>"
+            "<h1><a href='/'><img alt='logo'></a></h1>"
+            "<h1>Gu&iacute;a <em>pr&aacute;ctica</em></h1>",
+            "Guía – Niños",
+            "Guía práctica",
+            id="empty-logo-h1-skipped",
+        ),
+        pytest.param("<h1>Only a heading</h1>", None, "Only a heading", id="no-title"),
+        pytest.param("<TITLE>Upper</TITLE><H1>Case</H1>", "Upper", "Case", id="upper-case-tags"),
+        pytest.param(
+            "<title>Unclosed title<body><h1>Heading",
+            "Unclosed title<body><h1>Heading",
+            None,
+            id="unclosed-title-is-raw-text",
+        ),
+        pytest.param(
+            "<body><svg><title>icon</title></svg><h1>Real</h1>", "icon", "Real", id="svg-title"
+        ),
+        pytest.param("<title></title><h1>  </h1>", None, None, id="empty"),
+    ],
+)
+def test_title_and_heading_are_extracted(
+    markup: str, title: str | None, heading: str | None
+) -> None:
+    result = facts(markup.encode(), "text/html")
+    assert (result.title, result.heading) == (title, heading)
+    assert result.is_html
+
+
+def test_visible_text_excludes_scripts_comments_and_hidden_parts() -> None:
+    body = page(
+        "<p>Visible <b>words</b></p><script>var secret=1</script><!-- note -->"
+        "<template><p>later</p></template><input type=hidden value=zzz><div hidden>gone</div>"
+    )
+    assert facts(body).text == "Toolkit Visible words"
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type"),
+    [
+        pytest.param(
+            "<title>Niños café</title>".encode("cp1252"), "text/html; charset=windows-1252"
+        ),
+        pytest.param(
+            "<title>Niños café</title>".encode("latin-1"), "text/html; charset=ISO-8859-1"
+        ),
+        pytest.param(
+            "<meta charset='iso-8859-1'><title>Niños café</title>".encode("latin-1"), "text/html"
+        ),
+        pytest.param(
+            '<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">'
+            "<title>Niños café</title>".encode("cp1252"),
+            None,
+            id="http-equiv-and-sniffed-html",
+        ),
+        pytest.param("<title>Niños café</title>".encode(), "text/html"),
+        pytest.param(
+            "<meta charset='iso-8859-1'><title>Niños café</title>".encode(),
+            "text/html; charset=utf-8",
+            id="header-beats-meta",
+        ),
+        pytest.param(
+            b"\xef\xbb\xbf<title>Ni\xc3\xb1os caf\xc3\xa9</title>",
+            "text/html; charset=latin1",
+            id="bom-wins",
+        ),
+        pytest.param("<title>Niños café</title>".encode(), "text/html; charset=no-such-codec"),
+    ],
+)
+def test_charset_comes_from_header_then_meta_then_utf8(
+    raw: bytes, content_type: str | None
+) -> None:
+    assert facts(raw, content_type).title == "Niños café"
+
+
+def test_undecodable_bytes_are_replaced_not_fatal() -> None:
+    result = facts(b"<title>caf\xe9 \xff</title>", "text/html; charset=utf-8")
+    assert result.title is not None and result.title.startswith("caf")
+
+
+PDF = (
+    b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Outlines 2 0 R >>\nendobj\n"
+    b"2 0 obj\n<< /Title (Chapter 1) /Parent 3 0 R >>\nendobj\n"
+    b"9 0 obj\n<< /Producer (Word) /Title (Trafficking \\(2019\\) Report) /Author (UN) >>\n"
+    b"endobj\ntrailer\n<< /Info 9 0 R >>\n%%EOF\n"
+)
+
+
+def test_pdf_fingerprint_is_the_hash_of_its_bytes_and_title_comes_from_document_info() -> None:
+    result = facts(PDF, "application/pdf")
+    assert result.title == "Trafficking (2019) Report"
+    assert (result.text, result.heading, result.is_html) == ("", None, False)
+    assert result.fingerprint == facts(PDF, "application/octet-stream").fingerprint
+    assert result.fingerprint != facts(PDF + b"\n", "application/pdf").fingerprint
+
+
+@pytest.mark.parametrize(
+    ("info", "title"),
+    [
+        pytest.param(
+            b"<< /Title <FEFF004E006900F100610073> /Creator (x) >>", "Niñas", id="utf16-hex"
+        ),
+        pytest.param(b"<< /Title (Caf\\351) /Producer (x) >>", "Café", id="octal-escape"),
+        pytest.param(b"<< /Title () /Producer (x) >>", None, id="empty"),
+        pytest.param(b"<< /Title (Outline entry only) /Parent 1 0 R >>", None, id="outline-only"),
+        pytest.param(
+            b"<x:xmpmeta><dc:title><rdf:Alt><rdf:li xml:lang='x-default'>XMP &amp; more"
+            b"</rdf:li></rdf:Alt></dc:title></x:xmpmeta>",
+            "XMP & more",
+            id="xmp",
+        ),
+    ],
+)
+def test_pdf_title_is_found_cheaply_or_not_at_all(info: bytes, title: str | None) -> None:
+    assert facts(b"%PDF-1.4\n" + info + b"\n%%EOF", "application/pdf").title == title
+
+
+def test_truncated_binary_fingerprint_includes_etag_and_full_length() -> None:
+    head = PDF[:60]
+
+    def cut(etag: str | None, total: int | None) -> str:
+        return analyse_body(
+            head, "application/pdf", truncated=True, etag=etag, total_length=total
+        ).fingerprint
+
+    assert cut('"v1"', 9_000_000) == cut('"v1"', 9_000_000)
+    assert cut('"v1"', 9_000_000) != cut('"v2"', 9_000_000)
+    assert cut('"v1"', 9_000_000) != cut('"v1"', 9_000_001)
+    assert cut('"v1"', 9_000_000) != facts(head, "application/pdf").fingerprint
+
+
+def test_complete_binary_fingerprint_ignores_etag() -> None:
+    assert (
+        facts(PDF, "application/pdf", etag='"a"').fingerprint
+        == facts(PDF, "application/pdf", etag='"b"').fingerprint
+    )
+
+
+def test_truncated_html_fingerprint_survives_a_shift_of_the_cut() -> None:
+    words = [f"word{i % 97}x" for i in range(20_000)]
+    text = " ".join(words)
+
+    def cut(token: str) -> str:
+        body = f"<html><body><p>{token}</p><p>{text}</p></body></html>".encode()
+        return analyse_body(body[:100_000], HTML, truncated=True).fingerprint
+
+    # The session token changes length, so the cap falls a few bytes elsewhere.
+    assert cut("session: a1b2c3") == cut("session: a1b2c3d4e5")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "text"),
+    [
+        pytest.param(b"line one\n\n  line   two\t", "text/plain", "line one line two", id="plain"),
+        pytest.param(b'{"a":  1,\n "b": 2}', "application/json", '{"a": 1, "b": 2}', id="json"),
+        pytest.param(b"<r>\n <x>1</x>\n</r>", "application/rss+xml", "<r> <x>1</x> </r>", id="xml"),
+        pytest.param(b"just words", None, "just words", id="sniffed-text"),
+    ],
+)
+def test_non_html_text_is_whitespace_normalized(
+    body: bytes, content_type: str | None, text: str
+) -> None:
+    result = facts(body, content_type)
+    assert (result.text, result.is_html, result.title) == (text, False, None)
+    assert result.fingerprint == facts(body.replace(b"\n", b" \n "), content_type).fingerprint
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png"),
+        (b"PK\x03\x04\x14\x00\x00\x00", None),
+        (b"\x00\x01\x02 binary", "application/octet-stream"),
+    ],
+)
+def test_binaries_have_no_text(body: bytes, content_type: str | None) -> None:
+    result = facts(body, content_type)
+    assert (result.text, result.is_html, result.title) == ("", False, None)
+    assert result.fingerprint.startswith("sha256:")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "low", "high"),
+    [
+        ("same words here", "same words here", 1.0, 1.0),
+        ("", "", 1.0, 1.0),
+        ("something", "", 0.0, 0.0),
+        ("alpha beta gamma", "delta epsilon zeta", 0.0, 0.0),
+        (
+            "Page /a/b/x.pdf not found on this server sorry",
+            "Page /q not found on this server sorry",
+            0.6,
+            0.9,
+        ),
+    ],
+)
+def test_similarity_is_bounded_and_sensible(a: str, b: str, low: float, high: float) -> None:
+    assert low <= similarity(a, b) <= high
+    assert similarity(a, b) == similarity(b, a)
+
+
+def test_similarity_tells_a_changed_article_from_another_article() -> None:
+    rng = random.Random(7)
+    vocabulary = [f"w{i}" for i in range(400)]
+    article = " ".join(rng.choice(vocabulary) for _ in range(2000))
+    edited = article.replace(" w5 ", " w6 ", 3)
+    other = " ".join(rng.choice(vocabulary) for _ in range(2000))
+    assert similarity(article, edited) > 0.95
+    assert similarity(article, other) < 0.2
+
+
+def _big_page(size: int) -> bytes:
+    rng = random.Random(3)
+    words = ["the", "victims", "report", "protection", "children", "2019", "labour", "advice"]
+    parts = ["<html><head><title>Big</title></head><body>"]
+    total = 0
+    while total < size:
+        para = " ".join(rng.choice(words) for _ in range(40))
+        chunk = (
+            f"<div class='row'><nav><a href='/section/{total}'>Section</a></nav><p>{para}"
+            f" updated 12:0{total % 10}</p><script>var t={total};</script>"
+            "<span class='icon icon-x'></span><span class='icon icon-y'></span></div>\n"
+        )
+        parts.append(chunk)
+        total += len(chunk)
+    return ("".join(parts) + "</body></html>").encode()[:size]
+
+
+def test_a_2_mib_page_is_analysed_quickly() -> None:
+    body = _big_page(2 * 1024 * 1024)
+    analyse_body(body[:10_000], HTML, truncated=True)  # warm up
+    start = time.perf_counter()
+    result = analyse_body(body, HTML, truncated=True)
+    elapsed = time.perf_counter() - start
+    assert result.title == "Big" and len(result.text) > 100_000
+    # ~40 ms on a developer machine; the bound only catches a pathological regression.
+    assert elapsed < 0.5
+
+
+def test_similarity_is_cheap_on_100_kb_texts() -> None:
+    rng = random.Random(5)
+    a = " ".join(f"w{rng.randrange(3000)}" for _ in range(20_000))
+    b = " ".join(f"w{rng.randrange(3000)}" for _ in range(20_000))
+    start = time.perf_counter()
+    similarity(a, b)
+    assert time.perf_counter() - start < 0.5
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    body=st.one_of(st.binary(max_size=3000), st.text(max_size=3000).map(str.encode)),
+    content_type=st.sampled_from(
+        [None, "text/html", "application/pdf", "text/plain; charset=utf-16", "text/html;charset=x"]
+    ),
+    truncated=st.booleans(),
+)
+def test_analyse_body_never_raises(body: bytes, content_type: str | None, truncated: bool) -> None:
+    result = analyse_body(body, content_type, truncated=truncated, etag='"e"', total_length=9)
+    assert result.fingerprint.startswith("sha256:")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=400), st.text(max_size=400))
+def test_similarity_is_symmetric_and_bounded(a: str, b: str) -> None:
+    assert 0.0 <= similarity(a, b) == similarity(b, a) <= 1.0

@@ -1,0 +1,203 @@
+"""Soft-404 heuristics: redirects to home or error pages, pages that say so, probes."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from catalog.check.content import PageFacts, analyse_body
+from catalog.check.soft404 import (
+    PROBE_PREFIX,
+    page_soft404,
+    probe_soft404,
+    probe_url_for,
+    redirect_soft404,
+)
+
+
+def html(title: str = "", heading: str = "", body: str = "") -> PageFacts:
+    markup = (
+        f"<html><head><title>{title}</title></head><body><h1>{heading}</h1>{body}</body></html>"
+    )
+    return analyse_body(markup.encode(), "text/html; charset=utf-8", truncated=False)
+
+
+# --- redirects -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("requested", "final"),
+    [
+        ("https://ex.org/reports/2019/trafficking.pdf", "https://ex.org/"),
+        ("https://ex.org/reports/2019/trafficking.pdf", "https://ex.org"),
+        ("http://ex.org/a/b", "https://www.ex.org/index.html"),
+        ("https://ex.org/en/about/team", "https://ex.org/en/"),
+        ("https://ex.org/es/recursos/guia", "https://ex.org/es/inicio"),
+        ("https://ex.org/page.aspx?id=12", "https://ex.org/default.aspx"),
+        ("https://ex.org/docs/x", "https://ex.org/Home"),
+        ("https://old.example.net/toolkit/chapter-3", "https://new.example.com/"),
+        ("https://ex.org/?p=123", "https://ex.org/"),
+        ("https://ex.org/a/b", "https://ex.org/404"),
+        ("https://ex.org/a/b", "https://ex.org/404.html"),
+        ("https://ex.org/a/b", "https://ex.org/errors/404.aspx"),
+        ("https://ex.org/a/b", "https://ex.org/error?code=404"),
+        ("https://ex.org/a/b", "https://ex.org/PageNotFound"),
+        ("https://ex.org/a/b", "https://ex.org/en/page-not-found/"),
+        ("https://ex.org/a/b", "https://ex.org/notfound.aspx"),
+        ("https://ex.org/a/b", "https://ex.org/pagina-no-encontrada"),
+        ("https://ex.org/a/b.aspx", "https://ex.org/Error.aspx?aspxerrorpath=/a/b.aspx"),
+    ],
+)
+def test_deep_link_sent_to_a_home_or_error_page_is_a_soft_404(requested: str, final: str) -> None:
+    assert redirect_soft404(requested, final) is not None
+
+
+@pytest.mark.parametrize(
+    ("requested", "final"),
+    [
+        pytest.param("http://ex.org/", "https://ex.org/", id="home-to-https-home"),
+        pytest.param("https://ex.org", "https://ex.org/en/", id="home-to-language-home"),
+        pytest.param("https://ex.org/", "https://www.ex.org/index.html", id="home-to-index"),
+        pytest.param("https://ex.org/index.html", "https://ex.org/", id="index-to-home"),
+        pytest.param("https://ex.org/?lang=es", "https://ex.org/es/", id="home-query-to-language"),
+        pytest.param("http://ex.org/a/report.pdf", "https://ex.org/a/report.pdf", id="https"),
+        pytest.param("https://ex.org/a/guide", "https://ex.org/a/guide/", id="trailing-slash"),
+        pytest.param("https://ex.org/en", "https://ex.org/en/", id="language-slash"),
+        pytest.param("https://ex.org/a", "https://ex.org/b/c", id="moved-elsewhere"),
+        pytest.param("https://ex.org/a", "https://ex.org/login?next=/a", id="login"),
+        pytest.param("https://ex.org/a", "https://ex.org/?s=a", id="home-search"),
+        pytest.param("https://ex.org/a", "https://ex.org/research/error-analysis", id="error-word"),
+        pytest.param("https://ex.org/404.html", "https://ex.org/404/", id="error-to-error"),
+    ],
+)
+def test_redirects_that_keep_the_resource_are_not_soft_404s(requested: str, final: str) -> None:
+    assert redirect_soft404(requested, final) is None
+
+
+# --- the page says so -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        html(title="404 Not Found"),
+        html(title="Not Found"),
+        html(title="Page not found | UNICEF"),
+        html(title="Oops! Page Not Found - Example Org"),
+        html(title="Error 404 - Página no encontrada - Gobierno de México"),
+        html(title="Página no encontrada"),
+        html(title="Page introuvable – Ministère"),
+        html(title="The page you requested could not be found"),
+        html(title="Home", heading="Sorry, the page you are looking for does not exist."),
+        html(title="Example", heading="Oops! That page can’t be found."),
+        html(title="Example", heading="This page is no longer available"),
+        html(title="Example", heading="This document has been removed"),
+        html(title="Example", heading="No se encontró la página"),
+        html(title="Example", heading="La página que buscas no existe"),
+        html(title="Example", heading="Este contenido ya no está disponible"),
+        html(title="Example", heading="La page demandée n'existe pas"),
+        html(title="Example", heading="404"),
+        html(body="<p>Sorry, we couldn't find that page.</p>"),
+    ],
+)
+def test_a_page_that_says_it_is_missing_is_a_soft_404(facts: PageFacts) -> None:
+    assert page_soft404(facts) is not None
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        html(title="Missing and Exploited Children: 2019 Report"),
+        html(title="Not Found: A Report on Missing Persons in Mexico"),
+        html(title="Personas desaparecidas: informe 2020", heading="No existe una sola causa"),
+        html(title="Guide", heading="When victims are not found: a practitioner's guide"),
+        html(title="Annual report 404 pages of findings"),
+        html(title="Lost and Found | City Transit"),
+        html(title="Toolkit", heading="Toolkit", body="<p>" + "Page not found. " * 40 + "</p>"),
+        html(title="Resources removed from circulation in 2019: an analysis"),
+    ],
+)
+def test_pages_about_missing_things_are_not_soft_404s(facts: PageFacts) -> None:
+    assert page_soft404(facts) is None
+
+
+def test_binaries_are_never_judged_by_their_title() -> None:
+    pdf = analyse_body(b"%PDF-1.4\n<< /Title (Not Found) /Producer (x) >>", None, truncated=False)
+    assert pdf.title == "Not Found"
+    assert page_soft404(pdf) is None
+
+
+# --- probes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected_parent", "trailing_slash"),
+    [
+        ("https://h.org/a/b/report.pdf", "/a/b/", False),
+        ("https://h.org/a/b/", "/a/", True),
+        ("https://h.org/", "/", False),
+        ("https://h.org", "/", False),
+        ("http://h.org:8080/x?id=5#top", "/", False),
+    ],
+)
+def test_probe_url_is_on_the_same_site_and_depth(
+    url: str, expected_parent: str, trailing_slash: bool
+) -> None:
+    probe = probe_url_for(url, "Ab3-x9")
+    original, parts = urlsplit(url), urlsplit(probe)
+    assert (parts.scheme, parts.netloc) == (original.scheme, original.netloc)
+    assert parts.query == "" and parts.fragment == ""
+    name = parts.path.rstrip("/").rsplit("/", 1)[1]
+    assert name == PROBE_PREFIX + "ab3x9"
+    assert parts.path.startswith(expected_parent)
+    assert parts.path.endswith("/") == trailing_slash
+    assert probe != url
+
+
+NOT_HERE = (
+    "<nav>Home About Resources Contact</nav><p>We are sorry, but the address {path} does not "
+    "lead anywhere on our site. Try the search box or the site map.</p><footer>© 2026</footer>"
+)
+
+
+def test_page_like_the_probe_of_a_site_that_never_says_404_is_a_soft_404() -> None:
+    page = html("Example Org", "Example", NOT_HERE.format(path="/a/b/report.pdf"))
+    probe = html("Example Org", "Example", NOT_HERE.format(path="/a/b/linkhealth-probe-x1y2"))
+    assert probe_soft404(page, probe, 200) is not None
+
+
+def test_identical_page_and_probe_is_a_soft_404() -> None:
+    page = html("Example Org", "Welcome", "<p>" + "Our mission and our programmes. " * 20 + "</p>")
+    assert probe_soft404(page, page, 200) is not None
+
+
+def test_real_page_unlike_the_probe_is_not_a_soft_404() -> None:
+    article = (
+        "<nav>Home About Resources Contact</nav><p>This toolkit helps prosecutors and social "
+        "workers identify victims of trafficking, interview them safely and refer them to "
+        "shelters and legal aid. Chapter two covers labour exploitation in agriculture.</p>"
+    )
+    page = html("Toolkit", "Toolkit", article)
+    probe = html("Example Org", "Example", NOT_HERE.format(path="/linkhealth-probe-x"))
+    assert probe_soft404(page, probe, 200) is None
+
+
+@pytest.mark.parametrize("status", [404, 410, 403, 500, None])
+def test_probe_without_a_200_says_nothing(status: int | None) -> None:
+    page = html("Example Org", "Example", NOT_HERE.format(path="/a"))
+    assert probe_soft404(page, page, status) is None
+
+
+def test_missing_probe_says_nothing() -> None:
+    assert probe_soft404(html("T", "H", NOT_HERE.format(path="/a")), None, 200) is None
+
+
+def test_javascript_app_shell_is_not_judged_by_the_probe() -> None:
+    shell = html("My App", "", "<div id='root'></div><noscript>Enable JavaScript</noscript>")
+    assert probe_soft404(shell, shell, 200) is None
+
+
+@pytest.mark.parametrize("target", ["/ok", "/go", "/us", "/toolkit"])
+def test_a_short_path_that_is_no_language_root_is_not_the_home_page(target: str) -> None:
+    assert redirect_soft404("https://a.org/old-report", f"https://a.org{target}") is None
