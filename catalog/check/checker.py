@@ -1,0 +1,296 @@
+"""Check many URLs politely and turn each into an `Observation`.
+
+Stage: check. Input: `Target`s (or a `Batch`) and `CheckSettings`. Output: one
+`Observation` per target, in target order. Nothing a URL or a server does makes this
+raise: bad URLs, dead hosts, broken TLS, endless redirects and slow trickles all end as
+outcomes.
+
+One `httpx.AsyncClient` serves the whole call. A fixed pool of `settings.concurrency`
+workers takes URLs from a `HostScheduler` (round-robin over hosts, per-host
+concurrency), each URL under a hard `total_timeout`. The soft-404 probe runs once per
+host per call and is shared by that host's URLs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from catalog.check.classify import classify, is_home
+from catalog.check.content import PageFacts, analyse_body
+from catalog.check.facts import CheckFacts, Probe
+from catalog.check.fetch import ACCEPT, ACCEPT_ENCODING, Fetcher, Progress, content_length
+from catalog.check.politeness import HostScheduler, Politeness
+from catalog.check.safety import Resolver, check_allowlist
+from catalog.check.soft404 import probe_url_for
+from catalog.clock import Clock, utcnow
+from catalog.model import Batch, Observation, Target
+from catalog.outcomes import Outcome
+from catalog.settings import CheckSettings
+from catalog.urls import CheckedUrl, UrlProblem, parse_url
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+#: Characters of page text kept on the observation for drift detection.
+TEXT_SAMPLE_CHARS = 2000
+
+
+async def check_targets(
+    targets: Sequence[Target],
+    settings: CheckSettings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver | None = None,
+    clock: Clock = utcnow,
+    sleep: Sleep = asyncio.sleep,
+    on_result: Callable[[Observation], None] | None = None,
+) -> list[Observation]:
+    """One observation per target, in target order."""
+    if not settings.allow_private:
+        check_allowlist(settings.private_allowlist)  # a bad entry is the operator's to fix
+    results: list[Observation | None] = [None] * len(targets)
+    work: list[tuple[str, int]] = []
+    for index, target in enumerate(targets):
+        parsed = parse_url(target.url)
+        if isinstance(parsed, UrlProblem):
+            facts = CheckFacts(url=target.url, invalid=parsed, previous=target.previous)
+            observation = results[index] = _observe(target, facts, clock())
+            if on_result is not None:
+                on_result(observation)
+        else:
+            work.append((parsed.host, index))
+    if work:
+        async with make_client(settings, transport) as client:
+            run = _Run(targets, settings, client, resolver, clock, sleep, on_result, results)
+            await run.all(work)
+    return [obs for obs in results if obs is not None]
+
+
+def check_batch(batch: Batch, settings: CheckSettings, **kwargs: Any) -> list[Observation]:
+    """Blocking wrapper for one batch; Prefect tasks call it from worker threads."""
+    return asyncio.run(check_targets(batch.targets, settings, **kwargs))
+
+
+def make_client(
+    settings: CheckSettings, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """The one client of a run: our User-Agent, our timeouts, redirects left to us."""
+    timeout = httpx.Timeout(
+        connect=settings.connect_timeout,
+        read=settings.read_timeout,
+        write=settings.read_timeout,
+        pool=settings.total_timeout,
+    )
+    limits = httpx.Limits(
+        max_connections=max(1, settings.concurrency),
+        max_keepalive_connections=max(1, settings.concurrency),
+        keepalive_expiry=15.0,
+    )
+    # The client's own jar refuses everything: each URL keeps its cookies in its own jar.
+    no_cookies = httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=timeout,
+        limits=limits,
+        follow_redirects=False,
+        cookies=no_cookies,
+        headers={
+            "User-Agent": settings.effective_user_agent,
+            "Accept": ACCEPT,
+            "Accept-Encoding": ACCEPT_ENCODING,
+        },
+    )
+
+
+class _Run:
+    """The state of one `check_targets` call."""
+
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        settings: CheckSettings,
+        client: httpx.AsyncClient,
+        resolver: Resolver | None,
+        clock: Clock,
+        sleep: Sleep,
+        on_result: Callable[[Observation], None] | None,
+        results: list[Observation | None],
+    ) -> None:
+        self.targets = targets
+        self.settings = settings
+        self.clock = clock
+        self.on_result = on_result
+        self.results = results
+        self.politeness = Politeness(settings)
+        self.fetcher = Fetcher(
+            client, settings, self.politeness, resolver=resolver, clock=clock, sleep=sleep
+        )
+        self.token = secrets.token_hex(8)
+        self._probes: dict[str, asyncio.Task[Probe]] = {}
+
+    async def all(self, work: list[tuple[str, int]]) -> None:
+        scheduler = HostScheduler(work, self.politeness)
+        workers = min(max(1, self.settings.concurrency), len(work))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(workers):
+                    group.create_task(self._worker(scheduler))
+        except BaseExceptionGroup as group_error:
+            # Only the caller's own callback can fail a worker; surface its exception as is.
+            raise group_error.exceptions[0] from None
+        finally:
+            # Probes and lookups outlive a URL that hit its deadline; none outlives the run.
+            for task in [*self._probes.values(), *self.fetcher.pending_lookups()]:
+                task.cancel()
+
+    async def _worker(self, scheduler: HostScheduler) -> None:
+        while (job := await scheduler.take()) is not None:
+            host, index = job
+            try:
+                observation = await self.check_one(self.targets[index])
+            finally:
+                await scheduler.done(host)
+            self.results[index] = observation
+            if self.on_result is not None:
+                self.on_result(observation)
+
+    async def check_one(self, target: Target) -> Observation:
+        checked_at = self.clock()
+        started = time.monotonic()
+        parsed = parse_url(target.url)
+        assert isinstance(parsed, CheckedUrl)
+        progress = Progress()
+        deadline = asyncio.timeout(self.settings.total_timeout)
+        try:
+            async with deadline:
+                await self.fetcher.fetch(target, parsed.canonical, progress)
+            # Outside the URL's deadline: a slow probe must not turn a live page into a
+            # timeout. The probe has a deadline of its own.
+            page, probe = await self._page_and_probe(parsed, progress)
+            facts = CheckFacts(
+                url=parsed.canonical,
+                exchanges=tuple(progress.exchanges),
+                page=page,
+                probe=probe,
+                previous=target.previous,
+            )
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) and deadline.expired():
+                facts = CheckFacts(
+                    url=parsed.canonical,
+                    exchanges=progress.snapshot(),
+                    deadline_exceeded=self.settings.total_timeout,
+                    previous=target.previous,
+                )
+            else:  # a bug of ours; one URL must not sink the run
+                log.exception("checking %s failed", target.url)
+                facts = CheckFacts(
+                    url=parsed.canonical,
+                    exchanges=progress.snapshot(),
+                    internal_error=f"{type(exc).__name__}: {exc}",
+                    previous=target.previous,
+                )
+        elapsed_ms = round((time.monotonic() - started) * 1000)
+        try:
+            return _observe(target, facts, checked_at, elapsed_ms)
+        except Exception as exc:  # judging failed: still one observation, never a crash
+            log.exception("judging %s failed", target.url)
+            broken = CheckFacts(url=parsed.canonical, internal_error=f"{type(exc).__name__}: {exc}")
+            return _observe(target, broken, checked_at, elapsed_ms)
+
+    async def _page_and_probe(
+        self, parsed: CheckedUrl, progress: Progress
+    ) -> tuple[PageFacts | None, Probe | None]:
+        last = progress.exchanges[-1] if progress.exchanges else None
+        answer = last.answer if last else None
+        if last is None or answer is None or last.method != "GET":
+            return None, None
+        if not 200 <= answer.status < 300:
+            return None, None
+        page = analyse_body(
+            answer.body,
+            answer.headers.get("content-type"),
+            truncated=answer.truncated,
+            etag=answer.headers.get("etag"),
+            total_length=content_length(answer.headers),
+        )
+        final = last.final_url or parsed.canonical
+        if not (self.settings.soft404_probe and page.is_html and answer.status == 200):
+            return page, None
+        if is_home(parsed.canonical) or is_home(final):
+            return page, None
+        return page, await self._probe(final)
+
+    async def _probe(self, final_url: str) -> Probe | None:
+        host = urlsplit(final_url).hostname or ""
+        task = self._probes.get(host)
+        if task is None:
+            url = probe_url_for(final_url, self.token)
+            task = asyncio.ensure_future(self.fetcher.probe(url))
+            self._probes[host] = task
+        try:
+            return await asyncio.shield(task)
+        except Exception:  # a probe that fails tells us nothing either way
+            log.debug("soft-404 probe for %s failed", host, exc_info=True)
+            return None
+
+
+def _observe(
+    target: Target, facts: CheckFacts, checked_at: datetime, elapsed_ms: int | None = None
+) -> Observation:
+    """Put the verdict and the facts a curator or a later run needs on one record."""
+    verdict = classify(facts)
+    last = facts.last
+    answer = last.answer if last else None
+    headers = answer.headers if answer else httpx.Headers()
+    page = facts.page
+    previous = target.previous
+    not_modified = answer is not None and answer.status == 304
+    fingerprint = page.fingerprint if page else None
+    title = page.title if page else None
+    etag = headers.get("etag")
+    last_modified = headers.get("last-modified")
+    length = content_length(headers)
+    if not_modified and previous is not None:
+        fingerprint = previous.fingerprint
+        title = previous.title
+        etag = etag or previous.etag
+        last_modified = last_modified or previous.last_modified
+        length = length if length is not None else previous.content_length
+    status = answer.status if answer else None
+    if status is None and last is not None and last.chain:
+        status = last.chain[-1].status
+    return Observation(
+        url=target.url,
+        checked_at=checked_at,
+        outcome=verdict.outcome,
+        reason=verdict.reason,
+        http_status=status,
+        final_url=last.final_url if last else None,
+        chain=last.chain if last else (),
+        methods=tuple(exchange.method for exchange in facts.exchanges),
+        elapsed_ms=elapsed_ms,
+        retries=sum(len(exchange.retries) for exchange in facts.exchanges),
+        content_type=headers.get("content-type"),
+        content_length=length,
+        etag=etag,
+        last_modified=last_modified,
+        fingerprint=fingerprint,
+        title=title,
+        bytes_read=len(answer.body) if answer else 0,
+        not_modified=not_modified,
+        text_sample=page.text[:TEXT_SAMPLE_CHARS] if page else None,
+        suggested_url=(
+            last.final_url if last and verdict.outcome is Outcome.REDIRECTED_PERMANENT else None
+        ),
+    )

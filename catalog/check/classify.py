@@ -1,0 +1,300 @@
+"""Judge one URL: a pure function from gathered facts to an outcome and a reason.
+
+Stage: check. Input: `CheckFacts` (every exchange, answer, exception, page facts and the
+host's soft-404 probe). Output: `Verdict(outcome, reason)`, where `reason` is one sentence
+a curator can read, e.g. "HEAD 405, GET 200 after 1 retry (503, Retry-After 1 s)".
+
+Nothing here does I/O or reads the clock, so every verdict can be tested from plain
+records. A new outcome is one member of `catalog.outcomes.Outcome` plus one branch here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import assert_never
+from urllib.parse import urlsplit
+
+from catalog.check.facts import PERMANENT_REDIRECTS, Answer, CheckFacts, Exchange, Stop
+from catalog.check.reasons import FailureKind, describe_error
+from catalog.check.soft404 import page_soft404, probe_soft404, redirect_soft404
+from catalog.outcomes import Outcome
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    reason: str
+
+
+#: Login walls: the page exists, we are just not allowed to see it.
+_LOGIN_STATUSES = {
+    401: "it asks for a login (401)",
+    402: "it asks for payment (402)",
+    407: "it asks for proxy credentials (407)",
+}
+#: Text of bot-challenge pages (first 64 KiB, lower-cased), by vendor.
+_CHALLENGE_TEXT = (
+    b"challenge-platform",
+    b"cf-browser-verification",
+    b"cf-chl-",
+    b"just a moment...",
+    b"attention required! | cloudflare",
+    b"_incapsula_resource",
+    b"ddos-guard",
+    b"sucuri website firewall",
+    b"px-captcha",
+    b"captcha-delivery.com",
+    b"g-recaptcha",
+    b"h-captcha",
+    b"are you a robot",
+    b"verify you are human",
+)
+_CHALLENGE_SERVERS = ("cloudflare", "ddos-guard", "sucuri", "akamaighost", "incapsula")
+_SNIFF = 64 * 1024
+
+
+def blocked_reason(status: int, headers: Mapping[str, str], body: bytes) -> str | None:
+    """Why this answer is bot protection or a login wall (never a broken link), or None."""
+    if status == 999:
+        return "it answers 999, the status some sites use to turn away automated checks"
+    if status in _LOGIN_STATUSES:
+        return _LOGIN_STATUSES[status]
+    waf = headers.get("x-amzn-waf-action")
+    if waf and (status == 202 or status >= 400):
+        return f"an AWS WAF bot check answered ({waf}, {status})"
+    if status not in (403, 429, 503):
+        return None
+    if (headers.get("cf-mitigated") or "").lower() == "challenge":
+        return f"a Cloudflare bot challenge answered ({status})"
+    server = (headers.get("server") or "").lower()
+    text = body[:_SNIFF].lower()
+    if any(marker in text for marker in _CHALLENGE_TEXT) and (
+        status != 429 or any(name in server for name in _CHALLENGE_SERVERS)
+    ):
+        vendor = next((name for name in _CHALLENGE_SERVERS if name in server), "a bot check")
+        return f"{vendor} answered with a challenge page ({status})"
+    if "akamaighost" in server and status == 403 and b"reference #" in text:
+        return "Akamai turned away the automated check (403)"
+    return None
+
+
+def classify(facts: CheckFacts) -> Verdict:
+    if facts.invalid is not None:
+        return Verdict(Outcome.INVALID_URL, f"Not requested: {facts.invalid.reason}.")
+    if facts.internal_error is not None:
+        return Verdict(
+            Outcome.CONNECTION_ERROR,
+            f"The checker itself failed on this URL ({facts.internal_error}); please report it.",
+        )
+    if facts.deadline_exceeded is not None:
+        done = _journey(facts)
+        prefix = f"{done}; " if done else ""
+        return Verdict(
+            Outcome.TIMEOUT,
+            f"{prefix}no complete answer within {_seconds(facts.deadline_exceeded)} "
+            "(the limit for one URL, retries and redirects included).",
+        )
+    last = facts.last
+    if last is None:
+        return Verdict(Outcome.CONNECTION_ERROR, "Nothing was requested.")
+    if last.stop is not None:
+        return _stopped(facts, last, last.stop)
+    if last.error is not None or last.answer is None:
+        return _failed(facts, last)
+    return _answered(facts, last, last.answer)
+
+
+def _stopped(facts: CheckFacts, last: Exchange, stop: Stop) -> Verdict:
+    redirects = _codes(last)
+    match stop:
+        case Stop.PRIVATE:
+            where = (
+                f"It redirects ({redirects}) to {last.stop_url}, whose host"
+                if last.chain
+                else "The host"
+            )
+            return Verdict(
+                Outcome.PRIVATE_ADDRESS,
+                f"{where} points into a private network ({last.stop_detail}); not requested.",
+            )
+        case Stop.UNRESOLVED:
+            where = f"It redirects ({redirects}) to {last.stop_url}, but " if last.chain else ""
+            sentence = (
+                describe_error(last.error).sentence
+                if last.error is not None
+                else "the host name has no address"
+            )
+            return Verdict(Outcome.DNS_ERROR, _capital(f"{where}{sentence}."))
+        case Stop.REDIRECT_LOOP:
+            return Verdict(
+                Outcome.REDIRECT_LOOP,
+                f"Redirect loop ({redirects}): it comes back to {last.stop_url}.",
+            )
+        case Stop.TOO_MANY_REDIRECTS:
+            return Verdict(
+                Outcome.TOO_MANY_REDIRECTS,
+                f"Gave up after {len(last.chain)} redirects ({redirects}); still redirecting "
+                f"to {last.stop_url}.",
+            )
+        case Stop.BAD_LOCATION:
+            return Verdict(
+                Outcome.REDIRECT_TO_ERROR,
+                f"Redirects ({redirects}) to {last.stop_url!r}, which cannot be opened "
+                f"({last.stop_detail}).",
+            )
+        case _:
+            assert_never(stop)
+
+
+def _failed(facts: CheckFacts, last: Exchange) -> Verdict:
+    failure = describe_error(last.error) if last.error is not None else None
+    sentence = failure.sentence if failure else "no answer"
+    reason = f"{_journey(facts)}: {sentence}."
+    if last.redirects:
+        reason = f"{_journey(facts)}: after redirects to {last.final_url}, {sentence}."
+    kind = failure.kind if failure else FailureKind.OTHER
+    match kind:
+        case FailureKind.TIMEOUT:
+            outcome = Outcome.TIMEOUT
+        case FailureKind.DNS:
+            outcome = Outcome.DNS_ERROR
+        case FailureKind.REFUSED:
+            outcome = Outcome.CONNECTION_REFUSED
+        case FailureKind.RESET:
+            outcome = Outcome.CONNECTION_RESET
+        case FailureKind.TLS:
+            outcome = Outcome.TLS_ERROR
+        case FailureKind.INVALID_URL:
+            outcome = Outcome.INVALID_URL
+        case FailureKind.OTHER:
+            outcome = Outcome.CONNECTION_ERROR
+        case _:
+            assert_never(kind)
+    return Verdict(outcome, reason)
+
+
+def _answered(facts: CheckFacts, last: Exchange, answer: Answer) -> Verdict:
+    status = answer.status
+    journey = _journey(facts)
+    blocked = blocked_reason(status, answer.headers, answer.body)
+    if blocked is not None:
+        return Verdict(Outcome.BLOCKED, f"{journey}: {blocked}; check it in a browser.")
+    if status == 304:
+        return Verdict(Outcome.OK, f"{journey}: unchanged since the last check.")
+    if status == 429:
+        return Verdict(
+            Outcome.RATE_LIMITED, f"{journey}: the site asked us to slow down" + _wait(last)
+        )
+    if not 200 <= status < 400:
+        return _error_status(facts, last, status, journey)
+    if status >= 300:
+        return Verdict(
+            Outcome.HTTP_ERROR, f"{journey}: a redirect status without a Location to go to."
+        )
+    soft = _soft404(facts, last)
+    if soft is not None:
+        return Verdict(Outcome.SOFT_404, f"{journey}: {soft}.")
+    redirects = last.redirects
+    retried = _retry_clause(facts)
+    if any(hop.status in PERMANENT_REDIRECTS for hop in redirects):
+        return Verdict(
+            Outcome.REDIRECTED_PERMANENT,
+            f"Redirected permanently ({_codes(last)}) to {last.final_url}; the new page "
+            f"answers {status}{retried}.",
+        )
+    if redirects:
+        return Verdict(
+            Outcome.OK,
+            f"Redirected temporarily ({_codes(last)}) to {last.final_url}; the page answers "
+            f"{status}{retried}.",
+        )
+    return Verdict(Outcome.OK, journey)
+
+
+def _error_status(facts: CheckFacts, last: Exchange, status: int, journey: str) -> Verdict:
+    if last.redirects:
+        return Verdict(
+            Outcome.REDIRECT_TO_ERROR,
+            f"Redirects ({_codes(last)}) to {last.final_url}, which answers {status}"
+            f"{_retry_clause(facts)}.",
+        )
+    if status == 404:
+        return Verdict(Outcome.NOT_FOUND, f"{journey}: the server says the page does not exist.")
+    if status == 410:
+        return Verdict(Outcome.GONE, f"{journey}: the server says the page was removed for good.")
+    return Verdict(Outcome.HTTP_ERROR, f"{journey}: the server answers with an error" + _wait(last))
+
+
+def _soft404(facts: CheckFacts, last: Exchange) -> str | None:
+    """The first soft-404 sign, strongest evidence first; the home page is never one."""
+    if is_home(facts.url):
+        return None
+    final = last.final_url
+    if last.redirects and final is not None:
+        moved = redirect_soft404(facts.url, final)
+        if moved is not None:
+            return moved
+    page = facts.page
+    if page is None:
+        return None
+    says = page_soft404(page)
+    if says is not None:
+        return says
+    if facts.probe is not None and final is not None and not is_home(final):
+        return probe_soft404(page, facts.probe.page, facts.probe.status)
+    return None
+
+
+def is_home(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.path in ("", "/") and not parts.query
+
+
+def _journey(facts: CheckFacts) -> str:
+    """E.g. "HEAD 405, GET 301 → 200 after 1 retry (503, Retry-After 1 s)"."""
+    steps = []
+    for exchange in facts.exchanges:
+        hops = [str(h.status) if h.status is not None else "no answer" for h in exchange.chain]
+        if exchange.stop in (Stop.PRIVATE, Stop.UNRESOLVED):
+            hops.append("not sent")
+        steps.append(f"{exchange.method} {' → '.join(hops) or 'not sent'}")
+    return ", ".join(steps) + _retry_clause(facts, lead=" after ")
+
+
+def _retry_clause(facts: CheckFacts, lead: str = " after ") -> str:
+    notes = [note for exchange in facts.exchanges for note in exchange.retries]
+    if not notes:
+        return ""
+    causes = "; ".join(
+        note.cause
+        if note.retry_after is None
+        else f"{note.cause}, Retry-After {_seconds(note.retry_after)}"
+        for note in notes
+    )
+    plural = "retry" if len(notes) == 1 else "retries"
+    return f"{lead}{len(notes)} {plural} ({causes})"
+
+
+def _wait(last: Exchange) -> str:
+    if last.refused_wait is None:
+        return "."
+    return (
+        f"; it asked us to wait {_seconds(last.refused_wait)} (Retry-After), longer than we "
+        "wait in one run."
+    )
+
+
+def _codes(last: Exchange) -> str:
+    return ", ".join(str(hop.status) for hop in last.redirects) or "redirect"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value >= 1 or value == 0 else f"{value:.1f} s"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]

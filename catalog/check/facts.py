@@ -1,0 +1,133 @@
+"""The facts one check gathers, before any judgement.
+
+Stage: check. `fetch` fills these records; `classify` reads them and nothing else, so
+the verdict is a pure function of what the servers said. The records keep raw
+exceptions: turning them into words is `reasons.describe_error`'s job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import httpx
+
+from catalog.check.content import PageFacts
+from catalog.model import Hop, Previous
+from catalog.urls import UrlProblem
+
+#: Statuses that mean "look elsewhere" when they carry a Location header.
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECTS = frozenset({301, 308})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP response: status, headers and (for GET) the first bytes of the body."""
+
+    url: str
+    status: int
+    headers: httpx.Headers
+    body: bytes = b""
+    #: True when the body was longer than the cap and we stopped reading.
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One request sent once: an answer or the exception that replaced it."""
+
+    method: str
+    url: str
+    answer: Answer | None = None
+    error: BaseException | None = None
+    #: Seconds the server asked us to wait (Retry-After), already parsed.
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class RetryNote:
+    """Why one attempt was repeated, for the reason sentence."""
+
+    #: "503", "timeout", "connection reset" ...
+    cause: str
+    retry_after: float | None
+    delay: float
+
+
+class Stop(StrEnum):
+    """Why following a URL ended without a final answer from a server."""
+
+    REDIRECT_LOOP = "redirect_loop"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    #: A Location that is not a fetchable http(s) URL.
+    BAD_LOCATION = "bad_location"
+    #: The host resolves to a private address; no request was sent.
+    PRIVATE = "private"
+    #: Our own resolution (the safety check) failed; no request was sent.
+    UNRESOLVED = "unresolved"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One method's journey from the catalog URL to a final answer, redirects included."""
+
+    method: str
+    #: Every URL requested, with its status (None when no answer came).
+    chain: tuple[Hop, ...] = ()
+    answer: Answer | None = None
+    error: BaseException | None = None
+    stop: Stop | None = None
+    #: Words for `stop` (the forbidden address, the bad Location ...).
+    stop_detail: str | None = None
+    #: The URL the stop concerns (the redirect target, the private host's URL).
+    stop_url: str | None = None
+    retries: tuple[RetryNote, ...] = ()
+    #: A Retry-After longer than the cap, which ended the retries.
+    refused_wait: float | None = None
+    #: Conditional headers (If-None-Match / If-Modified-Since) were sent.
+    conditional: bool = False
+
+    @property
+    def status(self) -> int | None:
+        return self.answer.status if self.answer else None
+
+    @property
+    def final_url(self) -> str | None:
+        return self.chain[-1].url if self.chain else None
+
+    @property
+    def redirects(self) -> tuple[Hop, ...]:
+        """The hops that sent us elsewhere (all of them when following stopped early)."""
+        hops = self.chain if self.stop is not None else self.chain[:-1]
+        return tuple(h for h in hops if h.status in REDIRECT_STATUSES)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a made-up URL on the same host answered (for soft-404 detection)."""
+
+    url: str
+    status: int | None
+    page: PageFacts | None
+
+
+@dataclass(frozen=True)
+class CheckFacts:
+    """Everything known about one URL when judgement starts."""
+
+    url: str
+    invalid: UrlProblem | None = None
+    exchanges: tuple[Exchange, ...] = ()
+    #: Seconds of the whole-URL deadline, set when it ran out.
+    deadline_exceeded: float | None = None
+    page: PageFacts | None = None
+    probe: Probe | None = None
+    previous: Previous | None = None
+    #: Set when the checker itself failed (a bug); the text of the exception.
+    internal_error: str | None = None
+    elapsed_ms: int | None = None
+
+    @property
+    def last(self) -> Exchange | None:
+        return self.exchanges[-1] if self.exchanges else None

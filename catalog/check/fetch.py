@@ -1,0 +1,383 @@
+"""Gather the facts about one URL: requests, redirects, answers, bytes and exceptions.
+
+Stage: check. Input: a `Target` and an `httpx.AsyncClient` the caller owns. Output: the
+`Exchange`s (one per method) in a `Progress` record, which survives a deadline so a
+timeout still shows what was tried. No judgement happens here beyond deciding which
+request to send next; `classify` turns the facts into a verdict.
+
+- HEAD first, GET when HEAD gives no useful answer; GET straight away when a fingerprint
+  is due. GET carries `If-None-Match` / `If-Modified-Since` from the last observation.
+- Redirects are followed by hand so each hop is recorded and each hop's host passes the
+  safety rule (no requests into private networks) before anything is sent.
+- Bodies are streamed and read up to `max_body_bytes` of *decoded* bytes.
+- Cookies live for one URL only, so a cookie-setting redirect works like in a browser
+  but one URL's cookies never change another's result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import ipaddress
+import socket
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, assert_never
+
+import httpx
+
+from catalog.check.content import analyse_body
+from catalog.check.facts import (
+    REDIRECT_STATUSES,
+    Answer,
+    Attempt,
+    Exchange,
+    Probe,
+    RetryNote,
+    Stop,
+)
+from catalog.check.politeness import HostGate, Politeness
+from catalog.check.reasons import FailureKind, describe_error
+from catalog.check.retry import refused_wait, retry_after_seconds, with_retries
+from catalog.check.safety import Resolver, forbidden_address, host_allowlisted, system_resolver
+from catalog.clock import Clock
+from catalog.model import Hop, Previous, Target
+from catalog.settings import CheckSettings
+from catalog.urls import CheckedUrl, UrlProblem, parse_url
+
+Sleep = Callable[[float], Awaitable[None]]
+
+#: Error pages are read only this far: enough to recognise a bot challenge.
+ERROR_BODY_BYTES = 64 * 1024
+ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+#: Only what `read_capped` can inflate with a bound.
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+@dataclass
+class Progress:
+    """What one URL's check has gathered so far (mutable, so a deadline loses nothing)."""
+
+    exchanges: list[Exchange] = field(default_factory=list)
+    method: str | None = None
+    chain: list[Hop] = field(default_factory=list)
+    retries: list[RetryNote] = field(default_factory=list)
+
+    def snapshot(self) -> tuple[Exchange, ...]:
+        """The finished exchanges plus the one cut short, if any."""
+        done = tuple(self.exchanges)
+        if self.method is None:
+            return done
+        partial = Exchange(self.method, chain=tuple(self.chain), retries=tuple(self.retries))
+        return (*done, partial)
+
+
+def conditional_headers(previous: Previous | None) -> dict[str, str]:
+    if previous is None:
+        return {}
+    headers = {}
+    if previous.etag:
+        headers["If-None-Match"] = previous.etag
+    if previous.last_modified:
+        headers["If-Modified-Since"] = previous.last_modified
+    return headers
+
+
+def needs_get(head: Exchange) -> bool:
+    """Whether a HEAD result leaves the question open, so GET must ask again."""
+    if head.stop is not None:
+        match head.stop:
+            case Stop.PRIVATE | Stop.UNRESOLVED:
+                return False  # GET would meet the same wall
+            case Stop.REDIRECT_LOOP | Stop.TOO_MANY_REDIRECTS | Stop.BAD_LOCATION:
+                return True  # some servers only redirect oddly on HEAD
+            case _:
+                assert_never(head.stop)
+    if head.error is not None:
+        kind = describe_error(head.error).kind
+        match kind:
+            case FailureKind.TIMEOUT | FailureKind.RESET | FailureKind.OTHER:
+                return True  # servers that hang up on or mangle HEAD exist
+            case FailureKind.DNS | FailureKind.REFUSED | FailureKind.TLS:
+                return False
+            case FailureKind.INVALID_URL:
+                return False
+            case _:
+                assert_never(kind)
+    status = head.status
+    return status is None or not (200 <= status < 300 or status == 304)
+
+
+async def read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """At most `limit` decoded bytes of the body, and whether there was more.
+
+    httpx would inflate each compressed chunk whole (a 64 KiB chunk of a gzip bomb is
+    64 MiB), so gzip and deflate are inflated here with `max_length` instead.
+    """
+    if response.is_stream_consumed:  # already read by a mock transport (respx, MockTransport)
+        return response.content[:limit], len(response.content) > limit
+    inflater = _Inflater.for_encoding(response.headers.get("content-encoding"))
+    chunks: list[bytes] = []
+    size = 0
+    async for raw in response.aiter_raw():
+        room = limit - size
+        chunk = inflater.inflate(raw, room + 1) if inflater else raw
+        if len(chunk) > room:
+            chunks.append(chunk[:room])
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), False
+
+
+class _Inflater:
+    """Bounded gzip/deflate decoding (the only encodings we ask for)."""
+
+    def __init__(self, wbits: int, deflate: bool) -> None:
+        self._object = zlib.decompressobj(wbits)
+        self._deflate_first = deflate
+
+    @classmethod
+    def for_encoding(cls, header: str | None) -> _Inflater | None:
+        codings = [c.strip().lower() for c in (header or "").split(",")]
+        codings = [c for c in codings if c and c != "identity"]
+        if codings in (["gzip"], ["x-gzip"]):
+            return cls(zlib.MAX_WBITS | 16, deflate=False)
+        if codings == ["deflate"]:
+            return cls(zlib.MAX_WBITS, deflate=True)
+        return None  # identity, or an encoding we did not ask for: keep the bytes as sent
+
+    def inflate(self, data: bytes, max_length: int) -> bytes:
+        try:
+            return self._object.decompress(data, max_length)
+        except zlib.error as exc:
+            if self._deflate_first:  # "deflate" is often sent raw, without the zlib header
+                self._deflate_first = False
+                self._object = zlib.decompressobj(-zlib.MAX_WBITS)
+                return self.inflate(data, max_length)
+            raise httpx.DecodingError(f"the compressed body is corrupt ({exc})") from exc
+        finally:
+            self._deflate_first = False
+
+
+class Fetcher:
+    """Sends the requests of one `check_targets` call; shares its client and caches."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        settings: CheckSettings,
+        politeness: Politeness,
+        *,
+        resolver: Resolver | None,
+        clock: Clock,
+        sleep: Sleep,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.politeness = politeness
+        self.resolver = resolver or system_resolver
+        self.clock = clock
+        self.sleep = sleep
+        self._addresses: dict[tuple[str, int], asyncio.Task[list[str]]] = {}
+
+    async def fetch(self, target: Target, url: str, progress: Progress) -> None:
+        """HEAD then maybe GET (or GET alone), appending each `Exchange` to `progress`."""
+        if not target.fingerprint_due:
+            # HEAD is never retried: whatever would deserve a retry sends us to GET anyway.
+            once = replace(self.settings, max_attempts=1)
+            head = await self.follow("HEAD", url, progress=progress, settings=once)
+            progress.exchanges.append(head)
+            progress.method = None
+            if not needs_get(head):
+                return
+        get = await self.follow(
+            "GET",
+            url,
+            progress=progress,
+            headers=conditional_headers(target.previous),
+        )
+        progress.exchanges.append(get)
+        progress.method = None
+
+    async def probe(self, url: str) -> Probe:
+        """One GET of a made-up URL, no retries; any failure is just "no probe answer"."""
+        once = replace(self.settings, max_attempts=1)
+        try:
+            async with asyncio.timeout(self.settings.total_timeout):
+                exchange = await self.follow("GET", url, progress=Progress(), settings=once)
+        except TimeoutError:
+            return Probe(url, None, None)
+        answer = exchange.answer
+        if answer is None:
+            return Probe(url, None, None)
+        page = None
+        if 200 <= answer.status < 300:
+            page = analyse_body(
+                answer.body,
+                answer.headers.get("content-type"),
+                truncated=answer.truncated,
+                etag=answer.headers.get("etag"),
+                total_length=content_length(answer.headers),
+            )
+        return Probe(url, answer.status, page)
+
+    async def follow(
+        self,
+        method: str,
+        url: str,
+        *,
+        progress: Progress,
+        headers: dict[str, str] | None = None,
+        settings: CheckSettings | None = None,
+    ) -> Exchange:
+        """Request `url` and every redirect after it, by hand."""
+        settings = settings or self.settings
+        headers = headers or {}
+        progress.method, progress.chain, progress.retries = method, [], []
+        chain, retries = progress.chain, progress.retries
+        conditional = bool(headers)
+        jar = httpx.Cookies()
+        # Identifies this journey to the host gates: a pause it caused (Retry-After) is
+        # waited out by its own retry, so the gate must not make it wait twice.
+        owner = object()
+        visited: set[str] = set()
+        current = url
+        base = functools.partial(Exchange, method, conditional=conditional)
+
+        def done(**fields: Any) -> Exchange:
+            return base(chain=tuple(chain), retries=tuple(retries), **fields)
+
+        for _ in range(settings.max_redirects + 1):
+            checked = parse_url(current)
+            if isinstance(checked, UrlProblem):
+                return done(stop=Stop.BAD_LOCATION, stop_detail=checked.reason, stop_url=current)
+            refusal = await self._refuse(checked)
+            if refusal is not None:
+                stop, detail, error = refusal
+                return done(stop=stop, stop_detail=detail, stop_url=current, error=error)
+            visited.add(checked.canonical)
+            gate = self.politeness.gate(checked.host)
+            send = functools.partial(
+                self._send, gate, method, current, headers, jar, owner, method == "GET", settings
+            )
+            attempt, notes = await with_retries(send, settings, sleep=self.sleep)
+            retries.extend(notes)
+            answer = attempt.answer
+            if answer is None:
+                chain.append(Hop(current, None))
+                return done(error=attempt.error)
+            chain.append(Hop(current, answer.status))
+            location = answer.headers.get("location", "").strip()
+            if answer.status not in REDIRECT_STATUSES or not location:
+                return done(answer=answer, refused_wait=refused_wait(attempt, settings))
+            try:
+                following = str(httpx.URL(current).join(location))
+            except (httpx.InvalidURL, ValueError, TypeError) as exc:
+                return done(stop=Stop.BAD_LOCATION, stop_detail=str(exc), stop_url=location)
+            next_checked = parse_url(following)
+            if isinstance(next_checked, UrlProblem):
+                return done(
+                    stop=Stop.BAD_LOCATION, stop_detail=next_checked.reason, stop_url=following
+                )
+            # A redirect back to the same URL that sets a cookie is a login/consent dance
+            # browsers complete; without a new cookie it is a loop.
+            if next_checked.canonical in visited and "set-cookie" not in answer.headers:
+                return done(stop=Stop.REDIRECT_LOOP, stop_url=following)
+            current = following
+        return done(stop=Stop.TOO_MANY_REDIRECTS, stop_url=current)
+
+    async def _send(
+        self,
+        gate: HostGate,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        jar: httpx.Cookies,
+        owner: object,
+        read_body: bool,
+        settings: CheckSettings,
+    ) -> Attempt:
+        """One request; every exception a URL or server can cause becomes part of the facts."""
+        await gate.before_request(owner, self.sleep)
+        try:
+            request = self.client.build_request(method, url, headers=headers)
+            if jar:  # the stdlib cookie machinery is slow; skip it when there is nothing
+                jar.set_cookie_header(request)
+            response = await self.client.send(request, stream=True)
+        except Exception as exc:
+            return Attempt(method, url, error=exc)
+        try:
+            if "set-cookie" in response.headers:
+                jar.extract_cookies(response)
+            status = response.status_code
+            retry_after = retry_after_seconds(response.headers, self.clock())
+            if retry_after is not None and status in (429, 503):
+                gate.pause(min(retry_after, settings.retry_after_cap), owner)
+            body, truncated = b"", False
+            redirect = status in REDIRECT_STATUSES and "location" in response.headers
+            if read_body and not redirect:
+                limit = settings.max_body_bytes
+                if not 200 <= status < 300:
+                    limit = min(limit, ERROR_BODY_BYTES)
+                body, truncated = await read_capped(response, limit)
+            answer = Answer(url, status, response.headers, body, truncated)
+            return Attempt(method, url, answer=answer, retry_after=retry_after)
+        except Exception as exc:
+            return Attempt(method, url, error=exc)
+        finally:
+            # Closing a stream the server broke may fail too; there is nothing left to keep.
+            with contextlib.suppress(Exception):
+                await response.aclose()
+
+    async def _refuse(self, checked: CheckedUrl) -> tuple[Stop, str | None, OSError | None] | None:
+        """Why `checked` must not be requested (private address, no DNS), or None."""
+        if self.settings.allow_private:
+            return None
+        allow = self.settings.private_allowlist
+        if host_allowlisted(checked.host, allow):
+            return None
+        if _is_ip(checked.host):
+            reason = forbidden_address(checked.host, allow)
+            return (Stop.PRIVATE, reason, None) if reason else None
+        try:
+            addresses = await self._resolve(checked.host, checked.port)
+        except OSError as exc:
+            return Stop.UNRESOLVED, None, exc
+        for address in addresses:
+            reason = forbidden_address(address, allow)
+            if reason:
+                return Stop.PRIVATE, reason, None
+        return None
+
+    def pending_lookups(self) -> list[asyncio.Task[list[str]]]:
+        return [task for task in self._addresses.values() if not task.done()]
+
+    async def _resolve(self, host: str, port: int) -> list[str]:
+        """Resolve once per host and port per run; a deadline on one URL cancels no lookup."""
+        key = (host, port)
+        task = self._addresses.get(key)
+        if task is None:
+            task = self._addresses[key] = asyncio.ensure_future(self._lookup(host, port))
+        return await asyncio.shield(task)
+
+    async def _lookup(self, host: str, port: int) -> list[str]:
+        addresses = list(await self.resolver(host, port))
+        if not addresses:
+            raise socket.gaierror(socket.EAI_NONAME, "no addresses for the host name")
+        return addresses
+
+
+def content_length(headers: httpx.Headers) -> int | None:
+    value = headers.get("content-length", "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True

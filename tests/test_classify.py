@@ -1,0 +1,354 @@
+"""The verdict is a pure function of the gathered facts: every outcome from plain records."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+import httpx
+import pytest
+
+from catalog.check.classify import blocked_reason, classify
+from catalog.check.content import PageFacts
+from catalog.check.facts import Answer, CheckFacts, Exchange, Probe, RetryNote, Stop
+from catalog.check.reasons import FailureKind, describe_error
+from catalog.model import Hop
+from catalog.outcomes import Outcome
+from catalog.urls import UrlProblem
+
+URL = "https://example.org/reports/2019.pdf"
+NEW = "https://new.example.org/reports/2019.pdf"
+
+
+def answered(status: int, *, url: str = URL, headers=None, body: bytes = b"", method="GET"):
+    answer = Answer(url, status, httpx.Headers(headers or {}), body)
+    return Exchange(method, chain=(Hop(url, status),), answer=answer)
+
+
+def redirected(*hops: tuple[str, int], final_headers=None, body: bytes = b"") -> Exchange:
+    url, status = hops[-1]
+    answer = Answer(url, status, httpx.Headers(final_headers or {}), body)
+    return Exchange("GET", chain=tuple(Hop(u, s) for u, s in hops), answer=answer)
+
+
+def failed(error: BaseException, *, method: str = "GET") -> Exchange:
+    return Exchange(method, chain=(Hop(URL, None),), error=error)
+
+
+def facts(*exchanges: Exchange, url: str = URL, **kwargs) -> CheckFacts:
+    return CheckFacts(url=url, exchanges=exchanges, **kwargs)
+
+
+def raised_from(outer: BaseException, *causes: BaseException) -> BaseException:
+    """`outer` raised from each cause in turn, like httpx wraps httpcore wraps the socket."""
+    current = outer
+    for cause in causes:
+        current.__cause__ = cause
+        current = cause
+    return outer
+
+
+def cert_error(message: str) -> ssl.SSLCertVerificationError:
+    error = ssl.SSLCertVerificationError(1, f"certificate verify failed: {message}")
+    error.verify_message = message
+    error.verify_code = 10
+    return error
+
+
+def page(title: str | None = "Annual report 2019", text: str = "The annual report.") -> PageFacts:
+    return PageFacts(title=title, heading=title, text=text, fingerprint="f1", is_html=True)
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+def test_200_is_ok() -> None:
+    verdict = classify(facts(answered(200)))
+    assert verdict.outcome is Outcome.OK
+    assert "200" in verdict.reason
+
+
+def test_head_405_then_get_200_is_ok_and_reason_names_both() -> None:
+    verdict = classify(facts(answered(405, method="HEAD"), answered(200)))
+    assert verdict.outcome is Outcome.OK
+    assert "HEAD 405" in verdict.reason and "GET 200" in verdict.reason
+
+
+def test_reason_counts_retries_with_their_retry_after() -> None:
+    get = answered(200)
+    get = Exchange("GET", get.chain, get.answer, retries=(RetryNote("503", 1.0, 1.0),))
+    verdict = classify(facts(answered(405, method="HEAD"), get))
+    assert verdict.outcome is Outcome.OK
+    assert "1 retry" in verdict.reason and "Retry-After" in verdict.reason
+
+
+def test_304_is_ok() -> None:
+    assert classify(facts(answered(304))).outcome is Outcome.OK
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (404, Outcome.NOT_FOUND),
+        (410, Outcome.GONE),
+        (500, Outcome.HTTP_ERROR),
+        (400, Outcome.HTTP_ERROR),
+        (403, Outcome.HTTP_ERROR),
+        (503, Outcome.HTTP_ERROR),
+        (429, Outcome.RATE_LIMITED),
+        (999, Outcome.BLOCKED),
+        (401, Outcome.BLOCKED),
+        (402, Outcome.BLOCKED),
+        (407, Outcome.BLOCKED),
+    ],
+)
+def test_status_decides_outcome(status: int, outcome: Outcome) -> None:
+    assert classify(facts(answered(status))).outcome is outcome
+
+
+def test_too_long_retry_after_is_named_in_the_reason() -> None:
+    exchange = answered(429)
+    exchange = Exchange("GET", exchange.chain, exchange.answer, refused_wait=3600.0)
+    verdict = classify(facts(exchange))
+    assert verdict.outcome is Outcome.RATE_LIMITED
+    assert "3600" in verdict.reason
+
+
+def test_redirect_status_without_location_is_an_http_error() -> None:
+    assert classify(facts(answered(302))).outcome is Outcome.HTTP_ERROR
+
+
+# --- bot walls -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body"),
+    [
+        (403, {"cf-mitigated": "challenge", "server": "cloudflare"}, b""),
+        (503, {"server": "cloudflare"}, b"<title>Just a moment...</title> challenge-platform"),
+        (403, {"x-amzn-waf-action": "captcha"}, b""),
+        (202, {"x-amzn-waf-action": "challenge"}, b""),
+        (403, {"server": "AkamaiGHost"}, b"Access Denied. Reference #18.abc"),
+    ],
+)
+def test_bot_challenge_is_blocked_never_broken(status: int, headers, body: bytes) -> None:
+    verdict = classify(facts(answered(status, headers=headers, body=body)))
+    assert verdict.outcome is Outcome.BLOCKED
+    assert not verdict.outcome.is_failure
+
+
+def test_cloudflare_server_alone_is_not_a_challenge() -> None:
+    assert blocked_reason(403, httpx.Headers({"server": "cloudflare"}), b"Forbidden") is None
+
+
+def test_plain_202_is_ok() -> None:
+    assert classify(facts(answered(202))).outcome is Outcome.OK
+
+
+# --- redirects -------------------------------------------------------------------------------
+
+
+def test_permanent_redirect_suggests_new_url_in_reason() -> None:
+    verdict = classify(facts(redirected((URL, 301), (NEW, 200))))
+    assert verdict.outcome is Outcome.REDIRECTED_PERMANENT
+    assert NEW in verdict.reason and "301" in verdict.reason
+
+
+@pytest.mark.parametrize("status", [301, 308])
+def test_permanent_redirect_anywhere_in_chain_counts(status: int) -> None:
+    chain = redirected((URL, 302), (NEW, status), (NEW + "?v=2", 200))
+    assert classify(facts(chain)).outcome is Outcome.REDIRECTED_PERMANENT
+
+
+@pytest.mark.parametrize("status", [302, 303, 307])
+def test_temporary_redirect_is_ok(status: int) -> None:
+    verdict = classify(facts(redirected((URL, status), (NEW, 200))))
+    assert verdict.outcome is Outcome.OK
+    assert NEW in verdict.reason
+
+
+def test_redirect_to_404_is_redirect_to_error_naming_the_status() -> None:
+    verdict = classify(facts(redirected((URL, 301), (NEW, 404))))
+    assert verdict.outcome is Outcome.REDIRECT_TO_ERROR
+    assert "404" in verdict.reason
+
+
+def test_redirect_loop_and_too_many_redirects() -> None:
+    loop = Exchange(
+        "GET",
+        chain=(Hop(URL, 302), Hop(NEW, 302)),
+        stop=Stop.REDIRECT_LOOP,
+        stop_url=URL,
+    )
+    assert classify(facts(loop)).outcome is Outcome.REDIRECT_LOOP
+    many = Exchange(
+        "GET",
+        chain=tuple(Hop(f"{URL}?{i}", 302) for i in range(11)),
+        stop=Stop.TOO_MANY_REDIRECTS,
+        stop_url=f"{URL}?11",
+    )
+    assert classify(facts(many)).outcome is Outcome.TOO_MANY_REDIRECTS
+
+
+def test_redirect_to_a_non_web_address_is_redirect_to_error() -> None:
+    bad = Exchange(
+        "GET",
+        chain=(Hop(URL, 302),),
+        stop=Stop.BAD_LOCATION,
+        stop_url="ftp://example.org/x",
+        stop_detail="the scheme 'ftp' is not a web address",
+    )
+    assert classify(facts(bad)).outcome is Outcome.REDIRECT_TO_ERROR
+
+
+def test_private_address_first_hop_and_after_redirect() -> None:
+    first = Exchange("GET", stop=Stop.PRIVATE, stop_url=URL, stop_detail="127.0.0.1 is loopback")
+    assert classify(facts(first)).outcome is Outcome.PRIVATE_ADDRESS
+    later = Exchange(
+        "GET",
+        chain=(Hop(URL, 302),),
+        stop=Stop.PRIVATE,
+        stop_url="http://10.0.0.1/",
+        stop_detail="10.0.0.1 is private",
+    )
+    verdict = classify(facts(later))
+    assert verdict.outcome is Outcome.PRIVATE_ADDRESS
+    assert "10.0.0.1" in verdict.reason
+
+
+def test_our_own_dns_failure_is_dns_error() -> None:
+    stop = Exchange(
+        "GET", stop=Stop.UNRESOLVED, stop_url=URL, error=socket.gaierror(socket.EAI_NONAME, "x")
+    )
+    assert classify(facts(stop)).outcome is Outcome.DNS_ERROR
+
+
+# --- soft 404 --------------------------------------------------------------------------------
+
+
+def test_deep_link_redirected_to_home_page_is_soft_404() -> None:
+    chain = redirected((URL, 302), ("https://example.org/", 200))
+    assert classify(facts(chain)).outcome is Outcome.SOFT_404
+
+
+def test_page_titled_not_found_is_soft_404() -> None:
+    found = facts(answered(200), page=page("Page not found", "Sorry, we could not find that."))
+    assert classify(found).outcome is Outcome.SOFT_404
+
+
+def test_home_page_is_never_a_soft_404() -> None:
+    home = "https://example.org/"
+    verdict = classify(facts(answered(200, url=home), url=home, page=page("Page not found")))
+    assert verdict.outcome is Outcome.OK
+
+
+def test_page_like_the_hosts_made_up_url_is_soft_404() -> None:
+    generic = page("Example", "Welcome to example. " * 50)
+    probe = Probe("https://example.org/zz-no-such-page", 200, generic)
+    verdict = classify(facts(answered(200), page=generic, probe=probe))
+    assert verdict.outcome is Outcome.SOFT_404
+
+
+def test_page_unlike_the_probe_is_ok() -> None:
+    real = page("Annual report 2019", "Findings on trafficking cases in 2019. " * 30)
+    probe = Probe("https://example.org/zz", 404, None)
+    assert classify(facts(answered(200), page=real, probe=probe)).outcome is Outcome.OK
+
+
+# --- failures without an answer --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (httpx.ConnectTimeout("timed out"), Outcome.TIMEOUT),
+        (httpx.ReadTimeout("timed out"), Outcome.TIMEOUT),
+        (
+            raised_from(httpx.ConnectError("x"), socket.gaierror(socket.EAI_NONAME, "unknown")),
+            Outcome.DNS_ERROR,
+        ),
+        (
+            raised_from(httpx.ConnectError("x"), ConnectionRefusedError(111, "refused")),
+            Outcome.CONNECTION_REFUSED,
+        ),
+        (
+            raised_from(httpx.ReadError("x"), ConnectionResetError(104, "reset by peer")),
+            Outcome.CONNECTION_RESET,
+        ),
+        (
+            httpx.RemoteProtocolError("Server disconnected without sending a response."),
+            Outcome.CONNECTION_RESET,
+        ),
+        (httpx.RemoteProtocolError("illegal header line"), Outcome.CONNECTION_ERROR),
+        (
+            raised_from(httpx.ConnectError("x"), OSError(101, "Network is unreachable")),
+            Outcome.CONNECTION_ERROR,
+        ),
+        (raised_from(httpx.ConnectError("x"), ssl.SSLError(1, "handshake")), Outcome.TLS_ERROR),
+        (httpx.UnsupportedProtocol("no"), Outcome.INVALID_URL),
+        (RuntimeError("surprise"), Outcome.CONNECTION_ERROR),
+    ],
+)
+def test_transport_failure_decides_outcome(error: BaseException, outcome: Outcome) -> None:
+    assert classify(facts(failed(error))).outcome is outcome
+
+
+@pytest.mark.parametrize(
+    ("message", "word"),
+    [
+        ("certificate has expired", "expired"),
+        ("Hostname mismatch, certificate is not valid for 'example.org'.", "host"),
+        ("self-signed certificate", "self-signed"),
+        ("self signed certificate in certificate chain", "self-signed"),
+        ("unable to get local issuer certificate", "trust"),
+    ],
+)
+def test_tls_failure_names_the_certificate_problem(message: str, word: str) -> None:
+    error = raised_from(httpx.ConnectError("x"), cert_error(message))
+    verdict = classify(facts(failed(error)))
+    assert verdict.outcome is Outcome.TLS_ERROR
+    assert word in verdict.reason
+
+
+def test_cause_is_found_through_context_as_well_as_cause() -> None:
+    outer = httpx.ConnectError("x")
+    outer.__context__ = cert_error("certificate has expired")
+    assert describe_error(outer).kind is FailureKind.TLS
+
+
+def test_deadline_is_a_timeout_saying_so() -> None:
+    verdict = classify(facts(Exchange("GET", chain=(Hop(URL, None),)), deadline_exceeded=45.0))
+    assert verdict.outcome is Outcome.TIMEOUT
+    assert "45 s" in verdict.reason
+
+
+def test_invalid_url_is_invalid() -> None:
+    verdict = classify(CheckFacts(url="htp:/x", invalid=UrlProblem("the scheme is wrong")))
+    assert verdict.outcome is Outcome.INVALID_URL
+
+
+def test_every_outcome_but_our_own_network_is_reachable() -> None:
+    """A new Outcome member needs a branch in classify (and an example here)."""
+    examples = [
+        facts(answered(200)),
+        facts(redirected((URL, 301), (NEW, 200))),
+        facts(answered(404)),
+        facts(answered(410)),
+        facts(answered(500)),
+        facts(answered(200), page=page("404 Not Found")),
+        facts(Exchange("GET", chain=(Hop(URL, 302),), stop=Stop.REDIRECT_LOOP, stop_url=URL)),
+        facts(Exchange("GET", chain=(Hop(URL, 302),), stop=Stop.TOO_MANY_REDIRECTS)),
+        facts(redirected((URL, 302), (NEW, 500))),
+        facts(failed(httpx.ReadTimeout("t"))),
+        facts(failed(raised_from(httpx.ConnectError("x"), socket.gaierror(-2, "n")))),
+        facts(failed(raised_from(httpx.ConnectError("x"), ConnectionRefusedError()))),
+        facts(failed(raised_from(httpx.ReadError("x"), ConnectionResetError()))),
+        facts(failed(httpx.ConnectError("x"))),
+        facts(failed(raised_from(httpx.ConnectError("x"), cert_error("self-signed certificate")))),
+        facts(answered(999)),
+        facts(answered(429)),
+        CheckFacts(url="x", invalid=UrlProblem("bad")),
+        facts(Exchange("GET", stop=Stop.PRIVATE, stop_url=URL, stop_detail="loopback")),
+    ]
+    reached = {classify(example).outcome for example in examples}
+    assert reached == set(Outcome) - {Outcome.NETWORK_UNAVAILABLE}

@@ -1,0 +1,612 @@
+"""What `check_targets` asks servers and what it concludes, with respx and MockTransport.
+
+No test touches the network: the resolver is injected (a public address) and `sleep` is a
+recorder, so retries and Retry-After waits cost nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+import ssl
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from catalog.check import check_batch, check_targets
+from catalog.model import Batch, Hop, Observation, Previous, Target
+from catalog.outcomes import Outcome
+from catalog.settings import CheckSettings
+from catalog.urls import host_of
+
+PUBLIC = "93.184.216.34"
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+SETTINGS = replace(CheckSettings(), soft404_probe=False, per_host_rate=1000.0)
+URL = "https://example.org/reports/2019"
+PAGE = (
+    "<html><head><title>Annual report 2019</title></head><body><h1>Annual report</h1>"
+    "<p>Findings on the cases the task force handled in 2019, by region and type.</p>"
+    "</body></html>"
+)
+
+
+class RecordingSleep:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        await asyncio.sleep(0)
+
+
+class Resolver:
+    def __init__(self, answers: dict[str, list[str]] | None = None) -> None:
+        self.answers = answers or {}
+        self.asked: list[str] = []
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.asked.append(host)
+        answer = self.answers.get(host, [PUBLIC])
+        if not answer:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return answer
+
+
+def target(url: str = URL, **kwargs: Any) -> Target:
+    return Target(url=url, host=host_of(url), **kwargs)
+
+
+def check(
+    url: str = URL,
+    settings: CheckSettings = SETTINGS,
+    *,
+    sleep: RecordingSleep | None = None,
+    resolver: Resolver | None = None,
+    **kwargs: Any,
+) -> Observation:
+    target_kwargs = {k: kwargs.pop(k) for k in ("previous", "fingerprint_due") if k in kwargs}
+    observations = asyncio.run(
+        check_targets(
+            [target(url, **target_kwargs)],
+            settings,
+            resolver=resolver or Resolver(),
+            sleep=sleep or RecordingSleep(),
+            clock=lambda: NOW,
+            **kwargs,
+        )
+    )
+    assert len(observations) == 1
+    return observations[0]
+
+
+def transport(handler: Callable[[httpx.Request], Any]) -> httpx.MockTransport:
+    return httpx.MockTransport(handler)
+
+
+def raising(exc: BaseException, *causes: BaseException) -> httpx.MockTransport:
+    """A transport failing the way httpx does: the OS or ssl error kept as `__cause__`."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        current = exc
+        for cause in causes:
+            current.__cause__ = cause
+            current = cause
+        raise exc
+
+    return transport(handler)
+
+
+# --- plain answers ---------------------------------------------------------------------------
+
+
+@respx.mock
+def test_live_page_records_the_facts_a_curator_needs() -> None:
+    respx.get(URL).respond(
+        200,
+        html=PAGE,
+        headers={"ETag": '"v1"', "Last-Modified": "Tue, 30 Apr 2024 10:00:00 GMT"},
+    )
+    obs = check()
+    assert obs.outcome is Outcome.OK
+    assert obs.http_status == 200 and obs.final_url == URL
+    assert obs.methods == ("GET",) and obs.chain == (Hop(URL, 200),)
+    assert obs.title == "Annual report 2019"
+    assert obs.fingerprint and obs.text_sample and "Findings" in obs.text_sample
+    assert obs.etag == '"v1"' and obs.last_modified
+    assert obs.content_type and obs.content_type.startswith("text/html")
+    assert obs.bytes_read == len(PAGE.encode()) and obs.content_length == obs.bytes_read
+    assert obs.checked_at == NOW and obs.elapsed_ms is not None and obs.retries == 0
+
+
+@respx.mock
+def test_every_request_names_linkhealth_and_the_contact() -> None:
+    route = respx.get(URL).respond(200)
+    check(settings=replace(SETTINGS, contact="links@example.net"))
+    agent = route.calls.last.request.headers["user-agent"]
+    assert "linkhealth" in agent and "links@example.net" in agent
+
+
+@respx.mock
+def test_head_suffices_when_no_fingerprint_is_due() -> None:
+    head = respx.head(URL).respond(200)
+    get = respx.get(URL).respond(200)
+    obs = check(fingerprint_due=False)
+    assert obs.outcome is Outcome.OK and obs.methods == ("HEAD",)
+    assert head.called and not get.called and obs.fingerprint is None
+
+
+@respx.mock
+@pytest.mark.parametrize("head_status", [405, 404, 403, 500, 501])
+def test_head_error_status_falls_back_to_get(head_status: int) -> None:
+    respx.head(URL).respond(head_status)
+    respx.get(URL).respond(200, html=PAGE)
+    obs = check(fingerprint_due=False)
+    assert obs.outcome is Outcome.OK
+    assert obs.methods == ("HEAD", "GET")
+    assert f"HEAD {head_status}" in obs.reason
+
+
+@respx.mock
+def test_head_timeout_falls_back_to_get() -> None:
+    respx.head(URL).mock(side_effect=httpx.ReadTimeout)
+    respx.get(URL).respond(200)
+    obs = check(fingerprint_due=False)
+    assert obs.outcome is Outcome.OK and obs.methods == ("HEAD", "GET")
+
+
+@respx.mock
+def test_get_alone_when_fingerprint_is_due() -> None:
+    head = respx.head(URL).respond(200)
+    respx.get(URL).respond(200)
+    obs = check(fingerprint_due=True)
+    assert obs.methods == ("GET",) and not head.called
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [(404, Outcome.NOT_FOUND), (410, Outcome.GONE), (400, Outcome.HTTP_ERROR)],
+)
+def test_error_status_after_head_and_get(status: int, outcome: Outcome) -> None:
+    respx.head(URL).respond(status)
+    respx.get(URL).respond(status)
+    obs = check(fingerprint_due=False)
+    assert obs.outcome is outcome and obs.http_status == status
+    assert obs.methods == ("HEAD", "GET")
+
+
+# --- conditional requests --------------------------------------------------------------------
+
+
+@respx.mock
+def test_unchanged_page_answers_304_and_keeps_the_last_fingerprint() -> None:
+    route = respx.get(URL).respond(304, headers={"ETag": '"v1"'})
+    previous = Previous(
+        etag='"v1"',
+        last_modified="Tue, 30 Apr 2024 10:00:00 GMT",
+        fingerprint="abc",
+        title="Annual report 2019",
+        content_length=1234,
+    )
+    obs = check(previous=previous)
+    sent = route.calls.last.request.headers
+    assert sent["if-none-match"] == '"v1"' and sent["if-modified-since"] == previous.last_modified
+    assert obs.outcome is Outcome.OK and obs.not_modified
+    assert obs.fingerprint == "abc" and obs.title == "Annual report 2019"
+    assert obs.bytes_read == 0
+
+
+# --- redirects -------------------------------------------------------------------------------
+
+
+@respx.mock
+@pytest.mark.parametrize("status", [301, 308])
+def test_permanent_redirect_suggests_new_url(status: int) -> None:
+    new = "https://new.example.org/reports/2019"
+    respx.get(URL).respond(status, headers={"Location": new})
+    respx.get(new).respond(200, html=PAGE)
+    resolver = Resolver()
+    obs = check(resolver=resolver)
+    assert obs.outcome is Outcome.REDIRECTED_PERMANENT
+    assert obs.suggested_url == new and obs.final_url == new
+    assert obs.chain == (Hop(URL, status), Hop(new, 200))
+    assert new in obs.reason
+    assert resolver.asked == ["example.org", "new.example.org"], "each hop's host is checked"
+
+
+@respx.mock
+@pytest.mark.parametrize("status", [302, 303, 307])
+def test_temporary_redirect_is_ok_and_keeps_the_chain(status: int) -> None:
+    respx.get(URL).respond(status, headers={"Location": "/reports/2019/"})
+    respx.get(URL + "/").respond(200, html=PAGE)
+    obs = check()
+    assert obs.outcome is Outcome.OK and obs.suggested_url is None
+    assert obs.chain == (Hop(URL, status), Hop(URL + "/", 200))
+
+
+@respx.mock
+def test_redirect_to_a_404_is_a_redirect_to_error() -> None:
+    respx.get(URL).respond(302, headers={"Location": "https://example.org/moved"})
+    respx.get("https://example.org/moved").respond(404)
+    obs = check()
+    assert obs.outcome is Outcome.REDIRECT_TO_ERROR
+    assert obs.http_status == 404 and "404" in obs.reason
+
+
+@respx.mock
+def test_redirect_loop_is_detected() -> None:
+    other = "https://example.org/b"
+    respx.get(URL).respond(302, headers={"Location": other})
+    respx.get(other).respond(302, headers={"Location": URL})
+    obs = check()
+    assert obs.outcome is Outcome.REDIRECT_LOOP
+    assert len(obs.chain) == 2
+
+
+@respx.mock
+def test_redirects_beyond_the_limit_are_too_many() -> None:
+    for i in range(10):
+        respx.get(f"https://example.org/{i}").respond(
+            301, headers={"Location": f"https://example.org/{i + 1}"}
+        )
+    obs = check("https://example.org/0", replace(SETTINGS, max_redirects=3))
+    assert obs.outcome is Outcome.TOO_MANY_REDIRECTS
+    assert len(obs.chain) == 4
+
+
+@respx.mock
+def test_cookie_setting_redirect_to_itself_is_followed_like_a_browser() -> None:
+    def consent(request: httpx.Request) -> httpx.Response:
+        if "consent=yes" in request.headers.get("cookie", ""):
+            return httpx.Response(200, html=PAGE)
+        return httpx.Response(302, headers={"Location": URL, "Set-Cookie": "consent=yes; Path=/"})
+
+    respx.get(URL).mock(side_effect=consent)
+    obs = check()
+    assert obs.outcome is Outcome.OK and len(obs.chain) == 2
+
+
+@respx.mock
+def test_redirect_to_a_non_web_scheme_is_a_redirect_to_error() -> None:
+    respx.get(URL).respond(302, headers={"Location": "ftp://example.org/report"})
+    assert check().outcome is Outcome.REDIRECT_TO_ERROR
+
+
+# --- retries ---------------------------------------------------------------------------------
+
+
+@respx.mock
+def test_one_503_with_retry_after_is_retried_and_ends_ok() -> None:
+    respx.head(URL).respond(405)
+    respx.get(URL).mock(
+        side_effect=[httpx.Response(503, headers={"Retry-After": "1"}), httpx.Response(200)]
+    )
+    sleep = RecordingSleep()
+    obs = check(fingerprint_due=False, sleep=sleep)
+    assert obs.outcome is Outcome.OK and obs.retries == 1
+    assert sleep.waits == [1.0]
+    assert "HEAD 405" in obs.reason and "1 retry" in obs.reason and "Retry-After" in obs.reason
+
+
+@respx.mock
+def test_retry_after_as_http_date_is_honoured() -> None:
+    later = format_datetime(NOW + timedelta(seconds=5), usegmt=True)
+    respx.get(URL).mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": later}), httpx.Response(200)]
+    )
+    sleep = RecordingSleep()
+    obs = check(sleep=sleep)
+    assert obs.outcome is Outcome.OK and sleep.waits == [5.0]
+
+
+@respx.mock
+def test_persistent_429_is_rate_limited_after_every_attempt() -> None:
+    route = respx.get(URL).respond(429)
+    sleep = RecordingSleep()
+    obs = check(sleep=sleep)
+    assert obs.outcome is Outcome.RATE_LIMITED
+    assert route.call_count == SETTINGS.max_attempts
+    assert obs.retries == SETTINGS.max_attempts - 1 == len(sleep.waits)
+    assert sleep.waits[0] < sleep.waits[1], "backoff grows"
+
+
+@respx.mock
+def test_persistent_500_is_an_http_error_after_retries() -> None:
+    route = respx.get(URL).respond(500)
+    obs = check()
+    assert obs.outcome is Outcome.HTTP_ERROR and route.call_count == SETTINGS.max_attempts
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    ("status", "outcome"), [(429, Outcome.RATE_LIMITED), (503, Outcome.HTTP_ERROR)]
+)
+def test_retry_after_longer_than_the_cap_stops_retrying(status: int, outcome: Outcome) -> None:
+    route = respx.get(URL).respond(status, headers={"Retry-After": "3600"})
+    sleep = RecordingSleep()
+    obs = check(sleep=sleep)
+    assert obs.outcome is outcome
+    assert route.call_count == 1 and obs.retries == 0
+    assert "3600" in obs.reason
+
+
+@respx.mock
+def test_timeouts_are_retried_then_reported() -> None:
+    route = respx.get(URL).mock(side_effect=httpx.ConnectTimeout)
+    obs = check()
+    assert obs.outcome is Outcome.TIMEOUT and route.call_count == SETTINGS.max_attempts
+
+
+@respx.mock
+def test_a_timeout_then_an_answer_is_ok() -> None:
+    respx.get(URL).mock(side_effect=[httpx.ReadTimeout("slow"), httpx.Response(200)])
+    obs = check()
+    assert obs.outcome is Outcome.OK and obs.retries == 1 and "timeout" in obs.reason
+
+
+# --- transport failures (MockTransport keeps the cause chain as httpx does) ------------------
+
+
+@pytest.mark.parametrize(
+    ("failure", "outcome", "word"),
+    [
+        (
+            raising(httpx.ConnectError("x"), socket.gaierror(socket.EAI_NONAME, "unknown")),
+            Outcome.DNS_ERROR,
+            "DNS",
+        ),
+        (
+            raising(httpx.ConnectError("x"), ConnectionRefusedError(111, "Connection refused")),
+            Outcome.CONNECTION_REFUSED,
+            "refused",
+        ),
+        (
+            raising(httpx.ReadError("x"), ConnectionResetError(104, "Connection reset by peer")),
+            Outcome.CONNECTION_RESET,
+            "reset",
+        ),
+        (
+            raising(httpx.RemoteProtocolError("Server disconnected without sending a response.")),
+            Outcome.CONNECTION_RESET,
+            "closed",
+        ),
+        (
+            raising(httpx.ConnectError("x"), OSError(101, "Network is unreachable")),
+            Outcome.CONNECTION_ERROR,
+            "unreachable",
+        ),
+    ],
+)
+def test_transport_failures_name_their_cause(
+    failure: httpx.MockTransport, outcome: Outcome, word: str
+) -> None:
+    obs = check(transport=failure)
+    assert obs.outcome is outcome
+    assert word.lower() in obs.reason.lower()
+    assert obs.http_status is None
+
+
+def test_expired_certificate_is_a_tls_error_saying_so() -> None:
+    cert = ssl.SSLCertVerificationError(1, "certificate verify failed: certificate has expired")
+    cert.verify_message = "certificate has expired"
+    obs = check(transport=raising(httpx.ConnectError("x"), cert))
+    assert obs.outcome is Outcome.TLS_ERROR and "expired" in obs.reason
+
+
+# --- bodies ----------------------------------------------------------------------------------
+
+
+def test_body_is_read_only_up_to_the_cap() -> None:
+    sent = {"chunks": 0}
+
+    async def endless() -> AsyncIterator[bytes]:
+        for _ in range(50 * 1024):  # 50 MiB in 1 KiB chunks
+            sent["chunks"] += 1
+            yield b"x" * 1024
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": "text/plain"}, content=endless())
+
+    obs = check(settings=replace(SETTINGS, max_body_bytes=10_000), transport=transport(handler))
+    assert obs.outcome is Outcome.OK
+    assert obs.bytes_read == 10_000
+    assert sent["chunks"] <= 12
+
+
+def test_decoded_bytes_count_against_the_cap() -> None:
+    packed = gzip.compress(b"a" * 5_000_000)  # about 5 KB on the wire
+
+    async def stream() -> AsyncIterator[bytes]:
+        for start in range(0, len(packed), 1024):
+            yield packed[start : start + 1024]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"Content-Encoding": "gzip", "Content-Type": "text/plain"}
+        return httpx.Response(200, headers=headers, content=stream())
+
+    obs = check(settings=replace(SETTINGS, max_body_bytes=64_000), transport=transport(handler))
+    assert obs.outcome is Outcome.OK and obs.bytes_read == 64_000
+
+
+def test_trickling_body_hits_the_deadline_for_the_url() -> None:
+    async def trickle() -> AsyncIterator[bytes]:
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            yield b"x"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=trickle())
+
+    obs = check(settings=replace(SETTINGS, total_timeout=0.3), transport=transport(handler))
+    assert obs.outcome is Outcome.TIMEOUT
+    assert "0.3 s" in obs.reason
+    assert obs.elapsed_ms is not None and obs.elapsed_ms < 2000
+
+
+# --- bot walls -------------------------------------------------------------------------------
+
+
+@respx.mock
+def test_cloudflare_challenge_is_blocked_and_not_retried() -> None:
+    route = respx.get(URL).respond(
+        403, headers={"cf-mitigated": "challenge", "server": "cloudflare"}, html="<p>...</p>"
+    )
+    obs = check()
+    assert obs.outcome is Outcome.BLOCKED and route.call_count == 1
+
+
+@respx.mock
+def test_challenge_page_text_behind_cloudflare_is_blocked() -> None:
+    respx.head(URL).respond(503, headers={"server": "cloudflare"})
+    respx.get(URL).respond(
+        503,
+        headers={"server": "cloudflare"},
+        html="<title>Just a moment...</title><script src='/cdn-cgi/challenge-platform/x'>",
+    )
+    obs = check(fingerprint_due=False)
+    assert obs.outcome is Outcome.BLOCKED
+
+
+@respx.mock
+@pytest.mark.parametrize("status", [999, 401])
+def test_linkedin_999_and_login_walls_are_blocked(status: int) -> None:
+    respx.get(URL).respond(status)
+    assert check().outcome is Outcome.BLOCKED
+
+
+@respx.mock
+def test_aws_waf_202_is_blocked() -> None:
+    respx.get(URL).respond(202, headers={"x-amzn-waf-action": "challenge"})
+    assert check().outcome is Outcome.BLOCKED
+
+
+# --- safety and invalid URLs -----------------------------------------------------------------
+
+
+@respx.mock
+def test_host_resolving_to_a_private_address_is_never_requested() -> None:
+    route = respx.get(URL).respond(200)
+    obs = check(resolver=Resolver({"example.org": ["10.1.2.3"]}))
+    assert obs.outcome is Outcome.PRIVATE_ADDRESS and not route.called
+
+
+@respx.mock
+def test_ip_literal_loopback_is_refused_without_dns() -> None:
+    route = respx.get("http://127.0.0.1:8080/admin").respond(200)
+    resolver = Resolver()
+    obs = check("http://127.0.0.1:8080/admin", resolver=resolver)
+    assert obs.outcome is Outcome.PRIVATE_ADDRESS
+    assert not route.called and resolver.asked == []
+
+
+@respx.mock
+def test_redirect_into_the_metadata_address_is_refused() -> None:
+    respx.get(URL).respond(302, headers={"Location": "http://169.254.169.254/latest/"})
+    metadata = respx.get("http://169.254.169.254/latest/").respond(200)
+    obs = check()
+    assert obs.outcome is Outcome.PRIVATE_ADDRESS and not metadata.called
+    assert obs.chain == (Hop(URL, 302),)
+
+
+@respx.mock
+def test_allow_listed_network_is_requested() -> None:
+    route = respx.get(URL).respond(200)
+    settings = replace(SETTINGS, private_allowlist=("10.0.0.0/8",))
+    obs = check(settings=settings, resolver=Resolver({"example.org": ["10.1.2.3"]}))
+    assert obs.outcome is Outcome.OK and route.called
+
+
+@respx.mock
+def test_unresolvable_host_is_a_dns_error_without_a_request() -> None:
+    route = respx.get(URL).respond(200)
+    obs = check(resolver=Resolver({"example.org": []}))
+    assert obs.outcome is Outcome.DNS_ERROR and not route.called
+
+
+@respx.mock
+def test_allow_private_skips_our_resolver() -> None:
+    respx.get(URL).respond(200)
+
+    async def no_dns(host: str, port: int) -> list[str]:
+        raise AssertionError("resolver must not be called")
+
+    obs = check(settings=replace(SETTINGS, allow_private=True), resolver=no_dns)  # type: ignore[arg-type]
+    assert obs.outcome is Outcome.OK
+
+
+@respx.mock
+@pytest.mark.parametrize("url", ["", "example.org/x", "ftp://example.org/", "https://exa mple.org"])
+def test_invalid_url_is_never_requested(url: str) -> None:
+    obs = check(url)
+    assert obs.outcome is Outcome.INVALID_URL
+    assert obs.methods == () and len(respx.calls) == 0
+
+
+# --- soft 404 --------------------------------------------------------------------------------
+
+GENERIC = (
+    "<html><head><title>Example</title></head><body><h1>Welcome</h1>"
+    + "<p>Welcome to the Example organisation. We fight trafficking worldwide.</p>" * 20
+    + "</body></html>"
+)
+
+
+@respx.mock
+def test_deep_link_redirected_to_the_home_page_is_soft_404() -> None:
+    respx.get(URL).respond(302, headers={"Location": "https://example.org/"})
+    respx.get("https://example.org/").respond(200, html=GENERIC)
+    assert check().outcome is Outcome.SOFT_404
+
+
+@respx.mock
+def test_page_titled_not_found_is_soft_404() -> None:
+    respx.get(URL).respond(200, html="<title>Page not found</title><h1>Page not found</h1>")
+    assert check().outcome is Outcome.SOFT_404
+
+
+@respx.mock
+def test_site_answering_every_path_alike_is_soft_404_with_one_probe_per_host() -> None:
+    other = "https://example.org/reports/2020"
+    respx.get(URL).respond(200, html=GENERIC)
+    respx.get(other).respond(200, html=GENERIC)
+    probe = respx.get(host="example.org").respond(200, html=GENERIC)
+    settings = replace(SETTINGS, soft404_probe=True)
+    observations = asyncio.run(
+        check_targets([target(URL), target(other)], settings, resolver=Resolver())
+    )
+    assert [o.outcome for o in observations] == [Outcome.SOFT_404, Outcome.SOFT_404]
+    assert probe.call_count == 1
+
+
+@respx.mock
+def test_real_page_on_a_site_that_says_404_is_ok() -> None:
+    respx.get(URL).respond(200, html=PAGE)
+    respx.get(host="example.org").respond(404, html="<title>Not found</title>")
+    obs = check(settings=replace(SETTINGS, soft404_probe=True))
+    assert obs.outcome is Outcome.OK
+
+
+@respx.mock
+def test_home_page_is_never_probed_nor_soft_404() -> None:
+    home = respx.get("https://example.org/").respond(200, html=GENERIC)
+    probe = respx.get(host="example.org").respond(200, html=GENERIC)
+    obs = check("https://example.org/", replace(SETTINGS, soft404_probe=True))
+    assert obs.outcome is Outcome.OK and home.called and not probe.called
+
+
+def test_check_batch_runs_its_own_event_loop() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404 if request.url.path == "/gone" else 200)
+
+    batch = Batch(0, (target("https://example.org/a"), target("https://example.org/gone")))
+    observations = check_batch(
+        batch, SETTINGS, transport=transport(handler), resolver=Resolver(), sleep=RecordingSleep()
+    )
+    assert [o.outcome for o in observations] == [Outcome.OK, Outcome.NOT_FOUND]

@@ -1,0 +1,179 @@
+"""Politeness: per-host concurrency and rate, a global cap, pauses, and fair interleaving."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import Counter
+from dataclasses import replace
+
+import httpx
+
+from catalog.check import check_targets
+from catalog.check.politeness import HostScheduler, Politeness
+from catalog.model import Observation, Target
+from catalog.outcomes import Outcome
+from catalog.settings import CheckSettings, HostPolicy
+from catalog.urls import host_of
+
+PUBLIC = "93.184.216.34"
+BASE = replace(CheckSettings(), soft404_probe=False, per_host_rate=1000.0, total_timeout=10.0)
+
+
+async def public_resolver(host: str, port: int) -> list[str]:
+    return [PUBLIC]
+
+
+def targets(*urls: str) -> list[Target]:
+    return [Target(url=u, host=host_of(u), fingerprint_due=False) for u in urls]
+
+
+class InFlight:
+    """A MockTransport handler that counts requests open at once, per host and overall."""
+
+    def __init__(self, delay: float = 0.01, delays: dict[str, float] | None = None) -> None:
+        self.delay = delay
+        self.delays = delays or {}
+        self.now: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
+        self.total_now = 0
+        self.total_peak = 0
+        self.started: dict[str, list[float]] = {}
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        self.started.setdefault(host, []).append(time.monotonic())
+        self.now[host] += 1
+        self.total_now += 1
+        self.peak[host] = max(self.peak[host], self.now[host])
+        self.total_peak = max(self.total_peak, self.total_now)
+        try:
+            await asyncio.sleep(self.delays.get(host, self.delay))
+        finally:
+            self.now[host] -= 1
+            self.total_now -= 1
+        return httpx.Response(200, text="ok")
+
+
+def run(urls: list[str], settings: CheckSettings, handler, **kwargs) -> list[Observation]:
+    return asyncio.run(
+        check_targets(
+            targets(*urls),
+            settings,
+            transport=httpx.MockTransport(handler),
+            resolver=public_resolver,
+            **kwargs,
+        )
+    )
+
+
+def test_requests_per_host_never_exceed_the_host_concurrency() -> None:
+    handler = InFlight(delay=0.02)
+    urls = [f"https://a.example/{i}" for i in range(12)] + [
+        f"https://b.example/{i}" for i in range(12)
+    ]
+    observations = run(urls, replace(BASE, concurrency=8, per_host_concurrency=2), handler)
+    assert [o.outcome for o in observations] == [Outcome.OK] * 24
+    assert handler.peak["a.example"] == 2 and handler.peak["b.example"] == 2
+    assert handler.total_peak == 4, "both hosts are worked on at the same time"
+
+
+def test_host_override_lowers_its_concurrency() -> None:
+    handler = InFlight(delay=0.02)
+    settings = replace(
+        BASE, per_host_concurrency=3, hosts={"slow.example": HostPolicy(per_host_concurrency=1)}
+    )
+    run([f"https://slow.example/{i}" for i in range(6)], settings, handler)
+    assert handler.peak["slow.example"] == 1
+
+
+def test_global_concurrency_caps_requests_across_hosts() -> None:
+    handler = InFlight(delay=0.02)
+    urls = [f"https://h{i}.example/" for i in range(20)]
+    observations = run(urls, replace(BASE, concurrency=4), handler)
+    assert len(observations) == 20
+    assert handler.total_peak == 4
+
+
+def test_requests_to_one_host_are_spaced_by_its_rate() -> None:
+    handler = InFlight(delay=0)
+    settings = replace(BASE, per_host_concurrency=4, per_host_rate=50.0)
+    run([f"https://a.example/{i}" for i in range(8)], settings, handler)
+    starts = sorted(handler.started["a.example"])
+    assert starts[-1] - starts[0] >= 7 / 50 * 0.9
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 1 / 50 * 0.5, "no bursts"
+
+
+def test_slow_host_does_not_stall_other_hosts() -> None:
+    handler = InFlight(delay=0.005, delays={"slow.example": 0.5})
+    finished: dict[str, float] = {}
+    start = time.monotonic()
+
+    def record(obs: Observation) -> None:
+        finished[obs.url] = time.monotonic() - start
+
+    urls = [f"https://slow.example/{i}" for i in range(6)] + [
+        f"https://fast{i}.example/" for i in range(10)
+    ]
+    run(urls, replace(BASE, concurrency=4, per_host_concurrency=2), handler, on_result=record)
+    fast = [t for url, t in finished.items() if "fast" in url]
+    assert max(fast) < 0.4, "fast hosts finished while the slow host was still answering"
+
+
+def test_results_come_back_in_target_order() -> None:
+    handler = InFlight(delay=0, delays={"slow.example": 0.05})
+    urls = ["https://slow.example/1", "https://fast.example/1", "https://slow.example/2"]
+    assert [o.url for o in run(urls, BASE, handler)] == urls
+
+
+def test_retry_after_pauses_the_host_but_not_other_hosts() -> None:
+    first_429: dict[str, bool] = {}
+    seen: list[tuple[str, float]] = []
+    start = time.monotonic()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((str(request.url), time.monotonic() - start))
+        if request.url.path == "/a1" and not first_429:
+            first_429["sent"] = True
+            return httpx.Response(429, headers={"Retry-After": "1"})
+        return httpx.Response(200)
+
+    settings = replace(BASE, per_host_concurrency=2, per_host_rate=10.0)
+    urls = ["https://a.example/a1", "https://a.example/a2", "https://b.example/b1"]
+    observations = run(urls, settings, handler, sleep=lambda s: asyncio.sleep(s / 4))
+    assert [o.outcome for o in observations] == [Outcome.OK] * 3
+    times = dict(seen)
+    assert times["https://b.example/b1"] < 0.1, "another host is not paused"
+    assert times["https://a.example/a2"] >= 0.2, "the host's other URL waited for the pause"
+    assert times["https://a.example/a1"] >= 0.2, "GET after the HEAD's 429 waited too"
+
+
+def test_scheduler_interleaves_hosts() -> None:
+    async def order() -> list[str]:
+        settings = replace(BASE, per_host_concurrency=1)
+        work = [("big", i) for i in range(5)] + [("small", 5)]
+        scheduler = HostScheduler(work, Politeness(settings))
+        taken = []
+        while (job := await scheduler.take()) is not None:
+            taken.append(job[0])
+            await scheduler.done(job[0])
+        return taken
+
+    taken = asyncio.run(order())
+    assert taken.index("small") == 1
+    assert sorted(taken) == ["big"] * 5 + ["small"]
+
+
+def test_ten_thousand_targets_in_one_call() -> None:
+    async def ok(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200)
+
+    urls = [f"https://h{i % 500}.example/p{i}" for i in range(10_000)]
+    start = time.monotonic()
+    observations = run(urls, replace(BASE, concurrency=64), ok)
+    assert len(observations) == 10_000
+    assert all(o.outcome is Outcome.OK for o in observations)
+    assert [o.url for o in observations[:3]] == urls[:3]
+    assert time.monotonic() - start < 60
