@@ -333,6 +333,7 @@ def test_server_that_never_answers_times_out(web: FixtureWeb) -> None:
     assert obs.outcome is Outcome.TIMEOUT
     assert elapsed < FAST.total_timeout + SLACK
     assert web.stats("/never-answers").count >= 1
+    assert "not sent" not in obs.reason, "the request was sent; only the answer never came"
 
 
 @pytest.mark.parametrize("path", ["/reset-connection", "/reset-mid-body", "/truncated-body"])

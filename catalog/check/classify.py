@@ -261,7 +261,8 @@ def _journey(facts: CheckFacts) -> str:
         hops = [str(h.status) if h.status is not None else "no answer" for h in exchange.chain]
         if exchange.stop in (Stop.PRIVATE, Stop.UNRESOLVED):
             hops.append("not sent")
-        steps.append(f"{exchange.method} {' → '.join(hops) or 'not sent'}")
+        # An empty chain without a refusal means the request went out and nothing came back.
+        steps.append(f"{exchange.method} {' → '.join(hops) or 'no answer'}")
     return ", ".join(steps) + _retry_clause(facts, lead=" after ")
 
 
