@@ -1,0 +1,444 @@
+"""Drift: does the page at a link still hold the resource its catalog entry describes?
+
+Stage: health (pure judging, no I/O). Inputs: the entry's title and description, and the
+page title and text sample (`Observation.title`, `Observation.text_sample`) of one
+successful check, plus the link's earlier relevance scores. Outputs: a `Relevance` (score,
+spam markers, evidence) per check, and a `DriftVerdict` when the page has stopped matching.
+
+Why: a clearinghouse for law-enforcement and victim-services material must not keep
+linking a lapsed domain's new owner (a parked domain, a casino, an adult or spam site).
+Two independent signals, each cheap (well under a millisecond per page):
+
+* markers: phrases typical of parked, for-sale, gambling, adult, pharmacy-spam and
+  crypto-scam pages. Each category needs several weak phrases or one strong one, and a
+  phrase the entry itself uses never counts. The catalog is about sex trafficking, so
+  words such as "sex", "prostitution", "escort" or "pornography" are never markers.
+* relevance: overlap of content words (lower-cased, accents folded, stop words removed,
+  lightly stemmed so "traffickers"/"trafficking" and "victims"/"víctimas" meet) between
+  entry and page, weighted toward the entry's title. A sharp fall from the link's own
+  history, or a very low score on a first look, means drift; pages with little text
+  (PDFs without a text sample, script-only shells) are judged by markers alone.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = [
+    "MARKER_LABELS",
+    "MIN_PAGE_WORDS",
+    "DriftVerdict",
+    "Relevance",
+    "find_markers",
+    "judge_drift",
+    "relevance",
+]
+
+#: Content words a page needs before a low score alone may call it drift.
+MIN_PAGE_WORDS = 25
+#: A fall from the history counts only when the score also ends below this.
+LOW_SCORE = 0.3
+
+#: A page with markers keeps only this share of its word-overlap score.
+MARKED_PAGE_FACTOR = 0.2
+
+#: Marker code -> what the page looks like, for curators.
+MARKER_LABELS: dict[str, str] = {
+    "parking": "parked or domain-for-sale",
+    "gambling": "gambling",
+    "adult": "adult-content",
+    "pharma": "pharmacy-spam",
+    "crypto": "crypto-scam",
+}
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """How well one page matches its catalog entry."""
+
+    #: 0 (nothing in common) .. 1 (the entry's words are all over the page).
+    score: float
+    #: Marker codes found (keys of `MARKER_LABELS`), e.g. ("parking",).
+    markers: tuple[str, ...] = ()
+    #: Short strings a curator can read: marker phrases as found, the page title.
+    evidence: tuple[str, ...] = ()
+    #: Content words on the page; below `MIN_PAGE_WORDS` only markers can mean drift.
+    words: int = 0
+
+    @property
+    def substantial(self) -> bool:
+        """Enough text for the score to mean something; store only these in the history."""
+        return self.words >= MIN_PAGE_WORDS
+
+
+@dataclass(frozen=True)
+class DriftVerdict:
+    #: One sentence for curators naming the evidence and the next step.
+    reason: str
+    score: float
+    #: Median of the link's earlier scores, or None without history.
+    baseline: float | None
+    markers: tuple[str, ...] = ()
+
+
+# --- words ------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W\d_]+")
+
+#: English, Spanish and French function words, and words every web page has.
+_STOP_TEXT = """
+    a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each
+    few for from further had has have having he her here hers herself him himself his how
+    i if in into is it its itself just may me might more most must my myself no nor not
+    now of off on once only or other our ours ourselves out over own same shall she should
+    so some such than that the their theirs them themselves then there these they this
+    those through to too under until up upon very via was we were what when where which
+    while who whom why will with within without would you your yours yourself yourselves
+    us one two three four five many much every well like per etc amp nbsp
+    el la los las un una unos unas de del al y o u e en con por para sin sobre entre
+    que se su sus es son fue ser como mas pero le les lo ya este esta estos estas ese esa
+    nos nuestro nuestra usted ustedes muy tambien
+    le la les des du et ou dans sur pour par avec sans est sont ce cette ces qui au aux
+    une pas plus
+    home page pages click here read menu search skip content main navigation site website
+    login sign share print email contact privacy policy terms cookies cookie copyright
+    rights reserved toggle back top link links www http https com org gov html
+"""
+_STOP_WORDS = frozenset(_STOP_TEXT.split())
+
+
+@lru_cache(maxsize=8192)
+def _stem(word: str) -> str:
+    """Crude but consistent suffix stripping; both sides go through it, so it need not be
+    linguistically right, only the same for "trafficking", "traffickers", "trafficked"."""
+    if len(word) > 5 and word.endswith("ing"):
+        word = word[:-3]
+    elif len(word) > 5 and word.endswith("ed"):
+        word = word[:-2]
+    if len(word) > 4 and word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    if len(word) > 6 and word.endswith("er"):
+        word = word[:-2]
+    if len(word) > 4 and word[-1] in "aeo":  # victima/victim, existe/exists, guide/guides
+        word = word[:-1]
+    return word
+
+
+def _fold(text: str) -> str:
+    """Lower-cased, accents removed: "Víctimas" and "victimas" are one word."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _terms(text: str | None) -> list[str]:
+    if not text:
+        return []
+    return [_stem(w) for w in _WORD.findall(_fold(text)) if len(w) > 2 and w not in _STOP_WORDS]
+
+
+# --- markers ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Markers:
+    """One category: a strong phrase fires alone, weak ones need `weak_needed` distinct."""
+
+    strong: tuple[str, ...]
+    weak: tuple[str, ...]
+    weak_needed: int
+
+
+_CATEGORIES: dict[str, _Markers] = {
+    "parking": _Markers(
+        strong=(
+            "this domain may be for sale",
+            "this domain is for sale",
+            "this domain name is for sale",
+            "domain is for sale",
+            "domain for sale",
+            "domain name for sale",
+            "buy this domain",
+            "get this domain",
+            "inquire about this domain",
+            "domain parking",
+            "parked by",
+            "parked free",
+            "parked domain",
+            "this domain has expired",
+            "hugedomains",
+            "sedo",
+            "sedoparking",
+            "dan.com",
+            "afternic",
+            "bodis",
+            "parkingcrew",
+        ),
+        weak=("godaddy", "make an offer", "related searches", "domain owner"),
+        weak_needed=2,
+    ),
+    "gambling": _Markers(
+        strong=(
+            "online casino",
+            "casino online",
+            "live casino",
+            "casino bonus",
+            "free spins",
+            "bonus spins",
+            "welcome bonus",
+            "deposit bonus",
+            "sportsbook",
+            "sports betting",
+            "online betting",
+            "betting odds",
+            "bet now",
+            "play slots",
+            "slot online",
+            "online slots",
+            "slot gacor",
+            "situs judi",
+            "judi online",
+            "togel",
+        ),
+        weak=(
+            "casino",
+            "casinos",
+            "slots",
+            "betting",
+            "poker",
+            "jackpot",
+            "roulette",
+            "blackjack",
+            "baccarat",
+            "bookmaker",
+            "wager",
+            "wagering",
+            "gacor",
+            "maxwin",
+        ),
+        weak_needed=2,
+    ),
+    # Never "sex", "escort", "prostitution", "pornography", "explicit": trafficking
+    # pages use them. Weak phrases need three, since a sextortion page may say "nude".
+    "adult": _Markers(
+        strong=(
+            "free porn",
+            "porn videos",
+            "porn video",
+            "xxx videos",
+            "xxx video",
+            "sex cams",
+            "live sex cams",
+            "free sex videos",
+            "pornhub",
+            "xvideos",
+            "xhamster",
+        ),
+        weak=(
+            "porn",
+            "porno",
+            "xxx",
+            "milf",
+            "milfs",
+            "horny",
+            "nude",
+            "hardcore",
+            "camgirls",
+            "cam girls",
+            "webcam girls",
+            "hot singles",
+            "local singles",
+            "adult videos",
+            "you must be 18",
+        ),
+        weak_needed=3,
+    ),
+    "pharma": _Markers(
+        strong=("viagra", "cialis", "levitra", "kamagra", "buy tramadol"),
+        weak=("online pharmacy", "no prescription", "without prescription", "cheap pills"),
+        weak_needed=2,
+    ),
+    # Trafficking reports discuss cryptocurrency payments: weak phrases need three.
+    "crypto": _Markers(
+        strong=(
+            "double your bitcoin",
+            "bitcoin doubler",
+            "crypto giveaway",
+            "claim your airdrop",
+            "guaranteed daily profit",
+        ),
+        weak=(
+            "bitcoin",
+            "crypto",
+            "ethereum",
+            "usdt",
+            "airdrop",
+            "connect wallet",
+            "connect your wallet",
+            "trading bot",
+            "investment plan",
+            "guaranteed returns",
+            "daily profit",
+        ),
+        weak_needed=3,
+    ),
+}
+
+
+#: Phrases kept as evidence per marker: enough to convince, short enough to read.
+_EVIDENCE_PER_MARKER = 3
+
+
+@lru_cache(maxsize=512)
+def _pattern(*phrases: str) -> re.Pattern[str]:
+    alternatives = sorted(phrases, key=len, reverse=True)  # longest first: one match each
+    body = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in alternatives)
+    return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
+
+
+def _key(found: str) -> str:
+    return " ".join(found.lower().split())
+
+
+def find_markers(text: str, *, ignore: str = "") -> dict[str, tuple[str, ...]]:
+    """Marker code -> the phrases that made it fire, as written on the page (strong first,
+    at most a few).
+
+    Phrases that also occur in `ignore` (the entry's own words) do not count: an entry
+    about trafficking in casinos may well link a page saying "casino".
+    """
+    fired: dict[str, tuple[str, ...]] = {}
+    for code, markers in _CATEGORIES.items():
+        found: dict[str, str] = {}
+        for match in _pattern(*markers.strong, *markers.weak).finditer(text):
+            key = _key(match.group(0))
+            if key not in found and not (ignore and _pattern(key).search(ignore)):
+                found[key] = " ".join(match.group(0).split())
+        strong = [found[k] for k in found if k in markers.strong]
+        if strong or len(found) >= markers.weak_needed:
+            weak = [found[k] for k in found if k not in markers.strong]
+            fired[code] = tuple([*strong, *weak][:_EVIDENCE_PER_MARKER])
+    return fired
+
+
+# --- relevance --------------------------------------------------------------------------
+
+
+def relevance(
+    entry_title: str,
+    entry_description: str | None,
+    page_title: str | None,
+    page_text: str | None,
+) -> Relevance:
+    """How well a page matches the catalog entry; see the module docstring for the parts.
+
+    Score = 0.45 * share of the entry's title words found on the page
+          + 0.15 * share of them in the page's title
+          + 0.15 * share of the page title's words the entry uses
+          + 0.25 * share of the entry's other description words found on the page,
+    parts that cannot be measured (no page title, no description) left out and the rest
+    re-weighted, times `MARKED_PAGE_FACTOR` when markers fire.
+    """
+    title_terms = set(_terms(entry_title))
+    desc_terms = set(_terms(entry_description)) - title_terms
+    page_title_terms = set(_terms(page_title))
+    text_list = _terms(page_text)
+    page_terms = page_title_terms | set(text_list)
+    words = len(text_list) + len(page_title_terms)
+
+    parts: list[tuple[float, float | None]] = []
+    if title_terms:
+        parts.append((0.45, len(title_terms & page_terms) / len(title_terms)))
+        parts.append((0.15, _share(title_terms, page_title_terms)))
+    if page_title_terms:
+        entry_terms = title_terms | desc_terms
+        parts.append((0.15, len(page_title_terms & entry_terms) / len(page_title_terms)))
+    else:
+        parts.append((0.15, None))
+    parts.append((0.25, len(desc_terms & page_terms) / len(desc_terms) if desc_terms else None))
+    known = [(w, s) for w, s in parts if s is not None]
+    total = sum(w for w, _ in known)
+    score = sum(w * s for w, s in known) / total if total else 0.0
+
+    page = f"{page_title or ''}\n{page_text or ''}"
+    found = find_markers(page, ignore=f"{entry_title}\n{entry_description or ''}")
+    if found:
+        # Parking pages echo the domain's words ("Related searches: Hotline Services") and
+        # spam pages stuff keywords: their overlap says nothing about the resource.
+        score *= MARKED_PAGE_FACTOR
+    evidence = [f"'{p}'" for phrases in found.values() for p in phrases]
+    if page_title:
+        evidence.append(f"page title '{_clip(page_title)}'")
+    return Relevance(round(score, 3), tuple(found), tuple(evidence), words)
+
+
+def _share(wanted: set[str], found: set[str]) -> float | None:
+    return len(wanted & found) / len(wanted) if found else None
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# --- verdict ----------------------------------------------------------------------------
+
+
+def judge_drift(
+    current: Relevance,
+    history: Sequence[float],
+    *,
+    drop: float = 0.5,
+    floor: float = 0.15,
+) -> DriftVerdict | None:
+    """Whether the page has drifted from its entry, given the link's earlier scores.
+
+    Markers always mean drift. Otherwise, on a page with substantial text: a score below
+    `drop` times the median of `history` (and below `LOW_SCORE`), or, with no history, a
+    score below `floor`. `history` should hold scores of substantial pages only.
+    """
+    baseline = round(statistics.median(history), 3) if history else None
+    change = (
+        f"relevance {baseline:.2f} → {current.score:.2f}"
+        if baseline is not None
+        else f"relevance {current.score:.2f}"
+    )
+    title = next((e for e in current.evidence if e.startswith("page title ")), None)
+    if current.markers:
+        labels = " and ".join(MARKER_LABELS.get(m, m) for m in current.markers)
+        phrases = ", ".join(e for e in current.evidence if e is not title)
+        matched = (
+            f"; it used to match the entry ({change})"
+            if baseline is not None and baseline >= current.score
+            else f" ({change})"
+        )
+        reason = (
+            f"The page now looks like a {labels} page ({phrases}){matched}; check it by hand "
+            "and remove or replace the link if the domain changed hands."
+        )
+        return DriftVerdict(reason, current.score, baseline, current.markers)
+    if not current.substantial:
+        return None
+    seen = f", {title}" if title else ""
+    if baseline is not None:
+        if current.score < baseline * drop and current.score < LOW_SCORE:
+            reason = (
+                f"The page no longer matches the entry ({change}{seen}); check that it "
+                "still holds this resource and update the link or the entry."
+            )
+            return DriftVerdict(reason, current.score, baseline, ())
+        return None
+    if current.score < floor:
+        reason = (
+            f"The page shares almost nothing with the entry ({change}{seen}); check that "
+            "the link leads to this resource."
+        )
+        return DriftVerdict(reason, current.score, None, ())
+    return None

@@ -1,0 +1,245 @@
+"""Staleness: which catalog entries a curator should look at again, and why.
+
+Stage: health (pure judging, no I/O). Inputs: the time, `HealthSettings`, what storage
+knows of one link (last success, first sighting, last review, how long the fingerprint
+has not moved, the HTTP Last-Modified header) and the entry's title, description and
+year. Output: zero or more `StaleReason`s, each with a sentence saying what to do.
+
+A link can work and still be stale: a 2018 report superseded by newer editions, a page
+nobody re-read in years, a site frozen since its program ended. None of this is an error;
+it is a to-do list for curators.
+
+Datetimes without a zone (SQLite gives them back that way) are taken as UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Literal
+
+from catalog.settings import HealthSettings
+
+__all__ = ["StaleCode", "StaleReason", "named_years", "staleness"]
+
+StaleCode = Literal["unverified", "review_overdue", "unchanged_long", "dated"]
+
+#: Years outside this range are not publication years of anything we catalog.
+_FIRST_YEAR, _LAST_YEAR = 1900, 2099
+
+
+@dataclass(frozen=True)
+class StaleReason:
+    code: StaleCode
+    #: One sentence for curators: what was seen and what to do.
+    reason: str
+    #: When the condition started (last success, last review, ...), if known.
+    since: datetime | None
+
+
+def staleness(
+    *,
+    now: datetime,
+    settings: HealthSettings,
+    last_success_at: datetime | None,
+    first_seen_at: datetime | None,
+    reviewed_at: datetime | None,
+    fingerprint_unchanged_since: datetime | None,
+    last_modified: str | None,
+    title: str,
+    description: str | None,
+    year: int | None,
+) -> tuple[StaleReason, ...]:
+    """Every reason the entry needs a curator's attention, in a fixed order."""
+    now = _aware(now)
+    found = [
+        _unverified(now, settings, _opt(last_success_at), _opt(first_seen_at)),
+        _review_overdue(now, settings, _opt(reviewed_at), _opt(first_seen_at)),
+        _unchanged_long(now, settings, _opt(fingerprint_unchanged_since), last_modified),
+        _dated(now, settings, title, description, year),
+    ]
+    return tuple(r for r in found if r is not None)
+
+
+def _unverified(
+    now: datetime, settings: HealthSettings, success: datetime | None, first: datetime | None
+) -> StaleReason | None:
+    since = success or first
+    limit = timedelta(days=settings.unverified_days)
+    if since is None or now - since <= limit:
+        return None
+    age = _days(now - since)
+    if success is not None:
+        text = f"No check has succeeded since {_date(since)} ({age} days)"
+    else:
+        text = f"No check has succeeded since the link was added on {_date(since)} ({age} days)"
+    reason = f"{text}; open the link by hand and, if it is gone, find the resource's new address."
+    return StaleReason("unverified", reason, since)
+
+
+def _review_overdue(
+    now: datetime, settings: HealthSettings, reviewed: datetime | None, first: datetime | None
+) -> StaleReason | None:
+    since = reviewed or first
+    if since is None or now - since <= timedelta(days=settings.review_days):
+        return None
+    if reviewed is not None:
+        text = f"Last reviewed on {_date(since)}, {_days(now - since)} days ago"
+    else:
+        text = f"Never reviewed since it was added on {_date(since)}"
+    reason = (
+        f"{text}; re-read the resource, check its title and description still fit, "
+        "and mark it reviewed."
+    )
+    return StaleReason("review_overdue", reason, since)
+
+
+def _unchanged_long(
+    now: datetime, settings: HealthSettings, unchanged: datetime | None, last_modified: str | None
+) -> StaleReason | None:
+    limit = timedelta(days=settings.unchanged_days)
+    if unchanged is None or now - unchanged <= limit:
+        return None
+    modified = _http_date(last_modified)
+    if modified is not None and now - modified <= limit:
+        return None
+    years = (now - unchanged).days / 365.25
+    if modified is not None:
+        evidence = (
+            f"The content has not changed since {_date(unchanged)} ({years:.1f} years) and the "
+            f"server dates it {_date(modified)}"
+        )
+    else:
+        evidence = (
+            f"The content has not changed since {_date(unchanged)} ({years:.1f} years, by our "
+            "fingerprints alone: the server sends no usable Last-Modified date)"
+        )
+    reason = f"{evidence}; check whether the site is still maintained or has a newer version."
+    return StaleReason("unchanged_long", reason, unchanged)
+
+
+def _dated(
+    now: datetime, settings: HealthSettings, title: str, description: str | None, year: int | None
+) -> StaleReason | None:
+    """The newest year the entry names decides: history in a description ("the Act of
+    2000") must not date a report whose own year is recent."""
+    sources = [("title", y) for y in named_years(title)]
+    sources += [("description", y) for y in named_years(description or "")]
+    if year is not None:
+        sources.append(("year field", year))
+    sources = [(where, y) for where, y in sources if y <= now.year + 1]
+    if not sources:
+        return None
+    where, newest = max(sources, key=lambda s: s[1])  # the first place naming it wins
+    cutoff = now.year - settings.dated_years
+    if newest >= cutoff:
+        return None
+    reason = (
+        f"The newest year the entry names is {newest} (in its {where}), more than "
+        f"{settings.dated_years} years ago; look for a newer edition and link it, or note "
+        "that this one is kept on purpose."
+    )
+    return StaleReason("dated", reason, datetime(newest, 1, 1, tzinfo=UTC))
+
+
+# --- years in text ----------------------------------------------------------------------
+
+#: A run of letters and digits, possibly joined by - – / . or a thousands comma, so that
+#: "1-888-373-7888", "2014-VT-BX-K00X", "U.S.C." and "2,125" each come as one piece.
+_PIECE = re.compile(r"[^\W_]+(?:(?:[-–/.]|,(?=\d{3}(?!\d)))[^\W_]+)*")
+_PARTS = re.compile(r"[-–/.,]")
+#: Fiscal years: "FY 2015", "FY2015", "FY15", "FY 2015-2016".
+_FISCAL = re.compile(
+    r"(?<!\w)fy\s?(\d{2}(?:\d{2})?)(?:[-–/](\d{2}(?:\d{2})?))?(?!\w)", re.IGNORECASE
+)
+#: Words before a number that make it a count, a code or a citation, not a year.
+_NOT_YEAR_BEFORE_TEXT = """
+    u.s.c usc cfr c.f.r § §§ section sec no number nos ncj pp p page pages id grant award
+    title chapter ch part art article rule room suite box route highway code case docket
+    than over about approximately nearly almost some least under around exceeding
+"""
+_NOT_YEAR_BEFORE = frozenset(_NOT_YEAR_BEFORE_TEXT.split())
+#: Words after a number that make it a count.
+_NOT_YEAR_AFTER_TEXT = """
+    pages pp languages cities counties people persons victims survivors cases calls hours
+    members officers agencies participants times miles dollars copies records sites
+    organizations children women men students words contacts
+"""
+_NOT_YEAR_AFTER = frozenset(_NOT_YEAR_AFTER_TEXT.split())
+
+
+def named_years(text: str) -> tuple[int, ...]:
+    """Years a title or description names, each once (fiscal years first).
+
+    "2018 Trafficking in Persons Report", "FY 2015", "2nd edition (2012)", "2006 to
+    2011", "2015-16" name years; "1-888-373-7888", "Title 22 U.S.C. 7102", "18 U.S.C.
+    1952", "2,125 cities", "more than 2000 victims" and "2014-VT-BX-K00X" do not.
+    """
+    years: list[int] = []
+    for match in _FISCAL.finditer(text):
+        years += [_full_year(g) for g in match.groups() if g]
+    text = _FISCAL.sub(" ", text)
+    previous = ""
+    pieces = list(_PIECE.finditer(text))
+    for i, match in enumerate(pieces):
+        piece = match.group(0)
+        before = text[max(0, match.start() - 2) : match.start()].strip()
+        after = pieces[i + 1].group(0).lower() if i + 1 < len(pieces) else ""
+        counted = previous.lower().rstrip(".") in _NOT_YEAR_BEFORE or after in _NOT_YEAR_AFTER
+        if not counted and not before.endswith(("$", "#", "§", "№")):
+            years += _piece_years(piece)
+        previous = piece
+    return tuple(dict.fromkeys(y for y in years if _FIRST_YEAR <= y <= _LAST_YEAR))
+
+
+def _piece_years(piece: str) -> list[int]:
+    parts = _PARTS.split(piece)
+    if not all(p.isdigit() for p in parts) or "," in piece:
+        return []  # letters (grant numbers, "1990s") or a thousands separator
+    sizes = [len(p) for p in parts]
+    if sizes == [4]:
+        return [int(parts[0])]
+    if sizes == [4, 4] and int(parts[0]) < int(parts[1]):  # 2006-2011
+        return [int(parts[0]), int(parts[1])]
+    if sizes == [4, 2] and "." not in piece:  # 2015-16
+        return [int(parts[0]), int(parts[0][:2] + parts[1])]
+    if sizes == [4, 2, 2] and "." not in piece:  # 2016-05-16
+        return [int(parts[0])]
+    if len(sizes) == 3 and sizes[2] == 4 and max(sizes[:2]) <= 2:  # 05/16/2016
+        return [int(parts[2])]
+    return []
+
+
+def _full_year(digits: str) -> int:
+    return int(digits) if len(digits) == 4 else 2000 + int(digits)
+
+
+# --- time helpers -----------------------------------------------------------------------
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _opt(moment: datetime | None) -> datetime | None:
+    return _aware(moment) if moment is not None else None
+
+
+def _http_date(value: str | None) -> datetime | None:
+    """An RFC 7231 date, or None for anything a server got wrong."""
+    if not value:
+        return None
+    try:
+        return _aware(parsedate_to_datetime(value.strip()))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _date(moment: datetime) -> str:
+    return moment.date().isoformat()
+
+
+def _days(delta: timedelta) -> int:
+    return delta.days

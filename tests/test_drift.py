@@ -1,0 +1,381 @@
+"""Drift: real pages of the bundled catalog match their entries, hijacked domains do not.
+
+Page texts below are written by hand in the shape `Observation.text_sample` takes:
+whitespace-collapsed visible text, navigation included, cut near 2000 characters.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from catalog.drift import (
+    MARKER_LABELS,
+    MIN_PAGE_WORDS,
+    DriftVerdict,
+    Relevance,
+    find_markers,
+    judge_drift,
+    relevance,
+)
+from catalog.model import Resource
+from catalog.settings import BUNDLED_CATALOG
+from catalog.source import load_catalog
+
+RESOURCES: dict[str, Resource] = {r.id: r for r in load_catalog(BUNDLED_CATALOG).resources}
+
+# --- the resources' own pages -----------------------------------------------------------
+
+HOTLINE = (
+    "National Human Trafficking Hotline",
+    "Skip to main content National Human Trafficking Hotline Get Help Report a Tip Resources "
+    "Statistics About Us If you or someone you know is a victim of human trafficking, call "
+    "1-888-373-7888 (TTY: 711) or text 233733. The National Human Trafficking Hotline "
+    "connects victims and survivors of sex and labor trafficking with services and supports "
+    "to get help and stay safe. The hotline also receives tips about potential situations of "
+    "sex and labor trafficking and facilitates reporting that information to the appropriate "
+    "authorities in certain cases. The toll-free phone and SMS text lines and live online chat "
+    "function are available 24 hours a day, 7 days a week, 365 days a year. Help is available "
+    "in English or Spanish, or in more than 200 additional languages through an on-call "
+    "interpreter. What is human trafficking? Human trafficking occurs when a trafficker uses "
+    "force, fraud or coercion to control another person for the purpose of engaging in "
+    "commercial sex acts or soliciting labor or services against their will. Submit a tip "
+    "online through our anonymous online tip reporting form. The hotline is operated by "
+    "Polaris and funded by the U.S. Department of Health and Human Services.",
+)
+TIP_REPORT_2018 = (
+    "Trafficking in Persons Report 2018",
+    "U.S. Department of State Diplomacy in Action Office to Monitor and Combat Trafficking "
+    "in Persons 2018 Trafficking in Persons Report Message from the Secretary of State The "
+    "2018 Trafficking in Persons Report is an essential State Department tool used to shed "
+    "light on the darkness where modern slavery thrives and to highlight specific steps each "
+    "government can take to protect victims of human trafficking, prevent trafficking "
+    "crimes, and prosecute traffickers in the United States and around the world. The "
+    "findings in this report help inform policymakers, law enforcement, and civil society on "
+    "gaps and areas of concern. Introduction Tier Placements Country Narratives Topics of "
+    "Special Interest Victims' Stories Global Law Enforcement Data Stopping Human "
+    "Trafficking TIP Heroes Download the full report (PDF).",
+)
+BLUE_CAMPAIGN = (
+    "Blue Campaign | Homeland Security",
+    "Official website of the Department of Homeland Security Topics News Secretary "
+    "Blue Campaign One Voice. One Mission. End Human Trafficking. The Blue Campaign is a "
+    "national public awareness campaign designed to educate the public, law enforcement and "
+    "other industry partners to recognize the indicators of human trafficking, and how to "
+    "appropriately respond to possible cases. Blue Campaign works closely with DHS "
+    "Components to create general awareness trainings, as well as partners with the private "
+    "sector, non-governmental organizations, law enforcement and state and local authorities "
+    "to maximize national public engagement on anti-human trafficking efforts. Learn to "
+    "recognize the indicators of human trafficking. Report suspected human trafficking to "
+    "Federal law enforcement at 1-866-347-2423. Get help from the National Human Trafficking "
+    "Hotline at 1-888-373-7888. Resources Awareness Training Materials Publications Library",
+)
+IACP_SERIES = (
+    "Child Sex Trafficking Tools for Law Enforcement | International Association of Chiefs "
+    "of Police",
+    "IACP Home Projects Child Sex Trafficking Tools for Law Enforcement Child Sex "
+    "Trafficking: A Training Series for Frontline Officers. The IACP, in partnership with the "
+    "FBI and the COPS Office, developed a training series for frontline officers. The "
+    "toolkit includes training videos on how to recognize and respond to victims of child "
+    "sex trafficking, a discussion guide to reinforce key information contained in the "
+    "videos, roll call briefings and quick reference sheets for officers responding to "
+    "suspected child sex trafficking. Escort ads, online classified advertising and "
+    "commercial sexual exploitation of minors are covered, as are the indicators that a "
+    "youth is being exploited in prostitution. Take the online course. Download the template "
+    "presentation for your agency.",
+)
+EXISTE_AYUDA = (
+    "Existe Ayuda: Herramientas para proveedores de servicios",
+    "Oficina para Víctimas del Crimen Existe Ayuda Help Exists Inicio Mensaje del director "
+    "Glosarios Presentaciones Herramientas Estas herramientas en español ayudan a mejorar la "
+    "competencia cultural de los proveedores de servicios y el acceso a los servicios para "
+    "víctimas de violencia sexual que hablan español. Incluye glosarios de términos sobre "
+    "agresión sexual y trata de personas, presentaciones para promotoras y defensores de "
+    "víctimas, una tarjeta de bolsillo, hojas informativas y guiones para anuncios de "
+    "servicio público. Desarrollado por Arte Sana con fondos de la Office for Victims of "
+    "Crime.",
+)
+
+REAL_PAGES = [
+    pytest.param("national-human-trafficking-hotline", HOTLINE, id="hotline"),
+    pytest.param("us-state-department-2018-tip-report", TIP_REPORT_2018, id="tip-report"),
+    pytest.param("dhs-blue-campaign", BLUE_CAMPAIGN, id="blue-campaign"),
+    pytest.param(
+        "child-sex-trafficking-training-series-frontline-officers", IACP_SERIES, id="iacp"
+    ),
+    pytest.param("existe-ayuda-help-exists-toolkit", EXISTE_AYUDA, id="spanish-page"),
+]
+
+# --- what a lapsed domain turns into ----------------------------------------------------
+
+CASINO = (
+    "Best Online Casino 2025 – Play Slots & Win Real Money",
+    "Home Casino Slots Live Casino Sportsbook Promotions VIP Welcome to the most trusted "
+    "online casino! Claim your 200% welcome bonus up to $1,000 plus 100 free spins on your "
+    "first deposit. Play over 3,000 slots, blackjack, roulette and baccarat with live "
+    "dealers. Bet on football, basketball and tennis in our sportsbook with the best odds. "
+    "Daily jackpot drops and weekly cashback. Fast withdrawals in 24 hours. Licensed and "
+    "regulated. Gamble responsibly. 18+ only. Join now and start winning today! Top games "
+    "this week: Book of Dead, Starburst, Gates of Olympus, Sweet Bonanza. Refer a friend "
+    "and get bonus spins.",
+)
+SLOT_GACOR = (
+    "SLOT GACOR HARI INI ⚡ Situs Slot Online Terpercaya Gampang Maxwin",
+    "Daftar Login Slot gacor hari ini adalah situs judi online terpercaya dengan RTP live "
+    "tertinggi. Deposit pulsa tanpa potongan, bonus new member 100%, gampang maxwin. Main "
+    "slot online, togel, live casino dan sportsbook dalam satu akun. Link alternatif "
+    "resmi 24 jam. Daftar sekarang dan raih jackpot besar setiap hari bersama kami.",
+)
+GODADDY_PARKING = (
+    "humantraffickinghotline.org",
+    "humantraffickinghotline.org This domain may be for sale! Get this domain Make an offer "
+    "Related Searches Human Resources Software Hotline Services Legal Advice Online Privacy "
+    "Policy Copyright © 2025 GoDaddy Operating Company, LLC. All rights reserved.",
+)
+SEDO_PARKING = (
+    "demand-forum.org - This website is for sale! - demand forum Resources and Information.",
+    "demand-forum.org This domain is for sale. Buy this domain The domain demand-forum.org "
+    "may be for sale. Click here to inquire about this domain. Related Links Forum Software "
+    "Demand Generation Online Courses Community Forum Sedo Domain Parking Disclaimer: "
+    "Domain owner and Sedo maintain no relationship with third party advertisers.",
+)
+DAN_PARKING = (
+    "ovcttac.gov is for sale | Dan.com",
+    "The domain name ovcttac.gov is for sale. Buy now for $2,495 or make an offer. "
+    "Secure transaction via Dan.com buyer protection program. Fast and easy transfers. "
+    "Hassle free payments. Free ownership transfer. Trusted by over 100,000 domain buyers.",
+)
+HUGEDOMAINS = (
+    "TheIACP.org is for sale | HugeDomains",
+    "Get this domain TheIACP.org Buy now $3,295 or pay over time. Questions? Talk to a "
+    "domain expert. HugeDomains.com 100% money back guarantee. Fast and easy transfers.",
+)
+ADULT = (
+    "Free Porn Videos & XXX Movies | HotTube",
+    "Home Categories Pornstars Live Cams Upload Free porn videos updated daily. Watch the "
+    "hottest XXX videos, amateur, milf, hardcore and more in HD. Horny cam girls online "
+    "now. You must be 18 years or older to enter this site. Join free and chat with hot "
+    "singles in your area tonight. Top rated, most viewed, newest videos.",
+)
+PHARMA = (
+    "Buy Cheap Viagra Online - No Prescription Needed",
+    "Online pharmacy Buy Viagra and Cialis online without prescription. Cheap pills, "
+    "discreet worldwide shipping, 90% off brand prices. Generic Levitra, Kamagra oral jelly. "
+    "Best quality medications from licensed manufacturers. Order now and save.",
+)
+CRYPTO = (
+    "Bitcoin Giveaway – Double Your Bitcoin Today",
+    "Official crypto giveaway event! Send from 0.1 to 20 BTC or ETH and receive double "
+    "back instantly. Connect your wallet to claim your airdrop. Guaranteed returns, daily "
+    "profit, trading bot powered by AI. Limited time only.",
+)
+CORPORATE = (
+    "Acme Cloud Solutions | Enterprise Software for Modern Businesses",
+    "Products Solutions Pricing Customers Careers Blog Acme Cloud helps enterprises move "
+    "faster with secure, scalable software. Our platform unifies analytics, billing and "
+    "customer relationship management in one dashboard. Trusted by more than 5,000 "
+    "companies worldwide. Book a demo today and see how Acme Cloud can cut your operating "
+    "costs by 30 percent. Integrations with Salesforce, Slack and Microsoft Teams. SOC 2 "
+    "Type II certified. Read customer success stories from retail, logistics and "
+    "manufacturing leaders. Start your free trial. Pricing plans for teams of every size.",
+)
+
+HIJACKED = [
+    pytest.param(CASINO, ("gambling",), id="casino"),
+    pytest.param(SLOT_GACOR, ("gambling",), id="indonesian-slots"),
+    pytest.param(GODADDY_PARKING, ("parking",), id="godaddy-parking"),
+    pytest.param(SEDO_PARKING, ("parking",), id="sedo-parking"),
+    pytest.param(DAN_PARKING, ("parking",), id="dan-parking"),
+    pytest.param(HUGEDOMAINS, ("parking",), id="hugedomains"),
+    pytest.param(ADULT, ("adult",), id="adult"),
+    pytest.param(PHARMA, ("pharma",), id="pharma"),
+    pytest.param(CRYPTO, ("crypto",), id="crypto"),
+]
+UNRELATED = [*HIJACKED, pytest.param(CORPORATE, (), id="corporate")]
+ENTRY_IDS = [p.values[0] for p in REAL_PAGES]
+
+
+def judge(rid: str, page: tuple[str, str]) -> Relevance:
+    entry = RESOURCES[rid]
+    return relevance(entry.title, entry.description, *page)
+
+
+# --- relevance --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rid", "page"), REAL_PAGES)
+def test_a_resources_own_page_scores_high_without_markers(rid: str, page: tuple[str, str]) -> None:
+    result = judge(rid, page)
+    assert result.score >= 0.4
+    assert result.markers == ()
+    assert result.substantial
+
+
+@pytest.mark.parametrize(("rid", "page"), REAL_PAGES)
+def test_a_resources_own_page_is_not_drift_with_or_without_history(
+    rid: str, page: tuple[str, str]
+) -> None:
+    result = judge(rid, page)
+    assert judge_drift(result, []) is None
+    assert judge_drift(result, [result.score, result.score * 1.1]) is None
+
+
+@pytest.mark.parametrize("rid", ENTRY_IDS)
+@pytest.mark.parametrize(("page", "markers"), UNRELATED)
+def test_unrelated_pages_score_low(rid: str, page: tuple[str, str], markers: tuple) -> None:
+    assert judge(rid, page).score < 0.15
+
+
+@pytest.mark.parametrize("rid", ENTRY_IDS)
+@pytest.mark.parametrize(("page", "markers"), HIJACKED)
+def test_hijacked_pages_carry_their_marker(
+    rid: str, page: tuple[str, str], markers: tuple[str, ...]
+) -> None:
+    result = judge(rid, page)
+    assert result.markers == markers
+    assert set(result.markers) <= set(MARKER_LABELS)
+
+
+def test_marker_evidence_quotes_the_page_and_names_its_title() -> None:
+    result = judge("national-human-trafficking-hotline", GODADDY_PARKING)
+    assert "'This domain may be for sale'" in result.evidence
+    assert any("humantraffickinghotline.org" in e for e in result.evidence)
+
+
+def test_another_resources_page_scores_lower_than_the_resources_own() -> None:
+    own = judge("national-human-trafficking-hotline", HOTLINE).score
+    other = judge("national-human-trafficking-hotline", EXISTE_AYUDA).score
+    assert other < own
+
+
+def test_a_page_with_no_text_is_thin_and_scores_zero() -> None:
+    result = relevance("DHS Blue Campaign", "Human trafficking awareness", None, None)
+    assert result.score == 0.0
+    assert not result.substantial
+
+
+def test_relevance_is_fast_on_a_full_text_sample() -> None:
+    entry = RESOURCES["us-state-department-2018-tip-report"]
+    text = (TIP_REPORT_2018[1] + " " + CORPORATE[1]) * 3  # ~4000 characters
+    start = time.perf_counter()
+    for _ in range(200):
+        relevance(entry.title, entry.description, TIP_REPORT_2018[0], text)
+    assert (time.perf_counter() - start) / 200 < 0.005
+
+
+# --- markers never fire on the catalog's own language -----------------------------------
+
+
+@pytest.mark.parametrize("resource", RESOURCES.values(), ids=list(RESOURCES))
+def test_no_marker_fires_on_a_catalog_entry_read_as_a_page(resource: Resource) -> None:
+    assert find_markers(f"{resource.title}\n{resource.description or ''}") == {}
+    result = relevance("Unrelated entry", None, resource.title, resource.description)
+    assert result.markers == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(
+            "Traffickers advertise victims on escort websites and online classified ads. "
+            "Commercial sexual exploitation, prostitution of minors, child pornography and "
+            "sextortion with nude images are all forms of sex trafficking. Buyers of sex "
+            "drive demand; survivors describe strip clubs, massage parlors and live sex "
+            "shows.",
+            id="sex-trafficking-vocabulary",
+        ),
+        pytest.param(
+            "Financial investigations follow the money: traffickers increasingly use "
+            "cryptocurrency such as bitcoin, prepaid cards and casino chips to launder "
+            "proceeds.",
+            id="financial-investigation",
+        ),
+        pytest.param(
+            "Related Links: National Human Trafficking Hotline. Training time slots are "
+            "available; this domain of work demands collaboration against all odds.",
+            id="ordinary-site-furniture",
+        ),
+    ],
+)
+def test_legitimate_trafficking_pages_carry_no_marker(text: str) -> None:
+    assert find_markers(text) == {}
+
+
+def test_a_marker_word_the_entry_itself_uses_does_not_count() -> None:
+    page = "Human trafficking in casinos: training casino and poker room staff to spot victims."
+    assert "gambling" in find_markers(page)
+    entry = "Trafficking in Casinos and Poker Rooms"
+    result = relevance(entry, "Training for casino and poker room staff.", "Training", page)
+    assert result.markers == ()
+
+
+# --- verdicts ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("page", "markers"), HIJACKED)
+def test_markers_mean_drift_whatever_the_history(
+    page: tuple[str, str], markers: tuple[str, ...]
+) -> None:
+    current = judge("dhs-blue-campaign", page)
+    for history in ([], [0.7, 0.65, 0.72], [0.01]):
+        verdict = judge_drift(current, history)
+        assert isinstance(verdict, DriftVerdict)
+        assert verdict.markers == markers
+        assert verdict.score == current.score
+
+
+def test_marker_verdict_names_the_evidence_and_the_fall() -> None:
+    current = judge("national-human-trafficking-hotline", GODADDY_PARKING)
+    verdict = judge_drift(current, [0.6, 0.62, 0.64])
+    assert verdict is not None
+    assert verdict.baseline == pytest.approx(0.62)
+    assert "This domain may be for sale" in verdict.reason
+    assert "0.62" in verdict.reason
+
+
+def test_markers_on_a_thin_page_still_mean_drift() -> None:
+    current = relevance("DHS Blue Campaign", None, "dhs.gov", "Buy this domain.")
+    assert not current.substantial
+    assert judge_drift(current, []) is not None
+
+
+def test_a_sharp_fall_from_the_links_history_is_drift() -> None:
+    current = judge("national-human-trafficking-hotline", CORPORATE)
+    verdict = judge_drift(current, [0.7, 0.65, 0.8])
+    assert verdict is not None
+    assert verdict.markers == ()
+    assert verdict.baseline == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize(
+    ("score", "history", "drifted"),
+    [
+        pytest.param(0.25, [0.7, 0.7], True, id="halved-and-low"),
+        pytest.param(0.4, [0.9, 0.9], False, id="halved-but-still-matching"),
+        pytest.param(0.3, [0.5, 0.5], False, id="fell-less-than-half"),
+        pytest.param(0.1, [0.1, 0.12, 0.9], False, id="median-not-mean"),
+        pytest.param(0.05, [0.08], False, id="never-matched-well"),
+        pytest.param(0.1, [], True, id="no-history-below-floor"),
+        pytest.param(0.2, [], False, id="no-history-above-floor"),
+    ],
+)
+def test_score_rules(score: float, history: list[float], drifted: bool) -> None:
+    current = Relevance(score=score, words=MIN_PAGE_WORDS * 4)
+    assert (judge_drift(current, history) is not None) is drifted
+
+
+@pytest.mark.parametrize("history", [[], [0.8, 0.75]])
+def test_thin_pages_are_never_drift_on_score_alone(history: list[float]) -> None:
+    pdf_without_text = relevance(
+        RESOURCES["us-state-department-2018-tip-report"].title, None, "282570.pdf", None
+    )
+    assert judge_drift(pdf_without_text, history) is None
+    assert judge_drift(Relevance(score=0.0, words=MIN_PAGE_WORDS - 1), history) is None
+
+
+def test_unrelated_page_on_first_look_is_drift() -> None:
+    verdict = judge_drift(judge("dhs-blue-campaign", CORPORATE), [])
+    assert verdict is not None
+    assert verdict.baseline is None
+    assert "Acme Cloud" in verdict.reason

@@ -1,0 +1,244 @@
+"""Staleness: which entries a curator should look at again, judged at fixed times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from catalog.model import Resource
+from catalog.settings import BUNDLED_CATALOG, HealthSettings
+from catalog.source import load_catalog
+from catalog.staleness import StaleReason, named_years, staleness
+
+NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
+SETTINGS = HealthSettings(unverified_days=14, review_days=365, unchanged_days=730, dated_years=5)
+RESOURCES: dict[str, Resource] = {r.id: r for r in load_catalog(BUNDLED_CATALOG).resources}
+
+
+def ago(days: float) -> datetime:
+    return NOW - timedelta(days=days)
+
+
+def http_date(moment: datetime) -> str:
+    return moment.strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+def judge(**facts: Any) -> dict[str, StaleReason]:
+    """Reasons by code for a fresh, recently reviewed, current entry changed by `facts`."""
+    base: dict[str, Any] = {
+        "now": NOW,
+        "settings": SETTINGS,
+        "last_success_at": ago(1),
+        "first_seen_at": ago(30),
+        "reviewed_at": ago(30),
+        "fingerprint_unchanged_since": ago(10),
+        "last_modified": http_date(ago(10)),
+        "title": "National Human Trafficking Hotline",
+        "description": "A toll-free hotline open 24 hours a day, 7 days a week.",
+        "year": None,
+    }
+    base.update(facts)
+    reasons = staleness(**base)
+    assert len({r.code for r in reasons}) == len(reasons)
+    return {r.code: r for r in reasons}
+
+
+def test_a_fresh_reviewed_current_entry_has_no_reasons() -> None:
+    assert judge() == {}
+
+
+def test_reasons_carry_a_sentence_and_come_in_a_fixed_order() -> None:
+    reasons = staleness(
+        now=NOW,
+        settings=SETTINGS,
+        last_success_at=ago(40),
+        first_seen_at=ago(2000),
+        reviewed_at=None,
+        fingerprint_unchanged_since=ago(1000),
+        last_modified=None,
+        title="2015 Annual Report",
+        description=None,
+        year=2015,
+    )
+    assert [r.code for r in reasons] == ["unverified", "review_overdue", "unchanged_long", "dated"]
+    assert all(r.reason.endswith(".") for r in reasons)
+
+
+# --- unverified -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("last_success", "first_seen", "stale"),
+    [
+        pytest.param(ago(15), ago(400), True, id="last-success-too-old"),
+        pytest.param(ago(13), ago(400), False, id="last-success-recent"),
+        pytest.param(None, ago(15), True, id="never-succeeded-since-added-long-ago"),
+        pytest.param(None, ago(2), False, id="just-added"),
+        pytest.param(None, None, False, id="nothing-known"),
+    ],
+)
+def test_unverified_counts_from_last_success_or_else_from_first_sighting(
+    last_success: datetime | None, first_seen: datetime | None, stale: bool
+) -> None:
+    reasons = judge(last_success_at=last_success, first_seen_at=first_seen)
+    assert ("unverified" in reasons) is stale
+    if stale:
+        assert reasons["unverified"].since == (last_success or first_seen)
+
+
+def test_naive_datetimes_from_sqlite_are_read_as_utc() -> None:
+    naive = ago(20).replace(tzinfo=None)
+    reasons = judge(last_success_at=naive)
+    assert reasons["unverified"].since == ago(20)
+
+
+# --- review_overdue ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reviewed", "first_seen", "stale"),
+    [
+        pytest.param(ago(366), ago(800), True, id="review-older-than-a-year"),
+        pytest.param(ago(300), ago(800), False, id="reviewed-this-year"),
+        pytest.param(None, ago(400), True, id="never-reviewed-added-long-ago"),
+        pytest.param(None, ago(100), False, id="never-reviewed-added-recently"),
+    ],
+)
+def test_review_is_overdue_a_year_after_the_last_review_or_the_first_sighting(
+    reviewed: datetime | None, first_seen: datetime, stale: bool
+) -> None:
+    reasons = judge(reviewed_at=reviewed, first_seen_at=first_seen)
+    assert ("review_overdue" in reasons) is stale
+
+
+# --- unchanged_long ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("unchanged_days", "last_modified", "stale"),
+    [
+        pytest.param(800, http_date(ago(1500)), True, id="both-old"),
+        pytest.param(800, http_date(ago(20)), False, id="server-says-recently-modified"),
+        pytest.param(100, http_date(ago(1500)), False, id="fingerprint-moved-recently"),
+        pytest.param(800, None, True, id="no-last-modified-fingerprint-alone"),
+        pytest.param(800, "yesterday-ish", True, id="garbage-last-modified-ignored"),
+        pytest.param(800, "Mon, 99 Foo 20xx 99:99:99 GMT", True, id="broken-date-ignored"),
+        pytest.param(800, "Wed, 21 Oct 2015 07:28:00 -0000", True, id="zone-less-date"),
+        pytest.param(None, None, False, id="never-fingerprinted"),
+    ],
+)
+def test_unchanged_long_needs_old_fingerprint_and_old_last_modified(
+    unchanged_days: int | None, last_modified: str | None, stale: bool
+) -> None:
+    since = ago(unchanged_days) if unchanged_days is not None else None
+    reasons = judge(fingerprint_unchanged_since=since, last_modified=last_modified)
+    assert ("unchanged_long" in reasons) is stale
+
+
+def test_unchanged_reason_says_when_it_rests_on_fingerprints_alone() -> None:
+    with_header = judge(fingerprint_unchanged_since=ago(800), last_modified=http_date(ago(900)))
+    without = judge(fingerprint_unchanged_since=ago(800), last_modified=None)
+    assert "Last-Modified" not in with_header["unchanged_long"].reason
+    assert "Last-Modified" in without["unchanged_long"].reason
+
+
+# --- dated ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "description", "year", "stale"),
+    [
+        pytest.param("2018 Trafficking in Persons Report", None, None, True, id="year-in-title"),
+        pytest.param("Grantee report", "Awards made in FY 2015.", None, True, id="fiscal-year"),
+        pytest.param("Guide, 2nd edition (2012)", None, None, True, id="edition-year"),
+        pytest.param("Plain title", None, 2019, True, id="year-field"),
+        pytest.param("Plain title", None, 2021, False, id="year-field-exactly-at-limit"),
+        pytest.param("2024 Trafficking in Persons Report", None, None, False, id="recent"),
+        pytest.param(
+            "Hotline", "Call 1-888-373-7888 or text 233733.", None, False, id="phone-number"
+        ),
+        pytest.param("Title 22 U.S.C. 7102 explained", None, None, False, id="statute"),
+        pytest.param(
+            "Report",
+            "The Trafficking Victims Protection Act of 2000.",
+            2023,
+            False,
+            id="history-in-description-but-recent-year",
+        ),
+    ],
+)
+def test_dated_when_the_newest_named_year_is_older_than_the_limit(
+    title: str, description: str | None, year: int | None, stale: bool
+) -> None:
+    reasons = judge(title=title, description=description, year=year)
+    assert ("dated" in reasons) is stale
+
+
+def test_dated_names_the_year_and_where_it_was_found() -> None:
+    entry = RESOURCES["us-state-department-2018-tip-report"]
+    reason = judge(title=entry.title, description=entry.description, year=entry.year)["dated"]
+    assert "2018" in reason.reason
+    assert reason.since == datetime(2018, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("rid", "stale"),
+    [
+        ("us-state-department-2018-tip-report", True),
+        ("prosecuting-human-trafficking-cases-lessons-learned", True),
+        ("dhs-human-trafficking-infographic", True),
+        ("national-human-trafficking-hotline", False),
+        ("child-sex-trafficking-toolkit-for-law-enforcement", False),
+        ("dot-transportation-leaders-against-human-trafficking", False),
+    ],
+)
+def test_bundled_entries_are_dated_only_when_their_years_are_old(rid: str, stale: bool) -> None:
+    entry = RESOURCES[rid]
+    reasons = judge(title=entry.title, description=entry.description, year=entry.year)
+    assert ("dated" in reasons) is stale
+
+
+def test_the_dated_limit_moves_with_now() -> None:
+    entry = RESOURCES["dhs-human-trafficking-infographic"]  # year 2016
+    early = judge(now=datetime(2020, 1, 1, tzinfo=UTC), title=entry.title, year=entry.year)
+    assert "dated" not in early
+
+
+# --- named_years ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "years"),
+    [
+        ("2018 Trafficking in Persons Report", (2018,)),
+        ("FY 2015 grant awards", (2015,)),
+        ("FY15 and FY2016-2017 funding", (2015, 2016, 2017)),
+        ("A guide, 2nd edition (2012)", (2012,)),
+        ("services provided from 2006 to 2011", (2006, 2011)),
+        ("the 2015-16 school year", (2015, 2016)),
+        ("released 05/16/2016", (2016,)),
+        ("launched 2016-05-16", (2016,)),
+        ("Call 1-888-373-7888 or 1-866-347-2423", ()),
+        ("Title 22 U.S.C. 7102 and the Travel Act, 18 U.S.C. 1952", ()),
+        ("grant 2014-VT-BX-K00X", ()),
+        ("more than 2,125 cities and counties", ()),
+        ("over 2000 victims served", ()),
+        ("NCJ 238795, 324 pp.", ()),
+        ("a $2000 fine", ()),
+        ("trends of the 1990s", ()),
+        ("24 hours a day, in more than 200 languages", ()),
+        ("", ()),
+    ],
+)
+def test_named_years_finds_years_and_skips_other_numbers(text: str, years: tuple) -> None:
+    assert named_years(text) == years
+
+
+@pytest.mark.parametrize("resource", RESOURCES.values(), ids=list(RESOURCES))
+def test_named_years_in_the_bundled_catalog_are_plausible_publication_years(
+    resource: Resource,
+) -> None:
+    for text in (resource.title, resource.description or ""):
+        assert all(1990 <= y <= 2026 for y in named_years(text))
