@@ -14,6 +14,26 @@ States:
     broken         failing `confirm_failures` times in a row over at least `confirm_days`
     check_by_hand  blocked, rate limited or private: a person must look
 
+Flapping is a flag beside the state, not a state: a link that flips between working
+(OK or a permanent redirect) and failing `flap_changes` times within
+`flap_window_days` gets `flapping=True` and a `flapping_started` event; once the
+flips in the window fall below that, `flapping_stopped`. The state keeps following
+the confirmation rules meanwhile, so a flapping link is usually `suspect` or
+`recovered`, never silently `ok`. Outcomes that need a person (blocked, rate
+limited) and `network_unavailable` are neither working nor failing: no flip.
+
+Drift (the page no longer holds the resource, e.g. a lapsed domain bought by a
+casino) is judged by `judge_page` against every entry using the link, and applied
+by `apply_drift`: `drift_detected` when it starts, `drift_cleared` when a later
+page with text no longer drifts. Pages without text (HEAD checks, 304s, PDFs) leave
+the drift flag as it was.
+
+Events: outcome_changed, state_changed, redirect_changed (the first redirect now
+points elsewhere, or appeared or vanished), final_url_changed (where the link ends
+up changed), content_changed (fingerprint; old/new size and title),
+title_changed, content_type_changed, flapping_started, flapping_stopped,
+drift_detected, drift_cleared.
+
 Decisions worth knowing:
 
 - `Severity.LOOK` outcomes never count as failures and leave the failure count and
@@ -33,10 +53,12 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from catalog import drift
 from catalog.model import Observation
 from catalog.outcomes import Outcome, Severity
 from catalog.settings import HealthSettings
@@ -76,6 +98,17 @@ class LinkState:
     title: str | None = None
     content_type: str | None = None
     content_length: int | None = None
+    #: Where the first redirect of the last HTTP answer pointed (None: no redirect).
+    redirect_url: str | None = None
+    #: When the current fingerprint was first seen.
+    fingerprint_since: datetime | None = None
+    flapping: bool = False
+    #: Times of the working<->failing flips within the flap window, oldest first.
+    flips: tuple[datetime, ...] = ()
+    #: Why the page no longer holds the resource; None when it does (or is unknown).
+    drift_reason: str | None = None
+    drift_since: datetime | None = None
+    drift_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +133,7 @@ def apply_observation(
         reason=obs.reason,
         http_status=obs.http_status,
         final_url=obs.final_url,
+        redirect_url=_redirect_target(obs) if obs.http_status is not None else prev.redirect_url,
         last_checked_at=obs.checked_at,
         last_change_at=obs.checked_at if obs.outcome != prev.outcome else prev.last_change_at,
     )
@@ -126,14 +160,42 @@ def apply_observation(
         )
     else:  # Severity.LOOK: a person must look; the failure count is left as it was.
         new = replace(new, state=CHECK_BY_HAND)
+    new = _with_flips(prev, new, obs, health)
     return new, _changes(prev, new, obs)
+
+
+def _working(state: LinkState) -> bool | None:
+    """Whether the link last worked (True), failed (False), or was never judged (None)."""
+    if state.consecutive_failures > 0:
+        return False
+    return True if state.last_success_at is not None else None
+
+
+def _with_flips(
+    prev: LinkState, new: LinkState, obs: Observation, health: HealthSettings
+) -> LinkState:
+    window_start = obs.checked_at - timedelta(days=health.flap_window_days)
+    flips = [f for f in prev.flips if f > window_start]
+    before, after = _working(prev), _working(new)
+    if before is not None and after is not None and before != after:
+        flips.append(obs.checked_at)
+    return replace(new, flips=tuple(flips), flapping=len(flips) >= health.flap_changes)
+
+
+def _redirect_target(obs: Observation) -> str | None:
+    """The URL the first hop sent us to; the chain starts with the catalog URL itself."""
+    return obs.chain[1].url if len(obs.chain) > 1 else None
 
 
 def _with_content(state: LinkState, obs: Observation) -> LinkState:
     fresh_fingerprint = obs.fingerprint is not None and not obs.not_modified
     vouched = obs.not_modified and state.fingerprint is not None
+    moved = fresh_fingerprint and (
+        obs.fingerprint != state.fingerprint or state.fingerprint_since is None
+    )
     return replace(
         state,
+        fingerprint_since=obs.checked_at if moved else state.fingerprint_since,
         etag=obs.etag if obs.etag is not None or not obs.not_modified else state.etag,
         last_modified=(
             obs.last_modified
@@ -167,10 +229,14 @@ def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
         )
     # Where a link leads is only known when both checks got an HTTP answer.
     if not first and prev.http_status is not None and obs.http_status is not None:
+        if prev.redirect_url != new.redirect_url:
+            changes.append(
+                Change("redirect_changed", {"old": prev.redirect_url, "new": new.redirect_url})
+            )
         old_final = prev.final_url or None
         new_final = new.final_url or None
         if _final(old_final, obs.url) != _final(new_final, obs.url):
-            changes.append(Change("redirect_changed", {"old": old_final, "new": new_final}))
+            changes.append(Change("final_url_changed", {"old": old_final, "new": new_final}))
     if prev.fingerprint and new.fingerprint and prev.fingerprint != new.fingerprint:
         changes.append(
             Change(
@@ -203,7 +269,107 @@ def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
                 },
             )
         )
+    if new.flapping != prev.flapping:
+        changes.append(
+            Change(
+                "flapping_started" if new.flapping else "flapping_stopped",
+                {"flips": len(new.flips), "state": new.state},
+            )
+        )
     return changes
+
+
+# --- drift ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What a catalog entry says the page holds; `key` names it in scores and events."""
+
+    key: str
+    title: str
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class PageJudgement:
+    """One page judged against every entry using its link."""
+
+    #: The lowest score over the entries (the worst match), for display.
+    relevance: float
+    #: Entry key -> score, for pages with enough text that did not drift: the baseline
+    #: later checks are compared with. A drifted score never joins it, so a hijacked page
+    #: cannot become its own baseline.
+    baseline_scores: dict[str, float]
+    #: Entry key -> verdict, for the entries the page drifted from.
+    drifted: dict[str, tuple[drift.DriftVerdict, drift.Relevance]]
+
+
+def judges_drift(obs: Observation) -> bool:
+    """Only a working page whose text we read can say anything about drift."""
+    return (
+        obs.outcome.severity in (Severity.OK, Severity.UPDATE)
+        and not obs.not_modified
+        and bool(obs.title or obs.text_sample)
+    )
+
+
+def judge_page(
+    obs: Observation, entries: Sequence[Entry], history: Mapping[str, Sequence[float]]
+) -> PageJudgement | None:
+    """Relevance of the page to each entry and the drift verdicts; None if not judgeable."""
+    if not entries or not judges_drift(obs):
+        return None
+    scores: dict[str, float] = {}
+    baseline: dict[str, float] = {}
+    drifted: dict[str, tuple[drift.DriftVerdict, drift.Relevance]] = {}
+    for entry in entries:
+        rel = drift.relevance(entry.title, entry.description, obs.title, obs.text_sample)
+        scores[entry.key] = rel.score
+        verdict = drift.judge_drift(rel, history.get(entry.key, ()))
+        if verdict is not None:
+            drifted[entry.key] = (verdict, rel)
+        elif rel.substantial:
+            baseline[entry.key] = rel.score
+    return PageJudgement(min(scores.values()), baseline, drifted)
+
+
+def apply_drift(
+    state: LinkState, judgement: PageJudgement | None, *, at: datetime
+) -> tuple[LinkState, list[Change]]:
+    """Set or clear the drift flag; one `drift_detected` per entry drifted from."""
+    if judgement is None:
+        return state, []
+    if not judgement.drifted:
+        if state.drift_reason is None:
+            return state, []
+        cleared = replace(state, drift_reason=None, drift_since=None, drift_score=None)
+        details = {"old": state.drift_reason, "score": judgement.relevance}
+        return cleared, [Change("drift_cleared", details)]
+    verdict, _ = min(judgement.drifted.values(), key=lambda pair: pair[0].score)
+    new = replace(
+        state,
+        drift_reason=verdict.reason,
+        drift_since=state.drift_since or at,
+        drift_score=verdict.score,
+    )
+    if state.drift_reason is not None:
+        return new, []  # still drifting: the reason is refreshed, no new event
+    changes = [
+        Change(
+            "drift_detected",
+            {
+                "entry": entry_key,
+                "reason": v.reason,
+                "score": v.score,
+                "baseline": v.baseline,
+                "markers": list(v.markers),
+                "evidence": list(rel.evidence),
+            },
+        )
+        for entry_key, (v, rel) in judgement.drifted.items()
+    ]
+    return new, changes
 
 
 def _value(outcome: Outcome | None) -> str | None:

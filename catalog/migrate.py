@@ -60,15 +60,32 @@ def upgrade(engine: Engine) -> None:
     head = head_revision()
     if current_revision(engine) == head:
         return
-    with engine.begin() as conn:
-        _lock(conn)
-        if MigrationContext.configure(conn).get_current_revision() == head:
-            return  # another process migrated while we waited for the lock
-        cfg = alembic_config(conn)
-        if _has_unversioned_schema(conn):
-            # Databases made by the placeholder (`create_all`) hold exactly the initial schema.
-            command.stamp(cfg, INITIAL_REVISION)
-        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite batch migrations copy and drop tables that others reference; with foreign
+            # keys enforced the DROP fails on any populated database. The pragma only works
+            # outside a transaction, and the result is checked before the transaction ends.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                _lock(conn)
+                if MigrationContext.configure(conn).get_current_revision() == head:
+                    return  # another process migrated while we waited for the lock
+                cfg = alembic_config(conn)
+                if _has_unversioned_schema(conn):
+                    # Databases made by the placeholder (`create_all`) hold the initial schema.
+                    command.stamp(cfg, INITIAL_REVISION)
+                command.upgrade(cfg, "head")
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
 
 
 def _lock(conn: Connection) -> None:

@@ -106,15 +106,27 @@ class HealthSettings:
     confirm_failures: int = 3
     #: ... spanning at least this many days.
     confirm_days: float = 2.0
+    #: Flips between working and failing within `flap_window_days` that make a link flapping.
     flap_changes: int = 4
     flap_window_days: float = 14.0
+    #: No success for this many days makes an entry stale ("unverified").
     unverified_days: float = 14.0
+    #: An entry not reviewed for this many days is due a review.
     review_days: float = 365.0
+    #: Content unchanged (fingerprint and Last-Modified) this long may mean an abandoned site.
     unchanged_days: float = 730.0
+    #: An entry whose newest named year is older than this many years is "dated".
     dated_years: int = 5
     #: Share of distinct hosts failing at DNS/connect above which we blame our network.
     outage_host_share: float = 0.8
+    #: Well-known URLs checked before each run; all failing at network level = we are offline.
     canary_urls: tuple[str, ...] = ()
+    #: Look up Internet Archive copies for broken and drifting links (off for offline use).
+    archive_lookups: bool = True
+    #: At most this many archive lookups per run, so a mass breakage cannot flood the archive.
+    archive_lookups_per_run: int = 50
+    #: A link whose lookup found no copy is asked again after this many days.
+    archive_recheck_days: float = 30.0
 
 
 @dataclass(frozen=True)

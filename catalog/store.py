@@ -14,10 +14,10 @@ helpers below (still no SQL outside this module).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select, text
@@ -25,11 +25,13 @@ from sqlalchemy.orm import Session
 
 from catalog import health as health_rules
 from catalog import tables as t
+from catalog.archive import CacheEntry, Snapshot
 from catalog.errors import NotFoundError
-from catalog.health import Change, LinkState
+from catalog.health import Change, Entry, LinkState
 from catalog.model import Catalog, Observation, Previous, Resource, Target
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
+from catalog.staleness import staleness
 from catalog.urls import canonical_url, host_of
 
 # --- records ---------------------------------------------------------------------------------
@@ -81,6 +83,9 @@ class LinkStateRecord(LinkState):
     last_observation_id: int | None
     #: Curator ids of the active resources that use this link.
     resource_ids: tuple[str, ...] = ()
+    #: Internet Archive copy from before the link failed or drifted, if one was found.
+    archive_url: str | None = None
+    archive_checked_at: datetime | None = None
 
     @property
     def health(self) -> LinkState:
@@ -108,6 +113,17 @@ class ObservationRecord:
     title: str | None
     not_modified: bool
     suggested_url: str | None
+    #: Lowest drift relevance of the page against its entries (None: not judged).
+    relevance: float | None = None
+
+
+@dataclass(frozen=True)
+class StaleNote:
+    """One stored staleness reason (see catalog.staleness)."""
+
+    code: str
+    reason: str
+    since: datetime | None
 
 
 @dataclass(frozen=True)
@@ -124,6 +140,33 @@ class ResourceRecord:
     created_at: datetime
     updated_at: datetime
     removed_at: datetime | None
+    #: The catalog file the resource comes from.
+    path: str | None = None
+    reviewed_at: datetime | None = None
+    snoozed_until: datetime | None = None
+    snooze_reason: str | None = None
+    ignored_at: datetime | None = None
+    ignored_reason: str | None = None
+    stale: tuple[StaleNote, ...] = ()
+
+    def snoozed(self, now: datetime) -> bool:
+        return self.snoozed_until is not None and self.snoozed_until > now
+
+    @property
+    def ignored(self) -> bool:
+        return self.ignored_at is not None
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    id: int
+    at: datetime
+    by: str
+    #: accept_redirect, replace_url, mark_reviewed, snooze, ignore, unignore
+    kind: str
+    resource_id: int
+    reason: str | None
+    details: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -134,6 +177,8 @@ class ResourceHistory:
     observations: tuple[ObservationRecord, ...]
     #: Resource events and its link's events, newest first.
     events: tuple[EventRecord, ...]
+    #: The curators' decisions about the resource, newest first.
+    decisions: tuple[DecisionRecord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -243,12 +288,27 @@ def finish_run(
         )
         run.status = status
         run.finished_at = now
-        run.network_unavailable = network_unavailable
+        run.network_unavailable = bool(run.network_unavailable) or network_unavailable
         run.duration_s = (now - run.started_at).total_seconds()
         if summary:
             run.summary = {**(run.summary or {}), **summary}
         s.flush()
         return _run_record(run)
+
+
+def mark_run_network_unavailable(engine: Engine, run_id: int, reason: str) -> None:
+    """The canaries failed: nothing this run stores says anything about the links."""
+    with write_session(engine) as s:
+        run = _run(s, run_id)
+        run.network_unavailable = True
+        run.summary = {**(run.summary or {}), "network_unavailable_reason": reason}
+
+
+def update_run_summary(engine: Engine, run_id: int, **values: Any) -> Mapping[str, Any]:
+    with write_session(engine) as s:
+        run = _run(s, run_id)
+        run.summary = {**(run.summary or {}), **values}
+        return dict(run.summary)
 
 
 def get_run(engine: Engine, run_id: int) -> RunRecord:
@@ -509,15 +569,59 @@ def record_observations(
     with write_session(engine) as s:
         for obs in observations:
             link = _link_row(s, obs.url)
+            judgement = None
+            if health_rules.judges_drift(obs):
+                judgement = health_rules.judge_page(
+                    obs, _entries(s, link.id), _relevance_history(s, link.id)
+                )
             row = _observation_row(obs, run_id, link.id)
+            if judgement is not None:
+                row.relevance = judgement.relevance
+                row.relevance_scores = dict(judgement.baseline_scores) or None
             s.add(row)
             s.flush()
             new, changes = health_rules.apply_observation(_link_state(link), obs, health, now=now)
+            new, drift_changes = health_rules.apply_drift(new, judgement, at=obs.checked_at)
             _write_state(link, new)
             if obs.outcome is not Outcome.NETWORK_UNAVAILABLE:
                 link.last_observation_id = row.id
-            events.extend(_link_events(s, changes, link, run_id, obs.checked_at))
+            events.extend(_link_events(s, [*changes, *drift_changes], link, run_id, obs.checked_at))
     return events
+
+
+#: Earlier relevance scores of a link used as the drift baseline.
+DRIFT_HISTORY = 10
+
+
+def _entries(s: Session, link_id: int) -> list[Entry]:
+    """The active catalog entries that use the link, keyed by resources.id."""
+    rows = s.scalars(
+        select(t.Resource)
+        .where(t.Resource.link_id == link_id, t.Resource.removed_at.is_(None))
+        .order_by(t.Resource.id)
+    )
+    return [
+        Entry(str(r.id), r.title, _text_or_none((r.fields or {}).get("description"))) for r in rows
+    ]
+
+
+def _relevance_history(s: Session, link_id: int) -> dict[str, list[float]]:
+    rows = s.scalars(
+        select(t.Observation.relevance_scores)
+        .where(t.Observation.link_id == link_id, t.Observation.relevance_scores.is_not(None))
+        .order_by(t.Observation.checked_at.desc(), t.Observation.id.desc())
+        .limit(DRIFT_HISTORY)
+    )
+    history: dict[str, list[float]] = defaultdict(list)
+    for scores in rows:
+        for key, score in (scores or {}).items():
+            if isinstance(score, int | float):
+                history[key].append(float(score))
+    return history
+
+
+def _text_or_none(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
 
 
 def _observation_row(obs: Observation, run_id: int | None, link_id: int) -> t.Observation:
@@ -551,6 +655,8 @@ def _link_state(link: t.Link) -> LinkState:
     values["outcome"] = Outcome(link.outcome) if link.outcome else None
     values["state"] = link.state or health_rules.UNCHECKED
     values["consecutive_failures"] = link.consecutive_failures or 0
+    values["flapping"] = bool(link.flapping)
+    values["flips"] = tuple(_parse_time(f) for f in (link.flips or ()))
     return LinkState(**values)
 
 
@@ -558,6 +664,12 @@ def _write_state(link: t.Link, state: LinkState) -> None:
     for name in _STATE_FIELDS:
         setattr(link, name, getattr(state, name))
     link.outcome = state.outcome.value if state.outcome else None
+    link.flips = [f.astimezone(UTC).isoformat() for f in state.flips]
+
+
+def _parse_time(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _link_events(
@@ -565,8 +677,16 @@ def _link_events(
 ) -> list[EventRecord]:
     records = []
     for change in changes:
+        # Drift is judged per entry: its event names the resource too.
+        entry = change.details.get("entry")
         event = add_event(
-            s, change.kind, at=at, run_id=run_id, link_id=link.id, details=change.details
+            s,
+            change.kind,
+            at=at,
+            run_id=run_id,
+            link_id=link.id,
+            resource_id=int(entry) if entry is not None else None,
+            details=change.details,
         )
         records.append(_with(event, url=link.url))
     return records
@@ -612,7 +732,291 @@ def _link_record(link: t.Link, resource_ids: tuple[str, ...]) -> LinkStateRecord
         host=link.host,
         last_observation_id=link.last_observation_id,
         resource_ids=resource_ids,
+        archive_url=link.archive_url,
+        archive_checked_at=link.archive_checked_at,
     )
+
+
+# --- curator decisions ----------------------------------------------------------------------
+
+#: The resource columns a decision may set.
+DECISION_COLUMNS = frozenset(
+    {"reviewed_at", "snoozed_until", "snooze_reason", "ignored_at", "ignored_reason"}
+)
+
+
+def record_decision(
+    engine: Engine,
+    resource_id: int,
+    kind: str,
+    *,
+    by: str,
+    at: datetime,
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    resource_changes: Mapping[str, Any] | None = None,
+) -> DecisionRecord:
+    """Append a decision and apply its effect on the resource row, in one transaction."""
+    unknown = set(resource_changes or {}) - DECISION_COLUMNS
+    if unknown:
+        raise ValueError(f"a decision cannot set {sorted(unknown)}")
+    with write_session(engine) as s:
+        row = s.get_one(t.Resource, resource_id)
+        for name, value in (resource_changes or {}).items():
+            setattr(row, name, value)
+        decision = t.Decision(
+            at=at,
+            decided_by=by,
+            kind=kind,
+            resource_id=resource_id,
+            reason=reason,
+            details=dict(details or {}),
+        )
+        s.add(decision)
+        s.flush()
+        return _decision_record(decision)
+
+
+def decisions_for(engine: Engine, resource_id: int) -> list[DecisionRecord]:
+    """A resource's decisions, newest first."""
+    with read_session(engine) as s:
+        rows = s.scalars(
+            select(t.Decision)
+            .where(t.Decision.resource_id == resource_id)
+            .order_by(t.Decision.at.desc(), t.Decision.id.desc())
+        )
+        return [_decision_record(d) for d in rows]
+
+
+def permanent_redirect_target(engine: Engine, link_id: int) -> str | None:
+    """Where the link's current permanent redirect leads; None unless it redirects now."""
+    with read_session(engine) as s:
+        link = s.get(t.Link, link_id)
+        if link is None or link.outcome != Outcome.REDIRECTED_PERMANENT.value:
+            return None
+        obs = s.scalar(
+            select(t.Observation)
+            .where(
+                t.Observation.link_id == link_id,
+                t.Observation.outcome == Outcome.REDIRECTED_PERMANENT.value,
+            )
+            .order_by(t.Observation.checked_at.desc(), t.Observation.id.desc())
+            .limit(1)
+        )
+        if obs is None:
+            return None
+        return obs.suggested_url or obs.final_url
+
+
+def _decision_record(row: t.Decision) -> DecisionRecord:
+    return DecisionRecord(
+        id=row.id,
+        at=row.at,
+        by=row.decided_by,
+        kind=row.kind,
+        resource_id=row.resource_id,
+        reason=row.reason,
+        details=dict(row.details or {}),
+    )
+
+
+# --- staleness -------------------------------------------------------------------------------
+
+
+def refresh_staleness(
+    engine: Engine,
+    health: HealthSettings,
+    *,
+    now: datetime,
+    collection_keys: Sequence[str] | None = None,
+    run_id: int | None = None,
+) -> int:
+    """Recompute every active resource's stale reasons; end snoozes whose date passed.
+
+    Returns how many resources' reasons changed. A snooze that ended writes a
+    `snooze_ended` event so the resource's return to the queue is explained.
+    """
+    query = (
+        select(t.Resource, t.Link)
+        .outerjoin(t.Link, t.Link.id == t.Resource.link_id)
+        .where(t.Resource.removed_at.is_(None))
+    )
+    if collection_keys is not None:
+        query = query.join(t.Collection, t.Collection.id == t.Resource.collection_id).where(
+            t.Collection.key.in_(list(collection_keys))
+        )
+    changed = 0
+    with write_session(engine) as s:
+        for res, link in s.execute(query).all():
+            if res.snoozed_until is not None and res.snoozed_until <= now:
+                add_event(
+                    s,
+                    "snooze_ended",
+                    at=now,
+                    run_id=run_id,
+                    resource_id=res.id,
+                    link_id=res.link_id,
+                    details={
+                        "id": res.rid,
+                        "until": res.snoozed_until.isoformat(),
+                        "reason": res.snooze_reason,
+                    },
+                )
+                res.snoozed_until = None
+                res.snooze_reason = None
+            data = res.fields or {}
+            reasons = staleness(
+                now=now,
+                settings=health,
+                last_success_at=link.last_success_at if link else None,
+                first_seen_at=res.created_at,
+                reviewed_at=reviewed_at(res.reviewed_at, data),
+                fingerprint_unchanged_since=link.fingerprint_since if link else None,
+                last_modified=link.last_modified if link else None,
+                title=res.title,
+                description=_text_or_none(data.get("description")),
+                year=_year(data.get("year")),
+            )
+            stored = [
+                {
+                    "code": r.code,
+                    "reason": r.reason,
+                    "since": r.since.astimezone(UTC).isoformat() if r.since else None,
+                }
+                for r in reasons
+            ]
+            if stored != (res.stale_reasons or []):
+                res.stale_reasons = stored
+                changed += 1
+    return changed
+
+
+def reviewed_at(column: datetime | None, data: Mapping[str, Any]) -> datetime | None:
+    """The later of the curator's `mark-reviewed` and the entry's `reviewed_at`/`reviewed`."""
+    found = [column] if column is not None else []
+    for name in ("reviewed_at", "reviewed"):
+        moment = _as_datetime(data.get(name))
+        if moment is not None:
+            found.append(moment)
+    return max(found) if found else None
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, str) and value.strip():
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
+
+
+def _year(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+# --- archive copies --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArchiveCandidate:
+    link_id: int
+    url: str
+    #: The first failure (or drift): only copies from before it show the resource.
+    before: datetime
+
+
+def archive_candidates(
+    engine: Engine, *, now: datetime, recheck_days: float, limit: int
+) -> list[ArchiveCandidate]:
+    """Broken or drifting links in use, with no archive copy and no recent lookup."""
+    if limit <= 0:
+        return []
+    used = select(t.Resource.link_id).where(t.Resource.removed_at.is_(None))
+    query = (
+        select(t.Link)
+        .where(
+            or_(t.Link.state == health_rules.BROKEN, t.Link.drift_reason.is_not(None)),
+            t.Link.archive_url.is_(None),
+            or_(
+                t.Link.archive_checked_at.is_(None),
+                t.Link.archive_checked_at < now - timedelta(days=recheck_days),
+            ),
+            t.Link.id.in_(used),
+        )
+        .order_by(t.Link.archive_checked_at.is_not(None), t.Link.id)
+        .limit(limit)
+    )
+    with read_session(engine) as s:
+        found = []
+        for link in s.scalars(query):
+            moments = [m for m in (link.first_failure_at, link.drift_since) if m is not None]
+            before = min(moments) if moments else link.last_checked_at or now
+            found.append(ArchiveCandidate(link.id, link.url, before))
+        return found
+
+
+def set_archive(engine: Engine, link_id: int, archive_url: str | None, *, at: datetime) -> None:
+    with write_session(engine) as s:
+        link = s.get_one(t.Link, link_id)
+        link.archive_checked_at = at
+        if archive_url is not None:
+            link.archive_url = archive_url
+
+
+class ArchiveCache(MutableMapping[str, CacheEntry]):
+    """`catalog.archive.ArchiveLookup`'s cache kept in the database, so runs share it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __getitem__(self, key: str) -> CacheEntry:
+        with read_session(self._engine) as s:
+            row = s.get(t.ArchiveCacheEntry, key)
+            if row is None:
+                raise KeyError(key)
+            snapshot = (
+                Snapshot(row.snapshot_url, row.snapshot_at, row.original or "")
+                if row.snapshot_url and row.snapshot_at
+                else None
+            )
+            return row.checked_at, snapshot
+
+    def __setitem__(self, key: str, value: CacheEntry) -> None:
+        checked_at, snapshot = value
+        with write_session(self._engine) as s:
+            s.merge(
+                t.ArchiveCacheEntry(
+                    key=key,
+                    checked_at=checked_at,
+                    snapshot_url=snapshot.url if snapshot else None,
+                    snapshot_at=snapshot.timestamp if snapshot else None,
+                    original=snapshot.original if snapshot else None,
+                )
+            )
+
+    def __delitem__(self, key: str) -> None:
+        with write_session(self._engine) as s:
+            row = s.get(t.ArchiveCacheEntry, key)
+            if row is None:
+                raise KeyError(key)
+            s.delete(row)
+
+    def __iter__(self) -> Iterator[str]:
+        with read_session(self._engine) as s:
+            return iter(list(s.scalars(select(t.ArchiveCacheEntry.key))))
+
+    def __len__(self) -> int:
+        with read_session(self._engine) as s:
+            return s.scalar(select(func.count()).select_from(t.ArchiveCacheEntry)) or 0
 
 
 # --- history and export reads ----------------------------------------------------------------
@@ -621,31 +1025,13 @@ def _link_record(link: t.Link, resource_ids: tuple[str, ...]) -> LinkStateRecord
 def resource_history(
     engine: Engine, rid: str, *, collection: str | None = None, limit: int = 100
 ) -> ResourceHistory:
-    """Observations of a resource's link and the events of both, newest first.
+    """Observations of a resource's link, the events of both and the decisions, newest first.
 
     An id used in several collections needs `collection`; an active resource wins
     over a removed one with the same id.
     """
     with read_session(engine) as s:
-        query = (
-            select(t.Resource, t.Collection.key)
-            .join(t.Collection, t.Collection.id == t.Resource.collection_id)
-            .where(t.Resource.rid == rid)
-        )
-        if collection is not None:
-            query = query.where(t.Collection.key == collection)
-        matches = s.execute(query).all()
-        active = [m for m in matches if m[0].removed_at is None]
-        candidates = active or matches
-        if not candidates:
-            where = f" in collection {collection!r}" if collection else ""
-            raise NotFoundError(f"no resource with id {rid!r}{where}; check the catalog file")
-        if len(candidates) > 1:
-            keys = ", ".join(sorted(key for _, key in candidates))
-            raise NotFoundError(
-                f"resource id {rid!r} is in several collections ({keys}); name the collection"
-            )
-        row, key = candidates[0]
+        row, key, path = _find_resource(s, rid, collection)
         links = _link_records(s, active_only=False, link_ids=[row.link_id] if row.link_id else [])
         link = links[0] if links else None
         observations = s.scalars(
@@ -666,15 +1052,51 @@ def resource_history(
             .order_by(t.Event.at.desc(), t.Event.id.desc())
             .limit(limit)
         )
+        decisions = s.scalars(
+            select(t.Decision)
+            .where(t.Decision.resource_id == row.id)
+            .order_by(t.Decision.at.desc(), t.Decision.id.desc())
+            .limit(limit)
+        )
         return ResourceHistory(
-            resource=_resource_record(row, key),
+            resource=_resource_record(row, key, path),
             link=link,
             observations=tuple(_observation_record(o) for o in observations),
             events=tuple(
                 _with(_event_record(e), url=url, rid=erid, collection=ekey)
                 for e, url, erid, ekey in events
             ),
+            decisions=tuple(_decision_record(d) for d in decisions),
         )
+
+
+def find_resource(engine: Engine, rid: str, *, collection: str | None = None) -> ResourceRecord:
+    """The resource a curator named; `NotFoundError` when unknown or ambiguous."""
+    with read_session(engine) as s:
+        return _resource_record(*_find_resource(s, rid, collection))
+
+
+def _find_resource(s: Session, rid: str, collection: str | None) -> tuple[t.Resource, str, str]:
+    query = (
+        select(t.Resource, t.Collection.key, t.Collection.path)
+        .join(t.Collection, t.Collection.id == t.Resource.collection_id)
+        .where(t.Resource.rid == rid)
+    )
+    if collection is not None:
+        query = query.where(t.Collection.key == collection)
+    matches = s.execute(query).all()
+    active = [m for m in matches if m[0].removed_at is None]
+    candidates = active or matches
+    if not candidates:
+        where = f" in collection {collection!r}" if collection else ""
+        raise NotFoundError(f"no resource with id {rid!r}{where}; check the catalog file")
+    if len(candidates) > 1:
+        keys = ", ".join(sorted(key for _, key, _ in candidates))
+        raise NotFoundError(
+            f"resource id {rid!r} is in several collections ({keys}); name one with --collection"
+        )
+    row, key, path = candidates[0]
+    return row, key, path
 
 
 def resource_statuses(engine: Engine) -> list[ResourceStatus]:
@@ -770,10 +1192,11 @@ def _observation_record(row: t.Observation) -> ObservationRecord:
         title=row.title,
         not_modified=bool(row.not_modified),
         suggested_url=row.suggested_url,
+        relevance=row.relevance,
     )
 
 
-def _resource_record(row: t.Resource, collection: str) -> ResourceRecord:
+def _resource_record(row: t.Resource, collection: str, path: str | None = None) -> ResourceRecord:
     return ResourceRecord(
         id=row.id,
         collection=collection,
@@ -786,4 +1209,19 @@ def _resource_record(row: t.Resource, collection: str) -> ResourceRecord:
         created_at=row.created_at,
         updated_at=row.updated_at,
         removed_at=row.removed_at,
+        path=path,
+        reviewed_at=row.reviewed_at,
+        snoozed_until=row.snoozed_until,
+        snooze_reason=row.snooze_reason,
+        ignored_at=row.ignored_at,
+        ignored_reason=row.ignored_reason,
+        stale=tuple(
+            StaleNote(
+                str(n.get("code")),
+                str(n.get("reason")),
+                _parse_time(n["since"]) if n.get("since") else None,
+            )
+            for n in (row.stale_reasons or ())
+            if isinstance(n, dict)
+        ),
     )

@@ -8,6 +8,8 @@ A resource is identified by (collection key, curator id). Removal is a soft
 delete, so history survives and an entry put back later is "added" again. Only
 the catalogs passed in are reconciled: a catalog left out of a run keeps its
 resources untouched. Running sync twice with no edit writes no events.
+Afterwards the synced resources' staleness reasons are recomputed (a curator's new
+`reviewed_at` or `year` shows at once), with `HealthSettings` passed in or the defaults.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from catalog import store
 from catalog.model import Catalog, Resource
+from catalog.settings import HealthSettings
 
 ADDED = "added"
 FIELDS_EDITED = "fields_edited"
@@ -76,7 +79,12 @@ class SyncResult:
 
 
 def sync_catalogs(
-    engine: Engine, catalogs: Sequence[Catalog], *, now: datetime, run_id: int | None = None
+    engine: Engine,
+    catalogs: Sequence[Catalog],
+    *,
+    now: datetime,
+    run_id: int | None = None,
+    health: HealthSettings | None = None,
 ) -> SyncResult:
     changes: list[SyncChange] = []
     unchanged = 0
@@ -85,6 +93,14 @@ def sync_catalogs(
             found, same = _sync_one(session, catalog, now=now, run_id=run_id)
         changes.extend(found)
         unchanged += same
+    if catalogs:
+        store.refresh_staleness(
+            engine,
+            health or HealthSettings(),
+            now=now,
+            collection_keys=[c.key for c in catalogs],
+            run_id=run_id,
+        )
     kinds = [c.kind for c in changes]
     return SyncResult(
         collections=tuple(c.key for c in catalogs),

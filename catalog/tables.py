@@ -5,7 +5,9 @@ classes; everything else works with the frozen records of `catalog.model`.
 Changing a column here means adding a migration in `catalog/migrations/versions`.
 
     collections 1─* resources *─1 links 1─* observations *─1 runs
+                    resources 1─* decisions (what curators decided, by whom, why)
                                      events (append-only log of everything that changed)
+                                     archive_cache (Wayback answers, so nightly runs ask once)
 """
 
 from __future__ import annotations
@@ -107,6 +109,21 @@ class Link(Base):
     content_type: Mapped[str | None] = mapped_column(String(200))
     content_length: Mapped[int | None]
     last_observation_id: Mapped[int | None]
+    #: Where the first redirect of the last HTTP answer pointed (None: no redirect).
+    redirect_url: Mapped[str | None] = mapped_column(Text)
+    #: When the current fingerprint was first seen (the "unchanged since" of staleness).
+    fingerprint_since: Mapped[datetime | None]
+    #: Changing between working and failing too often (see catalog.health).
+    flapping: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: ISO times of the recent working<->failing flips, within the flap window.
+    flips: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: Why the page no longer looks like the resource (possible hijack); None when it does.
+    drift_reason: Mapped[str | None] = mapped_column(Text)
+    drift_since: Mapped[datetime | None]
+    drift_score: Mapped[float | None] = mapped_column(Float)
+    #: Internet Archive copy from before the link failed or drifted.
+    archive_url: Mapped[str | None] = mapped_column(Text)
+    archive_checked_at: Mapped[datetime | None]
 
 
 class Resource(Base):
@@ -130,6 +147,16 @@ class Resource(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     removed_at: Mapped[datetime | None]
+    #: Last review: the curator's `mark-reviewed`, or the entry's `reviewed_at` field.
+    reviewed_at: Mapped[datetime | None]
+    #: Out of the action queue until then (still checked); see the decisions table for why.
+    snoozed_until: Mapped[datetime | None]
+    snooze_reason: Mapped[str | None] = mapped_column(Text)
+    #: Out of the action queue for good (e.g. a known login wall), until `unignore`.
+    ignored_at: Mapped[datetime | None]
+    ignored_reason: Mapped[str | None] = mapped_column(Text)
+    #: [{"code": "dated", "reason": "...", "since": ISO or None}, ...] from catalog.staleness.
+    stale_reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class Run(Base):
@@ -183,6 +210,10 @@ class Observation(Base):
     bytes_read: Mapped[int] = mapped_column(Integer, default=0)
     not_modified: Mapped[bool] = mapped_column(Boolean, default=False)
     suggested_url: Mapped[str | None] = mapped_column(Text)
+    #: Lowest drift.relevance score of the page against the entries using the link.
+    relevance: Mapped[float | None] = mapped_column(Float)
+    #: {"<resources.id>": score} for pages with enough text to judge (drift history).
+    relevance_scores: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Event(Base):
@@ -201,3 +232,31 @@ class Event(Base):
     link_id: Mapped[int | None] = mapped_column(ForeignKey("links.id"), index=True)
     #: {"old": ..., "new": ..., "fields": [...]} and whatever else explains the event.
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Decision(Base):
+    """A curator's decision about one resource: who, when, what and why. Append-only."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    decided_by: Mapped[str] = mapped_column(String(200))
+    #: accept_redirect, replace_url, mark_reviewed, snooze, ignore, unignore
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    #: {"old": ..., "new": ..., "until": ..., "file": ...}
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ArchiveCacheEntry(Base):
+    """One Wayback answer (`catalog.archive.cache_key`), including "no copy"."""
+
+    __tablename__ = "archive_cache"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    checked_at: Mapped[datetime]
+    snapshot_url: Mapped[str | None] = mapped_column(Text)
+    snapshot_at: Mapped[datetime | None]
+    original: Mapped[str | None] = mapped_column(Text)

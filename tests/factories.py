@@ -1,9 +1,11 @@
 """Builders for test records and databases.
 
 Records: `make_resource`, `make_catalog`, `make_observation`, with a fixed clock
-(`T0`, `days`). Databases: `temporary_database(tmp_path)` yields a migrated engine on a
-fresh SQLite file, or, when `LINKHEALTH_TEST_DATABASE_URL` is set (PostgreSQL), on
-a schema of its own that is dropped afterwards, so parallel tests never meet.
+(`T0`, `days`, `Ticker`). Files: `write_catalog` writes a small YAML catalog with a
+comment, and `settings_for` points `Settings` at it and at a test database.
+Databases: `temporary_database(tmp_path)` yields a migrated engine on a fresh SQLite
+file, or, when `LINKHEALTH_TEST_DATABASE_URL` is set (PostgreSQL), on a schema of its
+own that is dropped afterwards, so parallel tests never meet.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.engine import make_url
 from catalog.db import open_engine
 from catalog.model import Catalog, Observation, Resource
 from catalog.outcomes import Outcome
+from catalog.settings import HealthSettings, Settings
 
 TEST_DATABASE_ENV = "LINKHEALTH_TEST_DATABASE_URL"
 
@@ -83,6 +86,47 @@ _STATUS = {
     Outcome.BLOCKED: 403,
     Outcome.RATE_LIMITED: 429,
 }
+
+
+class Ticker:
+    """A controllable clock: `clock()` returns `now`, which tests move with `at(days)`."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def at(self, n: float) -> datetime:
+        self.now = days(n)
+        return self.now
+
+
+def write_catalog(path: Path, entries: Sequence[dict[str, Any]], title: str = "Test") -> Path:
+    """A YAML catalog file with a curator's comment (edits must keep it)."""
+    lines = ["# Curated by hand: keep this comment.", "collection:", f"  title: {title}"]
+    lines.append("resources:")
+    for entry in entries:
+        first = True
+        for key, value in entry.items():
+            lines.append(f"{'- ' if first else '  '}{key}: {value}")
+            first = False
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def database_url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def settings_for(engine: Engine, catalogs: Sequence[Path] = (), **health: Any) -> Settings:
+    """Settings on the test database and catalog files; archive lookups off unless asked."""
+    health.setdefault("archive_lookups", False)
+    return Settings(
+        database_url=database_url(engine),
+        catalogs=tuple(catalogs),
+        health=HealthSettings(**health),
+    )
 
 
 @contextmanager

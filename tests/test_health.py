@@ -11,10 +11,13 @@ from catalog.health import (
     RECOVERED,
     SUSPECT,
     UNCHECKED,
+    Entry,
     LinkState,
+    apply_drift,
     apply_observation,
+    judge_page,
 )
-from catalog.model import Observation
+from catalog.model import Hop, Observation
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from tests.factories import days, make_observation
@@ -166,7 +169,7 @@ def test_title_redirect_and_content_type_changes_are_events() -> None:
         final_url="https://example.org/new/r1",
         content_type="application/pdf",
     )
-    assert set(kinds(state, obs)) == {"title_changed", "redirect_changed", "content_type_changed"}
+    assert set(kinds(state, obs)) == {"title_changed", "final_url_changed", "content_type_changed"}
 
 
 def test_charset_spelling_is_not_a_content_type_change() -> None:
@@ -177,3 +180,219 @@ def test_charset_spelling_is_not_a_content_type_change() -> None:
 def test_changing_failure_kind_is_an_outcome_change_without_a_state_change() -> None:
     state = run([failing(0), failing(1), failing(2)])
     assert kinds(state, failing(3, Outcome.GONE)) == ["outcome_changed"]
+
+
+# --- every transition, with the clock under test control ------------------------------------
+
+
+def ok(day: float, **fields: object) -> Observation:
+    return make_observation(checked_at=days(day), **fields)
+
+
+def test_first_failure_records_its_time_and_count_as_suspect() -> None:
+    state = run([ok(0), failing(1)])
+    assert (state.state, state.consecutive_failures, state.first_failure_at) == (
+        SUSPECT,
+        1,
+        days(1),
+    )
+
+
+def test_a_manual_recheck_cannot_shorten_the_day_window() -> None:
+    # Three failures within one day, e.g. the nightly check and two manual rechecks.
+    state = run([failing(0), failing(0.1), failing(0.2)])
+    assert (state.state, state.consecutive_failures) == (SUSPECT, 3)
+    # Even many more on the same day stay suspect: only time confirms a break.
+    assert run([failing(0.01 * i) for i in range(10)]).state == SUSPECT
+    assert run([failing(0), failing(0.1), failing(0.2), failing(2)]).state == BROKEN
+
+
+def test_rate_limited_never_counts_as_a_failure() -> None:
+    limited = [make_observation(outcome=Outcome.RATE_LIMITED, checked_at=days(d)) for d in (1, 2)]
+    state = run([failing(0), *limited])
+    assert (state.consecutive_failures, state.first_failure_at) == (1, days(0))
+    assert run([failing(0), *limited, failing(3)]).state == SUSPECT
+
+
+def test_broken_then_passing_is_recovered_then_ok() -> None:
+    state = run([failing(0), failing(1), failing(2)])
+    assert state.state == BROKEN
+    recovered = run([ok(3)], state)
+    assert recovered.state == RECOVERED
+    assert run([ok(4)], recovered).state == OK
+
+
+def test_suspect_then_passing_is_recovered() -> None:
+    assert run([failing(0), ok(0.5)]).state == RECOVERED
+
+
+def test_failing_again_after_recovery_starts_a_new_count() -> None:
+    state = run([failing(0), failing(1), failing(2), ok(3), failing(4)])
+    assert (state.state, state.consecutive_failures, state.first_failure_at) == (
+        SUSPECT,
+        1,
+        days(4),
+    )
+
+
+def test_network_unavailable_neither_fails_nor_confirms_a_break() -> None:
+    down = [
+        make_observation(outcome=Outcome.NETWORK_UNAVAILABLE, checked_at=days(d)) for d in (1, 2, 3)
+    ]
+    state = run([failing(0), *down])
+    assert (state.state, state.consecutive_failures) == (SUSPECT, 1)
+
+
+FLAPPY = HealthSettings(flap_changes=4, flap_window_days=14)
+
+
+def flap_run(observations: Sequence[Observation], state: LinkState | None = None):
+    state = state or LinkState()
+    all_changes = []
+    for obs in observations:
+        state, changes = apply_observation(state, obs, FLAPPY, now=obs.checked_at)
+        all_changes += [c.kind for c in changes]
+    return state, all_changes
+
+
+def test_a_link_that_keeps_flipping_is_flapping_and_says_so() -> None:
+    state, kinds_seen = flap_run([ok(0), failing(1), ok(2), failing(3)])
+    assert not state.flapping and len(state.flips) == 3
+    state, changes = apply_observation(state, ok(4), FLAPPY, now=days(4))
+    assert state.flapping
+    assert state.state == RECOVERED  # the state keeps following the confirmation rules
+    assert "flapping_started" in [c.kind for c in changes]
+    assert "flapping_started" not in kinds_seen
+
+
+def test_flapping_stops_once_the_flips_leave_the_window() -> None:
+    state, _ = flap_run([ok(0), failing(1), ok(2), failing(3), ok(4)])
+    assert state.flapping
+    later, changes = apply_observation(state, ok(30), FLAPPY, now=days(30))
+    assert not later.flapping and later.flips == ()
+    assert [c.kind for c in changes] == ["flapping_stopped"]
+
+
+def test_flips_spread_over_more_than_the_window_are_not_flapping() -> None:
+    state, _ = flap_run([ok(0), failing(10), ok(20), failing(30), ok(40)])
+    assert not state.flapping
+
+
+def test_blocked_between_working_checks_is_no_flip() -> None:
+    blocked = make_observation(outcome=Outcome.BLOCKED, checked_at=days(1))
+    state, _ = flap_run([ok(0), blocked, ok(2)])
+    assert state.flips == ()
+
+
+# --- change events ---------------------------------------------------------------------------
+
+
+def _hops(*urls: str) -> tuple[Hop, ...]:
+    return tuple(Hop(u, 301 if i < len(urls) - 1 else 200) for i, u in enumerate(urls))
+
+
+def test_outcome_change_is_an_event_with_old_and_new() -> None:
+    state = run([ok(0)])
+    (change,) = [
+        c
+        for c in apply_observation(state, failing(1), HEALTH, now=days(1))[1]
+        if c.kind == "outcome_changed"
+    ]
+    assert (change.details["old"], change.details["new"]) == ("ok", "not_found")
+
+
+def test_new_redirect_target_is_a_redirect_change() -> None:
+    url = "https://example.org/r1"
+    state = run([ok(0, chain=_hops(url, "https://a.example/x", "https://c.example/end"))])
+    obs = ok(1, chain=_hops(url, "https://b.example/x", "https://c.example/end"))
+    _, changes = apply_observation(state, obs, HEALTH, now=days(1))
+    assert [(c.kind, c.details["old"], c.details["new"]) for c in changes] == [
+        ("redirect_changed", "https://a.example/x", "https://b.example/x")
+    ]
+
+
+def test_final_url_change_is_distinct_from_a_redirect_change() -> None:
+    url = "https://example.org/r1"
+    state = run([ok(0, chain=_hops(url, "https://a.example/x"), final_url="https://a.example/x")])
+    obs = ok(
+        1,
+        chain=_hops(url, "https://a.example/x", "https://a.example/y"),
+        final_url="https://a.example/y",
+    )
+    assert kinds(state, obs) == ["final_url_changed"]
+
+
+def test_content_change_carries_old_and_new_size_and_title() -> None:
+    state = run([ok(0, fingerprint="aaa", content_length=10, title="Guide")])
+    _, changes = apply_observation(
+        state, ok(1, fingerprint="bbb", content_length=20, title="Guide v2"), HEALTH, now=days(1)
+    )
+    (change,) = [c for c in changes if c.kind == "content_changed"]
+    assert change.details["old_title"] == "Guide" and change.details["new_title"] == "Guide v2"
+    assert (change.details["old_content_length"], change.details["new_content_length"]) == (10, 20)
+    assert "title_changed" in [c.kind for c in changes]
+
+
+def test_fingerprint_since_moves_only_when_the_content_changes() -> None:
+    state = run([ok(0, fingerprint="aaa"), ok(5, fingerprint="aaa")])
+    assert state.fingerprint_since == days(0)
+    assert run([ok(9, fingerprint="bbb")], state).fingerprint_since == days(9)
+
+
+# --- drift -----------------------------------------------------------------------------------
+
+ENTRY = Entry(
+    "1",
+    "Human Trafficking Task Force e-Guide",
+    "Guide for task forces investigating human trafficking and supporting victims.",
+)
+GOOD_TEXT = (
+    "The Human Trafficking Task Force e-Guide helps task forces build collaborative "
+    "investigations of human trafficking, support victims and survivors, and prosecute "
+    "traffickers. Sections cover forming a task force, victim services, investigations, "
+    "prosecution, labor trafficking, sex trafficking, trauma informed interviewing, "
+    "strategic planning, and community partnerships for multidisciplinary teams."
+)
+CASINO_TEXT = (
+    "Online casino with free spins and a welcome bonus. Play slots, poker, roulette and "
+    "blackjack. Sports betting and live casino games with the best betting odds tonight."
+)
+
+
+def page(day: float, title: str, text: str) -> Observation:
+    return ok(day, title=title, text_sample=text)
+
+
+def test_a_matching_page_does_not_drift_and_becomes_the_baseline() -> None:
+    judgement = judge_page(page(0, "Task Force e-Guide", GOOD_TEXT), [ENTRY], {})
+    assert judgement is not None and not judgement.drifted
+    assert judgement.baseline_scores["1"] == judgement.relevance > 0.3
+
+
+def test_a_casino_page_drifts_then_clears_when_the_guide_is_back() -> None:
+    judgement = judge_page(page(1, "Best Online Casino", CASINO_TEXT), [ENTRY], {"1": [0.8]})
+    assert judgement is not None and "1" in judgement.drifted
+    assert judgement.baseline_scores == {}  # a drifted score never becomes the baseline
+    state, changes = apply_drift(LinkState(), judgement, at=days(1))
+    assert state.drift_reason and state.drift_since == days(1)
+    (change,) = changes
+    assert change.kind == "drift_detected"
+    assert change.details["entry"] == "1" and "gambling" in change.details["markers"]
+    assert change.details["evidence"]
+
+    again = judge_page(page(2, "Best Online Casino", CASINO_TEXT), [ENTRY], {"1": [0.8]})
+    still, changes = apply_drift(state, again, at=days(2))
+    assert changes == [] and still.drift_since == days(1)
+
+    back = judge_page(page(3, "Task Force e-Guide", GOOD_TEXT), [ENTRY], {"1": [0.8]})
+    cleared, changes = apply_drift(still, back, at=days(3))
+    assert cleared.drift_reason is None
+    assert [c.kind for c in changes] == ["drift_cleared"]
+
+
+def test_pages_without_text_or_failing_leave_drift_alone() -> None:
+    assert judge_page(ok(0), [ENTRY], {}) is None
+    assert judge_page(failing(0), [ENTRY], {}) is None
+    assert judge_page(ok(0, not_modified=True, title="x", text_sample="y"), [ENTRY], {}) is None
+    state = LinkState(drift_reason="casino", drift_since=days(0))
+    assert apply_drift(state, None, at=days(1)) == (state, [])

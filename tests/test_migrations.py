@@ -80,3 +80,37 @@ def test_concurrent_upgrades_of_a_fresh_database_both_succeed(tmp_path: Path) ->
     assert {migrate.current_revision(e) for e in engines} == {migrate.head_revision()}
     for e in engines:
         e.dispose()
+
+
+def test_a_populated_database_from_the_first_release_upgrades_without_losing_rows(
+    tmp_path: Path,
+) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine, event, text
+
+    from catalog import db
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    event.listen(engine, "connect", db._sqlite_pragmas)
+    with engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), "0001")
+        conn.execute(
+            text(
+                "INSERT INTO links (id, url, host, state, consecutive_failures) "
+                "VALUES (1, 'https://a.org/', 'a.org', 'ok', 0)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO observations (link_id, url, checked_at, outcome, reason, methods,"
+                " chain, retries, bytes_read, not_modified)"
+                " VALUES (1, 'https://a.org/', '2026-01-01',"
+                " 'ok', 'GET 200', 'GET', '[]', 0, 0, 0)"
+            )
+        )
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM observations")).scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()

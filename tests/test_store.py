@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, inspect, select, text
 
 from catalog import store
 from catalog import tables as t
@@ -229,3 +229,62 @@ def test_history_of_an_unknown_or_ambiguous_id_is_not_found(engine: Engine) -> N
     with pytest.raises(NotFoundError):
         store.resource_history(engine, "a")
     assert store.resource_history(engine, "a", collection="other").resource.collection == "other"
+
+
+# --- the 0002 migration and the health-over-time columns -------------------------------------
+
+
+def test_a_database_made_by_revision_0001_upgrades_and_keeps_its_rows(tmp_path: Path) -> None:
+    from catalog import migrate
+
+    with temporary_database(tmp_path) as engine:
+        with engine.begin() as conn:
+            migrate.command.downgrade(migrate.alembic_config(conn), "0001")
+        assert migrate.current_revision(engine) == "0001"
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO links (url, host, state, consecutive_failures) "
+                    "VALUES ('https://example.org/kept', 'example.org', 'ok', 0)"
+                )
+            )
+
+        migrate.upgrade(engine)
+
+        assert migrate.current_revision(engine) == migrate.head_revision()
+        with store.read_session(engine) as s:
+            link = s.scalar(select(t.Link).where(t.Link.url == "https://example.org/kept"))
+            assert link is not None
+            assert (link.flapping, link.flips, link.drift_reason) == (False, [], None)
+            assert s.scalar(select(func.count()).select_from(t.Decision)) == 0
+        names = set(inspect(engine).get_table_names())
+        assert {"decisions", "archive_cache"} <= names
+
+
+def test_link_state_round_trips_flips_and_flapping(engine: Engine) -> None:
+    health = HealthSettings(flap_changes=2, flap_window_days=14)
+    observe_with = [
+        make_observation(URL_A, checked_at=days(0)),
+        make_observation(URL_A, Outcome.NOT_FOUND, days(1)),
+        make_observation(URL_A, checked_at=days(2)),
+    ]
+    events = []
+    for obs in observe_with:
+        events += store.record_observations(engine, None, [obs], health, now=obs.checked_at)
+    link = state_of(engine, URL_A)
+    assert link.flapping and link.flips == (days(1), days(2))
+    assert "flapping_started" in [e.kind for e in events]
+
+
+def test_archive_cache_is_a_mapping_in_the_database(engine: Engine) -> None:
+    from catalog.archive import Snapshot
+
+    cache = store.ArchiveCache(engine)
+    snap = Snapshot("https://web.archive.org/web/2024/x", days(-30), "https://example.org/x")
+    cache["k1"] = (T0, snap)
+    cache["k2"] = (T0, None)
+    assert cache["k1"] == (T0, snap) and cache["k2"] == (T0, None)
+    assert sorted(cache) == ["k1", "k2"] and len(cache) == 2
+    del cache["k2"]
+    with pytest.raises(KeyError):
+        cache["k2"]

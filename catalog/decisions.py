@@ -1,0 +1,453 @@
+"""Curator decisions: what a person decided about one resource, recorded and applied.
+
+Stage: curate (after the reports). Inputs: `Settings`, a curator id (plus `collection`
+when the id is in several catalogs), the decision and who made it. Outputs: a
+`decisions` row (who, when, what, why), the effect on the resource row (reviewed,
+snoozed, ignored), and, for URL changes and reviews, the edit written back into the
+catalog file through `catalog.catalog_edit` (comments and order kept) followed by a
+re-sync of that file, so the database and the file agree at once.
+
+    accept_redirect   url := where the link's current permanent redirect leads
+    replace_url       url := a URL the curator gives, or the link's archived copy
+    mark_reviewed     reviewed_at: <today> in the entry; staleness starts over
+    snooze            out of the action queue until a date (still checked)
+    ignore/unignore   out of the action queue until unignored (still checked)
+
+With `dry_run`, file edits are only diffed and nothing is recorded. `history_lines`
+and `history_json` render `store.resource_history` for `linkhealth resource`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from catalog import store
+from catalog.catalog_edit import FieldEdit, apply_edits
+from catalog.clock import Clock, utcnow
+from catalog.db import engine_for
+from catalog.errors import ConfigError, LinkhealthError
+from catalog.settings import Settings
+from catalog.source import CATALOG_SUFFIXES, load_catalogs
+from catalog.sync import SyncResult, sync_catalogs
+from catalog.urls import UrlProblem, parse_url
+
+__all__ = [
+    "DecisionResult",
+    "accept_redirect",
+    "current_user",
+    "history_json",
+    "history_lines",
+    "ignore",
+    "mark_reviewed",
+    "replace_url",
+    "snooze",
+    "unignore",
+]
+
+ACCEPT_REDIRECT = "accept_redirect"
+REPLACE_URL = "replace_url"
+MARK_REVIEWED = "mark_reviewed"
+SNOOZE = "snooze"
+IGNORE = "ignore"
+UNIGNORE = "unignore"
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    resource: store.ResourceRecord
+    kind: str
+    #: One sentence saying what was done (or would be, with dry_run).
+    message: str
+    #: Unified diff of the catalog file ("" when the file was not touched).
+    diff: str = ""
+    dry_run: bool = False
+    decision: store.DecisionRecord | None = None
+    sync: SyncResult | None = None
+
+
+def current_user() -> str:
+    """The OS user, the default for "who decided"."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. in some containers
+        return "unknown"
+
+
+def accept_redirect(
+    settings: Settings,
+    rid: str,
+    *,
+    collection: str | None = None,
+    by: str | None = None,
+    reason: str | None = None,
+    dry_run: bool = False,
+    clock: Clock = utcnow,
+) -> DecisionResult:
+    """Point the entry at the final URL of its link's current permanent redirect."""
+    engine = engine_for(settings.database_url)
+    resource = store.find_resource(engine, rid, collection=collection)
+    target = store.permanent_redirect_target(engine, resource.link_id) if resource.link_id else None
+    if not target:
+        raise LinkhealthError(
+            f"{_name(resource)} has no current permanent redirect to accept; "
+            f"`linkhealth resource {resource.rid}` shows what its link does"
+        )
+    return _change_url(
+        settings, engine, resource, target, ACCEPT_REDIRECT, by, reason, dry_run, clock
+    )
+
+
+def replace_url(
+    settings: Settings,
+    rid: str,
+    url: str | None = None,
+    *,
+    archive: bool = False,
+    collection: str | None = None,
+    by: str | None = None,
+    reason: str | None = None,
+    dry_run: bool = False,
+    clock: Clock = utcnow,
+) -> DecisionResult:
+    """Replace the entry's URL with `url`, or with its link's archived copy (`archive`)."""
+    engine = engine_for(settings.database_url)
+    resource = store.find_resource(engine, rid, collection=collection)
+    if archive == (url is not None):
+        raise ConfigError("give either a new URL or --archive, not both or neither")
+    if archive:
+        history = store.resource_history(engine, resource.rid, collection=resource.collection)
+        url = history.link.archive_url if history.link else None
+        if not url:
+            raise LinkhealthError(
+                f"no archived copy is known for {_name(resource)}; lookups run after each "
+                "check for broken and drifting links (unless archive_lookups is off)"
+            )
+    assert url is not None
+    problem = parse_url(url)
+    if isinstance(problem, UrlProblem):
+        raise ConfigError(f"{url!r} cannot replace the URL: {problem.reason}")
+    return _change_url(settings, engine, resource, url, REPLACE_URL, by, reason, dry_run, clock)
+
+
+def mark_reviewed(
+    settings: Settings,
+    rid: str,
+    *,
+    collection: str | None = None,
+    by: str | None = None,
+    reason: str | None = None,
+    dry_run: bool = False,
+    clock: Clock = utcnow,
+) -> DecisionResult:
+    """Write `reviewed_at: <today>` into the entry and record the review."""
+    engine = engine_for(settings.database_url)
+    resource = store.find_resource(engine, rid, collection=collection)
+    now = clock()
+    today = now.astimezone(UTC).date()
+    edit = FieldEdit(resource.rid, "reviewed_at", today)
+    path = _editable(resource)
+    diff = ""
+    if path is not None:
+        diff = apply_edits(path, [edit], dry_run=True).diff if dry_run else ""
+    if dry_run:
+        where = f"in {path}" if path else "in the database only (the catalog file is not editable)"
+        return DecisionResult(
+            resource, MARK_REVIEWED, f"would mark {_name(resource)} reviewed {where}", diff, True
+        )
+    sync = None
+    if path is not None:
+        diff = apply_edits(path, [edit]).diff
+    decision = store.record_decision(
+        engine,
+        resource.id,
+        MARK_REVIEWED,
+        by=by or current_user(),
+        at=now,
+        reason=reason,
+        details={"reviewed_at": today.isoformat(), "file": str(path) if path else None},
+        resource_changes={"reviewed_at": now},
+    )
+    if path is not None:
+        sync = _resync(settings, engine, path, now)
+    else:
+        store.refresh_staleness(
+            engine, settings.health, now=now, collection_keys=[resource.collection]
+        )
+    where = f"wrote reviewed_at: {today} to {path}" if path else "recorded in the database only"
+    return DecisionResult(
+        resource,
+        MARK_REVIEWED,
+        f"marked {_name(resource)} reviewed ({where})",
+        diff,
+        False,
+        decision,
+        sync,
+    )
+
+
+def snooze(
+    settings: Settings,
+    rid: str,
+    *,
+    until: date | datetime,
+    reason: str,
+    collection: str | None = None,
+    by: str | None = None,
+    clock: Clock = utcnow,
+) -> DecisionResult:
+    """Leave the action queue until `until` (a date means its start, UTC); still checked."""
+    engine = engine_for(settings.database_url)
+    resource = store.find_resource(engine, rid, collection=collection)
+    now = clock()
+    end = _moment(until)
+    if end <= now:
+        raise ConfigError(f"--until {until} is not in the future")
+    decision = store.record_decision(
+        engine,
+        resource.id,
+        SNOOZE,
+        by=by or current_user(),
+        at=now,
+        reason=reason,
+        details={"until": end.isoformat()},
+        resource_changes={"snoozed_until": end, "snooze_reason": reason},
+    )
+    message = f"snoozed {_name(resource)} until {end.date()}: {reason}"
+    return DecisionResult(resource, SNOOZE, message, decision=decision)
+
+
+def ignore(
+    settings: Settings,
+    rid: str,
+    *,
+    reason: str,
+    collection: str | None = None,
+    by: str | None = None,
+    clock: Clock = utcnow,
+) -> DecisionResult:
+    """Leave the action queue until `unignore` (e.g. a known login wall); still checked."""
+    engine = engine_for(settings.database_url)
+    resource = store.find_resource(engine, rid, collection=collection)
+    now = clock()
+    decision = store.record_decision(
+        engine,
+        resource.id,
+        IGNORE,
+        by=by or current_user(),
+        at=now,
+        reason=reason,
+        resource_changes={"ignored_at": now, "ignored_reason": reason},
+    )
+    return DecisionResult(
+        resource, IGNORE, f"ignoring {_name(resource)}: {reason}", decision=decision
+    )
+
+
+def unignore(
+    settings: Settings,
+    rid: str,
+    *,
+    reason: str | None = None,
+    collection: str | None = None,
+    by: str | None = None,
+    clock: Clock = utcnow,
+) -> DecisionResult:
+    """Back into the action queue: ends an ignore and a snooze alike."""
+    engine = engine_for(settings.database_url)
+    resource = store.find_resource(engine, rid, collection=collection)
+    if not resource.ignored and resource.snoozed_until is None:
+        raise LinkhealthError(f"{_name(resource)} is neither ignored nor snoozed")
+    decision = store.record_decision(
+        engine,
+        resource.id,
+        UNIGNORE,
+        by=by or current_user(),
+        at=clock(),
+        reason=reason,
+        details={
+            "ignored_reason": resource.ignored_reason,
+            "snoozed_until": resource.snoozed_until.isoformat() if resource.snoozed_until else None,
+        },
+        resource_changes={
+            "ignored_at": None,
+            "ignored_reason": None,
+            "snoozed_until": None,
+            "snooze_reason": None,
+        },
+    )
+    return DecisionResult(
+        resource, UNIGNORE, f"{_name(resource)} is back in the action queue", decision=decision
+    )
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _change_url(
+    settings: Settings,
+    engine: Engine,
+    resource: store.ResourceRecord,
+    url: str,
+    kind: str,
+    by: str | None,
+    reason: str | None,
+    dry_run: bool,
+    clock: Clock,
+) -> DecisionResult:
+    path = _editable(resource)
+    if path is None:
+        raise ConfigError(
+            f"{_name(resource)} comes from {resource.path}, which is not an editable catalog "
+            "file (.yaml, .yml or .csv that exists); edit the URL there by hand"
+        )
+    if url == resource.url:
+        return DecisionResult(resource, kind, f"{_name(resource)} already uses {url}", "", dry_run)
+    edit = FieldEdit(resource.rid, "url", url)
+    if dry_run:
+        diff = apply_edits(path, [edit], dry_run=True).diff
+        message = f"would change the URL of {_name(resource)} to {url} in {path}"
+        return DecisionResult(resource, kind, message, diff, True)
+    now = clock()
+    diff = apply_edits(path, [edit]).diff
+    decision = store.record_decision(
+        engine,
+        resource.id,
+        kind,
+        by=by or current_user(),
+        at=now,
+        reason=reason,
+        details={"old": resource.url, "new": url, "file": str(path)},
+    )
+    sync = _resync(settings, engine, path, now)
+    message = f"changed the URL of {_name(resource)} to {url} in {path}"
+    return DecisionResult(resource, kind, message, diff, False, decision, sync)
+
+
+def _resync(settings: Settings, engine: Engine, path: Path, now: datetime) -> SyncResult:
+    return sync_catalogs(engine, load_catalogs([path]), now=now, health=settings.health)
+
+
+def _editable(resource: store.ResourceRecord) -> Path | None:
+    if not resource.path:
+        return None
+    path = Path(resource.path)
+    return path if path.suffix.lower() in CATALOG_SUFFIXES and path.is_file() else None
+
+
+def _moment(value: date | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def _name(resource: store.ResourceRecord) -> str:
+    return f"{resource.collection}/{resource.rid}"
+
+
+# --- history ---------------------------------------------------------------------------------
+
+
+def history_json(history: store.ResourceHistory) -> dict[str, Any]:
+    """Plain JSON data (times in ISO 8601) for `linkhealth resource --json`."""
+    data: dict[str, Any] = json.loads(json.dumps(asdict(history), default=_jsonable))
+    return data
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def history_lines(history: store.ResourceHistory, *, now: datetime | None = None) -> list[str]:
+    """What a curator reads in a terminal: entry, state, then observations, events and
+    decisions, each newest first."""
+    res, link = history.resource, history.link
+    now = now or utcnow()
+    out = [f"{res.collection}/{res.rid}: {res.title}"]
+    out.append(f"  url:       {res.url}")
+    where = f"{res.path}:{res.line}" if res.path and res.line else res.path or "?"
+    out.append(f"  file:      {where}")
+    if res.removed_at:
+        out.append(f"  removed:   {_t(res.removed_at)} (no longer in the catalog)")
+    for name, value in res.fields.items():
+        if name not in ("id", "title", "url") and value not in (None, "", []):
+            out.append(f"  {name + ':':<10} {_short(value)}")
+    out.append("")
+    out.append("Current state")
+    if link is None or link.last_checked_at is None:
+        out.append("  never checked")
+    else:
+        outcome = link.outcome.label if link.outcome else "?"
+        out.append(f"  {link.state}: {outcome} (last checked {_t(link.last_checked_at)})")
+        if link.reason:
+            out.append(f"  reason:    {link.reason}")
+        if link.first_failure_at:
+            out.append(
+                f"  failing since {_t(link.first_failure_at)} "
+                f"({link.consecutive_failures} failing check(s) in a row)"
+            )
+        if link.flapping:
+            out.append(f"  flapping:  {len(link.flips)} flips between working and failing lately")
+        if link.drift_reason:
+            out.append(f"  drift:     {link.drift_reason} (since {_t(link.drift_since)})")
+        if link.archive_url:
+            out.append(f"  archived:  {link.archive_url}")
+        if link.final_url and link.final_url != link.url:
+            out.append(f"  ends at:   {link.final_url}")
+    if res.ignored:
+        out.append(f"  ignored since {_t(res.ignored_at)}: {res.ignored_reason}")
+    if res.snoozed(now):
+        out.append(f"  snoozed until {_t(res.snoozed_until)}: {res.snooze_reason}")
+    if res.reviewed_at:
+        out.append(f"  reviewed:  {_t(res.reviewed_at)}")
+    for note in res.stale:
+        out.append(f"  stale ({note.code}): {note.reason}")
+    out += _section(
+        "Observations",
+        [
+            f"{_t(o.checked_at)}  {o.outcome.value:<20} {o.http_status or '-':>4}  {o.reason}"
+            for o in history.observations
+        ],
+    )
+    out += _section(
+        "Events",
+        [f"{_t(e.at)}  {e.kind:<20} {_details(e.details)}" for e in history.events],
+    )
+    out += _section(
+        "Decisions",
+        [
+            f"{_t(d.at)}  {d.kind:<16} by {d.by}"
+            + (f": {d.reason}" if d.reason else "")
+            + (f" {_details(d.details)}" if d.details else "")
+            for d in history.decisions
+        ],
+    )
+    return out
+
+
+def _section(title: str, rows: Sequence[str]) -> list[str]:
+    return ["", f"{title} (newest first)", *(f"  {r}" for r in rows)] if rows else []
+
+
+def _t(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "?"
+
+
+def _short(value: Any, limit: int = 100) -> str:
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _details(details: Any) -> str:
+    shown = {k: v for k, v in dict(details).items() if v not in (None, "", [], {})}
+    return _short(json.dumps(shown, ensure_ascii=False, default=str), 160) if shown else ""

@@ -1,0 +1,242 @@
+"""Curator commands of the `linkhealth` CLI: decisions about one resource, and its history.
+
+Registered onto the main app by `flows.cli` (`register(app)`). Thin: each command
+calls one `catalog.decisions` function and prints what it did (the diff too, with
+--dry-run). Errors go to stderr with the documented exit codes (an unknown id exits 4).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from catalog.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from flows.cli import CatalogOpt, ConfigOpt, DbOpt
+
+IdArg = Annotated[str, typer.Argument(help="The resource id, as in the catalog file.")]
+CollectionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--collection", help="Collection (catalog file stem) of an id used in several catalogs."
+    ),
+]
+ByOpt = Annotated[str | None, typer.Option("--by", help="Who decided. Default: the OS user name.")]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Print the catalog diff; change nothing.")
+]
+ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why (kept with the decision).")]
+
+
+def _settings(config: Path | None, db: str | None, catalogs: list[Path] | None) -> Settings:
+    return load_settings(config).with_overrides(
+        database_url=db, catalogs=tuple(catalogs) if catalogs else None
+    )
+
+
+def _say(result: object) -> None:
+    from catalog.decisions import DecisionResult
+
+    assert isinstance(result, DecisionResult)
+    if result.diff:
+        typer.echo(result.diff.rstrip("\n"))
+    typer.echo(result.message)
+    if result.sync is not None:
+        typer.echo(result.sync.headline())
+
+
+def accept_redirect(
+    resource_id: IdArg,
+    collection: CollectionOpt = None,
+    by: ByOpt = None,
+    reason: ReasonOpt = None,
+    dry_run: DryRunOpt = False,
+    catalog: CatalogOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Switch the entry's URL to where its permanent redirect now leads, in the catalog file.
+
+    Example: linkhealth accept-redirect demandforum --dry-run
+    """
+    from catalog import decisions
+
+    settings = _settings(config, db, catalog)
+    _say(
+        decisions.accept_redirect(
+            settings, resource_id, collection=collection, by=by, reason=reason, dry_run=dry_run
+        )
+    )
+
+
+def replace_url(
+    resource_id: IdArg,
+    url: Annotated[str | None, typer.Argument(help="The new URL.")] = None,
+    archive: Annotated[
+        bool, typer.Option("--archive", help="Use the link's Internet Archive copy.")
+    ] = False,
+    collection: CollectionOpt = None,
+    by: ByOpt = None,
+    reason: ReasonOpt = None,
+    dry_run: DryRunOpt = False,
+    catalog: CatalogOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Replace the entry's URL in the catalog file (with URL, or --archive for the archived copy).
+
+    Example: linkhealth replace-url demandforum https://example.org/new --reason "site moved"
+    """
+    from catalog import decisions
+
+    settings = _settings(config, db, catalog)
+    _say(
+        decisions.replace_url(
+            settings,
+            resource_id,
+            url,
+            archive=archive,
+            collection=collection,
+            by=by,
+            reason=reason,
+            dry_run=dry_run,
+        )
+    )
+
+
+def mark_reviewed(
+    resource_id: IdArg,
+    collection: CollectionOpt = None,
+    by: ByOpt = None,
+    reason: ReasonOpt = None,
+    dry_run: DryRunOpt = False,
+    catalog: CatalogOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Record a review: writes `reviewed_at: <today>` into the entry.
+
+    Example: linkhealth mark-reviewed demandforum --reason "still the current edition"
+    """
+    from catalog import decisions
+
+    settings = _settings(config, db, catalog)
+    _say(
+        decisions.mark_reviewed(
+            settings, resource_id, collection=collection, by=by, reason=reason, dry_run=dry_run
+        )
+    )
+
+
+def snooze(
+    resource_id: IdArg,
+    until: Annotated[
+        datetime,
+        typer.Option("--until", formats=["%Y-%m-%d"], help="Back in the queue on this date."),
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept with the decision).")],
+    collection: CollectionOpt = None,
+    by: ByOpt = None,
+    catalog: CatalogOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Take the resource out of the action queue until a date; it is still checked.
+
+    Example: linkhealth snooze demandforum --until 2027-03-01 --reason "site rebuild"
+    """
+    from catalog import decisions
+
+    settings = _settings(config, db, catalog)
+    _say(
+        decisions.snooze(
+            settings, resource_id, until=until.date(), reason=reason, collection=collection, by=by
+        )
+    )
+
+
+def ignore(
+    resource_id: IdArg,
+    reason: Annotated[str, typer.Option("--reason", help="Why (e.g. a known login wall).")],
+    collection: CollectionOpt = None,
+    by: ByOpt = None,
+    catalog: CatalogOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Take the resource out of the action queue until `unignore`; it is still checked.
+
+    Example: linkhealth ignore members-portal --reason "login wall, works in a browser"
+    """
+    from catalog import decisions
+
+    settings = _settings(config, db, catalog)
+    _say(decisions.ignore(settings, resource_id, reason=reason, collection=collection, by=by))
+
+
+def unignore(
+    resource_id: IdArg,
+    collection: CollectionOpt = None,
+    by: ByOpt = None,
+    reason: ReasonOpt = None,
+    catalog: CatalogOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Put an ignored or snoozed resource back into the action queue.
+
+    Example: linkhealth unignore members-portal
+    """
+    from catalog import decisions
+
+    settings = _settings(config, db, catalog)
+    _say(decisions.unignore(settings, resource_id, reason=reason, collection=collection, by=by))
+
+
+def resource(
+    resource_id: IdArg,
+    collection: CollectionOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="Observations and events shown.")] = 50,
+    catalog: CatalogOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Show one resource's full history: entry, state, observations, events, decisions.
+
+    Example: linkhealth resource demandforum --json
+    """
+    from catalog import store
+    from catalog.db import engine_for
+    from catalog.decisions import history_json, history_lines
+
+    settings = _settings(config, db, catalog)
+    history = store.resource_history(
+        engine_for(settings.database_url), resource_id, collection=collection, limit=limit
+    )
+    if as_json:
+        typer.echo(json.dumps(history_json(history), indent=2, ensure_ascii=False))
+        return
+    for line in history_lines(history):
+        typer.echo(line)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the curator commands to the main app."""
+    # The shared option types, imported here rather than at the top: flows.cli imports
+    # this module, and typer reads the (string) annotations only when the CLI runs.
+    global CatalogOpt, ConfigOpt, DbOpt
+    from flows.cli import CatalogOpt, ConfigOpt, DbOpt
+
+    app.command("accept-redirect")(accept_redirect)
+    app.command("replace-url")(replace_url)
+    app.command("mark-reviewed")(mark_reviewed)
+    app.command("snooze")(snooze)
+    app.command("ignore")(ignore)
+    app.command("unignore")(unignore)
+    app.command("resource")(resource)

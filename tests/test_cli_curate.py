@@ -1,0 +1,125 @@
+"""The curator commands: what they print, where errors go, and their exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from catalog import store
+from catalog.outcomes import Outcome
+from catalog.settings import HealthSettings
+from catalog.source import load_catalogs
+from catalog.sync import sync_catalogs
+from flows.cli import app
+from tests.factories import (
+    T0,
+    database_url,
+    days,
+    make_observation,
+    temporary_database,
+    write_catalog,
+)
+
+runner = CliRunner()
+OLD = "https://example.org/old"
+NEW = "https://example.org/new"
+
+
+@pytest.fixture
+def catalog_file(tmp_path: Path) -> Path:
+    return write_catalog(tmp_path / "toolkit.yaml", [{"id": "a", "title": "Guide", "url": OLD}])
+
+
+@pytest.fixture
+def engine(tmp_path: Path, catalog_file: Path) -> Iterator[Engine]:
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, load_catalogs([catalog_file]), now=T0)
+        yield engine
+
+
+def invoke(engine: Engine, catalog_file: Path, *args: str):
+    return runner.invoke(app, [*args, "--db", database_url(engine), "--catalog", str(catalog_file)])
+
+
+def test_every_curator_command_has_help() -> None:
+    for name in (
+        "accept-redirect",
+        "replace-url",
+        "mark-reviewed",
+        "snooze",
+        "ignore",
+        "unignore",
+        "resource",
+    ):
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert "--db" in result.stdout and "--collection" in result.stdout
+
+
+def test_replace_url_dry_run_prints_the_diff_and_leaves_the_file(
+    engine: Engine, catalog_file: Path
+) -> None:
+    before = catalog_file.read_text()
+    result = invoke(engine, catalog_file, "replace-url", "a", NEW, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"+  url: {NEW}" in result.stdout
+    assert catalog_file.read_text() == before
+
+
+def test_accept_redirect_edits_the_file(engine: Engine, catalog_file: Path) -> None:
+    obs = make_observation(OLD, Outcome.REDIRECTED_PERMANENT, days(1), suggested_url=NEW)
+    store.record_observations(engine, None, [obs], HealthSettings(), now=days(1))
+    result = invoke(engine, catalog_file, "accept-redirect", "a", "--by", "ann")
+    assert result.exit_code == 0, result.output
+    assert f"url: {NEW}" in catalog_file.read_text()
+    assert store.resource_history(engine, "a").decisions[0].by == "ann"
+
+
+def test_accept_redirect_without_a_redirect_is_an_error_on_stderr(
+    engine: Engine, catalog_file: Path
+) -> None:
+    result = invoke(engine, catalog_file, "accept-redirect", "a")
+    assert result.exit_code == 1
+    assert "error:" in result.stderr and result.stdout == ""
+
+
+def test_unknown_id_exits_4(engine: Engine, catalog_file: Path) -> None:
+    result = invoke(engine, catalog_file, "ignore", "nope", "--reason", "x")
+    assert result.exit_code == 4
+    assert "error:" in result.stderr
+
+
+def test_snooze_ignore_unignore_and_mark_reviewed(engine: Engine, catalog_file: Path) -> None:
+    result = invoke(engine, catalog_file, "snooze", "a", "--until", "2999-01-01", "--reason", "r")
+    assert result.exit_code == 0, result.output
+    assert store.find_resource(engine, "a").snoozed_until is not None
+    result = invoke(engine, catalog_file, "ignore", "a", "--reason", "login wall")
+    assert result.exit_code == 0 and "login wall" in result.stdout
+    assert invoke(engine, catalog_file, "unignore", "a").exit_code == 0
+    assert not store.find_resource(engine, "a").ignored
+    result = invoke(engine, catalog_file, "mark-reviewed", "a")
+    assert result.exit_code == 0, result.output
+    assert "reviewed_at:" in catalog_file.read_text()
+
+
+def test_bad_date_is_a_usage_error(engine: Engine, catalog_file: Path) -> None:
+    result = invoke(engine, catalog_file, "snooze", "a", "--until", "soon", "--reason", "r")
+    assert result.exit_code == 2
+
+
+def test_resource_prints_history_and_json(engine: Engine, catalog_file: Path) -> None:
+    obs = make_observation(OLD, Outcome.NOT_FOUND, days(1))
+    store.record_observations(engine, None, [obs], HealthSettings(), now=days(1))
+    result = invoke(engine, catalog_file, "resource", "a")
+    assert result.exit_code == 0, result.output
+    assert "not_found" in result.stdout and "Observations" in result.stdout
+    result = invoke(engine, catalog_file, "resource", "a", "--json")
+    data = json.loads(result.stdout)
+    assert data["resource"]["rid"] == "a"
+    assert data["link"]["state"] == "suspect"
+    assert [o["outcome"] for o in data["observations"]] == ["not_found"]

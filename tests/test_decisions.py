@@ -1,0 +1,211 @@
+"""Curator decisions: recorded with who, when and why, written back to the catalog file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from catalog import decisions, store
+from catalog.errors import ConfigError, LinkhealthError, NotFoundError
+from catalog.outcomes import Outcome
+from catalog.settings import Settings
+from catalog.source import load_catalogs
+from catalog.sync import sync_catalogs
+from tests.factories import (
+    T0,
+    Ticker,
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    settings_for,
+    temporary_database,
+    write_catalog,
+)
+
+OLD = "https://example.org/old"
+NEW = "https://example.org/new"
+
+
+@pytest.fixture
+def catalog_file(tmp_path: Path) -> Path:
+    return write_catalog(
+        tmp_path / "toolkit.yaml",
+        [
+            {"id": "a", "title": "Guide", "url": OLD},
+            {"id": "b", "title": "Portal", "url": "https://example.org/b"},
+        ],
+    )
+
+
+@pytest.fixture
+def engine(tmp_path: Path, catalog_file: Path) -> Iterator[Engine]:
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, load_catalogs([catalog_file]), now=T0)
+        yield engine
+
+
+@pytest.fixture
+def settings(engine: Engine, catalog_file: Path) -> Settings:
+    return settings_for(engine, [catalog_file])
+
+
+def redirect(engine: Engine, day: float = 1) -> None:
+    obs = make_observation(
+        OLD, Outcome.REDIRECTED_PERMANENT, days(day), final_url=NEW, suggested_url=NEW
+    )
+    store.record_observations(engine, None, [obs], Settings().health, now=days(day))
+
+
+def test_accepting_a_redirect_edits_the_file_records_who_and_resyncs(
+    engine: Engine, settings: Settings, catalog_file: Path
+) -> None:
+    redirect(engine)
+    result = decisions.accept_redirect(
+        settings, "a", by="ann", reason="publisher moved", clock=Ticker(days(2))
+    )
+
+    text = catalog_file.read_text()
+    assert f"url: {NEW}" in text and "# Curated by hand: keep this comment." in text
+    assert result.diff and result.decision is not None
+    assert (result.decision.by, result.decision.kind, result.decision.reason) == (
+        "ann",
+        "accept_redirect",
+        "publisher moved",
+    )
+    assert result.decision.details == {"old": OLD, "new": NEW, "file": str(catalog_file)}
+    history = store.resource_history(engine, "a")
+    assert history.resource.url == NEW
+    assert "url_edited" in [e.kind for e in history.events]
+    assert [d.kind for d in history.decisions] == ["accept_redirect"]
+
+
+def test_accepting_needs_a_current_permanent_redirect(engine: Engine, settings: Settings) -> None:
+    with pytest.raises(LinkhealthError):
+        decisions.accept_redirect(settings, "a")
+    redirect(engine)
+    store.record_observations(
+        engine, None, [make_observation(OLD, checked_at=days(2))], settings.health, now=days(2)
+    )
+    with pytest.raises(LinkhealthError):
+        decisions.accept_redirect(settings, "a")
+
+
+def test_dry_run_shows_the_diff_and_changes_nothing(
+    engine: Engine, settings: Settings, catalog_file: Path
+) -> None:
+    before = catalog_file.read_text()
+    result = decisions.replace_url(settings, "a", NEW, dry_run=True)
+    assert result.dry_run and f"+  url: {NEW}" in result.diff
+    assert catalog_file.read_text() == before
+    assert store.resource_history(engine, "a").decisions == ()
+
+
+def test_replace_url_with_the_archived_copy(
+    engine: Engine, settings: Settings, catalog_file: Path
+) -> None:
+    with pytest.raises(LinkhealthError):
+        decisions.replace_url(settings, "a", archive=True)
+    copy = f"https://web.archive.org/web/20240101000000/{OLD}"
+    link_id = store.find_resource(engine, "a").link_id
+    assert link_id is not None
+    store.set_archive(engine, link_id, copy, at=days(1))
+
+    decisions.replace_url(settings, "a", archive=True, by="bo", clock=Ticker(days(2)))
+
+    assert f"url: {copy}" in catalog_file.read_text()
+    assert store.find_resource(engine, "a").url == copy
+
+
+def test_replace_url_refuses_a_url_that_cannot_be_fetched(settings: Settings) -> None:
+    with pytest.raises(ConfigError):
+        decisions.replace_url(settings, "a", "not a url")
+    with pytest.raises(ConfigError):
+        decisions.replace_url(settings, "a", NEW, archive=True)
+
+
+def test_marking_reviewed_writes_the_date_and_restarts_the_review_clock(
+    engine: Engine, settings: Settings, catalog_file: Path
+) -> None:
+    clock = Ticker(days(400))
+    store.refresh_staleness(engine, settings.health, now=clock())
+    assert "review_overdue" in {n.code for n in store.find_resource(engine, "a").stale}
+
+    result = decisions.mark_reviewed(settings, "a", by="ann", clock=clock)
+
+    assert f"reviewed_at: '{days(400).date()}'" in catalog_file.read_text()
+    resource = store.find_resource(engine, "a")
+    assert resource.reviewed_at == days(400)
+    assert "review_overdue" not in {n.code for n in resource.stale}
+    assert result.decision is not None and result.decision.by == "ann"
+
+
+def test_snooze_leaves_the_queue_until_the_date_then_ends_by_itself(
+    engine: Engine, settings: Settings
+) -> None:
+    clock = Ticker(days(1))
+    decisions.snooze(settings, "b", until=days(10).date(), reason="site rebuild", clock=clock)
+    resource = store.find_resource(engine, "b")
+    assert resource.snoozed(days(5)) and resource.snooze_reason == "site rebuild"
+
+    store.refresh_staleness(engine, settings.health, now=days(11))
+
+    assert store.find_resource(engine, "b").snoozed_until is None
+    assert "snooze_ended" in [e.kind for e in store.resource_history(engine, "b").events]
+    with pytest.raises(ConfigError):
+        decisions.snooze(settings, "b", until=T0.date(), reason="past", clock=clock)
+
+
+def test_ignore_and_unignore(engine: Engine, settings: Settings) -> None:
+    with pytest.raises(LinkhealthError):
+        decisions.unignore(settings, "b")
+    decisions.ignore(settings, "b", reason="login wall", by="ann", clock=Ticker(days(1)))
+    resource = store.find_resource(engine, "b")
+    assert resource.ignored and resource.ignored_reason == "login wall"
+    decisions.unignore(settings, "b", by="bo", clock=Ticker(days(2)))
+    assert not store.find_resource(engine, "b").ignored
+    kinds = [(d.kind, d.by) for d in store.resource_history(engine, "b").decisions]
+    assert kinds == [("unignore", "bo"), ("ignore", "ann")]
+
+
+def test_snoozed_and_ignored_resources_are_still_checked(
+    engine: Engine, settings: Settings
+) -> None:
+    decisions.ignore(settings, "b", reason="login wall")
+    urls = {
+        tg.url for tg in store.targets_for_check(engine, now=days(1), fingerprint_max_age_days=7)
+    }
+    assert "https://example.org/b" in urls
+
+
+def test_unknown_and_ambiguous_ids_are_not_found(engine: Engine, settings: Settings) -> None:
+    with pytest.raises(NotFoundError):
+        decisions.ignore(settings, "nope", reason="x")
+    sync_catalogs(engine, [make_catalog("other", [make_resource("a")])], now=T0)
+    with pytest.raises(NotFoundError):
+        decisions.ignore(settings, "a", reason="x")
+    result = decisions.ignore(settings, "a", reason="x", collection="other")
+    assert result.resource.collection == "other"
+
+
+def test_default_decider_is_the_os_user(engine: Engine, settings: Settings) -> None:
+    result = decisions.ignore(settings, "b", reason="x")
+    assert result.decision is not None and result.decision.by == decisions.current_user()
+
+
+def test_history_reads_newest_first_in_text_and_json(engine: Engine, settings: Settings) -> None:
+    redirect(engine, 1)
+    decisions.ignore(settings, "a", reason="checking", clock=Ticker(days(2)))
+    history = store.resource_history(engine, "a")
+    lines = decisions.history_lines(history, now=days(3))
+    text = "\n".join(lines)
+    for heading in ("Current state", "Observations", "Events", "Decisions"):
+        assert heading in text
+    assert "redirected_permanent" in text and "checking" in text
+    data = decisions.history_json(history)
+    assert data["resource"]["rid"] == "a"
+    assert data["observations"][0]["outcome"] == "redirected_permanent"
+    assert data["decisions"][0]["kind"] == "ignore"

@@ -1,0 +1,337 @@
+"""Health over time through storage and the run steps: outages, drift, archive, staleness."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+from sqlalchemy import Engine, select
+
+from catalog import runs, store
+from catalog import tables as t
+from catalog.archive import CDX_URL, ArchiveLookup
+from catalog.health import BROKEN, OK, SUSPECT, UNCHECKED
+from catalog.outcomes import Outcome
+from catalog.settings import CheckSettings, HealthSettings
+from catalog.sync import sync_catalogs
+from tests.factories import (
+    T0,
+    Ticker,
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    settings_for,
+    temporary_database,
+    write_catalog,
+)
+
+GUIDE_TITLE = "Human Trafficking Task Force e-Guide"
+GUIDE_TEXT = (
+    "The Human Trafficking Task Force e-Guide helps task forces build collaborative "
+    "investigations of human trafficking, support victims and survivors, and prosecute "
+    "traffickers. Sections cover forming a task force, victim services, investigations, "
+    "prosecution, labor trafficking, sex trafficking, trauma informed interviewing, "
+    "strategic planning, and community partnerships for multidisciplinary teams."
+)
+CASINO_TEXT = (
+    "Online casino with free spins and a welcome bonus. Play slots, poker, roulette and "
+    "blackjack. Sports betting and live casino games with the best betting odds tonight."
+)
+HOSTS = ("a", "b", "c", "d", "e", "f")
+CATALOG = make_catalog(
+    "toolkit",
+    [make_resource(h, url=f"https://{h}.example/{h}", title=GUIDE_TITLE, year=2024) for h in HOSTS],
+)
+
+
+def url(h: str) -> str:
+    return f"https://{h}.example/{h}"
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [CATALOG], now=T0)
+        yield engine
+
+
+def link(engine: Engine, u: str) -> store.LinkStateRecord:
+    (found,) = [s for s in store.link_states(engine) if s.url == u]
+    return found
+
+
+def offline(u: str, at: datetime):
+    return make_observation(u, Outcome.CONNECTION_ERROR, at, http_status=None)
+
+
+# --- network outage in the middle of a run ---------------------------------------------------
+
+
+def test_an_outage_in_the_middle_of_a_run_only_hides_that_batch(engine: Engine) -> None:
+    settings = settings_for(engine)
+    clock = Ticker()
+    # Yesterday everything worked.
+    store.record_observations(
+        engine, None, [make_observation(url(h)) for h in HOSTS], settings.health, now=T0
+    )
+    before = {h: link(engine, url(h)) for h in HOSTS}
+    run_id = store.start_run(engine, trigger="schedule", now=clock.at(1))
+
+    first = runs.store_batch(
+        settings, run_id, [make_observation(url(h), checked_at=days(1)) for h in "ab"], clock=clock
+    )
+    second = runs.store_batch(
+        settings, run_id, [offline(url(h), days(1.01)) for h in "cde"], clock=clock
+    )
+    third = runs.store_batch(
+        settings,
+        run_id,
+        [make_observation(url("f"), Outcome.NOT_FOUND, days(1.02))],
+        clock=clock,
+    )
+
+    assert (first.network_down, second.network_down, third.network_down) == (False, True, False)
+    for h in "cde":
+        during = link(engine, url(h))
+        assert (during.state, during.consecutive_failures, during.outcome) == (OK, 0, Outcome.OK)
+        assert during.last_observation_id == before[h].last_observation_id
+        assert during.last_checked_at == days(1.01)
+    assert link(engine, url("a")).last_success_at == days(1)
+    assert (link(engine, url("f")).state, link(engine, url("f")).consecutive_failures) == (
+        SUSPECT,
+        1,
+    )
+    with store.read_session(engine) as s:
+        stored = dict(
+            s.execute(
+                select(t.Observation.url, t.Observation.outcome).where(
+                    t.Observation.run_id == run_id
+                )
+            ).all()
+        )
+    assert {stored[url(h)] for h in "cde"} == {"network_unavailable"}
+    summary = runs.finish_run(settings, run_id, stored=[first, second, third], clock=clock)
+    assert summary.network_unavailable
+    assert summary.counts["network_unavailable"] == 3
+
+
+# --- canaries before the run -----------------------------------------------------------------
+
+
+async def public(host: str, port: int) -> list[str]:
+    return ["93.184.216.34"]
+
+
+def _unreachable(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("[Errno 101] Network is unreachable", request=request)
+
+
+def _canary_settings(engine: Engine, catalog_file: Path):
+    settings = settings_for(engine, [catalog_file], canary_urls=("https://canary.example/",))
+    return replace(settings, check=CheckSettings(max_attempts=1, total_timeout=5))
+
+
+def test_failing_canaries_make_the_whole_run_network_down(engine: Engine, tmp_path: Path) -> None:
+    catalog_file = write_catalog(
+        tmp_path / "canary.yaml",
+        [{"id": "x", "title": "X", "url": url("x")}, {"id": "y", "title": "Y", "url": url("y")}],
+    )
+    settings = _canary_settings(engine, catalog_file)
+    clock = Ticker(days(1))
+
+    prepared = runs.prepare_run(
+        settings,
+        trigger="schedule",
+        clock=clock,
+        transport=httpx.MockTransport(_unreachable),
+        resolver=public,
+    )
+
+    assert prepared.network_down and prepared.batches == ()
+    assert prepared.offline is not None and prepared.offline.observations == 2
+    for u in (url("x"), url("y")):
+        state = link(engine, u)
+        assert (state.state, state.consecutive_failures, state.outcome) == (UNCHECKED, 0, None)
+    history = store.resource_history(engine, "x")
+    assert [o.outcome for o in history.observations] == [Outcome.NETWORK_UNAVAILABLE]
+    assert "canary" in history.observations[0].reason
+    summary = runs.finish_run(settings, prepared.run_id, stored=[], sync=prepared.sync, clock=clock)
+    assert summary.network_unavailable
+    assert summary.counts == {"network_unavailable": 2}
+    assert any("canary" in line for line in summary.lines())
+
+
+def test_answering_canaries_leave_the_run_to_check(engine: Engine, tmp_path: Path) -> None:
+    catalog_file = write_catalog(tmp_path / "up.yaml", [{"id": "x", "title": "X", "url": url("x")}])
+    settings = _canary_settings(engine, catalog_file)
+    prepared = runs.prepare_run(
+        settings,
+        trigger="schedule",
+        clock=Ticker(days(1)),
+        transport=httpx.MockTransport(lambda request: httpx.Response(200)),
+        resolver=public,
+    )
+    assert not prepared.network_down
+    assert prepared.url_count == 1 and prepared.offline is None
+
+
+# --- drift -----------------------------------------------------------------------------------
+
+
+def page(u: str, day: float, title: str, text: str):
+    return make_observation(u, checked_at=days(day), title=title, text_sample=text)
+
+
+def test_drift_is_scored_flagged_with_evidence_and_cleared(engine: Engine) -> None:
+    health = HealthSettings()
+    u = url("a")
+    for day in (0, 1):
+        store.record_observations(
+            engine, None, [page(u, day, GUIDE_TITLE, GUIDE_TEXT)], health, now=days(day)
+        )
+    assert link(engine, u).drift_reason is None
+
+    events = store.record_observations(
+        engine, None, [page(u, 2, "Best Online Casino", CASINO_TEXT)], health, now=days(2)
+    )
+
+    drifted = link(engine, u)
+    assert drifted.drift_reason and drifted.drift_since == days(2)
+    (event,) = [e for e in events if e.kind == "drift_detected"]
+    assert event.resource_id is not None and event.details["evidence"]
+    history = store.resource_history(engine, "a")
+    scores = [o.relevance for o in history.observations]
+    assert scores[0] is not None and scores[1] is not None and scores[0] < scores[1]
+
+    events = store.record_observations(
+        engine, None, [page(u, 3, GUIDE_TITLE, GUIDE_TEXT)], health, now=days(3)
+    )
+    assert link(engine, u).drift_reason is None
+    assert "drift_cleared" in [e.kind for e in events]
+
+
+# --- archive copies --------------------------------------------------------------------------
+
+
+def _break(engine: Engine, u: str, health: HealthSettings) -> None:
+    for day in (0, 1, 2):
+        obs = make_observation(u, Outcome.NOT_FOUND, days(day))
+        store.record_observations(engine, None, [obs], health, now=days(day))
+
+
+@respx.mock
+def test_broken_links_get_an_archived_copy_once_and_the_cache_persists(engine: Engine) -> None:
+    settings = settings_for(engine, archive_lookups=True, archive_lookups_per_run=5)
+    _break(engine, url("a"), settings.health)
+    assert link(engine, url("a")).state == BROKEN
+    cdx = respx.get(CDX_URL).mock(
+        return_value=httpx.Response(
+            200,
+            json=[
+                ["timestamp", "original", "statuscode"],
+                ["20240101000000", url("a"), "200"],
+            ],
+        )
+    )
+    clock = Ticker(days(2))
+    run_id = store.start_run(engine, trigger="schedule", now=days(2))
+    with httpx.Client() as client:
+        lookup = ArchiveLookup(client=client, cache=store.ArchiveCache(engine), clock=clock)
+        made = runs.lookup_archives(settings, run_id, archive=lookup, clock=clock)
+        assert made == 1
+        found = link(engine, url("a"))
+        assert found.archive_url and "20240101000000" in found.archive_url
+        assert found.archive_checked_at == days(2)
+        # Found once: the next run does not ask again.
+        assert runs.lookup_archives(settings, run_id, archive=lookup, clock=clock) == 0
+    assert cdx.call_count == 1
+    assert len(store.ArchiveCache(engine)) == 1
+    (key,) = list(store.ArchiveCache(engine))
+    assert store.ArchiveCache(engine)[key][1] is not None
+
+
+def test_archive_lookups_are_bounded_per_run_and_can_be_switched_off(engine: Engine) -> None:
+    class Counting:
+        calls = 0
+
+        def closest_before(self, u: str, before: datetime) -> None:
+            Counting.calls += 1
+            return None
+
+    settings = settings_for(engine, archive_lookups=True, archive_lookups_per_run=2)
+    for h in "abc":
+        _break(engine, url(h), settings.health)
+    run_id = store.start_run(engine, trigger="schedule", now=days(2))
+    lookup = Counting()
+    assert runs.lookup_archives(settings, run_id, archive=lookup, clock=Ticker(days(2))) == 2  # type: ignore[arg-type]
+    assert runs.lookup_archives(settings, run_id, archive=lookup, clock=Ticker(days(2))) == 0  # type: ignore[arg-type]
+    assert Counting.calls == 2
+
+    off = settings_for(engine)  # archive_lookups=False
+    runs.store_batch(off, run_id, [make_observation(url("d"), checked_at=days(3))])
+    assert Counting.calls == 2
+
+
+def test_a_failing_archive_never_fails_the_batch(engine: Engine) -> None:
+    class Exploding:
+        def closest_before(self, u: str, before: datetime) -> None:
+            raise RuntimeError("boom")
+
+    settings = settings_for(engine, archive_lookups=True)
+    _break(engine, url("a"), settings.health)
+    run_id = store.start_run(engine, trigger="schedule", now=days(3))
+    stored = runs.store_batch(
+        settings,
+        run_id,
+        [make_observation(url("a"), Outcome.NOT_FOUND, days(3))],
+        archive=Exploding(),  # type: ignore[arg-type]
+    )
+    assert stored.observations == 1
+
+
+def test_private_hosts_are_never_looked_up(engine: Engine) -> None:
+    sync_catalogs(
+        engine,
+        [make_catalog("intranet", [make_resource("p", url="http://127.0.0.1:8080/p")])],
+        now=T0,
+    )
+    settings = settings_for(engine, archive_lookups=True)
+    _break(engine, "http://127.0.0.1:8080/p", settings.health)
+
+    class Refusing:
+        def closest_before(self, u: str, before: datetime) -> None:
+            raise AssertionError("looked up a private address")
+
+    run_id = store.start_run(engine, trigger="schedule", now=days(3))
+    assert runs.lookup_archives(settings, run_id, archive=Refusing(), clock=Ticker(days(3))) == 0  # type: ignore[arg-type]
+
+
+# --- staleness -------------------------------------------------------------------------------
+
+
+def test_staleness_reasons_are_stored_after_sync_and_after_a_run(engine: Engine) -> None:
+    dated = make_catalog(
+        "old", [make_resource("old", url=url("old"), title="2009 Trafficking in Persons Report")]
+    )
+    sync_catalogs(engine, [dated], now=T0)
+    (note,) = store.find_resource(engine, "old").stale
+    assert note.code == "dated" and note.since is not None and note.reason
+
+    settings = settings_for(engine)
+    run_id = store.start_run(engine, trigger="schedule", now=days(400))
+    runs.finish_run(settings, run_id, stored=[], clock=Ticker(days(400)))
+    codes = {n.code for n in store.find_resource(engine, "old").stale}
+    assert codes == {"dated", "unverified", "review_overdue"}
+
+
+def test_a_reviewed_at_field_in_the_entry_counts_as_a_review(engine: Engine) -> None:
+    entry = make_resource("rev", url=url("rev"), title="Guide", extra={"reviewed_at": "2025-12-01"})
+    sync_catalogs(engine, [make_catalog("rev", [entry])], now=days(400))
+    codes = {n.code for n in store.find_resource(engine, "rev").stale}
+    assert "review_overdue" not in codes
