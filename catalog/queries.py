@@ -1,7 +1,12 @@
 """Read-only queries for the curator reports.
 
 Stage: report (read side). Input: an engine on the linkhealth database. Output:
-`ReportData`, plain frozen records, so `reports/` never sees SQLAlchemy or ORM rows.
+`ReportData` and history rows, plain frozen records, so `reports/` never sees
+SQLAlchemy or ORM rows.
+
+Every read is a bulk query grouped in Python (never one query per resource), so a
+100,000-resource catalog costs a handful of queries. Per-resource history is
+streamed (`iter_link_history`) so the report can write one page at a time.
 
 The numbers describe the links' *current* state (links carry it); the run only says
 which check is being reported on. A report for an older run therefore shows that
@@ -11,25 +16,28 @@ it finishes.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import groupby
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Engine, Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, Select, and_, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from catalog.db import session_scope
 from catalog.errors import NotFoundError
 from catalog.outcomes import Outcome
-from catalog.tables import Collection, Link, Observation, Resource, Run
+from catalog.tables import Collection, Event, Link, Observation, Resource, Run
 
 #: The totals key for resources whose link has never been checked.
 UNCHECKED = "unchecked"
 #: Health states that put a resource on the attention list whatever its last outcome.
 ATTENTION_STATES = frozenset({"suspect", "broken", "check_by_hand"})
+#: How far back trends and per-resource history reach.
+TREND_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -57,9 +65,11 @@ class CollectionInfo:
 
 
 @dataclass(frozen=True)
-class AttentionRow:
-    """One active resource whose link needs a curator."""
+class ResourceRow:
+    """One active resource with its link's current state."""
 
+    #: resources.id, the key events use.
+    pk: int
     collection_key: str
     collection_title: str
     #: The curator's id from the catalog file.
@@ -67,6 +77,8 @@ class AttentionRow:
     title: str
     publisher: str | None
     url: str
+    link_id: int | None
+    host: str | None
     #: None when the stored value is not a known `Outcome` (or the link was never checked).
     outcome: Outcome | None
     outcome_value: str | None
@@ -82,6 +94,70 @@ class AttentionRow:
     since: datetime | None
     failing_checks: int
     last_checked_at: datetime | None
+    #: Checks of the link since `since` (network-down checks excluded).
+    checks_since: int = 0
+    #: Response time of the latest check.
+    elapsed_ms: int | None = None
+    content_length: int | None = None
+    # The schema does not hold these yet; they stay empty until it does.
+    #: Why the content looks like a different site (possible hijack).
+    drift_reason: str | None = None
+    #: Why the entry looks out of date (old year, unreviewed for long, ...).
+    stale_reasons: tuple[str, ...] = ()
+    #: Archived copy from before the link failed.
+    archive_url: str | None = None
+    snoozed_until: datetime | None = None
+    snooze_reason: str | None = None
+    ignored_reason: str | None = None
+
+    @property
+    def needs_attention(self) -> bool:
+        return (
+            (self.outcome is not None and self.outcome.needs_attention)
+            or self.state in ATTENTION_STATES
+            or self.drift_reason is not None
+            or bool(self.stale_reasons)
+        )
+
+
+#: The first version's name for a row of the attention list.
+AttentionRow = ResourceRow
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One entry of the events log, with the resource it names (removed ones too)."""
+
+    id: int
+    at: datetime
+    kind: str
+    run_id: int | None
+    resource_pk: int | None
+    link_id: int | None
+    details: Mapping[str, Any]
+    #: Set when the event names a resource (catalog edits); link events leave them None.
+    resource_id: str | None = None
+    resource_title: str | None = None
+    collection_key: str | None = None
+    collection_title: str | None = None
+    link_url: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservationRow:
+    id: int
+    link_id: int
+    run_id: int | None
+    url: str
+    checked_at: datetime
+    outcome_value: str
+    reason: str
+    http_status: int | None
+    final_url: str | None
+    elapsed_ms: int | None
+    content_type: str | None
+    content_length: int | None
+    title: str | None
 
 
 @dataclass(frozen=True)
@@ -90,43 +166,101 @@ class ReportData:
     run: RunInfo | None
     #: Active resources per outcome value, never-checked ones under `UNCHECKED`.
     totals: Mapping[str, int]
-    attention: tuple[AttentionRow, ...]
+    #: Every active resource, by collection title then curator id.
+    resources: tuple[ResourceRow, ...]
     collections: tuple[CollectionInfo, ...]
     #: The run found our own network down, so it learned nothing about the links.
     network_unavailable: bool
+    #: The finished run before `run`; "since the last run" starts when it finished.
+    previous_run: RunInfo | None = None
+    #: Finished runs of the last `TREND_DAYS` days up to `run`, oldest first.
+    trend_runs: tuple[RunInfo, ...] = ()
+    #: Events between `previous_run` and `run`, oldest first.
+    changes: tuple[EventRow, ...] = ()
 
     @property
     def resources_total(self) -> int:
         return sum(self.totals.values())
 
+    @property
+    def attention(self) -> tuple[ResourceRow, ...]:
+        return tuple(r for r in self.resources if r.needs_attention)
 
-def report_data(engine: Engine, *, run_id: int | None = None) -> ReportData:
-    """Everything a report shows, for `run_id` or the latest finished run."""
+
+def report_data(
+    engine: Engine, *, run_id: int | None = None, trend_days: int = TREND_DAYS
+) -> ReportData:
+    """Everything a report's summary shows, for `run_id` or the latest finished run."""
     with session_scope(engine) as session:
         run = _run(session, run_id)
+        previous = _previous_run(session, run) if run else None
+        checks = _checks_since(session)
         rows = session.execute(_active_resources()).all()
         per_collection: Counter[int] = Counter()
         totals: Counter[str] = Counter()
-        attention: list[AttentionRow] = []
+        resources: list[ResourceRow] = []
         for row in rows:
             per_collection[row.collection_id] += 1
             totals[row.outcome or UNCHECKED] += 1
-            outcome = _outcome(row.outcome)
-            state = row.state or UNCHECKED
-            if (outcome is not None and outcome.needs_attention) or state in ATTENTION_STATES:
-                attention.append(_attention_row(row, outcome, state))
+            resources.append(_resource_row(row, checks.get(row.link_id, 0)))
         collections = tuple(
             CollectionInfo(c.key, c.title, per_collection[c.id], c.synced_at)
             for c in session.scalars(select(Collection).order_by(Collection.title, Collection.key))
             if per_collection[c.id]
         )
+        trend = _trend_runs(session, run, trend_days) if run else ()
+        changes = _changes(session, run, previous) if run else ()
     return ReportData(
         run=run,
         totals=MappingProxyType(dict(totals)),
-        attention=tuple(attention),
+        resources=tuple(resources),
         collections=collections,
         network_unavailable=bool(run and run.network_unavailable),
+        previous_run=previous,
+        trend_runs=trend,
+        changes=changes,
     )
+
+
+def iter_link_history(
+    engine: Engine, *, since: datetime | None = None, per_link: int = 30
+) -> Iterator[tuple[int, list[ObservationRow]]]:
+    """(link id, its newest `per_link` observations newest first), streamed by link id.
+
+    One query read in chunks, so a report can write a page per resource as it goes.
+    """
+    query = select(*_OBSERVATION_COLUMNS).order_by(
+        Observation.link_id, Observation.checked_at.desc(), Observation.id.desc()
+    )
+    if since is not None:
+        query = query.where(Observation.checked_at >= since)
+    with session_scope(engine) as session:
+        result = session.execute(query.execution_options(yield_per=5000))
+        for link_id, group in groupby(result, key=lambda o: o.link_id):
+            kept: list[ObservationRow] = []
+            for obs in group:
+                if len(kept) < per_link:
+                    kept.append(ObservationRow(*obs))  # type: ignore[call-arg]
+            yield link_id, kept
+
+
+def history_events(
+    engine: Engine, *, since: datetime | None = None
+) -> tuple[dict[int, list[EventRow]], dict[int, list[EventRow]]]:
+    """Events newest first, keyed by resource pk and by link id (one query)."""
+    by_resource: dict[int, list[EventRow]] = defaultdict(list)
+    by_link: dict[int, list[EventRow]] = defaultdict(list)
+    query = _events_query().order_by(Event.at.desc(), Event.id.desc())
+    if since is not None:
+        query = query.where(Event.at >= since)
+    with session_scope(engine) as session:
+        for row in session.execute(query.execution_options(yield_per=5000)):
+            event = _event_row(row)
+            if event.resource_pk is not None:
+                by_resource[event.resource_pk].append(event)
+            elif event.link_id is not None:
+                by_link[event.link_id].append(event)
+    return dict(by_resource), dict(by_link)
 
 
 def _run(session: Session, run_id: int | None) -> RunInfo | None:
@@ -143,6 +277,10 @@ def _run(session: Session, run_id: int | None) -> RunInfo | None:
         row = session.get(Run, run_id)
         if row is None:
             raise NotFoundError(f"run {run_id} does not exist; `linkhealth runs` lists them")
+    return _run_info(row)
+
+
+def _run_info(row: Run) -> RunInfo:
     return RunInfo(
         id=row.id,
         trigger=row.trigger,
@@ -157,9 +295,96 @@ def _run(session: Session, run_id: int | None) -> RunInfo | None:
     )
 
 
-def _active_resources() -> Select:
-    return (
+def _previous_run(session: Session, run: RunInfo) -> RunInfo | None:
+    row = session.scalars(
+        select(Run)
+        .where(Run.finished_at.is_not(None), Run.finished_at <= run.started_at, Run.id != run.id)
+        .order_by(Run.finished_at.desc(), Run.id.desc())
+        .limit(1)
+    ).first()
+    return _run_info(row) if row else None
+
+
+def _trend_runs(session: Session, run: RunInfo, days: int) -> tuple[RunInfo, ...]:
+    end = run.finished_at or run.started_at
+    rows = session.scalars(
+        select(Run)
+        .where(
+            Run.finished_at.is_not(None),
+            Run.finished_at >= end - timedelta(days=days),
+            Run.finished_at <= end,
+        )
+        .order_by(Run.finished_at, Run.id)
+    )
+    return tuple(_run_info(r) for r in rows)
+
+
+def _changes(session: Session, run: RunInfo, previous: RunInfo | None) -> tuple[EventRow, ...]:
+    lower = previous.finished_at if previous and previous.finished_at else run.started_at
+    upper = run.finished_at or run.started_at
+    window = and_(Event.at > lower, Event.at <= upper)
+    if previous is None:
+        window = and_(Event.at >= lower, Event.at <= upper)
+    query = _events_query().where(or_(Event.run_id == run.id, window))
+    return tuple(_event_row(r) for r in session.execute(query.order_by(Event.at, Event.id)))
+
+
+def _events_query() -> Select[Any]:
+    query: Any = (
         select(
+            Event,
+            Resource.rid,
+            Resource.title,
+            Collection.key.label("collection_key"),
+            Collection.title.label("collection_title"),
+            Link.url.label("link_url"),
+        )
+        .outerjoin(Resource, Resource.id == Event.resource_id)
+        .outerjoin(Collection, Collection.id == Resource.collection_id)
+        .outerjoin(Link, Link.id == Event.link_id)
+    )
+    return query
+
+
+def _event_row(row: Any) -> EventRow:
+    event: Event = row[0]
+    return EventRow(
+        id=event.id,
+        at=event.at,
+        kind=event.kind,
+        run_id=event.run_id,
+        resource_pk=event.resource_id,
+        link_id=event.link_id,
+        details=MappingProxyType(dict(event.details or {})),
+        resource_id=row.rid,
+        resource_title=row.title,
+        collection_key=row.collection_key,
+        collection_title=row.collection_title,
+        link_url=row.link_url,
+    )
+
+
+def _checks_since(session: Session) -> dict[int, int]:
+    """Per link, the checks since its current failure (or outcome) began: one grouped query."""
+    start = func.coalesce(Link.first_failure_at, Link.last_change_at)
+    rows = session.execute(
+        select(Observation.link_id, func.count())
+        .join(Link, Link.id == Observation.link_id)
+        .where(
+            start.is_not(None),
+            Observation.checked_at >= start,
+            Observation.outcome != Outcome.NETWORK_UNAVAILABLE.value,
+        )
+        .group_by(Observation.link_id)
+    )
+    return {link_id: count for link_id, count in rows}
+
+
+def _active_resources() -> Select[Any]:
+    latest = aliased(Observation)
+    query: Any = (
+        select(
+            Resource.id.label("pk"),
             Resource.collection_id,
             Collection.key.label("collection_key"),
             Collection.title.label("collection_title"),
@@ -167,24 +392,56 @@ def _active_resources() -> Select:
             Resource.title,
             Resource.publisher,
             Resource.url,
+            Resource.link_id,
+            Link.host,
             Link.outcome,
             Link.state,
             Link.reason,
             Link.http_status,
             Link.final_url,
             Link.title.label("page_title"),
+            Link.content_length,
             Link.consecutive_failures,
             Link.first_failure_at,
             Link.last_change_at,
             Link.last_checked_at,
-            Observation.suggested_url,
+            latest.suggested_url,
+            latest.elapsed_ms,
+            *_optional(Link, "drift_reason", "archive_url"),
+            *_optional(
+                Resource, "snoozed_until", "snooze_reason", "ignored_reason", "stale_reasons"
+            ),
         )
         .join(Collection, Resource.collection_id == Collection.id)
         .outerjoin(Link, Resource.link_id == Link.id)
-        .outerjoin(Observation, Observation.id == Link.last_observation_id)
+        .outerjoin(latest, latest.id == Link.last_observation_id)
         .where(Resource.removed_at.is_(None))
         .order_by(Collection.title, Resource.rid)
     )
+    return query
+
+
+def _optional(table: Any, *names: str) -> list[Any]:
+    """Columns the schema may not have yet (drift, archive, snooze, ...): NULL until it does.
+
+    Lets the report read them the day their migration lands, without a release in between.
+    """
+    columns = table.__table__.c
+    return [
+        getattr(table, name) if name in columns else literal(None).label(name) for name in names
+    ]
+
+
+def _stale_reasons(value: Any) -> tuple[str, ...]:
+    """`[{"code": ..., "reason": ...}, ...]` (or plain strings) -> the reasons."""
+    if not value:
+        return ()
+    reasons = []
+    for item in value:
+        text = item.get("reason") or item.get("code") if isinstance(item, dict) else item
+        if text:
+            reasons.append(str(text))
+    return tuple(reasons)
 
 
 def _outcome(value: str | None) -> Outcome | None:
@@ -195,20 +452,24 @@ def _outcome(value: str | None) -> Outcome | None:
         return None
 
 
-def _attention_row(row: Any, outcome: Outcome | None, state: str) -> AttentionRow:
+def _resource_row(row: Any, checks_since: int) -> ResourceRow:
+    outcome = _outcome(row.outcome)
     suggested = row.suggested_url
     if suggested is None and outcome is Outcome.REDIRECTED_PERMANENT and row.final_url:
         suggested = row.final_url if row.final_url != row.url else None
-    return AttentionRow(
+    return ResourceRow(
+        pk=row.pk,
         collection_key=row.collection_key,
         collection_title=row.collection_title,
         resource_id=row.rid,
         title=row.title,
         publisher=row.publisher,
         url=row.url,
+        link_id=row.link_id,
+        host=row.host or None,
         outcome=outcome,
         outcome_value=row.outcome,
-        state=state,
+        state=row.state or UNCHECKED,
         reason=row.reason,
         http_status=row.http_status,
         final_url=row.final_url,
@@ -217,4 +478,30 @@ def _attention_row(row: Any, outcome: Outcome | None, state: str) -> AttentionRo
         since=row.first_failure_at or row.last_change_at,
         failing_checks=row.consecutive_failures or 0,
         last_checked_at=row.last_checked_at,
+        checks_since=checks_since,
+        elapsed_ms=row.elapsed_ms,
+        content_length=row.content_length,
+        drift_reason=row.drift_reason,
+        stale_reasons=_stale_reasons(row.stale_reasons),
+        archive_url=row.archive_url,
+        snoozed_until=row.snoozed_until,
+        ignored_reason=row.ignored_reason,
+        snooze_reason=row.snooze_reason,
     )
+
+
+_OBSERVATION_COLUMNS = (
+    Observation.id,
+    Observation.link_id,
+    Observation.run_id,
+    Observation.url,
+    Observation.checked_at,
+    Observation.outcome,
+    Observation.reason,
+    Observation.http_status,
+    Observation.final_url,
+    Observation.elapsed_ms,
+    Observation.content_type,
+    Observation.content_length,
+    Observation.title,
+)

@@ -1,21 +1,36 @@
-"""Curator reports: `catalog.queries.ReportData` -> one view model -> HTML and Markdown.
+"""Curator reports: the database -> one view model -> HTML site, Markdown, CSV and JSON.
 
 data = catalog.queries.report_data(engine)
 ctx = build_context(data, now=utcnow())
-write_report(ctx, settings.reports_dir, run_id=ctx.run.id if ctx.run else None)
+write_report(ctx, settings.reports_dir, run_id=..., formats=("html", "md", "csv", "json"))
+
+or, as the flow and the CLI do, `publish_report(settings, formats=..., out_dir=...)`.
 """
 
-from reports.context import Priority, ReportContext, build_context
-from reports.publish import publish_report
-from reports.render import ReportFiles, render_html, render_markdown, write_report
+from reports.context import Priority, ReportContext, build_context, resource_pages
+from reports.publish import publish_report, publish_report_files
+from reports.render import (
+    FORMATS,
+    ReportFiles,
+    render_csv,
+    render_html,
+    render_json,
+    render_markdown,
+    write_report,
+)
 
 __all__ = [
+    "FORMATS",
     "Priority",
     "ReportContext",
     "ReportFiles",
     "build_context",
     "publish_report",
+    "publish_report_files",
+    "render_csv",
     "render_html",
+    "render_json",
     "render_markdown",
+    "resource_pages",
     "write_report",
 ]

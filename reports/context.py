@@ -2,38 +2,56 @@
 
 Stage: report (presentation). Input: `catalog.queries.ReportData` and the time the
 report is made. Output: `ReportContext`, plain frozen records holding every word and
-number a template shows, already ordered by what a curator should fix first.
+number a template shows, already ordered by what a curator should fix first; and,
+streamed one at a time, a `ResourcePage` per resource with its history.
 
 Outcome wording (label, explanation) comes from `catalog.outcomes.Outcome` only; this
-module adds the report's own framing (headline, group headings, notices). Templates
-stay dumb: a new format (CSV, JSON, per-publisher pages) is one more template or
-serializer over this same context.
+module adds the report's own framing (headline, group headings, notices, the fix and
+the `linkhealth` command that applies it). Templates and serializers stay dumb.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import functools
+import hashlib
+import re
+import shlex
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
-from urllib.parse import urlsplit
 
 import humanize
 
 from catalog.outcomes import Outcome, Severity
-from catalog.queries import ATTENTION_STATES, UNCHECKED, AttentionRow, ReportData, RunInfo
+from catalog.queries import (
+    ATTENTION_STATES,
+    UNCHECKED,
+    EventRow,
+    ObservationRow,
+    ReportData,
+    ResourceRow,
+    RunInfo,
+)
 
 TITLE = "Link health report"
+#: Placeholder in a command the curator must complete.
+NEW_URL = "NEW_URL"
 
 
 class Priority(IntEnum):
-    """Attention groups, in the order a curator should work through them."""
+    """Action-queue groups, in the order a curator should work through them."""
 
     BROKEN = 1
-    FAILING = 2
-    UPDATE = 3
-    LOOK = 4
-    OTHER = 5
+    DRIFT = 2
+    SOFT_404 = 3
+    UPDATE = 4
+    LOOK = 5
+    FAILING = 6
+    STALE = 7
+    OTHER = 8
 
     @property
     def key(self) -> str:
@@ -47,24 +65,39 @@ class Priority(IntEnum):
     def description(self) -> str:
         return _PRIORITY_TEXT[self][1]
 
+    @property
+    def to_fix(self) -> bool:
+        """Counted as "needs fixing" in the headline (the rest "needs a look")."""
+        return self in (Priority.BROKEN, Priority.DRIFT, Priority.SOFT_404, Priority.UPDATE)
+
 
 _PRIORITY_TEXT: dict[Priority, tuple[str, str]] = {
     Priority.BROKEN: (
         "Confirmed broken",
         "These failed check after check over several days; fix them first.",
     ),
-    Priority.FAILING: (
-        "Failing, not yet confirmed",
-        "These failed recently and may recover on their own; look if they keep failing.",
+    Priority.DRIFT: (
+        "Content changed beyond recognition",
+        "The address now shows something else, possibly a hijacked domain; check before "
+        "visitors do.",
+    ),
+    Priority.SOFT_404: (
+        "Page missing (soft 404)",
+        "The site answers, but not with the resource; find where it moved.",
     ),
     Priority.UPDATE: (
-        "Update the URL",
+        "Moved permanently",
         "These work but have moved for good; switch the catalog to the new address.",
     ),
     Priority.LOOK: (
         "Check by hand",
         "We could not tell automatically; open these in a browser.",
     ),
+    Priority.FAILING: (
+        "Failing, not yet confirmed",
+        "These failed recently and may recover on their own; act if they keep failing.",
+    ),
+    Priority.STALE: ("Possibly out of date", "The entry itself may need a review."),
     Priority.OTHER: ("Other", "Worth a look."),
 }
 
@@ -88,6 +121,14 @@ _SEVERITY_ORDER = {
     Severity.OK: 3,
     Severity.UNKNOWN: 4,
 }
+#: The reason given to `linkhealth ignore` for outcomes a person confirmed by hand.
+_IGNORE_REASONS = {
+    Outcome.BLOCKED: "works in a browser; blocks automated checks",
+    Outcome.PRIVATE_ADDRESS: "intranet link",
+}
+
+
+# --- records ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -111,7 +152,9 @@ class Total:
 
 @dataclass(frozen=True)
 class Row:
-    priority: Priority
+    """One active resource as every format shows it (queue row, table row, CSV line)."""
+
+    priority: Priority | None
     collection_key: str
     collection: str
     resource_id: str
@@ -120,6 +163,7 @@ class Row:
     url: str
     #: `url` when it is safe to link to (http/https only), else None.
     href: str | None
+    host: str | None
     outcome: str | None
     label: str
     severity: str
@@ -128,6 +172,8 @@ class Row:
     #: `state_label` when it adds to the outcome label (failing, broken, check by hand).
     state_note: str | None
     reason: str | None
+    #: "What we saw": the reason sentence (or the drift / staleness reasons).
+    seen: str
     http_status: int | None
     page_title: str | None
     #: Where the link ended, when that differs from `url` and from the suggestion.
@@ -137,8 +183,33 @@ class Row:
     suggested_href: str | None
     since: When | None
     failing_checks: int
+    #: How many checks have seen the current problem.
+    checks: int
     last_checked: When | None
+    elapsed_ms: int | None
     next_step: str
+    #: The suggested fix in one sentence, and the command that applies it.
+    fix: str | None
+    command: str | None
+    #: The command has a placeholder (`NEW_URL`) the curator must fill in.
+    command_needs_input: bool
+    #: Site-relative paths of this resource's, publisher's and host's pages.
+    page: str
+    publisher_page: str | None
+    host_page: str | None
+    # Filled when the database holds them (see catalog.queries.ResourceRow).
+    drift_reason: str | None = None
+    stale_reasons: tuple[str, ...] = ()
+    archive_url: str | None = None
+    archive_href: str | None = None
+    #: Only while the snooze lasts.
+    snoozed_until: When | None = None
+    snooze_reason: str | None = None
+    ignored_reason: str | None = None
+
+    @property
+    def set_aside(self) -> bool:
+        return self.snoozed_until is not None or self.ignored_reason is not None
 
 
 @dataclass(frozen=True)
@@ -171,6 +242,96 @@ class CatalogSummary:
 
 
 @dataclass(frozen=True)
+class ChangeItem:
+    kind: str
+    at: When
+    #: The resource's title (for link events, each resource on the link gets an item).
+    title: str
+    resource_id: str | None
+    collection: str | None
+    page: str | None
+    #: One sentence: "Not found (404) after 3 failed checks", "fields edited: title".
+    summary: str
+    before: str | None = None
+    after: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeSection:
+    key: str
+    heading: str
+    items: tuple[ChangeItem, ...]
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What happened between the previous finished run and the shown one."""
+
+    previous_run_id: int | None
+    since: When | None
+    sections: tuple[ChangeSection, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(len(s.items) for s in self.sections)
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    run_id: int
+    at: When
+    checked: int
+    ok: int
+    broken: int
+    #: Update + look: works, but needs a curator.
+    attention: int
+    unknown: int
+    network_unavailable: bool
+
+    def pct(self, count: int) -> float:
+        return 100.0 * count / self.checked if self.checked else 0.0
+
+    @property
+    def ok_pct(self) -> float:
+        return self.pct(self.ok)
+
+    @property
+    def broken_pct(self) -> float:
+        return self.pct(self.broken)
+
+    @property
+    def attention_pct(self) -> float:
+        return self.pct(self.attention)
+
+
+@dataclass(frozen=True)
+class Trend:
+    days: int
+    points: tuple[TrendPoint, ...]
+    #: One sentence describing the chart (its `<desc>` and the Markdown summary).
+    description: str
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """Health of the resources of one publisher or one host."""
+
+    kind: str
+    name: str
+    page: str
+    resources: int
+    checked: int
+    ok: int
+    broken: int
+    attention: int
+    median_ms: int | None
+
+    @property
+    def ok_pct(self) -> float | None:
+        return round(100.0 * self.ok / self.checked, 1) if self.checked else None
+
+
+@dataclass(frozen=True)
 class ReportContext:
     title: str
     generated: When
@@ -183,31 +344,68 @@ class ReportContext:
     #: Set when there is nothing to report yet (no resources, or never checked).
     empty_notice: str | None
     totals: tuple[Total, ...]
-    #: Non-empty attention groups, most urgent first.
+    #: The action queue: non-empty groups, most urgent first (snoozed and ignored left out).
     groups: tuple[Group, ...]
     catalogs: tuple[CatalogSummary, ...]
     resources_total: int
+    #: Snoozed and ignored resources, with their reasons.
+    set_aside: tuple[Row, ...] = ()
+    changes: Changes | None = None
+    trend: Trend | None = None
+    publishers: tuple[GroupStats, ...] = ()
+    hosts: tuple[GroupStats, ...] = ()
+    #: Every active resource, by collection then id.
+    resources: tuple[Row, ...] = field(default=(), repr=False)
 
     @property
     def rows(self) -> tuple[Row, ...]:
-        """Every attention row, in fix-first order."""
+        """Every action-queue row, in fix-first order."""
         return tuple(row for group in self.groups for row in group.rows)
+
+    @property
+    def queue(self) -> tuple[Group, ...]:
+        return self.groups
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One line of a resource's history: a check or an event."""
+
+    at: When
+    kind: str
+    label: str
+    severity: str
+    detail: str | None
+    http_status: int | None = None
+    elapsed_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class ResourcePage:
+    row: Row
+    #: Newest first.
+    history: tuple[HistoryItem, ...]
+
+
+# --- building --------------------------------------------------------------------------------
 
 
 def build_context(data: ReportData, *, now: datetime) -> ReportContext:
     """The view model of one report; `now` makes "3 days ago" reproducible."""
-    rows = sorted((_row(r, now) for r in data.attention), key=_fix_first)
+    ambiguous = _ambiguous_ids(data.resources)
+    resources = tuple(_row(r, now, ambiguous) for r in data.resources)
+    queued = sorted((r for r in resources if r.priority and not r.set_aside), key=_fix_first)
     groups = tuple(
-        Group(p, p.key, p.heading, p.description, rows=tuple(r for r in rows if r.priority is p))
+        Group(p, p.key, p.heading, p.description, rows=tuple(r for r in queued if r.priority is p))
         for p in Priority
-        if any(r.priority is p for r in rows)
+        if any(r.priority is p for r in queued)
     )
     nothing_checked = set(data.totals) <= {UNCHECKED}
     return ReportContext(
         title=TITLE,
         generated=when(now, now),
         run=_run(data.run, now) if data.run else None,
-        headline=_headline(data, rows, nothing_checked),
+        headline=_headline(data, queued, nothing_checked),
         network_notice=_network_notice(data.run) if data.network_unavailable else None,
         nothing_checked=nothing_checked,
         empty_notice=_empty_notice(data, nothing_checked),
@@ -215,62 +413,185 @@ def build_context(data: ReportData, *, now: datetime) -> ReportContext:
         groups=groups,
         catalogs=tuple(CatalogSummary(c.key, c.title, c.resources) for c in data.collections),
         resources_total=data.resources_total,
+        set_aside=tuple(sorted((r for r in resources if r.set_aside), key=_by_title)),
+        changes=_changes(data, resources, now) if data.run else None,
+        trend=_trend(data.trend_runs, now),
+        publishers=_stats("publisher", data.resources, resources),
+        hosts=_stats("host", data.resources, resources),
+        resources=resources,
     )
+
+
+def resource_pages(
+    data: ReportData,
+    ctx: ReportContext,
+    history: Iterable[tuple[int, list[ObservationRow]]],
+    events_by_resource: Mapping[int, Sequence[EventRow]],
+    events_by_link: Mapping[int, Sequence[EventRow]],
+    *,
+    now: datetime,
+) -> Iterator[ResourcePage]:
+    """A page per active resource, following `history` (streamed by link id) as it comes."""
+    rows_by_link: dict[int | None, list[tuple[ResourceRow, Row]]] = defaultdict(list)
+    for source, row in zip(data.resources, ctx.resources, strict=True):
+        rows_by_link[source.link_id].append((source, row))
+
+    def pages(
+        link_id: int | None, observations: Sequence[ObservationRow]
+    ) -> Iterator[ResourcePage]:
+        for source, row in rows_by_link.pop(link_id, ()):
+            events = [*events_by_resource.get(source.pk, ())]
+            if link_id is not None:
+                events.extend(events_by_link.get(link_id, ()))
+            yield ResourcePage(row, _history(observations, events, now))
+
+    for seen_link, observations in history:
+        yield from pages(seen_link, observations)
+    for rest in list(rows_by_link):
+        yield from pages(rest, ())
 
 
 def when(value: datetime, now: datetime) -> When:
-    value = value.astimezone(UTC)
-    return When(
-        iso=value.isoformat(timespec="seconds"),
-        date=value.date().isoformat(),
-        text=value.strftime("%Y-%m-%d %H:%M UTC"),
-        ago=humanize.naturaltime(value, when=now.astimezone(UTC)),
-    )
+    key = (value, now)
+    found = _WHEN_CACHE.get(key)
+    if found is None:
+        iso = value.astimezone(UTC).isoformat(timespec="seconds")
+        found = When(
+            iso=iso, date=iso[:10], text=f"{iso[:10]} {iso[11:16]} UTC", ago=ago(value, now)
+        )
+        if len(_WHEN_CACHE) > 200_000:
+            _WHEN_CACHE.clear()
+        _WHEN_CACHE[key] = found
+    return found
+
+
+#: Runs stamp thousands of rows with the same moments; a When is immutable, so share it.
+_WHEN_CACHE: dict[tuple[datetime, datetime], When] = {}
+
+
+def ago(value: datetime, now: datetime) -> str:
+    """ "3 days ago", "in 2 hours": coarse on purpose, and cheap (called per resource)."""
+    seconds = (now - value).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    if seconds < 60:
+        return "just now"
+    for unit, size in _AGO_UNITS:
+        if seconds >= size:
+            n = int(seconds // size)
+            words = f"a {unit}" if n == 1 else f"{n} {unit}s"
+            if unit == "hour" and n == 1:
+                words = "an hour"
+            return f"in {words}" if future else f"{words} ago"
+    return "just now"
+
+
+_AGO_UNITS = (
+    ("year", 365 * 86400),
+    ("month", 30 * 86400),
+    ("day", 86400),
+    ("hour", 3600),
+    ("minute", 60),
+)
 
 
 def safe_href(url: str | None) -> str | None:
     """`url` if a browser may follow it from the report (never javascript:, data:, ...)."""
     if not url:
         return None
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return None
-    return url.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+    url = url.strip()
+    return url if _WEB_URL.match(url) else None
 
 
-def _priority(outcome: Outcome | None, state: str) -> Priority:
-    if state == "broken":
+#: http(s), then a host: anything else (javascript:, data:, file:, "//x") is never linked.
+_WEB_URL = re.compile(r"https?://[^/?#\s\\]", re.IGNORECASE)
+
+
+_UNSAFE_NAME = re.compile(r"[^a-z0-9._-]+")
+
+
+def slug(*parts: str) -> str:
+    """A file name for free text: readable, and unique thanks to a short hash of the text."""
+    text = "--".join(parts)
+    readable = _UNSAFE_NAME.sub("-", text.lower()).strip("-.")[:60] or "x"
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
+    return f"{readable}-{digest}"
+
+
+def resource_page_path(collection_key: str, resource_id: str) -> str:
+    return f"resources/{slug(collection_key, resource_id)}.html"
+
+
+@functools.lru_cache(maxsize=65536)
+def publisher_page_path(publisher: str) -> str:
+    return f"publishers/{slug(publisher)}.html"
+
+
+@functools.lru_cache(maxsize=65536)
+def host_page_path(host: str) -> str:
+    return f"hosts/{slug(host)}.html"
+
+
+def _priority(r: ResourceRow) -> Priority | None:
+    outcome, state = r.outcome, r.state
+    if state == "broken" and outcome is not Outcome.SOFT_404:
         return Priority.BROKEN
-    if state == "suspect" or (outcome is not None and outcome.is_failure):
-        return Priority.FAILING
+    if r.drift_reason:
+        return Priority.DRIFT
+    if outcome is Outcome.SOFT_404:
+        return Priority.SOFT_404
     if outcome is not None and outcome.severity is Severity.UPDATE:
         return Priority.UPDATE
     if state == "check_by_hand" or (outcome is not None and outcome.severity is Severity.LOOK):
         return Priority.LOOK
-    return Priority.OTHER
+    if state == "suspect" or (outcome is not None and outcome.is_failure):
+        return Priority.FAILING
+    if r.stale_reasons:
+        return Priority.STALE
+    if r.needs_attention:
+        return Priority.OTHER
+    return None
 
 
-def _fix_first(row: Row) -> tuple[int, int, str, int, str, str]:
+def _fix_first(row: Row) -> tuple[int, bool, str, int, str, str]:
     # Oldest problem first within a group: it has been failing visitors the longest.
     return (
-        row.priority,
+        row.priority or Priority.OTHER,
         row.since is None,
         row.since.iso if row.since else "",
-        -row.failing_checks,
+        -row.checks,
         row.collection.casefold(),
         row.title.casefold(),
     )
 
 
-def _row(r: AttentionRow, now: datetime) -> Row:
+def _by_title(row: Row) -> tuple[str, str]:
+    return (row.title.casefold(), row.resource_id)
+
+
+def _ambiguous_ids(resources: Sequence[ResourceRow]) -> frozenset[str]:
+    counts = Counter(r.resource_id for r in resources)
+    return frozenset(rid for rid, n in counts.items() if n > 1)
+
+
+def _row(r: ResourceRow, now: datetime, ambiguous: frozenset[str]) -> Row:
     outcome = r.outcome
     label = outcome.label if outcome else (r.outcome_value or _UNCHECKED_LABEL)
     state_label = _STATE_LABELS.get(r.state, r.state.replace("_", " "))
     noted = r.state in ATTENTION_STATES and state_label != label
     final = r.final_url if r.final_url not in (None, r.url, r.suggested_url) else None
+    priority = _priority(r)
+    reason = r.reason if r.reason != label else None
+    fix, command, needs_input = _fix(r, priority, ambiguous)
+    snoozed = when(r.snoozed_until, now) if r.snoozed_until and r.snoozed_until > now else None
+    if priority is Priority.DRIFT and r.drift_reason:
+        seen = r.drift_reason
+    elif priority is Priority.STALE:
+        seen = "; ".join(r.stale_reasons)
+    else:
+        seen = r.reason or label
     return Row(
-        priority=_priority(outcome, r.state),
+        priority=priority,
         collection_key=r.collection_key,
         collection=r.collection_title,
         resource_id=r.resource_id,
@@ -278,13 +599,15 @@ def _row(r: AttentionRow, now: datetime) -> Row:
         publisher=r.publisher,
         url=r.url,
         href=safe_href(r.url),
+        host=r.host,
         outcome=r.outcome_value,
         label=label,
         severity=outcome.severity.value if outcome else Severity.UNKNOWN.value,
         state=r.state,
         state_label=state_label,
         state_note=state_label if noted else None,
-        reason=r.reason if r.reason != label else None,
+        reason=reason,
+        seen=seen,
         http_status=r.http_status,
         page_title=r.page_title,
         final_url=final,
@@ -293,9 +616,87 @@ def _row(r: AttentionRow, now: datetime) -> Row:
         suggested_href=safe_href(r.suggested_url),
         since=when(r.since, now) if r.since else None,
         failing_checks=r.failing_checks,
+        checks=max(r.failing_checks, r.checks_since),
         last_checked=when(r.last_checked_at, now) if r.last_checked_at else None,
+        elapsed_ms=r.elapsed_ms,
         next_step=outcome.explanation if outcome else _UNKNOWN_NEXT_STEP,
+        fix=fix,
+        command=command,
+        command_needs_input=needs_input,
+        page=resource_page_path(r.collection_key, r.resource_id),
+        publisher_page=publisher_page_path(r.publisher) if r.publisher else None,
+        host_page=host_page_path(r.host) if r.host else None,
+        drift_reason=r.drift_reason,
+        stale_reasons=r.stale_reasons,
+        archive_url=r.archive_url,
+        archive_href=safe_href(r.archive_url),
+        snoozed_until=snoozed,
+        snooze_reason=r.snooze_reason if snoozed else None,
+        ignored_reason=r.ignored_reason,
     )
+
+
+def command(name: str, r: ResourceRow, *args: str, ambiguous: frozenset[str] = frozenset()) -> str:
+    """`linkhealth NAME ID ARGS...`, shell-quoted (URLs and reasons come from the web)."""
+    words = ["linkhealth", name, r.resource_id, *args]
+    if r.resource_id in ambiguous:
+        words += ["--catalog", r.collection_key]
+    return shlex.join(words)
+
+
+def _fix(
+    r: ResourceRow, priority: Priority | None, ambiguous: frozenset[str]
+) -> tuple[str | None, str | None, bool]:
+    """The suggested fix, the command that applies it, and whether it needs a URL filled in."""
+    if priority is None:
+        return None, None, False
+
+    def cmd(name: str, *args: str) -> str:
+        return command(name, r, *args, ambiguous=ambiguous)
+
+    if priority is Priority.UPDATE and r.suggested_url:
+        return f"Switch to the new address {r.suggested_url}.", cmd("accept-redirect"), False
+    if priority in (Priority.BROKEN, Priority.DRIFT, Priority.SOFT_404, Priority.UPDATE):
+        if r.suggested_url and safe_href(r.suggested_url):
+            return (
+                f"Use the new address {r.suggested_url}.",
+                cmd("replace-url", r.suggested_url),
+                False,
+            )
+        if r.archive_url:
+            return (
+                f"Link the archived copy {r.archive_url} until the publisher's new address is "
+                "found.",
+                cmd("replace-url", r.archive_url),
+                False,
+            )
+        return (
+            "Find the resource's new address and put it in place of NEW_URL.",
+            cmd("replace-url", NEW_URL),
+            True,
+        )
+    if priority is Priority.LOOK:
+        reason = _IGNORE_REASONS.get(r.outcome) if r.outcome else None
+        if reason is None:
+            return (
+                "Nothing to do unless it keeps happening; it is checked again next run.",
+                None,
+                False,
+            )
+        return (
+            "Open it in a browser; if it works, tell linkhealth to stop flagging it.",
+            cmd("ignore", "--reason", reason),
+            False,
+        )
+    if priority is Priority.FAILING:
+        return "Wait: it may recover by itself. Act if it is confirmed broken.", None, False
+    if priority is Priority.STALE:
+        return (
+            "Review the entry; if it is still current, say so.",
+            cmd("ignore", "--reason", "reviewed, still current"),
+            False,
+        )
+    return None, None, False
 
 
 def _totals(totals: Mapping[str, int]) -> tuple[Total, ...]:
@@ -322,12 +723,12 @@ def _totals(totals: Mapping[str, int]) -> tuple[Total, ...]:
     return tuple(sorted(items, key=order))
 
 
-def _headline(data: ReportData, rows: list[Row], nothing_checked: bool) -> str:
+def _headline(data: ReportData, rows: Sequence[Row], nothing_checked: bool) -> str:
     if not data.resources_total:
         return "Nothing has been checked yet."
     if nothing_checked:
         return f"Nothing has been checked yet ({_count(data.resources_total, 'link')} waiting)."
-    fix = sum(r.priority in (Priority.BROKEN, Priority.UPDATE) for r in rows)
+    fix = sum(bool(r.priority and r.priority.to_fix) for r in rows)
     look = len(rows) - fix
     ok = data.totals.get(Outcome.OK.value, 0) - sum(r.outcome == Outcome.OK.value for r in rows)
     parts = [
@@ -378,3 +779,313 @@ def _run(run: RunInfo, now: datetime) -> RunSummary:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+# --- since the last run ----------------------------------------------------------------------
+
+_SECTIONS = (
+    ("newly_broken", "Newly broken"),
+    ("recovered", "Recovered"),
+    ("content_changed", "Content changed"),
+    ("new_redirects", "New redirects"),
+    ("catalog_edits", "Catalog edits"),
+)
+_CATALOG_KINDS = {"added", "removed", "url_edited", "fields_edited"}
+_FAILING_STATES = {"suspect", "broken"}
+
+
+def _changes(data: ReportData, rows: Sequence[Row], now: datetime) -> Changes:
+    by_link: dict[int, list[Row]] = defaultdict(list)
+    by_pk: dict[int, Row] = {}
+    for source, row in zip(data.resources, rows, strict=True):
+        by_pk[source.pk] = row
+        if source.link_id is not None:
+            by_link[source.link_id].append(row)
+    sections: dict[str, list[ChangeItem]] = {key: [] for key, _ in _SECTIONS}
+    content_links = {e.link_id for e in data.changes if e.kind == "content_changed"}
+    redirect_links = {e.link_id for e in data.changes if e.kind == "redirect_changed"}
+    for event in data.changes:
+        placed = _place(event, content_links, redirect_links)
+        if placed is None:
+            continue
+        section, summary, before, after = placed
+        at = when(event.at, now)
+        if event.kind in _CATALOG_KINDS or event.link_id is None:
+            named = by_pk.get(event.resource_pk) if event.resource_pk is not None else None
+            title = event.resource_title or str(event.details.get("title") or "")
+            sections[section].append(
+                ChangeItem(
+                    event.kind,
+                    at,
+                    title or (event.resource_id or "?"),
+                    event.resource_id,
+                    event.collection_title,
+                    named.page if named else None,
+                    summary,
+                    before,
+                    after,
+                )
+            )
+            continue
+        targets = by_link.get(event.link_id, [])
+        for row in targets:
+            sections[section].append(
+                ChangeItem(
+                    event.kind,
+                    at,
+                    row.title,
+                    row.resource_id,
+                    row.collection,
+                    row.page,
+                    summary,
+                    before,
+                    after,
+                )
+            )
+    previous = data.previous_run
+    return Changes(
+        previous_run_id=previous.id if previous else None,
+        since=when(previous.finished_at, now) if previous and previous.finished_at else None,
+        sections=tuple(
+            ChangeSection(key, heading, tuple(sections[key]))
+            for key, heading in _SECTIONS
+            if sections[key]
+        ),
+    )
+
+
+def _place(
+    event: EventRow, content_links: set[int | None], redirect_links: set[int | None]
+) -> tuple[str, str, str | None, str | None] | None:
+    """(section, summary, before, after) for an event worth showing, else None."""
+    d = event.details
+    kind = event.kind
+    if kind == "state_changed":
+        old, new = d.get("old"), d.get("new")
+        failures = d.get("consecutive_failures") or 0
+        if new == "broken":
+            return "newly_broken", f"Confirmed broken after {failures} failed checks.", None, None
+        if new == "suspect" and old not in _FAILING_STATES:
+            return "newly_broken", "Started failing (not yet confirmed).", None, None
+        if new == "recovered":
+            return "recovered", "Works again.", None, None
+        return None
+    if kind == "outcome_changed" and d.get("new") == Outcome.REDIRECTED_PERMANENT.value:
+        if event.link_id in redirect_links:
+            return None
+        return (
+            "new_redirects",
+            "Now redirects permanently.",
+            _label(d.get("old")),
+            _label(d.get("new")),
+        )
+    if kind == "redirect_changed":
+        return (
+            "new_redirects",
+            "Now leads somewhere else.",
+            _text(d.get("old")),
+            _text(d.get("new")),
+        )
+    if kind == "content_changed":
+        title = _arrow(d.get("old_title"), d.get("new_title"))
+        size = _arrow(_size(d.get("old_content_length")), _size(d.get("new_content_length")))
+        parts = [
+            p for p in (f"title {title}" if title else "", f"size {size}" if size else "") if p
+        ]
+        summary = "Content changed" + (f": {'; '.join(parts)}." if parts else ".")
+        return "content_changed", summary, None, None
+    if kind == "title_changed" and event.link_id not in content_links:
+        return "content_changed", "Page title changed.", _text(d.get("old")), _text(d.get("new"))
+    if kind == "content_type_changed":
+        return "content_changed", "Content type changed.", _text(d.get("old")), _text(d.get("new"))
+    if kind == "added":
+        return (
+            "catalog_edits",
+            "Put back in the catalog." if d.get("readded") else "Added.",
+            None,
+            _text(d.get("url")),
+        )
+    if kind == "removed":
+        return "catalog_edits", "Removed from the catalog.", _text(d.get("url")), None
+    if kind == "url_edited":
+        return "catalog_edits", "URL edited.", _text(d.get("old")), _text(d.get("new"))
+    if kind == "fields_edited":
+        names = ", ".join(str(f) for f in d.get("fields") or ())
+        return "catalog_edits", f"Edited: {names}." if names else "Edited.", None, None
+    return None
+
+
+def _label(value: object) -> str | None:
+    try:
+        return Outcome(str(value)).label if value else None
+    except ValueError:
+        return str(value)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _size(value: object) -> str | None:
+    return humanize.naturalsize(value, binary=True) if isinstance(value, int) else None
+
+
+def _arrow(old: object, new: object) -> str | None:
+    if (old is None and new is None) or old == new:
+        return None
+    return f"“{old or '—'}” → “{new or '—'}”" if not isinstance(old, int) else f"{old} → {new}"
+
+
+# --- trends and per-publisher / per-host tables ----------------------------------------------
+
+
+def _trend(runs: Sequence[RunInfo], now: datetime, days: int = 90) -> Trend | None:
+    points = []
+    for run in runs:
+        buckets: Counter[str] = Counter()
+        for key, count in run.counts.items():
+            try:
+                severity = Outcome(key).severity
+            except ValueError:
+                severity = Severity.UNKNOWN
+            buckets[severity.value] += count
+        checked = sum(buckets[s.value] for s in Severity if s is not Severity.UNKNOWN)
+        points.append(
+            TrendPoint(
+                run_id=run.id,
+                at=when(run.finished_at or run.started_at, now),
+                checked=checked,
+                ok=buckets[Severity.OK.value],
+                broken=buckets[Severity.BROKEN.value],
+                attention=buckets[Severity.UPDATE.value] + buckets[Severity.LOOK.value],
+                unknown=buckets[Severity.UNKNOWN.value],
+                network_unavailable=run.network_unavailable,
+            )
+        )
+    if not points:
+        return None
+    useful = [p for p in points if p.checked]
+    if useful:
+        first, last = useful[0], useful[-1]
+        description = (
+            f"{len(points)} runs from {points[0].at.date} to {points[-1].at.date}: links OK went "
+            f"from {first.ok_pct:.0f}% to {last.ok_pct:.0f}%, broken from "
+            f"{first.broken_pct:.0f}% to {last.broken_pct:.0f}%."
+        )
+    else:
+        description = f"{len(points)} runs, none of which could check any link."
+    return Trend(days=days, points=tuple(points), description=description)
+
+
+def _stats(
+    kind: str, sources: Sequence[ResourceRow], rows: Sequence[Row]
+) -> tuple[GroupStats, ...]:
+    groups: dict[str, list[tuple[ResourceRow, Row]]] = defaultdict(list)
+    for source, row in zip(sources, rows, strict=True):
+        name = source.publisher if kind == "publisher" else source.host
+        if name:
+            groups[name].append((source, row))
+    page = publisher_page_path if kind == "publisher" else host_page_path
+    stats = []
+    for name, members in groups.items():
+        checked = [
+            s for s, _ in members if s.outcome is not None and s.outcome.severity.value != "unknown"
+        ]
+        times = [s.elapsed_ms for s in checked if s.elapsed_ms is not None]
+        stats.append(
+            GroupStats(
+                kind=kind,
+                name=name,
+                page=page(name),
+                resources=len(members),
+                checked=len(checked),
+                ok=sum(s.outcome is not None and s.outcome.is_ok for s in checked),
+                broken=sum(r.priority is Priority.BROKEN for _, r in members),
+                attention=sum(r.priority is not None for _, r in members),
+                median_ms=round(statistics.median(times)) if times else None,
+            )
+        )
+    # Worst first: the publishers and hosts to talk to.
+    return tuple(sorted(stats, key=lambda g: (-g.broken, -g.attention, g.name.casefold())))
+
+
+# --- resource history ------------------------------------------------------------------------
+
+_EVENT_LABELS = {
+    "added": "Added to the catalog",
+    "removed": "Removed from the catalog",
+    "url_edited": "URL edited",
+    "fields_edited": "Entry edited",
+    "outcome_changed": "Outcome changed",
+    "redirect_changed": "Redirect changed",
+    "content_changed": "Content changed",
+    "title_changed": "Page title changed",
+    "content_type_changed": "Content type changed",
+    "state_changed": "Health changed",
+}
+
+
+def _history(
+    observations: Sequence[ObservationRow], events: Sequence[EventRow], now: datetime
+) -> tuple[HistoryItem, ...]:
+    items: list[tuple[datetime, int, HistoryItem]] = []
+    for obs in observations:
+        try:
+            outcome: Outcome | None = Outcome(obs.outcome_value)
+        except ValueError:
+            outcome = None
+        items.append(
+            (
+                obs.checked_at,
+                0,
+                HistoryItem(
+                    at=when(obs.checked_at, now),
+                    kind="check",
+                    label=outcome.label if outcome else obs.outcome_value,
+                    severity=outcome.severity.value if outcome else Severity.UNKNOWN.value,
+                    detail=obs.reason,
+                    http_status=obs.http_status,
+                    elapsed_ms=obs.elapsed_ms,
+                ),
+            )
+        )
+    for event in events:
+        items.append(
+            (
+                event.at,
+                1,
+                HistoryItem(
+                    at=when(event.at, now),
+                    kind=event.kind,
+                    label=_EVENT_LABELS.get(event.kind, event.kind.replace("_", " ")),
+                    severity="event",
+                    detail=_event_detail(event),
+                ),
+            )
+        )
+    items.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return tuple(item for _, _, item in items)
+
+
+def _event_detail(event: EventRow) -> str | None:
+    d = event.details
+    if event.kind == "fields_edited":
+        return ", ".join(str(f) for f in d.get("fields") or ()) or None
+    if event.kind in ("added", "removed"):
+        return _text(d.get("url"))
+    if event.kind == "outcome_changed":
+        old, new = _label(d.get("old")), _label(d.get("new"))
+        return f"{old or 'first check'} → {new}"
+    if event.kind == "state_changed":
+        old, new = d.get("old"), d.get("new")
+        return f"{_STATE_LABELS.get(str(old), old)} → {_STATE_LABELS.get(str(new), new)}"
+    if event.kind == "content_changed":
+        title = _arrow(d.get("old_title"), d.get("new_title"))
+        size = _arrow(_size(d.get("old_content_length")), _size(d.get("new_content_length")))
+        return (
+            "; ".join(p for p in (title and f"title {title}", size and f"size {size}") if p) or None
+        )
+    old, new = d.get("old"), d.get("new")
+    if old is None and new is None:
+        return None
+    return f"{old or '—'} → {new or '—'}"

@@ -1,20 +1,75 @@
-"""The one call the flow and the CLI make: database -> view model -> files on disk."""
+"""The one call the flow and the CLI make: database -> view model -> files on disk.
+
+`publish_report(settings)` writes the HTML site and Markdown (the nightly default);
+`formats` adds "csv" and "json". The CLI maps `linkhealth report --format F --out DIR`
+onto `formats=(F,)` and `out_dir=DIR`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from catalog.clock import Clock, utcnow
 from catalog.db import engine_for
-from catalog.queries import report_data
+from catalog.queries import TREND_DAYS, history_events, iter_link_history, report_data
 from catalog.settings import Settings
-from reports.context import build_context
-from reports.render import write_report
+from reports.context import build_context, resource_pages
+from reports.render import FORMATS, ReportFiles, write_report
+
+#: Checks kept on each resource page (newest first).
+HISTORY_PER_RESOURCE = 30
 
 
-def publish_report(settings: Settings, *, run_id: int | None = None, clock: Clock = utcnow) -> Path:
-    """Write latest.html (and run-N.html) into `settings.reports_dir`; returns latest.html."""
-    data = report_data(engine_for(settings.database_url), run_id=run_id)
-    ctx = build_context(data, now=clock())
-    files = write_report(ctx, Path(settings.reports_dir), run_id=ctx.run.id if ctx.run else None)
-    return files.latest_html
+def publish_report(
+    settings: Settings,
+    *,
+    run_id: int | None = None,
+    formats: Sequence[str] = ("html", "md"),
+    out_dir: Path | None = None,
+    clock: Clock = utcnow,
+) -> Path:
+    """Write the report into `out_dir` (default `settings.reports_dir`); returns the main file.
+
+    The main file is latest.html when "html" is among `formats`, else the first format's.
+    """
+    return publish_report_files(
+        settings, run_id=run_id, formats=formats, out_dir=out_dir, clock=clock
+    ).main
+
+
+def publish_report_files(
+    settings: Settings,
+    *,
+    run_id: int | None = None,
+    formats: Sequence[str] = ("html", "md"),
+    out_dir: Path | None = None,
+    clock: Clock = utcnow,
+) -> ReportFiles:
+    """Like `publish_report`, but returns every file written (for the CLI to list)."""
+    formats = _ordered(formats)
+    engine = engine_for(settings.database_url)
+    now = clock()
+    data = report_data(engine, run_id=run_id)
+    ctx = build_context(data, now=now)
+    pages = None
+    if "html" in formats:
+        since = now - timedelta(days=TREND_DAYS)
+        by_resource, by_link = history_events(engine, since=since)
+        history = iter_link_history(engine, since=since, per_link=HISTORY_PER_RESOURCE)
+        pages = resource_pages(data, ctx, history, by_resource, by_link, now=now)
+    target = Path(out_dir if out_dir is not None else settings.reports_dir)
+    return write_report(
+        ctx, target, run_id=ctx.run.id if ctx.run else None, formats=formats, pages=pages
+    )
+
+
+def _ordered(formats: Sequence[str]) -> tuple[str, ...]:
+    """`formats` deduplicated in the canonical order, so the main file is predictable."""
+    if isinstance(formats, str):
+        formats = (formats,)
+    unknown = set(formats) - set(FORMATS)
+    if unknown or not formats:
+        raise ValueError(f"unknown report format(s) {sorted(unknown)}; choose from {FORMATS}")
+    return tuple(f for f in FORMATS if f in formats)

@@ -2,8 +2,11 @@
 
 Two collections, twelve active resources covering every attention group, one
 removed resource on a broken link, a link shared by two resources, hostile
-web-sourced text and a `javascript:` URL. Runs 1 and 2 are finished, run 3 is
-still running, so "the latest finished run" is run 2.
+web-sourced text, spreadsheet-formula text and a `javascript:` URL. Runs 1 and 2
+are finished, run 3 is still running, so "the latest finished run" is run 2; runs
+4-6 finished long before (trends), run 6 outside the 90-day window. Observations
+give history and response times; events between run 1 and run 2 fill "since the
+last run", and one older event must stay out of it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from sqlalchemy import Engine
 
 from catalog.db import open_engine, session_scope
 from catalog.outcomes import Outcome
-from catalog.tables import Collection, Link, Observation, Resource, Run
+from catalog.tables import Collection, Event, Link, Observation, Resource, Run
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 HOSTILE = "<script>alert(1)</script>"
@@ -35,8 +38,24 @@ EXPECTED_TOTALS = {
     "unchecked": 2,
 }
 #: Resource ids needing attention, in fix-first order.
-EXPECTED_ATTENTION = ("a-broken", "a-hostile", "b-invalid", "a-suspect", "a-moved", "b-blocked")
+EXPECTED_ATTENTION = ("a-broken", "b-invalid", "a-hostile", "a-moved", "b-blocked", "a-suspect")
+#: The action-queue groups they fall in, in order.
+EXPECTED_GROUPS = ("broken", "soft_404", "update", "look", "failing")
 REMOVED_ID = "a-removed"
+FORMULA_TITLE = '=HYPERLINK("https://evil.example/","click")'
+FORMULA_PUBLISHER = "@evil"
+#: Runs in the trend window (oldest first): 5, 4, 1, 2; run 6 is older than 90 days.
+EXPECTED_TREND_RUNS = (5, 4, 1, 2)
+#: "Since the last run" sections and the resource ids each lists.
+EXPECTED_CHANGES = {
+    "newly_broken": ["a-broken"],
+    "recovered": ["a-recovered"],
+    "content_changed": ["a-ok-2"],
+    "new_redirects": ["a-moved"],
+    "catalog_edits": ["b-new", "a-ok-2", "b-blocked", "a-removed"],
+}
+#: Checks of a-broken's link, newest first (outcome, elapsed ms).
+BROKEN_HISTORY = (("not_found", 40), ("not_found", 50), ("not_found", 60), ("not_found", 70))
 
 
 def days_ago(days: float) -> datetime:
@@ -62,6 +81,7 @@ def fixed_db(path: Path) -> Engine:
                     status="completed",
                     urls_planned=11,
                     urls_checked=11,
+                    counts={"ok": 6, "not_found": 2, "timeout": 1, "blocked": 1},
                     duration_s=180.0,
                 ),
                 Run(
@@ -75,6 +95,9 @@ def fixed_db(path: Path) -> Engine:
                     duration_s=200.0,
                 ),
                 Run(trigger="manual", started_at=days_ago(0.01), status="running"),
+                _old_run(30, {"ok": 7, "not_found": 1, "blocked": 1}),
+                _old_run(60, {"ok": 8, "redirected_permanent": 1}),
+                _old_run(120, {"ok": 9}),
             ]
         )
         s.flush()
@@ -197,6 +220,8 @@ def fixed_db(path: Path) -> Engine:
                 http_status=403,
                 last_change_at=days_ago(4),
             ),
+            title=FORMULA_TITLE,
+            publisher=FORMULA_PUBLISHER,
         )
         resource(b, "b-new", link("https://new-entry.example.org/", None, "unchecked"))
         resource(b, "b-nolink", None)
@@ -212,7 +237,132 @@ def fixed_db(path: Path) -> Engine:
             ),
             removed_at=days_ago(1),
         )
+        _history_and_events(s)
     return engine
+
+
+def _old_run(days: float, counts: dict[str, int]) -> Run:
+    return Run(
+        trigger="schedule",
+        started_at=days_ago(days),
+        finished_at=days_ago(days) + timedelta(minutes=2),
+        status="completed",
+        urls_planned=9,
+        urls_checked=9,
+        counts=counts,
+        duration_s=120.0,
+    )
+
+
+def _history_and_events(s: Any) -> None:
+    from sqlalchemy import select
+
+    links = {
+        url: (lid, rid)
+        for url, lid, rid in s.execute(
+            select(Link.url, Link.id, Resource.id).join(Resource, Resource.link_id == Link.id)
+        )
+    }
+    resources = {rid: pk for rid, pk in s.execute(select(Resource.rid, Resource.id))}
+
+    def obs(url: str, days: float, outcome: str, elapsed: int, run: int | None = None) -> None:
+        s.add(
+            Observation(
+                run_id=run,
+                link_id=links[url][0],
+                url=url,
+                checked_at=days_ago(days),
+                outcome=outcome,
+                reason=f"{outcome} seen",
+                http_status=404 if outcome == "not_found" else 200,
+                elapsed_ms=elapsed,
+            )
+        )
+
+    gone = "https://gone.example.org/old"
+    obs(gone, 12, "ok", 30)
+    for days, (outcome, elapsed) in zip((0.095, 3, 6, 9), BROKEN_HISTORY, strict=True):
+        obs(gone, days, outcome, elapsed, run=LATEST_FINISHED_RUN if days < 1 else None)
+    for url, elapsed in (("https://ok.example.org/1", 100), ("https://ok.example.org/2", 300)):
+        obs(url, 0.095, "ok", elapsed, run=LATEST_FINISHED_RUN)
+    s.flush()
+    # The latest observation of each link carries the response time the tables show.
+    for url in ("https://ok.example.org/1", "https://ok.example.org/2"):
+        link = s.get(Link, links[url][0])
+        link.last_observation_id = s.scalar(
+            select(Observation.id)
+            .where(Observation.link_id == link.id)
+            .order_by(Observation.checked_at.desc())
+            .limit(1)
+        )
+
+    at = days_ago(0.095)
+
+    def event(
+        kind: str,
+        details: dict[str, Any],
+        *,
+        url: str | None = None,
+        rid: str | None = None,
+        when: Any = at,
+    ) -> None:
+        s.add(
+            Event(
+                at=when,
+                kind=kind,
+                run_id=None,
+                link_id=links[url][0] if url else None,
+                resource_id=resources[rid] if rid else None,
+                details=details,
+            )
+        )
+
+    event("state_changed", {"old": "suspect", "new": "broken", "consecutive_failures": 4}, url=gone)
+    event("outcome_changed", {"old": "ok", "new": "not_found"}, url=gone, when=days_ago(9))
+    event("state_changed", {"old": "suspect", "new": "recovered"}, url="https://ok.example.org/3")
+    ok2 = "https://ok.example.org/2"
+    event(
+        "content_changed",
+        {
+            "old": "f1",
+            "new": "f2",
+            "old_title": "Annual report",
+            "new_title": HOSTILE,
+            "old_content_length": 2048,
+            "new_content_length": 1024,
+        },
+        url=ok2,
+    )
+    event("title_changed", {"old": "Annual report", "new": HOSTILE}, url=ok2)
+    moved = "https://old.example.org/reports/annual"
+    event("outcome_changed", {"old": "ok", "new": "redirected_permanent"}, url=moved)
+    event("redirect_changed", {"old": None, "new": MOVED_TO}, url=moved)
+    event(
+        "added", {"id": "b-new", "url": "https://new-entry.example.org/", "title": "T"}, rid="b-new"
+    )
+    event(
+        "fields_edited",
+        {"id": "a-ok-2", "fields": ["title"], "old": {"title": "A"}, "new": {"title": "B"}},
+        rid="a-ok-2",
+    )
+    event(
+        "url_edited",
+        {
+            "id": "b-blocked",
+            "fields": ["url"],
+            "old": "https://walled.example.org/x",
+            "new": "https://walled.example.org/",
+        },
+        rid="b-blocked",
+    )
+    event("removed", {"id": REMOVED_ID, "url": "https://removed.example.org/"}, rid=REMOVED_ID)
+    # Before run 1 finished: history, not news.
+    event(
+        "state_changed",
+        {"old": "ok", "new": "suspect", "consecutive_failures": 1},
+        url="https://slow.example.org/",
+        when=days_ago(3),
+    )
 
 
 def add_run(engine: Engine, *, network_unavailable: bool, status: str = "completed") -> int:

@@ -1,7 +1,11 @@
-"""Curator reports: queries over a fixed database, the view model, HTML and Markdown."""
+"""Curator reports: queries over a fixed database, the view model, the action queue, the site."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import shlex
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,15 +16,18 @@ from catalog.db import session_scope
 from catalog.errors import NotFoundError
 from catalog.outcomes import Outcome
 from catalog.queries import ReportData, report_data
+from catalog.settings import Settings
 from catalog.tables import Collection, Resource
 from reports import (
     Priority,
     ReportContext,
     build_context,
+    publish_report,
     render_html,
     render_markdown,
     write_report,
 )
+from reports.context import Row
 from reports.render import md_escape, md_link
 from tests import report_fixtures as fx
 
@@ -106,12 +113,8 @@ def test_permanent_redirect_suggests_new_url(data: ReportData, ctx: ReportContex
 
 def test_rows_are_ordered_by_what_to_fix_first(ctx: ReportContext) -> None:
     assert tuple(r.resource_id for r in ctx.rows) == fx.EXPECTED_ATTENTION
-    assert [g.priority for g in ctx.groups] == [
-        Priority.BROKEN,
-        Priority.FAILING,
-        Priority.UPDATE,
-        Priority.LOOK,
-    ]
+    assert tuple(g.key for g in ctx.groups) == fx.EXPECTED_GROUPS
+    assert [g.priority for g in ctx.groups] == sorted(g.priority for g in ctx.groups)
 
 
 def test_row_wording_comes_from_the_outcome(ctx: ReportContext) -> None:
@@ -138,7 +141,9 @@ def test_non_web_urls_are_never_linked(ctx: ReportContext, page: LexborHTMLParse
     invalid = next(r for r in ctx.rows if r.resource_id == "b-invalid")
     assert invalid.href is None
     hrefs = [a.attributes.get("href") or "" for a in page.css("a")]
-    assert hrefs and all(h.startswith(("http://", "https://")) for h in hrefs)
+    # Web links, or the report's own pages (relative, no scheme at all).
+    assert hrefs and all(h.startswith(("http://", "https://")) or ":" not in h for h in hrefs)
+    assert not any("javascript" in h.lower() for h in hrefs)
 
 
 # --- HTML ----------------------------------------------------------------------------
@@ -159,7 +164,7 @@ def test_html_is_semantic_and_self_contained(page: LexborHTMLParser) -> None:
 def test_html_attention_table_follows_fix_first_order(page: LexborHTMLParser) -> None:
     assert tuple(attention_ids(page)) == fx.EXPECTED_ATTENTION
     groups = [tb.attributes["data-priority"] for tb in page.css("#attention tbody")]
-    assert groups == ["broken", "failing", "update", "look"]
+    assert tuple(groups) == fx.EXPECTED_GROUPS
 
 
 def test_html_outcome_is_shown_as_text_not_only_colour(page: LexborHTMLParser) -> None:
@@ -170,7 +175,7 @@ def test_html_outcome_is_shown_as_text_not_only_colour(page: LexborHTMLParser) -
 
 
 def test_html_resource_links_do_not_leak_the_opener(page: LexborHTMLParser) -> None:
-    links = page.css("#attention a")
+    links = [a for a in page.css("a") if (a.attributes.get("href") or "").startswith("http")]
     assert links
     for a in links:
         assert set((a.attributes.get("rel") or "").split()) >= {"noopener", "noreferrer"}
@@ -197,10 +202,12 @@ def test_hostile_web_text_is_escaped_in_markdown(ctx: ReportContext) -> None:
     md = render_markdown(ctx)
     assert "<script" not in md
     assert "&lt;script&gt;" in md
-    line = next(line for line in md.splitlines() if "Hostile" in line)
+    line = next(line for line in md.splitlines() if "Hostile" in line and "|" in line)
     # Every cell separator in the row is the table's own, never the data's.
     assert line.replace("\\|", "").count("|") == 6
-    assert "`" not in line.replace("\\`", "")
+    # The only code span is the command we generated; the data's backticks are escaped.
+    data_text = re.sub(r"`linkhealth [^`]*`", "", line)
+    assert "`" not in data_text.replace("\\`", "")
 
 
 def test_markdown_escaping_of_text_and_links() -> None:
@@ -214,7 +221,8 @@ def test_markdown_lists_every_attention_row(ctx: ReportContext) -> None:
     md = render_markdown(ctx)
     for rid in fx.EXPECTED_ATTENTION:
         assert f"({rid}," in md
-    assert fx.REMOVED_ID not in md
+    queue = md.split("## Since the last run")[0]
+    assert fx.REMOVED_ID not in queue
 
 
 # --- network down, empty database, files ---------------------------------------------
@@ -280,9 +288,12 @@ def test_report_files_are_written_for_latest_and_the_run(
     assert files.latest_html == out / "latest.html"
     assert files.latest_markdown == out / "latest.md"
     assert files.run_html == out / f"run-{fx.LATEST_FINISHED_RUN}.html"
+    assert files.main == files.latest_html
     assert all(p.is_file() for p in files.paths)
     assert files.latest_html.read_text(encoding="utf-8") == render_html(ctx)
-    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in files.paths)
+    top = {p.name for p in out.iterdir() if p.is_file()}
+    assert top == {p.name for p in files.paths} | {"style.css"}
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
 def test_rewriting_replaces_latest_and_keeps_older_runs(ctx: ReportContext, tmp_path: Path) -> None:
@@ -290,10 +301,204 @@ def test_rewriting_replaces_latest_and_keeps_older_runs(ctx: ReportContext, tmp_
     files = write_report(ctx, tmp_path, run_id=2)
     assert (tmp_path / "run-1.html").is_file()
     assert files.run_html == tmp_path / "run-2.html"
-    assert not list(tmp_path.glob(".*.tmp"))
+    assert not list(tmp_path.glob(".*"))
 
 
-def test_no_run_id_writes_only_latest(ctx: ReportContext, tmp_path: Path) -> None:
+def test_no_run_id_writes_no_run_page(ctx: ReportContext, tmp_path: Path) -> None:
     files = write_report(ctx, tmp_path, run_id=None)
     assert files.run_html is None
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.html", "latest.md"]
+    assert not list(tmp_path.glob("run-*.html"))
+
+
+# --- action queue: fixes, commands, set-aside ------------------------------------------
+
+
+def _with(data: ReportData, rid: str, **changes: object) -> ReportData:
+    rows = tuple(
+        dataclasses.replace(r, **changes) if r.resource_id == rid else r for r in data.resources
+    )
+    return dataclasses.replace(data, resources=rows)
+
+
+def _row(ctx: ReportContext, rid: str) -> Row:
+    return next(r for r in ctx.resources if r.resource_id == rid)
+
+
+def test_permanent_redirect_command_accepts_the_redirect(ctx: ReportContext) -> None:
+    assert shlex.split(_row(ctx, "a-moved").command or "") == [
+        "linkhealth",
+        "accept-redirect",
+        "a-moved",
+    ]
+
+
+def test_broken_link_without_a_replacement_asks_for_one(ctx: ReportContext) -> None:
+    row = _row(ctx, "a-broken")
+    assert row.command_needs_input
+    assert shlex.split(row.command or "")[:3] == ["linkhealth", "replace-url", "a-broken"]
+
+
+def test_archive_snapshot_becomes_the_suggested_replacement(data: ReportData) -> None:
+    archive = "https://web.archive.org/web/2024/https://gone.example.org/old"
+    ctx = build_context(_with(data, "a-broken", archive_url=archive), now=fx.NOW)
+    row = _row(ctx, "a-broken")
+    assert row.archive_href == archive and not row.command_needs_input
+    assert shlex.split(row.command or "") == ["linkhealth", "replace-url", "a-broken", archive]
+
+
+def test_blocked_link_command_ignores_it_with_a_reason(ctx: ReportContext) -> None:
+    words = shlex.split(_row(ctx, "b-blocked").command or "")
+    assert words[:3] == ["linkhealth", "ignore", "b-blocked"]
+    assert words[3] == "--reason" and words[4]
+
+
+def test_commands_are_shell_safe_for_hostile_urls(data: ReportData) -> None:
+    evil = "https://x.example/$(rm -rf ~);`id`"
+    ctx = build_context(_with(data, "a-broken", archive_url=evil), now=fx.NOW)
+    assert shlex.split(_row(ctx, "a-broken").command or "")[-1] == evil
+
+
+def test_an_id_used_in_two_catalogs_names_the_catalog(data: ReportData) -> None:
+    twin = dataclasses.replace(
+        next(r for r in data.resources if r.resource_id == "a-moved"),
+        pk=9999,
+        collection_key="toolkit-b",
+        collection_title="Second Toolkit",
+    )
+    ctx = build_context(dataclasses.replace(data, resources=(*data.resources, twin)), now=fx.NOW)
+    commands = [r.command for r in ctx.rows if r.resource_id == "a-moved"]
+    assert sorted(shlex.split(c or "")[-1] for c in commands) == ["toolkit-a", "toolkit-b"]
+
+
+def test_drift_comes_right_after_confirmed_broken(data: ReportData) -> None:
+    ctx = build_context(_with(data, "a-ok-2", drift_reason="now a casino"), now=fx.NOW)
+    assert [g.priority for g in ctx.groups][:2] == [Priority.BROKEN, Priority.DRIFT]
+    assert _row(ctx, "a-ok-2").seen == "now a casino"
+
+
+def test_stale_entries_come_last(data: ReportData) -> None:
+    ctx = build_context(_with(data, "a-ok-1", stale_reasons=("dated 2009",)), now=fx.NOW)
+    assert ctx.groups[-1].priority is Priority.STALE
+
+
+def test_snoozed_and_ignored_resources_leave_the_queue_with_their_reasons(
+    data: ReportData,
+) -> None:
+    later = fx.NOW + timedelta(days=7)
+    changed = _with(_with(data, "a-broken", snoozed_until=later), "b-blocked")
+    changed = _with(changed, "b-blocked", ignored_reason="login wall")
+    ctx = build_context(changed, now=fx.NOW)
+    assert {"a-broken", "b-blocked"}.isdisjoint(r.resource_id for r in ctx.rows)
+    aside = {r.resource_id: r for r in ctx.set_aside}
+    assert aside["b-blocked"].ignored_reason == "login wall"
+    assert aside["a-broken"].snoozed_until is not None
+    page = LexborHTMLParser(render_html(ctx))
+    assert {tr.attributes["data-resource-id"] for tr in page.css("#set-aside tbody tr")} == {
+        "a-broken",
+        "b-blocked",
+    }
+
+
+def test_an_expired_snooze_puts_the_resource_back_in_the_queue(data: ReportData) -> None:
+    ctx = build_context(
+        _with(data, "a-broken", snoozed_until=fx.NOW - timedelta(days=1)), now=fx.NOW
+    )
+    assert "a-broken" in {r.resource_id for r in ctx.rows}
+
+
+# --- since the last run, trends, publishers and hosts ----------------------------------
+
+
+def test_since_last_run_lists_each_kind_of_change(ctx: ReportContext) -> None:
+    assert ctx.changes is not None
+    assert ctx.changes.previous_run_id == 1
+    shown = {s.key: [i.resource_id for i in s.items] for s in ctx.changes.sections}
+    assert shown == fx.EXPECTED_CHANGES
+
+
+def test_content_change_shows_title_and_size_before_and_after(ctx: ReportContext) -> None:
+    assert ctx.changes is not None
+    section = next(s for s in ctx.changes.sections if s.key == "content_changed")
+    (item,) = section.items
+    assert "Annual report" in item.summary and fx.HOSTILE in item.summary
+    assert "2.0 KiB" in item.summary and "1.0 KiB" in item.summary
+
+
+def test_trend_covers_the_last_90_days_of_runs(ctx: ReportContext) -> None:
+    assert ctx.trend is not None
+    assert tuple(p.run_id for p in ctx.trend.points) == fx.EXPECTED_TREND_RUNS
+    latest = ctx.trend.points[-1]
+    assert (latest.checked, latest.ok, latest.broken) == (5, 4, 1)
+
+
+def test_trend_chart_is_accessible_svg_with_a_table(page: LexborHTMLParser) -> None:
+    svg = page.css_first("svg.trend-chart")
+    assert svg is not None and svg.attributes.get("role") == "img"
+    assert svg.css_first("title") is not None and svg.css_first("desc") is not None
+    assert len(page.css("#trend-table tbody tr")) == len(fx.EXPECTED_TREND_RUNS)
+
+
+def test_publisher_table_counts_and_median_response(ctx: ReportContext) -> None:
+    stats = {s.name: s for s in ctx.publishers}
+    example = stats["Example Publisher"]
+    assert example.broken == 2  # a-broken, b-invalid
+    assert example.median_ms == 100  # ok.example.org/1 answered in 100 ms, the rest unknown
+    assert stats[fx.HOSTILE].resources == 1
+
+
+def test_host_table_groups_resources_by_host(ctx: ReportContext) -> None:
+    hosts = {s.name: s for s in ctx.hosts}
+    assert hosts["ok.example.org"].resources == 4
+    assert hosts["ok.example.org"].ok_pct == 100.0
+
+
+# --- the site and publish_report -------------------------------------------------------
+
+
+def test_every_resource_publisher_and_host_gets_a_page(ctx: ReportContext, tmp_path: Path) -> None:
+    files = write_report(ctx, tmp_path, run_id=2)
+    for row in ctx.resources:
+        assert (tmp_path / row.page).is_file()
+    for stats in (*ctx.publishers, *ctx.hosts):
+        assert (tmp_path / stats.page).is_file()
+    assert files.pages == len(ctx.resources) + len(ctx.publishers) + len(ctx.hosts) + 2
+
+
+def test_pages_of_removed_resources_disappear_on_the_next_write(
+    ctx: ReportContext, tmp_path: Path
+) -> None:
+    write_report(ctx, tmp_path, run_id=2)
+    stray = tmp_path / "resources" / "gone.html"
+    stray.write_text("old", encoding="utf-8")
+    write_report(ctx, tmp_path, run_id=2)
+    assert not stray.exists()
+
+
+def test_publish_report_writes_resource_history_newest_first(
+    engine: Engine, db_dir: Path, tmp_path: Path
+) -> None:
+    settings = Settings().with_overrides(
+        database_url=f"sqlite:///{db_dir / 'fixed.db'}", reports_dir=tmp_path / "default"
+    )
+    main = publish_report(
+        settings, formats=("html", "md", "csv", "json"), out_dir=tmp_path, clock=lambda: fx.NOW
+    )
+    assert main == tmp_path / "latest.html"
+    for name in ("latest.md", "latest.csv", "latest.json", "index.html"):
+        assert (tmp_path / name).is_file()
+    assert not (tmp_path / "default").exists()
+    row = _row(build_context(report_data(engine), now=fx.NOW), "a-broken")
+    resource = LexborHTMLParser((tmp_path / row.page).read_text(encoding="utf-8"))
+    checks = resource.css('#history tr[data-kind="check"]')
+    times = [tr.css_first("time").attributes["datetime"] or "" for tr in checks]
+    assert len(checks) == len(fx.BROKEN_HISTORY) + 1 and times == sorted(times, reverse=True)
+    kinds = {tr.attributes["data-kind"] for tr in resource.css("#history tbody tr")}
+    assert {"state_changed", "outcome_changed"} <= kinds
+
+
+def test_publish_report_main_file_follows_the_formats(db_dir: Path, tmp_path: Path) -> None:
+    settings = Settings().with_overrides(database_url=f"sqlite:///{db_dir / 'fixed.db'}")
+    assert publish_report(settings, formats=("csv",), out_dir=tmp_path) == tmp_path / "latest.csv"
+    assert not (tmp_path / "latest.html").exists()
+    with pytest.raises(ValueError):
+        publish_report(settings, formats=("pdf",), out_dir=tmp_path)

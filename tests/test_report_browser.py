@@ -1,0 +1,85 @@
+"""The HTML report as a browser renders it: headless Chromium, no JavaScript needed.
+
+Needs `/usr/bin/chromium` (Debian package `chromium`); skipped with a message when it
+is absent. Run alone with `.venv/bin/pytest -m browser tests/test_report_browser.py`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from catalog.queries import report_data
+from reports import build_context, write_report
+from tests import report_fixtures as fx
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    if not Path(CHROMIUM).is_file():
+        pytest.skip("headless Chromium not installed (apt-get install -y chromium)")
+    profile = tmp_path / "profile"
+    profile.mkdir(exist_ok=True)
+    return subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("site")
+    ctx = build_context(report_data(fx.fixed_db(root / "fixed.db")), now=fx.NOW)
+    write_report(ctx, root / "out", run_id=fx.LATEST_FINISHED_RUN)
+    return root / "out"
+
+
+def test_browser_renders_summary_and_action_queue(site: Path, tmp_path: Path) -> None:
+    dom = chromium(tmp_path, "--dump-dom", (site / "index.html").as_uri()).stdout
+    tree = LexborHTMLParser(dom)
+    headline = tree.css_first("#headline")
+    assert headline is not None and headline.text(strip=True)
+    rows = tree.css("#attention tr[data-resource-id]")
+    assert tuple(r.attributes["data-resource-id"] for r in rows) == fx.EXPECTED_ATTENTION
+    assert tree.css_first("svg.trend-chart") is not None
+    assert "alert(1)" in tree.body.text() if tree.body else False
+    assert tree.css("script") == []
+
+
+def test_browser_renders_a_resource_page(site: Path, tmp_path: Path) -> None:
+    page = next((site / "resources").glob("*a-broken*.html"))
+    tree = LexborHTMLParser(chromium(tmp_path, "--dump-dom", page.as_uri()).stdout)
+    assert tree.css_first("h1") is not None
+    assert tree.css_first("#facts") is not None
+
+
+def test_browser_screenshots_at_phone_and_desktop_width(site: Path, tmp_path: Path) -> None:
+    for name, size in (("desktop", "1280,900"), ("phone", "390,844")):
+        shot = tmp_path / f"{name}.png"
+        chromium(
+            tmp_path,
+            f"--screenshot={shot}",
+            f"--window-size={size}",
+            "--hide-scrollbars",
+            (site / "index.html").as_uri(),
+        )
+        assert shot.stat().st_size > 1000

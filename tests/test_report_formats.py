@@ -1,0 +1,165 @@
+"""Every report format, pinned by golden files, and escaped against hostile web text.
+
+The goldens in tests/golden/ are the exact output for the fixed database of
+`tests.report_fixtures` at its fixed clock. After an intended change of the report,
+regenerate them and review the diff:
+
+    LINKHEALTH_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_report_formats.py
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+from sqlalchemy import Engine
+
+from catalog.queries import ReportData, history_events, iter_link_history, report_data
+from reports import build_context, render_csv, render_html, render_json, render_markdown
+from reports.context import ReportContext, resource_pages
+from reports.render import CSV_COLUMNS, csv_cell, render_group_page, render_resource_page
+from tests import report_fixtures as fx
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("LINKHEALTH_UPDATE_GOLDEN") == "1"
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return fx.fixed_db(tmp_path_factory.mktemp("formats") / "fixed.db")
+
+
+@pytest.fixture(scope="module")
+def data(engine: Engine) -> ReportData:
+    return report_data(engine)
+
+
+@pytest.fixture(scope="module")
+def ctx(data: ReportData) -> ReportContext:
+    return build_context(data, now=fx.NOW)
+
+
+def hostile_page(
+    engine: Engine, data: ReportData, ctx: ReportContext, rid: str = "a-hostile"
+) -> str:
+    by_resource, by_link = history_events(engine)
+    pages = resource_pages(data, ctx, iter_link_history(engine), by_resource, by_link, now=fx.NOW)
+    page = next(p for p in pages if p.row.resource_id == rid)
+    return render_resource_page(ctx, page)
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="")
+    assert path.is_file(), f"missing golden {name}; run with LINKHEALTH_UPDATE_GOLDEN=1"
+    assert text == path.read_bytes().decode("utf-8"), (
+        f"{name} differs from its golden; if intended, regenerate with LINKHEALTH_UPDATE_GOLDEN=1"
+    )
+
+
+# --- goldens ---------------------------------------------------------------------------------
+
+
+def test_html_index_matches_golden(ctx: ReportContext) -> None:
+    check_golden("index.html", render_html(ctx))
+
+
+def test_html_resource_page_matches_golden(
+    engine: Engine, data: ReportData, ctx: ReportContext
+) -> None:
+    check_golden("resource-a-broken.html", hostile_page(engine, data, ctx, "a-broken"))
+
+
+def test_html_publisher_page_matches_golden(ctx: ReportContext) -> None:
+    stats = next(s for s in ctx.publishers if s.name == "Example Publisher")
+    rows = [r for r in ctx.resources if r.publisher == stats.name]
+    check_golden("publisher.html", render_group_page(ctx, stats, rows))
+
+
+def test_markdown_matches_golden(ctx: ReportContext) -> None:
+    check_golden("latest.md", render_markdown(ctx))
+
+
+def test_csv_matches_golden(ctx: ReportContext) -> None:
+    check_golden("latest.csv", render_csv(ctx))
+
+
+def test_json_matches_golden(ctx: ReportContext) -> None:
+    check_golden("latest.json", render_json(ctx, pretty=True))
+
+
+# --- hostile text, every format --------------------------------------------------------------
+
+
+def test_html_shows_hostile_titles_as_text_everywhere(
+    engine: Engine, data: ReportData, ctx: ReportContext
+) -> None:
+    for text in (render_html(ctx), hostile_page(engine, data, ctx)):
+        assert fx.HOSTILE not in text
+        tree = LexborHTMLParser(text)
+        assert tree.css("script") == []
+        assert tree.body is not None and fx.HOSTILE in tree.body.text()
+
+
+def test_markdown_never_carries_raw_html(ctx: ReportContext) -> None:
+    assert "<script" not in render_markdown(ctx, limit=None)
+
+
+def test_csv_neutralises_formulas_and_keeps_the_text(ctx: ReportContext) -> None:
+    rows = list(csv.DictReader(io.StringIO(render_csv(ctx))))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    blocked = next(r for r in rows if r["id"] == "b-blocked")
+    assert blocked["title"] == "'" + fx.FORMULA_TITLE
+    assert blocked["publisher"] == "'" + fx.FORMULA_PUBLISHER
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r"))
+    hostile = next(r for r in rows if r["id"] == "a-hostile")
+    assert hostile["page_title"] == fx.HOSTILE  # text kept as is: CSV is not markup
+
+
+@pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
+def test_csv_cell_prefixes_formula_starts(value: str) -> None:
+    assert csv_cell(value) == "'" + value
+
+
+def test_csv_lists_the_queue_first_in_rank_order(ctx: ReportContext) -> None:
+    rows = list(csv.DictReader(io.StringIO(render_csv(ctx))))
+    ranked = [r["id"] for r in rows if r["rank"]]
+    assert tuple(ranked) == fx.EXPECTED_ATTENTION
+    assert len(rows) == sum(fx.EXPECTED_TOTALS.values())
+
+
+def test_json_is_safe_inside_html_and_round_trips(ctx: ReportContext) -> None:
+    text = render_json(ctx)
+    assert "<" not in text and ">" not in text and "&" not in text
+    doc = json.loads(text)
+    assert doc == json.loads(render_json(ctx, pretty=True))
+    assert doc["schema"] == "linkhealth-report/1"
+    assert [r["resource_id"] for g in doc["queue"] for r in g["rows"]] == list(
+        fx.EXPECTED_ATTENTION
+    )
+    hostile = next(r for r in doc["resources"] if r["resource_id"] == "a-hostile")
+    assert hostile["page_title"] == fx.HOSTILE
+
+
+def test_markdown_caps_long_queue_groups(ctx: ReportContext) -> None:
+    text = render_markdown(ctx, limit=1)
+    assert "Title of b-invalid" not in text.split("## Since the last run")[0]
+    assert "1 more" in text
+
+
+def test_reports_are_reproducible_with_a_fixed_clock(data: ReportData) -> None:
+    first = build_context(data, now=fx.NOW)
+    again = build_context(data, now=fx.NOW)
+    later = build_context(data, now=fx.NOW + timedelta(days=1))
+    assert render_html(first) == render_html(again)
+    assert render_html(first) != render_html(later)
