@@ -1,19 +1,95 @@
-"""URL validation and the canonical form used as a link's identity.
+"""URL validation, the canonical form used as a link's identity, and URL hygiene facts.
 
-The catalog keeps what the curator wrote; the database keys links by the
-canonical form (lower-case scheme and host, IDNA host, default port and fragment
-dropped) so that trivially different spellings are fetched once per run.
+The catalog keeps what the curator wrote; the database keys links by the canonical
+form so that trivially different spellings are fetched once per run. The canonical
+form (RFC 3986 section 6 normalisation, plus a stable query order):
+
+- lower-case scheme and host, IDNA (punycode) host, trailing dot of the host dropped;
+- default port, fragment and an empty `?` dropped; an empty path becomes "/";
+- percent-encoding normalised: hex digits upper-case, unreserved characters
+  (letters, digits, `-._~`) decoded, non-ASCII and unsafe characters encoded;
+- `.` and `..` path segments resolved;
+- query parameters sorted by name when no name repeats (blank values kept);
+  with a repeated name the order may matter to the server, so it is kept.
+
+Tracking parameters are deliberately kept: they may change what a server answers,
+and `catalog.hygiene` reports them to the curator instead.
 """
 
 from __future__ import annotations
 
+import re
+import string
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import idna
 
 SUPPORTED_SCHEMES = ("http", "https")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+#: RFC 3986 unreserved characters: percent-encoding them changes nothing, so they are decoded.
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+#: ASCII characters a URL may hold as they are (reserved, unreserved and `%`).
+_ALLOWED_ASCII = frozenset(string.ascii_letters + string.digits + "-._~:/?#[]@!$&'()*+,;=%")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+
+#: Query parameters that only track a click (exact names; `utm_*` is matched by prefix).
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "_hsenc",
+        "_hsmi",
+        "_ga",
+        "_gl",
+        "mkt_tok",
+        "oly_anon_id",
+        "oly_enc_id",
+        "vero_id",
+        "rb_clickid",
+        "s_cid",
+        "ref_src",
+    }
+)
+TRACKING_PREFIXES = ("utm_", "pk_", "hsa_")
+
+#: Hosts of link shorteners: the catalog should name where they lead, not the shortener.
+SHORTENER_HOSTS = frozenset(
+    {
+        "bit.ly",
+        "bitly.com",
+        "j.mp",
+        "t.co",
+        "tinyurl.com",
+        "ow.ly",
+        "goo.gl",
+        "buff.ly",
+        "is.gd",
+        "v.gd",
+        "t.ly",
+        "rb.gy",
+        "cutt.ly",
+        "shorturl.at",
+        "tiny.cc",
+        "lnkd.in",
+        "fb.me",
+        "youtu.be",
+        "rebrand.ly",
+        "s.id",
+        "go.usa.gov",
+        "qrco.de",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +115,8 @@ def parse_url(raw: str) -> CheckedUrl | UrlProblem:
         return UrlProblem("the URL contains spaces or line breaks")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):
         return UrlProblem("the URL contains control characters")
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in raw):
+        return UrlProblem("the URL contains characters that are not valid text")
     try:
         parts = urlsplit(raw)
     except ValueError as exc:
@@ -66,7 +144,9 @@ def parse_url(raw: str) -> CheckedUrl | UrlProblem:
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
-    canonical = urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+    path = _remove_dot_segments(_normalise_percent(parts.path)) or "/"
+    query = _stable_query(_normalise_percent(parts.query))
+    canonical = urlunsplit((scheme, netloc, path, query, ""))
     return CheckedUrl(canonical=canonical, host=host, scheme=scheme, port=effective_port)
 
 
@@ -89,12 +169,142 @@ def _ascii_host(hostname: str) -> str | None:
         return None
 
 
+def _normalise_percent(text: str) -> str:
+    """Upper-case escapes, decode unreserved characters, encode what may not appear raw."""
+    out: list[str] = []
+    since_lone = 2  # characters written since a lone `%` (2 or more: none is pending)
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        escape = _PERCENT.match(text, i) if ch == "%" else None
+        if escape is not None:
+            decoded = chr(int(escape.group(1), 16))
+            # Right after a lone `%`, a decoded hex digit would form a new escape next time.
+            keep = decoded not in _UNRESERVED or since_lone < 2
+            out.append(escape.group(0).upper() if keep else decoded)
+            since_lone = 2
+            i += 3
+            continue
+        if ch == "%":
+            # A lone `%` stays: httpx sends it as written, and `%25` would be another URL.
+            out.append(ch)
+            since_lone = 0
+        elif ch in _ALLOWED_ASCII:
+            out.append(ch)
+            since_lone = since_lone + 1 if ch in string.hexdigits else 2
+        else:
+            out.extend(f"%{byte:02X}" for byte in ch.encode("utf-8"))
+            since_lone = 2
+        i += 1
+    return "".join(out)
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4: `/a/./b/../c` is `/a/c`."""
+    if "." not in path:
+        return path
+    output: list[str] = []
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == ".":
+            if last:
+                output.append("")
+        elif segment == "..":
+            if len(output) > 1:
+                output.pop()
+            if last:
+                output.append("")
+        else:
+            output.append(segment)
+    result = "/".join(output)
+    return result if result.startswith("/") or not path.startswith("/") else "/" + result
+
+
+def _stable_query(query: str) -> str:
+    """Parameters sorted by name when no name repeats; otherwise the order as written."""
+    if not query:
+        return query
+    pairs = [pair for pair in query.split("&") if pair]
+    names = [pair.split("=", 1)[0] for pair in pairs]
+    if len(set(names)) != len(names):
+        return query
+    return "&".join(sorted(pairs, key=lambda pair: pair.split("=", 1)[0]))
+
+
 def canonical_url(raw: str) -> str:
-    """The link key: the canonical form, or the stripped text itself for invalid URLs."""
-    parsed = parse_url(raw)
-    return parsed.canonical if isinstance(parsed, CheckedUrl) else raw.strip()
+    """The link key: the canonical form, or the stripped text itself for invalid URLs.
+
+    Surrounding whitespace never counts (the key of " https://x " is that of "https://x"),
+    so the key of any text is its own key.
+    """
+    stripped = raw.strip() if isinstance(raw, str) else ""
+    parsed = parse_url(stripped)
+    return parsed.canonical if isinstance(parsed, CheckedUrl) else stripped
 
 
 def host_of(raw: str) -> str:
     parsed = parse_url(raw)
     return parsed.host if isinstance(parsed, CheckedUrl) else ""
+
+
+# --- hygiene facts (pure; `catalog.hygiene` turns them into findings) --------------------------
+
+
+def https_upgrade_candidate(url: str) -> str | None:
+    """The https form of an `http://` URL as the curator wrote it, or None when there is none.
+
+    None for invalid or non-http URLs and for explicit non-default ports (the https
+    service would live on another port we cannot guess). Whether the https form answers
+    with the same content is decided during a run (`catalog.hygiene.same_content`).
+    """
+    parsed = parse_url(url)
+    if not isinstance(parsed, CheckedUrl) or parsed.scheme != "http" or parsed.port != 80:
+        return None
+    parts = urlsplit(url.strip())
+    netloc = parts.netloc
+    if parts.port == 80:
+        netloc = netloc[: netloc.rindex(":")]
+    return urlunsplit(("https", netloc, parts.path, parts.query, parts.fragment))
+
+
+def is_tracking_param(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+
+
+def tracking_params(url: str) -> tuple[str, ...]:
+    """Names of the tracking parameters in `url`'s query, in order, each once."""
+    try:
+        query = urlsplit(url.strip()).query
+    except ValueError:
+        return ()
+    found: list[str] = []
+    for name, _ in parse_qsl(query, keep_blank_values=True):
+        if is_tracking_param(name) and name not in found:
+            found.append(name)
+    return tuple(found)
+
+
+def without_tracking(url: str) -> str:
+    """`url` as written, minus its tracking parameters (other parameters keep their order)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url
+    kept = [
+        pair
+        for pair in parts.query.split("&")
+        if pair and not is_tracking_param(_unquote_name(pair.split("=", 1)[0]))
+    ]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), parts.fragment))
+
+
+def _unquote_name(name: str) -> str:
+    return parse_qsl(f"{name}=", keep_blank_values=True)[0][0] if name else name
+
+
+def is_shortener(url: str) -> bool:
+    """True when `url`'s host is a known link shortener (or a subdomain such as www.bit.ly)."""
+    host = host_of(url)
+    return any(host == s or host.endswith(f".{s}") for s in SHORTENER_HOSTS)

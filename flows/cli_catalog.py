@@ -1,0 +1,174 @@
+"""Catalog care commands of the `linkhealth` CLI: `catalog lint`, `import-html`, `import-csv`.
+
+Registered onto the `catalog` group by `flows.cli` (`register(catalog_app)`). Thin: each
+command reads the catalogs or the source, calls `catalog.hygiene` / `catalog.importer`, and
+prints the result.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from catalog.hygiene import Finding, Level, at_or_above, counts_by_level, lint
+from catalog.importer import ImportResult, import_entries, parse_csv, parse_toolkit_html
+from catalog.importer import read_source as read_import_source
+from catalog.settings import load_settings
+from catalog.source import load_catalogs
+
+#: `catalog lint` found something at or above `--fail-on` (document in the README).
+EXIT_LINT_FINDINGS = 7
+
+_CatalogOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--catalog",
+        "-c",
+        help="Catalog file (YAML or CSV) or folder of them; repeatable. "
+        "Default: from linkhealth.toml, else the bundled toolkit.",
+    ),
+]
+_ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="Config file. Default: LINKHEALTH_CONFIG or ./linkhealth.toml."),
+]
+_IntoOpt = Annotated[
+    Path,
+    typer.Option(
+        "--into", help="Catalog file to merge into (.yaml, .yml or .csv); created if new."
+    ),
+]
+_DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Print the diff and what would change; write nothing.")
+]
+_JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def catalog_lint(
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="Catalog files or folders (default: configured).")
+    ] = None,
+    catalog: _CatalogOpt = None,
+    config: _ConfigOpt = None,
+    fail_on: Annotated[
+        Level, typer.Option("--fail-on", help="Exit 7 when a finding is at least this level.")
+    ] = Level.ERROR,
+    as_json: _JsonOpt = False,
+) -> None:
+    """Find tidying work in catalog entries: missing fields, duplicate URLs and titles,
+    http:// URLs, tracking parameters, link shorteners, a year that disagrees with the title.
+
+    Mark URLs shared on purpose with `shared_url: true` or `duplicate_of: <id>` in the entry.
+    Writes nothing. Exit 0, or 7 when a finding is at or above --fail-on.
+
+    Example: linkhealth catalog lint --fail-on warning catalog/data/
+    """
+    paths = [*(files or []), *(catalog or [])]
+    settings = load_settings(config)
+    if paths:
+        settings = settings.with_overrides(catalogs=tuple(paths))
+    findings = lint(load_catalogs(settings.catalogs))
+    if as_json:
+        typer.echo(json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False))
+    else:
+        for finding in findings:
+            typer.echo(_describe(finding))
+        counts = counts_by_level(findings)
+        _err(", ".join(f"{n} {level}" for level, n in reversed(counts.items())) + " finding(s)")
+    if at_or_above(findings, fail_on):
+        raise typer.Exit(EXIT_LINT_FINDINGS)
+
+
+def _describe(finding: Finding) -> str:
+    lines = [str(finding), f"    fix: {finding.fix}"]
+    if finding.command:
+        lines.append(f"    run: {finding.command}")
+    return "\n".join(lines)
+
+
+def catalog_import_html(
+    source: Annotated[str, typer.Argument(help="Toolkit page: an HTML file or an http(s) URL.")],
+    into: _IntoOpt,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", help="Resolve relative links against this URL (files only)."),
+    ] = None,
+    dry_run: _DryRunOpt = False,
+    config: _ConfigOpt = None,
+    as_json: _JsonOpt = False,
+) -> None:
+    """Merge the resources of a toolkit page (title, link, description) into a catalog.
+
+    New resources are added with ids made from their titles; a resource already in the
+    catalog (same title or same URL) only gets its empty fields filled. Nothing is deleted.
+
+    Example: linkhealth catalog import-html toolkit.html --into my-toolkit.yaml --dry-run
+    """
+    user_agent = load_settings(config).check.effective_user_agent
+    text, fetched_from = read_import_source(source, user_agent=user_agent)
+    parsed = parse_toolkit_html(text, base_url=base_url or fetched_from)
+    _print_result(import_entries(into, parsed, dry_run=dry_run), as_json)
+
+
+def catalog_import_csv(
+    source: Annotated[
+        str, typer.Argument(help="CSV file (or http(s) URL) with title and url columns.")
+    ],
+    into: _IntoOpt,
+    dry_run: _DryRunOpt = False,
+    config: _ConfigOpt = None,
+    as_json: _JsonOpt = False,
+) -> None:
+    """Merge the rows of a CSV (title, url and any catalog fields) into a catalog.
+
+    Same rules as import-html: add new resources, fill empty fields of known ones.
+
+    Example: linkhealth catalog import-csv export.csv --into my-toolkit.yaml --dry-run
+    """
+    user_agent = load_settings(config).check.effective_user_agent
+    text, _ = read_import_source(source, user_agent=user_agent)
+    _print_result(import_entries(into, parse_csv(text), dry_run=dry_run), as_json)
+
+
+def _print_result(result: ImportResult, as_json: bool) -> None:
+    if as_json:
+        data = {
+            "path": str(result.path),
+            "dry_run": result.dry_run,
+            "created": result.created,
+            "added": list(result.added),
+            "filled": [
+                {"resource_id": e.resource_id, "field": e.field, "value": e.value}
+                for e in result.filled
+            ],
+            "matched": list(result.matched),
+            "skipped": [s.__dict__ for s in result.skipped],
+            "differences": [d.__dict__ for d in result.differences],
+            "diff": result.diff,
+        }
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    if result.dry_run and result.diff:
+        typer.echo(result.diff, nl=False)
+    for skipped in result.skipped:
+        _err(f"skipped {skipped.origin} {skipped.title!r}: {skipped.reason}")
+    for d in result.differences:
+        _err(
+            f"{d.resource_id}: the source's {d.field} differs from the catalog's "
+            f"(kept the catalog's): {d.source!r}"
+        )
+    typer.echo(result.headline())
+
+
+def register(catalog_app: typer.Typer) -> None:
+    """Add `lint`, `import-html` and `import-csv` to the `catalog` command group."""
+    catalog_app.command("lint")(catalog_lint)
+    catalog_app.command("import-html")(catalog_import_html)
+    catalog_app.command("import-csv")(catalog_import_csv)

@@ -1,0 +1,259 @@
+"""Catalog hygiene: findings per resource, intent markers, and the http -> https judge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalog.hygiene import FINDING_CODES, Finding, Level, at_or_above, lint, same_content
+from catalog.model import Catalog, Resource
+from catalog.outcomes import Outcome
+from catalog.settings import BUNDLED_CATALOG
+from catalog.source import load_catalog
+from tests.factories import make_observation
+
+
+def _complete(rid: str, **fields: object) -> Resource:
+    defaults: dict[str, object] = {
+        "title": f"Resource {rid} of the toolkit {rid * 30}",
+        "url": f"https://example.org/{rid}",
+        "description": "What it is.",
+        "publisher": "Someone",
+        "type": "guide",
+        "year": 2016,
+        "line": 10,
+    }
+    defaults.update(fields)
+    return Resource(id=rid, **defaults)  # type: ignore[arg-type]
+
+
+def _catalog(*resources: Resource, key: str = "toolkit") -> Catalog:
+    return Catalog(Path(f"/catalogs/{key}.yaml"), {"title": key}, tuple(resources))
+
+
+def _codes(findings: list[Finding], rid: str | None = None) -> set[str]:
+    return {f.code for f in findings if rid is None or f.resource_id == rid}
+
+
+def test_a_complete_entry_has_no_findings() -> None:
+    assert lint([_catalog(_complete("a"), _complete("b"))]) == []
+
+
+@pytest.mark.parametrize("name", ["description", "publisher", "type", "year"])
+def test_missing_or_blank_fields_are_found(name: str) -> None:
+    blank = None if name == "year" else "   "
+    findings = lint([_catalog(_complete("a", **{name: blank}), _complete("b", **{name: None}))])
+    assert _codes(findings, "a") == {f"missing_{name}"}
+    assert _codes(findings, "b") == {f"missing_{name}"}
+
+
+def test_findings_are_located_and_carry_their_codes_level() -> None:
+    (finding,) = lint([_catalog(_complete("a", publisher=None, line=42))])
+    assert (finding.file, finding.line, finding.resource_id) == ("/catalogs/toolkit.yaml", 42, "a")
+    assert finding.level is FINDING_CODES["missing_publisher"][0]
+    assert finding.where == "/catalogs/toolkit.yaml:42"
+    assert finding.to_dict()["level"] == "warning"
+
+
+def test_duplicate_urls_after_normalisation_are_errors_for_each_entry() -> None:
+    findings = lint(
+        [
+            _catalog(
+                _complete("a", url="https://Example.org/x#top"),
+                _complete("b", url="https://example.org:443/x", line=20),
+            )
+        ]
+    )
+    dupes = [f for f in findings if f.code == "duplicate_url"]
+    assert {f.resource_id for f in dupes} == {"a", "b"}
+    assert all(f.level is Level.ERROR for f in dupes)
+    assert next(f for f in dupes if f.resource_id == "a").related == ("b",)
+
+
+@pytest.mark.parametrize(
+    "marker", [{"shared_url": True}, {"duplicate_of": "a"}, {"shared_url": "yes"}]
+)
+def test_a_duplicate_marked_as_intended_is_no_finding(marker: dict[str, object]) -> None:
+    findings = lint(
+        [
+            _catalog(
+                _complete("a", url="https://x.org/"),
+                _complete("b", url="https://x.org/", extra=marker),
+            )
+        ]
+    )
+    assert "duplicate_url" not in _codes(findings)
+
+
+def test_duplicate_of_naming_another_page_is_reported() -> None:
+    findings = lint([_catalog(_complete("a"), _complete("b", extra={"duplicate_of": "a"}))])
+    assert _codes(findings, "b") == {"bad_duplicate_of"}
+
+
+def test_the_toolkits_three_dhs_infographics_share_one_url() -> None:
+    findings = lint([load_catalog(BUNDLED_CATALOG)])
+    dupes = {f.resource_id for f in findings if f.code == "duplicate_url"}
+    assert dupes == {
+        "dhs-human-trafficking-infographic",
+        "dhs-different-types-of-human-trafficking",
+        "dhs-stop-human-trafficking-infographic",
+    }
+
+
+def test_marking_two_of_the_three_dhs_entries_clears_the_finding() -> None:
+    catalog = load_catalog(BUNDLED_CATALOG)
+    marked = tuple(
+        r.__class__(
+            **{
+                **r.__dict__,
+                "extra": {**r.extra, "duplicate_of": "dhs-human-trafficking-infographic"},
+            }
+        )
+        if r.id
+        in ("dhs-different-types-of-human-trafficking", "dhs-stop-human-trafficking-infographic")
+        else r
+        for r in catalog.resources
+    )
+    findings = lint([Catalog(catalog.path, catalog.collection, marked)])
+    assert "duplicate_url" not in _codes(findings)
+    assert "bad_duplicate_of" not in _codes(findings)
+
+
+def test_the_same_url_in_another_collection_is_only_information() -> None:
+    findings = lint(
+        [
+            _catalog(_complete("a", url="https://x.org/"), key="state"),
+            _catalog(_complete("z", url="https://X.org"), key="federal"),
+        ]
+    )
+    assert _codes(findings) == {"url_in_other_collection"}
+    assert all(f.level is Level.INFO for f in findings)
+
+
+def test_near_duplicate_titles_with_different_urls_are_found() -> None:
+    findings = lint(
+        [
+            _catalog(
+                _complete("a", title="Human Trafficking Task Force E-Guide"),
+                _complete("b", title="Human trafficking task-force e guide."),
+                _complete("c", title="Something else entirely"),
+            )
+        ]
+    )
+    assert _codes(findings, "a") == {"near_duplicate_title"}
+    assert _codes(findings, "b") == {"near_duplicate_title"}
+    assert _codes(findings, "c") == set()
+
+
+def test_titles_differing_only_by_year_are_different_editions() -> None:
+    findings = lint(
+        [
+            _catalog(
+                _complete("a", title="2017 Trafficking in Persons Report", year=2017),
+                _complete("b", title="2018 Trafficking in Persons Report", year=2018),
+            )
+        ]
+    )
+    assert findings == []
+
+
+def test_http_urls_suggest_the_https_form_with_a_command() -> None:
+    (finding,) = lint([_catalog(_complete("a", url="http://www.theiacp.org/page"))])
+    assert finding.code == "http_url"
+    assert finding.command == "linkhealth replace-url a https://www.theiacp.org/page"
+
+
+def test_tracking_parameters_suggest_the_clean_url() -> None:
+    (finding,) = lint(
+        [_catalog(_complete("a", url="https://x.org/p?id=3&utm_source=mail&fbclid=z"))]
+    )
+    assert finding.code == "tracking_params"
+    assert finding.command == "linkhealth replace-url a 'https://x.org/p?id=3'"
+
+
+def test_shortened_urls_are_found() -> None:
+    findings = lint([_catalog(_complete("a", url="https://bit.ly/3xYz"))])
+    assert _codes(findings) == {"url_shortener"}
+
+
+def test_commands_name_the_catalog_when_an_id_is_in_several() -> None:
+    findings = lint(
+        [
+            _catalog(_complete("a", url="http://one.org/"), key="state"),
+            _catalog(_complete("a", url="https://two.org/"), key="federal"),
+        ]
+    )
+    (finding,) = [f for f in findings if f.code == "http_url"]
+    assert finding.command is not None and finding.command.endswith(
+        "--catalog /catalogs/state.yaml"
+    )
+
+
+@pytest.mark.parametrize(
+    ("title", "year", "code"),
+    [
+        ("U.S. Department of State 2018 Trafficking in Persons Report", 2017, "year_mismatch"),
+        ("U.S. Department of State 2018 Trafficking in Persons Report", 2018, None),
+        ("Survivors served from 2006 to 2011", 2012, None),
+        ("Survivors served from 2006 to 2011", 2004, "year_mismatch"),
+        ("A title with no year", 1999, None),
+        ("Report 2018", None, "missing_year"),
+    ],
+)
+def test_year_and_title_agree(title: str, year: int | None, code: str | None) -> None:
+    findings = lint([_catalog(_complete("a", title=title, year=year))])
+    assert _codes(findings) == ({code} if code else set())
+
+
+def test_fail_on_level_counts_findings_at_or_above_it() -> None:
+    findings = lint([_catalog(_complete("a", year=None, url="http://x.org/"))])
+    assert len(at_or_above(findings, Level.INFO)) == 2
+    assert len(at_or_above(findings, Level.WARNING)) == 1
+    assert at_or_above(findings, Level.ERROR) == []
+
+
+def test_lint_is_ordered_by_file_and_line() -> None:
+    findings = lint(
+        [_catalog(_complete("b", publisher=None, line=30), _complete("a", type=None, line=5))]
+    )
+    assert [f.line for f in findings] == [5, 30]
+
+
+# --- http -> https judge -----------------------------------------------------------------------
+
+
+def test_same_fingerprint_means_same_content() -> None:
+    http = make_observation("http://x.org/", fingerprint="sha256:1", title="A")
+    https = make_observation("https://x.org/", fingerprint="sha256:1", title="B")
+    assert same_content(http, https)
+
+
+def test_different_fingerprints_mean_different_content() -> None:
+    http = make_observation("http://x.org/", fingerprint="sha256:1", title="A")
+    https = make_observation("https://x.org/", fingerprint="sha256:2", title="A")
+    assert not same_content(http, https)
+
+
+def test_an_http_url_redirecting_to_its_https_form_is_the_same() -> None:
+    http = make_observation(
+        "http://x.org/a", Outcome.REDIRECTED_PERMANENT, final_url="https://x.org/a"
+    )
+    https = make_observation("https://x.org/a")
+    assert same_content(http, https)
+
+
+def test_titles_decide_without_fingerprints() -> None:
+    http = make_observation("http://x.org/", title="Blue  Campaign | DHS")
+    https = make_observation("https://x.org/", title="blue campaign - dhs")
+    assert same_content(http, https)
+
+
+def test_a_failing_https_form_is_never_the_same() -> None:
+    http = make_observation("http://x.org/", fingerprint="sha256:1")
+    https = make_observation("https://x.org/", Outcome.TLS_ERROR, fingerprint="sha256:1")
+    assert not same_content(http, https)
+
+
+def test_nothing_to_compare_is_not_the_same() -> None:
+    assert not same_content(make_observation("http://x.org/"), make_observation("https://x.org/"))

@@ -1,0 +1,273 @@
+"""Importing toolkit pages and CSV exports into catalog files, and syncing what was added."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+
+from catalog.errors import CatalogError, LinkhealthError
+from catalog.importer import (
+    ImportedEntry,
+    import_entries,
+    parse_csv,
+    parse_toolkit_html,
+    read_source,
+    slug_id,
+)
+from catalog.settings import BUNDLED_CATALOG
+from catalog.source import load_catalog, load_catalogs
+from catalog.sync import ADDED, sync_catalogs
+from tests.factories import T0, temporary_database
+
+DATA = Path(__file__).parent / "data" / "import"
+TOOLKIT_PAGE = DATA / "toolkit-page.html"
+ODD_PAGE = DATA / "odd-markup.html"
+
+
+def _toolkit():
+    return parse_toolkit_html(TOOLKIT_PAGE.read_text(encoding="utf-8"))
+
+
+# --- parsing HTML ------------------------------------------------------------------------------
+
+
+def test_toolkit_page_yields_every_resource_with_its_link_and_description() -> None:
+    parsed = _toolkit()
+    bundled = {r.title: r for r in load_catalog(BUNDLED_CATALOG).resources}
+    assert len(parsed.entries) == 26
+    assert parsed.skipped == ()
+    assert parsed.title == "Toolkit: Human Trafficking Resources"
+    for entry in parsed.entries:
+        resource = bundled[entry.title]
+        assert entry.url == resource.url
+        assert entry.description == " ".join((resource.description or "").split())
+
+
+def test_page_furniture_is_not_a_resource() -> None:
+    titles = {e.title for e in _toolkit().entries}
+    assert "Back to Clearinghouse" not in titles
+    assert not any("View Toolkit" in (e.description or "") for e in _toolkit().entries)
+
+
+def test_odd_markup_yields_the_expected_resources() -> None:
+    parsed = parse_toolkit_html(ODD_PAGE.read_text(encoding="utf-8"))
+    got = {e.title: (e.url, e.description) for e in parsed.entries}
+    assert got == {
+        "Café Workers’ Rights & Safety Guide": (
+            "https://www.example.org/guides/caf%C3%A9?id=7&utm_source=toolkit",
+            "A guide for café workers — rights, safety and reporting.",
+        ),
+        "Standalone Report (PDF)": (
+            "https://example.org/standalone-report.pdf",
+            "A report linked without any heading. It has a second paragraph.",
+        ),
+        "Heading Without Its Own Link": (
+            "https://example.org/linked-after-heading",
+            "The link sits in the paragraph after the heading.",
+        ),
+        "Recorded Webinar": (
+            "https://example.org/webinar",
+            "a one-hour recording about inline links, which stay description.",
+        ),
+    }
+    assert parsed.title == "Odd Toolkit & Friends"
+
+
+def test_javascript_mailto_and_unresolvable_links_are_skipped_with_a_reason() -> None:
+    parsed = parse_toolkit_html(ODD_PAGE.read_text(encoding="utf-8"))
+    skipped = {s.title for s in parsed.skipped}
+    assert {"Script Link Only", "Not a resource either", "Contact Us"} <= skipped
+    assert "Relative Link Resource" in skipped
+    assert not any(e.url.startswith(("javascript:", "mailto:")) for e in parsed.entries)
+    assert "Not a resource" not in {e.title for e in parsed.entries}  # the <script> text
+
+
+def test_relative_links_resolve_against_the_base_url() -> None:
+    parsed = parse_toolkit_html(
+        ODD_PAGE.read_text(encoding="utf-8"), base_url="https://clearinghouse.example.gov/T/1"
+    )
+    urls = {e.title: e.url for e in parsed.entries}
+    assert urls["Relative Link Resource"] == "https://clearinghouse.example.gov/relative/page"
+
+
+def test_a_page_url_is_fetched_and_becomes_the_base() -> None:
+    page = "<h3><a href='/r/1'>One</a></h3><p>First.</p>"
+    with respx.mock:
+        respx.get("https://toolkit.example.gov/page").mock(
+            return_value=httpx.Response(200, html=page)
+        )
+        text, base = read_source("https://toolkit.example.gov/page", user_agent="test")
+    (entry,) = parse_toolkit_html(text, base_url=base).entries
+    assert entry.url == "https://toolkit.example.gov/r/1"
+
+
+def test_a_page_that_cannot_be_fetched_is_a_linkhealth_error() -> None:
+    with respx.mock:
+        respx.get("https://toolkit.example.gov/gone").mock(return_value=httpx.Response(404))
+        with pytest.raises(LinkhealthError):
+            read_source("https://toolkit.example.gov/gone")
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+
+def test_csv_rows_carry_their_fields_and_skip_unusable_rows() -> None:
+    parsed = parse_csv(
+        "Title,URL,Description,Year,Languages,Publisher\n"
+        "Guide,https://x.org/g,A guide.,2019,en; es,DOJ\n"
+        "No link,,Nothing,,,\n"
+        "Bad link,ftp://x.org/f,,,,\n"
+    )
+    (entry,) = parsed.entries
+    assert (entry.title, entry.url, entry.description) == ("Guide", "https://x.org/g", "A guide.")
+    assert entry.fields == {"year": 2019, "languages": ["en", "es"], "publisher": "DOJ"}
+    assert [s.title for s in parsed.skipped] == ["No link", "Bad link"]
+
+
+def test_csv_without_title_or_url_columns_is_refused() -> None:
+    with pytest.raises(LinkhealthError):
+        parse_csv("name,link\nA,https://x.org/\n")
+
+
+# --- ids ---------------------------------------------------------------------------------------
+
+
+def test_ids_are_short_slugs_made_unique() -> None:
+    assert slug_id("Café Workers’ Rights & Safety Guide") == "cafe-workers-rights-safety-guide"
+    assert slug_id("DHS: Human Trafficking", {"dhs-human-trafficking"}) == "dhs-human-trafficking-2"
+    assert len(slug_id("word " * 40)) <= 60
+    assert slug_id("!!!") == "resource"
+
+
+# --- merging -----------------------------------------------------------------------------------
+
+
+def test_importing_the_toolkit_page_into_the_bundled_catalog_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "toolkit.yaml"
+    shutil.copyfile(BUNDLED_CATALOG, target)
+    result = import_entries(target, _toolkit())
+    assert result.added == ()
+    assert result.filled == ()
+    assert len(result.matched) == 26
+    assert result.diff == ""
+    assert target.read_bytes() == BUNDLED_CATALOG.read_bytes()
+
+
+def test_import_into_a_new_file_creates_a_loadable_catalog(tmp_path: Path) -> None:
+    target = tmp_path / "imported.yaml"
+    result = import_entries(target, _toolkit())
+    assert result.created
+    assert len(result.added) == 26
+    catalog = load_catalog(target)
+    assert catalog.title == "Toolkit: Human Trafficking Resources"
+    assert len({r.id for r in catalog.resources}) == 26
+    dhs = [r for r in catalog.resources if r.url == "https://www.dhs.gov/blue-campaign/infographic"]
+    assert len(dhs) == 3  # three resources on the page share a URL; none is lost
+
+
+YAML_WITH_COMMENTS = """\
+# Curated by hand; keep this comment.
+collection:
+  title: Mine   # inline comment
+resources:
+  - id: hotline
+    title: National Human Trafficking Hotline
+    url: https://humantraffickinghotline.org
+    year: null
+  - id: blue
+    title: 'DHS Blue Campaign'
+    url: https://www.dhs.gov/blue-campaign
+    description: Written by the curator.
+    # notes to self about this entry
+
+# the end
+"""
+
+
+def _subset(*words: str) -> list[ImportedEntry]:
+    return [e for e in _toolkit().entries if any(w in e.title for w in words)]
+
+
+def test_existing_entries_are_filled_only_where_empty_and_new_ones_appended(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "mine.yaml"
+    target.write_text(YAML_WITH_COMMENTS)
+    result = import_entries(target, _subset("Hotline", "Blue Campaign", "DemandForum"))
+    assert result.added == ("demandforum-resources-for-the-prevention-of-prostitution",)
+    assert [(e.resource_id, e.field) for e in result.filled] == [("hotline", "description")]
+    assert set(result.matched) == {"hotline", "blue"}
+    assert [d.resource_id for d in result.differences] == ["blue"]
+    text = target.read_text()
+    assert text.startswith(YAML_WITH_COMMENTS.split("  - id: hotline")[0])
+    assert (
+        "    description: Written by the curator.\n    # notes to self about this entry\n" in text
+    )
+    assert text.endswith("\n# the end\n")
+    catalog = load_catalog(target)
+    assert [r.id for r in catalog.resources][:2] == ["hotline", "blue"]
+    by_id = {r.id: r for r in catalog.resources}
+    assert by_id["blue"].description == "Written by the curator."
+    assert (by_id["hotline"].description or "").startswith("The National Human Trafficking")
+    assert by_id["demandforum-resources-for-the-prevention-of-prostitution"].url == (
+        "https://demand-forum.org/"
+    )
+
+
+def test_entries_match_by_canonical_url_when_titles_differ(tmp_path: Path) -> None:
+    target = tmp_path / "mine.yaml"
+    target.write_text(YAML_WITH_COMMENTS)
+    entry = ImportedEntry("Hotline (renamed)", "HTTPS://HumanTraffickingHotline.org/#x", "Desc.")
+    result = import_entries(target, [entry])
+    assert result.added == ()
+    assert result.matched == ("hotline",)
+
+
+def test_dry_run_shows_the_diff_and_writes_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "mine.yaml"
+    target.write_text(YAML_WITH_COMMENTS)
+    result = import_entries(target, _subset("DemandForum"), dry_run=True)
+    assert result.dry_run
+    assert "+  - id: demandforum-resources-for-the-prevention-of-prostitution" in result.diff
+    assert target.read_text() == YAML_WITH_COMMENTS
+
+
+def test_csv_catalogs_get_rows_and_new_columns(tmp_path: Path) -> None:
+    target = tmp_path / "state.csv"
+    target.write_bytes(b"id,title,url\r\nhotline,Hotline,https://humantraffickinghotline.org/\r\n")
+    result = import_entries(target, _subset("Hotline", "DemandForum"))
+    assert len(result.added) == 1
+    data = target.read_bytes()
+    assert data.startswith(b"id,title,url,description\r\n")
+    assert data.count(b"\r\n") == 3
+    catalog = load_catalog(target)
+    assert {r.id for r in catalog.resources} == {"hotline", *result.added}
+    assert all(r.description for r in catalog.resources)
+
+
+def test_a_broken_catalog_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    target = tmp_path / "broken.yaml"
+    target.write_text("resources:\n  - id: a\n    url: https://x.org/\n")
+    with pytest.raises(CatalogError):
+        import_entries(target, _subset("DemandForum"))
+    assert target.read_text() == "resources:\n  - id: a\n    url: https://x.org/\n"
+
+
+def test_import_then_sync_records_added_events(tmp_path: Path) -> None:
+    target = tmp_path / "imported.yaml"
+    result = import_entries(target, _toolkit())
+    with temporary_database(tmp_path) as engine:
+        synced = sync_catalogs(engine, load_catalogs([target]), now=T0)
+        again = import_entries(target, _toolkit())
+        resynced = sync_catalogs(engine, load_catalogs([target]), now=T0)
+    added = [c for c in synced.changes if c.kind == ADDED]
+    assert {c.id for c in added} == set(result.added)
+    assert all(c.details["url"] for c in added)
+    assert again.diff == ""
+    assert resynced.changes == ()

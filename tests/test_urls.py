@@ -1,0 +1,197 @@
+"""The canonical URL form (the link key), URL hygiene facts, and one check per shared link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from catalog.settings import CheckSettings
+from catalog.source import load_catalogs
+from catalog.store import targets_for_check
+from catalog.sync import sync_catalogs
+from catalog.urls import (
+    CheckedUrl,
+    canonical_url,
+    https_upgrade_candidate,
+    is_shortener,
+    parse_url,
+    tracking_params,
+    without_tracking,
+)
+from tests.factories import T0, temporary_database
+
+CANONICAL = [
+    # scheme and host case, trailing dot, IDNA
+    ("HTTPS://Example.ORG/Path", "https://example.org/Path"),
+    ("https://example.org./", "https://example.org/"),
+    ("https://Bücher.de/", "https://xn--bcher-kva.de/"),
+    ("https://xn--bcher-kva.de/", "https://xn--bcher-kva.de/"),
+    # ports
+    ("https://example.org:443/a", "https://example.org/a"),
+    ("http://example.org:80/a", "http://example.org/a"),
+    ("http://example.org:443/a", "http://example.org:443/a"),
+    ("https://example.org:8443/a", "https://example.org:8443/a"),
+    ("https://[2001:DB8::1]:443/", "https://[2001:db8::1]/"),
+    # empty path, fragment, empty query
+    ("https://example.org", "https://example.org/"),
+    ("https://example.org/a#section-2", "https://example.org/a"),
+    ("https://example.org/a?", "https://example.org/a"),
+    ("https://example.org/a?#x", "https://example.org/a"),
+    # percent-encoding: upper-case hex, unreserved decoded, reserved kept, non-ASCII encoded
+    ("https://example.org/%7euser", "https://example.org/~user"),
+    ("https://example.org/a%2db%5F%2E", "https://example.org/a-b_."),
+    ("https://example.org/a%2fb", "https://example.org/a%2Fb"),
+    ("https://example.org/a%3Fb?x=%3d", "https://example.org/a%3Fb?x=%3D"),
+    ("https://example.org/café", "https://example.org/caf%C3%A9"),
+    ("https://example.org/caf%c3%a9", "https://example.org/caf%C3%A9"),
+    ("https://example.org/%zz", "https://example.org/%zz"),
+    ("https://example.org/100%", "https://example.org/100%"),
+    ("https://example.org/a%20b", "https://example.org/a%20b"),
+    # dot segments
+    ("https://example.org/a/./b/../c", "https://example.org/a/c"),
+    ("https://example.org/a/b/..", "https://example.org/a/"),
+    ("https://example.org/../a", "https://example.org/a"),
+    ("https://example.org/a/%2E%2E/b", "https://example.org/b"),
+    ("https://example.org/v1.2/file.pdf", "https://example.org/v1.2/file.pdf"),
+    # query order: sorted when no name repeats, blank values kept
+    ("https://example.org/?b=2&a=1", "https://example.org/?a=1&b=2"),
+    ("https://example.org/?b=&a", "https://example.org/?a&b="),
+    ("https://example.org/?b=2&&a=1&", "https://example.org/?a=1&b=2"),
+    ("https://example.org/?b=2&a=1&b=3", "https://example.org/?b=2&a=1&b=3"),
+    ("https://example.org/?q=a+b&p=%7e", "https://example.org/?p=~&q=a+b"),
+    # tracking parameters are part of the link: lint reports them, the key keeps them
+    (
+        "https://example.org/r?utm_source=x&id=7",
+        "https://example.org/r?id=7&utm_source=x",
+    ),
+    # invalid URLs are their stripped text
+    ("  not a url ", "not a url"),
+    ("ftp://example.org/file", "ftp://example.org/file"),
+    ("", ""),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), CANONICAL)
+def test_canonical_form(raw: str, expected: str) -> None:
+    assert canonical_url(raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), CANONICAL)
+def test_canonical_form_is_its_own_canonical_form(raw: str, expected: str) -> None:
+    assert canonical_url(expected) == expected
+
+
+def test_spellings_of_one_page_share_a_key() -> None:
+    spellings = [
+        "https://www.dhs.gov/blue-campaign/infographic",
+        "HTTPS://WWW.DHS.GOV:443/blue-campaign/infographic#top",
+        "https://www.dhs.gov/blue%2Dcampaign/./infographic",
+    ]
+    assert len({canonical_url(u) for u in spellings}) == 1
+
+
+def test_checked_url_carries_the_canonical_form() -> None:
+    parsed = parse_url("HTTP://Example.org:80/a/../b?z=1&y=2")
+    assert isinstance(parsed, CheckedUrl)
+    assert parsed.canonical == "http://example.org/b?y=2&z=1"
+    assert (parsed.host, parsed.scheme, parsed.port) == ("example.org", "http", 80)
+
+
+def test_lone_surrogates_make_an_invalid_url() -> None:
+    assert not isinstance(parse_url("https://example.org/\udc80"), CheckedUrl)
+
+
+_URL_TEXT = st.lists(
+    st.sampled_from([*"aZ09fF-._~:/?#[]@!$&'()*+,;=% |é\u00a0\ud800", "%2", "%7e", "%41"]),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(["http://", "https://", "HTTP://", ""]),
+    st.sampled_from(["example.org", "Bücher.de", "[::1]", "a:81", ""]) | st.text(max_size=8),
+    _URL_TEXT,
+)
+def test_canonical_url_never_raises_and_is_idempotent(scheme: str, host: str, rest: str) -> None:
+    raw = f"{scheme}{host}{rest}"
+    once = canonical_url(raw)
+    assert canonical_url(once) == once
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_canonical_url_of_any_text_is_idempotent(raw: str) -> None:
+    once = canonical_url(raw)
+    assert canonical_url(once) == once
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://www.theiacp.org/Child-Sex", "https://www.theiacp.org/Child-Sex"),
+        ("http://example.org:80/a?b=1#c", "https://example.org/a?b=1#c"),
+        ("HTTP://Example.org/a", "https://Example.org/a"),
+        ("http://example.org:8080/a", None),
+        ("https://example.org/a", None),
+        ("mailto:help@example.org", None),
+        ("not a url", None),
+    ],
+)
+def test_https_upgrade_candidate(url: str, expected: str | None) -> None:
+    assert https_upgrade_candidate(url) == expected
+
+
+def test_tracking_params_are_found_and_removed_keeping_the_rest() -> None:
+    url = "https://example.org/r?utm_source=news&id=7&fbclid=abc&UTM_Medium=x&_hsenc=1#top"
+    assert tracking_params(url) == ("utm_source", "fbclid", "UTM_Medium", "_hsenc")
+    assert without_tracking(url) == "https://example.org/r?id=7#top"
+    assert tracking_params("https://example.org/r?id=7&utmost=1") == ()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://bit.ly/3abc", True),
+        ("http://T.CO/x", True),
+        ("https://tinyurl.com/y3", True),
+        ("https://www.bit.ly/x", True),
+        ("https://notbit.ly/x", False),
+        ("https://example.org/bit.ly", False),
+    ],
+)
+def test_shorteners_are_recognised_by_host(url: str, expected: bool) -> None:
+    assert is_shortener(url) is expected
+
+
+def test_a_url_in_two_collections_is_checked_once(tmp_path: Path) -> None:
+    (tmp_path / "state.yaml").write_text(
+        "resources:\n"
+        "  - id: hotline\n"
+        "    title: National Hotline\n"
+        "    url: https://HumanTraffickingHotline.org/?lang=en&src=state\n"
+        "  - id: only-state\n"
+        "    title: State page\n"
+        "    url: https://example.org/state\n"
+    )
+    (tmp_path / "federal.csv").write_text(
+        "id,title,url\n"
+        "national-hotline,National Human Trafficking Hotline,"
+        "https://humantraffickinghotline.org:443/?src=state&lang=en#call\n"
+    )
+    catalogs = load_catalogs([tmp_path])
+    assert {c.key for c in catalogs} == {"state", "federal"}
+    with temporary_database(tmp_path) as engine:
+        result = sync_catalogs(engine, catalogs, now=T0)
+        assert result.added == 3
+        targets = targets_for_check(
+            engine, now=T0, fingerprint_max_age_days=CheckSettings().fingerprint_max_age_days
+        )
+    shared = [t for t in targets if "hotline" in t.url]
+    assert len(targets) == 2
+    assert len(shared) == 1
+    assert shared[0].url == "https://humantraffickinghotline.org/?lang=en&src=state"
+    assert set(shared[0].resource_ids) == {"hotline", "national-hotline"}
