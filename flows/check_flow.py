@@ -1,42 +1,172 @@
-"""Prefect flow `check-catalog`: sync -> plan -> check batches -> store -> report.
+"""Prefect flows `check-catalog` and `publish-report`: sync -> plan -> check -> store -> report.
 
 Only wiring: each task wraps one `catalog` (or `reports`) call. Batches are
 coarse (whole hosts, up to `batch_size` URLs, asyncio inside) because Prefect
 costs milliseconds per task run; the flow body is the single writer to the
 application database, storing each batch as soon as it finishes.
+
+Around the run, `run_check` publishes what an operator watches in the Prefect UI:
+a log line and a progress update per batch, then a summary (markdown), the action
+queue (table), a link to the HTML report, and notification events when the number
+of broken or drifted resources rose (decided in `catalog.ops`).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from catalog.check import check_batch
-from catalog.model import Batch, Observation
+from catalog.clock import utcnow
+from catalog.db import engine_for
+from catalog.model import Batch
+from catalog.ops import (
+    CheckedBatch,
+    Tally,
+    batch_stats,
+    notices,
+    progress_percent,
+    queue_table,
+    summary_markdown,
+    tally,
+)
+from catalog.queries import report_data
 from catalog.runs import BatchStored, RunSummary, finish_run, prepare_run, store_batch
 from catalog.settings import CheckSettings, Settings, load_settings
-from reports import publish_report
+from flows.events import emit_notices
+from reports import build_context, publish_report
 
 #: Batches checked at once; each runs its own event loop with its share of `concurrency`.
 BATCH_WORKERS = 4
 
+#: Stable artifact keys: the Prefect UI shows each key's history across runs.
+PROGRESS_KEY = "linkhealth-progress"
+SUMMARY_KEY = "linkhealth-summary"
+QUEUE_KEY = "linkhealth-action-queue"
+REPORT_KEY = "linkhealth-report"
+
 
 @task(name="check-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
-def check_batch_task(batch: Batch, check: CheckSettings) -> list[Observation]:
+def check_batch_task(batch: Batch, check: CheckSettings) -> CheckedBatch:
     # Prefect retries cover infrastructure (a crashed worker thread), never single links:
     # per-URL retries and back-off live in catalog.check.retry.
-    return check_batch(batch, check)
+    started = time.perf_counter()
+    observations = check_batch(batch, check)
+    return CheckedBatch(batch.index, tuple(observations), time.perf_counter() - started)
 
 
 @task(name="render-report", cache_policy=NO_CACHE)
-def render_report_task(settings: Settings, run_id: int) -> str:
+def render_report_task(settings: Settings, run_id: int | None) -> str:
     return str(publish_report(settings, run_id=run_id))
+
+
+def _tally(settings: Settings) -> Tally:
+    return tally(report_data(engine_for(settings.database_url)).resources)
+
+
+def run_check(
+    settings: Settings,
+    *,
+    trigger: str,
+    resource_ids: list[str] | None = None,
+    render: bool = True,
+) -> RunSummary:
+    """One check run inside the current flow; shared by `check-catalog` and `recheck`."""
+    log = get_run_logger()
+    before = _tally(settings)
+    prepared = prepare_run(
+        settings, trigger=trigger, flow_run_id=str(flow_run.id or ""), resource_ids=resource_ids
+    )
+    log.info(
+        "Run %s: %d catalog change(s) synced; %d URLs in %d batches",
+        prepared.run_id,
+        len(prepared.sync.changes),
+        prepared.url_count,
+        len(prepared.batches),
+    )
+    progress = create_progress_artifact(
+        0.0 if prepared.batches else 100.0,
+        key=PROGRESS_KEY,
+        description=f"URLs checked in run {prepared.run_id}",
+    )
+    workers = max(1, min(BATCH_WORKERS, len(prepared.batches)))
+    per_task = replace(settings.check, concurrency=max(2, settings.check.concurrency // workers))
+    futures = [check_batch_task.submit(b, per_task) for b in prepared.batches]
+    stored: list[BatchStored] = []
+    done_urls = 0
+    started = time.perf_counter()
+    for future in as_completed(futures):
+        checked = future.result()
+        result = store_batch(settings, prepared.run_id, checked.observations)
+        stored.append(result)
+        done_urls += result.observations
+        stats = batch_stats(checked)
+        log.info(
+            "Batch %d/%d: %d URLs in %.1f s (%.1f URLs/s), %d failure(s), %d retries; "
+            "%d/%d URLs done (%.1f URLs/s overall), %d event(s)%s",
+            len(stored),
+            len(futures),
+            stats.urls,
+            stats.seconds,
+            stats.urls_per_second,
+            stats.failures,
+            stats.retries,
+            done_urls,
+            prepared.url_count,
+            done_urls / max(time.perf_counter() - started, 1e-6),
+            result.events,
+            "; NETWORK LOOKS DOWN" if result.network_down else "",
+        )
+        # The sync call returns a UUID; the async_dispatch signature also admits a coroutine.
+        update_progress_artifact(progress, progress_percent(done_urls, prepared.url_count))  # type: ignore[arg-type]
+    summary = finish_run(settings, prepared.run_id, stored=stored, sync=prepared.sync)
+    if render:
+        summary = replace(summary, report_path=render_report_task(settings, prepared.run_id))
+    for line in summary.lines():
+        log.info(line)
+    _publish(settings, summary, before)
+    return summary
+
+
+def _publish(settings: Settings, summary: RunSummary, before: Tally) -> None:
+    """Notification events and the summary, queue and report artifacts of a finished run."""
+    data = report_data(engine_for(settings.database_url), run_id=summary.run_id)
+    after = tally(data.resources)
+    sent = notices(before, after, network_unavailable=summary.network_unavailable)
+    emit_notices(sent, run_id=summary.run_id, trigger=summary.trigger)
+    create_markdown_artifact(
+        summary_markdown(summary.lines(), before, after, sent),
+        key=SUMMARY_KEY,
+        description=f"linkhealth run {summary.run_id}",
+    )
+    rows = build_context(data, now=utcnow()).rows
+    create_table_artifact(
+        queue_table(rows),
+        key=QUEUE_KEY,
+        description=f"Action queue after run {summary.run_id}, most urgent first",
+    )
+    if summary.report_path:
+        create_link_artifact(
+            Path(summary.report_path).resolve().as_uri(),
+            link_text="HTML report",
+            key=REPORT_KEY,
+            description=f"Report written by run {summary.run_id}",
+        )
 
 
 @flow(name="check-catalog", task_runner=ThreadPoolTaskRunner(max_workers=BATCH_WORKERS))
@@ -48,40 +178,18 @@ def check_catalog(
     render: bool = True,
 ) -> RunSummary:
     """Check every URL of the configured catalogs and record what was found."""
-    log = get_run_logger()
     settings = load_settings(config).with_overrides(**(overrides or {}))
-    prepared = prepare_run(
-        settings, trigger=trigger, flow_run_id=str(flow_run.id or ""), resource_ids=resource_ids
-    )
-    log.info(
-        "Run %s: %d catalog change(s) synced; %d URLs in %d batches",
-        prepared.run_id,
-        len(prepared.sync.changes),
-        prepared.url_count,
-        len(prepared.batches),
-    )
-    workers = max(1, min(BATCH_WORKERS, len(prepared.batches)))
-    per_task = replace(settings.check, concurrency=max(2, settings.check.concurrency // workers))
-    futures = [check_batch_task.submit(b, per_task) for b in prepared.batches]
-    stored: list[BatchStored] = []
-    done_urls = 0
-    for future in as_completed(futures):
-        result = store_batch(settings, prepared.run_id, future.result())
-        stored.append(result)
-        done_urls += result.observations
-        log.info(
-            "Batch %d/%d stored: %d URLs (%d/%d done), %d event(s)%s",
-            len(stored),
-            len(futures),
-            result.observations,
-            done_urls,
-            prepared.url_count,
-            result.events,
-            "; NETWORK LOOKS DOWN" if result.network_down else "",
-        )
-    summary = finish_run(settings, prepared.run_id, stored=stored, sync=prepared.sync)
-    if render:
-        summary = replace(summary, report_path=render_report_task(settings, prepared.run_id))
-    for line in summary.lines():
-        log.info(line)
-    return summary
+    return run_check(settings, trigger=trigger, resource_ids=resource_ids, render=render)
+
+
+@flow(name="publish-report")
+def publish_report_flow(
+    config: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    run_id: int | None = None,
+) -> str:
+    """Render the report from the database without checking anything."""
+    settings = load_settings(config).with_overrides(**(overrides or {}))
+    path = render_report_task(settings, run_id)
+    create_link_artifact(Path(path).resolve().as_uri(), link_text="HTML report", key=REPORT_KEY)
+    return path

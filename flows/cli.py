@@ -288,6 +288,18 @@ def server_status() -> None:
         raise typer.Exit(1)
 
 
+from flows.cli_ops import register as register_ops  # noqa: E402
+
+register_ops(app)
+
+from flows.cli_curate import register as register_curate  # noqa: E402
+
+register_curate(app)
+from flows.cli_catalog import register as register_catalog_tools  # noqa: E402
+
+register_catalog_tools(catalog_app)
+
+
 def main() -> None:
     app()
 

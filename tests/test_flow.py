@@ -1,18 +1,58 @@
-"""The check-catalog flow, end to end against a real local site, through Prefect."""
+"""The check-catalog and recheck flows, end to end against a real local site, through Prefect."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from catalog import tables
+from catalog import store, tables
+from catalog.clock import utcnow
 from catalog.db import open_engine, session_scope
+from catalog.ops import (
+    EVENT_BROKEN_INCREASED,
+    EVENT_NETWORK_UNAVAILABLE,
+)
+from catalog.outcomes import Outcome
+from catalog.settings import HealthSettings
+from catalog.source import load_catalogs
+from catalog.sync import sync_catalogs
+from tests.factories import make_observation
 from tests.local_site import local_site
 
 pytestmark = pytest.mark.flow
+
+
+@pytest.fixture
+def sent_events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """Events the flows hand to Prefect, as (name, payload)."""
+    import flows.events
+
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def spy(event: str, resource: dict[str, str], payload: dict[str, Any] | None = None, **_: Any):
+        sent.append((event, dict(payload or {})))
+        return object()
+
+    monkeypatch.setattr(flows.events, "emit_event", spy)
+    return sent
+
+
+def _fail_twice_before(db_url: str, catalog_file: Path, url: str) -> None:
+    """History that makes the next failure of `url` a confirmed break (3 failures, 3 days)."""
+    engine = open_engine(db_url)
+    now = utcnow()
+    sync_catalogs(engine, load_catalogs([catalog_file]), now=now - timedelta(days=4))
+    run_id = store.start_run(engine, trigger="test", now=now - timedelta(days=3))
+    for age in (3, 2):
+        at = now - timedelta(days=age)
+        obs = make_observation(url, Outcome.NOT_FOUND, checked_at=at)
+        store.record_observations(engine, run_id, [obs], HealthSettings(), now=at)
+    store.finish_run(engine, run_id, status="completed", now=now - timedelta(days=2))
 
 
 def _write_catalog(path: Path, base: str) -> Path:
@@ -27,12 +67,17 @@ def _write_catalog(path: Path, base: str) -> Path:
     return path
 
 
-def test_flow_checks_stores_and_reports(prefect_harness: None, isolated_cwd: Path) -> None:
-    from flows.check_flow import check_catalog
+def test_flow_checks_stores_reports_and_announces_new_breaks(
+    prefect_harness: None, isolated_cwd: Path, sent_events: list[tuple[str, dict[str, Any]]]
+) -> None:
+    from prefect.artifacts import Artifact
+
+    from flows.check_flow import QUEUE_KEY, REPORT_KEY, SUMMARY_KEY, check_catalog
 
     with local_site() as site:
         catalog_file = _write_catalog(isolated_cwd / "test.yaml", site.base)
         db_url = f"sqlite:///{isolated_cwd / 'lh.db'}"
+        _fail_twice_before(db_url, catalog_file, f"{site.base}/missing")
         summary = check_catalog(
             overrides={
                 "database_url": db_url,
@@ -54,14 +99,45 @@ def test_flow_checks_stores_and_reports(prefect_harness: None, isolated_cwd: Pat
     assert (isolated_cwd / "reports" / "latest.html").is_file()
     engine = open_engine(db_url)
     with session_scope(engine) as s:
-        assert s.scalar(select(func.count()).select_from(tables.Observation)) == 4
+        assert s.scalar(select(func.count()).select_from(tables.Observation)) == 2 + 4
         assert s.scalar(select(func.count()).select_from(tables.Resource)) == 5
-        run = s.scalars(select(tables.Run)).one()
+        run = s.scalars(select(tables.Run).where(tables.Run.trigger == "manual")).one()
         assert run.status == "completed" and run.flow_run_id
+    assert [(e, p["current"]) for e, p in sent_events] == [(EVENT_BROKEN_INCREASED, 1)]
+    queue = Artifact.get(QUEUE_KEY)
+    assert queue is not None and queue.type == "table"
+    assert "missing" in str(queue.data)
+    summary_artifact = Artifact.get(SUMMARY_KEY)
+    assert summary_artifact is not None and summary_artifact.type == "markdown"
+    report_link = Artifact.get(REPORT_KEY)
+    assert report_link is not None and "file://" in str(report_link.data)
+
+
+def test_recheck_after_an_edit_checks_only_the_edited_entry(
+    prefect_harness: None, isolated_cwd: Path
+) -> None:
+    from flows.check_flow import check_catalog
+    from flows.recheck_flow import recheck
+
+    with local_site() as site:
+        catalog_file = _write_catalog(isolated_cwd / "test.yaml", site.base)
+        overrides = {
+            "database_url": f"sqlite:///{isolated_cwd / 'lh.db'}",
+            "catalogs": [str(catalog_file)],
+            "allow_private": True,
+        }
+        check_catalog(overrides=overrides, render=False)
+        text = catalog_file.read_text().replace(f"{site.base}/moved", f"{site.base}/removed")
+        catalog_file.write_text(text)
+        result = recheck(changed_only=True, overrides=overrides, render=False)
+    assert result.ids == ("moved",)
+    assert result.summary is not None and result.summary.urls_checked == 1
+    assert result.summary.counts == {"gone": 1}
+    assert len(result.verdicts) == 1 and "gone" in result.verdicts[0]
 
 
 def test_flow_run_without_network_says_so_and_marks_nothing_broken(
-    prefect_harness: None, isolated_cwd: Path
+    prefect_harness: None, isolated_cwd: Path, sent_events: list[tuple[str, dict[str, Any]]]
 ) -> None:
     from flows.check_flow import check_catalog
 
@@ -87,3 +163,4 @@ def test_flow_run_without_network_says_so_and_marks_nothing_broken(
     assert summary.counts == {"network_unavailable": 4}
     assert summary.broken == 0
     assert "network was unreachable" in " ".join(summary.lines())
+    assert [e for e, _ in sent_events] == [EVENT_NETWORK_UNAVAILABLE]

@@ -1,0 +1,368 @@
+"""Operations helpers: the decisions behind rechecks, notifications and run telemetry.
+
+Stage: operations (pure, no I/O, no Prefect). Inputs: plain records read by
+`catalog.store` / `catalog.queries` (resource statuses, edit times, report rows) and
+the observations of a checked batch. Outputs: which resources to recheck, which
+notification events a run deserves, and the numbers and text the flows log or
+publish as Prefect artifacts. `flows/` only moves these values to Prefect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from catalog import store
+from catalog.clock import Clock, utcnow
+from catalog.db import engine_for
+from catalog.errors import NotFoundError
+from catalog.health import BROKEN, SUSPECT
+from catalog.model import Observation
+from catalog.outcomes import Outcome, Severity
+from catalog.queries import history_events
+from catalog.settings import Settings
+from catalog.source import load_catalogs
+from catalog.sync import sync_catalogs
+
+#: Prefect event names (the automation in deploy/automation-webhook.yaml matches on them).
+EVENT_CATALOG_EDITED = "linkhealth.catalog.edited"
+EVENT_BROKEN_INCREASED = "linkhealth.links.broken_increased"
+EVENT_DRIFT_INCREASED = "linkhealth.links.drift_increased"
+EVENT_NETWORK_UNAVAILABLE = "linkhealth.run.network_unavailable"
+
+#: Catalog event kinds (written by catalog.sync) that mean "the curator changed this entry".
+EDIT_KINDS = frozenset({"added", "fields_edited", "url_edited"})
+#: Link states that count as failing for `linkhealth recheck --failing`.
+FAILING_STATES = frozenset({SUSPECT, BROKEN})
+#: Rows of the action queue published as a table artifact.
+QUEUE_ARTIFACT_ROWS = 50
+
+
+# --- recheck selection -----------------------------------------------------------------------
+
+
+class LinkLike(Protocol):
+    @property
+    def state(self) -> str: ...
+    @property
+    def outcome(self) -> Outcome | None: ...
+    @property
+    def last_checked_at(self) -> datetime | None: ...
+
+
+class StatusLike(Protocol):
+    """What `catalog.store.ResourceStatus` offers; a Protocol keeps this module read-only."""
+
+    @property
+    def collection(self) -> str: ...
+    @property
+    def rid(self) -> str: ...
+    @property
+    def link(self) -> LinkLike | None: ...
+
+
+def is_failing(link: LinkLike | None) -> bool:
+    if link is None:
+        return False
+    if link.state in FAILING_STATES:
+        return True
+    return link.outcome is not None and link.outcome.severity is Severity.BROKEN
+
+
+def edited_since_checked(status: StatusLike, last_edit: datetime | None) -> bool:
+    """Never checked, or edited after the link's last check (URL or any field)."""
+    link = status.link
+    if link is None or link.last_checked_at is None:
+        return True
+    return last_edit is not None and last_edit > link.last_checked_at
+
+
+def select_for_recheck(
+    statuses: Iterable[StatusLike],
+    *,
+    ids: Sequence[str] = (),
+    changed_only: bool = False,
+    failing_only: bool = False,
+    last_edits: Mapping[tuple[str, str], datetime] | None = None,
+) -> tuple[list[str], list[str]]:
+    """(resource ids to check, named ids that do not exist).
+
+    The selection is the union of the named ids, the entries edited since their link
+    was last checked (`changed_only`), and the failing ones (`failing_only`).
+    `last_edits` maps (collection key, resource id) to the time of its latest edit.
+    """
+    edits = last_edits or {}
+    known: set[str] = set()
+    chosen: set[str] = set()
+    for status in statuses:
+        known.add(status.rid)
+        wanted = (
+            status.rid in ids
+            or (
+                changed_only
+                and edited_since_checked(status, edits.get((status.collection, status.rid)))
+            )
+            or (failing_only and is_failing(status.link))
+        )
+        if wanted:
+            chosen.add(status.rid)
+    missing = sorted({i for i in ids if i not in known})
+    return sorted(chosen), missing
+
+
+def latest_edits(
+    events: Iterable[tuple[str | None, str | None, str, datetime]],
+) -> dict[tuple[str, str], datetime]:
+    """(collection, rid) -> latest edit time, from (collection, rid, kind, at) tuples."""
+    out: dict[tuple[str, str], datetime] = {}
+    for collection, rid, kind, at in events:
+        if kind not in EDIT_KINDS or collection is None or rid is None:
+            continue
+        key = (collection, rid)
+        if key not in out or at > out[key]:
+            out[key] = at
+    return out
+
+
+@dataclass(frozen=True)
+class RecheckPlan:
+    ids: tuple[str, ...]
+    #: Catalog changes the sync before the selection found.
+    sync_changes: int = 0
+
+
+def plan_recheck(
+    settings: Settings,
+    *,
+    ids: Sequence[str] = (),
+    changed_only: bool = False,
+    failing_only: bool = False,
+    clock: Clock = utcnow,
+) -> RecheckPlan:
+    """Sync the catalog files, then pick what to recheck (see `select_for_recheck`).
+
+    Raises NotFoundError when a named id is in no catalog.
+    """
+    engine = engine_for(settings.database_url)
+    synced = sync_catalogs(engine, load_catalogs(settings.catalogs), now=clock())
+    statuses = store.resource_statuses(engine)
+    edits: dict[tuple[str, str], datetime] = {}
+    if changed_only:
+        checked = [s.link.last_checked_at for s in statuses if s.link and s.link.last_checked_at]
+        by_resource, _ = history_events(engine, since=min(checked) if checked else None)
+        edits = latest_edits(
+            (e.collection_key, e.resource_id, e.kind, e.at)
+            for events in by_resource.values()
+            for e in events
+        )
+    chosen, missing = select_for_recheck(
+        statuses, ids=ids, changed_only=changed_only, failing_only=failing_only, last_edits=edits
+    )
+    if missing:
+        raise NotFoundError(
+            f"no resource with id {', '.join(map(repr, missing))} in the catalogs; "
+            "check the id in the catalog file"
+        )
+    return RecheckPlan(ids=tuple(chosen), sync_changes=len(synced.changes))
+
+
+# --- notifications ---------------------------------------------------------------------------
+
+
+class ResourceLike(Protocol):
+    """What `catalog.queries.ResourceRow` offers."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def drift_reason(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Resources confirmed broken and resources whose page drifted, at one moment."""
+
+    broken: int = 0
+    drift: int = 0
+
+
+def tally(resources: Iterable[ResourceLike]) -> Tally:
+    broken = drift = 0
+    for r in resources:
+        broken += r.state == BROKEN
+        drift += r.drift_reason is not None
+    return Tally(broken=broken, drift=drift)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One event worth sending: its name and payload."""
+
+    event: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+def notices(before: Tally, after: Tally, *, network_unavailable: bool) -> list[Notice]:
+    """Events a run deserves: counts that rose since the previous run, or a dead network.
+
+    A run that found the network down learned nothing about the links, so it never
+    reports rises (its counts did not move anyway).
+    """
+    if network_unavailable:
+        return [Notice(EVENT_NETWORK_UNAVAILABLE)]
+    out = []
+    if after.broken > before.broken:
+        out.append(
+            Notice(
+                EVENT_BROKEN_INCREASED,
+                {
+                    "previous": before.broken,
+                    "current": after.broken,
+                    "delta": after.broken - before.broken,
+                },
+            )
+        )
+    if after.drift > before.drift:
+        out.append(
+            Notice(
+                EVENT_DRIFT_INCREASED,
+                {
+                    "previous": before.drift,
+                    "current": after.drift,
+                    "delta": after.drift - before.drift,
+                },
+            )
+        )
+    return out
+
+
+# --- telemetry -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckedBatch:
+    """A checked batch with the wall time its task took, for the per-batch log line."""
+
+    index: int
+    observations: tuple[Observation, ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    urls: int
+    failures: int
+    retries: int
+    seconds: float
+
+    @property
+    def urls_per_second(self) -> float:
+        return self.urls / self.seconds if self.seconds > 0 else 0.0
+
+
+def batch_stats(batch: CheckedBatch) -> BatchStats:
+    obs = batch.observations
+    return BatchStats(
+        urls=len(obs),
+        failures=sum(o.outcome.severity is Severity.BROKEN for o in obs),
+        retries=sum(o.retries for o in obs),
+        seconds=batch.seconds,
+    )
+
+
+def progress_percent(done: int, total: int) -> float:
+    return 100.0 if total <= 0 else round(min(100.0, 100.0 * done / total), 1)
+
+
+def summary_markdown(
+    lines: Sequence[str], before: Tally, after: Tally, sent: Sequence[Notice] = ()
+) -> str:
+    """The run summary artifact: the CLI's summary lines plus the health counts."""
+    out = ["# linkhealth run", ""]
+    out += [f"{line}  " for line in lines]
+    out += [
+        "",
+        "| | before | after |",
+        "|---|---:|---:|",
+        f"| confirmed broken | {before.broken} | {after.broken} |",
+        f"| page drifted | {before.drift} | {after.drift} |",
+    ]
+    if sent:
+        out += ["", "Events sent: " + ", ".join(f"`{n.event}`" for n in sent)]
+    return "\n".join(out) + "\n"
+
+
+class QueueRowLike(Protocol):
+    """What `reports.context.Row` offers; catalog/ must not import reports/."""
+
+    @property
+    def collection_key(self) -> str: ...
+    @property
+    def resource_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def seen(self) -> str: ...
+    @property
+    def next_step(self) -> str: ...
+
+
+def queue_table(
+    rows: Iterable[QueueRowLike], limit: int = QUEUE_ARTIFACT_ROWS
+) -> list[dict[str, Any]]:
+    """The first `limit` action-queue rows as plain dicts (a Prefect table artifact)."""
+    table = []
+    for rank, row in enumerate(rows, start=1):
+        if rank > limit:
+            break
+        table.append(
+            {
+                "rank": rank,
+                "resource": f"{row.collection_key}/{row.resource_id}",
+                "title": row.title,
+                "verdict": row.label,
+                "state": row.state,
+                "seen": row.seen,
+                "next step": row.next_step,
+                "url": row.url,
+            }
+        )
+    return table
+
+
+def verdict_lines(statuses: Iterable[Any], ids: Sequence[str]) -> list[str]:
+    """One line per rechecked resource: "collection/id: outcome (state) - reason"."""
+    wanted = set(ids)
+    out = []
+    for s in statuses:
+        if s.rid not in wanted:
+            continue
+        link = s.link
+        if link is None or link.outcome is None:
+            out.append(f"{s.collection}/{s.rid}: not checked")
+            continue
+        reason = f" - {link.reason}" if getattr(link, "reason", None) else ""
+        out.append(f"{s.collection}/{s.rid}: {link.outcome.value} ({link.state}){reason}")
+    return out
+
+
+def run_lines(runs: Iterable[Any]) -> list[str]:
+    """`linkhealth status`: one line per run (a `catalog.store.RunRecord`), newest first."""
+    out = []
+    for run in runs:
+        took = f"{run.duration_s:.1f} s" if run.duration_s is not None else "still running"
+        counts = ", ".join(f"{n} {o}" for o, n in sorted(run.counts.items()) if n) or "no URLs"
+        flag = "; NETWORK UNAVAILABLE" if run.network_unavailable else ""
+        out.append(
+            f"run {run.id}  {run.started_at:%Y-%m-%d %H:%M} UTC  {run.trigger:<8} {run.status:<9} "
+            f"{took:>13}  {run.urls_checked}/{run.urls_planned} URLs: {counts}{flag}"
+        )
+    return out

@@ -1,0 +1,168 @@
+"""Operations commands of the `linkhealth` CLI: serve, recheck, status, catalog edited.
+
+Registered onto the main app by `flows.cli` (`register(app)`). Thin like the rest of
+the CLI: each command finds the Prefect API when it needs one, calls one function
+(a flow, `catalog.ops` or `catalog.store`), and prints the result.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from catalog.errors import LinkhealthError
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def serve(
+    prefect_yaml: Annotated[
+        Path | None,
+        typer.Option(
+            "--prefect-yaml", help="Deployments file. Default: prefect.yaml of LINKHEALTH_HOME."
+        ),
+    ] = None,
+) -> None:
+    """Run the nightly schedule, rechecks and reports of prefect.yaml from this one process.
+
+    Starts (or finds) the local Prefect server first; stops with Ctrl-C.
+
+    Example: LINKHEALTH_HOME=/srv/linkhealth linkhealth serve
+    """
+    from flows.prefect_server import ensure_server
+
+    ensure_server(say=_err)
+    from flows.serve import serve as serve_deployments
+
+    serve_deployments(prefect_yaml)
+
+
+def recheck(
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="Resource ids to check (as in the catalog file).")
+    ] = None,
+    changed: Annotated[
+        bool,
+        typer.Option("--changed", help="Entries whose URL or fields changed since their check."),
+    ] = False,
+    failing: Annotated[
+        bool, typer.Option("--failing", help="Entries whose link is failing or broken.")
+    ] = False,
+    catalog: Annotated[
+        list[Path] | None,
+        typer.Option("--catalog", "-c", help="Catalog file or folder; repeatable."),
+    ] = None,
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy database URL.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Config file.")] = None,
+    allow_private: Annotated[
+        bool | None,
+        typer.Option("--allow-private", help="Also check URLs on private/loopback addresses."),
+    ] = None,
+    report: Annotated[bool, typer.Option(help="Render the HTML report afterwards.")] = True,
+) -> None:
+    """Check some resources now and print their verdicts: named ids, --changed, --failing.
+
+    Example: linkhealth recheck --changed
+    """
+    if not ids and not changed and not failing:
+        raise typer.BadParameter("name resource ids, or use --changed or --failing")
+    overrides: dict[str, Any] = {
+        "database_url": db,
+        "catalogs": [str(p) for p in catalog] if catalog else None,
+        "allow_private": allow_private,
+    }
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    from catalog.settings import load_settings
+
+    load_settings(config).with_overrides(**overrides)  # fail fast on bad options
+    from flows.prefect_server import ensure_server
+
+    ensure_server(say=_err)
+    from flows.events import emit_catalog_edited, flush
+    from flows.recheck_flow import recheck as recheck_flow
+
+    result = recheck_flow(
+        resource_ids=list(ids or []),
+        changed_only=changed,
+        failing_only=failing,
+        config=str(config) if config else None,
+        overrides=overrides,
+        render=report,
+    )
+    if not result.ids:
+        typer.echo("Nothing to recheck.")
+        return
+    for line in result.verdicts:
+        typer.echo(line)
+    if result.summary is not None:
+        for line in result.summary.lines():
+            typer.echo(line)
+    if changed:
+        # Announce the edit for other automations; marked as rechecked so the `recheck`
+        # deployment's trigger does not check the same entries again.
+        emit_catalog_edited(rechecked=True)
+        flush()
+
+
+def status(
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy database URL.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Config file.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs to show.")] = 10,
+) -> None:
+    """Show the last runs (when, how long, what they found) and whether Prefect answers.
+
+    Example: linkhealth status --limit 5
+    """
+    from catalog import store
+    from catalog.db import engine_for
+    from catalog.ops import run_lines
+    from catalog.settings import load_settings
+    from flows.prefect_server import api_url, is_healthy
+
+    settings = load_settings(config).with_overrides(database_url=db)
+    runs = store.latest_runs(engine_for(settings.database_url), limit=limit)
+    for line in run_lines(runs) or ["no runs yet"]:
+        typer.echo(line)
+    url = os.environ.get("PREFECT_API_URL") or api_url()
+    typer.echo(f"Prefect API {url}: {'up' if is_healthy(url) else 'not answering'}")
+
+
+def catalog_edited(
+    files: Annotated[
+        list[str] | None, typer.Argument(help="The catalog files that changed (informational).")
+    ] = None,
+) -> None:
+    """Tell Prefect the catalog was edited, so the `recheck` deployment checks what changed.
+
+    Sends the event linkhealth.catalog.edited; never starts a server and never fails
+    (it runs from a git hook). Example: linkhealth catalog edited catalog/data/toolkit.yaml
+    """
+    from flows.prefect_server import api_url, is_healthy
+
+    url = os.environ.get("PREFECT_API_URL") or api_url()
+    if not is_healthy(url):
+        _err(f"no Prefect API answers at {url}; the edit was not announced")
+        return
+    os.environ["PREFECT_API_URL"] = url
+    from flows.events import emit_catalog_edited, flush
+
+    if emit_catalog_edited(files or ()):
+        flush()
+        _err(f"announced the catalog edit to {url}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the main app (and `catalog edited` to its `catalog` group)."""
+    app.command("serve")(serve)
+    app.command("recheck")(recheck)
+    app.command("status")(status)
+    for group in app.registered_groups:
+        if group.name == "catalog" and group.typer_instance is not None:
+            group.typer_instance.command("edited")(catalog_edited)
+            return
+    raise LinkhealthError("the CLI has no `catalog` command group to extend")

@@ -1,0 +1,58 @@
+"""Prefect events linkhealth sends: notifications after a run, and "the catalog was edited".
+
+Inputs: `catalog.ops.Notice`s decided without Prefect, or the files a commit touched.
+Output: events on the Prefect API (`prefect.events.emit_event`), which automations
+turn into webhooks (deploy/automation-webhook.yaml) and deployment triggers into
+rechecks (the `recheck` deployment in prefect.yaml). Emitting never fails a run:
+Prefect logs and drops an event it cannot send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prefect.events import emit_event
+from prefect.events.worker import EventsWorker
+
+from catalog.ops import EVENT_CATALOG_EDITED, Notice
+
+#: Resource ids name what the event is about; automations may match on them.
+RUN_RESOURCE = "linkhealth.run.{run_id}"
+CATALOG_RESOURCE = "linkhealth.catalog"
+
+
+def emit_notices(notices: Sequence[Notice], *, run_id: int, trigger: str) -> int:
+    """Send each notice about run `run_id`; returns how many were handed to Prefect."""
+    sent = 0
+    for notice in notices:
+        event = emit_event(
+            notice.event,
+            resource={
+                "prefect.resource.id": RUN_RESOURCE.format(run_id=run_id),
+                "prefect.resource.name": f"linkhealth run {run_id}",
+                "linkhealth.trigger": trigger,
+            },
+            payload={"run_id": run_id, **notice.payload},
+        )
+        sent += event is not None
+    return sent
+
+
+def emit_catalog_edited(files: Sequence[str] = (), *, rechecked: bool = False) -> bool:
+    """Say the catalog changed. `rechecked` marks edits already rechecked by the sender,
+    so the `recheck` deployment's trigger (which matches only "false") leaves them alone."""
+    event = emit_event(
+        EVENT_CATALOG_EDITED,
+        resource={
+            "prefect.resource.id": CATALOG_RESOURCE,
+            "prefect.resource.name": "linkhealth catalog",
+            "linkhealth.rechecked": "true" if rechecked else "false",
+        },
+        payload={"files": list(files)},
+    )
+    return event is not None
+
+
+def flush(timeout: float = 10.0) -> None:
+    """Wait until queued events are sent; for short-lived commands that emit outside a flow."""
+    EventsWorker.drain_all(timeout=timeout)

@@ -1,0 +1,61 @@
+"""Prefect flow `recheck`: check a few resources now, after a curator edited the catalog.
+
+Inputs: resource ids and/or `changed_only` (entries edited since their link was last
+checked) and `failing_only`. The selection is `catalog.ops.plan_recheck`; the check
+itself is the same `run_check` the nightly flow runs, limited to the chosen ids.
+Output: a `RecheckResult` with the run summary and one verdict line per resource.
+The `recheck` deployment in prefect.yaml runs this flow when the event
+`linkhealth.catalog.edited` arrives (the git hook in deploy/ sends it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from catalog import store
+from catalog.db import engine_for
+from catalog.ops import plan_recheck, verdict_lines
+from catalog.runs import RunSummary
+from catalog.settings import load_settings
+from flows.check_flow import BATCH_WORKERS, run_check
+
+
+@dataclass(frozen=True)
+class RecheckResult:
+    ids: tuple[str, ...]
+    summary: RunSummary | None
+    verdicts: tuple[str, ...]
+    sync_changes: int = 0
+
+
+@flow(name="recheck", task_runner=ThreadPoolTaskRunner(max_workers=BATCH_WORKERS))
+def recheck(
+    resource_ids: list[str] | None = None,
+    changed_only: bool = False,
+    failing_only: bool = False,
+    config: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    render: bool = True,
+) -> RecheckResult:
+    """Check the named, edited (`changed_only`) or failing (`failing_only`) resources."""
+    log = get_run_logger()
+    settings = load_settings(config).with_overrides(**(overrides or {}))
+    plan = plan_recheck(
+        settings, ids=resource_ids or (), changed_only=changed_only, failing_only=failing_only
+    )
+    if not plan.ids:
+        log.info("Nothing to recheck: no resource matches the selection.")
+        return RecheckResult(ids=(), summary=None, verdicts=(), sync_changes=plan.sync_changes)
+    log.info("Rechecking %d resource(s): %s", len(plan.ids), ", ".join(plan.ids))
+    summary = run_check(settings, trigger="recheck", resource_ids=list(plan.ids), render=render)
+    statuses = store.resource_statuses(engine_for(settings.database_url))
+    verdicts = tuple(verdict_lines(statuses, plan.ids))
+    for line in verdicts:
+        log.info(line)
+    return RecheckResult(
+        ids=plan.ids, summary=summary, verdicts=verdicts, sync_changes=plan.sync_changes
+    )

@@ -1,0 +1,132 @@
+"""One-machine scheduling: serve the deployments of prefect.yaml from one process.
+
+Input: prefect.yaml, the single place schedules, triggers and parameters are
+declared (`prefect deploy --all` reads the same file for work-pool setups).
+Output: `prefect.serve(...)` running the `nightly`, `recheck` and `report`
+deployments against the Prefect server in PREFECT_API_URL, until stopped.
+Flow runs start in the project folder (LINKHEALTH_HOME), like the pull step
+of prefect.yaml, so relative paths in linkhealth.toml mean the same thing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from catalog.errors import ConfigError
+
+PREFECT_YAML = "prefect.yaml"
+#: The checkout this module belongs to; used when neither LINKHEALTH_HOME nor the cwd has one.
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class CronSpec:
+    cron: str
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """One entry of prefect.yaml's `deployments`, as much as `linkhealth serve` uses."""
+
+    name: str
+    entrypoint: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    schedules: tuple[CronSpec, ...] = ()
+    concurrency_limit: int | None = None
+    triggers: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def module_entrypoint(self) -> str:
+        """ "flows/check_flow.py:check_catalog" -> "flows.check_flow.check_catalog"."""
+        path, _, func = self.entrypoint.partition(":")
+        return f"{path.removesuffix('.py').replace('/', '.')}.{func}"
+
+
+def project_home() -> Path:
+    """LINKHEALTH_HOME, else the current folder when it holds prefect.yaml, else the checkout."""
+    env = os.environ.get("LINKHEALTH_HOME")
+    if env:
+        return Path(env).resolve()
+    if (Path.cwd() / PREFECT_YAML).is_file():
+        return Path.cwd()
+    return CHECKOUT
+
+
+def read_deployments(path: Path) -> list[DeploymentSpec]:
+    """The deployments declared in prefect.yaml."""
+    try:
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    specs = []
+    for entry in data.get("deployments") or []:
+        schedules = []
+        for sched in entry.get("schedules") or []:
+            if "cron" not in sched:
+                raise ConfigError(
+                    f"{path}: deployment {entry.get('name')!r}: `linkhealth serve` reads only "
+                    "cron schedules"
+                )
+            schedules.append(CronSpec(cron=str(sched["cron"]), timezone=sched.get("timezone")))
+        specs.append(
+            DeploymentSpec(
+                name=entry["name"],
+                entrypoint=entry["entrypoint"],
+                description=entry.get("description") or "",
+                parameters=dict(entry.get("parameters") or {}),
+                schedules=tuple(schedules),
+                concurrency_limit=entry.get("concurrency_limit"),
+                triggers=tuple(entry.get("triggers") or ()),
+            )
+        )
+    return specs
+
+
+def runner_deployments(specs: Sequence[DeploymentSpec]) -> list[Any]:
+    """One `RunnerDeployment` per spec, with the same schedules, triggers and limits."""
+    from prefect.events import DeploymentTriggerTypes
+    from prefect.schedules import Cron
+    from prefect.types.entrypoint import EntrypointType
+    from pydantic import TypeAdapter
+
+    triggers_of = TypeAdapter(DeploymentTriggerTypes)
+    out = []
+    for spec in specs:
+        module, _, func = spec.module_entrypoint.rpartition(".")
+        flow = getattr(importlib.import_module(module), func)
+        triggers = [
+            triggers_of.validate_python({"name": f"{spec.name}__automation_{i}", **t})
+            for i, t in enumerate(spec.triggers, start=1)
+        ]
+        out.append(
+            flow.to_deployment(
+                name=spec.name,
+                description=spec.description,
+                parameters=dict(spec.parameters),
+                schedules=[Cron(s.cron, timezone=s.timezone) for s in spec.schedules] or None,
+                concurrency_limit=spec.concurrency_limit,
+                triggers=triggers or None,
+                entrypoint_type=EntrypointType.MODULE_PATH,
+            )
+        )
+    return out
+
+
+def serve(prefect_yaml: Path | None = None) -> None:
+    """Serve every deployment of prefect.yaml until interrupted (needs PREFECT_API_URL set)."""
+    home = project_home()
+    path = prefect_yaml or home / PREFECT_YAML
+    specs = read_deployments(path)
+    os.chdir(home)
+    from prefect import serve as prefect_serve
+
+    prefect_serve(*runner_deployments(specs))

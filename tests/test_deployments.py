@@ -1,0 +1,106 @@
+"""prefect.yaml is accepted by `prefect deploy --all`; `linkhealth serve` reads the same file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.serve import read_deployments, runner_deployments
+
+ROOT = Path(__file__).resolve().parent.parent
+PREFECT_YAML = ROOT / "prefect.yaml"
+
+
+def _by_name() -> dict[str, object]:
+    return {spec.name: spec for spec in read_deployments(PREFECT_YAML)}
+
+
+def test_prefect_yaml_declares_nightly_recheck_and_report() -> None:
+    specs = _by_name()
+    assert set(specs) == {"nightly", "recheck", "report"}
+    nightly = read_deployments(PREFECT_YAML)[0]
+    assert nightly.name == "nightly" and nightly.concurrency_limit == 1
+    assert [s.cron for s in nightly.schedules] == ["0 2 * * *"]
+
+
+def test_serve_builds_the_same_schedules_triggers_and_parameters() -> None:
+    served = {d.name: d for d in runner_deployments(read_deployments(PREFECT_YAML))}
+    nightly = served["nightly"]
+    (schedule,) = nightly.schedules
+    assert schedule.schedule.cron == "0 2 * * *"
+    assert schedule.schedule.timezone == "America/New_York"
+    assert nightly.parameters["trigger"] == "schedule"
+    recheck = served["recheck"]
+    assert not recheck.schedules
+    (trigger,) = recheck.triggers
+    assert "linkhealth.catalog.edited" in trigger.expect
+    assert trigger.parameters == {"changed_only": True}
+    assert served["report"].entrypoint == "flows.check_flow.publish_report_flow"
+
+
+@pytest.mark.flow
+def test_prefect_deploy_all_accepts_prefect_yaml(prefect_harness: None) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.settings import PREFECT_API_URL
+    from prefect.workers.process import ProcessWorker
+
+    async def create_pool() -> None:
+        async with get_client() as client:
+            await client.create_work_pool(
+                WorkPoolCreate(
+                    name="linkhealth",
+                    type="process",
+                    base_job_template=ProcessWorker.get_default_base_job_template(),
+                ),
+                overwrite=True,
+            )
+
+    asyncio.run(create_pool())
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+        "LINKHEALTH_HOME": str(ROOT),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    async def read() -> dict[str, object]:
+        async with get_client() as client:
+            found = {}
+            for name in ("nightly", "recheck", "report"):
+                flow_name = {"nightly": "check-catalog", "recheck": "recheck"}.get(
+                    name, "publish-report"
+                )
+                found[name] = await client.read_deployment_by_name(f"{flow_name}/{name}")
+            found["automations"] = await client.read_resource_related_automations(
+                f"prefect.deployment.{found['recheck'].id}"  # type: ignore[attr-defined]
+            )
+            return found
+
+    deployments = asyncio.run(read())
+    nightly = deployments["nightly"]
+    assert [s.schedule.cron for s in nightly.schedules] == ["0 2 * * *"]  # type: ignore[attr-defined]
+    assert nightly.schedules[0].schedule.timezone == "America/New_York"  # type: ignore[attr-defined]
+    assert nightly.global_concurrency_limit.limit == 1  # type: ignore[attr-defined]
+    recheck = deployments["recheck"]
+    assert recheck.parameters == {  # type: ignore[attr-defined]
+        "resource_ids": [],
+        "changed_only": False,
+        "failing_only": False,
+    }
+    assert not deployments["report"].schedules  # type: ignore[attr-defined]
+    (automation,) = deployments["automations"]  # type: ignore[misc]
+    assert "linkhealth.catalog.edited" in automation.trigger.expect

@@ -1,0 +1,265 @@
+"""Operations without Prefect: recheck selection, notifications, telemetry, status, CI files."""
+
+from __future__ import annotations
+
+import json
+import stat
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from catalog import store
+from catalog.db import open_engine
+from catalog.ops import (
+    EVENT_BROKEN_INCREASED,
+    EVENT_DRIFT_INCREASED,
+    EVENT_NETWORK_UNAVAILABLE,
+    CheckedBatch,
+    Tally,
+    batch_stats,
+    latest_edits,
+    notices,
+    plan_recheck,
+    progress_percent,
+    queue_table,
+    run_lines,
+    select_for_recheck,
+    summary_markdown,
+    tally,
+)
+from catalog.outcomes import Outcome
+from catalog.settings import HealthSettings, Settings
+from tests.factories import days, make_observation
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKED_AT = days(1)
+
+
+@dataclass(frozen=True)
+class Link:
+    state: str = "ok"
+    outcome: Outcome | None = Outcome.OK
+    last_checked_at: datetime | None = CHECKED_AT
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Status:
+    rid: str
+    link: Link | None = Link()
+    collection: str = "toolkit"
+
+
+def test_changed_selects_entries_edited_after_their_last_check() -> None:
+    statuses = [Status("edited"), Status("untouched"), Status("edited-before")]
+    edits = {("toolkit", "edited"): days(2), ("toolkit", "edited-before"): days(0.5)}
+    chosen, missing = select_for_recheck(statuses, changed_only=True, last_edits=edits)
+    assert chosen == ["edited"] and missing == []
+
+
+def test_changed_selects_entries_never_checked() -> None:
+    statuses = [Status("new", link=None), Status("pending", link=Link(last_checked_at=None))]
+    chosen, _ = select_for_recheck(statuses, changed_only=True)
+    assert chosen == ["new", "pending"]
+
+
+def test_failing_selects_suspect_broken_and_failing_outcomes_only() -> None:
+    statuses = [
+        Status("broken", Link(state="broken", outcome=Outcome.NOT_FOUND)),
+        Status("suspect", Link(state="suspect", outcome=Outcome.TIMEOUT)),
+        Status("bad-url", Link(state="unchecked", outcome=Outcome.INVALID_URL)),
+        Status("blocked", Link(state="check_by_hand", outcome=Outcome.BLOCKED)),
+        Status("fine", Link()),
+    ]
+    chosen, _ = select_for_recheck(statuses, failing_only=True)
+    assert chosen == ["bad-url", "broken", "suspect"]
+
+
+def test_named_ids_are_checked_and_unknown_ones_reported() -> None:
+    chosen, missing = select_for_recheck([Status("a"), Status("b")], ids=["b", "nope"])
+    assert chosen == ["b"] and missing == ["nope"]
+
+
+def test_latest_edits_keep_the_newest_catalog_edit_and_ignore_link_events() -> None:
+    events = [
+        ("toolkit", "a", "fields_edited", days(1)),
+        ("toolkit", "a", "url_edited", days(3)),
+        ("toolkit", "a", "state_changed", days(5)),
+        (None, None, "outcome_changed", days(6)),
+    ]
+    assert latest_edits(events) == {("toolkit", "a"): days(3)}
+
+
+def _write(path: Path, resources: list[dict[str, str]]) -> Path:
+    path.write_text(json.dumps({"collection": {"title": "T"}, "resources": resources}))
+    return path
+
+
+def test_plan_recheck_finds_the_entry_edited_in_the_file_since_its_check(tmp_path: Path) -> None:
+    catalog_file = _write(
+        tmp_path / "toolkit.yaml",
+        [
+            {"id": "a", "title": "A", "url": "https://example.org/a"},
+            {"id": "b", "title": "B", "url": "https://example.org/b"},
+        ],
+    )
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'lh.db'}", catalogs=(catalog_file,))
+    assert plan_recheck(settings, changed_only=True, clock=lambda: days(0)).ids == ("a", "b")
+    engine = open_engine(settings.database_url)
+    run_id = store.start_run(engine, trigger="test", now=days(1))
+    observations = [make_observation(f"https://example.org/{r}", checked_at=days(1)) for r in "ab"]
+    store.record_observations(engine, run_id, observations, HealthSettings(), now=days(1))
+    assert plan_recheck(settings, changed_only=True, clock=lambda: days(1.5)).ids == ()
+    _write(
+        catalog_file,
+        [
+            {"id": "a", "title": "A", "url": "https://example.org/a"},
+            {"id": "b", "title": "B, second edition", "url": "https://example.org/b"},
+        ],
+    )
+    plan = plan_recheck(settings, changed_only=True, clock=lambda: days(2))
+    assert plan.ids == ("b",) and plan.sync_changes == 1
+
+
+def test_plan_recheck_rejects_an_unknown_id(tmp_path: Path) -> None:
+    from catalog.errors import NotFoundError
+
+    catalog_file = _write(tmp_path / "t.yaml", [{"id": "a", "title": "A", "url": "https://x.org"}])
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'lh.db'}", catalogs=(catalog_file,))
+    with pytest.raises(NotFoundError):
+        plan_recheck(settings, ids=["zzz"])
+
+
+@dataclass(frozen=True)
+class Row:
+    state: str = "ok"
+    drift_reason: str | None = None
+
+
+def test_tally_counts_confirmed_broken_and_drifted_resources() -> None:
+    rows = [Row("broken"), Row("suspect"), Row("ok", "parked domain"), Row("broken", "casino")]
+    assert tally(rows) == Tally(broken=2, drift=2)
+
+
+def test_rising_broken_and_drift_counts_each_send_an_event() -> None:
+    sent = notices(Tally(1, 0), Tally(3, 1), network_unavailable=False)
+    assert [n.event for n in sent] == [EVENT_BROKEN_INCREASED, EVENT_DRIFT_INCREASED]
+    assert sent[0].payload["delta"] == 2
+
+
+def test_steady_or_falling_counts_send_nothing() -> None:
+    assert notices(Tally(3, 1), Tally(3, 0), network_unavailable=False) == []
+
+
+def test_a_run_without_network_sends_only_the_network_event() -> None:
+    sent = notices(Tally(0, 0), Tally(5, 5), network_unavailable=True)
+    assert [n.event for n in sent] == [EVENT_NETWORK_UNAVAILABLE]
+
+
+def test_batch_stats_count_rate_failures_and_retries() -> None:
+    observations = (
+        make_observation("https://a.org/1", retries=2),
+        make_observation("https://a.org/2", Outcome.NOT_FOUND),
+        make_observation("https://a.org/3", Outcome.BLOCKED, retries=1),
+        make_observation("https://a.org/4", Outcome.TIMEOUT),
+    )
+    stats = batch_stats(CheckedBatch(0, observations, seconds=2.0))
+    assert (stats.urls, stats.failures, stats.retries) == (4, 2, 3)
+    assert stats.urls_per_second == 2.0
+    assert progress_percent(3, 4) == 75.0 and progress_percent(0, 0) == 100.0
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    resource_id: str
+    collection_key: str = "toolkit"
+    title: str = "T"
+    url: str = "https://x.org"
+    label: str = "Not found"
+    state: str = "broken"
+    seen: str = "404"
+    next_step: str = "find where it moved"
+
+
+def test_queue_table_keeps_the_first_fifty_rows_in_order() -> None:
+    table = queue_table([QueueRow(f"r{i}") for i in range(80)])
+    assert len(table) == 50
+    assert table[0]["rank"] == 1 and table[0]["resource"] == "toolkit/r0"
+
+
+def test_summary_markdown_holds_the_counts_before_and_after() -> None:
+    text = summary_markdown(["Run 3 completed."], Tally(1, 0), Tally(2, 0))
+    assert "| confirmed broken | 1 | 2 |" in text
+
+
+def test_status_lists_runs_with_duration_and_counts(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'lh.db'}")
+    run_id = store.start_run(engine, trigger="schedule", now=days(0))
+    store.finish_run(engine, run_id, status="completed", now=days(0.001))
+    (line,) = run_lines(store.latest_runs(engine))
+    assert f"run {run_id}" in line and "schedule" in line and "completed" in line
+
+
+def test_status_command_shows_runs_and_prefect_health(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.cli import app
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # nothing listens on the discard port
+    result = CliRunner().invoke(app, ["status", "--db", f"sqlite:///{tmp_path / 'lh.db'}"])
+    assert result.exit_code == 0
+    assert "no runs yet" in result.output and "not answering" in result.output
+
+
+def test_recheck_without_a_selection_is_a_usage_error() -> None:
+    from flows.cli import app
+
+    assert CliRunner().invoke(app, ["recheck"]).exit_code == 2
+
+
+def test_catalog_edited_without_a_prefect_server_never_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flows.cli import app
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")
+    assert CliRunner().invoke(app, ["catalog", "edited", "toolkit.yaml"]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "path", ["deploy/git-hooks/post-commit", ".ci/run"], ids=["post-commit", "ci"]
+)
+def test_scripts_are_executable(path: str) -> None:
+    mode = (ROOT / path).stat().st_mode
+    assert mode & stat.S_IXUSR
+
+
+def test_ci_still_runs_the_readme_test_command_and_a_postgresql_pass() -> None:
+    text = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in text and "LINKHEALTH_TEST_DATABASE_URL" in text
+
+
+def test_systemd_units_start_the_server_and_linkhealth_serve() -> None:
+    units = {p.name: p.read_text() for p in (ROOT / "deploy" / "systemd").glob("*.service")}
+    assert any("prefect server start" in u for u in units.values())
+    assert any("linkhealth serve" in u for u in units.values())
+
+
+def test_webhook_automation_example_is_a_valid_automation() -> None:
+    from prefect.events.schemas.automations import AutomationCore
+    from ruamel.yaml import YAML
+
+    text = (ROOT / "deploy" / "automation-webhook.yaml").read_text()
+    data = YAML(typ="safe").load(text.replace("WEBHOOK_BLOCK_ID", str(uuid.uuid4())))
+    automation = AutomationCore.model_validate(data)
+    assert set(automation.trigger.expect) == {  # type: ignore[union-attr]
+        EVENT_BROKEN_INCREASED,
+        EVENT_DRIFT_INCREASED,
+        EVENT_NETWORK_UNAVAILABLE,
+    }
