@@ -26,7 +26,19 @@ def problem_rows() -> str:
     return "\n".join(f"| `{code}` | {text} |" for code, text in PROBLEM_CODES.items())
 
 
-SECTIONS = {"outcomes": outcome_rows, "problem-codes": problem_rows}
+def finding_rows() -> str:
+    from catalog.hygiene import FINDING_CODES
+
+    return "\n".join(
+        f"| `{code}` | {level.value} | {text} |" for code, (level, text) in FINDING_CODES.items()
+    )
+
+
+SECTIONS = {
+    "outcomes": outcome_rows,
+    "problem-codes": problem_rows,
+    "finding-codes": finding_rows,
+}
 
 
 def _section(text: str, name: str) -> str:
@@ -53,6 +65,10 @@ def test_readme_outcome_table_matches_the_taxonomy() -> None:
 
 def test_readme_problem_table_matches_the_validator() -> None:
     assert _section(README.read_text(), "problem-codes") == problem_rows()
+
+
+def test_readme_lint_table_matches_the_hygiene_checks() -> None:
+    assert _section(README.read_text(), "finding-codes") == finding_rows()
 
 
 def test_readme_opens_with_the_two_commands() -> None:
@@ -85,12 +101,13 @@ def test_every_command_is_documented_in_the_readme() -> None:
 def test_every_exit_code_of_our_errors_is_documented() -> None:
     from catalog import errors
     from flows.cli import EXIT_NEEDS_ATTENTION
+    from flows.cli_catalog import EXIT_LINT_FINDINGS
 
     codes = {
         cls.exit_code
         for cls in vars(errors).values()
         if isinstance(cls, type) and issubclass(cls, errors.LinkhealthError)
-    } | {EXIT_NEEDS_ATTENTION}
+    } | {EXIT_NEEDS_ATTENTION, EXIT_LINT_FINDINGS}
     text = README.read_text()
     for code in codes:
         assert re.search(rf"^\| {code} \|", text, re.M), f"exit code {code} not in README"
