@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint lock bench-quick clean
+.PHONY: run test lint lock chromium clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "linkhealth needs Python 3.11 or newer (set PYTHON=...)")'
@@ -27,8 +27,16 @@ $(DEV_STAMP): requirements-dev.lock pyproject.toml | $(PY)
 run: $(RUN_STAMP)
 	$(VENV)/bin/linkhealth check
 
+## Headless Chromium for the browser test of the HTML report (Debian package, root only).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not found: the browser tests will be skipped (apt-get install chromium)"; fi; }
+
 ## Lint and run the whole test suite.
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest

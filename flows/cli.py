@@ -156,7 +156,9 @@ def sync(catalog: CatalogOpt = None, db: DbOpt = None, config: ConfigOpt = None)
 
     settings = _settings(config, db, catalog)
     catalogs = load_catalogs(settings.catalogs)
-    result = sync_catalogs(engine_for(settings.database_url), catalogs, now=utcnow())
+    result = sync_catalogs(
+        engine_for(settings.database_url), catalogs, now=utcnow(), health=settings.health
+    )
     for change in result.changes:
         typer.echo(change.describe())
     typer.echo(result.headline())
@@ -171,17 +173,31 @@ def report(
     out: Annotated[
         Path | None, typer.Option(help="Folder to write into (default var/reports).")
     ] = None,
+    format: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="html (static site), md, csv or json; repeatable. Default: html and md.",
+        ),
+    ] = None,
 ) -> None:
-    """Render the HTML report (latest.html and one file per run) from the database.
+    """Render the report from the database: a static HTML site, Markdown, CSV or JSON.
 
-    Example: linkhealth report --out /srv/www/linkhealth
+    Example: linkhealth report --format html --format csv --out /srv/www/linkhealth
     """
-    from reports import publish_report
+    from reports import FORMATS, publish_report_files
 
+    formats = tuple(format or ("html", "md"))
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise typer.BadParameter(
+            f"{', '.join(unknown)}: choose from {', '.join(FORMATS)}", param_hint="--format"
+        )
     settings = _settings(config, db, catalog)
-    if out is not None:
-        settings = settings.with_overrides(reports_dir=out)
-    typer.echo(str(publish_report(settings, run_id=run)))
+    files = publish_report_files(settings, run_id=run, formats=formats, out_dir=out)
+    for path in files.paths:
+        typer.echo(str(path))
 
 
 @app.command()

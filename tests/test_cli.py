@@ -170,3 +170,21 @@ def test_check_report_and_export_end_to_end(prefect_harness: None, isolated_cwd:
 def test_export_rejects_unknown_formats(isolated_cwd: Path) -> None:
     result = _invoke("export", "--format", "xml")
     assert result.exit_code == 2
+
+
+def test_report_writes_each_requested_format(isolated_cwd: Path) -> None:
+    (isolated_cwd / "good.yaml").write_text(GOOD)
+    assert _invoke("sync", "--catalog", "good.yaml").exit_code == 0
+    result = _invoke(
+        "report", "--catalog", "good.yaml", "--format", "csv", "--format", "json", "--out", "o"
+    )
+    assert result.exit_code == 0, result.output
+    written = {Path(line).suffix for line in result.stdout.split()}
+    assert written == {".csv", ".json"}
+    rows = list(csv.DictReader(io.StringIO((isolated_cwd / "o" / "latest.csv").read_text())))
+    assert {r["id"] for r in rows} >= {"a", "b"}
+
+
+def test_report_rejects_unknown_formats(isolated_cwd: Path) -> None:
+    result = _invoke("report", "--format", "pdf")
+    assert result.exit_code == 2

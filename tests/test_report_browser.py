@@ -6,6 +6,7 @@ is absent. Run alone with `.venv/bin/pytest -m browser tests/test_report_browser
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -33,6 +34,8 @@ FLAGS = (
 
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     if not Path(CHROMIUM).is_file():
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the browser tests: `make test` installs chromium as root")
         pytest.skip("headless Chromium not installed (apt-get install -y chromium)")
     profile = tmp_path / "profile"
     profile.mkdir(exist_ok=True)
