@@ -640,7 +640,7 @@ def command(name: str, r: ResourceRow, *args: str, ambiguous: frozenset[str] = f
     """`linkhealth NAME ID ARGS...`, shell-quoted (URLs and reasons come from the web)."""
     words = ["linkhealth", name, r.resource_id, *args]
     if r.resource_id in ambiguous:
-        words += ["--catalog", r.collection_key]
+        words += ["--collection", r.collection_key]
     return shlex.join(words)
 
 
@@ -692,8 +692,8 @@ def _fix(
         return "Wait: it may recover by itself. Act if it is confirmed broken.", None, False
     if priority is Priority.STALE:
         return (
-            "Review the entry; if it is still current, say so.",
-            cmd("ignore", "--reason", "reviewed, still current"),
+            "Review the entry; if it is still current, record the review.",
+            cmd("mark-reviewed"),
             False,
         )
     return None, None, False
@@ -726,6 +726,11 @@ def _totals(totals: Mapping[str, int]) -> tuple[Total, ...]:
 def _headline(data: ReportData, rows: Sequence[Row], nothing_checked: bool) -> str:
     if not data.resources_total:
         return "Nothing has been checked yet."
+    if nothing_checked and data.network_unavailable:
+        return (
+            f"No link could be checked yet: our network was down "
+            f"({_count(data.resources_total, 'link')} waiting)."
+        )
     if nothing_checked:
         return f"Nothing has been checked yet ({_count(data.resources_total, 'link')} waiting)."
     fix = sum(bool(r.priority and r.priority.to_fix) for r in rows)
@@ -756,7 +761,7 @@ def _network_notice(run: RunInfo | None) -> str:
 def _empty_notice(data: ReportData, nothing_checked: bool) -> str | None:
     if not data.resources_total:
         return "There are no catalog resources yet; sync a catalog, then run a check."
-    if nothing_checked:
+    if nothing_checked and not data.network_unavailable:
         return "Nothing has been checked yet; the first run will fill this report in."
     return None
 

@@ -280,6 +280,36 @@ def test_synced_but_never_checked_says_nothing_has_been_checked_yet(tmp_path: Pa
     assert LexborHTMLParser(render_html(ctx)).css_first("#empty-notice") is not None
 
 
+def test_first_run_without_network_does_not_claim_nothing_was_run(tmp_path: Path) -> None:
+    engine = fx.empty_db(tmp_path / "offline.db")
+    with session_scope(engine) as s:
+        coll = Collection(key="k", path="k.yaml", title="K")
+        s.add(coll)
+        s.flush()
+        s.add(
+            Resource(
+                collection_id=coll.id,
+                rid="r1",
+                title="T",
+                url="https://e.org/",
+                created_at=fx.NOW,
+                updated_at=fx.NOW,
+            )
+        )
+    fx.add_run(engine, network_unavailable=True)
+    ctx = build_context(report_data(engine), now=fx.NOW)
+    page = LexborHTMLParser(render_html(ctx))
+    assert page.css_first("#network-notice") is not None
+    assert page.css_first("#empty-notice") is None
+    assert "network" in ctx.headline
+
+
+def test_stale_entries_suggest_recording_a_review(data: ReportData) -> None:
+    ctx = build_context(_with(data, "a-ok-1", stale_reasons=("dated 2009",)), now=fx.NOW)
+    (row,) = [r for r in ctx.rows if r.resource_id == "a-ok-1"]
+    assert row.command is not None and row.command.startswith("linkhealth mark-reviewed a-ok-1")
+
+
 def test_report_files_are_written_for_latest_and_the_run(
     ctx: ReportContext, tmp_path: Path
 ) -> None:
