@@ -91,8 +91,20 @@ def test_duplicate_of_naming_another_page_is_reported() -> None:
     assert _codes(findings, "b") == {"bad_duplicate_of"}
 
 
-def test_the_toolkits_three_dhs_infographics_share_one_url() -> None:
+def test_the_bundled_toolkit_marks_its_shared_dhs_url_as_intended() -> None:
     findings = lint([load_catalog(BUNDLED_CATALOG)])
+    assert not [f for f in findings if f.code == "duplicate_url"]
+
+
+def test_the_toolkits_three_dhs_infographics_share_one_url() -> None:
+    catalog = load_catalog(BUNDLED_CATALOG)
+    unmarked = tuple(
+        r.__class__(
+            **{**r.__dict__, "extra": {k: v for k, v in r.extra.items() if k != "duplicate_of"}}
+        )
+        for r in catalog.resources
+    )
+    findings = lint([catalog.__class__(catalog.path, catalog.collection, unmarked)])
     dupes = {f.resource_id for f in findings if f.code == "duplicate_url"}
     assert dupes == {
         "dhs-human-trafficking-infographic",
