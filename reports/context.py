@@ -25,6 +25,7 @@ from enum import IntEnum
 
 import humanize
 
+from catalog.hygiene import Finding, Level
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import (
     ATTENTION_STATES,
@@ -356,6 +357,10 @@ class ReportContext:
     hosts: tuple[GroupStats, ...] = ()
     #: Every active resource, by collection then id.
     resources: tuple[Row, ...] = field(default=(), repr=False)
+    #: Catalog hygiene (`linkhealth catalog lint`): errors and warnings, after the links.
+    hygiene: tuple[HygieneRow, ...] = ()
+    #: Informational findings, counted but not listed.
+    hygiene_info: int = 0
 
     @property
     def rows(self) -> tuple[Row, ...]:
@@ -365,6 +370,34 @@ class ReportContext:
     @property
     def queue(self) -> tuple[Group, ...]:
         return self.groups
+
+
+@dataclass(frozen=True)
+class HygieneRow:
+    """One catalog-hygiene finding: tidying work that is not a dead link."""
+
+    level: str
+    code: str
+    collection: str
+    resource_id: str
+    where: str
+    message: str
+    fix: str
+    command: str | None
+
+
+def hygiene_rows(findings: Sequence[Finding]) -> tuple[HygieneRow, ...]:
+    """Errors before warnings, in file order; informational findings are left to the count."""
+    shown = sorted(
+        (f for f in findings if f.level is not Level.INFO),
+        key=lambda f: (-f.level.rank, f.file, f.line or 0, f.code),
+    )
+    return tuple(
+        HygieneRow(
+            f.level.value, f.code, f.collection, f.resource_id, f.where, f.message, f.fix, f.command
+        )
+        for f in shown
+    )
 
 
 @dataclass(frozen=True)
@@ -390,7 +423,9 @@ class ResourcePage:
 # --- building --------------------------------------------------------------------------------
 
 
-def build_context(data: ReportData, *, now: datetime) -> ReportContext:
+def build_context(
+    data: ReportData, *, now: datetime, findings: Sequence[Finding] = ()
+) -> ReportContext:
     """The view model of one report; `now` makes "3 days ago" reproducible."""
     ambiguous = _ambiguous_ids(data.resources)
     resources = tuple(_row(r, now, ambiguous) for r in data.resources)
@@ -419,6 +454,8 @@ def build_context(data: ReportData, *, now: datetime) -> ReportContext:
         publishers=_stats("publisher", data.resources, resources),
         hosts=_stats("host", data.resources, resources),
         resources=resources,
+        hygiene=hygiene_rows(findings),
+        hygiene_info=sum(f.level is Level.INFO for f in findings),
     )
 
 

@@ -13,8 +13,11 @@ from pathlib import Path
 
 from catalog.clock import Clock, utcnow
 from catalog.db import engine_for
+from catalog.errors import CatalogError
+from catalog.hygiene import Finding, lint
 from catalog.queries import TREND_DAYS, history_events, iter_link_history, report_data
 from catalog.settings import Settings
+from catalog.source import load_catalogs
 from reports.context import build_context, resource_pages
 from reports.render import FORMATS, ReportFiles, write_report
 
@@ -52,7 +55,7 @@ def publish_report_files(
     engine = engine_for(settings.database_url)
     now = clock()
     data = report_data(engine, run_id=run_id)
-    ctx = build_context(data, now=now)
+    ctx = build_context(data, now=now, findings=_findings(settings))
     pages = None
     if "html" in formats:
         since = now - timedelta(days=TREND_DAYS)
@@ -63,6 +66,15 @@ def publish_report_files(
     return write_report(
         ctx, target, run_id=ctx.run.id if ctx.run else None, formats=formats, pages=pages
     )
+
+
+def _findings(settings: Settings) -> list[Finding]:
+    """Hygiene of the configured catalogs; a catalog that no longer loads reports none here
+    (its problems belong to `linkhealth catalog validate`, and the links still report)."""
+    try:
+        return lint(load_catalogs(settings.catalogs))
+    except (CatalogError, OSError):
+        return []
 
 
 def _ordered(formats: Sequence[str]) -> tuple[str, ...]:

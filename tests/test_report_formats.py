@@ -20,6 +20,7 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import Engine
 
+from catalog.hygiene import Finding, Level
 from catalog.queries import ReportData, history_events, iter_link_history, report_data
 from reports import build_context, render_csv, render_html, render_json, render_markdown
 from reports.context import ReportContext, resource_pages
@@ -40,9 +41,34 @@ def data(engine: Engine) -> ReportData:
     return report_data(engine)
 
 
+FINDINGS = (
+    Finding(
+        code="http_url",
+        level=Level.WARNING,
+        collection="toolkit-a",
+        resource_id="a-ok-1",
+        file="toolkit-a.yaml",
+        line=12,
+        message="The URL uses http://<script>alert(1)</script>",
+        fix="Use the https form if it serves the same page.",
+        command="linkhealth replace-url a-ok-1 https://a.example/ok-1",
+    ),
+    Finding(
+        code="missing_year",
+        level=Level.INFO,
+        collection="toolkit-a",
+        resource_id="a-ok-2",
+        file="toolkit-a.yaml",
+        line=20,
+        message="No year.",
+        fix="Add a year.",
+    ),
+)
+
+
 @pytest.fixture(scope="module")
 def ctx(data: ReportData) -> ReportContext:
-    return build_context(data, now=fx.NOW)
+    return build_context(data, now=fx.NOW, findings=FINDINGS)
 
 
 def hostile_page(
@@ -163,3 +189,13 @@ def test_reports_are_reproducible_with_a_fixed_clock(data: ReportData) -> None:
     later = build_context(data, now=fx.NOW + timedelta(days=1))
     assert render_html(first) == render_html(again)
     assert render_html(first) != render_html(later)
+
+
+def test_hygiene_findings_follow_the_links_and_are_escaped(ctx: ReportContext) -> None:
+    html = render_html(ctx)
+    page = LexborHTMLParser(html)
+    rows = page.css("#hygiene tbody tr")
+    assert [r.attributes["data-code"] for r in rows] == ["http_url"]  # info is only counted
+    assert html.index('id="attention"') < html.index('id="hygiene"')
+    assert "<script>alert(1)</script>" not in html
+    assert "<script>" not in render_markdown(ctx)
