@@ -505,3 +505,26 @@ _OBSERVATION_COLUMNS = (
     Observation.content_length,
     Observation.title,
 )
+
+
+def https_suggestions(engine: Engine) -> dict[tuple[str, str], str]:
+    """(collection key, resource id) -> https URL shown to serve the same page as its http one.
+
+    From each link's latest observation (`catalog.upgrades` sets `suggested_url` on a
+    working http link whose https form matched); lets the report turn the hygiene
+    finding `http_url` into a confirmed fix with its command.
+    """
+    query = (
+        select(Collection.key, Resource.rid, Observation.suggested_url)
+        .join(Collection, Collection.id == Resource.collection_id)
+        .join(Link, Link.id == Resource.link_id)
+        .join(Observation, Observation.id == Link.last_observation_id)
+        .where(
+            Resource.removed_at.is_(None),
+            Resource.url.like("http://%"),
+            Observation.outcome == Outcome.OK.value,
+            Observation.suggested_url.like("https://%"),
+        )
+    )
+    with session_scope(engine) as session:
+        return {(key, rid): url for key, rid, url in session.execute(query)}

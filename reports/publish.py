@@ -7,7 +7,9 @@ onto `formats=(F,)` and `out_dir=DIR`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +17,13 @@ from catalog.clock import Clock, utcnow
 from catalog.db import engine_for
 from catalog.errors import CatalogError
 from catalog.hygiene import Finding, lint
-from catalog.queries import TREND_DAYS, history_events, iter_link_history, report_data
+from catalog.queries import (
+    TREND_DAYS,
+    history_events,
+    https_suggestions,
+    iter_link_history,
+    report_data,
+)
 from catalog.settings import Settings
 from catalog.source import load_catalogs
 from reports.context import build_context, resource_pages
@@ -55,7 +63,7 @@ def publish_report_files(
     engine = engine_for(settings.database_url)
     now = clock()
     data = report_data(engine, run_id=run_id)
-    ctx = build_context(data, now=now, findings=_findings(settings))
+    ctx = build_context(data, now=now, findings=_findings(settings, https_suggestions(engine)))
     pages = None
     if "html" in formats:
         since = now - timedelta(days=TREND_DAYS)
@@ -68,13 +76,28 @@ def publish_report_files(
     )
 
 
-def _findings(settings: Settings) -> list[Finding]:
+def _findings(settings: Settings, https: Mapping[tuple[str, str], str]) -> list[Finding]:
     """Hygiene of the configured catalogs; a catalog that no longer loads reports none here
-    (its problems belong to `linkhealth catalog validate`, and the links still report)."""
+    (its problems belong to `linkhealth catalog validate`, and the links still report).
+
+    An `http_url` finding whose https form a run has shown to serve the same page becomes a
+    confirmed fix with the command that applies it.
+    """
     try:
-        return lint(load_catalogs(settings.catalogs))
+        findings = lint(load_catalogs(settings.catalogs))
     except (CatalogError, OSError):
         return []
+    out = []
+    for f in findings:
+        url = https.get((f.collection, f.resource_id)) if f.code == "http_url" else None
+        if url:
+            f = replace(
+                f,
+                fix=f"The https form {url} serves the same page; switch to it.",
+                command=shlex.join(["linkhealth", "replace-url", f.resource_id, url]),
+            )
+        out.append(f)
+    return out
 
 
 def _ordered(formats: Sequence[str]) -> tuple[str, ...]:

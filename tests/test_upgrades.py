@@ -1,0 +1,117 @@
+"""HTTPS upgrade suggestions, with the https side mocked by respx."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import respx
+
+from catalog.model import Observation
+from catalog.outcomes import Outcome
+from catalog.settings import CheckSettings
+from catalog.upgrades import candidates, confirm_https
+
+NOW = datetime(2026, 11, 28, tzinfo=UTC)
+SETTINGS = replace(CheckSettings(), soft404_probe=False, max_attempts=1)
+PAGE = b"<html><head><title>Annual Report</title></head><body><p>Findings.</p></body></html>"
+
+
+async def _public(host: str, port: int) -> list[str]:
+    return ["93.184.216.34"]
+
+
+def _http_obs(url: str, *, title: str = "Annual Report", **kw: object) -> Observation:
+    from catalog.check.content import analyse_body
+
+    facts = analyse_body(PAGE, "text/html", truncated=False)
+    return Observation(
+        url=url,
+        checked_at=NOW,
+        outcome=kw.pop("outcome", Outcome.OK),  # type: ignore[arg-type]
+        reason="GET 200",
+        http_status=200,
+        fingerprint=facts.fingerprint,
+        title=title,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@respx.mock
+def test_https_serving_the_same_page_is_suggested() -> None:
+    respx.get("https://www.example.org/report").mock(
+        return_value=httpx.Response(200, content=PAGE, headers={"content-type": "text/html"})
+    )
+    (obs,) = confirm_https([_http_obs("http://www.example.org/report")], SETTINGS, resolver=_public)
+    assert obs.suggested_url == "https://www.example.org/report"
+    assert obs.outcome is Outcome.OK
+
+
+@respx.mock
+def test_https_serving_another_page_is_not_suggested() -> None:
+    respx.get("https://www.example.org/report").mock(
+        return_value=httpx.Response(
+            200,
+            content=b"<title>Welcome to nginx</title><p>It works, default server page here.</p>",
+            headers={"content-type": "text/html"},
+        )
+    )
+    (obs,) = confirm_https([_http_obs("http://www.example.org/report")], SETTINGS, resolver=_public)
+    assert obs.suggested_url is None
+
+
+@respx.mock
+def test_https_that_fails_is_not_suggested() -> None:
+    respx.get("https://www.example.org/report").mock(return_value=httpx.Response(404))
+    (obs,) = confirm_https([_http_obs("http://www.example.org/report")], SETTINGS, resolver=_public)
+    assert obs.suggested_url is None
+
+
+def test_only_working_plain_http_links_are_tried() -> None:
+    observations = [
+        _http_obs("http://a.example.org/x"),
+        _http_obs("https://b.example.org/x"),
+        _http_obs("http://c.example.org/x", outcome=Outcome.NOT_FOUND),
+        _http_obs("http://d.example.org:8080/x"),
+        _http_obs("http://e.example.org/x", suggested_url="https://e.example.org/x"),
+    ]
+    assert candidates(observations) == {"http://a.example.org/x": "https://a.example.org/x"}
+
+
+def test_nothing_to_try_sends_no_request() -> None:
+    with respx.mock(assert_all_called=False) as mock:
+        out = confirm_https([_http_obs("https://b.example.org/x")], SETTINGS)
+        assert not mock.calls
+    assert out[0].suggested_url is None
+
+
+def test_report_turns_a_confirmed_upgrade_into_a_command(isolated_cwd: Path) -> None:
+    from selectolax.lexbor import LexborHTMLParser
+
+    from catalog import store
+    from catalog.db import engine_for
+    from catalog.settings import HealthSettings, Settings
+    from catalog.source import load_catalogs
+    from catalog.sync import sync_catalogs
+    from reports import publish_report
+
+    catalog = isolated_cwd / "kit.yaml"
+    catalog.write_text(
+        "resources:\n"
+        "  - {id: report, title: Annual Report, url: 'http://www.example.org/report',"
+        " publisher: P, type: report, year: 2025, description: D}\n"
+    )
+    settings = Settings(database_url=f"sqlite:///{isolated_cwd / 'lh.db'}", catalogs=(catalog,))
+    engine = engine_for(settings.database_url)
+    sync_catalogs(engine, load_catalogs(settings.catalogs), now=NOW)
+    run_id = store.start_run(engine, trigger="test", now=NOW)
+    observation = _http_obs(
+        "http://www.example.org/report", suggested_url="https://www.example.org/report"
+    )
+    store.record_observations(engine, run_id, [observation], HealthSettings(), now=NOW)
+    store.finish_run(engine, run_id, status="completed", now=NOW)
+    page = LexborHTMLParser(publish_report(settings).read_text())
+    (row,) = page.css('#hygiene tr[data-code="http_url"]')
+    assert "linkhealth replace-url report https://www.example.org/report" in row.text()
