@@ -1,10 +1,22 @@
 """The steps of one check run, shared by the Prefect flow and the CLI.
 
-    prepare_run   catalog files -> sync -> start run -> plan -> canaries  (PreparedRun)
+    prepare_run   catalog files -> abort stale runs -> lease -> sync -> start run -> plan
+                  (of one shard, when sharded) -> canaries  (PreparedRun)
     check batch   catalog.check.check_batch, one coarse task per Batch
-    store_batch   outage guard -> observations, link state, events (one transaction)
-                  -> archive copies for newly broken or drifting links (bounded, never fails)
-    finish_run    counts, status, staleness and snoozes, RunSummary
+    store_batch   lease heartbeat -> outage guard -> observations, link state, events
+                  (one transaction) -> archive copies for newly broken or drifting links
+                  (bounded, never fails)
+    finish_run    counts, status, staleness and snoozes, lease released, RunSummary
+    abandon_run   a run that raised: marked failed, lease released (the caller's finally)
+
+Run safety. A full run (`lease=FULL_RUN_LEASE`, or one lease per shard) holds a database
+lease: one row of `run_leases`, taken atomically, renewed by every stored batch and by
+`keep_lease`'s heartbeat thread, released at the end. A second full run that finds it held
+fails fast with `RunInProgressError`. Rechecks take no lease (they are small); their writes
+queue with the full run's on the same short write transactions, so neither corrupts the
+other. Every batch is committed as soon as it is stored, so a run killed with SIGKILL
+keeps what it stored; the next `prepare_run` marks it `aborted` (`store.abort_stale_runs`:
+its process is gone, or its lease expired) and takes over the lease.
 
 When the canaries (`HealthSettings.canary_urls`) all fail at the network level,
 `prepare_run` stores a `network_unavailable` observation for every target, marks the
@@ -19,9 +31,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -33,16 +47,55 @@ from catalog.canary import CanaryVerdict, check_canaries
 from catalog.check.safety import Resolver
 from catalog.clock import Clock, utcnow
 from catalog.db import engine_for
+from catalog.errors import LinkhealthError
 from catalog.model import Batch, Observation
 from catalog.outage import judge, mask
 from catalog.outcomes import Outcome, Severity
-from catalog.plan import plan_batches
 from catalog.settings import Settings
+from catalog.shards import FULL_RUN_LEASE as FULL_RUN_LEASE  # re-exported for callers
+from catalog.shards import Shard, plan_shard
 from catalog.source import load_catalogs
 from catalog.sync import SyncResult, sync_catalogs
 from catalog.urls import host_of
 
 log = logging.getLogger(__name__)
+
+#: How long a run lease lives without a heartbeat. Batches store (and so renew) far more
+#: often; `keep_lease` renews every third of it while a long batch is being checked.
+LEASE_TTL = timedelta(minutes=15)
+
+
+class RunLeaseError(LinkhealthError):
+    """A full run could not hold its lease; the CLI exits 8."""
+
+    exit_code = 8
+
+
+class RunInProgressError(RunLeaseError):
+    """Another full run holds the lease: this one did not start (nothing was written)."""
+
+    def __init__(self, lease: store.LeaseRecord) -> None:
+        self.lease = lease
+        run = f" (run {lease.run_id})" if lease.run_id is not None else ""
+        super().__init__(
+            f"another full run is in progress: lease {lease.name!r} is held by "
+            f"{lease.holder}{run} until {lease.expires_at:%Y-%m-%d %H:%M:%S} UTC. "
+            "Wait for it to finish (`linkhealth status` shows it); if its process died, "
+            "the next run after that time takes over."
+        )
+
+
+class LeaseLostError(RunLeaseError):
+    """The run stalled past its lease's expiry and another run took the lease over."""
+
+
+@dataclass(frozen=True)
+class RunLease:
+    """The lease a prepared run holds: renewed by `store_batch`, released by `finish_run`."""
+
+    name: str
+    holder: str
+    ttl: timedelta = LEASE_TTL
 
 
 @dataclass(frozen=True)
@@ -54,6 +107,10 @@ class PreparedRun:
     canary: CanaryVerdict = field(default_factory=CanaryVerdict)
     #: The network_unavailable observations stored for every target when the canaries failed.
     offline: BatchStored | None = None
+    #: The lease this run holds (full runs); None for rechecks and partial runs.
+    lease: RunLease | None = None
+    #: The shard of a sharded full run ("1/2"); None when the run covers every host.
+    shard: Shard | None = None
 
     @property
     def url_count(self) -> int:
@@ -137,45 +194,127 @@ def prepare_run(
     clock: Clock = utcnow,
     transport: httpx.AsyncBaseTransport | None = None,
     resolver: Resolver | None = None,
+    lease: str | None = None,
+    lease_ttl: timedelta = LEASE_TTL,
+    shard: Shard | None = None,
 ) -> PreparedRun:
     """Sync, start the run, plan it, and test our network with the canaries.
 
-    `transport` and `resolver` reach the canary checks only (tests inject them).
+    First marks aborted the runs whose process died or whose lease expired. With `lease`
+    (a full run: `FULL_RUN_LEASE`, or `shard.lease_name`) the run holds that lease from
+    here on, or raises `RunInProgressError` before writing anything when another holds it.
+    `shard` keeps only the targets of that shard's hosts. `transport` and `resolver` reach
+    the canary checks only (tests inject them).
     """
     catalogs = load_catalogs(settings.catalogs)
     engine = engine_for(settings.database_url)
     now = clock()
-    sync = sync_catalogs(engine, catalogs, now=now, health=settings.health)
-    run_id = store.start_run(
-        engine,
-        trigger=trigger,
-        now=now,
-        flow_run_id=flow_run_id,
-        catalogs=[str(c.path) for c in catalogs],
+    aborted = store.abort_stale_runs(engine, now=now)
+    if aborted:
+        log.warning("marked run(s) %s aborted: their process or lease is gone", aborted)
+    holder = store.lease_holder(flow_run_id)
+    held = _take_lease(engine, lease, holder, now=now, ttl=lease_ttl) if lease else None
+    try:
+        sync = sync_catalogs(engine, catalogs, now=now, health=settings.health)
+        run_id = store.start_run(
+            engine,
+            trigger=trigger,
+            now=now,
+            flow_run_id=flow_run_id,
+            catalogs=[str(c.path) for c in catalogs],
+            summary={
+                "holder": holder,
+                **({"lease": held.name} if held else {}),
+                **({"shard": str(shard)} if shard else {}),
+            },
+        )
+        if held is not None:
+            _renew(engine, held, now=clock(), run_id=run_id)
+        targets = store.targets_for_check(
+            engine,
+            now=now,
+            fingerprint_max_age_days=settings.check.fingerprint_max_age_days,
+            resource_ids=resource_ids,
+            collection_keys=[c.key for c in catalogs],
+        )
+        batches = plan_shard(targets, settings.check.batch_size, shard)
+        planned = sum(len(b.targets) for b in batches)
+        store.set_run_planned(engine, run_id, planned)
+        prepared = PreparedRun(
+            run_id=run_id, sync=sync, batches=tuple(batches), lease=held, shard=shard
+        )
+        if not settings.health.canary_urls or not planned:
+            return prepared
+        canary = check_canaries(
+            settings.health.canary_urls,
+            settings.check,
+            transport=transport,
+            resolver=resolver,
+            clock=clock,
+        )
+        if not canary.network_down:
+            return replace(prepared, canary=canary)
+        offline = store_offline(settings, run_id, batches, canary, clock=clock)
+        return replace(prepared, batches=(), canary=canary, offline=offline)
+    except BaseException:
+        if held is not None:
+            store.release_lease(engine, held.name, held.holder)
+        raise
+
+
+def _take_lease(
+    engine: Engine, name: str, holder: str, *, now: datetime, ttl: timedelta
+) -> RunLease:
+    claim = store.acquire_lease(engine, name, holder, now=now, ttl=ttl)
+    if not claim.acquired:
+        raise RunInProgressError(claim.lease)
+    return RunLease(name=name, holder=holder, ttl=ttl)
+
+
+def _renew(engine: Engine, lease: RunLease, *, now: datetime, run_id: int | None = None) -> None:
+    if store.renew_lease(engine, lease.name, lease.holder, now=now, ttl=lease.ttl, run_id=run_id):
+        return
+    current = store.get_lease(engine, lease.name)
+    raise LeaseLostError(
+        f"this run lost its lease {lease.name!r}: it went {lease.ttl} without a heartbeat, "
+        + (f"and {current.holder} holds it now" if current else "and it was released")
+        + ". Nothing more is stored by this run; check why it stalled."
     )
-    targets = store.targets_for_check(
-        engine,
-        now=now,
-        fingerprint_max_age_days=settings.check.fingerprint_max_age_days,
-        resource_ids=resource_ids,
-        collection_keys=[c.key for c in catalogs],
-    )
-    batches = plan_batches(targets, settings.check.batch_size)
-    store.set_run_planned(engine, run_id, len(targets))
-    prepared = PreparedRun(run_id=run_id, sync=sync, batches=tuple(batches))
-    if not settings.health.canary_urls or not targets:
-        return prepared
-    canary = check_canaries(
-        settings.health.canary_urls,
-        settings.check,
-        transport=transport,
-        resolver=resolver,
-        clock=clock,
-    )
-    if not canary.network_down:
-        return PreparedRun(run_id=run_id, sync=sync, batches=tuple(batches), canary=canary)
-    offline = store_offline(settings, run_id, batches, canary, clock=clock)
-    return PreparedRun(run_id=run_id, sync=sync, batches=(), canary=canary, offline=offline)
+
+
+@contextmanager
+def keep_lease(
+    settings: Settings, lease: RunLease | None, *, every: float | None = None
+) -> Iterator[None]:
+    """Renew `lease` from a daemon thread while the body runs (default: every third of the
+    TTL), so one batch that is slower than the TTL does not lose it. A killed process stops
+    renewing, which is what lets the next run take over. A lost lease is only logged here:
+    the next `store_batch` raises."""
+    if lease is None:
+        yield
+        return
+    engine = engine_for(settings.database_url)
+    stop = threading.Event()
+    period = every if every is not None else lease.ttl.total_seconds() / 3
+
+    def beat() -> None:
+        while not stop.wait(period):
+            try:
+                if not store.renew_lease(
+                    engine, lease.name, lease.holder, now=utcnow(), ttl=lease.ttl
+                ):
+                    log.error("lease %r was lost; the next stored batch stops the run", lease.name)
+                    return
+            except Exception:  # a busy database: try again on the next beat
+                log.warning("could not renew lease %r", lease.name, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"lease-{lease.name}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def store_offline(
@@ -216,15 +355,20 @@ def store_batch(
     *,
     clock: Clock = utcnow,
     archive: ArchiveLookup | None = None,
+    lease: RunLease | None = None,
 ) -> BatchStored:
     """Store one checked batch, then look up archive copies for links that now need one.
 
     `archive` is the lookup to use (tests inject one with a mocked client); without it one
     is made when `HealthSettings.archive_lookups` is on and there is something to look up.
+    `lease` (the run's) is renewed first: a run that lost it raises `LeaseLostError`
+    instead of writing next to the run that took it over.
     """
     verdict = judge(observations, settings.health.outage_host_share)
     kept = mask(observations, verdict)
     engine = engine_for(settings.database_url)
+    if lease is not None:
+        _renew(engine, lease, now=clock())
     events = store.record_observations(engine, run_id, kept, settings.health, now=clock())
     if settings.health.archive_lookups:
         try:
@@ -307,19 +451,25 @@ def finish_run(
     sync: SyncResult | None = None,
     status: str = "completed",
     clock: Clock = utcnow,
+    lease: RunLease | None = None,
 ) -> RunSummary:
+    """Close the run, refresh staleness, and give the lease back (even when closing fails)."""
     network_down = any(b.network_down for b in stored)
     engine = engine_for(settings.database_url)
     now = clock()
-    record = store.finish_run(
-        engine,
-        run_id,
-        status=status,
-        now=now,
-        network_unavailable=network_down,
-        summary={"batches": len(stored)},
-    )
-    store.refresh_staleness(engine, settings.health, now=now, run_id=run_id)
+    try:
+        record = store.finish_run(
+            engine,
+            run_id,
+            status=status,
+            now=now,
+            network_unavailable=network_down,
+            summary={"batches": len(stored)},
+        )
+        store.refresh_staleness(engine, settings.health, now=now, run_id=run_id)
+    finally:
+        if lease is not None:
+            store.release_lease(engine, lease.name, lease.holder)
     return RunSummary(
         run_id=record.id,
         status=record.status,
@@ -336,3 +486,30 @@ def finish_run(
             if k in record.summary
         },
     )
+
+
+def abandon_run(
+    settings: Settings, prepared: PreparedRun, *, reason: str, clock: Clock = utcnow
+) -> None:
+    """A run that raised: mark it failed (if still running) and release its lease.
+
+    Called from the caller's `finally`/`except`; never raises, so the original error is
+    the one people see.
+    """
+    engine = engine_for(settings.database_url)
+    try:
+        if store.get_run(engine, prepared.run_id).status == "running":
+            store.finish_run(
+                engine,
+                prepared.run_id,
+                status="failed",
+                now=clock(),
+                summary={"failed_reason": reason},
+            )
+    except Exception:
+        log.warning("could not mark run %s failed", prepared.run_id, exc_info=True)
+    if prepared.lease is not None:
+        try:
+            store.release_lease(engine, prepared.lease.name, prepared.lease.holder)
+        except Exception:
+            log.warning("could not release lease %r", prepared.lease.name, exc_info=True)

@@ -6,27 +6,35 @@ ORM objects never leave this module.
 
 Each public function is one short transaction. On SQLite, writes start with
 `BEGIN IMMEDIATE` so two writers queue on the busy timeout instead of failing
-when a read lock cannot be upgraded. `catalog.sync` composes several writes into
-one transaction per catalog through `write_session` and the `Session`-taking
-helpers below (still no SQL outside this module).
+when a read lock cannot be upgraded; on PostgreSQL they take one transaction-level
+advisory lock, so writers queue the same way there. `catalog.sync` composes several
+writes into one transaction per catalog through `write_session` and the
+`Session`-taking helpers below (still no SQL outside this module). Run leases
+(`acquire_lease`, `abort_stale_runs`) live here too; `catalog.runs` holds their rules.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, text
+from sqlalchemy import Engine, and_, delete, func, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from catalog import health as health_rules
 from catalog import tables as t
 from catalog.archive import CacheEntry, Snapshot
-from catalog.errors import NotFoundError
+from catalog.errors import NotFoundError, StoreError
 from catalog.health import Change, Entry, LinkState
 from catalog.model import Catalog, Observation, Previous, Resource, Target
 from catalog.outcomes import Outcome
@@ -218,7 +226,17 @@ def write_session(engine: Engine) -> Iterator[Session]:
             # Take the write lock now: a deferred transaction that reads first fails with
             # "database is locked" when it tries to upgrade while another writer holds it.
             session.execute(text("BEGIN IMMEDIATE"))
+        elif engine.dialect.name == "postgresql":
+            # The same one-writer-at-a-time rule: link state is read, recomputed in Python and
+            # written back, so two overlapping writers (a recheck during the nightly run)
+            # would otherwise lose one's update. Released at commit or rollback.
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_WRITE_LOCK})
         yield session
+
+
+#: Arbitrary constant naming the PostgreSQL advisory lock of `write_session`
+#: (not the migrations' lock, so a writer never waits on an upgrade it is part of).
+_PG_WRITE_LOCK = 0x6C68_7772  # "lhwr"
 
 
 @contextmanager
@@ -237,7 +255,9 @@ def start_run(
     now: datetime,
     flow_run_id: str | None = None,
     catalogs: Sequence[str] = (),
+    summary: Mapping[str, Any] | None = None,
 ) -> int:
+    """A new `running` run; `summary` adds to it (e.g. the holder and lease of `catalog.runs`)."""
     with write_session(engine) as s:
         run = t.Run(
             trigger=trigger,
@@ -248,7 +268,7 @@ def start_run(
             urls_checked=0,
             counts={},
             network_unavailable=False,
-            summary={"catalogs": [str(c) for c in catalogs]},
+            summary={"catalogs": [str(c) for c in catalogs], **(summary or {})},
         )
         s.add(run)
         s.flush()
@@ -272,28 +292,36 @@ def finish_run(
     """Close a run; counts and urls_checked come from the observations it wrote."""
     with write_session(engine) as s:
         run = _run(s, run_id)
-        rows = s.execute(
-            select(t.Observation.outcome, func.count())
-            .where(t.Observation.run_id == run_id)
-            .group_by(t.Observation.outcome)
-        ).all()
-        run.counts = {outcome: n for outcome, n in sorted(rows)}
-        run.urls_checked = (
-            s.scalar(
-                select(func.count(func.distinct(t.Observation.link_id))).where(
-                    t.Observation.run_id == run_id
-                )
-            )
-            or 0
-        )
-        run.status = status
-        run.finished_at = now
-        run.network_unavailable = bool(run.network_unavailable) or network_unavailable
-        run.duration_s = (now - run.started_at).total_seconds()
+        _close_run(s, run, status=status, now=now, network_unavailable=network_unavailable)
         if summary:
             run.summary = {**(run.summary or {}), **summary}
         s.flush()
         return _run_record(run)
+
+
+def _close_run(
+    s: Session, run: t.Run, *, status: str, now: datetime, network_unavailable: bool = False
+) -> None:
+    """Counts and urls_checked from the observations the run wrote; status and times."""
+    run_id = run.id
+    rows = s.execute(
+        select(t.Observation.outcome, func.count())
+        .where(t.Observation.run_id == run_id)
+        .group_by(t.Observation.outcome)
+    ).all()
+    run.counts = {outcome: n for outcome, n in sorted(rows)}
+    run.urls_checked = (
+        s.scalar(
+            select(func.count(func.distinct(t.Observation.link_id))).where(
+                t.Observation.run_id == run_id
+            )
+        )
+        or 0
+    )
+    run.status = status
+    run.finished_at = now
+    run.network_unavailable = bool(run.network_unavailable) or network_unavailable
+    run.duration_s = (now - run.started_at).total_seconds()
 
 
 def mark_run_network_unavailable(engine: Engine, run_id: int, reason: str) -> None:
@@ -343,6 +371,200 @@ def _run_record(run: t.Run) -> RunRecord:
         network_unavailable=bool(run.network_unavailable),
         summary=dict(run.summary or {}),
         duration_s=run.duration_s,
+    )
+
+
+# --- run leases ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeaseRecord:
+    """Who holds a run lease, and until when (see `catalog.runs` for the rules)."""
+
+    name: str
+    #: "host:pid flow-run-id" (see `lease_holder`).
+    holder: str
+    run_id: int | None
+    acquired_at: datetime
+    expires_at: datetime
+    heartbeat_at: datetime
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at <= now
+
+
+@dataclass(frozen=True)
+class LeaseClaim:
+    """What `acquire_lease` found: whether we hold the lease now, and the row as it stands."""
+
+    acquired: bool
+    lease: LeaseRecord
+
+
+def lease_holder(flow_run_id: str | None = None) -> str:
+    """This process as a lease holder: host and pid (to tell a dead holder on this host),
+    then the Prefect flow run id, or a random token so two holders never look alike."""
+    return f"{socket.gethostname()}:{os.getpid()} {flow_run_id or 'local-' + uuid.uuid4().hex[:12]}"
+
+
+def holder_gone(holder: str) -> bool:
+    """True when `holder` names a process of this host that no longer runs.
+
+    Holders on other hosts cannot be probed: only their lease expiry tells.
+    """
+    where = holder.split(" ", 1)[0]
+    host, _, pid_text = where.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by someone else
+        return False
+    try:  # a killed child nobody reaped yet still answers signal 0
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return any(
+        line.split()[1:2] == ["Z"] for line in status.splitlines() if line.startswith("State:")
+    )
+
+
+def acquire_lease(
+    engine: Engine,
+    name: str,
+    holder: str,
+    *,
+    now: datetime,
+    ttl: timedelta,
+    run_id: int | None = None,
+) -> LeaseClaim:
+    """Take lease `name` in one short write transaction, atomically on every backend.
+
+    Inserts the row, or takes it over when it expired or is already ours; a live lease
+    of someone else is left alone and returned (`acquired` False).
+    """
+    table = t.RunLease.__table__
+    insert = _dialect_insert(engine)(table).values(
+        name=name,
+        holder=holder,
+        run_id=run_id,
+        acquired_at=now,
+        expires_at=now + ttl,
+        heartbeat_at=now,
+    )
+    upsert = insert.on_conflict_do_update(
+        index_elements=[table.c.name],
+        set_={
+            c: insert.excluded[c]
+            for c in ("holder", "run_id", "acquired_at", "expires_at", "heartbeat_at")
+        },
+        where=or_(table.c.expires_at <= now, table.c.holder == holder),
+    )
+    with write_session(engine) as s:
+        s.execute(upsert)
+        row = s.get_one(t.RunLease, name, populate_existing=True)
+        return LeaseClaim(acquired=row.holder == holder, lease=_lease_record(row))
+
+
+def _dialect_insert(engine: Engine) -> Any:
+    if engine.dialect.name == "postgresql":
+        return postgresql_insert
+    if engine.dialect.name == "sqlite":
+        return sqlite_insert
+    raise StoreError(f"run leases need SQLite or PostgreSQL, not {engine.dialect.name}")
+
+
+def renew_lease(
+    engine: Engine,
+    name: str,
+    holder: str,
+    *,
+    now: datetime,
+    ttl: timedelta,
+    run_id: int | None = None,
+) -> LeaseRecord | None:
+    """Heartbeat: move the expiry to `now + ttl` if `holder` still holds the lease; None
+    when it was lost (it expired and someone took it over, or it was released)."""
+    with write_session(engine) as s:
+        row = s.get(t.RunLease, name)
+        if row is None or row.holder != holder:
+            return None
+        row.expires_at = now + ttl
+        row.heartbeat_at = now
+        if run_id is not None:
+            row.run_id = run_id
+        s.flush()
+        return _lease_record(row)
+
+
+def release_lease(engine: Engine, name: str, holder: str) -> bool:
+    """Give the lease back if `holder` holds it; False when it was not ours (any more)."""
+    with write_session(engine) as s:
+        result = s.execute(
+            delete(t.RunLease).where(t.RunLease.name == name, t.RunLease.holder == holder)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def get_lease(engine: Engine, name: str) -> LeaseRecord | None:
+    with read_session(engine) as s:
+        row = s.get(t.RunLease, name)
+        return _lease_record(row) if row is not None else None
+
+
+def leases(engine: Engine) -> list[LeaseRecord]:
+    """Every lease row, expired ones included (`linkhealth status` shows them)."""
+    with read_session(engine) as s:
+        return [_lease_record(r) for r in s.scalars(select(t.RunLease).order_by(t.RunLease.name))]
+
+
+def abort_stale_runs(
+    engine: Engine, *, now: datetime, gone: Callable[[str], bool] = holder_gone
+) -> list[int]:
+    """Mark `aborted` the running runs nobody is running any more; returns their ids.
+
+    A run is stale when its holder process is gone (`gone`, on this host) or when the
+    lease it ran under expired or belongs to someone else now. Those leases are deleted
+    in the same transaction, so the next run can take them. Runs that never recorded a
+    holder (made before leases existed) are left alone.
+    """
+    with write_session(engine) as s:
+        live: set[tuple[str, str]] = set()
+        for lease in s.scalars(select(t.RunLease)):
+            if lease.expires_at <= now or gone(lease.holder):
+                s.delete(lease)
+            else:
+                live.add((lease.name, lease.holder))
+        aborted = []
+        running = s.scalars(select(t.Run).where(t.Run.status == "running").order_by(t.Run.id))
+        for run in running:
+            summary = dict(run.summary or {})
+            holder, lease_name = summary.get("holder"), summary.get("lease")
+            if not isinstance(holder, str):
+                continue
+            if gone(holder):
+                why = f"its process ({holder}) is gone"
+            elif lease_name and (lease_name, holder) not in live:
+                why = f"its lease {lease_name!r} expired without a heartbeat"
+            else:
+                continue
+            _close_run(s, run, status="aborted", now=now)
+            run.summary = {**summary, "aborted_reason": why}
+            aborted.append(run.id)
+        return aborted
+
+
+def _lease_record(row: t.RunLease) -> LeaseRecord:
+    return LeaseRecord(
+        name=row.name,
+        holder=row.holder,
+        run_id=row.run_id,
+        acquired_at=row.acquired_at,
+        expires_at=row.expires_at,
+        heartbeat_at=row.heartbeat_at,
     )
 
 

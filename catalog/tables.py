@@ -8,6 +8,7 @@ Changing a column here means adding a migration in `catalog/migrations/versions`
                     resources 1─* decisions (what curators decided, by whom, why)
                                      events (append-only log of everything that changed)
                                      archive_cache (Wayback answers, so nightly runs ask once)
+                                     run_leases (one full run at a time; see catalog.runs)
 """
 
 from __future__ import annotations
@@ -260,3 +261,22 @@ class ArchiveCacheEntry(Base):
     snapshot_url: Mapped[str | None] = mapped_column(Text)
     snapshot_at: Mapped[datetime | None]
     original: Mapped[str | None] = mapped_column(Text)
+
+
+class RunLease(Base):
+    """Who may run now: one row per lease name ("full-run", "full-run:1/2" for shard 1 of 2).
+
+    A holder keeps its lease alive by moving `expires_at` forward (heartbeat); an expired
+    lease, or one whose holder process is gone, may be taken over (see `catalog.runs`).
+    """
+
+    __tablename__ = "run_leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: "host:pid flow-run-id" (or a random token outside Prefect), so operators can find it.
+    holder: Mapped[str] = mapped_column(Text)
+    #: The runs row of the holder, once started; not a foreign key (leases outlive nothing).
+    run_id: Mapped[int | None]
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]

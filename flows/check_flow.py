@@ -9,6 +9,17 @@ Around the run, `run_check` publishes what an operator watches in the Prefect UI
 a log line and a progress update per batch, then a summary (markdown), the action
 queue (table), a link to the HTML report, and notification events when the number
 of broken or drifted resources rose (decided in `catalog.ops`).
+
+Run safety: a full run (no `resource_ids`) holds the database lease of `catalog.runs`
+("full-run", or "full-run:i/n" for `shard="i/n"`), renewed by a heartbeat thread and by
+each stored batch, released in a `finally`. When another run holds it, a scheduled run
+(`trigger="schedule"`) ends `Cancelled` with the holder and expiry in its message (an
+overlap is expected, not a failure worth an alert); any other trigger raises
+`RunInProgressError`, which the CLI turns into exit code 8.
+
+Scale-out: `check-catalog-sharded` starts one `check-catalog` deployment run per host
+shard (`catalog.shards`), so several workers of one pool share a night's run while each
+host stays on one machine; it waits for them and renders one report.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
+from prefect.states import Cancelled
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from catalog.check import check_batch
@@ -46,8 +58,19 @@ from catalog.ops import (
     tally,
 )
 from catalog.queries import report_data
-from catalog.runs import BatchStored, RunSummary, finish_run, prepare_run, store_batch
+from catalog.runs import (
+    BatchStored,
+    PreparedRun,
+    RunInProgressError,
+    RunSummary,
+    abandon_run,
+    finish_run,
+    keep_lease,
+    prepare_run,
+    store_batch,
+)
 from catalog.settings import CheckSettings, Settings, load_settings
+from catalog.shards import Shard, all_shards, lease_name
 from flows.events import emit_notices
 from reports import build_context, publish_report
 
@@ -85,34 +108,67 @@ def run_check(
     trigger: str,
     resource_ids: list[str] | None = None,
     render: bool = True,
+    shard: str | None = None,
 ) -> RunSummary:
-    """One check run inside the current flow; shared by `check-catalog` and `recheck`."""
+    """One check run inside the current flow; shared by `check-catalog` and `recheck`.
+
+    A full run (no `resource_ids`) holds the run lease of its shard; rechecks hold none.
+    """
     log = get_run_logger()
     before = _tally(settings)
+    part = Shard.parse(shard) if shard else None
     prepared = prepare_run(
-        settings, trigger=trigger, flow_run_id=str(flow_run.id or ""), resource_ids=resource_ids
+        settings,
+        trigger=trigger,
+        flow_run_id=str(flow_run.id or ""),
+        resource_ids=resource_ids,
+        lease=lease_name(part) if resource_ids is None else None,
+        shard=part,
     )
     log.info(
-        "Run %s: %d catalog change(s) synced; %d URLs in %d batches",
+        "Run %s%s: %d catalog change(s) synced; %d URLs in %d batches",
         prepared.run_id,
+        f" (shard {part})" if part else "",
         len(prepared.sync.changes),
         prepared.url_count,
         len(prepared.batches),
     )
+    try:
+        with keep_lease(settings, prepared.lease):
+            stored = _check_and_store(settings, prepared)
+        summary = finish_run(
+            settings, prepared.run_id, stored=stored, sync=prepared.sync, lease=prepared.lease
+        )
+    except BaseException as exc:
+        abandon_run(settings, prepared, reason=f"{type(exc).__name__}: {exc}")
+        raise
+    if render:
+        summary = replace(summary, report_path=render_report_task(settings, prepared.run_id))
+    for line in summary.lines():
+        log.info(line)
+    _publish(settings, summary, before)
+    return summary
+
+
+def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchStored]:
+    """Check the batches on the task runner and store each as soon as it finishes."""
+    log = get_run_logger()
+    run_id, batches = prepared.run_id, prepared.batches
+    url_count = sum(len(b.targets) for b in batches)
     progress = create_progress_artifact(
-        0.0 if prepared.batches else 100.0,
+        0.0 if batches else 100.0,
         key=PROGRESS_KEY,
-        description=f"URLs checked in run {prepared.run_id}",
+        description=f"URLs checked in run {run_id}",
     )
-    workers = max(1, min(BATCH_WORKERS, len(prepared.batches)))
+    workers = max(1, min(BATCH_WORKERS, len(batches)))
     per_task = replace(settings.check, concurrency=max(2, settings.check.concurrency // workers))
-    futures = [check_batch_task.submit(b, per_task) for b in prepared.batches]
+    futures = [check_batch_task.submit(b, per_task) for b in batches]
     stored: list[BatchStored] = []
     done_urls = 0
     started = time.perf_counter()
     for future in as_completed(futures):
         checked = future.result()
-        result = store_batch(settings, prepared.run_id, checked.observations)
+        result = store_batch(settings, run_id, checked.observations, lease=prepared.lease)
         stored.append(result)
         done_urls += result.observations
         stats = batch_stats(checked)
@@ -127,20 +183,14 @@ def run_check(
             stats.failures,
             stats.retries,
             done_urls,
-            prepared.url_count,
+            url_count,
             done_urls / max(time.perf_counter() - started, 1e-6),
             result.events,
             "; NETWORK LOOKS DOWN" if result.network_down else "",
         )
         # The sync call returns a UUID; the async_dispatch signature also admits a coroutine.
-        update_progress_artifact(progress, progress_percent(done_urls, prepared.url_count))  # type: ignore[arg-type]
-    summary = finish_run(settings, prepared.run_id, stored=stored, sync=prepared.sync)
-    if render:
-        summary = replace(summary, report_path=render_report_task(settings, prepared.run_id))
-    for line in summary.lines():
-        log.info(line)
-    _publish(settings, summary, before)
-    return summary
+        update_progress_artifact(progress, progress_percent(done_urls, url_count))  # type: ignore[arg-type]
+    return stored
 
 
 def _publish(settings: Settings, summary: RunSummary, before: Tally) -> None:
@@ -176,10 +226,21 @@ def check_catalog(
     resource_ids: list[str] | None = None,
     trigger: str = "manual",
     render: bool = True,
+    shard: str | None = None,
 ) -> RunSummary:
-    """Check every URL of the configured catalogs and record what was found."""
+    """Check every URL of the configured catalogs (or of one host shard, "1/2") and record
+    what was found. A scheduled run that finds another full run in progress is Cancelled."""
     settings = load_settings(config).with_overrides(**(overrides or {}))
-    return run_check(settings, trigger=trigger, resource_ids=resource_ids, render=render)
+    try:
+        return run_check(
+            settings, trigger=trigger, resource_ids=resource_ids, render=render, shard=shard
+        )
+    except RunInProgressError as exc:
+        if trigger != "schedule":
+            raise
+        get_run_logger().warning("Skipped: %s", exc)
+        # Prefect ends the flow run in the state a flow returns.
+        return Cancelled(message=f"skipped: {exc}")  # type: ignore[return-value]
 
 
 @flow(name="publish-report")
@@ -193,3 +254,53 @@ def publish_report_flow(
     path = render_report_task(settings, run_id)
     create_link_artifact(Path(path).resolve().as_uri(), link_text="HTML report", key=REPORT_KEY)
     return path
+
+
+@flow(name="check-catalog-sharded")
+def check_catalog_sharded(
+    shards: int = 2,
+    deployment: str = "check-catalog/shard",
+    config: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    trigger: str = "schedule",
+    render: bool = True,
+    poll_seconds: float = 5.0,
+) -> dict[str, str]:
+    """Split one full run into `shards` host shards: one run of `deployment` (check-catalog
+    with `shard="i/n"`) per shard, picked up by any worker of its pool, then wait for all
+    and render one report. Returns each shard's final state name."""
+    from prefect import get_client
+    from prefect.deployments import run_deployment
+
+    log = get_run_logger()
+    started = {
+        str(part): run_deployment(
+            deployment,
+            parameters={
+                "shard": str(part),
+                "config": config,
+                "overrides": overrides,
+                "trigger": trigger,
+                "render": False,
+            },
+            timeout=0,
+        ).id
+        for part in all_shards(shards)
+    }
+    log.info("Started %d shard run(s) of %s", len(started), deployment)
+    states: dict[str, str] = {}
+    with get_client(sync_client=True) as client:
+        while len(states) < len(started):
+            time.sleep(poll_seconds)
+            for part, run_id in started.items():
+                state = client.read_flow_run(run_id).state
+                if part not in states and state is not None and state.is_final():
+                    states[part] = state.name
+                    log.info("Shard %s: %s", part, state.name)
+    failed = sorted(p for p, name in states.items() if name not in ("Completed", "Cancelled"))
+    if render:
+        settings = load_settings(config).with_overrides(**(overrides or {}))
+        render_report_task(settings, None)
+    if failed:
+        raise RuntimeError(f"shard run(s) {', '.join(failed)} did not complete: {states}")
+    return states

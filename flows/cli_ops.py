@@ -114,20 +114,35 @@ def status(
     config: Annotated[Path | None, typer.Option("--config", help="Config file.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many runs to show.")] = 10,
 ) -> None:
-    """Show the last runs (when, how long, what they found) and whether Prefect answers.
+    """Show the last runs (when, how long, what they found), who holds the run lease
+    (and until when), and whether Prefect answers.
 
     Example: linkhealth status --limit 5
     """
     from catalog import store
+    from catalog.clock import utcnow
     from catalog.db import engine_for
     from catalog.ops import run_lines
     from catalog.settings import load_settings
     from flows.prefect_server import api_url, is_healthy
 
     settings = load_settings(config).with_overrides(database_url=db)
-    runs = store.latest_runs(engine_for(settings.database_url), limit=limit)
+    engine = engine_for(settings.database_url)
+    runs = store.latest_runs(engine, limit=limit)
     for line in run_lines(runs) or ["no runs yet"]:
         typer.echo(line)
+    now = utcnow()
+    held = store.leases(engine)
+    for lease in held:
+        run = f" (run {lease.run_id})" if lease.run_id is not None else ""
+        state = "EXPIRED, the next run takes it over" if lease.expired(now) else "held"
+        typer.echo(
+            f"Lease {lease.name}: {state} by {lease.holder}{run} until "
+            f"{lease.expires_at:%Y-%m-%d %H:%M:%S} UTC, last heartbeat "
+            f"{lease.heartbeat_at:%H:%M:%S}"
+        )
+    if not held:
+        typer.echo("Lease: free (no full run in progress)")
     url = os.environ.get("PREFECT_API_URL") or api_url()
     typer.echo(f"Prefect API {url}: {'up' if is_healthy(url) else 'not answering'}")
 

@@ -1,0 +1,420 @@
+"""Run safety: one full run at a time (the lease), rechecks beside it, SIGKILL recovery.
+
+The lease and store tests run on PostgreSQL too (LINKHEALTH_TEST_DATABASE_URL); the
+SIGKILL test is SQLite only (it checks the file with PRAGMA integrity_check).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+from typer.testing import CliRunner
+
+from catalog import store, tables
+from catalog.check import check_batch
+from catalog.clock import utcnow
+from catalog.db import open_engine, session_scope
+from catalog.outcomes import Outcome
+from catalog.runs import (
+    FULL_RUN_LEASE,
+    LEASE_TTL,
+    LeaseLostError,
+    RunInProgressError,
+    abandon_run,
+    finish_run,
+    prepare_run,
+    store_batch,
+)
+from catalog.settings import CheckSettings, HealthSettings, Settings
+from tests.factories import (
+    T0,
+    Ticker,
+    database_url,
+    make_observation,
+    settings_for,
+    temporary_database,
+    write_catalog,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    with temporary_database(tmp_path) as engine:
+        yield engine
+
+
+def _settings(engine: Engine, tmp_path: Path, urls: list[str]) -> Settings:
+    entries = [{"id": f"r{i}", "title": f"Resource {i}", "url": u} for i, u in enumerate(urls)]
+    return settings_for(engine, [write_catalog(tmp_path / "catalog.yaml", entries)])
+
+
+URLS = [f"https://site{i % 5}.example.org/page{i}" for i in range(30)]
+
+
+# --- the lease -------------------------------------------------------------------------------
+
+
+def test_second_full_run_fails_fast_naming_the_holder(engine: Engine, tmp_path: Path) -> None:
+    settings = _settings(engine, tmp_path, URLS)
+    clock = Ticker()
+    first = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=clock)
+    assert first.lease is not None
+    with pytest.raises(RunInProgressError) as raised:
+        prepare_run(settings, trigger="manual", lease=FULL_RUN_LEASE, clock=clock)
+    assert raised.value.exit_code == 8
+    assert raised.value.lease.holder == first.lease.holder
+    assert raised.value.lease.run_id == first.run_id
+    assert raised.value.lease.expires_at == T0 + LEASE_TTL
+    assert [r.id for r in store.latest_runs(engine)] == [first.run_id]  # nothing written
+
+
+def test_finished_run_releases_the_lease_for_the_next(engine: Engine, tmp_path: Path) -> None:
+    settings = _settings(engine, tmp_path, URLS)
+    first = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=Ticker())
+    finish_run(settings, first.run_id, stored=[], lease=first.lease, clock=Ticker())
+    assert store.get_lease(engine, FULL_RUN_LEASE) is None
+    second = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=Ticker())
+    assert second.lease is not None and second.lease.holder != first.lease.holder  # type: ignore[union-attr]
+
+
+def test_failed_run_is_marked_failed_and_releases_the_lease(engine: Engine, tmp_path: Path) -> None:
+    settings = _settings(engine, tmp_path, URLS)
+    prepared = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=Ticker())
+    abandon_run(settings, prepared, reason="RuntimeError: boom", clock=Ticker())
+    assert store.get_run(engine, prepared.run_id).status == "failed"
+    assert store.get_lease(engine, FULL_RUN_LEASE) is None
+
+
+def test_rechecks_run_beside_a_full_run_without_the_lease(engine: Engine, tmp_path: Path) -> None:
+    settings = _settings(engine, tmp_path, URLS)
+    full = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=Ticker())
+    recheck = prepare_run(settings, trigger="recheck", resource_ids=["r1"], clock=Ticker())
+    assert recheck.lease is None and recheck.url_count == 1
+    assert store.get_lease(engine, FULL_RUN_LEASE).holder == full.lease.holder  # type: ignore[union-attr]
+
+
+def test_stored_batches_move_the_expiry_forward(engine: Engine, tmp_path: Path) -> None:
+    settings = _settings(engine, tmp_path, URLS)
+    clock = Ticker()
+    prepared = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=clock)
+    clock.now = T0 + timedelta(minutes=10)
+    obs = [make_observation(URLS[0], checked_at=clock.now)]
+    store_batch(settings, prepared.run_id, obs, clock=clock, lease=prepared.lease)
+    lease = store.get_lease(engine, FULL_RUN_LEASE)
+    assert lease is not None
+    assert lease.heartbeat_at == clock.now and lease.expires_at == clock.now + LEASE_TTL
+
+
+def test_expired_lease_is_taken_over_and_its_run_aborted(engine: Engine, tmp_path: Path) -> None:
+    settings = _settings(engine, tmp_path, URLS)
+    clock = Ticker()
+    stalled = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=clock)
+    clock.now = T0 + LEASE_TTL + timedelta(seconds=1)
+    taker = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=clock)
+    assert store.get_run(engine, stalled.run_id).status == "aborted"
+    assert store.get_lease(engine, FULL_RUN_LEASE).holder == taker.lease.holder  # type: ignore[union-attr]
+    # The stalled run wakes up: it may not write next to the run that took over.
+    with pytest.raises(LeaseLostError):
+        obs = [make_observation(URLS[0], checked_at=clock.now)]
+        store_batch(settings, stalled.run_id, obs, clock=clock, lease=stalled.lease)
+    assert _observation_count(engine, stalled.run_id) == 0
+
+
+def test_only_one_of_many_simultaneous_claims_wins(tmp_path: Path) -> None:
+    with temporary_database(tmp_path) as first:
+        url = database_url(first)
+        engines = [open_engine(url) for _ in range(8)]
+        start = threading.Barrier(len(engines))
+        won: list[bool] = []
+
+        def claim(engine: Engine, n: int) -> None:
+            start.wait()
+            claim = store.acquire_lease(
+                engine, FULL_RUN_LEASE, f"host:{n} test", now=T0, ttl=LEASE_TTL
+            )
+            won.append(claim.acquired)
+
+        threads = [threading.Thread(target=claim, args=(e, n)) for n, e in enumerate(engines)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for engine in engines:
+            engine.dispose()
+    assert sorted(won) == [False] * 7 + [True]
+
+
+def test_runs_of_a_dead_process_are_aborted(engine: Engine, tmp_path: Path) -> None:
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    holder = f"{store.lease_holder().split(':')[0]}:{gone.stdout.strip()} flow-run"
+    run_id = store.start_run(engine, trigger="schedule", now=T0, summary={"holder": holder})
+    alive = store.start_run(
+        engine, trigger="recheck", now=T0, summary={"holder": store.lease_holder()}
+    )
+    legacy = store.start_run(engine, trigger="schedule", now=T0)
+    assert store.abort_stale_runs(engine, now=T0) == [run_id]
+    assert {r.id: r.status for r in store.latest_runs(engine)} == {
+        run_id: "aborted",
+        alive: "running",
+        legacy: "running",
+    }
+
+
+def test_status_shows_the_lease_holder_and_expiry(tmp_path: Path) -> None:
+    from flows.cli import app
+
+    url = f"sqlite:///{tmp_path / 'lh.db'}"
+    engine = open_engine(url)
+    store.acquire_lease(engine, FULL_RUN_LEASE, "box:42 flow-1", now=T0, ttl=LEASE_TTL)
+    result = CliRunner().invoke(app, ["status", "--db", url])
+    assert result.exit_code == 0
+    assert "box:42 flow-1" in result.output
+    assert f"{T0 + LEASE_TTL:%Y-%m-%d %H:%M:%S}" in result.output
+
+
+# --- a recheck during a nightly run ------------------------------------------------------------
+
+
+def test_recheck_during_a_full_run_neither_corrupts_nor_double_writes(
+    engine: Engine, tmp_path: Path
+) -> None:
+    settings = _settings(engine, tmp_path, URLS)
+    full = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=Ticker())
+    recheck = prepare_run(
+        settings, trigger="recheck", resource_ids=["r0", "r1", "r2"], clock=Ticker()
+    )
+    shared = URLS[:3]
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def nightly() -> None:
+        start.wait()
+        for n in range(10):  # ten batches of every URL, all failing
+            at = T0 + timedelta(minutes=n)
+            obs = [make_observation(u, Outcome.NOT_FOUND, checked_at=at) for u in URLS]
+            store_batch(settings, full.run_id, obs, lease=full.lease)
+
+    def curator() -> None:
+        start.wait()
+        for n in range(20):
+            at = T0 + timedelta(minutes=n, seconds=30)
+            obs = [make_observation(u, Outcome.NOT_FOUND, checked_at=at) for u in shared]
+            store_batch(settings, recheck.run_id, obs)
+
+    def guarded(body):  # type: ignore[no-untyped-def]
+        def run() -> None:
+            try:
+                body()
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        return run
+
+    threads = [threading.Thread(target=guarded(f)) for f in (nightly, curator)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert _observation_count(engine, full.run_id) == 10 * len(URLS)
+    assert _observation_count(engine, recheck.run_id) == 20 * len(shared)
+    with session_scope(engine) as s:
+        duplicates = s.execute(
+            select(tables.Observation.run_id, tables.Observation.url, tables.Observation.checked_at)
+            .group_by(
+                tables.Observation.run_id, tables.Observation.url, tables.Observation.checked_at
+            )
+            .having(func.count() > 1)
+        ).all()
+        assert duplicates == []
+        for link in s.scalars(select(tables.Link)):
+            ids = s.scalars(
+                select(tables.Observation.id).where(tables.Observation.link_id == link.id)
+            ).all()
+            # Every failure counted once: no writer overwrote the other's link state.
+            assert link.consecutive_failures == len(ids), link.url
+            assert link.last_observation_id == max(ids)
+
+
+def _observation_count(engine: Engine, run_id: int) -> int:
+    with session_scope(engine) as s:
+        return s.scalar(
+            select(func.count()).select_from(tables.Observation).where(
+                tables.Observation.run_id == run_id
+            )
+        ) or 0  # fmt: skip
+
+
+# --- SIGKILL -----------------------------------------------------------------------------------
+
+#: The library pipeline the flow runs (prepare, check each batch, store it), in its own process.
+CHILD = """
+import sys
+from pathlib import Path
+from catalog.check import check_batch
+from catalog.clock import utcnow
+from catalog.runs import FULL_RUN_LEASE, prepare_run, store_batch
+from tests.test_run_safety import pipeline_settings
+
+settings = pipeline_settings(sys.argv[1], Path(sys.argv[2]))
+prepared = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE)
+print("run", prepared.run_id, flush=True)
+for batch in prepared.batches:
+    observations = check_batch(batch, settings.check)
+    store_batch(settings, prepared.run_id, observations, lease=prepared.lease)
+    print("stored", len(observations), flush=True)
+print("done", flush=True)
+"""
+
+
+def pipeline_settings(db_url: str, catalog: Path) -> Settings:
+    """Quick, polite-enough settings for checking the slow site on loopback addresses."""
+    return Settings(
+        database_url=db_url,
+        catalogs=(catalog,),
+        health=HealthSettings(archive_lookups=False),
+        check=CheckSettings(
+            allow_private=True,
+            soft404_probe=False,
+            max_attempts=1,
+            per_host_rate=100.0,
+            read_timeout=30.0,
+            total_timeout=30.0,
+            batch_size=3,
+        ),
+    )
+
+
+@contextmanager
+def slow_sites(release: threading.Event) -> Iterator[list[str]]:
+    """Two hosts (127.0.0.2: answers at once, 127.0.0.3: waits for `release`)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, body: bool) -> None:
+            if _address(self.server)[0] == "127.0.0.3":
+                release.wait(20)
+            page = b"<title>Page</title><p>Some text about the resource.</p>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            if body:
+                self.wfile.write(page)
+
+        def do_GET(self) -> None:
+            self._answer(True)
+
+        def do_HEAD(self) -> None:
+            self._answer(False)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    servers = [ThreadingHTTPServer((ip, 0), Handler) for ip in ("127.0.0.2", "127.0.0.3")]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    bases = ["http://{}:{}".format(*_address(s)) for s in servers]
+    try:
+        yield bases
+    finally:
+        release.set()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+def _address(server: Any) -> tuple[str, int]:
+    host, port = server.server_address[:2]
+    return str(host), int(port)
+
+
+def test_run_killed_mid_way_keeps_its_batches_and_the_next_run_proceeds(tmp_path: Path) -> None:
+    release = threading.Event()
+    with slow_sites(release) as (fast, slow):
+        urls = [f"{fast}/a", f"{fast}/b", f"{fast}/c", f"{slow}/x", f"{slow}/y"]
+        entries = [{"id": f"r{i}", "title": f"Resource {i}", "url": u} for i, u in enumerate(urls)]
+        catalog = write_catalog(tmp_path / "catalog.yaml", entries)
+        db_url = f"sqlite:///{tmp_path / 'lh.db'}"
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, db_url, str(catalog)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+        )
+        try:
+            assert child.stdout is not None
+            run_line = child.stdout.readline().split()
+            assert run_line[0] == "run", run_line
+            killed_run = int(run_line[1])
+            assert child.stdout.readline().split() == ["stored", "3"]
+            os.kill(child.pid, signal.SIGKILL)  # while it waits on the slow host
+        finally:
+            child.kill()
+            child.wait(timeout=10)
+        release.set()
+
+        engine = open_engine(db_url)
+        with engine.connect() as conn:
+            assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+        assert store.get_run(engine, killed_run).status == "running"
+        assert _observation_count(engine, killed_run) == 3  # the committed batch is there
+
+        settings = pipeline_settings(db_url, catalog)
+        prepared = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE)
+        killed = store.get_run(engine, killed_run)
+        assert killed.status == "aborted" and killed.urls_checked == 3
+        stored = [
+            store_batch(
+                settings, prepared.run_id, check_batch(b, settings.check), lease=prepared.lease
+            )
+            for b in prepared.batches
+        ]
+        summary = finish_run(settings, prepared.run_id, stored=stored, lease=prepared.lease)
+        assert summary.status == "completed" and summary.urls_checked == len(urls)
+        assert store.get_lease(engine, FULL_RUN_LEASE) is None
+        engine.dispose()
+
+
+# --- through Prefect ---------------------------------------------------------------------------
+
+
+@pytest.mark.flow
+def test_scheduled_run_is_skipped_and_manual_run_refused_while_the_lease_is_held(
+    prefect_harness: None, isolated_cwd: Path
+) -> None:
+    from flows.check_flow import check_catalog
+
+    db_url = f"sqlite:///{isolated_cwd / 'lh.db'}"
+    entries = [{"id": "r1", "title": "Resource 1", "url": "https://example.org/r1"}]
+    overrides = {
+        "database_url": db_url,
+        "catalogs": [str(write_catalog(isolated_cwd / "catalog.yaml", entries))],
+    }
+    engine = open_engine(db_url)
+    now = utcnow()
+    store.acquire_lease(engine, FULL_RUN_LEASE, "box:42 flow-1", now=now, ttl=LEASE_TTL)
+
+    state = check_catalog(overrides=overrides, trigger="schedule", render=False, return_state=True)
+    assert state.is_cancelled()
+    with pytest.raises(RunInProgressError):
+        check_catalog(overrides=overrides, trigger="manual", render=False)
+    assert store.latest_runs(engine) == []
+    assert store.get_lease(engine, FULL_RUN_LEASE).holder == "box:42 flow-1"  # type: ignore[union-attr]
+    engine.dispose()

@@ -1,0 +1,97 @@
+"""Scale-out by host shard: every host in exactly one shard, a host's URLs never split."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from catalog.errors import ConfigError
+from catalog.model import Target
+from catalog.runs import prepare_run
+from catalog.shards import FULL_RUN_LEASE, Shard, all_shards, lease_name, plan_shard, shard_of
+from tests.factories import settings_for, temporary_database, write_catalog
+
+HOSTS = [f"www.site{i}.example.org" for i in range(200)] + ["EXAMPLE.org", "127.0.0.1"]
+
+
+def _targets() -> list[Target]:
+    return [
+        Target(url=f"https://{host}/page{n}", host=host, resource_ids=(f"{host}-{n}",))
+        for i, host in enumerate(HOSTS)
+        for n in range(1 + i % 4)
+    ]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7])
+def test_every_url_falls_in_exactly_one_shard(count: int) -> None:
+    targets = _targets()
+    seen = Counter(
+        t.url
+        for shard in all_shards(count)
+        for batch in plan_shard(targets, 5, shard)
+        for t in batch.targets
+    )
+    assert set(seen) == {t.url for t in targets}
+    assert set(seen.values()) == {1}
+
+
+@pytest.mark.parametrize("count", [2, 3, 7])
+def test_a_hosts_urls_are_never_split_across_shards(count: int) -> None:
+    shards_of_host: dict[str, set[Shard]] = {}
+    for shard in all_shards(count):
+        for batch in plan_shard(_targets(), 5, shard):
+            for target in batch.targets:
+                shards_of_host.setdefault(target.host, set()).add(shard)
+    assert all(len(found) == 1 for found in shards_of_host.values())
+
+
+def test_shards_share_the_hosts_roughly_evenly() -> None:
+    sizes = Counter(shard_of(h, 4) for h in HOSTS)
+    assert len(sizes) == 4 and min(sizes.values()) > len(HOSTS) / 8
+
+
+def test_shard_of_a_host_is_the_same_in_every_process() -> None:
+    # Python's own hash() is salted per process; the shard must not be.
+    code = "from catalog.shards import shard_of; print(shard_of('www.site7.example.org', 5))"
+    root = Path(__file__).resolve().parents[1]
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+        ).stdout.strip()
+        for _ in range(2)
+    }
+    assert outputs == {str(shard_of("www.site7.example.org", 5))}
+
+
+def test_shard_ignores_host_case() -> None:
+    assert shard_of("Example.ORG", 5) == shard_of("example.org", 5)
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "1", "a/b", "1/0", ""])
+def test_malformed_shards_are_configuration_errors(text: str) -> None:
+    with pytest.raises(ConfigError):
+        Shard.parse(text)
+
+
+def test_each_shard_has_a_lease_of_its_own() -> None:
+    assert Shard.parse(" 2 / 3 ") == Shard(2, 3)
+    assert lease_name(Shard(2, 3)) == "full-run:2/3"
+    assert lease_name(None) == FULL_RUN_LEASE
+
+
+def test_shard_runs_plan_only_their_hosts_and_may_run_side_by_side(tmp_path: Path) -> None:
+    urls = [f"https://{h}/page" for h in HOSTS[:40]]
+    entries = [{"id": f"r{i}", "title": f"Resource {i}", "url": u} for i, u in enumerate(urls)]
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(engine, [write_catalog(tmp_path / "catalog.yaml", entries)])
+        runs = [
+            prepare_run(settings, trigger="schedule", lease=s.lease_name, shard=s)
+            for s in all_shards(2)
+        ]
+        planned = [t.url for run in runs for b in run.batches for t in b.targets]
+        assert sorted(planned) == sorted(urls)
+        assert all(run.lease is not None for run in runs)
