@@ -40,7 +40,12 @@ from catalog.check.facts import (
 )
 from catalog.check.politeness import HostGate, Politeness
 from catalog.check.reasons import FailureKind, describe_error
-from catalog.check.retry import refused_wait, retry_after_seconds, with_retries
+from catalog.check.retry import (
+    refused_wait,
+    retry_after_seconds,
+    should_retry,
+    with_retries,
+)
 from catalog.check.safety import Resolver, forbidden_address, host_allowlisted, system_resolver
 from catalog.clock import Clock
 from catalog.model import Hop, Previous, Target
@@ -186,9 +191,7 @@ class Fetcher:
     async def fetch(self, target: Target, url: str, progress: Progress) -> None:
         """HEAD then maybe GET (or GET alone), appending each `Exchange` to `progress`."""
         if not target.fingerprint_due:
-            # HEAD is never retried: whatever would deserve a retry sends us to GET anyway.
-            once = replace(self.settings, max_attempts=1)
-            head = await self.follow("HEAD", url, progress=progress, settings=once)
+            head = await self._head(url, progress)
             progress.exchanges.append(head)
             progress.method = None
             if not needs_get(head):
@@ -201,6 +204,33 @@ class Fetcher:
         )
         progress.exchanges.append(get)
         progress.method = None
+
+    async def _head(self, url: str, progress: Progress) -> Exchange:
+        """HEAD, repeated only while the server says "not now" (429, 503).
+
+        Any other failure sends us to GET at once (servers that mishandle HEAD exist), but
+        a busy or rate-limiting server would answer GET the same way, and GET would then
+        download the whole page only to learn it is still there.
+        """
+        once = replace(self.settings, max_attempts=1)
+        head = await self.follow("HEAD", url, progress=progress, settings=once)
+        notes: list[RetryNote] = []
+        for attempt in range(1, self.settings.max_attempts):
+            answer = head.answer
+            if answer is None or answer.status not in (429, 503) or head.stop is not None:
+                break
+            wait = retry_after_seconds(answer.headers, self.clock())
+            tried = Attempt("HEAD", answer.url, answer=answer, retry_after=wait)
+            if not should_retry(tried, self.settings):
+                break
+            if wait is None:  # with a Retry-After the host gate holds our next request
+                wait = min(
+                    self.settings.backoff_max, self.settings.backoff_initial * 2 ** (attempt - 1)
+                )
+                await self.sleep(wait)
+            notes.append(RetryNote(str(answer.status), tried.retry_after, wait))
+            head = await self.follow("HEAD", url, progress=progress, settings=once)
+        return replace(head, retries=(*notes, *head.retries)) if notes else head
 
     async def probe(self, url: str) -> Probe:
         """One GET of a made-up URL, no retries; any failure is just "no probe answer"."""

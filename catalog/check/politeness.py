@@ -2,23 +2,27 @@
 
 Stage: check. Parts:
 
-- `HostGate`: one per host. A request rate limiter (`aiolimiter.AsyncLimiter`, one request
-  per 1/rate seconds, no bursts) and a pause that a 429/503 with Retry-After sets, so the
-  host's other URLs wait while other hosts carry on.
-- `HostScheduler`: hands URLs to a fixed pool of workers, round-robin over hosts, never
-  more than the host's concurrency at once. A worker only takes a URL whose host has a
-  free slot, so no worker ever sits on a global slot waiting for a busy host, and one
-  large host cannot serialize the run. Memory is one deque of indexes per host.
+- `HostGate`: one per host. Spaces the host's requests `1/rate` seconds apart (no bursts;
+  a slot is reserved in arrival order, so waiting requests leave one by one) and holds a
+  pause that a 429/503 with Retry-After sets, so the host's other URLs wait while other
+  hosts carry on. It knows when its next request may start (`ready_at`), which the
+  scheduler uses.
+- `HostScheduler`: hands URLs to a fixed pool of workers, never more than the host's
+  concurrency at once, and only when the host may send now (rate slot free, no pause):
+  a worker never sits on a global slot waiting for a host. Among the hosts that may send,
+  the one with the most work left (URLs ÷ rate) goes first, so the busiest host, which
+  decides when the run can end, is kept busy from the first second to the last. Memory is
+  one deque of indexes per host plus two heaps of hosts.
 - `Politeness`: the gates of one run, created on first use.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-
-from aiolimiter import AsyncLimiter
 
 from catalog.settings import CheckSettings
 
@@ -31,10 +35,16 @@ class HostGate:
     def __init__(self, host: str, concurrency: int, rate: float) -> None:
         self.host = host
         self.concurrency = max(1, concurrency)
-        # One token per 1/rate s: "5 per second" means evenly spaced, never a burst of 5.
-        self.limiter = AsyncLimiter(1, 1.0 / rate) if rate > 0 else None
+        #: Seconds between two request starts; 0 means no rate limit.
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        #: Loop time at which the next request may start.
+        self.next_at = -math.inf
         self.paused_until = 0.0
         self._pause_owner: object | None = None
+
+    def ready_at(self) -> float:
+        """Loop time from which a new request could start without waiting."""
+        return max(self.next_at, self.paused_until)
 
     def pause(self, seconds: float, owner: object) -> None:
         """Hold the host's requests for `seconds` (except the owner's own retry)."""
@@ -44,7 +54,7 @@ class HostGate:
             self._pause_owner = owner
 
     async def before_request(self, owner: object, sleep: Sleep) -> None:
-        """Wait for the rate limit, then out any pause (unless `owner` set it and waited)."""
+        """Wait for a rate slot, then out any pause (unless `owner` set it and waited)."""
         await self._tick()
         delay = self.paused_until - asyncio.get_running_loop().time()
         if delay > 0 and owner is not self._pause_owner:
@@ -52,8 +62,13 @@ class HostGate:
             await self._tick()  # requests held by a pause leave one by one, not in a burst
 
     async def _tick(self) -> None:
-        if self.limiter is not None:
-            await self.limiter.acquire()
+        if self.interval <= 0:
+            return
+        now = asyncio.get_running_loop().time()
+        start = max(now, self.next_at)
+        self.next_at = start + self.interval  # reserved before sleeping: arrival order
+        if start > now:
+            await asyncio.sleep(start - now)
 
 
 class Politeness:
@@ -71,46 +86,135 @@ class Politeness:
 
 
 class HostScheduler:
-    """Round-robin dispatch of (host, item index) to workers, honouring host concurrency."""
+    """Dispatch (host, item index) to workers: host concurrency and rate honoured, busiest first.
+
+    A host is in at most one of two heaps: `_ready` (may send now, keyed by work left) or
+    `_timed` (has a free slot but must wait for its rate or a pause, keyed by time). One
+    timer wakes one waiting worker when the earliest timed host comes due.
+    """
 
     def __init__(self, work: Iterable[tuple[str, int]], politeness: Politeness) -> None:
         self._queues: dict[str, deque[int]] = {}
         for host, index in work:
             self._queues.setdefault(host, deque()).append(index)
         self._politeness = politeness
+        self._gates = {host: politeness.gate(host) for host in self._queues}
         self._active: dict[str, int] = dict.fromkeys(self._queues, 0)
-        self._ready: deque[str] = deque(self._queues)
+        #: When the scheduler last handed out a URL of the host (its first request follows).
+        self._handed: dict[str, float] = dict.fromkeys(self._queues, -math.inf)
         self._pending = sum(len(q) for q in self._queues.values())
-        self._changed = asyncio.Condition()
+        self._queued: set[str] = set(self._queues)
+        self._ready: list[tuple[float, int, str]] = []
+        self._timed: list[tuple[float, int, str]] = []
+        self._order = {host: i for i, host in enumerate(self._queues)}  # stable tie-break
+        for host in self._queues:
+            heapq.heappush(self._ready, (self._priority(host), self._order[host], host))
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
 
     @property
     def pending(self) -> int:
         return self._pending
 
     async def take(self) -> tuple[str, int] | None:
-        """The next URL whose host has a free slot; None when nothing is left to hand out."""
-        async with self._changed:
-            while not self._ready:
+        """The next URL whose host may send now; None when nothing is left to hand out."""
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            self._promote(now)
+            if self._ready:
+                _, order, host = heapq.heappop(self._ready)
+                at = self._eligible_at(host)
+                if at > now:  # paused by a Retry-After since it was queued
+                    heapq.heappush(self._timed, (at, order, host))
+                    continue
+                self._queued.discard(host)
+                index = self._queues[host].popleft()
+                self._pending -= 1
+                self._active[host] += 1
+                self._handed[host] = now
+                self._requeue(host, now)
                 if self._pending == 0:
-                    return None
-                await self._changed.wait()
-            host = self._ready.popleft()
-            index = self._queues[host].popleft()
-            self._pending -= 1
-            self._active[host] += 1
-            if self._queues[host] and self._active[host] < self._limit(host):
-                self._ready.append(host)
+                    self._wake_all()  # idle workers can go home
+                elif self._ready:
+                    self._wake_one()  # more hosts may send: let another worker in
+                return host, index
             if self._pending == 0:
-                self._changed.notify_all()  # idle workers can go home
-            return host, index
+                return None
+            self._arm_timer(loop)
+            waiter = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if not waiter.done():
+                    waiter.cancel()
+                    self._waiters.remove(waiter)
 
     async def done(self, host: str) -> None:
-        async with self._changed:
-            was_full = self._active[host] >= self._limit(host)
-            self._active[host] -= 1
-            if self._queues[host] and was_full:
-                self._ready.append(host)
-                self._changed.notify()
+        self._active[host] -= 1
+        loop = asyncio.get_running_loop()
+        if self._requeue(host, loop.time()):
+            self._wake_one()
 
-    def _limit(self, host: str) -> int:
-        return self._politeness.gate(host).concurrency
+    def _priority(self, host: str) -> float:
+        """Most work left first: URLs left times seconds per URL (at least a token amount)."""
+        return -len(self._queues[host]) * max(self._gates[host].interval, 1e-3)
+
+    def _eligible_at(self, host: str) -> float:
+        gate = self._gates[host]
+        return max(gate.ready_at(), self._handed[host] + gate.interval)
+
+    def _requeue(self, host: str, now: float) -> bool:
+        """Put `host` back in a heap if it has URLs and a free slot; True if it was put."""
+        if host in self._queued or not self._queues[host]:
+            return False
+        if self._active[host] >= self._gates[host].concurrency:
+            return False
+        self._queued.add(host)
+        at = self._eligible_at(host)
+        if at <= now:
+            heapq.heappush(self._ready, (self._priority(host), self._order[host], host))
+        else:
+            heapq.heappush(self._timed, (at, self._order[host], host))
+        return True
+
+    def _promote(self, now: float) -> None:
+        """Move every timed host that has come due into the ready heap."""
+        while self._timed and self._timed[0][0] <= now:
+            _, order, host = heapq.heappop(self._timed)
+            at = self._eligible_at(host)  # a retry or a pause may have moved it since
+            if at > now:
+                heapq.heappush(self._timed, (at, order, host))
+            else:
+                heapq.heappush(self._ready, (self._priority(host), order, host))
+
+    def _arm_timer(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._timed:
+            return
+        at = self._timed[0][0]
+        if self._timer is not None and self._timer_at <= at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = loop.call_at(at, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = math.inf
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _wake_all(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)

@@ -1,0 +1,489 @@
+"""The pieces of `bench/run`: simulated web, catalog, runs, and the figures they yield.
+
+Stage: benchmark (never imported by the product). Inputs: catalog size, host count and
+latency. Outputs: `RunFigures` per run (wall time, CPU, RSS, bytes, per-host concurrency
+the server saw, accuracy against the ground truth) and the `Floor` politeness allows.
+
+Every process started here is a child of the caller and is stopped by the context
+manager that started it. Only loopback addresses are ever targets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import select
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.gencatalog import generate, summarize, truth_path, write_catalog, write_truth
+from catalog.settings import CheckSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+#: Requests a correct first check needs per URL of each kind under the default settings
+#: (GET first, 3 attempts for retried failures, redirects followed), and seconds of
+#: Retry-After that pause the whole host.
+REQUESTS_PER_KIND: dict[str, int] = {
+    "temp": 2,
+    "perm": 2,
+    "home-redirect": 2,
+    "loop": 2,
+    "flaky503": 2,
+    "ratelimit": 2,
+    "reset": 3,
+    "500": 3,
+}
+PAUSE_PER_KIND: dict[str, float] = {"ratelimit": 1.0}
+
+
+# --- the simulated web -------------------------------------------------------------------------
+
+
+@dataclass
+class Web:
+    """A running `bench.simweb` process."""
+
+    port: int
+    control: str
+    process: subprocess.Popen[str]
+
+    def reset(self) -> None:
+        httpx.get(f"{self.control}/__reset", trust_env=False).raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        response = httpx.get(f"{self.control}/__stats", trust_env=False, timeout=30)
+        return dict(response.json())
+
+
+@contextlib.contextmanager
+def simweb(hosts: int, latency_ms: float, jitter_ms: float = 0.0) -> Iterator[Web]:
+    """Start the simulated web on a free port; stop it however the block ends."""
+    command = [sys.executable, "-m", "bench.simweb", "--hosts", str(hosts), "--port", "0"]
+    command += ["--latency-ms", str(latency_ms), "--jitter-ms", str(jitter_ms)]
+    with tempfile.TemporaryFile("w+") as errors:
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True
+        )
+        try:
+            assert process.stdout is not None
+            ready, _, _ = select.select([process.stdout], [], [], 60)
+            line = process.stdout.readline() if ready else ""
+            if not line:
+                errors.seek(0)
+                raise RuntimeError(f"simweb did not start: {errors.read()}")
+            info = json.loads(line)
+            yield Web(port=int(info["port"]), control=str(info["control"]), process=process)
+        finally:
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen[Any], group: bool = False) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            if group:
+                os.killpg(process.pid, signal.SIGTERM)
+            else:
+                process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL) if group else process.kill()
+            process.wait(timeout=15)
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+# --- catalog, ground truth, floor --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Generated:
+    catalog: Path
+    truth: Path
+    summary: Mapping[str, Any]
+    #: url -> (host, kind), in catalog order.
+    rows: Mapping[str, tuple[str, str]]
+
+
+def make_catalog(
+    out: Path, *, urls: int, hosts: int, seed: int, port: int, max_host_share: float = 0.05
+) -> Generated:
+    entries = generate(urls, hosts, seed, port, cap_share=max_host_share)
+    title = f"Benchmark: {urls} URLs over {hosts} simulated hosts (seed {seed})"
+    catalog = write_catalog(entries, out, title)
+    truth = write_truth(entries, truth_path(out))
+    rows = {e.url: (e.host, e.kind) for e in entries}
+    return Generated(catalog, truth, summarize(entries), rows)
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The soonest a run may end under per-host politeness, set by its busiest host."""
+
+    #: The issue's definition: max over hosts of URLs / rate (or URLs x latency / conc).
+    by_urls_s: float
+    #: Counting every request a correct check must send (redirect hops, the retries the
+    #: settings prescribe, one soft-404 probe per host) and Retry-After pauses.
+    by_requests_s: float
+    busiest_host: str
+    busiest_urls: int
+    busiest_requests: int
+
+
+def politeness_floor(
+    rows: Mapping[str, tuple[str, str]], settings: CheckSettings, latency_s: float
+) -> Floor:
+    urls: Counter[str] = Counter()
+    requests: Counter[str] = Counter()
+    pauses: Counter[str] = Counter()
+    for host, kind in rows.values():
+        urls[host] += 1
+        requests[host] += REQUESTS_PER_KIND.get(kind, 1)
+        pauses[host] += PAUSE_PER_KIND.get(kind, 0.0)
+    if settings.soft404_probe:
+        for host in urls:
+            requests[host] += 1
+
+    def seconds(host: str, count: int, pause: float) -> float:
+        concurrency, rate = settings.policy_for(host)
+        by_rate = count / rate if rate > 0 else 0.0
+        return max(by_rate, count * latency_s / max(1, concurrency)) + pause
+
+    by_urls = {h: seconds(h, n, 0.0) for h, n in urls.items()}
+    by_requests = {h: seconds(h, requests[h], pauses[h]) for h in urls}
+    busiest = max(by_requests, key=lambda h: by_requests[h])
+    return Floor(
+        by_urls_s=max(by_urls.values()),
+        by_requests_s=by_requests[busiest],
+        busiest_host=busiest,
+        busiest_urls=urls[busiest],
+        busiest_requests=requests[busiest],
+    )
+
+
+# --- accuracy ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    checked: int
+    correct: int
+    #: "expected -> got" -> count
+    mismatches: Mapping[str, int]
+    missing: int
+
+    @property
+    def share(self) -> float:
+        return self.correct / max(1, self.checked + self.missing)
+
+
+def accuracy(truth: Path, got: Mapping[str, str]) -> Accuracy:
+    """Compare outcomes by URL (canonical form) with the `-truth.jsonl` file."""
+    from catalog.urls import canonical_url
+
+    correct = missing = 0
+    wrong: Counter[str] = Counter()
+    for line in truth.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        outcome = got.get(canonical_url(row["url"]))
+        if outcome is None:
+            missing += 1
+        elif outcome == row["expected"]:
+            correct += 1
+        else:
+            wrong[f"{row['kind']}: {row['expected']} -> {outcome}"] += 1
+    return Accuracy(len(got), correct, dict(wrong.most_common()), missing)
+
+
+def latest_outcomes(db_file: Path) -> dict[str, str]:
+    """The latest observation's outcome per URL, read straight from the SQLite file."""
+    query = (
+        "SELECT url, outcome FROM observations WHERE id IN "
+        "(SELECT max(id) FROM observations GROUP BY link_id)"
+    )
+    with contextlib.closing(sqlite3.connect(db_file)) as db:
+        return {str(url): str(outcome) for url, outcome in db.execute(query)}
+
+
+def observation_count(db_file: Path) -> int:
+    with contextlib.closing(sqlite3.connect(db_file)) as db:
+        return int(db.execute("SELECT count(*) FROM observations").fetchone()[0])
+
+
+# --- one run's figures --------------------------------------------------------------------------
+
+
+@dataclass
+class RunFigures:
+    label: str
+    urls: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    requests: int = 0
+    bytes_sent: int = 0
+    max_open_per_host: int = 0
+    max_per_second: int = 0
+    busiest_requests: int = 0
+    accuracy: Accuracy | None = None
+    #: seconds of the checker core alone, when measured separately
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def urls_per_s(self) -> float:
+        return self.urls / max(self.wall_s, 1e-9)
+
+    @property
+    def cpu_per_1000(self) -> float:
+        return self.cpu_s / max(1, self.urls) * 1000
+
+    def with_web(self, stats: Mapping[str, Any], busiest: str) -> RunFigures:
+        total = stats["total"]
+        hosts = stats["hosts"]
+        return replace(
+            self,
+            requests=int(total["requests"]),
+            bytes_sent=int(total["bytes_sent"]),
+            max_open_per_host=max((int(h["max_open"]) for h in hosts.values()), default=0),
+            max_per_second=max((int(h["max_per_second"]) for h in hosts.values()), default=0),
+            busiest_requests=int(hosts.get(busiest, {}).get("requests", 0)),
+        )
+
+
+class PeakRss:
+    """Samples VmHWM of a child and its descendants from /proc.
+
+    `ru_maxrss` of a child counts the parent's pages at fork, so for a child forked from
+    this (large) process it says more about us than about the child.
+    """
+
+    def __init__(self, pid: int, every_s: float = 0.25) -> None:
+        self.pid = pid
+        self.peak_kb = 0
+        self._every = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kb / 1024
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            total = sum(_hwm_kb(pid) for pid in _family(self.pid))
+            self.peak_kb = max(self.peak_kb, total)
+
+
+def _family(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo += [int(c) for c in task.read_text().split()]
+    return found
+
+
+def _hwm_kb(pid: int) -> int:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _cpu(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- the checker core, in this process ---------------------------------------------------------
+
+
+def check_settings(**changes: Any) -> CheckSettings:
+    """The default check settings, plus loopback allowed (the simulated web lives there)."""
+    return replace(CheckSettings(private_allowlist=("127.0.0.0/8",)), **changes)
+
+
+def run_core(
+    label: str, targets: Sequence[Any], settings: CheckSettings
+) -> tuple[RunFigures, list[Any]]:
+    """`check_targets` on `targets` in this process: wall time, CPU and RSS of this process."""
+    import asyncio
+
+    from catalog.check import check_targets
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    observations = asyncio.run(check_targets(targets, settings))
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    figures = RunFigures(
+        label=label,
+        urls=len(targets),
+        wall_s=wall,
+        cpu_s=_cpu(after) - _cpu(before),
+        peak_rss_mb=after.ru_maxrss / 1024,
+    )
+    return figures, observations
+
+
+def targets_from_catalog(catalog: Path) -> list[Any]:
+    """First-run targets of a catalog file, as the plan makes them (one per distinct URL)."""
+    from catalog.model import Target
+    from catalog.source import load_catalog
+    from catalog.urls import canonical_url, host_of
+
+    seen: dict[str, Target] = {}
+    for resource_ in load_catalog(catalog).resources:
+        url = canonical_url(resource_.url)
+        if url not in seen:
+            seen[url] = Target(url=url, host=host_of(url), resource_ids=(resource_.id,))
+    return list(seen.values())
+
+
+# --- linkhealth through its own entry points ---------------------------------------------------
+
+
+def write_config(workdir: Path, catalog: Path, *, batch_size: int | None = None) -> Path:
+    """A linkhealth.toml for the bench: fresh SQLite file, loopback allowed, no archive."""
+    db = workdir / "linkhealth.db"
+    lines = [
+        f'database_url = "sqlite:///{db}"',
+        f"catalogs = [{json.dumps(str(catalog))}]",
+        f"reports_dir = {json.dumps(str(workdir / 'reports'))}",
+        "",
+        "[check]",
+        'private_allowlist = ["127.0.0.0/8"]',
+    ]
+    if batch_size is not None:
+        lines.append(f"batch_size = {batch_size}")
+    lines += ["", "[health]", "archive_lookups = false  # the bench never leaves loopback"]
+    config = workdir / "linkhealth.toml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
+
+
+def run_direct(label: str, config: Path) -> RunFigures:
+    """The flow's library calls without Prefect, in this process: sync and plan, one
+    `check_targets` over every target (timed alone as `extra["core_s"]`), store, finish."""
+    import asyncio
+
+    from catalog.check import check_targets
+    from catalog.runs import finish_run, prepare_run, store_batch
+    from catalog.settings import load_settings
+
+    settings = load_settings(config)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    prepared = prepare_run(settings, trigger="bench")
+    targets = [t for batch in prepared.batches for t in batch.targets]
+    planned = time.perf_counter()
+    core_before = resource.getrusage(resource.RUSAGE_SELF)
+    observations = asyncio.run(check_targets(targets, settings.check))
+    checked = time.perf_counter()
+    core_cpu = _cpu(resource.getrusage(resource.RUSAGE_SELF)) - _cpu(core_before)
+    stored = store_batch(settings, prepared.run_id, observations)
+    finish_run(settings, prepared.run_id, stored=[stored], sync=prepared.sync)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return RunFigures(
+        label=label,
+        urls=len(targets),
+        wall_s=wall,
+        cpu_s=_cpu(after) - _cpu(before),
+        peak_rss_mb=after.ru_maxrss / 1024,
+        extra={
+            "prepare_s": round(planned - started, 3),
+            "core_s": round(checked - planned, 3),
+            "core_cpu_s": round(core_cpu, 3),
+            "store_s": round(time.perf_counter() - checked, 3),
+        },
+    )
+
+
+def db_file(config: Path) -> Path:
+    return config.parent / "linkhealth.db"
+
+
+def run_flow(label: str, config: Path, urls: int, env: Mapping[str, str]) -> RunFigures:
+    """`linkhealth check --no-report` in a child process; CPU and RSS of it and its children."""
+    command = [str(VENV_BIN / "linkhealth"), "check", "--config", str(config), "--no-report"]
+    log = config.parent / f"{label}.log"
+    with log.open("w") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, cwd=config.parent, stdout=out, stderr=subprocess.STDOUT, env=dict(env)
+        )
+        sampler = PeakRss(process.pid)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        peak = sampler.stop()
+        process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in (0, 6):
+        raise RuntimeError(f"linkhealth check failed ({process.returncode}); see {log}")
+    return RunFigures(label=label, urls=urls, wall_s=wall, cpu_s=_cpu(usage), peak_rss_mb=peak)
+
+
+@contextlib.contextmanager
+def prefect_api(home: Path) -> Iterator[dict[str, str]]:
+    """The environment for flows: PREFECT_API_URL if given, else a server started here."""
+    env = dict(os.environ)
+    given = env.get("PREFECT_API_URL")
+    if given:
+        yield env
+        return
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env.update(PREFECT_HOME=str(home), PREFECT_API_URL=url, PREFECT_SERVER_ANALYTICS_ENABLED="0")
+    env["PREFECT_SERVER_UI_ENABLED"] = "0"
+    home.mkdir(parents=True, exist_ok=True)
+    log = (home / "server.log").open("w")
+    command = [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1"]
+    command += ["--port", str(port)]
+    process = subprocess.Popen(
+        command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _healthy(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Prefect server did not start; see {home / 'server.log'}")
+            time.sleep(0.5)
+        yield env
+    finally:
+        _stop(process, group=True)
+        log.close()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2, trust_env=False).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
