@@ -83,6 +83,9 @@ class CheckSettings:
     #: Hosts or networks (CIDR) allowed even though private, for intranet catalogs.
     private_allowlist: tuple[str, ...] = ()
     soft404_probe: bool = True
+    #: Try the https form of working http links whose page was fetched, and suggest it
+    #: when it serves the same page (`catalog.upgrades`).
+    https_upgrades: bool = True
     #: URLs per coarse task; a host's URLs are never split across tasks.
     batch_size: int = 200
 

@@ -3,9 +3,14 @@
 Input: one batch's observations. Output: the same observations, with `suggested_url`
 set to the https form where it was shown to serve the same content (same final page,
 fingerprint or title — `catalog.hygiene.same_content`). Only links that answered OK over
-plain http are tried: an http link that redirects permanently to https already carries
-that suggestion. The extra requests go through the checker, so the host's politeness
-applies; they are never stored as observations of their own.
+plain http with their page fetched are tried: an http link that redirects permanently to
+https already carries that suggestion, and a HEAD-only check has nothing to compare, so
+the https probe costs one extra fetch per link only when its fingerprint is due (weekly by
+default), not every night. The extra requests go through the checker, so the host's
+politeness applies; they are never stored as observations of their own.
+
+`check_batch_with_upgrades` is the check step of a run: the batch, then its upgrades, in
+one event loop.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 
 from catalog.check import check_targets
 from catalog.hygiene import same_content
-from catalog.model import Observation, Target
+from catalog.model import Batch, Observation, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from catalog.urls import host_of, https_upgrade_candidate
@@ -28,7 +33,8 @@ def candidates(observations: Sequence[Observation]) -> dict[str, str]:
     out = {}
     for obs in observations:
         https = https_upgrade_candidate(obs.url)
-        if https and obs.outcome is Outcome.OK and not obs.suggested_url:
+        fetched = obs.fingerprint is not None or obs.title is not None
+        if https and fetched and obs.outcome is Outcome.OK and not obs.suggested_url:
             out[obs.url] = https
     return out
 
@@ -55,3 +61,17 @@ def confirm_https(
 ) -> list[Observation]:
     """Synchronous wrapper for the check task's worker thread."""
     return asyncio.run(confirm_https_async(observations, settings, **check_kwargs))
+
+
+def check_batch_with_upgrades(
+    batch: Batch, settings: CheckSettings, **check_kwargs: Any
+) -> list[Observation]:
+    """One batch's observations, with https suggestions when `settings.https_upgrades`."""
+
+    async def run() -> list[Observation]:
+        observations = await check_targets(batch.targets, settings, **check_kwargs)
+        if not settings.https_upgrades:
+            return observations
+        return await confirm_https_async(observations, settings, **check_kwargs)
+
+    return asyncio.run(run())

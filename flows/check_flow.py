@@ -43,7 +43,6 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from catalog.check import check_batch
 from catalog.clock import utcnow
 from catalog.db import engine_for
 from catalog.model import Batch
@@ -71,6 +70,7 @@ from catalog.runs import (
 )
 from catalog.settings import CheckSettings, Settings, load_settings
 from catalog.shards import Shard, all_shards, lease_name
+from catalog.upgrades import check_batch_with_upgrades
 from flows.events import emit_notices
 from reports import build_context, publish_report
 
@@ -89,7 +89,7 @@ def check_batch_task(batch: Batch, check: CheckSettings) -> CheckedBatch:
     # Prefect retries cover infrastructure (a crashed worker thread), never single links:
     # per-URL retries and back-off live in catalog.check.retry.
     started = time.perf_counter()
-    observations = check_batch(batch, check)
+    observations = check_batch_with_upgrades(batch, check)
     return CheckedBatch(batch.index, tuple(observations), time.perf_counter() - started)
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import respx
 
-from catalog.model import Observation
+from catalog.model import Batch, Observation, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
-from catalog.upgrades import candidates, confirm_https
+from catalog.upgrades import candidates, check_batch_with_upgrades, confirm_https
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 SETTINGS = replace(CheckSettings(), soft404_probe=False, max_attempts=1)
@@ -78,6 +78,52 @@ def test_only_working_plain_http_links_are_tried() -> None:
         _http_obs("http://e.example.org/x", suggested_url="https://e.example.org/x"),
     ]
     assert candidates(observations) == {"http://a.example.org/x": "https://a.example.org/x"}
+
+
+def test_a_head_only_check_is_not_tried() -> None:
+    # Nothing to compare the https page with: a probe would cost a fetch and prove nothing.
+    head_only = replace(_http_obs("http://a.example.org/x"), fingerprint=None, title=None)
+    assert candidates([head_only]) == {}
+
+
+def _page_routes(https_body: bytes) -> tuple[respx.Route, respx.Route]:
+    html = {"content-type": "text/html"}
+    http = respx.get("http://www.example.org/report").mock(
+        return_value=httpx.Response(200, content=PAGE, headers=html)
+    )
+    https = respx.get("https://www.example.org/report").mock(
+        return_value=httpx.Response(200, content=https_body, headers=html)
+    )
+    respx.head("http://www.example.org/report").mock(return_value=httpx.Response(200, headers=html))
+    return http, https
+
+
+BATCH = Batch(0, (Target(url="http://www.example.org/report", host="www.example.org"),))
+
+
+@respx.mock
+def test_the_check_step_suggests_the_https_form_it_confirmed() -> None:
+    _http, https = _page_routes(PAGE)
+    (obs,) = check_batch_with_upgrades(BATCH, SETTINGS, resolver=_public)
+    assert obs.url == "http://www.example.org/report" and obs.outcome is Outcome.OK
+    assert obs.suggested_url == "https://www.example.org/report"
+    assert https.call_count == 1
+
+
+@respx.mock
+def test_the_check_step_keeps_quiet_when_https_serves_another_page() -> None:
+    _page_routes(b"<title>Parked domain</title><p>This domain is for sale.</p>")
+    (obs,) = check_batch_with_upgrades(BATCH, SETTINGS, resolver=_public)
+    assert obs.outcome is Outcome.OK and obs.suggested_url is None
+
+
+@respx.mock
+def test_the_switch_turns_the_https_probe_off() -> None:
+    _http, https = _page_routes(PAGE)
+    off = replace(SETTINGS, https_upgrades=False)
+    (obs,) = check_batch_with_upgrades(BATCH, off, resolver=_public)
+    assert obs.outcome is Outcome.OK and obs.suggested_url is None
+    assert not https.called
 
 
 def test_nothing_to_try_sends_no_request() -> None:
