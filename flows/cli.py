@@ -270,6 +270,50 @@ def db_upgrade(db: DbOpt = None, config: ConfigOpt = None) -> None:
     typer.echo(f"database at revision {current_revision(engine)}")
 
 
+@db_app.command("prune")
+def db_prune(
+    keep_days: Annotated[
+        int,
+        typer.Option(
+            "--keep-days",
+            min=1,
+            help="Keep every observation of the last N days; older ones go, except each "
+            "URL's latest and its drift history. Events, runs and decisions are always kept.",
+        ),
+    ],
+    vacuum: Annotated[bool, typer.Option(help="Compact a SQLite file afterwards (VACUUM).")] = True,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Delete old observations so years of nightly runs stay small."""
+    import humanize
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from catalog.db import engine_for
+    from catalog.retention import prune_observations
+
+    settings = _settings(config, db, None)
+    engine = engine_for(settings.database_url)
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        bar = progress.add_task("Deleting old observations", total=None)
+        result = prune_observations(
+            engine,
+            keep_days,
+            vacuum=vacuum,
+            on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
+        )
+    typer.echo(
+        f"Deleted {result.deleted} observation(s) checked before {result.cutoff:%Y-%m-%d %H:%M} "
+        f"UTC; kept {result.kept_old} older one(s) as each URL's latest or drift history."
+    )
+    if result.bytes_before is not None and result.bytes_after is not None:
+        typer.echo(
+            f"Database file: {humanize.naturalsize(result.bytes_before, binary=True)} -> "
+            f"{humanize.naturalsize(result.bytes_after, binary=True)}"
+        )
+
+
 @server_app.command("start")
 def server_start() -> None:
     """Start a local Prefect server in the background (or find the running one)."""

@@ -1,0 +1,143 @@
+"""`linkhealth db prune`: old observations go, what curators and health checks need stays."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from typer.testing import CliRunner
+
+from catalog import store
+from catalog.retention import prune_observations
+from catalog.settings import HealthSettings
+from catalog.store import DRIFT_HISTORY, read_session
+from catalog.sync import sync_catalogs
+from catalog.tables import Event, Link, Observation, Run
+from flows.cli import app
+from tests.factories import (
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    temporary_database,
+)
+from tests.test_drift import HOTLINE
+
+HOTLINE_URL = "https://humantraffickinghotline.org/"
+GONE_URL = "https://example.org/gone"
+KIT = make_catalog(
+    "toolkit",
+    [
+        make_resource(
+            "hotline",
+            HOTLINE_URL,
+            title="National Human Trafficking Hotline",
+            description="24/7 confidential hotline for victims and survivors of human "
+            "trafficking; report a tip by phone, text or online chat.",
+        ),
+        make_resource("gone", GONE_URL, title="Removed guide"),
+    ],
+)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """30 nightly runs: the hotline checked every night with its page text, the other link
+    only until night 10 (its entry was then checked no more, e.g. a broken host)."""
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [KIT], now=days(0))
+        title, text = HOTLINE
+        for night in range(30):
+            run_id = store.start_run(engine, trigger="schedule", now=days(night))
+            batch = [
+                make_observation(HOTLINE_URL, checked_at=days(night), title=title, text_sample=text)
+            ]
+            if night <= 10:
+                batch.append(make_observation(GONE_URL, checked_at=days(night)))
+            store.record_observations(engine, run_id, batch, HealthSettings(), now=days(night))
+            store.finish_run(engine, run_id, status="completed", now=days(night))
+        yield engine
+
+
+def _checked_days(engine: Engine, url: str) -> list[float]:
+    with read_session(engine) as s:
+        times = s.scalars(
+            select(Observation.checked_at)
+            .join(Link, Link.id == Observation.link_id)
+            .where(Link.url == url)
+            .order_by(Observation.checked_at)
+        )
+        return [round((t - days(0)).total_seconds() / 86400, 3) for t in times]
+
+
+def _count(engine: Engine, table: type) -> int:
+    with read_session(engine) as s:
+        return int(s.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def _drift_baseline(engine: Engine) -> dict[str, list[float]]:
+    with read_session(engine) as s:
+        link_id = s.scalar(select(Link.id).where(Link.url == HOTLINE_URL))
+        assert link_id is not None
+        return store._relevance_history(s, link_id)
+
+
+def test_prune_keeps_recent_history_each_links_latest_and_everything_else(
+    engine: Engine,
+) -> None:
+    events, runs = _count(engine, Event), _count(engine, Run)
+    baseline = _drift_baseline(engine)
+    assert baseline and all(len(scores) == DRIFT_HISTORY for scores in baseline.values())
+
+    result = prune_observations(engine, keep_days=7, now=days(29))
+
+    # The last 7 days of the hotline (nights 22..29), plus the two nights before them
+    # that complete its 10-observation drift baseline.
+    assert _checked_days(engine, HOTLINE_URL) == [float(n) for n in range(20, 30)]
+    # The other link was last checked on night 10: that observation is its state's source.
+    assert _checked_days(engine, GONE_URL) == [10.0]
+    assert result.deleted == (30 + 11) - (10 + 1)
+    assert result.kept_old == 2 + 1
+    with read_session(engine) as s:
+        dangling = s.scalar(
+            select(func.count())
+            .select_from(Link)
+            .outerjoin(Observation, Observation.id == Link.last_observation_id)
+            .where(Link.last_observation_id.is_not(None), Observation.id.is_(None))
+        )
+    assert dangling == 0
+    assert (_count(engine, Event), _count(engine, Run)) == (events, runs)
+    assert _drift_baseline(engine) == baseline
+
+
+def test_prune_is_idempotent_and_a_long_window_deletes_nothing(engine: Engine) -> None:
+    assert prune_observations(engine, keep_days=60, now=days(29)).deleted == 0
+    first = prune_observations(engine, keep_days=7, now=days(29), chunk=4)
+    assert first.deleted == 30
+    assert prune_observations(engine, keep_days=7, now=days(29)).deleted == 0
+
+
+def test_progress_is_reported_per_chunk(engine: Engine) -> None:
+    seen: list[tuple[int, int]] = []
+    prune_observations(
+        engine, keep_days=7, now=days(29), chunk=8, on_progress=lambda *a: seen.append(a)
+    )
+    assert seen == [(8, 30), (16, 30), (24, 30), (30, 30)]
+
+
+def test_keep_days_below_one_is_refused(engine: Engine) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        prune_observations(engine, keep_days=0.5, now=days(29))
+
+
+def test_cli_prune_reports_what_it_deleted(engine: Engine) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(app, ["db", "prune", "--keep-days", "3650", "--db", url])
+    assert result.exit_code == 0, result.output
+    assert "Deleted 0 observation(s)" in result.stdout
+
+    refused = CliRunner().invoke(app, ["db", "prune", "--keep-days", "0", "--db", url])
+    assert refused.exit_code == 2
+    assert "--keep-days" in refused.stderr
