@@ -1,0 +1,139 @@
+"""Migration 0004 re-keys links written in an older canonical form without losing history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import Engine, func, select
+
+from catalog import migrate, store
+from catalog.outcomes import Outcome
+from catalog.rekey import rekey_links
+from catalog.settings import HealthSettings
+from catalog.store import read_session, write_session
+from catalog.sync import sync_catalogs
+from catalog.tables import Event, Link, Observation, Resource
+from catalog.urls import canonical_url
+from tests.factories import (
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    temporary_database,
+)
+
+REPORT = "http://www.example.org/report?a=1&b=2"
+#: The same URL as an older canonical form kept it: case, default port, query order.
+REPORT_OLD_KEY = "http://WWW.Example.org:80/report?b=2&a=1"
+BOOKS = "https://bücher.example/katalog"
+BOOKS_OLD_KEY = "https://Bücher.example/katalog"
+KIT = make_catalog(
+    "toolkit",
+    [
+        make_resource("r1", REPORT_OLD_KEY),
+        make_resource("r2", REPORT),
+        make_resource("books", BOOKS),
+    ],
+)
+
+
+def _link_of(engine: Engine, rid: str) -> Link:
+    with read_session(engine) as s:
+        link = s.scalar(
+            select(Link).join(Resource, Resource.link_id == Link.id).where(Resource.rid == rid)
+        )
+        assert link is not None
+        return link
+
+
+def _old_database(engine: Engine) -> tuple[int, int, int]:
+    """The state an older release left: r1 on a link of its own under the old key, with an
+    older observation and event; the books link under its un-encoded host. Returns the ids
+    of (the current report link, the old report link, the books link)."""
+    sync_catalogs(engine, [KIT], now=days(0))
+    store.record_observations(
+        engine,
+        None,
+        [
+            make_observation(REPORT, Outcome.OK, days(3)),
+            make_observation(BOOKS, checked_at=days(3)),
+        ],
+        HealthSettings(),
+        now=days(3),
+    )
+    report, books = _link_of(engine, "r2"), _link_of(engine, "books")
+    with write_session(engine) as s:
+        old = Link(
+            url=REPORT_OLD_KEY,
+            host="www.example.org",
+            state="suspect",
+            consecutive_failures=1,
+            last_checked_at=days(1),
+        )
+        s.add(old)
+        s.flush()
+        s.add(
+            Observation(
+                link_id=old.id,
+                url=REPORT_OLD_KEY,
+                checked_at=days(1),
+                outcome=Outcome.NOT_FOUND.value,
+                reason="GET 404",
+            )
+        )
+        s.add(Event(at=days(1), kind="outcome_changed", link_id=old.id, details={}))
+        r1 = s.scalar(select(Resource).where(Resource.rid == "r1"))
+        assert r1 is not None
+        r1.link_id = old.id
+        s.get_one(Link, books.id).url = BOOKS_OLD_KEY
+        old_id = old.id
+    with engine.begin() as conn:
+        command.stamp(migrate.alembic_config(conn), "0003")
+    return report.id, old_id, books.id
+
+
+def test_upgrade_merges_links_that_now_share_a_key_and_rewrites_old_keys(
+    tmp_path: Path,
+) -> None:
+    with temporary_database(tmp_path) as engine:
+        report_id, old_id, books_id = _old_database(engine)
+
+        migrate.upgrade(engine)
+
+        assert migrate.current_revision(engine) == migrate.head_revision()
+        with read_session(engine) as s:
+            links = {link.id: link.url for link in s.scalars(select(Link))}
+            # The most recently checked link survives; the other's history moved to it.
+            assert links == {report_id: canonical_url(REPORT), books_id: canonical_url(BOOKS)}
+            assert s.scalars(select(Resource.link_id).order_by(Resource.rid)).all() == [
+                books_id,
+                report_id,
+                report_id,
+            ]
+            history = s.scalars(
+                select(Observation.outcome)
+                .where(Observation.link_id == report_id)
+                .order_by(Observation.checked_at)
+            ).all()
+            assert history == [Outcome.NOT_FOUND.value, Outcome.OK.value]
+            assert s.scalar(select(func.count()).where(Event.link_id == old_id)) == 0
+            moved = select(func.count()).where(
+                Event.link_id == report_id, Event.kind == "outcome_changed"
+            )
+            assert s.scalar(moved) == 1
+            assert s.get_one(Link, books_id).host == "xn--bcher-kva.example"
+
+        # The next sync finds every entry's link: nothing new, nothing re-added.
+        changes = sync_catalogs(engine, [KIT], now=days(4))
+        assert changes.changes == ()
+        with read_session(engine) as s:
+            assert s.scalar(select(func.count()).select_from(Link)) == 2
+
+
+def test_rekey_is_a_no_op_on_current_keys(tmp_path: Path) -> None:
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [KIT], now=days(0))
+        with engine.begin() as conn:
+            result = rekey_links(conn)
+        assert (result.renamed, result.merged) == (0, 0)
