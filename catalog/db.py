@@ -6,6 +6,8 @@ nightly writer and a curator's recheck can overlap; PostgreSQL needs nothing.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -76,7 +78,7 @@ def absolute_sqlite_url(url: str) -> str:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    _enable_wal(cur)
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -89,3 +91,22 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
     with factory() as session, session.begin():
         yield session
+
+
+def _enable_wal(cur: Any) -> None:
+    """Switch to WAL, waiting out other openers of a brand-new file.
+
+    WAL is stored in the file, so this only changes anything the first time. But that first
+    switch takes an exclusive lock and SQLite reports "database is locked" at once, without
+    its busy handler, when several processes create the same database together (the nightly
+    flow and a curator's command on a fresh install; CI caught it).
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
