@@ -846,8 +846,14 @@ def _changes(data: ReportData, rows: Sequence[Row], now: datetime) -> Changes:
     sections: dict[str, list[ChangeItem]] = {key: [] for key, _ in _SECTIONS}
     content_links = {e.link_id for e in data.changes if e.kind == "content_changed"}
     redirect_links = {e.link_id for e in data.changes if e.kind == "redirect_changed"}
+    # A first hop that moved usually moves where the link ends too: show that once.
+    final_links = {
+        e.link_id
+        for e in data.changes
+        if e.kind == "final_url_changed" and e.link_id not in redirect_links
+    }
     for event in data.changes:
-        placed = _place(event, content_links, redirect_links)
+        placed = _place(event, content_links, redirect_links, final_links)
         if placed is None:
             continue
         section, summary, before, after = placed
@@ -897,7 +903,10 @@ def _changes(data: ReportData, rows: Sequence[Row], now: datetime) -> Changes:
 
 
 def _place(
-    event: EventRow, content_links: set[int | None], redirect_links: set[int | None]
+    event: EventRow,
+    content_links: set[int | None],
+    redirect_links: set[int | None],
+    final_links: set[int | None],
 ) -> tuple[str, str, str | None, str | None] | None:
     """(section, summary, before, after) for an event worth showing, else None."""
     d = event.details
@@ -913,7 +922,7 @@ def _place(
             return "recovered", "Works again.", None, None
         return None
     if kind == "outcome_changed" and d.get("new") == Outcome.REDIRECTED_PERMANENT.value:
-        if event.link_id in redirect_links:
+        if event.link_id in redirect_links or event.link_id in final_links:
             return None
         return (
             "new_redirects",
@@ -925,6 +934,13 @@ def _place(
         return (
             "new_redirects",
             "Now leads somewhere else.",
+            _text(d.get("old")),
+            _text(d.get("new")),
+        )
+    if kind == "final_url_changed" and event.link_id not in redirect_links:
+        return (
+            "new_redirects",
+            "Now ends at another address.",
             _text(d.get("old")),
             _text(d.get("new")),
         )
@@ -1060,6 +1076,7 @@ _EVENT_LABELS = {
     "fields_edited": "Entry edited",
     "outcome_changed": "Outcome changed",
     "redirect_changed": "Redirect changed",
+    "final_url_changed": "Final address changed",
     "content_changed": "Content changed",
     "title_changed": "Page title changed",
     "content_type_changed": "Content type changed",

@@ -7,6 +7,7 @@ import re
 import shlex
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser
@@ -15,7 +16,7 @@ from sqlalchemy import Engine
 from catalog.db import session_scope
 from catalog.errors import NotFoundError
 from catalog.outcomes import Outcome
-from catalog.queries import ReportData, report_data
+from catalog.queries import EventRow, ReportData, report_data
 from catalog.settings import Settings
 from catalog.tables import Collection, Resource
 from reports import (
@@ -27,7 +28,8 @@ from reports import (
     render_markdown,
     write_report,
 )
-from reports.context import Row
+from reports import render as render_module
+from reports.context import Changes, Row
 from reports.render import md_escape, md_link
 from tests import report_fixtures as fx
 
@@ -436,6 +438,47 @@ def test_since_last_run_lists_each_kind_of_change(ctx: ReportContext) -> None:
     assert ctx.changes.previous_run_id == 1
     shown = {s.key: [i.resource_id for i in s.items] for s in ctx.changes.sections}
     assert shown == fx.EXPECTED_CHANGES
+
+
+def _with_link_events(data: ReportData, rid: str, *events: tuple[str, dict[str, Any]]) -> Changes:
+    """The "since the last run" section of `data` plus `events` on resource `rid`'s link."""
+    row = next(r for r in data.resources if r.resource_id == rid)
+    last = max(e.id for e in data.changes)
+    extra = tuple(
+        EventRow(last + n, fx.NOW, kind, None, None, row.link_id, details)
+        for n, (kind, details) in enumerate(events, 1)
+    )
+    more = dataclasses.replace(data, changes=data.changes + extra)
+    changes = build_context(more, now=fx.NOW).changes
+    assert changes is not None
+    return changes
+
+
+def test_a_link_that_ends_elsewhere_is_a_new_redirect_with_both_addresses(
+    data: ReportData,
+) -> None:
+    changes = _with_link_events(
+        data,
+        "a-ok-1",
+        ("final_url_changed", {"old": None, "new": "https://ok.example.org/new-home"}),
+    )
+    section = next(s for s in changes.sections if s.key == "new_redirects")
+    (item,) = [i for i in section.items if i.resource_id == "a-ok-1"]
+    assert item.summary == "Now ends at another address."
+    assert item.after == "https://ok.example.org/new-home"
+
+
+def test_a_moved_first_hop_and_its_new_end_are_listed_once(data: ReportData) -> None:
+    changes = _with_link_events(
+        data,
+        "a-ok-1",
+        ("outcome_changed", {"old": "ok", "new": "redirected_permanent"}),
+        ("redirect_changed", {"old": None, "new": "https://ok.example.org/b"}),
+        ("final_url_changed", {"old": None, "new": "https://ok.example.org/c"}),
+    )
+    section = next(s for s in changes.sections if s.key == "new_redirects")
+    (item,) = [i for i in section.items if i.resource_id == "a-ok-1"]
+    assert item.after == "https://ok.example.org/b"
 
 
 def test_content_change_shows_title_and_size_before_and_after(ctx: ReportContext) -> None:
