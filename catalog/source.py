@@ -285,22 +285,20 @@ def _fast_catalog(path: Path, text: str) -> Catalog | None:
     The round-trip parser needs a minute for 100,000 entries; libyaml a second or two. Its
     answer is used only when nothing could differ: every scalar is quoted text, plain
     text or a plain decimal number (YAML 1.1 and 1.2 agree on those), there are no
-    repeated keys, anchors, merge keys or tags, and validation finds neither problem nor
-    warning. Anything else goes the precise way, which words every message.
+    repeated keys, anchors, aliases, merge keys or tags, and validation finds neither
+    problem nor warning. Anything else goes the precise way, which words every message.
+    Entries are composed and checked one at a time from libyaml's events, so memory
+    holds the resources, never the whole document's node tree.
     """
+    stream = _FastStream(text)
+    scratch = _Findings(str(path))
     try:
-        root = yaml.compose(text, Loader=_FastLoader)
-        entries = _FastEntries().document(root)
+        resources = _resources(stream.entries(), scratch)
     except (yaml.YAMLError, _NotPlain, ValueError, RecursionError):
         return None
-    if entries is None:
+    if not stream.count or scratch.problems or scratch.warnings:
         return None
-    collection, items = entries
-    scratch = _Findings(str(path))
-    resources = _resources(items, scratch)
-    if scratch.problems or scratch.warnings:
-        return None
-    return Catalog(path=path, collection=collection, resources=tuple(resources))
+    return Catalog(path=path, collection=stream.collection, resources=tuple(resources))
 
 
 _STR = "tag:yaml.org,2002:str"
@@ -325,94 +323,144 @@ class _NotPlain(Exception):
     """The document uses something only the precise parser may judge."""
 
 
-class _FastEntries:
-    """Turn composed libyaml nodes into `_Entry`s, refusing anything unusual."""
+class _FastStream:
+    """Read a catalog document from libyaml's events, one resource entry at a time,
+    refusing anything unusual (`_NotPlain`)."""
 
-    def __init__(self) -> None:
-        self._seen: set[int] = set()
+    def __init__(self, text: str) -> None:
+        self._events = _FastLoader(text)
+        self.collection: dict[str, Any] = {}
+        #: Entries read so far.
+        self.count = 0
 
-    def document(self, root: Any) -> tuple[dict[str, Any], list[_Entry]] | None:
-        if not isinstance(root, yaml.MappingNode):
-            return None
-        top = self._pairs(root)
-        raw_collection = top.get("collection")
-        collection: dict[str, Any] = {}
-        if raw_collection is not None:
-            value = self._value(raw_collection[1])
-            if not isinstance(value, dict):
-                return None
-            if any(
-                value.get(name) is not None and not isinstance(value.get(name), str)
-                for name in ("title", "description")
-            ):
-                return None
-            collection = value
-        resources = top.get("resources")
-        if resources is None or not isinstance(resources[1], yaml.SequenceNode):
-            return None
-        entries: list[_Entry] = []
-        for item in self._children(resources[1]):
+    def entries(self) -> Iterator[_Entry]:
+        events = self._events
+        self._expect(yaml.StreamStartEvent)
+        self._expect(yaml.DocumentStartEvent)
+        if self._tag(self._expect(yaml.MappingStartEvent), yaml.MappingNode) != _MAP:
+            raise _NotPlain
+        names: set[str] = set()
+        while not events.check_event(yaml.MappingEndEvent):
+            name = _scalar(self._node())
+            if not isinstance(name, str) or name in names or name == "<<":
+                raise _NotPlain
+            names.add(name)
+            if name == "resources":
+                yield from self._resources()
+            elif name == "collection":
+                self.collection = self._collection(_value(self._node()))
+            else:
+                self._node()
+        events.get_event()
+        self._expect(yaml.DocumentEndEvent)
+        self._expect(yaml.StreamEndEvent)  # a second document goes the precise way
+
+    def _resources(self) -> Iterator[_Entry]:
+        if self._tag(self._expect(yaml.SequenceStartEvent), yaml.SequenceNode) != _SEQ:
+            raise _NotPlain
+        while not self._events.check_event(yaml.SequenceEndEvent):
+            item = self._node()
             if not isinstance(item, yaml.MappingNode):
-                return None
+                raise _NotPlain
             entry = _Entry(line=item.start_mark.line + 1)
-            for name, (key, node) in self._pairs(item).items():
-                entry.values[name] = self._value(node)
+            for name, (key, node) in _pairs(item).items():
+                entry.values[name] = _value(node)
                 entry.lines[name] = key.start_mark.line + 1
                 if isinstance(node, yaml.SequenceNode):
                     entry.item_lines[name] = [n.start_mark.line + 1 for n in node.value]
-            entries.append(entry)
-        if not entries:
-            return None
-        return collection, entries
+            self.count += 1
+            yield entry
+        self._events.get_event()
 
-    def _mark(self, node: Any) -> None:
-        if id(node) in self._seen:  # an alias: the same node twice
+    @staticmethod
+    def _collection(value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict) or any(
+            value.get(name) is not None and not isinstance(value.get(name), str)
+            for name in ("title", "description")
+        ):
             raise _NotPlain
-        self._seen.add(id(node))
+        return value
 
-    def _children(self, node: Any) -> list[Any]:
-        self._mark(node)
+    def _expect(self, kind: type[Any]) -> Any:
+        event = self._events.get_event()
+        if not isinstance(event, kind) or getattr(event, "anchor", None):
+            raise _NotPlain
+        return event
+
+    def _tag(self, event: Any, kind: type[Any]) -> str:
+        """The node's tag as `yaml.compose` would set it (`_FastLoader.resolve`)."""
+        if event.tag is not None and event.tag != "!":
+            return str(event.tag)
+        value = event.value if kind is yaml.ScalarNode else None
+        return str(self._events.resolve(kind, value, event.implicit))
+
+    def _node(self) -> Any:
+        """The next node, composed from events (what `yaml.compose` builds), no aliases."""
+        events = self._events
+        event = events.get_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _NotPlain
+        if isinstance(event, yaml.ScalarEvent):
+            tag = self._tag(event, yaml.ScalarNode)
+            return yaml.ScalarNode(
+                tag, event.value, event.start_mark, event.end_mark, style=event.style
+            )
+        if isinstance(event, yaml.SequenceStartEvent):
+            items = []
+            while not events.check_event(yaml.SequenceEndEvent):
+                items.append(self._node())
+            end = events.get_event()
+            tag = self._tag(event, yaml.SequenceNode)
+            return yaml.SequenceNode(tag, items, event.start_mark, end.end_mark)
+        if isinstance(event, yaml.MappingStartEvent):
+            pairs = []
+            while not events.check_event(yaml.MappingEndEvent):
+                pairs.append((self._node(), self._node()))
+            end = events.get_event()
+            tag = self._tag(event, yaml.MappingNode)
+            return yaml.MappingNode(tag, pairs, event.start_mark, end.end_mark)
+        raise _NotPlain
+
+
+def _pairs(node: Any) -> dict[str, tuple[Any, Any]]:
+    if node.tag != _MAP:
+        raise _NotPlain
+    pairs: dict[str, tuple[Any, Any]] = {}
+    for key, value in node.value:
+        name = _scalar(key)
+        if not isinstance(name, str) or name in pairs or name == "<<":
+            raise _NotPlain
+        pairs[name] = (key, value)
+    return pairs
+
+
+def _value(node: Any) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return _scalar(node)
+    if isinstance(node, yaml.SequenceNode):
         if node.tag != _SEQ:
             raise _NotPlain
-        return list(node.value)
+        return [_value(child) for child in node.value]
+    if isinstance(node, yaml.MappingNode):
+        return {name: _value(value) for name, (_, value) in _pairs(node).items()}
+    raise _NotPlain
 
-    def _pairs(self, node: Any) -> dict[str, tuple[Any, Any]]:
-        self._mark(node)
-        if node.tag != _MAP:
-            raise _NotPlain
-        pairs: dict[str, tuple[Any, Any]] = {}
-        for key, value in node.value:
-            name = self._scalar(key)
-            if not isinstance(name, str) or name in pairs or name == "<<":
-                raise _NotPlain
-            pairs[name] = (key, value)
-        return pairs
 
-    def _value(self, node: Any) -> Any:
-        if isinstance(node, yaml.ScalarNode):
-            return self._scalar(node)
-        if isinstance(node, yaml.SequenceNode):
-            return [self._value(child) for child in self._children(node)]
-        if isinstance(node, yaml.MappingNode):
-            return {name: self._value(value) for name, (_, value) in self._pairs(node).items()}
+def _scalar(node: Any) -> str | int | None:
+    if not isinstance(node, yaml.ScalarNode):
         raise _NotPlain
-
-    def _scalar(self, node: Any) -> str | int | None:
-        if not isinstance(node, yaml.ScalarNode):
-            raise _NotPlain
-        self._mark(node)
-        text: str = node.value
-        if node.tag == _STR and node.style in ('"', "'", "|", ">"):
-            return text
-        if node.tag != _UNTYPED or node.style not in (None, ""):
-            raise _NotPlain
-        if text in _NULLS:
-            return None
-        if _DECIMAL.fullmatch(text):
-            return int(text)
-        if _PLAIN_TEXT.match(text) and text.lower() not in _WORDS_12:
-            return text
+    text: str = node.value
+    if node.tag == _STR and node.style in ('"', "'", "|", ">"):
+        return text
+    if node.tag != _UNTYPED or node.style not in (None, ""):
         raise _NotPlain
+    if text in _NULLS:
+        return None
+    if _DECIMAL.fullmatch(text):
+        return int(text)
+    if _PLAIN_TEXT.match(text) and text.lower() not in _WORDS_12:
+        return text
+    raise _NotPlain
 
 
 #: Plain nulls both YAML versions read alike.
@@ -636,7 +684,7 @@ def _csv_entry(
 # --- checking entries (both formats) -----------------------------------------------------------
 
 
-def _resources(entries: list[_Entry], found: _Findings) -> list[Resource]:
+def _resources(entries: Iterable[_Entry], found: _Findings) -> list[Resource]:
     resources: list[Resource] = []
     first_line: dict[str, int | None] = {}
     for entry in entries:

@@ -21,12 +21,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, or_, select, text
+from sqlalchemy import JSON, Connection, Engine, and_, bindparam, delete, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -40,7 +40,7 @@ from catalog.model import Catalog, Observation, Previous, Resource, Target
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from catalog.staleness import staleness
-from catalog.urls import canonical_url, host_of
+from catalog.urls import CheckedUrl, canonical_url, parse_url
 
 # --- records ---------------------------------------------------------------------------------
 
@@ -587,7 +587,18 @@ def upsert_collection(
 
 
 def stored_resources(s: Session, collection_id: int) -> list[StoredResource]:
-    rows = s.scalars(select(t.Resource).where(t.Resource.collection_id == collection_id))
+    table = t.Resource.__table__
+    rows = s.connection().execute(
+        select(
+            table.c.id,
+            table.c.rid,
+            table.c.url,
+            table.c.link_id,
+            table.c.fields,
+            table.c.line,
+            table.c.removed_at,
+        ).where(table.c.collection_id == collection_id)
+    )
     return [
         StoredResource(
             id=r.id,
@@ -602,71 +613,165 @@ def stored_resources(s: Session, collection_id: int) -> list[StoredResource]:
     ]
 
 
-def ensure_link(s: Session, url: str) -> int:
-    """The id of the links row for `url`'s canonical form, created when new."""
-    return _link_row(s, url).id
+def ensure_links(s: Session, urls: Sequence[str]) -> dict[str, int]:
+    """URL as written -> id of the links row of its canonical form (created when new)."""
+    parsed = {url: _key_and_host(url) for url in dict.fromkeys(urls)}
+    keys = {url: key for url, (key, _) in parsed.items()}
+    table = t.Link.__table__
+    conn = s.connection()
+    ids: dict[str, int] = {}
+    wanted = list(dict.fromkeys(keys.values()))
+    for chunk in _chunks(wanted):
+        rows = conn.execute(select(table.c.url, table.c.id).where(table.c.url.in_(chunk)))
+        ids.update((url, link_id) for url, link_id in rows)
+    # The host of the first spelling, as the links row would have got it when created.
+    hosts = {key: host for key, host in reversed(parsed.values())}
+    missing = [key for key in wanted if key not in ids]
+    if missing:
+        inserted = conn.execute(
+            table.insert().returning(table.c.id, sort_by_parameter_order=True),
+            [{"url": key, "host": hosts[key], "state": health_rules.UNCHECKED} for key in missing],
+        ).scalars()
+        ids.update(zip(missing, inserted, strict=True))
+    return {url: ids[key] for url, key in keys.items()}
 
 
-def insert_resource(
-    s: Session,
-    collection_id: int,
-    resource: Resource,
-    fields_data: Mapping[str, Any],
-    *,
-    now: datetime,
-) -> StoredResource:
-    row = t.Resource(
-        collection_id=collection_id,
-        rid=resource.id,
-        title=resource.title,
-        url=resource.url,
-        link_id=ensure_link(s, resource.url),
-        publisher=resource.publisher,
-        fields=dict(fields_data),
-        line=resource.line,
-        created_at=now,
-        updated_at=now,
+@dataclass(frozen=True)
+class ResourceWrite:
+    """One resource row to insert or update during sync, with its catalog data."""
+
+    resource: Resource
+    fields: Mapping[str, Any]
+    link_id: int
+    #: The row to update; None to insert a new one.
+    id: int | None = None
+
+
+def insert_resources(
+    s: Session, collection_id: int, writes: Sequence[ResourceWrite], *, now: datetime
+) -> list[StoredResource]:
+    """New resource rows, in one executemany; returned in the order given."""
+    if not writes:
+        return []
+    table = t.Resource.__table__
+    ids = (
+        s.connection()
+        .execute(
+            table.insert().returning(table.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "collection_id": collection_id,
+                    **_resource_values(w),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for w in writes
+            ],
+        )
+        .scalars()
     )
-    s.add(row)
-    s.flush()
-    return _stored(row)
+    return [_written(w, row_id) for w, row_id in zip(writes, ids, strict=True)]
 
 
-def update_resource(
-    s: Session,
-    resource_id: int,
-    resource: Resource,
-    fields_data: Mapping[str, Any],
-    *,
-    now: datetime,
-    restore: bool = False,
-    touched: bool = True,
-) -> StoredResource:
-    """Write the catalog's current data; re-point the link when the URL changed.
-
-    `touched` is False when only bookkeeping (the line number) moved, so
-    `updated_at` keeps meaning "the curator changed something".
-    """
-    row = s.get_one(t.Resource, resource_id)
-    if row.url != resource.url or row.link_id is None:
-        row.link_id = ensure_link(s, resource.url)
-    row.title = resource.title
-    row.url = resource.url
-    row.publisher = resource.publisher
-    row.fields = dict(fields_data)
-    row.line = resource.line
-    if restore:
-        row.removed_at = None
-    if touched or restore:
-        row.updated_at = now
-    s.flush()
-    return _stored(row)
+def update_resources(
+    s: Session, writes: Sequence[ResourceWrite], *, now: datetime
+) -> list[StoredResource]:
+    """Write the catalog's current data (and link) over existing rows; restores removed
+    ones. Every write here is a curator's change, so `updated_at` moves."""
+    if not writes:
+        return []
+    table = t.Resource.__table__
+    names = ["title", "url", "publisher", "fields", "line", "link_id"]
+    statement = (
+        table.update()
+        .where(table.c.id == bindparam("row_id"))
+        .values(
+            {name: bindparam(name) for name in names}
+            | {"removed_at": None, "updated_at": bindparam("now")}
+        )
+    )
+    s.connection().execute(
+        statement,
+        [{"row_id": w.id, "now": now, **_resource_values(w)} for w in writes],
+    )
+    return [_written(w, w.id) for w in writes if w.id is not None]
 
 
-def mark_removed(s: Session, resource_id: int, *, now: datetime) -> None:
-    row = s.get_one(t.Resource, resource_id)
-    row.removed_at = now
-    row.updated_at = now
+def update_lines(s: Session, lines: Mapping[int, int | None]) -> None:
+    """Only the entries' line numbers moved: bookkeeping, so `updated_at` stays."""
+    if not lines:
+        return
+    table = t.Resource.__table__
+    statement = (
+        table.update().where(table.c.id == bindparam("row_id")).values(line=bindparam("new_line"))
+    )
+    s.connection().execute(
+        statement, [{"row_id": row_id, "new_line": line} for row_id, line in lines.items()]
+    )
+
+
+def mark_removed(s: Session, resource_ids: Sequence[int], *, now: datetime) -> None:
+    table = t.Resource.__table__
+    for chunk in _chunks(list(resource_ids)):
+        s.connection().execute(
+            table.update().where(table.c.id.in_(chunk)).values(removed_at=now, updated_at=now)
+        )
+
+
+def _resource_values(write: ResourceWrite) -> dict[str, Any]:
+    res = write.resource
+    return {
+        "rid": res.id,
+        "title": res.title,
+        "url": res.url,
+        "link_id": write.link_id,
+        "publisher": res.publisher,
+        "fields": dict(write.fields),
+        "line": res.line,
+    }
+
+
+def _written(write: ResourceWrite, row_id: int | None) -> StoredResource:
+    assert row_id is not None
+    return StoredResource(
+        id=row_id,
+        rid=write.resource.id,
+        url=write.resource.url,
+        link_id=write.link_id,
+        fields=dict(write.fields),
+        line=write.resource.line,
+        removed_at=None,
+    )
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append (see `add_events`)."""
+
+    kind: str
+    at: datetime
+    run_id: int | None = None
+    resource_id: int | None = None
+    link_id: int | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def add_events(s: Session, events: Sequence[NewEvent]) -> list[EventRecord]:
+    """Append events in one executemany; their ids ascend in the order given."""
+    return _insert_events(
+        s.connection(),
+        [
+            {
+                "at": e.at,
+                "kind": e.kind,
+                "run_id": e.run_id,
+                "resource_id": e.resource_id,
+                "link_id": e.link_id,
+                "details": dict(e.details),
+            }
+            for e in events
+        ],
+    )
 
 
 def add_event(
@@ -692,29 +797,6 @@ def add_event(
     return _event_record(row)
 
 
-def _stored(row: t.Resource) -> StoredResource:
-    return StoredResource(
-        id=row.id,
-        rid=row.rid,
-        url=row.url,
-        link_id=row.link_id,
-        fields=dict(row.fields or {}),
-        line=row.line,
-        removed_at=row.removed_at,
-    )
-
-
-def _link_row(s: Session, url: str) -> t.Link:
-    key = canonical_url(url)
-    link = s.scalar(select(t.Link).where(t.Link.url == key))
-    if link is None:
-        link = t.Link(url=key, host=host_of(url), state=health_rules.UNCHECKED)
-        link.consecutive_failures = 0
-        s.add(link)
-        s.flush()
-    return link
-
-
 # --- plan ------------------------------------------------------------------------------------
 
 
@@ -727,39 +809,53 @@ def targets_for_check(
     collection_keys: Sequence[str] | None = None,
 ) -> list[Target]:
     """One Target per distinct link of the active resources, in URL order."""
+    link, res, col = t.Link.__table__, t.Resource.__table__, t.Collection.__table__
     query = (
-        select(t.Link, t.Resource.rid)
-        .join(t.Resource, t.Resource.link_id == t.Link.id)
-        .join(t.Collection, t.Collection.id == t.Resource.collection_id)
-        .where(t.Resource.removed_at.is_(None))
-        .order_by(t.Link.url, t.Resource.rid)
+        select(
+            link.c.id,
+            link.c.url,
+            link.c.host,
+            link.c.last_checked_at,
+            link.c.etag,
+            link.c.last_modified,
+            link.c.fingerprint,
+            link.c.fingerprinted_at,
+            link.c.content_length,
+            link.c.title,
+            link.c.outcome,
+            res.c.rid,
+        )
+        .join(res, res.c.link_id == link.c.id)
+        .join(col, col.c.id == res.c.collection_id)
+        .where(res.c.removed_at.is_(None))
+        .order_by(link.c.url, res.c.rid)
     )
     if resource_ids is not None:
-        query = query.where(t.Resource.rid.in_(list(resource_ids)))
+        query = query.where(res.c.rid.in_(list(resource_ids)))
     if collection_keys is not None:
-        query = query.where(t.Collection.key.in_(list(collection_keys)))
+        query = query.where(col.c.key.in_(list(collection_keys)))
     max_age = timedelta(days=fingerprint_max_age_days)
+    found: dict[int, tuple[Any, list[str]]] = {}
     with read_session(engine) as s:
-        links: dict[int, t.Link] = {}
-        rids: dict[int, list[str]] = defaultdict(list)
-        for link, rid in s.execute(query):
-            links[link.id] = link
-            if rid not in rids[link.id]:
-                rids[link.id].append(rid)
-        return [
-            Target(
-                url=link.url,
-                host=link.host,
-                resource_ids=tuple(rids[link.id]),
-                previous=_previous(link),
-                fingerprint_due=link.fingerprinted_at is None
-                or now - link.fingerprinted_at >= max_age,
-            )
-            for link in links.values()
-        ]
+        for row in s.connection().execute(query):
+            seen = found.get(row.id)
+            if seen is None:
+                found[row.id] = (row, [row.rid])
+            elif row.rid not in seen[1]:
+                seen[1].append(row.rid)
+    return [
+        Target(
+            url=link.url,
+            host=link.host,
+            resource_ids=tuple(rids),
+            previous=_previous(link),
+            fingerprint_due=link.fingerprinted_at is None or now - link.fingerprinted_at >= max_age,
+        )
+        for link, rids in found.values()
+    ]
 
 
-def _previous(link: t.Link) -> Previous | None:
+def _previous(link: Any) -> Previous | None:
     if link.last_checked_at is None:
         return None
     return Previous(
@@ -777,6 +873,17 @@ def _previous(link: t.Link) -> Previous | None:
 
 _STATE_FIELDS = tuple(f.name for f in fields(LinkState))
 
+#: None as SQL NULL, not JSON 'null' (what `IS NOT NULL` filters on drift history expect).
+_JSON_OR_NULL = JSON(none_as_null=True)
+
+#: Rows per `IN (...)` list: far below SQLite's and PostgreSQL's bound-parameter limits.
+CHUNK = 2000
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
 
 def record_observations(
     engine: Engine,
@@ -786,54 +893,218 @@ def record_observations(
     *,
     now: datetime,
 ) -> list[EventRecord]:
-    """Store one batch in one transaction: observations, new link states, change events."""
-    events: list[EventRecord] = []
+    """Store one batch in one transaction: observations, new link states, change events.
+
+    Set-based, because a batch may hold a whole run: links, entries and drift history
+    are read with one query per `CHUNK` links and every row is written by executemany,
+    instead of several statements per URL. Observations of one URL in a batch are
+    applied in order, each on the state (and drift history) the one before left.
+    """
+    if not observations:
+        return []
     with write_session(engine) as s:
-        for obs in observations:
-            link = _link_row(s, obs.url)
+        conn = s.connection()
+        parsed = [_key_and_host(obs.url) for obs in observations]
+        keys = [key for key, _ in parsed]
+        hosts: dict[str, str] = {}
+        for key, host in parsed:  # the first spelling's host, as links were always created
+            hosts.setdefault(key, host)
+        links = _links_by_url(conn, hosts)
+        judged = [
+            links[key].id
+            for key, obs in zip(keys, observations, strict=True)
+            if health_rules.judges_drift(obs)
+        ]
+        entries = _entries_of(conn, judged)
+        by_id = {link.id: link for link in links.values()}
+        # A link never checked has no observations, so no drift history to read.
+        history = _relevance_histories(
+            conn,
+            [i for i in dict.fromkeys(judged) if i in entries and by_id[i].last_checked_at],
+        )
+        states: dict[int, LinkState] = {}
+        rows: list[dict[str, Any]] = []
+        #: Per observation: its link row and the changes it revealed.
+        changed: list[tuple[Any, list[Change], datetime]] = []
+        for obs, key in zip(observations, keys, strict=True):
+            link = links[key]
             judgement = None
-            if health_rules.judges_drift(obs):
-                judgement = health_rules.judge_page(
-                    obs, _entries(s, link.id), _relevance_history(s, link.id)
-                )
-            row = _observation_row(obs, run_id, link.id)
+            if link.id in entries and health_rules.judges_drift(obs):
+                past = history.setdefault(link.id, [])
+                judgement = health_rules.judge_page(obs, entries[link.id], _by_entry(past))
+            row = _observation_values(obs, run_id, link.id)
             if judgement is not None:
-                row.relevance = judgement.relevance
-                row.relevance_scores = dict(judgement.baseline_scores) or None
-            s.add(row)
-            s.flush()
-            new, changes = health_rules.apply_observation(_link_state(link), obs, health, now=now)
+                row["relevance"] = judgement.relevance
+                row["relevance_scores"] = dict(judgement.baseline_scores) or None
+                if row["relevance_scores"]:
+                    past.insert(0, row["relevance_scores"])
+                    del past[DRIFT_HISTORY:]
+            rows.append(row)
+            state = states.get(link.id) or _link_state(link)
+            new, changes = health_rules.apply_observation(state, obs, health, now=now)
             new, drift_changes = health_rules.apply_drift(new, judgement, at=obs.checked_at)
-            _write_state(link, new)
+            states[link.id] = new
+            changed.append((link, [*changes, *drift_changes], obs.checked_at))
+        table = t.Observation.__table__
+        insert = table.insert().values(
+            relevance_scores=bindparam("relevance_scores", type_=_JSON_OR_NULL)
+        )
+        ids = conn.execute(
+            insert.returning(table.c.id, sort_by_parameter_order=True), rows
+        ).scalars()
+        last_seen = {link_id: link.last_observation_id for link_id, link in by_id.items()}
+        for obs, row, obs_id in zip(observations, rows, ids, strict=True):
             if obs.outcome is not Outcome.NETWORK_UNAVAILABLE:
-                link.last_observation_id = row.id
-            events.extend(_link_events(s, [*changes, *drift_changes], link, run_id, obs.checked_at))
-    return events
+                last_seen[row["link_id"]] = obs_id
+        _write_states(conn, states, last_seen)
+        return _insert_link_events(conn, changed, run_id)
+
+
+def _key_and_host(url: str) -> tuple[str, str]:
+    """`canonical_url(url)` and `host_of(url)` with one parse instead of two."""
+    parsed = parse_url(url)
+    if isinstance(parsed, CheckedUrl):  # valid URLs hold no whitespace: nothing to strip
+        return parsed.canonical, parsed.host
+    return canonical_url(url), ""
+
+
+def _links_by_url(conn: Connection, hosts: Mapping[str, str]) -> dict[str, Any]:
+    """The links rows (Core rows) of canonical URLs (-> host); missing ones are created."""
+    table = t.Link.__table__
+    found: dict[str, Any] = {}
+    keys = list(hosts)
+    for chunk in _chunks(keys):
+        for row in conn.execute(select(table).where(table.c.url.in_(chunk))):
+            found[row.url] = row
+    missing = [key for key in keys if key not in found]
+    if missing:
+        conn.execute(
+            table.insert(),
+            [{"url": key, "host": hosts[key], "state": health_rules.UNCHECKED} for key in missing],
+        )
+        for chunk in _chunks(missing):
+            for row in conn.execute(select(table).where(table.c.url.in_(chunk))):
+                found[row.url] = row
+    return found
+
+
+def _write_states(
+    conn: Connection, states: Mapping[int, LinkState], last_seen: Mapping[int, int | None]
+) -> None:
+    table = t.Link.__table__
+    names = [*_STATE_FIELDS, "last_observation_id"]
+    statement = (
+        table.update()
+        .where(table.c.id == bindparam("link_id"))
+        .values({name: bindparam(name) for name in names})
+    )
+    conn.execute(
+        statement,
+        [
+            {**_state_values(state), "link_id": link_id, "last_observation_id": last_seen[link_id]}
+            for link_id, state in states.items()
+        ],
+    )
+
+
+def _insert_link_events(
+    conn: Connection, changed: Sequence[tuple[Any, list[Change], datetime]], run_id: int | None
+) -> list[EventRecord]:
+    """One event per change, in observation order (ids ascend the same way)."""
+    rows: list[dict[str, Any]] = []
+    urls: list[str] = []
+    for link, changes, at in changed:
+        for change in changes:
+            # Drift is judged per entry: its event names the resource too.
+            entry = change.details.get("entry")
+            rows.append(
+                {
+                    "at": at,
+                    "kind": change.kind,
+                    "run_id": run_id,
+                    "link_id": link.id,
+                    "resource_id": int(entry) if entry is not None else None,
+                    "details": dict(change.details),
+                }
+            )
+            urls.append(link.url)
+    return _insert_events(conn, rows, urls)
+
+
+def _insert_events(
+    conn: Connection, rows: Sequence[dict[str, Any]], urls: Sequence[str | None] | None = None
+) -> list[EventRecord]:
+    if not rows:
+        return []
+    table = t.Event.__table__
+    ids = conn.execute(
+        table.insert().returning(table.c.id, sort_by_parameter_order=True), list(rows)
+    ).scalars()
+    return [
+        EventRecord(
+            id=event_id,
+            at=row["at"],
+            kind=row["kind"],
+            run_id=row["run_id"],
+            link_id=row["link_id"],
+            resource_id=row["resource_id"],
+            details=dict(row["details"]),
+            url=url,
+        )
+        for event_id, row, url in zip(ids, rows, urls or [None] * len(rows), strict=True)
+    ]
 
 
 #: Earlier relevance scores of a link used as the drift baseline.
 DRIFT_HISTORY = 10
 
 
-def _entries(s: Session, link_id: int) -> list[Entry]:
-    """The active catalog entries that use the link, keyed by resources.id."""
-    rows = s.scalars(
-        select(t.Resource)
-        .where(t.Resource.link_id == link_id, t.Resource.removed_at.is_(None))
-        .order_by(t.Resource.id)
-    )
-    return [
-        Entry(str(r.id), r.title, _text_or_none((r.fields or {}).get("description"))) for r in rows
-    ]
+def _entries_of(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[Entry]]:
+    """The active catalog entries that use each link, keyed by resources.id; links with
+    none are left out."""
+    table = t.Resource.__table__
+    found: dict[int, list[Entry]] = {}
+    for chunk in _chunks(list(dict.fromkeys(link_ids))):
+        rows = conn.execute(
+            select(table.c.id, table.c.link_id, table.c.title, table.c.fields)
+            .where(table.c.link_id.in_(chunk), table.c.removed_at.is_(None))
+            .order_by(table.c.id)
+        )
+        for r in rows:
+            description = _text_or_none((r.fields or {}).get("description"))
+            found.setdefault(r.link_id, []).append(Entry(str(r.id), r.title, description))
+    return found
 
 
-def _relevance_history(s: Session, link_id: int) -> dict[str, list[float]]:
-    rows = s.scalars(
-        select(t.Observation.relevance_scores)
-        .where(t.Observation.link_id == link_id, t.Observation.relevance_scores.is_not(None))
-        .order_by(t.Observation.checked_at.desc(), t.Observation.id.desc())
-        .limit(DRIFT_HISTORY)
-    )
+def _relevance_histories(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """The last `DRIFT_HISTORY` relevance_scores of each link, newest first."""
+    table = t.Observation.__table__
+    found: dict[int, list[Any]] = {}
+    for chunk in _chunks(list(link_ids)):
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=table.c.link_id,
+                order_by=(table.c.checked_at.desc(), table.c.id.desc()),
+            )
+            .label("rank")
+        )
+        scored = (
+            select(table.c.link_id, table.c.relevance_scores, rank)
+            .where(table.c.link_id.in_(chunk), table.c.relevance_scores.is_not(None))
+            .subquery()
+        )
+        rows = conn.execute(
+            select(scored.c.link_id, scored.c.relevance_scores)
+            .where(scored.c.rank <= DRIFT_HISTORY)
+            .order_by(scored.c.link_id, scored.c.rank)
+        )
+        for link_id, scores in rows:
+            found.setdefault(link_id, []).append(scores)
+    return found
+
+
+def _by_entry(rows: Sequence[Any]) -> dict[str, list[float]]:
     history: dict[str, list[float]] = defaultdict(list)
     for scores in rows:
         for key, score in (scores or {}).items():
@@ -842,37 +1113,45 @@ def _relevance_history(s: Session, link_id: int) -> dict[str, list[float]]:
     return history
 
 
+def _relevance_history(s: Session, link_id: int) -> dict[str, list[float]]:
+    """One link's drift baseline: entry key -> earlier scores, newest first."""
+    return _by_entry(_relevance_histories(s.connection(), [link_id]).get(link_id, []))
+
+
 def _text_or_none(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def _observation_row(obs: Observation, run_id: int | None, link_id: int) -> t.Observation:
-    return t.Observation(
-        run_id=run_id,
-        link_id=link_id,
-        url=obs.url,
-        checked_at=obs.checked_at,
-        outcome=obs.outcome.value,
-        reason=obs.reason,
-        methods=",".join(obs.methods),
-        http_status=obs.http_status,
-        final_url=obs.final_url,
-        chain=[{"url": h.url, "status": h.status} for h in obs.chain],
-        elapsed_ms=obs.elapsed_ms,
-        retries=obs.retries,
-        content_type=obs.content_type,
-        content_length=obs.content_length,
-        etag=obs.etag,
-        last_modified=obs.last_modified,
-        fingerprint=obs.fingerprint,
-        title=obs.title,
-        bytes_read=obs.bytes_read,
-        not_modified=obs.not_modified,
-        suggested_url=obs.suggested_url,
-    )
+def _observation_values(obs: Observation, run_id: int | None, link_id: int) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "link_id": link_id,
+        "url": obs.url,
+        "checked_at": obs.checked_at,
+        "outcome": obs.outcome.value,
+        "reason": obs.reason,
+        "methods": ",".join(obs.methods),
+        "http_status": obs.http_status,
+        "final_url": obs.final_url,
+        "chain": [{"url": h.url, "status": h.status} for h in obs.chain],
+        "elapsed_ms": obs.elapsed_ms,
+        "retries": obs.retries,
+        "content_type": obs.content_type,
+        "content_length": obs.content_length,
+        "etag": obs.etag,
+        "last_modified": obs.last_modified,
+        "fingerprint": obs.fingerprint,
+        "title": obs.title,
+        "bytes_read": obs.bytes_read,
+        "not_modified": obs.not_modified,
+        "suggested_url": obs.suggested_url,
+        "relevance": None,
+        "relevance_scores": None,
+    }
 
 
-def _link_state(link: t.Link) -> LinkState:
+def _link_state(link: Any) -> LinkState:
+    """A links row's health, from an ORM object or a Core row (same attribute names)."""
     values = {name: getattr(link, name) for name in _STATE_FIELDS}
     values["outcome"] = Outcome(link.outcome) if link.outcome else None
     values["state"] = link.state or health_rules.UNCHECKED
@@ -882,36 +1161,17 @@ def _link_state(link: t.Link) -> LinkState:
     return LinkState(**values)
 
 
-def _write_state(link: t.Link, state: LinkState) -> None:
-    for name in _STATE_FIELDS:
-        setattr(link, name, getattr(state, name))
-    link.outcome = state.outcome.value if state.outcome else None
-    link.flips = [f.astimezone(UTC).isoformat() for f in state.flips]
+def _state_values(state: LinkState) -> dict[str, Any]:
+    """The links columns of `state`, as stored."""
+    values = {name: getattr(state, name) for name in _STATE_FIELDS}
+    values["outcome"] = state.outcome.value if state.outcome else None
+    values["flips"] = [f.astimezone(UTC).isoformat() for f in state.flips]
+    return values
 
 
 def _parse_time(value: str) -> datetime:
     moment = datetime.fromisoformat(value)
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _link_events(
-    s: Session, changes: Sequence[Change], link: t.Link, run_id: int | None, at: datetime
-) -> list[EventRecord]:
-    records = []
-    for change in changes:
-        # Drift is judged per entry: its event names the resource too.
-        entry = change.details.get("entry")
-        event = add_event(
-            s,
-            change.kind,
-            at=at,
-            run_id=run_id,
-            link_id=link.id,
-            resource_id=int(entry) if entry is not None else None,
-            details=change.details,
-        )
-        records.append(_with(event, url=link.url))
-    return records
 
 
 def link_states(engine: Engine) -> list[LinkStateRecord]:
@@ -1056,46 +1316,65 @@ def refresh_staleness(
     """Recompute every active resource's stale reasons; end snoozes whose date passed.
 
     Returns how many resources' reasons changed. A snooze that ended writes a
-    `snooze_ended` event so the resource's return to the queue is explained.
+    `snooze_ended` event so the resource's return to the queue is explained. Reads plain
+    columns and writes only the rows that changed, in executemany batches.
     """
+    res, link = t.Resource.__table__, t.Link.__table__
     query = (
-        select(t.Resource, t.Link)
-        .outerjoin(t.Link, t.Link.id == t.Resource.link_id)
-        .where(t.Resource.removed_at.is_(None))
+        select(
+            res.c.id,
+            res.c.rid,
+            res.c.link_id,
+            res.c.title,
+            res.c.fields,
+            res.c.created_at,
+            res.c.reviewed_at,
+            res.c.snoozed_until,
+            res.c.snooze_reason,
+            res.c.stale_reasons,
+            link.c.last_success_at,
+            link.c.fingerprint_since,
+            link.c.last_modified,
+        )
+        .outerjoin(link, link.c.id == res.c.link_id)
+        .where(res.c.removed_at.is_(None))
+        .order_by(res.c.id)
     )
     if collection_keys is not None:
-        query = query.join(t.Collection, t.Collection.id == t.Resource.collection_id).where(
-            t.Collection.key.in_(list(collection_keys))
+        collections = select(t.Collection.__table__.c.id).where(
+            t.Collection.__table__.c.key.in_(list(collection_keys))
         )
-    changed = 0
+        query = query.where(res.c.collection_id.in_(collections))
+    ended: list[NewEvent] = []
+    stale: list[dict[str, Any]] = []
     with write_session(engine) as s:
-        for res, link in s.execute(query).all():
-            if res.snoozed_until is not None and res.snoozed_until <= now:
-                add_event(
-                    s,
-                    "snooze_ended",
-                    at=now,
-                    run_id=run_id,
-                    resource_id=res.id,
-                    link_id=res.link_id,
-                    details={
-                        "id": res.rid,
-                        "until": res.snoozed_until.isoformat(),
-                        "reason": res.snooze_reason,
-                    },
+        conn = s.connection()
+        for row in conn.execute(query):
+            if row.snoozed_until is not None and row.snoozed_until <= now:
+                ended.append(
+                    NewEvent(
+                        "snooze_ended",
+                        at=now,
+                        run_id=run_id,
+                        resource_id=row.id,
+                        link_id=row.link_id,
+                        details={
+                            "id": row.rid,
+                            "until": row.snoozed_until.isoformat(),
+                            "reason": row.snooze_reason,
+                        },
+                    )
                 )
-                res.snoozed_until = None
-                res.snooze_reason = None
-            data = res.fields or {}
+            data = row.fields or {}
             reasons = staleness(
                 now=now,
                 settings=health,
-                last_success_at=link.last_success_at if link else None,
-                first_seen_at=res.created_at,
-                reviewed_at=reviewed_at(res.reviewed_at, data),
-                fingerprint_unchanged_since=link.fingerprint_since if link else None,
-                last_modified=link.last_modified if link else None,
-                title=res.title,
+                last_success_at=row.last_success_at,
+                first_seen_at=row.created_at,
+                reviewed_at=reviewed_at(row.reviewed_at, data),
+                fingerprint_unchanged_since=row.fingerprint_since,
+                last_modified=row.last_modified,
+                title=row.title,
                 description=_text_or_none(data.get("description")),
                 year=_year(data.get("year")),
             )
@@ -1107,10 +1386,24 @@ def refresh_staleness(
                 }
                 for r in reasons
             ]
-            if stored != (res.stale_reasons or []):
-                res.stale_reasons = stored
-                changed += 1
-    return changed
+            if stored != (row.stale_reasons or []):
+                stale.append({"row_id": row.id, "reasons": stored})
+        if ended:
+            add_events(s, ended)
+            conn.execute(
+                res.update()
+                .where(res.c.id == bindparam("row_id"))
+                .values(snoozed_until=None, snooze_reason=None),
+                [{"row_id": e.resource_id} for e in ended],
+            )
+        if stale:
+            conn.execute(
+                res.update()
+                .where(res.c.id == bindparam("row_id"))
+                .values(stale_reasons=bindparam("reasons")),
+                stale,
+            )
+    return len(stale)
 
 
 def reviewed_at(column: datetime | None, data: Mapping[str, Any]) -> datetime | None:

@@ -116,26 +116,15 @@ def sync_catalogs(
 def _sync_one(
     s: Session, catalog: Catalog, *, now: datetime, run_id: int | None
 ) -> tuple[list[SyncChange], int]:
+    """Diff the catalog against its stored rows, then write in bulk: links, new rows,
+    updated rows, line numbers, removals and finally the events in catalog order."""
     key = catalog.key
     collection_id = store.upsert_collection(s, catalog, jsonable(catalog.collection), now=now)
     stored = {r.rid: r for r in store.stored_resources(s, collection_id)}
-    changes: list[SyncChange] = []
     unchanged = 0
-
-    def record(kind: str, rid: str, row: store.StoredResource, details: dict[str, Any]) -> None:
-        store.add_event(
-            s,
-            kind,
-            at=now,
-            run_id=run_id,
-            resource_id=row.id,
-            link_id=row.link_id,
-            details={"id": rid, **details},
-        )
-        changes.append(
-            SyncChange(key, rid, kind, tuple(details.get("fields", ())), details=details)
-        )
-
+    #: Per resource to write: (resource, its data, stored row or None, restore?).
+    writes: list[tuple[Resource, dict[str, Any], store.StoredResource | None]] = []
+    lines: dict[int, int | None] = {}
     seen: set[str] = set()
     for res in catalog.resources:
         if res.id in seen:  # the source stage reports duplicates; the first entry wins
@@ -143,29 +132,79 @@ def _sync_one(
         seen.add(res.id)
         data = jsonable(res.fields_dict())
         old = stored.get(res.id)
+        if (
+            old is not None
+            and old.removed_at is None
+            and old.url == res.url
+            and not changed_fields(old.fields, data)
+        ):
+            unchanged += 1
+            if old.line != res.line:
+                lines[old.id] = res.line
+            continue
+        writes.append((res, data, old))
+    removed = [old for rid, old in stored.items() if rid not in seen and old.removed_at is None]
+
+    links = store.ensure_links(
+        s, [res.url for res, _, old in writes if old is None or _needs_link(old, res)]
+    )
+
+    def link_of(res: Resource, old: store.StoredResource | None) -> int:
+        if old is None or _needs_link(old, res):
+            return links[res.url]
+        assert old.link_id is not None
+        return old.link_id
+
+    to_write = [
+        store.ResourceWrite(res, data, link_of(res, old), old.id if old else None)
+        for res, data, old in writes
+    ]
+    rows = iter(
+        store.insert_resources(s, collection_id, [w for w in to_write if w.id is None], now=now)
+    )
+    updated = iter(store.update_resources(s, [w for w in to_write if w.id is not None], now=now))
+    store.update_lines(s, lines)
+    store.mark_removed(s, [old.id for old in removed], now=now)
+
+    changes: list[SyncChange] = []
+    events: list[store.NewEvent] = []
+
+    def record(kind: str, rid: str, row: store.StoredResource, details: dict[str, Any]) -> None:
+        events.append(
+            store.NewEvent(
+                kind,
+                at=now,
+                run_id=run_id,
+                resource_id=row.id,
+                link_id=row.link_id,
+                details={"id": rid, **details},
+            )
+        )
+        changes.append(
+            SyncChange(key, rid, kind, tuple(details.get("fields", ())), details=details)
+        )
+
+    for res, data, old in writes:
         if old is None:
-            row = store.insert_resource(s, collection_id, res, data, now=now)
-            record(ADDED, res.id, row, {"url": res.url, "title": res.title})
-        elif old.removed_at is not None:
-            row = store.update_resource(s, old.id, res, data, now=now, restore=True)
+            record(ADDED, res.id, next(rows), {"url": res.url, "title": res.title})
+            continue
+        row = next(updated)
+        if old.removed_at is not None:
             record(ADDED, res.id, row, {"url": res.url, "title": res.title, "readded": True})
-        else:
-            edited = changed_fields(old.fields, data)
-            if old.url == res.url and not edited:
-                unchanged += 1
-                if old.line != res.line:
-                    store.update_resource(s, old.id, res, data, now=now, touched=False)
-                continue
-            row = store.update_resource(s, old.id, res, data, now=now)
-            if old.url != res.url:
-                record(URL_EDITED, res.id, row, _url_details(old, res))
-            if edited:
-                record(FIELDS_EDITED, res.id, row, _fields_details(old.fields, data, edited))
-    for rid, old in stored.items():
-        if rid not in seen and old.removed_at is None:
-            store.mark_removed(s, old.id, now=now)
-            record(REMOVED, rid, old, {"url": old.url})
+            continue
+        if old.url != res.url:
+            record(URL_EDITED, res.id, row, _url_details(old, res))
+        edited = changed_fields(old.fields, data)
+        if edited:
+            record(FIELDS_EDITED, res.id, row, _fields_details(old.fields, data, edited))
+    for old in removed:
+        record(REMOVED, old.rid, old, {"url": old.url})
+    store.add_events(s, events)
     return changes, unchanged
+
+
+def _needs_link(old: store.StoredResource, res: Resource) -> bool:
+    return old.url != res.url or old.link_id is None
 
 
 def changed_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from catalog import source
 from catalog.errors import CatalogError, LinkhealthError, Problem
 from catalog.model import Catalog, Resource
 from catalog.settings import BUNDLED_CATALOG
@@ -440,3 +441,75 @@ def test_validation_writes_nothing(tmp_path: Path) -> None:
     validate_catalog(tmp_path / "a.yaml")
     after = sorted((p.name, p.stat().st_mtime_ns) for p in tmp_path.iterdir())
     assert before == after
+
+
+# --- the libyaml fast path ------------------------------------------------------------------
+
+PLAIN_YAML = """\
+collection:
+  title: "Plain toolkit"
+  description: Two entries, every kind of field
+resources:
+- id: hotline
+  title: "National Human Trafficking Hotline"
+  url: https://humantraffickinghotline.org/
+  description: 'Call, text or chat: 24/7'
+  languages: [en, es]
+  year: 2016
+  tags:
+  - hotline
+  - victims
+  url_confidence: seen
+- id: blue
+  title: Blue Campaign
+  url: https://www.dhs.gov/blue-campaign
+  notes: |
+    Kept as written.
+"""
+
+
+def _precise(path: Path, monkeypatch: pytest.MonkeyPatch) -> Catalog:
+    with monkeypatch.context() as patch:
+        patch.setattr(source, "_fast_catalog", lambda path, text: None)
+        return load_catalog(path)
+
+
+def test_plain_yaml_reads_the_same_fast_as_precisely(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "kit.yaml", PLAIN_YAML)
+    fast = source._fast_catalog(path, PLAIN_YAML)
+    assert fast is not None
+    assert fast == _precise(path, monkeypatch)
+    assert [r.line for r in fast.resources] == [5, 15]
+    assert fast.resources[0].languages == ("en", "es")
+    assert fast.resources[0].year == 2016
+    assert fast.resources[0].extra == {"url_confidence": "seen"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("  year: 2016\n", "  year: &y 2016\n"),  # an anchor
+        ("  url_confidence: seen\n", "  url_confidence: seen\n  other: *x\n"),  # an alias
+        ("  title: Blue Campaign\n", "  title: !local Blue Campaign\n"),  # a tag
+        ("  url_confidence: seen\n", "  url_confidence: yes\n"),  # YAML 1.1 boolean
+        ("  year: 2016\n", "  year: 0o17\n"),  # YAML 1.2 octal
+        ("  url_confidence: seen\n", "  url_confidence: seen\n  url_confidence: again\n"),
+        ("resources:\n", "resources:\n- <<: {id: merged}\n"),  # a merge key
+    ],
+)
+def test_anything_unusual_leaves_the_fast_path(change: tuple[str, str], tmp_path: Path) -> None:
+    text = PLAIN_YAML.replace(*change)
+    assert text != PLAIN_YAML
+    assert source._fast_catalog(write(tmp_path, "kit.yaml", text), text) is None
+
+
+def test_a_second_document_or_a_problem_leaves_the_fast_path(tmp_path: Path) -> None:
+    twice = PLAIN_YAML + "---\n" + PLAIN_YAML
+    assert source._fast_catalog(write(tmp_path, "twice.yaml", twice), twice) is None
+    duplicate = PLAIN_YAML.replace("id: blue", "id: hotline")
+    path = write(tmp_path, "dup.yaml", duplicate)
+    assert source._fast_catalog(path, duplicate) is None
+    (problem,) = validate_catalog(path).problems
+    assert (problem.code, problem.line) == ("duplicate_id", 15)

@@ -29,9 +29,16 @@ from urllib.parse import urlsplit
 import httpx
 
 from catalog.check.classify import classify, is_home
-from catalog.check.content import PageFacts, analyse_body
+from catalog.check.content import PageFacts
 from catalog.check.facts import CheckFacts, Probe
-from catalog.check.fetch import ACCEPT, ACCEPT_ENCODING, Fetcher, Progress, content_length
+from catalog.check.fetch import (
+    ACCEPT,
+    ACCEPT_ENCODING,
+    Fetcher,
+    Progress,
+    content_length,
+    page_facts,
+)
 from catalog.check.politeness import HostScheduler, Politeness
 from catalog.check.safety import Resolver, check_allowlist
 from catalog.check.soft404 import probe_url_for
@@ -63,6 +70,7 @@ async def check_targets(
         check_allowlist(settings.private_allowlist)  # a bad entry is the operator's to fix
     results: list[Observation | None] = [None] * len(targets)
     work: list[tuple[str, int]] = []
+    checked: dict[int, CheckedUrl] = {}
     for index, target in enumerate(targets):
         parsed = parse_url(target.url)
         if isinstance(parsed, UrlProblem):
@@ -72,10 +80,11 @@ async def check_targets(
                 on_result(observation)
         else:
             work.append((parsed.host, index))
+            checked[index] = parsed
     if work:
         async with make_client(settings, transport) as client:
             run = _Run(targets, settings, client, resolver, clock, sleep, on_result, results)
-            await run.all(work)
+            await run.all(work, checked)
     return [obs for obs in results if obs is not None]
 
 
@@ -236,13 +245,14 @@ class _Run:
         self.token = secrets.token_hex(8)
         self._probes: dict[str, asyncio.Task[Probe]] = {}
 
-    async def all(self, work: list[tuple[str, int]]) -> None:
+    async def all(self, work: list[tuple[str, int]], checked: dict[int, CheckedUrl]) -> None:
+        """Check every (host, target index) of `work`; `checked` holds each one's parsed URL."""
         scheduler = HostScheduler(work, self.politeness)
         workers = min(max(1, self.settings.concurrency), len(work))
         try:
             async with asyncio.TaskGroup() as group:
                 for _ in range(workers):
-                    group.create_task(self._worker(scheduler))
+                    group.create_task(self._worker(scheduler, checked))
         except BaseExceptionGroup as group_error:
             # Only the caller's own callback can fail a worker; surface its exception as is.
             raise group_error.exceptions[0] from None
@@ -251,22 +261,21 @@ class _Run:
             for task in [*self._probes.values(), *self.fetcher.pending_lookups()]:
                 task.cancel()
 
-    async def _worker(self, scheduler: HostScheduler) -> None:
+    async def _worker(self, scheduler: HostScheduler, checked: dict[int, CheckedUrl]) -> None:
         while (job := await scheduler.take()) is not None:
             host, index = job
             try:
-                observation = await self.check_one(self.targets[index])
+                observation = await self.check_one(self.targets[index], checked.pop(index))
             finally:
                 await scheduler.done(host)
             self.results[index] = observation
             if self.on_result is not None:
                 self.on_result(observation)
 
-    async def check_one(self, target: Target) -> Observation:
+    async def check_one(self, target: Target, parsed: CheckedUrl) -> Observation:
+        """`parsed` is the target's URL as `check_targets` parsed it (parsed once per run)."""
         checked_at = self.clock()
         started = time.monotonic()
-        parsed = parse_url(target.url)
-        assert isinstance(parsed, CheckedUrl)
         progress = Progress()
         deadline = asyncio.timeout(self.settings.total_timeout)
         try:
@@ -315,13 +324,7 @@ class _Run:
             return None, None
         if not 200 <= answer.status < 300:
             return None, None
-        page = analyse_body(
-            answer.body,
-            answer.headers.get("content-type"),
-            truncated=answer.truncated,
-            etag=answer.headers.get("etag"),
-            total_length=content_length(answer.headers),
-        )
+        page = page_facts(answer)
         final = last.final_url or parsed.canonical
         if not (self.settings.soft404_probe and page.is_html and answer.status == 200):
             return page, None

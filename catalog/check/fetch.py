@@ -28,7 +28,7 @@ from typing import Any, assert_never
 
 import httpx
 
-from catalog.check.content import analyse_body
+from catalog.check.content import PageFacts, analyse_body
 from catalog.check.facts import (
     REDIRECT_STATUSES,
     Answer,
@@ -243,15 +243,7 @@ class Fetcher:
         answer = exchange.answer
         if answer is None:
             return Probe(url, None, None)
-        page = None
-        if 200 <= answer.status < 300:
-            page = analyse_body(
-                answer.body,
-                answer.headers.get("content-type"),
-                truncated=answer.truncated,
-                etag=answer.headers.get("etag"),
-                total_length=content_length(answer.headers),
-            )
+        page = page_facts(answer) if 200 <= answer.status < 300 else None
         return Probe(url, answer.status, page)
 
     async def follow(
@@ -275,13 +267,13 @@ class Fetcher:
         owner = object()
         visited: set[str] = set()
         current = url
+        checked = parse_url(current)
         base = functools.partial(Exchange, method, conditional=conditional)
 
         def done(**fields: Any) -> Exchange:
             return base(chain=tuple(chain), retries=tuple(retries), **fields)
 
         for _ in range(settings.max_redirects + 1):
-            checked = parse_url(current)
             if isinstance(checked, UrlProblem):
                 return done(stop=Stop.BAD_LOCATION, stop_detail=checked.reason, stop_url=current)
             refusal = await self._refuse(checked)
@@ -316,7 +308,7 @@ class Fetcher:
             # browsers complete; without a new cookie it is a loop.
             if next_checked.canonical in visited and "set-cookie" not in answer.headers:
                 return done(stop=Stop.REDIRECT_LOOP, stop_url=following)
-            current = following
+            current, checked = following, next_checked
         return done(stop=Stop.TOO_MANY_REDIRECTS, stop_url=current)
 
     async def _send(
@@ -398,6 +390,17 @@ class Fetcher:
         if not addresses:
             raise socket.gaierror(socket.EAI_NONAME, "no addresses for the host name")
         return addresses
+
+
+def page_facts(answer: Answer) -> PageFacts:
+    """What a successful answer's body says (the checked page or a soft-404 probe's)."""
+    return analyse_body(
+        answer.body,
+        answer.headers.get("content-type"),
+        truncated=answer.truncated,
+        etag=answer.headers.get("etag"),
+        total_length=content_length(answer.headers),
+    )
 
 
 def content_length(headers: httpx.Headers) -> int | None:
