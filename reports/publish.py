@@ -7,6 +7,7 @@ onto `formats=(F,)` and `out_dir=DIR`.
 
 from __future__ import annotations
 
+import gc
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -64,16 +65,23 @@ def publish_report_files(
     now = clock()
     data = report_data(engine, run_id=run_id)
     ctx = build_context(data, now=now, findings=_findings(settings, https_suggestions(engine)))
-    pages = None
-    if "html" in formats:
-        since = now - timedelta(days=TREND_DAYS)
-        by_resource, by_link = history_events(engine, since=since)
-        history = iter_link_history(engine, since=since, per_link=HISTORY_PER_RESOURCE)
-        pages = resource_pages(data, ctx, history, by_resource, by_link, now=now)
-    target = Path(out_dir if out_dir is not None else settings.reports_dir)
-    return write_report(
-        ctx, target, run_id=ctx.run.id if ctx.run else None, formats=formats, pages=pages
-    )
+    # The view model is millions of long-lived objects; each full collection would walk
+    # them all again while pages are rendered. Frozen, the collector skips them.
+    gc.collect()
+    gc.freeze()
+    try:
+        pages = None
+        if "html" in formats:
+            since = now - timedelta(days=TREND_DAYS)
+            by_resource, by_link = history_events(engine, since=since)
+            history = iter_link_history(engine, since=since, per_link=HISTORY_PER_RESOURCE)
+            pages = resource_pages(data, ctx, history, by_resource, by_link, now=now)
+        target = Path(out_dir if out_dir is not None else settings.reports_dir)
+        return write_report(
+            ctx, target, run_id=ctx.run.id if ctx.run else None, formats=formats, pages=pages
+        )
+    finally:
+        gc.unfreeze()
 
 
 def _findings(settings: Settings, https: Mapping[tuple[str, str], str]) -> list[Finding]:

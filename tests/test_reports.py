@@ -567,3 +567,22 @@ def test_publish_report_main_file_follows_the_formats(db_dir: Path, tmp_path: Pa
     assert not (tmp_path / "latest.html").exists()
     with pytest.raises(ValueError):
         publish_report(settings, formats=("pdf",), out_dir=tmp_path)
+
+
+def test_a_page_that_cannot_be_written_fails_the_site_and_keeps_the_old_one(
+    ctx: ReportContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_report(ctx, tmp_path, run_id=2)
+    before = (tmp_path / ctx.resources[0].page).read_text(encoding="utf-8")
+    real = render_module._write_plain
+
+    def failing(path: Path, text: str) -> None:
+        if path.name == Path(ctx.resources[-1].page).name:
+            raise OSError("disk full")
+        real(path, text)
+
+    monkeypatch.setattr(render_module, "_write_plain", failing)
+    with pytest.raises(OSError, match="disk full"):
+        write_report(ctx, tmp_path, run_id=2)
+    assert (tmp_path / ctx.resources[0].page).read_text(encoding="utf-8") == before
+    assert not list(tmp_path.glob(".site-*"))
