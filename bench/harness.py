@@ -243,6 +243,8 @@ class RunFigures:
     max_open_per_host: int = 0
     max_per_second: int = 0
     busiest_requests: int = 0
+    busiest_first_s: float = 0.0
+    busiest_last_s: float = 0.0
     accuracy: Accuracy | None = None
     #: seconds of the checker core alone, when measured separately
     extra: dict[str, Any] = field(default_factory=dict)
@@ -265,6 +267,10 @@ class RunFigures:
             max_open_per_host=max((int(h["max_open"]) for h in hosts.values()), default=0),
             max_per_second=max((int(h["max_per_second"]) for h in hosts.values()), default=0),
             busiest_requests=int(hosts.get(busiest, {}).get("requests", 0)),
+            # When the busiest host saw its first and last request (seconds after the
+            # reset): the gap to its floor is the checker's, the rest of the wall time is not.
+            busiest_first_s=float(hosts.get(busiest, {}).get("first_s") or 0.0),
+            busiest_last_s=float(hosts.get(busiest, {}).get("last_s") or 0.0),
         )
 
 

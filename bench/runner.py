@@ -72,6 +72,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--no-prefect", action="store_true", help="only the direct run (no Prefect server)"
     )
     parser.add_argument(
+        "--no-direct",
+        action="store_true",
+        help="skip the direct run (quicker flow comparisons; no Prefect overhead figure)",
+    )
+    parser.add_argument(
         "--second-run",
         action="store_true",
         help="check again on the same database; report its bytes as a share of the first's",
@@ -124,9 +129,12 @@ def _bench(args: argparse.Namespace, work: Path) -> int:
         direct = work / "direct"
         direct.mkdir(exist_ok=True)
         config = write_config(direct, made.catalog, batch_size=args.batch_size)
-        first = _measure(web, floor, made.truth, "direct", lambda: run_direct("direct", config))
-        runs.append(_with_accuracy(first, made.truth, db_file(config)))
-        if args.second_run:
+        if args.no_direct and args.no_prefect:
+            raise SystemExit("--no-direct with --no-prefect leaves nothing to run")
+        if not args.no_direct:
+            first = _measure(web, floor, made.truth, "direct", lambda: run_direct("direct", config))
+            runs.append(_with_accuracy(first, made.truth, db_file(config)))
+        if args.second_run and not args.no_direct:
             again = _measure(
                 web, floor, made.truth, "direct, second run", lambda: run_direct("2", config)
             )
@@ -136,7 +144,7 @@ def _bench(args: argparse.Namespace, work: Path) -> int:
             runs += _flow_runs(args, web, floor, made, work)
         if args.lychee:
             runs.append(_lychee(web, floor, made.rows, work))
-        if args.report:
+        if args.report and not args.no_direct:
             out["report"] = _time_report(db_file(config), work)
         out["db"] = _db_size(db_file(config))
     out["runs"] = [_as_dict(r) for r in runs]
@@ -288,6 +296,12 @@ def _print(out: dict[str, Any], runs: list[RunFigures], floor: Floor) -> None:
             f"  busiest host         {r.busiest_requests:9d} requests; max per-host open "
             f"{r.max_open_per_host}, max per-host starts in 1 s {r.max_per_second}"
         )
+        if r.busiest_last_s:
+            span = r.busiest_last_s - r.busiest_first_s
+            print(
+                f"  busiest host span    {span:9.1f} s   ({span / floor.by_requests_s:.2f} x "
+                f"floor; {r.busiest_first_s:.1f} s to {r.busiest_last_s:.1f} s after the start)"
+            )
         if "second" in r.label:
             base = first_bytes.get(r.label.split(",")[0]) or 1
             print(f"  bytes vs first run   {100 * r.bytes_sent / base:9.1f} %")

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from catalog.errors import ConfigError
 from catalog.model import Batch, Target
-from catalog.plan import plan_batches
+from catalog.plan import PARALLEL_BATCHES, plan_batches
+from catalog.settings import CheckSettings
 
 #: Lease of an unsharded full run; shard runs use "full-run:<i>/<n>".
 FULL_RUN_LEASE = "full-run"
@@ -76,9 +77,16 @@ def shard_targets(targets: Sequence[Target], shard: Shard | None) -> list[Target
     return [target for target in targets if shard.holds(target.host)]
 
 
-def plan_shard(targets: Sequence[Target], batch_size: int, shard: Shard | None) -> list[Batch]:
+def plan_shard(
+    targets: Sequence[Target],
+    batch_size: int,
+    shard: Shard | None,
+    *,
+    check: CheckSettings | None = None,
+    workers: int = PARALLEL_BATCHES,
+) -> list[Batch]:
     """`plan_batches` over the shard's targets only."""
-    return plan_batches(shard_targets(targets, shard), batch_size)
+    return plan_batches(shard_targets(targets, shard), batch_size, check=check, workers=workers)
 
 
 def lease_name(shard: Shard | None) -> str:

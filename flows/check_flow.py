@@ -75,6 +75,7 @@ from flows.events import emit_notices
 from reports import build_context, publish_report
 
 #: Batches checked at once; each runs its own event loop with its share of `concurrency`.
+#: The plan assumes this many (`catalog.plan.PARALLEL_BATCHES`; a test keeps them equal).
 BATCH_WORKERS = 4
 
 #: Stable artifact keys: the Prefect UI shows each key's history across runs.
@@ -160,9 +161,14 @@ def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchSto
         key=PROGRESS_KEY,
         description=f"URLs checked in run {run_id}",
     )
-    workers = max(1, min(BATCH_WORKERS, len(batches)))
-    per_task = replace(settings.check, concurrency=max(2, settings.check.concurrency // workers))
-    futures = [check_batch_task.submit(b, per_task) for b in batches]
+    # Each batch gets the share of the global concurrency its hosts can use (catalog.plan).
+    from catalog.plan import concurrency_shares
+
+    shares = concurrency_shares(batches, settings.check, BATCH_WORKERS)
+    futures = [
+        check_batch_task.submit(b, replace(settings.check, concurrency=share))
+        for b, share in zip(batches, shares, strict=True)
+    ]
     stored: list[BatchStored] = []
     done_urls = 0
     started = time.perf_counter()

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 from collections import Counter
 from dataclasses import replace
 
 import httpx
+import pytest
 
 from catalog.check import check_targets
-from catalog.check.politeness import HostScheduler, Politeness
+from catalog.check.politeness import LATE_SLACK, HostScheduler, Politeness, on_schedule
 from catalog.model import Observation, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings, HostPolicy
@@ -177,3 +179,38 @@ def test_ten_thousand_targets_in_one_call() -> None:
     assert all(o.outcome is Outcome.OK for o in observations)
     assert [o.url for o in observations[:3]] == urls[:3]
     assert time.monotonic() - start < 60
+
+
+def _starts(lateness: list[float], interval: float) -> list[float]:
+    """Start times of back-to-back requests, each `lateness[i]` after its slot is due."""
+    due, starts = 0.0, []
+    for late in lateness:
+        start = due + late
+        starts.append(start)
+        due = on_schedule(start, due, interval) + interval
+    return starts
+
+
+def test_small_lateness_does_not_add_up_over_a_hosts_requests() -> None:
+    # A busy event loop starts each request a few ms late; with exact spacing from the
+    # actual start, 500 requests at 5/s would drift 500 * 30 ms = 15 s behind.
+    interval = 0.2
+    starts = _starts([0.03] * 500, interval)
+    assert starts[-1] <= 499 * interval + 0.03 + 1e-9
+    assert _starts([0.0] * 5, interval) == [0.0, 0.2, 0.4, 0.6000000000000001, 0.8]
+    # Lateness beyond the slack (an idle host) is not made up for: spacing counts from it.
+    assert _starts([0.0, 1.0, 0.0], interval)[2] - _starts([0.0, 1.0, 0.0], interval)[1] == (
+        pytest.approx(interval)
+    )
+
+
+def test_catching_up_never_beats_the_rate_in_any_second() -> None:
+    interval = 0.2  # 5 per second: exact spacing allows 6 starts in a closed 1-s window
+    rng = random.Random(3)
+    for _ in range(200):
+        starts = _starts([rng.choice([0.0, 0.01, 0.05, 0.049, 0.3]) for _ in range(60)], interval)
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
+        assert min(gaps) >= interval * (1 - LATE_SLACK) - 1e-9, "no bursts"
+        for i, first in enumerate(starts):
+            in_window = sum(1 for s in starts[i:] if s <= first + 1.0 + 1e-9)
+            assert in_window <= 6

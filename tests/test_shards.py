@@ -12,6 +12,7 @@ import pytest
 from catalog.errors import ConfigError
 from catalog.model import Target
 from catalog.runs import prepare_run
+from catalog.settings import CheckSettings, HostPolicy
 from catalog.shards import FULL_RUN_LEASE, Shard, all_shards, lease_name, plan_shard, shard_of
 from tests.factories import settings_for, temporary_database, write_catalog
 
@@ -95,3 +96,15 @@ def test_shard_runs_plan_only_their_hosts_and_may_run_side_by_side(tmp_path: Pat
         planned = [t.url for run in runs for b in run.batches for t in b.targets]
         assert sorted(planned) == sorted(urls)
         assert all(run.lease is not None for run in runs)
+
+
+def test_a_shard_is_planned_with_the_hosts_politeness() -> None:
+    # plan_shard passes the politeness on: a host slowed to 0.1/s (its 4 URLs: 40 s) is
+    # the longest of its shard and leads the first batch, ahead of hosts with more URLs.
+    shard = Shard(1, 2)
+    slow = next(h for i, h in enumerate(HOSTS) if shard.holds(h) and i % 4 == 3)
+    check = CheckSettings(hosts={slow.lower(): HostPolicy(per_host_rate=0.1)})
+    batches = plan_shard(_targets(), 50, shard, check=check)
+    assert slow in batches[0].hosts
+    assert all(shard.holds(h) for b in batches for h in b.hosts)
+    assert plan_shard(_targets(), 50, shard)[0].hosts != batches[0].hosts
