@@ -274,39 +274,61 @@ def check_catalog_sharded(
 ) -> dict[str, str]:
     """Split one full run into `shards` host shards: one run of `deployment` (check-catalog
     with `shard="i/n"`) per shard, picked up by any worker of its pool, then wait for all
-    and render one report. Returns each shard's final state name."""
+    and render one report. Returns each shard's final state name.
+
+    The whole sharded run holds the lease of an unsharded full run, so it and `nightly` (or
+    a manual `linkhealth check`) never check the same hosts at once; each shard run holds
+    its own shard lease besides. Like `check-catalog`, a scheduled run that finds the lease
+    held ends Cancelled; any other trigger raises `RunInProgressError`."""
     from prefect import get_client
     from prefect.deployments import run_deployment
 
+    from catalog import store
+    from catalog.runs import LEASE_TTL, RunLease
+
     log = get_run_logger()
-    started = {
-        str(part): run_deployment(
-            deployment,
-            parameters={
-                "shard": str(part),
-                "config": config,
-                "overrides": overrides,
-                "trigger": trigger,
-                "render": False,
-            },
-            timeout=0,
-        ).id
-        for part in all_shards(shards)
-    }
-    log.info("Started %d shard run(s) of %s", len(started), deployment)
+    settings = load_settings(config).with_overrides(**(overrides or {}))
+    engine = engine_for(settings.database_url)
+    store.abort_stale_runs(engine, now=utcnow())  # frees the lease of a dead holder here
+    lease = RunLease(name=lease_name(None), holder=store.lease_holder(str(flow_run.id or "")))
+    claim = store.acquire_lease(engine, lease.name, lease.holder, now=utcnow(), ttl=LEASE_TTL)
+    if not claim.acquired:
+        refused = RunInProgressError(claim.lease)
+        if trigger != "schedule":
+            raise refused
+        log.warning("Skipped: %s", refused)
+        return Cancelled(message=f"skipped: {refused}")  # type: ignore[return-value]
     states: dict[str, str] = {}
-    with get_client(sync_client=True) as client:
-        while len(states) < len(started):
-            time.sleep(poll_seconds)
-            for part, run_id in started.items():
-                state = client.read_flow_run(run_id).state
-                if part not in states and state is not None and state.is_final():
-                    states[part] = state.name
-                    log.info("Shard %s: %s", part, state.name)
+    try:
+        with keep_lease(settings, lease):
+            started = {
+                str(part): run_deployment(
+                    deployment,
+                    parameters={
+                        "shard": str(part),
+                        "config": config,
+                        "overrides": overrides,
+                        "trigger": trigger,
+                        "render": False,
+                    },
+                    timeout=0,
+                ).id
+                for part in all_shards(shards)
+            }
+            log.info("Started %d shard run(s) of %s", len(started), deployment)
+            with get_client(sync_client=True) as client:
+                while len(states) < len(started):
+                    time.sleep(poll_seconds)
+                    for part, run_id in started.items():
+                        state = client.read_flow_run(run_id).state
+                        if part not in states and state is not None and state.is_final():
+                            states[part] = state.name
+                            log.info("Shard %s: %s", part, state.name)
+            if render:
+                render_report_task(settings, None)
+    finally:
+        store.release_lease(engine, lease.name, lease.holder)
     failed = sorted(p for p, name in states.items() if name not in ("Completed", "Cancelled"))
-    if render:
-        settings = load_settings(config).with_overrides(**(overrides or {}))
-        render_report_task(settings, None)
     if failed:
         raise RuntimeError(f"shard run(s) {', '.join(failed)} did not complete: {states}")
     return states

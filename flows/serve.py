@@ -3,7 +3,11 @@
 Input: prefect.yaml, the single place schedules, triggers and parameters are
 declared (`prefect deploy --all` reads the same file for work-pool setups).
 Output: `prefect.serve(...)` running the `nightly`, `recheck` and `report`
-deployments against the Prefect server in PREFECT_API_URL, until stopped.
+deployments against the Prefect server in PREFECT_API_URL, until stopped. Deployments
+tagged `needs-workers` (`nightly-sharded`, `shard`) are left out: host shards only pay
+off across several worker machines, and one process serving both the waiting parent
+and its shards gains nothing. Schedules keep their `active` flag, so a schedule that is
+off in prefect.yaml stays off.
 Flow runs start in the project folder (LINKHEALTH_HOME), like the pull step
 of prefect.yaml, so relative paths in linkhealth.toml mean the same thing.
 """
@@ -22,6 +26,8 @@ from ruamel.yaml import YAML
 from catalog.errors import ConfigError
 
 PREFECT_YAML = "prefect.yaml"
+#: Deployments with this tag run on a work pool's workers only, never in `linkhealth serve`.
+NEEDS_WORKERS = "needs-workers"
 #: The checkout this module belongs to; used when neither LINKHEALTH_HOME nor the cwd has one.
 CHECKOUT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +36,7 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 class CronSpec:
     cron: str
     timezone: str | None = None
+    active: bool = True
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,11 @@ class DeploymentSpec:
     schedules: tuple[CronSpec, ...] = ()
     concurrency_limit: int | None = None
     triggers: tuple[Mapping[str, Any], ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @property
+    def servable(self) -> bool:
+        return NEEDS_WORKERS not in self.tags
 
     @property
     def module_entrypoint(self) -> str:
@@ -76,7 +88,15 @@ def read_deployments(path: Path) -> list[DeploymentSpec]:
                     f"{path}: deployment {entry.get('name')!r}: `linkhealth serve` reads only "
                     "cron schedules"
                 )
-            schedules.append(CronSpec(cron=str(sched["cron"]), timezone=sched.get("timezone")))
+            active = sched.get("active", True)
+            if not isinstance(active, bool):
+                raise ConfigError(
+                    f"{path}: deployment {entry.get('name')!r}: schedule `active` must be "
+                    "true or false"
+                )
+            schedules.append(
+                CronSpec(cron=str(sched["cron"]), timezone=sched.get("timezone"), active=active)
+            )
         specs.append(
             DeploymentSpec(
                 name=entry["name"],
@@ -86,9 +106,15 @@ def read_deployments(path: Path) -> list[DeploymentSpec]:
                 schedules=tuple(schedules),
                 concurrency_limit=entry.get("concurrency_limit"),
                 triggers=tuple(entry.get("triggers") or ()),
+                tags=tuple(str(t) for t in entry.get("tags") or ()),
             )
         )
     return specs
+
+
+def servable(specs: Sequence[DeploymentSpec]) -> list[DeploymentSpec]:
+    """The deployments `linkhealth serve` runs: all but those tagged `needs-workers`."""
+    return [spec for spec in specs if spec.servable]
 
 
 def runner_deployments(specs: Sequence[DeploymentSpec]) -> list[Any]:
@@ -112,9 +138,13 @@ def runner_deployments(specs: Sequence[DeploymentSpec]) -> list[Any]:
                 name=spec.name,
                 description=spec.description,
                 parameters=dict(spec.parameters),
-                schedules=[Cron(s.cron, timezone=s.timezone) for s in spec.schedules] or None,
+                schedules=[
+                    Cron(s.cron, timezone=s.timezone, active=s.active) for s in spec.schedules
+                ]
+                or None,
                 concurrency_limit=spec.concurrency_limit,
                 triggers=triggers or None,
+                tags=list(spec.tags) or None,
                 entrypoint_type=EntrypointType.MODULE_PATH,
             )
         )
@@ -122,10 +152,11 @@ def runner_deployments(specs: Sequence[DeploymentSpec]) -> list[Any]:
 
 
 def serve(prefect_yaml: Path | None = None) -> None:
-    """Serve every deployment of prefect.yaml until interrupted (needs PREFECT_API_URL set)."""
+    """Serve the deployments of prefect.yaml that need no workers, until interrupted
+    (needs PREFECT_API_URL set)."""
     home = project_home()
     path = prefect_yaml or home / PREFECT_YAML
-    specs = read_deployments(path)
+    specs = servable(read_deployments(path))
     os.chdir(home)
     from prefect import serve as prefect_serve
 

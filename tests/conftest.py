@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +34,13 @@ def isolated_cwd(tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPat
     """Run in an empty folder so var/ and linkhealth.toml of the checkout are never touched."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database for one test: SQLite in tmp_path, or its own PostgreSQL schema
+    when LINKHEALTH_TEST_DATABASE_URL is set (see `tests.factories.temporary_database_url`)."""
+    from tests.factories import temporary_database_url  # after the Prefect settings above
+
+    with temporary_database_url(tmp_path) as url:
+        yield url

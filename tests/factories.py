@@ -3,9 +3,11 @@
 Records: `make_resource`, `make_catalog`, `make_observation`, with a fixed clock
 (`T0`, `days`, `Ticker`). Files: `write_catalog` writes a small YAML catalog with a
 comment, and `settings_for` points `Settings` at it and at a test database.
-Databases: `temporary_database(tmp_path)` yields a migrated engine on a fresh SQLite
-file, or, when `LINKHEALTH_TEST_DATABASE_URL` is set (PostgreSQL), on a schema of its
-own that is dropped afterwards, so parallel tests never meet.
+Databases: `temporary_database_url(tmp_path)` yields the URL of an empty database (the
+`db_url` fixture of conftest), `temporary_database(tmp_path)` a migrated engine on one: a
+fresh SQLite file, or, when `LINKHEALTH_TEST_DATABASE_URL` is set (PostgreSQL, as in CI),
+a schema of its own that is dropped afterwards, so parallel tests never meet. Every test
+that needs a database goes through these, so the whole suite runs on both backends.
 """
 
 from __future__ import annotations
@@ -130,28 +132,49 @@ def settings_for(engine: Engine, catalogs: Sequence[Path] = (), **health: Any) -
 
 
 @contextmanager
-def temporary_database(tmp_path: Path) -> Iterator[Engine]:
-    """A migrated, empty database for one test."""
+def temporary_database_url(tmp_path: Path, name: str = "test.db") -> Iterator[str]:
+    """The URL of an empty database for one test, not yet migrated (the code under test
+    migrates on first use): a SQLite file `name` in `tmp_path`, or, when
+    `LINKHEALTH_TEST_DATABASE_URL` is set, a fresh PostgreSQL schema of its own. The URL
+    carries the schema (search_path), so subprocesses given it see the same database.
+    Afterwards the schema is dropped, after ending any connection still open on it
+    (cached engines, killed child processes)."""
     url = os.environ.get(TEST_DATABASE_ENV)
     if not url:
-        engine = open_engine(f"sqlite:///{tmp_path / 'test.db'}")
-        try:
-            yield engine
-        finally:
-            engine.dispose()
+        yield f"sqlite:///{tmp_path / name}"
         return
     schema = f"lh_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-        engine = open_engine(scoped.render_as_string(hide_password=False))
+        scoped = make_url(url).update_query_dict(
+            {"options": f"-csearch_path={schema}", "application_name": schema}
+        )
+        yield scoped.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": schema},
+            )
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+@contextmanager
+def temporary_database(tmp_path: Path, name: str = "test.db") -> Iterator[Engine]:
+    """A migrated, empty database for one test (see `temporary_database_url`)."""
+    with temporary_database_url(tmp_path, name) as url:
+        engine = open_engine(url)
         try:
             yield engine
         finally:
             engine.dispose()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()

@@ -102,6 +102,7 @@ def test_validate_warns_about_bad_urls_but_accepts_the_catalog(tmp_path: Path) -
 
 
 def test_sync_records_additions_then_nothing(isolated_cwd: Path) -> None:
+    # SQLite on purpose: without --db or LINKHEALTH_DATABASE_URL the default is a file in var/.
     (isolated_cwd / "good.yaml").write_text(GOOD)
     first = _invoke("sync", "--catalog", "good.yaml")
     assert first.exit_code == 0, first.output
@@ -112,6 +113,7 @@ def test_sync_records_additions_then_nothing(isolated_cwd: Path) -> None:
 
 
 def test_commands_refuse_an_invalid_catalog_and_write_nothing(isolated_cwd: Path) -> None:
+    # SQLite on purpose: "nothing written" is seen as the database file never being created.
     (isolated_cwd / "bad.yaml").write_text(BAD)
     result = _invoke("sync", "--catalog", "bad.yaml", "--db", "sqlite:///lh.db")
     assert result.exit_code == 5
@@ -133,7 +135,10 @@ def test_a_bad_config_file_is_a_clear_error(isolated_cwd: Path) -> None:
 
 
 @pytest.mark.flow
-def test_check_report_and_export_end_to_end(prefect_harness: None, isolated_cwd: Path) -> None:
+def test_check_report_and_export_end_to_end(
+    prefect_harness: None, isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)  # every command below reads it
     with local_site() as site:
         (isolated_cwd / "site.yaml").write_text(
             "resources:\n"
@@ -172,7 +177,10 @@ def test_export_rejects_unknown_formats(isolated_cwd: Path) -> None:
     assert result.exit_code == 2
 
 
-def test_report_writes_each_requested_format(isolated_cwd: Path) -> None:
+def test_report_writes_each_requested_format(
+    isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
     (isolated_cwd / "good.yaml").write_text(GOOD)
     assert _invoke("sync", "--catalog", "good.yaml").exit_code == 0
     result = _invoke(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.serve import read_deployments, runner_deployments
+from flows.serve import read_deployments, runner_deployments, servable
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFECT_YAML = ROOT / "prefect.yaml"
@@ -20,12 +21,57 @@ def _by_name() -> dict[str, object]:
     return {spec.name: spec for spec in read_deployments(PREFECT_YAML)}
 
 
-def test_prefect_yaml_declares_nightly_recheck_and_report() -> None:
+#: Flow name of each deployment's entrypoint: Prefect names deployments "<flow>/<name>".
+FLOW_OF = {
+    "nightly": "check-catalog",
+    "recheck": "recheck",
+    "report": "publish-report",
+    "nightly-sharded": "check-catalog-sharded",
+    "shard": "check-catalog",
+}
+
+
+def test_prefect_yaml_declares_nightly_recheck_report_and_the_sharded_pair() -> None:
     specs = _by_name()
-    assert set(specs) == {"nightly", "recheck", "report"}
+    assert set(specs) == set(FLOW_OF)
     nightly = read_deployments(PREFECT_YAML)[0]
     assert nightly.name == "nightly" and nightly.concurrency_limit == 1
-    assert [s.cron for s in nightly.schedules] == ["0 2 * * *"]
+    assert [(s.cron, s.active) for s in nightly.schedules] == [("0 2 * * *", True)]
+
+
+def test_the_sharded_nightly_is_off_and_its_shards_reach_the_shard_deployment() -> None:
+    from flows.check_flow import check_catalog_sharded
+
+    specs = _by_name()
+    sharded, shard = specs["nightly-sharded"], specs["shard"]
+    # Both nightlies on at once would be two full runs of the same hosts.
+    assert [(s.cron, s.active) for s in sharded.schedules] == [("0 2 * * *", False)]  # type: ignore[attr-defined]
+    assert sharded.concurrency_limit == 1  # type: ignore[attr-defined]
+    assert sharded.entrypoint == "flows/check_flow.py:check_catalog_sharded"  # type: ignore[attr-defined]
+    target = sharded.parameters["deployment"]  # type: ignore[attr-defined]
+    assert target == f"{FLOW_OF['shard']}/shard"
+    assert target == inspect.signature(check_catalog_sharded.fn).parameters["deployment"].default
+    assert shard.entrypoint == "flows/check_flow.py:check_catalog"  # type: ignore[attr-defined]
+    assert not shard.schedules and "shard" in shard.parameters  # type: ignore[attr-defined]
+
+
+def test_serve_leaves_out_the_deployments_that_need_workers() -> None:
+    specs = read_deployments(PREFECT_YAML)
+    assert [s.name for s in servable(specs)] == ["nightly", "recheck", "report"]
+
+
+def test_serve_keeps_a_schedule_that_is_off_off(tmp_path: Path) -> None:
+    yaml = tmp_path / "prefect.yaml"
+    yaml.write_text(
+        "deployments:\n"
+        "  - name: paused\n"
+        "    entrypoint: flows/check_flow.py:check_catalog\n"
+        "    schedules:\n"
+        "      - {cron: '0 3 * * *', active: false}\n"
+    )
+    (deployment,) = runner_deployments(read_deployments(yaml))
+    (schedule,) = deployment.schedules
+    assert schedule.schedule.cron == "0 3 * * *" and schedule.active is False
 
 
 def test_serve_builds_the_same_schedules_triggers_and_parameters() -> None:
@@ -41,6 +87,9 @@ def test_serve_builds_the_same_schedules_triggers_and_parameters() -> None:
     assert "linkhealth.catalog.edited" in trigger.expect
     assert trigger.parameters == {"changed_only": True}
     assert served["report"].entrypoint == "flows.check_flow.publish_report_flow"
+    assert nightly.schedules[0].active is True
+    assert served["nightly-sharded"].schedules[0].active is False
+    assert served["shard"].tags == ["needs-workers"]
 
 
 @pytest.mark.flow
@@ -80,10 +129,7 @@ def test_prefect_deploy_all_accepts_prefect_yaml(prefect_harness: None) -> None:
     async def read() -> dict[str, object]:
         async with get_client() as client:
             found = {}
-            for name in ("nightly", "recheck", "report"):
-                flow_name = {"nightly": "check-catalog", "recheck": "recheck"}.get(
-                    name, "publish-report"
-                )
+            for name, flow_name in FLOW_OF.items():
                 found[name] = await client.read_deployment_by_name(f"{flow_name}/{name}")
             found["automations"] = await client.read_resource_related_automations(
                 f"prefect.deployment.{found['recheck'].id}"  # type: ignore[attr-defined]
@@ -95,6 +141,12 @@ def test_prefect_deploy_all_accepts_prefect_yaml(prefect_harness: None) -> None:
     assert [s.schedule.cron for s in nightly.schedules] == ["0 2 * * *"]  # type: ignore[attr-defined]
     assert nightly.schedules[0].schedule.timezone == "America/New_York"  # type: ignore[attr-defined]
     assert nightly.global_concurrency_limit.limit == 1  # type: ignore[attr-defined]
+    assert nightly.schedules[0].active  # type: ignore[attr-defined]
+    sharded = deployments["nightly-sharded"]
+    assert [(s.schedule.cron, s.active) for s in sharded.schedules] == [("0 2 * * *", False)]  # type: ignore[attr-defined]
+    assert sharded.parameters["deployment"] == "check-catalog/shard"  # type: ignore[attr-defined]
+    assert not deployments["shard"].schedules  # type: ignore[attr-defined]
+    assert deployments["shard"].work_pool_name == "linkhealth"  # type: ignore[attr-defined]
     recheck = deployments["recheck"]
     assert recheck.parameters == {  # type: ignore[attr-defined]
         "resource_ids": [],

@@ -53,6 +53,7 @@ def _fail_twice_before(db_url: str, catalog_file: Path, url: str) -> None:
         obs = make_observation(url, Outcome.NOT_FOUND, checked_at=at)
         store.record_observations(engine, run_id, [obs], HealthSettings(), now=at)
     store.finish_run(engine, run_id, status="completed", now=now - timedelta(days=2))
+    engine.dispose()
 
 
 def _write_catalog(path: Path, base: str) -> Path:
@@ -68,7 +69,10 @@ def _write_catalog(path: Path, base: str) -> Path:
 
 
 def test_flow_checks_stores_reports_and_announces_new_breaks(
-    prefect_harness: None, isolated_cwd: Path, sent_events: list[tuple[str, dict[str, Any]]]
+    prefect_harness: None,
+    isolated_cwd: Path,
+    db_url: str,
+    sent_events: list[tuple[str, dict[str, Any]]],
 ) -> None:
     from prefect.artifacts import Artifact
 
@@ -76,7 +80,6 @@ def test_flow_checks_stores_reports_and_announces_new_breaks(
 
     with local_site() as site:
         catalog_file = _write_catalog(isolated_cwd / "test.yaml", site.base)
-        db_url = f"sqlite:///{isolated_cwd / 'lh.db'}"
         _fail_twice_before(db_url, catalog_file, f"{site.base}/missing")
         summary = check_catalog(
             overrides={
@@ -103,6 +106,7 @@ def test_flow_checks_stores_reports_and_announces_new_breaks(
         assert s.scalar(select(func.count()).select_from(tables.Resource)) == 5
         run = s.scalars(select(tables.Run).where(tables.Run.trigger == "manual")).one()
         assert run.status == "completed" and run.flow_run_id
+    engine.dispose()
     assert [(e, p["current"]) for e, p in sent_events] == [(EVENT_BROKEN_INCREASED, 1)]
     queue = Artifact.get(QUEUE_KEY)
     assert queue is not None and queue.type == "table"
@@ -114,7 +118,7 @@ def test_flow_checks_stores_reports_and_announces_new_breaks(
 
 
 def test_recheck_after_an_edit_checks_only_the_edited_entry(
-    prefect_harness: None, isolated_cwd: Path
+    prefect_harness: None, isolated_cwd: Path, db_url: str
 ) -> None:
     from flows.check_flow import check_catalog
     from flows.recheck_flow import recheck
@@ -122,7 +126,7 @@ def test_recheck_after_an_edit_checks_only_the_edited_entry(
     with local_site() as site:
         catalog_file = _write_catalog(isolated_cwd / "test.yaml", site.base)
         overrides = {
-            "database_url": f"sqlite:///{isolated_cwd / 'lh.db'}",
+            "database_url": db_url,
             "catalogs": [str(catalog_file)],
             "allow_private": True,
         }
@@ -137,7 +141,10 @@ def test_recheck_after_an_edit_checks_only_the_edited_entry(
 
 
 def test_flow_run_without_network_says_so_and_marks_nothing_broken(
-    prefect_harness: None, isolated_cwd: Path, sent_events: list[tuple[str, dict[str, Any]]]
+    prefect_harness: None,
+    isolated_cwd: Path,
+    db_url: str,
+    sent_events: list[tuple[str, dict[str, Any]]],
 ) -> None:
     from flows.check_flow import check_catalog
 
@@ -154,7 +161,7 @@ def test_flow_run_without_network_says_so_and_marks_nothing_broken(
     )
     summary = check_catalog(
         overrides={
-            "database_url": f"sqlite:///{isolated_cwd / 'lh.db'}",
+            "database_url": db_url,
             "catalogs": [str(catalog_file)],
             "reports_dir": str(isolated_cwd / "reports"),
         }

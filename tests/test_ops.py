@@ -99,7 +99,9 @@ def _write(path: Path, resources: list[dict[str, str]]) -> Path:
     return path
 
 
-def test_plan_recheck_finds_the_entry_edited_in_the_file_since_its_check(tmp_path: Path) -> None:
+def test_plan_recheck_finds_the_entry_edited_in_the_file_since_its_check(
+    tmp_path: Path, db_url: str
+) -> None:
     catalog_file = _write(
         tmp_path / "toolkit.yaml",
         [
@@ -107,7 +109,7 @@ def test_plan_recheck_finds_the_entry_edited_in_the_file_since_its_check(tmp_pat
             {"id": "b", "title": "B", "url": "https://example.org/b"},
         ],
     )
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'lh.db'}", catalogs=(catalog_file,))
+    settings = Settings(database_url=db_url, catalogs=(catalog_file,))
     assert plan_recheck(settings, changed_only=True, clock=lambda: days(0)).ids == ("a", "b")
     engine = open_engine(settings.database_url)
     run_id = store.start_run(engine, trigger="test", now=days(1))
@@ -123,13 +125,14 @@ def test_plan_recheck_finds_the_entry_edited_in_the_file_since_its_check(tmp_pat
     )
     plan = plan_recheck(settings, changed_only=True, clock=lambda: days(2))
     assert plan.ids == ("b",) and plan.sync_changes == 1
+    engine.dispose()
 
 
-def test_plan_recheck_rejects_an_unknown_id(tmp_path: Path) -> None:
+def test_plan_recheck_rejects_an_unknown_id(tmp_path: Path, db_url: str) -> None:
     from catalog.errors import NotFoundError
 
     catalog_file = _write(tmp_path / "t.yaml", [{"id": "a", "title": "A", "url": "https://x.org"}])
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'lh.db'}", catalogs=(catalog_file,))
+    settings = Settings(database_url=db_url, catalogs=(catalog_file,))
     with pytest.raises(NotFoundError):
         plan_recheck(settings, ids=["zzz"])
 
@@ -196,22 +199,23 @@ def test_summary_markdown_holds_the_counts_before_and_after() -> None:
     assert "| confirmed broken | 1 | 2 |" in text
 
 
-def test_status_lists_runs_with_duration_and_counts(tmp_path: Path) -> None:
-    engine = open_engine(f"sqlite:///{tmp_path / 'lh.db'}")
+def test_status_lists_runs_with_duration_and_counts(db_url: str) -> None:
+    engine = open_engine(db_url)
     run_id = store.start_run(engine, trigger="schedule", now=days(0))
     store.finish_run(engine, run_id, status="completed", now=days(0.001))
     (line,) = run_lines(store.latest_runs(engine))
     assert f"run {run_id}" in line and "schedule" in line and "completed" in line
+    engine.dispose()
 
 
 def test_status_command_shows_runs_and_prefect_health(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flows.cli import app
 
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # nothing listens on the discard port
-    result = CliRunner().invoke(app, ["status", "--db", f"sqlite:///{tmp_path / 'lh.db'}"])
+    result = CliRunner().invoke(app, ["status", "--db", db_url])
     assert result.exit_code == 0
     assert "no runs yet" in result.output and "not answering" in result.output
 

@@ -1,0 +1,313 @@
+"""Scale-out: two Prefect workers, separate processes, share one run by host shard.
+
+The parent flow `check-catalog-sharded` (run in this process) starts one run of the
+`shard` deployment of prefect.yaml per shard; two `prefect worker start` processes on
+one process work pool pick them up over loopback, each limited to one flow run at a
+time. The site holds every answer until both shards have asked something, so the run
+only finishes when the shards overlap, which two workers of limit 1 can do and one
+cannot. Settings reach the flow processes as an operator's would: a linkhealth.toml
+named by LINKHEALTH_CONFIG in the workers' environment, LINKHEALTH_HOME for the pull
+step of prefect.yaml.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from catalog import store, tables
+from catalog.clock import utcnow
+from catalog.db import open_engine, session_scope
+from catalog.runs import LEASE_TTL, RunInProgressError
+from catalog.shards import FULL_RUN_LEASE, shard_of
+
+#: Five Python processes start here (two workers, `prefect deploy`, two flow runs): allow for
+#: a busy machine on top of the pytest-wide limit.
+pytestmark = [pytest.mark.flow, pytest.mark.timeout(300)]
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARDS = 2
+PAGES_PER_HOST = 3
+#: The site answers anyway after this long, so a lone worker fails the test instead of hanging.
+OVERLAP_WAIT_SECONDS = 60.0
+
+
+@dataclass
+class ShardedSite:
+    """Loopback hosts of both shards; what reached them, and whether the shards overlapped."""
+
+    urls: dict[str, int] = field(default_factory=dict)  # url -> shard (0-based)
+    requests: Counter[tuple[str, str]] = field(default_factory=Counter)  # (method, url)
+    asked: set[int] = field(default_factory=set)
+    overlapped: threading.Event = field(default_factory=threading.Event)
+    #: pid -> parent pid of every process, taken while both shard runs were waiting on us.
+    parents: dict[int, int] = field(default_factory=dict)
+
+
+def _process_parents() -> dict[int, int]:
+    """pid -> parent pid, from /proc (Linux, like the 127.0.0.x loopback hosts here)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    return parents
+
+
+def _ancestors(pid: int, parents: dict[int, int]) -> set[int]:
+    found: set[int] = set()
+    while pid in parents and pid not in found and pid > 1:
+        found.add(pid)
+        pid = parents[pid]
+    return found
+
+
+def _hosts_per_shard(per_shard: int) -> list[str]:
+    """Loopback addresses, `per_shard` of each shard (127.0.0.0/8 is all loopback on Linux)."""
+    picked: dict[int, list[str]] = {i: [] for i in range(SHARDS)}
+    for last in range(1, 255):
+        ip = f"127.0.0.{last}"
+        bucket = picked[shard_of(ip, SHARDS)]
+        if len(bucket) < per_shard:
+            bucket.append(ip)
+        if all(len(b) == per_shard for b in picked.values()):
+            return [ip for bucket in picked.values() for ip in bucket]
+    raise AssertionError("not enough loopback hosts for every shard")
+
+
+@contextmanager
+def sharded_site() -> Iterator[ShardedSite]:
+    site = ShardedSite()
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, with_body: bool) -> None:
+            host, port = self.server.server_address[:2]
+            url = f"http://{host}:{port}{self.path}"
+            with lock:
+                site.requests[(self.command, url)] += 1
+                site.asked.add(shard_of(str(host), SHARDS))
+                if len(site.asked) == SHARDS and not site.overlapped.is_set():
+                    site.parents = _process_parents()
+                    site.overlapped.set()
+            site.overlapped.wait(OVERLAP_WAIT_SECONDS)
+            page = f"<title>Page {self.path}</title><p>About {self.path}.</p>".encode()
+            known = url in site.urls
+            self.send_response(200 if known else 404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            if with_body:
+                self.wfile.write(page)
+
+        def do_GET(self) -> None:
+            self._answer(True)
+
+        def do_HEAD(self) -> None:
+            self._answer(False)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with ExitStack() as stack:
+        for ip in _hosts_per_shard(2):
+            server = ThreadingHTTPServer((ip, 0), Handler)
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            stack.callback(server.server_close)
+            stack.callback(server.shutdown)
+            stack.callback(site.overlapped.set)  # never leave a handler waiting
+            for page in range(PAGES_PER_HOST):
+                site.urls[f"http://{ip}:{server.server_address[1]}/page{page}"] = shard_of(
+                    ip, SHARDS
+                )
+        yield site
+
+
+def _write_settings(tmp_path: Path, db_url: str, urls: list[str]) -> Path:
+    catalog = tmp_path / "catalog.yaml"
+    lines = ["collection:", "  title: Scale-out", "resources:"]
+    for n, url in enumerate(urls):
+        lines += [f"  - id: r{n}", f"    title: Page {n}", f"    url: {url}"]
+    catalog.write_text("\n".join(lines) + "\n")
+    config = tmp_path / "linkhealth.toml"
+    config.write_text(
+        f"database_url = {db_url!r}\n"
+        f"catalogs = [{str(catalog)!r}]\n"
+        f"reports_dir = {str(tmp_path / 'reports')!r}\n"
+        "[check]\n"
+        "allow_private = true\n"
+        "soft404_probe = false\n"
+        "https_upgrades = false\n"
+        "max_attempts = 1\n"
+        "per_host_rate = 100.0\n"
+        f"read_timeout = {OVERLAP_WAIT_SECONDS + 30}\n"
+        f"total_timeout = {OVERLAP_WAIT_SECONDS + 60}\n"
+        "[health]\n"
+        "archive_lookups = false\n"
+    )
+    return config
+
+
+def _create_pool(name: str) -> None:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.workers.process import ProcessWorker
+
+    async def create() -> None:
+        async with get_client() as client:
+            await client.create_work_pool(
+                WorkPoolCreate(
+                    name=name,
+                    type="process",
+                    base_job_template=ProcessWorker.get_default_base_job_template(),
+                ),
+                overwrite=True,
+            )
+
+    asyncio.run(create())
+
+
+@contextmanager
+def workers(
+    pool: str, env: dict[str, str], logs: Path, count: int
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`count` `prefect worker start` processes (limit one flow run each), logging to `logs`."""
+    started: list[subprocess.Popen[bytes]] = []
+    files = [logs / f"worker-{n}.log" for n in range(count)]
+    try:
+        for n, path in enumerate(files):
+            with path.open("wb") as out:
+                started.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool,
+                         "--type", "process", "--limit", "1", "--name", f"{pool}-{n}"],
+                        cwd=logs, env=env, stdout=out, stderr=subprocess.STDOUT,
+                    )
+                )  # fmt: skip
+        yield started
+    finally:
+        for proc in started:
+            proc.terminate()
+        for proc in started:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+def test_two_workers_split_a_run_by_host_shard_and_check_every_url_once(
+    prefect_harness: None, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.check_flow import check_catalog_sharded
+
+    pool = f"lh-scale-{uuid.uuid4().hex[:8]}"
+    _create_pool(pool)
+    with sharded_site() as site:
+        config = _write_settings(tmp_path, db_url, sorted(site.urls))
+        env = {
+            **os.environ,
+            "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+            "PREFECT_LOGGING_LEVEL": "INFO",
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
+            "LINKHEALTH_HOME": str(ROOT),
+            "LINKHEALTH_CONFIG": str(config),
+        }
+        with workers(pool, env, tmp_path, count=SHARDS) as started:
+            deploy = subprocess.run(
+                [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--name", "shard",
+                 "--pool", pool],
+                cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+            monkeypatch.setenv("LINKHEALTH_CONFIG", str(config))  # the parent renders the report
+            states = check_catalog_sharded(shards=SHARDS, poll_seconds=0.5)
+        assert site.overlapped.is_set(), "the two shard runs never ran at the same time"
+    worker_logs = [path.read_text(errors="replace") for path in tmp_path.glob("worker-*.log")]
+
+    assert states == {"1/2": "Completed", "2/2": "Completed"}, worker_logs
+    # Server side: every catalog URL was asked for by exactly one check, nothing else was.
+    asked = Counter(url for (_method, url) in site.requests.elements())
+    assert set(asked) == set(site.urls)
+    assert all(site.requests[("GET", url)] == 1 for url in site.urls), site.requests
+    assert all(site.requests[("HEAD", url)] <= 1 for url in site.urls), site.requests
+    # Database side: one observation per URL, each from the run of its host's shard.
+    engine = open_engine(db_url)
+    try:
+        with session_scope(engine) as s:
+            rows = s.execute(
+                select(tables.Observation.url, tables.Run.summary)
+                .join(tables.Run, tables.Run.id == tables.Observation.run_id)
+            ).all()  # fmt: skip
+            runs = s.scalars(select(tables.Run).order_by(tables.Run.id)).all()
+            assert s.scalar(select(func.count()).select_from(tables.Observation)) == len(rows)
+        assert store.get_lease(engine, FULL_RUN_LEASE) is None  # the parent gave it back
+    finally:
+        engine.dispose()
+    assert sorted(url for url, _ in rows) == sorted(site.urls)
+    for url, summary in rows:
+        assert summary["shard"] == f"{site.urls[url] + 1}/{SHARDS}"
+    assert sorted(r.summary["shard"] for r in runs) == ["1/2", "2/2"]
+    assert all(r.status == "completed" for r in runs)
+    # Each worker ran one shard: the process holding each shard's lease descended from it.
+    workers_of_shard = {
+        r.summary["shard"]: {
+            w.pid
+            for w in started
+            if w.pid in _ancestors(_holder_pid(r.summary["holder"]), site.parents)
+        }
+        for r in runs
+    }
+    assert sorted(map(len, workers_of_shard.values())) == [1, 1], (workers_of_shard, worker_logs)
+    assert set().union(*workers_of_shard.values()) == {w.pid for w in started}
+    assert (tmp_path / "reports" / "latest.html").is_file()
+
+
+def test_a_sharded_run_never_starts_beside_an_unsharded_full_run(
+    prefect_harness: None, tmp_path: Path, db_url: str
+) -> None:
+    """`nightly` and `nightly-sharded` exclude each other through the full-run lease:
+    the sharded run starts no shard while an unsharded run holds it."""
+    from flows.check_flow import check_catalog_sharded
+
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text("resources:\n  - {id: a, title: A, url: 'https://example.org/a'}\n")
+    overrides = {"database_url": db_url, "catalogs": [str(catalog)]}
+    engine = open_engine(db_url)
+    try:
+        store.acquire_lease(engine, FULL_RUN_LEASE, "box:42 flow-1", now=utcnow(), ttl=LEASE_TTL)
+        missing = "check-catalog/no-such-deployment"  # reaching it would raise something else
+        with pytest.raises(RunInProgressError, match="box:42 flow-1"):
+            check_catalog_sharded(deployment=missing, overrides=overrides, trigger="manual")
+        state = check_catalog_sharded(
+            deployment=missing, overrides=overrides, trigger="schedule", return_state=True
+        )
+        assert state.is_cancelled()
+        assert store.get_lease(engine, FULL_RUN_LEASE).holder == "box:42 flow-1"  # type: ignore[union-attr]
+        assert store.latest_runs(engine) == []
+    finally:
+        engine.dispose()
+
+
+def _holder_pid(holder: str) -> int:
+    """ "host:pid flow-run-id" (catalog.store.lease_holder) -> pid."""
+    return int(holder.split(" ", 1)[0].rpartition(":")[2])
