@@ -520,18 +520,30 @@ _OBSERVATION_COLUMNS = (
 def https_suggestions(engine: Engine) -> dict[tuple[str, str], str]:
     """(collection key, resource id) -> https URL shown to serve the same page as its http one.
 
-    From each link's latest observation (`catalog.upgrades` sets `suggested_url` on a
-    working http link whose https form matched); lets the report turn the hygiene
-    finding `http_url` into a confirmed fix with its command.
+    `catalog.upgrades` sets `suggested_url` on a working http link whose https form matched,
+    but only when the page itself was fetched, and most nights are HEAD-only. So the
+    suggestion comes from each link's newest observation with a fetched page (a
+    fingerprint), as long as its latest observation still says OK. Lets the report turn
+    the hygiene finding `http_url` into a confirmed fix with its command.
     """
+    fetched = aliased(Observation)
+    newest_fetched = (
+        select(func.max(fetched.id))
+        .where(fetched.link_id == Link.id, fetched.fingerprint.is_not(None))
+        .correlate(Link)
+        .scalar_subquery()
+    )
+    latest = aliased(Observation)
     query = (
         select(Collection.key, Resource.rid, Observation.suggested_url)
         .join(Collection, Collection.id == Resource.collection_id)
         .join(Link, Link.id == Resource.link_id)
-        .join(Observation, Observation.id == Link.last_observation_id)
+        .join(latest, latest.id == Link.last_observation_id)
+        .join(Observation, Observation.id == newest_fetched)
         .where(
             Resource.removed_at.is_(None),
             Resource.url.like("http://%"),
+            latest.outcome == Outcome.OK.value,
             Observation.outcome == Outcome.OK.value,
             Observation.suggested_url.like("https://%"),
         )

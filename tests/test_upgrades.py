@@ -161,3 +161,61 @@ def test_report_turns_a_confirmed_upgrade_into_a_command(isolated_cwd: Path) -> 
     page = LexborHTMLParser(publish_report(settings).read_text())
     (row,) = page.css('#hygiene tr[data-code="http_url"]')
     assert "linkhealth replace-url report https://www.example.org/report" in row.text()
+
+
+def _record_nights(
+    db_url: str, tmp_path: Path, nights: list[Observation]
+) -> dict[tuple[str, str], str]:
+    """Sync a one-entry http catalog, store one run per observation, read the suggestions."""
+    from datetime import timedelta
+
+    from catalog import store
+    from catalog.db import open_engine
+    from catalog.queries import https_suggestions
+    from catalog.settings import HealthSettings
+    from catalog.source import load_catalog
+    from catalog.sync import sync_catalogs
+
+    catalog = tmp_path / "kit.yaml"
+    catalog.write_text(
+        "resources:\n  - {id: report, title: Annual Report, url: 'http://www.example.org/report'}\n"
+    )
+    engine = open_engine(db_url)
+    try:
+        sync_catalogs(engine, [load_catalog(catalog)], now=NOW)
+        for night, observation in enumerate(nights):
+            at = NOW + timedelta(days=night)
+            run_id = store.start_run(engine, trigger="test", now=at)
+            dated = replace(observation, checked_at=at)
+            store.record_observations(engine, run_id, [dated], HealthSettings(), now=at)
+            store.finish_run(engine, run_id, status="completed", now=at)
+        return https_suggestions(engine)
+    finally:
+        engine.dispose()
+
+
+URL = "http://www.example.org/report"
+CONFIRMED = _http_obs(URL, suggested_url="https://www.example.org/report")
+HEAD_ONLY = Observation(
+    url=URL, checked_at=NOW, outcome=Outcome.OK, reason="HEAD 200", http_status=200
+)
+
+
+def test_a_confirmed_upgrade_outlives_the_head_only_nights_after_it(
+    db_url: str, tmp_path: Path
+) -> None:
+    found = _record_nights(db_url, tmp_path, [CONFIRMED, HEAD_ONLY, HEAD_ONLY])
+    assert found == {("kit", "report"): "https://www.example.org/report"}
+
+
+def test_an_upgrade_is_withdrawn_when_a_later_fetch_no_longer_confirms_it(
+    db_url: str, tmp_path: Path
+) -> None:
+    assert _record_nights(db_url, tmp_path, [CONFIRMED, HEAD_ONLY, _http_obs(URL)]) == {}
+
+
+def test_no_upgrade_is_suggested_for_a_link_that_stopped_working(
+    db_url: str, tmp_path: Path
+) -> None:
+    failing = replace(HEAD_ONLY, outcome=Outcome.NOT_FOUND, reason="HEAD 404", http_status=404)
+    assert _record_nights(db_url, tmp_path, [CONFIRMED, failing]) == {}
