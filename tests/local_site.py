@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,24 +24,19 @@ PAGES: dict[str, tuple[int, dict[str, str], bytes]] = {
 }
 
 
-@dataclass
-class Site:
-    base: str
-    hits: Counter[str] = field(default_factory=Counter)
-
-    def url(self, path: str) -> str:
-        return self.base + path
+#: (status, headers, body) of one answer.
+Answer = tuple[int, Mapping[str, str], bytes]
 
 
-@contextmanager
-def local_site() -> Iterator[Site]:
-    site = Site(base="")
+def handler_class(
+    answer: Callable[[BaseHTTPRequestHandler], Answer],
+) -> type[BaseHTTPRequestHandler]:
+    """A quiet request handler whose GET and HEAD send `answer(request)` (HEAD without the
+    body); `answer` runs on the server's thread for the request and may block."""
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self, with_body: bool) -> None:
-            path = self.path.split("?")[0]
-            site.hits[f"{self.command} {path}"] += 1
-            status, headers, body = PAGES.get(path, PAGES["/missing"])
+            status, headers, body = answer(self)
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k, v)
@@ -59,6 +54,28 @@ def local_site() -> Iterator[Site]:
         def log_message(self, *args: object) -> None:
             pass
 
+    return Handler
+
+
+@dataclass
+class Site:
+    base: str
+    hits: Counter[str] = field(default_factory=Counter)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+@contextmanager
+def local_site() -> Iterator[Site]:
+    site = Site(base="")
+
+    def answer(request: BaseHTTPRequestHandler) -> Answer:
+        path = request.path.split("?")[0]
+        site.hits[f"{request.command} {path}"] += 1
+        return PAGES.get(path, PAGES["/missing"])
+
+    Handler = handler_class(answer)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     site.base = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)

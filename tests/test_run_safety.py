@@ -48,6 +48,7 @@ from tests.factories import (
     temporary_database,
     write_catalog,
 )
+from tests.local_site import Answer, handler_class
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -306,27 +307,14 @@ def pipeline_settings(db_url: str, catalog: Path) -> Settings:
 def slow_sites(release: threading.Event) -> Iterator[list[str]]:
     """Two hosts (127.0.0.2: answers at once, 127.0.0.3: waits for `release`)."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self, body: bool) -> None:
-            if _address(self.server)[0] == "127.0.0.3":
-                release.wait(20)
-            page = b"<title>Page</title><p>Some text about the resource.</p>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            if body:
-                self.wfile.write(page)
+    page = b"<title>Page</title><p>Some text about the resource.</p>"
 
-        def do_GET(self) -> None:
-            self._answer(True)
+    def answer(request: BaseHTTPRequestHandler) -> Answer:
+        if _address(request.server)[0] == "127.0.0.3":
+            release.wait(20)
+        return 200, {"Content-Type": "text/html"}, page
 
-        def do_HEAD(self) -> None:
-            self._answer(False)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
+    Handler = handler_class(answer)
     servers = [ThreadingHTTPServer((ip, 0), Handler) for ip in ("127.0.0.2", "127.0.0.3")]
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()

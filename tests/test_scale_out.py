@@ -32,6 +32,7 @@ from catalog.clock import utcnow
 from catalog.db import open_engine, session_scope
 from catalog.runs import LEASE_TTL, RunInProgressError
 from catalog.shards import FULL_RUN_LEASE, shard_of
+from tests.local_site import Answer, handler_class
 
 #: Five Python processes start here (two workers, `prefect deploy`, two flow runs): allow for
 #: a busy machine on top of the pytest-wide limit.
@@ -94,34 +95,20 @@ def sharded_site() -> Iterator[ShardedSite]:
     site = ShardedSite()
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self, with_body: bool) -> None:
-            host, port = self.server.server_address[:2]
-            url = f"http://{host}:{port}{self.path}"
-            with lock:
-                site.requests[(self.command, url)] += 1
-                site.asked.add(shard_of(str(host), SHARDS))
-                if len(site.asked) == SHARDS and not site.overlapped.is_set():
-                    site.parents = _process_parents()
-                    site.overlapped.set()
-            site.overlapped.wait(OVERLAP_WAIT_SECONDS)
-            page = f"<title>Page {self.path}</title><p>About {self.path}.</p>".encode()
-            known = url in site.urls
-            self.send_response(200 if known else 404)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            if with_body:
-                self.wfile.write(page)
+    def answer(request: BaseHTTPRequestHandler) -> Answer:
+        host, port = request.server.server_address[:2]
+        url = f"http://{host}:{port}{request.path}"
+        with lock:
+            site.requests[(request.command, url)] += 1
+            site.asked.add(shard_of(str(host), SHARDS))
+            if len(site.asked) == SHARDS and not site.overlapped.is_set():
+                site.parents = _process_parents()
+                site.overlapped.set()
+        site.overlapped.wait(OVERLAP_WAIT_SECONDS)
+        page = f"<title>Page {request.path}</title><p>About {request.path}.</p>".encode()
+        return (200 if url in site.urls else 404), {"Content-Type": "text/html"}, page
 
-        def do_GET(self) -> None:
-            self._answer(True)
-
-        def do_HEAD(self) -> None:
-            self._answer(False)
-
-        def log_message(self, *args: object) -> None:
-            pass
+    Handler = handler_class(answer)
 
     with ExitStack() as stack:
         for ip in _hosts_per_shard(2):
