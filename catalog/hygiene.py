@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import combinations
 from typing import Any
 
 from catalog.model import Catalog, Observation, Resource
@@ -159,8 +160,9 @@ def lint(catalogs: Sequence[Catalog]) -> list[Finding]:
             entry = _Entry(catalog, resource, resource.id in ambiguous)
             findings.extend(_fields(entry))
             findings.extend(_url(entry))
-    findings.extend(_duplicate_urls(catalogs, ambiguous))
-    findings.extend(_near_duplicate_titles(catalogs, ambiguous))
+    links = _links(catalogs)
+    findings.extend(_duplicate_urls(catalogs, ambiguous, links))
+    findings.extend(_near_duplicate_titles(catalogs, ambiguous, links))
     return sorted(findings, key=lambda f: (f.file, f.line or 0, f.resource_id, f.code))
 
 
@@ -311,12 +313,31 @@ def _duplicate_of(resource: Resource) -> str | None:
     return str(value).strip() if value not in (None, "") else None
 
 
-def _duplicate_urls(catalogs: Sequence[Catalog], ambiguous: frozenset[str]) -> Iterable[Finding]:
+def _links(catalogs: Sequence[Catalog]) -> dict[str, tuple[bool, str]]:
+    """Each URL's (valid?, `canonical_url`), parsed once: parsing is most of lint's time."""
+    links: dict[str, tuple[bool, str]] = {}
+    for catalog in catalogs:
+        for r in catalog.resources:
+            if r.url not in links:
+                parsed = parse_url(r.url)
+                valid = isinstance(parsed, CheckedUrl)
+                if isinstance(r.url, str) and r.url == r.url.strip():
+                    key = parsed.canonical if isinstance(parsed, CheckedUrl) else r.url
+                else:
+                    key = canonical_url(r.url)
+                links[r.url] = (valid, key)
+    return links
+
+
+def _duplicate_urls(
+    catalogs: Sequence[Catalog], ambiguous: frozenset[str], links: dict[str, tuple[bool, str]]
+) -> Iterable[Finding]:
     groups: dict[str, list[_Entry]] = defaultdict(list)
     for catalog in catalogs:
         for r in catalog.resources:
-            if isinstance(parse_url(r.url), CheckedUrl):  # invalid URLs are the loader's business
-                groups[canonical_url(r.url)].append(_Entry(catalog, r, r.id in ambiguous))
+            valid, key = links[r.url]
+            if valid:  # invalid URLs are the loader's business
+                groups[key].append(_Entry(catalog, r, r.id in ambiguous))
     for members in groups.values():
         by_collection: dict[str, list[_Entry]] = defaultdict(list)
         for m in members:
@@ -363,41 +384,115 @@ def _duplicate_urls(catalogs: Sequence[Catalog], ambiguous: frozenset[str]) -> I
 
 
 def _near_duplicate_titles(
-    catalogs: Sequence[Catalog], ambiguous: frozenset[str]
+    catalogs: Sequence[Catalog], ambiguous: frozenset[str], links: dict[str, tuple[bool, str]]
 ) -> Iterable[Finding]:
+    """Pairs of entries whose titles are equal or `_similar`, in entry order.
+
+    Comparing every pair is quadratic (a 100,000-entry catalog never finished), so only
+    candidate pairs are compared: equal normalised titles, and fuzzy candidates from
+    `_fuzzy_candidates`. Findings come in the order the pairwise scan produced them.
+    """
     entries = [
         (_Entry(c, r, r.id in ambiguous), normalise_title(r.title))
         for c in catalogs
         for r in c.resources
     ]
-    for i, (a, a_words) in enumerate(entries):
-        for b, b_words in entries[i + 1 :]:
-            ra, rb = a.resource, b.resource
-            if not a_words or canonical_url(ra.url) == canonical_url(rb.url):
-                continue  # same page: the URL findings cover it
-            if _duplicate_of(ra) == rb.id or _duplicate_of(rb) == ra.id:
-                continue
-            if _digits(a_words) != _digits(b_words):
-                continue  # "2017 report" and "2018 report" are different editions
-            if a_words == b_words:
-                pass
-            elif min(len(a_words), len(b_words)) < _FUZZY_MIN_LENGTH:
-                continue  # one letter apart in a short title ("Part A", "Part B") is too little
-            matcher = difflib.SequenceMatcher(None, a_words, b_words, autojunk=False)
-            if matcher.quick_ratio() < NEAR_DUPLICATE_RATIO:
-                continue
-            if matcher.ratio() < NEAR_DUPLICATE_RATIO:
-                continue
-            for this, other in ((a, b), (b, a)):
-                label = _label(other, this)
-                yield this.finding(
-                    "near_duplicate_title",
-                    f"title almost the same as {label} ({other.resource.title!r}), "
-                    "with another URL",
-                    f"check whether both are needed; if one is stale, remove it or give it "
-                    f"'duplicate_of: {other.resource.id}'",
-                    related=(label,),
-                )
+    keys = [links[e.resource.url][1] for e, _ in entries]
+    same_title: dict[str, list[int]] = defaultdict(list)
+    for i, (_, words) in enumerate(entries):
+        if words:
+            same_title[words].append(i)
+    pairs: set[tuple[int, int]] = set()
+    for members in same_title.values():
+        for n, i in enumerate(members):
+            pairs.update((i, j) for j in members[n + 1 :] if keys[i] != keys[j])
+    titles = [words for _, words in entries]
+    for i, j in _fuzzy_candidates(titles):
+        if keys[i] != keys[j] and titles[i] != titles[j] and _similar(titles[i], titles[j]):
+            pairs.add((i, j))
+    for i, j in sorted(pairs):
+        a, b = entries[i][0], entries[j][0]
+        if _duplicate_of(a.resource) == b.resource.id or _duplicate_of(b.resource) == a.resource.id:
+            continue
+        for this, other in ((a, b), (b, a)):
+            label = _label(other, this)
+            yield this.finding(
+                "near_duplicate_title",
+                f"title almost the same as {label} ({other.resource.title!r}), with another URL",
+                f"check whether both are needed; if one is stale, remove it or give it "
+                f"'duplicate_of: {other.resource.id}'",
+                related=(label,),
+            )
+
+
+#: Word stems a title may have that its near-duplicate lacks, for blocking (see below).
+_ALTERED_STEMS = 2
+#: Letters of a word that make its stem: plurals, -ise/-ize and late typos keep it.
+_STEM_LENGTH = 5
+#: Titles a blocking key collects at most; later titles with the key are still compared
+#: with these, so the work stays linear even for a catalog of look-alike titles.
+_BUCKET_LIMIT = 50
+
+
+def _fuzzy_candidates(titles: Sequence[str]) -> Iterable[tuple[int, int]]:
+    """Index pairs (i < j) of long titles worth a `_similar` comparison, each once.
+
+    Exact filters first: both titles at least `_FUZZY_MIN_LENGTH` long and naming the same
+    numbers ("2017 report" and "2018 report" are different editions). Then blocking, a
+    heuristic: titles at least 90 % alike differ in a letter or a word or two, so at most
+    `_ALTERED_STEMS` of either title's word stems are missing from the other. Ordering each
+    title's stems by rarity among the titles with the same numbers (then alphabetically),
+    two such titles share at least two of their `_ALTERED_STEMS + 2` rarest stems (prefix
+    filtering), so each title is filed under every pair of those; titles with too few
+    stems for that under each stem. A pair of rare stems is shared by few titles, which
+    keeps the comparisons near-linear; `_BUCKET_LIMIT` bounds them for any input.
+    """
+    groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for i, words in enumerate(titles):
+        if len(words) >= _FUZZY_MIN_LENGTH:
+            groups[tuple(_digits(words))].append(i)
+    prefix = _ALTERED_STEMS + 2
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        stems = {i: {w[:_STEM_LENGTH] for w in titles[i].split()} for i in members}
+        frequency: Counter[str] = Counter()
+        for own in stems.values():
+            frequency.update(own)
+        index: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        for i in members:
+            rarest = sorted(stems[i], key=lambda s: (frequency[s], s))
+            keys: set[tuple[str, ...]] = set(combinations(rarest[:prefix], 2))
+            if len(rarest) < prefix:
+                keys.update((stem,) for stem in rarest)
+            partners: set[int] = set()
+            for key in keys:
+                bucket = index[key]
+                partners.update(bucket)
+                if len(bucket) < _BUCKET_LIMIT:
+                    bucket.append(i)
+            own, size = stems[i], len(titles[i])
+            for j in sorted(partners):
+                other = titles[j]
+                if 2.0 * min(size, len(other)) / (size + len(other)) < NEAR_DUPLICATE_RATIO:
+                    continue  # `real_quick_ratio`, the length bound of the ratio, fails
+                if len(own & stems[j]) < max(len(own), len(stems[j])) - _ALTERED_STEMS:
+                    continue  # more stems altered than blocking assumes
+                yield j, i
+
+
+def _similar(a_words: str, b_words: str) -> bool:
+    """Are two (long, unequal) normalised titles at least `NEAR_DUPLICATE_RATIO` alike?
+
+    Cheapest bounds first: the length bound and the letter-count bound never reject a
+    pair whose full ratio would pass.
+    """
+    matcher = difflib.SequenceMatcher(None, a_words, b_words, autojunk=False)
+    return (
+        matcher.real_quick_ratio() >= NEAR_DUPLICATE_RATIO
+        and matcher.quick_ratio() >= NEAR_DUPLICATE_RATIO
+        and matcher.ratio() >= NEAR_DUPLICATE_RATIO
+    )
 
 
 def _label(other: _Entry, this: _Entry) -> str:
