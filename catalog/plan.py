@@ -17,7 +17,7 @@ takes several times the floor. So the plan makes as few batches as `batch_size`
   onto the least-loaded batch, so the heaviest hosts sit in different batches and
   all start at t = 0, each batch's scheduler keeping its own busiest host busy (grouping
   similar hosts was tried: the batches of many small hosts then took 3-6x their hosts'
-  time, held back by their share of the concurrency, which workers hold while backing off);
+  time, held back by their share of the concurrency, which workers then held while backing off);
 - otherwise (more URLs than `workers * batch_size`): hosts go longest first into the
   first batch with room, so the heaviest hosts share batches and run side by side
   instead of filling one batch each, and the long batches come first.

@@ -237,7 +237,7 @@ def prepare_run(
             resource_ids=resource_ids,
             collection_keys=[c.key for c in catalogs],
         )
-        batches = plan_shard(targets, settings.check.batch_size, shard)
+        batches = plan_shard(targets, settings.check.batch_size, shard, check=settings.check)
         planned = sum(len(b.targets) for b in batches)
         store.set_run_planned(engine, run_id, planned)
         prepared = PreparedRun(

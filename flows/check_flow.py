@@ -56,6 +56,7 @@ from catalog.ops import (
     summary_markdown,
     tally,
 )
+from catalog.plan import concurrency_shares
 from catalog.queries import report_data
 from catalog.runs import (
     BatchStored,
@@ -162,8 +163,6 @@ def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchSto
         description=f"URLs checked in run {run_id}",
     )
     # Each batch gets the share of the global concurrency its hosts can use (catalog.plan).
-    from catalog.plan import concurrency_shares
-
     shares = concurrency_shares(batches, settings.check, BATCH_WORKERS)
     futures = [
         check_batch_task.submit(b, replace(settings.check, concurrency=share))

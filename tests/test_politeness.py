@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
 import time
@@ -13,7 +14,7 @@ import httpx
 import pytest
 
 from catalog.check import check_targets
-from catalog.check.politeness import LATE_SLACK, HostScheduler, Politeness, on_schedule
+from catalog.check.politeness import LATE_SLACK, HostScheduler, Politeness, Slots, on_schedule
 from catalog.model import Observation, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings, HostPolicy
@@ -214,3 +215,114 @@ def test_catching_up_never_beats_the_rate_in_any_second() -> None:
         for i, first in enumerate(starts):
             in_window = sum(1 for s in starts[i:] if s <= first + 1.0 + 1e-9)
             assert in_window <= 6
+
+
+def test_a_url_asleep_in_back_off_lends_its_global_slot_to_another_host() -> None:
+    # One global slot. a.example answers its first request with 503, so that URL sleeps in
+    # back-off; b.example's URL must be sent during the sleep, not after it. The injected
+    # sleep ends as soon as b has been asked (or after a generous bound, so a checker that
+    # keeps the slot while sleeping fails on the order, not on a timing).
+    asked_b = asyncio.Event()
+    order: list[str] = []
+    handler_open = Counter[str]()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        order.append(host)
+        handler_open["now"] += 1
+        handler_open["peak"] = max(handler_open["peak"], handler_open["now"])
+        try:
+            await asyncio.sleep(0.005)
+        finally:
+            handler_open["now"] -= 1
+        if host == "b.example":
+            asked_b.set()
+        if host == "a.example" and order.count(host) == 1:
+            return httpx.Response(503)
+        return httpx.Response(200)
+
+    async def sleep(seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await asked_b.wait()
+
+    urls = ["https://a.example/x", "https://b.example/y"]
+    observations = run(urls, replace(BASE, concurrency=1), handler, sleep=sleep)
+    assert [o.outcome for o in observations] == [Outcome.OK, Outcome.OK]
+    assert observations[0].retries == 1
+    assert order == ["a.example", "b.example", "a.example"], "b went while a slept"
+    assert handler_open["peak"] == 1, "still one request at a time"
+
+
+def test_sleeping_urls_keep_global_and_per_host_limits() -> None:
+    # Every URL's first request gets a 503, so at any time many URLs are asleep in back-off
+    # while others are sent: the global cap (3) and each host's concurrency (1) still hold.
+    handler = InFlight(delay=0.005)
+    failed: set[str] = set()
+
+    async def flaky(request: httpx.Request) -> httpx.Response:
+        await handler(request)
+        url = str(request.url)
+        if url not in failed:
+            failed.add(url)
+            return httpx.Response(503)
+        return httpx.Response(200)
+
+    urls = [f"https://h{i % 6}.example/{i}" for i in range(24)]
+    settings = replace(BASE, concurrency=3, per_host_concurrency=1)
+    observations = run(urls, settings, flaky, sleep=lambda s: asyncio.sleep(0.01))
+    assert [o.outcome for o in observations] == [Outcome.OK] * 24
+    assert all(o.retries == 1 for o in observations)
+    assert handler.total_peak == 3
+    assert max(handler.peak.values()) == 1
+
+
+def test_slots_serve_a_resuming_url_before_a_new_one() -> None:
+    async def scenario() -> list[str]:
+        slots = Slots(1)
+        got: list[str] = []
+        await slots.acquire()
+
+        async def take(name: str, resume: bool) -> None:
+            await slots.acquire(resume=resume)
+            got.append(name)
+            slots.release()
+
+        fresh = asyncio.create_task(take("new", False))
+        await asyncio.sleep(0)
+        back = asyncio.create_task(take("resumed", True))
+        await asyncio.sleep(0)
+        slots.release()
+        await asyncio.gather(fresh, back)
+        assert slots.in_use == 0
+        return got
+
+    assert asyncio.run(scenario()) == ["resumed", "new"]
+
+
+def test_only_a_slot_holder_gives_its_slot_up_while_sleeping() -> None:
+    async def scenario() -> tuple[int, int, int]:
+        slots = Slots(2)
+        sleep = slots.sleeper(asyncio.sleep)
+        during: list[int] = []
+
+        async def holder() -> None:
+            await slots.acquire()
+            slots.hold()
+            await asyncio.sleep(0)
+            await sleep(0.01)
+            during.append(slots.in_use)  # back in its slot after the sleep
+            slots.drop()
+
+        async def outsider() -> None:  # e.g. a shared soft-404 probe: holds no slot
+            await sleep(0.005)
+            during.append(slots.in_use)
+
+        task = asyncio.create_task(holder())
+        await asyncio.sleep(0.002)
+        asleep = slots.in_use  # the holder sleeps without its slot
+        await asyncio.gather(task, outsider())
+        slots.drop()  # holds nothing here: no effect
+        return asleep, during[-1], slots.in_use
+
+    assert asyncio.run(scenario()) == (0, 1, 0)

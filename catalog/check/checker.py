@@ -6,10 +6,12 @@ raise: bad URLs, dead hosts, broken TLS, endless redirects and slow trickles all
 outcomes.
 
 One `httpx.AsyncClient` serves the whole call, with a small connection pool per host
-(`HostPools`). A fixed pool of `settings.concurrency` workers takes URLs from a
-`HostScheduler` (per-host concurrency and rate, busiest host first), each URL under a hard
-`total_timeout`. The soft-404 probe runs once per host per call and is shared by that
-host's URLs.
+(`HostPools`). URLs come from a `HostScheduler` (per-host concurrency and rate, busiest
+host first), each checked in its own task under a hard `total_timeout`. The global
+`settings.concurrency` is a `Slots` semaphore held around requests only: a URL sleeping
+in retry back-off or a Retry-After pause gives its slot to another host's URL instead of
+idling it (a batch of 8 slots with a few URLs asleep would otherwise send with 5). The
+soft-404 probe runs once per host per call and is shared by that host's URLs.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from catalog.check.fetch import (
     content_length,
     page_facts,
 )
-from catalog.check.politeness import HostScheduler, Politeness
+from catalog.check.politeness import HostScheduler, Politeness, Slots
 from catalog.check.safety import Resolver, check_allowlist
 from catalog.check.soft404 import probe_url_for
 from catalog.clock import Clock, utcnow
@@ -239,38 +241,60 @@ class _Run:
         self.on_result = on_result
         self.results = results
         self.politeness = Politeness(settings)
+        self.slots = Slots(settings.concurrency)
         self.fetcher = Fetcher(
-            client, settings, self.politeness, resolver=resolver, clock=clock, sleep=sleep
+            client,
+            settings,
+            self.politeness,
+            resolver=resolver,
+            clock=clock,
+            sleep=self.slots.sleeper(sleep),
         )
         self.token = secrets.token_hex(8)
         self._probes: dict[str, asyncio.Task[Probe]] = {}
 
     async def all(self, work: list[tuple[str, int]], checked: dict[int, CheckedUrl]) -> None:
-        """Check every (host, target index) of `work`; `checked` holds each one's parsed URL."""
+        """Check every (host, target index) of `work`; `checked` holds each one's parsed URL.
+
+        One dispatcher takes a slot, then the next URL whose host may send now, and starts
+        a task for it that owns the slot (with no host ready, it waits without the slot).
+        Tasks in flight are bounded by the slots plus the URLs asleep, which the
+        scheduler's per-host concurrency bounds in turn.
+        """
         scheduler = HostScheduler(work, self.politeness)
-        workers = min(max(1, self.settings.concurrency), len(work))
+        slots = self.slots
         try:
             async with asyncio.TaskGroup() as group:
-                for _ in range(workers):
-                    group.create_task(self._worker(scheduler, checked))
+                while scheduler.pending:
+                    await slots.acquire()
+                    job = scheduler.poll()
+                    if job is None:  # no host may send yet: wait without holding a slot
+                        slots.release()
+                        await scheduler.wait()
+                        continue
+                    group.create_task(self._check_job(scheduler, job, checked))
         except BaseExceptionGroup as group_error:
-            # Only the caller's own callback can fail a worker; surface its exception as is.
+            # Only the caller's own callback can fail a task; surface its exception as is.
             raise group_error.exceptions[0] from None
         finally:
             # Probes and lookups outlive a URL that hit its deadline; none outlives the run.
             for task in [*self._probes.values(), *self.fetcher.pending_lookups()]:
                 task.cancel()
 
-    async def _worker(self, scheduler: HostScheduler, checked: dict[int, CheckedUrl]) -> None:
-        while (job := await scheduler.take()) is not None:
-            host, index = job
-            try:
-                observation = await self.check_one(self.targets[index], checked.pop(index))
-            finally:
-                await scheduler.done(host)
-            self.results[index] = observation
-            if self.on_result is not None:
-                self.on_result(observation)
+    async def _check_job(
+        self, scheduler: HostScheduler, job: tuple[str, int], checked: dict[int, CheckedUrl]
+    ) -> None:
+        """Check one URL in the slot the dispatcher took for it; free both when done."""
+        self.slots.hold()
+        host, index = job
+        try:
+            observation = await self.check_one(self.targets[index], checked.pop(index))
+        finally:
+            self.slots.drop()
+            await scheduler.done(host)
+        self.results[index] = observation
+        if self.on_result is not None:
+            self.on_result(observation)
 
     async def check_one(self, target: Target, parsed: CheckedUrl) -> Observation:
         """`parsed` is the target's URL as `check_targets` parsed it (parsed once per run)."""

@@ -8,18 +8,22 @@ Stage: check. Parts:
   pause that a 429/503 with Retry-After sets, so the host's other URLs wait while other
   hosts carry on. It knows when its next request may start (`ready_at`), which the
   scheduler uses.
-- `HostScheduler`: hands URLs to a fixed pool of workers, never more than the host's
+- `HostScheduler`: hands out URLs (`poll`/`wait`, or `take`), never more than the host's
   concurrency at once, and only when the host may send now (rate slot free, no pause):
   a worker never sits on a global slot waiting for a host. Among the hosts that may send,
   the one with the most work left (URLs ÷ rate) goes first, so the busiest host, which
   decides when the run can end, is kept busy from the first second to the last. Memory is
   one deque of indexes per host plus two heaps of hosts.
 - `Politeness`: the gates of one run, created on first use.
+- `Slots`: the run's global concurrency. A URL holds a slot around its requests but lets
+  go of it while it sleeps (retry back-off, a Retry-After pause), so a sleeping URL does
+  not keep another host's URL from being sent; it gets a slot back before any new URL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import math
 from collections import deque
@@ -133,38 +137,47 @@ class HostScheduler:
 
     async def take(self) -> tuple[str, int] | None:
         """The next URL whose host may send now; None when nothing is left to hand out."""
-        loop = asyncio.get_running_loop()
-        while True:
-            now = loop.time()
-            self._promote(now)
-            if self._ready:
-                _, order, host = heapq.heappop(self._ready)
-                at = self._eligible_at(host)
-                if at > now:  # paused by a Retry-After since it was queued
-                    heapq.heappush(self._timed, (at, order, host))
-                    continue
-                self._queued.discard(host)
-                index = self._queues[host].popleft()
-                self._pending -= 1
-                self._active[host] += 1
-                self._handed[host] = on_schedule(now, at, self._gates[host].interval)
-                self._requeue(host, now)
-                if self._pending == 0:
-                    self._wake_all()  # idle workers can go home
-                elif self._ready:
-                    self._wake_one()  # more hosts may send: let another worker in
-                return host, index
+        while (job := self.poll()) is None and self._pending:
+            await self.wait()
+        return job
+
+    def poll(self) -> tuple[str, int] | None:
+        """The next URL whose host may send now, or None if none may (or none is left)."""
+        now = asyncio.get_running_loop().time()
+        self._promote(now)
+        while self._ready:
+            _, order, host = heapq.heappop(self._ready)
+            at = self._eligible_at(host)
+            if at > now:  # paused by a Retry-After since it was queued
+                heapq.heappush(self._timed, (at, order, host))
+                continue
+            self._queued.discard(host)
+            index = self._queues[host].popleft()
+            self._pending -= 1
+            self._active[host] += 1
+            self._handed[host] = on_schedule(now, at, self._gates[host].interval)
+            self._requeue(host, now)
             if self._pending == 0:
-                return None
-            self._arm_timer(loop)
-            waiter = loop.create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if not waiter.done():
-                    waiter.cancel()
-                    self._waiters.remove(waiter)
+                self._wake_all()  # idle workers can go home
+            elif self._ready:
+                self._wake_one()  # more hosts may send: let another worker in
+            return host, index
+        return None
+
+    async def wait(self) -> None:
+        """Until a host may send (or may soon: `poll` again), or nothing is left."""
+        if self._pending == 0:
+            return
+        loop = asyncio.get_running_loop()
+        self._arm_timer(loop)
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+                self._waiters.remove(waiter)
 
     async def done(self, host: str) -> None:
         self._active[host] -= 1
@@ -232,3 +245,85 @@ class HostScheduler:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
+
+
+class Slots:
+    """A semaphore of `size` that knows which task holds which slot.
+
+    Whoever waits to resume (a URL back from sleeping) is served before whoever waits to
+    start a new URL, so a retry is not queued behind fresh work. Slots are handed over
+    directly on release, in arrival order within each kind. A task gives up only a slot
+    it holds (`hold`, then `drop` or a `sleeper` sleep), so one that holds none (a shared
+    soft-404 probe) sleeps without giving away someone else's.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self._free = self.size
+        self._resuming: deque[asyncio.Future[None]] = deque()
+        self._fresh: deque[asyncio.Future[None]] = deque()
+        self._holders: set[asyncio.Task[object]] = set()
+
+    @property
+    def in_use(self) -> int:
+        return self.size - self._free
+
+    async def acquire(self, *, resume: bool = False) -> None:
+        """Wait for a slot (`resume`: ahead of every new URL)."""
+        if self._free > 0 and not self._resuming and (resume or not self._fresh):
+            self._free -= 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        (self._resuming if resume else self._fresh).append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed over just as we were cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    (self._resuming if resume else self._fresh).remove(waiter)
+            raise
+
+    def release(self) -> None:
+        """Hand the slot to the next waiter (resuming first), or free it."""
+        for queue in (self._resuming, self._fresh):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self._free += 1
+
+    def hold(self) -> None:
+        """The current task holds a slot acquired for it (possibly by another task)."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._holders.add(task)
+
+    def drop(self) -> None:
+        """Release the current task's slot, if it holds one."""
+        task = asyncio.current_task()
+        if task in self._holders:
+            self._holders.discard(task)  # type: ignore[arg-type]
+            self.release()
+
+    def sleeper(self, sleep: Sleep) -> Sleep:
+        """`sleep`, but a slot holder lets its slot go meanwhile and gets one back after.
+
+        A sleep cut short by cancellation (the URL's deadline, the run failing) does not
+        wait for a slot again: what follows a cancellation sends no request.
+        """
+
+        async def sleep_released(seconds: float) -> None:
+            task = asyncio.current_task()
+            if task not in self._holders:
+                await sleep(seconds)
+                return
+            self._holders.discard(task)  # type: ignore[arg-type]
+            self.release()
+            await sleep(seconds)
+            await self.acquire(resume=True)
+            self._holders.add(task)  # type: ignore[arg-type]
+
+        return sleep_released
