@@ -1081,14 +1081,7 @@ def _relevance_histories(conn: Connection, link_ids: Sequence[int]) -> dict[int,
     table = t.Observation.__table__
     found: dict[int, list[Any]] = {}
     for chunk in _chunks(list(link_ids)):
-        rank = (
-            func.row_number()
-            .over(
-                partition_by=table.c.link_id,
-                order_by=(table.c.checked_at.desc(), table.c.id.desc()),
-            )
-            .label("rank")
-        )
+        rank = _newest_first("rank")
         scored = (
             select(table.c.link_id, table.c.relevance_scores, rank)
             .where(table.c.link_id.in_(chunk), table.c.relevance_scores.is_not(None))
@@ -1638,16 +1631,21 @@ def resource_statuses(engine: Engine) -> list[ResourceStatus]:
         ]
 
 
-def _links_with_changed_content(s: Session) -> set[int]:
-    """Links whose latest observation has a fingerprint unlike the previous fingerprint."""
-    newest = (
+def _newest_first(label: str) -> Any:
+    """1 for each link's newest observation, 2 for the one before, and so on."""
+    return (
         func.row_number()
         .over(
             partition_by=t.Observation.link_id,
             order_by=(t.Observation.checked_at.desc(), t.Observation.id.desc()),
         )
-        .label("n")
+        .label(label)
     )
+
+
+def _links_with_changed_content(s: Session) -> set[int]:
+    """Links whose latest observation has a fingerprint unlike the previous fingerprint."""
+    newest = _newest_first("n")
     latest = select(t.Observation.link_id, t.Observation.fingerprint, newest).subquery()
     latest_fp = {
         link_id: fp
