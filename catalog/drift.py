@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import statistics
+import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -134,8 +135,34 @@ def _stem(word: str) -> str:
 
 def _fold(text: str) -> str:
     """Lower-cased, accents removed: "Víctimas" and "victimas" are one word."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    lowered = text.lower()
+    if lowered.isascii():  # most pages: nothing to decompose, nothing to remove
+        return lowered
+    decomposed = unicodedata.normalize("NFKD", lowered)
+    if decomposed.isascii():
+        return decomposed
+    return _combining_marks().sub("", decomposed)
+
+
+@lru_cache(maxsize=1)
+def _combining_marks() -> re.Pattern[str]:
+    """Every code point `unicodedata.combining` flags, as one character class: one C-level
+    pass per page instead of a Python call per character."""
+    ranges: list[str] = []
+    start = previous = -2
+    for code in range(sys.maxunicode + 1):
+        if unicodedata.combining(chr(code)):
+            if code != previous + 1:
+                if start >= 0:
+                    ranges.append(_char_range(start, previous))
+                start = code
+            previous = code
+    ranges.append(_char_range(start, previous))
+    return re.compile("[" + "".join(ranges) + "]")
+
+
+def _char_range(first: int, last: int) -> str:
+    return re.escape(chr(first)) + ("-" + re.escape(chr(last)) if last > first else "")
 
 
 def _terms(text: str | None) -> list[str]:
@@ -303,6 +330,24 @@ def _pattern(*phrases: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
 
 
+#: A phrase can only match where each of its words stands as a whole word of the page.
+_ANY_WORD = re.compile(r"\w+")
+
+
+@lru_cache(maxsize=64)
+def _phrase_words(phrase: str) -> frozenset[str]:
+    return frozenset(_ANY_WORD.findall(phrase.casefold()))
+
+
+def _may_fire(markers: _Markers, words: set[str]) -> bool:
+    """False when no phrase of the category can match: a set test per phrase spares the
+    big case-insensitive pattern on the great majority of pages, which carry no marker."""
+    possible = [p for p in (*markers.strong, *markers.weak) if _phrase_words(p) <= words]
+    if not possible:
+        return False
+    return any(p in markers.strong for p in possible) or len(possible) >= markers.weak_needed
+
+
 def _key(found: str) -> str:
     return " ".join(found.lower().split())
 
@@ -315,7 +360,10 @@ def find_markers(text: str, *, ignore: str = "") -> dict[str, tuple[str, ...]]:
     about trafficking in casinos may well link a page saying "casino".
     """
     fired: dict[str, tuple[str, ...]] = {}
+    words = set(_ANY_WORD.findall(text.casefold()))
     for code, markers in _CATEGORIES.items():
+        if not _may_fire(markers, words):
+            continue
         found: dict[str, str] = {}
         for match in _pattern(*markers.strong, *markers.weak).finditer(text):
             key = _key(match.group(0))

@@ -111,12 +111,15 @@ def parse_url(raw: str) -> CheckedUrl | UrlProblem:
     """Validate `raw` as a fetchable http(s) URL. Never raises."""
     if not isinstance(raw, str) or not raw.strip():
         return UrlProblem("the URL is empty")
-    if any(ch.isspace() for ch in raw):
-        return UrlProblem("the URL contains spaces or line breaks")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):
-        return UrlProblem("the URL contains control characters")
-    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in raw):
-        return UrlProblem("the URL contains characters that are not valid text")
+    # Printable ASCII without a space has none of the three faults below: one C-level test
+    # spares three passes per character on nearly every URL.
+    if not (raw.isascii() and raw.isprintable() and " " not in raw):
+        if any(ch.isspace() for ch in raw):
+            return UrlProblem("the URL contains spaces or line breaks")
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):
+            return UrlProblem("the URL contains control characters")
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in raw):
+            return UrlProblem("the URL contains characters that are not valid text")
     try:
         parts = urlsplit(raw)
     except ValueError as exc:
@@ -157,11 +160,7 @@ def _ascii_host(hostname: str) -> str | None:
     if ":" in hostname:  # IPv6 literal
         return hostname
     if hostname.isascii():
-        labels = hostname.split(".")
-        ok = all(
-            0 < len(label) <= 63 and all(c.isalnum() or c in "-_" for c in label)
-            for label in labels
-        )
+        ok = _ASCII_HOST.fullmatch(hostname) is not None
         return hostname if ok and len(hostname) <= 253 else None
     try:
         return idna.encode(hostname, uts46=True).decode("ascii")
@@ -169,8 +168,16 @@ def _ascii_host(hostname: str) -> str | None:
         return None
 
 
+#: Labels of 1 to 63 letters, digits, `-` or `_`, separated by dots (host already lowered).
+_ASCII_HOST = re.compile(r"(?:[a-z0-9_-]{1,63}\.)*[a-z0-9_-]{1,63}")
+#: Text that `_normalise_percent` would return unchanged: allowed ASCII and no `%`.
+_PLAIN = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]*")
+
+
 def _normalise_percent(text: str) -> str:
     """Upper-case escapes, decode unreserved characters, encode what may not appear raw."""
+    if _PLAIN.fullmatch(text):
+        return text
     out: list[str] = []
     since_lone = 2  # characters written since a lone `%` (2 or more: none is pending)
     i = 0

@@ -9,7 +9,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from catalog import drift
 from catalog.drift import (
     MARKER_LABELS,
     MIN_PAGE_WORDS,
@@ -379,3 +382,54 @@ def test_unrelated_page_on_first_look_is_drift() -> None:
     assert verdict is not None
     assert verdict.baseline is None
     assert "Acme Cloud" in verdict.reason
+
+
+# --- the fast paths find what the plain scans find ----------------------------------------
+
+_PHRASES = sorted({p for m in drift._CATEGORIES.values() for p in (*m.strong, *m.weak)})
+
+
+def _markers_by_full_scan(text: str, ignore: str = "") -> dict[str, tuple[str, ...]]:
+    """`find_markers` as it was before its word-set pre-filter: every category's pattern
+    run over every page."""
+    fired: dict[str, tuple[str, ...]] = {}
+    for code, markers in drift._CATEGORIES.items():
+        found: dict[str, str] = {}
+        for match in drift._pattern(*markers.strong, *markers.weak).finditer(text):
+            key = drift._key(match.group(0))
+            if key not in found and not (ignore and drift._pattern(key).search(ignore)):
+                found[key] = " ".join(match.group(0).split())
+        strong = [found[k] for k in found if k in markers.strong]
+        if strong or len(found) >= markers.weak_needed:
+            weak = [found[k] for k in found if k not in markers.strong]
+            fired[code] = tuple([*strong, *weak][: drift._EVIDENCE_PER_MARKER])
+    return fired
+
+
+_piece = st.one_of(
+    st.sampled_from(_PHRASES).map(lambda p: p.upper() if len(p) % 2 else p.title()),
+    st.sampled_from(_PHRASES).map(lambda p: p.replace(" ", "\n  ")),
+    st.sampled_from(_PHRASES).map(lambda p: f"x{p}" if len(p) % 3 else f"{p}_y"),
+    st.sampled_from(["trafficking", "Víctimas", "casino's", "18+", "—", "ſlots", "KASINO"]),
+    st.text(alphabet="ab .,-_\n1é", max_size=6),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(_piece, max_size=12), ignore=st.sampled_from(["", "casino poker", "bet"]))
+def test_marker_prefilter_finds_what_a_full_scan_finds(pieces: list[str], ignore: str) -> None:
+    text = " ".join(pieces)
+    assert find_markers(text, ignore=ignore) == _markers_by_full_scan(text, ignore)
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("Víctimas de TRATA", "victimas de trata"),
+        ("naïve café Straße", "naive cafe straße"),
+        ("שָׁלוֹם", "שלום"),  # Hebrew points are combining marks too
+        ("plain ascii", "plain ascii"),
+    ],
+)
+def test_words_are_compared_without_case_or_accents(text: str, folded: str) -> None:
+    assert drift._fold(text) == folded
