@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import re
 import statistics
-import sys
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+
+from catalog.text import strip_accents
 
 __all__ = [
     "MARKER_LABELS",
@@ -135,34 +135,7 @@ def _stem(word: str) -> str:
 
 def _fold(text: str) -> str:
     """Lower-cased, accents removed: "Víctimas" and "victimas" are one word."""
-    lowered = text.lower()
-    if lowered.isascii():  # most pages: nothing to decompose, nothing to remove
-        return lowered
-    decomposed = unicodedata.normalize("NFKD", lowered)
-    if decomposed.isascii():
-        return decomposed
-    return _combining_marks().sub("", decomposed)
-
-
-@lru_cache(maxsize=1)
-def _combining_marks() -> re.Pattern[str]:
-    """Every code point `unicodedata.combining` flags, as one character class: one C-level
-    pass per page instead of a Python call per character."""
-    ranges: list[str] = []
-    start = previous = -2
-    for code in range(sys.maxunicode + 1):
-        if unicodedata.combining(chr(code)):
-            if code != previous + 1:
-                if start >= 0:
-                    ranges.append(_char_range(start, previous))
-                start = code
-            previous = code
-    ranges.append(_char_range(start, previous))
-    return re.compile("[" + "".join(ranges) + "]")
-
-
-def _char_range(first: int, last: int) -> str:
-    return re.escape(chr(first)) + ("-" + re.escape(chr(last)) if last > first else "")
+    return strip_accents(text.lower())
 
 
 def _terms(text: str | None) -> list[str]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 
 from catalog.model import Catalog, Observation, Resource
 from catalog.outcomes import Outcome
+from catalog.text import strip_accents
 from catalog.urls import (
     CheckedUrl,
     canonical_url,
@@ -525,9 +525,7 @@ def _year_agrees(year: int, named: Sequence[int]) -> bool:
 
 def normalise_title(text: str) -> str:
     """Case-, accent- and punctuation-insensitive form of a title (for matching titles)."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return " ".join(_NOT_WORD.sub(" ", plain).split())
+    return " ".join(_NOT_WORD.sub(" ", strip_accents(text.casefold())).split())
 
 
 def _digits(words: str) -> list[str]:

@@ -313,5 +313,5 @@ def _unquote_name(name: str) -> str:
 
 def is_shortener(url: str) -> bool:
     """True when `url`'s host is a known link shortener (or a subdomain such as www.bit.ly)."""
-    host = host_of(url)
-    return any(host == s or host.endswith(f".{s}") for s in SHORTENER_HOSTS)
+    labels = host_of(url).split(".")
+    return any(".".join(labels[i:]) in SHORTENER_HOSTS for i in range(len(labels) - 1))
