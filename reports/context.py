@@ -19,7 +19,7 @@ import shlex
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 
@@ -436,7 +436,7 @@ def build_context(
         if any(r.priority is p for r in queued)
     )
     nothing_checked = set(data.totals) <= {UNCHECKED}
-    return ReportContext(
+    ctx = ReportContext(
         title=TITLE,
         generated=when(now, now),
         run=_run(data.run, now) if data.run else None,
@@ -454,6 +454,14 @@ def build_context(
         publishers=_stats("publisher", data.resources, resources),
         hosts=_stats("host", data.resources, resources),
         resources=resources,
+    )
+    return with_findings(ctx, findings) if findings else ctx
+
+
+def with_findings(ctx: ReportContext, findings: Sequence[Finding]) -> ReportContext:
+    """`ctx` with the catalog's hygiene findings, which may arrive after the links' state."""
+    return replace(
+        ctx,
         hygiene=hygiene_rows(findings),
         hygiene_info=sum(f.level is Level.INFO for f in findings),
     )

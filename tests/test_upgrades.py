@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 import respx
 
 from catalog.model import Batch, Observation, Target
@@ -133,8 +134,16 @@ def test_nothing_to_try_sends_no_request() -> None:
     assert out[0].suggested_url is None
 
 
-def test_report_turns_a_confirmed_upgrade_into_a_command(isolated_cwd: Path) -> None:
+@pytest.mark.parametrize("background", [False, True], ids=["lint-here", "lint-in-child"])
+def test_report_turns_a_confirmed_upgrade_into_a_command(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch, background: bool
+) -> None:
     from selectolax.lexbor import LexborHTMLParser
+
+    import reports.publish
+
+    if background:  # as for a catalog of 10,000+ resources
+        monkeypatch.setattr(reports.publish, "BACKGROUND_LINT_BYTES", 0)
 
     from catalog import store
     from catalog.db import engine_for
@@ -219,3 +228,32 @@ def test_no_upgrade_is_suggested_for_a_link_that_stopped_working(
 ) -> None:
     failing = replace(HEAD_ONLY, outcome=Outcome.NOT_FOUND, reason="HEAD 404", http_status=404)
     assert _record_nights(db_url, tmp_path, [CONFIRMED, failing]) == {}
+
+
+def test_big_catalogs_are_linted_in_a_second_process_with_the_same_findings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import reports.publish
+    from reports.publish import _Hygiene, lint_files
+
+    catalog = tmp_path / "kit.yaml"
+    catalog.write_text(
+        "resources:\n"
+        "  - {id: a, title: Annual Report, url: 'http://www.example.org/report?utm_source=x',"
+        " publisher: P, type: report, year: 2025, description: D}\n"
+        "  - {id: b, title: Annual report, url: 'https://bit.ly/abc', publisher: P,"
+        " type: report, year: 2025, description: D}\n"
+    )
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("resources: [\n")
+    here = lint_files([catalog])
+    assert here and {f.code for f in here} >= {"http_url", "tracking_params", "url_shortener"}
+
+    monkeypatch.setattr(reports.publish, "BACKGROUND_LINT_BYTES", 0)
+    for paths, expected in (([catalog], here), ([catalog, broken], None)):
+        hygiene = _Hygiene(paths)
+        try:
+            assert hygiene._future is not None  # really in a child process
+            assert hygiene.result() == expected
+        finally:
+            hygiene.close()
