@@ -67,6 +67,13 @@ def _cached_engine(url: str) -> Engine:
     return open_engine(url)
 
 
+def forget_connections_after_fork(engine: Engine) -> None:
+    """In a forked child: drop the parent's pooled connections without closing them (they
+    are the parent's), so the child opens its own ("Using Connection Pools with
+    Multiprocessing or os.fork()" in SQLAlchemy's documentation)."""
+    engine.dispose(close=False)
+
+
 def absolute_sqlite_url(url: str) -> str:
     """`sqlite:///var/x.db` means ./var/x.db *now*; pin it before the cwd changes."""
     prefix = "sqlite:///"

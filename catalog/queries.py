@@ -226,17 +226,25 @@ def report_data(
 
 
 def iter_link_history(
-    engine: Engine, *, since: datetime | None = None, per_link: int = 30
+    engine: Engine,
+    *,
+    since: datetime | None = None,
+    per_link: int = 30,
+    shard: tuple[int, int] = (0, 1),
 ) -> Iterator[tuple[int, list[ObservationRow]]]:
     """(link id, its newest `per_link` observations newest first), streamed by link id.
 
     One query read in chunks, so a report can write a page per resource as it goes.
+    `shard` = (k, n) keeps the links whose id is k modulo n (one process's share).
     """
     query = select(*_OBSERVATION_COLUMNS).order_by(
         Observation.link_id, Observation.checked_at.desc(), Observation.id.desc()
     )
     if since is not None:
         query = query.where(Observation.checked_at >= since)
+    part, parts = shard
+    if parts > 1:
+        query = query.where(Observation.link_id % parts == part)
     with session_scope(engine) as session:
         # Core execution: the ORM result path costs more per row than the rows themselves.
         result = session.connection().execute(query.execution_options(yield_per=5000))

@@ -475,11 +475,18 @@ def resource_pages(
     events_by_link: Mapping[int, Sequence[EventRow]],
     *,
     now: datetime,
+    shard: tuple[int, int] = (0, 1),
 ) -> Iterator[ResourcePage]:
-    """A page per active resource, following `history` (streamed by link id) as it comes."""
+    """A page per active resource, following `history` (streamed by link id) as it comes.
+
+    `shard` = (k, n): only the resources whose link id is k modulo n (those without a
+    link count as shard 0), for `history` read with the same shard.
+    """
+    part, parts = shard
     rows_by_link: dict[int | None, list[tuple[ResourceRow, Row]]] = defaultdict(list)
     for source, row in zip(data.resources, ctx.resources, strict=True):
-        rows_by_link[source.link_id].append((source, row))
+        if (source.link_id or 0) % parts == part:
+            rows_by_link[source.link_id].append((source, row))
 
     def pages(
         link_id: int | None, observations: Sequence[ObservationRow]

@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import logging
-import multiprocessing
-import os
 import shlex
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from catalog.clock import Clock, utcnow
-from catalog.db import engine_for
+from catalog.db import Engine, engine_for, forget_connections_after_fork
 from catalog.errors import CatalogError
 from catalog.hygiene import Finding, lint
 from catalog.queries import (
     TREND_DAYS,
+    EventRow,
+    ReportData,
     history_events,
     https_suggestions,
     iter_link_history,
@@ -34,10 +30,15 @@ from catalog.queries import (
 )
 from catalog.settings import Settings
 from catalog.source import load_catalogs
-from reports.context import build_context, resource_pages, with_findings
+from reports.context import (
+    ReportContext,
+    ResourcePage,
+    build_context,
+    resource_pages,
+    with_findings,
+)
+from reports.forked import Forked
 from reports.render import FORMATS, ReportFiles, write_report
-
-log = logging.getLogger(__name__)
 
 #: Checks kept on each resource page (newest first).
 HISTORY_PER_RESOURCE = 30
@@ -72,7 +73,9 @@ def publish_report_files(
     formats = _ordered(formats)
     engine = engine_for(settings.database_url)
     now = clock()
-    with _hygiene_of(settings.catalogs) as hygiene:
+    paths = tuple(settings.catalogs)
+    hygiene = Forked(lambda: lint_files(paths), enabled=_total_size(paths) >= BACKGROUND_LINT_BYTES)
+    try:
         data = report_data(engine, run_id=run_id)
         ctx = build_context(data, now=now)
         since = now - timedelta(days=TREND_DAYS)
@@ -80,6 +83,8 @@ def publish_report_files(
             history_events(engine, since=since) if "html" in formats else ({}, {})
         )
         ctx = with_findings(ctx, _findings(hygiene.result(), https_suggestions(engine)))
+    finally:
+        hygiene.close()
     # The view model is millions of long-lived objects; each full collection would walk
     # them all again while pages are rendered. Frozen, the collector skips them.
     gc.collect()
@@ -87,8 +92,7 @@ def publish_report_files(
     try:
         pages = None
         if "html" in formats:
-            history = iter_link_history(engine, since=since, per_link=HISTORY_PER_RESOURCE)
-            pages = resource_pages(data, ctx, history, by_resource, by_link, now=now)
+            pages = _HistoryPages(engine, data, ctx, by_resource, by_link, since, now)
         target = Path(out_dir if out_dir is not None else settings.reports_dir)
         return write_report(
             ctx, target, run_id=ctx.run.id if ctx.run else None, formats=formats, pages=pages
@@ -97,50 +101,41 @@ def publish_report_files(
         gc.unfreeze()
 
 
+@dataclass(frozen=True)
+class _HistoryPages:
+    """The resource pages with their history, read from the database in shards by link
+    (`reports.render.PageSource`)."""
+
+    engine: Engine
+    data: ReportData
+    ctx: ReportContext
+    by_resource: Mapping[int, Sequence[EventRow]]
+    by_link: Mapping[int, Sequence[EventRow]]
+    since: datetime
+    now: datetime
+
+    def pages(self, shard: int, shards: int) -> Iterator[ResourcePage]:
+        history = iter_link_history(
+            self.engine, since=self.since, per_link=HISTORY_PER_RESOURCE, shard=(shard, shards)
+        )
+        return resource_pages(
+            self.data,
+            self.ctx,
+            history,
+            self.by_resource,
+            self.by_link,
+            now=self.now,
+            shard=(shard, shards),
+        )
+
+    def after_fork(self) -> None:
+        forget_connections_after_fork(self.engine)
+
+
 #: Catalog files at least this large (about 10,000 resources) are linted in a second
 #: process while this one reads the database: at 100,000 resources loading and linting
 #: the catalog takes as long as reading the database and building the view model.
 BACKGROUND_LINT_BYTES = 2_000_000
-
-
-class _Hygiene:
-    """Catalog hygiene findings, computed here or in a forked child; `None` when a
-    configured catalog no longer loads (its problems belong to `linkhealth catalog
-    validate`, and the links still report)."""
-
-    def __init__(self, paths: Sequence[Path]) -> None:
-        self._paths = tuple(paths)
-        self._pool: ProcessPoolExecutor | None = None
-        self._future: Future[list[Finding] | None] | None = None
-        if _fork_available() and _total_size(self._paths) >= BACKGROUND_LINT_BYTES:
-            # fork, not spawn: a spawned child would first re-import the caller's main
-            # module (the CLI imports Prefect), costing more than the lint saves. The child
-            # only reads the catalog files and computes; nothing it touches is shared.
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-            with warnings.catch_warnings():  # Python 3.12+ warns about fork with threads
-                warnings.simplefilter("ignore", DeprecationWarning)
-                self._future = self._pool.submit(lint_files, self._paths)
-
-    def result(self) -> list[Finding] | None:
-        if self._future is not None:
-            try:
-                return self._future.result()
-            except BrokenProcessPool:
-                log.warning("catalog hygiene in a second process failed; linting here")
-        return lint_files(self._paths)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-@contextlib.contextmanager
-def _hygiene_of(paths: Sequence[Path]) -> Iterator[_Hygiene]:
-    hygiene = _Hygiene(paths)
-    try:
-        yield hygiene
-    finally:
-        hygiene.close()
 
 
 def lint_files(paths: Sequence[Path]) -> list[Finding] | None:
@@ -149,10 +144,6 @@ def lint_files(paths: Sequence[Path]) -> list[Finding] | None:
         return lint(load_catalogs(paths))
     except (CatalogError, OSError):
         return None
-
-
-def _fork_available() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
 
 
 def _total_size(paths: Sequence[Path]) -> int:

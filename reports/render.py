@@ -38,7 +38,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO, runtime_checkable
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -46,6 +46,7 @@ from markupsafe import Markup
 
 from reports.chart import SERIES, trend_svg
 from reports.context import GroupStats, HistoryItem, ReportContext, ResourcePage, Row
+from reports.forked import Forked
 
 INDEX_TEMPLATE = "index.html.j2"
 HTML_TEMPLATE = INDEX_TEMPLATE
@@ -378,7 +379,7 @@ def write_report(
     *,
     run_id: int | None,
     formats: Sequence[str] = ("html", "md"),
-    pages: Iterable[ResourcePage] | None = None,
+    pages: Iterable[ResourcePage] | PageSource | None = None,
 ) -> ReportFiles:
     """Write the report in `formats` into `out_dir` (created if missing).
 
@@ -415,14 +416,52 @@ def write_report(
     )
 
 
-def _write_site(ctx: ReportContext, out_dir: Path, pages: Iterable[ResourcePage] | None) -> int:
-    """Build the page folders aside, then swap them in; returns the number of pages."""
+@runtime_checkable
+class PageSource(Protocol):
+    """Resource pages that can be read in shards, one per process (`reports.forked`)."""
+
+    def pages(self, shard: int, shards: int) -> Iterable[ResourcePage]:
+        """The pages of shard `shard` of `shards`; together the shards hold every page."""
+        ...
+
+    def after_fork(self) -> None:
+        """Drop what must not cross a fork (database connections) in the child."""
+        ...
+
+
+#: Resources from which a site is rendered by two processes when the machine allows it.
+PARALLEL_PAGES_MIN = 20_000
+
+
+def _write_site(
+    ctx: ReportContext, out_dir: Path, pages: Iterable[ResourcePage] | PageSource | None
+) -> int:
+    """Build the page folders aside, then swap them in; returns the number of pages.
+
+    With a `PageSource` and a big catalog, a forked child renders half of the resource
+    pages and the publisher and host pages while this process renders the rest.
+    """
     stage = Path(tempfile.mkdtemp(dir=out_dir, prefix=".site-"))
     try:
         for folder in SITE_FOLDERS:
             (stage / folder).mkdir()
-        with _PageWriter() as writer:
-            count = _render_pages(ctx, stage, pages, writer.write)
+        if isinstance(pages, PageSource) and len(ctx.resources) >= PARALLEL_PAGES_MIN:
+            source = pages
+
+            def second_half() -> int:
+                source.after_fork()
+                return _render_part(ctx, stage, source.pages(1, 2), groups=True, queue=False)
+
+            child = Forked(second_half)
+            try:
+                count = _render_part(ctx, stage, source.pages(0, 2), groups=False, queue=True)
+                count += child.result()
+            finally:
+                child.close()
+        else:
+            if isinstance(pages, PageSource):
+                pages = pages.pages(0, 1)
+            count = _render_part(ctx, stage, pages, groups=True, queue=True)
         _write_plain(stage / "style.css", _css())
         _swap(stage, out_dir)
     finally:
@@ -430,19 +469,50 @@ def _write_site(ctx: ReportContext, out_dir: Path, pages: Iterable[ResourcePage]
     return count
 
 
+def _render_part(
+    ctx: ReportContext,
+    stage: Path,
+    pages: Iterable[ResourcePage] | None,
+    *,
+    groups: bool,
+    queue: bool,
+) -> int:
+    with _PageWriter() as writer:
+        return _render_pages(ctx, stage, pages, writer.write, groups=groups, queue=queue)
+
+
 def _render_pages(
     ctx: ReportContext,
     stage: Path,
     pages: Iterable[ResourcePage] | None,
     write: Callable[[Path, str], None],
+    *,
+    groups: bool = True,
+    queue: bool = True,
 ) -> int:
-    """Render every page under the site folders and hand it to `write`; returns the count."""
+    """Render the pages under the site folders and hand each to `write`; returns the count.
+
+    `pages` are the resource pages (None: every resource, without history); `groups`
+    adds the publisher and host pages, `queue` the long queue groups.
+    """
     count = 0
     if pages is None:
         pages = (ResourcePage(row, ()) for row in ctx.resources)
     for page in pages:
         write(stage / page.row.page, render_resource_page(ctx, page))
         count += 1
+    if groups:
+        count += _render_groups(ctx, stage, write)
+    if queue:
+        for group in ctx.groups:
+            if len(group.rows) > INDEX_QUEUE_LIMIT:
+                write(stage / "queue" / f"{group.key}.html", render_queue_page(ctx, group.key))
+                count += 1
+    return count
+
+
+def _render_groups(ctx: ReportContext, stage: Path, write: Callable[[Path, str], None]) -> int:
+    count = 0
     members: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for row in ctx.resources:
         if row.publisher:
@@ -461,10 +531,6 @@ def _render_pages(
         )
         write(stage / kind / "index.html", text)
         count += 1
-    for group in ctx.groups:
-        if len(group.rows) > INDEX_QUEUE_LIMIT:
-            write(stage / "queue" / f"{group.key}.html", render_queue_page(ctx, group.key))
-            count += 1
     return count
 
 

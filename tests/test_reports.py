@@ -561,6 +561,38 @@ def test_publish_report_writes_resource_history_newest_first(
     assert {"state_changed", "outcome_changed"} <= kinds
 
 
+def _site(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+def test_a_site_rendered_by_two_processes_equals_one_rendered_by_one(
+    engine: Engine, db_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import reports.forked
+    import reports.render
+
+    settings = Settings().with_overrides(database_url=f"sqlite:///{db_dir / 'fixed.db'}")
+    one = publish_report(settings, out_dir=tmp_path / "one", clock=lambda: fx.NOW).parent
+    forks: list[object] = []
+    real_forked = reports.forked.Forked
+
+    def counting(job: object, **kw: object) -> object:
+        forked = real_forked(job, **kw)  # type: ignore[arg-type]
+        forks.append(forked.in_child)
+        return forked
+
+    monkeypatch.setattr(reports.render, "PARALLEL_PAGES_MIN", 0)  # as for 20,000+ resources
+    monkeypatch.setattr(reports.render, "Forked", counting)
+    two = publish_report(settings, out_dir=tmp_path / "two", clock=lambda: fx.NOW).parent
+    assert forks == [True]
+    assert _site(two) == _site(one)
+    assert len(list((two / "resources").iterdir())) > 5
+
+
 def test_publish_report_main_file_follows_the_formats(db_dir: Path, tmp_path: Path) -> None:
     settings = Settings().with_overrides(database_url=f"sqlite:///{db_dir / 'fixed.db'}")
     assert publish_report(settings, formats=("csv",), out_dir=tmp_path) == tmp_path / "latest.csv"
