@@ -70,9 +70,38 @@ def publish_report_files(
     clock: Clock = utcnow,
 ) -> ReportFiles:
     """Like `publish_report`, but returns every file written (for the CLI to list)."""
-    formats = _ordered(formats)
+    with _rare_collections():
+        return _publish(
+            settings, run_id=run_id, formats=_ordered(formats), out_dir=out_dir, now=clock()
+        )
+
+
+#: Allocations between two young-generation collections while a report is built (Python's
+#: default is 700). The report allocates millions of objects that live until it is written,
+#: and each collection walks them again: at 100,000 resources that was a fifth of the time.
+#: Acyclic garbage is freed at once either way; cycles wait a little longer.
+REPORT_GC_THRESHOLD = 100_000
+
+
+@contextlib.contextmanager
+def _rare_collections() -> Iterator[None]:
+    before = gc.get_threshold()
+    gc.set_threshold(REPORT_GC_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def _publish(
+    settings: Settings,
+    *,
+    run_id: int | None,
+    formats: tuple[str, ...],
+    out_dir: Path | None,
+    now: datetime,
+) -> ReportFiles:
     engine = engine_for(settings.database_url)
-    now = clock()
     paths = tuple(settings.catalogs)
     hygiene = Forked(lambda: lint_files(paths), enabled=_total_size(paths) >= BACKGROUND_LINT_BYTES)
     try:
