@@ -53,6 +53,23 @@ REQUESTS_PER_KIND: dict[str, int] = {
 PAUSE_PER_KIND: dict[str, float] = {"ratelimit": 1.0}
 
 
+# --- the machine ---------------------------------------------------------------------------------
+
+
+def machine_speed() -> dict[str, float]:
+    """Seconds this Python takes for ten million additions (best of three): the same
+    machine kind has been seen twice as slow on one day as on another, so results of
+    different days compare only through this figure."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(10_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return {"python_10M_additions_s": round(best, 3), "cpus": float(os.cpu_count() or 1)}
+
+
 # --- the simulated web -------------------------------------------------------------------------
 
 

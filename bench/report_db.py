@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.gencatalog import Entry, generate
+from bench.harness import machine_speed
 from bench.simweb import page_title
 from catalog import decisions
 from catalog.model import Observation
@@ -288,6 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hosts = args.hosts or max(1, args.resources // 50)
         result.update(build(args.out, args.resources, hosts, args.runs, args.seed, end=end))
     if args.time_report:
+        result["machine"] = machine_speed()
         groups = [g for g in args.formats.split(",") if g]
         now = end + timedelta(hours=1)
         result["report_s"] = time_report(

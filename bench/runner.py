@@ -35,6 +35,7 @@ from bench.harness import (
     accuracy,
     db_file,
     latest_outcomes,
+    machine_speed,
     make_catalog,
     observation_count,
     politeness_floor,
@@ -109,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _bench(args: argparse.Namespace, work: Path) -> int:
     out: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}}
+    out["machine"] = machine_speed()
     runs: list[RunFigures] = []
     with simweb(args.hosts, args.latency_ms, args.jitter_ms) as web:
         started = time.perf_counter()
@@ -279,6 +281,8 @@ def _floor_line(floor: Floor) -> str:
 
 
 def _print(out: dict[str, Any], runs: list[RunFigures], floor: Floor) -> None:
+    speed = out["machine"]["python_10M_additions_s"]
+    print(f"machine: {speed:.2f} s for 10 million Python additions (compare runs through it)")
     print(_floor_line(floor))
     first_bytes = {r.label.split(",")[0]: r.bytes_sent for r in runs if "second" not in r.label}
     for r in runs:
