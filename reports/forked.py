@@ -5,8 +5,8 @@ A report of 100,000 resources is CPU-bound Python on one core while the machine 
 resource pages split in two halves by link. `fork` lets the child start at once with
 the parent's view model already in memory (copy-on-write); `spawn` would first
 re-import the caller's main module (the CLI imports Prefect) and pickle the view
-model, costing more than it saves. Where fork is not available, or the machine has one
-core, the work simply runs here when its result is asked for.
+model, costing more than it saves. Elsewhere than on Linux, or with one core, the
+work simply runs here when its result is asked for.
 
 The child only computes and writes files of its own; it touches no lock or connection
 of the parent (a database engine must be `dispose(close=False)`d by the job first).
@@ -18,6 +18,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -37,7 +38,8 @@ _KEYS = itertools.count()
 
 
 def can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
+    """Linux only: macOS offers fork, but system libraries there may crash in the child."""
+    return sys.platform.startswith("linux") and (os.cpu_count() or 1) > 1
 
 
 def _run(key: int) -> Any:
