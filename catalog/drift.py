@@ -322,7 +322,8 @@ def _may_fire(markers: _Markers, words: set[str]) -> bool:
 
 
 def _key(found: str) -> str:
-    return " ".join(found.lower().split())
+    # casefold, not lower: "SLOTS" and "ſlots" are one phrase, not two weak markers.
+    return " ".join(found.casefold().split())
 
 
 def find_markers(text: str, *, ignore: str = "") -> dict[str, tuple[str, ...]]:
