@@ -194,8 +194,19 @@ def report(
         raise typer.BadParameter(
             f"{', '.join(unknown)}: choose from {', '.join(FORMATS)}", param_hint="--format"
         )
+    from rich.console import Console
+    from rich.progress import Progress
+
     settings = _settings(config, db, catalog)
-    files = publish_report_files(settings, run_id=run, formats=formats, out_dir=out)
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        bar = progress.add_task("Writing resource pages", total=None)
+        files = publish_report_files(
+            settings,
+            run_id=run,
+            formats=formats,
+            out_dir=out,
+            on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
+        )
     for path in files.paths:
         typer.echo(str(path))
 

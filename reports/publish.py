@@ -38,7 +38,7 @@ from reports.context import (
     with_findings,
 )
 from reports.forked import Forked
-from reports.render import FORMATS, ReportFiles, write_report
+from reports.render import FORMATS, Progress, ReportFiles, write_report
 
 #: Checks kept on each resource page (newest first).
 HISTORY_PER_RESOURCE = 30
@@ -68,11 +68,18 @@ def publish_report_files(
     formats: Sequence[str] = ("html", "md"),
     out_dir: Path | None = None,
     clock: Clock = utcnow,
+    on_progress: Progress | None = None,
 ) -> ReportFiles:
-    """Like `publish_report`, but returns every file written (for the CLI to list)."""
+    """Like `publish_report`, but returns every file written (for the CLI to list);
+    `on_progress(done, total)` follows the resource pages."""
     with _rare_collections():
         return _publish(
-            settings, run_id=run_id, formats=_ordered(formats), out_dir=out_dir, now=clock()
+            settings,
+            run_id=run_id,
+            formats=_ordered(formats),
+            out_dir=out_dir,
+            now=clock(),
+            on_progress=on_progress,
         )
 
 
@@ -100,6 +107,7 @@ def _publish(
     formats: tuple[str, ...],
     out_dir: Path | None,
     now: datetime,
+    on_progress: Progress | None,
 ) -> ReportFiles:
     engine = engine_for(settings.database_url)
     paths = tuple(settings.catalogs)
@@ -124,7 +132,12 @@ def _publish(
             pages = _HistoryPages(engine, data, ctx, by_resource, by_link, since, now)
         target = Path(out_dir if out_dir is not None else settings.reports_dir)
         return write_report(
-            ctx, target, run_id=ctx.run.id if ctx.run else None, formats=formats, pages=pages
+            ctx,
+            target,
+            run_id=ctx.run.id if ctx.run else None,
+            formats=formats,
+            pages=pages,
+            on_progress=on_progress,
         )
     finally:
         gc.unfreeze()

@@ -27,6 +27,7 @@ import functools
 import html
 import io
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -46,7 +47,7 @@ from markupsafe import Markup
 
 from reports.chart import SERIES, trend_svg
 from reports.context import GroupStats, HistoryItem, ReportContext, ResourcePage, Row
-from reports.forked import Forked
+from reports.forked import Forked, can_fork
 
 INDEX_TEMPLATE = "index.html.j2"
 HTML_TEMPLATE = INDEX_TEMPLATE
@@ -380,6 +381,7 @@ def write_report(
     run_id: int | None,
     formats: Sequence[str] = ("html", "md"),
     pages: Iterable[ResourcePage] | PageSource | None = None,
+    on_progress: Progress | None = None,
 ) -> ReportFiles:
     """Write the report in `formats` into `out_dir` (created if missing).
 
@@ -393,7 +395,7 @@ def write_report(
     files: dict[str, Path | None] = {}
     count = 0
     if "html" in formats:
-        count = _write_site(ctx, out_dir, pages)
+        count = _write_site(ctx, out_dir, pages, on_progress)
         page = render_html(ctx)
         files["index_html"] = _write_atomic(out_dir / "index.html", page)
         files["latest_html"] = _write_atomic(out_dir / "latest.html", page)
@@ -433,8 +435,40 @@ class PageSource(Protocol):
 PARALLEL_PAGES_MIN = 20_000
 
 
+#: `on_progress(resource pages written, resource pages in all)`, now and then.
+Progress = Callable[[int, int], None]
+
+#: Resource pages between two progress reports.
+PROGRESS_EVERY = 500
+
+
+class _PageCounter:
+    """Resource pages written by this process and a forked child together (a counter in
+    shared memory when there is a child); this process reports the sum."""
+
+    def __init__(self, total: int, on_progress: Progress | None, shared: bool) -> None:
+        self.total = total
+        self._on_progress = on_progress
+        self._shared = multiprocessing.get_context("fork").Value("q", 0) if shared else None
+        self._local = 0
+
+    def add(self, pages: int, *, report: bool = True) -> None:
+        if self._shared is not None:
+            with self._shared.get_lock():
+                self._shared.value += pages
+                done = int(self._shared.value)
+        else:
+            self._local += pages
+            done = self._local
+        if report and self._on_progress is not None:
+            self._on_progress(done, self.total)
+
+
 def _write_site(
-    ctx: ReportContext, out_dir: Path, pages: Iterable[ResourcePage] | PageSource | None
+    ctx: ReportContext,
+    out_dir: Path,
+    pages: Iterable[ResourcePage] | PageSource | None,
+    on_progress: Progress | None = None,
 ) -> int:
     """Build the page folders aside, then swap them in; returns the number of pages.
 
@@ -445,23 +479,31 @@ def _write_site(
     try:
         for folder in SITE_FOLDERS:
             (stage / folder).mkdir()
-        if isinstance(pages, PageSource) and len(ctx.resources) >= PARALLEL_PAGES_MIN:
+        split = isinstance(pages, PageSource) and len(ctx.resources) >= PARALLEL_PAGES_MIN
+        counter = _PageCounter(len(ctx.resources), on_progress, shared=split and can_fork())
+        if split:
+            assert isinstance(pages, PageSource)
             source = pages
 
             def second_half() -> int:
                 source.after_fork()
-                return _render_part(ctx, stage, source.pages(1, 2), groups=True, queue=False)
+                return _render_part(
+                    ctx, stage, source.pages(1, 2), counter, child=True, groups=True, queue=False
+                )
 
             child = Forked(second_half)
             try:
-                count = _render_part(ctx, stage, source.pages(0, 2), groups=False, queue=True)
+                count = _render_part(
+                    ctx, stage, source.pages(0, 2), counter, groups=False, queue=True
+                )
                 count += child.result()
+                counter.add(0)  # the child's last pages
             finally:
                 child.close()
         else:
             if isinstance(pages, PageSource):
                 pages = pages.pages(0, 1)
-            count = _render_part(ctx, stage, pages, groups=True, queue=True)
+            count = _render_part(ctx, stage, pages, counter, groups=True, queue=True)
         _write_plain(stage / "style.css", _css())
         _swap(stage, out_dir)
     finally:
@@ -473,12 +515,26 @@ def _render_part(
     ctx: ReportContext,
     stage: Path,
     pages: Iterable[ResourcePage] | None,
+    counter: _PageCounter,
     *,
+    child: bool = False,
     groups: bool,
     queue: bool,
 ) -> int:
+    written = 0
+
+    def write(path: Path, text: str) -> None:
+        nonlocal written
+        writer.write(path, text)
+        if path.parent.name == "resources":
+            written += 1
+            if written % PROGRESS_EVERY == 0:
+                counter.add(PROGRESS_EVERY, report=not child)
+
     with _PageWriter() as writer:
-        return _render_pages(ctx, stage, pages, writer.write, groups=groups, queue=queue)
+        count = _render_pages(ctx, stage, pages, write, groups=groups, queue=queue)
+    counter.add(written % PROGRESS_EVERY, report=not child)
+    return count
 
 
 def _render_pages(

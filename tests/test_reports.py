@@ -24,6 +24,7 @@ from reports import (
     ReportContext,
     build_context,
     publish_report,
+    publish_report_files,
     render_html,
     render_markdown,
     write_report,
@@ -576,7 +577,19 @@ def test_a_site_rendered_by_two_processes_equals_one_rendered_by_one(
     import reports.render
 
     settings = Settings().with_overrides(database_url=f"sqlite:///{db_dir / 'fixed.db'}")
-    one = publish_report(settings, out_dir=tmp_path / "one", clock=lambda: fx.NOW).parent
+    seen: dict[str, list[tuple[int, int]]] = {"one": [], "two": []}
+
+    def publish(name: str) -> Path:
+        files = publish_report_files(
+            settings,
+            out_dir=tmp_path / name,
+            clock=lambda: fx.NOW,
+            on_progress=lambda done, total: seen[name].append((done, total)),
+        )
+        return files.main.parent
+
+    monkeypatch.setattr(reports.render, "PROGRESS_EVERY", 2)
+    one = publish("one")
     forks: list[object] = []
     real_forked = reports.forked.Forked
 
@@ -587,10 +600,14 @@ def test_a_site_rendered_by_two_processes_equals_one_rendered_by_one(
 
     monkeypatch.setattr(reports.render, "PARALLEL_PAGES_MIN", 0)  # as for 20,000+ resources
     monkeypatch.setattr(reports.render, "Forked", counting)
-    two = publish_report(settings, out_dir=tmp_path / "two", clock=lambda: fx.NOW).parent
+    two = publish("two")
     assert forks == [True]
     assert _site(two) == _site(one)
-    assert len(list((two / "resources").iterdir())) > 5
+    pages = len(list((two / "resources").iterdir()))
+    assert pages > 5
+    for name, calls in seen.items():  # progress counts both processes' pages, up to all
+        done = [d for d, _ in calls]
+        assert done == sorted(done) and done[-1] == pages and calls[-1][1] == pages, name
 
 
 def test_publish_report_main_file_follows_the_formats(db_dir: Path, tmp_path: Path) -> None:
