@@ -159,7 +159,11 @@ def test_scheduler_interleaves_hosts() -> None:
         work = [("big", i) for i in range(5)] + [("small", 5)]
         scheduler = HostScheduler(work, Politeness(settings))
         taken = []
-        while (job := await scheduler.take()) is not None:
+        while scheduler.pending:
+            job = scheduler.poll()
+            if job is None:
+                await scheduler.wait()
+                continue
             taken.append(job[0])
             await scheduler.done(job[0])
         return taken

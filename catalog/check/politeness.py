@@ -8,9 +8,9 @@ Stage: check. Parts:
   pause that a 429/503 with Retry-After sets, so the host's other URLs wait while other
   hosts carry on. It knows when its next request may start (`ready_at`), which the
   scheduler uses.
-- `HostScheduler`: hands out URLs (`poll`/`wait`, or `take`), never more than the host's
-  concurrency at once, and only when the host may send now (rate slot free, no pause):
-  a worker never sits on a global slot waiting for a host. Among the hosts that may send,
+- `HostScheduler`: hands out URLs (`poll`, and `wait` when none may go), never more than
+  the host's concurrency at once, and only when the host may send now (rate slot free, no
+  pause): no URL sits on a global slot waiting for a host. Among the hosts that may send,
   the one with the most work left (URLs ÷ rate) goes first, so the busiest host, which
   decides when the run can end, is kept busy from the first second to the last. Memory is
   one deque of indexes per host plus two heaps of hosts.
@@ -104,11 +104,11 @@ class Politeness:
 
 
 class HostScheduler:
-    """Dispatch (host, item index) to workers: host concurrency and rate honoured, busiest first.
+    """Hand out (host, item index): host concurrency and rate honoured, busiest first.
 
     A host is in at most one of two heaps: `_ready` (may send now, keyed by work left) or
     `_timed` (has a free slot but must wait for its rate or a pause, keyed by time). One
-    timer wakes one waiting worker when the earliest timed host comes due.
+    timer wakes one waiter when the earliest timed host comes due.
     """
 
     def __init__(self, work: Iterable[tuple[str, int]], politeness: Politeness) -> None:
@@ -135,12 +135,6 @@ class HostScheduler:
     def pending(self) -> int:
         return self._pending
 
-    async def take(self) -> tuple[str, int] | None:
-        """The next URL whose host may send now; None when nothing is left to hand out."""
-        while (job := self.poll()) is None and self._pending:
-            await self.wait()
-        return job
-
     def poll(self) -> tuple[str, int] | None:
         """The next URL whose host may send now, or None if none may (or none is left)."""
         now = asyncio.get_running_loop().time()
@@ -158,9 +152,9 @@ class HostScheduler:
             self._handed[host] = on_schedule(now, at, self._gates[host].interval)
             self._requeue(host, now)
             if self._pending == 0:
-                self._wake_all()  # idle workers can go home
+                self._wake_all()  # nothing left: no waiter needs to poll again
             elif self._ready:
-                self._wake_one()  # more hosts may send: let another worker in
+                self._wake_one()  # more hosts may send: let another waiter poll
             return host, index
         return None
 
