@@ -34,6 +34,7 @@ __all__ = [
     "CATALOG_SUFFIXES",
     "PROBLEM_CODES",
     "ValidationReport",
+    "catalog_files",
     "load_catalog",
     "load_catalogs",
     "validate_catalog",
@@ -147,6 +148,12 @@ def _read_many(paths: Iterable[str | Path]) -> tuple[list[Catalog], ValidationRe
         if catalog is not None:
             catalogs.append(catalog)
     return catalogs, ValidationReport(tuple(problems), tuple(warnings))
+
+
+def catalog_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files `load_catalogs` would read for `paths` (folders expanded), as far as they
+    exist; for sizing work before loading."""
+    return [p for p in _expand(paths, []) if p.is_file()]
 
 
 def _expand(paths: Iterable[str | Path], problems: list[Problem]) -> Iterator[Path]:

@@ -29,7 +29,7 @@ from catalog.queries import (
     report_data,
 )
 from catalog.settings import Settings
-from catalog.source import load_catalogs
+from catalog.source import catalog_files, load_catalogs
 from reports.context import (
     ReportContext,
     ResourcePage,
@@ -181,7 +181,8 @@ BACKGROUND_LINT_BYTES = 2_000_000
 
 
 def lint_files(paths: Sequence[Path]) -> list[Finding] | None:
-    """Hygiene findings of the catalog files; None when one of them does not load."""
+    """Hygiene findings of the catalog files; None when one of them does not load (its
+    problems belong to `linkhealth catalog validate`, and the links still report)."""
     try:
         return lint(load_catalogs(paths))
     except (CatalogError, OSError):
@@ -189,10 +190,11 @@ def lint_files(paths: Sequence[Path]) -> list[Finding] | None:
 
 
 def _total_size(paths: Sequence[Path]) -> int:
+    """Bytes of the catalog files behind `paths` (a folder counts its files)."""
     total = 0
-    for path in paths:
+    for file in catalog_files(paths):
         with contextlib.suppress(OSError):
-            total += Path(path).stat().st_size
+            total += file.stat().st_size
     return total
 
 

@@ -253,3 +253,14 @@ def test_big_catalogs_are_linted_in_a_second_process_with_the_same_findings(
         hygiene = Forked(lambda paths=paths: lint_files(paths))
         assert hygiene.in_child
         assert hygiene.result() == expected
+
+
+def test_a_catalog_folder_is_sized_by_its_catalog_files(tmp_path: Path) -> None:
+    from reports.publish import _total_size
+
+    folder = tmp_path / "catalogs"
+    folder.mkdir()
+    (folder / "kit.yaml").write_text("resources: []\n" + "# padding\n" * 500)
+    (folder / "notes.txt").write_text("not a catalog" * 1000)
+    assert _total_size([folder]) == (folder / "kit.yaml").stat().st_size
+    assert _total_size([tmp_path / "missing.yaml"]) == 0
