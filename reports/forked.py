@@ -9,7 +9,7 @@ model, costing more than it saves. Elsewhere than on Linux, or with one core, th
 work simply runs here when its result is asked for.
 
 The child only computes and writes files of its own; it touches no lock or connection
-of the parent (a database engine must be `dispose(close=False)`d by the job first).
+of the parent (a database engine must be `dispose(close=False)`d first: `child_setup`).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Jobs by key: the child finds its job here (inherited at fork), so nothing but the key
-#: is pickled on the way in; only the result is pickled on the way out.
-_JOBS: dict[int, Callable[[], Any]] = {}
+#: Jobs by key, with what the child must do first: the child finds them here (inherited at
+#: fork), so nothing but the key is pickled on the way in; only the result on the way out.
+_JOBS: dict[int, tuple[Callable[[], object] | None, Callable[[], Any]]] = {}
 _KEYS = itertools.count()
 
 
@@ -43,21 +43,31 @@ def can_fork() -> bool:
 
 
 def _run(key: int) -> Any:
-    return _JOBS[key]()
+    setup, job = _JOBS[key]
+    if setup is not None:
+        setup()
+    return job()
 
 
 class Forked(Generic[T]):
     """`job()` started in a forked child when `enabled` and fork is possible; `result()`
     waits for it. A child that dies (killed, out of memory) is not fatal: the job runs
-    again here. An exception the job raises in the child is raised by `result()`."""
+    again here. An exception the job raises in the child is raised by `result()`.
+    `child_setup` runs in the child only, before the job (drop the parent's connections)."""
 
-    def __init__(self, job: Callable[[], T], *, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        job: Callable[[], T],
+        *,
+        enabled: bool = True,
+        child_setup: Callable[[], object] | None = None,
+    ) -> None:
         self._job = job
         self._key = next(_KEYS)
         self._pool: ProcessPoolExecutor | None = None
         self._future: Future[T] | None = None
         if enabled and can_fork():
-            _JOBS[self._key] = job
+            _JOBS[self._key] = (child_setup, job)
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
             with warnings.catch_warnings():  # Python 3.12+ warns about fork with threads
                 warnings.simplefilter("ignore", DeprecationWarning)

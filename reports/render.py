@@ -486,12 +486,11 @@ def _write_site(
             source = pages
 
             def second_half() -> int:
-                source.after_fork()
                 return _render_part(
                     ctx, stage, source.pages(1, 2), counter, child=True, groups=True, queue=False
                 )
 
-            child = Forked(second_half)
+            child = Forked(second_half, child_setup=source.after_fork)
             try:
                 count = _render_part(
                     ctx, stage, source.pages(0, 2), counter, groups=False, queue=True

@@ -264,3 +264,14 @@ def test_a_catalog_folder_is_sized_by_its_catalog_files(tmp_path: Path) -> None:
     (folder / "notes.txt").write_text("not a catalog" * 1000)
     assert _total_size([folder]) == (folder / "kit.yaml").stat().st_size
     assert _total_size([tmp_path / "missing.yaml"]) == 0
+
+
+def test_child_setup_runs_in_the_forked_child_only() -> None:
+    from reports.forked import Forked
+
+    calls: list[int] = []
+    forked = Forked(lambda: len(calls), child_setup=lambda: calls.append(1))
+    assert forked.in_child and forked.result() == 1  # set up, in the child's memory
+    here = Forked(lambda: len(calls), enabled=False, child_setup=lambda: calls.append(1))
+    assert not here.in_child and here.result() == 0  # the job alone, in this process
+    assert calls == []
