@@ -8,6 +8,7 @@ Stage: report (output). Input: `reports.context.ReportContext` (and, streamed, t
     resources/*.html                          one per resource, with its history
     publishers/*.html, hosts/*.html           one per publisher and per host
     queue/<group>.html                        a queue group too long for the index
+    hygiene/index.html                        every hygiene finding, when too many for the index
     latest.md, latest.csv, latest.json
 
 Top-level files are replaced atomically; the page folders are built aside and swapped
@@ -53,12 +54,13 @@ INDEX_TEMPLATE = "index.html.j2"
 HTML_TEMPLATE = INDEX_TEMPLATE
 MARKDOWN_TEMPLATE = "report.md.j2"
 FORMATS = ("html", "md", "csv", "json")
-#: Rows per queue group shown on the index; longer groups get a page of their own.
+#: Rows per queue group (and hygiene findings) shown on the index; longer lists get a page
+#: of their own, so the index of a big catalog stays small enough to open on a phone.
 INDEX_QUEUE_LIMIT = 300
-#: Rows per queue group in Markdown (Prefect artifacts and e-mail stay readable).
+#: Rows per queue group and hygiene findings in Markdown (artifacts and e-mail stay readable).
 MARKDOWN_QUEUE_LIMIT = 50
 JSON_SCHEMA = "linkhealth-report/1"
-SITE_FOLDERS = ("resources", "publishers", "hosts", "queue")
+SITE_FOLDERS = ("resources", "publishers", "hosts", "queue", "hygiene")
 
 
 class MarkdownSafe(str):
@@ -190,6 +192,11 @@ def render_group_page(ctx: ReportContext, stats: GroupStats, rows: Sequence[Row]
     return _HTML_ENV.get_template("group.html.j2").render(
         ctx=ctx, stats=stats, rows=rows, root="../", inline_css=None
     )
+
+
+def render_hygiene_page(ctx: ReportContext) -> str:
+    """Every hygiene finding, for a catalog with more than the index shows."""
+    return _HTML_ENV.get_template("hygiene.html.j2").render(ctx=ctx, root="../", inline_css=None)
 
 
 def render_queue_page(ctx: ReportContext, key: str) -> str:
@@ -548,7 +555,7 @@ def _render_pages(
     """Render the pages under the site folders and hand each to `write`; returns the count.
 
     `pages` are the resource pages (None: every resource, without history); `groups`
-    adds the publisher and host pages, `queue` the long queue groups.
+    adds the publisher and host pages, `queue` the long queue groups and hygiene list.
     """
     count = 0
     if pages is None:
@@ -563,6 +570,9 @@ def _render_pages(
             if len(group.rows) > INDEX_QUEUE_LIMIT:
                 write(stage / "queue" / f"{group.key}.html", render_queue_page(ctx, group.key))
                 count += 1
+        if len(ctx.hygiene) > INDEX_QUEUE_LIMIT:
+            write(stage / "hygiene" / "index.html", render_hygiene_page(ctx))
+            count += 1
     return count
 
 

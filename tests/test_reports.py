@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from catalog.db import session_scope
 from catalog.errors import NotFoundError
+from catalog.hygiene import Finding, Level
 from catalog.outcomes import Outcome
 from catalog.queries import EventRow, ReportData, report_data
 from catalog.settings import Settings
@@ -30,7 +31,7 @@ from reports import (
     write_report,
 )
 from reports import render as render_module
-from reports.context import Changes, Row
+from reports.context import Changes, Row, with_findings
 from reports.render import md_escape, md_link
 from tests import report_fixtures as fx
 
@@ -538,6 +539,42 @@ def test_pages_of_removed_resources_disappear_on_the_next_write(
     stray.write_text("old", encoding="utf-8")
     write_report(ctx, tmp_path, run_id=2)
     assert not stray.exists()
+
+
+def test_a_long_hygiene_list_is_cut_on_the_index_and_complete_on_its_own_page(
+    ctx: ReportContext, tmp_path: Path
+) -> None:
+    findings = [
+        Finding(
+            code="missing_year",
+            level=Level.WARNING,
+            collection="toolkit-a",
+            resource_id=f"r{n:04d}",
+            file="toolkit-a.yaml",
+            line=n,
+            message=f"Entry {n} has no year.",
+            fix="Add a year.",
+        )
+        for n in range(render_module.INDEX_QUEUE_LIMIT + 5)
+    ]
+    big = with_findings(ctx, findings)
+    files = write_report(big, tmp_path, run_id=None)
+    index = LexborHTMLParser(files.main.read_text(encoding="utf-8"))
+    shown = [tr.attributes["data-resource-id"] for tr in index.css("#hygiene tbody tr")]
+    assert shown == [f"r{n:04d}" for n in range(render_module.INDEX_QUEUE_LIMIT)]
+    link = index.css_first("#hygiene-all")
+    assert link is not None and str(len(findings)) in link.text()
+    full = tmp_path / (link.attributes["href"] or "")
+    every = LexborHTMLParser(full.read_text(encoding="utf-8")).css("#hygiene tbody tr")
+    assert [tr.attributes["data-resource-id"] for tr in every] == [f.resource_id for f in findings]
+    cap = render_module.MARKDOWN_QUEUE_LIMIT
+    markdown = render_markdown(big)
+    assert f"r{cap - 1:04d}" in markdown and f"r{cap:04d}" not in markdown
+    assert f"… and {len(findings) - cap} more" in markdown
+    short = write_report(with_findings(ctx, findings[:3]), tmp_path / "short", run_id=None)
+    short_index = LexborHTMLParser(short.main.read_text(encoding="utf-8"))
+    assert short_index.css_first("#hygiene-all") is None
+    assert not (tmp_path / "short" / "hygiene" / "index.html").exists()
 
 
 def test_publish_report_writes_resource_history_newest_first(
