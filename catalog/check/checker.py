@@ -17,6 +17,7 @@ soft-404 probe runs once per host per call and is shared by that host's URLs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import ssl
@@ -151,13 +152,20 @@ class HostPools(httpx.AsyncBaseTransport):
         self._pools: OrderedDict[tuple[bytes, bytes, int | None], httpx.AsyncHTTPTransport] = (
             OrderedDict()
         )
+        #: Idle pools taken out of `_pools` and not closed yet.
+        self._retired: set[httpx.AsyncHTTPTransport] = set()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         key = (url.raw_scheme, url.raw_host, url.port)
+        # Nothing awaits between looking the pool up and counting this request on it:
+        # other requests run while idle pools close, and must see the pool table settled
+        # (two requests to a new host must share one pool; a pool being closed must be gone).
+        idle: list[httpx.AsyncHTTPTransport] = []
         pool = self._pools.get(key)
         if pool is None:
-            await self._evict()
+            idle = self._take_idle()
+            self._retired.update(idle)  # closed below, or by aclose() if this is cancelled
             size = self._settings.policy_for(url.host)[0] + 1  # +1: a redirect to itself
             limits = httpx.Limits(
                 max_connections=size, max_keepalive_connections=size, keepalive_expiry=KEEPALIVE_S
@@ -169,6 +177,11 @@ class HostPools(httpx.AsyncBaseTransport):
             self._pools.move_to_end(key)
         self._busy[key] = self._busy.get(key, 0) + 1
         try:
+            for old in idle:
+                # A failure to close another host's idle sockets is not this URL's answer.
+                with contextlib.suppress(Exception):
+                    await old.aclose()
+                self._retired.discard(old)
             response = await pool.handle_async_request(request)
         except BaseException:
             self._release(key)
@@ -185,18 +198,22 @@ class HostPools(httpx.AsyncBaseTransport):
         else:
             del self._busy[key]
 
-    async def _evict(self) -> None:
-        """Close the least recently used pools with nothing in flight, down to `max_pools`."""
+    def _take_idle(self) -> list[httpx.AsyncHTTPTransport]:
+        """Remove the least recently used pools with nothing in flight, leaving room for one
+        more within `max_pools`; the caller closes them."""
         excess = len(self._pools) - self._max_pools + 1
+        idle = []
         for key in list(self._pools):
             if excess <= 0:
                 break
             if key not in self._busy:  # no request between sending and closing its body
-                await self._pools.pop(key).aclose()
+                idle.append(self._pools.pop(key))
                 excess -= 1
+        return idle
 
     async def aclose(self) -> None:
-        pools, self._pools = list(self._pools.values()), OrderedDict()
+        pools, self._pools = [*self._pools.values(), *self._retired], OrderedDict()
+        self._retired = set()
         for pool in pools:
             await pool.aclose()
 

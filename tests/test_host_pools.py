@@ -1,0 +1,131 @@
+"""`HostPools`: one connection pool per host, the oldest idle ones closed past a cap.
+
+At 100,000 URLs over 2,000 hosts the cap is reached all night long, with many requests
+starting while idle pools close. A request must never fail because of another host's
+pool (this once showed as false "connection failed" verdicts: a `KeyError` when two
+requests closed the same idle pool), and no pool may be left open when the run ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import httpx
+import pytest
+import respx
+
+from catalog.check.checker import HostPools
+from catalog.settings import CheckSettings
+
+SETTINGS = replace(CheckSettings(), allow_private=True)
+
+
+class _Tracked:
+    """Counts the per-host transports made and closed; closing takes a moment, as closing
+    real sockets does, so other requests run meanwhile."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.made: list[httpx.AsyncHTTPTransport] = []
+        self.closed: list[httpx.AsyncHTTPTransport] = []
+        real_init = httpx.AsyncHTTPTransport.__init__
+        real_close = httpx.AsyncHTTPTransport.aclose
+        tracked = self
+
+        def init(transport: httpx.AsyncHTTPTransport, *args: object, **kw: object) -> None:
+            tracked.made.append(transport)
+            real_init(transport, *args, **kw)  # type: ignore[arg-type]
+
+        async def aclose(transport: httpx.AsyncHTTPTransport) -> None:
+            await asyncio.sleep(0.002)
+            tracked.closed.append(transport)
+            await real_close(transport)
+
+        monkeypatch.setattr(httpx.AsyncHTTPTransport, "__init__", init)
+        monkeypatch.setattr(httpx.AsyncHTTPTransport, "aclose", aclose)
+
+
+async def _fetch_all(
+    client: httpx.AsyncClient, urls: list[str], at_once: int = 8
+) -> list[int | str]:
+    """GET every URL, `at_once` at a time as the checker's slots allow; status or error."""
+    slots = asyncio.Semaphore(at_once)
+
+    async def one(url: str) -> int | str:
+        try:
+            async with slots, client.stream("GET", url) as response:
+                await asyncio.sleep(0.001)  # a body being read while others start
+                await response.aread()
+                return response.status_code
+        except Exception as exc:  # the failure is the finding
+            return f"{type(exc).__name__}: {exc}"
+
+    return await asyncio.gather(*(one(u) for u in urls))
+
+
+async def _fetch_with(pools: HostPools, urls: list[str]) -> list[int | str]:
+    async with httpx.AsyncClient(transport=pools) as client:
+        return await _fetch_all(client, urls)
+
+
+def test_requests_to_many_hosts_never_fail_while_idle_pools_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tracked = _Tracked(monkeypatch)
+    hosts = [f"h{n}.example" for n in range(40)]
+    urls = [f"http://{host}/page/{i}" for i in range(5) for host in hosts]
+    pools = HostPools(SETTINGS, max_pools=3)
+    with respx.mock(assert_all_called=False) as web:
+        web.get().mock(return_value=httpx.Response(200, text="ok"))
+        answers = asyncio.run(_fetch_with(pools, urls))
+    assert answers == [200] * len(urls)
+    assert len(tracked.made) > 10  # the cap was reached again and again
+    # Every pool closed once by the end (HostPools closes with the client), none orphaned.
+    assert sorted(map(id, tracked.closed)) == sorted(map(id, tracked.made))
+
+
+def test_a_busy_pool_is_never_closed_under_a_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    tracked = _Tracked(monkeypatch)
+    pools = HostPools(SETTINGS, max_pools=1)
+
+    async def scenario() -> tuple[bool, list[int | str]]:
+        with respx.mock(assert_all_called=False) as web:
+            web.get().mock(return_value=httpx.Response(200, text="x" * 1000))
+            async with (
+                httpx.AsyncClient(transport=pools) as client,
+                client.stream("GET", "http://slow.example/") as slow,
+            ):
+                # Other hosts come and go while slow.example's body is still open.
+                others = await _fetch_all(client, [f"http://o{n}.example/" for n in range(5)])
+                slow_pool = tracked.made[0]
+                closed_under_it = any(t is slow_pool for t in tracked.closed)
+                await slow.aread()
+                return closed_under_it, [slow.status_code, *others]
+
+    closed_under_it, answers = asyncio.run(scenario())
+    assert answers == [200] * 6
+    assert not closed_under_it
+    assert len(tracked.made) == 6 and len(tracked.closed) == 6
+
+
+def test_a_pool_left_half_closed_by_a_cancelled_request_is_closed_at_the_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tracked = _Tracked(monkeypatch)
+    pools = HostPools(SETTINGS, max_pools=1)
+
+    async def scenario() -> None:
+        with respx.mock(assert_all_called=False) as web:
+            web.get().mock(return_value=httpx.Response(200))
+            async with httpx.AsyncClient(transport=pools) as client:
+                await client.get("http://first.example/")
+                # A URL past its deadline is cancelled while first.example's pool closes.
+                late = asyncio.create_task(client.get("http://second.example/"))
+                await asyncio.sleep(0.0005)
+                late.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await late
+                assert not tracked.closed  # first.example's close was cut short
+
+    asyncio.run(scenario())
+    assert sorted(map(id, tracked.closed)) == sorted(map(id, tracked.made))
