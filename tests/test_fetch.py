@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import logging
 import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -398,6 +399,18 @@ def test_expired_certificate_is_a_tls_error_saying_so() -> None:
     cert.verify_message = "certificate has expired"
     obs = check(transport=raising(httpx.ConnectError("x"), cert))
     assert obs.outcome is Outcome.TLS_ERROR and "expired" in obs.reason
+
+
+def test_an_error_that_is_no_network_failure_is_logged_as_a_bug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="catalog.check.fetch"):
+        obs = check(transport=raising(KeyError((b"http", b"example.org", None))))
+        assert obs.outcome is Outcome.CONNECTION_ERROR and "KeyError" in obs.reason
+        assert any(r.exc_info and r.exc_info[0] is KeyError for r in caplog.records)
+        caplog.clear()
+        check(transport=raising(httpx.ConnectError("x"), ConnectionRefusedError(111, "refused")))
+        assert not caplog.records  # a site's failure is a finding, not an error of ours
 
 
 # --- bodies ----------------------------------------------------------------------------------

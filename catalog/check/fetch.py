@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import functools
 import ipaddress
+import logging
 import socket
 import zlib
 from collections.abc import Awaitable, Callable
@@ -51,6 +52,8 @@ from catalog.clock import Clock
 from catalog.model import Hop, Previous, Target
 from catalog.settings import CheckSettings
 from catalog.urls import CheckedUrl, UrlProblem, parse_url
+
+log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -330,6 +333,11 @@ class Fetcher:
                 jar.set_cookie_header(request)
             response = await self.client.send(request, stream=True)
         except Exception as exc:
+            if not isinstance(exc, httpx.HTTPError | OSError):
+                # Not a network failure but most likely a bug of ours below httpx (a KeyError
+                # in the pool table once passed for 444 dead links): recorded as a failed
+                # request, and logged so that it is seen and reported.
+                log.error("request to %s raised %r", url, exc, exc_info=exc)
             return Attempt(method, url, error=exc)
         try:
             if "set-cookie" in response.headers:
