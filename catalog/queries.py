@@ -557,4 +557,4 @@ def https_suggestions(engine: Engine) -> dict[tuple[str, str], str]:
         )
     )
     with session_scope(engine) as session:
-        return {(key, rid): url for key, rid, url in session.execute(query)}
+        return {(key, rid): url for key, rid, url in session.execute(query) if url}

@@ -22,6 +22,7 @@ formula get a leading `'`; JSON escapes `<`, `>` and `&` so it can sit inside HT
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import functools
@@ -32,8 +33,11 @@ import multiprocessing
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -438,6 +442,9 @@ class PageSource(Protocol):
         ...
 
 
+#: The folder a site is built in before it is swapped in.
+STAGE_PREFIX = ".site-"
+
 #: Resources from which a site is rendered by two processes when the machine allows it.
 PARALLEL_PAGES_MIN = 20_000
 
@@ -482,7 +489,7 @@ def _write_site(
     With a `PageSource` and a big catalog, a forked child renders half of the resource
     pages and the publisher and host pages while this process renders the rest.
     """
-    stage = Path(tempfile.mkdtemp(dir=out_dir, prefix=".site-"))
+    stage = Path(tempfile.mkdtemp(dir=out_dir, prefix=STAGE_PREFIX))
     try:
         for folder in SITE_FOLDERS:
             (stage / folder).mkdir()
@@ -511,7 +518,7 @@ def _write_site(
                 pages = pages.pages(0, 1)
             count = _render_part(ctx, stage, pages, counter, groups=True, queue=True)
         _write_plain(stage / "style.css", _css())
-        _swap(stage, out_dir)
+        _swap(stage, out_dir, background=len(ctx.resources) >= BACKGROUND_DELETE_MIN)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return count
@@ -639,8 +646,10 @@ class _PageWriter:
             raise self._errors[0]
 
 
-def _swap(stage: Path, out_dir: Path) -> None:
-    trash = Path(tempfile.mkdtemp(dir=out_dir, prefix=".old-"))
+def _swap(stage: Path, out_dir: Path, *, background: bool = False) -> None:
+    """Move the new folders in place of the old ones, then delete the old ones (in a
+    process of their own with `background`)."""
+    trash = Path(tempfile.mkdtemp(dir=out_dir, prefix=TRASH_PREFIX))
     try:
         for name in (*SITE_FOLDERS, "style.css"):
             current = out_dir / name
@@ -648,7 +657,51 @@ def _swap(stage: Path, out_dir: Path) -> None:
                 os.replace(current, trash / name)
             os.replace(stage / name, current)
     finally:
-        shutil.rmtree(trash, ignore_errors=True)
+        _discard(trash, background=background)
+
+
+#: Resource pages from which the replaced site is deleted in the background: removing
+#: 100,000 old pages costs ~10 s of one core that the report need not wait for.
+BACKGROUND_DELETE_MIN = 10_000
+TRASH_PREFIX = ".old-"
+#: Left-over folders (of a killed render or deleter) older than this are deleted too.
+LEFTOVER_AGE_S = 24 * 3600
+
+# Run by a fresh interpreter: deletes the folders named on its command line.
+_DELETER = "import shutil, sys\nfor path in sys.argv[1:]: shutil.rmtree(path, ignore_errors=True)"
+
+
+def _discard(trash: Path, *, background: bool) -> None:
+    """Delete `trash` and the site's left-overs; with `background`, in a detached process
+    that outlives this one (a new interpreter: no fork of a process holding threads)."""
+    folders = [trash, *_leftovers(trash.parent, keep=trash)]
+    if background:
+        try:
+            subprocess.Popen(
+                [sys.executable, "-c", _DELETER, *map(str, folders)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            return
+        except OSError:  # no process to spare: delete here
+            pass
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _leftovers(out_dir: Path, *, keep: Path) -> list[Path]:
+    """Stage and trash folders that a killed report left behind (old enough that no
+    report still running can own them)."""
+    limit = time.time() - LEFTOVER_AGE_S
+    found = []
+    for prefix in (TRASH_PREFIX, STAGE_PREFIX):
+        for path in out_dir.glob(f"{prefix}*"):
+            with contextlib.suppress(OSError):
+                if path != keep and path.is_dir() and path.stat().st_mtime < limit:
+                    found.append(path)
+    return found
 
 
 def _write_plain(path: Path, text: str) -> None:

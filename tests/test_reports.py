@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shlex
+import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -575,6 +578,37 @@ def test_a_long_hygiene_list_is_cut_on_the_index_and_complete_on_its_own_page(
     short_index = LexborHTMLParser(short.main.read_text(encoding="utf-8"))
     assert short_index.css_first("#hygiene-all") is None
     assert not (tmp_path / "short" / "hygiene" / "index.html").exists()
+
+
+def test_a_big_replaced_site_is_deleted_in_the_background_with_old_leftovers(
+    ctx: ReportContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_report(ctx, tmp_path, run_id=2)
+    killed = tmp_path / ".site-killed"  # a render killed a while ago left its stage behind
+    (killed / "resources").mkdir(parents=True)
+    (killed / "resources" / "x.html").write_text("half", encoding="utf-8")
+    week_ago = time.time() - 7 * 86400
+    os.utime(killed, (week_ago, week_ago))
+    running = tmp_path / ".site-running"  # another report's stage, fresh: never touched
+    running.mkdir()
+    started: list[list[str]] = []
+    real_popen = subprocess.Popen
+
+    def popen(args: list[str], **kw: Any) -> subprocess.Popen[bytes]:
+        started.append(args)
+        return real_popen(args, **kw)
+
+    monkeypatch.setattr(render_module, "BACKGROUND_DELETE_MIN", 0)
+    monkeypatch.setattr(render_module.subprocess, "Popen", popen)
+    write_report(ctx, tmp_path, run_id=2)
+    assert len(started) == 1  # the deletion ran in a process of its own
+    deadline = time.monotonic() + 20
+    while (list(tmp_path.glob(".old-*")) or killed.exists()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not list(tmp_path.glob(".old-*")) and not killed.exists()
+    assert running.is_dir()
+    for row in ctx.resources:
+        assert (tmp_path / row.page).is_file()
 
 
 def test_publish_report_writes_resource_history_newest_first(
