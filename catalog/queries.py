@@ -25,7 +25,7 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, func, literal, or_, select
+from sqlalchemy import Engine, Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from catalog.db import session_scope
@@ -257,14 +257,26 @@ def iter_link_history(
 
 
 def history_events(
-    engine: Engine, *, since: datetime | None = None
+    engine: Engine, *, since: datetime | None = None, shard: tuple[int, int] = (0, 1)
 ) -> tuple[dict[int, list[EventRow]], dict[int, list[EventRow]]]:
-    """Events newest first, keyed by resource pk and by link id (one query)."""
+    """Events newest first, keyed by resource pk and by link id (one query).
+
+    `shard` = (k, n) keeps the events of the resources whose current link id is k modulo
+    n (no link: 0), and the link events of such links: the pages of `iter_link_history`'s
+    shard (k, n).
+    """
     by_resource: dict[int, list[EventRow]] = defaultdict(list)
     by_link: dict[int, list[EventRow]] = defaultdict(list)
     query = _events_query().order_by(Event.at.desc(), Event.id.desc())
     if since is not None:
         query = query.where(Event.at >= since)
+    part, parts = shard
+    if parts > 1:
+        owner = case(
+            (Event.resource_id.is_not(None), func.coalesce(Resource.link_id, 0)),
+            else_=func.coalesce(Event.link_id, 0),
+        )
+        query = query.where(owner % parts == part)
     with session_scope(engine) as session:
         for row in session.connection().execute(query.execution_options(yield_per=5000)):
             event = _event_row(row)

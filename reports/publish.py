@@ -21,7 +21,6 @@ from catalog.errors import CatalogError
 from catalog.hygiene import Finding, lint
 from catalog.queries import (
     TREND_DAYS,
-    EventRow,
     ReportData,
     history_events,
     https_suggestions,
@@ -115,59 +114,55 @@ def _publish(
     try:
         data = report_data(engine, run_id=run_id)
         ctx = build_context(data, now=now)
-        since = now - timedelta(days=TREND_DAYS)
-        by_resource, by_link = (
-            history_events(engine, since=since) if "html" in formats else ({}, {})
-        )
-        ctx = with_findings(ctx, _findings(hygiene.result(), https_suggestions(engine)))
+        https = https_suggestions(engine)
+
+        def complete(ctx: ReportContext) -> ReportContext:
+            # Only the summary pages show the findings: the resource pages start without.
+            return with_findings(ctx, _findings(hygiene.result(), https))
+
+        # The view model is millions of long-lived objects; each full collection would
+        # walk them all again while pages are rendered. Frozen, the collector skips them.
+        gc.collect()
+        gc.freeze()
+        try:
+            pages = None
+            if "html" in formats:
+                pages = _HistoryPages(engine, data, ctx, now - timedelta(days=TREND_DAYS), now)
+            target = Path(out_dir if out_dir is not None else settings.reports_dir)
+            return write_report(
+                ctx,
+                target,
+                run_id=ctx.run.id if ctx.run else None,
+                formats=formats,
+                pages=pages,
+                on_progress=on_progress,
+                complete=complete,
+            )
+        finally:
+            gc.unfreeze()
     finally:
         hygiene.close()
-    # The view model is millions of long-lived objects; each full collection would walk
-    # them all again while pages are rendered. Frozen, the collector skips them.
-    gc.collect()
-    gc.freeze()
-    try:
-        pages = None
-        if "html" in formats:
-            pages = _HistoryPages(engine, data, ctx, by_resource, by_link, since, now)
-        target = Path(out_dir if out_dir is not None else settings.reports_dir)
-        return write_report(
-            ctx,
-            target,
-            run_id=ctx.run.id if ctx.run else None,
-            formats=formats,
-            pages=pages,
-            on_progress=on_progress,
-        )
-    finally:
-        gc.unfreeze()
 
 
 @dataclass(frozen=True)
 class _HistoryPages:
-    """The resource pages with their history, read from the database in shards by link
-    (`reports.render.PageSource`)."""
+    """The resource pages with their history and events, read from the database in shards
+    by link (`reports.render.PageSource`): each process reads only its own share."""
 
     engine: Engine
     data: ReportData
     ctx: ReportContext
-    by_resource: Mapping[int, Sequence[EventRow]]
-    by_link: Mapping[int, Sequence[EventRow]]
     since: datetime
     now: datetime
 
     def pages(self, shard: int, shards: int) -> Iterator[ResourcePage]:
+        part = (shard, shards)
+        by_resource, by_link = history_events(self.engine, since=self.since, shard=part)
         history = iter_link_history(
-            self.engine, since=self.since, per_link=HISTORY_PER_RESOURCE, shard=(shard, shards)
+            self.engine, since=self.since, per_link=HISTORY_PER_RESOURCE, shard=part
         )
         return resource_pages(
-            self.data,
-            self.ctx,
-            history,
-            self.by_resource,
-            self.by_link,
-            now=self.now,
-            shard=(shard, shards),
+            self.data, self.ctx, history, by_resource, by_link, now=self.now, shard=part
         )
 
     def after_fork(self) -> None:

@@ -393,11 +393,14 @@ def write_report(
     formats: Sequence[str] = ("html", "md"),
     pages: Iterable[ResourcePage] | PageSource | None = None,
     on_progress: Progress | None = None,
+    complete: Complete | None = None,
 ) -> ReportFiles:
     """Write the report in `formats` into `out_dir` (created if missing).
 
     `pages` streams the per-resource pages with their history; without it each
-    resource still gets a page, with its current state only.
+    resource still gets a page, with its current state only. `complete(ctx)` adds what
+    arrives late (the catalog's hygiene findings, linted in a second process) once the
+    resource, publisher and host pages, which do not show it, are under way.
     """
     unknown = set(formats) - set(FORMATS)
     if unknown:
@@ -405,8 +408,11 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path | None] = {}
     count = 0
+    done = _Completion(ctx, complete)
     if "html" in formats:
-        count = _write_site(ctx, out_dir, pages, on_progress)
+        count = _write_site(ctx, out_dir, pages, on_progress, done)
+    ctx = done()
+    if "html" in formats:
         page = render_html(ctx)
         files["index_html"] = _write_atomic(out_dir / "index.html", page)
         files["latest_html"] = _write_atomic(out_dir / "latest.html", page)
@@ -452,6 +458,23 @@ PARALLEL_PAGES_MIN = 20_000
 #: `on_progress(resource pages written, resource pages in all)`, now and then.
 Progress = Callable[[int, int], None]
 
+#: The view model made whole for the summary pages (`write_report`'s `complete`).
+Complete = Callable[[ReportContext], ReportContext]
+
+
+class _Completion:
+    """`complete(ctx)`, called at most once, when a page first needs it."""
+
+    def __init__(self, ctx: ReportContext, complete: Complete | None) -> None:
+        self._ctx = ctx
+        self._complete = complete
+
+    def __call__(self) -> ReportContext:
+        if self._complete is not None:
+            self._ctx, self._complete = self._complete(self._ctx), None
+        return self._ctx
+
+
 #: Resource pages between two progress reports.
 PROGRESS_EVERY = 500
 
@@ -482,12 +505,14 @@ def _write_site(
     ctx: ReportContext,
     out_dir: Path,
     pages: Iterable[ResourcePage] | PageSource | None,
-    on_progress: Progress | None = None,
+    on_progress: Progress | None,
+    summary: Callable[[], ReportContext],
 ) -> int:
     """Build the page folders aside, then swap them in; returns the number of pages.
 
     With a `PageSource` and a big catalog, a forked child renders half of the resource
-    pages and the publisher and host pages while this process renders the rest.
+    pages and the publisher and host pages while this process renders the rest. The
+    summary pages (long queue groups, hygiene list) come last, from `summary()`.
     """
     stage = Path(tempfile.mkdtemp(dir=out_dir, prefix=STAGE_PREFIX))
     try:
@@ -501,13 +526,13 @@ def _write_site(
 
             def second_half() -> int:
                 return _render_part(
-                    ctx, stage, source.pages(1, 2), counter, child=True, groups=True, queue=False
+                    ctx, stage, source.pages(1, 2), counter, child=True, groups=True
                 )
 
             child = Forked(second_half, child_setup=source.after_fork)
             try:
                 count = _render_part(
-                    ctx, stage, source.pages(0, 2), counter, groups=False, queue=True
+                    ctx, stage, source.pages(0, 2), counter, groups=False, summary=summary
                 )
                 count += child.result()
                 counter.add(0)  # the child's last pages
@@ -516,7 +541,7 @@ def _write_site(
         else:
             if isinstance(pages, PageSource):
                 pages = pages.pages(0, 1)
-            count = _render_part(ctx, stage, pages, counter, groups=True, queue=True)
+            count = _render_part(ctx, stage, pages, counter, groups=True, summary=summary)
         _write_plain(stage / "style.css", _css())
         _swap(stage, out_dir, background=len(ctx.resources) >= BACKGROUND_DELETE_MIN)
     finally:
@@ -532,7 +557,7 @@ def _render_part(
     *,
     child: bool = False,
     groups: bool,
-    queue: bool,
+    summary: Callable[[], ReportContext] | None = None,
 ) -> int:
     written = 0
 
@@ -545,8 +570,10 @@ def _render_part(
                 counter.add(PROGRESS_EVERY, report=not child)
 
     with _PageWriter() as writer:
-        count = _render_pages(ctx, stage, pages, write, groups=groups, queue=queue)
-    counter.add(written % PROGRESS_EVERY, report=not child)
+        count = _render_pages(ctx, stage, pages, write, groups=groups)
+        counter.add(written % PROGRESS_EVERY, report=not child)
+        if summary is not None:
+            count += _render_summary_pages(summary(), stage, write)
     return count
 
 
@@ -557,12 +584,11 @@ def _render_pages(
     write: Callable[[Path, str], None],
     *,
     groups: bool = True,
-    queue: bool = True,
 ) -> int:
-    """Render the pages under the site folders and hand each to `write`; returns the count.
+    """Render the resource pages and hand each to `write`; returns the count.
 
     `pages` are the resource pages (None: every resource, without history); `groups`
-    adds the publisher and host pages, `queue` the long queue groups and hygiene list.
+    adds the publisher and host pages.
     """
     count = 0
     if pages is None:
@@ -572,14 +598,21 @@ def _render_pages(
         count += 1
     if groups:
         count += _render_groups(ctx, stage, write)
-    if queue:
-        for group in ctx.groups:
-            if len(group.rows) > INDEX_QUEUE_LIMIT:
-                write(stage / "queue" / f"{group.key}.html", render_queue_page(ctx, group.key))
-                count += 1
-        if len(ctx.hygiene) > INDEX_QUEUE_LIMIT:
-            write(stage / "hygiene" / "index.html", render_hygiene_page(ctx))
+    return count
+
+
+def _render_summary_pages(
+    ctx: ReportContext, stage: Path, write: Callable[[Path, str], None]
+) -> int:
+    """The queue groups and the hygiene list too long for the index, a page each."""
+    count = 0
+    for group in ctx.groups:
+        if len(group.rows) > INDEX_QUEUE_LIMIT:
+            write(stage / "queue" / f"{group.key}.html", render_queue_page(ctx, group.key))
             count += 1
+    if len(ctx.hygiene) > INDEX_QUEUE_LIMIT:
+        write(stage / "hygiene" / "index.html", render_hygiene_page(ctx))
+        count += 1
     return count
 
 

@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from catalog.db import session_scope
 from catalog.errors import NotFoundError
 from catalog.hygiene import Finding, Level
 from catalog.outcomes import Outcome
-from catalog.queries import EventRow, ReportData, report_data
+from catalog.queries import EventRow, ReportData, history_events, report_data
 from catalog.settings import Settings
-from catalog.tables import Collection, Resource
+from catalog.tables import Collection, Event, Resource
 from reports import (
     Priority,
     ReportContext,
@@ -337,6 +337,30 @@ def test_no_run_id_writes_no_run_page(ctx: ReportContext, tmp_path: Path) -> Non
     files = write_report(ctx, tmp_path, run_id=None)
     assert files.run_html is None
     assert not list(tmp_path.glob("run-*.html"))
+
+
+def test_history_events_of_a_shard_follow_each_resources_current_link(tmp_path: Path) -> None:
+    engine = fx.fixed_db(tmp_path / "shards.db")
+    with session_scope(engine) as s:
+        resources = {r.rid: r for r in s.scalars(select(Resource)).all()}
+        linked = [r for r in resources.values() if r.link_id is not None]
+        edited = linked[0]
+        other = next(r for r in linked if (r.link_id or 0) % 2 != (edited.link_id or 0) % 2)
+        # A URL edit recorded on the old link: the page now follows the resource's new link.
+        s.add(Event(at=fx.NOW, kind="url_edited", resource_id=edited.id, link_id=other.link_id))
+        s.add(Event(at=fx.NOW, kind="redirect_changed", link_id=other.link_id))
+        link_of = {r.id: r.link_id or 0 for r in resources.values()}
+    whole_by_resource, whole_by_link = history_events(engine)
+    merged_by_resource: dict[int, list[EventRow]] = {}
+    merged_by_link: dict[int, list[EventRow]] = {}
+    for part in (0, 1):
+        by_resource, by_link = history_events(engine, shard=(part, 2))
+        assert all(link_of[pk] % 2 == part for pk in by_resource)
+        assert all(link_id % 2 == part for link_id in by_link)
+        merged_by_resource.update(by_resource)
+        merged_by_link.update(by_link)
+    assert merged_by_resource == whole_by_resource and merged_by_link == whole_by_link
+    assert any(e.kind == "url_edited" for e in whole_by_resource[edited.id])
 
 
 # --- action queue: fixes, commands, set-aside ------------------------------------------

@@ -134,16 +134,23 @@ def test_nothing_to_try_sends_no_request() -> None:
     assert out[0].suggested_url is None
 
 
-@pytest.mark.parametrize("background", [False, True], ids=["lint-here", "lint-in-child"])
+@pytest.mark.parametrize(
+    ("background", "split"),
+    [(False, False), (True, False), (True, True)],
+    ids=["lint-here", "lint-in-child", "lint-and-pages-in-children"],
+)
 def test_report_turns_a_confirmed_upgrade_into_a_command(
-    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch, background: bool
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch, background: bool, split: bool
 ) -> None:
     from selectolax.lexbor import LexborHTMLParser
 
     import reports.publish
+    import reports.render
 
     if background:  # as for a catalog of 10,000+ resources
         monkeypatch.setattr(reports.publish, "BACKGROUND_LINT_BYTES", 0)
+    if split:  # as for 20,000+: the pages' child forks while the lint's child still runs
+        monkeypatch.setattr(reports.render, "PARALLEL_PAGES_MIN", 0)
 
     from catalog import store
     from catalog.db import engine_for
