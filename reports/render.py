@@ -408,7 +408,8 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path | None] = {}
     count = 0
-    done = _Completion(ctx, complete)
+    before = ctx  # completed at most once, when a summary page first needs it
+    done = functools.cache(lambda: complete(before) if complete is not None else before)
     if "html" in formats:
         count = _write_site(ctx, out_dir, pages, on_progress, done)
     ctx = done()
@@ -460,19 +461,6 @@ Progress = Callable[[int, int], None]
 
 #: The view model made whole for the summary pages (`write_report`'s `complete`).
 Complete = Callable[[ReportContext], ReportContext]
-
-
-class _Completion:
-    """`complete(ctx)`, called at most once, when a page first needs it."""
-
-    def __init__(self, ctx: ReportContext, complete: Complete | None) -> None:
-        self._ctx = ctx
-        self._complete = complete
-
-    def __call__(self) -> ReportContext:
-        if self._complete is not None:
-            self._ctx, self._complete = self._complete(self._ctx), None
-        return self._ctx
 
 
 #: Resource pages between two progress reports.
