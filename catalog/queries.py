@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, aliased
 
 from catalog.db import session_scope
 from catalog.errors import NotFoundError
+from catalog.health import BROKEN as BROKEN_STATE
 from catalog.outcomes import Outcome
 from catalog.tables import Collection, Event, Link, Observation, Resource, Run
 
@@ -223,6 +224,50 @@ def report_data(
         trend_runs=trend,
         changes=changes,
     )
+
+
+def broken_and_drift(engine: Engine) -> tuple[int, int]:
+    """(active resources whose link is broken, those whose link drifted): what `ops.tally`
+    counts over `report_data`, in one query, so a run's before/after notices do not read
+    every resource (at 100,000 resources that read was the flow's largest allocation)."""
+    drift = _optional(Link, "drift_reason")[0]
+    query = (
+        select(
+            func.count(case((Link.state == BROKEN_STATE, 1))),
+            func.count(case((drift.is_not(None), 1))),
+        )
+        .select_from(Resource)
+        .join(Link, Resource.link_id == Link.id)
+        .where(Resource.removed_at.is_(None))
+    )
+    with session_scope(engine) as session:
+        broken, drifted = session.execute(query).one()
+    return int(broken), int(drifted)
+
+
+def iter_resources(engine: Engine, *, chunk: int = 2000) -> Iterator[ResourceRow]:
+    """The rows of `report_data(engine).resources`, in the same order, streamed: for a
+    caller that keeps only a few of them (the flow's action-queue artifact)."""
+    with session_scope(engine) as session:
+        checks = _checks_since(session)
+        result = session.connection().execute(
+            _active_resources().execution_options(yield_per=chunk)
+        )
+        for row in result:
+            r = row._asdict()
+            yield _resource_row(r, checks.get(r["link_id"], 0))
+
+
+def shared_resource_ids(engine: Engine) -> frozenset[str]:
+    """Resource ids that more than one catalog uses: commands must name the catalog too."""
+    query = (
+        select(Resource.rid)
+        .where(Resource.removed_at.is_(None))
+        .group_by(Resource.rid)
+        .having(func.count() > 1)
+    )
+    with session_scope(engine) as session:
+        return frozenset(session.scalars(query))
 
 
 def iter_link_history(

@@ -24,6 +24,7 @@ host stays on one machine; it waits for them and renders one report.
 
 from __future__ import annotations
 
+import queue
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -38,7 +39,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.states import Cancelled
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -47,6 +48,7 @@ from catalog.clock import utcnow
 from catalog.db import engine_for
 from catalog.model import Batch
 from catalog.ops import (
+    QUEUE_ARTIFACT_ROWS,
     CheckedBatch,
     Tally,
     batch_stats,
@@ -54,10 +56,9 @@ from catalog.ops import (
     progress_percent,
     queue_table,
     summary_markdown,
-    tally,
 )
 from catalog.plan import concurrency_shares
-from catalog.queries import report_data
+from catalog.queries import broken_and_drift
 from catalog.runs import (
     BatchStored,
     PreparedRun,
@@ -73,11 +74,14 @@ from catalog.settings import CheckSettings, Settings, load_settings
 from catalog.shards import Shard, all_shards, lease_name
 from catalog.upgrades import check_batch_with_upgrades
 from flows.events import emit_notices
-from reports import build_context, publish_report
+from reports import publish_report
+from reports.publish import queue_head
 
 #: Batches checked at once; each runs its own event loop with its share of `concurrency`.
 #: The plan assumes this many (`catalog.plan.PARALLEL_BATCHES`; a test keeps them equal).
 BATCH_WORKERS = 4
+#: Batches submitted ahead of the one being stored: enough to keep every worker busy.
+SUBMIT_WINDOW = 2 * BATCH_WORKERS
 
 #: Stable artifact keys: the Prefect UI shows each key's history across runs.
 PROGRESS_KEY = "linkhealth-progress"
@@ -101,7 +105,7 @@ def render_report_task(settings: Settings, run_id: int | None) -> str:
 
 
 def _tally(settings: Settings) -> Tally:
-    return tally(report_data(engine_for(settings.database_url)).resources)
+    return Tally(*broken_and_drift(engine_for(settings.database_url)))
 
 
 def run_check(
@@ -164,15 +168,29 @@ def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchSto
     )
     # Each batch gets the share of the global concurrency its hosts can use (catalog.plan).
     shares = concurrency_shares(batches, settings.check, BATCH_WORKERS)
-    futures = [
-        check_batch_task.submit(b, replace(settings.check, concurrency=share))
-        for b, share in zip(batches, shares, strict=True)
-    ]
+    todo = iter(zip(batches, shares, strict=True))
+    finished: queue.SimpleQueue[PrefectFuture[CheckedBatch]] = queue.SimpleQueue()
+
+    def submit_next() -> bool:
+        # A bounded window of submitted batches: a finished batch's observations (text
+        # samples included) are freed once stored, instead of living in its future until
+        # the run ends (100,000 URLs held ~300 MB that way).
+        item = next(todo, None)
+        if item is None:
+            return False
+        batch, share = item
+        future = check_batch_task.submit(batch, replace(settings.check, concurrency=share))
+        future.add_done_callback(finished.put)
+        return True
+
+    in_flight = sum(submit_next() for _ in range(SUBMIT_WINDOW))
     stored: list[BatchStored] = []
     done_urls = 0
     started = time.perf_counter()
-    for future in as_completed(futures):
-        checked = future.result()
+    while in_flight:
+        checked = finished.get().result()
+        in_flight -= 1
+        in_flight += submit_next()
         result = store_batch(settings, run_id, checked.observations, lease=prepared.lease)
         stored.append(result)
         done_urls += result.observations
@@ -181,7 +199,7 @@ def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchSto
             "Batch %d/%d: %d URLs in %.1f s (%.1f URLs/s), %d failure(s), %d retries; "
             "%d/%d URLs done (%.1f URLs/s overall), %d event(s)%s",
             len(stored),
-            len(futures),
+            len(batches),
             stats.urls,
             stats.seconds,
             stats.urls_per_second,
@@ -200,8 +218,8 @@ def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchSto
 
 def _publish(settings: Settings, summary: RunSummary, before: Tally) -> None:
     """Notification events and the summary, queue and report artifacts of a finished run."""
-    data = report_data(engine_for(settings.database_url), run_id=summary.run_id)
-    after = tally(data.resources)
+    engine = engine_for(settings.database_url)
+    after = Tally(*broken_and_drift(engine))
     sent = notices(before, after, network_unavailable=summary.network_unavailable)
     emit_notices(sent, run_id=summary.run_id, trigger=summary.trigger)
     create_markdown_artifact(
@@ -209,7 +227,7 @@ def _publish(settings: Settings, summary: RunSummary, before: Tally) -> None:
         key=SUMMARY_KEY,
         description=f"linkhealth run {summary.run_id}",
     )
-    rows = build_context(data, now=utcnow()).rows
+    rows = queue_head(engine, now=utcnow(), limit=QUEUE_ARTIFACT_ROWS)
     create_table_artifact(
         queue_table(rows),
         key=QUEUE_KEY,

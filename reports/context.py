@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import heapq
 import re
 import shlex
 import statistics
@@ -456,6 +457,21 @@ def build_context(
         resources=resources,
     )
     return with_findings(ctx, findings) if findings else ctx
+
+
+def action_queue(
+    resources: Iterable[ResourceRow],
+    *,
+    now: datetime,
+    shared_ids: frozenset[str],
+    limit: int,
+) -> list[Row]:
+    """The first `limit` rows of `build_context(...).groups`, in the same order, keeping
+    only the resources that need attention (so `resources` may be a stream of 100,000).
+    `shared_ids`: resource ids used by several catalogs (`queries.shared_resource_ids`)."""
+    rows = (_row(r, now, shared_ids) for r in resources if _priority(r) is not None)
+    # nsmallest is sorted(...)[:limit] (stable), holding only `limit` rows at once.
+    return heapq.nsmallest(limit, (r for r in rows if not r.set_aside), key=_fix_first)
 
 
 def with_findings(ctx: ReportContext, findings: Sequence[Finding]) -> ReportContext:

@@ -25,13 +25,17 @@ from catalog.queries import (
     history_events,
     https_suggestions,
     iter_link_history,
+    iter_resources,
     report_data,
+    shared_resource_ids,
 )
 from catalog.settings import Settings
 from catalog.source import catalog_files, load_catalogs
 from reports.context import (
     ReportContext,
     ResourcePage,
+    Row,
+    action_queue,
     build_context,
     resource_pages,
     with_findings,
@@ -41,6 +45,14 @@ from reports.render import FORMATS, Progress, ReportFiles, write_report
 
 #: Checks kept on each resource page (newest first).
 HISTORY_PER_RESOURCE = 30
+
+
+def queue_head(engine: Engine, *, now: datetime, limit: int) -> list[Row]:
+    """The report's first `limit` action-queue rows, read without building the whole
+    report (the flow's table artifact after every run, at any catalog size)."""
+    return action_queue(
+        iter_resources(engine), now=now, shared_ids=shared_resource_ids(engine), limit=limit
+    )
 
 
 def publish_report(

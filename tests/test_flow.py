@@ -73,11 +73,15 @@ def test_flow_checks_stores_reports_and_announces_new_breaks(
     isolated_cwd: Path,
     db_url: str,
     sent_events: list[tuple[str, dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from prefect.artifacts import Artifact
 
+    from flows import check_flow
     from flows.check_flow import QUEUE_KEY, REPORT_KEY, SUMMARY_KEY, check_catalog
 
+    # One batch in flight at a time: every later batch is submitted as one is stored.
+    monkeypatch.setattr(check_flow, "SUBMIT_WINDOW", 1)
     with local_site() as site:
         catalog_file = _write_catalog(isolated_cwd / "test.yaml", site.base)
         _fail_twice_before(db_url, catalog_file, f"{site.base}/missing")
@@ -87,6 +91,7 @@ def test_flow_checks_stores_reports_and_announces_new_breaks(
                 "catalogs": [str(catalog_file)],
                 "allow_private": True,
                 "reports_dir": str(isolated_cwd / "reports"),
+                "batch_size": 1,  # a batch per host: the local site's and the invalid URL's
             }
         )
     assert summary.status == "completed"
@@ -106,6 +111,7 @@ def test_flow_checks_stores_reports_and_announces_new_breaks(
         assert s.scalar(select(func.count()).select_from(tables.Resource)) == 5
         run = s.scalars(select(tables.Run).where(tables.Run.trigger == "manual")).one()
         assert run.status == "completed" and run.flow_run_id
+        assert run.summary["batches"] == 2
     engine.dispose()
     assert [(e, p["current"]) for e, p in sent_events] == [(EVENT_BROKEN_INCREASED, 1)]
     queue = Artifact.get(QUEUE_KEY)

@@ -8,6 +8,7 @@ import re
 import shlex
 import subprocess
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,18 @@ from sqlalchemy import Engine, select
 from catalog.db import session_scope
 from catalog.errors import NotFoundError
 from catalog.hygiene import Finding, Level
+from catalog.ops import Tally, tally
 from catalog.outcomes import Outcome
-from catalog.queries import EventRow, ReportData, history_events, report_data
+from catalog.queries import (
+    EventRow,
+    ReportData,
+    broken_and_drift,
+    history_events,
+    report_data,
+    shared_resource_ids,
+)
 from catalog.settings import Settings
-from catalog.tables import Collection, Event, Resource
+from catalog.tables import Collection, Event, Link, Resource
 from reports import (
     Priority,
     ReportContext,
@@ -34,7 +43,8 @@ from reports import (
     write_report,
 )
 from reports import render as render_module
-from reports.context import Changes, Row, with_findings
+from reports.context import Changes, Row, action_queue, with_findings
+from reports.publish import queue_head
 from reports.render import md_escape, md_link
 from tests import report_fixtures as fx
 
@@ -54,9 +64,61 @@ def data(engine: Engine) -> ReportData:
     return report_data(engine)
 
 
+def test_sql_tally_counts_what_the_report_rows_count(tmp_path: Path) -> None:
+    # The flow's before/after notices use the SQL count; it must agree with the rows the
+    # report shows: removed resources and unchecked links do not count, drift does.
+    engine = fx.fixed_db(tmp_path / "tally.db")
+    with session_scope(engine) as s:
+        links = {r.rid: r.link_id for r in s.scalars(select(Resource)) if r.link_id}
+        s.get_one(Link, links[fx.REMOVED_ID]).drift_reason = "parked"  # removed: never counted
+        active = next(rid for rid in links if rid != fx.REMOVED_ID)
+        s.get_one(Link, links[active]).drift_reason = "casino"
+    rows = report_data(engine).resources
+    expected = tally(rows)
+    assert Tally(*broken_and_drift(engine)) == expected
+    assert expected.drift == sum(r.link_id == links[active] for r in rows) > 0
+    assert expected.broken == sum(r.state == "broken" for r in rows) > 0
+
+
+def test_queue_head_names_the_catalog_of_an_id_two_catalogs_use(tmp_path: Path) -> None:
+    engine = fx.fixed_db(tmp_path / "shared.db")
+    with session_scope(engine) as s:
+        s.scalars(select(Resource).where(Resource.rid == "b-blocked")).one().rid = "a-broken"
+    assert shared_resource_ids(engine) == {"a-broken"}
+    rows = build_context(report_data(engine), now=fx.NOW).rows
+    head = queue_head(engine, now=fx.NOW, limit=len(rows))
+    assert head == list(rows)
+    commands = [r.command for r in head if r.resource_id == "a-broken" and r.command]
+    assert commands and all("toolkit-" in c for c in commands)
+
+
 @pytest.fixture(scope="module")
 def ctx(data: ReportData) -> ReportContext:
     return build_context(data, now=fx.NOW)
+
+
+@pytest.mark.parametrize("limit", [1, 4, 1000])
+def test_queue_head_is_the_start_of_the_reports_action_queue(
+    engine: Engine, ctx: ReportContext, limit: int
+) -> None:
+    # The flow's table artifact reads the queue's head without the whole report: it must
+    # list the same rows in the same order, set-aside resources and shared ids included.
+    assert len(ctx.rows) > 4
+    assert queue_head(engine, now=fx.NOW, limit=limit) == list(ctx.rows[:limit])
+
+
+def test_the_streamed_queue_leaves_out_set_aside_resources_as_the_report_does(
+    engine: Engine, data: ReportData
+) -> None:
+    later = fx.NOW + timedelta(days=7)
+    changed = _with(_with(data, "a-broken", snoozed_until=later), "b-blocked")
+    changed = _with(changed, "b-blocked", ignored_reason="login wall")
+    ctx = build_context(changed, now=fx.NOW)
+    assert len(ctx.set_aside) == 2
+    shared = shared_resource_ids(engine)
+    assert shared == {r for r, n in Counter(r.resource_id for r in data.resources).items() if n > 1}
+    streamed = action_queue(iter(changed.resources), now=fx.NOW, shared_ids=shared, limit=99)
+    assert streamed == list(ctx.rows)
 
 
 @pytest.fixture(scope="module")
