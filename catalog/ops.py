@@ -165,7 +165,7 @@ def plan_recheck(
             f"no resource with id {', '.join(map(repr, missing))} in the catalogs; "
             "check the id in the catalog file"
         )
-    return RecheckPlan(ids=tuple(chosen), sync_changes=len(synced.changes))
+    return RecheckPlan(ids=tuple(chosen), sync_changes=synced.change_count)
 
 
 # --- notifications ---------------------------------------------------------------------------

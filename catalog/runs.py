@@ -216,12 +216,14 @@ def prepare_run(
     held = _take_lease(engine, lease, holder, now=now, ttl=lease_ttl) if lease else None
     try:
         sync = sync_catalogs(engine, catalogs, now=now, health=settings.health)
+        keys, paths = [c.key for c in catalogs], [str(c.path) for c in catalogs]
+        del catalogs  # 100,000 entries are ~100 MB: let the targets reuse that memory
         run_id = store.start_run(
             engine,
             trigger=trigger,
             now=now,
             flow_run_id=flow_run_id,
-            catalogs=[str(c.path) for c in catalogs],
+            catalogs=paths,
             summary={
                 "holder": holder,
                 **({"lease": held.name} if held else {}),
@@ -235,7 +237,7 @@ def prepare_run(
             now=now,
             fingerprint_max_age_days=settings.check.fingerprint_max_age_days,
             resource_ids=resource_ids,
-            collection_keys=[c.key for c in catalogs],
+            collection_keys=keys,
         )
         batches = plan_shard(targets, settings.check.batch_size, shard, check=settings.check)
         planned = sum(len(b.targets) for b in batches)
@@ -479,7 +481,7 @@ def finish_run(
         urls_checked=record.urls_checked,
         counts=dict(record.counts),
         network_unavailable=record.network_unavailable,
-        sync_changes=len(sync.changes) if sync is not None else 0,
+        sync_changes=sync.change_count if sync is not None else 0,
         extra={
             k: record.summary[k]
             for k in ("network_unavailable_reason", "archive_lookups")

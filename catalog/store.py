@@ -586,19 +586,36 @@ def upsert_collection(
     return row.id
 
 
-def stored_resources(s: Session, collection_id: int) -> list[StoredResource]:
+def stored_rids(s: Session, collection_id: int) -> dict[str, bool]:
+    """Every resource id the collection has rows for -> whether the row is active (not
+    removed): what sync needs of the rows before it reads them a chunk at a time."""
     table = t.Resource.__table__
     rows = s.connection().execute(
-        select(
-            table.c.id,
-            table.c.rid,
-            table.c.url,
-            table.c.link_id,
-            table.c.fields,
-            table.c.line,
-            table.c.removed_at,
-        ).where(table.c.collection_id == collection_id)
+        select(table.c.rid, table.c.removed_at.is_(None)).where(
+            table.c.collection_id == collection_id
+        )
     )
+    return {rid: bool(active) for rid, active in rows}
+
+
+def stored_resources(
+    s: Session, collection_id: int, rids: Sequence[str] | None = None
+) -> list[StoredResource]:
+    """The collection's rows (only those of `rids` when given: sync reads a chunk at once)."""
+    table = t.Resource.__table__
+    query = select(
+        table.c.id,
+        table.c.rid,
+        table.c.url,
+        table.c.link_id,
+        table.c.fields,
+        table.c.line,
+        table.c.removed_at,
+    ).where(table.c.collection_id == collection_id)
+    if rids is not None:
+        if not rids:
+            return []
+        query = query.where(table.c.rid.in_(list(rids)))
     return [
         StoredResource(
             id=r.id,
@@ -609,7 +626,7 @@ def stored_resources(s: Session, collection_id: int) -> list[StoredResource]:
             line=r.line,
             removed_at=r.removed_at,
         )
-        for r in rows
+        for r in s.connection().execute(query)
     ]
 
 

@@ -15,10 +15,12 @@ Afterwards the synced resources' staleness reasons are recomputed (a curator's n
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from itertools import islice
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -26,6 +28,8 @@ from sqlalchemy.orm import Session
 from catalog import store
 from catalog.model import Catalog, Resource
 from catalog.settings import HealthSettings
+
+T = TypeVar("T")
 
 ADDED = "added"
 FIELDS_EDITED = "fields_edited"
@@ -64,11 +68,17 @@ class SyncResult:
     url_edited: int = 0
     removed: int = 0
     unchanged: int = 0
+    #: The first `LISTED_CHANGES` changes, in catalog order (removals last).
     changes: tuple[SyncChange, ...] = ()
 
     @property
+    def change_count(self) -> int:
+        """Every change, listed or not."""
+        return self.added + self.edited + self.url_edited + self.removed
+
+    @property
     def changed(self) -> bool:
-        return bool(self.changes)
+        return bool(self.change_count)
 
     def headline(self) -> str:
         return (
@@ -76,6 +86,14 @@ class SyncResult:
             f"{self.edited + self.url_edited} edited, {self.removed} removed, "
             f"{self.unchanged} unchanged."
         )
+
+
+#: Catalog entries diffed and written at once: sync holds one chunk's rows and data, never
+#: the whole catalog's (a first sync of 100,000 entries peaked at ~650 MB holding them all).
+SYNC_CHUNK = 2000
+#: Changes a `SyncResult` lists one by one; past them it keeps only the counts (the
+#: events table has every change).
+LISTED_CHANGES = 1000
 
 
 def sync_catalogs(
@@ -86,13 +104,10 @@ def sync_catalogs(
     run_id: int | None = None,
     health: HealthSettings | None = None,
 ) -> SyncResult:
-    changes: list[SyncChange] = []
-    unchanged = 0
+    found = _Found()
     for catalog in catalogs:
         with store.write_session(engine) as session:
-            found, same = _sync_one(session, catalog, now=now, run_id=run_id)
-        changes.extend(found)
-        unchanged += same
+            _sync_one(session, catalog, now=now, run_id=run_id, found=found)
     if catalogs:
         store.refresh_staleness(
             engine,
@@ -101,35 +116,76 @@ def sync_catalogs(
             collection_keys=[c.key for c in catalogs],
             run_id=run_id,
         )
-    kinds = [c.kind for c in changes]
     return SyncResult(
         collections=tuple(c.key for c in catalogs),
-        added=kinds.count(ADDED),
-        edited=kinds.count(FIELDS_EDITED),
-        url_edited=kinds.count(URL_EDITED),
-        removed=kinds.count(REMOVED),
-        unchanged=unchanged,
-        changes=tuple(changes),
+        added=found.kinds[ADDED],
+        edited=found.kinds[FIELDS_EDITED],
+        url_edited=found.kinds[URL_EDITED],
+        removed=found.kinds[REMOVED],
+        unchanged=found.unchanged,
+        changes=tuple(found.listed),
     )
 
 
+@dataclass
+class _Found:
+    """What the syncs found: counts of every change, the first `LISTED_CHANGES` in full."""
+
+    kinds: Counter[str] = field(default_factory=Counter)
+    unchanged: int = 0
+    listed: list[SyncChange] = field(default_factory=list)
+
+    def add(self, change: SyncChange) -> None:
+        self.kinds[change.kind] += 1
+        if len(self.listed) < LISTED_CHANGES:
+            self.listed.append(change)
+
+
 def _sync_one(
-    s: Session, catalog: Catalog, *, now: datetime, run_id: int | None
-) -> tuple[list[SyncChange], int]:
-    """Diff the catalog against its stored rows, then write in bulk: links, new rows,
-    updated rows, line numbers, removals and finally the events in catalog order."""
-    key = catalog.key
+    s: Session, catalog: Catalog, *, now: datetime, run_id: int | None, found: _Found
+) -> None:
+    """Diff the catalog against its stored rows and write the differences, a chunk of
+    entries at a time, in one transaction; removals last. Events follow catalog order."""
     collection_id = store.upsert_collection(s, catalog, jsonable(catalog.collection), now=now)
-    stored = {r.rid: r for r in store.stored_resources(s, collection_id)}
-    unchanged = 0
-    #: Per resource to write: (resource, its data, stored row or None, restore?).
+    known = store.stored_rids(s, collection_id)
+    seen: set[str] = set()
+
+    def first_entries() -> Iterator[Resource]:
+        for res in catalog.resources:
+            if res.id not in seen:  # the source stage reports duplicates; the first one wins
+                seen.add(res.id)
+                yield res
+
+    for chunk in _chunked(first_entries(), SYNC_CHUNK):
+        rows = store.stored_resources(s, collection_id, [r.id for r in chunk if r.id in known])
+        stored = {r.rid: r for r in rows}
+        _sync_chunk(s, catalog.key, collection_id, chunk, stored, now, run_id, found)
+    gone = [rid for rid, active in known.items() if active and rid not in seen]
+    for rids in _chunked(gone, SYNC_CHUNK):
+        removed = store.stored_resources(s, collection_id, rids)
+        store.mark_removed(s, [old.id for old in removed], now=now)
+        events = []
+        for old in removed:
+            change = SyncChange(catalog.key, old.rid, REMOVED, (), {"url": old.url})
+            events.append(_event(change, old, now, run_id))
+            found.add(change)
+        store.add_events(s, events)
+
+
+def _sync_chunk(
+    s: Session,
+    key: str,
+    collection_id: int,
+    chunk: Sequence[Resource],
+    stored: Mapping[str, store.StoredResource],
+    now: datetime,
+    run_id: int | None,
+    found: _Found,
+) -> None:
+    """Write links, new rows, updated rows and line numbers, then the chunk's events."""
     writes: list[tuple[Resource, dict[str, Any], store.StoredResource | None]] = []
     lines: dict[int, int | None] = {}
-    seen: set[str] = set()
-    for res in catalog.resources:
-        if res.id in seen:  # the source stage reports duplicates; the first entry wins
-            continue
-        seen.add(res.id)
+    for res in chunk:
         data = jsonable(res.fields_dict())
         old = stored.get(res.id)
         if (
@@ -138,12 +194,11 @@ def _sync_one(
             and old.url == res.url
             and not changed_fields(old.fields, data)
         ):
-            unchanged += 1
+            found.unchanged += 1
             if old.line != res.line:
                 lines[old.id] = res.line
             continue
         writes.append((res, data, old))
-    removed = [old for rid, old in stored.items() if rid not in seen and old.removed_at is None]
 
     links = store.ensure_links(
         s, [res.url for res, _, old in writes if old is None or _needs_link(old, res)]
@@ -164,25 +219,13 @@ def _sync_one(
     )
     updated = iter(store.update_resources(s, [w for w in to_write if w.id is not None], now=now))
     store.update_lines(s, lines)
-    store.mark_removed(s, [old.id for old in removed], now=now)
 
-    changes: list[SyncChange] = []
     events: list[store.NewEvent] = []
 
     def record(kind: str, rid: str, row: store.StoredResource, details: dict[str, Any]) -> None:
-        events.append(
-            store.NewEvent(
-                kind,
-                at=now,
-                run_id=run_id,
-                resource_id=row.id,
-                link_id=row.link_id,
-                details={"id": rid, **details},
-            )
-        )
-        changes.append(
-            SyncChange(key, rid, kind, tuple(details.get("fields", ())), details=details)
-        )
+        change = SyncChange(key, rid, kind, tuple(details.get("fields", ())), details=details)
+        events.append(_event(change, row, now, run_id))
+        found.add(change)
 
     for res, data, old in writes:
         if old is None:
@@ -197,10 +240,26 @@ def _sync_one(
         edited = changed_fields(old.fields, data)
         if edited:
             record(FIELDS_EDITED, res.id, row, _fields_details(old.fields, data, edited))
-    for old in removed:
-        record(REMOVED, old.rid, old, {"url": old.url})
     store.add_events(s, events)
-    return changes, unchanged
+
+
+def _event(
+    change: SyncChange, row: store.StoredResource, now: datetime, run_id: int | None
+) -> store.NewEvent:
+    return store.NewEvent(
+        change.kind,
+        at=now,
+        run_id=run_id,
+        resource_id=row.id,
+        link_id=row.link_id,
+        details={"id": change.id, **change.details},
+    )
+
+
+def _chunked(values: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(values)
+    while chunk := list(islice(it, size)):
+        yield chunk
 
 
 def _needs_link(old: store.StoredResource, res: Resource) -> bool:

@@ -135,7 +135,7 @@ def run_check(
         "Run %s%s: %d catalog change(s) synced; %d URLs in %d batches",
         prepared.run_id,
         f" (shard {part})" if part else "",
-        len(prepared.sync.changes),
+        prepared.sync.change_count,
         prepared.url_count,
         len(prepared.batches),
     )

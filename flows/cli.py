@@ -161,6 +161,8 @@ def sync(catalog: CatalogOpt = None, db: DbOpt = None, config: ConfigOpt = None)
     )
     for change in result.changes:
         typer.echo(change.describe())
+    if result.change_count > len(result.changes):
+        typer.echo(f"... and {result.change_count - len(result.changes)} more changes.")
     typer.echo(result.headline())
 
 

@@ -112,6 +112,20 @@ def test_sync_records_additions_then_nothing(isolated_cwd: Path) -> None:
     assert (isolated_cwd / "var" / "linkhealth.db").is_file()
 
 
+def test_sync_of_a_large_catalog_lists_the_first_changes_then_counts_the_rest(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from catalog import sync
+
+    monkeypatch.setattr(sync, "LISTED_CHANGES", 1)
+    (isolated_cwd / "good.yaml").write_text(GOOD)
+    result = _invoke("sync", "--catalog", "good.yaml")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith(": added") and lines[1] == "... and 1 more changes."
+    assert "2 added" in lines[2]
+
+
 def test_commands_refuse_an_invalid_catalog_and_write_nothing(isolated_cwd: Path) -> None:
     # SQLite on purpose: "nothing written" is seen as the database file never being created.
     (isolated_cwd / "bad.yaml").write_text(BAD)

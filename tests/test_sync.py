@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from catalog import store
+from catalog import sync as sync_module
 from catalog import tables as t
 from catalog.sync import sync_catalogs
 from tests.factories import (
@@ -21,6 +22,15 @@ from tests.factories import (
     temporary_database,
     without,
 )
+
+
+@pytest.fixture(autouse=True, params=["one chunk", "chunks of 1"])
+def chunk_size(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Every sync test runs twice: whole catalogs in one chunk, and one entry per chunk
+    (what a catalog larger than `SYNC_CHUNK` goes through)."""
+    if request.param == "chunks of 1":
+        monkeypatch.setattr(sync_module, "SYNC_CHUNK", 1)
+    return sync_module.SYNC_CHUNK
 
 
 @pytest.fixture
@@ -167,3 +177,52 @@ def test_sync_events_carry_the_run(engine: Engine) -> None:
     sync_catalogs(engine, [TOOLKIT], now=T0, run_id=run_id)
     with store.read_session(engine) as s:
         assert set(s.scalars(select(t.Event.run_id))) == {run_id}
+
+
+def test_a_mixed_edit_keeps_catalog_order_and_each_kind_of_change(engine: Engine) -> None:
+    shared = "https://example.org/shared"
+    first = make_catalog(
+        "toolkit",
+        [make_resource(rid, url=f"https://example.org/{rid}") for rid in "abcdef"],
+    )
+    sync_catalogs(engine, [first], now=T0)
+    sync_catalogs(engine, [without(first, "d")], now=days(1))
+    second = make_catalog(
+        "toolkit",
+        [
+            make_resource("g", url=shared),
+            make_resource("a", url="https://example.org/a"),  # unchanged
+            make_resource("b", url="https://example.org/b2"),  # URL edited
+            make_resource("d", url="https://example.org/d"),  # put back
+            make_resource("h", url=shared),  # same URL as g: one link
+            make_resource("g", url="https://example.org/duplicate"),  # duplicate id: ignored
+        ],
+    )
+    result = sync_catalogs(engine, [second], now=days(2))
+
+    assert [(c.id, c.kind) for c in result.changes] == [
+        ("g", "added"),
+        ("b", "url_edited"),
+        ("d", "added"),
+        ("h", "added"),
+        ("c", "removed"),
+        ("e", "removed"),
+        ("f", "removed"),
+    ]
+    assert (result.added, result.url_edited, result.removed, result.unchanged) == (3, 1, 3, 1)
+    assert active_rids(engine, "toolkit") == {"a", "b", "d", "g", "h"}
+    targets = store.targets_for_check(engine, now=days(2), fingerprint_max_age_days=7)
+    assert [t.resource_ids for t in targets if t.url == shared] == [("g", "h")]
+
+
+def test_a_large_sync_lists_the_first_changes_and_counts_them_all(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sync_module, "LISTED_CHANGES", 2)
+    catalog = make_catalog("toolkit", [make_resource(str(i)) for i in range(5)])
+
+    result = sync_catalogs(engine, [catalog], now=T0)
+
+    assert [c.id for c in result.changes] == ["0", "1"]
+    assert result.change_count == result.added == 5 and result.changed
+    assert len(events(engine)) == 5
