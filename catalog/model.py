@@ -32,7 +32,7 @@ RESOURCE_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resource:
     id: str
     title: str
@@ -58,7 +58,7 @@ class Resource:
         return data
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Catalog:
     path: Path
     #: The `collection` mapping (title, description, ...); for CSV, derived from the file name.
@@ -75,7 +75,7 @@ class Catalog:
         return str(self.collection.get("title") or self.key)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Previous:
     """What the last observation of a URL left us, for conditional requests and change checks."""
 
@@ -88,7 +88,7 @@ class Previous:
     outcome: Outcome | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """One URL to check this run (shared URLs appear once)."""
 
@@ -101,7 +101,7 @@ class Target:
     fingerprint_due: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Batch:
     """The unit of one coarse task: whole hosts, never split."""
 
@@ -113,13 +113,13 @@ class Batch:
         return tuple(sorted({t.host for t in self.targets}))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hop:
     url: str
     status: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Observation:
     """Everything one check of one URL found. Facts only; health comes later."""
 
