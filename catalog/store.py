@@ -902,6 +902,12 @@ def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]
         yield values[start : start + size]
 
 
+#: Observations stored per round of reads and writes inside `record_observations`'s one
+#: transaction: a round's rows, link states and parameters are transient, and a batch of
+#: 5,000 HTML observations stored at once peaked ~60 MB above the batch itself.
+STORE_CHUNK = 1000
+
+
 def record_observations(
     engine: Engine,
     run_id: int | None,
@@ -921,60 +927,75 @@ def record_observations(
         return []
     with write_session(engine) as s:
         conn = s.connection()
-        parsed = [_key_and_host(obs.url) for obs in observations]
-        keys = [key for key, _ in parsed]
-        hosts: dict[str, str] = {}
-        for key, host in parsed:  # the first spelling's host, as links were always created
-            hosts.setdefault(key, host)
-        links = _links_by_url(conn, hosts)
-        judged = [
-            links[key].id
-            for key, obs in zip(keys, observations, strict=True)
-            if health_rules.judges_drift(obs)
-        ]
-        entries = _entries_of(conn, judged)
-        by_id = {link.id: link for link in links.values()}
-        # A link never checked has no observations, so no drift history to read.
-        history = _relevance_histories(
-            conn,
-            [i for i in dict.fromkeys(judged) if i in entries and by_id[i].last_checked_at],
-        )
-        states: dict[int, LinkState] = {}
-        rows: list[dict[str, Any]] = []
-        #: Per observation: its link row and the changes it revealed.
-        changed: list[tuple[Any, list[Change], datetime]] = []
-        for obs, key in zip(observations, keys, strict=True):
-            link = links[key]
-            judgement = None
-            if link.id in entries and health_rules.judges_drift(obs):
-                past = history.setdefault(link.id, [])
-                judgement = health_rules.judge_page(obs, entries[link.id], _by_entry(past))
-            row = _observation_values(obs, run_id, link.id)
-            if judgement is not None:
-                row["relevance"] = judgement.relevance
-                row["relevance_scores"] = dict(judgement.baseline_scores) or None
-                if row["relevance_scores"]:
-                    past.insert(0, row["relevance_scores"])
-                    del past[DRIFT_HISTORY:]
-            rows.append(row)
-            state = states.get(link.id) or _link_state(link)
-            new, changes = health_rules.apply_observation(state, obs, health, now=now)
-            new, drift_changes = health_rules.apply_drift(new, judgement, at=obs.checked_at)
-            states[link.id] = new
-            changed.append((link, [*changes, *drift_changes], obs.checked_at))
-        table = t.Observation.__table__
-        insert = table.insert().values(
-            relevance_scores=bindparam("relevance_scores", type_=_JSON_OR_NULL)
-        )
-        ids = conn.execute(
-            insert.returning(table.c.id, sort_by_parameter_order=True), rows
-        ).scalars()
-        last_seen = {link_id: link.last_observation_id for link_id, link in by_id.items()}
-        for obs, row, obs_id in zip(observations, rows, ids, strict=True):
-            if obs.outcome is not Outcome.NETWORK_UNAVAILABLE:
-                last_seen[row["link_id"]] = obs_id
-        _write_states(conn, states, last_seen)
-        return _insert_link_events(conn, changed, run_id)
+        events: list[EventRecord] = []
+        for chunk in _chunks(observations, STORE_CHUNK):
+            events += _record_chunk(conn, run_id, chunk, health, now=now)
+        return events
+
+
+def _record_chunk(
+    conn: Connection,
+    run_id: int | None,
+    observations: Sequence[Observation],
+    health: HealthSettings,
+    *,
+    now: datetime,
+) -> list[EventRecord]:
+    """One round of `record_observations`. It reads the links and drift history as the
+    rounds before left them in this transaction, so a URL seen in two rounds is applied
+    in order."""
+    parsed = [_key_and_host(obs.url) for obs in observations]
+    keys = [key for key, _ in parsed]
+    hosts: dict[str, str] = {}
+    for key, host in parsed:  # the first spelling's host, as links were always created
+        hosts.setdefault(key, host)
+    links = _links_by_url(conn, hosts)
+    judged = [
+        links[key].id
+        for key, obs in zip(keys, observations, strict=True)
+        if health_rules.judges_drift(obs)
+    ]
+    entries = _entries_of(conn, judged)
+    by_id = {link.id: link for link in links.values()}
+    # A link never checked has no observations, so no drift history to read.
+    history = _relevance_histories(
+        conn,
+        [i for i in dict.fromkeys(judged) if i in entries and by_id[i].last_checked_at],
+    )
+    states: dict[int, LinkState] = {}
+    rows: list[dict[str, Any]] = []
+    #: Per observation: its link row and the changes it revealed.
+    changed: list[tuple[Any, list[Change], datetime]] = []
+    for obs, key in zip(observations, keys, strict=True):
+        link = links[key]
+        judgement = None
+        if link.id in entries and health_rules.judges_drift(obs):
+            past = history.setdefault(link.id, [])
+            judgement = health_rules.judge_page(obs, entries[link.id], _by_entry(past))
+        row = _observation_values(obs, run_id, link.id)
+        if judgement is not None:
+            row["relevance"] = judgement.relevance
+            row["relevance_scores"] = dict(judgement.baseline_scores) or None
+            if row["relevance_scores"]:
+                past.insert(0, row["relevance_scores"])
+                del past[DRIFT_HISTORY:]
+        rows.append(row)
+        state = states.get(link.id) or _link_state(link)
+        new, changes = health_rules.apply_observation(state, obs, health, now=now)
+        new, drift_changes = health_rules.apply_drift(new, judgement, at=obs.checked_at)
+        states[link.id] = new
+        changed.append((link, [*changes, *drift_changes], obs.checked_at))
+    table = t.Observation.__table__
+    insert = table.insert().values(
+        relevance_scores=bindparam("relevance_scores", type_=_JSON_OR_NULL)
+    )
+    ids = conn.execute(insert.returning(table.c.id, sort_by_parameter_order=True), rows).scalars()
+    last_seen = {link_id: link.last_observation_id for link_id, link in by_id.items()}
+    for obs, row, obs_id in zip(observations, rows, ids, strict=True):
+        if obs.outcome is not Outcome.NETWORK_UNAVAILABLE:
+            last_seen[row["link_id"]] = obs_id
+    _write_states(conn, states, last_seen)
+    return _insert_link_events(conn, changed, run_id)
 
 
 def _key_and_host(url: str) -> tuple[str, str]:

@@ -216,6 +216,37 @@ def test_drift_is_scored_flagged_with_evidence_and_cleared(engine: Engine) -> No
     assert "drift_cleared" in [e.kind for e in events]
 
 
+@pytest.mark.parametrize("chunk", [1, 2, store.STORE_CHUNK])
+def test_a_batch_holding_a_urls_history_applies_it_in_order_in_any_chunking(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    # A batch is stored a chunk at a time: a URL whose observations fall into several
+    # chunks must see the state and drift history the chunk before left.
+    monkeypatch.setattr(store, "STORE_CHUNK", chunk)
+    u = url("a")
+    texts = [(GUIDE_TITLE, GUIDE_TEXT)] * 2 + [("Best Online Casino", CASINO_TEXT)]
+    batch = [page(u, day, title, text) for day, (title, text) in enumerate(texts)]
+    batch += [make_observation(url("b"), Outcome.NOT_FOUND, days(day)) for day in range(4)]
+    batch.insert(3, page(u, 3, GUIDE_TITLE, GUIDE_TEXT))
+
+    events = store.record_observations(engine, None, batch, HealthSettings(), now=days(4))
+
+    kinds = [e.kind for e in events if e.url == u]
+    assert kinds.index("drift_detected") < kinds.index("drift_cleared")
+    assert link(engine, u).drift_reason is None
+    assert [o.relevance is not None for o in store.resource_history(engine, "a").observations] == [
+        True
+    ] * 4
+    b = link(engine, url("b"))
+    assert (b.state, b.consecutive_failures) == (BROKEN, 4)
+    assert [
+        e.details.get("new") for e in events if e.kind == "state_changed" and e.url == url("b")
+    ] == [
+        SUSPECT,
+        BROKEN,
+    ]
+
+
 # --- archive copies --------------------------------------------------------------------------
 
 
