@@ -1,8 +1,8 @@
 """Operations helpers: the decisions behind rechecks, notifications and run telemetry.
 
-Stage: operations (pure, no I/O, no Prefect). Inputs: plain records read by
-`catalog.store` / `catalog.queries` (resource statuses, edit times, report rows) and
-the observations of a checked batch. Outputs: which resources to recheck, which
+Stage: operations (no Prefect; the database only through `catalog.store` and
+`catalog.queries`). Inputs: plain records read by those (resource statuses, edit
+times, counts) and the observations of a checked batch. Outputs: which resources to recheck, which
 notification events a run deserves, and the numbers and text the flows log or
 publish as Prefect artifacts. `flows/` only moves these values to Prefect.
 """
@@ -16,12 +16,12 @@ from typing import Any, Protocol
 
 from catalog import store
 from catalog.clock import Clock, utcnow
-from catalog.db import engine_for
+from catalog.db import Engine, engine_for
 from catalog.errors import NotFoundError
 from catalog.health import BROKEN, SUSPECT
 from catalog.model import Observation
 from catalog.outcomes import Outcome, Severity
-from catalog.queries import history_events
+from catalog.queries import broken_and_drift, history_events
 from catalog.settings import Settings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
@@ -171,15 +171,6 @@ def plan_recheck(
 # --- notifications ---------------------------------------------------------------------------
 
 
-class ResourceLike(Protocol):
-    """What `catalog.queries.ResourceRow` offers."""
-
-    @property
-    def state(self) -> str: ...
-    @property
-    def drift_reason(self) -> str | None: ...
-
-
 @dataclass(frozen=True)
 class Tally:
     """Resources confirmed broken and resources whose page drifted, at one moment."""
@@ -188,12 +179,10 @@ class Tally:
     drift: int = 0
 
 
-def tally(resources: Iterable[ResourceLike]) -> Tally:
-    broken = drift = 0
-    for r in resources:
-        broken += r.state == BROKEN
-        drift += r.drift_reason is not None
-    return Tally(broken=broken, drift=drift)
+def tally(engine: Engine) -> Tally:
+    """Active resources whose link is broken or drifted now: one SQL count, however big
+    the catalog (the before/after of a run's notices)."""
+    return Tally(*broken_and_drift(engine))
 
 
 @dataclass(frozen=True)

@@ -56,9 +56,9 @@ from catalog.ops import (
     progress_percent,
     queue_table,
     summary_markdown,
+    tally,
 )
 from catalog.plan import concurrency_shares
-from catalog.queries import broken_and_drift
 from catalog.runs import (
     BatchStored,
     PreparedRun,
@@ -104,10 +104,6 @@ def render_report_task(settings: Settings, run_id: int | None) -> str:
     return str(publish_report(settings, run_id=run_id))
 
 
-def _tally(settings: Settings) -> Tally:
-    return Tally(*broken_and_drift(engine_for(settings.database_url)))
-
-
 def run_check(
     settings: Settings,
     *,
@@ -121,7 +117,7 @@ def run_check(
     A full run (no `resource_ids`) holds the run lease of its shard; rechecks hold none.
     """
     log = get_run_logger()
-    before = _tally(settings)
+    before = tally(engine_for(settings.database_url))
     part = Shard.parse(shard) if shard else None
     prepared = prepare_run(
         settings,
@@ -219,7 +215,7 @@ def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchSto
 def _publish(settings: Settings, summary: RunSummary, before: Tally) -> None:
     """Notification events and the summary, queue and report artifacts of a finished run."""
     engine = engine_for(settings.database_url)
-    after = Tally(*broken_and_drift(engine))
+    after = tally(engine)
     sent = notices(before, after, network_unavailable=summary.network_unavailable)
     emit_notices(sent, run_id=summary.run_id, trigger=summary.trigger)
     create_markdown_artifact(

@@ -29,7 +29,6 @@ from catalog.ops import (
     run_lines,
     select_for_recheck,
     summary_markdown,
-    tally,
 )
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings, Settings
@@ -141,11 +140,6 @@ def test_plan_recheck_rejects_an_unknown_id(tmp_path: Path, db_url: str) -> None
 class Row:
     state: str = "ok"
     drift_reason: str | None = None
-
-
-def test_tally_counts_confirmed_broken_and_drifted_resources() -> None:
-    rows = [Row("broken"), Row("suspect"), Row("ok", "parked domain"), Row("broken", "casino")]
-    assert tally(rows) == Tally(broken=2, drift=2)
 
 
 def test_rising_broken_and_drift_counts_each_send_an_event() -> None:

@@ -25,7 +25,6 @@ from catalog.outcomes import Outcome
 from catalog.queries import (
     EventRow,
     ReportData,
-    broken_and_drift,
     history_events,
     report_data,
     shared_resource_ids,
@@ -74,10 +73,13 @@ def test_sql_tally_counts_what_the_report_rows_count(tmp_path: Path) -> None:
         active = next(rid for rid in links if rid != fx.REMOVED_ID)
         s.get_one(Link, links[active]).drift_reason = "casino"
     rows = report_data(engine).resources
-    expected = tally(rows)
-    assert Tally(*broken_and_drift(engine)) == expected
+    expected = Tally(
+        broken=sum(r.state == "broken" for r in rows),
+        drift=sum(r.drift_reason is not None for r in rows),
+    )
+    assert tally(engine) == expected
     assert expected.drift == sum(r.link_id == links[active] for r in rows) > 0
-    assert expected.broken == sum(r.state == "broken" for r in rows) > 0
+    assert expected.broken > 0
 
 
 def test_queue_head_names_the_catalog_of_an_id_two_catalogs_use(tmp_path: Path) -> None:
