@@ -115,7 +115,20 @@ async def with_retries(
     *,
     sleep: Callable[[float], Awaitable[None]],
 ) -> tuple[Attempt, tuple[RetryNote, ...]]:
-    """Send until the answer is final or `settings.max_attempts` are used up."""
+    """Send until the answer is final or `settings.max_attempts` are used up.
+
+    Nearly every request is final at once; tenacity's state machine cost more CPU per
+    request than the rest of the retry logic, so it only takes over from the first
+    answer that deserves another try (and replays it, so its policy sees every attempt).
+    """
+    first = await send()
+    if settings.max_attempts <= 1 or not should_retry(first, settings):
+        return first, ()
+    replay = [first]
+
+    async def resend() -> Attempt:
+        return replay.pop() if replay else await send()
+
     notes: list[RetryNote] = []
 
     def note(state: RetryCallState) -> None:
@@ -137,5 +150,5 @@ async def with_retries(
         before_sleep=note,
         retry_error_callback=last_result,
     )
-    attempt: Attempt = await retrying(send)
+    attempt: Attempt = await retrying(resend)
     return attempt, tuple(notes)
