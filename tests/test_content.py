@@ -441,3 +441,11 @@ def test_analyse_body_never_raises(body: bytes, content_type: str | None, trunca
 @given(st.text(max_size=400), st.text(max_size=400))
 def test_similarity_is_symmetric_and_bounded(a: str, b: str) -> None:
     assert 0.0 <= similarity(a, b) == similarity(b, a) <= 1.0
+
+
+@given(st.text(alphabet="aZ09+/_.=-é \t\x01(", max_size=120))
+def test_token_prefilter_never_hides_a_token(text: str) -> None:
+    from catalog.check.content import _TOKENISH, _may_hold_token
+
+    if _TOKENISH.search(text) is not None:
+        assert _may_hold_token(text)

@@ -239,7 +239,9 @@ def page_soft404(facts: PageFacts) -> str | None:
                 return f"the page's title says {_quote(facts.title)}"
     if facts.heading and _is_message(facts.heading):
         return f"the page's main heading says {_quote(facts.heading)}"
-    words = facts.text.split()
+    # At most one split past the limit: counting every word of a long page costs more
+    # than all of these tests together.
+    words = facts.text.split(maxsplit=_SHORT_TEXT_WORDS)
     if 0 < len(words) <= _SHORT_TEXT_WORDS and _is_message(facts.text):
         return f"the page only says {_quote(facts.text)}"
     return None
