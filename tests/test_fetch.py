@@ -274,6 +274,54 @@ def test_cookie_setting_redirect_to_itself_is_followed_like_a_browser() -> None:
     assert obs.outcome is Outcome.OK and len(obs.chain) == 2
 
 
+def test_cookies_set_for_one_url_are_never_sent_with_another() -> None:
+    sent: list[tuple[str, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append((request.url.path, request.headers.get("cookie")))
+        cookie = {"Set-Cookie": "sid=1; Path=/"} if request.url.path == "/a" else {}
+        return httpx.Response(200, headers=cookie, html=PAGE)
+
+    settings = replace(SETTINGS, per_host_concurrency=1)
+    targets = [target("https://example.org/a"), target("https://example.org/b")]
+    asyncio.run(check_targets(targets, settings, resolver=Resolver(), transport=transport(handler)))
+    assert sorted(sent) == [("/a", None), ("/b", None)]
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [("HEAD", {}), ("GET", {}), ("GET", {"If-None-Match": '"x"', "If-Modified-Since": "y"})],
+)
+def test_requests_are_built_as_the_client_would_build_them(
+    method: str, headers: dict[str, str]
+) -> None:
+    from catalog.check.checker import make_client
+    from catalog.check.fetch import Fetcher
+    from catalog.check.politeness import Politeness
+
+    async def both() -> tuple[httpx.Request, httpx.Request]:
+        async with make_client(SETTINGS, transport(lambda r: httpx.Response(200))) as client:
+            fetcher = Fetcher(
+                client,
+                SETTINGS,
+                Politeness(SETTINGS),
+                resolver=Resolver(),
+                clock=lambda: NOW,
+                sleep=RecordingSleep(),
+            )
+            url = "https://example.org/a%20b/c?q=1&r=2"
+            ours = fetcher._request(method, url, dict(headers))
+            return ours, client.build_request(method, url, headers=dict(headers))
+
+    ours, theirs = asyncio.run(both())
+    assert (ours.method, ours.url, ours.extensions) == (
+        theirs.method,
+        theirs.url,
+        theirs.extensions,
+    )
+    assert ours.headers.multi_items() == theirs.headers.multi_items()
+
+
 @respx.mock
 def test_redirect_to_a_non_web_scheme_is_a_redirect_to_error() -> None:
     respx.get(URL).respond(302, headers={"Location": "ftp://example.org/report"})

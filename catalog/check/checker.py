@@ -114,7 +114,9 @@ def make_client(
     if transport is None:
         transport = HostPools(settings)
     # The client's own jar refuses everything: each URL keeps its cookies in its own jar.
-    no_cookies = httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
+    # (The jar itself, not an httpx.Cookies around it: the client copies a Cookies into a
+    # new default-policy jar, which accepted every cookie.) `Fetcher` bypasses it anyway.
+    no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
     return httpx.AsyncClient(
         transport=transport,
         timeout=timeout,
@@ -225,9 +227,9 @@ class _Released(httpx.AsyncByteStream):
         self._stream = stream
         self._release: Callable[[], None] | None = release
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        # The inner stream's own iterator: no extra generator frame per chunk.
+        return self._stream.__aiter__()
 
     async def aclose(self) -> None:
         try:
