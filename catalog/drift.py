@@ -307,18 +307,27 @@ def _pattern(*phrases: str) -> re.Pattern[str]:
 _ANY_WORD = re.compile(r"\w+")
 
 
-@lru_cache(maxsize=64)
-def _phrase_words(phrase: str) -> frozenset[str]:
-    return frozenset(_ANY_WORD.findall(phrase.casefold()))
+@lru_cache(maxsize=len(_CATEGORIES))
+def _phrase_words(markers: _Markers) -> tuple[tuple[frozenset[str], bool], ...]:
+    """Per phrase of the category: the words it needs on the page, and whether it is strong.
+    Worked out once per category (a cache per phrase was smaller than the phrase list, so
+    it missed on every page)."""
+    return tuple(
+        (frozenset(_ANY_WORD.findall(p.casefold())), p in markers.strong)
+        for p in (*markers.strong, *markers.weak)
+    )
 
 
 def _may_fire(markers: _Markers, words: set[str]) -> bool:
     """False when no phrase of the category can match: a set test per phrase spares the
     big case-insensitive pattern on the great majority of pages, which carry no marker."""
-    possible = [p for p in (*markers.strong, *markers.weak) if _phrase_words(p) <= words]
-    if not possible:
-        return False
-    return any(p in markers.strong for p in possible) or len(possible) >= markers.weak_needed
+    possible = 0
+    for needed, strong in _phrase_words(markers):
+        if needed <= words:
+            if strong:
+                return True
+            possible += 1
+    return possible >= markers.weak_needed
 
 
 def _key(found: str) -> str:
