@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
+from itertools import groupby
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -852,24 +855,25 @@ def targets_for_check(
     if collection_keys is not None:
         query = query.where(col.c.key.in_(list(collection_keys)))
     max_age = timedelta(days=fingerprint_max_age_days)
-    found: dict[int, tuple[Any, list[str]]] = {}
+    targets: list[Target] = []
     with read_session(engine) as s:
-        for row in s.connection().execute(query):
-            seen = found.get(row.id)
-            if seen is None:
-                found[row.id] = (row, [row.rid])
-            elif row.rid not in seen[1]:
-                seen[1].append(row.rid)
-    return [
-        Target(
-            url=link.url,
-            host=link.host,
-            resource_ids=tuple(rids),
-            previous=_previous(link),
-            fingerprint_due=link.fingerprinted_at is None or now - link.fingerprinted_at >= max_age,
-        )
-        for link, rids in found.values()
-    ]
+        # Ordered by URL, a link's rows are adjacent: each Target is made as its rows end,
+        # without holding every row first (at 100,000 links that doubled the peak).
+        rows = s.connection().execute(query.execution_options(yield_per=CHUNK))
+        for _, group in groupby(rows, key=attrgetter("id")):
+            link, *more = group
+            rids = dict.fromkeys([link.rid, *(row.rid for row in more)])
+            targets.append(
+                Target(
+                    url=link.url,
+                    host=sys.intern(link.host),  # a few thousand hosts, 100,000 copies
+                    resource_ids=tuple(rids),
+                    previous=_previous(link),
+                    fingerprint_due=link.fingerprinted_at is None
+                    or now - link.fingerprinted_at >= max_age,
+                )
+            )
+    return targets
 
 
 def _previous(link: Any) -> Previous | None:
