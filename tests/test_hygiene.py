@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -99,9 +100,7 @@ def test_the_bundled_toolkit_marks_its_shared_dhs_url_as_intended() -> None:
 def test_the_toolkits_three_dhs_infographics_share_one_url() -> None:
     catalog = load_catalog(BUNDLED_CATALOG)
     unmarked = tuple(
-        r.__class__(
-            **{**r.__dict__, "extra": {k: v for k, v in r.extra.items() if k != "duplicate_of"}}
-        )
+        replace(r, extra={k: v for k, v in r.extra.items() if k != "duplicate_of"})
         for r in catalog.resources
     )
     findings = lint([catalog.__class__(catalog.path, catalog.collection, unmarked)])
@@ -116,12 +115,7 @@ def test_the_toolkits_three_dhs_infographics_share_one_url() -> None:
 def test_marking_two_of_the_three_dhs_entries_clears_the_finding() -> None:
     catalog = load_catalog(BUNDLED_CATALOG)
     marked = tuple(
-        r.__class__(
-            **{
-                **r.__dict__,
-                "extra": {**r.extra, "duplicate_of": "dhs-human-trafficking-infographic"},
-            }
-        )
+        replace(r, extra={**r.extra, "duplicate_of": "dhs-human-trafficking-infographic"})
         if r.id
         in ("dhs-different-types-of-human-trafficking", "dhs-stop-human-trafficking-infographic")
         else r
