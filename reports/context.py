@@ -1120,10 +1120,7 @@ def _history(
 ) -> tuple[HistoryItem, ...]:
     items: list[tuple[datetime, int, HistoryItem]] = []
     for obs in observations:
-        try:
-            outcome: Outcome | None = Outcome(obs.outcome_value)
-        except ValueError:
-            outcome = None
+        label, severity = _check_label(obs.outcome_value)
         items.append(
             (
                 obs.checked_at,
@@ -1131,8 +1128,8 @@ def _history(
                 HistoryItem(
                     at=when(obs.checked_at, now),
                     kind="check",
-                    label=outcome.label if outcome else obs.outcome_value,
-                    severity=outcome.severity.value if outcome else Severity.UNKNOWN.value,
+                    label=label,
+                    severity=severity,
                     detail=obs.reason,
                     http_status=obs.http_status,
                     elapsed_ms=obs.elapsed_ms,
@@ -1155,6 +1152,17 @@ def _history(
         )
     items.sort(key=lambda item: (item[0], item[1]), reverse=True)
     return tuple(item for _, _, item in items)
+
+
+@functools.cache
+def _check_label(value: str) -> tuple[str, str]:
+    """Label and severity of a stored outcome value: looked up once per value, as the
+    resource pages of a big catalog show millions of checks (enum lookups are slow)."""
+    try:
+        outcome = Outcome(value)
+    except ValueError:
+        return value, Severity.UNKNOWN.value
+    return outcome.label, outcome.severity.value
 
 
 def _event_detail(event: EventRow) -> str | None:

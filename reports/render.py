@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
@@ -51,7 +51,15 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from reports.chart import SERIES, trend_svg
-from reports.context import GroupStats, HistoryItem, ReportContext, ResourcePage, Row
+from reports.context import (
+    GroupStats,
+    HistoryItem,
+    HygieneRow,
+    ReportContext,
+    ResourcePage,
+    Row,
+    When,
+)
 from reports.forked import Forked, can_fork
 
 INDEX_TEMPLATE = "index.html.j2"
@@ -119,7 +127,7 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.0f}%"
 
 
-def _escape(text: str) -> str:
+def _escape_str(text: str) -> str:
     """`markupsafe.escape` for a str, byte for byte, without building a `Markup` per value."""
     return (
         text.replace("&", "&amp;")
@@ -128,6 +136,15 @@ def _escape(text: str) -> str:
         .replace('"', "&#34;")
         .replace("'", "&#39;")
     )
+
+
+_escape: Callable[[str], str]
+try:
+    # What `markupsafe.escape` itself calls on a str (C, a fifth of the time of the
+    # replace chain above); the report escapes millions of values. Private: fall back.
+    from markupsafe._speedups import _escape_inner as _escape
+except ImportError:  # pragma: no cover - markupsafe without its C extension
+    _escape = _escape_str
 
 
 def history_rows(items: Iterable[HistoryItem]) -> Markup:
@@ -153,6 +170,175 @@ def history_rows(items: Iterable[HistoryItem]) -> Markup:
     )
 
 
+# --- rows formatted in Python ------------------------------------------------------------------
+# The action-queue and status-table rows are formatted here rather than by Jinja macros
+# for the same reason as `history_rows`: the summary pages of 100,000 resources hold
+# tens of thousands of queue rows (a nest of macro calls cost ~100 µs a row), and the
+# publisher and host pages list every resource twice. The pieces the templates share
+# with them (`ext`, `moment`, `badge`, `resource_cell`, `fix_cell`) are globals of the
+# template environment, so each piece of markup has a single definition. Every value
+# is escaped (`_escape`).
+
+
+def _ext(url: str, href: str | None, cls: str) -> str:
+    if href:
+        return (
+            f'<a class="{_escape(cls)}" href="{_escape(href)}" '
+            f'rel="noopener noreferrer nofollow">{_escape(url)}</a>'
+        )
+    return f'<span class="{_escape(cls)}">{_escape(url)}</span>'
+
+
+def _moment(w: When | None) -> str:
+    if not w:
+        return "—"
+    return f'<time datetime="{_escape(w.iso)}" title="{_escape(w.text)}">{_escape(w.date)}</time>'
+
+
+def _badge(severity: str, label: str) -> str:
+    return f'<span class="badge sev-{_escape(severity)}">{_escape(label)}</span>'
+
+
+def ext(url: str, href: str | None, cls: str = "url") -> Markup:
+    """An outside address: a link when `href` is safe (`context.safe_href`), else text."""
+    return Markup(_ext(url, href, cls))
+
+
+def moment(w: When | None) -> Markup:
+    """A date with its full time on hover, or a dash."""
+    return Markup(_moment(w))
+
+
+def badge(severity: str, label: str) -> Markup:
+    return Markup(_badge(severity, label))
+
+
+def _state(row: Row) -> str:
+    """A row's badge and, when it adds to it, its state."""
+    text = _badge(row.severity, row.label)
+    if row.state_note:
+        text += f' <span class="small">({_escape(row.state_note)})</span>'
+    return text
+
+
+def _resource_cell(row: Row, root: str) -> str:
+    publisher = (
+        f' · <a href="{root}{_escape(row.publisher_page or "")}">{_escape(row.publisher)}</a>'
+        if row.publisher
+        else ""
+    )
+    return (
+        f'<a class="title" href="{root}{_escape(row.page)}">{_escape(row.title)}</a>\n'
+        f'<div class="small"><span class="id">{_escape(row.resource_id)}</span> · '
+        f"{_escape(row.collection)}{publisher}</div>\n{_ext(row.url, row.href, 'url')}"
+    )
+
+
+def _seen_cell(row: Row) -> str:
+    parts = [_state(row)]
+    if row.seen != row.label:
+        parts.append(f'<div class="small">{_escape(row.seen)}</div>')
+    if row.page_title:
+        parts.append(f'<div class="small">Page title: “{_escape(row.page_title)}”</div>')
+    if row.final_url:
+        parts.append(
+            f'<div class="small">Ended at: {_ext(row.final_url, row.final_href, "")}</div>'
+        )
+    return "".join(parts)
+
+
+def _fix_cell(row: Row) -> str:
+    parts = [f'<p class="step">{_escape(row.fix or row.next_step)}</p>']
+    if row.suggested_url:
+        parts.append(
+            '<p class="step small">New address: '
+            f"{_ext(row.suggested_url, row.suggested_href, 'suggested')}</p>"
+        )
+    if row.archive_url:
+        parts.append(
+            '<p class="step small">Archived copy: '
+            f"{_ext(row.archive_url, row.archive_href, 'archive')}</p>"
+        )
+    if row.command:
+        parts.append(f'<code class="cmd">{_escape(row.command)}</code>')
+        if row.command_needs_input:
+            parts.append('<span class="needs-input">Replace NEW_URL first.</span>')
+    return "".join(parts)
+
+
+def resource_cell(row: Row, root: str) -> Markup:
+    """A resource's title (linked to its page), id, catalog, publisher and address."""
+    return Markup(_resource_cell(row, _escape(root)))
+
+
+def fix_cell(row: Row) -> Markup:
+    """The suggested fix of a row: the step, the new or archived address, the command."""
+    return Markup(_fix_cell(row))
+
+
+def _queue_row(row: Row, root: str) -> str:
+    since = (
+        f'{_escape(row.since.ago)}<div class="small">{_moment(row.since)}</div>'
+        if row.since
+        else "—"
+    )
+    return (
+        f'<tr data-resource-id="{_escape(row.resource_id)}" '
+        f'data-collection="{_escape(row.collection_key)}" '
+        f'data-outcome="{_escape(row.outcome or "")}" data-state="{_escape(row.state)}">\n'
+        f'<td class="first" data-label="Resource">{_resource_cell(row, root)}</td>\n'
+        f'<td data-label="What we saw">{_seen_cell(row)}</td>\n'
+        f'<td data-label="Since">{since}</td>\n'
+        f'<td data-label="Checks" class="num">{row.checks}</td>\n'
+        f'<td data-label="Suggested fix" class="fix">{_fix_cell(row)}</td>\n'
+        "</tr>\n"
+    )
+
+
+def queue_rows(rows: Iterable[Row], root: str) -> Markup:
+    """The `<tr>`s of action-queue rows, each ending a line."""
+    root = _escape(root)
+    return Markup("".join([_queue_row(row, root) for row in rows]))
+
+
+def _status_row(row: Row, root: str) -> str:
+    checked = _escape(row.last_checked.date) if row.last_checked else "—"
+    ms = "—" if row.elapsed_ms is None else f"{int(row.elapsed_ms)} ms"
+    return (
+        f'<tr data-resource-id="{_escape(row.resource_id)}" '
+        f'data-outcome="{_escape(row.outcome or "")}"><td class="first" data-label="Resource">'
+        f'<a class="title" href="{root}{_escape(row.page)}">{_escape(row.title)}</a>'
+        f'<span class="url">{_escape(row.url)}</span></td>'
+        f'<td data-label="Status">{_state(row)}</td>'
+        f'<td data-label="Last checked">{checked}</td>'
+        f'<td data-label="Response" class="num">{ms}</td></tr>\n'
+    )
+
+
+def status_rows(rows: Iterable[Row], root: str) -> Markup:
+    """The `<tr>`s of a publisher's or host's resource table, each ending a line."""
+    root = _escape(root)
+    return Markup("".join([_status_row(row, root) for row in rows]))
+
+
+def _finding_row(f: HygieneRow) -> str:
+    command = f"<br><code>{_escape(f.command)}</code>" if f.command else ""
+    return (
+        f'<tr data-resource-id="{_escape(f.resource_id)}" data-code="{_escape(f.code)}">\n'
+        f'<td class="first" data-label="Entry"><code>{_escape(f.resource_id)}</code><br>'
+        f"<small>{_escape(f.where)}</small></td>\n"
+        f'<td data-label="Level">{_escape(f.level.capitalize())}</td>\n'
+        f'<td data-label="What is wrong">{_escape(f.message)}</td>\n'
+        f'<td data-label="Suggested fix">{_escape(f.fix)}{command}</td>\n'
+        "</tr>\n"
+    )
+
+
+def finding_rows(rows: Iterable[HygieneRow]) -> Markup:
+    """The `<tr>`s of the hygiene table (a catalog of 100,000 may have as many findings)."""
+    return Markup("".join([_finding_row(f) for f in rows]))
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("reports"),
@@ -168,6 +354,14 @@ def _environment() -> Environment:
     env.filters["md_code"] = md_code
     env.filters["percent"] = _percent
     env.filters["history_rows"] = history_rows
+    env.filters["queue_rows"] = queue_rows
+    env.filters["status_rows"] = status_rows
+    env.filters["finding_rows"] = finding_rows
+    env.globals["ext"] = ext
+    env.globals["moment"] = moment
+    env.globals["badge"] = badge
+    env.globals["resource_cell"] = resource_cell
+    env.globals["fix_cell"] = fix_cell
     env.globals["trend_svg"] = trend_svg
     env.globals["series"] = SERIES
     return env
@@ -204,8 +398,15 @@ def render_hygiene_page(ctx: ReportContext) -> str:
 
 
 def render_queue_page(ctx: ReportContext, key: str) -> str:
+    return "".join(_queue_page(ctx, key))
+
+
+def _queue_page(ctx: ReportContext, key: str) -> Iterator[str]:
+    """The page of one queue group, in pieces: at 100,000 resources the longest is ~70 MB,
+    which as one string (and its copies on the way to the file) costs more time in the
+    kernel (page faults) than the rows cost to format."""
     group = next(g for g in ctx.groups if g.key == key)
-    return _HTML_ENV.get_template("queue.html.j2").render(
+    return _HTML_ENV.get_template("queue.html.j2").generate(
         ctx=ctx, group=group, root="../", inline_css=None
     )
 
@@ -456,6 +657,9 @@ STAGE_PREFIX = ".site-"
 PARALLEL_PAGES_MIN = 20_000
 
 
+#: A page to write: its text, or its pieces as they render (a long page).
+Text = str | Iterable[str]
+
 #: `on_progress(resource pages written, resource pages in all)`, now and then.
 Progress = Callable[[int, int], None]
 
@@ -549,7 +753,7 @@ def _render_part(
 ) -> int:
     written = 0
 
-    def write(path: Path, text: str) -> None:
+    def write(path: Path, text: Text) -> None:
         nonlocal written
         writer.write(path, text)
         if path.parent.name == "resources":
@@ -569,7 +773,7 @@ def _render_pages(
     ctx: ReportContext,
     stage: Path,
     pages: Iterable[ResourcePage] | None,
-    write: Callable[[Path, str], None],
+    write: Callable[[Path, Text], None],
     *,
     groups: bool = True,
 ) -> int:
@@ -590,13 +794,13 @@ def _render_pages(
 
 
 def _render_summary_pages(
-    ctx: ReportContext, stage: Path, write: Callable[[Path, str], None]
+    ctx: ReportContext, stage: Path, write: Callable[[Path, Text], None]
 ) -> int:
     """The queue groups and the hygiene list too long for the index, a page each."""
     count = 0
     for group in ctx.groups:
         if len(group.rows) > INDEX_QUEUE_LIMIT:
-            write(stage / "queue" / f"{group.key}.html", render_queue_page(ctx, group.key))
+            write(stage / "queue" / f"{group.key}.html", _queue_page(ctx, group.key))
             count += 1
     if len(ctx.hygiene) > INDEX_QUEUE_LIMIT:
         write(stage / "hygiene" / "index.html", render_hygiene_page(ctx))
@@ -604,7 +808,7 @@ def _render_summary_pages(
     return count
 
 
-def _render_groups(ctx: ReportContext, stage: Path, write: Callable[[Path, str], None]) -> int:
+def _render_groups(ctx: ReportContext, stage: Path, write: Callable[[Path, Text], None]) -> int:
     count = 0
     members: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for row in ctx.resources:
@@ -641,7 +845,7 @@ class _PageWriter:
         self._slots = threading.BoundedSemaphore(pending)
         self._errors: list[BaseException] = []
 
-    def write(self, path: Path, text: str) -> None:
+    def write(self, path: Path, text: Text) -> None:
         if self._errors:
             raise self._errors[0]
         self._slots.acquire()
@@ -725,9 +929,12 @@ def _leftovers(out_dir: Path, *, keep: Path) -> list[Path]:
     return found
 
 
-def _write_plain(path: Path, text: str) -> None:
+def _write_plain(path: Path, text: Text) -> None:
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
+        if isinstance(text, str):
+            fh.write(text)
+        else:
+            fh.writelines(text)
 
 
 @functools.cache

@@ -16,6 +16,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import markupsafe
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import Engine
@@ -23,8 +24,15 @@ from sqlalchemy import Engine
 from catalog.hygiene import Finding, Level
 from catalog.queries import ReportData, history_events, iter_link_history, report_data
 from reports import build_context, render_csv, render_html, render_json, render_markdown
+from reports import render as render_module
 from reports.context import ReportContext, resource_pages
-from reports.render import CSV_COLUMNS, csv_cell, render_group_page, render_resource_page
+from reports.render import (
+    CSV_COLUMNS,
+    csv_cell,
+    render_group_page,
+    render_queue_page,
+    render_resource_page,
+)
 from tests import report_fixtures as fx
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -199,3 +207,42 @@ def test_hygiene_findings_follow_the_links_and_are_escaped(ctx: ReportContext) -
     assert html.index('id="attention"') < html.index('id="hygiene"')
     assert "<script>alert(1)</script>" not in html
     assert "<script>" not in render_markdown(ctx)
+
+
+def test_every_page_of_the_site_shows_hostile_text_as_text(
+    ctx: ReportContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every queue group and the hygiene list get a page of their own; their rows, like
+    # the publisher and host tables, are formatted in Python (reports.render).
+    monkeypatch.setattr(render_module, "INDEX_QUEUE_LIMIT", 0)
+    render_module.write_report(ctx, tmp_path, run_id=None, formats=("html",))
+    pages = sorted(tmp_path.glob("*/*.html"))
+    folders = {p.parent.name for p in pages}
+    assert folders == {"resources", "publishers", "hosts", "queue", "hygiene"}
+    for path in pages:
+        text = path.read_text(encoding="utf-8")
+        assert fx.HOSTILE not in text, path
+        assert LexborHTMLParser(text).css("script") == [], path
+    shown = [p for p in pages if fx.HOSTILE in LexborHTMLParser(p.read_text("utf-8")).text()]
+    assert {p.parent.name for p in shown} >= {"resources", "publishers", "queue", "hygiene"}
+
+
+def test_a_queue_page_is_written_as_it_renders_with_the_same_text(
+    ctx: ReportContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(render_module, "INDEX_QUEUE_LIMIT", 0)
+    render_module.write_report(ctx, tmp_path, run_id=None, formats=("html",))
+    for group in ctx.groups:
+        written = (tmp_path / "queue" / f"{group.key}.html").read_bytes().decode("utf-8")
+        assert written == render_queue_page(ctx, group.key)
+        rows = LexborHTMLParser(written).css("#attention tbody tr[data-resource-id]")
+        assert [r.attributes["data-resource-id"] for r in rows] == [
+            r.resource_id for r in group.rows
+        ]
+
+
+@pytest.mark.parametrize("text", ["", "plain", fx.HOSTILE, "a&b \"q\" 'a' <x> & é · “”"])
+def test_python_escaping_matches_the_templates(text: str) -> None:
+    expected = str(markupsafe.escape(text))
+    assert render_module._escape(text) == expected
+    assert render_module._escape_str(text) == expected  # without markupsafe's C speedups
