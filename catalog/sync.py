@@ -104,10 +104,10 @@ def sync_catalogs(
     run_id: int | None = None,
     health: HealthSettings | None = None,
 ) -> SyncResult:
-    found = _Found()
+    found = _Found(now, run_id)
     for catalog in catalogs:
         with store.write_session(engine) as session:
-            _sync_one(session, catalog, now=now, run_id=run_id, found=found)
+            _sync_one(session, catalog, now=now, found=found)
     if catalogs:
         store.refresh_staleness(
             engine,
@@ -131,19 +131,39 @@ def sync_catalogs(
 class _Found:
     """What the syncs found: counts of every change, the first `LISTED_CHANGES` in full."""
 
+    now: datetime
+    run_id: int | None
     kinds: Counter[str] = field(default_factory=Counter)
     unchanged: int = 0
     listed: list[SyncChange] = field(default_factory=list)
 
-    def add(self, change: SyncChange) -> None:
-        self.kinds[change.kind] += 1
+    def record(
+        self,
+        events: list[store.NewEvent],
+        key: str,
+        kind: str,
+        rid: str,
+        row: store.StoredResource,
+        details: dict[str, Any],
+    ) -> None:
+        """Count one change of entry `rid` (catalog `key`) and add its event to `events`."""
+        events.append(
+            store.NewEvent(
+                kind,
+                at=self.now,
+                run_id=self.run_id,
+                resource_id=row.id,
+                link_id=row.link_id,
+                details={"id": rid, **details},
+            )
+        )
+        self.kinds[kind] += 1
         if len(self.listed) < LISTED_CHANGES:
-            self.listed.append(change)
+            fields = tuple(details.get("fields", ()))
+            self.listed.append(SyncChange(key, rid, kind, fields, details=details))
 
 
-def _sync_one(
-    s: Session, catalog: Catalog, *, now: datetime, run_id: int | None, found: _Found
-) -> None:
+def _sync_one(s: Session, catalog: Catalog, *, now: datetime, found: _Found) -> None:
     """Diff the catalog against its stored rows and write the differences, a chunk of
     entries at a time, in one transaction; removals last. Events follow catalog order."""
     collection_id = store.upsert_collection(s, catalog, jsonable(catalog.collection), now=now)
@@ -159,16 +179,14 @@ def _sync_one(
     for chunk in _chunked(first_entries(), SYNC_CHUNK):
         rows = store.stored_resources(s, collection_id, [r.id for r in chunk if r.id in known])
         stored = {r.rid: r for r in rows}
-        _sync_chunk(s, catalog.key, collection_id, chunk, stored, now, run_id, found)
+        _sync_chunk(s, catalog.key, collection_id, chunk, stored, now, found)
     gone = [rid for rid, active in known.items() if active and rid not in seen]
     for rids in _chunked(gone, SYNC_CHUNK):
         removed = store.stored_resources(s, collection_id, rids)
         store.mark_removed(s, [old.id for old in removed], now=now)
-        events = []
+        events: list[store.NewEvent] = []
         for old in removed:
-            change = SyncChange(catalog.key, old.rid, REMOVED, (), {"url": old.url})
-            events.append(_event(change, old, now, run_id))
-            found.add(change)
+            found.record(events, catalog.key, REMOVED, old.rid, old, {"url": old.url})
         store.add_events(s, events)
 
 
@@ -179,7 +197,6 @@ def _sync_chunk(
     chunk: Sequence[Resource],
     stored: Mapping[str, store.StoredResource],
     now: datetime,
-    run_id: int | None,
     found: _Found,
 ) -> None:
     """Write links, new rows, updated rows and line numbers, then the chunk's events."""
@@ -223,9 +240,7 @@ def _sync_chunk(
     events: list[store.NewEvent] = []
 
     def record(kind: str, rid: str, row: store.StoredResource, details: dict[str, Any]) -> None:
-        change = SyncChange(key, rid, kind, tuple(details.get("fields", ())), details=details)
-        events.append(_event(change, row, now, run_id))
-        found.add(change)
+        found.record(events, key, kind, rid, row, details)
 
     for res, data, old in writes:
         if old is None:
@@ -241,19 +256,6 @@ def _sync_chunk(
         if edited:
             record(FIELDS_EDITED, res.id, row, _fields_details(old.fields, data, edited))
     store.add_events(s, events)
-
-
-def _event(
-    change: SyncChange, row: store.StoredResource, now: datetime, run_id: int | None
-) -> store.NewEvent:
-    return store.NewEvent(
-        change.kind,
-        at=now,
-        run_id=run_id,
-        resource_id=row.id,
-        link_id=row.link_id,
-        details={"id": change.id, **change.details},
-    )
 
 
 def _chunked(values: Iterable[T], size: int) -> Iterator[list[T]]:
