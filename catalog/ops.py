@@ -2,9 +2,9 @@
 
 Stage: operations (no Prefect; the database only through `catalog.store` and
 `catalog.queries`). Inputs: plain records read by those (resource statuses, edit
-times, counts) and the observations of a checked batch. Outputs: which resources to recheck, which
-notification events a run deserves, and the numbers and text the flows log or
-publish as Prefect artifacts. `flows/` only moves these values to Prefect.
+times, counts) and the observations of a checked batch. Outputs: which resources to
+recheck, which notification events a run deserves, and the numbers and text the flows
+log or publish as Prefect artifacts. `flows/` only moves these values to Prefect.
 """
 
 from __future__ import annotations

@@ -430,7 +430,7 @@ def build_context(
     """The view model of one report; `now` makes "3 days ago" reproducible."""
     ambiguous = _ambiguous_ids(data.resources)
     resources = tuple(_row(r, now, ambiguous) for r in data.resources)
-    queued = sorted((r for r in resources if r.priority and not r.set_aside), key=_fix_first)
+    queued = sorted(filter(_queued, resources), key=_fix_first)
     groups = tuple(
         Group(p, p.key, p.heading, p.description, rows=tuple(r for r in queued if r.priority is p))
         for p in Priority
@@ -469,9 +469,15 @@ def action_queue(
     """The first `limit` rows of `build_context(...).groups`, in the same order, keeping
     only the resources that need attention (so `resources` may be a stream of 100,000).
     `shared_ids`: resource ids used by several catalogs (`queries.shared_resource_ids`)."""
+    # `_priority` first: most resources need nothing, and a whole Row costs far more.
     rows = (_row(r, now, shared_ids) for r in resources if _priority(r) is not None)
     # nsmallest is sorted(...)[:limit] (stable), holding only `limit` rows at once.
-    return heapq.nsmallest(limit, (r for r in rows if not r.set_aside), key=_fix_first)
+    return heapq.nsmallest(limit, filter(_queued, rows), key=_fix_first)
+
+
+def _queued(row: Row) -> bool:
+    """In the action queue: something to do, and not snoozed or ignored."""
+    return row.priority is not None and not row.set_aside
 
 
 def with_findings(ctx: ReportContext, findings: Sequence[Finding]) -> ReportContext:
