@@ -155,12 +155,13 @@ def lint(catalogs: Sequence[Catalog]) -> list[Finding]:
     """Every hygiene finding of `catalogs`, ordered by file, line and code."""
     ambiguous = _ids_in_several(catalogs)
     findings: list[Finding] = []
+    links: dict[str, tuple[bool, str]] = {}
     for catalog in catalogs:
         for resource in catalog.resources:
             entry = _Entry(catalog, resource, resource.id in ambiguous)
             findings.extend(_fields(entry))
             findings.extend(_url(entry))
-    links = _links(catalogs)
+            _add_link(links, resource.url)  # right after `_url`: the URL is parsed already
     findings.extend(_duplicate_urls(catalogs, ambiguous, links))
     findings.extend(_near_duplicate_titles(catalogs, ambiguous, links))
     return sorted(findings, key=lambda f: (f.file, f.line or 0, f.resource_id, f.code))
@@ -313,20 +314,16 @@ def _duplicate_of(resource: Resource) -> str | None:
     return str(value).strip() if value not in (None, "") else None
 
 
-def _links(catalogs: Sequence[Catalog]) -> dict[str, tuple[bool, str]]:
-    """Each URL's (valid?, `canonical_url`), parsed once: parsing is most of lint's time."""
-    links: dict[str, tuple[bool, str]] = {}
-    for catalog in catalogs:
-        for r in catalog.resources:
-            if r.url not in links:
-                parsed = parse_url(r.url)
-                valid = isinstance(parsed, CheckedUrl)
-                if isinstance(r.url, str) and r.url == r.url.strip():
-                    key = parsed.canonical if isinstance(parsed, CheckedUrl) else r.url
-                else:
-                    key = canonical_url(r.url)
-                links[r.url] = (valid, key)
-    return links
+def _add_link(links: dict[str, tuple[bool, str]], url: str) -> None:
+    """Record `url`'s (valid?, `canonical_url`) once: parsing is most of lint's time."""
+    if url not in links:
+        parsed = parse_url(url)
+        valid = isinstance(parsed, CheckedUrl)
+        if isinstance(url, str) and url == url.strip():
+            key = parsed.canonical if isinstance(parsed, CheckedUrl) else url
+        else:
+            key = canonical_url(url)
+        links[url] = (valid, key)
 
 
 def _duplicate_urls(

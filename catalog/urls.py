@@ -18,6 +18,7 @@ and `catalog.hygiene` reports them to the curator instead.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from dataclasses import dataclass
@@ -108,7 +109,17 @@ class CheckedUrl:
 
 
 def parse_url(raw: str) -> CheckedUrl | UrlProblem:
-    """Validate `raw` as a fetchable http(s) URL. Never raises."""
+    """Validate `raw` as a fetchable http(s) URL. Never raises.
+
+    Answers are remembered for the last few thousand URLs: linting, planning and the
+    report each ask about a resource's URL several times in a row (four times per
+    resource when linting), and both answers are immutable. Anything but a `str` (a
+    list from a hand-edited YAML file) is unhashable and is answered uncached.
+    """
+    return _parse_cached(raw) if type(raw) is str else _parse(raw)
+
+
+def _parse(raw: str) -> CheckedUrl | UrlProblem:
     if not isinstance(raw, str) or not raw.strip():
         return UrlProblem("the URL is empty")
     # Printable ASCII without a space has none of the three faults below: one C-level test
@@ -151,6 +162,9 @@ def parse_url(raw: str) -> CheckedUrl | UrlProblem:
     query = _stable_query(_normalise_percent(parts.query))
     canonical = urlunsplit((scheme, netloc, path, query, ""))
     return CheckedUrl(canonical=canonical, host=host, scheme=scheme, port=effective_port)
+
+
+_parse_cached = functools.lru_cache(maxsize=4096)(_parse)
 
 
 def _ascii_host(hostname: str) -> str | None:

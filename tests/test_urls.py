@@ -14,6 +14,7 @@ from catalog.store import targets_for_check
 from catalog.sync import sync_catalogs
 from catalog.urls import (
     CheckedUrl,
+    UrlProblem,
     canonical_url,
     https_upgrade_candidate,
     is_shortener,
@@ -195,3 +196,17 @@ def test_a_url_in_two_collections_is_checked_once(tmp_path: Path) -> None:
     assert len(shared) == 1
     assert shared[0].url == "https://humantraffickinghotline.org/?lang=en&src=state"
     assert set(shared[0].resource_ids) == {"hotline", "national-hotline"}
+
+
+def test_parse_url_answers_non_text_without_raising() -> None:
+    # A hand-edited YAML file can put a list or a number where a URL belongs; the
+    # remembered answers must not turn that into a TypeError (lists are unhashable).
+    for raw in (["https://example.org/"], 42, None):
+        assert isinstance(parse_url(raw), UrlProblem)  # type: ignore[arg-type]
+
+
+def test_parse_url_gives_the_same_answer_when_asked_again() -> None:
+    first = parse_url("HTTPS://Example.org/a/./b")
+    again = parse_url("HTTPS://Example.org/a/./b")
+    assert first == again == parse_url("https://example.org/a/b")
+    assert parse_url("ftp://example.org/") == parse_url("ftp://example.org/")
