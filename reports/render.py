@@ -7,8 +7,8 @@ Stage: report (output). Input: `reports.context.ReportContext` (and, streamed, t
     style.css                                 shared by the pages below
     resources/*.html                          one per resource, with its history
     publishers/*.html, hosts/*.html           one per publisher and per host
-    queue/<group>.html                        a queue group too long for the index
-    hygiene/index.html                        every hygiene finding, when too many for the index
+    queue/<group>.html, <group>-2.html ...    a queue group too long for the index, in pages
+    hygiene/index.html, page-2.html ...       every hygiene finding, when too many for the index
     latest.md, latest.csv, latest.json
 
 Top-level files are replaced atomically; the page folders are built aside and swapped
@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
@@ -69,6 +69,10 @@ FORMATS = ("html", "md", "csv", "json")
 #: Rows per queue group (and hygiene findings) shown on the index; longer lists get a page
 #: of their own, so the index of a big catalog stays small enough to open on a phone.
 INDEX_QUEUE_LIMIT = 300
+#: Rows on one page of a long queue group or of the hygiene list. A group can hold most of
+#: a big catalog (70 MB as one page at 100,000 resources, too much for a browser, let
+#: alone a phone); pages of 1,000 rows are ~1.5 MB and open at once.
+LONG_LIST_PAGE_ROWS = 1000
 #: Rows per queue group and hygiene findings in Markdown (artifacts and e-mail stay readable).
 MARKDOWN_QUEUE_LIMIT = 50
 JSON_SCHEMA = "linkhealth-report/1"
@@ -392,22 +396,67 @@ def render_group_page(ctx: ReportContext, stats: GroupStats, rows: Sequence[Row]
     )
 
 
-def render_hygiene_page(ctx: ReportContext) -> str:
-    """Every hygiene finding, for a catalog with more than the index shows."""
-    return _HTML_ENV.get_template("hygiene.html.j2").render(ctx=ctx, root="../", inline_css=None)
+@dataclass(frozen=True)
+class Pager:
+    """One page of a long list among its pages; the hrefs are relative to its folder."""
+
+    number: int
+    count: int
+    first_row: int  # 1-based, as shown
+    last_row: int
+    total: int
+    first_href: str
+    prev_href: str | None
+    next_href: str | None
+    last_href: str
 
 
-def render_queue_page(ctx: ReportContext, key: str) -> str:
-    return "".join(_queue_page(ctx, key))
+def pagers(total: int, file_name: Callable[[int], str]) -> list[Pager]:
+    """The pages of a list of `total` rows, `LONG_LIST_PAGE_ROWS` each (at least one page);
+    `file_name(n)` names page n (1-based) within the list's folder."""
+    size = LONG_LIST_PAGE_ROWS
+    count = max(1, -(-total // size))
+    return [
+        Pager(
+            number=n,
+            count=count,
+            first_row=min(total, (n - 1) * size + 1),
+            last_row=min(total, n * size),
+            total=total,
+            first_href=file_name(1),
+            prev_href=file_name(n - 1) if n > 1 else None,
+            next_href=file_name(n + 1) if n < count else None,
+            last_href=file_name(count),
+        )
+        for n in range(1, count + 1)
+    ]
 
 
-def _queue_page(ctx: ReportContext, key: str) -> Iterator[str]:
-    """The page of one queue group, in pieces: at 100,000 resources the longest is ~70 MB,
-    which as one string (and its copies on the way to the file) costs more time in the
-    kernel (page faults) than the rows cost to format."""
+def queue_page_name(key: str, number: int) -> str:
+    """Page 1 keeps the name the index links to; the others follow it."""
+    return f"{key}.html" if number == 1 else f"{key}-{number}.html"
+
+
+def hygiene_page_name(number: int) -> str:
+    return "index.html" if number == 1 else f"page-{number}.html"
+
+
+def render_hygiene_page(ctx: ReportContext, number: int = 1) -> str:
+    """One page of the hygiene findings, for a catalog with more than the index shows."""
+    pager = pagers(len(ctx.hygiene), hygiene_page_name)[number - 1]
+    rows = ctx.hygiene[pager.first_row - 1 : pager.last_row]
+    return _HTML_ENV.get_template("hygiene.html.j2").render(
+        ctx=ctx, rows=rows, pager=pager, root="../", inline_css=None
+    )
+
+
+def render_queue_page(ctx: ReportContext, key: str, number: int = 1) -> str:
+    """One page of a queue group too long for the index."""
     group = next(g for g in ctx.groups if g.key == key)
-    return _HTML_ENV.get_template("queue.html.j2").generate(
-        ctx=ctx, group=group, root="../", inline_css=None
+    pager = pagers(len(group.rows), functools.partial(queue_page_name, key))[number - 1]
+    rows = group.rows[pager.first_row - 1 : pager.last_row]
+    return _HTML_ENV.get_template("queue.html.j2").render(
+        ctx=ctx, group=group, rows=rows, pager=pager, root="../", inline_css=None
     )
 
 
@@ -800,11 +849,15 @@ def _render_summary_pages(
     count = 0
     for group in ctx.groups:
         if len(group.rows) > INDEX_QUEUE_LIMIT:
-            write(stage / "queue" / f"{group.key}.html", _queue_page(ctx, group.key))
-            count += 1
+            for pager in pagers(len(group.rows), functools.partial(queue_page_name, group.key)):
+                name = queue_page_name(group.key, pager.number)
+                write(stage / "queue" / name, render_queue_page(ctx, group.key, pager.number))
+                count += 1
     if len(ctx.hygiene) > INDEX_QUEUE_LIMIT:
-        write(stage / "hygiene" / "index.html", render_hygiene_page(ctx))
-        count += 1
+        for pager in pagers(len(ctx.hygiene), hygiene_page_name):
+            name = hygiene_page_name(pager.number)
+            write(stage / "hygiene" / name, render_hygiene_page(ctx, pager.number))
+            count += 1
     return count
 
 

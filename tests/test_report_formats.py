@@ -30,7 +30,6 @@ from reports.render import (
     CSV_COLUMNS,
     csv_cell,
     render_group_page,
-    render_queue_page,
     render_resource_page,
 )
 from tests import report_fixtures as fx
@@ -227,18 +226,73 @@ def test_every_page_of_the_site_shows_hostile_text_as_text(
     assert {p.parent.name for p in shown} >= {"resources", "publishers", "queue", "hygiene"}
 
 
-def test_a_queue_page_is_written_as_it_renders_with_the_same_text(
+def test_long_lists_are_paged_without_losing_or_repeating_a_row(
     ctx: ReportContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # At 100,000 resources one queue group was a 70 MB page; now every queue group and
+    # the hygiene list come in pages, linked first/previous/next/last, page 1 where the
+    # index links.
     monkeypatch.setattr(render_module, "INDEX_QUEUE_LIMIT", 0)
+    monkeypatch.setattr(render_module, "LONG_LIST_PAGE_ROWS", 1)
     render_module.write_report(ctx, tmp_path, run_id=None, formats=("html",))
-    for group in ctx.groups:
-        written = (tmp_path / "queue" / f"{group.key}.html").read_bytes().decode("utf-8")
-        assert written == render_queue_page(ctx, group.key)
-        rows = LexborHTMLParser(written).css("#attention tbody tr[data-resource-id]")
-        assert [r.attributes["data-resource-id"] for r in rows] == [
-            r.resource_id for r in group.rows
-        ]
+    lists = [
+        (
+            [r.resource_id for r in g.rows],
+            tmp_path / "queue" / f"{g.key}.html",
+            "#attention tbody tr[data-resource-id]",
+            "data-resource-id",
+        )
+        for g in ctx.groups
+    ]
+    lists.append(
+        (
+            [f.resource_id for f in ctx.hygiene],
+            tmp_path / "hygiene" / "index.html",
+            "#hygiene tbody tr",
+            "data-resource-id",
+        )
+    )
+    assert any(len(ids) > 1 for ids, *_ in lists), "the fixture needs a list of 2+ rows"
+    for ids, first, row_css, attr in lists:
+        shown: list[str | None] = []
+        page, seen = first, []
+        while True:
+            seen.append(page.name)
+            tree = LexborHTMLParser(page.read_text(encoding="utf-8"))
+            shown += [r.attributes.get(attr) for r in tree.css(row_css)]
+            nav = tree.css("nav.pager")
+            if len(ids) <= 1:
+                assert nav == [], page
+                break
+            assert len(nav) == 2, page  # above and below the table
+            assert f"Page {len(seen)} of {len(ids)}" in nav[0].text(), page
+            following = tree.css_first("nav.pager a[rel=next]")
+            if following is None:
+                break
+            page = page.parent / following.attributes["href"]
+        assert shown == ids, first
+        assert len(seen) == len(set(seen)) == max(1, len(ids))
+        if len(seen) > 1:  # the last page links back to the first
+            back = tree.css("nav.pager a")[0].attributes["href"]
+            assert back == first.name
+
+
+def test_pagers_cover_every_row_once_and_link_their_neighbours(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(render_module, "LONG_LIST_PAGE_ROWS", 2)
+    pages = render_module.pagers(5, lambda n: f"p{n}.html")
+    assert [(p.number, p.first_row, p.last_row) for p in pages] == [(1, 1, 2), (2, 3, 4), (3, 5, 5)]
+    middle = pages[1]
+    assert (middle.prev_href, middle.next_href) == ("p1.html", "p3.html")
+    assert (middle.first_href, middle.last_href, middle.count, middle.total) == (
+        "p1.html",
+        "p3.html",
+        3,
+        5,
+    )
+    assert pages[0].prev_href is None and pages[-1].next_href is None
+    assert [(p.count, p.first_row, p.last_row) for p in render_module.pagers(0, str)] == [(1, 0, 0)]
 
 
 @pytest.mark.parametrize("text", ["", "plain", fx.HOSTILE, "a&b \"q\" 'a' <x> & é · “”"])
