@@ -10,6 +10,7 @@ regenerate them and review the diff:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -25,7 +26,7 @@ from catalog.hygiene import Finding, Level
 from catalog.queries import ReportData, history_events, iter_link_history, report_data
 from reports import build_context, render_csv, render_html, render_json, render_markdown
 from reports import render as render_module
-from reports.context import ReportContext, resource_pages
+from reports.context import ReportContext, When, resource_pages
 from reports.render import (
     CSV_COLUMNS,
     csv_cell,
@@ -293,6 +294,60 @@ def test_pagers_cover_every_row_once_and_link_their_neighbours(
     )
     assert pages[0].prev_href is None and pages[-1].next_href is None
     assert [(p.count, p.first_row, p.last_row) for p in render_module.pagers(0, str)] == [(1, 0, 0)]
+
+
+def test_every_fact_of_a_resource_page_is_shown_escaped(ctx: ReportContext) -> None:
+    # The facts list is formatted in Python (reports.render.facts): each optional fact
+    # must appear under its heading, with hostile text shown as text.
+    hostile = When(iso=fx.HOSTILE, date=fx.HOSTILE, text=fx.HOSTILE, ago=fx.HOSTILE)
+    row = dataclasses.replace(
+        ctx.resources[0],
+        collection=fx.HOSTILE,
+        resource_id=fx.HOSTILE,
+        url=fx.HOSTILE,
+        href=None,
+        publisher=fx.HOSTILE,
+        publisher_page="publishers/x.html",
+        host=fx.HOSTILE,
+        host_page="hosts/x.html",
+        seen=fx.HOSTILE,
+        page_title=fx.HOSTILE,
+        final_url=fx.HOSTILE,
+        final_href=None,
+        since=hostile,
+        checks=1,
+        last_checked=hostile,
+        elapsed_ms=12,
+        drift_reason=fx.HOSTILE,
+        stale_reasons=(fx.HOSTILE, "second"),
+        ignored_reason=fx.HOSTILE,
+        snoozed_until=hostile,
+        snooze_reason=fx.HOSTILE,
+    )
+    tree = LexborHTMLParser(f"<dl>{render_module.facts(row, '../')}</dl>")
+    assert tree.css("script") == []
+    terms = [dt.text() for dt in tree.css("dt")]
+    assert terms == [
+        "Catalog",
+        "URL",
+        "Publisher",
+        "Host",
+        "What we saw",
+        "Page title",
+        "Ended at",
+        "Since",
+        "Last checked",
+        "Content drift",
+        "Possibly out of date",
+        "Ignored",
+        "Snoozed until",
+    ]
+    values = dict(zip(terms, (dd.text() for dd in tree.css("dd")), strict=True))
+    assert all(fx.HOSTILE in text for text in values.values()), values
+    assert values["Since"].endswith("), 1 check")
+    assert values["Last checked"].endswith(", answered in 12 ms")
+    assert values["Possibly out of date"] == f"{fx.HOSTILE}; second"
+    assert tree.css_first("dd a[href='../publishers/x.html']") is not None
 
 
 @pytest.mark.parametrize("text", ["", "plain", fx.HOSTILE, "a&b \"q\" 'a' <x> & é · “”"])
