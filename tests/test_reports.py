@@ -784,8 +784,8 @@ def test_a_page_that_cannot_be_written_fails_the_site_and_keeps_the_old_one(
     before = (tmp_path / ctx.resources[0].page).read_text(encoding="utf-8")
     real = render_module._write_plain
 
-    def failing(path: Path, text: str) -> None:
-        if path.name == Path(ctx.resources[-1].page).name:
+    def failing(path: str | Path, text: str) -> None:
+        if Path(path).name == Path(ctx.resources[-1].page).name:
             raise OSError("disk full")
         real(path, text)
 
