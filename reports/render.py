@@ -766,10 +766,8 @@ STAGE_PREFIX = ".site-"
 PARALLEL_PAGES_MIN = 20_000
 
 
-#: A page to write: its text, or its pieces as they render (a long page).
-Text = str | Iterable[str]
 #: Hands a page (its path as text: 100,000 `Path` joins cost a second) to `_PageWriter`.
-Write = Callable[[str, Text], None]
+Write = Callable[[str, str], None]
 
 #: `on_progress(resource pages written, resource pages in all)`, now and then.
 Progress = Callable[[int, int], None]
@@ -865,7 +863,7 @@ def _render_part(
     written = 0
     resources = f"{stage}/resources/"
 
-    def write(path: str, text: Text) -> None:
+    def write(path: str, text: str) -> None:
         nonlocal written
         writer.write(path, text)
         if path.startswith(resources):
@@ -960,8 +958,8 @@ class _PageWriter:
     """
 
     def __init__(self, workers: int = 2, batch: int = 64, pending: int = 8) -> None:
-        self._queue: queue.Queue[list[tuple[str, Text]] | None] = queue.Queue(pending)
-        self._batch: list[tuple[str, Text]] = []
+        self._queue: queue.Queue[list[tuple[str, str]] | None] = queue.Queue(pending)
+        self._batch: list[tuple[str, str]] = []
         self._size = batch
         self._errors: list[BaseException] = []
         self._threads = [
@@ -971,7 +969,7 @@ class _PageWriter:
         for thread in self._threads:
             thread.start()
 
-    def write(self, path: str, text: Text) -> None:
+    def write(self, path: str, text: str) -> None:
         if self._errors:
             raise self._errors[0]
         self._batch.append((path, text))
@@ -1062,12 +1060,9 @@ def _leftovers(out_dir: Path, *, keep: Path) -> list[Path]:
     return found
 
 
-def _write_plain(path: str | Path, text: Text) -> None:
+def _write_plain(path: str | Path, text: str) -> None:
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
-        if isinstance(text, str):
-            fh.write(text)
-        else:
-            fh.writelines(text)
+        fh.write(text)
 
 
 @functools.cache
