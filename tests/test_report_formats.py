@@ -237,30 +237,21 @@ def test_long_lists_are_paged_without_losing_or_repeating_a_row(
     monkeypatch.setattr(render_module, "LONG_LIST_PAGE_ROWS", 1)
     render_module.write_report(ctx, tmp_path, run_id=None, formats=("html",))
     lists = [
-        (
-            [r.resource_id for r in g.rows],
-            tmp_path / "queue" / f"{g.key}.html",
-            "#attention tbody tr[data-resource-id]",
-            "data-resource-id",
-        )
+        ([r.resource_id for r in g.rows], tmp_path / "queue" / f"{g.key}.html", "#attention")
         for g in ctx.groups
     ]
     lists.append(
-        (
-            [f.resource_id for f in ctx.hygiene],
-            tmp_path / "hygiene" / "index.html",
-            "#hygiene tbody tr",
-            "data-resource-id",
-        )
+        ([f.resource_id for f in ctx.hygiene], tmp_path / "hygiene/index.html", "#hygiene")
     )
     assert any(len(ids) > 1 for ids, *_ in lists), "the fixture needs a list of 2+ rows"
-    for ids, first, row_css, attr in lists:
+    for ids, first, table in lists:
         shown: list[str | None] = []
         page, seen = first, []
         while True:
             seen.append(page.name)
             tree = LexborHTMLParser(page.read_text(encoding="utf-8"))
-            shown += [r.attributes.get(attr) for r in tree.css(row_css)]
+            rows = tree.css(f"{table} tbody tr[data-resource-id]")
+            shown += [r.attributes["data-resource-id"] for r in rows]
             nav = tree.css("nav.pager")
             if len(ids) <= 1:
                 assert nav == [], page

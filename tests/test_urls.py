@@ -205,8 +205,15 @@ def test_parse_url_answers_non_text_without_raising() -> None:
         assert isinstance(parse_url(raw), UrlProblem)  # type: ignore[arg-type]
 
 
-def test_parse_url_gives_the_same_answer_when_asked_again() -> None:
-    first = parse_url("HTTPS://Example.org/a/./b")
-    again = parse_url("HTTPS://Example.org/a/./b")
-    assert first == again == parse_url("https://example.org/a/b")
-    assert parse_url("ftp://example.org/") == parse_url("ftp://example.org/")
+def test_parse_url_remembers_each_exact_text_apart() -> None:
+    # Paths are case-sensitive and a space makes a URL invalid: remembered answers keyed
+    # on anything looser than the exact text would give one spelling the other's answer.
+    for _ in range(2):  # the second round is answered from memory
+        upper, lower, spaced = (
+            parse_url("https://example.org/A"),
+            parse_url("https://example.org/a"),
+            parse_url(" https://example.org/a"),
+        )
+        assert isinstance(upper, CheckedUrl) and upper.canonical == "https://example.org/A"
+        assert isinstance(lower, CheckedUrl) and lower.canonical == "https://example.org/a"
+        assert isinstance(spaced, UrlProblem)
