@@ -30,6 +30,21 @@ def prefect_harness() -> Iterator[None]:
 
 
 @pytest.fixture
+def prefect_api(prefect_harness: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The harness's API as PREFECT_API_URL, for tests that run `linkhealth` commands.
+
+    The commands call `flows.prefect_server.ensure_server`, which reads the variable;
+    without it they find nothing on 127.0.0.1:4200 and start a real Prefect server that
+    outlives the test run (and the test then talks to it, not to the harness).
+    """
+    from prefect.settings import PREFECT_API_URL
+
+    url = str(PREFECT_API_URL.value())
+    monkeypatch.setenv("PREFECT_API_URL", url)
+    return url
+
+
+@pytest.fixture
 def isolated_cwd(tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Run in an empty folder so var/ and linkhealth.toml of the checkout are never touched."""
     monkeypatch.chdir(tmp_path)
