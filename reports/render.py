@@ -52,6 +52,7 @@ from markupsafe import Markup
 
 from reports.chart import SERIES, trend_svg
 from reports.context import (
+    Group,
     GroupStats,
     HistoryItem,
     HygieneRow,
@@ -462,6 +463,8 @@ class Pager:
 
     number: int
     count: int
+    #: This page's own file name.
+    href: str
     first_row: int  # 1-based, as shown
     last_row: int
     total: int
@@ -480,6 +483,7 @@ def pagers(total: int, file_name: Callable[[int], str]) -> list[Pager]:
         Pager(
             number=n,
             count=count,
+            href=file_name(n),
             first_row=min(total, (n - 1) * size + 1),
             last_row=min(total, n * size),
             total=total,
@@ -501,19 +505,16 @@ def hygiene_page_name(number: int) -> str:
     return "index.html" if number == 1 else f"page-{number}.html"
 
 
-def render_hygiene_page(ctx: ReportContext, number: int = 1) -> str:
+def render_hygiene_page(ctx: ReportContext, pager: Pager) -> str:
     """One page of the hygiene findings, for a catalog with more than the index shows."""
-    pager = pagers(len(ctx.hygiene), hygiene_page_name)[number - 1]
     rows = ctx.hygiene[pager.first_row - 1 : pager.last_row]
     return _HTML_ENV.get_template("hygiene.html.j2").render(
         ctx=ctx, rows=rows, pager=pager, root="../", inline_css=None
     )
 
 
-def render_queue_page(ctx: ReportContext, key: str, number: int = 1) -> str:
+def render_queue_page(ctx: ReportContext, group: Group, pager: Pager) -> str:
     """One page of a queue group too long for the index."""
-    group = next(g for g in ctx.groups if g.key == key)
-    pager = pagers(len(group.rows), functools.partial(queue_page_name, key))[number - 1]
     rows = group.rows[pager.first_row - 1 : pager.last_row]
     return _HTML_ENV.get_template("queue.html.j2").render(
         ctx=ctx, group=group, rows=rows, pager=pager, root="../", inline_css=None
@@ -909,13 +910,11 @@ def _render_summary_pages(ctx: ReportContext, stage: Path, write: Write) -> int:
     for group in ctx.groups:
         if len(group.rows) > INDEX_QUEUE_LIMIT:
             for pager in pagers(len(group.rows), functools.partial(queue_page_name, group.key)):
-                name = queue_page_name(group.key, pager.number)
-                write(f"{stage}/queue/{name}", render_queue_page(ctx, group.key, pager.number))
+                write(f"{stage}/queue/{pager.href}", render_queue_page(ctx, group, pager))
                 count += 1
     if len(ctx.hygiene) > INDEX_QUEUE_LIMIT:
         for pager in pagers(len(ctx.hygiene), hygiene_page_name):
-            name = hygiene_page_name(pager.number)
-            write(f"{stage}/hygiene/{name}", render_hygiene_page(ctx, pager.number))
+            write(f"{stage}/hygiene/{pager.href}", render_hygiene_page(ctx, pager))
             count += 1
     return count
 

@@ -275,6 +275,7 @@ def test_pagers_cover_every_row_once_and_link_their_neighbours(
     monkeypatch.setattr(render_module, "LONG_LIST_PAGE_ROWS", 2)
     pages = render_module.pagers(5, lambda n: f"p{n}.html")
     assert [(p.number, p.first_row, p.last_row) for p in pages] == [(1, 1, 2), (2, 3, 4), (3, 5, 5)]
+    assert [p.href for p in pages] == ["p1.html", "p2.html", "p3.html"]
     middle = pages[1]
     assert (middle.prev_href, middle.next_href) == ("p1.html", "p3.html")
     assert (middle.first_href, middle.last_href, middle.count, middle.total) == (
