@@ -218,6 +218,12 @@ def badge(severity: str, label: str) -> Markup:
     return Markup(_badge(severity, label))
 
 
+def _site_link(root: str, page: str | None, text: str, cls: str = "") -> str:
+    """A link to another page of the report; `root` is escaped already."""
+    attr = f' class="{cls}"' if cls else ""
+    return f'<a{attr} href="{root}{_escape(page or "")}">{_escape(text)}</a>'
+
+
 def _state(row: Row) -> str:
     """A row's badge and, when it adds to it, its state."""
     text = _badge(row.severity, row.label)
@@ -227,13 +233,9 @@ def _state(row: Row) -> str:
 
 
 def _resource_cell(row: Row, root: str) -> str:
-    publisher = (
-        f' · <a href="{root}{_escape(row.publisher_page or "")}">{_escape(row.publisher)}</a>'
-        if row.publisher
-        else ""
-    )
+    publisher = f" · {_site_link(root, row.publisher_page, row.publisher)}" if row.publisher else ""
     return (
-        f'<a class="title" href="{root}{_escape(row.page)}">{_escape(row.title)}</a>\n'
+        f"{_site_link(root, row.page, row.title, 'title')}\n"
         f'<div class="small"><span class="id">{_escape(row.resource_id)}</span> · '
         f"{_escape(row.collection)}{publisher}</div>\n{_ext(row.url, row.href, 'url')}"
     )
@@ -285,12 +287,9 @@ def _facts(row: Row, root: str) -> str:
         ("URL", _ext(row.url, row.href, "url")),
     ]
     if row.publisher:
-        page = _escape(row.publisher_page or "")
-        facts.append(("Publisher", f'<a href="{root}{page}">{_escape(row.publisher)}</a>'))
+        facts.append(("Publisher", _site_link(root, row.publisher_page, row.publisher)))
     if row.host:
-        facts.append(
-            ("Host", f'<a href="{root}{_escape(row.host_page or "")}">{_escape(row.host)}</a>')
-        )
+        facts.append(("Host", _site_link(root, row.host_page, row.host)))
     facts.append(("What we saw", _escape(row.seen)))
     if row.page_title:
         facts.append(("Page title", f"“{_escape(row.page_title)}”"))
@@ -327,7 +326,7 @@ def _facts(row: Row, root: str) -> str:
 
 
 def facts(row: Row, root: str) -> Markup:
-    return Markup(_facts(row, root))
+    return Markup(_facts(row, _escape(root)))
 
 
 def resource_cell(row: Row, root: str) -> Markup:
@@ -371,7 +370,7 @@ def _status_row(row: Row, root: str) -> str:
     return (
         f'<tr data-resource-id="{_escape(row.resource_id)}" '
         f'data-outcome="{_escape(row.outcome or "")}"><td class="first" data-label="Resource">'
-        f'<a class="title" href="{root}{_escape(row.page)}">{_escape(row.title)}</a>'
+        f"{_site_link(root, row.page, row.title, 'title')}"
         f'<span class="url">{_escape(row.url)}</span></td>'
         f'<td data-label="Status">{_state(row)}</td>'
         f'<td data-label="Last checked">{checked}</td>'
