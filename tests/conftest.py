@@ -19,6 +19,12 @@ os.environ.pop("PREFECT_API_URL", None)
 os.environ.pop("LINKHEALTH_CONFIG", None)
 os.environ.pop("LINKHEALTH_DATABASE_URL", None)
 
+import respx.mocks  # noqa: E402  (after the environment above, as every import here)
+
+from tests.respx_pools import PoolsMocker  # noqa: E402
+
+respx.mocks.DEFAULT_MOCKER = PoolsMocker.name
+
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:

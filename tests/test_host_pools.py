@@ -16,6 +16,7 @@ import pytest
 import respx
 
 from catalog.check.checker import HostPools
+from catalog.check.transport import AiohttpPool
 from catalog.settings import CheckSettings
 
 SETTINGS = replace(CheckSettings(), allow_private=True)
@@ -26,23 +27,23 @@ class _Tracked:
     real sockets does, so other requests run meanwhile."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.made: list[httpx.AsyncHTTPTransport] = []
-        self.closed: list[httpx.AsyncHTTPTransport] = []
-        real_init = httpx.AsyncHTTPTransport.__init__
-        real_close = httpx.AsyncHTTPTransport.aclose
+        self.made: list[AiohttpPool] = []
+        self.closed: list[AiohttpPool] = []
+        real_init = AiohttpPool.__init__
+        real_close = AiohttpPool.aclose
         tracked = self
 
-        def init(transport: httpx.AsyncHTTPTransport, *args: object, **kw: object) -> None:
+        def init(transport: AiohttpPool, *args: object, **kw: object) -> None:
             tracked.made.append(transport)
             real_init(transport, *args, **kw)  # type: ignore[arg-type]
 
-        async def aclose(transport: httpx.AsyncHTTPTransport) -> None:
+        async def aclose(transport: AiohttpPool) -> None:
             await asyncio.sleep(0.002)
             tracked.closed.append(transport)
             await real_close(transport)
 
-        monkeypatch.setattr(httpx.AsyncHTTPTransport, "__init__", init)
-        monkeypatch.setattr(httpx.AsyncHTTPTransport, "aclose", aclose)
+        monkeypatch.setattr(AiohttpPool, "__init__", init)
+        monkeypatch.setattr(AiohttpPool, "aclose", aclose)
 
 
 async def _fetch_all(

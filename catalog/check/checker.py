@@ -6,8 +6,9 @@ raise: bad URLs, dead hosts, broken TLS, endless redirects and slow trickles all
 outcomes.
 
 One `httpx.AsyncClient` serves the whole call, with a small connection pool per host
-(`HostPools`). URLs come from a `HostScheduler` (per-host concurrency and rate, busiest
-host first), each checked in its own task under a hard `total_timeout`. The global
+(`HostPools`, each an aiohttp pool behind httpx's transport interface: `transport.py`).
+URLs come from a `HostScheduler` (per-host concurrency and rate, busiest host first),
+each checked in its own task under a hard `total_timeout`. The global
 `settings.concurrency` is a `Slots` semaphore held around requests only: a URL sleeping
 in retry back-off or a Retry-After pause gives its slot to another host's URL instead of
 idling it (a batch of 8 slots with a few URLs asleep would otherwise send with 5). The
@@ -45,6 +46,7 @@ from catalog.check.fetch import (
 from catalog.check.politeness import HostScheduler, Politeness, Slots
 from catalog.check.safety import Resolver, check_allowlist
 from catalog.check.soft404 import probe_url_for
+from catalog.check.transport import AiohttpPool
 from catalog.clock import Clock, utcnow
 from catalog.model import Batch, Observation, Target
 from catalog.outcomes import Outcome
@@ -136,13 +138,14 @@ KEEPALIVE_S = 15.0
 
 
 class HostPools(httpx.AsyncBaseTransport):
-    """One small connection pool per host instead of one pool for all hosts.
+    """One small connection pool per host (`AiohttpPool`) instead of one pool for all hosts.
 
-    httpcore's pool matches each request against every connection it holds (and polls
-    each idle socket), so with hundreds of hosts one shared pool of 32 costs about a
-    millisecond of CPU per request. A host never has more than its concurrency in flight,
-    so a pool of that size per host is enough; pools whose connections are all idle are
-    closed once more than `max_pools` exist, oldest use first.
+    A host never has more than its concurrency in flight, so a pool of that size per host
+    is enough; pools whose connections are all idle are closed once more than `max_pools`
+    exist, oldest use first. That cap bounds the sockets a run holds open: a pool keeps
+    its idle connections for `KEEPALIVE_S`, and a catalog of 2,000 one-link hosts would
+    otherwise hold 2,000 of them. (The per-host split began with httpcore, whose shared
+    pool matched each request against every connection it held.)
     """
 
     def __init__(self, settings: CheckSettings, max_pools: int = 256) -> None:
@@ -151,11 +154,9 @@ class HostPools(httpx.AsyncBaseTransport):
         self._tls: ssl.SSLContext | None = None
         #: Requests per pool whose response body is not closed yet.
         self._busy: dict[tuple[bytes, bytes, int | None], int] = {}
-        self._pools: OrderedDict[tuple[bytes, bytes, int | None], httpx.AsyncHTTPTransport] = (
-            OrderedDict()
-        )
+        self._pools: OrderedDict[tuple[bytes, bytes, int | None], AiohttpPool] = OrderedDict()
         #: Idle pools taken out of `_pools` and not closed yet.
-        self._retired: set[httpx.AsyncHTTPTransport] = set()
+        self._retired: set[AiohttpPool] = set()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -163,18 +164,15 @@ class HostPools(httpx.AsyncBaseTransport):
         # Nothing awaits between looking the pool up and counting this request on it:
         # other requests run while idle pools close, and must see the pool table settled
         # (two requests to a new host must share one pool; a pool being closed must be gone).
-        idle: list[httpx.AsyncHTTPTransport] = []
+        idle: list[AiohttpPool] = []
         pool = self._pools.get(key)
         if pool is None:
             idle = self._take_idle()
             self._retired.update(idle)  # closed below, or by aclose() if this is cancelled
             size = self._settings.policy_for(url.host)[0] + 1  # +1: a redirect to itself
-            limits = httpx.Limits(
-                max_connections=size, max_keepalive_connections=size, keepalive_expiry=KEEPALIVE_S
-            )
             if self._tls is None:  # loading the CA bundle costs ~20 ms: once per run
                 self._tls = httpx.create_ssl_context()
-            pool = self._pools[key] = httpx.AsyncHTTPTransport(verify=self._tls, limits=limits)
+            pool = self._pools[key] = AiohttpPool(self._tls, size, KEEPALIVE_S)
         else:
             self._pools.move_to_end(key)
         self._busy[key] = self._busy.get(key, 0) + 1
@@ -200,7 +198,7 @@ class HostPools(httpx.AsyncBaseTransport):
         else:
             del self._busy[key]
 
-    def _take_idle(self) -> list[httpx.AsyncHTTPTransport]:
+    def _take_idle(self) -> list[AiohttpPool]:
         """Remove the least recently used pools with nothing in flight, leaving room for one
         more within `max_pools`; the caller closes them."""
         excess = len(self._pools) - self._max_pools + 1

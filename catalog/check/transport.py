@@ -1,0 +1,156 @@
+"""One host's connections, spoken by aiohttp behind httpx's transport interface.
+
+Stage: check (below `HostPools`). Input: an `httpx.Request`. Output: an `httpx.Response`
+whose body streams from the socket, or an httpx exception carrying the socket or ssl
+error as its cause, exactly as httpx's own transport raises them: `reasons.describe_error`
+and everything above it see httpx and nothing else.
+
+Why not httpx's own transport: httpcore parses HTTP in pure Python (h11) and wraps every
+read, write, lock and deadline in anyio; on the benchmark that cost ~0.8 ms of CPU per
+request, a quarter of the checker's CPU. aiohttp's connection pool and C parser (llhttp) do
+the same exchange for ~0.45 ms (`bench/RESULTS.md`). httpx stays the API of the
+checker (requests, responses, headers, cookies, URL joining, proxies from the
+environment); only the bytes on the wire change hands. The `httpx-aiohttp` package does
+the same in spirit but maps every connection error to `ConnectTimeout` and a reset to a
+timeout, which would turn "the server reset the connection" into "timed out".
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+
+import aiohttp
+import httpx
+from yarl import URL
+
+#: Header lines up to this many bytes are read (aiohttp's default is 8 KiB; httpcore took
+#: up to 100 KiB in all, and government sites do send cookies of several KiB).
+MAX_HEADER_LINE = 64 * 1024
+
+
+class AiohttpPool(httpx.AsyncBaseTransport):
+    """Keep-alive connections to one host, at most `size` at once."""
+
+    def __init__(self, tls: ssl.SSLContext, size: int, keepalive_s: float) -> None:
+        self._tls = tls
+        self._size = size
+        self._keepalive_s = keepalive_s
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        # Made on first use: aiohttp binds a session to the running event loop.
+        connector = aiohttp.TCPConnector(
+            limit=self._size, keepalive_timeout=self._keepalive_s, ssl=self._tls
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),  # each check keeps its cookies in its own jar
+            auto_decompress=False,  # `fetch.read_capped` inflates with a cap (gzip bombs)
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),  # httpx's, or none
+            timeout=aiohttp.ClientTimeout(total=None),
+            max_line_size=MAX_HEADER_LINE,
+            max_field_size=MAX_HEADER_LINE,
+        )
+        # aiohttp resends a GET or HEAD once, unseen, when the connection drops: a request
+        # the host's rate gate never granted, and a retry `retry.py` did not decide. Its own
+        # test client turns this off the same way (no public switch as of aiohttp 3.14).
+        session._retry_connection = False
+        return session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        session = self._session
+        if session is None:
+            session = self._session = self._open()
+        timeout = request.extensions.get("timeout", {})
+        try:
+            response = await session.request(
+                request.method,
+                # As httpx encoded it: yarl must not re-quote what the catalog spelled.
+                URL(str(request.url), encoded=True),
+                headers=request.headers.multi_items(),
+                data=request.content or None,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=timeout.get("connect"), sock_read=timeout.get("read")
+                ),
+            )
+        except _FAILURES as exc:
+            raise _as_httpx(exc) from _cause(exc)
+        extensions: dict[str, object] = {
+            "http_version": b"HTTP/%d.%d" % tuple(response.version or (1, 1))
+        }
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode("latin-1", "replace")
+        return httpx.Response(
+            response.status,
+            headers=list(response.raw_headers),
+            stream=_Body(response),
+            request=request,
+            extensions=extensions,
+        )
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+
+class _Body(httpx.AsyncByteStream):
+    """The response body as the socket delivers it, undecoded."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        content = self._response.content
+        try:
+            while chunk := await content.readany():
+                yield chunk
+        except _FAILURES as exc:
+            raise _as_httpx(exc) from _cause(exc)
+
+    async def aclose(self) -> None:
+        # A body read to its end gives the connection back for the next request; a body
+        # left unread (HEAD aside) closes it, since its rest would be the next answer.
+        self._response.release()
+
+
+#: What aiohttp raises for what a server or the network did; anything else is a bug of ours
+#: and goes up unchanged.
+_FAILURES = (aiohttp.ClientError, OSError, TimeoutError)
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The socket or ssl error under an aiohttp error, where the caller looks for it."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return exc.certificate_error
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return exc.os_error
+    return exc.__cause__ or exc
+
+
+def _as_httpx(exc: BaseException) -> httpx.TransportError:
+    """The exception httpx's own transport raises for the same failure."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, aiohttp.ClientConnectorError):  # refused, DNS, TLS handshake
+        return httpx.ConnectError(text)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(text)
+    if isinstance(exc, TimeoutError):  # aiohttp's read timeouts are TimeoutErrors too
+        return httpx.ReadTimeout(text)
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        # A body cut short (closed early, Content-Length not reached, chunks ending
+        # mid-way) or malformed chunked framing.
+        if "not completed" in text or "ContentLength" in text:
+            return httpx.RemoteProtocolError(f"incomplete message body: {text}")
+        return httpx.RemoteProtocolError(text)
+    if isinstance(exc, aiohttp.ClientResponseError):  # a status line or header llhttp refused
+        return httpx.RemoteProtocolError(exc.message or text)
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        return httpx.UnsupportedProtocol(text)
+    if isinstance(exc, aiohttp.ClientConnectionError | OSError):  # resets while talking
+        return httpx.ReadError(text)
+    return httpx.TransportError(text)

@@ -1,0 +1,180 @@
+"""`AiohttpPool`: what goes on the wire is what httpx built, and failures read as httpx's.
+
+Each test talks to a raw server on 127.0.0.1 that records the bytes it receives and sends
+back the bytes the test chose, so request targets, header lines and malformed answers are
+exact, not whatever an HTTP library on the server side would make of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from catalog.check.checker import KEEPALIVE_S
+from catalog.check.reasons import FailureKind, describe_error
+from catalog.check.transport import AiohttpPool
+
+TIMEOUT = {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}
+
+
+@dataclass
+class RawServer:
+    """Answers the n-th request with `answers[n]`; records heads and connections."""
+
+    answers: list[bytes]
+    #: Close the connection after each answer (a server that drops it mid-body).
+    close_after: bool = False
+    heads: list[bytes] = field(default_factory=list)
+    connections: int = 0
+    port: int = 0
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                self.heads.append(head)
+                writer.write(self.answers[len(self.heads) - 1])
+                await writer.drain()
+                if self.close_after:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def _with_server(
+    answers: list[bytes],
+    scenario: Callable[[RawServer, AiohttpPool], Awaitable[None]],
+    close_after: bool = False,
+) -> RawServer:
+    raw = RawServer(answers, close_after)
+    server = await asyncio.start_server(raw._serve, "127.0.0.1", 0)
+    raw.port = server.sockets[0].getsockname()[1]
+    pool = AiohttpPool(ssl.create_default_context(), 2, KEEPALIVE_S)
+    try:
+        async with server:
+            await scenario(raw, pool)
+    finally:
+        await pool.aclose()
+    return raw
+
+
+async def _get(pool: AiohttpPool, url: str, **headers: str) -> httpx.Response:
+    request = httpx.Request("GET", url, headers=headers, extensions={"timeout": TIMEOUT})
+    response = await pool.handle_async_request(request)
+    await response.aread()
+    await response.aclose()
+    return response
+
+
+def _answer(body: bytes = b"ok", *headers: str) -> bytes:
+    lines = ["HTTP/1.1 200 OK", f"Content-Length: {len(body)}", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def test_request_target_and_headers_go_out_as_httpx_built_them() -> None:
+    # The catalog's percent-encoding is part of the URL a server sees: yarl must not
+    # re-quote it, and aiohttp must add no User-Agent or Accept of its own.
+    path = "/a%2Fb/%7Euser/caf%C3%A9;v=1?q=a%20b&x=%2F&y=%3D"
+
+    async def scenario(raw: RawServer, pool: AiohttpPool) -> None:
+        response = await _get(pool, f"http://127.0.0.1:{raw.port}{path}", **{"User-Agent": "lh"})
+        assert response.status_code == 200 and response.content == b"ok"
+
+    raw = asyncio.run(_with_server([_answer()], scenario))
+    request_line, *header_lines = raw.heads[0].decode("latin-1").strip().split("\r\n")
+    assert request_line == f"GET {path} HTTP/1.1"
+    names = [line.split(":", 1)[0].lower() for line in header_lines]
+    assert "user-agent: lh" in [line.lower() for line in header_lines]
+    assert "accept" not in names and "accept-encoding" not in names
+    assert names.count("host") == 1
+
+
+def test_a_hosts_next_request_reuses_the_connection() -> None:
+    async def scenario(raw: RawServer, pool: AiohttpPool) -> None:
+        for n in range(3):
+            response = await _get(pool, f"http://127.0.0.1:{raw.port}/{n}")
+            assert response.content == b"ok"
+
+    raw = asyncio.run(_with_server([_answer()] * 3, scenario))
+    assert len(raw.heads) == 3 and raw.connections == 1
+
+
+def test_a_body_left_unread_is_never_read_as_the_next_answer() -> None:
+    # Closing a body before its end must drop the connection: the rest of it would
+    # otherwise be parsed as the next request's status line.
+    long_body = b"x" * 200_000
+
+    async def scenario(raw: RawServer, pool: AiohttpPool) -> None:
+        request = httpx.Request(
+            "GET", f"http://127.0.0.1:{raw.port}/big", extensions={"timeout": TIMEOUT}
+        )
+        response = await pool.handle_async_request(request)
+        async for _chunk in response.aiter_raw():
+            break
+        await response.aclose()
+        second = await _get(pool, f"http://127.0.0.1:{raw.port}/next")
+        assert second.status_code == 200 and second.content == b"ok"
+
+    raw = asyncio.run(_with_server([_answer(long_body), _answer()], scenario))
+    assert raw.connections == 2
+
+
+def test_header_lines_of_tens_of_kilobytes_are_read() -> None:
+    cookie = "Set-Cookie: session=" + "c" * 20_000
+
+    async def scenario(raw: RawServer, pool: AiohttpPool) -> None:
+        response = await _get(pool, f"http://127.0.0.1:{raw.port}/")
+        assert response.status_code == 200
+        assert len(response.headers["set-cookie"]) > 20_000
+
+    asyncio.run(_with_server([_answer(b"ok", cookie)], scenario))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"SPDY/9 200 OK\r\n\r\n", b"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n"],
+    ids=["not-http", "bad-status"],
+)
+def test_a_malformed_answer_is_a_protocol_error_not_a_crash(answer: bytes) -> None:
+    async def scenario(raw: RawServer, pool: AiohttpPool) -> None:
+        with pytest.raises(httpx.RemoteProtocolError) as caught:
+            await _get(pool, f"http://127.0.0.1:{raw.port}/")
+        failure = describe_error(caught.value)
+        assert failure.kind is FailureKind.OTHER and "malformed" in failure.sentence
+
+    asyncio.run(_with_server([answer], scenario))
+
+
+def test_a_body_shorter_than_its_length_is_a_broken_connection() -> None:
+    async def scenario(raw: RawServer, pool: AiohttpPool) -> None:
+        with pytest.raises(httpx.RemoteProtocolError) as caught:
+            await _get(pool, f"http://127.0.0.1:{raw.port}/")
+        assert describe_error(caught.value).kind is FailureKind.RESET
+
+    short = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"
+    asyncio.run(_with_server([short], scenario, close_after=True))
+
+
+def test_a_refused_connection_reads_as_refused() -> None:
+    async def scenario() -> None:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        server.close()
+        await server.wait_closed()
+        pool = AiohttpPool(ssl.create_default_context(), 2, KEEPALIVE_S)
+        try:
+            with pytest.raises(httpx.ConnectError) as caught:
+                await _get(pool, f"http://127.0.0.1:{port}/")
+        finally:
+            await pool.aclose()
+        assert describe_error(caught.value).kind is FailureKind.REFUSED
+
+    asyncio.run(scenario())
