@@ -35,6 +35,18 @@ def test_reports_never_import_prefect_or_sqlalchemy() -> None:
     assert not bad
 
 
+def test_only_the_transport_speaks_aiohttp() -> None:
+    # Everything else sees httpx's requests, responses and exceptions (`reasons` matches on
+    # them), so the wire library can change in one module.
+    users = {
+        f
+        for package in ("catalog", "flows", "reports")
+        for f, m in _imports(package)
+        if m.split(".")[0] in ("aiohttp", "yarl")
+    }
+    assert users == {"catalog/check/transport.py"}
+
+
 def test_importing_every_catalog_module_leaves_prefect_unloaded() -> None:
     code = (
         "import pkgutil, importlib, sys, catalog\n"
