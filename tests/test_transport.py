@@ -108,23 +108,27 @@ def test_a_hosts_next_request_reuses_the_connection() -> None:
 
 
 def test_a_body_left_unread_is_never_read_as_the_next_answer() -> None:
-    # Closing a body before its end must drop the connection: the rest of it would
-    # otherwise be parsed as the next request's status line.
-    long_body = b"x" * 200_000
+    # Closing a body before its end must drop the connection (the rest of it would
+    # otherwise be parsed as the next answer) and give its place in the pool back: more
+    # bodies cut short than the pool holds must not leave the host's next request waiting.
+    # A body far longer than what arrives: the server sends a start and then waits.
+    unfinished = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 1000
+    cut_short = 3  # the pool holds 2
 
     async def scenario(raw: RawServer, pool: AiohttpPool) -> None:
-        request = httpx.Request(
-            "GET", f"http://127.0.0.1:{raw.port}/big", extensions={"timeout": TIMEOUT}
-        )
-        response = await pool.handle_async_request(request)
-        async for _chunk in response.aiter_raw():
-            break
-        await response.aclose()
-        second = await _get(pool, f"http://127.0.0.1:{raw.port}/next")
+        for n in range(cut_short):
+            request = httpx.Request(
+                "GET", f"http://127.0.0.1:{raw.port}/big/{n}", extensions={"timeout": TIMEOUT}
+            )
+            response = await asyncio.wait_for(pool.handle_async_request(request), 5)
+            async for _chunk in response.aiter_raw():
+                break
+            await response.aclose()
+        second = await asyncio.wait_for(_get(pool, f"http://127.0.0.1:{raw.port}/next"), 5)
         assert second.status_code == 200 and second.content == b"ok"
 
-    raw = asyncio.run(_with_server([_answer(long_body), _answer()], scenario))
-    assert raw.connections == 2
+    raw = asyncio.run(_with_server([unfinished] * cut_short + [_answer()], scenario))
+    assert raw.connections == cut_short + 1
 
 
 def test_header_lines_of_tens_of_kilobytes_are_read() -> None:
