@@ -144,8 +144,12 @@ def test_header_lines_of_tens_of_kilobytes_are_read() -> None:
 
 @pytest.mark.parametrize(
     "answer",
-    [b"SPDY/9 200 OK\r\n\r\n", b"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n"],
-    ids=["not-http", "bad-status"],
+    [
+        b"SPDY/9 200 OK\r\n\r\n",
+        b"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+    ],
+    ids=["not-http", "bad-status", "bad-chunk-size"],
 )
 def test_a_malformed_answer_is_a_protocol_error_not_a_crash(answer: bytes) -> None:
     async def scenario(raw: RawServer, pool: AiohttpPool) -> None:
@@ -157,13 +161,20 @@ def test_a_malformed_answer_is_a_protocol_error_not_a_crash(answer: bytes) -> No
     asyncio.run(_with_server([answer], scenario))
 
 
-def test_a_body_shorter_than_its_length_is_a_broken_connection() -> None:
+@pytest.mark.parametrize(
+    "short",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    ],
+    ids=["content-length", "chunked"],
+)
+def test_a_body_cut_short_by_the_server_is_a_broken_connection(short: bytes) -> None:
     async def scenario(raw: RawServer, pool: AiohttpPool) -> None:
         with pytest.raises(httpx.RemoteProtocolError) as caught:
             await _get(pool, f"http://127.0.0.1:{raw.port}/")
         assert describe_error(caught.value).kind is FailureKind.RESET
 
-    short = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"
     asyncio.run(_with_server([short], scenario, close_after=True))
 
 
