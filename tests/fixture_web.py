@@ -266,8 +266,12 @@ def _redirect(code: int, location: str, absolute: bool = False) -> Handler:
 
 
 async def redirects(x: Exchange) -> bool:
-    """/redirects/N answers N redirects in a row (?code=301 to change the status), then 200."""
-    left = int(x.request.path.rsplit("/", 1)[1] or 0)
+    """/redirects/N answers N redirects in a row (?code=301 to change the status), then 200;
+    any other name under /redirects/ (the checker's soft-404 probe) is not found."""
+    last = x.request.path.rsplit("/", 1)[1]
+    if last and not last.isdigit():
+        return await x.respond(404, _page("Not Found", "Error."))
+    left = int(last or 0)
     if left <= 0:
         return await x.respond(200, OK_PAGE)
     code = int(x.request.query.get("code", ["302"])[0])
