@@ -22,7 +22,7 @@ class PoolsMocker(HTTPCoreMocker):
     @classmethod
     def to_httpx_request(cls, **kwargs: Any) -> httpx.Request:
         request = kwargs["request"]
-        if isinstance(request, httpx.Request):  # our transport takes httpx's own request
+        if isinstance(request, httpx.Request):  # ours: the request is httpx's own
             return request
         return super().to_httpx_request(**kwargs)
 
@@ -30,7 +30,7 @@ class PoolsMocker(HTTPCoreMocker):
     async def prepare_async_request(
         cls, httpx_request: httpx.Request, **kwargs: Any
     ) -> tuple[httpx.Request, dict[str, Any]]:
-        if kwargs["request"] is httpx_request:
+        if isinstance(kwargs["request"], httpx.Request):  # ours: the request is httpx's own
             await httpx_request.aread()
             return httpx_request, kwargs
         return await super().prepare_async_request(httpx_request, **kwargs)
@@ -40,7 +40,7 @@ class PoolsMocker(HTTPCoreMocker):
         cls, httpx_response: httpx.Response, target: Any, **kwargs: Any
     ) -> Any:
         request = kwargs["request"]
-        if isinstance(request, httpx.Request):
+        if isinstance(request, httpx.Request):  # ours: the request is httpx's own
             # A new, unread response as a transport returns one (respx's has been read and
             # closed, so the client would never close the body the pool waits for).
             return httpx.Response(
