@@ -150,6 +150,8 @@ def _dated(
 #: "1-888-373-7888", "2014-VT-BX-K00X", "U.S.C." and "2,125" each come as one piece.
 _PIECE = re.compile(r"[^\W_]+(?:(?:[-–/.]|,(?=\d{3}(?!\d)))[^\W_]+)*")
 _PARTS = re.compile(r"[-–/.,]")
+#: Every year `_piece_years` reads is a part of exactly four decimal digits.
+_FOUR_DIGITS = re.compile(r"(?<!\d)\d{4}(?!\d)")
 #: Fiscal years: "FY 2015", "FY2015", "FY15", "FY 2015-2016".
 _FISCAL = re.compile(
     r"(?<!\w)fy\s?(\d{2}(?:\d{2})?)(?:[-–/](\d{2}(?:\d{2})?))?(?!\w)", re.IGNORECASE
@@ -181,6 +183,8 @@ def named_years(text: str) -> tuple[int, ...]:
     for match in _FISCAL.finditer(text):
         years += [_full_year(g) for g in match.groups() if g]
     text = _FISCAL.sub(" ", text)
+    if _FOUR_DIGITS.search(text) is None:  # every other form holds a run of four digits
+        return tuple(dict.fromkeys(y for y in years if _FIRST_YEAR <= y <= _LAST_YEAR))
     previous = ""
     pieces = list(_PIECE.finditer(text))
     for i, match in enumerate(pieces):
@@ -196,7 +200,8 @@ def named_years(text: str) -> tuple[int, ...]:
 
 def _piece_years(piece: str) -> list[int]:
     parts = _PARTS.split(piece)
-    if not all(p.isdigit() for p in parts) or "," in piece:
+    # isdecimal, not isdigit: "201²" is digits, but not a number int() can read.
+    if not all(p.isdecimal() for p in parts) or "," in piece:
         return []  # letters (grant numbers, "1990s") or a thousands separator
     sizes = [len(p) for p in parts]
     if sizes == [4]:

@@ -229,6 +229,9 @@ def test_the_dated_limit_moves_with_now() -> None:
         ("a $2000 fine", ()),
         ("trends of the 1990s", ()),
         ("24 hours a day, in more than 200 languages", ()),
+        ("Informe anual ٢٠١٨", (2018,)),  # Arabic-Indic digits are decimal digits
+        ("area of 201² km", ()),  # a superscript is a digit but no number: once a crash
+        ("FY15 only", (2015,)),
         ("", ()),
     ],
 )
