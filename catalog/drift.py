@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -90,6 +91,18 @@ class DriftVerdict:
 # --- words ------------------------------------------------------------------------------
 
 _WORD = re.compile(r"[^\W\d_]+")
+#: For ASCII text: every character that is not a letter becomes a space, so that
+#: `split()` gives what `_WORD.findall` would, about four times faster.
+_ASCII_LETTERS_ONLY = str.maketrans(
+    {chr(i): (chr(i) if chr(i).isalpha() else " ") for i in range(128)}
+)
+
+
+def _words(folded: str) -> list[str]:
+    if folded.isascii():
+        return folded.translate(_ASCII_LETTERS_ONLY).split()
+    return _WORD.findall(folded)
+
 
 #: English, Spanish and French function words, and words every web page has.
 _STOP_TEXT = """
@@ -141,7 +154,17 @@ def _fold(text: str) -> str:
 def _terms(text: str | None) -> list[str]:
     if not text:
         return []
-    return [_stem(w) for w in _WORD.findall(_fold(text)) if len(w) > 2 and w not in _STOP_WORDS]
+    return [_stem(w) for w in _words(_fold(text)) if len(w) > 2 and w not in _STOP_WORDS]
+
+
+def _term_set(text: str | None) -> tuple[set[str], int]:
+    """`set(_terms(text))` and `len(_terms(text))`, for a page's text: each distinct word
+    is judged and stemmed once, not every time it recurs."""
+    if not text:
+        return set(), 0
+    counts = Counter(_words(_fold(text)))
+    kept = [(w, n) for w, n in counts.items() if len(w) > 2 and w not in _STOP_WORDS]
+    return {_stem(w) for w, _ in kept}, sum(n for _, n in kept)
 
 
 # --- markers ----------------------------------------------------------------------------
@@ -305,6 +328,16 @@ def _pattern(*phrases: str) -> re.Pattern[str]:
 
 #: A phrase can only match where each of its words stands as a whole word of the page.
 _ANY_WORD = re.compile(r"\w+")
+_ASCII_WORD_CHARS_ONLY = str.maketrans(
+    {chr(i): (chr(i) if chr(i).isalnum() or chr(i) == "_" else " ") for i in range(128)}
+)
+
+
+def _any_words(text: str) -> list[str]:
+    """`_ANY_WORD.findall(text)`; for ASCII text in two C-level passes (see `_words`)."""
+    if text.isascii():
+        return text.translate(_ASCII_WORD_CHARS_ONLY).split()
+    return _ANY_WORD.findall(text)
 
 
 @lru_cache(maxsize=len(_CATEGORIES))
@@ -343,7 +376,7 @@ def find_markers(text: str, *, ignore: str = "") -> dict[str, tuple[str, ...]]:
     about trafficking in casinos may well link a page saying "casino".
     """
     fired: dict[str, tuple[str, ...]] = {}
-    words = set(_ANY_WORD.findall(text.casefold()))
+    words = set(_any_words(text.casefold()))
     for code, markers in _CATEGORIES.items():
         if not _may_fire(markers, words):
             continue
@@ -380,9 +413,9 @@ def relevance(
     title_terms = set(_terms(entry_title))
     desc_terms = set(_terms(entry_description)) - title_terms
     page_title_terms = set(_terms(page_title))
-    text_list = _terms(page_text)
-    page_terms = page_title_terms | set(text_list)
-    words = len(text_list) + len(page_title_terms)
+    text_terms, text_words = _term_set(page_text)
+    page_terms = page_title_terms | text_terms
+    words = text_words + len(page_title_terms)
 
     parts: list[tuple[float, float | None]] = []
     if title_terms:

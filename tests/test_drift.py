@@ -434,3 +434,20 @@ def test_marker_prefilter_finds_what_a_full_scan_finds(pieces: list[str], ignore
 )
 def test_words_are_compared_without_case_or_accents(text: str, folded: str) -> None:
     assert drift._fold(text) == folded
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.one_of(
+        st.text(alphabet=st.characters(max_codepoint=127), max_size=40),
+        st.text(alphabet="Víctimas ſlots_18+ é²\n-", max_size=40),
+    )
+)
+@example(text="U.S. 2nd_edition, e-mail\tx")
+def test_fast_word_splitting_reads_the_words_the_patterns_read(text: str) -> None:
+    # Relevance and markers split ASCII pages with translate + split instead of the
+    # regular expressions; the words (and so every score) must be the same.
+    assert drift._words(text) == drift._WORD.findall(text)
+    assert drift._any_words(text) == drift._ANY_WORD.findall(text)
+    terms = drift._terms(text)
+    assert drift._term_set(text) == (set(terms), len(terms))
