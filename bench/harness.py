@@ -459,7 +459,12 @@ def run_flow(label: str, config: Path, urls: int, env: Mapping[str, str]) -> Run
             command, cwd=config.parent, stdout=out, stderr=subprocess.STDOUT, env=dict(env)
         )
         sampler = PeakRss(process.pid)
-        _, status, usage = os.wait4(process.pid, 0)
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        except BaseException:  # interrupted: do not leave a flow checking on its own
+            sampler.stop()
+            _stop(process)
+            raise
         wall = time.perf_counter() - started
         peak = sampler.stop()
         process.returncode = os.waitstatus_to_exitcode(status)

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -101,11 +102,22 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
+    # A terminated bench unwinds like an interrupted one, stopping the simulated web and
+    # the Prefect server it started (their own sessions would outlive it otherwise).
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
         return _bench(args, args.workdir.resolve())
     with tempfile.TemporaryDirectory(prefix="linkhealth-bench-") as tmp:
         return _bench(args, Path(tmp))
+
+
+def _flow_dir(work: Path) -> Path:
+    return work / "flow"
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _bench(args: argparse.Namespace, work: Path) -> int:
@@ -146,9 +158,11 @@ def _bench(args: argparse.Namespace, work: Path) -> int:
             runs += _flow_runs(args, web, floor, made, work)
         if args.lychee:
             runs.append(_lychee(web, floor, made.rows, work))
-        if args.report and not args.no_direct:
-            out["report"] = _time_report(db_file(config), work)
-        out["db"] = _db_size(db_file(config))
+        # The database the runs wrote: the direct one, else the flow's.
+        db = db_file(config) if not args.no_direct else _flow_dir(work) / "linkhealth.db"
+        if args.report:
+            out["report"] = _time_report(db, work)
+        out["db"] = _db_size(db)
     out["runs"] = [_as_dict(r) for r in runs]
     _print(out, runs, floor)
     if args.json:
@@ -184,7 +198,7 @@ def _flow_runs(
             tiny_dir.mkdir(exist_ok=True)
             tiny_config = write_config(tiny_dir, tiny.catalog)
             startup.append(run_flow(f"tiny-{attempt}", tiny_config, 1, env).wall_s)
-        flow_dir = work / "flow"
+        flow_dir = _flow_dir(work)
         flow_dir.mkdir(exist_ok=True)
         config = write_config(flow_dir, made.catalog, batch_size=args.batch_size)
         flow = _measure(
@@ -228,7 +242,13 @@ def _lychee(web: Web, floor: Floor, rows: Any, work: Path) -> RunFigures:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         sampler = PeakRss(process.pid)
-        _, _, usage = os.wait4(process.pid, 0)
+        try:
+            _, _, usage = os.wait4(process.pid, 0)
+        except BaseException:
+            sampler.stop()
+            process.kill()
+            process.wait()
+            raise
         wall = time.perf_counter() - started
         return RunFigures(
             label="lychee",

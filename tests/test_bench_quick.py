@@ -6,7 +6,10 @@ library calls (no Prefect server) and scores the stored outcomes against the gro
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -30,3 +33,42 @@ def test_quick_bench_checks_every_url_right_and_politely(tmp_path: Path) -> None
     assert first["wall_s"] >= out["floor"]["by_urls_s"], "no run beats the politeness floor"
     assert second["bytes_sent"] < first["bytes_sent"] / 3, "the second run mostly asks HEAD"
     assert "politeness floor" in done.stdout
+
+
+def test_a_terminated_bench_stops_the_simulated_web_it_started() -> None:
+    # SIGTERM (a CI timeout, `kill`) used to end the bench at once, leaving the simulated
+    # web (and, with Prefect, a server in its own session) running on this machine.
+    command = [str(ROOT / "bench" / "run"), "--quick", "--no-prefect", "--urls", "300"]
+    bench = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    children: list[int] = []
+    try:
+        assert bench.stderr is not None
+        line = bench.stderr.readline()  # "catalog: ..." once the web is up and the catalog made
+        assert line.startswith("catalog:"), line
+        children = _children(bench.pid)
+        assert children, "the simulated web runs as a child process"
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(timeout=30) == 128 + signal.SIGTERM
+        assert not [pid for pid in children if _alive(pid)], "the simulated web was stopped"
+    finally:
+        bench.kill()
+        bench.wait()
+        for pid in children:  # whatever the outcome, nothing of this test keeps running
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                if b"bench.simweb" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
