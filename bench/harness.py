@@ -245,6 +245,21 @@ def observation_count(db_file: Path) -> int:
         return int(db.execute("SELECT count(*) FROM observations").fetchone()[0])
 
 
+def observation_bytes(db_file: Path) -> int | None:
+    """Bytes the observations table and its indexes take, or None when this SQLite has no
+    `dbstat`. Resources and links grow with the catalog, observations with every run:
+    only these say what a year of nightly runs costs."""
+    query = """
+        SELECT sum(pgsize) FROM dbstat WHERE name IN (
+            SELECT name FROM sqlite_schema WHERE tbl_name = 'observations'
+        )"""
+    with contextlib.closing(sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)) as db:
+        try:
+            return int(db.execute(query).fetchone()[0] or 0)
+        except sqlite3.OperationalError:  # built without SQLITE_ENABLE_DBSTAT_VTAB
+            return None
+
+
 # --- one run's figures --------------------------------------------------------------------------
 
 

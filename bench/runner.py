@@ -38,6 +38,7 @@ from bench.harness import (
     latest_outcomes,
     machine_speed,
     make_catalog,
+    observation_bytes,
     observation_count,
     politeness_floor,
     prefect_api,
@@ -279,7 +280,12 @@ def _db_size(db: Path) -> dict[str, Any]:
     size = db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
     count = observation_count(db)
     per_million = size / max(1, count) * 1_000_000
-    return {"bytes": size, "observations": count, "mb_per_million": round(per_million / 1e6)}
+    out = {"bytes": size, "observations": count, "mb_per_million": round(per_million / 1e6)}
+    observations = observation_bytes(db)
+    if observations is not None:
+        out["observation_bytes"] = observations
+        out["observation_mb_per_million"] = round(observations / max(1, count))
+    return out
 
 
 def _as_dict(r: RunFigures) -> dict[str, Any]:
@@ -357,8 +363,13 @@ def _print(out: dict[str, Any], runs: list[RunFigures], floor: Floor) -> None:
         db = out["db"]
         print(
             f"database: {db['bytes'] / 1e6:.1f} MB for {db['observations']} observations "
-            f"(~{db['mb_per_million']} MB per million)"
+            f"(~{db['mb_per_million']} MB per million with the catalog's own rows)"
         )
+        if "observation_bytes" in db:
+            print(
+                f"  observations alone: {db['observation_bytes'] / 1e6:.1f} MB with their "
+                f"indexes (~{db['observation_mb_per_million']} MB per million)"
+            )
 
 
 def _say(message: str) -> None:

@@ -33,6 +33,9 @@ def test_quick_bench_checks_every_url_right_and_politely(tmp_path: Path) -> None
     assert first["wall_s"] >= out["floor"]["by_urls_s"], "no run beats the politeness floor"
     assert second["bytes_sent"] < first["bytes_sent"] / 3, "the second run mostly asks HEAD"
     assert "politeness floor" in done.stdout
+    # Two runs over 120 resources: the figure behind "database size per million observations".
+    assert out["db"]["observations"] == 240
+    assert 0 < out["db"].get("observation_bytes", 1) < out["db"]["bytes"]
 
 
 def test_a_terminated_bench_stops_the_simulated_web_it_started() -> None:
