@@ -183,10 +183,9 @@ def named_years(text: str) -> tuple[int, ...]:
     for match in _FISCAL.finditer(text):
         years += [_full_year(g) for g in match.groups() if g]
     text = _FISCAL.sub(" ", text)
-    if _FOUR_DIGITS.search(text) is None:  # every other form holds a run of four digits
-        return tuple(dict.fromkeys(y for y in years if _FIRST_YEAR <= y <= _LAST_YEAR))
     previous = ""
-    pieces = list(_PIECE.finditer(text))
+    # Every other form holds a run of four digits; most titles have none.
+    pieces = list(_PIECE.finditer(text)) if _FOUR_DIGITS.search(text) else []
     for i, match in enumerate(pieces):
         piece = match.group(0)
         before = text[max(0, match.start() - 2) : match.start()].strip()
