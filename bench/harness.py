@@ -328,11 +328,12 @@ class PeakRss:
 
     def _run(self) -> None:
         while not self._stop.wait(self._every):
-            total = sum(_hwm_kb(pid) for pid in _family(self.pid))
+            total = sum(_hwm_kb(pid) for pid in process_family(self.pid))
             self.peak_kb = max(self.peak_kb, total)
 
 
-def _family(pid: int) -> list[int]:
+def process_family(pid: int) -> list[int]:
+    """`pid` and its descendants, from /proc (Linux)."""
     found, todo = [], [pid]
     while todo:
         current = todo.pop()
@@ -473,19 +474,29 @@ def run_flow(label: str, config: Path, urls: int, env: Mapping[str, str]) -> Run
         process = subprocess.Popen(
             command, cwd=config.parent, stdout=out, stderr=subprocess.STDOUT, env=dict(env)
         )
-        sampler = PeakRss(process.pid)
-        try:
-            _, status, usage = os.wait4(process.pid, 0)
-        except BaseException:  # interrupted: do not leave a flow checking on its own
-            sampler.stop()
-            _stop(process)
-            raise
-        wall = time.perf_counter() - started
-        peak = sampler.stop()
-        process.returncode = os.waitstatus_to_exitcode(status)
+        wall, cpu, peak = wait_measured(process, started)
     if process.returncode not in (0, 6):
         raise RuntimeError(f"linkhealth check failed ({process.returncode}); see {log}")
-    return RunFigures(label=label, urls=urls, wall_s=wall, cpu_s=_cpu(usage), peak_rss_mb=peak)
+    return RunFigures(label=label, urls=urls, wall_s=wall, cpu_s=cpu, peak_rss_mb=peak)
+
+
+def wait_measured(process: subprocess.Popen[Any], started: float) -> tuple[float, float, float]:
+    """Wait for a child started at `started` (`time.perf_counter`): its wall time, the CPU
+    seconds of it and its children, and its family's peak RSS in MB; sets its returncode.
+
+    Interrupted (Ctrl-C, SIGTERM), it stops the child first: a flow or lychee left running
+    on its own would keep loading the machine.
+    """
+    sampler = PeakRss(process.pid)
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    except BaseException:
+        sampler.stop()
+        _stop(process)
+        raise
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return wall, _cpu(usage), sampler.stop()
 
 
 @contextlib.contextmanager

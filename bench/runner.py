@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -30,7 +29,6 @@ from typing import Any
 
 from bench.harness import (
     Floor,
-    PeakRss,
     RunFigures,
     Web,
     accuracy,
@@ -45,6 +43,7 @@ from bench.harness import (
     run_direct,
     run_flow,
     simweb,
+    wait_measured,
     write_config,
 )
 from catalog.settings import CheckSettings
@@ -242,21 +241,13 @@ def _lychee(web: Web, floor: Floor, rows: Any, work: Path) -> RunFigures:
     def run() -> RunFigures:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        sampler = PeakRss(process.pid)
-        try:
-            _, _, usage = os.wait4(process.pid, 0)
-        except BaseException:
-            sampler.stop()
-            process.kill()
-            process.wait()
-            raise
-        wall = time.perf_counter() - started
+        wall, cpu, peak = wait_measured(process, started)
         return RunFigures(
             label="lychee",
             urls=len(rows),
             wall_s=wall,
-            cpu_s=usage.ru_utime + usage.ru_stime,
-            peak_rss_mb=sampler.stop(),
+            cpu_s=cpu,
+            peak_rss_mb=peak,
             extra={"command": " ".join(command)},
         )
 

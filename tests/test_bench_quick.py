@@ -13,6 +13,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+from bench.harness import process_family
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -48,7 +50,7 @@ def test_a_terminated_bench_stops_the_simulated_web_it_started() -> None:
         assert bench.stderr is not None
         line = bench.stderr.readline()  # "catalog: ..." once the web is up and the catalog made
         assert line.startswith("catalog:"), line
-        children = _children(bench.pid)
+        children = process_family(bench.pid)[1:]
         assert children, "the simulated web runs as a child process"
         bench.send_signal(signal.SIGTERM)
         assert bench.wait(timeout=30) == 128 + signal.SIGTERM
@@ -60,13 +62,6 @@ def test_a_terminated_bench_stops_the_simulated_web_it_started() -> None:
             with contextlib.suppress(FileNotFoundError, ProcessLookupError):
                 if b"bench.simweb" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     os.kill(pid, signal.SIGKILL)
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
-    return found
 
 
 def _alive(pid: int) -> bool:
