@@ -406,7 +406,7 @@ def targets_from_catalog(catalog: Path) -> list[Any]:
 
 def write_config(workdir: Path, catalog: Path, *, batch_size: int | None = None) -> Path:
     """A linkhealth.toml for the bench: fresh SQLite file, loopback allowed, no archive."""
-    db = workdir / "linkhealth.db"
+    db = database_in(workdir)
     lines = [
         f'database_url = "sqlite:///{db}"',
         f"catalogs = [{json.dumps(str(catalog))}]",
@@ -462,7 +462,12 @@ def run_direct(label: str, config: Path) -> RunFigures:
 
 
 def db_file(config: Path) -> Path:
-    return config.parent / "linkhealth.db"
+    return database_in(config.parent)
+
+
+def database_in(workdir: Path) -> Path:
+    """The SQLite file of the run set up in `workdir` (`write_config`)."""
+    return workdir / "linkhealth.db"
 
 
 def run_flow(label: str, config: Path, urls: int, env: Mapping[str, str]) -> RunFigures:

@@ -32,6 +32,7 @@ from bench.harness import (
     RunFigures,
     Web,
     accuracy,
+    database_in,
     db_file,
     latest_outcomes,
     machine_speed,
@@ -159,7 +160,7 @@ def _bench(args: argparse.Namespace, work: Path) -> int:
         if args.lychee:
             runs.append(_lychee(web, floor, made.rows, work))
         # The database the runs wrote: the direct one, else the flow's.
-        db = db_file(config) if not args.no_direct else _flow_dir(work) / "linkhealth.db"
+        db = db_file(config) if not args.no_direct else database_in(_flow_dir(work))
         if args.report:
             out["report"] = _time_report(db, work)
         out["db"] = _db_size(db)
