@@ -470,19 +470,25 @@ def database_in(workdir: Path) -> Path:
     return workdir / "linkhealth.db"
 
 
-def run_flow(label: str, config: Path, urls: int, env: Mapping[str, str]) -> RunFigures:
-    """`linkhealth check --no-report` in a child process; CPU and RSS of it and its children."""
+def run_flow(label: str, config: Path, urls: int, api: PrefectApi) -> RunFigures:
+    """`linkhealth check --no-report` in a child process; CPU and RSS of it and its children,
+    and (`extra["server_cpu_s"]`) the CPU the Prefect server spent meanwhile."""
     command = [str(VENV_BIN / "linkhealth"), "check", "--config", str(config), "--no-report"]
     log = config.parent / f"{label}.log"
+    server_before = api.server_cpu_s()
     with log.open("w") as out:
         started = time.perf_counter()
         process = subprocess.Popen(
-            command, cwd=config.parent, stdout=out, stderr=subprocess.STDOUT, env=dict(env)
+            command, cwd=config.parent, stdout=out, stderr=subprocess.STDOUT, env=dict(api.env)
         )
         wall, cpu, peak = wait_measured(process, started)
+    server_after = api.server_cpu_s()
     if process.returncode not in (0, 6):
         raise RuntimeError(f"linkhealth check failed ({process.returncode}); see {log}")
-    return RunFigures(label=label, urls=urls, wall_s=wall, cpu_s=cpu, peak_rss_mb=peak)
+    figures = RunFigures(label=label, urls=urls, wall_s=wall, cpu_s=cpu, peak_rss_mb=peak)
+    if server_before is not None and server_after is not None:
+        figures.extra["server_cpu_s"] = round(server_after - server_before, 2)
+    return figures
 
 
 def wait_measured(process: subprocess.Popen[Any], started: float) -> tuple[float, float, float]:
@@ -504,13 +510,40 @@ def wait_measured(process: subprocess.Popen[Any], started: float) -> tuple[float
     return wall, _cpu(usage), sampler.stop()
 
 
+@dataclass(frozen=True)
+class PrefectApi:
+    """Where flows report to: the environment to run them in, and the server's process."""
+
+    env: dict[str, str]
+    #: The server started here; None for one PREFECT_API_URL named (maybe on another machine).
+    server_pid: int | None = None
+
+    def server_cpu_s(self) -> float | None:
+        """CPU seconds the server has used so far. A flow's CPU is only half of what a run
+        costs: the server spends its own on every state change and event the flow sends."""
+        if self.server_pid is None:
+            return None
+        return sum(_proc_cpu_s(pid) for pid in process_family(self.server_pid))
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """User + system CPU of `pid` and its waited-for children, from /proc (Linux)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # gone meanwhile
+        return 0.0
+    fields = stat.rpartition(")")[2].split()  # the command name may hold spaces
+    ticks = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def prefect_api(home: Path) -> Iterator[dict[str, str]]:
-    """The environment for flows: PREFECT_API_URL if given, else a server started here."""
+def prefect_api(home: Path) -> Iterator[PrefectApi]:
+    """PREFECT_API_URL if given, else a server started here (and stopped at the end)."""
     env = dict(os.environ)
     given = env.get("PREFECT_API_URL")
     if given:
-        yield env
+        yield PrefectApi(env)
         return
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
@@ -529,7 +562,7 @@ def prefect_api(home: Path) -> Iterator[dict[str, str]]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the Prefect server did not start; see {home / 'server.log'}")
             time.sleep(0.5)
-        yield env
+        yield PrefectApi(env, process.pid)
     finally:
         _stop(process, group=True)
         log.close()

@@ -189,7 +189,7 @@ def _flow_runs(
     args: argparse.Namespace, web: Web, floor: Floor, made: Any, work: Path
 ) -> list[RunFigures]:
     runs: list[RunFigures] = []
-    with prefect_api(work / "prefect") as env:
+    with prefect_api(work / "prefect") as api:
         tiny = make_catalog(
             work / "tiny" / "tiny.yaml", urls=1, hosts=1, seed=args.seed, port=web.port
         )
@@ -198,12 +198,12 @@ def _flow_runs(
             tiny_dir = work / f"tiny-{attempt}"
             tiny_dir.mkdir(exist_ok=True)
             tiny_config = write_config(tiny_dir, tiny.catalog)
-            startup.append(run_flow(f"tiny-{attempt}", tiny_config, 1, env).wall_s)
+            startup.append(run_flow(f"tiny-{attempt}", tiny_config, 1, api).wall_s)
         flow_dir = _flow_dir(work)
         flow_dir.mkdir(exist_ok=True)
         config = write_config(flow_dir, made.catalog, batch_size=args.batch_size)
         flow = _measure(
-            web, floor, made.truth, "flow", lambda: run_flow("flow", config, args.urls, env)
+            web, floor, made.truth, "flow", lambda: run_flow("flow", config, args.urls, api)
         )
         flow.extra["startup_s"] = round(startup[-1], 2)
         runs.append(flow)
@@ -214,7 +214,7 @@ def _flow_runs(
                     floor,
                     made.truth,
                     "flow, second run",
-                    lambda: run_flow("flow-2nd", config, args.urls, env),
+                    lambda: run_flow("flow-2nd", config, args.urls, api),
                 )
             )
         for run in runs:
@@ -312,6 +312,13 @@ def _print(out: dict[str, Any], runs: list[RunFigures], floor: Floor) -> None:
                 f"   {r.wall_s / floor.by_urls_s:.2f} x (URLs)"
             )
         print(f"  CPU                  {r.cpu_s:9.1f} s   ({r.cpu_per_1000:.2f} s per 1,000 URLs)")
+        if "server_cpu_s" in r.extra:
+            server = float(r.extra["server_cpu_s"])
+            both = (r.cpu_s + server) / max(1, r.urls) * 1000
+            print(
+                f"  + Prefect server     {server:9.1f} s   meanwhile ({both:.2f} s per 1,000 "
+                "URLs with it)"
+            )
         print(f"  peak RSS             {r.peak_rss_mb:9.0f} MB")
         print(f"  requests / bytes     {r.requests:9d}     {r.bytes_sent / 1e6:.1f} MB")
         print(
@@ -336,7 +343,7 @@ def _print(out: dict[str, Any], runs: list[RunFigures], floor: Floor) -> None:
             for kind, count in a.mismatches.items():
                 print(f"    wrong: {kind} x{count}")
         for key, value in r.extra.items():
-            if key != "command":
+            if key not in ("command", "server_cpu_s"):
                 print(f"  {key:<20} {value}")
     flow = next((r for r in runs if r.label == "flow"), None)
     direct = next((r for r in runs if r.label == "direct"), None)
