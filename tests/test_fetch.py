@@ -298,6 +298,7 @@ def test_requests_are_built_as_the_client_would_build_them(
     from catalog.check.checker import make_client
     from catalog.check.fetch import Fetcher
     from catalog.check.politeness import Politeness
+    from catalog.check.safety import AddressBook
 
     async def both() -> tuple[httpx.Request, httpx.Request]:
         async with make_client(SETTINGS, transport(lambda r: httpx.Response(200))) as client:
@@ -305,7 +306,7 @@ def test_requests_are_built_as_the_client_would_build_them(
                 client,
                 SETTINGS,
                 Politeness(SETTINGS),
-                resolver=Resolver(),
+                addresses=AddressBook(Resolver()),
                 clock=lambda: NOW,
                 sleep=RecordingSleep(),
             )

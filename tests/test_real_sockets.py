@@ -407,6 +407,48 @@ def test_valid_certificate_from_trusted_authority_is_ok(web: FixtureWeb) -> None
     assert web.stats("/ok").count >= 1
 
 
+class ChangingDns:
+    """A DNS server that answers `first` once and `later` ever after (DNS rebinding)."""
+
+    def __init__(self, first: str, later: str) -> None:
+        self.answers = [first, later]
+        self.asked: list[str] = []
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.asked.append(host)
+        return [self.answers[min(len(self.asked), 2) - 1]]
+
+
+def test_a_host_is_connected_to_at_the_address_that_was_checked(web: FixtureWeb) -> None:
+    # The check sees 127.0.0.1 (allowed here); a second lookup would get 127.0.0.2, which
+    # is not. The connection must go to the checked address: the run looks the name up
+    # once, and the connection reads that answer instead of asking DNS again (which,
+    # for this made-up name, would fail).
+    dns = ChangingDns("127.0.0.1", "127.0.0.2")
+    settings = replace(FAST, allow_private=False, private_allowlist=("127.0.0.1",))
+    obs = check(web.url("/ok", host="rebinding.test"), settings, resolver=dns)
+    assert obs.outcome is Outcome.OK, obs.reason
+    assert web.stats("/ok").count >= 1
+    assert dns.asked == ["rebinding.test"]
+
+
+def test_connections_use_the_runs_resolver_even_without_the_address_check(
+    web: FixtureWeb,
+) -> None:
+    dns = ChangingDns("127.0.0.1", "127.0.0.2")
+    targets = [
+        Target(
+            url=web.url(f"/ok?n={n}", host="pinned.test"),
+            host="pinned.test",
+            resource_ids=(f"r{n}",),
+        )
+        for n in range(3)
+    ]
+    observations = asyncio.run(check_targets(targets, FAST, resolver=dns))
+    assert [o.outcome for o in observations] == [Outcome.OK] * 3
+    assert dns.asked == ["pinned.test"]
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 def test_private_address_is_never_requested(web: FixtureWeb, host: str) -> None:
     obs = check(web.url("/ok", host=host), replace(FAST, allow_private=False))

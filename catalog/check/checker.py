@@ -44,7 +44,7 @@ from catalog.check.fetch import (
     page_facts,
 )
 from catalog.check.politeness import HostScheduler, Politeness, Slots
-from catalog.check.safety import Resolver, check_allowlist
+from catalog.check.safety import AddressBook, Resolver, check_allowlist
 from catalog.check.soft404 import probe_url_for
 from catalog.check.transport import AiohttpPool
 from catalog.clock import Clock, utcnow
@@ -87,8 +87,9 @@ async def check_targets(
             work.append((parsed.host, index))
             checked[index] = parsed
     if work:
-        async with make_client(settings, transport) as client:
-            run = _Run(targets, settings, client, resolver, clock, sleep, on_result, results)
+        addresses = AddressBook(resolver)
+        async with make_client(settings, transport, addresses) as client:
+            run = _Run(targets, settings, client, addresses, clock, sleep, on_result, results)
             await run.all(work, checked)
     return [obs for obs in results if obs is not None]
 
@@ -99,9 +100,12 @@ def check_batch(batch: Batch, settings: CheckSettings, **kwargs: Any) -> list[Ob
 
 
 def make_client(
-    settings: CheckSettings, transport: httpx.AsyncBaseTransport | None = None
+    settings: CheckSettings,
+    transport: httpx.AsyncBaseTransport | None = None,
+    addresses: AddressBook | None = None,
 ) -> httpx.AsyncClient:
-    """The one client of a run: our User-Agent, our timeouts, redirects left to us."""
+    """The one client of a run: our User-Agent, our timeouts, redirects left to us, and
+    connections to the addresses `addresses` resolved (and the fetcher checked)."""
     timeout = httpx.Timeout(
         connect=settings.connect_timeout,
         read=settings.read_timeout,
@@ -114,7 +118,7 @@ def make_client(
         keepalive_expiry=KEEPALIVE_S,
     )
     if transport is None:
-        transport = HostPools(settings)
+        transport = HostPools(settings, addresses=addresses)
     # The client's own jar refuses everything: each URL keeps its cookies in its own jar.
     # (The jar itself, not an httpx.Cookies around it: the client copies a Cookies into a
     # new default-policy jar, which accepted every cookie.) `Fetcher` bypasses it anyway.
@@ -148,9 +152,12 @@ class HostPools(httpx.AsyncBaseTransport):
     pool matched each request against every connection it held.)
     """
 
-    def __init__(self, settings: CheckSettings, max_pools: int = 256) -> None:
+    def __init__(
+        self, settings: CheckSettings, max_pools: int = 256, addresses: AddressBook | None = None
+    ) -> None:
         self._settings = settings
         self._max_pools = max_pools
+        self._addresses = addresses
         self._tls: ssl.SSLContext | None = None
         #: Requests per pool whose response body is not closed yet.
         self._busy: dict[tuple[bytes, bytes, int | None], int] = {}
@@ -172,7 +179,8 @@ class HostPools(httpx.AsyncBaseTransport):
             size = self._settings.policy_for(url.host)[0] + 1  # +1: a redirect to itself
             if self._tls is None:  # loading the CA bundle costs ~20 ms: once per run
                 self._tls = httpx.create_ssl_context()
-            pool = self._pools[key] = AiohttpPool(self._tls, size, KEEPALIVE_S)
+            resolve = self._addresses.addresses if self._addresses is not None else None
+            pool = self._pools[key] = AiohttpPool(self._tls, size, KEEPALIVE_S, resolve)
         else:
             self._pools.move_to_end(key)
         self._busy[key] = self._busy.get(key, 0) + 1
@@ -246,7 +254,7 @@ class _Run:
         targets: Sequence[Target],
         settings: CheckSettings,
         client: httpx.AsyncClient,
-        resolver: Resolver | None,
+        addresses: AddressBook,
         clock: Clock,
         sleep: Sleep,
         on_result: Callable[[Observation], None] | None,
@@ -263,7 +271,7 @@ class _Run:
             client,
             settings,
             self.politeness,
-            resolver=resolver,
+            addresses=addresses,
             clock=clock,
             sleep=self.slots.sleeper(sleep),
         )
@@ -295,7 +303,7 @@ class _Run:
             raise group_error.exceptions[0] from None
         finally:
             # Probes and lookups outlive a URL that hit its deadline; none outlives the run.
-            for task in [*self._probes.values(), *self.fetcher.pending_lookups()]:
+            for task in [*self._probes.values(), *self.fetcher.addresses.pending()]:
                 task.cancel()
 
     async def _check_job(

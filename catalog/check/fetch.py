@@ -21,7 +21,6 @@ import contextlib
 import functools
 import ipaddress
 import logging
-import socket
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -47,7 +46,7 @@ from catalog.check.retry import (
     should_retry,
     with_retries,
 )
-from catalog.check.safety import Resolver, forbidden_address, host_allowlisted, system_resolver
+from catalog.check.safety import AddressBook, forbidden_address, host_allowlisted
 from catalog.clock import Clock
 from catalog.model import Hop, Previous, Target
 from catalog.settings import CheckSettings
@@ -179,17 +178,16 @@ class Fetcher:
         settings: CheckSettings,
         politeness: Politeness,
         *,
-        resolver: Resolver | None,
+        addresses: AddressBook,
         clock: Clock,
         sleep: Sleep,
     ) -> None:
         self.client = client
         self.settings = settings
         self.politeness = politeness
-        self.resolver = resolver or system_resolver
+        self.addresses = addresses
         self.clock = clock
         self.sleep = sleep
-        self._addresses: dict[tuple[str, int], asyncio.Task[list[str]]] = {}
         #: HEAD and probe requests are sent once each (`_head` repeats them itself).
         self._once = replace(settings, max_attempts=1)
         #: What `client.build_request` would add to each request, worked out once.
@@ -406,7 +404,7 @@ class Fetcher:
             reason = forbidden_address(checked.host, allow)
             return (Stop.PRIVATE, reason, None) if reason else None
         try:
-            addresses = await self._resolve(checked.host, checked.port)
+            addresses = await self.addresses.addresses(checked.host, checked.port)
         except OSError as exc:
             return Stop.UNRESOLVED, None, exc
         for address in addresses:
@@ -414,23 +412,6 @@ class Fetcher:
             if reason:
                 return Stop.PRIVATE, reason, None
         return None
-
-    def pending_lookups(self) -> list[asyncio.Task[list[str]]]:
-        return [task for task in self._addresses.values() if not task.done()]
-
-    async def _resolve(self, host: str, port: int) -> list[str]:
-        """Resolve once per host and port per run; a deadline on one URL cancels no lookup."""
-        key = (host, port)
-        task = self._addresses.get(key)
-        if task is None:
-            task = self._addresses[key] = asyncio.ensure_future(self._lookup(host, port))
-        return await asyncio.shield(task)
-
-    async def _lookup(self, host: str, port: int) -> list[str]:
-        addresses = list(await self.resolver(host, port))
-        if not addresses:
-            raise socket.gaierror(socket.EAI_NONAME, "no addresses for the host name")
-        return addresses
 
 
 def page_facts(answer: Answer) -> PageFacts:

@@ -5,6 +5,10 @@ operator's allow-list (`CheckSettings.private_allowlist`). Outputs: a reason whe
 address is not publicly routable (loopback, private, link-local incl. the cloud
 metadata address 169.254.169.254, CGNAT, multicast, reserved ...), else None.
 
+The addresses a host resolved to are looked up once per run (`AddressBook`) and both the
+check and the connection read them there: a DNS server that answers a public address to
+the check and a private one a moment later (DNS rebinding) cannot steer the connection.
+
 Allow-list entries are IP networks ("10.0.0.0/8"), single IPs ("127.0.0.1") or exact
 host names ("intranet.example.org"); host names let the checker skip the address check
 for an intranet host without knowing its addresses in advance.
@@ -21,6 +25,7 @@ from functools import lru_cache
 from catalog.errors import ConfigError
 
 __all__ = [
+    "AddressBook",
     "Resolver",
     "check_allowlist",
     "forbidden_address",
@@ -46,6 +51,33 @@ async def system_resolver(host: str, port: int) -> list[str]:
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class AddressBook:
+    """Each host's addresses, resolved once per run and shared by the address check and
+    the connection (`transport.AiohttpPool`), so we connect to what we checked."""
+
+    def __init__(self, resolver: Resolver | None = None) -> None:
+        self._resolver = resolver or system_resolver
+        self._lookups: dict[tuple[str, int], asyncio.Task[list[str]]] = {}
+
+    async def addresses(self, host: str, port: int) -> list[str]:
+        """Raises `socket.gaierror` (an OSError) when the host has none. A deadline on one
+        URL cancels its wait, never the lookup other URLs of the host share."""
+        key = (host, port)
+        task = self._lookups.get(key)
+        if task is None:
+            task = self._lookups[key] = asyncio.ensure_future(self._lookup(host, port))
+        return await asyncio.shield(task)
+
+    def pending(self) -> list[asyncio.Task[list[str]]]:
+        return [task for task in self._lookups.values() if not task.done()]
+
+    async def _lookup(self, host: str, port: int) -> list[str]:
+        addresses = list(await self._resolver(host, port))
+        if not addresses:
+            raise socket.gaierror(socket.EAI_NONAME, "no addresses for the host name")
+        return addresses
 
 
 def forbidden_address(ip: str, allowlist: Sequence[str]) -> str | None:

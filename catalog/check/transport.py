@@ -17,12 +17,16 @@ timeout, which would turn "the server reset the connection" into "timed out".
 
 from __future__ import annotations
 
+import socket
 import ssl
 from collections.abc import AsyncIterator
 
 import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
+
+from catalog.check.safety import Resolver
 
 #: Header lines up to this many bytes are read (aiohttp's default is 8 KiB; httpcore took
 #: up to 100 KiB in all, and government sites do send cookies of several KiB).
@@ -30,18 +34,34 @@ MAX_HEADER_LINE = 64 * 1024
 
 
 class AiohttpPool(httpx.AsyncBaseTransport):
-    """Keep-alive connections to one host, at most `size` at once."""
+    """Keep-alive connections to one host, at most `size` at once.
 
-    def __init__(self, tls: ssl.SSLContext, size: int, keepalive_s: float) -> None:
+    With `resolve`, a host name is connected to at the addresses it gives (the run's
+    `safety.AddressBook`, which the address check read) instead of aiohttp's own lookup.
+    """
+
+    def __init__(
+        self,
+        tls: ssl.SSLContext,
+        size: int,
+        keepalive_s: float,
+        resolve: Resolver | None = None,
+    ) -> None:
         self._tls = tls
         self._size = size
         self._keepalive_s = keepalive_s
+        self._resolve = resolve
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
         # Made on first use: aiohttp binds a session to the running event loop.
+        resolver = _Pinned(self._resolve) if self._resolve is not None else None
         connector = aiohttp.TCPConnector(
-            limit=self._size, keepalive_timeout=self._keepalive_s, ssl=self._tls
+            limit=self._size,
+            keepalive_timeout=self._keepalive_s,
+            ssl=self._tls,
+            resolver=resolver,
+            use_dns_cache=resolver is None,  # the address book keeps them for the run
         )
         session = aiohttp.ClientSession(
             connector=connector,
@@ -94,6 +114,38 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+
+class _Pinned(AbstractResolver):
+    """aiohttp's resolver interface over our `Resolver`, so that a connection goes to an
+    address the address check has seen, not to a second DNS answer."""
+
+    def __init__(self, resolve: Resolver) -> None:
+        self._resolve = resolve
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = []
+        for address in await self._resolve(host, port):
+            kind = socket.AF_INET6 if ":" in address else socket.AF_INET
+            if family in (socket.AF_UNSPEC, kind):
+                found.append(
+                    ResolveResult(
+                        hostname=host,
+                        host=address,
+                        port=port,
+                        family=kind,
+                        proto=socket.IPPROTO_TCP,
+                        flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+                    )
+                )
+        if not found:
+            raise OSError(f"no address of the family the connection asked for ({family})")
+        return found
+
+    async def close(self) -> None:
+        pass
 
 
 class _Body(httpx.AsyncByteStream):
