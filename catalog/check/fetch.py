@@ -186,6 +186,8 @@ class Fetcher:
         self.settings = settings
         self.politeness = politeness
         self.addresses = addresses
+        #: (host, port) -> why its address is not to be requested, or None when it may be.
+        self._forbidden: dict[tuple[str, int], str | None] = {}
         self.clock = clock
         self.sleep = sleep
         #: HEAD and probe requests are sent once each (`_head` repeats them itself).
@@ -397,21 +399,23 @@ class Fetcher:
         """Why `checked` must not be requested (private address, no DNS), or None."""
         if self.settings.allow_private:
             return None
+        key = (checked.host, checked.port)
+        if key in self._forbidden:  # a host's addresses are fixed for the run
+            reason = self._forbidden[key]
+            return (Stop.PRIVATE, reason, None) if reason else None
         allow = self.settings.private_allowlist
         if host_allowlisted(checked.host, allow):
-            return None
-        if _is_ip(checked.host):
+            reason = None
+        elif _is_ip(checked.host):
             reason = forbidden_address(checked.host, allow)
-            return (Stop.PRIVATE, reason, None) if reason else None
-        try:
-            addresses = await self.addresses.addresses(checked.host, checked.port)
-        except OSError as exc:
-            return Stop.UNRESOLVED, None, exc
-        for address in addresses:
-            reason = forbidden_address(address, allow)
-            if reason:
-                return Stop.PRIVATE, reason, None
-        return None
+        else:
+            try:
+                addresses = await self.addresses.addresses(checked.host, checked.port)
+            except OSError as exc:
+                return Stop.UNRESOLVED, None, exc
+            reason = next(filter(None, (forbidden_address(a, allow) for a in addresses)), None)
+        self._forbidden[key] = reason
+        return (Stop.PRIVATE, reason, None) if reason else None
 
 
 def page_facts(answer: Answer) -> PageFacts:
