@@ -8,6 +8,7 @@ import ipaddress
 import pytest
 
 from catalog.check.safety import (
+    AddressBook,
     check_allowlist,
     forbidden_address,
     host_allowlisted,
@@ -147,3 +148,31 @@ def test_system_resolver_raises_for_an_invalid_name() -> None:
     # socket.gaierror is an OSError, as is the TimeoutError of a resolver that hangs.
     with pytest.raises(OSError):
         asyncio.run(lookup())
+
+
+def test_the_address_book_looks_each_host_up_once_however_it_is_spelled() -> None:
+    # The check reads a URL's host without its final dot, the connection with it; a second
+    # lookup would give a rebinding DNS server a second chance to answer.
+    asked: list[tuple[str, int]] = []
+
+    async def dns(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        return ["93.184.216.34"]
+
+    async def lookups() -> list[list[str]]:
+        book = AddressBook(dns)
+        spellings = ["example.org", "Example.ORG.", "example.org"]
+        return [await book.addresses(host, 443) for host in spellings] + [
+            await book.addresses("example.org", 8443)
+        ]
+
+    assert asyncio.run(lookups()) == [["93.184.216.34"]] * 4
+    assert asked == [("example.org", 443), ("example.org", 8443)]
+
+
+def test_the_address_book_says_so_when_a_host_has_no_address() -> None:
+    async def empty(host: str, port: int) -> list[str]:
+        return []
+
+    with pytest.raises(OSError, match="no addresses"):
+        asyncio.run(AddressBook(empty).addresses("example.org", 443))

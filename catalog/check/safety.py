@@ -63,8 +63,10 @@ class AddressBook:
 
     async def addresses(self, host: str, port: int) -> list[str]:
         """Raises `socket.gaierror` (an OSError) when the host has none. A deadline on one
-        URL cancels its wait, never the lookup other URLs of the host share."""
-        key = (host, port)
+        URL cancels its wait, never the lookup other URLs of the host share. "Example.org."
+        and "example.org" are one entry: the check reads the URL's host without the final
+        dot, the connection with it, and two lookups would be two chances to answer."""
+        key = (host.rstrip(".").lower(), port)
         task = self._lookups.get(key)
         if task is None:
             task = self._lookups[key] = asyncio.ensure_future(self._lookup(host, port))
