@@ -58,7 +58,7 @@ def rekey_links(
     host: Callable[[str], str] = host_of,
 ) -> RekeyResult:
     """Rewrite every `links.url` to `canonical(url)`, merging links that collapse."""
-    groups: dict[str, list[sa.Row[tuple[int, str, datetime | None]]]] = defaultdict(list)
+    groups: dict[str, list[sa.Row[int, str, datetime | None]]] = defaultdict(list)
     rows = conn.execute(sa.select(_links.c.id, _links.c.url, _links.c.last_checked_at))
     for row in rows:
         groups[canonical(row.url)].append(row)
@@ -84,7 +84,7 @@ def rekey_links(
 
 
 def _newest_first(
-    row: sa.Row[tuple[int, str, datetime | None]], key: str
+    row: sa.Row[int, str, datetime | None], key: str
 ) -> tuple[bool, datetime | str, bool, int]:
     """Most recently checked first; then the one already in the new form; then the oldest."""
     checked = row.last_checked_at

@@ -27,9 +27,21 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Connection, Engine, and_, bindparam, delete, func, or_, select, text
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -44,6 +56,13 @@ from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from catalog.staleness import staleness
 from catalog.urls import CheckedUrl, canonical_url, parse_url
+
+
+def _table(model: type[t.Base]) -> Table:
+    """The model's Core table. SQLAlchemy types `__table__` as any FROM clause, which has
+    no insert() or update(); a declarative model's is always a Table."""
+    return cast(Table, model.__table__)
+
 
 # --- records ---------------------------------------------------------------------------------
 
@@ -449,7 +468,7 @@ def acquire_lease(
     Inserts the row, or takes it over when it expired or is already ours; a live lease
     of someone else is left alone and returned (`acquired` False).
     """
-    table = t.RunLease.__table__
+    table = _table(t.RunLease)
     insert = _dialect_insert(engine)(table).values(
         name=name,
         holder=holder,
@@ -592,7 +611,7 @@ def upsert_collection(
 def stored_rids(s: Session, collection_id: int) -> dict[str, bool]:
     """Every resource id the collection has rows for -> whether the row is active (not
     removed): what sync needs of the rows before it reads them a chunk at a time."""
-    table = t.Resource.__table__
+    table = _table(t.Resource)
     rows = s.connection().execute(
         select(table.c.rid, table.c.removed_at.is_(None)).where(
             table.c.collection_id == collection_id
@@ -605,7 +624,7 @@ def stored_resources(
     s: Session, collection_id: int, rids: Sequence[str] | None = None
 ) -> list[StoredResource]:
     """The collection's rows (only those of `rids` when given: sync reads a chunk at once)."""
-    table = t.Resource.__table__
+    table = _table(t.Resource)
     query = select(
         table.c.id,
         table.c.rid,
@@ -637,7 +656,7 @@ def ensure_links(s: Session, urls: Sequence[str]) -> dict[str, int]:
     """URL as written -> id of the links row of its canonical form (created when new)."""
     parsed = {url: _key_and_host(url) for url in dict.fromkeys(urls)}
     keys = {url: key for url, (key, _) in parsed.items()}
-    table = t.Link.__table__
+    table = _table(t.Link)
     conn = s.connection()
     ids: dict[str, int] = {}
     wanted = list(dict.fromkeys(keys.values()))
@@ -673,7 +692,7 @@ def insert_resources(
     """New resource rows, in one executemany; returned in the order given."""
     if not writes:
         return []
-    table = t.Resource.__table__
+    table = _table(t.Resource)
     ids = (
         s.connection()
         .execute(
@@ -700,7 +719,7 @@ def update_resources(
     ones. Every write here is a curator's change, so `updated_at` moves."""
     if not writes:
         return []
-    table = t.Resource.__table__
+    table = _table(t.Resource)
     names = ["title", "url", "publisher", "fields", "line", "link_id"]
     statement = (
         table.update()
@@ -721,7 +740,7 @@ def update_lines(s: Session, lines: Mapping[int, int | None]) -> None:
     """Only the entries' line numbers moved: bookkeeping, so `updated_at` stays."""
     if not lines:
         return
-    table = t.Resource.__table__
+    table = _table(t.Resource)
     statement = (
         table.update().where(table.c.id == bindparam("row_id")).values(line=bindparam("new_line"))
     )
@@ -731,7 +750,7 @@ def update_lines(s: Session, lines: Mapping[int, int | None]) -> None:
 
 
 def mark_removed(s: Session, resource_ids: Sequence[int], *, now: datetime) -> None:
-    table = t.Resource.__table__
+    table = _table(t.Resource)
     for chunk in _chunks(list(resource_ids)):
         s.connection().execute(
             table.update().where(table.c.id.in_(chunk)).values(removed_at=now, updated_at=now)
@@ -829,7 +848,7 @@ def targets_for_check(
     collection_keys: Sequence[str] | None = None,
 ) -> list[Target]:
     """One Target per distinct link of the active resources, in URL order."""
-    link, res, col = t.Link.__table__, t.Resource.__table__, t.Collection.__table__
+    link, res, col = _table(t.Link), _table(t.Resource), _table(t.Collection)
     query = (
         select(
             link.c.id,
@@ -861,16 +880,16 @@ def targets_for_check(
         # without holding every row first (at 100,000 links that doubled the peak).
         rows = s.connection().execute(query.execution_options(yield_per=CHUNK))
         for _, group in groupby(rows, key=attrgetter("id")):
-            link, *more = group
-            rids = dict.fromkeys([link.rid, *(row.rid for row in more)])
+            first, *more = group
+            rids = dict.fromkeys([first.rid, *(row.rid for row in more)])
             targets.append(
                 Target(
-                    url=link.url,
-                    host=sys.intern(link.host),  # a few thousand hosts, 100,000 copies
+                    url=first.url,
+                    host=sys.intern(first.host),  # a few thousand hosts, 100,000 copies
                     resource_ids=tuple(rids),
-                    previous=_previous(link),
-                    fingerprint_due=link.fingerprinted_at is None
-                    or now - link.fingerprinted_at >= max_age,
+                    previous=_previous(first),
+                    fingerprint_due=first.fingerprinted_at is None
+                    or now - first.fingerprinted_at >= max_age,
                 )
             )
     return targets
@@ -989,7 +1008,7 @@ def _record_chunk(
         new, drift_changes = health_rules.apply_drift(new, judgement, at=obs.checked_at)
         states[link.id] = new
         changed.append((link, [*changes, *drift_changes], obs.checked_at))
-    table = t.Observation.__table__
+    table = _table(t.Observation)
     insert = table.insert().values(
         relevance_scores=bindparam("relevance_scores", type_=_JSON_OR_NULL)
     )
@@ -1012,7 +1031,7 @@ def _key_and_host(url: str) -> tuple[str, str]:
 
 def _links_by_url(conn: Connection, hosts: Mapping[str, str]) -> dict[str, Any]:
     """The links rows (Core rows) of canonical URLs (-> host); missing ones are created."""
-    table = t.Link.__table__
+    table = _table(t.Link)
     found: dict[str, Any] = {}
     keys = list(hosts)
     for chunk in _chunks(keys):
@@ -1033,7 +1052,7 @@ def _links_by_url(conn: Connection, hosts: Mapping[str, str]) -> dict[str, Any]:
 def _write_states(
     conn: Connection, states: Mapping[int, LinkState], last_seen: Mapping[int, int | None]
 ) -> None:
-    table = t.Link.__table__
+    table = _table(t.Link)
     names = [*_STATE_FIELDS, "last_observation_id"]
     statement = (
         table.update()
@@ -1078,7 +1097,7 @@ def _insert_events(
 ) -> list[EventRecord]:
     if not rows:
         return []
-    table = t.Event.__table__
+    table = _table(t.Event)
     ids = conn.execute(
         table.insert().returning(table.c.id, sort_by_parameter_order=True), list(rows)
     ).scalars()
@@ -1104,7 +1123,7 @@ DRIFT_HISTORY = 10
 def _entries_of(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[Entry]]:
     """The active catalog entries that use each link, keyed by resources.id; links with
     none are left out."""
-    table = t.Resource.__table__
+    table = _table(t.Resource)
     found: dict[int, list[Entry]] = {}
     for chunk in _chunks(list(dict.fromkeys(link_ids))):
         rows = conn.execute(
@@ -1120,7 +1139,7 @@ def _entries_of(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[Ent
 
 def _relevance_histories(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[Any]]:
     """The last `DRIFT_HISTORY` relevance_scores of each link, newest first."""
-    table = t.Observation.__table__
+    table = _table(t.Observation)
     found: dict[int, list[Any]] = {}
     for chunk in _chunks(list(link_ids)):
         rank = _newest_first("rank")
@@ -1354,7 +1373,7 @@ def refresh_staleness(
     `snooze_ended` event so the resource's return to the queue is explained. Reads plain
     columns and writes only the rows that changed, in executemany batches.
     """
-    res, link = t.Resource.__table__, t.Link.__table__
+    res, link = _table(t.Resource), _table(t.Link)
     query = (
         select(
             res.c.id,
@@ -1376,8 +1395,8 @@ def refresh_staleness(
         .order_by(res.c.id)
     )
     if collection_keys is not None:
-        collections = select(t.Collection.__table__.c.id).where(
-            t.Collection.__table__.c.key.in_(list(collection_keys))
+        collections = select(_table(t.Collection).c.id).where(
+            _table(t.Collection).c.key.in_(list(collection_keys))
         )
         query = query.where(res.c.collection_id.in_(collections))
     ended: list[NewEvent] = []

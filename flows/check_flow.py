@@ -28,7 +28,7 @@ import queue
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -178,7 +178,9 @@ def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchSto
         batch, share = item
         # quote(): Prefect would otherwise walk every target of the batch twice per task,
         # looking for futures to wait on (~0.1 ms of CPU per URL); the task gets the batch.
-        future = check_batch_task.submit(quote(batch), replace(settings.check, concurrency=share))
+        # (Typed as the quote; Prefect hands the task what it wraps.)
+        quoted = cast(Batch, quote(batch))
+        future = check_batch_task.submit(quoted, replace(settings.check, concurrency=share))
         future.add_done_callback(finished.put)
         return True
 
@@ -241,7 +243,9 @@ def _publish(settings: Settings, summary: RunSummary, before: Tally) -> None:
         )
 
 
-@flow(name="check-catalog", task_runner=ThreadPoolTaskRunner(max_workers=BATCH_WORKERS))
+# The ignore: Prefect 3.9 annotates `task_runner` as TaskRunner[PrefectFuture], which its
+# own ThreadPoolTaskRunner (TaskRunner[PrefectConcurrentFuture]) is not to mypy.
+@flow(name="check-catalog", task_runner=ThreadPoolTaskRunner(max_workers=BATCH_WORKERS))  # type: ignore[arg-type]
 def check_catalog(
     config: str | None = None,
     overrides: dict[str, Any] | None = None,
@@ -297,6 +301,7 @@ def check_catalog_sharded(
     its own shard lease besides. Like `check-catalog`, a scheduled run that finds the lease
     held ends Cancelled; any other trigger raises `RunInProgressError`."""
     from prefect import get_client
+    from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
     from catalog import store
@@ -318,16 +323,19 @@ def check_catalog_sharded(
     try:
         with keep_lease(settings, lease):
             started = {
-                str(part): run_deployment(
-                    deployment,
-                    parameters={
-                        "shard": str(part),
-                        "config": config,
-                        "overrides": overrides,
-                        "trigger": trigger,
-                        "render": False,
-                    },
-                    timeout=0,
+                str(part): cast(
+                    FlowRun,
+                    run_deployment(
+                        deployment,
+                        parameters={
+                            "shard": str(part),
+                            "config": config,
+                            "overrides": overrides,
+                            "trigger": trigger,
+                            "render": False,
+                        },
+                        timeout=0,
+                    ),
                 ).id
                 for part in all_shards(shards)
             }
@@ -338,7 +346,7 @@ def check_catalog_sharded(
                     for part, run_id in started.items():
                         state = client.read_flow_run(run_id).state
                         if part not in states and state is not None and state.is_final():
-                            states[part] = state.name
+                            states[part] = state.name or state.type.value
                             log.info("Shard %s: %s", part, state.name)
             if render:
                 render_report_task(settings, None)

@@ -32,7 +32,7 @@ class RecheckResult:
     sync_changes: int = 0
 
 
-@flow(name="recheck", task_runner=ThreadPoolTaskRunner(max_workers=BATCH_WORKERS))
+@flow(name="recheck", task_runner=ThreadPoolTaskRunner(max_workers=BATCH_WORKERS))  # type: ignore[arg-type]
 def recheck(
     resource_ids: list[str] | None = None,
     changed_only: bool = False,
