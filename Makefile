@@ -35,10 +35,11 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not found: the browser tests will be skipped (apt-get install chromium)"; fi; }
 
-## Lint and run the whole test suite.
+## Lint, type-check and run the whole test suite.
 test: $(DEV_STAMP) chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy catalog flows reports
 	$(VENV)/bin/pytest
 
 lint: $(DEV_STAMP)
