@@ -443,9 +443,20 @@ def test_similarity_is_symmetric_and_bounded(a: str, b: str) -> None:
     assert 0.0 <= similarity(a, b) == similarity(b, a) <= 1.0
 
 
-@given(st.text(alphabet="aZ09+/_.=-é \t\x01(", max_size=120))
-def test_token_prefilter_never_hides_a_token(text: str) -> None:
+@given(
+    st.one_of(
+        st.text(alphabet="aZ09+/_.=-é€\U0001f600\ud800 \t\x01\x81(", max_size=120),
+        st.text(max_size=120),
+    )
+)
+def test_token_prefilter_says_exactly_whether_a_token_is_there(text: str) -> None:
     from catalog.check.content import _TOKENISH, _may_hold_token
 
-    if _TOKENISH.search(text) is not None:
-        assert _may_hold_token(text)
+    assert _may_hold_token(text) == (_TOKENISH.search(text) is not None)
+
+
+@given(st.text(alphabet="([{\"'¿¡«“‘a é©\u2019)", max_size=80) | st.text(max_size=80))
+def test_openers_become_spaces_as_a_translate_table_would_make_them(text: str) -> None:
+    from catalog.check.content import _OPENERS, _openers_to_spaces
+
+    assert _openers_to_spaces(text) == text.translate(str.maketrans(dict.fromkeys(_OPENERS, " ")))
