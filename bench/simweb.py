@@ -157,12 +157,29 @@ _VOCABULARY = (
 _WORDS = tuple(_VOCABULARY.split())
 
 
+#: What real pages carry besides words: dates, counts, phone numbers, years, curly quotes,
+#: accents and symbols. One closes every paragraph. Without them the text analysis ran on
+#: digit-free ASCII, where its regular expressions never match and `str` methods take
+#: their ASCII fast paths, and the bench missed ~1.4 ms of CPU per real 25 KB page.
+_NOISE = (
+    "Updated March 12, 2024.",
+    "Call 1-888-373-7888 (24/7) or text 233733.",
+    "This guide was downloaded 3,421 times.",
+    "Published 2023-10-01; revised 2025.",
+    "See \u201cFact sheet 4\u201d and the survivor\u2019s handbook.",
+    "Versi\u00f3n en espa\u00f1ol: p\u00e1gina 7 de 12.",
+    "\u00a9 2026 Office for Victims of Crime \u2014 all rights reserved.",
+    "Webinar on Tue, 14 Jan 2025 at 2:00 pm EST (90 minutes).",
+)
+
+
 def _paragraphs(count: int = 160) -> list[bytes]:
     rng = random.Random(20240601)
     out = []
     for _ in range(count):
         words = [rng.choice(_WORDS) for _ in range(rng.randint(60, 90))]
-        out.append(f"<p>{' '.join(words).capitalize()}.</p>\n".encode())
+        noise = rng.choice(_NOISE)
+        out.append(f"<p>{' '.join(words).capitalize()}. {noise}</p>\n".encode())
     return out
 
 
