@@ -519,8 +519,8 @@ class PrefectApi:
     server_pid: int | None = None
 
     def server_cpu_s(self) -> float | None:
-        """CPU seconds the server has used so far. A flow's CPU is only half of what a run
-        costs: the server spends its own on every state change and event the flow sends."""
+        """CPU seconds the server has used so far. A flow's own CPU is not all a run costs:
+        the server spends its own on every state change and event the flow sends."""
         if self.server_pid is None:
             return None
         return sum(_proc_cpu_s(pid) for pid in process_family(self.server_pid))
