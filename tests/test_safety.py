@@ -151,8 +151,9 @@ def test_system_resolver_raises_for_an_invalid_name() -> None:
 
 
 def test_the_address_book_looks_each_host_up_once_however_it_is_spelled() -> None:
-    # The check reads a URL's host without its final dot, the connection with it; a second
-    # lookup would give a rebinding DNS server a second chance to answer.
+    # The check reads a URL's host without its final dot, the connection as sent (a
+    # redirect's Location may keep it); a second lookup would give a rebinding DNS server a
+    # second chance to answer.
     asked: list[tuple[str, int]] = []
 
     async def dns(host: str, port: int) -> list[str]:

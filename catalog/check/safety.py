@@ -65,7 +65,8 @@ class AddressBook:
         """Raises `socket.gaierror` (an OSError) when the host has none. A deadline on one
         URL cancels its wait, never the lookup other URLs of the host share. "Example.org."
         and "example.org" are one entry: the check reads the URL's host without the final
-        dot, the connection with it, and two lookups would be two chances to answer."""
+        dot, the connection reads it as sent (a redirect's Location may keep the dot), and
+        two lookups would be two chances to answer."""
         key = (host.rstrip(".").lower(), port)
         task = self._lookups.get(key)
         if task is None:
