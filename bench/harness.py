@@ -528,13 +528,21 @@ class PrefectApi:
 
 def _proc_cpu_s(pid: int) -> float:
     """User + system CPU of `pid` and its waited-for children, from /proc (Linux)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:  # gone meanwhile
+    fields = proc_stat(pid)
+    if fields is None:
         return 0.0
-    fields = stat.rpartition(")")[2].split()  # the command name may hold spaces
     ticks = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first), or None when
+    the process is gone. The name is cut at the last ")": it may hold spaces and ")"."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()
 
 
 @contextlib.contextmanager

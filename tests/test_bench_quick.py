@@ -13,7 +13,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from bench.harness import process_family
+from bench.harness import proc_stat, process_family
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,8 +65,5 @@ def test_a_terminated_bench_stops_the_simulated_web_it_started() -> None:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
+    fields = proc_stat(pid)
+    return fields is not None and fields[0] != "Z"
