@@ -157,7 +157,8 @@ class HostPools(httpx.AsyncBaseTransport):
     ) -> None:
         self._settings = settings
         self._max_pools = max_pools
-        self._addresses = addresses
+        #: Where new pools look hosts up: the run's address book, or aiohttp's own lookup.
+        self._resolve = addresses.addresses if addresses is not None else None
         self._tls: ssl.SSLContext | None = None
         #: Requests per pool whose response body is not closed yet.
         self._busy: dict[tuple[bytes, bytes, int | None], int] = {}
@@ -179,8 +180,7 @@ class HostPools(httpx.AsyncBaseTransport):
             size = self._settings.policy_for(url.host)[0] + 1  # +1: a redirect to itself
             if self._tls is None:  # loading the CA bundle costs ~20 ms: once per run
                 self._tls = httpx.create_ssl_context()
-            resolve = self._addresses.addresses if self._addresses is not None else None
-            pool = self._pools[key] = AiohttpPool(self._tls, size, KEEPALIVE_S, resolve)
+            pool = self._pools[key] = AiohttpPool(self._tls, size, KEEPALIVE_S, self._resolve)
         else:
             self._pools.move_to_end(key)
         self._busy[key] = self._busy.get(key, 0) + 1
