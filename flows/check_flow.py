@@ -75,6 +75,7 @@ from catalog.settings import CheckSettings, Settings, load_settings
 from catalog.shards import Shard, all_shards, lease_name
 from catalog.upgrades import check_batch_with_upgrades
 from flows.events import emit_notices
+from flows.malloc_arenas import cap_malloc_arenas
 from reports import publish_report
 from reports.publish import queue_head
 
@@ -118,6 +119,7 @@ def run_check(
     A full run (no `resource_ids`) holds the run lease of its shard; rechecks hold none.
     """
     log = get_run_logger()
+    cap_malloc_arenas()  # before the batch threads start (flows.malloc_arenas)
     before = tally(engine_for(settings.database_url))
     part = Shard.parse(shard) if shard else None
     prepared = prepare_run(
