@@ -1,6 +1,6 @@
-"""At most two glibc malloc arenas in a flow's process (what `MALLOC_ARENA_MAX=2` does).
+"""A cap of two glibc malloc arenas in a flow's process (what `MALLOC_ARENA_MAX=2` does).
 
-Why: glibc gives threads that allocate at once their own arenas, up to eight per core.
+Why: glibc gives each new thread that allocates its own arena, up to eight per core.
 The batch threads allocate page bodies and text samples beyond pymalloc's 512-byte limit
 through malloc, each into its own arena: the memory the sync freed on the flow's thread
 is not reused by them, and every arena keeps its own free pages. At 100,000 URLs the flow
@@ -19,7 +19,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-__all__ = ["ARENA_LIMIT", "cap_malloc_arenas"]
+__all__ = ["ARENA_LIMIT", "cap_malloc_arenas", "is_glibc"]
 
 ARENA_LIMIT = 2
 #: `M_ARENA_MAX` in glibc's <malloc.h>.
@@ -28,7 +28,7 @@ _M_ARENA_MAX = -8
 
 def cap_malloc_arenas(limit: int = ARENA_LIMIT) -> bool:
     """Cap this process's malloc arenas at `limit`; False when not glibc or already set."""
-    if "MALLOC_ARENA_MAX" in os.environ or not _is_glibc():
+    if "MALLOC_ARENA_MAX" in os.environ or not is_glibc():
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
@@ -37,7 +37,8 @@ def cap_malloc_arenas(limit: int = ARENA_LIMIT) -> bool:
     return bool(mallopt(_M_ARENA_MAX, limit))
 
 
-def _is_glibc() -> bool:
+def is_glibc() -> bool:
+    """True under glibc: the cap and its arenas are glibc's (musl and others have neither)."""
     try:
         return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
     except (ValueError, OSError):  # the name is unknown outside glibc

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.malloc_arenas import ARENA_LIMIT
+from flows.malloc_arenas import ARENA_LIMIT, is_glibc
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,13 +32,6 @@ ctypes.CDLL(None).malloc_stats()
 """
 
 
-def _glibc() -> bool:
-    try:
-        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
-    except (ValueError, OSError):
-        return False
-
-
 def _arenas(mode: str, **env: str) -> tuple[str, int]:
     clean = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
     done = subprocess.run(
@@ -53,7 +46,7 @@ def _arenas(mode: str, **env: str) -> tuple[str, int]:
     return done.stdout.strip(), len(re.findall(r"^Arena \d+:", done.stderr, re.MULTILINE))
 
 
-@pytest.mark.skipif(not _glibc(), reason="malloc arenas are glibc's")
+@pytest.mark.skipif(not is_glibc(), reason="malloc arenas are glibc's")
 def test_threads_share_two_arenas_once_capped() -> None:
     said, uncapped = _arenas("plain")
     assert uncapped > ARENA_LIMIT  # the threads each got one: the test can see the cap
@@ -61,7 +54,7 @@ def test_threads_share_two_arenas_once_capped() -> None:
     assert (said, capped) == ("True", ARENA_LIMIT)
 
 
-@pytest.mark.skipif(not _glibc(), reason="malloc arenas are glibc's")
+@pytest.mark.skipif(not is_glibc(), reason="malloc arenas are glibc's")
 def test_an_operators_malloc_arena_max_wins() -> None:
     said, arenas = _arenas("cap", MALLOC_ARENA_MAX="3")
     assert (said, arenas) == ("False", 3)
