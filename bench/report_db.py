@@ -148,7 +148,7 @@ def _observation(e: Entry, url: str, run: int, runs: int, at: datetime) -> Obser
         content_length=length,
         fingerprint=f"fp-{e.n}-{version}",
         title=title,
-        text_sample=text,
+        text_sample_utf8=text.encode() if text is not None else None,
         methods=("GET",),
     )
 

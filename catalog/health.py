@@ -310,7 +310,7 @@ def judges_drift(obs: Observation) -> bool:
     return (
         obs.outcome.severity in (Severity.OK, Severity.UPDATE)
         and not obs.not_modified
-        and bool(obs.title or obs.text_sample)
+        and bool(obs.title or obs.text_sample_utf8)
     )
 
 
@@ -323,8 +323,9 @@ def judge_page(
     scores: dict[str, float] = {}
     baseline: dict[str, float] = {}
     drifted: dict[str, tuple[drift.DriftVerdict, drift.Relevance]] = {}
+    text = obs.text_sample
     for entry in entries:
-        rel = drift.relevance(entry.title, entry.description, obs.title, obs.text_sample)
+        rel = drift.relevance(entry.title, entry.description, obs.title, text)
         scores[entry.key] = rel.score
         verdict = drift.judge_drift(rel, history.get(entry.key, ()))
         if verdict is not None:

@@ -22,6 +22,7 @@ import pytest
 import respx
 
 from catalog.check import check_batch, check_targets
+from catalog.check.checker import TEXT_SAMPLE_CHARS
 from catalog.model import Batch, Hop, Observation, Previous, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
@@ -124,6 +125,16 @@ def test_live_page_records_the_facts_a_curator_needs() -> None:
     assert obs.content_type and obs.content_type.startswith("text/html")
     assert obs.bytes_read == len(PAGE.encode()) and obs.content_length == obs.bytes_read
     assert obs.checked_at == NOW and obs.elapsed_ms is not None and obs.retries == 0
+
+
+@respx.mock
+def test_text_sample_keeps_every_character_and_counts_characters() -> None:
+    # The sample travels as UTF-8 to save memory; drift must still see the page's text.
+    words = "“Víctimas” — 被害者 naïve café " * 200
+    respx.get(URL).respond(200, html=f"<html><title>T</title><p>{words}</p></html>")
+    sample = check().text_sample
+    assert sample is not None and len(sample) == TEXT_SAMPLE_CHARS
+    assert sample == " ".join(words.split())[:TEXT_SAMPLE_CHARS]
 
 
 @respx.mock

@@ -360,7 +360,7 @@ CASINO_TEXT = (
 
 
 def page(day: float, title: str, text: str) -> Observation:
-    return ok(day, title=title, text_sample=text)
+    return ok(day, title=title, text_sample_utf8=text.encode())
 
 
 def test_a_matching_page_does_not_drift_and_becomes_the_baseline() -> None:
@@ -393,6 +393,8 @@ def test_a_casino_page_drifts_then_clears_when_the_guide_is_back() -> None:
 def test_pages_without_text_or_failing_leave_drift_alone() -> None:
     assert judge_page(ok(0), [ENTRY], {}) is None
     assert judge_page(failing(0), [ENTRY], {}) is None
-    assert judge_page(ok(0, not_modified=True, title="x", text_sample="y"), [ENTRY], {}) is None
+    assert (
+        judge_page(ok(0, not_modified=True, title="x", text_sample_utf8=b"y"), [ENTRY], {}) is None
+    )
     state = LinkState(drift_reason="casino", drift_since=days(0))
     assert apply_drift(state, None, at=days(1)) == (state, [])

@@ -185,7 +185,7 @@ def test_answering_canaries_leave_the_run_to_check(engine: Engine, tmp_path: Pat
 
 
 def page(u: str, day: float, title: str, text: str):
-    return make_observation(u, checked_at=days(day), title=title, text_sample=text)
+    return make_observation(u, checked_at=days(day), title=title, text_sample_utf8=text.encode())
 
 
 def test_drift_is_scored_flagged_with_evidence_and_cleared(engine: Engine) -> None:

@@ -52,7 +52,9 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
         for night in range(30):
             run_id = store.start_run(engine, trigger="schedule", now=days(night))
             batch = [
-                make_observation(HOTLINE_URL, checked_at=days(night), title=title, text_sample=text)
+                make_observation(
+                    HOTLINE_URL, checked_at=days(night), title=title, text_sample_utf8=text.encode()
+                )
             ]
             if night <= 10:
                 batch.append(make_observation(GONE_URL, checked_at=days(night)))

@@ -439,7 +439,7 @@ def _observe(
         title=title,
         bytes_read=len(answer.body) if answer else 0,
         not_modified=not_modified,
-        text_sample=page.text[:TEXT_SAMPLE_CHARS] if page else None,
+        text_sample_utf8=page.text[:TEXT_SAMPLE_CHARS].encode() if page else None,
         suggested_url=(
             last.final_url if last and verdict.outcome is Outcome.REDIRECTED_PERMANENT else None
         ),
