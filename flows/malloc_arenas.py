@@ -4,7 +4,7 @@ Why: glibc gives each new thread that allocates its own arena, up to eight per c
 The batch threads allocate page bodies and text samples beyond pymalloc's 512-byte limit
 through malloc, each into its own arena: the memory the sync freed on the flow's thread
 is not reused by them, and every arena keeps its own free pages. At 100,000 URLs the flow
-process peaked at 319 MB, and at 290-303 MB with two arenas (bench/RESULTS.md). The GIL
+process peaked at 319 MB, and at 285-303 MB with two arenas (bench/RESULTS.md). The GIL
 already serialises the Python code, so two arenas cost no measurable time.
 
 Set from the flow itself, so every way of running one (the command line, `linkhealth
