@@ -145,7 +145,7 @@ class Observation:
     not_modified: bool = False
     #: Normalized visible text (truncated) as UTF-8, for drift detection; not stored. Bytes,
     #: because a run holds thousands of them until stored, and one curly quote makes a
-    #: `str` two bytes per character (~1.5 KB more per page). `text_sample` decodes it.
+    #: `str` two bytes per character (up to 2 KB more per sample). `text_sample` decodes it.
     text_sample_utf8: bytes | None = None
     #: The replacement a curator should consider (final URL of a permanent redirect).
     suggested_url: str | None = None
