@@ -10,7 +10,7 @@ default), not every night. The extra requests go through the checker, so the hos
 politeness applies; they are never stored as observations of their own.
 
 `check_batch_with_upgrades` is the check step of a run: the batch, then its upgrades, in
-one event loop.
+one event loop (the run's shared loop, `catalog.check.loop`, when given).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from catalog.check import check_targets
+from catalog.check.loop import SharedLoop
 from catalog.hygiene import same_content
 from catalog.model import Batch, Observation, Target
 from catalog.outcomes import Outcome
@@ -63,15 +64,20 @@ def confirm_https(
     return asyncio.run(confirm_https_async(observations, settings, **check_kwargs))
 
 
-def check_batch_with_upgrades(
+async def check_batch_with_upgrades_async(
     batch: Batch, settings: CheckSettings, **check_kwargs: Any
 ) -> list[Observation]:
     """One batch's observations, with https suggestions when `settings.https_upgrades`."""
+    observations = await check_targets(batch.targets, settings, **check_kwargs)
+    if not settings.https_upgrades:
+        return observations
+    return await confirm_https_async(observations, settings, **check_kwargs)
 
-    async def run() -> list[Observation]:
-        observations = await check_targets(batch.targets, settings, **check_kwargs)
-        if not settings.https_upgrades:
-            return observations
-        return await confirm_https_async(observations, settings, **check_kwargs)
 
-    return asyncio.run(run())
+def check_batch_with_upgrades(
+    batch: Batch, settings: CheckSettings, *, loop: SharedLoop | None = None, **check_kwargs: Any
+) -> list[Observation]:
+    """`check_batch_with_upgrades_async` for a worker thread: on `loop`, shared with the
+    run's other batches (`catalog.check.loop`), or else in an event loop of its own."""
+    work = check_batch_with_upgrades_async(batch, settings, **check_kwargs)
+    return loop.run(work) if loop is not None else asyncio.run(work)
