@@ -22,9 +22,9 @@ takes several times the floor. So the plan makes as few batches as `batch_size`
   first batch with room, so the heaviest hosts share batches and run side by side
   instead of filling one batch each, and the long batches come first.
 
-Batches are returned longest first (the task runner starts them in this order).
-`concurrency_shares` splits the global concurrency between batches running at once
-by what their hosts may use (max-min fair), never a flat quarter.
+Batches are returned longest first (the task runner starts them in this order). The
+batches running at once draw on one pool of global concurrency (`catalog.check.loop`), so a
+batch of a few big hosts, held to their per-host limits, leaves the rest to the others.
 """
 
 from __future__ import annotations
@@ -137,38 +137,3 @@ def _first_fit(hosts: list[_Host], batch_size: int) -> list[list[_Host]]:
             bins.append([host])
             sizes.append(len(host.targets))
     return bins
-
-
-def batch_demand(batch: Batch, check: CheckSettings) -> int:
-    """Requests the batch's hosts may have open at once (sum of per-host concurrency)."""
-    return sum(check.policy_for(host)[0] for host in batch.hosts)
-
-
-def concurrency_shares(
-    batches: Sequence[Batch], check: CheckSettings, workers: int = PARALLEL_BATCHES
-) -> list[int]:
-    """Each batch's share of `check.concurrency`: what its hosts can use, fairly cut.
-
-    Max-min fair (water-filling) over the `workers` most demanding batches, the most that
-    run at once: a batch that can use little (a few big hosts) gets all it can use, the
-    rest is split evenly among the others, so any `workers` batches running together stay
-    within the global concurrency. Every batch gets at least one request.
-    """
-    demands = [batch_demand(b, check) for b in batches]
-    if not demands:
-        return []
-    level = _water_level(sorted(demands, reverse=True)[:workers], check.concurrency)
-    return [max(1, min(demand, level)) for demand in demands]
-
-
-def _water_level(demands: list[int], capacity: int) -> int:
-    """The largest whole `level` with sum(min(d, level)) <= capacity (all of d if that fits)."""
-    if sum(demands) <= capacity:
-        return max(demands)
-    left, count = capacity, len(demands)
-    for demand in sorted(demands):
-        if demand * count > left:
-            return left // count
-        left -= demand
-        count -= 1
-    return max(demands)

@@ -60,7 +60,6 @@ from catalog.ops import (
     summary_markdown,
     tally,
 )
-from catalog.plan import concurrency_shares
 from catalog.runs import (
     BatchStored,
     PreparedRun,
@@ -80,7 +79,7 @@ from flows.malloc_arenas import cap_malloc_arenas
 from reports import publish_report
 from reports.publish import queue_head
 
-#: Batches checked at once, side by side on one event loop, each with its share of `concurrency`.
+#: Batches checked at once, side by side on one event loop, sharing the run's `concurrency`.
 #: The plan assumes this many (`catalog.plan.PARALLEL_BATCHES`; a test keeps them equal).
 BATCH_WORKERS = 4
 #: Batches submitted ahead of the one being stored: enough to keep every worker busy.
@@ -94,13 +93,15 @@ REPORT_KEY = "linkhealth-report"
 
 
 @task(name="check-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
-def check_batch_task(batch: Batch, check: CheckSettings) -> CheckedBatch:
+def check_batch_task(batch: Batch, check: CheckSettings, run_id: int) -> CheckedBatch:
     # Prefect retries cover infrastructure (a crashed worker thread), never single links:
     # per-URL retries and back-off live in catalog.check.retry.
     started = time.perf_counter()
     # The worker thread waits while the process's one checking loop runs the batch beside
-    # the others: one loop costs less CPU per URL than one per worker (catalog.check.loop).
-    observations = check_batch_with_upgrades(batch, check, loop=shared_loop())
+    # the run's others, all drawing on the run's `concurrency` (catalog.check.loop).
+    loop = shared_loop()
+    slots = loop.slots(("check-run", run_id), check.concurrency)
+    observations = check_batch_with_upgrades(batch, check, loop=loop, slots=slots)
     return CheckedBatch(batch.index, tuple(observations), time.perf_counter() - started)
 
 
@@ -122,7 +123,7 @@ def run_check(
     A full run (no `resource_ids`) holds the run lease of its shard; rechecks hold none.
     """
     log = get_run_logger()
-    cap_malloc_arenas()  # before the batch threads start (flows.malloc_arenas)
+    cap_malloc_arenas()  # before the checking thread starts (flows.malloc_arenas)
     before = tally(engine_for(settings.database_url))
     part = Shard.parse(shard) if shard else None
     prepared = prepare_run(
@@ -168,24 +169,21 @@ def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchSto
         key=PROGRESS_KEY,
         description=f"URLs checked in run {run_id}",
     )
-    # Each batch gets the share of the global concurrency its hosts can use (catalog.plan).
-    shares = concurrency_shares(batches, settings.check, BATCH_WORKERS)
-    todo = iter(zip(batches, shares, strict=True))
+    todo = iter(batches)
     finished: queue.SimpleQueue[PrefectFuture[CheckedBatch]] = queue.SimpleQueue()
 
     def submit_next() -> bool:
         # A bounded window of submitted batches: a finished batch's observations (text
         # samples included) are freed once stored, instead of living in its future until
         # the run ends (100,000 URLs held ~300 MB that way).
-        item = next(todo, None)
-        if item is None:
+        batch = next(todo, None)
+        if batch is None:
             return False
-        batch, share = item
         # quote(): Prefect would otherwise walk every target of the batch twice per task,
         # looking for futures to wait on (~0.1 ms of CPU per URL); the task gets the batch.
         # (Typed as the quote; Prefect hands the task what it wraps.)
         quoted = cast(Batch, quote(batch))
-        future = check_batch_task.submit(quoted, replace(settings.check, concurrency=share))
+        future = check_batch_task.submit(quoted, settings.check, run_id)
         future.add_done_callback(finished.put)
         return True
 

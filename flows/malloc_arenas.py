@@ -1,15 +1,16 @@
 """A cap of two glibc malloc arenas in a flow's process (what `MALLOC_ARENA_MAX=2` does).
 
 Why: glibc gives each new thread that allocates its own arena, up to eight per core.
-The batch threads allocate page bodies and text samples beyond pymalloc's 512-byte limit
-through malloc, each into its own arena: the memory the sync freed on the flow's thread
-is not reused by them, and every arena keeps its own free pages. At 100,000 URLs the flow
-process peaked at 319 MB, and at 285-303 MB with two arenas (bench/RESULTS.md). The GIL
-already serialises the Python code, so two arenas cost no measurable time.
+The checking thread (`catalog.check.loop`; one per batch before) allocates page bodies and
+text samples beyond pymalloc's 512-byte limit through malloc into an arena of its own: the
+memory the sync freed on the flow's thread is not reused by it, and every arena keeps its
+own free pages. At 100,000 URLs the flow process peaked at 319 MB, and at 285-303 MB with
+two arenas (bench/RESULTS.md). The GIL already serialises the Python code, so two arenas
+cost no measurable time.
 
 Set from the flow itself, so every way of running one (the command line, `linkhealth
 serve`, a Prefect worker) gets it. glibc only reads the cap while a process has at most
-eight arenas, so this must run before the batch threads start; the arenas Prefect's own
+eight arenas, so this must run before the checking thread starts; the arenas Prefect's own
 threads made by then stay (a check run ends with 3 arenas instead of 7). An operator's
 own `MALLOC_ARENA_MAX` wins; other C libraries are left alone.
 """

@@ -1,4 +1,5 @@
-"""The shared checking loop: batches from several worker threads run side by side on it."""
+"""The shared checking loop: batches from several worker threads run side by side on it,
+drawing on one pool of concurrency."""
 
 from __future__ import annotations
 
@@ -7,10 +8,16 @@ import contextvars
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 
 from catalog.check.loop import SharedLoop, shared_loop
+from catalog.model import Batch, Observation, Target
+from catalog.outcomes import Outcome
+from catalog.settings import CheckSettings
+from catalog.upgrades import check_batch_with_upgrades
+from tests.fixture_web import FixtureWeb, fixture_web, fresh_web  # noqa: F401 - pytest fixtures
 
 
 @pytest.fixture
@@ -89,3 +96,54 @@ def test_the_process_keeps_one_loop_until_it_dies() -> None:
         return 7
 
     assert second.run(answer()) == 7
+
+
+# --- a run's batches share its concurrency (real sockets, tests.fixture_web) -------------------
+
+#: Each host may have 6 requests open, so only the shared slots limit what is in flight.
+WIDE = replace(
+    CheckSettings(),
+    allow_private=True,
+    per_host_concurrency=6,
+    per_host_rate=200.0,
+    total_timeout=5.0,
+    contact="links@fixture.example",
+)
+
+
+def _slow_batch(web: FixtureWeb, first: int, count: int) -> Batch:
+    targets = [
+        Target(url=web.url(f"/slow/{i}"), host="127.0.0.1", resource_ids=(f"r{i}",))
+        for i in range(first, first + count)
+    ]
+    return Batch(index=first, targets=tuple(targets))
+
+
+def _run_batches(loop: SharedLoop, batches: list[Batch], size: int) -> list[list[Observation]]:
+    """Each batch from its own worker thread, as the flow's task runner does."""
+
+    def one(batch: Batch) -> list[Observation]:
+        slots = loop.slots(("check-run", 1), size)
+        return check_batch_with_upgrades(batch, WIDE, loop=loop, slots=slots)
+
+    with ThreadPoolExecutor(len(batches)) as workers:
+        return list(workers.map(one, batches))
+
+
+def test_batches_of_one_run_never_exceed_its_concurrency_together(
+    loop: SharedLoop, web: FixtureWeb
+) -> None:
+    batches = [_slow_batch(web, 0, 6), _slow_batch(web, 100, 6)]
+    results = _run_batches(loop, batches, size=3)
+    assert [o.outcome for obs in results for o in obs] == [Outcome.OK] * 12
+    # Each batch alone could have 6 open (its host allows it); together they hold 3.
+    assert web.max_open_total == 3
+
+
+def test_a_batch_uses_the_slots_another_batch_leaves(loop: SharedLoop, web: FixtureWeb) -> None:
+    # One URL in the first batch, six in the second, 4 slots: with a fixed half each the
+    # second batch could have only 2 open (3 in all); sharing lets it take the other 3.
+    batches = [_slow_batch(web, 0, 1), _slow_batch(web, 100, 6)]
+    results = _run_batches(loop, batches, size=4)
+    assert [len(obs) for obs in results] == [1, 6]
+    assert web.max_open_total == 4

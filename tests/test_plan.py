@@ -5,7 +5,6 @@ from catalog.model import Batch, Target
 from catalog.plan import (
     MIN_SPLIT_URLS,
     PARALLEL_BATCHES,
-    concurrency_shares,
     host_seconds,
     plan_batches,
 )
@@ -170,44 +169,6 @@ def test_host_policy_lookup_ignores_case() -> None:
     targets = _targets({"Slow.ORG": 200, "big.org": 1000})
     batches = plan_batches(targets, batch_size=5000, check=check)
     assert batches[0].hosts == ("Slow.ORG",)  # 2,000 s against 200 s
-
-
-def test_concurrency_shares_follow_what_each_batch_can_use() -> None:
-    check = CheckSettings(concurrency=32, per_host_concurrency=2)
-    alone = Batch(index=0, targets=tuple(_targets({"a.org": 100})))
-    many = Batch(index=1, targets=tuple(_targets({f"s{i:02}.org": 5 for i in range(30)})))
-    shares = concurrency_shares([alone, many], check, workers=2)
-    # One host can use 2, never half of 32 it cannot use; 30 hosts get the other 30.
-    assert shares == [2, 30]
-    assert sum(shares) <= check.concurrency
-    # Alone it may use everything its hosts can.
-    assert concurrency_shares([many], check, workers=2) == [32]
-
-
-def test_concurrency_is_cut_max_min_fair() -> None:
-    check = CheckSettings(concurrency=32, per_host_concurrency=2)
-    spec = [2, 5, 60, 100]  # hosts per batch: demands 4, 10, 120, 200
-    batches = [
-        Batch(index=i, targets=tuple(_targets({f"b{i}h{j:03}.org": 1 for j in range(n)})))
-        for i, n in enumerate(spec)
-    ]
-    # Two hosts may use 4 and get it; the other three split 28 evenly (9 each, rounded
-    # down); no batch gets more than its hosts can use.
-    assert concurrency_shares(batches, check, workers=4) == [4, 9, 9, 9]
-    assert concurrency_shares(batches[:2], check, workers=4) == [4, 10]
-    # A tiny global limit still gives every batch one request at a time.
-    assert concurrency_shares(batches, CheckSettings(concurrency=2), workers=4) == [1, 1, 1, 1]
-
-
-def test_concurrency_shares_of_batches_running_at_once_stay_within_the_limit() -> None:
-    check = CheckSettings(concurrency=32)
-    targets = _targets({f"h{i:03}.org": 1 + i % 7 for i in range(300)})
-    batches = plan_batches(targets, batch_size=100, check=check, workers=4)
-    shares = concurrency_shares(batches, check, workers=4)
-    assert len(batches) > 4
-    assert sum(sorted(shares, reverse=True)[:4]) <= check.concurrency
-    assert min(shares) >= 1
-    assert concurrency_shares([], check) == []
 
 
 def test_the_flow_runs_as_many_batches_at_once_as_the_plan_assumes() -> None:

@@ -69,8 +69,14 @@ async def check_targets(
     clock: Clock = utcnow,
     sleep: Sleep = asyncio.sleep,
     on_result: Callable[[Observation], None] | None = None,
+    slots: Slots | None = None,
 ) -> list[Observation]:
-    """One observation per target, in target order."""
+    """One observation per target, in target order.
+
+    `slots` is the global concurrency to draw from when several calls share one event loop
+    (a run's batches, `catalog.check.loop`); by default the call has `settings.concurrency`
+    slots of its own.
+    """
     if not settings.allow_private:
         check_allowlist(settings.private_allowlist)  # a bad entry is the operator's to fix
     results: list[Observation | None] = [None] * len(targets)
@@ -89,7 +95,10 @@ async def check_targets(
     if work:
         addresses = AddressBook(resolver)
         async with make_client(settings, transport, addresses) as client:
-            run = _Run(targets, settings, client, addresses, clock, sleep, on_result, results)
+            slots = slots if slots is not None else Slots(settings.concurrency)
+            run = _Run(
+                targets, settings, client, addresses, clock, sleep, on_result, results, slots
+            )
             await run.all(work, checked)
     return [obs for obs in results if obs is not None]
 
@@ -259,6 +268,7 @@ class _Run:
         sleep: Sleep,
         on_result: Callable[[Observation], None] | None,
         results: list[Observation | None],
+        slots: Slots,
     ) -> None:
         self.targets = targets
         self.settings = settings
@@ -266,7 +276,7 @@ class _Run:
         self.on_result = on_result
         self.results = results
         self.politeness = Politeness(settings)
-        self.slots = Slots(settings.concurrency)
+        self.slots = slots
         self.fetcher = Fetcher(
             client,
             settings,

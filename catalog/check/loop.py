@@ -1,4 +1,4 @@
-"""One event loop thread that runs every batch of a process.
+"""One event loop thread that runs every batch of a process, and the slots they share.
 
 A run checks several batches at once, each from its own worker thread (Prefect's task
 runner). Each worker could run its batch with `asyncio.run` in its own event loop, but four
@@ -7,6 +7,10 @@ batches (measured at 10,000 URLs over 200 hosts, `bench/RESULTS.md`): every loop
 its own few sockets, and the GIL is handed between the threads at each wake-up, where one
 loop handles the events of all batches in one pass. So the workers hand their batches to
 `SharedLoop`, whose thread runs them side by side, and wait for the result.
+
+On one loop the batches of a run can also draw on one pool of global concurrency
+(`slots`): a batch whose few hosts are held to their per-host limits leaves the rest to the
+other batches, where a fixed share per batch would leave it idle.
 
 The caller's context variables travel with its coroutine (as with `asyncio.run`), so a
 task run's logging context still applies inside the batch.
@@ -18,8 +22,11 @@ import asyncio
 import concurrent.futures
 import os
 import threading
-from collections.abc import Coroutine
+import weakref
+from collections.abc import Coroutine, Hashable
 from typing import Any, TypeVar
+
+from catalog.check.politeness import Slots
 
 __all__ = ["SharedLoop", "shared_loop"]
 
@@ -39,6 +46,8 @@ class SharedLoop:
         )
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
+        self._slots: weakref.WeakValueDictionary[Hashable, Slots] = weakref.WeakValueDictionary()
+        self._slots_lock = threading.Lock()
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -64,6 +73,15 @@ class SharedLoop:
         except BaseException:
             future.cancel()  # an interrupted caller: stop the coroutine too
             raise
+
+    def slots(self, key: Hashable, size: int) -> Slots:
+        """The `size` slots shared by every coroutine that asks for `key` (one check run)
+        while any of them still runs; they live on this loop and are used only there."""
+        with self._slots_lock:
+            shared = self._slots.get(key)
+            if shared is None:
+                shared = self._slots[key] = Slots(size)
+            return shared
 
     def close(self) -> None:
         """Stop the loop and its thread; for tests and orderly shutdown."""
