@@ -7,6 +7,7 @@ whitespace-collapsed visible text, navigation included, cut near 2000 characters
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import pytest
 from hypothesis import example, given, settings
@@ -452,3 +453,19 @@ def test_fast_word_splitting_reads_the_words_the_patterns_read(text: str) -> Non
     words = drift._WORD.findall(drift._fold(text))  # the terms as first defined
     terms = [drift._stem(w) for w in words if len(w) > 2 and w not in drift._STOP_WORDS]
     assert drift._terms_and_count(text) == (set(terms), len(terms))
+
+
+#: ASCII letters and separators, accents precomposed and combining, compatibility forms,
+#: non-ASCII spaces and punctuation, other scripts.
+_FOLD_ALPHABET = "abcXYZ éÉüñçÅİ’“”—©½ﬁ\u0301\u0308\u00a0\u2009.,;-_09ΣσςДあ\u3000'"
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(alphabet=_FOLD_ALPHABET, max_size=40))
+@example(text="İstanbul’s café—naïve\u00a0x")  # "İ" lowers to "i" and a combining dot
+@example(text="e\u0301te ﬁne ½")  # an accent combining with an ASCII letter; compatibility
+def test_folding_piece_by_piece_reads_the_words_folding_the_whole_text_reads(text: str) -> None:
+    # Non-ASCII pages are cut at ASCII non-letters and only the pieces with other
+    # characters are folded; the counted words must be those of folding the whole text.
+    whole = Counter(drift._WORD.findall(drift._fold(text)))
+    assert drift._folded_word_counts(text) == whole
