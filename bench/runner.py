@@ -108,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_signal)
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
+        _forget_earlier_runs(args.workdir.resolve())
         return _bench(args, args.workdir.resolve())
     with tempfile.TemporaryDirectory(prefix="linkhealth-bench-") as tmp:
         return _bench(args, Path(tmp))
@@ -115,6 +116,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _flow_dir(work: Path) -> Path:
     return work / "flow"
+
+
+#: The directories of `work` whose database a bench run writes (`write_config`).
+_RUN_DIRS = ("direct", "flow", "tiny-0", "tiny-1")
+
+
+def _forget_earlier_runs(work: Path) -> None:
+    """Every run starts on a fresh database, also in a reused `--workdir`: an earlier
+    bench's observations would otherwise count as this run's (wrong accuracy, a "first"
+    run that is really a second). Only the databases the bench wrote go."""
+    removed = []
+    for name in _RUN_DIRS:
+        db = database_in(work / name)
+        for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            if path.exists():
+                path.unlink()
+                removed.append(path)
+    if removed:
+        _say(f"workdir: removed {len(removed)} database file(s) of an earlier bench run")
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:

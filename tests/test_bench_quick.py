@@ -40,6 +40,22 @@ def test_quick_bench_checks_every_url_right_and_politely(tmp_path: Path) -> None
     assert 0 < out["db"].get("observation_bytes", 1) < out["db"]["bytes"]
 
 
+def test_a_reused_workdir_starts_from_a_fresh_database(tmp_path: Path) -> None:
+    # The figures of a rerun into the same --workdir are its own, not added to the last.
+    command = [str(ROOT / "bench" / "run"), "--quick", "--no-prefect", "--urls", "60"]
+    command += ["--hosts", "6", "--workdir", str(tmp_path / "work")]
+    for attempt in range(2):
+        figures = tmp_path / f"figures-{attempt}.json"
+        done = subprocess.run(
+            [*command, "--json", str(figures)], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        out = json.loads(figures.read_text())
+        assert out["db"]["observations"] == 60
+        assert out["runs"][0]["accuracy"]["share"] == 1.0
+    assert "removed" in done.stderr and "earlier bench run" in done.stderr
+
+
 def test_a_terminated_bench_stops_the_simulated_web_it_started() -> None:
     # SIGTERM (a CI timeout, `kill`) used to end the bench at once, leaving the simulated
     # web (and, with Prefect, a server in its own session) running on this machine.
