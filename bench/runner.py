@@ -91,7 +91,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--report", action="store_true", help="time reports.publish_report on the database"
     )
-    parser.add_argument("--workdir", type=Path, default=None, help="keep files here")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="keep files here (a rerun replaces the databases of the last)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
     if args.quick:
