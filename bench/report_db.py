@@ -35,7 +35,7 @@ from bench.gencatalog import Entry, generate
 from bench.harness import machine_speed
 from bench.simweb import page_title
 from catalog import decisions
-from catalog.model import Observation
+from catalog.model import Observation, pack_text
 from catalog.outcomes import Outcome
 from catalog.runs import BatchStored, finish_run, prepare_run, store_batch
 from catalog.settings import HealthSettings, Settings
@@ -148,7 +148,7 @@ def _observation(e: Entry, url: str, run: int, runs: int, at: datetime) -> Obser
         content_length=length,
         fingerprint=f"fp-{e.n}-{version}",
         title=title,
-        text_sample_utf8=text.encode() if text is not None else None,
+        text_sample_packed=pack_text(text) if text is not None else None,
         methods=("GET",),
     )
 

@@ -310,7 +310,7 @@ def judges_drift(obs: Observation) -> bool:
     return (
         obs.outcome.severity in (Severity.OK, Severity.UPDATE)
         and not obs.not_modified
-        and bool(obs.title or obs.text_sample_utf8)
+        and bool(obs.title or obs.text_sample_packed)
     )
 
 

@@ -23,7 +23,7 @@ import respx
 
 from catalog.check import check_batch, check_targets
 from catalog.check.checker import TEXT_SAMPLE_CHARS
-from catalog.model import Batch, Hop, Observation, Previous, Target
+from catalog.model import Batch, Hop, Observation, Previous, Target, pack_text, unpack_text
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from catalog.urls import host_of
@@ -129,12 +129,23 @@ def test_live_page_records_the_facts_a_curator_needs() -> None:
 
 @respx.mock
 def test_text_sample_keeps_every_character_and_counts_characters() -> None:
-    # The sample travels as UTF-8 to save memory; drift must still see the page's text.
+    # The sample travels packed to save memory; drift must still see the page's text.
     words = "“Víctimas” — 被害者 naïve café " * 200
     respx.get(URL).respond(200, html=f"<html><title>T</title><p>{words}</p></html>")
-    sample = check().text_sample
+    obs = check()
+    sample = obs.text_sample
     assert sample is not None and len(sample) == TEXT_SAMPLE_CHARS
     assert sample == " ".join(words.split())[:TEXT_SAMPLE_CHARS]
+    # It travels deflated: a run holds tens of thousands until their batches are stored.
+    assert obs.text_sample_packed is not None
+    assert len(obs.text_sample_packed) < len(sample.encode()) / 2
+
+
+def test_an_empty_text_sample_stays_empty_and_falsy() -> None:
+    # judges_drift asks `obs.title or obs.text_sample_packed`: a page with no text must
+    # not look like one with text because of a compression header.
+    assert pack_text("") == b"" and unpack_text(b"") == ""
+    assert unpack_text(pack_text("naïve “café”")) == "naïve “café”"
 
 
 @respx.mock

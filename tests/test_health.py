@@ -17,7 +17,7 @@ from catalog.health import (
     apply_observation,
     judge_page,
 )
-from catalog.model import Hop, Observation
+from catalog.model import Hop, Observation, pack_text
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from tests.factories import days, make_observation
@@ -360,7 +360,7 @@ CASINO_TEXT = (
 
 
 def page(day: float, title: str, text: str) -> Observation:
-    return ok(day, title=title, text_sample_utf8=text.encode())
+    return ok(day, title=title, text_sample_packed=pack_text(text))
 
 
 def test_a_matching_page_does_not_drift_and_becomes_the_baseline() -> None:
@@ -394,7 +394,10 @@ def test_pages_without_text_or_failing_leave_drift_alone() -> None:
     assert judge_page(ok(0), [ENTRY], {}) is None
     assert judge_page(failing(0), [ENTRY], {}) is None
     assert (
-        judge_page(ok(0, not_modified=True, title="x", text_sample_utf8=b"y"), [ENTRY], {}) is None
+        judge_page(
+            ok(0, not_modified=True, title="x", text_sample_packed=pack_text("y")), [ENTRY], {}
+        )
+        is None
     )
     state = LinkState(drift_reason="casino", drift_since=days(0))
     assert apply_drift(state, None, at=days(1)) == (state, [])

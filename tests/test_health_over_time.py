@@ -16,6 +16,7 @@ from catalog import runs, store
 from catalog import tables as t
 from catalog.archive import CDX_URL, ArchiveLookup
 from catalog.health import BROKEN, OK, SUSPECT, UNCHECKED
+from catalog.model import pack_text
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings, HealthSettings
 from catalog.sync import sync_catalogs
@@ -185,7 +186,9 @@ def test_answering_canaries_leave_the_run_to_check(engine: Engine, tmp_path: Pat
 
 
 def page(u: str, day: float, title: str, text: str):
-    return make_observation(u, checked_at=days(day), title=title, text_sample_utf8=text.encode())
+    return make_observation(
+        u, checked_at=days(day), title=title, text_sample_packed=pack_text(text)
+    )
 
 
 def test_drift_is_scored_flagged_with_evidence_and_cleared(engine: Engine) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from catalog import store
+from catalog.model import pack_text
 from catalog.retention import prune_observations
 from catalog.settings import HealthSettings
 from catalog.store import DRIFT_HISTORY, read_session
@@ -53,7 +54,10 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
             run_id = store.start_run(engine, trigger="schedule", now=days(night))
             batch = [
                 make_observation(
-                    HOTLINE_URL, checked_at=days(night), title=title, text_sample_utf8=text.encode()
+                    HOTLINE_URL,
+                    checked_at=days(night),
+                    title=title,
+                    text_sample_packed=pack_text(text),
                 )
             ]
             if night <= 10:

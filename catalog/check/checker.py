@@ -48,7 +48,7 @@ from catalog.check.safety import AddressBook, Resolver, check_allowlist
 from catalog.check.soft404 import probe_url_for
 from catalog.check.transport import AiohttpPool
 from catalog.clock import Clock, utcnow
-from catalog.model import Batch, Observation, Target
+from catalog.model import Batch, Observation, Target, pack_text
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from catalog.urls import CheckedUrl, UrlProblem, parse_url
@@ -449,7 +449,7 @@ def _observe(
         title=title,
         bytes_read=len(answer.body) if answer else 0,
         not_modified=not_modified,
-        text_sample_utf8=page.text[:TEXT_SAMPLE_CHARS].encode() if page else None,
+        text_sample_packed=pack_text(page.text[:TEXT_SAMPLE_CHARS]) if page else None,
         suggested_url=(
             last.final_url if last and verdict.outcome is Outcome.REDIRECTED_PERMANENT else None
         ),
