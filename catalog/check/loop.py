@@ -1,12 +1,12 @@
 """One event loop thread that runs every batch of a process, and the slots they share.
 
 A run checks several batches at once, each from its own worker thread (Prefect's task
-runner). Each worker could run its batch with `asyncio.run` in its own event loop, but four
-loops in one interpreter cost 10–17 % more CPU per URL than one loop running the same four
-batches (measured at 10,000 URLs over 200 hosts, `bench/RESULTS.md`): every loop wakes for
-its own few sockets, and the GIL is handed between the threads at each wake-up, where one
-loop handles the events of all batches in one pass. So the workers hand their batches to
-`SharedLoop`, whose thread runs them side by side, and wait for the result.
+runner). Each worker could run its batch with `asyncio.run` in its own event loop, but one
+loop running the same four batches took 10–17 % less CPU per URL than four loops (10,000 URLs
+over 200 hosts, checking only; 5–10 % less for the whole flow: `bench/RESULTS.md`): every
+loop wakes for its own few sockets, and the GIL is handed between the threads at each
+wake-up, where one loop handles the events of all batches in one pass. So the workers
+hand their batches to `SharedLoop`, whose thread runs them side by side, and wait.
 
 On one loop the batches of a run can also draw on one pool of global concurrency
 (`slots`): a batch whose few hosts are held to their per-host limits leaves the rest to the
@@ -32,7 +32,7 @@ __all__ = ["SharedLoop", "shared_loop"]
 
 T = TypeVar("T")
 
-#: Threads for the loop's blocking calls (DNS lookups): as many as four loops had by default.
+#: Threads for the loop's blocking calls (DNS lookups): what four loops had by default on two cores.
 LOOKUP_THREADS = 24
 
 
