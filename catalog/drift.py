@@ -165,7 +165,7 @@ _SPACE_OUT = bytes.maketrans(_NOT_LETTER, b" " * len(_NOT_LETTER))
 
 
 def _folded_word_counts(text: str) -> Counter[str]:
-    """`Counter(_words(_fold(text)))`, with accents folded once per distinct token.
+    """`Counter(_words(_fold(text)))`, with accents folded once per distinct piece.
 
     On text with any non-ASCII character (most real pages: a curly quote, a ©), folding the
     whole text costs a decomposition and a regular-expression pass of ~40 ns per character.
