@@ -32,7 +32,8 @@ __all__ = ["SharedLoop", "shared_loop"]
 
 T = TypeVar("T")
 
-#: Threads for the loop's blocking calls (DNS lookups): what four loops had by default on two cores.
+#: Threads for the loop's blocking calls (DNS lookups): what four loops had by default on
+#: two cores.
 LOOKUP_THREADS = 24
 
 
