@@ -217,9 +217,9 @@ _COUNTED = _wordlist(
     "lecturas lectura descargas descarga comentarios comentario vues vue visites visite "
     "téléchargements téléchargement telechargements commentaires commentaire"
 )
-_DAY = r"\d{1,2}(?:st|nd|rd|th|º|°|er)?"
+_DAY = r"\d\d?(?:st|nd|rd|th|º|°|er)?"
 _TIME = (
-    r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s?[ap]\.?\s?m\b\.?)?"
+    r"\d\d?:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s?[ap]\.?\s?m\b\.?)?"
     r"(?:\s?(?:z\b|utc|gmt|[ecmp][sd]t\b|ces?t\b|[+-]\d{2}:?\d{2}))?"
 )
 _MONTH = "(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
@@ -251,21 +251,22 @@ def _by_first_letter(families: list[tuple[list[str], str]]) -> str:
 #: Noise that changes between two fetches of an unchanged page. Order matters: longer
 #: forms (ISO date-times, full dates) before their parts (times, bare numbers).
 _VOLATILE = re.compile(
-    r" (?:(?=[\d©])(?:"  # most noise starts with a digit: one test skips all of these
+    r" (?:(?:"  # all start with \d, which `re` factors out: one test skips them all
     + "|".join(
         [
-            rf"\d{{4}}-\d{{2}}-\d{{2}}(?:[t\s]{_TIME})?",  # ISO 8601
+            rf"\d\d{{3}}-\d{{2}}-\d{{2}}(?:[t\s]{_TIME})?",  # ISO 8601
             rf"{_DAY}\s+(?:de\s+)?{_MONTH},?\s+(?:de\s+|del\s+)?\d{{4}}\b",  # 28 de noviembre
-            r"\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b|\d{4}/\d{1,2}/\d{1,2}\b",
+            r"\d\d?[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b",
+            r"\d\d{3}/\d{1,2}/\d{1,2}\b",
             _TIME,
-            rf"\d+\s+{_UNITS_EN}\s+ago\b",
+            rf"\d\d*\s+{_UNITS_EN}\s+ago\b",
             # "1,234 views", "1.2k downloads"
-            rf"\d+(?:[.,\u00a0\u202f]\d{{3}})*(?:[.,]\d+)?\s?[km]?\s+{_COUNTED_WORD}\b",
-            r"©\s*(?:\d{4}\s*[-–]\s*)?\d{4}",  # rolls over every January
-            r"1[5-9]\d{8}(?:\d{3})?\b",  # Unix epoch seconds or milliseconds, 2017-2033
+            rf"\d\d*(?:[.,\u00a0\u202f]\d{{3}})*(?:[.,]\d+)?\s?[km]?\s+{_COUNTED_WORD}\b",
+            r"\d(?<=1)[5-9]\d{8}(?:\d{3})?\b",  # Unix epoch seconds or milliseconds, 2017-2033
         ]
     )
-    + r")|[0-9a-f]{8}(?:-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{8,})\b|"
+    + r")|©\s*(?:\d{4}\s*[-–]\s*)?\d{4}"  # rolls over every January
+    + r"|[0-9a-f][0-9a-f]{7}(?:-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{8,})\b|"
     # ^ UUIDs and hex digests and ids of 16+ digits
     + _by_first_letter(
         [
