@@ -251,6 +251,9 @@ def _by_first_letter(families: list[tuple[list[str], str]]) -> str:
 #: Noise that changes between two fetches of an unchanged page. Order matters: longer
 #: forms (ISO date-times, full dates) before their parts (times, bare numbers).
 _VOLATILE = re.compile(
+    # Each branch spells its first character out (\d\d? for \d{1,2}, [0-9a-f][0-9a-f]{7}):
+    # `re` skips a branch that opens with a plain character test in one step, and factors
+    # a first \d shared by every form of the group out of it.
     r" (?:(?:"  # all start with \d, which `re` factors out: one test skips them all
     + "|".join(
         [
