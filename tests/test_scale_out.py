@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bench.harness import proc_stat
 from catalog import store, tables
 from catalog.clock import utcnow
 from catalog.db import open_engine, session_scope
@@ -60,12 +61,10 @@ class ShardedSite:
 def _process_parents() -> dict[int, int]:
     """pid -> parent pid, from /proc (Linux, like the 127.0.0.x loopback hosts here)."""
     parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:  # the process ended meanwhile
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
+    for entry in Path("/proc").glob("[0-9]*"):
+        fields = proc_stat(int(entry.name))
+        if fields is not None:  # else the process ended meanwhile
+            parents[int(entry.name)] = int(fields[1])  # state, then the parent's pid
     return parents
 
 

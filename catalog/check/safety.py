@@ -67,7 +67,7 @@ class AddressBook:
         and "example.org" are one entry: the check reads the URL's host without the final
         dot, the connection reads it as sent (a redirect's Location may keep the dot), and
         two lookups would be two chances to answer."""
-        key = (host.rstrip(".").lower(), port)
+        key = (_host_key(host), port)
         task = self._lookups.get(key)
         if task is None:
             task = self._lookups[key] = asyncio.ensure_future(self._lookup(host, port))
@@ -101,7 +101,13 @@ def forbidden_address(ip: str, allowlist: Sequence[str]) -> str | None:
 def host_allowlisted(host: str, allowlist: Sequence[str]) -> bool:
     """True when `host` is named exactly (case and trailing dot aside) in the allow-list."""
     _networks, hosts = _parse_allowlist(tuple(allowlist))
-    return host.strip().rstrip(".").lower() in hosts
+    return _host_key(host) in hosts
+
+
+def _host_key(host: str) -> str:
+    """One spelling per host name: a URL's host, a redirect's Location ("Example.org.") and
+    an allow-list entry name the same host whatever their case and final dot."""
+    return host.strip().rstrip(".").lower()
 
 
 def check_allowlist(allowlist: Sequence[str]) -> None:
@@ -169,7 +175,7 @@ def _parse_allowlist(entries: tuple[str, ...]) -> tuple[tuple[IPNetwork, ...], f
             continue
         except ValueError:
             pass
-        name = text.rstrip(".").lower()
+        name = _host_key(text)
         if not _is_host_name(name):
             raise ConfigError(
                 f"check.private_allowlist: {entry!r} is neither an IP address, a network "
