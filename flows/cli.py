@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from catalog.errors import LinkhealthError
 from catalog.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 class _Group(TyperGroup):
@@ -75,6 +78,16 @@ ConfigOpt = Annotated[
 
 def _err(message: str) -> None:
     typer.echo(message, err=True)
+
+
+def _progress() -> Progress:
+    """A bar on stderr while a long command works; none when stderr is not a terminal (a
+    log or a pipe), where rich would leave an empty line behind."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    return Progress(console=console, transient=True, disable=not console.is_terminal)
 
 
 def _settings(config: Path | None, db: str | None, catalogs: list[Path] | None) -> Settings:
@@ -196,11 +209,8 @@ def report(
         raise typer.BadParameter(
             f"{', '.join(unknown)}: choose from {', '.join(FORMATS)}", param_hint="--format"
         )
-    from rich.console import Console
-    from rich.progress import Progress
-
     settings = _settings(config, db, catalog)
-    with Progress(console=Console(stderr=True), transient=True) as progress:
+    with _progress() as progress:
         bar = progress.add_task("Writing resource pages", total=None)
         files = publish_report_files(
             settings,
@@ -300,15 +310,13 @@ def db_prune(
 ) -> None:
     """Delete old observations so years of nightly runs stay small."""
     import humanize
-    from rich.console import Console
-    from rich.progress import Progress
 
     from catalog.db import engine_for
     from catalog.retention import prune_observations
 
     settings = _settings(config, db, None)
     engine = engine_for(settings.database_url)
-    with Progress(console=Console(stderr=True), transient=True) as progress:
+    with _progress() as progress:
         bar = progress.add_task("Deleting old observations", total=None)
         result = prune_observations(
             engine,

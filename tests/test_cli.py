@@ -202,6 +202,7 @@ def test_report_writes_each_requested_format(
         "report", "--catalog", "good.yaml", "--format", "csv", "--format", "json", "--out", "o"
     )
     assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # no progress bar, nor what is left of one, in a log
     written = {Path(line).suffix for line in result.stdout.split()}
     assert written == {".csv", ".json"}
     rows = list(csv.DictReader(io.StringIO((isolated_cwd / "o" / "latest.csv").read_text())))
