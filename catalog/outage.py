@@ -8,7 +8,10 @@ The rule is deliberately conservative in the direction of *not* blaming the
 sites: a batch is judged offline only when no host answered at all (not even
 with an error status) and at least `outage_host_share` of its distinct hosts
 failed at the DNS or connection level. One dead host proves nothing, so at least
-`MIN_HOSTS` distinct hosts are needed.
+`MIN_HOSTS` distinct hosts are needed. A smaller batch (a curator's recheck of one
+link) that failed that way is `undecided`: the caller may ask a few witnesses, hosts of
+the catalog that answered at their last check, and `confirmed_by` judges the batch
+offline when none of them can be reached either.
 """
 
 from __future__ import annotations
@@ -28,9 +31,31 @@ class OutageVerdict:
     network_down: bool
     hosts: int
     hosts_unreachable: int
+    #: Some host gave an HTTP answer (any status): our network worked.
+    answered: bool = False
+    #: URLs of other hosts checked as witnesses; when `network_down`, none was reachable.
+    witnesses: tuple[str, ...] = ()
+
+    @property
+    def undecided(self) -> bool:
+        """Every host failed at the network level, but too few hosts to tell our network
+        from theirs."""
+        return (
+            not self.network_down
+            and not self.answered
+            and 0 < self.hosts < MIN_HOSTS
+            and self.hosts_unreachable == self.hosts
+        )
 
     @property
     def sentence(self) -> str:
+        if self.witnesses:
+            others = ", ".join(host_of(u) or u for u in self.witnesses)
+            return (
+                f"Our network looked down: the link's host could not be reached, nor could "
+                f"{len(self.witnesses)} other host(s) that answered at their last check "
+                f"({others}), so nothing was learned about this link."
+            )
         return (
             f"Our network looked down: {self.hosts_unreachable} of {self.hosts} hosts could not be "
             "reached at all and none answered, so nothing was learned about these links."
@@ -49,7 +74,19 @@ def judge(observations: Sequence[Observation], share: float) -> OutageVerdict:
     )
     hosts = len(by_host)
     down = not answered and hosts >= MIN_HOSTS and unreachable / hosts >= share
-    return OutageVerdict(network_down=down, hosts=hosts, hosts_unreachable=unreachable)
+    return OutageVerdict(
+        network_down=down, hosts=hosts, hosts_unreachable=unreachable, answered=answered
+    )
+
+
+def confirmed_by(verdict: OutageVerdict, witnesses: Sequence[Observation]) -> OutageVerdict:
+    """An `undecided` verdict settled by witnesses: offline when every one of them failed at
+    the network level too; unchanged when any answered (the link's host is the one down)."""
+    if not verdict.undecided or not witnesses:
+        return verdict
+    if not all(w.outcome.is_network_failure for w in witnesses):
+        return verdict
+    return replace(verdict, network_down=True, witnesses=tuple(w.url for w in witnesses))
 
 
 def mask(observations: Sequence[Observation], verdict: OutageVerdict) -> list[Observation]:

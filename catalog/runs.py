@@ -49,7 +49,7 @@ from catalog.clock import Clock, utcnow
 from catalog.db import engine_for
 from catalog.errors import LinkhealthError
 from catalog.model import Batch, Observation
-from catalog.outage import judge, mask
+from catalog.outage import OutageVerdict, confirmed_by, judge, mask
 from catalog.outcomes import Outcome, Severity
 from catalog.settings import Settings
 from catalog.shards import FULL_RUN_LEASE as FULL_RUN_LEASE  # re-exported for callers
@@ -358,17 +358,23 @@ def store_batch(
     clock: Clock = utcnow,
     archive: ArchiveLookup | None = None,
     lease: RunLease | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver | None = None,
 ) -> BatchStored:
     """Store one checked batch, then look up archive copies for links that now need one.
 
     `archive` is the lookup to use (tests inject one with a mocked client); without it one
     is made when `HealthSettings.archive_lookups` is on and there is something to look up.
     `lease` (the run's) is renewed first: a run that lost it raises `LeaseLostError`
-    instead of writing next to the run that took it over.
+    instead of writing next to the run that took it over. A batch of one host that could
+    not be reached at all asks witnesses (`_witnessed`) whether our network was down;
+    `transport` and `resolver` reach those checks only (tests inject them).
     """
-    verdict = judge(observations, settings.health.outage_host_share)
-    kept = mask(observations, verdict)
     engine = engine_for(settings.database_url)
+    verdict = judge(observations, settings.health.outage_host_share)
+    if verdict.undecided:
+        verdict = _witnessed(settings, engine, verdict, observations, transport, resolver, clock)
+    kept = mask(observations, verdict)
     if lease is not None:
         _renew(engine, lease, now=clock())
     events = store.record_observations(engine, run_id, kept, settings.health, now=clock())
@@ -386,6 +392,30 @@ def store_batch(
         events=len(events),
         network_down=verdict.network_down,
     )
+
+
+def _witnessed(
+    settings: Settings,
+    engine: Engine,
+    verdict: OutageVerdict,
+    observations: Sequence[Observation],
+    transport: httpx.AsyncBaseTransport | None,
+    resolver: Resolver | None,
+    clock: Clock,
+) -> OutageVerdict:
+    """The verdict on a lone unreachable host, settled by fetching up to three other hosts
+    that answered at their last check. A curator's recheck of one link on a laptop that
+    lost its connection must not count as the link failing; without canaries configured,
+    nothing else in a one-host run can tell. Costs a few requests, and only then."""
+    urls = store.answering_urls(engine, not_on={host_of(o.url) for o in observations})
+    if not urls:
+        return verdict
+    check = replace(settings.check, max_attempts=1)
+    witnesses = check_canaries(urls, check, transport=transport, resolver=resolver, clock=clock)
+    settled = confirmed_by(verdict, witnesses.observations)
+    if settled.network_down:
+        log.warning("no witness host answered either (%s): our network looks down", urls)
+    return settled
 
 
 def lookup_archives(

@@ -20,7 +20,7 @@ import socket
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
@@ -1232,6 +1232,24 @@ def link_states(engine: Engine) -> list[LinkStateRecord]:
     """Every link used by an active resource, in URL order."""
     with read_session(engine) as s:
         return _link_records(s, active_only=True)
+
+
+def answering_urls(engine: Engine, *, not_on: Iterable[str], limit: int = 3) -> list[str]:
+    """Up to `limit` URLs, one per host and none on the hosts `not_on`, whose last check
+    got an HTTP answer, most recently checked first: witnesses that our network works."""
+    query = (
+        select(t.Link.url, t.Link.host)
+        .where(t.Link.http_status.is_not(None), t.Link.host.not_in(list(not_on)))
+        .order_by(t.Link.last_checked_at.desc().nulls_last(), t.Link.id)
+        .limit(limit * 20)  # several URLs of one host are likely next to each other
+    )
+    found: dict[str, str] = {}
+    with read_session(engine) as s:
+        for url, host in s.execute(query):
+            found.setdefault(host, url)
+            if len(found) == limit:
+                break
+    return list(found.values())
 
 
 def _link_records(

@@ -61,9 +61,16 @@ def handler_class(
 class Site:
     base: str
     hits: Counter[str] = field(default_factory=Counter)
+    _close: Callable[[], None] | None = None
 
     def url(self, path: str) -> str:
         return self.base + path
+
+    def stop(self) -> None:
+        """Stop serving and close the port now (connections to it are then refused)."""
+        if self._close is not None:
+            close, self._close = self._close, None
+            close()
 
 
 @contextmanager
@@ -80,8 +87,13 @@ def local_site() -> Iterator[Site]:
     site.base = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+
+    def close() -> None:
+        server.shutdown()
+        server.server_close()
+
+    site._close = close
     try:
         yield site
     finally:
-        server.shutdown()
-        server.server_close()
+        site.stop()

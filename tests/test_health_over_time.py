@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -15,11 +16,15 @@ from sqlalchemy import Engine, select
 from catalog import runs, store
 from catalog import tables as t
 from catalog.archive import CDX_URL, ArchiveLookup
+from catalog.check import check_targets
+from catalog.clock import utcnow
 from catalog.health import BROKEN, OK, SUSPECT, UNCHECKED
-from catalog.model import pack_text
+from catalog.model import Target, pack_text
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings, HealthSettings
+from catalog.source import load_catalog
 from catalog.sync import sync_catalogs
+from catalog.urls import host_of
 from tests.factories import (
     T0,
     Ticker,
@@ -31,6 +36,7 @@ from tests.factories import (
     temporary_database,
     write_catalog,
 )
+from tests.local_site import local_site
 
 GUIDE_TITLE = "Human Trafficking Task Force e-Guide"
 GUIDE_TEXT = (
@@ -120,6 +126,74 @@ def test_an_outage_in_the_middle_of_a_run_only_hides_that_batch(engine: Engine) 
     summary = runs.finish_run(settings, run_id, stored=[first, second, third], clock=clock)
     assert summary.network_unavailable
     assert summary.counts["network_unavailable"] == 3
+
+
+# --- a lone unreachable host: witnesses ------------------------------------------------------
+
+
+def _recheck_of_a(
+    engine: Engine, answer: httpx.Response | None
+) -> tuple[runs.BatchStored, list[str]]:
+    """Yesterday every host answered; today a recheck of a.example alone cannot reach it,
+    and the witnesses are fetched through a transport that answers `answer` (or nothing)."""
+    settings = replace(settings_for(engine), check=CheckSettings(max_attempts=1, total_timeout=5))
+    store.record_observations(
+        engine, None, [make_observation(url(h)) for h in HOSTS], settings.health, now=T0
+    )
+    asked: list[str] = []
+
+    def witness(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.host)
+        return answer if answer is not None else _unreachable(request)
+
+    run_id = store.start_run(engine, trigger="manual", now=days(1))
+    stored = runs.store_batch(
+        settings,
+        run_id,
+        [make_observation(url("a"), Outcome.DNS_ERROR, days(1), http_status=None)],
+        clock=Ticker(days(1)),
+        transport=httpx.MockTransport(witness),
+        resolver=public,
+    )
+    return stored, asked
+
+
+def test_a_recheck_while_offline_is_not_counted_against_the_link(engine: Engine) -> None:
+    stored, asked = _recheck_of_a(engine, answer=None)
+
+    assert stored.network_down
+    assert len(set(asked)) == 3 and "a.example" not in asked  # three other hosts, once each
+    state = link(engine, url("a"))
+    assert (state.state, state.consecutive_failures, state.outcome) == (OK, 0, Outcome.OK)
+    (latest, *_) = store.resource_history(engine, "a").observations
+    assert latest.outcome is Outcome.NETWORK_UNAVAILABLE
+    assert "3 other host(s) that answered at their last check" in latest.reason
+
+
+def test_a_recheck_whose_witnesses_answer_counts_the_failure(engine: Engine) -> None:
+    stored, asked = _recheck_of_a(engine, answer=httpx.Response(503))
+
+    assert not stored.network_down and "a.example" not in asked
+    state = link(engine, url("a"))
+    assert (state.state, state.consecutive_failures, state.outcome) == (
+        SUSPECT,
+        1,
+        Outcome.DNS_ERROR,
+    )
+
+
+def test_without_hosts_that_answered_before_no_witness_is_asked(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[object] = []
+    monkeypatch.setattr(runs, "check_canaries", lambda *a, **k: asked.append(a))
+    run_id = store.start_run(engine, trigger="manual", now=days(1))
+    failing = [make_observation(url("a"), Outcome.DNS_ERROR, days(1), http_status=None)]
+
+    stored = runs.store_batch(settings_for(engine), run_id, failing, clock=Ticker(days(1)))
+
+    assert not asked and not stored.network_down
+    assert link(engine, url("a")).state == SUSPECT
 
 
 # --- canaries before the run -----------------------------------------------------------------
@@ -369,3 +443,36 @@ def test_a_reviewed_at_field_in_the_entry_counts_as_a_review(engine: Engine) -> 
     sync_catalogs(engine, [make_catalog("rev", [entry])], now=days(400))
     codes = {n.code for n in store.find_resource(engine, "rev").stale}
     assert "review_overdue" not in codes
+
+
+def test_witnesses_over_real_sockets(tmp_path: Path) -> None:
+    """A recheck of a dead local host while the witness site is up counts the failure; the
+    same recheck after the witness site went away too is our network's fault, not the
+    link's (127.0.0.2 has no listener: connections to it are refused)."""
+    check = CheckSettings(max_attempts=1, total_timeout=5, private_allowlist=("127.0.0.0/8",))
+    with temporary_database(tmp_path) as engine, local_site() as site:
+        dead = site.url("/gone").replace("127.0.0.1", "127.0.0.2")
+        entries = [
+            {"id": "report", "title": "Report", "url": site.url("/report.html")},
+            {"id": "dead", "title": "Dead", "url": dead},
+        ]
+        sync_catalogs(
+            engine, [load_catalog(write_catalog(tmp_path / "c.yaml", entries))], now=utcnow()
+        )
+        settings = replace(settings_for(engine), check=check)
+
+        def recheck(*urls: str) -> runs.BatchStored:
+            targets = [Target(url=u, host=host_of(u)) for u in urls]
+            run_id = store.start_run(engine, trigger="manual", now=utcnow())
+            observed = asyncio.run(check_targets(targets, check))
+            return runs.store_batch(settings, run_id, observed)
+
+        assert not recheck(site.url("/report.html"), dead).network_down
+        assert not recheck(dead).network_down  # the witness answered: 127.0.0.2 is down
+        assert link(engine, dead).consecutive_failures == 2
+        site_hits = sum(site.hits.values())
+        site.stop()
+
+        assert recheck(dead).network_down
+        assert sum(site.hits.values()) == site_hits  # nothing answered there any more
+        assert (link(engine, dead).consecutive_failures, link(engine, dead).state) == (2, SUSPECT)

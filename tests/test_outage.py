@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 from catalog.model import Observation
-from catalog.outage import judge, mask
+from catalog.outage import confirmed_by, judge, mask
 from catalog.outcomes import Outcome
 
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
@@ -56,3 +56,33 @@ def test_invalid_urls_keep_their_verdict_during_an_outage() -> None:
         Outcome.NETWORK_UNAVAILABLE,
         Outcome.INVALID_URL,
     ]
+
+
+def test_a_lone_unreachable_host_is_undecided_until_witnesses_settle_it() -> None:
+    lone = [_obs("https://a.org/1", Outcome.DNS_ERROR), _obs("https://a.org/2", Outcome.TIMEOUT)]
+    verdict = judge(lone, share=0.8)
+    assert verdict.undecided and not verdict.network_down
+
+    unreachable = [
+        _obs("https://b.org/", Outcome.DNS_ERROR),
+        _obs("https://c.org/", Outcome.TIMEOUT),
+    ]
+    offline = confirmed_by(verdict, unreachable)
+    assert offline.network_down and offline.witnesses == ("https://b.org/", "https://c.org/")
+    assert "b.org, c.org" in offline.sentence
+    assert {o.outcome for o in mask(lone, offline)} == {Outcome.NETWORK_UNAVAILABLE}
+
+    one_answers = [unreachable[0], _obs("https://c.org/", Outcome.HTTP_ERROR, 503)]
+    assert confirmed_by(verdict, one_answers) == verdict  # a.org itself is down
+    assert confirmed_by(verdict, []) == verdict  # no witnesses: nothing to go on
+
+
+def test_an_answering_or_a_many_host_batch_needs_no_witnesses() -> None:
+    answered = judge([_obs("https://a.org/", Outcome.NOT_FOUND, 404)], share=0.8)
+    refused = judge([_obs("https://a.org/", Outcome.CONNECTION_REFUSED)], share=0.8)
+    many = judge(
+        [_obs("https://a.org/", Outcome.DNS_ERROR), _obs("https://b.org/", Outcome.DNS_ERROR)],
+        share=0.8,
+    )
+    assert not answered.undecided and refused.undecided and not many.undecided
+    assert confirmed_by(answered, [_obs("https://b.org/", Outcome.DNS_ERROR)]) == answered
