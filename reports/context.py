@@ -264,6 +264,12 @@ class ChangeSection:
     heading: str
     items: tuple[ChangeItem, ...]
 
+    @property
+    def tally(self) -> str:
+        """The count for a sentence: "1 new redirect", "4 catalog edits"."""
+        n, noun = len(self.items), self.heading.lower()
+        return f"{n} {_ONE_CHANGE.get(self.key, noun) if n == 1 else noun}"
+
 
 @dataclass(frozen=True)
 class Changes:
@@ -864,11 +870,15 @@ def _count(n: int, noun: str) -> str:
 
 _SECTIONS = (
     ("newly_broken", "Newly broken"),
+    # Apart from the confirmed ones: one failed check is a thing to watch, not to fix.
+    ("started_failing", "Started failing"),
     ("recovered", "Recovered"),
     ("content_changed", "Content changed"),
     ("new_redirects", "New redirects"),
     ("catalog_edits", "Catalog edits"),
 )
+#: One item of a section, where the heading lower-cased is a plural.
+_ONE_CHANGE = {"new_redirects": "new redirect", "catalog_edits": "catalog edit"}
 _CATALOG_KINDS = {"added", "removed", "url_edited", "fields_edited"}
 _FAILING_STATES = {"suspect", "broken"}
 
@@ -954,7 +964,7 @@ def _place(
         if new == "broken":
             return "newly_broken", f"Confirmed broken after {failures} failed checks.", None, None
         if new == "suspect" and old not in _FAILING_STATES:
-            return "newly_broken", "Started failing (not yet confirmed).", None, None
+            return "started_failing", "Failed its last check; not confirmed yet.", None, None
         if new == "recovered":
             return "recovered", "Works again.", None, None
         return None

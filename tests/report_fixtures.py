@@ -49,6 +49,7 @@ EXPECTED_TREND_RUNS = (5, 4, 1, 2)
 #: "Since the last run" sections and the resource ids each lists.
 EXPECTED_CHANGES = {
     "newly_broken": ["a-broken"],
+    "started_failing": ["a-suspect"],
     "recovered": ["a-recovered"],
     "content_changed": ["a-ok-2"],
     "new_redirects": ["a-moved"],
@@ -320,6 +321,11 @@ def _history_and_events(s: Any) -> None:
     event("state_changed", {"old": "suspect", "new": "broken", "consecutive_failures": 4}, url=gone)
     event("outcome_changed", {"old": "ok", "new": "not_found"}, url=gone, when=days_ago(9))
     event("state_changed", {"old": "suspect", "new": "recovered"}, url="https://ok.example.org/3")
+    event(
+        "state_changed",
+        {"old": "ok", "new": "suspect", "consecutive_failures": 1},
+        url="https://slow.example.org/",
+    )
     ok2 = "https://ok.example.org/2"
     event(
         "content_changed",
