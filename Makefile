@@ -39,12 +39,12 @@ chromium:
 test: $(DEV_STAMP) chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy catalog flows reports
+	$(VENV)/bin/mypy catalog flows reports bench tests
 	$(VENV)/bin/pytest
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy catalog flows reports
+	$(VENV)/bin/mypy catalog flows reports bench tests
 
 ## Re-pin the lock files after editing pyproject.toml (needs uv: pip install uv).
 lock:

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -170,7 +170,7 @@ def politeness_floor(
 ) -> Floor:
     urls: Counter[str] = Counter()
     requests: Counter[str] = Counter()
-    pauses: Counter[str] = Counter()
+    pauses: defaultdict[str, float] = defaultdict(float)
     for host, kind in rows.values():
         urls[host] += 1
         requests[host] += REQUESTS_PER_KIND.get(kind, 1)

@@ -188,13 +188,11 @@ def build(
                 for t in batch.targets
             ]
             stored.append(store_batch(settings, prepared.run_id, observations, clock=clock))
-        finish_run(
-            settings,
-            prepared.run_id,
-            stored=stored,
-            sync=prepared.sync,
-            clock=lambda at=at: at + timedelta(minutes=30),
-        )
+
+        def finished(at: datetime = at) -> datetime:
+            return at + timedelta(minutes=30)
+
+        finish_run(settings, prepared.run_id, stored=stored, sync=prepared.sync, clock=finished)
         counts["observations"] += sum(b.observations for b in stored)
         counts["events"] += sum(b.events for b in stored)
     # A few curator decisions: snoozed and ignored resources are listed with their reasons.
@@ -254,6 +252,7 @@ def time_report(
             publish_report(settings, formats=chosen, out_dir=target, clock=lambda: now)
             if profiler:
                 profiler.disable()
+                assert profile is not None  # a profiler is only made for a profile path
                 profiler.dump_stats(profile)
             out[group] = round(time.perf_counter() - started, 2)
             if "html" in chosen:

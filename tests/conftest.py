@@ -51,7 +51,7 @@ def prefect_api(prefect_harness: None, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def isolated_cwd(tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+def isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run in an empty folder so var/ and linkhealth.toml of the checkout are never touched."""
     monkeypatch.chdir(tmp_path)
     return tmp_path

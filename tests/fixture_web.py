@@ -21,6 +21,7 @@ import secrets
 import socket
 import ssl
 import struct
+import tempfile
 import threading
 import time
 import zlib
@@ -537,7 +538,7 @@ class FixtureWeb:
         self._log: list[tuple[str, str]] = []
         self._open_total = 0
         self._max_open_total = 0
-        self._tmp = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     # -- lifecycle
 
@@ -558,9 +559,13 @@ class FixtureWeb:
             ("valid", self.certs.valid),
         ]
         for kind, ctx in listeners:
-            tls_options = {"ssl": ctx, "ssl_handshake_timeout": 5.0} if ctx else {}
             server = await asyncio.start_server(
-                self._serve, HOST, 0, limit=64 * 1024, **tls_options
+                self._serve,
+                HOST,
+                0,
+                limit=64 * 1024,
+                ssl=ctx,
+                ssl_handshake_timeout=5.0 if ctx else None,
             )
             self._servers.append(server)
             port = server.sockets[0].getsockname()[1]

@@ -149,7 +149,7 @@ def test_cdx_header_only_counts_as_no_capture(
     ids=["http-503", "timeout", "connect-error", "not-json"],
 )
 def test_archive_trouble_gives_none_without_raising(
-    router: respx.MockRouter, client: httpx.Client, failure: object
+    router: respx.MockRouter, client: httpx.Client, failure: httpx.Response | Exception
 ) -> None:
     for endpoint in (CDX_URL, AVAILABILITY_URL):
         if isinstance(failure, httpx.Response):

@@ -459,4 +459,5 @@ def test_token_prefilter_says_exactly_whether_a_token_is_there(text: str) -> Non
 def test_openers_become_spaces_as_a_translate_table_would_make_them(text: str) -> None:
     from catalog.check.content import _OPENERS, _openers_to_spaces
 
-    assert _openers_to_spaces(text) == text.translate(str.maketrans(dict.fromkeys(_OPENERS, " ")))
+    table: dict[str, str | int | None] = dict.fromkeys(_OPENERS, " ")
+    assert _openers_to_spaces(text) == text.translate(str.maketrans(table))

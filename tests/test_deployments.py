@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from flows.serve import read_deployments, runner_deployments, servable
+from flows.serve import DeploymentSpec, read_deployments, runner_deployments, servable
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFECT_YAML = ROOT / "prefect.yaml"
 
 
-def _by_name() -> dict[str, object]:
+def _by_name() -> dict[str, DeploymentSpec]:
     return {spec.name: spec for spec in read_deployments(PREFECT_YAML)}
 
 
@@ -45,14 +45,14 @@ def test_the_sharded_nightly_is_off_and_its_shards_reach_the_shard_deployment() 
     specs = _by_name()
     sharded, shard = specs["nightly-sharded"], specs["shard"]
     # Both nightlies on at once would be two full runs of the same hosts.
-    assert [(s.cron, s.active) for s in sharded.schedules] == [("0 2 * * *", False)]  # type: ignore[attr-defined]
-    assert sharded.concurrency_limit == 1  # type: ignore[attr-defined]
-    assert sharded.entrypoint == "flows/check_flow.py:check_catalog_sharded"  # type: ignore[attr-defined]
-    target = sharded.parameters["deployment"]  # type: ignore[attr-defined]
+    assert [(s.cron, s.active) for s in sharded.schedules] == [("0 2 * * *", False)]
+    assert sharded.concurrency_limit == 1
+    assert sharded.entrypoint == "flows/check_flow.py:check_catalog_sharded"
+    target = sharded.parameters["deployment"]
     assert target == f"{FLOW_OF['shard']}/shard"
     assert target == inspect.signature(check_catalog_sharded.fn).parameters["deployment"].default
-    assert shard.entrypoint == "flows/check_flow.py:check_catalog"  # type: ignore[attr-defined]
-    assert not shard.schedules and "shard" in shard.parameters  # type: ignore[attr-defined]
+    assert shard.entrypoint == "flows/check_flow.py:check_catalog"
+    assert not shard.schedules and "shard" in shard.parameters
 
 
 def test_serve_leaves_out_the_deployments_that_need_workers() -> None:
@@ -96,6 +96,10 @@ def test_serve_builds_the_same_schedules_triggers_and_parameters() -> None:
 def test_prefect_deploy_all_accepts_prefect_yaml(prefect_harness: None) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.client.schemas.objects import DeploymentSchedule
+    from prefect.client.schemas.responses import DeploymentResponse
+    from prefect.client.schemas.schedules import CronSchedule
+    from prefect.events.schemas.automations import Automation, EventTrigger
     from prefect.settings import PREFECT_API_URL
     from prefect.workers.process import ProcessWorker
 
@@ -126,33 +130,39 @@ def test_prefect_deploy_all_accepts_prefect_yaml(prefect_harness: None) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
-    async def read() -> dict[str, object]:
+    async def read() -> tuple[dict[str, DeploymentResponse], list[Automation]]:
         async with get_client() as client:
-            found = {}
+            found: dict[str, DeploymentResponse] = {}
             for name, flow_name in FLOW_OF.items():
                 found[name] = await client.read_deployment_by_name(f"{flow_name}/{name}")
-            found["automations"] = await client.read_resource_related_automations(
-                f"prefect.deployment.{found['recheck'].id}"  # type: ignore[attr-defined]
+            automations = await client.read_resource_related_automations(
+                f"prefect.deployment.{found['recheck'].id}"
             )
-            return found
+            return found, automations
 
-    deployments = asyncio.run(read())
+    def cron(schedule: DeploymentSchedule) -> CronSchedule:
+        assert isinstance(schedule.schedule, CronSchedule), schedule.schedule
+        return schedule.schedule
+
+    deployments, automations = asyncio.run(read())
     nightly = deployments["nightly"]
-    assert [s.schedule.cron for s in nightly.schedules] == ["0 2 * * *"]  # type: ignore[attr-defined]
-    assert nightly.schedules[0].schedule.timezone == "America/New_York"  # type: ignore[attr-defined]
-    assert nightly.global_concurrency_limit.limit == 1  # type: ignore[attr-defined]
-    assert nightly.schedules[0].active  # type: ignore[attr-defined]
+    assert [cron(s).cron for s in nightly.schedules] == ["0 2 * * *"]
+    assert cron(nightly.schedules[0]).timezone == "America/New_York"
+    assert nightly.global_concurrency_limit is not None
+    assert nightly.global_concurrency_limit.limit == 1
+    assert nightly.schedules[0].active
     sharded = deployments["nightly-sharded"]
-    assert [(s.schedule.cron, s.active) for s in sharded.schedules] == [("0 2 * * *", False)]  # type: ignore[attr-defined]
-    assert sharded.parameters["deployment"] == "check-catalog/shard"  # type: ignore[attr-defined]
-    assert not deployments["shard"].schedules  # type: ignore[attr-defined]
-    assert deployments["shard"].work_pool_name == "linkhealth"  # type: ignore[attr-defined]
+    assert [(cron(s).cron, s.active) for s in sharded.schedules] == [("0 2 * * *", False)]
+    assert sharded.parameters["deployment"] == "check-catalog/shard"
+    assert not deployments["shard"].schedules
+    assert deployments["shard"].work_pool_name == "linkhealth"
     recheck = deployments["recheck"]
-    assert recheck.parameters == {  # type: ignore[attr-defined]
+    assert recheck.parameters == {
         "resource_ids": [],
         "changed_only": False,
         "failing_only": False,
     }
-    assert not deployments["report"].schedules  # type: ignore[attr-defined]
-    (automation,) = deployments["automations"]  # type: ignore[misc]
+    assert not deployments["report"].schedules
+    (automation,) = automations
+    assert isinstance(automation.trigger, EventTrigger)
     assert "linkhealth.catalog.edited" in automation.trigger.expect

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import typer.main
@@ -50,12 +51,11 @@ def _section(text: str, name: str) -> str:
 def fix() -> None:
     text = README.read_text()
     for name, rows in SECTIONS.items():
-        text = re.sub(
-            rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)",
-            lambda m, rows=rows: m.group(1) + rows() + "\n" + m.group(2),
-            text,
-            flags=re.S,
-        )
+
+        def fill(m: re.Match[str], rows: Callable[[], str] = rows) -> str:
+            return m.group(1) + rows() + "\n" + m.group(2)
+
+        text = re.sub(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", fill, text, flags=re.S)
     README.write_text(text)
 
 

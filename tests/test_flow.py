@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import func, select
@@ -76,6 +76,7 @@ def test_flow_checks_stores_reports_and_announces_new_breaks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from prefect.artifacts import Artifact
+    from prefect.client.schemas.objects import Artifact as ArtifactResponse
 
     from flows import check_flow
     from flows.check_flow import QUEUE_KEY, REPORT_KEY, SUMMARY_KEY, check_catalog
@@ -114,12 +115,18 @@ def test_flow_checks_stores_reports_and_announces_new_breaks(
         assert run.summary["batches"] == 2
     engine.dispose()
     assert [(e, p["current"]) for e, p in sent_events] == [(EVENT_BROKEN_INCREASED, 1)]
-    queue = Artifact.get(QUEUE_KEY)
+
+    def artifact(key: str) -> ArtifactResponse | None:
+        # Prefect's async_dispatch types `get` as "result or coroutine"; outside an event
+        # loop (as here) it is the result. Prefect casts it the same way (artifacts.py).
+        return cast("ArtifactResponse | None", Artifact.get(key))
+
+    queue = artifact(QUEUE_KEY)
     assert queue is not None and queue.type == "table"
     assert "missing" in str(queue.data)
-    summary_artifact = Artifact.get(SUMMARY_KEY)
+    summary_artifact = artifact(SUMMARY_KEY)
     assert summary_artifact is not None and summary_artifact.type == "markdown"
-    report_link = Artifact.get(REPORT_KEY)
+    report_link = artifact(REPORT_KEY)
     assert report_link is not None and "file://" in str(report_link.data)
 
 

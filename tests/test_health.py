@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from catalog.health import (
     BROKEN,
@@ -185,7 +186,7 @@ def test_changing_failure_kind_is_an_outcome_change_without_a_state_change() -> 
 # --- every transition, with the clock under test control ------------------------------------
 
 
-def ok(day: float, **fields: object) -> Observation:
+def ok(day: float, **fields: Any) -> Observation:
     return make_observation(checked_at=days(day), **fields)
 
 

@@ -26,7 +26,7 @@ def test_every_target_is_planned_exactly_once() -> None:
 
 def test_a_host_is_never_split_across_batches() -> None:
     batches = plan_batches(_targets({"big.org": 250, "a.org": 60, "b.org": 60}), batch_size=100)
-    owners = {}
+    owners: dict[str, int] = {}
     for batch in batches:
         for host in batch.hosts:
             assert host not in owners, f"{host} in batches {owners[host]} and {batch.index}"

@@ -261,7 +261,9 @@ def test_long_lists_are_paged_without_losing_or_repeating_a_row(
             following = tree.css_first("nav.pager a[rel=next]")
             if following is None:
                 break
-            page = page.parent / following.attributes["href"]
+            href = following.attributes["href"]
+            assert href is not None
+            page = page.parent / href
         assert shown == ids, first
         assert len(seen) == len(set(seen)) == max(1, len(ids))
         if len(seen) > 1:  # the last page links back to the first

@@ -9,6 +9,7 @@ import shlex
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -430,7 +431,7 @@ def test_history_events_of_a_shard_follow_each_resources_current_link(tmp_path: 
 # --- action queue: fixes, commands, set-aside ------------------------------------------
 
 
-def _with(data: ReportData, rid: str, **changes: object) -> ReportData:
+def _with(data: ReportData, rid: str, **changes: Any) -> ReportData:
     rows = tuple(
         dataclasses.replace(r, **changes) if r.resource_id == rid else r for r in data.resources
     )
@@ -715,7 +716,11 @@ def test_publish_report_writes_resource_history_newest_first(
     row = _row(build_context(report_data(engine), now=fx.NOW), "a-broken")
     resource = LexborHTMLParser((tmp_path / row.page).read_text(encoding="utf-8"))
     checks = resource.css('#history tr[data-kind="check"]')
-    times = [tr.css_first("time").attributes["datetime"] or "" for tr in checks]
+    times = []
+    for tr in checks:
+        time_tag = tr.css_first("time")
+        assert time_tag is not None
+        times.append(time_tag.attributes["datetime"] or "")
     assert len(checks) == len(fx.BROKEN_HISTORY) + 1 and times == sorted(times, reverse=True)
     kinds = {tr.attributes["data-kind"] for tr in resource.css("#history tbody tr")}
     assert {"state_changed", "outcome_changed"} <= kinds
@@ -752,8 +757,8 @@ def test_a_site_rendered_by_two_processes_equals_one_rendered_by_one(
     forks: list[object] = []
     real_forked = reports.forked.Forked
 
-    def counting(job: object, **kw: object) -> object:
-        forked = real_forked(job, **kw)  # type: ignore[arg-type]
+    def counting(job: Callable[[], object], **kw: Any) -> reports.forked.Forked[object]:
+        forked = real_forked(job, **kw)
         forks.append(forked.in_child)
         return forked
 

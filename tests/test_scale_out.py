@@ -95,7 +95,9 @@ def sharded_site() -> Iterator[ShardedSite]:
     lock = threading.Lock()
 
     def answer(request: BaseHTTPRequestHandler) -> Answer:
-        host, port = request.server.server_address[:2]
+        address = request.server.server_address
+        assert isinstance(address, tuple)  # an AF_INET server: (host, port)
+        host, port = address[:2]
         url = f"http://{host}:{port}{request.path}"
         with lock:
             site.requests[(request.command, url)] += 1

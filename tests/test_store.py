@@ -139,10 +139,10 @@ def test_recording_observations_stores_them_and_updates_link_state(engine: Engin
     )
     with store.read_session(engine) as s:
         assert s.scalar(select(func.count()).select_from(t.Observation)) == 2
-        assert (
-            s.scalar(select(func.count()).select_from(t.Event).where(t.Event.link_id.is_not(None)))
-            >= 2
+        linked_events = s.scalar(
+            select(func.count()).select_from(t.Event).where(t.Event.link_id.is_not(None))
         )
+        assert linked_events is not None and linked_events >= 2
 
 
 def test_a_batch_is_one_transaction(engine: Engine) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -257,7 +258,7 @@ def test_big_catalogs_are_linted_in_a_second_process_with_the_same_findings(
     assert here and {f.code for f in here} >= {"http_url", "tracking_params", "url_shortener"}
 
     for paths, expected in (([catalog], here), ([catalog, broken], None)):
-        hygiene = Forked(lambda paths=paths: lint_files(paths))
+        hygiene = Forked(partial(lint_files, paths))
         assert hygiene.in_child
         assert hygiene.result() == expected
 
