@@ -1070,13 +1070,22 @@ def _trend(runs: Sequence[RunInfo], now: datetime, days: int = 90) -> Trend | No
     if not points:
         return None
     useful = [p for p in points if p.checked]
-    if useful:
+    span = f"{_count(len(points), 'run')} from {points[0].at.date} to {points[-1].at.date}"
+    if len(useful) > 1:
         first, last = useful[0], useful[-1]
         description = (
-            f"{len(points)} runs from {points[0].at.date} to {points[-1].at.date}: links OK went "
-            f"from {first.ok_pct:.0f}% to {last.ok_pct:.0f}%, broken from "
-            f"{first.broken_pct:.0f}% to {last.broken_pct:.0f}%."
+            f"{span}: links OK went from {first.ok_pct:.0f}% to {last.ok_pct:.0f}%, broken "
+            f"from {first.broken_pct:.0f}% to {last.broken_pct:.0f}%."
         )
+    elif useful:  # a change needs two runs that checked something
+        (only,) = useful
+        shares = f"{only.ok_pct:.0f}% of links OK, {only.broken_pct:.0f}% broken"
+        if len(points) == 1:
+            description = f"1 run, on {only.at.date}: {shares}."
+        else:
+            description = f"{span}; only run {only.run_id} could check links: {shares}."
+    elif len(points) == 1:
+        description = f"1 run, on {points[0].at.date}, which could not check any link."
     else:
         description = f"{len(points)} runs, none of which could check any link."
     return Trend(days=days, points=tuple(points), description=description)

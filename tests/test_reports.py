@@ -10,7 +10,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from catalog.outcomes import Outcome
 from catalog.queries import (
     EventRow,
     ReportData,
+    RunInfo,
     history_events,
     report_data,
     shared_resource_ids,
@@ -43,7 +44,7 @@ from reports import (
     write_report,
 )
 from reports import render as render_module
-from reports.context import Changes, Row, action_queue, with_findings
+from reports.context import Changes, Row, _trend, action_queue, with_findings
 from reports.publish import queue_head
 from reports.render import md_escape, md_link
 from tests import report_fixtures as fx
@@ -588,6 +589,46 @@ def test_trend_covers_the_last_90_days_of_runs(ctx: ReportContext) -> None:
     assert tuple(p.run_id for p in ctx.trend.points) == fx.EXPECTED_TREND_RUNS
     latest = ctx.trend.points[-1]
     assert (latest.checked, latest.ok, latest.broken) == (5, 4, 1)
+
+
+def _trend_of(*counts: dict[str, int]) -> str:
+    """The trend sentence for runs 1, 2, ... on consecutive days with these outcome counts."""
+    start = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    infos = [
+        RunInfo(
+            id=n,
+            trigger="schedule",
+            status="completed",
+            started_at=start + timedelta(days=n),
+            finished_at=start + timedelta(days=n, minutes=5),
+            urls_planned=sum(c.values()),
+            urls_checked=sum(c.values()),
+            network_unavailable="network_unavailable" in c,
+            duration_s=300.0,
+            counts=c,
+        )
+        for n, c in enumerate(counts, start=1)
+    ]
+    trend = _trend(infos, start + timedelta(days=len(counts), hours=1))
+    assert trend is not None
+    return trend.description
+
+
+def test_trend_sentence_claims_a_change_only_between_two_runs_that_checked() -> None:
+    offline = {"network_unavailable": 4}
+    assert _trend_of({"ok": 3, "not_found": 1}, {"ok": 4}) == (
+        "2 runs from 2026-12-02 to 2026-12-03: links OK went from 75% to 100%, "
+        "broken from 25% to 0%."
+    )
+    assert _trend_of(offline, {"ok": 1, "dns_error": 1}) == (
+        "2 runs from 2026-12-02 to 2026-12-03; only run 2 could check links: "
+        "50% of links OK, 50% broken."
+    )
+    assert (
+        _trend_of({"ok": 3, "not_found": 1}) == "1 run, on 2026-12-02: 75% of links OK, 25% broken."
+    )
+    assert _trend_of(offline) == "1 run, on 2026-12-02, which could not check any link."
+    assert _trend_of(offline, offline) == "2 runs, none of which could check any link."
 
 
 def test_trend_chart_is_accessible_svg_with_a_table(page: LexborHTMLParser) -> None:
