@@ -347,7 +347,9 @@ def _run(session: Session, run_id: int | None) -> RunInfo | None:
     else:
         row = session.get(Run, run_id)
         if row is None:
-            raise NotFoundError(f"run {run_id} does not exist; `linkhealth runs` lists them")
+            raise NotFoundError(
+                f"run {run_id} does not exist; `linkhealth status --limit 50` lists the runs"
+            )
     return _run_info(row)
 
 

@@ -375,7 +375,9 @@ def latest_runs(engine: Engine, limit: int = 10) -> list[RunRecord]:
 def _run(s: Session, run_id: int) -> t.Run:
     run = s.get(t.Run, run_id)
     if run is None:
-        raise NotFoundError(f"run {run_id} does not exist; `linkhealth runs` lists the runs")
+        raise NotFoundError(
+            f"run {run_id} does not exist; `linkhealth status --limit 50` lists the runs"
+        )
     return run
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -212,3 +214,20 @@ def test_report_writes_each_requested_format(
 def test_report_rejects_unknown_formats(isolated_cwd: Path) -> None:
     result = _invoke("report", "--format", "pdf")
     assert result.exit_code == 2
+
+
+def test_an_unknown_run_names_a_command_that_lists_the_runs(
+    isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
+    (isolated_cwd / "good.yaml").write_text(GOOD)
+    assert _invoke("sync", "--catalog", "good.yaml").exit_code == 0
+
+    result = _invoke("report", "--run", "99")
+
+    assert result.exit_code == 4 and "run 99 does not exist" in result.stderr
+    suggested = re.search(r"`linkhealth ([^`]+)`", result.stderr)
+    assert suggested is not None, result.stderr
+    listed = _invoke(*shlex.split(suggested.group(1)))
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.startswith("no runs yet")  # a sync is not a run
