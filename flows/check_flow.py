@@ -41,13 +41,14 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
-from prefect.states import Cancelled
+from prefect.states import Cancelled, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from catalog.check.loop import shared_loop
 from catalog.clock import utcnow
 from catalog.db import engine_for
+from catalog.errors import LinkhealthError
 from catalog.model import Batch
 from catalog.ops import (
     QUEUE_ARTIFACT_ROWS,
@@ -259,17 +260,27 @@ def check_catalog(
 ) -> RunSummary:
     """Check every URL of the configured catalogs (or of one host shard, "1/2") and record
     what was found. A scheduled run that finds another full run in progress is Cancelled."""
-    settings = load_settings(config).with_overrides(**(overrides or {}))
     try:
+        settings = load_settings(config).with_overrides(**(overrides or {}))
         return run_check(
             settings, trigger=trigger, resource_ids=resource_ids, render=render, shard=shard
         )
     except RunInProgressError as exc:
         if trigger != "schedule":
-            raise
+            return failed_with(exc)
         get_run_logger().warning("Skipped: %s", exc)
         # Prefect ends the flow run in the state a flow returns.
         return Cancelled(message=f"skipped: {exc}")  # type: ignore[return-value]
+    except LinkhealthError as exc:
+        return failed_with(exc)
+
+
+def failed_with(exc: LinkhealthError) -> Any:
+    """The flow run's end for one of our own errors: Failed, with the error's sentence (it
+    names the file, line or URL to fix) and no traceback in the run's log, which Prefect
+    writes for an exception that escapes a flow. A caller of the flow still gets `exc`:
+    Prefect raises a Failed state's exception, so the CLI prints it and exits its code."""
+    return Failed(message=str(exc), data=exc)
 
 
 @flow(name="publish-report")

@@ -18,10 +18,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from catalog import store
 from catalog.db import engine_for
+from catalog.errors import LinkhealthError
 from catalog.ops import plan_recheck, verdict_lines
 from catalog.runs import RunSummary
 from catalog.settings import load_settings
-from flows.check_flow import BATCH_WORKERS, run_check
+from flows.check_flow import BATCH_WORKERS, failed_with, run_check
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,20 @@ def recheck(
     render: bool = True,
 ) -> RecheckResult:
     """Check the named, edited (`changed_only`) or failing (`failing_only`) resources."""
+    try:
+        return _recheck(resource_ids, changed_only, failing_only, config, overrides, render)
+    except LinkhealthError as exc:
+        return failed_with(exc)
+
+
+def _recheck(
+    resource_ids: list[str] | None,
+    changed_only: bool,
+    failing_only: bool,
+    config: str | None,
+    overrides: dict[str, Any] | None,
+    render: bool,
+) -> RecheckResult:
     log = get_run_logger()
     settings = load_settings(config).with_overrides(**(overrides or {}))
     plan = plan_recheck(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -13,6 +16,7 @@ from sqlalchemy import func, select
 from catalog import store, tables
 from catalog.clock import utcnow
 from catalog.db import open_engine, session_scope
+from catalog.errors import CatalogError
 from catalog.ops import (
     EVENT_BROKEN_INCREASED,
     EVENT_NETWORK_UNAVAILABLE,
@@ -184,3 +188,53 @@ def test_flow_run_without_network_says_so_and_marks_nothing_broken(
     assert summary.broken == 0
     assert "network was unreachable" in " ".join(summary.lines())
     assert [e for e, _ in sent_events] == [EVENT_NETWORK_UNAVAILABLE]
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def _flow_run_log() -> Iterator[list[logging.LogRecord]]:
+    """What a flow run logs, at INFO and above (Prefect's loggers do not propagate)."""
+    logger, handler = logging.getLogger("prefect.flow_runs"), _Records()
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def test_a_bad_catalog_fails_the_run_with_its_problems_and_no_traceback(
+    prefect_harness: None, isolated_cwd: Path, db_url: str
+) -> None:
+    """A curator who broke the catalog file reads where, not a stack of Prefect frames; the
+    caller still gets the error (the CLI's exit code 5 comes from it)."""
+    from flows.check_flow import check_catalog
+    from flows.recheck_flow import recheck
+
+    bad = isolated_cwd / "bad.yaml"
+    bad.write_text(
+        "resources:\n  - id: a\n    title: A\n    url: https://example.org/a\n  - id: a\n"
+    )
+    overrides = {"database_url": db_url, "catalogs": [str(bad)]}
+    for run in (
+        lambda: check_catalog(overrides=overrides, render=False, return_state=True),
+        lambda: recheck(resource_ids=["a"], overrides=overrides, render=False, return_state=True),
+    ):
+        with _flow_run_log() as records:
+            state = run()
+        assert state.is_failed()
+        assert "bad.yaml:5" in str(state.message)
+        with pytest.raises(CatalogError, match=r"bad\.yaml:5"):
+            state.result()
+        assert any("Finished in state Failed" in r.getMessage() for r in records)
+        assert not [r.getMessage() for r in records if r.exc_info], "a traceback was logged"
