@@ -160,7 +160,8 @@ class RunSummary:
             if self.finished_at
             else ""
         )
-        out = [f"Run {self.run_id} ({self.trigger}) {self.status}: {self.urls_checked} URLs{took}."]
+        urls = f"{self.urls_checked} URL{'' if self.urls_checked == 1 else 's'}"
+        out = [f"Run {self.run_id} ({self.trigger}) {self.status}: {urls}{took}."]
         if self.network_unavailable:
             out.append(
                 "The network was unreachable: no site could be contacted, so this run says "

@@ -133,7 +133,7 @@ def test_an_outage_in_the_middle_of_a_run_only_hides_that_batch(engine: Engine) 
 
 def _recheck_of_a(
     engine: Engine, answer: httpx.Response | None
-) -> tuple[runs.BatchStored, list[str]]:
+) -> tuple[runs.BatchStored, list[str], list[str]]:
     """Yesterday every host answered; today a recheck of a.example alone cannot reach it,
     and the witnesses are fetched through a transport that answers `answer` (or nothing)."""
     settings = replace(settings_for(engine), check=CheckSettings(max_attempts=1, total_timeout=5))
@@ -155,13 +155,16 @@ def _recheck_of_a(
         transport=httpx.MockTransport(witness),
         resolver=public,
     )
-    return stored, asked
+    summary = runs.finish_run(settings, run_id, stored=[stored], clock=Ticker(days(1.01)))
+    return stored, asked, summary.lines()
 
 
 def test_a_recheck_while_offline_is_not_counted_against_the_link(engine: Engine) -> None:
-    stored, asked = _recheck_of_a(engine, answer=None)
+    stored, asked, lines = _recheck_of_a(engine, answer=None)
 
     assert stored.network_down
+    assert lines[0].startswith("Run 1 (manual) completed: 1 URL in ")
+    assert "network was unreachable" in lines[1]
     assert len(set(asked)) == 3 and "a.example" not in asked  # three other hosts, once each
     state = link(engine, url("a"))
     assert (state.state, state.consecutive_failures, state.outcome) == (OK, 0, Outcome.OK)
@@ -171,9 +174,10 @@ def test_a_recheck_while_offline_is_not_counted_against_the_link(engine: Engine)
 
 
 def test_a_recheck_whose_witnesses_answer_counts_the_failure(engine: Engine) -> None:
-    stored, asked = _recheck_of_a(engine, answer=httpx.Response(503))
+    stored, asked, lines = _recheck_of_a(engine, answer=httpx.Response(503))
 
     assert not stored.network_down and "a.example" not in asked
+    assert not any("network" in line for line in lines)
     state = link(engine, url("a"))
     assert (state.state, state.consecutive_failures, state.outcome) == (
         SUSPECT,
