@@ -213,6 +213,17 @@ class Row:
     def set_aside(self) -> bool:
         return self.snoozed_until is not None or self.ignored_reason is not None
 
+    @property
+    def status_badge(self) -> tuple[str, str]:
+        """(style, text) of the row's status badge: the outcome's, unless the link's state
+        says otherwise. A page that no longer matches its entry answers 200 but is not "OK",
+        and one failed check is a warning, not yet the red of a confirmed break."""
+        if self.priority is Priority.DRIFT:
+            return Severity.BROKEN.value, "Page no longer matches"
+        if self.state == "suspect" and self.severity == Severity.BROKEN.value:
+            return "suspect", self.label
+        return self.severity, self.label
+
 
 @dataclass(frozen=True)
 class Group:
@@ -737,6 +748,8 @@ def _fix(
     if priority is Priority.UPDATE and r.suggested_url:
         return f"Switch to the new address {r.suggested_url}.", cmd("accept-redirect"), False
     if priority in (Priority.BROKEN, Priority.DRIFT, Priority.SOFT_404, Priority.UPDATE):
+        if r.outcome is Outcome.INVALID_URL:
+            return "Correct the address in the entry.", cmd("replace-url", NEW_URL), True
         if r.suggested_url and safe_href(r.suggested_url):
             return (
                 f"Use the new address {r.suggested_url}.",
@@ -750,11 +763,16 @@ def _fix(
                 cmd("replace-url", r.archive_url),
                 False,
             )
-        return (
-            "Find the resource's new address and put it in place of NEW_URL.",
-            cmd("replace-url", NEW_URL),
-            True,
-        )
+        if priority is Priority.DRIFT:
+            what = (
+                "The address shows something else now, perhaps a domain that changed hands: "
+                "unlink it soon."
+            )
+        elif r.outcome is not None:
+            what = r.outcome.explanation  # what this failure asks for
+        else:
+            what = "Find where the resource moved."
+        return f"{what} Put the new address in place of NEW_URL.", cmd("replace-url", NEW_URL), True
     if priority is Priority.LOOK:
         reason = _IGNORE_REASONS.get(r.outcome) if r.outcome else None
         if reason is None:

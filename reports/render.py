@@ -226,7 +226,7 @@ def _site_link(root: str, page: str | None, text: str, cls: str = "") -> str:
 
 def _state(row: Row) -> str:
     """A row's badge and, when it adds to it, its state."""
-    text = _badge(row.severity, row.label)
+    text = _badge(*row.status_badge)
     if row.state_note:
         text += f' <span class="small">({_escape(row.state_note)})</span>'
     return text

@@ -495,6 +495,30 @@ def test_drift_comes_right_after_confirmed_broken(data: ReportData) -> None:
     assert _row(ctx, "a-ok-2").seen == "now a casino"
 
 
+def test_a_page_that_no_longer_matches_is_never_badged_ok(data: ReportData) -> None:
+    ctx = build_context(_with(data, "a-ok-2", drift_reason="now a casino"), now=fx.NOW)
+    drifted = _row(ctx, "a-ok-2")
+    assert drifted.label == "OK"  # the outcome, as exports give it
+    assert drifted.status_badge == ("broken", "Page no longer matches")
+    assert "unlink it soon" in (drifted.fix or "")
+    html = render_html(ctx)
+    assert 'class="badge sev-broken">Page no longer matches<' in html
+    assert "**Page no longer matches**" in render_markdown(ctx)
+
+
+def test_one_failed_check_is_badged_as_a_warning_not_as_broken(ctx: ReportContext) -> None:
+    suspect, broken = _row(ctx, "a-suspect"), _row(ctx, "a-broken")
+    assert (suspect.severity, broken.severity) == ("broken", "broken")  # both outcomes fail
+    assert suspect.status_badge[0] == "suspect" and broken.status_badge[0] == "broken"
+
+
+def test_each_failure_gets_the_fix_its_outcome_asks_for(ctx: ReportContext) -> None:
+    fixes = {rid: _row(ctx, rid).fix or "" for rid in ("a-broken", "b-invalid", "a-hostile")}
+    assert fixes["b-invalid"] == "Correct the address in the entry."
+    assert fixes["a-broken"].startswith(Outcome.NOT_FOUND.explanation)
+    assert fixes["a-hostile"].startswith(Outcome.SOFT_404.explanation)
+
+
 def test_stale_entries_come_last(data: ReportData) -> None:
     ctx = build_context(_with(data, "a-ok-1", stale_reasons=("dated 2009",)), now=fx.NOW)
     assert ctx.groups[-1].priority is Priority.STALE
