@@ -436,11 +436,21 @@ _HTML_ENV = _environment()
 _MD_ENV = _HTML_ENV.overlay(finalize=_md_finalize)
 
 
-def render_html(ctx: ReportContext, *, limit: int | None = INDEX_QUEUE_LIMIT) -> str:
-    """The index page: summary, action queue, changes, trends; standalone (inline CSS)."""
+def render_html(
+    ctx: ReportContext, *, limit: int | None = INDEX_QUEUE_LIMIT, beside: Sequence[str] = ()
+) -> str:
+    """The index page: summary, action queue, changes, trends; standalone (inline CSS).
+
+    `beside`: the other formats written with it, which its footer links. Only those: a
+    latest.csv left by an earlier run is not this report.
+    """
+    others = [(f"latest.{f}", _FORMAT_NAMES[f]) for f in FORMATS if f in beside and f != "html"]
     return _HTML_ENV.get_template(INDEX_TEMPLATE).render(
-        ctx=ctx, root="", inline_css=_css(), limit=limit
+        ctx=ctx, root="", inline_css=_css(), limit=limit, beside=others
     )
+
+
+_FORMAT_NAMES = {"md": "Markdown", "csv": "CSV", "json": "JSON"}
 
 
 def render_resource_page(ctx: ReportContext, page: ResourcePage) -> str:
@@ -724,7 +734,7 @@ def write_report(
         count = _write_site(ctx, out_dir, pages, on_progress, done)
     ctx = done()
     if "html" in formats:
-        page = render_html(ctx)
+        page = render_html(ctx, beside=formats)
         files["index_html"] = _write_atomic(out_dir / "index.html", page)
         files["latest_html"] = _write_atomic(out_dir / "latest.html", page)
         if run_id is not None:

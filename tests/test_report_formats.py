@@ -103,7 +103,7 @@ def check_golden(name: str, text: str) -> None:
 
 
 def test_html_index_matches_golden(ctx: ReportContext) -> None:
-    check_golden("index.html", render_html(ctx))
+    check_golden("index.html", render_html(ctx, beside=("md", "csv", "json")))
 
 
 def test_html_resource_page_matches_golden(

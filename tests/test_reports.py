@@ -375,6 +375,19 @@ def test_stale_entries_suggest_recording_a_review(data: ReportData) -> None:
     assert row.command is not None and row.command.startswith("linkhealth mark-reviewed a-ok-1")
 
 
+def test_the_index_links_only_the_formats_written_with_it(
+    ctx: ReportContext, tmp_path: Path
+) -> None:
+    out = tmp_path / "reports"
+    write_report(ctx, out, run_id=None, formats=("json",))  # an earlier export
+    write_report(ctx, out, run_id=None, formats=("html", "csv"))
+    footer = LexborHTMLParser((out / "index.html").read_text(encoding="utf-8")).css_first("footer")
+    assert footer is not None
+    linked = [a.attributes.get("href") for a in footer.css("a")]
+    assert linked == ["latest.csv"]  # not the stale latest.json, not a missing latest.md
+    assert all((out / str(href)).is_file() for href in linked)
+
+
 def test_report_files_are_written_for_latest_and_the_run(
     ctx: ReportContext, tmp_path: Path
 ) -> None:
@@ -385,7 +398,7 @@ def test_report_files_are_written_for_latest_and_the_run(
     assert files.run_html == out / f"run-{fx.LATEST_FINISHED_RUN}.html"
     assert files.main == files.latest_html
     assert all(p.is_file() for p in files.paths)
-    assert files.latest_html.read_text(encoding="utf-8") == render_html(ctx)
+    assert files.latest_html.read_text(encoding="utf-8") == render_html(ctx, beside=("md",))
     top = {p.name for p in out.iterdir() if p.is_file()}
     assert top == {p.name for p in files.paths} | {"style.css"}
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
