@@ -86,3 +86,38 @@ def test_browser_screenshots_at_phone_and_desktop_width(site: Path, tmp_path: Pa
             (site / "index.html").as_uri(),
         )
         assert shot.stat().st_size > 1000
+
+
+#: A page that loads the report in a frame as wide as a phone and writes down which
+#: tables are wider than the space they have (they would scroll sideways or be cut off).
+PHONE_PROBE = """<!doctype html><html><body style="margin:0">
+<iframe id="f" src="{src}" style="width:390px;height:800px;border:0"></iframe>
+<pre id="wide"></pre>
+<script>
+document.getElementById("f").onload = () => {{
+  const doc = document.getElementById("f").contentDocument;
+  const wide = [...doc.querySelectorAll("table")]
+    .filter(t => t.scrollWidth > t.parentElement.clientWidth + 1)
+    .map(t => t.id || t.className);
+  if (doc.documentElement.scrollWidth > 391) wide.push("page");
+  document.getElementById("wide").textContent = JSON.stringify(wide);
+}};
+</script></body></html>"""
+
+
+def test_no_table_is_wider_than_a_phone(site: Path, tmp_path: Path) -> None:
+    pages = [site / "index.html", next((site / "resources").glob("*a-broken*.html"))]
+    pages += [next((site / "publishers").glob("*.html"))]
+    for page in pages:
+        probe = tmp_path / "probe.html"
+        probe.write_text(PHONE_PROBE.format(src=page.as_uri()))
+        dom = chromium(
+            tmp_path,
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=5000",
+            "--window-size=390,844",
+            "--dump-dom",
+            probe.as_uri(),
+        ).stdout
+        wide = LexborHTMLParser(dom).css_first("#wide")
+        assert wide is not None and wide.text() == "[]", (page.name, wide and wide.text())
