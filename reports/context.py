@@ -355,7 +355,7 @@ class ReportContext:
     title: str
     generated: When
     run: RunSummary | None
-    #: One plain sentence: "2 links need fixing, 1 needs a look, 23 OK".
+    #: One plain sentence: "26 resources: 2 to fix, 1 to check or watch, 23 OK."
     headline: str
     #: Set when the run found our own network down; shown prominently instead of errors.
     network_notice: str | None
@@ -458,7 +458,7 @@ def build_context(
         title=TITLE,
         generated=when(now, now),
         run=_run(data.run, now) if data.run else None,
-        headline=_headline(data, queued, nothing_checked),
+        headline=_headline(data, resources, nothing_checked),
         network_notice=_network_notice(data.run) if data.network_unavailable else None,
         nothing_checked=nothing_checked,
         empty_notice=_empty_notice(data, nothing_checked),
@@ -821,7 +821,9 @@ def _totals(totals: Mapping[str, int]) -> tuple[Total, ...]:
     return tuple(sorted(items, key=order))
 
 
-def _headline(data: ReportData, rows: Sequence[Row], nothing_checked: bool) -> str:
+def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool) -> str:
+    """Every active resource counted once, by what it asks of the curator, so the parts
+    add up to the catalog: an entry to review whose link works is not a link to look at."""
     if not data.resources_total:
         return "Nothing has been checked yet."
     if nothing_checked and data.network_unavailable:
@@ -831,21 +833,29 @@ def _headline(data: ReportData, rows: Sequence[Row], nothing_checked: bool) -> s
         )
     if nothing_checked:
         return f"Nothing has been checked yet ({_count(data.resources_total, 'link')} waiting)."
-    fix = sum(bool(r.priority and r.priority.to_fix) for r in rows)
-    look = len(rows) - fix
-    ok = data.totals.get(Outcome.OK.value, 0) - sum(r.outcome == Outcome.OK.value for r in rows)
-    parts = [
-        f"{_count(fix, 'link')} {'needs' if fix == 1 else 'need'} fixing",
-        f"{look} {'needs' if look == 1 else 'need'} a look",
-        f"{ok} OK",
-    ]
-    unchecked = data.totals.get(UNCHECKED, 0)
-    if unchecked:
-        parts.append(f"{unchecked} not checked yet")
-    unknown = data.totals.get(Outcome.NETWORK_UNAVAILABLE.value, 0)
-    if unknown:
-        parts.append(f"{unknown} unknown ({Outcome.NETWORK_UNAVAILABLE.label.lower()})")
-    return ", ".join(parts) + "."
+    tally: Counter[str] = Counter()
+    for r in resources:
+        if r.set_aside:
+            tally["set aside"] += 1
+        elif r.priority is not None and r.priority.to_fix:
+            tally["to fix"] += 1
+        elif r.priority is Priority.STALE:
+            tally["to review (the link works)"] += 1
+        elif r.priority is not None:
+            tally["to check or watch"] += 1
+        elif r.outcome == Outcome.OK.value:
+            tally["OK"] += 1
+        elif r.outcome in (None, UNCHECKED):
+            tally["not checked yet"] += 1
+        elif r.outcome == Outcome.NETWORK_UNAVAILABLE.value:
+            tally[f"unknown ({Outcome.NETWORK_UNAVAILABLE.label.lower()})"] += 1
+        else:
+            tally["other"] += 1
+    parts = [f"{tally.pop('to fix', 0)} to fix"]  # "0 to fix" is news too
+    order = ["to check or watch", "to review (the link works)", "OK", "set aside"]
+    parts += [f"{tally.pop(k)} {k}" for k in order if k in tally]
+    parts += [f"{n} {k}" for k, n in tally.items()]
+    return f"{_count(len(resources), 'resource')}: " + ", ".join(parts) + "."
 
 
 def _network_notice(run: RunInfo | None) -> str:

@@ -205,9 +205,21 @@ def test_since_is_relative_and_dated(ctx: ReportContext) -> None:
 
 
 def test_headline_counts_fixes_looks_and_ok(ctx: ReportContext) -> None:
-    numbers = [int(word) for word in ctx.headline.replace(",", " ").split() if word.isdigit()]
     # 3 confirmed broken + 1 redirect to fix, 1 suspect + 1 blocked to look at, 4 OK, 2 new.
-    assert numbers == [4, 2, 4, 2]
+    assert ctx.headline == "12 resources: 4 to fix, 2 to check or watch, 4 OK, 2 not checked yet."
+
+
+def test_headline_counts_every_resource_once(data: ReportData) -> None:
+    """Entries to review whose links work, and set-aside ones, have their own parts; the
+    parts add up to the resources."""
+    later = fx.NOW + timedelta(days=30)
+    changed = _with(data, "a-ok-1", stale_reasons=("dated 2009",))
+    changed = _with(_with(changed, "a-broken", snoozed_until=later), "b-blocked")
+    ctx = build_context(_with(changed, "b-blocked", ignored_reason="login wall"), now=fx.NOW)
+    assert ctx.headline == (
+        "12 resources: 3 to fix, 1 to check or watch, 1 to review (the link works), 3 OK, "
+        "2 set aside, 2 not checked yet."
+    )
 
 
 def test_non_web_urls_are_never_linked(ctx: ReportContext, page: LexborHTMLParser) -> None:
