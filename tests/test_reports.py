@@ -222,6 +222,37 @@ def test_headline_counts_every_resource_once(data: ReportData) -> None:
     )
 
 
+def test_sections_come_in_the_order_a_curator_works(data: ReportData) -> None:
+    """Fix the queue, see what was set aside and what changed; tidying the entries comes
+    after, the overviews last. The table of contents lists them in the same order."""
+    snoozed = _with(data, "a-suspect", snoozed_until=fx.NOW + timedelta(days=30))
+    finding = Finding(
+        code="missing_year",
+        level=Level.WARNING,
+        collection="toolkit-a",
+        resource_id="a-ok-1",
+        file="toolkit-a.yaml",
+        line=3,
+        message="no year",
+        fix="add a 'year:'",
+    )
+    ctx = with_findings(build_context(snoozed, now=fx.NOW), [finding])
+    page = LexborHTMLParser(render_html(ctx))
+    sections = [h.attributes.get("id") for h in page.css("main section > h2")]
+    expected = [
+        "attention-heading", "set-aside-heading", "changes-heading", "hygiene-heading",
+        "trend-heading", "publishers-heading", "hosts-heading", "totals-heading",
+    ]  # fmt: skip
+    assert [s for s in sections if s in expected] == expected
+    toc = [a.attributes.get("href") for a in page.css("nav.toc a")]
+    assert toc == [f"#{h}" for h in expected]
+    markdown = [line for line in render_markdown(ctx).splitlines() if line.startswith("## ")]
+    assert [h.split(" (")[0] for h in markdown][:4] == [
+        "## What to fix first", "## Snoozed and ignored", "## Since the last run",
+        "## Catalog hygiene",
+    ]  # fmt: skip
+
+
 def test_non_web_urls_are_never_linked(ctx: ReportContext, page: LexborHTMLParser) -> None:
     invalid = next(r for r in ctx.rows if r.resource_id == "b-invalid")
     assert invalid.href is None
