@@ -466,7 +466,7 @@ def build_context(
         groups=groups,
         catalogs=tuple(CatalogSummary(c.key, c.title, c.resources) for c in data.collections),
         resources_total=data.resources_total,
-        set_aside=tuple(sorted((r for r in resources if r.set_aside), key=_by_title)),
+        set_aside=tuple(sorted((r for r in resources if r.set_aside), key=_failing_first)),
         changes=_changes(data, resources, now) if data.run else None,
         trend=_trend(data.trend_runs, now),
         publishers=_stats("publisher", data.resources, resources),
@@ -658,6 +658,13 @@ def _fix_first(row: Row) -> tuple[int, bool, str, int, str, str]:
 
 def _by_title(row: Row) -> tuple[str, str]:
     return (row.title.casefold(), row.resource_id)
+
+
+def _failing_first(row: Row) -> tuple[bool, str, str]:
+    """Set-aside resources whose link now fails first: a snooze or an ignore hides them from
+    the queue, so this list is where a curator notices one that got worse."""
+    failing = row.status_badge[0] in (Severity.BROKEN.value, "suspect")
+    return (not failing, *_by_title(row))
 
 
 def _ambiguous_ids(resources: Sequence[ResourceRow]) -> frozenset[str]:

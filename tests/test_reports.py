@@ -598,6 +598,15 @@ def test_snoozed_and_ignored_resources_leave_the_queue_with_their_reasons(
     }
 
 
+def test_set_aside_resources_whose_link_fails_are_listed_first(data: ReportData) -> None:
+    later = fx.NOW + timedelta(days=7)
+    changed = data
+    for rid in ("a-ok-1", "a-broken", "a-suspect"):  # by title, a-ok-1 comes before a-suspect
+        changed = _with(changed, rid, snoozed_until=later)
+    ctx = build_context(changed, now=fx.NOW)
+    assert [r.resource_id for r in ctx.set_aside] == ["a-broken", "a-suspect", "a-ok-1"]
+
+
 def test_an_expired_snooze_puts_the_resource_back_in_the_queue(data: ReportData) -> None:
     ctx = build_context(
         _with(data, "a-broken", snoozed_until=fx.NOW - timedelta(days=1)), now=fx.NOW
