@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.errors import StoreError
@@ -49,7 +49,7 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
 
         try:
             upgrade(engine)
-        except OperationalError as exc:
+        except DatabaseError as exc:  # unreachable server, locked file, not a database...
             raise StoreError(
                 f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
                 f"{exc.orig}"

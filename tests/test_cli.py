@@ -143,6 +143,16 @@ def test_a_bad_database_url_is_a_clear_error(isolated_cwd: Path) -> None:
     assert "nonsense://" in result.stderr
 
 
+def test_a_file_that_is_not_a_database_is_a_clear_error(isolated_cwd: Path) -> None:
+    (isolated_cwd / "notes.db").write_text("not a database, just notes\n" * 100)
+    for command in ("status", "export", "report"):
+        result = _invoke(command, "--db", "sqlite:///notes.db")
+        assert result.exit_code == 3, (command, result.output)
+        assert "notes.db" in result.stderr and "not a database" in result.stderr
+        assert "Traceback" not in result.output
+    assert (isolated_cwd / "notes.db").read_text().startswith("not a database")  # untouched
+
+
 def test_a_bad_config_file_is_a_clear_error(isolated_cwd: Path) -> None:
     (isolated_cwd / "linkhealth.toml").write_text("[check]\nper_host_rate = 'fast'\n")
     result = _invoke("sync")
