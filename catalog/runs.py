@@ -47,7 +47,7 @@ from catalog.canary import CanaryVerdict, check_canaries
 from catalog.check.safety import Resolver
 from catalog.clock import Clock, utcnow
 from catalog.db import engine_for
-from catalog.errors import LinkhealthError
+from catalog.errors import LinkhealthError, NotFoundError
 from catalog.model import Batch, Observation
 from catalog.outage import OutageVerdict, confirmed_by, judge, mask
 from catalog.outcomes import Outcome, Severity
@@ -208,6 +208,14 @@ def prepare_run(
     the canary checks only (tests inject them).
     """
     catalogs = load_catalogs(settings.catalogs)
+    if resource_ids:
+        known = {r.id for c in catalogs for r in c.resources}
+        missing = [rid for rid in resource_ids if rid not in known]
+        if missing:  # before anything is written: a typo must not record an empty run
+            raise NotFoundError(
+                f"no resource with id {', '.join(map(repr, missing))} in the catalogs; "
+                "check the id in the catalog file"
+            )
     engine = engine_for(settings.database_url)
     now = clock()
     aborted = store.abort_stale_runs(engine, now=now)

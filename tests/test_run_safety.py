@@ -26,6 +26,7 @@ from catalog import store, tables
 from catalog.check import check_batch
 from catalog.clock import utcnow
 from catalog.db import open_engine, session_scope
+from catalog.errors import NotFoundError
 from catalog.outcomes import Outcome
 from catalog.runs import (
     FULL_RUN_LEASE,
@@ -68,6 +69,18 @@ URLS = [f"https://site{i % 5}.example.org/page{i}" for i in range(30)]
 
 
 # --- the lease -------------------------------------------------------------------------------
+
+
+def test_a_recheck_of_an_unknown_id_fails_before_writing_a_run(
+    engine: Engine, tmp_path: Path
+) -> None:
+    settings = _settings(engine, tmp_path, URLS[:2])
+    with pytest.raises(NotFoundError, match="'r7'"):
+        prepare_run(settings, trigger="manual", resource_ids=["r1", "r7"])
+    assert store.latest_runs(engine) == []
+    assert store.get_lease(engine, FULL_RUN_LEASE) is None
+    prepared = prepare_run(settings, trigger="manual", resource_ids=["r1"])
+    assert prepared.url_count == 1
 
 
 def test_second_full_run_fails_fast_naming_the_holder(engine: Engine, tmp_path: Path) -> None:
