@@ -76,7 +76,8 @@ class Priority(IntEnum):
 _PRIORITY_TEXT: dict[Priority, tuple[str, str]] = {
     Priority.BROKEN: (
         "Confirmed broken",
-        "These failed check after check over several days; fix them first.",
+        "These failed check after check over several days, or can never work (an address "
+        "that is not a web address); fix them first.",
     ),
     Priority.DRIFT: (
         "Content changed beyond recognition",
@@ -220,7 +221,7 @@ class Row:
         and one failed check is a warning, not yet the red of a confirmed break."""
         if self.priority is Priority.DRIFT:
             return Severity.BROKEN.value, "Page no longer matches"
-        if self.state == "suspect" and self.severity == Severity.BROKEN.value:
+        if self.priority is Priority.FAILING and self.severity == Severity.BROKEN.value:
             return "suspect", self.label
         return self.severity, self.label
 
@@ -626,6 +627,8 @@ def host_page_path(host: str) -> str:
 def _priority(r: ResourceRow) -> Priority | None:
     outcome, state = r.outcome, r.state
     if state == "broken" and outcome is not Outcome.SOFT_404:
+        return Priority.BROKEN
+    if outcome is Outcome.INVALID_URL:  # no later check can change it: nothing to wait for
         return Priority.BROKEN
     if r.drift_reason:
         return Priority.DRIFT

@@ -568,6 +568,14 @@ def test_one_failed_check_is_badged_as_a_warning_not_as_broken(ctx: ReportContex
     assert suspect.status_badge[0] == "suspect" and broken.status_badge[0] == "broken"
 
 
+def test_an_invalid_address_is_to_fix_at_once_not_to_wait_for(data: ReportData) -> None:
+    ctx = build_context(_with(data, "b-invalid", state="suspect"), now=fx.NOW)
+    invalid = _row(ctx, "b-invalid")
+    assert invalid.priority is Priority.BROKEN
+    assert invalid.fix == "Correct the address in the entry."
+    assert invalid.status_badge[0] == "broken"
+
+
 def test_each_failure_gets_the_fix_its_outcome_asks_for(ctx: ReportContext) -> None:
     fixes = {rid: _row(ctx, rid).fix or "" for rid in ("a-broken", "b-invalid", "a-hostile")}
     assert fixes["b-invalid"] == "Correct the address in the entry."
