@@ -334,6 +334,13 @@ def history_events(
     return dict(by_resource), dict(by_link)
 
 
+def latest_finished_run_id(engine: Engine) -> int | None:
+    """The run a report shows by default."""
+    with session_scope(engine) as session:
+        latest = _run(session, None)
+    return latest.id if latest else None
+
+
 def _run(session: Session, run_id: int | None) -> RunInfo | None:
     if run_id is None:
         row = session.scalars(

@@ -184,7 +184,12 @@ def report(
     db: DbOpt = None,
     config: ConfigOpt = None,
     catalog: CatalogOpt = None,
-    run: Annotated[int | None, typer.Option(help="Report on this run (default: latest).")] = None,
+    run: Annotated[
+        int | None,
+        typer.Option(
+            help="Report on this run (default: latest); an earlier one is written as run-N.*."
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Folder to write into (default var/reports).")
     ] = None,

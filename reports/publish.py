@@ -26,6 +26,7 @@ from catalog.queries import (
     https_suggestions,
     iter_link_history,
     iter_resources,
+    latest_finished_run_id,
     report_data,
     shared_resource_ids,
 )
@@ -149,6 +150,7 @@ def _publish(
                 pages=pages,
                 on_progress=on_progress,
                 complete=complete,
+                latest=run_id is None or run_id == latest_finished_run_id(engine),
             )
         finally:
             gc.unfreeze()

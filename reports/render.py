@@ -714,8 +714,12 @@ def write_report(
     pages: Iterable[ResourcePage] | PageSource | None = None,
     on_progress: Progress | None = None,
     complete: Complete | None = None,
+    latest: bool = True,
 ) -> ReportFiles:
     """Write the report in `formats` into `out_dir` (created if missing).
+
+    `latest=False` (a report on an earlier run) writes `run-<id>.*` files only: the
+    index and the `latest.*` files stay those of the latest run.
 
     `pages` streams the per-resource pages with their history; without it each
     resource still gets a page, with its current state only. `complete(ctx)` adds what
@@ -733,18 +737,20 @@ def write_report(
     if "html" in formats:
         count = _write_site(ctx, out_dir, pages, on_progress, done)
     ctx = done()
+    stem = "latest" if latest or run_id is None else f"run-{run_id}"
     if "html" in formats:
-        page = render_html(ctx, beside=formats)
-        files["index_html"] = _write_atomic(out_dir / "index.html", page)
-        files["latest_html"] = _write_atomic(out_dir / "latest.html", page)
+        page = render_html(ctx, beside=formats if stem == "latest" else ())
+        if stem == "latest":
+            files["index_html"] = _write_atomic(out_dir / "index.html", page)
+            files["latest_html"] = _write_atomic(out_dir / "latest.html", page)
         if run_id is not None:
             files["run_html"] = _write_atomic(out_dir / f"run-{run_id}.html", page)
     if "md" in formats:
-        files["latest_markdown"] = _write_atomic(out_dir / "latest.md", render_markdown(ctx))
+        files["latest_markdown"] = _write_atomic(out_dir / f"{stem}.md", render_markdown(ctx))
     if "csv" in formats:
-        files["latest_csv"] = _write_atomic(out_dir / "latest.csv", render_csv(ctx))
+        files["latest_csv"] = _write_atomic(out_dir / f"{stem}.csv", render_csv(ctx))
     if "json" in formats:
-        files["latest_json"] = _write_atomic(out_dir / "latest.json", render_json(ctx))
+        files["latest_json"] = _write_atomic(out_dir / f"{stem}.json", render_json(ctx))
     return ReportFiles(
         latest_html=files.get("latest_html"),
         latest_markdown=files.get("latest_markdown"),

@@ -920,6 +920,26 @@ def test_publish_report_main_file_follows_the_formats(db_dir: Path, tmp_path: Pa
         publish_report(settings, formats=("pdf",), out_dir=tmp_path)
 
 
+def test_a_report_on_an_earlier_run_leaves_the_latest_report_alone(
+    engine: Engine, db_dir: Path, tmp_path: Path
+) -> None:
+    settings = Settings().with_overrides(database_url=f"sqlite:///{db_dir / 'fixed.db'}")
+    formats = ("html", "md")
+    latest = publish_report_files(settings, formats=formats, out_dir=tmp_path)
+    before = {p.name: p.read_bytes() for p in latest.paths}
+    assert {"index.html", "latest.html", "latest.md"} <= set(before)
+
+    earlier = publish_report_files(settings, run_id=1, formats=formats, out_dir=tmp_path)
+
+    assert {p.name for p in earlier.paths} == {"run-1.html", "run-1.md"}
+    assert {p.name: p.read_bytes() for p in latest.paths} == before
+    assert "run 1" in (tmp_path / "run-1.html").read_text(encoding="utf-8")
+    again = publish_report_files(
+        settings, run_id=fx.LATEST_FINISHED_RUN, formats=formats, out_dir=tmp_path
+    )
+    assert {"index.html", "latest.html", "latest.md"} <= {p.name for p in again.paths}
+
+
 def test_a_page_that_cannot_be_written_fails_the_site_and_keeps_the_old_one(
     ctx: ReportContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
