@@ -131,6 +131,9 @@ class RecheckPlan:
     ids: tuple[str, ...]
     #: Catalog changes the sync before the selection found.
     sync_changes: int = 0
+    #: The configured catalogs' collection keys: the database may hold others, synced once
+    #: from another file, whose ids must not be picked or reported.
+    collections: tuple[str, ...] = ()
 
 
 def plan_recheck(
@@ -146,8 +149,10 @@ def plan_recheck(
     Raises NotFoundError when a named id is in no catalog.
     """
     engine = engine_for(settings.database_url)
-    synced = sync_catalogs(engine, load_catalogs(settings.catalogs), now=clock())
-    statuses = store.resource_statuses(engine)
+    catalogs = load_catalogs(settings.catalogs)
+    synced = sync_catalogs(engine, catalogs, now=clock())
+    keys = tuple(c.key for c in catalogs)
+    statuses = [s for s in store.resource_statuses(engine) if s.collection in keys]
     edits: dict[tuple[str, str], datetime] = {}
     if changed_only:
         checked = [s.link.last_checked_at for s in statuses if s.link and s.link.last_checked_at]
@@ -165,7 +170,7 @@ def plan_recheck(
             f"no resource with id {', '.join(map(repr, missing))} in the catalogs; "
             "check the id in the catalog file"
         )
-    return RecheckPlan(ids=tuple(chosen), sync_changes=synced.change_count)
+    return RecheckPlan(ids=tuple(chosen), sync_changes=synced.change_count, collections=keys)
 
 
 # --- notifications ---------------------------------------------------------------------------
@@ -327,12 +332,15 @@ def queue_table(
     return table
 
 
-def verdict_lines(statuses: Iterable[Any], ids: Sequence[str]) -> list[str]:
-    """One line per rechecked resource: "collection/id: outcome (state) - reason"."""
+def verdict_lines(
+    statuses: Iterable[Any], ids: Sequence[str], collections: Sequence[str] | None = None
+) -> list[str]:
+    """One line per rechecked resource: "collection/id: outcome (state) - reason"; only
+    those of `collections` when given (the catalogs the recheck ran on)."""
     wanted = set(ids)
     out = []
     for s in statuses:
-        if s.rid not in wanted:
+        if s.rid not in wanted or (collections is not None and s.collection not in collections):
             continue
         link = s.link
         if link is None or link.outcome is None:

@@ -68,7 +68,7 @@ def _recheck(
     log.info("Rechecking %d resource(s): %s", len(plan.ids), ", ".join(plan.ids))
     summary = run_check(settings, trigger="recheck", resource_ids=list(plan.ids), render=render)
     statuses = store.resource_statuses(engine_for(settings.database_url))
-    verdicts = tuple(verdict_lines(statuses, plan.ids))
+    verdicts = tuple(verdict_lines(statuses, plan.ids, plan.collections))
     for line in verdicts:
         log.info(line)
     return RecheckResult(

@@ -29,9 +29,12 @@ from catalog.ops import (
     run_lines,
     select_for_recheck,
     summary_markdown,
+    verdict_lines,
 )
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings, Settings
+from catalog.source import load_catalogs
+from catalog.sync import sync_catalogs
 from tests.factories import days, make_observation
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,6 +137,26 @@ def test_plan_recheck_rejects_an_unknown_id(tmp_path: Path, db_url: str) -> None
     settings = Settings(database_url=db_url, catalogs=(catalog_file,))
     with pytest.raises(NotFoundError):
         plan_recheck(settings, ids=["zzz"])
+
+
+def test_a_recheck_stays_in_the_configured_catalogs(tmp_path: Path, db_url: str) -> None:
+    """A collection synced once from another file stays in the database; its resources
+    are neither picked nor reported by a recheck of the configured catalogs."""
+    mine = _write(tmp_path / "mine.yaml", [{"id": "a", "title": "A", "url": "https://x.org/a"}])
+    other = _write(tmp_path / "other.yaml", [{"id": "a", "title": "A", "url": "https://y.org/a"}])
+    engine = open_engine(db_url)
+    sync_catalogs(engine, load_catalogs([mine, other]), now=days(0))
+    run_id = store.start_run(engine, trigger="test", now=days(1))
+    failing = [make_observation(u, Outcome.NOT_FOUND, days(1)) for u in ("https://y.org/a",)]
+    store.record_observations(engine, run_id, failing, HealthSettings(), now=days(1))
+
+    settings = Settings(database_url=db_url, catalogs=(mine,))
+    assert plan_recheck(settings, failing_only=True).ids == ()  # only other/a fails
+    plan = plan_recheck(settings, ids=["a"])
+    assert plan.collections == ("mine",)
+    lines = verdict_lines(store.resource_statuses(engine), plan.ids, plan.collections)
+    assert lines == ["mine/a: not checked"]
+    engine.dispose()
 
 
 @dataclass(frozen=True)
