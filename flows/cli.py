@@ -258,32 +258,39 @@ def export(
 
 @catalog_app.command("validate")
 def catalog_validate(
-    files: Annotated[list[Path], typer.Argument(help="Catalog files to validate.")],
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Catalog files or folders (default: the configured catalogs)."),
+    ] = None,
+    config: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print problems as JSON.")] = False,
 ) -> None:
-    """Report every problem in catalog files at once; writes nothing.
+    """Report every problem in catalog files at once, clashes between files included;
+    writes nothing.
 
     Exit 0 when valid (warnings such as invalid URLs are printed but allowed), 5 otherwise.
 
-    Example: linkhealth catalog validate catalog/data/*.yaml
+    Example: linkhealth catalog validate catalog/data/
     """
-    from catalog.source import validate_catalog
+    from catalog.source import catalog_files, validate_catalogs
 
-    failed = False
+    paths = list(files) if files else list(load_settings(config).catalogs)
+    report = validate_catalogs(paths)  # as sync reads them: folders, one key per file
     collected: list[dict[str, Any]] = []
-    for file in files:
-        result = validate_catalog(file)
-        for level, items in (("error", result.problems), ("warning", result.warnings)):
-            for p in items:
-                collected.append({"level": level, **p.__dict__})
-                if not as_json:
-                    _err(f"{level}: {p}")
-        failed = failed or bool(result.problems)
-        if not as_json and not result.problems:
-            typer.echo(f"{file}: OK ({len(result.warnings)} warning(s))")
+    for level, items in (("error", report.problems), ("warning", report.warnings)):
+        for p in items:
+            collected.append({"level": level, **p.__dict__})
+            if not as_json:
+                _err(f"{level}: {p}")
     if as_json:
         typer.echo(json.dumps(collected, indent=2))
-    if failed:
+    else:
+        bad = {p.file for p in report.problems}
+        for file in catalog_files(paths):
+            if str(file) not in bad:
+                warned = sum(w.file == str(file) for w in report.warnings)
+                typer.echo(f"{file}: OK ({warned} warning(s))")
+    if report.problems:
         raise typer.Exit(5)
 
 

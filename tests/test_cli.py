@@ -137,6 +137,28 @@ def test_commands_refuse_an_invalid_catalog_and_write_nothing(isolated_cwd: Path
     assert not (isolated_cwd / "lh.db").exists()
 
 
+def test_validate_reads_folders_and_clashes_between_files_as_sync_does(
+    isolated_cwd: Path,
+) -> None:
+    for folder in ("a", "b"):
+        (isolated_cwd / folder).mkdir()
+        (isolated_cwd / folder / "toolkit.yaml").write_text(GOOD)
+    one = _invoke("catalog", "validate", "a")
+    assert one.exit_code == 0, one.output
+    assert one.stdout.startswith("a/toolkit.yaml: OK (1 warning(s))")  # b's "not a url"
+
+    both = _invoke("catalog", "validate", "a", "b/toolkit.yaml")
+    assert both.exit_code == 5
+    assert "duplicate_collection" in both.stderr and "b/toolkit.yaml" in both.stderr
+    assert "a/toolkit.yaml: OK" in both.stdout and "b/toolkit.yaml: OK" not in both.stdout
+
+
+def test_validate_without_files_checks_the_configured_catalogs(isolated_cwd: Path) -> None:
+    result = _invoke("catalog", "validate")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{BUNDLED_CATALOG}: OK (0 warning(s))\n"
+
+
 def test_a_bad_database_url_is_a_clear_error(isolated_cwd: Path) -> None:
     result = _invoke("export", "--db", "nonsense://")
     assert result.exit_code == 3
