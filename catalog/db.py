@@ -57,6 +57,23 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     return engine
 
 
+def existing_database(url: str) -> str:
+    """`url`, once it is known to name a database that exists. Commands that only read
+    call it first: run from the wrong folder, they would create an empty SQLite file there
+    and report "no runs yet" instead of saying where they looked."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"{url!r} is not a database URL ({exc})") from exc
+    db = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if db and db != ":memory:" and not db.startswith("file:") and not Path(db).is_file():
+        raise StoreError(
+            f"no database at {Path(db).resolve()}: run this where linkhealth.toml is, pass "
+            "--db (or set LINKHEALTH_DATABASE_URL), or run `linkhealth check` to create it"
+        )
+    return url
+
+
 def engine_for(url: str) -> Engine:
     """One engine per database per process, so migrations are checked once."""
     return _cached_engine(absolute_sqlite_url(url))

@@ -206,6 +206,7 @@ def report(
 
     Example: linkhealth report --format html --format csv --out /srv/www/linkhealth
     """
+    from catalog.db import existing_database
     from reports import FORMATS, publish_report_files
 
     formats = tuple(format or ("html", "md"))
@@ -215,6 +216,7 @@ def report(
             f"{', '.join(unknown)}: choose from {', '.join(FORMATS)}", param_hint="--format"
         )
     settings = _settings(config, db, catalog)
+    existing_database(settings.database_url)
     with _progress() as progress:
         bar = progress.add_task("Writing resource pages", total=None)
         files = publish_report_files(
@@ -240,13 +242,13 @@ def export(
 
     Example: linkhealth export --format csv --out links.csv
     """
-    from catalog.db import engine_for
+    from catalog.db import engine_for, existing_database
     from catalog.export import export_rows, write_export
 
     if format not in ("jsonl", "csv"):
         raise typer.BadParameter("must be jsonl or csv", param_hint="--format")
     settings = _settings(config, db, catalog)
-    rows = export_rows(engine_for(settings.database_url))
+    rows = export_rows(engine_for(existing_database(settings.database_url)))
     if out is None:
         write_export(rows, format, sys.stdout)  # type: ignore[arg-type]
     else:

@@ -212,13 +212,12 @@ def resource(
     Example: linkhealth resource demandforum --json
     """
     from catalog import store
-    from catalog.db import engine_for
+    from catalog.db import engine_for, existing_database
     from catalog.decisions import history_json, history_lines
 
     settings = _settings(config, db, catalog)
-    history = store.resource_history(
-        engine_for(settings.database_url), resource_id, collection=collection, limit=limit
-    )
+    engine = engine_for(existing_database(settings.database_url))
+    history = store.resource_history(engine, resource_id, collection=collection, limit=limit)
     if as_json:
         typer.echo(json.dumps(history_json(history), indent=2, ensure_ascii=False))
         return

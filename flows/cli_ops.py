@@ -121,13 +121,13 @@ def status(
     """
     from catalog import store
     from catalog.clock import utcnow
-    from catalog.db import engine_for
+    from catalog.db import engine_for, existing_database
     from catalog.ops import run_lines
     from catalog.settings import load_settings
     from flows.prefect_server import api_url, is_healthy
 
     settings = load_settings(config).with_overrides(database_url=db)
-    engine = engine_for(settings.database_url)
+    engine = engine_for(existing_database(settings.database_url))
     runs = store.latest_runs(engine, limit=limit)
     for line in run_lines(runs) or ["no runs yet"]:
         typer.echo(line)

@@ -165,6 +165,18 @@ def test_a_bad_database_url_is_a_clear_error(isolated_cwd: Path) -> None:
     assert "nonsense://" in result.stderr
 
 
+def test_reading_commands_never_create_a_database_where_there_is_none(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from the wrong folder, they say where they looked instead of "no runs yet"."""
+    monkeypatch.delenv("LINKHEALTH_DATABASE_URL", raising=False)
+    for command in (["status"], ["report"], ["export"], ["resource", "a"]):
+        result = _invoke(*command)
+        assert result.exit_code == 3, (command, result.output)
+        assert str(isolated_cwd / "var" / "linkhealth.db") in result.stderr
+    assert not (isolated_cwd / "var" / "linkhealth.db").exists()
+
+
 def test_a_file_that_is_not_a_database_is_a_clear_error(isolated_cwd: Path) -> None:
     (isolated_cwd / "notes.db").write_text("not a database, just notes\n" * 100)
     for command in ("status", "export", "report"):

@@ -232,6 +232,7 @@ def test_status_command_shows_runs_and_prefect_health(
 
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # nothing listens on the discard port
+    open_engine(db_url).dispose()  # a database with no runs in it yet
     result = CliRunner().invoke(app, ["status", "--db", db_url])
     assert result.exit_code == 0
     assert "no runs yet" in result.output and "not answering" in result.output
