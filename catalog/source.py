@@ -773,7 +773,11 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
 
     year = entry.values.get("year")
     if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
-        bad("wrong_type", "year", f"'year' is {_kind(year)}; write a whole number such as 2016")
+        if isinstance(year, str) and _DIGITS.fullmatch(year.strip()):
+            fix = f"remove the quotes: year: {year.strip()}"
+        else:
+            fix = "write a whole number such as 2016"
+        bad("wrong_type", "year", f"'year' is {_kind(year)}; {fix}")
 
     url = required.get("url")
     if url is not None:

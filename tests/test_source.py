@@ -228,6 +228,13 @@ def test_each_problem_is_reported_with_its_code_line_and_field(
         load_catalog(path)
 
 
+def test_a_quoted_year_is_told_to_lose_its_quotes(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.yaml", GOOD_YAML + "  year: '2016'\n")
+    assert only_problem(validate_catalog(path)).message.endswith("remove the quotes: year: 2016")
+    word = write(tmp_path, "d.yaml", GOOD_YAML + "  year: soon\n")
+    assert "whole number such as 2016" in only_problem(validate_catalog(word)).message
+
+
 def test_csv_quoting_error_is_a_parse_error_at_its_line(tmp_path: Path) -> None:
     path = write(tmp_path, "c.csv", 'id,title,url\na,A,https://a.org/\nb,"B"x,https://b.org/\n')
     assert located(validate_catalog(path).problems) == {("parse_error", 3, None)}
