@@ -189,8 +189,29 @@ def _coerce(cls: type, data: Mapping[str, Any], where: str) -> dict[str, Any]:
                 raise ConfigError(f"{where}: {key} must be a whole number")
         elif isinstance(default, str) and not isinstance(value, str):
             raise ConfigError(f"{where}: {key} must be a string")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            _check_range(key, value, where)
         out[key] = value
     return out
+
+
+#: Settings that count or pace something: 0 would stop the work (or, for a per-host
+#: entry, silently mean "the default"), so they must be above 0. Every other number is
+#: a duration, a cap or a count that may be 0, never below.
+_ABOVE_ZERO = {
+    "concurrency", "per_host_concurrency", "per_host_rate", "connect_timeout", "read_timeout",
+    "total_timeout", "max_attempts", "max_body_bytes", "batch_size", "confirm_failures",
+    "flap_changes", "outage_host_share",
+}  # fmt: skip
+
+
+def _check_range(key: str, value: float, where: str) -> None:
+    if key in _ABOVE_ZERO and value <= 0:
+        raise ConfigError(f"{where}: {key} must be more than 0, not {value}")
+    if value < 0:
+        raise ConfigError(f"{where}: {key} must not be negative, not {value}")
+    if key == "outage_host_share" and value > 1:
+        raise ConfigError(f"{where}: {key} is a share of hosts, from 0 to 1, not {value}")
 
 
 def find_config(path: str | Path | None = None) -> Path | None:

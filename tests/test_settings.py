@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,29 @@ def test_options_override_and_none_means_not_given() -> None:
     assert settings.check.per_host_rate == 0.5
     assert settings.database_url == Settings().database_url
     assert settings.catalogs == (Path("x.yaml").resolve(),)
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        ("[check]\nconcurrency = 0\n", "concurrency must be more than 0"),
+        ('[check.hosts."a.org"]\nper_host_rate = 0\n', "[check.hosts.a.org]"),
+        ("[health]\nconfirm_failures = 0\n", "confirm_failures must be more than 0"),
+        ("[health]\nconfirm_days = -1\n", "confirm_days must not be negative"),
+        ("[health]\noutage_host_share = 1.5\n", "from 0 to 1"),
+    ],
+)
+def test_numbers_that_would_stop_or_skew_the_work_are_refused(
+    isolated_cwd: Path, toml: str, said: str
+) -> None:
+    (isolated_cwd / "linkhealth.toml").write_text(toml)
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        load_settings()
+
+
+def test_zero_is_fine_where_it_means_none(isolated_cwd: Path) -> None:
+    (isolated_cwd / "linkhealth.toml").write_text(
+        "[check]\nretry_after_cap = 0\n[health]\nconfirm_days = 0\narchive_lookups_per_run = 0\n"
+    )
+    settings = load_settings()
+    assert settings.health.confirm_days == 0 and settings.check.retry_after_cap == 0
