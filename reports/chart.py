@@ -20,7 +20,7 @@ _LEFT, _RIGHT, _TOP, _BOTTOM = 44, 150, 14, 34
 #: (label, attribute, css class, dash pattern)
 SERIES = (
     ("OK", "ok_pct", "ok", ""),
-    ("Broken", "broken_pct", "broken", "8 5"),
+    ("Failing", "broken_pct", "broken", "8 5"),
     ("Needs a look", "attention_pct", "look", "2 4"),
 )
 

@@ -1112,12 +1112,12 @@ def _trend(runs: Sequence[RunInfo], now: datetime, days: int = 90) -> Trend | No
     if len(useful) > 1:
         first, last = useful[0], useful[-1]
         description = (
-            f"{span}: links OK went from {first.ok_pct:.0f}% to {last.ok_pct:.0f}%, broken "
+            f"{span}: links OK went from {first.ok_pct:.0f}% to {last.ok_pct:.0f}%, failing "
             f"from {first.broken_pct:.0f}% to {last.broken_pct:.0f}%."
         )
     elif useful:  # a change needs two runs that checked something
         (only,) = useful
-        shares = f"{only.ok_pct:.0f}% of links OK, {only.broken_pct:.0f}% broken"
+        shares = f"{only.ok_pct:.0f}% of links OK, {only.broken_pct:.0f}% failing"
         if len(points) == 1:
             description = f"1 run, on {only.at.date}: {shares}."
         else:

@@ -715,14 +715,15 @@ def test_trend_sentence_claims_a_change_only_between_two_runs_that_checked() -> 
     offline = {"network_unavailable": 4}
     assert _trend_of({"ok": 3, "not_found": 1}, {"ok": 4}) == (
         "2 runs from 2026-12-02 to 2026-12-03: links OK went from 75% to 100%, "
-        "broken from 25% to 0%."
+        "failing from 25% to 0%."
     )
     assert _trend_of(offline, {"ok": 1, "dns_error": 1}) == (
         "2 runs from 2026-12-02 to 2026-12-03; only run 2 could check links: "
-        "50% of links OK, 50% broken."
+        "50% of links OK, 50% failing."
     )
     assert (
-        _trend_of({"ok": 3, "not_found": 1}) == "1 run, on 2026-12-02: 75% of links OK, 25% broken."
+        _trend_of({"ok": 3, "not_found": 1})
+        == "1 run, on 2026-12-02: 75% of links OK, 25% failing."
     )
     assert _trend_of(offline) == "1 run, on 2026-12-02, which could not check any link."
     assert _trend_of(offline, offline) == "2 runs, none of which could check any link."
