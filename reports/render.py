@@ -56,6 +56,7 @@ from reports.context import (
     GroupStats,
     HistoryItem,
     HygieneRow,
+    Priority,
     ReportContext,
     ResourcePage,
     Row,
@@ -340,9 +341,12 @@ def fix_cell(row: Row) -> Markup:
 
 
 def _queue_row(row: Row, root: str) -> str:
+    # An entry to review is about the entry, not the link: the link's "since" and its
+    # checks say nothing about it.
+    about_link = row.priority is not Priority.STALE
     since = (
         f'{_escape(row.since.ago)}<div class="small">{_moment(row.since)}</div>'
-        if row.since
+        if row.since and about_link
         else "—"
     )
     return (
@@ -352,7 +356,7 @@ def _queue_row(row: Row, root: str) -> str:
         f'<td class="first" data-label="Resource">{_resource_cell(row, root)}</td>\n'
         f'<td data-label="What we saw">{_seen_cell(row)}</td>\n'
         f'<td data-label="Since">{since}</td>\n'
-        f'<td data-label="Checks" class="num">{row.checks}</td>\n'
+        f'<td data-label="Checks" class="num">{row.checks if about_link else ""}</td>\n'
         f'<td data-label="Suggested fix" class="fix">{_fix_cell(row)}</td>\n'
         "</tr>\n"
     )

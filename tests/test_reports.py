@@ -583,6 +583,20 @@ def test_each_failure_gets_the_fix_its_outcome_asks_for(ctx: ReportContext) -> N
     assert fixes["a-hostile"].startswith(Outcome.SOFT_404.explanation)
 
 
+def test_an_entry_to_review_shows_no_link_since_or_checks(data: ReportData) -> None:
+    link_ok = {"since": fx.days_ago(40), "checks_since": 6}
+    ctx = build_context(_with(data, "a-ok-1", stale_reasons=("dated 2009",), **link_ok), now=fx.NOW)
+    stale = _row(ctx, "a-ok-1")
+    assert stale.since is not None and stale.checks == 6  # the link's, kept in exports
+    tree = LexborHTMLParser(render_html(ctx))
+    row = tree.css_first('#attention tr[data-resource-id="a-ok-1"]')
+    assert row is not None
+    cells = {td.attributes.get("data-label"): td.text(strip=True) for td in row.css("td")}
+    assert (cells["Since"], cells["Checks"]) == ("—", "")
+    md = next(line for line in render_markdown(ctx).splitlines() if "(a-ok-1," in line)
+    assert "| — |  |" in md
+
+
 def test_stale_entries_come_last(data: ReportData) -> None:
     ctx = build_context(_with(data, "a-ok-1", stale_reasons=("dated 2009",)), now=fx.NOW)
     assert ctx.groups[-1].priority is Priority.STALE
