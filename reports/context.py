@@ -663,6 +663,13 @@ def _by_title(row: Row) -> tuple[str, str]:
     return (row.title.casefold(), row.resource_id)
 
 
+def worst_first(row: Row) -> tuple[int, bool, str, int, str, str]:
+    """A publisher's or host's resources: the queue's order, then the rest by title."""
+    if row.priority is not None:
+        return _fix_first(row)
+    return (len(Priority) + 1, False, "", 0, row.collection.casefold(), row.title.casefold())
+
+
 def _failing_first(row: Row) -> tuple[bool, str, str]:
     """Set-aside resources whose link now fails first: a snooze or an ignore hides them from
     the queue, so this list is where a curator notices one that got worse."""

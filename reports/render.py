@@ -61,6 +61,7 @@ from reports.context import (
     ResourcePage,
     Row,
     When,
+    worst_first,
 )
 from reports.forked import Forked, can_fork
 
@@ -947,9 +948,8 @@ def _render_groups(ctx: ReportContext, stage: Path, write: Write) -> int:
         if row.host:
             members["host", row.host].append(row)
     for stats in (*ctx.publishers, *ctx.hosts):
-        write(
-            f"{stage}/{stats.page}", render_group_page(ctx, stats, members[stats.kind, stats.name])
-        )
+        rows = sorted(members[stats.kind, stats.name], key=worst_first)
+        write(f"{stage}/{stats.page}", render_group_page(ctx, stats, rows))
         count += 1
     for kind, heading, noun, stats_list in (
         ("publishers", "Publishers", "Publisher", ctx.publishers),

@@ -767,6 +767,22 @@ def test_host_table_groups_resources_by_host(ctx: ReportContext) -> None:
 # --- the site and publish_report -------------------------------------------------------
 
 
+def test_a_publishers_page_lists_its_worst_resources_first(
+    ctx: ReportContext, tmp_path: Path
+) -> None:
+    write_report(ctx, tmp_path, run_id=None)
+    example = next(s for s in ctx.publishers if s.name == "Example Publisher")
+    page = LexborHTMLParser((tmp_path / example.page).read_text(encoding="utf-8"))
+    listed = [tr.attributes.get("data-resource-id") for tr in page.css("tr[data-resource-id]")]
+    queued = [r.resource_id for r in ctx.rows if r.publisher == "Example Publisher"]
+    assert queued and listed[: len(queued)] == queued  # the queue's order, then the rest
+    rest = [r for r in ctx.resources if r.publisher == "Example Publisher" and r.priority is None]
+    rest.sort(key=lambda r: (r.collection.casefold(), r.title.casefold()))
+    assert listed[len(queued) :] == [r.resource_id for r in rest]
+    crumb = page.css_first("nav.crumbs a[href='../publishers/index.html']")
+    assert crumb is not None and (tmp_path / "publishers" / "index.html").is_file()
+
+
 def test_every_resource_publisher_and_host_gets_a_page(ctx: ReportContext, tmp_path: Path) -> None:
     files = write_report(ctx, tmp_path, run_id=2)
     for row in ctx.resources:
