@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from catalog.errors import LinkhealthError
+
+if TYPE_CHECKING:
+    from flows.cli import ConfigOpt, DbOpt
 
 
 def _err(message: str) -> None:
@@ -57,8 +60,8 @@ def recheck(
         list[Path] | None,
         typer.Option("--catalog", "-c", help="Catalog file or folder; repeatable."),
     ] = None,
-    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy database URL.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="Config file.")] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
     allow_private: Annotated[
         bool | None,
         typer.Option("--allow-private", help="Also check URLs on private/loopback addresses."),
@@ -110,12 +113,13 @@ def recheck(
 
 
 def status(
-    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy database URL.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="Config file.")] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
     limit: Annotated[int, typer.Option(min=1, help="How many runs to show.")] = 10,
 ) -> None:
-    """Show the last runs (when, how long, what they found), who holds the run lease
-    (and until when), and whether Prefect answers.
+    """Show the last runs, who holds the run lease, and whether Prefect answers.
+
+    For each run: when, how long, what it found; for the lease: who and until when.
 
     Example: linkhealth status --limit 5
     """
@@ -173,6 +177,11 @@ def catalog_edited(
 
 def register(app: typer.Typer) -> None:
     """Add these commands to the main app (and `catalog edited` to its `catalog` group)."""
+    # The shared option types (with their defaults in the help), imported here rather than
+    # at the top: flows.cli imports this module, and typer reads the annotations only now.
+    global ConfigOpt, DbOpt
+    from flows.cli import ConfigOpt, DbOpt
+
     app.command("serve")(serve)
     app.command("recheck")(recheck)
     app.command("status")(status)
