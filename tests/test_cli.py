@@ -238,12 +238,17 @@ def test_export_rejects_unknown_formats(isolated_cwd: Path) -> None:
     assert result.exit_code == 2
 
 
-def test_report_writes_each_requested_format(
-    isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def synced_good(isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """good.yaml synced into the test database, which every command then reads."""
     monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
     (isolated_cwd / "good.yaml").write_text(GOOD)
     assert _invoke("sync", "--catalog", "good.yaml").exit_code == 0
+    return isolated_cwd
+
+
+def test_report_writes_each_requested_format(synced_good: Path) -> None:
+    isolated_cwd = synced_good
     result = _invoke(
         "report", "--catalog", "good.yaml", "--format", "csv", "--format", "json", "--out", "o"
     )
@@ -260,13 +265,7 @@ def test_report_rejects_unknown_formats(isolated_cwd: Path) -> None:
     assert result.exit_code == 2
 
 
-def test_an_unknown_run_names_a_command_that_lists_the_runs(
-    isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
-    (isolated_cwd / "good.yaml").write_text(GOOD)
-    assert _invoke("sync", "--catalog", "good.yaml").exit_code == 0
-
+def test_an_unknown_run_names_a_command_that_lists_the_runs(synced_good: Path) -> None:
     result = _invoke("report", "--run", "99")
 
     assert result.exit_code == 4 and "run 99 does not exist" in result.stderr

@@ -222,21 +222,25 @@ def test_headline_counts_every_resource_once(data: ReportData) -> None:
     )
 
 
+def _no_year(resource_id: str, line: int) -> Finding:
+    """A hygiene finding of toolkit-a, at `line`."""
+    return Finding(
+        code="missing_year",
+        level=Level.WARNING,
+        collection="toolkit-a",
+        resource_id=resource_id,
+        file="toolkit-a.yaml",
+        line=line,
+        message=f"Entry {line} has no year.",
+        fix="Add a year.",
+    )
+
+
 def test_sections_come_in_the_order_a_curator_works(data: ReportData) -> None:
     """Fix the queue, see what was set aside and what changed; tidying the entries comes
     after, the overviews last. The table of contents lists them in the same order."""
     snoozed = _with(data, "a-suspect", snoozed_until=fx.NOW + timedelta(days=30))
-    finding = Finding(
-        code="missing_year",
-        level=Level.WARNING,
-        collection="toolkit-a",
-        resource_id="a-ok-1",
-        file="toolkit-a.yaml",
-        line=3,
-        message="no year",
-        fix="add a 'year:'",
-    )
-    ctx = with_findings(build_context(snoozed, now=fx.NOW), [finding])
+    ctx = with_findings(build_context(snoozed, now=fx.NOW), [_no_year("a-ok-1", 3)])
     page = LexborHTMLParser(render_html(ctx))
     sections = [h.attributes.get("id") for h in page.css("main section > h2")]
     expected = [
@@ -805,19 +809,7 @@ def test_pages_of_removed_resources_disappear_on_the_next_write(
 def test_a_long_hygiene_list_is_cut_on_the_index_and_complete_on_its_own_page(
     ctx: ReportContext, tmp_path: Path
 ) -> None:
-    findings = [
-        Finding(
-            code="missing_year",
-            level=Level.WARNING,
-            collection="toolkit-a",
-            resource_id=f"r{n:04d}",
-            file="toolkit-a.yaml",
-            line=n,
-            message=f"Entry {n} has no year.",
-            fix="Add a year.",
-        )
-        for n in range(render_module.INDEX_QUEUE_LIMIT + 5)
-    ]
+    findings = [_no_year(f"r{n:04d}", n) for n in range(render_module.INDEX_QUEUE_LIMIT + 5)]
     big = with_findings(ctx, findings)
     files = write_report(big, tmp_path, run_id=None)
     index = LexborHTMLParser(files.main.read_text(encoding="utf-8"))
