@@ -82,11 +82,14 @@ def judge(observations: Sequence[Observation], share: float) -> OutageVerdict:
 def confirmed_by(verdict: OutageVerdict, witnesses: Sequence[Observation]) -> OutageVerdict:
     """An `undecided` verdict settled by witnesses: offline when every one of them failed at
     the network level too; unchanged when any answered (the link's host is the one down)."""
-    if not verdict.undecided or not witnesses:
+    # A witness that was not fetched at all (a private address this run may not reach)
+    # says nothing either way.
+    heard = [w for w in witnesses if w.http_status is not None or w.outcome.is_network_failure]
+    if not verdict.undecided or not heard:
         return verdict
-    if not all(w.outcome.is_network_failure for w in witnesses):
+    if any(w.http_status is not None for w in heard):
         return verdict
-    return replace(verdict, network_down=True, witnesses=tuple(w.url for w in witnesses))
+    return replace(verdict, network_down=True, witnesses=tuple(w.url for w in heard))
 
 
 def mask(observations: Sequence[Observation], verdict: OutageVerdict) -> list[Observation]:

@@ -1238,20 +1238,33 @@ def link_states(engine: Engine) -> list[LinkStateRecord]:
 
 def answering_urls(engine: Engine, *, not_on: Iterable[str], limit: int = 3) -> list[str]:
     """Up to `limit` URLs, one per host and none on the hosts `not_on`, whose last check
-    got an HTTP answer, most recently checked first: witnesses that our network works."""
-    query = (
-        select(t.Link.url, t.Link.host)
-        .where(t.Link.http_status.is_not(None), t.Link.host.not_in(list(not_on)))
-        .order_by(t.Link.last_checked_at.desc().nulls_last(), t.Link.id)
-        .limit(limit * 20)  # several URLs of one host are likely next to each other
+    got an HTTP answer, the most recently checked hosts first: witnesses that our network
+    works. Hosts are picked first, so one big host checked last cannot take every place."""
+    answered = (
+        t.Link.http_status.is_not(None),
+        t.Link.host.not_in(list(not_on)),
+        t.Link.host != "",
     )
-    found: dict[str, str] = {}
+    latest = func.max(t.Link.last_checked_at)
+    hosts = (
+        select(t.Link.host)
+        .where(*answered)
+        .group_by(t.Link.host)
+        .order_by(latest.desc())
+        .limit(limit)
+    )
+    found = []
     with read_session(engine) as s:
-        for url, host in s.execute(query):
-            found.setdefault(host, url)
-            if len(found) == limit:
-                break
-    return list(found.values())
+        for host in s.scalars(hosts).all():
+            url = s.scalar(
+                select(t.Link.url)
+                .where(t.Link.host == host, t.Link.http_status.is_not(None))
+                .order_by(t.Link.last_checked_at.desc(), t.Link.id)
+                .limit(1)
+            )
+            if url is not None:
+                found.append(url)
+    return found
 
 
 def _link_records(

@@ -75,6 +75,9 @@ def test_a_lone_unreachable_host_is_undecided_until_witnesses_settle_it() -> Non
     one_answers = [unreachable[0], _obs("https://c.org/", Outcome.HTTP_ERROR, 503)]
     assert confirmed_by(verdict, one_answers) == verdict  # a.org itself is down
     assert confirmed_by(verdict, []) == verdict  # no witnesses: nothing to go on
+    private = _obs("https://intranet.example/", Outcome.PRIVATE_ADDRESS)
+    assert confirmed_by(verdict, [private]) == verdict  # not fetched: no evidence
+    assert confirmed_by(verdict, [private, unreachable[0]]).witnesses == ("https://b.org/",)
 
 
 def test_an_answering_or_a_many_host_batch_needs_no_witnesses() -> None:

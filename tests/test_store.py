@@ -288,3 +288,21 @@ def test_archive_cache_is_a_mapping_in_the_database(engine: Engine) -> None:
     del cache["k2"]
     with pytest.raises(KeyError):
         cache["k2"]
+
+
+def test_witnesses_are_the_hosts_checked_last_one_url_each(tmp_path: Path) -> None:
+    """A big host checked last must not take every place: three hosts, not three URLs."""
+    small = [make_resource(h, url=f"https://{h}.org/x") for h in ("s1", "s2", "s3", "dead")]
+    big = [make_resource(f"b{n}", url=f"https://big.org/p{n}") for n in range(30)]
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [make_catalog("toolkit", [*small, *big])], now=T0)
+        for n, r in enumerate(small):  # s1 first ... dead last among the small ones
+            observe(engine, make_observation(r.url, checked_at=days(1 + n / 10)), now=days(1))
+        failed = make_observation("https://s3.org/x", Outcome.DNS_ERROR, days(2), http_status=None)
+        observe(engine, failed, now=days(2))  # s3's last check got no answer: no witness
+        for n, r in enumerate(big):
+            observe(engine, make_observation(r.url, checked_at=days(3 + n / 100)), now=days(3))
+
+        witnesses = store.answering_urls(engine, not_on={"dead.org"})
+
+    assert witnesses == ["https://big.org/p29", "https://s2.org/x", "https://s1.org/x"]
