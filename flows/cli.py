@@ -287,11 +287,17 @@ def catalog_validate(
     if as_json:
         typer.echo(json.dumps(collected, indent=2))
     else:
-        bad = {p.file for p in report.problems}
+        # Problems name a file as it was first reached (a folder's file, or as typed):
+        # compare resolved paths, and list a file named twice once.
+        bad = {Path(p.file).resolve() for p in report.problems}
+        shown: set[Path] = set()
         for file in catalog_files(paths):
-            if str(file) not in bad:
-                warned = sum(w.file == str(file) for w in report.warnings)
-                typer.echo(f"{file}: OK ({warned} warning(s))")
+            resolved = file.resolve()
+            if resolved in bad or resolved in shown:
+                continue
+            shown.add(resolved)
+            warned = sum(Path(w.file).resolve() == resolved for w in report.warnings)
+            typer.echo(f"{file}: OK ({warned} warning(s))")
     if report.problems:
         raise typer.Exit(5)
 

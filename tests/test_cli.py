@@ -152,6 +152,10 @@ def test_validate_reads_folders_and_clashes_between_files_as_sync_does(
     assert "duplicate_collection" in both.stderr and "b/toolkit.yaml" in both.stderr
     assert "a/toolkit.yaml: OK" in both.stdout and "b/toolkit.yaml: OK" not in both.stdout
 
+    (isolated_cwd / "a" / "toolkit.yaml").write_text(BAD)  # named twice, once by its path
+    twice = _invoke("catalog", "validate", "a", str(isolated_cwd / "a" / "toolkit.yaml"))
+    assert twice.exit_code == 5 and "OK" not in twice.stdout
+
 
 def test_validate_without_files_checks_the_configured_catalogs(isolated_cwd: Path) -> None:
     result = _invoke("catalog", "validate")
