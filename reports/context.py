@@ -215,6 +215,12 @@ class Row:
         return self.snoozed_until is not None or self.ignored_reason is not None
 
     @property
+    def entry_only(self) -> bool:
+        """Queued for the entry alone (out of date) while its link works: the link's
+        "since" and checks say nothing about it."""
+        return self.priority is Priority.STALE and self.outcome == Outcome.OK.value
+
+    @property
     def status_badge(self) -> tuple[str, str]:
         """(style, text) of the row's status badge: the outcome's, unless the link's state
         says otherwise. A page that no longer matches its entry answers 200 but is not "OK",
@@ -856,7 +862,7 @@ def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool)
             tally["set aside"] += 1
         elif r.priority is not None and r.priority.to_fix:
             tally["to fix"] += 1
-        elif r.priority is Priority.STALE:
+        elif r.priority is Priority.STALE and r.outcome == Outcome.OK.value:
             tally["to review (the link works)"] += 1
         elif r.priority is not None:
             tally["to check or watch"] += 1

@@ -56,7 +56,6 @@ from reports.context import (
     GroupStats,
     HistoryItem,
     HygieneRow,
-    Priority,
     ReportContext,
     ResourcePage,
     Row,
@@ -342,9 +341,7 @@ def fix_cell(row: Row) -> Markup:
 
 
 def _queue_row(row: Row, root: str) -> str:
-    # An entry to review is about the entry, not the link: the link's "since" and its
-    # checks say nothing about it.
-    about_link = row.priority is not Priority.STALE
+    about_link = not row.entry_only
     since = (
         f'{_escape(row.since.ago)}<div class="small">{_moment(row.since)}</div>'
         if row.since and about_link

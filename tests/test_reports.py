@@ -601,6 +601,16 @@ def test_an_entry_to_review_shows_no_link_since_or_checks(data: ReportData) -> N
     assert "| — |  |" in md
 
 
+def test_an_entry_whose_link_never_worked_is_not_said_to_work(data: ReportData) -> None:
+    """"unverified" is a staleness reason about the link: no success for weeks."""
+    unverified = _with(data, "b-new", stale_reasons=("unverified",), since=fx.days_ago(20))
+    ctx = build_context(unverified, now=fx.NOW)
+    row = _row(ctx, "b-new")
+    assert row.priority is Priority.STALE and not row.entry_only
+    assert "to review (the link works)" not in ctx.headline
+    assert row.since is not None
+
+
 def test_stale_entries_come_last(data: ReportData) -> None:
     ctx = build_context(_with(data, "a-ok-1", stale_reasons=("dated 2009",)), now=fx.NOW)
     assert ctx.groups[-1].priority is Priority.STALE
