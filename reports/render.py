@@ -679,6 +679,9 @@ _SCALARS = frozenset({str, int, float, bool})
 
 @dataclass(frozen=True)
 class ReportFiles:
+    """The top-level files written. `latest_*` are the `latest.*` files, or for a report
+    on an earlier run its `run-<id>.*` ones."""
+
     latest_html: Path | None
     latest_markdown: Path | None
     #: `run-<id>.html`, kept for history; None when no run id was given.
@@ -694,8 +697,8 @@ class ReportFiles:
         """The top-level files written, the main one first."""
         found = (
             self.latest_html,
+            self.run_html,  # the main file of a report on an earlier run
             self.latest_markdown,
-            self.run_html,
             self.latest_csv,
             self.latest_json,
             self.index_html,
@@ -721,7 +724,8 @@ def write_report(
     """Write the report in `formats` into `out_dir` (created if missing).
 
     `latest=False` (a report on an earlier run) writes `run-<id>.*` files only: the
-    index and the `latest.*` files stay those of the latest run.
+    index, the `latest.*` files and the site's pages stay those of the latest report
+    (which a nightly run may be writing meanwhile).
 
     `pages` streams the per-resource pages with their history; without it each
     resource still gets a page, with its current state only. `complete(ctx)` adds what
@@ -736,17 +740,20 @@ def write_report(
     count = 0
     before = ctx  # completed at most once, when a summary page first needs it
     done = functools.cache(lambda: complete(before) if complete is not None else before)
-    if "html" in formats:
+    stem = "latest" if latest or run_id is None else f"run-{run_id}"
+    if "html" in formats and stem == "latest":
         count = _write_site(ctx, out_dir, pages, on_progress, done)
     ctx = done()
-    stem = "latest" if latest or run_id is None else f"run-{run_id}"
     if "html" in formats:
-        page = render_html(ctx, beside=formats if stem == "latest" else ())
         if stem == "latest":
+            page = render_html(ctx, beside=formats)
             files["index_html"] = _write_atomic(out_dir / "index.html", page)
             files["latest_html"] = _write_atomic(out_dir / "latest.html", page)
         if run_id is not None:
-            files["run_html"] = _write_atomic(out_dir / f"run-{run_id}.html", page)
+            # Kept for history: its footer must not link latest.* files, which the next
+            # run replaces with another report.
+            run_page = render_html(ctx)
+            files["run_html"] = _write_atomic(out_dir / f"run-{run_id}.html", run_page)
     if "md" in formats:
         files["latest_markdown"] = _write_atomic(out_dir / f"{stem}.md", render_markdown(ctx))
     if "csv" in formats:

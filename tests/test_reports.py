@@ -602,7 +602,7 @@ def test_an_entry_to_review_shows_no_link_since_or_checks(data: ReportData) -> N
 
 
 def test_an_entry_whose_link_never_worked_is_not_said_to_work(data: ReportData) -> None:
-    """"unverified" is a staleness reason about the link: no success for weeks."""
+    """ "unverified" is a staleness reason about the link: no success for weeks."""
     unverified = _with(data, "b-new", stale_reasons=("unverified",), since=fx.days_ago(20))
     ctx = build_context(unverified, now=fx.NOW)
     row = _row(ctx, "b-new")
@@ -962,11 +962,16 @@ def test_a_report_on_an_earlier_run_leaves_the_latest_report_alone(
     before = {p.name: p.read_bytes() for p in latest.paths}
     assert {"index.html", "latest.html", "latest.md"} <= set(before)
 
+    site = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.parent != tmp_path}
+
     earlier = publish_report_files(settings, run_id=1, formats=formats, out_dir=tmp_path)
 
-    assert {p.name for p in earlier.paths} == {"run-1.html", "run-1.md"}
+    assert [p.name for p in earlier.paths] == ["run-1.html", "run-1.md"]  # main file first
+    assert earlier.pages == 0
     assert {p.name: p.read_bytes() for p in latest.paths} == before
-    assert "run 1" in (tmp_path / "run-1.html").read_text(encoding="utf-8")
+    assert {p: p.stat().st_mtime_ns for p in site} == site  # the site's pages untouched
+    page = LexborHTMLParser((tmp_path / "run-1.html").read_text(encoding="utf-8"))
+    assert "run 1" in page.text() and not page.css("footer a")  # no latest.* links
     again = publish_report_files(
         settings, run_id=fx.LATEST_FINISHED_RUN, formats=formats, out_dir=tmp_path
     )
