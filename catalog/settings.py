@@ -96,7 +96,7 @@ class CheckSettings:
         """(concurrency, rate) for `host`, per-host overrides applied."""
         p = self.hosts.get(host.lower())
         conc = p.per_host_concurrency if p and p.per_host_concurrency else self.per_host_concurrency
-        rate = p.per_host_rate if p and p.per_host_rate else self.per_host_rate
+        rate = p.per_host_rate if p and p.per_host_rate is not None else self.per_host_rate
         return conc, rate
 
     @property
@@ -195,11 +195,12 @@ def _coerce(cls: type, data: Mapping[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
-#: Settings that count or pace something: 0 would stop the work (or, for a per-host
-#: entry, silently mean "the default"), so they must be above 0. Every other number is
-#: a duration, a cap or a count that may be 0, never below.
+#: Settings that count something: 0 would stop the work (or, for a per-host entry,
+#: silently mean "the default"), so they must be above 0. Every other number is a
+#: duration, a cap or a count that may be 0 (a `per_host_rate` of 0: no rate limit),
+#: never below.
 _ABOVE_ZERO = {
-    "concurrency", "per_host_concurrency", "per_host_rate", "connect_timeout", "read_timeout",
+    "concurrency", "per_host_concurrency", "connect_timeout", "read_timeout",
     "total_timeout", "max_attempts", "max_body_bytes", "batch_size", "confirm_failures",
     "flap_changes", "outage_host_share",
 }  # fmt: skip
@@ -211,7 +212,7 @@ def _check_range(key: str, value: float, where: str) -> None:
     if value < 0:
         raise ConfigError(f"{where}: {key} must not be negative, not {value}")
     if key == "outage_host_share" and value > 1:
-        raise ConfigError(f"{where}: {key} is a share of hosts, from 0 to 1, not {value}")
+        raise ConfigError(f"{where}: {key} is a share of hosts, above 0 and at most 1, not {value}")
 
 
 def find_config(path: str | Path | None = None) -> Path | None:

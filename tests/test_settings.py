@@ -64,10 +64,10 @@ def test_options_override_and_none_means_not_given() -> None:
     ("toml", "said"),
     [
         ("[check]\nconcurrency = 0\n", "concurrency must be more than 0"),
-        ('[check.hosts."a.org"]\nper_host_rate = 0\n', "[check.hosts.a.org]"),
+        ('[check.hosts."a.org"]\nper_host_concurrency = 0\n', "[check.hosts.a.org]"),
         ("[health]\nconfirm_failures = 0\n", "confirm_failures must be more than 0"),
         ("[health]\nconfirm_days = -1\n", "confirm_days must not be negative"),
-        ("[health]\noutage_host_share = 1.5\n", "from 0 to 1"),
+        ("[health]\noutage_host_share = 1.5\n", "above 0 and at most 1"),
     ],
 )
 def test_numbers_that_would_stop_or_skew_the_work_are_refused(
@@ -80,7 +80,11 @@ def test_numbers_that_would_stop_or_skew_the_work_are_refused(
 
 def test_zero_is_fine_where_it_means_none(isolated_cwd: Path) -> None:
     (isolated_cwd / "linkhealth.toml").write_text(
-        "[check]\nretry_after_cap = 0\n[health]\nconfirm_days = 0\narchive_lookups_per_run = 0\n"
+        '[check]\nretry_after_cap = 0\n[check.hosts."intranet.example"]\nper_host_rate = 0\n'
+        "[health]\nconfirm_days = 0\narchive_lookups_per_run = 0\n"
     )
     settings = load_settings()
     assert settings.health.confirm_days == 0 and settings.check.retry_after_cap == 0
+    # A rate of 0 is no rate limit, for that host only.
+    assert settings.check.policy_for("intranet.example") == (2, 0.0)
+    assert settings.check.policy_for("example.org") == (2, 5.0)
