@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.errors import StoreError
@@ -49,6 +49,8 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
 
         try:
             upgrade(engine)
+        except (IntegrityError, ProgrammingError):
+            raise  # a migration's own bug: its traceback is what a developer needs
         except DatabaseError as exc:  # unreachable server, locked file, not a database...
             raise StoreError(
                 f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
@@ -68,8 +70,8 @@ def existing_database(url: str) -> str:
     db = parsed.database if parsed.get_backend_name() == "sqlite" else None
     if db and db != ":memory:" and not db.startswith("file:") and not Path(db).is_file():
         raise StoreError(
-            f"no database at {Path(db).resolve()}: run this where linkhealth.toml is, pass "
-            "--db (or set LINKHEALTH_DATABASE_URL), or run `linkhealth check` to create it"
+            f"no database at {Path(db).resolve()}; `linkhealth check` creates it, or point "
+            "--db, LINKHEALTH_DATABASE_URL or database_url in linkhealth.toml at the one you have"
         )
     return url
 

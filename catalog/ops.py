@@ -133,7 +133,7 @@ class RecheckPlan:
     sync_changes: int = 0
     #: The configured catalogs' collection keys: the database may hold others, synced once
     #: from another file, whose ids must not be picked or reported.
-    collections: tuple[str, ...] = ()
+    collections: tuple[str, ...] | None = None
 
 
 def plan_recheck(

@@ -290,8 +290,11 @@ def publish_report_flow(
     run_id: int | None = None,
 ) -> str:
     """Render the report from the database without checking anything."""
-    settings = load_settings(config).with_overrides(**(overrides or {}))
-    path = render_report_task(settings, run_id)
+    try:
+        settings = load_settings(config).with_overrides(**(overrides or {}))
+        path = render_report_task(settings, run_id)
+    except LinkhealthError as exc:
+        return failed_with(exc)
     create_link_artifact(Path(path).resolve().as_uri(), link_text="HTML report", key=REPORT_KEY)
     return path
 
@@ -322,15 +325,18 @@ def check_catalog_sharded(
     from catalog.runs import LEASE_TTL, RunLease
 
     log = get_run_logger()
-    settings = load_settings(config).with_overrides(**(overrides or {}))
-    engine = engine_for(settings.database_url)
+    try:
+        settings = load_settings(config).with_overrides(**(overrides or {}))
+        engine = engine_for(settings.database_url)
+    except LinkhealthError as exc:
+        return failed_with(exc)
     store.abort_stale_runs(engine, now=utcnow())  # frees the lease of a dead holder here
     lease = RunLease(name=lease_name(None), holder=store.lease_holder(str(flow_run.id or "")))
     claim = store.acquire_lease(engine, lease.name, lease.holder, now=utcnow(), ttl=LEASE_TTL)
     if not claim.acquired:
         refused = RunInProgressError(claim.lease)
         if trigger != "schedule":
-            raise refused
+            return failed_with(refused)
         log.warning("Skipped: %s", refused)
         return Cancelled(message=f"skipped: {refused}")  # type: ignore[return-value]
     states: dict[str, str] = {}

@@ -331,11 +331,11 @@ def db_prune(
     """Delete old observations so years of nightly runs stay small."""
     import humanize
 
-    from catalog.db import engine_for
+    from catalog.db import engine_for, existing_database
     from catalog.retention import prune_observations
 
     settings = _settings(config, db, None)
-    engine = engine_for(settings.database_url)
+    engine = engine_for(existing_database(settings.database_url))
     with _progress() as progress:
         bar = progress.add_task("Deleting old observations", total=None)
         result = prune_observations(

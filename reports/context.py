@@ -224,7 +224,7 @@ class Row:
     def status_badge(self) -> tuple[str, str]:
         """(style, text) of the row's status badge: the outcome's, unless the link's state
         says otherwise. A page that no longer matches its entry answers 200 but is not "OK",
-        and one failed check is a warning, not yet the red of a confirmed break."""
+        and a failure not yet confirmed is a warning, not the red of a confirmed break."""
         if self.priority is Priority.DRIFT:
             return Severity.BROKEN.value, "Page no longer matches"
         if self.priority is Priority.FAILING and self.severity == Severity.BROKEN.value:

@@ -174,7 +174,8 @@ def test_reading_commands_never_create_a_database_where_there_is_none(
 ) -> None:
     """Run from the wrong folder, they say where they looked instead of "no runs yet"."""
     monkeypatch.delenv("LINKHEALTH_DATABASE_URL", raising=False)
-    for command in (["status"], ["report"], ["export"], ["resource", "a"]):
+    prune = ["db", "prune", "--keep-days", "30"]
+    for command in (["status"], ["report"], ["export"], ["resource", "a"], prune):
         result = _invoke(*command)
         assert result.exit_code == 3, (command, result.output)
         assert str(isolated_cwd / "var" / "linkhealth.db") in result.stderr

@@ -641,6 +641,8 @@ def test_set_aside_resources_whose_link_fails_are_listed_first(data: ReportData)
         changed = _with(changed, rid, snoozed_until=later)
     ctx = build_context(changed, now=fx.NOW)
     assert [r.resource_id for r in ctx.set_aside] == ["a-broken", "a-suspect", "a-ok-1"]
+    markdown = render_markdown(ctx)
+    assert "(a-broken), **Not found (404)**: snoozed until" in markdown  # visible there too
 
 
 def test_an_expired_snooze_puts_the_resource_back_in_the_queue(data: ReportData) -> None:
