@@ -112,16 +112,19 @@ class Exchange:
     def is_head(self) -> bool:
         return self.request.method == "HEAD"
 
+    # Each answer is recorded before it is written: recorded after, a test that reads the
+    # records as soon as its client has the answer could find them not there yet.
+
     async def send_head(self, status: int, headers: list[tuple[str, str]]) -> None:
         lines = [f"HTTP/1.1 {status} {_phrase(status)}", *(f"{k}: {v}" for k, v in headers)]
+        self.server.record_status(self.request.path, status)
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         await self.writer.drain()
-        self.server.record_status(self.request.path, status)
 
     async def send_body(self, data: bytes) -> None:
+        self.server.record_body(self.request.path, len(data))
         self.writer.write(data)
         await self.writer.drain()
-        self.server.record_body(self.request.path, len(data))
 
     async def respond(
         self,
