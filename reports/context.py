@@ -388,6 +388,13 @@ class ReportContext:
     hygiene_info: int = 0
 
     @property
+    def hygiene_kinds(self) -> tuple[tuple[str, str, int], ...]:
+        """(level, code, count) of the findings, most frequent first: where one kind fills
+        hundreds of rows (every entry lacks a `type:`), the counts say more than the rows."""
+        counts = Counter((f.level, f.code) for f in self.hygiene)
+        return tuple((level, code, n) for (level, code), n in counts.most_common())
+
+    @property
     def rows(self) -> tuple[Row, ...]:
         """Every action-queue row, in fix-first order."""
         return tuple(row for group in self.groups for row in group.rows)

@@ -842,6 +842,19 @@ def test_a_long_hygiene_list_is_cut_on_the_index_and_complete_on_its_own_page(
     assert not (tmp_path / "short" / "hygiene" / "index.html").exists()
 
 
+def test_a_cut_hygiene_list_is_summed_up_by_kind_most_frequent_first(ctx: ReportContext) -> None:
+    many = [_no_year(f"r{n:04d}", n) for n in range(render_module.INDEX_QUEUE_LIMIT + 5)]
+    http = dataclasses.replace(many[0], code="http_url", resource_id="h1", line=1)
+    index = LexborHTMLParser(render_html(with_findings(ctx, [http, *many])))
+    kinds = [" ".join(li.text(separator=" ").split()) for li in index.css("#hygiene-kinds li")]
+    assert kinds == [
+        f"{render_module.INDEX_QUEUE_LIMIT + 5} missing_year (warning)",
+        "1 http_url (warning)",
+    ]
+    few = LexborHTMLParser(render_html(with_findings(ctx, many[:3])))
+    assert few.css_first("#hygiene-kinds") is None  # every row is shown: no summary needed
+
+
 def test_a_big_replaced_site_is_deleted_in_the_background_with_old_leftovers(
     ctx: ReportContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
