@@ -677,7 +677,8 @@ def _by_title(row: Row) -> tuple[str, str]:
 
 
 def worst_first(row: Row) -> tuple[int, bool, str, int, str, str]:
-    """A publisher's or host's resources: the queue's order, then the rest by title."""
+    """A publisher's or host's resources: the queue's order, then the rest by collection
+    and title."""
     if row.priority is not None:
         return _fix_first(row)
     return (len(Priority) + 1, False, "", 0, row.collection.casefold(), row.title.casefold())
