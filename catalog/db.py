@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,17 +24,29 @@ from catalog.errors import StoreError
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def open_engine(url: str, *, migrate: bool = True) -> Engine:
-    """An engine for `url`, with the schema brought up to date when `migrate`."""
+def _parse(url: str) -> URL:
     try:
-        parsed = make_url(url)
+        return make_url(url)
     except ArgumentError as exc:
         raise StoreError(f"{url!r} is not a database URL ({exc})") from exc
+
+
+def _sqlite_file(parsed: URL) -> Path | None:
+    """The file a SQLite URL names; None for other databases, memory and `file:` URIs."""
+    db = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if db and db != ":memory:" and not db.startswith("file:"):
+        return Path(db)
+    return None
+
+
+def open_engine(url: str, *, migrate: bool = True) -> Engine:
+    """An engine for `url`, with the schema brought up to date when `migrate`."""
+    parsed = _parse(url)
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
-        db = parsed.database
-        if db and db != ":memory:" and not db.startswith("file:"):
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        file = _sqlite_file(parsed)
+        if file is not None:
+            file.parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     elif parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -63,14 +75,10 @@ def existing_database(url: str) -> str:
     """`url`, once it is known to name a database that exists. Commands that only read
     call it first: run from the wrong folder, they would create an empty SQLite file there
     and report "no runs yet" instead of saying where they looked."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(f"{url!r} is not a database URL ({exc})") from exc
-    db = parsed.database if parsed.get_backend_name() == "sqlite" else None
-    if db and db != ":memory:" and not db.startswith("file:") and not Path(db).is_file():
+    file = _sqlite_file(_parse(url))
+    if file is not None and not file.is_file():
         raise StoreError(
-            f"no database at {Path(db).resolve()}; `linkhealth check` creates it, or point "
+            f"no database at {file.resolve()}; `linkhealth check` creates it, or point "
             "--db, LINKHEALTH_DATABASE_URL or database_url in linkhealth.toml at the one you have"
         )
     return url
