@@ -32,6 +32,14 @@ class StoreError(LinkhealthError):
 class NotFoundError(LinkhealthError):
     exit_code = 4
 
+    @classmethod
+    def unknown_ids(cls, missing: Sequence[str]) -> NotFoundError:
+        """Resource ids named on the command line that no configured catalog holds."""
+        return cls(
+            f"no resource with id {', '.join(map(repr, missing))} in the catalogs; "
+            "check the id in the catalog file"
+        )
+
 
 @dataclass(frozen=True)
 class Problem:

@@ -166,10 +166,7 @@ def plan_recheck(
         statuses, ids=ids, changed_only=changed_only, failing_only=failing_only, last_edits=edits
     )
     if missing:
-        raise NotFoundError(
-            f"no resource with id {', '.join(map(repr, missing))} in the catalogs; "
-            "check the id in the catalog file"
-        )
+        raise NotFoundError.unknown_ids(missing)
     return RecheckPlan(ids=tuple(chosen), sync_changes=synced.change_count, collections=keys)
 
 

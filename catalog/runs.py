@@ -212,10 +212,7 @@ def prepare_run(
         known = {r.id for c in catalogs for r in c.resources}
         missing = [rid for rid in resource_ids if rid not in known]
         if missing:  # before anything is written: a typo must not record an empty run
-            raise NotFoundError(
-                f"no resource with id {', '.join(map(repr, missing))} in the catalogs; "
-                "check the id in the catalog file"
-            )
+            raise NotFoundError.unknown_ids(missing)
     engine = engine_for(settings.database_url)
     now = clock()
     aborted = store.abort_stale_runs(engine, now=now)
