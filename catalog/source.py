@@ -83,6 +83,8 @@ class ValidationReport:
 
     problems: tuple[Problem, ...] = ()
     warnings: tuple[Problem, ...] = ()
+    #: The files read, once each, as the problems name them.
+    files: tuple[Path, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -124,11 +126,13 @@ def _read_many(paths: Iterable[str | Path]) -> tuple[list[Catalog], ValidationRe
     catalogs: list[Catalog] = []
     stems: dict[str, Path] = {}
     seen: set[Path] = set()
+    read: list[Path] = []
     for file in _expand(paths, problems):
         resolved = file.resolve()
         if resolved in seen:  # named twice, e.g. a folder and one of its files
             continue
         seen.add(resolved)
+        read.append(file)
         catalog, report = _read_file(file)
         problems.extend(report.problems)
         warnings.extend(report.warnings)
@@ -147,7 +151,7 @@ def _read_many(paths: Iterable[str | Path]) -> tuple[list[Catalog], ValidationRe
             stems[file.stem] = file
         if catalog is not None:
             catalogs.append(catalog)
-    return catalogs, ValidationReport(tuple(problems), tuple(warnings))
+    return catalogs, ValidationReport(tuple(problems), tuple(warnings), tuple(read))
 
 
 def catalog_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -203,7 +207,9 @@ class _Findings:
             return p.line or 0
 
         return ValidationReport(
-            tuple(sorted(self.problems, key=by_line)), tuple(sorted(self.warnings, key=by_line))
+            tuple(sorted(self.problems, key=by_line)),
+            tuple(sorted(self.warnings, key=by_line)),
+            (Path(self.file),),
         )
 
 

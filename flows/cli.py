@@ -274,7 +274,7 @@ def catalog_validate(
 
     Example: linkhealth catalog validate catalog/data/
     """
-    from catalog.source import catalog_files, validate_catalogs
+    from catalog.source import validate_catalogs
 
     paths = list(files) if files else list(load_settings(config).catalogs)
     report = validate_catalogs(paths)  # as sync reads them: folders, one key per file
@@ -287,17 +287,11 @@ def catalog_validate(
     if as_json:
         typer.echo(json.dumps(collected, indent=2))
     else:
-        # Problems name a file as it was first reached (a folder's file, or as typed):
-        # compare resolved paths, and list a file named twice once.
-        bad = {Path(p.file).resolve() for p in report.problems}
-        shown: set[Path] = set()
-        for file in catalog_files(paths):
-            resolved = file.resolve()
-            if resolved in bad or resolved in shown:
-                continue
-            shown.add(resolved)
-            warned = sum(Path(w.file).resolve() == resolved for w in report.warnings)
-            typer.echo(f"{file}: OK ({warned} warning(s))")
+        bad = {p.file for p in report.problems}
+        for file in report.files:  # each once, named as its problems name it
+            if str(file) not in bad:
+                warned = sum(w.file == str(file) for w in report.warnings)
+                typer.echo(f"{file}: OK ({warned} warning(s))")
     if report.problems:
         raise typer.Exit(5)
 
