@@ -870,7 +870,7 @@ def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool)
             tally["set aside"] += 1
         elif r.priority is not None and r.priority.to_fix:
             tally["to fix"] += 1
-        elif r.priority is Priority.STALE and r.outcome == Outcome.OK.value:
+        elif r.entry_only:
             tally["to review (the link works)"] += 1
         elif r.priority is not None:
             tally["to check or watch"] += 1
