@@ -9,6 +9,7 @@ Prefect logs and drops an event it cannot send.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from prefect.events import emit_event
@@ -54,5 +55,20 @@ def emit_catalog_edited(files: Sequence[str] = (), *, rechecked: bool = False) -
 
 
 def flush(timeout: float = 10.0) -> None:
-    """Wait until queued events are sent; for short-lived commands that emit outside a flow."""
-    EventsWorker.drain_all(timeout=timeout)
+    """Wait until queued events are sent; for short-lived commands that emit outside a flow.
+
+    Draining a queue that still holds the event just emitted makes Prefect warn "Still
+    processing items: 1 items remaining..." on stderr: waiting for that item is the point
+    here, so a curator's `linkhealth catalog edited` would only see a false alarm. That one
+    line is dropped while draining; failures to send are logged as before.
+    """
+    worker_log = logging.getLogger(EventsWorker.__name__)  # Prefect names it by class
+    worker_log.addFilter(_not_draining_progress)
+    try:
+        EventsWorker.drain_all(timeout=timeout)
+    finally:
+        worker_log.removeFilter(_not_draining_progress)
+
+
+def _not_draining_progress(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Still processing items")

@@ -254,6 +254,32 @@ def test_catalog_edited_without_a_prefect_server_never_fails(
     assert CliRunner().invoke(app, ["catalog", "edited", "toolkit.yaml"]).exit_code == 0
 
 
+def test_flushing_events_hides_prefects_drain_progress_but_not_its_failures(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`linkhealth catalog edited` waits for its one event; Prefect warns "Still processing
+    items" whenever a drain starts with items queued (always, here), which read as a fault."""
+    import logging
+
+    from prefect.events.worker import EventsWorker
+
+    from flows import events
+
+    def drain_all(timeout: float | None = None, at_exit: bool = True) -> None:
+        # What Prefect's QueueService logs while draining, on the logger it uses.
+        worker_log = logging.getLogger("EventsWorker")
+        worker_log.warning("Still processing items: 1 items remaining...")
+        worker_log.warning("Service 'EventsWorker' queue is full (1 items), dropping item")
+
+    monkeypatch.setattr(EventsWorker, "drain_all", staticmethod(drain_all))
+    with caplog.at_level(logging.WARNING, logger="EventsWorker"):
+        events.flush()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["Service 'EventsWorker' queue is full (1 items), dropping item"]
+    logging.getLogger("EventsWorker").warning("Still processing items: later, not ours")
+    assert caplog.records[-1].getMessage() == "Still processing items: later, not ours"
+
+
 @pytest.mark.parametrize(
     "path", ["deploy/git-hooks/post-commit", ".ci/run"], ids=["post-commit", "ci"]
 )
