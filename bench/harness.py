@@ -368,13 +368,13 @@ def run_core(
     label: str, targets: Sequence[Any], settings: CheckSettings
 ) -> tuple[RunFigures, list[Any]]:
     """`check_targets` on `targets` in this process: wall time, CPU and RSS of this process."""
-    import asyncio
-
     from catalog.check import check_targets
+    from catalog.check.loop import run_gathering
+    from catalog.check.politeness import wake_tick
 
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    observations = asyncio.run(check_targets(targets, settings))
+    observations = run_gathering(check_targets(targets, settings), wake_tick(settings))
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     figures = RunFigures(
@@ -426,9 +426,9 @@ def write_config(workdir: Path, catalog: Path, *, batch_size: int | None = None)
 def run_direct(label: str, config: Path) -> RunFigures:
     """The flow's library calls without Prefect, in this process: sync and plan, one
     `check_targets` over every target (timed alone as `extra["core_s"]`), store, finish."""
-    import asyncio
-
     from catalog.check import check_targets
+    from catalog.check.loop import run_gathering
+    from catalog.check.politeness import wake_tick
     from catalog.runs import finish_run, prepare_run, store_batch
     from catalog.settings import load_settings
 
@@ -439,7 +439,7 @@ def run_direct(label: str, config: Path) -> RunFigures:
     targets = [t for batch in prepared.batches for t in batch.targets]
     planned = time.perf_counter()
     core_before = resource.getrusage(resource.RUSAGE_SELF)
-    observations = asyncio.run(check_targets(targets, settings.check))
+    observations = run_gathering(check_targets(targets, settings.check), wake_tick(settings.check))
     checked = time.perf_counter()
     core_cpu = _cpu(resource.getrusage(resource.RUSAGE_SELF)) - _cpu(core_before)
     stored = store_batch(settings, prepared.run_id, observations)

@@ -46,6 +46,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from catalog.check.loop import shared_loop
+from catalog.check.politeness import wake_tick
 from catalog.clock import utcnow
 from catalog.db import engine_for
 from catalog.errors import LinkhealthError
@@ -101,6 +102,7 @@ def check_batch_task(batch: Batch, check: CheckSettings, run_id: int) -> Checked
     # The worker thread waits while the process's one checking loop runs the batch beside
     # the run's others, all drawing on the run's `concurrency` (catalog.check.loop).
     loop = shared_loop()
+    loop.set_wake_tick(wake_tick(check))
     slots = loop.slots(("check-run", run_id), check.concurrency)
     observations = check_batch_with_upgrades(batch, check, loop=loop, slots=slots)
     return CheckedBatch(batch.index, tuple(observations), time.perf_counter() - started)

@@ -14,7 +14,15 @@ import httpx
 import pytest
 
 from catalog.check import check_targets
-from catalog.check.politeness import LATE_SLACK, HostScheduler, Politeness, Slots, on_schedule
+from catalog.check.politeness import (
+    LATE_SLACK,
+    MAX_WAKE_TICK,
+    HostScheduler,
+    Politeness,
+    Slots,
+    on_schedule,
+    wake_tick,
+)
 from catalog.model import Observation, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings, HostPolicy
@@ -330,3 +338,17 @@ def test_only_a_slot_holder_gives_its_slot_up_while_sleeping() -> None:
         return asleep, during[-1], slots.in_use
 
     assert asyncio.run(scenario()) == (0, 1, 0)
+
+
+def test_the_wake_tick_is_the_lateness_every_rate_limited_host_forgives() -> None:
+    default = CheckSettings()
+    assert wake_tick(default) == pytest.approx(LATE_SLACK / 5.0) == MAX_WAKE_TICK
+    assert wake_tick(replace(default, per_host_rate=20.0)) == pytest.approx(LATE_SLACK / 20)
+    assert wake_tick(replace(default, per_host_rate=0.5)) == MAX_WAKE_TICK
+    fast_host = {"intranet.example": HostPolicy(per_host_rate=50.0)}
+    assert wake_tick(replace(default, hosts=fast_host)) == pytest.approx(LATE_SLACK / 50)
+    slow_host = {"fragile.example": HostPolicy(per_host_rate=0.2)}
+    assert wake_tick(replace(default, hosts=slow_host)) == MAX_WAKE_TICK
+    # A host under no rate limit is bound by latency alone: every wait would slow it.
+    assert wake_tick(replace(default, per_host_rate=0.0)) == 0.0
+    assert wake_tick(replace(default, hosts={"x.example": HostPolicy(per_host_rate=0)})) == 0.0

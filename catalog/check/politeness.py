@@ -40,6 +40,24 @@ Sleep = Callable[[float], Awaitable[None]]
 LATE_SLACK = 0.25
 
 
+#: Longest the checking loop lets events gather before it wakes (`wake_tick`).
+MAX_WAKE_TICK = 0.05
+
+
+def wake_tick(settings: CheckSettings) -> float:
+    """How long the checking loop may let events gather (`catalog.check.loop`).
+
+    A request that starts up to `LATE_SLACK` of its host's interval late keeps the host's
+    schedule, so a tick of that much costs no throughput on any rate-limited host. With
+    a host under no rate limit (only concurrency and latency bound it) every wait would
+    slow it down: 0.
+    """
+    rates = [settings.per_host_rate, *(settings.policy_for(h)[1] for h in settings.hosts)]
+    if min(rates) <= 0:
+        return 0.0
+    return min(MAX_WAKE_TICK, LATE_SLACK / max(rates))
+
+
 def on_schedule(start: float, due: float, interval: float) -> float:
     """The time the next slot counts from: `due` if `start` came at most a slack late."""
     return due if start - due <= interval * LATE_SLACK else start
