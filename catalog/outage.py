@@ -10,8 +10,8 @@ with an error status) and at least `outage_host_share` of its distinct hosts
 failed at the DNS or connection level. One dead host proves nothing, so at least
 `MIN_HOSTS` distinct hosts are needed. A smaller batch (a curator's recheck of one
 link) that failed that way is `undecided`: the caller may ask a few witnesses, hosts of
-the catalog that answered at their last check, and `confirmed_by` judges the batch
-offline when none of them can be reached either.
+the catalog that answered at their last check (any other hosts when none ever did), and
+`confirmed_by` judges the batch offline when none of them can be reached either.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ class OutageVerdict:
             others = ", ".join(host_of(u) or u for u in self.witnesses)
             return (
                 f"Our network looked down: the link's host could not be reached, nor could "
-                f"{len(self.witnesses)} other host(s) that answered at their last check "
-                f"({others}), so nothing was learned about this link."
+                f"{len(self.witnesses)} other host(s) of the catalog ({others}), so nothing "
+                "was learned about this link."
             )
         return (
             f"Our network looked down: {self.hosts_unreachable} of {self.hosts} hosts could not be "

@@ -412,8 +412,16 @@ def _witnessed(
     """The verdict on a lone unreachable host, settled by fetching up to three other hosts
     that answered at their last check. A curator's recheck of one link on a laptop that
     lost its connection must not count as the link failing; without canaries configured,
-    nothing else in a one-host run can tell. Costs a few requests, and only then."""
-    urls = store.answering_urls(engine, not_on={host_of(o.url) for o in observations})
+    nothing else in a one-host run can tell. Costs a few requests, and only then.
+
+    When no host of the catalog has ever answered (a machine offline since the catalog
+    was added), any three other hosts stand in: if they cannot be reached either, blaming
+    this one link's site would be crying wolf, as `outage.judge` holds for a many-host run.
+    """
+    elsewhere = {host_of(o.url) for o in observations}
+    urls = store.answering_urls(engine, not_on=elsewhere) or store.answering_urls(
+        engine, not_on=elsewhere, answered_only=False
+    )
     if not urls:
         return verdict
     check = replace(settings.check, max_attempts=1)

@@ -41,6 +41,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -1236,12 +1237,18 @@ def link_states(engine: Engine) -> list[LinkStateRecord]:
         return _link_records(s, active_only=True)
 
 
-def answering_urls(engine: Engine, *, not_on: Iterable[str], limit: int = 3) -> list[str]:
+def answering_urls(
+    engine: Engine, *, not_on: Iterable[str], limit: int = 3, answered_only: bool = True
+) -> list[str]:
     """Up to `limit` URLs, one per host and none on the hosts `not_on`, whose last check
     got an HTTP answer, the most recently checked hosts first: witnesses that our network
-    works. Hosts are picked first, so one big host checked last cannot take every place."""
+    works. Hosts are picked first, so one big host checked last cannot take every place.
+
+    With `answered_only` off, any host's links qualify (never checked, or last seen
+    unreachable): the witnesses left when nothing ever answered, as on a machine that has
+    been offline since the catalog was added."""
     answered = (
-        t.Link.http_status.is_not(None),
+        t.Link.http_status.is_not(None) if answered_only else true(),
         t.Link.host.not_in(list(not_on)),
         t.Link.host != "",
     )
@@ -1250,7 +1257,7 @@ def answering_urls(engine: Engine, *, not_on: Iterable[str], limit: int = 3) -> 
         select(t.Link.host)
         .where(*answered)
         .group_by(t.Link.host)
-        .order_by(latest.desc())
+        .order_by(latest.desc().nulls_last(), t.Link.host)
         .limit(limit)
     )
     found = []
@@ -1258,8 +1265,8 @@ def answering_urls(engine: Engine, *, not_on: Iterable[str], limit: int = 3) -> 
         for host in s.scalars(hosts).all():
             url = s.scalar(
                 select(t.Link.url)
-                .where(t.Link.host == host, t.Link.http_status.is_not(None))
-                .order_by(t.Link.last_checked_at.desc(), t.Link.id)
+                .where(t.Link.host == host, answered[0])
+                .order_by(t.Link.last_checked_at.desc().nulls_last(), t.Link.id)
                 .limit(1)
             )
             if url is not None:

@@ -132,14 +132,16 @@ def test_an_outage_in_the_middle_of_a_run_only_hides_that_batch(engine: Engine) 
 
 
 def _recheck_of_a(
-    engine: Engine, answer: httpx.Response | None
+    engine: Engine, answer: httpx.Response | None, *, answered_before: bool = True
 ) -> tuple[runs.BatchStored, list[str], list[str]]:
-    """Yesterday every host answered; today a recheck of a.example alone cannot reach it,
-    and the witnesses are fetched through a transport that answers `answer` (or nothing)."""
+    """Yesterday every host answered (or, without `answered_before`, no check has run yet);
+    today a recheck of a.example alone cannot reach it, and the witnesses are fetched
+    through a transport that answers `answer` (or nothing)."""
     settings = replace(settings_for(engine), check=CheckSettings(max_attempts=1, total_timeout=5))
-    store.record_observations(
-        engine, None, [make_observation(url(h)) for h in HOSTS], settings.health, now=T0
-    )
+    if answered_before:
+        store.record_observations(
+            engine, None, [make_observation(url(h)) for h in HOSTS], settings.health, now=T0
+        )
     asked: list[str] = []
 
     def witness(request: httpx.Request) -> httpx.Response:
@@ -170,7 +172,7 @@ def test_a_recheck_while_offline_is_not_counted_against_the_link(engine: Engine)
     assert (state.state, state.consecutive_failures, state.outcome) == (OK, 0, Outcome.OK)
     (latest, *_) = store.resource_history(engine, "a").observations
     assert latest.outcome is Outcome.NETWORK_UNAVAILABLE
-    assert "3 other host(s) that answered at their last check" in latest.reason
+    assert "3 other host(s) of the catalog" in latest.reason
 
 
 def test_a_recheck_whose_witnesses_answer_counts_the_failure(engine: Engine) -> None:
@@ -186,18 +188,46 @@ def test_a_recheck_whose_witnesses_answer_counts_the_failure(engine: Engine) -> 
     )
 
 
-def test_without_hosts_that_answered_before_no_witness_is_asked(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+def test_before_any_host_answered_other_hosts_of_the_catalog_are_the_witnesses(
+    engine: Engine,
+) -> None:
+    """A machine offline since the catalog was added: no host ever answered, and a recheck
+    of one link must still not blame its site (it once ended as "confirmed broken")."""
+    stored, asked, lines = _recheck_of_a(engine, answer=None, answered_before=False)
+
+    assert stored.network_down and "network was unreachable" in lines[1]
+    assert len(set(asked)) == 3 and "a.example" not in asked
+    assert link(engine, url("a")).consecutive_failures == 0
+    (latest, *_) = store.resource_history(engine, "a").observations
+    assert latest.outcome is Outcome.NETWORK_UNAVAILABLE
+    assert "3 other host(s) of the catalog" in latest.reason
+
+
+def test_before_any_host_answered_witnesses_that_answer_let_the_failure_count(
+    engine: Engine,
+) -> None:
+    stored, asked, _ = _recheck_of_a(engine, answer=httpx.Response(200), answered_before=False)
+
+    assert not stored.network_down and len(set(asked)) == 3
+    state = link(engine, url("a"))
+    assert (state.state, state.consecutive_failures) == (SUSPECT, 1)
+
+
+def test_a_catalog_of_one_host_has_no_witness_to_ask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     asked: list[object] = []
     monkeypatch.setattr(runs, "check_canaries", lambda *a, **k: asked.append(a))
-    run_id = store.start_run(engine, trigger="manual", now=days(1))
-    failing = [make_observation(url("a"), Outcome.DNS_ERROR, days(1), http_status=None)]
+    one_host = make_catalog("toolkit", [make_resource("a", url=url("a"), title=GUIDE_TITLE)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [one_host], now=T0)
+        run_id = store.start_run(engine, trigger="manual", now=days(1))
+        failing = [make_observation(url("a"), Outcome.DNS_ERROR, days(1), http_status=None)]
 
-    stored = runs.store_batch(settings_for(engine), run_id, failing, clock=Ticker(days(1)))
+        stored = runs.store_batch(settings_for(engine), run_id, failing, clock=Ticker(days(1)))
 
-    assert not asked and not stored.network_down
-    assert link(engine, url("a")).state == SUSPECT
+        assert not asked and not stored.network_down
+        assert link(engine, url("a")).state == SUSPECT
 
 
 # --- canaries before the run -----------------------------------------------------------------
