@@ -72,9 +72,13 @@ def is_failing(link: LinkLike | None) -> bool:
 
 
 def edited_since_checked(status: StatusLike, last_edit: datetime | None) -> bool:
-    """Never checked, or edited after the link's last check (URL or any field)."""
+    """Never checked, or edited after the link's last check (URL or any field).
+
+    A link tried only while our network was down has a `last_checked_at` but no outcome:
+    it was never checked.
+    """
     link = status.link
-    if link is None or link.last_checked_at is None:
+    if link is None or link.last_checked_at is None or link.outcome is None:
         return True
     return last_edit is not None and last_edit > link.last_checked_at
 

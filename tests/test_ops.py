@@ -64,9 +64,15 @@ def test_changed_selects_entries_edited_after_their_last_check() -> None:
 
 
 def test_changed_selects_entries_never_checked() -> None:
-    statuses = [Status("new", link=None), Status("pending", link=Link(last_checked_at=None))]
+    statuses = [
+        Status("new", link=None),
+        Status("pending", link=Link(last_checked_at=None)),
+        # Tried only while our network was down: a last attempt, but no outcome yet.
+        Status("offline", link=Link(state="unchecked", outcome=None)),
+        Status("checked", link=Link()),
+    ]
     chosen, _ = select_for_recheck(statuses, changed_only=True)
-    assert chosen == ["new", "pending"]
+    assert chosen == ["new", "offline", "pending"]
 
 
 def test_failing_selects_suspect_broken_and_failing_outcomes_only() -> None:
