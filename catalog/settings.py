@@ -29,12 +29,18 @@ linkhealth.toml looks like::
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import date, time
+from functools import cache
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, get_args, get_origin, get_type_hints
 
 from catalog.errors import ConfigError
 
@@ -164,35 +170,96 @@ _TOP_FIELDS = {f.name for f in fields(Settings)} - {"check", "health", "config_f
 _CHECK_FIELDS = {f.name for f in fields(CheckSettings)}
 
 
-def _coerce(cls: type, data: Mapping[str, Any], where: str) -> dict[str, Any]:
-    known = {f.name: f for f in fields(cls)}
+#: A key, from the top of the file: names of tables and settings, positions in lists.
+Key = tuple[str | int, ...]
+
+#: Fields of `Settings` that a config file may not set, and why.
+_NOT_SETTABLE = {
+    "config_file": "it is the file being read; choose it with --config or LINKHEALTH_CONFIG",
+}
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    """The declared type of each settable field: what a value from the file must be."""
+    return {k: v for k, v in get_type_hints(cls).items() if k not in _NOT_SETTABLE}
+
+
+def _coerce(cls: type, data: Mapping[str, Any], file: str, at: Key) -> dict[str, Any]:
+    """The settings of one table of the file, each as its field's type."""
+    hints = _hints(cls)
     out: dict[str, Any] = {}
     for key, value in data.items():
-        if key not in known:
+        if key in _NOT_SETTABLE:
+            raise ConfigError(f"{file}: {key} cannot be set in a config file: {_NOT_SETTABLE[key]}")
+        if key not in hints:
             raise ConfigError(
-                f"{where}: unknown setting {key!r}; known: {', '.join(sorted(known))}"
+                f"{file}: unknown setting {_dotted((*at, key))}; known: {', '.join(sorted(hints))}"
             )
-        default = getattr(cls(), key) if key != "hosts" else {}
-        if isinstance(default, tuple):
-            if not isinstance(value, list):
-                raise ConfigError(f"{where}: {key} must be a list")
-            value = tuple(value)
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise ConfigError(f"{where}: {key} must be true or false")
-        elif isinstance(default, float):
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise ConfigError(f"{where}: {key} must be a number")
-            value = float(value)
-        elif isinstance(default, int):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ConfigError(f"{where}: {key} must be a whole number")
-        elif isinstance(default, str) and not isinstance(value, str):
-            raise ConfigError(f"{where}: {key} must be a string")
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            _check_range(key, value, where)
-        out[key] = value
+        out[key] = _convert(hints[key], value, file, (*at, key))
     return out
+
+
+def _convert(hint: Any, value: Any, file: str, key: Key) -> Any:
+    """`value` as type `hint`, or a ConfigError naming the key and the shape wanted."""
+    options = [a for a in get_args(hint) if a is not type(None)]
+    if isinstance(hint, UnionType) and len(options) == 1:
+        hint = options[0]  # `int | None`: None is the default, never written in TOML
+    if get_origin(hint) is tuple:
+        items = _expect(list, value, "a list", file, key)
+        return tuple(_convert(get_args(hint)[0], v, file, (*key, i)) for i, v in enumerate(items))
+    if hint is bool:
+        return _expect(bool, value, "true or false", file, key)
+    if hint is str:
+        return _expect(str, value, "a string", file, key)
+    if hint is Path:
+        return Path(_expect(str, value, "a string (a path)", file, key))
+    if hint is int:
+        number = _expect(int, value, "a whole number", file, key)
+    elif hint is float:
+        number = float(_expect(int | float, value, "a number", file, key))
+    else:
+        raise TypeError(f"settings of type {hint} are not read from a config file")
+    _check_range(number, file, key)
+    return number
+
+
+def _expect(kind: Any, value: Any, shape: str, file: str, key: Key) -> Any:
+    """`value` if it is a `kind` (a boolean is no number), else the one wrong-type error."""
+    if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+        return value
+    raise ConfigError(f"{file}: {_dotted(key)} must be {shape}, not {_toml_type(value)}")
+
+
+def _table(data: Mapping[str, Any], name: str, file: str, at: Key) -> dict[str, Any]:
+    """The table `name` of `data` (empty when absent), refused when the file gave no table."""
+    key = (*at, name)
+    value = data.get(name, {})
+    return dict(_expect(dict, value, f"a table ([{_dotted(key)}])", file, key))
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _dotted(key: Key) -> str:
+    """The key as TOML writes it (`check.hosts."a.org"`, `catalogs[0]`), to search the file for."""
+    out = ""
+    for part in key:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            name = part if _BARE_KEY.fullmatch(part) else json.dumps(part)
+            out += f".{name}" if out else name
+    return out
+
+
+def _toml_type(value: Any) -> str:
+    """What the file gave, in TOML's words, so the message shows the mismatch."""
+    kinds: list[tuple[type | UnionType, str]] = [
+        (bool, "true/false"), (int, "an integer"), (float, "a float"), (str, "a string"),
+        (list, "a list"), (dict, "a table"), (date | time, "a date or time"),
+    ]  # fmt: skip
+    return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
 
 
 #: Settings that count something: 0 would stop the work (or, for a per-host entry,
@@ -206,13 +273,16 @@ _ABOVE_ZERO = {
 }  # fmt: skip
 
 
-def _check_range(key: str, value: float, where: str) -> None:
-    if key in _ABOVE_ZERO and value <= 0:
-        raise ConfigError(f"{where}: {key} must be more than 0, not {value}")
+def _check_range(value: float, file: str, key: Key) -> None:
+    name, where = key[-1], f"{file}: {_dotted(key)}"
+    if math.isnan(value):
+        raise ConfigError(f"{where} must be a number, not nan")
+    if name in _ABOVE_ZERO and value <= 0:
+        raise ConfigError(f"{where} must be more than 0, not {value}")
     if value < 0:
-        raise ConfigError(f"{where}: {key} must not be negative, not {value}")
-    if key == "outage_host_share" and value > 1:
-        raise ConfigError(f"{where}: {key} is a share of hosts, above 0 and at most 1, not {value}")
+        raise ConfigError(f"{where} must not be negative, not {value}")
+    if name == "outage_host_share" and value > 1:
+        raise ConfigError(f"{where} is a share of hosts, above 0 and at most 1, not {value}")
 
 
 def find_config(path: str | Path | None = None) -> Path | None:
@@ -245,25 +315,39 @@ def load_settings(config: str | Path | None = None) -> Settings:
     return settings
 
 
-def _from_mapping(data: Mapping[str, Any], where: str, base: Path) -> Settings:
-    data = dict(data)
-    check_data = dict(data.pop("check", {}) or {})
-    health_data = dict(data.pop("health", {}) or {})
-    hosts_data = check_data.pop("hosts", {}) or {}
-    top = _coerce(Settings, data, where)
+def _from_mapping(data: Mapping[str, Any], file: str, base: Path) -> Settings:
+    """Relative paths in the file start at `base`, its folder, so the file means the same
+    from any working folder."""
+    check_data = _table(data, "check", file, ())
+    health_data = _table(data, "health", file, ())
+    hosts_data = _table(check_data, "hosts", file, ("check",))
+    top = _coerce(Settings, _without(data, "check", "health"), file, ())
     if "catalogs" in top:
         top["catalogs"] = tuple((base / p).resolve() for p in top["catalogs"])
     if "reports_dir" in top:
-        top["reports_dir"] = base / str(top["reports_dir"])
+        top["reports_dir"] = base / top["reports_dir"]
     if "database_url" in top:
         top["database_url"] = _resolve_sqlite(top["database_url"], base)
-    hosts = {
-        str(h).lower(): HostPolicy(**_coerce(HostPolicy, v, f"{where} [check.hosts.{h}]"))
-        for h, v in hosts_data.items()
-    }
-    check = CheckSettings(**_coerce(CheckSettings, check_data, f"{where} [check]"), hosts=hosts)
-    health = HealthSettings(**_coerce(HealthSettings, health_data, f"{where} [health]"))
+    check = CheckSettings(
+        **_coerce(CheckSettings, _without(check_data, "hosts"), file, ("check",)),
+        hosts=_hosts(hosts_data, file),
+    )
+    health = HealthSettings(**_coerce(HealthSettings, health_data, file, ("health",)))
     return Settings(**top, check=check, health=health)
+
+
+def _hosts(data: Mapping[str, Any], file: str) -> dict[str, HostPolicy]:
+    """`[check.hosts."H"]` tables, by lower-case host name as `policy_for` looks them up."""
+    at: Key = ("check", "hosts")
+    hosts = {}
+    for host in data:
+        policy = _coerce(HostPolicy, _table(data, host, file, at), file, (*at, host))
+        hosts[host.lower()] = HostPolicy(**policy)
+    return hosts
+
+
+def _without(data: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in names}
 
 
 def _resolve_sqlite(url: str, base: Path) -> str:

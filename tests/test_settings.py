@@ -2,9 +2,11 @@ import re
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from catalog.errors import ConfigError
 from catalog.settings import BUNDLED_CATALOG, Settings, load_settings
+from flows.cli import app
 
 
 def test_defaults_check_the_bundled_catalog_into_a_local_sqlite_file(isolated_cwd: Path) -> None:
@@ -64,7 +66,10 @@ def test_options_override_and_none_means_not_given() -> None:
     ("toml", "said"),
     [
         ("[check]\nconcurrency = 0\n", "concurrency must be more than 0"),
-        ('[check.hosts."a.org"]\nper_host_concurrency = 0\n', "[check.hosts.a.org]"),
+        (
+            '[check.hosts."a.org"]\nper_host_concurrency = 0\n',
+            'check.hosts."a.org".per_host_concurrency must be more than 0',
+        ),
         ("[health]\nconfirm_failures = 0\n", "confirm_failures must be more than 0"),
         ("[health]\nconfirm_days = -1\n", "confirm_days must not be negative"),
         ("[health]\noutage_host_share = 1.5\n", "above 0 and at most 1"),
@@ -88,3 +93,64 @@ def test_zero_is_fine_where_it_means_none(isolated_cwd: Path) -> None:
     # A rate of 0 is no rate limit, for that host only.
     assert settings.check.policy_for("intranet.example") == (2, 0.0)
     assert settings.check.policy_for("example.org") == (2, 5.0)
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        ('[check.hosts]\n"a.org" = 1\n', 'check.hosts."a.org" must be a table'),
+        ("[check]\nhosts = 3\n", "check.hosts must be a table"),
+        ('check = "x"\n', "check must be a table ([check]), not a string"),
+        ("health = [1]\n", "health must be a table ([health]), not a list"),
+        ("catalogs = [1]\n", "catalogs[0] must be a string (a path), not an integer"),
+        ("reports_dir = 5\n", "reports_dir must be a string"),
+        ("database_url = 5\n", "database_url must be a string"),
+        ("[health]\ncanary_urls = [1]\n", "health.canary_urls[0] must be a string"),
+        ("[check]\nprivate_allowlist = '10.0.0.0/8'\n", "check.private_allowlist must be a list"),
+        ('[check.hosts."a.org"]\nper_host_rate = "x"\n', '"a.org".per_host_rate must be a number'),
+        ('[check.hosts."a.org"]\nper_host_concurrency = 1.5\n', "must be a whole number"),
+        ("[check]\nper_host_rate = 'fast'\n", "check.per_host_rate must be a number, not a string"),
+        ("[check]\nper_host_rate = nan\n", "check.per_host_rate must be a number, not nan"),
+    ],
+)
+def test_a_badly_shaped_value_names_the_file_the_key_and_the_shape_wanted(
+    isolated_cwd: Path, toml: str, said: str
+) -> None:
+    (isolated_cwd / "linkhealth.toml").write_text(toml)
+    with pytest.raises(ConfigError, match=re.escape(said)) as caught:
+        load_settings()
+    assert str(caught.value).startswith(f"{isolated_cwd / 'linkhealth.toml'}: ")
+
+
+def test_config_file_is_not_a_setting_of_the_config_file(isolated_cwd: Path) -> None:
+    (isolated_cwd / "linkhealth.toml").write_text('config_file = "other.toml"\n')
+    with pytest.raises(ConfigError, match="config_file cannot be set in a config file"):
+        load_settings()
+    (isolated_cwd / "linkhealth.toml").write_text("nonsense = 1\n")
+    with pytest.raises(ConfigError, match="unknown setting nonsense; known: ") as caught:
+        load_settings()
+    known = str(caught.value).split("known: ")[1].split(", ")
+    assert known == ["catalogs", "check", "database_url", "health", "reports_dir"]
+
+
+def test_relative_paths_in_a_config_file_start_at_its_folder(isolated_cwd: Path) -> None:
+    """Not at the current folder: the file means the same wherever it is used from."""
+    folder = isolated_cwd / "some" / "dir"
+    folder.mkdir(parents=True)
+    (folder / "cfg.toml").write_text(
+        'catalogs = ["nope.yaml"]\nreports_dir = "out"\ndatabase_url = "sqlite:///lh.db"\n'
+    )
+    settings = load_settings("some/dir/cfg.toml")
+    assert settings.catalogs == ((folder / "nope.yaml").resolve(),)
+    assert settings.reports_dir.resolve() == (folder / "out").resolve()
+    assert settings.database_url == f"sqlite:///{(folder / 'lh.db').resolve()}"
+
+
+def test_the_cli_exits_2_naming_the_file_and_key_of_a_badly_shaped_value(
+    isolated_cwd: Path,
+) -> None:
+    (isolated_cwd / "cfg.toml").write_text('[check.hosts]\n"a.org" = 1\n')
+    result = CliRunner().invoke(app, ["sync", "--config", "cfg.toml"])
+    assert result.exit_code == 2, result.output
+    assert 'error: cfg.toml: check.hosts."a.org" must be a table' in result.stderr
+    assert "Traceback" not in result.output
