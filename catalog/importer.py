@@ -28,7 +28,7 @@ import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -65,6 +65,10 @@ FILLABLE = ("description", "publisher", "type", "languages", "year", "tags", "no
 _LIST_FIELDS = ("languages", "tags")
 _ID_MAX = 60
 _FOLD_WIDTH = 100
+#: Separators a CSV to import may use, tried in this order on its header row.
+_SEPARATORS = (",", ";", "\t")
+#: Skipped items quoted in the error for a source with nothing to import.
+_SKIPPED_QUOTED = 5
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,8 @@ class Parsed:
     skipped: tuple[Skipped, ...] = ()
     #: The page's <title> (or first heading); names a new catalog's collection.
     title: str | None = None
+    #: The file or URL it was read from, to name in messages (errors are about the source).
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -244,13 +250,17 @@ class _Item:
     from_heading: bool = False
 
 
-def parse_toolkit_html(text: str, *, base_url: str | None = None) -> Parsed:
+def parse_toolkit_html(
+    text: str, *, base_url: str | None = None, source: str | None = None
+) -> Parsed:
     """Resources of a toolkit page: each a heading or a link, then paragraphs describing it.
 
     A heading's link is the first usable link inside it, else a paragraph right after it
     that holds nothing but a link. A link that stands alone in its block, or opens a list
     item, also starts a resource. `javascript:`, `mailto:`, `tel:` and in-page links never
     name a resource; relative links resolve against `base_url` (or the page's <base>).
+    A page with no resource at all is refused, naming `source` (the file or URL): importing
+    nothing is never what was meant, and an empty new catalog would be blamed instead.
     """
     tree = LexborHTMLParser(text)
     base = tree.css_first("base[href]")
@@ -319,7 +329,26 @@ def parse_toolkit_html(text: str, *, base_url: str | None = None) -> Parsed:
         seen.add(key)
         description = _collapse(" ".join(item.description)) or None
         entries.append(ImportedEntry(item.title, item.url, description, origin=item.origin))
-    return Parsed(tuple(entries), tuple(skipped), page_title)
+    if not entries:
+        where = source or "the page to import"
+        if not skipped:
+            raise LinkhealthError(
+                f"{where}: no resource links found on the page; import-html takes a heading "
+                "with a link, or a link alone in its paragraph or opening a list item, as a "
+                "resource. If the page builds its list with JavaScript, save it from a browser "
+                "once it has loaded and import the file"
+            )
+        raise LinkhealthError(
+            f"{where}: no resource links found on the page; {_quote_skipped(skipped)}"
+        )
+    return Parsed(tuple(entries), tuple(skipped), page_title, source)
+
+
+def _quote_skipped(skipped: Sequence[Skipped]) -> str:
+    """The first few skipped items and why, for an error about a source that gave nothing."""
+    quoted = "; ".join(f"{s.origin} {s.title!r}: {s.reason}" for s in skipped[:_SKIPPED_QUOTED])
+    more = len(skipped) - _SKIPPED_QUOTED
+    return f"skipped {quoted}" + (f"; and {more} more" if more > 0 else "")
 
 
 def _page_title(tree: LexborHTMLParser) -> str | None:
@@ -429,17 +458,16 @@ def _collapse(text: str) -> str:
 # --- CSV ---------------------------------------------------------------------------------------
 
 
-def parse_csv(text: str) -> Parsed:
-    """Rows of a CSV with at least `title` and `url` columns (any case, any order)."""
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
-    header_index = next((i for i, row in enumerate(rows) if any(c.strip() for c in row)), None)
-    if header_index is None:
-        return Parsed(())
+def parse_csv(text: str, *, source: str | None = None) -> Parsed:
+    """Rows of a CSV with at least `title` and `url` columns (any case, any order).
+
+    Commas separate the cells, or semicolons or tabs when only they make the header name
+    both columns (spreadsheets saved in many locales use ';'). A CSV without those columns
+    or without a usable row is refused, naming `source` (the file or URL).
+    """
+    where = source or "the CSV to import"
+    rows, header_index = _csv_rows(text.lstrip("\ufeff"), where)
     names = [_column(c) for c in rows[header_index]]
-    if "title" not in names or "url" not in names:
-        raise LinkhealthError(
-            "the CSV to import has no 'title' and 'url' columns; name them in the first row"
-        )
     entries: list[ImportedEntry] = []
     skipped: list[Skipped] = []
     for number, row in enumerate(rows[header_index + 1 :], start=header_index + 2):
@@ -465,7 +493,35 @@ def parse_csv(text: str) -> Parsed:
             else:
                 extra[name] = value
         entries.append(ImportedEntry(title, url, description, extra, preferred, origin))
-    return Parsed(tuple(entries), tuple(skipped))
+    if not entries:
+        if not skipped:
+            raise LinkhealthError(f"{where}: the CSV has a header but no rows; nothing to import")
+        raise LinkhealthError(f"{where}: no row could be imported; {_quote_skipped(skipped)}")
+    return Parsed(tuple(entries), tuple(skipped), source=source)
+
+
+def _csv_rows(text: str, where: str) -> tuple[list[list[str]], int]:
+    """The rows and the index of the header row, split at the first of `_SEPARATORS` that
+    makes the header name both `title` and `url` (a whole header is needed, so a comma
+    inside a cell of a ';' file cannot fool it)."""
+    first: list[str] | None = None
+    for separator in _SEPARATORS:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=separator))
+        header = next((i for i, row in enumerate(rows) if any(c.strip() for c in row)), None)
+        if header is None:
+            raise LinkhealthError(
+                f"{where}: the CSV is empty; write a header row naming at least the 'title' "
+                "and 'url' columns, then one row per resource"
+            )
+        names = {_column(c) for c in rows[header]}
+        if "title" in names and "url" in names:
+            return rows, header
+        first = first or rows[header]
+    found = ", ".join(repr(c.strip()) for c in first or () if c.strip())
+    raise LinkhealthError(
+        f"{where}: the CSV has no 'title' and 'url' columns (its header row reads {found}); "
+        "name them in the first row. Cells may be separated by commas, semicolons or tabs"
+    )
 
 
 def _column(cell: str) -> str:
@@ -574,6 +630,10 @@ def import_entries(
     path = Path(path)
     if not isinstance(parsed, Parsed):
         parsed = Parsed(tuple(parsed))
+    if not parsed.entries and not path.exists():
+        # An empty new catalog would be refused as the catalog's fault, at a line it never had.
+        where = f"{parsed.source}: " if parsed.source else ""
+        raise LinkhealthError(f"{where}nothing to import, so {path} was not created")
     suffix = path.suffix.lower()
     if suffix not in CATALOG_SUFFIXES:
         raise CatalogError(
@@ -604,11 +664,11 @@ def import_entries(
                 csv_fills: list[FieldEdit] = []
             else:
                 shutil.copyfile(path, work)
-                csv_fills = _append(work, plan.additions) if plan.additions else []
+                csv_fills = _append(work, plan.additions, path) if plan.additions else []
             if plan.fills or csv_fills:
                 apply_edits(work, [*plan.fills, *csv_fills])
             new = work.read_bytes()
-            _refuse_new_problems(path, work, created)
+            _refuse_new_problems(path, work, created, parsed.source)
             diff = _diff(path, original, new)
             if not dry_run and new != original:
                 _replace(path, new)
@@ -641,7 +701,10 @@ def _locked(path: Path) -> Iterator[None]:
         handle.close()
 
 
-def _refuse_new_problems(path: Path, work: Path, created: bool) -> None:
+def _refuse_new_problems(path: Path, work: Path, created: bool, source: str | None) -> None:
+    """Refuse an import whose entries would make the catalog invalid; the source is at fault
+    (a plain `LinkhealthError`, not a `CatalogError`), and the lines are of the file as the
+    import would have written it, which may not exist."""
     after = validate_catalog(work).problems
     if not after:
         return
@@ -652,12 +715,13 @@ def _refuse_new_problems(path: Path, work: Path, created: bool) -> None:
     )
     added = Counter((p.code, p.field) for p in after) - before
     if added:
-        raise CatalogError(
-            [
-                Problem(str(path), p.line, p.field, p.code, p.message)
-                for p in after
-                if (p.code, p.field) in added
-            ]
+        listed = "\n".join(
+            f"  {replace(p, file=str(path))}" for p in after if (p.code, p.field) in added
+        )
+        where = f"{source}: its entries" if source else "the imported entries"
+        raise LinkhealthError(
+            f"{where} would make {path} invalid, so nothing was written; fix them in the source "
+            f"and import again (lines are those of {path} as the import would write it):\n{listed}"
         )
 
 
@@ -708,8 +772,11 @@ def _new_file(suffix: str, title: str, additions: list[dict[str, Any]]) -> str:
     return out.getvalue() + _render_resources(yaml, additions, indent=2)
 
 
-def _append(work: Path, additions: list[dict[str, Any]]) -> list[FieldEdit]:
-    """Append `additions` to the file; for CSV, the edits for fields it has no column for."""
+def _append(work: Path, additions: list[dict[str, Any]], path: Path) -> list[FieldEdit]:
+    """Append `additions` to the file; for CSV, the edits for fields it has no column for.
+
+    `work` is a copy of the catalog at `path`; problems name `path`, the file people know.
+    """
     data = work.read_bytes()
     bom = data.startswith(b"\xef\xbb\xbf")
     text = data.decode("utf-8-sig")
@@ -718,7 +785,7 @@ def _append(work: Path, additions: list[dict[str, Any]]) -> list[FieldEdit]:
     if work.suffix.lower() == ".csv":
         text, later = _append_csv(text, additions)
     else:
-        text, later = _append_yaml(work, text, additions), []
+        text, later = _append_yaml(work, text, additions, path), []
     work.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.replace("\n", newline).encode())
     return later
 
@@ -746,18 +813,19 @@ def _csv_cell(value: Any) -> str:
     return str(value)
 
 
-def _append_yaml(work: Path, text: str, additions: list[dict[str, Any]]) -> str:
+def _append_yaml(work: Path, text: str, additions: list[dict[str, Any]], path: Path) -> str:
     """Insert the new entries after the last line of the `resources` list, as block YAML."""
     try:
         doc, indent, offset = load_yaml_guess_indent(text, yaml=YAML(typ="rt"))
     except (YAMLError, ValueError) as exc:
-        raise CatalogError(validate_catalog(work).problems) from exc
+        problems = validate_catalog(work).problems
+        raise CatalogError([replace(p, file=str(path)) for p in problems]) from exc
     items = doc.get("resources") if isinstance(doc, CommentedMap) else None
     if isinstance(items, CommentedSeq) and items.fa.flow_style():
         raise CatalogError(
             [
                 Problem(
-                    str(work.name),
+                    str(path),
                     _key_line(doc, "resources"),
                     "resources",
                     "bad_structure",

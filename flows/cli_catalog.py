@@ -113,7 +113,7 @@ def catalog_import_html(
     """
     user_agent = load_settings(config).check.effective_user_agent
     text, fetched_from = read_import_source(source, user_agent=user_agent)
-    parsed = parse_toolkit_html(text, base_url=base_url or fetched_from)
+    parsed = parse_toolkit_html(text, base_url=base_url or fetched_from, source=source)
     _print_result(import_entries(into, parsed, dry_run=dry_run), as_json)
 
 
@@ -134,7 +134,7 @@ def catalog_import_csv(
     """
     user_agent = load_settings(config).check.effective_user_agent
     text, _ = read_import_source(source, user_agent=user_agent)
-    _print_result(import_entries(into, parse_csv(text), dry_run=dry_run), as_json)
+    _print_result(import_entries(into, parse_csv(text, source=source), dry_run=dry_run), as_json)
 
 
 def _print_result(result: ImportResult, as_json: bool) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
+from typer.testing import CliRunner
 
 from catalog.errors import CatalogError, LinkhealthError
 from catalog.importer import (
@@ -21,6 +22,7 @@ from catalog.importer import (
 from catalog.settings import BUNDLED_CATALOG
 from catalog.source import load_catalog, load_catalogs
 from catalog.sync import ADDED, sync_catalogs
+from flows.cli import app
 from tests.factories import T0, temporary_database
 
 DATA = Path(__file__).parent / "data" / "import"
@@ -112,6 +114,25 @@ def test_a_page_that_cannot_be_fetched_is_a_linkhealth_error() -> None:
             read_source("https://toolkit.example.gov/gone")
 
 
+def test_a_page_without_resource_links_is_refused_by_name() -> None:
+    page = "<html><head><title>P</title></head><body><p>Nothing listed.</p></body></html>"
+    with pytest.raises(LinkhealthError, match=r"^http://toolkit\.example\.gov/p1: ") as caught:
+        parse_toolkit_html(
+            page, base_url="http://toolkit.example.gov/p1", source=("http://toolkit.example.gov/p1")
+        )
+    assert "no resource links" in str(caught.value)
+
+
+def test_a_page_whose_links_are_all_skipped_says_why_and_suggests_base_url() -> None:
+    page = "<ul><li><a href='/r/1'>One</a></li><li><a href='mailto:x@y.org'>Mail</a></li></ul>"
+    with pytest.raises(LinkhealthError, match=r"^toolkit\.html: ") as caught:
+        parse_toolkit_html(page, source="toolkit.html")
+    message = str(caught.value)
+    assert "link 1 'One': the link is relative and no base URL is known" in message
+    assert "--base-url" in message
+    assert "link 2 'Mail'" in message
+
+
 # --- CSV ---------------------------------------------------------------------------------------
 
 
@@ -131,6 +152,38 @@ def test_csv_rows_carry_their_fields_and_skip_unusable_rows() -> None:
 def test_csv_without_title_or_url_columns_is_refused() -> None:
     with pytest.raises(LinkhealthError):
         parse_csv("name,link\nA,https://x.org/\n")
+
+
+def test_csv_refusal_names_the_file_and_the_columns_it_found() -> None:
+    with pytest.raises(LinkhealthError, match=r"^export\.csv: .*'name', 'link'"):
+        parse_csv("name,link\nA,https://x.org/\n", source="export.csv")
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_csv_separated_by_semicolons_or_tabs_is_read(separator: str) -> None:
+    # Spreadsheets saved in many locales separate with ';'; the header shows which it is.
+    text = f"Title{separator}URL{separator}Tags\nGuide{separator}https://x.org/g{separator}a, b\n"
+    (entry,) = parse_csv(text, source="semi.csv").entries
+    assert (entry.title, entry.url, entry.fields) == (
+        "Guide",
+        "https://x.org/g",
+        {"tags": ["a, b"]},
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("", "is empty"),
+        ("\n\n", "is empty"),
+        ("title,url\n", "no rows"),
+        ("title,url\nNo link,\n", "row 2 'No link': the row has no title or no url"),
+    ],
+)
+def test_a_csv_with_nothing_to_import_is_refused_by_name(text: str, says: str) -> None:
+    with pytest.raises(LinkhealthError, match=r"^export\.csv: ") as caught:
+        parse_csv(text, source="export.csv")
+    assert says in str(caught.value)
 
 
 # --- ids ---------------------------------------------------------------------------------------
@@ -251,6 +304,37 @@ def test_csv_catalogs_get_rows_and_new_columns(tmp_path: Path) -> None:
     assert all(r.description for r in catalog.resources)
 
 
+def test_entries_that_would_break_the_catalog_are_blamed_on_the_source(tmp_path: Path) -> None:
+    target = tmp_path / "new.yaml"
+    parsed = parse_csv(
+        "title,url,year\nHotline,https://humantraffickinghotline.org/,circa 2019\n",
+        source="export.csv",
+    )
+    with pytest.raises(LinkhealthError, match=r"^export\.csv: ") as caught:
+        import_entries(target, parsed)
+    assert not isinstance(caught.value, CatalogError)  # the catalog file is not at fault
+    assert "nothing was written" in str(caught.value)
+    assert "circa 2019" in str(caught.value)
+    assert not target.exists()
+
+
+def test_importing_nothing_creates_no_catalog(tmp_path: Path) -> None:
+    target = tmp_path / "new.yaml"
+    with pytest.raises(LinkhealthError, match="nothing to import") as caught:
+        import_entries(target, [])
+    assert not isinstance(caught.value, CatalogError)
+    assert not target.exists()
+
+
+def test_a_flow_list_catalog_is_named_by_the_path_given(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "flow.yaml"
+    target.parent.mkdir()
+    target.write_text('resources: [{id: a, title: A, url: "https://x.org/"}]\n')
+    with pytest.raises(CatalogError) as caught:
+        import_entries(target, _subset("DemandForum"))
+    assert [p.file for p in caught.value.problems] == [str(target)]
+
+
 def test_a_broken_catalog_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     target = tmp_path / "broken.yaml"
     target.write_text("resources:\n  - id: a\n    url: https://x.org/\n")
@@ -271,3 +355,38 @@ def test_import_then_sync_records_added_events(tmp_path: Path) -> None:
     assert all(c.details["url"] for c in added)
     assert again.diff == ""
     assert resynced.changes == ()
+
+
+# --- the CLI -----------------------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+def test_cli_import_html_of_a_page_without_links_names_the_page(isolated_cwd: Path) -> None:
+    url = "http://toolkit.example.gov/page1"
+    with respx.mock:
+        respx.get(url).mock(return_value=httpx.Response(200, html="<p>Nothing listed.</p>"))
+        result = runner.invoke(app, ["catalog", "import-html", url, "--into", "cur/x.yaml"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: {url}: no resource links"), result.stderr
+    assert "empty_catalog" not in result.stderr
+    assert not (isolated_cwd / "cur").exists()
+
+
+def test_cli_import_csv_reads_a_semicolon_file(isolated_cwd: Path) -> None:
+    (isolated_cwd / "semi.csv").write_text(
+        "title;url\nHotline;https://humantraffickinghotline.org/\n"
+    )
+    result = runner.invoke(app, ["catalog", "import-csv", "semi.csv", "--into", "out.yaml"])
+    assert result.exit_code == 0, result.output
+    assert [r.id for r in load_catalog(isolated_cwd / "out.yaml").resources] == ["hotline"]
+
+
+def test_cli_import_csv_without_columns_names_the_file(isolated_cwd: Path) -> None:
+    (isolated_cwd / "odd.csv").write_text(
+        "name;link\nHotline;https://humantraffickinghotline.org/\n"
+    )
+    result = runner.invoke(app, ["catalog", "import-csv", "odd.csv", "--into", "out.yaml"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: odd.csv: "), result.stderr
+    assert not (isolated_cwd / "out.yaml").exists()
