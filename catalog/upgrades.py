@@ -16,7 +16,7 @@ one event loop (the run's shared loop, `catalog.check.loop`, when given).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -65,10 +65,18 @@ def confirm_https(
 
 
 async def check_batch_with_upgrades_async(
-    batch: Batch, settings: CheckSettings, **check_kwargs: Any
+    batch: Batch,
+    settings: CheckSettings,
+    *,
+    on_result: Callable[[Observation], None] | None = None,
+    **check_kwargs: Any,
 ) -> list[Observation]:
-    """One batch's observations, with https suggestions when `settings.https_upgrades`."""
-    observations = await check_targets(batch.targets, settings, **check_kwargs)
+    """One batch's observations, with https suggestions when `settings.https_upgrades`.
+
+    `on_result` hears each of the batch's own observations as it is made (live progress),
+    not the https confirmations made after them.
+    """
+    observations = await check_targets(batch.targets, settings, on_result=on_result, **check_kwargs)
     if not settings.https_upgrades:
         return observations
     return await confirm_https_async(observations, settings, **check_kwargs)

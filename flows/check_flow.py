@@ -6,7 +6,8 @@ costs milliseconds per task run; the flow body is the single writer to the
 application database, storing each batch as soon as it finishes.
 
 Around the run, `run_check` publishes what an operator watches in the Prefect UI:
-a log line and a progress update per batch, then a summary (markdown), the action
+a log line and a progress update per batch and every `PROGRESS_EVERY_S` between them
+(most catalogs are one batch), then a summary (markdown), the action
 queue (table), a link to the HTML report, and notification events when the number
 of broken or drifted resources rose (decided in `catalog.ops`).
 
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 import queue
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -50,7 +53,7 @@ from catalog.check.politeness import wake_tick
 from catalog.clock import utcnow
 from catalog.db import engine_for
 from catalog.errors import LinkhealthError
-from catalog.model import Batch
+from catalog.model import Batch, Observation
 from catalog.ops import (
     QUEUE_ARTIFACT_ROWS,
     CheckedBatch,
@@ -87,11 +90,39 @@ BATCH_WORKERS = 4
 #: Batches submitted ahead of the one being stored: enough to keep every worker busy.
 SUBMIT_WINDOW = 2 * BATCH_WORKERS
 
+#: Seconds between progress lines while no batch finishes.
+PROGRESS_EVERY_S = 10.0
+
 #: Stable artifact keys: the Prefect UI shows each key's history across runs.
 PROGRESS_KEY = "linkhealth-progress"
 SUMMARY_KEY = "linkhealth-summary"
 QUEUE_KEY = "linkhealth-action-queue"
 REPORT_KEY = "linkhealth-report"
+
+
+class _LiveCounts:
+    """URLs each run of this process has checked so far, counted on the checking loop as
+    each answer comes; stored counts move only when a whole batch is stored."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[int] = Counter()
+
+    def counter(self, run_id: int) -> Callable[[Observation], None]:
+        counts = self._counts
+
+        def count(_: Observation) -> None:
+            counts[run_id] += 1
+
+        return count
+
+    def __getitem__(self, run_id: int) -> int:
+        return self._counts[run_id]
+
+    def forget(self, run_id: int) -> None:
+        self._counts.pop(run_id, None)
+
+
+_LIVE = _LiveCounts()
 
 
 @task(name="check-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
@@ -104,7 +135,9 @@ def check_batch_task(batch: Batch, check: CheckSettings, run_id: int) -> Checked
     loop = shared_loop()
     loop.set_wake_tick(wake_tick(check))
     slots = loop.slots(("check-run", run_id), check.concurrency)
-    observations = check_batch_with_upgrades(batch, check, loop=loop, slots=slots)
+    observations = check_batch_with_upgrades(
+        batch, check, loop=loop, slots=slots, on_result=_LIVE.counter(run_id)
+    )
     return CheckedBatch(batch.index, tuple(observations), time.perf_counter() - started)
 
 
@@ -192,35 +225,68 @@ def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchSto
 
     in_flight = sum(submit_next() for _ in range(SUBMIT_WINDOW))
     stored: list[BatchStored] = []
-    done_urls = 0
+    done_urls = said = 0
     started = time.perf_counter()
-    while in_flight:
-        checked = finished.get().result()
-        in_flight -= 1
-        in_flight += submit_next()
-        result = store_batch(settings, run_id, checked.observations, lease=prepared.lease)
-        stored.append(result)
-        done_urls += result.observations
-        stats = batch_stats(checked)
-        log.info(
-            "Batch %d/%d: %d URLs in %.1f s (%.1f URLs/s), %d failure(s), %d retries; "
-            "%d/%d URLs done (%.1f URLs/s overall), %d event(s)%s",
-            len(stored),
-            len(batches),
-            stats.urls,
-            stats.seconds,
-            stats.urls_per_second,
-            stats.failures,
-            stats.retries,
-            done_urls,
-            url_count,
-            done_urls / max(time.perf_counter() - started, 1e-6),
-            result.events,
-            "; NETWORK LOOKS DOWN" if result.network_down else "",
-        )
-        # The sync call returns a UUID; the async_dispatch signature also admits a coroutine.
-        update_progress_artifact(progress, progress_percent(done_urls, url_count))  # type: ignore[arg-type]
+
+    def shown(done: int) -> int:
+        # A retried batch counts twice live; the bar never runs past the end or backwards.
+        return min(url_count, max(done, _LIVE[run_id]))
+
+    try:
+        while in_flight:
+            try:
+                future = finished.get(timeout=PROGRESS_EVERY_S)
+            except queue.Empty:
+                live = shown(done_urls)
+                if live > said:
+                    said = live
+                    rate = live / max(time.perf_counter() - started, 1e-6)
+                    log.info("%d/%d URLs checked (%.1f URLs/s)", live, url_count, rate)
+                    # The sync call returns a UUID; its async_dispatch signature also admits
+                    # a coroutine.
+                    update_progress_artifact(progress, progress_percent(live, url_count))  # type: ignore[arg-type]
+                continue
+            checked = future.result()
+            in_flight -= 1
+            in_flight += submit_next()
+            done_urls += _store_one(settings, prepared, checked, stored, started)
+            update_progress_artifact(progress, progress_percent(shown(done_urls), url_count))  # type: ignore[arg-type]
+    finally:
+        _LIVE.forget(run_id)
     return stored
+
+
+def _store_one(
+    settings: Settings,
+    prepared: PreparedRun,
+    checked: CheckedBatch,
+    stored: list[BatchStored],
+    started: float,
+) -> int:
+    """Store one checked batch, append it to `stored` and log it with the run's totals
+    (checking `started` then); the URLs it stored."""
+    result = store_batch(settings, prepared.run_id, checked.observations, lease=prepared.lease)
+    stored.append(result)
+    done = sum(s.observations for s in stored)
+    elapsed = max(time.perf_counter() - started, 1e-6)
+    stats = batch_stats(checked)
+    get_run_logger().info(
+        "Batch %d/%d: %d URLs in %.1f s (%.1f URLs/s), %d failure(s), %d retries; "
+        "%d/%d URLs done (%.1f URLs/s overall), %d event(s)%s",
+        len(stored),
+        len(prepared.batches),
+        stats.urls,
+        stats.seconds,
+        stats.urls_per_second,
+        stats.failures,
+        stats.retries,
+        done,
+        prepared.url_count,
+        done / elapsed,
+        result.events,
+        "; NETWORK LOOKS DOWN" if result.network_down else "",
+    )
+    return result.observations
 
 
 def _publish(settings: Settings, summary: RunSummary, before: Tally) -> None:

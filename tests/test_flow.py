@@ -26,7 +26,7 @@ from catalog.settings import HealthSettings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
 from tests.factories import make_observation
-from tests.local_site import local_site
+from tests.local_site import PAGES, handler_class, local_site
 
 pytestmark = pytest.mark.flow
 
@@ -238,3 +238,46 @@ def test_a_bad_catalog_fails_the_run_with_its_problems_and_no_traceback(
             state.result()
         assert any("Finished in state Failed" in r.getMessage() for r in records)
         assert not [r.getMessage() for r in records if r.exc_info], "a traceback was logged"
+
+
+def test_a_long_batch_shows_progress_before_it_ends(
+    prefect_harness: None, isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Most catalogs are one batch: a run must not sit silent until it is stored."""
+    import threading
+    import time
+    from http.server import ThreadingHTTPServer
+
+    import flows.check_flow
+    from flows.check_flow import check_catalog
+
+    def slow(request: Any) -> tuple[int, dict[str, str], bytes]:
+        time.sleep(0.15)
+        return PAGES["/report.html"]
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class(slow))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    catalog_file = isolated_cwd / "slow.yaml"
+    resources = [{"id": f"r{i}", "title": "Annual Report", "url": f"{base}/p{i}"} for i in range(8)]
+    catalog_file.write_text(json.dumps({"resources": resources}))
+    monkeypatch.setattr(flows.check_flow, "PROGRESS_EVERY_S", 0.1)
+    overrides = {
+        "database_url": db_url,
+        "catalogs": [str(catalog_file)],
+        "allow_private": True,
+        "per_host_rate": 5.0,
+        "soft404_probe": False,
+    }
+    try:
+        with _flow_run_log() as records:
+            check_catalog(overrides=overrides, render=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    lines = [r.getMessage() for r in records]
+    batch = next(i for i, line in enumerate(lines) if line.startswith("Batch 1/1"))
+    live = [line for line in lines[:batch] if line.endswith("URLs/s)") and "URLs checked" in line]
+    assert live, lines
+    counts = [int(line.split("/")[0]) for line in live]
+    assert counts == sorted(counts) and 0 < counts[0] < 8
