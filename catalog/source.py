@@ -221,7 +221,8 @@ def _read_file(path: Path) -> tuple[Catalog | None, ValidationReport]:
             "file_not_found",
             None,
             None,
-            "the file does not exist; check the path (relative paths start at the current folder)",
+            "the file does not exist; check the path (relative paths in linkhealth.toml start at "
+            "that file's folder, on the command line at the current folder)",
         )
         return None, found.report()
     if path.is_dir():
@@ -482,6 +483,25 @@ _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _WORDS_12 = frozenset({"null", "true", "false", "yes", "no", "on", "off", "y", "n"})
 
 
+def _at_end(problem: str) -> bool:
+    return "end of stream" in problem or "<stream end>" in problem
+
+
+#: The parser's names for what was left open, in a curator's words.
+_OPENED = {
+    "quoted scalar": "a quoted value (\" or ')",
+    "flow sequence": "a [ list",
+    "flow mapping": "a { mapping",
+}
+
+
+def _opened(context: str) -> str:
+    for term, words in _OPENED.items():
+        if term in context:
+            return words
+    return context.removeprefix("while ")
+
+
 def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_Entry]]:
     try:
         doc = YAML(typ="rt").load(text)
@@ -490,6 +510,15 @@ def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_En
         what = exc.problem or exc.context or "invalid YAML"
         if exc.problem and exc.context and exc.context_mark is not None:
             what = f"{what} ({exc.context} at line {exc.context_mark.line + 1})"
+            if _at_end(exc.problem):
+                # An unclosed quote or bracket: the parser gives up at the end of the file,
+                # but the mistake is where the quote or bracket opened.
+                ended = exc.problem_mark.line + 1 if exc.problem_mark is not None else "?"
+                what = (
+                    f"{_opened(exc.context)} opened on this line is never closed "
+                    f"(the parser reached the end of the file at line {ended})"
+                )
+                mark = exc.context_mark
         found.problem(
             "parse_error",
             mark.line + 1 if mark is not None else None,

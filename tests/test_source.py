@@ -138,11 +138,17 @@ def test_problems_are_listed_in_file_order() -> None:
 
 CASES = [
     # (id, file name, content, expected (code, line, field))
-    (
+    (  # the line where the bracket opened, not the end of the file where the parser gave up
         "yaml-syntax",
         "c.yaml",
         "resources:\n- id: a\n  title: [unclosed\n",
-        ("parse_error", 4, None),
+        ("parse_error", 3, None),
+    ),
+    (
+        "yaml-unclosed-quote",
+        "c.yaml",
+        'resources:\n- id: "a\n  title: A\n  url: https://x.org/\n- id: b\n',
+        ("parse_error", 2, None),
     ),
     (
         "yaml-duplicate-key",
@@ -246,6 +252,16 @@ def test_missing_file_is_reported_not_raised(tmp_path: Path) -> None:
     with pytest.raises(CatalogError) as caught:
         load_catalog(tmp_path / "nope.yaml")
     assert caught.value.problems[0].code == "file_not_found"
+    # Paths from linkhealth.toml start at its folder, not at the current one.
+    assert "linkhealth.toml start at that file's folder" in caught.value.problems[0].message
+
+
+def test_an_unclosed_quote_is_reported_where_it_opened(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text('resources:\n- id: "a\n  title: A\n- id: b\n  title: B\n')
+    (problem,) = validate_catalog(path).problems
+    assert problem.line == 2
+    assert "quoted value" in problem.message and "never closed" in problem.message
 
 
 def test_folder_given_as_a_file_is_unreadable(tmp_path: Path) -> None:
