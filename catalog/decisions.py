@@ -385,6 +385,11 @@ def history_lines(history: store.ResourceHistory, *, now: datetime | None = None
     out.append("Current state")
     if link is None or link.last_checked_at is None:
         out.append("  never checked")
+    elif link.outcome is None:
+        out.append(
+            f"  never checked: last tried {_t(link.last_checked_at)}, while our network "
+            "was unavailable"
+        )
     else:
         outcome = link.outcome.label if link.outcome else "?"
         out.append(f"  {link.state}: {outcome} (last checked {_t(link.last_checked_at)})")

@@ -2,7 +2,8 @@
 
 Input: the database (through `catalog.store.resource_statuses`). Output: one flat
 record per resource, `EXPORT_FIELDS` in order, written to a text stream. Resources
-never checked export with an empty outcome. CSV cells that a spreadsheet would run
+never checked (or only tried while our network was down) export with an empty outcome
+and no `checked_at`. CSV cells that a spreadsheet would run
 as a formula are neutralised (OWASP "CSV injection").
 """
 
@@ -52,7 +53,8 @@ def export_rows(engine: Engine) -> Iterator[dict[str, Any]]:
             "state": link.state if link is not None else UNCHECKED,
             "http_status": checked.http_status if checked else None,
             "final_url": checked.final_url if checked else None,
-            "checked_at": iso_utc(link.last_checked_at) if link is not None else None,
+            # A link tried only while our network was down has a last attempt, not a check.
+            "checked_at": iso_utc(checked.last_checked_at) if checked else None,
             "reason": checked.reason if checked else None,
             "content_changed": status.content_changed,
         }

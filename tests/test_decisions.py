@@ -209,3 +209,13 @@ def test_history_reads_newest_first_in_text_and_json(engine: Engine, settings: S
     assert data["resource"]["rid"] == "a"
     assert data["observations"][0]["outcome"] == "redirected_permanent"
     assert data["decisions"][0]["kind"] == "ignore"
+
+
+def test_history_of_a_link_only_tried_while_offline_says_it_was_never_checked(
+    engine: Engine,
+) -> None:
+    offline = make_observation(OLD, Outcome.NETWORK_UNAVAILABLE, days(1), http_status=None)
+    store.record_observations(engine, None, [offline], Settings().health, now=days(1))
+    text = "\n".join(decisions.history_lines(store.resource_history(engine, "a"), now=days(2)))
+    assert "never checked: last tried" in text and "network was unavailable" in text
+    assert "unchecked: ?" not in text

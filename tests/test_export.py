@@ -83,6 +83,13 @@ def test_never_checked_resources_export_with_an_empty_outcome(engine: Engine) ->
     assert a["content_changed"] is False
 
 
+def test_a_resource_only_tried_while_offline_exports_as_never_checked(engine: Engine) -> None:
+    offline = make_observation(URL_A, Outcome.NETWORK_UNAVAILABLE, checked_at=T0, http_status=None)
+    observe(engine, offline)
+    a = rows_by_id(engine)["a"]
+    assert (a["outcome"], a["state"], a["checked_at"]) == ("", "unchecked", None)
+
+
 def test_content_changed_compares_with_the_previous_fingerprinted_observation(
     engine: Engine,
 ) -> None:
