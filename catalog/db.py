@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,6 +52,13 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
         engine = create_engine(parsed, **kwargs)
+    except ImportError as exc:  # the driver of an optional extra
+        hint = (
+            "; install the PostgreSQL driver: pip install -e '.[postgres]'"
+            if parsed.get_backend_name() == "postgresql"
+            else ""
+        )
+        raise StoreError(f"cannot open database {_shown(parsed)}: {exc}{hint}") from exc
     except Exception as exc:
         raise StoreError(f"cannot open database {url!r}: {exc}") from exc
     if engine.dialect.name == "sqlite":
@@ -71,17 +78,43 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     return engine
 
 
+_POINT_ELSEWHERE = (
+    "or point --db, LINKHEALTH_DATABASE_URL or database_url in linkhealth.toml at the one you have"
+)
+
+
 def existing_database(url: str) -> str:
     """`url`, once it is known to name a database that exists. Commands that only read
     call it first: run from the wrong folder, they would create an empty SQLite file there
-    and report "no runs yet" instead of saying where they looked."""
-    file = _sqlite_file(_parse(url))
+    (or linkhealth's tables in an empty PostgreSQL database) and report "no runs yet"
+    instead of saying where they looked."""
+    parsed = _parse(url)
+    file = _sqlite_file(parsed)
     if file is not None and not file.is_file():
         raise StoreError(
-            f"no database at {file.resolve()}; `linkhealth check` creates it, or point "
-            "--db, LINKHEALTH_DATABASE_URL or database_url in linkhealth.toml at the one you have"
+            f"no database at {file.resolve()}; `linkhealth check` creates it, {_POINT_ELSEWHERE}"
+        )
+    if parsed.get_backend_name() != "sqlite" and not _holds_our_tables(url):
+        raise StoreError(
+            f"database {_shown(parsed)} holds no linkhealth data yet; `linkhealth check` "
+            f"creates its tables, {_POINT_ELSEWHERE}"
         )
     return url
+
+
+def _holds_our_tables(url: str) -> bool:
+    engine = open_engine(url, migrate=False)
+    try:
+        with engine.connect() as conn:
+            return inspect(conn).has_table("runs")
+    except DatabaseError as exc:  # unreachable server, unknown database, bad password...
+        raise StoreError(f"cannot open database {_shown(engine.url)}: {exc.orig}") from exc
+    finally:
+        engine.dispose()
+
+
+def _shown(parsed: URL) -> str:
+    return parsed.render_as_string(hide_password=True)
 
 
 def engine_for(url: str) -> Engine:

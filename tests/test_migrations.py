@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
 from catalog import migrate
-from catalog.db import open_engine
+from catalog.db import existing_database, open_engine
+from catalog.errors import StoreError
 from catalog.tables import Base
 from tests.factories import temporary_database
 
@@ -110,3 +112,27 @@ def test_a_populated_database_from_the_first_release_upgrades_without_losing_row
         if engine.dialect.name == "sqlite":  # a batch migration must leave them switched on
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+def test_reading_commands_do_not_take_an_empty_database_for_ours(db_url: str) -> None:
+    """An empty SQLite path or an empty PostgreSQL database (the CI pass runs this on one)
+    is reported, and left as it was, before a reading command migrates it."""
+    with pytest.raises(StoreError, match="linkhealth check` creates"):
+        existing_database(db_url)
+    engine = open_engine(db_url, migrate=False)
+    try:
+        assert not inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    migrated = open_engine(db_url)
+    migrated.dispose()
+    assert existing_database(db_url) == db_url
+
+
+def test_a_missing_postgresql_driver_names_the_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg now fails
+    with pytest.raises(StoreError, match=r"pip install -e '\.\[postgres\]'") as caught:
+        open_engine("postgresql://reader:secret@db.example/links", migrate=False)
+    assert "secret" not in str(caught.value)
