@@ -22,6 +22,7 @@ from catalog.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+    from sqlalchemy import Engine
 
 
 class _Group(TyperGroup):
@@ -93,6 +94,57 @@ def _progress() -> Progress:
 def _settings(config: Path | None, db: str | None, catalogs: list[Path] | None) -> Settings:
     return load_settings(config).with_overrides(
         database_url=db, catalogs=tuple(catalogs) if catalogs else None
+    )
+
+
+def catalog_keys(settings: Settings, given: list[Path] | None) -> list[str] | None:
+    """The collection keys (file stems) of the catalog files named with --catalog, for the
+    commands that read the database and keep only those collections; None when no
+    --catalog was given (every collection). A missing or invalid file is a `CatalogError`
+    (exit 5), as for every command that reads the catalog."""
+    if not given:
+        return None
+    from catalog.errors import CatalogError
+    from catalog.source import validate_catalogs
+
+    report = validate_catalogs(settings.catalogs)
+    if report.problems:
+        raise CatalogError(report.problems)
+    return sorted({file.stem for file in report.files})
+
+
+def stored_collections(engine: Engine) -> set[str]:
+    """The keys of the collections that have active resources in the database."""
+    from sqlalchemy import select
+
+    from catalog import tables
+    from catalog.store import read_session
+
+    with read_session(engine) as s:
+        query = (
+            select(tables.Collection.key)
+            .join(tables.Resource, tables.Resource.collection_id == tables.Collection.id)
+            .where(tables.Resource.removed_at.is_(None))
+            .distinct()
+        )
+        return set(s.scalars(query))
+
+
+def require_stored(keys: list[str], stored: set[str], settings: Settings) -> None:
+    """`NotFoundError` (exit 4) naming the --catalog files whose collection the database
+    does not hold: they were never synced into it (or another --db is meant)."""
+    from catalog.errors import NotFoundError
+
+    missing = [k for k in keys if k not in stored]
+    if not missing:
+        return
+    files = " ".join(str(p) for p in settings.catalogs if Path(p).stem in missing) or " ".join(
+        missing
+    )
+    raise NotFoundError(
+        f"the database holds no resources of collection {', '.join(map(repr, missing))} "
+        f"(the catalog file's name is its key); run `linkhealth sync --catalog {files}` "
+        "or `linkhealth check` with it first, or name the database that holds it with --db"
     )
 
 
@@ -204,6 +256,9 @@ def report(
 ) -> None:
     """Render the report from the database: a static HTML site, Markdown, CSV or JSON.
 
+    The report covers every collection in the database; --catalog names the catalog files
+    whose tidying findings (`catalog lint`) it shows.
+
     Example: linkhealth report --format html --format csv --out /srv/www/linkhealth
     """
     from catalog.db import existing_database
@@ -216,7 +271,18 @@ def report(
             f"{', '.join(unknown)}: choose from {', '.join(FORMATS)}", param_hint="--format"
         )
     settings = _settings(config, db, catalog)
+    keys = catalog_keys(settings, catalog)  # linted for the hygiene section: must load
     existing_database(settings.database_url)
+    if keys is not None:
+        from catalog.db import engine_for
+
+        others = sorted(stored_collections(engine_for(settings.database_url)) - set(keys))
+        if others:
+            _err(
+                f"note: the report covers every collection in the database, also "
+                f"{', '.join(others)}; --catalog only chooses the catalog files whose "
+                "tidying findings it shows (use --db for a report of one catalog)"
+            )
     with _progress() as progress:
         bar = progress.add_task("Writing resource pages", total=None)
         files = publish_report_files(
@@ -240,7 +306,10 @@ def export(
 ) -> None:
     """Export one record per catalog resource with its latest verdict.
 
-    Example: linkhealth export --format csv --out links.csv
+    With --catalog, only the resources of those catalog files' collections (a collection's
+    key is its file name without the ending); without, every collection in the database.
+
+    Example: linkhealth export --format csv --out links.csv --catalog my-toolkit.yaml
     """
     from catalog.db import engine_for, existing_database
     from catalog.export import export_rows, write_export
@@ -248,7 +317,13 @@ def export(
     if format not in ("jsonl", "csv"):
         raise typer.BadParameter("must be jsonl or csv", param_hint="--format")
     settings = _settings(config, db, catalog)
-    rows = export_rows(engine_for(existing_database(settings.database_url)))
+    keys = catalog_keys(settings, catalog)
+    engine = engine_for(existing_database(settings.database_url))
+    rows = export_rows(engine)
+    if keys is not None:
+        require_stored(keys, stored_collections(engine), settings)
+        wanted = set(keys)
+        rows = (row for row in rows if row["collection"] in wanted)
     if out is None:
         write_export(rows, format, sys.stdout)  # type: ignore[arg-type]
     else:
@@ -264,6 +339,7 @@ def catalog_validate(
         list[Path] | None,
         typer.Argument(help="Catalog files or folders (default: the configured catalogs)."),
     ] = None,
+    catalog: CatalogOpt = None,
     config: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print problems as JSON.")] = False,
 ) -> None:
@@ -272,11 +348,12 @@ def catalog_validate(
 
     Exit 0 when valid (warnings such as invalid URLs are printed but allowed), 5 otherwise.
 
-    Example: linkhealth catalog validate catalog/data/
+    Example: linkhealth catalog validate catalog/data/  (or --catalog catalog/data/)
     """
     from catalog.source import validate_catalogs
 
-    paths = list(files) if files else list(load_settings(config).catalogs)
+    named = [*(files or []), *(catalog or [])]  # --catalog as every command takes it
+    paths = named or list(load_settings(config).catalogs)
     report = validate_catalogs(paths)  # as sync reads them: folders, one key per file
     collected: list[dict[str, Any]] = []
     for level, items in (("error", report.problems), ("warning", report.warnings)):

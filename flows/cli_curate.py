@@ -17,6 +17,8 @@ import typer
 from catalog.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from flows.cli import CatalogOpt, ConfigOpt, DbOpt
 
 IdArg = Annotated[str, typer.Argument(help="The resource id, as in the catalog file.")]
@@ -209,20 +211,63 @@ def resource(
 ) -> None:
     """Show one resource's full history: entry, state, observations, events, decisions.
 
+    With --catalog, the id is looked up in those catalog files' collections only.
+
     Example: linkhealth resource demandforum --json
     """
     from catalog import store
     from catalog.db import engine_for, existing_database
     from catalog.decisions import history_json, history_lines
+    from flows.cli import catalog_keys
 
     settings = _settings(config, db, catalog)
+    keys = catalog_keys(settings, catalog)
     engine = engine_for(existing_database(settings.database_url))
+    if keys is not None:
+        collection = _collection_among(engine, resource_id, collection, keys)
     history = store.resource_history(engine, resource_id, collection=collection, limit=limit)
     if as_json:
         typer.echo(json.dumps(history_json(history), indent=2, ensure_ascii=False))
         return
     for line in history_lines(history):
         typer.echo(line)
+
+
+def _collection_among(
+    engine: Engine, resource_id: str, collection: str | None, keys: list[str]
+) -> str:
+    """The one collection of `keys` (the --catalog files' collections) that holds the id;
+    `NotFoundError` (exit 4) when none does or when several do."""
+    from catalog import store
+    from catalog.errors import NotFoundError
+
+    if collection is not None:
+        if collection not in keys:
+            raise typer.BadParameter(
+                f"{collection!r} is not the collection of a --catalog file "
+                f"({', '.join(keys)}); a collection's key is its catalog file's name",
+                param_hint="--collection",
+            )
+        keys = [collection]
+    found = []
+    for key in keys:
+        try:
+            store.find_resource(engine, resource_id, collection=key)
+        except NotFoundError:
+            continue
+        found.append(key)
+    if len(found) == 1:
+        return found[0]
+    named = ", ".join(map(repr, keys))
+    if not found:
+        raise NotFoundError(
+            f"no resource with id {resource_id!r} in collection {named} of the database; "
+            "check the id in the catalog file, or sync it first (`linkhealth sync --catalog`)"
+        )
+    raise NotFoundError(
+        f"resource id {resource_id!r} is in several collections ({', '.join(found)}); "
+        "name one with --collection"
+    )
 
 
 def register(app: typer.Typer) -> None:

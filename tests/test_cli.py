@@ -279,3 +279,74 @@ def test_an_unknown_run_names_a_command_that_lists_the_runs(synced_good: Path) -
     listed = _invoke(*shlex.split(suggested.group(1)))
     assert listed.exit_code == 0, listed.output
     assert listed.stdout.startswith("no runs yet")  # a sync is not a run
+
+
+OTHER = """\
+collection:
+  title: Another toolkit
+resources:
+  - id: z
+    title: Elsewhere
+    url: https://example.org/z
+"""
+
+
+@pytest.fixture
+def two_collections(synced_good: Path) -> Path:
+    """good.yaml and other.yaml, both synced into the test database."""
+    (synced_good / "other.yaml").write_text(OTHER)
+    assert _invoke("sync", "--catalog", "other.yaml").exit_code == 0
+    return synced_good
+
+
+def test_export_catalog_keeps_only_that_catalogs_collection(two_collections: Path) -> None:
+    result = _invoke("export", "--catalog", "good.yaml")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {(r["collection"], r["id"]) for r in records} == {("good", "a"), ("good", "b")}
+
+    both = _invoke("export", "--catalog", "good.yaml", "--catalog", "other.yaml")
+    assert {json.loads(line)["id"] for line in both.stdout.splitlines()} == {"a", "b", "z"}
+
+    everything = _invoke("export")  # no --catalog: every collection in the database
+    assert {json.loads(line)["id"] for line in everything.stdout.splitlines()} == {"a", "b", "z"}
+
+
+def test_export_of_a_missing_catalog_is_an_error_naming_it(synced_good: Path) -> None:
+    result = _invoke("export", "--catalog", "nonexist.yaml")
+    assert result.exit_code == 5, result.output
+    assert "nonexist.yaml" in result.stderr and "file_not_found" in result.stderr
+    assert result.stdout == ""
+
+
+def test_export_of_a_catalog_never_synced_says_so(synced_good: Path) -> None:
+    (synced_good / "pub.yaml").write_text(OTHER)
+    result = _invoke("export", "--catalog", "pub.yaml")
+    assert result.exit_code == 4, result.output
+    assert "'pub'" in result.stderr and "linkhealth sync" in result.stderr
+    assert result.stdout == ""
+
+
+def test_report_of_a_missing_catalog_is_an_error_and_writes_nothing(synced_good: Path) -> None:
+    result = _invoke("report", "--catalog", "nonexist.yaml", "--out", "o")
+    assert result.exit_code == 5, result.output
+    assert "nonexist.yaml" in result.stderr
+    assert not (synced_good / "o").exists()
+
+
+def test_report_says_when_its_links_are_not_only_those_of_the_catalog(
+    two_collections: Path,
+) -> None:
+    result = _invoke("report", "--catalog", "good.yaml", "--format", "csv", "--out", "o")
+    assert result.exit_code == 0, result.output
+    assert "other" in result.stderr and "every collection in the database" in result.stderr
+
+
+def test_validate_takes_catalog_options_like_every_command(isolated_cwd: Path) -> None:
+    (isolated_cwd / "good.yaml").write_text(GOOD)
+    (isolated_cwd / "bad.yaml").write_text(BAD)
+    good = _invoke("catalog", "validate", "--catalog", "good.yaml")
+    assert good.exit_code == 0, good.output
+    assert good.stdout.startswith("good.yaml: OK")
+    both = _invoke("catalog", "validate", "good.yaml", "-c", "bad.yaml")
+    assert both.exit_code == 5 and "bad.yaml:5" in both.stderr

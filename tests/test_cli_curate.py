@@ -123,3 +123,29 @@ def test_resource_prints_history_and_json(engine: Engine, catalog_file: Path) ->
     assert data["resource"]["rid"] == "a"
     assert data["link"]["state"] == "suspect"
     assert [o["outcome"] for o in data["observations"]] == ["not_found"]
+
+
+def test_resource_catalog_chooses_the_collection(
+    engine: Engine, catalog_file: Path, tmp_path: Path
+) -> None:
+    other = write_catalog(tmp_path / "other.yaml", [{"id": "a", "title": "Other", "url": NEW}])
+    sync_catalogs(engine, load_catalogs([other]), now=T0)
+    db = ["--db", database_url(engine)]
+
+    ambiguous = runner.invoke(app, ["resource", "a", "--json", *db])
+    assert ambiguous.exit_code == 4 and "several collections" in ambiguous.stderr
+    for file, title in ((other, "Other"), (catalog_file, "Guide")):
+        result = runner.invoke(app, ["resource", "a", "--json", *db, "--catalog", str(file)])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["resource"]["title"] == title
+
+
+def test_resource_catalog_that_is_missing_or_not_synced(engine: Engine, tmp_path: Path) -> None:
+    db = ["--db", database_url(engine)]
+    missing = runner.invoke(app, ["resource", "a", *db, "--catalog", str(tmp_path / "no.yaml")])
+    assert missing.exit_code == 5 and "no.yaml" in missing.stderr
+
+    fresh = write_catalog(tmp_path / "fresh.yaml", [{"id": "a", "title": "New", "url": NEW}])
+    unsynced = runner.invoke(app, ["resource", "a", *db, "--catalog", str(fresh)])
+    assert unsynced.exit_code == 4, unsynced.output
+    assert "'fresh'" in unsynced.stderr
