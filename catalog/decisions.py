@@ -37,7 +37,7 @@ from catalog.errors import ConfigError, LinkhealthError
 from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, load_catalogs
 from catalog.sync import SyncResult, sync_catalogs
-from catalog.urls import UrlProblem, parse_url
+from catalog.urls import UrlProblem, canonical_url, parse_url
 
 __all__ = [
     "DecisionResult",
@@ -311,9 +311,10 @@ def _change_url(
     if url == resource.url:
         return DecisionResult(resource, kind, f"{_name(resource)} already uses {url}", "", dry_run)
     edit = FieldEdit(resource.rid, "url", url)
+    shared = _sharing(path, resource.rid, url)
     if dry_run:
         diff = apply_edits(path, [edit], dry_run=True).diff
-        message = f"would change the URL of {_name(resource)} to {url} in {path}"
+        message = f"would change the URL of {_name(resource)} to {url} in {path}{shared}"
         return DecisionResult(resource, kind, message, diff, True)
     now = clock()
     diff = apply_edits(path, [edit]).diff
@@ -327,8 +328,26 @@ def _change_url(
         details={"old": resource.url, "new": url, "file": str(path)},
     )
     sync = _resync(settings, engine, path, now)
-    message = f"changed the URL of {_name(resource)} to {url} in {path}"
+    message = f"changed the URL of {_name(resource)} to {url} in {path}{shared}"
     return DecisionResult(resource, kind, message, diff, False, decision, sync)
+
+
+def _sharing(path: Path, rid: str, url: str) -> str:
+    """A note for the message when other entries of the file already use `url`: the edit
+    makes them duplicates, which `catalog lint` reports (`duplicate_url`)."""
+    key = canonical_url(url)
+    others = [
+        r.id
+        for catalog in load_catalogs([path])
+        for r in catalog.resources
+        if r.id != rid and canonical_url(r.url) == key
+    ]
+    if not others:
+        return ""
+    return (
+        f"; note: {', '.join(others)} already use(s) this URL, so `catalog lint` will report "
+        f"duplicate_url: remove one, or mark it 'duplicate_of: {others[0]}' if both belong"
+    )
 
 
 def _resync(settings: Settings, engine: Engine, path: Path, now: datetime) -> SyncResult:

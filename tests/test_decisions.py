@@ -83,6 +83,24 @@ def test_accepting_a_redirect_edits_the_file_records_who_and_resyncs(
     assert [d.kind for d in history.decisions] == ["accept_redirect"]
 
 
+def test_a_url_change_that_makes_a_duplicate_says_so(engine: Engine, settings: Settings) -> None:
+    """b's page now redirects to the page entry a already names: accepting is allowed (both
+    may belong), but the curator hears it before `catalog lint` fails on it."""
+    moved = make_observation(
+        "https://example.org/b",
+        Outcome.REDIRECTED_PERMANENT,
+        days(1),
+        final_url=OLD,
+        suggested_url=OLD,
+    )
+    store.record_observations(engine, None, [moved], Settings().health, now=days(1))
+    for dry_run in (True, False):
+        result = decisions.accept_redirect(settings, "b", dry_run=dry_run, clock=Ticker(days(2)))
+        assert "a already use(s) this URL" in result.message
+        assert "duplicate_of: a" in result.message
+    assert "already use" not in decisions.replace_url(settings, "a", NEW).message
+
+
 def test_accepting_needs_a_current_permanent_redirect(engine: Engine, settings: Settings) -> None:
     with pytest.raises(LinkhealthError):
         decisions.accept_redirect(settings, "a")
