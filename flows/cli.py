@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from rich.progress import Progress
     from sqlalchemy import Engine
 
+    from catalog.runs import RunSummary
+
 
 class _Group(TyperGroup):
     """Turns our own errors into one line on stderr and their documented exit code."""
@@ -111,6 +113,40 @@ def catalog_keys(settings: Settings, given: list[Path] | None) -> list[str] | No
     if report.problems:
         raise CatalogError(report.problems)
     return sorted({file.stem for file in report.files})
+
+
+def strict_failure(summary: RunSummary) -> str | None:
+    """The line `check --strict` prints before exiting 6, or None when it passes: which
+    URLs of the run failed or need a look, counted by outcome."""
+    if not (summary.broken or summary.needs_look):
+        return None
+    from catalog.outcomes import Outcome, Severity
+
+    def counted(severities: tuple[Severity, ...]) -> str:
+        parts = []
+        for value, n in sorted(summary.counts.items(), key=lambda item: (-item[1], item[0])):
+            try:
+                outcome = Outcome(value)
+            except ValueError:
+                continue
+            if n and outcome.severity in severities:
+                parts.append(f"{outcome.label.lower()}: {n}")
+        return ", ".join(parts)
+
+    found = []
+    if summary.broken:
+        broken = counted((Severity.BROKEN,))
+        found.append(f"{summary.broken} of {summary.urls_checked} URLs failed ({broken})")
+    if summary.needs_look:
+        verb = "needs" if summary.needs_look == 1 else "need"
+        found.append(
+            f"{summary.needs_look} {verb} a look or a catalog update "
+            f"({counted((Severity.LOOK, Severity.UPDATE))})"
+        )
+    return (
+        f"--strict: in run {summary.run_id}, {' and '.join(found)}; exit "
+        f"{EXIT_NEEDS_ATTENTION}. The report and `linkhealth export` list them."
+    )
 
 
 def stored_collections(engine: Engine) -> set[str]:
@@ -204,7 +240,9 @@ def check(
     )
     for line in summary.lines():
         typer.echo(line)
-    if strict and (summary.broken or summary.needs_look):
+    failure = strict_failure(summary) if strict else None
+    if failure:
+        _err(failure)
         raise typer.Exit(EXIT_NEEDS_ATTENTION)
 
 

@@ -350,3 +350,40 @@ def test_validate_takes_catalog_options_like_every_command(isolated_cwd: Path) -
     assert good.stdout.startswith("good.yaml: OK")
     both = _invoke("catalog", "validate", "good.yaml", "-c", "bad.yaml")
     assert both.exit_code == 5 and "bad.yaml:5" in both.stderr
+
+
+@pytest.fixture
+def fake_flow(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """`check` without Prefect: no server is looked for, and the flow is a stand-in that
+    records its calls and returns a run that found 2 URLs not found, 1 gone, 1 moved."""
+    from datetime import UTC, datetime
+
+    import flows.check_flow
+    import flows.prefect_server
+    from catalog.runs import RunSummary
+
+    calls: list[dict[str, object]] = []
+
+    def check_catalog(**kwargs: object) -> RunSummary:
+        calls.append(kwargs)
+        when = datetime(2025, 3, 1, 2, tzinfo=UTC)
+        counts = {"ok": 5, "not_found": 2, "gone": 1, "redirected_permanent": 1}
+        return RunSummary(7, "completed", "manual", when, when, 9, counts, False)
+
+    monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
+    monkeypatch.setattr(flows.check_flow, "check_catalog", check_catalog)
+    return calls
+
+
+def test_check_strict_says_on_stderr_why_it_exits_6(
+    isolated_cwd: Path, fake_flow: list[dict[str, object]]
+) -> None:
+    result = _invoke("check", "--strict", "--no-report")
+    assert result.exit_code == 6, result.output
+    [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("--strict")]
+    assert "3 of 9 URLs failed" in line and "not found (404): 2" in line and "gone" in line
+    assert "1 needs a look" in line and "moved permanently: 1" in line
+    assert "Run 7" in result.stdout  # the summary itself stays on stdout
+
+    lenient = _invoke("check", "--no-report")
+    assert lenient.exit_code == 0 and "--strict" not in lenient.stderr
