@@ -115,6 +115,22 @@ def catalog_keys(settings: Settings, given: list[Path] | None) -> list[str] | No
     return sorted({file.stem for file in report.files})
 
 
+def refuse_unusable_catalogs(settings: Settings, *, given: bool) -> None:
+    """Before a flow run starts: a `CatalogError` (exit 5) for a catalog that cannot be
+    used, so the error is said once and not also inside a failed Prefect flow run. Files
+    named on the command line are read in full (a curator trying a catalog); configured
+    ones only when missing, so a nightly run of a big catalog does not read it twice."""
+    from catalog.errors import CatalogError
+    from catalog.source import validate_catalogs
+
+    paths = [p for p in settings.catalogs if given or not Path(p).exists()]
+    if not paths:
+        return
+    report = validate_catalogs(paths)
+    if report.problems:
+        raise CatalogError(report.problems)
+
+
 def strict_failure(summary: RunSummary) -> str | None:
     """The line `check --strict` prints before exiting 6, or None when it passes: which
     URLs of the run failed or need a look, counted by outcome."""
@@ -225,7 +241,8 @@ def check(
         "allow_private": allow_private,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    _settings(config, db, catalog).with_overrides(**overrides)  # fail fast on bad options
+    settings = _settings(config, db, catalog).with_overrides(**overrides)  # bad options fail
+    refuse_unusable_catalogs(settings, given=bool(catalog))  # here, not in a failed flow run
     from flows.prefect_server import ensure_server
 
     ensure_server(say=_err)

@@ -82,7 +82,10 @@ def recheck(
     overrides = {k: v for k, v in overrides.items() if v is not None}
     from catalog.settings import load_settings
 
-    load_settings(config).with_overrides(**overrides)  # fail fast on bad options
+    settings = load_settings(config).with_overrides(**overrides)  # fail fast on bad options
+    from flows.cli import refuse_unusable_catalogs
+
+    refuse_unusable_catalogs(settings, given=bool(catalog))  # here, not in a failed flow run
     from flows.prefect_server import ensure_server
 
     ensure_server(say=_err)

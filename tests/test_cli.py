@@ -387,3 +387,23 @@ def test_check_strict_says_on_stderr_why_it_exits_6(
 
     lenient = _invoke("check", "--no-report")
     assert lenient.exit_code == 0 and "--strict" not in lenient.stderr
+
+
+def test_check_refuses_a_bad_catalog_before_any_flow_run(
+    isolated_cwd: Path, fake_flow: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.prefect_server
+
+    def no_server(say: object) -> None:
+        raise AssertionError("a Prefect server was looked for")
+
+    monkeypatch.setattr(flows.prefect_server, "ensure_server", no_server)
+    missing = _invoke("check", "--catalog", "my-toolkit.yaml")
+    assert missing.exit_code == 5, missing.output
+    assert missing.stderr.count("my-toolkit.yaml") == 1 and "file_not_found" in missing.stderr
+    (isolated_cwd / "bad.yaml").write_text(BAD)
+    invalid = _invoke("check", "--catalog", "bad.yaml")
+    assert invalid.exit_code == 5 and "bad.yaml:5" in invalid.stderr
+    recheck = _invoke("recheck", "a", "--catalog", "my-toolkit.yaml")
+    assert recheck.exit_code == 5 and "file_not_found" in recheck.stderr
+    assert fake_flow == []
