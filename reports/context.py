@@ -696,11 +696,31 @@ def _ambiguous_ids(resources: Sequence[ResourceRow]) -> frozenset[str]:
     return frozenset(rid for rid, n in counts.items() if n > 1)
 
 
+def shown_state(r: ResourceRow) -> str:
+    """The link's state as every format of the report shows it.
+
+    An invalid address (`htp://x`) is the catalog's own mistake: no later check can change
+    it, so there is no confirmation to wait for, and the report files it under "Confirmed
+    broken" from its first check (`_priority`). `catalog.health` counts it towards
+    confirmation like any failure and stores it as suspect until then; shown as such, its
+    label would say "Failing, not yet confirmed" inside the "Confirmed broken" group (and
+    the CSV and JSON `state` would contradict their `group`).
+    """
+    if r.outcome is Outcome.INVALID_URL and r.state == _SUSPECT:
+        return _BROKEN
+    return r.state
+
+
+_SUSPECT, _BROKEN = "suspect", "broken"
+_INVALID_SINCE = "Not a web address a browser can open: broken from its first check."
+
+
 def _row(r: ResourceRow, now: datetime, ambiguous: frozenset[str]) -> Row:
     outcome = r.outcome
     label = outcome.label if outcome else (r.outcome_value or _UNCHECKED_LABEL)
-    state_label = _STATE_LABELS.get(r.state, r.state.replace("_", " "))
-    noted = r.state in ATTENTION_STATES and state_label != label
+    state = shown_state(r)
+    state_label = _STATE_LABELS.get(state, state.replace("_", " "))
+    noted = state in ATTENTION_STATES and state_label != label
     final = r.final_url if r.final_url not in (None, r.url, r.suggested_url) else None
     priority = _priority(r)
     reason = r.reason if r.reason != label else None
@@ -725,7 +745,7 @@ def _row(r: ResourceRow, now: datetime, ambiguous: frozenset[str]) -> Row:
         outcome=r.outcome_value,
         label=label,
         severity=outcome.severity.value if outcome else Severity.UNKNOWN.value,
-        state=r.state,
+        state=state,
         state_label=state_label,
         state_note=state_label if noted else None,
         reason=reason,
@@ -982,6 +1002,15 @@ def _changes(data: ReportData, rows: Sequence[Row], now: datetime) -> Changes:
             )
             continue
         targets = by_link.get(event.link_id, [])
+        if event.kind == "state_changed" and any(
+            row.outcome == Outcome.INVALID_URL.value for row in targets
+        ):
+            # Shown as broken from its first check (`shown_state`): broken when it started
+            # failing, and its later confirmation is no news.
+            if section == "newly_broken" and event.details.get("old") == _SUSPECT:
+                continue
+            if section == "started_failing":
+                section, summary = "newly_broken", _INVALID_SINCE
         for row in targets:
             sections[section].append(
                 ChangeItem(

@@ -349,3 +349,44 @@ def test_python_escaping_matches_the_templates(text: str) -> None:
     expected = str(markupsafe.escape(text))
     assert render_module._escape(text) == expected
     assert render_module._escape_str(text) == expected  # without markupsafe's C speedups
+
+
+# --- an invalid address ----------------------------------------------------------------------
+
+
+def test_an_invalid_url_is_labelled_as_the_group_it_is_filed_under_in_every_format(
+    data: ReportData,
+) -> None:
+    # catalog.health stores an invalid address as suspect until its failures are confirmed,
+    # like any failure; the report files it under "Confirmed broken" from its first check
+    # (no check can change it), so no format may call it "not yet confirmed".
+    rows = tuple(
+        dataclasses.replace(r, state="suspect") if r.resource_id == "b-invalid" else r
+        for r in data.resources
+    )
+    ctx = build_context(dataclasses.replace(data, resources=rows), now=fx.NOW)
+    waiting = "not yet confirmed"
+
+    page = LexborHTMLParser(render_html(ctx))
+    tr = page.css_first('tbody#queue-broken tr[data-resource-id="b-invalid"]')
+    assert tr is not None and tr.attributes["data-state"] == "broken"
+    assert "(Confirmed broken)" in tr.text() and waiting not in tr.text()
+
+    md = render_markdown(ctx).split("### ")
+    broken = next(part for part in md if part.startswith("Confirmed broken"))
+    (line,) = [ln for ln in broken.splitlines() if "(b-invalid," in ln]
+    assert "**Invalid URL** (Confirmed broken)" in line and waiting not in line
+
+    (record,) = [r for r in csv.DictReader(io.StringIO(render_csv(ctx))) if r["id"] == "b-invalid"]
+    assert (record["group"], record["state"]) == ("broken", "broken")
+
+    queue = {g["key"]: g["rows"] for g in json.loads(render_json(ctx))["queue"]}
+    (item,) = [r for r in queue["broken"] if r["resource_id"] == "b-invalid"]
+    assert (item["state"], item["state_note"]) == ("broken", "Confirmed broken")
+
+    row = next(r for r in ctx.resources if r.resource_id == "b-invalid")
+    stats = next(s for s in ctx.publishers if s.name == row.publisher)
+    group_page = LexborHTMLParser(render_group_page(ctx, stats, [row]))
+    status = group_page.css_first('tr[data-resource-id="b-invalid"]')
+    assert status is not None and "(Confirmed broken)" in status.text()
+    assert waiting not in status.text()

@@ -1010,3 +1010,25 @@ def test_a_page_that_cannot_be_written_fails_the_site_and_keeps_the_old_one(
         write_report(ctx, tmp_path, run_id=2)
     assert (tmp_path / ctx.resources[0].page).read_text(encoding="utf-8") == before
     assert not list(tmp_path.glob(".site-*"))
+
+
+def test_an_invalid_url_is_newly_broken_since_the_last_run_and_its_confirmation_no_news(
+    data: ReportData,
+) -> None:
+    # Stored as suspect at first (catalog.health), shown as broken from its first check.
+    suspect = _with(data, "b-invalid", state="suspect")
+    started = _with_link_events(
+        suspect,
+        "b-invalid",
+        ("state_changed", {"old": "unchecked", "new": "suspect", "consecutive_failures": 1}),
+    )
+    shown = {s.key: [i.resource_id for i in s.items] for s in started.sections}
+    assert "b-invalid" in shown["newly_broken"]
+    assert "b-invalid" not in shown["started_failing"]
+    confirmed = _with_link_events(
+        data,
+        "b-invalid",
+        ("state_changed", {"old": "suspect", "new": "broken", "consecutive_failures": 3}),
+    )
+    shown = {s.key: [i.resource_id for i in s.items] for s in confirmed.sections}
+    assert shown == fx.EXPECTED_CHANGES
