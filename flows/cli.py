@@ -492,13 +492,36 @@ def server_start() -> None:
 
 @server_app.command("stop")
 def server_stop() -> None:
-    """Stop the Prefect server that linkhealth started."""
-    from flows.prefect_server import stop_server
+    """Stop the Prefect server that linkhealth started from this folder.
 
+    Run it in the folder where the server was started: its pid is in var/ there. Exit 0
+    when the server was stopped or none answers; 1 when a server answers at the Prefect
+    API address but this folder has no record of starting it (it is left running).
+    """
+    from flows.prefect_server import api_url, is_healthy, pid_file, recorded_pid, stop_server
+
+    recorded = recorded_pid()
     pid = stop_server()
-    typer.echo(
-        f"stopped Prefect server (pid {pid})" if pid else "no Prefect server of ours was running"
+    if pid:
+        typer.echo(f"stopped Prefect server (pid {pid})")
+        return
+    url = api_url()
+    base = url.removesuffix("/api")
+    if not is_healthy(url):
+        typer.echo(f"no Prefect server is running at {base}")
+        return
+    record = (
+        f"no {pid_file()} here"
+        if recorded is None
+        else f"{pid_file()} here named pid {recorded}, which is no longer running"
     )
+    port = base.rsplit(":", 1)[-1]
+    _err(
+        f"a Prefect server answers at {base} but was not started from this folder "
+        f"({record}); run `linkhealth server stop` in the folder that started it, or stop "
+        f"the process listening on port {port} yourself"
+    )
+    raise typer.Exit(1)
 
 
 @server_app.command("status")

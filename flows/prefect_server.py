@@ -123,6 +123,16 @@ def _start(url: str) -> int:
     )
 
 
+def pid_file() -> Path:
+    """Where the pid of the server started from this folder is kept (relative to it)."""
+    return _pid_file()
+
+
+def recorded_pid() -> int | None:
+    """The pid this folder recorded when it started a server, if any (it may have ended)."""
+    return _read_pid()
+
+
 def _read_pid() -> int | None:
     try:
         return int(_pid_file().read_text().strip())
@@ -131,7 +141,9 @@ def _read_pid() -> int | None:
 
 
 def stop_server() -> int | None:
-    """Stop the server we started; returns its pid, or None when none was ours."""
+    """Stop the server started from this folder (its pid is in `pid_file()`); returns its
+    pid, or None when this folder started none that still runs (a stale pid file is
+    removed). A server started from another folder is never touched."""
     pid = _read_pid()
     if pid is None:
         return None
