@@ -4,7 +4,9 @@ data = catalog.queries.report_data(engine)
 ctx = build_context(data, now=utcnow())
 write_report(ctx, settings.reports_dir, run_id=..., formats=("html", "md", "csv", "json"))
 
-or, as the flow and the CLI do, `publish_report(settings, formats=..., out_dir=...)`.
+or, as the flow and the CLI do, `publish_report(settings, formats=..., out_dir=...)`,
+which writes beside `out_dir` when that folder holds another database's report and
+returns the paths written.
 """
 
 from reports.context import Priority, ReportContext, build_context, resource_pages

@@ -3,13 +3,23 @@
 `publish_report(settings)` writes the HTML site and Markdown (the nightly default);
 `formats` adds "csv" and "json". The CLI maps `linkhealth report --format F --out DIR`
 onto `formats=(F,)` and `out_dir=DIR`.
+
+A reports folder belongs to one database (`report_folder`): the report of another
+database (a trial run with `--db sqlite:///var/trial.db`) goes to a folder beside it,
+so it never replaces or mixes with the pages already there. Callers use the paths
+returned, never `settings.reports_dir` itself.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
+import logging
+import os
+import re
 import shlex
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -17,7 +27,7 @@ from pathlib import Path
 
 from catalog.clock import Clock, utcnow
 from catalog.db import Engine, engine_for, forget_connections_after_fork
-from catalog.errors import CatalogError
+from catalog.errors import CatalogError, ConfigError
 from catalog.hygiene import Finding, lint
 from catalog.queries import (
     TREND_DAYS,
@@ -47,6 +57,8 @@ from reports.render import FORMATS, Progress, ReportFiles, write_report
 #: Checks kept on each resource page (newest first).
 HISTORY_PER_RESOURCE = 30
 
+log = logging.getLogger(__name__)
+
 
 def queue_head(engine: Engine, *, now: datetime, limit: int) -> list[Row]:
     """The report's first `limit` action-queue rows, read without building the whole
@@ -64,7 +76,9 @@ def publish_report(
     out_dir: Path | None = None,
     clock: Clock = utcnow,
 ) -> Path:
-    """Write the report into `out_dir` (default `settings.reports_dir`); returns the main file.
+    """Write the report into `out_dir` (default `settings.reports_dir`), or into a folder
+    beside it when that one holds another database's report (`report_folder`); returns
+    the main file, in the folder actually written.
 
     The main file is latest.html when "html" is among `formats`, else the first format's.
     """
@@ -141,7 +155,11 @@ def _publish(
             pages = None
             if "html" in formats:
                 pages = _HistoryPages(engine, data, ctx, now - timedelta(days=TREND_DAYS), now)
-            target = Path(out_dir if out_dir is not None else settings.reports_dir)
+            target = report_folder(
+                Path(out_dir if out_dir is not None else settings.reports_dir),
+                database_name(engine),
+                readable=_readable_name(engine),
+            )
             return write_report(
                 ctx,
                 target,
@@ -156,6 +174,122 @@ def _publish(
             gc.unfreeze()
     finally:
         hygiene.close()
+
+
+#: The file naming the database a reports folder belongs to (a dot file: web servers
+#: commonly refuse to serve those, and it holds the database's address).
+OWNER_FILE = ".linkhealth-database"
+
+
+def database_name(engine: Engine) -> str:
+    """The database as a reports folder records it: its URL without the password (the
+    driver left out, a SQLite file by its absolute path), the same however it was spelt."""
+    url = engine.url
+    backend = url.get_backend_name()
+    database = url.database
+    if (
+        backend == "sqlite"
+        and database
+        and database != ":memory:"
+        and not database.startswith("file:")
+    ):
+        return f"sqlite:///{Path(database).resolve()}"
+    return str(url.set(drivername=backend).render_as_string(hide_password=True))
+
+
+def _readable_name(engine: Engine) -> str:
+    """A short name for the database in the name of a folder: a SQLite file's stem
+    ("trial" for var/trial.db), else the server and database ("postgresql-db-example-lh")."""
+    url = engine.url
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        name = Path(url.database).stem if url.database else "memory"
+    else:
+        name = "-".join(str(p) for p in (backend, url.host, url.database) if p)
+    return _UNSAFE_NAME.sub("-", name.lower()).strip("-.")[:60] or "database"
+
+
+_UNSAFE_NAME = re.compile(r"[^a-z0-9._-]+")
+
+
+def report_folder(configured: Path, database: str, *, readable: str = "database") -> Path:
+    """The folder the report of `database` is written to: `configured`, unless another
+    database's report is there; then a folder beside it named after the database
+    (var/reports-trial for sqlite:///var/trial.db), with a warning saying where and why.
+
+    A folder belongs to the database named in its `OWNER_FILE`, written by the first
+    report into it. A folder without one (empty, new, or written before reports folders
+    recorded their database) belongs to whichever database's report comes first: no
+    migration is needed, but when a trial database publishes first into a folder of
+    such older reports, the real database's next report goes beside it instead. Claiming
+    creates the file exclusively, so of two reports starting at once into an unclaimed
+    folder only one gets it.
+    """
+    base = configured if configured.name else configured.resolve()
+    candidates = (
+        configured,
+        base.with_name(f"{base.name}-{readable}"),
+        # Two databases with the same short name (two trial.db in different folders).
+        base.with_name(f"{base.name}-{readable}-{_digest(database)}"),
+    )
+    owners: list[str] = []
+    for folder in candidates:
+        owner = _claim(folder, database)
+        if owner == database:
+            if folder != configured:
+                log.warning(
+                    "%s holds the report of another database (%s); the report of %s "
+                    "is written to %s instead",
+                    configured,
+                    owners[0],
+                    database,
+                    folder,
+                )
+            return folder
+        owners.append(owner)
+    raise ConfigError(
+        f"cannot write the report of {database}: {', '.join(map(str, candidates))} hold "
+        "the reports of other databases; choose another folder with --out or reports_dir"
+    )
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+
+def _claim(folder: Path, database: str) -> str:
+    """The database `folder` belongs to, claimed for `database` when it was nobody's."""
+    marker = folder / OWNER_FILE
+    owner = _owner(marker)
+    if owner is not None:
+        return owner
+    folder.mkdir(parents=True, exist_ok=True)
+    text = (
+        f"{database}\n# This folder holds the linkhealth report of the database above; "
+        "reports of other databases are written beside it.\n"
+    )
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{OWNER_FILE}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        try:
+            os.link(tmp, marker)  # complete when it appears, and never over another's
+        except FileExistsError:  # another report claimed it meanwhile
+            return _owner(marker) or database
+        except OSError:  # a file system without hard links
+            os.replace(tmp, marker)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return database
+
+
+def _owner(marker: Path) -> str | None:
+    try:
+        first = marker.read_text(encoding="utf-8").partition("\n")[0].strip()
+    except FileNotFoundError:
+        return None
+    return first or None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,129 @@
+"""A reports folder belongs to one database: another database's report goes beside it."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+
+from catalog.settings import Settings
+from reports import publish_report, publish_report_files
+from reports.publish import OWNER_FILE, _readable_name, database_name, report_folder
+from tests import report_fixtures as fx
+
+
+@pytest.fixture(scope="module")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The real database and a trial one (a copy: same runs, so the same file names)."""
+    folder = tmp_path_factory.mktemp("publish")
+    fx.fixed_db(folder / "linkhealth.db").dispose()
+    (folder / "var").mkdir()
+    shutil.copy(folder / "linkhealth.db", folder / "var" / "trial.db")
+    return {
+        "real": f"sqlite:///{folder / 'linkhealth.db'}",
+        "trial": f"sqlite:///{folder / 'var' / 'trial.db'}",
+    }
+
+
+def _settings(url: str, reports: Path) -> Settings:
+    return Settings().with_overrides(database_url=url, reports_dir=reports)
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_another_databases_report_goes_beside_and_leaves_the_first_untouched(
+    databases: dict[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    reports = tmp_path / "var" / "reports"
+    real, trial = _settings(databases["real"], reports), _settings(databases["trial"], reports)
+
+    first = publish_report(real, clock=lambda: fx.NOW)
+    assert first == reports / "latest.html"
+    before = _snapshot(reports)
+    assert "run-2.html" in before and any(name.startswith("resources/") for name in before)
+
+    with caplog.at_level(logging.WARNING, logger="reports.publish"):
+        files = publish_report_files(trial, formats=("html", "md", "csv"), clock=lambda: fx.NOW)
+
+    beside = tmp_path / "var" / "reports-trial"
+    assert files.main == beside / "latest.html"
+    assert all(p.parent == beside for p in files.paths)
+    assert {"index.html", "run-2.html", "latest.md", "latest.csv"} <= {p.name for p in files.paths}
+    assert (beside / "resources").is_dir() and files.pages > 0
+    assert _snapshot(reports) == before  # not one file of the real report touched
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert str(reports) in warning and str(beside) in warning
+    assert database_name_of(databases["real"]) in warning  # whose folder it is
+
+    again = publish_report(real, clock=lambda: fx.NOW)
+    assert again == reports / "latest.html"
+    assert publish_report(trial, clock=lambda: fx.NOW) == beside / "latest.html"
+    assert (reports / OWNER_FILE).read_text().splitlines()[0] == database_name_of(databases["real"])
+    assert (beside / OWNER_FILE).read_text().splitlines()[0] == database_name_of(databases["trial"])
+
+
+def database_name_of(url: str) -> str:
+    return database_name(create_engine(url))
+
+
+def test_an_explicit_out_folder_of_another_database_is_not_written_either(
+    databases: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "www"
+    publish_report(_settings(databases["real"], tmp_path / "unused"), out_dir=out)
+    before = _snapshot(out)
+    main = publish_report(
+        _settings(databases["trial"], tmp_path / "unused"), formats=("json",), out_dir=out
+    )
+    assert main == tmp_path / "www-trial" / "latest.json"
+    assert _snapshot(out) == before
+    assert not (tmp_path / "unused").exists()
+
+
+def test_a_folder_of_reports_from_before_belongs_to_the_first_database_to_publish(
+    databases: dict[str, str], tmp_path: Path
+) -> None:
+    # Written before folders recorded their database: no owner file, no migration.
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "latest.html").write_text("an older report", encoding="utf-8")
+    assert publish_report(_settings(databases["real"], reports)) == reports / "latest.html"
+    assert "older" not in (reports / "latest.html").read_text(encoding="utf-8")
+    assert (reports / OWNER_FILE).is_file()
+    trial = publish_report(_settings(databases["trial"], reports), formats=("md",))
+    assert trial == tmp_path / "reports-trial" / "latest.md"
+
+
+def test_two_databases_of_one_name_get_folders_of_their_own(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    names = [f"sqlite:////data/{site}/trial.db" for site in ("a", "b")]
+    assert report_folder(reports, "sqlite:////data/real.db", readable="real") == reports
+    first = report_folder(reports, names[0], readable="trial")
+    second = report_folder(reports, names[1], readable="trial")
+    assert first == tmp_path / "reports-trial"
+    assert second.parent == tmp_path and second.name.startswith("reports-trial-")
+    assert second != first
+    # Each finds its own folder again.
+    assert report_folder(reports, names[1], readable="trial") == second
+    assert report_folder(reports, names[0], readable="trial") == first
+
+
+def test_the_owner_names_the_database_without_its_password_however_it_is_spelt() -> None:
+    plain = create_engine("postgresql://lh:secret@db.example.org:5432/lh_trial")
+    psycopg = create_engine("postgresql+psycopg://lh:other@db.example.org:5432/lh_trial")
+    name = database_name(plain)
+    assert "secret" not in name and name == database_name(psycopg)
+    assert name == "postgresql://lh:***@db.example.org:5432/lh_trial"
+    assert _readable_name(plain) == "postgresql-db.example.org-lh_trial"
+    assert _readable_name(create_engine("sqlite:///var/trial.db")) == "trial"
+    relative = database_name(create_engine("sqlite:///var/trial.db"))
+    assert relative == f"sqlite:///{Path('var/trial.db').resolve()}"
