@@ -11,7 +11,8 @@ States:
     ok             the last verdict was OK or a permanent redirect
     recovered      OK again after failing; becomes `ok` (quietly) on the next OK
     suspect        failing, but not yet for long enough to be sure
-    broken         failing `confirm_failures` times in a row over at least `confirm_days`
+    broken         failing `confirm_failures` times in a row over at least `confirm_days`;
+                   an invalid URL at once (the catalog's mistake, not the site's)
     check_by_hand  blocked, rate limited or private: a person must look
 
 Flapping is a flag beside the state, not a state: a link that flips between working
@@ -149,8 +150,10 @@ def apply_observation(
     elif obs.outcome.is_failure:
         failures = prev.consecutive_failures + 1
         first = prev.first_failure_at or obs.checked_at
-        confirmed = failures >= health.confirm_failures and now - first >= timedelta(
-            days=health.confirm_days
+        # An invalid URL is the catalog's own mistake: checking it again cannot change it.
+        confirmed = obs.outcome is Outcome.INVALID_URL or (
+            failures >= health.confirm_failures
+            and now - first >= timedelta(days=health.confirm_days)
         )
         new = replace(
             new,

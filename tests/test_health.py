@@ -79,6 +79,17 @@ def test_failures_confirmed_by_count_and_days_make_the_link_broken() -> None:
     assert changes[0].details["new"] == BROKEN
 
 
+def test_an_invalid_url_is_broken_at_its_first_check() -> None:
+    """The catalog's own mistake: no number of checks can change it, so no waiting."""
+    state, changes = apply_observation(
+        LinkState(), failing(0, Outcome.INVALID_URL), HEALTH, now=days(0)
+    )
+    assert (state.state, state.consecutive_failures) == (BROKEN, 1)
+    assert ("state_changed", UNCHECKED, BROKEN) in [
+        (c.kind, c.details.get("old"), c.details.get("new")) for c in changes
+    ]
+
+
 def test_blocked_never_counts_as_a_failure_nor_resets_the_count() -> None:
     blocked = make_observation(outcome=Outcome.BLOCKED, checked_at=days(1))
     state = run([failing(0), blocked])
