@@ -1237,6 +1237,18 @@ def link_states(engine: Engine) -> list[LinkStateRecord]:
         return _link_records(s, active_only=True)
 
 
+def stored_collections(engine: Engine) -> set[str]:
+    """The keys of the collections that have active resources in the database."""
+    query = (
+        select(t.Collection.key)
+        .join(t.Resource, t.Resource.collection_id == t.Collection.id)
+        .where(t.Resource.removed_at.is_(None))
+        .distinct()
+    )
+    with read_session(engine) as s:
+        return set(s.scalars(query))
+
+
 def answering_urls(
     engine: Engine, *, not_on: Iterable[str], limit: int = 3, answered_only: bool = True
 ) -> list[str]:

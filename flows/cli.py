@@ -22,7 +22,6 @@ from catalog.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from rich.progress import Progress
-    from sqlalchemy import Engine
 
     from catalog.runs import RunSummary
 
@@ -163,23 +162,6 @@ def strict_failure(summary: RunSummary) -> str | None:
         f"--strict: in run {summary.run_id}, {' and '.join(found)}; exit "
         f"{EXIT_NEEDS_ATTENTION}. The report and `linkhealth export` list them."
     )
-
-
-def stored_collections(engine: Engine) -> set[str]:
-    """The keys of the collections that have active resources in the database."""
-    from sqlalchemy import select
-
-    from catalog import tables
-    from catalog.store import read_session
-
-    with read_session(engine) as s:
-        query = (
-            select(tables.Collection.key)
-            .join(tables.Resource, tables.Resource.collection_id == tables.Collection.id)
-            .where(tables.Resource.removed_at.is_(None))
-            .distinct()
-        )
-        return set(s.scalars(query))
 
 
 def require_stored(keys: list[str], stored: set[str], settings: Settings) -> None:
@@ -330,6 +312,7 @@ def report(
     existing_database(settings.database_url)
     if keys is not None:
         from catalog.db import engine_for
+        from catalog.store import stored_collections
 
         others = sorted(stored_collections(engine_for(settings.database_url)) - set(keys))
         if others:
@@ -368,6 +351,7 @@ def export(
     """
     from catalog.db import engine_for, existing_database
     from catalog.export import export_rows, write_export
+    from catalog.store import stored_collections
 
     if format not in ("jsonl", "csv"):
         raise typer.BadParameter("must be jsonl or csv", param_hint="--format")
