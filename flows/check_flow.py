@@ -143,7 +143,17 @@ def check_batch_task(batch: Batch, check: CheckSettings, run_id: int) -> Checked
 
 @task(name="render-report", cache_policy=NO_CACHE)
 def render_report_task(settings: Settings, run_id: int | None) -> str:
-    return str(publish_report(settings, run_id=run_id))
+    path = publish_report(settings, run_id=run_id)
+    # Said here too: `reports.publish` logs through a logger Prefect's UI does not show.
+    if path.parent.resolve() != settings.reports_dir.resolve():
+        get_run_logger().warning(
+            "Report written to %s: %s holds another database's reports",
+            path,
+            settings.reports_dir,
+        )
+    else:
+        get_run_logger().info("Report written to %s", path)
+    return str(path)
 
 
 def run_check(

@@ -118,7 +118,8 @@ def test_flow_checks_stores_reports_and_announces_new_breaks(
         assert run.status == "completed" and run.flow_run_id
         assert run.summary["batches"] == 2
     engine.dispose()
-    assert [(e, p["current"]) for e, p in sent_events] == [(EVENT_BROKEN_INCREASED, 1)]
+    # The third failure of /missing confirms it; the invalid URL is broken at its first check.
+    assert [(e, p["current"]) for e, p in sent_events] == [(EVENT_BROKEN_INCREASED, 2)]
 
     def artifact(key: str) -> ArtifactResponse | None:
         # Prefect's async_dispatch types `get` as "result or coroutine"; outside an event
