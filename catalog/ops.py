@@ -364,3 +364,48 @@ def run_lines(runs: Iterable[Any]) -> list[str]:
             f"{took:>13}  {run.urls_checked}/{run.urls_planned} URLs: {counts}{flag}"
         )
     return out
+
+
+class SummaryLike(Protocol):
+    """What `catalog.runs.RunSummary` offers `strict_findings`."""
+
+    @property
+    def run_id(self) -> int: ...
+    @property
+    def urls_checked(self) -> int: ...
+    @property
+    def broken(self) -> int: ...
+    @property
+    def needs_look(self) -> int: ...
+    @property
+    def counts(self) -> Mapping[str, int]: ...
+
+
+def strict_findings(summary: SummaryLike) -> str | None:
+    """Why `check --strict` fails (the run's URLs that failed or need a look, counted by
+    outcome), or None when it passes."""
+    if not (summary.broken or summary.needs_look):
+        return None
+
+    def counted(*severities: Severity) -> str:
+        parts = []
+        for value, n in sorted(summary.counts.items(), key=lambda item: (-item[1], item[0])):
+            try:
+                outcome = Outcome(value)
+            except ValueError:  # a count under a name this version does not know
+                continue
+            if n and outcome.severity in severities:
+                parts.append(f"{outcome.label.lower()}: {n}")
+        return ", ".join(parts)
+
+    found = []
+    if summary.broken:
+        failed = counted(Severity.BROKEN)
+        found.append(f"{summary.broken} of {summary.urls_checked} URLs failed ({failed})")
+    if summary.needs_look:
+        verb = "needs" if summary.needs_look == 1 else "need"
+        found.append(
+            f"{summary.needs_look} {verb} a look or a catalog update "
+            f"({counted(Severity.LOOK, Severity.UPDATE)})"
+        )
+    return f"in run {summary.run_id}, {' and '.join(found)}"

@@ -23,8 +23,6 @@ from catalog.settings import Settings, load_settings
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from catalog.runs import RunSummary
-
 
 class _Group(TyperGroup):
     """Turns our own errors into one line on stderr and their documented exit code."""
@@ -99,19 +97,15 @@ def _settings(config: Path | None, db: str | None, catalogs: list[Path] | None) 
 
 
 def catalog_keys(settings: Settings, given: list[Path] | None) -> list[str] | None:
-    """The collection keys (file stems) of the catalog files named with --catalog, for the
+    """The collection keys (`Catalog.key`) of the catalog files named with --catalog, for the
     commands that read the database and keep only those collections; None when no
     --catalog was given (every collection). A missing or invalid file is a `CatalogError`
     (exit 5), as for every command that reads the catalog."""
     if not given:
         return None
-    from catalog.errors import CatalogError
-    from catalog.source import validate_catalogs
+    from catalog.source import load_catalogs
 
-    report = validate_catalogs(settings.catalogs)
-    if report.problems:
-        raise CatalogError(report.problems)
-    return sorted({file.stem for file in report.files})
+    return sorted({c.key for c in load_catalogs(settings.catalogs)})
 
 
 def refuse_unusable_catalogs(settings: Settings, *, given: bool) -> None:
@@ -128,40 +122,6 @@ def refuse_unusable_catalogs(settings: Settings, *, given: bool) -> None:
     report = validate_catalogs(paths)
     if report.problems:
         raise CatalogError(report.problems)
-
-
-def strict_failure(summary: RunSummary) -> str | None:
-    """The line `check --strict` prints before exiting 6, or None when it passes: which
-    URLs of the run failed or need a look, counted by outcome."""
-    if not (summary.broken or summary.needs_look):
-        return None
-    from catalog.outcomes import Outcome, Severity
-
-    def counted(severities: tuple[Severity, ...]) -> str:
-        parts = []
-        for value, n in sorted(summary.counts.items(), key=lambda item: (-item[1], item[0])):
-            try:
-                outcome = Outcome(value)
-            except ValueError:
-                continue
-            if n and outcome.severity in severities:
-                parts.append(f"{outcome.label.lower()}: {n}")
-        return ", ".join(parts)
-
-    found = []
-    if summary.broken:
-        broken = counted((Severity.BROKEN,))
-        found.append(f"{summary.broken} of {summary.urls_checked} URLs failed ({broken})")
-    if summary.needs_look:
-        verb = "needs" if summary.needs_look == 1 else "need"
-        found.append(
-            f"{summary.needs_look} {verb} a look or a catalog update "
-            f"({counted((Severity.LOOK, Severity.UPDATE))})"
-        )
-    return (
-        f"--strict: in run {summary.run_id}, {' and '.join(found)}; exit "
-        f"{EXIT_NEEDS_ATTENTION}. The report and `linkhealth export` list them."
-    )
 
 
 def require_stored(keys: list[str], stored: set[str], settings: Settings) -> None:
@@ -239,9 +199,14 @@ def check(
     )
     for line in summary.lines():
         typer.echo(line)
-    failure = strict_failure(summary) if strict else None
-    if failure:
-        _err(failure)
+    from catalog.ops import strict_findings
+
+    found = strict_findings(summary) if strict else None
+    if found:
+        _err(
+            f"--strict: {found}; exit {EXIT_NEEDS_ATTENTION}. The report and "
+            "`linkhealth export` list them."
+        )
         raise typer.Exit(EXIT_NEEDS_ATTENTION)
 
 

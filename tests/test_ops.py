@@ -28,10 +28,11 @@ from catalog.ops import (
     queue_table,
     run_lines,
     select_for_recheck,
+    strict_findings,
     summary_markdown,
     verdict_lines,
 )
-from catalog.outcomes import Outcome
+from catalog.outcomes import Outcome, Severity
 from catalog.settings import HealthSettings, Settings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
@@ -317,3 +318,29 @@ def test_webhook_automation_example_is_a_valid_automation() -> None:
         EVENT_DRIFT_INCREASED,
         EVENT_NETWORK_UNAVAILABLE,
     }
+
+
+@dataclass(frozen=True)
+class _Summary:
+    counts: dict[str, int]
+    run_id: int = 7
+    urls_checked: int = 9
+
+    @property
+    def broken(self) -> int:
+        return sum(n for o, n in self.counts.items() if Outcome(o).severity is Severity.BROKEN)
+
+    @property
+    def needs_look(self) -> int:
+        looks = (Severity.LOOK, Severity.UPDATE)
+        return sum(n for o, n in self.counts.items() if Outcome(o).severity in looks)
+
+
+def test_strict_findings_say_which_urls_failed_or_need_a_look() -> None:
+    assert strict_findings(_Summary({"ok": 9})) is None
+    found = strict_findings(
+        _Summary({"ok": 5, "not_found": 2, "gone": 1, "redirected_permanent": 1})
+    )
+    assert found is not None
+    assert found.startswith("in run 7, 3 of 9 URLs failed (")
+    assert "1 needs a look or a catalog update (" in found
