@@ -257,11 +257,19 @@ class BatchStats:
         return self.urls / self.seconds if self.seconds > 0 else 0.0
 
 
-def batch_stats(batch: CheckedBatch) -> BatchStats:
+def batch_stats(batch: CheckedBatch, stored: Mapping[str, int] | None = None) -> BatchStats:
+    """The batch's figures; failures counted as `stored` (outcome -> URLs) when given: a
+    batch judged offline is stored as network_unavailable, which is no failure."""
     obs = batch.observations
+    if stored is None:
+        failures = sum(o.outcome.severity is Severity.BROKEN for o in obs)
+    else:
+        failures = sum(
+            n for value, n in stored.items() if Outcome(value).severity is Severity.BROKEN
+        )
     return BatchStats(
         urls=len(obs),
-        failures=sum(o.outcome.severity is Severity.BROKEN for o in obs),
+        failures=failures,
         retries=sum(o.retries for o in obs),
         seconds=batch.seconds,
     )

@@ -279,7 +279,7 @@ def _store_one(
     stored.append(result)
     done = sum(s.observations for s in stored)
     elapsed = max(time.perf_counter() - started, 1e-6)
-    stats = batch_stats(checked)
+    stats = batch_stats(checked, result.counts)
     get_run_logger().info(
         "Batch %d/%d: %d URLs in %.1f s (%.1f URLs/s), %d failure(s), %d retries; "
         "%d/%d URLs done (%.1f URLs/s overall), %d event(s)%s",

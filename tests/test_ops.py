@@ -200,6 +200,14 @@ def test_batch_stats_count_rate_failures_and_retries() -> None:
     assert progress_percent(3, 4) == 75.0 and progress_percent(0, 0) == 100.0
 
 
+def test_a_batch_stored_as_offline_counts_no_failure() -> None:
+    """The batch log must not say "1 failure(s)" beside "NETWORK LOOKS DOWN"."""
+    dns = make_observation("https://a.org/1", Outcome.DNS_ERROR, http_status=None)
+    batch = CheckedBatch(0, (dns,), seconds=1.0)
+    assert batch_stats(batch).failures == 1
+    assert batch_stats(batch, {"network_unavailable": 1}).failures == 0
+
+
 @dataclass(frozen=True)
 class QueueRow:
     resource_id: str
