@@ -1050,7 +1050,8 @@ def _place(
         old, new = d.get("old"), d.get("new")
         failures = d.get("consecutive_failures") or 0
         if new == "broken":
-            return "newly_broken", f"Confirmed broken after {failures} failed checks.", None, None
+            checks = "its first failed check" if failures == 1 else f"{failures} failed checks"
+            return "newly_broken", f"Confirmed broken after {checks}.", None, None
         if new == "suspect" and old not in _FAILING_STATES:
             return "started_failing", "Failed its last check; not confirmed yet.", None, None
         if new == "recovered":

@@ -676,6 +676,17 @@ def _with_link_events(data: ReportData, rid: str, *events: tuple[str, dict[str, 
     return changes
 
 
+def test_a_link_broken_at_its_first_check_says_so_in_one_sentence(data: ReportData) -> None:
+    changes = _with_link_events(
+        data,
+        "b-invalid",
+        ("state_changed", {"old": "unchecked", "new": "broken", "consecutive_failures": 1}),
+    )
+    (section,) = [s for s in changes.sections if s.key == "newly_broken"]
+    summaries = {i.summary for i in section.items if i.resource_id == "b-invalid"}
+    assert summaries == {"Confirmed broken after its first failed check."}
+
+
 def test_a_link_that_ends_elsewhere_is_a_new_redirect_with_both_addresses(
     data: ReportData,
 ) -> None:
