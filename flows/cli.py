@@ -279,7 +279,15 @@ def report(
         from catalog.db import engine_for
         from catalog.store import stored_collections
 
-        others = sorted(stored_collections(engine_for(settings.database_url)) - set(keys))
+        stored = stored_collections(engine_for(settings.database_url))
+        absent = [k for k in keys if k not in stored]
+        if absent:
+            _err(
+                f"note: the database holds no resources of {', '.join(map(repr, absent))}; "
+                "the report shows what it holds (sync or check that catalog first, or name "
+                "the database that holds it with --db)"
+            )
+        others = sorted(stored - set(keys))
         if others:
             _err(
                 f"note: the report covers every collection in the database, also "

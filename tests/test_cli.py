@@ -327,6 +327,15 @@ def test_export_of_a_catalog_never_synced_says_so(synced_good: Path) -> None:
     assert result.stdout == ""
 
 
+def test_report_of_a_catalog_never_synced_does_not_pretend_it_is_covered(
+    synced_good: Path,
+) -> None:
+    (synced_good / "pub.yaml").write_text(OTHER)
+    result = _invoke("report", "--catalog", "pub.yaml", "--out", "out")
+    assert result.exit_code == 0, result.output
+    assert "holds no resources of 'pub'" in result.stderr
+
+
 def test_report_of_a_missing_catalog_is_an_error_and_writes_nothing(synced_good: Path) -> None:
     result = _invoke("report", "--catalog", "nonexist.yaml", "--out", "o")
     assert result.exit_code == 5, result.output
