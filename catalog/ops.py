@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from catalog import store
 from catalog.clock import Clock, utcnow
 from catalog.db import Engine, engine_for
-from catalog.errors import NotFoundError
+from catalog.errors import LinkhealthError, NotFoundError
 from catalog.health import BROKEN, SUSPECT
 from catalog.model import Observation
 from catalog.outcomes import Outcome, Severity
@@ -138,6 +138,23 @@ class RecheckPlan:
     #: The configured catalogs' collection keys: the database may hold others, synced once
     #: from another file, whose ids must not be picked or reported.
     collections: tuple[str, ...] | None = None
+
+
+def unknown_ids(settings: Settings, ids: Sequence[str]) -> list[str]:
+    """The ids of `ids` that no configured catalog holds, for the command line to refuse
+    before it starts a flow run. The database answers for ids synced before; only the rest
+    (new entries not synced yet, typos) cost reading the catalog files."""
+    if not ids:
+        return []
+    try:
+        known = store.active_rids(engine_for(settings.database_url), ids)
+    except LinkhealthError:  # no database yet: the catalog files decide
+        known = set()
+    rest = [i for i in ids if i not in known]
+    if not rest:
+        return []
+    in_files = {r.id for c in load_catalogs(settings.catalogs) for r in c.resources}
+    return sorted({i for i in rest if i not in in_files})
 
 
 def plan_recheck(

@@ -1237,6 +1237,15 @@ def link_states(engine: Engine) -> list[LinkStateRecord]:
         return _link_records(s, active_only=True)
 
 
+def active_rids(engine: Engine, rids: Iterable[str]) -> set[str]:
+    """Those of `rids` that some active resource has (in any collection)."""
+    query = select(t.Resource.rid).where(
+        t.Resource.rid.in_(list(rids)), t.Resource.removed_at.is_(None)
+    )
+    with read_session(engine) as s:
+        return set(s.scalars(query))
+
+
 def stored_collections(engine: Engine) -> set[str]:
     """The keys of the collections that have active resources in the database."""
     query = (

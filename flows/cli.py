@@ -108,6 +108,16 @@ def catalog_keys(settings: Settings, given: list[Path] | None) -> list[str] | No
     return sorted({c.key for c in load_catalogs(settings.catalogs)})
 
 
+def refuse_unknown_ids(settings: Settings, ids: list[str] | None) -> None:
+    """Before a flow run starts: `NotFoundError` (exit 4) for ids no catalog holds."""
+    from catalog.errors import NotFoundError
+    from catalog.ops import unknown_ids
+
+    missing = unknown_ids(settings, ids or [])
+    if missing:
+        raise NotFoundError.unknown_ids(missing)
+
+
 def refuse_unusable_catalogs(settings: Settings, *, given: bool) -> None:
     """Before a flow run starts: a `CatalogError` (exit 5) for a catalog that cannot be
     used, so the error is said once and not also inside a failed Prefect flow run. Files
@@ -185,6 +195,7 @@ def check(
     overrides = {k: v for k, v in overrides.items() if v is not None}
     settings = _settings(config, db, catalog).with_overrides(**overrides)  # bad options fail
     refuse_unusable_catalogs(settings, given=bool(catalog))  # here, not in a failed flow run
+    refuse_unknown_ids(settings, resource_id)
     from flows.prefect_server import ensure_server
 
     ensure_server(say=_err)

@@ -83,9 +83,10 @@ def recheck(
     from catalog.settings import load_settings
 
     settings = load_settings(config).with_overrides(**overrides)  # fail fast on bad options
-    from flows.cli import refuse_unusable_catalogs
+    from flows.cli import refuse_unknown_ids, refuse_unusable_catalogs
 
     refuse_unusable_catalogs(settings, given=bool(catalog))  # here, not in a failed flow run
+    refuse_unknown_ids(settings, ids)
     from flows.prefect_server import ensure_server
 
     ensure_server(say=_err)

@@ -416,3 +416,19 @@ def test_check_refuses_a_bad_catalog_before_any_flow_run(
     recheck = _invoke("recheck", "a", "--catalog", "my-toolkit.yaml")
     assert recheck.exit_code == 5 and "file_not_found" in recheck.stderr
     assert fake_flow == []
+
+
+def test_an_unknown_id_is_refused_before_any_flow_run(
+    synced_good: Path, fake_flow: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.prefect_server
+
+    def no_server(say: object) -> None:
+        raise AssertionError("a Prefect server was looked for")
+
+    monkeypatch.setattr(flows.prefect_server, "ensure_server", no_server)
+    for command in (["check", "--id", "nosuchid"], ["recheck", "a", "nosuchid"]):
+        result = _invoke(*command)
+        assert result.exit_code == 4, (command, result.output)
+        assert "'nosuchid'" in result.stderr and "'a'" not in result.stderr
+    assert fake_flow == []

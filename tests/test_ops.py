@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from catalog import store
-from catalog.db import open_engine
+from catalog.db import engine_for, open_engine
 from catalog.ops import (
     EVENT_BROKEN_INCREASED,
     EVENT_DRIFT_INCREASED,
@@ -30,13 +30,14 @@ from catalog.ops import (
     select_for_recheck,
     strict_findings,
     summary_markdown,
+    unknown_ids,
     verdict_lines,
 )
 from catalog.outcomes import Outcome, Severity
 from catalog.settings import HealthSettings, Settings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
-from tests.factories import days, make_observation
+from tests.factories import days, make_observation, write_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKED_AT = days(1)
@@ -352,3 +353,17 @@ def test_strict_findings_say_which_urls_failed_or_need_a_look() -> None:
     assert found is not None
     assert found.startswith("in run 7, 3 of 9 URLs failed (")
     assert "1 needs a look or a catalog update (" in found
+
+
+def test_unknown_ids_are_the_ones_neither_the_database_nor_the_files_hold(
+    tmp_path: Path,
+) -> None:
+    catalog = write_catalog(
+        tmp_path / "toolkit.yaml", [{"id": "a", "title": "A", "url": "https://example.org/a"}]
+    )
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'lh.db'}", catalogs=(catalog,))
+    # Nothing synced yet: the catalog file answers (a new entry is not unknown).
+    assert unknown_ids(settings, ["a", "typo"]) == ["typo"]
+    sync_catalogs(engine_for(settings.database_url), load_catalogs([catalog]), now=days(0))
+    catalog.write_text("this file is not read while the database knows every id: [")
+    assert unknown_ids(settings, ["a"]) == []
