@@ -95,9 +95,13 @@ class ResourceRow:
     #: Since when the link has been failing (or last changed outcome).
     since: datetime | None
     failing_checks: int
+    #: When the link was last checked: None while it has no outcome (never checked).
     last_checked_at: datetime | None
     #: Checks of the link since `since` (network-down checks excluded).
     checks_since: int = 0
+    #: When a link without an outcome was last tried: every try so far found our own
+    #: network down, so it learned nothing and the link counts as never checked.
+    last_tried_at: datetime | None = None
     #: Response time of the latest check.
     elapsed_ms: int | None = None
     content_length: int | None = None
@@ -540,6 +544,10 @@ def _outcome(value: str | None) -> Outcome | None:
 
 def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
     outcome = _outcome(row["outcome"])
+    # A try that found our own network down moves `links.last_checked_at` and nothing
+    # else: without an outcome that time is a try, not a check (as `catalog.export` and
+    # `catalog.decisions` say).
+    checked = row["outcome"] is not None
     suggested = row["suggested_url"]
     if suggested is None and outcome is Outcome.REDIRECTED_PERMANENT and row["final_url"]:
         suggested = row["final_url"] if row["final_url"] != row["url"] else None
@@ -563,8 +571,9 @@ def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
         page_title=row["page_title"],
         since=row["first_failure_at"] or row["last_change_at"],
         failing_checks=row["consecutive_failures"] or 0,
-        last_checked_at=row["last_checked_at"],
+        last_checked_at=row["last_checked_at"] if checked else None,
         checks_since=checks_since,
+        last_tried_at=None if checked else row["last_checked_at"],
         elapsed_ms=row["elapsed_ms"],
         content_length=row["content_length"],
         drift_reason=row["drift_reason"],

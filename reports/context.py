@@ -188,7 +188,10 @@ class Row:
     failing_checks: int
     #: How many checks have seen the current problem.
     checks: int
+    #: None for a link never checked, even one tried while our network was down.
     last_checked: When | None
+    #: When a never-checked link was last tried, our network being down (else None).
+    last_tried: When | None
     elapsed_ms: int | None
     next_step: str
     #: The suggested fix in one sentence, and the command that applies it.
@@ -760,6 +763,7 @@ def _row(r: ResourceRow, now: datetime, ambiguous: frozenset[str]) -> Row:
         failing_checks=r.failing_checks,
         checks=max(r.failing_checks, r.checks_since),
         last_checked=when(r.last_checked_at, now) if r.last_checked_at else None,
+        last_tried=when(r.last_tried_at, now) if r.last_tried_at else None,
         elapsed_ms=r.elapsed_ms,
         next_step=outcome.explanation if outcome else _UNKNOWN_NEXT_STEP,
         fix=fix,

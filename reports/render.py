@@ -305,10 +305,16 @@ def _facts(row: Row, root: str) -> str:
                 f"{_escape(since.date)}</time>), {row.checks} check{plural}",
             )
         )
-    last = row.last_checked
-    checked = (
-        f'<time datetime="{_escape(last.iso)}">{_escape(last.text)}</time>' if last else "never"
-    )
+    last, tried = row.last_checked, row.last_tried
+    if last:
+        checked = f'<time datetime="{_escape(last.iso)}">{_escape(last.text)}</time>'
+    elif tried:  # a try that found our own network down is no check
+        checked = (
+            f'never (last tried <time datetime="{_escape(tried.iso)}">{_escape(tried.text)}'
+            "</time>, while our network was unavailable)"
+        )
+    else:
+        checked = "never"
     if row.elapsed_ms is not None:
         checked += f", answered in {row.elapsed_ms} ms"
     facts.append(("Last checked", checked))

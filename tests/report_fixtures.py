@@ -386,3 +386,32 @@ def add_run(engine: Engine, *, network_unavailable: bool, status: str = "complet
         s.add(run)
         s.flush()
         return run.id
+
+
+#: When `tried_offline` has b-new's link last tried: three hours before NOW.
+TRIED_OFFLINE_AT = NOW - timedelta(hours=3)
+TRIED_OFFLINE_URL = "https://new-entry.example.org/"
+
+
+def tried_offline(engine: Engine) -> datetime:
+    """b-new's link as `catalog.health` leaves a link tried only while our own network was
+    down: two `network_unavailable` observations, no outcome, still `unchecked`, but
+    `last_checked_at` moved to the last try. Returns that time (`TRIED_OFFLINE_AT`)."""
+    from sqlalchemy import select
+
+    with session_scope(engine) as s:
+        link = s.scalars(select(Link).where(Link.url == TRIED_OFFLINE_URL)).one()
+        for at in (TRIED_OFFLINE_AT - timedelta(days=1), TRIED_OFFLINE_AT):
+            s.add(
+                Observation(
+                    run_id=None,
+                    link_id=link.id,
+                    url=link.url,
+                    checked_at=at,
+                    outcome=Outcome.NETWORK_UNAVAILABLE.value,
+                    reason="our network was unavailable",
+                )
+            )
+        assert link.outcome is None and link.state == "unchecked"
+        link.last_checked_at = TRIED_OFFLINE_AT
+    return TRIED_OFFLINE_AT

@@ -26,7 +26,7 @@ from catalog.hygiene import Finding, Level
 from catalog.queries import ReportData, history_events, iter_link_history, report_data
 from reports import build_context, render_csv, render_html, render_json, render_markdown
 from reports import render as render_module
-from reports.context import ReportContext, When, resource_pages
+from reports.context import ReportContext, Row, When, resource_pages
 from reports.render import (
     CSV_COLUMNS,
     csv_cell,
@@ -342,6 +342,28 @@ def test_every_fact_of_a_resource_page_is_shown_escaped(ctx: ReportContext) -> N
     assert values["Last checked"].endswith(", answered in 12 ms")
     assert values["Possibly out of date"] == f"{fx.HOSTILE}; second"
     assert tree.css_first("dd a[href='../publishers/x.html']") is not None
+
+
+def test_a_link_only_tried_while_our_network_was_down_shows_no_check_time(
+    ctx: ReportContext,
+) -> None:
+    # Such a link has no outcome: "Not checked yet", as `linkhealth resource` says, with
+    # the try's time said to be a try.
+    never = next(r for r in ctx.resources if r.resource_id == "b-new")
+    assert (never.label, never.last_checked, never.last_tried) == ("Not checked yet", None, None)
+
+    def last_checked(row: Row) -> str:
+        tree = LexborHTMLParser(f"<dl>{render_module.facts(row, '../')}</dl>")
+        assert tree.css("script") == []
+        terms = [dt.text() for dt in tree.css("dt")]
+        return dict(zip(terms, (dd.text() for dd in tree.css("dd")), strict=True))["Last checked"]
+
+    assert last_checked(never) == "never"
+    hostile = When(iso=fx.HOSTILE, date=fx.HOSTILE, text=fx.HOSTILE, ago=fx.HOSTILE)
+    tried = dataclasses.replace(never, last_tried=hostile)
+    assert last_checked(tried) == (
+        f"never (last tried {fx.HOSTILE}, while our network was unavailable)"
+    )
 
 
 @pytest.mark.parametrize("text", ["", "plain", fx.HOSTILE, "a&b \"q\" 'a' <x> & é · “”"])

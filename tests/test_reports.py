@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import json
 import os
 import re
 import shlex
@@ -414,6 +416,68 @@ def test_first_run_without_network_does_not_claim_nothing_was_run(tmp_path: Path
     assert page.css_first("#network-notice") is not None
     assert page.css_first("#empty-notice") is None
     assert "network" in ctx.headline
+
+
+def test_a_link_tried_only_while_our_network_was_down_was_never_checked(tmp_path: Path) -> None:
+    # catalog.health moves `last_checked_at` on a try that found our own network down, but
+    # learns no outcome: `linkhealth export` and `linkhealth resource` call such a link
+    # never checked, and so must the report's rows, whatever their format.
+    engine = fx.fixed_db(tmp_path / "offline-only.db")
+    tried = fx.tried_offline(engine)
+    (res,) = [r for r in report_data(engine).resources if r.resource_id == "b-new"]
+    assert (res.outcome_value, res.state) == (None, "unchecked")
+    assert res.last_checked_at is None and res.last_tried_at == tried
+    ctx = build_context(report_data(engine), now=fx.NOW)
+    row = _row(ctx, "b-new")
+    assert row.label == "Not checked yet" and row.priority is None
+    assert (row.last_checked, row.since, row.checks) == (None, None, 0)
+    assert row.last_tried is not None and row.last_tried.iso == tried.isoformat()
+    checked = _row(ctx, "a-ok-1")  # a link with an outcome keeps its time, and no "tried"
+    assert checked.last_checked is not None and checked.last_tried is None
+
+
+def test_no_format_gives_a_check_time_to_a_link_tried_only_while_offline(tmp_path: Path) -> None:
+    engine = fx.fixed_db(tmp_path / "offline-only.db")
+    tried = fx.tried_offline(engine)
+    row = _row(build_context(report_data(engine), now=fx.NOW), "b-new")
+    engine.dispose()
+    settings = Settings().with_overrides(
+        database_url=f"sqlite:///{tmp_path / 'offline-only.db'}", reports_dir=tmp_path / "default"
+    )
+    out = tmp_path / "out"
+    publish_report(
+        settings, formats=("html", "md", "csv", "json"), out_dir=out, clock=lambda: fx.NOW
+    )
+    iso, text = tried.isoformat(), tried.strftime("%Y-%m-%d %H:%M")
+
+    doc = json.loads((out / "latest.json").read_text(encoding="utf-8"))
+    (item,) = [r for r in doc["resources"] if r["resource_id"] == "b-new"]
+    assert (item["last_checked"], item["checks"], item["since"]) == (None, 0, None)
+    assert item["last_tried"]["iso"] == iso
+
+    with (out / "latest.csv").open(encoding="utf-8", newline="") as fh:
+        (record,) = [r for r in csv.DictReader(fh) if r["id"] == "b-new"]
+    assert (record["last_checked"], record["checks"], record["since"]) == ("", "0", "")
+
+    assert text not in (out / "latest.md").read_text(encoding="utf-8")
+
+    page = LexborHTMLParser((out / row.page).read_text(encoding="utf-8"))
+    facts = dict(
+        zip(
+            (dt.text() for dt in page.css("#facts dt")),
+            page.css("#facts dd"),
+            strict=True,
+        )
+    )
+    last = facts["Last checked"]
+    assert last.text().startswith("never")
+    assert "while our network was unavailable" in last.text()
+    stamps = [t.attributes["datetime"] for t in last.css("time")]
+    assert stamps == [iso]  # the try's time, said to be a try and not a check
+    assert row.publisher_page is not None
+    group = LexborHTMLParser((out / row.publisher_page).read_text(encoding="utf-8"))
+    status = group.css_first('tr[data-resource-id="b-new"] td[data-label="Last checked"]')
+    assert status is not None and status.text() == "—"
 
 
 def test_stale_entries_suggest_recording_a_review(data: ReportData) -> None:
