@@ -398,15 +398,21 @@ def test_check_strict_says_on_stderr_why_it_exits_6(
     assert lenient.exit_code == 0 and "--strict" not in lenient.stderr
 
 
-def test_check_refuses_a_bad_catalog_before_any_flow_run(
-    isolated_cwd: Path, fake_flow: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def no_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if the command looks for a Prefect server (a flow run would follow)."""
     import flows.prefect_server
 
-    def no_server(say: object) -> None:
+    def refuse(say: object) -> None:
         raise AssertionError("a Prefect server was looked for")
 
-    monkeypatch.setattr(flows.prefect_server, "ensure_server", no_server)
+    monkeypatch.setattr(flows.prefect_server, "ensure_server", refuse)
+
+
+@pytest.mark.usefixtures("no_server")
+def test_check_refuses_a_bad_catalog_before_any_flow_run(
+    isolated_cwd: Path, fake_flow: list[dict[str, object]]
+) -> None:
     missing = _invoke("check", "--catalog", "my-toolkit.yaml")
     assert missing.exit_code == 5, missing.output
     assert missing.stderr.count("my-toolkit.yaml") == 1 and "file_not_found" in missing.stderr
@@ -418,15 +424,10 @@ def test_check_refuses_a_bad_catalog_before_any_flow_run(
     assert fake_flow == []
 
 
+@pytest.mark.usefixtures("no_server")
 def test_an_unknown_id_is_refused_before_any_flow_run(
-    synced_good: Path, fake_flow: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
+    synced_good: Path, fake_flow: list[dict[str, object]]
 ) -> None:
-    import flows.prefect_server
-
-    def no_server(say: object) -> None:
-        raise AssertionError("a Prefect server was looked for")
-
-    monkeypatch.setattr(flows.prefect_server, "ensure_server", no_server)
     for command in (["check", "--id", "nosuchid"], ["recheck", "a", "nosuchid"]):
         result = _invoke(*command)
         assert result.exit_code == 4, (command, result.output)
