@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from catalog import store
 from catalog.clock import Clock, utcnow
@@ -25,6 +25,9 @@ from catalog.queries import broken_and_drift, history_events
 from catalog.settings import Settings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
+
+if TYPE_CHECKING:  # catalog.runs is heavy (httpx, canaries); only its type is used
+    from catalog.runs import RunSummary
 
 #: Prefect event names (the automation in deploy/automation-webhook.yaml matches on them).
 EVENT_CATALOG_EDITED = "linkhealth.catalog.edited"
@@ -148,7 +151,7 @@ def unknown_ids(settings: Settings, ids: Sequence[str]) -> list[str]:
         return []
     try:
         known = store.active_rids(engine_for(settings.database_url), ids)
-    except LinkhealthError:  # no database yet: the catalog files decide
+    except LinkhealthError:  # a database that cannot be opened: the catalog files decide
         known = set()
     rest = [i for i in ids if i not in known]
     if not rest:
@@ -282,7 +285,9 @@ def batch_stats(batch: CheckedBatch, stored: Mapping[str, int] | None = None) ->
         failures = sum(o.outcome.severity is Severity.BROKEN for o in obs)
     else:
         failures = sum(
-            n for value, n in stored.items() if Outcome(value).severity is Severity.BROKEN
+            n
+            for value, n in stored.items()
+            if (outcome := Outcome.known(value)) is not None and outcome.severity is Severity.BROKEN
         )
     return BatchStats(
         urls=len(obs),
@@ -391,22 +396,7 @@ def run_lines(runs: Iterable[Any]) -> list[str]:
     return out
 
 
-class SummaryLike(Protocol):
-    """What `catalog.runs.RunSummary` offers `strict_findings`."""
-
-    @property
-    def run_id(self) -> int: ...
-    @property
-    def urls_checked(self) -> int: ...
-    @property
-    def broken(self) -> int: ...
-    @property
-    def needs_look(self) -> int: ...
-    @property
-    def counts(self) -> Mapping[str, int]: ...
-
-
-def strict_findings(summary: SummaryLike) -> str | None:
+def strict_findings(summary: RunSummary) -> str | None:
     """Why `check --strict` fails (the run's URLs that failed or need a look, counted by
     outcome), or None when it passes."""
     if not (summary.broken or summary.needs_look):
@@ -415,11 +405,8 @@ def strict_findings(summary: SummaryLike) -> str | None:
     def counted(*severities: Severity) -> str:
         parts = []
         for value, n in sorted(summary.counts.items(), key=lambda item: (-item[1], item[0])):
-            try:
-                outcome = Outcome(value)
-            except ValueError:  # a count under a name this version does not know
-                continue
-            if n and outcome.severity in severities:
+            outcome = Outcome.known(value)
+            if n and outcome is not None and outcome.severity in severities:
                 parts.append(f"{outcome.label.lower()}: {n}")
         return ", ".join(parts)
 

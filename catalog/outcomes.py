@@ -80,6 +80,15 @@ class Outcome(StrEnum):
     #: Our own network was down during the check; says nothing about the link.
     NETWORK_UNAVAILABLE = "network_unavailable"
 
+    @classmethod
+    def known(cls, value: str | None) -> Outcome | None:
+        """The outcome named `value`, or None: a name written by an older or newer version
+        (or none at all) must not break what reads the database."""
+        try:
+            return cls(value) if value else None
+        except ValueError:
+            return None
+
     @property
     def info(self) -> OutcomeInfo:
         return _INFO[self]

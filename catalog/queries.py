@@ -535,11 +535,7 @@ def _stale_reasons(value: Any) -> tuple[str, ...]:
 
 
 def _outcome(value: str | None) -> Outcome | None:
-    # An outcome written by a newer or older version must not break the report.
-    try:
-        return Outcome(value) if value else None
-    except ValueError:
-        return None
+    return Outcome.known(value)
 
 
 def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:

@@ -179,11 +179,9 @@ class RunSummary:
         return out
 
 
-def _severity(outcome: str) -> Severity:
-    try:
-        return Outcome(outcome).severity
-    except ValueError:
-        return Severity.UNKNOWN
+def _severity(value: str) -> Severity:
+    outcome = Outcome.known(value)
+    return outcome.severity if outcome is not None else Severity.UNKNOWN
 
 
 def prepare_run(

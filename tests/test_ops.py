@@ -33,7 +33,8 @@ from catalog.ops import (
     unknown_ids,
     verdict_lines,
 )
-from catalog.outcomes import Outcome, Severity
+from catalog.outcomes import Outcome
+from catalog.runs import RunSummary
 from catalog.settings import HealthSettings, Settings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
@@ -329,26 +330,14 @@ def test_webhook_automation_example_is_a_valid_automation() -> None:
     }
 
 
-@dataclass(frozen=True)
-class _Summary:
-    counts: dict[str, int]
-    run_id: int = 7
-    urls_checked: int = 9
-
-    @property
-    def broken(self) -> int:
-        return sum(n for o, n in self.counts.items() if Outcome(o).severity is Severity.BROKEN)
-
-    @property
-    def needs_look(self) -> int:
-        looks = (Severity.LOOK, Severity.UPDATE)
-        return sum(n for o, n in self.counts.items() if Outcome(o).severity in looks)
+def _summary(counts: dict[str, int]) -> RunSummary:
+    return RunSummary(7, "completed", "manual", days(1), days(1), 9, counts, False)
 
 
 def test_strict_findings_say_which_urls_failed_or_need_a_look() -> None:
-    assert strict_findings(_Summary({"ok": 9})) is None
+    assert strict_findings(_summary({"ok": 9})) is None
     found = strict_findings(
-        _Summary({"ok": 5, "not_found": 2, "gone": 1, "redirected_permanent": 1})
+        _summary({"ok": 5, "not_found": 2, "gone": 1, "redirected_permanent": 1})
     )
     assert found is not None
     assert found.startswith("in run 7, 3 of 9 URLs failed (")
