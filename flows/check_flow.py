@@ -208,8 +208,7 @@ def run_check(
 def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchStored]:
     """Check the batches on the task runner and store each as soon as it finishes."""
     log = get_run_logger()
-    run_id, batches = prepared.run_id, prepared.batches
-    url_count = sum(len(b.targets) for b in batches)
+    run_id, batches, url_count = prepared.run_id, prepared.batches, prepared.url_count
     progress = create_progress_artifact(
         0.0 if batches else 100.0,
         key=PROGRESS_KEY,
@@ -259,7 +258,7 @@ def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchSto
             checked = future.result()
             in_flight -= 1
             in_flight += submit_next()
-            done_urls += _store_one(settings, prepared, checked, stored, started)
+            done_urls = _store_one(settings, prepared, checked, stored, done_urls, started)
             update_progress_artifact(progress, progress_percent(shown(done_urls), url_count))  # type: ignore[arg-type]
     finally:
         _LIVE.forget(run_id)
@@ -271,13 +270,14 @@ def _store_one(
     prepared: PreparedRun,
     checked: CheckedBatch,
     stored: list[BatchStored],
+    done: int,
     started: float,
 ) -> int:
     """Store one checked batch, append it to `stored` and log it with the run's totals
-    (checking `started` then); the URLs it stored."""
+    (`done` URLs stored before it, checking since `started`); the URLs stored now."""
     result = store_batch(settings, prepared.run_id, checked.observations, lease=prepared.lease)
     stored.append(result)
-    done = sum(s.observations for s in stored)
+    done += result.observations
     elapsed = max(time.perf_counter() - started, 1e-6)
     stats = batch_stats(checked, result.counts)
     get_run_logger().info(
@@ -296,7 +296,7 @@ def _store_one(
         result.events,
         "; NETWORK LOOKS DOWN" if result.network_down else "",
     )
-    return result.observations
+    return done
 
 
 def _publish(settings: Settings, summary: RunSummary, before: Tally) -> None:
