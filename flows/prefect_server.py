@@ -44,7 +44,8 @@ def api_url(port: int | None = None) -> str:
     return f"http://{DEFAULT_HOST}:{port or _port()}/api"
 
 
-def _pid_file() -> Path:
+def pid_file() -> Path:
+    """Where the pid of the server started from this folder is kept (relative to it)."""
     return STATE_DIR / "prefect-server.pid"
 
 
@@ -69,7 +70,7 @@ def ensure_server(say: Callable[[str], None] = print) -> ServerInfo:
     url = api_url()
     if is_healthy(url):
         os.environ["PREFECT_API_URL"] = url
-        return ServerInfo(api_url=url, how="running", pid=_read_pid())
+        return ServerInfo(api_url=url, how="running", pid=recorded_pid())
     say(
         f"No Prefect server answered at {url}; starting one in the background (log: {_log_file()})."
     )
@@ -106,7 +107,7 @@ def _start(url: str) -> int:
             env=env,
             start_new_session=True,  # survives this command; stopped by `linkhealth server stop`
         )
-    _pid_file().write_text(str(proc.pid))
+    pid_file().write_text(str(proc.pid))
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if is_healthy(url, timeout=1.0):
@@ -123,19 +124,10 @@ def _start(url: str) -> int:
     )
 
 
-def pid_file() -> Path:
-    """Where the pid of the server started from this folder is kept (relative to it)."""
-    return _pid_file()
-
-
 def recorded_pid() -> int | None:
     """The pid this folder recorded when it started a server, if any (it may have ended)."""
-    return _read_pid()
-
-
-def _read_pid() -> int | None:
     try:
-        return int(_pid_file().read_text().strip())
+        return int(pid_file().read_text().strip())
     except (OSError, ValueError):
         return None
 
@@ -144,13 +136,13 @@ def stop_server() -> int | None:
     """Stop the server started from this folder (its pid is in `pid_file()`); returns its
     pid, or None when this folder started none that still runs (a stale pid file is
     removed). A server started from another folder is never touched."""
-    pid = _read_pid()
+    pid = recorded_pid()
     if pid is None:
         return None
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
-        _pid_file().unlink(missing_ok=True)
+        pid_file().unlink(missing_ok=True)
         return None
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -161,5 +153,5 @@ def stop_server() -> int | None:
         time.sleep(0.2)
     else:
         os.killpg(pid, signal.SIGKILL)
-    _pid_file().unlink(missing_ok=True)
+    pid_file().unlink(missing_ok=True)
     return pid
