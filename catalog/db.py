@@ -71,10 +71,7 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
         except (IntegrityError, ProgrammingError):
             raise  # a migration's own bug: its traceback is what a developer needs
         except DatabaseError as exc:  # unreachable server, locked file, not a database...
-            raise StoreError(
-                f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
-                f"{exc.orig}"
-            ) from exc
+            raise StoreError(f"cannot open database {_shown(engine.url)}: {exc.orig}") from exc
     return engine
 
 
