@@ -40,7 +40,11 @@ Decisions worth knowing:
 - `Severity.LOOK` outcomes never count as failures and leave the failure count and
   first-failure time alone, so a link blocked once between two failures stays on
   course to `broken`.
-- `network_unavailable` says nothing about the link: only `last_checked_at` moves.
+- `network_unavailable` says nothing about the link. On a link never checked it sets
+  `last_checked_at` (shown as "last tried": the planner and the report need to know a
+  try was made); on a link with an outcome nothing moves, so "last checked" stays the
+  time of the last check that reached the network (an offline night would otherwise
+  show as a fresh check in the report, `export` and `resource`).
 - The first observation of a link writes `outcome_changed` (old None) only when it
   is not OK, so a new catalog of working links does not flood the event log.
 - `state_changed` is written for every change of state except the quiet ones:
@@ -125,6 +129,8 @@ def apply_observation(
 ) -> tuple[LinkState, list[Change]]:
     """The link's state after `obs`, and the changes it revealed."""
     if obs.outcome is Outcome.NETWORK_UNAVAILABLE:
+        if prev.outcome is not None:
+            return prev, []
         return replace(prev, last_checked_at=obs.checked_at), []
 
     severity = obs.outcome.severity

@@ -540,9 +540,9 @@ def _outcome(value: str | None) -> Outcome | None:
 
 def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
     outcome = _outcome(row["outcome"])
-    # A try that found our own network down moves `links.last_checked_at` and nothing
-    # else: without an outcome that time is a try, not a check (as `catalog.export` and
-    # `catalog.decisions` say).
+    # A try that found our own network down moves `links.last_checked_at` only on a link
+    # without an outcome (catalog.health): there that time is a try, not a check (as
+    # `catalog.export` and `catalog.decisions` say).
     checked = row["outcome"] is not None
     suggested = row["suggested_url"]
     if suggested is None and outcome is Outcome.REDIRECTED_PERMANENT and row["final_url"]:

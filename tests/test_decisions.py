@@ -237,3 +237,14 @@ def test_history_of_a_link_only_tried_while_offline_says_it_was_never_checked(
     text = "\n".join(decisions.history_lines(store.resource_history(engine, "a"), now=days(2)))
     assert "never checked: last tried" in text and "network was unavailable" in text
     assert "unchecked: ?" not in text
+
+
+def test_history_after_a_night_offline_gives_the_last_real_check(engine: Engine) -> None:
+    health = Settings().health
+    store.record_observations(
+        engine, None, [make_observation(OLD, checked_at=days(1))], health, now=days(1)
+    )
+    offline = make_observation(OLD, Outcome.NETWORK_UNAVAILABLE, days(2), http_status=None)
+    store.record_observations(engine, None, [offline], health, now=days(2))
+    text = "\n".join(decisions.history_lines(store.resource_history(engine, "a"), now=days(3)))
+    assert f"(last checked {days(1):%Y-%m-%d %H:%M}" in text, text

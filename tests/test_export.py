@@ -90,6 +90,19 @@ def test_a_resource_only_tried_while_offline_exports_as_never_checked(engine: En
     assert (a["outcome"], a["state"], a["checked_at"]) == ("", "unchecked", None)
 
 
+def test_a_night_offline_does_not_pass_for_a_check(engine: Engine) -> None:
+    observe(engine, make_observation(URL_B, Outcome.NOT_FOUND, checked_at=T0))
+    offline = make_observation(
+        URL_B, Outcome.NETWORK_UNAVAILABLE, checked_at=days(1), http_status=None
+    )
+    observe(engine, offline)
+    b = rows_by_id(engine)["b"]
+    assert (b["outcome"], b["checked_at"]) == (
+        "not_found",
+        "2025-03-01T02:00:00Z",
+    )  # T0, not the try
+
+
 def test_content_changed_compares_with_the_previous_fingerprinted_observation(
     engine: Engine,
 ) -> None:

@@ -128,12 +128,21 @@ def test_permanent_redirect_counts_as_working() -> None:
     assert state.consecutive_failures == 0
 
 
-def test_network_unavailable_changes_nothing_but_the_check_time() -> None:
+def test_network_unavailable_changes_nothing_on_a_checked_link() -> None:
+    """Not even the check time: the report's "last checked" is the last check that
+    reached the network, not a night our own network was down."""
     before = run([failing(0)])
     obs = make_observation(outcome=Outcome.NETWORK_UNAVAILABLE, checked_at=days(1))
     state, changes = apply_observation(before, obs, HEALTH, now=days(1))
     assert changes == []
-    assert state == LinkState(**{**before.__dict__, "last_checked_at": days(1)})
+    assert state == before
+
+
+def test_network_unavailable_on_a_never_checked_link_records_only_the_try() -> None:
+    obs = make_observation(outcome=Outcome.NETWORK_UNAVAILABLE, checked_at=days(1))
+    state, changes = apply_observation(LinkState(), obs, HEALTH, now=days(1))
+    assert changes == []
+    assert state == LinkState(last_checked_at=days(1))
 
 
 def test_content_change_needs_two_known_fingerprints() -> None:
