@@ -14,9 +14,10 @@ of broken or drifted resources rose (decided in `catalog.ops`).
 Run safety: a full run (no `resource_ids`) holds the database lease of `catalog.runs`
 ("full-run", or "full-run:i/n" for `shard="i/n"`), renewed by a heartbeat thread and by
 each stored batch, released in a `finally`. When another run holds it, a scheduled run
-(`trigger="schedule"`) ends `Cancelled` with the holder and expiry in its message (an
-overlap is expected, not a failure worth an alert); any other trigger raises
-`RunInProgressError`, which the CLI turns into exit code 8.
+(`trigger="schedule"` on a run the scheduler made: `flows.triggers`) ends `Cancelled`
+with the holder and expiry in its message (an overlap is expected, not a failure worth
+an alert); any other trigger raises `RunInProgressError`, which the CLI turns into exit
+code 8.
 
 Scale-out: `check-catalog-sharded` starts one `check-catalog` deployment run per host
 shard (`catalog.shards`), so several workers of one pool share a night's run while each
@@ -81,6 +82,7 @@ from catalog.shards import Shard, all_shards, lease_name
 from catalog.upgrades import check_batch_with_upgrades
 from flows.events import emit_notices
 from flows.malloc_arenas import cap_malloc_arenas
+from flows.triggers import run_trigger
 from reports import publish_report
 from reports.publish import queue_head
 
@@ -338,6 +340,7 @@ def check_catalog(
 ) -> RunSummary:
     """Check every URL of the configured catalogs (or of one host shard, "1/2") and record
     what was found. A scheduled run that finds another full run in progress is Cancelled."""
+    trigger = run_trigger(trigger)
     try:
         settings = load_settings(config).with_overrides(**(overrides or {}))
         return run_check(
@@ -403,6 +406,7 @@ def check_catalog_sharded(
     from catalog.runs import LEASE_TTL, RunLease
 
     log = get_run_logger()
+    trigger = run_trigger(trigger)
     try:
         settings = load_settings(config).with_overrides(**(overrides or {}))
         engine = engine_for(settings.database_url)

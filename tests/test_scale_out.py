@@ -204,29 +204,15 @@ def workers(
 def test_two_workers_split_a_run_by_host_shard_and_check_every_url_once(
     prefect_harness: None, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prefect.settings import PREFECT_API_URL
-
     from flows.check_flow import check_catalog_sharded
 
     pool = f"lh-scale-{uuid.uuid4().hex[:8]}"
     _create_pool(pool)
     with sharded_site() as site:
         config = _write_settings(tmp_path, db_url, sorted(site.urls))
-        env = {
-            **os.environ,
-            "PREFECT_API_URL": str(PREFECT_API_URL.value()),
-            "PREFECT_LOGGING_LEVEL": "INFO",
-            "PREFECT_WORKER_QUERY_SECONDS": "1",
-            "LINKHEALTH_HOME": str(ROOT),
-            "LINKHEALTH_CONFIG": str(config),
-        }
+        env = _worker_env(config)
         with workers(pool, env, tmp_path, count=SHARDS) as started:
-            deploy = subprocess.run(
-                [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--name", "shard",
-                 "--pool", pool],
-                cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-            )  # fmt: skip
-            assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+            _deploy("shard", pool, env)
             monkeypatch.setenv("LINKHEALTH_CONFIG", str(config))  # the parent renders the report
             states = check_catalog_sharded(shards=SHARDS, poll_seconds=0.5)
         assert site.overlapped.is_set(), "the two shard runs never ran at the same time"
@@ -256,6 +242,9 @@ def test_two_workers_split_a_run_by_host_shard_and_check_every_url_once(
         assert summary["shard"] == f"{site.urls[url] + 1}/{SHARDS}"
     assert sorted(r.summary["shard"] for r in runs) == ["1/2", "2/2"]
     assert all(r.status == "completed" for r in runs)
+    # The parent (called here as by a schedule) passes its trigger on to its shard runs,
+    # which are deployment runs the scheduler did not make (flows.triggers).
+    assert [r.trigger for r in runs] == ["schedule", "schedule"]
     # Each worker ran one shard: the process holding each shard's lease descended from it.
     workers_of_shard = {
         r.summary["shard"]: {
@@ -268,6 +257,56 @@ def test_two_workers_split_a_run_by_host_shard_and_check_every_url_once(
     assert sorted(map(len, workers_of_shard.values())) == [1, 1], (workers_of_shard, worker_logs)
     assert set().union(*workers_of_shard.values()) == {w.pid for w in started}
     assert (tmp_path / "reports" / "latest.html").is_file()
+
+
+def test_a_run_of_the_nightly_deployment_started_by_hand_is_manual(
+    prefect_harness: None, tmp_path: Path, db_url: str
+) -> None:
+    """prefect.yaml gives `nightly` the parameter `trigger: schedule`; a run someone starts
+    (`prefect deployment run`, the UI's Quick run) must be recorded as manual, and fail
+    rather than end Cancelled on an overlap (flows.triggers)."""
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.deployments import run_deployment
+
+    pool = f"lh-manual-{uuid.uuid4().hex[:8]}"
+    _create_pool(pool)
+    with sharded_site() as site:
+        site.overlapped.set()  # one run alone: nothing to wait for
+        env = _worker_env(_write_settings(tmp_path, db_url, sorted(site.urls)))
+        with workers(pool, env, tmp_path, count=1):
+            _deploy("nightly", pool, env)
+            run = run_deployment("check-catalog/nightly", timeout=120, poll_interval=0.5)
+    assert isinstance(run, FlowRun) and run.state is not None
+    assert run.state.is_completed(), [p.read_text() for p in tmp_path.glob("worker-*.log")]
+    assert run.parameters["trigger"] == "schedule" and not run.auto_scheduled
+    engine = open_engine(db_url)
+    try:
+        assert [r.trigger for r in store.latest_runs(engine)] == ["manual"]
+    finally:
+        engine.dispose()
+
+
+def _worker_env(config: Path) -> dict[str, str]:
+    """A worker's environment as an operator sets it up (see the module docstring)."""
+    from prefect.settings import PREFECT_API_URL
+
+    return {
+        **os.environ,
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+        "PREFECT_LOGGING_LEVEL": "INFO",
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "LINKHEALTH_HOME": str(ROOT),
+        "LINKHEALTH_CONFIG": str(config),
+    }
+
+
+def _deploy(name: str, pool: str, env: dict[str, str]) -> None:
+    deploy = subprocess.run(
+        [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--name", name,
+         "--pool", pool],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
 
 
 def test_a_sharded_run_never_starts_beside_an_unsharded_full_run(
