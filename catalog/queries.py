@@ -17,11 +17,11 @@ it finishes.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -32,6 +32,7 @@ from catalog.db import session_scope
 from catalog.errors import NotFoundError
 from catalog.health import BROKEN as BROKEN_STATE
 from catalog.outcomes import Outcome
+from catalog.shards import SHARDED_RUN
 from catalog.tables import Collection, Event, Link, Observation, Resource, Run
 
 #: The totals key for resources whose link has never been checked.
@@ -55,6 +56,13 @@ class RunInfo:
     duration_s: float | None
     #: The run's own outcome counts, as stored ({"ok": 20, ...}).
     counts: Mapping[str, int]
+    #: For a sharded run (`check-catalog-sharded`), its shard runs, by id: the figures
+    #: above are theirs together and `id` is the last one's. Empty for any other run.
+    shards: tuple[RunInfo, ...] = ()
+
+    @property
+    def run_ids(self) -> tuple[int, ...]:
+        return tuple(part.id for part in self.shards) or (self.id,)
 
 
 @dataclass(frozen=True)
@@ -361,7 +369,44 @@ def _run(session: Session, run_id: int | None) -> RunInfo | None:
             raise NotFoundError(
                 f"run {run_id} does not exist; `linkhealth status --limit 50` lists the runs"
             )
-    return _run_info(row)
+    return _whole_run(session, row)
+
+
+def _whole_run(session: Session, row: Run) -> RunInfo:
+    """`row`, or the sharded run it was one shard of: a sharded night is one run to a
+    curator, and its last shard alone would show a part of the URLs and miss an outage
+    that only another shard's machine had."""
+    key = (row.summary or {}).get(SHARDED_RUN)
+    if not key:
+        return _run_info(row)
+    shards = session.scalars(
+        select(Run).where(Run.summary[SHARDED_RUN].as_string() == key).order_by(Run.id)
+    ).all()
+    return _merged([_run_info(r) for r in shards] or [_run_info(row)])
+
+
+def _merged(shards: Sequence[RunInfo]) -> RunInfo:
+    last = shards[-1]
+    started = min(part.started_at for part in shards)
+    finished = max((p.finished_at for p in shards if p.finished_at is not None), default=None)
+    counts: Counter[str] = Counter()
+    for part in shards:
+        counts.update(part.counts)
+    statuses = {part.status for part in shards}
+    status = next((s for s in ("failed", "aborted", "running") if s in statuses), last.status)
+    return RunInfo(
+        id=last.id,
+        trigger=last.trigger,
+        status=status,
+        started_at=started,
+        finished_at=finished,
+        urls_planned=sum(part.urls_planned for part in shards),
+        urls_checked=sum(part.urls_checked for part in shards),
+        network_unavailable=any(part.network_unavailable for part in shards),
+        duration_s=(finished - started).total_seconds() if finished is not None else None,
+        counts=MappingProxyType(dict(sorted(counts.items()))),
+        shards=tuple(shards),
+    )
 
 
 def _run_info(row: Run) -> RunInfo:
@@ -382,11 +427,15 @@ def _run_info(row: Run) -> RunInfo:
 def _previous_run(session: Session, run: RunInfo) -> RunInfo | None:
     row = session.scalars(
         select(Run)
-        .where(Run.finished_at.is_not(None), Run.finished_at <= run.started_at, Run.id != run.id)
+        .where(
+            Run.finished_at.is_not(None),
+            Run.finished_at <= run.started_at,
+            Run.id.not_in(run.run_ids),
+        )
         .order_by(Run.finished_at.desc(), Run.id.desc())
         .limit(1)
     ).first()
-    return _run_info(row) if row else None
+    return _whole_run(session, row) if row else None
 
 
 def _trend_runs(session: Session, run: RunInfo, days: int) -> tuple[RunInfo, ...]:
@@ -400,7 +449,21 @@ def _trend_runs(session: Session, run: RunInfo, days: int) -> tuple[RunInfo, ...
         )
         .order_by(Run.finished_at, Run.id)
     )
-    return tuple(_run_info(r) for r in rows)
+    # The shards of a sharded run are one entry, where its first shard finished.
+    entries: list[RunInfo | str] = []
+    shards: defaultdict[str, list[RunInfo]] = defaultdict(list)
+    for row in rows:
+        key = (row.summary or {}).get(SHARDED_RUN)
+        if not key:
+            entries.append(_run_info(row))
+            continue
+        if key not in shards:
+            entries.append(key)
+        shards[key].append(_run_info(row))
+    return tuple(
+        _merged(sorted(shards[e], key=attrgetter("id"))) if isinstance(e, str) else e
+        for e in entries
+    )
 
 
 def _changes(session: Session, run: RunInfo, previous: RunInfo | None) -> tuple[EventRow, ...]:
@@ -409,7 +472,7 @@ def _changes(session: Session, run: RunInfo, previous: RunInfo | None) -> tuple[
     window = and_(Event.at > lower, Event.at <= upper)
     if previous is None:
         window = and_(Event.at >= lower, Event.at <= upper)
-    query = _events_query().where(or_(Event.run_id == run.id, window))
+    query = _events_query().where(or_(Event.run_id.in_(run.run_ids), window))
     return tuple(_event_row(r) for r in session.execute(query.order_by(Event.at, Event.id)))
 
 

@@ -23,6 +23,8 @@ from catalog.settings import CheckSettings
 
 #: Lease of an unsharded full run; shard runs use "full-run:<i>/<n>".
 FULL_RUN_LEASE = "full-run"
+#: `runs.summary` key: the Prefect flow run id of the sharded run a shard run was part of.
+SHARDED_RUN = "sharded_run"
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 

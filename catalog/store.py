@@ -55,6 +55,7 @@ from catalog.health import Change, Entry, LinkState
 from catalog.model import Catalog, Observation, Previous, Resource, Target
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
+from catalog.shards import SHARDED_RUN
 from catalog.staleness import staleness
 from catalog.urls import CheckedUrl, canonical_url, parse_url
 
@@ -296,6 +297,17 @@ def start_run(
         s.add(run)
         s.flush()
         return run.id
+
+
+def group_shard_runs(engine: Engine, flow_run_ids: Sequence[str], sharded_run: str) -> list[int]:
+    """Mark the runs of `flow_run_ids` as the shards of one sharded run, so reports show
+    that night as one run (`catalog.queries`); their ids. A shard whose flow failed before
+    it recorded a run has no row and is simply not among them."""
+    with write_session(engine) as s:
+        runs = s.scalars(select(t.Run).where(t.Run.flow_run_id.in_(list(flow_run_ids)))).all()
+        for run in runs:
+            run.summary = {**(run.summary or {}), SHARDED_RUN: sharded_run}
+        return sorted(run.id for run in runs)
 
 
 def set_run_planned(engine: Engine, run_id: int, urls_planned: int) -> None:

@@ -450,6 +450,8 @@ def check_catalog_sharded(
                         if part not in states and state is not None and state.is_final():
                             states[part] = state.name or state.type.value
                             log.info("Shard %s: %s", part, state.name)
+            # One run to the report: its figures and outage notice cover every shard.
+            store.group_shard_runs(engine, [str(i) for i in started.values()], str(flow_run.id))
             if render:
                 render_report_task(settings, None)
     finally:

@@ -255,6 +255,8 @@ class RunSummary:
     urls_checked: int
     duration: str | None
     network_unavailable: bool
+    #: A sharded run's shard run ids ("Run 7 (shard runs 6, 7)"); () for any other run.
+    shards: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -914,6 +916,15 @@ def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool)
 
 
 def _network_notice(run: RunInfo | None) -> str:
+    offline = [part.id for part in run.shards if part.network_unavailable] if run else []
+    if run and offline and len(offline) < len(run.shards):
+        # One machine of a sharded run offline says nothing of the other shards' links.
+        which = ", ".join(map(str, offline))
+        return (
+            f"Our own network was unreachable during shard run {which} of run {run.id}, so "
+            "it learned nothing about that shard's links. Nothing below changed because of "
+            "it; they will be checked again next run."
+        )
     which = f"run {run.id}" if run else "the last run"
     return (
         f"Our own network was unreachable during {which}, so it learned nothing about the "
@@ -942,6 +953,7 @@ def _run(run: RunInfo, now: datetime) -> RunSummary:
         if run.duration_s is not None
         else None,
         network_unavailable=run.network_unavailable,
+        shards=tuple(part.id for part in run.shards),
     )
 
 

@@ -31,6 +31,7 @@ from bench.harness import proc_stat
 from catalog import store, tables
 from catalog.clock import utcnow
 from catalog.db import open_engine, session_scope
+from catalog.queries import report_data
 from catalog.runs import LEASE_TTL, RunInProgressError
 from catalog.shards import FULL_RUN_LEASE, shard_of
 from tests.local_site import Answer, handler_class
@@ -235,6 +236,9 @@ def test_two_workers_split_a_run_by_host_shard_and_check_every_url_once(
             runs = s.scalars(select(tables.Run).order_by(tables.Run.id)).all()
             assert s.scalar(select(func.count()).select_from(tables.Observation)) == len(rows)
         assert store.get_lease(engine, FULL_RUN_LEASE) is None  # the parent gave it back
+        night = report_data(engine).run  # the report's run is the whole night, not a shard
+        assert night is not None and night.urls_checked == len(site.urls)
+        assert sorted(night.run_ids) == sorted(r.id for r in runs)
     finally:
         engine.dispose()
     assert sorted(url for url, _ in rows) == sorted(site.urls)

@@ -1,0 +1,131 @@
+"""A sharded night (`check-catalog-sharded`) is one run in the report: its figures, its
+outage notice, its changes and its place in the trend cover every shard, not the last one
+to finish."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+from sqlalchemy import Engine
+
+from catalog import store
+from catalog.outcomes import Outcome
+from catalog.queries import report_data
+from catalog.settings import HealthSettings
+from catalog.sync import sync_catalogs
+from reports import build_context, render_html, render_markdown
+from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
+
+URLS = [f"https://host{n}.example/page" for n in range(4)]
+#: Shard 1/2 holds host0 and host1, shard 2/2 host2 and host3 (as far as the report cares).
+SHARD_URLS = {"1/2": URLS[:2], "2/2": URLS[2:]}
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    catalog = make_catalog(resources=[make_resource(f"r{n}", url) for n, url in enumerate(URLS)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [catalog], now=days(0))
+        yield engine
+
+
+def plain_run(engine: Engine, at: datetime) -> int:
+    run_id = store.start_run(engine, trigger="schedule", now=at)
+    observations = [make_observation(url, checked_at=at) for url in URLS]
+    store.record_observations(engine, run_id, observations, HealthSettings(), now=at)
+    store.finish_run(engine, run_id, status="completed", now=at + timedelta(minutes=5))
+    return run_id
+
+
+def sharded_night(
+    engine: Engine, at: datetime, *, offline: str | None = None, broken: str | None = None
+) -> list[int]:
+    """Two shard runs, the second starting a minute after the first, grouped as the
+    sharded flow groups them; `offline` names a shard whose machine had no network."""
+    flow_runs = {part: f"flow-{at:%d}-{part}" for part in SHARD_URLS}
+    ids = []
+    for n, (part, urls) in enumerate(SHARD_URLS.items()):
+        start = at + timedelta(minutes=n)
+        run_id = store.start_run(engine, trigger="schedule", now=start, flow_run_id=flow_runs[part])
+        store.set_run_planned(engine, run_id, len(urls))
+        outcome = Outcome.NETWORK_UNAVAILABLE if part == offline else Outcome.OK
+        observations = [
+            make_observation(url, Outcome.NOT_FOUND if url == broken else outcome, checked_at=start)
+            for url in urls
+        ]
+        store.record_observations(engine, run_id, observations, HealthSettings(), now=start)
+        store.finish_run(
+            engine,
+            run_id,
+            status="completed",
+            now=start + timedelta(minutes=5),
+            network_unavailable=part == offline,
+        )
+        ids.append(run_id)
+    grouped = store.group_shard_runs(engine, list(flow_runs.values()), f"night-{at:%d}")
+    assert grouped == ids
+    return ids
+
+
+def test_the_report_of_a_sharded_night_counts_every_shard(engine: Engine) -> None:
+    first = plain_run(engine, days(1))
+    ids = sharded_night(engine, days(2), broken=URLS[0])
+
+    data = report_data(engine)
+
+    assert data.run is not None
+    assert (data.run.id, data.run.run_ids) == (ids[-1], tuple(ids))
+    assert (data.run.urls_checked, data.run.urls_planned) == (4, 4)
+    assert dict(data.run.counts) == {"not_found": 1, "ok": 3}
+    assert data.run.started_at == days(2)
+    assert data.run.finished_at == days(2) + timedelta(minutes=6)
+    assert data.previous_run is not None and data.previous_run.id == first
+    # The link that broke in the first shard is among the night's changes.
+    assert any(c.kind == "outcome_changed" and c.run_id == ids[0] for c in data.changes)
+    markdown = render_markdown(build_context(data, now=days(3)))
+    assert f"Run {ids[-1]} (shard runs {ids[0]}, {ids[1]})" in markdown
+    assert "4 of 4 URLs checked" in markdown
+
+
+def test_an_outage_of_one_shards_machine_shows_and_says_which_shard(engine: Engine) -> None:
+    """Only the last shard used to count: an offline first shard went unmentioned."""
+    plain_run(engine, days(1))
+    ids = sharded_night(engine, days(2), offline="1/2")
+
+    data = report_data(engine)
+    assert data.network_unavailable
+    page = LexborHTMLParser(render_html(build_context(data, now=days(3))))
+    notice = page.css_first("#network-notice")
+    assert notice is not None
+    assert f"shard run {ids[0]} of run {ids[1]}" in notice.text()
+    assert "that shard's links" in notice.text()
+
+
+def test_a_sharded_night_is_one_point_of_the_trend_and_one_previous_run(engine: Engine) -> None:
+    first_night = sharded_night(engine, days(1))
+    second_night = sharded_night(engine, days(2))
+
+    data = report_data(engine)
+
+    assert [run.run_ids for run in data.trend_runs] == [tuple(first_night), tuple(second_night)]
+    assert data.previous_run is not None
+    assert data.previous_run.run_ids == tuple(first_night)
+    assert data.previous_run.urls_checked == 4
+
+
+def test_a_report_of_one_shard_run_by_id_shows_its_whole_night(engine: Engine) -> None:
+    ids = sharded_night(engine, days(1))
+    run = report_data(engine, run_id=ids[0]).run
+    assert run is not None and run.run_ids == tuple(ids) and run.urls_checked == 4
+
+
+def test_runs_not_grouped_stay_separate(engine: Engine) -> None:
+    first = plain_run(engine, days(1))
+    second = plain_run(engine, days(2))
+    data = report_data(engine)
+    assert data.run is not None and data.run.run_ids == (second,) and data.run.shards == ()
+    assert [run.id for run in data.trend_runs] == [first, second]
