@@ -53,7 +53,10 @@ Decisions worth knowing:
   taken from successful observations: an error page is not the resource, and the
   last good facts stay the baseline to compare with once the link works again.
   A missing value (HEAD-only check, 304) keeps the old one; a 304 also counts as
-  a fresh fingerprint, since the server vouched the content is unchanged.
+  a fresh fingerprint, since the server vouched the content is unchanged. The
+  validators (ETag, Last-Modified) are those of the fingerprinted copy: a HEAD-only
+  check never replaces them, or the next conditional GET would vouch for a version
+  nobody read.
 """
 
 from __future__ import annotations
@@ -205,10 +208,13 @@ def _with_content(state: LinkState, obs: Observation) -> LinkState:
     return replace(
         state,
         fingerprint_since=obs.checked_at if moved else state.fingerprint_since,
-        etag=obs.etag if obs.etag is not None or not obs.not_modified else state.etag,
+        # Validators belong to the copy we fingerprinted. A HEAD's would make the next
+        # fingerprint GET conditional on a version never read: its 304 would carry the old
+        # fingerprint and title over a changed page, for good.
+        etag=obs.etag if fresh_fingerprint or (vouched and obs.etag) else state.etag,
         last_modified=(
             obs.last_modified
-            if obs.last_modified is not None or not obs.not_modified
+            if fresh_fingerprint or (vouched and obs.last_modified)
             else state.last_modified
         ),
         fingerprint=obs.fingerprint if fresh_fingerprint else state.fingerprint,

@@ -171,6 +171,21 @@ def test_not_modified_keeps_the_old_fingerprint_and_title() -> None:
     assert changes == []
 
 
+def test_a_head_only_check_keeps_the_validators_of_the_fingerprinted_copy() -> None:
+    state = run([make_observation(fingerprint="aaa", etag='"v1"', last_modified="Mon, 1 Jan")])
+    head = make_observation(
+        fingerprint=None, etag='"v2"', last_modified="Tue, 2 Jan", methods=("HEAD",)
+    )
+    new, _ = apply_observation(state, head, HEALTH, now=days(1))
+    assert (new.fingerprint, new.etag, new.last_modified) == ("aaa", '"v1"', "Mon, 1 Jan")
+    fetched = make_observation(fingerprint="bbb", etag='"v2"', last_modified="Tue, 2 Jan")
+    new, _ = apply_observation(new, fetched, HEALTH, now=days(8))
+    assert (new.fingerprint, new.etag, new.last_modified) == ("bbb", '"v2"', "Tue, 2 Jan")
+    renewed = make_observation(not_modified=True, http_status=304, etag='"v3"', checked_at=days(9))
+    new, _ = apply_observation(new, renewed, HEALTH, now=days(9))
+    assert (new.fingerprint, new.etag, new.last_modified) == ("bbb", '"v3"', "Tue, 2 Jan")
+
+
 def test_error_pages_do_not_replace_the_content_facts() -> None:
     state = run([make_observation(fingerprint="aaa", title="Guide")])
     state = run([failing(1)], state)

@@ -510,3 +510,66 @@ def test_witnesses_over_real_sockets(tmp_path: Path) -> None:
         assert recheck(dead).network_down
         assert sum(site.hits.values()) == site_hits  # nothing answered there any more
         assert (link(engine, dead).consecutive_failures, link(engine, dead).state) == (2, SUSPECT)
+
+
+# --- conditional GETs across nights ----------------------------------------------------------
+
+
+class ChangingPage:
+    """a.example/a served with an ETag that moves with `version`, as do its title and text;
+    it answers a GET whose If-None-Match is the current ETag with 304."""
+
+    def __init__(self) -> None:
+        self.version = 1
+        #: The If-None-Match of every GET, in order.
+        self.asked_with: list[str | None] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        etag = f'"v{self.version}"'
+        if request.method == "HEAD":
+            return httpx.Response(200, headers={"ETag": etag, "Content-Type": "text/html"})
+        self.asked_with.append(request.headers.get("if-none-match"))
+        if request.headers.get("if-none-match") == etag:
+            return httpx.Response(304, headers={"ETag": etag})
+        title, text = (GUIDE_TITLE, GUIDE_TEXT) if self.version == 1 else ("For sale", CASINO_TEXT)
+        body = f"<html><head><title>{title}</title></head><body><p>{text}</p></body></html>"
+        return httpx.Response(200, headers={"ETag": etag, "Content-Type": "text/html"}, text=body)
+
+
+def _night(engine: Engine, page: ChangingPage, day: float) -> list[store.EventRecord]:
+    """One night's check of a.example/a, fingerprints due after 7 days, stored."""
+    settings = CheckSettings(max_attempts=1, total_timeout=5, soft404_probe=False)
+    targets = store.targets_for_check(
+        engine, now=days(day), fingerprint_max_age_days=7, resource_ids=["a"]
+    )
+    observations = asyncio.run(
+        check_targets(
+            targets,
+            settings,
+            transport=httpx.MockTransport(page),
+            resolver=public,
+            clock=lambda: days(day),
+        )
+    )
+    return store.record_observations(engine, None, observations, HealthSettings(), now=days(day))
+
+
+def test_a_page_changed_before_a_head_only_night_is_seen_at_its_next_fingerprint(
+    engine: Engine,
+) -> None:
+    """The HEAD night saw the new ETag. Had it become the link's validator, the fingerprint
+    GET would have asked "changed since v2?", got 304, and kept the old fingerprint and
+    title over a page now for sale, for good."""
+    page = ChangingPage()
+    _night(engine, page, 1)  # GET: fingerprint and title of v1
+    page.version = 2  # the page changes
+    _night(engine, page, 2)  # fingerprint not due: HEAD only
+    assert page.asked_with == [None]
+    events = _night(engine, page, 9)  # fingerprint due: a conditional GET
+
+    assert page.asked_with == [None, '"v1"']  # the validator of the copy we fingerprinted
+    assert "content_changed" in {event.kind for event in events}
+    state = link(engine, url("a"))
+    assert state.title == "For sale"
+    assert state.etag == '"v2"'
+    assert state.fingerprinted_at == days(9)
