@@ -86,6 +86,25 @@ def test_304_is_ok() -> None:
     assert classify(facts(answered(304))).outcome is Outcome.OK
 
 
+def test_a_304_after_a_permanent_redirect_is_still_a_redirect_to_fix() -> None:
+    """On a fingerprint night the moved page answers 304 (our copy of it is current): the
+    entry still points at the old address and must stay in the queue."""
+    verdict = classify(facts(redirected((URL, 301), (NEW, 304))))
+    assert verdict.outcome is Outcome.REDIRECTED_PERMANENT
+    assert NEW in verdict.reason and "unchanged since the last check" in verdict.reason
+
+
+def test_a_304_after_a_temporary_redirect_is_ok() -> None:
+    verdict = classify(facts(redirected((URL, 302), (NEW, 304))))
+    assert verdict.outcome is Outcome.OK
+    assert "Redirected temporarily" in verdict.reason
+
+
+def test_a_304_after_a_redirect_to_the_home_page_is_a_soft_404() -> None:
+    verdict = classify(facts(redirected((URL, 301), ("https://example.org/", 304))))
+    assert verdict.outcome is Outcome.SOFT_404
+
+
 @pytest.mark.parametrize(
     ("status", "outcome"),
     [

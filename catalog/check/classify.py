@@ -181,7 +181,7 @@ def _answered(facts: CheckFacts, last: Exchange, answer: Answer) -> Verdict:
     if blocked is not None:
         return Verdict(Outcome.BLOCKED, f"{journey}: {blocked}; check it in a browser.")
     if status == 304:
-        return Verdict(Outcome.OK, f"{journey}: unchanged since the last check.")
+        return _not_modified(facts, last, journey)
     if status == 429:
         return Verdict(
             Outcome.RATE_LIMITED, f"{journey}: the site asked us to slow down" + _wait(last)
@@ -210,6 +210,30 @@ def _answered(facts: CheckFacts, last: Exchange, answer: Answer) -> Verdict:
             f"{status}{retried}.",
         )
     return Verdict(Outcome.OK, journey)
+
+
+def _not_modified(facts: CheckFacts, last: Exchange, journey: str) -> Verdict:
+    """A 304 vouches for the copy we fingerprinted, not for the way to it: the redirects
+    before it are judged as before a 200 (a permanent one stays a redirect to fix)."""
+    final = last.final_url
+    if last.redirects and final is not None and not is_home(facts.url):
+        moved = redirect_soft404(facts.url, final)
+        if moved is not None:
+            return Verdict(Outcome.SOFT_404, f"{journey}: {moved}.")
+    retried = _retry_clause(facts)
+    if any(hop.status in PERMANENT_REDIRECTS for hop in last.redirects):
+        return Verdict(
+            Outcome.REDIRECTED_PERMANENT,
+            f"Redirected permanently ({_codes(last)}) to {final}; the new page is unchanged "
+            f"since the last check{retried}.",
+        )
+    if last.redirects:
+        return Verdict(
+            Outcome.OK,
+            f"Redirected temporarily ({_codes(last)}) to {final}; the page is unchanged since "
+            f"the last check{retried}.",
+        )
+    return Verdict(Outcome.OK, f"{journey}: unchanged since the last check.")
 
 
 def _error_status(facts: CheckFacts, last: Exchange, status: int, journey: str) -> Verdict:
