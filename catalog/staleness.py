@@ -52,13 +52,25 @@ def staleness(
     description: str | None,
     year: int | None,
 ) -> tuple[StaleReason, ...]:
-    """Every reason the entry needs a curator's attention, in a fixed order."""
+    """Every reason the entry needs a curator's attention, in a fixed order.
+
+    A review within `review_days` answers the two judgements of age (`dated`,
+    `unchanged_long`): the curator re-read an old edition or a quiet site and kept it, and
+    the report, which asks for exactly that review, must not ask again until the review is
+    due. Whether the link works (`unverified`) is for the checks to say.
+    """
     now = _aware(now)
+    reviewed = _opt(reviewed_at)
+    recently_reviewed = reviewed is not None and now - reviewed <= timedelta(
+        days=settings.review_days
+    )
     found = [
         _unverified(now, settings, _opt(last_success_at), _opt(first_seen_at)),
-        _review_overdue(now, settings, _opt(reviewed_at), _opt(first_seen_at)),
-        _unchanged_long(now, settings, _opt(fingerprint_unchanged_since), last_modified),
-        _dated(now, settings, title, description, year),
+        _review_overdue(now, settings, reviewed, _opt(first_seen_at)),
+        None
+        if recently_reviewed
+        else _unchanged_long(now, settings, _opt(fingerprint_unchanged_since), last_modified),
+        None if recently_reviewed else _dated(now, settings, title, description, year),
     ]
     return tuple(r for r in found if r is not None)
 
@@ -116,7 +128,10 @@ def _unchanged_long(
             f"The content has not changed since {_date(unchanged)} ({years:.1f} years, by our "
             "fingerprints alone: the server sends no usable Last-Modified date)"
         )
-    reason = f"{evidence}; check whether the site is still maintained or has a newer version."
+    reason = (
+        f"{evidence}; check whether the site is still maintained or has a newer version, "
+        "and mark the entry reviewed if it is still the one to link."
+    )
     return StaleReason("unchanged_long", reason, unchanged)
 
 
@@ -138,8 +153,8 @@ def _dated(
         return None
     reason = (
         f"The newest year the entry names is {newest} (in its {where}), more than "
-        f"{settings.dated_years} years ago; look for a newer edition and link it, or note "
-        "that this one is kept on purpose."
+        f"{settings.dated_years} years ago; look for a newer edition and link it, or, if "
+        "this one is kept on purpose, mark the entry reviewed."
     )
     return StaleReason("dated", reason, datetime(newest, 1, 1, tzinfo=UTC))
 

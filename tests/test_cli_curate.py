@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from catalog import store
+from catalog.clock import utcnow
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from catalog.source import load_catalogs
@@ -149,3 +150,24 @@ def test_resource_catalog_that_is_missing_or_not_synced(engine: Engine, tmp_path
     unsynced = runner.invoke(app, ["resource", "a", *db, "--catalog", str(fresh)])
     assert unsynced.exit_code == 4, unsynced.output
     assert "'fresh'" in unsynced.stderr
+
+
+def test_mark_reviewed_answers_the_dated_nag_the_report_asked_it_for(tmp_path: Path) -> None:
+    """The report says of an old edition: "Review the entry; if it is still current, record
+    the review. `linkhealth mark-reviewed ID`". Doing so must take it off the list."""
+    catalog_file = write_catalog(
+        tmp_path / "old.yaml", [{"id": "a", "title": "Guide, 2012 edition", "url": OLD}]
+    )
+    with temporary_database(tmp_path, "old.db") as engine:
+        sync_catalogs(engine, load_catalogs([catalog_file]), now=utcnow())
+        store.refresh_staleness(engine, HealthSettings(), now=utcnow())
+        assert stale_codes(engine, "a") == {"dated"}
+
+        result = invoke(engine, catalog_file, "mark-reviewed", "a")
+
+        assert result.exit_code == 0, result.output
+        assert stale_codes(engine, "a") == set()
+
+
+def stale_codes(engine: Engine, rid: str) -> set[str]:
+    return {note.code for note in store.find_resource(engine, rid).stale}

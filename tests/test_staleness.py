@@ -26,13 +26,14 @@ def http_date(moment: datetime) -> str:
 
 
 def judge(**facts: Any) -> dict[str, StaleReason]:
-    """Reasons by code for a fresh, recently reviewed, current entry changed by `facts`."""
+    """Reasons by code for a fresh, current entry added 30 days ago and not reviewed since
+    (a recent review would answer `dated` and `unchanged_long`), changed by `facts`."""
     base: dict[str, Any] = {
         "now": NOW,
         "settings": SETTINGS,
         "last_success_at": ago(1),
         "first_seen_at": ago(30),
-        "reviewed_at": ago(30),
+        "reviewed_at": None,
         "fingerprint_unchanged_since": ago(10),
         "last_modified": http_date(ago(10)),
         "title": "National Human Trafficking Hotline",
@@ -245,3 +246,19 @@ def test_named_years_in_the_bundled_catalog_are_plausible_publication_years(
 ) -> None:
     for text in (resource.title, resource.description or ""):
         assert all(1990 <= y <= 2026 for y in named_years(text))
+
+
+def test_a_recent_review_answers_dated_and_unchanged_long_until_it_is_due_again() -> None:
+    old = {
+        "title": "2012 Annual Report",
+        "fingerprint_unchanged_since": ago(1000),
+        "last_modified": None,
+    }
+    assert set(judge(**old)) == {"unchanged_long", "dated"}
+    assert judge(**old, reviewed_at=ago(30)) == {}
+    overdue = judge(**old, reviewed_at=ago(400))
+    assert set(overdue) == {"review_overdue", "unchanged_long", "dated"}
+
+
+def test_a_review_does_not_answer_whether_the_link_works() -> None:
+    assert "unverified" in judge(last_success_at=ago(40), reviewed_at=ago(1))
