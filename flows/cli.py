@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from catalog.errors import LinkhealthError
+from catalog.errors import ConfigError, LinkhealthError
 from catalog.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -33,6 +33,12 @@ class _Group(TyperGroup):
         except LinkhealthError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from exc
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            # A path the user gave that cannot be read or written: what and which, no trace.
+            typer.echo(f"error: {exc.strerror or exc}: {exc.filename}", err=True)
+            raise typer.Exit(1) from exc
 
 
 app = typer.Typer(
@@ -350,8 +356,14 @@ def export(
     if out is None:
         write_export(rows, format, sys.stdout)  # type: ignore[arg-type]
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", encoding="utf-8", newline="") as fh:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            fh = out.open("w", encoding="utf-8", newline="")
+        except OSError as exc:  # a folder where the file goes, a file where a folder does
+            file = next((p for p in out.parents if p.is_file()), None)
+            why = f"{file} is a file, not a folder" if file else exc.strerror or str(exc)
+            raise ConfigError(f"cannot write {out}: {why}") from exc
+        with fh:
             write_export(rows, format, fh)  # type: ignore[arg-type]
         _err(f"wrote {out}")
 

@@ -260,15 +260,22 @@ def _digest(text: str) -> str:
 def _claim(folder: Path, database: str) -> str:
     """The database `folder` belongs to, claimed for `database` when it was nobody's."""
     marker = folder / OWNER_FILE
-    owner = _owner(marker)
-    if owner is not None:
-        return owner
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        owner = _owner(marker)
+        if owner is not None:
+            return owner
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{OWNER_FILE}.", suffix=".tmp")
+    except OSError as exc:  # --out names a file, or a folder we may not create or write
+        what = "is a file, not a folder" if folder.is_file() else (exc.strerror or str(exc))
+        raise ConfigError(
+            f"cannot write the report into {folder}: {what}; choose another folder with "
+            "--out or reports_dir"
+        ) from exc
     text = (
         f"{database}\n# This folder holds the linkhealth report of the database above; "
         "reports of other databases are written beside it.\n"
     )
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{OWNER_FILE}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)

@@ -319,6 +319,28 @@ def test_export_of_a_missing_catalog_is_an_error_naming_it(synced_good: Path) ->
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize("out", ["afile/links.csv", "afolder"])
+def test_export_to_a_path_it_cannot_write_says_which_and_why(synced_good: Path, out: str) -> None:
+    (synced_good / "afile").write_text("keep me")
+    (synced_good / "afolder").mkdir()
+    result = _invoke("export", "--format", "csv", "--out", out)
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()  # one line, no traceback
+    assert line.startswith(f"error: cannot write {out}: ")
+    assert ("afile is a file, not a folder" in line) is (out == "afile/links.csv")
+    assert (synced_good / "afile").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("out", ["afile", "afile/reports"])
+def test_report_into_a_file_says_it_is_one(synced_good: Path, out: str) -> None:
+    (synced_good / "afile").write_text("keep me")
+    result = _invoke("report", "--catalog", "good.yaml", "--out", out)
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: cannot write the report into {out}: ")
+    assert (synced_good / "afile").read_text() == "keep me"
+
+
 def test_export_of_a_catalog_never_synced_says_so(synced_good: Path) -> None:
     (synced_good / "pub.yaml").write_text(OTHER)
     result = _invoke("export", "--catalog", "pub.yaml")
@@ -433,3 +455,25 @@ def test_an_unknown_id_is_refused_before_any_flow_run(
         assert result.exit_code == 4, (command, result.output)
         assert "'nosuchid'" in result.stderr and "'a'" not in result.stderr
     assert fake_flow == []
+
+
+def test_an_unreadable_path_anywhere_is_one_line_naming_it() -> None:
+    """The last net under every command: an OSError about a path the user gave."""
+    import typer
+
+    from flows.cli import _Group
+
+    demo = typer.Typer(cls=_Group, pretty_exceptions_enable=False)
+
+    @demo.command()
+    def read() -> None:
+        raise FileNotFoundError(2, "No such file or directory", "notes/missing.yaml")
+
+    @demo.command()
+    def other() -> None:
+        raise OSError("no file involved")
+
+    result = runner.invoke(demo, ["read"])
+    assert result.exit_code == 1
+    assert result.stderr == "error: No such file or directory: notes/missing.yaml\n"
+    assert isinstance(runner.invoke(demo, ["other"]).exception, OSError)  # a bug: shown whole
