@@ -3,7 +3,9 @@
 Input: the database (through `catalog.store.resource_statuses`). Output: one flat
 record per resource, `EXPORT_FIELDS` in order, written to a text stream. Resources
 never checked (or only tried while our network was down) export with an empty outcome
-and no `checked_at`. CSV cells that a spreadsheet would run
+and no `checked_at`. A working link whose page no longer holds the resource (a parked or
+hijacked site) says so in `drift_reason`; `stale`, `snoozed_until` and `ignored_reason`
+carry the curator-facing rest, so a site built from the export can leave such links out. CSV cells that a spreadsheet would run
 as a formula are neutralised (OWASP "CSV injection").
 """
 
@@ -32,6 +34,10 @@ EXPORT_FIELDS = (
     "checked_at",
     "reason",
     "content_changed",
+    "drift_reason",
+    "stale",
+    "snoozed_until",
+    "ignored_reason",
 )
 
 ExportFormat = Literal["jsonl", "csv"]
@@ -57,6 +63,11 @@ def export_rows(engine: Engine) -> Iterator[dict[str, Any]]:
             "checked_at": iso_utc(checked.last_checked_at) if checked else None,
             "reason": checked.reason if checked else None,
             "content_changed": status.content_changed,
+            # A working link can still be a hijacked or parked site: `outcome` says "ok".
+            "drift_reason": checked.drift_reason if checked else None,
+            "stale": list(status.stale),
+            "snoozed_until": iso_utc(_aware(status.snoozed_until)),
+            "ignored_reason": status.ignored_reason,
         }
 
 
@@ -84,8 +95,15 @@ def csv_cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):  # staleness codes: "dated;review_overdue"
+        value = ";".join(map(str, value))
     text = str(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite gives datetimes back without a zone; they are stored in UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def iso_utc(value: datetime | None) -> str | None:

@@ -224,6 +224,11 @@ class ResourceStatus:
     link: LinkStateRecord | None
     #: The latest observation's fingerprint differs from the one before it that had one.
     content_changed: bool
+    #: Codes of the entry's stored staleness reasons (catalog.staleness), in their order.
+    stale: tuple[str, ...] = ()
+    snoozed_until: datetime | None = None
+    #: Set while the curator has the entry out of the queue for good (`ignore`).
+    ignored_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1760,6 +1765,11 @@ def resource_statuses(engine: Engine) -> list[ResourceStatus]:
                 url=r.url,
                 link=links.get(r.link_id) if r.link_id is not None else None,
                 content_changed=r.link_id in changed,
+                stale=tuple(
+                    str(n.get("code")) for n in (r.stale_reasons or ()) if isinstance(n, dict)
+                ),
+                snoozed_until=r.snoozed_until,
+                ignored_reason=r.ignored_reason if r.ignored_at is not None else None,
             )
             for r, key in rows
         ]

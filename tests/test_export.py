@@ -147,3 +147,42 @@ def test_every_formula_prefix_is_neutralised(start: str) -> None:
     write_export([{"title": f"{start}1+1", "id": "x"}], "csv", out)
     (row,) = csv.DictReader(io.StringIO(out.getvalue()))
     assert row["title"] == f"'{start}1+1"
+
+
+def test_a_hijacked_snoozed_stale_or_ignored_entry_says_so(engine: Engine) -> None:
+    """A site built from the export must be able to leave out a link that answers 200 but
+    no longer holds the resource (a parked or for-sale page), as the report does."""
+    from sqlalchemy import select
+
+    from catalog import tables as t
+    from catalog.db import session_scope
+
+    observe(engine, make_observation(URL_A, checked_at=T0), make_observation(URL_B, checked_at=T0))
+    with session_scope(engine) as s:
+        link = s.scalars(select(t.Link).where(t.Link.url == URL_A)).one()
+        link.drift_reason = "the page now holds for-sale markers"
+        a, b = (s.scalars(select(t.Resource).where(t.Resource.rid == r)).one() for r in "ab")
+        a.stale_reasons = [{"code": "dated", "reason": "2012"}, {"code": "review_overdue"}]
+        b.snoozed_until = days(30)
+        b.ignored_at, b.ignored_reason = T0, "login wall"
+
+    rows = rows_by_id(engine)
+    a_row, b_row = rows["a"], rows["b"]
+    assert (a_row["outcome"], a_row["drift_reason"]) == (
+        "ok",
+        "the page now holds for-sale markers",
+    )
+    assert a_row["stale"] == ["dated", "review_overdue"]
+    assert (b_row["snoozed_until"], b_row["ignored_reason"]) == (
+        "2025-03-31T02:00:00Z",
+        "login wall",
+    )
+    assert (rows["c"]["drift_reason"], rows["c"]["stale"], rows["c"]["ignored_reason"]) == (
+        None,
+        [],
+        None,
+    )
+    out = io.StringIO()
+    write_export(export_rows(engine), "csv", out)
+    (a_csv,) = [r for r in csv.DictReader(io.StringIO(out.getvalue())) if r["id"] == "a"]
+    assert a_csv["stale"] == "dated;review_overdue"
