@@ -5,8 +5,8 @@ record per resource, `EXPORT_FIELDS` in order, written to a text stream. Resourc
 never checked (or only tried while our network was down) export with an empty outcome
 and no `checked_at`. A working link whose page no longer holds the resource (a parked or
 hijacked site) says so in `drift_reason`; `stale`, `snoozed_until` and `ignored_reason`
-carry the curator-facing rest, so a site built from the export can leave such links out. CSV cells that a spreadsheet would run
-as a formula are neutralised (OWASP "CSV injection").
+carry the curator-facing rest, so a site built from the export can leave such links out.
+CSV cells that a spreadsheet would run as a formula are neutralised (OWASP "CSV injection").
 """
 
 from __future__ import annotations
