@@ -100,7 +100,7 @@ class ResourceRow:
     suggested_url: str | None
     #: Title of the page that answered; web-sourced, never trust it.
     page_title: str | None
-    #: Since when the link has been failing (or last changed outcome).
+    #: Since when the link has been failing, else drifting, else since its outcome changed.
     since: datetime | None
     failing_checks: int
     #: When the link was last checked: None while it has no outcome (never checked).
@@ -519,7 +519,7 @@ def _event_row(row: Any) -> EventRow:
 
 def _checks_since(session: Session) -> dict[int, int]:
     """Per link, the checks since its current failure (or outcome) began: one grouped query."""
-    start = func.coalesce(Link.first_failure_at, Link.last_change_at)
+    start = func.coalesce(Link.first_failure_at, Link.drift_since, Link.last_change_at)
     rows = session.execute(
         select(Observation.link_id, func.count())
         .join(Link, Link.id == Observation.link_id)
@@ -560,7 +560,7 @@ def _active_resources() -> Select[Any]:
             Link.last_checked_at,
             latest.suggested_url,
             latest.elapsed_ms,
-            *_optional(Link, "drift_reason", "archive_url"),
+            *_optional(Link, "drift_reason", "drift_since", "archive_url"),
             *_optional(
                 Resource, "snoozed_until", "snooze_reason", "ignored_reason", "stale_reasons"
             ),
@@ -628,7 +628,9 @@ def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
         final_url=row["final_url"],
         suggested_url=suggested,
         page_title=row["page_title"],
-        since=row["first_failure_at"] or row["last_change_at"],
+        # The current problem's start: a failure, else drift (a working link whose page no
+        # longer holds the resource), else the last change of outcome.
+        since=row["first_failure_at"] or row["drift_since"] or row["last_change_at"],
         failing_checks=row["consecutive_failures"] or 0,
         last_checked_at=row["last_checked_at"] if checked else None,
         checks_since=checks_since,

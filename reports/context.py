@@ -116,6 +116,11 @@ _STATE_LABELS = {
 _UNCHECKED_LABEL = "Not checked yet"
 _UNCHECKED_EXPLANATION = "Added since the last check; the next run will check it."
 _UNKNOWN_NEXT_STEP = "Open the link in a browser to see whether it still works."
+#: An outcome's explanation of a working link ("nothing to do") would contradict the fix.
+_DRIFT_NEXT_STEP = (
+    "The link answers, but its page no longer holds the resource (a parked, sold or "
+    "hijacked site): follow the suggested fix."
+)
 #: Totals are listed worst first.
 _SEVERITY_ORDER = {
     Severity.BROKEN: 0,
@@ -767,7 +772,13 @@ def _row(r: ResourceRow, now: datetime, ambiguous: frozenset[str]) -> Row:
         last_checked=when(r.last_checked_at, now) if r.last_checked_at else None,
         last_tried=when(r.last_tried_at, now) if r.last_tried_at else None,
         elapsed_ms=r.elapsed_ms,
-        next_step=outcome.explanation if outcome else _UNKNOWN_NEXT_STEP,
+        next_step=(
+            _DRIFT_NEXT_STEP
+            if priority is Priority.DRIFT
+            else outcome.explanation
+            if outcome
+            else _UNKNOWN_NEXT_STEP
+        ),
         fix=fix,
         command=command,
         command_needs_input=needs_input,

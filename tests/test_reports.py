@@ -1107,3 +1107,35 @@ def test_an_invalid_url_is_newly_broken_since_the_last_run_and_its_confirmation_
     )
     shown = {s.key: [i.resource_id for i in s.items] for s in confirmed.sections}
     assert shown == fx.EXPECTED_CHANGES
+
+
+def test_a_drift_row_dates_and_counts_from_the_drift_and_says_to_act(tmp_path: Path) -> None:
+    """Drift is the problem of a link that works: its row's "since" and "checks" are the
+    drift's, not the link's last change of outcome, and its next step is not "nothing to
+    do"."""
+    from catalog import store
+    from catalog.settings import HealthSettings
+    from catalog.sync import sync_catalogs
+    from tests.factories import (
+        days,
+        make_catalog,
+        make_observation,
+        make_resource,
+        temporary_database,
+    )
+
+    url = "https://drifted.example/guide"
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [make_catalog(resources=[make_resource("g", url)])], now=days(0))
+        for day in range(1, 8):
+            obs = make_observation(url, checked_at=days(day))
+            store.record_observations(engine, None, [obs], HealthSettings(), now=days(day))
+        with session_scope(engine) as s:
+            link = s.scalars(select(Link).where(Link.url == url)).one()
+            link.drift_reason, link.drift_since = "the page now sells the domain", days(5)
+        row = _row(build_context(report_data(engine), now=days(8)), "g")
+
+    assert row.priority is Priority.DRIFT
+    assert row.since is not None and row.since.iso == days(5).isoformat()
+    assert row.checks == 3  # days 5, 6 and 7
+    assert "nothing to do" not in row.next_step and "no longer holds" in row.next_step
