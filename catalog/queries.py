@@ -59,6 +59,9 @@ class RunInfo:
     #: For a sharded run (`check-catalog-sharded`), its shard runs, by id: the figures
     #: above are theirs together and `id` is the last one's. Empty for any other run.
     shards: tuple[RunInfo, ...] = ()
+    #: Checked the whole catalog (it held the full-run lease), not a recheck of a few ids;
+    #: runs from before leases were recorded count as whole.
+    whole: bool = True
 
     @property
     def run_ids(self) -> tuple[int, ...]:
@@ -406,6 +409,7 @@ def _merged(shards: Sequence[RunInfo]) -> RunInfo:
         duration_s=(finished - started).total_seconds() if finished is not None else None,
         counts=MappingProxyType(dict(sorted(counts.items()))),
         shards=tuple(shards),
+        whole=all(part.whole for part in shards),
     )
 
 
@@ -421,6 +425,7 @@ def _run_info(row: Run) -> RunInfo:
         network_unavailable=bool(row.network_unavailable),
         duration_s=row.duration_s,
         counts=MappingProxyType({str(k): int(v) for k, v in (row.counts or {}).items()}),
+        whole="lease" in (row.summary or {}) or "holder" not in (row.summary or {}),
     )
 
 
@@ -449,13 +454,16 @@ def _trend_runs(session: Session, run: RunInfo, days: int) -> tuple[RunInfo, ...
         )
         .order_by(Run.finished_at, Run.id)
     )
-    # The shards of a sharded run are one entry, where its first shard finished.
+    # The shards of a sharded run are one entry, where its first shard finished. Rechecks
+    # of a few ids are left out: two failing links rechecked would draw a collapse.
     entries: list[RunInfo | str] = []
     shards: defaultdict[str, list[RunInfo]] = defaultdict(list)
     for row in rows:
         key = (row.summary or {}).get(SHARDED_RUN)
         if not key:
-            entries.append(_run_info(row))
+            info = _run_info(row)
+            if info.whole:
+                entries.append(info)
             continue
         if key not in shards:
             entries.append(key)

@@ -1,6 +1,8 @@
-"""A sharded night (`check-catalog-sharded`) is one run in the report: its figures, its
-outage notice, its changes and its place in the trend cover every shard, not the last one
-to finish."""
+"""Which runs the report shows as one, and which it trends.
+
+A sharded night (`check-catalog-sharded`) is one run: its figures, its outage notice, its
+changes and its place in the trend cover every shard, not the last one to finish. A
+recheck of a few ids is a run of its own but no point of the trend."""
 
 from __future__ import annotations
 
@@ -129,3 +131,26 @@ def test_runs_not_grouped_stay_separate(engine: Engine) -> None:
     data = report_data(engine)
     assert data.run is not None and data.run.run_ids == (second,) and data.run.shards == ()
     assert [run.id for run in data.trend_runs] == [first, second]
+
+
+def test_the_trend_leaves_rechecks_out(engine: Engine) -> None:
+    """Two failing links rechecked would draw a collapse from 75 % OK to 0 %."""
+    ids = []
+    for day, summary, outcome in [
+        (1, {"holder": "box:1 f1", "lease": "full-run"}, Outcome.OK),
+        (2, {"holder": "box:1 f2"}, Outcome.NOT_FOUND),  # a recheck: no lease
+        (3, {"holder": "box:1 f3", "lease": "full-run"}, Outcome.OK),
+        (4, {}, Outcome.OK),  # from before runs recorded their holder: taken as whole
+    ]:
+        run_id = store.start_run(engine, trigger="manual", now=days(day), summary=summary)
+        urls = URLS if summary.get("lease") or not summary else URLS[:1]
+        observations = [make_observation(url, outcome, checked_at=days(day)) for url in urls]
+        store.record_observations(engine, run_id, observations, HealthSettings(), now=days(day))
+        store.finish_run(engine, run_id, status="completed", now=days(day) + timedelta(hours=1))
+        ids.append(run_id)
+
+    data = report_data(engine)
+
+    assert [run.id for run in data.trend_runs] == [ids[0], ids[2], ids[3]]
+    assert data.previous_run is not None and data.previous_run.id == ids[2]
+    assert report_data(engine, run_id=ids[1]).run.whole is False  # type: ignore[union-attr]
