@@ -66,7 +66,7 @@ def export_rows(engine: Engine) -> Iterator[dict[str, Any]]:
             # A working link can still be a hijacked or parked site: `outcome` says "ok".
             "drift_reason": checked.drift_reason if checked else None,
             "stale": list(status.stale),
-            "snoozed_until": iso_utc(_aware(status.snoozed_until)),
+            "snoozed_until": iso_utc(status.snoozed_until),
             "ignored_reason": status.ignored_reason,
         }
 
@@ -99,11 +99,6 @@ def csv_cell(value: Any) -> str:
         value = ";".join(map(str, value))
     text = str(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite gives datetimes back without a zone; they are stored in UTC."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def iso_utc(value: datetime | None) -> str | None:

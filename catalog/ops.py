@@ -396,28 +396,48 @@ def run_lines(runs: Iterable[Any]) -> list[str]:
     return out
 
 
-def strict_findings(summary: RunSummary) -> str | None:
-    """Why `check --strict` fails (the run's URLs that failed or need a look, counted by
-    outcome), or None when it passes."""
-    if not (summary.broken or summary.needs_look):
+#: Resources `strict_findings` names before it only counts the rest.
+STRICT_NAMED = 10
+
+
+def strict_findings(summary: RunSummary, verdicts: Sequence[store.RunVerdict]) -> str | None:
+    """Why `check --strict` fails, or None when it passes: the run's resources whose link
+    failed, needs a look or a catalog update, or drifted (a working page that no longer
+    holds the resource), named, as the report's action queue would list them: resources
+    snoozed or ignored are left out, and said to be."""
+    failed: list[tuple[str, str]] = []
+    look: list[tuple[str, str]] = []
+    set_aside = 0
+    for v in verdicts:
+        outcome = Outcome.known(v.outcome)
+        severity = outcome.severity if outcome is not None else None
+        if severity is Severity.BROKEN:
+            what, into = outcome.label.lower() if outcome else v.outcome, failed
+        elif v.drift_reason:
+            what, into = "drift: the page no longer holds the resource", look
+        elif severity in (Severity.LOOK, Severity.UPDATE):
+            what, into = outcome.label.lower() if outcome else v.outcome, look
+        else:
+            continue
+        if v.set_aside:
+            set_aside += 1
+        else:
+            into.append((_shown_id(v), what))
+    if not (failed or look):
         return None
-
-    def counted(*severities: Severity) -> str:
-        parts = []
-        for value, n in sorted(summary.counts.items(), key=lambda item: (-item[1], item[0])):
-            outcome = Outcome.known(value)
-            if n and outcome is not None and outcome.severity in severities:
-                parts.append(f"{outcome.label.lower()}: {n}")
-        return ", ".join(parts)
-
     found = []
-    if summary.broken:
-        failed = counted(Severity.BROKEN)
-        found.append(f"{summary.broken} of {summary.urls_checked} URLs failed ({failed})")
-    if summary.needs_look:
-        verb = "needs" if summary.needs_look == 1 else "need"
-        found.append(
-            f"{summary.needs_look} {verb} a look or a catalog update "
-            f"({counted(Severity.LOOK, Severity.UPDATE)})"
-        )
-    return f"in run {summary.run_id}, {' and '.join(found)}"
+    if failed:
+        found.append(f"{len(failed)} of {summary.urls_checked} URLs failed")
+    if look:
+        verb = "needs" if len(look) == 1 else "need"
+        found.append(f"{len(look)} {verb} a look or a catalog update")
+    named = [*failed, *look]
+    listed = ", ".join(f"{rid} ({what})" for rid, what in named[:STRICT_NAMED])
+    if len(named) > STRICT_NAMED:
+        listed += f" and {len(named) - STRICT_NAMED} more"
+    aside = f"; {set_aside} snoozed or ignored not counted" if set_aside else ""
+    return f"in run {summary.run_id}, {' and '.join(found)}: {listed}{aside}"
+
+
+def _shown_id(verdict: store.RunVerdict) -> str:
+    return f"{verdict.collection}/{verdict.rid}"

@@ -1775,6 +1775,53 @@ def resource_statuses(engine: Engine) -> list[ResourceStatus]:
         ]
 
 
+@dataclass(frozen=True)
+class RunVerdict:
+    """One active resource checked in a run: its outcome there and what a curator set."""
+
+    collection: str
+    rid: str
+    outcome: str
+    #: The link's drift (a working page that no longer holds the resource), if any.
+    drift_reason: str | None
+    #: Snoozed (until a time after `now`) or ignored: out of the action queue.
+    set_aside: bool
+
+
+def run_verdicts(engine: Engine, run_id: int, *, now: datetime) -> list[RunVerdict]:
+    """Each active resource whose link `run_id` observed, with that run's last outcome for
+    it, by collection then id (`check --strict` judges these)."""
+    obs, link, res, col = (
+        _table(t.Observation),
+        _table(t.Link),
+        _table(t.Resource),
+        _table(t.Collection),
+    )
+    query = (
+        select(
+            col.c.key,
+            res.c.rid,
+            obs.c.outcome,
+            link.c.drift_reason,
+            res.c.snoozed_until,
+            res.c.ignored_at,
+        )
+        .join(link, link.c.id == obs.c.link_id)
+        .join(res, res.c.link_id == link.c.id)
+        .join(col, col.c.id == res.c.collection_id)
+        .where(obs.c.run_id == run_id, res.c.removed_at.is_(None))
+        .order_by(col.c.key, res.c.rid, obs.c.checked_at, obs.c.id)
+    )
+    latest: dict[tuple[str, str], RunVerdict] = {}
+    with read_session(engine) as s:
+        for key, rid, outcome, drift, snoozed_until, ignored_at in s.execute(query):
+            snoozed = snoozed_until is not None and snoozed_until > now
+            latest[(key, rid)] = RunVerdict(
+                key, rid, outcome, drift, snoozed or ignored_at is not None
+            )
+    return list(latest.values())
+
+
 def _newest_first(label: str) -> Any:
     """1 for each link's newest observation, 2 for the one before, and so on."""
     return (

@@ -183,7 +183,10 @@ def check(
     report: Annotated[bool, typer.Option(help="Render the HTML report after the run.")] = True,
     strict: Annotated[
         bool,
-        typer.Option(help=f"Exit {EXIT_NEEDS_ATTENTION} when any link is broken or needs a look."),
+        typer.Option(
+            help=f"Exit {EXIT_NEEDS_ATTENTION} when a resource checked in this run failed, needs "
+            "a look or drifted (snoozed and ignored ones aside)."
+        ),
     ] = False,
 ) -> None:
     """Check every URL of the catalogs through the Prefect flow `check-catalog`.
@@ -216,9 +219,17 @@ def check(
     )
     for line in summary.lines():
         typer.echo(line)
-    from catalog.ops import strict_findings
+    found = None
+    if strict:
+        from catalog import store
+        from catalog.clock import utcnow
+        from catalog.db import engine_for
+        from catalog.ops import strict_findings
 
-    found = strict_findings(summary) if strict else None
+        verdicts = store.run_verdicts(
+            engine_for(settings.database_url), summary.run_id, now=utcnow()
+        )
+        found = strict_findings(summary, verdicts)
     if found:
         _err(
             f"--strict: {found}; exit {EXIT_NEEDS_ATTENTION}. The report and "

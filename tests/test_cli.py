@@ -5,15 +5,25 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import shlex
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from catalog.db import open_engine, session_scope
+from catalog.outcomes import Outcome
 from catalog.settings import BUNDLED_CATALOG
+from catalog.source import load_catalogs
+from catalog.sync import sync_catalogs
+from catalog.tables import Link, Resource
 from flows.cli import app
+from tests.factories import make_observation
 from tests.local_site import local_site
 
 runner = CliRunner()
@@ -386,35 +396,76 @@ def test_validate_takes_catalog_options_like_every_command(isolated_cwd: Path) -
 @pytest.fixture
 def fake_flow(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
     """`check` without Prefect: no server is looked for, and the flow is a stand-in that
-    records its calls and returns a run that found 2 URLs not found, 1 gone, 1 moved."""
-    from datetime import UTC, datetime
-
+    records its calls and stores a run of strict.yaml into LINKHEALTH_DATABASE_URL, if the
+    test set it: 2 URLs not found (one of them snoozed), 1 gone, 1 moved, 1 drifted."""
     import flows.check_flow
     import flows.prefect_server
+    from catalog import store
     from catalog.runs import RunSummary
+    from catalog.settings import HealthSettings
 
     calls: list[dict[str, object]] = []
 
     def check_catalog(**kwargs: object) -> RunSummary:
         calls.append(kwargs)
         when = datetime(2025, 3, 1, 2, tzinfo=UTC)
-        counts = {"ok": 5, "not_found": 2, "gone": 1, "redirected_permanent": 1}
-        return RunSummary(7, "completed", "manual", when, when, 9, counts, False)
+        engine = open_engine(os.environ["LINKHEALTH_DATABASE_URL"])
+        try:
+            sync_catalogs(engine, load_catalogs([Path("strict.yaml")]), now=when)
+            run_id = store.start_run(engine, trigger="manual", now=when)
+            observations = [
+                make_observation(f"https://example.org/{rid}", outcome, checked_at=when)
+                for rid, outcome in STRICT_OUTCOMES.items()
+            ]
+            store.record_observations(engine, run_id, observations, HealthSettings(), now=when)
+            with session_scope(engine) as s:
+                link = s.scalars(select(Link).where(Link.url == "https://example.org/d")).one()
+                link.drift_reason = "parked"
+                snoozed = s.scalars(select(Resource).where(Resource.rid == "e")).one()
+                snoozed.snoozed_until = datetime(2999, 1, 1, tzinfo=UTC)
+            counts = dict(Counter(o.value for o in STRICT_OUTCOMES.values()))
+        finally:
+            engine.dispose()
+        return RunSummary(run_id, "completed", "manual", when, when, 6, counts, False)
 
     monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
     monkeypatch.setattr(flows.check_flow, "check_catalog", check_catalog)
     return calls
 
 
+STRICT_OUTCOMES = {
+    "a": Outcome.NOT_FOUND,
+    "b": Outcome.GONE,
+    "c": Outcome.REDIRECTED_PERMANENT,
+    "d": Outcome.OK,  # drifted
+    "e": Outcome.NOT_FOUND,  # snoozed
+    "f": Outcome.OK,
+}
+
+
 def test_check_strict_says_on_stderr_why_it_exits_6(
-    isolated_cwd: Path, fake_flow: list[dict[str, object]]
+    isolated_cwd: Path,
+    fake_flow: list[dict[str, object]],
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    result = _invoke("check", "--strict", "--no-report")
+    isolated_cwd.joinpath("strict.yaml").write_text(
+        "resources:\n"
+        + "".join(
+            f"  - {{id: {rid}, title: Entry {rid}, url: 'https://example.org/{rid}'}}\n"
+            for rid in STRICT_OUTCOMES
+        )
+    )
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
+    result = _invoke("check", "--strict", "--no-report", "--catalog", "strict.yaml")
     assert result.exit_code == 6, result.output
     [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("--strict")]
-    assert "3 of 9 URLs failed" in line and "not found (404): 2" in line and "gone" in line
-    assert "1 needs a look" in line and "moved permanently: 1" in line
-    assert "Run 7" in result.stdout  # the summary itself stays on stdout
+    # Each named, failures first; the snoozed one is not counted but said to be.
+    assert "2 of 6 URLs failed and 2 need a look or a catalog update: " in line
+    assert "strict/a (not found (404)), strict/b (gone (410)), strict/c (moved" in line
+    assert "strict/d (drift: " in line and "strict/e" not in line
+    assert "1 snoozed or ignored not counted" in line
+    assert "Run 1" in result.stdout  # the summary itself stays on stdout
 
     lenient = _invoke("check", "--no-report")
     assert lenient.exit_code == 0 and "--strict" not in lenient.stderr

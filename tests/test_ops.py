@@ -334,14 +334,32 @@ def _summary(counts: dict[str, int]) -> RunSummary:
     return RunSummary(7, "completed", "manual", days(1), days(1), 9, counts, False)
 
 
-def test_strict_findings_say_which_urls_failed_or_need_a_look() -> None:
-    assert strict_findings(_summary({"ok": 9})) is None
-    found = strict_findings(
-        _summary({"ok": 5, "not_found": 2, "gone": 1, "redirected_permanent": 1})
+def test_strict_findings_name_what_failed_and_leave_out_what_was_set_aside() -> None:
+    def verdict(rid: str, outcome: str, drift: str | None = None, aside: bool = False):
+        return store.RunVerdict("toolkit", rid, outcome, drift, aside)
+
+    summary = _summary({"ok": 5, "not_found": 2, "gone": 1, "redirected_permanent": 1})
+    assert (
+        strict_findings(summary, [verdict("a", "ok"), verdict("b", "network_unavailable")]) is None
     )
-    assert found is not None
-    assert found.startswith("in run 7, 3 of 9 URLs failed (")
-    assert "1 needs a look or a catalog update (" in found
+    assert strict_findings(summary, [verdict("a", "not_found", aside=True)]) is None
+    found = strict_findings(
+        summary,
+        [
+            verdict("a", "redirected_permanent"),
+            verdict("b", "not_found"),
+            verdict("c", "ok", drift="parked"),
+            verdict("d", "gone", aside=True),
+        ],
+    )
+    assert found == (
+        "in run 7, 1 of 9 URLs failed and 2 need a look or a catalog update: "
+        "toolkit/b (not found (404)), toolkit/a (moved permanently), "
+        "toolkit/c (drift: the page no longer holds the resource); "
+        "1 snoozed or ignored not counted"
+    )
+    many = strict_findings(summary, [verdict(f"r{n:02}", "not_found") for n in range(12)])
+    assert many is not None and many.endswith("toolkit/r09 (not found (404)) and 2 more")
 
 
 def test_unknown_ids_are_the_ones_neither_the_database_nor_the_files_hold(
