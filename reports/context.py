@@ -976,6 +976,7 @@ def _count(n: int, noun: str) -> str:
 
 _SECTIONS = (
     ("newly_broken", "Newly broken"),
+    ("newly_drifted", "Newly drifted (possible hijack)"),
     # Apart from the confirmed ones: one failed check is a thing to watch, not to fix.
     ("started_failing", "Started failing"),
     ("recovered", "Recovered"),
@@ -986,6 +987,8 @@ _SECTIONS = (
 #: One item of a section, where the heading lower-cased is a plural.
 _ONE_CHANGE = {"new_redirects": "new redirect", "catalog_edits": "catalog edit"}
 _CATALOG_KINDS = {"added", "removed", "url_edited", "fields_edited"}
+#: Events about one entry, shown for it alone, not for every entry sharing its link.
+_ENTRY_KINDS = {*_CATALOG_KINDS, "drift_detected"}
 _FAILING_STATES = {"suspect", "broken"}
 
 
@@ -1011,7 +1014,7 @@ def _changes(data: ReportData, rows: Sequence[Row], now: datetime) -> Changes:
             continue
         section, summary, before, after = placed
         at = when(event.at, now)
-        if event.kind in _CATALOG_KINDS or event.link_id is None:
+        if event.kind in _ENTRY_KINDS or event.link_id is None:
             named = by_pk.get(event.resource_pk) if event.resource_pk is not None else None
             title = event.resource_title or str(event.details.get("title") or "")
             sections[section].append(
@@ -1093,6 +1096,21 @@ def _place(
             _label(d.get("old")),
             _label(d.get("new")),
         )
+    if kind == "outcome_changed" and d.get("old") == Outcome.REDIRECTED_PERMANENT.value:
+        new_outcome = Outcome.known(str(d.get("new")))
+        if new_outcome is not None and new_outcome.severity is Severity.OK:
+            return (
+                "new_redirects",
+                "No longer redirects permanently.",
+                _label(d.get("old")),
+                _label(d.get("new")),
+            )
+        return None
+    if kind == "drift_detected":
+        reason = str(d.get("reason") or "its page no longer matches the entry")
+        return "newly_drifted", f"{reason[:1].upper()}{reason[1:].rstrip('.')}.", None, None
+    if kind == "drift_cleared":
+        return "recovered", "Its page matches the entry again.", None, None
     if kind == "redirect_changed":
         return (
             "new_redirects",

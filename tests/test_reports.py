@@ -1139,3 +1139,45 @@ def test_a_drift_row_dates_and_counts_from_the_drift_and_says_to_act(tmp_path: P
     assert row.since is not None and row.since.iso == days(5).isoformat()
     assert row.checks == 3  # days 5, 6 and 7
     assert "nothing to do" not in row.next_step and "no longer holds" in row.next_step
+
+
+def test_a_page_that_drifted_or_came_back_is_news_since_the_last_run(data: ReportData) -> None:
+    row = next(r for r in data.resources if r.resource_id == "a-ok-1")
+    last = max(e.id for e in data.changes)
+    detected = EventRow(
+        last + 1,
+        fx.NOW,
+        "drift_detected",
+        None,
+        row.pk,  # drift is judged per entry: the event names the resource
+        row.link_id,
+        {"entry": str(row.pk), "reason": "the page now offers the domain for sale"},
+        resource_id=row.resource_id,
+    )
+    more = dataclasses.replace(data, changes=(*data.changes, detected))
+    changes = build_context(more, now=fx.NOW).changes
+    assert changes is not None
+    (section,) = [s for s in changes.sections if s.key == "newly_drifted"]
+    (item,) = section.items
+    assert (item.resource_id, item.summary) == (
+        "a-ok-1",
+        "The page now offers the domain for sale.",
+    )
+    assert section.tally == "1 newly drifted (possible hijack)"
+
+    cleared = _with_link_events(data, "a-ok-1", ("drift_cleared", {"old": "parked"}))
+    (back,) = [s for s in cleared.sections if s.key == "recovered"]
+    assert "Its page matches the entry again." in {i.summary for i in back.items}
+
+
+def test_a_permanent_redirect_that_went_away_is_listed(data: ReportData) -> None:
+    changes = _with_link_events(
+        data, "a-ok-1", ("outcome_changed", {"old": "redirected_permanent", "new": "ok"})
+    )
+    section = next(s for s in changes.sections if s.key == "new_redirects")
+    (item,) = [i for i in section.items if i.resource_id == "a-ok-1"]
+    assert (item.summary, item.before, item.after) == (
+        "No longer redirects permanently.",
+        "Moved permanently",
+        "OK",
+    )
