@@ -193,6 +193,13 @@ def mark_reviewed(
     )
 
 
+def _why(reason: str) -> str:
+    """A set-aside hides a resource from the queue: the next curator must learn why."""
+    if not reason.strip():
+        raise ConfigError("--reason is empty; say why, e.g. --reason 'login wall'")
+    return reason.strip()
+
+
 def snooze(
     settings: Settings,
     rid: str,
@@ -204,6 +211,7 @@ def snooze(
     clock: Clock = utcnow,
 ) -> DecisionResult:
     """Leave the action queue until `until` (a date means its start, UTC); still checked."""
+    reason = _why(reason)
     engine = engine_for(settings.database_url)
     resource = store.find_resource(engine, rid, collection=collection)
     now = clock()
@@ -234,6 +242,7 @@ def ignore(
     clock: Clock = utcnow,
 ) -> DecisionResult:
     """Leave the action queue until `unignore` (e.g. a known login wall); still checked."""
+    reason = _why(reason)
     engine = engine_for(settings.database_url)
     resource = store.find_resource(engine, rid, collection=collection)
     now = clock()

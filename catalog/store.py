@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 from catalog import health as health_rules
 from catalog import tables as t
 from catalog.archive import CacheEntry, Snapshot
-from catalog.errors import NotFoundError, StoreError
+from catalog.errors import ConfigError, NotFoundError, StoreError
 from catalog.health import Change, Entry, LinkState
 from catalog.model import Catalog, Observation, Previous, Resource, Target
 from catalog.outcomes import Outcome
@@ -1718,7 +1718,8 @@ def resource_history(
 
 
 def find_resource(engine: Engine, rid: str, *, collection: str | None = None) -> ResourceRecord:
-    """The resource a curator named; `NotFoundError` when unknown or ambiguous."""
+    """The resource a curator named; `NotFoundError` when unknown, `ConfigError` (a usage
+    error) when it is in several collections and none was named."""
     with read_session(engine) as s:
         return _resource_record(*_find_resource(s, rid, collection))
 
@@ -1739,7 +1740,8 @@ def _find_resource(s: Session, rid: str, collection: str | None) -> tuple[t.Reso
         raise NotFoundError(f"no resource with id {rid!r}{where}; check the catalog file")
     if len(candidates) > 1:
         keys = ", ".join(sorted(key for _, key, _ in candidates))
-        raise NotFoundError(
+        # It exists: naming it without its collection is a usage error (exit 2), not 4.
+        raise ConfigError(
             f"resource id {rid!r} is in several collections ({keys}); name one with --collection"
         )
     row, key, path = candidates[0]

@@ -134,7 +134,7 @@ def test_resource_catalog_chooses_the_collection(
     db = ["--db", database_url(engine)]
 
     ambiguous = runner.invoke(app, ["resource", "a", "--json", *db])
-    assert ambiguous.exit_code == 4 and "several collections" in ambiguous.stderr
+    assert ambiguous.exit_code == 2 and "several collections" in ambiguous.stderr
     for file, title in ((other, "Other"), (catalog_file, "Guide")):
         result = runner.invoke(app, ["resource", "a", "--json", *db, "--catalog", str(file)])
         assert result.exit_code == 0, result.output
@@ -171,3 +171,13 @@ def test_mark_reviewed_answers_the_dated_nag_the_report_asked_it_for(tmp_path: P
 
 def stale_codes(engine: Engine, rid: str) -> set[str]:
     return {note.code for note in store.find_resource(engine, rid).stale}
+
+
+@pytest.mark.parametrize("command", [["ignore", "a"], ["snooze", "a", "--until", "2999-01-01"]])
+def test_setting_aside_needs_a_reason_that_says_something(
+    engine: Engine, catalog_file: Path, command: list[str]
+) -> None:
+    result = invoke(engine, catalog_file, *command, "--reason", "  ")
+    assert result.exit_code == 2 and "--reason is empty" in result.stderr
+    record = store.find_resource(engine, "a")
+    assert record.ignored_at is None and record.snoozed_until is None

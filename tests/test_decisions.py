@@ -199,11 +199,13 @@ def test_snoozed_and_ignored_resources_are_still_checked(
     assert "https://example.org/b" in urls
 
 
-def test_unknown_and_ambiguous_ids_are_not_found(engine: Engine, settings: Settings) -> None:
+def test_unknown_ids_are_not_found_and_ambiguous_ones_need_a_collection(
+    engine: Engine, settings: Settings
+) -> None:
     with pytest.raises(NotFoundError):
         decisions.ignore(settings, "nope", reason="x")
     sync_catalogs(engine, [make_catalog("other", [make_resource("a")])], now=T0)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(ConfigError, match="several collections"):  # a usage error: exit 2
         decisions.ignore(settings, "a", reason="x")
     result = decisions.ignore(settings, "a", reason="x", collection="other")
     assert result.resource.collection == "other"
