@@ -262,6 +262,8 @@ class RunSummary:
     network_unavailable: bool
     #: A sharded run's shard run ids ("Run 7 (shard runs 6, 7)"); () for any other run.
     shards: tuple[int, ...] = ()
+    #: URLs only tried while our own network was down: not among `urls_checked`.
+    urls_offline: int = 0
 
 
 @dataclass(frozen=True)
@@ -952,6 +954,9 @@ def _empty_notice(data: ReportData, nothing_checked: bool) -> str | None:
 
 
 def _run(run: RunInfo, now: datetime) -> RunSummary:
+    # An offline try learned nothing: "24 of 24 URLs checked" under "No link could be
+    # checked yet" would contradict itself.
+    offline = min(run.urls_checked, run.counts.get(Outcome.NETWORK_UNAVAILABLE.value, 0))
     return RunSummary(
         id=run.id,
         trigger=run.trigger,
@@ -959,12 +964,13 @@ def _run(run: RunInfo, now: datetime) -> RunSummary:
         started=when(run.started_at, now),
         finished=when(run.finished_at, now) if run.finished_at else None,
         urls_planned=run.urls_planned,
-        urls_checked=run.urls_checked,
+        urls_checked=run.urls_checked - offline,
         duration=humanize.precisedelta(timedelta(seconds=run.duration_s))
         if run.duration_s is not None
         else None,
         network_unavailable=run.network_unavailable,
         shards=tuple(part.id for part in run.shards),
+        urls_offline=offline,
     )
 
 

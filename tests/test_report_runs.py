@@ -154,3 +154,18 @@ def test_the_trend_leaves_rechecks_out(engine: Engine) -> None:
     assert [run.id for run in data.trend_runs] == [ids[0], ids[2], ids[3]]
     assert data.previous_run is not None and data.previous_run.id == ids[2]
     assert report_data(engine, run_id=ids[1]).run.whole is False  # type: ignore[union-attr]
+
+
+def test_a_run_offline_throughout_checked_no_url(engine: Engine) -> None:
+    """Its report used to say "4 of 4 URLs checked" under "No link could be checked yet"."""
+    run_id = store.start_run(engine, trigger="schedule", now=days(1))
+    store.set_run_planned(engine, run_id, len(URLS))
+    offline = [make_observation(u, Outcome.NETWORK_UNAVAILABLE, days(1)) for u in URLS]
+    store.record_observations(engine, run_id, offline, HealthSettings(), now=days(1))
+    store.finish_run(engine, run_id, status="completed", now=days(1), network_unavailable=True)
+
+    ctx = build_context(report_data(engine), now=days(2))
+
+    assert ctx.run is not None and (ctx.run.urls_checked, ctx.run.urls_offline) == (0, 4)
+    markdown = render_markdown(ctx)
+    assert "0 of 4 URLs checked (4 only tried: our network was down)." in markdown
