@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, inspect, select, text
 
 from catalog import store
 from catalog import tables as t
-from catalog.errors import NotFoundError
+from catalog.errors import ConfigError, NotFoundError
 from catalog.health import BROKEN, CHECK_BY_HAND, OK, RECOVERED, SUSPECT, UNCHECKED
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
@@ -222,11 +222,13 @@ def test_resource_history_lists_observations_and_events_newest_first(engine: Eng
     assert all(x.at >= y.at for x, y in zip(history.events, history.events[1:], strict=False))
 
 
-def test_history_of_an_unknown_or_ambiguous_id_is_not_found(engine: Engine) -> None:
+def test_history_of_an_unknown_id_is_not_found_and_of_an_ambiguous_one_needs_a_collection(
+    engine: Engine,
+) -> None:
     with pytest.raises(NotFoundError):
         store.resource_history(engine, "nope")
     sync_catalogs(engine, [make_catalog("other", [make_resource("a")])], now=T0)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(ConfigError, match="several collections"):
         store.resource_history(engine, "a")
     assert store.resource_history(engine, "a", collection="other").resource.collection == "other"
 
