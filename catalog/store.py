@@ -1689,7 +1689,9 @@ def resource_history(
         )
         event_filter = t.Event.resource_id == row.id
         if row.link_id is not None:
-            event_filter = or_(event_filter, t.Event.link_id == row.link_id)
+            # The link's own events; not another entry's edits or drift on a shared link.
+            of_link = and_(t.Event.link_id == row.link_id, t.Event.resource_id.is_(None))
+            event_filter = or_(event_filter, of_link)
         events = s.execute(
             select(t.Event, t.Link.url, t.Resource.rid, t.Collection.key)
             .outerjoin(t.Link, t.Link.id == t.Event.link_id)

@@ -308,3 +308,18 @@ def test_witnesses_are_the_hosts_checked_last_one_url_each(tmp_path: Path) -> No
         witnesses = store.answering_urls(engine, not_on={"dead.org"})
 
     assert witnesses == ["https://big.org/p29", "https://s2.org/x", "https://s1.org/x"]
+
+
+def test_history_shows_the_links_events_but_not_another_entrys_on_a_shared_link(
+    engine: Engine,
+) -> None:
+    shared = make_catalog("toolkit", [make_resource("a"), make_resource("b", url=URL_A)])
+    sync_catalogs(engine, [shared], now=days(1))  # b now points where a does
+    observe(engine, make_observation(URL_A, Outcome.NOT_FOUND, days(2)), now=days(2))
+
+    of_a = {(e.kind, e.rid) for e in store.resource_history(engine, "a").events}
+    of_b = {(e.kind, e.rid) for e in store.resource_history(engine, "b").events}
+
+    assert ("outcome_changed", None) in of_a and ("outcome_changed", None) in of_b
+    assert ("url_edited", "b") in of_b
+    assert not any(rid == "b" for _, rid in of_a), of_a
