@@ -229,6 +229,14 @@ class Row:
         return self.priority is Priority.STALE and self.outcome == Outcome.OK.value
 
     @property
+    def page_title_label(self) -> str:
+        """A failing link's title is its page's when it last worked (`catalog.health` keeps
+        the last good facts), not what the error page says."""
+        if self.severity == Severity.BROKEN.value:
+            return "Page title when it last worked"
+        return "Page title"
+
+    @property
     def status_badge(self) -> tuple[str, str]:
         """(style, text) of the row's status badge: the outcome's, unless the link's state
         says otherwise. A page that no longer matches its entry answers 200 but is not "OK",

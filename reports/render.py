@@ -247,7 +247,8 @@ def _seen_cell(row: Row) -> str:
     if row.seen != row.label:
         parts.append(f'<div class="small">{_escape(row.seen)}</div>')
     if row.page_title:
-        parts.append(f'<div class="small">Page title: “{_escape(row.page_title)}”</div>')
+        label = row.page_title_label
+        parts.append(f'<div class="small">{label}: “{_escape(row.page_title)}”</div>')
     if row.final_url:
         parts.append(
             f'<div class="small">Ended at: {_ext(row.final_url, row.final_href, "")}</div>'
@@ -293,7 +294,7 @@ def _facts(row: Row, root: str) -> str:
         facts.append(("Host", _site_link(root, row.host_page, row.host)))
     facts.append(("What we saw", _escape(row.seen)))
     if row.page_title:
-        facts.append(("Page title", f"“{_escape(row.page_title)}”"))
+        facts.append((row.page_title_label, f"“{_escape(row.page_title)}”"))
     if row.final_url:
         facts.append(("Ended at", _ext(row.final_url, row.final_href, "url")))
     if row.since:

@@ -1181,3 +1181,10 @@ def test_a_permanent_redirect_that_went_away_is_listed(data: ReportData) -> None
         "Moved permanently",
         "OK",
     )
+
+
+def test_a_failing_links_page_title_is_said_to_be_from_when_it_worked(data: ReportData) -> None:
+    titled = _with(_with(data, "a-ok-1", page_title="Guide"), "a-broken", page_title="Guide")
+    ctx = build_context(titled, now=fx.NOW)
+    assert _row(ctx, "a-ok-1").page_title_label == "Page title"
+    assert _row(ctx, "a-broken").page_title_label == "Page title when it last worked"
