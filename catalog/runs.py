@@ -50,7 +50,7 @@ from catalog.db import engine_for
 from catalog.errors import LinkhealthError, NotFoundError
 from catalog.model import Batch, Observation
 from catalog.outage import OutageVerdict, confirmed_by, judge, mask
-from catalog.outcomes import Outcome, Severity
+from catalog.outcomes import Outcome
 from catalog.settings import Settings
 from catalog.shards import FULL_RUN_LEASE as FULL_RUN_LEASE  # re-exported for callers
 from catalog.shards import Shard, plan_shard
@@ -143,16 +143,6 @@ class RunSummary:
     report_path: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def broken(self) -> int:
-        return sum(n for o, n in self.counts.items() if _severity(o) is Severity.BROKEN)
-
-    @property
-    def needs_look(self) -> int:
-        return sum(
-            n for o, n in self.counts.items() if _severity(o) in (Severity.LOOK, Severity.UPDATE)
-        )
-
     def lines(self) -> list[str]:
         """The summary a person reads at the end of `linkhealth check`."""
         took = (
@@ -177,11 +167,6 @@ class RunSummary:
         if self.report_path:
             out.append(f"Report: {self.report_path}")
         return out
-
-
-def _severity(value: str) -> Severity:
-    outcome = Outcome.known(value)
-    return outcome.severity if outcome is not None else Severity.UNKNOWN
 
 
 def prepare_run(
