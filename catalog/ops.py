@@ -411,6 +411,8 @@ def strict_findings(summary: RunSummary, verdicts: Sequence[store.RunVerdict]) -
     for v in verdicts:
         outcome = Outcome.known(v.outcome)
         severity = outcome.severity if outcome is not None else None
+        if severity is None or severity is Severity.UNKNOWN:
+            continue  # not reached this run (our network was down): nothing was checked
         if severity is Severity.BROKEN:
             what, into = outcome.label.lower() if outcome else v.outcome, failed
         elif v.drift_reason:
@@ -427,7 +429,8 @@ def strict_findings(summary: RunSummary, verdicts: Sequence[store.RunVerdict]) -
         return None
     found = []
     if failed:
-        found.append(f"{len(failed)} of {summary.urls_checked} URLs failed")
+        # Resources, not URLs: entries sharing a link are each named.
+        found.append(f"{len(failed)} of {len(verdicts)} resources failed")
     if look:
         verb = "needs" if len(look) == 1 else "need"
         found.append(f"{len(look)} {verb} a look or a catalog update")

@@ -237,9 +237,10 @@ def _collection_among(
     engine: Engine, resource_id: str, collection: str | None, keys: list[str]
 ) -> str:
     """The one collection of `keys` (the --catalog files' collections) that holds the id;
-    `NotFoundError` (exit 4) when none does or when several do."""
+    `NotFoundError` (exit 4) when none does, `ConfigError` (exit 2: name one) when several
+    do."""
     from catalog import store
-    from catalog.errors import NotFoundError
+    from catalog.errors import ConfigError, NotFoundError
 
     if collection is not None:
         if collection not in keys:
@@ -264,7 +265,7 @@ def _collection_among(
             f"no resource with id {resource_id!r} in collection {named} of the database; "
             "check the id in the catalog file, or sync it first (`linkhealth sync --catalog`)"
         )
-    raise NotFoundError(
+    raise ConfigError(
         f"resource id {resource_id!r} is in several collections ({', '.join(found)}); "
         "name one with --collection"
     )

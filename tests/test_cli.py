@@ -461,7 +461,7 @@ def test_check_strict_says_on_stderr_why_it_exits_6(
     assert result.exit_code == 6, result.output
     [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("--strict")]
     # Each named, failures first; the snoozed one is not counted but said to be.
-    assert "2 of 6 URLs failed and 2 need a look or a catalog update: " in line
+    assert "2 of 6 resources failed and 2 need a look or a catalog update: " in line
     assert "strict/a (not found (404)), strict/b (gone (410)), strict/c (moved" in line
     assert "strict/d (drift: " in line and "strict/e" not in line
     assert "1 snoozed or ignored not counted" in line

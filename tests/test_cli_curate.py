@@ -135,6 +135,9 @@ def test_resource_catalog_chooses_the_collection(
 
     ambiguous = runner.invoke(app, ["resource", "a", "--json", *db])
     assert ambiguous.exit_code == 2 and "several collections" in ambiguous.stderr
+    both = ["--catalog", str(catalog_file), "--catalog", str(other)]
+    named_both = runner.invoke(app, ["resource", "a", "--json", *db, *both])
+    assert named_both.exit_code == 2 and "several collections" in named_both.stderr
     for file, title in ((other, "Other"), (catalog_file, "Guide")):
         result = runner.invoke(app, ["resource", "a", "--json", *db, "--catalog", str(file)])
         assert result.exit_code == 0, result.output

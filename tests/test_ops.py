@@ -343,6 +343,9 @@ def test_strict_findings_name_what_failed_and_leave_out_what_was_set_aside() -> 
         strict_findings(summary, [verdict("a", "ok"), verdict("b", "network_unavailable")]) is None
     )
     assert strict_findings(summary, [verdict("a", "not_found", aside=True)]) is None
+    # An offline try reached nothing: drift left from an earlier run is not this run's news.
+    offline = verdict("a", "network_unavailable", drift="parked")
+    assert strict_findings(summary, [offline]) is None
     found = strict_findings(
         summary,
         [
@@ -353,7 +356,7 @@ def test_strict_findings_name_what_failed_and_leave_out_what_was_set_aside() -> 
         ],
     )
     assert found == (
-        "in run 7, 1 of 9 URLs failed and 2 need a look or a catalog update: "
+        "in run 7, 1 of 4 resources failed and 2 need a look or a catalog update: "
         "toolkit/b (not found (404)), toolkit/a (moved permanently), "
         "toolkit/c (drift: the page no longer holds the resource); "
         "1 snoozed or ignored not counted"
