@@ -4,9 +4,10 @@ Input: the database (through `catalog.store.resource_statuses`). Output: one fla
 record per resource, `EXPORT_FIELDS` in order, written to a text stream. Resources
 never checked (or only tried while our network was down) export with an empty outcome
 and no `checked_at`. A working link whose page no longer holds the resource (a parked or
-hijacked site) says so in `drift_reason`; `stale`, `snoozed_until` and `ignored_reason`
-carry the curator-facing rest, so a site built from the export can leave such links out.
-CSV cells that a spreadsheet would run as a formula are neutralised (OWASP "CSV injection").
+hijacked site) says so in `drift_reason`; `stale`, `snoozed_until`, `ignored` and
+`ignored_reason` carry the curator-facing rest, so a site built from the export can leave
+such links out. CSV cells that a spreadsheet would run as a formula are neutralised
+(OWASP "CSV injection").
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Literal, TextIO
 from sqlalchemy import Engine
 
 from catalog import store
+from catalog.clock import utcnow
 from catalog.health import UNCHECKED
 
 EXPORT_FIELDS = (
@@ -37,6 +39,7 @@ EXPORT_FIELDS = (
     "drift_reason",
     "stale",
     "snoozed_until",
+    "ignored",
     "ignored_reason",
 )
 
@@ -45,8 +48,10 @@ ExportFormat = Literal["jsonl", "csv"]
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def export_rows(engine: Engine) -> Iterator[dict[str, Any]]:
-    """One record per active resource, by collection then id."""
+def export_rows(engine: Engine, *, now: datetime | None = None) -> Iterator[dict[str, Any]]:
+    """One record per active resource, by collection then id. `snoozed_until` only while
+    the snooze lasts (after `now`), as the report counts it."""
+    now = now or utcnow()
     for status in store.resource_statuses(engine):
         link = status.link
         checked = link if link is not None and link.outcome is not None else None
@@ -66,7 +71,8 @@ def export_rows(engine: Engine) -> Iterator[dict[str, Any]]:
             # A working link can still be a hijacked or parked site: `outcome` says "ok".
             "drift_reason": checked.drift_reason if checked else None,
             "stale": list(status.stale),
-            "snoozed_until": iso_utc(status.snoozed_until),
+            "snoozed_until": _while_it_lasts(status.snoozed_until, now),
+            "ignored": status.ignored,
             "ignored_reason": status.ignored_reason,
         }
 
@@ -87,6 +93,10 @@ def write_export(rows: Iterable[dict[str, Any]], fmt: ExportFormat, out: TextIO)
     else:
         raise ValueError(f"unknown export format {fmt!r}; use jsonl or csv")
     return count
+
+
+def _while_it_lasts(snoozed_until: datetime | None, now: datetime) -> str | None:
+    return iso_utc(snoozed_until) if snoozed_until and snoozed_until > now else None
 
 
 def csv_cell(value: Any) -> str:

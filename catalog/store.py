@@ -227,7 +227,8 @@ class ResourceStatus:
     #: Codes of the entry's stored staleness reasons (catalog.staleness), in their order.
     stale: tuple[str, ...] = ()
     snoozed_until: datetime | None = None
-    #: Set while the curator has the entry out of the queue for good (`ignore`).
+    #: Out of the queue for good (`ignore`), with the curator's reason.
+    ignored: bool = False
     ignored_reason: str | None = None
 
 
@@ -1773,6 +1774,7 @@ def resource_statuses(engine: Engine) -> list[ResourceStatus]:
                     str(n.get("code")) for n in (r.stale_reasons or ()) if isinstance(n, dict)
                 ),
                 snoozed_until=r.snoozed_until,
+                ignored=r.ignored_at is not None,
                 ignored_reason=r.ignored_reason if r.ignored_at is not None else None,
             )
             for r, key in rows

@@ -230,11 +230,12 @@ class Row:
 
     @property
     def page_title_label(self) -> str:
-        """A failing link's title is its page's when it last worked (`catalog.health` keeps
-        the last good facts), not what the error page says."""
-        if self.severity == Severity.BROKEN.value:
-            return "Page title when it last worked"
-        return "Page title"
+        """The title of a link whose last check did not work (failed, blocked, rate
+        limited, ...) is its page's when it last worked (`catalog.health` keeps the last
+        good facts), not what the error or block page says."""
+        if self.severity in (Severity.OK.value, Severity.UPDATE.value):
+            return "Page title"
+        return "Page title when it last worked"
 
     @property
     def status_badge(self) -> tuple[str, str]:

@@ -166,23 +166,28 @@ def test_a_hijacked_snoozed_stale_or_ignored_entry_says_so(engine: Engine) -> No
         b.snoozed_until = days(30)
         b.ignored_at, b.ignored_reason = T0, "login wall"
 
-    rows = rows_by_id(engine)
+    rows = {row["id"]: row for row in export_rows(engine, now=days(1))}
     a_row, b_row = rows["a"], rows["b"]
     assert (a_row["outcome"], a_row["drift_reason"]) == (
         "ok",
         "the page now holds for-sale markers",
     )
     assert a_row["stale"] == ["dated", "review_overdue"]
-    assert (b_row["snoozed_until"], b_row["ignored_reason"]) == (
+    assert (b_row["snoozed_until"], b_row["ignored"], b_row["ignored_reason"]) == (
         "2025-03-31T02:00:00Z",
+        True,
         "login wall",
     )
-    assert (rows["c"]["drift_reason"], rows["c"]["stale"], rows["c"]["ignored_reason"]) == (
+    assert [rows["c"][k] for k in ("drift_reason", "stale", "ignored", "ignored_reason")] == [
         None,
         [],
+        False,
         None,
-    )
+    ]
+    # A snooze that ended is no snooze, as in the report.
+    later = {row["id"]: row for row in export_rows(engine, now=days(31))}
+    assert later["b"]["snoozed_until"] is None
     out = io.StringIO()
-    write_export(export_rows(engine), "csv", out)
+    write_export(export_rows(engine, now=days(1)), "csv", out)
     (a_csv,) = [r for r in csv.DictReader(io.StringIO(out.getvalue())) if r["id"] == "a"]
     assert a_csv["stale"] == "dated;review_overdue"

@@ -1184,7 +1184,11 @@ def test_a_permanent_redirect_that_went_away_is_listed(data: ReportData) -> None
 
 
 def test_a_failing_links_page_title_is_said_to_be_from_when_it_worked(data: ReportData) -> None:
-    titled = _with(_with(data, "a-ok-1", page_title="Guide"), "a-broken", page_title="Guide")
+    titled = data
+    for rid in ("a-ok-1", "a-moved", "a-broken", "b-blocked"):
+        titled = _with(titled, rid, page_title="Guide")
     ctx = build_context(titled, now=fx.NOW)
     assert _row(ctx, "a-ok-1").page_title_label == "Page title"
+    assert _row(ctx, "a-moved").page_title_label == "Page title"  # a redirect answers
     assert _row(ctx, "a-broken").page_title_label == "Page title when it last worked"
+    assert _row(ctx, "b-blocked").page_title_label == "Page title when it last worked"

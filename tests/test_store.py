@@ -316,10 +316,14 @@ def test_history_shows_the_links_events_but_not_another_entrys_on_a_shared_link(
     shared = make_catalog("toolkit", [make_resource("a"), make_resource("b", url=URL_A)])
     sync_catalogs(engine, [shared], now=days(1))  # b now points where a does
     observe(engine, make_observation(URL_A, Outcome.NOT_FOUND, days(2)), now=days(2))
+    b_pk = store.find_resource(engine, "b").id
+    with store.write_session(engine) as s:  # drift is judged per entry: b's alone
+        link_id = s.scalar(select(t.Link.id).where(t.Link.url == URL_A))
+        s.add(t.Event(at=days(3), kind="drift_detected", link_id=link_id, resource_id=b_pk))
 
     of_a = {(e.kind, e.rid) for e in store.resource_history(engine, "a").events}
     of_b = {(e.kind, e.rid) for e in store.resource_history(engine, "b").events}
 
     assert ("outcome_changed", None) in of_a and ("outcome_changed", None) in of_b
-    assert ("url_edited", "b") in of_b
+    assert ("url_edited", "b") in of_b and ("drift_detected", "b") in of_b
     assert not any(rid == "b" for _, rid in of_a), of_a
