@@ -103,7 +103,8 @@ class ResourceRow:
     suggested_url: str | None
     #: Title of the page that answered; web-sourced, never trust it.
     page_title: str | None
-    #: Since when the link has been failing, else drifting, else since its outcome changed.
+    #: When the link's current problem began (`_problem_start`): drift, failure, or the
+    #: last change of outcome.
     since: datetime | None
     failing_checks: int
     #: When the link was last checked: None while it has no outcome (never checked).
@@ -526,8 +527,12 @@ def _event_row(row: Any) -> EventRow:
 
 
 def _checks_since(session: Session) -> dict[int, int]:
-    """Per link, the checks since its current failure (or outcome) began: one grouped query."""
-    start = func.coalesce(Link.first_failure_at, Link.drift_since, Link.last_change_at)
+    """Per link, the checks since its current problem (`_problem_start`) began: one grouped
+    query."""
+    start = case(
+        (and_(Link.drift_since.is_not(None), Link.state != BROKEN_STATE), Link.drift_since),
+        else_=func.coalesce(Link.first_failure_at, Link.last_change_at),
+    )
     rows = session.execute(
         select(Observation.link_id, func.count())
         .join(Link, Link.id == Observation.link_id)
@@ -609,6 +614,15 @@ def _outcome(value: str | None) -> Outcome | None:
     return Outcome.known(value)
 
 
+def _problem_start(row: Mapping[str, Any]) -> datetime | None:
+    """When the problem the report files the link under began: drift (a page that no
+    longer holds the resource) unless the link is confirmed broken, as `reports.context`
+    ranks them; else its current failure; else its last change of outcome."""
+    if row["drift_since"] is not None and row["state"] != BROKEN_STATE:
+        return row["drift_since"]
+    return row["first_failure_at"] or row["last_change_at"]
+
+
 def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
     outcome = _outcome(row["outcome"])
     # A try that found our own network down moves `links.last_checked_at` only on a link
@@ -636,9 +650,7 @@ def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
         final_url=row["final_url"],
         suggested_url=suggested,
         page_title=row["page_title"],
-        # The current problem's start: a failure, else drift (a working link whose page no
-        # longer holds the resource), else the last change of outcome.
-        since=row["first_failure_at"] or row["drift_since"] or row["last_change_at"],
+        since=_problem_start(row),
         failing_checks=row["consecutive_failures"] or 0,
         last_checked_at=row["last_checked_at"] if checked else None,
         checks_since=checks_since,

@@ -786,6 +786,7 @@ def _row(r: ResourceRow, now: datetime, ambiguous: frozenset[str]) -> Row:
         next_step=(
             _DRIFT_NEXT_STEP
             if priority is Priority.DRIFT
+            and (outcome is None or outcome.severity in (Severity.OK, Severity.UPDATE))
             else outcome.explanation
             if outcome
             else _UNKNOWN_NEXT_STEP

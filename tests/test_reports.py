@@ -1135,10 +1135,27 @@ def test_a_drift_row_dates_and_counts_from_the_drift_and_says_to_act(tmp_path: P
             link.drift_reason, link.drift_since = "the page now sells the domain", days(5)
         row = _row(build_context(report_data(engine), now=days(8)), "g")
 
+        # It then fails once: still filed as drift, dated from it, and not said to answer.
+        failed = make_observation(url, Outcome.NOT_FOUND, days(8))
+        store.record_observations(engine, None, [failed], HealthSettings(), now=days(8))
+        failing = _row(build_context(report_data(engine), now=days(9)), "g")
+        # Confirmed broken: filed as broken, dated from the failure.
+        for day in (9, 10, 11):
+            failed = make_observation(url, Outcome.NOT_FOUND, days(day))
+            store.record_observations(engine, None, [failed], HealthSettings(), now=days(day))
+        broken = _row(build_context(report_data(engine), now=days(12)), "g")
+
     assert row.priority is Priority.DRIFT
     assert row.since is not None and row.since.iso == days(5).isoformat()
     assert row.checks == 3  # days 5, 6 and 7
     assert "nothing to do" not in row.next_step and "no longer holds" in row.next_step
+    assert failing.priority is Priority.DRIFT and failing.state == "suspect"
+    assert failing.since is not None and failing.since.iso == days(5).isoformat()
+    assert failing.checks == 4
+    assert "answers" not in failing.next_step
+    assert broken.priority is Priority.BROKEN
+    assert broken.since is not None and broken.since.iso == days(8).isoformat()
+    assert broken.checks == 4  # days 8 to 11
 
 
 def test_a_page_that_drifted_or_came_back_is_news_since_the_last_run(data: ReportData) -> None:
