@@ -136,3 +136,45 @@ def test_a_missing_postgresql_driver_names_the_extra_to_install(
     with pytest.raises(StoreError, match=r"pip install -e '\.\[postgres\]'") as caught:
         open_engine("postgresql://reader:secret@db.example/links", migrate=False)
     assert "secret" not in str(caught.value)
+
+
+def test_0005_gives_each_link_the_validators_of_its_fingerprinted_copy(db_url: str) -> None:
+    """Links whose validators a HEAD-only check overwrote (see `catalog.health`) get back
+    those of the last GET that read the page; a link whose fingerprinting GET was pruned
+    gets none, so its next fingerprint GET is unconditional."""
+    from alembic import command
+    from sqlalchemy import text
+
+    engine = open_engine(db_url, migrate=False)
+    with engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), "0004")
+        for link_id in (1, 2):
+            conn.execute(
+                text(
+                    "INSERT INTO links (id, url, host, state, consecutive_failures, etag,"
+                    " last_modified) VALUES (:id, :url, 'a.org', 'ok', 0, '\"v2\"', 'Tue')"
+                ),
+                {"id": link_id, "url": f"https://a.org/{link_id}"},
+            )
+        observations = [  # link 1: GET 200 (v1), HEAD (v2), GET 304 (v2); link 2: HEAD only
+            (1, "2026-01-01", "sha256:one", False, '"v1"', "Mon"),
+            (1, "2026-01-02", None, False, '"v2"', "Tue"),
+            (1, "2026-01-09", "sha256:one", True, '"v2"', "Tue"),
+            (2, "2026-01-02", None, False, '"v2"', "Tue"),
+        ]
+        for link_id, at, fingerprint, not_modified, etag, modified in observations:
+            conn.execute(
+                text(
+                    "INSERT INTO observations (link_id, url, checked_at, outcome, reason,"
+                    " methods, chain, retries, bytes_read, not_modified, fingerprint, etag,"
+                    " last_modified) VALUES (:link, 'u', :at, 'ok', 'r', 'GET', '[]', 0, 0,"
+                    " :nm, :fp, :etag, :lm)"
+                ),
+                {"link": link_id, "at": at, "nm": not_modified, "fp": fingerprint,
+                 "etag": etag, "lm": modified},
+            )  # fmt: skip
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, etag, last_modified FROM links ORDER BY id")).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [(1, '"v1"', "Mon"), (2, None, None)]
