@@ -14,10 +14,11 @@ of broken or drifted resources rose (decided in `catalog.ops`).
 Run safety: a full run (no `resource_ids`) holds the database lease of `catalog.runs`
 ("full-run", or "full-run:i/n" for `shard="i/n"`), renewed by a heartbeat thread and by
 each stored batch, released in a `finally`. When another run holds it, a scheduled run
-(`trigger="schedule"` on a run the scheduler made: `flows.triggers`) ends `Cancelled`
-with the holder and expiry in its message (an overlap is expected, not a failure worth
-an alert); any other trigger raises `RunInProgressError`, which the CLI turns into exit
-code 8.
+(`trigger="schedule"` on a run the scheduler made: `flows.triggers`) ends `Skipped` (a
+Completed state) with the holder and expiry in its message: an overlap is expected, not a
+failure worth an alert, and a Cancelled state would make Prefect's engine log an ERROR
+with a traceback. Any other trigger raises `RunInProgressError`, which the CLI turns
+into exit code 8.
 
 Scale-out: `check-catalog-sharded` starts one `check-catalog` deployment run per host
 shard (`catalog.shards`), so several workers of one pool share a night's run while each
@@ -45,7 +46,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
-from prefect.states import Cancelled, Failed
+from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
@@ -96,6 +97,8 @@ SUBMIT_WINDOW = 2 * BATCH_WORKERS
 PROGRESS_EVERY_S = 10.0
 
 #: Stable artifact keys: the Prefect UI shows each key's history across runs.
+#: Name of the Completed state of a scheduled run that another full run made unnecessary.
+SKIPPED = "Skipped"
 PROGRESS_KEY = "linkhealth-progress"
 SUMMARY_KEY = "linkhealth-summary"
 QUEUE_KEY = "linkhealth-action-queue"
@@ -339,7 +342,7 @@ def check_catalog(
     shard: str | None = None,
 ) -> RunSummary:
     """Check every URL of the configured catalogs (or of one host shard, "1/2") and record
-    what was found. A scheduled run that finds another full run in progress is Cancelled."""
+    what was found. A scheduled run that finds another full run in progress is Skipped."""
     trigger = run_trigger(trigger)
     try:
         settings = load_settings(config).with_overrides(**(overrides or {}))
@@ -350,10 +353,16 @@ def check_catalog(
         if trigger != "schedule":
             return failed_with(exc)
         get_run_logger().warning("Skipped: %s", exc)
-        # Prefect ends the flow run in the state a flow returns.
-        return Cancelled(message=f"skipped: {exc}")  # type: ignore[return-value]
+        return skipped(exc)
     except LinkhealthError as exc:
         return failed_with(exc)
+
+
+def skipped(exc: LinkhealthError) -> Any:
+    """A scheduled run's end when another full run holds the lease: Completed, named
+    Skipped, with the holder in its message. Prefect ends a flow run in the state the flow
+    returns."""
+    return Completed(name=SKIPPED, message=f"skipped: {exc}")
 
 
 def failed_with(exc: LinkhealthError) -> Any:
@@ -397,7 +406,7 @@ def check_catalog_sharded(
     The whole sharded run holds the lease of an unsharded full run, so it and `nightly` (or
     a manual `linkhealth check`) never check the same hosts at once; each shard run holds
     its own shard lease besides. Like `check-catalog`, a scheduled run that finds the lease
-    held ends Cancelled; any other trigger raises `RunInProgressError`."""
+    held ends Skipped; any other trigger raises `RunInProgressError`."""
     from prefect import get_client
     from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
@@ -420,7 +429,7 @@ def check_catalog_sharded(
         if trigger != "schedule":
             return failed_with(refused)
         log.warning("Skipped: %s", refused)
-        return Cancelled(message=f"skipped: {refused}")  # type: ignore[return-value]
+        return skipped(refused)
     states: dict[str, str] = {}
     try:
         with keep_lease(settings, lease):
@@ -456,7 +465,7 @@ def check_catalog_sharded(
                 render_report_task(settings, None)
     finally:
         store.release_lease(engine, lease.name, lease.holder)
-    failed = sorted(p for p, name in states.items() if name not in ("Completed", "Cancelled"))
+    failed = sorted(p for p, name in states.items() if name not in ("Completed", SKIPPED))
     if failed:
         raise RuntimeError(f"shard run(s) {', '.join(failed)} did not complete: {states}")
     return states

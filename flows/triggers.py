@@ -3,7 +3,7 @@
 prefect.yaml gives `trigger: schedule` to every run of `nightly` and `nightly-sharded`, so a
 Quick run from the Prefect UI or `prefect deployment run` arrived labelled "schedule" too:
 its report and run history said "schedule", and when another run held the lease it ended
-Cancelled (the quiet end meant for an overlapping night) instead of failing for the person
+Skipped (the quiet end meant for an overlapping night) instead of failing for the person
 who asked. The scheduler marks the runs it makes (`FlowRun.auto_scheduled`); this module
 believes the parameter only for those.
 """

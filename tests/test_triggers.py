@@ -1,6 +1,6 @@
 """A run's trigger: the scheduler's runs are "schedule", a Quick run of the same
 deployment is "manual" (its record says who asked; an overlap fails instead of ending
-Cancelled)."""
+Skipped)."""
 
 from __future__ import annotations
 
