@@ -389,6 +389,8 @@ def run_lines(runs: Iterable[Any]) -> list[str]:
         took = f"{run.duration_s:.1f} s" if run.duration_s is not None else "still running"
         counts = ", ".join(f"{n} {o}" for o, n in sorted(run.counts.items()) if n) or "no URLs"
         flag = "; NETWORK UNAVAILABLE" if run.network_unavailable else ""
+        if run.status != "completed" and run.summary.get("failed_reason"):
+            flag += f"; {run.summary['failed_reason']}"
         out.append(
             f"run {run.id}  {run.started_at:%Y-%m-%d %H:%M} UTC  {run.trigger:<8} {run.status:<9} "
             f"{took:>13}  {run.urls_checked}/{run.urls_planned} URLs: {counts}{flag}"

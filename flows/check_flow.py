@@ -50,7 +50,7 @@ from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
-from catalog.check.loop import shared_loop
+from catalog.check.loop import cancel_checks, shared_loop
 from catalog.check.politeness import wake_tick
 from catalog.clock import utcnow
 from catalog.db import engine_for
@@ -200,7 +200,13 @@ def run_check(
             settings, prepared.run_id, stored=stored, sync=prepared.sync, lease=prepared.lease
         )
     except BaseException as exc:
-        abandon_run(settings, prepared, reason=f"{type(exc).__name__}: {exc}")
+        # Stop the batches still checking first (on SIGTERM from a worker or systemd only
+        # this thread hears it): the lease must not be free while they run.
+        try:
+            cancel_checks()
+        except Exception:
+            log.warning("could not stop the checks of run %s", prepared.run_id, exc_info=True)
+        abandon_run(settings, prepared, reason=f"{type(exc).__name__}: {exc}".rstrip(": "))
         raise
     if render:
         summary = replace(summary, report_path=render_report_task(settings, prepared.run_id))

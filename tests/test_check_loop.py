@@ -4,6 +4,7 @@ drawing on one pool of concurrency."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import itertools
 import selectors
@@ -44,6 +45,37 @@ def test_results_and_exceptions_reach_the_caller(loop: SharedLoop) -> None:
     with pytest.raises(ValueError, match="bad batch"):
         loop.run(fail())
     assert loop.run(double(1)) == 2  # a failed coroutine leaves the loop running
+
+
+def test_cancel_all_stops_every_check_before_it_returns(loop: SharedLoop) -> None:
+    """An abandoned run (its process told to stop) gives its lease up only after its
+    batches, which other threads wait for, have stopped checking."""
+    started, stopped = threading.Event(), threading.Event()
+    outcomes: list[str] = []
+
+    async def endless_batch() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            stopped.set()
+
+    def worker() -> None:
+        try:
+            loop.run(endless_batch())
+        except concurrent.futures.CancelledError:  # what a waiting caller sees
+            outcomes.append("cancelled")
+
+    with ThreadPoolExecutor(2) as pool:
+        waiting = [pool.submit(worker) for _ in range(2)]
+        assert started.wait(5)
+        time.sleep(0.05)  # both batches on the loop
+        assert loop.cancel_all() == 2
+        assert stopped.is_set()  # already over when cancel_all returned
+        for future in waiting:
+            future.result(timeout=5)
+    assert outcomes == ["cancelled", "cancelled"]
+    assert loop.run(asyncio.sleep(0, result="still serving")) == "still serving"
 
 
 def test_callers_run_side_by_side_on_one_thread(loop: SharedLoop) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -377,3 +377,24 @@ def test_unknown_ids_are_the_ones_neither_the_database_nor_the_files_hold(
     sync_catalogs(engine_for(settings.database_url), load_catalogs([catalog]), now=days(0))
     catalog.write_text("this file is not read while the database knows every id: [")
     assert unknown_ids(settings, ["a"]) == []
+
+
+def test_status_says_why_a_run_failed() -> None:
+    base = store.RunRecord(
+        id=22,
+        trigger="schedule",
+        flow_run_id=None,
+        started_at=days(1),
+        finished_at=days(1),
+        status="failed",
+        urls_planned=37,
+        urls_checked=0,
+        counts={},
+        network_unavailable=False,
+        summary={"failed_reason": "TerminationSignal"},
+        duration_s=0.9,
+    )
+    (line,) = run_lines([base])
+    assert line.endswith("0/37 URLs: no URLs; TerminationSignal")
+    (done,) = run_lines([replace(base, status="completed", summary={})])
+    assert done.endswith("0/37 URLs: no URLs")

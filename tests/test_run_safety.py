@@ -424,3 +424,63 @@ def test_scheduled_run_is_skipped_and_manual_run_refused_while_the_lease_is_held
     assert store.latest_runs(engine) == []
     assert store.get_lease(engine, FULL_RUN_LEASE).holder == "box:42 flow-1"  # type: ignore[union-attr]
     engine.dispose()
+
+
+@pytest.mark.flow
+def test_an_abandoned_run_stops_checking_before_it_gives_its_lease_up(
+    prefect_harness: None, isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker or systemd stopping the flow (SIGTERM) interrupts only the flow's thread:
+    the batches on the checking loop went on fetching for half a minute after the run was
+    marked failed and its lease released, free for another run to take the same hosts."""
+    import asyncio
+    import concurrent.futures
+    import contextlib
+
+    import flows.check_flow as check_flow
+    from catalog.check.loop import shared_loop
+
+    started, stopped = threading.Event(), threading.Event()
+    at_abandon: list[tuple[bool, bool]] = []
+
+    async def endless_batch() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            stopped.set()
+
+    def batch_task() -> None:  # as a Prefect task thread waits for its batch
+        with contextlib.suppress(concurrent.futures.CancelledError):
+            shared_loop().run(endless_batch())
+
+    def interrupted(settings: Any, prepared: Any) -> list[Any]:
+        threading.Thread(target=batch_task, daemon=True).start()
+        assert started.wait(5)
+        raise RuntimeError("stopped by the worker")
+
+    real_abandon = check_flow.abandon_run
+
+    def abandon(settings: Any, prepared: Any, *, reason: str) -> None:
+        engine = open_engine(db_url)
+        held = store.get_lease(engine, FULL_RUN_LEASE) is not None
+        engine.dispose()
+        at_abandon.append((stopped.is_set(), held))
+        real_abandon(settings, prepared, reason=reason)
+
+    monkeypatch.setattr(check_flow, "_check_and_store", interrupted)
+    monkeypatch.setattr(check_flow, "abandon_run", abandon)
+    entries = [{"id": "r1", "title": "Resource 1", "url": "https://example.org/r1"}]
+    overrides = {
+        "database_url": db_url,
+        "catalogs": [str(write_catalog(isolated_cwd / "catalog.yaml", entries))],
+    }
+    with pytest.raises(RuntimeError, match="stopped by the worker"):
+        check_flow.check_catalog(overrides=overrides, trigger="schedule", render=False)
+
+    assert at_abandon == [(True, True)]  # checks stopped while the lease was still held
+    engine = open_engine(db_url)
+    (run,) = store.latest_runs(engine)
+    assert run.status == "failed" and "stopped by the worker" in run.summary["failed_reason"]
+    assert store.get_lease(engine, FULL_RUN_LEASE) is None
+    engine.dispose()

@@ -134,6 +134,23 @@ class SharedLoop:
                 shared = self._slots[key] = Slots(size)
             return shared
 
+    def cancel_all(self, timeout: float = 10.0) -> int:
+        """Cancel every coroutine on the loop and wait up to `timeout` s for them to end;
+        how many there were. A run being abandoned (its process told to stop) must not
+        keep checking after it gave its lease up: another run may take the same hosts."""
+
+        async def cancel() -> int:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=timeout)
+            return len(tasks)
+
+        if not self.alive or threading.current_thread() is self._thread:
+            return 0
+        return asyncio.run_coroutine_threadsafe(cancel(), self._loop).result(timeout + 5)
+
     def close(self) -> None:
         """Stop the loop and its thread; for tests and orderly shutdown."""
         if self._loop.is_closed():
@@ -157,6 +174,13 @@ def run_gathering(coro: Coroutine[Any, Any, T], tick: float) -> T:
 _shared: SharedLoop | None = None
 _shared_pid = 0
 _lock = threading.Lock()
+
+
+def cancel_checks() -> int:
+    """`SharedLoop.cancel_all` on this process's loop, if it has one; never starts one."""
+    with _lock:
+        loop = _shared if _shared is not None and _shared_pid == os.getpid() else None
+    return loop.cancel_all() if loop is not None else 0
 
 
 def shared_loop() -> SharedLoop:
