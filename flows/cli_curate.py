@@ -50,6 +50,22 @@ def _say(result: object) -> None:
     typer.echo(result.message)
     if result.sync is not None:
         typer.echo(result.sync.headline())
+    if result.diff and not result.dry_run:
+        _announce(result.resource.path)
+
+
+def _announce(path: str | None) -> None:
+    """A catalog file was edited: have the `recheck` deployment check it right away (the
+    same event as `linkhealth catalog edited`), or say how to check it by hand."""
+    from flows.cli_ops import announce_catalog_edit
+
+    url, announced = announce_catalog_edit([path] if path else [])
+    if announced:
+        typer.echo(f"Announced the edit to {url}: the recheck deployment checks it now.")
+    else:
+        typer.echo(
+            f"No Prefect API answers at {url}: `linkhealth recheck --changed` checks the edit."
+        )
 
 
 def accept_redirect(

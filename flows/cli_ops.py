@@ -8,6 +8,7 @@ the CLI: each command finds the Prefect API when it needs one, calls one functio
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -165,18 +166,28 @@ def catalog_edited(
     Sends the event linkhealth.catalog.edited; never starts a server and never fails
     (it runs from a git hook). Example: linkhealth catalog edited catalog/data/toolkit.yaml
     """
+    url, announced = announce_catalog_edit(files or ())
+    if announced:
+        _err(f"announced the catalog edit to {url}")
+    else:
+        _err(f"no Prefect API answers at {url}; the edit was not announced")
+
+
+def announce_catalog_edit(files: Sequence[str]) -> tuple[str, bool]:
+    """Send linkhealth.catalog.edited if a Prefect API answers (never starts a server, never
+    raises): the API's URL, and whether the event went out."""
     from flows.prefect_server import api_url, is_healthy
 
     url = os.environ.get("PREFECT_API_URL") or api_url()
     if not is_healthy(url):
-        _err(f"no Prefect API answers at {url}; the edit was not announced")
-        return
+        return url, False
     os.environ["PREFECT_API_URL"] = url
     from flows.events import emit_catalog_edited, flush
 
-    if emit_catalog_edited(files or ()):
-        flush()
-        _err(f"announced the catalog edit to {url}")
+    if not emit_catalog_edited(files):
+        return url, False
+    flush()
+    return url, True
 
 
 def register(app: typer.Typer) -> None:

@@ -31,6 +31,14 @@ OLD = "https://example.org/old"
 NEW = "https://example.org/new"
 
 
+@pytest.fixture(autouse=True)
+def no_prefect_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Edits announce themselves to a Prefect API that answers: never a developer's own
+    server on the default port (its recheck deployment would run)."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # the discard port: nothing answers
+
+
 @pytest.fixture
 def catalog_file(tmp_path: Path) -> Path:
     return write_catalog(tmp_path / "toolkit.yaml", [{"id": "a", "title": "Guide", "url": OLD}])
@@ -184,3 +192,36 @@ def test_setting_aside_needs_a_reason_that_says_something(
     assert result.exit_code == 2 and "--reason is empty" in result.stderr
     record = store.find_resource(engine, "a")
     assert record.ignored_at is None and record.snoozed_until is None
+
+
+def test_an_edit_is_announced_so_the_recheck_deployment_checks_it(
+    engine: Engine, catalog_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the git hook does after a commit: the curator's own edit needs no commit first."""
+    import flows.events
+    import flows.prefect_server
+
+    sent: list[list[str]] = []
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4999/api")
+    monkeypatch.setattr(flows.prefect_server, "is_healthy", lambda url: True)
+    monkeypatch.setattr(
+        flows.events, "emit_catalog_edited", lambda files: sent.append(list(files)) or True
+    )
+    monkeypatch.setattr(flows.events, "flush", lambda: None)
+
+    dry = invoke(engine, catalog_file, "mark-reviewed", "a", "--dry-run")
+    assert dry.exit_code == 0 and sent == [] and "Announced" not in dry.stdout
+    result = invoke(engine, catalog_file, "mark-reviewed", "a")
+
+    assert result.exit_code == 0, result.output
+    assert "Announced the edit to http://127.0.0.1:4999/api" in result.stdout
+    assert sent == [[str(catalog_file)]]
+
+
+def test_an_edit_without_a_prefect_server_says_how_to_check_it(
+    engine: Engine, catalog_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = invoke(engine, catalog_file, "mark-reviewed", "a")  # `no_prefect_api` above
+    assert result.exit_code == 0, result.output
+    assert "`linkhealth recheck --changed` checks the edit" in result.stdout
+    assert "reviewed_at:" in catalog_file.read_text()
