@@ -202,11 +202,14 @@ def test_an_edit_is_announced_so_the_recheck_deployment_checks_it(
     import flows.prefect_server
 
     sent: list[list[str]] = []
+
+    def emit(files: list[str]) -> bool:
+        sent.append(list(files))
+        return True
+
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4999/api")
     monkeypatch.setattr(flows.prefect_server, "is_healthy", lambda url: True)
-    monkeypatch.setattr(
-        flows.events, "emit_catalog_edited", lambda files: sent.append(list(files)) or True
-    )
+    monkeypatch.setattr(flows.events, "emit_catalog_edited", emit)
     monkeypatch.setattr(flows.events, "flush", lambda: None)
 
     dry = invoke(engine, catalog_file, "mark-reviewed", "a", "--dry-run")
