@@ -96,9 +96,9 @@ SUBMIT_WINDOW = 2 * BATCH_WORKERS
 #: Seconds between progress lines while no batch finishes.
 PROGRESS_EVERY_S = 10.0
 
-#: Stable artifact keys: the Prefect UI shows each key's history across runs.
 #: Name of the Completed state of a scheduled run that another full run made unnecessary.
 SKIPPED = "Skipped"
+#: Stable artifact keys: the Prefect UI shows each key's history across runs.
 PROGRESS_KEY = "linkhealth-progress"
 SUMMARY_KEY = "linkhealth-summary"
 QUEUE_KEY = "linkhealth-action-queue"
