@@ -42,6 +42,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -314,6 +315,17 @@ def group_shard_runs(engine: Engine, flow_run_ids: Sequence[str], sharded_run: s
         for run in runs:
             run.summary = {**(run.summary or {}), SHARDED_RUN: sharded_run}
         return sorted(run.id for run in runs)
+
+
+def note_run_progress(engine: Engine, run_id: int, urls_checked: int) -> None:
+    """The URLs a running run has checked so far, for `linkhealth status` (most runs are
+    one batch, stored only at its end); the run's close counts them exactly."""
+    with write_session(engine) as s:
+        s.execute(
+            update(t.Run)
+            .where(t.Run.id == run_id, t.Run.status == "running")
+            .values(urls_checked=urls_checked)
+        )
 
 
 def set_run_planned(engine: Engine, run_id: int, urls_planned: int) -> None:

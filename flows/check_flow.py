@@ -80,6 +80,7 @@ from catalog.runs import (
 )
 from catalog.settings import CheckSettings, Settings, load_settings
 from catalog.shards import Shard, all_shards, lease_name
+from catalog.store import note_run_progress
 from catalog.upgrades import check_batch_with_upgrades
 from flows.events import emit_notices
 from flows.malloc_arenas import cap_malloc_arenas
@@ -262,6 +263,10 @@ def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchSto
                     said = live
                     rate = live / max(time.perf_counter() - started, 1e-6)
                     log.info("%d/%d URLs checked (%.1f URLs/s)", live, url_count, rate)
+                    try:  # for `linkhealth status`; never worth failing the run over
+                        note_run_progress(engine_for(settings.database_url), run_id, live)
+                    except Exception:
+                        log.warning("could not note the progress of run %s", run_id, exc_info=True)
                     # The sync call returns a UUID; its async_dispatch signature also admits
                     # a coroutine.
                     update_progress_artifact(progress, progress_percent(live, url_count))  # type: ignore[arg-type]

@@ -262,6 +262,15 @@ def test_a_long_batch_shows_progress_before_it_ends(
     resources = [{"id": f"r{i}", "title": "Annual Report", "url": f"{base}/p{i}"} for i in range(8)]
     catalog_file.write_text(json.dumps({"resources": resources}))
     monkeypatch.setattr(flows.check_flow, "PROGRESS_EVERY_S", 0.1)
+    noted: list[int] = []
+    note = flows.check_flow.note_run_progress
+
+    def noting(engine: Any, run_id: int, urls_checked: int) -> None:
+        note(engine, run_id, urls_checked)
+        (run,) = store.latest_runs(engine, limit=1)
+        noted.append(run.urls_checked)  # what `linkhealth status` shows meanwhile
+
+    monkeypatch.setattr(flows.check_flow, "note_run_progress", noting)
     overrides = {
         "database_url": db_url,
         "catalogs": [str(catalog_file)],
@@ -281,3 +290,8 @@ def test_a_long_batch_shows_progress_before_it_ends(
     assert live, lines
     counts = [int(line.split("/")[0]) for line in live]
     assert counts == sorted(counts) and 0 < counts[0] < 8
+    assert noted == counts  # the run's row moves with the log, not only at the end
+    engine = open_engine(db_url)
+    (run,) = store.latest_runs(engine, limit=1)
+    engine.dispose()
+    assert (run.status, run.urls_checked) == ("completed", 8)

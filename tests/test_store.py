@@ -327,3 +327,12 @@ def test_history_shows_the_links_events_but_not_another_entrys_on_a_shared_link(
     assert ("outcome_changed", None) in of_a and ("outcome_changed", None) in of_b
     assert ("url_edited", "b") in of_b and ("drift_detected", "b") in of_b
     assert not any(rid == "b" for _, rid in of_a), of_a
+
+
+def test_progress_is_noted_on_a_running_run_only(engine: Engine) -> None:
+    run_id = store.start_run(engine, trigger="manual", now=days(1))
+    store.note_run_progress(engine, run_id, 17)
+    assert store.get_run(engine, run_id).urls_checked == 17
+    store.finish_run(engine, run_id, status="completed", now=days(1))  # counts exactly: 0
+    store.note_run_progress(engine, run_id, 40)  # a late note must not overwrite the count
+    assert store.get_run(engine, run_id).urls_checked == 0
