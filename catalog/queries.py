@@ -32,7 +32,7 @@ from catalog.db import session_scope
 from catalog.errors import NotFoundError
 from catalog.health import BROKEN as BROKEN_STATE
 from catalog.outcomes import Outcome
-from catalog.shards import SHARDED_RUN
+from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
 from catalog.tables import Collection, Event, Link, Observation, Resource, Run
 
 #: The totals key for resources whose link has never been checked.
@@ -426,8 +426,20 @@ def _run_info(row: Run) -> RunInfo:
         network_unavailable=bool(row.network_unavailable),
         duration_s=row.duration_s,
         counts=MappingProxyType({str(k): int(v) for k, v in (row.counts or {}).items()}),
-        whole="lease" in (row.summary or {}) or "holder" not in (row.summary or {}),
+        whole=_whole(row.summary or {}),
     )
+
+
+def _whole(summary: Mapping[str, Any]) -> bool:
+    """Whether a run checked the whole catalog: it held the full-run lease, or it was one
+    shard of a sharded run (which its parent marks when all shards end; a shard whose
+    parent died before that is a part only). Runs from before leases count as whole."""
+    if "holder" not in summary:
+        return True
+    lease = summary.get("lease")
+    if lease == FULL_RUN_LEASE:
+        return True
+    return bool(lease) and str(lease).startswith(f"{FULL_RUN_LEASE}:") and SHARDED_RUN in summary
 
 
 def _previous_run(session: Session, run: RunInfo) -> RunInfo | None:

@@ -44,15 +44,28 @@ def plain_run(engine: Engine, at: datetime) -> int:
 
 
 def sharded_night(
-    engine: Engine, at: datetime, *, offline: str | None = None, broken: str | None = None
+    engine: Engine,
+    at: datetime,
+    *,
+    offline: str | None = None,
+    broken: str | None = None,
+    grouped: bool = True,
 ) -> list[int]:
-    """Two shard runs, the second starting a minute after the first, grouped as the
-    sharded flow groups them; `offline` names a shard whose machine had no network."""
+    """Two shard runs, the second starting a minute after the first, recorded as
+    `catalog.runs` records shards and grouped as the sharded flow groups them (unless its
+    parent died first: `grouped`); `offline` names a shard whose machine had no network."""
     flow_runs = {part: f"flow-{at:%d}-{part}" for part in SHARD_URLS}
     ids = []
     for n, (part, urls) in enumerate(SHARD_URLS.items()):
         start = at + timedelta(minutes=n)
-        run_id = store.start_run(engine, trigger="schedule", now=start, flow_run_id=flow_runs[part])
+        summary = {"holder": f"box:{n} {flow_runs[part]}", "lease": f"full-run:{part}"}
+        run_id = store.start_run(
+            engine,
+            trigger="schedule",
+            now=start,
+            flow_run_id=flow_runs[part],
+            summary={**summary, "shard": part},
+        )
         store.set_run_planned(engine, run_id, len(urls))
         outcome = Outcome.NETWORK_UNAVAILABLE if part == offline else Outcome.OK
         observations = [
@@ -68,8 +81,8 @@ def sharded_night(
             network_unavailable=part == offline,
         )
         ids.append(run_id)
-    grouped = store.group_shard_runs(engine, list(flow_runs.values()), f"night-{at:%d}")
-    assert grouped == ids
+    if grouped:
+        assert store.group_shard_runs(engine, list(flow_runs.values()), f"night-{at:%d}") == ids
     return ids
 
 
@@ -117,6 +130,19 @@ def test_a_sharded_night_is_one_point_of_the_trend_and_one_previous_run(engine: 
     assert data.previous_run is not None
     assert data.previous_run.run_ids == tuple(first_night)
     assert data.previous_run.urls_checked == 4
+
+
+def test_shards_whose_parent_died_before_grouping_them_are_no_trend_points(
+    engine: Engine,
+) -> None:
+    """Each holds only its shard's lease: as parts of a night they would each draw the
+    whole catalog's trend from half of it."""
+    first = plain_run(engine, days(1))
+    orphans = sharded_night(engine, days(2), grouped=False)
+    data = report_data(engine)
+    assert [run.run_ids for run in data.trend_runs] == [(first,)]
+    assert data.run is not None and data.run.run_ids == (orphans[-1],)  # shown as it is
+    assert not data.run.whole
 
 
 def test_a_report_of_one_shard_run_by_id_shows_its_whole_night(engine: Engine) -> None:
