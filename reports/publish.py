@@ -160,15 +160,18 @@ def _publish(
                 database_name(engine),
                 readable=_readable_name(engine),
             )
+            # A sharded night shows as its last shard's run; `--run` with any of its shard
+            # ids names the files as asked, and is the latest report when that night is.
+            night = (*ctx.run.shards, ctx.run.id) if ctx.run else ()
             return write_report(
                 ctx,
                 target,
-                run_id=ctx.run.id if ctx.run else None,
+                run_id=run_id if run_id is not None else (ctx.run.id if ctx.run else None),
                 formats=formats,
                 pages=pages,
                 on_progress=on_progress,
                 complete=complete,
-                latest=run_id is None or run_id == latest_finished_run_id(engine),
+                latest=run_id is None or latest_finished_run_id(engine) in night,
             )
         finally:
             gc.unfreeze()

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from catalog import store
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
-from catalog.settings import HealthSettings
+from catalog.settings import HealthSettings, Settings
 from catalog.sync import sync_catalogs
 from reports import build_context, render_html, render_markdown
 from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
@@ -195,3 +195,28 @@ def test_a_run_offline_throughout_checked_no_url(engine: Engine) -> None:
     assert ctx.run is not None and (ctx.run.urls_checked, ctx.run.urls_offline) == (0, 4)
     markdown = render_markdown(ctx)
     assert "0 of 4 URLs checked (4 only tried: our network was down)." in markdown
+
+
+def test_a_report_asked_for_by_a_shard_run_id_is_named_as_asked(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """`linkhealth report --run 6` for the night of shard runs 6 and 7 wrote run-7.* and,
+    6 not being the latest run's id, never the latest report although it is that night's."""
+    from reports.publish import publish_report_files
+    from tests.factories import database_url
+
+    first, _ = sharded_night(engine, days(1))
+    settings = Settings(catalogs=()).with_overrides(database_url=database_url(engine))
+
+    def names(run_id: int, out: str) -> set[str]:
+        files = publish_report_files(
+            settings, run_id=run_id, formats=("html", "md"), out_dir=tmp_path / out
+        )
+        return {p.name for p in files.paths if p.parent == tmp_path / out}
+
+    night = names(first, "night")
+    assert {f"run-{first}.html", "latest.html", "latest.md"} <= night  # that night is the latest
+    plain_run(engine, days(3))  # a later night: the sharded one is no longer the latest
+    earlier = names(first, "earlier")
+    assert f"run-{first}.html" in earlier and f"run-{first}.md" in earlier
+    assert not {"latest.html", "latest.md"} & earlier
