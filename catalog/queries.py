@@ -103,7 +103,7 @@ class ResourceRow:
     suggested_url: str | None
     #: Title of the page that answered; web-sourced, never trust it.
     page_title: str | None
-    #: When the link's current problem began (`_problem_start`): drift, failure, or the
+    #: When the link's current problem began (`PROBLEM_START`): drift, failure, or the
     #: last change of outcome.
     since: datetime | None
     failing_checks: int
@@ -538,13 +538,21 @@ def _event_row(row: Any) -> EventRow:
     )
 
 
+#: When the link's problem began, as the report files it (`reports.context` ranks a
+#: confirmed break above drift, drift above a failure not yet confirmed): drift (a page that
+#: no longer holds the resource) unless the link is confirmed broken; else its current
+#: failure; else its last change of outcome. `ResourceRow.since` and the checks counted
+#: since then both read this one expression.
+PROBLEM_START = case(
+    (and_(Link.drift_since.is_not(None), Link.state != BROKEN_STATE), Link.drift_since),
+    else_=func.coalesce(Link.first_failure_at, Link.last_change_at),
+)
+
+
 def _checks_since(session: Session) -> dict[int, int]:
-    """Per link, the checks since its current problem (`_problem_start`) began: one grouped
+    """Per link, the checks since its current problem (`PROBLEM_START`) began: one grouped
     query."""
-    start = case(
-        (and_(Link.drift_since.is_not(None), Link.state != BROKEN_STATE), Link.drift_since),
-        else_=func.coalesce(Link.first_failure_at, Link.last_change_at),
-    )
+    start = PROBLEM_START
     rows = session.execute(
         select(Observation.link_id, func.count())
         .join(Link, Link.id == Observation.link_id)
@@ -580,12 +588,11 @@ def _active_resources() -> Select[Any]:
             Link.title.label("page_title"),
             Link.content_length,
             Link.consecutive_failures,
-            Link.first_failure_at,
-            Link.last_change_at,
+            PROBLEM_START.label("problem_start"),
             Link.last_checked_at,
             latest.suggested_url,
             latest.elapsed_ms,
-            *_optional(Link, "drift_reason", "drift_since", "archive_url"),
+            *_optional(Link, "drift_reason", "archive_url"),
             *_optional(
                 Resource, "snoozed_until", "snooze_reason", "ignored_reason", "stale_reasons"
             ),
@@ -626,15 +633,6 @@ def _outcome(value: str | None) -> Outcome | None:
     return Outcome.known(value)
 
 
-def _problem_start(row: Mapping[str, Any]) -> datetime | None:
-    """When the problem the report files the link under began: drift (a page that no
-    longer holds the resource) unless the link is confirmed broken, as `reports.context`
-    ranks them; else its current failure; else its last change of outcome."""
-    if row["drift_since"] is not None and row["state"] != BROKEN_STATE:
-        return row["drift_since"]
-    return row["first_failure_at"] or row["last_change_at"]
-
-
 def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
     outcome = _outcome(row["outcome"])
     # A try that found our own network down moves `links.last_checked_at` only on a link
@@ -662,7 +660,7 @@ def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
         final_url=row["final_url"],
         suggested_url=suggested,
         page_title=row["page_title"],
-        since=_problem_start(row),
+        since=row["problem_start"],
         failing_checks=row["consecutive_failures"] or 0,
         last_checked_at=row["last_checked_at"] if checked else None,
         checks_since=checks_since,
