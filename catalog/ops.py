@@ -412,15 +412,14 @@ def strict_findings(summary: RunSummary, verdicts: Sequence[store.RunVerdict]) -
     set_aside = 0
     for v in verdicts:
         outcome = Outcome.known(v.outcome)
-        severity = outcome.severity if outcome is not None else None
-        if severity is None or severity is Severity.UNKNOWN:
+        if outcome is None or outcome.severity is Severity.UNKNOWN:
             continue  # not reached this run (our network was down): nothing was checked
-        if severity is Severity.BROKEN:
-            what, into = outcome.label.lower() if outcome else v.outcome, failed
+        if outcome.severity is Severity.BROKEN:
+            what, into = outcome.label.lower(), failed
         elif v.drift_reason:
             what, into = "drift: the page no longer holds the resource", look
-        elif severity in (Severity.LOOK, Severity.UPDATE):
-            what, into = outcome.label.lower() if outcome else v.outcome, look
+        elif outcome.severity in (Severity.LOOK, Severity.UPDATE):
+            what, into = outcome.label.lower(), look
         else:
             continue
         if v.set_aside:
