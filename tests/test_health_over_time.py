@@ -333,7 +333,7 @@ def test_a_batch_holding_a_urls_history_applies_it_in_order_in_any_chunking(
 ) -> None:
     # A batch is stored a chunk at a time: a URL whose observations fall into several
     # chunks must see the state and drift history the chunk before left.
-    monkeypatch.setattr(store, "STORE_CHUNK", chunk)
+    monkeypatch.setattr(store._observations, "STORE_CHUNK", chunk)
     u = url("a")
     texts = [(GUIDE_TITLE, GUIDE_TEXT)] * 2 + [("Best Online Casino", CASINO_TEXT)]
     batch = [page(u, day, title, text) for day, (title, text) in enumerate(texts)]

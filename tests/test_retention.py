@@ -87,7 +87,7 @@ def _drift_baseline(engine: Engine) -> dict[str, list[float]]:
     with read_session(engine) as s:
         link_id = s.scalar(select(Link.id).where(Link.url == HOTLINE_URL))
         assert link_id is not None
-        return store._relevance_history(s, link_id)
+        return store._observations._relevance_history(s, link_id)
 
 
 def test_prune_keeps_recent_history_each_links_latest_and_everything_else(

@@ -1,0 +1,166 @@
+"""Storage stage: every SQL write, and the reads sync, plan and export need.
+
+Inputs: `catalog.model` records (Catalog, Resource, Observation) and settings.
+Outputs: frozen records (`RunRecord`, `EventRecord`, `LinkStateRecord`, ...); ORM objects
+never leave this package, and no SQL is written outside it.
+
+Each public function is one short transaction. On SQLite, writes start with
+`BEGIN IMMEDIATE` so two writers queue on the busy timeout instead of failing
+when a read lock cannot be upgraded; on PostgreSQL they take one transaction-level
+advisory lock, so writers queue the same way there. `catalog.sync` composes several
+writes into one transaction per catalog through `write_session` and the
+`Session`-taking helpers of `_sync_rows`. Run leases (`acquire_lease`,
+`abort_stale_runs`) live here too; `catalog.runs` holds their rules.
+
+The parts are private modules with one public surface, this one (as httpx does): one
+module per kind of row, so that each reads on its own. `_sql` (transactions), `_records`
+(what callers get back), `_runs`, `_leases`, `_sync_rows`, `_targets` (the plan's read),
+`_observations` (the check's one writer), `_decisions`, `_staleness`, `_archive` and
+`_reads` (history, status and export).
+"""
+
+from catalog.store._archive import ArchiveCache, ArchiveCandidate, archive_candidates, set_archive
+from catalog.store._decisions import (
+    DECISION_COLUMNS,
+    decisions_for,
+    permanent_redirect_target,
+    record_decision,
+)
+from catalog.store._leases import (
+    LeaseClaim,
+    LeaseRecord,
+    abort_stale_runs,
+    acquire_lease,
+    get_lease,
+    holder_gone,
+    lease_holder,
+    leases,
+    release_lease,
+    renew_lease,
+)
+from catalog.store._observations import (
+    DRIFT_HISTORY,
+    STORE_CHUNK,
+    active_rids,
+    answering_urls,
+    link_states,
+    record_observations,
+    stored_collections,
+)
+from catalog.store._reads import (
+    RunVerdict,
+    find_resource,
+    resource_history,
+    resource_statuses,
+    run_verdicts,
+)
+from catalog.store._records import (
+    DecisionRecord,
+    EventRecord,
+    LinkStateRecord,
+    ObservationRecord,
+    ResourceHistory,
+    ResourceRecord,
+    ResourceStatus,
+    RunRecord,
+    StaleNote,
+    StoredResource,
+)
+from catalog.store._runs import (
+    finish_run,
+    get_run,
+    group_shard_runs,
+    latest_runs,
+    mark_run_network_unavailable,
+    note_run_progress,
+    set_run_planned,
+    start_run,
+    update_run_summary,
+)
+from catalog.store._sql import CHUNK, read_session, write_session
+from catalog.store._staleness import refresh_staleness, reviewed_at
+from catalog.store._sync_rows import (
+    NewEvent,
+    ResourceWrite,
+    add_event,
+    add_events,
+    ensure_links,
+    insert_resources,
+    mark_removed,
+    stored_resources,
+    stored_rids,
+    update_lines,
+    update_resources,
+    upsert_collection,
+)
+from catalog.store._targets import targets_for_check
+
+__all__ = [
+    "CHUNK",
+    "DECISION_COLUMNS",
+    "DRIFT_HISTORY",
+    "STORE_CHUNK",
+    "ArchiveCache",
+    "ArchiveCandidate",
+    "DecisionRecord",
+    "EventRecord",
+    "LeaseClaim",
+    "LeaseRecord",
+    "LinkStateRecord",
+    "NewEvent",
+    "ObservationRecord",
+    "ResourceHistory",
+    "ResourceRecord",
+    "ResourceStatus",
+    "ResourceWrite",
+    "RunRecord",
+    "RunVerdict",
+    "StaleNote",
+    "StoredResource",
+    "abort_stale_runs",
+    "acquire_lease",
+    "active_rids",
+    "add_event",
+    "add_events",
+    "answering_urls",
+    "archive_candidates",
+    "decisions_for",
+    "ensure_links",
+    "find_resource",
+    "finish_run",
+    "get_lease",
+    "get_run",
+    "group_shard_runs",
+    "holder_gone",
+    "insert_resources",
+    "latest_runs",
+    "lease_holder",
+    "leases",
+    "link_states",
+    "mark_removed",
+    "mark_run_network_unavailable",
+    "note_run_progress",
+    "permanent_redirect_target",
+    "read_session",
+    "record_decision",
+    "record_observations",
+    "refresh_staleness",
+    "release_lease",
+    "renew_lease",
+    "resource_history",
+    "resource_statuses",
+    "reviewed_at",
+    "run_verdicts",
+    "set_archive",
+    "set_run_planned",
+    "start_run",
+    "stored_collections",
+    "stored_resources",
+    "stored_rids",
+    "targets_for_check",
+    "update_lines",
+    "update_resources",
+    "update_run_summary",
+    "upsert_collection",
+    "write_session",
+]

@@ -1,0 +1,94 @@
+"""Curator decisions: accept-redirect, replace-url, snooze, ignore, reviewed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from catalog import tables as t
+from catalog.outcomes import Outcome
+from catalog.store._records import DecisionRecord
+from catalog.store._sql import read_session, write_session
+
+#: The resource columns a decision may set.
+DECISION_COLUMNS = frozenset(
+    {"reviewed_at", "snoozed_until", "snooze_reason", "ignored_at", "ignored_reason"}
+)
+
+
+def record_decision(
+    engine: Engine,
+    resource_id: int,
+    kind: str,
+    *,
+    by: str,
+    at: datetime,
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    resource_changes: Mapping[str, Any] | None = None,
+) -> DecisionRecord:
+    """Append a decision and apply its effect on the resource row, in one transaction."""
+    unknown = set(resource_changes or {}) - DECISION_COLUMNS
+    if unknown:
+        raise ValueError(f"a decision cannot set {sorted(unknown)}")
+    with write_session(engine) as s:
+        row = s.get_one(t.Resource, resource_id)
+        for name, value in (resource_changes or {}).items():
+            setattr(row, name, value)
+        decision = t.Decision(
+            at=at,
+            decided_by=by,
+            kind=kind,
+            resource_id=resource_id,
+            reason=reason,
+            details=dict(details or {}),
+        )
+        s.add(decision)
+        s.flush()
+        return decision_record(decision)
+
+
+def decisions_for(engine: Engine, resource_id: int) -> list[DecisionRecord]:
+    """A resource's decisions, newest first."""
+    with read_session(engine) as s:
+        rows = s.scalars(
+            select(t.Decision)
+            .where(t.Decision.resource_id == resource_id)
+            .order_by(t.Decision.at.desc(), t.Decision.id.desc())
+        )
+        return [decision_record(d) for d in rows]
+
+
+def permanent_redirect_target(engine: Engine, link_id: int) -> str | None:
+    """Where the link's current permanent redirect leads; None unless it redirects now."""
+    with read_session(engine) as s:
+        link = s.get(t.Link, link_id)
+        if link is None or link.outcome != Outcome.REDIRECTED_PERMANENT.value:
+            return None
+        obs = s.scalar(
+            select(t.Observation)
+            .where(
+                t.Observation.link_id == link_id,
+                t.Observation.outcome == Outcome.REDIRECTED_PERMANENT.value,
+            )
+            .order_by(t.Observation.checked_at.desc(), t.Observation.id.desc())
+            .limit(1)
+        )
+        if obs is None:
+            return None
+        return obs.suggested_url or obs.final_url
+
+
+def decision_record(row: t.Decision) -> DecisionRecord:
+    return DecisionRecord(
+        id=row.id,
+        at=row.at,
+        by=row.decided_by,
+        kind=row.kind,
+        resource_id=row.resource_id,
+        reason=row.reason,
+        details=dict(row.details or {}),
+    )

@@ -1,0 +1,212 @@
+"""Run leases: one full run at a time; `catalog.runs` holds their rules."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, delete, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from catalog import tables as t
+from catalog.errors import StoreError
+from catalog.store._runs import close_run
+from catalog.store._sql import read_session, table_of, write_session
+
+
+@dataclass(frozen=True)
+class LeaseRecord:
+    """Who holds a run lease, and until when (see `catalog.runs` for the rules)."""
+
+    name: str
+    #: "host:pid flow-run-id" (see `lease_holder`).
+    holder: str
+    run_id: int | None
+    acquired_at: datetime
+    expires_at: datetime
+    heartbeat_at: datetime
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at <= now
+
+
+@dataclass(frozen=True)
+class LeaseClaim:
+    """What `acquire_lease` found: whether we hold the lease now, and the row as it stands."""
+
+    acquired: bool
+    lease: LeaseRecord
+
+
+def lease_holder(flow_run_id: str | None = None) -> str:
+    """This process as a lease holder: host and pid (to tell a dead holder on this host),
+    then the Prefect flow run id, or a random token so two holders never look alike."""
+    return f"{socket.gethostname()}:{os.getpid()} {flow_run_id or 'local-' + uuid.uuid4().hex[:12]}"
+
+
+def holder_gone(holder: str) -> bool:
+    """True when `holder` names a process of this host that no longer runs.
+
+    Holders on other hosts cannot be probed: only their lease expiry tells.
+    """
+    where = holder.split(" ", 1)[0]
+    host, _, pid_text = where.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by someone else
+        return False
+    try:  # a killed child nobody reaped yet still answers signal 0
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return any(
+        line.split()[1:2] == ["Z"] for line in status.splitlines() if line.startswith("State:")
+    )
+
+
+def acquire_lease(
+    engine: Engine,
+    name: str,
+    holder: str,
+    *,
+    now: datetime,
+    ttl: timedelta,
+    run_id: int | None = None,
+) -> LeaseClaim:
+    """Take lease `name` in one short write transaction, atomically on every backend.
+
+    Inserts the row, or takes it over when it expired or is already ours; a live lease
+    of someone else is left alone and returned (`acquired` False).
+    """
+    table = table_of(t.RunLease)
+    insert = _dialect_insert(engine)(table).values(
+        name=name,
+        holder=holder,
+        run_id=run_id,
+        acquired_at=now,
+        expires_at=now + ttl,
+        heartbeat_at=now,
+    )
+    upsert = insert.on_conflict_do_update(
+        index_elements=[table.c.name],
+        set_={
+            c: insert.excluded[c]
+            for c in ("holder", "run_id", "acquired_at", "expires_at", "heartbeat_at")
+        },
+        where=or_(table.c.expires_at <= now, table.c.holder == holder),
+    )
+    with write_session(engine) as s:
+        s.execute(upsert)
+        row = s.get_one(t.RunLease, name, populate_existing=True)
+        return LeaseClaim(acquired=row.holder == holder, lease=_lease_record(row))
+
+
+def _dialect_insert(engine: Engine) -> Any:
+    if engine.dialect.name == "postgresql":
+        return postgresql_insert
+    if engine.dialect.name == "sqlite":
+        return sqlite_insert
+    raise StoreError(f"run leases need SQLite or PostgreSQL, not {engine.dialect.name}")
+
+
+def renew_lease(
+    engine: Engine,
+    name: str,
+    holder: str,
+    *,
+    now: datetime,
+    ttl: timedelta,
+    run_id: int | None = None,
+) -> LeaseRecord | None:
+    """Heartbeat: move the expiry to `now + ttl` if `holder` still holds the lease; None
+    when it was lost (it expired and someone took it over, or it was released)."""
+    with write_session(engine) as s:
+        row = s.get(t.RunLease, name)
+        if row is None or row.holder != holder:
+            return None
+        row.expires_at = now + ttl
+        row.heartbeat_at = now
+        if run_id is not None:
+            row.run_id = run_id
+        s.flush()
+        return _lease_record(row)
+
+
+def release_lease(engine: Engine, name: str, holder: str) -> bool:
+    """Give the lease back if `holder` holds it; False when it was not ours (any more)."""
+    with write_session(engine) as s:
+        result = s.execute(
+            delete(t.RunLease).where(t.RunLease.name == name, t.RunLease.holder == holder)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def get_lease(engine: Engine, name: str) -> LeaseRecord | None:
+    with read_session(engine) as s:
+        row = s.get(t.RunLease, name)
+        return _lease_record(row) if row is not None else None
+
+
+def leases(engine: Engine) -> list[LeaseRecord]:
+    """Every lease row, expired ones included (`linkhealth status` shows them)."""
+    with read_session(engine) as s:
+        return [_lease_record(r) for r in s.scalars(select(t.RunLease).order_by(t.RunLease.name))]
+
+
+def abort_stale_runs(
+    engine: Engine, *, now: datetime, gone: Callable[[str], bool] = holder_gone
+) -> list[int]:
+    """Mark `aborted` the running runs nobody is running any more; returns their ids.
+
+    A run is stale when its holder process is gone (`gone`, on this host) or when the
+    lease it ran under expired or belongs to someone else now. Those leases are deleted
+    in the same transaction, so the next run can take them. Runs that never recorded a
+    holder (made before leases existed) are left alone.
+    """
+    with write_session(engine) as s:
+        live: set[tuple[str, str]] = set()
+        for lease in s.scalars(select(t.RunLease)):
+            if lease.expires_at <= now or gone(lease.holder):
+                s.delete(lease)
+            else:
+                live.add((lease.name, lease.holder))
+        aborted = []
+        running = s.scalars(select(t.Run).where(t.Run.status == "running").order_by(t.Run.id))
+        for run in running:
+            summary = dict(run.summary or {})
+            holder, lease_name = summary.get("holder"), summary.get("lease")
+            if not isinstance(holder, str):
+                continue
+            if gone(holder):
+                why = f"its process ({holder}) is gone"
+            elif lease_name and (lease_name, holder) not in live:
+                why = f"its lease {lease_name!r} expired without a heartbeat"
+            else:
+                continue
+            close_run(s, run, status="aborted", now=now)
+            run.summary = {**summary, "aborted_reason": why}
+            aborted.append(run.id)
+        return aborted
+
+
+def _lease_record(row: t.RunLease) -> LeaseRecord:
+    return LeaseRecord(
+        name=row.name,
+        holder=row.holder,
+        run_id=row.run_id,
+        acquired_at=row.acquired_at,
+        expires_at=row.expires_at,
+        heartbeat_at=row.heartbeat_at,
+    )

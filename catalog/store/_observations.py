@@ -1,0 +1,428 @@
+"""Observations and link state: the checked run's one writer."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Connection, Engine, and_, bindparam, func, select, true
+from sqlalchemy.orm import Session
+
+from catalog import health as health_rules
+from catalog import tables as t
+from catalog.health import Change, Entry, LinkState
+from catalog.model import Observation
+from catalog.outcomes import Outcome
+from catalog.settings import HealthSettings
+from catalog.store._records import EventRecord, LinkStateRecord, parse_time
+from catalog.store._sql import chunks, newest_first, read_session, table_of, write_session
+from catalog.urls import CheckedUrl, canonical_url, parse_url
+
+_STATE_FIELDS = tuple(f.name for f in fields(LinkState))
+
+#: None as SQL NULL, not JSON 'null' (what `IS NOT NULL` filters on drift history expect).
+_JSON_OR_NULL = JSON(none_as_null=True)
+
+
+#: Observations stored per round of reads and writes inside `record_observations`'s one
+#: transaction: a round's rows, link states and parameters are transient, and a batch of
+#: 5,000 HTML observations stored at once peaked ~60 MB above the batch itself.
+STORE_CHUNK = 1000
+
+
+def record_observations(
+    engine: Engine,
+    run_id: int | None,
+    observations: Sequence[Observation],
+    health: HealthSettings,
+    *,
+    now: datetime,
+) -> list[EventRecord]:
+    """Store one batch in one transaction: observations, new link states, change events.
+
+    Set-based, because a batch may hold a whole run: links, entries and drift history
+    are read with one query per `CHUNK` links and every row is written by executemany,
+    instead of several statements per URL. Observations of one URL in a batch are
+    applied in order, each on the state (and drift history) the one before left.
+    """
+    if not observations:
+        return []
+    with write_session(engine) as s:
+        conn = s.connection()
+        events: list[EventRecord] = []
+        for chunk in chunks(observations, STORE_CHUNK):
+            events += _record_chunk(conn, run_id, chunk, health, now=now)
+        return events
+
+
+def _record_chunk(
+    conn: Connection,
+    run_id: int | None,
+    observations: Sequence[Observation],
+    health: HealthSettings,
+    *,
+    now: datetime,
+) -> list[EventRecord]:
+    """One round of `record_observations`. It reads the links and drift history as the
+    rounds before left them in this transaction, so a URL seen in two rounds is applied
+    in order."""
+    parsed = [key_and_host(obs.url) for obs in observations]
+    keys = [key for key, _ in parsed]
+    hosts: dict[str, str] = {}
+    for key, host in parsed:  # the first spelling's host, as links were always created
+        hosts.setdefault(key, host)
+    links = _links_by_url(conn, hosts)
+    judged = [
+        links[key].id
+        for key, obs in zip(keys, observations, strict=True)
+        if health_rules.judges_drift(obs)
+    ]
+    entries = _entries_of(conn, judged)
+    by_id = {link.id: link for link in links.values()}
+    # A link never checked has no observations, so no drift history to read.
+    history = _relevance_histories(
+        conn,
+        [i for i in dict.fromkeys(judged) if i in entries and by_id[i].last_checked_at],
+    )
+    states: dict[int, LinkState] = {}
+    rows: list[dict[str, Any]] = []
+    #: Per observation: its link row and the changes it revealed.
+    changed: list[tuple[Any, list[Change], datetime]] = []
+    for obs, key in zip(observations, keys, strict=True):
+        link = links[key]
+        judgement = None
+        if link.id in entries and health_rules.judges_drift(obs):
+            past = history.setdefault(link.id, [])
+            judgement = health_rules.judge_page(obs, entries[link.id], _by_entry(past))
+        row = _observation_values(obs, run_id, link.id)
+        if judgement is not None:
+            row["relevance"] = judgement.relevance
+            row["relevance_scores"] = dict(judgement.baseline_scores) or None
+            if row["relevance_scores"]:
+                past.insert(0, row["relevance_scores"])
+                del past[DRIFT_HISTORY:]
+        rows.append(row)
+        state = states.get(link.id) or _link_state(link)
+        new, changes = health_rules.apply_observation(state, obs, health, now=now)
+        new, drift_changes = health_rules.apply_drift(new, judgement, at=obs.checked_at)
+        states[link.id] = new
+        changed.append((link, [*changes, *drift_changes], obs.checked_at))
+    table = table_of(t.Observation)
+    insert = table.insert().values(
+        relevance_scores=bindparam("relevance_scores", type_=_JSON_OR_NULL)
+    )
+    ids = conn.execute(insert.returning(table.c.id, sort_by_parameter_order=True), rows).scalars()
+    last_seen = {link_id: link.last_observation_id for link_id, link in by_id.items()}
+    for obs, row, obs_id in zip(observations, rows, ids, strict=True):
+        if obs.outcome is not Outcome.NETWORK_UNAVAILABLE:
+            last_seen[row["link_id"]] = obs_id
+    _write_states(conn, states, last_seen)
+    return _insert_link_events(conn, changed, run_id)
+
+
+def key_and_host(url: str) -> tuple[str, str]:
+    """`canonical_url(url)` and `host_of(url)` with one parse instead of two."""
+    parsed = parse_url(url)
+    if isinstance(parsed, CheckedUrl):  # valid URLs hold no whitespace: nothing to strip
+        return parsed.canonical, parsed.host
+    return canonical_url(url), ""
+
+
+def _links_by_url(conn: Connection, hosts: Mapping[str, str]) -> dict[str, Any]:
+    """The links rows (Core rows) of canonical URLs (-> host); missing ones are created."""
+    table = table_of(t.Link)
+    found: dict[str, Any] = {}
+    keys = list(hosts)
+    for chunk in chunks(keys):
+        for row in conn.execute(select(table).where(table.c.url.in_(chunk))):
+            found[row.url] = row
+    missing = [key for key in keys if key not in found]
+    if missing:
+        conn.execute(
+            table.insert(),
+            [{"url": key, "host": hosts[key], "state": health_rules.UNCHECKED} for key in missing],
+        )
+        for chunk in chunks(missing):
+            for row in conn.execute(select(table).where(table.c.url.in_(chunk))):
+                found[row.url] = row
+    return found
+
+
+def _write_states(
+    conn: Connection, states: Mapping[int, LinkState], last_seen: Mapping[int, int | None]
+) -> None:
+    table = table_of(t.Link)
+    names = [*_STATE_FIELDS, "last_observation_id"]
+    statement = (
+        table.update()
+        .where(table.c.id == bindparam("link_id"))
+        .values({name: bindparam(name) for name in names})
+    )
+    conn.execute(
+        statement,
+        [
+            {**_state_values(state), "link_id": link_id, "last_observation_id": last_seen[link_id]}
+            for link_id, state in states.items()
+        ],
+    )
+
+
+def _insert_link_events(
+    conn: Connection, changed: Sequence[tuple[Any, list[Change], datetime]], run_id: int | None
+) -> list[EventRecord]:
+    """One event per change, in observation order (ids ascend the same way)."""
+    rows: list[dict[str, Any]] = []
+    urls: list[str] = []
+    for link, changes, at in changed:
+        for change in changes:
+            # Drift is judged per entry: its event names the resource too.
+            entry = change.details.get("entry")
+            rows.append(
+                {
+                    "at": at,
+                    "kind": change.kind,
+                    "run_id": run_id,
+                    "link_id": link.id,
+                    "resource_id": int(entry) if entry is not None else None,
+                    "details": dict(change.details),
+                }
+            )
+            urls.append(link.url)
+    return insert_events(conn, rows, urls)
+
+
+def insert_events(
+    conn: Connection, rows: Sequence[dict[str, Any]], urls: Sequence[str | None] | None = None
+) -> list[EventRecord]:
+    if not rows:
+        return []
+    table = table_of(t.Event)
+    ids = conn.execute(
+        table.insert().returning(table.c.id, sort_by_parameter_order=True), list(rows)
+    ).scalars()
+    return [
+        EventRecord(
+            id=event_id,
+            at=row["at"],
+            kind=row["kind"],
+            run_id=row["run_id"],
+            link_id=row["link_id"],
+            resource_id=row["resource_id"],
+            details=dict(row["details"]),
+            url=url,
+        )
+        for event_id, row, url in zip(ids, rows, urls or [None] * len(rows), strict=True)
+    ]
+
+
+#: Earlier relevance scores of a link used as the drift baseline.
+DRIFT_HISTORY = 10
+
+
+def _entries_of(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[Entry]]:
+    """The active catalog entries that use each link, keyed by resources.id; links with
+    none are left out."""
+    table = table_of(t.Resource)
+    found: dict[int, list[Entry]] = {}
+    for chunk in chunks(list(dict.fromkeys(link_ids))):
+        rows = conn.execute(
+            select(table.c.id, table.c.link_id, table.c.title, table.c.fields)
+            .where(table.c.link_id.in_(chunk), table.c.removed_at.is_(None))
+            .order_by(table.c.id)
+        )
+        for r in rows:
+            description = text_or_none((r.fields or {}).get("description"))
+            found.setdefault(r.link_id, []).append(Entry(str(r.id), r.title, description))
+    return found
+
+
+def _relevance_histories(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """The last `DRIFT_HISTORY` relevance_scores of each link, newest first."""
+    table = table_of(t.Observation)
+    found: dict[int, list[Any]] = {}
+    for chunk in chunks(list(link_ids)):
+        rank = newest_first("rank")
+        scored = (
+            select(table.c.link_id, table.c.relevance_scores, rank)
+            .where(table.c.link_id.in_(chunk), table.c.relevance_scores.is_not(None))
+            .subquery()
+        )
+        rows = conn.execute(
+            select(scored.c.link_id, scored.c.relevance_scores)
+            .where(scored.c.rank <= DRIFT_HISTORY)
+            .order_by(scored.c.link_id, scored.c.rank)
+        )
+        for link_id, scores in rows:
+            found.setdefault(link_id, []).append(scores)
+    return found
+
+
+def _by_entry(rows: Sequence[Any]) -> dict[str, list[float]]:
+    history: dict[str, list[float]] = defaultdict(list)
+    for scores in rows:
+        for key, score in (scores or {}).items():
+            if isinstance(score, int | float):
+                history[key].append(float(score))
+    return history
+
+
+def _relevance_history(s: Session, link_id: int) -> dict[str, list[float]]:
+    """One link's drift baseline: entry key -> earlier scores, newest first."""
+    return _by_entry(_relevance_histories(s.connection(), [link_id]).get(link_id, []))
+
+
+def text_or_none(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _observation_values(obs: Observation, run_id: int | None, link_id: int) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "link_id": link_id,
+        "url": obs.url,
+        "checked_at": obs.checked_at,
+        "outcome": obs.outcome.value,
+        "reason": obs.reason,
+        "methods": ",".join(obs.methods),
+        "http_status": obs.http_status,
+        "final_url": obs.final_url,
+        "chain": [{"url": h.url, "status": h.status} for h in obs.chain],
+        "elapsed_ms": obs.elapsed_ms,
+        "retries": obs.retries,
+        "content_type": obs.content_type,
+        "content_length": obs.content_length,
+        "etag": obs.etag,
+        "last_modified": obs.last_modified,
+        "fingerprint": obs.fingerprint,
+        "title": obs.title,
+        "bytes_read": obs.bytes_read,
+        "not_modified": obs.not_modified,
+        "suggested_url": obs.suggested_url,
+        "relevance": None,
+        "relevance_scores": None,
+    }
+
+
+def _link_state(link: Any) -> LinkState:
+    """A links row's health, from an ORM object or a Core row (same attribute names)."""
+    values = {name: getattr(link, name) for name in _STATE_FIELDS}
+    values["outcome"] = Outcome(link.outcome) if link.outcome else None
+    values["state"] = link.state or health_rules.UNCHECKED
+    values["consecutive_failures"] = link.consecutive_failures or 0
+    values["flapping"] = bool(link.flapping)
+    values["flips"] = tuple(parse_time(f) for f in (link.flips or ()))
+    return LinkState(**values)
+
+
+def _state_values(state: LinkState) -> dict[str, Any]:
+    """The links columns of `state`, as stored."""
+    values = {name: getattr(state, name) for name in _STATE_FIELDS}
+    values["outcome"] = state.outcome.value if state.outcome else None
+    values["flips"] = [f.astimezone(UTC).isoformat() for f in state.flips]
+    return values
+
+
+def link_states(engine: Engine) -> list[LinkStateRecord]:
+    """Every link used by an active resource, in URL order."""
+    with read_session(engine) as s:
+        return link_records(s, active_only=True)
+
+
+def active_rids(engine: Engine, rids: Iterable[str]) -> set[str]:
+    """Those of `rids` that some active resource has (in any collection)."""
+    query = select(t.Resource.rid).where(
+        t.Resource.rid.in_(list(rids)), t.Resource.removed_at.is_(None)
+    )
+    with read_session(engine) as s:
+        return set(s.scalars(query))
+
+
+def stored_collections(engine: Engine) -> set[str]:
+    """The keys of the collections that have active resources in the database."""
+    query = (
+        select(t.Collection.key)
+        .join(t.Resource, t.Resource.collection_id == t.Collection.id)
+        .where(t.Resource.removed_at.is_(None))
+        .distinct()
+    )
+    with read_session(engine) as s:
+        return set(s.scalars(query))
+
+
+def answering_urls(
+    engine: Engine, *, not_on: Iterable[str], limit: int = 3, answered_only: bool = True
+) -> list[str]:
+    """Up to `limit` URLs, one per host and none on the hosts `not_on`, whose last check
+    got an HTTP answer, the most recently checked hosts first: witnesses that our network
+    works. Hosts are picked first, so one big host checked last cannot take every place.
+
+    With `answered_only` off, any host's links qualify (never checked, or last seen
+    unreachable): the witnesses left when nothing ever answered, as on a machine that has
+    been offline since the catalog was added."""
+    answered = (
+        t.Link.http_status.is_not(None) if answered_only else true(),
+        t.Link.host.not_in(list(not_on)),
+        t.Link.host != "",
+    )
+    latest = func.max(t.Link.last_checked_at)
+    hosts = (
+        select(t.Link.host)
+        .where(*answered)
+        .group_by(t.Link.host)
+        .order_by(latest.desc().nulls_last(), t.Link.host)
+        .limit(limit)
+    )
+    found = []
+    with read_session(engine) as s:
+        for host in s.scalars(hosts).all():
+            url = s.scalar(
+                select(t.Link.url)
+                .where(t.Link.host == host, answered[0])
+                .order_by(t.Link.last_checked_at.desc().nulls_last(), t.Link.id)
+                .limit(1)
+            )
+            if url is not None:
+                found.append(url)
+    return found
+
+
+def link_records(
+    s: Session, *, active_only: bool, link_ids: Sequence[int] | None = None
+) -> list[LinkStateRecord]:
+    query = (
+        select(t.Link, t.Resource.rid)
+        .outerjoin(
+            t.Resource, and_(t.Resource.link_id == t.Link.id, t.Resource.removed_at.is_(None))
+        )
+        .order_by(t.Link.url, t.Resource.rid)
+    )
+    if link_ids is not None:
+        query = query.where(t.Link.id.in_(list(link_ids)))
+    links: dict[int, t.Link] = {}
+    rids: dict[int, list[str]] = defaultdict(list)
+    for link, rid in s.execute(query):
+        links[link.id] = link
+        if rid is not None and rid not in rids[link.id]:
+            rids[link.id].append(rid)
+    return [
+        _link_record(link, tuple(rids[link.id]))
+        for link in links.values()
+        if rids[link.id] or not active_only
+    ]
+
+
+def _link_record(link: t.Link, resource_ids: tuple[str, ...]) -> LinkStateRecord:
+    state = _link_state(link)
+    return LinkStateRecord(
+        **{name: getattr(state, name) for name in _STATE_FIELDS},
+        id=link.id,
+        url=link.url,
+        host=link.host,
+        last_observation_id=link.last_observation_id,
+        resource_ids=resource_ids,
+        archive_url=link.archive_url,
+        archive_checked_at=link.archive_checked_at,
+    )

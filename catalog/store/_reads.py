@@ -1,0 +1,204 @@
+"""History, status and export reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy.orm import Session
+
+from catalog import tables as t
+from catalog.errors import ConfigError, NotFoundError
+from catalog.store._decisions import decision_record
+from catalog.store._observations import link_records
+from catalog.store._records import (
+    ResourceHistory,
+    ResourceRecord,
+    ResourceStatus,
+    event_record,
+    event_with,
+    observation_record,
+    resource_record,
+)
+from catalog.store._sql import newest_first, read_session, table_of
+
+
+def resource_history(
+    engine: Engine, rid: str, *, collection: str | None = None, limit: int = 100
+) -> ResourceHistory:
+    """Observations of a resource's link, the events of both and the decisions, newest first.
+
+    An id used in several collections needs `collection`; an active resource wins
+    over a removed one with the same id.
+    """
+    with read_session(engine) as s:
+        row, key, path = _find_resource(s, rid, collection)
+        links = link_records(s, active_only=False, link_ids=[row.link_id] if row.link_id else [])
+        link = links[0] if links else None
+        observations = s.scalars(
+            select(t.Observation)
+            .where(t.Observation.link_id == row.link_id)
+            .order_by(t.Observation.checked_at.desc(), t.Observation.id.desc())
+            .limit(limit)
+        )
+        event_filter = t.Event.resource_id == row.id
+        if row.link_id is not None:
+            # The link's own events; not another entry's edits or drift on a shared link.
+            of_link = and_(t.Event.link_id == row.link_id, t.Event.resource_id.is_(None))
+            event_filter = or_(event_filter, of_link)
+        events = s.execute(
+            select(t.Event, t.Link.url, t.Resource.rid, t.Collection.key)
+            .outerjoin(t.Link, t.Link.id == t.Event.link_id)
+            .outerjoin(t.Resource, t.Resource.id == t.Event.resource_id)
+            .outerjoin(t.Collection, t.Collection.id == t.Resource.collection_id)
+            .where(event_filter)
+            .order_by(t.Event.at.desc(), t.Event.id.desc())
+            .limit(limit)
+        )
+        decisions = s.scalars(
+            select(t.Decision)
+            .where(t.Decision.resource_id == row.id)
+            .order_by(t.Decision.at.desc(), t.Decision.id.desc())
+            .limit(limit)
+        )
+        return ResourceHistory(
+            resource=resource_record(row, key, path),
+            link=link,
+            observations=tuple(observation_record(o) for o in observations),
+            events=tuple(
+                event_with(event_record(e), url=url, rid=erid, collection=ekey)
+                for e, url, erid, ekey in events
+            ),
+            decisions=tuple(decision_record(d) for d in decisions),
+        )
+
+
+def find_resource(engine: Engine, rid: str, *, collection: str | None = None) -> ResourceRecord:
+    """The resource a curator named; `NotFoundError` when unknown, `ConfigError` (a usage
+    error) when it is in several collections and none was named."""
+    with read_session(engine) as s:
+        return resource_record(*_find_resource(s, rid, collection))
+
+
+def _find_resource(s: Session, rid: str, collection: str | None) -> tuple[t.Resource, str, str]:
+    query = (
+        select(t.Resource, t.Collection.key, t.Collection.path)
+        .join(t.Collection, t.Collection.id == t.Resource.collection_id)
+        .where(t.Resource.rid == rid)
+    )
+    if collection is not None:
+        query = query.where(t.Collection.key == collection)
+    matches = s.execute(query).all()
+    active = [m for m in matches if m[0].removed_at is None]
+    candidates = active or matches
+    if not candidates:
+        where = f" in collection {collection!r}" if collection else ""
+        raise NotFoundError(f"no resource with id {rid!r}{where}; check the catalog file")
+    if len(candidates) > 1:
+        keys = ", ".join(sorted(key for _, key, _ in candidates))
+        # It exists: naming it without its collection is a usage error (exit 2), not 4.
+        raise ConfigError(
+            f"resource id {rid!r} is in several collections ({keys}); name one with --collection"
+        )
+    row, key, path = candidates[0]
+    return row, key, path
+
+
+def resource_statuses(engine: Engine) -> list[ResourceStatus]:
+    """Every active resource with its link's state, by collection then curator id."""
+    with read_session(engine) as s:
+        changed = _links_with_changed_content(s)
+        links = {rec.id: rec for rec in link_records(s, active_only=True)}
+        rows = s.execute(
+            select(t.Resource, t.Collection.key)
+            .join(t.Collection, t.Collection.id == t.Resource.collection_id)
+            .where(t.Resource.removed_at.is_(None))
+            .order_by(t.Collection.key, t.Resource.rid)
+        )
+        return [
+            ResourceStatus(
+                collection=key,
+                rid=r.rid,
+                title=r.title,
+                url=r.url,
+                link=links.get(r.link_id) if r.link_id is not None else None,
+                content_changed=r.link_id in changed,
+                stale=tuple(
+                    str(n.get("code")) for n in (r.stale_reasons or ()) if isinstance(n, dict)
+                ),
+                snoozed_until=r.snoozed_until,
+                ignored=r.ignored_at is not None,
+                ignored_reason=r.ignored_reason if r.ignored_at is not None else None,
+            )
+            for r, key in rows
+        ]
+
+
+@dataclass(frozen=True)
+class RunVerdict:
+    """One active resource checked in a run: its outcome there and what a curator set."""
+
+    collection: str
+    rid: str
+    outcome: str
+    #: The link's drift (a working page that no longer holds the resource), if any.
+    drift_reason: str | None
+    #: Snoozed (until a time after `now`) or ignored: out of the action queue.
+    set_aside: bool
+
+
+def run_verdicts(engine: Engine, run_id: int, *, now: datetime) -> list[RunVerdict]:
+    """Each active resource whose link `run_id` observed, with that run's last outcome for
+    it, by collection then id (`check --strict` judges these)."""
+    obs, link, res, col = (
+        table_of(t.Observation),
+        table_of(t.Link),
+        table_of(t.Resource),
+        table_of(t.Collection),
+    )
+    query = (
+        select(
+            col.c.key,
+            res.c.rid,
+            obs.c.outcome,
+            link.c.drift_reason,
+            res.c.snoozed_until,
+            res.c.ignored_at,
+        )
+        .join(link, link.c.id == obs.c.link_id)
+        .join(res, res.c.link_id == link.c.id)
+        .join(col, col.c.id == res.c.collection_id)
+        .where(obs.c.run_id == run_id, res.c.removed_at.is_(None))
+        .order_by(col.c.key, res.c.rid, obs.c.checked_at, obs.c.id)
+    )
+    latest: dict[tuple[str, str], RunVerdict] = {}
+    with read_session(engine) as s:
+        for key, rid, outcome, drift, snoozed_until, ignored_at in s.execute(query):
+            snoozed = snoozed_until is not None and snoozed_until > now
+            latest[(key, rid)] = RunVerdict(
+                key, rid, outcome, drift, snoozed or ignored_at is not None
+            )
+    return list(latest.values())
+
+
+def _links_with_changed_content(s: Session) -> set[int]:
+    """Links whose latest observation has a fingerprint unlike the previous fingerprint."""
+    newest = newest_first("n")
+    latest = select(t.Observation.link_id, t.Observation.fingerprint, newest).subquery()
+    latest_fp = {
+        link_id: fp
+        for link_id, fp in s.execute(
+            select(latest.c.link_id, latest.c.fingerprint).where(latest.c.n == 1)
+        )
+        if fp is not None
+    }
+    fingerprinted = (
+        select(t.Observation.link_id, t.Observation.fingerprint, newest)
+        .where(t.Observation.fingerprint.is_not(None))
+        .subquery()
+    )
+    earlier = s.execute(
+        select(fingerprinted.c.link_id, fingerprinted.c.fingerprint).where(fingerprinted.c.n == 2)
+    )
+    return {link_id for link_id, fp in earlier if link_id in latest_fp and latest_fp[link_id] != fp}

@@ -1,0 +1,166 @@
+"""Run rows: start, progress, finish, and the reads `status` and the report need."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from catalog import tables as t
+from catalog.errors import NotFoundError
+from catalog.shards import SHARDED_RUN
+from catalog.store._records import RunRecord
+from catalog.store._sql import read_session, write_session
+
+
+def start_run(
+    engine: Engine,
+    *,
+    trigger: str,
+    now: datetime,
+    flow_run_id: str | None = None,
+    catalogs: Sequence[str] = (),
+    summary: Mapping[str, Any] | None = None,
+) -> int:
+    """A new `running` run; `summary` adds to it (e.g. the holder and lease of `catalog.runs`)."""
+    with write_session(engine) as s:
+        run = t.Run(
+            trigger=trigger,
+            flow_run_id=flow_run_id,
+            started_at=now,
+            status="running",
+            urls_planned=0,
+            urls_checked=0,
+            counts={},
+            network_unavailable=False,
+            summary={"catalogs": [str(c) for c in catalogs], **(summary or {})},
+        )
+        s.add(run)
+        s.flush()
+        return run.id
+
+
+def group_shard_runs(engine: Engine, flow_run_ids: Sequence[str], sharded_run: str) -> list[int]:
+    """Mark the runs of `flow_run_ids` as the shards of one sharded run, so reports show
+    that night as one run (`catalog.queries`); their ids. A shard whose flow failed before
+    it recorded a run has no row and is simply not among them."""
+    with write_session(engine) as s:
+        runs = s.scalars(select(t.Run).where(t.Run.flow_run_id.in_(list(flow_run_ids)))).all()
+        for run in runs:
+            run.summary = {**(run.summary or {}), SHARDED_RUN: sharded_run}
+        return sorted(run.id for run in runs)
+
+
+def note_run_progress(engine: Engine, run_id: int, urls_checked: int) -> None:
+    """The URLs a running run has checked so far, for `linkhealth status` (most runs are
+    one batch, stored only at its end); the run's close counts them exactly."""
+    with write_session(engine) as s:
+        s.execute(
+            update(t.Run)
+            .where(t.Run.id == run_id, t.Run.status == "running")
+            .values(urls_checked=urls_checked)
+        )
+
+
+def set_run_planned(engine: Engine, run_id: int, urls_planned: int) -> None:
+    with write_session(engine) as s:
+        _run(s, run_id).urls_planned = urls_planned
+
+
+def finish_run(
+    engine: Engine,
+    run_id: int,
+    *,
+    status: str,
+    now: datetime,
+    network_unavailable: bool = False,
+    summary: Mapping[str, Any] | None = None,
+) -> RunRecord:
+    """Close a run; counts and urls_checked come from the observations it wrote."""
+    with write_session(engine) as s:
+        run = _run(s, run_id)
+        close_run(s, run, status=status, now=now, network_unavailable=network_unavailable)
+        if summary:
+            run.summary = {**(run.summary or {}), **summary}
+        s.flush()
+        return _run_record(run)
+
+
+def close_run(
+    s: Session, run: t.Run, *, status: str, now: datetime, network_unavailable: bool = False
+) -> None:
+    """Counts and urls_checked from the observations the run wrote; status and times."""
+    run_id = run.id
+    rows = s.execute(
+        select(t.Observation.outcome, func.count())
+        .where(t.Observation.run_id == run_id)
+        .group_by(t.Observation.outcome)
+    ).all()
+    run.counts = {outcome: n for outcome, n in sorted(rows)}
+    run.urls_checked = (
+        s.scalar(
+            select(func.count(func.distinct(t.Observation.link_id))).where(
+                t.Observation.run_id == run_id
+            )
+        )
+        or 0
+    )
+    run.status = status
+    run.finished_at = now
+    run.network_unavailable = bool(run.network_unavailable) or network_unavailable
+    run.duration_s = (now - run.started_at).total_seconds()
+
+
+def mark_run_network_unavailable(engine: Engine, run_id: int, reason: str) -> None:
+    """The canaries failed: nothing this run stores says anything about the links."""
+    with write_session(engine) as s:
+        run = _run(s, run_id)
+        run.network_unavailable = True
+        run.summary = {**(run.summary or {}), "network_unavailable_reason": reason}
+
+
+def update_run_summary(engine: Engine, run_id: int, **values: Any) -> Mapping[str, Any]:
+    with write_session(engine) as s:
+        run = _run(s, run_id)
+        run.summary = {**(run.summary or {}), **values}
+        return dict(run.summary)
+
+
+def get_run(engine: Engine, run_id: int) -> RunRecord:
+    with read_session(engine) as s:
+        return _run_record(_run(s, run_id))
+
+
+def latest_runs(engine: Engine, limit: int = 10) -> list[RunRecord]:
+    with read_session(engine) as s:
+        runs = s.scalars(select(t.Run).order_by(t.Run.id.desc()).limit(limit))
+        return [_run_record(r) for r in runs]
+
+
+def _run(s: Session, run_id: int) -> t.Run:
+    run = s.get(t.Run, run_id)
+    if run is None:
+        raise NotFoundError(
+            f"run {run_id} does not exist; `linkhealth status --limit 50` lists the runs"
+        )
+    return run
+
+
+def _run_record(run: t.Run) -> RunRecord:
+    return RunRecord(
+        id=run.id,
+        trigger=run.trigger,
+        flow_run_id=run.flow_run_id,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        status=run.status,
+        urls_planned=run.urls_planned or 0,
+        urls_checked=run.urls_checked or 0,
+        counts=dict(run.counts or {}),
+        network_unavailable=bool(run.network_unavailable),
+        summary=dict(run.summary or {}),
+        duration_s=run.duration_s,
+    )

@@ -1,0 +1,67 @@
+"""Transactions (one writer at a time, on SQLite and PostgreSQL alike) and the SQL pieces
+every part of the store uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, cast
+
+from sqlalchemy import Engine, Table, func, text
+from sqlalchemy.orm import Session
+
+from catalog import tables as t
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """One write transaction: commit on success, roll back on error."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        if engine.dialect.name == "sqlite":
+            # Take the write lock now: a deferred transaction that reads first fails with
+            # "database is locked" when it tries to upgrade while another writer holds it.
+            session.execute(text("BEGIN IMMEDIATE"))
+        elif engine.dialect.name == "postgresql":
+            # The same one-writer-at-a-time rule: link state is read, recomputed in Python and
+            # written back, so two overlapping writers (a recheck during the nightly run)
+            # would otherwise lose one's update. Released at commit or rollback.
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_WRITE_LOCK})
+        yield session
+
+
+#: Arbitrary constant naming the PostgreSQL advisory lock of `write_session`
+#: (not the migrations' lock, so a writer never waits on an upgrade it is part of).
+_PG_WRITE_LOCK = 0x6C68_7772  # "lhwr"
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+def table_of(model: type[t.Base]) -> Table:
+    """The model's Core table. SQLAlchemy types `__table__` as any FROM clause, which has
+    no insert() or update(); a declarative model's is always a Table."""
+    return cast(Table, model.__table__)
+
+
+#: Rows per `IN (...)` list: far below SQLite's and PostgreSQL's bound-parameter limits.
+CHUNK = 2000
+
+
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def newest_first(label: str) -> Any:
+    """1 for each link's newest observation, 2 for the one before, and so on."""
+    return (
+        func.row_number()
+        .over(
+            partition_by=t.Observation.link_id,
+            order_by=(t.Observation.checked_at.desc(), t.Observation.id.desc()),
+        )
+        .label(label)
+    )

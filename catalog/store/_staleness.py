@@ -1,0 +1,149 @@
+"""Staleness stored per resource, refreshed after every sync."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, select
+
+from catalog import tables as t
+from catalog.settings import HealthSettings
+from catalog.staleness import staleness
+from catalog.store._observations import text_or_none
+from catalog.store._sql import table_of, write_session
+from catalog.store._sync_rows import NewEvent, add_events
+
+
+def refresh_staleness(
+    engine: Engine,
+    health: HealthSettings,
+    *,
+    now: datetime,
+    collection_keys: Sequence[str] | None = None,
+    run_id: int | None = None,
+) -> int:
+    """Recompute every active resource's stale reasons; end snoozes whose date passed.
+
+    Returns how many resources' reasons changed. A snooze that ended writes a
+    `snooze_ended` event so the resource's return to the queue is explained. Reads plain
+    columns and writes only the rows that changed, in executemany batches.
+    """
+    res, link = table_of(t.Resource), table_of(t.Link)
+    query = (
+        select(
+            res.c.id,
+            res.c.rid,
+            res.c.link_id,
+            res.c.title,
+            res.c.fields,
+            res.c.created_at,
+            res.c.reviewed_at,
+            res.c.snoozed_until,
+            res.c.snooze_reason,
+            res.c.stale_reasons,
+            link.c.last_success_at,
+            link.c.fingerprint_since,
+            link.c.last_modified,
+        )
+        .outerjoin(link, link.c.id == res.c.link_id)
+        .where(res.c.removed_at.is_(None))
+        .order_by(res.c.id)
+    )
+    if collection_keys is not None:
+        collections = select(table_of(t.Collection).c.id).where(
+            table_of(t.Collection).c.key.in_(list(collection_keys))
+        )
+        query = query.where(res.c.collection_id.in_(collections))
+    ended: list[NewEvent] = []
+    stale: list[dict[str, Any]] = []
+    with write_session(engine) as s:
+        conn = s.connection()
+        for row in conn.execute(query):
+            if row.snoozed_until is not None and row.snoozed_until <= now:
+                ended.append(
+                    NewEvent(
+                        "snooze_ended",
+                        at=now,
+                        run_id=run_id,
+                        resource_id=row.id,
+                        link_id=row.link_id,
+                        details={
+                            "id": row.rid,
+                            "until": row.snoozed_until.isoformat(),
+                            "reason": row.snooze_reason,
+                        },
+                    )
+                )
+            data = row.fields or {}
+            reasons = staleness(
+                now=now,
+                settings=health,
+                last_success_at=row.last_success_at,
+                first_seen_at=row.created_at,
+                reviewed_at=reviewed_at(row.reviewed_at, data),
+                fingerprint_unchanged_since=row.fingerprint_since,
+                last_modified=row.last_modified,
+                title=row.title,
+                description=text_or_none(data.get("description")),
+                year=_year(data.get("year")),
+            )
+            stored = [
+                {
+                    "code": r.code,
+                    "reason": r.reason,
+                    "since": r.since.astimezone(UTC).isoformat() if r.since else None,
+                }
+                for r in reasons
+            ]
+            if stored != (row.stale_reasons or []):
+                stale.append({"row_id": row.id, "reasons": stored})
+        if ended:
+            add_events(s, ended)
+            conn.execute(
+                res.update()
+                .where(res.c.id == bindparam("row_id"))
+                .values(snoozed_until=None, snooze_reason=None),
+                [{"row_id": e.resource_id} for e in ended],
+            )
+        if stale:
+            conn.execute(
+                res.update()
+                .where(res.c.id == bindparam("row_id"))
+                .values(stale_reasons=bindparam("reasons")),
+                stale,
+            )
+    return len(stale)
+
+
+def reviewed_at(column: datetime | None, data: Mapping[str, Any]) -> datetime | None:
+    """The later of the curator's `mark-reviewed` and the entry's `reviewed_at`/`reviewed`."""
+    found = [column] if column is not None else []
+    for name in ("reviewed_at", "reviewed"):
+        moment = _as_datetime(data.get(name))
+        if moment is not None:
+            found.append(moment)
+    return max(found) if found else None
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, str) and value.strip():
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
+
+
+def _year(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None

@@ -1,0 +1,261 @@
+"""Sync primitives: `catalog.sync` composes them inside one `write_session`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from catalog import health as health_rules
+from catalog import tables as t
+from catalog.model import Catalog, Resource
+from catalog.store._observations import insert_events, key_and_host
+from catalog.store._records import EventRecord, StoredResource, event_record
+from catalog.store._sql import chunks, table_of
+
+
+def upsert_collection(
+    s: Session, catalog: Catalog, data: Mapping[str, Any], *, now: datetime
+) -> int:
+    row = s.scalar(select(t.Collection).where(t.Collection.key == catalog.key))
+    if row is None:
+        row = t.Collection(key=catalog.key, path=str(catalog.path), title=catalog.title)
+        s.add(row)
+    row.path = str(catalog.path)
+    row.title = catalog.title
+    row.data = dict(data)
+    row.synced_at = now
+    s.flush()
+    return row.id
+
+
+def stored_rids(s: Session, collection_id: int) -> dict[str, bool]:
+    """Every resource id the collection has rows for -> whether the row is active (not
+    removed): what sync needs of the rows before it reads them a chunk at a time."""
+    table = table_of(t.Resource)
+    rows = s.connection().execute(
+        select(table.c.rid, table.c.removed_at.is_(None)).where(
+            table.c.collection_id == collection_id
+        )
+    )
+    return {rid: bool(active) for rid, active in rows}
+
+
+def stored_resources(
+    s: Session, collection_id: int, rids: Sequence[str] | None = None
+) -> list[StoredResource]:
+    """The collection's rows (only those of `rids` when given: sync reads a chunk at once)."""
+    table = table_of(t.Resource)
+    query = select(
+        table.c.id,
+        table.c.rid,
+        table.c.url,
+        table.c.link_id,
+        table.c.fields,
+        table.c.line,
+        table.c.removed_at,
+    ).where(table.c.collection_id == collection_id)
+    if rids is not None:
+        if not rids:
+            return []
+        query = query.where(table.c.rid.in_(list(rids)))
+    return [
+        StoredResource(
+            id=r.id,
+            rid=r.rid,
+            url=r.url,
+            link_id=r.link_id,
+            fields=dict(r.fields or {}),
+            line=r.line,
+            removed_at=r.removed_at,
+        )
+        for r in s.connection().execute(query)
+    ]
+
+
+def ensure_links(s: Session, urls: Sequence[str]) -> dict[str, int]:
+    """URL as written -> id of the links row of its canonical form (created when new)."""
+    parsed = {url: key_and_host(url) for url in dict.fromkeys(urls)}
+    keys = {url: key for url, (key, _) in parsed.items()}
+    table = table_of(t.Link)
+    conn = s.connection()
+    ids: dict[str, int] = {}
+    wanted = list(dict.fromkeys(keys.values()))
+    for chunk in chunks(wanted):
+        rows = conn.execute(select(table.c.url, table.c.id).where(table.c.url.in_(chunk)))
+        ids.update((url, link_id) for url, link_id in rows)
+    # The host of the first spelling, as the links row would have got it when created.
+    hosts = {key: host for key, host in reversed(parsed.values())}
+    missing = [key for key in wanted if key not in ids]
+    if missing:
+        inserted = conn.execute(
+            table.insert().returning(table.c.id, sort_by_parameter_order=True),
+            [{"url": key, "host": hosts[key], "state": health_rules.UNCHECKED} for key in missing],
+        ).scalars()
+        ids.update(zip(missing, inserted, strict=True))
+    return {url: ids[key] for url, key in keys.items()}
+
+
+@dataclass(frozen=True)
+class ResourceWrite:
+    """One resource row to insert or update during sync, with its catalog data."""
+
+    resource: Resource
+    fields: Mapping[str, Any]
+    link_id: int
+    #: The row to update; None to insert a new one.
+    id: int | None = None
+
+
+def insert_resources(
+    s: Session, collection_id: int, writes: Sequence[ResourceWrite], *, now: datetime
+) -> list[StoredResource]:
+    """New resource rows, in one executemany; returned in the order given."""
+    if not writes:
+        return []
+    table = table_of(t.Resource)
+    ids = (
+        s.connection()
+        .execute(
+            table.insert().returning(table.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "collection_id": collection_id,
+                    **_resource_values(w),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for w in writes
+            ],
+        )
+        .scalars()
+    )
+    return [_written(w, row_id) for w, row_id in zip(writes, ids, strict=True)]
+
+
+def update_resources(
+    s: Session, writes: Sequence[ResourceWrite], *, now: datetime
+) -> list[StoredResource]:
+    """Write the catalog's current data (and link) over existing rows; restores removed
+    ones. Every write here is a curator's change, so `updated_at` moves."""
+    if not writes:
+        return []
+    table = table_of(t.Resource)
+    names = ["title", "url", "publisher", "fields", "line", "link_id"]
+    statement = (
+        table.update()
+        .where(table.c.id == bindparam("row_id"))
+        .values(
+            {name: bindparam(name) for name in names}
+            | {"removed_at": None, "updated_at": bindparam("now")}
+        )
+    )
+    s.connection().execute(
+        statement,
+        [{"row_id": w.id, "now": now, **_resource_values(w)} for w in writes],
+    )
+    return [_written(w, w.id) for w in writes if w.id is not None]
+
+
+def update_lines(s: Session, lines: Mapping[int, int | None]) -> None:
+    """Only the entries' line numbers moved: bookkeeping, so `updated_at` stays."""
+    if not lines:
+        return
+    table = table_of(t.Resource)
+    statement = (
+        table.update().where(table.c.id == bindparam("row_id")).values(line=bindparam("new_line"))
+    )
+    s.connection().execute(
+        statement, [{"row_id": row_id, "new_line": line} for row_id, line in lines.items()]
+    )
+
+
+def mark_removed(s: Session, resource_ids: Sequence[int], *, now: datetime) -> None:
+    table = table_of(t.Resource)
+    for chunk in chunks(list(resource_ids)):
+        s.connection().execute(
+            table.update().where(table.c.id.in_(chunk)).values(removed_at=now, updated_at=now)
+        )
+
+
+def _resource_values(write: ResourceWrite) -> dict[str, Any]:
+    res = write.resource
+    return {
+        "rid": res.id,
+        "title": res.title,
+        "url": res.url,
+        "link_id": write.link_id,
+        "publisher": res.publisher,
+        "fields": dict(write.fields),
+        "line": res.line,
+    }
+
+
+def _written(write: ResourceWrite, row_id: int | None) -> StoredResource:
+    assert row_id is not None
+    return StoredResource(
+        id=row_id,
+        rid=write.resource.id,
+        url=write.resource.url,
+        link_id=write.link_id,
+        fields=dict(write.fields),
+        line=write.resource.line,
+        removed_at=None,
+    )
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append (see `add_events`)."""
+
+    kind: str
+    at: datetime
+    run_id: int | None = None
+    resource_id: int | None = None
+    link_id: int | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def add_events(s: Session, events: Sequence[NewEvent]) -> list[EventRecord]:
+    """Append events in one executemany; their ids ascend in the order given."""
+    return insert_events(
+        s.connection(),
+        [
+            {
+                "at": e.at,
+                "kind": e.kind,
+                "run_id": e.run_id,
+                "resource_id": e.resource_id,
+                "link_id": e.link_id,
+                "details": dict(e.details),
+            }
+            for e in events
+        ],
+    )
+
+
+def add_event(
+    s: Session,
+    kind: str,
+    *,
+    at: datetime,
+    run_id: int | None = None,
+    resource_id: int | None = None,
+    link_id: int | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> EventRecord:
+    row = t.Event(
+        at=at,
+        kind=kind,
+        run_id=run_id,
+        resource_id=resource_id,
+        link_id=link_id,
+        details=dict(details or {}),
+    )
+    s.add(row)
+    s.flush()
+    return event_record(row)
