@@ -269,7 +269,7 @@ def _wait_for_deleter(target: Path, timeout_s: float = 600) -> None:
     """A report deletes the site it replaced in a detached process (100,000 files at
     100k). Wait for it: the next timed run must not share the disk with those deletions,
     which a nightly report never does (it follows the last one by a day)."""
-    from reports.render import TRASH_PREFIX
+    from reports.site import TRASH_PREFIX
 
     deadline = time.monotonic() + timeout_s
     while any(target.glob(f"{TRASH_PREFIX}*")) and time.monotonic() < deadline:

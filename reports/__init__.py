@@ -11,15 +11,8 @@ returns the paths written.
 
 from reports.context import Priority, ReportContext, build_context, resource_pages
 from reports.publish import publish_report, publish_report_files
-from reports.render import (
-    FORMATS,
-    ReportFiles,
-    render_csv,
-    render_html,
-    render_json,
-    render_markdown,
-    write_report,
-)
+from reports.render import FORMATS, render_csv, render_html, render_json, render_markdown
+from reports.site import ReportFiles, write_report
 
 __all__ = [
     "FORMATS",

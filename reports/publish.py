@@ -52,7 +52,8 @@ from reports.context import (
     with_findings,
 )
 from reports.forked import Forked
-from reports.render import FORMATS, Progress, ReportFiles, write_report
+from reports.render import FORMATS
+from reports.site import Progress, ReportFiles, write_report
 
 #: Checks kept on each resource page (newest first).
 HISTORY_PER_RESOURCE = 30
@@ -305,7 +306,7 @@ def _owner(marker: Path) -> str | None:
 @dataclass(frozen=True)
 class _HistoryPages:
     """The resource pages with their history and events, read from the database in shards
-    by link (`reports.render.PageSource`): each process reads only its own share."""
+    by link (`reports.site.PageSource`): each process reads only its own share."""
 
     engine: Engine
     data: ReportData

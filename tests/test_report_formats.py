@@ -24,7 +24,15 @@ from sqlalchemy import Engine
 
 from catalog.hygiene import Finding, Level
 from catalog.queries import ReportData, history_events, iter_link_history, report_data
-from reports import build_context, render_csv, render_html, render_json, render_markdown
+from reports import (
+    build_context,
+    html_rows,
+    render_csv,
+    render_html,
+    render_json,
+    render_markdown,
+    site,
+)
 from reports import render as render_module
 from reports.context import ReportContext, Row, When, resource_pages
 from reports.render import (
@@ -213,9 +221,9 @@ def test_every_page_of_the_site_shows_hostile_text_as_text(
     ctx: ReportContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Every queue group and the hygiene list get a page of their own; their rows, like
-    # the publisher and host tables, are formatted in Python (reports.render).
-    monkeypatch.setattr(render_module, "INDEX_QUEUE_LIMIT", 0)
-    render_module.write_report(ctx, tmp_path, run_id=None, formats=("html",))
+    # the publisher and host tables, are formatted in Python (reports.html_rows).
+    monkeypatch.setattr(site, "INDEX_QUEUE_LIMIT", 0)
+    site.write_report(ctx, tmp_path, run_id=None, formats=("html",))
     pages = sorted(tmp_path.glob("*/*.html"))
     folders = {p.parent.name for p in pages}
     assert folders == {"resources", "publishers", "hosts", "queue", "hygiene"}
@@ -233,9 +241,9 @@ def test_long_lists_are_paged_without_losing_or_repeating_a_row(
     # At 100,000 resources one queue group was a 70 MB page; now every queue group and
     # the hygiene list come in pages, linked first/previous/next/last, page 1 where the
     # index links.
-    monkeypatch.setattr(render_module, "INDEX_QUEUE_LIMIT", 0)
+    monkeypatch.setattr(site, "INDEX_QUEUE_LIMIT", 0)
     monkeypatch.setattr(render_module, "LONG_LIST_PAGE_ROWS", 1)
-    render_module.write_report(ctx, tmp_path, run_id=None, formats=("html",))
+    site.write_report(ctx, tmp_path, run_id=None, formats=("html",))
     lists = [
         ([r.resource_id for r in g.rows], tmp_path / "queue" / f"{g.key}.html", "#attention")
         for g in ctx.groups
@@ -291,7 +299,7 @@ def test_pagers_cover_every_row_once_and_link_their_neighbours(
 
 
 def test_every_fact_of_a_resource_page_is_shown_escaped(ctx: ReportContext) -> None:
-    # The facts list is formatted in Python (reports.render.facts): each optional fact
+    # The facts list is formatted in Python (reports.html_rows.facts): each optional fact
     # must appear under its heading, with hostile text shown as text.
     hostile = When(iso=fx.HOSTILE, date=fx.HOSTILE, text=fx.HOSTILE, ago=fx.HOSTILE)
     row = dataclasses.replace(
@@ -318,7 +326,7 @@ def test_every_fact_of_a_resource_page_is_shown_escaped(ctx: ReportContext) -> N
         snoozed_until=hostile,
         snooze_reason=fx.HOSTILE,
     )
-    tree = LexborHTMLParser(f"<dl>{render_module.facts(row, '../')}</dl>")
+    tree = LexborHTMLParser(f"<dl>{html_rows.facts(row, '../')}</dl>")
     assert tree.css("script") == []
     terms = [dt.text() for dt in tree.css("dt")]
     assert terms == [
@@ -353,7 +361,7 @@ def test_a_link_only_tried_while_our_network_was_down_shows_no_check_time(
     assert (never.label, never.last_checked, never.last_tried) == ("Not checked yet", None, None)
 
     def last_checked(row: Row) -> str:
-        tree = LexborHTMLParser(f"<dl>{render_module.facts(row, '../')}</dl>")
+        tree = LexborHTMLParser(f"<dl>{html_rows.facts(row, '../')}</dl>")
         assert tree.css("script") == []
         terms = [dt.text() for dt in tree.css("dt")]
         return dict(zip(terms, (dd.text() for dd in tree.css("dd")), strict=True))["Last checked"]
@@ -369,8 +377,8 @@ def test_a_link_only_tried_while_our_network_was_down_shows_no_check_time(
 @pytest.mark.parametrize("text", ["", "plain", fx.HOSTILE, "a&b \"q\" 'a' <x> & é · “”"])
 def test_python_escaping_matches_the_templates(text: str) -> None:
     expected = str(markupsafe.escape(text))
-    assert render_module._escape(text) == expected
-    assert render_module._escape_str(text) == expected  # without markupsafe's C speedups
+    assert html_rows._escape(text) == expected
+    assert html_rows._escape_str(text) == expected  # without markupsafe's C speedups
 
 
 # --- an invalid address ----------------------------------------------------------------------

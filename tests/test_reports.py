@@ -43,6 +43,7 @@ from reports import (
     publish_report_files,
     render_html,
     render_markdown,
+    site,
     write_report,
 )
 from reports import render as render_module
@@ -948,8 +949,8 @@ def test_a_big_replaced_site_is_deleted_in_the_background_with_old_leftovers(
         started.append(args)
         return real_popen(args, **kw)
 
-    monkeypatch.setattr(render_module, "BACKGROUND_DELETE_MIN", 0)
-    monkeypatch.setattr(render_module.subprocess, "Popen", popen)
+    monkeypatch.setattr(site, "BACKGROUND_DELETE_MIN", 0)
+    monkeypatch.setattr(site.subprocess, "Popen", popen)
     write_report(ctx, tmp_path, run_id=2)
     assert len(started) == 1  # the deletion ran in a process of its own
     deadline = time.monotonic() + 20
@@ -999,7 +1000,7 @@ def test_a_site_rendered_by_two_processes_equals_one_rendered_by_one(
     engine: Engine, db_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import reports.forked
-    import reports.render
+    import reports.site
 
     settings = Settings().with_overrides(database_url=f"sqlite:///{db_dir / 'fixed.db'}")
     seen: dict[str, list[tuple[int, int]]] = {"one": [], "two": []}
@@ -1013,7 +1014,7 @@ def test_a_site_rendered_by_two_processes_equals_one_rendered_by_one(
         )
         return files.main.parent
 
-    monkeypatch.setattr(reports.render, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(reports.site, "PROGRESS_EVERY", 2)
     one = publish("one")
     forks: list[object] = []
     real_forked = reports.forked.Forked
@@ -1023,8 +1024,8 @@ def test_a_site_rendered_by_two_processes_equals_one_rendered_by_one(
         forks.append(forked.in_child)
         return forked
 
-    monkeypatch.setattr(reports.render, "PARALLEL_PAGES_MIN", 0)  # as for 20,000+ resources
-    monkeypatch.setattr(reports.render, "Forked", counting)
+    monkeypatch.setattr(reports.site, "PARALLEL_PAGES_MIN", 0)  # as for 20,000+ resources
+    monkeypatch.setattr(reports.site, "Forked", counting)
     two = publish("two")
     assert forks == [True]
     assert _site(two) == _site(one)
@@ -1073,14 +1074,14 @@ def test_a_page_that_cannot_be_written_fails_the_site_and_keeps_the_old_one(
 ) -> None:
     write_report(ctx, tmp_path, run_id=2)
     before = (tmp_path / ctx.resources[0].page).read_text(encoding="utf-8")
-    real = render_module._write_plain
+    real = site._write_plain
 
     def failing(path: str | Path, text: str) -> None:
         if Path(path).name == Path(ctx.resources[-1].page).name:
             raise OSError("disk full")
         real(path, text)
 
-    monkeypatch.setattr(render_module, "_write_plain", failing)
+    monkeypatch.setattr(site, "_write_plain", failing)
     with pytest.raises(OSError, match="disk full"):
         write_report(ctx, tmp_path, run_id=2)
     assert (tmp_path / ctx.resources[0].page).read_text(encoding="utf-8") == before

@@ -146,12 +146,12 @@ def test_report_turns_a_confirmed_upgrade_into_a_command(
     from selectolax.lexbor import LexborHTMLParser
 
     import reports.publish
-    import reports.render
+    import reports.site
 
     if background:  # as for a catalog of 10,000+ resources
         monkeypatch.setattr(reports.publish, "BACKGROUND_LINT_BYTES", 0)
     if split:  # as for 20,000+: the pages' child forks while the lint's child still runs
-        monkeypatch.setattr(reports.render, "PARALLEL_PAGES_MIN", 0)
+        monkeypatch.setattr(reports.site, "PARALLEL_PAGES_MIN", 0)
 
     from catalog import store
     from catalog.db import engine_for
