@@ -9,7 +9,8 @@ which writes beside `out_dir` when that folder holds another database's report a
 returns the paths written.
 """
 
-from reports.context import Priority, ReportContext, build_context, resource_pages
+from reports.build import build_context, resource_pages
+from reports.context import Priority, ReportContext
 from reports.publish import publish_report, publish_report_files
 from reports.render import FORMATS, render_csv, render_html, render_json, render_markdown
 from reports.site import ReportFiles, write_report

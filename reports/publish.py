@@ -42,15 +42,8 @@ from catalog.queries import (
 )
 from catalog.settings import Settings
 from catalog.source import catalog_files, load_catalogs
-from reports.context import (
-    ReportContext,
-    ResourcePage,
-    Row,
-    action_queue,
-    build_context,
-    resource_pages,
-    with_findings,
-)
+from reports.build import action_queue, build_context, resource_pages, with_findings
+from reports.context import ReportContext, ResourcePage, Row
 from reports.forked import Forked
 from reports.render import FORMATS
 from reports.site import Progress, ReportFiles, write_report

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from reports.context import ReportContext, ResourcePage, Row, worst_first
+from reports.build import worst_first
+from reports.context import ReportContext, ResourcePage, Row
 from reports.forked import Forked, can_fork
 from reports.render import (
     FORMATS,

@@ -34,7 +34,8 @@ from reports import (
     site,
 )
 from reports import render as render_module
-from reports.context import ReportContext, Row, When, resource_pages
+from reports.build import resource_pages
+from reports.context import ReportContext, Row, When
 from reports.render import (
     CSV_COLUMNS,
     csv_cell,

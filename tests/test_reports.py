@@ -47,9 +47,11 @@ from reports import (
     write_report,
 )
 from reports import render as render_module
-from reports.context import Changes, Row, _trend, action_queue, with_findings
+from reports.build import action_queue, with_findings
+from reports.context import Changes, Row
 from reports.publish import queue_head
 from reports.render import md_escape, md_link
+from reports.trends import health_trend
 from tests import report_fixtures as fx
 
 
@@ -812,7 +814,7 @@ def _trend_of(*counts: dict[str, int]) -> str:
         )
         for n, c in enumerate(counts, start=1)
     ]
-    trend = _trend(infos, start + timedelta(days=len(counts), hours=1))
+    trend = health_trend(infos, start + timedelta(days=len(counts), hours=1))
     assert trend is not None
     return trend.description
 

@@ -1,0 +1,523 @@
+"""Building the report's view model (`reports.context`) from the stored data.
+
+Each resource becomes a `Row` with its state, its fix and the command that applies it;
+rows are grouped into the action queue in the order a curator should work through them
+(`Priority`), with the headline, totals and notices of the run above them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import shlex
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import humanize
+
+from catalog.hygiene import Finding, Level
+from catalog.outcomes import Outcome, Severity
+from catalog.queries import (
+    ATTENTION_STATES,
+    UNCHECKED,
+    EventRow,
+    ObservationRow,
+    ReportData,
+    ResourceRow,
+    RunInfo,
+)
+from reports.changes import changes_since
+from reports.context import (
+    BROKEN_STATE,
+    NEW_URL,
+    STATE_LABELS,
+    SUSPECT_STATE,
+    TITLE,
+    CatalogSummary,
+    Group,
+    HygieneRow,
+    Priority,
+    ReportContext,
+    ResourcePage,
+    Row,
+    RunSummary,
+    Total,
+    count_of,
+    host_page_path,
+    publisher_page_path,
+    resource_page_path,
+    safe_href,
+    when,
+)
+from reports.history import history_items
+from reports.trends import group_stats, health_trend
+
+_UNCHECKED_LABEL = "Not checked yet"
+
+
+_UNCHECKED_EXPLANATION = "Added since the last check; the next run will check it."
+
+
+_UNKNOWN_NEXT_STEP = "Open the link in a browser to see whether it still works."
+
+
+#: An outcome's explanation of a working link ("nothing to do") would contradict the fix.
+_DRIFT_NEXT_STEP = (
+    "The link answers, but its page no longer holds the resource (a parked, sold or "
+    "hijacked site): follow the suggested fix."
+)
+
+
+#: Totals are listed worst first.
+_SEVERITY_ORDER = {
+    Severity.BROKEN: 0,
+    Severity.UPDATE: 1,
+    Severity.LOOK: 2,
+    Severity.OK: 3,
+    Severity.UNKNOWN: 4,
+}
+
+
+#: The reason given to `linkhealth ignore` for outcomes a person confirmed by hand.
+_IGNORE_REASONS = {
+    Outcome.BLOCKED: "works in a browser; blocks automated checks",
+    Outcome.PRIVATE_ADDRESS: "intranet link",
+}
+
+
+def hygiene_rows(findings: Sequence[Finding]) -> tuple[HygieneRow, ...]:
+    """Errors before warnings, in file order; informational findings are left to the count."""
+    shown = sorted(
+        (f for f in findings if f.level is not Level.INFO),
+        key=lambda f: (-f.level.rank, f.file, f.line or 0, f.code),
+    )
+    return tuple(
+        HygieneRow(
+            f.level.value, f.code, f.collection, f.resource_id, f.where, f.message, f.fix, f.command
+        )
+        for f in shown
+    )
+
+
+def build_context(
+    data: ReportData, *, now: datetime, findings: Sequence[Finding] = ()
+) -> ReportContext:
+    """The view model of one report; `now` makes "3 days ago" reproducible."""
+    ambiguous = _ambiguous_ids(data.resources)
+    resources = tuple(_row(r, now, ambiguous) for r in data.resources)
+    queued = sorted(filter(_queued, resources), key=_fix_first)
+    groups = tuple(
+        Group(p, p.key, p.heading, p.description, rows=tuple(r for r in queued if r.priority is p))
+        for p in Priority
+        if any(r.priority is p for r in queued)
+    )
+    nothing_checked = set(data.totals) <= {UNCHECKED}
+    ctx = ReportContext(
+        title=TITLE,
+        generated=when(now, now),
+        run=_run(data.run, now) if data.run else None,
+        headline=_headline(data, resources, nothing_checked),
+        network_notice=_network_notice(data.run) if data.network_unavailable else None,
+        nothing_checked=nothing_checked,
+        empty_notice=_empty_notice(data, nothing_checked),
+        totals=_totals(data.totals),
+        groups=groups,
+        catalogs=tuple(CatalogSummary(c.key, c.title, c.resources) for c in data.collections),
+        resources_total=data.resources_total,
+        set_aside=tuple(sorted((r for r in resources if r.set_aside), key=_failing_first)),
+        changes=changes_since(data, resources, now) if data.run else None,
+        trend=health_trend(data.trend_runs, now),
+        publishers=group_stats("publisher", data.resources, resources),
+        hosts=group_stats("host", data.resources, resources),
+        resources=resources,
+    )
+    return with_findings(ctx, findings) if findings else ctx
+
+
+def action_queue(
+    resources: Iterable[ResourceRow],
+    *,
+    now: datetime,
+    shared_ids: frozenset[str],
+    limit: int,
+) -> list[Row]:
+    """The first `limit` rows of `build_context(...).groups`, in the same order, keeping
+    only the resources that need attention (so `resources` may be a stream of 100,000).
+    `shared_ids`: resource ids used by several catalogs (`queries.shared_resource_ids`)."""
+    # `_priority` first: most resources need nothing, and a whole Row costs far more.
+    rows = (_row(r, now, shared_ids) for r in resources if _priority(r) is not None)
+    # nsmallest is sorted(...)[:limit] (stable), holding only `limit` rows at once.
+    return heapq.nsmallest(limit, filter(_queued, rows), key=_fix_first)
+
+
+def _queued(row: Row) -> bool:
+    """In the action queue: something to do, and not snoozed or ignored."""
+    return row.priority is not None and not row.set_aside
+
+
+def with_findings(ctx: ReportContext, findings: Sequence[Finding]) -> ReportContext:
+    """`ctx` with the catalog's hygiene findings, which may arrive after the links' state."""
+    return replace(
+        ctx,
+        hygiene=hygiene_rows(findings),
+        hygiene_info=sum(f.level is Level.INFO for f in findings),
+    )
+
+
+def resource_pages(
+    data: ReportData,
+    ctx: ReportContext,
+    history: Iterable[tuple[int, list[ObservationRow]]],
+    events_by_resource: Mapping[int, Sequence[EventRow]],
+    events_by_link: Mapping[int, Sequence[EventRow]],
+    *,
+    now: datetime,
+    shard: tuple[int, int] = (0, 1),
+) -> Iterator[ResourcePage]:
+    """A page per active resource, following `history` (streamed by link id) as it comes.
+
+    `shard` = (k, n): only the resources whose link id is k modulo n (those without a
+    link count as shard 0), for `history` read with the same shard.
+    """
+    part, parts = shard
+    rows_by_link: dict[int | None, list[tuple[ResourceRow, Row]]] = defaultdict(list)
+    for source, row in zip(data.resources, ctx.resources, strict=True):
+        if (source.link_id or 0) % parts == part:
+            rows_by_link[source.link_id].append((source, row))
+
+    def pages(
+        link_id: int | None, observations: Sequence[ObservationRow]
+    ) -> Iterator[ResourcePage]:
+        for source, row in rows_by_link.pop(link_id, ()):
+            events = [*events_by_resource.get(source.pk, ())]
+            if link_id is not None:
+                events.extend(events_by_link.get(link_id, ()))
+            yield ResourcePage(row, history_items(observations, events, now))
+
+    for seen_link, observations in history:
+        yield from pages(seen_link, observations)
+    for rest in list(rows_by_link):
+        yield from pages(rest, ())
+
+
+def _priority(r: ResourceRow) -> Priority | None:
+    outcome, state = r.outcome, r.state
+    if state == "broken" and outcome is not Outcome.SOFT_404:
+        return Priority.BROKEN
+    if outcome is Outcome.INVALID_URL:  # no later check can change it: nothing to wait for
+        return Priority.BROKEN
+    if r.drift_reason:
+        return Priority.DRIFT
+    if outcome is Outcome.SOFT_404:
+        return Priority.SOFT_404
+    if outcome is not None and outcome.severity is Severity.UPDATE:
+        return Priority.UPDATE
+    if state == "check_by_hand" or (outcome is not None and outcome.severity is Severity.LOOK):
+        return Priority.LOOK
+    if state == "suspect" or (outcome is not None and outcome.is_failure):
+        return Priority.FAILING
+    if r.stale_reasons:
+        return Priority.STALE
+    if r.needs_attention:
+        return Priority.OTHER
+    return None
+
+
+def _fix_first(row: Row) -> tuple[int, bool, str, int, str, str]:
+    # Oldest problem first within a group: it has been failing visitors the longest.
+    return (
+        row.priority or Priority.OTHER,
+        row.since is None,
+        row.since.iso if row.since else "",
+        -row.checks,
+        row.collection.casefold(),
+        row.title.casefold(),
+    )
+
+
+def _by_title(row: Row) -> tuple[str, str]:
+    return (row.title.casefold(), row.resource_id)
+
+
+def worst_first(row: Row) -> tuple[int, bool, str, int, str, str]:
+    """A publisher's or host's resources: the queue's order, then the rest by collection
+    and title."""
+    if row.priority is not None:
+        return _fix_first(row)
+    return (len(Priority) + 1, False, "", 0, row.collection.casefold(), row.title.casefold())
+
+
+def _failing_first(row: Row) -> tuple[bool, str, str]:
+    """Set-aside resources whose link now fails first: a snooze or an ignore hides them from
+    the queue, so this list is where a curator notices one that got worse."""
+    failing = row.status_badge[0] in (Severity.BROKEN.value, "suspect")
+    return (not failing, *_by_title(row))
+
+
+def _ambiguous_ids(resources: Sequence[ResourceRow]) -> frozenset[str]:
+    counts = Counter(r.resource_id for r in resources)
+    return frozenset(rid for rid, n in counts.items() if n > 1)
+
+
+def shown_state(r: ResourceRow) -> str:
+    """The link's state as every format of the report shows it.
+
+    An invalid address (`htp://x`) is the catalog's own mistake: no later check can change
+    it, so there is no confirmation to wait for, and the report files it under "Confirmed
+    broken" from its first check (`_priority`). `catalog.health` counts it towards
+    confirmation like any failure and stores it as suspect until then; shown as such, its
+    label would say "Failing, not yet confirmed" inside the "Confirmed broken" group (and
+    the CSV and JSON `state` would contradict their `group`).
+    """
+    if r.outcome is Outcome.INVALID_URL and r.state == SUSPECT_STATE:
+        return BROKEN_STATE
+    return r.state
+
+
+def _row(r: ResourceRow, now: datetime, ambiguous: frozenset[str]) -> Row:
+    outcome = r.outcome
+    label = outcome.label if outcome else (r.outcome_value or _UNCHECKED_LABEL)
+    state = shown_state(r)
+    state_label = STATE_LABELS.get(state, state.replace("_", " "))
+    noted = state in ATTENTION_STATES and state_label != label
+    final = r.final_url if r.final_url not in (None, r.url, r.suggested_url) else None
+    priority = _priority(r)
+    reason = r.reason if r.reason != label else None
+    fix, command, needs_input = _fix(r, priority, ambiguous)
+    snoozed = when(r.snoozed_until, now) if r.snoozed_until and r.snoozed_until > now else None
+    if priority is Priority.DRIFT and r.drift_reason:
+        seen = r.drift_reason
+    elif priority is Priority.STALE:
+        seen = "; ".join(r.stale_reasons)
+    else:
+        seen = r.reason or label
+    return Row(
+        priority=priority,
+        collection_key=r.collection_key,
+        collection=r.collection_title,
+        resource_id=r.resource_id,
+        title=r.title,
+        publisher=r.publisher,
+        url=r.url,
+        href=safe_href(r.url),
+        host=r.host,
+        outcome=r.outcome_value,
+        label=label,
+        severity=outcome.severity.value if outcome else Severity.UNKNOWN.value,
+        state=state,
+        state_label=state_label,
+        state_note=state_label if noted else None,
+        reason=reason,
+        seen=seen,
+        http_status=r.http_status,
+        page_title=r.page_title,
+        final_url=final,
+        final_href=safe_href(final),
+        suggested_url=r.suggested_url,
+        suggested_href=safe_href(r.suggested_url),
+        since=when(r.since, now) if r.since else None,
+        failing_checks=r.failing_checks,
+        checks=max(r.failing_checks, r.checks_since),
+        last_checked=when(r.last_checked_at, now) if r.last_checked_at else None,
+        last_tried=when(r.last_tried_at, now) if r.last_tried_at else None,
+        elapsed_ms=r.elapsed_ms,
+        next_step=(
+            _DRIFT_NEXT_STEP
+            if priority is Priority.DRIFT
+            and (outcome is None or outcome.severity in (Severity.OK, Severity.UPDATE))
+            else outcome.explanation
+            if outcome
+            else _UNKNOWN_NEXT_STEP
+        ),
+        fix=fix,
+        command=command,
+        command_needs_input=needs_input,
+        page=resource_page_path(r.collection_key, r.resource_id),
+        publisher_page=publisher_page_path(r.publisher) if r.publisher else None,
+        host_page=host_page_path(r.host) if r.host else None,
+        drift_reason=r.drift_reason,
+        stale_reasons=r.stale_reasons,
+        archive_url=r.archive_url,
+        archive_href=safe_href(r.archive_url),
+        snoozed_until=snoozed,
+        snooze_reason=r.snooze_reason if snoozed else None,
+        ignored_reason=r.ignored_reason,
+    )
+
+
+def command(name: str, r: ResourceRow, *args: str, ambiguous: frozenset[str] = frozenset()) -> str:
+    """`linkhealth NAME ID ARGS...`, shell-quoted (URLs and reasons come from the web)."""
+    words = ["linkhealth", name, r.resource_id, *args]
+    if r.resource_id in ambiguous:
+        words += ["--collection", r.collection_key]
+    return shlex.join(words)
+
+
+def _fix(
+    r: ResourceRow, priority: Priority | None, ambiguous: frozenset[str]
+) -> tuple[str | None, str | None, bool]:
+    """The suggested fix, the command that applies it, and whether it needs a URL filled in."""
+    if priority is None:
+        return None, None, False
+
+    def cmd(name: str, *args: str) -> str:
+        return command(name, r, *args, ambiguous=ambiguous)
+
+    if priority is Priority.UPDATE and r.suggested_url:
+        return f"Switch to the new address {r.suggested_url}.", cmd("accept-redirect"), False
+    if priority in (Priority.BROKEN, Priority.DRIFT, Priority.SOFT_404, Priority.UPDATE):
+        if r.outcome is Outcome.INVALID_URL:
+            return "Correct the address in the entry.", cmd("replace-url", NEW_URL), True
+        if r.suggested_url and safe_href(r.suggested_url):
+            return (
+                f"Use the new address {r.suggested_url}.",
+                cmd("replace-url", r.suggested_url),
+                False,
+            )
+        if r.archive_url:
+            return (
+                f"Link the archived copy {r.archive_url} until the publisher's new address is "
+                "found.",
+                cmd("replace-url", r.archive_url),
+                False,
+            )
+        if priority is Priority.DRIFT:
+            what = (
+                "The address shows something else now, perhaps a domain that changed hands: "
+                "unlink it soon."
+            )
+        elif r.outcome is not None:
+            what = r.outcome.explanation  # what this failure asks for
+        else:
+            what = "Find where the resource moved."
+        return f"{what} Put the new address in place of NEW_URL.", cmd("replace-url", NEW_URL), True
+    if priority is Priority.LOOK:
+        reason = _IGNORE_REASONS.get(r.outcome) if r.outcome else None
+        if reason is None:
+            return (
+                "Nothing to do unless it keeps happening; it is checked again next run.",
+                None,
+                False,
+            )
+        return (
+            "Open it in a browser; if it works, tell linkhealth to stop flagging it.",
+            cmd("ignore", "--reason", reason),
+            False,
+        )
+    if priority is Priority.FAILING:
+        return "Wait: it may recover by itself. Act if it is confirmed broken.", None, False
+    if priority is Priority.STALE:
+        return (
+            "Review the entry; if it is still current, record the review.",
+            cmd("mark-reviewed"),
+            False,
+        )
+    return None, None, False
+
+
+def _totals(totals: Mapping[str, int]) -> tuple[Total, ...]:
+    items = []
+    for key, count in totals.items():
+        try:
+            outcome: Outcome | None = Outcome(key)
+        except ValueError:
+            outcome = None
+        if outcome is not None:
+            items.append(
+                Total(key, outcome.label, outcome.severity.value, outcome.explanation, count)
+            )
+        elif key == UNCHECKED:
+            items.append(
+                Total(key, _UNCHECKED_LABEL, Severity.UNKNOWN.value, _UNCHECKED_EXPLANATION, count)
+            )
+        else:
+            items.append(Total(key, key, Severity.UNKNOWN.value, _UNKNOWN_NEXT_STEP, count))
+
+    def order(t: Total) -> tuple[int, bool, int, str]:
+        return (_SEVERITY_ORDER[Severity(t.severity)], t.key == UNCHECKED, -t.count, t.label)
+
+    return tuple(sorted(items, key=order))
+
+
+def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool) -> str:
+    """Every active resource counted once, by what it asks of the curator, so the parts
+    add up to the catalog: an entry to review whose link works is not a link to look at."""
+    if not data.resources_total:
+        return "Nothing has been checked yet."
+    if nothing_checked and data.network_unavailable:
+        return (
+            f"No link could be checked yet: our network was down "
+            f"({count_of(data.resources_total, 'link')} waiting)."
+        )
+    if nothing_checked:
+        return f"Nothing has been checked yet ({count_of(data.resources_total, 'link')} waiting)."
+    tally: Counter[str] = Counter()
+    for r in resources:
+        if r.set_aside:
+            tally["set aside"] += 1
+        elif r.priority is not None and r.priority.to_fix:
+            tally["to fix"] += 1
+        elif r.entry_only:
+            tally["to review (the link works)"] += 1
+        elif r.priority is not None:
+            tally["to check or watch"] += 1
+        elif r.outcome == Outcome.OK.value:
+            tally["OK"] += 1
+        elif r.outcome in (None, UNCHECKED):
+            tally["not checked yet"] += 1
+        elif r.outcome == Outcome.NETWORK_UNAVAILABLE.value:
+            tally[f"unknown ({Outcome.NETWORK_UNAVAILABLE.label.lower()})"] += 1
+        else:
+            tally["other"] += 1
+    parts = [f"{tally.pop('to fix', 0)} to fix"]  # "0 to fix" is news too
+    order = ["to check or watch", "to review (the link works)", "OK", "set aside"]
+    parts += [f"{tally.pop(k)} {k}" for k in order if k in tally]
+    parts += [f"{n} {k}" for k, n in tally.items()]
+    return f"{count_of(len(resources), 'resource')}: " + ", ".join(parts) + "."
+
+
+def _network_notice(run: RunInfo | None) -> str:
+    offline = [part.id for part in run.shards if part.network_unavailable] if run else []
+    if run and offline and len(offline) < len(run.shards):
+        # One machine of a sharded run offline says nothing of the other shards' links.
+        which = ", ".join(map(str, offline))
+        return (
+            f"Our own network was unreachable during shard run {which} of run {run.id}, so "
+            "it learned nothing about that shard's links. Nothing below changed because of "
+            "it; they will be checked again next run."
+        )
+    which = f"run {run.id}" if run else "the last run"
+    return (
+        f"Our own network was unreachable during {which}, so it learned nothing about the "
+        "links. Nothing below changed because of it; the links will be checked again next run."
+    )
+
+
+def _empty_notice(data: ReportData, nothing_checked: bool) -> str | None:
+    if not data.resources_total:
+        return "There are no catalog resources yet; sync a catalog, then run a check."
+    if nothing_checked and not data.network_unavailable:
+        return "Nothing has been checked yet; the first run will fill this report in."
+    return None
+
+
+def _run(run: RunInfo, now: datetime) -> RunSummary:
+    # An offline try learned nothing: "24 of 24 URLs checked" under "No link could be
+    # checked yet" would contradict itself.
+    offline = min(run.urls_checked, run.counts.get(Outcome.NETWORK_UNAVAILABLE.value, 0))
+    return RunSummary(
+        id=run.id,
+        trigger=run.trigger,
+        status=run.status,
+        started=when(run.started_at, now),
+        finished=when(run.finished_at, now) if run.finished_at else None,
+        urls_planned=run.urls_planned,
+        urls_checked=run.urls_checked - offline,
+        duration=humanize.precisedelta(timedelta(seconds=run.duration_s))
+        if run.duration_s is not None
+        else None,
+        network_unavailable=run.network_unavailable,
+        shards=tuple(part.id for part in run.shards),
+        urls_offline=offline,
+    )

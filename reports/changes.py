@@ -1,0 +1,235 @@
+"""What changed since the last run: between the previous finished run and this one."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+import humanize
+
+from catalog.outcomes import Outcome, Severity
+from catalog.queries import EventRow, ReportData
+from reports.context import (
+    INVALID_SINCE,
+    SUSPECT_STATE,
+    ChangeItem,
+    Changes,
+    ChangeSection,
+    Row,
+    when,
+)
+
+_SECTIONS = (
+    ("newly_broken", "Newly broken"),
+    ("newly_drifted", "Newly drifted (possible hijack)"),
+    # Apart from the confirmed ones: one failed check is a thing to watch, not to fix.
+    ("started_failing", "Started failing"),
+    ("recovered", "Recovered"),
+    ("content_changed", "Content changed"),
+    ("new_redirects", "New redirects"),
+    ("catalog_edits", "Catalog edits"),
+)
+
+
+_CATALOG_KINDS = {"added", "removed", "url_edited", "fields_edited"}
+
+
+#: Events about one entry, shown for it alone, not for every entry sharing its link.
+_ENTRY_KINDS = {*_CATALOG_KINDS, "drift_detected"}
+
+
+_FAILING_STATES = {"suspect", "broken"}
+
+
+def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Changes:
+    by_link: dict[int, list[Row]] = defaultdict(list)
+    by_pk: dict[int, Row] = {}
+    for source, row in zip(data.resources, rows, strict=True):
+        by_pk[source.pk] = row
+        if source.link_id is not None:
+            by_link[source.link_id].append(row)
+    sections: dict[str, list[ChangeItem]] = {key: [] for key, _ in _SECTIONS}
+    content_links = {e.link_id for e in data.changes if e.kind == "content_changed"}
+    redirect_links = {e.link_id for e in data.changes if e.kind == "redirect_changed"}
+    # A first hop that moved usually moves where the link ends too: show that once.
+    final_links = {
+        e.link_id
+        for e in data.changes
+        if e.kind == "final_url_changed" and e.link_id not in redirect_links
+    }
+    for event in data.changes:
+        placed = _place(event, content_links, redirect_links, final_links)
+        if placed is None:
+            continue
+        section, summary, before, after = placed
+        at = when(event.at, now)
+        if event.kind in _ENTRY_KINDS or event.link_id is None:
+            named = by_pk.get(event.resource_pk) if event.resource_pk is not None else None
+            title = event.resource_title or str(event.details.get("title") or "")
+            sections[section].append(
+                ChangeItem(
+                    event.kind,
+                    at,
+                    title or (event.resource_id or "?"),
+                    event.resource_id,
+                    event.collection_title,
+                    named.page if named else None,
+                    summary,
+                    before,
+                    after,
+                )
+            )
+            continue
+        targets = by_link.get(event.link_id, [])
+        if event.kind == "state_changed" and any(
+            row.outcome == Outcome.INVALID_URL.value for row in targets
+        ):
+            # Shown as broken from its first check (`shown_state`): broken when it started
+            # failing, and its later confirmation is no news.
+            if section == "newly_broken" and event.details.get("old") == SUSPECT_STATE:
+                continue
+            if section == "started_failing":
+                section, summary = "newly_broken", INVALID_SINCE
+        for row in targets:
+            sections[section].append(
+                ChangeItem(
+                    event.kind,
+                    at,
+                    row.title,
+                    row.resource_id,
+                    row.collection,
+                    row.page,
+                    summary,
+                    before,
+                    after,
+                )
+            )
+    previous = data.previous_run
+    return Changes(
+        previous_run_id=previous.id if previous else None,
+        since=when(previous.finished_at, now) if previous and previous.finished_at else None,
+        sections=tuple(
+            ChangeSection(key, heading, tuple(sections[key]))
+            for key, heading in _SECTIONS
+            if sections[key]
+        ),
+    )
+
+
+def _place(
+    event: EventRow,
+    content_links: set[int | None],
+    redirect_links: set[int | None],
+    final_links: set[int | None],
+) -> tuple[str, str, str | None, str | None] | None:
+    """(section, summary, before, after) for an event worth showing, else None."""
+    d = event.details
+    kind = event.kind
+    if kind == "state_changed":
+        old, new = d.get("old"), d.get("new")
+        failures = d.get("consecutive_failures") or 0
+        if new == "broken":
+            checks = "its first failed check" if failures == 1 else f"{failures} failed checks"
+            return "newly_broken", f"Confirmed broken after {checks}.", None, None
+        if new == "suspect" and old not in _FAILING_STATES:
+            return "started_failing", "Failed its last check; not confirmed yet.", None, None
+        if new == "recovered":
+            return "recovered", "Works again.", None, None
+        return None
+    if kind == "outcome_changed" and d.get("new") == Outcome.REDIRECTED_PERMANENT.value:
+        if event.link_id in redirect_links or event.link_id in final_links:
+            return None
+        return (
+            "new_redirects",
+            "Now redirects permanently.",
+            label_of(d.get("old")),
+            label_of(d.get("new")),
+        )
+    if kind == "outcome_changed" and d.get("old") == Outcome.REDIRECTED_PERMANENT.value:
+        new_outcome = Outcome.known(str(d.get("new")))
+        if new_outcome is not None and new_outcome.severity is Severity.OK:
+            return (
+                "new_redirects",
+                "No longer redirects permanently.",
+                label_of(d.get("old")),
+                label_of(d.get("new")),
+            )
+        return None
+    if kind == "drift_detected":
+        reason = str(d.get("reason") or "its page no longer matches the entry")
+        return "newly_drifted", f"{reason[:1].upper()}{reason[1:].rstrip('.')}.", None, None
+    if kind == "drift_cleared":
+        return "recovered", "Its page matches the entry again.", None, None
+    if kind == "redirect_changed":
+        return (
+            "new_redirects",
+            "Now leads somewhere else.",
+            text_of(d.get("old")),
+            text_of(d.get("new")),
+        )
+    if kind == "final_url_changed" and event.link_id not in redirect_links:
+        return (
+            "new_redirects",
+            "Now ends at another address.",
+            text_of(d.get("old")),
+            text_of(d.get("new")),
+        )
+    if kind == "content_changed":
+        title = arrow(d.get("old_title"), d.get("new_title"))
+        size = arrow(size_of(d.get("old_content_length")), size_of(d.get("new_content_length")))
+        parts = [
+            p for p in (f"title {title}" if title else "", f"size {size}" if size else "") if p
+        ]
+        summary = "Content changed" + (f": {'; '.join(parts)}." if parts else ".")
+        return "content_changed", summary, None, None
+    if kind == "title_changed" and event.link_id not in content_links:
+        return (
+            "content_changed",
+            "Page title changed.",
+            text_of(d.get("old")),
+            text_of(d.get("new")),
+        )
+    if kind == "content_type_changed":
+        return (
+            "content_changed",
+            "Content type changed.",
+            text_of(d.get("old")),
+            text_of(d.get("new")),
+        )
+    if kind == "added":
+        return (
+            "catalog_edits",
+            "Put back in the catalog." if d.get("readded") else "Added.",
+            None,
+            text_of(d.get("url")),
+        )
+    if kind == "removed":
+        return "catalog_edits", "Removed from the catalog.", text_of(d.get("url")), None
+    if kind == "url_edited":
+        return "catalog_edits", "URL edited.", text_of(d.get("old")), text_of(d.get("new"))
+    if kind == "fields_edited":
+        names = ", ".join(str(f) for f in d.get("fields") or ())
+        return "catalog_edits", f"Edited: {names}." if names else "Edited.", None, None
+    return None
+
+
+def label_of(value: object) -> str | None:
+    try:
+        return Outcome(str(value)).label if value else None
+    except ValueError:
+        return str(value)
+
+
+def text_of(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def size_of(value: object) -> str | None:
+    return humanize.naturalsize(value, binary=True) if isinstance(value, int) else None
+
+
+def arrow(old: object, new: object) -> str | None:
+    if (old is None and new is None) or old == new:
+        return None
+    return f"“{old or '—'}” → “{new or '—'}”" if not isinstance(old, int) else f"{old} → {new}"

@@ -1,0 +1,100 @@
+"""A resource's history, newest first: its checks and the events about it."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import datetime
+
+from catalog.outcomes import Outcome, Severity
+from catalog.queries import EventRow, ObservationRow
+from reports.changes import arrow, label_of, size_of, text_of
+from reports.context import STATE_LABELS, HistoryItem, when
+
+_EVENT_LABELS = {
+    "added": "Added to the catalog",
+    "removed": "Removed from the catalog",
+    "url_edited": "URL edited",
+    "fields_edited": "Entry edited",
+    "outcome_changed": "Outcome changed",
+    "redirect_changed": "Redirect changed",
+    "final_url_changed": "Final address changed",
+    "content_changed": "Content changed",
+    "title_changed": "Page title changed",
+    "content_type_changed": "Content type changed",
+    "state_changed": "Health changed",
+}
+
+
+def history_items(
+    observations: Sequence[ObservationRow], events: Sequence[EventRow], now: datetime
+) -> tuple[HistoryItem, ...]:
+    items: list[tuple[datetime, int, HistoryItem]] = []
+    for obs in observations:
+        label, severity = _check_label(obs.outcome_value)
+        items.append(
+            (
+                obs.checked_at,
+                0,
+                HistoryItem(
+                    at=when(obs.checked_at, now),
+                    kind="check",
+                    label=label,
+                    severity=severity,
+                    detail=obs.reason,
+                    http_status=obs.http_status,
+                    elapsed_ms=obs.elapsed_ms,
+                ),
+            )
+        )
+    for event in events:
+        items.append(
+            (
+                event.at,
+                1,
+                HistoryItem(
+                    at=when(event.at, now),
+                    kind=event.kind,
+                    label=_EVENT_LABELS.get(event.kind, event.kind.replace("_", " ")),
+                    severity="event",
+                    detail=_event_detail(event),
+                ),
+            )
+        )
+    items.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return tuple(item for _, _, item in items)
+
+
+@functools.cache
+def _check_label(value: str) -> tuple[str, str]:
+    """Label and severity of a stored outcome value: looked up once per value, as the
+    resource pages of a big catalog show millions of checks (enum lookups are slow)."""
+    try:
+        outcome = Outcome(value)
+    except ValueError:
+        return value, Severity.UNKNOWN.value
+    return outcome.label, outcome.severity.value
+
+
+def _event_detail(event: EventRow) -> str | None:
+    d = event.details
+    if event.kind == "fields_edited":
+        return ", ".join(str(f) for f in d.get("fields") or ()) or None
+    if event.kind in ("added", "removed"):
+        return text_of(d.get("url"))
+    if event.kind == "outcome_changed":
+        old, new = label_of(d.get("old")), label_of(d.get("new"))
+        return f"{old or 'first check'} → {new}"
+    if event.kind == "state_changed":
+        old, new = d.get("old"), d.get("new")
+        return f"{STATE_LABELS.get(str(old), old)} → {STATE_LABELS.get(str(new), new)}"
+    if event.kind == "content_changed":
+        title = arrow(d.get("old_title"), d.get("new_title"))
+        size = arrow(size_of(d.get("old_content_length")), size_of(d.get("new_content_length")))
+        return (
+            "; ".join(p for p in (title and f"title {title}", size and f"size {size}") if p) or None
+        )
+    old, new = d.get("old"), d.get("new")
+    if old is None and new is None:
+        return None
+    return f"{old or '—'} → {new or '—'}"

@@ -1,0 +1,101 @@
+"""The health trend over past runs, and the per-publisher and per-host figures."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from catalog.outcomes import Outcome, Severity
+from catalog.queries import ResourceRow, RunInfo
+from reports.context import (
+    GroupStats,
+    Priority,
+    Row,
+    Trend,
+    TrendPoint,
+    count_of,
+    host_page_path,
+    publisher_page_path,
+    when,
+)
+
+
+def health_trend(runs: Sequence[RunInfo], now: datetime, days: int = 90) -> Trend | None:
+    points = []
+    for run in runs:
+        buckets: Counter[str] = Counter()
+        for key, count in run.counts.items():
+            try:
+                severity = Outcome(key).severity
+            except ValueError:
+                severity = Severity.UNKNOWN
+            buckets[severity.value] += count
+        checked = sum(buckets[s.value] for s in Severity if s is not Severity.UNKNOWN)
+        points.append(
+            TrendPoint(
+                run_id=run.id,
+                at=when(run.finished_at or run.started_at, now),
+                checked=checked,
+                ok=buckets[Severity.OK.value],
+                broken=buckets[Severity.BROKEN.value],
+                attention=buckets[Severity.UPDATE.value] + buckets[Severity.LOOK.value],
+                unknown=buckets[Severity.UNKNOWN.value],
+                network_unavailable=run.network_unavailable,
+            )
+        )
+    if not points:
+        return None
+    useful = [p for p in points if p.checked]
+    span = f"{count_of(len(points), 'run')} from {points[0].at.date} to {points[-1].at.date}"
+    if len(useful) > 1:
+        first, last = useful[0], useful[-1]
+        description = (
+            f"{span}: links OK went from {first.ok_pct:.0f}% to {last.ok_pct:.0f}%, failing "
+            f"from {first.broken_pct:.0f}% to {last.broken_pct:.0f}%."
+        )
+    elif useful:  # a change needs two runs that checked something
+        (only,) = useful
+        shares = f"{only.ok_pct:.0f}% of links OK, {only.broken_pct:.0f}% failing"
+        if len(points) == 1:
+            description = f"1 run, on {only.at.date}: {shares}."
+        else:
+            description = f"{span}; only run {only.run_id} could check links: {shares}."
+    elif len(points) == 1:
+        description = f"1 run, on {points[0].at.date}, which could not check any link."
+    else:
+        description = f"{len(points)} runs, none of which could check any link."
+    return Trend(days=days, points=tuple(points), description=description)
+
+
+def group_stats(
+    kind: str, sources: Sequence[ResourceRow], rows: Sequence[Row]
+) -> tuple[GroupStats, ...]:
+    groups: dict[str, list[tuple[ResourceRow, Row]]] = defaultdict(list)
+    for source, row in zip(sources, rows, strict=True):
+        name = source.publisher if kind == "publisher" else source.host
+        if name:
+            groups[name].append((source, row))
+    page = publisher_page_path if kind == "publisher" else host_page_path
+    stats = []
+    for name, members in groups.items():
+        checked = [
+            s for s, _ in members if s.outcome is not None and s.outcome.severity.value != "unknown"
+        ]
+        times = [s.elapsed_ms for s in checked if s.elapsed_ms is not None]
+        stats.append(
+            GroupStats(
+                kind=kind,
+                name=name,
+                page=page(name),
+                resources=len(members),
+                checked=len(checked),
+                ok=sum(s.outcome is not None and s.outcome.is_ok for s in checked),
+                broken=sum(r.priority is Priority.BROKEN for _, r in members),
+                attention=sum(r.priority is not None for _, r in members),
+                median_ms=round(statistics.median(times)) if times else None,
+            )
+        )
+    # Worst first: the publishers and hosts to talk to.
+    return tuple(sorted(stats, key=lambda g: (-g.broken, -g.attention, g.name.casefold())))
