@@ -1,0 +1,49 @@
+"""The source of an import: a file, or a page fetched with httpx."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+
+from catalog.errors import LinkhealthError
+
+
+def read_source(
+    file_or_url: str, *, client: httpx.Client | None = None, user_agent: str | None = None
+) -> tuple[str, str | None]:
+    """The text of a file or an http(s) URL, and the URL relative links resolve against."""
+    if re.match(r"(?i)https?://", file_or_url):
+        return _fetch(file_or_url, client=client, user_agent=user_agent)
+    path = Path(file_or_url)
+    try:
+        return path.read_bytes().decode("utf-8-sig", errors="replace"), None
+    except OSError as exc:
+        raise LinkhealthError(
+            f"{path}: cannot read the file to import ({exc.strerror or exc}); check the path"
+        ) from exc
+
+
+def _fetch(
+    url: str, *, client: httpx.Client | None, user_agent: str | None
+) -> tuple[str, str | None]:
+    headers = {"User-Agent": user_agent} if user_agent else {}
+    owned = client is None
+    http = client or httpx.Client(follow_redirects=True, timeout=30.0)
+    try:
+        response = http.get(url, headers=headers)
+    except httpx.HTTPError as exc:
+        raise LinkhealthError(
+            f"{url}: the page could not be fetched ({type(exc).__name__}: {exc}); "
+            "save it from a browser and import the file instead"
+        ) from exc
+    finally:
+        if owned:
+            http.close()
+    if response.status_code >= 400:
+        raise LinkhealthError(
+            f"{url}: the server answered {response.status_code}; check the address, or save "
+            "the page from a browser and import the file instead"
+        )
+    return response.text, str(response.url)

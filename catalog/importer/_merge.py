@@ -1,0 +1,101 @@
+"""Which imported entries are new and which only fill an existing entry's empty fields."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from catalog.catalog_edit import FieldEdit
+from catalog.hygiene import normalise_title
+from catalog.importer._records import Difference, ImportedEntry
+from catalog.model import Resource
+from catalog.urls import canonical_url
+
+_ID_MAX = 60
+
+
+def slug_id(title: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
+    """A short, readable id from a title, unique against `taken` (-2, -3, ... when needed)."""
+    ascii_text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    words = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "resource"
+    if len(words) > _ID_MAX:
+        words = words[:_ID_MAX].rsplit("-", 1)[0] if "-" in words[:_ID_MAX] else words[:_ID_MAX]
+    candidate, n = words, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{words}-{n}"
+    return candidate
+
+
+@dataclass
+class _Plan:
+    additions: list[dict[str, Any]] = field(default_factory=list)
+    fills: list[FieldEdit] = field(default_factory=list)
+    matched: list[str] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
+
+
+def plan_merge(existing: Sequence[Resource], entries: Sequence[ImportedEntry]) -> _Plan:
+    plan = _Plan()
+    by_title: dict[str, list[Resource]] = {}
+    by_url: dict[str, list[Resource]] = {}
+    for r in existing:
+        by_title.setdefault(normalise_title(r.title), []).append(r)
+        by_url.setdefault(canonical_url(r.url), []).append(r)
+    claimed: set[str] = set()
+    taken = {r.id for r in existing}
+
+    def unclaimed(candidates: list[Resource]) -> Resource | None:
+        return next((r for r in candidates if r.id not in claimed), None)
+
+    for entry in entries:
+        match = unclaimed(by_title.get(normalise_title(entry.title), [])) or unclaimed(
+            by_url.get(canonical_url(entry.url), [])
+        )
+        if match is None:
+            rid = entry.preferred_id
+            if not rid or rid in taken:
+                rid = slug_id(entry.title, taken)
+            taken.add(rid)
+            plan.additions.append(_new_entry(rid, entry))
+            continue
+        claimed.add(match.id)
+        plan.matched.append(match.id)
+        current = match.fields_dict()
+        for name, value in _offered(entry).items():
+            if name in ("title", "url"):
+                if name == "url" and canonical_url(value) != canonical_url(match.url):
+                    plan.differences.append(Difference(match.id, "url", match.url, value))
+                continue
+            if _empty(current.get(name)):
+                plan.fills.append(FieldEdit(match.id, name, value))
+            elif name == "description" and normalise_title(str(current[name])) != (
+                normalise_title(str(value))
+            ):
+                plan.differences.append(Difference(match.id, name, current[name], value))
+    return plan
+
+
+def _offered(entry: ImportedEntry) -> dict[str, Any]:
+    data: dict[str, Any] = {"title": entry.title, "url": entry.url}
+    if entry.description:
+        data["description"] = entry.description
+    for name, value in entry.fields.items():
+        if not _empty(value) and name not in ("id", "title", "url"):
+            data[name] = list(value) if isinstance(value, list | tuple) else value
+    return data
+
+
+def _new_entry(rid: str, entry: ImportedEntry) -> dict[str, Any]:
+    return {"id": rid, **_offered(entry)}
+
+
+def _empty(value: Any) -> bool:
+    return (
+        value is None
+        or (isinstance(value, str | list | tuple | dict) and not value)
+        or (isinstance(value, str) and not value.strip())
+    )

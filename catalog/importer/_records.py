@@ -1,0 +1,92 @@
+"""What an import reads and what it reports: entries, skips, differences, the result."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from catalog.catalog_edit import FieldEdit
+
+#: Fields an import may fill in an existing entry (never id, title or url).
+FILLABLE = ("description", "publisher", "type", "languages", "year", "tags", "notes")
+#: Skipped items quoted in the error for a source with nothing to import.
+SKIPPED_QUOTED = 5
+
+
+@dataclass(frozen=True)
+class ImportedEntry:
+    title: str
+    url: str
+    description: str | None = None
+    #: Other catalog fields the source gave (publisher, type, year, languages, ...).
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    #: The id the source asked for (a CSV `id` column); used when free.
+    preferred_id: str | None = None
+    #: Where in the source it was found, for messages ("line 4", "heading 3").
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    origin: str
+    title: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Parsed:
+    entries: tuple[ImportedEntry, ...]
+    skipped: tuple[Skipped, ...] = ()
+    #: The page's <title> (or first heading); names a new catalog's collection.
+    title: str | None = None
+    #: The file or URL it was read from, to name in messages (errors are about the source).
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Difference:
+    """The source and the catalog disagree on a field the import may not overwrite."""
+
+    resource_id: str
+    field: str
+    catalog: Any
+    source: Any
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    path: Path
+    #: Ids of the entries added, in source order.
+    added: tuple[str, ...]
+    #: Empty fields of existing entries that were filled.
+    filled: tuple[FieldEdit, ...]
+    #: Ids of existing entries the source matched, whether or not anything was filled.
+    matched: tuple[str, ...]
+    skipped: tuple[Skipped, ...]
+    differences: tuple[Difference, ...]
+    #: Unified diff of the file ("" when nothing changed).
+    diff: str
+    created: bool = False
+    dry_run: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.diff)
+
+    def headline(self) -> str:
+        verb = "would add" if self.dry_run else "added"
+        return (
+            f"{self.path}: {verb} {len(self.added)}, filled {len(self.filled)} field(s) in "
+            f"{len({e.resource_id for e in self.filled})} existing entr(ies), "
+            f"{len(self.matched)} matched, {len(self.skipped)} skipped, "
+            f"{len(self.differences)} difference(s) left for a person."
+        )
+
+
+def quote_skipped(skipped: Sequence[Skipped]) -> str:
+    """The first few skipped items and why, for an error about a source that gave nothing."""
+    quoted = "; ".join(f"{s.origin} {s.title!r}: {s.reason}" for s in skipped[:SKIPPED_QUOTED])
+    more = len(skipped) - SKIPPED_QUOTED
+    return f"skipped {quoted}" + (f"; and {more} more" if more > 0 else "")

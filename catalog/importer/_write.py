@@ -1,0 +1,323 @@
+"""Writing an import into the catalog file: appended entries, filled fields, one atomic replace."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import difflib
+import fcntl
+import io
+import os
+import shutil
+import stat
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.scalarstring import FoldedScalarString
+from ruamel.yaml.util import load_yaml_guess_indent
+
+from catalog.catalog_edit import FieldEdit, apply_edits
+from catalog.errors import CatalogError, LinkhealthError, Problem
+from catalog.importer._csv import column_name
+from catalog.importer._merge import plan_merge
+from catalog.importer._records import ImportedEntry, ImportResult, Parsed
+from catalog.model import Resource
+from catalog.source import CATALOG_SUFFIXES, load_catalog, validate_catalog
+
+_FOLD_WIDTH = 100
+
+
+def import_entries(
+    path: str | Path,
+    parsed: Parsed | Sequence[ImportedEntry],
+    *,
+    dry_run: bool = False,
+    collection_title: str | None = None,
+) -> ImportResult:
+    """Merge `parsed` into the catalog at `path` (created when missing); see the module doc."""
+    path = Path(path)
+    if not isinstance(parsed, Parsed):
+        parsed = Parsed(tuple(parsed))
+    if not parsed.entries and not path.exists():
+        # An empty new catalog would be refused as the catalog's fault, at a line it never had.
+        where = f"{parsed.source}: " if parsed.source else ""
+        raise LinkhealthError(f"{where}nothing to import, so {path} was not created")
+    suffix = path.suffix.lower()
+    if suffix not in CATALOG_SUFFIXES:
+        raise CatalogError(
+            [
+                Problem(
+                    str(path),
+                    None,
+                    None,
+                    "unknown_format",
+                    "import into a .yaml, .yml or .csv catalog",
+                )
+            ]
+        )
+    with _locked(path):
+        created = not path.exists()
+        if created:
+            existing: tuple[Resource, ...] = ()
+            original = b""
+        else:
+            existing = load_catalog(path).resources
+            original = path.read_bytes()
+        plan = plan_merge(existing, parsed.entries)
+        with tempfile.TemporaryDirectory(prefix="linkhealth-import-") as tmp:
+            work = Path(tmp) / path.name
+            if created:
+                title = collection_title or parsed.title or path.stem
+                work.write_text(_new_file(suffix, title, plan.additions), encoding="utf-8")
+                csv_fills: list[FieldEdit] = []
+            else:
+                shutil.copyfile(path, work)
+                csv_fills = _append(work, plan.additions, path) if plan.additions else []
+            if plan.fills or csv_fills:
+                apply_edits(work, [*plan.fills, *csv_fills])
+            new = work.read_bytes()
+            _refuse_new_problems(path, work, created, parsed.source)
+            diff = _diff(path, original, new)
+            if not dry_run and new != original:
+                _replace(path, new)
+    return ImportResult(
+        path=path,
+        added=tuple(a["id"] for a in plan.additions),
+        filled=tuple(plan.fills),
+        matched=tuple(plan.matched),
+        skipped=parsed.skipped,
+        differences=tuple(plan.differences),
+        diff=diff,
+        created=created,
+        dry_run=dry_run,
+    )
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    # The same sibling lock file as `catalog_edit.apply_edits`, so an import and an edit of
+    # one catalog never interleave.
+    lock_path = path.with_name(f".{path.name}.lock")
+    try:
+        handle = open(lock_path, "a")  # noqa: SIM115 - closed in finally
+    except OSError as exc:
+        raise LinkhealthError(f"{lock_path}: cannot create the lock file ({exc})") from exc
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()
+
+
+def _refuse_new_problems(path: Path, work: Path, created: bool, source: str | None) -> None:
+    """Refuse an import whose entries would make the catalog invalid; the source is at fault
+    (a plain `LinkhealthError`, not a `CatalogError`), and the lines are of the file as the
+    import would have written it, which may not exist."""
+    after = validate_catalog(work).problems
+    if not after:
+        return
+    before = (
+        Counter()
+        if created
+        else Counter((p.code, p.field) for p in validate_catalog(path).problems)
+    )
+    added = Counter((p.code, p.field) for p in after) - before
+    if added:
+        listed = "\n".join(
+            f"  {replace(p, file=str(path))}" for p in after if (p.code, p.field) in added
+        )
+        where = f"{source}: its entries" if source else "the imported entries"
+        raise LinkhealthError(
+            f"{where} would make {path} invalid, so nothing was written; fix them in the source "
+            f"and import again (lines are those of {path} as the import would write it):\n{listed}"
+        )
+
+
+def _diff(path: Path, old: bytes, new: bytes) -> str:
+    if old == new:
+        return ""
+    return "".join(
+        difflib.unified_diff(
+            old.decode("utf-8-sig").splitlines(keepends=True),
+            new.decode("utf-8-sig").splitlines(keepends=True),
+            fromfile="/dev/null" if not old else str(path),
+            tofile=str(path),
+        )
+    )
+
+
+def _replace(path: Path, data: bytes) -> None:
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        if path.exists():
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _new_file(suffix: str, title: str, additions: list[dict[str, Any]]) -> str:
+    if suffix == ".csv":
+        columns = ["id", "title", "url"]
+        for entry in additions:
+            columns += [name for name in entry if name not in columns]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for entry in additions:
+            writer.writerow([_csv_cell(entry.get(name)) for name in columns])
+        return out.getvalue()
+    yaml = _yaml(indent=2, offset=0)
+    out = io.StringIO()
+    yaml.dump({"collection": {"title": title}}, out)
+    return out.getvalue() + _render_resources(yaml, additions, indent=2)
+
+
+def _append(work: Path, additions: list[dict[str, Any]], path: Path) -> list[FieldEdit]:
+    """Append `additions` to the file; for CSV, the edits for fields it has no column for.
+
+    `work` is a copy of the catalog at `path`; problems name `path`, the file people know.
+    """
+    data = work.read_bytes()
+    bom = data.startswith(b"\xef\xbb\xbf")
+    text = data.decode("utf-8-sig")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    text = text.replace("\r\n", "\n")
+    if work.suffix.lower() == ".csv":
+        text, later = _append_csv(text, additions)
+    else:
+        text, later = _append_yaml(work, text, additions, path), []
+    work.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.replace("\n", newline).encode())
+    return later
+
+
+def _append_csv(text: str, additions: list[dict[str, Any]]) -> tuple[str, list[FieldEdit]]:
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    header = next(row for row in rows if any(c.strip() for c in row))
+    names = [column_name(c) for c in header]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    later: list[FieldEdit] = []
+    for entry in additions:
+        writer.writerow([_csv_cell(entry.get(n)) if n else "" for n in names])
+        later += [FieldEdit(entry["id"], k, v) for k, v in entry.items() if k not in names]
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text + out.getvalue(), later
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
+def _append_yaml(work: Path, text: str, additions: list[dict[str, Any]], path: Path) -> str:
+    """Insert the new entries after the last line of the `resources` list, as block YAML."""
+    try:
+        doc, indent, offset = load_yaml_guess_indent(text, yaml=YAML(typ="rt"))
+    except (YAMLError, ValueError) as exc:
+        problems = validate_catalog(work).problems
+        raise CatalogError([replace(p, file=str(path)) for p in problems]) from exc
+    items = doc.get("resources") if isinstance(doc, CommentedMap) else None
+    if isinstance(items, CommentedSeq) and items.fa.flow_style():
+        raise CatalogError(
+            [
+                Problem(
+                    str(path),
+                    _key_line(doc, "resources"),
+                    "resources",
+                    "bad_structure",
+                    "the resources are written as a [flow] list; write one '- id: ...' entry "
+                    "per line to let import append to it",
+                )
+            ]
+        )
+    keys = list(doc)
+    after = keys.index("resources") + 1
+    lines = text.splitlines(keepends=True)
+    end = _key_line(doc, keys[after]) - 1 if after < len(keys) else len(lines)
+    dash = _dash_column(items, lines, offset or 0)
+    while end > 0:
+        line = lines[end - 1]
+        shallow_comment = line.lstrip().startswith("#") and len(line) - len(line.lstrip()) <= dash
+        if line.strip() and not shallow_comment:
+            break  # comments indented into the last entry belong to it
+        end -= 1  # blank lines and comments before the next key (or the end) stay after us
+    if end > 0 and not lines[end - 1].endswith("\n"):
+        lines[end - 1] += "\n"
+    yaml = _yaml(indent=indent or 2, offset=offset or 0)
+    block = _render_resources(yaml, additions, indent=indent or 2).split("\n", 1)[1]
+    return "".join(lines[:end]) + block + "".join(lines[end:])
+
+
+def _dash_column(items: Any, lines: list[str], default: int) -> int:
+    if isinstance(items, CommentedSeq) and items:
+        try:
+            line = lines[int(items.lc.item(0)[0])]
+        except (AttributeError, IndexError, KeyError, TypeError):
+            return default
+        return len(line) - len(line.lstrip(" "))
+    return default
+
+
+def _key_line(doc: CommentedMap, key: Any) -> int:
+    return int(doc.lc.key(key)[0]) + 1
+
+
+def _yaml(*, indent: int, offset: int) -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.width = 1_000_000  # long lines are folded by `_folded`, never by the emitter
+    yaml.indent(mapping=max(indent - offset, 1), sequence=indent, offset=offset)
+    return yaml
+
+
+def _render_resources(yaml: YAML, additions: list[dict[str, Any]], *, indent: int) -> str:
+    seq = CommentedSeq()
+    for entry in additions:
+        item = CommentedMap()
+        for name, value in entry.items():
+            if isinstance(value, list):
+                value = CommentedSeq(value)
+            elif isinstance(value, str) and name in ("description", "notes") and len(value) > 80:
+                value = _folded(value, _FOLD_WIDTH - 2 * indent)
+            item[name] = value
+        seq.append(item)
+    out = io.StringIO()
+    yaml.dump({"resources": seq}, out)
+    return out.getvalue()
+
+
+def _folded(text: str, width: int) -> FoldedScalarString:
+    """A `>-` block, wrapped at spaces near `width` (single spaces only, so it reads back)."""
+    folded = FoldedScalarString(text)
+    if "\n" in text or "  " in text or text != text.strip():
+        return folded
+    positions: list[int] = []
+    start = 0
+    while len(text) - start > width:
+        cut = text.rfind(" ", start, start + width)
+        if cut <= start:
+            cut = text.find(" ", start + width)
+            if cut < 0:
+                break
+        positions.append(cut)
+        start = cut + 1
+    folded.fold_pos = positions  # type: ignore[attr-defined]
+    return folded
