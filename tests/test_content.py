@@ -251,6 +251,35 @@ def test_charset_comes_from_header_then_meta_then_utf8(
     assert facts(raw, content_type).title == "Niños café"
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        pytest.param(
+            b"<title>Home\x1b]0;owned\x07 page\x1b[2J</title><h1>Hi&#27;[31m&#x9b;31m</h1>",
+            "text/html",
+            id="html-escape-sequences",
+        ),
+        pytest.param(
+            b"%PDF-1.4\n1 0 obj << /Title (Home\\000 page\\033[2J) /Producer (x) >> endobj\n",
+            "application/pdf",
+            id="pdf-nul-and-escape",
+        ),
+        pytest.param(
+            b"%PDF-1.4\n1 0 obj << /Title <FEFF0048\n0000001B> /Author (x) >> endobj\n",
+            "application/pdf",
+            id="pdf-utf16-nul",
+        ),
+    ],
+)
+def test_titles_and_headings_carry_no_control_characters(body: bytes, content_type: str) -> None:
+    """A hostile page's title reaches terminals (`linkhealth resource` prints the drift
+    reason that quotes it) and the database, where PostgreSQL refuses a NUL."""
+    result = facts(body, content_type)
+    shown = [result.title or "", result.heading or ""]
+    assert result.title
+    assert not [s for s in shown if any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in s)]
+
+
 def test_undecodable_bytes_are_replaced_not_fatal() -> None:
     result = facts(b"<title>caf\xe9 \xff</title>", "text/html; charset=utf-8")
     assert result.title is not None and result.title.startswith("caf")

@@ -69,13 +69,13 @@ def _html_facts(body: bytes, content_type: str | None, truncated: bool) -> PageF
     text = _decode(body, _charset_param(content_type), sniff_meta=True)
     tree = LexborHTMLParser(text)
     title_node = tree.css_first("head > title") or tree.css_first("title")
-    title = _collapse(title_node.text()) if title_node is not None else ""
+    title = _label(title_node.text()) if title_node is not None else ""
     tree.strip_tags(_INVISIBLE)
     for node in tree.css('[hidden], input[type="hidden" i], [aria-hidden="true"]'):
         node.decompose()
     heading = ""
     for h1 in tree.css("h1"):
-        heading = _node_text(h1)
+        heading = _label(h1.text(separator=" "))
         if heading:
             break
     root = tree.body if tree.body is not None else tree.root
@@ -183,6 +183,19 @@ def _codec(label: str | None) -> str | None:
 
 def _collapse(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def _label(text: str) -> str:
+    """A title or heading: collapsed, and without control characters. Titles end up in
+    terminals (`linkhealth resource` prints the drift reason that quotes one) and in the
+    database, where an escape sequence would act and a NUL is refused (PostgreSQL); no
+    reader sees either on a page. (The page text is only hashed, compared and stored
+    packed, and 2 MiB of it are not worth another pass.)"""
+    return _collapse(_CONTROLS.sub(" ", text))
+
+
+#: C0 and C1 control characters (whitespace among them becomes a space anyway).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def _wordlist(text: str) -> list[str]:
@@ -425,12 +438,12 @@ def _pdf_title(body: bytes) -> str | None:
         if not any(key in window for key in _PDF_INFO_KEYS):
             continue
         raw = _pdf_string(body, match.end(1) - 1)
-        title = _collapse(_pdf_text(raw)) if raw is not None else ""
+        title = _label(_pdf_text(raw)) if raw is not None else ""
         if title:
             return title
     xmp = _XMP_TITLE.search(body)
     if xmp:
-        title = _collapse(html.unescape(xmp.group(1).decode("utf-8", "replace")))
+        title = _label(html.unescape(xmp.group(1).decode("utf-8", "replace")))
         return title or None
     return None
 
