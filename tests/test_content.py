@@ -280,6 +280,29 @@ def test_titles_and_headings_carry_no_control_characters(body: bytes, content_ty
     assert not [s for s in shown if any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in s)]
 
 
+@pytest.mark.parametrize(
+    "label", ["base64", "rot13", "zlib", "hex", "uu", "bz2", "idna", "undefined", "punycode"]
+)
+@pytest.mark.parametrize("where", ["header", "meta"])
+def test_a_charset_no_browser_reads_is_ignored(label: str, where: str) -> None:
+    """Python codecs a server can name that are no charsets: bytes-to-bytes codecs and
+    "idna" raised (the live page became "the checker itself failed", counted as broken),
+    "punycode" decoded in quadratic time."""
+    body = "<title>Niños café</title>".encode()
+    if where == "meta":
+        result = facts(f"<meta charset='{label}'>".encode() + body, "text/html")
+    else:
+        result = facts(body, f"text/html; charset={label}")
+    assert result.title == "Niños café"
+
+
+def test_a_page_naming_punycode_is_analysed_quickly() -> None:
+    body = b"<title>x</title><p>-" + b"ba" * (1024 * 1024)
+    start = time.perf_counter()
+    analyse_body(body, "text/html; charset=punycode", truncated=True)
+    assert time.perf_counter() - start < 2  # minutes when decoded as punycode
+
+
 def test_undecodable_bytes_are_replaced_not_fatal() -> None:
     result = facts(b"<title>caf\xe9 \xff</title>", "text/html; charset=utf-8")
     assert result.title is not None and result.title.startswith("caf")

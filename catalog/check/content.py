@@ -128,6 +128,11 @@ _META_CHARSET = re.compile(
 )
 #: WHATWG: browsers decode these labels as windows-1252, and so do pages that declare them.
 _WINDOWS_1252 = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii", "ascii"}
+#: Python codecs no browser reads a page with, which a server's Content-Type or <meta>
+#: could still name: bytes-to-bytes codecs (base64, zlib, rot13 ...) are not text encodings
+#: and fail, "idna" and "undefined" fail on any body, and "punycode" takes time quadratic
+#: in the body (minutes for 2 MiB) on the event loop every URL of the run shares.
+_NOT_CHARSETS = frozenset({"idna", "punycode", "undefined"})
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"),
@@ -171,9 +176,12 @@ def _codec(label: str | None) -> str | None:
     if label in _WINDOWS_1252:
         return "cp1252"
     try:
-        name = codecs.lookup(label).name
+        info = codecs.lookup(label)
     except LookupError:
         return None
+    name = info.name
+    if not getattr(info, "_is_text_encoding", True) or name in _NOT_CHARSETS:
+        return None  # a page naming one is read like a page naming an unknown charset
     # A <meta> saying UTF-16 in a byte stream we could read as ASCII is wrong by definition.
     return "utf-8" if name.startswith("utf-16") or name.startswith("utf-32") else name
 
