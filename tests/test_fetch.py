@@ -410,6 +410,16 @@ def test_retry_after_longer_than_the_cap_stops_retrying(status: int, outcome: Ou
 
 
 @respx.mock
+@pytest.mark.parametrize("value", [b"\xb2", b"\xb9\xb2\xb3"])
+def test_a_retry_after_of_other_digits_is_unreadable_not_fatal(value: bytes) -> None:
+    """Header bytes read as Latin-1 hold characters `str.isdigit` accepts and `float`
+    refuses (superscripts): the answer was lost, a live page reported as no answer."""
+    respx.get(URL).respond(200, html=PAGE, headers=[(b"Retry-After", value)])
+    obs = check()
+    assert obs.outcome is Outcome.OK and obs.title == "Annual report 2019"
+
+
+@respx.mock
 def test_timeouts_are_retried_then_reported() -> None:
     route = respx.get(URL).mock(side_effect=httpx.ConnectTimeout)
     obs = check()

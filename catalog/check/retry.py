@@ -38,7 +38,7 @@ def retry_after_seconds(headers: httpx.Headers, now: datetime) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not "²", which float() refuses
         return float(value)
     try:
         when = parsedate_to_datetime(value)
