@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -107,8 +108,8 @@ class Link(Base):
     fingerprint: Mapped[str | None] = mapped_column(String(80))
     fingerprinted_at: Mapped[datetime | None]
     title: Mapped[str | None] = mapped_column(Text)
-    content_type: Mapped[str | None] = mapped_column(String(200))
-    content_length: Mapped[int | None]
+    content_type: Mapped[str | None] = mapped_column(Text)
+    content_length: Mapped[int | None] = mapped_column(BigInteger)
     last_observation_id: Mapped[int | None]
     #: Where the first redirect of the last HTTP answer pointed (None: no redirect).
     redirect_url: Mapped[str | None] = mapped_column(Text)
@@ -202,8 +203,8 @@ class Observation(Base):
     chain: Mapped[list[Any]] = mapped_column(JSON, default=list)
     elapsed_ms: Mapped[int | None]
     retries: Mapped[int] = mapped_column(Integer, default=0)
-    content_type: Mapped[str | None] = mapped_column(String(200))
-    content_length: Mapped[int | None]
+    content_type: Mapped[str | None] = mapped_column(Text)
+    content_length: Mapped[int | None] = mapped_column(BigInteger)
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
     fingerprint: Mapped[str | None] = mapped_column(String(80))

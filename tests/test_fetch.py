@@ -23,6 +23,7 @@ import respx
 
 from catalog.check import check_batch, check_targets
 from catalog.check.checker import TEXT_SAMPLE_CHARS
+from catalog.check.fetch import content_length
 from catalog.model import Batch, Hop, Observation, Previous, Target, pack_text, unpack_text
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
@@ -417,6 +418,20 @@ def test_a_retry_after_of_other_digits_is_unreadable_not_fatal(value: bytes) -> 
     respx.get(URL).respond(200, html=PAGE, headers=[(b"Retry-After", value)])
     obs = check()
     assert obs.outcome is Outcome.OK and obs.title == "Annual report 2019"
+
+
+@respx.mock
+@pytest.mark.parametrize("fingerprint_due", [True, False])
+def test_a_content_length_no_database_integer_holds_is_unknown(fingerprint_due: bool) -> None:
+    """The parser passes lengths up to 2**64 - 1; stored, one failed the batch's store."""
+    huge = [(b"Content-Length", b"18446744073709551615")]
+    respx.head(URL).respond(200, headers=[(b"Content-Type", b"text/html"), *huge])
+    respx.get(URL).mock(return_value=httpx.Response(200, html=PAGE))
+    obs = check(fingerprint_due=fingerprint_due)
+    assert obs.outcome is Outcome.OK
+    assert obs.content_length == (len(PAGE.encode()) if fingerprint_due else None)
+    assert content_length(httpx.Headers(huge)) is None
+    assert content_length(httpx.Headers({"Content-Length": str(2**63 - 1)})) == 2**63 - 1
 
 
 @respx.mock

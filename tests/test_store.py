@@ -197,6 +197,30 @@ def test_content_change_event_needs_two_fingerprints(engine: Engine) -> None:
     assert [e.kind for e in events] == ["content_changed"]
 
 
+def test_the_biggest_content_length_and_longest_content_type_are_stored(engine: Engine) -> None:
+    """A file of 2 GiB or more and a Content-Type of any length: on PostgreSQL an INTEGER
+    and a VARCHAR(200) refused them, failing the store of the batch and the run."""
+    content_type = "application/octet-stream; name=" + "x" * 300
+    observe(
+        engine,
+        make_observation(URL_A, content_length=2**63 - 1, content_type=content_type),
+        make_observation(URL_B, content_length=3 * 2**30),
+    )
+    with store.read_session(engine) as s:
+        stored = s.execute(
+            select(t.Observation.url, t.Observation.content_length, t.Observation.content_type)
+        ).all()
+        links = s.execute(select(t.Link.url, t.Link.content_length, t.Link.content_type)).all()
+    assert (
+        sorted(stored)
+        == sorted(links)
+        == [
+            (URL_A, 2**63 - 1, content_type),
+            (URL_B, 3 * 2**30, None),
+        ]
+    )
+
+
 def test_observation_of_an_unknown_url_creates_its_link(engine: Engine) -> None:
     observe(engine, make_observation("https://elsewhere.example/x"))
     with store.read_session(engine) as s:

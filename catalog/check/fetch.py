@@ -429,9 +429,17 @@ def page_facts(answer: Answer) -> PageFacts:
     )
 
 
+#: No body is longer; the parser lets through lengths up to 2**64 - 1, which no database
+#: integer holds (the store of the whole batch failed on one).
+MAX_CONTENT_LENGTH = 2**63 - 1
+
+
 def content_length(headers: httpx.Headers) -> int | None:
     value = headers.get("content-length", "").strip()
-    return int(value) if value.isdigit() else None
+    if not (value.isascii() and value.isdigit()):
+        return None
+    length = int(value)
+    return length if length <= MAX_CONTENT_LENGTH else None
 
 
 def _is_ip(host: str) -> bool:
