@@ -23,7 +23,7 @@ import respx
 
 from catalog.check import check_batch, check_targets
 from catalog.check.checker import TEXT_SAMPLE_CHARS
-from catalog.check.fetch import content_length
+from catalog.check.fetch import MAX_COOKIE_BYTES, MAX_COOKIES, content_length
 from catalog.model import Batch, Hop, Observation, Previous, Target, pack_text, unpack_text
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
@@ -295,6 +295,25 @@ def test_cookie_setting_redirect_to_itself_is_followed_like_a_browser() -> None:
     respx.get(URL).mock(side_effect=consent)
     obs = check()
     assert obs.outcome is Outcome.OK and len(obs.chain) == 2
+
+
+def test_a_cookie_bomb_along_redirects_is_kept_to_what_a_browser_keeps() -> None:
+    """Each hop set 100 cookies of 60 KB: the journey's jar kept them all and sent them
+    all on, megabytes more each hop (one URL: ~0.5 GB and 20 s of CPU at 10 hops)."""
+    sent: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(len(request.headers.get("cookie", "")))
+        hop = len(sent)
+        cookies = [("Set-Cookie", f"big{hop}_{i}={'v' * 60_000}; Path=/") for i in range(100)]
+        cookies += [("Set-Cookie", f"small{hop}_{i}=1; Path=/") for i in range(100)]
+        location = [("Location", f"https://example.org/hop{hop}")]
+        return httpx.Response(302, headers=location + cookies)
+
+    obs = check(settings=replace(SETTINGS, max_redirects=4), transport=transport(handler))
+    assert obs.outcome is Outcome.TOO_MANY_REDIRECTS and len(sent) == 5
+    assert max(sent) <= MAX_COOKIES * MAX_COOKIE_BYTES
+    assert sent[1] > 0  # the small ones of the first hop went on
 
 
 def test_cookies_set_for_one_url_are_never_sent_with_another() -> None:

@@ -345,7 +345,7 @@ class Fetcher:
             return Attempt(method, url, error=exc)
         try:
             if "set-cookie" in response.headers:
-                jar.extract_cookies(response)
+                keep_cookies(jar, response)
             status = response.status_code
             retry_after = retry_after_seconds(response.headers, self.clock())
             if retry_after is not None and status in (429, 503):
@@ -416,6 +416,29 @@ class Fetcher:
             reason = next(filter(None, (forbidden_address(a, allow) for a in addresses)), None)
         self._forbidden[key] = reason
         return (Stop.PRIVATE, reason, None) if reason else None
+
+
+#: What one journey's jar keeps, as a browser keeps (RFC 6265 asks for at least 4096 bytes
+#: a cookie and 50 cookies a domain): the jar goes out with every later request of the
+#: journey, and a server setting thousands of big cookies at each redirect made one URL
+#: cost half a gigabyte and seconds of CPU, megabytes more on the wire at each hop.
+MAX_COOKIE_BYTES = 4096
+MAX_COOKIES = 50
+
+
+def keep_cookies(jar: httpx.Cookies, response: httpx.Response) -> None:
+    """Put `response`'s cookies into `jar`, up to the limits above; the rest are dropped."""
+    room = MAX_COOKIES - len(jar)
+    values = response.headers.get_list("set-cookie")
+    kept = [value for value in values if len(value) <= MAX_COOKIE_BYTES][: max(0, room)]
+    if len(kept) < len(values):
+        response = httpx.Response(
+            response.status_code,
+            headers=[("set-cookie", value) for value in kept],
+            request=response.request,
+        )
+    if kept:
+        jar.extract_cookies(response)
 
 
 def page_facts(answer: Answer) -> PageFacts:
