@@ -156,6 +156,17 @@ def test_bot_challenge_is_blocked_never_broken(status: int, headers, body: bytes
     assert not verdict.outcome.is_failure
 
 
+def test_a_header_quoted_in_the_reason_cannot_drive_a_terminal() -> None:
+    """The reason is printed by `linkhealth resource` and `recheck`; llhttp lets ESC and
+    BEL through in header values, so the header's text must not reach the reason as is."""
+    headers = httpx.Headers(
+        [(b"x-amzn-waf-action", b"captcha\x1b]0;owned\x07\x1b[2J" + b"x" * 500)]
+    )
+    verdict = classify(facts(answered(403, headers=headers)))
+    assert verdict.outcome is Outcome.BLOCKED and "captcha" in verdict.reason
+    assert verdict.reason.isprintable() and len(verdict.reason) < 200
+
+
 def test_cloudflare_server_alone_is_not_a_challenge() -> None:
     assert blocked_reason(403, httpx.Headers({"server": "cloudflare"}), b"Forbidden") is None
 

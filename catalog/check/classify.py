@@ -62,7 +62,7 @@ def blocked_reason(status: int, headers: Mapping[str, str], body: bytes) -> str 
         return _LOGIN_STATUSES[status]
     waf = headers.get("x-amzn-waf-action")
     if waf and (status == 202 or status >= 400):
-        return f"an AWS WAF bot check answered ({waf}, {status})"
+        return f"an AWS WAF bot check answered ({_quoted(waf)}, {status})"
     if status not in (403, 429, 503):
         return None
     if (headers.get("cf-mitigated") or "").lower() == "challenge":
@@ -77,6 +77,13 @@ def blocked_reason(status: int, headers: Mapping[str, str], body: bytes) -> str 
     if "akamaighost" in server and status == 403 and b"reference #" in text:
         return "Akamai turned away the automated check (403)"
     return None
+
+
+def _quoted(value: str, limit: int = 40) -> str:
+    """A header's text fit for a reason sentence, which terminals print (`linkhealth
+    resource`): printable characters only (no escape sequences), and short."""
+    text = "".join(ch for ch in value[: limit * 4] if ch.isprintable()).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def classify(facts: CheckFacts) -> Verdict:
