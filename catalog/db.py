@@ -6,6 +6,7 @@ nightly writer and a curator's recheck can overlap; PostgreSQL needs nothing.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -27,8 +28,19 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 def _parse(url: str) -> URL:
     try:
         return make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(f"{url!r} is not a database URL ({exc})") from exc
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        raise StoreError(f"{_masked(url)!r} is not a database URL ({exc})") from exc
+
+
+def _masked(url: str) -> str:
+    """`url` with the password of its `user:password@` part hidden, for a URL that
+    SQLAlchemy cannot parse (and so cannot render without it)."""
+    return re.sub(r"^([^:/?#]+://[^:/?#@]*):[^@/]*@", r"\1:***@", url)
+
+
+def _one_line(error: object) -> str:
+    """A driver's message as one line: psycopg adds a tab-indented hint on a second line."""
+    return "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
 
 
 def _sqlite_file(parsed: URL) -> Path | None:
@@ -58,9 +70,20 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
             if parsed.get_backend_name() == "postgresql"
             else ""
         )
-        raise StoreError(f"cannot open database {_shown(parsed)}: {exc}{hint}") from exc
+        raise StoreError(f"cannot open database {_shown(parsed)}: {_one_line(exc)}{hint}") from exc
     except Exception as exc:
-        raise StoreError(f"cannot open database {url!r}: {exc}") from exc
+        hint = (
+            "; write postgresql+psycopg:// (SQLAlchemy does not know postgres://)"
+            if parsed.get_backend_name() == "postgres"
+            else ""
+        )
+        raise StoreError(f"cannot open database {_shown(parsed)}: {_one_line(exc)}{hint}") from exc
+    if engine.dialect.is_async:
+        engine.dispose()
+        raise StoreError(
+            f"cannot open database {_shown(parsed)}: {parsed.drivername} is an asyncio driver; "
+            "name a synchronous one, e.g. postgresql+psycopg:// or sqlite:///"
+        )
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     if migrate:
@@ -71,7 +94,9 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
         except (IntegrityError, ProgrammingError):
             raise  # a migration's own bug: its traceback is what a developer needs
         except DatabaseError as exc:  # unreachable server, locked file, not a database...
-            raise StoreError(f"cannot open database {_shown(engine.url)}: {exc.orig}") from exc
+            raise StoreError(
+                f"cannot open database {_shown(engine.url)}: {_one_line(exc.orig)}"
+            ) from exc
     return engine
 
 
@@ -105,7 +130,9 @@ def _holds_our_tables(url: str) -> bool:
         with engine.connect() as conn:
             return inspect(conn).has_table("runs")
     except DatabaseError as exc:  # unreachable server, unknown database, bad password...
-        raise StoreError(f"cannot open database {_shown(engine.url)}: {exc.orig}") from exc
+        raise StoreError(
+            f"cannot open database {_shown(engine.url)}: {_one_line(exc.orig)}"
+        ) from exc
     finally:
         engine.dispose()
 

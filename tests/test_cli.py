@@ -179,6 +179,27 @@ def test_a_bad_database_url_is_a_clear_error(isolated_cwd: Path) -> None:
     assert "nonsense://" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        # Nothing listens on port 1: psycopg adds a hint on a second, tab-indented line.
+        ("postgresql+psycopg://lh:secret@127.0.0.1:1/lh", "Connection refused"),
+        ("postgresql+psycopg://lh:secret@127.0.0.1:54x2/lh", "is not a database URL"),
+        ("postgres://lh:secret@127.0.0.1/lh", "write postgresql+psycopg://"),
+        ("postgresql+asyncpg://lh:secret@127.0.0.1/lh", "asyncio driver"),
+    ],
+)
+def test_a_wrong_or_unreachable_database_url_is_one_line_without_the_password(
+    isolated_cwd: Path, url: str, said: str
+) -> None:
+    for command in (["status"], ["sync"], ["db", "upgrade"]):
+        result = _invoke(*command, "--db", url)
+        assert result.exit_code == 3, (command, result.output)
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+        assert said in result.stderr and "lh:***@127.0.0.1" in result.stderr
+        assert "secret" not in result.output and "Traceback" not in result.output
+
+
 def test_reading_commands_never_create_a_database_where_there_is_none(
     isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
