@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -86,6 +86,7 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
         )
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "handle_error", _unreachable)
     if migrate:
         from catalog.migrate import upgrade
 
@@ -98,6 +99,19 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
                 f"cannot open database {_shown(engine.url)}: {_one_line(exc.orig)}"
             ) from exc
     return engine
+
+
+def _unreachable(context: ExceptionContext) -> None:
+    """The database could not be reached, or went away in the middle of a run: one line
+    naming it (a `StoreError`, which the CLI prints and the flows fail with) instead of
+    the driver's traceback. Any other database error goes on as it was."""
+    orig, engine = context.original_exception, context.engine
+    if engine is None or not isinstance(orig, context.dialect.loaded_dbapi.Error):
+        return
+    if context.connection is None:
+        raise StoreError(f"cannot open database {_shown(engine.url)}: {_one_line(orig)}")
+    if context.is_disconnect:
+        raise StoreError(f"lost the connection to database {_shown(engine.url)}: {_one_line(orig)}")
 
 
 _POINT_ELSEWHERE = (

@@ -296,6 +296,8 @@ def keep_lease(
                 ):
                     log.error("lease %r was lost; the next stored batch stops the run", lease.name)
                     return
+            except LinkhealthError as exc:  # e.g. the database went away: one line
+                log.warning("could not renew lease %r: %s", lease.name, exc)
             except Exception:  # a busy database: try again on the next beat
                 log.warning("could not renew lease %r", lease.name, exc_info=True)
 
@@ -535,10 +537,14 @@ def abandon_run(
                 now=clock(),
                 summary={"failed_reason": reason},
             )
+    except LinkhealthError as exc:  # e.g. the database went away: one line
+        log.warning("could not mark run %s failed: %s", prepared.run_id, exc)
     except Exception:
         log.warning("could not mark run %s failed", prepared.run_id, exc_info=True)
     if prepared.lease is not None:
         try:
             store.release_lease(engine, prepared.lease.name, prepared.lease.holder)
+        except LinkhealthError as exc:
+            log.warning("could not release lease %r: %s", prepared.lease.name, exc)
         except Exception:
             log.warning("could not release lease %r", prepared.lease.name, exc_info=True)

@@ -265,6 +265,8 @@ def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchSto
                     log.info("%d/%d URLs checked (%.1f URLs/s)", live, url_count, rate)
                     try:  # for `linkhealth status`; never worth failing the run over
                         note_run_progress(engine_for(settings.database_url), run_id, live)
+                    except LinkhealthError as exc:  # e.g. the database went away: one line
+                        log.warning("could not note the progress of run %s: %s", run_id, exc)
                     except Exception:
                         log.warning("could not note the progress of run %s", run_id, exc_info=True)
                     # The sync call returns a UUID; its async_dispatch signature also admits

@@ -7,11 +7,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, create_engine, func, inspect, select, text
 
 from catalog import store
 from catalog import tables as t
-from catalog.errors import ConfigError, NotFoundError
+from catalog.errors import ConfigError, NotFoundError, StoreError
 from catalog.health import BROKEN, CHECK_BY_HAND, OK, RECOVERED, SUSPECT, UNCHECKED
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
@@ -360,3 +360,45 @@ def test_progress_is_noted_on_a_running_run_only(engine: Engine) -> None:
     store.finish_run(engine, run_id, status="completed", now=days(1))  # counts exactly: 0
     store.note_run_progress(engine, run_id, 40)  # a late note must not overwrite the count
     assert store.get_run(engine, run_id).urls_checked == 0
+
+
+def test_a_database_that_cannot_be_reached_during_a_run_is_a_one_line_store_error() -> None:
+    """A run's later connections (the pool opens more while the run goes on) to a server
+    that went away: the error names the database, without the password or a traceback
+    the run's log would print for a driver's exception."""
+    from catalog.db import open_engine
+
+    engine = open_engine("postgresql+psycopg://lh:secret@127.0.0.1:1/lh", migrate=False)
+    try:
+        for session in (store.write_session, store.read_session):
+            with pytest.raises(StoreError) as caught, session(engine) as s:
+                s.execute(text("SELECT 1"))
+            message = str(caught.value)
+            assert message.startswith(
+                "cannot open database postgresql+psycopg://lh:***@127.0.0.1:1/lh"
+            )
+            assert "\n" not in message and "secret" not in message
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_lost_in_the_middle_of_a_run_is_a_one_line_store_error(
+    tmp_path: Path,
+) -> None:
+    with temporary_database(tmp_path) as engine:
+        if engine.dialect.name != "postgresql":
+            pytest.skip("a server that drops the connection: PostgreSQL only")
+        with store.read_session(engine) as s:  # the pooled connection the next session gets
+            pid = s.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        admin = create_engine(engine.url)
+        with admin.begin() as conn:  # the server ends it, as a restart would
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.dispose()
+        with (
+            pytest.raises(
+                StoreError, match=r"^lost the connection to database postgresql"
+            ) as caught,
+            store.read_session(engine) as s,
+        ):
+            s.execute(text("SELECT 1"))
+        assert "\n" not in str(caught.value)
