@@ -472,6 +472,44 @@ def db_prune(
         )
 
 
+@db_app.command("copy")
+def db_copy(
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="SQLAlchemy URL of the empty database to copy into, e.g. "
+            "postgresql+psycopg://USER:PASSWORD@HOST/DB.",
+        ),
+    ],
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Copy the whole history (runs, observations, events, decisions) into an empty database."""
+    from catalog.clock import utcnow
+    from catalog.db import existing_database, open_engine
+    from catalog.transfer import copy_database
+
+    settings = _settings(config, db, None)
+    source = open_engine(existing_database(settings.database_url))
+    target = open_engine(to)
+    try:
+        with _progress() as progress:
+            bars: dict[str, Any] = {}
+
+            def shown(table: str, done: int, total: int) -> None:
+                if table not in bars:
+                    bars[table] = progress.add_task(f"Copying {table}", total=total)
+                progress.update(bars[table], completed=done)
+
+            result = copy_database(source, target, now=utcnow(), on_progress=shown)
+    finally:
+        source.dispose()
+        target.dispose()
+    rows = ", ".join(f"{n} {table}" for table, n in result.rows.items())
+    typer.echo(f"Copied {rows}.")
+
+
 @server_app.command("start")
 def server_start() -> None:
     """Start a local Prefect server in the background (or find the running one)."""

@@ -1,0 +1,111 @@
+"""`linkhealth db copy`: a SQLite file's whole history into another (empty) database, so a
+catalog that moves to PostgreSQL keeps its confirmation counters, decisions and trend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from typer.testing import CliRunner
+
+from catalog import store
+from catalog.db import open_engine
+from catalog.errors import StoreError
+from catalog.outcomes import Outcome
+from catalog.settings import HealthSettings
+from catalog.sync import sync_catalogs
+from catalog.tables import Base, Run
+from catalog.transfer import copy_database
+from flows.cli import app
+from tests.factories import T0, days, make_catalog, make_observation, make_resource
+
+HEALTH = HealthSettings(confirm_failures=3, confirm_days=2.0)
+URL_A = "https://example.org/a"
+URL_B = "https://example.org/b"
+KIT = make_catalog("toolkit", [make_resource("a", URL_A), make_resource("b", URL_B)])
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Iterator[Engine]:
+    """A SQLite database with three nightly runs, a confirmed broken link and a snooze."""
+    engine = open_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    sync_catalogs(engine, [KIT], now=T0)
+    for night in range(3):
+        now = days(night)
+        run_id = store.start_run(engine, trigger="schedule", now=now)
+        observations = [make_observation(URL_A), make_observation(URL_B, Outcome.NOT_FOUND)]
+        store.record_observations(engine, run_id, observations, HEALTH, now=now)
+        store.finish_run(engine, run_id, status="completed", now=now + timedelta(minutes=1))
+    b = store.find_resource(engine, "b")
+    store.record_decision(
+        engine,
+        b.id,
+        "snooze",
+        by="curator",
+        at=days(3),
+        reason="the publisher is moving it",
+        resource_changes={"snoozed_until": days(30)},
+    )
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def target(db_url: str) -> Iterator[Engine]:
+    engine = open_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def _counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in Base.metadata.sorted_tables
+        }
+
+
+def test_the_copy_continues_every_link_s_history_where_the_old_database_stopped(
+    source: Engine, target: Engine
+) -> None:
+    result = copy_database(source, target, now=days(4))
+
+    assert _counts(target) == _counts(source)
+    assert result.rows["observations"] == 6 and result.rows["decisions"] == 1
+    old, new = store.resource_history(source, "b"), store.resource_history(target, "b")
+    assert new.link == old.link and new.link is not None and new.link.state == "broken"
+    assert [o.checked_at for o in new.observations] == [o.checked_at for o in old.observations]
+    assert new.events == old.events and new.decisions == old.decisions
+    # The next run gets the next id, not one the copied runs already have.
+    assert store.start_run(target, trigger="schedule", now=days(4)) == 4
+    with target.connect() as conn:
+        assert conn.execute(select(func.max(Run.id))).scalar_one() == 4
+
+
+def test_the_target_must_be_empty_and_no_run_may_hold_the_source(
+    source: Engine, target: Engine
+) -> None:
+    now = days(4)
+    store.acquire_lease(source, "full-run", "host:1 flow", now=now, ttl=timedelta(minutes=15))
+    with pytest.raises(StoreError, match="holds the lease 'full-run'"):
+        copy_database(source, target, now=now)
+    assert not any(_counts(target).values())
+
+    copy_database(source, target, now=now + timedelta(hours=1))  # the lease has expired
+    with pytest.raises(StoreError, match="already holds linkhealth data"):
+        copy_database(source, target, now=now + timedelta(hours=1))
+
+
+def test_db_copy_command(source: Engine, db_url: str) -> None:
+    result = CliRunner().invoke(
+        app, ["db", "copy", "--db", source.url.render_as_string(), "--to", db_url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Copied" in result.stdout and "6 observations" in result.stdout
+    again = CliRunner().invoke(
+        app, ["db", "copy", "--db", source.url.render_as_string(), "--to", db_url]
+    )
+    assert again.exit_code == 3 and "already holds linkhealth data" in again.stderr
