@@ -398,3 +398,27 @@ def test_status_says_why_a_run_failed() -> None:
     assert line.endswith("0/37 URLs: no URLs; TerminationSignal")
     (done,) = run_lines([replace(base, status="completed", summary={})])
     assert done.endswith("0/37 URLs: no URLs")
+
+
+def test_status_names_a_shard_run_and_a_running_run_s_live_count() -> None:
+    """A sharded night is several runs: each says which shard it is. A running run shows
+    the URLs checked so far before any batch's outcomes are stored ("319/600 URLs: no
+    URLs" contradicted itself)."""
+    running = store.RunRecord(
+        id=5,
+        trigger="schedule",
+        flow_run_id=None,
+        started_at=days(1),
+        finished_at=None,
+        status="running",
+        urls_planned=600,
+        urls_checked=319,
+        counts={},
+        network_unavailable=False,
+        summary={"shard": "3/4", "sharded_run": "d0c75f1c"},
+        duration_s=None,
+    )
+    (line,) = run_lines([running])
+    assert line.endswith("319/600 URLs: no outcomes stored yet; shard 3/4")
+    done = replace(running, status="completed", urls_checked=600, counts={"ok": 600})
+    assert run_lines([done])[0].endswith("600/600 URLs: 600 ok; shard 3/4")
