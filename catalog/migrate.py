@@ -21,8 +21,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
 
+from catalog.errors import StoreError
 from catalog.tables import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -58,8 +60,17 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine) -> None:
     """Apply pending migrations; a cheap no-op when already at head."""
     head = head_revision()
-    if current_revision(engine) == head:
+    current = current_revision(engine)
+    if current == head:
         return
+    if current is not None and not _known(current):
+        # Another machine's newer linkhealth migrated the shared database: this checkout
+        # cannot read its schema, and Alembic would only fail with a traceback.
+        raise StoreError(
+            f"database {engine.url.render_as_string(hide_password=True)} is at schema revision "
+            f"{current}, newer than this linkhealth knows (up to {head}); update this "
+            "checkout to the version that migrated it"
+        )
     with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
@@ -86,6 +97,13 @@ def upgrade(engine: Engine) -> None:
             if sqlite:
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
                 conn.commit()
+
+
+def _known(revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def _lock(conn: Connection) -> None:

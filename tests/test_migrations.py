@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from catalog import migrate
 from catalog.db import existing_database, open_engine
@@ -178,3 +178,19 @@ def test_0005_gives_each_link_the_validators_of_its_fingerprinted_copy(db_url: s
         rows = conn.execute(text("SELECT id, etag, last_modified FROM links ORDER BY id")).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [(1, '"v1"', "Mon"), (2, None, None)]
+
+
+def test_a_database_migrated_by_a_newer_linkhealth_is_a_clear_error(db_url: str) -> None:
+    """Scale-out: the machine updated first migrates the shared database; a checkout not
+    yet updated says so instead of Alembic's traceback, and changes nothing."""
+    engine = open_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="revision 9999, newer than this linkhealth knows"):
+        open_engine(db_url).dispose()
+    later = open_engine(db_url, migrate=False)
+    try:
+        assert migrate.current_revision(later) == "9999"
+    finally:
+        later.dispose()
