@@ -393,8 +393,9 @@ def run_lines(runs: Iterable[Any]) -> list[str]:
         )
         flag = f"; shard {run.summary['shard']}" if run.summary.get("shard") else ""
         flag += "; NETWORK UNAVAILABLE" if run.network_unavailable else ""
-        if run.status != "completed" and run.summary.get("failed_reason"):
-            flag += f"; {run.summary['failed_reason']}"
+        why = run.summary.get("failed_reason") or run.summary.get("aborted_reason")
+        if run.status != "completed" and why:
+            flag += f"; {why}"
         out.append(
             f"run {run.id}  {run.started_at:%Y-%m-%d %H:%M} UTC  {run.trigger:<8} {run.status:<9} "
             f"{took:>13}  {run.urls_checked}/{run.urls_planned} URLs: {counts}{flag}"

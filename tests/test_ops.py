@@ -398,6 +398,9 @@ def test_status_says_why_a_run_failed() -> None:
     assert line.endswith("0/37 URLs: no URLs; TerminationSignal")
     (done,) = run_lines([replace(base, status="completed", summary={})])
     assert done.endswith("0/37 URLs: no URLs")
+    why = "its process (vm:28402 df856c5e) is gone"  # set by the next run's stale-run sweep
+    (aborted,) = run_lines([replace(base, status="aborted", summary={"aborted_reason": why})])
+    assert aborted.endswith(f"0/37 URLs: no URLs; {why}")
 
 
 def test_status_names_a_shard_run_and_a_running_run_s_live_count() -> None:
