@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from catalog import store
 from catalog.errors import ConfigError
 from catalog.model import Target
-from catalog.runs import prepare_run
+from catalog.runs import RunInProgressError, prepare_run
 from catalog.settings import CheckSettings, HostPolicy
 from catalog.shards import FULL_RUN_LEASE, Shard, all_shards, lease_name, plan_shard, shard_of
 from tests.factories import settings_for, temporary_database, write_catalog
@@ -108,3 +109,27 @@ def test_a_shard_is_planned_with_the_hosts_politeness() -> None:
     assert slow in batches[0].hosts
     assert all(shard.holds(h) for b in batches for h in b.hosts)
     assert plan_shard(_targets(), 50, shard)[0].hosts != batches[0].hosts
+
+
+def test_an_unsharded_full_run_waits_for_shard_runs_still_checking(tmp_path: Path) -> None:
+    """A sharded run whose waiting parent was cancelled gives the full-run lease back while
+    its shards go on checking their hosts (seen with `prefect flow-run cancel`): a full run
+    started then would fetch the same hosts from a second process. It is refused instead,
+    naming the shard run, until the shard leases are gone."""
+    entries = [
+        {"id": f"r{i}", "title": f"R {i}", "url": f"https://{h}/"} for i, h in enumerate(HOSTS[:8])
+    ]
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(engine, [write_catalog(tmp_path / "catalog.yaml", entries)])
+        shard = prepare_run(
+            settings, trigger="schedule", lease=Shard(2, 2).lease_name, shard=Shard(2, 2)
+        )
+        with pytest.raises(
+            RunInProgressError, match=r"lease 'full-run:2/2' is held by .* \(run 1\)"
+        ):
+            prepare_run(settings, trigger="manual", lease=FULL_RUN_LEASE)
+        assert store.get_lease(engine, FULL_RUN_LEASE) is None
+        assert shard.lease is not None
+        store.release_lease(engine, shard.lease.name, shard.lease.holder)
+        full = prepare_run(settings, trigger="manual", lease=FULL_RUN_LEASE)
+        assert full.lease is not None and full.lease.name == FULL_RUN_LEASE

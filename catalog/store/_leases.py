@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from catalog import tables as t
 from catalog.errors import StoreError
+from catalog.shards import FULL_RUN_LEASE
 from catalog.store._runs import close_run
 from catalog.store._sql import read_session, table_of, write_session
 
@@ -88,7 +89,10 @@ def acquire_lease(
     """Take lease `name` in one short write transaction, atomically on every backend.
 
     Inserts the row, or takes it over when it expired or is already ours; a live lease
-    of someone else is left alone and returned (`acquired` False).
+    of someone else is left alone and returned (`acquired` False). The unsharded full-run
+    lease is also refused while a shard run holds its own (`FULL_RUN_LEASE:i/n`): a
+    sharded run whose waiting parent was cancelled or died gave the full-run lease back
+    while its shards still checked their hosts.
     """
     table = table_of(t.RunLease)
     insert = _dialect_insert(engine)(table).values(
@@ -108,6 +112,19 @@ def acquire_lease(
         where=or_(table.c.expires_at <= now, table.c.holder == holder),
     )
     with write_session(engine) as s:
+        if name == FULL_RUN_LEASE:
+            shard_lease = s.scalars(
+                select(t.RunLease)
+                .where(
+                    t.RunLease.name.startswith(f"{FULL_RUN_LEASE}:"),
+                    t.RunLease.expires_at > now,
+                    t.RunLease.holder != holder,
+                )
+                .order_by(t.RunLease.name)
+                .limit(1)
+            ).first()
+            if shard_lease is not None:
+                return LeaseClaim(acquired=False, lease=_lease_record(shard_lease))
         s.execute(upsert)
         row = s.get_one(t.RunLease, name, populate_existing=True)
         return LeaseClaim(acquired=row.holder == holder, lease=_lease_record(row))
