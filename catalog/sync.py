@@ -5,7 +5,9 @@ resources tables brought in line (one transaction per catalog, through
 `catalog.store`), an event per change, and a `SyncResult` the CLI can print.
 
 A resource is identified by (collection key, curator id). Removal is a soft
-delete, so history survives and an entry put back later is "added" again. Only
+delete, so history survives and an entry put back later is "added" again. An id changed
+by hand (the entry keeps its URL, no other new or removed entry has that URL) is a rename:
+the row keeps its decisions and events and gets a `fields_edited` event for `id`. Only
 the catalogs passed in are reconciled: a catalog left out of a run keeps its
 resources untouched. Running sync twice with no edit writes no events.
 Afterwards the synced resources' staleness reasons are recomputed (a curator's new
@@ -56,6 +58,12 @@ class SyncChange:
                 f"{where}: URL changed from {self.details.get('old')} to {self.details.get('new')}"
             )
         if self.kind == FIELDS_EDITED:
+            others = [f for f in self.fields if f != "id"]
+            if len(others) < len(self.fields):
+                old = self.details.get("old", {}).get("id")
+                return f"{where}: renamed from {old}" + (
+                    f", edited {', '.join(others)}" if others else ""
+                )
             return f"{where}: edited {', '.join(self.fields)}"
         return f"{where}: {self.kind.replace('_', ' ')}"
 
@@ -168,6 +176,7 @@ def _sync_one(s: Session, catalog: Catalog, *, now: datetime, found: _Found) -> 
     entries at a time, in one transaction; removals last. Events follow catalog order."""
     collection_id = store.upsert_collection(s, catalog, jsonable(catalog.collection), now=now)
     known = store.stored_rids(s, collection_id)
+    renamed = _renames(s, collection_id, catalog, known)
     seen: set[str] = set()
 
     def first_entries() -> Iterator[Resource]:
@@ -179,8 +188,12 @@ def _sync_one(s: Session, catalog: Catalog, *, now: datetime, found: _Found) -> 
     for chunk in _chunked(first_entries(), SYNC_CHUNK):
         rows = store.stored_resources(s, collection_id, [r.id for r in chunk if r.id in known])
         stored = {r.rid: r for r in rows}
+        stored.update((r.id, renamed[r.id]) for r in chunk if r.id in renamed)
         _sync_chunk(s, catalog.key, collection_id, chunk, stored, now, found)
-    gone = [rid for rid, active in known.items() if active and rid not in seen]
+    old_ids = {row.rid for row in renamed.values()}
+    gone = [
+        rid for rid, active in known.items() if active and rid not in seen and rid not in old_ids
+    ]
     for rids in _chunked(gone, SYNC_CHUNK):
         removed = store.stored_resources(s, collection_id, rids)
         store.mark_removed(s, [old.id for old in removed], now=now)
@@ -188,6 +201,30 @@ def _sync_one(s: Session, catalog: Catalog, *, now: datetime, found: _Found) -> 
         for old in removed:
             found.record(events, catalog.key, REMOVED, old.rid, old, {"url": old.url})
         store.add_events(s, events)
+
+
+def _renames(
+    s: Session, collection_id: int, catalog: Catalog, known: Mapping[str, bool]
+) -> dict[str, store.StoredResource]:
+    """New id -> the stored row it renames: an active row whose id left the catalog, paired
+    with a new id by their URL as written, when neither side has another candidate."""
+    ids = {res.id for res in catalog.resources}
+    gone = [rid for rid, active in known.items() if active and rid not in ids]
+    if not gone:
+        return {}
+    old_by_url: dict[str, list[store.StoredResource]] = {}
+    for rids in _chunked(gone, SYNC_CHUNK):
+        for row in store.stored_resources(s, collection_id, rids):
+            old_by_url.setdefault(row.url, []).append(row)
+    new_by_url: dict[str, dict[str, None]] = {}
+    for res in catalog.resources:
+        if res.id not in known and res.url in old_by_url:
+            new_by_url.setdefault(res.url, {})[res.id] = None
+    return {
+        next(iter(new)): old_by_url[url][0]
+        for url, new in new_by_url.items()
+        if len(new) == 1 and len(old_by_url[url]) == 1
+    }
 
 
 def _sync_chunk(

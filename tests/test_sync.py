@@ -226,3 +226,55 @@ def test_a_large_sync_lists_the_first_changes_and_counts_them_all(
     assert [c.id for c in result.changes] == ["0", "1"]
     assert result.change_count == result.added == 5 and result.changed
     assert len(events(engine)) == 5
+
+
+def test_an_id_changed_by_hand_keeps_the_resource_its_decisions_and_events(
+    engine: Engine,
+) -> None:
+    sync_catalogs(engine, [TOOLKIT], now=T0)
+    old = store.find_resource(engine, "a", collection="toolkit")
+    store.record_decision(
+        engine,
+        old.id,
+        "ignore",
+        by="ana",
+        at=T0,
+        reason="login wall",
+        resource_changes={"ignored_at": T0, "ignored_reason": "login wall"},
+    )
+    renamed = edit(TOOLKIT, "a", id="a-renamed")  # same entry, same URL, new id
+
+    result = sync_catalogs(engine, [renamed], now=days(1))
+
+    (change,) = result.changes
+    assert (change.id, change.kind, change.fields) == ("a-renamed", "fields_edited", ("id",))
+    assert change.details["old"] == {"id": "a"}
+    assert change.describe() == "toolkit/a-renamed: renamed from a"
+    assert result.removed == result.added == 0
+    assert active_rids(engine, "toolkit") == {"a-renamed", "b"}
+    assert count(engine, t.Resource) == 2
+    new = store.find_resource(engine, "a-renamed", collection="toolkit")
+    assert new.id == old.id
+    assert new.ignored and new.ignored_reason == "login wall"
+    history = store.resource_history(engine, "a-renamed", collection="toolkit")
+    assert [d.kind for d in history.decisions] == ["ignore"]
+    assert [e.kind for e in history.events] == ["fields_edited", "added"]
+
+
+def test_a_new_id_is_a_rename_only_when_its_url_pairs_one_removed_entry(
+    engine: Engine,
+) -> None:
+    shared = "https://example.org/shared"
+    first = make_catalog("toolkit", [make_resource(r, url=shared) for r in ("a", "b")])
+    sync_catalogs(engine, [first], now=T0)
+    # Both entries of the shared URL gone, two new ones with it: no way to tell which is which.
+    second = make_catalog("toolkit", [make_resource(r, url=shared) for r in ("c", "d")])
+
+    result = sync_catalogs(engine, [second], now=days(1))
+
+    assert sorted((c.id, c.kind) for c in result.changes) == [
+        ("a", "removed"),
+        ("b", "removed"),
+        ("c", "added"),
+        ("d", "added"),
+    ]
