@@ -29,6 +29,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, YAMLError
@@ -317,7 +318,55 @@ def _edit_yaml(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, 
         return text.replace("\n", newline), []
     out = io.StringIO()
     yaml.dump(doc, out)
-    return (head + out.getvalue()).replace("\n", newline), changed
+    body = _keep_layout(text[len(head) :], out.getvalue())
+    return (head + body).replace("\n", newline), changed
+
+
+def _layout_key(line: str) -> str:
+    return " ".join(line.split())
+
+
+def _keep_layout(old: str, new: str) -> str:
+    """`new`, with every line that differs from its line in `old` only in spacing put back
+    as `old` has it.
+
+    ruamel writes one indentation for every list of the file and moves comments that
+    follow a re-indented item; a file whose nested lists are indented unlike its
+    `resources` list would otherwise change in entries nobody edited. The result is
+    used only when it holds the same data as `new`.
+    """
+    if old == new:
+        return new
+    before, after = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    if before and not before[-1].endswith("\n"):
+        before[-1] += "\n"  # an old last line may be followed by new ones
+    keys_before = [_layout_key(line) for line in before]
+    keys_after = [_layout_key(line) for line in after]
+    start, shortest = 0, min(len(before), len(after))
+    while start < shortest and keys_before[start] == keys_after[start]:
+        start += 1
+    end = 0
+    while end < shortest - start and keys_before[-1 - end] == keys_after[-1 - end]:
+        end += 1
+    merged = before[:start]
+    middle = difflib.SequenceMatcher(
+        None, keys_before[start : len(before) - end], keys_after[start : len(after) - end]
+    )
+    for tag, i1, i2, j1, j2 in middle.get_opcodes():
+        if tag == "equal":
+            merged += before[start + i1 : start + i2]
+        else:
+            merged += after[start + j1 : start + j2]
+    merged += before[len(before) - end :]
+    text = "".join(merged)
+    if text == new:
+        return new
+    loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+    try:
+        same = pyyaml.load(text, Loader=loader) == pyyaml.load(new, Loader=loader)
+    except (pyyaml.YAMLError, ValueError, RecursionError):
+        same = False
+    return text if same else new
 
 
 def _set_yaml_field(entry: CommentedMap, name: str, value: Any) -> bool:

@@ -344,3 +344,32 @@ def test_comments_before_a_document_start_marker_are_kept(tmp_path: Path) -> Non
 
     assert changed_lines(result) == ["-  title: A", "+  title: Alpha"]
     assert path.read_text().startswith("# Owner: the curators\n---\nresources:\n")
+
+
+def test_lists_indented_unlike_the_resources_list_are_left_as_written(tmp_path: Path) -> None:
+    # A common hand-written layout: the entries indented under `resources:`, their own
+    # lists not; ruamel can write only one layout per file and re-indents every list.
+    path = tmp_path / "mixed.yaml"
+    path.write_text(
+        "resources:\n"
+        "  - id: a\n"
+        "    title: A\n"
+        "    url: https://a.example/x\n"
+        "    languages:\n"
+        "    - en\n"
+        "    - es   # both\n"
+        "  - id: b\n"
+        "    title: B\n"
+        "    url: https://b.example/x\n"
+        "    tags:\n"
+        "    - one\n"
+    )
+
+    result = apply_edits(path, [FieldEdit("b", "url", "https://b.example/new")])
+
+    assert changed_lines(result) == [
+        "-    url: https://b.example/x",
+        "+    url: https://b.example/new",
+    ]
+    resource = next(r for r in load_catalog(path).resources if r.id == "a")
+    assert resource.languages == ("en", "es")
