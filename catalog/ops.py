@@ -174,7 +174,7 @@ def plan_recheck(
     """
     engine = engine_for(settings.database_url)
     catalogs = load_catalogs(settings.catalogs)
-    synced = sync_catalogs(engine, catalogs, now=clock())
+    synced = sync_catalogs(engine, catalogs, now=clock(), folders=settings.catalogs)
     keys = tuple(c.key for c in catalogs)
     statuses = [s for s in store.resource_statuses(engine) if s.collection in keys]
     edits: dict[tuple[str, str], datetime] = {}

@@ -204,7 +204,9 @@ def prepare_run(
     holder = store.lease_holder(flow_run_id)
     held = _take_lease(engine, lease, holder, now=now, ttl=lease_ttl) if lease else None
     try:
-        sync = sync_catalogs(engine, catalogs, now=now, health=settings.health)
+        sync = sync_catalogs(
+            engine, catalogs, now=now, health=settings.health, folders=settings.catalogs
+        )
         keys, paths = [c.key for c in catalogs], [str(c.path) for c in catalogs]
         del catalogs  # 100,000 entries are ~100 MB: let the targets reuse that memory
         run_id = store.start_run(

@@ -9,7 +9,9 @@ delete, so history survives and an entry put back later is "added" again. An id 
 by hand (the entry keeps its URL, no other new or removed entry has that URL) is a rename:
 the row keeps its decisions and events and gets a `fields_edited` event for `id`. Only
 the catalogs passed in are reconciled: a catalog left out of a run keeps its
-resources untouched. Running sync twice with no edit writes no events.
+resources untouched, except that a file deleted from a catalog folder passed in as
+`folders` is reconciled as empty (its entries are removed; put back, they return).
+Running sync twice with no edit writes no events.
 Afterwards the synced resources' staleness reasons are recomputed (a curator's new
 `reviewed_at` or `year` shows at once), with `HealthSettings` passed in or the defaults.
 """
@@ -22,6 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -111,7 +114,10 @@ def sync_catalogs(
     now: datetime,
     run_id: int | None = None,
     health: HealthSettings | None = None,
+    folders: Iterable[str | Path] = (),
 ) -> SyncResult:
+    """Reconcile `catalogs`; `folders` are the catalog folders they were read from."""
+    catalogs = [*catalogs, *_deleted_from(engine, folders, {c.key for c in catalogs})]
     found = _Found(now, run_id)
     for catalog in catalogs:
         with store.write_session(engine) as session:
@@ -133,6 +139,19 @@ def sync_catalogs(
         unchanged=found.unchanged,
         changes=tuple(found.listed),
     )
+
+
+def _deleted_from(engine: Engine, folders: Iterable[str | Path], loaded: set[str]) -> list[Catalog]:
+    """An empty catalog for each stored collection whose file was in one of `folders` and
+    is gone: deleting the file removes its entries, as emptying it would."""
+    where = {Path(f).resolve() for f in folders if Path(f).is_dir()}
+    if not where:
+        return []
+    return [
+        Catalog(path=path, collection=data, resources=())
+        for key, path, data in store.collection_files(engine)
+        if key not in loaded and path.resolve().parent in where and not path.exists()
+    ]
 
 
 @dataclass

@@ -252,7 +252,11 @@ def sync(catalog: CatalogOpt = None, db: DbOpt = None, config: ConfigOpt = None)
     settings = _settings(config, db, catalog)
     catalogs = load_catalogs(settings.catalogs)
     result = sync_catalogs(
-        engine_for(settings.database_url), catalogs, now=utcnow(), health=settings.health
+        engine_for(settings.database_url),
+        catalogs,
+        now=utcnow(),
+        health=settings.health,
+        folders=settings.catalogs,
     )
     for change in result.changes:
         typer.echo(change.describe())

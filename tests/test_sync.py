@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -278,3 +279,26 @@ def test_a_new_id_is_a_rename_only_when_its_url_pairs_one_removed_entry(
         ("c", "added"),
         ("d", "added"),
     ]
+
+
+def test_a_file_deleted_from_a_catalog_folder_has_its_entries_removed(
+    engine: Engine, tmp_path: Path
+) -> None:
+    folder = tmp_path / "catalogs"
+    folder.mkdir()
+    toolkit = replace(TOOLKIT, path=folder / "toolkit.yaml")
+    extra = replace(make_catalog("extra", [make_resource("x")]), path=folder / "extra.yaml")
+    toolkit.path.touch()
+    sync_catalogs(engine, [toolkit, extra], now=T0, folders=[folder])
+
+    # extra.yaml was never written to disk: the folder no longer holds it.
+    result = sync_catalogs(engine, [toolkit], now=days(1), folders=[folder])
+
+    assert [(c.collection, c.id, c.kind) for c in result.changes] == [("extra", "x", "removed")]
+    assert active_rids(engine, "extra") == set()
+    assert active_rids(engine, "toolkit") == {"a", "b"}
+    # Named file by file (no folder), a catalog left out is still left alone.
+    back = sync_catalogs(engine, [toolkit, extra], now=days(2))
+    assert [(c.id, c.kind) for c in back.changes] == [("x", "added")]
+    assert sync_catalogs(engine, [toolkit], now=days(3)).changes == ()
+    assert active_rids(engine, "extra") == {"x"}

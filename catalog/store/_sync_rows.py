@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 
 from catalog import health as health_rules
@@ -15,7 +16,7 @@ from catalog import tables as t
 from catalog.model import Catalog, Resource
 from catalog.store._observations import insert_events, key_and_host
 from catalog.store._records import EventRecord, StoredResource, event_record
-from catalog.store._sql import chunks, table_of
+from catalog.store._sql import chunks, read_session, table_of
 
 
 def upsert_collection(
@@ -31,6 +32,13 @@ def upsert_collection(
     row.synced_at = now
     s.flush()
     return row.id
+
+
+def collection_files(engine: Engine) -> list[tuple[str, Path, dict[str, Any]]]:
+    """(key, file, `collection` mapping) of every stored collection."""
+    with read_session(engine) as s:
+        rows = s.execute(select(t.Collection.key, t.Collection.path, t.Collection.data))
+        return [(key, Path(path), dict(data or {})) for key, path, data in rows]
 
 
 def stored_rids(s: Session, collection_id: int) -> dict[str, bool]:
