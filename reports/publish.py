@@ -332,7 +332,12 @@ def lint_files(paths: Sequence[Path]) -> list[Finding] | None:
     problems belong to `linkhealth catalog validate`, and the links still report)."""
     try:
         return lint(load_catalogs(paths))
-    except (CatalogError, OSError):
+    except (CatalogError, OSError) as exc:
+        log.warning(
+            "the report leaves out catalog hygiene: %s\n`linkhealth catalog validate` lists "
+            "what to fix",
+            exc,
+        )
         return None
 
 

@@ -127,3 +127,19 @@ def test_the_owner_names_the_database_without_its_password_however_it_is_spelt()
     assert _readable_name(create_engine("sqlite:///var/trial.db")) == "trial"
     relative = database_name(create_engine("sqlite:///var/trial.db"))
     assert relative == f"sqlite:///{Path('var/trial.db').resolve()}"
+
+
+def test_a_catalog_that_does_not_load_leaves_hygiene_out_with_a_warning_naming_it(
+    databases: dict[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = tmp_path / "toolkit.yaml"
+    bad.write_bytes(b"resources:\n- id: a\n  title: Caf\xe9 (Latin-1)\n  url: https://a.example/\n")
+    settings = _settings(databases["real"], tmp_path / "reports").with_overrides(catalogs=(bad,))
+
+    with caplog.at_level(logging.WARNING, logger="reports.publish"):
+        files = publish_report_files(settings, formats=("md",), clock=lambda: fx.NOW)
+
+    assert files.main is not None and files.main.is_file()  # the links still report
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"{bad}:3" in warning and "not UTF-8" in warning
+    assert "catalog hygiene" in warning and "linkhealth catalog validate" in warning
