@@ -25,6 +25,7 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from catalog.errors import CatalogError, Problem
 from catalog.model import RESOURCE_FIELDS, Catalog, Resource
@@ -528,7 +529,18 @@ def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_En
         )
         return {}, []
     except (YAMLError, ValueError, RecursionError) as exc:
-        found.problem("parse_error", None, None, f"the YAML cannot be read: {exc}")
+        bad = _unbuildable_date(text) if isinstance(exc, ValueError) else None
+        if bad is not None:
+            line, value = bad
+            found.problem(
+                "parse_error",
+                line,
+                None,
+                f"the YAML cannot be read: {value!r} is written like a date but is none "
+                f"({exc}); correct it, or put it in quotes to keep it as text",
+            )
+        else:
+            found.problem("parse_error", None, None, f"the YAML cannot be read: {exc}")
         return {}, []
     if doc is None:
         found.problem(
@@ -594,6 +606,29 @@ def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_En
                 ]
         entries.append(entry)
     return collection, entries
+
+
+def _unbuildable_date(text: str) -> tuple[int, str] | None:
+    """Line and text of the first unquoted value YAML reads as a date but cannot build
+    (`2025-13-45`): the loader raises a bare ValueError for it, without a position."""
+    try:
+        nodes = [YAML(typ="rt").compose(text)]
+    except (YAMLError, ValueError, RecursionError):
+        return None
+    single = YAML(typ="safe", pure=True)
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, ScalarNode):
+            if str(node.tag).endswith(":timestamp"):
+                try:
+                    single.load(node.value)
+                except (YAMLError, ValueError):
+                    return node.start_mark.line + 1, str(node.value)
+        elif isinstance(node, SequenceNode):
+            nodes.extend(reversed(node.value))
+        elif isinstance(node, MappingNode):
+            nodes.extend(n for pair in reversed(node.value) for n in reversed(pair))
+    return None
 
 
 def _yaml_collection(doc: CommentedMap, found: _Findings) -> dict[str, Any]:

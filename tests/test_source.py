@@ -192,6 +192,12 @@ CASES = [
         ("missing_field", 4, "id"),
     ),
     ("csv-empty-url", "c.csv", "id,title,url\na,A,\n", ("missing_field", 2, "url")),
+    (  # YAML reads it as a date, and no such date exists
+        "impossible-date",
+        "c.yaml",
+        GOOD_YAML + "  reviewed_at: 2025-13-45\n",
+        ("parse_error", 7, None),
+    ),
     ("year-text", "c.yaml", GOOD_YAML + "  year: '2016'\n", ("wrong_type", 7, "year")),
     ("year-bool", "c.yaml", GOOD_YAML + "  year: true\n", ("wrong_type", 7, "year")),
     ("numeric-id", "c.yaml", GOOD_YAML.replace("id: hotline", "id: 42"), ("wrong_type", 4, "id")),
@@ -239,6 +245,13 @@ def test_a_quoted_year_is_told_to_lose_its_quotes(tmp_path: Path) -> None:
     assert only_problem(validate_catalog(path)).message.endswith("remove the quotes: year: 2016")
     word = write(tmp_path, "d.yaml", GOOD_YAML + "  year: soon\n")
     assert "whole number such as 2016" in only_problem(validate_catalog(word)).message
+
+
+def test_an_impossible_date_names_its_value_and_how_to_keep_it(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.yaml", GOOD_YAML + "  reviewed_at: 2025-13-45\n")
+    message = only_problem(validate_catalog(path)).message
+    assert "'2025-13-45'" in message and "month must be in 1..12" in message
+    assert "quotes" in message
 
 
 def test_csv_quoting_error_is_a_parse_error_at_its_line(tmp_path: Path) -> None:
