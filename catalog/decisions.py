@@ -34,6 +34,7 @@ from catalog.catalog_edit import FieldEdit, apply_edits
 from catalog.clock import Clock, utcnow
 from catalog.db import engine_for
 from catalog.errors import ConfigError, LinkhealthError
+from catalog.model import Resource
 from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, load_catalogs
 from catalog.sync import SyncResult, sync_catalogs
@@ -101,7 +102,7 @@ def accept_redirect(
             f"`linkhealth resource {resource.rid}` shows what its link does"
         )
     return _change_url(
-        settings, engine, resource, target, ACCEPT_REDIRECT, by, reason, dry_run, clock
+        settings, engine, resource, target, ACCEPT_REDIRECT, by, reason, dry_run, clock, True
     )
 
 
@@ -134,7 +135,9 @@ def replace_url(
     problem = parse_url(url)
     if isinstance(problem, UrlProblem):
         raise ConfigError(f"{url!r} cannot replace the URL: {problem.reason}")
-    return _change_url(settings, engine, resource, url, REPLACE_URL, by, reason, dry_run, clock)
+    return _change_url(
+        settings, engine, resource, url, REPLACE_URL, by, reason, dry_run, clock, archive
+    )
 
 
 def mark_reviewed(
@@ -310,13 +313,25 @@ def _change_url(
     reason: str | None,
     dry_run: bool,
     clock: Clock,
+    from_link: bool = False,
 ) -> DecisionResult:
+    """`from_link`: `url` comes from what checks found at the stored URL (its redirect or
+    archived copy), so it is refused when the file has since been given another URL."""
     path = _editable(resource)
     if path is None:
         raise ConfigError(
             f"{_name(resource)} comes from {resource.path}, which is not an editable catalog "
             "file (.yaml, .yml or .csv that exists); edit the URL there by hand"
         )
+    if from_link:
+        entry = _entry_in_file(path, resource.rid)
+        if entry is not None and entry.url != resource.url:
+            raise LinkhealthError(
+                f"{path}:{entry.line}: the entry {resource.rid!r} now has the URL {entry.url}, not "
+                f"{resource.url}, where {url} was found; the file was edited since the last "
+                f"check, so this is left alone (`linkhealth recheck {resource.rid}` checks "
+                "the new URL)"
+            )
     if url == resource.url:
         return DecisionResult(resource, kind, f"{_name(resource)} already uses {url}", "", dry_run)
     edit = FieldEdit(resource.rid, "url", url)
@@ -339,6 +354,14 @@ def _change_url(
     sync = _resync(settings, engine, path, now)
     message = f"changed the URL of {_name(resource)} to {url} in {path}{shared}"
     return DecisionResult(resource, kind, message, diff, False, decision, sync)
+
+
+def _entry_in_file(path: Path, rid: str) -> Resource | None:
+    """The entry as the catalog file has it now (None: no such entry any more)."""
+    return next(
+        (r for catalog in load_catalogs([path]) for r in catalog.resources if r.id == rid),
+        None,
+    )
 
 
 def _sharing(path: Path, rid: str, url: str) -> str:

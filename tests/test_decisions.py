@@ -112,6 +112,27 @@ def test_accepting_needs_a_current_permanent_redirect(engine: Engine, settings: 
         decisions.accept_redirect(settings, "a")
 
 
+def test_accepting_refuses_when_the_file_already_names_another_url(
+    engine: Engine, settings: Settings, catalog_file: Path
+) -> None:
+    """The redirect was seen on the URL the database knows; the curator has since fixed the
+    entry by hand (not synced yet). Accepting would overwrite that fix with the old URL's
+    redirect, so it is refused and the file is left as the curator wrote it."""
+    redirect(engine)
+    hand_fixed = "https://example.org/fixed-by-hand"
+    catalog_file.write_text(catalog_file.read_text().replace(OLD, hand_fixed))
+    before = catalog_file.read_text()
+
+    for dry_run in (True, False):
+        with pytest.raises(LinkhealthError) as caught:
+            decisions.accept_redirect(settings, "a", dry_run=dry_run, clock=Ticker(days(2)))
+        assert hand_fixed in str(caught.value) and OLD in str(caught.value)
+        assert str(catalog_file) in str(caught.value)
+
+    assert catalog_file.read_text() == before
+    assert store.resource_history(engine, "a").decisions == ()
+
+
 def test_dry_run_shows_the_diff_and_changes_nothing(
     engine: Engine, settings: Settings, catalog_file: Path
 ) -> None:
