@@ -223,7 +223,7 @@ def test_snoozed_and_ignored_resources_are_still_checked(
 def test_unknown_ids_are_not_found_and_ambiguous_ones_need_a_collection(
     engine: Engine, settings: Settings
 ) -> None:
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match="`linkhealth sync` first if you added or renamed"):
         decisions.ignore(settings, "nope", reason="x")
     sync_catalogs(engine, [make_catalog("other", [make_resource("a")])], now=T0)
     with pytest.raises(ConfigError, match="several collections"):  # a usage error: exit 2

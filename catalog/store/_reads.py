@@ -94,7 +94,11 @@ def _find_resource(s: Session, rid: str, collection: str | None) -> tuple[t.Reso
     candidates = active or matches
     if not candidates:
         where = f" in collection {collection!r}" if collection else ""
-        raise NotFoundError(f"no resource with id {rid!r}{where}; check the catalog file")
+        raise NotFoundError(
+            f"no resource with id {rid!r}{where} in the database; check the id (ids are "
+            "case-sensitive), or run `linkhealth sync` first if you added or renamed the "
+            "entry in the catalog file since the last sync"
+        )
     if len(candidates) > 1:
         keys = ", ".join(sorted(key for _, key, _ in candidates))
         # It exists: naming it without its collection is a usage error (exit 2), not 4.
