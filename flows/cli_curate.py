@@ -36,9 +36,15 @@ ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why (kept with 
 
 
 def _settings(config: Path | None, db: str | None, catalogs: list[Path] | None) -> Settings:
-    return load_settings(config).with_overrides(
+    """The settings, once their database is known to exist (exit 3, naming where it was
+    looked for, rather than an empty database created in the wrong folder)."""
+    from catalog.db import existing_database
+
+    settings = load_settings(config).with_overrides(
         database_url=db, catalogs=tuple(catalogs) if catalogs else None
     )
+    existing_database(settings.database_url)
+    return settings
 
 
 def _say(result: object) -> None:

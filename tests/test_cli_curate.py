@@ -228,3 +228,23 @@ def test_an_edit_without_a_prefect_server_says_how_to_check_it(
     assert result.exit_code == 0, result.output
     assert "`linkhealth recheck --changed` checks the edit" in result.stdout
     assert "reviewed_at:" in catalog_file.read_text()
+
+
+def test_a_decision_without_a_database_says_where_it_looked_and_creates_none(
+    tmp_path: Path, catalog_file: Path
+) -> None:
+    missing = tmp_path / "elsewhere" / "linkhealth.db"
+    missing.parent.mkdir()
+    for args in (
+        ["mark-reviewed", "a"],
+        ["snooze", "a", "--until", "2099-01-01", "--reason", "rebuild"],
+        ["ignore", "a", "--reason", "login wall"],
+        ["replace-url", "a", NEW],
+    ):
+        result = runner.invoke(
+            app, [*args, "--db", f"sqlite:///{missing}", "--catalog", str(catalog_file)]
+        )
+        assert result.exit_code == 3, args
+        assert f"no database at {missing}" in result.stderr
+    assert not missing.exists()
+    assert f"url: {OLD}" in catalog_file.read_text()
