@@ -58,6 +58,8 @@ _NULL_VALUE = re.compile(r"^[^#\n]*:[ \t]+(null|Null|NULL|~)[ \t]*(?:#.*)?$", re
 #: Comment lines and a `---` line before the document: ruamel drops such comments, so they are
 #: kept aside and put back verbatim.
 _PREAMBLE = re.compile(r"\A(?:[ \t]*(?:#.*)?\n)*---[ \t]*(?:#.*)?\n")
+#: A `...` line that ends the document, and comment lines after it: ruamel drops both.
+_POSTAMBLE = re.compile(r"^\.\.\.[ \t]*(?:#.*)?(?:\n[ \t]*(?:#.*)?)*\n?\Z", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -296,8 +298,11 @@ def _edit_yaml(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, 
     text = text.replace("\r\n", "\n")
     preamble = _PREAMBLE.match(text)
     head = preamble.group(0) if preamble else ""
+    postamble = _POSTAMBLE.search(text, len(head))
+    tail = postamble.group(0) if postamble else ""
+    body = text[len(head) : len(text) - len(tail)]
     try:
-        yaml, doc = _yaml_for(text[len(head) :])
+        yaml, doc = _yaml_for(body)
     except (YAMLError, ValueError, RecursionError):
         raise _unusable(path) from None
     items = doc.get("resources") if isinstance(doc, CommentedMap) else None
@@ -318,8 +323,7 @@ def _edit_yaml(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, 
         return text.replace("\n", newline), []
     out = io.StringIO()
     yaml.dump(doc, out)
-    body = _keep_layout(text[len(head) :], out.getvalue())
-    return (head + body).replace("\n", newline), changed
+    return (head + _keep_layout(body, out.getvalue()) + tail).replace("\n", newline), changed
 
 
 def _layout_key(line: str) -> str:

@@ -373,3 +373,17 @@ def test_lists_indented_unlike_the_resources_list_are_left_as_written(tmp_path: 
     ]
     resource = next(r for r in load_catalog(path).resources if r.id == "a")
     assert resource.languages == ("en", "es")
+
+
+def test_a_document_end_marker_and_the_comments_after_it_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "ended.yaml"
+    path.write_text(
+        "resources:\n- id: a\n  title: A\n  url: http://a.example/\n...\n# signed off: ana\n"
+    )
+
+    result = apply_edits(path, [FieldEdit("a", "title", "Alpha")])
+
+    assert changed_lines(result) == ["-  title: A", "+  title: Alpha"]
+    assert path.read_text().endswith(
+        "  title: Alpha\n  url: http://a.example/\n...\n# signed off: ana\n"
+    )
