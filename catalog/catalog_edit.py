@@ -294,7 +294,9 @@ def _yaml_for(text: str) -> tuple[YAML, Any]:
 
 
 def _edit_yaml(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, list[FieldEdit]]:
-    newline = "\r\n" if "\r\n" in text else "\n"
+    original = text
+    crlf = text.count("\r\n")
+    newline = "\r\n" if crlf * 2 > text.count("\n") else "\n"  # for new lines: the most used
     text = text.replace("\r\n", "\n")
     preamble = _PREAMBLE.match(text)
     head = preamble.group(0) if preamble else ""
@@ -320,30 +322,32 @@ def _edit_yaml(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, 
         if _set_yaml_field(entry, edit.field, value):
             changed.append(edit)
     if not changed:
-        return text.replace("\n", newline), []
+        return original, []
     out = io.StringIO()
     yaml.dump(doc, out)
-    return (head + _keep_layout(body, out.getvalue()) + tail).replace("\n", newline), changed
+    new = (head + out.getvalue() + tail).replace("\n", newline)
+    return _keep_layout(original, new, newline), changed
 
 
 def _layout_key(line: str) -> str:
     return " ".join(line.split())
 
 
-def _keep_layout(old: str, new: str) -> str:
-    """`new`, with every line that differs from its line in `old` only in spacing put back
-    as `old` has it.
+def _keep_layout(old: str, new: str, newline: str = "\n") -> str:
+    """`new`, with every line that differs from its line in `old` only in spacing or its
+    line ending put back as `old` has it.
 
     ruamel writes one indentation for every list of the file and moves comments that
-    follow a re-indented item; a file whose nested lists are indented unlike its
-    `resources` list would otherwise change in entries nobody edited. The result is
-    used only when it holds the same data as `new`.
+    follow a re-indented item, and the edit writes one line ending; a file whose nested
+    lists are indented unlike its `resources` list, or whose lines end in CRLF and LF
+    alike, would otherwise change in entries nobody edited. The result is used only when
+    it holds the same data as `new`.
     """
     if old == new:
         return new
     before, after = old.splitlines(keepends=True), new.splitlines(keepends=True)
     if before and not before[-1].endswith("\n"):
-        before[-1] += "\n"  # an old last line may be followed by new ones
+        before[-1] += newline  # an old last line may be followed by new ones
     keys_before = [_layout_key(line) for line in before]
     keys_after = [_layout_key(line) for line in after]
     start, shortest = 0, min(len(before), len(after))

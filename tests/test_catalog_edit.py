@@ -267,6 +267,23 @@ def test_windows_line_endings_are_kept(tmp_path: Path) -> None:
     assert data.count(b"\n") == data.count(b"\r\n")
 
 
+def test_mixed_line_endings_stay_as_they_were_on_the_lines_not_edited(tmp_path: Path) -> None:
+    # Edited on Windows and on Linux: most lines end in LF, two in CRLF.
+    path = tmp_path / "mixed.yaml"
+    path.write_bytes(
+        b"resources:\n- id: a\r\n  title: A\r\n  url: http://a.example/\n"
+        b"- id: b\n  title: B\n  url: http://b.example/\n"
+    )
+
+    result = apply_edits(path, [FieldEdit("b", "title", "Bee"), FieldEdit("b", "year", 2020)])
+
+    assert changed_lines(result) == ["-  title: B", "+  title: Bee", "+  year: 2020"]
+    assert path.read_bytes() == (
+        b"resources:\n- id: a\r\n  title: A\r\n  url: http://a.example/\n"
+        b"- id: b\n  title: Bee\n  url: http://b.example/\n  year: 2020\n"
+    )
+
+
 def test_a_file_that_is_not_a_catalog_format_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "links.txt"
     path.write_text("id,title,url\n")
