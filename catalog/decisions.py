@@ -33,7 +33,7 @@ from catalog import store
 from catalog.catalog_edit import FieldEdit, apply_edits
 from catalog.clock import Clock, utcnow
 from catalog.db import engine_for
-from catalog.errors import ConfigError, LinkhealthError
+from catalog.errors import ConfigError, LinkhealthError, NotFoundError
 from catalog.model import Resource
 from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, load_catalogs
@@ -196,6 +196,16 @@ def mark_reviewed(
     )
 
 
+def _in_catalog(resource: store.ResourceRecord) -> store.ResourceRecord:
+    """A set-aside only means something for an entry still in the catalog."""
+    if resource.removed_at is not None:
+        raise NotFoundError(
+            f"{_name(resource)} was removed from the catalog on {resource.removed_at.date()} "
+            f"({resource.path}), so it is in no action queue; check the id"
+        )
+    return resource
+
+
 def _why(reason: str) -> str:
     """A set-aside hides a resource from the queue: the next curator must learn why."""
     if not reason.strip():
@@ -216,7 +226,7 @@ def snooze(
     """Leave the action queue until `until` (a date means its start, UTC); still checked."""
     reason = _why(reason)
     engine = engine_for(settings.database_url)
-    resource = store.find_resource(engine, rid, collection=collection)
+    resource = _in_catalog(store.find_resource(engine, rid, collection=collection))
     now = clock()
     end = _moment(until)
     if end <= now:
@@ -247,7 +257,7 @@ def ignore(
     """Leave the action queue until `unignore` (e.g. a known login wall); still checked."""
     reason = _why(reason)
     engine = engine_for(settings.database_url)
-    resource = store.find_resource(engine, rid, collection=collection)
+    resource = _in_catalog(store.find_resource(engine, rid, collection=collection))
     now = clock()
     decision = store.record_decision(
         engine,

@@ -210,6 +210,19 @@ def test_ignore_and_unignore(engine: Engine, settings: Settings) -> None:
     assert kinds == [("unignore", "bo"), ("ignore", "ann")]
 
 
+def test_an_entry_removed_from_the_catalog_cannot_be_set_aside(
+    engine: Engine, settings: Settings, catalog_file: Path
+) -> None:
+    write_catalog(catalog_file, [{"id": "b", "title": "Portal", "url": "https://example.org/b"}])
+    sync_catalogs(engine, load_catalogs([catalog_file]), now=days(1))
+
+    with pytest.raises(NotFoundError, match="removed from the catalog"):
+        decisions.ignore(settings, "a", reason="login wall")
+    with pytest.raises(NotFoundError, match="removed from the catalog"):
+        decisions.snooze(settings, "a", until=days(30), reason="rebuild", clock=Ticker(days(2)))
+    assert store.resource_history(engine, "a").decisions == ()
+
+
 def test_snoozed_and_ignored_resources_are_still_checked(
     engine: Engine, settings: Settings
 ) -> None:
