@@ -329,8 +329,13 @@ def _edit_yaml(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, 
     return _keep_layout(original, new, newline), changed
 
 
+#: An empty value however it is spelt (`key:`, `key: ~`, `key: null`): the file may mix them,
+#: the dump writes one.
+_NULL_SPELLING = re.compile(r"^([^#'\"]*:)[ \t]+(?:~|null|Null|NULL)(?=[ \t]*(?:#|$))")
+
+
 def _layout_key(line: str) -> str:
-    return " ".join(line.split())
+    return _NULL_SPELLING.sub(r"\1", " ".join(line.split()))
 
 
 def _keep_layout(old: str, new: str, newline: str = "\n") -> str:

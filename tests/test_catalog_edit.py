@@ -404,3 +404,16 @@ def test_a_document_end_marker_and_the_comments_after_it_are_kept(tmp_path: Path
     assert path.read_text().endswith(
         "  title: Alpha\n  url: http://a.example/\n...\n# signed off: ana\n"
     )
+
+
+def test_empty_values_keep_the_way_each_was_written(tmp_path: Path) -> None:
+    path = tmp_path / "nulls.yaml"
+    path.write_text(
+        "resources:\n"
+        "- id: a\n  title: A\n  url: http://a.example/\n  year:\n"
+        "- id: b\n  title: B\n  url: http://b.example/\n  year: ~   # unknown\n"
+    )
+
+    result = apply_edits(path, [FieldEdit("a", "url", "https://a.example/")])
+
+    assert changed_lines(result) == ["-  url: http://a.example/", "+  url: https://a.example/"]
