@@ -334,8 +334,14 @@ def _edit_yaml(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, 
 _NULL_SPELLING = re.compile(r"^([^#'\"]*:)[ \t]+(?:~|null|Null|NULL)(?=[ \t]*(?:#|$))")
 
 
+#: Spacing inside flow lists and mappings (`[ en,  es ]`), which the dump writes its own way.
+_FLOW_SPACING = re.compile(r"\s*([\[\]{},])\s*")
+
+
 def _layout_key(line: str) -> str:
-    return _NULL_SPELLING.sub(r"\1", " ".join(line.split()))
+    """The line without what the dump may re-space: two lines with one key may still
+    differ in data (`A, B` and `A,B`), which `_keep_layout`'s final check catches."""
+    return _FLOW_SPACING.sub(r"\1", _NULL_SPELLING.sub(r"\1", " ".join(line.split())))
 
 
 def _keep_layout(old: str, new: str, newline: str = "\n") -> str:

@@ -417,3 +417,20 @@ def test_empty_values_keep_the_way_each_was_written(tmp_path: Path) -> None:
     result = apply_edits(path, [FieldEdit("a", "url", "https://a.example/")])
 
     assert changed_lines(result) == ["-  url: http://a.example/", "+  url: https://a.example/"]
+
+
+def test_flow_lists_keep_their_spacing_and_a_respaced_edit_still_lands(tmp_path: Path) -> None:
+    path = tmp_path / "flow.yaml"
+    path.write_text(
+        "resources:\n"
+        "- id: a\n  title: A\n  url: http://a.example/\n  languages: [ en,  es ]\n  tags: [ ]\n"
+        "- id: b\n  title: 'Hotline, 24/7'\n  url: http://b.example/\n"
+    )
+
+    result = apply_edits(path, [FieldEdit("b", "url", "https://b.example/")])
+    assert changed_lines(result) == ["-  url: http://b.example/", "+  url: https://b.example/"]
+
+    # Only the spacing after the comma changes: the edit must not be taken for layout.
+    apply_edits(path, [FieldEdit("b", "title", "Hotline,24/7")])
+    resource = next(r for r in load_catalog(path).resources if r.id == "b")
+    assert resource.title == "Hotline,24/7"
