@@ -209,7 +209,16 @@ def _place(
     if kind == "url_edited":
         return "catalog_edits", "URL edited.", text_of(d.get("old")), text_of(d.get("new"))
     if kind == "fields_edited":
-        names = ", ".join(str(f) for f in d.get("fields") or ())
+        fields = [str(f) for f in d.get("fields") or ()]
+        names = ", ".join(f for f in fields if f != "id")
+        if "id" in fields:  # a rename (catalog.sync)
+            old = (d.get("old") or {}).get("id")
+            return (
+                "catalog_edits",
+                f"Renamed from {old}" + (f"; edited: {names}." if names else "."),
+                None,
+                None,
+            )
         return "catalog_edits", f"Edited: {names}." if names else "Edited.", None, None
     return None
 

@@ -781,6 +781,27 @@ def test_a_moved_first_hop_and_its_new_end_are_listed_once(data: ReportData) -> 
     assert item.after == "https://ok.example.org/b"
 
 
+def test_a_renamed_entry_says_which_id_it_had(data: ReportData) -> None:
+    row = next(r for r in data.resources if r.resource_id == "a-ok-1")
+    last = max(e.id for e in data.changes)
+    details = {
+        "id": "a-ok-1",
+        "fields": ["id", "title"],
+        "old": {"id": "a-first", "title": "Old"},
+        "new": {"id": "a-ok-1", "title": "New"},
+    }
+    renamed = EventRow(
+        last + 1, fx.NOW, "fields_edited", None, row.pk, row.link_id, details, "a-ok-1"
+    )
+    changes = build_context(
+        dataclasses.replace(data, changes=(*data.changes, renamed)), now=fx.NOW
+    ).changes
+    assert changes is not None
+    section = next(s for s in changes.sections if s.key == "catalog_edits")
+    (item,) = [i for i in section.items if i.resource_id == "a-ok-1"]
+    assert item.summary == "Renamed from a-first; edited: title."
+
+
 def test_content_change_shows_title_and_size_before_and_after(ctx: ReportContext) -> None:
     assert ctx.changes is not None
     section = next(s for s in ctx.changes.sections if s.key == "content_changed")
