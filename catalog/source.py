@@ -520,12 +520,16 @@ def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_En
                     f"(the parser reached the end of the file at line {ended})"
                 )
                 mark = exc.context_mark
+        fix = (
+            "fix the YAML near this line (often indentation, quotes, a stray ':' or a repeated key)"
+        )
+        if "'\\t'" in str(exc.problem) or "tab character" in str(exc.problem):
+            fix = "indent with spaces, not tabs (an editor may show a tab as spaces)"
         found.problem(
             "parse_error",
             mark.line + 1 if mark is not None else None,
             None,
-            f"the YAML cannot be read: {what}; fix the YAML near this line "
-            "(often indentation, quotes, a stray ':' or a repeated key)",
+            f"the YAML cannot be read: {what}; {fix}",
         )
         return {}, []
     except (YAMLError, ValueError, RecursionError) as exc:

@@ -254,6 +254,13 @@ def test_an_impossible_date_names_its_value_and_how_to_keep_it(tmp_path: Path) -
     assert "quotes" in message
 
 
+def test_a_tab_used_for_indentation_is_named_as_such(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.yaml", GOOD_YAML + "\tyear: 2016\n")
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line) == ("parse_error", 7)
+    assert "indent with spaces, not tabs" in problem.message
+
+
 def test_csv_quoting_error_is_a_parse_error_at_its_line(tmp_path: Path) -> None:
     path = write(tmp_path, "c.csv", 'id,title,url\na,A,https://a.org/\nb,"B"x,https://b.org/\n')
     assert located(validate_catalog(path).problems) == {("parse_error", 3, None)}
