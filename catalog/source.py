@@ -704,6 +704,20 @@ def _csv_entries(text: str, path: Path, found: _Findings) -> tuple[dict[str, Any
 
 def _csv_header(row: list[str], line: int, found: _Findings) -> list[tuple[int, str]]:
     """Map cells to field names; an empty list means the header is unusable."""
+    named = [cell.strip() for cell in row if cell.strip()]
+    for sep in (";", "\t"):
+        if len(named) == 1 and {"id", "title", "url"} <= {
+            part.strip().lower() for part in named[0].split(sep)
+        }:
+            found.problem(
+                "bad_structure",
+                line,
+                None,
+                f"the header {named[0]!r} is one column: the file is separated by {sep!r}; "
+                "a catalog CSV separates its columns with commas (save it as 'CSV UTF-8 "
+                "(Comma delimited)', or merge it with `linkhealth catalog import-csv`)",
+            )
+            return []
     columns: list[tuple[int, str]] = []
     names: set[str] = set()
     usable = True

@@ -261,6 +261,14 @@ def test_a_tab_used_for_indentation_is_named_as_such(tmp_path: Path) -> None:
     assert "indent with spaces, not tabs" in problem.message
 
 
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_csv_separated_by_semicolons_or_tabs_says_so(tmp_path: Path, sep: str) -> None:
+    path = write(tmp_path, "c.csv", f"id{sep}title{sep}url\na{sep}A{sep}https://a.org/\n")
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line) == ("bad_structure", 1)
+    assert f"separated by {sep!r}" in problem.message and "commas" in problem.message
+
+
 def test_csv_quoting_error_is_a_parse_error_at_its_line(tmp_path: Path) -> None:
     path = write(tmp_path, "c.csv", 'id,title,url\na,A,https://a.org/\nb,"B"x,https://b.org/\n')
     assert located(validate_catalog(path).problems) == {("parse_error", 3, None)}
