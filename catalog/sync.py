@@ -7,7 +7,9 @@ resources tables brought in line (one transaction per catalog, through
 A resource is identified by (collection key, curator id). Removal is a soft
 delete, so history survives and an entry put back later is "added" again. An id changed
 by hand (the entry keeps its URL, no other new or removed entry has that URL) is a rename:
-the row keeps its decisions and events and gets a `fields_edited` event for `id`. Only
+the row keeps its decisions and events and gets a `fields_edited` event for `id`. Likewise
+an entry that left one catalog for another synced with it (same id, same URL) moves there
+with its row (`fields_edited` for `collection`). Only
 the catalogs passed in are reconciled: a catalog left out of a run keeps its
 resources untouched, except that a file deleted from a catalog folder passed in as
 `folders` is reconciled as empty (its entries are removed; put back, they return).
@@ -60,6 +62,8 @@ class SyncChange:
             return (
                 f"{where}: URL changed from {self.details.get('old')} to {self.details.get('new')}"
             )
+        if self.kind == FIELDS_EDITED and "collection" in self.fields:
+            return f"{where}: moved from {self.details.get('old', {}).get('collection')}"
         if self.kind == FIELDS_EDITED:
             others = [f for f in self.fields if f != "id"]
             if len(others) < len(self.fields):
@@ -119,9 +123,12 @@ def sync_catalogs(
     """Reconcile `catalogs`; `folders` are the catalog folders they were read from."""
     catalogs = [*catalogs, *_deleted_from(engine, folders, {c.key for c in catalogs})]
     found = _Found(now, run_id)
+    moves = _moves(engine, catalogs)
     for catalog in catalogs:
+        moved_in = {rid: m for (key, rid), m in moves.items() if key == catalog.key}
+        moved_out = {m.row.rid for m in moves.values() if m.source == catalog.key}
         with store.write_session(engine) as session:
-            _sync_one(session, catalog, now=now, found=found)
+            _sync_one(session, catalog, now=now, found=found, moved=(moved_in, moved_out))
     if catalogs:
         store.refresh_staleness(
             engine,
@@ -152,6 +159,45 @@ def _deleted_from(engine: Engine, folders: Iterable[str | Path], loaded: set[str
         for key, path, data in store.collection_files(engine)
         if key not in loaded and path.resolve().parent in where and not path.exists()
     ]
+
+
+@dataclass(frozen=True)
+class _Move:
+    """An entry that left catalog `source` for another: its stored row moves along."""
+
+    source: str
+    row: store.StoredResource
+
+
+def _moves(engine: Engine, catalogs: Sequence[Catalog]) -> dict[tuple[str, str], _Move]:
+    """(catalog key, id) -> the entry's row in the catalog it left, for ids that left exactly
+    one of `catalogs` for exactly one other this sync, with the URL as it was."""
+    urls = {c.key: {r.id: r.url for r in reversed(c.resources)} for c in catalogs}
+    moves: dict[tuple[str, str], _Move] = {}
+    with store.read_session(engine) as s:
+        ids = store.collection_ids(s, list(urls))
+        known = {key: store.stored_rids(s, cid) for key, cid in ids.items()}
+        left: dict[str, list[str]] = {}
+        for key, rids in known.items():
+            for rid, active in rids.items():
+                if active and rid not in urls[key]:
+                    left.setdefault(rid, []).append(key)
+        came: dict[str, list[str]] = {}
+        for key, entries in urls.items():
+            for rid in entries:
+                if rid in left and rid not in known.get(key, {}):
+                    came.setdefault(rid, []).append(key)
+        by_source: dict[str, list[tuple[str, str]]] = {}
+        for rid, targets in came.items():
+            if len(targets) == 1 and len(left[rid]) == 1:
+                by_source.setdefault(left[rid][0], []).append((rid, targets[0]))
+        for source, pairs in by_source.items():
+            rows = {r.rid: r for r in store.stored_resources(s, ids[source], [r for r, _ in pairs])}
+            for rid, target in pairs:
+                row = rows.get(rid)
+                if row is not None and row.url == urls[target][rid]:
+                    moves[(target, rid)] = _Move(source, row)
+    return moves
 
 
 @dataclass
@@ -190,12 +236,24 @@ class _Found:
             self.listed.append(SyncChange(key, rid, kind, fields, details=details))
 
 
-def _sync_one(s: Session, catalog: Catalog, *, now: datetime, found: _Found) -> None:
+def _sync_one(
+    s: Session,
+    catalog: Catalog,
+    *,
+    now: datetime,
+    found: _Found,
+    moved: tuple[Mapping[str, _Move], set[str]] = ({}, set()),
+) -> None:
     """Diff the catalog against its stored rows and write the differences, a chunk of
-    entries at a time, in one transaction; removals last. Events follow catalog order."""
+    entries at a time, in one transaction; removals last. Events follow catalog order.
+    `moved`: the entries that came from other catalogs, and the ids that left for one."""
+    moved_in, moved_out = moved
     collection_id = store.upsert_collection(s, catalog, jsonable(catalog.collection), now=now)
     known = store.stored_rids(s, collection_id)
-    renamed = _renames(s, collection_id, catalog, known)
+    renamed = _renames(
+        s, collection_id, catalog, {k: v for k, v in known.items() if k not in moved_out}
+    )
+    renamed = {rid: row for rid, row in renamed.items() if rid not in moved_in}
     seen: set[str] = set()
 
     def first_entries() -> Iterator[Resource]:
@@ -208,8 +266,10 @@ def _sync_one(s: Session, catalog: Catalog, *, now: datetime, found: _Found) -> 
         rows = store.stored_resources(s, collection_id, [r.id for r in chunk if r.id in known])
         stored = {r.rid: r for r in rows}
         stored.update((r.id, renamed[r.id]) for r in chunk if r.id in renamed)
-        _sync_chunk(s, catalog.key, collection_id, chunk, stored, now, found)
-    old_ids = {row.rid for row in renamed.values()}
+        stored.update((r.id, moved_in[r.id].row) for r in chunk if r.id in moved_in)
+        sources = {r.id: moved_in[r.id].source for r in chunk if r.id in moved_in}
+        _sync_chunk(s, catalog.key, collection_id, chunk, stored, now, found, sources)
+    old_ids = {row.rid for row in renamed.values()} | moved_out
     gone = [
         rid for rid, active in known.items() if active and rid not in seen and rid not in old_ids
     ]
@@ -254,8 +314,11 @@ def _sync_chunk(
     stored: Mapping[str, store.StoredResource],
     now: datetime,
     found: _Found,
+    sources: Mapping[str, str] | None = None,
 ) -> None:
-    """Write links, new rows, updated rows and line numbers, then the chunk's events."""
+    """Write links, new rows, updated rows and line numbers, then the chunk's events.
+    `sources`: id -> the catalog an entry moved here from (its row in `stored`)."""
+    sources = sources or {}
     writes: list[tuple[Resource, dict[str, Any], store.StoredResource | None]] = []
     lines: dict[int, int | None] = {}
     for res in chunk:
@@ -263,6 +326,7 @@ def _sync_chunk(
         old = stored.get(res.id)
         if (
             old is not None
+            and res.id not in sources
             and old.removed_at is None
             and old.url == res.url
             and not changed_fields(old.fields, data)
@@ -291,6 +355,9 @@ def _sync_chunk(
         store.insert_resources(s, collection_id, [w for w in to_write if w.id is None], now=now)
     )
     updated = iter(store.update_resources(s, [w for w in to_write if w.id is not None], now=now))
+    store.move_resources(
+        s, [w.id for w in to_write if w.id is not None and w.resource.id in sources], collection_id
+    )
     store.update_lines(s, lines)
 
     events: list[store.NewEvent] = []
@@ -309,7 +376,12 @@ def _sync_chunk(
         if old.url != res.url:
             record(URL_EDITED, res.id, row, _url_details(old, res))
         edited = changed_fields(old.fields, data)
-        if edited:
+        if res.id in sources:
+            details = _fields_details(old.fields, data, edited)
+            details["fields"].insert(0, "collection")
+            details["old"]["collection"], details["new"]["collection"] = sources[res.id], key
+            record(FIELDS_EDITED, res.id, row, details)
+        elif edited:
             record(FIELDS_EDITED, res.id, row, _fields_details(old.fields, data, edited))
     store.add_events(s, events)
 

@@ -210,15 +210,16 @@ def _place(
         return "catalog_edits", "URL edited.", text_of(d.get("old")), text_of(d.get("new"))
     if kind == "fields_edited":
         fields = [str(f) for f in d.get("fields") or ()]
-        names = ", ".join(f for f in fields if f != "id")
-        if "id" in fields:  # a rename (catalog.sync)
-            old = (d.get("old") or {}).get("id")
-            return (
-                "catalog_edits",
-                f"Renamed from {old}" + (f"; edited: {names}." if names else "."),
-                None,
-                None,
-            )
+        names = ", ".join(f for f in fields if f not in ("id", "collection"))
+        for field, verb in (("collection", "Moved"), ("id", "Renamed")):
+            if field in fields:  # an entry that moved to another file, or a rename (sync)
+                old = (d.get("old") or {}).get(field)
+                return (
+                    "catalog_edits",
+                    f"{verb} from {old}" + (f"; edited: {names}." if names else "."),
+                    None,
+                    None,
+                )
         return "catalog_edits", f"Edited: {names}." if names else "Edited.", None, None
     return None
 

@@ -781,7 +781,7 @@ def test_a_moved_first_hop_and_its_new_end_are_listed_once(data: ReportData) -> 
     assert item.after == "https://ok.example.org/b"
 
 
-def test_a_renamed_entry_says_which_id_it_had(data: ReportData) -> None:
+def test_a_renamed_or_moved_entry_says_what_it_was(data: ReportData) -> None:
     row = next(r for r in data.resources if r.resource_id == "a-ok-1")
     last = max(e.id for e in data.changes)
     details = {
@@ -800,6 +800,18 @@ def test_a_renamed_entry_says_which_id_it_had(data: ReportData) -> None:
     section = next(s for s in changes.sections if s.key == "catalog_edits")
     (item,) = [i for i in section.items if i.resource_id == "a-ok-1"]
     assert item.summary == "Renamed from a-first; edited: title."
+
+    moved = dict(details, fields=["collection"], old={"collection": "extra"}, new={})
+    changes = build_context(
+        dataclasses.replace(
+            data, changes=(*data.changes, dataclasses.replace(renamed, details=moved))
+        ),
+        now=fx.NOW,
+    ).changes
+    assert changes is not None
+    section = next(s for s in changes.sections if s.key == "catalog_edits")
+    (item,) = [i for i in section.items if i.resource_id == "a-ok-1"]
+    assert item.summary == "Moved from extra."
 
 
 def test_content_change_shows_title_and_size_before_and_after(ctx: ReportContext) -> None:

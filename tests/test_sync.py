@@ -302,3 +302,35 @@ def test_a_file_deleted_from_a_catalog_folder_has_its_entries_removed(
     assert [(c.id, c.kind) for c in back.changes] == [("x", "added")]
     assert sync_catalogs(engine, [toolkit], now=days(3)).changes == ()
     assert active_rids(engine, "extra") == {"x"}
+
+
+@pytest.mark.parametrize("target_first", [True, False])
+def test_an_entry_moved_to_another_catalog_file_keeps_its_decisions(
+    engine: Engine, target_first: bool
+) -> None:
+    extra = make_catalog("extra", [make_resource("x"), make_resource("y")])
+    sync_catalogs(engine, [TOOLKIT, extra], now=T0)
+    old = store.find_resource(engine, "x", collection="extra")
+    store.record_decision(
+        engine,
+        old.id,
+        "snooze",
+        by="ana",
+        at=T0,
+        reason="rebuild",
+        resource_changes={"snoozed_until": days(30), "snooze_reason": "rebuild"},
+    )
+    toolkit = replace(TOOLKIT, resources=(*TOOLKIT.resources, make_resource("x")))
+    catalogs = [toolkit, without(extra, "x")]
+
+    result = sync_catalogs(engine, catalogs if target_first else catalogs[::-1], now=days(1))
+
+    (change,) = result.changes
+    assert (change.collection, change.id, change.kind) == ("toolkit", "x", "fields_edited")
+    assert change.describe() == "toolkit/x: moved from extra"
+    assert result.removed == result.added == 0
+    assert active_rids(engine, "toolkit") == {"a", "b", "x"}
+    assert active_rids(engine, "extra") == {"y"}
+    new = store.find_resource(engine, "x", collection="toolkit")
+    assert new.id == old.id and new.snooze_reason == "rebuild"
+    assert count(engine, t.Resource) == 4

@@ -41,6 +41,21 @@ def collection_files(engine: Engine) -> list[tuple[str, Path, dict[str, Any]]]:
         return [(key, Path(path), dict(data or {})) for key, path, data in rows]
 
 
+def collection_ids(s: Session, keys: Sequence[str]) -> dict[str, int]:
+    """Collection key -> id, for the keys that have a row."""
+    rows = s.execute(select(t.Collection.key, t.Collection.id).where(t.Collection.key.in_(keys)))
+    return {key: cid for key, cid in rows}
+
+
+def move_resources(s: Session, resource_ids: Sequence[int], collection_id: int) -> None:
+    """Rows of entries that moved to another catalog file: they belong to its collection."""
+    table = table_of(t.Resource)
+    for chunk in chunks(list(resource_ids)):
+        s.connection().execute(
+            table.update().where(table.c.id.in_(chunk)).values(collection_id=collection_id)
+        )
+
+
 def stored_rids(s: Session, collection_id: int) -> dict[str, bool]:
     """Every resource id the collection has rows for -> whether the row is active (not
     removed): what sync needs of the rows before it reads them a chunk at a time."""
