@@ -21,6 +21,12 @@ from reports.context import (
     when,
 )
 
+#: Outcomes of a run that reached no site: the offline tries, and the verdicts given without
+#: a request (an address that is not a web address, or a private IP address).
+_NO_REQUEST_NEEDED = frozenset(
+    o.value for o in (Outcome.NETWORK_UNAVAILABLE, Outcome.INVALID_URL, Outcome.PRIVATE_ADDRESS)
+)
+
 
 def health_trend(runs: Sequence[RunInfo], now: datetime, days: int = 90) -> Trend | None:
     points = []
@@ -33,6 +39,10 @@ def health_trend(runs: Sequence[RunInfo], now: datetime, days: int = 90) -> Tren
                 severity = Severity.UNKNOWN
             buckets[severity.value] += count
         checked = sum(buckets[s.value] for s in Severity if s is not Severity.UNKNOWN)
+        if run.network_unavailable and set(run.counts) <= _NO_REQUEST_NEEDED:
+            # Offline: the only verdicts are those reached without asking any site (an
+            # invalid URL), which would draw the night as 100% failing.
+            checked = 0
         points.append(
             TrendPoint(
                 run_id=run.id,

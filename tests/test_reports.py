@@ -870,6 +870,32 @@ def test_trend_sentence_claims_a_change_only_between_two_runs_that_checked() -> 
     assert _trend_of(offline, offline) == "2 runs, none of which could check any link."
 
 
+def test_a_night_without_network_is_no_point_of_the_trend_even_with_an_invalid_url() -> None:
+    """An invalid URL gets its verdict without a request, so an offline run stores it
+    beside the network_unavailable tries; that one verdict is no check of the links. As
+    a point it drew the night as "OK 0%, failing 100%": the outage blamed on the sites."""
+    offline = {"network_unavailable": 206, "invalid_url": 1}
+    assert _trend_of({"ok": 3, "invalid_url": 1}, offline) == (
+        "2 runs from 2026-12-02 to 2026-12-03; only run 1 could check links: "
+        "75% of links OK, 25% failing."
+    )
+    start = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    info = RunInfo(
+        id=1,
+        trigger="schedule",
+        status="completed",
+        started_at=start,
+        finished_at=start + timedelta(minutes=5),
+        urls_planned=207,
+        urls_checked=207,
+        network_unavailable=True,
+        duration_s=300.0,
+        counts=offline,
+    )
+    trend = health_trend([info], start + timedelta(hours=1))
+    assert trend is not None and trend.points[0].checked == 0
+
+
 def test_trend_chart_is_accessible_svg_with_a_table(page: LexborHTMLParser) -> None:
     svg = page.css_first("svg.trend-chart")
     assert svg is not None and svg.attributes.get("role") == "img"
