@@ -50,7 +50,7 @@ from reports import render as render_module
 from reports.build import action_queue, with_findings
 from reports.context import Changes, Row
 from reports.publish import queue_head
-from reports.render import md_escape, md_link
+from reports.render import md_code, md_escape, md_link
 from reports.trends import health_trend
 from tests import report_fixtures as fx
 
@@ -340,6 +340,18 @@ def test_markdown_escaping_of_text_and_links() -> None:
     assert md_escape("two\nlines") == "two lines"
     assert md_link("x", None) == "x"
     assert md_link("x", "https://e.org/a b|c>") == "[x](<https://e.org/a%20b%7Cc%3E>)"
+
+
+def test_a_command_in_markdown_reads_as_typed_when_rendered() -> None:
+    """A code span shows its text as is (CommonMark decodes no entities in it): an
+    archived copy's or a cleaned URL's `&` written as `&amp;` was pasted as `&amp;`."""
+    from markdown_it import MarkdownIt
+
+    typed = "linkhealth replace-url r1 'https://e.org/p?id=1&lang=en|x<y>'"
+    table = f"| Fix |\n| --- |\n| {md_code(typed)} |\n"
+    rendered = LexborHTMLParser(MarkdownIt("commonmark").enable("table").render(table))
+    code = rendered.css_first("td code")
+    assert code is not None and code.text() == typed
 
 
 def test_markdown_lists_every_attention_row(ctx: ReportContext) -> None:
