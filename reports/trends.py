@@ -10,8 +10,8 @@ from datetime import datetime
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import ResourceRow, RunInfo
 from reports.context import (
+    BROKEN_STATE,
     GroupStats,
-    Priority,
     Row,
     Trend,
     TrendPoint,
@@ -102,7 +102,8 @@ def group_stats(
                 resources=len(members),
                 checked=len(checked),
                 ok=sum(s.outcome is not None and s.outcome.is_ok for s in checked),
-                broken=sum(r.priority is Priority.BROKEN for _, r in members),
+                # Confirmed broken as each row's badge says, soft 404s included.
+                broken=sum(r.state == BROKEN_STATE for _, r in members),
                 attention=sum(r.priority is not None for _, r in members),
                 median_ms=round(statistics.median(times)) if times else None,
             )

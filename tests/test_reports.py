@@ -923,6 +923,18 @@ def test_publisher_table_counts_and_median_response(ctx: ReportContext) -> None:
     assert stats[fx.HOSTILE].resources == 1
 
 
+def test_a_confirmed_broken_soft_404_counts_as_broken_for_its_publisher_and_host(
+    ctx: ReportContext,
+) -> None:
+    """a-hostile is a soft 404 confirmed broken: its queue group is "Page missing", but
+    its publisher's and host's "Confirmed broken" must count it, as its row's badge says
+    (and as the run's broken_increased notice does)."""
+    (row,) = [r for r in ctx.resources if r.resource_id == "a-hostile"]
+    assert (row.priority, row.state) == (Priority.SOFT_404, "broken")
+    assert {s.name: s for s in ctx.publishers}[fx.HOSTILE].broken == 1
+    assert {s.name: s for s in ctx.hosts}["soft.example.org"].broken == 1
+
+
 def test_host_table_groups_resources_by_host(ctx: ReportContext) -> None:
     hosts = {s.name: s for s in ctx.hosts}
     assert hosts["ok.example.org"].resources == 4
