@@ -381,6 +381,21 @@ def test_network_unavailable_run_says_nothing_was_learned(tmp_path: Path) -> Non
     assert ctx.network_notice.split(";")[0] in render_markdown(ctx).replace("\\", "")
 
 
+def test_a_run_that_checked_nothing_has_no_shares_in_the_trend_table(tmp_path: Path) -> None:
+    """Its row said "0 (network down) | 0% | 0% | 0%": read as no link OK. It has no
+    shares at all, like its absence from the chart."""
+    engine = fx.fixed_db(tmp_path / "down.db")
+    run_id = fx.add_run(engine, network_unavailable=True)
+    ctx = build_context(report_data(engine), now=fx.NOW)
+    rows = LexborHTMLParser(render_html(ctx)).css("#trend-table tbody tr")
+    (row,) = [r for r in rows if f"Run {run_id}" in r.text()]
+    cells = [td.text(strip=True) for td in row.css("td")]
+    assert cells[1:] == ["0 (network down)", "—", "—", "—"]
+    md = render_markdown(ctx).splitlines()
+    (md_row,) = [line for line in md if line.startswith(f"| {run_id} |")]
+    assert md_row.endswith("| 0 (network down) | — | — | — |")
+
+
 def test_healthy_run_has_no_network_notice(page: LexborHTMLParser) -> None:
     assert page.css_first("#network-notice") is None
 
