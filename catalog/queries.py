@@ -127,6 +127,8 @@ class ResourceRow:
     snoozed_until: datetime | None = None
     snooze_reason: str | None = None
     ignored_reason: str | None = None
+    #: Flipping between working and failing lately (`catalog.health`).
+    flapping: bool = False
 
     @property
     def needs_attention(self) -> bool:
@@ -592,7 +594,7 @@ def _active_resources() -> Select[Any]:
             Link.last_checked_at,
             latest.suggested_url,
             latest.elapsed_ms,
-            *_optional(Link, "drift_reason", "archive_url"),
+            *_optional(Link, "drift_reason", "archive_url", "flapping"),
             *_optional(
                 Resource, "snoozed_until", "snooze_reason", "ignored_reason", "stale_reasons"
             ),
@@ -670,6 +672,7 @@ def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
         drift_reason=row["drift_reason"],
         stale_reasons=_stale_reasons(row["stale_reasons"]),
         archive_url=row["archive_url"],
+        flapping=bool(row["flapping"]),
         snoozed_until=row["snoozed_until"],
         ignored_reason=row["ignored_reason"],
         snooze_reason=row["snooze_reason"],

@@ -53,6 +53,11 @@ from reports.context import (
 from reports.history import history_items
 from reports.trends import group_stats, health_trend
 
+_FLAPPING = "flapping: keeps switching between working and failing"
+_FLAPPING_FIX = (
+    "It is flapping: open it in a browser now and then; if it keeps failing visitors, "
+    "tell the site or find a steadier copy."
+)
 _UNCHECKED_LABEL = "Not checked yet"
 
 
@@ -213,6 +218,8 @@ def _priority(r: ResourceRow) -> Priority | None:
         return Priority.SOFT_404
     if outcome is not None and outcome.severity is Severity.UPDATE:
         return Priority.UPDATE
+    if r.flapping:  # never confirmed, as it keeps recovering: a person must look
+        return Priority.LOOK
     if state == "check_by_hand" or (outcome is not None and outcome.severity is Severity.LOOK):
         return Priority.LOOK
     if state == "suspect" or (outcome is not None and outcome.is_failure):
@@ -281,6 +288,9 @@ def _row(r: ResourceRow, now: datetime, ambiguous: frozenset[str]) -> Row:
     state = shown_state(r)
     state_label = STATE_LABELS.get(state, state.replace("_", " "))
     noted = state in ATTENTION_STATES and state_label != label
+    note = state_label if noted else None
+    if r.flapping:
+        note = f"{note}; {_FLAPPING}" if note else _FLAPPING.capitalize()
     final = r.final_url if r.final_url not in (None, r.url, r.suggested_url) else None
     priority = _priority(r)
     reason = r.reason if r.reason != label else None
@@ -307,7 +317,7 @@ def _row(r: ResourceRow, now: datetime, ambiguous: frozenset[str]) -> Row:
         severity=outcome.severity.value if outcome else Severity.UNKNOWN.value,
         state=state,
         state_label=state_label,
-        state_note=state_label if noted else None,
+        state_note=note,
         reason=reason,
         seen=seen,
         http_status=r.http_status,
@@ -392,6 +402,8 @@ def _fix(
         else:
             what = "Find where the resource moved."
         return f"{what} Put the new address in place of NEW_URL.", cmd("replace-url", NEW_URL), True
+    if priority is Priority.LOOK and r.flapping:
+        return _FLAPPING_FIX, None, False
     if priority is Priority.LOOK:
         reason = _IGNORE_REASONS.get(r.outcome) if r.outcome else None
         if reason is None:

@@ -210,7 +210,10 @@ class Row:
         and a failure not yet confirmed is a warning, not the red of a confirmed break."""
         if self.priority is Priority.DRIFT:
             return Severity.BROKEN.value, "Page no longer matches"
-        if self.priority is Priority.FAILING and self.severity == Severity.BROKEN.value:
+        if (
+            self.priority in (Priority.FAILING, Priority.LOOK)
+            and self.severity == Severity.BROKEN.value
+        ):
             return "suspect", self.label
         return self.severity, self.label
 

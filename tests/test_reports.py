@@ -705,6 +705,34 @@ def test_an_entry_whose_link_never_worked_is_not_said_to_work(data: ReportData) 
     assert row.since is not None
 
 
+def test_the_database_flag_of_a_flapping_link_reaches_the_report(tmp_path: Path) -> None:
+    engine = fx.fixed_db(tmp_path / "flapping.db")
+    with session_scope(engine) as s:
+        res = s.scalars(select(Resource).where(Resource.rid == "a-suspect")).one()
+        s.get_one(Link, res.link_id).flapping = True
+    flags = {r.resource_id: r.flapping for r in report_data(engine).resources}
+    assert flags["a-suspect"] and not flags["a-ok-1"]
+
+
+@pytest.mark.parametrize("rid", ["a-ok-1", "a-suspect"])
+def test_a_flapping_link_is_flagged_for_a_look_not_left_to_recover(
+    data: ReportData, rid: str
+) -> None:
+    """README, Health over time: a link that keeps flipping between working and failing
+    is flagged *flapping*. It never failed long enough in a row to be confirmed, so as a
+    plain failure it was told "Wait: it may recover by itself", and while it worked it
+    was in no queue at all."""
+    ctx = build_context(_with(data, rid, flapping=True), now=fx.NOW)
+    row = _row(ctx, rid)
+    assert row.priority is Priority.LOOK and row in ctx.rows
+    assert row.state_note is not None and "flapping" in row.state_note.lower()
+    assert row.fix is not None and "flapping" in row.fix.lower() and "Wait" not in row.fix
+    assert row.status_badge[0] != "broken"  # not the red of a confirmed break
+    page = LexborHTMLParser(render_html(ctx))
+    queued = page.css_first(f'#queue-look tr[data-resource-id="{rid}"]')
+    assert queued is not None and "flapping" in queued.text().lower()
+
+
 def test_stale_entries_come_last(data: ReportData) -> None:
     ctx = build_context(_with(data, "a-ok-1", stale_reasons=("dated 2009",)), now=fx.NOW)
     assert ctx.groups[-1].priority is Priority.STALE
