@@ -445,7 +445,11 @@ def _whole(summary: Mapping[str, Any]) -> bool:
 
 
 def _previous_run(session: Session, run: RunInfo) -> RunInfo | None:
-    row = session.scalars(
+    """The last whole run before `run`: "since the last run" starts when it finished. A
+    recheck of a few ids in between is left out, as in the trend: its changes are then
+    among the next night's, not in no night's report. With no whole run before, the last
+    recheck."""
+    rows = session.scalars(
         select(Run)
         .where(
             Run.finished_at.is_not(None),
@@ -453,9 +457,14 @@ def _previous_run(session: Session, run: RunInfo) -> RunInfo | None:
             Run.id.not_in(run.run_ids),
         )
         .order_by(Run.finished_at.desc(), Run.id.desc())
-        .limit(1)
-    ).first()
-    return _whole_run(session, row) if row else None
+        .execution_options(yield_per=50)
+    )
+    latest = None
+    for row in rows:
+        if _whole(row.summary or {}):
+            return _whole_run(session, row)
+        latest = latest or row
+    return _whole_run(session, latest) if latest else None  # only rechecks so far
 
 
 def _trend_runs(session: Session, run: RunInfo, days: int) -> tuple[RunInfo, ...]:

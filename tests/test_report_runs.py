@@ -182,6 +182,37 @@ def test_the_trend_leaves_rechecks_out(engine: Engine) -> None:
     assert report_data(engine, run_id=ids[1]).run.whole is False  # type: ignore[union-attr]
 
 
+def test_since_the_last_run_of_a_night_after_a_recheck_covers_the_recheck(
+    engine: Engine,
+) -> None:
+    """A recheck between two nights (by hand, or the git hook's after a catalog edit) was
+    "the last run": the night's report then listed changes since the recheck finished,
+    and what the recheck found (here a link that broke) was in no night's report."""
+    ids = []
+    for day, summary, outcome in [
+        (1, {"holder": "box:1 f1", "lease": "full-run"}, Outcome.OK),
+        (2, {"holder": "box:1 f2"}, Outcome.NOT_FOUND),  # a recheck of r0: no lease
+        (3, {"holder": "box:1 f3", "lease": "full-run"}, Outcome.NOT_FOUND),
+    ]:
+        run_id = store.start_run(engine, trigger="manual", now=days(day), summary=summary)
+        urls = URLS if summary.get("lease") else URLS[:1]
+        observations = [
+            make_observation(url, outcome if url == URLS[0] else Outcome.OK, checked_at=days(day))
+            for url in urls
+        ]
+        store.record_observations(engine, run_id, observations, HealthSettings(), now=days(day))
+        store.finish_run(engine, run_id, status="completed", now=days(day) + timedelta(hours=1))
+        ids.append(run_id)
+
+    data = report_data(engine)
+
+    assert data.previous_run is not None and data.previous_run.id == ids[0]
+    assert any(c.kind == "outcome_changed" and c.run_id == ids[1] for c in data.changes)
+    ctx = build_context(data, now=days(4))
+    assert ctx.changes is not None and ctx.changes.previous_run_id == ids[0]
+    assert "started_failing" in {s.key for s in ctx.changes.sections}
+
+
 def test_a_run_offline_throughout_checked_no_url(engine: Engine) -> None:
     """Its report used to say "4 of 4 URLs checked" under "No link could be checked yet"."""
     run_id = store.start_run(engine, trigger="schedule", now=days(1))
