@@ -197,6 +197,9 @@ class ReportData:
     trend_runs: tuple[RunInfo, ...] = ()
     #: Events between `previous_run` and `run`, oldest first.
     changes: tuple[EventRow, ...] = ()
+    #: The latest finished run when `run` is an earlier one: the links (resources, totals)
+    #: are always as they are now, after that run.
+    latest_run_id: int | None = None
 
     @property
     def resources_total(self) -> int:
@@ -233,6 +236,8 @@ def report_data(
         )
         trend = _trend_runs(session, run, trend_days) if run else ()
         changes = _changes(session, run, previous) if run else ()
+        latest = _run(session, None) if run_id is not None and run else None
+        later = latest.id if latest and run and latest.id not in run.run_ids else None
     return ReportData(
         run=run,
         totals=MappingProxyType(dict(totals)),
@@ -242,6 +247,7 @@ def report_data(
         previous_run=previous,
         trend_runs=trend,
         changes=changes,
+        latest_run_id=later,
     )
 
 

@@ -136,6 +136,7 @@ def build_context(
         publishers=group_stats("publisher", data.resources, resources),
         hosts=group_stats("host", data.resources, resources),
         resources=resources,
+        earlier_run_notice=_earlier_run_notice(data),
     )
     return with_findings(ctx, findings) if findings else ctx
 
@@ -503,6 +504,17 @@ def _network_notice(run: RunInfo | None) -> str:
     return (
         f"Our own network was unreachable during {which}, so it learned nothing about the "
         "links. Nothing below changed because of it; the links will be checked again next run."
+    )
+
+
+def _earlier_run_notice(data: ReportData) -> str | None:
+    if data.run is None or data.latest_run_id is None:
+        return None
+    run, latest = data.run.id, data.latest_run_id
+    return (
+        f"This is the report of run {run}, an earlier run: the run's facts, what changed "
+        f"and the trend are run {run}'s, but the action queue, the tables and the pages "
+        f"show every link as it is now, after run {latest}."
     )
 
 

@@ -380,6 +380,8 @@ class ReportContext:
     hygiene: tuple[HygieneRow, ...] = ()
     #: Informational findings, counted but not listed.
     hygiene_info: int = 0
+    #: Set for the report of an earlier run (`report --run N`): its queue is today's.
+    earlier_run_notice: str | None = None
 
     @property
     def hygiene_kinds(self) -> tuple[tuple[str, str, int], ...]:

@@ -213,6 +213,22 @@ def test_since_the_last_run_of_a_night_after_a_recheck_covers_the_recheck(
     assert "started_failing" in {s.key for s in ctx.changes.sections}
 
 
+def test_the_report_of_an_earlier_run_says_its_queue_is_todays(engine: Engine) -> None:
+    """`linkhealth report --run N` shows run N's facts, changes and trend, but the links
+    as they are now: headed "run N" alone, today's queue read as run N's."""
+    first = plain_run(engine, days(1))
+    second = plain_run(engine, days(2))
+    ctx = build_context(report_data(engine, run_id=first), now=days(3))
+    assert ctx.earlier_run_notice is not None
+    assert f"run {first}" in ctx.earlier_run_notice and f"run {second}" in ctx.earlier_run_notice
+    page = LexborHTMLParser(render_html(ctx))
+    notice = page.css_first("main #earlier-run-notice")
+    assert notice is not None and notice.text(strip=True) == ctx.earlier_run_notice
+    assert ctx.earlier_run_notice in render_markdown(ctx)
+    for latest in (report_data(engine), report_data(engine, run_id=second)):
+        assert build_context(latest, now=days(3)).earlier_run_notice is None
+
+
 def test_a_run_offline_throughout_checked_no_url(engine: Engine) -> None:
     """Its report used to say "4 of 4 URLs checked" under "No link could be checked yet"."""
     run_id = store.start_run(engine, trigger="schedule", now=days(1))
