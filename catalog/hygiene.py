@@ -221,8 +221,8 @@ class _Entry:
         words = None
         if command is not None:
             words = ["linkhealth", command[0], self.resource.id, *command[1:]]
-            if self.ambiguous:
-                words += ["--catalog", str(self.catalog.path)]
+            if self.ambiguous:  # as the curator commands ask (README: Curator decisions)
+                words += ["--collection", self.catalog.key]
         return Finding(
             code=code,
             level=FINDING_CODES[code][0],

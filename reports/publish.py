@@ -359,10 +359,15 @@ def _findings(
     for f in findings or ():
         url = https.get((f.collection, f.resource_id)) if f.code == "http_url" else None
         if url:
+            # The finding's own command with the confirmed URL: its --collection stays.
+            words = shlex.split(f.command) if f.command else []
+            if words[1:3] != ["replace-url", f.resource_id] or len(words) < 4:
+                words = ["linkhealth", "replace-url", f.resource_id, url]
+            words[3] = url
             f = replace(
                 f,
                 fix=f"The https form {url} serves the same page; switch to it.",
-                command=shlex.join(["linkhealth", "replace-url", f.resource_id, url]),
+                command=shlex.join(words),
             )
         out.append(f)
     return out

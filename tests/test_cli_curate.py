@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from catalog import store
 from catalog.clock import utcnow
+from catalog.hygiene import lint
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from catalog.source import load_catalogs
@@ -150,6 +152,25 @@ def test_resource_catalog_chooses_the_collection(
         result = runner.invoke(app, ["resource", "a", "--json", *db, "--catalog", str(file)])
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["resource"]["title"] == title
+
+
+def test_a_lint_command_for_an_id_in_two_catalogs_works_as_printed(
+    engine: Engine, catalog_file: Path, tmp_path: Path
+) -> None:
+    """`catalog lint` and the report's hygiene rows print the command that applies a fix;
+    for an id two catalogs use it named the catalog with `--catalog FILE`, which the
+    curator commands do not read: pasted, it failed with "name one with --collection"."""
+    url = "https://example.org/other?utm_source=mail"
+    other = write_catalog(tmp_path / "other.yaml", [{"id": "a", "title": "Other", "url": url}])
+    sync_catalogs(engine, load_catalogs([other]), now=T0)
+    (finding,) = [
+        f for f in lint(load_catalogs([catalog_file, other])) if f.code == "tracking_params"
+    ]
+    assert finding.command is not None
+    words = shlex.split(finding.command)
+    result = runner.invoke(app, [*words[1:], "--dry-run", "--db", database_url(engine)])
+    assert result.exit_code == 0, result.output
+    assert "other/a" in result.stdout
 
 
 def test_resource_catalog_that_is_missing_or_not_synced(engine: Engine, tmp_path: Path) -> None:

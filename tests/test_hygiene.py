@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import replace
 from pathlib import Path
 
@@ -191,9 +192,28 @@ def test_commands_name_the_catalog_when_an_id_is_in_several() -> None:
         ]
     )
     (finding,) = [f for f in findings if f.code == "http_url"]
-    assert finding.command is not None and finding.command.endswith(
-        "--catalog /catalogs/state.yaml"
+    assert finding.command is not None and finding.command.endswith("--collection state")
+
+
+def test_a_confirmed_https_fix_keeps_naming_the_collection() -> None:
+    """The report turns an `http_url` finding whose https form a run confirmed into the
+    command that applies it; rebuilt from scratch, it lost `--collection` and failed."""
+    from reports.publish import _findings
+
+    findings = lint(
+        [
+            _catalog(_complete("a", url="http://one.org/"), key="state"),
+            _catalog(_complete("a", url="https://two.org/"), key="federal"),
+        ]
     )
+    (finding,) = _findings(
+        [f for f in findings if f.code == "http_url"], {("state", "a"): "https://one.org/"}
+    )
+    assert finding.fix.startswith("The https form https://one.org/ serves the same page")
+    assert finding.command is not None
+    assert shlex.split(finding.command) == [
+        "linkhealth", "replace-url", "a", "https://one.org/", "--collection", "state"
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
