@@ -23,6 +23,10 @@ _EVENT_LABELS = {
     "title_changed": "Page title changed",
     "content_type_changed": "Content type changed",
     "state_changed": "Health changed",
+    "drift_detected": "Page no longer matches the entry",
+    "drift_cleared": "Page matches the entry again",
+    "flapping_started": "Started flapping",
+    "flapping_stopped": "Stopped flapping",
 }
 
 
@@ -78,6 +82,16 @@ def _check_label(value: str) -> tuple[str, str]:
 
 def _event_detail(event: EventRow) -> str | None:
     d = event.details
+    if event.kind == "drift_detected":
+        return text_of(d.get("reason"))
+    if event.kind == "drift_cleared":
+        return None  # its `old` is the reason that no longer holds
+    if event.kind in ("flapping_started", "flapping_stopped"):
+        flips = d.get("flips")
+        if not isinstance(flips, int):
+            return None
+        switches = "1 switch" if flips == 1 else f"{flips} switches"
+        return f"{switches} between working and failing lately"
     if event.kind == "fields_edited":
         return ", ".join(str(f) for f in d.get("fields") or ()) or None
     if event.kind in ("added", "removed"):

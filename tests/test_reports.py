@@ -559,6 +559,28 @@ def test_no_run_id_writes_no_run_page(ctx: ReportContext, tmp_path: Path) -> Non
     assert not list(tmp_path.glob("run-*.html"))
 
 
+def test_a_resource_history_says_what_drift_and_flapping_events_were() -> None:
+    """They were shown by their raw kind ("drift detected") and the drift without its
+    reason, the one event of a possible hijack."""
+    from reports.history import history_items
+
+    reason = "The page now looks like a parked domain-for-sale page"
+    events = [
+        EventRow(1, fx.NOW, "drift_detected", 1, 1, 1, {"reason": reason, "score": 0.0}),
+        EventRow(2, fx.NOW, "drift_cleared", 2, None, 1, {"old": reason, "score": 0.9}),
+        EventRow(3, fx.NOW, "flapping_started", 3, None, 1, {"flips": 4, "state": "suspect"}),
+        EventRow(4, fx.NOW, "flapping_stopped", 4, None, 1, {"flips": 1, "state": "ok"}),
+    ]
+    items = {i.kind: i for i in history_items((), events, fx.NOW)}
+    assert items["drift_detected"].label == "Page no longer matches the entry"
+    assert items["drift_detected"].detail == reason
+    assert items["drift_cleared"].label == "Page matches the entry again"
+    assert items["drift_cleared"].detail is None
+    assert items["flapping_started"].label == "Started flapping"
+    assert items["flapping_started"].detail == "4 switches between working and failing lately"
+    assert items["flapping_stopped"].label == "Stopped flapping"
+
+
 def test_history_events_of_a_shard_follow_each_resources_current_link(tmp_path: Path) -> None:
     engine = fx.fixed_db(tmp_path / "shards.db")
     with session_scope(engine) as s:
