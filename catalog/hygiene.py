@@ -203,6 +203,23 @@ def same_content(http_obs: Observation, https_obs: Observation) -> bool:
 # --- one entry ---------------------------------------------------------------------------------
 
 
+def command_words(name: str, resource_id: str, *args: str) -> list[str]:
+    """`linkhealth NAME ID ARGS...` as words for `shlex.join`. An id that starts with "-"
+    would be read as an option, so then the options (`--name value` pairs among `args`)
+    come first and `--` marks where the id and the other arguments begin."""
+    if not resource_id.startswith("-"):
+        return ["linkhealth", name, resource_id, *args]
+    options: list[str] = []
+    positional: list[str] = []
+    rest = iter(args)
+    for word in rest:
+        if word.startswith("--"):
+            options += [word, next(rest, "")]
+        else:
+            positional.append(word)
+    return ["linkhealth", name, *options, "--", resource_id, *positional]
+
+
 @dataclass(frozen=True)
 class _Entry:
     catalog: Catalog
@@ -220,9 +237,9 @@ class _Entry:
     ) -> Finding:
         words = None
         if command is not None:
-            words = ["linkhealth", command[0], self.resource.id, *command[1:]]
-            if self.ambiguous:  # as the curator commands ask (README: Curator decisions)
-                words += ["--collection", self.catalog.key]
+            choose = ["--collection", self.catalog.key] if self.ambiguous else []
+            # --collection as the curator commands ask (README: Curator decisions)
+            words = command_words(command[0], self.resource.id, *command[1:], *choose)
         return Finding(
             code=code,
             level=FINDING_CODES[code][0],

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import humanize
 
-from catalog.hygiene import Finding, Level
+from catalog.hygiene import Finding, Level, command_words
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import (
     ATTENTION_STATES,
@@ -359,10 +359,8 @@ def _row(r: ResourceRow, now: datetime, ambiguous: frozenset[str]) -> Row:
 
 def command(name: str, r: ResourceRow, *args: str, ambiguous: frozenset[str] = frozenset()) -> str:
     """`linkhealth NAME ID ARGS...`, shell-quoted (URLs and reasons come from the web)."""
-    words = ["linkhealth", name, r.resource_id, *args]
-    if r.resource_id in ambiguous:
-        words += ["--collection", r.collection_key]
-    return shlex.join(words)
+    choose = ("--collection", r.collection_key) if r.resource_id in ambiguous else ()
+    return shlex.join(command_words(name, r.resource_id, *args, *choose))
 
 
 def _fix(

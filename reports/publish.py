@@ -28,7 +28,7 @@ from pathlib import Path
 from catalog.clock import Clock, utcnow
 from catalog.db import Engine, engine_for, forget_connections_after_fork
 from catalog.errors import CatalogError, ConfigError
-from catalog.hygiene import Finding, lint
+from catalog.hygiene import Finding, command_words, lint
 from catalog.queries import (
     TREND_DAYS,
     ReportData,
@@ -361,9 +361,10 @@ def _findings(
         if url:
             # The finding's own command with the confirmed URL: its --collection stays.
             words = shlex.split(f.command) if f.command else []
-            if words[1:3] != ["replace-url", f.resource_id] or len(words) < 4:
-                words = ["linkhealth", "replace-url", f.resource_id, url]
-            words[3] = url
+            at = words.index(f.resource_id) + 1 if f.resource_id in words[2:] else 0
+            if words[1:2] != ["replace-url"] or not 2 < at < len(words):
+                words, at = command_words("replace-url", f.resource_id, url), -1
+            words[at] = url
             f = replace(
                 f,
                 fix=f"The https form {url} serves the same page; switch to it.",

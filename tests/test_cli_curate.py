@@ -15,6 +15,7 @@ from catalog import store
 from catalog.clock import utcnow
 from catalog.hygiene import lint
 from catalog.outcomes import Outcome
+from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
@@ -171,6 +172,33 @@ def test_a_lint_command_for_an_id_in_two_catalogs_works_as_printed(
     result = runner.invoke(app, [*words[1:], "--dry-run", "--db", database_url(engine)])
     assert result.exit_code == 0, result.output
     assert "other/a" in result.stdout
+
+
+def test_commands_printed_for_an_id_that_starts_with_a_dash_work_as_printed(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """`linkhealth replace-url -old URL` reads the id as an unknown option (exit 2): the
+    report's and the lint's commands put the options first and `--` before such an id."""
+    from reports.build import command
+
+    url = "https://example.org/dash?utm_source=mail"
+    dashed = write_catalog(tmp_path / "dashed.yaml", [{"id": "-old", "title": "T", "url": url}])
+    sync_catalogs(engine, load_catalogs([dashed]), now=T0)
+    (row,) = [r for r in report_data(engine).resources if r.resource_id == "-old"]
+    (finding,) = [f for f in lint(load_catalogs([dashed])) if f.code == "tracking_params"]
+    printed = [
+        finding.command,
+        command("replace-url", row, NEW),
+        command("ignore", row, "--reason", "works in a browser"),
+        command("replace-url", row, NEW, ambiguous=frozenset({"-old"})),
+    ]
+    for line in printed:
+        assert line is not None
+        words = shlex.split(line)
+        assert words[0] == "linkhealth"
+        # --db before the words: after a `--` everything is an argument.
+        result = runner.invoke(app, [words[1], "--db", database_url(engine), *words[2:]])
+        assert result.exit_code == 0, (line, result.output)
 
 
 def test_resource_catalog_that_is_missing_or_not_synced(engine: Engine, tmp_path: Path) -> None:
