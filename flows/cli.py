@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -307,6 +308,18 @@ def report(
     settings = _settings(config, db, catalog)
     keys = catalog_keys(settings, catalog)  # linted for the hygiene section: must load
     existing_database(settings.database_url)
+    if keys is None:
+        # The configured catalogs: only those this database holds have findings in its
+        # report (another database's, e.g. a trial's, holds none of them).
+        from catalog.db import engine_for
+        from catalog.source import catalog_files
+        from catalog.store import stored_collections
+
+        held = stored_collections(engine_for(settings.database_url))
+        configured = catalog_files(settings.catalogs)
+        if any(f.stem not in held for f in configured):
+            kept = tuple(f for f in configured if f.stem in held)
+            settings = replace(settings, catalogs=kept)
     if keys is not None:
         from catalog.db import engine_for
         from catalog.store import stored_collections

@@ -389,6 +389,21 @@ def test_report_of_a_catalog_never_synced_does_not_pretend_it_is_covered(
     assert "holds no resources of 'pub'" in result.stderr
 
 
+def test_report_of_another_database_shows_no_findings_of_catalogs_it_does_not_hold(
+    synced_good: Path,
+) -> None:
+    """`linkhealth report --db sqlite:///var/trial.db` (README: try a catalog out) linted
+    the configured catalogs, which the trial database does not hold: its report listed
+    their entries' tidying work as its own."""
+    (synced_good / "pub.yaml").write_text(OTHER)  # configured, never synced here
+    (synced_good / "linkhealth.toml").write_text('catalogs = ["good.yaml", "pub.yaml"]\n')
+    result = _invoke("report", "--format", "json", "--out", "o")
+    assert result.exit_code == 0, result.output
+    report = json.loads((synced_good / "o" / "latest.json").read_text())
+    collections = {f["collection"] for f in report["hygiene"]}
+    assert collections == {"good"}
+
+
 def test_report_of_a_missing_catalog_is_an_error_and_writes_nothing(synced_good: Path) -> None:
     result = _invoke("report", "--catalog", "nonexist.yaml", "--out", "o")
     assert result.exit_code == 5, result.output
