@@ -90,7 +90,9 @@ def md_code(text: Any) -> MarkdownSafe:
     value = " ".join(str(text).split())
     fence = "`" * (max((len(m) for m in re.findall(r"`+", value)), default=0) + 1)
     pad = " " if value.startswith("`") or value.endswith("`") else ""
-    body = html.escape(value, quote=False).replace("|", "\\|")  # GFM tables split on any |
+    # No entities: a code span shows them as typed (`&amp;` stays `&amp;`), and markup in
+    # it is text anyway. GFM tables split on any |, so that one is escaped.
+    body = value.replace("|", "\\|")
     return MarkdownSafe(f"{fence}{pad}{body}{pad}{fence}")
 
 
