@@ -88,6 +88,19 @@ def test_javascript_mailto_and_unresolvable_links_are_skipped_with_a_reason() ->
     assert "Not a resource" not in {e.title for e in parsed.entries}  # the <script> text
 
 
+def test_control_characters_of_the_page_never_reach_the_catalog() -> None:
+    """Titles and descriptions go into the catalog file and are printed by `linkhealth
+    resource`: a hostile toolkit page must not put escape sequences into them."""
+    parsed = parse_toolkit_html(
+        "<title>Kit\x1b]0;owned\x07</title><ul>"
+        '<li><a href="https://example.org/a">Guide\x1b[2J one</a> A guide&#27;[31m here</li>'
+        '<li><a href="https://example.org/b">Two&#0;</a></li></ul>'
+    )
+    texts = [parsed.title or ""] + [f"{e.title} {e.description or ''}" for e in parsed.entries]
+    assert len(parsed.entries) == 2 and parsed.entries[0].title == "Guide [2J one"
+    assert all(text.isprintable() for text in texts)
+
+
 def test_relative_links_resolve_against_the_base_url() -> None:
     parsed = parse_toolkit_html(
         ODD_PAGE.read_text(encoding="utf-8"), base_url="https://clearinghouse.example.gov/T/1"

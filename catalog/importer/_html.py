@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -274,4 +275,10 @@ def _usable(href: str, base_url: str | None) -> tuple[str | None, str]:
 
 
 def _collapse(text: str) -> str:
-    return " ".join(text.split())
+    """Whitespace-collapsed, without control characters: the page is anyone's, and its
+    titles go into the catalog and from there to terminals (`linkhealth resource`)."""
+    return " ".join(_CONTROLS.sub(" ", text).split())
+
+
+#: C0 and C1 control characters (escape sequences start with one).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
