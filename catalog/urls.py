@@ -175,6 +175,13 @@ def _ascii_host(hostname: str) -> str | None:
         return hostname
     if hostname.isascii():
         ok = _ASCII_HOST.fullmatch(hostname) is not None
+        if ok and hostname.startswith("xn--"):
+            # httpx decodes such a host (IDNA 2008) to build a request, and raises when
+            # it cannot: an emoji domain, or a malformed label from a hostile redirect.
+            try:
+                idna.decode(hostname)
+            except (idna.IDNAError, UnicodeError, ValueError):
+                return None
         return hostname if ok and len(hostname) <= 253 else None
     try:
         return idna.encode(hostname, uts46=True).decode("ascii")

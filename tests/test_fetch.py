@@ -454,6 +454,20 @@ def test_a_content_length_no_database_integer_holds_is_unknown(fingerprint_due: 
 
 
 @respx.mock
+@pytest.mark.parametrize("location", ["http://xn--/", "https://xn--i-7iq.ws/page"])
+def test_a_redirect_to_a_punycode_host_httpx_cannot_request_is_a_bad_location(
+    location: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """httpx decodes a host that starts with "xn--" under IDNA 2008 when it builds the
+    request, and raised from there: logged as a bug of ours, judged a connection error."""
+    respx.get(URL).respond(302, headers={"Location": location})
+    with caplog.at_level(logging.ERROR, logger="catalog.check.fetch"):
+        obs = check()
+    assert obs.outcome is Outcome.REDIRECT_TO_ERROR and location in obs.reason
+    assert not caplog.records
+
+
+@respx.mock
 def test_timeouts_are_retried_then_reported() -> None:
     route = respx.get(URL).mock(side_effect=httpx.ConnectTimeout)
     obs = check()

@@ -101,6 +101,13 @@ def test_checked_url_carries_the_canonical_form() -> None:
     assert (parsed.host, parsed.scheme, parsed.port) == ("example.org", "http", 80)
 
 
+@pytest.mark.parametrize("url", ["http://xn--/", "https://xn--i-7iq.ws/", "https://xn--zz.org/"])
+def test_a_punycode_host_that_is_no_idna_2008_name_is_invalid(url: str) -> None:
+    """httpx cannot build a request for it (it decodes such a host when it does)."""
+    problem = parse_url(url)
+    assert isinstance(problem, UrlProblem) and "domain name" in problem.reason
+
+
 def test_lone_surrogates_make_an_invalid_url() -> None:
     assert not isinstance(parse_url("https://example.org/\udc80"), CheckedUrl)
 
