@@ -429,6 +429,8 @@ _PDF_INFO_KEYS = (b"/Producer", b"/Creator", b"/CreationDate", b"/ModDate", b"/A
 _XMP_TITLE = re.compile(
     rb"<dc:title>\s*<rdf:Alt>\s*<rdf:li[^>]*>(.*?)</rdf:li>", re.DOTALL | re.IGNORECASE
 )
+#: Dictionaries with a /Title and a document-info key read before giving up (see _pdf_title).
+_PDF_INFO_TRIES = 8
 _PDF_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
 
 
@@ -438,13 +440,21 @@ def _pdf_title(body: bytes) -> str | None:
     Outline entries also carry /Title, so only a /Title whose dictionary also holds a
     document-info key (/Producer, /Author ...) counts. Titles inside compressed object
     streams are not worth inflating the file for: None.
+
+    A file has one document-info dictionary; after `_PDF_INFO_TRIES` that look like one
+    and hold no readable title, the search stops (a body of 2 MiB made of nothing else,
+    each opening a string that never closes, took minutes of the shared event loop).
     """
+    tries = _PDF_INFO_TRIES
     for match in _PDF_TITLE.finditer(body):
         opened = body.rfind(b"<<", max(0, match.start() - 2000), match.start())
         closed = body.find(b">>", match.end(), match.end() + 4000)
         window = body[opened:closed] if opened >= 0 and closed >= 0 else b""
         if not any(key in window for key in _PDF_INFO_KEYS):
             continue
+        if tries == 0:
+            break
+        tries -= 1
         raw = _pdf_string(body, match.end(1) - 1)
         title = _label(_pdf_text(raw)) if raw is not None else ""
         if title:
