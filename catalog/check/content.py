@@ -426,8 +426,10 @@ def _binary_facts(
 
 _PDF_TITLE = re.compile(rb"/Title\s*([(<])")
 _PDF_INFO_KEYS = (b"/Producer", b"/Creator", b"/CreationDate", b"/ModDate", b"/Author")
+#: The title text stops at the next "<" (XML text holds none): with `.*?` each "<dc:title>"
+#: that never closed was read to the end of the body, time quadratic in its size.
 _XMP_TITLE = re.compile(
-    rb"<dc:title>\s*<rdf:Alt>\s*<rdf:li[^>]*>(.*?)</rdf:li>", re.DOTALL | re.IGNORECASE
+    rb"<dc:title>\s*<rdf:Alt>\s*<rdf:li[^<>]{0,200}>([^<]*)</rdf:li>", re.IGNORECASE
 )
 #: Dictionaries with a /Title and a document-info key read before giving up (see _pdf_title).
 _PDF_INFO_TRIES = 8
