@@ -547,8 +547,9 @@ def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_En
             found.problem("parse_error", None, None, f"the YAML cannot be read: {exc}")
         return {}, []
     if doc is None:
+        what = "holds only comments" if text.strip() else "is empty"
         found.problem(
-            "empty_catalog", None, None, "the file is empty; add a 'resources:' list of entries"
+            "empty_catalog", None, None, f"the file {what}; add a 'resources:' list of entries"
         )
         return {}, []
     if not isinstance(doc, CommentedMap):

@@ -254,6 +254,13 @@ def test_an_impossible_date_names_its_value_and_how_to_keep_it(tmp_path: Path) -
     assert "quotes" in message
 
 
+def test_a_file_of_comments_is_not_called_empty(tmp_path: Path) -> None:
+    comments = write(tmp_path, "c.yaml", "# to do: add the toolkit\n\n# ana\n")
+    assert "holds only comments" in only_problem(validate_catalog(comments)).message
+    empty = write(tmp_path, "d.yaml", "")
+    assert "the file is empty" in only_problem(validate_catalog(empty)).message
+
+
 def test_a_tab_used_for_indentation_is_named_as_such(tmp_path: Path) -> None:
     path = write(tmp_path, "c.yaml", GOOD_YAML + "\tyear: 2016\n")
     problem = only_problem(validate_catalog(path))
