@@ -413,9 +413,18 @@ def _set_yaml_field(entry: CommentedMap, name: str, value: Any) -> bool:
         old.extend(value)
     elif isinstance(old, _STYLED_SCALARS) and isinstance(value, str):
         entry[name] = type(old)(value)  # keep the curator's quotes or block style
+    elif isinstance(old, date) and not isinstance(old, datetime) and _iso_date(value):
+        entry[name] = date.fromisoformat(value)  # unquoted, as the curator wrote dates
     else:
         entry[name] = value
     return True
+
+
+def _iso_date(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        return False
 
 
 # ruamel keeps what follows an entry (blank lines, comments before the next resource) in the

@@ -434,3 +434,15 @@ def test_flow_lists_keep_their_spacing_and_a_respaced_edit_still_lands(tmp_path:
     apply_edits(path, [FieldEdit("b", "title", "Hotline,24/7")])
     resource = next(r for r in load_catalog(path).resources if r.id == "b")
     assert resource.title == "Hotline,24/7"
+
+
+def test_a_date_written_without_quotes_is_replaced_without_quotes(tmp_path: Path) -> None:
+    path = tmp_path / "dated.yaml"
+    path.write_text(
+        "resources:\n- id: a\n  title: A\n  url: http://a.example/\n  reviewed_at: 2025-01-02\n"
+    )
+
+    result = apply_edits(path, [FieldEdit("a", "reviewed_at", date(2026, 12, 3))])
+
+    assert changed_lines(result) == ["-  reviewed_at: 2025-01-02", "+  reviewed_at: 2026-12-03"]
+    assert load_catalog(path).resources[0].extra["reviewed_at"] == "2026-12-03"
