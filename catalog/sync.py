@@ -154,10 +154,14 @@ def _deleted_from(engine: Engine, folders: Iterable[str | Path], loaded: set[str
     where = {Path(f).resolve() for f in folders if Path(f).is_dir()}
     if not where:
         return []
+    active = store.stored_collections(engine)  # a file whose entries are all gone is done
     return [
         Catalog(path=path, collection=data, resources=())
         for key, path, data in store.collection_files(engine)
-        if key not in loaded and path.resolve().parent in where and not path.exists()
+        if key in active
+        and key not in loaded
+        and path.resolve().parent in where
+        and not path.exists()
     ]
 
 

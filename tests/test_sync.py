@@ -297,6 +297,9 @@ def test_a_file_deleted_from_a_catalog_folder_has_its_entries_removed(
     assert [(c.collection, c.id, c.kind) for c in result.changes] == [("extra", "x", "removed")]
     assert active_rids(engine, "extra") == set()
     assert active_rids(engine, "toolkit") == {"a", "b"}
+    assert sync_catalogs(engine, [toolkit], now=days(1), folders=[folder]).collections == (
+        "toolkit",
+    )
     # Named file by file (no folder), a catalog left out is still left alone.
     back = sync_catalogs(engine, [toolkit, extra], now=days(2))
     assert [(c.id, c.kind) for c in back.changes] == [("x", "added")]
