@@ -63,10 +63,15 @@ def _say(result: object) -> None:
 def _announce(path: str | None) -> None:
     """A catalog file was edited: have the `recheck` deployment check it right away (the
     same event as `linkhealth catalog edited`), or say how to check it by hand."""
-    from flows.cli_ops import announce_catalog_edit
+    from flows.cli_ops import announce_catalog_edit, recheck_served
 
     url, announced = announce_catalog_edit([path] if path else [])
-    if announced:
+    if announced and recheck_served() is False:
+        typer.echo(
+            f"Announced the edit to {url}, but nothing serves the recheck deployment there "
+            "(`linkhealth serve` does): `linkhealth recheck --changed` checks the edit."
+        )
+    elif announced:
         typer.echo(f"Announced the edit to {url}: the recheck deployment checks it now.")
     else:
         typer.echo(

@@ -190,6 +190,29 @@ def announce_catalog_edit(files: Sequence[str]) -> tuple[str, bool]:
     return url, True
 
 
+#: The deployment that reacts to linkhealth.catalog.edited (prefect.yaml: flow/deployment).
+RECHECK_DEPLOYMENT = "recheck/recheck"
+
+
+def recheck_served() -> bool | None:
+    """Whether the Prefect API (PREFECT_API_URL) has the `recheck` deployment with something
+    serving it (`linkhealth serve` or a worker): only then does an announced edit get
+    checked. None when that cannot be told."""
+    try:
+        from prefect import get_client
+        from prefect.client.schemas.objects import DeploymentStatus
+        from prefect.exceptions import ObjectNotFound
+
+        with get_client(sync_client=True) as client:
+            try:
+                deployment = client.read_deployment_by_name(RECHECK_DEPLOYMENT)
+            except ObjectNotFound:
+                return False
+        return bool(deployment.status == DeploymentStatus.READY)
+    except Exception:  # only a hint for the message: never fails the edit
+        return None
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to the main app (and `catalog edited` to its `catalog` group)."""
     # The shared option types (with their defaults in the help), imported here rather than

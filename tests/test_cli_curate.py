@@ -247,6 +247,7 @@ def test_an_edit_is_announced_so_the_recheck_deployment_checks_it(
     engine: Engine, catalog_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As the git hook does after a commit: the curator's own edit needs no commit first."""
+    import flows.cli_ops
     import flows.events
     import flows.prefect_server
 
@@ -260,6 +261,7 @@ def test_an_edit_is_announced_so_the_recheck_deployment_checks_it(
     monkeypatch.setattr(flows.prefect_server, "is_healthy", lambda url: True)
     monkeypatch.setattr(flows.events, "emit_catalog_edited", emit)
     monkeypatch.setattr(flows.events, "flush", lambda: None)
+    monkeypatch.setattr(flows.cli_ops, "recheck_served", lambda: True)
 
     dry = invoke(engine, catalog_file, "mark-reviewed", "a", "--dry-run")
     assert dry.exit_code == 0 and sent == [] and "Announced" not in dry.stdout
@@ -268,6 +270,29 @@ def test_an_edit_is_announced_so_the_recheck_deployment_checks_it(
     assert result.exit_code == 0, result.output
     assert "Announced the edit to http://127.0.0.1:4999/api" in result.stdout
     assert sent == [[str(catalog_file)]]
+
+
+def test_an_edit_announced_where_nothing_serves_the_recheck_says_how_to_check_it(
+    engine: Engine, catalog_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Prefect server that `linkhealth check` started answers, but no `linkhealth serve`
+    runs: the event goes out and nothing reacts to it."""
+    import flows.cli_ops
+    import flows.events
+    import flows.prefect_server
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4999/api")
+    monkeypatch.setattr(flows.prefect_server, "is_healthy", lambda url: True)
+    monkeypatch.setattr(flows.events, "emit_catalog_edited", lambda files: True)
+    monkeypatch.setattr(flows.events, "flush", lambda: None)
+    monkeypatch.setattr(flows.cli_ops, "recheck_served", lambda: False)
+
+    result = invoke(engine, catalog_file, "mark-reviewed", "a")
+
+    assert result.exit_code == 0, result.output
+    assert "nothing serves the recheck deployment" in result.stdout
+    assert "`linkhealth recheck --changed` checks the edit" in result.stdout
+    assert "checks it now" not in result.stdout
 
 
 def test_an_edit_without_a_prefect_server_says_how_to_check_it(
