@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select
 from catalog import store
 from catalog import sync as sync_module
 from catalog import tables as t
+from catalog.errors import NotFoundError
 from catalog.sync import sync_catalogs
 from tests.factories import (
     T0,
@@ -260,6 +261,8 @@ def test_an_id_changed_by_hand_keeps_the_resource_its_decisions_and_events(
     history = store.resource_history(engine, "a-renamed", collection="toolkit")
     assert [d.kind for d in history.decisions] == ["ignore"]
     assert [e.kind for e in history.events] == ["fields_edited", "added"]
+    with pytest.raises(NotFoundError, match="renamed to toolkit/a-renamed"):
+        store.find_resource(engine, "a")
 
 
 def test_a_new_id_is_a_rename_only_when_its_url_pairs_one_removed_entry(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, Text, and_, or_, select
 from sqlalchemy.orm import Session
 
 from catalog import tables as t
@@ -81,6 +81,28 @@ def find_resource(engine: Engine, rid: str, *, collection: str | None = None) ->
         return resource_record(*_find_resource(s, rid, collection))
 
 
+def _renamed_to(s: Session, rid: str, collection: str | None) -> str | None:
+    """'new-id' (collection/new-id when `collection` was not named) of the entry whose id
+    was `rid` before a rename (a `fields_edited` event for `id`, see `catalog.sync`)."""
+    query = (
+        select(t.Event.details, t.Resource.rid, t.Collection.key)
+        .join(t.Resource, t.Resource.id == t.Event.resource_id)
+        .join(t.Collection, t.Collection.id == t.Resource.collection_id)
+        .where(
+            t.Event.kind == "fields_edited",
+            t.Event.details.cast(Text).contains(rid, autoescape=True),
+            t.Resource.removed_at.is_(None),
+        )
+        .order_by(t.Event.id.desc())
+    )
+    if collection is not None:
+        query = query.where(t.Collection.key == collection)
+    for details, now_rid, key in s.execute(query):
+        if "id" in (details.get("fields") or ()) and (details.get("old") or {}).get("id") == rid:
+            return repr(now_rid) if collection else f"{key}/{now_rid}"
+    return None
+
+
 def _find_resource(s: Session, rid: str, collection: str | None) -> tuple[t.Resource, str, str]:
     query = (
         select(t.Resource, t.Collection.key, t.Collection.path)
@@ -94,6 +116,12 @@ def _find_resource(s: Session, rid: str, collection: str | None) -> tuple[t.Reso
     candidates = active or matches
     if not candidates:
         where = f" in collection {collection!r}" if collection else ""
+        now_named = _renamed_to(s, rid, collection)
+        if now_named:
+            raise NotFoundError(
+                f"no resource has the id {rid!r}{where} any more: it was renamed to "
+                f"{now_named}; use that id"
+            )
         raise NotFoundError(
             f"no resource with id {rid!r}{where} in the database; check the id (ids are "
             "case-sensitive), or run `linkhealth sync` first if you added or renamed the "
