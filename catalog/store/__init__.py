@@ -3,8 +3,8 @@
 Inputs: `catalog.model` records (Catalog, Resource, Observation) and settings.
 Outputs: frozen records (`RunRecord`, `EventRecord`, `LinkStateRecord`, ...); ORM objects
 never leave this package. Elsewhere SQL is spoken only by `catalog.queries` (the
-report's reads), `catalog.retention` (pruning) and the schema's upkeep (`catalog.db`,
-`catalog.migrate`, `catalog.rekey`).
+report's reads), `catalog.retention` (pruning), `catalog.transfer` (`db copy`) and the
+schema's upkeep (`catalog.db`, `catalog.migrate`, `catalog.rekey`).
 
 Each public function is one short transaction. On SQLite, writes start with
 `BEGIN IMMEDIATE` so two writers queue on the busy timeout instead of failing
