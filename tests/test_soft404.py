@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -191,6 +192,16 @@ def test_probe_without_a_200_says_nothing(status: int | None) -> None:
 
 def test_missing_probe_says_nothing() -> None:
     assert probe_soft404(html("T", "H", NOT_HERE.format(path="/a")), None, 200) is None
+
+
+def test_a_page_of_one_endless_word_is_judged_quickly() -> None:
+    """Removing path-like words backtracked through each long word from each of its
+    letters: 30 s for a word of 40,000 letters, on the event loop of the whole run."""
+    page = html("Example Org", "Example", "<p>" + "z" * 40_000 + "</p>")
+    probe = html("Example Org", "Example", NOT_HERE.format(path="/a/b/linkhealth-probe-x1y2"))
+    start = time.perf_counter()
+    assert probe_soft404(page, probe, 200) is None
+    assert time.perf_counter() - start < 1
 
 
 def test_javascript_app_shell_is_not_judged_by_the_probe() -> None:
