@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, Table, func, select, text, tuple_
 
 from catalog.errors import StoreError
+from catalog.store import PG_WRITE_LOCK
 from catalog.tables import Base, RunLease
 
 #: Rows read and inserted at a time.
@@ -59,6 +60,10 @@ def copy_database(
         }
         copied: dict[str, int] = {}
         with target.begin() as dst:
+            if dst.dialect.name == "postgresql":
+                # The writers' lock (`store.write_session`): a second copy, or a run pointed
+                # at the new database too early, waits for this one instead of colliding.
+                dst.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK})
             if filled := [t.name for t in tables if _has_rows(dst, t)]:
                 raise StoreError(
                     f"the target database already holds linkhealth data (in {', '.join(filled)}); "

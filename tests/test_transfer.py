@@ -3,12 +3,14 @@ catalog that moves to PostgreSQL keeps its confirmation counters, decisions and 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from typer.testing import CliRunner
 
 from catalog import store
@@ -16,6 +18,7 @@ from catalog.db import open_engine
 from catalog.errors import StoreError
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
+from catalog.store import PG_WRITE_LOCK
 from catalog.sync import sync_catalogs
 from catalog.tables import Base, Run
 from catalog.transfer import copy_database
@@ -109,3 +112,35 @@ def test_db_copy_command(source: Engine, db_url: str) -> None:
         app, ["db", "copy", "--db", source.url.render_as_string(), "--to", db_url]
     )
     assert again.exit_code == 3 and "already holds linkhealth data" in again.stderr
+
+
+def test_two_copies_into_one_postgresql_database_at_once_leave_one_copy(
+    source: Engine, target: Engine
+) -> None:
+    """Started twice (two terminals, a retry), the second waits for the first and is then
+    refused as any copy into a database that holds data, instead of a duplicate-key
+    traceback."""
+    if target.dialect.name != "postgresql":
+        pytest.skip("concurrent writers to one database: PostgreSQL")
+    outcomes: list[str] = []
+
+    def copy() -> None:
+        try:
+            copy_database(source, target, now=days(4))
+            outcomes.append("copied")
+        except StoreError as exc:
+            outcomes.append(str(exc))
+
+    with target.connect() as writer:  # a writer holds the lock while both copies start
+        writer.execute(text("SELECT pg_advisory_lock(:key)"), {"key": PG_WRITE_LOCK})
+        threads = [threading.Thread(target=copy) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        writer.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PG_WRITE_LOCK})
+        writer.commit()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(outcomes) == 2 and outcomes.count("copied") == 1, outcomes
+    assert any("already holds linkhealth data" in o for o in outcomes)
+    assert _counts(target) == _counts(source)

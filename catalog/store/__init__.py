@@ -79,7 +79,7 @@ from catalog.store._runs import (
     start_run,
     update_run_summary,
 )
-from catalog.store._sql import CHUNK, read_session, write_session
+from catalog.store._sql import CHUNK, PG_WRITE_LOCK, read_session, write_session
 from catalog.store._staleness import refresh_staleness, reviewed_at
 from catalog.store._sync_rows import (
     NewEvent,
@@ -104,6 +104,7 @@ __all__ = [
     "CHUNK",
     "DECISION_COLUMNS",
     "DRIFT_HISTORY",
+    "PG_WRITE_LOCK",
     "STORE_CHUNK",
     "ArchiveCache",
     "ArchiveCandidate",

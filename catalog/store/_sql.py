@@ -25,13 +25,13 @@ def write_session(engine: Engine) -> Iterator[Session]:
             # The same one-writer-at-a-time rule: link state is read, recomputed in Python and
             # written back, so two overlapping writers (a recheck during the nightly run)
             # would otherwise lose one's update. Released at commit or rollback.
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_WRITE_LOCK})
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK})
         yield session
 
 
 #: Arbitrary constant naming the PostgreSQL advisory lock of `write_session`
 #: (not the migrations' lock, so a writer never waits on an upgrade it is part of).
-_PG_WRITE_LOCK = 0x6C68_7772  # "lhwr"
+PG_WRITE_LOCK = 0x6C68_7772  # "lhwr"
 
 
 @contextmanager
