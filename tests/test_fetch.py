@@ -23,7 +23,9 @@ import respx
 
 from catalog.check import check_batch, check_targets
 from catalog.check.checker import TEXT_SAMPLE_CHARS
-from catalog.check.fetch import MAX_COOKIE_BYTES, MAX_COOKIES, content_length
+from catalog.check.content import PageFacts
+from catalog.check.facts import Answer
+from catalog.check.fetch import MAX_COOKIE_BYTES, MAX_COOKIES, content_length, read_page
 from catalog.model import Batch, Hop, Observation, Previous, Target, pack_text, unpack_text
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
@@ -752,3 +754,34 @@ def test_check_batch_runs_its_own_event_loop() -> None:
         batch, SETTINGS, transport=transport(handler), resolver=Resolver(), sleep=RecordingSleep()
     )
     assert [o.outcome for o in observations] == [Outcome.OK, Outcome.NOT_FOUND]
+
+
+def test_a_page_heavy_with_tags_is_analysed_while_the_loop_goes_on() -> None:
+    """A hostile page whose parsing takes seconds (the parser's cost grows faster than
+    linearly with unclosed formatting tags) must not stop every other check on the shared
+    loop: the loop keeps running while it is analysed. Inline, it would not tick at all."""
+    body = b"<html><head><title>Taken</title></head><body>" + b"".join(
+        b"<b id=%d>x" % i for i in range(8_000)
+    )
+    answer = Answer("https://e.org/", 200, httpx.Headers({"content-type": "text/html"}), body)
+
+    async def analyse_beside_a_ticker() -> tuple[PageFacts, int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.001)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        await asyncio.sleep(0.01)
+        before = ticks
+        facts = await read_page(answer)
+        during = ticks - before
+        ticker.cancel()
+        return facts, during
+
+    facts, ticks = asyncio.run(analyse_beside_a_ticker())
+    assert facts.title == "Taken"
+    assert ticks >= 10

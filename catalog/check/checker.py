@@ -41,7 +41,7 @@ from catalog.check.fetch import (
     Fetcher,
     Progress,
     content_length,
-    page_facts,
+    read_page,
 )
 from catalog.check.politeness import HostScheduler, Politeness, Slots
 from catalog.check.safety import AddressBook, Resolver, check_allowlist
@@ -383,7 +383,7 @@ class _Run:
             return None, None
         if not 200 <= answer.status < 300:
             return None, None
-        page = page_facts(answer)
+        page = await read_page(answer)
         final = last.final_url or parsed.canonical
         if not (self.settings.soft404_probe and page.is_html and answer.status == 200):
             return page, None

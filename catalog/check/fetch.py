@@ -250,7 +250,7 @@ class Fetcher:
         answer = exchange.answer
         if answer is None:
             return Probe(url, None, None)
-        page = page_facts(answer) if 200 <= answer.status < 300 else None
+        page = await read_page(answer) if 200 <= answer.status < 300 else None
         return Probe(url, answer.status, page)
 
     async def follow(
@@ -439,6 +439,22 @@ def keep_cookies(jar: httpx.Cookies, response: httpx.Response) -> None:
         )
     if kept:
         jar.extract_cookies(response)
+
+
+#: Tags (counted as "<") above which a body is analysed in a thread, off the event loop the
+#: run's batches share. The HTML parser's cost grows faster than linearly with nesting and
+#: unclosed formatting tags: a hostile page of 20,000 `<b id=N>` (250 KB) takes seconds,
+#: and every other check on the loop would wait, some past their deadlines. The parser
+#: releases the GIL, so the loop goes on meanwhile. Ordinary pages hold hundreds of tags;
+#: a thread for each of them would cost more than it saves.
+HEAVY_PAGE_TAGS = 5_000
+
+
+async def read_page(answer: Answer) -> PageFacts:
+    """`page_facts`, in a thread when the body is heavy with tags."""
+    if answer.body.count(b"<") > HEAVY_PAGE_TAGS:
+        return await asyncio.to_thread(page_facts, answer)
+    return page_facts(answer)
 
 
 def page_facts(answer: Answer) -> PageFacts:
