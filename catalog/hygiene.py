@@ -21,12 +21,15 @@ import shlex
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 from itertools import combinations
 from typing import Any
 
+from catalog.clock import utcnow
 from catalog.model import Catalog, Observation, Resource
 from catalog.outcomes import Outcome
+from catalog.staleness import REVIEW_FIELDS, review_date
 from catalog.text import strip_accents
 from catalog.urls import (
     CheckedUrl,
@@ -109,6 +112,11 @@ FINDING_CODES: dict[str, tuple[Level, str]] = {
     "missing_publisher": (Level.WARNING, "The entry names no publisher."),
     "missing_type": (Level.WARNING, "The entry has no type (guide, report, toolkit, ...)."),
     "missing_year": (Level.INFO, "The entry has no year."),
+    "bad_reviewed_at": (
+        Level.WARNING,
+        "The entry's `reviewed_at` is not a date, or lies in the future: staleness ignores a "
+        "date it cannot read, and trusts a future one until it comes.",
+    ),
 }
 
 
@@ -151,8 +159,9 @@ class Finding:
         }
 
 
-def lint(catalogs: Sequence[Catalog]) -> list[Finding]:
+def lint(catalogs: Sequence[Catalog], *, now: datetime | None = None) -> list[Finding]:
     """Every hygiene finding of `catalogs`, ordered by file, line and code."""
+    today = (now or utcnow()).date()
     ambiguous = _ids_in_several(catalogs)
     findings: list[Finding] = []
     links: dict[str, tuple[bool, str]] = {}
@@ -160,6 +169,7 @@ def lint(catalogs: Sequence[Catalog]) -> list[Finding]:
         for resource in catalog.resources:
             entry = _Entry(catalog, resource, resource.id in ambiguous)
             findings.extend(_fields(entry))
+            findings.extend(_review(entry, today))
             findings.extend(_url(entry))
             _add_link(links, resource.url)  # right after `_url`: the URL is parsed already
     findings.extend(_duplicate_urls(catalogs, ambiguous, links))
@@ -280,6 +290,26 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
             "year_mismatch",
             f"year {r.year} but the title names {title_years}",
             "correct the 'year:' (or the title) so they agree",
+        )
+
+
+def _review(entry: _Entry, today: date) -> Iterable[Finding]:
+    for name in REVIEW_FIELDS:
+        value = entry.resource.extra.get(name)
+        if value is None or value == "":
+            continue
+        moment = review_date(value)
+        if moment is None:
+            problem = f"{name} {str(value)!r} is not a date"
+        elif moment.date() > today:
+            problem = f"{name} {moment.date().isoformat()} lies in the future"
+        else:
+            continue
+        yield entry.finding(
+            "bad_reviewed_at",
+            problem,
+            "write the date of the last review as YYYY-MM-DD, or record one today",
+            command=["mark-reviewed"],
         )
 
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import Any, Literal
 
 from catalog.settings import HealthSettings
 
-__all__ = ["StaleCode", "StaleReason", "named_years", "staleness"]
+__all__ = ["REVIEW_FIELDS", "StaleCode", "StaleReason", "named_years", "review_date", "staleness"]
 
 StaleCode = Literal["unverified", "review_overdue", "unchanged_long", "dated"]
 
@@ -157,6 +157,27 @@ def _dated(
         "this one is kept on purpose, mark the entry reviewed."
     )
     return StaleReason("dated", reason, datetime(newest, 1, 1, tzinfo=UTC))
+
+
+# --- review dates ----------------------------------------------------------------------
+
+#: Fields of a catalog entry that record when a curator last reviewed it.
+REVIEW_FIELDS = ("reviewed_at", "reviewed")
+
+
+def review_date(value: Any) -> datetime | None:
+    """A review date as the curator wrote it (YAML date, ISO text), or None if it is not one."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, str) and value.strip():
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
 
 
 # --- years in text ----------------------------------------------------------------------

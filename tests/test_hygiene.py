@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -283,3 +284,39 @@ def test_a_failing_https_form_is_never_the_same() -> None:
 
 def test_nothing_to_compare_is_not_the_same() -> None:
     assert not same_content(make_observation("http://x.org/"), make_observation("https://x.org/"))
+
+
+@pytest.mark.parametrize(
+    ("value", "bad"),
+    [
+        (date(2026, 1, 2), False),
+        ("2026-01-02", False),
+        ("", False),
+        ("last week", True),  # read as no review at all: the entry's nags would never clear
+        ("2026-13-45", True),
+        (date(2031, 1, 1), True),  # trusted until 2031: the entry would drop out of review
+        ("2026-12-04", True),
+    ],
+)
+def test_a_review_date_that_is_no_date_or_in_the_future_is_named(value: object, bad: bool) -> None:
+    entry = _complete("a", extra={"reviewed_at": value})
+    findings = lint([_catalog(entry)], now=datetime(2026, 12, 3, 12, tzinfo=UTC))
+    assert _codes(findings) == ({"bad_reviewed_at"} if bad else set())
+
+
+def test_a_bad_review_date_names_its_line_and_the_command_that_records_a_review(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "toolkit.yaml"
+    path.write_text(
+        "title: Toolkit\nresources:\n"
+        "  - id: a\n    title: A guide to the toolkit\n    url: https://example.org/a\n"
+        "    description: What it is.\n    publisher: Someone\n    type: guide\n    year: 2016\n"
+        "    reviewed_at: last week\n",
+        encoding="utf-8",
+    )
+    (finding,) = lint([load_catalog(path)])
+    assert finding.code == "bad_reviewed_at" and finding.level is Level.WARNING
+    assert finding.where == f"{path}:3"
+    assert "'last week' is not a date" in finding.message
+    assert finding.command == "linkhealth mark-reviewed a"

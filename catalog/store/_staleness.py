@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, select
 
 from catalog import tables as t
 from catalog.settings import HealthSettings
-from catalog.staleness import staleness
+from catalog.staleness import REVIEW_FIELDS, review_date, staleness
 from catalog.store._observations import text_or_none
 from catalog.store._sql import table_of, write_session
 from catalog.store._sync_rows import NewEvent, add_events
@@ -120,25 +120,11 @@ def refresh_staleness(
 def reviewed_at(column: datetime | None, data: Mapping[str, Any]) -> datetime | None:
     """The later of the curator's `mark-reviewed` and the entry's `reviewed_at`/`reviewed`."""
     found = [column] if column is not None else []
-    for name in ("reviewed_at", "reviewed"):
-        moment = _as_datetime(data.get(name))
+    for name in REVIEW_FIELDS:
+        moment = review_date(data.get(name))
         if moment is not None:
             found.append(moment)
     return max(found) if found else None
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, str) and value.strip():
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return None
 
 
 def _year(value: Any) -> int | None:
