@@ -9,6 +9,7 @@ has been found or started.
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from dataclasses import replace
@@ -28,6 +29,12 @@ if TYPE_CHECKING:
 class _Group(TyperGroup):
     """Turns our own errors into one line on stderr and their documented exit code."""
 
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _reflow_help(command)
+        return command
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
@@ -40,6 +47,18 @@ class _Group(TyperGroup):
             # A path the user gave that cannot be read or written: what and which, no trace.
             typer.echo(f"error: {exc.strerror or exc}: {exc.filename}", err=True)
             raise typer.Exit(1) from exc
+
+
+def _reflow_help(command: Any) -> None:
+    """A docstring's later paragraphs as running text (and a group's commands' too): Typer
+    keeps their line breaks, which cut sentences in two at any terminal width."""
+    if command.help:
+        paragraphs = inspect.cleandoc(command.help).split("\n\n")
+        command.help = "\n\n".join(
+            p if p.startswith("\b") else " ".join(p.split("\n")) for p in paragraphs
+        )
+    for sub in (getattr(command, "commands", None) or {}).values():
+        _reflow_help(sub)
 
 
 app = typer.Typer(

@@ -564,3 +564,20 @@ def test_an_unreadable_path_anywhere_is_one_line_naming_it() -> None:
     assert result.exit_code == 1
     assert result.stderr == "error: No such file or directory: notes/missing.yaml\n"
     assert isinstance(runner.invoke(demo, ["other"]).exception, OSError)  # a bug: shown whole
+
+
+@pytest.mark.parametrize(
+    ("command", "sentence"),
+    [
+        (["report"], "names the catalog files whose tidying findings"),
+        (["catalog", "lint"], "in the entry. Writes nothing."),
+        (["server", "stop"], "its pid is in var/ there. Exit 0 when the server was stopped"),
+    ],
+)
+def test_help_text_runs_on_instead_of_breaking_where_the_docstring_did(
+    command: list[str], sentence: str
+) -> None:
+    """A docstring's line breaks cut sentences in two on any terminal width."""
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0
+    assert sentence in result.output
