@@ -121,3 +121,35 @@ def test_no_table_is_wider_than_a_phone(site: Path, tmp_path: Path) -> None:
         ).stdout
         wide = LexborHTMLParser(dom).css_first("#wide")
         assert wide is not None and wide.text() == "[]", (page.name, wide and wide.text())
+
+
+#: The same frame, listing the dates (`<time>`) laid out on more than one line: "2026-11-"
+#: above "24" in a narrow "Since" column.
+BROKEN_DATES_PROBE = """<!doctype html><html><body style="margin:0">
+<iframe id="f" src="{src}" style="width:{width}px;height:800px;border:0"></iframe>
+<pre id="broken"></pre>
+<script>
+document.getElementById("f").onload = () => {{
+  const doc = document.getElementById("f").contentDocument;
+  const broken = [...doc.querySelectorAll("time")]
+    .filter(t => t.getClientRects().length > 1)
+    .map(t => t.textContent);
+  document.getElementById("broken").textContent = JSON.stringify(broken);
+}};
+</script></body></html>"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_no_date_breaks_across_lines(site: Path, tmp_path: Path, width: int) -> None:
+    probe = tmp_path / "dates.html"
+    probe.write_text(BROKEN_DATES_PROBE.format(src=(site / "index.html").as_uri(), width=width))
+    dom = chromium(
+        tmp_path,
+        "--allow-file-access-from-files",
+        "--virtual-time-budget=5000",
+        f"--window-size={width},844",
+        "--dump-dom",
+        probe.as_uri(),
+    ).stdout
+    broken = LexborHTMLParser(dom).css_first("#broken")
+    assert broken is not None and broken.text() == "[]", broken and broken.text()
