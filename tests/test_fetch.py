@@ -470,6 +470,22 @@ def test_a_redirect_to_a_punycode_host_httpx_cannot_request_is_a_bad_location(
 
 
 @respx.mock
+def test_a_redirect_naming_two_locations_is_refused_as_browsers_refuse_it() -> None:
+    """httpx joins them into "/a, /b", which was followed as one URL that is neither."""
+    respx.get(URL).respond(302, headers=[("Location", "/a"), ("Location", "/b")])
+    obs = check()
+    assert obs.outcome is Outcome.REDIRECT_TO_ERROR
+    assert "more than one Location" in obs.reason and "/a and /b" in obs.reason
+
+
+@respx.mock
+def test_a_location_sent_twice_alike_is_followed() -> None:
+    respx.get(URL).respond(301, headers=[("Location", "/new"), ("Location", "/new")])
+    respx.get("https://example.org/new").respond(200, html="<title>New</title>")
+    assert check().outcome is Outcome.REDIRECTED_PERMANENT
+
+
+@respx.mock
 def test_timeouts_are_retried_then_reported() -> None:
     route = respx.get(URL).mock(side_effect=httpx.ConnectTimeout)
     obs = check()

@@ -299,9 +299,18 @@ class Fetcher:
                 chain.append(Hop(current, None))
                 return done(error=attempt.error)
             chain.append(Hop(current, answer.status))
-            location = answer.headers.get("location", "").strip()
-            if answer.status not in REDIRECT_STATUSES or not location:
+            locations = {v.strip() for v in answer.headers.get_list("location") if v.strip()}
+            if answer.status not in REDIRECT_STATUSES or not locations:
                 return done(answer=answer, refused_wait=refused_wait(attempt, settings))
+            if len(locations) > 1:
+                # Browsers refuse an answer that names two places to go (Chrome:
+                # ERR_RESPONSE_HEADERS_MULTIPLE_LOCATION); joined, they are neither.
+                return done(
+                    stop=Stop.BAD_LOCATION,
+                    stop_detail="the answer names more than one Location",
+                    stop_url=" and ".join(sorted(locations)),
+                )
+            location = locations.pop()
             try:
                 following = str(httpx.URL(current).join(location))
             except (httpx.InvalidURL, ValueError, TypeError) as exc:
