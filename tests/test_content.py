@@ -557,3 +557,47 @@ def test_openers_become_spaces_as_a_translate_table_would_make_them(text: str) -
 
     table: dict[str, str | int | None] = dict.fromkeys(_OPENERS, " ")
     assert _openers_to_spaces(text) == text.translate(str.maketrans(table))
+
+
+def _formatting_trap(paragraphs: int, last: str = "end") -> bytes:
+    """16 formatting tags left open, then short paragraphs: the parser copies the open
+    ones into every paragraph (1.66 GB for 2 MiB of them)."""
+    tags = [
+        "b",
+        "i",
+        "u",
+        "s",
+        "em",
+        "strong",
+        "small",
+        "big",
+        "tt",
+        "font",
+        "code",
+        "nobr",
+        "strike",
+        "q",
+        "sub",
+        "sup",
+    ]
+    head = "<html><head><title>Taken</title></head><body>" + "".join(f"<{t}>" for t in tags)
+    return (head + "<p>y</p>" * paragraphs + f"<p>{last}</p>").encode()
+
+
+def test_a_page_of_more_tags_than_the_parser_is_given_is_read_up_to_them() -> None:
+    """Like a body cut at the byte cap: what lies past the cap neither shows nor counts."""
+    facts = analyse_body(_formatting_trap(60_000), HTML, truncated=False)
+    assert facts.title == "Taken" and "end" not in facts.text.split()
+    assert (
+        facts.fingerprint
+        == analyse_body(_formatting_trap(60_000, "other"), HTML, truncated=False).fingerprint
+    )
+    small = analyse_body(_formatting_trap(100), HTML, truncated=False)
+    assert small.text.split()[-1] == "end"
+
+
+def test_a_page_of_tags_costs_no_more_past_the_parsers_cap() -> None:
+    def analyse(page: bytes) -> PageFacts:
+        return analyse_body(page, HTML, truncated=False)
+
+    assert growth(analyse, _formatting_trap(20_000), _formatting_trap(160_000), size_ratio=8) < 0.5
