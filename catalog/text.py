@@ -1,5 +1,6 @@
-"""Accent folding shared by title matching (`catalog.hygiene`) and drift scoring
-(`catalog.drift`): both compare words written by people with words scraped from pages."""
+"""Text scraped from pages, made safe and comparable: accent folding shared by title
+matching (`catalog.hygiene`) and drift scoring (`catalog.drift`), which compare words written
+by people with words scraped from pages; and control characters taken out of what is shown."""
 
 from __future__ import annotations
 
@@ -8,7 +9,18 @@ import sys
 import unicodedata
 from functools import lru_cache
 
-__all__ = ["strip_accents"]
+__all__ = ["strip_accents", "without_controls"]
+
+
+#: C0 and C1 control characters (whitespace among them becomes a space anyway).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def without_controls(text: str) -> str:
+    """`text` with every control character a space. Titles scraped from anyone's page end up
+    in terminals and the database, where an escape sequence would act and a NUL is refused
+    (PostgreSQL); no reader sees either on a page."""
+    return _CONTROLS.sub(" ", text)
 
 
 def strip_accents(text: str) -> str:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from catalog.text import without_controls
+
 __all__ = ["PageFacts", "analyse_body", "similarity", "stable_text"]
 
 
@@ -219,11 +221,7 @@ def _label(text: str) -> str:
     database, where an escape sequence would act and a NUL is refused (PostgreSQL); no
     reader sees either on a page. (The page text is only hashed, compared and stored
     packed, and 2 MiB of it are not worth another pass.)"""
-    return _collapse(_CONTROLS.sub(" ", text))
-
-
-#: C0 and C1 control characters (whitespace among them becomes a space anyway).
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+    return _collapse(without_controls(text))
 
 
 def _wordlist(text: str) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from catalog.errors import LinkhealthError
 from catalog.hygiene import normalise_title
 from catalog.importer._records import ImportedEntry, Parsed, Skipped, quote_skipped
+from catalog.text import without_controls
 from catalog.urls import CheckedUrl, canonical_url, parse_url
 
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -277,8 +277,4 @@ def _usable(href: str, base_url: str | None) -> tuple[str | None, str]:
 def _collapse(text: str) -> str:
     """Whitespace-collapsed, without control characters: the page is anyone's, and its
     titles go into the catalog and from there to terminals (`linkhealth resource`)."""
-    return " ".join(_CONTROLS.sub(" ", text).split())
-
-
-#: C0 and C1 control characters (escape sequences start with one).
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+    return " ".join(without_controls(text).split())
