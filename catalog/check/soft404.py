@@ -16,10 +16,10 @@ than a missed one, which the next signals or a person may still catch):
 from __future__ import annotations
 
 import re
-import unicodedata
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from catalog.check.content import PageFacts, similarity, stable_text
+from catalog.text import strip_accents
 
 __all__ = [
     "PROBE_PREFIX",
@@ -260,9 +260,7 @@ def _is_message(text: str) -> bool:
 
 def _normalize(text: str) -> str:
     """Lower case, no accents, no apostrophes ("can't" -> "cant"), punctuation as spaces."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    plain = _APOSTROPHES.sub("", plain)
+    plain = _APOSTROPHES.sub("", strip_accents(text.lower()))
     return " ".join(_NON_WORD.sub(" ", plain).replace("_", " ").split())
 
 
