@@ -249,11 +249,12 @@ def _by_title(row: Row) -> tuple[str, str]:
 
 
 def worst_first(row: Row) -> tuple[int, bool, str, int, str, str]:
-    """A publisher's or host's resources: the queue's order, then the rest by collection
-    and title."""
-    if row.priority is not None:
+    """A publisher's or host's resources: the queue's order, then the snoozed and ignored
+    ones (left out of the queue, as on the index), then the rest by collection and title."""
+    if row.priority is not None and not row.set_aside:
         return _fix_first(row)
-    return (len(Priority) + 1, False, "", 0, row.collection.casefold(), row.title.casefold())
+    rank = len(Priority) + (1 if row.set_aside else 2)
+    return (rank, False, "", 0, row.collection.casefold(), row.title.casefold())
 
 
 def _failing_first(row: Row) -> tuple[bool, str, str]:

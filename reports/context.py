@@ -343,8 +343,11 @@ class GroupStats:
     checked: int
     ok: int
     broken: int
+    #: In the action queue (snoozed and ignored ones are not: they are `set_aside`).
     attention: int
     median_ms: int | None
+    #: Snoozed or ignored, as the index's "Snoozed and ignored" lists them.
+    set_aside: int = 0
 
     @property
     def ok_pct(self) -> float | None:

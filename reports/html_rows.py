@@ -247,6 +247,20 @@ def queue_rows(rows: Iterable[Row], root: str) -> Markup:
     return Markup("".join([_queue_row(row, root) for row in rows]))
 
 
+def _set_aside_note(row: Row) -> str:
+    """Why a resource is out of the queue: a publisher's or host's page lists it among
+    the rest, and its badge alone would read as a problem nobody is handling."""
+    parts = []
+    if row.ignored_reason:
+        parts.append(f"Ignored: {_escape(row.ignored_reason)}")
+    if row.snoozed_until:
+        snooze = f"Snoozed until {_moment(row.snoozed_until)}"
+        if row.snooze_reason:
+            snooze += f": {_escape(row.snooze_reason)}"
+        parts.append(snooze)
+    return f'<div class="small">{"<br>".join(parts)}</div>' if parts else ""
+
+
 def _status_row(row: Row, root: str) -> str:
     checked = _escape(row.last_checked.date) if row.last_checked else "—"
     ms = "—" if row.elapsed_ms is None else f"{int(row.elapsed_ms)} ms"
@@ -255,7 +269,7 @@ def _status_row(row: Row, root: str) -> str:
         f'data-outcome="{_escape(row.outcome or "")}"><td class="first" data-label="Resource">'
         f"{_site_link(root, row.page, row.title, 'title')}"
         f'<span class="url">{_escape(row.url)}</span></td>'
-        f'<td data-label="Status">{_state(row)}</td>'
+        f'<td data-label="Status">{_state(row)}{_set_aside_note(row)}</td>'
         f'<td data-label="Last checked">{checked}</td>'
         f'<td data-label="Response" class="num">{ms}</td></tr>\n'
     )

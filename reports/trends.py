@@ -104,7 +104,10 @@ def group_stats(
                 ok=sum(s.outcome is not None and s.outcome.is_ok for s in checked),
                 # Confirmed broken as each row's badge says, soft 404s included.
                 broken=sum(r.state == BROKEN_STATE for _, r in members),
-                attention=sum(r.priority is not None for _, r in members),
+                # As the index's queue counts them: snoozed and ignored ones are left
+                # out of "need attention" and counted apart.
+                attention=sum(r.priority is not None and not r.set_aside for _, r in members),
+                set_aside=sum(r.set_aside for _, r in members),
                 median_ms=round(statistics.median(times)) if times else None,
             )
         )

@@ -1,0 +1,108 @@
+"""The report read as a curator reads it: counts that agree between pages, each fact said
+once, and links between pages that lead somewhere."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+from sqlalchemy import Engine
+
+from catalog.queries import ReportData, report_data
+from reports import ReportContext, build_context, render_html, write_report
+from reports.context import Row
+from tests import report_fixtures as fx
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return fx.fixed_db(tmp_path_factory.mktemp("curator") / "fixed.db")
+
+
+@pytest.fixture(scope="module")
+def data(engine: Engine) -> ReportData:
+    return report_data(engine)
+
+
+def _with(data: ReportData, rid: str, **changes: Any) -> ReportData:
+    rows = tuple(
+        dataclasses.replace(r, **changes) if r.resource_id == rid else r for r in data.resources
+    )
+    return dataclasses.replace(data, resources=rows)
+
+
+def _row(ctx: ReportContext, rid: str) -> Row:
+    return next(r for r in ctx.resources if r.resource_id == rid)
+
+
+def _text(node: Any) -> str:
+    return " ".join(node.text(separator=" ").split())
+
+
+def _facts(tree: LexborHTMLParser) -> dict[str, str]:
+    terms = tree.css("#facts dt")
+    values = tree.css("#facts dd")
+    return {_text(t): _text(v) for t, v in zip(terms, values, strict=True)}
+
+
+# --- publisher and host pages agree with the index -------------------------------------
+
+
+def _set_aside_two(data: ReportData) -> ReportContext:
+    """a-broken snoozed and a-suspect ignored: both of Example Publisher, both queued
+    before."""
+    later = fx.NOW + timedelta(days=7)
+    changed = _with(data, "a-broken", snoozed_until=later, snooze_reason="asked the site")
+    changed = _with(changed, "a-suspect", ignored_reason="login wall")
+    return build_context(changed, now=fx.NOW)
+
+
+def test_need_attention_of_a_publisher_leaves_out_snoozed_and_ignored(
+    data: ReportData, tmp_path: Path
+) -> None:
+    ctx = _set_aside_two(data)
+    queued = [r for r in ctx.rows if r.publisher == "Example Publisher"]
+    aside = [r for r in ctx.set_aside if r.publisher == "Example Publisher"]
+    assert len(aside) == 2
+    stats = next(s for s in ctx.publishers if s.name == "Example Publisher")
+    assert stats.attention == len(queued)
+    write_report(ctx, tmp_path, run_id=None)
+    page = LexborHTMLParser((tmp_path / stats.page).read_text(encoding="utf-8"))
+    facts = _facts(page)
+    assert facts["Need attention"].startswith(f"{len(queued)} ")
+    assert "2 snoozed or ignored" in facts["Need attention"]
+    # The index's table says the same.
+    index = LexborHTMLParser(render_html(ctx))
+    row = '#publishers tr[data-name="Example Publisher"]'
+    cell = index.css_first(f'{row} td[data-label="Need attention"]')
+    assert cell is not None and _text(cell).startswith(str(len(queued)))
+
+
+def test_need_attention_of_a_host_leaves_out_snoozed_and_ignored(data: ReportData) -> None:
+    ctx = _set_aside_two(data)
+    host = _row(ctx, "a-broken").host
+    assert host
+    stats = next(s for s in ctx.hosts if s.name == host)
+    assert stats.attention == sum(r.host == host for r in ctx.rows)
+    assert stats.set_aside == 1
+
+
+def test_a_publishers_page_lists_the_queue_then_set_aside_then_the_rest(
+    data: ReportData, tmp_path: Path
+) -> None:
+    ctx = _set_aside_two(data)
+    write_report(ctx, tmp_path, run_id=None)
+    stats = next(s for s in ctx.publishers if s.name == "Example Publisher")
+    page = LexborHTMLParser((tmp_path / stats.page).read_text(encoding="utf-8"))
+    listed = [tr.attributes.get("data-resource-id") for tr in page.css("#resources tbody tr")]
+    queued = [r.resource_id for r in ctx.rows if r.publisher == "Example Publisher"]
+    assert listed[: len(queued)] == queued
+    assert set(listed[len(queued) : len(queued) + 2]) == {"a-broken", "a-suspect"}
+    snoozed = page.css_first('#resources tr[data-resource-id="a-broken"]')
+    assert snoozed is not None and "Snoozed until" in _text(snoozed)
+    ignored = page.css_first('#resources tr[data-resource-id="a-suspect"]')
+    assert ignored is not None and "Ignored" in _text(ignored)
