@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 
 from markupsafe import Markup
 
-from reports.context import HistoryItem, HygieneRow, Row, When
+from reports.context import HistoryItem, HygieneRow, Priority, Row, When
 
 
 def _escape_str(text: str) -> str:
@@ -193,9 +193,11 @@ def _facts(row: Row, root: str) -> str:
     if row.elapsed_ms is not None:
         checked += f", answered in {row.elapsed_ms} ms"
     facts.append(("Last checked", checked))
-    if row.drift_reason:
+    # "What we saw" is the drift or staleness reasons when they put the resource in the
+    # queue (`build._row`): said again, the page would read as two problems.
+    if row.drift_reason and row.priority is not Priority.DRIFT:
         facts.append(("Content drift", _escape(row.drift_reason)))
-    if row.stale_reasons:
+    if row.stale_reasons and row.priority is not Priority.STALE:
         facts.append(("Possibly out of date", _escape("; ".join(row.stale_reasons))))
     if row.ignored_reason:
         facts.append(("Ignored", _escape(row.ignored_reason)))

@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 
 from catalog.queries import ReportData, report_data
 from reports import ReportContext, build_context, render_html, write_report
-from reports.context import Row
+from reports.context import Priority, ResourcePage, Row
+from reports.render import render_resource_page
 from tests import report_fixtures as fx
 
 
@@ -106,3 +107,26 @@ def test_a_publishers_page_lists_the_queue_then_set_aside_then_the_rest(
     assert snoozed is not None and "Snoozed until" in _text(snoozed)
     ignored = page.css_first('#resources tr[data-resource-id="a-suspect"]')
     assert ignored is not None and "Ignored" in _text(ignored)
+
+
+# --- each fact said once ---------------------------------------------------------------
+
+
+def _resource_page(ctx: ReportContext, rid: str) -> LexborHTMLParser:
+    return LexborHTMLParser(render_resource_page(ctx, ResourcePage(_row(ctx, rid), ())))
+
+
+def test_a_drifted_resources_page_gives_the_drift_reason_once(data: ReportData) -> None:
+    reason = "The page now reads like a parked domain: 'this domain is for sale'"
+    ctx = build_context(_with(data, "a-ok-1", drift_reason=reason), now=fx.NOW)
+    assert _row(ctx, "a-ok-1").priority is Priority.DRIFT
+    main = _text(_resource_page(ctx, "a-ok-1").css_first("main"))
+    assert main.count("this domain is for sale") == 1
+
+
+def test_an_out_of_date_entrys_page_gives_its_reasons_once(data: ReportData) -> None:
+    reasons = ("review overdue: last reviewed 2020-01-01",)
+    ctx = build_context(_with(data, "a-ok-1", stale_reasons=reasons), now=fx.NOW)
+    assert _row(ctx, "a-ok-1").priority is Priority.STALE
+    main = _text(_resource_page(ctx, "a-ok-1").css_first("main"))
+    assert main.count("last reviewed 2020-01-01") == 1
