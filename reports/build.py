@@ -62,6 +62,7 @@ _UNCHECKED_LABEL = "Not checked yet"
 
 
 _UNCHECKED_EXPLANATION = "Added since the last check; the next run will check it."
+_FIRST_CHECK_EXPLANATION = "Waiting for the first run to check it."
 
 
 _UNKNOWN_NEXT_STEP = "Open the link in a browser to see whether it still works."
@@ -126,7 +127,7 @@ def build_context(
         network_notice=_network_notice(data.run) if data.network_unavailable else None,
         nothing_checked=nothing_checked,
         empty_notice=_empty_notice(data, nothing_checked),
-        totals=_totals(data.totals),
+        totals=_totals(data.totals, nothing_checked=nothing_checked),
         groups=groups,
         catalogs=tuple(CatalogSummary(c.key, c.title, c.resources) for c in data.collections),
         resources_total=data.resources_total,
@@ -428,8 +429,10 @@ def _fix(
     return None, None, False
 
 
-def _totals(totals: Mapping[str, int]) -> tuple[Total, ...]:
+def _totals(totals: Mapping[str, int], *, nothing_checked: bool = False) -> tuple[Total, ...]:
     items = []
+    # Before any check, no entry was "added since the last check".
+    unchecked = _FIRST_CHECK_EXPLANATION if nothing_checked else _UNCHECKED_EXPLANATION
     for key, count in totals.items():
         try:
             outcome: Outcome | None = Outcome(key)
@@ -440,9 +443,7 @@ def _totals(totals: Mapping[str, int]) -> tuple[Total, ...]:
                 Total(key, outcome.label, outcome.severity.value, outcome.explanation, count)
             )
         elif key == UNCHECKED:
-            items.append(
-                Total(key, _UNCHECKED_LABEL, Severity.UNKNOWN.value, _UNCHECKED_EXPLANATION, count)
-            )
+            items.append(Total(key, _UNCHECKED_LABEL, Severity.UNKNOWN.value, unchecked, count))
         else:
             items.append(Total(key, key, Severity.UNKNOWN.value, _UNKNOWN_NEXT_STEP, count))
 
@@ -521,7 +522,8 @@ def _empty_notice(data: ReportData, nothing_checked: bool) -> str | None:
     if not data.resources_total:
         return "There are no catalog resources yet; sync a catalog, then run a check."
     if nothing_checked and not data.network_unavailable:
-        return "Nothing has been checked yet; the first run will fill this report in."
+        # The headline has just said that nothing has been checked yet.
+        return "The first run will fill this report in."
     return None
 
 

@@ -12,8 +12,10 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import Engine
 
+from catalog.db import session_scope
 from catalog.queries import ReportData, report_data
-from reports import ReportContext, build_context, render_html, write_report
+from catalog.tables import Collection, Resource
+from reports import ReportContext, build_context, render_html, render_markdown, write_report
 from reports.context import Priority, ResourcePage, Row
 from reports.render import render_resource_page
 from tests import report_fixtures as fx
@@ -130,3 +132,35 @@ def test_an_out_of_date_entrys_page_gives_its_reasons_once(data: ReportData) -> 
     assert _row(ctx, "a-ok-1").priority is Priority.STALE
     main = _text(_resource_page(ctx, "a-ok-1").css_first("main"))
     assert main.count("last reviewed 2020-01-01") == 1
+
+
+def _never_checked(path: Path) -> Engine:
+    engine = fx.empty_db(path)
+    with session_scope(engine) as s:
+        coll = Collection(key="k", path="k.yaml", title="K")
+        s.add(coll)
+        s.flush()
+        for n in (1, 2):
+            s.add(
+                Resource(
+                    collection_id=coll.id,
+                    rid=f"r{n}",
+                    title=f"T{n}",
+                    url=f"https://e.org/{n}",
+                    created_at=fx.NOW,
+                    updated_at=fx.NOW,
+                )
+            )
+    return engine
+
+
+@pytest.mark.parametrize("db", ["empty", "never checked"])
+def test_a_report_with_nothing_checked_says_so_once(db: str, tmp_path: Path) -> None:
+    engine = fx.empty_db(tmp_path / "e.db") if db == "empty" else _never_checked(tmp_path / "n.db")
+    ctx = build_context(report_data(engine), now=fx.NOW)
+    assert ctx.nothing_checked and ctx.empty_notice
+    main = _text(LexborHTMLParser(render_html(ctx)).css_first("main"))
+    assert main.count("Nothing has been checked yet") == 1, main
+    assert render_markdown(ctx).count("Nothing has been checked yet") == 1
+    # Nothing was ever checked: no entry was "added since the last check".
+    assert "since the last check" not in main
