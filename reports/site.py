@@ -12,7 +12,8 @@ Input: a `ReportContext`, the resource pages streamed, the formats. Output, by
     latest.md, latest.csv, latest.json
 
 Top-level files are replaced atomically; the page folders are built aside and swapped
-in, so a reader never sees half a site and pages of removed resources disappear. A large
+in, so a reader never sees half a site and pages of removed resources disappear (the
+kept run-<id>.html pages then lose their links to them: `_unlink_gone_pages`). A large
 site's pages are rendered in forked processes (`reports.forked`), and the old folders are
 deleted in the background.
 """
@@ -24,6 +25,7 @@ import functools
 import multiprocessing
 import os
 import queue
+import re
 import shutil
 import subprocess
 import sys
@@ -124,7 +126,9 @@ def write_report(
     done = functools.cache(lambda: complete(before) if complete is not None else before)
     stem = "latest" if latest or run_id is None else f"run-{run_id}"
     if "html" in formats and stem == "latest":
-        count = _write_site(ctx, out_dir, pages, on_progress, done)
+        count, site = _write_site(ctx, out_dir, pages, on_progress, done)
+        if site.gone:
+            _unlink_gone_pages(out_dir, site.now)
     ctx = done()
     if "html" in formats:
         if stem == "latest":
@@ -215,8 +219,9 @@ def _write_site(
     pages: Iterable[ResourcePage] | PageSource | None,
     on_progress: Progress | None,
     summary: Callable[[], ReportContext],
-) -> int:
-    """Build the page folders aside, then swap them in; returns the number of pages.
+) -> tuple[int, _Pages]:
+    """Build the page folders aside, then swap them in; returns the number of pages and
+    the pages of the site before and after.
 
     With a `PageSource` and a big catalog, a forked child renders half of the resource
     pages and the publisher and host pages while this process renders the rest. The
@@ -251,10 +256,85 @@ def _write_site(
                 pages = pages.pages(0, 1)
             count = _render_part(ctx, stage, pages, counter, groups=True, summary=summary)
         _write_plain(stage / "style.css", stylesheet())
+        site = _Pages(before=_site_pages(out_dir), now=_site_pages(stage))
         _swap(stage, out_dir, background=len(ctx.resources) >= BACKGROUND_DELETE_MIN)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    return count
+    return count, site
+
+
+@dataclass(frozen=True)
+class _Pages:
+    """The site's pages (paths relative to the reports folder) before and after a write."""
+
+    before: frozenset[str]
+    now: frozenset[str]
+
+    @property
+    def gone(self) -> frozenset[str]:
+        return self.before - self.now
+
+
+def _site_pages(folder: Path) -> frozenset[str]:
+    """Every page under the site folders of `folder` (one `listdir` per folder: cheap even
+    for 100,000 resource pages)."""
+    found: list[str] = []
+    for name in SITE_FOLDERS:
+        with contextlib.suppress(OSError):
+            found.extend(f"{name}/{page}" for page in os.listdir(folder / name))
+    return frozenset(found)
+
+
+#: A link from a summary page (`root` "") to a page of the site, and its text.
+_SITE_LINK = re.compile(
+    r'<a(?P<before>[^>]*?) href="(?P<href>(?:'
+    + "|".join(SITE_FOLDERS)
+    + r')/[^"#]*)"(?P<after>[^>]*)>(?P<text>.*?)</a>',
+    re.DOTALL,
+)
+
+#: Why a name in a kept run page is no longer a link (its `title`, shown on hover).
+_GONE_RESOURCE = "No longer in the catalog: its page was removed."
+_GONE_PAGE = "This page is no longer part of the report."
+
+
+def _unlink_gone_pages(out_dir: Path, pages: frozenset[str]) -> None:
+    """Turn the links of the kept `run-<id>.html` pages to pages no longer in the site
+    (`pages`) into plain text.
+
+    A run page is kept for history, but the pages it links are the site's, rebuilt on
+    every write: a resource removed from the catalog loses its page (as does a publisher
+    or host left without resources, or a queue group's page once the index holds it
+    whole), and the old run page's link to it would 404. A curator reading an old run
+    expects its rows as they were, so the name stays and only the dead link goes, with
+    a hover text saying why. Keeping the removed resources' pages instead would show
+    them as if they were still in the catalog, and they would never go away. The
+    snapshot's other links, and its text, are left as written.
+
+    Only called when pages went: reading every kept run page costs time.
+    """
+
+    def unlink(match: re.Match[str]) -> str:
+        href = match["href"]
+        if href in pages:
+            return match[0]
+        why = _GONE_RESOURCE if href.startswith("resources/") else _GONE_PAGE
+        return f'<span{match["before"]}{match["after"]} title="{why}">{match["text"]}</span>'
+
+    for path in sorted(out_dir.glob("run-*.html")):
+        try:
+            seen = path.stat()
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        fixed = _SITE_LINK.sub(unlink, text)
+        if fixed == text:
+            continue
+        with contextlib.suppress(OSError):
+            now = path.stat()
+            if (now.st_mtime_ns, now.st_size) != (seen.st_mtime_ns, seen.st_size):
+                continue  # rewritten meanwhile (a report on that run): it links today's pages
+            _write_atomic(path, fixed)
 
 
 def _render_part(

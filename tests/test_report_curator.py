@@ -4,6 +4,8 @@ once, and links between pages that lead somewhere."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -164,3 +166,50 @@ def test_a_report_with_nothing_checked_says_so_once(db: str, tmp_path: Path) -> 
     assert render_markdown(ctx).count("Nothing has been checked yet") == 1
     # Nothing was ever checked: no entry was "added since the last check".
     assert "since the last check" not in main
+
+
+# --- links between pages ---------------------------------------------------------------
+
+_SITE_LINK = re.compile(r'href="((?:resources|publishers|hosts|queue|hygiene)/[^"#]*)"')
+
+
+def _dead_links(folder: Path, page: str) -> list[str]:
+    text = (folder / page).read_text(encoding="utf-8")
+    return [href for href in _SITE_LINK.findall(text) if not (folder / href).is_file()]
+
+
+def _without(data: ReportData, *rids: str) -> ReportData:
+    """`data` after `rids` were removed from the catalog."""
+    rows = tuple(r for r in data.resources if r.resource_id not in rids)
+    return dataclasses.replace(data, resources=rows)
+
+
+def test_an_old_run_page_links_no_page_that_is_gone(data: ReportData, tmp_path: Path) -> None:
+    # a-broken is queued on run 1's page; b-blocked is the only resource of its publisher.
+    write_report(build_context(data, now=fx.NOW), tmp_path, run_id=1)
+    before = (tmp_path / "run-1.html").read_text(encoding="utf-8")
+    gone = _row(build_context(data, now=fx.NOW), "a-broken")
+    assert f'href="{gone.page}"' in before
+    later = build_context(_without(data, "a-broken", "b-blocked"), now=fx.NOW)
+    write_report(later, tmp_path, run_id=2)
+    assert not (tmp_path / gone.page).exists()  # its page is gone with it
+    assert _dead_links(tmp_path, "run-1.html") == []
+    assert _dead_links(tmp_path, "run-2.html") == []
+    # Run 1's page still names it, as it stood then, but no longer as a link.
+    old = LexborHTMLParser((tmp_path / "run-1.html").read_text(encoding="utf-8"))
+    row = old.css_first('#attention tr[data-resource-id="a-broken"]')
+    assert row is not None and gone.title in _text(row)
+    assert row.css_first("a.title") is None
+    assert row.css_first(".title[title]") is not None  # says why it is not a link
+    # Pages still there keep their links.
+    kept = old.css_first('#attention tr[data-resource-id="a-moved"] a.title')
+    assert kept is not None and kept.attributes["href"] == _row(later, "a-moved").page
+
+
+def test_an_old_run_page_is_left_alone_when_no_page_went(data: ReportData, tmp_path: Path) -> None:
+    ctx = build_context(data, now=fx.NOW)
+    write_report(ctx, tmp_path, run_id=1)
+    old = tmp_path / "run-1.html"
+    os.utime(old, (1_000_000_000, 1_000_000_000))
+    write_report(ctx, tmp_path, run_id=2)
+    assert old.stat().st_mtime == 1_000_000_000
