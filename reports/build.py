@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import shlex
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -163,12 +163,54 @@ def _queued(row: Row) -> bool:
     return row.priority is not None and not row.set_aside
 
 
-def with_findings(ctx: ReportContext, findings: Sequence[Finding]) -> ReportContext:
-    """`ctx` with the catalog's hygiene findings, which may arrive after the links' state."""
+def with_findings(
+    ctx: ReportContext,
+    findings: Sequence[Finding],
+    *,
+    confirmed: Collection[tuple[str, str]] = (),
+) -> ReportContext:
+    """`ctx` with the catalog's hygiene findings, which may arrive after the links' state.
+
+    `confirmed`: (collection, id) of the entries whose https form a run has shown to
+    serve the same page (`catalog.queries.https_suggestions`): their `http_url` fix
+    stands even when the link is queued.
+    """
     return replace(
         ctx,
-        hygiene=hygiene_rows(findings),
+        hygiene=_defer_url_fixes(hygiene_rows(findings), ctx, frozenset(confirmed)),
         hygiene_info=sum(f.level is Level.INFO for f in findings),
+    )
+
+
+#: Findings about the form of an entry's URL, whose fix is to put another URL in its place.
+_URL_FINDINGS = frozenset({"http_url", "tracking_params", "url_shortener"})
+
+#: Lower-case, as the findings' own fixes ("Fix: switch to ...").
+_DEFERRED_FIX = (
+    "follow the link's own fix under What to fix first: it replaces this URL (see then "
+    "whether the new one needs tidying)"
+)
+
+
+def _defer_url_fixes(
+    rows: tuple[HygieneRow, ...], ctx: ReportContext, confirmed: frozenset[tuple[str, str]]
+) -> tuple[HygieneRow, ...]:
+    """An entry whose link is queued to fix (broken, moved, drifted) gets its new address
+    from that fix: a hygiene row offering another `replace-url` (the https form of a dead
+    domain, the old address without tracking) contradicts it, and run after it would undo
+    it. Such rows keep their finding, with the queue's fix as theirs and no command."""
+    queued = {
+        (r.collection_key, r.resource_id) for r in ctx.rows if r.priority and r.priority.to_fix
+    }
+    if not queued:
+        return rows
+    return tuple(
+        replace(f, fix=_DEFERRED_FIX, command=None)
+        if f.code in _URL_FINDINGS
+        and (f.collection, f.resource_id) in queued
+        and not (f.code == "http_url" and (f.collection, f.resource_id) in confirmed)
+        else f
+        for f in rows
     )
 
 

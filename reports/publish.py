@@ -139,7 +139,7 @@ def _publish(
 
         def complete(ctx: ReportContext) -> ReportContext:
             # Only the summary pages show the findings: the resource pages start without.
-            return with_findings(ctx, _findings(hygiene.result(), https))
+            return with_findings(ctx, _findings(hygiene.result(), https), confirmed=https)
 
         # The view model is millions of long-lived objects; each full collection would
         # walk them all again while pages are rendered. Frozen, the collector skips them.

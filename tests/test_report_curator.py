@@ -15,9 +15,11 @@ from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import Engine
 
 from catalog.db import session_scope
+from catalog.hygiene import Finding, Level
 from catalog.queries import ReportData, report_data
 from catalog.tables import Collection, Resource
 from reports import ReportContext, build_context, render_html, render_markdown, write_report
+from reports.build import with_findings
 from reports.context import Priority, ResourcePage, Row
 from reports.render import render_resource_page
 from tests import report_fixtures as fx
@@ -213,3 +215,37 @@ def test_an_old_run_page_is_left_alone_when_no_page_went(data: ReportData, tmp_p
     os.utime(old, (1_000_000_000, 1_000_000_000))
     write_report(ctx, tmp_path, run_id=2)
     assert old.stat().st_mtime == 1_000_000_000
+
+
+# --- one fix per entry -----------------------------------------------------------------
+
+
+def _http_finding(rid: str) -> Finding:
+    return Finding(
+        code="http_url",
+        level=Level.WARNING,
+        collection="toolkit-a",
+        resource_id=rid,
+        file="toolkit-a.yaml",
+        line=3,
+        message="the URL uses http://",
+        fix="switch to https://x.example/ if it serves the same page",
+        command=f"linkhealth replace-url {rid} https://x.example/",
+    )
+
+
+def test_a_url_finding_defers_to_the_fix_of_a_link_in_the_queue(data: ReportData) -> None:
+    # a-moved is to switch to where it moved (accept-redirect); a hygiene row saying
+    # "replace-url with the https form" would contradict it, and undo it if run after.
+    ctx = build_context(data, now=fx.NOW)
+    assert _row(ctx, "a-moved").command and _row(ctx, "a-ok-1").priority is None
+    found = with_findings(ctx, [_http_finding("a-moved"), _http_finding("a-ok-1")])
+    rows = {f.resource_id: f for f in found.hygiene}
+    assert rows["a-moved"].command is None
+    assert "What to fix first" in rows["a-moved"].fix
+    assert rows["a-ok-1"].command == _http_finding("a-ok-1").command  # nothing to defer to
+    markdown = render_markdown(found)
+    assert "replace-url a-moved https://x.example/" not in markdown
+    # A fix a run has confirmed (the https form serves the same page) stays.
+    kept = with_findings(ctx, [_http_finding("a-moved")], confirmed={("toolkit-a", "a-moved")})
+    assert kept.hygiene[0].command == _http_finding("a-moved").command
