@@ -127,7 +127,7 @@ def build_context(
         network_notice=_network_notice(data.run) if data.network_unavailable else None,
         nothing_checked=nothing_checked,
         empty_notice=_empty_notice(data, nothing_checked),
-        totals=_totals(data.totals, nothing_checked=nothing_checked),
+        totals=_totals(data.totals, nothing_checked=nothing_checked, rows=resources),
         groups=groups,
         catalogs=tuple(CatalogSummary(c.key, c.title, c.resources) for c in data.collections),
         resources_total=data.resources_total,
@@ -471,8 +471,11 @@ def _fix(
     return None, None, False
 
 
-def _totals(totals: Mapping[str, int], *, nothing_checked: bool = False) -> tuple[Total, ...]:
+def _totals(
+    totals: Mapping[str, int], *, nothing_checked: bool = False, rows: Sequence[Row] = ()
+) -> tuple[Total, ...]:
     items = []
+    working = _queued_all_the_same(rows)
     # Before any check, no entry was "added since the last check".
     unchecked = _FIRST_CHECK_EXPLANATION if nothing_checked else _UNCHECKED_EXPLANATION
     for key, count in totals.items():
@@ -481,9 +484,10 @@ def _totals(totals: Mapping[str, int], *, nothing_checked: bool = False) -> tupl
         except ValueError:
             outcome = None
         if outcome is not None:
-            items.append(
-                Total(key, outcome.label, outcome.severity.value, outcome.explanation, count)
-            )
+            explanation = outcome.explanation
+            if outcome.is_ok and working.get(key):
+                explanation = _ok_but_queued(working[key], count)
+            items.append(Total(key, outcome.label, outcome.severity.value, explanation, count))
         elif key == UNCHECKED:
             items.append(Total(key, _UNCHECKED_LABEL, Severity.UNKNOWN.value, unchecked, count))
         else:
@@ -493,6 +497,28 @@ def _totals(totals: Mapping[str, int], *, nothing_checked: bool = False) -> tupl
         return (_SEVERITY_ORDER[Severity(t.severity)], t.key == UNCHECKED, -t.count, t.label)
 
     return tuple(sorted(items, key=order))
+
+
+def _queued_all_the_same(rows: Sequence[Row]) -> dict[str, Counter[Priority]]:
+    """Per working outcome, the queue groups of the resources queued all the same (a page
+    that no longer matches its entry, an entry due a review)."""
+    found: dict[str, Counter[Priority]] = defaultdict(Counter)
+    for r in rows:
+        if r.priority is not None and not r.set_aside and r.severity == Severity.OK.value:
+            found[r.outcome or ""][r.priority] += 1
+    return found
+
+
+def _ok_but_queued(groups: Counter[Priority], total: int) -> str:
+    """The OK total's explanation, which must not say "nothing to do" of the resources the
+    headline counts to fix or to review."""
+    n = sum(groups.values())
+    where = ", ".join(f"{count} {p.heading}" for p, count in sorted(groups.items()))
+    rest = "; nothing to do for the rest" if n < total else ""
+    return (
+        f"The link works. {n} of them {'is' if n == 1 else 'are'} in the queue all the same "
+        f"({where}){rest}."
+    )
 
 
 def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool) -> str:

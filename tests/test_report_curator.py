@@ -249,3 +249,20 @@ def test_a_url_finding_defers_to_the_fix_of_a_link_in_the_queue(data: ReportData
     # A fix a run has confirmed (the https form serves the same page) stays.
     kept = with_findings(ctx, [_http_finding("a-moved")], confirmed={("toolkit-a", "a-moved")})
     assert kept.hygiene[0].command == _http_finding("a-moved").command
+
+
+def test_the_ok_total_does_not_say_nothing_to_do_of_links_in_the_queue(data: ReportData) -> None:
+    # The headline counts a drifted page "to fix" and an entry due a review "to review";
+    # their links answer, so the totals count them as OK, which must not say "nothing
+    # to do" of them.
+    changed = _with(data, "a-ok-1", drift_reason="The page now looks like a parked domain")
+    changed = _with(changed, "a-ok-2", stale_reasons=("review overdue",))
+    ctx = build_context(changed, now=fx.NOW)
+    ok = [r for r in ctx.resources if r.outcome == "ok"]
+    queued = [r for r in ok if r.priority is not None and not r.set_aside]
+    assert {r.priority for r in queued} == {Priority.DRIFT, Priority.STALE}
+    (total,) = [t for t in ctx.totals if t.key == "ok"]
+    assert total.count == len(ok)
+    assert f"{len(queued)} of them" in total.explanation
+    assert Priority.DRIFT.heading in total.explanation
+    assert Priority.STALE.heading in total.explanation
