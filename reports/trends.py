@@ -12,6 +12,7 @@ from catalog.queries import ResourceRow, RunInfo
 from reports.context import (
     BROKEN_STATE,
     GroupStats,
+    Priority,
     Row,
     Trend,
     TrendPoint,
@@ -101,7 +102,12 @@ def group_stats(
                 page=page(name),
                 resources=len(members),
                 checked=len(checked),
-                ok=sum(s.outcome is not None and s.outcome.is_ok for s in checked),
+                # Working as each row's badge says: a page that no longer matches its
+                # entry answers 200, but is badged "Page no longer matches".
+                ok=sum(
+                    s.outcome is not None and s.outcome.is_ok and r.priority is not Priority.DRIFT
+                    for s, r in members
+                ),
                 # Confirmed broken as each row's badge says, soft 404s included.
                 broken=sum(r.state == BROKEN_STATE for _, r in members),
                 # As the index's queue counts them: snoozed and ignored ones are left

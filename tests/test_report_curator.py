@@ -266,3 +266,18 @@ def test_the_ok_total_does_not_say_nothing_to_do_of_links_in_the_queue(data: Rep
     assert f"{len(queued)} of them" in total.explanation
     assert Priority.DRIFT.heading in total.explanation
     assert Priority.STALE.heading in total.explanation
+
+
+def test_a_drifted_page_is_not_ok_for_its_publisher_and_host(data: ReportData) -> None:
+    # Its badge says "Page no longer matches" on the publisher's and host's page; their
+    # "OK" share must not count it as working.
+    before = build_context(data, now=fx.NOW)
+    changed = _with(data, "a-ok-1", drift_reason="The page now looks like a parked domain")
+    ctx = build_context(changed, now=fx.NOW)
+    row = _row(ctx, "a-ok-1")
+    assert row.status_badge[1] == "Page no longer matches"
+    for kind in ("publishers", "hosts"):
+        name = row.publisher if kind == "publishers" else row.host
+        old = next(s for s in getattr(before, kind) if s.name == name)
+        new = next(s for s in getattr(ctx, kind) if s.name == name)
+        assert (new.checked, new.ok) == (old.checked, old.ok - 1)
