@@ -281,3 +281,17 @@ def test_a_drifted_page_is_not_ok_for_its_publisher_and_host(data: ReportData) -
         old = next(s for s in getattr(before, kind) if s.name == name)
         new = next(s for s in getattr(ctx, kind) if s.name == name)
         assert (new.checked, new.ok) == (old.checked, old.ok - 1)
+
+
+def test_markdown_lists_only_publishers_with_problems_under_most_problems(
+    data: ReportData,
+) -> None:
+    ctx = build_context(_with(data, "b-ok-1", publisher="Quiet Publisher"), now=fx.NOW)
+    quiet = next(s for s in ctx.publishers if s.name == "Quiet Publisher")
+    assert (quiet.broken, quiet.attention) == (0, 0)
+    markdown = render_markdown(ctx)
+    section = markdown.split("## Publishers with the most problems", 1)[1].split("\n## ", 1)[0]
+    assert "Quiet Publisher" not in section
+    assert "Example Publisher" in section
+    header = next(line for line in section.splitlines() if line.startswith("| Publisher"))
+    assert "Need attention" in header  # as the HTML table: broken alone misses the rest
