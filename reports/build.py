@@ -85,6 +85,9 @@ _SEVERITY_ORDER = {
 }
 
 
+#: The reason given to `linkhealth ignore` for a link rate limited check after check.
+_RATE_LIMITED_REASON = "works in a browser; rate-limits automated checks"
+
 #: The reason given to `linkhealth ignore` for outcomes a person confirmed by hand.
 _IGNORE_REASONS = {
     Outcome.BLOCKED: "works in a browser; blocks automated checks",
@@ -449,7 +452,17 @@ def _fix(
         return _FLAPPING_FIX, None, False
     if priority is Priority.LOOK:
         reason = _IGNORE_REASONS.get(r.outcome) if r.outcome else None
+        repeated = max(r.failing_checks, r.checks_since) > 1
+        if r.outcome is Outcome.RATE_LIMITED and repeated:
+            # "Unless it keeps happening" has happened: the site turns the checker away.
+            reason = _RATE_LIMITED_REASON
         if reason is None:
+            if repeated:
+                return (
+                    "It keeps happening: open it in a browser to see whether it works.",
+                    None,
+                    False,
+                )
             return (
                 "Nothing to do unless it keeps happening; it is checked again next run.",
                 None,

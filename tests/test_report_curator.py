@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from catalog.db import session_scope
 from catalog.hygiene import Finding, Level
+from catalog.outcomes import Outcome
 from catalog.queries import ReportData, report_data
 from catalog.tables import Collection, Resource
 from reports import ReportContext, build_context, render_html, render_markdown, write_report
@@ -295,3 +296,31 @@ def test_markdown_lists_only_publishers_with_problems_under_most_problems(
     assert "Example Publisher" in section
     header = next(line for line in section.splitlines() if line.startswith("| Publisher"))
     assert "Need attention" in header  # as the HTML table: broken alone misses the rest
+
+
+def _rate_limited(data: ReportData, checks: int) -> Row:
+    changed = _with(
+        data,
+        "a-ok-1",
+        outcome=Outcome.RATE_LIMITED,
+        outcome_value=Outcome.RATE_LIMITED.value,
+        state="check_by_hand",
+        since=fx.NOW - timedelta(days=checks),
+        checks_since=checks,
+    )
+    row = _row(build_context(changed, now=fx.NOW), "a-ok-1")
+    assert row.priority is Priority.LOOK and row.checks == checks
+    return row
+
+
+def test_a_link_rate_limited_check_after_check_is_not_told_to_wait_for_it_to_repeat(
+    data: ReportData,
+) -> None:
+    # Once: it may be a busy night. Four checks in a row: "unless it keeps happening" has
+    # happened; the curator is to look, and may stop the flagging for good.
+    once = _rate_limited(data, 1)
+    assert once.fix and "unless it keeps happening" in once.fix
+    again = _rate_limited(data, 4)
+    assert again.fix and "unless it keeps happening" not in again.fix
+    assert "browser" in again.fix
+    assert again.command and again.command.startswith("linkhealth ignore a-ok-1 --reason")
