@@ -468,6 +468,13 @@ def _fix(
                 None,
                 False,
             )
+        if r.ignored_reason:  # done already: asking again would contradict "Ignored"
+            return (
+                "Nothing to do: it is ignored, and stays out of the queue until you run "
+                f"{cmd('unignore')}.",
+                None,
+                False,
+            )
         return (
             "Open it in a browser; if it works, tell linkhealth to stop flagging it.",
             cmd("ignore", "--reason", reason),

@@ -324,3 +324,22 @@ def test_a_link_rate_limited_check_after_check_is_not_told_to_wait_for_it_to_rep
     assert again.fix and "unless it keeps happening" not in again.fix
     assert "browser" in again.fix
     assert again.command and again.command.startswith("linkhealth ignore a-ok-1 --reason")
+
+
+def test_an_ignored_link_is_not_told_to_be_ignored(data: ReportData, tmp_path: Path) -> None:
+    # b-blocked's fix is `linkhealth ignore`; once ignored, every format must stop asking.
+    before = _row(build_context(data, now=fx.NOW), "b-blocked")
+    assert before.command and " ignore " in before.command
+    ctx = build_context(_with(data, "b-blocked", ignored_reason="login wall"), now=fx.NOW)
+    row = _row(ctx, "b-blocked")
+    assert row.set_aside
+    assert not (row.command or "").startswith("linkhealth ignore")
+    assert row.fix and "unignore" in row.fix
+    page = _text(_resource_page(ctx, "b-blocked").css_first("main"))
+    assert "stop flagging it" not in page
+    # A snoozed one keeps its fix: the snooze only puts it off.
+    later = fx.NOW + timedelta(days=3)
+    snoozed = _row(
+        build_context(_with(data, "b-blocked", snoozed_until=later), now=fx.NOW), "b-blocked"
+    )
+    assert snoozed.command == before.command
