@@ -114,7 +114,9 @@ def build_context(
 ) -> ReportContext:
     """The view model of one report; `now` makes "3 days ago" reproducible."""
     ambiguous = _ambiguous_ids(data.resources)
-    resources = tuple(_row(r, now, ambiguous) for r in data.resources)
+    addresses = _Addresses()
+    rows = (_row(r, now, ambiguous) for r in addresses.follow(data.resources))
+    resources = tuple(addresses.note(tuple(rows)))
     queued = sorted(filter(_queued, resources), key=_fix_first)
     groups = tuple(
         Group(p, p.key, p.heading, p.description, rows=tuple(r for r in queued if r.priority is p))
@@ -155,10 +157,60 @@ def action_queue(
     """The first `limit` rows of `build_context(...).groups`, in the same order, keeping
     only the resources that need attention (so `resources` may be a stream of 100,000).
     `shared_ids`: resource ids used by several catalogs (`queries.shared_resource_ids`)."""
+    addresses = _Addresses()
     # `_priority` first: most resources need nothing, and a whole Row costs far more.
-    rows = (_row(r, now, shared_ids) for r in resources if _priority(r) is not None)
+    rows = (
+        _row(r, now, shared_ids) for r in addresses.follow(resources) if _priority(r) is not None
+    )
     # nsmallest is sorted(...)[:limit] (stable), holding only `limit` rows at once.
-    return heapq.nsmallest(limit, filter(_queued, rows), key=_fix_first)
+    return addresses.note(heapq.nsmallest(limit, filter(_queued, rows), key=_fix_first))
+
+
+class _Addresses:
+    """The catalog's entries by address, to tell a curator that the address a fix
+    switches an entry to is another entry's already.
+
+    Accepting the redirect would then give the collection two entries for one page (a
+    `duplicate_url` error at the next lint); usually the old entry was folded into the
+    other and is to be removed instead. Addresses are compared as written: the redirect's
+    target is what the other entry's curator copied from the browser. Keyed by hash, as
+    the queue head streams 100,000 resources and keeps none of them.
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[int, str] = {}
+        #: The rest of the ids at one address (a `duplicate_url` already: rare).
+        self._more: dict[int, list[str]] = defaultdict(list)
+
+    def follow(self, resources: Iterable[ResourceRow]) -> Iterator[ResourceRow]:
+        """`resources`, remembering each one's address as it passes."""
+        first, more = self._first, self._more
+        for r in resources:
+            key = hash((r.collection_key, r.url))
+            if first.setdefault(key, r.resource_id) != r.resource_id:
+                more[key].append(r.resource_id)
+            yield r
+
+    def note(self, rows: Sequence[Row]) -> list[Row]:
+        """`rows`, the fix of those switching to another entry's address saying so."""
+        return [self._noted(row) for row in rows]
+
+    def _noted(self, row: Row) -> Row:
+        target = row.suggested_url
+        if not target or not row.fix or target not in row.fix:
+            return row
+        key = hash((row.collection_key, target))
+        found = [self._first[key], *self._more.get(key, ())] if key in self._first else []
+        others = [i for i in found if i != row.resource_id]
+        if not others:
+            return row
+        one = len(others) == 1
+        note = (
+            f" {'Entry' if one else 'Entries'} {', '.join(others)} of this catalog already "
+            f"{'links' if one else 'link'} that address: if it is the same resource, remove "
+            "this entry instead."
+        )
+        return replace(row, fix=row.fix + note)
 
 
 def _queued(row: Row) -> bool:

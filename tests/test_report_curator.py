@@ -17,10 +17,10 @@ from sqlalchemy import Engine
 from catalog.db import session_scope
 from catalog.hygiene import Finding, Level
 from catalog.outcomes import Outcome
-from catalog.queries import ReportData, report_data
+from catalog.queries import ReportData, report_data, shared_resource_ids
 from catalog.tables import Collection, Resource
 from reports import ReportContext, build_context, render_html, render_markdown, write_report
-from reports.build import with_findings
+from reports.build import action_queue, with_findings
 from reports.context import Priority, ResourcePage, Row
 from reports.render import render_resource_page
 from tests import report_fixtures as fx
@@ -343,3 +343,19 @@ def test_an_ignored_link_is_not_told_to_be_ignored(data: ReportData, tmp_path: P
         build_context(_with(data, "b-blocked", snoozed_until=later), now=fx.NOW), "b-blocked"
     )
     assert snoozed.command == before.command
+
+
+def test_a_move_to_the_address_of_another_entry_says_so(engine: Engine, data: ReportData) -> None:
+    # Switching a-moved to where it redirects would give toolkit-a two entries for one
+    # page (a duplicate_url error at the next lint): the curator must know first.
+    taken = _with(data, "a-ok-1", url=fx.MOVED_TO)
+    row = _row(build_context(taken, now=fx.NOW), "a-moved")
+    assert row.fix and "a-ok-1" in row.fix
+    assert "a-ok-1" in render_markdown(build_context(taken, now=fx.NOW))
+    # The streamed queue head (the flow's artifact) says the same.
+    shared = shared_resource_ids(engine)
+    head = action_queue(iter(taken.resources), now=fx.NOW, shared_ids=shared, limit=99)
+    assert head == list(build_context(taken, now=fx.NOW).rows)
+    # Another catalog's entry at that address is no duplicate of this one.
+    other = _with(data, "b-ok-1", url=fx.MOVED_TO)
+    assert "b-ok-1" not in (_row(build_context(other, now=fx.NOW), "a-moved").fix or "")
