@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 
 from markupsafe import Markup
 
+from catalog.outcomes import Severity
 from reports.context import HistoryItem, HygieneRow, Priority, Row, When
 
 
@@ -249,9 +250,13 @@ def queue_rows(rows: Iterable[Row], root: str) -> Markup:
     return Markup("".join([_queue_row(row, root) for row in rows]))
 
 
-def _set_aside_note(row: Row) -> str:
-    """Why a resource is out of the queue: a publisher's or host's page lists it among
-    the rest, and its badge alone would read as a problem nobody is handling."""
+def _status_note(row: Row) -> str:
+    """What a publisher's or host's page must say beside a row's badge: why a resource
+    whose link works is in the queue all the same (its badge says OK, while the page's
+    "Need attention" counts it), or why one is out of the queue (its badge alone would
+    read as a problem nobody is handling)."""
+    if row.priority is not None and not row.set_aside and row.status_badge[0] == Severity.OK.value:
+        return f'<div class="small">{_escape(row.priority.heading)}</div>'
     parts = []
     if row.ignored_reason:
         parts.append(f"Ignored: {_escape(row.ignored_reason)}")
@@ -271,7 +276,7 @@ def _status_row(row: Row, root: str) -> str:
         f'data-outcome="{_escape(row.outcome or "")}"><td class="first" data-label="Resource">'
         f"{_site_link(root, row.page, row.title, 'title')}"
         f'<span class="url">{_escape(row.url)}</span></td>'
-        f'<td data-label="Status">{_state(row)}{_set_aside_note(row)}</td>'
+        f'<td data-label="Status">{_state(row)}{_status_note(row)}</td>'
         f'<td data-label="Last checked">{checked}</td>'
         f'<td data-label="Response" class="num">{ms}</td></tr>\n'
     )

@@ -359,3 +359,18 @@ def test_a_move_to_the_address_of_another_entry_says_so(engine: Engine, data: Re
     # Another catalog's entry at that address is no duplicate of this one.
     other = _with(data, "b-ok-1", url=fx.MOVED_TO)
     assert "b-ok-1" not in (_row(build_context(other, now=fx.NOW), "a-moved").fix or "")
+
+
+def test_a_publishers_page_says_why_a_working_link_needs_attention(
+    data: ReportData, tmp_path: Path
+) -> None:
+    # "Need attention" counts an entry due a review; its badge says OK (the link works),
+    # so its row must say what the attention is for.
+    ctx = build_context(_with(data, "a-ok-1", stale_reasons=("review overdue",)), now=fx.NOW)
+    write_report(ctx, tmp_path, run_id=None)
+    stats = next(s for s in ctx.publishers if s.name == "Example Publisher")
+    page = LexborHTMLParser((tmp_path / stats.page).read_text(encoding="utf-8"))
+    row = page.css_first('#resources tr[data-resource-id="a-ok-1"]')
+    assert row is not None and Priority.STALE.heading in _text(row)
+    plain = page.css_first('#resources tr[data-resource-id="a-ok-2"]')
+    assert plain is not None and Priority.STALE.heading not in _text(plain)
