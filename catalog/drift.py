@@ -231,7 +231,6 @@ _CATEGORIES: dict[str, _Markers] = {
             "get this domain",
             "inquire about this domain",
             "domain parking",
-            "parked by",
             "parked free",
             "parked domain",
             "this domain has expired",
@@ -243,7 +242,8 @@ _CATEGORIES: dict[str, _Markers] = {
             "bodis",
             "parkingcrew",
         ),
-        weak=("godaddy", "make an offer", "related searches", "domain owner"),
+        # "parked by" is weak: indicator guides say "a van parked by the side entrance".
+        weak=("godaddy", "make an offer", "related searches", "domain owner", "parked by"),
         weak_needed=2,
     ),
     "gambling": _Markers(

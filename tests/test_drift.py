@@ -308,6 +308,18 @@ def test_legitimate_trafficking_pages_carry_no_marker(text: str) -> None:
     assert find_markers(text) == {}
 
 
+def test_a_vehicle_parked_by_a_motel_is_no_parked_domain() -> None:
+    # Indicator guides for truckers, hotel staff and patrol officers describe where cars
+    # are parked; a parked *domain* page names its parking service or sale offer as well.
+    guide = (
+        "Indicators of human trafficking at truck stops and motels: vehicles parked by the "
+        "fuel island for hours, a van parked by the side entrance, young people going from "
+        "truck to truck. Call the National Human Trafficking Hotline."
+    )
+    assert find_markers(guide) == {}
+    assert "parking" in find_markers("This domain is parked by GoDaddy.com. Domain owner")
+
+
 def test_a_marker_word_the_entry_itself_uses_does_not_count() -> None:
     page = "Human trafficking in casinos: training casino and poker room staff to spot victims."
     assert "gambling" in find_markers(page)
