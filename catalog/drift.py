@@ -357,6 +357,15 @@ _CATEGORIES: dict[str, _Markers] = {
 #: Phrases kept as evidence per marker: enough to convince, short enough to read.
 _EVIDENCE_PER_MARKER = 3
 
+_ALL_PHRASES = frozenset(p for m in _CATEGORIES.values() for p in (*m.strong, *m.weak))
+#: A phrase listed in both numbers ("casino", "casinos") -> its singular: one word is one
+#: marker, or a report saying "casinos" and "a casino" would count two gambling words.
+_SINGULAR = {p: p[:-1] for p in _ALL_PHRASES if p.endswith("s") and p[:-1] in _ALL_PHRASES}
+#: Singular -> every spelling of it in the lists, for matching the entry's own words.
+_SPELLINGS = {
+    one: (one, *(p for p, o in _SINGULAR.items() if o == one)) for one in _SINGULAR.values()
+}
+
 
 @lru_cache(maxsize=512)
 def _pattern(*phrases: str) -> re.Pattern[str]:
@@ -395,7 +404,13 @@ def _may_fire(markers: _Markers, words: set[str]) -> bool:
 
 def _key(found: str) -> str:
     # casefold, not lower: "SLOTS" and "ſlots" are one phrase, not two weak markers.
-    return " ".join(found.casefold().split())
+    key = " ".join(found.casefold().split())
+    return _SINGULAR.get(key, key)
+
+
+def _entry_uses(key: str, ignore: str) -> bool:
+    """Whether the entry's own text holds the phrase `key`, in either number."""
+    return bool(ignore) and _pattern(*_SPELLINGS.get(key, (key,))).search(ignore) is not None
 
 
 def find_markers(text: str, *, ignore: str = "") -> dict[str, tuple[str, ...]]:
@@ -413,7 +428,7 @@ def find_markers(text: str, *, ignore: str = "") -> dict[str, tuple[str, ...]]:
         found: dict[str, str] = {}
         for match in _pattern(*markers.strong, *markers.weak).finditer(text):
             key = _key(match.group(0))
-            if key not in found and not (ignore and _pattern(key).search(ignore)):
+            if key not in found and not _entry_uses(key, ignore):
                 found[key] = " ".join(match.group(0).split())
         strong = [found[k] for k in found if k in markers.strong]
         if strong or len(found) >= markers.weak_needed:

@@ -320,6 +320,23 @@ def test_a_vehicle_parked_by_a_motel_is_no_parked_domain() -> None:
     assert "parking" in find_markers("This domain is parked by GoDaddy.com. Domain owner")
 
 
+def test_one_word_in_singular_and_plural_is_one_weak_marker() -> None:
+    # A labour-trafficking report naming "casinos" and "a casino" has one gambling word,
+    # not the two a gambling page needs; a second, different word still makes two.
+    report = (
+        "Labor trafficking in casinos: workers recruited to a casino in Saipan were held in "
+        "debt bondage by their recruiters."
+    )
+    assert find_markers(report) == {}
+    assert "gambling" in find_markers(f"{report} The casino also ran a poker room.")
+
+
+def test_an_entry_naming_the_plural_ignores_the_singular_on_its_page() -> None:
+    page = "A casino cashier spotted the victim; poker dealers were trained too."
+    assert "gambling" in find_markers(page)
+    assert find_markers(page, ignore="Human Trafficking in Casinos") == {}
+
+
 def test_a_marker_word_the_entry_itself_uses_does_not_count() -> None:
     page = "Human trafficking in casinos: training casino and poker room staff to spot victims."
     assert "gambling" in find_markers(page)
@@ -412,7 +429,7 @@ def _markers_by_full_scan(text: str, ignore: str = "") -> dict[str, tuple[str, .
         found: dict[str, str] = {}
         for match in drift._pattern(*markers.strong, *markers.weak).finditer(text):
             key = drift._key(match.group(0))
-            if key not in found and not (ignore and drift._pattern(key).search(ignore)):
+            if key not in found and not drift._entry_uses(key, ignore):
                 found[key] = " ".join(match.group(0).split())
         strong = [found[k] for k in found if k in markers.strong]
         if strong or len(found) >= markers.weak_needed:
