@@ -51,8 +51,13 @@ def staleness(
     title: str,
     description: str | None,
     year: int | None,
+    linked_at: datetime | None = None,
 ) -> tuple[StaleReason, ...]:
     """Every reason the entry needs a curator's attention, in a fixed order.
+
+    `linked_at` is when the entry got its current URL, if later than `first_seen_at`: a
+    link that has not succeeded yet is unverified only from then, since the time before
+    belongs to the URL it replaced.
 
     A review within `review_days` answers the two judgements of age (`dated`,
     `unchanged_long`): the curator re-read an old edition or a quiet site and kept it, and
@@ -65,7 +70,7 @@ def staleness(
         days=settings.review_days
     )
     found = [
-        _unverified(now, settings, _opt(last_success_at), _opt(first_seen_at)),
+        _unverified(now, settings, _opt(last_success_at), _later(first_seen_at, linked_at)),
         _review_overdue(now, settings, reviewed, _opt(first_seen_at)),
         None
         if recently_reviewed
@@ -265,6 +270,11 @@ def _aware(moment: datetime) -> datetime:
 
 def _opt(moment: datetime | None) -> datetime | None:
     return _aware(moment) if moment is not None else None
+
+
+def _later(first: datetime | None, second: datetime | None) -> datetime | None:
+    known = [_aware(m) for m in (first, second) if m is not None]
+    return max(known) if known else None
 
 
 def _http_date(value: str | None) -> datetime | None:

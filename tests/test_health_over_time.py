@@ -23,7 +23,7 @@ from catalog.model import Target, pack_text
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings, HealthSettings
 from catalog.source import load_catalog
-from catalog.sync import sync_catalogs
+from catalog.sync import ADDED, URL_EDITED, sync_catalogs
 from catalog.urls import host_of
 from tests.factories import (
     T0,
@@ -470,6 +470,28 @@ def test_staleness_reasons_are_stored_after_sync_and_after_a_run(engine: Engine)
     runs.finish_run(settings, run_id, stored=[], clock=Ticker(days(400)))
     codes = {n.code for n in store.find_resource(engine, "old").stale}
     assert codes == {"dated", "unverified", "review_overdue"}
+
+
+def test_a_new_url_is_not_unverified_for_the_time_before_it_was_given(engine: Engine) -> None:
+    # The entry's old URL worked every night; the curator then moved it to a new address.
+    # Until the new one is checked nothing has failed: the report must not say "no check
+    # has succeeded since the link was added" two months ago.
+    entry = make_resource(
+        "moved", url=url("old"), title="Guide", extra={"reviewed_at": "2025-03-01"}
+    )
+    sync_catalogs(engine, [make_catalog("moved", [entry])], now=T0)
+    for day in range(60):
+        obs = make_observation(url("old"), Outcome.OK, days(day))
+        store.record_observations(engine, None, [obs], HealthSettings(), now=days(day))
+    moved = replace(entry, url=url("new"))
+    sync_catalogs(engine, [make_catalog("moved", [moved])], now=days(60), health=HealthSettings())
+    assert store.find_resource(engine, "moved").stale == ()
+
+    # Never succeeding at its new address is counted from the change, not from the entry.
+    store.refresh_staleness(engine, HealthSettings(), now=days(80))
+    (note,) = store.find_resource(engine, "moved").stale
+    assert note.code == "unverified" and note.since == days(60)
+    assert store._staleness.LINKING_EVENTS == (ADDED, URL_EDITED)
 
 
 def test_a_reviewed_at_field_in_the_entry_counts_as_a_review(engine: Engine) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, bindparam, func, select
 
 from catalog import tables as t
 from catalog.settings import HealthSettings
@@ -14,6 +14,9 @@ from catalog.staleness import REVIEW_FIELDS, review_date, staleness
 from catalog.store._observations import text_or_none
 from catalog.store._sql import table_of, write_session
 from catalog.store._sync_rows import NewEvent, add_events
+
+#: Sync events that give an entry its URL (`catalog.sync.ADDED`, `catalog.sync.URL_EDITED`).
+LINKING_EVENTS = ("added", "url_edited")
 
 
 def refresh_staleness(
@@ -30,7 +33,14 @@ def refresh_staleness(
     `snooze_ended` event so the resource's return to the queue is explained. Reads plain
     columns and writes only the rows that changed, in executemany batches.
     """
-    res, link = table_of(t.Resource), table_of(t.Link)
+    res, link, event = table_of(t.Resource), table_of(t.Link), table_of(t.Event)
+    # When each entry got its current URL: its last `added` or `url_edited` sync event.
+    linked = (
+        select(event.c.resource_id, func.max(event.c.at).label("linked_at"))
+        .where(event.c.kind.in_(LINKING_EVENTS), event.c.resource_id.is_not(None))
+        .group_by(event.c.resource_id)
+        .subquery()
+    )
     query = (
         select(
             res.c.id,
@@ -46,8 +56,10 @@ def refresh_staleness(
             link.c.last_success_at,
             link.c.fingerprint_since,
             link.c.last_modified,
+            linked.c.linked_at,
         )
         .outerjoin(link, link.c.id == res.c.link_id)
+        .outerjoin(linked, linked.c.resource_id == res.c.id)
         .where(res.c.removed_at.is_(None))
         .order_by(res.c.id)
     )
@@ -88,6 +100,7 @@ def refresh_staleness(
                 title=row.title,
                 description=text_or_none(data.get("description")),
                 year=_year(data.get("year")),
+                linked_at=row.linked_at,
             )
             stored = [
                 {
