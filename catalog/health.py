@@ -45,6 +45,8 @@ Decisions worth knowing:
   try was made); on a link with an outcome nothing moves, so "last checked" stays the
   time of the last check that reached the network (an offline night would otherwise
   show as a fresh check in the report, `export` and `resource`).
+- A first failure stamped later than a new failing check (the clock was fast, then
+  set right) restarts the wait at the new check: it lengthens the wait, never shortens it.
 - The first observation of a link writes `outcome_changed` (old None) only when it
   is not OK, so a new catalog of working links does not flood the event log.
 - `state_changed` is written for every change of state except the quiet ones:
@@ -159,6 +161,11 @@ def apply_observation(
     elif obs.outcome.is_failure:
         failures = prev.consecutive_failures + 1
         first = prev.first_failure_at or obs.checked_at
+        if first > obs.checked_at:
+            # Stamped by a clock since set back: waiting for it would keep a dead link
+            # suspect for as long as the clock was fast. Restarting the wait here can only
+            # lengthen it, never shorten it.
+            first = obs.checked_at
         # An invalid URL is the catalog's own mistake: checking it again cannot change it.
         confirmed = obs.outcome is Outcome.INVALID_URL or (
             failures >= health.confirm_failures

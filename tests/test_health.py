@@ -243,6 +243,19 @@ def test_a_manual_recheck_cannot_shorten_the_day_window() -> None:
     assert run([failing(0), failing(0.1), failing(0.2), failing(2)]).state == BROKEN
 
 
+def test_a_failure_stamped_by_a_clock_set_back_later_does_not_hold_off_the_verdict() -> None:
+    # The first failing check ran while the clock was a year fast; once it is put right,
+    # the link keeps failing every night and must be confirmed by the usual wait from the
+    # first failure the corrected clock saw, not a year later.
+    state = run([failing(365), failing(1), failing(2)])
+    assert (state.state, state.consecutive_failures, state.first_failure_at) == (
+        SUSPECT,
+        3,
+        days(1),
+    )
+    assert run([failing(365), failing(1), failing(2), failing(3)]).state == BROKEN
+
+
 def test_rate_limited_never_counts_as_a_failure() -> None:
     limited = [make_observation(outcome=Outcome.RATE_LIMITED, checked_at=days(d)) for d in (1, 2)]
     state = run([failing(0), *limited])
