@@ -288,7 +288,8 @@ _CATEGORIES: dict[str, _Markers] = {
         weak_needed=2,
     ),
     # Never "sex", "escort", "prostitution", "pornography", "explicit": trafficking
-    # pages use them. Weak phrases need three, since a sextortion page may say "nude".
+    # pages use them. Weak phrases need three, since a sextortion page may say "nude",
+    # and a cybersex-trafficking report "forced to perform on live sex cams".
     "adult": _Markers(
         strong=(
             "free porn",
@@ -296,8 +297,6 @@ _CATEGORIES: dict[str, _Markers] = {
             "porn video",
             "xxx videos",
             "xxx video",
-            "sex cams",
-            "live sex cams",
             "free sex videos",
             "pornhub",
             "xvideos",
@@ -319,6 +318,8 @@ _CATEGORIES: dict[str, _Markers] = {
             "local singles",
             "adult videos",
             "you must be 18",
+            "sex cams",
+            "live sex cams",
         ),
         weak_needed=3,
     ),

@@ -320,6 +320,16 @@ def test_a_vehicle_parked_by_a_motel_is_no_parked_domain() -> None:
     assert "parking" in find_markers("This domain is parked by GoDaddy.com. Domain owner")
 
 
+def test_a_cybersex_trafficking_report_is_no_adult_site() -> None:
+    report = (
+        "Online sexual exploitation of children: victims in the Philippines were forced by "
+        "traffickers to perform on live sex cams streamed to paying offenders abroad."
+    )
+    assert find_markers(report) == {}
+    cam_site = "Live sex cams: free sex cams with horny cam girls online now."
+    assert "adult" in find_markers(cam_site)
+
+
 def test_one_word_in_singular_and_plural_is_one_weak_marker() -> None:
     # A labour-trafficking report naming "casinos" and "a casino" has one gambling word,
     # not the two a gambling page needs; a second, different word still makes two.
