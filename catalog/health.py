@@ -249,12 +249,20 @@ def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
                 },
             )
         )
-    # Where a link leads is only known when both checks got an HTTP answer.
+    # Where a link leads is only known from checks that got an HTTP answer. The redirect
+    # is that of the last answer, kept through checks without one, so a redirect that
+    # changed while the link timed out is still a change.
+    answered_before = (
+        prev.http_status is not None
+        or prev.redirect_url is not None
+        or prev.last_success_at is not None
+    )
+    known = not first and answered_before and obs.http_status is not None
+    if known and prev.redirect_url != new.redirect_url:
+        changes.append(
+            Change("redirect_changed", {"old": prev.redirect_url, "new": new.redirect_url})
+        )
     if not first and prev.http_status is not None and obs.http_status is not None:
-        if prev.redirect_url != new.redirect_url:
-            changes.append(
-                Change("redirect_changed", {"old": prev.redirect_url, "new": new.redirect_url})
-            )
         old_final = prev.final_url or None
         new_final = new.final_url or None
         if _final(old_final, obs.url) != _final(new_final, obs.url):

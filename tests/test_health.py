@@ -360,6 +360,22 @@ def test_new_redirect_target_is_a_redirect_change() -> None:
     ]
 
 
+def test_a_redirect_that_changed_while_the_link_went_unanswered_is_a_redirect_change() -> None:
+    # The moved page's redirect led to the publisher's new site; after a night without
+    # any answer it leads to a casino. That change is the evidence a curator needs.
+    url = "https://example.org/r1"
+    moved = ok(0, chain=_hops(url, "https://new.example/r1"), outcome=Outcome.REDIRECTED_PERMANENT)
+    state = run([moved, failing(1, Outcome.TIMEOUT)])
+    obs = ok(2, chain=_hops(url, "https://casino.example/"), outcome=Outcome.REDIRECTED_PERMANENT)
+    _, changes = apply_observation(state, obs, HEALTH, now=days(2))
+    assert ("redirect_changed", "https://new.example/r1", "https://casino.example/") in [
+        (c.kind, c.details.get("old"), c.details.get("new")) for c in changes
+    ]
+    # Unchanged across the silent night: nothing to report.
+    same = ok(2, chain=_hops(url, "https://new.example/r1"), outcome=Outcome.REDIRECTED_PERMANENT)
+    assert "redirect_changed" not in kinds(state, same)
+
+
 def test_final_url_change_is_distinct_from_a_redirect_change() -> None:
     url = "https://example.org/r1"
     state = run([ok(0, chain=_hops(url, "https://a.example/x"), final_url="https://a.example/x")])
