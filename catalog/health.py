@@ -26,8 +26,9 @@ limited) and `network_unavailable` are neither working nor failing: no flip.
 Drift (the page no longer holds the resource, e.g. a lapsed domain bought by a
 casino) is judged by `judge_page` against every entry using the link, and applied
 by `apply_drift`: `drift_detected` when it starts, `drift_cleared` when a later
-page with text no longer drifts. Pages without text (HEAD checks, 304s, PDFs) leave
-the drift flag as it was.
+page no longer drifts, and either has enough text to judge by its words or still
+matches the entries (by its title, mostly). Pages without text (HEAD checks, 304s,
+PDFs) leave the drift flag as it was.
 
 Events: outcome_changed, state_changed, redirect_changed (the first redirect now
 points elsewhere, or appeared or vanished), final_url_changed (where the link ends
@@ -372,7 +373,10 @@ def apply_drift(
     if judgement is None:
         return state, []
     if not judgement.drifted:
-        if state.drift_reason is None:
+        # A page with too little text to tell drift by its words (a parking page's script
+        # shell, say) says the resource is back only if it still matches every entry.
+        back = bool(judgement.baseline_scores) or judgement.relevance >= drift.LOW_SCORE
+        if state.drift_reason is None or not back:
             return state, []
         cleared = replace(state, drift_reason=None, drift_since=None, drift_score=None)
         details = {"old": state.drift_reason, "score": judgement.relevance}

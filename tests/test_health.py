@@ -455,6 +455,28 @@ def test_a_casino_page_drifts_then_clears_when_the_guide_is_back() -> None:
     assert [c.kind for c in changes] == ["drift_cleared"]
 
 
+def test_a_thin_page_cannot_clear_a_drift_it_could_not_have_found() -> None:
+    # The lapsed domain now holds a software firm's site (drift by words, no marker);
+    # next night it shows a title and a line of text. Too little text to tell drift by
+    # words, so too little to say the guide is back.
+    corporate = (
+        "Acme Cloud helps enterprises move faster with secure, scalable software. Our "
+        "platform unifies analytics, billing and customer relationship management in one "
+        "dashboard. Trusted by more than 5,000 companies worldwide. Book a demo today and "
+        "see how Acme Cloud can cut your operating costs. Start your free trial now."
+    )
+    judgement = judge_page(page(1, "Acme Cloud Solutions", corporate), [ENTRY], {"1": [0.8]})
+    assert judgement is not None and "1" in judgement.drifted
+    state, _ = apply_drift(LinkState(), judgement, at=days(1))
+    thin = judge_page(page(2, "Acme Cloud", "Coming soon."), [ENTRY], {"1": [0.8]})
+    kept, changes = apply_drift(state, thin, at=days(2))
+    assert (kept, changes) == (state, [])
+    # The guide's own short page, back under its own title, does clear it.
+    back = judge_page(page(3, ENTRY.title, "Download the e-Guide."), [ENTRY], {"1": [0.8]})
+    cleared, changes = apply_drift(kept, back, at=days(3))
+    assert cleared.drift_reason is None and [c.kind for c in changes] == ["drift_cleared"]
+
+
 def test_pages_without_text_or_failing_leave_drift_alone() -> None:
     assert judge_page(ok(0), [ENTRY], {}) is None
     assert judge_page(failing(0), [ENTRY], {}) is None
