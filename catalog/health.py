@@ -48,6 +48,7 @@ Decisions worth knowing:
   show as a fresh check in the report, `export` and `resource`).
 - A first failure stamped later than a new failing check (the clock was fast, then
   set right) restarts the wait at the new check: it lengthens the wait, never shortens it.
+  Flips stamped later than a new check are dropped the same way.
 - The first observation of a link writes `outcome_changed` (old None) only when it
   is not OK, so a new catalog of working links does not flood the event log.
 - `state_changed` is written for every change of state except the quiet ones:
@@ -195,7 +196,9 @@ def _with_flips(
     prev: LinkState, new: LinkState, obs: Observation, health: HealthSettings
 ) -> LinkState:
     window_start = obs.checked_at - timedelta(days=health.flap_window_days)
-    flips = [f for f in prev.flips if f > window_start]
+    # A flip stamped after this check came from a clock since set back: it would stay
+    # "within the window" for as long as that clock was fast.
+    flips = [f for f in prev.flips if window_start < f <= obs.checked_at]
     before, after = _working(prev), _working(new)
     if before is not None and after is not None and before != after:
         flips.append(obs.checked_at)

@@ -327,6 +327,15 @@ def test_flips_spread_over_more_than_the_window_are_not_flapping() -> None:
     assert not state.flapping
 
 
+def test_flips_stamped_by_a_clock_since_set_back_do_not_keep_a_link_flapping() -> None:
+    # A week of flapping while the clock ran a year fast; once it is put right the link
+    # works every night, and the flag must end with the window, not a year later.
+    state, _ = flap_run([ok(365), failing(366), ok(367), failing(368), ok(369)])
+    assert state.flapping
+    state, _ = flap_run([ok(d) for d in range(10, 30)], state)
+    assert not state.flapping and state.flips == ()
+
+
 def test_blocked_between_working_checks_is_no_flip() -> None:
     blocked = make_observation(outcome=Outcome.BLOCKED, checked_at=days(1))
     state, _ = flap_run([ok(0), blocked, ok(2)])
