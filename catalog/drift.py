@@ -12,7 +12,10 @@ Two independent signals, each cheap (well under a millisecond per page):
 * markers: phrases typical of parked, for-sale, gambling, adult, pharmacy-spam and
   crypto-scam pages. Each category needs several weak phrases or one strong one, and a
   phrase the entry itself uses never counts. The catalog is about sex trafficking, so
-  words such as "sex", "prostitution", "escort" or "pornography" are never markers.
+  words such as "sex", "prostitution", "escort" or "pornography" are never markers; and
+  on a page that still matches its entry, phrases a report on trafficking uses about its
+  subject (scam compounds' "online casino" and "usdt", sextortion's "nude") do not count
+  either: there only spam's own phrases ("free spins", "slot gacor") mean a takeover.
 * relevance: overlap of content words (lower-cased, accents folded, stop words removed,
   lightly stemmed so "traffickers"/"trafficking" and "victims"/"víctimas" meet) between
   entry and page, weighted toward the entry's title. A sharp fall from the link's own
@@ -48,6 +51,10 @@ LOW_SCORE = 0.3
 
 #: A page with markers keeps only this share of its word-overlap score.
 MARKED_PAGE_FACTOR = 0.2
+#: A substantial page scoring at least this still holds its resource (the bundled
+#: catalog's own pages score 0.5-0.9, unrelated pages below 0.15 with markers and all):
+#: there, only phrases no report uses of its subject count as markers.
+STILL_MATCHES = 0.4
 
 #: Marker code -> what the page looks like, for curators.
 MARKER_LABELS: dict[str, str] = {
@@ -355,6 +362,24 @@ _CATEGORIES: dict[str, _Markers] = {
 }
 
 
+#: Phrases that reports on trafficking use of their subject: forced labour in scam
+#: compounds and gambling dens, online sexual exploitation, crypto payments and fraud
+#: (singular spellings: `_key` folds plurals first). On a page that still matches its entry
+#: they are the subject, not a takeover; what no such report says ("free spins", "slot
+#: gacor", "free porn", "double your bitcoin") counts everywhere, so a hacked page that
+#: keeps its text beside injected spam is still caught.
+_SUBJECT_MATTER = frozenset(
+    (
+        *("online casino", "casino online", "live casino", "sportsbook", "sports betting"),
+        *("online betting", "casino", "betting", "poker", "jackpot", "roulette"),
+        *("blackjack", "baccarat", "bookmaker", "wager", "wagering", "slots"),
+        *("porn video", "pornhub", "xvideos", "xhamster", "porn", "porno"),
+        *("nude", "hardcore", "adult videos", "you must be 18", "sex cams", "live sex cams"),
+        *("webcam girls", "bitcoin", "crypto", "ethereum", "usdt", "airdrop", "trading bot"),
+        *("investment plan", "guaranteed returns", "daily profit"),
+    )
+)
+
 #: Phrases kept as evidence per marker: enough to convince, short enough to read.
 _EVIDENCE_PER_MARKER = 3
 
@@ -414,12 +439,15 @@ def _entry_uses(key: str, ignore: str) -> bool:
     return bool(ignore) and _pattern(*_SPELLINGS.get(key, (key,))).search(ignore) is not None
 
 
-def find_markers(text: str, *, ignore: str = "") -> dict[str, tuple[str, ...]]:
+def find_markers(
+    text: str, *, ignore: str = "", subject_too: bool = False
+) -> dict[str, tuple[str, ...]]:
     """Marker code -> the phrases that made it fire, as written on the page (strong first,
     at most a few).
 
     Phrases that also occur in `ignore` (the entry's own words) do not count: an entry
-    about trafficking in casinos may well link a page saying "casino".
+    about trafficking in casinos may well link a page saying "casino". With `subject_too`
+    (the page still matches its entry), neither do `_SUBJECT_MATTER` phrases.
     """
     fired: dict[str, tuple[str, ...]] = {}
     words = set(_any_words(text.casefold()))
@@ -429,6 +457,8 @@ def find_markers(text: str, *, ignore: str = "") -> dict[str, tuple[str, ...]]:
         found: dict[str, str] = {}
         for match in _pattern(*markers.strong, *markers.weak).finditer(text):
             key = _key(match.group(0))
+            if subject_too and key in _SUBJECT_MATTER:
+                continue
             if key not in found and not _entry_uses(key, ignore):
                 found[key] = " ".join(match.group(0).split())
         strong = [found[k] for k in found if k in markers.strong]
@@ -478,7 +508,11 @@ def relevance(
     score = sum(w * s for w, s in known) / total if total else 0.0
 
     page = f"{page_title or ''}\n{page_text or ''}"
-    found = find_markers(page, ignore=f"{entry_title}\n{entry_description or ''}")
+    found = find_markers(
+        page,
+        ignore=f"{entry_title}\n{entry_description or ''}",
+        subject_too=words >= MIN_PAGE_WORDS and score >= STILL_MATCHES,
+    )
     if found:
         # Parking pages echo the domain's words ("Related searches: Hotline Services") and
         # spam pages stuff keywords: their overlap says nothing about the resource.

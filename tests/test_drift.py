@@ -510,3 +510,54 @@ def test_folding_piece_by_piece_reads_the_words_folding_the_whole_text_reads(tex
     # characters are folded; the counted words must be those of folding the whole text.
     whole = Counter(drift._WORD.findall(drift._fold(text)))
     assert drift._folded_word_counts(text) == whole
+
+
+# A report on forced criminality in scam compounds, which speaks of its subject in words a
+# casino or crypto-scam page also uses.
+SCAM_COMPOUNDS_ENTRY = (
+    "Forced Criminality in Online Scam Compounds",
+    "How traffickers recruit workers with fake job offers and force them to run online "
+    "fraud from compounds in Southeast Asia, and how to identify and assist survivors.",
+)
+SCAM_COMPOUNDS_PAGE = (
+    "Forced Criminality in Online Scam Compounds | Report",
+    "Traffickers recruit workers across Asia and Africa with fake job offers, then hold them "
+    "in compounds in Southeast Asia and force them to run online fraud. Survivors describe "
+    "being made to work in an online casino and for online betting sites, and to lure "
+    "victims into fake crypto investment platforms that promise guaranteed returns; the "
+    "proceeds are laundered in USDT and bitcoin. The report explains how to identify "
+    "survivors of forced criminality, how to assist them, and why they must be treated as "
+    "victims of trafficking, not as offenders.",
+)
+
+
+def _scam_compounds(page: tuple[str, str]) -> Relevance:
+    return relevance(*SCAM_COMPOUNDS_ENTRY, *page)
+
+
+def test_a_report_on_scam_compounds_is_no_gambling_or_crypto_site() -> None:
+    # Its subject's words (online casino, online betting, crypto, USDT, guaranteed returns)
+    # fired two markers, and markers always mean drift: a possible hijack every night.
+    assert find_markers(SCAM_COMPOUNDS_PAGE[1]).keys() == {"gambling", "crypto"}
+    result = _scam_compounds(SCAM_COMPOUNDS_PAGE)
+    assert result.score >= 0.4
+    assert result.markers == ()
+    assert judge_drift(result, []) is None
+
+
+def test_a_casino_on_the_scam_compound_reports_domain_is_still_drift() -> None:
+    result = _scam_compounds(CASINO)
+    assert result.markers == ("gambling",)
+    assert judge_drift(result, [0.8, 0.8]) is not None
+
+
+def test_spam_injected_into_a_page_that_still_matches_is_still_drift() -> None:
+    # Hacked sites keep their text and gain a block of spam links: only phrases no report
+    # uses of its subject count there, and they still do.
+    hacked = (
+        SCAM_COMPOUNDS_PAGE[0],
+        SCAM_COMPOUNDS_PAGE[1] + " Slot gacor hari ini, situs judi online terpercaya.",
+    )
+    result = _scam_compounds(hacked)
+    assert result.markers == ("gambling",)
+    assert judge_drift(result, [0.8, 0.8]) is not None
