@@ -105,6 +105,12 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
                     after,
                 )
             )
+    # A drifted page has changed by definition: its entry is listed once, under the graver
+    # heading, whose reason already quotes what the page now says.
+    drifted = {_entry_of(item) for item in sections["newly_drifted"]}
+    sections["content_changed"] = [
+        item for item in sections["content_changed"] if _entry_of(item) not in drifted
+    ]
     previous = data.previous_run
     return Changes(
         previous_run_id=previous.id if previous else None,
@@ -115,6 +121,11 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
             if sections[key]
         ),
     )
+
+
+def _entry_of(item: ChangeItem) -> object:
+    # The resource's own page is unique to it; collection and id where it has none.
+    return item.page or (item.collection, item.resource_id)
 
 
 def _place(

@@ -1360,3 +1360,28 @@ def test_a_failing_links_page_title_is_said_to_be_from_when_it_worked(data: Repo
     assert _row(ctx, "a-moved").page_title_label == "Page title"  # a redirect answers
     assert _row(ctx, "a-broken").page_title_label == "Page title when it last worked"
     assert _row(ctx, "b-blocked").page_title_label == "Page title when it last worked"
+
+
+def test_a_newly_drifted_page_is_not_listed_again_as_content_changed(
+    data: ReportData,
+) -> None:
+    # a-ok-2's content changed in the fixture; its page now also drifted. The drift reason
+    # quotes what the page says, so one entry under the graver heading is enough.
+    row = next(r for r in data.resources if r.resource_id == "a-ok-2")
+    detected = EventRow(
+        max(e.id for e in data.changes) + 1,
+        fx.NOW,
+        "drift_detected",
+        None,
+        row.pk,
+        row.link_id,
+        {"entry": str(row.pk), "reason": "the page now offers the domain for sale"},
+        resource_id=row.resource_id,
+    )
+    changes = build_context(
+        dataclasses.replace(data, changes=(*data.changes, detected)), now=fx.NOW
+    ).changes
+    assert changes is not None
+    listed = {s.key: [i.resource_id for i in s.items] for s in changes.sections}
+    assert listed["newly_drifted"] == ["a-ok-2"]
+    assert "a-ok-2" not in listed.get("content_changed", [])
