@@ -432,6 +432,29 @@ def test_retry_after_longer_than_the_cap_stops_retrying(status: int, outcome: Ou
 
 
 @respx.mock
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("99999999999999999999", "more than a year"),
+        ("9" * 400, "more than a year"),  # float() of it is inf
+        ("Fri, 31 Dec 9999 23:59:59 GMT", "more than a year"),
+        ("259200", "about 3 days"),
+        ("5400", "5400 s (about 90 min)"),
+    ],
+)
+def test_an_absurd_retry_after_is_named_as_a_readable_duration(value: str, said: str) -> None:
+    """A server asking to wait 10**20 s read "wait inf s" (or 21 digits of seconds); the
+    run itself waits no longer than `retry_after_cap` before giving up on the URL."""
+    respx.get(URL).respond(429, headers={"Retry-After": value})
+    sleep = RecordingSleep()
+    obs = check(sleep=sleep)
+    assert obs.outcome is Outcome.RATE_LIMITED
+    assert f"it asked us to wait {said} (Retry-After)" in obs.reason
+    assert "inf" not in obs.reason and "0000" not in obs.reason
+    assert all(wait <= SETTINGS.retry_after_cap for wait in sleep.waits)
+
+
+@respx.mock
 @pytest.mark.parametrize("value", [b"\xb2", b"\xb9\xb2\xb3"])
 def test_a_retry_after_of_other_digits_is_unreadable_not_fatal(value: bytes) -> None:
     """Header bytes read as Latin-1 hold characters `str.isdigit` accepts and `float`

@@ -304,7 +304,7 @@ def _retry_clause(facts: CheckFacts, lead: str = " after ") -> str:
     causes = "; ".join(
         note.cause
         if note.retry_after is None
-        else f"{note.cause}, Retry-After {_seconds(note.retry_after)}"
+        else f"{note.cause}, Retry-After {_duration(note.retry_after)}"
         for note in notes
     )
     plural = "retry" if len(notes) == 1 else "retries"
@@ -315,7 +315,7 @@ def _wait(last: Exchange) -> str:
     if last.refused_wait is None:
         return "."
     return (
-        f"; it asked us to wait {_seconds(last.refused_wait)} (Retry-After), longer than we "
+        f"; it asked us to wait {_duration(last.refused_wait)} (Retry-After), longer than we "
         "wait in one run."
     )
 
@@ -326,6 +326,26 @@ def _codes(last: Exchange) -> str:
 
 def _seconds(value: float) -> str:
     return f"{value:.0f} s" if value >= 1 or value == 0 else f"{value:.1f} s"
+
+
+#: Seconds in a day and in a year, for `_duration`.
+_DAY = 86_400.0
+_YEAR = 365 * _DAY
+
+
+def _duration(value: float) -> str:
+    """A wait a server asked for, readable: the seconds it said while they mean something
+    to a person, then days, then "more than a year" (a Retry-After of twenty digits, or of
+    a date in the year 9999, read "wait inf s" or as the twenty digits)."""
+    if value < 120:
+        return _seconds(value)
+    if value < 2 * 3600:
+        return f"{value:.0f} s (about {round(value / 60)} min)"
+    if value < 2 * _DAY:
+        return f"{value:.0f} s (about {round(value / 3600)} hours)"
+    if value < _YEAR:
+        return f"about {round(value / _DAY)} days"
+    return "more than a year"
 
 
 def _capital(text: str) -> str:
