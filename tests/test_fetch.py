@@ -455,6 +455,22 @@ def test_an_absurd_retry_after_is_named_as_a_readable_duration(value: str, said:
 
 
 @respx.mock
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_head_told_to_come_back_later_than_the_cap_is_not_followed_by_a_get(
+    status: int,
+) -> None:
+    """GET waited out the host's pause (`retry_after_cap`, 30 s of the URL's 45) only to be
+    told the same; with a cap above `total_timeout` the rate limit became a timeout."""
+    head = respx.head(URL).respond(status, headers={"Retry-After": "3600"})
+    get = respx.get(URL).respond(200, html=PAGE)
+    sleep = RecordingSleep()
+    obs = check(fingerprint_due=False, sleep=sleep)
+    assert head.call_count == 1 and get.call_count == 0 and sleep.waits == []
+    assert obs.methods == ("HEAD",) and obs.http_status == status
+    assert "3600 s" in obs.reason and "(Retry-After)" in obs.reason
+
+
+@respx.mock
 @pytest.mark.parametrize("value", [b"\xb2", b"\xb9\xb2\xb3"])
 def test_a_retry_after_of_other_digits_is_unreadable_not_fatal(value: bytes) -> None:
     """Header bytes read as Latin-1 hold characters `str.isdigit` accepts and `float`

@@ -113,6 +113,10 @@ def needs_get(head: Exchange) -> bool:
                 return False
             case _:
                 assert_never(kind)
+    if head.refused_wait is not None:
+        # The server asked us to come back later than we wait: GET would wait out the
+        # host's pause only to hear the same (`_head` explains why GET would not differ).
+        return False
     status = head.status
     return status is None or not (200 <= status < 300 or status == 304)
 
