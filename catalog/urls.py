@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import re
 import string
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -174,19 +175,73 @@ def _ascii_host(hostname: str) -> str | None:
     if ":" in hostname:  # IPv6 literal
         return hostname
     if hostname.isascii():
-        ok = _ASCII_HOST.fullmatch(hostname) is not None
-        if ok and hostname.startswith("xn--"):
-            # httpx decodes such a host (IDNA 2008) to build a request, and raises when
-            # it cannot: an emoji domain, or a malformed label from a hostile redirect.
-            try:
-                idna.decode(hostname)
-            except (idna.IDNAError, UnicodeError, ValueError):
-                return None
-        return hostname if ok and len(hostname) <= 253 else None
+        ok = _ASCII_HOST.fullmatch(hostname) is not None and len(hostname) <= 253
+        if ok and "xn--" in hostname:
+            # A malformed label from a hostile redirect: httpx raises when it decodes it.
+            labels = hostname.split(".")
+            ok = all(_a_label_ok(label) for label in labels if label.startswith("xn--"))
+        return hostname if ok else None
     try:
         return idna.encode(hostname, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError, ValueError):
+        return _emoji_host(hostname)
+
+
+def _a_label_ok(label: str) -> bool:
+    """Whether an "xn--" label is the punycode of an IDNA 2008 label or of an emoji one."""
+    try:
+        idna.decode(label)
+        return True
+    except (idna.IDNAError, UnicodeError, ValueError):
+        pass
+    try:
+        text = label[4:].encode("ascii").decode("punycode")
+    except (UnicodeError, ValueError):
+        return False
+    return _emoji_label(text) and _punycode(text) == label
+
+
+def _emoji_host(hostname: str) -> str | None:
+    """The punycode of a host with emoji labels (`i❤.ws`), which IDNA 2008 forbids and
+    browsers open (UTS 46 allows them); None when a label is neither emoji nor IDNA 2008."""
+    try:
+        mapped = idna.uts46_remap(hostname, std3_rules=False, transitional=False)
+    except (idna.IDNAError, UnicodeError, ValueError):
         return None
+    labels = []
+    for label in mapped.split("."):
+        if label.isascii():
+            labels.append(label)
+            continue
+        try:
+            labels.append(idna.alabel(label).decode("ascii"))
+        except (idna.IDNAError, UnicodeError, ValueError):
+            if not _emoji_label(label):
+                return None
+            labels.append(_punycode(label))
+    host = ".".join(labels)
+    return host if _ASCII_HOST.fullmatch(host) and len(host) <= 253 else None
+
+
+#: Characters an emoji label holds besides letters, marks, digits and symbols: the
+#: zero-width joiner of emoji sequences (👩‍💻) and the hyphen.
+_EMOJI_GLUE = frozenset("\u200d-")
+
+
+def _emoji_label(text: str) -> bool:
+    """A label with at least one emoji (or other pictograph: "So"), made of nothing a host
+    name may not hold (no spaces, controls or ASCII punctuation)."""
+    if not any(unicodedata.category(ch) == "So" for ch in text):
+        return False
+    return all(
+        ch in _EMOJI_GLUE
+        or (ch.isalnum() if ch.isascii() else unicodedata.category(ch)[0] in "LMNS")
+        for ch in text
+    )
+
+
+def _punycode(text: str) -> str:
+    return "xn--" + text.encode("punycode").decode("ascii")
 
 
 #: Labels of 1 to 63 letters, digits, `-` or `_`, separated by dots (host already lowered).

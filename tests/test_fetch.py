@@ -495,7 +495,7 @@ def test_a_content_length_no_database_integer_holds_is_unknown(fingerprint_due: 
 
 
 @respx.mock
-@pytest.mark.parametrize("location", ["http://xn--/", "https://xn--i-7iq.ws/page"])
+@pytest.mark.parametrize("location", ["http://xn--/", "https://xn--zz.org/page"])
 def test_a_redirect_to_a_punycode_host_httpx_cannot_request_is_a_bad_location(
     location: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -506,6 +506,24 @@ def test_a_redirect_to_a_punycode_host_httpx_cannot_request_is_a_bad_location(
         obs = check()
     assert obs.outcome is Outcome.REDIRECT_TO_ERROR and location in obs.reason
     assert not caplog.records
+
+
+@pytest.mark.parametrize("url", ["https://xn--i-7iq.ws/page", "https://i❤.ws/page"])
+def test_an_emoji_domain_is_requested_by_its_punycode(url: str) -> None:
+    """httpx decodes a host that starts with "xn--" for the Host header and raised on an
+    emoji (IDNA 2008 forbids them): a link that works in every browser was invalid_url."""
+    seen: list[tuple[bytes, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.raw_host, request.headers["host"]))
+        if request.url.path == "/page":
+            return httpx.Response(301, headers={"Location": "https://xn--ls8h.la/moved"})
+        return httpx.Response(200, html=PAGE)
+
+    obs = check(url, transport=transport(handler))
+    assert obs.outcome is Outcome.REDIRECTED_PERMANENT, obs.reason
+    assert obs.title == "Annual report 2019"
+    assert seen == [(b"xn--i-7iq.ws", "xn--i-7iq.ws"), (b"xn--ls8h.la", "xn--ls8h.la")]
 
 
 @respx.mock

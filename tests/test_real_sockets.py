@@ -449,6 +449,15 @@ def test_connections_use_the_runs_resolver_even_without_the_address_check(
     assert dns.asked == ["pinned.test"]
 
 
+def test_an_emoji_domain_is_requested_over_the_wire(web: FixtureWeb) -> None:
+    """Through the run's own transport (a pool per host, named by httpx's decoded host,
+    which raised for an emoji) with the Host header in punycode, as browsers send it."""
+    dns = ChangingDns("127.0.0.1", "127.0.0.1")
+    obs = check(web.url("/echo-headers", host="xn--i-7iq.ws"), resolver=dns)
+    assert obs.outcome is Outcome.OK, obs.reason
+    assert web.stats("/echo-headers").last_headers["host"] == f"xn--i-7iq.ws:{web.port}"
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 def test_private_address_is_never_requested(web: FixtureWeb, host: str) -> None:
     obs = check(web.url("/ok", host=host), replace(FAST, allow_private=False))

@@ -101,11 +101,40 @@ def test_checked_url_carries_the_canonical_form() -> None:
     assert (parsed.host, parsed.scheme, parsed.port) == ("example.org", "http", 80)
 
 
-@pytest.mark.parametrize("url", ["http://xn--/", "https://xn--i-7iq.ws/", "https://xn--zz.org/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://xn--/",
+        "https://xn--zz.org/",  # not punycode at all
+        "https://xn--example-.org/",  # decodes to plain ASCII: no A-label
+        "https://xn--a-b-.org/",
+        "https://xn--ab-m1t.org/",  # a zero-width joiner with no emoji to join
+        "https://xn---.org/",
+    ],
+)
 def test_a_punycode_host_that_is_no_idna_2008_name_is_invalid(url: str) -> None:
     """httpx cannot build a request for it (it decodes such a host when it does)."""
     problem = parse_url(url)
     assert isinstance(problem, UrlProblem) and "domain name" in problem.reason
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("https://xn--i-7iq.ws/", "https://xn--i-7iq.ws/"),
+        ("https://XN--LS8H.la/a", "https://xn--ls8h.la/a"),
+        ("https://xn--53hy7af013i.ws", "https://xn--53hy7af013i.ws/"),
+        ("https://i❤.ws/", "https://xn--i-7iq.ws/"),
+        ("https://💩.la/", "https://xn--ls8h.la/"),
+        ("https://www.☕🦊✈.ws/", "https://www.xn--53hy7af013i.ws/"),
+    ],
+)
+def test_an_emoji_domain_is_a_valid_host(url: str, canonical: str) -> None:
+    """IDNA 2008 forbids emoji, but registries such as .ws sell them, browsers open them,
+    and the checker requests them by their punycode (httpx needs no decoding then)."""
+    parsed = parse_url(url)
+    assert isinstance(parsed, CheckedUrl), parsed
+    assert parsed.canonical == canonical
 
 
 def test_lone_surrogates_make_an_invalid_url() -> None:

@@ -186,7 +186,7 @@ class HostPools(httpx.AsyncBaseTransport):
         if pool is None:
             idle = self._take_idle()
             self._retired.update(idle)  # closed below, or by aclose() if this is cancelled
-            size = self._settings.policy_for(url.host)[0] + 1  # +1: a redirect to itself
+            size = self._settings.policy_for(_host(url))[0] + 1  # +1: a redirect to itself
             if self._tls is None:  # loading the CA bundle costs ~20 ms: once per run
                 self._tls = httpx.create_ssl_context()
             pool = self._pools[key] = AiohttpPool(self._tls, size, KEEPALIVE_S, self._resolve)
@@ -233,6 +233,14 @@ class HostPools(httpx.AsyncBaseTransport):
         self._retired = set()
         for pool in pools:
             await pool.aclose()
+
+
+def _host(url: httpx.URL) -> str:
+    """`url.host`, or its punycode when httpx cannot decode it (an emoji domain)."""
+    try:
+        return url.host
+    except UnicodeError:
+        return url.raw_host.decode("ascii")
 
 
 class _Released(httpx.AsyncByteStream):

@@ -389,6 +389,12 @@ class Fetcher:
         merged = httpx.Headers(self.client.headers)
         if headers:
             merged.update(headers)
+        if "xn--" in url:
+            parsed = httpx.URL(url)
+            if b"xn--" in parsed.raw_host:
+                # httpx names the host by decoding it under IDNA 2008, which raises for an
+                # emoji domain (`urls._emoji_host`); given the Host, it never decodes it.
+                merged["Host"] = parsed.netloc.decode("ascii")
         return httpx.Request(method, url, headers=merged, extensions={"timeout": self._timeout})
 
     async def _transmit(self, request: httpx.Request) -> httpx.Response:
