@@ -106,6 +106,7 @@ def test_checked_url_carries_the_canonical_form() -> None:
     [
         "http://xn--/",
         "https://xn--zz.org/",  # not punycode at all
+        "https://www.xn--zz.org/",
         "https://xn--example-.org/",  # decodes to plain ASCII: no A-label
         "https://xn--a-b-.org/",
         "https://xn--ab-m1t.org/",  # a zero-width joiner with no emoji to join
