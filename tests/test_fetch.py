@@ -829,6 +829,29 @@ def test_check_batch_runs_its_own_event_loop() -> None:
     assert [o.outcome for o in observations] == [Outcome.OK, Outcome.NOT_FOUND]
 
 
+class CountingBody(bytes):
+    """A body that counts how often its tags ("<") are counted."""
+
+    tag_counts = 0
+
+    def count(self, sub: Any, *args: Any) -> int:
+        if sub == b"<":
+            type(self).tag_counts += 1
+        return super().count(sub, *args)
+
+
+@pytest.mark.parametrize("tags", [10, 6_000, 25_000])
+def test_a_pages_tags_are_counted_once(tags: int) -> None:
+    """`read_page` counts them to choose a thread, and the HTML analysis counted them
+    again for its own cap (2 MiB scanned twice per page)."""
+    CountingBody.tag_counts = 0
+    body = CountingBody(b"<title>Counted</title>" + b"<p>x</p>" * (tags // 2))
+    answer = Answer("https://e.org/", 200, httpx.Headers({"content-type": "text/html"}), body)
+    facts = asyncio.run(read_page(answer))
+    assert facts.title == "Counted"
+    assert CountingBody.tag_counts == 1
+
+
 def test_a_page_heavy_with_tags_is_analysed_while_the_loop_goes_on() -> None:
     """A hostile page whose parsing takes seconds (the parser's cost grows faster than
     linearly with unclosed formatting tags) must not stop every other check on the shared

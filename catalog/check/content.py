@@ -48,13 +48,18 @@ def analyse_body(
     truncated: bool,
     etag: str | None = None,
     total_length: int | None = None,
+    tags: int | None = None,
 ) -> PageFacts:
-    """Facts about one response body. Never raises on malformed input."""
+    """Facts about one response body. Never raises on malformed input.
+
+    `tags` is `body.count(b"<")` when the caller has counted already (`fetch.read_page`
+    does, to choose a thread): 2 MiB are not scanned twice.
+    """
     mime = _mime(content_type)
     if body.startswith(b"%PDF-") or mime == "application/pdf":
         return _binary_facts(body, truncated, etag, total_length, title=_pdf_title(body))
     if _is_html(mime, body):
-        return _html_facts(body, content_type, truncated)
+        return _html_facts(body, content_type, truncated, tags)
     if _is_text(mime, body):
         text = _collapse(_decode(body, _charset_param(content_type), sniff_meta=False))
         return PageFacts(None, None, text, _hash_text(_stable_prefix(text, truncated)), False)
@@ -74,9 +79,10 @@ _INVISIBLE = ["script", "style", "noscript", "template", "iframe", "object"]
 MAX_PARSED_TAGS = 20_000
 
 
-def _tag_capped(body: bytes) -> bytes | None:
-    """`body` up to its `MAX_PARSED_TAGS`-th tag, or None when it holds no more than that."""
-    if body.count(b"<") <= MAX_PARSED_TAGS:
+def _tag_capped(body: bytes, tags: int | None = None) -> bytes | None:
+    """`body` up to its `MAX_PARSED_TAGS`-th tag, or None when it holds no more than that
+    (`tags`: its count of "<", if known)."""
+    if (body.count(b"<") if tags is None else tags) <= MAX_PARSED_TAGS:
         return None
     at = -1
     for _ in range(MAX_PARSED_TAGS + 1):
@@ -84,8 +90,10 @@ def _tag_capped(body: bytes) -> bytes | None:
     return body[:at]
 
 
-def _html_facts(body: bytes, content_type: str | None, truncated: bool) -> PageFacts:
-    capped = _tag_capped(body)
+def _html_facts(
+    body: bytes, content_type: str | None, truncated: bool, tags: int | None = None
+) -> PageFacts:
+    capped = _tag_capped(body, tags)
     if capped is not None:
         body, truncated = capped, True
     text = _decode(body, _charset_param(content_type), sniff_meta=True)

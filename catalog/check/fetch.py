@@ -470,13 +470,15 @@ HEAVY_PAGE_TAGS = 5_000
 
 
 async def read_page(answer: Answer) -> PageFacts:
-    """`page_facts`, in a thread when the body is heavy with tags."""
-    if answer.body.count(b"<") > HEAVY_PAGE_TAGS:
-        return await asyncio.to_thread(page_facts, answer)
-    return page_facts(answer)
+    """`page_facts`, in a thread when the body is heavy with tags (counted once: the
+    analysis caps the tags it parses by the same count)."""
+    tags = answer.body.count(b"<")
+    if tags > HEAVY_PAGE_TAGS:
+        return await asyncio.to_thread(page_facts, answer, tags)
+    return page_facts(answer, tags)
 
 
-def page_facts(answer: Answer) -> PageFacts:
+def page_facts(answer: Answer, tags: int | None = None) -> PageFacts:
     """What a successful answer's body says (the checked page or a soft-404 probe's)."""
     return analyse_body(
         answer.body,
@@ -484,6 +486,7 @@ def page_facts(answer: Answer) -> PageFacts:
         truncated=answer.truncated,
         etag=answer.headers.get("etag"),
         total_length=content_length(answer.headers),
+        tags=tags,
     )
 
 
