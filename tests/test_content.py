@@ -308,6 +308,30 @@ def test_a_page_naming_punycode_costs_in_proportion_to_its_size() -> None:
     assert growth(analyse, page(64 * 1024), page(512 * 1024), size_ratio=8) < 3
 
 
+@pytest.mark.parametrize("content_type", ["text/html", None, "text/html; charset=no-such-codec"])
+@pytest.mark.parametrize("codec", ["latin-1", "cp1252"])
+def test_a_page_not_in_utf8_that_names_no_charset_is_read_as_browsers_read_it(
+    content_type: str | None, codec: str
+) -> None:
+    """Browsers fall back to windows-1252 (WHATWG); read as UTF-8, every accented letter of
+    an old Spanish or French page's title became "\ufffd" in reports ("Ni\ufffdos")."""
+    body = "<html><head><title>Niños café – résumé</title></head><body><h1>Guía</h1>"
+    result = facts(body.encode(codec, errors="replace"), content_type)
+    expected = "Niños café – résumé" if codec == "cp1252" else "Niños café ? résumé"
+    assert result.title == expected and result.heading == "Guía"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<title>Niños café</title>".encode() + b" \xff stray",  # UTF-8 with one bad byte
+        "<title>Niños café</title><p>ends mid-letter: é".encode()[:-1],  # cut at the cap
+    ],
+)
+def test_a_utf8_page_with_a_bad_byte_is_still_read_as_utf8(body: bytes) -> None:
+    assert facts(body, "text/html").title == "Niños café"
+
+
 def test_undecodable_bytes_are_replaced_not_fatal() -> None:
     result = facts(b"<title>caf\xe9 \xff</title>", "text/html; charset=utf-8")
     assert result.title is not None and result.title.startswith("caf")

@@ -184,7 +184,8 @@ def _charset_param(content_type: str | None) -> str | None:
 
 
 def _decode(body: bytes, declared: str | None, *, sniff_meta: bool) -> str:
-    """Byte-order mark, then the header's charset, then <meta charset>, then UTF-8."""
+    """Byte-order mark, then the header's charset, then <meta charset>, then UTF-8 or,
+    for bytes that are no UTF-8 at all, windows-1252 (`_undeclared`)."""
     for bom, codec in _BOMS:
         if body.startswith(bom):
             return body.decode(codec, errors="replace")
@@ -196,7 +197,20 @@ def _decode(body: bytes, declared: str | None, *, sniff_meta: bool) -> str:
         name = _codec(label)
         if name:
             return body.decode(name, errors="replace")
-    return body.decode("utf-8", errors="replace")
+    return _undeclared(body)
+
+
+def _undeclared(body: bytes) -> str:
+    """A body that names no charset: UTF-8 when it is (a character cut at the byte cap or
+    a stray byte aside), else windows-1252, the fallback of browsers in Western locales
+    (WHATWG), which old pages in Spanish or French rely on without saying so."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = body.decode("utf-8", errors="replace")
+    if text.replace("\ufffd", "").isascii():  # not one valid UTF-8 letter beyond ASCII
+        return body.decode("cp1252", errors="replace")
+    return text
 
 
 def _codec(label: str | None) -> str | None:
