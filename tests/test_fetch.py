@@ -368,6 +368,29 @@ def test_requests_are_built_as_the_client_would_build_them(
 
 
 @respx.mock
+@pytest.mark.parametrize("fingerprint_due", [True, False])
+def test_a_300_naming_its_preferred_choice_is_followed(fingerprint_due: bool) -> None:
+    """300 Multiple Choices with a Location (the server's preferred choice, RFC 9110) is
+    followed, as Firefox and curl follow it; it was an http_error "without a Location"."""
+    new = "https://example.org/reports/2019.html"
+    respx.route(url=URL).respond(300, headers={"Location": new})
+    respx.route(url=new).respond(200, html=PAGE)
+    obs = check(fingerprint_due=fingerprint_due)
+    assert obs.outcome is Outcome.OK, obs.reason
+    assert obs.final_url == new and "300" in obs.reason
+
+
+@respx.mock
+def test_a_300_listing_the_choices_is_a_page_people_see() -> None:
+    """Apache's MultiViews answers 300 with a list of the variants and no Location;
+    browsers show that list (Chrome never follows a 300), so the link is not broken."""
+    respx.get(URL).respond(300, html="<title>Multiple Choices</title><a href='2019.pdf'>PDF</a>")
+    obs = check()
+    assert obs.outcome is Outcome.OK, obs.reason
+    assert "300" in obs.reason and "choose" in obs.reason
+
+
+@respx.mock
 def test_redirect_to_a_non_web_scheme_is_a_redirect_to_error() -> None:
     respx.get(URL).respond(302, headers={"Location": "ftp://example.org/report"})
     assert check().outcome is Outcome.REDIRECT_TO_ERROR

@@ -195,6 +195,12 @@ def _answered(facts: CheckFacts, last: Exchange, answer: Answer) -> Verdict:
         )
     if not 200 <= status < 400:
         return _error_status(facts, last, status, journey)
+    if status == 300:  # no Location: a list of the page's variants, which browsers show
+        return Verdict(
+            Outcome.OK,
+            f"{journey}: the server lists versions of the page to choose from "
+            "(300 Multiple Choices), as a browser shows them.",
+        )
     if status >= 300:
         return Verdict(
             Outcome.HTTP_ERROR, f"{journey}: a redirect status without a Location to go to."

@@ -16,8 +16,10 @@ from catalog.check.content import PageFacts
 from catalog.model import Hop, Previous
 from catalog.urls import UrlProblem
 
-#: Statuses that mean "look elsewhere" when they carry a Location header.
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: Statuses that mean "look elsewhere" when they carry a Location header. 300 names its
+#: preferred choice there when it has one (RFC 9110 15.4.1; Firefox and curl follow it;
+#: without one, see `classify`).
+REDIRECT_STATUSES = frozenset({300, 301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 
 
