@@ -675,6 +675,48 @@ def test_decoded_bytes_count_against_the_cap() -> None:
     assert obs.outcome is Outcome.OK and obs.bytes_read == 64_000
 
 
+@pytest.mark.parametrize("status", [404, 410, 403])
+@pytest.mark.parametrize("fault", ["not gzip", "broken off"])
+def test_an_error_page_whose_body_fails_still_answers_with_its_status(
+    status: int, fault: str
+) -> None:
+    """An error body is read only to recognise a bot wall: a 404 whose body claims gzip
+    but is not, or breaks off, was "could not be decoded" or "connection reset" instead
+    of the 404 the server said."""
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"<title>Not Found</title>"
+        if fault == "broken off":
+            raise httpx.ReadError("connection reset by peer")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"Content-Type": "text/html"}
+        if fault == "not gzip":
+            headers["Content-Encoding"] = "gzip"
+        return httpx.Response(status, headers=headers, content=body())
+
+    obs = check(transport=transport(handler))
+    assert obs.http_status == status and f"GET {status}" in obs.reason, obs.reason
+    assert obs.outcome is {404: Outcome.NOT_FOUND, 410: Outcome.GONE}.get(
+        status, Outcome.HTTP_ERROR
+    )
+
+
+def test_a_page_whose_gzip_body_is_corrupt_is_still_a_failure() -> None:
+    """Browsers show ERR_CONTENT_DECODING_FAILED for it: no page to read."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"Content-Type": "text/html", "Content-Encoding": "gzip"}
+
+        async def body() -> AsyncIterator[bytes]:
+            yield PAGE.encode()
+
+        return httpx.Response(200, headers=headers, content=body())
+
+    obs = check(transport=transport(handler))
+    assert obs.outcome is Outcome.CONNECTION_ERROR and "decoded" in obs.reason
+
+
 def test_trickling_body_hits_the_deadline_for_the_url() -> None:
     async def trickle() -> AsyncIterator[bytes]:
         for _ in range(100):

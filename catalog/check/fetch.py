@@ -143,6 +143,16 @@ async def read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool
     return b"".join(chunks), False
 
 
+async def read_error_body(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """`read_capped` for an answer that is no page (an error, a 300 ...): its body is only
+    sniffed for a bot wall, so a body that breaks off or fails to inflate is no body, and
+    the status the server gave stands (a 404 was judged "connection reset")."""
+    try:
+        return await read_capped(response, limit)
+    except httpx.HTTPError:
+        return b"", True
+
+
 class _Inflater:
     """Bounded gzip/deflate decoding (the only encodings we ask for)."""
 
@@ -366,10 +376,11 @@ class Fetcher:
             body, truncated = b"", False
             redirect = status in REDIRECT_STATUSES and "location" in response.headers
             if read_body and not redirect:
-                limit = settings.max_body_bytes
-                if not 200 <= status < 300:
-                    limit = min(limit, ERROR_BODY_BYTES)
-                body, truncated = await read_capped(response, limit)
+                if 200 <= status < 300:
+                    body, truncated = await read_capped(response, settings.max_body_bytes)
+                else:
+                    limit = min(settings.max_body_bytes, ERROR_BODY_BYTES)
+                    body, truncated = await read_error_body(response, limit)
             answer = Answer(url, status, response.headers, body, truncated)
             return Attempt(method, url, answer=answer, retry_after=retry_after)
         except Exception as exc:
