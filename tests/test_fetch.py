@@ -43,12 +43,13 @@ PAGE = (
 
 
 class RecordingSleep:
-    def __init__(self) -> None:
+    def __init__(self, *, really: bool = False) -> None:
         self.waits: list[float] = []
+        self.really = really
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
-        await asyncio.sleep(0)
+        await asyncio.sleep(seconds if self.really else 0)
 
 
 class Resolver:
@@ -475,6 +476,27 @@ def test_an_absurd_retry_after_is_named_as_a_readable_duration(value: str, said:
     assert f"it asked us to wait {said} (Retry-After)" in obs.reason
     assert "inf" not in obs.reason and "0000" not in obs.reason
     assert all(wait <= SETTINGS.retry_after_cap for wait in sleep.waits)
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    ("status", "outcome"), [(429, Outcome.RATE_LIMITED), (503, Outcome.HTTP_ERROR)]
+)
+@pytest.mark.parametrize("fingerprint_due", [True, False])
+def test_a_retry_after_the_urls_deadline_would_cut_short_is_not_waited_for(
+    status: int, outcome: Outcome, fingerprint_due: bool
+) -> None:
+    """Retry-After: 30 (within the cap) twice in a row passes the 45 s deadline: a site
+    answering 503 every time was reported as "no answer ... within 45 s", a timeout."""
+    respx.head(URL).respond(status, headers={"Retry-After": "2"})
+    route = respx.get(URL).respond(status, headers={"Retry-After": "2"})
+    settings = replace(SETTINGS, total_timeout=1.0, retry_after_cap=30.0)
+    sleep = RecordingSleep(really=True)
+    obs = check(settings=settings, sleep=sleep, fingerprint_due=fingerprint_due)
+    assert obs.outcome is outcome, obs.reason
+    assert sleep.waits == []
+    assert obs.http_status == status and "2 s (Retry-After)" in obs.reason
+    assert route.call_count == (1 if fingerprint_due else 0)
 
 
 @respx.mock

@@ -11,7 +11,13 @@ import httpx
 import pytest
 
 from catalog.check.facts import Answer, Attempt
-from catalog.check.retry import retry_after_seconds, retry_cause, should_retry, with_retries
+from catalog.check.retry import (
+    refused_wait,
+    retry_after_seconds,
+    retry_cause,
+    should_retry,
+    with_retries,
+)
 from catalog.settings import CheckSettings
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -125,3 +131,12 @@ def test_too_long_retry_after_stops_at_once() -> None:
     last, notes, waits, sent = run_sequence([status(429, retry_after=999.0), status(200)])
     assert sent == 1 and waits == [] and notes == ()
     assert last.answer is not None and last.answer.status == 429
+
+
+def test_a_retry_after_past_the_urls_deadline_ends_retries() -> None:
+    """Waited for, it would be cut short by the deadline: a timeout instead of the 503."""
+    busy = status(503, retry_after=10.0)
+    assert should_retry(busy, SETTINGS) and should_retry(busy, SETTINGS, left=10.5)
+    assert not should_retry(busy, SETTINGS, left=9.0)
+    assert refused_wait(busy, SETTINGS, left=9.0) == 10.0
+    assert refused_wait(busy, SETTINGS, left=10.5) is None

@@ -347,6 +347,7 @@ class _Run:
         deadline = asyncio.timeout(self.settings.total_timeout)
         try:
             async with deadline:
+                progress.deadline = deadline.when()
                 await self.fetcher.fetch(target, parsed.canonical, progress)
             # Outside the URL's deadline: a slow probe must not turn a live page into a
             # timeout. The probe has a deadline of its own.

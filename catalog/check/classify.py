@@ -321,8 +321,8 @@ def _wait(last: Exchange) -> str:
     if last.refused_wait is None:
         return "."
     return (
-        f"; it asked us to wait {_duration(last.refused_wait)} (Retry-After), longer than we "
-        "wait in one run."
+        f"; it asked us to wait {_duration(last.refused_wait)} (Retry-After), longer than the "
+        "check can wait for one link."
     )
 
 

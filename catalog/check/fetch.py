@@ -71,6 +71,15 @@ class Progress:
     method: str | None = None
     chain: list[Hop] = field(default_factory=list)
     retries: list[RetryNote] = field(default_factory=list)
+    #: Event-loop time of the URL's deadline, if it has one: no Retry-After past it is
+    #: waited for.
+    deadline: float | None = None
+
+    def left(self) -> float | None:
+        """Seconds before the deadline, or None without one."""
+        if self.deadline is None:
+            return None
+        return self.deadline - asyncio.get_running_loop().time()
 
     def snapshot(self) -> tuple[Exchange, ...]:
         """The finished exchanges plus the one cut short, if any."""
@@ -242,7 +251,7 @@ class Fetcher:
                 break
             wait = retry_after_seconds(answer.headers, self.clock())
             tried = Attempt("HEAD", answer.url, answer=answer, retry_after=wait)
-            if not should_retry(tried, self.settings):
+            if not should_retry(tried, self.settings, progress.left()):
                 break
             if wait is None:  # with a Retry-After the host gate holds our next request
                 wait = min(
@@ -306,7 +315,9 @@ class Fetcher:
             send = functools.partial(
                 self._send, gate, method, current, headers, jar, owner, method == "GET", settings
             )
-            attempt, notes = await with_retries(send, settings, sleep=self.sleep)
+            attempt, notes = await with_retries(
+                send, settings, sleep=self.sleep, left=progress.left
+            )
             retries.extend(notes)
             answer = attempt.answer
             if answer is None:
@@ -315,7 +326,8 @@ class Fetcher:
             chain.append(Hop(current, answer.status))
             locations = {v.strip() for v in answer.headers.get_list("location") if v.strip()}
             if answer.status not in REDIRECT_STATUSES or not locations:
-                return done(answer=answer, refused_wait=refused_wait(attempt, settings))
+                wait = refused_wait(attempt, settings, progress.left())
+                return done(answer=answer, refused_wait=wait)
             if len(locations) > 1:
                 # Browsers refuse an answer that names two places to go (Chrome:
                 # ERR_RESPONSE_HEADERS_MULTIPLE_LOCATION); joined, they are neither.

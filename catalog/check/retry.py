@@ -78,18 +78,27 @@ def retry_cause(attempt: Attempt) -> str | None:
     return None
 
 
-def should_retry(attempt: Attempt, settings: CheckSettings) -> bool:
+def should_retry(attempt: Attempt, settings: CheckSettings, left: float | None = None) -> bool:
+    """Whether to try again; `left` is the time before the URL's deadline, if it has one."""
     if retry_cause(attempt) is None:
         return False
-    return attempt.retry_after is None or attempt.retry_after <= settings.retry_after_cap
+    return attempt.retry_after is None or not _too_long(attempt.retry_after, settings, left)
 
 
-def refused_wait(attempt: Attempt, settings: CheckSettings) -> float | None:
-    """The Retry-After that ended the retries because it exceeds the cap, if any."""
+def refused_wait(
+    attempt: Attempt, settings: CheckSettings, left: float | None = None
+) -> float | None:
+    """The Retry-After that ended the retries, if any: longer than the cap, or than the
+    time `left` before the URL's deadline (which would cut the wait short: two waits of
+    30 s made a site answering 503 every time a 45 s timeout with "no answer")."""
     wait = attempt.retry_after
-    if retry_cause(attempt) is not None and wait is not None and wait > settings.retry_after_cap:
+    if retry_cause(attempt) is not None and wait is not None and _too_long(wait, settings, left):
         return wait
     return None
+
+
+def _too_long(wait: float, settings: CheckSettings, left: float | None) -> bool:
+    return wait > settings.retry_after_cap or (left is not None and wait >= left)
 
 
 class WaitRetryAfterOrBackoff(wait_base):
@@ -114,15 +123,17 @@ async def with_retries(
     settings: CheckSettings,
     *,
     sleep: Callable[[float], Awaitable[None]],
+    left: Callable[[], float | None] = lambda: None,
 ) -> tuple[Attempt, tuple[RetryNote, ...]]:
-    """Send until the answer is final or `settings.max_attempts` are used up.
+    """Send until the answer is final or `settings.max_attempts` are used up, or until a
+    Retry-After asks for more than the `left()` seconds before the URL's deadline.
 
     Nearly every request is final at once; tenacity's state machine cost more CPU per
     request than the rest of the retry logic, so it only takes over from the first
     answer that deserves another try (and replays it, so its policy sees every attempt).
     """
     first = await send()
-    if settings.max_attempts <= 1 or not should_retry(first, settings):
+    if settings.max_attempts <= 1 or not should_retry(first, settings, left()):
         return first, ()
     replay = [first]
 
@@ -145,7 +156,7 @@ async def with_retries(
     retrying = AsyncRetrying(
         stop=stop_after_attempt(max(1, settings.max_attempts)),
         wait=WaitRetryAfterOrBackoff(settings.backoff_initial, settings.backoff_max),
-        retry=retry_if_result(lambda attempt: should_retry(attempt, settings)),
+        retry=retry_if_result(lambda attempt: should_retry(attempt, settings, left())),
         sleep=sleep,
         before_sleep=note,
         retry_error_callback=last_result,
