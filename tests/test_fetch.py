@@ -739,6 +739,42 @@ def test_a_page_whose_gzip_body_is_corrupt_is_still_a_failure() -> None:
     assert obs.outcome is Outcome.CONNECTION_ERROR and "decoded" in obs.reason
 
 
+def test_a_page_whose_body_breaks_off_names_the_status_that_came() -> None:
+    """The server answered 200 and then broke off: "GET no answer" said the opposite."""
+
+    async def body() -> AsyncIterator[bytes]:
+        yield PAGE.encode()[:40]
+        raise httpx.ReadError("connection reset by peer")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": "text/html"}, content=body())
+
+    obs = check(transport=transport(handler))
+    assert obs.outcome is Outcome.CONNECTION_RESET
+    assert obs.reason.startswith("GET 200 after 2 retries") and "no answer" not in obs.reason
+    assert "broke in the middle of the answer" in obs.reason
+    assert obs.http_status == 200
+
+
+def test_a_body_that_stalls_past_the_deadline_names_what_came_before() -> None:
+    """A 503, a retry, then a 200 whose body stalls: the timeout's reason said only
+    "GET no answer", as if the server had never answered."""
+    answers = iter([503, 200])
+
+    async def stall() -> AsyncIterator[bytes]:
+        yield PAGE.encode()[:40]
+        await asyncio.sleep(10)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status = next(answers)
+        return httpx.Response(status, content=stall() if status == 200 else b"busy")
+
+    obs = check(settings=replace(SETTINGS, total_timeout=0.5), transport=transport(handler))
+    assert obs.outcome is Outcome.TIMEOUT
+    assert obs.reason.startswith("GET 200 after 1 retry (503); no complete answer within")
+    assert obs.http_status == 200
+
+
 def test_trickling_body_hits_the_deadline_for_the_url() -> None:
     async def trickle() -> AsyncIterator[bytes]:
         for _ in range(100):

@@ -74,6 +74,10 @@ class Progress:
     #: Event-loop time of the URL's deadline, if it has one: no Retry-After past it is
     #: waited for.
     deadline: float | None = None
+    #: The URL being requested, and the status of its answer once the answer's head came
+    #: (its body may still break off or stall): the status the server did give.
+    current: str | None = None
+    heard: int | None = None
 
     def left(self) -> float | None:
         """Seconds before the deadline, or None without one."""
@@ -86,7 +90,10 @@ class Progress:
         done = tuple(self.exchanges)
         if self.method is None:
             return done
-        partial = Exchange(self.method, chain=tuple(self.chain), retries=tuple(self.retries))
+        chain = tuple(self.chain)
+        if self.current is not None and self.heard is not None:
+            chain = (*chain, Hop(self.current, self.heard))
+        partial = Exchange(self.method, chain=chain, retries=tuple(self.retries))
         return (*done, partial)
 
 
@@ -313,16 +320,20 @@ class Fetcher:
             visited.add(checked.canonical)
             gate = self.politeness.gate(checked.host)
             send = functools.partial(
-                self._send, gate, method, current, headers, jar, owner, method == "GET", settings
+                self._send, gate, method, current, headers, jar, owner, progress, settings
             )
-            attempt, notes = await with_retries(
-                send, settings, sleep=self.sleep, left=progress.left
+            progress.current, progress.heard = current, None
+            # Notes go straight into `retries`, so a deadline during the retries keeps them.
+            attempt, _ = await with_retries(
+                send, settings, sleep=self.sleep, left=progress.left, notes=retries
             )
-            retries.extend(notes)
             answer = attempt.answer
             if answer is None:
-                chain.append(Hop(current, None))
+                # `heard`: the answer's status, when its body broke off (the last attempt's).
+                chain.append(Hop(current, progress.heard))
+                progress.current = None
                 return done(error=attempt.error)
+            progress.current = None
             chain.append(Hop(current, answer.status))
             locations = {v.strip() for v in answer.headers.get_list("location") if v.strip()}
             if answer.status not in REDIRECT_STATUSES or not locations:
@@ -361,10 +372,12 @@ class Fetcher:
         headers: dict[str, str],
         jar: httpx.Cookies,
         owner: object,
-        read_body: bool,
+        progress: Progress,
         settings: CheckSettings,
     ) -> Attempt:
-        """One request; every exception a URL or server can cause becomes part of the facts."""
+        """One request; every exception a URL or server can cause becomes part of the facts.
+        `progress.heard` is the status once the answer's head has come."""
+        progress.heard = None
         await gate.before_request(owner, self.sleep)
         try:
             request = self._request(method, url, headers)
@@ -381,13 +394,13 @@ class Fetcher:
         try:
             if "set-cookie" in response.headers:
                 keep_cookies(jar, response)
-            status = response.status_code
+            status = progress.heard = response.status_code
             retry_after = retry_after_seconds(response.headers, self.clock())
             if retry_after is not None and status in (429, 503):
                 gate.pause(min(retry_after, settings.retry_after_cap), owner)
             body, truncated = b"", False
             redirect = status in REDIRECT_STATUSES and "location" in response.headers
-            if read_body and not redirect:
+            if method == "GET" and not redirect:
                 if 200 <= status < 300:
                     body, truncated = await read_capped(response, settings.max_body_bytes)
                 else:

@@ -124,9 +124,13 @@ async def with_retries(
     *,
     sleep: Callable[[float], Awaitable[None]],
     left: Callable[[], float | None] = lambda: None,
+    notes: list[RetryNote] | None = None,
 ) -> tuple[Attempt, tuple[RetryNote, ...]]:
     """Send until the answer is final or `settings.max_attempts` are used up, or until a
     Retry-After asks for more than the `left()` seconds before the URL's deadline.
+
+    Each retry's note is appended to `notes` as it is decided (so a deadline that ends the
+    retries keeps them) and returned too.
 
     Nearly every request is final at once; tenacity's state machine cost more CPU per
     request than the rest of the retry logic, so it only takes over from the first
@@ -140,7 +144,8 @@ async def with_retries(
     async def resend() -> Attempt:
         return replay.pop() if replay else await send()
 
-    notes: list[RetryNote] = []
+    notes = notes if notes is not None else []
+    start = len(notes)
 
     def note(state: RetryCallState) -> None:
         attempt = state.outcome.result() if state.outcome is not None else None
@@ -162,4 +167,4 @@ async def with_retries(
         retry_error_callback=last_result,
     )
     attempt: Attempt = await retrying(resend)
-    return attempt, tuple(notes)
+    return attempt, tuple(notes[start:])
