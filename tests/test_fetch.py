@@ -391,6 +391,34 @@ def test_a_300_listing_the_choices_is_a_page_people_see() -> None:
     assert "300" in obs.reason and "choose" in obs.reason
 
 
+@pytest.mark.parametrize(
+    ("headers", "path"),
+    [
+        ([(b"Location", "/café".encode("latin-1"))], "/caf%E9"),
+        ([(b"Location", "/café".encode())], "/caf%C3%A9"),
+        # Another header's Latin-1 made httpx read every header as Latin-1: "cafÃ©".
+        ([(b"Location", "/café".encode()), (b"Set-Cookie", b"n=Jos\xe9")], "/caf%C3%A9"),
+        ([(b"Location", "/a b/ñ?q=é".encode())], "/a%20b/%C3%B1?q=%C3%A9"),
+    ],
+)
+def test_a_location_of_raw_bytes_is_followed_as_browsers_follow_it(
+    headers: list[tuple[bytes, bytes]], path: str
+) -> None:
+    """Browsers percent-encode a Location's bytes as they are (UTF-8 or not); a Latin-1
+    path such as an old server's "/caf\xe9" was requested as "/caf%C3%A9", a 404."""
+    asked: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.raw_path)
+        if request.url.path == "/reports/2019":
+            return httpx.Response(302, headers=headers)
+        return httpx.Response(200, html=PAGE)
+
+    obs = check(transport=transport(handler))
+    assert obs.outcome is Outcome.OK, obs.reason
+    assert asked[-1].decode() == path
+
+
 @respx.mock
 def test_redirect_to_a_non_web_scheme_is_a_redirect_to_error() -> None:
     respx.get(URL).respond(302, headers={"Location": "ftp://example.org/report"})

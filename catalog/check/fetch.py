@@ -335,8 +335,8 @@ class Fetcher:
                 return done(error=attempt.error)
             progress.current = None
             chain.append(Hop(current, answer.status))
-            locations = {v.strip() for v in answer.headers.get_list("location") if v.strip()}
-            if answer.status not in REDIRECT_STATUSES or not locations:
+            locations = locations_of(answer.headers) if answer.status in REDIRECT_STATUSES else ()
+            if not locations:
                 wait = refused_wait(attempt, settings, progress.left())
                 return done(answer=answer, refused_wait=wait)
             if len(locations) > 1:
@@ -347,7 +347,7 @@ class Fetcher:
                     stop_detail="the answer names more than one Location",
                     stop_url=" and ".join(sorted(locations)),
                 )
-            location = locations.pop()
+            (location,) = locations
             try:
                 following = str(httpx.URL(current).join(location))
             except (httpx.InvalidURL, ValueError, TypeError) as exc:
@@ -471,6 +471,30 @@ class Fetcher:
             reason = next(filter(None, (forbidden_address(a, allow) for a in addresses)), None)
         self._forbidden[key] = reason
         return (Stop.PRIVATE, reason, None) if reason else None
+
+
+def locations_of(headers: httpx.Headers) -> set[str]:
+    """The answer's distinct Locations, read from their bytes as browsers read them."""
+    found = set()
+    for name, value in headers.raw:
+        if name.lower() == b"location":
+            text = _location_text(value).strip()
+            if text:
+                found.add(text)
+    return found
+
+
+def _location_text(raw: bytes) -> str:
+    """UTF-8 when the bytes are, else each non-ASCII byte percent-encoded as it is, as
+    browsers do (an old server's Latin-1 "/caf\xe9" is "/caf%E9"). httpx decodes all the
+    headers of an answer with one charset, Latin-1 as soon as one of them is not UTF-8,
+    and URL-joined, its "/café" became "/caf%C3%A9", a page that does not exist."""
+    if raw.isascii():
+        return raw.decode("ascii")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "".join(chr(b) if b < 0x80 else f"%{b:02X}" for b in raw)
 
 
 #: What one journey's jar keeps, as a browser keeps (RFC 6265 asks for at least 4096 bytes
