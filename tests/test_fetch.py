@@ -399,6 +399,9 @@ def test_a_300_listing_the_choices_is_a_page_people_see() -> None:
         # Another header's Latin-1 made httpx read every header as Latin-1: "cafÃ©".
         ([(b"Location", "/café".encode()), (b"Set-Cookie", b"n=Jos\xe9")], "/caf%C3%A9"),
         ([(b"Location", "/a b/ñ?q=é".encode())], "/a%20b/%C3%B1?q=%C3%A9"),
+        # Backslashes before the query are slashes to browsers (WHATWG URL), not after.
+        ([(b"Location", b"\\en\\page?q=a\\b")], "/en/page?q=a\\b"),
+        ([(b"Location", b"https:\\\\example.org\\en\\toolkit")], "/en/toolkit"),
     ],
 )
 def test_a_location_of_raw_bytes_is_followed_as_browsers_follow_it(

@@ -485,16 +485,23 @@ def locations_of(headers: httpx.Headers) -> set[str]:
 
 
 def _location_text(raw: bytes) -> str:
-    """UTF-8 when the bytes are, else each non-ASCII byte percent-encoded as it is, as
-    browsers do (an old server's Latin-1 "/caf\xe9" is "/caf%E9"). httpx decodes all the
-    headers of an answer with one charset, Latin-1 as soon as one of them is not UTF-8,
-    and URL-joined, its "/café" became "/caf%C3%A9", a page that does not exist."""
+    r"""The text of a Location as browsers read its bytes: UTF-8 when they are, else each
+    non-ASCII byte percent-encoded as it is (an old server's Latin-1 "/caf\xe9" is
+    "/caf%E9"), and backslashes before the query read as slashes (WHATWG URL; IIS sends
+    "\en\page"). httpx decodes all the headers of an answer with one charset, Latin-1 as
+    soon as one of them is not UTF-8, so "/café" became "/caf%C3%A9", and it joined
+    "\en\page" as a relative path: pages that do not exist."""
     if raw.isascii():
-        return raw.decode("ascii")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "".join(chr(b) if b < 0x80 else f"%{b:02X}" for b in raw)
+        text = raw.decode("ascii")
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = "".join(chr(b) if b < 0x80 else f"%{b:02X}" for b in raw)
+    if "\\" in text:
+        cut = min((i for i in (text.find("?"), text.find("#")) if i >= 0), default=len(text))
+        text = text[:cut].replace("\\", "/") + text[cut:]
+    return text
 
 
 #: What one journey's jar keeps, as a browser keeps (RFC 6265 asks for at least 4096 bytes
