@@ -820,6 +820,8 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
             bad("missing_field", name, f"required field {name!r} {what}; {_NEXT_STEP[name]}")
         elif not isinstance(value, str):
             bad("wrong_type", name, f"{name!r} is {_kind(value)}, not text; put it in quotes")
+        elif name == "id" and _SPACE.search(value):
+            bad("wrong_type", name, _spaced_id(value))
         else:
             required[name] = str(value)
 
@@ -901,6 +903,25 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
 
 
 # --- small helpers -----------------------------------------------------------------------------
+
+
+#: Any white space, the no-break space pasted from web pages included.
+_SPACE = re.compile(r"\s")
+
+
+def _spaced_id(rid: str) -> str:
+    """Why an id with spaces is refused, and how to write it.
+
+    Quotes keep spaces that a plain YAML value (or a CSV cell) loses, so `" ht-guide "`
+    would be an id other than `ht-guide` in the database, in decisions and on the command
+    line, without anything looking wrong in the file.
+    """
+    meant = "-".join(rid.split())
+    where = "at its start or end" if rid.strip() == meant else "in it"
+    return (
+        f"the id {rid!r} has spaces {where}; write ids without spaces, e.g. id: {meant} "
+        "(sync keeps the entry's history when only its id changes)"
+    )
 
 
 def _label(entry: _Entry) -> str:

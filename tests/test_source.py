@@ -201,6 +201,24 @@ CASES = [
     ("year-text", "c.yaml", GOOD_YAML + "  year: '2016'\n", ("wrong_type", 7, "year")),
     ("year-bool", "c.yaml", GOOD_YAML + "  year: true\n", ("wrong_type", 7, "year")),
     ("numeric-id", "c.yaml", GOOD_YAML.replace("id: hotline", "id: 42"), ("wrong_type", 4, "id")),
+    (  # quotes keep the spaces: the id would silently differ from the one the curator means
+        "id-spaces-around",
+        "c.yaml",
+        GOOD_YAML.replace("id: hotline", 'id: " hotline "'),
+        ("wrong_type", 4, "id"),
+    ),
+    (
+        "id-inner-space",
+        "c.yaml",
+        GOOD_YAML.replace("id: hotline", 'id: "hot line"'),
+        ("wrong_type", 4, "id"),
+    ),
+    (
+        "csv-id-inner-space",
+        "c.csv",
+        "id,title,url\na b,A,https://a.org/\n",
+        ("wrong_type", 2, "id"),
+    ),
     (
         "list-item-number",
         "c.yaml",
@@ -245,6 +263,24 @@ def test_a_quoted_year_is_told_to_lose_its_quotes(tmp_path: Path) -> None:
     assert only_problem(validate_catalog(path)).message.endswith("remove the quotes: year: 2016")
     word = write(tmp_path, "d.yaml", GOOD_YAML + "  year: soon\n")
     assert "whole number such as 2016" in only_problem(validate_catalog(word)).message
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [('" ht-guide "', "ht-guide"), ('"ht guide"', "ht-guide"), ('"ht\u00a0guide"', "ht-guide")],
+)
+def test_an_id_with_spaces_is_refused_and_told_how_to_write_it(
+    tmp_path: Path, written: str, meant: str
+) -> None:
+    path = write(tmp_path, "c.yaml", GOOD_YAML.replace("id: hotline", f"id: {written}"))
+    problem = only_problem(validate_catalog(path))
+    assert (problem.file, problem.line, problem.field) == (str(path), 4, "id")
+    assert f"id: {meant}" in problem.message
+
+
+def test_a_csv_id_padded_with_spaces_is_trimmed_like_every_csv_cell(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.csv", "id,title,url\n  a  ,A,https://a.org/\n")
+    assert [r.id for r in load_catalog(path).resources] == ["a"]
 
 
 def test_an_impossible_date_names_its_value_and_how_to_keep_it(tmp_path: Path) -> None:
