@@ -26,6 +26,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.tokens import ScalarToken
 
 from catalog.errors import CatalogError, Problem
 from catalog.model import RESOURCE_FIELDS, Catalog, Resource
@@ -503,6 +504,28 @@ def _opened(context: str) -> str:
     return context.removeprefix("while ")
 
 
+def _runaway_quote(text: str, problem: Any) -> tuple[Any, Any] | None:
+    """(start, end) marks of the quoted value spanning lines that ends right where the
+    parser gave up, if any: most likely a quote left open, closed by the next quote
+    in the file (an apostrophe, say), and the text after that one cannot be read."""
+    last = None
+    at = (problem.line, problem.column)
+    try:
+        for token in YAML(typ="rt").scan(text):
+            if (token.end_mark.line, token.end_mark.column) > at:
+                break
+            last = token
+    except (YAMLError, ValueError, RecursionError):
+        pass
+    if (
+        isinstance(last, ScalarToken)
+        and last.style in ('"', "'")
+        and last.start_mark.line < last.end_mark.line == problem.line
+    ):
+        return last.start_mark, last.end_mark
+    return None
+
+
 def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_Entry]]:
     try:
         doc = YAML(typ="rt").load(text)
@@ -520,10 +543,24 @@ def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_En
                     f"(the parser reached the end of the file at line {ended})"
                 )
                 mark = exc.context_mark
+        runaway = None if mark is not exc.problem_mark else _runaway_quote(text, mark)
+        if runaway is not None:
+            # An unclosed quote that a later quote closed: the parser stumbles over the text
+            # after that later quote, lines below the mistake.
+            mark, closed = runaway
+            what = (
+                f"{_opened('quoted scalar')} opened on this line is not closed on it; it runs "
+                f"on to a quote on line {closed.line + 1}, where the parser gave up ({what})"
+            )
         fix = (
             "fix the YAML near this line (often indentation, quotes, a stray ':' or a repeated key)"
         )
-        if "'\\t'" in str(exc.problem) or "tab character" in str(exc.problem):
+        if runaway is not None:
+            fix = (
+                'close it on this line (a quote inside "..." is written \\", '
+                "one inside '...' as '')"
+            )
+        elif "'\\t'" in str(exc.problem) or "tab character" in str(exc.problem):
             fix = "indent with spaces, not tabs (an editor may show a tab as spaces)"
         found.problem(
             "parse_error",

@@ -335,6 +335,42 @@ def test_an_unclosed_quote_is_reported_where_it_opened(tmp_path: Path) -> None:
     assert "quoted value" in problem.message and "never closed" in problem.message
 
 
+UNCLOSED_THEN_QUOTED = """\
+resources:
+- id: a
+  title: {open}Guide
+  url: https://a.org/
+- id: b
+  title: Other
+  {later}
+"""
+
+
+@pytest.mark.parametrize(
+    ("opening", "later"),
+    [
+        ('"', 'description: The "Other" guide'),
+        ('"', 'publisher: "Office"'),
+        ("'", "notes: it's the other one"),
+    ],
+    ids=["quote-in-text", "quoted-value", "apostrophe"],
+)
+def test_an_unclosed_quote_closed_by_a_later_one_is_reported_where_it_opened(
+    tmp_path: Path, opening: str, later: str
+) -> None:
+    """The parser gives up after the quote that closed it, lines later, and names that line."""
+    path = write(tmp_path, "c.yaml", UNCLOSED_THEN_QUOTED.format(open=opening, later=later))
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line) == ("parse_error", 3)
+    assert "quoted value" in problem.message and "line 7" in problem.message
+
+
+def test_a_value_quoted_over_two_lines_is_not_blamed_for_a_later_error(tmp_path: Path) -> None:
+    text = GOOD_YAML + '  notes: "first line\n    second line"\n  year: 2016\n   tags: [x]\n'
+    problem = only_problem(validate_catalog(write(tmp_path, "c.yaml", text)))
+    assert problem.line == 10 and "quoted value" not in problem.message
+
+
 def test_folder_given_as_a_file_is_unreadable(tmp_path: Path) -> None:
     (tmp_path / "looks-like.yaml").mkdir()
     assert only_problem(validate_catalog(tmp_path / "looks-like.yaml")).code == "unreadable"
