@@ -147,8 +147,10 @@ def refuse_unknown_ids(settings: Settings, ids: list[str] | None) -> None:
 def refuse_unusable_catalogs(settings: Settings, *, given: bool) -> None:
     """Before a flow run starts: a `CatalogError` (exit 5) for a catalog that cannot be
     used, so the error is said once and not also inside a failed Prefect flow run. Files
-    named on the command line are read in full (a curator trying a catalog); configured
-    ones only when missing, so a nightly run of a big catalog does not read it twice."""
+    named on the command line are read in full (a curator trying a catalog; inside
+    `catalog.source.read_once` the flow run then takes what was read instead of parsing
+    the files again); configured ones only when missing, so a nightly run of a big
+    catalog does not read it twice."""
     from catalog.errors import CatalogError
     from catalog.source import validate_catalogs
 
@@ -223,20 +225,23 @@ def check(
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     settings = _settings(config, db, catalog).with_overrides(**overrides)  # bad options fail
-    refuse_unusable_catalogs(settings, given=bool(catalog))  # here, not in a failed flow run
-    refuse_unknown_ids(settings, resource_id)
-    from flows.prefect_server import ensure_server
+    from catalog.source import read_once
 
-    ensure_server(say=_err)
-    from flows.check_flow import check_catalog
+    with read_once():  # the flow run, in this process, takes the catalogs checked here
+        refuse_unusable_catalogs(settings, given=bool(catalog))  # here, not in a failed run
+        refuse_unknown_ids(settings, resource_id)
+        from flows.prefect_server import ensure_server
 
-    summary = check_catalog(
-        config=str(config) if config else None,
-        overrides=overrides,
-        resource_ids=resource_id,
-        trigger="manual",
-        render=report,
-    )
+        ensure_server(say=_err)
+        from flows.check_flow import check_catalog
+
+        summary = check_catalog(
+            config=str(config) if config else None,
+            overrides=overrides,
+            resource_ids=resource_id,
+            trigger="manual",
+            render=report,
+        )
     for line in summary.lines():
         typer.echo(line)
     found = None

@@ -84,24 +84,26 @@ def recheck(
     from catalog.settings import load_settings
 
     settings = load_settings(config).with_overrides(**overrides)  # fail fast on bad options
+    from catalog.source import read_once
     from flows.cli import refuse_unknown_ids, refuse_unusable_catalogs
 
-    refuse_unusable_catalogs(settings, given=bool(catalog))  # here, not in a failed flow run
-    refuse_unknown_ids(settings, ids)
-    from flows.prefect_server import ensure_server
+    with read_once():  # the flow run, in this process, takes the catalogs checked here
+        refuse_unusable_catalogs(settings, given=bool(catalog))  # here, not in a failed run
+        refuse_unknown_ids(settings, ids)
+        from flows.prefect_server import ensure_server
 
-    ensure_server(say=_err)
-    from flows.events import emit_catalog_edited, flush
-    from flows.recheck_flow import recheck as recheck_flow
+        ensure_server(say=_err)
+        from flows.events import emit_catalog_edited, flush
+        from flows.recheck_flow import recheck as recheck_flow
 
-    result = recheck_flow(
-        resource_ids=list(ids or []),
-        changed_only=changed,
-        failing_only=failing,
-        config=str(config) if config else None,
-        overrides=overrides,
-        render=report,
-    )
+        result = recheck_flow(
+            resource_ids=list(ids or []),
+            changed_only=changed,
+            failing_only=failing,
+            config=str(config) if config else None,
+            overrides=overrides,
+            render=report,
+        )
     if not result.ids:
         typer.echo("Nothing to recheck.")
         return

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
+import pytest
 import respx
 from typer.testing import CliRunner
 
@@ -162,3 +166,44 @@ def test_import_commands_have_help() -> None:
         result = runner.invoke(app, ["catalog", command, "--help"])
         assert result.exit_code == 0
         assert "Example:" in result.stdout
+
+
+@pytest.mark.parametrize("command", [["check"], ["recheck", "--changed"]])
+def test_check_with_catalog_parses_the_file_once(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """The pre-check validates the file in full; the flow run (in this process) loads it
+    from there instead of parsing it again (seconds for a catalog of 100,000 entries)."""
+    import flows.check_flow
+    import flows.prefect_server
+    import flows.recheck_flow
+    from catalog import source
+    from catalog.runs import RunSummary
+    from catalog.settings import load_settings
+
+    (isolated_cwd / "kit.yaml").write_text(CLEAN)
+    parsed: list[Path] = []
+    real_parse = source._parse
+
+    def parse(path: Path, *args: Any) -> Any:
+        parsed.append(path)
+        return real_parse(path, *args)
+
+    loaded: list[list[str]] = []
+
+    def flow(**kwargs: Any) -> Any:
+        settings = load_settings(kwargs["config"]).with_overrides(**kwargs["overrides"])
+        loaded.append([r.id for c in source.load_catalogs(settings.catalogs) for r in c.resources])
+        when = datetime(2025, 3, 1, tzinfo=UTC)
+        summary = RunSummary(1, "completed", "manual", when, when, 1, {}, False)
+        return summary if command == ["check"] else SimpleNamespace(ids=[], summary=summary)
+
+    monkeypatch.setattr(source, "_parse", parse)
+    monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
+    monkeypatch.setattr(flows.check_flow, "check_catalog", flow)
+    monkeypatch.setattr(flows.recheck_flow, "recheck", flow)
+    result = runner.invoke(app, [*command, "--catalog", "kit.yaml", "--no-report"])
+    assert result.exit_code == 0, result.output
+    assert loaded == [["a"]]
+    assert [p.name for p in parsed] == ["kit.yaml"]
+    assert not source._kept.files  # nothing held once the command is done

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -643,3 +644,53 @@ def test_a_second_document_or_a_problem_leaves_the_fast_path(tmp_path: Path) -> 
     assert source._fast_catalog(path, duplicate) is None
     (problem,) = validate_catalog(path).problems
     assert (problem.code, problem.line) == ("duplicate_id", 15)
+
+
+# --- read_once: a validated file handed to the read that follows --------------------------------
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The files parsed (not merely read), in order."""
+    seen: list[Path] = []
+    real = source._parse
+
+    def counting(path: Path, *args: Any) -> Any:
+        seen.append(path)
+        return real(path, *args)
+
+    monkeypatch.setattr(source, "_parse", counting)
+    return seen
+
+
+def test_inside_read_once_a_validated_file_is_loaded_without_parsing_it_again(
+    tmp_path: Path, parses: list[Path]
+) -> None:
+    path = write(tmp_path, "kit.yaml", PLAIN_YAML)
+    with source.read_once():
+        assert validate_catalogs([path]).ok
+        handed = load_catalogs([path])
+        again = load_catalogs([path])  # handed over once only: nothing stays held
+    assert parses == [path, path]
+    assert handed == again == [load_catalog(path)]
+
+
+def test_read_once_parses_again_a_file_edited_since_it_was_validated(
+    tmp_path: Path, parses: list[Path]
+) -> None:
+    path = write(tmp_path, "kit.yaml", PLAIN_YAML)
+    with source.read_once():
+        validate_catalogs([path])
+        path.write_text(PLAIN_YAML.replace("Blue Campaign", "Blue Campaign (DHS)"))
+        (catalog,) = load_catalogs([path])
+    assert catalog.resources[1].title == "Blue Campaign (DHS)"
+    assert len(parses) == 2
+
+
+def test_outside_read_once_nothing_is_kept(tmp_path: Path, parses: list[Path]) -> None:
+    path = write(tmp_path, "kit.yaml", PLAIN_YAML)
+    with source.read_once():
+        validate_catalogs([path])
+    validate_catalogs([path])
+    load_catalogs([path])
+    assert len(parses) == 3 and not source._kept.files
