@@ -340,3 +340,70 @@ def test_an_entry_moved_to_another_catalog_file_keeps_its_decisions(
     new = store.find_resource(engine, "x", collection="toolkit")
     assert new.id == old.id and new.snooze_reason == "rebuild"
     assert count(engine, t.Resource) == 4
+
+
+def _ignore(engine: Engine, rid: str) -> None:
+    row = store.find_resource(engine, rid, collection="toolkit")
+    store.record_decision(
+        engine,
+        row.id,
+        "ignore",
+        by="ana",
+        at=T0,
+        reason="login wall",
+        resource_changes={"ignored_at": T0, "ignored_reason": "login wall"},
+    )
+
+
+def test_an_id_and_url_changed_in_one_edit_is_a_removal_and_an_addition(
+    engine: Engine,
+) -> None:
+    """Nothing the entry keeps tells a moved and renamed resource from a replacement (a
+    new edition under the same title and description): guessing would hand the old
+    entry's ignore or snooze to another page, so the README says how to keep them."""
+    sync_catalogs(engine, [TOOLKIT], now=T0)
+    _ignore(engine, "a")
+    replaced = edit(TOOLKIT, "a", id="a-2024", url="https://example.org/a-2024")
+
+    result = sync_catalogs(engine, [replaced], now=days(1))
+
+    assert sorted((c.id, c.kind) for c in result.changes) == [
+        ("a", "removed"),
+        ("a-2024", "added"),
+    ]
+    assert not store.find_resource(engine, "a-2024", collection="toolkit").ignored
+
+
+def test_an_id_and_url_changed_in_two_syncs_keep_the_entry_and_its_decisions(
+    engine: Engine,
+) -> None:
+    """The README's way: the id first (a rename), then the URL (a URL edit)."""
+    sync_catalogs(engine, [TOOLKIT], now=T0)
+    _ignore(engine, "a")
+    renamed = edit(TOOLKIT, "a", id="a-2024")
+    first = sync_catalogs(engine, [renamed], now=days(1))
+    moved = edit(renamed, "a-2024", url="https://example.org/a-2024")
+    second = sync_catalogs(engine, [moved], now=days(2))
+
+    assert [c.describe() for c in (*first.changes, *second.changes)] == [
+        "toolkit/a-2024: renamed from a",
+        "toolkit/a-2024: URL changed from https://example.org/a to https://example.org/a-2024",
+    ]
+    row = store.find_resource(engine, "a-2024", collection="toolkit")
+    assert row.ignored and row.ignored_reason == "login wall"
+
+
+def test_an_entry_taken_for_removed_comes_back_with_its_decisions_under_its_old_id(
+    engine: Engine,
+) -> None:
+    """The README's repair after a one-edit change was synced: the old id back (the new
+    URL kept) returns the old entry, decisions and all; the new id is removed."""
+    sync_catalogs(engine, [TOOLKIT], now=T0)
+    _ignore(engine, "a")
+    sync_catalogs(engine, [edit(TOOLKIT, "a", id="a-2024", url="https://x.org/a")], now=days(1))
+
+    back = sync_catalogs(engine, [edit(TOOLKIT, "a", url="https://x.org/a")], now=days(2))
+
+    assert sorted((c.id, c.kind) for c in back.changes) == [("a", "added"), ("a-2024", "removed")]
+    row = store.find_resource(engine, "a", collection="toolkit")
+    assert row.ignored and row.url == "https://x.org/a"
