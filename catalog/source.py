@@ -971,6 +971,18 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
                 f"{name!r} is {_kind(value)}; write a list of words (for example [en, es])",
             )
 
+    for name, value in entry.values.items():
+        pasted = _PASTED_ENTRY.search(value) if isinstance(value, str) else None
+        if pasted is not None:
+            bad(
+                "bad_structure",
+                name,
+                f"the {name!r} text holds what looks like another entry "
+                f"('- {pasted.group(1)}: {pasted.group(2)}'), which is read as text and "
+                "never checked; lines indented as deep as a block's text ('|' or '>') "
+                "belong to it, so line the entry's '- ' up with the other entries' '- '",
+            )
+
     year = entry.values.get("year")
     if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
         if isinstance(year, str) and _DIGITS.fullmatch(year.strip()):
@@ -1013,6 +1025,14 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
 
 # --- small helpers -----------------------------------------------------------------------------
 
+
+#: An entry pasted inside a block of text (`notes: |`): `- id: x` (joined to the line before
+#: it when the block is folded), then a line naming another required field.
+_PASTED_ENTRY = re.compile(
+    r"(?:^|[ \t])-[ \t]+(id|title|url)[ \t]*:[ \t]*(\S[^\n]*)\n"
+    r"(?:[ \t]*(?:#[^\n]*)?\n)*[ \t]*(?!\1[ \t]*:)(?:id|title|url)[ \t]*:",
+    re.MULTILINE,
+)
 
 #: Any white space, the no-break space pasted from web pages included.
 _SPACE = re.compile(r"\s")

@@ -694,3 +694,30 @@ def test_outside_read_once_nothing_is_kept(tmp_path: Path, parses: list[Path]) -
     validate_catalogs([path])
     load_catalogs([path])
     assert len(parses) == 3 and not source._kept.files
+
+
+# --- entries pasted where they are read as text ------------------------------------------------
+
+PASTED = """\
+    - id: new-guide
+      title: A new guide
+      url: https://example.org/new-guide
+"""
+
+
+@pytest.mark.parametrize("block", ["|", "|-", ">", ">-"])
+def test_entries_pasted_inside_a_block_scalar_are_refused_not_swallowed(
+    tmp_path: Path, block: str
+) -> None:
+    """Indented a little too far, new entries become the last text value's lines."""
+    text = GOOD_YAML + f"  notes: {block}\n    Seen on the archived page.\n" + PASTED
+    path = write(tmp_path, "c.yaml", text)
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line, problem.field) == ("bad_structure", 7, "notes")
+    assert "new-guide" in problem.message and "- id:" in problem.message
+
+
+def test_a_note_about_an_old_title_and_url_is_not_taken_for_an_entry(tmp_path: Path) -> None:
+    notes = "  notes: |\n    Before 2020:\n    title: Old name\n    url: https://old.example.org/\n"
+    path = write(tmp_path, "c.yaml", GOOD_YAML + notes)
+    assert validate_catalog(path).ok
