@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import difflib
 import hashlib
 import io
 import re
@@ -672,11 +673,14 @@ def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_En
         return {}, []
     collection = _yaml_collection(doc, found)
     if "resources" not in doc:
+        meant = _misspelt("resources", doc)
         found.problem(
             "bad_structure",
-            None,
+            None if meant is None else _key_line(doc, meant, None),
             "resources",
-            "there is no 'resources:' list; add one with an entry per resource",
+            "there is no 'resources:' list; add one with an entry per resource"
+            if meant is None
+            else f"there is no 'resources:' list; rename {meant!r} to 'resources'",
         )
         return collection, []
     items = doc["resources"]
@@ -926,7 +930,18 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
         value = entry.values.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             what = "is empty" if name in entry.values else "is missing"
-            bad("missing_field", name, f"required field {name!r} {what}; {_NEXT_STEP[name]}")
+            meant = None if name in entry.values else _misspelt(name, entry.values)
+            if meant is not None:
+                bad(
+                    "missing_field",
+                    name,
+                    f"required field {name!r} is missing, but the entry has {meant!r}; "
+                    f"rename {meant!r} to {name!r}"
+                    + (" (field names are lower case)" if meant.lower() == name else ""),
+                    entry.lines.get(meant),
+                )
+            else:
+                bad("missing_field", name, f"required field {name!r} {what}; {_NEXT_STEP[name]}")
         elif not isinstance(value, str):
             bad("wrong_type", name, f"{name!r} is {_kind(value)}, not text; put it in quotes")
         elif name == "id" and _SPACE.search(value):
@@ -1051,6 +1066,14 @@ def _spaced_id(rid: str) -> str:
         f"the id {rid!r} has spaces {where}; write ids without spaces, e.g. id: {meant} "
         "(sync keeps the entry's history when only its id changes)"
     )
+
+
+def _misspelt(name: str, keys: Iterable[Any]) -> str | None:
+    """The key of `keys` that is most likely `name` mistyped (`URL`, `tittle`), if any;
+    the schema's own field names are never taken for another's."""
+    others = [str(k) for k in keys if str(k) not in RESOURCE_FIELDS and str(k) != name]
+    close = difflib.get_close_matches(name, [k.lower() for k in others], n=1, cutoff=0.8)
+    return next((k for k in others if k.lower() == close[0]), None) if close else None
 
 
 def _label(entry: _Entry) -> str:

@@ -721,3 +721,22 @@ def test_a_note_about_an_old_title_and_url_is_not_taken_for_an_entry(tmp_path: P
     notes = "  notes: |\n    Before 2020:\n    title: Old name\n    url: https://old.example.org/\n"
     path = write(tmp_path, "c.yaml", GOOD_YAML + notes)
     assert validate_catalog(path).ok
+
+
+@pytest.mark.parametrize(
+    ("written", "field"), [("URL", "url"), ("tittle", "title"), ("ID", "id"), ("urls", "url")]
+)
+def test_a_missing_required_field_names_the_misspelt_key_the_entry_has(
+    tmp_path: Path, written: str, field: str
+) -> None:
+    text = GOOD_YAML.replace(f"  {field}:", f"  {written}:").replace(f"- {field}:", f"- {written}:")
+    problem = only_problem(validate_catalog(write(tmp_path, "c.yaml", text)))
+    assert (problem.code, problem.field) == ("missing_field", field)
+    assert f"rename {written!r} to {field!r}" in problem.message
+
+
+def test_a_misspelt_resources_key_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.yaml", GOOD_YAML.replace("resources:", "Resource:"))
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line) == ("bad_structure", 3)
+    assert "rename 'Resource' to 'resources'" in problem.message
