@@ -325,8 +325,10 @@ def _edit_yaml(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, 
         return original, []
     out = io.StringIO()
     yaml.dump(doc, out)
-    new = (head + out.getvalue() + tail).replace("\n", newline)
-    return _keep_layout(original, new, newline), changed
+    new = _keep_layout(original, (head + out.getvalue() + tail).replace("\n", newline), newline)
+    if not original.endswith("\n") and new.endswith(newline):  # the dump always ends a line
+        new = new[: -len(newline)]
+    return new, changed
 
 
 #: An empty value however it is spelt (`key:`, `key: ~`, `key: null`): the file may mix them,
@@ -374,6 +376,11 @@ def _keep_layout(old: str, new: str, newline: str = "\n") -> str:
     for tag, i1, i2, j1, j2 in middle.get_opcodes():
         if tag == "equal":
             merged += before[start + i1 : start + i2]
+        elif i2 - i1 == j2 - j1:  # line for line: keep each old one that says the same
+            pairs = zip(
+                before[start + i1 : start + i2], after[start + j1 : start + j2], strict=True
+            )
+            merged += [b if _same_line(b, a) else a for b, a in pairs]
         else:
             merged += after[start + j1 : start + j2]
     merged += before[len(before) - end :]
@@ -386,6 +393,27 @@ def _keep_layout(old: str, new: str, newline: str = "\n") -> str:
     except (pyyaml.YAMLError, ValueError, RecursionError):
         same = False
     return text if same else new
+
+
+#: What starts a line before its content: indentation and sequence dashes.
+_LINE_LEAD = re.compile(r"[ \t]*(?:-[ \t]+)*")
+
+
+def _same_line(old: str, new: str) -> bool:
+    """Whether two lines hold the same key and value however spelt (`"Caf\\u00e9"` and
+    `"Café"`, `type : x` and `type: x`, an anchor nobody uses and none): the dump writes
+    its own spelling of an entry it re-emits. `_keep_layout` checks the whole result."""
+    lead_old, lead_new = _LINE_LEAD.match(old), _LINE_LEAD.match(new)
+    assert lead_old is not None and lead_new is not None  # the pattern matches ""
+    if lead_old.group(0).split() != lead_new.group(0).split():
+        return False
+    loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+    try:
+        first = pyyaml.load(old[lead_old.end() :], Loader=loader)
+        second = pyyaml.load(new[lead_new.end() :], Loader=loader)
+    except (pyyaml.YAMLError, ValueError, RecursionError):
+        return False
+    return isinstance(first, dict) and first == second
 
 
 def _set_yaml_field(entry: CommentedMap, name: str, value: Any) -> bool:

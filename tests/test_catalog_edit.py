@@ -446,3 +446,42 @@ def test_a_date_written_without_quotes_is_replaced_without_quotes(tmp_path: Path
 
     assert changed_lines(result) == ["-  reviewed_at: 2025-01-02", "+  reviewed_at: 2026-12-03"]
     assert load_catalog(path).resources[0].extra["reviewed_at"] == "2026-12-03"
+
+
+UNTOUCHED = [
+    ('  publisher: "Caf\\u00e9 Agency"\n', "an escape in double quotes"),
+    ("  type : guide\n", "a space before the colon"),
+    ("  languages: &langs\n  - en\n", "an anchor nothing refers to"),
+    ("  publisher: 'It''s ours'\n", "a quote written twice"),
+    ('  publisher: "Agency \\"One\\""\n', "an escaped quote"),
+]
+
+
+@pytest.mark.parametrize(("line", "why"), UNTOUCHED, ids=[why for _, why in UNTOUCHED])
+def test_lines_the_dump_would_spell_otherwise_stay_as_written(
+    tmp_path: Path, line: str, why: str
+) -> None:
+    path = tmp_path / "spelt.yaml"
+    path.write_text(
+        "resources:\n- id: a\n  title: A\n  url: http://a.example/\n"
+        + line
+        + "- id: b\n  title: B\n  url: http://b.example/\n"
+    )
+
+    result = apply_edits(path, [FieldEdit("b", "url", "https://b.example/")])
+
+    assert changed_lines(result) == ["-  url: http://b.example/", "+  url: https://b.example/"]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_file_without_a_final_line_break_gets_none(tmp_path: Path, newline: str) -> None:
+    path = tmp_path / "unended.yaml"
+    text = "resources:\n- id: a\n  title: A\n  url: http://a.example/\n  notes: the end"
+    path.write_bytes(text.replace("\n", newline).encode())
+
+    apply_edits(path, [FieldEdit("a", "url", "https://a.example/")])
+    expected = text.replace("http:", "https:")
+    assert path.read_bytes() == expected.replace("\n", newline).encode()
+
+    apply_edits(path, [FieldEdit("a", "reviewed_at", "2026-12-03")])
+    assert path.read_bytes().endswith(f"the end{newline}  reviewed_at: '2026-12-03'".encode())
