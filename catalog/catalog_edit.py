@@ -45,7 +45,7 @@ from ruamel.yaml.util import load_yaml_guess_indent
 
 from catalog.errors import CatalogError, NotFoundError, Problem
 from catalog.model import RESOURCE_FIELDS
-from catalog.source import CATALOG_SUFFIXES, validate_catalog
+from catalog.source import CATALOG_SUFFIXES, spaced_tabs, validate_catalog
 
 __all__ = ["EditResult", "FieldEdit", "apply_edits"]
 
@@ -304,7 +304,7 @@ def _edit_yaml(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, 
     tail = postamble.group(0) if postamble else ""
     body = text[len(head) : len(text) - len(tail)]
     try:
-        yaml, doc = _yaml_for(body)
+        yaml, doc = _yaml_for(spaced_tabs(body))  # `_keep_layout` puts the tabs back
     except (YAMLError, ValueError, RecursionError):
         raise _unusable(path) from None
     items = doc.get("resources") if isinstance(doc, CommentedMap) else None

@@ -12,6 +12,7 @@ as a warning so the curator can fix it before the next run.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import csv
 import difflib
@@ -599,9 +600,38 @@ def _runaway_quote(text: str, problem: Any) -> tuple[Any, Any] | None:
     return None
 
 
+#: White space with a tab before a comment, which YAML allows and ruamel's scanner refuses.
+_TAB_BEFORE_COMMENT = re.compile(r"(?:(?<=\S)|^)[ ]*\t[ \t]*(?=#)", re.MULTILINE)
+
+
+def spaced_tabs(text: str) -> str:
+    """`text` with each tab before a comment (`url: x<TAB># checked`) made a space, for
+    ruamel to read it as YAML and libyaml do; tabs inside values stay. Same length, so
+    lines and columns stay."""
+    if "\t" not in text or not _TAB_BEFORE_COMMENT.search(text):
+        return text
+    try:
+        inside = [
+            (t.start_mark.index, t.end_mark.index)
+            for t in yaml.scan(text, Loader=_FastLoader)
+            if isinstance(t, yaml.ScalarToken)
+        ]
+    except (yaml.YAMLError, RecursionError):
+        return text
+    starts = [start for start, _ in inside]
+
+    def space(match: re.Match[str]) -> str:
+        at = bisect.bisect_right(starts, match.start()) - 1
+        if at >= 0 and match.start() < inside[at][1]:
+            return match.group(0)  # inside a value: its text
+        return " " * len(match.group(0))
+
+    return _TAB_BEFORE_COMMENT.sub(space, text)
+
+
 def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_Entry]]:
     try:
-        doc = YAML(typ="rt").load(text)
+        doc = YAML(typ="rt").load(spaced_tabs(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"

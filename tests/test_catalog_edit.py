@@ -485,3 +485,16 @@ def test_a_file_without_a_final_line_break_gets_none(tmp_path: Path, newline: st
 
     apply_edits(path, [FieldEdit("a", "reviewed_at", "2026-12-03")])
     assert path.read_bytes().endswith(f"the end{newline}  reviewed_at: '2026-12-03'".encode())
+
+
+def test_a_tab_before_a_comment_is_edited_around_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "tabbed.yaml"
+    path.write_text(
+        "resources:\n- id: a\t# first\n  title: A\t\t# aligned\n  url: http://a.example/\n"
+        "  notes: |\n    keep\t# this tab\n"
+    )
+
+    result = apply_edits(path, [FieldEdit("a", "url", "https://a.example/")])
+
+    assert changed_lines(result) == ["-  url: http://a.example/", "+  url: https://a.example/"]
+    assert load_catalog(path).resources[0].notes == "keep\t# this tab\n"

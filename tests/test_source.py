@@ -740,3 +740,16 @@ def test_a_misspelt_resources_key_is_named(tmp_path: Path) -> None:
     problem = only_problem(validate_catalog(path))
     assert (problem.code, problem.line) == ("bad_structure", 3)
     assert "rename 'Resource' to 'resources'" in problem.message
+
+
+def test_a_tab_before_a_comment_reads_the_same_on_either_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """YAML allows a tab before a comment; ruamel's scanner does not, libyaml does."""
+    text = (
+        GOOD_YAML.replace("id: hotline", "id: hotline\t# main number") + "  notes: |\n    a\t# b\n"
+    )
+    path = write(tmp_path, "c.yaml", text)
+    fast = load_catalog(path)
+    assert fast == _precise(path, monkeypatch)
+    assert fast.resources[0].notes == "a\t# b\n"
