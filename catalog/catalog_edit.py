@@ -376,13 +376,8 @@ def _keep_layout(old: str, new: str, newline: str = "\n") -> str:
     for tag, i1, i2, j1, j2 in middle.get_opcodes():
         if tag == "equal":
             merged += before[start + i1 : start + i2]
-        elif i2 - i1 == j2 - j1:  # line for line: keep each old one that says the same
-            pairs = zip(
-                before[start + i1 : start + i2], after[start + j1 : start + j2], strict=True
-            )
-            merged += [b if _same_line(b, a) else a for b, a in pairs]
         else:
-            merged += after[start + j1 : start + j2]
+            merged += _respelt(before[start + i1 : start + i2], after[start + j1 : start + j2])
     merged += before[len(before) - end :]
     text = "".join(merged)
     if text == new:
@@ -399,10 +394,45 @@ def _keep_layout(old: str, new: str, newline: str = "\n") -> str:
 _LINE_LEAD = re.compile(r"[ \t]*(?:-[ \t]+)*")
 
 
+#: The most lines one value may be written over for `_respelt` to put them back.
+_WRAPPED_LINES = 50
+
+
+def _respelt(old: list[str], new: list[str]) -> list[str]:
+    """`new`, with each line that says what a line or a run of lines of `old` says put back
+    as `old` has it, in order: the dump writes its own spelling of an entry it re-emits,
+    and one line for a value a curator wrapped over several."""
+    out: list[str] = []
+    i = 0
+    for line in new:
+        key = _line_key(line)
+        found = None
+        for first in range(i, len(old)):
+            if _line_key(old[first]) != key:
+                continue
+            for end in range(first + 1, min(first + _WRAPPED_LINES, len(old)) + 1):
+                if _same_line("".join(old[first:end]), line):
+                    found = (first, end)
+                    break
+            if found:
+                break
+        if found is None:
+            out.append(line)
+        else:
+            out += old[found[0] : found[1]]
+            i = found[1]
+    return out
+
+
+def _line_key(line: str) -> str:
+    """What a line says before its first ':' (its key), without spacing."""
+    return "".join(line.partition(":")[0].split())
+
+
 def _same_line(old: str, new: str) -> bool:
-    """Whether two lines hold the same key and value however spelt (`"Caf\\u00e9"` and
-    `"Café"`, `type : x` and `type: x`, an anchor nobody uses and none): the dump writes
-    its own spelling of an entry it re-emits. `_keep_layout` checks the whole result."""
+    """Whether two lines (`old` maybe several) hold the same key and value however spelt
+    (`"Caf\\u00e9"` and `"Café"`, `type : x` and `type: x`, an anchor nobody uses and
+    none, a value wrapped or not). `_keep_layout` checks the whole result."""
     lead_old, lead_new = _LINE_LEAD.match(old), _LINE_LEAD.match(new)
     assert lead_old is not None and lead_new is not None  # the pattern matches ""
     if lead_old.group(0).split() != lead_new.group(0).split():

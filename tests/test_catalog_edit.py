@@ -498,3 +498,30 @@ def test_a_tab_before_a_comment_is_edited_around_and_kept(tmp_path: Path) -> Non
 
     assert changed_lines(result) == ["-  url: http://a.example/", "+  url: https://a.example/"]
     assert load_catalog(path).resources[0].notes == "keep\t# this tab\n"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "title: A long title\n    written over two lines\n",
+        'title: "A long title\n    written over two lines"\n',
+        "title: 'A long title\n\n    with a paragraph break'\n",
+    ],
+    ids=["plain", "double-quoted", "single-quoted"],
+)
+def test_a_value_written_over_several_lines_stays_so_in_entries_not_edited(
+    tmp_path: Path, title: str
+) -> None:
+    path = tmp_path / "wrapped.yaml"
+    path.write_text(
+        "resources:\n- id: a\n  "
+        + title
+        + "  url: http://a.example/\n- id: b\n  title: B\n  url: http://b.example/\n"
+    )
+
+    result = apply_edits(path, [FieldEdit("b", "url", "https://b.example/")])
+    assert changed_lines(result) == ["-  url: http://b.example/", "+  url: https://b.example/"]
+
+    # next to the edited line, too
+    result = apply_edits(path, [FieldEdit("a", "url", "https://a.example/")])
+    assert changed_lines(result) == ["-  url: http://a.example/", "+  url: https://a.example/"]
