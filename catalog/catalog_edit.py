@@ -417,11 +417,29 @@ def _respelt(old: list[str], new: list[str]) -> list[str]:
             if found:
                 break
         if found is None:
-            out.append(line)
+            out.append(_comment_spaced(old[i:], line))
         else:
             out += old[found[0] : found[1]]
             i = found[1]
     return out
+
+
+#: A line's code, the white space before its comment, and the comment with the line end.
+_COMMENTED = re.compile(r"(.*?\S)([ \t]+)(#.*\n?)\Z", re.DOTALL)
+
+
+def _comment_spaced(old: list[str], line: str) -> str:
+    """An edited `line` with the space before its comment as the line it replaces had
+    it: the dump puts one space there, or pads to the column the comment had."""
+    new = _COMMENTED.match(line)
+    if new is None:
+        return line
+    key = _line_key(line)
+    for candidate in old:
+        was = _COMMENTED.match(candidate)
+        if was is not None and _line_key(candidate) == key and was.group(3) == new.group(3):
+            return new.group(1) + was.group(2) + new.group(3)
+    return line
 
 
 def _line_key(line: str) -> str:

@@ -525,3 +525,18 @@ def test_a_value_written_over_several_lines_stays_so_in_entries_not_edited(
     # next to the edited line, too
     result = apply_edits(path, [FieldEdit("a", "url", "https://a.example/")])
     assert changed_lines(result) == ["-  url: http://a.example/", "+  url: https://a.example/"]
+
+
+@pytest.mark.parametrize("new_url", ["https://a.example/", "https://a.example/a/longer/path"])
+def test_the_edited_line_keeps_the_space_before_its_comment(tmp_path: Path, new_url: str) -> None:
+    path = tmp_path / "commented.yaml"
+    path.write_text(
+        "resources:\n- id: a\n  title: A\n  url: http://a.example/  # checked by hand\n"
+    )
+
+    result = apply_edits(path, [FieldEdit("a", "url", new_url)])
+
+    assert changed_lines(result) == [
+        "-  url: http://a.example/  # checked by hand",
+        f"+  url: {new_url}  # checked by hand",
+    ]
