@@ -63,7 +63,10 @@ PROBLEM_CODES: dict[str, str] = {
         "an entry not a mapping, or a CSV without id/title/url columns."
     ),
     "missing_field": "A required field (id, title or url) is missing or empty.",
-    "wrong_type": "A field holds the wrong kind of value (e.g. year '2016a', title a list).",
+    "wrong_type": (
+        "A field holds the wrong kind of value (e.g. year '2016a', title a list, "
+        "an id with spaces)."
+    ),
     "duplicate_id": "Two resources in one catalog share an id.",
     "empty_catalog": "The catalog lists no resources.",
     "duplicate_collection": "Two catalog files share a file name stem, i.e. a collection key.",
