@@ -20,6 +20,7 @@ import hashlib
 import io
 import re
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -977,7 +978,7 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
                 bad("missing_field", name, f"required field {name!r} {what}; {_NEXT_STEP[name]}")
         elif not isinstance(value, str):
             bad("wrong_type", name, f"{name!r} is {_kind(value)}, not text; put it in quotes")
-        elif name == "id" and _SPACE.search(value):
+        elif name == "id" and (_SPACE.search(value) or _invisible(value)):
             bad("wrong_type", name, _spaced_id(value))
         else:
             required[name] = str(value)
@@ -1020,7 +1021,7 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
             )
 
     for name, value in entry.values.items():
-        pasted = _PASTED_ENTRY.search(value) if isinstance(value, str) else None
+        pasted = _PASTED_ENTRY.search(value) if isinstance(value, str) and "\n" in value else None
         if pasted is not None:
             bad(
                 "bad_structure",
@@ -1086,13 +1087,33 @@ _PASTED_ENTRY = re.compile(
 _SPACE = re.compile(r"\s")
 
 
-def _spaced_id(rid: str) -> str:
-    """Why an id with spaces is refused, and how to write it.
+def _invisible(text: str) -> str | None:
+    """The first character of `text` that shows as nothing (a zero-width space, a soft
+    hyphen, a byte order mark, a control character), if any."""
+    if text.isascii():  # nearly every id: no need to look up each character
+        found = _ASCII_CONTROL.search(text)
+        return found.group(0) if found else None
+    return next((c for c in text if unicodedata.category(c) in ("Cf", "Cc")), None)
 
-    Quotes keep spaces that a plain YAML value (or a CSV cell) loses, so `" ht-guide "`
-    would be an id other than `ht-guide` in the database, in decisions and on the command
-    line, without anything looking wrong in the file.
+
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _spaced_id(rid: str) -> str:
+    """Why an id with spaces or invisible characters is refused, and how to write it.
+
+    Quotes keep spaces that a plain YAML value (or a CSV cell) loses, and text pasted from
+    a web page may hold a zero-width space, so `" ht-guide "` would be an id other than
+    `ht-guide` in the database, in decisions and on the command line, without anything
+    looking wrong in the file.
     """
+    hidden = _invisible(rid)
+    if hidden is not None:
+        meant = "".join(c for c in rid if not _invisible(c))
+        return (
+            f"the id {rid!r} holds an invisible character (U+{ord(hidden):04X}), so it is "
+            f"not the id it looks like; retype it: id: {meant}"
+        )
     meant = "-".join(rid.split())
     where = "at its start or end" if rid.strip() == meant else "in it"
     return (

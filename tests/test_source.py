@@ -753,3 +753,14 @@ def test_a_tab_before_a_comment_reads_the_same_on_either_path(
     fast = load_catalog(path)
     assert fast == _precise(path, monkeypatch)
     assert fast.resources[0].notes == "a\t# b\n"
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", "\u00ad", "\u2060"])
+def test_an_id_with_an_invisible_character_is_refused_and_named(
+    tmp_path: Path, invisible: str
+) -> None:
+    """Pasted from a web page, it makes an id that looks like another but is not."""
+    path = write(tmp_path, "c.yaml", GOOD_YAML.replace("id: hotline", f"id: hot{invisible}line"))
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line, problem.field) == ("wrong_type", 4, "id")
+    assert f"U+{ord(invisible):04X}" in problem.message and "id: hotline" in problem.message
