@@ -24,7 +24,7 @@ import stat
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -574,7 +574,12 @@ class _Record:
 
     cells: list[str]
     raw: str
-    dirty: bool = False
+    #: The columns an edit set (their cells are written anew, the others as they were).
+    edited: set[int] = field(default_factory=set)
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.edited)
 
     @property
     def blank(self) -> bool:
@@ -626,7 +631,7 @@ def _edit_csv(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, l
         else:
             col = len(header.cells)
             header.cells.append(edit.field)
-            header.dirty = True
+            header.edited.add(col)
             names.append(edit.field)
         old = record.cells[col] if col < len(record.cells) else ""
         cell = _csv_cell(value)
@@ -634,7 +639,7 @@ def _edit_csv(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, l
             continue
         record.cells.extend([""] * (col + 1 - len(record.cells)))
         record.cells[col] = cell
-        record.dirty = True
+        record.edited.add(col)
         changed.append(edit)
     if not changed:
         return text, []
@@ -644,7 +649,7 @@ def _edit_csv(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, l
         if record.dirty:
             if record is not header and added:
                 record.cells.extend([""] * (len(header.cells) - len(record.cells)))
-            out.append(_csv_line(record.cells, record.terminator))
+            out.append(_csv_record(record))
         elif added and not record.blank and len(record.cells) < len(header.cells):
             # keep the row as written, only give it the new (empty) columns
             end = record.terminator
@@ -668,6 +673,54 @@ def _csv_cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _csv_record(record: _Record) -> str:
+    """An edited record: each cell no edit set exactly as written (quotes, spaces), each
+    edited one quoted if the cell it replaces was (or, new, if the row's cells all are)."""
+    end = record.terminator
+    written = _raw_cells(record.raw[: len(record.raw) - len(end)])
+    kept = [i for i in range(len(record.cells)) if i not in record.edited]
+    if len(written) > len(record.cells) or any(i >= len(written) for i in kept):
+        return _csv_line(record.cells, end)  # not split as the reader did: write it anew
+    all_quoted = all(cell.lstrip().startswith('"') for cell in written)
+    out: list[str] = []
+    for i, cell in enumerate(record.cells):
+        if i not in record.edited:
+            out.append(written[i])
+            continue
+        was = written[i] if i < len(written) else None
+        quoted = all_quoted if was is None else was.lstrip().startswith('"')
+        lead = "" if was is None else was[: len(was) - len(was.lstrip(" "))]
+        if quoted:
+            out.append(lead + '"' + cell.replace('"', '""') + '"')
+        else:
+            out.append(lead + _csv_line([cell], ""))
+    return ",".join(out) + end
+
+
+def _raw_cells(body: str) -> list[str]:
+    """A record's cells as written, split at the commas outside quotes."""
+    cells: list[str] = []
+    start = 0
+    while True:
+        at = start
+        if body.startswith('"', at):
+            at += 1
+            while at < len(body):
+                if body[at] == '"':
+                    if body.startswith('"', at + 1):
+                        at += 2
+                        continue
+                    at += 1
+                    break
+                at += 1
+        comma = body.find(",", at)
+        if comma < 0:
+            cells.append(body[start:])
+            return cells
+        cells.append(body[start:comma])
+        start = comma + 1
 
 
 def _csv_line(cells: list[str], terminator: str) -> str:

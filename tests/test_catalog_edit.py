@@ -300,7 +300,7 @@ def test_csv_edit_rewrites_only_the_edited_row(csv_catalog: Path) -> None:
 
     assert changed_lines(result) == [
         '-"b","B ""quoted""",http://b.example/,',
-        '+b,"B ""quoted""",http://b.example/new,',
+        '+"b","B ""quoted""",http://b.example/new,',
     ]
     data = csv_catalog.read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")
@@ -539,4 +539,35 @@ def test_the_edited_line_keeps_the_space_before_its_comment(tmp_path: Path, new_
     assert changed_lines(result) == [
         "-  url: http://a.example/  # checked by hand",
         f"+  url: {new_url}  # checked by hand",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("row", "edited"),
+    [
+        ('"b","B","http://b.example/"', '"b","B","https://b.example/"'),
+        ("b, B, http://b.example/", "b, B, https://b.example/"),
+        ('b,"B, with a comma",http://b.example/', 'b,"B, with a comma",https://b.example/'),
+    ],
+    ids=["all-quoted", "space-after-comma", "quoted-comma"],
+)
+def test_csv_edit_changes_only_the_edited_cell(tmp_path: Path, row: str, edited: str) -> None:
+    """Cells nobody edited keep their quotes and spaces (R's write.csv quotes every cell)."""
+    path = tmp_path / "quoted.csv"
+    path.write_text(f"id,title,url\na,A,http://a.example/\n{row}\n")
+
+    result = apply_edits(path, [FieldEdit("b", "url", "https://b.example/")])
+
+    assert changed_lines(result) == [f"-{row}", f"+{edited}"]
+
+
+def test_csv_new_column_in_a_file_quoted_throughout_is_quoted(tmp_path: Path) -> None:
+    path = tmp_path / "quoted.csv"
+    path.write_text('"id","title","url"\n"a","A","http://a.example/"\n')
+
+    apply_edits(path, [FieldEdit("a", "reviewed_at", "2026-12-03")])
+
+    assert path.read_text().splitlines() == [
+        '"id","title","url","reviewed_at"',
+        '"a","A","http://a.example/","2026-12-03"',
     ]
