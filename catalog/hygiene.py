@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -103,6 +104,11 @@ FINDING_CODES: dict[str, tuple[Level, str]] = {
     "url_shortener": (
         Level.WARNING,
         "The URL goes through a link shortener; name the page it leads to instead.",
+    ),
+    "invisible_in_url": (
+        Level.ERROR,
+        "The URL holds a character that shows as nothing (a zero-width space, a soft hyphen), "
+        "pasted with it: the address fetched is not the one the curator sees.",
     ),
     "year_mismatch": (
         Level.WARNING,
@@ -315,6 +321,16 @@ def _review(entry: _Entry, today: date) -> Iterable[Finding]:
 
 def _url(entry: _Entry) -> Iterable[Finding]:
     url = entry.resource.url
+    hidden = _invisible(url)
+    if hidden:
+        clean = "".join(c for c in url if c not in hidden)
+        codes = ", ".join(f"U+{ord(c):04X}" for c in hidden)
+        yield entry.finding(
+            "invisible_in_url",
+            f"the URL holds {len(hidden)} invisible character(s) ({codes})",
+            f"use {clean}",
+            ("replace-url", clean),
+        )
     upgrade = https_upgrade_candidate(url)
     if upgrade is not None:
         yield entry.finding(
@@ -338,6 +354,14 @@ def _url(entry: _Entry) -> Iterable[Finding]:
             f"the URL is a link shortener ({url})",
             "replace it with the address it leads to (the check report shows where it ends)",
         )
+
+
+def _invisible(text: str) -> list[str]:
+    """The characters of `text` that show as nothing (Unicode format characters such as
+    U+200B), in order, once each; a URL's spaces and controls are the loader's business."""
+    if text.isascii():
+        return []
+    return list(dict.fromkeys(c for c in text if unicodedata.category(c) == "Cf"))
 
 
 # --- across entries ----------------------------------------------------------------------------

@@ -320,3 +320,15 @@ def test_a_bad_review_date_names_its_line_and_the_command_that_records_a_review(
     assert finding.where == f"{path}:3"
     assert "'last week' is not a date" in finding.message
     assert finding.command == "linkhealth mark-reviewed a"
+
+
+@pytest.mark.parametrize("hidden", ["\u200b", "\u00ad", "\ufeff"])
+def test_an_invisible_character_in_a_url_is_an_error_with_the_clean_url(hidden: str) -> None:
+    """Pasted from a web page, it is fetched (as %E2%80%8B, say) and the page is not found,
+    while the URL the curator reads looks right."""
+    url = f"https://example.org/a{hidden}"
+    findings = lint([_catalog(_complete("a", url=url))])
+    (finding,) = findings
+    assert (finding.code, finding.level) == ("invisible_in_url", Level.ERROR)
+    assert f"U+{ord(hidden):04X}" in finding.message
+    assert finding.command == "linkhealth replace-url a https://example.org/a"
