@@ -706,6 +706,17 @@ def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_En
         )
         return {}, []
     collection = _yaml_collection(doc, found)
+    for key in doc:
+        odd = next((c for c in str(key) if c != " " and (c.isspace() or _invisible(c))), None)
+        if odd is not None:
+            found.problem(
+                "bad_structure",
+                _key_line(doc, key, None),
+                str(key),
+                f"{str(key)!r} holds a character that looks like a space or like nothing "
+                f"(U+{ord(odd):04X}), so YAML reads this line as a key of the file, outside "
+                "every entry; retype it, indented with ordinary spaces",
+            )
     if "resources" not in doc:
         meant = _misspelt("resources", doc)
         found.problem(
@@ -1126,8 +1137,10 @@ def _misspelt(name: str, keys: Iterable[Any]) -> str | None:
     """The key of `keys` that is most likely `name` mistyped (`URL`, `tittle`), if any;
     the schema's own field names are never taken for another's."""
     others = [str(k) for k in keys if str(k) not in RESOURCE_FIELDS and str(k) != name]
-    close = difflib.get_close_matches(name, [k.lower() for k in others], n=1, cutoff=0.8)
-    return next((k for k in others if k.lower() == close[0]), None) if close else None
+    # a no-break space or a zero-width one pasted with the key is part of it
+    bare = {k: "".join(c for c in "".join(k.split()) if not _invisible(c)).lower() for k in others}
+    close = difflib.get_close_matches(name, list(bare.values()), n=1, cutoff=0.8)
+    return next((k for k in others if bare[k] == close[0]), None) if close else None
 
 
 def _label(entry: _Entry) -> str:

@@ -764,3 +764,18 @@ def test_an_id_with_an_invisible_character_is_refused_and_named(
     problem = only_problem(validate_catalog(path))
     assert (problem.code, problem.line, problem.field) == ("wrong_type", 4, "id")
     assert f"U+{ord(invisible):04X}" in problem.message and "id: hotline" in problem.message
+
+
+def test_a_key_indented_with_a_no_break_space_is_named(tmp_path: Path) -> None:
+    """Pasted from a web page or a word processor, the indentation is part of the key."""
+    inside = GOOD_YAML.replace("  url:", "  \u00a0url:")
+    problem = only_problem(validate_catalog(write(tmp_path, "c.yaml", inside)))
+    assert (problem.code, problem.field, problem.line) == ("missing_field", "url", 6)
+    assert "rename '\\xa0url' to 'url'" in problem.message
+
+    # At the start of the line, it makes the line a key of the file, out of the entry.
+    outside = GOOD_YAML.replace("  url:", "\u00a0 url:")
+    problems = validate_catalog(write(tmp_path, "d.yaml", outside)).problems
+    assert located(problems) == {("missing_field", 4, "url"), ("bad_structure", 6, "\xa0 url")}
+    (stray,) = (p for p in problems if p.code == "bad_structure")
+    assert "U+00A0" in stray.message and "ordinary spaces" in stray.message
