@@ -650,14 +650,16 @@ def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_En
                     f"(the parser reached the end of the file at line {ended})"
                 )
                 mark = exc.context_mark
-        runaway = None if mark is not exc.problem_mark else _runaway_quote(text, mark)
+        runaway = None if mark is not exc.problem_mark else _runaway_quote(spaced_tabs(text), mark)
         if runaway is not None:
             # An unclosed quote that a later quote closed: the parser stumbles over the text
             # after that later quote, lines below the mistake.
             mark, closed = runaway
+            quote = text[mark.index]  # the token starts with its quote
             what = (
-                f"{_opened('quoted scalar')} opened on this line is not closed on it; it runs "
-                f"on to a quote on line {closed.line + 1}, where the parser gave up ({what})"
+                f"a quoted value ({quote}) opened on this line is not closed on it; it runs "
+                f"on to the next {quote} on line {closed.line + 1}, where the parser gave up "
+                f"({what})"
             )
         fix = (
             "fix the YAML near this line (often indentation, quotes, a stray ':' or a repeated key)"
