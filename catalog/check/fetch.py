@@ -438,8 +438,10 @@ class Fetcher:
 
         The client's version adds auth and redirect machinery (we follow redirects by
         hand), an elapsed-time wrapper, an INFO log line and, per response, a pass of the
-        stdlib cookie jar: together as much CPU as the HTTP exchange itself. Environment
-        proxies and mounts are still honoured (`_transport_for_url`; httpx is pinned).
+        stdlib cookie jar: together as much CPU as the HTTP exchange itself. Mounts given
+        to the client are still honoured (`_transport_for_url`; httpx is pinned); proxy
+        variables of the environment never were, since the client is given its transport
+        (README, "The checker").
         """
         transport = self.client._transport_for_url(request.url)
         try:

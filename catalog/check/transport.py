@@ -9,10 +9,11 @@ Why not httpx's own transport: httpcore parses HTTP in pure Python (h11) and wra
 read, write, lock and deadline in anyio; on the benchmark that cost ~0.8 ms of CPU per
 request, a quarter of the checker's CPU. aiohttp's connection pool and C parser (llhttp) do
 the same exchange for ~0.45 ms (`bench/RESULTS.md`). httpx stays the API of the
-checker (requests, responses, headers, cookies, URL joining, proxies from the
-environment); only the bytes on the wire change hands. The `httpx-aiohttp` package does
-the same in spirit but maps every connection error to `ConnectTimeout` and a reset to a
-timeout, which would turn "the server reset the connection" into "timed out".
+checker (requests, responses, headers, cookies, URL joining); only the bytes on the wire
+change hands. (No proxy: checks connect to the addresses the safety check resolved.)
+The `httpx-aiohttp` package does the same in spirit but maps every connection error to
+`ConnectTimeout` and a reset to a timeout, which would turn "the server reset the
+connection" into "timed out".
 """
 
 from __future__ import annotations
