@@ -45,6 +45,7 @@ __all__ = [
     "catalog_files",
     "load_catalog",
     "load_catalogs",
+    "plain_id",
     "read_once",
     "validate_catalog",
     "validate_catalogs",
@@ -1112,6 +1113,12 @@ def _invisible(text: str) -> str | None:
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def plain_id(rid: str) -> str:
+    """`rid` as it should be written: invisible characters dropped, spaces as hyphens
+    (" ht guide " -> "ht-guide"); what errors suggest and importers use."""
+    return "-".join("".join(c for c in rid if not _invisible(c)).split())
+
+
 def _spaced_id(rid: str) -> str:
     """Why an id with spaces or invisible characters is refused, and how to write it.
 
@@ -1121,13 +1128,12 @@ def _spaced_id(rid: str) -> str:
     looking wrong in the file.
     """
     hidden = _invisible(rid)
+    meant = plain_id(rid)
     if hidden is not None:
-        meant = "".join(c for c in rid if not _invisible(c))
         return (
             f"the id {rid!r} holds an invisible character (U+{ord(hidden):04X}), so it is "
             f"not the id it looks like; retype it: id: {meant}"
         )
-    meant = "-".join(rid.split())
     where = "at its start or end" if rid.strip() == meant else "in it"
     return (
         f"the id {rid!r} has spaces {where}; write ids without spaces, e.g. id: {meant} "

@@ -403,3 +403,18 @@ def test_cli_import_csv_without_columns_names_the_file(isolated_cwd: Path) -> No
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("error: odd.csv: "), result.stderr
     assert not (isolated_cwd / "out.yaml").exists()
+
+
+def test_cli_import_csv_writes_a_spreadsheets_spaced_id_as_an_id(isolated_cwd: Path) -> None:
+    # Catalogs refuse ids with spaces; a spreadsheet's "my guide" is meant as my-guide, and
+    # an invisible character pasted with it is no part of it.
+    (isolated_cwd / "sheet.csv").write_text(
+        "id,title,url\n"
+        "my guide,Hotline,https://humantraffickinghotline.org/\n"
+        "fact\u200bsheet,Fact sheet,https://example.org/facts\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["catalog", "import-csv", "sheet.csv", "--into", "out.yaml"])
+    assert result.exit_code == 0, result.output
+    ids = [r.id for r in load_catalog(isolated_cwd / "out.yaml").resources]
+    assert ids == ["my-guide", "factsheet"]

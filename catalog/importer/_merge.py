@@ -12,6 +12,7 @@ from catalog.catalog_edit import FieldEdit
 from catalog.hygiene import normalise_title
 from catalog.importer._records import Difference, ImportedEntry
 from catalog.model import Resource
+from catalog.source import plain_id
 from catalog.urls import canonical_url
 
 _ID_MAX = 60
@@ -56,7 +57,8 @@ def plan_merge(existing: Sequence[Resource], entries: Sequence[ImportedEntry]) -
             by_url.get(canonical_url(entry.url), [])
         )
         if match is None:
-            rid = entry.preferred_id
+            # A spreadsheet's "my guide" would be refused as an id: it is meant as my-guide.
+            rid = plain_id(entry.preferred_id or "")
             if not rid or rid in taken:
                 rid = slug_id(entry.title, taken)
             taken.add(rid)
