@@ -81,9 +81,16 @@ def catalog_lint(
         for finding in findings:
             typer.echo(_describe(finding))
         counts = counts_by_level(findings)
-        _err(", ".join(f"{n} {level}" for level, n in reversed(counts.items())) + " finding(s)")
+        _err(", ".join(_count(n, level) for level, n in reversed(counts.items())))
     if at_or_above(findings, fail_on):
         raise typer.Exit(EXIT_LINT_FINDINGS)
+
+
+def _count(n: int, level: str) -> str:
+    """ "1 error", "3 warnings", "11 info findings"."""
+    if level == "info":
+        return f"{n} info finding{'' if n == 1 else 's'}"
+    return f"{n} {level}{'' if n == 1 else 's'}"
 
 
 def _describe(finding: Finding) -> str:

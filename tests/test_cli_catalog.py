@@ -64,6 +64,13 @@ def test_lint_exits_7_on_errors_and_prints_the_fix(isolated_cwd: Path) -> None:
     assert "linkhealth replace-url a https://example.org/a" in result.stdout
 
 
+def test_lint_counts_its_findings_in_words(isolated_cwd: Path) -> None:
+    (isolated_cwd / "c.yaml").write_text(CLEAN.replace("    year: 2020\n", ""))
+    assert runner.invoke(app, ["catalog", "lint", "c.yaml"]).stderr.endswith(
+        "0 errors, 0 warnings, 1 info finding\n"
+    )
+
+
 def test_lint_fail_on_chooses_the_level(isolated_cwd: Path) -> None:
     (isolated_cwd / "c.yaml").write_text(CLEAN.replace("    year: 2020\n", ""))
     assert runner.invoke(app, ["catalog", "lint", "c.yaml"]).exit_code == 0
