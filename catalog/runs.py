@@ -55,6 +55,7 @@ from catalog.settings import Settings
 from catalog.shards import FULL_RUN_LEASE as FULL_RUN_LEASE  # re-exported for callers
 from catalog.shards import Shard, plan_shard
 from catalog.source import load_catalogs
+from catalog.store._runs import note_run_alive  # not in store's public names: ours alone
 from catalog.sync import SyncResult, sync_catalogs
 from catalog.urls import host_of
 
@@ -277,12 +278,17 @@ def _renew(engine: Engine, lease: RunLease, *, now: datetime, run_id: int | None
 
 @contextmanager
 def keep_lease(
-    settings: Settings, lease: RunLease | None, *, every: float | None = None
+    settings: Settings,
+    lease: RunLease | None,
+    *,
+    every: float | None = None,
+    run_id: int | None = None,
 ) -> Iterator[None]:
     """Renew `lease` from a daemon thread while the body runs (default: every third of the
     TTL), so one batch that is slower than the TTL does not lose it. A killed process stops
     renewing, which is what lets the next run take over. A lost lease is only logged here:
-    the next `store_batch` raises."""
+    the next `store_batch` raises. Each beat is also run `run_id`'s sign of life: a run
+    whose process dies is recorded as ending there (`store.close_run`)."""
     if lease is None:
         yield
         return
@@ -298,6 +304,8 @@ def keep_lease(
                 ):
                     log.error("lease %r was lost; the next stored batch stops the run", lease.name)
                     return
+                if run_id is not None:
+                    note_run_alive(engine, run_id, utcnow())
             except LinkhealthError as exc:  # e.g. the database went away: one line
                 log.warning("could not renew lease %r: %s", lease.name, exc)
             except Exception:  # a busy database: try again on the next beat

@@ -195,7 +195,7 @@ def run_check(
         len(prepared.batches),
     )
     try:
-        with keep_lease(settings, prepared.lease):
+        with keep_lease(settings, prepared.lease, run_id=prepared.run_id):
             stored = _check_and_store(settings, prepared)
         summary = finish_run(
             settings, prepared.run_id, stored=stored, sync=prepared.sync, lease=prepared.lease
@@ -264,7 +264,9 @@ def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchSto
                     rate = live / max(time.perf_counter() - started, 1e-6)
                     log.info("%d/%d URLs checked (%.1f URLs/s)", live, url_count, rate)
                     try:  # for `linkhealth status`; never worth failing the run over
-                        note_run_progress(engine_for(settings.database_url), run_id, live)
+                        note_run_progress(
+                            engine_for(settings.database_url), run_id, live, now=utcnow()
+                        )
                     except LinkhealthError as exc:  # e.g. the database went away: one line
                         log.warning("could not note the progress of run %s: %s", run_id, exc)
                     except Exception:

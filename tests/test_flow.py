@@ -263,12 +263,14 @@ def test_a_long_batch_shows_progress_before_it_ends(
     catalog_file.write_text(json.dumps({"resources": resources}))
     monkeypatch.setattr(flows.check_flow, "PROGRESS_EVERY_S", 0.1)
     noted: list[int] = []
+    alive: list[str] = []
     note = flows.check_flow.note_run_progress
 
-    def noting(engine: Any, run_id: int, urls_checked: int) -> None:
-        note(engine, run_id, urls_checked)
+    def noting(engine: Any, run_id: int, urls_checked: int, **kwargs: Any) -> None:
+        note(engine, run_id, urls_checked, **kwargs)
         (run,) = store.latest_runs(engine, limit=1)
         noted.append(run.urls_checked)  # what `linkhealth status` shows meanwhile
+        alive.append(run.summary.get("alive_at", ""))  # where it ends, should it die now
 
     monkeypatch.setattr(flows.check_flow, "note_run_progress", noting)
     overrides = {
@@ -291,6 +293,7 @@ def test_a_long_batch_shows_progress_before_it_ends(
     counts = [int(line.split("/")[0]) for line in live]
     assert counts == sorted(counts) and 0 < counts[0] < 8
     assert noted == counts  # the run's row moves with the log, not only at the end
+    assert all(alive) and alive == sorted(alive)
     engine = open_engine(db_url)
     (run,) = store.latest_runs(engine, limit=1)
     engine.dispose()

@@ -11,9 +11,10 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from catalog.runs import (
     RunInProgressError,
     abandon_run,
     finish_run,
+    keep_lease,
     prepare_run,
     store_batch,
 )
@@ -147,6 +149,46 @@ def test_expired_lease_is_taken_over_and_its_run_aborted(engine: Engine, tmp_pat
         obs = [make_observation(URLS[0], checked_at=clock.now)]
         store_batch(settings, stalled.run_id, obs, clock=clock, lease=stalled.lease)
     assert _observation_count(engine, stalled.run_id) == 0
+
+
+def test_an_aborted_run_ends_at_its_last_sign_of_life_not_when_found(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A run killed two minutes in and found by the next night's run ran two minutes,
+    not a day: its duration and end are its last stored batch or heartbeat."""
+    settings = _settings(engine, tmp_path, URLS)
+    clock = Ticker()
+    killed = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=clock)
+    clock.now = T0 + timedelta(minutes=2)
+    obs = [make_observation(URLS[0], checked_at=clock.now)]
+    store_batch(settings, killed.run_id, obs, clock=clock, lease=killed.lease)
+    clock.now = T0 + timedelta(days=1)
+    prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=clock)
+    run = store.get_run(engine, killed.run_id)
+    assert run.status == "aborted"
+    assert run.finished_at == T0 + timedelta(minutes=2) and run.duration_s == 120.0
+
+
+def test_an_aborted_run_that_stored_nothing_ends_at_its_last_heartbeat(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Most catalogs are one batch, stored at its end: the lease heartbeat (and progress
+    notes) are what tell how long a run that died inside it ran."""
+    settings = _settings(engine, tmp_path, URLS)
+    prepared = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=Ticker())
+    with keep_lease(settings, prepared.lease, every=0.01, run_id=prepared.run_id):
+        deadline = time.monotonic() + 10
+        while "alive_at" not in store.get_run(engine, prepared.run_id).summary:
+            assert time.monotonic() < deadline, "no heartbeat was noted"
+            time.sleep(0.01)
+    beat = datetime.fromisoformat(store.get_run(engine, prepared.run_id).summary["alive_at"])
+    assert beat > T0
+    store.note_run_progress(engine, prepared.run_id, 7, now=beat + timedelta(seconds=30))
+    later = beat + timedelta(days=1)
+    assert store.abort_stale_runs(engine, now=later, gone=lambda _: True) == [prepared.run_id]
+    run = store.get_run(engine, prepared.run_id)
+    assert run.status == "aborted" and run.finished_at == beat + timedelta(seconds=30)
+    assert run.duration_s == (beat + timedelta(seconds=30) - T0).total_seconds()
 
 
 def test_only_one_of_many_simultaneous_claims_wins(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
@@ -54,15 +55,37 @@ def group_shard_runs(engine: Engine, flow_run_ids: Sequence[str], sharded_run: s
         return sorted(run.id for run in runs)
 
 
-def note_run_progress(engine: Engine, run_id: int, urls_checked: int) -> None:
+def note_run_progress(
+    engine: Engine, run_id: int, urls_checked: int, *, now: datetime | None = None
+) -> None:
     """The URLs a running run has checked so far, for `linkhealth status` (most runs are
-    one batch, stored only at its end); the run's close counts them exactly."""
+    one batch, stored only at its end); the run's close counts them exactly. With `now`,
+    also a sign of life (`note_run_alive`)."""
     with write_session(engine) as s:
         s.execute(
             update(t.Run)
             .where(t.Run.id == run_id, t.Run.status == "running")
             .values(urls_checked=urls_checked)
         )
+        if now is not None:
+            _note_alive(s, run_id, now)
+
+
+#: `runs.summary` key: when a running run was last seen alive (heartbeat, progress), so a
+#: run whose process died ends there, not when the next run finds it dead.
+ALIVE_AT = "alive_at"
+
+
+def note_run_alive(engine: Engine, run_id: int, now: datetime) -> None:
+    """A running run's sign of life (its lease heartbeat)."""
+    with write_session(engine) as s:
+        _note_alive(s, run_id, now)
+
+
+def _note_alive(s: Session, run_id: int, now: datetime) -> None:
+    run = s.get(t.Run, run_id)
+    if run is not None and run.status == "running":
+        run.summary = {**(run.summary or {}), ALIVE_AT: now.isoformat()}
 
 
 def set_run_planned(engine: Engine, run_id: int, urls_planned: int) -> None:
@@ -92,7 +115,11 @@ def finish_run(
 def close_run(
     s: Session, run: t.Run, *, status: str, now: datetime, network_unavailable: bool = False
 ) -> None:
-    """Counts and urls_checked from the observations the run wrote; status and times."""
+    """Counts and urls_checked from the observations the run wrote; status and times.
+
+    An `aborted` run (its process died; found by the next run, maybe a day later) ends at
+    its last sign of life: its last stored observation or `ALIVE_AT`, not at `now`: its
+    duration is how long it ran, not how long until another run found it dead."""
     run_id = run.id
     rows = s.execute(
         select(t.Observation.outcome, func.count())
@@ -108,10 +135,26 @@ def close_run(
         )
         or 0
     )
+    end = _last_alive(s, run, now) if status == "aborted" else now
     run.status = status
-    run.finished_at = now
+    run.finished_at = end
     run.network_unavailable = bool(run.network_unavailable) or network_unavailable
-    run.duration_s = (now - run.started_at).total_seconds()
+    run.duration_s = (end - run.started_at).total_seconds()
+
+
+def _last_alive(s: Session, run: t.Run, now: datetime) -> datetime:
+    """The last time `run` was seen doing something, at most `now`."""
+    seen = [run.started_at]
+    stored = s.scalar(
+        select(func.max(t.Observation.checked_at)).where(t.Observation.run_id == run.id)
+    )
+    if stored is not None:
+        seen.append(stored)
+    alive = (run.summary or {}).get(ALIVE_AT)
+    if isinstance(alive, str):
+        with suppress(ValueError):  # never let a bad note keep the run from closing
+            seen.append(datetime.fromisoformat(alive))
+    return min(max(seen), now)
 
 
 def mark_run_network_unavailable(engine: Engine, run_id: int, reason: str) -> None:
