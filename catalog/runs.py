@@ -53,9 +53,11 @@ from catalog.outage import OutageVerdict, confirmed_by, judge, mask
 from catalog.outcomes import Outcome
 from catalog.settings import Settings
 from catalog.shards import FULL_RUN_LEASE as FULL_RUN_LEASE  # re-exported for callers
-from catalog.shards import Shard, plan_shard
+from catalog.shards import SHARDED_PARENT, Shard, plan_shard
 from catalog.source import load_catalogs
-from catalog.store._runs import note_run_alive  # not in store's public names: ours alone
+
+# Not among store's public names: only the run steps here use them.
+from catalog.store._runs import group_ended_shards, note_run_alive
 from catalog.sync import SyncResult, sync_catalogs
 from catalog.urls import host_of
 
@@ -182,14 +184,17 @@ def prepare_run(
     lease: str | None = None,
     lease_ttl: timedelta = LEASE_TTL,
     shard: Shard | None = None,
+    sharded_run: str | None = None,
 ) -> PreparedRun:
     """Sync, start the run, plan it, and test our network with the canaries.
 
     First marks aborted the runs whose process died or whose lease expired. With `lease`
     (a full run: `FULL_RUN_LEASE`, or `shard.lease_name`) the run holds that lease from
     here on, or raises `RunInProgressError` before writing anything when another holds it.
-    `shard` keeps only the targets of that shard's hosts. `transport` and `resolver` reach
-    the canary checks only (tests inject them).
+    `shard` keeps only the targets of that shard's hosts; `sharded_run` is the Prefect flow
+    run id of the sharded run that started it, so the last of its shards to end groups them
+    into one night even when that run is gone. `transport` and `resolver` reach the canary
+    checks only (tests inject them).
     """
     catalogs = load_catalogs(settings.catalogs)
     if resource_ids:
@@ -199,9 +204,7 @@ def prepare_run(
             raise NotFoundError.unknown_ids(missing)
     engine = engine_for(settings.database_url)
     now = clock()
-    aborted = store.abort_stale_runs(engine, now=now)
-    if aborted:
-        log.warning("marked run(s) %s aborted: their process or lease is gone", aborted)
+    abort_stale_runs(engine, now=now)
     holder = store.lease_holder(flow_run_id)
     held = _take_lease(engine, lease, holder, now=now, ttl=lease_ttl) if lease else None
     try:
@@ -220,6 +223,7 @@ def prepare_run(
                 "holder": holder,
                 **({"lease": held.name} if held else {}),
                 **({"shard": str(shard)} if shard else {}),
+                **({SHARDED_PARENT: sharded_run} if shard and sharded_run else {}),
             },
         )
         if held is not None:
@@ -254,6 +258,16 @@ def prepare_run(
         if held is not None:
             store.release_lease(engine, held.name, held.holder)
         raise
+
+
+def abort_stale_runs(engine: Engine, *, now: datetime) -> list[int]:
+    """Mark aborted the runs whose process died or whose lease expired (freeing their
+    leases), and group the shard runs among them whose night has now ended; their ids."""
+    aborted = store.abort_stale_runs(engine, now=now)
+    if aborted:
+        log.warning("marked run(s) %s aborted: their process or lease is gone", aborted)
+        group_ended_shards(engine, aborted)
+    return aborted
 
 
 def _take_lease(

@@ -23,8 +23,13 @@ from catalog.settings import CheckSettings
 
 #: Lease of an unsharded full run; shard runs use "full-run:<i>/<n>".
 FULL_RUN_LEASE = "full-run"
-#: `runs.summary` key: the Prefect flow run id of the sharded run a shard run was part of.
+#: `runs.summary` key: the Prefect flow run id of the sharded run a shard run was part of,
+#: set on all its shard runs once every shard of it has ended.
 SHARDED_RUN = "sharded_run"
+#: `runs.summary` key: the Prefect flow run id of the sharded run that started a shard run,
+#: recorded when the shard run starts, so its shards can be grouped without it (it may have
+#: been cancelled or have died while they checked).
+SHARDED_PARENT = "sharded_parent"
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 

@@ -185,6 +185,7 @@ def run_check(
         resource_ids=resource_ids,
         lease=lease_name(part) if resource_ids is None else None,
         shard=part,
+        sharded_run=_parent_flow_run() if part else None,
     )
     log.info(
         "Run %s%s: %d catalog change(s) synced; %d URLs in %d batches",
@@ -215,6 +216,18 @@ def run_check(
         log.info(line)
     _publish(settings, summary, before)
     return summary
+
+
+def _parent_flow_run() -> str | None:
+    """The flow run id of the run that started this one (`check-catalog-sharded` starts its
+    shards with `run_deployment`, which links them to it); None when there is none or the
+    API cannot tell: the parent then still groups its shards itself when it lives."""
+    try:
+        parent = flow_run.parent_flow_run_id
+    except Exception:
+        get_run_logger().warning("could not read the parent of this shard run", exc_info=True)
+        return None
+    return str(parent) if parent else None
 
 
 def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchStored]:
@@ -427,7 +440,7 @@ def check_catalog_sharded(
     from prefect.deployments import run_deployment
 
     from catalog import store
-    from catalog.runs import LEASE_TTL, RunLease
+    from catalog.runs import LEASE_TTL, RunLease, abort_stale_runs
 
     log = get_run_logger()
     trigger = run_trigger(trigger)
@@ -436,7 +449,7 @@ def check_catalog_sharded(
         engine = engine_for(settings.database_url)
     except LinkhealthError as exc:
         return failed_with(exc)
-    store.abort_stale_runs(engine, now=utcnow())  # frees the lease of a dead holder here
+    abort_stale_runs(engine, now=utcnow())  # frees the lease of a dead holder here
     lease = RunLease(name=lease_name(None), holder=store.lease_holder(str(flow_run.id or "")))
     claim = store.acquire_lease(engine, lease.name, lease.holder, now=utcnow(), ttl=LEASE_TTL)
     if not claim.acquired:

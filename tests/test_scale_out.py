@@ -245,6 +245,9 @@ def test_two_workers_split_a_run_by_host_shard_and_check_every_url_once(
     for url, summary in rows:
         assert summary["shard"] == f"{site.urls[url] + 1}/{SHARDS}"
     assert sorted(r.summary["shard"] for r in runs) == ["1/2", "2/2"]
+    # Each shard run knew its parent from the start, so a parent that dies cannot leave
+    # the night as two half runs (catalog.store.group_ended_shards).
+    assert {r.summary.get("sharded_parent") for r in runs} == {runs[0].summary["sharded_run"]}
     assert all(r.status == "completed" for r in runs)
     # The parent (called here as by a schedule) passes its trigger on to its shard runs,
     # which are deployment runs the scheduler did not make (flows.triggers).

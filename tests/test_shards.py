@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,19 @@ import pytest
 from catalog import store
 from catalog.errors import ConfigError
 from catalog.model import Target
-from catalog.runs import RunInProgressError, prepare_run
+from catalog.queries import report_data
+from catalog.runs import LEASE_TTL, RunInProgressError, abandon_run, finish_run, prepare_run
 from catalog.settings import CheckSettings, HostPolicy
-from catalog.shards import FULL_RUN_LEASE, Shard, all_shards, lease_name, plan_shard, shard_of
-from tests.factories import settings_for, temporary_database, write_catalog
+from catalog.shards import (
+    FULL_RUN_LEASE,
+    SHARDED_RUN,
+    Shard,
+    all_shards,
+    lease_name,
+    plan_shard,
+    shard_of,
+)
+from tests.factories import T0, settings_for, temporary_database, write_catalog
 
 HOSTS = [f"www.site{i}.example.org" for i in range(200)] + ["EXAMPLE.org", "127.0.0.1"]
 
@@ -133,3 +143,86 @@ def test_an_unsharded_full_run_waits_for_shard_runs_still_checking(tmp_path: Pat
         store.release_lease(engine, shard.lease.name, shard.lease.holder)
         full = prepare_run(settings, trigger="manual", lease=FULL_RUN_LEASE)
         assert full.lease is not None and full.lease.name == FULL_RUN_LEASE
+
+
+def _shard_entries() -> list[dict[str, str]]:
+    return [
+        {"id": f"r{i}", "title": f"R {i}", "url": f"https://{h}/"} for i, h in enumerate(HOSTS[:8])
+    ]
+
+
+def test_shards_of_a_sharded_run_that_died_group_themselves_when_the_last_ends(
+    tmp_path: Path,
+) -> None:
+    """`prefect flow-run cancel` on the waiting sharded run (or its worker dying) leaves its
+    shards checking; they end on their own, and the last to end makes them one night, as
+    the sharded run would have: status and reports must not show two half runs."""
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(
+            engine, [write_catalog(tmp_path / "catalog.yaml", _shard_entries())]
+        )
+        first, second = (
+            prepare_run(
+                settings, trigger="schedule", lease=s.lease_name, shard=s, sharded_run="night-1"
+            )
+            for s in all_shards(2)
+        )
+        finish_run(settings, first.run_id, stored=[], lease=first.lease)
+        assert SHARDED_RUN not in store.get_run(engine, first.run_id).summary  # one still runs
+        abandon_run(settings, second, reason="RuntimeError: boom")  # ends failed
+        runs = [store.get_run(engine, p.run_id) for p in (first, second)]
+        assert [r.summary[SHARDED_RUN] for r in runs] == ["night-1", "night-1"]
+        night = report_data(engine).run
+        assert night is not None and sorted(night.run_ids) == [first.run_id, second.run_id]
+        assert night.whole and night.status == "failed"
+
+
+def test_a_dead_shard_found_by_the_next_run_completes_its_night(tmp_path: Path) -> None:
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(
+            engine, [write_catalog(tmp_path / "catalog.yaml", _shard_entries())]
+        )
+        first, second = (
+            prepare_run(
+                settings,
+                trigger="schedule",
+                lease=s.lease_name,
+                shard=s,
+                sharded_run="night-1",
+                clock=lambda: T0,
+            )
+            for s in all_shards(2)
+        )
+        finish_run(settings, first.run_id, stored=[], lease=first.lease, clock=lambda: T0)
+        # The second shard's machine died: the next run finds its lease expired.
+        later = T0 + LEASE_TTL + timedelta(seconds=1)
+        prepare_run(settings, trigger="manual", lease=FULL_RUN_LEASE, clock=lambda: later)
+        assert store.get_run(engine, second.run_id).status == "aborted"
+        grouped = [
+            store.get_run(engine, p.run_id).summary.get(SHARDED_RUN) for p in (first, second)
+        ]
+        assert grouped == ["night-1", "night-1"]
+
+
+def test_shards_of_a_night_with_a_shard_missing_stay_parts(tmp_path: Path) -> None:
+    """A shard that never recorded a run (its flow run failed first, or the sharded run
+    died before starting it): the night is not whole, so its shards are not grouped."""
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(
+            engine, [write_catalog(tmp_path / "catalog.yaml", _shard_entries())]
+        )
+        only = prepare_run(
+            settings,
+            trigger="schedule",
+            lease=Shard(1, 2).lease_name,
+            shard=Shard(1, 2),
+            sharded_run="night-1",
+        )
+        finish_run(settings, only.run_id, stored=[], lease=only.lease)
+        alone = prepare_run(
+            settings, trigger="manual", lease=Shard(2, 2).lease_name, shard=Shard(2, 2)
+        )  # started by hand, of no sharded run
+        finish_run(settings, alone.run_id, stored=[], lease=alone.lease)
+        assert all(SHARDED_RUN not in r.summary for r in store.latest_runs(engine))
+        night = report_data(engine).run
+        assert night is not None and not night.whole

@@ -11,8 +11,8 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from catalog import tables as t
-from catalog.errors import NotFoundError
-from catalog.shards import SHARDED_RUN
+from catalog.errors import ConfigError, NotFoundError
+from catalog.shards import SHARDED_PARENT, SHARDED_RUN, Shard, all_shards
 from catalog.store._records import RunRecord
 from catalog.store._sql import read_session, write_session
 
@@ -53,6 +53,45 @@ def group_shard_runs(engine: Engine, flow_run_ids: Sequence[str], sharded_run: s
         for run in runs:
             run.summary = {**(run.summary or {}), SHARDED_RUN: sharded_run}
         return sorted(run.id for run in runs)
+
+
+def group_ended_shards(engine: Engine, run_ids: Sequence[int]) -> list[int]:
+    """Group the shard runs among `run_ids` with their siblings (`close_run` does it for
+    the runs it ends; this is for the runs `abort_stale_runs` ended); the ids grouped."""
+    grouped: list[int] = []
+    with write_session(engine) as s:
+        for run_id in run_ids:
+            run = s.get(t.Run, run_id)
+            if run is not None:
+                grouped += _group_if_all_ended(s, run)
+    return sorted(set(grouped))
+
+
+def _group_if_all_ended(s: Session, run: t.Run) -> list[int]:
+    """When `run` is a shard run and every shard of the sharded run that started it has
+    ended, mark them all as its shards (as that run itself does once they end): a sharded
+    run cancelled or dead while its shards checked must not leave the night shown as parts.
+    A shard that never recorded a run leaves them ungrouped: the night is not whole."""
+    summary = run.summary or {}
+    parent, shard = summary.get(SHARDED_PARENT), summary.get("shard")
+    if not isinstance(parent, str) or not isinstance(shard, str):
+        return []
+    try:
+        count = Shard.parse(shard).count
+    except ConfigError:
+        return []
+    siblings = s.scalars(
+        select(t.Run).where(t.Run.summary[SHARDED_PARENT].as_string() == parent)
+    ).all()
+    if any(r.status == "running" for r in siblings):
+        return []
+    seen = {str((r.summary or {}).get("shard")) for r in siblings}
+    if seen != {str(part) for part in all_shards(count)}:
+        return []
+    for sibling in siblings:
+        if (sibling.summary or {}).get(SHARDED_RUN) != parent:
+            sibling.summary = {**(sibling.summary or {}), SHARDED_RUN: parent}
+    return [r.id for r in siblings]
 
 
 def note_run_progress(
@@ -102,12 +141,14 @@ def finish_run(
     network_unavailable: bool = False,
     summary: Mapping[str, Any] | None = None,
 ) -> RunRecord:
-    """Close a run; counts and urls_checked come from the observations it wrote."""
+    """Close a run; counts and urls_checked come from the observations it wrote. The last
+    shard run of a sharded run to end groups its shards (`_group_if_all_ended`)."""
     with write_session(engine) as s:
         run = _run(s, run_id)
         close_run(s, run, status=status, now=now, network_unavailable=network_unavailable)
         if summary:
             run.summary = {**(run.summary or {}), **summary}
+        _group_if_all_ended(s, run)
         s.flush()
         return _run_record(run)
 
