@@ -31,13 +31,18 @@ def serve(
             "--prefect-yaml", help="Deployments file. Default: prefect.yaml of LINKHEALTH_HOME."
         ),
     ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Run the nightly schedule, rechecks and reports of prefect.yaml from this one process.
 
-    Starts (or finds) the local Prefect server first; stops with Ctrl-C.
+    Starts (or finds) the local Prefect server first; stops with Ctrl-C. The flow runs use
+    the settings a command run here would (--config, LINKHEALTH_CONFIG, ./linkhealth.toml).
 
     Example: LINKHEALTH_HOME=/srv/linkhealth linkhealth serve
     """
+    from flows.serve import pin_settings, project_home
+
+    _err(pin_settings(config, project_home()))  # a broken file stops us before a server
     from flows.prefect_server import ensure_server
 
     ensure_server(say=_err)

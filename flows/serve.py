@@ -9,7 +9,11 @@ off across several worker machines, and one process serving both the waiting par
 and its shards gains nothing. Schedules keep their `active` flag, so a schedule that is
 off in prefect.yaml stays off.
 Flow runs start in the project folder (LINKHEALTH_HOME), like the pull step
-of prefect.yaml, so relative paths in linkhealth.toml mean the same thing.
+of prefect.yaml. They read the settings file every other command run where `serve` was
+started would read (`--config`, LINKHEALTH_CONFIG, else ./linkhealth.toml), pinned for
+them in LINKHEALTH_CONFIG: an operator serving from a catalog folder means that folder's
+settings, not the checkout's. Only when there is none there do they read the project
+folder's, and `serve` says so.
 """
 
 from __future__ import annotations
@@ -151,9 +155,32 @@ def runner_deployments(specs: Sequence[DeploymentSpec]) -> list[Any]:
     return out
 
 
+def pin_settings(config: Path | None, home: Path) -> str:
+    """Make the served flow runs read the settings file a command run here reads, and say
+    which: `config`, LINKHEALTH_CONFIG or ./linkhealth.toml, made absolute in
+    LINKHEALTH_CONFIG (the runs start in `home`). It is loaded now, so a mistake in it
+    stops `serve` with the file and setting named instead of failing the nightly run."""
+    from catalog.settings import DEFAULT_CONFIG_NAME, find_config, load_settings
+
+    load_settings(config)
+    found = find_config(config)
+    if found is not None:
+        path = found.resolve()
+        os.environ["LINKHEALTH_CONFIG"] = str(path)
+        return f"Flow runs read the settings of {path}."
+    fallback = home / DEFAULT_CONFIG_NAME
+    if fallback.is_file():
+        load_settings(fallback)
+        return (
+            f"No {DEFAULT_CONFIG_NAME} here: flow runs read {fallback.resolve()} "
+            "(give --config to choose)."
+        )
+    return f"No {DEFAULT_CONFIG_NAME} here or in {home}: flow runs use the built-in defaults."
+
+
 def serve(prefect_yaml: Path | None = None) -> None:
     """Serve the deployments of prefect.yaml that need no workers, until interrupted
-    (needs PREFECT_API_URL set)."""
+    (needs PREFECT_API_URL set, and `pin_settings` called first)."""
     home = project_home()
     path = prefect_yaml or home / PREFECT_YAML
     specs = servable(read_deployments(path))

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -425,3 +426,56 @@ def test_status_names_a_shard_run_and_a_running_run_s_live_count() -> None:
     assert line.endswith("319/600 URLs: no outcomes stored yet; shard 3/4")
     done = replace(running, status="completed", urls_checked=600, counts={"ok": 600})
     assert run_lines([done])[0].endswith("600/600 URLs: 600 ok; shard 3/4")
+
+
+def _serve_here(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> tuple[Any, dict[str, Any]]:
+    """`linkhealth serve ARGS` in the current folder, with no Prefect server and a stand-in
+    for `prefect.serve` that notes which settings a flow run started now would read."""
+    import prefect
+
+    import flows.prefect_server
+    from catalog.settings import load_settings
+    from flows.cli import app
+
+    monkeypatch.delenv("LINKHEALTH_HOME", raising=False)
+    monkeypatch.delenv("LINKHEALTH_CONFIG", raising=False)
+    monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
+    seen: dict[str, Any] = {}
+
+    def fake_serve(*deployments: Any) -> None:
+        seen["deployments"] = [d.name for d in deployments]
+        seen["settings"] = load_settings()  # as a flow run in this folder would
+        seen["cwd"] = Path.cwd()
+
+    monkeypatch.setattr(prefect, "serve", fake_serve)
+    return CliRunner().invoke(app, ["serve", *args]), seen
+
+
+def test_serve_runs_flows_with_the_settings_of_the_folder_it_was_started_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator serving from a catalog folder means that folder's linkhealth.toml, as
+    for every other command; the flow runs start in the checkout, whose own file won."""
+    folder = tmp_path / "catalogs"
+    folder.mkdir()
+    (folder / "linkhealth.toml").write_text('database_url = "sqlite:///here.db"\n')
+    monkeypatch.chdir(folder)
+    result, seen = _serve_here(monkeypatch, [])
+    assert result.exit_code == 0, result.output
+    assert seen["cwd"] == ROOT  # runs start in the project folder, as a worker's do
+    assert seen["settings"].config_file == folder / "linkhealth.toml"
+    assert seen["settings"].database_url == f"sqlite:///{folder / 'here.db'}"
+    assert f"Flow runs read the settings of {folder / 'linkhealth.toml'}" in result.stderr
+
+
+def test_serve_takes_config_and_refuses_a_broken_one_before_serving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.toml").write_text('reports_dir = "out"\n')
+    result, seen = _serve_here(monkeypatch, ["--config", "mine.toml"])
+    assert result.exit_code == 0, result.output
+    assert seen["settings"].config_file == tmp_path / "mine.toml"
+    (tmp_path / "bad.toml").write_text("[check]\nconcurrency = 'many'\n")
+    result, seen = _serve_here(monkeypatch, ["--config", "bad.toml"])
+    assert result.exit_code == 2 and "bad.toml" in result.stderr and not seen
