@@ -20,9 +20,13 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Mapping, Sequence
+import signal
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -187,4 +191,27 @@ def serve(prefect_yaml: Path | None = None) -> None:
     os.chdir(home)
     from prefect import serve as prefect_serve
 
-    prefect_serve(*runner_deployments(specs))
+    deployments = runner_deployments(specs)
+    with interrupt_as_sigterm():
+        prefect_serve(*deployments)
+
+
+@contextmanager
+def interrupt_as_sigterm() -> Iterator[None]:
+    """Ctrl-C stops `serve` the way SIGTERM (systemd) does: Prefect's runner then cancels
+    the flow runs in progress, which end Cancelled. On a plain KeyboardInterrupt it exits
+    without a word to the API, leaving the run Running, and its deployment's concurrency
+    slot held, until Prefect gives up on it minutes later. A second Ctrl-C while it stops
+    exits at once (the runner's own answer to a second SIGTERM)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

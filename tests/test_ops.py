@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -428,18 +430,23 @@ def test_status_names_a_shard_run_and_a_running_run_s_live_count() -> None:
     assert run_lines([done])[0].endswith("600/600 URLs: 600 ok; shard 3/4")
 
 
+def _serve_without_prefect(monkeypatch: pytest.MonkeyPatch) -> None:
+    import flows.prefect_server
+
+    monkeypatch.delenv("LINKHEALTH_HOME", raising=False)
+    monkeypatch.delenv("LINKHEALTH_CONFIG", raising=False)
+    monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
+
+
 def _serve_here(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> tuple[Any, dict[str, Any]]:
     """`linkhealth serve ARGS` in the current folder, with no Prefect server and a stand-in
     for `prefect.serve` that notes which settings a flow run started now would read."""
     import prefect
 
-    import flows.prefect_server
     from catalog.settings import load_settings
     from flows.cli import app
 
-    monkeypatch.delenv("LINKHEALTH_HOME", raising=False)
-    monkeypatch.delenv("LINKHEALTH_CONFIG", raising=False)
-    monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
+    _serve_without_prefect(monkeypatch)
     seen: dict[str, Any] = {}
 
     def fake_serve(*deployments: Any) -> None:
@@ -479,3 +486,37 @@ def test_serve_takes_config_and_refuses_a_broken_one_before_serving(
     (tmp_path / "bad.toml").write_text("[check]\nconcurrency = 'many'\n")
     result, seen = _serve_here(monkeypatch, ["--config", "bad.toml"])
     assert result.exit_code == 2 and "bad.toml" in result.stderr and not seen
+
+
+def test_ctrl_c_on_serve_stops_it_as_sigterm_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prefect's runner answers SIGTERM by cancelling the flow runs in progress (they end
+    Cancelled); a KeyboardInterrupt made it exit with the run left Running in Prefect, its
+    deployment's concurrency slot held for minutes. Ctrl-C must reach it as SIGTERM."""
+    import signal
+
+    import prefect
+
+    monkeypatch.chdir(tmp_path)
+    _serve_without_prefect(monkeypatch)
+    heard: list[str] = []
+
+    def serving(*deployments: Any) -> None:
+        # As Prefect's Runner.start does; then the operator presses Ctrl-C.
+        before = signal.signal(signal.SIGTERM, lambda *_: heard.append("SIGTERM"))
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler runs between bytecodes of this (main) thread
+        except KeyboardInterrupt:
+            heard.append("KeyboardInterrupt")
+        finally:
+            signal.signal(signal.SIGTERM, before)
+
+    monkeypatch.setattr(prefect, "serve", serving)
+    from flows.cli import app
+
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 0, result.output
+    assert heard == ["SIGTERM"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
