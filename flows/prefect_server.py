@@ -6,6 +6,13 @@ CancelledError tracebacks appear), and schedules refuse to run on it. So the
 CLI looks for a local server on 127.0.0.1, starts one in the background when
 none answers (`prefect server start`), says so, and reuses it next time.
 
+The server it starts keeps its database (deployments, flow run history) in var/prefect
+of the folder it is started from, as the systemd unit in deploy/ keeps it in
+/srv/linkhealth/var/prefect: beside its pid and log files, never mixed with other Prefect
+work of the same user in ~/.prefect. PREFECT_HOME, when set, is used instead; and a
+folder that started servers in ~/.prefect before (a log in var/, no var/prefect) keeps
+using it, so its deployments and history stay where they are.
+
 This module must not import prefect: the environment has to be set first.
 """
 
@@ -53,6 +60,18 @@ def _log_file() -> Path:
     return STATE_DIR / "prefect-server.log"
 
 
+def server_home() -> Path | None:
+    """The PREFECT_HOME of the server this folder starts (see the module docstring); None
+    when it uses Prefect's own choice: the operator's PREFECT_HOME, or the shared
+    ~/.prefect of a folder that started its servers there before."""
+    if os.environ.get("PREFECT_HOME"):
+        return None
+    home = STATE_DIR / "prefect"
+    if not home.is_dir() and _log_file().is_file():
+        return None
+    return home.resolve()
+
+
 def is_healthy(url: str, timeout: float = 2.0) -> bool:
     try:
         # trust_env=False: a proxy setting must not route a loopback health probe.
@@ -71,10 +90,13 @@ def ensure_server(say: Callable[[str], None] = print) -> ServerInfo:
     if is_healthy(url):
         os.environ["PREFECT_API_URL"] = url
         return ServerInfo(api_url=url, how="running", pid=recorded_pid())
+    home = server_home()
+    where = home or os.environ.get("PREFECT_HOME") or "~/.prefect"
     say(
-        f"No Prefect server answered at {url}; starting one in the background (log: {_log_file()})."
+        f"No Prefect server answered at {url}; starting one in the background "
+        f"(log: {_log_file()}; its database: {where})."
     )
-    pid = _start(url)
+    pid = _start(url, home)
     os.environ["PREFECT_API_URL"] = url
     say(
         f"Prefect server started (pid {pid}); the UI is at {url.removesuffix('/api')}. "
@@ -83,11 +105,14 @@ def ensure_server(say: Callable[[str], None] = print) -> ServerInfo:
     return ServerInfo(api_url=url, how="started", pid=pid)
 
 
-def _start(url: str) -> int:
+def _start(url: str, home: Path | None = None) -> int:
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     env.pop("PREFECT_API_URL", None)
+    if home is not None:
+        home.mkdir(parents=True, exist_ok=True)
+        env["PREFECT_HOME"] = str(home)
     with _log_file().open("ab") as log:
         proc = subprocess.Popen(
             [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -76,3 +77,65 @@ def test_stop_stops_the_server_started_from_this_folder(
         if server.returncode is None:
             server.kill()
         reaper.join()
+
+
+class _Started:
+    """Stands in for `prefect server start`: notes its environment, never runs."""
+
+    pid = 4242
+
+    def __init__(self, args: list[str], **kwargs: Any) -> None:
+        self.env: dict[str, str] = kwargs["env"]
+        STARTED.append(self)
+
+    def poll(self) -> int | None:
+        return None
+
+
+STARTED: list[_Started] = []
+
+
+def _start(monkeypatch: pytest.MonkeyPatch) -> tuple[_Started, str]:
+    """`linkhealth server start` with no server answering until ours "starts"."""
+    STARTED.clear()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(flows.prefect_server.subprocess, "Popen", _Started)
+    monkeypatch.setattr(flows.prefect_server, "is_healthy", lambda url, timeout=2.0: bool(STARTED))
+    result = runner.invoke(app, ["server", "start"])
+    assert result.exit_code == 0, result.output
+    (started,) = STARTED
+    return started, result.stderr
+
+
+def test_a_server_started_here_keeps_its_database_in_var_prefect(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the systemd unit does (deploy/systemd): deployments and run history of this
+    folder's server live beside its pid and log, not in the user's shared ~/.prefect."""
+    monkeypatch.delenv("PREFECT_HOME", raising=False)
+    started, said = _start(monkeypatch)
+    assert started.env["PREFECT_HOME"] == str(isolated_cwd / "var" / "prefect")
+    assert (isolated_cwd / "var" / "prefect").is_dir()
+    assert f"its database: {isolated_cwd / 'var' / 'prefect'}" in said
+
+
+def test_an_operators_prefect_home_is_kept(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PREFECT_HOME", str(isolated_cwd / "mine"))
+    started, said = _start(monkeypatch)
+    assert started.env["PREFECT_HOME"] == str(isolated_cwd / "mine")
+    assert not (isolated_cwd / "var" / "prefect").exists()
+    assert f"its database: {isolated_cwd / 'mine'}" in said
+
+
+def test_a_folder_that_started_servers_in_the_shared_home_keeps_it(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its deployments, work pool and run history are in ~/.prefect: moving would lose them."""
+    monkeypatch.delenv("PREFECT_HOME", raising=False)
+    (isolated_cwd / "var").mkdir()
+    (isolated_cwd / "var" / "prefect-server.log").write_text("an earlier server's log\n")
+    started, said = _start(monkeypatch)
+    assert "PREFECT_HOME" not in started.env
+    assert "its database: ~/.prefect" in said
