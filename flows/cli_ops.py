@@ -17,6 +17,9 @@ import typer
 from catalog.errors import LinkhealthError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from catalog.store import LeaseRecord, RunRecord
     from flows.cli import ConfigOpt, DbOpt
 
 
@@ -149,6 +152,8 @@ def status(
         typer.echo(line)
     now = utcnow()
     held = store.leases(engine)
+    for line in dead_run_lines(runs, held, now):
+        typer.echo(line)
     for lease in held:
         run = f" (run {lease.run_id})" if lease.run_id is not None else ""
         state = "EXPIRED, the next run takes it over" if lease.expired(now) else "held"
@@ -161,6 +166,30 @@ def status(
         typer.echo("Lease: free (no full run in progress)")
     url = os.environ.get("PREFECT_API_URL") or api_url()
     typer.echo(f"Prefect API {url}: {'up' if is_healthy(url) else 'not answering'}")
+
+
+def dead_run_lines(
+    runs: Sequence[RunRecord], held: Sequence[LeaseRecord], now: datetime
+) -> list[str]:
+    """The runs shown as running that nobody runs any more (their process is gone, or
+    their lease expired): said now, rather than left "still running" until the next run
+    marks them aborted (`store.abort_stale_runs`, whose rules these are)."""
+    from catalog import store
+
+    live = {(lease.name, lease.holder) for lease in held if not lease.expired(now)}
+    out = []
+    for run in runs:
+        holder, lease = run.summary.get("holder"), run.summary.get("lease")
+        if run.status != "running" or not isinstance(holder, str):
+            continue
+        if store.holder_gone(holder):
+            why = f"its process ({holder.split(' ', 1)[0]}) is gone"
+        elif lease and (lease, holder) not in live:
+            why = f"its lease {lease!r} expired without a heartbeat"
+        else:
+            continue
+        out.append(f"Run {run.id} is not running: {why}; the next run records it as aborted.")
+    return out
 
 
 def catalog_edited(

@@ -245,6 +245,41 @@ def test_status_shows_the_lease_holder_and_expiry(db_url: str) -> None:
     engine.dispose()
 
 
+def test_status_says_a_running_run_nobody_runs_any_more_is_not_running(db_url: str) -> None:
+    """Until the next run marks it aborted, a run whose process died (or whose lease ran
+    out) is still `running` in the database; status says so, and why."""
+    from flows.cli import app
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    here = store.lease_holder().split(" ", 1)[0].rpartition(":")[0]
+    engine = open_engine(db_url)
+    dead = store.start_run(
+        engine,
+        trigger="schedule",
+        now=utcnow(),
+        summary={"holder": f"{here}:{gone.stdout.strip()} f"},
+    )
+    stalled = store.start_run(
+        engine,
+        trigger="schedule",
+        now=utcnow(),
+        summary={"holder": "box:42 flow-1", "lease": FULL_RUN_LEASE},
+    )
+    store.acquire_lease(engine, FULL_RUN_LEASE, "box:42 flow-1", now=T0, ttl=LEASE_TTL)
+    alive = store.start_run(
+        engine, trigger="recheck", now=utcnow(), summary={"holder": store.lease_holder()}
+    )
+    engine.dispose()
+    result = CliRunner().invoke(app, ["status", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    assert f"Run {dead} is not running: its process ({here}:{gone.stdout.strip()}) is gone" in (
+        result.output
+    )
+    assert f"Run {stalled} is not running: its lease 'full-run' expired" in result.output
+    assert f"Run {alive} is not running" not in result.output
+
+
 # --- a recheck during a nightly run ------------------------------------------------------------
 
 
