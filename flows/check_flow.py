@@ -27,6 +27,8 @@ host stays on one machine; it waits for them and renders one report.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import queue
 import time
 from collections import Counter
@@ -46,7 +48,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed
+from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
@@ -131,7 +133,20 @@ class _LiveCounts:
 _LIVE = _LiveCounts()
 
 
-@task(name="check-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
+def retry_unless_stopped(task: Any, task_run: Any, state: State[Any]) -> bool:
+    """Prefect retries a batch whose worker thread crashed, never one stopped on purpose:
+    a run being abandoned (Ctrl-C or SIGTERM on `serve`, a lost lease) cancels its checks
+    (`cancel_checks`), and a retry would only wait 5 s before failing the same way."""
+    return not isinstance(state.data, (concurrent.futures.CancelledError, asyncio.CancelledError))
+
+
+@task(
+    name="check-batch",
+    cache_policy=NO_CACHE,
+    retries=1,
+    retry_delay_seconds=5,
+    retry_condition_fn=retry_unless_stopped,
+)
 def check_batch_task(batch: Batch, check: CheckSettings, run_id: int) -> CheckedBatch:
     # Prefect retries cover infrastructure (a crashed worker thread), never single links:
     # per-URL retries and back-off live in catalog.check.retry.

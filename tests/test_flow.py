@@ -298,3 +298,21 @@ def test_a_long_batch_shows_progress_before_it_ends(
     (run,) = store.latest_runs(engine, limit=1)
     engine.dispose()
     assert (run.status, run.urls_checked) == ("completed", 8)
+
+
+def test_a_batch_stopped_on_purpose_is_not_retried() -> None:
+    """Ctrl-C or SIGTERM on `linkhealth serve` cancels the run's checks: a retry of the
+    cancelled batch only held the shutdown up 5 s and logged a crash; a worker thread that
+    really crashed is still retried."""
+    import concurrent.futures
+
+    from prefect.states import Failed
+
+    from flows.check_flow import check_batch_task, retry_unless_stopped
+
+    assert check_batch_task.retry_condition_fn is retry_unless_stopped
+    no_run = cast(Any, None)  # the condition reads the state only
+    stopped: Any = Failed(data=concurrent.futures.CancelledError())
+    crashed: Any = Failed(data=RuntimeError("thread died"))
+    assert not retry_unless_stopped(check_batch_task, no_run, stopped)
+    assert retry_unless_stopped(check_batch_task, no_run, crashed)
