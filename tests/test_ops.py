@@ -434,7 +434,8 @@ def _serve_without_prefect(monkeypatch: pytest.MonkeyPatch) -> None:
     import flows.prefect_server
 
     monkeypatch.delenv("LINKHEALTH_HOME", raising=False)
-    monkeypatch.delenv("LINKHEALTH_CONFIG", raising=False)
+    # serve sets LINKHEALTH_CONFIG for its flow runs: set here, so that it is undone after.
+    monkeypatch.setenv("LINKHEALTH_CONFIG", "")
     monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
 
 
