@@ -51,7 +51,7 @@ def serve(
     ensure_server(say=_err)
     from flows.serve import serve as serve_deployments
 
-    serve_deployments(prefect_yaml)
+    serve_deployments(prefect_yaml, say=_err)
 
 
 def recheck(

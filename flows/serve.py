@@ -22,7 +22,7 @@ import importlib
 import os
 import signal
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,7 +182,42 @@ def pin_settings(config: Path | None, home: Path) -> str:
     return f"No {DEFAULT_CONFIG_NAME} here or in {home}: flow runs use the built-in defaults."
 
 
-def serve(prefect_yaml: Path | None = None) -> None:
+def pools_with_workers(deployments: Sequence[Any]) -> list[str]:
+    """The work pools that already hold one of `deployments` (`prefect deploy --all` put
+    them there) and have a worker online. Serving keeps a deployment's pool, so such a
+    worker may pick up a served run and run it in a folder of its own, with the built-in
+    settings, instead of `serve`. Empty when that cannot be told: only a warning hangs
+    on it."""
+    if not os.environ.get("PREFECT_API_URL"):
+        return []  # never a throw-away server of its own just to ask
+    try:
+        from prefect import get_client
+        from prefect.client.schemas.objects import WorkerStatus
+        from prefect.exceptions import ObjectNotFound
+
+        with get_client(sync_client=True) as client:
+            pools = set()
+            for deployment in deployments:
+                try:
+                    found = client.read_deployment_by_name(
+                        f"{deployment.flow_name}/{deployment.name}"
+                    )
+                except ObjectNotFound:
+                    continue
+                if found.work_pool_name:
+                    pools.add(found.work_pool_name)
+            return [
+                pool
+                for pool in sorted(pools)
+                if any(
+                    w.status == WorkerStatus.ONLINE for w in client.read_workers_for_work_pool(pool)
+                )
+            ]
+    except Exception:
+        return []
+
+
+def serve(prefect_yaml: Path | None = None, say: Callable[[str], None] = print) -> None:
     """Serve the deployments of prefect.yaml that need no workers, until interrupted
     (needs PREFECT_API_URL set, and `pin_settings` called first)."""
     home = project_home()
@@ -192,6 +227,13 @@ def serve(prefect_yaml: Path | None = None) -> None:
     from prefect import serve as prefect_serve
 
     deployments = runner_deployments(specs)
+    pools = pools_with_workers(deployments)
+    if pools:
+        say(
+            f"warning: work pool {', '.join(pools)} has a worker online and holds deployments "
+            "served here; it may run their runs outside this folder with the built-in "
+            "settings. Stop its workers, or use them instead of `linkhealth serve`."
+        )
     with interrupt_as_sigterm():
         prefect_serve(*deployments)
 

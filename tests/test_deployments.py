@@ -170,3 +170,38 @@ def test_prefect_deploy_all_accepts_prefect_yaml(prefect_harness: None) -> None:
     (automation,) = automations
     assert isinstance(automation.trigger, EventTrigger)
     assert "linkhealth.catalog.edited" in automation.trigger.expect
+
+
+@pytest.mark.flow
+def test_serve_warns_of_a_pools_workers_that_would_take_its_runs(prefect_api: str) -> None:
+    """After `prefect deploy --all`, the served deployments keep their work pool: a worker
+    still online there may pick up a served run and run it outside the checkout, with the
+    built-in settings (seen: a catalog-edited recheck of the bundled catalog instead)."""
+    import uuid
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.workers.process import ProcessWorker
+
+    from flows.serve import pools_with_workers
+
+    pool = f"lh-serve-{uuid.uuid4().hex[:8]}"
+    spec = DeploymentSpec(
+        name=f"probe-{uuid.uuid4().hex[:8]}", entrypoint="flows/check_flow.py:publish_report_flow"
+    )
+    (served,) = runner_deployments([spec])
+    assert pools_with_workers([served]) == []  # not deployed yet
+    with get_client(sync_client=True) as client:
+        client.create_work_pool(
+            WorkPoolCreate(
+                name=pool,
+                type="process",
+                base_job_template=ProcessWorker.get_default_base_job_template(),
+            )
+        )
+        (deployed,) = runner_deployments([spec])
+        deployed.work_pool_name = pool  # as `prefect deploy --all` makes it
+        deployed.apply()
+        assert pools_with_workers([served]) == []  # no worker on the pool
+        client.send_worker_heartbeat(pool, "a-worker", heartbeat_interval_seconds=30)
+    assert pools_with_workers([served]) == [pool]
