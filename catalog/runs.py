@@ -57,7 +57,6 @@ from catalog.shards import SHARDED_PARENT, Shard, plan_shard
 from catalog.source import load_catalogs
 
 # Not among store's public names: only the run steps here use them.
-from catalog.store._runs import group_ended_shards, note_run_alive
 from catalog.sync import SyncResult, sync_catalogs
 from catalog.urls import host_of
 
@@ -266,7 +265,7 @@ def abort_stale_runs(engine: Engine, *, now: datetime) -> list[int]:
     aborted = store.abort_stale_runs(engine, now=now)
     if aborted:
         log.warning("marked run(s) %s aborted: their process or lease is gone", aborted)
-        group_ended_shards(engine, aborted)
+        store.group_ended_shards(engine, aborted)
     return aborted
 
 
@@ -319,7 +318,7 @@ def keep_lease(
                     log.error("lease %r was lost; the next stored batch stops the run", lease.name)
                     return
                 if run_id is not None:
-                    note_run_alive(engine, run_id, utcnow())
+                    store.note_run_alive(engine, run_id, utcnow())
             except LinkhealthError as exc:  # e.g. the database went away: one line
                 log.warning("could not renew lease %r: %s", lease.name, exc)
             except Exception:  # a busy database: try again on the next beat

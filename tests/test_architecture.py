@@ -47,6 +47,20 @@ def test_only_the_transport_speaks_aiohttp() -> None:
     assert users == {"catalog/check/transport.py"}
 
 
+def test_private_modules_of_a_package_are_imported_only_within_it() -> None:
+    # `catalog.store` and `catalog.importer` are one public surface each (their __init__);
+    # a caller reaching into `_runs` or `_merge` ties itself to how the package is split.
+    reaching = {
+        (f, m)
+        for package in ("catalog", "flows", "reports", "bench")
+        for f, m in _imports(package)
+        if m.split(".")[0] in ("catalog", "flows", "reports", "bench")
+        and any(part.startswith("_") for part in m.split(".")[1:])
+        and not f.startswith(m.rsplit(".", 1)[0].replace(".", "/") + "/")
+    }
+    assert not reaching
+
+
 def test_importing_every_catalog_module_leaves_prefect_unloaded() -> None:
     code = (
         "import pkgutil, importlib, sys, catalog\n"
