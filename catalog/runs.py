@@ -543,22 +543,26 @@ def finish_run(
 
 
 def abandon_run(
-    settings: Settings, prepared: PreparedRun, *, reason: str, clock: Clock = utcnow
+    settings: Settings,
+    prepared: PreparedRun,
+    *,
+    reason: str,
+    stopped: bool = False,
+    clock: Clock = utcnow,
 ) -> None:
     """A run that raised: mark it failed (if still running) and release its lease.
 
+    `stopped`: it was stopped on purpose (Ctrl-C, SIGTERM from a worker or systemd), which
+    is no failure of the run: it ends `aborted`, as a run found dead does, with `reason`.
     Called from the caller's `finally`/`except`; never raises, so the original error is
     the one people see.
     """
     engine = engine_for(settings.database_url)
+    status, key = ("aborted", "aborted_reason") if stopped else ("failed", "failed_reason")
     try:
         if store.get_run(engine, prepared.run_id).status == "running":
             store.finish_run(
-                engine,
-                prepared.run_id,
-                status="failed",
-                now=clock(),
-                summary={"failed_reason": reason},
+                engine, prepared.run_id, status=status, now=clock(), summary={key: reason}
             )
     except LinkhealthError as exc:  # e.g. the database went away: one line
         log.warning("could not mark run %s failed: %s", prepared.run_id, exc)

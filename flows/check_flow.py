@@ -46,6 +46,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import TerminationSignal
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
@@ -223,7 +224,7 @@ def run_check(
             cancel_checks()
         except Exception:
             log.warning("could not stop the checks of run %s", prepared.run_id, exc_info=True)
-        abandon_run(settings, prepared, reason=f"{type(exc).__name__}: {exc}".rstrip(": "))
+        abandon_run(settings, prepared, reason=why_abandoned(exc), stopped=was_stopped(exc))
         raise
     if render:
         summary = replace(summary, report_path=render_report_task(settings, prepared.run_id))
@@ -243,6 +244,18 @@ def _parent_flow_run() -> str | None:
         get_run_logger().warning("could not read the parent of this shard run", exc_info=True)
         return None
     return str(parent) if parent else None
+
+
+def was_stopped(exc: BaseException) -> bool:
+    """Stopped on purpose: Ctrl-C, or SIGTERM from a worker, `serve` or systemd (Prefect
+    raises `TerminationSignal` for it in the flow's thread)."""
+    return isinstance(exc, KeyboardInterrupt | SystemExit | TerminationSignal)
+
+
+def why_abandoned(exc: BaseException) -> str:
+    if was_stopped(exc):
+        return f"stopped by Ctrl-C or a termination signal ({type(exc).__name__})"
+    return f"{type(exc).__name__}: {exc}".rstrip(": ")
 
 
 def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchStored]:

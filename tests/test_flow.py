@@ -316,3 +316,16 @@ def test_a_batch_stopped_on_purpose_is_not_retried() -> None:
     crashed: Any = Failed(data=RuntimeError("thread died"))
     assert not retry_unless_stopped(check_batch_task, no_run, stopped)
     assert retry_unless_stopped(check_batch_task, no_run, crashed)
+
+
+def test_a_run_stopped_by_a_signal_is_told_from_one_that_failed() -> None:
+    from prefect.exceptions import TerminationSignal
+
+    from flows.check_flow import was_stopped, why_abandoned
+
+    assert was_stopped(KeyboardInterrupt()) and was_stopped(TerminationSignal(signal=15))
+    assert why_abandoned(KeyboardInterrupt()) == (
+        "stopped by Ctrl-C or a termination signal (KeyboardInterrupt)"
+    )
+    assert not was_stopped(RuntimeError("boom"))
+    assert why_abandoned(RuntimeError("boom")) == "RuntimeError: boom"

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,22 @@ def test_failed_run_is_marked_failed_and_releases_the_lease(engine: Engine, tmp_
     prepared = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=Ticker())
     abandon_run(settings, prepared, reason="RuntimeError: boom", clock=Ticker())
     assert store.get_run(engine, prepared.run_id).status == "failed"
+    assert store.get_lease(engine, FULL_RUN_LEASE) is None
+
+
+def test_a_run_stopped_on_purpose_is_aborted_not_failed(engine: Engine, tmp_path: Path) -> None:
+    # Ctrl-C on `serve`, or SIGTERM from a worker or systemd: no failure of the run, and it
+    # ended when it was stopped (not at its last heartbeat, as a run found dead does).
+    settings = _settings(engine, tmp_path, URLS)
+    clock = Ticker()
+    prepared = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=clock)
+    stopped_at = clock.now + timedelta(hours=1)
+    reason = "stopped by Ctrl-C or a termination signal (KeyboardInterrupt)"
+    abandon_run(settings, prepared, reason=reason, stopped=True, clock=lambda: stopped_at)
+    run = store.get_run(engine, prepared.run_id)
+    assert run.status == "aborted" and run.summary["aborted_reason"] == reason
+    assert "failed_reason" not in run.summary
+    assert run.finished_at is not None and run.finished_at.replace(tzinfo=UTC) == stopped_at
     assert store.get_lease(engine, FULL_RUN_LEASE) is None
 
 
@@ -517,7 +533,7 @@ def test_an_abandoned_run_stops_checking_before_it_gives_its_lease_up(
     import flows.check_flow as check_flow
     from catalog.check.loop import shared_loop
 
-    started, stopped = threading.Event(), threading.Event()
+    started, checks_stopped = threading.Event(), threading.Event()
     at_abandon: list[tuple[bool, bool]] = []
 
     async def endless_batch() -> None:
@@ -525,7 +541,7 @@ def test_an_abandoned_run_stops_checking_before_it_gives_its_lease_up(
         try:
             await asyncio.sleep(3600)
         finally:
-            stopped.set()
+            checks_stopped.set()
 
     def batch_task() -> None:  # as a Prefect task thread waits for its batch
         with contextlib.suppress(concurrent.futures.CancelledError):
@@ -538,12 +554,12 @@ def test_an_abandoned_run_stops_checking_before_it_gives_its_lease_up(
 
     real_abandon = check_flow.abandon_run
 
-    def abandon(settings: Any, prepared: Any, *, reason: str) -> None:
+    def abandon(settings: Any, prepared: Any, *, reason: str, stopped: bool = False) -> None:
         engine = open_engine(db_url)
         held = store.get_lease(engine, FULL_RUN_LEASE) is not None
         engine.dispose()
-        at_abandon.append((stopped.is_set(), held))
-        real_abandon(settings, prepared, reason=reason)
+        at_abandon.append((checks_stopped.is_set(), held))
+        real_abandon(settings, prepared, reason=reason, stopped=stopped)
 
     monkeypatch.setattr(check_flow, "_check_and_store", interrupted)
     monkeypatch.setattr(check_flow, "abandon_run", abandon)

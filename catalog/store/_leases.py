@@ -212,7 +212,7 @@ def abort_stale_runs(
                 why = f"its lease {lease_name!r} expired without a heartbeat"
             else:
                 continue
-            close_run(s, run, status="aborted", now=now)
+            close_run(s, run, status="aborted", now=now, found_dead=True)
             run.summary = {**summary, "aborted_reason": why}
             aborted.append(run.id)
         return aborted

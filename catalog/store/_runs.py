@@ -154,11 +154,17 @@ def finish_run(
 
 
 def close_run(
-    s: Session, run: t.Run, *, status: str, now: datetime, network_unavailable: bool = False
+    s: Session,
+    run: t.Run,
+    *,
+    status: str,
+    now: datetime,
+    network_unavailable: bool = False,
+    found_dead: bool = False,
 ) -> None:
     """Counts and urls_checked from the observations the run wrote; status and times.
 
-    An `aborted` run (its process died; found by the next run, maybe a day later) ends at
+    A run `found_dead` (its process died; found by the next run, maybe a day later) ends at
     its last sign of life: its last stored observation or `ALIVE_AT`, not at `now`: its
     duration is how long it ran, not how long until another run found it dead."""
     run_id = run.id
@@ -176,7 +182,8 @@ def close_run(
         )
         or 0
     )
-    end = _last_alive(s, run, now) if status == "aborted" else now
+    # A run found dead ended at its last sign of life, not when it was found.
+    end = _last_alive(s, run, now) if found_dead else now
     run.status = status
     run.finished_at = end
     run.network_unavailable = bool(run.network_unavailable) or network_unavailable
