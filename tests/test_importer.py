@@ -418,3 +418,19 @@ def test_cli_import_csv_writes_a_spreadsheets_spaced_id_as_an_id(isolated_cwd: P
     assert result.exit_code == 0, result.output
     ids = [r.id for r in load_catalog(isolated_cwd / "out.yaml").resources]
     assert ids == ["my-guide", "factsheet"]
+
+
+def test_an_import_appends_to_a_catalog_with_a_tab_before_a_comment(tmp_path: Path) -> None:
+    """YAML allows the tab and the catalog loads, but the append read the file with ruamel,
+    which refuses it: the import failed with "0 problem(s) in the catalog"."""
+    target = tmp_path / "mine.yaml"
+    text = (
+        "collection:\n  title: Mine\nresources:\n  - id: a\n    title: A guide\n"
+        "    url: https://example.org/a\t# checked by hand\n"
+    )
+    target.write_text(text)
+    result = import_entries(target, [ImportedEntry("Annual report", "https://example.org/b")])
+    assert result.added == ("annual-report",)
+    written = target.read_text()
+    assert written.startswith(text)  # the tab and the comment stay as they were
+    assert [r.id for r in load_catalog(target).resources] == ["a", "annual-report"]

@@ -29,7 +29,7 @@ from catalog.importer._csv import column_name
 from catalog.importer._merge import plan_merge
 from catalog.importer._records import ImportedEntry, ImportResult, Parsed
 from catalog.model import Resource
-from catalog.source import CATALOG_SUFFIXES, load_catalog, validate_catalog
+from catalog.source import CATALOG_SUFFIXES, load_catalog, spaced_tabs, validate_catalog
 
 _FOLD_WIDTH = 100
 
@@ -231,7 +231,9 @@ def _csv_cell(value: Any) -> str:
 def _append_yaml(work: Path, text: str, additions: list[dict[str, Any]], path: Path) -> str:
     """Insert the new entries after the last line of the `resources` list, as block YAML."""
     try:
-        doc, indent, offset = load_yaml_guess_indent(text, yaml=YAML(typ="rt"))
+        # A tab before a comment is YAML that ruamel refuses (`spaced_tabs`); the lines
+        # written back are `text`'s own, tabs and all.
+        doc, indent, offset = load_yaml_guess_indent(spaced_tabs(text), yaml=YAML(typ="rt"))
     except (YAMLError, ValueError) as exc:
         problems = validate_catalog(work).problems
         raise CatalogError([replace(p, file=str(path)) for p in problems]) from exc
