@@ -692,10 +692,9 @@ def _csv_record(record: _Record) -> str:
         was = written[i] if i < len(written) else None
         quoted = all_quoted if was is None else was.lstrip().startswith('"')
         lead = "" if was is None else was[: len(was) - len(was.lstrip(" "))]
-        if quoted:
-            out.append(lead + '"' + cell.replace('"', '""') + '"')
-        else:
-            out.append(lead + _csv_line([cell], ""))
+        written_cell = '"' + cell.replace('"', '""') + '"' if quoted else _csv_line([cell], "")
+        # A quote opens a cell only as its first character: no space goes before it.
+        out.append(written_cell if written_cell.startswith('"') else lead + written_cell)
     return ",".join(out) + end
 
 

@@ -571,3 +571,18 @@ def test_csv_new_column_in_a_file_quoted_throughout_is_quoted(tmp_path: Path) ->
         '"id","title","url","reviewed_at"',
         '"a","A","http://a.example/","2026-12-03"',
     ]
+
+
+@pytest.mark.parametrize("value", ["Guide, for teachers", 'The "blue" guide'])
+def test_csv_edit_quotes_a_value_that_needs_it_in_a_row_spaced_after_its_commas(
+    tmp_path: Path, value: str
+) -> None:
+    """The cell's leading space was kept before the opening quote, where a CSV reader no
+    longer takes the quote as one: the comma split the cell and the edit was refused."""
+    path = tmp_path / "spaced.csv"
+    path.write_text("id, title, url, description\nb, B, http://b.example/, \n")
+
+    apply_edits(path, [FieldEdit("b", "description", value)])
+
+    assert load_catalog(path).resources[0].description == value
+    assert path.read_text().splitlines()[1].startswith("b, B, http://b.example/,")
