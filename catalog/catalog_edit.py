@@ -410,7 +410,7 @@ def _respelt(old: list[str], new: list[str]) -> list[str]:
         for first in range(i, len(old)):
             if _line_key(old[first]) != key:
                 continue
-            for end in range(first + 1, min(first + _WRAPPED_LINES, len(old)) + 1):
+            for end in range(first + 1, _value_end(old, first) + 1):
                 if _same_line("".join(old[first:end]), line):
                     found = (first, end)
                     break
@@ -422,6 +422,21 @@ def _respelt(old: list[str], new: list[str]) -> list[str]:
             out += old[found[0] : found[1]]
             i = found[1]
     return out
+
+
+def _value_end(old: list[str], first: int) -> int:
+    """Where the lines a value starting at `old[first]` may be wrapped over end: at the next
+    line indented no deeper than its key (another key, entry or comment), which no value
+    goes on over, or after `_WRAPPED_LINES`. Joining more only costs a parse per try, for
+    every line of that key the edited line is compared with."""
+    lead = _LINE_LEAD.match(old[first])
+    column = lead.end() if lead is not None else 0
+    last = min(first + _WRAPPED_LINES, len(old))
+    for at in range(first + 1, last):
+        line = old[at]
+        if line.strip() and len(line) - len(line.lstrip(" \t")) <= column:
+            return at
+    return last
 
 
 #: A line's code, the white space before its comment, and the comment with the line end.

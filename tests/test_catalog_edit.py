@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from catalog import catalog_edit
 from catalog.catalog_edit import EditResult, FieldEdit, apply_edits
 from catalog.errors import CatalogError, NotFoundError
 from catalog.settings import BUNDLED_CATALOG
@@ -586,3 +587,39 @@ def test_csv_edit_quotes_a_value_that_needs_it_in_a_row_spaced_after_its_commas(
 
     assert load_catalog(path).resources[0].description == value
     assert path.read_text().splitlines()[1].startswith("b, B, http://b.example/,")
+
+
+def test_an_edit_of_a_file_written_key_space_colon_compares_each_line_a_few_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Aligned colons (`id    : a`) make every line differ from the dump, so the whole file
+    is one changed block. Each edited line, found nowhere in it, was compared with every
+    later line of its key joined with up to 49 lines after it (one YAML parse each): 40
+    edits of a 4,000-entry file took a minute instead of seconds. A value goes on only over
+    lines indented deeper than its key."""
+    lines = ["resources :\n"]
+    for i in range(300):
+        lines += [
+            f"  - id    : r{i}\n",
+            f"    title : Title {i}\n",
+            f"    url   : http://e{i}.example/\n",
+        ]
+    path = tmp_path / "aligned.yaml"
+    path.write_text("".join(lines))
+    calls = 0
+    compare = catalog_edit._same_line
+
+    def counting(old: str, new: str) -> bool:
+        nonlocal calls
+        calls += 1
+        return compare(old, new)
+
+    monkeypatch.setattr(catalog_edit, "_same_line", counting)
+
+    apply_edits(path, [FieldEdit(f"r{i}", "url", f"https://n{i}.example/") for i in (0, 1, 2)])
+
+    assert calls < 2 * len(lines)
+    written = path.read_text().splitlines(keepends=True)
+    assert written[1:3] == lines[1:3]  # untouched lines keep their spelling
+    assert written[3] == "    url: https://n0.example/\n"
+    assert written[10:] == lines[10:]
