@@ -331,6 +331,7 @@ def _url(entry: _Entry) -> Iterable[Finding]:
             f"use {clean}",
             ("replace-url", clean),
         )
+        url = clean  # the other fixes must not put the character back
     upgrade = https_upgrade_candidate(url)
     if upgrade is not None:
         yield entry.finding(

@@ -332,3 +332,18 @@ def test_an_invisible_character_in_a_url_is_an_error_with_the_clean_url(hidden: 
     assert (finding.code, finding.level) == ("invisible_in_url", Level.ERROR)
     assert f"U+{ord(hidden):04X}" in finding.message
     assert finding.command == "linkhealth replace-url a https://example.org/a"
+
+
+def test_other_url_fixes_of_a_url_with_an_invisible_character_leave_it_out() -> None:
+    """The http:// and tracking fixes were worked out from the URL as written: their
+    replace-url commands put the zero-width space back after the curator had run the
+    invisible_in_url one from the same report."""
+    url = "http://example.org/a\u200b?utm_source=news"
+    findings = {f.code: f for f in lint([_catalog(_complete("a", url=url))])}
+    assert set(findings) >= {"invisible_in_url", "http_url", "tracking_params"}
+    for finding in findings.values():
+        assert "\u200b" not in f"{finding.message} {finding.fix} {finding.command}", finding.code
+    assert findings["http_url"].command == (
+        "linkhealth replace-url a 'https://example.org/a?utm_source=news'"
+    )
+    assert findings["tracking_params"].command == "linkhealth replace-url a http://example.org/a"
