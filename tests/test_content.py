@@ -322,6 +322,26 @@ def test_a_page_not_in_utf8_that_names_no_charset_is_read_as_browsers_read_it(
 
 
 @pytest.mark.parametrize(
+    ("text", "codec"),
+    [
+        ("Руководство по выявлению жертв торговли людьми", "cp1251"),
+        ("Οδηγός για την αναγνώριση θυμάτων εμπορίας ανθρώπων", "cp1253"),
+    ],
+)
+def test_a_page_of_another_script_that_names_no_charset_is_not_read_as_latin(
+    text: str, codec: str
+) -> None:
+    """Windows-1252 turned an old Russian page's words into Latin-looking ones ("Ðóêîâîäñòâî
+    ïî"): a page of 45 such words is substantial, shares nothing with its entry, and was
+    reported as drifted, where its unreadable text used to leave drift alone (Shift_JIS
+    seldom gets that far: some of its pairs are valid UTF-8, so it is read as UTF-8)."""
+    body = f"<html><head><title>{text}</title></head><body><p>{text}. {text}.</p>"
+    result = facts(body.encode(codec), "text/html")
+    assert result.title is not None
+    assert not any(ch.isalpha() and not ch.isascii() for ch in result.title), result.title
+
+
+@pytest.mark.parametrize(
     "body",
     [
         "<title>Niños café</title>".encode() + b" \xff stray",  # UTF-8 with one bad byte

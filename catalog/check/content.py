@@ -208,9 +208,24 @@ def _undeclared(body: bytes) -> str:
         return body.decode("utf-8")
     except UnicodeDecodeError:
         text = body.decode("utf-8", errors="replace")
-    if text.replace("\ufffd", "").isascii():  # not one valid UTF-8 letter beyond ASCII
+    if text.replace("\ufffd", "").isascii() and _latin(body):  # no UTF-8 beyond ASCII
         return body.decode("cp1252", errors="replace")
     return text
+
+
+#: Bytes beyond ASCII three or more in a row: whole words of another script's encoding.
+_HIGH_RUN = re.compile(rb"[\x80-\xff]{3,}")
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+
+
+def _latin(body: bytes) -> bool:
+    """Whether the bytes beyond ASCII sit among ASCII letters, as a Western language's
+    accented letters do ("café", "ações"), rather than making up whole words (windows-1251
+    Russian, Shift_JIS): windows-1252 would read those as Latin-looking words ("Ðóêîâîäñòâî")
+    that count as the page's text, which then shares nothing with its entry (drift)."""
+    high = len(body) - len(body.translate(None, _HIGH_BYTES))
+    in_runs = sum(len(run) for run in _HIGH_RUN.findall(body))
+    return in_runs * 2 < high
 
 
 def _codec(label: str | None) -> str | None:
