@@ -55,8 +55,6 @@ from catalog.settings import Settings
 from catalog.shards import FULL_RUN_LEASE as FULL_RUN_LEASE  # re-exported for callers
 from catalog.shards import SHARDED_PARENT, Shard, plan_shard
 from catalog.source import load_catalogs
-
-# Not among store's public names: only the run steps here use them.
 from catalog.sync import SyncResult, sync_catalogs
 from catalog.urls import host_of
 
