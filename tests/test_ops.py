@@ -521,3 +521,15 @@ def test_ctrl_c_on_serve_stops_it_as_sigterm_does(
     assert result.exit_code == 0, result.output
     assert heard == ["SIGTERM"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+
+
+def test_the_serve_unit_says_a_stopped_run_ends_aborted_as_the_readme_does() -> None:
+    """SIGTERM from systemd stops the run in progress on purpose: it ends aborted, not
+    failed (`flows.check_flow.was_stopped`); the unit's comment is what an operator
+    reads before `systemctl stop`."""
+    unit = (ROOT / "deploy" / "systemd" / "linkhealth-serve.service").read_text()
+    comments = " ".join(
+        line.lstrip("# ").strip() for line in unit.splitlines() if line.startswith("#")
+    )
+    assert "recorded as aborted" in comments
+    assert "recorded as failed" not in comments
