@@ -27,11 +27,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
 from catalog.errors import ConfigError
+
+if TYPE_CHECKING:
+    from catalog.settings import Settings
 
 PREFECT_YAML = "prefect.yaml"
 #: Deployments with this tag run on a work pool's workers only, never in `linkhealth serve`.
@@ -179,7 +182,25 @@ def pin_settings(config: Path | None, home: Path) -> str:
             f"No {DEFAULT_CONFIG_NAME} here: flow runs read {fallback.resolve()} "
             "(give --config to choose)."
         )
-    return f"No {DEFAULT_CONFIG_NAME} here or in {home}: flow runs use the built-in defaults."
+    return (
+        f"No {DEFAULT_CONFIG_NAME} here or in {home}: flow runs use the built-in defaults"
+        f"{_where_relative(load_settings(None), home)} (give --config to choose)."
+    )
+
+
+def _where_relative(settings: Settings, home: Path) -> str:
+    """The relative paths of `settings` as the flow runs, started in `home`, will read
+    them: not in the folder `serve` was started in, where `linkhealth status` and
+    `report` would look for them."""
+    if Path.cwd().resolve() == home.resolve():
+        return ""  # this folder's, as for any command run here
+    places = []
+    database = settings.database_url.removeprefix("sqlite:///")
+    if database != settings.database_url and database and not Path(database).is_absolute():
+        places.append(f"the database {home / database}")
+    if not settings.reports_dir.is_absolute():
+        places.append(f"the reports {home / settings.reports_dir}")
+    return f", read in {home}: {' and '.join(places)}, not this folder's" if places else ""
 
 
 def pools_with_workers(deployments: Sequence[Any]) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import time
 import uuid
@@ -474,6 +475,34 @@ def test_serve_runs_flows_with_the_settings_of_the_folder_it_was_started_in(
     assert seen["settings"].config_file == folder / "linkhealth.toml"
     assert seen["settings"].database_url == f"sqlite:///{folder / 'here.db'}"
     assert f"Flow runs read the settings of {folder / 'linkhealth.toml'}" in result.stderr
+
+
+def test_serve_without_any_settings_file_says_where_the_runs_keep_their_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no linkhealth.toml anywhere, the built-in defaults' relative paths are read
+    where the flow runs start, the project folder: their database and reports are there,
+    not in the folder `serve` was started in, where `linkhealth status` or `report` look.
+    "The built-in defaults" alone let an operator expect this folder's var/."""
+    home, here = tmp_path / "checkout", tmp_path / "catalogs"
+    home.mkdir()
+    here.mkdir()
+    shutil.copy(ROOT / "prefect.yaml", home / "prefect.yaml")
+    monkeypatch.chdir(here)
+    import flows.serve
+
+    monkeypatch.setattr(flows.serve, "CHECKOUT", home)  # the project folder, with no file
+    result, seen = _serve_here(monkeypatch, [])
+    assert result.exit_code == 0, result.output
+    assert seen["cwd"] == home and seen["settings"].config_file is None
+    assert seen["settings"].database_url == "sqlite:///var/linkhealth.db"  # read in home
+    said = " ".join(result.stderr.split())
+    assert f"{home / 'var' / 'linkhealth.db'}" in said
+    assert f"{home / 'var' / 'reports'}" in said
+    monkeypatch.chdir(home)  # served from the project folder: its var/ is this folder's
+    result, seen = _serve_here(monkeypatch, [])
+    assert result.exit_code == 0, result.output
+    assert "not this folder's" not in " ".join(result.stderr.split())
 
 
 def test_serve_takes_config_and_refuses_a_broken_one_before_serving(
