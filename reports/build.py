@@ -548,6 +548,11 @@ def _totals(
 ) -> tuple[Total, ...]:
     items = []
     working = _queued_all_the_same(rows)
+    aside = Counter(  # a problem put off (snoozed or ignored): not "nothing to do" either
+        r.outcome or ""
+        for r in rows
+        if r.priority is not None and r.set_aside and r.severity == Severity.OK.value
+    )
     # Before any check, no entry was "added since the last check".
     unchecked = _FIRST_CHECK_EXPLANATION if nothing_checked else _UNCHECKED_EXPLANATION
     for key, count in totals.items():
@@ -557,8 +562,8 @@ def _totals(
             outcome = None
         if outcome is not None:
             explanation = outcome.explanation
-            if outcome.is_ok and working.get(key):
-                explanation = _ok_but_queued(working[key], count)
+            if outcome.is_ok and (working.get(key) or aside.get(key)):
+                explanation = _ok_but_queued(working.get(key, Counter()), aside[key], count)
             items.append(Total(key, outcome.label, outcome.severity.value, explanation, count))
         elif key == UNCHECKED:
             items.append(Total(key, _UNCHECKED_LABEL, Severity.UNKNOWN.value, unchecked, count))
@@ -581,16 +586,20 @@ def _queued_all_the_same(rows: Sequence[Row]) -> dict[str, Counter[Priority]]:
     return found
 
 
-def _ok_but_queued(groups: Counter[Priority], total: int) -> str:
+def _ok_but_queued(groups: Counter[Priority], set_aside: int, total: int) -> str:
     """The OK total's explanation, which must not say "nothing to do" of the resources the
-    headline counts to fix or to review."""
+    headline counts to fix or to review, nor of those it counts set aside (snoozed or
+    ignored with a problem: put off, not done with)."""
     n = sum(groups.values())
-    where = ", ".join(f"{count} {p.heading}" for p, count in sorted(groups.items()))
-    rest = "; nothing to do for the rest" if n < total else ""
-    return (
-        f"The link works. {n} of them {'is' if n == 1 else 'are'} in the queue all the same "
-        f"({where}){rest}."
-    )
+    said = []
+    if n:
+        where = ", ".join(f"{count} {p.heading}" for p, count in sorted(groups.items()))
+        said.append(f"{n} of them {'is' if n == 1 else 'are'} in the queue all the same ({where})")
+    if set_aside:
+        of = "" if n else " of them"
+        said.append(f"{set_aside}{of} {'is' if set_aside == 1 else 'are'} snoozed or ignored")
+    rest = "; nothing to do for the rest" if n + set_aside < total else ""
+    return f"The link works. {', and '.join(said)}{rest}."
 
 
 def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool) -> str:

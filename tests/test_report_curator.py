@@ -374,3 +374,28 @@ def test_a_publishers_page_says_why_a_working_link_needs_attention(
     assert row is not None and Priority.STALE.heading in _text(row)
     plain = page.css_first('#resources tr[data-resource-id="a-ok-2"]')
     assert plain is not None and Priority.STALE.heading not in _text(plain)
+
+
+def test_the_ok_total_does_not_say_nothing_to_do_of_a_snoozed_page_that_drifted(
+    data: ReportData,
+) -> None:
+    # A snoozed page that no longer matches its entry is put off, not done with: the
+    # headline counts it "set aside", not OK, so the OK total must not count it among
+    # "the rest" with nothing to do.
+    changed = _with(data, "a-ok-1", drift_reason="The page now looks like a parked domain")
+    changed = _with(
+        changed,
+        "a-ok-2",
+        drift_reason="The page now looks like a parked domain",
+        snoozed_until=fx.NOW + timedelta(days=30),
+        snooze_reason="waiting for the publisher",
+    )
+    ctx = build_context(changed, now=fx.NOW)
+    assert _row(ctx, "a-ok-2").set_aside and _row(ctx, "a-ok-2").priority is Priority.DRIFT
+    (total,) = [t for t in ctx.totals if t.key == "ok"]
+    ok = [r for r in ctx.resources if r.outcome == "ok"]
+    rest = [r for r in ok if r.priority is None]
+    assert total.count == len(ok) and len(rest) == len(ok) - 2
+    assert "1 of them is in the queue all the same" in total.explanation
+    assert "1 is snoozed or ignored" in total.explanation
+    assert total.explanation.endswith("; nothing to do for the rest.") == bool(rest)
