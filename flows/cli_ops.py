@@ -156,7 +156,12 @@ def status(
         typer.echo(line)
     for lease in held:
         run = f" (run {lease.run_id})" if lease.run_id is not None else ""
-        state = "EXPIRED, the next run takes it over" if lease.expired(now) else "held"
+        if lease.expired(now):
+            state = "EXPIRED, the next run takes it over"
+        elif store.holder_gone(lease.holder):  # as `store.abort_stale_runs` judges it
+            state = "ABANDONED (its process is gone), the next run takes it over; held"
+        else:
+            state = "held"
         typer.echo(
             f"Lease {lease.name}: {state} by {lease.holder}{run} until "
             f"{lease.expires_at:%Y-%m-%d %H:%M:%S} UTC, last heartbeat "

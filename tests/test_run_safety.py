@@ -296,6 +296,30 @@ def test_status_says_a_running_run_nobody_runs_any_more_is_not_running(db_url: s
     assert f"Run {alive} is not running" not in result.output
 
 
+def test_status_does_not_call_the_lease_of_a_dead_process_held(db_url: str) -> None:
+    """A run killed hard (kill -9, a crash) leaves its lease unexpired for up to
+    `LEASE_TTL`; status says the run is not running, so the lease line must not say the
+    lease is held: the next run takes it over at once (`store.abort_stale_runs`)."""
+    from flows.cli import app
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    here = store.lease_holder().split(" ", 1)[0].rpartition(":")[0]
+    holder = f"{here}:{gone.stdout.strip()} flow-1"
+    engine = open_engine(db_url)
+    run = store.start_run(
+        engine, trigger="schedule", now=utcnow(), summary={"holder": holder, "lease": "full-run"}
+    )
+    store.acquire_lease(engine, FULL_RUN_LEASE, holder, now=utcnow(), ttl=LEASE_TTL)
+    engine.dispose()
+    result = CliRunner().invoke(app, ["status", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    assert f"Run {run} is not running: its process" in result.output
+    (line,) = [x for x in result.output.splitlines() if x.startswith(f"Lease {FULL_RUN_LEASE}:")]
+    assert ": held by" not in line
+    assert "the next run takes it over" in line
+
+
 # --- a recheck during a nightly run ------------------------------------------------------------
 
 
