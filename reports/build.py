@@ -247,22 +247,33 @@ _DEFERRED_FIX = (
 )
 
 
+#: As `_DEFERRED_FIX`, for a snoozed entry: its fix is on its own page.
+_DEFERRED_SNOOZED_FIX = (
+    "follow the link's own fix on its page (it is snoozed, so not under What to fix "
+    "first): it replaces this URL (see then whether the new one needs tidying)"
+)
+
+
 def _defer_url_fixes(
     rows: tuple[HygieneRow, ...], ctx: ReportContext, confirmed: frozenset[tuple[str, str]]
 ) -> tuple[HygieneRow, ...]:
-    """An entry whose link is queued to fix (broken, moved, drifted) gets its new address
-    from that fix: a hygiene row offering another `replace-url` (the https form of a dead
+    """An entry whose link is to fix (broken, moved, drifted) gets its new address from
+    that fix: a hygiene row offering another `replace-url` (the https form of a dead
     domain, the old address without tracking) contradicts it, and run after it would undo
-    it. Such rows keep their finding, with the queue's fix as theirs and no command."""
-    queued = {
-        (r.collection_key, r.resource_id) for r in ctx.rows if r.priority and r.priority.to_fix
+    it. Such rows keep their finding, with the link's fix as theirs and no command; so do
+    those of a snoozed entry, whose fix is only put off (an ignored one's link was judged
+    fine: its tidying stands)."""
+    fixes = {
+        (r.collection_key, r.resource_id): _DEFERRED_SNOOZED_FIX if r.set_aside else _DEFERRED_FIX
+        for r in (*ctx.rows, *ctx.set_aside)
+        if r.priority and r.priority.to_fix and not r.ignored_reason
     }
-    if not queued:
+    if not fixes:
         return rows
     return tuple(
-        replace(f, fix=_DEFERRED_FIX, command=None)
+        replace(f, fix=fixes[f.collection, f.resource_id], command=None)
         if f.code in _URL_FINDINGS
-        and (f.collection, f.resource_id) in queued
+        and (f.collection, f.resource_id) in fixes
         and not (f.code == "http_url" and (f.collection, f.resource_id) in confirmed)
         else f
         for f in rows

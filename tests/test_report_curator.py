@@ -399,3 +399,23 @@ def test_the_ok_total_does_not_say_nothing_to_do_of_a_snoozed_page_that_drifted(
     assert "1 of them is in the queue all the same" in total.explanation
     assert "1 is snoozed or ignored" in total.explanation
     assert total.explanation.endswith("; nothing to do for the rest.") == bool(rest)
+
+
+def test_a_url_finding_defers_to_the_fix_of_a_snoozed_link_too(data: ReportData) -> None:
+    # A snooze only puts a broken link's fix off: its page still says to replace the URL,
+    # so a hygiene row offering `replace-url` with the https form (of a dead domain, say)
+    # contradicts it as it would for a queued link; it points to the link's own page.
+    snoozed = _with(
+        data, "a-broken", snoozed_until=fx.NOW + timedelta(days=30), snooze_reason="rebuild"
+    )
+    ctx = build_context(snoozed, now=fx.NOW)
+    row = _row(ctx, "a-broken")
+    assert row.set_aside and row.priority is Priority.BROKEN and row.command
+    (finding,) = with_findings(ctx, [_http_finding("a-broken")]).hygiene
+    assert finding.command is None
+    assert "snoozed" in finding.fix and "its page" in finding.fix
+    # An ignored link was judged fine by a person: its tidying stands.
+    ignored = _with(data, "a-broken", ignored_reason="works in a browser")
+    ctx = build_context(ignored, now=fx.NOW)
+    (finding,) = with_findings(ctx, [_http_finding("a-broken")]).hygiene
+    assert finding.command == _http_finding("a-broken").command
