@@ -455,7 +455,7 @@ def catalog_validate(
         for file in report.files:  # each once, named as its problems name it
             if str(file) not in bad:
                 warned = sum(w.file == str(file) for w in report.warnings)
-                typer.echo(f"{file}: OK ({warned} warning(s))")
+                typer.echo(f"{file}: OK ({warned} warning{'' if warned == 1 else 's'})")
     if report.problems:
         raise typer.Exit(5)
 

@@ -155,7 +155,7 @@ def test_validate_reads_folders_and_clashes_between_files_as_sync_does(
         (isolated_cwd / folder / "toolkit.yaml").write_text(GOOD)
     one = _invoke("catalog", "validate", "a")
     assert one.exit_code == 0, one.output
-    assert one.stdout.startswith("a/toolkit.yaml: OK (1 warning(s))")  # b's "not a url"
+    assert one.stdout.startswith("a/toolkit.yaml: OK (1 warning)")  # b's "not a url"
 
     both = _invoke("catalog", "validate", "a", "b/toolkit.yaml")
     assert both.exit_code == 5
@@ -170,7 +170,7 @@ def test_validate_reads_folders_and_clashes_between_files_as_sync_does(
 def test_validate_without_files_checks_the_configured_catalogs(isolated_cwd: Path) -> None:
     result = _invoke("catalog", "validate")
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"{BUNDLED_CATALOG}: OK (0 warning(s))\n"
+    assert result.stdout == f"{BUNDLED_CATALOG}: OK (0 warnings)\n"
 
 
 def test_a_bad_database_url_is_a_clear_error(isolated_cwd: Path) -> None:
