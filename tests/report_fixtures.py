@@ -11,6 +11,7 @@ last run", and one older event must stay out of it.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ from sqlalchemy import Engine
 
 from catalog.db import open_engine, session_scope
 from catalog.outcomes import Outcome
+from catalog.queries import ReportData
 from catalog.tables import Collection, Event, Link, Observation, Resource, Run
+from reports.context import ReportContext, Row
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 HOSTILE = "<script>alert(1)</script>"
@@ -415,3 +418,16 @@ def tried_offline(engine: Engine) -> datetime:
         assert link.outcome is None and link.state == "unchecked"
         link.last_checked_at = TRIED_OFFLINE_AT
     return TRIED_OFFLINE_AT
+
+
+def with_resource(data: ReportData, rid: str, **changes: Any) -> ReportData:
+    """`data` with resource `rid`'s row changed: one state a report must show, without a
+    database for each."""
+    rows = tuple(
+        dataclasses.replace(r, **changes) if r.resource_id == rid else r for r in data.resources
+    )
+    return dataclasses.replace(data, resources=rows)
+
+
+def row_of(ctx: ReportContext, rid: str) -> Row:
+    return next(r for r in ctx.resources if r.resource_id == rid)

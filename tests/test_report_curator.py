@@ -36,17 +36,6 @@ def data(engine: Engine) -> ReportData:
     return report_data(engine)
 
 
-def _with(data: ReportData, rid: str, **changes: Any) -> ReportData:
-    rows = tuple(
-        dataclasses.replace(r, **changes) if r.resource_id == rid else r for r in data.resources
-    )
-    return dataclasses.replace(data, resources=rows)
-
-
-def _row(ctx: ReportContext, rid: str) -> Row:
-    return next(r for r in ctx.resources if r.resource_id == rid)
-
-
 def _text(node: Any) -> str:
     return " ".join(node.text(separator=" ").split())
 
@@ -64,8 +53,10 @@ def _set_aside_two(data: ReportData) -> ReportContext:
     """a-broken snoozed and a-suspect ignored: both of Example Publisher, both queued
     before."""
     later = fx.NOW + timedelta(days=7)
-    changed = _with(data, "a-broken", snoozed_until=later, snooze_reason="asked the site")
-    changed = _with(changed, "a-suspect", ignored_reason="login wall")
+    changed = fx.with_resource(
+        data, "a-broken", snoozed_until=later, snooze_reason="asked the site"
+    )
+    changed = fx.with_resource(changed, "a-suspect", ignored_reason="login wall")
     return build_context(changed, now=fx.NOW)
 
 
@@ -92,7 +83,7 @@ def test_need_attention_of_a_publisher_leaves_out_snoozed_and_ignored(
 
 def test_need_attention_of_a_host_leaves_out_snoozed_and_ignored(data: ReportData) -> None:
     ctx = _set_aside_two(data)
-    host = _row(ctx, "a-broken").host
+    host = fx.row_of(ctx, "a-broken").host
     assert host
     stats = next(s for s in ctx.hosts if s.name == host)
     assert stats.attention == sum(r.host == host for r in ctx.rows)
@@ -120,21 +111,21 @@ def test_a_publishers_page_lists_the_queue_then_set_aside_then_the_rest(
 
 
 def _resource_page(ctx: ReportContext, rid: str) -> LexborHTMLParser:
-    return LexborHTMLParser(render_resource_page(ctx, ResourcePage(_row(ctx, rid), ())))
+    return LexborHTMLParser(render_resource_page(ctx, ResourcePage(fx.row_of(ctx, rid), ())))
 
 
 def test_a_drifted_resources_page_gives_the_drift_reason_once(data: ReportData) -> None:
     reason = "The page now reads like a parked domain: 'this domain is for sale'"
-    ctx = build_context(_with(data, "a-ok-1", drift_reason=reason), now=fx.NOW)
-    assert _row(ctx, "a-ok-1").priority is Priority.DRIFT
+    ctx = build_context(fx.with_resource(data, "a-ok-1", drift_reason=reason), now=fx.NOW)
+    assert fx.row_of(ctx, "a-ok-1").priority is Priority.DRIFT
     main = _text(_resource_page(ctx, "a-ok-1").css_first("main"))
     assert main.count("this domain is for sale") == 1
 
 
 def test_an_out_of_date_entrys_page_gives_its_reasons_once(data: ReportData) -> None:
     reasons = ("review overdue: last reviewed 2020-01-01",)
-    ctx = build_context(_with(data, "a-ok-1", stale_reasons=reasons), now=fx.NOW)
-    assert _row(ctx, "a-ok-1").priority is Priority.STALE
+    ctx = build_context(fx.with_resource(data, "a-ok-1", stale_reasons=reasons), now=fx.NOW)
+    assert fx.row_of(ctx, "a-ok-1").priority is Priority.STALE
     main = _text(_resource_page(ctx, "a-ok-1").css_first("main"))
     assert main.count("last reviewed 2020-01-01") == 1
 
@@ -191,7 +182,7 @@ def test_an_old_run_page_links_no_page_that_is_gone(data: ReportData, tmp_path: 
     # a-broken is queued on run 1's page; b-blocked is the only resource of its publisher.
     write_report(build_context(data, now=fx.NOW), tmp_path, run_id=1)
     before = (tmp_path / "run-1.html").read_text(encoding="utf-8")
-    gone = _row(build_context(data, now=fx.NOW), "a-broken")
+    gone = fx.row_of(build_context(data, now=fx.NOW), "a-broken")
     assert f'href="{gone.page}"' in before
     later = build_context(_without(data, "a-broken", "b-blocked"), now=fx.NOW)
     write_report(later, tmp_path, run_id=2)
@@ -206,7 +197,7 @@ def test_an_old_run_page_links_no_page_that_is_gone(data: ReportData, tmp_path: 
     assert row.css_first(".title[title]") is not None  # says why it is not a link
     # Pages still there keep their links.
     kept = old.css_first('#attention tr[data-resource-id="a-moved"] a.title')
-    assert kept is not None and kept.attributes["href"] == _row(later, "a-moved").page
+    assert kept is not None and kept.attributes["href"] == fx.row_of(later, "a-moved").page
 
 
 def test_an_old_run_page_is_left_alone_when_no_page_went(data: ReportData, tmp_path: Path) -> None:
@@ -239,7 +230,7 @@ def test_a_url_finding_defers_to_the_fix_of_a_link_in_the_queue(data: ReportData
     # a-moved is to switch to where it moved (accept-redirect); a hygiene row saying
     # "replace-url with the https form" would contradict it, and undo it if run after.
     ctx = build_context(data, now=fx.NOW)
-    assert _row(ctx, "a-moved").command and _row(ctx, "a-ok-1").priority is None
+    assert fx.row_of(ctx, "a-moved").command and fx.row_of(ctx, "a-ok-1").priority is None
     found = with_findings(ctx, [_http_finding("a-moved"), _http_finding("a-ok-1")])
     rows = {f.resource_id: f for f in found.hygiene}
     assert rows["a-moved"].command is None
@@ -256,8 +247,10 @@ def test_the_ok_total_does_not_say_nothing_to_do_of_links_in_the_queue(data: Rep
     # The headline counts a drifted page "to fix" and an entry due a review "to review";
     # their links answer, so the totals count them as OK, which must not say "nothing
     # to do" of them.
-    changed = _with(data, "a-ok-1", drift_reason="The page now looks like a parked domain")
-    changed = _with(changed, "a-ok-2", stale_reasons=("review overdue",))
+    changed = fx.with_resource(
+        data, "a-ok-1", drift_reason="The page now looks like a parked domain"
+    )
+    changed = fx.with_resource(changed, "a-ok-2", stale_reasons=("review overdue",))
     ctx = build_context(changed, now=fx.NOW)
     ok = [r for r in ctx.resources if r.outcome == "ok"]
     queued = [r for r in ok if r.priority is not None and not r.set_aside]
@@ -273,9 +266,11 @@ def test_a_drifted_page_is_not_ok_for_its_publisher_and_host(data: ReportData) -
     # Its badge says "Page no longer matches" on the publisher's and host's page; their
     # "OK" share must not count it as working.
     before = build_context(data, now=fx.NOW)
-    changed = _with(data, "a-ok-1", drift_reason="The page now looks like a parked domain")
+    changed = fx.with_resource(
+        data, "a-ok-1", drift_reason="The page now looks like a parked domain"
+    )
     ctx = build_context(changed, now=fx.NOW)
-    row = _row(ctx, "a-ok-1")
+    row = fx.row_of(ctx, "a-ok-1")
     assert row.status_badge[1] == "Page no longer matches"
     for kind in ("publishers", "hosts"):
         name = row.publisher if kind == "publishers" else row.host
@@ -287,7 +282,7 @@ def test_a_drifted_page_is_not_ok_for_its_publisher_and_host(data: ReportData) -
 def test_markdown_lists_only_publishers_with_problems_under_most_problems(
     data: ReportData,
 ) -> None:
-    ctx = build_context(_with(data, "b-ok-1", publisher="Quiet Publisher"), now=fx.NOW)
+    ctx = build_context(fx.with_resource(data, "b-ok-1", publisher="Quiet Publisher"), now=fx.NOW)
     quiet = next(s for s in ctx.publishers if s.name == "Quiet Publisher")
     assert (quiet.broken, quiet.attention) == (0, 0)
     markdown = render_markdown(ctx)
@@ -299,7 +294,7 @@ def test_markdown_lists_only_publishers_with_problems_under_most_problems(
 
 
 def _rate_limited(data: ReportData, checks: int) -> Row:
-    changed = _with(
+    changed = fx.with_resource(
         data,
         "a-ok-1",
         outcome=Outcome.RATE_LIMITED,
@@ -308,7 +303,7 @@ def _rate_limited(data: ReportData, checks: int) -> Row:
         since=fx.NOW - timedelta(days=checks),
         checks_since=checks,
     )
-    row = _row(build_context(changed, now=fx.NOW), "a-ok-1")
+    row = fx.row_of(build_context(changed, now=fx.NOW), "a-ok-1")
     assert row.priority is Priority.LOOK and row.checks == checks
     return row
 
@@ -328,10 +323,12 @@ def test_a_link_rate_limited_check_after_check_is_not_told_to_wait_for_it_to_rep
 
 def test_an_ignored_link_is_not_told_to_be_ignored(data: ReportData, tmp_path: Path) -> None:
     # b-blocked's fix is `linkhealth ignore`; once ignored, every format must stop asking.
-    before = _row(build_context(data, now=fx.NOW), "b-blocked")
+    before = fx.row_of(build_context(data, now=fx.NOW), "b-blocked")
     assert before.command and " ignore " in before.command
-    ctx = build_context(_with(data, "b-blocked", ignored_reason="login wall"), now=fx.NOW)
-    row = _row(ctx, "b-blocked")
+    ctx = build_context(
+        fx.with_resource(data, "b-blocked", ignored_reason="login wall"), now=fx.NOW
+    )
+    row = fx.row_of(ctx, "b-blocked")
     assert row.set_aside
     assert not (row.command or "").startswith("linkhealth ignore")
     assert row.fix and "unignore" in row.fix
@@ -339,8 +336,9 @@ def test_an_ignored_link_is_not_told_to_be_ignored(data: ReportData, tmp_path: P
     assert "stop flagging it" not in page
     # A snoozed one keeps its fix: the snooze only puts it off.
     later = fx.NOW + timedelta(days=3)
-    snoozed = _row(
-        build_context(_with(data, "b-blocked", snoozed_until=later), now=fx.NOW), "b-blocked"
+    snoozed = fx.row_of(
+        build_context(fx.with_resource(data, "b-blocked", snoozed_until=later), now=fx.NOW),
+        "b-blocked",
     )
     assert snoozed.command == before.command
 
@@ -348,8 +346,8 @@ def test_an_ignored_link_is_not_told_to_be_ignored(data: ReportData, tmp_path: P
 def test_a_move_to_the_address_of_another_entry_says_so(engine: Engine, data: ReportData) -> None:
     # Switching a-moved to where it redirects would give toolkit-a two entries for one
     # page (a duplicate_url error at the next lint): the curator must know first.
-    taken = _with(data, "a-ok-1", url=fx.MOVED_TO)
-    row = _row(build_context(taken, now=fx.NOW), "a-moved")
+    taken = fx.with_resource(data, "a-ok-1", url=fx.MOVED_TO)
+    row = fx.row_of(build_context(taken, now=fx.NOW), "a-moved")
     assert row.fix and "a-ok-1" in row.fix
     assert "a-ok-1" in render_markdown(build_context(taken, now=fx.NOW))
     # The streamed queue head (the flow's artifact) says the same.
@@ -357,8 +355,8 @@ def test_a_move_to_the_address_of_another_entry_says_so(engine: Engine, data: Re
     head = action_queue(iter(taken.resources), now=fx.NOW, shared_ids=shared, limit=99)
     assert head == list(build_context(taken, now=fx.NOW).rows)
     # Another catalog's entry at that address is no duplicate of this one.
-    other = _with(data, "b-ok-1", url=fx.MOVED_TO)
-    assert "b-ok-1" not in (_row(build_context(other, now=fx.NOW), "a-moved").fix or "")
+    other = fx.with_resource(data, "b-ok-1", url=fx.MOVED_TO)
+    assert "b-ok-1" not in (fx.row_of(build_context(other, now=fx.NOW), "a-moved").fix or "")
 
 
 def test_a_publishers_page_says_why_a_working_link_needs_attention(
@@ -366,7 +364,9 @@ def test_a_publishers_page_says_why_a_working_link_needs_attention(
 ) -> None:
     # "Need attention" counts an entry due a review; its badge says OK (the link works),
     # so its row must say what the attention is for.
-    ctx = build_context(_with(data, "a-ok-1", stale_reasons=("review overdue",)), now=fx.NOW)
+    ctx = build_context(
+        fx.with_resource(data, "a-ok-1", stale_reasons=("review overdue",)), now=fx.NOW
+    )
     write_report(ctx, tmp_path, run_id=None)
     stats = next(s for s in ctx.publishers if s.name == "Example Publisher")
     page = LexborHTMLParser((tmp_path / stats.page).read_text(encoding="utf-8"))
@@ -382,8 +382,10 @@ def test_the_ok_total_does_not_say_nothing_to_do_of_a_snoozed_page_that_drifted(
     # A snoozed page that no longer matches its entry is put off, not done with: the
     # headline counts it "set aside", not OK, so the OK total must not count it among
     # "the rest" with nothing to do.
-    changed = _with(data, "a-ok-1", drift_reason="The page now looks like a parked domain")
-    changed = _with(
+    changed = fx.with_resource(
+        data, "a-ok-1", drift_reason="The page now looks like a parked domain"
+    )
+    changed = fx.with_resource(
         changed,
         "a-ok-2",
         drift_reason="The page now looks like a parked domain",
@@ -391,7 +393,9 @@ def test_the_ok_total_does_not_say_nothing_to_do_of_a_snoozed_page_that_drifted(
         snooze_reason="waiting for the publisher",
     )
     ctx = build_context(changed, now=fx.NOW)
-    assert _row(ctx, "a-ok-2").set_aside and _row(ctx, "a-ok-2").priority is Priority.DRIFT
+    assert (
+        fx.row_of(ctx, "a-ok-2").set_aside and fx.row_of(ctx, "a-ok-2").priority is Priority.DRIFT
+    )
     (total,) = [t for t in ctx.totals if t.key == "ok"]
     ok = [r for r in ctx.resources if r.outcome == "ok"]
     rest = [r for r in ok if r.priority is None]
@@ -405,17 +409,17 @@ def test_a_url_finding_defers_to_the_fix_of_a_snoozed_link_too(data: ReportData)
     # A snooze only puts a broken link's fix off: its page still says to replace the URL,
     # so a hygiene row offering `replace-url` with the https form (of a dead domain, say)
     # contradicts it as it would for a queued link; it points to the link's own page.
-    snoozed = _with(
+    snoozed = fx.with_resource(
         data, "a-broken", snoozed_until=fx.NOW + timedelta(days=30), snooze_reason="rebuild"
     )
     ctx = build_context(snoozed, now=fx.NOW)
-    row = _row(ctx, "a-broken")
+    row = fx.row_of(ctx, "a-broken")
     assert row.set_aside and row.priority is Priority.BROKEN and row.command
     (finding,) = with_findings(ctx, [_http_finding("a-broken")]).hygiene
     assert finding.command is None
     assert "snoozed" in finding.fix and "its page" in finding.fix
     # An ignored link was judged fine by a person: its tidying stands.
-    ignored = _with(data, "a-broken", ignored_reason="works in a browser")
+    ignored = fx.with_resource(data, "a-broken", ignored_reason="works in a browser")
     ctx = build_context(ignored, now=fx.NOW)
     (finding,) = with_findings(ctx, [_http_finding("a-broken")]).hygiene
     assert finding.command == _http_finding("a-broken").command

@@ -48,7 +48,7 @@ from reports import (
 )
 from reports import render as render_module
 from reports.build import action_queue, with_findings
-from reports.context import Changes, Row
+from reports.context import Changes
 from reports.publish import queue_head
 from reports.render import md_code, md_escape, md_link
 from reports.trends import health_trend
@@ -120,8 +120,8 @@ def test_the_streamed_queue_leaves_out_set_aside_resources_as_the_report_does(
     engine: Engine, data: ReportData
 ) -> None:
     later = fx.NOW + timedelta(days=7)
-    changed = _with(_with(data, "a-broken", snoozed_until=later), "b-blocked")
-    changed = _with(changed, "b-blocked", ignored_reason="login wall")
+    changed = fx.with_resource(fx.with_resource(data, "a-broken", snoozed_until=later), "b-blocked")
+    changed = fx.with_resource(changed, "b-blocked", ignored_reason="login wall")
     ctx = build_context(changed, now=fx.NOW)
     assert len(ctx.set_aside) == 2
     shared = shared_resource_ids(engine)
@@ -218,9 +218,13 @@ def test_headline_counts_every_resource_once(data: ReportData) -> None:
     """Entries to review whose links work, and set-aside ones, have their own parts; the
     parts add up to the resources."""
     later = fx.NOW + timedelta(days=30)
-    changed = _with(data, "a-ok-1", stale_reasons=("dated 2009",))
-    changed = _with(_with(changed, "a-broken", snoozed_until=later), "b-blocked")
-    ctx = build_context(_with(changed, "b-blocked", ignored_reason="login wall"), now=fx.NOW)
+    changed = fx.with_resource(data, "a-ok-1", stale_reasons=("dated 2009",))
+    changed = fx.with_resource(
+        fx.with_resource(changed, "a-broken", snoozed_until=later), "b-blocked"
+    )
+    ctx = build_context(
+        fx.with_resource(changed, "b-blocked", ignored_reason="login wall"), now=fx.NOW
+    )
     assert ctx.headline == (
         "12 resources: 3 to fix, 1 to check or watch, 1 to review (the link works), 3 OK, "
         "2 set aside, 2 not checked yet."
@@ -244,7 +248,7 @@ def _no_year(resource_id: str, line: int) -> Finding:
 def test_sections_come_in_the_order_a_curator_works(data: ReportData) -> None:
     """Fix the queue, see what was set aside and what changed; tidying the entries comes
     after, the overviews last. The table of contents lists them in the same order."""
-    snoozed = _with(data, "a-suspect", snoozed_until=fx.NOW + timedelta(days=30))
+    snoozed = fx.with_resource(data, "a-suspect", snoozed_until=fx.NOW + timedelta(days=30))
     ctx = with_findings(build_context(snoozed, now=fx.NOW), [_no_year("a-ok-1", 3)])
     page = LexborHTMLParser(render_html(ctx))
     sections = [h.attributes.get("id") for h in page.css("main section > h2")]
@@ -458,18 +462,18 @@ def test_a_link_tried_only_while_our_network_was_down_was_never_checked(tmp_path
     assert (res.outcome_value, res.state) == (None, "unchecked")
     assert res.last_checked_at is None and res.last_tried_at == tried
     ctx = build_context(report_data(engine), now=fx.NOW)
-    row = _row(ctx, "b-new")
+    row = fx.row_of(ctx, "b-new")
     assert row.label == "Not checked yet" and row.priority is None
     assert (row.last_checked, row.since, row.checks) == (None, None, 0)
     assert row.last_tried is not None and row.last_tried.iso == tried.isoformat()
-    checked = _row(ctx, "a-ok-1")  # a link with an outcome keeps its time, and no "tried"
+    checked = fx.row_of(ctx, "a-ok-1")  # a link with an outcome keeps its time, and no "tried"
     assert checked.last_checked is not None and checked.last_tried is None
 
 
 def test_no_format_gives_a_check_time_to_a_link_tried_only_while_offline(tmp_path: Path) -> None:
     engine = fx.fixed_db(tmp_path / "offline-only.db")
     tried = fx.tried_offline(engine)
-    row = _row(build_context(report_data(engine), now=fx.NOW), "b-new")
+    row = fx.row_of(build_context(report_data(engine), now=fx.NOW), "b-new")
     engine.dispose()
     settings = Settings().with_overrides(
         database_url=f"sqlite:///{tmp_path / 'offline-only.db'}", reports_dir=tmp_path / "default"
@@ -511,7 +515,7 @@ def test_no_format_gives_a_check_time_to_a_link_tried_only_while_offline(tmp_pat
 
 
 def test_stale_entries_suggest_recording_a_review(data: ReportData) -> None:
-    ctx = build_context(_with(data, "a-ok-1", stale_reasons=("dated 2009",)), now=fx.NOW)
+    ctx = build_context(fx.with_resource(data, "a-ok-1", stale_reasons=("dated 2009",)), now=fx.NOW)
     (row,) = [r for r in ctx.rows if r.resource_id == "a-ok-1"]
     assert row.command is not None and row.command.startswith("linkhealth mark-reviewed a-ok-1")
 
@@ -608,19 +612,8 @@ def test_history_events_of_a_shard_follow_each_resources_current_link(tmp_path: 
 # --- action queue: fixes, commands, set-aside ------------------------------------------
 
 
-def _with(data: ReportData, rid: str, **changes: Any) -> ReportData:
-    rows = tuple(
-        dataclasses.replace(r, **changes) if r.resource_id == rid else r for r in data.resources
-    )
-    return dataclasses.replace(data, resources=rows)
-
-
-def _row(ctx: ReportContext, rid: str) -> Row:
-    return next(r for r in ctx.resources if r.resource_id == rid)
-
-
 def test_permanent_redirect_command_accepts_the_redirect(ctx: ReportContext) -> None:
-    assert shlex.split(_row(ctx, "a-moved").command or "") == [
+    assert shlex.split(fx.row_of(ctx, "a-moved").command or "") == [
         "linkhealth",
         "accept-redirect",
         "a-moved",
@@ -628,29 +621,29 @@ def test_permanent_redirect_command_accepts_the_redirect(ctx: ReportContext) -> 
 
 
 def test_broken_link_without_a_replacement_asks_for_one(ctx: ReportContext) -> None:
-    row = _row(ctx, "a-broken")
+    row = fx.row_of(ctx, "a-broken")
     assert row.command_needs_input
     assert shlex.split(row.command or "")[:3] == ["linkhealth", "replace-url", "a-broken"]
 
 
 def test_archive_snapshot_becomes_the_suggested_replacement(data: ReportData) -> None:
     archive = "https://web.archive.org/web/2024/https://gone.example.org/old"
-    ctx = build_context(_with(data, "a-broken", archive_url=archive), now=fx.NOW)
-    row = _row(ctx, "a-broken")
+    ctx = build_context(fx.with_resource(data, "a-broken", archive_url=archive), now=fx.NOW)
+    row = fx.row_of(ctx, "a-broken")
     assert row.archive_href == archive and not row.command_needs_input
     assert shlex.split(row.command or "") == ["linkhealth", "replace-url", "a-broken", archive]
 
 
 def test_blocked_link_command_ignores_it_with_a_reason(ctx: ReportContext) -> None:
-    words = shlex.split(_row(ctx, "b-blocked").command or "")
+    words = shlex.split(fx.row_of(ctx, "b-blocked").command or "")
     assert words[:3] == ["linkhealth", "ignore", "b-blocked"]
     assert words[3] == "--reason" and words[4]
 
 
 def test_commands_are_shell_safe_for_hostile_urls(data: ReportData) -> None:
     evil = "https://x.example/$(rm -rf ~);`id`"
-    ctx = build_context(_with(data, "a-broken", archive_url=evil), now=fx.NOW)
-    assert shlex.split(_row(ctx, "a-broken").command or "")[-1] == evil
+    ctx = build_context(fx.with_resource(data, "a-broken", archive_url=evil), now=fx.NOW)
+    assert shlex.split(fx.row_of(ctx, "a-broken").command or "")[-1] == evil
 
 
 def test_an_id_used_in_two_catalogs_names_the_catalog(data: ReportData) -> None:
@@ -666,14 +659,14 @@ def test_an_id_used_in_two_catalogs_names_the_catalog(data: ReportData) -> None:
 
 
 def test_drift_comes_right_after_confirmed_broken(data: ReportData) -> None:
-    ctx = build_context(_with(data, "a-ok-2", drift_reason="now a casino"), now=fx.NOW)
+    ctx = build_context(fx.with_resource(data, "a-ok-2", drift_reason="now a casino"), now=fx.NOW)
     assert [g.priority for g in ctx.groups][:2] == [Priority.BROKEN, Priority.DRIFT]
-    assert _row(ctx, "a-ok-2").seen == "now a casino"
+    assert fx.row_of(ctx, "a-ok-2").seen == "now a casino"
 
 
 def test_a_page_that_no_longer_matches_is_never_badged_ok(data: ReportData) -> None:
-    ctx = build_context(_with(data, "a-ok-2", drift_reason="now a casino"), now=fx.NOW)
-    drifted = _row(ctx, "a-ok-2")
+    ctx = build_context(fx.with_resource(data, "a-ok-2", drift_reason="now a casino"), now=fx.NOW)
+    drifted = fx.row_of(ctx, "a-ok-2")
     assert drifted.label == "OK"  # the outcome, as exports give it
     assert drifted.status_badge == ("broken", "Page no longer matches")
     assert "unlink it soon" in (drifted.fix or "")
@@ -683,21 +676,21 @@ def test_a_page_that_no_longer_matches_is_never_badged_ok(data: ReportData) -> N
 
 
 def test_one_failed_check_is_badged_as_a_warning_not_as_broken(ctx: ReportContext) -> None:
-    suspect, broken = _row(ctx, "a-suspect"), _row(ctx, "a-broken")
+    suspect, broken = fx.row_of(ctx, "a-suspect"), fx.row_of(ctx, "a-broken")
     assert (suspect.severity, broken.severity) == ("broken", "broken")  # both outcomes fail
     assert suspect.status_badge[0] == "suspect" and broken.status_badge[0] == "broken"
 
 
 def test_an_invalid_address_is_to_fix_at_once_not_to_wait_for(data: ReportData) -> None:
-    ctx = build_context(_with(data, "b-invalid", state="suspect"), now=fx.NOW)
-    invalid = _row(ctx, "b-invalid")
+    ctx = build_context(fx.with_resource(data, "b-invalid", state="suspect"), now=fx.NOW)
+    invalid = fx.row_of(ctx, "b-invalid")
     assert invalid.priority is Priority.BROKEN
     assert invalid.fix == "Correct the address in the entry."
     assert invalid.status_badge[0] == "broken"
 
 
 def test_each_failure_gets_the_fix_its_outcome_asks_for(ctx: ReportContext) -> None:
-    fixes = {rid: _row(ctx, rid).fix or "" for rid in ("a-broken", "b-invalid", "a-hostile")}
+    fixes = {rid: fx.row_of(ctx, rid).fix or "" for rid in ("a-broken", "b-invalid", "a-hostile")}
     assert fixes["b-invalid"] == "Correct the address in the entry."
     assert fixes["a-broken"].startswith(Outcome.NOT_FOUND.explanation)
     assert fixes["a-hostile"].startswith(Outcome.SOFT_404.explanation)
@@ -705,8 +698,10 @@ def test_each_failure_gets_the_fix_its_outcome_asks_for(ctx: ReportContext) -> N
 
 def test_an_entry_to_review_shows_no_link_since_or_checks(data: ReportData) -> None:
     link_ok = {"since": fx.days_ago(40), "checks_since": 6}
-    ctx = build_context(_with(data, "a-ok-1", stale_reasons=("dated 2009",), **link_ok), now=fx.NOW)
-    stale = _row(ctx, "a-ok-1")
+    ctx = build_context(
+        fx.with_resource(data, "a-ok-1", stale_reasons=("dated 2009",), **link_ok), now=fx.NOW
+    )
+    stale = fx.row_of(ctx, "a-ok-1")
     assert stale.since is not None and stale.checks == 6  # the link's, kept in exports
     tree = LexborHTMLParser(render_html(ctx))
     row = tree.css_first('#attention tr[data-resource-id="a-ok-1"]')
@@ -719,9 +714,11 @@ def test_an_entry_to_review_shows_no_link_since_or_checks(data: ReportData) -> N
 
 def test_an_entry_whose_link_never_worked_is_not_said_to_work(data: ReportData) -> None:
     """ "unverified" is a staleness reason about the link: no success for weeks."""
-    unverified = _with(data, "b-new", stale_reasons=("unverified",), since=fx.days_ago(20))
+    unverified = fx.with_resource(
+        data, "b-new", stale_reasons=("unverified",), since=fx.days_ago(20)
+    )
     ctx = build_context(unverified, now=fx.NOW)
-    row = _row(ctx, "b-new")
+    row = fx.row_of(ctx, "b-new")
     assert row.priority is Priority.STALE and not row.entry_only
     assert "to review (the link works)" not in ctx.headline
     assert row.since is not None
@@ -744,8 +741,8 @@ def test_a_flapping_link_is_flagged_for_a_look_not_left_to_recover(
     is flagged *flapping*. It never failed long enough in a row to be confirmed, so as a
     plain failure it was told "Wait: it may recover by itself", and while it worked it
     was in no queue at all."""
-    ctx = build_context(_with(data, rid, flapping=True), now=fx.NOW)
-    row = _row(ctx, rid)
+    ctx = build_context(fx.with_resource(data, rid, flapping=True), now=fx.NOW)
+    row = fx.row_of(ctx, rid)
     assert row.priority is Priority.LOOK and row in ctx.rows
     assert row.state_note is not None and "flapping" in row.state_note.lower()
     assert row.fix is not None and "flapping" in row.fix.lower() and "Wait" not in row.fix
@@ -756,7 +753,7 @@ def test_a_flapping_link_is_flagged_for_a_look_not_left_to_recover(
 
 
 def test_stale_entries_come_last(data: ReportData) -> None:
-    ctx = build_context(_with(data, "a-ok-1", stale_reasons=("dated 2009",)), now=fx.NOW)
+    ctx = build_context(fx.with_resource(data, "a-ok-1", stale_reasons=("dated 2009",)), now=fx.NOW)
     assert ctx.groups[-1].priority is Priority.STALE
 
 
@@ -764,8 +761,8 @@ def test_snoozed_and_ignored_resources_leave_the_queue_with_their_reasons(
     data: ReportData,
 ) -> None:
     later = fx.NOW + timedelta(days=7)
-    changed = _with(_with(data, "a-broken", snoozed_until=later), "b-blocked")
-    changed = _with(changed, "b-blocked", ignored_reason="login wall")
+    changed = fx.with_resource(fx.with_resource(data, "a-broken", snoozed_until=later), "b-blocked")
+    changed = fx.with_resource(changed, "b-blocked", ignored_reason="login wall")
     ctx = build_context(changed, now=fx.NOW)
     assert {"a-broken", "b-blocked"}.isdisjoint(r.resource_id for r in ctx.rows)
     aside = {r.resource_id: r for r in ctx.set_aside}
@@ -782,7 +779,7 @@ def test_set_aside_resources_whose_link_fails_are_listed_first(data: ReportData)
     later = fx.NOW + timedelta(days=7)
     changed = data
     for rid in ("a-ok-1", "a-broken", "a-suspect"):  # by title, a-ok-1 comes before a-suspect
-        changed = _with(changed, rid, snoozed_until=later)
+        changed = fx.with_resource(changed, rid, snoozed_until=later)
     ctx = build_context(changed, now=fx.NOW)
     assert [r.resource_id for r in ctx.set_aside] == ["a-broken", "a-suspect", "a-ok-1"]
     markdown = render_markdown(ctx)
@@ -791,7 +788,7 @@ def test_set_aside_resources_whose_link_fails_are_listed_first(data: ReportData)
 
 def test_an_expired_snooze_puts_the_resource_back_in_the_queue(data: ReportData) -> None:
     ctx = build_context(
-        _with(data, "a-broken", snoozed_until=fx.NOW - timedelta(days=1)), now=fx.NOW
+        fx.with_resource(data, "a-broken", snoozed_until=fx.NOW - timedelta(days=1)), now=fx.NOW
     )
     assert "a-broken" in {r.resource_id for r in ctx.rows}
 
@@ -1125,7 +1122,7 @@ def test_publish_report_writes_resource_history_newest_first(
     for name in ("latest.md", "latest.csv", "latest.json", "index.html"):
         assert (tmp_path / name).is_file()
     assert not (tmp_path / "default").exists()
-    row = _row(build_context(report_data(engine), now=fx.NOW), "a-broken")
+    row = fx.row_of(build_context(report_data(engine), now=fx.NOW), "a-broken")
     resource = LexborHTMLParser((tmp_path / row.page).read_text(encoding="utf-8"))
     checks = resource.css('#history tr[data-kind="check"]')
     times = []
@@ -1242,7 +1239,7 @@ def test_an_invalid_url_is_newly_broken_since_the_last_run_and_its_confirmation_
     data: ReportData,
 ) -> None:
     # Stored as suspect at first (catalog.health), shown as broken from its first check.
-    suspect = _with(data, "b-invalid", state="suspect")
+    suspect = fx.with_resource(data, "b-invalid", state="suspect")
     started = _with_link_events(
         suspect,
         "b-invalid",
@@ -1284,17 +1281,17 @@ def test_a_drift_row_dates_and_counts_from_the_drift_and_says_to_act(tmp_path: P
         with session_scope(engine) as s:
             link = s.scalars(select(Link).where(Link.url == url)).one()
             link.drift_reason, link.drift_since = "the page now sells the domain", days(5)
-        row = _row(build_context(report_data(engine), now=days(8)), "g")
+        row = fx.row_of(build_context(report_data(engine), now=days(8)), "g")
 
         # It then fails once: still filed as drift, dated from it, and not said to answer.
         failed = make_observation(url, Outcome.NOT_FOUND, days(8))
         store.record_observations(engine, None, [failed], HealthSettings(), now=days(8))
-        failing = _row(build_context(report_data(engine), now=days(9)), "g")
+        failing = fx.row_of(build_context(report_data(engine), now=days(9)), "g")
         # Confirmed broken: filed as broken, dated from the failure.
         for day in (9, 10, 11):
             failed = make_observation(url, Outcome.NOT_FOUND, days(day))
             store.record_observations(engine, None, [failed], HealthSettings(), now=days(day))
-        broken = _row(build_context(report_data(engine), now=days(12)), "g")
+        broken = fx.row_of(build_context(report_data(engine), now=days(12)), "g")
 
     assert row.priority is Priority.DRIFT
     assert row.since is not None and row.since.iso == days(5).isoformat()
@@ -1354,12 +1351,12 @@ def test_a_permanent_redirect_that_went_away_is_listed(data: ReportData) -> None
 def test_a_failing_links_page_title_is_said_to_be_from_when_it_worked(data: ReportData) -> None:
     titled = data
     for rid in ("a-ok-1", "a-moved", "a-broken", "b-blocked"):
-        titled = _with(titled, rid, page_title="Guide")
+        titled = fx.with_resource(titled, rid, page_title="Guide")
     ctx = build_context(titled, now=fx.NOW)
-    assert _row(ctx, "a-ok-1").page_title_label == "Page title"
-    assert _row(ctx, "a-moved").page_title_label == "Page title"  # a redirect answers
-    assert _row(ctx, "a-broken").page_title_label == "Page title when it last worked"
-    assert _row(ctx, "b-blocked").page_title_label == "Page title when it last worked"
+    assert fx.row_of(ctx, "a-ok-1").page_title_label == "Page title"
+    assert fx.row_of(ctx, "a-moved").page_title_label == "Page title"  # a redirect answers
+    assert fx.row_of(ctx, "a-broken").page_title_label == "Page title when it last worked"
+    assert fx.row_of(ctx, "b-blocked").page_title_label == "Page title when it last worked"
 
 
 def test_a_newly_drifted_page_is_not_listed_again_as_content_changed(
