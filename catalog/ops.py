@@ -389,7 +389,11 @@ def run_lines(runs: Iterable[Any]) -> list[str]:
         took = f"{run.duration_s:.1f} s" if run.duration_s is not None else "still running"
         counts = ", ".join(f"{n} {o}" for o, n in sorted(run.counts.items()) if n) or (
             # A batch's outcomes are counted when it is stored; the live count comes first.
-            "no outcomes stored yet" if run.status == "running" else "no URLs"
+            "no outcomes stored yet"
+            if run.status == "running"
+            else "no outcome stored"
+            if run.urls_planned
+            else "no URLs"
         )
         flag = f"; shard {run.summary['shard']}" if run.summary.get("shard") else ""
         flag += "; NETWORK UNAVAILABLE" if run.network_unavailable else ""

@@ -398,13 +398,16 @@ def test_status_says_why_a_run_failed() -> None:
         summary={"failed_reason": "TerminationSignal"},
         duration_s=0.9,
     )
+    # 37 URLs were planned: "no URLs" said the run had none to check.
     (line,) = run_lines([base])
-    assert line.endswith("0/37 URLs: no URLs; TerminationSignal")
+    assert line.endswith("0/37 URLs: no outcome stored; TerminationSignal")
     (done,) = run_lines([replace(base, status="completed", summary={})])
-    assert done.endswith("0/37 URLs: no URLs")
+    assert done.endswith("0/37 URLs: no outcome stored")
     why = "its process (vm:28402 df856c5e) is gone"  # set by the next run's stale-run sweep
     (aborted,) = run_lines([replace(base, status="aborted", summary={"aborted_reason": why})])
-    assert aborted.endswith(f"0/37 URLs: no URLs; {why}")
+    assert aborted.endswith(f"0/37 URLs: no outcome stored; {why}")
+    (empty,) = run_lines([replace(base, status="completed", summary={}, urls_planned=0)])
+    assert empty.endswith("0/0 URLs: no URLs")
 
 
 def test_status_names_a_shard_run_and_a_running_run_s_live_count() -> None:
