@@ -65,7 +65,14 @@ def _recheck(
     if not plan.ids:
         log.info("Nothing to recheck: no resource matches the selection.")
         return RecheckResult(ids=(), summary=None, verdicts=(), sync_changes=plan.sync_changes)
-    log.info("Rechecking %d resource(s): %s", len(plan.ids), ", ".join(plan.ids))
+    # The plan synced the catalogs (to know what changed): the run's own sync then finds
+    # nothing new, so the changes are said here.
+    log.info(
+        "Rechecking %d resource(s) after syncing %d catalog change(s): %s",
+        len(plan.ids),
+        plan.sync_changes,
+        ", ".join(plan.ids),
+    )
     summary = run_check(settings, trigger="recheck", resource_ids=list(plan.ids), render=render)
     statuses = store.resource_statuses(engine_for(settings.database_url))
     verdicts = tuple(verdict_lines(statuses, plan.ids, plan.collections))

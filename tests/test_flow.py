@@ -136,7 +136,7 @@ def test_flow_checks_stores_reports_and_announces_new_breaks(
 
 
 def test_recheck_after_an_edit_checks_only_the_edited_entry(
-    prefect_harness: None, isolated_cwd: Path, db_url: str
+    prefect_harness: None, isolated_cwd: Path, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     from flows.check_flow import check_catalog
     from flows.recheck_flow import recheck
@@ -151,8 +151,16 @@ def test_recheck_after_an_edit_checks_only_the_edited_entry(
         check_catalog(overrides=overrides, render=False)
         text = catalog_file.read_text().replace(f"{site.base}/moved", f"{site.base}/removed")
         catalog_file.write_text(text)
-        result = recheck(changed_only=True, overrides=overrides, render=False)
+        flow_log = logging.getLogger("prefect.flow_runs")  # Prefect's: not propagated
+        flow_log.addHandler(caplog.handler)
+        try:
+            with caplog.at_level(logging.INFO, logger="prefect.flow_runs"):
+                result = recheck(changed_only=True, overrides=overrides, render=False)
+        finally:
+            flow_log.removeHandler(caplog.handler)
     assert result.ids == ("moved",)
+    # The run's own sync finds nothing new (the plan synced): the edit is said before it.
+    assert "Rechecking 1 resource(s) after syncing 1 catalog change(s): moved" in caplog.text
     assert result.summary is not None and result.summary.urls_checked == 1
     assert result.summary.counts == {"gone": 1}
     assert len(result.verdicts) == 1 and "gone" in result.verdicts[0]
