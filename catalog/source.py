@@ -901,11 +901,13 @@ def _csv_header(row: list[str], line: int, found: _Findings) -> list[tuple[int, 
         columns.append((index, name))
     for name in _REQUIRED:
         if name not in names:
+            typo = _misspelt(name, names)
+            hint = f" (is {typo!r} meant to be {name!r}?)" if typo else ""
             found.problem(
                 "bad_structure",
                 line,
                 name,
-                f"the header has no {name!r} column; the first row must name at least "
+                f"the header has no {name!r} column{hint}; the first row must name at least "
                 "id, title and url",
             )
             usable = False

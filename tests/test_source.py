@@ -779,3 +779,10 @@ def test_a_key_indented_with_a_no_break_space_is_named(tmp_path: Path) -> None:
     assert located(problems) == {("missing_field", 4, "url"), ("bad_structure", 6, "\xa0 url")}
     (stray,) = (p for p in problems if p.code == "bad_structure")
     assert "U+00A0" in stray.message and "ordinary spaces" in stray.message
+
+
+def test_a_csv_header_naming_a_required_column_misspelt_says_which(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.csv", "id,tittle,URL\nhotline,Hotline,https://example.org/\n")
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line, problem.field) == ("bad_structure", 1, "title")
+    assert "(is 'tittle' meant to be 'title'?)" in problem.message
