@@ -70,6 +70,27 @@ def empty_db(path: Path) -> Engine:
     return open_engine(f"sqlite:///{path}")
 
 
+def never_checked_db(path: Path, entries: int = 1) -> Engine:
+    """`entries` catalog entries synced into an empty database, none ever checked."""
+    engine = empty_db(path)
+    with session_scope(engine) as s:
+        coll = Collection(key="k", path="k.yaml", title="K")
+        s.add(coll)
+        s.flush()
+        for n in range(1, entries + 1):
+            s.add(
+                Resource(
+                    collection_id=coll.id,
+                    rid=f"r{n}",
+                    title=f"T{n}",
+                    url=f"https://e.org/{n}",
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
+    return engine
+
+
 def fixed_db(path: Path) -> Engine:
     engine = empty_db(path)
     with session_scope(engine) as s:

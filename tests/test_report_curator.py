@@ -14,11 +14,9 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import Engine
 
-from catalog.db import session_scope
 from catalog.hygiene import Finding, Level
 from catalog.outcomes import Outcome
 from catalog.queries import ReportData, report_data, shared_resource_ids
-from catalog.tables import Collection, Resource
 from reports import ReportContext, build_context, render_html, render_markdown, write_report
 from reports.build import action_queue, with_findings
 from reports.context import Priority, ResourcePage, Row
@@ -130,29 +128,13 @@ def test_an_out_of_date_entrys_page_gives_its_reasons_once(data: ReportData) -> 
     assert main.count("last reviewed 2020-01-01") == 1
 
 
-def _never_checked(path: Path) -> Engine:
-    engine = fx.empty_db(path)
-    with session_scope(engine) as s:
-        coll = Collection(key="k", path="k.yaml", title="K")
-        s.add(coll)
-        s.flush()
-        for n in (1, 2):
-            s.add(
-                Resource(
-                    collection_id=coll.id,
-                    rid=f"r{n}",
-                    title=f"T{n}",
-                    url=f"https://e.org/{n}",
-                    created_at=fx.NOW,
-                    updated_at=fx.NOW,
-                )
-            )
-    return engine
-
-
 @pytest.mark.parametrize("db", ["empty", "never checked"])
 def test_a_report_with_nothing_checked_says_so_once(db: str, tmp_path: Path) -> None:
-    engine = fx.empty_db(tmp_path / "e.db") if db == "empty" else _never_checked(tmp_path / "n.db")
+    engine = (
+        fx.empty_db(tmp_path / "e.db")
+        if db == "empty"
+        else fx.never_checked_db(tmp_path / "n.db", 2)
+    )
     ctx = build_context(report_data(engine), now=fx.NOW)
     assert ctx.nothing_checked and ctx.empty_notice
     main = _text(LexborHTMLParser(render_html(ctx)).css_first("main"))

@@ -34,7 +34,7 @@ from catalog.queries import (
     shared_resource_ids,
 )
 from catalog.settings import Settings
-from catalog.tables import Collection, Event, Link, Resource
+from catalog.tables import Event, Link, Resource
 from reports import (
     Priority,
     ReportContext,
@@ -415,35 +415,15 @@ def test_empty_database_says_nothing_has_been_checked_yet(tmp_path: Path) -> Non
     assert render_markdown(ctx)
 
 
-def _synced_never_checked(path: Path) -> Engine:
-    """One catalog entry synced into an empty database, never checked."""
-    engine = fx.empty_db(path)
-    with session_scope(engine) as s:
-        coll = Collection(key="k", path="k.yaml", title="K")
-        s.add(coll)
-        s.flush()
-        s.add(
-            Resource(
-                collection_id=coll.id,
-                rid="r1",
-                title="T",
-                url="https://e.org/",
-                created_at=fx.NOW,
-                updated_at=fx.NOW,
-            )
-        )
-    return engine
-
-
 def test_synced_but_never_checked_says_nothing_has_been_checked_yet(tmp_path: Path) -> None:
-    engine = _synced_never_checked(tmp_path / "synced.db")
+    engine = fx.never_checked_db(tmp_path / "synced.db")
     ctx = build_context(report_data(engine), now=fx.NOW)
     assert ctx.nothing_checked
     assert LexborHTMLParser(render_html(ctx)).css_first("#empty-notice") is not None
 
 
 def test_first_run_without_network_does_not_claim_nothing_was_run(tmp_path: Path) -> None:
-    engine = _synced_never_checked(tmp_path / "offline.db")
+    engine = fx.never_checked_db(tmp_path / "offline.db")
     fx.add_run(engine, network_unavailable=True)
     ctx = build_context(report_data(engine), now=fx.NOW)
     page = LexborHTMLParser(render_html(ctx))
