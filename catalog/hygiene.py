@@ -18,7 +18,6 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from catalog.clock import utcnow
 from catalog.model import Catalog, Observation, Resource
 from catalog.outcomes import Outcome
 from catalog.staleness import REVIEW_FIELDS, review_date
-from catalog.text import strip_accents
+from catalog.text import invisible_characters, strip_accents
 from catalog.urls import (
     CheckedUrl,
     canonical_url,
@@ -321,7 +320,7 @@ def _review(entry: _Entry, today: date) -> Iterable[Finding]:
 
 def _url(entry: _Entry) -> Iterable[Finding]:
     url = entry.resource.url
-    hidden = _invisible(url)
+    hidden = invisible_characters(url, controls=False)  # controls: the loader's business
     if hidden:
         clean = "".join(c for c in url if c not in hidden)
         codes = ", ".join(f"U+{ord(c):04X}" for c in hidden)
@@ -355,14 +354,6 @@ def _url(entry: _Entry) -> Iterable[Finding]:
             f"the URL is a link shortener ({url})",
             "replace it with the address it leads to (the check report shows where it ends)",
         )
-
-
-def _invisible(text: str) -> list[str]:
-    """The characters of `text` that show as nothing (Unicode format characters such as
-    U+200B), in order, once each; a URL's spaces and controls are the loader's business."""
-    if text.isascii():
-        return []
-    return list(dict.fromkeys(c for c in text if unicodedata.category(c) == "Cf"))
 
 
 # --- across entries ----------------------------------------------------------------------------

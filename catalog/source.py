@@ -20,7 +20,6 @@ import hashlib
 import io
 import re
 import threading
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -36,6 +35,7 @@ from ruamel.yaml.tokens import ScalarToken
 
 from catalog.errors import CatalogError, Problem
 from catalog.model import RESOURCE_FIELDS, Catalog, Resource
+from catalog.text import invisible_characters
 from catalog.urls import UrlProblem, parse_url
 
 __all__ = [
@@ -710,7 +710,9 @@ def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_En
         return {}, []
     collection = _yaml_collection(doc, found)
     for key in doc:
-        odd = next((c for c in str(key) if c != " " and (c.isspace() or _invisible(c))), None)
+        odd = next(
+            (c for c in str(key) if c != " " and (c.isspace() or invisible_characters(c))), None
+        )
         if odd is not None:
             found.problem(
                 "bad_structure",
@@ -994,7 +996,7 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
                 bad("missing_field", name, f"required field {name!r} {what}; {_NEXT_STEP[name]}")
         elif not isinstance(value, str):
             bad("wrong_type", name, f"{name!r} is {_kind(value)}, not text; put it in quotes")
-        elif name == "id" and (_SPACE.search(value) or _invisible(value)):
+        elif name == "id" and (_SPACE.search(value) or invisible_characters(value)):
             bad("wrong_type", name, _spaced_id(value))
         else:
             required[name] = str(value)
@@ -1103,22 +1105,10 @@ _PASTED_ENTRY = re.compile(
 _SPACE = re.compile(r"\s")
 
 
-def _invisible(text: str) -> str | None:
-    """The first character of `text` that shows as nothing (a zero-width space, a soft
-    hyphen, a byte order mark, a control character), if any."""
-    if text.isascii():  # nearly every id: no need to look up each character
-        found = _ASCII_CONTROL.search(text)
-        return found.group(0) if found else None
-    return next((c for c in text if unicodedata.category(c) in ("Cf", "Cc")), None)
-
-
-_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
 def plain_id(rid: str) -> str:
     """`rid` as it should be written: invisible characters dropped, spaces as hyphens
     (" ht guide " -> "ht-guide"); what errors suggest and importers use."""
-    return "-".join("".join(c for c in rid if not _invisible(c)).split())
+    return "-".join("".join(c for c in rid if not invisible_characters(c)).split())
 
 
 def _spaced_id(rid: str) -> str:
@@ -1129,11 +1119,11 @@ def _spaced_id(rid: str) -> str:
     `ht-guide` in the database, in decisions and on the command line, without anything
     looking wrong in the file.
     """
-    hidden = _invisible(rid)
+    hidden = invisible_characters(rid)
     meant = plain_id(rid)
-    if hidden is not None:
+    if hidden:
         return (
-            f"the id {rid!r} holds an invisible character (U+{ord(hidden):04X}), so it is "
+            f"the id {rid!r} holds an invisible character (U+{ord(hidden[0]):04X}), so it is "
             f"not the id it looks like; retype it: id: {meant}"
         )
     where = "at its start or end" if rid.strip() == meant else "in it"
@@ -1148,7 +1138,10 @@ def _misspelt(name: str, keys: Iterable[Any]) -> str | None:
     the schema's own field names are never taken for another's."""
     others = [str(k) for k in keys if str(k) not in RESOURCE_FIELDS and str(k) != name]
     # a no-break space or a zero-width one pasted with the key is part of it
-    bare = {k: "".join(c for c in "".join(k.split()) if not _invisible(c)).lower() for k in others}
+    bare = {
+        k: "".join(c for c in "".join(k.split()) if not invisible_characters(c)).lower()
+        for k in others
+    }
     close = difflib.get_close_matches(name, list(bare.values()), n=1, cutoff=0.8)
     return next((k for k in others if bare[k] == close[0]), None) if close else None
 

@@ -9,7 +9,7 @@ import sys
 import unicodedata
 from functools import lru_cache
 
-__all__ = ["strip_accents", "without_controls"]
+__all__ = ["invisible_characters", "strip_accents", "without_controls"]
 
 
 #: C0 and C1 control characters (whitespace among them becomes a space anyway).
@@ -21,6 +21,20 @@ def without_controls(text: str) -> str:
     in terminals and the database, where an escape sequence would act and a NUL is refused
     (PostgreSQL); no reader sees either on a page."""
     return _CONTROLS.sub(" ", text)
+
+
+_ASCII_CONTROLS = re.compile("[\x00-\x1f\x7f]")
+
+
+def invisible_characters(text: str, *, controls: bool = True) -> list[str]:
+    """The characters of `text` that show as nothing, in order, once each: Unicode format
+    characters (a zero-width space, a soft hyphen, a byte order mark) and, with
+    `controls`, control characters. Pasted from a web page into an id or a URL, they make
+    it another id or a page that does not exist while the file looks right."""
+    if text.isascii():  # nearly every id and URL: no need to look up each character
+        return list(dict.fromkeys(_ASCII_CONTROLS.findall(text))) if controls else []
+    kinds = ("Cf", "Cc") if controls else ("Cf",)
+    return list(dict.fromkeys(c for c in text if unicodedata.category(c) in kinds))
 
 
 def strip_accents(text: str) -> str:
