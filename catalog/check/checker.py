@@ -162,13 +162,18 @@ class HostPools(httpx.AsyncBaseTransport):
     """
 
     def __init__(
-        self, settings: CheckSettings, max_pools: int = 256, addresses: AddressBook | None = None
+        self,
+        settings: CheckSettings,
+        max_pools: int = 256,
+        addresses: AddressBook | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._settings = settings
         self._max_pools = max_pools
         #: Where new pools look hosts up: the run's address book, or aiohttp's own lookup.
         self._resolve = addresses.addresses if addresses is not None else None
-        self._tls: ssl.SSLContext | None = None
+        #: The run's one TLS context (`tls`: a test's trust store); `issuers.py` adds to it.
+        self._tls: ssl.SSLContext | None = tls
         #: Requests per pool whose response body is not closed yet.
         self._busy: dict[tuple[bytes, bytes, int | None], int] = {}
         self._pools: OrderedDict[tuple[bytes, bytes, int | None], AiohttpPool] = OrderedDict()
@@ -187,9 +192,7 @@ class HostPools(httpx.AsyncBaseTransport):
             idle = self._take_idle()
             self._retired.update(idle)  # closed below, or by aclose() if this is cancelled
             size = self._settings.policy_for(_host(url))[0] + 1  # +1: a redirect to itself
-            if self._tls is None:  # loading the CA bundle costs ~20 ms: once per run
-                self._tls = httpx.create_ssl_context()
-            pool = self._pools[key] = AiohttpPool(self._tls, size, KEEPALIVE_S, self._resolve)
+            pool = self._pools[key] = AiohttpPool(self._context(), size, KEEPALIVE_S, self._resolve)
         else:
             self._pools.move_to_end(key)
         self._busy[key] = self._busy.get(key, 0) + 1
@@ -207,6 +210,37 @@ class HostPools(httpx.AsyncBaseTransport):
         assert isinstance(stream, httpx.AsyncByteStream)
         response.stream = _Released(stream, lambda: self._release(key))
         return response
+
+    def _context(self) -> ssl.SSLContext:
+        if self._tls is None:  # loading the CA bundle costs ~20 ms: once per run
+            self._tls = httpx.create_ssl_context()
+        return self._tls
+
+    async def peer_certificate(self, host: str, port: int) -> bytes | None:
+        """The certificate `host` sends, unverified, read by a bare TLS handshake (no HTTP
+        request) to the address its connections use."""
+        addresses = await self._resolve(host, port) if self._resolve is not None else [host]
+        unverified = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        unverified.check_hostname = False
+        unverified.verify_mode = ssl.CERT_NONE
+        async with asyncio.timeout(self._settings.connect_timeout):
+            _reader, writer = await asyncio.open_connection(
+                addresses[0], port, ssl=unverified, server_hostname=host
+            )
+        try:
+            tls = writer.get_extra_info("ssl_object")
+            return tls.getpeercert(binary_form=True) if tls is not None else None
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    def trust_intermediate(self, der: bytes) -> None:
+        """Let later handshakes of the run build chains through `der` (`issuers.py`)."""
+        tls = self._context()
+        # Never a trust anchor of its own: chains must still end at a root we trust.
+        tls.verify_flags &= ~ssl.VERIFY_X509_PARTIAL_CHAIN
+        tls.load_verify_locations(cadata=der)
 
     def _release(self, key: tuple[bytes, bytes, int | None]) -> None:
         left = self._busy[key] - 1
@@ -292,6 +326,7 @@ class _Run:
             addresses=addresses,
             clock=clock,
             sleep=self.slots.sleeper(sleep),
+            chain_trust=client._transport if isinstance(client._transport, HostPools) else None,
         )
         self.token = secrets.token_hex(8)
         self._probes: dict[str, asyncio.Task[Probe]] = {}
@@ -323,6 +358,8 @@ class _Run:
             # Probes and lookups outlive a URL that hit its deadline; none outlives the run.
             for task in [*self._probes.values(), *self.fetcher.addresses.pending()]:
                 task.cancel()
+            if self.fetcher.issuers is not None:
+                self.fetcher.issuers.cancel()
 
     async def _check_job(
         self, scheduler: HostScheduler, job: tuple[str, int], checked: dict[int, CheckedUrl]

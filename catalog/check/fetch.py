@@ -38,6 +38,7 @@ from catalog.check.facts import (
     RetryNote,
     Stop,
 )
+from catalog.check.issuers import ChainTrust, Issuers, missing_issuer
 from catalog.check.politeness import HostGate, Politeness
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.retry import (
@@ -211,8 +212,11 @@ class Fetcher:
         addresses: AddressBook,
         clock: Clock,
         sleep: Sleep,
+        chain_trust: ChainTrust | None = None,
     ) -> None:
         self.client = client
+        #: Intermediates servers leave out, fetched as browsers do (None: a test's transport).
+        self.issuers = Issuers(chain_trust, self.issuer_body) if chain_trust else None
         self.settings = settings
         self.politeness = politeness
         self.addresses = addresses
@@ -282,6 +286,15 @@ class Fetcher:
             return Probe(url, None, None)
         page = await read_page(answer) if 200 <= answer.status < 300 else None
         return Probe(url, answer.status, page)
+
+    async def issuer_body(self, url: str) -> bytes | None:
+        """A CA's certificate file for `issuers.Issuers`: one GET, no retries, after the
+        address check every URL gets (the address comes from a server's certificate)."""
+        exchange = await self.follow("GET", url, progress=Progress(), settings=self._once)
+        answer = exchange.answer
+        if answer is None or not 200 <= answer.status < 300 or answer.truncated:
+            return None
+        return answer.body
 
     async def follow(
         self,
@@ -379,12 +392,25 @@ class Fetcher:
         `progress.heard` is the status once the answer's head has come."""
         progress.heard = None
         await gate.before_request(owner, self.sleep)
+        issuers, endpoint = self.issuers, None
         try:
             request = self._request(method, url, headers)
             if jar:  # the stdlib cookie machinery is slow; skip it when there is nothing
                 jar.set_cookie_header(request)
+            if issuers is not None and request.url.scheme == "https":
+                endpoint = (request.url.host, request.url.port or 443)
+                if issuers.tried(*endpoint):
+                    endpoint = None  # a failure now is the certificate's own
             response = await self._transmit(request)
         except Exception as exc:
+            if (
+                issuers is not None
+                and endpoint is not None
+                and missing_issuer(exc)
+                and await issuers.complete(*endpoint)
+            ):
+                # Once more with the chain completed, spaced by the host's gate as ever.
+                return await self._send(gate, method, url, headers, jar, owner, progress, settings)
             if not isinstance(exc, httpx.HTTPError | OSError):
                 # Not a network failure but most likely a bug of ours below httpx (a KeyError
                 # in the pool table once passed for 444 dead links): recorded as a failed
