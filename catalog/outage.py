@@ -7,11 +7,12 @@ so, so that an outage on our side never counts towards a link's failures.
 The rule is deliberately conservative in the direction of *not* blaming the
 sites: a batch is judged offline only when no host answered at all (not even
 with an error status) and at least `outage_host_share` of its distinct hosts
-failed at the DNS or connection level. One dead host proves nothing, so at least
+failed at the DNS or connection level. A few dead hosts prove nothing, so at least
 `MIN_HOSTS` distinct hosts are needed. A smaller batch (a curator's recheck of one
-link) that failed that way is `undecided`: the caller may ask a few witnesses, hosts of
-the catalog that answered at their last check (any other hosts when none ever did), and
-`confirmed_by` judges the batch offline when none of them can be reached either.
+link, or a night's batch holding a few lapsed domains) that failed that way is
+`undecided`: the caller may ask a few witnesses, hosts of the catalog that answered at
+their last check (any other hosts when none ever did), and `confirmed_by` judges the batch
+offline when none of them can be reached either.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from catalog.model import Observation
 from catalog.outcomes import Outcome
 from catalog.urls import host_of
 
-MIN_HOSTS = 2
+#: Distinct hosts a batch needs to be judged offline on its own. Two or three hosts that
+#: all fail are as likely lapsed domains (a recheck of a few edited links, or a night's batch
+#: of hosts that time out) as our own network; below this, witnesses decide (a few requests).
+MIN_HOSTS = 10
+#: Unreachable hosts that are enough when there is no witness to ask (`confirmed_by`).
+ALONE_MIN_HOSTS = 2
 
 
 @dataclass(frozen=True)
@@ -51,10 +57,15 @@ class OutageVerdict:
     def sentence(self) -> str:
         if self.witnesses:
             others = ", ".join(host_of(u) or u for u in self.witnesses)
+            if self.hosts == 1:
+                checked, learned = "the link's host could not be reached", "this link"
+            else:
+                checked = f"none of the {self.hosts} hosts of these links could be reached"
+                learned = "these links"
             return (
-                f"Our network looked down: the link's host could not be reached, nor could "
+                f"Our network looked down: {checked}, nor could "
                 f"{len(self.witnesses)} other host(s) of the catalog ({others}), so nothing "
-                "was learned about this link."
+                f"was learned about {learned}."
             )
         return (
             f"Our network looked down: {self.hosts_unreachable} of {self.hosts} hosts could not be "
@@ -81,12 +92,18 @@ def judge(observations: Sequence[Observation], share: float) -> OutageVerdict:
 
 def confirmed_by(verdict: OutageVerdict, witnesses: Sequence[Observation]) -> OutageVerdict:
     """An `undecided` verdict settled by witnesses: offline when every one of them failed at
-    the network level too; unchanged when any answered (the link's host is the one down)."""
+    the network level too; unchanged when any answered (the link's host is the one down).
+
+    With no witness heard (every host of the catalog is in the batch, or none could be
+    fetched), `ALONE_MIN_HOSTS` unreachable hosts judge themselves: a small catalog whose
+    every site fails at once is far likelier our network than all of them dead."""
     # A witness that was not fetched at all (a private address this run may not reach)
     # says nothing either way.
     heard = [w for w in witnesses if w.http_status is not None or w.outcome.is_network_failure]
-    if not verdict.undecided or not heard:
+    if not verdict.undecided:
         return verdict
+    if not heard:
+        return replace(verdict, network_down=verdict.hosts >= ALONE_MIN_HOSTS)
     if any(w.http_status is not None for w in heard):
         return verdict
     return replace(verdict, network_down=True, witnesses=tuple(w.url for w in heard))

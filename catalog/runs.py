@@ -378,8 +378,8 @@ def store_batch(
     `archive` is the lookup to use (tests inject one with a mocked client); without it one
     is made when `HealthSettings.archive_lookups` is on and there is something to look up.
     `lease` (the run's) is renewed first: a run that lost it raises `LeaseLostError`
-    instead of writing next to the run that took it over. A batch of one host that could
-    not be reached at all asks witnesses (`_witnessed`) whether our network was down;
+    instead of writing next to the run that took it over. A batch of a few hosts, none of
+    which could be reached, asks witnesses (`_witnessed`) whether our network was down;
     `transport` and `resolver` reach those checks only (tests inject them).
     """
     engine = engine_for(settings.database_url)
@@ -415,10 +415,12 @@ def _witnessed(
     resolver: Resolver | None,
     clock: Clock,
 ) -> OutageVerdict:
-    """The verdict on a lone unreachable host, settled by fetching up to three other hosts
-    that answered at their last check. A curator's recheck of one link on a laptop that
-    lost its connection must not count as the link failing; without canaries configured,
-    nothing else in a one-host run can tell. Costs a few requests, and only then.
+    """The verdict on a few unreachable hosts (fewer than `outage.MIN_HOSTS`), settled by
+    fetching up to three other hosts that answered at their last check. A curator's
+    recheck of one link on a laptop that lost its connection must not count as the link
+    failing, and two lapsed domains in one batch must not pass for our network being
+    down; without canaries configured, nothing else in such a batch can tell. Costs a few
+    requests, and only then.
 
     When no host of the catalog has ever answered (a machine offline since the catalog
     was added), any three other hosts stand in: if they cannot be reached either, blaming
@@ -429,7 +431,7 @@ def _witnessed(
         engine, not_on=elsewhere, answered_only=False
     )
     if not urls:
-        return verdict
+        return confirmed_by(verdict, [])
     check = replace(settings.check, max_attempts=1)
     witnesses = check_canaries(urls, check, transport=transport, resolver=resolver, clock=clock)
     settled = confirmed_by(verdict, witnesses.observations)

@@ -93,8 +93,15 @@ def test_an_outage_in_the_middle_of_a_run_only_hides_that_batch(engine: Engine) 
     first = runs.store_batch(
         settings, run_id, [make_observation(url(h), checked_at=days(1)) for h in "ab"], clock=clock
     )
+    # Three hosts are too few to judge alone: the witnesses (hosts that answered
+    # yesterday, outside this batch) cannot be reached either.
     second = runs.store_batch(
-        settings, run_id, [offline(url(h), days(1.01)) for h in "cde"], clock=clock
+        settings,
+        run_id,
+        [offline(url(h), days(1.01)) for h in "cde"],
+        clock=clock,
+        transport=httpx.MockTransport(_unreachable),
+        resolver=public,
     )
     third = runs.store_batch(
         settings,
@@ -126,6 +133,37 @@ def test_an_outage_in_the_middle_of_a_run_only_hides_that_batch(engine: Engine) 
     summary = runs.finish_run(settings, run_id, stored=[first, second, third], clock=clock)
     assert summary.network_unavailable
     assert summary.counts["network_unavailable"] == 3
+
+
+def test_two_lapsed_domains_in_one_batch_count_when_the_witnesses_answer(engine: Engine) -> None:
+    """Two dead hosts alone in a batch (a recheck of two edited links, or a night's batch
+    of hosts that time out) were taken for our network being down, night after night, so
+    their links were never confirmed broken."""
+    settings = replace(settings_for(engine), check=CheckSettings(max_attempts=1, total_timeout=5))
+    store.record_observations(
+        engine, None, [make_observation(url(h)) for h in HOSTS], settings.health, now=T0
+    )
+    asked: list[str] = []
+
+    def witness(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.host)
+        return httpx.Response(200)
+
+    run_id = store.start_run(engine, trigger="schedule", now=days(1))
+    stored = runs.store_batch(
+        settings,
+        run_id,
+        [offline(url(h), days(1)) for h in "ab"],
+        clock=Ticker(days(1)),
+        transport=httpx.MockTransport(witness),
+        resolver=public,
+    )
+
+    assert not stored.network_down
+    assert asked and not {"a.example", "b.example"} & set(asked)
+    for h in "ab":
+        state = link(engine, url(h))
+        assert (state.state, state.consecutive_failures) == (SUSPECT, 1)
 
 
 # --- a lone unreachable host: witnesses ------------------------------------------------------

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 from catalog.model import Observation
-from catalog.outage import confirmed_by, judge, mask
+from catalog.outage import MIN_HOSTS, confirmed_by, judge, mask
 from catalog.outcomes import Outcome
 
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
@@ -11,12 +11,16 @@ def _obs(url: str, outcome: Outcome, status: int | None = None) -> Observation:
     return Observation(url=url, checked_at=NOW, outcome=outcome, reason="x", http_status=status)
 
 
+def _unreachable_hosts(count: int) -> list[Observation]:
+    kinds = (Outcome.DNS_ERROR, Outcome.CONNECTION_REFUSED, Outcome.TIMEOUT)
+    return [_obs(f"https://h{i}.org/", kinds[i % 3]) for i in range(count)]
+
+
 def test_all_hosts_unreachable_means_our_network_is_down() -> None:
     observations = [
         _obs("https://a.org/1", Outcome.DNS_ERROR),
         _obs("https://a.org/2", Outcome.DNS_ERROR),
-        _obs("https://b.org/", Outcome.CONNECTION_REFUSED),
-        _obs("https://c.org/", Outcome.TIMEOUT),
+        *_unreachable_hosts(MIN_HOSTS - 1),
     ]
     verdict = judge(observations, share=0.8)
     assert verdict.network_down
@@ -45,15 +49,10 @@ def test_a_single_dead_host_is_not_an_outage() -> None:
 
 
 def test_invalid_urls_keep_their_verdict_during_an_outage() -> None:
-    observations = [
-        _obs("https://a.org/", Outcome.DNS_ERROR),
-        _obs("https://b.org/", Outcome.DNS_ERROR),
-        _obs("htp://x", Outcome.INVALID_URL),
-    ]
+    observations = [*_unreachable_hosts(MIN_HOSTS), _obs("htp://x", Outcome.INVALID_URL)]
     masked = mask(observations, judge(observations, share=0.8))
     assert [o.outcome for o in masked] == [
-        Outcome.NETWORK_UNAVAILABLE,
-        Outcome.NETWORK_UNAVAILABLE,
+        *[Outcome.NETWORK_UNAVAILABLE] * MIN_HOSTS,
         Outcome.INVALID_URL,
     ]
 
@@ -83,9 +82,30 @@ def test_a_lone_unreachable_host_is_undecided_until_witnesses_settle_it() -> Non
 def test_an_answering_or_a_many_host_batch_needs_no_witnesses() -> None:
     answered = judge([_obs("https://a.org/", Outcome.NOT_FOUND, 404)], share=0.8)
     refused = judge([_obs("https://a.org/", Outcome.CONNECTION_REFUSED)], share=0.8)
-    many = judge(
-        [_obs("https://a.org/", Outcome.DNS_ERROR), _obs("https://b.org/", Outcome.DNS_ERROR)],
-        share=0.8,
-    )
+    many = judge(_unreachable_hosts(MIN_HOSTS), share=0.8)
     assert not answered.undecided and refused.undecided and not many.undecided
+    assert many.network_down
     assert confirmed_by(answered, [_obs("https://b.org/", Outcome.DNS_ERROR)]) == answered
+
+
+def test_a_few_dead_hosts_together_are_not_an_outage_until_witnesses_say_so() -> None:
+    # Two lapsed domains in one batch (a recheck of two edited links, or a night's batch
+    # of hosts that time out) used to be judged "our network is down" on their own, so
+    # their failures never counted.
+    two = [_obs("https://a.org/", Outcome.DNS_ERROR), _obs("https://b.org/", Outcome.TIMEOUT)]
+    verdict = judge(two, share=0.8)
+    assert not verdict.network_down and verdict.undecided
+    up = confirmed_by(verdict, [_obs("https://c.org/", Outcome.OK, 200)])
+    assert mask(two, up) == two  # a witness answered: the two sites are the ones down
+    down = confirmed_by(verdict, [_obs("https://c.org/", Outcome.DNS_ERROR)])
+    assert down.network_down
+    assert "none of the 2 hosts of these links could be reached" in down.sentence
+
+
+def test_with_no_one_else_to_ask_a_few_unreachable_hosts_judge_themselves() -> None:
+    # A small catalog (every host in the batch) that fails at once: our network, not
+    # every site dead. A single host proves nothing on its own.
+    two = judge(_unreachable_hosts(2), share=0.8)
+    assert confirmed_by(two, []).network_down
+    lone = judge(_unreachable_hosts(1), share=0.8)
+    assert not confirmed_by(lone, []).network_down
