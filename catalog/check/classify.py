@@ -10,6 +10,7 @@ records. A new outcome is one member of `catalog.outcomes.Outcome` plus one bran
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import assert_never
@@ -50,6 +51,9 @@ _CHALLENGE_TEXT = (
     b"are you a robot",
     b"verify you are human",
 )
+#: Cloudflare's own 403 pages (errors 1006-1020: banned address, country, browser
+#: signature, firewall rule), as against an origin's 403 passed through Cloudflare.
+_CLOUDFLARE_FIREWALL = (b"cf-error-details", b"used cloudflare to restrict access")
 _CHALLENGE_SERVERS = ("cloudflare", "ddos-guard", "sucuri", "akamaighost", "incapsula")
 _SNIFF = 64 * 1024
 
@@ -74,7 +78,14 @@ def blocked_reason(status: int, headers: Mapping[str, str], body: bytes) -> str 
     ):
         vendor = next((name for name in _CHALLENGE_SERVERS if name in server), "a bot check")
         return f"{vendor} answered with a challenge page ({status})"
-    if "akamaighost" in server and status == 403 and b"reference #" in text:
+    if status != 403:
+        return None
+    if "cloudflare" in server and any(marker in text for marker in _CLOUDFLARE_FIREWALL):
+        return "Cloudflare's firewall turned away the automated check (403)"
+    if b"&#" in text:  # Akamai writes its page in entities: "Reference&#32;&#35;18&#46;..."
+        text = html.unescape(text.decode("latin-1")).encode("latin-1", "replace")
+    akamai = "akamaighost" in server or b"errors.edgesuite.net" in text
+    if akamai and b"reference #" in text:
         return "Akamai turned away the automated check (403)"
     return None
 
