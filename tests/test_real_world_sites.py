@@ -114,3 +114,42 @@ def test_cloudflare_error_page_for_a_dead_origin_stays_an_error() -> None:
         return httpx.Response(521, headers={"Server": "cloudflare"}, content=body)
 
     assert check("https://demand-forum.org/", site).outcome is Outcome.HTTP_ERROR
+
+
+# --- redirects -------------------------------------------------------------------------------
+
+
+def test_session_cookie_set_before_an_sso_hop_is_no_redirect_loop() -> None:
+    """/page sets the session cookie and sends us to /sso, which sends us back: a browser
+    returns with the cookie and gets the page (it was `redirect_loop`, confirmed broken,
+    because the hop back to /page set no cookie itself)."""
+    sent: list[tuple[str, str | None]] = []
+
+    def site(request: httpx.Request) -> httpx.Response:
+        cookie = request.headers.get("cookie")
+        sent.append((request.url.path, cookie))
+        if request.url.path == "/sso":
+            return httpx.Response(302, headers={"Location": "/page"})
+        if cookie == "sid=1":
+            return httpx.Response(200, html=PAGE)
+        return httpx.Response(302, headers={"Location": "/sso", "Set-Cookie": "sid=1; Path=/"})
+
+    obs = check("https://www.state.gov/page", site)
+    assert obs.outcome is Outcome.OK
+    assert sent == [("/page", None), ("/sso", "sid=1"), ("/page", "sid=1")]
+    assert obs.reason == (
+        "Redirected (302, 302) to set a cookie and back to the page, as a browser is; "
+        "the page answers 200."
+    )
+
+
+def test_redirect_back_with_the_same_cookies_is_a_loop() -> None:
+    """A server that sets the same cookie and redirects to itself for ever loops in a
+    browser too (ERR_TOO_MANY_REDIRECTS): it is found at the first repeat."""
+
+    def site(request: httpx.Request) -> httpx.Response:
+        headers = {"Location": "/page", "Set-Cookie": "sid=1; Path=/"}
+        return httpx.Response(302, headers=headers)
+
+    obs = check("https://www.state.gov/page", site)
+    assert obs.outcome is Outcome.REDIRECT_LOOP and len(obs.chain) == 2

@@ -227,6 +227,12 @@ def _answered(facts: CheckFacts, last: Exchange, answer: Answer) -> Verdict:
             f"Redirected permanently ({_codes(last)}) to {last.final_url}; the new page "
             f"answers {status}{retried}.",
         )
+    if redirects and last.final_url == facts.url:
+        return Verdict(
+            Outcome.OK,
+            f"Redirected ({_codes(last)}) to set a cookie and back to the page, as a browser "
+            f"is; the page answers {status}{retried}.",
+        )
     if redirects:
         return Verdict(
             Outcome.OK,

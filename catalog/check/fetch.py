@@ -315,7 +315,8 @@ class Fetcher:
         # Identifies this journey to the host gates: a pause it caused (Retry-After) is
         # waited out by its own retry, so the gate must not make it wait twice.
         owner = object()
-        visited: set[str] = set()
+        #: URL -> the cookies the journey held when it requested it.
+        visited: dict[str, frozenset[tuple[str, str, str, str | None]]] = {}
         current = url
         checked = parse_url(current)
         base = functools.partial(Exchange, method, conditional=conditional)
@@ -330,7 +331,7 @@ class Fetcher:
             if refusal is not None:
                 stop, detail, error = refusal
                 return done(stop=stop, stop_detail=detail, stop_url=current, error=error)
-            visited.add(checked.canonical)
+            visited[checked.canonical] = _cookie_state(jar)
             gate = self.politeness.gate(checked.host)
             send = functools.partial(
                 self._send, gate, method, current, headers, jar, owner, progress, settings
@@ -370,9 +371,11 @@ class Fetcher:
                 return done(
                     stop=Stop.BAD_LOCATION, stop_detail=next_checked.reason, stop_url=following
                 )
-            # A redirect back to the same URL that sets a cookie is a login/consent dance
-            # browsers complete; without a new cookie it is a loop.
-            if next_checked.canonical in visited and "set-cookie" not in answer.headers:
+            # A redirect back to a URL already requested is a login/consent dance browsers
+            # complete when a cookie was set since (here or at a hop between: "/page" ->
+            # "/sso" sets the session -> "/page"); with the same cookies it is a loop.
+            before = visited.get(next_checked.canonical)
+            if before is not None and before == _cookie_state(jar):
                 return done(stop=Stop.REDIRECT_LOOP, stop_url=following)
             current, checked = following, next_checked
         return done(stop=Stop.TOO_MANY_REDIRECTS, stop_url=current)
@@ -538,6 +541,14 @@ def _location_text(raw: bytes) -> str:
 #: cost half a gigabyte and seconds of CPU, megabytes more on the wire at each hop.
 MAX_COOKIE_BYTES = 4096
 MAX_COOKIES = 50
+
+
+def _cookie_state(jar: httpx.Cookies) -> frozenset[tuple[str, str, str, str | None]]:
+    """What `jar` holds, comparable: a request repeated with the same cookies is answered
+    the same."""
+    if not jar:
+        return frozenset()
+    return frozenset((c.domain, c.path, c.name, c.value) for c in jar.jar)
 
 
 def keep_cookies(jar: httpx.Cookies, response: httpx.Response) -> None:
