@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from catalog.check import check_targets
+from catalog.health import Change, LinkState, apply_observation
 from catalog.model import Observation, Target
 from catalog.outcomes import Outcome
-from catalog.settings import CheckSettings
+from catalog.settings import CheckSettings, HealthSettings
 from catalog.urls import host_of
 
 PUBLIC = "93.184.216.34"
@@ -153,3 +155,135 @@ def test_redirect_back_with_the_same_cookies_is_a_loop() -> None:
 
     obs = check("https://www.state.gov/page", site)
     assert obs.outcome is Outcome.REDIRECT_LOOP and len(obs.chain) == 2
+
+
+PDF = b"%PDF-1.4\n1 0 obj << /Title (Labor Trafficking Fact Sheet) /Producer (x) >> endobj\n"
+
+
+def signed_cdn(path: str, night: int) -> str:
+    """A CloudFront download address as made for one request: new expiry, new signature."""
+    return (
+        f"https://d3k8zzc9oc0b2p.cloudfront.net{path}?Expires={1764730000 + night * 86400}"
+        f"&Signature=Qm{night}x~Zk-{night}_&Key-Pair-Id=K2JCJMDEHXQW5F"
+    )
+
+
+def pdf_behind_signed_redirect(night: int) -> Handler:
+    def site(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "www.ojp.gov":
+            return httpx.Response(302, headers={"Location": signed_cdn(request.url.path, night)})
+        headers = {"Content-Type": "application/pdf", "ETag": '"v1"'}
+        return httpx.Response(200, headers=headers, content=PDF)
+
+    return site
+
+
+def test_pdf_behind_a_signed_cdn_redirect_does_not_move_every_night() -> None:
+    """The signature and expiry change at each request: recorded as sent, each night made
+    a redirect_changed and a final_url_changed event, and the report showed an address
+    that had expired by morning."""
+    url = "https://www.ojp.gov/pdffiles1/nij/grants/238795.pdf"
+    state, changes = LinkState(), list[Change]()
+    for night in range(3):
+        obs = check(url, pdf_behind_signed_redirect(night))
+        assert obs.outcome is Outcome.OK
+        state, changes = apply_observation(state, obs, HealthSettings(), now=obs.checked_at)
+    assert [change.kind for change in changes] == []
+    assert obs.final_url == "https://d3k8zzc9oc0b2p.cloudfront.net/pdffiles1/nij/grants/238795.pdf"
+    assert obs.chain[0].url == url
+    assert obs.reason == (
+        f"Redirected temporarily (302) to {obs.final_url} (a signed address that expires); "
+        "the page answers 200."
+    )
+
+
+def test_a_move_before_a_signed_download_suggests_the_moved_page() -> None:
+    """ncjrs.gov -301-> ojp.gov -302-> a signed S3 address: the catalog should hold the
+    ojp.gov address, not the signed one, which expires within minutes."""
+    moved = "https://www.ojp.gov/pdffiles1/nij/grants/249672.pdf"
+
+    def site(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "www.ncjrs.gov":
+            return httpx.Response(301, headers={"Location": moved})
+        if request.url.host == "www.ojp.gov":
+            signed = (
+                "https://ojp-pdf.s3.amazonaws.com/249672.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                "&X-Amz-Credential=AKIAEXAMPLE%2F20261203%2Fus-east-1%2Fs3%2Faws4_request"
+                "&X-Amz-Date=20261203T030000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host"
+                "&X-Amz-Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+            )
+            return httpx.Response(302, headers={"Location": signed})
+        return httpx.Response(200, headers={"Content-Type": "application/pdf"}, content=PDF)
+
+    obs = check("https://www.ncjrs.gov/pdffiles1/nij/grants/249672.pdf", site)
+    assert obs.outcome is Outcome.REDIRECTED_PERMANENT
+    assert obs.suggested_url == moved
+    assert obs.reason == (
+        f"Redirected permanently (301, 302) to {moved}, which leads on to "
+        "https://ojp-pdf.s3.amazonaws.com/249672.pdf (a signed address that expires); the new "
+        "page answers 200."
+    )
+
+
+def test_a_session_id_in_a_redirect_is_no_move() -> None:
+    """Old Java sites answer with a fresh ";jsessionid=" in the address at every visit."""
+    url = "https://www.ncjrs.gov/App/Publications/abstract.aspx"
+    state, changes = LinkState(), list[Change]()
+    for night in range(2):
+
+        def site(request: httpx.Request, night: int = night) -> httpx.Response:
+            if ";" in request.url.path:
+                return httpx.Response(200, html=PAGE)
+            return httpx.Response(302, headers={"Location": f"{url};jsessionid=A1B2C{night}?ID=5"})
+
+        obs = check(url, site)
+        state, changes = apply_observation(state, obs, HealthSettings(), now=obs.checked_at)
+    assert obs.outcome is Outcome.OK and changes == []
+    assert obs.final_url == f"{url}?ID=5"
+
+
+@pytest.mark.parametrize(
+    ("sent", "recorded"),
+    [
+        pytest.param(
+            "https://storage.googleapis.com/b/x.pdf?X-Goog-Algorithm=GOOG4-RSA-SHA256"
+            "&X-Goog-Credential=a%40b.iam&X-Goog-Date=20261203T030000Z&X-Goog-Expires=900"
+            "&X-Goog-SignedHeaders=host&X-Goog-Signature=0a1b",
+            "https://storage.googleapis.com/b/x.pdf",
+            id="google-cloud-storage",
+        ),
+        pytest.param(
+            "https://acct.blob.core.windows.net/c/x.pdf?sv=2022-11-02&se=2026-12-04T03%3A00Z"
+            "&sr=b&sp=r&sig=abc%3D",
+            "https://acct.blob.core.windows.net/c/x.pdf",
+            id="azure-sas",
+        ),
+        pytest.param(
+            "https://b.s3.amazonaws.com/x.pdf?response-content-disposition=attachment%3B"
+            "%20filename%3Dx.pdf&X-Amz-Expires=300&X-Amz-Signature=ab",
+            "https://b.s3.amazonaws.com/x.pdf?response-content-disposition=attachment%3B"
+            "%20filename%3Dx.pdf",
+            id="s3-keeps-its-other-parameters",
+        ),
+        pytest.param(
+            "https://old.example.gov/(S(lit3py55t21z5v55vlm25s55))/page.aspx?id=2",
+            "https://old.example.gov/page.aspx?id=2",
+            id="aspnet-cookieless-session",
+        ),
+        pytest.param(
+            "https://ex.org/search?q=signature&expires=never&st=2",
+            "https://ex.org/search?q=signature&expires=never&st=2",
+            id="unsigned-words-stay",
+        ),
+    ],
+)
+def test_redirect_targets_are_recorded_without_what_changes_at_each_request(
+    sent: str, recorded: str
+) -> None:
+    def site(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "www.ojp.gov":
+            return httpx.Response(302, headers={"Location": sent})
+        return httpx.Response(200, headers={"Content-Type": "application/pdf"}, content=PDF)
+
+    obs = check("https://www.ojp.gov/x.pdf", site)
+    assert obs.final_url == recorded and obs.chain[-1].url == recorded

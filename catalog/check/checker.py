@@ -25,6 +25,7 @@ import ssl
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
@@ -44,6 +45,7 @@ from catalog.check.fetch import (
     read_page,
 )
 from catalog.check.politeness import HostScheduler, Politeness, Slots
+from catalog.check.redirects import moved_to, stable_url
 from catalog.check.safety import AddressBook, Resolver, check_allowlist
 from catalog.check.soft404 import probe_url_for
 from catalog.check.transport import AiohttpPool
@@ -476,14 +478,20 @@ def _observe(
     status = answer.status if answer else None
     if status is None and last is not None and last.chain:
         status = last.chain[-1].status
+    # The catalog's URL as it is; the redirects' targets without signatures and session
+    # ids, so that a CDN's fresh signature each night is no "move" (`redirects`).
+    chain = last.chain if last else ()
+    if len(chain) > 1:
+        chain = (chain[0], *(replace(hop, url=stable_url(hop.url)) for hop in chain[1:]))
+    final_url = chain[-1].url if chain else None
     return Observation(
         url=target.url,
         checked_at=checked_at,
         outcome=verdict.outcome,
         reason=verdict.reason,
         http_status=status,
-        final_url=last.final_url if last else None,
-        chain=last.chain if last else (),
+        final_url=final_url,
+        chain=chain,
         methods=tuple(exchange.method for exchange in facts.exchanges),
         elapsed_ms=elapsed_ms,
         retries=sum(len(exchange.retries) for exchange in facts.exchanges),
@@ -497,6 +505,8 @@ def _observe(
         not_modified=not_modified,
         text_sample_packed=pack_text(page.text[:TEXT_SAMPLE_CHARS]) if page else None,
         suggested_url=(
-            last.final_url if last and verdict.outcome is Outcome.REDIRECTED_PERMANENT else None
+            moved_to(chain) or final_url
+            if verdict.outcome is Outcome.REDIRECTED_PERMANENT
+            else None
         ),
     )

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from catalog.check.facts import PERMANENT_REDIRECTS, Answer, CheckFacts, Exchange, Stop
 from catalog.check.reasons import FailureKind, describe_error
+from catalog.check.redirects import is_signed, moved_to, stable_url
 from catalog.check.soft404 import page_soft404, probe_soft404, redirect_soft404
 from catalog.outcomes import Outcome
 
@@ -170,7 +171,7 @@ def _failed(facts: CheckFacts, last: Exchange) -> Verdict:
     sentence = failure.sentence if failure else "no answer"
     reason = f"{_journey(facts)}: {sentence}."
     if last.redirects:
-        reason = f"{_journey(facts)}: after redirects to {last.final_url}, {sentence}."
+        reason = f"{_journey(facts)}: after redirects to {_place(last.final_url)}, {sentence}."
     kind = failure.kind if failure else FailureKind.OTHER
     match kind:
         case FailureKind.TIMEOUT:
@@ -224,7 +225,7 @@ def _answered(facts: CheckFacts, last: Exchange, answer: Answer) -> Verdict:
     if any(hop.status in PERMANENT_REDIRECTS for hop in redirects):
         return Verdict(
             Outcome.REDIRECTED_PERMANENT,
-            f"Redirected permanently ({_codes(last)}) to {last.final_url}; the new page "
+            f"Redirected permanently ({_codes(last)}) to {_moved(last)}; the new page "
             f"answers {status}{retried}.",
         )
     if redirects and last.final_url == facts.url:
@@ -236,8 +237,8 @@ def _answered(facts: CheckFacts, last: Exchange, answer: Answer) -> Verdict:
     if redirects:
         return Verdict(
             Outcome.OK,
-            f"Redirected temporarily ({_codes(last)}) to {last.final_url}; the page answers "
-            f"{status}{retried}.",
+            f"Redirected temporarily ({_codes(last)}) to {_place(last.final_url)}; the page "
+            f"answers {status}{retried}.",
         )
     return Verdict(Outcome.OK, journey)
 
@@ -254,14 +255,14 @@ def _not_modified(facts: CheckFacts, last: Exchange, journey: str) -> Verdict:
     if any(hop.status in PERMANENT_REDIRECTS for hop in last.redirects):
         return Verdict(
             Outcome.REDIRECTED_PERMANENT,
-            f"Redirected permanently ({_codes(last)}) to {final}; the new page is unchanged "
+            f"Redirected permanently ({_codes(last)}) to {_moved(last)}; the new page is unchanged "
             f"since the last check{retried}.",
         )
     if last.redirects:
         return Verdict(
             Outcome.OK,
-            f"Redirected temporarily ({_codes(last)}) to {final}; the page is unchanged since "
-            f"the last check{retried}.",
+            f"Redirected temporarily ({_codes(last)}) to {_place(final)}; the page is unchanged "
+            f"since the last check{retried}.",
         )
     return Verdict(Outcome.OK, f"{journey}: unchanged since the last check.")
 
@@ -270,7 +271,7 @@ def _error_status(facts: CheckFacts, last: Exchange, status: int, journey: str) 
     if last.redirects:
         return Verdict(
             Outcome.REDIRECT_TO_ERROR,
-            f"Redirects ({_codes(last)}) to {last.final_url}, which answers {status}"
+            f"Redirects ({_codes(last)}) to {_place(last.final_url)}, which answers {status}"
             f"{_retry_clause(facts)}.",
         )
     if status == 404:
@@ -341,6 +342,25 @@ def _wait(last: Exchange) -> str:
         f"; it asked us to wait {_duration(last.refused_wait)} (Retry-After), longer than the "
         "check can wait for one link."
     )
+
+
+def _place(url: str | None) -> str:
+    """A redirect's target as observations record it (`redirects.stable_url`), saying so
+    when it is a signed address: the one the server sent stops working within hours."""
+    if url is None:
+        return "nowhere"
+    if is_signed(url):
+        return f"{stable_url(url)} (a signed address that expires)"
+    return stable_url(url)
+
+
+def _moved(last: Exchange) -> str:
+    """Where a permanent redirect points, and the temporary place beyond it, if any."""
+    final = last.final_url
+    target = moved_to(last.chain) or final
+    if target == final:
+        return _place(final)
+    return f"{stable_url(target or '')}, which leads on to {_place(final)}"
 
 
 def _codes(last: Exchange) -> str:
