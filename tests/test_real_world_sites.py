@@ -287,3 +287,79 @@ def test_redirect_targets_are_recorded_without_what_changes_at_each_request(
 
     obs = check("https://www.ojp.gov/x.pdf", site)
     assert obs.final_url == recorded and obs.chain[-1].url == recorded
+
+
+# --- video pages -----------------------------------------------------------------------------
+
+
+def youtube_watch_page(playability: str) -> bytes:
+    """A watch page as YouTube serves it for any video id: 200, the full site, and the
+    player's verdict only in a script."""
+    return (
+        '<!DOCTYPE html><html lang="en"><head><title> - YouTube</title></head><body>'
+        "<div>About Press Copyright Contact us Creators Advertise Developers Terms Privacy "
+        'Policy &amp; Safety How YouTube works Test new features</div><script nonce="x">'
+        'var ytInitialPlayerResponse = {"responseContext":{"serviceTrackingParams":[]},'
+        f'"playabilityStatus":{playability},"trackingParams":"CAAQu2kiEwj"}};</script>'
+        "</body></html>"
+    ).encode()
+
+
+def youtube(playability: str) -> Handler:
+    def site(request: httpx.Request) -> httpx.Response:
+        page = youtube_watch_page(playability)
+        return httpx.Response(
+            200, headers={"Content-Type": "text/html; charset=utf-8"}, content=page
+        )
+
+    return site
+
+
+VIDEO = "https://www.youtube.com/watch?v=Ds7xGq1pZ1k"
+
+
+def test_removed_youtube_video_is_a_soft_404() -> None:
+    """The page answers 200 with the site's full template: only the player says so."""
+    status = (
+        '{"status":"ERROR","reason":"This video isn\'t available anymore","errorScreen":'
+        '{"playerErrorMessageRenderer":{"reason":{"simpleText":"This video isn\'t available '
+        'anymore"}}}}'
+    )
+    obs = check(VIDEO, youtube(status))
+    assert obs.outcome is Outcome.SOFT_404
+    assert obs.reason == (
+        "GET 200: YouTube says the video is unavailable (“This video isn't available anymore”)."
+    )
+
+
+def test_private_youtube_video_is_a_soft_404() -> None:
+    status = (
+        '{"status":"LOGIN_REQUIRED","messages":["This is a private video. Please sign in to '
+        'verify that you may see it."],"reason":"Private video"}'
+    )
+    obs = check(VIDEO, youtube(status))
+    assert obs.outcome is Outcome.SOFT_404
+    assert "YouTube says the video is private (“Private video”)" in obs.reason
+
+
+def test_youtube_bot_check_is_blocked_and_a_playing_video_ok() -> None:
+    bot = '{"status":"LOGIN_REQUIRED","reason":"Sign in to confirm you\\u2019re not a bot"}'
+    obs = check(VIDEO, youtube(bot))
+    assert obs.outcome is Outcome.BLOCKED
+    assert (
+        "YouTube asks the automated check to sign in (“Sign in to confirm you’re not a bot”)"
+        in (obs.reason)
+    )
+    age = '{"status":"LOGIN_REQUIRED","reason":"Sign in to confirm your age"}'
+    assert check(VIDEO, youtube(age)).outcome is Outcome.OK
+    assert check(VIDEO, youtube('{"status":"OK","playableInEmbed":true}')).outcome is Outcome.OK
+
+
+def test_a_page_quoting_youtube_player_data_elsewhere_is_no_video_page() -> None:
+    """Only YouTube's own pages are read this way: a blog embedding the JSON is a page."""
+    page = youtube_watch_page('{"status":"ERROR","reason":"Video unavailable"}')
+
+    def site(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": "text/html"}, content=page)
+
+    assert check("https://polarisproject.org/videos/", site).outcome is Outcome.OK

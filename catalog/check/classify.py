@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from catalog.check.facts import PERMANENT_REDIRECTS, Answer, CheckFacts, Exchange, Stop
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import is_signed, moved_to, stable_url
-from catalog.check.soft404 import page_soft404, probe_soft404, redirect_soft404
+from catalog.check.soft404 import page_soft404, probe_soft404, redirect_soft404, video_status
 from catalog.outcomes import Outcome
 
 
@@ -217,6 +217,12 @@ def _answered(facts: CheckFacts, last: Exchange, answer: Answer) -> Verdict:
         return Verdict(
             Outcome.HTTP_ERROR, f"{journey}: a redirect status without a Location to go to."
         )
+    video = video_status(last.final_url or facts.url, answer.body) if answer.body else None
+    if video is not None:
+        gone, said = video
+        if gone:
+            return Verdict(Outcome.SOFT_404, f"{journey}: {said}.")
+        return Verdict(Outcome.BLOCKED, f"{journey}: {said}; check it in a browser.")
     soft = _soft404(facts, last)
     if soft is not None:
         return Verdict(Outcome.SOFT_404, f"{journey}: {soft}.")

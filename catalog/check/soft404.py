@@ -15,6 +15,7 @@ than a missed one, which the next signals or a person may still catch):
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
@@ -29,6 +30,7 @@ __all__ = [
     "probe_soft404",
     "probe_url_for",
     "redirect_soft404",
+    "video_status",
 ]
 
 #: Start of the last path segment of every probe URL, so site owners can tell what it was.
@@ -331,3 +333,49 @@ def probe_soft404(page: PageFacts, probe: PageFacts | None, probe_status: int | 
         "the page is the same as what the site answers for an address that cannot exist "
         f"({score:.0%} alike), so the site shows this instead of saying 'not found'"
     )
+
+
+# --- (d) video pages ---------------------------------------------------------------------
+
+_YOUTUBE_HOSTS = frozenset(
+    {"youtube.com", "www.youtube.com", "m.youtube.com", "www.youtube-nocookie.com"}
+)
+#: The player's verdict in a watch page's `ytInitialPlayerResponse` (a script, so never in
+#: the visible text): "ERROR" for a removed video, "LOGIN_REQUIRED" for a private one and
+#: for YouTube's own bot check, "OK" for a video that plays.
+_PLAYABILITY = re.compile(rb'"playabilityStatus":\{"status":"([A-Z_]+)"')
+_REASON = re.compile(rb'"reason":("(?:[^"\\]|\\.){1,300}")')
+
+
+def video_status(final_url: str, body: bytes) -> tuple[bool, str] | None:
+    """What a video site's 200 page says about its video: (gone, why), or None when it
+    plays or the page is no video page.
+
+    YouTube answers a removed or private video with 200 and the site's full page; only the
+    player's data says "Video unavailable". gone=True: no visitor can watch it (soft 404);
+    gone=False: YouTube asks us to sign in to prove we are no bot (blocked).
+    """
+    if (urlsplit(final_url).hostname or "") not in _YOUTUBE_HOSTS:
+        return None
+    found = _PLAYABILITY.search(body)
+    if found is None or found.group(1) not in (b"ERROR", b"LOGIN_REQUIRED"):
+        return None
+    reason = _REASON.search(body, found.end(), found.end() + 4096)
+    said = _json_text(reason.group(1)) if reason else ""
+    quoted = f" ({_quote(said)})" if said else ""
+    if found.group(1) == b"ERROR":
+        return True, f"YouTube says the video is unavailable{quoted}"
+    lowered = said.lower()
+    if "private" in lowered:
+        return True, f"YouTube says the video is private{quoted}, so visitors cannot watch it"
+    if "bot" in lowered:
+        return False, f"YouTube asks the automated check to sign in{quoted}"
+    return None  # age or other sign-in checks: the video is there for people who sign in
+
+
+def _json_text(raw: bytes) -> str:
+    try:
+        text = json.loads(raw.decode("utf-8", "replace"))
+    except ValueError:
+        return ""
+    return text if isinstance(text, str) else ""
