@@ -118,6 +118,53 @@ def test_cloudflare_error_page_for_a_dead_origin_stays_an_error() -> None:
     assert check("https://demand-forum.org/", site).outcome is Outcome.HTTP_ERROR
 
 
+F5_REQUEST_REJECTED = (
+    b"<html><head><title>Request Rejected</title></head><body>The requested URL was rejected. "
+    b"Please consult with your administrator.<br><br>Your support ID is: 1434620431927538947"
+    b"<br><br><a href='javascript:history.back();'>[Go Back]</a></body></html>"
+)
+INCAPSULA_CHALLENGE = (
+    b'<html style="height:100%"><head><META NAME="ROBOTS" CONTENT="NOINDEX, NOFOLLOW"><meta '
+    b'name="format-detection" content="telephone=no"><script type="text/javascript" '
+    b'src="/_Incapsula_Resource?SWJIYLWA=5074a744e2e3d891814e9a2dace20bd4,719d34d31c8e3a6e6f'
+    b'ffd425f7e032f3"></script></head><body style="margin:0px;height:100%"></body></html>'
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "wall"),
+    [
+        pytest.param(F5_REQUEST_REJECTED, "an F5 firewall", id="f5-asm"),
+        pytest.param(INCAPSULA_CHALLENGE, "an Imperva (Incapsula) bot check", id="incapsula"),
+    ],
+)
+def test_firewall_page_answering_200_is_blocked_not_ok(body: bytes, wall: str) -> None:
+    """The firewall's page stands in for the resource with a 200: `ok` said the link works
+    when nothing of it was seen, night after night."""
+
+    def site(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": "text/html"}, content=body)
+
+    obs = check("https://www.state.gov/j/tip/rls/tiprpt/2018/282570.htm", site)
+    assert obs.outcome is Outcome.BLOCKED
+    assert (
+        obs.reason == f"GET 200: {wall} answered in the page's place (200); check it in a browser."
+    )
+
+
+def test_a_page_that_quotes_a_firewall_message_is_a_page() -> None:
+    article = (
+        f"<html><head><title>Troubleshooting our portal</title></head><body><p>If you see "
+        f"'The requested URL was rejected. Please consult with your administrator.', "
+        f"{'write to the help desk with the support ID shown. ' * 200}</p></body></html>"
+    ).encode()
+
+    def site(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": "text/html"}, content=article)
+
+    assert check("https://www.state.gov/help/", site).outcome is Outcome.OK
+
+
 # --- redirects -------------------------------------------------------------------------------
 
 

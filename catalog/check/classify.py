@@ -57,6 +57,14 @@ _CHALLENGE_TEXT = (
 _CLOUDFLARE_FIREWALL = (b"cf-error-details", b"used cloudflare to restrict access")
 _CHALLENGE_SERVERS = ("cloudflare", "ddos-guard", "sucuri", "akamaighost", "incapsula")
 _SNIFF = 64 * 1024
+#: Firewalls that answer 200 with a page of their own, by a phrase no resource is made
+#: of: F5 BIG-IP ASM's "Request Rejected" (common on .gov sites) and Imperva's script-only
+#: challenge. Only short bodies are read: a page quoting the phrase is a page.
+_WALLS_ANSWERING_200 = (
+    (b"the requested url was rejected. please consult with your administrator", "an F5 firewall"),
+    (b"/_incapsula_resource?", "an Imperva (Incapsula) bot check"),
+)
+_SMALL_WALL = 8 * 1024
 
 
 def blocked_reason(status: int, headers: Mapping[str, str], body: bytes) -> str | None:
@@ -68,6 +76,11 @@ def blocked_reason(status: int, headers: Mapping[str, str], body: bytes) -> str 
     waf = headers.get("x-amzn-waf-action")
     if waf and (status == 202 or status >= 400):
         return f"an AWS WAF bot check answered ({_quoted(waf)}, {status})"
+    if 200 <= status < 300 and 0 < len(body) <= _SMALL_WALL:
+        text = body.lower()
+        wall = next((vendor for marker, vendor in _WALLS_ANSWERING_200 if marker in text), None)
+        if wall is not None:
+            return f"{wall} answered in the page's place ({status})"
     if status not in (403, 429, 503):
         return None
     if (headers.get("cf-mitigated") or "").lower() == "challenge":
