@@ -8,6 +8,7 @@ PDFs on CDNs; YouTube), and asserts the outcome and the reason a curator would r
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ import httpx
 import pytest
 
 from catalog.check import check_targets
-from catalog.health import Change, LinkState, apply_observation
+from catalog.health import Change, Entry, LinkState, apply_observation, judge_page
 from catalog.model import Observation, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings, HealthSettings
@@ -410,3 +411,25 @@ def test_a_page_quoting_youtube_player_data_elsewhere_is_no_video_page() -> None
         return httpx.Response(200, headers={"Content-Type": "text/html"}, content=page)
 
     assert check("https://polarisproject.org/videos/", site).outcome is Outcome.OK
+
+
+# --- bodies ----------------------------------------------------------------------------------
+
+
+def test_a_brotli_body_we_did_not_ask_for_is_no_page_of_random_words() -> None:
+    """A misconfigured cache sends its brotli copy whatever Accept-Encoding said. Read as
+    the HTML its Content-Type claims, the compressed bytes were stored as the page's text
+    and judged for drift as a page sharing nothing with its entry (relevance 0)."""
+    compressed = random.Random(7).randbytes(30_000)
+
+    def site(request: httpx.Request) -> httpx.Response:
+        headers = {"Content-Type": "text/html; charset=utf-8", "Content-Encoding": "br"}
+        return httpx.Response(200, headers=headers, content=compressed)
+
+    obs = check("https://www.acf.hhs.gov/otip/resource/fslabortrafficking", site)
+    assert obs.outcome is Outcome.OK
+    assert obs.title is None and not obs.text_sample_packed and obs.fingerprint
+    entry = Entry(
+        "fs", "Fact Sheet: Labor Trafficking", "What labor trafficking is and looks like."
+    )
+    assert judge_page(obs, [entry], {}) is None

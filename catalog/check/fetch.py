@@ -187,6 +187,13 @@ class _Inflater:
             return cls(zlib.MAX_WBITS, deflate=True)
         return None  # identity, or an encoding we did not ask for: keep the bytes as sent
 
+    @staticmethod
+    def unreadable(header: str | None) -> bool:
+        """Whether a Content-Encoding leaves the body as bytes we cannot decode."""
+        codings = [c.strip().lower() for c in (header or "").split(",")]
+        codings = [c for c in codings if c and c != "identity"]
+        return bool(codings) and codings not in (["gzip"], ["x-gzip"], ["deflate"])
+
     def inflate(self, data: bytes, max_length: int) -> bytes:
         try:
             return self._object.decompress(data, max_length)
@@ -585,10 +592,20 @@ async def read_page(answer: Answer) -> PageFacts:
 
 
 def page_facts(answer: Answer, tags: int | None = None) -> PageFacts:
-    """What a successful answer's body says (the checked page or a soft-404 probe's)."""
+    """What a successful answer's body says (the checked page or a soft-404 probe's).
+
+    A body in an encoding we did not ask for and cannot read (brotli or zstd, sent by a
+    misconfigured cache whatever Accept-Encoding said) is opaque bytes: parsed as the
+    HTML its Content-Type claims, the compressed bytes were stored as the page's text
+    (mojibake) and judged for drift as a page sharing no word with its entry (relevance 0),
+    a few words short of a drift alarm on a working link.
+    """
+    content_type = answer.headers.get("content-type")
+    if _Inflater.unreadable(answer.headers.get("content-encoding")):
+        content_type, tags = "application/octet-stream", None
     return analyse_body(
         answer.body,
-        answer.headers.get("content-type"),
+        content_type,
         truncated=answer.truncated,
         etag=answer.headers.get("etag"),
         total_length=content_length(answer.headers),
