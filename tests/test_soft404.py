@@ -48,6 +48,11 @@ def html(title: str = "", heading: str = "", body: str = "") -> PageFacts:
         ("https://ex.org/a/b", "https://ex.org/notfound.aspx"),
         ("https://ex.org/a/b", "https://ex.org/pagina-no-encontrada"),
         ("https://ex.org/a/b.aspx", "https://ex.org/Error.aspx?aspxerrorpath=/a/b.aspx"),
+        # SharePoint, common on .gov sites, and other servers' custom error pages
+        ("https://ex.gov/a/b", "https://ex.gov/_layouts/15/PageNotFoundError.aspx?requestUrl=/a/b"),
+        ("https://ex.gov/a/b", "https://ex.gov/404-error"),
+        ("https://ex.gov/a/b", "https://ex.gov/custom404.html"),
+        ("https://ex.gov/a/b", "https://ex.gov/http404.htm"),
     ],
 )
 def test_deep_link_sent_to_a_home_or_error_page_is_a_soft_404(requested: str, final: str) -> None:
@@ -70,6 +75,8 @@ def test_deep_link_sent_to_a_home_or_error_page_is_a_soft_404(requested: str, fi
         pytest.param("https://ex.org/a", "https://ex.org/?s=a", id="home-search"),
         pytest.param("https://ex.org/a", "https://ex.org/research/error-analysis", id="error-word"),
         pytest.param("https://ex.org/404.html", "https://ex.org/404/", id="error-to-error"),
+        pytest.param("https://ex.org/a", "https://ex.org/customer", id="custom-word"),
+        pytest.param("https://ex.org/a", "https://ex.org/2019-404-report", id="404-in-a-name"),
     ],
 )
 def test_redirects_that_keep_the_resource_are_not_soft_404s(requested: str, final: str) -> None:
@@ -100,6 +107,9 @@ def test_redirects_that_keep_the_resource_are_not_soft_404s(requested: str, fina
         html(title="Example", heading="La page demandée n'existe pas"),
         html(title="Example", heading="404"),
         html(body="<p>Sorry, we couldn't find that page.</p>"),
+        html(title="Site", heading="Sorry! We can't seem to find the page you're looking for."),
+        html(title="Site", heading="Hmm, we can’t find that page"),
+        html(body="<p>The requested URL was not found on this server.</p>"),  # Apache 2.4
     ],
 )
 def test_a_page_that_says_it_is_missing_is_a_soft_404(facts: PageFacts) -> None:

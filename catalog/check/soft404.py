@@ -111,9 +111,10 @@ _HOME_PATH = re.compile(
 )
 #: One path segment (extension removed) that names an error page.
 _ERROR_SEGMENT = re.compile(
-    r"(?:error|errors|err|oops)?[-_]?"
-    r"(?:(?:page|pagina)?[-_]?(?:not[-_]?found|no[-_]?encontrad[ao]|introuvable)[-_]?(?:page)?"
-    r"|error(?:[-_]?(?:page|\d{3}))?|errors|404|410|fehler|erreur)",
+    r"(?:custom|http)?(?:error|errors|err|oops)?[-_]?"
+    r"(?:(?:page|pagina)?[-_]?(?:not[-_]?found|no[-_]?encontrad[ao]|introuvable)"
+    r"[-_]?(?:page|error)?"  # SharePoint's "PageNotFoundError.aspx"
+    r"|error(?:[-_]?(?:page|\d{3}))?|errors|(?:404|410)(?:[-_]?(?:error|page))?|fehler|erreur)",
     re.IGNORECASE,
 )
 _ERROR_QUERY = re.compile(r"(?:^|&)(?:aspxerrorpath|errorpath|error|err)=", re.IGNORECASE)
@@ -184,12 +185,14 @@ _FR_THING = r"(?:(?:la |cette |le )?(?:page|document|fichier|contenu|ressource))
 _MESSAGES = [
     # English
     r"(?:http )?(?:error )?(?:404|410)(?: error)?(?: (?:page )?(?:not found|gone))?",
-    rf"(?:(?:the|this|that) )?(?:{_THING} )?not found",
+    rf"(?:(?:the|this|that) )?(?:requested )?(?:{_THING} )?not found",
     rf"(?:we )?(?:cant|cannot|can not|could not|couldnt|were unable to|are unable to)"
-    rf" find (?:the|that|this|your|what you were looking for)(?: {_THING})?{_YOU_WANTED}",
-    rf"(?:(?:the|this|that) )?{_THING}{_YOU_WANTED}"
+    rf"(?: seem to)? find (?:the|that|this|your|what you were looking for)(?: {_THING})?"
+    rf"{_YOU_WANTED}",
+    rf"(?:(?:the|this|that) )?(?:requested )?{_THING}{_YOU_WANTED}"
     r" (?:could not|cannot|can not|couldnt|cant|was not|wasnt|is not|isnt) be(?:en)? found",
-    rf"(?:(?:the|this|that) )?{_THING}{_YOU_WANTED} (?:was|has been|have been|is)? ?not found",
+    rf"(?:(?:the|this|that) )?(?:requested )?{_THING}{_YOU_WANTED}"
+    r" (?:was|has been|have been|is)? ?not found(?: on this server)?",
     rf"(?:(?:the|this|that) )?{_THING}{_YOU_WANTED}"
     r" (?:does not|doesnt|did not|no longer|do not|dont) exists?(?: anymore)?",
     rf"(?:(?:the|this|that) )?(?:{_THING}{_YOU_WANTED} )?(?:(?:is|was|are) )?no longer available",
@@ -212,8 +215,8 @@ _MESSAGES = [
     r"(?:erreur )?(?:404 )?(?:page )?(?:introuvable|non trouvee)",
 ]
 _FILLER = (
-    r"(?:(?:oops|ooops|whoops|sorry|uh oh|error|ups|vaya|lo sentimos|disculpe|desole|oups"
-    r"|erreur|http|\d{3}) )*"
+    r"(?:(?:oops|ooops|whoops|sorry|uh oh|oh no|hmm|hmmm|error|ups|vaya|lo sentimos|disculpe"
+    r"|desole|oups|erreur|http|\d{3}) )*"
 )
 _MESSAGE = re.compile(rf"{_FILLER}(?:{'|'.join(_MESSAGES)})(?: (?:error|page|erreur|\d{{3}}))*")
 #: Separators between a title's message and the site name ("Page not found | UNICEF").
