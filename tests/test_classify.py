@@ -323,6 +323,18 @@ def test_transport_failure_decides_outcome(error: BaseException, outcome: Outcom
     assert classify(facts(failed(error))).outcome is outcome
 
 
+def test_a_read_timeout_says_whether_the_answer_had_begun() -> None:
+    """No status yet: a slow first byte, not an answer broken off."""
+    silent = classify(facts(failed(httpx.ReadTimeout("t"))))
+    assert silent.reason == (
+        "GET no answer: the server took the request but did not begin to answer in time."
+    )
+    cut = Exchange("GET", chain=(Hop(URL, 200),), error=httpx.ReadTimeout("t"))
+    assert classify(facts(cut)).reason == (
+        "GET 200: the server stopped sending data before the answer was complete."
+    )
+
+
 @pytest.mark.parametrize(
     ("message", "word"),
     [

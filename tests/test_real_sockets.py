@@ -336,6 +336,19 @@ def test_server_that_never_answers_times_out(web: FixtureWeb) -> None:
     assert "not sent" not in obs.reason, "the request was sent; only the answer never came"
 
 
+def test_a_slow_first_byte_is_not_called_a_broken_answer(web: FixtureWeb) -> None:
+    """A server that takes the request and says nothing for longer than `read_timeout`:
+    the reason said it "stopped sending data before the answer was complete", as if it
+    had broken off an answer it never began."""
+    settings = replace(FAST, read_timeout=0.3, max_attempts=1)
+    obs = check(web.url("/never-answers"), settings, fingerprint_due=False)
+    assert obs.outcome is Outcome.TIMEOUT
+    assert obs.reason == (
+        "HEAD no answer, GET no answer: the server took the request but did not begin to "
+        "answer in time."
+    )
+
+
 @pytest.mark.parametrize("path", ["/reset-connection", "/reset-mid-body", "/truncated-body"])
 def test_dropped_connection_is_connection_reset(web: FixtureWeb, path: str) -> None:
     obs = check(web.url(path))

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import assert_never
 from urllib.parse import urlsplit
 
+import httpx
+
 from catalog.check.facts import PERMANENT_REDIRECTS, Answer, CheckFacts, Exchange, Stop
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import is_signed, moved_to, stable_url
@@ -182,6 +184,12 @@ def _stopped(facts: CheckFacts, last: Exchange, stop: Stop) -> Verdict:
 def _failed(facts: CheckFacts, last: Exchange) -> Verdict:
     failure = describe_error(last.error) if last.error is not None else None
     sentence = failure.sentence if failure else "no answer"
+    if isinstance(last.error, httpx.ReadTimeout) and (
+        not last.chain or last.chain[-1].status is None
+    ):
+        # No status came: the server never began to answer (a slow first byte), which
+        # "stopped sending data before the answer was complete" misdescribed.
+        sentence = "the server took the request but did not begin to answer in time"
     reason = f"{_journey(facts)}: {sentence}."
     if last.redirects:
         reason = f"{_journey(facts)}: after redirects to {_place(last.final_url)}, {sentence}."
