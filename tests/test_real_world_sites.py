@@ -106,7 +106,22 @@ def test_cloudflare_firewall_block_is_blocked_not_broken() -> None:
 
     obs = check("https://demand-forum.org/", site)
     assert obs.outcome is Outcome.BLOCKED
-    assert "Cloudflare's firewall turned away the automated check (403)" in obs.reason
+    assert obs.reason == (
+        "GET 403: Cloudflare's firewall turned away the automated check (403, error 1020); "
+        "check it in a browser."
+    )
+
+
+def test_cloudflare_error_for_a_misconfigured_site_stays_an_error() -> None:
+    """Error 1000 (the site's DNS points at a forbidden address) is what browsers get too."""
+    body = CLOUDFLARE_1020.replace(b">1020<", b">1000<").replace(
+        b"Access denied", b"DNS points to prohibited IP"
+    )
+
+    def site(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(403, headers={"Server": "cloudflare"}, content=body)
+
+    assert check("https://demand-forum.org/", site).outcome is Outcome.HTTP_ERROR
 
 
 def test_cloudflare_error_page_for_a_dead_origin_stays_an_error() -> None:

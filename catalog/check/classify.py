@@ -11,6 +11,7 @@ records. A new outcome is one member of `catalog.outcomes.Outcome` plus one bran
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import assert_never
@@ -54,9 +55,12 @@ _CHALLENGE_TEXT = (
     b"are you a robot",
     b"verify you are human",
 )
-#: Cloudflare's own 403 pages (errors 1006-1020: banned address, country, browser
-#: signature, firewall rule), as against an origin's 403 passed through Cloudflare.
-_CLOUDFLARE_FIREWALL = (b"cf-error-details", b"used cloudflare to restrict access")
+#: Cloudflare's own 403 pages that turn a visitor away (1005-1010: banned network,
+#: address, country or browser signature; 1012, 1020: access or firewall rule), as
+#: against its 403s for a misconfigured site (1000-1004), which browsers get too, and an
+#: origin's 403 passed through Cloudflare.
+_CLOUDFLARE_CODE = re.compile(rb'cf-error-code">\s*(\d{4})\s*<|error code:?\s*(\d{4})')
+_CLOUDFLARE_TURNED_AWAY = frozenset({1005, 1006, 1007, 1008, 1009, 1010, 1012, 1020})
 _CHALLENGE_SERVERS = ("cloudflare", "ddos-guard", "sucuri", "akamaighost", "incapsula")
 _SNIFF = 64 * 1024
 #: Firewalls that answer 200 with a page of their own, by a phrase no resource is made
@@ -96,8 +100,14 @@ def blocked_reason(status: int, headers: Mapping[str, str], body: bytes) -> str 
         return f"{vendor} answered with a challenge page ({status})"
     if status != 403:
         return None
-    if "cloudflare" in server and any(marker in text for marker in _CLOUDFLARE_FIREWALL):
-        return "Cloudflare's firewall turned away the automated check (403)"
+    if "cloudflare" in server:
+        code = _CLOUDFLARE_CODE.search(text)
+        number = int(code.group(1) or code.group(2)) if code else None
+        if number in _CLOUDFLARE_TURNED_AWAY or (
+            number is None and b"used cloudflare to restrict access" in text
+        ):
+            detail = f"403, error {number}" if number else "403"
+            return f"Cloudflare's firewall turned away the automated check ({detail})"
     if b"&#" in text:  # Akamai writes its page in entities: "Reference&#32;&#35;18&#46;..."
         text = html.unescape(text.decode("latin-1")).encode("latin-1", "replace")
     akamai = "akamaighost" in server or b"errors.edgesuite.net" in text
