@@ -418,6 +418,17 @@ def test_youtube_bot_check_is_blocked_and_a_playing_video_ok() -> None:
     assert check(VIDEO, youtube('{"status":"OK","playableInEmbed":true}')).outcome is Outcome.OK
 
 
+def test_only_the_watch_pages_own_player_speaks_for_the_video() -> None:
+    """Player data of another video earlier on the page says nothing of this one."""
+    other = b'<script>var x = {"playabilityStatus":{"status":"ERROR","reason":"Gone"}};</script>'
+    page = youtube_watch_page('{"status":"OK"}').replace(b"<body>", b"<body>" + other)
+
+    def site(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": "text/html"}, content=page)
+
+    assert check(VIDEO, site).outcome is Outcome.OK
+
+
 def test_a_page_quoting_youtube_player_data_elsewhere_is_no_video_page() -> None:
     """Only YouTube's own pages are read this way: a blog embedding the JSON is a page."""
     page = youtube_watch_page('{"status":"ERROR","reason":"Video unavailable"}')

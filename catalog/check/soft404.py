@@ -360,7 +360,8 @@ def video_status(final_url: str, body: bytes) -> tuple[bool, str] | None:
     """
     if (urlsplit(final_url).hostname or "") not in _YOUTUBE_HOSTS:
         return None
-    found = _PLAYABILITY.search(body)
+    start = body.find(b"ytInitialPlayerResponse")  # the page's own player, not a related one
+    found = _PLAYABILITY.search(body, start, start + 64 * 1024) if start >= 0 else None
     if found is None or found.group(1) not in (b"ERROR", b"LOGIN_REQUIRED"):
         return None
     reason = _REASON.search(body, found.end(), found.end() + 4096)
