@@ -288,6 +288,32 @@ def test_a_move_before_a_signed_download_suggests_the_moved_page() -> None:
     )
 
 
+def nap(request: httpx.Request) -> httpx.Response:
+    """doi.org resolves to the registered address; the publisher has moved since."""
+    if request.url.host == "dx.doi.org":
+        return httpx.Response(301, headers={"Location": f"https://doi.org{request.url.path}"})
+    if request.url.host == "doi.org":
+        return httpx.Response(302, headers={"Location": "http://www.nap.edu/catalog/18969"})
+    if request.url.host == "www.nap.edu":
+        new = "https://nap.nationalacademies.org/catalog/18969/confronting-commercial-sexual"
+        return httpx.Response(301, headers={"Location": new})
+    return httpx.Response(200, html=PAGE)
+
+
+def test_a_doi_whose_publisher_moved_is_no_move_of_the_doi() -> None:
+    """A DOI is the address meant to last: the publisher's own 301 beyond it asked
+    curators to replace the DOI with the publisher's page of the day."""
+    obs = check("https://doi.org/10.17226/18969", nap)
+    assert obs.outcome is Outcome.OK and obs.suggested_url is None
+    assert obs.reason.startswith("Redirected temporarily (302, 301) to https://nap.")
+
+
+def test_the_resolvers_own_move_is_still_a_move() -> None:
+    obs = check("http://dx.doi.org/10.17226/18969", nap)
+    assert obs.outcome is Outcome.REDIRECTED_PERMANENT
+    assert obs.suggested_url == "https://doi.org/10.17226/18969"
+
+
 def test_a_session_id_in_a_redirect_is_no_move() -> None:
     """Old Java sites answer with a fresh ";jsessionid=" in the address at every visit."""
     url = "https://www.ncjrs.gov/App/Publications/abstract.aspx"

@@ -505,7 +505,7 @@ def _observe(
         not_modified=not_modified,
         text_sample_packed=pack_text(page.text[:TEXT_SAMPLE_CHARS]) if page else None,
         suggested_url=(
-            moved_to(chain) or final_url
+            moved_to(target.url, chain) or final_url
             if verdict.outcome is Outcome.REDIRECTED_PERMANENT
             else None
         ),

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from catalog.check.facts import PERMANENT_REDIRECTS, Answer, CheckFacts, Exchange, Stop
+from catalog.check.facts import Answer, CheckFacts, Exchange, Stop
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import is_signed, moved_to, stable_url
 from catalog.check.soft404 import page_soft404, probe_soft404, redirect_soft404, video_status
@@ -259,10 +259,10 @@ def _answered(facts: CheckFacts, last: Exchange, answer: Answer) -> Verdict:
         return Verdict(Outcome.SOFT_404, f"{journey}: {soft}.")
     redirects = last.redirects
     retried = _retry_clause(facts)
-    if any(hop.status in PERMANENT_REDIRECTS for hop in redirects):
+    if moved_to(facts.url, last.chain) is not None:
         return Verdict(
             Outcome.REDIRECTED_PERMANENT,
-            f"Redirected permanently ({_codes(last)}) to {_moved(last)}; the new page "
+            f"Redirected permanently ({_codes(last)}) to {_moved(facts, last)}; the new page "
             f"answers {status}{retried}.",
         )
     if redirects and last.final_url == facts.url:
@@ -289,11 +289,11 @@ def _not_modified(facts: CheckFacts, last: Exchange, journey: str) -> Verdict:
         if moved is not None:
             return Verdict(Outcome.SOFT_404, f"{journey}: {moved}.")
     retried = _retry_clause(facts)
-    if any(hop.status in PERMANENT_REDIRECTS for hop in last.redirects):
+    if moved_to(facts.url, last.chain) is not None:
         return Verdict(
             Outcome.REDIRECTED_PERMANENT,
-            f"Redirected permanently ({_codes(last)}) to {_moved(last)}; the new page is unchanged "
-            f"since the last check{retried}.",
+            f"Redirected permanently ({_codes(last)}) to {_moved(facts, last)}; the new page "
+            f"is unchanged since the last check{retried}.",
         )
     if last.redirects:
         return Verdict(
@@ -391,10 +391,10 @@ def _place(url: str | None) -> str:
     return stable_url(url)
 
 
-def _moved(last: Exchange) -> str:
+def _moved(facts: CheckFacts, last: Exchange) -> str:
     """Where a permanent redirect points, and the temporary place beyond it, if any."""
     final = last.final_url
-    target = moved_to(last.chain) or final
+    target = moved_to(facts.url, last.chain) or final
     if target == final:
         return _place(final)
     return f"{stable_url(target or '')}, which leads on to {_place(final)}"

@@ -21,7 +21,7 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 from catalog.check.facts import PERMANENT_REDIRECTS
 from catalog.model import Hop
 
-__all__ = ["is_signed", "moved_to", "stable_url"]
+__all__ = ["RESOLVERS", "is_signed", "moved_to", "stable_url"]
 
 #: Query parameters (lower-cased) that carry a signature: their presence makes a URL signed.
 _SIGNATURES = frozenset(
@@ -105,14 +105,48 @@ def _volatile(key: str, signed: bool) -> bool:
     return signed and (key in _SIGNING or key.startswith(_SIGNING_PREFIXES))
 
 
-def moved_to(chain: Sequence[Hop]) -> str | None:
-    """Where the last permanent redirect of `chain` points, or None without one.
+#: Persistent-identifier resolvers: their addresses are meant to redirect, for good, to
+#: wherever the publisher keeps the work now. A publisher's own permanent redirect beyond
+#: them moves the publisher's address, never the identifier a catalog should keep
+#: (doi.org -302-> nap.edu -301-> nap.nationalacademies.org asked curators to replace a
+#: DOI with the publisher's page of the day). GPO's PURLs are how federal documents are
+#: cited.
+RESOLVERS = frozenset(
+    {
+        "doi.org",
+        "dx.doi.org",
+        "www.doi.org",
+        "hdl.handle.net",
+        "purl.org",
+        "www.purl.org",
+        "purl.fdlp.gov",
+        "purl.access.gpo.gov",
+        "n2t.net",
+        "w3id.org",
+        "identifiers.org",
+        "perma.cc",
+    }
+)
+
+
+def moved_to(url: str, chain: Sequence[Hop]) -> str | None:
+    """Where `url` has moved for good by its redirect `chain`, or None if it has not: the
+    target of the last permanent redirect (301, 308) that speaks for it.
 
     /old -301-> /new -302-> a signed CDN address: the site moved the page to /new, and the
     302 beyond it is a temporary place (a download, a login); /new is what the catalog
-    should hold.
+    should hold. For a resolver's address only the resolver's own redirects speak.
     """
+    resolver = _hostname(url) in RESOLVERS
     for index in range(len(chain) - 2, -1, -1):
-        if chain[index].status in PERMANENT_REDIRECTS:
+        hop = chain[index]
+        if hop.status in PERMANENT_REDIRECTS and (not resolver or _hostname(hop.url) in RESOLVERS):
             return chain[index + 1].url
     return None
+
+
+def _hostname(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
