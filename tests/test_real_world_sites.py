@@ -485,3 +485,34 @@ def test_a_brotli_body_we_did_not_ask_for_is_no_page_of_random_words() -> None:
         "fs", "Fact Sheet: Labor Trafficking", "What labor trafficking is and looks like."
     )
     assert judge_page(obs, [entry], {}) is None
+
+
+# --- rate limits -----------------------------------------------------------------------------
+
+
+def test_head_refused_with_429_then_get_served_says_which_was_retried() -> None:
+    """Big hosts rate-limit HEAD apart from GET. The reason read "HEAD 429, GET 200 after
+    2 retries (429, ...)", as if the page itself had been refused twice."""
+
+    def site(request: httpx.Request) -> httpx.Response:
+        if request.method == "HEAD":
+            return httpx.Response(429, headers={"Retry-After": "2"})
+        return httpx.Response(200, html=PAGE)
+
+    obs = check("https://www.youtube.com/watch?v=Ds7xGq1pZ1k", site, fingerprint_due=False)
+    assert obs.outcome is Outcome.OK
+    assert obs.reason == (
+        "HEAD 429 after 2 retries (429, Retry-After 2 s; 429, Retry-After 2 s), GET 200"
+    )
+
+
+def test_429_with_a_long_retry_after_is_rate_limited_saying_how_long() -> None:
+    def site(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, headers={"Retry-After": "3600"})
+
+    obs = check("https://www.youtube.com/watch?v=Ds7xGq1pZ1k", site)
+    assert obs.outcome is Outcome.RATE_LIMITED
+    assert obs.reason == (
+        "GET 429: the site asked us to slow down; it asked us to wait 3600 s (about 60 min) "
+        "(Retry-After), longer than the check can wait for one link."
+    )

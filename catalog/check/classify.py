@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import assert_never
 from urllib.parse import urlsplit
 
 import httpx
 
-from catalog.check.facts import Answer, CheckFacts, Exchange, Stop
+from catalog.check.facts import Answer, CheckFacts, Exchange, RetryNote, Stop
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import is_signed, moved_to, stable_url
 from catalog.check.soft404 import page_soft404, probe_soft404, redirect_soft404, video_status
@@ -354,12 +354,18 @@ def _journey(facts: CheckFacts) -> str:
         if exchange.stop in (Stop.PRIVATE, Stop.UNRESOLVED):
             hops.append("not sent")
         # An empty chain without a refusal means the request went out and nothing came back.
-        steps.append(f"{exchange.method} {' → '.join(hops) or 'no answer'}")
-    return ", ".join(steps) + _retry_clause(facts, lead=" after ")
+        step = f"{exchange.method} {' → '.join(hops) or 'no answer'}"
+        # Each method's retries after it: "HEAD 429, GET 200 after 2 retries (429 ...)"
+        # read as if GET had been refused twice, when HEAD was.
+        steps.append(step + _notes_clause(exchange.retries, " after "))
+    return ", ".join(steps)
 
 
 def _retry_clause(facts: CheckFacts, lead: str = " after ") -> str:
-    notes = [note for exchange in facts.exchanges for note in exchange.retries]
+    return _notes_clause([note for exchange in facts.exchanges for note in exchange.retries], lead)
+
+
+def _notes_clause(notes: Sequence[RetryNote], lead: str) -> str:
     if not notes:
         return ""
     causes = "; ".join(
