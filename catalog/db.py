@@ -112,6 +112,44 @@ def _unreachable(context: ExceptionContext) -> None:
         raise StoreError(f"cannot open database {_shown(engine.url)}: {_one_line(orig)}")
     if context.is_disconnect:
         raise StoreError(f"lost the connection to database {_shown(engine.url)}: {_one_line(orig)}")
+    why = _sqlite_unusable(orig)
+    if why is not None:
+        raise StoreError(f"database {_shown(engine.url)} {why}")
+
+
+#: Primary SQLite result codes (https://sqlite.org/rescode.html) of a database file that
+#: cannot be written now, whatever the statement: the file's state, not a bug of ours.
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL = 5, 6, 8, 10, 13
+
+
+def _sqlite_unusable(error: BaseException) -> str | None:
+    """What an operator must do about a SQLite file that is locked, read-only or on a
+    full disk; None for any other error. Without it a curator's `sqlite3` shell left in
+    a transaction, or a full disk, ends a nightly run with a driver traceback."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if not isinstance(error, sqlite3.Error) or not isinstance(code, int):
+        return None
+    primary = code & 0xFF
+    if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return (
+            f"is locked: another process held a write transaction on it for over "
+            f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s (a `sqlite3` shell inside BEGIN? end it with "
+            "COMMIT or ROLLBACK); what was stored before is kept, run the command again"
+        )
+    if primary == _SQLITE_READONLY:
+        return (
+            f"is read-only ({_one_line(error)}); make the file and its folder writable "
+            "(SQLite writes -wal and -shm files beside it)"
+        )
+    if primary == _SQLITE_FULL:
+        return (
+            f"cannot be written, the disk is full ({_one_line(error)}); free space on its "
+            "file system and run the command again: the write that failed was rolled back, "
+            "nothing stored before it is lost"
+        )
+    if primary == _SQLITE_IOERR:
+        return f"hit a disk I/O error ({_one_line(error)}); check its file system"
+    return None
 
 
 _POINT_ELSEWHERE = (

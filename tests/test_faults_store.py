@@ -1,0 +1,122 @@
+"""Faults of the database file an operator meets part-way through a run: a curator's
+`sqlite3` shell holding a write transaction, a read-only file, a full disk. Each must end
+the command with one line naming the database and what to do (exit 3), and leave every
+row stored before it as it was.
+
+SQLite only: these are faults of a database file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, event
+from typer.testing import CliRunner
+
+import catalog.db
+from catalog import store
+from catalog.db import open_engine
+from catalog.errors import StoreError
+from flows.cli import app
+from tests.factories import T0, write_catalog
+
+
+@pytest.fixture
+def db_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A migrated SQLite file holding one run; a lock is waited for 0.2 s, not 30."""
+    monkeypatch.setattr(catalog.db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    catalog.db._cached_engine.cache_clear()
+    path = tmp_path / "lh.db"
+    engine = open_engine(f"sqlite:///{path}")
+    store.start_run(engine, trigger="manual", now=T0)
+    engine.dispose()
+    yield path
+    catalog.db._cached_engine.cache_clear()
+
+
+@pytest.fixture
+def curator_shell(db_file: Path) -> Iterator[sqlite3.Connection]:
+    """A `sqlite3` shell left inside BEGIN after an UPDATE: it holds the write lock."""
+    shell = sqlite3.connect(db_file, isolation_level=None)
+    shell.execute("BEGIN IMMEDIATE")
+    shell.execute("UPDATE runs SET trigger = trigger")
+    try:
+        yield shell
+    finally:
+        shell.execute("ROLLBACK")
+        shell.close()
+
+
+def _runs(path: Path) -> list[tuple[int, str]]:
+    engine = open_engine(f"sqlite:///{path}")
+    try:
+        return [(r.id, r.status) for r in store.latest_runs(engine)]
+    finally:
+        engine.dispose()
+
+
+def test_a_write_while_a_curators_shell_holds_the_lock_names_the_file_and_the_way_out(
+    db_file: Path, curator_shell: sqlite3.Connection
+) -> None:
+    engine = open_engine(f"sqlite:///{db_file}")
+    try:
+        with pytest.raises(StoreError, match=r"lh\.db is locked: .*COMMIT or ROLLBACK") as caught:
+            store.start_run(engine, trigger="manual", now=T0)
+    finally:
+        engine.dispose()
+    assert "\n" not in str(caught.value)
+    assert caught.value.exit_code == 3
+    assert _runs(db_file) == [(1, "running")]
+
+
+def test_sync_on_a_locked_database_exits_3_with_one_line_not_a_traceback(
+    tmp_path: Path, db_file: Path, curator_shell: sqlite3.Connection
+) -> None:
+    catalog_file = write_catalog(
+        tmp_path / "toolkit.yaml", [{"id": "r1", "title": "One", "url": "https://example.org/1"}]
+    )
+    result = CliRunner().invoke(
+        app, ["sync", "--db", f"sqlite:///{db_file}", "--catalog", str(catalog_file)]
+    )
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output
+    assert f"error: database sqlite:///{db_file} is locked" in result.stderr
+
+
+def test_a_read_only_database_says_so_and_keeps_what_it_holds(db_file: Path) -> None:
+    read_only = open_engine(f"sqlite:///file:{db_file}?mode=ro&uri=true")
+    try:
+        assert [r.id for r in store.latest_runs(read_only)] == [1]  # reading still works
+        with pytest.raises(StoreError, match=r"lh\.db.* is read-only .*writable"):
+            store.start_run(read_only, trigger="manual", now=T0)
+    finally:
+        read_only.dispose()
+    assert _runs(db_file) == [(1, "running")]
+
+
+def _full_after(engine: Engine, pages: int) -> None:
+    """The file may grow by `pages` pages at most, as on a disk with that much room."""
+
+    @event.listens_for(engine, "connect")
+    def cap(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        current = dbapi_conn.execute("PRAGMA page_count").fetchone()[0]
+        dbapi_conn.execute(f"PRAGMA max_page_count={current + pages}")
+
+
+def test_a_full_disk_fails_the_write_with_one_line_and_loses_nothing_stored(
+    db_file: Path,
+) -> None:
+    engine = open_engine(f"sqlite:///{db_file}")
+    engine.dispose()  # connections opened from here on are capped
+    _full_after(engine, 2)
+    try:
+        with pytest.raises(StoreError, match=r"lh\.db cannot be written, the disk is full"):
+            for _ in range(50):
+                store.start_run(engine, trigger="manual", now=T0, summary={"pad": "x" * 4000})
+    finally:
+        engine.dispose()
+    ids = [run_id for run_id, _ in _runs(db_file)]
+    assert ids[-1] == 1 and ids == sorted(ids, reverse=True)  # the runs before it all kept
