@@ -35,8 +35,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
+import httpx
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
     create_link_artifact,
@@ -133,6 +134,36 @@ class _LiveCounts:
 
 _LIVE = _LiveCounts()
 
+T = TypeVar("T")
+
+
+class _PrefectUi:
+    """What a run shows in the Prefect UI (progress, summary, queue and report artifacts),
+    which it can do without: when the Prefect API stops answering mid-run (its server
+    stopped or restarting), the first call that fails (after the client's retries, about a
+    minute) is logged and the calls after it are skipped. The run goes on storing what it
+    checks; before, the failed progress update failed the run and dropped the batches
+    checked but not yet stored."""
+
+    def __init__(self, log: Any) -> None:
+        self._log = log
+        self.lost: httpx.HTTPError | None = None
+
+    def __call__(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        if self.lost is not None:
+            return None
+        try:
+            return call(*args, **kwargs)
+        except httpx.HTTPError as exc:  # also PrefectHTTPStatusError, the API's 5xx
+            self.lost = exc
+            self._log.warning(
+                "The Prefect API did not answer (%s: %s); the run goes on and stores what "
+                "it checks, without progress or summary in the Prefect UI",
+                type(exc).__name__,
+                exc,
+            )
+            return None
+
 
 def retry_unless_stopped(task: Any, task_run: Any, state: State[Any]) -> bool:
     """Prefect retries a batch whose worker thread crashed, never one stopped on purpose:
@@ -191,6 +222,7 @@ def run_check(
     A full run (no `resource_ids`) holds the run lease of its shard; rechecks hold none.
     """
     log = get_run_logger()
+    ui = _PrefectUi(log)
     cap_malloc_arenas()  # before the checking thread starts (flows.malloc_arenas)
     before = tally(engine_for(settings.database_url))
     part = Shard.parse(shard) if shard else None
@@ -213,7 +245,7 @@ def run_check(
     )
     try:
         with keep_lease(settings, prepared.lease, run_id=prepared.run_id):
-            stored = _check_and_store(settings, prepared)
+            stored = _check_and_store(settings, prepared, ui)
         summary = finish_run(
             settings, prepared.run_id, stored=stored, sync=prepared.sync, lease=prepared.lease
         )
@@ -230,7 +262,7 @@ def run_check(
         summary = replace(summary, report_path=render_report_task(settings, prepared.run_id))
     for line in summary.lines():
         log.info(line)
-    _publish(settings, summary, before)
+    _publish(settings, summary, before, ui)
     return summary
 
 
@@ -258,11 +290,14 @@ def why_abandoned(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".rstrip(": ")
 
 
-def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchStored]:
+def _check_and_store(
+    settings: Settings, prepared: PreparedRun, ui: _PrefectUi
+) -> list[BatchStored]:
     """Check the batches on the task runner and store each as soon as it finishes."""
     log = get_run_logger()
     run_id, batches, url_count = prepared.run_id, prepared.batches, prepared.url_count
-    progress = create_progress_artifact(
+    progress = ui(
+        create_progress_artifact,
         0.0 if batches else 100.0,
         key=PROGRESS_KEY,
         description=f"URLs checked in run {run_id}",
@@ -312,15 +347,19 @@ def _check_and_store(settings: Settings, prepared: PreparedRun) -> list[BatchSto
                         log.warning("could not note the progress of run %s: %s", run_id, exc)
                     except Exception:
                         log.warning("could not note the progress of run %s", run_id, exc_info=True)
-                    # The sync call returns a UUID; its async_dispatch signature also admits
-                    # a coroutine.
-                    update_progress_artifact(progress, progress_percent(live, url_count))  # type: ignore[arg-type]
+                    if progress is not None:
+                        ui(update_progress_artifact, progress, progress_percent(live, url_count))
                 continue
             checked = future.result()
             in_flight -= 1
             in_flight += submit_next()
             done_urls = _store_one(settings, prepared, checked, stored, done_urls, started)
-            update_progress_artifact(progress, progress_percent(shown(done_urls), url_count))  # type: ignore[arg-type]
+            if progress is not None:
+                ui(
+                    update_progress_artifact,
+                    progress,
+                    progress_percent(shown(done_urls), url_count),
+                )
     finally:
         _LIVE.forget(run_id)
     return stored
@@ -360,25 +399,29 @@ def _store_one(
     return done
 
 
-def _publish(settings: Settings, summary: RunSummary, before: Tally) -> None:
+def _publish(settings: Settings, summary: RunSummary, before: Tally, ui: _PrefectUi) -> None:
     """Notification events and the summary, queue and report artifacts of a finished run."""
     engine = engine_for(settings.database_url)
     after = tally(engine)
     sent = notices(before, after, network_unavailable=summary.network_unavailable)
     emit_notices(sent, run_id=summary.run_id, trigger=summary.trigger)
-    create_markdown_artifact(
+    ui(
+        create_markdown_artifact,
         summary_markdown(summary.lines(), before, after, sent),
         key=SUMMARY_KEY,
         description=f"linkhealth run {summary.run_id}",
     )
-    rows = queue_head(engine, now=utcnow(), limit=QUEUE_ARTIFACT_ROWS)
-    create_table_artifact(
-        queue_table(rows),
-        key=QUEUE_KEY,
-        description=f"Action queue after run {summary.run_id}, most urgent first",
-    )
+    if ui.lost is None:  # reading the queue is wasted when nothing can show it
+        rows = queue_head(engine, now=utcnow(), limit=QUEUE_ARTIFACT_ROWS)
+        ui(
+            create_table_artifact,
+            queue_table(rows),
+            key=QUEUE_KEY,
+            description=f"Action queue after run {summary.run_id}, most urgent first",
+        )
     if summary.report_path:
-        create_link_artifact(
+        ui(
+            create_link_artifact,
             Path(summary.report_path).resolve().as_uri(),
             link_text="HTML report",
             key=REPORT_KEY,
@@ -441,7 +484,8 @@ def publish_report_flow(
         path = render_report_task(settings, run_id)
     except LinkhealthError as exc:
         return failed_with(exc)
-    create_link_artifact(Path(path).resolve().as_uri(), link_text="HTML report", key=REPORT_KEY)
+    ui = _PrefectUi(get_run_logger())
+    ui(create_link_artifact, Path(path).resolve().as_uri(), link_text="HTML report", key=REPORT_KEY)
     return path
 
 

@@ -230,18 +230,19 @@ def check(
     with read_once():  # the flow run, in this process, takes the catalogs checked here
         refuse_unusable_catalogs(settings, given=bool(catalog))  # here, not in a failed run
         refuse_unknown_ids(settings, resource_id)
-        from flows.prefect_server import ensure_server
+        from flows.prefect_server import api_loss_said, ensure_server
 
         ensure_server(say=_err)
         from flows.check_flow import check_catalog
 
-        summary = check_catalog(
-            config=str(config) if config else None,
-            overrides=overrides,
-            resource_ids=resource_id,
-            trigger="manual",
-            render=report,
-        )
+        with api_loss_said():
+            summary = check_catalog(
+                config=str(config) if config else None,
+                overrides=overrides,
+                resource_ids=resource_id,
+                trigger="manual",
+                render=report,
+            )
     for line in summary.lines():
         typer.echo(line)
     found = None

@@ -98,20 +98,21 @@ def recheck(
     with read_once():  # the flow run, in this process, takes the catalogs checked here
         refuse_unusable_catalogs(settings, given=bool(catalog))  # here, not in a failed run
         refuse_unknown_ids(settings, ids)
-        from flows.prefect_server import ensure_server
+        from flows.prefect_server import api_loss_said, ensure_server
 
         ensure_server(say=_err)
         from flows.events import emit_catalog_edited, flush
         from flows.recheck_flow import recheck as recheck_flow
 
-        result = recheck_flow(
-            resource_ids=list(ids or []),
-            changed_only=changed,
-            failing_only=failing,
-            config=str(config) if config else None,
-            overrides=overrides,
-            render=report,
-        )
+        with api_loss_said():
+            result = recheck_flow(
+                resource_ids=list(ids or []),
+                changed_only=changed,
+                failing_only=failing,
+                config=str(config) if config else None,
+                overrides=overrides,
+                render=report,
+            )
     if not result.ids:
         typer.echo("Nothing to recheck.")
         return

@@ -23,11 +23,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from catalog.errors import LinkhealthError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
@@ -45,6 +48,34 @@ class ServerInfo:
 
 def _port() -> int:
     return int(os.environ.get("LINKHEALTH_PREFECT_PORT", DEFAULT_PORT))
+
+
+class PrefectApiLostError(LinkhealthError):
+    """The Prefect API stopped answering while a flow ran in this process (exit 1)."""
+
+
+@contextmanager
+def api_loss_said() -> Iterator[None]:
+    """Around a flow run in this process: the Prefect API going away mid-run (its server
+    stopped or restarted) is one sentence saying what became of the run, not Prefect's
+    traceback from the state it could not record. The run itself goes on without the API
+    (`flows.check_flow`) and stores what it checks; only Prefect's record of it is lost."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        try:
+            url = str(exc.request.url)
+        except RuntimeError:  # an error raised without its request
+            url = ""
+        # The API's address, not the endpoint Prefect happened to call.
+        where = f" at {url.partition('/api/')[0]}/api" if "/api/" in url else ""
+        raise PrefectApiLostError(
+            f"the Prefect API{where} stopped answering during the run "
+            f"({type(exc).__name__}: {exc}), so Prefect could not record how its flow run "
+            "ended; what the run checked is stored, and `linkhealth status` says how it "
+            "ended. Start the server again (`linkhealth server start`, or the service "
+            "that runs it) before the next run"
+        ) from exc
 
 
 def api_url(port: int | None = None) -> str:

@@ -571,7 +571,7 @@ def test_an_abandoned_run_stops_checking_before_it_gives_its_lease_up(
         with contextlib.suppress(concurrent.futures.CancelledError):
             shared_loop().run(endless_batch())
 
-    def interrupted(settings: Any, prepared: Any) -> list[Any]:
+    def interrupted(settings: Any, prepared: Any, *_: Any) -> list[Any]:
         threading.Thread(target=batch_task, daemon=True).start()
         assert started.wait(5)
         raise RuntimeError("stopped by the worker")
