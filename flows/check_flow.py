@@ -134,6 +134,12 @@ class _LiveCounts:
 
 _LIVE = _LiveCounts()
 
+#: Runs of this process being abandoned: their batches still waiting for a worker thread
+#: must not start. `cancel_checks` stops only the batches checking at the time; the task
+#: runner starts the waiting ones (up to `SUBMIT_WINDOW - BATCH_WORKERS`, each a whole
+#: batch of fetching) after the run was marked failed and its lease released.
+_ABANDONED: set[int] = set()
+
 T = TypeVar("T")
 
 
@@ -182,6 +188,8 @@ def retry_unless_stopped(task: Any, task_run: Any, state: State[Any]) -> bool:
 def check_batch_task(batch: Batch, check: CheckSettings, run_id: int) -> CheckedBatch:
     # Prefect retries cover infrastructure (a crashed worker thread), never single links:
     # per-URL retries and back-off live in catalog.check.retry.
+    if run_id in _ABANDONED:  # not retried: `retry_unless_stopped`
+        raise concurrent.futures.CancelledError(f"run {run_id} was abandoned; batch not checked")
     started = time.perf_counter()
     # The worker thread waits while the process's one checking loop runs the batch beside
     # the run's others, all drawing on the run's `concurrency` (catalog.check.loop).
@@ -252,6 +260,7 @@ def run_check(
     except BaseException as exc:
         # Stop the batches still checking first (on SIGTERM from a worker or systemd only
         # this thread hears it): the lease must not be free while they run.
+        _ABANDONED.add(prepared.run_id)
         try:
             cancel_checks()
         except Exception:

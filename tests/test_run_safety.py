@@ -549,16 +549,25 @@ def test_an_abandoned_run_stops_checking_before_it_gives_its_lease_up(
 ) -> None:
     """A worker or systemd stopping the flow (SIGTERM) interrupts only the flow's thread:
     the batches on the checking loop went on fetching for half a minute after the run was
-    marked failed and its lease released, free for another run to take the same hosts."""
+    marked failed and its lease released, free for another run to take the same hosts.
+    So did the batches still waiting for a worker thread, which started only then."""
     import asyncio
     import concurrent.futures
     import contextlib
 
     import flows.check_flow as check_flow
     from catalog.check.loop import shared_loop
+    from catalog.model import Batch, Target
 
     started, checks_stopped = threading.Event(), threading.Event()
     at_abandon: list[tuple[bool, bool]] = []
+    checked_late: list[Any] = []
+
+    def check_late(batch: Any, *_: Any, **__: Any) -> list[Any]:
+        checked_late.append(batch)
+        return []
+
+    monkeypatch.setattr(check_flow, "check_batch_with_upgrades", check_late)
 
     async def endless_batch() -> None:
         started.set()
@@ -584,6 +593,10 @@ def test_an_abandoned_run_stops_checking_before_it_gives_its_lease_up(
         engine.dispose()
         at_abandon.append((checks_stopped.is_set(), held))
         real_abandon(settings, prepared, reason=reason, stopped=stopped)
+        # A batch the task runner starts now, its worker thread free at last.
+        waiting = Batch(index=1, targets=(Target("https://example.org/r1", "example.org"),))
+        with pytest.raises(concurrent.futures.CancelledError, match="abandoned"):
+            check_flow.check_batch_task.fn(waiting, settings.check, prepared.run_id)
 
     monkeypatch.setattr(check_flow, "_check_and_store", interrupted)
     monkeypatch.setattr(check_flow, "abandon_run", abandon)
@@ -596,6 +609,7 @@ def test_an_abandoned_run_stops_checking_before_it_gives_its_lease_up(
         check_flow.check_catalog(overrides=overrides, trigger="schedule", render=False)
 
     assert at_abandon == [(True, True)]  # checks stopped while the lease was still held
+    assert checked_late == []  # and the batch that was still waiting never started
     engine = open_engine(db_url)
     (run,) = store.latest_runs(engine)
     assert run.status == "failed" and "stopped by the worker" in run.summary["failed_reason"]
