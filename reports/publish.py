@@ -27,7 +27,7 @@ from pathlib import Path
 
 from catalog.clock import Clock, utcnow
 from catalog.db import Engine, engine_for, forget_connections_after_fork
-from catalog.errors import CatalogError, ConfigError
+from catalog.errors import CatalogError, ConfigError, LinkhealthError
 from catalog.hygiene import Finding, command_words, lint
 from catalog.queries import (
     TREND_DAYS,
@@ -157,20 +157,39 @@ def _publish(
             # A sharded night shows as its last shard's run; `--run` with any of its shard
             # ids names the files as asked, and is the latest report when that night is.
             night = (*ctx.run.shards, ctx.run.id) if ctx.run else ()
-            return write_report(
-                ctx,
-                target,
-                run_id=run_id if run_id is not None else (ctx.run.id if ctx.run else None),
-                formats=formats,
-                pages=pages,
-                on_progress=on_progress,
-                complete=complete,
-                latest=run_id is None or latest_finished_run_id(engine) in night,
-            )
+            try:
+                return write_report(
+                    ctx,
+                    target,
+                    run_id=run_id if run_id is not None else (ctx.run.id if ctx.run else None),
+                    formats=formats,
+                    pages=pages,
+                    on_progress=on_progress,
+                    complete=complete,
+                    latest=run_id is None or latest_finished_run_id(engine) in night,
+                )
+            except OSError as exc:
+                raise ReportWriteError.of(target, exc) from exc
         finally:
             gc.unfreeze()
     finally:
         hygiene.close()
+
+
+class ReportWriteError(LinkhealthError):
+    """The report could not be written (a full disk, a folder made read-only or removed
+    while it was written); exit 1. The database is untouched by a report."""
+
+    @classmethod
+    def of(cls, folder: Path, error: OSError) -> ReportWriteError:
+        # A full disk fails on write or close, where Python names no file.
+        file = f" ({error.filename})" if error.filename else ""
+        return cls(
+            f"cannot write the report into {folder}: {error.strerror or error}{file}. "
+            "Its pages are each replaced whole, so the report there stays readable; what "
+            "the runs checked is stored in the database. Free space or fix the folder, then "
+            "run `linkhealth report`"
+        )
 
 
 #: The file naming the database a reports folder belongs to (a dot file: web servers
