@@ -152,6 +152,29 @@ def test_stored_batches_move_the_expiry_forward(engine: Engine, tmp_path: Path) 
     assert lease.heartbeat_at == clock.now and lease.expires_at == clock.now + LEASE_TTL
 
 
+def test_status_of_a_running_or_killed_run_counts_the_batches_it_stored(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A run's row gets its outcomes when it ends: status said "no outcomes stored yet"
+    beside the batches a live (or killed) run had stored, as if they were lost, and its
+    live count could lag them."""
+    from catalog.ops import run_lines
+
+    settings = _settings(engine, tmp_path, URLS)
+    clock = Ticker()
+    prepared = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=clock)
+    store.note_run_progress(engine, prepared.run_id, 2)
+    obs = [make_observation(u, checked_at=T0) for u in URLS[:3]]
+    obs.append(make_observation(URLS[3], Outcome.NOT_FOUND, checked_at=T0))
+    store_batch(settings, prepared.run_id, obs, clock=clock, lease=prepared.lease)
+
+    (run,) = store.latest_runs(engine)
+    assert run.status == "running"
+    assert run.counts == {"ok": 3, "not_found": 1} and run.urls_checked == 4
+    (line,) = run_lines([run])
+    assert f"4/{len(URLS)} URLs: 1 not_found, 3 ok" in line
+
+
 def test_expired_lease_is_taken_over_and_its_run_aborted(engine: Engine, tmp_path: Path) -> None:
     settings = _settings(engine, tmp_path, URLS)
     clock = Ticker()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -226,9 +227,35 @@ def get_run(engine: Engine, run_id: int) -> RunRecord:
 
 
 def latest_runs(engine: Engine, limit: int = 10) -> list[RunRecord]:
+    """The last `limit` runs, newest first. A run still `running` (or whose process died
+    and no run has closed yet) shows the outcomes of the batches it stored so far: its
+    row gets them only when it ends, and "no outcomes stored yet" beside 80 stored URLs
+    tells the operator of a killed run that they were lost."""
     with read_session(engine) as s:
-        runs = s.scalars(select(t.Run).order_by(t.Run.id.desc()).limit(limit))
-        return [_run_record(r) for r in runs]
+        runs = s.scalars(select(t.Run).order_by(t.Run.id.desc()).limit(limit)).all()
+        return [_stored_so_far(s, _run_record(r)) if r.status == "running" else _run_record(r)
+                for r in runs]  # fmt: skip
+
+
+def _stored_so_far(s: Session, record: RunRecord) -> RunRecord:
+    rows = s.execute(
+        select(t.Observation.outcome, func.count())
+        .where(t.Observation.run_id == record.id)
+        .group_by(t.Observation.outcome)
+    ).all()
+    if not rows:
+        return record
+    stored = s.scalar(
+        select(func.count(func.distinct(t.Observation.link_id))).where(
+            t.Observation.run_id == record.id
+        )
+    )
+    return replace(
+        record,
+        counts={outcome: n for outcome, n in sorted(rows)},
+        # The live count noted every few seconds may lag the batches stored meanwhile.
+        urls_checked=max(record.urls_checked, stored or 0),
+    )
 
 
 def _run(s: Session, run_id: int) -> t.Run:
