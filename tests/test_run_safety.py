@@ -208,6 +208,29 @@ def test_an_aborted_run_ends_at_its_last_sign_of_life_not_when_found(
     assert run.finished_at == T0 + timedelta(minutes=2) and run.duration_s == 120.0
 
 
+def test_a_clock_set_back_an_hour_never_gives_a_run_a_negative_duration(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """NTP or a restored VM sets the clock back an hour between a killed run and the next
+    (status showed the killed run as "-3000.0 s"), or during a run ("-3540.0 s")."""
+    settings = _settings(engine, tmp_path, URLS)
+    clock = Ticker()
+    killed = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=clock)
+    clock.now = T0 + timedelta(minutes=5)
+    obs = [make_observation(URLS[0], checked_at=clock.now)]
+    store_batch(settings, killed.run_id, obs, clock=clock, lease=killed.lease)
+    clock.now = T0 - timedelta(minutes=50)  # the clock goes back; the killed run is found
+    assert store.abort_stale_runs(engine, now=clock.now, gone=lambda _: True) == [killed.run_id]
+    run = store.get_run(engine, killed.run_id)
+    assert run.finished_at == T0 + timedelta(minutes=5) and run.duration_s == 300.0
+
+    live = prepare_run(settings, trigger="manual", lease=FULL_RUN_LEASE, clock=clock)
+    clock.now -= timedelta(hours=1)  # and back again while this one runs
+    finish_run(settings, live.run_id, stored=[], clock=clock, lease=live.lease)
+    run = store.get_run(engine, live.run_id)
+    assert run.finished_at == run.started_at and run.duration_s == 0.0
+
+
 def test_an_aborted_run_that_stored_nothing_ends_at_its_last_heartbeat(
     engine: Engine, tmp_path: Path
 ) -> None:

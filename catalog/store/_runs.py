@@ -183,8 +183,10 @@ def close_run(
         )
         or 0
     )
-    # A run found dead ended at its last sign of life, not when it was found.
-    end = _last_alive(s, run, now) if found_dead else now
+    # A run found dead ended at its last sign of life, not when it was found. A clock set
+    # back since the run started (NTP, a restored VM) must not end it before its start:
+    # status showed "-3000.0 s".
+    end = max(_last_alive(s, run, now) if found_dead else now, run.started_at)
     run.status = status
     run.finished_at = end
     run.network_unavailable = bool(run.network_unavailable) or network_unavailable
@@ -192,7 +194,8 @@ def close_run(
 
 
 def _last_alive(s: Session, run: t.Run, now: datetime) -> datetime:
-    """The last time `run` was seen doing something, at most `now`."""
+    """The last time `run` was seen doing something, at most `now` (unless the clock went
+    back since the run started: then `now` says nothing about when it stopped)."""
     seen = [run.started_at]
     stored = s.scalar(
         select(func.max(t.Observation.checked_at)).where(t.Observation.run_id == run.id)
@@ -203,7 +206,7 @@ def _last_alive(s: Session, run: t.Run, now: datetime) -> datetime:
     if isinstance(alive, str):
         with suppress(ValueError):  # never let a bad note keep the run from closing
             seen.append(datetime.fromisoformat(alive))
-    return min(max(seen), now)
+    return min(max(seen), now) if now >= run.started_at else max(seen)
 
 
 def mark_run_network_unavailable(engine: Engine, run_id: int, reason: str) -> None:
