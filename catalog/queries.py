@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from operator import attrgetter, itemgetter
 from types import MappingProxyType
@@ -580,7 +580,22 @@ def _checks_since(session: Session) -> dict[int, int]:
         )
         .group_by(Observation.link_id)
     )
-    return {link_id: count for link_id, count in rows}
+    checks = {link_id: count for link_id, count in rows}
+    # Checks of the same problem that `db prune` deleted (catalog.retention).
+    pruned = session.execute(
+        select(Link.id, Link.pruned_checks, Link.pruned_checks_since, start).where(
+            Link.pruned_checks > 0, start.is_not(None)
+        )
+    )
+    for link_id, count, since, problem_start in pruned:
+        if since is not None and _as_utc(since) == _as_utc(problem_start):
+            checks[link_id] = checks.get(link_id, 0) + count
+    return checks
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """SQLite gives datetimes back without a zone; they are UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _active_resources() -> Select[Any]:

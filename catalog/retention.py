@@ -21,13 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Select, delete, func, select
+from sqlalchemy import Engine, Select, delete, func, select, update
+from sqlalchemy.orm import Session
 
 from catalog.clock import utcnow
+from catalog.outcomes import Outcome
+from catalog.queries import PROBLEM_START
 from catalog.store import DRIFT_HISTORY, read_session, write_session
 from catalog.tables import Link, Observation
 
@@ -74,6 +77,7 @@ def prune_observations(
     for start in range(0, len(doomed), chunk):
         ids = doomed[start : start + chunk]
         with write_session(engine) as session:
+            _count_pruned_checks(session, ids)
             session.execute(delete(Observation).where(Observation.id.in_(ids)))
         deleted += len(ids)
         if on_progress is not None:
@@ -89,6 +93,37 @@ def prune_observations(
         bytes_before=before,
         bytes_after=_sqlite_bytes(engine),
     )
+
+
+def _count_pruned_checks(session: Session, ids: list[int]) -> None:
+    """Add the checks among `ids` that saw their link's current problem to the link's
+    `pruned_checks`, which a queue row's "Checks" adds to the observations still there
+    (`catalog.queries.PROBLEM_START`). A count kept for an earlier problem starts over.
+    One grouped read and one bulk update per chunk."""
+    start = PROBLEM_START
+    counted = session.execute(
+        select(Link.id, start, func.count(), Link.pruned_checks, Link.pruned_checks_since)
+        .join(Observation, Observation.link_id == Link.id)
+        .where(
+            Observation.id.in_(ids),
+            start.is_not(None),
+            Observation.checked_at >= start,
+            Observation.outcome != Outcome.NETWORK_UNAVAILABLE.value,
+        )
+        .group_by(Link.id)
+    ).all()
+    updates = []
+    for link_id, since, n, kept, kept_since in counted:
+        same = kept_since is not None and _utc(kept_since) == _utc(since)
+        total = (kept or 0) + n if same else n
+        updates.append({"id": link_id, "pruned_checks": total, "pruned_checks_since": since})
+    if updates:
+        session.execute(update(Link), updates)
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite gives datetimes back without a zone; they are UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _latest_per_link() -> Select[Any]:

@@ -126,6 +126,10 @@ class Link(Base):
     #: Internet Archive copy from before the link failed or drifted.
     archive_url: Mapped[str | None] = mapped_column(Text)
     archive_checked_at: Mapped[datetime | None]
+    #: Checks of the current problem deleted by `db prune` (catalog.retention), counted
+    #: from the problem start `pruned_checks_since`: a queue row's "Checks" adds them.
+    pruned_checks: Mapped[int] = mapped_column(Integer, default=0)
+    pruned_checks_since: Mapped[datetime | None]
 
 
 class Resource(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from typer.testing import CliRunner
 
 from catalog import store
 from catalog.model import pack_text
+from catalog.outcomes import Outcome
+from catalog.queries import report_data
 from catalog.retention import prune_observations
 from catalog.settings import HealthSettings
 from catalog.store import DRIFT_HISTORY, read_session
@@ -147,3 +150,58 @@ def test_cli_prune_reports_what_it_deleted(engine: Engine) -> None:
     refused = CliRunner().invoke(app, ["db", "prune", "--keep-days", "0", "--db", url])
     assert refused.exit_code == 2
     assert "--keep-days" in refused.stderr
+
+
+def test_prune_leaves_the_checks_each_queue_row_counts(tmp_path: Path) -> None:
+    """A login wall, a redirect nobody accepted and a drifted page stay in the queue for
+    months, their rows counting the checks that saw the problem: pruning the old checks
+    must not make those counts drop (the README promises the report unchanged)."""
+    redirect, login = "https://example.org/moved", "https://example.org/portal"
+    kit = make_catalog(
+        "toolkit",
+        [make_resource("moved", redirect), make_resource("portal", login)],
+    )
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        for night in range(30):
+            batch = [
+                make_observation(redirect, Outcome.REDIRECTED_PERMANENT, days(night)),
+                make_observation(login, Outcome.BLOCKED, days(night)),
+            ]
+            if night in (12, 20):  # our network was down: no check of either
+                batch = [replace(o, outcome=Outcome.NETWORK_UNAVAILABLE) for o in batch]
+            store.record_observations(engine, None, batch, HealthSettings(), now=days(night))
+
+        def checks() -> dict[str, int]:
+            return {r.resource_id: r.checks_since for r in report_data(engine).resources}
+
+        before = checks()
+        assert before == {"moved": 28, "portal": 28}
+        prune_observations(engine, keep_days=7, now=days(29))
+        assert checks() == before
+        # A second prune, and the checks of the nights after it, add up the same way.
+        for night in range(30, 45):
+            batch = [
+                make_observation(redirect, Outcome.REDIRECTED_PERMANENT, days(night)),
+                make_observation(login, Outcome.BLOCKED, days(night)),
+            ]
+            store.record_observations(engine, None, batch, HealthSettings(), now=days(night))
+        prune_observations(engine, keep_days=7, now=days(44))
+        assert checks() == {"moved": 43, "portal": 43}
+
+        # A new problem starts the count again: the checks pruned belonged to the old one.
+        store.record_observations(
+            engine,
+            None,
+            [make_observation(redirect, checked_at=days(45))],
+            HealthSettings(),
+            now=days(45),
+        )
+        store.record_observations(
+            engine,
+            None,
+            [make_observation(redirect, Outcome.REDIRECTED_PERMANENT, days(46))],
+            HealthSettings(),
+            now=days(46),
+        )
+        assert checks()["moved"] == 1
