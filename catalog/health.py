@@ -18,7 +18,9 @@ States:
 Flapping is a flag beside the state, not a state: a link that flips between working
 (OK or a permanent redirect) and failing `flap_changes` times within
 `flap_window_days` gets `flapping=True` and a `flapping_started` event; once the
-flips in the window fall below that, `flapping_stopped`. The state keeps following
+flips in the window fall below half that (hysteresis, so that a link flipping about
+as often as the threshold is not flagged and unflagged every few days),
+`flapping_stopped`. The state keeps following
 the confirmation rules meanwhile, so a flapping link is usually `suspect` or
 `recovered`, never silently `ok`. Outcomes that need a person (blocked, rate
 limited) and `network_unavailable` are neither working nor failing: no flip.
@@ -202,7 +204,12 @@ def _with_flips(
     before, after = _working(prev), _working(new)
     if before is not None and after is not None and before != after:
         flips.append(obs.checked_at)
-    return replace(new, flips=tuple(flips), flapping=len(flips) >= health.flap_changes)
+    # Hysteresis: flagged at `flap_changes` flips, unflagged below half that. A site that
+    # fails about as often as the threshold (one night in eight, or one in five around a
+    # night we could not check) would otherwise be flagged and unflagged every few days,
+    # its row entering and leaving the queue with a pair of events each time.
+    still = prev.flapping and len(flips) >= max(1, health.flap_changes // 2)
+    return replace(new, flips=tuple(flips), flapping=still or len(flips) >= health.flap_changes)
 
 
 def _redirect_target(obs: Observation) -> str | None:

@@ -118,7 +118,8 @@ class HealthSettings:
     confirm_failures: int = 3
     #: ... spanning at least this many days.
     confirm_days: float = 2.0
-    #: Flips between working and failing within `flap_window_days` that make a link flapping.
+    #: Flips between working and failing within `flap_window_days` that make a link flapping
+    #: (it stays flapping until fewer than half as many remain in the window).
     flap_changes: int = 4
     flap_window_days: float = 14.0
     #: No success for this many days makes an entry stale ("unverified").
