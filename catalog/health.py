@@ -307,6 +307,8 @@ def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
                     "old": prev.state,
                     "new": new.state,
                     "consecutive_failures": new.consecutive_failures,
+                    # Flagged flapping before and after: one more flip, no news.
+                    "while_flapping": prev.flapping and new.flapping,
                 },
             )
         )

@@ -143,6 +143,11 @@ def _place(
         if new == "broken":
             checks = "its first failed check" if failures == 1 else f"{failures} failed checks"
             return "newly_broken", f"Confirmed broken after {checks}.", None, None
+        if d.get("while_flapping") and old != "broken":
+            # Listed under Check by hand as flapping already: its every failure and
+            # recovery, night after night, would cry wolf. Not so the end of a
+            # confirmed break, which was news when it began.
+            return None
         if new == "suspect" and old not in _FAILING_STATES:
             return "started_failing", "Failed its last check; not confirmed yet.", None, None
         if new == "recovered":

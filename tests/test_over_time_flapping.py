@@ -3,10 +3,22 @@ dropped once it has steadied, without the flag (and the queue row) blinking in b
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from catalog import store
 from catalog.health import LinkState, apply_observation
 from catalog.outcomes import Outcome
+from catalog.queries import report_data
 from catalog.settings import HealthSettings
-from tests.factories import days, make_observation
+from catalog.sync import sync_catalogs
+from reports.build import build_context
+from tests.factories import (
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    temporary_database,
+)
 
 HEALTH = HealthSettings()  # flap_changes=4 within flap_window_days=14
 
@@ -64,3 +76,48 @@ def test_flapping_stops_once_the_host_has_steadied() -> None:
     assert events == [(10, "flapping_started"), (stopped, "flapping_stopped")]
     assert 41 < stopped <= 40 + 14
     assert not seen[-1][1].flapping
+
+
+def test_the_nightly_changes_do_not_repeat_a_flapping_links_ups_and_downs(
+    tmp_path: Path,
+) -> None:
+    """Once a link is flagged flapping (and listed under Check by hand as such), its
+    failure every fifth night and recovery the night after are no news: "Since the last
+    run" must not say "started failing" and "recovered" about it all year."""
+    flaky, steady = "https://flaky.example/", "https://steady.example/"
+    kit = make_catalog("toolkit", [make_resource("flaky", flaky), make_resource("steady", steady)])
+    news: dict[int, set[tuple[str, str | None]]] = {}
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        for night in range(31):
+            run_id = store.start_run(engine, trigger="schedule", now=days(night))
+            batch = [
+                make_observation(
+                    flaky,
+                    Outcome.HTTP_ERROR if night % 5 == 0 or 20 <= night <= 23 else Outcome.OK,
+                    days(night),
+                ),
+                make_observation(
+                    steady, Outcome.NOT_FOUND if night == 26 else Outcome.OK, days(night)
+                ),
+            ]
+            store.record_observations(engine, run_id, batch, HEALTH, now=days(night))
+            store.finish_run(engine, run_id, status="completed", now=days(night + 0.01))
+            ctx = build_context(report_data(engine), now=days(night + 0.01))
+            assert ctx.changes is not None
+            news[night] = {
+                (section.key, item.resource_id)
+                for section in ctx.changes.sections
+                for item in section.items
+            }
+    # Until it is flagged (night 10), each change is news; so is the steady link's failure.
+    assert ("started_failing", "flaky") in news[5]
+    assert ("recovered", "flaky") in news[6]
+    assert ("started_failing", "flaky") in news[10]
+    assert ("started_failing", "steady") in news[26]
+    assert ("recovered", "steady") in news[27]
+    # Down four nights running, it is confirmed broken (news), and working again (news).
+    assert ("newly_broken", "flaky") in news[22]
+    assert ("recovered", "flaky") in news[24]
+    for night in set(range(11, 31)) - {22, 24}:
+        assert {item for item in news[night] if item[1] == "flaky"} == set(), night
