@@ -52,12 +52,18 @@ def staleness(
     description: str | None,
     year: int | None,
     linked_at: datetime | None = None,
+    checked_since_success: bool = True,
 ) -> tuple[StaleReason, ...]:
     """Every reason the entry needs a curator's attention, in a fixed order.
 
     `linked_at` is when the entry got its current URL, if later than `first_seen_at`: a
     link that has not succeeded yet is unverified only from then, since the time before
     belongs to the URL it replaced.
+
+    `checked_since_success` is False when no check has reached the link since its last
+    success: every try since found our own network down. Such a link is not `unverified`:
+    after a fortnight offline, telling curators to open every link of the catalog by hand
+    would blame the sites for our outage.
 
     A review within `review_days` answers the two judgements of age (`dated`,
     `unchanged_long`): the curator re-read an old edition or a quiet site and kept it, and
@@ -70,7 +76,9 @@ def staleness(
         days=settings.review_days
     )
     found = [
-        _unverified(now, settings, _opt(last_success_at), _later(first_seen_at, linked_at)),
+        _unverified(now, settings, _opt(last_success_at), _later(first_seen_at, linked_at))
+        if checked_since_success
+        else None,
         _review_overdue(now, settings, reviewed, _opt(first_seen_at)),
         None
         if recently_reviewed

@@ -54,6 +54,7 @@ def refresh_staleness(
             res.c.snooze_reason,
             res.c.stale_reasons,
             link.c.last_success_at,
+            link.c.last_checked_at,
             link.c.fingerprint_since,
             link.c.last_modified,
             linked.c.linked_at,
@@ -101,6 +102,7 @@ def refresh_staleness(
                 description=text_or_none(data.get("description")),
                 year=_year(data.get("year")),
                 linked_at=row.linked_at,
+                checked_since_success=_checked_since_success(row),
             )
             stored = [
                 {
@@ -128,6 +130,16 @@ def refresh_staleness(
                 stale,
             )
     return len(stale)
+
+
+def _checked_since_success(row: Any) -> bool:
+    """False when the link once worked and no check has reached it since: a try that
+    found our network down moves neither `outcome` nor `last_checked_at` of a link with an
+    outcome (catalog.health). A link that never worked is judged from when it was given,
+    checked or not (`staleness`)."""
+    if row.last_success_at is None or row.last_checked_at is None:
+        return True
+    return bool(row.last_checked_at > row.last_success_at)
 
 
 def reviewed_at(column: datetime | None, data: Mapping[str, Any]) -> datetime | None:
