@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import humanize
 
@@ -26,6 +27,8 @@ _SECTIONS = (
     # Apart from the confirmed ones: one failed check is a thing to watch, not to fix.
     ("started_failing", "Started failing"),
     ("recovered", "Recovered"),
+    # Back in the queue the night its snooze ended: the reason it left.
+    ("snooze_ended", "Back from a snooze"),
     ("content_changed", "Content changed"),
     ("new_redirects", "New redirects"),
     ("catalog_edits", "Catalog edits"),
@@ -36,7 +39,7 @@ _CATALOG_KINDS = {"added", "removed", "url_edited", "fields_edited"}
 
 
 #: Events about one entry, shown for it alone, not for every entry sharing its link.
-_ENTRY_KINDS = {*_CATALOG_KINDS, "drift_detected"}
+_ENTRY_KINDS = {*_CATALOG_KINDS, "drift_detected", "snooze_ended"}
 
 
 _FAILING_STATES = {"suspect", "broken"}
@@ -213,6 +216,8 @@ def _place(
             text_of(d.get("old")),
             text_of(d.get("new")),
         )
+    if kind == "snooze_ended":
+        return "snooze_ended", snooze_summary(d), None, None
     if kind == "added":
         return (
             "catalog_edits",
@@ -238,6 +243,15 @@ def _place(
                 )
         return "catalog_edits", f"Edited: {names}." if names else "Edited.", None, None
     return None
+
+
+def snooze_summary(details: Mapping[str, Any]) -> str:
+    """One sentence for a `snooze_ended` event: until when and why. Not "back in the
+    queue": its link may have recovered meanwhile, and the queue says where it stands."""
+    until = str(details.get("until") or "")[:10]
+    reason = details.get("reason")
+    why = f" ({reason})" if reason else ""
+    return f"Its snooze until {until}{why} has ended." if until else f"Its snooze{why} has ended."
 
 
 def label_of(value: object) -> str | None:

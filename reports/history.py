@@ -8,7 +8,7 @@ from datetime import datetime
 
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import EventRow, ObservationRow
-from reports.changes import arrow, label_of, size_of, text_of
+from reports.changes import arrow, label_of, size_of, snooze_summary, text_of
 from reports.context import STATE_LABELS, HistoryItem, when
 
 _EVENT_LABELS = {
@@ -27,6 +27,7 @@ _EVENT_LABELS = {
     "drift_cleared": "Page matches the entry again",
     "flapping_started": "Started flapping",
     "flapping_stopped": "Stopped flapping",
+    "snooze_ended": "Snooze ended",
 }
 
 
@@ -94,6 +95,8 @@ def _event_detail(event: EventRow) -> str | None:
         return f"{switches} between working and failing lately"
     if event.kind == "fields_edited":
         return ", ".join(str(f) for f in d.get("fields") or ()) or None
+    if event.kind == "snooze_ended":
+        return snooze_summary(d)
     if event.kind in ("added", "removed"):
         return text_of(d.get("url"))
     if event.kind == "outcome_changed":
