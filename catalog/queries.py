@@ -191,7 +191,8 @@ class ReportData:
     collections: tuple[CollectionInfo, ...]
     #: The run found our own network down, so it learned nothing about the links.
     network_unavailable: bool
-    #: The finished run before `run`; "since the last run" starts when it finished.
+    #: The finished run before `run`; "since the last run" starts when it finished. For a
+    #: recheck of a few entries, the whole run before the night it follows (its news too).
     previous_run: RunInfo | None = None
     #: Finished runs of the last `TREND_DAYS` days up to `run`, oldest first.
     trend_runs: tuple[RunInfo, ...] = ()
@@ -217,6 +218,11 @@ def report_data(
     with session_scope(engine) as session:
         run = _run(session, run_id)
         previous = _previous_run(session, run) if run else None
+        night = None
+        if run and not run.whole and previous and previous.whole:
+            # A recheck's report becomes the latest one: it keeps the night's news too,
+            # since the night before it (else a morning recheck hid what the night found).
+            night, previous = previous, _previous_run(session, previous)
         checks = _checks_since(session)
         # Core rows read as dicts: a Row's attribute access costs ~1 µs a column.
         rows = session.connection().execute(_active_resources())
@@ -235,7 +241,7 @@ def report_data(
             if per_collection[c.id]
         )
         trend = _trend_runs(session, run, trend_days) if run else ()
-        changes = _changes(session, run, previous) if run else ()
+        changes = _changes(session, run, previous, night) if run else ()
         latest = _run(session, None) if run_id is not None and run else None
         later = latest.id if latest and run and latest.id not in run.run_ids else None
     return ReportData(
@@ -504,13 +510,19 @@ def _trend_runs(session: Session, run: RunInfo, days: int) -> tuple[RunInfo, ...
     )
 
 
-def _changes(session: Session, run: RunInfo, previous: RunInfo | None) -> tuple[EventRow, ...]:
-    lower = previous.finished_at if previous and previous.finished_at else run.started_at
+def _changes(
+    session: Session, run: RunInfo, previous: RunInfo | None, night: RunInfo | None = None
+) -> tuple[EventRow, ...]:
+    """The events since `previous` finished, up to `run`'s end; `night`, the whole run a
+    recheck `run` follows, has its events among them (`previous` is then the one before)."""
+    first = night or run
+    lower = previous.finished_at if previous and previous.finished_at else first.started_at
     upper = run.finished_at or run.started_at
     window = and_(Event.at > lower, Event.at <= upper)
     if previous is None:
         window = and_(Event.at >= lower, Event.at <= upper)
-    query = _events_query().where(or_(Event.run_id.in_(run.run_ids), window))
+    ids = (*run.run_ids, *(night.run_ids if night else ()))
+    query = _events_query().where(or_(Event.run_id.in_(ids), window))
     return tuple(_event_row(r) for r in session.execute(query.order_by(Event.at, Event.id)))
 
 
