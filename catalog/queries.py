@@ -103,8 +103,8 @@ class ResourceRow:
     suggested_url: str | None
     #: Title of the page that answered; web-sourced, never trust it.
     page_title: str | None
-    #: When the link's current problem began (`PROBLEM_START`): drift, failure, or the
-    #: last change of outcome.
+    #: When the link's current problem began (`PROBLEM_START`): drift, flapping, failure,
+    #: or the last change of outcome.
     since: datetime | None
     failing_checks: int
     #: When the link was last checked: None while it has no outcome (never checked).
@@ -567,13 +567,27 @@ def _event_row(row: Any) -> EventRow:
     )
 
 
+#: When a flapping link last started flapping (its `flapping_started` event).
+_FLAPPING_SINCE = (
+    select(func.max(Event.at))
+    .where(Event.link_id == Link.id, Event.kind == "flapping_started")
+    .correlate(Link)
+    .scalar_subquery()
+)
+
 #: When the link's problem began, as the report files it (`reports.context` ranks a
 #: confirmed break above drift, drift above a failure not yet confirmed): drift (a page that
-#: no longer holds the resource) unless the link is confirmed broken; else its current
-#: failure; else its last change of outcome. `ResourceRow.since` and the checks counted
-#: since then both read this one expression.
+#: no longer holds the resource) unless the link is confirmed broken; else, for a link
+#: flapping and not confirmed broken, when it started flapping (its last failure or
+#: recovery is a day or two old, the trouble weeks); else its current failure; else its
+#: last change of outcome. `ResourceRow.since` and the checks counted since then both
+#: read this one expression, as does `db prune` counting the checks it deletes.
 PROBLEM_START = case(
     (and_(Link.drift_since.is_not(None), Link.state != BROKEN_STATE), Link.drift_since),
+    (
+        and_(Link.flapping.is_(True), Link.state != BROKEN_STATE),
+        func.coalesce(_FLAPPING_SINCE, Link.first_failure_at, Link.last_change_at),
+    ),
     else_=func.coalesce(Link.first_failure_at, Link.last_change_at),
 )
 

@@ -121,3 +121,23 @@ def test_the_nightly_changes_do_not_repeat_a_flapping_links_ups_and_downs(
     assert ("recovered", "flaky") in news[24]
     for night in set(range(11, 31)) - {22, 24}:
         assert {item for item in news[night] if item[1] == "flaky"} == set(), night
+
+
+def test_a_flapping_rows_since_and_checks_count_from_when_it_started_flapping(
+    tmp_path: Path,
+) -> None:
+    """Flapping since night 10 and still at it on night 38: its Check by hand row said
+    "since 2 days ago, 3 checks" (its last failure or recovery), as if the trouble were
+    new; it is five weeks old, whatever the last flip."""
+    flaky = "https://flaky.example/"
+    kit = make_catalog("toolkit", [make_resource("flaky", flaky)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        for night in range(39):
+            outcome = Outcome.HTTP_ERROR if night % 5 == 0 else Outcome.OK
+            obs = make_observation(flaky, outcome, days(night))
+            store.record_observations(engine, None, [obs], HEALTH, now=days(night))
+            if night in (11, 38):  # an OK night after a recovery, then much later
+                (row,) = report_data(engine).resources
+                assert row.flapping and row.since == days(10), night
+                assert row.checks_since == night - 10 + 1
