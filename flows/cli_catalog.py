@@ -14,7 +14,13 @@ from typing import Annotated
 import typer
 
 from catalog.hygiene import Finding, Level, at_or_above, counts_by_level, lint
-from catalog.importer import ImportResult, import_entries, parse_csv, parse_toolkit_html
+from catalog.importer import (
+    ImportResult,
+    import_entries,
+    parse_csv,
+    parse_toolkit_html,
+    read_spreadsheet,
+)
 from catalog.importer import read_source as read_import_source
 from catalog.settings import load_settings
 from catalog.source import load_catalogs
@@ -140,7 +146,7 @@ def catalog_import_csv(
     Example: linkhealth catalog import-csv export.csv --into my-toolkit.yaml --dry-run
     """
     user_agent = load_settings(config).check.effective_user_agent
-    text, _ = read_import_source(source, user_agent=user_agent)
+    text = read_spreadsheet(source, user_agent=user_agent)
     _print_result(import_entries(into, parse_csv(text, source=source), dry_run=dry_run), as_json)
 
 

@@ -1,7 +1,8 @@
 """Stage "import": resources listed elsewhere merged into a catalog file.
 
 Inputs:  a clearinghouse toolkit page (HTML text, a file or a URL fetched with httpx) or a
-         CSV export; the path of the `.yaml`/`.yml`/`.csv` catalog to merge into.
+         CSV export (`read_spreadsheet`: UTF-8 or UTF-16, never guessed); the path of the
+         `.yaml`/`.yml`/`.csv` catalog to merge into.
 Outputs: `ImportedEntry`s (`parse_toolkit_html`, `parse_csv`), then an `ImportResult`: the
          ids added, the empty fields filled, what was skipped and why, where the page and the
          catalog disagree, and the unified diff of the file. The file is replaced atomically
@@ -14,7 +15,7 @@ additions are appended after the last entry, fills go through `catalog_edit.appl
 """
 
 from catalog.importer._csv import parse_csv
-from catalog.importer._fetch import read_source
+from catalog.importer._fetch import read_source, read_spreadsheet
 from catalog.importer._html import parse_toolkit_html
 from catalog.importer._merge import slug_id
 from catalog.importer._records import ImportedEntry, ImportResult, Parsed, Skipped
@@ -29,5 +30,6 @@ __all__ = [
     "parse_csv",
     "parse_toolkit_html",
     "read_source",
+    "read_spreadsheet",
     "slug_id",
 ]

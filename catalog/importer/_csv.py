@@ -1,7 +1,15 @@
-"""Entries from a CSV export: a header row names the fields; separators are sniffed."""
+"""Entries from a CSV export: a header row names the fields; separators are sniffed.
+
+Spreadsheets are exported by Excel, Google Sheets and LibreOffice in their own ways: a byte
+order mark, UTF-16 text, ';' in many locales, a title row above the header, empty rows and
+columns, links written as formulas or in angle brackets. What a curator can see in the sheet
+is what is imported; a cell the import cannot place is refused by row and column, never
+dropped without a word.
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -10,36 +18,97 @@ from typing import Any
 from catalog.errors import LinkhealthError
 from catalog.importer._records import ImportedEntry, Parsed, Skipped, quote_skipped
 from catalog.model import RESOURCE_FIELDS
+from catalog.text import invisible_characters
 from catalog.urls import CheckedUrl, parse_url
 
 #: Separators a CSV to import may use, tried in this order on its header row.
 _SEPARATORS = (",", ";", "\t")
 _LIST_FIELDS = ("languages", "tags")
+#: Fields that hold one line; a line break typed into the cell (Alt+Enter) is a space.
+_ONE_LINE = ("title", "publisher", "type", "year", "languages", "tags")
+#: Rows looked at for the header: a title row and a blank line or two may sit above it.
+_HEADER_SEARCH = 10
+#: Byte order marks, longest first (UTF-32's starts like UTF-16's).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def decode_spreadsheet(data: bytes, where: str) -> str:
+    """The text of an export: UTF-8 (with or without a BOM), or UTF-16/32 with a BOM (Excel's
+    "Unicode Text"). Anything else is refused at the first byte that is not UTF-8: read in
+    another code page, "é" or "–" would be guessed, and a wrong guess imports wrong titles."""
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
+    try:
+        return data.decode(encoding).lstrip("\ufeff")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        if encoding != "utf-8":
+            raise LinkhealthError(
+                f"{where}: the file starts as {encoding.upper()} text but byte {exc.start} "
+                "is not; save it again as 'CSV UTF-8'"
+            ) from exc
+        lines = before.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        column = len(lines[-1].decode("utf-8")) + 1
+        utf16 = b"\x00" in data[:200]
+        why = (
+            "it looks like UTF-16 without a byte order mark"
+            if utf16
+            else f"byte 0x{data[exc.start]:02x} is not UTF-8; Excel's plain 'CSV (Comma "
+            "delimited)' writes the computer's own code page, in which accents, dashes and "
+            "curly quotes would have to be guessed"
+        )
+        raise LinkhealthError(
+            f"{where}: line {len(lines)}, column {column}: the file is not UTF-8 text ({why}); "
+            "save it as 'CSV UTF-8 (Comma delimited)' in Excel, with the character set "
+            "'Unicode (UTF-8)' in LibreOffice (Google Sheets always writes UTF-8), and import "
+            "that file; nothing was imported"
+        ) from exc
 
 
 def parse_csv(text: str, *, source: str | None = None) -> Parsed:
     """Rows of a CSV with at least `title` and `url` columns (any case, any order).
 
     Commas separate the cells, or semicolons or tabs when only they make the header name
-    both columns (spreadsheets saved in many locales use ';'). A CSV without those columns
-    or without a usable row is refused, naming `source` (the file or URL).
+    both columns (spreadsheets saved in many locales use ';'). The header is the first row
+    naming both, within the first few rows: rows above it (a sheet's title) are reported as
+    skipped. A CSV without those columns or without a usable row is refused, naming
+    `source` (the file or URL), as is a header naming a column twice or a value in a column
+    the header does not name, which would otherwise be lost.
     """
     where = source or "the CSV to import"
     rows, header_index = _csv_rows(text.lstrip("\ufeff"), where)
     names = [column_name(c) for c in rows[header_index]]
+    _refuse_repeated_columns(names, header_index + 1, where)
     entries: list[ImportedEntry] = []
-    skipped: list[Skipped] = []
+    skipped = [
+        Skipped(f"row {n + 1}", " ".join(" ".join(row).split()), _above(header_index + 1))
+        for n, row in enumerate(rows[:header_index])
+        if any(c.strip() for c in row)
+    ]
+    unnamed: list[str] = []
     for number, row in enumerate(rows[header_index + 1 :], start=header_index + 2):
-        values = {n: c.strip() for n, c in zip(names, row, strict=False) if n and c.strip()}
+        unnamed += [
+            f"row {number}, column {_letter(i)} ({c.strip()!r})"
+            for i, c in enumerate(row)
+            if c.strip() and (i >= len(names) or not names[i])
+        ]
+        values = {n: _cell(n, c) for n, c in zip(names, row, strict=False) if n and c.strip()}
+        values = {n: v for n, v in values.items() if v}
         if not values:
             continue
         origin = f"row {number}"
-        title, url = values.pop("title", ""), values.pop("url", "")
+        title, url = values.pop("title", ""), _clean_url(values.pop("url", ""))
         if not title or not url:
             skipped.append(Skipped(origin, title, "the row has no title or no url"))
             continue
-        if not isinstance(parse_url(url), CheckedUrl):
-            skipped.append(Skipped(origin, title, f"{url!r} is not a usable http(s) address"))
+        parsed = parse_url(url)
+        if not isinstance(parsed, CheckedUrl):
+            skipped.append(Skipped(origin, title, _unusable(url, parsed.reason)))
             continue
         preferred = values.pop("id", None)
         description = values.pop("description", None)
@@ -52,34 +121,133 @@ def parse_csv(text: str, *, source: str | None = None) -> Parsed:
             else:
                 extra[name] = value
         entries.append(ImportedEntry(title, url, description, extra, preferred, origin))
+    if unnamed:
+        listed = "; ".join(unnamed[:5]) + (
+            f"; and {len(unnamed) - 5} more" if len(unnamed) > 5 else ""
+        )
+        raise LinkhealthError(
+            f"{where}: {listed}: a value in a column the header (row {header_index + 1}) does "
+            "not name; name the column to import it as a field, or clear the cell; nothing was "
+            "imported"
+        )
     if not entries:
-        if not skipped:
+        if not any(s.reason != _above(header_index + 1) for s in skipped):
             raise LinkhealthError(f"{where}: the CSV has a header but no rows; nothing to import")
         raise LinkhealthError(f"{where}: no row could be imported; {quote_skipped(skipped)}")
     return Parsed(tuple(entries), tuple(skipped), source=source)
 
 
+def _above(header_row: int) -> str:
+    return f"above the header row (row {header_row}), so read as the sheet's title, not a resource"
+
+
+def _refuse_repeated_columns(names: list[str], header_row: int, where: str) -> None:
+    """Two columns of one name (two 'url's, say) would leave one cell per row unread."""
+    first: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if not name:
+            continue
+        if name in first:
+            raise LinkhealthError(
+                f"{where}: row {header_row}: the header names {name!r} twice (columns "
+                f"{_letter(first[name])} and {_letter(index)}), so one of them would be lost; "
+                "rename or remove one; nothing was imported"
+            )
+        first[name] = index
+
+
+def _letter(index: int) -> str:
+    """The spreadsheet name of a 0-based column: A, B, ..., Z, AA, AB, ..."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _cell(name: str, cell: str) -> str:
+    text = cell.strip()
+    return " ".join(text.split()) if name in _ONE_LINE else text
+
+
+#: `=HYPERLINK("url", "text")` (Excel, Google Sheets, LibreOffice; ';' in some locales).
+_HYPERLINK = re.compile(r'=?\s*HYPERLINK\(\s*"([^"]+)"\s*(?:[,;][^)]*)?\)', re.IGNORECASE)
+#: `[text](url)`: a link written in Markdown.
+_MARKDOWN = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s<>]+)>?\s*\)")
+#: Quotes that wrap a pasted address: straight, curly and guillemets.
+_QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb"}
+_HOST = re.compile(r"www\.[a-z0-9-]+(\.[a-z0-9-]+)+([:/?#]\S*)?", re.IGNORECASE)
+
+
+def _clean_url(cell: str) -> str:
+    """The address a curator sees in the cell: unwrapped from a HYPERLINK formula, Markdown,
+    <angle brackets> or quotes, without invisible characters, and with https:// before a
+    bare www. address. Anything else stays as written, to be judged by `parse_url`."""
+    url = "".join(c for c in cell if c not in invisible_characters(cell)).strip()
+    for _ in range(3):  # wrappers may nest: "<https://...>" in quotes
+        before = url
+        match = _HYPERLINK.fullmatch(url) or _MARKDOWN.fullmatch(url)
+        if match:
+            url = match.group(1).strip()
+        elif len(url) > 2 and (url[0], url[-1]) in (("<", ">"), *_QUOTES.items()):
+            url = url[1:-1].strip()
+        if url == before:
+            break
+    if _HOST.fullmatch(url):
+        url = f"https://{url}"
+    return url
+
+
+_PHONE = re.compile(r"\+?[\d(][\d ().-]{5,}\d")
+_IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
+_EMAIL = re.compile(r"[^@\s/]+@[^@\s/]+\.[a-z]{2,}", re.IGNORECASE)
+
+
+def _unusable(url: str, reason: str) -> str:
+    """Why a row's url cannot be checked, in a curator's words, and what to write instead."""
+    lowered = url.lower()
+    if lowered.startswith("tel:") or (_PHONE.fullmatch(url) and not _IPV4.fullmatch(url)):
+        return (
+            f"{url!r} is a phone number, which cannot be checked as a link; give the web page "
+            "that lists it as url and keep the number in notes"
+        )
+    if lowered.startswith("mailto:") or _EMAIL.fullmatch(url):
+        return (
+            f"{url!r} is an e-mail address, which cannot be checked as a link; give the web "
+            "page that lists it as url and keep the address in notes"
+        )
+    if not re.search(r"[.:/]", url):
+        return (
+            f"{url!r} is text, not an address (a sheet exports a linked cell's text, not its "
+            "link); put the address itself in the url column"
+        )
+    return f"{url!r} is not a usable http(s) address: {reason}"
+
+
 def _csv_rows(text: str, where: str) -> tuple[list[list[str]], int]:
     """The rows and the index of the header row, split at the first of `_SEPARATORS` that
-    makes the header name both `title` and `url` (a whole header is needed, so a comma
-    inside a cell of a ';' file cannot fool it)."""
+    makes a row near the top name both `title` and `url` (a whole header is needed, so a
+    comma inside a cell of a ';' file cannot fool it)."""
     first: list[str] | None = None
     for separator in _SEPARATORS:
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=separator))
-        header = next((i for i, row in enumerate(rows) if any(c.strip() for c in row)), None)
-        if header is None:
+        filled = [i for i, row in enumerate(rows) if any(c.strip() for c in row)]
+        if not filled:
             raise LinkhealthError(
                 f"{where}: the CSV is empty; write a header row naming at least the 'title' "
                 "and 'url' columns, then one row per resource"
             )
-        names = {column_name(c) for c in rows[header]}
-        if "title" in names and "url" in names:
-            return rows, header
-        first = first or rows[header]
+        for index in filled[:_HEADER_SEARCH]:
+            names = {column_name(c) for c in rows[index]}
+            if "title" in names and "url" in names:
+                return rows, index
+        first = first or rows[filled[0]]
     found = ", ".join(repr(c.strip()) for c in first or () if c.strip())
     raise LinkhealthError(
-        f"{where}: the CSV has no 'title' and 'url' columns (its header row reads {found}); "
-        "name them in the first row. Cells may be separated by commas, semicolons or tabs"
+        f"{where}: the CSV has no 'title' and 'url' columns (its first row reads {found}); "
+        f"name them in a header row within the first {_HEADER_SEARCH} rows. Cells may be "
+        "separated by commas, semicolons or tabs"
     )
 
 

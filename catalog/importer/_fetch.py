@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 
 from catalog.errors import LinkhealthError
+from catalog.importer._csv import decode_spreadsheet
 
 
 def read_source(
@@ -15,19 +16,36 @@ def read_source(
 ) -> tuple[str, str | None]:
     """The text of a file or an http(s) URL, and the URL relative links resolve against."""
     if re.match(r"(?i)https?://", file_or_url):
-        return _fetch(file_or_url, client=client, user_agent=user_agent)
-    path = Path(file_or_url)
+        response = _fetch(file_or_url, client=client, user_agent=user_agent)
+        return response.text, str(response.url)
+    return _read_file(file_or_url).decode("utf-8-sig", errors="replace"), None
+
+
+def read_spreadsheet(
+    file_or_url: str, *, client: httpx.Client | None = None, user_agent: str | None = None
+) -> str:
+    """The text of a CSV export (a file or an http(s) URL), decoded without losing a
+    character: UTF-8 or the UTF-16 of "Unicode text" exports, else a clear refusal
+    (`decode_spreadsheet`), never text with replacement marks where accents were."""
+    if re.match(r"(?i)https?://", file_or_url):
+        response = _fetch(file_or_url, client=client, user_agent=user_agent)
+        if response.charset_encoding:  # the server said which: trust it, as a browser would
+            return response.text.lstrip("\ufeff")
+        return decode_spreadsheet(response.content, file_or_url)
+    return decode_spreadsheet(_read_file(file_or_url), file_or_url)
+
+
+def _read_file(name: str) -> bytes:
+    path = Path(name)
     try:
-        return path.read_bytes().decode("utf-8-sig", errors="replace"), None
+        return path.read_bytes()
     except OSError as exc:
         raise LinkhealthError(
             f"{path}: cannot read the file to import ({exc.strerror or exc}); check the path"
         ) from exc
 
 
-def _fetch(
-    url: str, *, client: httpx.Client | None, user_agent: str | None
-) -> tuple[str, str | None]:
+def _fetch(url: str, *, client: httpx.Client | None, user_agent: str | None) -> httpx.Response:
     headers = {"User-Agent": user_agent} if user_agent else {}
     owned = client is None
     http = client or httpx.Client(follow_redirects=True, timeout=30.0)
@@ -46,4 +64,4 @@ def _fetch(
             f"{url}: the server answered {response.status_code}; check the address, or save "
             "the page from a browser and import the file instead"
         )
-    return response.text, str(response.url)
+    return response

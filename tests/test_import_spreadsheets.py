@@ -1,0 +1,177 @@
+"""`import-csv` of spreadsheets as Excel, Google Sheets and LibreOffice export them: what a
+curator sees in the sheet is imported, and what cannot be is refused by file, row and column."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from catalog.errors import LinkhealthError
+from catalog.importer import import_entries, parse_csv, read_spreadsheet
+from catalog.source import load_catalog
+from flows.cli import app
+
+runner = CliRunner()
+
+SHEET = (
+    "Title,URL,Description\r\n"
+    "Human Trafficking \u2013 A Guide,https://example.org/guide,\u201cSmart\u201d caf\u00e9\r\n"
+)
+
+
+def test_an_excel_csv_in_windows_1252_is_refused_at_its_first_accent(tmp_path: Path) -> None:
+    """Read with replacement marks, it imported "Human Trafficking \ufffd A Guide"."""
+    sheet = tmp_path / "export.csv"
+    sheet.write_bytes(SHEET.encode("cp1252"))
+    with pytest.raises(LinkhealthError) as caught:
+        read_spreadsheet(str(sheet))
+    message = str(caught.value)
+    assert message.startswith(f"{sheet}: line 2, column 19: the file is not UTF-8 text")
+    assert "byte 0x96" in message
+    assert "'CSV UTF-8 (Comma delimited)'" in message
+
+
+def test_cli_import_of_a_windows_1252_csv_writes_nothing(tmp_path: Path) -> None:
+    sheet = tmp_path / "export.csv"
+    sheet.write_bytes(SHEET.encode("cp1252"))
+    into = tmp_path / "out.yaml"
+    result = runner.invoke(app, ["catalog", "import-csv", str(sheet), "--into", str(into)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: {sheet}: line 2, column 19: "), result.stderr
+    assert not into.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (codecs.BOM_UTF8 + SHEET.encode(), "Excel 'CSV UTF-8'"),
+        (SHEET.replace(",", "\t").encode("utf-16"), "Excel 'Unicode Text' (UTF-16, tabs)"),
+        (codecs.BOM_UTF16_BE + SHEET.encode("utf-16-be"), "UTF-16, big-endian"),
+        (SHEET.replace(",", ";").replace("\r\n", "\r").encode(), "';' and lone CR (old Mac)"),
+    ],
+)
+def test_unicode_exports_read_as_the_sheet_shows_them(
+    tmp_path: Path, data: bytes, kind: str
+) -> None:
+    sheet = tmp_path / "export.csv"
+    sheet.write_bytes(data)
+    (entry,) = parse_csv(read_spreadsheet(str(sheet)), source=kind).entries
+    assert (entry.title, entry.description) == (
+        "Human Trafficking \u2013 A Guide",
+        "\u201cSmart\u201d caf\u00e9",
+    ), kind
+
+
+def test_utf16_without_a_byte_order_mark_is_named(tmp_path: Path) -> None:
+    sheet = tmp_path / "export.txt"
+    sheet.write_bytes(SHEET.encode("utf-16-le"))
+    with pytest.raises(LinkhealthError, match="looks like UTF-16 without a byte order mark"):
+        read_spreadsheet(str(sheet))
+
+
+def test_a_title_row_above_the_header_is_reported_not_refused() -> None:
+    parsed = parse_csv(
+        "Human Trafficking Resources (exported 2024-05-01),,\n"
+        ",,\n"
+        "Title,URL,Type\n"
+        "A guide,https://example.org/a,guide\n"
+        ",,\n"
+        "B report,https://example.org/b,\n",
+        source="sheet.csv",
+    )
+    assert [(e.title, e.origin) for e in parsed.entries] == [
+        ("A guide", "row 4"),
+        ("B report", "row 6"),
+    ]
+    (above,) = parsed.skipped
+    assert above.origin == "row 1"
+    assert "above the header row (row 3)" in above.reason
+
+
+def test_a_header_naming_a_column_twice_is_refused_by_column() -> None:
+    """The second 'URL' silently replaced the first: the row got the other column's URL."""
+    text = "title,url,notes,URL\nA,https://example.org/a,n,https://example.org/other\n"
+    with pytest.raises(LinkhealthError) as caught:
+        parse_csv(text, source="sheet.csv")
+    assert str(caught.value).startswith(
+        "sheet.csv: row 1: the header names 'url' twice (columns B and D)"
+    )
+
+
+def test_a_value_in_a_column_without_a_header_is_refused_by_row_and_column() -> None:
+    """Trailing empty columns of a formatted sheet are fine; a value in one was dropped."""
+    text = (
+        "title,url,type,,\nA,https://example.org/a,guide,,\nB,https://example.org/b,,,call first\n"
+    )
+    with pytest.raises(LinkhealthError) as caught:
+        parse_csv(text, source="sheet.csv")
+    assert str(caught.value).startswith("sheet.csv: row 3, column E ('call first'): ")
+    assert "the header (row 1) does not name" in str(caught.value)
+
+
+def test_line_breaks_typed_into_one_line_fields_are_spaces() -> None:
+    (entry,) = parse_csv(
+        'title,url,publisher,description\n"Two\nlines ","https://example.org/a","U.S.\nDOJ",'
+        '"First.\nSecond."\n'
+    ).entries
+    assert (entry.title, entry.fields["publisher"]) == ("Two lines", "U.S. DOJ")
+    assert entry.description == "First.\nSecond."
+
+
+@pytest.mark.parametrize(
+    ("cell", "url"),
+    [
+        ("<https://example.org/a>", "https://example.org/a"),
+        ("[The guide](https://example.org/a)", "https://example.org/a"),
+        ('=HYPERLINK("https://example.org/a","The guide")', "https://example.org/a"),
+        ('=hyperlink("https://example.org/a"; "The guide")', "https://example.org/a"),
+        ("\u201chttps://example.org/a\u201d", "https://example.org/a"),
+        ("'https://example.org/a'", "https://example.org/a"),
+        ("https://example.org/a\u200b", "https://example.org/a"),
+        ("www.example.org/a", "https://www.example.org/a"),
+    ],
+)
+def test_an_address_written_the_ways_sheets_hold_them_is_imported(cell: str, url: str) -> None:
+    text = 'title,url\nA guide,"' + cell.replace('"', '""') + '"\n'
+    (entry,) = parse_csv(text).entries
+    assert entry.url == url
+
+
+@pytest.mark.parametrize(
+    ("cell", "says"),
+    [
+        ("tel:+1-888-373-7888", "is a phone number, which cannot be checked as a link"),
+        ("1-888-373-7888", "is a phone number"),
+        ("mailto:help@example.org", "is an e-mail address"),
+        ("help@example.org", "is an e-mail address"),
+        ("Click here", "is text, not an address"),
+        ("example.org", "has no scheme"),
+        ("hxxp://example.org/a", "'hxxp' is not a web address"),
+        ("https://example.org/a b", "contains spaces"),
+    ],
+)
+def test_a_row_whose_url_cannot_be_checked_is_skipped_saying_why(cell: str, says: str) -> None:
+    parsed = parse_csv(f"title,url\nHotline,{cell}\nGuide,https://example.org/g\n")
+    (skipped,) = parsed.skipped
+    assert (skipped.origin, skipped.title) == ("row 2", "Hotline")
+    assert says in skipped.reason
+
+
+def test_a_hotline_listed_by_its_web_page_imports_beside_its_number(tmp_path: Path) -> None:
+    target = tmp_path / "mine.yaml"
+    result = import_entries(
+        target,
+        parse_csv(
+            "title,url,notes\n"
+            "National Human Trafficking Hotline,humantraffickinghotline.org,\n"
+            "National Human Trafficking Hotline,https://humantraffickinghotline.org/,"
+            "Phone 1-888-373-7888\n",
+            source="sheet.csv",
+        ),
+    )
+    assert result.added == ("national-human-trafficking-hotline",)
+    assert "has no scheme" in result.skipped[0].reason
+    assert load_catalog(target).resources[0].notes == "Phone 1-888-373-7888"
