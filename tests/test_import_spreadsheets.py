@@ -160,6 +160,34 @@ def test_a_row_whose_url_cannot_be_checked_is_skipped_saying_why(cell: str, says
     assert says in skipped.reason
 
 
+def test_a_sheet_reimported_after_edits_keeps_ids_and_reports_what_it_did_not_take(
+    tmp_path: Path,
+) -> None:
+    """A row of an id column whose title and URL were both edited was added again under
+    another id; a title edited alone was dropped without a word."""
+    target = tmp_path / "mine.yaml"
+    first = "id,title,url\nguide-a,Guide A,https://example.org/a\nreport-b,Report B,https://example.org/b\n"
+    import_entries(target, parse_csv(first, source="sheet.csv"))
+    edited = (
+        "id,title,url,publisher\n"
+        "guide-a,Guide A (2nd edition),https://example.org/a2,DOJ\n"
+        "report-b,Report B revised,https://example.org/b,\n"
+    )
+    result = import_entries(target, parse_csv(edited, source="sheet.csv"))
+    assert result.added == ()
+    assert result.matched == ("guide-a", "report-b")
+    assert [(d.resource_id, d.field, d.source) for d in result.differences] == [
+        ("guide-a", "title", "Guide A (2nd edition)"),
+        ("guide-a", "url", "https://example.org/a2"),
+        ("report-b", "title", "Report B revised"),
+    ]
+    by_id = {r.id: r for r in load_catalog(target).resources}
+    assert set(by_id) == {"guide-a", "report-b"}
+    assert (by_id["guide-a"].title, by_id["guide-a"].publisher) == ("Guide A", "DOJ")
+    again = import_entries(target, parse_csv(edited, source="sheet.csv"))
+    assert not again.changed  # importing the same sheet twice changes nothing more
+
+
 def test_a_hotline_listed_by_its_web_page_imports_beside_its_number(tmp_path: Path) -> None:
     target = tmp_path / "mine.yaml"
     result = import_entries(

@@ -46,15 +46,21 @@ def plan_merge(existing: Sequence[Resource], entries: Sequence[ImportedEntry]) -
     for r in existing:
         by_title.setdefault(normalise_title(r.title), []).append(r)
         by_url.setdefault(canonical_url(r.url), []).append(r)
+    by_id = {r.id: r for r in existing}
     claimed: set[str] = set()
-    taken = {r.id for r in existing}
+    taken = set(by_id)
 
     def unclaimed(candidates: list[Resource]) -> Resource | None:
         return next((r for r in candidates if r.id not in claimed), None)
 
     for entry in entries:
-        match = unclaimed(by_title.get(normalise_title(entry.title), [])) or unclaimed(
-            by_url.get(canonical_url(entry.url), [])
+        # A sheet with an id column (exported from the catalog, edited, imported again)
+        # names its entries: its row is that entry even when the title and URL were edited.
+        own = by_id.get(plain_id(entry.preferred_id or ""))
+        match = (
+            unclaimed([own] if own else [])
+            or unclaimed(by_title.get(normalise_title(entry.title), []))
+            or unclaimed(by_url.get(canonical_url(entry.url), []))
         )
         if match is None:
             # A spreadsheet's "my guide" would be refused as an id: it is meant as my-guide.
@@ -68,9 +74,13 @@ def plan_merge(existing: Sequence[Resource], entries: Sequence[ImportedEntry]) -
         plan.matched.append(match.id)
         current = match.fields_dict()
         for name, value in _offered(entry).items():
-            if name in ("title", "url"):
-                if name == "url" and canonical_url(value) != canonical_url(match.url):
+            if name == "url":
+                if canonical_url(value) != canonical_url(match.url):
                     plan.differences.append(Difference(match.id, "url", match.url, value))
+                continue
+            if name == "title":
+                if normalise_title(value) != normalise_title(match.title):
+                    plan.differences.append(Difference(match.id, "title", match.title, value))
                 continue
             if _empty(current.get(name)):
                 plan.fills.append(FieldEdit(match.id, name, value))
