@@ -203,3 +203,35 @@ def test_a_hotline_listed_by_its_web_page_imports_beside_its_number(tmp_path: Pa
     assert result.added == ("national-human-trafficking-hotline",)
     assert "has no scheme" in result.skipped[0].reason
     assert load_catalog(target).resources[0].notes == "Phone 1-888-373-7888"
+
+
+def test_a_resource_listed_twice_in_a_sheet_is_one_entry(tmp_path: Path) -> None:
+    """Listed under two sections, it was added twice (a-guide, a-guide-2): a duplicate_url
+    error in lint, and two entries to keep apart ever after."""
+    parsed = parse_csv(
+        "title,url,tags,publisher,type\n"
+        "A guide,https://example.org/a,law enforcement,,guide\n"
+        "Other,https://example.org/o,,,\n"
+        "A Guide,HTTPS://EXAMPLE.ORG/a#top,victims; law enforcement,DOJ,toolkit\n",
+        source="sheet.csv",
+    )
+    first, other = parsed.entries
+    assert (first.origin, other.title) == ("row 2", "Other")
+    assert first.fields == {
+        "tags": ["law enforcement", "victims"],
+        "type": "guide",
+        "publisher": "DOJ",
+    }
+    (again,) = parsed.skipped
+    assert again.origin == "row 4"
+    assert "the same title and address as row 2" in again.reason
+    assert "its type differs; kept row 2's" in again.reason
+    result = import_entries(tmp_path / "mine.yaml", parsed)
+    assert result.added == ("a-guide", "other")
+
+
+def test_rows_of_one_title_and_address_with_two_ids_stay_two_entries() -> None:
+    parsed = parse_csv(
+        "id,title,url\nen,Fact sheet,https://example.org/f\nes,Fact sheet,https://example.org/f\n"
+    )
+    assert [e.preferred_id for e in parsed.entries] == ["en", "es"]

@@ -13,9 +13,11 @@ import codecs
 import csv
 import io
 import re
+from dataclasses import replace
 from typing import Any
 
 from catalog.errors import LinkhealthError
+from catalog.hygiene import normalise_title
 from catalog.importer._records import ImportedEntry, Parsed, Skipped, quote_skipped
 from catalog.model import RESOURCE_FIELDS
 from catalog.text import invisible_characters
@@ -91,6 +93,9 @@ def parse_csv(text: str, *, source: str | None = None) -> Parsed:
         if any(c.strip() for c in row)
     ]
     unnamed: list[str] = []
+    #: (title, canonical URL) -> indexes of its entries: a resource a sheet lists twice
+    #: (under two sections, say) is one entry, not a second one with "-2" on its id.
+    first_row: dict[tuple[str, str], list[int]] = {}
     for number, row in enumerate(rows[header_index + 1 :], start=header_index + 2):
         unnamed += [
             f"row {number}, column {_letter(i)} ({c.strip()!r})"
@@ -120,7 +125,22 @@ def parse_csv(text: str, *, source: str | None = None) -> Parsed:
                 extra[name] = int(value)
             else:
                 extra[name] = value
-        entries.append(ImportedEntry(title, url, description, extra, preferred, origin))
+        entry = ImportedEntry(title, url, description, extra, preferred, origin)
+        key = (normalise_title(title), parsed.canonical)
+        at = next(
+            (
+                i
+                for i in first_row.get(key, [])
+                if preferred is None or entries[i].preferred_id in (None, preferred)
+            ),
+            None,
+        )
+        if at is None:  # two ids: the sheet means two entries
+            first_row.setdefault(key, []).append(len(entries))
+            entries.append(entry)
+        else:
+            entries[at], reason = _merged(entries[at], entry)
+            skipped.append(Skipped(origin, title, reason))
     if unnamed:
         listed = "; ".join(unnamed[:5]) + (
             f"; and {len(unnamed) - 5} more" if len(unnamed) > 5 else ""
@@ -135,6 +155,34 @@ def parse_csv(text: str, *, source: str | None = None) -> Parsed:
             raise LinkhealthError(f"{where}: the CSV has a header but no rows; nothing to import")
         raise LinkhealthError(f"{where}: no row could be imported; {quote_skipped(skipped)}")
     return Parsed(tuple(entries), tuple(skipped), source=source)
+
+
+def _merged(first: ImportedEntry, again: ImportedEntry) -> tuple[ImportedEntry, str]:
+    """`first` with what a later row of the same resource adds: its list items, and the
+    fields `first` leaves empty; and why that row is not an entry of its own."""
+    fields = dict(first.fields)
+    kept: list[str] = []
+    for name, value in again.fields.items():
+        if name in _LIST_FIELDS:
+            fields[name] = list(dict.fromkeys([*fields.get(name, []), *value]))
+        elif name not in fields:
+            fields[name] = value
+        elif fields[name] != value:
+            kept.append(name)
+    description = first.description or again.description
+    if first.description and again.description and first.description != again.description:
+        kept.append("description")
+    reason = f"the same title and address as {first.origin}, so merged into it"
+    if kept:
+        verb = "differs" if len(kept) == 1 else "differ"
+        reason += f" (its {' and '.join(kept)} {verb}; kept {first.origin}'s)"
+    merged = replace(
+        first,
+        description=description,
+        fields=fields,
+        preferred_id=first.preferred_id or again.preferred_id,
+    )
+    return merged, reason
 
 
 def _above(header_row: int) -> str:
