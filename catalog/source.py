@@ -13,11 +13,13 @@ as a warning so the curator can fix it before the next run.
 from __future__ import annotations
 
 import bisect
+import codecs
 import contextlib
 import csv
 import difflib
 import hashlib
 import io
+import itertools
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -330,7 +332,7 @@ def _read_file(path: Path, *, keep: bool = False) -> tuple[Catalog | None, Valid
 def _parse(
     path: Path, suffix: str, data: bytes, found: _Findings
 ) -> tuple[Catalog | None, ValidationReport]:
-    text = _decode(data, found)
+    text = _decode(data, found, suffix)
     if text is None:
         return None, found.report()
     if suffix == ".csv":
@@ -346,16 +348,33 @@ def _parse(
     return Catalog(path=path, collection=collection, resources=tuple(resources)), found.report()
 
 
-def _decode(data: bytes, found: _Findings) -> str | None:
+def _decode(data: bytes, found: _Findings, suffix: str) -> str | None:
+    """The file's text; UTF-8 only, as every tool that edits a catalog writes it back."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        found.problem(
+            "unreadable",
+            None,
+            None,
+            "the file is UTF-16 text (Excel's 'Unicode Text'), not UTF-8; save it as UTF-8"
+            + (" ('CSV UTF-8 (Comma delimited)')" if suffix == ".csv" else ""),
+        )
+        return None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        lines = data[: exc.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        column = len(lines[-1].decode("utf-8-sig")) + 1
+        how = (
+            "save it as 'CSV UTF-8 (Comma delimited)' (Excel's plain 'CSV' writes the "
+            "computer's own code page; in LibreOffice pick the character set 'Unicode (UTF-8)')"
+            if suffix == ".csv"
+            else "save it as UTF-8"
+        )
         found.problem(
             "unreadable",
-            line,
+            len(lines),
             None,
-            f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8",
+            f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} in column {column}); " + how,
         )
         return None
 
@@ -841,8 +860,10 @@ def _csv_entries(text: str, path: Path, found: _Findings) -> tuple[dict[str, Any
                 continue
             if not header_seen:
                 header_seen = True
+                before = len(found.problems)
                 columns = _csv_header(row, line, found)
                 if not columns:
+                    _header_further_down(reader, last_line, line, found, before)
                     return collection, []
                 continue
             entries.append(_csv_entry(row, columns, line, found))
@@ -864,6 +885,25 @@ def _csv_entries(text: str, path: Path, found: _Findings) -> tuple[dict[str, Any
             "empty_catalog", None, None, "the catalog lists no resources; add a row per resource"
         )
     return collection, entries
+
+
+def _header_further_down(
+    reader: Any, last_line: int, first_line: int, found: _Findings, before: int
+) -> None:
+    """When a row below the first (a spreadsheet's title above its table) names id, title
+    and url, say that instead of three missing columns in the title row."""
+    for row in itertools.islice(reader, 10):
+        line, last_line = last_line + 1, reader.line_num
+        if {"id", "title", "url"} <= {c.strip().lower() for c in row}:
+            del found.problems[before:]
+            found.problem(
+                "bad_structure",
+                line,
+                None,
+                f"the header row is line {line}, not line {first_line}: a catalog CSV starts "
+                f"with its header row; delete the line(s) above it (a title row, say)",
+            )
+            return
 
 
 def _csv_header(row: list[str], line: int, found: _Findings) -> list[tuple[int, str]]:

@@ -786,3 +786,38 @@ def test_a_csv_header_naming_a_required_column_misspelt_says_which(tmp_path: Pat
     problem = only_problem(validate_catalog(path))
     assert (problem.code, problem.line, problem.field) == ("bad_structure", 1, "title")
     assert "(is 'tittle' meant to be 'title'?)" in problem.message
+
+
+def test_a_csv_with_a_title_row_above_its_header_names_the_header_line(tmp_path: Path) -> None:
+    """Exported from a formatted sheet, it was refused as three missing columns on line 1."""
+    path = write(
+        tmp_path,
+        "c.csv",
+        "Our toolkit,,\r\n,,\r\nid,title,url\r\nhotline,Hotline,https://a.org/\r\n",
+    )
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line, problem.field) == ("bad_structure", 3, None)
+    assert "the header row is line 3, not line 1" in problem.message
+
+
+def test_a_csv_saved_in_windows_1252_names_line_column_and_how_to_save_it(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        "c.csv",
+        "id,title,url\r\ncafe,Caf\u00e9 guide,https://a.org/\r\n".encode("cp1252"),
+    )
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line) == ("unreadable", 2)
+    assert "byte 0xe9 in column 9" in problem.message
+    assert "'CSV UTF-8 (Comma delimited)'" in problem.message
+
+
+def test_a_utf16_catalog_is_named_as_such(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "c.csv", "id,title,url\nhotline,Hotline,https://a.org/\n".encode("utf-16")
+    )
+    problem = only_problem(validate_catalog(path))
+    assert problem.code == "unreadable"
+    assert "UTF-16" in problem.message and "0xff" not in problem.message
