@@ -170,8 +170,9 @@ def _print_result(result: ImportResult, as_json: bool) -> None:
         return
     if result.dry_run and result.diff:
         typer.echo(result.diff, nl=False)
+    where = f"{result.source} " if result.source else ""
     for skipped in result.skipped:
-        _err(f"skipped {skipped.origin} {skipped.title!r}: {skipped.reason}")
+        _err(f"skipped {where}{skipped.origin} {skipped.title!r}: {skipped.reason}")
     for d in result.differences:
         _err(
             f"{d.resource_id}: the source's {d.field} differs from the catalog's "

@@ -168,6 +168,15 @@ def test_import_csv_adds_rows(isolated_cwd: Path) -> None:
     assert (resource.id, resource.publisher) == ("hotline", "Polaris")
 
 
+def test_import_csv_names_the_file_and_row_of_each_skipped_row(isolated_cwd: Path) -> None:
+    (isolated_cwd / "export.csv").write_text(
+        "title,url\nHotline,https://humantraffickinghotline.org/\nCall us,tel:+18883737888\n"
+    )
+    result = runner.invoke(app, ["catalog", "import-csv", "export.csv", "--into", "c.yaml"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("skipped export.csv row 3 'Call us': 'tel:+18883737888' is a")
+
+
 def test_import_commands_have_help() -> None:
     for command in ("lint", "import-html", "import-csv"):
         result = runner.invoke(app, ["catalog", command, "--help"])

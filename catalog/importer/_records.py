@@ -70,6 +70,8 @@ class ImportResult:
     diff: str
     created: bool = False
     dry_run: bool = False
+    #: The page or file imported (`Parsed.source`), to name with each skipped item.
+    source: str | None = None
 
     @property
     def changed(self) -> bool:

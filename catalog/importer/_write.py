@@ -97,6 +97,7 @@ def import_entries(
         diff=diff,
         created=created,
         dry_run=dry_run,
+        source=parsed.source,
     )
 
 
