@@ -232,7 +232,8 @@ def _clean_url(cell: str) -> str:
     """The address a curator sees in the cell: unwrapped from a HYPERLINK formula, Markdown,
     <angle brackets> or quotes, without invisible characters, and with https:// before a
     bare www. address. Anything else stays as written, to be judged by `parse_url`."""
-    url = "".join(c for c in cell if c not in invisible_characters(cell)).strip()
+    hidden = invisible_characters(cell)
+    url = "".join(c for c in cell if c not in hidden).strip() if hidden else cell.strip()
     for _ in range(3):  # wrappers may nest: "<https://...>" in quotes
         before = url
         match = _HYPERLINK.fullmatch(url) or _MARKDOWN.fullmatch(url)

@@ -13,10 +13,11 @@ import stat
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -231,20 +232,17 @@ def _csv_cell(value: Any) -> str:
 
 def _append_yaml(work: Path, text: str, additions: list[dict[str, Any]], path: Path) -> str:
     """Insert the new entries after the last line of the `resources` list, as block YAML."""
-    try:
-        # A tab before a comment is YAML that ruamel refuses (`spaced_tabs`); the lines
-        # written back are `text`'s own, tabs and all.
-        doc, indent, offset = load_yaml_guess_indent(spaced_tabs(text), yaml=YAML(typ="rt"))
-    except (YAMLError, ValueError) as exc:
-        problems = validate_catalog(work).problems
-        raise CatalogError([replace(p, file=str(path)) for p in problems]) from exc
-    items = doc.get("resources") if isinstance(doc, CommentedMap) else None
-    if isinstance(items, CommentedSeq) and items.fa.flow_style():
+    # A tab before a comment is YAML that ruamel refuses (`spaced_tabs`); the lines
+    # written back are `text`'s own, tabs and all.
+    spaced = spaced_tabs(text)
+    _, indent, offset = load_yaml_guess_indent(spaced, yaml=_GuessOnly())
+    layout = _fast_layout(spaced) or _round_trip_layout(spaced, work, path)
+    if layout.flow:
         raise CatalogError(
             [
                 Problem(
                     str(path),
-                    _key_line(doc, "resources"),
+                    layout.resources_line,
                     "resources",
                     "bad_structure",
                     "the resources are written as a [flow] list; write one '- id: ...' entry "
@@ -252,11 +250,9 @@ def _append_yaml(work: Path, text: str, additions: list[dict[str, Any]], path: P
                 )
             ]
         )
-    keys = list(doc)
-    after = keys.index("resources") + 1
     lines = text.splitlines(keepends=True)
-    end = _key_line(doc, keys[after]) - 1 if after < len(keys) else len(lines)
-    dash = _dash_column(items, lines, offset or 0)
+    end = layout.next_key_line - 1 if layout.next_key_line is not None else len(lines)
+    dash = _dash_column(layout.first_item_line, lines, offset or 0)
     while end > 0:
         line = lines[end - 1]
         shallow_comment = line.lstrip().startswith("#") and len(line) - len(line.lstrip()) <= dash
@@ -270,14 +266,109 @@ def _append_yaml(work: Path, text: str, additions: list[dict[str, Any]], path: P
     return "".join(lines[:end]) + block + "".join(lines[end:])
 
 
-def _dash_column(items: Any, lines: list[str], default: int) -> int:
+class _GuessOnly:
+    """A loader for `load_yaml_guess_indent` that loads nothing: only its guess is wanted."""
+
+    def load(self, stream: Any) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where the `resources` list sits in a catalog file (1-based lines)."""
+
+    resources_line: int
+    flow: bool
+    #: Line of the first top-level key after `resources`, if any.
+    next_key_line: int | None
+    #: Line of the first entry of the list, if any.
+    first_item_line: int | None
+
+
+def _fast_layout(text: str) -> _Layout | None:
+    """The layout from libyaml's events: a second for 20,000 entries, where ruamel's
+    round-trip load takes a minute and more. None when libyaml cannot tell (the file loaded
+    as a catalog, so only an unusual one), and `_round_trip_layout` decides."""
+    try:
+        events = pyyaml.parse(text, Loader=getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader))
+        kinds = [next(events), next(events), next(events)]
+        if not isinstance(kinds[2], pyyaml.MappingStartEvent):
+            return None
+        found: _Layout | None = None
+        for key in events:
+            if isinstance(key, pyyaml.MappingEndEvent):
+                return found
+            if not isinstance(key, pyyaml.ScalarEvent):
+                return None
+            if found is not None and found.next_key_line is None:
+                found = replace(found, next_key_line=key.start_mark.line + 1)
+            value = next(events)
+            if key.value == "resources" and found is None:
+                if not isinstance(value, pyyaml.SequenceStartEvent):
+                    return None
+                first = next(events)
+                found = _Layout(
+                    resources_line=key.start_mark.line + 1,
+                    flow=bool(value.flow_style),
+                    next_key_line=None,
+                    first_item_line=None
+                    if isinstance(first, pyyaml.SequenceEndEvent)
+                    else first.start_mark.line + 1,
+                )
+                if not isinstance(first, pyyaml.SequenceEndEvent):
+                    _skip(events, first)
+                    _skip_rest(events)
+            else:
+                _skip(events, value)
+    except (pyyaml.YAMLError, StopIteration, RecursionError):
+        return None
+    return None
+
+
+def _skip(events: Iterator[Any], first: Any) -> None:
+    """Consume the rest of the node that `first` starts."""
+    if isinstance(first, pyyaml.CollectionStartEvent):
+        _skip_rest(events)
+
+
+def _skip_rest(events: Iterator[Any]) -> None:
+    """Consume events up to the end of the collection being read."""
+    depth = 1
+    for event in events:
+        if isinstance(event, pyyaml.CollectionStartEvent):
+            depth += 1
+        elif isinstance(event, pyyaml.CollectionEndEvent):
+            depth -= 1
+            if not depth:
+                return
+
+
+def _round_trip_layout(spaced: str, work: Path, path: Path) -> _Layout:
+    try:
+        doc = YAML(typ="rt").load(spaced)
+    except (YAMLError, ValueError) as exc:
+        problems = validate_catalog(work).problems
+        raise CatalogError([replace(p, file=str(path)) for p in problems]) from exc
+    items = doc.get("resources") if isinstance(doc, CommentedMap) else None
+    keys = list(doc)
+    after = keys.index("resources") + 1
+    first: int | None = None
     if isinstance(items, CommentedSeq) and items:
-        try:
-            line = lines[int(items.lc.item(0)[0])]
-        except (AttributeError, IndexError, KeyError, TypeError):
-            return default
-        return len(line) - len(line.lstrip(" "))
-    return default
+        with contextlib.suppress(AttributeError, IndexError, KeyError, TypeError):
+            first = int(items.lc.item(0)[0]) + 1
+    return _Layout(
+        resources_line=_key_line(doc, "resources"),
+        flow=isinstance(items, CommentedSeq) and bool(items.fa.flow_style()),
+        next_key_line=_key_line(doc, keys[after]) if after < len(keys) else None,
+        first_item_line=first,
+    )
+
+
+def _dash_column(first_item_line: int | None, lines: list[str], default: int) -> int:
+    if first_item_line is None or first_item_line > len(lines):
+        return default
+    line = lines[first_item_line - 1]
+    return len(line) - len(line.lstrip(" "))
 
 
 def _key_line(doc: CommentedMap, key: Any) -> int:
