@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from catalog.errors import LinkhealthError
-from catalog.importer import import_entries, parse_csv, read_spreadsheet
+from catalog.importer import ImportedEntry, Parsed, import_entries, parse_csv, read_spreadsheet
 from catalog.source import load_catalog
 from flows.cli import app
 
@@ -235,3 +235,36 @@ def test_rows_of_one_title_and_address_with_two_ids_stay_two_entries() -> None:
         "id,title,url\nen,Fact sheet,https://example.org/f\nes,Fact sheet,https://example.org/f\n"
     )
     assert [e.preferred_id for e in parsed.entries] == ["en", "es"]
+
+
+def test_entries_a_catalog_would_refuse_are_still_refused_before_writing(tmp_path: Path) -> None:
+    """The catalog's own validation stays the last guard, for entries from any source."""
+    entry = ImportedEntry("A", "https://example.org/a", fields={"year": "circa 2019"})
+    with pytest.raises(LinkhealthError, match="nothing was written") as caught:
+        import_entries(tmp_path / "new.yaml", Parsed((entry,), source="page.html"))
+    assert str(caught.value).startswith("page.html: its entries would make")
+    assert not (tmp_path / "new.yaml").exists()
+
+
+def test_a_year_as_a_sheet_formats_numbers_is_the_year() -> None:
+    parsed = parse_csv(
+        'title,url,year\nA,https://example.org/a,2019.0\nB,https://example.org/b,"2,019"\n'
+        "C,https://example.org/c,2019\n"
+    )
+    assert [e.fields["year"] for e in parsed.entries] == [2019, 2019, 2019]
+
+
+@pytest.mark.parametrize("cell", ["c. 2015", "2015\u00b2"])
+def test_a_year_cell_holding_more_than_a_year_is_refused_by_row_and_column(
+    tmp_path: Path, cell: str
+) -> None:
+    """It was refused naming lines of the YAML the import would have written (or, for a
+    superscript digit, crashed), not the sheet's row."""
+    parsed = parse_csv(
+        f"title,url,year\nA,https://example.org/a,2019\nB,https://example.org/b,{cell}\n",
+        source="sheet.csv",
+    )
+    with pytest.raises(LinkhealthError) as caught:
+        import_entries(tmp_path / "new.yaml", parsed)
+    assert str(caught.value).startswith(f"sheet.csv: row 3, column C ({cell!r}): a year that")
+    assert not (tmp_path / "new.yaml").exists()

@@ -93,6 +93,7 @@ def parse_csv(text: str, *, source: str | None = None) -> Parsed:
         if any(c.strip() for c in row)
     ]
     unnamed: list[str] = []
+    bad_years: list[str] = []
     #: (title, canonical URL) -> indexes of its entries: a resource a sheet lists twice
     #: (under two sections, say) is one entry, not a second one with "-2" on its id.
     first_row: dict[tuple[str, str], list[int]] = {}
@@ -121,8 +122,12 @@ def parse_csv(text: str, *, source: str | None = None) -> Parsed:
         for name, value in values.items():
             if name in _LIST_FIELDS:
                 extra[name] = [p.strip() for p in re.split(r"[;|]", value) if p.strip()]
-            elif name == "year" and value.isdigit():
-                extra[name] = int(value)
+            elif name == "year":
+                year = _year(value)
+                if year is None:
+                    column = _letter(names.index("year"))
+                    bad_years.append(f"row {number}, column {column} ({value!r})")
+                extra[name] = value if year is None else year
             else:
                 extra[name] = value
         entry = ImportedEntry(title, url, description, extra, preferred, origin)
@@ -142,19 +147,22 @@ def parse_csv(text: str, *, source: str | None = None) -> Parsed:
             entries[at], reason = _merged(entries[at], entry)
             skipped.append(Skipped(origin, title, reason))
     if unnamed:
-        listed = "; ".join(unnamed[:5]) + (
-            f"; and {len(unnamed) - 5} more" if len(unnamed) > 5 else ""
-        )
         raise LinkhealthError(
-            f"{where}: {listed}: a value in a column the header (row {header_index + 1}) does "
-            "not name; name the column to import it as a field, or clear the cell; nothing was "
-            "imported"
+            f"{where}: {_listed(unnamed)}: a value in a column the header (row "
+            f"{header_index + 1}) does not name; name the column to import it as a field, or "
+            "clear the cell; nothing was imported"
         )
+    refusal = (
+        f"{where}: {_listed(bad_years)}: a year that is not a whole number; write the year "
+        "alone (2016), or put the rest in notes, and import again; nothing was written"
+        if bad_years
+        else None
+    )
     if not entries:
         if not any(s.reason != _above(header_index + 1) for s in skipped):
             raise LinkhealthError(f"{where}: the CSV has a header but no rows; nothing to import")
         raise LinkhealthError(f"{where}: no row could be imported; {quote_skipped(skipped)}")
-    return Parsed(tuple(entries), tuple(skipped), source=source)
+    return Parsed(tuple(entries), tuple(skipped), source=source, refusal=refusal)
 
 
 def _merged(first: ImportedEntry, again: ImportedEntry) -> tuple[ImportedEntry, str]:
@@ -183,6 +191,24 @@ def _merged(first: ImportedEntry, again: ImportedEntry) -> tuple[ImportedEntry, 
         preferred_id=first.preferred_id or again.preferred_id,
     )
     return merged, reason
+
+
+def _listed(places: list[str]) -> str:
+    return "; ".join(places[:5]) + (f"; and {len(places) - 5} more" if len(places) > 5 else "")
+
+
+#: A year as a spreadsheet may show a number: 2019, 2019.0, 2,019 or 2 019.
+_YEAR = re.compile(r"(\d{1,3})?[,.\s\u202f]?(\d{3,4})(?:[.,]0+)?")
+
+
+def _year(cell: str) -> int | None:
+    """The year in a year cell, or None when it holds more than a year ("c. 2015")."""
+    if cell.isdecimal():  # not isdigit: int() refuses a superscript "²"
+        return int(cell)
+    match = _YEAR.fullmatch(cell)
+    if match is None:
+        return None
+    return int((match.group(1) or "") + match.group(2))
 
 
 def _above(header_row: int) -> str:

@@ -43,6 +43,9 @@ class Parsed:
     title: str | None = None
     #: The file or URL it was read from, to name in messages (errors are about the source).
     source: str | None = None
+    #: Why the catalog would refuse some of `entries`, by the source's rows and columns:
+    #: `import_entries` raises it before writing anything.
+    refusal: str | None = None
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,8 @@ def import_entries(
     path = Path(path)
     if not isinstance(parsed, Parsed):
         parsed = Parsed(tuple(parsed))
+    if parsed.refusal:
+        raise LinkhealthError(parsed.refusal)
     if not parsed.entries and not path.exists():
         # An empty new catalog would be refused as the catalog's fault, at a line it never had.
         where = f"{parsed.source}: " if parsed.source else ""
