@@ -47,6 +47,7 @@ __all__ = [
     "catalog_files",
     "load_catalog",
     "load_catalogs",
+    "meant_url",
     "plain_id",
     "read_once",
     "validate_catalog",
@@ -1102,11 +1103,15 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
     if url is not None:
         parsed = parse_url(url)
         if isinstance(parsed, UrlProblem):
+            meant = meant_url(url)
+            reason = parsed.reason
+            if meant != url and not isinstance(parse_url(meant), UrlProblem):
+                reason = f"the address is wrapped or incomplete as written; write it as {meant}"
             found.warning(
                 "invalid_url",
                 entry.lines.get("url", entry.line),
                 "url",
-                f"{label}{parsed.reason}; it will be reported as invalid_url until corrected",
+                f"{label}{reason}; it will be reported as invalid_url until corrected",
             )
 
     if not ok:
@@ -1149,6 +1154,41 @@ def plain_id(rid: str) -> str:
     """`rid` as it should be written: invisible characters dropped, spaces as hyphens
     (" ht guide " -> "ht-guide"); what errors suggest and importers use."""
     return "-".join("".join(c for c in rid if not invisible_characters(c)).split())
+
+
+#: `=HYPERLINK("url", "text")` (Excel, Google Sheets, LibreOffice; ';' in some locales).
+_HYPERLINK = re.compile(r'=?\s*HYPERLINK\(\s*"([^"]+)"\s*(?:[,;][^)]*)?\)', re.IGNORECASE)
+#: `[text](url)`: a link written in Markdown.
+_MARKDOWN = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s<>]+)>?\s*\)")
+#: Pairs that wrap a pasted address: angle brackets, straight and curly quotes, guillemets.
+_WRAPPERS = (
+    ("<", ">"),
+    ('"', '"'),
+    ("'", "'"),
+    ("\u201c", "\u201d"),
+    ("\u2018", "\u2019"),
+    ("\u00ab", "\u00bb"),
+)
+_WWW = re.compile(r"www\.[a-z0-9-]+(\.[a-z0-9-]+)+([:/?#]\S*)?", re.IGNORECASE)
+
+
+def meant_url(text: str) -> str:
+    """The address `text` means as a person reads it: unwrapped from a HYPERLINK formula,
+    Markdown, <angle brackets> or quotes, without invisible characters, https:// before a
+    bare `www.` address; anything else as written. Importers take it; validation suggests
+    it, as the catalog keeps what its curator wrote."""
+    hidden = invisible_characters(text)
+    url = "".join(c for c in text if c not in hidden).strip() if hidden else text.strip()
+    for _ in range(3):  # wrappers may nest: "<https://...>" in quotes
+        before = url
+        match = _HYPERLINK.fullmatch(url) or _MARKDOWN.fullmatch(url)
+        if match:
+            url = match.group(1).strip()
+        elif len(url) > 2 and (url[0], url[-1]) in _WRAPPERS:
+            url = url[1:-1].strip()
+        if url == before:
+            break
+    return f"https://{url}" if _WWW.fullmatch(url) else url
 
 
 def _spaced_id(rid: str) -> str:

@@ -821,3 +821,26 @@ def test_a_utf16_catalog_is_named_as_such(tmp_path: Path) -> None:
     problem = only_problem(validate_catalog(path))
     assert problem.code == "unreadable"
     assert "UTF-16" in problem.message and "0xff" not in problem.message
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "<https://a.org/x>",
+        '"=HYPERLINK(""https://a.org/x"",""The guide"")"',
+        "\u201chttps://a.org/x\u201d",
+        "[The guide](https://a.org/x)",
+    ],
+)
+def test_a_wrapped_csv_url_is_warned_with_the_address_it_means(
+    tmp_path: Path, written: str
+) -> None:
+    """It was told 'the URL has no scheme (it should start with https://)', which it
+    seems to."""
+    path = write(tmp_path, "c.csv", f"id,title,url\nguide,Guide,{written}\n")
+    report = validate_catalog(path)
+    assert report.ok
+    (warning,) = report.warnings
+    assert (warning.code, warning.line) == ("invalid_url", 2)
+    assert "write it as https://a.org/x;" in warning.message
+    assert [r.url for r in load_catalog(path).resources] != ["https://a.org/x"]  # kept as written

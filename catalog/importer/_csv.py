@@ -20,7 +20,7 @@ from catalog.errors import LinkhealthError
 from catalog.hygiene import normalise_title
 from catalog.importer._records import ImportedEntry, Parsed, Skipped, quote_skipped
 from catalog.model import RESOURCE_FIELDS
-from catalog.text import invisible_characters
+from catalog.source import meant_url
 from catalog.urls import CheckedUrl, parse_url
 
 #: Separators a CSV to import may use, tried in this order on its header row.
@@ -108,7 +108,7 @@ def parse_csv(text: str, *, source: str | None = None) -> Parsed:
         if not values:
             continue
         origin = f"row {number}"
-        title, url = values.pop("title", ""), _clean_url(values.pop("url", ""))
+        title, url = values.pop("title", ""), meant_url(values.pop("url", ""))
         if not title or not url:
             skipped.append(Skipped(origin, title, "the row has no title or no url"))
             continue
@@ -243,35 +243,6 @@ def _letter(index: int) -> str:
 def _cell(name: str, cell: str) -> str:
     text = cell.strip()
     return " ".join(text.split()) if name in _ONE_LINE else text
-
-
-#: `=HYPERLINK("url", "text")` (Excel, Google Sheets, LibreOffice; ';' in some locales).
-_HYPERLINK = re.compile(r'=?\s*HYPERLINK\(\s*"([^"]+)"\s*(?:[,;][^)]*)?\)', re.IGNORECASE)
-#: `[text](url)`: a link written in Markdown.
-_MARKDOWN = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s<>]+)>?\s*\)")
-#: Quotes that wrap a pasted address: straight, curly and guillemets.
-_QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb"}
-_HOST = re.compile(r"www\.[a-z0-9-]+(\.[a-z0-9-]+)+([:/?#]\S*)?", re.IGNORECASE)
-
-
-def _clean_url(cell: str) -> str:
-    """The address a curator sees in the cell: unwrapped from a HYPERLINK formula, Markdown,
-    <angle brackets> or quotes, without invisible characters, and with https:// before a
-    bare www. address. Anything else stays as written, to be judged by `parse_url`."""
-    hidden = invisible_characters(cell)
-    url = "".join(c for c in cell if c not in hidden).strip() if hidden else cell.strip()
-    for _ in range(3):  # wrappers may nest: "<https://...>" in quotes
-        before = url
-        match = _HYPERLINK.fullmatch(url) or _MARKDOWN.fullmatch(url)
-        if match:
-            url = match.group(1).strip()
-        elif len(url) > 2 and (url[0], url[-1]) in (("<", ">"), *_QUOTES.items()):
-            url = url[1:-1].strip()
-        if url == before:
-            break
-    if _HOST.fullmatch(url):
-        url = f"https://{url}"
-    return url
 
 
 _PHONE = re.compile(r"\+?[\d(][\d ().-]{5,}\d")
