@@ -6,7 +6,9 @@ from __future__ import annotations
 import codecs
 from pathlib import Path
 
+import httpx
 import pytest
+import respx
 from typer.testing import CliRunner
 
 from catalog.errors import LinkhealthError
@@ -268,3 +270,38 @@ def test_a_year_cell_holding_more_than_a_year_is_refused_by_row_and_column(
         import_entries(tmp_path / "new.yaml", parsed)
     assert str(caught.value).startswith(f"sheet.csv: row 3, column C ({cell!r}): a year that")
     assert not (tmp_path / "new.yaml").exists()
+
+
+@pytest.mark.parametrize("magic", [b"PK\x03\x04\x14\x00\x06\x00", b"\xd0\xcf\x11\xe0\xa1\xb1"])
+def test_a_workbook_given_for_a_csv_is_named_as_one(tmp_path: Path, magic: bytes) -> None:
+    """It was refused as 'not UTF-8 text' at some byte of the zip."""
+    book = tmp_path / "toolkit.xlsx"
+    book.write_bytes(magic + bytes(range(256)))
+    with pytest.raises(LinkhealthError, match=r"toolkit\.xlsx: this is a workbook"):
+        read_spreadsheet(str(book))
+
+
+def test_a_sheet_address_answering_with_a_web_page_is_named(tmp_path: Path) -> None:
+    """A sheet not shared publicly answers with its sign-in page, which was read as a CSV
+    whose header was '<!DOCTYPE html>'."""
+    url = "https://sheets.example.org/d/1/export?format=csv"
+    with respx.mock:
+        respx.get(url).mock(
+            return_value=httpx.Response(200, html="<!DOCTYPE html><title>Sign in</title>")
+        )
+        with pytest.raises(LinkhealthError, match="answered with a web page, not a CSV"):
+            read_spreadsheet(url)
+
+
+def test_a_csv_address_is_read_in_the_charset_it_declares() -> None:
+    url = "https://sheets.example.org/d/1/export?format=csv"
+    with respx.mock:
+        respx.get(url).mock(
+            return_value=httpx.Response(
+                200,
+                content=SHEET.encode("cp1252"),
+                headers={"content-type": "text/csv; charset=windows-1252"},
+            )
+        )
+        (entry,) = parse_csv(read_spreadsheet(url)).entries
+    assert entry.title == "Human Trafficking \u2013 A Guide"

@@ -44,6 +44,12 @@ def decode_spreadsheet(data: bytes, where: str) -> str:
     """The text of an export: UTF-8 (with or without a BOM), or UTF-16/32 with a BOM (Excel's
     "Unicode Text"). Anything else is refused at the first byte that is not UTF-8: read in
     another code page, "é" or "–" would be guessed, and a wrong guess imports wrong titles."""
+    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        raise LinkhealthError(
+            f"{where}: this is a workbook (.xlsx, .xls or .ods), not a CSV file; save the sheet "
+            "as 'CSV UTF-8 (Comma delimited)' (Google Sheets: File > Download > CSV) and "
+            "import that file"
+        )
     encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
     try:
         return data.decode(encoding).lstrip("\ufeff")

@@ -29,6 +29,12 @@ def read_spreadsheet(
     (`decode_spreadsheet`), never text with replacement marks where accents were."""
     if re.match(r"(?i)https?://", file_or_url):
         response = _fetch(file_or_url, client=client, user_agent=user_agent)
+        if response.headers.get("content-type", "").lower().startswith("text/html"):
+            raise LinkhealthError(
+                f"{file_or_url}: the address answered with a web page, not a CSV file (a "
+                "sheet not shared publicly answers with its sign-in page); publish the sheet "
+                "as CSV and import that address, or download it as CSV and import the file"
+            )
         if response.charset_encoding:  # the server said which: trust it, as a browser would
             return response.text.lstrip("\ufeff")
         return decode_spreadsheet(response.content, file_or_url)
