@@ -4,6 +4,8 @@ curator sees in the sheet is imported, and what cannot be is refused by file, ro
 from __future__ import annotations
 
 import codecs
+import csv
+import io
 from pathlib import Path
 
 import httpx
@@ -12,6 +14,7 @@ import respx
 from typer.testing import CliRunner
 
 from catalog.errors import LinkhealthError
+from catalog.export import EXPORT_FIELDS
 from catalog.importer import ImportedEntry, Parsed, import_entries, parse_csv, read_spreadsheet
 from catalog.source import load_catalog
 from flows.cli import app
@@ -305,3 +308,41 @@ def test_a_csv_address_is_read_in_the_charset_it_declares() -> None:
         )
         (entry,) = parse_csv(read_spreadsheet(url)).entries
     assert entry.title == "Human Trafficking \u2013 A Guide"
+
+
+def test_an_edited_export_imported_back_brings_no_check_results_into_the_catalog(
+    tmp_path: Path,
+) -> None:
+    """`linkhealth export --format csv`, given descriptions in a sheet and imported back,
+    wrote outcome, state, http_status, checked_at, ... into every entry as fields."""
+    target = tmp_path / "toolkit.yaml"
+    target.write_text(
+        "resources:\n- id: a\n  title: -30 days guide\n  url: https://example.org/a\n"
+    )
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=[*EXPORT_FIELDS, "description"])
+    writer.writeheader()
+    row = dict.fromkeys(EXPORT_FIELDS, "")
+    row.update(
+        collection="toolkit",
+        id="a",
+        title="'-30 days guide",  # the export's guard against a formula
+        url="https://example.org/a",
+        outcome="ok",
+        state="working",
+        http_status="200",
+        checked_at="2026-01-02T03:04:05Z",
+        stale="false",
+        ignored="false",
+        description="Written in the sheet.",
+    )
+    writer.writerow(row)
+    parsed = parse_csv(out.getvalue(), source="links.csv")
+    result = import_entries(target, parsed)
+    assert [(e.resource_id, e.field) for e in result.filled] == [("a", "description")]
+    assert result.differences == ()
+    (entry,) = load_catalog(target).resources
+    assert entry.description == "Written in the sheet."
+    assert entry.extra == {}
+    (note,) = parsed.skipped
+    assert "check results (an export)" in note.reason and "outcome, state" in note.reason

@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from catalog.errors import LinkhealthError
+from catalog.export import EXPORT_FIELDS
 from catalog.hygiene import normalise_title
 from catalog.importer._records import ImportedEntry, Parsed, Skipped, quote_skipped
 from catalog.model import RESOURCE_FIELDS
@@ -28,6 +29,8 @@ _SEPARATORS = (",", ";", "\t")
 _LIST_FIELDS = ("languages", "tags")
 #: Fields that hold one line; a line break typed into the cell (Alt+Enter) is a space.
 _ONE_LINE = ("title", "publisher", "type", "year", "languages", "tags")
+#: What an export prefixes with "'" so a spreadsheet shows it as text (`catalog.export`).
+_FORMULA_STARTS = ("=", "+", "-", "@")
 #: Rows looked at for the header: a title row and a blank line or two may sit above it.
 _HEADER_SEARCH = 10
 #: Byte order marks, longest first (UTF-32's starts like UTF-16's).
@@ -98,6 +101,20 @@ def parse_csv(text: str, *, source: str | None = None) -> Parsed:
         for n, row in enumerate(rows[:header_index])
         if any(c.strip() for c in row)
     ]
+    ignored: set[str] = set()
+    if set(EXPORT_FIELDS) <= set(names):
+        # `linkhealth export --format csv`, edited and imported back: its check results
+        # would be written into every entry as fields, out of date by the next run.
+        results = [n for n in EXPORT_FIELDS if n not in RESOURCE_FIELDS]
+        skipped.append(
+            Skipped(
+                f"row {header_index + 1}",
+                "",
+                f"columns {', '.join(results)} are linkhealth's check results (an export), "
+                "not catalog fields, so they were not imported",
+            )
+        )
+        ignored = {n for n in names if n in results}
     unnamed: list[str] = []
     bad_years: list[str] = []
     #: (title, canonical URL) -> indexes of its entries: a resource a sheet lists twice
@@ -109,7 +126,11 @@ def parse_csv(text: str, *, source: str | None = None) -> Parsed:
             for i, c in enumerate(row)
             if c.strip() and (i >= len(names) or not names[i])
         ]
-        values = {n: _cell(n, c) for n, c in zip(names, row, strict=False) if n and c.strip()}
+        values = {
+            n: _cell(n, c)
+            for n, c in zip(names, row, strict=False)
+            if n and n not in ignored and c.strip()
+        }
         values = {n: v for n, v in values.items() if v}
         if not values:
             continue
@@ -248,6 +269,8 @@ def _letter(index: int) -> str:
 
 def _cell(name: str, cell: str) -> str:
     text = cell.strip()
+    if text[:1] == "'" and text[1:2] in _FORMULA_STARTS:
+        text = text[1:]  # an export's guard against running the cell as a formula
     return " ".join(text.split()) if name in _ONE_LINE else text
 
 
