@@ -156,6 +156,11 @@ def test_an_address_written_the_ways_sheets_hold_them_is_imported(cell: str, url
         ("example.org", "has no scheme"),
         ("hxxp://example.org/a", "'hxxp' is not a web address"),
         ("https://example.org/a b", "contains spaces"),
+        (
+            "https://example.org/Annual Report.pdf",
+            "a space that belongs to the address is written %20",
+        ),
+        ("https://example.org/a https://example.org/b", "holds 2 addresses; give each"),
     ],
 )
 def test_a_row_whose_url_cannot_be_checked_is_skipped_saying_why(cell: str, says: str) -> None:

@@ -297,6 +297,11 @@ def _unusable(url: str, reason: str) -> str:
             f"{url!r} is text, not an address (a sheet exports a linked cell's text, not its "
             "link); put the address itself in the url column"
         )
+    schemes = len(re.findall(r"(?i)\bhttps?://", url))
+    if schemes > 1:
+        return f"{url!r} holds {schemes} addresses; give each resource its own row"
+    if " " in url.strip() and schemes == 1:
+        reason += " (a space that belongs to the address is written %20)"
     return f"{url!r} is not a usable http(s) address: {reason}"
 
 
