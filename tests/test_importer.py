@@ -463,3 +463,28 @@ def test_appending_to_a_plain_catalog_needs_no_round_trip_parse(
         "    url: https://example.org/b\n\n# kept after the entries\nowner: ana\n"
     )
     assert [r.id for r in load_catalog(target).resources] == ["a", "annual-report"]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b'<meta charset="windows-1252">',
+        b'<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">',
+        b"",  # undeclared: what a browser takes for a legacy page
+    ],
+)
+def test_a_saved_page_in_windows_1252_keeps_its_accents_and_dashes(
+    tmp_path: Path, head: bytes
+) -> None:
+    """Read as UTF-8 with replacement, every accent and dash became U+FFFD."""
+    page = tmp_path / "toolkit.html"
+    page.write_bytes(
+        b"<html><head>"
+        + head
+        + b"</head><body><ul><li><a href='https://x.org/g'>"
+        + "Guía \u2013 víctimas".encode("cp1252")
+        + b"</a></li></ul></body></html>"
+    )
+    text, _ = read_source(str(page))
+    (entry,) = parse_toolkit_html(text, source=str(page)).entries
+    assert entry.title == "Guía \u2013 víctimas"

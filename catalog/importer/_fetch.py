@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -17,8 +18,39 @@ def read_source(
     """The text of a file or an http(s) URL, and the URL relative links resolve against."""
     if re.match(r"(?i)https?://", file_or_url):
         response = _fetch(file_or_url, client=client, user_agent=user_agent)
-        return response.text, str(response.url)
-    return _read_file(file_or_url).decode("utf-8-sig", errors="replace"), None
+        if response.charset_encoding:
+            return response.text, str(response.url)
+        return decode_page(response.content), str(response.url)
+    return decode_page(_read_file(file_or_url)), None
+
+
+#: `<meta charset="...">` or `<meta http-equiv="Content-Type" content="...; charset=...">`.
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
+
+
+_WINDOWS_1252 = frozenset({"iso-8859-1", "iso8859-1", "latin1", "latin-1", "us-ascii", "ascii"})
+
+
+def decode_page(data: bytes) -> str:
+    """A page's text as a browser shows it: by its byte order mark, else UTF-8 when it is
+    that, else the charset its <meta> names, else windows-1252 (what browsers take for an
+    undeclared legacy page); a saved "Latin-1" page lost every accent to U+FFFD before."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    declared = _META_CHARSET.search(data[:4096])
+    if declared is not None:
+        label = declared.group(1).decode("ascii").lower()
+        if label in _WINDOWS_1252:
+            label = "cp1252"  # as browsers read these labels (WHATWG Encoding)
+        with contextlib.suppress(LookupError):
+            return data.decode(label, errors="replace")
+    return data.decode("cp1252", errors="replace")
 
 
 def read_spreadsheet(
