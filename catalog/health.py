@@ -349,9 +349,10 @@ class PageJudgement:
 
 
 def judges_drift(obs: Observation) -> bool:
-    """Only a working page whose text we read can say anything about drift."""
+    """Only a page whose text we read can say anything about drift: a working one, or a
+    soft 404 (`judge_page` reads only spam markers there)."""
     return (
-        obs.outcome.severity in (Severity.OK, Severity.UPDATE)
+        (obs.outcome.severity in (Severity.OK, Severity.UPDATE) or obs.outcome is Outcome.SOFT_404)
         and not obs.not_modified
         and bool(obs.title or obs.text_sample_packed)
     )
@@ -363,6 +364,11 @@ def judge_page(
     """Relevance of the page to each entry and the drift verdicts; None if not judgeable."""
     if not entries or not judges_drift(obs):
         return None
+    # A lapsed domain's new owner often answers every path with the same casino or parking
+    # page, which the soft-404 probe then matches: "find where it moved" would hide a
+    # possible hijack. Such a page is not the resource, so its words prove nothing either
+    # way; only spam markers count, and without them it leaves the drift flag alone.
+    missing = obs.outcome is Outcome.SOFT_404
     scores: dict[str, float] = {}
     baseline: dict[str, float] = {}
     drifted: dict[str, tuple[drift.DriftVerdict, drift.Relevance]] = {}
@@ -371,10 +377,12 @@ def judge_page(
         rel = drift.relevance(entry.title, entry.description, obs.title, text)
         scores[entry.key] = rel.score
         verdict = drift.judge_drift(rel, history.get(entry.key, ()))
-        if verdict is not None:
+        if verdict is not None and (verdict.markers or not missing):
             drifted[entry.key] = (verdict, rel)
-        elif rel.substantial:
+        elif rel.substantial and not missing and verdict is None:
             baseline[entry.key] = rel.score
+    if missing and not drifted:
+        return None
     return PageJudgement(min(scores.values()), baseline, drifted)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from catalog.health import (
@@ -484,6 +485,27 @@ def test_a_thin_page_cannot_clear_a_drift_it_could_not_have_found() -> None:
     back = judge_page(page(3, ENTRY.title, "Download the e-Guide."), [ENTRY], {"1": [0.8]})
     cleared, changes = apply_drift(kept, back, at=days(3))
     assert cleared.drift_reason is None and [c.kind for c in changes] == ["drift_cleared"]
+
+
+def test_a_casino_answering_every_path_is_drift_not_just_a_missing_page() -> None:
+    # A lapsed domain's new owner serves one casino page at every path: the soft-404 probe
+    # matches it, and "find where it moved" hid the possible hijack.
+    casino = page(1, "Best Online Casino", CASINO_TEXT)
+    judgement = judge_page(replace(casino, outcome=Outcome.SOFT_404), [ENTRY], {"1": [0.8]})
+    assert judgement is not None and "1" in judgement.drifted
+    assert judgement.baseline_scores == {}
+    state, changes = apply_drift(LinkState(), judgement, at=days(1))
+    assert state.drift_reason and [c.kind for c in changes] == ["drift_detected"]
+
+
+def test_an_ordinary_missing_page_neither_finds_nor_clears_drift() -> None:
+    # A site's own "not found" page matches no entry: that is the soft 404's to say, not
+    # drift's, and it is no evidence that an earlier takeover is over either.
+    missing = page(1, "Page not found", "Sorry, the page you requested could not be found.")
+    missing = replace(missing, outcome=Outcome.SOFT_404)
+    assert judge_page(missing, [ENTRY], {"1": [0.8]}) is None
+    wordy = replace(page(1, "Oops", GOOD_TEXT), outcome=Outcome.SOFT_404)
+    assert judge_page(wordy, [ENTRY], {}) is None  # its words never become a baseline
 
 
 def test_pages_without_text_or_failing_leave_drift_alone() -> None:
