@@ -9,7 +9,7 @@ log or publish as Prefect artifacts. `flows/` only moves these values to Prefect
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -382,11 +382,20 @@ def verdict_lines(
     return out
 
 
-def run_lines(runs: Iterable[Any]) -> list[str]:
-    """`linkhealth status`: one line per run (a `catalog.store.RunRecord`), newest first."""
+def run_lines(runs: Iterable[Any], abandoned: Collection[int] = ()) -> list[str]:
+    """`linkhealth status`: one line per run (a `catalog.store.RunRecord`), newest first.
+
+    `abandoned`: ids of runs stored as running that nobody runs any more (their process
+    is gone): shown as such, not as "still running", until the next run aborts them."""
     out = []
     for run in runs:
-        took = f"{run.duration_s:.1f} s" if run.duration_s is not None else "still running"
+        status = run.status
+        if run.id in abandoned and status == "running":
+            status, took = "abandoned", "stopped"
+        elif run.duration_s is not None:
+            took = f"{run.duration_s:.1f} s"
+        else:
+            took = "still running"
         counts = ", ".join(f"{n} {o}" for o, n in sorted(run.counts.items()) if n) or (
             # A batch's outcomes are counted when it is stored; the live count comes first.
             "no outcomes stored yet"
@@ -401,7 +410,7 @@ def run_lines(runs: Iterable[Any]) -> list[str]:
         if run.status != "completed" and why:
             flag += f"; {why}"
         out.append(
-            f"run {run.id}  {run.started_at:%Y-%m-%d %H:%M} UTC  {run.trigger:<8} {run.status:<9} "
+            f"run {run.id}  {run.started_at:%Y-%m-%d %H:%M} UTC  {run.trigger:<8} {status:<9} "
             f"{took:>13}  {run.urls_checked}/{run.urls_planned} URLs: {counts}{flag}"
         )
     return out

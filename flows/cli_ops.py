@@ -149,12 +149,13 @@ def status(
     settings = load_settings(config).with_overrides(database_url=db)
     engine = engine_for(existing_database(settings.database_url))
     runs = store.latest_runs(engine, limit=limit)
-    for line in run_lines(runs) or ["no runs yet"]:
-        typer.echo(line)
     now = utcnow()
     held = store.leases(engine)
-    for line in dead_run_lines(runs, held, now):
+    dead = dead_runs(runs, held, now)
+    for line in run_lines(runs, abandoned=dead) or ["no runs yet"]:
         typer.echo(line)
+    for run_id, why in dead.items():
+        typer.echo(f"Run {run_id} is not running: {why}; the next run records it as aborted.")
     for lease in held:
         run = f" (run {lease.run_id})" if lease.run_id is not None else ""
         if lease.expired(now):
@@ -174,16 +175,16 @@ def status(
     typer.echo(f"Prefect API {url}: {'up' if is_healthy(url) else 'not answering'}")
 
 
-def dead_run_lines(
+def dead_runs(
     runs: Sequence[RunRecord], held: Sequence[LeaseRecord], now: datetime
-) -> list[str]:
-    """The runs shown as running that nobody runs any more (their process is gone, or
-    their lease expired): said now, rather than left "still running" until the next run
-    marks them aborted (`store.abort_stale_runs`, whose rules these are)."""
+) -> dict[int, str]:
+    """Run id -> why, for the runs stored as running that nobody runs any more (their
+    process is gone, or their lease expired): said now, rather than left "still running"
+    until the next run marks them aborted (`store.abort_stale_runs`, whose rules these are)."""
     from catalog import store
 
     live = {(lease.name, lease.holder) for lease in held if not lease.expired(now)}
-    out = []
+    out = {}
     for run in runs:
         holder, lease = run.summary.get("holder"), run.summary.get("lease")
         if run.status != "running" or not isinstance(holder, str):
@@ -194,7 +195,7 @@ def dead_run_lines(
             why = f"its lease {lease!r} expired without a heartbeat"
         else:
             continue
-        out.append(f"Run {run.id} is not running: {why}; the next run records it as aborted.")
+        out[run.id] = why
     return out
 
 

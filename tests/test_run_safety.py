@@ -340,6 +340,11 @@ def test_status_says_a_running_run_nobody_runs_any_more_is_not_running(db_url: s
     )
     assert f"Run {stalled} is not running: its lease 'full-run' expired" in result.output
     assert f"Run {alive} is not running" not in result.output
+    # The runs' own lines agree: not "running ... still running" above "is not running".
+    lines = {int(x.split()[1]): x for x in result.output.splitlines() if x.startswith("run ")}
+    for run_id in (dead, stalled):
+        assert " abandoned " in lines[run_id] and "still running" not in lines[run_id]
+    assert " running " in lines[alive] and "still running" in lines[alive]
 
 
 def test_status_does_not_call_the_lease_of_a_dead_process_held(db_url: str) -> None:
