@@ -77,6 +77,13 @@ from catalog.model import Observation
 from catalog.outcomes import Outcome, Severity
 from catalog.settings import HealthSettings
 
+#: How much shorter than `confirm_days` the failing span may be. Nightly checks are "days"
+#: apart only roughly: a link checked a few minutes earlier in the run on its third night
+#: than on its first, or a 23-hour night at a daylight-saving change, spans a little less
+#: than two days and was confirmed a night late. Three hours cover both, and let a
+#: curator's same-day rechecks confirm nothing.
+NIGHT_SLACK = timedelta(hours=3)
+
 UNCHECKED = "unchecked"
 OK = "ok"
 RECOVERED = "recovered"
@@ -173,7 +180,7 @@ def apply_observation(
         # An invalid URL is the catalog's own mistake: checking it again cannot change it.
         confirmed = obs.outcome is Outcome.INVALID_URL or (
             failures >= health.confirm_failures
-            and now - first >= timedelta(days=health.confirm_days)
+            and now - first >= timedelta(days=health.confirm_days) - NIGHT_SLACK
         )
         new = replace(
             new,

@@ -80,6 +80,17 @@ def test_failures_confirmed_by_count_and_days_make_the_link_broken() -> None:
     assert changes[0].details["new"] == BROKEN
 
 
+def test_the_third_night_confirms_even_when_checked_a_little_earlier_than_the_first() -> None:
+    # Night 1 reached the link at 02:10, night 3 at 02:03 (it sat earlier in the run),
+    # or night 3 followed a 23-hour night at a daylight-saving change: three nights, not
+    # "two days" to the minute. It used to wait for a fourth night.
+    minutes = 1 / (24 * 60)
+    assert run([failing(0), failing(1), failing(2 - 7 * minutes)]).state == BROKEN
+    assert run([failing(0), failing(1 - 60 * minutes), failing(2 - 60 * minutes)]).state == BROKEN
+    # Not a day early, though: a morning recheck after two nights is still a wait.
+    assert run([failing(0), failing(1), failing(1.6)]).state == SUSPECT
+
+
 def test_an_invalid_url_is_broken_at_its_first_check() -> None:
     """The catalog's own mistake: no number of checks can change it, so no waiting."""
     state, changes = apply_observation(
