@@ -35,12 +35,17 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not found: the browser tests will be skipped (apt-get install chromium)"; fi; }
 
+## Two pytest-xdist workers: much of the suite waits on sockets and subprocesses, so two
+## cores finish it in about 60 % of the time of one. The Prefect tests share one worker
+## (tests/conftest.py). `make test PYTEST_PARALLEL=` runs it in one process.
+PYTEST_PARALLEL ?= -n 2 --dist loadgroup
+
 ## Lint, type-check and run the whole test suite.
 test: $(DEV_STAMP) chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy catalog flows reports bench tests
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(PYTEST_PARALLEL)
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .

@@ -26,6 +26,14 @@ from tests.respx_pools import PoolsMocker  # noqa: E402
 respx.mocks.DEFAULT_MOCKER = PoolsMocker.name
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs two pytest-xdist workers (`--dist loadgroup`); every test that needs
+    the Prefect harness goes to one of them, so its temporary server starts once."""
+    for item in items:
+        if "prefect_harness" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("prefect"))
+
+
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """One temporary Prefect server for the few flow tests (~15 s, paid once)."""
