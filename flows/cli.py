@@ -12,6 +12,8 @@ from __future__ import annotations
 import inspect
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -134,6 +136,22 @@ def catalog_keys(settings: Settings, given: list[Path] | None) -> list[str] | No
     return sorted({c.key for c in load_catalogs(settings.catalogs)})
 
 
+@contextmanager
+def flow_run_here(settings: Settings, *, given: bool, ids: list[str] | None) -> Iterator[None]:
+    """Around a flow run `check` or `recheck` starts in this process: the catalogs are read
+    once and refused here when unusable (`given`: named on the command line), unknown ids
+    too, a Prefect server is made sure of, and the API going away mid-run is one sentence."""
+    from catalog.source import read_once
+    from flows.prefect_server import api_loss_said, ensure_server
+
+    with read_once():  # the flow run, in this process, takes the catalogs checked here
+        refuse_unusable_catalogs(settings, given=given)  # here, not in a failed run
+        refuse_unknown_ids(settings, ids)
+        ensure_server(say=_err)
+        with api_loss_said():
+            yield
+
+
 def refuse_unknown_ids(settings: Settings, ids: list[str] | None) -> None:
     """Before a flow run starts: `NotFoundError` (exit 4) for ids no catalog holds."""
     from catalog.errors import NotFoundError
@@ -225,24 +243,16 @@ def check(
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     settings = _settings(config, db, catalog).with_overrides(**overrides)  # bad options fail
-    from catalog.source import read_once
-
-    with read_once():  # the flow run, in this process, takes the catalogs checked here
-        refuse_unusable_catalogs(settings, given=bool(catalog))  # here, not in a failed run
-        refuse_unknown_ids(settings, resource_id)
-        from flows.prefect_server import api_loss_said, ensure_server
-
-        ensure_server(say=_err)
+    with flow_run_here(settings, given=bool(catalog), ids=resource_id):
         from flows.check_flow import check_catalog
 
-        with api_loss_said():
-            summary = check_catalog(
-                config=str(config) if config else None,
-                overrides=overrides,
-                resource_ids=resource_id,
-                trigger="manual",
-                render=report,
-            )
+        summary = check_catalog(
+            config=str(config) if config else None,
+            overrides=overrides,
+            resource_ids=resource_id,
+            trigger="manual",
+            render=report,
+        )
     for line in summary.lines():
         typer.echo(line)
     found = None

@@ -92,27 +92,20 @@ def recheck(
     from catalog.settings import load_settings
 
     settings = load_settings(config).with_overrides(**overrides)  # fail fast on bad options
-    from catalog.source import read_once
-    from flows.cli import refuse_unknown_ids, refuse_unusable_catalogs
+    from flows.cli import flow_run_here
 
-    with read_once():  # the flow run, in this process, takes the catalogs checked here
-        refuse_unusable_catalogs(settings, given=bool(catalog))  # here, not in a failed run
-        refuse_unknown_ids(settings, ids)
-        from flows.prefect_server import api_loss_said, ensure_server
-
-        ensure_server(say=_err)
+    with flow_run_here(settings, given=bool(catalog), ids=ids):
         from flows.events import emit_catalog_edited, flush
         from flows.recheck_flow import recheck as recheck_flow
 
-        with api_loss_said():
-            result = recheck_flow(
-                resource_ids=list(ids or []),
-                changed_only=changed,
-                failing_only=failing,
-                config=str(config) if config else None,
-                overrides=overrides,
-                render=report,
-            )
+        result = recheck_flow(
+            resource_ids=list(ids or []),
+            changed_only=changed,
+            failing_only=failing,
+            config=str(config) if config else None,
+            overrides=overrides,
+            render=report,
+        )
     if not result.ids:
         typer.echo("Nothing to recheck.")
         return
