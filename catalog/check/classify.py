@@ -259,10 +259,11 @@ def _answered(facts: CheckFacts, last: Exchange, answer: Answer) -> Verdict:
         return Verdict(Outcome.SOFT_404, f"{journey}: {soft}.")
     redirects = last.redirects
     retried = _retry_clause(facts)
-    if moved_to(facts.url, last.chain) is not None:
+    target = moved_to(facts.url, last.chain)
+    if target is not None:
         return Verdict(
             Outcome.REDIRECTED_PERMANENT,
-            f"Redirected permanently ({_codes(last)}) to {_moved(facts, last)}; the new page "
+            f"Redirected permanently ({_codes(last)}) to {_moved(target, last)}; the new page "
             f"answers {status}{retried}.",
         )
     if redirects and last.final_url == facts.url:
@@ -289,10 +290,11 @@ def _not_modified(facts: CheckFacts, last: Exchange, journey: str) -> Verdict:
         if moved is not None:
             return Verdict(Outcome.SOFT_404, f"{journey}: {moved}.")
     retried = _retry_clause(facts)
-    if moved_to(facts.url, last.chain) is not None:
+    target = moved_to(facts.url, last.chain)
+    if target is not None:
         return Verdict(
             Outcome.REDIRECTED_PERMANENT,
-            f"Redirected permanently ({_codes(last)}) to {_moved(facts, last)}; the new page "
+            f"Redirected permanently ({_codes(last)}) to {_moved(target, last)}; the new page "
             f"is unchanged since the last check{retried}.",
         )
     if last.redirects:
@@ -397,13 +399,13 @@ def _place(url: str | None) -> str:
     return stable_url(url)
 
 
-def _moved(facts: CheckFacts, last: Exchange) -> str:
-    """Where a permanent redirect points, and the temporary place beyond it, if any."""
+def _moved(target: str, last: Exchange) -> str:
+    """Where a permanent redirect points (`target`, from `moved_to`), and the temporary
+    place beyond it, if any."""
     final = last.final_url
-    target = moved_to(facts.url, last.chain) or final
     if target == final:
         return _place(final)
-    return f"{stable_url(target or '')}, which leads on to {_place(final)}"
+    return f"{stable_url(target)}, which leads on to {_place(final)}"
 
 
 def _codes(last: Exchange) -> str:
