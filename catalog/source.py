@@ -655,8 +655,9 @@ def spaced_tabs(text: str) -> str:
 
 
 def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_Entry]]:
+    readable = spaced_tabs(text)
     try:
-        doc = YAML(typ="rt").load(spaced_tabs(text))
+        doc = YAML(typ="rt").load(readable)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"
@@ -671,7 +672,7 @@ def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_En
                     f"(the parser reached the end of the file at line {ended})"
                 )
                 mark = exc.context_mark
-        runaway = None if mark is not exc.problem_mark else _runaway_quote(spaced_tabs(text), mark)
+        runaway = None if mark is not exc.problem_mark else _runaway_quote(readable, mark)
         if runaway is not None:
             # An unclosed quote that a later quote closed: the parser stumbles over the text
             # after that later quote, lines below the mistake.
