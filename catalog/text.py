@@ -4,12 +4,19 @@ by people with words scraped from pages; and control characters taken out of wha
 
 from __future__ import annotations
 
+import codecs
 import re
 import sys
 import unicodedata
 from functools import lru_cache
 
-__all__ = ["invisible_characters", "strip_accents", "without_controls"]
+__all__ = [
+    "META_CHARSET",
+    "charset_codec",
+    "invisible_characters",
+    "strip_accents",
+    "without_controls",
+]
 
 
 #: C0 and C1 control characters (whitespace among them becomes a space anyway).
@@ -70,3 +77,37 @@ def _combining_marks() -> re.Pattern[str]:
 
 def _char_range(first: int, last: int) -> str:
     return re.escape(chr(first)) + ("-" + re.escape(chr(last)) if last > first else "")
+
+
+# --- charsets: pages checked (`catalog.check.content`) and pages imported (`catalog.importer`)
+
+#: A page's <meta charset> or http-equiv charset, in its first bytes.
+META_CHARSET = re.compile(
+    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE | re.DOTALL
+)
+#: WHATWG: browsers decode these labels as windows-1252, and so do pages that declare them.
+_WINDOWS_1252 = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii", "ascii"}
+#: Python codecs no browser reads a page with, which a server's Content-Type or <meta>
+#: could still name: bytes-to-bytes codecs (base64, zlib, rot13 ...) are not text encodings
+#: and fail, "idna" and "undefined" fail on any body, and "punycode" takes time quadratic
+#: in the body (minutes for 2 MiB) on the event loop every URL of the run shares.
+_NOT_CHARSETS = frozenset({"idna", "punycode", "undefined"})
+
+
+def charset_codec(label: str | None) -> str | None:
+    """The Python codec to read a page whose header or <meta> names `label`, as browsers
+    read it; None for a label no browser would decode a page with."""
+    if not label:
+        return None
+    label = label.strip().lower()
+    if label in _WINDOWS_1252:
+        return "cp1252"
+    try:
+        info = codecs.lookup(label)
+    except LookupError:
+        return None
+    name = info.name
+    if not getattr(info, "_is_text_encoding", True) or name in _NOT_CHARSETS:
+        return None  # a page naming one is read like a page naming an unknown charset
+    # A <meta> saying UTF-16 in a byte stream we could read as ASCII is wrong by definition.
+    return "utf-8" if name.startswith("utf-16") or name.startswith("utf-32") else name

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from catalog.text import without_controls
+from catalog.text import META_CHARSET, charset_codec, without_controls
 
 __all__ = ["PageFacts", "analyse_body", "similarity", "stable_text"]
 
@@ -153,16 +153,6 @@ def _is_text(mime: str | None, body: bytes) -> bool:
 # --- decoding -------------------------------------------------------------------------
 
 _CHARSET_PARAM = re.compile(r"""charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
-_META_CHARSET = re.compile(
-    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE | re.DOTALL
-)
-#: WHATWG: browsers decode these labels as windows-1252, and so do pages that declare them.
-_WINDOWS_1252 = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii", "ascii"}
-#: Python codecs no browser reads a page with, which a server's Content-Type or <meta>
-#: could still name: bytes-to-bytes codecs (base64, zlib, rot13 ...) are not text encodings
-#: and fail, "idna" and "undefined" fail on any body, and "punycode" takes time quadratic
-#: in the body (minutes for 2 MiB) on the event loop every URL of the run shares.
-_NOT_CHARSETS = frozenset({"idna", "punycode", "undefined"})
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"),
@@ -191,10 +181,10 @@ def _decode(body: bytes, declared: str | None, *, sniff_meta: bool) -> str:
             return body.decode(codec, errors="replace")
     candidates = [declared]
     if sniff_meta:
-        match = _META_CHARSET.search(body[:4096])
+        match = META_CHARSET.search(body[:4096])
         candidates.append(match.group(1).decode("ascii", "replace") if match else None)
     for label in candidates:
-        name = _codec(label)
+        name = charset_codec(label)
         if name:
             return body.decode(name, errors="replace")
     return _undeclared(body)
@@ -226,23 +216,6 @@ def _latin(body: bytes) -> bool:
     high = len(body) - len(body.translate(None, _HIGH_BYTES))
     in_runs = sum(len(run) for run in _HIGH_RUN.findall(body))
     return in_runs * 2 < high
-
-
-def _codec(label: str | None) -> str | None:
-    if not label:
-        return None
-    label = label.strip().lower()
-    if label in _WINDOWS_1252:
-        return "cp1252"
-    try:
-        info = codecs.lookup(label)
-    except LookupError:
-        return None
-    name = info.name
-    if not getattr(info, "_is_text_encoding", True) or name in _NOT_CHARSETS:
-        return None  # a page naming one is read like a page naming an unknown charset
-    # A <meta> saying UTF-16 in a byte stream we could read as ASCII is wrong by definition.
-    return "utf-8" if name.startswith("utf-16") or name.startswith("utf-32") else name
 
 
 # --- normalization --------------------------------------------------------------------

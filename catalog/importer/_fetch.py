@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import httpx
 
 from catalog.errors import LinkhealthError
 from catalog.importer._csv import decode_spreadsheet
+from catalog.text import META_CHARSET, charset_codec
 
 
 def read_source(
@@ -24,17 +24,11 @@ def read_source(
     return decode_page(_read_file(file_or_url)), None
 
 
-#: `<meta charset="...">` or `<meta http-equiv="Content-Type" content="...; charset=...">`.
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
-
-
-_WINDOWS_1252 = frozenset({"iso-8859-1", "iso8859-1", "latin1", "latin-1", "us-ascii", "ascii"})
-
-
 def decode_page(data: bytes) -> str:
     """A page's text as a browser shows it: by its byte order mark, else UTF-8 when it is
-    that, else the charset its <meta> names, else windows-1252 (what browsers take for an
-    undeclared legacy page); a saved "Latin-1" page lost every accent to U+FFFD before."""
+    that, else the charset its <meta> names (read as the checker reads it:
+    `catalog.text.charset_codec`), else windows-1252 (what browsers take for an undeclared
+    legacy page); a saved "Latin-1" page lost every accent to U+FFFD before."""
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -43,14 +37,9 @@ def decode_page(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    declared = _META_CHARSET.search(data[:4096])
-    if declared is not None:
-        label = declared.group(1).decode("ascii").lower()
-        if label in _WINDOWS_1252:
-            label = "cp1252"  # as browsers read these labels (WHATWG Encoding)
-        with contextlib.suppress(LookupError):
-            return data.decode(label, errors="replace")
-    return data.decode("cp1252", errors="replace")
+    declared = META_CHARSET.search(data[:4096])
+    codec = charset_codec(declared.group(1).decode("ascii")) if declared else None
+    return data.decode(codec or "cp1252", errors="replace")
 
 
 def read_spreadsheet(
