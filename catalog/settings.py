@@ -70,6 +70,10 @@ class CheckSettings:
     hosts: Mapping[str, HostPolicy] = field(default_factory=dict)
     contact: str = "linkhealth-operator@localhost"
     user_agent: str = ""  # built from VERSION and contact when empty
+    #: Sent as Accept-Language ("" sends none). Browsers always send one, and some bot
+    #: managers turn away requests without it; one fixed language also keeps a site that
+    #: negotiates languages from serving a different page (and fingerprint) night to night.
+    accept_language: str = "en-US,en;q=0.9"
     connect_timeout: float = 10.0
     read_timeout: float = 15.0
     #: Hard deadline for one URL, all attempts and redirects included.

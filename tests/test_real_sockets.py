@@ -117,6 +117,13 @@ def test_user_agent_names_the_contact_address(web: FixtureWeb) -> None:
     assert CONTACT in user_agent
 
 
+def test_accept_language_is_sent_as_configured(web: FixtureWeb) -> None:
+    check(web.url("/ok"))
+    assert web.stats("/ok").last_headers.get("accept-language") == "en-US,en;q=0.9"
+    check(web.url("/ok"), settings=replace(FAST, accept_language=""))
+    assert "accept-language" not in web.stats("/ok").last_headers
+
+
 def test_pdf_is_ok_with_its_content_type(web: FixtureWeb) -> None:
     obs = check(web.url("/pdf"))
     assert obs.outcome is Outcome.OK

@@ -144,6 +144,7 @@ def make_client(
             "User-Agent": settings.effective_user_agent,
             "Accept": ACCEPT,
             "Accept-Encoding": ACCEPT_ENCODING,
+            **({"Accept-Language": settings.accept_language} if settings.accept_language else {}),
         },
     )
 
