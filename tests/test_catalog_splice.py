@@ -5,6 +5,7 @@ that cannot be sure, the whole file is taken."""
 from __future__ import annotations
 
 import difflib
+import json
 import random
 from datetime import date
 from pathlib import Path
@@ -570,7 +571,7 @@ def test_an_anchor_name_used_in_every_entry_leaves_the_other_entries_as_written(
     check reads the file with libyaml (which refuses a repeated anchor), wrote every entry
     anew for one edit."""
     entries = [
-        f"- id: r{n}\n  title: \"Caf\\u00e9 {n}\"\n  url: http://e{n}.example/\n"
+        f'- id: r{n}\n  title: "Caf\\u00e9 {n}"\n  url: http://e{n}.example/\n'
         f"  publisher: &who Agency\n  contact: *who\n"
         for n in range(3)
     ]
@@ -584,3 +585,16 @@ def test_an_anchor_name_used_in_every_entry_leaves_the_other_entries_as_written(
     assert written.endswith(entries[2])
     resource = next(r for r in load_catalog(path).resources if r.id == "r1")
     assert (resource.url, resource.title) == ("https://moved.example/", "Café 1")
+
+
+def test_the_edit_benchmark_runs_on_a_small_catalog(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import catalog_edit as bench_edit
+
+    assert bench_edit.main(["--entries", "30"]) == 0
+    assert bench_edit.main(["--entries", "20", "--full", "--only", "curated"]) == 0
+
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row.get("path") for row in rows if "changed" in row] == ["splice"] * 4 + [
+        "whole-file"
+    ] * 2
+    assert all(row["changed"] == 1 for row in rows if "changed" in row)
