@@ -7,8 +7,11 @@ Outputs: an `EditResult` with the edits that changed something and the unified d
 
 Curators own these files, so an edit touches only the lines it must: YAML goes through
 ruamel.yaml's round-trip mode (comments, key order, quotes and block scalars survive), and CSV
-records that an edit does not touch are copied byte for byte. A result that would no longer
-load (empty url, duplicate id, ...) is refused with the loader's own `CatalogError`.
+records that an edit does not touch are copied byte for byte. Only the edited YAML entries
+make the round trip, each in an excerpt of the file (`yaml_splice`), as a whole 20,000-entry
+file takes ruamel a minute; a file the excerpts cannot be sure to read as a whole goes whole.
+A result that would no longer load (empty url, duplicate id, ...) is refused with the
+loader's own `CatalogError`.
 """
 
 from __future__ import annotations
@@ -358,8 +361,8 @@ def _yaml_for(text: str, style: _Style) -> tuple[YAML, Any]:
 
 
 def _edit_yaml(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, list[FieldEdit]]:
-    """Round-trip only the edited entries when that is sure to give what the whole-file
-    round trip gives them; else the whole file."""
+    """Round-trip only the edited entries when they are sure to come out as the whole-file
+    round trip writes them; else the whole file."""
     spliced = _edit_yaml_spliced(path, text, edits)
     if spliced is not None:
         return spliced
@@ -383,9 +386,16 @@ def _edit_yaml_spliced(
     path: Path, text: str, edits: Sequence[FieldEdit]
 ) -> tuple[str, list[FieldEdit]] | None:
     """Each edited entry round-tripped in an excerpt of the file (`yaml_splice`) and put
-    back in its place; every other byte stays. None when the excerpts cannot be trusted
-    to read as the whole file does: an edit of an id (a later edit may mean the new one),
-    repeated ids, anchors shared across entries, or a layout `yaml_splice.scan` refuses."""
+    back in its place; every other byte stays.
+
+    An entry comes out as the whole-file round trip writes it when it is the one edited.
+    Where the round trip would write other entries too, the splice does not: with several
+    entries edited, its line alignment spans them all and may respell one for another's
+    sake; and where it cannot put a layout back it writes every entry anew (the splice
+    then writes only the edited entry anew). None when the excerpts cannot be trusted to
+    read as the whole file does: an edit of an id (a later edit may mean the new one),
+    repeated ids, anchors shared across entries, or a layout `yaml_splice.scan` refuses.
+    """
     if any(edit.field == "id" or not isinstance(edit.resource_id, str) for edit in edits):
         return None
     resources = yaml_splice.scan(text)
