@@ -57,6 +57,8 @@ class _Writer:
             lines += self.entry(n)
             lines += self.between()
         if rng.random() < 0.15:
+            lines += ["# who looks after it", "maintainers:", "  - ana  # curator"]
+        if rng.random() < 0.15:
             lines += ["...", "# signed off: ana"]
         newline = "\r\n" if rng.random() < 0.25 else "\n"
         text = newline.join(lines) + ("" if rng.random() < 0.1 else newline)
@@ -78,6 +80,8 @@ class _Writer:
         pad = " " * (self.dash + 2)
         rid = f"r{n}" if rng.random() < 0.8 else f"res-{n}-x"
         self.ids.append(rid)
+        if rng.random() < 0.05:
+            return [" " * self.dash + f"- {{id: {rid}, title: Flow, url: 'http://f.example/'}}"]
         written_id = rng.choice([rid, rid, rid, f"'{rid}'", f'"{rid}"'])
         first = " " * self.dash + f"- id: {written_id}"
         if rng.random() < 0.2:
@@ -311,12 +315,12 @@ def test_splicing_writes_what_the_whole_file_round_trip_writes(seed: int) -> Non
 def test_most_generated_edits_are_kept_to_their_lines_by_the_round_trip() -> None:
     """The property above compares outputs byte for byte in most cases, not only data."""
     given_up = 0
-    for seed in range(60):
+    for seed in range(40):
         writer = _Writer(seed)
         text, edits = writer.text(), writer.edits()
         if len(set(writer.ids)) == len(writer.ids):
             given_up += bool(_whole_entry_by_entry(Path("g.yaml"), text, edits)[1])
-    assert given_up <= 3
+    assert given_up <= 2
 
 
 def test_the_generated_catalogs_vary(tmp_path: Path) -> None:
@@ -329,6 +333,9 @@ def test_the_generated_catalogs_vary(tmp_path: Path) -> None:
     assert sum("\n- id:" in t for t in texts) > 30
     assert sum("\t#" in t for t in texts) > 5
     assert sum("\n...\n" in t or "\r\n...\r\n" in t for t in texts) > 5
+    assert sum("maintainers:" in t for t in texts) > 5
+    assert sum("- {id:" in t for t in texts) > 5
+    assert sum(": &who" in t for t in texts) > 5
 
 
 # --- the whole file, where splicing cannot be sure ----------------------------------------------
