@@ -605,3 +605,13 @@ def test_the_edit_benchmark_runs_on_a_small_catalog(capsys: pytest.CaptureFixtur
         "whole-file"
     ] * 2
     assert all(row["changed"] == 1 for row in rows if "changed" in row)
+
+
+def test_an_edit_of_most_entries_of_a_file_goes_whole(tmp_path: Path) -> None:
+    """An excerpt per entry costs more than one round trip of the whole file, past a third
+    of its entries (an import filling a field of every entry)."""
+    text = _big(400)
+    edits = [FieldEdit(f"r{n}", "year", 2020) for n in range(0, 400, 2)]
+
+    assert catalog_edit._edit_yaml_spliced(Path("big.yaml"), text, edits) is None
+    assert catalog_edit._edit_yaml_spliced(Path("big.yaml"), text, edits[:5]) is not None
