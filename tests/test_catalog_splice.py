@@ -507,25 +507,30 @@ def test_an_unknown_id_is_reported_without_the_whole_round_trip(tmp_path: Path) 
         apply_edits(path, [FieldEdit("r9999", "url", "https://x.example/")])
 
 
-@pytest.mark.usefixtures("never_whole")
 def test_an_edit_whose_layout_cannot_be_kept_rewrites_its_entry_only(tmp_path: Path) -> None:
-    """Lists inside entries indented unlike the one ruamel guessed: an edited list cannot be
-    written back in the file's layout, and the whole-file round trip rewrote every entry."""
+    """Lists inside entries indented unlike the one ruamel guessed: an edited list's new
+    item cannot go back in the file's layout, and the whole-file round trip then wrote
+    every entry anew (lists re-indented, `\\u00e9` spelt `é`) for one edit."""
     entries = [
-        f"  - id: r{n}\n    title: T{n}\n    url: http://e{n}.example/\n"
-        f"    tags:\n    - guide\n    year: ~\n"
+        f'  - id: r{n}\n    title: "Caf\\u00e9 {n}"\n    url: http://e{n}.example/\n'
+        f"    tags:\n    - guide\n    - extra\n    year: ~\n"
         for n in range(3)
     ]
     text = "resources:\n" + "".join(entries)
     path = tmp_path / "lists.yaml"
     path.write_text(text)
+    edit = FieldEdit("r1", "tags", ["guide", "video"])
+    whole, _ = catalog_edit._edit_yaml_whole(path, text, [edit])
+    assert not whole.startswith("resources:\n" + entries[0])  # what this is about
+    rewritten = whole[whole.index("  - id: r1") : whole.index("  - id: r2")]
 
-    apply_edits(path, [FieldEdit("r1", "tags", ["video"])])
+    apply_edits(path, [edit])
 
-    written = path.read_text()
-    assert written.startswith("resources:\n" + entries[0])
-    assert written.endswith(entries[2])
-    assert next(r for r in load_catalog(path).resources if r.id == "r1").tags == ("video",)
+    assert path.read_text() == "resources:\n" + entries[0] + rewritten + entries[2]
+    assert next(r for r in load_catalog(path).resources if r.id == "r1").tags == (
+        "guide",
+        "video",
+    )
 
 
 # --- the diff ---------------------------------------------------------------------------------
