@@ -49,6 +49,7 @@ from ruamel.yaml.tokens import CommentToken
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from catalog import yaml_splice
+from catalog.csv_guard import guard, unguard
 from catalog.errors import CatalogError, NotFoundError, Problem
 from catalog.model import RESOURCE_FIELDS
 from catalog.source import CATALOG_SUFFIXES, spaced_tabs, validate_catalog
@@ -800,7 +801,7 @@ def _edit_csv(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, l
             (
                 r
                 for r in rows
-                if id_col < len(r.cells) and r.cells[id_col].strip() == edit.resource_id
+                if id_col < len(r.cells) and unguard(r.cells[id_col].strip()) == edit.resource_id
             ),
             None,
         )
@@ -816,7 +817,7 @@ def _edit_csv(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, l
             header.edited.add(col)
             names.append(edit.field)
         old = record.cells[col] if col < len(record.cells) else ""
-        cell = _csv_cell(value)
+        cell = guard(_csv_cell(value))  # a CSV catalog is opened in spreadsheets
         if old.strip() == cell:
             continue
         record.cells.extend([""] * (col + 1 - len(record.cells)))

@@ -6,8 +6,8 @@ never checked (or only tried while our network was down) export with an empty ou
 and no `checked_at`. A working link whose page no longer holds the resource (a parked or
 hijacked site) says so in `drift_reason`; `stale`, `snoozed_until`, `ignored` and
 `ignored_reason` carry the curator-facing rest, so a site built from the export can leave
-such links out. CSV cells that a spreadsheet would run as a formula are neutralised
-(OWASP "CSV injection").
+such links out. CSV cells that a spreadsheet would run as a formula get a leading
+apostrophe (OWASP "CSV injection", `catalog.csv_guard`); `import-csv` takes it off again.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from catalog import store
 from catalog.clock import utcnow
+from catalog.csv_guard import guard
 from catalog.health import UNCHECKED
 
 EXPORT_FIELDS = (
@@ -44,8 +45,6 @@ EXPORT_FIELDS = (
 )
 
 ExportFormat = Literal["jsonl", "csv"]
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_rows(engine: Engine, *, now: datetime | None = None) -> Iterator[dict[str, Any]]:
@@ -107,8 +106,7 @@ def csv_cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, list):  # staleness codes: "dated;review_overdue"
         value = ";".join(map(str, value))
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return guard(str(value))
 
 
 def iso_utc(value: datetime | None) -> str | None:

@@ -35,6 +35,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.tokens import ScalarToken
 
+from catalog.csv_guard import unguard
 from catalog.errors import CatalogError, Problem
 from catalog.model import RESOURCE_FIELDS, Catalog, Resource
 from catalog.text import invisible_characters
@@ -973,7 +974,8 @@ def _csv_entry(
             "quote cells that contain commas or name the column",
         )
     for index, name in columns:
-        cell = row[index].strip() if index < len(row) else ""
+        # `unguard`: a cell linkhealth wrote as "'=..." so a spreadsheet does not run it.
+        cell = unguard(row[index].strip()) if index < len(row) else ""
         value: Any = cell or None
         if value is not None and name in _LIST_FIELDS:
             value = [part.strip() for part in _CSV_LIST_SEPARATORS.split(cell) if part.strip()]

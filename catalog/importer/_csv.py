@@ -16,6 +16,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from catalog.csv_guard import unguard
 from catalog.errors import LinkhealthError
 from catalog.export import EXPORT_FIELDS
 from catalog.hygiene import normalise_title
@@ -29,8 +30,6 @@ _SEPARATORS = (",", ";", "\t")
 _LIST_FIELDS = ("languages", "tags")
 #: Fields that hold one line; a line break typed into the cell (Alt+Enter) is a space.
 _ONE_LINE = ("title", "publisher", "type", "year", "languages", "tags")
-#: What an export prefixes with "'" so a spreadsheet shows it as text (`catalog.export`).
-_FORMULA_STARTS = ("=", "+", "-", "@")
 #: Rows looked at for the header: a title row and a blank line or two may sit above it.
 _HEADER_SEARCH = 10
 #: Byte order marks, longest first (UTF-32's starts like UTF-16's).
@@ -268,9 +267,8 @@ def _letter(index: int) -> str:
 
 
 def _cell(name: str, cell: str) -> str:
-    text = cell.strip()
-    if text[:1] == "'" and text[1:2] in _FORMULA_STARTS:
-        text = text[1:]  # an export's guard against running the cell as a formula
+    # A file linkhealth wrote (an export, a CSV catalog) guards formula-like text with "'".
+    text = unguard(cell.strip())
     return " ".join(text.split()) if name in _ONE_LINE else text
 
 

@@ -25,6 +25,7 @@ from ruamel.yaml.scalarstring import FoldedScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from catalog.catalog_edit import FieldEdit, apply_edits
+from catalog.csv_guard import guard
 from catalog.errors import CatalogError, LinkhealthError, Problem
 from catalog.importer._csv import column_name
 from catalog.importer._merge import plan_merge
@@ -225,11 +226,12 @@ def _append_csv(text: str, additions: list[dict[str, Any]]) -> tuple[str, list[F
 
 
 def _csv_cell(value: Any) -> str:
+    """A cell of a CSV catalog, which curators open in a spreadsheet: see `csv_guard`."""
     if value is None:
         return ""
     if isinstance(value, list):
-        return "; ".join(str(v) for v in value)
-    return str(value)
+        return guard("; ".join(str(v) for v in value))
+    return guard(str(value))
 
 
 def _append_yaml(work: Path, text: str, additions: list[dict[str, Any]], path: Path) -> str:

@@ -1,0 +1,111 @@
+"""CSV files linkhealth writes for spreadsheets (catalogs it creates or edits, exports) guard
+formula-like text with an apostrophe (OWASP "CSV injection"), and reading them back gives the
+original text exactly."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from catalog.catalog_edit import FieldEdit, apply_edits
+from catalog.csv_guard import guard, unguard
+from catalog.export import write_export
+from catalog.importer import ImportedEntry, import_entries, parse_csv
+from catalog.source import load_catalog
+
+#: Titles a spreadsheet would run as a formula, and some it would not.
+TITLES = [
+    '=HYPERLINK("https://evil.example/","click")',
+    "-10 tips for outreach",
+    "+1 helpline",
+    "@handle",
+    "=cmd|' /C calc'!A0",
+    "\tTabbed",
+    "'quoted'",
+    "'=already guarded by someone",
+    "''=two apostrophes",
+    "'-5",
+    "It's fine",
+]
+
+
+@pytest.mark.parametrize("text", [*TITLES, "-", "-5", "+1.5", "2016", "", "'"])
+def test_unguard_gives_back_what_guard_was_given(text: str) -> None:
+    assert unguard(guard(text)) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("=1+1", "'=1+1"),
+        ("-10 tips", "'-10 tips"),
+        ("@handle", "'@handle"),
+        ("'=x", "''=x"),
+        ("'quoted'", "'quoted'"),  # cannot run: written as it is
+        ("-5", "-5"),  # a number stays a number in the sheet
+        ("-", "-"),  # a placeholder in a year column
+        ("https://example.org/-x", "https://example.org/-x"),
+    ],
+)
+def test_only_what_a_spreadsheet_would_run_is_guarded(text: str, written: str) -> None:
+    assert guard(text) == written
+
+
+def _entries() -> list[ImportedEntry]:
+    return [
+        ImportedEntry(title, f"https://example.org/{n}", description=f"={n}+1", origin=f"row {n}")
+        for n, title in enumerate(TITLES, start=2)
+    ]
+
+
+def test_a_new_csv_catalog_guards_formulas_and_loads_the_original_text(tmp_path: Path) -> None:
+    """Opened in Excel, `=HYPERLINK(...)` was a live link and `-10 tips` became #NAME?."""
+    target = tmp_path / "toolkit.csv"
+    import_entries(target, _entries())
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    by_url = {r["url"]: r for r in rows}
+    assert by_url["https://example.org/2"]["title"] == "'" + TITLES[0]
+    assert by_url["https://example.org/3"]["title"] == "'-10 tips for outreach"
+    assert by_url["https://example.org/5"]["title"] == "'@handle"
+    assert by_url["https://example.org/8"]["title"] == "'quoted'"
+    assert by_url["https://example.org/2"]["description"] == "'=2+1"
+    loaded = {r.url: r for r in load_catalog(target).resources}
+    assert [loaded[f"https://example.org/{n}"].title for n in range(2, 2 + len(TITLES))] == TITLES
+    assert loaded["https://example.org/2"].description == "=2+1"
+
+
+def test_rows_appended_to_a_csv_catalog_are_guarded(tmp_path: Path) -> None:
+    target = tmp_path / "toolkit.csv"
+    target.write_text("id,title,url,description\nold,Old,https://example.org/old,-\n")
+    import_entries(target, _entries()[:2])
+    text = target.read_text()
+    assert text.startswith("id,title,url,description\nold,Old,https://example.org/old,-\n")
+    assert "'-10 tips for outreach" in text
+    titles = [r.title for r in load_catalog(target).resources]
+    assert titles == ["Old", TITLES[0], TITLES[1]]
+
+
+def test_a_field_filled_in_a_csv_catalog_is_guarded(tmp_path: Path) -> None:
+    """Import fills and curator decisions go through `apply_edits`."""
+    target = tmp_path / "toolkit.csv"
+    target.write_text("id,title,url\n'@team,Team,https://example.org/t\n")  # a guarded id
+    apply_edits(target, [FieldEdit("@team", "publisher", "@Team HQ")])
+    assert "'@team,Team,https://example.org/t,'@Team HQ" in target.read_text()
+    apply_edits(target, [FieldEdit("@team", "notes", "-see below")])
+    (entry,) = load_catalog(target).resources
+    assert (entry.id, entry.publisher, entry.notes) == ("@team", "@Team HQ", "-see below")
+
+
+def test_an_export_imported_back_gives_the_original_titles(tmp_path: Path) -> None:
+    out = io.StringIO()
+    rows = [
+        {"id": f"r{n}", "title": title, "url": f"https://example.org/{n}"}
+        for n, title in enumerate(TITLES)
+    ]
+    write_export(rows, "csv", out)
+    assert "'=HYPERLINK(" in out.getvalue() and "\n'quoted'" not in out.getvalue()
+    parsed = parse_csv(out.getvalue(), source="links.csv")
+    assert [e.title for e in parsed.entries] == [" ".join(t.split()) for t in TITLES]
