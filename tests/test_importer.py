@@ -164,12 +164,12 @@ def test_csv_rows_carry_their_fields_and_skip_unusable_rows() -> None:
 
 def test_csv_without_title_or_url_columns_is_refused() -> None:
     with pytest.raises(LinkhealthError):
-        parse_csv("name,link\nA,https://x.org/\n")
+        parse_csv("label,address\nA,https://x.org/\n")
 
 
 def test_csv_refusal_names_the_file_and_the_columns_it_found() -> None:
-    with pytest.raises(LinkhealthError, match=r"^export\.csv: .*'name', 'link'"):
-        parse_csv("name,link\nA,https://x.org/\n", source="export.csv")
+    with pytest.raises(LinkhealthError, match=r"^export\.csv: .*'label', 'address'"):
+        parse_csv("label,address\nA,https://x.org/\n", source="export.csv")
 
 
 @pytest.mark.parametrize("separator", [";", "\t"])
@@ -397,7 +397,7 @@ def test_cli_import_csv_reads_a_semicolon_file(isolated_cwd: Path) -> None:
 
 def test_cli_import_csv_without_columns_names_the_file(isolated_cwd: Path) -> None:
     (isolated_cwd / "odd.csv").write_text(
-        "name;link\nHotline;https://humantraffickinghotline.org/\n"
+        "label;address\nHotline;https://humantraffickinghotline.org/\n"
     )
     result = runner.invoke(app, ["catalog", "import-csv", "odd.csv", "--into", "out.yaml"])
     assert result.exit_code == 1, result.output

@@ -30,6 +30,26 @@ _SEPARATORS = (",", ";", "\t")
 _LIST_FIELDS = ("languages", "tags")
 #: Fields that hold one line; a line break typed into the cell (Alt+Enter) is a space.
 _ONE_LINE = ("title", "publisher", "type", "year", "languages", "tags")
+#: Headers a spreadsheet gives the columns of these fields besides the field's own name,
+#: compared without case, spaces, "_", "-", "." or a trailing ":" ("Web address:").
+_ALIASES = {
+    "url": (
+        "link",
+        "links",
+        "urls",
+        "webaddress",
+        "website",
+        "weblink",
+        "webpage",
+        "hyperlink",
+        "urladdress",
+        "resourcelink",
+        "resourceurl",
+    ),
+    "title": ("name", "resource", "resourcename", "resourcetitle"),
+    "description": ("summary", "abstract", "resourcedescription"),
+}
+_ALIAS_OF = {alias: name for name, aliases in _ALIASES.items() for alias in aliases}
 #: Rows looked at for the header: a title row and a blank line or two may sit above it.
 _HEADER_SEARCH = 10
 #: Byte order marks, longest first (UTF-32's starts like UTF-16's).
@@ -81,19 +101,20 @@ def decode_spreadsheet(data: bytes, where: str) -> str:
 
 
 def parse_csv(text: str, *, source: str | None = None) -> Parsed:
-    """Rows of a CSV with at least `title` and `url` columns (any case, any order).
+    """Rows of a CSV with at least `title` and `url` columns (any case, any order; headed
+    "Link", "Website", "Name", "Summary", ... too: `_ALIASES`).
 
     Commas separate the cells, or semicolons or tabs when only they make the header name
     both columns (spreadsheets saved in many locales use ';'). The header is the first row
     naming both, within the first few rows: rows above it (a sheet's title) are reported as
     skipped. A CSV without those columns or without a usable row is refused, naming
-    `source` (the file or URL), as is a header naming a column twice or a value in a column
-    the header does not name, which would otherwise be lost.
+    `source` (the file or URL), as is a header naming a column twice (or two columns that
+    could each be the url, and so on) or a value in a column the header does not name, which
+    would otherwise be lost.
     """
     where = source or "the CSV to import"
     rows, header_index = _csv_rows(text.lstrip("\ufeff"), where)
-    names = [column_name(c) for c in rows[header_index]]
-    _refuse_repeated_columns(names, header_index + 1, where)
+    names = _header_names(rows[header_index], header_index + 1, where)
     entries: list[ImportedEntry] = []
     skipped = [
         Skipped(f"row {n + 1}", " ".join(" ".join(row).split()), _above(header_index + 1))
@@ -241,6 +262,33 @@ def _above(header_row: int) -> str:
     return f"above the header row (row {header_row}), so read as the sheet's title, not a resource"
 
 
+def _header_names(row: list[str], header_row: int, where: str) -> list[str]:
+    """The field (or column) name of each cell of the header: a field's own name, else one
+    of its `_ALIASES` ("Link", "Web address") when only one column is headed so; the other
+    columns keep their own names, as fields of their own."""
+    names = [column_name(c) for c in row]
+    _refuse_repeated_columns(names, header_row, where)
+    for field in _ALIASES:
+        if field in names:
+            continue  # the sheet names the field itself: "Link" beside "URL" is its own column
+        candidates = [i for i, cell in enumerate(row) if _alias(cell) == field]
+        if len(candidates) > 1:
+            listed = " and ".join(f"{_letter(i)} ({row[i].strip()!r})" for i in candidates)
+            raise LinkhealthError(
+                f"{where}: row {header_row}: columns {listed} could each be the {field} "
+                f"column; head the one that is '{field}' (the other is then imported as a "
+                "field of its own), or remove one; nothing was imported"
+            )
+        if candidates:
+            names[candidates[0]] = field
+    return names
+
+
+def _alias(cell: str) -> str | None:
+    """The field whose column `cell` heads under another name, if any."""
+    return _ALIAS_OF.get(re.sub(r"[\s_.-]+", "", cell.lower()).rstrip(":"))
+
+
 def _refuse_repeated_columns(names: list[str], header_row: int, where: str) -> None:
     """Two columns of one name (two 'url's, say) would leave one cell per row unread."""
     first: dict[str, int] = {}
@@ -318,17 +366,20 @@ def _csv_rows(text: str, where: str) -> tuple[list[list[str]], int]:
             )
         for index in filled[:_HEADER_SEARCH]:
             names = {column_name(c) for c in rows[index]}
+            names |= {alias for c in rows[index] if (alias := _alias(c))}
             if "title" in names and "url" in names:
                 return rows, index
         first = first or rows[filled[0]]
     found = ", ".join(repr(c.strip()) for c in first or () if c.strip())
     raise LinkhealthError(
         f"{where}: the CSV has no 'title' and 'url' columns (its first row reads {found}); "
-        f"name them in a header row within the first {_HEADER_SEARCH} rows. Cells may be "
-        "separated by commas, semicolons or tabs"
+        f"name them in a header row within the first {_HEADER_SEARCH} rows ('Name' or "
+        "'Resource' is read as title, 'Link', 'Website' or 'Web address' as url). Cells may "
+        "be separated by commas, semicolons or tabs"
     )
 
 
 def column_name(cell: str) -> str:
+    """A CSV catalog's name for a header cell: a field's name in any case, else as written."""
     name = cell.strip()
     return name.lower() if name.lower() in RESOURCE_FIELDS else name
