@@ -136,6 +136,14 @@ def catalog_import_csv(
     ],
     into: _IntoOpt,
     dry_run: _DryRunOpt = False,
+    fill_down: Annotated[
+        bool,
+        typer.Option(
+            "--fill-down/--no-fill-down",
+            help="Give the empty cells of a merged Category, Section, Publisher, ... "
+            "column the value above them (the default; the summary says where).",
+        ),
+    ] = True,
     config: _ConfigOpt = None,
     as_json: _JsonOpt = False,
 ) -> None:
@@ -147,7 +155,8 @@ def catalog_import_csv(
     """
     user_agent = load_settings(config).check.effective_user_agent
     text = read_spreadsheet(source, user_agent=user_agent)
-    _print_result(import_entries(into, parse_csv(text, source=source), dry_run=dry_run), as_json)
+    parsed = parse_csv(text, source=source, fill_down=fill_down)
+    _print_result(import_entries(into, parsed, dry_run=dry_run), as_json)
 
 
 def _print_result(result: ImportResult, as_json: bool) -> None:

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from catalog.errors import LinkhealthError
 from catalog.importer import parse_csv
+from catalog.source import load_catalog
 from flows.cli import app
 
 runner = CliRunner()
@@ -89,3 +90,95 @@ def test_cli_refuses_a_sheet_with_two_possible_url_columns_and_writes_nothing(
         result.stderr
     )
     assert not (isolated_cwd / "out.yaml").exists()
+
+
+#: Rows grouped under merged "Category" cells, as a spreadsheet exports them: the value in
+#: each group's first row only.
+MERGED = (
+    "Category,Title,URL,Description,Year\n"
+    "Prevention,A,https://example.org/a,About A.,2019\n"
+    ",B,https://example.org/b,,\n"
+    ",C,https://example.org/c,,\n"
+    "Protection,D,https://example.org/d,,2020\n"
+    ",E,https://example.org/e,,\n"
+)
+
+
+def test_merged_grouping_cells_are_filled_down_and_the_import_says_so() -> None:
+    parsed = parse_csv(MERGED, source="sheet.csv")
+    assert [(e.title, e.fields.get("Category")) for e in parsed.entries] == [
+        ("A", "Prevention"),
+        ("B", "Prevention"),
+        ("C", "Prevention"),
+        ("D", "Protection"),
+        ("E", "Protection"),
+    ]
+    # A row's own fields are never taken from the row above.
+    assert [(e.description, e.fields.get("year")) for e in parsed.entries] == [
+        ("About A.", 2019),
+        (None, None),
+        (None, None),
+        (None, 2020),
+        (None, None),
+    ]
+    (note,) = parsed.notes
+    assert note.startswith(
+        "filled down 3 empty 'Category' cells from the row above (rows 3-4, 6, column A)"
+    ), note
+    assert "--no-fill-down" in note
+
+
+def test_fill_down_can_be_turned_off() -> None:
+    parsed = parse_csv(MERGED, fill_down=False)
+    assert [e.fields.get("Category") for e in parsed.entries] == [
+        "Prevention",
+        None,
+        None,
+        "Protection",
+        None,
+    ]
+    assert parsed.notes == ()
+
+
+def test_a_blank_row_ends_a_group() -> None:
+    sheet = MERGED + "\n,F,https://example.org/f,,\n"
+    parsed = parse_csv(sheet)
+    assert parsed.entries[-1].fields.get("Category") is None
+    assert "filled down 3 empty" in parsed.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("publishers", "why"),
+    [
+        (["DOJ", "DOJ", "", "HHS"], "a value written out on each row"),
+        (["DOJ", "HHS", "", "UNODC", "IOM"], "one empty cell among distinct values"),
+        (["", "DOJ", "", "HHS", ""], "the first row has none"),
+    ],
+)
+def test_a_column_not_laid_out_as_merged_cells_keeps_its_empty_cells(
+    publishers: list[str], why: str
+) -> None:
+    """A publisher left empty because it is unknown must not be taken from another row."""
+    rows = "".join(f"T{n},https://example.org/{n},{p}\n" for n, p in enumerate(publishers))
+    parsed = parse_csv("Title,URL,Publisher\n" + rows)
+    assert [e.fields.get("publisher") for e in parsed.entries] == [p or None for p in publishers]
+    assert parsed.notes == (), why
+
+
+def test_cli_import_fills_merged_cells_says_where_and_can_be_told_not_to(
+    isolated_cwd: Path,
+) -> None:
+    (isolated_cwd / "sheet.csv").write_text(MERGED)
+    result = runner.invoke(app, ["catalog", "import-csv", "sheet.csv", "--into", "out.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "filled down 3 empty 'Category' cells from the row above" in result.stdout
+    entries = {r.title: r.extra.get("Category") for r in load_catalog("out.yaml").resources}
+    assert entries == dict(zip("ABCDE", ["Prevention"] * 3 + ["Protection"] * 2, strict=True))
+
+    off = runner.invoke(
+        app, ["catalog", "import-csv", "sheet.csv", "--into", "off.yaml", "--no-fill-down"]
+    )
+    assert off.exit_code == 0, off.output
+    assert "filled down" not in off.output
+    entries = {r.title: r.extra.get("Category") for r in load_catalog("off.yaml").resources}
+    assert entries == {"A": "Prevention", "B": None, "C": None, "D": "Protection", "E": None}

@@ -2,9 +2,10 @@
 
 Spreadsheets are exported by Excel, Google Sheets and LibreOffice in their own ways: a byte
 order mark, UTF-16 text, ';' in many locales, a title row above the header, empty rows and
-columns, links written as formulas or in angle brackets. What a curator can see in the sheet
-is what is imported; a cell the import cannot place is refused by row and column, never
-dropped without a word.
+columns, links written as formulas or in angle brackets, columns headed as a person would
+("Link", "Summary"), a group of rows under one merged "Category" cell. What a curator can see
+in the sheet is what is imported; a cell the import cannot place is refused by row and
+column, never dropped without a word.
 """
 
 from __future__ import annotations
@@ -50,6 +51,22 @@ _ALIASES = {
     "description": ("summary", "abstract", "resourcedescription"),
 }
 _ALIAS_OF = {alias: name for name, aliases in _ALIASES.items() for alias in aliases}
+#: Columns that group the rows below them, often in one merged cell, which a spreadsheet
+#: exports to the group's first row only (compared as `_ALIASES` are). Never url, title, id,
+#: description or year: those belong to each row.
+_GROUPING = frozenset(
+    {
+        "category",
+        "subcategory",
+        "section",
+        "topic",
+        "theme",
+        "agency",
+        "publisher",
+        "organisation",
+        "organization",
+    }
+)
 #: Rows looked at for the header: a title row and a blank line or two may sit above it.
 _HEADER_SEARCH = 10
 #: Byte order marks, longest first (UTF-32's starts like UTF-16's).
@@ -100,7 +117,7 @@ def decode_spreadsheet(data: bytes, where: str) -> str:
         ) from exc
 
 
-def parse_csv(text: str, *, source: str | None = None) -> Parsed:
+def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -> Parsed:
     """Rows of a CSV with at least `title` and `url` columns (any case, any order; headed
     "Link", "Website", "Name", "Summary", ... too: `_ALIASES`).
 
@@ -111,10 +128,17 @@ def parse_csv(text: str, *, source: str | None = None) -> Parsed:
     `source` (the file or URL), as is a header naming a column twice (or two columns that
     could each be the url, and so on) or a value in a column the header does not name, which
     would otherwise be lost.
+
+    With `fill_down`, a grouping column (`_GROUPING`: Category, Section, Publisher, ...)
+    laid out as merged cells export, a value with empty cells below it, gets that value in
+    those cells (`_merged_cells`); `Parsed.notes` says where.
     """
     where = source or "the CSV to import"
     rows, header_index = _csv_rows(text.lstrip("\ufeff"), where)
     names = _header_names(rows[header_index], header_index + 1, where)
+    notes: list[str] = []
+    if fill_down:
+        rows, notes = _filled_down(rows, header_index, names)
     entries: list[ImportedEntry] = []
     skipped = [
         Skipped(f"row {n + 1}", " ".join(" ".join(row).split()), _above(header_index + 1))
@@ -209,7 +233,81 @@ def parse_csv(text: str, *, source: str | None = None) -> Parsed:
         if not any(s.reason != _above(header_index + 1) for s in skipped):
             raise LinkhealthError(f"{where}: the CSV has a header but no rows; nothing to import")
         raise LinkhealthError(f"{where}: no row could be imported; {quote_skipped(skipped)}")
-    return Parsed(tuple(entries), tuple(skipped), source=source, refusal=refusal)
+    return Parsed(
+        tuple(entries), tuple(skipped), source=source, refusal=refusal, notes=tuple(notes)
+    )
+
+
+def _filled_down(
+    rows: list[list[str]], header_index: int, names: list[str]
+) -> tuple[list[list[str]], list[str]]:
+    """`rows` with each grouping column's merged cells filled, and a note per column."""
+    rows = [list(row) for row in rows]
+    notes: list[str] = []
+    for column, name in enumerate(names):
+        if _key(name) not in _GROUPING:
+            continue
+        filled = _merged_cells(rows, header_index + 1, column)
+        for index, value in filled:
+            rows[index].extend([""] * (column + 1 - len(rows[index])))
+            rows[index][column] = value
+        if filled:
+            n = len(filled)
+            notes.append(
+                f"filled down {n} empty {name!r} cell{'s' if n > 1 else ''} from the row "
+                f"above ({_spans([i + 1 for i, _ in filled])}, column {_letter(column)}): "
+                "a merged cell exports its value to its first row only; import with "
+                f"--no-fill-down to leave {'them' if n > 1 else 'it'} empty"
+            )
+    return rows, notes
+
+
+def _merged_cells(rows: list[list[str]], start: int, column: int) -> list[tuple[int, str]]:
+    """The empty cells of `column` (row index, value) that take the value above them, when
+    the column is laid out as merged cells export: its first row holds a value, no value
+    repeats on the next row (a column written out row by row keeps its empty cells empty),
+    and at least half its values have empty cells below them. A blank row ends a group."""
+    fills: list[tuple[int, str]] = []
+    group: str | None = None  # the value above, while the group lasts
+    above: str | None = None  # the cell right above, as written
+    values = grouped = 0
+    first = True
+    for index in range(start, len(rows)):
+        row = rows[index]
+        if not any(cell.strip() for cell in row):
+            group = above = None
+            continue
+        cell = row[column].strip() if column < len(row) else ""
+        if first and not cell:
+            return []
+        first = False
+        if cell:
+            if cell == above:
+                return []
+            values += 1
+            group = above = cell
+        else:
+            if group is not None and above is not None:
+                grouped += 1  # the value above starts a group
+            if group is not None:
+                fills.append((index, group))
+            above = None
+    return fills if 2 * grouped >= values else []
+
+
+def _spans(numbers: list[int]) -> str:
+    """ "rows 3-5, 8" for [3, 4, 5, 8] (the first few spans)."""
+    spans: list[str] = []
+    start = end = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == end + 1:
+            end = n
+            continue
+        spans.append(str(start) if start == end else f"{start}-{end}")
+        if n is not None:
+            start = end = n
+    label = "row" if len(numbers) == 1 else "rows"
+    return f"{label} {_listed(spans).replace('; ', ', ')}"
 
 
 def _merged(first: ImportedEntry, again: ImportedEntry) -> tuple[ImportedEntry, str]:
@@ -286,7 +384,12 @@ def _header_names(row: list[str], header_row: int, where: str) -> list[str]:
 
 def _alias(cell: str) -> str | None:
     """The field whose column `cell` heads under another name, if any."""
-    return _ALIAS_OF.get(re.sub(r"[\s_.-]+", "", cell.lower()).rstrip(":"))
+    return _ALIAS_OF.get(_key(cell))
+
+
+def _key(cell: str) -> str:
+    """A header as `_ALIASES` and `_GROUPING` list it: "Web address:" -> "webaddress"."""
+    return re.sub(r"[\s_.-]+", "", cell.lower()).rstrip(":")
 
 
 def _refuse_repeated_columns(names: list[str], header_row: int, where: str) -> None:

@@ -46,6 +46,9 @@ class Parsed:
     #: Why the catalog would refuse some of `entries`, by the source's rows and columns:
     #: `import_entries` raises it before writing anything.
     refusal: str | None = None
+    #: What the import did to the source's cells that the curator should know of (values
+    #: filled down from a merged cell), in the import's summary.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class ImportResult:
     dry_run: bool = False
     #: The page or file imported (`Parsed.source`), to name with each skipped item.
     source: str | None = None
+    #: `Parsed.notes`: shown with the headline.
+    notes: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -87,7 +92,7 @@ class ImportResult:
             f"{len({e.resource_id for e in self.filled})} existing entr(ies), "
             f"{len(self.matched)} matched, {len(self.skipped)} skipped, "
             f"{len(self.differences)} difference(s) left for a person."
-        )
+        ) + "".join(f"\n{note}" for note in self.notes)
 
 
 def quote_skipped(skipped: Sequence[Skipped]) -> str:
