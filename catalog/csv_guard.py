@@ -15,7 +15,8 @@ import re
 
 #: What makes a spreadsheet read a cell as a formula (OWASP's list).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
+#: A number as a spreadsheet reads one: -5, +1.5, -1,000, -.5, 1e-3, -12.5%.
+_NUMBER = re.compile(r"[+-]?(?=[.,]?\d)(?:\d{1,3}(?:,\d{3})+|\d*)(?:[.,]\d*)?(?:[eE][+-]?\d+)?%?")
 
 
 def needs_guard(text: str) -> bool:

@@ -46,6 +46,12 @@ def test_unguard_gives_back_what_guard_was_given(text: str) -> None:
         ("'=x", "''=x"),
         ("'quoted'", "'quoted'"),  # cannot run: written as it is
         ("-5", "-5"),  # a number stays a number in the sheet
+        ("-1,000.50", "-1,000.50"),
+        ("-12.5%", "-12.5%"),
+        ("+.5", "+.5"),
+        ("-5 tips", "'-5 tips"),
+        ("-1+1", "'-1+1"),
+        ("--", "'--"),
         ("-", "-"),  # a placeholder in a year column
         ("https://example.org/-x", "https://example.org/-x"),
     ],
