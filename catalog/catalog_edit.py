@@ -817,9 +817,10 @@ def _edit_csv(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, l
             header.edited.add(col)
             names.append(edit.field)
         old = record.cells[col] if col < len(record.cells) else ""
-        cell = guard(_csv_cell(value))  # a CSV catalog is opened in spreadsheets
-        if old.strip() == cell:
-            continue
+        plain = _csv_cell(value)
+        if unguard(old.strip()) == plain:
+            continue  # written as it is, guarded or not
+        cell = guard(plain)  # a CSV catalog is opened in spreadsheets
         record.cells.extend([""] * (col + 1 - len(record.cells)))
         record.cells[col] = cell
         record.edited.add(col)

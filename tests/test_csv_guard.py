@@ -115,3 +115,13 @@ def test_an_export_imported_back_gives_the_original_titles(tmp_path: Path) -> No
     assert "'=HYPERLINK(" in out.getvalue() and "\n'quoted'" not in out.getvalue()
     parsed = parse_csv(out.getvalue(), source="links.csv")
     assert [e.title for e in parsed.entries] == [" ".join(t.split()) for t in TITLES]
+
+
+def test_setting_a_cell_to_the_value_it_holds_unguarded_changes_nothing(tmp_path: Path) -> None:
+    """A curator's own file keeps its cells as written: an edit that changes no value must
+    not rewrite one only to add the guard."""
+    target = tmp_path / "toolkit.csv"
+    text = "id,title,url,notes\na,A,https://example.org/a,=see below\n"
+    target.write_text(text)
+    assert apply_edits(target, [FieldEdit("a", "notes", "=see below")]).diff == ""
+    assert target.read_text() == text
