@@ -386,12 +386,15 @@ def run_lines(runs: Iterable[Any], abandoned: Collection[int] = ()) -> list[str]
     """`linkhealth status`: one line per run (a `catalog.store.RunRecord`), newest first.
 
     `abandoned`: ids of runs stored as running that nobody runs any more (their process
-    is gone): shown as such, not as "still running", until the next run aborts them."""
+    is gone): shown as such, not as "still running", until the next run aborts them. A
+    run refused for its catalog (`store.REFUSED`) says why, file and line."""
     out = []
     for run in runs:
         status = run.status
         if run.id in abandoned and status == "running":
             status, took = "abandoned", "stopped"
+        elif status == store.REFUSED:  # refused before it started: it never ran
+            took = "not started"
         elif run.duration_s is not None:
             took = f"{run.duration_s:.1f} s"
         else:
@@ -400,13 +403,19 @@ def run_lines(runs: Iterable[Any], abandoned: Collection[int] = ()) -> list[str]
             # A batch's outcomes are counted when it is stored; the live count comes first.
             "no outcomes stored yet"
             if run.status == "running"
+            else "nothing checked"
+            if run.status == store.REFUSED
             else "no outcome stored"
             if run.urls_planned
             else "no URLs"
         )
         flag = f"; shard {run.summary['shard']}" if run.summary.get("shard") else ""
         flag += "; NETWORK UNAVAILABLE" if run.network_unavailable else ""
-        why = run.summary.get("failed_reason") or run.summary.get("aborted_reason")
+        why = (
+            run.summary.get("failed_reason")
+            or run.summary.get("aborted_reason")
+            or run.summary.get("refused_reason")
+        )
         if run.status != "completed" and why:
             flag += f"; {why}"
         out.append(

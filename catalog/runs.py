@@ -46,8 +46,8 @@ from catalog.archive import ArchiveLookup
 from catalog.canary import CanaryVerdict, check_canaries
 from catalog.check.safety import Resolver
 from catalog.clock import Clock, utcnow
-from catalog.db import engine_for
-from catalog.errors import LinkhealthError, NotFoundError
+from catalog.db import engine_for, existing_database
+from catalog.errors import CatalogError, LinkhealthError, NotFoundError, StoreError
 from catalog.model import Batch, Observation
 from catalog.outage import OutageVerdict, confirmed_by, judge, mask
 from catalog.outcomes import Outcome
@@ -185,7 +185,9 @@ def prepare_run(
 ) -> PreparedRun:
     """Sync, start the run, plan it, and test our network with the canaries.
 
-    First marks aborted the runs whose process died or whose lease expired. With `lease`
+    A catalog that cannot be read refuses the run (`CatalogError`, nothing checked): the
+    refusal is recorded (`record_refusal`) for `linkhealth status` to show. Then marks
+    aborted the runs whose process died or whose lease expired. With `lease`
     (a full run: `FULL_RUN_LEASE`, or `shard.lease_name`) the run holds that lease from
     here on, or raises `RunInProgressError` before writing anything when another holds it.
     `shard` keeps only the targets of that shard's hosts; `sharded_run` is the Prefect flow
@@ -193,7 +195,11 @@ def prepare_run(
     into one night even when that run is gone. `transport` and `resolver` reach the canary
     checks only (tests inject them).
     """
-    catalogs = load_catalogs(settings.catalogs)
+    try:
+        catalogs = load_catalogs(settings.catalogs)
+    except CatalogError as exc:
+        record_refusal(settings, exc, trigger=trigger, flow_run_id=flow_run_id, clock=clock)
+        raise
     if resource_ids:
         known = {r.id for c in catalogs for r in c.resources}
         missing = [rid for rid in resource_ids if rid not in known]
@@ -255,6 +261,47 @@ def prepare_run(
         if held is not None:
             store.release_lease(engine, held.name, held.holder)
         raise
+
+
+def refused_reason(exc: CatalogError) -> str:
+    """One line for `linkhealth status`: the catalog's first problem (file, line, what),
+    how many more, and where to see them all."""
+    first, more = exc.problems[0], len(exc.problems) - 1
+    also = f" (and {more} more)" if more else ""
+    return (
+        f"the catalog has errors: {first}{also}; `linkhealth catalog validate` lists them"
+        if exc.problems
+        else str(exc).replace("\n", " ")
+    )
+
+
+def record_refusal(
+    settings: Settings,
+    exc: CatalogError,
+    *,
+    trigger: str,
+    flow_run_id: str | None = None,
+    clock: Clock = utcnow,
+) -> int | None:
+    """Record a run refused for its catalog (`store.REFUSED`), so the operator who looks at
+    `linkhealth status` the next morning sees that night refused, not the night before as
+    the latest. Never raises (the catalog's error is the one to see); a database that does
+    not exist yet is not created just to say so. The run's id, or None."""
+    try:
+        existing_database(settings.database_url)
+        return store.record_refused_run(
+            engine_for(settings.database_url),
+            trigger=trigger,
+            now=clock(),
+            reason=refused_reason(exc),
+            flow_run_id=flow_run_id,
+            catalogs=[str(p) for p in settings.catalogs],
+        )
+    except StoreError:
+        return None  # no database yet, or it cannot be opened: the error says enough
+    except Exception:
+        log.warning("could not record the refused run", exc_info=True)
+        return None
 
 
 def abort_stale_runs(engine: Engine, *, now: datetime) -> list[int]:

@@ -137,15 +137,18 @@ def catalog_keys(settings: Settings, given: list[Path] | None) -> list[str] | No
 
 
 @contextmanager
-def flow_run_here(settings: Settings, *, given: bool, ids: list[str] | None) -> Iterator[None]:
+def flow_run_here(
+    settings: Settings, *, given: bool, ids: list[str] | None, trigger: str | None = None
+) -> Iterator[None]:
     """Around a flow run `check` or `recheck` starts in this process: the catalogs are read
     once and refused here when unusable (`given`: named on the command line), unknown ids
-    too, a Prefect server is made sure of, and the API going away mid-run is one sentence."""
+    too, a Prefect server is made sure of, and the API going away mid-run is one sentence.
+    `trigger`: the run's, to record a refusal of the configured catalogs under."""
     from catalog.source import read_once
     from flows.prefect_server import api_loss_said, ensure_server
 
     with read_once():  # the flow run, in this process, takes the catalogs checked here
-        refuse_unusable_catalogs(settings, given=given)  # here, not in a failed run
+        refuse_unusable_catalogs(settings, given=given, trigger=trigger)  # not in a failed run
         refuse_unknown_ids(settings, ids)
         ensure_server(say=_err)
         with api_loss_said():
@@ -162,13 +165,16 @@ def refuse_unknown_ids(settings: Settings, ids: list[str] | None) -> None:
         raise NotFoundError.unknown_ids(missing)
 
 
-def refuse_unusable_catalogs(settings: Settings, *, given: bool) -> None:
+def refuse_unusable_catalogs(
+    settings: Settings, *, given: bool, trigger: str | None = None
+) -> None:
     """Before a flow run starts: a `CatalogError` (exit 5) for a catalog that cannot be
     used, so the error is said once and not also inside a failed Prefect flow run. Files
     named on the command line are read in full (a curator trying a catalog; inside
     `catalog.source.read_once` the flow run then takes what was read instead of parsing
     the files again); configured ones only when missing, so a nightly run of a big
-    catalog does not read it twice."""
+    catalog does not read it twice. A refused configured catalog (a nightly `check` from
+    cron) is recorded as a refused run under `trigger`, for `linkhealth status`."""
     from catalog.errors import CatalogError
     from catalog.source import validate_catalogs
 
@@ -177,7 +183,12 @@ def refuse_unusable_catalogs(settings: Settings, *, given: bool) -> None:
         return
     report = validate_catalogs(paths)
     if report.problems:
-        raise CatalogError(report.problems)
+        refused = CatalogError(report.problems)
+        if trigger is not None and not given:
+            from catalog.runs import record_refusal
+
+            record_refusal(settings, refused, trigger=trigger)
+        raise refused
 
 
 def require_stored(keys: list[str], stored: set[str], settings: Settings) -> None:
@@ -243,7 +254,7 @@ def check(
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     settings = _settings(config, db, catalog).with_overrides(**overrides)  # bad options fail
-    with flow_run_here(settings, given=bool(catalog), ids=resource_id):
+    with flow_run_here(settings, given=bool(catalog), ids=resource_id, trigger="manual"):
         from flows.check_flow import check_catalog
 
         summary = check_catalog(

@@ -69,6 +69,7 @@ from catalog.store._records import (
     StoredResource,
 )
 from catalog.store._runs import (
+    REFUSED,
     finish_run,
     get_run,
     group_ended_shards,
@@ -77,6 +78,7 @@ from catalog.store._runs import (
     mark_run_network_unavailable,
     note_run_alive,
     note_run_progress,
+    record_refused_run,
     set_run_planned,
     start_run,
     update_run_summary,
@@ -107,6 +109,7 @@ __all__ = [
     "DECISION_COLUMNS",
     "DRIFT_HISTORY",
     "PG_WRITE_LOCK",
+    "REFUSED",
     "STORE_CHUNK",
     "ArchiveCache",
     "ArchiveCandidate",
@@ -157,6 +160,7 @@ __all__ = [
     "read_session",
     "record_decision",
     "record_observations",
+    "record_refused_run",
     "refresh_staleness",
     "release_lease",
     "renew_lease",

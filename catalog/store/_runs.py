@@ -45,6 +45,40 @@ def start_run(
         return run.id
 
 
+#: `runs.status` of a run refused before it started (its catalog could not be read):
+#: nothing was checked. It has no `finished_at`: reports show the last finished run, and a
+#: refused night has no findings to show in their place; `linkhealth status` shows it.
+REFUSED = "refused"
+
+
+def record_refused_run(
+    engine: Engine,
+    *,
+    trigger: str,
+    now: datetime,
+    reason: str,
+    flow_run_id: str | None = None,
+    catalogs: Sequence[str] = (),
+) -> int:
+    """A run that was refused before it started (`REFUSED`), with `reason` in its summary
+    (`refused_reason`); its id."""
+    with write_session(engine) as s:
+        run = t.Run(
+            trigger=trigger,
+            flow_run_id=flow_run_id,
+            started_at=now,
+            status=REFUSED,
+            urls_planned=0,
+            urls_checked=0,
+            counts={},
+            network_unavailable=False,
+            summary={"catalogs": [str(c) for c in catalogs], "refused_reason": reason},
+        )
+        s.add(run)
+        s.flush()
+        return run.id
+
+
 def group_shard_runs(engine: Engine, flow_run_ids: Sequence[str], sharded_run: str) -> list[int]:
     """Mark the runs of `flow_run_ids` as the shards of one sharded run, so reports show
     that night as one run (`catalog.queries`); their ids. A shard whose flow failed before
