@@ -103,6 +103,8 @@ PROGRESS_EVERY_S = 10.0
 
 #: Name of the Completed state of a scheduled run that another full run made unnecessary.
 SKIPPED = "Skipped"
+#: Name of the Completed state of a batch its abandoned run did not check (`not_checked`).
+NOT_CHECKED = "NotChecked"
 #: Stable artifact keys: the Prefect UI shows each key's history across runs.
 PROGRESS_KEY = "linkhealth-progress"
 SUMMARY_KEY = "linkhealth-summary"
@@ -188,18 +190,33 @@ def retry_unless_stopped(task: Any, task_run: Any, state: State[Any]) -> bool:
 def check_batch_task(batch: Batch, check: CheckSettings, run_id: int) -> CheckedBatch:
     # Prefect retries cover infrastructure (a crashed worker thread), never single links:
     # per-URL retries and back-off live in catalog.check.retry.
-    if run_id in _ABANDONED:  # not retried: `retry_unless_stopped`
-        raise concurrent.futures.CancelledError(f"run {run_id} was abandoned; batch not checked")
+    if run_id in _ABANDONED:
+        return not_checked(batch, run_id)
     started = time.perf_counter()
     # The worker thread waits while the process's one checking loop runs the batch beside
     # the run's others, all drawing on the run's `concurrency` (catalog.check.loop).
     loop = shared_loop()
     loop.set_wake_tick(wake_tick(check))
     slots = loop.slots(("check-run", run_id), check.concurrency)
-    observations = check_batch_with_upgrades(
-        batch, check, loop=loop, slots=slots, on_result=_LIVE.counter(run_id)
-    )
+    try:
+        observations = check_batch_with_upgrades(
+            batch, check, loop=loop, slots=slots, on_result=_LIVE.counter(run_id)
+        )
+    except (concurrent.futures.CancelledError, asyncio.CancelledError):
+        if run_id in _ABANDONED:  # stopped by `cancel_checks`: no failure of its own
+            return not_checked(batch, run_id)
+        raise  # not retried either: `retry_unless_stopped`
     return CheckedBatch(batch.index, tuple(observations), time.perf_counter() - started)
+
+
+def not_checked(batch: Batch, run_id: int) -> Any:
+    """The end of a batch of an abandoned run that was stopped or never started: Completed,
+    named `NOT_CHECKED`. Failed, each such batch logged an ERROR (Prefect logs every task
+    run that does not complete at ERROR) after the run's own, flooding the Prefect UI and
+    its alerts with one expected consequence; `run_check` warns once with their count."""
+    return Completed(
+        name=NOT_CHECKED, message=f"run {run_id} was abandoned; batch {batch.index} not checked"
+    )
 
 
 @task(name="render-report", cache_policy=NO_CACHE)
@@ -251,9 +268,10 @@ def run_check(
         prepared.url_count,
         len(prepared.batches),
     )
+    stored: list[BatchStored] = []
     try:
         with keep_lease(settings, prepared.lease, run_id=prepared.run_id):
-            stored = _check_and_store(settings, prepared, ui)
+            _check_and_store(settings, prepared, ui, stored)
         summary = finish_run(
             settings, prepared.run_id, stored=stored, sync=prepared.sync, lease=prepared.lease
         )
@@ -266,6 +284,17 @@ def run_check(
         except Exception:
             log.warning("could not stop the checks of run %s", prepared.run_id, exc_info=True)
         abandon_run(settings, prepared, reason=why_abandoned(exc), stopped=was_stopped(exc))
+        left = len(prepared.batches) - len(stored)
+        if left > 0:  # once per run; the cause is the run's own ERROR, Prefect logs it
+            urls = prepared.url_count - sum(b.observations for b in stored)
+            log.warning(
+                "Run %s was abandoned (%s): %d of its %d batches (%d URLs) were not stored",
+                prepared.run_id,
+                why_abandoned(exc),
+                left,
+                len(prepared.batches),
+                max(urls, 0),
+            )
         raise
     if render:
         summary = replace(summary, report_path=render_report_task(settings, prepared.run_id))
@@ -300,9 +329,10 @@ def why_abandoned(exc: BaseException) -> str:
 
 
 def _check_and_store(
-    settings: Settings, prepared: PreparedRun, ui: _PrefectUi
-) -> list[BatchStored]:
-    """Check the batches on the task runner and store each as soon as it finishes."""
+    settings: Settings, prepared: PreparedRun, ui: _PrefectUi, stored: list[BatchStored]
+) -> None:
+    """Check the batches on the task runner and store each as soon as it finishes, into
+    `stored` (which tells the caller how far a run that raised got)."""
     log = get_run_logger()
     run_id, batches, url_count = prepared.run_id, prepared.batches, prepared.url_count
     progress = ui(
@@ -330,7 +360,6 @@ def _check_and_store(
         return True
 
     in_flight = sum(submit_next() for _ in range(SUBMIT_WINDOW))
-    stored: list[BatchStored] = []
     done_urls = said = 0
     started = time.perf_counter()
 
@@ -371,7 +400,6 @@ def _check_and_store(
                 )
     finally:
         _LIVE.forget(run_id)
-    return stored
 
 
 def _store_one(

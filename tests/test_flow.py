@@ -337,3 +337,62 @@ def test_a_run_stopped_by_a_signal_is_told_from_one_that_failed() -> None:
     )
     assert not was_stopped(RuntimeError("boom"))
     assert why_abandoned(RuntimeError("boom")) == "RuntimeError: boom"
+
+
+@contextmanager
+def _prefect_log() -> Iterator[list[logging.LogRecord]]:
+    """What the flow and task runs log, at INFO and above."""
+    loggers = [logging.getLogger(n) for n in ("prefect.flow_runs", "prefect.task_runs")]
+    handler, levels = _Records(), [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+
+def test_an_abandoned_run_warns_once_for_the_batches_it_did_not_check(
+    prefect_harness: None, isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that fails while batches are checking or waiting: each of them, stopped or
+    never started, was logged at ERROR (with a traceback) after the cause, flooding the
+    Prefect UI and its alerts with what is one expected consequence. One WARNING counts
+    them; the cause stays the run's ERROR."""
+    import asyncio
+
+    import flows.check_flow as check_flow
+
+    def check(batch: Any, *_: Any, loop: Any, **__: Any) -> list[Any]:
+        if batch.index == 0:
+            return []
+        loop.run(asyncio.sleep(30))  # until the run is abandoned (`cancel_checks`)
+        return []
+
+    def store_fails(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(check_flow, "check_batch_with_upgrades", check)
+    monkeypatch.setattr(check_flow, "store_batch", store_fails)
+    resources = [
+        {"id": f"r{i}", "title": f"R {i}", "url": f"https://site{i}.example.org/"}
+        for i in range(10)
+    ]
+    catalog_file = isolated_cwd / "toolkit.yaml"
+    catalog_file.write_text(json.dumps({"resources": resources}))
+    overrides = {"database_url": db_url, "catalogs": [str(catalog_file)], "batch_size": 1}
+    with _prefect_log() as records:
+        state = check_flow.check_catalog(overrides=overrides, render=False, return_state=True)
+    assert state.is_failed() and "disk full" in str(state.message)
+    errors = [r for r in records if r.levelno >= logging.ERROR]
+    assert errors and all("disk full" in r.getMessage() for r in errors), [
+        r.getMessage() for r in errors
+    ]
+    warned = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert warned == [
+        "Run 1 was abandoned (RuntimeError: disk full): 10 of its 10 batches (10 URLs) "
+        "were not stored"
+    ], warned
