@@ -259,7 +259,7 @@ def prepare_run(
         return replace(prepared, batches=(), canary=canary, offline=offline)
     except BaseException:
         if held is not None:
-            store.release_lease(engine, held.name, held.holder)
+            release_quietly(engine, held)
         raise
 
 
@@ -615,10 +615,17 @@ def abandon_run(
         log.warning("could not mark run %s failed: %s", prepared.run_id, exc)
     except Exception:
         log.warning("could not mark run %s failed", prepared.run_id, exc_info=True)
-    if prepared.lease is not None:
-        try:
-            store.release_lease(engine, prepared.lease.name, prepared.lease.holder)
-        except LinkhealthError as exc:
-            log.warning("could not release lease %r: %s", prepared.lease.name, exc)
-        except Exception:
-            log.warning("could not release lease %r", prepared.lease.name, exc_info=True)
+    finally:  # also on a second Ctrl-C meanwhile: the lease is free at once, not at expiry
+        if prepared.lease is not None:
+            release_quietly(engine, prepared.lease)
+
+
+def release_quietly(engine: Engine, lease: RunLease) -> None:
+    """Give `lease` back; a database that fails is logged (expiry frees it then), so the
+    error that ended the run stays the one people see."""
+    try:
+        store.release_lease(engine, lease.name, lease.holder)
+    except LinkhealthError as exc:
+        log.warning("could not release lease %r: %s", lease.name, exc)
+    except Exception:
+        log.warning("could not release lease %r", lease.name, exc_info=True)

@@ -283,7 +283,8 @@ def run_check(
             cancel_checks()
         except Exception:
             log.warning("could not stop the checks of run %s", prepared.run_id, exc_info=True)
-        abandon_run(settings, prepared, reason=why_abandoned(exc), stopped=was_stopped(exc))
+        finally:  # a second Ctrl-C meanwhile must not keep the lease until it expires
+            abandon_run(settings, prepared, reason=why_abandoned(exc), stopped=was_stopped(exc))
         left = len(prepared.batches) - len(stored)
         if left > 0:  # once per run; the cause is the run's own ERROR, Prefect logs it
             urls = prepared.url_count - sum(b.observations for b in stored)

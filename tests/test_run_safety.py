@@ -132,6 +132,24 @@ def test_a_run_stopped_on_purpose_is_aborted_not_failed(engine: Engine, tmp_path
     assert store.get_lease(engine, FULL_RUN_LEASE) is None
 
 
+def test_a_run_interrupted_again_while_it_gives_up_still_gives_its_lease_back(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second Ctrl-C (an operator who finds the first slow) while the run marks itself
+    aborted skipped the release: the lease stayed until it expired, 15 minutes in which a
+    run on another machine (which cannot tell the process is gone) was refused."""
+    settings = _settings(engine, tmp_path, URLS)
+    prepared = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=Ticker())
+
+    def interrupted(*_: Any, **__: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, "finish_run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        abandon_run(settings, prepared, reason="stopped by Ctrl-C", stopped=True, clock=Ticker())
+    assert store.get_lease(engine, FULL_RUN_LEASE) is None
+
+
 def test_rechecks_run_beside_a_full_run_without_the_lease(engine: Engine, tmp_path: Path) -> None:
     settings = _settings(engine, tmp_path, URLS)
     full = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=Ticker())
@@ -666,3 +684,69 @@ def test_an_abandoned_run_stops_checking_before_it_gives_its_lease_up(
     assert run.status == "failed" and "stopped by the worker" in run.summary["failed_reason"]
     assert store.get_lease(engine, FULL_RUN_LEASE) is None
     engine.dispose()
+
+
+@pytest.mark.flow
+def test_a_check_stopped_gives_its_lease_back_at_once_and_a_killed_one_at_expiry(
+    prefect_api: str, tmp_path: Path, db_url: str
+) -> None:
+    """`linkhealth check` stopped with Ctrl-C or SIGTERM (systemd, `timeout`) frees the
+    lease as it exits: a full run right after starts, wherever it runs. One killed with
+    SIGKILL cannot: on this machine the next run sees its process gone; on another, which
+    cannot tell, its lease frees it when it expires."""
+    from sqlalchemy import update
+
+    release = threading.Event()
+    with slow_sites(release) as (fast, slow):
+        entries = [
+            {"id": f"r{i}", "title": f"Resource {i}", "url": u}
+            for i, u in enumerate([f"{fast}/a", f"{slow}/x"])
+        ]
+        catalog = write_catalog(tmp_path / "catalog.yaml", entries)
+        settings = pipeline_settings(db_url, catalog)
+        engine = open_engine(db_url)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            child = subprocess.Popen(
+                [sys.executable, "-m", "flows.cli", "check", "--db", db_url, "--catalog",
+                 str(catalog), "--allow-private", "--no-report"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path,
+            )  # fmt: skip
+            try:
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline and not any(
+                    lease.run_id for lease in store.leases(engine)
+                ):
+                    time.sleep(0.2)
+                (held,) = store.leases(engine)
+                time.sleep(1)  # checking the slow host by now
+                child.send_signal(sig)
+                _, err = child.communicate(timeout=60)
+            finally:
+                child.kill()
+            run = store.get_run(engine, held.run_id)  # type: ignore[arg-type]
+            if sig != signal.SIGKILL:
+                assert child.returncode != 0, err
+                assert store.leases(engine) == [], sig  # free at once, not in 15 minutes
+                assert run.status == "aborted" and "stopped by" in run.summary["aborted_reason"]
+                continue
+            assert store.leases(engine) == [held] and run.status == "running"
+            elsewhere = f"otherhost:{held.holder.split(':', 1)[1]}"  # no process to probe
+            with session_scope(engine) as s:
+                s.execute(update(tables.RunLease).values(holder=elsewhere))
+                s.execute(
+                    update(tables.Run)
+                    .where(tables.Run.id == run.id)
+                    .values(summary={**run.summary, "holder": elsewhere})
+                )
+            with pytest.raises(RunInProgressError):
+                prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE)
+            taker = prepare_run(
+                settings,
+                trigger="schedule",
+                lease=FULL_RUN_LEASE,
+                clock=Ticker(held.expires_at.replace(tzinfo=UTC)),
+            )
+            assert store.get_run(engine, run.id).status == "aborted"
+            finish_run(settings, taker.run_id, stored=[], lease=taker.lease)
+        engine.dispose()
