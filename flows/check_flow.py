@@ -88,6 +88,7 @@ from catalog.store import note_run_progress
 from catalog.upgrades import check_batch_with_upgrades
 from flows.events import emit_notices
 from flows.malloc_arenas import cap_malloc_arenas
+from flows.prefect_server import quiet_prefect_clients
 from flows.triggers import run_trigger
 from reports import publish_report
 from reports.publish import queue_head
@@ -170,6 +171,8 @@ class _PrefectUi:
                 type(exc).__name__,
                 exc,
             )
+            if isinstance(exc, httpx.TransportError):  # gone, not only failing a call
+                quiet_prefect_clients()  # said once: Prefect's clients would repeat it
             return None
 
 

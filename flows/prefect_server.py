@@ -18,6 +18,7 @@ This module must not import prefect: the environment has to be set first.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -54,15 +55,97 @@ class PrefectApiLostError(LinkhealthError):
     """The Prefect API stopped answering while a flow ran in this process (exit 1)."""
 
 
+#: Prefect's own clients, which keep trying the API from their threads once it is gone and
+#: log each try: its services (the events and log workers, named by class, and
+#: `prefect._internal.concurrency`), its events client and its API client.
+PREFECT_CLIENT_LOGGERS = (
+    "prefect._internal",
+    "prefect.events",
+    "prefect.client",
+    "EventsWorker",
+    "APILogWorker",
+)
+
+
+class _ApiLost(logging.Filter):
+    """Drops, from what Prefect logs, tracebacks of a transport error (the flow engine's,
+    when it cannot record the run's end) and, with `clients`, everything Prefect's clients
+    log (`PREFECT_CLIENT_LOGGERS`): once the loss was said in one sentence, each of them
+    only says it again, a traceback or an event dump at a time. Other loggers' records
+    (ours, the checks') pass whatever they hold."""
+
+    def __init__(self, *, clients: bool) -> None:
+        super().__init__()
+        self.clients = clients
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(("prefect", *PREFECT_CLIENT_LOGGERS)):
+            return True
+        if self.clients and record.name.startswith(PREFECT_CLIENT_LOGGERS):
+            return False
+        return not _transport_error(record.exc_info[1] if record.exc_info else None)
+
+
+def _transport_error(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 20:  # a cause chain, never a cycle
+        if isinstance(exc, httpx.TransportError):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+#: The logger Prefect's flow engine logs a run's end (and the traceback of failing to) on.
+FLOW_RUN_LOGGER = "prefect.flow_runs"
+
+#: Where `quiet_prefect_clients` added its filter, and `logging.raiseExceptions` before it.
+_QUIETED: list[logging.Filterer] = []
+_RAISE_EXCEPTIONS: list[bool] = []
+_QUIET = _ApiLost(clients=True)
+
+
+def quiet_prefect_clients() -> None:
+    """Once the Prefect API was found gone and said so (`flows.check_flow._PrefectUi`,
+    `api_loss_said`): for the rest of this process, Prefect's clients say nothing more.
+    The filter goes on their loggers and on every handler Prefect logs through (its
+    console handler is the root logger's, so their children's records are caught too).
+    Its log worker writes its failures to stderr itself, unless `logging.raiseExceptions`
+    is off (the stdlib's switch for errors in logging)."""
+    if _QUIETED:
+        return
+    names = [n for n in logging.root.manager.loggerDict if n.startswith("prefect")]
+    loggers = [logging.getLogger(n) for n in (*PREFECT_CLIENT_LOGGERS, FLOW_RUN_LOGGER)]
+    handlers = [h for n in ("", "prefect", *names) for h in logging.getLogger(n).handlers]
+    for target in [*loggers, *dict.fromkeys(handlers)]:
+        target.addFilter(_QUIET)
+        _QUIETED.append(target)
+    _RAISE_EXCEPTIONS.append(logging.raiseExceptions)
+    logging.raiseExceptions = False
+
+
+def unquiet_prefect_clients() -> None:
+    """Undo `quiet_prefect_clients` (tests, which go on in the same process)."""
+    for target in _QUIETED:
+        target.removeFilter(_QUIET)
+    _QUIETED.clear()
+    if _RAISE_EXCEPTIONS:
+        logging.raiseExceptions = _RAISE_EXCEPTIONS.pop()
+
+
 @contextmanager
 def api_loss_said() -> Iterator[None]:
     """Around a flow run in this process: the Prefect API going away mid-run (its server
     stopped or restarted) is one sentence saying what became of the run, not Prefect's
     traceback from the state it could not record. The run itself goes on without the API
-    (`flows.check_flow`) and stores what it checks; only Prefect's record of it is lost."""
+    (`flows.check_flow`) and stores what it checks; only Prefect's record of it is lost.
+    After that sentence Prefect's clients are quiet (`quiet_prefect_clients`)."""
+    engine_trace = _ApiLost(clients=False)  # the flow engine's, said below in one sentence
+    flow_runs = logging.getLogger(FLOW_RUN_LOGGER)  # a logger's filters outlive Prefect's setup
+    flow_runs.addFilter(engine_trace)
     try:
         yield
     except httpx.TransportError as exc:
+        quiet_prefect_clients()
         try:
             url = str(exc.request.url)
         except RuntimeError:  # an error raised without its request
@@ -76,6 +159,8 @@ def api_loss_said() -> Iterator[None]:
             "ended. Start the server again (`linkhealth server start`, or the service "
             "that runs it) before the next run"
         ) from exc
+    finally:
+        flow_runs.removeFilter(engine_trace)
 
 
 def api_url(port: int | None = None) -> str:

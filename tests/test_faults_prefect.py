@@ -5,6 +5,15 @@ in one sentence instead of Prefect's traceback."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +21,21 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from catalog import tables
+from catalog import store, tables
 from catalog.db import open_engine, session_scope
-from flows.prefect_server import PrefectApiLostError, api_loss_said
+from flows.prefect_server import PrefectApiLostError, api_loss_said, unquiet_prefect_clients
+from tests.factories import write_catalog
 from tests.local_site import local_site
+from tests.test_run_safety import REPO, slow_sites
 
 API = "http://127.0.0.1:4200/api"
+
+
+@pytest.fixture(autouse=True)
+def _prefect_clients_heard_again() -> Iterator[None]:
+    """A test that loses the API quiets Prefect's clients for the rest of the process."""
+    yield
+    unquiet_prefect_clients()
 
 
 def _refused(*_: Any, **__: Any) -> Any:
@@ -81,3 +99,124 @@ def test_the_prefect_api_lost_mid_run_is_one_sentence_saying_the_run_is_stored()
     assert f"the Prefect API at {API} stopped answering" in said
     assert "Connection refused" in said and "linkhealth status" in said
     assert "linkhealth server start" in said and caught.value.exit_code == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def prefect_server(home: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Prefect server of its own (the session's harness must not be stopped)."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(home)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
+         str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/health", timeout=1, trust_env=False).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the Prefect server did not start")
+        yield url, server
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+
+
+def test_a_run_whose_prefect_server_stops_ends_in_one_sentence_without_tracebacks(
+    tmp_path: Path, db_url: str
+) -> None:
+    release = threading.Event()
+    with prefect_server(tmp_path / "prefect") as (url, server), slow_sites(release) as sites:
+        entries = [
+            {"id": f"r{i}", "title": f"Resource {i}", "url": f"{site}/p{i}"}
+            for i, site in enumerate([*sites, *sites])
+        ]
+        catalog = write_catalog(tmp_path / "catalog.yaml", entries)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "PREFECT_API_URL": url,
+            # As an operator's machine has them: logs go to the API, INFO on the console.
+            "PREFECT_LOGGING_TO_API_ENABLED": "true",
+            "PREFECT_LOGGING_LEVEL": "INFO",
+            "PREFECT_CLIENT_MAX_RETRIES": "1",  # the client's retries, shorter
+        }
+        child = subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", "check", "--db", db_url, "--catalog",
+             str(catalog), "--allow-private", "--no-report"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+        )  # fmt: skip
+        try:
+            engine = open_engine(db_url)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not any(
+                lease.run_id for lease in store.leases(engine)
+            ):
+                time.sleep(0.2)
+            time.sleep(1)
+            os.killpg(server.pid, signal.SIGTERM)  # as `linkhealth server stop` does
+            server.wait(timeout=30)
+            release.set()
+            _, err = child.communicate(timeout=300)
+        finally:
+            child.kill()
+    print(err)
+    assert child.returncode == 1, err
+    (run,) = store.latest_runs(engine)
+    assert run.status == "completed" and run.urls_checked == 4
+    engine.dispose()
+    # Said twice, each once: when the run found it gone, and what became of the run.
+    assert err.count("The Prefect API did not answer (ConnectError") == 1, err
+    assert err.count("stopped answering during the run") == 1, err
+    assert "Traceback" not in err, err
+    after = err.split("The Prefect API did not answer", 1)[1]
+    for repeated in ("Error logging to API", "prefect.events", "prefect._internal", "Worker"):
+        assert repeated not in after, err
+
+
+def test_after_the_api_loss_is_said_prefect_clients_are_quiet_but_our_lines_are_not() -> None:
+    import logging
+
+    from flows.prefect_server import quiet_prefect_clients
+
+    records: list[str] = []
+
+    class Kept(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    prefect = logging.getLogger("prefect")
+    handler = Kept()
+    prefect.addHandler(handler)
+    try:
+        with pytest.raises(PrefectApiLostError), api_loss_said():
+            try:
+                _refused()
+            except httpx.ConnectError:
+                # The flow engine's traceback when it cannot record the run's end.
+                logging.getLogger("prefect.flow_runs").exception("Encountered exception")
+                raise
+        logging.getLogger("prefect._internal.concurrency").error("Service failed")
+        logging.getLogger("prefect.events.clients").warning("Unable to connect")
+        logging.getLogger("prefect.flow_runs").warning("Run 3 completed")
+        assert not logging.raiseExceptions  # the log worker's own stderr lines
+        quiet_prefect_clients()  # again: nothing doubled
+    finally:
+        prefect.removeHandler(handler)
+        unquiet_prefect_clients()
+    assert records == ["Run 3 completed"]
+    assert logging.raiseExceptions
