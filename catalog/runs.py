@@ -111,6 +111,8 @@ class PreparedRun:
     lease: RunLease | None = None
     #: The shard of a sharded full run ("1/2"); None when the run covers every host.
     shard: Shard | None = None
+    #: The runs this one found dead and marked aborted as it started (`abort_stale_runs`).
+    aborted: tuple[int, ...] = ()
 
     @property
     def url_count(self) -> int:
@@ -207,7 +209,7 @@ def prepare_run(
             raise NotFoundError.unknown_ids(missing)
     engine = engine_for(settings.database_url)
     now = clock()
-    abort_stale_runs(engine, now=now)
+    aborted = tuple(abort_stale_runs(engine, now=now))
     holder = store.lease_holder(flow_run_id)
     held = _take_lease(engine, lease, holder, now=now, ttl=lease_ttl) if lease else None
     try:
@@ -242,7 +244,12 @@ def prepare_run(
         planned = sum(len(b.targets) for b in batches)
         store.set_run_planned(engine, run_id, planned)
         prepared = PreparedRun(
-            run_id=run_id, sync=sync, batches=tuple(batches), lease=held, shard=shard
+            run_id=run_id,
+            sync=sync,
+            batches=tuple(batches),
+            lease=held,
+            shard=shard,
+            aborted=aborted,
         )
         if not settings.health.canary_urls or not planned:
             return prepared
@@ -312,6 +319,19 @@ def abort_stale_runs(engine: Engine, *, now: datetime) -> list[int]:
         log.warning("marked run(s) %s aborted: their process or lease is gone", aborted)
         store.group_ended_shards(engine, aborted)
     return aborted
+
+
+def gone_flow_runs(engine: Engine, run_ids: Sequence[int]) -> list[tuple[int, str]]:
+    """(run id, Prefect flow run id) of the runs among `run_ids` that were aborted because
+    their process was seen gone (`store.PROCESS_GONE`): their flow runs can never end by
+    themselves, so Prefect would show them Running forever. A run aborted only because its
+    lease expired is left out: its process may still live on another machine."""
+    out = []
+    for run_id in run_ids:
+        run = store.get_run(engine, run_id)
+        if run.status == "aborted" and run.summary.get(store.PROCESS_GONE) and run.flow_run_id:
+            out.append((run_id, run.flow_run_id))
+    return out
 
 
 def _take_lease(

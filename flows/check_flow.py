@@ -32,10 +32,11 @@ import concurrent.futures
 import queue
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
+from uuid import UUID
 
 import httpx
 from prefect import flow, get_run_logger, task
@@ -78,6 +79,7 @@ from catalog.runs import (
     RunSummary,
     abandon_run,
     finish_run,
+    gone_flow_runs,
     keep_lease,
     prepare_run,
     store_batch,
@@ -273,6 +275,7 @@ def run_check(
     )
     stored: list[BatchStored] = []
     try:
+        crash_dead_flow_runs(settings, prepared.aborted, log)
         with keep_lease(settings, prepared.lease, run_id=prepared.run_id):
             _check_and_store(settings, prepared, ui, stored)
         summary = finish_run(
@@ -306,6 +309,54 @@ def run_check(
         log.info(line)
     _publish(settings, summary, before, ui)
     return summary
+
+
+#: Our flows: `crash_dead_flow_runs` ends no other flow's runs.
+OUR_FLOWS = frozenset({"check-catalog", "recheck"})
+
+
+def crash_dead_flow_runs(settings: Settings, run_ids: Sequence[int], log: Any) -> int:
+    """End as Crashed, in Prefect, the flow runs of the runs `run_ids` whose process was
+    seen gone (`catalog.runs.gone_flow_runs`: killed with SIGKILL, or the machine went
+    down): nothing else ever ends them, and the Prefect UI showed them Running forever
+    (`serve` ends its own subprocesses' runs; a `linkhealth check` has no one to). Only
+    runs of our flows still in a running state; never fails the run that found them.
+    How many were ended."""
+    if not run_ids:
+        return 0
+    from prefect import get_client
+    from prefect.exceptions import ObjectNotFound
+    from prefect.states import Crashed
+
+    ended = []
+    try:
+        dead = gone_flow_runs(engine_for(settings.database_url), run_ids)
+        if not dead:
+            return 0
+        with get_client(sync_client=True) as client:
+            for run_id, flow_run_id in dead:
+                try:
+                    flow_run = client.read_flow_run(UUID(flow_run_id))
+                except (ValueError, ObjectNotFound):  # not a flow run of this Prefect API
+                    continue
+                if flow_run.state is None or flow_run.state.is_final():
+                    continue
+                if client.read_flow(flow_run.flow_id).name not in OUR_FLOWS:
+                    continue
+                client.set_flow_run_state(
+                    flow_run.id,
+                    Crashed(
+                        message=f"its process is gone: linkhealth run {run_id} was marked "
+                        "aborted by the next run (`linkhealth status` shows it)"
+                    ),
+                    force=True,
+                )
+                ended.append(flow_run.name)
+    except Exception as exc:  # Prefect's record only: never worth failing this run
+        log.warning("could not end the flow runs of dead run(s) in Prefect: %s", exc)
+    if ended:
+        log.info("Marked Crashed the flow run(s) %s, whose process is gone", ", ".join(ended))
+    return len(ended)
 
 
 def _parent_flow_run() -> str | None:

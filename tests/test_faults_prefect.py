@@ -220,3 +220,68 @@ def test_after_the_api_loss_is_said_prefect_clients_are_quiet_but_our_lines_are_
         unquiet_prefect_clients()
     assert records == ["Run 3 completed"]
     assert logging.raiseExceptions
+
+
+@pytest.mark.flow
+def test_the_next_run_ends_in_prefect_the_flow_run_of_a_killed_one(
+    prefect_harness: None, isolated_cwd: Path, db_url: str
+) -> None:
+    """`linkhealth check` killed with SIGKILL (or its machine gone down) left its flow run
+    Running in the Prefect UI forever. The next run, which finds its process gone, ends it
+    Crashed; a run that only let its lease expire (its process may live on another
+    machine) and flow runs of other flows are left alone."""
+    from uuid import UUID
+
+    from prefect import flow, get_client
+    from prefect.states import Running
+
+    from catalog.clock import utcnow
+    from catalog.runs import FULL_RUN_LEASE, LEASE_TTL
+    from flows.check_flow import check_catalog
+
+    @flow(name="someone-elses")
+    def other() -> None:
+        pass
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    here = store.lease_holder().split(" ", 1)[0].rpartition(":")[0]
+    engine = open_engine(db_url)
+    flow_runs: dict[str, UUID] = {}
+    with get_client(sync_client=True) as client:
+        for name, of in (("killed", check_catalog), ("stalled", check_catalog), ("other", other)):
+            flow_runs[name] = client.create_flow_run(of, state=Running()).id
+    start = utcnow()
+    for name, holder in (
+        ("killed", f"{here}:{gone} {flow_runs['killed']}"),
+        ("stalled", f"otherhost:42 {flow_runs['stalled']}"),
+        ("other", f"{here}:{gone} {flow_runs['other']}"),
+    ):
+        store.start_run(
+            engine,
+            trigger="schedule",
+            now=start,
+            flow_run_id=str(flow_runs[name]),
+            summary={"holder": holder, "lease": FULL_RUN_LEASE if name == "stalled" else None},
+        )
+    store.acquire_lease(engine, FULL_RUN_LEASE, "otherhost:42 x", now=start - LEASE_TTL,
+                        ttl=LEASE_TTL)  # fmt: skip
+    with local_site() as site:
+        catalog_file = isolated_cwd / "toolkit.yaml"
+        catalog_file.write_text(json.dumps({"resources": [
+            {"id": "r1", "title": "Report", "url": f"{site.base}/report.html"}
+        ]}))  # fmt: skip
+        overrides = {
+            "database_url": db_url,
+            "catalogs": [str(catalog_file)],
+            "allow_private": True,
+        }
+        summary = check_catalog(overrides=overrides, render=False)
+    assert summary.status == "completed"
+    with get_client(sync_client=True) as client:
+        states = {name: client.read_flow_run(i).state for name, i in flow_runs.items()}
+    killed = states["killed"]
+    assert killed is not None and killed.is_crashed() and "process is gone" in str(killed.message)
+    assert all(s is not None and s.is_running() for n, s in states.items() if n != "killed")
+    assert {r.status for r in store.latest_runs(engine)[1:]} == {"aborted"}
+    engine.dispose()

@@ -29,6 +29,7 @@ from catalog.store._decisions import (
     record_decision,
 )
 from catalog.store._leases import (
+    PROCESS_GONE,
     LeaseClaim,
     LeaseRecord,
     abort_stale_runs,
@@ -109,6 +110,7 @@ __all__ = [
     "DECISION_COLUMNS",
     "DRIFT_HISTORY",
     "PG_WRITE_LOCK",
+    "PROCESS_GONE",
     "REFUSED",
     "STORE_CHUNK",
     "ArchiveCache",

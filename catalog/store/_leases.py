@@ -182,6 +182,11 @@ def leases(engine: Engine) -> list[LeaseRecord]:
         return [_lease_record(r) for r in s.scalars(select(t.RunLease).order_by(t.RunLease.name))]
 
 
+#: `runs.summary` key of a run `abort_stale_runs` aborted because its process was seen gone
+#: (not only its lease expired: a process on another host may still be alive).
+PROCESS_GONE = "process_gone"
+
+
 def abort_stale_runs(
     engine: Engine, *, now: datetime, gone: Callable[[str], bool] = holder_gone
 ) -> list[int]:
@@ -206,14 +211,19 @@ def abort_stale_runs(
             holder, lease_name = summary.get("holder"), summary.get("lease")
             if not isinstance(holder, str):
                 continue
-            if gone(holder):
+            process_gone = gone(holder)
+            if process_gone:
                 why = f"its process ({holder}) is gone"
             elif lease_name and (lease_name, holder) not in live:
                 why = f"its lease {lease_name!r} expired without a heartbeat"
             else:
                 continue
             close_run(s, run, status="aborted", now=now, found_dead=True)
-            run.summary = {**summary, "aborted_reason": why}
+            run.summary = {
+                **summary,
+                "aborted_reason": why,
+                **({PROCESS_GONE: True} if process_gone else {}),
+            }
             aborted.append(run.id)
         return aborted
 
