@@ -273,13 +273,15 @@ def prepare_run(
 def refused_reason(exc: CatalogError) -> str:
     """One line for `linkhealth status`: the catalog's first problem (file, line, what),
     how many more, and where to see them all."""
+    if not exc.problems:
+        return " ".join(str(exc).split())
     first, more = exc.problems[0], len(exc.problems) - 1
-    also = f" (and {more} more)" if more else ""
-    return (
-        f"the catalog has errors: {first}{also}; `linkhealth catalog validate` lists them"
-        if exc.problems
-        else str(exc).replace("\n", " ")
-    )
+    if more:
+        return (
+            f"the catalog has errors: {first} (and {more} more: "
+            "`linkhealth catalog validate` lists them)"
+        )
+    return f"the catalog has an error: {first} (`linkhealth catalog validate` checks the fix)"
 
 
 def record_refusal(
