@@ -1,6 +1,7 @@
 """The Prefect API going away part-way through a run (its server stopped, or restarting):
 the run goes on and stores what it checks, and `linkhealth check` says what became of it
-in one sentence instead of Prefect's traceback."""
+in one sentence instead of Prefect's traceback; Prefect's clients say nothing more after
+it. And a run killed outright: the next run ends its flow run in Prefect."""
 
 from __future__ import annotations
 
@@ -136,6 +137,7 @@ def prefect_server(home: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         server.wait(timeout=30)
 
 
+@pytest.mark.flow  # a real Prefect server of its own, stopped mid-run (~30 s)
 def test_a_run_whose_prefect_server_stops_ends_in_one_sentence_without_tracebacks(
     tmp_path: Path, db_url: str
 ) -> None:
