@@ -4,6 +4,9 @@ Stage: health (pure judging, no I/O). Inputs: the time, `HealthSettings`, what s
 knows of one link (last success, first sighting, last review, how long the fingerprint
 has not moved, the HTTP Last-Modified header) and the entry's title, description and
 year. Output: zero or more `StaleReason`s, each with a sentence saying what to do.
+The sentences name dates, never ages ("since 2024-03-02", not "400 days"): the same facts
+give the same sentence every night, so storage rewrites an entry's reasons only when
+something about it changed.
 
 A link can work and still be stale: a 2018 report superseded by newer editions, a page
 nobody re-read in years, a site frozen since its program ended. None of this is an error;
@@ -95,11 +98,10 @@ def _unverified(
     limit = timedelta(days=settings.unverified_days)
     if since is None or now - since <= limit:
         return None
-    age = _days(now - since)
     if success is not None:
-        text = f"No check has succeeded since {_date(since)} ({age} days)"
+        text = f"No check has succeeded since {_date(since)}"
     else:
-        text = f"No check has succeeded since the link was added on {_date(since)} ({age} days)"
+        text = f"No check has succeeded since the link was added on {_date(since)}"
     reason = f"{text}; open the link by hand and, if it is gone, find the resource's new address."
     return StaleReason("unverified", reason, since)
 
@@ -111,7 +113,7 @@ def _review_overdue(
     if since is None or now - since <= timedelta(days=settings.review_days):
         return None
     if reviewed is not None:
-        text = f"Last reviewed on {_date(since)}, {_days(now - since)} days ago"
+        text = f"Last reviewed on {_date(since)}"
     else:
         text = f"Never reviewed since it was added on {_date(since)}"
     reason = (
@@ -130,16 +132,15 @@ def _unchanged_long(
     modified = _http_date(last_modified)
     if modified is not None and now - modified <= limit:
         return None
-    years = (now - unchanged).days / 365.25
     if modified is not None:
         evidence = (
-            f"The content has not changed since {_date(unchanged)} ({years:.1f} years) and the "
-            f"server dates it {_date(modified)}"
+            f"The content has not changed since {_date(unchanged)} and the server dates it "
+            f"{_date(modified)}"
         )
     else:
         evidence = (
-            f"The content has not changed since {_date(unchanged)} ({years:.1f} years, by our "
-            "fingerprints alone: the server sends no usable Last-Modified date)"
+            f"The content has not changed since {_date(unchanged)} (by our fingerprints alone: "
+            "the server sends no usable Last-Modified date)"
         )
     reason = (
         f"{evidence}; check whether the site is still maintained or has a newer version, "
@@ -297,7 +298,3 @@ def _http_date(value: str | None) -> datetime | None:
 
 def _date(moment: datetime) -> str:
     return moment.date().isoformat()
-
-
-def _days(delta: timedelta) -> int:
-    return delta.days

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from catalog import store
 from catalog.outcomes import Outcome
@@ -58,3 +61,73 @@ def test_three_weeks_of_our_own_outage_make_no_link_unverified(tmp_path: Path) -
     assert "unverified" in stale["dies"]  # its real checks failed from night 2 to 9
     # Never checked at all: not verified since it was given, whatever the reason.
     assert "unverified" in stale["new"]
+
+
+def _resource_updates(engine: Any, act: Callable[[], int]) -> tuple[int, int]:
+    """`act()`'s result and how many `resources` rows its UPDATE statements wrote."""
+    written = 0
+
+    def count(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
+        nonlocal written
+        if statement.lstrip().upper().startswith("UPDATE RESOURCES"):
+            written += len(params) if many else 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        result = act()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return result, written
+
+
+def test_a_night_where_nothing_changed_writes_no_stale_reasons(tmp_path: Path) -> None:
+    """Every entry stale for a reason that only ages (unverified, never reviewed, unchanged
+    for years, an old edition): the nights after the first write nothing, since the facts
+    are those of the night before. A real change (a check succeeds) is still written."""
+    health = HealthSettings(unverified_days=14, review_days=30, unchanged_days=60)
+    kit = make_catalog(
+        "toolkit",
+        [
+            make_resource("works", WORKS, description="The 2009 edition"),
+            make_resource("dies", DIES),
+            make_resource("new", NEW),
+        ],
+    )
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        store.record_observations(
+            engine,
+            None,
+            [make_observation(WORKS, checked_at=days(1), fingerprint="f1")],
+            health,
+            now=days(1),
+        )
+        for night in range(2, 400, 7):
+            store.record_observations(
+                engine,
+                None,
+                [make_observation(DIES, Outcome.NOT_FOUND, days(night))],
+                health,
+                now=days(night),
+            )
+            store.refresh_staleness(engine, health, now=days(night))
+        for night in (400, 401, 440):  # a week, a day and forty days after the last write
+            refresh = partial(store.refresh_staleness, engine, health, now=days(night))
+            assert _resource_updates(engine, refresh) == (0, 0), night
+        codes = {
+            note.code
+            for rid in ("works", "dies", "new")
+            for note in store.find_resource(engine, rid).stale
+        }
+        assert codes == {"unverified", "review_overdue", "unchanged_long", "dated"}
+
+        store.record_observations(
+            engine, None, [make_observation(DIES, checked_at=days(441))], health, now=days(441)
+        )
+        changed = _resource_updates(
+            engine, lambda: store.refresh_staleness(engine, health, now=days(441))
+        )
+        assert changed == (1, 1)  # "dies" works again: no longer unverified
+        assert "unverified" not in {n.code for n in store.find_resource(engine, "dies").stale}

@@ -67,6 +67,30 @@ def test_reasons_carry_a_sentence_and_come_in_a_fixed_order() -> None:
     assert all(r.reason.endswith(".") for r in reasons)
 
 
+@pytest.mark.parametrize("later", [1, 30, 400])
+def test_the_same_facts_give_the_same_sentences_on_a_later_night(later: float) -> None:
+    """Storage rewrites an entry's reasons only when they differ from the night before: a
+    sentence that counted days ("40 days") would differ every night and cost a write of
+    every stale entry, every night. Each still names the date it counts from."""
+    facts: dict[str, Any] = {
+        "settings": SETTINGS,
+        "last_success_at": ago(40),
+        "first_seen_at": ago(2000),
+        "reviewed_at": ago(800),
+        "fingerprint_unchanged_since": ago(1000),
+        "last_modified": None,
+        "title": "2015 Annual Report",
+        "description": None,
+        "year": 2015,
+    }
+    tonight = staleness(now=NOW, **facts)
+    assert [r.code for r in tonight] == ["unverified", "review_overdue", "unchanged_long", "dated"]
+    assert staleness(now=NOW + timedelta(days=later), **facts) == tonight
+    dates = (ago(40), ago(800), ago(1000))
+    for reason, since in zip(tonight, dates, strict=False):
+        assert since.date().isoformat() in reason.reason
+
+
 # --- unverified -------------------------------------------------------------------------
 
 
