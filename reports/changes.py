@@ -26,7 +26,10 @@ _SECTIONS = (
     ("newly_drifted", "Newly drifted (possible hijack)"),
     # Apart from the confirmed ones: one failed check is a thing to watch, not to fix.
     ("started_failing", "Started failing"),
+    # Switching between working and failing: now under Check by hand, and out of it again.
+    ("flapping_started", "Started flapping"),
     ("recovered", "Recovered"),
+    ("flapping_stopped", "Stopped flapping"),
     # Back in the queue the night its snooze ended: the reason it left.
     ("snooze_ended", "Back from a snooze"),
     ("content_changed", "Content changed"),
@@ -218,6 +221,10 @@ def _place(
         )
     if kind == "snooze_ended":
         return "snooze_ended", snooze_summary(d), None, None
+    if kind == "flapping_started":
+        return "flapping_started", flapping_summary(d, started=True), None, None
+    if kind == "flapping_stopped":
+        return "flapping_stopped", flapping_summary(d, started=False), None, None
     if kind == "added":
         return (
             "catalog_edits",
@@ -252,6 +259,30 @@ def snooze_summary(details: Mapping[str, Any]) -> str:
     reason = details.get("reason")
     why = f" ({reason})" if reason else ""
     return f"Its snooze until {until}{why} has ended." if until else f"Its snooze{why} has ended."
+
+
+def flapping_summary(details: Mapping[str, Any], *, started: bool) -> str:
+    """One sentence for a `flapping_started` or `flapping_stopped` event. A link that stops
+    flapping because it now fails every night has not steadied: it is failing, and its
+    state (confirmed or not) says so."""
+    flips = details.get("flips")
+    switches = (
+        ("1 switch" if flips == 1 else f"{flips} switches") if isinstance(flips, int) else None
+    )
+    if started:
+        lately = f" ({switches} lately)" if switches else ""
+        return (
+            f"Keeps switching between working and failing{lately}; listed under Check by "
+            "hand until it steadies."
+        )
+    state = details.get("state")
+    if state == "broken":
+        return "No longer switching: it has failed check after check, confirmed broken."
+    if state == "suspect":
+        return "No longer switching: it has failed every check lately, not confirmed broken yet."
+    if state == "check_by_hand":
+        return "No longer switching; its last check needs a person (see Check by hand)."
+    return "Works steadily again; no longer listed as flapping."
 
 
 def label_of(value: object) -> str | None:

@@ -3,6 +3,7 @@ dropped once it has steadied, without the flag (and the queue row) blinking in b
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from catalog import store
@@ -12,6 +13,8 @@ from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from reports.build import build_context
+from reports.changes import flapping_summary
+from reports.render import render_html, render_json, render_markdown
 from tests.factories import (
     days,
     make_catalog,
@@ -141,3 +144,72 @@ def test_a_flapping_rows_since_and_checks_count_from_when_it_started_flapping(
                 (row,) = report_data(engine).resources
                 assert row.flapping and row.since == days(10), night
                 assert row.checks_since == night - 10 + 1
+
+
+def test_since_the_last_run_lists_a_link_that_started_and_one_that_stopped_flapping(
+    tmp_path: Path,
+) -> None:
+    """A link that began flapping moves into Check by hand: news for the curator, in every
+    format, as is the night it steadied and left the queue (as a snooze ending is)."""
+    flaky = "https://flaky.example/"
+    kit = make_catalog("toolkit", [make_resource("flaky", flaky, title="Flaky hotline")])
+    news: dict[int, dict[str, list[str]]] = {}
+    pages: dict[int, tuple[str, str, dict[str, object]]] = {}
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        for night in range(61):
+            run_id = store.start_run(engine, trigger="schedule", now=days(night))
+            down = night <= 40 and night % 5 == 0  # flaky until night 40, steady after
+            obs = make_observation(flaky, Outcome.HTTP_ERROR if down else Outcome.OK, days(night))
+            store.record_observations(engine, run_id, [obs], HEALTH, now=days(night))
+            store.finish_run(engine, run_id, status="completed", now=days(night + 0.01))
+            ctx = build_context(report_data(engine), now=days(night + 0.01))
+            assert ctx.changes is not None
+            news[night] = {
+                s.key: [f"{i.resource_id}: {i.summary}" for i in s.items]
+                for s in ctx.changes.sections
+            }
+            if any(k.startswith("flapping") for k in news[night]):
+                pages[night] = (
+                    render_html(ctx),
+                    render_markdown(ctx),
+                    json.loads(render_json(ctx)),
+                )
+    started = [n for n in news if "flapping_started" in news[n]]
+    stopped = [n for n in news if "flapping_stopped" in news[n]]
+    assert started == [10]
+    assert len(stopped) == 1 and 41 < stopped[0] <= 54
+    (began,) = news[10]["flapping_started"]
+    assert began.startswith("flaky: ") and "Check by hand" in began
+    (ended,) = news[stopped[0]]["flapping_stopped"]
+    assert ended.startswith("flaky: ") and "works steadily" in ended.lower()
+
+    shown = (
+        (10, "flapping_started", "Started flapping"),
+        (stopped[0], "flapping_stopped", "Stopped flapping"),
+    )
+    for night, key, heading in shown:
+        html, markdown, as_json = pages[night]
+        assert f'<h3 id="changes-{key}">{heading} (1)</h3>' in html
+        assert f"### {heading} (1)" in markdown
+        assert f"1 {heading.lower()}" in markdown  # the tally sentence
+        changes = as_json["changes"]
+        assert isinstance(changes, dict)
+        sections = {s["key"]: s for s in changes["sections"]}
+        (item,) = sections[key]["items"]
+        assert (item["kind"], item["resource_id"]) == (key, "flaky")
+
+
+def test_a_link_that_stops_flapping_because_it_now_always_fails_is_not_called_steady() -> None:
+    """Flaky until night 20, then down every night: its flips fall below the threshold, so
+    it stops flapping, but "Works steadily again" would be wrong news; it is broken."""
+    down = {n for n in range(20) if n % 5 == 0} | set(range(20, 60))
+    state, stop = LinkState(), None
+    for night in range(60):
+        outcome = Outcome.HTTP_ERROR if night in down else Outcome.OK
+        obs = make_observation("https://flaky.example/", outcome, days(night))
+        state, found = apply_observation(state, obs, HEALTH, now=days(night))
+        stop = next((c for c in found if c.kind == "flapping_stopped"), stop)
+    assert stop is not None and stop.details["state"] == "broken"
+    summary = flapping_summary(stop.details, started=False)
+    assert "confirmed broken" in summary and "steadily" not in summary
