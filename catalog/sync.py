@@ -52,7 +52,8 @@ class SyncChange:
     kind: str
     #: The fields that changed (("url",) for url_edited).
     fields: tuple[str, ...] = ()
-    #: The event's details: old/new values, `readded` for an entry put back.
+    #: The event's details: old/new values, `readded` (and when it was `removed_at`) for
+    #: an entry put back.
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
@@ -375,7 +376,8 @@ def _sync_chunk(
             continue
         row = next(updated)
         if old.removed_at is not None:
-            record(ADDED, res.id, row, {"url": res.url, "title": res.title, "readded": True})
+            put_back = {"readded": True, "removed_at": old.removed_at.isoformat()}
+            record(ADDED, res.id, row, {"url": res.url, "title": res.title, **put_back})
             continue
         if old.url != res.url:
             record(URL_EDITED, res.id, row, _url_details(old, res))

@@ -84,6 +84,7 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
                     summary,
                     before,
                     after,
+                    readded=readded(event),
                 )
             )
             continue
@@ -226,12 +227,16 @@ def _place(
     if kind == "flapping_stopped":
         return "flapping_stopped", flapping_summary(d, started=False), None, None
     if kind == "added":
-        return (
-            "catalog_edits",
-            "Put back in the catalog." if d.get("readded") else "Added.",
-            None,
-            text_of(d.get("url")),
-        )
+        if readded(event):
+            removed = removed_on(d)
+            when_removed = f" (removed on {removed})" if removed else ""
+            return (
+                "catalog_edits",
+                f"Put back in the catalog{when_removed}.",
+                None,
+                text_of(d.get("url")),
+            )
+        return "catalog_edits", "Added.", None, text_of(d.get("url"))
     if kind == "removed":
         return "catalog_edits", "Removed from the catalog.", text_of(d.get("url")), None
     if kind == "url_edited":
@@ -283,6 +288,18 @@ def flapping_summary(details: Mapping[str, Any], *, started: bool) -> str:
     if state == "check_by_hand":
         return "No longer switching; its last check needs a person (see Check by hand)."
     return "Works steadily again; no longer listed as flapping."
+
+
+def readded(event: EventRow) -> bool:
+    """An `added` event of an entry put back after its removal (same id), not a new one."""
+    return event.kind == "added" and bool(event.details.get("readded"))
+
+
+def removed_on(details: Mapping[str, Any]) -> str | None:
+    """The date a put-back entry had been removed on, when its event says (`catalog.sync`
+    records it since entries put back say so)."""
+    removed = details.get("removed_at")
+    return str(removed)[:10] if removed else None
 
 
 def label_of(value: object) -> str | None:

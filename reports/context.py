@@ -264,6 +264,8 @@ class ChangeItem:
     summary: str
     before: str | None = None
     after: str | None = None
+    #: An `added` item for an entry put back in the catalog after its removal.
+    readded: bool = False
 
 
 #: One item of a section, where the heading lower-cased is a plural.

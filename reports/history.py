@@ -8,7 +8,15 @@ from datetime import datetime
 
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import EventRow, ObservationRow
-from reports.changes import arrow, label_of, size_of, snooze_summary, text_of
+from reports.changes import (
+    arrow,
+    label_of,
+    readded,
+    removed_on,
+    size_of,
+    snooze_summary,
+    text_of,
+)
 from reports.context import STATE_LABELS, HistoryItem, when
 
 _EVENT_LABELS = {
@@ -29,6 +37,7 @@ _EVENT_LABELS = {
     "flapping_stopped": "Stopped flapping",
     "snooze_ended": "Snooze ended",
 }
+_READDED = "Re-added to the catalog"
 
 
 def history_items(
@@ -52,7 +61,14 @@ def history_items(
                 ),
             )
         )
+    removals = sorted(e.at for e in events if e.kind == "removed")
     for event in events:
+        label = _EVENT_LABELS.get(event.kind, event.kind.replace("_", " "))
+        detail = _event_detail(event)
+        if event.kind == "added" and (readded(event) or _after_removal(event, removals)):
+            label = _READDED
+            removed = removed_on(event.details) or _removal_before(event, removals)
+            detail = "; ".join(p for p in (detail, removed and f"removed on {removed}") if p)
         items.append(
             (
                 event.at,
@@ -60,14 +76,26 @@ def history_items(
                 HistoryItem(
                     at=when(event.at, now),
                     kind=event.kind,
-                    label=_EVENT_LABELS.get(event.kind, event.kind.replace("_", " ")),
+                    label=label,
                     severity="event",
-                    detail=_event_detail(event),
+                    detail=detail or None,
                 ),
             )
         )
     items.sort(key=lambda item: (item[0], item[1]), reverse=True)
     return tuple(item for _, _, item in items)
+
+
+def _after_removal(event: EventRow, removals: Sequence[datetime]) -> bool:
+    """Events recorded before `catalog.sync` marked a put-back entry's `added` as
+    `readded`: one that follows a removal of the same entry is such a one."""
+    return _removal_before(event, removals) is not None
+
+
+def _removal_before(event: EventRow, removals: Sequence[datetime]) -> str | None:
+    """The date of the entry's last removal before `event`, among the events shown."""
+    earlier = [at for at in removals if at <= event.at]
+    return earlier[-1].date().isoformat() if earlier else None
 
 
 @functools.cache
