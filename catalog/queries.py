@@ -122,6 +122,8 @@ class ResourceRow:
     drift_reason: str | None = None
     #: Why the entry looks out of date (old year, unreviewed for long, ...).
     stale_reasons: tuple[str, ...] = ()
+    #: Their codes (`catalog.staleness.StaleCode`): what answers them differs.
+    stale_codes: tuple[str, ...] = ()
     #: Archived copy from before the link failed.
     archive_url: str | None = None
     snoozed_until: datetime | None = None
@@ -687,6 +689,12 @@ def _stale_reasons(value: Any) -> tuple[str, ...]:
     return tuple(reasons)
 
 
+def _stale_codes(value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(str(i["code"]) for i in value if isinstance(i, dict) and i.get("code"))
+
+
 def _outcome(value: str | None) -> Outcome | None:
     return Outcome.known(value)
 
@@ -727,6 +735,7 @@ def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
         content_length=row["content_length"],
         drift_reason=row["drift_reason"],
         stale_reasons=_stale_reasons(row["stale_reasons"]),
+        stale_codes=_stale_codes(row["stale_reasons"]),
         archive_url=row["archive_url"],
         flapping=bool(row["flapping"]),
         snoozed_until=row["snoozed_until"],

@@ -48,6 +48,7 @@ from reports.context import (
     publisher_page_path,
     resource_page_path,
     safe_href,
+    sentences,
     when,
 )
 from reports.history import history_items
@@ -59,6 +60,12 @@ _FLAPPING_FIX = (
     "tell the site or find a steadier copy."
 )
 _UNCHECKED_LABEL = "Not checked yet"
+#: No check has succeeded for long (`unverified`): only a check that reaches the link
+#: answers it; recording a review does not.
+_UNVERIFIED_FIX = (
+    "Open it in a browser: if it works, nothing to do, the next check that reaches it "
+    "clears this; if it is gone, put its new address in place of NEW_URL."
+)
 
 
 _UNCHECKED_EXPLANATION = "Added since the last check; the next run will check it."
@@ -410,7 +417,7 @@ def _row(r: ResourceRow, now: datetime, ambiguous: frozenset[str]) -> Row:
     if priority is Priority.DRIFT and r.drift_reason:
         seen = r.drift_reason
     elif priority is Priority.STALE:
-        seen = "; ".join(r.stale_reasons)
+        seen = sentences(r.stale_reasons)
     else:
         seen = r.reason or label
     return Row(
@@ -546,8 +553,18 @@ def _fix(
     if priority is Priority.FAILING:
         return "Wait: it may recover by itself. Act if it is confirmed broken.", None, False
     if priority is Priority.STALE:
+        if "unverified" not in r.stale_codes:
+            return (
+                "Review the entry; if it is still current, record the review.",
+                cmd("mark-reviewed"),
+                False,
+            )
+        if set(r.stale_codes) == {"unverified"}:
+            return (_UNVERIFIED_FIX, cmd("replace-url", NEW_URL), True)
         return (
-            "Review the entry; if it is still current, record the review.",
+            "Review the entry and record the review; open the link in a browser too: "
+            "a review does not answer that no check has succeeded, a check that reaches "
+            "the link does.",
             cmd("mark-reviewed"),
             False,
         )

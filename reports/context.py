@@ -18,6 +18,7 @@ import functools
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
@@ -507,6 +508,18 @@ def slug(*parts: str) -> str:
     readable = _UNSAFE_NAME.sub("-", text.lower()).strip("-.")[:60] or "x"
     digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
     return f"{readable}-{digest}"
+
+
+def sentences(reasons: Sequence[str]) -> str:
+    """Reasons as one text: after one that is a sentence (staleness's are), a space, so
+    that it reads "... mark it reviewed. The newest year ...", not "... mark it
+    reviewed.; The newest year ..."; after a bare phrase or code, "; "."""
+    text = ""
+    for reason in reasons:
+        if text:
+            text += " " if text.endswith((".", "!", "?")) else "; "
+        text += reason
+    return text
 
 
 def resource_page_path(collection_key: str, resource_id: str) -> str:

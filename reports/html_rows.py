@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from markupsafe import Markup
 
 from catalog.outcomes import Severity
-from reports.context import HistoryItem, HygieneRow, Priority, Row, When
+from reports.context import HistoryItem, HygieneRow, Priority, Row, When, sentences
 
 
 def _escape_str(text: str) -> str:
@@ -199,7 +199,7 @@ def _facts(row: Row, root: str) -> str:
     if row.drift_reason and row.priority is not Priority.DRIFT:
         facts.append(("Content drift", _escape(row.drift_reason)))
     if row.stale_reasons and row.priority is not Priority.STALE:
-        facts.append(("Possibly out of date", _escape("; ".join(row.stale_reasons))))
+        facts.append(("Possibly out of date", _escape(sentences(row.stale_reasons))))
     if row.ignored_reason:
         facts.append(("Ignored", _escape(row.ignored_reason)))
     if row.snoozed_until:

@@ -28,7 +28,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from reports.chart import SERIES, trend_svg
-from reports.context import Group, GroupStats, ReportContext, ResourcePage, Row
+from reports.context import Group, GroupStats, ReportContext, ResourcePage, Row, sentences
 from reports.html_rows import (
     badge,
     ext,
@@ -333,7 +333,7 @@ def _csv_values(rank: int | None, row: Row) -> list[Any]:
         row.last_checked.iso if row.last_checked else None,
         row.elapsed_ms,
         row.drift_reason,
-        "; ".join(row.stale_reasons),
+        sentences(row.stale_reasons),
         row.snoozed_until.iso if row.snoozed_until else None,
         row.ignored_reason,
     ]

@@ -405,3 +405,79 @@ def test_a_url_finding_defers_to_the_fix_of_a_snoozed_link_too(data: ReportData)
     ctx = build_context(ignored, now=fx.NOW)
     (finding,) = with_findings(ctx, [_http_finding("a-broken")]).hygiene
     assert finding.command == _http_finding("a-broken").command
+
+
+# --- out of date: the reasons read as sentences, and the fix answers them ---------------
+
+_NEVER_REVIEWED = (
+    "Never reviewed since it was added on 2023-01-01; re-read the resource, check its title "
+    "and description still fit, and mark it reviewed."
+)
+_OLD_EDITION = (
+    "The newest year the entry names is 2012 (in its title), more than 5 years ago; look for "
+    "a newer edition and link it, or, if this one is kept on purpose, mark the entry reviewed."
+)
+_UNVERIFIED = (
+    "No check has succeeded since the link was added on 2025-02-01; open the link by hand "
+    "and, if it is gone, find the resource's new address."
+)
+
+
+def test_an_entry_out_of_date_for_two_reasons_reads_as_two_sentences(
+    data: ReportData, tmp_path: Path
+) -> None:
+    """Each reason is a sentence of its own: joined with "; " they read "... mark it
+    reviewed.; The newest year ..." in every format."""
+    stale = fx.with_resource(
+        data,
+        "a-ok-1",
+        stale_reasons=(_NEVER_REVIEWED, _OLD_EDITION),
+        stale_codes=("review_overdue", "dated"),
+    )
+    ctx = build_context(stale, now=fx.NOW)
+    row = fx.row_of(ctx, "a-ok-1")
+    both = f"{_NEVER_REVIEWED} {_OLD_EDITION}"
+    assert row.seen == both
+    markdown = render_markdown(ctx)
+    assert ".;" not in markdown and both in markdown
+    write_report(ctx, tmp_path, run_id=None, formats=("html", "csv"))
+    assert ".;" not in (tmp_path / "latest.csv").read_text(encoding="utf-8")
+    index = LexborHTMLParser((tmp_path / "index.html").read_text(encoding="utf-8"))
+    assert both in _text(index.css_first("main"))
+    # On the page of a resource queued for something else, under "Possibly out of date".
+    broken = build_context(
+        fx.with_resource(data, "a-broken", stale_reasons=(_NEVER_REVIEWED, _OLD_EDITION)),
+        now=fx.NOW,
+    )
+    assert _facts(_resource_page(broken, "a-broken"))["Possibly out of date"] == both
+
+
+def test_a_link_no_check_has_reached_is_not_told_that_a_review_answers_it(
+    data: ReportData,
+) -> None:
+    """`mark-reviewed` answers a review that is due or an old edition, never "no check has
+    succeeded": that one only a check reaching the link clears. Told to record a review,
+    the curator would run the command and find the entry in the queue the next night."""
+    unverified = fx.with_resource(
+        data, "b-new", stale_reasons=(_UNVERIFIED,), stale_codes=("unverified",)
+    )
+    row = fx.row_of(build_context(unverified, now=fx.NOW), "b-new")
+    assert row.priority is Priority.STALE
+    assert row.fix and "review" not in row.fix and "browser" in row.fix
+    assert row.command == "linkhealth replace-url b-new NEW_URL" and row.command_needs_input
+    # Due a review as well: the review is recorded, and the link opened by hand all the same.
+    both = fx.with_resource(
+        data,
+        "b-new",
+        stale_reasons=(_UNVERIFIED, _NEVER_REVIEWED),
+        stale_codes=("unverified", "review_overdue"),
+    )
+    row = fx.row_of(build_context(both, now=fx.NOW), "b-new")
+    assert row.command == "linkhealth mark-reviewed b-new"
+    assert row.fix and "browser" in row.fix and "review" in row.fix
+    # Only a review due: as before.
+    due = fx.with_resource(
+        data, "a-ok-1", stale_reasons=(_NEVER_REVIEWED,), stale_codes=("review_overdue",)
+    )
+    row = fx.row_of(build_context(due, now=fx.NOW), "a-ok-1")
+    assert row.command == "linkhealth mark-reviewed a-ok-1" and "browser" not in (row.fix or "")
