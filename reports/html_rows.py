@@ -176,7 +176,9 @@ def _facts(row: Row, root: str) -> str:
         since, plural = row.since, "" if row.checks == 1 else "s"
         facts.append(
             (
-                "Since",
+                # Queued for the entry alone: the time is the link's, not the entry's
+                # (which the index leaves blank).
+                "Link working since" if row.entry_only else "Since",
                 f'{_escape(since.ago)} (<time datetime="{_escape(since.iso)}">'
                 f"{_escape(since.date)}</time>), {row.checks} check{plural}",
             )

@@ -481,3 +481,29 @@ def test_a_link_no_check_has_reached_is_not_told_that_a_review_answers_it(
     )
     row = fx.row_of(build_context(due, now=fx.NOW), "a-ok-1")
     assert row.command == "linkhealth mark-reviewed a-ok-1" and "browser" not in (row.fix or "")
+
+
+def test_the_page_of_an_entry_out_of_date_whose_link_works_says_whose_since_it_is(
+    data: ReportData,
+) -> None:
+    """The index leaves "since" and checks blank for an entry queued for itself alone (the
+    exports keep the link's): its page said "What we saw: Never reviewed ...", then "Since
+    a month ago, 30 checks", as if the entry had been out of date since the link's last
+    change. It is the link's: working since then."""
+    stale = fx.with_resource(
+        data,
+        "a-ok-1",
+        stale_reasons=(_NEVER_REVIEWED,),
+        stale_codes=("review_overdue",),
+        since=fx.days_ago(30),  # OK since its first check
+        checks_since=30,
+    )
+    ctx = build_context(stale, now=fx.NOW)
+    assert fx.row_of(ctx, "a-ok-1").entry_only
+    facts = _facts(_resource_page(ctx, "a-ok-1"))
+    assert "Since" not in facts
+    working = facts["Link working since"]
+    assert working.startswith("a month ago") and "2025-02-08" in working
+    assert working.endswith("30 checks")
+    # A link in trouble keeps its "Since".
+    assert "Since" in _facts(_resource_page(ctx, "a-broken"))
