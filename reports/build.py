@@ -348,10 +348,13 @@ def _priority(r: ResourceRow) -> Priority | None:
     return None
 
 
-def _fix_first(row: Row) -> tuple[int, bool, str, int, str, str]:
-    # Oldest problem first within a group: it has been failing visitors the longest.
+def _fix_first(row: Row) -> tuple[int, bool, bool, str, int, str, str]:
+    # Oldest problem first within a group: it has been failing visitors the longest. Among
+    # the out-of-date ones, those whose link works last: the others' link no check has
+    # succeeded on for weeks may be gone, and has no "since" to rank it by.
     return (
         row.priority or Priority.OTHER,
+        row.entry_only,
         row.since is None,
         row.since.iso if row.since else "",
         -row.checks,
@@ -364,13 +367,13 @@ def _by_title(row: Row) -> tuple[str, str]:
     return (row.title.casefold(), row.resource_id)
 
 
-def worst_first(row: Row) -> tuple[int, bool, str, int, str, str]:
+def worst_first(row: Row) -> tuple[int, bool, bool, str, int, str, str]:
     """A publisher's or host's resources: the queue's order, then the snoozed and ignored
     ones (left out of the queue, as on the index), then the rest by collection and title."""
     if row.priority is not None and not row.set_aside:
         return _fix_first(row)
     rank = len(Priority) + (1 if row.set_aside else 2)
-    return (rank, False, "", 0, row.collection.casefold(), row.title.casefold())
+    return (rank, False, False, "", 0, row.collection.casefold(), row.title.casefold())
 
 
 def _failing_first(row: Row) -> tuple[bool, str, str]:

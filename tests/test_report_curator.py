@@ -507,3 +507,23 @@ def test_the_page_of_an_entry_out_of_date_whose_link_works_says_whose_since_it_i
     assert working.endswith("30 checks")
     # A link in trouble keeps its "Since".
     assert "Since" in _facts(_resource_page(ctx, "a-broken"))
+
+
+def test_out_of_date_entries_whose_link_may_be_gone_come_first(data: ReportData) -> None:
+    """Within "Possibly out of date", a link no check has succeeded on for weeks may be
+    dead, and visitors find out before the curator does; an entry due a review whose link
+    works can wait. The first came last, behind every working link (it has no "since")."""
+    changed = fx.with_resource(
+        data,
+        "a-ok-1",
+        stale_reasons=(_NEVER_REVIEWED,),
+        stale_codes=("review_overdue",),
+        since=fx.days_ago(30),
+    )
+    changed = fx.with_resource(
+        changed, "b-new", stale_reasons=(_UNVERIFIED,), stale_codes=("unverified",)
+    )
+    ctx = build_context(changed, now=fx.NOW)
+    (group,) = [g for g in ctx.groups if g.priority is Priority.STALE]
+    assert [r.resource_id for r in group.rows] == ["b-new", "a-ok-1"]
+    assert [r.resource_id for r in ctx.rows][-2:] == ["b-new", "a-ok-1"]
