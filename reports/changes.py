@@ -58,6 +58,13 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
     sections: dict[str, list[ChangeItem]] = {key: [] for key, _ in _SECTIONS}
     content_links = {e.link_id for e in data.changes if e.kind == "content_changed"}
     redirect_links = {e.link_id for e in data.changes if e.kind == "redirect_changed"}
+    # "No longer redirects permanently" (its outcome) says the redirect went, once.
+    unredirected = {
+        e.link_id
+        for e in data.changes
+        if e.kind == "outcome_changed"
+        and e.details.get("old") == Outcome.REDIRECTED_PERMANENT.value
+    }
     # A first hop that moved usually moves where the link ends too: show that once.
     final_links = {
         e.link_id
@@ -67,6 +74,9 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
     for event in data.changes:
         placed = _place(event, content_links, redirect_links, final_links)
         if placed is None:
+            continue
+        gone = event.kind == "redirect_changed" and event.details.get("new") is None
+        if gone and event.link_id in unredirected:
             continue
         section, summary, before, after = placed
         at = when(event.at, now)
@@ -185,12 +195,14 @@ def _place(
     if kind == "drift_cleared":
         return "recovered", "Its page matches the entry again.", None, None
     if kind == "redirect_changed":
-        return (
-            "new_redirects",
-            "Now leads somewhere else.",
-            text_of(d.get("old")),
-            text_of(d.get("new")),
-        )
+        old, new = text_of(d.get("old")), text_of(d.get("new"))
+        if old is None:
+            summary = "Now redirects."
+        elif new is None:
+            summary = "No longer redirects."
+        else:
+            summary = "Now leads somewhere else."
+        return "new_redirects", summary, old, new
     if kind == "final_url_changed" and event.link_id not in redirect_links:
         return (
             "new_redirects",

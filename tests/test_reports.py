@@ -835,6 +835,37 @@ def test_a_moved_first_hop_and_its_new_end_are_listed_once(data: ReportData) -> 
     assert item.after == "https://ok.example.org/b"
 
 
+
+@pytest.mark.parametrize(
+    ("old", "new", "summary"),
+    [
+        (None, "https://ok.example.org/b", "Now redirects."),
+        ("https://ok.example.org/b", None, "No longer redirects."),
+        ("https://ok.example.org/b", "https://ok.example.org/c", "Now leads somewhere else."),
+    ],
+)
+def test_a_redirect_that_appeared_or_went_away_says_so(
+    data: ReportData, old: str | None, new: str | None, summary: str
+) -> None:
+    """ "Now leads somewhere else. — → B" of a link that did not redirect before reads as
+    if it had led to somewhere else than B."""
+    changes = _with_link_events(data, "a-ok-1", ("redirect_changed", {"old": old, "new": new}))
+    section = next(s for s in changes.sections if s.key == "new_redirects")
+    (item,) = [i for i in section.items if i.resource_id == "a-ok-1"]
+    assert (item.summary, item.before, item.after) == (summary, old, new)
+
+
+def test_a_permanent_redirect_that_went_away_is_listed_once(data: ReportData) -> None:
+    changes = _with_link_events(
+        data,
+        "a-ok-1",
+        ("outcome_changed", {"old": "redirected_permanent", "new": "ok"}),
+        ("redirect_changed", {"old": "https://ok.example.org/b", "new": None}),
+    )
+    section = next(s for s in changes.sections if s.key == "new_redirects")
+    (item,) = [i for i in section.items if i.resource_id == "a-ok-1"]
+    assert item.summary == "No longer redirects permanently."
+
 def test_a_renamed_or_moved_entry_says_what_it_was(data: ReportData) -> None:
     row = next(r for r in data.resources if r.resource_id == "a-ok-1")
     last = max(e.id for e in data.changes)
