@@ -88,7 +88,11 @@ _PRIORITY_TEXT: dict[Priority, tuple[str, str]] = {
         "Failing, not yet confirmed",
         "These failed recently and may recover on their own; act if they keep failing.",
     ),
-    Priority.STALE: ("Possibly out of date", "The entry itself may need a review."),
+    Priority.STALE: (
+        "Possibly out of date",
+        "The entry itself may need a review; first those whose link no check has succeeded "
+        "on for weeks, which may be gone.",
+    ),
     Priority.OTHER: ("Other", "Worth a look."),
 }
 

@@ -526,4 +526,5 @@ def test_out_of_date_entries_whose_link_may_be_gone_come_first(data: ReportData)
     ctx = build_context(changed, now=fx.NOW)
     (group,) = [g for g in ctx.groups if g.priority is Priority.STALE]
     assert [r.resource_id for r in group.rows] == ["b-new", "a-ok-1"]
+    assert "no check has succeeded" in group.description  # the order, said
     assert [r.resource_id for r in ctx.rows][-2:] == ["b-new", "a-ok-1"]

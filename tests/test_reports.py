@@ -835,7 +835,6 @@ def test_a_moved_first_hop_and_its_new_end_are_listed_once(data: ReportData) -> 
     assert item.after == "https://ok.example.org/b"
 
 
-
 @pytest.mark.parametrize(
     ("old", "new", "summary"),
     [
@@ -865,6 +864,7 @@ def test_a_permanent_redirect_that_went_away_is_listed_once(data: ReportData) ->
     section = next(s for s in changes.sections if s.key == "new_redirects")
     (item,) = [i for i in section.items if i.resource_id == "a-ok-1"]
     assert item.summary == "No longer redirects permanently."
+
 
 def test_a_renamed_or_moved_entry_says_what_it_was(data: ReportData) -> None:
     row = next(r for r in data.resources if r.resource_id == "a-ok-1")
