@@ -60,6 +60,11 @@ _FLAPPING_FIX = (
     "tell the site or find a steadier copy."
 )
 _UNCHECKED_LABEL = "Not checked yet"
+_PRIVATE_FIX = (
+    "Visitors outside that private network cannot open it, even if it opens for you: put "
+    "its public address in place of NEW_URL. For an intranet catalog, allow the address "
+    "under [check] private_allowlist in linkhealth.toml instead."
+)
 #: No check has succeeded for long (`unverified`): only a check that reaches the link
 #: answers it; recording a review does not.
 _UNVERIFIED_FIX = (
@@ -523,6 +528,9 @@ def _fix(
         return f"{what} Put the new address in place of NEW_URL.", cmd("replace-url", NEW_URL), True
     if priority is Priority.LOOK and r.flapping:
         return _FLAPPING_FIX, None, False
+    if priority is Priority.LOOK and r.outcome is Outcome.PRIVATE_ADDRESS and not r.ignored_reason:
+        # It opens in the curator's browser on that network, and in no visitor's.
+        return _PRIVATE_FIX, cmd("replace-url", NEW_URL), True
     if priority is Priority.LOOK:
         reason = _IGNORE_REASONS.get(r.outcome) if r.outcome else None
         repeated = max(r.failing_checks, r.checks_since) > 1

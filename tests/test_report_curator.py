@@ -528,3 +528,25 @@ def test_out_of_date_entries_whose_link_may_be_gone_come_first(data: ReportData)
     assert [r.resource_id for r in group.rows] == ["b-new", "a-ok-1"]
     assert "no check has succeeded" in group.description  # the order, said
     assert [r.resource_id for r in ctx.rows][-2:] == ["b-new", "a-ok-1"]
+
+
+def test_a_private_address_is_not_told_to_be_ignored_if_it_opens_in_a_browser(
+    data: ReportData,
+) -> None:
+    """A catalog entry pointing into a private network (a file share's address pasted in)
+    opens in the curator's browser at the office, and in no visitor's. "Open it in a
+    browser; if it works, tell linkhealth to stop flagging it" hid it for good."""
+    changed = fx.with_resource(
+        data,
+        "a-ok-1",
+        outcome=Outcome.PRIVATE_ADDRESS,
+        outcome_value=Outcome.PRIVATE_ADDRESS.value,
+        state="check_by_hand",
+        since=fx.days_ago(2),
+        checks_since=2,
+    )
+    row = fx.row_of(build_context(changed, now=fx.NOW), "a-ok-1")
+    assert row.priority is Priority.LOOK
+    assert row.fix and "if it works" not in row.fix
+    assert "Visitors" in row.fix and "private_allowlist" in row.fix
+    assert row.command == "linkhealth replace-url a-ok-1 NEW_URL" and row.command_needs_input
