@@ -402,3 +402,39 @@ def test_a_connection_lost_in_the_middle_of_a_run_is_a_one_line_store_error(
         ):
             s.execute(text("SELECT 1"))
         assert "\n" not in str(caught.value)
+
+
+def test_the_links_row_holds_every_column_the_health_rules_changed(engine: Engine) -> None:
+    """Only the columns that changed are written (a nightly run of unchanged links moves
+    a few of twenty-four): after each observation of a varied history, including values
+    that go back to what they were, the row must still equal the rules' own state."""
+    from dataclasses import fields
+
+    from catalog.health import LinkState, apply_observation
+
+    history = [
+        make_observation(URL_A, etag='"1"', fingerprint="f1", title="One", content_length=10),
+        make_observation(URL_A, Outcome.NOT_FOUND, days(1)),
+        make_observation(URL_A, Outcome.NOT_FOUND, days(1.5)),
+        make_observation(URL_A, Outcome.BLOCKED, days(2)),
+        make_observation(URL_A, Outcome.NOT_FOUND, days(3)),
+        make_observation(URL_A, checked_at=days(4), fingerprint="f2", title="Two"),
+        make_observation(URL_A, Outcome.NETWORK_UNAVAILABLE, days(4.5), http_status=None),
+        make_observation(URL_A, checked_at=days(5), methods=("HEAD",)),
+        make_observation(URL_A, checked_at=days(6), fingerprint="f1", title="One", etag='"1"'),
+        make_observation(URL_A, Outcome.REDIRECTED_PERMANENT, days(7), final_url=URL_B),
+        make_observation(URL_A, checked_at=days(8), not_modified=True, http_status=304),
+    ]
+    expected = LinkState()
+    last_id = None
+    for obs in history:
+        observe(engine, obs, now=obs.checked_at)
+        expected, _ = apply_observation(expected, obs, HEALTH, now=obs.checked_at)
+        row = state_of(engine, URL_A)
+        for field in fields(LinkState):
+            assert getattr(row, field.name) == getattr(expected, field.name), (obs, field.name)
+        with store.read_session(engine) as s:
+            newest = s.scalar(select(func.max(t.Observation.id)))
+        if obs.outcome is not Outcome.NETWORK_UNAVAILABLE:
+            last_id = newest
+        assert row.last_observation_id == last_id
