@@ -316,6 +316,9 @@ class PeakRss:
     def __init__(self, pid: int, every_s: float = 0.25) -> None:
         self.pid = pid
         self.peak_kb = 0
+        #: CPU seconds of each thread of `pid` (by thread id) at the last sample: a thread
+        #: that ends between samples loses at most one interval's worth.
+        self.thread_cpu: dict[int, float] = {}
         self._every = every_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -330,6 +333,28 @@ class PeakRss:
         while not self._stop.wait(self._every):
             total = sum(_hwm_kb(pid) for pid in process_family(self.pid))
             self.peak_kb = max(self.peak_kb, total)
+            self.thread_cpu.update(thread_cpu_s(self.pid))
+
+    def threads(self) -> dict[str, float]:
+        """The main thread's CPU seconds, the busiest other thread's (the checking loop's
+        in a flow), and the rest of the threads' together."""
+        others = sorted((s for tid, s in self.thread_cpu.items() if tid != self.pid), reverse=True)
+        return {
+            "main": round(self.thread_cpu.get(self.pid, 0.0), 2),
+            "busiest_other": round(others[0] if others else 0.0, 2),
+            "rest": round(sum(others[1:]), 2),
+        }
+
+
+def thread_cpu_s(pid: int) -> dict[int, float]:
+    """Thread id -> user + system CPU seconds of each thread of `pid`, from /proc (Linux)."""
+    found: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError, ValueError):
+            fields = task.joinpath("stat").read_text().rpartition(")")[2].split()
+            found[int(task.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
 
 
 def process_family(pid: int) -> list[int]:
@@ -481,19 +506,24 @@ def run_flow(label: str, config: Path, urls: int, api: PrefectApi) -> RunFigures
         process = subprocess.Popen(
             command, cwd=config.parent, stdout=out, stderr=subprocess.STDOUT, env=dict(api.env)
         )
-        wall, cpu, peak = wait_measured(process, started)
+        threads: dict[str, float] = {}
+        wall, cpu, peak = wait_measured(process, started, threads)
     server_after = api.server_cpu_s()
     if process.returncode not in (0, 6):
         raise RuntimeError(f"linkhealth check failed ({process.returncode}); see {log}")
     figures = RunFigures(label=label, urls=urls, wall_s=wall, cpu_s=cpu, peak_rss_mb=peak)
+    figures.extra["thread_cpu_s"] = threads
     if server_before is not None and server_after is not None:
         figures.extra["server_cpu_s"] = round(server_after - server_before, 2)
     return figures
 
 
-def wait_measured(process: subprocess.Popen[Any], started: float) -> tuple[float, float, float]:
+def wait_measured(
+    process: subprocess.Popen[Any], started: float, threads: dict[str, float] | None = None
+) -> tuple[float, float, float]:
     """Wait for a child started at `started` (`time.perf_counter`): its wall time, the CPU
     seconds of it and its children, and its family's peak RSS in MB; sets its returncode.
+    `threads`, when given, gets the child's CPU by thread (`PeakRss.threads`).
 
     Interrupted (Ctrl-C, SIGTERM), it stops the child first: a flow or lychee left running
     on its own would keep loading the machine.
@@ -507,7 +537,10 @@ def wait_measured(process: subprocess.Popen[Any], started: float) -> tuple[float
         raise
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    return wall, _cpu(usage), sampler.stop()
+    peak = sampler.stop()
+    if threads is not None:
+        threads.update(sampler.threads())
+    return wall, _cpu(usage), peak
 
 
 @dataclass(frozen=True)
