@@ -334,11 +334,16 @@ def test_cookies_set_for_one_url_are_never_sent_with_another() -> None:
 
 
 @pytest.mark.parametrize(
-    ("method", "headers"),
-    [("HEAD", {}), ("GET", {}), ("GET", {"If-None-Match": '"x"', "If-Modified-Since": "y"})],
+    ("method", "headers", "url"),
+    [
+        ("HEAD", {}, "https://example.org/a%20b/c?q=1&r=2"),
+        ("GET", {}, "https://example.org/a%20b/c?q=1&r=2"),
+        ("GET", {"If-None-Match": '"x"', "If-Modified-Since": "y"}, "https://example.org/a"),
+        ("HEAD", {}, "http://user:pw@Example.ORG:8080/p"),
+    ],
 )
 def test_requests_are_built_as_the_client_would_build_them(
-    method: str, headers: dict[str, str]
+    method: str, headers: dict[str, str], url: str
 ) -> None:
     from catalog.check.checker import make_client
     from catalog.check.fetch import Fetcher
@@ -355,7 +360,6 @@ def test_requests_are_built_as_the_client_would_build_them(
                 clock=lambda: NOW,
                 sleep=RecordingSleep(),
             )
-            url = "https://example.org/a%20b/c?q=1&r=2"
             ours = fetcher._request(method, url, dict(headers))
             return ours, client.build_request(method, url, headers=dict(headers))
 
@@ -366,6 +370,9 @@ def test_requests_are_built_as_the_client_would_build_them(
         theirs.extensions,
     )
     assert ours.headers.multi_items() == theirs.headers.multi_items()
+    assert ours.headers.raw == theirs.headers.raw  # the Host header first, as sent
+    assert ours.content == theirs.content == b""
+    assert b"".join(ours.stream) == b"".join(theirs.stream) == b""  # type: ignore[arg-type]
 
 
 @respx.mock

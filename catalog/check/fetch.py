@@ -55,6 +55,9 @@ from catalog.urls import CheckedUrl, UrlProblem, parse_url
 
 log = logging.getLogger(__name__)
 
+#: The body of every request we send (HEAD and GET): none.
+_NO_BODY = httpx.ByteStream(b"")
+
 Sleep = Callable[[float], Awaitable[None]]
 
 #: Error pages are read only this far: enough to recognise a bot challenge.
@@ -456,18 +459,26 @@ class Fetcher:
 
         Built directly: the client's version parses the URL twice, merges empty query
         parameters and consults its cookie jar, which the client must never use (each
-        journey has its own jar), for about a fifth of a millisecond per request.
+        journey has its own jar), for about a fifth of a millisecond per request. The
+        body is given as the empty stream `httpx.Request` would make, with the `Host`
+        header it would put first: it otherwise encodes no body and copies the headers
+        twice more to find that out, a third of building the request.
         """
+        parsed = httpx.URL(url)
         merged = httpx.Headers(self.client.headers)
         if headers:
             merged.update(headers)
-        if "xn--" in url:
-            parsed = httpx.URL(url)
-            if b"xn--" in parsed.raw_host:
-                # httpx names the host by decoding it under IDNA 2008, which raises for an
-                # emoji domain (`urls._emoji_host`); given the Host, it never decodes it.
-                merged["Host"] = parsed.netloc.decode("ascii")
-        return httpx.Request(method, url, headers=merged, extensions={"timeout": self._timeout})
+        if "xn--" in url and b"xn--" in parsed.raw_host:
+            # httpx names the host by decoding it under IDNA 2008, which raises for an
+            # emoji domain (`urls._emoji_host`); given the Host, it never decodes it.
+            merged["Host"] = parsed.netloc.decode("ascii")
+        elif parsed.host:
+            merged = httpx.Headers([(b"Host", parsed.netloc), *merged.raw])
+        request = httpx.Request(
+            method, parsed, headers=merged, stream=_NO_BODY, extensions={"timeout": self._timeout}
+        )
+        request.read()  # the empty body, as a request built with no content holds it
+        return request
 
     async def _transmit(self, request: httpx.Request) -> httpx.Response:
         """`client.send(request, stream=True)` without what a check never needs.
