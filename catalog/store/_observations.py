@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Engine, and_, bindparam, func, select, true
@@ -22,6 +23,8 @@ from catalog.store._sql import chunks, newest_first, read_session, table_of, wri
 from catalog.urls import CheckedUrl, canonical_url, parse_url
 
 _STATE_FIELDS = tuple(f.name for f in fields(LinkState))
+#: A state's fields as a tuple, in `_STATE_FIELDS` order (one C call).
+_state_of = attrgetter(*_STATE_FIELDS)
 
 #: None as SQL NULL, not JSON 'null' (what `IS NOT NULL` filters on drift history expect).
 _JSON_OR_NULL = JSON(none_as_null=True)
@@ -171,7 +174,11 @@ def _write_states(
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for link_id, state in states.items():
         old = stored[link_id]
-        names = [name for name in _STATE_FIELDS if getattr(state, name) != getattr(old, name)]
+        names = [
+            name
+            for name, now, was in zip(_STATE_FIELDS, _state_of(state), _state_of(old), strict=True)
+            if now != was
+        ]
         values = {name: _state_value(state, name) for name in names}
         if last_seen[link_id] != stored_seen[link_id]:
             names.append("last_observation_id")
@@ -325,7 +332,7 @@ def _observation_values(obs: Observation, run_id: int | None, link_id: int) -> d
 
 def _link_state(link: Any) -> LinkState:
     """A links row's health, from an ORM object or a Core row (same attribute names)."""
-    values = {name: getattr(link, name) for name in _STATE_FIELDS}
+    values = dict(zip(_STATE_FIELDS, _state_of(link), strict=True))
     values["outcome"] = Outcome(link.outcome) if link.outcome else None
     values["state"] = link.state or health_rules.UNCHECKED
     values["consecutive_failures"] = link.consecutive_failures or 0
