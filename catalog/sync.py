@@ -404,6 +404,8 @@ def _needs_link(old: store.StoredResource, res: Resource) -> bool:
 
 def changed_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
     """Names of the fields whose values differ, the URL excepted (it has its own event)."""
+    if old == new:  # nearly every entry of a nightly sync: one dict comparison
+        return ()
     names = sorted((set(old) | set(new)) - {"url"})
     return tuple(n for n in names if old.get(n) != new.get(n))
 
@@ -422,10 +424,19 @@ def _url_details(old: store.StoredResource, new: Resource) -> dict[str, Any]:
     return {"fields": ["url"], "old": old.url, "new": new.url}
 
 
+#: Values a JSON round trip gives back equal and of the same type (a float's repr reads
+#: back exactly; NaN and the infinities come back as floats too).
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Mapping[str, Any]) -> dict[str, Any]:
     """The mapping as the JSON column will return it, so stored and fresh data compare equal.
 
-    YAML gives dates and tuples; JSON gives back strings and lists.
+    YAML gives dates and tuples; JSON gives back strings and lists. A mapping of string
+    keys to strings, numbers, booleans and None (nearly every catalog entry) comes back as
+    it is, so it is copied instead of being encoded and decoded.
     """
+    if all(type(k) is str and type(v) in _JSON_SCALARS for k, v in value.items()):
+        return dict(value)
     result: dict[str, Any] = json.loads(json.dumps(dict(value), default=str, ensure_ascii=False))
     return result

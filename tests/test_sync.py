@@ -407,3 +407,33 @@ def test_an_entry_taken_for_removed_comes_back_with_its_decisions_under_its_old_
     assert sorted((c.id, c.kind) for c in back.changes) == [("a", "added"), ("a-2024", "removed")]
     row = store.find_resource(engine, "a", collection="toolkit")
     assert row.ignored and row.url == "https://x.org/a"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"title": "T", "year": 2019, "score": 0.1, "open": True, "note": None, "nan": float("inf")},
+        {"when": date(2024, 5, 1)},
+        {"tags": ("a", "b")},
+        {"nested": {"k": [1, date(2020, 1, 1)]}},
+        {1: "an int key"},
+        {"text": "naïve “quotes” \ud800"},
+    ],
+)
+def test_jsonable_gives_what_the_json_column_gives_back(value: dict) -> None:
+    """Plain entries skip the JSON round trip; what comes back must not differ, or every
+    nightly sync would see edits (or miss them)."""
+    import json
+
+    expected = json.loads(json.dumps(value, default=str, ensure_ascii=False))
+    got = sync_module.jsonable(value)
+    assert got == expected
+    assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]
+    assert got is not value
+
+
+def test_changed_fields_names_each_difference_but_the_url() -> None:
+    old = {"url": "https://a", "title": "A", "year": 2019}
+    assert sync_module.changed_fields(old, dict(old)) == ()
+    assert sync_module.changed_fields(old, {**old, "url": "https://b"}) == ()
+    assert sync_module.changed_fields(old, {"url": "https://a", "title": "B"}) == ("title", "year")
