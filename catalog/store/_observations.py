@@ -185,11 +185,11 @@ def _write_states(
             values["last_observation_id"] = last_seen[link_id]
         if names:
             groups.setdefault(tuple(names), []).append({**values, "link_id": link_id})
-    for names, rows in groups.items():
+    for columns, rows in groups.items():
         statement = (
             table.update()
             .where(table.c.id == bindparam("link_id"))
-            .values({name: bindparam(name) for name in names})
+            .values({name: bindparam(name) for name in columns})
         )
         conn.execute(statement, rows)
 
