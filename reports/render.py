@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from catalog.csv_guard import guard
 from reports.chart import SERIES, trend_svg
 from reports.context import Group, GroupStats, ReportContext, ResourcePage, Row, sentences
 from reports.html_rows import (
@@ -97,12 +98,12 @@ def md_code(text: Any) -> MarkdownSafe:
 
 
 def csv_cell(value: Any) -> Any:
-    """A cell a spreadsheet shows as text: formulas (`=`, `+`, `-`, `@`, tab, CR) neutralised."""
+    """A cell a spreadsheet shows as text, by the rule every CSV linkhealth writes follows
+    (`catalog.csv_guard`): a formula gets a leading `'`, and so does a title that already
+    starts with `'=`, which would otherwise read back as `=...`. Numbers stay numbers."""
     if value is None:
         return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return guard(value) if isinstance(value, str) else value
 
 
 def _md_finalize(value: Any) -> str:

@@ -169,7 +169,7 @@ def test_csv_neutralises_formulas_and_keeps_the_text(ctx: ReportContext) -> None
     assert hostile["page_title"] == fx.HOSTILE  # text kept as is: CSV is not markup
 
 
-@pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
+@pytest.mark.parametrize("value", ["=1+1", "+A1", "-A1", "@SUM(A1)", "\tx", "\rx"])
 def test_csv_cell_prefixes_formula_starts(value: str) -> None:
     assert csv_cell(value) == "'" + value
 
