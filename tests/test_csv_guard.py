@@ -125,3 +125,39 @@ def test_setting_a_cell_to_the_value_it_holds_unguarded_changes_nothing(tmp_path
     target.write_text(text)
     assert apply_edits(target, [FieldEdit("a", "notes", "=see below")]).diff == ""
     assert target.read_text() == text
+
+
+#: A sheet from elsewhere whose column headers would run as formulas in the catalog's header.
+HOSTILE_HEADERS = (
+    'title,url,=HYPERLINK("https://evil.example/"),@owner\n'
+    "A,https://example.org/a,x,-me\n"
+    "B,https://example.org/b,,\n"
+)
+
+
+def test_a_new_csv_catalog_guards_the_column_names_a_sheet_gave(tmp_path: Path) -> None:
+    """The header row is a row of cells a spreadsheet runs like any other."""
+    target = tmp_path / "toolkit.csv"
+    import_entries(target, parse_csv(HOSTILE_HEADERS, source="sheet.csv"))
+    header, first, _ = csv.reader(io.StringIO(target.read_text()))
+    assert header == ["id", "title", "url", '\'=HYPERLINK("https://evil.example/")', "'@owner"]
+    assert first[3:] == ["x", "'-me"]
+    again = import_entries(target, parse_csv(HOSTILE_HEADERS, source="sheet.csv"))
+    assert again.diff == "" and len(again.matched) == 2  # the guarded header is the column
+    yaml = tmp_path / "toolkit.yaml"  # the catalog as a sheet to import elsewhere
+    import_entries(yaml, parse_csv(target.read_text(), source="toolkit.csv"))
+    extra = {r.id: r.extra for r in load_catalog(yaml).resources}
+    assert extra["a"] == {'=HYPERLINK("https://evil.example/")': "x", "@owner": "-me"}
+
+
+def test_a_column_added_to_a_csv_catalog_by_an_import_is_guarded(tmp_path: Path) -> None:
+    target = tmp_path / "toolkit.csv"
+    target.write_text("id,title,url\nold,Old,https://example.org/old\n")
+    import_entries(target, parse_csv(HOSTILE_HEADERS, source="sheet.csv"))
+    header = next(csv.reader(io.StringIO(target.read_text())))
+    assert header == ["id", "title", "url", '\'=HYPERLINK("https://evil.example/")', "'@owner"]
+    more = HOSTILE_HEADERS + "C,https://example.org/c,z,\n"
+    again = import_entries(target, parse_csv(more, source="sheet.csv"))
+    assert len(again.added) == 1
+    rows = list(csv.reader(io.StringIO(target.read_text())))
+    assert rows[0] == header and rows[-1][3] == "z"  # into the column, not a second one

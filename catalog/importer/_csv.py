@@ -364,7 +364,7 @@ def _header_names(row: list[str], header_row: int, where: str) -> list[str]:
     """The field (or column) name of each cell of the header: a field's own name, else one
     of its `_ALIASES` ("Link", "Web address") when only one column is headed so; the other
     columns keep their own names, as fields of their own."""
-    names = [column_name(c) for c in row]
+    names = [_sheet_name(c) for c in row]
     _refuse_repeated_columns(names, header_row, where)
     for field in _ALIASES:
         if field in names:
@@ -468,7 +468,7 @@ def _csv_rows(text: str, where: str) -> tuple[list[list[str]], int]:
                 "and 'url' columns, then one row per resource"
             )
         for index in filled[:_HEADER_SEARCH]:
-            names = {column_name(c) for c in rows[index]}
+            names = {_sheet_name(c) for c in rows[index]}
             names |= {alias for c in rows[index] if (alias := _alias(c))}
             if "title" in names and "url" in names:
                 return rows, index
@@ -486,3 +486,9 @@ def column_name(cell: str) -> str:
     """A CSV catalog's name for a header cell: a field's name in any case, else as written."""
     name = cell.strip()
     return name.lower() if name.lower() in RESOURCE_FIELDS else name
+
+
+def _sheet_name(cell: str) -> str:
+    """The field a header cell of the sheet to import names: a file linkhealth wrote (a CSV
+    catalog, an export) guards a header as it guards any cell (`csv_guard`)."""
+    return column_name(unguard(cell.strip()))

@@ -25,7 +25,7 @@ from ruamel.yaml.scalarstring import FoldedScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from catalog.catalog_edit import FieldEdit, apply_edits
-from catalog.csv_guard import guard
+from catalog.csv_guard import guard, needs_guard
 from catalog.errors import CatalogError, LinkhealthError, Problem
 from catalog.importer._csv import column_name
 from catalog.importer._merge import plan_merge
@@ -74,7 +74,8 @@ def import_entries(
         else:
             existing = load_catalog(path).resources
             original = path.read_bytes()
-        plan = plan_merge(existing, parsed.entries)
+        entries = parsed.entries if suffix != ".csv" else tuple(map(_headed, parsed.entries))
+        plan = plan_merge(existing, entries)
         with tempfile.TemporaryDirectory(prefix="linkhealth-import-") as tmp:
             work = Path(tmp) / path.name
             if created:
@@ -104,6 +105,16 @@ def import_entries(
         source=parsed.source,
         notes=parsed.notes,
     )
+
+
+def _headed(entry: ImportedEntry) -> ImportedEntry:
+    """`entry` with its fields named as a CSV catalog heads their columns. A field's name
+    there is its header cell, which a spreadsheet runs like any other: a sheet's column
+    headed `=HYPERLINK(...)` is headed `'=HYPERLINK(...)` in the catalog (`csv_guard`), and
+    the catalog loads, edits and matches it by that name."""
+    if not any(map(needs_guard, entry.fields)):
+        return entry
+    return replace(entry, fields={guard(name): value for name, value in entry.fields.items()})
 
 
 @contextlib.contextmanager
