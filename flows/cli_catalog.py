@@ -163,6 +163,7 @@ def _print_result(result: ImportResult, as_json: bool) -> None:
     if as_json:
         data = {
             "path": str(result.path),
+            "source": result.source,
             "dry_run": result.dry_run,
             "created": result.created,
             "added": list(result.added),
@@ -173,6 +174,8 @@ def _print_result(result: ImportResult, as_json: bool) -> None:
             "matched": list(result.matched),
             "skipped": [s.__dict__ for s in result.skipped],
             "differences": [d.__dict__ for d in result.differences],
+            # What the summary prints below its headline, each with its facts apart.
+            "notes": [note.to_dict() for note in result.notes],
             "diff": result.diff,
         }
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))

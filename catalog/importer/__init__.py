@@ -18,12 +18,13 @@ from catalog.importer._csv import parse_csv
 from catalog.importer._fetch import read_source, read_spreadsheet
 from catalog.importer._html import parse_toolkit_html
 from catalog.importer._merge import slug_id
-from catalog.importer._records import ImportedEntry, ImportResult, Parsed, Skipped
+from catalog.importer._records import ImportedEntry, ImportResult, Note, Parsed, Skipped
 from catalog.importer._write import import_entries
 
 __all__ = [
     "ImportResult",
     "ImportedEntry",
+    "Note",
     "Parsed",
     "Skipped",
     "import_entries",

@@ -21,7 +21,7 @@ from catalog.csv_guard import unguard
 from catalog.errors import LinkhealthError
 from catalog.export import EXPORT_FIELDS
 from catalog.hygiene import normalise_title
-from catalog.importer._records import ImportedEntry, Parsed, Skipped, quote_skipped
+from catalog.importer._records import ImportedEntry, Note, Parsed, Skipped, quote_skipped
 from catalog.model import RESOURCE_FIELDS
 from catalog.source import meant_url
 from catalog.urls import CheckedUrl, parse_url
@@ -135,13 +135,18 @@ def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -
     """
     where = source or "the CSV to import"
     rows, header_index = _csv_rows(text.lstrip("\ufeff"), where)
-    names = _header_names(rows[header_index], header_index + 1, where)
-    notes: list[str] = []
+    names, notes = _header_names(rows[header_index], header_index + 1, where)
     if fill_down:
-        rows, notes = _filled_down(rows, header_index, names)
+        rows, filled = _filled_down(rows, header_index, names)
+        notes += filled
     entries: list[ImportedEntry] = []
     skipped = [
-        Skipped(f"row {n + 1}", " ".join(" ".join(row).split()), _above(header_index + 1))
+        Skipped(
+            f"row {n + 1}",
+            " ".join(" ".join(row).split()),
+            _above(header_index + 1),
+            "above_header",
+        )
         for n, row in enumerate(rows[:header_index])
         if any(c.strip() for c in row)
     ]
@@ -156,6 +161,7 @@ def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -
                 "",
                 f"columns {', '.join(results)} are linkhealth's check results (an export), "
                 "not catalog fields, so they were not imported",
+                "check_results",
             )
         )
         ignored = {n for n in names if n in results}
@@ -181,11 +187,13 @@ def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -
         origin = f"row {number}"
         title, url = values.pop("title", ""), meant_url(values.pop("url", ""))
         if not title or not url:
-            skipped.append(Skipped(origin, title, "the row has no title or no url"))
+            skipped.append(
+                Skipped(origin, title, "the row has no title or no url", "no_title_or_url")
+            )
             continue
         parsed = parse_url(url)
         if not isinstance(parsed, CheckedUrl):
-            skipped.append(Skipped(origin, title, _unusable(url, parsed.reason)))
+            skipped.append(Skipped(origin, title, _unusable(url, parsed.reason), "unusable_url"))
             continue
         preferred = values.pop("id", None)
         description = values.pop("description", None)
@@ -216,7 +224,7 @@ def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -
             entries.append(entry)
         else:
             entries[at], reason = _merged(entries[at], entry)
-            skipped.append(Skipped(origin, title, reason))
+            skipped.append(Skipped(origin, title, reason, "merged_duplicate"))
     if unnamed:
         raise LinkhealthError(
             f"{where}: {_listed(unnamed)}: a value in a column the header (row "
@@ -230,7 +238,7 @@ def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -
         else None
     )
     if not entries:
-        if not any(s.reason != _above(header_index + 1) for s in skipped):
+        if all(s.code == "above_header" for s in skipped):
             raise LinkhealthError(f"{where}: the CSV has a header but no rows; nothing to import")
         raise LinkhealthError(f"{where}: no row could be imported; {quote_skipped(skipped)}")
     return Parsed(
@@ -240,10 +248,10 @@ def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -
 
 def _filled_down(
     rows: list[list[str]], header_index: int, names: list[str]
-) -> tuple[list[list[str]], list[str]]:
+) -> tuple[list[list[str]], list[Note]]:
     """`rows` with each grouping column's merged cells filled, and a note per column."""
     rows = [list(row) for row in rows]
-    notes: list[str] = []
+    notes: list[Note] = []
     for column, name in enumerate(names):
         if _key(name) not in _GROUPING:
             continue
@@ -253,11 +261,15 @@ def _filled_down(
             rows[index][column] = value
         if filled:
             n = len(filled)
-            notes.append(
+            numbers = [i + 1 for i, _ in filled]
+            text = (
                 f"filled down {n} empty {name!r} cell{'s' if n > 1 else ''} from the row "
-                f"above ({_spans([i + 1 for i, _ in filled])}, column {_letter(column)}): "
+                f"above ({_spans(numbers)}, column {_letter(column)}): "
                 "a merged cell exports its value to its first row only; import with "
                 f"--no-fill-down to leave {'them' if n > 1 else 'it'} empty"
+            )
+            notes.append(
+                Note(text, "filled_down", field=name, column=_letter(column), rows=numbers)
             )
     return rows, notes
 
@@ -360,11 +372,13 @@ def _above(header_row: int) -> str:
     return f"above the header row (row {header_row}), so read as the sheet's title, not a resource"
 
 
-def _header_names(row: list[str], header_row: int, where: str) -> list[str]:
+def _header_names(row: list[str], header_row: int, where: str) -> tuple[list[str], list[Note]]:
     """The field (or column) name of each cell of the header: a field's own name, else one
     of its `_ALIASES` ("Link", "Web address") when only one column is headed so; the other
-    columns keep their own names, as fields of their own."""
+    columns keep their own names, as fields of their own. A note per column read by an
+    alias, so the curator can see which column became the url."""
     names = [_sheet_name(c) for c in row]
+    read_as: dict[int, Note] = {}
     _refuse_repeated_columns(names, header_row, where)
     for field in _ALIASES:
         if field in names:
@@ -378,8 +392,13 @@ def _header_names(row: list[str], header_row: int, where: str) -> list[str]:
                 "field of its own), or remove one; nothing was imported"
             )
         if candidates:
-            names[candidates[0]] = field
-    return names
+            at, header = candidates[0], row[candidates[0]].strip()
+            names[at] = field
+            text = f"read column {_letter(at)} ({header!r}) as the {field}"
+            read_as[at] = Note(
+                text, "column_read_as", column=_letter(at), header=header, field=field
+            )
+    return names, [read_as[at] for at in sorted(read_as)]
 
 
 def _alias(cell: str) -> str | None:

@@ -131,7 +131,8 @@ def parse_toolkit_html(
                     current.problem = problem
                 continue
             if url is None:
-                skipped.append(Skipped(f"link {counter['link']}", _collapse(link_text), problem))
+                origin = f"link {counter['link']}"
+                skipped.append(Skipped(origin, _collapse(link_text), problem, "unusable_url"))
                 continue
             current = _Item(_collapse(link_text), f"link {counter['link']}", url=url)
             items.append(current)
@@ -146,12 +147,14 @@ def parse_toolkit_html(
     for item in items:
         if not item.title:
             if item.url:
-                skipped.append(Skipped(item.origin, "", "the link has no text to use as a title"))
+                reason = "the link has no text to use as a title"
+                skipped.append(Skipped(item.origin, "", reason, "no_title"))
             continue
         if item.url is None:
             reason = item.problem or "no link found in or right after the heading"
             if item.title != page_title or item.problem:
-                skipped.append(Skipped(item.origin, item.title, reason))
+                code = "unusable_url" if item.problem else "no_link"
+                skipped.append(Skipped(item.origin, item.title, reason, code))
             continue
         key = (normalise_title(item.title), canonical_url(item.url))
         if key in seen:

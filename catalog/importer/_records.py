@@ -30,9 +30,39 @@ class ImportedEntry:
 
 @dataclass(frozen=True)
 class Skipped:
+    """Something of the source that is not an entry of its own, and why."""
+
     origin: str
     title: str
     reason: str
+    #: What kind of skip, for `--json`: `above_header` (a sheet's title row),
+    #: `check_results` (an export's columns left out), `no_title_or_url`, `no_title`,
+    #: `no_link`, `unusable_url`, or `merged_duplicate` (a row listing a resource again,
+    #: merged into its first row: nothing is lost).
+    code: str
+
+
+class Note(str):
+    """What an import did to the source's cells that the curator should know of: the text is
+    the line the summary prints; `code` and `facts` state the same for `--json`
+    (`to_dict`), so a script need not read the sentence. A `str`, like `markupsafe.Markup`,
+    so a note is still the text wherever it was one.
+
+    Codes: `filled_down` (facts: field, column, rows) and `column_read_as` (column, header,
+    field).
+    """
+
+    code: str
+    facts: Mapping[str, Any]
+
+    def __new__(cls, text: str, code: str, **facts: Any) -> Note:
+        note = super().__new__(cls, text)
+        note.code = code
+        note.facts = facts
+        return note
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, **self.facts, "message": str(self)}
 
 
 @dataclass(frozen=True)
@@ -47,8 +77,9 @@ class Parsed:
     #: `import_entries` raises it before writing anything.
     refusal: str | None = None
     #: What the import did to the source's cells that the curator should know of (values
-    #: filled down from a merged cell), in the import's summary.
-    notes: tuple[str, ...] = ()
+    #: filled down from a merged cell, a column read as a field it was headed otherwise),
+    #: in the import's summary.
+    notes: tuple[Note, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,7 +110,7 @@ class ImportResult:
     #: The page or file imported (`Parsed.source`), to name with each skipped item.
     source: str | None = None
     #: `Parsed.notes`: shown with the headline.
-    notes: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
 
     @property
     def changed(self) -> bool:
