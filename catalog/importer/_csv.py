@@ -67,6 +67,9 @@ _GROUPING = frozenset(
         "organization",
     }
 )
+#: The columns of `linkhealth export` that are check results, not catalog fields: a sheet
+#: with at least half of them is an export imported back, and they are left out.
+_CHECK_RESULTS = tuple(n for n in EXPORT_FIELDS if n not in RESOURCE_FIELDS)
 #: Rows looked at for the header: a title row and a blank line or two may sit above it.
 _HEADER_SEARCH = 10
 #: Byte order marks, longest first (UTF-32's starts like UTF-16's).
@@ -151,10 +154,11 @@ def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -
         if any(c.strip() for c in row)
     ]
     ignored: set[str] = set()
-    if set(EXPORT_FIELDS) <= set(names):
-        # `linkhealth export --format csv`, edited and imported back: its check results
-        # would be written into every entry as fields, out of date by the next run.
-        results = [n for n in EXPORT_FIELDS if n not in RESOURCE_FIELDS]
+    results = [n for n in _CHECK_RESULTS if n in names]
+    if 2 * len(results) >= len(_CHECK_RESULTS):
+        # `linkhealth export --format csv`, edited and imported back (some of its columns
+        # deleted, say): its check results would be written into every entry as fields,
+        # out of date by the next run.
         skipped.append(
             Skipped(
                 f"row {header_index + 1}",
@@ -164,7 +168,7 @@ def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -
                 "check_results",
             )
         )
-        ignored = {n for n in names if n in results}
+        ignored = set(results)
     unnamed: list[str] = []
     bad_years: list[str] = []
     #: (title, canonical URL) -> indexes of its entries: a resource a sheet lists twice

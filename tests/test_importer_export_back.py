@@ -1,0 +1,71 @@
+"""An export edited in a spreadsheet and imported back brings no check results into the
+catalog, also when the curator deleted the export's columns they did not need."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from catalog.export import EXPORT_FIELDS
+from catalog.importer import import_entries, parse_csv
+from catalog.model import RESOURCE_FIELDS
+from catalog.source import load_catalog
+
+RESULTS = [n for n in EXPORT_FIELDS if n not in RESOURCE_FIELDS]
+
+
+def _export(columns: list[str]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerow(
+        {
+            "collection": "toolkit",
+            "id": "a",
+            "title": "Guide",
+            "url": "https://example.org/a",
+            "outcome": "ok",
+            "state": "working",
+            "http_status": "200",
+            "checked_at": "2026-01-02T03:04:05Z",
+            "stale": "",
+            "ignored": "false",
+            "description": "Written in the sheet.",
+        }
+    )
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "deleted",
+    [
+        ["drift_reason", "content_changed"],
+        ["final_url", "reason", "drift_reason", "snoozed_until", "ignored_reason", "stale"],
+    ],
+)
+def test_an_export_with_columns_deleted_still_leaves_its_check_results_out(
+    tmp_path: Path, deleted: list[str]
+) -> None:
+    columns = [n for n in EXPORT_FIELDS if n not in deleted] + ["description"]
+    parsed = parse_csv(_export(columns), source="links.csv")
+    target = tmp_path / "toolkit.yaml"
+    import_entries(target, parsed)
+    (entry,) = load_catalog(target).resources
+    assert (entry.id, entry.description, dict(entry.extra)) == ("a", "Written in the sheet.", {})
+    (skip,) = parsed.skipped
+    assert skip.code == "check_results"
+    kept = [n for n in RESULTS if n not in deleted]
+    assert f"columns {', '.join(kept)} are linkhealth's check results" in skip.reason
+
+
+def test_a_sheet_of_its_own_with_a_state_column_keeps_it() -> None:
+    """A curator's "State" (of the US) or "Reason" column is theirs, not a check result."""
+    sheet = "Title,URL,State,Reason,Collection\nHotline,https://example.org/h,TX,Funded,A\n"
+    (entry,) = parse_csv(sheet).entries
+    assert dict(entry.fields) == {"State": "TX", "Reason": "Funded", "Collection": "A"}
+    sheet = "title,url,state,reason,collection,outcome\nH,https://example.org/h,TX,F,A,won\n"
+    (entry,) = parse_csv(sheet).entries
+    assert set(entry.fields) == {"state", "reason", "collection", "outcome"}
