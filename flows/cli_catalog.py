@@ -184,7 +184,8 @@ def _print_result(result: ImportResult, as_json: bool) -> None:
         typer.echo(result.diff, nl=False)
     where = f"{result.source} " if result.source else ""
     for skipped in result.skipped:
-        _err(f"skipped {where}{skipped.origin} {skipped.title!r}: {skipped.reason}")
+        title = f" {skipped.title!r}" if skipped.title else ""  # not `''` before the reason
+        _err(f"skipped {where}{skipped.origin}{title}: {skipped.reason}")
     for d in result.differences:
         _err(
             f"{d.resource_id}: the source's {d.field} differs from the catalog's "

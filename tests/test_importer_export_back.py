@@ -8,11 +8,16 @@ import io
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from catalog.errors import LinkhealthError
 from catalog.export import EXPORT_FIELDS
 from catalog.importer import import_entries, parse_csv
 from catalog.model import RESOURCE_FIELDS
 from catalog.source import load_catalog
+from flows.cli import app
+
+runner = CliRunner()
 
 RESULTS = [n for n in EXPORT_FIELDS if n not in RESOURCE_FIELDS]
 
@@ -69,3 +74,19 @@ def test_a_sheet_of_its_own_with_a_state_column_keeps_it() -> None:
     sheet = "title,url,state,reason,collection,outcome\nH,https://example.org/h,TX,F,A,won\n"
     (entry,) = parse_csv(sheet).entries
     assert set(entry.fields) == {"state", "reason", "collection", "outcome"}
+
+
+def test_the_summary_names_the_left_out_columns_without_an_empty_title(
+    isolated_cwd: Path,
+) -> None:
+    (isolated_cwd / "links.csv").write_text(_export([*EXPORT_FIELDS, "description"]))
+    result = runner.invoke(app, ["catalog", "import-csv", "links.csv", "--into", "t.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "skipped links.csv row 1: columns collection, outcome" in result.stderr
+    assert "''" not in result.stderr
+
+
+def test_a_refusal_quotes_a_skipped_row_without_an_empty_title() -> None:
+    with pytest.raises(LinkhealthError) as caught:
+        parse_csv("title,url\n,https://example.org/a\n", source="sheet.csv")
+    assert "skipped row 2: the row has no title or no url" in str(caught.value)

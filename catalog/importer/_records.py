@@ -128,6 +128,9 @@ class ImportResult:
 
 def quote_skipped(skipped: Sequence[Skipped]) -> str:
     """The first few skipped items and why, for an error about a source that gave nothing."""
-    quoted = "; ".join(f"{s.origin} {s.title!r}: {s.reason}" for s in skipped[:SKIPPED_QUOTED])
+    quoted = "; ".join(
+        f"{s.origin}{f' {s.title!r}' if s.title else ''}: {s.reason}"
+        for s in skipped[:SKIPPED_QUOTED]
+    )
     more = len(skipped) - SKIPPED_QUOTED
     return f"skipped {quoted}" + (f"; and {more} more" if more > 0 else "")
