@@ -14,8 +14,12 @@ from catalog.errors import LinkhealthError
 from catalog.export import EXPORT_FIELDS
 from catalog.importer import import_entries, parse_csv
 from catalog.model import RESOURCE_FIELDS
+from catalog.queries import report_data
 from catalog.source import load_catalog
 from flows.cli import app
+from reports import build_context, render_csv
+from reports.render import CSV_COLUMNS
+from tests import report_fixtures as fx
 
 runner = CliRunner()
 
@@ -90,3 +94,34 @@ def test_a_refusal_quotes_a_skipped_row_without_an_empty_title() -> None:
     with pytest.raises(LinkhealthError) as caught:
         parse_csv("title,url\n,https://example.org/a\n", source="sheet.csv")
     assert "skipped row 2: the row has no title or no url" in str(caught.value)
+
+
+def _latest_csv(tmp_path: Path) -> str:
+    engine = fx.fixed_db(tmp_path / "fixed.db")
+    return render_csv(build_context(report_data(engine), now=fx.NOW))
+
+
+def test_the_reports_latest_csv_imported_back_brings_no_check_results(tmp_path: Path) -> None:
+    """Sorted and annotated in a spreadsheet and imported, the report's CSV gave every entry
+    rank, group, host, outcome, label, fix, command, ... as fields. Every column the report
+    writes that is no catalog field must stay out (a column added to the report without
+    adding it to the importer's list fails here)."""
+    parsed = parse_csv(_latest_csv(tmp_path), source="latest.csv")
+    assert all(set(e.fields) <= set(RESOURCE_FIELDS) for e in parsed.entries)
+    (left_out,) = [s for s in parsed.skipped if s.code == "check_results"]
+    results = [n for n in CSV_COLUMNS if n not in RESOURCE_FIELDS]
+    assert f"columns {', '.join(results)} are" in left_out.reason
+    target = tmp_path / "toolkit.yaml"
+    import_entries(target, parsed)
+    assert {r.id: dict(r.extra) for r in load_catalog(target).resources} == {
+        e.preferred_id: {} for e in parsed.entries
+    }
+
+
+def test_the_reports_csv_with_columns_deleted_is_still_known(tmp_path: Path) -> None:
+    rows = list(csv.reader(io.StringIO(_latest_csv(tmp_path))))
+    keep = [i for i, name in enumerate(rows[0]) if name not in ("fix", "command", "rank", "host")]
+    out = io.StringIO()
+    csv.writer(out).writerows([[row[i] for i in keep] for row in rows])
+    parsed = parse_csv(out.getvalue(), source="latest.csv")
+    assert all(set(e.fields) <= set(RESOURCE_FIELDS) for e in parsed.entries)

@@ -67,9 +67,39 @@ _GROUPING = frozenset(
         "organization",
     }
 )
-#: The columns of `linkhealth export` that are check results, not catalog fields: a sheet
-#: with at least half of them is an export imported back, and they are left out.
-_CHECK_RESULTS = tuple(n for n in EXPORT_FIELDS if n not in RESOURCE_FIELDS)
+#: The columns of the CSV files linkhealth writes about links, not catalog fields: those of
+#: `linkhealth export`, and those of the report's latest.csv (`reports.render.CSV_COLUMNS`,
+#: which `catalog` may not import; a test keeps the two alike). A sheet with at least half
+#: of either set is that file imported back, and they are left out.
+_CHECK_RESULTS = (
+    ("an export", tuple(n for n in EXPORT_FIELDS if n not in RESOURCE_FIELDS)),
+    (
+        "a report's CSV",
+        (
+            "rank",
+            "group",
+            "collection",
+            "host",
+            "outcome",
+            "label",
+            "state",
+            "what_we_saw",
+            "since",
+            "checks",
+            "fix",
+            "suggested_url",
+            "archive_url",
+            "command",
+            "page_title",
+            "last_checked",
+            "elapsed_ms",
+            "drift_reason",
+            "stale_reasons",
+            "snoozed_until",
+            "ignored_reason",
+        ),
+    ),
+)
 #: Rows looked at for the header: a title row and a blank line or two may sit above it.
 _HEADER_SEARCH = 10
 #: Byte order marks, longest first (UTF-32's starts like UTF-16's).
@@ -153,22 +183,21 @@ def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -
         for n, row in enumerate(rows[:header_index])
         if any(c.strip() for c in row)
     ]
-    ignored: set[str] = set()
-    results = [n for n in _CHECK_RESULTS if n in names]
-    if 2 * len(results) >= len(_CHECK_RESULTS):
-        # `linkhealth export --format csv`, edited and imported back (some of its columns
-        # deleted, say): its check results would be written into every entry as fields,
-        # out of date by the next run.
+    what, ignored = _check_results(names)
+    if ignored:
+        # `linkhealth export --format csv` or the report's latest.csv, edited and imported
+        # back (some of its columns deleted, say): its check results would be written into
+        # every entry as fields, out of date by the next run.
+        listed = [n for n in names if n in ignored]
         skipped.append(
             Skipped(
                 f"row {header_index + 1}",
                 "",
-                f"columns {', '.join(results)} are linkhealth's check results (an export), "
+                f"columns {', '.join(listed)} are linkhealth's check results ({what}), "
                 "not catalog fields, so they were not imported",
                 "check_results",
             )
         )
-        ignored = set(results)
     unnamed: list[str] = []
     bad_years: list[str] = []
     #: (title, canonical URL) -> indexes of its entries: a resource a sheet lists twice
@@ -248,6 +277,16 @@ def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -
     return Parsed(
         tuple(entries), tuple(skipped), source=source, refusal=refusal, notes=tuple(notes)
     )
+
+
+def _check_results(names: list[str]) -> tuple[str, set[str]]:
+    """Which file of linkhealth's `names` heads, and its columns there that are check
+    results (`_CHECK_RESULTS`); ("", empty) for a sheet of the curator's own."""
+    for what, results in _CHECK_RESULTS:
+        found = {n for n in results if n in names}
+        if 2 * len(found) >= len(results):
+            return what, found
+    return "", set()
 
 
 def _filled_down(
