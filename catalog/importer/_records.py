@@ -36,9 +36,9 @@ class Skipped:
     title: str
     reason: str
     #: What kind of skip, for `--json`: `above_header` (a sheet's title row),
-    #: `check_results` (an export's columns left out), `no_title_or_url`, `no_title`,
-    #: `no_link`, `unusable_url`, or `merged_duplicate` (a row listing a resource again,
-    #: merged into its first row: nothing is lost).
+    #: `check_results` (the columns of an export or a report left out), `no_title_or_url`,
+    #: `no_title`, `no_link`, `unusable_url`, or `merged_duplicate` (a row listing a
+    #: resource again, merged into its first row: nothing is lost).
     code: str
 
 
