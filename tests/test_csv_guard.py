@@ -12,7 +12,7 @@ import pytest
 
 from catalog.catalog_edit import FieldEdit, apply_edits
 from catalog.csv_guard import guard, unguard
-from catalog.export import write_export
+from catalog.export import EXPORT_FIELDS, write_export
 from catalog.importer import ImportedEntry, import_entries, parse_csv
 from catalog.source import load_catalog
 
@@ -161,3 +161,14 @@ def test_a_column_added_to_a_csv_catalog_by_an_import_is_guarded(tmp_path: Path)
     assert len(again.added) == 1
     rows = list(csv.reader(io.StringIO(target.read_text())))
     assert rows[0] == header and rows[-1][3] == "z"  # into the column, not a second one
+
+
+def test_an_export_header_is_ours_alone(tmp_path: Path) -> None:
+    """The export writes its own columns only: a catalog's extra field (named by whoever
+    wrote the catalog) never becomes a header cell there."""
+    out = io.StringIO()
+    row = {"id": "a", "title": "A", "url": "https://example.org/a", "=cmd|' /C calc'!A0": "x"}
+    write_export([row], "csv", out)
+    header = next(csv.reader(io.StringIO(out.getvalue())))
+    assert tuple(header) == EXPORT_FIELDS
+    assert "calc" not in out.getvalue()
