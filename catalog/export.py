@@ -8,6 +8,7 @@ hijacked site) says so in `drift_reason`; `stale`, `snoozed_until`, `ignored` an
 `ignored_reason` carry the curator-facing rest, so a site built from the export can leave
 such links out. CSV cells that a spreadsheet would run as a formula get a leading
 apostrophe (OWASP "CSV injection", `catalog.csv_guard`); `import-csv` takes it off again.
+A CSV export starts with a UTF-8 byte order mark, as Excel's own "CSV UTF-8" does.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ EXPORT_FIELDS = (
 )
 
 ExportFormat = Literal["jsonl", "csv"]
+#: What a CSV export starts with, so a spreadsheet reads it as UTF-8.
+UTF8_BOM = "\ufeff"
 
 
 def export_rows(engine: Engine, *, now: datetime | None = None) -> Iterator[dict[str, Any]]:
@@ -84,6 +87,9 @@ def write_export(rows: Iterable[dict[str, Any]], fmt: ExportFormat, out: TextIO)
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1
     elif fmt == "csv":
+        # Excel reads a CSV without a byte order mark in the computer's own code page: "–"
+        # and "é" would show as "â€“" and "Ã©". Its own "CSV UTF-8" starts with one too.
+        out.write(UTF8_BOM)
         writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
         writer.writeheader()
         for row in rows:

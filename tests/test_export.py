@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import Engine
 
 from catalog import store
-from catalog.export import EXPORT_FIELDS, export_rows, write_export
+from catalog.export import EXPORT_FIELDS, UTF8_BOM, export_rows, write_export
+from catalog.importer import parse_csv, read_spreadsheet
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
@@ -134,7 +135,7 @@ def test_jsonl_is_one_json_object_per_line(engine: Engine) -> None:
 def test_csv_neutralises_formulas(engine: Engine) -> None:
     out = io.StringIO()
     write_export(export_rows(engine), "csv", out)
-    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    rows = list(csv.DictReader(io.StringIO(out.getvalue().removeprefix(UTF8_BOM))))
     assert tuple(rows[0]) == EXPORT_FIELDS
     assert rows[0]["title"] == '\'=HYPERLINK("http://evil")'
     assert rows[1]["title"] == "Resource b"
@@ -191,3 +192,18 @@ def test_a_hijacked_snoozed_stale_or_ignored_entry_says_so(engine: Engine) -> No
     write_export(export_rows(engine, now=days(1)), "csv", out)
     (a_csv,) = [r for r in csv.DictReader(io.StringIO(out.getvalue())) if r["id"] == "a"]
     assert a_csv["stale"] == "dated;review_overdue"
+
+
+def test_a_csv_export_opens_in_excel_as_utf8(tmp_path: Path) -> None:
+    """Without a byte order mark Excel reads the file in the computer's code page: a title's
+    "–" showed as "â€“". Excel's own "CSV UTF-8" starts with one; import-csv reads it."""
+    path = tmp_path / "links.csv"
+    rows = [{"id": "g", "title": "Human Trafficking – A Guide", "url": "https://example.org/g"}]
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        write_export(rows, "csv", fh)
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfcollection,id,title,url,")
+    (row,) = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+    assert row["title"] == "Human Trafficking – A Guide"
+    (entry,) = parse_csv(read_spreadsheet(str(path)), source="links.csv").entries
+    assert entry.title == "Human Trafficking – A Guide"
