@@ -71,9 +71,21 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
         for e in data.changes
         if e.kind == "final_url_changed" and e.link_id not in redirect_links
     }
+    # The check that flags a link flapping is a flip: it also fails or recovers the link.
+    # "Started flapping" says what is true of it; the same link under "Started failing" or
+    # "Recovered" too would say it twice, the second time wrongly (it is listed under
+    # Check by hand now). A confirmed break's end is news all the same.
+    flagged = {(e.link_id, e.run_id, e.at) for e in data.changes if e.kind == "flapping_started"}
     for event in data.changes:
         placed = _place(event, content_links, redirect_links, final_links)
         if placed is None:
+            continue
+        if (
+            event.kind == "state_changed"
+            and placed[0] in ("started_failing", "recovered")
+            and event.details.get("old") != "broken"
+            and (event.link_id, event.run_id, event.at) in flagged
+        ):
             continue
         gone = event.kind == "redirect_changed" and event.details.get("new") is None
         if gone and event.link_id in unredirected:

@@ -116,7 +116,9 @@ def test_the_nightly_changes_do_not_repeat_a_flapping_links_ups_and_downs(
     # Until it is flagged (night 10), each change is news; so is the steady link's failure.
     assert ("started_failing", "flaky") in news[5]
     assert ("recovered", "flaky") in news[6]
-    assert ("started_failing", "flaky") in news[10]
+    # The failure that flags it (night 10) is told as "Started flapping", not twice.
+    assert ("flapping_started", "flaky") in news[10]
+    assert ("started_failing", "flaky") not in news[10]
     assert ("started_failing", "steady") in news[26]
     assert ("recovered", "steady") in news[27]
     # Down four nights running, it is confirmed broken (news), and working again (news).

@@ -1,0 +1,78 @@
+""" "Since the last run" as a curator reads it: each link under the one heading that says
+what is true of it, once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from catalog import store
+from catalog.outcomes import Outcome
+from catalog.queries import report_data
+from catalog.settings import HealthSettings
+from catalog.sync import sync_catalogs
+from reports.build import build_context
+from reports.render import render_markdown
+from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
+
+HEALTH = HealthSettings()  # flap_changes=4 within flap_window_days=14
+FLAKY = "https://flaky.example/"
+
+
+def _nightly_news(tmp_path: Path, down: set[int], last: int) -> dict[int, dict[str, list[str]]]:
+    """Check the flaky link every night until `last`, failing on `down` nights; per night,
+    the ids "Since the last run" lists under each section key."""
+    kit = make_catalog("toolkit", [make_resource("flaky", FLAKY, title="Flaky hotline")])
+    news: dict[int, dict[str, list[str]]] = {}
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        for night in range(last + 1):
+            run_id = store.start_run(engine, trigger="schedule", now=days(night))
+            outcome = Outcome.HTTP_ERROR if night in down else Outcome.OK
+            obs = make_observation(FLAKY, outcome, days(night))
+            store.record_observations(engine, run_id, [obs], HEALTH, now=days(night))
+            store.finish_run(engine, run_id, status="completed", now=days(night + 0.01))
+            ctx = build_context(report_data(engine), now=days(night + 0.01))
+            assert ctx.changes is not None
+            news[night] = {
+                s.key: [str(i.resource_id) for i in s.items] for s in ctx.changes.sections
+            }
+            if night == last:
+                markdown = render_markdown(ctx)
+                news[night]["markdown"] = [markdown]
+    return news
+
+
+def test_a_link_that_starts_flapping_on_a_failure_is_listed_as_flapping_only(
+    tmp_path: Path,
+) -> None:
+    """Its fourth flip (night 10) is a failure: "Started failing" beside "Started
+    flapping" told the curator to wait for it to recover, and listed it twice."""
+    news = _nightly_news(tmp_path, down={0, 5, 10}, last=10)
+
+    assert news[5] == {"started_failing": ["flaky"]}  # before it flaps: news as ever
+    assert news[10]["flapping_started"] == ["flaky"]
+    assert "started_failing" not in news[10]
+    (markdown,) = news[10]["markdown"]
+    assert "Started flapping (1)" in markdown and "Started failing" not in markdown
+    assert "1 started flapping" in markdown and "started failing" not in markdown
+
+
+def test_a_link_that_starts_flapping_on_a_recovery_is_listed_as_flapping_only(
+    tmp_path: Path,
+) -> None:
+    """Its fourth flip is a recovery: "Recovered: Works again." beside "Started flapping
+    ... listed under Check by hand" contradicted it."""
+    news = _nightly_news(tmp_path, down={1, 3}, last=4)
+
+    assert news[4]["flapping_started"] == ["flaky"]
+    assert "recovered" not in news[4]
+
+
+def test_a_confirmed_break_that_ends_as_flapping_starts_is_still_news(tmp_path: Path) -> None:
+    """Down on night 1, then from night 3 (confirmed broken on night 5), working on night
+    7: its fourth flip ends the break, which is news whatever else that check started."""
+    news = _nightly_news(tmp_path, down={1, 3, 4, 5, 6}, last=7)
+
+    assert news[5].get("newly_broken") == ["flaky"]
+    assert news[7].get("flapping_started") == ["flaky"]
+    assert news[7].get("recovered") == ["flaky"]
