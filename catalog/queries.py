@@ -50,7 +50,10 @@ class RunInfo:
     status: str
     started_at: datetime
     finished_at: datetime | None
-    urls_planned: int
+    #: None when the run recorded no plan for what it checked: one written through
+    #: `catalog.store` directly (a script, a test) stores checks without a plan, and "11
+    #: of 0" would be nonsense. `catalog.runs` records the plan before any check.
+    urls_planned: int | None
     urls_checked: int
     network_unavailable: bool
     duration_s: float | None
@@ -420,7 +423,7 @@ def _merged(shards: Sequence[RunInfo]) -> RunInfo:
         status=status,
         started_at=started,
         finished_at=finished,
-        urls_planned=sum(part.urls_planned for part in shards),
+        urls_planned=_sum_planned(shards),
         urls_checked=sum(part.urls_checked for part in shards),
         network_unavailable=any(part.network_unavailable for part in shards),
         duration_s=(finished - started).total_seconds() if finished is not None else None,
@@ -430,15 +433,23 @@ def _merged(shards: Sequence[RunInfo]) -> RunInfo:
     )
 
 
+def _sum_planned(shards: Sequence[RunInfo]) -> int | None:
+    """The URLs a sharded night planned: unknown when a shard's plan is."""
+    planned = [part.urls_planned for part in shards]
+    return None if None in planned else sum(p for p in planned if p is not None)
+
+
 def _run_info(row: Run) -> RunInfo:
+    planned, checked = row.urls_planned or 0, row.urls_checked or 0
     return RunInfo(
         id=row.id,
         trigger=row.trigger,
         status=row.status,
         started_at=row.started_at,
         finished_at=row.finished_at,
-        urls_planned=row.urls_planned or 0,
-        urls_checked=row.urls_checked or 0,
+        # More URLs checked than planned: no plan was recorded (see `urls_planned`).
+        urls_planned=None if checked > planned else planned,
+        urls_checked=checked,
         network_unavailable=bool(row.network_unavailable),
         duration_s=row.duration_s,
         counts=MappingProxyType({str(k): int(v) for k, v in (row.counts or {}).items()}),

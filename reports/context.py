@@ -239,7 +239,8 @@ class RunSummary:
     status: str
     started: When
     finished: When | None
-    urls_planned: int
+    #: None when the run recorded no plan (`catalog.queries.RunInfo.urls_planned`).
+    urls_planned: int | None
     urls_checked: int
     duration: str | None
     network_unavailable: bool
@@ -247,6 +248,26 @@ class RunSummary:
     shards: tuple[int, ...] = ()
     #: URLs only tried while our own network was down: not among `urls_checked`.
     urls_offline: int = 0
+
+    @property
+    def urls_checked_of(self) -> str:
+        """9 of 11, or 11 when the run recorded no plan, or "none" for a run that planned
+        and checked nothing (an empty catalog, a run that failed before its plan)."""
+        planned, checked = self.urls_planned, self.urls_checked
+        if planned is None:
+            return str(checked)
+        if not planned and not checked and not self.urls_offline:
+            return "none"
+        return f"{checked} of {planned}"
+
+    @property
+    def urls_checked_text(self) -> str:
+        """The same as a phrase: "9 of 11 URLs checked", "1 URL checked", "no URLs checked"."""
+        said = self.urls_checked_of
+        if said == "none":
+            return "no URLs checked"
+        planned = self.urls_planned if self.urls_planned is not None else self.urls_checked
+        return f"{said} URL{'' if planned == 1 else 's'} checked"
 
 
 @dataclass(frozen=True)
