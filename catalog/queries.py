@@ -127,6 +127,9 @@ class ResourceRow:
     stale_reasons: tuple[str, ...] = ()
     #: Their codes (`catalog.staleness.StaleCode`): what answers them differs.
     stale_codes: tuple[str, ...] = ()
+    #: The oldest date its reasons count from ("since 2024-03-02", the year an old
+    #: edition names): the longest out of date come first in the queue.
+    stale_since: datetime | None = None
     #: Archived copy from before the link failed.
     archive_url: str | None = None
     snoozed_until: datetime | None = None
@@ -706,6 +709,19 @@ def _stale_codes(value: Any) -> tuple[str, ...]:
     return tuple(str(i["code"]) for i in value if isinstance(i, dict) and i.get("code"))
 
 
+def _stale_since(value: Any) -> datetime | None:
+    """The oldest `since` among stored reasons (ISO text); None when none has one."""
+    found = []
+    for item in value or ():
+        since = item.get("since") if isinstance(item, dict) else None
+        if isinstance(since, str):
+            try:
+                found.append(_as_utc(datetime.fromisoformat(since)))
+            except ValueError:
+                continue
+    return min(found, default=None)
+
+
 def _outcome(value: str | None) -> Outcome | None:
     return Outcome.known(value)
 
@@ -747,6 +763,7 @@ def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
         drift_reason=row["drift_reason"],
         stale_reasons=_stale_reasons(row["stale_reasons"]),
         stale_codes=_stale_codes(row["stale_reasons"]),
+        stale_since=_stale_since(row["stale_reasons"]),
         archive_url=row["archive_url"],
         flapping=bool(row["flapping"]),
         snoozed_until=row["snoozed_until"],

@@ -354,12 +354,26 @@ def _priority(r: ResourceRow) -> Priority | None:
 
 
 def _fix_first(row: Row) -> tuple[int, bool, bool, str, int, str, str]:
-    # Oldest problem first within a group: it has been failing visitors the longest. Among
-    # the out-of-date ones, those whose link works last: the others' link no check has
-    # succeeded on for weeks may be gone, and has no "since" to rank it by.
+    # Oldest problem first within a group: it has been failing visitors the longest.
+    priority = row.priority or Priority.OTHER
+    if priority is Priority.STALE:
+        # Those whose link works last: the others' link no check has succeeded on for
+        # weeks may be gone. Then the longest out of date first, by the oldest date their
+        # reasons name (the link's "since" says when it began working: nothing about the
+        # entry). Entries without a dated reason (stored before reasons had dates) last.
+        at = row.stale_since
+        return (
+            priority,
+            row.entry_only,
+            at is None,
+            at.iso if at else "",
+            0,
+            row.collection.casefold(),
+            row.title.casefold(),
+        )
     return (
-        row.priority or Priority.OTHER,
-        row.entry_only,
+        priority,
+        False,
         row.since is None,
         row.since.iso if row.since else "",
         -row.checks,
@@ -474,6 +488,7 @@ def _row(r: ResourceRow, now: datetime, ambiguous: frozenset[str]) -> Row:
         host_page=host_page_path(r.host) if r.host else None,
         drift_reason=r.drift_reason,
         stale_reasons=r.stale_reasons,
+        stale_since=when(r.stale_since, now) if r.stale_since and r.stale_reasons else None,
         archive_url=r.archive_url,
         archive_href=safe_href(r.archive_url),
         snoozed_until=snoozed,

@@ -91,7 +91,8 @@ _PRIORITY_TEXT: dict[Priority, tuple[str, str]] = {
     Priority.STALE: (
         "Possibly out of date",
         "The entry itself may need a review; first those whose link no check has succeeded "
-        "on for weeks, which may be gone.",
+        "on for weeks, which may be gone, then the longest out of date (by the oldest date "
+        "their reasons name).",
     ),
     Priority.OTHER: ("Other", "Worth a look."),
 }
@@ -182,6 +183,9 @@ class Row:
     # Filled when the database holds them (see catalog.queries.ResourceRow).
     drift_reason: str | None = None
     stale_reasons: tuple[str, ...] = ()
+    #: The oldest date the stale reasons count from: "Possibly out of date" lists the
+    #: longest out of date first (`catalog.queries.ResourceRow.stale_since`).
+    stale_since: When | None = None
     archive_url: str | None = None
     archive_href: str | None = None
     #: Only while the snooze lasts.

@@ -281,6 +281,8 @@ CSV_COLUMNS = (
     "stale_reasons",
     "snoozed_until",
     "ignored_reason",
+    # Last, so the columns before keep their place: what "Possibly out of date" is ranked by.
+    "stale_since",
 )
 
 
@@ -337,6 +339,7 @@ def _csv_values(rank: int | None, row: Row) -> list[Any]:
         sentences(row.stale_reasons),
         row.snoozed_until.iso if row.snoozed_until else None,
         row.ignored_reason,
+        row.stale_since.iso if row.stale_since else None,
     ]
 
 
