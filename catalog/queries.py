@@ -372,6 +372,18 @@ def history_events(
     return dict(by_resource), dict(by_link)
 
 
+def entry_events(
+    engine: Engine, resource_pk: int, *, kinds: Sequence[str] = ("added", "removed")
+) -> tuple[EventRow, ...]:
+    """The events of kinds `kinds` about one resource (its additions and removals by
+    default), oldest first, however many link events came since: whether it was put
+    back after a removal must not depend on a history window."""
+    query = _events_query().where(Event.resource_id == resource_pk, Event.kind.in_(kinds))
+    with session_scope(engine) as session:
+        rows = session.connection().execute(query.order_by(Event.at, Event.id))
+        return tuple(_event_row(r) for r in rows)
+
+
 def latest_finished_run_id(engine: Engine) -> int | None:
     """The run a report shows by default."""
     with session_scope(engine) as session:

@@ -244,8 +244,9 @@ def resource(
     """
     from catalog import store
     from catalog.db import engine_for, existing_database
-    from catalog.decisions import history_json, history_lines
+    from catalog.queries import entry_events
     from flows.cli import catalog_keys
+    from reports.resource_text import resource_json, resource_lines
 
     settings = _settings(config, db, catalog)
     keys = catalog_keys(settings, catalog)
@@ -253,10 +254,11 @@ def resource(
     if keys is not None:
         collection = _collection_among(engine, resource_id, collection, keys)
     history = store.resource_history(engine, resource_id, collection=collection, limit=limit)
+    edits = entry_events(engine, history.resource.id)  # put back after a removal?
     if as_json:
-        typer.echo(json.dumps(history_json(history), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(resource_json(history, edits), indent=2, ensure_ascii=False))
         return
-    for line in history_lines(history):
+    for line in resource_lines(history, edits):
         typer.echo(line)
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from catalog.outcomes import Outcome, Severity
@@ -65,9 +66,10 @@ def history_items(
     for event in events:
         label = _EVENT_LABELS.get(event.kind, event.kind.replace("_", " "))
         detail = _event_detail(event)
-        if event.kind == "added" and (readded(event) or _after_removal(event, removals)):
+        put_back = _put_back(event, removals)
+        if put_back is not None:
             label = _READDED
-            removed = removed_on(event.details) or _removal_before(event, removals)
+            removed = put_back.removed_on
             detail = "; ".join(p for p in (detail, removed and f"removed on {removed}") if p)
         items.append(
             (
@@ -86,10 +88,42 @@ def history_items(
     return tuple(item for _, _, item in items)
 
 
-def _after_removal(event: EventRow, removals: Sequence[datetime]) -> bool:
-    """Events recorded before `catalog.sync` marked a put-back entry's `added` as
-    `readded`: one that follows a removal of the same entry is such a one."""
-    return _removal_before(event, removals) is not None
+@dataclass(frozen=True)
+class Readdition:
+    """An entry put back in the catalog after its removal (same id)."""
+
+    #: Its `added` event.
+    event_id: int
+    at: datetime
+    #: The date it had been removed on ("2026-03-02"), when known.
+    removed_on: str | None
+
+
+def readditions(events: Iterable[EventRow]) -> list[Readdition]:
+    """The entry's re-additions among its `events` (`catalog.queries.entry_events`), oldest
+    first: the `added` events its report page labels "Re-added to the catalog"."""
+    events = tuple(events)
+    removals = sorted(e.at for e in events if e.kind == "removed")
+    found = [r for r in (_put_back(e, removals) for e in events) if r is not None]
+    return sorted(found, key=lambda r: (r.at, r.event_id))
+
+
+def readdition(events: Iterable[EventRow]) -> Readdition | None:
+    """The entry's latest re-addition (`readditions`); None for an entry never put back."""
+    found = readditions(events)
+    return found[-1] if found else None
+
+
+def _put_back(event: EventRow, removals: Sequence[datetime]) -> Readdition | None:
+    """`event` as a re-addition, or None when it is none: an `added` event marked
+    `readded` by `catalog.sync`, or (events recorded before sync marked them) one that
+    follows a removal of the same entry."""
+    if event.kind != "added":
+        return None
+    before = _removal_before(event, removals)
+    if not readded(event) and before is None:
+        return None
+    return Readdition(event.id, event.at, removed_on(event.details) or before)
 
 
 def _removal_before(event: EventRow, removals: Sequence[datetime]) -> str | None:

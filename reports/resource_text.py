@@ -1,0 +1,84 @@
+"""`linkhealth resource ID`: one resource's history as the terminal and `--json` show it.
+
+Stage: report (output). Input: a `catalog.store.ResourceHistory` and the entry's own
+additions and removals (`catalog.queries.entry_events`). Output: lines of text, or JSON
+data. The history itself is `catalog.decisions`'s; this adds what the report's pages say
+of it (`reports.history.readdition`): an entry put back in the catalog after its removal
+reads re-added, with when, not as if its first addition were its only one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from catalog import store
+from catalog.decisions import history_json, history_lines
+from catalog.queries import EventRow
+from reports.history import Readdition, readdition, readditions
+
+
+def resource_lines(
+    history: store.ResourceHistory, entry_events: Iterable[EventRow], *, now: datetime | None = None
+) -> list[str]:
+    """What `linkhealth resource ID` prints: the history, with a `re-added:` line among
+    the entry's facts when it was put back after a removal."""
+    lines = history_lines(history, now=now)
+    put_back = readditions(entry_events)
+    if not put_back:
+        return lines
+    _relabel(lines, history, {r.event_id for r in put_back})
+    # The entry's facts end at the first blank line, before "Current state".
+    end = lines.index("") if "" in lines else len(lines)
+    lines.insert(end, f"  {'re-added:':<10} {_readded_text(put_back[-1], history)}")
+    return lines
+
+
+def _relabel(lines: list[str], history: store.ResourceHistory, ids: set[int]) -> None:
+    """Its re-additions' lines under "Events" read `re-added`, not `added`. The section
+    lists `history.events` in order, a line each ("  2026-03-02 10:00  added   ...")."""
+    heading = "Events (newest first)"
+    if heading not in lines:
+        return
+    first = lines.index(heading) + 1
+    for n, event in enumerate(history.events):
+        if event.id not in ids or first + n >= len(lines):
+            continue
+        line = lines[first + n]
+        head = f"  {_minute(event.at)}  "
+        if line.startswith(head + f"{'added':<20} "):
+            lines[first + n] = head + f"{'re-added':<20} " + line[len(head) + 21 :]
+
+
+def resource_json(
+    history: store.ResourceHistory, entry_events: Iterable[EventRow]
+) -> dict[str, Any]:
+    """What `linkhealth resource ID --json` prints: the history, its `resource` with
+    `readded` (as the report's JSON says of a catalog edit), `readded_at` (ISO 8601) and
+    `last_removed_on` (the date it had been removed on, when known). `created_at` stays
+    its first addition."""
+    data = history_json(history)
+    put_back = readdition(entry_events)
+    data["resource"].update(
+        readded=put_back is not None,
+        readded_at=_utc(put_back.at).isoformat() if put_back else None,
+        last_removed_on=put_back.removed_on if put_back else None,
+    )
+    return data
+
+
+def _readded_text(put_back: Readdition, history: store.ResourceHistory) -> str:
+    removed = f"removed on {put_back.removed_on}; " if put_back.removed_on else ""
+    first = _minute(history.resource.created_at)
+    return f"{_minute(put_back.at)} ({removed}first added {first})"
+
+
+def _minute(moment: datetime) -> str:
+    """As `catalog.decisions` shows times: UTC, to the minute."""
+    return _utc(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite gives datetimes back without a zone; they are UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
