@@ -216,12 +216,15 @@ def _place(
             summary = "Now leads somewhere else."
         return "new_redirects", summary, old, new
     if kind == "final_url_changed" and event.link_id not in redirect_links:
-        return (
-            "new_redirects",
-            "Now ends at another address.",
-            text_of(d.get("old")),
-            text_of(d.get("new")),
+        old, new = text_of(d.get("old")), text_of(d.get("new"))
+        # No final address is the link's own: "Now ends at another address. X → —" read
+        # as if it led nowhere.
+        summary = (
+            "No longer redirects: it ends at its own address."
+            if new is None
+            else "Now ends at another address."
         )
+        return "new_redirects", summary, old, new
     if kind == "content_changed":
         title = arrow(d.get("old_title"), d.get("new_title"))
         size = arrow(size_of(d.get("old_content_length")), size_of(d.get("new_content_length")))

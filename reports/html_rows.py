@@ -194,7 +194,9 @@ def _facts(row: Row, root: str) -> str:
     else:
         checked = "never"
     if row.elapsed_ms is not None:
-        checked += f", answered in {row.elapsed_ms} ms"
+        # A timeout or a refused connection took that long; it did not answer.
+        verb = "answered in" if row.http_status is not None else "took"
+        checked += f", {verb} {row.elapsed_ms} ms"
     facts.append(("Last checked", checked))
     # "What we saw" is the drift or staleness reasons when they put the resource in the
     # queue (`build._row`): said again, the page would read as two problems.

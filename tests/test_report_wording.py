@@ -1,0 +1,98 @@
+"""Sentences of the report a curator read as wrong or misleading, each as it reads now."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from catalog.hygiene import Finding, Level
+from catalog.outcomes import Outcome
+from catalog.queries import EventRow, ReportData, report_data
+from reports import build_context, render_html, render_markdown
+from reports.build import with_findings
+from reports.html_rows import facts
+from tests import report_fixtures as fx
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> ReportData:
+    return report_data(fx.fixed_db(tmp_path_factory.mktemp("wording") / "fixed.db"))
+
+
+def _hygiene_intro(html: str) -> str:
+    node = LexborHTMLParser(html).css_first('section[aria-labelledby="hygiene-heading"] p')
+    assert node is not None
+    return " ".join(node.text().split())
+
+
+def _facts(html: str) -> dict[str, str]:
+    tree = LexborHTMLParser(f"<dl>{html}</dl>")
+    terms = [" ".join(dt.text().split()) for dt in tree.css("dt")]
+    return dict(zip(terms, (" ".join(dd.text().split()) for dd in tree.css("dd")), strict=True))
+
+
+def test_a_link_that_timed_out_is_not_said_to_have_answered(data: ReportData) -> None:
+    """ "Last checked ..., answered in 15000 ms" of a check that got no answer at all."""
+    ctx = build_context(data, now=fx.NOW)
+    suspect = fx.row_of(ctx, "a-suspect")  # timed out
+    timed_out = dataclasses.replace(suspect, elapsed_ms=15000)
+    assert timed_out.http_status is None and timed_out.outcome == Outcome.TIMEOUT.value
+    assert _facts(facts(timed_out, "../"))["Last checked"].endswith(", took 15000 ms")
+    answered = dataclasses.replace(fx.row_of(ctx, "a-broken"), elapsed_ms=40)
+    assert _facts(facts(answered, "../"))["Last checked"].endswith(", answered in 40 ms")
+
+
+def _finding(level: Level, code: str) -> Finding:
+    return Finding(
+        code=code,
+        level=level,
+        collection="toolkit-a",
+        resource_id="a-ok-1",
+        file="toolkit-a.yaml",
+        line=12,
+        message="No type.",
+        fix="add a 'type:' to the entry",
+    )
+
+
+def test_hygiene_says_nothing_of_informational_findings_when_there_are_none(
+    data: ReportData,
+) -> None:
+    """ "(0 informational findings not listed; see linkhealth catalog lint)"."""
+    ctx = build_context(data, now=fx.NOW)
+    none = with_findings(ctx, [_finding(Level.WARNING, "missing_type")])
+    section = _hygiene_intro(render_html(none))
+    assert "informational" not in section and section.startswith("Tidying work")
+    assert "informational" not in render_markdown(none)
+
+    one = with_findings(
+        ctx, [_finding(Level.WARNING, "missing_type"), _finding(Level.INFO, "no_language")]
+    )
+    section = _hygiene_intro(render_html(one))
+    assert "(1 informational finding not listed; see linkhealth catalog lint)" in section
+
+
+def test_a_link_that_no_longer_redirects_is_not_said_to_end_elsewhere(
+    data: ReportData, tmp_path: Path
+) -> None:
+    """Its final address went from X to none (its own): "Now ends at another address.
+    X → —" read as if it led nowhere."""
+    row = next(r for r in data.resources if r.resource_id == "a-ok-1")
+    event = EventRow(
+        max(e.id for e in data.changes) + 1,
+        fx.NOW,
+        "final_url_changed",
+        None,
+        None,
+        row.link_id,
+        {"old": "https://ok.example.org/elsewhere", "new": None},
+    )
+    ctx = build_context(dataclasses.replace(data, changes=(*data.changes, event)), now=fx.NOW)
+    assert ctx.changes is not None
+    (section,) = [s for s in ctx.changes.sections if s.key == "new_redirects"]
+    (item,) = [i for i in section.items if i.resource_id == "a-ok-1"]
+    assert item.summary == "No longer redirects: it ends at its own address."
+    assert item.before == "https://ok.example.org/elsewhere"
