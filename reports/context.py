@@ -297,6 +297,17 @@ class ChangeItem:
     #: An `added` item for an entry put back in the catalog after its removal.
     readded: bool = False
 
+    @property
+    def before_after(self) -> str | None:
+        """ "old → new" when both are known; the one address of an entry added or put back
+        (its URL), and "Was old" of one removed: "— → https://..." read as a puzzle."""
+        before, after = self.before, self.after
+        if before is not None and after is not None:
+            return f"{before} → {after}"
+        if after is not None:
+            return after
+        return f"Was {before}" if before is not None else None
+
 
 #: One item of a section, where the heading lower-cased is a plural.
 _ONE_CHANGE = {"new_redirects": "new redirect", "catalog_edits": "catalog edit"}

@@ -96,3 +96,34 @@ def test_a_link_that_no_longer_redirects_is_not_said_to_end_elsewhere(
     (item,) = [i for i in section.items if i.resource_id == "a-ok-1"]
     assert item.summary == "No longer redirects: it ends at its own address."
     assert item.before == "https://ok.example.org/elsewhere"
+
+
+def test_an_added_or_removed_entry_shows_its_address_without_a_dash_arrow(
+    data: ReportData,
+) -> None:
+    """ "Added. — → https://..." and "Removed from the catalog. https://... → —" read as a
+    puzzle; a change of address keeps its arrow."""
+    ctx = build_context(data, now=fx.NOW)
+    assert ctx.changes is not None
+    items = {(i.kind, i.resource_id): i for s in ctx.changes.sections for i in s.items}
+    added = items["added", "b-new"]
+    assert added.before_after == "https://new-entry.example.org/"
+    removed = items["removed", fx.REMOVED_ID]
+    assert removed.before_after == "Was https://removed.example.org/"
+    edited = items["url_edited", "b-blocked"]
+    assert edited.before_after == "https://walled.example.org/x → https://walled.example.org/"
+    markdown, html = render_markdown(ctx), render_html(ctx)
+    assert "— →" not in markdown and "→ —" not in markdown
+    assert "— →" not in html and "→ —" not in html
+    assert "Added. https://new-entry.example.org/" in markdown
+
+
+def test_a_long_list_of_changes_points_to_the_report_that_has_them(data: ReportData) -> None:
+    """ "... and 5 more (see the CSV or JSON report)": the CSV has no changes."""
+    ctx = build_context(data, now=fx.NOW)
+    assert ctx.changes is not None
+    (edits,) = [s for s in ctx.changes.sections if s.key == "catalog_edits"]
+    many = dataclasses.replace(edits, items=edits.items * 60)  # 240
+    changes = dataclasses.replace(ctx.changes, sections=(many,))
+    html = render_html(dataclasses.replace(ctx, changes=changes))
+    assert "… and 40 more (see the JSON report)." in html
