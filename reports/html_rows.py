@@ -174,11 +174,18 @@ def _facts(row: Row, root: str) -> str:
         facts.append(("Ended at", _ext(row.final_url, row.final_href, "url")))
     if row.since:
         since, plural = row.since, "" if row.checks == 1 else "s"
+        if row.entry_only:
+            # Queued for the entry alone: the time is the link's, not the entry's (which
+            # the index leaves blank).
+            term = "Link working since"
+        elif row.priority is None and row.severity == Severity.OK.value:
+            # Nothing to do: "Since a month ago" of a working link read as a problem's age.
+            term = "Working since"
+        else:
+            term = "Since"
         facts.append(
             (
-                # Queued for the entry alone: the time is the link's, not the entry's
-                # (which the index leaves blank).
-                "Link working since" if row.entry_only else "Since",
+                term,
                 f'{_escape(since.ago)} (<time datetime="{_escape(since.iso)}">'
                 f"{_escape(since.date)}</time>), {row.checks} check{plural}",
             )

@@ -13,6 +13,7 @@ from catalog.outcomes import Outcome
 from catalog.queries import EventRow, ReportData, report_data
 from reports import build_context, render_html, render_markdown
 from reports.build import with_findings
+from reports.context import when
 from reports.html_rows import facts
 from tests import report_fixtures as fx
 
@@ -127,3 +128,15 @@ def test_a_long_list_of_changes_points_to_the_report_that_has_them(data: ReportD
     changes = dataclasses.replace(ctx.changes, sections=(many,))
     html = render_html(dataclasses.replace(ctx, changes=changes))
     assert "… and 40 more (see the JSON report)." in html
+
+
+def test_the_page_of_a_working_link_says_since_when_it_works(data: ReportData) -> None:
+    """ "Since a month ago, 30 checks" of a link with nothing to do read as the age of a
+    problem; a link in trouble keeps its "Since"."""
+    ctx = build_context(data, now=fx.NOW)
+    month = when(fx.days_ago(30), fx.NOW)
+    working = dataclasses.replace(fx.row_of(ctx, "a-ok-2"), since=month, checks=30)
+    assert working.priority is None
+    assert _facts(facts(working, "../"))["Working since"].startswith("a month ago")
+    broken = _facts(facts(fx.row_of(ctx, "a-broken"), "../"))
+    assert "Since" in broken and "Working since" not in broken
