@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from reports import build_context, render_html, render_markdown
+from reports.render import render_json
 from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
 
 URLS = [f"https://host{n}.example/page" for n in range(4)]
@@ -65,6 +67,8 @@ def test_a_run_that_recorded_no_plan_says_how_many_it_checked_not_of_zero(
     fact, line = _said(engine)
     assert fact == "4"
     assert "; 4 URLs checked." in line and " of 0" not in line
+    run = json.loads(render_json(build_context(report_data(engine), now=days(3))))["run"]
+    assert (run["urls_checked"], run["urls_planned"]) == (4, None)
 
 
 def test_a_run_with_a_plan_says_how_many_of_it_it_checked(engine: Engine) -> None:
