@@ -21,7 +21,7 @@ from catalog.errors import LinkhealthError, NotFoundError
 from catalog.health import BROKEN, SUSPECT
 from catalog.model import Observation
 from catalog.outcomes import Outcome, Severity
-from catalog.queries import broken_and_drift, history_events
+from catalog.queries import broken_and_drift, history_events, known_plan
 from catalog.settings import Settings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
@@ -418,9 +418,11 @@ def run_lines(runs: Iterable[Any], abandoned: Collection[int] = ()) -> list[str]
         )
         if run.status != "completed" and why:
             flag += f"; {why}"
+        planned = known_plan(run.urls_planned, run.urls_checked)
+        urls = f"{run.urls_checked}" if planned is None else f"{run.urls_checked}/{planned}"
         out.append(
             f"run {run.id}  {run.started_at:%Y-%m-%d %H:%M} UTC  {run.trigger:<8} {status:<9} "
-            f"{took:>13}  {run.urls_checked}/{run.urls_planned} URLs: {counts}{flag}"
+            f"{took:>13}  {urls} URLs: {counts}{flag}"
         )
     return out
 

@@ -454,17 +454,23 @@ def _sum_planned(shards: Sequence[RunInfo]) -> int | None:
     return None if None in planned else sum(p for p in planned if p is not None)
 
 
+def known_plan(planned: int | None, checked: int | None) -> int | None:
+    """The URLs a run planned, or None when it recorded no plan: more URLs checked than
+    planned means checks were stored without a plan (a script, a test through
+    `catalog.store`), and "11 of 0" would be nonsense."""
+    planned, checked = planned or 0, checked or 0
+    return None if checked > planned else planned
+
+
 def _run_info(row: Run) -> RunInfo:
-    planned, checked = row.urls_planned or 0, row.urls_checked or 0
     return RunInfo(
         id=row.id,
         trigger=row.trigger,
         status=row.status,
         started_at=row.started_at,
         finished_at=row.finished_at,
-        # More URLs checked than planned: no plan was recorded (see `urls_planned`).
-        urls_planned=None if checked > planned else planned,
-        urls_checked=checked,
+        urls_planned=known_plan(row.urls_planned, row.urls_checked),
+        urls_checked=row.urls_checked or 0,
         network_unavailable=bool(row.network_unavailable),
         duration_s=row.duration_s,
         counts=MappingProxyType({str(k): int(v) for k, v in (row.counts or {}).items()}),

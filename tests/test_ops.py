@@ -408,6 +408,10 @@ def test_status_says_why_a_run_failed() -> None:
     assert aborted.endswith(f"0/37 URLs: no outcome stored; {why}")
     (empty,) = run_lines([replace(base, status="completed", summary={}, urls_planned=0)])
     assert empty.endswith("0/0 URLs: no URLs")
+    # Checks stored without a plan (a script through catalog.store): not "11/0".
+    unplanned = replace(base, status="completed", summary={}, urls_planned=0, urls_checked=11)
+    (line,) = run_lines([replace(unplanned, counts={"ok": 11})])
+    assert line.endswith("  11 URLs: 11 ok")
 
 
 def test_status_names_a_shard_run_and_a_running_run_s_live_count() -> None:
