@@ -97,6 +97,7 @@ _CHECK_RESULTS = (
             "stale_reasons",
             "snoozed_until",
             "ignored_reason",
+            "stale_since",
         ),
     ),
 )
