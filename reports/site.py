@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from catalog.export import UTF8_BOM
 from reports.build import worst_first
 from reports.context import ReportContext, ResourcePage, Row
 from reports.forked import Forked, can_fork
@@ -143,7 +144,9 @@ def write_report(
     if "md" in formats:
         files["latest_markdown"] = _write_atomic(out_dir / f"{stem}.md", render_markdown(ctx))
     if "csv" in formats:
-        files["latest_csv"] = _write_atomic(out_dir / f"{stem}.csv", render_csv(ctx))
+        # With a byte order mark, as `export --format csv` writes: curators open this file in
+        # Excel, which reads a CSV without one in the computer's code page ("–" as "â€“").
+        files["latest_csv"] = _write_atomic(out_dir / f"{stem}.csv", UTF8_BOM + render_csv(ctx))
     if "json" in formats:
         files["latest_json"] = _write_atomic(out_dir / f"{stem}.json", render_json(ctx))
     return ReportFiles(

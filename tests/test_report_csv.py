@@ -4,6 +4,7 @@ as a formula, and a title that already starts with `'=` reads back as itself."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 
@@ -42,7 +43,10 @@ def sheet(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     out = tmp_path_factory.mktemp("reports")
     files = write_report(build_context(data, now=fx.NOW), out, run_id=None, formats=("csv",))
     assert files.latest_csv == out / "latest.csv"
-    text = (out / "latest.csv").read_bytes().decode("utf-8")
+    data_bytes = (out / "latest.csv").read_bytes()
+    # A byte order mark, as Excel's "CSV UTF-8" has: without it Excel reads the code page.
+    assert data_bytes.startswith(codecs.BOM_UTF8)
+    text = data_bytes.decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     assert rows and tuple(rows[0]) == CSV_COLUMNS
     return {row["id"]: row for row in rows}
