@@ -54,7 +54,7 @@ from catalog.errors import CatalogError, NotFoundError, Problem
 from catalog.model import RESOURCE_FIELDS
 from catalog.source import CATALOG_SUFFIXES, spaced_tabs, validate_catalog
 
-__all__ = ["EditResult", "FieldEdit", "apply_edits"]
+__all__ = ["EditResult", "FieldEdit", "apply_edits", "guess_indent"]
 
 _BOM = b"\xef\xbb\xbf"
 _CSV_LIST_FIELDS = ("languages", "tags")
@@ -342,9 +342,41 @@ def _style_of(text: str) -> _Style:
     newline = "\r\n" if crlf * 2 > text.count("\n") else "\n"  # for new lines: the most used
     _, body, _ = _parts(text.replace("\r\n", "\n"))
     spaced = spaced_tabs(body)
-    _, indent, block_seq_indent = load_yaml_guess_indent(spaced, yaml=_GuessOnly())
+    indent, block_seq_indent = guess_indent(spaced)
     null = _NULL_VALUE.search(spaced)
     return _Style(newline, indent, block_seq_indent, null.group(1) if null else "")
+
+
+def guess_indent(text: str) -> tuple[int | None, int | None]:
+    """ruamel's guess of `text`'s (indent, block sequence indent), for a dump that keeps the
+    file's layout; also for a file whose entries start with a dash alone on its line."""
+    _, indent, block_seq_indent = load_yaml_guess_indent(_dashes_joined(text), yaml=_GuessOnly())
+    return indent, block_seq_indent
+
+
+#: A dash alone on its line (`-` before an entry written on the lines below), the blank and
+#: comment lines after it, and the indentation of the entry's first line.
+_LONE_DASH = re.compile(r"^( *)-[ \t]*\n((?:[ \t]*(?:#[^\n]*)?\n)*)( *)(?=[^ \n])", re.MULTILINE)
+_LONE_DASH_AT_END = re.compile(r"^( *)-[ \t]*$", re.MULTILINE)
+
+
+def _dashes_joined(text: str) -> str:
+    """`text` with each entry whose dash stands alone on its line written as `- key: ...`,
+    for ruamel's indentation guess only.
+
+    The guess reads a dash as the start of an entry only when text follows it on its line,
+    and on a lone dash right after a `key:` line it reads past the line's end (IndexError,
+    ruamel 0.18). Joined, the dash and the entry's first key give the guess a round trip
+    of the file itself makes: the entry's keys at the column they are written at.
+    """
+
+    def joined(match: re.Match[str]) -> str:
+        dash, content = len(match.group(1)), len(match.group(3))
+        if content > dash:
+            return match.group(1) + "-" + " " * max(content - dash - 1, 1)
+        return match.group(1) + "- ~\n" + match.group(2) + match.group(3)  # an empty entry
+
+    return _LONE_DASH_AT_END.sub(r"\1- ~", _LONE_DASH.sub(joined, text))
 
 
 def _yaml_for(text: str, style: _Style) -> tuple[YAML, Any]:
