@@ -19,7 +19,9 @@ folder's, and `serve` says so.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
+import re
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -62,6 +64,8 @@ class DeploymentSpec:
     concurrency_limit: int | None = None
     triggers: tuple[Mapping[str, Any], ...] = ()
     tags: tuple[str, ...] = ()
+    #: "prefect.yaml:N", where it is declared, for what only serving it finds wrong.
+    where: str = ""
 
     @property
     def servable(self) -> bool:
@@ -85,42 +89,132 @@ def project_home() -> Path:
 
 
 def read_deployments(path: Path) -> list[DeploymentSpec]:
-    """The deployments declared in prefect.yaml."""
+    """The deployments declared in prefect.yaml.
+
+    A mistake in the file is a `ConfigError` naming the file, the line and the deployment,
+    found before anything is served: a cron or timezone Prefect refuses would otherwise be
+    a traceback, and a parameter no flow takes a nightly run failing at 2 a.m.
+    """
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
-    specs = []
-    for entry in data.get("deployments") or []:
-        schedules = []
-        for sched in entry.get("schedules") or []:
-            if "cron" not in sched:
-                raise ConfigError(
-                    f"{path}: deployment {entry.get('name')!r}: `linkhealth serve` reads only "
-                    "cron schedules"
-                )
-            active = sched.get("active", True)
-            if not isinstance(active, bool):
-                raise ConfigError(
-                    f"{path}: deployment {entry.get('name')!r}: schedule `active` must be "
-                    "true or false"
-                )
-            schedules.append(
-                CronSpec(cron=str(sched["cron"]), timezone=sched.get("timezone"), active=active)
-            )
-        specs.append(
-            DeploymentSpec(
-                name=entry["name"],
-                entrypoint=entry["entrypoint"],
-                description=entry.get("description") or "",
-                parameters=dict(entry.get("parameters") or {}),
-                schedules=tuple(schedules),
-                concurrency_limit=entry.get("concurrency_limit"),
-                triggers=tuple(entry.get("triggers") or ()),
-                tags=tuple(str(t) for t in entry.get("tags") or ()),
-            )
-        )
-    return specs
+    try:
+        data = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: not valid YAML: {exc.problem or exc}") from None
+    except YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict) or not data.get("deployments"):
+        raise ConfigError(f"{path}: no `deployments` list, so nothing to serve or deploy")
+    entries = data["deployments"]
+    if not isinstance(entries, list):
+        raise ConfigError(f"{_at(path, data, 'deployments')}: `deployments` must be a list")
+    return [_spec(path, entries, i) for i in range(len(entries))]
+
+
+def _at(path: Path, node: Any, key: Any) -> str:
+    """ "FILE:N", N the line of `key` in a mapping or list ruamel's round trip loaded."""
+    lines: Any = getattr(node, "lc", None)
+    try:
+        line = lines.key(key)[0] if isinstance(node, dict) else lines.item(key)[0]
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return str(path)
+    return f"{path}:{line + 1}"
+
+
+def _plain(value: Any) -> Any:
+    """`value` as plain Python data, without ruamel's round-trip types."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    for kind in (int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
+#: How an entrypoint is written: a file of the checkout and a flow function in it.
+_ENTRYPOINT = re.compile(r"[\w./-]+\.py:\w+")
+
+
+def _spec(path: Path, entries: list[Any], index: int) -> DeploymentSpec:
+    """Deployment `index` of `entries`, with what `serve` and `prefect deploy` need checked."""
+    entry = entries[index]
+    where = _at(path, entries, index)
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: deployment {index + 1} must be a mapping (name, entrypoint)")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}: deployment {index + 1} has no `name`")
+
+    def fail(key: str, message: str) -> ConfigError:
+        at = _at(path, entry, key) if key in entry else where
+        return ConfigError(f"{at}: deployment {name!r}: {message}")
+
+    entrypoint = entry.get("entrypoint")
+    if not isinstance(entrypoint, str) or not _ENTRYPOINT.fullmatch(entrypoint):
+        raise fail("entrypoint", "`entrypoint` must be written as path/to/file.py:flow_function")
+    for key, kind, shape in (
+        ("schedules", list, "a list of `- cron: ...` entries"),
+        ("parameters", dict, "a mapping"),
+        ("triggers", list, "a list"),
+        ("tags", list, "a list"),
+    ):
+        if entry.get(key) is not None and not isinstance(entry[key], kind):
+            raise fail(key, f"`{key}` must be {shape}")
+    schedules = entry.get("schedules") or []
+    limit = entry.get("concurrency_limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise fail("concurrency_limit", "`concurrency_limit` must be a whole number, 1 or more")
+    return DeploymentSpec(
+        name=name,
+        entrypoint=entrypoint,
+        description=str(entry.get("description") or ""),
+        parameters=_plain(entry.get("parameters") or {}),
+        schedules=tuple(
+            _cron(_at(path, schedules, i), name, schedules[i]) for i in range(len(schedules))
+        ),
+        concurrency_limit=limit,
+        triggers=tuple(_plain(entry.get("triggers") or [])),
+        tags=tuple(str(t) for t in entry.get("tags") or ()),
+        where=where,
+    )
+
+
+def _cron(where: str, name: str, schedule: Any) -> CronSpec:
+    """One schedule, checked as Prefect checks it when it is served or deployed."""
+    from zoneinfo import ZoneInfo
+
+    from prefect._vendor.croniter import croniter
+
+    def fail(message: str) -> ConfigError:
+        return ConfigError(f"{where}: deployment {name!r}: {message}")
+
+    if not isinstance(schedule, dict) or "cron" not in schedule:
+        raise fail('`linkhealth serve` reads only cron schedules (`- cron: "0 2 * * *"`)')
+    cron, timezone = str(schedule["cron"]), schedule.get("timezone")
+    # Prefect refuses croniter's random and hashed fields (R, H) too.
+    if not croniter.is_valid(cron) or any(f.lower() in ("r", "h") for f in cron.split()):
+        raise fail(f"{cron!r} is not a cron schedule (minute hour day-of-month month weekday)")
+    if timezone is not None:
+        try:
+            ZoneInfo(str(timezone))
+        except (ValueError, KeyError, OSError):  # not found: ZoneInfoNotFoundError, a KeyError
+            raise fail(
+                f"timezone {timezone!r} is not an IANA name such as Europe/Berlin or UTC"
+            ) from None
+    active = schedule.get("active", True)
+    if not isinstance(active, bool):
+        raise fail("schedule `active` must be true or false")
+    return CronSpec(cron=cron, timezone=None if timezone is None else str(timezone), active=active)
 
 
 def servable(specs: Sequence[DeploymentSpec]) -> list[DeploymentSpec]:
@@ -129,21 +223,34 @@ def servable(specs: Sequence[DeploymentSpec]) -> list[DeploymentSpec]:
 
 
 def runner_deployments(specs: Sequence[DeploymentSpec]) -> list[Any]:
-    """One `RunnerDeployment` per spec, with the same schedules, triggers and limits."""
+    """One `RunnerDeployment` per spec, with the same schedules, triggers and limits; a
+    flow, trigger or parameter Prefect or the flow would refuse is a `ConfigError` naming
+    where in prefect.yaml the deployment is."""
     from prefect.events import DeploymentTriggerTypes
     from prefect.schedules import Cron
     from prefect.types.entrypoint import EntrypointType
-    from pydantic import TypeAdapter
+    from pydantic import TypeAdapter, ValidationError
 
     triggers_of = TypeAdapter(DeploymentTriggerTypes)
     out = []
     for spec in specs:
-        module, _, func = spec.module_entrypoint.rpartition(".")
-        flow = getattr(importlib.import_module(module), func)
-        triggers = [
-            triggers_of.validate_python({"name": f"{spec.name}__automation_{i}", **t})
-            for i, t in enumerate(spec.triggers, start=1)
-        ]
+
+        def fail(message: str, spec: DeploymentSpec = spec) -> ConfigError:
+            return ConfigError(f"{spec.where or PREFECT_YAML}: deployment {spec.name!r}: {message}")
+
+        flow = _flow(spec, fail)
+        _check_parameters(flow, spec.parameters, fail, "`parameters`")
+        triggers = []
+        for i, trigger in enumerate(spec.triggers, start=1):
+            if not isinstance(trigger, Mapping):
+                raise fail(f"trigger {i} must be a mapping (type, match, expect, ...)")
+            _check_parameters(flow, trigger.get("parameters") or {}, fail, f"trigger {i}")
+            try:
+                triggers.append(
+                    triggers_of.validate_python({"name": f"{spec.name}__automation_{i}", **trigger})
+                )
+            except ValidationError as exc:
+                raise fail(f"trigger {i}: {_first_error(exc)}") from None
         out.append(
             flow.to_deployment(
                 name=spec.name,
@@ -160,6 +267,51 @@ def runner_deployments(specs: Sequence[DeploymentSpec]) -> list[Any]:
             )
         )
     return out
+
+
+def _flow(spec: DeploymentSpec, fail: Callable[[str], ConfigError]) -> Any:
+    """The flow `spec.entrypoint` names."""
+    from prefect import Flow
+
+    module, _, func = spec.module_entrypoint.rpartition(".")
+    try:
+        flow = getattr(importlib.import_module(module), func)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not module.startswith(exc.name):
+            raise  # a module the flow's own module imports: a broken install, not this file
+        raise fail(f"entrypoint {spec.entrypoint}: no such file in {project_home()}") from None
+    except AttributeError:
+        raise fail(f"entrypoint {spec.entrypoint}: no flow {func!r} in that file") from None
+    if not isinstance(flow, Flow):
+        raise fail(f"entrypoint {spec.entrypoint}: {func!r} is not a Prefect flow")
+    return flow
+
+
+def _check_parameters(
+    flow: Any, parameters: Mapping[str, Any], fail: Callable[[str], ConfigError], what: str
+) -> None:
+    """Refuse parameters the flow does not take: each run would fail when it starts."""
+    if not isinstance(parameters, Mapping):
+        raise fail(f"{what}: `parameters` must be a mapping")
+    taken = inspect.signature(flow.fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in taken.values()):
+        return
+    unknown = sorted(set(parameters) - set(taken))
+    if unknown:
+        raise fail(
+            f"{what}: the flow {flow.name!r} takes no parameter {', '.join(map(repr, unknown))} "
+            f"(it takes {', '.join(taken)})"
+        )
+
+
+def _first_error(exc: Any) -> str:
+    """Pydantic's first complaint, with the field it is about."""
+    errors = exc.errors()
+    if not errors:
+        return str(exc)
+    first = errors[0]
+    where = ".".join(str(part) for part in first.get("loc", ()) if not str(part)[:1].isupper())
+    return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
 
 
 def pin_settings(config: Path | None, home: Path) -> str:

@@ -1,0 +1,175 @@
+"""A mistake in prefect.yaml stops `linkhealth serve` with the file, line and deployment
+named (exit 2), never a traceback, and never a served nightly run that fails at 2 a.m."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from catalog.errors import ConfigError
+from flows.serve import read_deployments, runner_deployments
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_NIGHTLY = "deployments:\n  - name: nightly\n    entrypoint: flows/check_flow.py:check_catalog\n"
+
+#: prefect.yaml text -> what the error says after "prefect.yaml".
+BROKEN = {
+    "unclosed-quote": (
+        _NIGHTLY + "    schedules:\n      - cron: '0 2 * * *\n",
+        ":6: not valid YAML",
+    ),
+    "empty": ("", ": no `deployments` list"),
+    "top-level-list": ("- name: nightly\n", ": no `deployments` list"),
+    "deployments-a-mapping": (
+        "x: 1\ndeployments:\n  nightly: {}\n",
+        ":2: `deployments` must be a list",
+    ),
+    "entry-not-a-mapping": ("deployments:\n  - nightly\n", ":2: deployment 1 must be a mapping"),
+    "no-name": (
+        "deployments:\n  - entrypoint: flows/check_flow.py:check_catalog\n",
+        ":2: deployment 1 has no `name`",
+    ),
+    "no-entrypoint": (
+        "deployments:\n  - name: nightly\n",
+        ":2: deployment 'nightly': `entrypoint`",
+    ),
+    "bad-cron": (
+        _NIGHTLY + "    schedules:\n      - cron: '0 25 * * *'\n",
+        ":5: deployment 'nightly': '0 25 * * *' is not a cron schedule",
+    ),
+    "hashed-cron": (
+        _NIGHTLY + "    schedules:\n      - cron: 'H 2 * * *'\n",
+        ":5: deployment 'nightly': 'H 2 * * *' is not a cron schedule",
+    ),
+    "bad-timezone": (
+        _NIGHTLY + "    schedules:\n      - cron: '0 2 * * *'\n        timezone: Mars/Olympus\n",
+        ":5: deployment 'nightly': timezone 'Mars/Olympus' is not an IANA name",
+    ),
+    "second-schedule-bad": (
+        _NIGHTLY + "    schedules:\n      - cron: '0 2 * * *'\n      - cron: '0 2 * *'\n",
+        ":6: deployment 'nightly': '0 2 * *' is not a cron",
+    ),
+    "interval-schedule": (
+        _NIGHTLY + "    schedules:\n      - interval: 3600\n",
+        ":5: deployment 'nightly': `linkhealth serve` reads only cron schedules",
+    ),
+    "schedules-a-string": (
+        _NIGHTLY + "    schedules: '0 2 * * *'\n",
+        ":4: deployment 'nightly': `schedules` must be a list",
+    ),
+    "active-not-a-bool": (
+        _NIGHTLY + "    schedules:\n      - {cron: '0 2 * * *', active: 'yes'}\n",
+        ":5: deployment 'nightly': schedule `active` must be true or false",
+    ),
+    "parameters-a-list": (
+        _NIGHTLY + "    parameters: [render]\n",
+        ":4: deployment 'nightly': `parameters` must be a mapping",
+    ),
+    "concurrency-limit-zero": (
+        _NIGHTLY + "    concurrency_limit: 0\n",
+        ":4: deployment 'nightly': `concurrency_limit` must be a whole number",
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "says"), BROKEN.values(), ids=BROKEN.keys())
+def test_a_broken_prefect_yaml_is_refused_naming_the_line(
+    tmp_path: Path, text: str, says: str
+) -> None:
+    path = tmp_path / "prefect.yaml"
+    path.write_text(text)
+
+    with pytest.raises(ConfigError) as raised:
+        read_deployments(path)
+
+    assert str(raised.value).startswith(f"{path}{says}"), str(raised.value)
+
+
+#: Found when the flows are loaded: what Prefect or the flow itself would refuse.
+REFUSED_WHEN_SERVED = {
+    "no-such-flow": (
+        "deployments:\n  - name: nightly\n    entrypoint: flows/check_flow.py:nope\n",
+        ":2: deployment 'nightly': entrypoint flows/check_flow.py:nope: no flow 'nope'",
+    ),
+    "no-such-file": (
+        "deployments:\n  - name: nightly\n    entrypoint: flows/nope.py:check_catalog\n",
+        ":2: deployment 'nightly': entrypoint flows/nope.py:check_catalog: no such file",
+    ),
+    "not-a-flow": (
+        "deployments:\n  - name: nightly\n    entrypoint: flows/serve.py:serve\n",
+        ":2: deployment 'nightly': entrypoint flows/serve.py:serve: 'serve' is not a Prefect flow",
+    ),
+    "unknown-parameter": (
+        _NIGHTLY + "    parameters:\n      shards: 2\n",
+        ":2: deployment 'nightly': `parameters`: the flow 'check-catalog' takes no parameter "
+        "'shards'",
+    ),
+    "unknown-trigger-parameter": (
+        _NIGHTLY
+        + "    triggers:\n      - type: event\n        expect: [linkhealth.catalog.edited]\n"
+        "        parameters: {changed_only: true}\n",
+        ":2: deployment 'nightly': trigger 1: the flow 'check-catalog' takes no parameter "
+        "'changed_only'",
+    ),
+    "bad-trigger": (
+        _NIGHTLY + "    triggers:\n      - type: event\n        posture: Sideways\n",
+        ":2: deployment 'nightly': trigger 1: event.posture: Input should be",
+    ),
+    "trigger-not-a-mapping": (
+        _NIGHTLY + "    triggers:\n      - linkhealth.catalog.edited\n",
+        ":2: deployment 'nightly': trigger 1 must be a mapping",
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "says"), REFUSED_WHEN_SERVED.values(), ids=REFUSED_WHEN_SERVED)
+def test_a_deployment_prefect_would_refuse_is_refused_naming_the_line(
+    tmp_path: Path, text: str, says: str
+) -> None:
+    path = tmp_path / "prefect.yaml"
+    path.write_text(text)
+
+    with pytest.raises(ConfigError) as raised:
+        runner_deployments(read_deployments(path))
+
+    assert str(raised.value).startswith(f"{path}{says}"), str(raised.value)
+
+
+def test_the_shipped_prefect_yaml_reads_as_plain_data() -> None:
+    """ruamel's round-trip types (kept for the line numbers) stay out of the parameters
+    Prefect stores as JSON."""
+    specs = {spec.name: spec for spec in read_deployments(ROOT / "prefect.yaml")}
+
+    recheck = specs["recheck"]
+    assert type(recheck.parameters["resource_ids"]) is list
+    assert type(recheck.triggers[0]) is dict
+    assert recheck.where == f"{ROOT / 'prefect.yaml'}:{_line_of('  - name: recheck')}"
+    assert type(specs["nightly"].parameters["render"]) is bool
+
+
+def _line_of(text: str) -> int:
+    lines = (ROOT / "prefect.yaml").read_text().splitlines()
+    return lines.index(text) + 1
+
+
+def test_serve_says_what_is_wrong_on_stderr_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.prefect_server
+    from flows.cli import app
+
+    monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "prefect.yaml"
+    path.write_text(
+        _NIGHTLY + "    schedules:\n      - cron: '0 2 * * *'\n        timezone: CET+1\n"
+    )
+
+    result = CliRunner().invoke(app, ["serve", "--prefect-yaml", str(path)])
+
+    assert result.exit_code == 2, result.output
+    assert f"error: {path}:5: deployment 'nightly': timezone 'CET+1'" in result.stderr
+    assert "Traceback" not in result.stderr and "error" not in result.stdout
