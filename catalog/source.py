@@ -85,6 +85,8 @@ PROBLEM_CODES: dict[str, str] = {
 _REQUIRED = ("id", "title", "url")
 _TEXT_FIELDS = ("description", "publisher", "type", "notes")
 _LIST_FIELDS = ("languages", "tags")
+#: What each list field holds, for the fix a wrong value's message suggests.
+_LIST_EXAMPLES = {"languages": ("en", "es"), "tags": ("training", "hotline")}
 _CSV_LIST_SEPARATORS = re.compile(r"[;|]")
 _DIGITS = re.compile(r"[0-9]+")
 _NEXT_STEP = {
@@ -1071,7 +1073,7 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
                         "wrong_type",
                         name,
                         f"item {i + 1} of {name!r} is {_kind(item)}, not text; "
-                        "write each item as a word such as 'en'",
+                        f"write each item as a word such as {_LIST_EXAMPLES[name][0]!r}",
                         lines[i] if i < len(lines) else None,
                     )
             lists[name] = tuple(items)
@@ -1079,7 +1081,8 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
             bad(
                 "wrong_type",
                 name,
-                f"{name!r} is {_kind(value)}; write a list of words (for example [en, es])",
+                f"{name!r} is {_kind(value)}; write a list of words "
+                f"(for example [{', '.join(_LIST_EXAMPLES[name])}])",
             )
 
     for name, value in entry.values.items():
