@@ -950,6 +950,12 @@ def _csv_header(row: list[str], line: int, found: _Findings) -> list[tuple[int, 
         if name not in names:
             typo = _misspelt(name, names)
             hint = f" (is {typo!r} meant to be {name!r}?)" if typo else ""
+            if name == "id" and not typo:
+                # A spreadsheet of titles and links put where catalogs are read.
+                hint = (
+                    " (a spreadsheet without ids is merged into a catalog by "
+                    "`linkhealth catalog import-csv FILE --into CATALOG.yaml`, which makes them)"
+                )
             found.problem(
                 "bad_structure",
                 line,
