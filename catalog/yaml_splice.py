@@ -9,12 +9,14 @@ Outputs: `Resources`, the offsets of the `resources` entries and what each entry
 `catalog_edit` round-trips one entry through ruamel.yaml instead of the whole file: ruamel
 needs a minute and more for 20,000 entries, libyaml's events give the entries' places in
 about a second. `scan` answers None for anything it cannot be sure of (a second document,
-directives, a flow-style list, repeated keys, entries whose dash starts a line of its own,
-line breaks other than LF and CRLF), and `catalog_edit` then takes the whole file.
+directives, a flow-style list, repeated keys, an entry's dash followed by a comment or by
+blank lines, line breaks other than LF and CRLF), and `catalog_edit` then takes the whole
+file. An entry whose dash stands alone on the line above it starts at the dash's line.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import yaml
@@ -36,6 +38,9 @@ HEAD = -1
 #: Line breaks libyaml counts that `str.split("\n")` does not: a lone CR, NEL, LS, PS.
 _OTHER_BREAKS = ("\x85", "\u2028", "\u2029")
 
+#: A line holding a dash alone, the entry it starts written on the lines below.
+_LONE_DASH = re.compile(r"( *)- *\r?\n")
+
 #: A synthetic last entry after an excerpt's neighbour: the neighbour's trailing comments
 #: are then followed by an entry, as in the file, not by the end of the document.
 _CLOSING_ITEM = "- x"
@@ -45,8 +50,8 @@ _CLOSING_ITEM = "- x"
 class Item:
     """One entry of the `resources` list."""
 
-    #: Offset of the line the entry's dash is on; None when the dash is not on the line
-    #: the entry starts on (`-` alone, or followed by a comment).
+    #: Offset of the line the entry's dash is on; None when that line cannot be told
+    #: plainly (a comment after the dash, or lines between it and the entry).
     start: int | None
     #: Column of the dash.
     dash: int
@@ -179,12 +184,30 @@ class _Walk:
                 and not lead[dash + 1 :].strip(" ")
                 and lead[dash + 1 :] != ""
             )
-            item = Item(start=line_start if flat else None, dash=dash)
+            if flat:
+                item = Item(start=line_start, dash=dash)
+            elif not lead.strip(" "):
+                item = self.lone_dash(line_start)
+            else:
+                item = Item(start=None, dash=dash)
             if isinstance(event, yaml.MappingStartEvent):
                 item = self.entry(event, item, region)
             else:
                 self.node(event, region)
             self.items.append(item)
+
+    def lone_dash(self, line_start: int) -> Item:
+        """The entry whose first line starts at `line_start`, when its dash stands alone on
+        the line right above (`-` and spaces only): the entry starts at the dash's line.
+        Other ways of writing it (a comment after the dash, lines between) stay unsure."""
+        text = self.text
+        if line_start < 2:
+            return Item(start=None, dash=-1)
+        above = text.rfind("\n", 0, line_start - 1) + 1
+        found = _LONE_DASH.fullmatch(text, above, line_start)
+        if found is None:
+            return Item(start=None, dash=-1)
+        return Item(start=above, dash=len(found.group(1)))
 
     def entry(self, start: yaml.MappingStartEvent, item: Item, region: int) -> Item:
         """Read one entry that is a mapping, noting its id."""
@@ -296,7 +319,7 @@ class Excerpt:
 def excerpt(text: str, resources: Resources, index: int, newline: str) -> Excerpt | None:
     """The excerpt for entry `index`: the entry, its neighbour and a closing entry, or for
     the last entry, the rest of the file. None when an anchor ties it to other entries or
-    an entry of it starts its dash on a line of its own."""
+    the line an entry of it starts on cannot be told (`Item.start`)."""
     items = resources.items
     last = len(items) - 1
     involved = [index] + ([index + 1] if index < last else [])

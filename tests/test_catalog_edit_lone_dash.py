@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml.util import load_yaml_guess_indent
 
+from catalog import catalog_edit, yaml_splice
 from catalog.catalog_edit import FieldEdit, apply_edits, guess_indent
 from catalog.errors import CatalogError
 from catalog.source import load_catalog
@@ -85,3 +86,69 @@ def test_an_empty_entry_after_a_lone_dash_is_refused_naming_file_and_line(
         with pytest.raises(CatalogError) as raised:
             load_catalog(path)
         assert raised.value.problems[0].line == 2
+
+
+# --- only the edited entry is written anew ----------------------------------------------------
+
+_LONE = "-\n  id: {rid}\n  title: T {rid}   # kept\n  url: http://{rid}.example/\n"
+_FLAT = "- id: {rid}\n  title: T {rid}\n  url: http://{rid}.example/\n"
+
+
+def _catalog(*entries: str) -> str:
+    return "collection:\n  title: C\nresources:\n" + "".join(
+        (_LONE if lone == "-" else _FLAT).format(rid=rid)
+        for lone, rid in (entry.split(":") for entry in entries)
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "rid"),
+    [
+        (_catalog("-:a", "-:b", "-:c"), "b"),  # between two lone dashes
+        (_catalog("-:a", "-:b", "-:c"), "a"),  # the first, a lone dash after it
+        (_catalog("-:a", "-:b", "-:c"), "c"),  # the last
+        (_catalog("=:a", "-:b", "=:c"), "a"),  # the entry before a lone dash
+        (_catalog("=:a", "-:b", "=:c"), "b"),
+    ],
+)
+def test_an_edit_next_to_lone_dashes_rewrites_its_entry_only(
+    tmp_path: Path, text: str, rid: str
+) -> None:
+    path = tmp_path / "toolkit.yaml"
+    path.write_text(text)
+    edit = FieldEdit(rid, "url", "http://new.example/")
+
+    spliced = catalog_edit._edit_yaml_spliced(path, text, [edit])
+    whole, _ = catalog_edit._edit_yaml_whole(path, text, [edit])
+
+    assert spliced is not None, "a lone dash no longer sends the edit the whole way"
+    new, changed = spliced
+    assert changed == [edit]
+    # The edited entry as the whole-file round trip writes it; every other line as it was.
+    old_entry = (_LONE if f"-\n  id: {rid}\n" in text else _FLAT).format(rid=rid)
+    entry = old_entry.replace("-\n  id:", "- id:").replace(
+        f"http://{rid}.example/", "http://new.example/"
+    )
+    assert entry in whole
+    assert new == text.replace(old_entry, entry)
+    apply_edits(path, [edit])
+    assert path.read_text() == new
+
+
+def test_a_comment_after_a_lone_dash_still_goes_the_whole_way(tmp_path: Path) -> None:
+    text = "resources:\n- # first\n  id: a\n  title: A\n  url: http://a.example/\n"
+    path = tmp_path / "toolkit.yaml"
+    path.write_text(text)
+
+    assert catalog_edit._edit_yaml_spliced(path, text, [FieldEdit("a", "title", "B")]) is None
+
+
+def test_scan_places_a_lone_dash_entry_at_its_dash() -> None:
+    text = "resources:\n  -\n    id: a\n    title: A\n  - id: b\n    title: B\n"
+
+    found = yaml_splice.scan(text)
+
+    assert found is not None
+    first, second = found.items
+    assert (first.start, first.dash, first.id) == (text.index("  -\n"), 2, "a")
+    assert (second.start, second.dash, second.id) == (text.index("  - id: b"), 2, "b")

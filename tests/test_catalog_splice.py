@@ -26,12 +26,15 @@ class _Writer:
     """A random catalog as curators write them: comments between and inside entries, each
     quoting style, block and flow lists, folded and literal text, values over two lines."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, *, lone_dashes: bool = True) -> None:
         self.rng = random.Random(seed)
         rng = self.rng
         self.dash = rng.choice([0, 2])  # `- id:` under `resources:`, or indented by two
         self.nested = rng.choice([0, 2])  # a list inside an entry: dash indented or not
         self.ids: list[str] = []
+        # Its own stream, so each seed's catalog is otherwise the one it always was.
+        self.lone = random.Random(seed + 1_000_000)
+        self.lone_dashes = lone_dashes
 
     def text(self) -> str:
         rng = self.rng
@@ -87,6 +90,8 @@ class _Writer:
         if rng.random() < 0.2:
             first += rng.choice(["  # added by hand", "\t# a tab before a comment"])
         lines = [first]
+        if self.lone.random() < 0.1 and self.lone_dashes:  # `-` alone, the entry below it
+            lines = [" " * self.dash + "-", pad + first.lstrip(" ").removeprefix("- ")]
         fields = [
             self.title,
             self.url,
@@ -313,10 +318,11 @@ def test_splicing_writes_what_the_whole_file_round_trip_writes(seed: int) -> Non
 
 @pytest.mark.filterwarnings("ignore::ruamel.yaml.error.ReusedAnchorWarning")
 def test_most_generated_edits_are_kept_to_their_lines_by_the_round_trip() -> None:
-    """The property above compares outputs byte for byte in most cases, not only data."""
+    """The property above compares outputs byte for byte in most cases, not only data
+    (a `-` alone on its line is always written anew by the whole-file round trip)."""
     given_up = 0
     for seed in range(40):
-        writer = _Writer(seed)
+        writer = _Writer(seed, lone_dashes=False)
         text, edits = writer.text(), writer.edits()
         if len(set(writer.ids)) == len(writer.ids):
             given_up += bool(_whole_entry_by_entry(Path("g.yaml"), text, edits)[1])
@@ -336,6 +342,7 @@ def test_the_generated_catalogs_vary(tmp_path: Path) -> None:
     assert sum("maintainers:" in t for t in texts) > 5
     assert sum("- {id:" in t for t in texts) > 5
     assert sum(": &who" in t for t in texts) > 5
+    assert sum("\n-\n" in t or "\n  -\n" in t or "-\r\n" in t for t in texts) > 20
 
 
 # --- the whole file, where splicing cannot be sure ----------------------------------------------
@@ -363,17 +370,9 @@ FALLBACKS = {
         "resources: [{id: a, title: A, url: 'http://a.example/'}]\n",
         FieldEdit("a", "url", "http://a2.example/"),
     ),
-    "dash-on-its-own-line": (
-        "resources:\n" + _entries(1) + "-\n  id: a\n  title: A\n  url: http://a.example/\n",
-        FieldEdit("a", "url", "http://a2.example/"),
-    ),
     "dash-then-comment": (
         "resources:\n- # first\n  id: a\n  title: A\n  url: http://a.example/\n" + _entries(1),
         FieldEdit("a", "url", "http://a2.example/"),
-    ),
-    "next-entry-dash-on-its-own-line": (
-        "resources:\n" + _entries(1) + "-\n  id: a\n  title: A\n  url: http://a.example/\n",
-        FieldEdit("r0", "url", "http://a2.example/"),
     ),
     "yaml-directive": (
         "%YAML 1.1\n---\nresources:\n" + _entries(2),
