@@ -66,7 +66,8 @@ def copy_database(
                 dst.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK})
             if filled := [t.name for t in tables if _has_rows(dst, t)]:
                 raise StoreError(
-                    f"the target database already holds linkhealth data (in {', '.join(filled)}); "
+                    f"the target database {target.url.render_as_string(hide_password=True)} "
+                    f"already holds linkhealth data (in {', '.join(filled)}); "
                     "copy into an empty database"
                 )
             for table in tables:

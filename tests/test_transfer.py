@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, make_url, select, text
 from typer.testing import CliRunner
 
 from catalog import store
@@ -112,6 +112,9 @@ def test_db_copy_command(source: Engine, db_url: str) -> None:
         app, ["db", "copy", "--db", source.url.render_as_string(), "--to", db_url]
     )
     assert again.exit_code == 3 and "already holds linkhealth data" in again.stderr
+    # Named, so an operator with several databases knows which one (its password hidden).
+    shown = make_url(db_url).render_as_string(hide_password=True)
+    assert f"target database {shown} already" in " ".join(again.stderr.split())
 
 
 def test_two_copies_into_one_postgresql_database_at_once_leave_one_copy(
