@@ -387,7 +387,8 @@ def _sharing(path: Path, rid: str, url: str) -> str:
     if not others:
         return ""
     return (
-        f"; note: {', '.join(others)} already use(s) this URL, so `catalog lint` will report "
+        f"; note: {', '.join(others)} already {'uses' if len(others) == 1 else 'use'} this URL, "
+        "so `catalog lint` will report "
         f"duplicate_url: remove one, or mark it 'duplicate_of: {others[0]}' if both belong"
     )
 

@@ -96,7 +96,7 @@ def test_a_url_change_that_makes_a_duplicate_says_so(engine: Engine, settings: S
     store.record_observations(engine, None, [moved], Settings().health, now=days(1))
     for dry_run in (True, False):
         result = decisions.accept_redirect(settings, "b", dry_run=dry_run, clock=Ticker(days(2)))
-        assert "a already use(s) this URL" in result.message
+        assert "a already uses this URL" in result.message
         assert "duplicate_of: a" in result.message
     assert "already use" not in decisions.replace_url(settings, "a", NEW).message
 
