@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from catalog import store
 from catalog.db import engine_for, open_engine
+from catalog.errors import ConfigError
 from catalog.ops import (
     EVENT_BROKEN_INCREASED,
     EVENT_DRIFT_INCREASED,
@@ -318,6 +319,10 @@ def test_systemd_units_start_the_server_and_linkhealth_serve() -> None:
     units = {p.name: p.read_text() for p in (ROOT / "deploy" / "systemd").glob("*.service")}
     assert any("prefect server start" in u for u in units.values())
     assert any("linkhealth serve" in u for u in units.values())
+    # A configuration error is not restarted every 10 s forever: it needs an operator.
+    serve = units["linkhealth-serve.service"]
+    assert "Restart=on-failure" in serve
+    assert f"RestartPreventExitStatus={ConfigError.exit_code}" in serve.splitlines()
 
 
 def test_webhook_automation_example_is_a_valid_automation() -> None:
