@@ -232,7 +232,9 @@ _INFO: dict[Outcome, OutcomeInfo] = {
         "or link another copy.",
     ),
     Outcome.BLOCKED: OutcomeInfo(
-        "Check by hand",
+        # Not "Check by hand": that is the queue group, which holds flapping links too, and
+        # the totals read "Check by hand 8" beside "Check by hand (11)".
+        "Blocks checkers",
         _L,
         False,
         "The site blocks automated checks or needs a login; open it in a browser to confirm it "
