@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -429,9 +429,15 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def history_lines(history: store.ResourceHistory, *, now: datetime | None = None) -> list[str]:
+def history_lines(
+    history: store.ResourceHistory,
+    *,
+    now: datetime | None = None,
+    readded: Collection[int] = (),
+) -> list[str]:
     """What a curator reads in a terminal: entry, state, then observations, events and
-    decisions, each newest first."""
+    decisions, each newest first. `readded`: ids of `added` events that put the entry back
+    after a removal, listed as `re-added` (`reports.history.readditions` knows which)."""
     res, link = history.resource, history.link
     now = now or utcnow()
     out = [f"{res.collection}/{res.rid}: {res.title}"]
@@ -487,7 +493,10 @@ def history_lines(history: store.ResourceHistory, *, now: datetime | None = None
     )
     out += _section(
         "Events",
-        [f"{_t(e.at)}  {e.kind:<20} {_details(e.details)}" for e in history.events],
+        [
+            f"{_t(e.at)}  {'re-added' if e.id in readded else e.kind:<20} {_details(e.details)}"
+            for e in history.events
+        ],
     )
     out += _section(
         "Decisions",

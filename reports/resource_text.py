@@ -24,31 +24,14 @@ def resource_lines(
 ) -> list[str]:
     """What `linkhealth resource ID` prints: the history, with a `re-added:` line among
     the entry's facts when it was put back after a removal."""
-    lines = history_lines(history, now=now)
     put_back = readditions(entry_events)
+    lines = history_lines(history, now=now, readded={r.event_id for r in put_back})
     if not put_back:
         return lines
-    _relabel(lines, history, {r.event_id for r in put_back})
     # The entry's facts end at the first blank line, before "Current state".
     end = lines.index("") if "" in lines else len(lines)
     lines.insert(end, f"  {'re-added:':<10} {_readded_text(put_back[-1], history)}")
     return lines
-
-
-def _relabel(lines: list[str], history: store.ResourceHistory, ids: set[int]) -> None:
-    """Its re-additions' lines under "Events" read `re-added`, not `added`. The section
-    lists `history.events` in order, a line each ("  2026-03-02 10:00  added   ...")."""
-    heading = "Events (newest first)"
-    if heading not in lines:
-        return
-    first = lines.index(heading) + 1
-    for n, event in enumerate(history.events):
-        if event.id not in ids or first + n >= len(lines):
-            continue
-        line = lines[first + n]
-        head = f"  {_minute(event.at)}  "
-        if line.startswith(head + f"{'added':<20} "):
-            lines[first + n] = head + f"{'re-added':<20} " + line[len(head) + 21 :]
 
 
 def resource_json(
