@@ -22,9 +22,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import FoldedScalarString
-from ruamel.yaml.util import load_yaml_guess_indent
 
-from catalog.catalog_edit import FieldEdit, apply_edits
+from catalog.catalog_edit import FieldEdit, apply_edits, guess_indent
 from catalog.csv_guard import guard, needs_guard
 from catalog.errors import CatalogError, LinkhealthError, Problem
 from catalog.importer._csv import column_name
@@ -251,7 +250,7 @@ def _append_yaml(work: Path, text: str, additions: list[dict[str, Any]], path: P
     # A tab before a comment is YAML that ruamel refuses (`spaced_tabs`); the lines
     # written back are `text`'s own, tabs and all.
     spaced = spaced_tabs(text)
-    _, indent, offset = load_yaml_guess_indent(spaced, yaml=_GuessOnly())
+    indent, offset = guess_indent(spaced)  # a dash alone on its line included
     layout = _fast_layout(spaced) or _round_trip_layout(spaced, work, path)
     if layout.flow:
         raise CatalogError(
@@ -280,13 +279,6 @@ def _append_yaml(work: Path, text: str, additions: list[dict[str, Any]], path: P
     yaml = _yaml(indent=indent or 2, offset=offset or 0)
     block = _render_resources(yaml, additions, indent=indent or 2).split("\n", 1)[1]
     return "".join(lines[:end]) + block + "".join(lines[end:])
-
-
-class _GuessOnly:
-    """A loader for `load_yaml_guess_indent` that loads nothing: only its guess is wanted."""
-
-    def load(self, stream: Any) -> None:
-        return None
 
 
 @dataclass(frozen=True)
@@ -381,9 +373,18 @@ def _round_trip_layout(spaced: str, work: Path, path: Path) -> _Layout:
 
 
 def _dash_column(first_item_line: int | None, lines: list[str], default: int) -> int:
+    """The column of the first entry's dash. An entry written below a dash alone on its line
+    starts (as the parser marks it) on its first key's line: the dash is the line above,
+    past blank and comment lines."""
     if first_item_line is None or first_item_line > len(lines):
         return default
-    line = lines[first_item_line - 1]
+    at = first_item_line - 1
+    while at > 0 and not lines[at].lstrip(" ").startswith("-"):
+        above = lines[at - 1].strip()
+        if above and not above.startswith("#") and not above.startswith("-"):
+            break
+        at -= 1
+    line = lines[at]
     return len(line) - len(line.lstrip(" "))
 
 
