@@ -322,7 +322,15 @@ def _merged_cells(rows: list[list[str]], start: int, column: int) -> list[tuple[
     """The empty cells of `column` (row index, value) that take the value above them, when
     the column is laid out as merged cells export: its first row holds a value, no value
     repeats on the next row (a column written out row by row keeps its empty cells empty),
-    and at least half its values have empty cells below them. A blank row ends a group."""
+    it holds at least two values, and at least half its values have empty cells below them.
+    A blank row ends a group.
+
+    Two values at least, because a group is seen where the next one starts: one value with
+    only empty cells below it ("Training" given to the first resource alone) reads the same
+    as a merged cell over every row, and filling it would give every resource a value the
+    curator gave to one. Two values (the same one twice, for two groups, included) with
+    empty cells under them are groups; a curator whose sheet really is one group fills the
+    column in the sheet."""
     fills: list[tuple[int, str]] = []
     group: str | None = None  # the value above, while the group lasts
     above: str | None = None  # the cell right above, as written
@@ -348,7 +356,7 @@ def _merged_cells(rows: list[list[str]], start: int, column: int) -> list[tuple[
             if group is not None:
                 fills.append((index, group))
             above = None
-    return fills if 2 * grouped >= values else []
+    return fills if values >= 2 and 2 * grouped >= values else []
 
 
 def _spans(numbers: list[int]) -> str:
