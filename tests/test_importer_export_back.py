@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -64,10 +65,11 @@ def test_an_export_with_columns_deleted_still_leaves_its_check_results_out(
     import_entries(target, parsed)
     (entry,) = load_catalog(target).resources
     assert (entry.id, entry.description, dict(entry.extra)) == ("a", "Written in the sheet.", {})
-    (skip,) = parsed.skipped
-    assert skip.code == "check_results"
+    assert parsed.skipped == ()  # columns left out, not a row
+    (note,) = parsed.notes
     kept = [n for n in RESULTS if n not in deleted]
-    assert f"columns {', '.join(kept)} are linkhealth's check results" in skip.reason
+    assert note.code == "check_results" and note.facts["headers"] == kept
+    assert f"left out columns {', '.join(kept)}: linkhealth's check results" in note
 
 
 def test_a_sheet_of_its_own_with_a_state_column_keeps_it() -> None:
@@ -80,14 +82,21 @@ def test_a_sheet_of_its_own_with_a_state_column_keeps_it() -> None:
     assert set(entry.fields) == {"state", "reason", "collection", "outcome"}
 
 
-def test_the_summary_names_the_left_out_columns_without_an_empty_title(
-    isolated_cwd: Path,
-) -> None:
+def test_the_summary_notes_the_left_out_columns_and_skips_no_row(isolated_cwd: Path) -> None:
+    """The columns were reported as "skipped links.csv row 1 ''", counted as a skipped row:
+    no row was skipped, the check results were left out of every row."""
     (isolated_cwd / "links.csv").write_text(_export([*EXPORT_FIELDS, "description"]))
-    result = runner.invoke(app, ["catalog", "import-csv", "links.csv", "--into", "t.yaml"])
+    args = ["catalog", "import-csv", "links.csv", "--into", "t.yaml"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "skipped links.csv row 1: columns collection, outcome" in result.stderr
-    assert "''" not in result.stderr
+    assert "0 skipped" in result.stdout and "skipped" not in result.stderr
+    assert "\nleft out columns collection, outcome, state," in result.stdout
+    data = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert data["skipped"] == []
+    (note,) = data["notes"]
+    assert note["code"] == "check_results" and note["file"] == "export"
+    assert note["headers"][:2] == ["collection", "outcome"] and note["columns"][:2] == ["A", "E"]
+    assert note["message"] in result.stdout
 
 
 def test_a_refusal_quotes_a_skipped_row_without_an_empty_title() -> None:
@@ -108,9 +117,11 @@ def test_the_reports_latest_csv_imported_back_brings_no_check_results(tmp_path: 
     adding it to the importer's list fails here)."""
     parsed = parse_csv(_latest_csv(tmp_path), source="latest.csv")
     assert all(set(e.fields) <= set(RESOURCE_FIELDS) for e in parsed.entries)
-    (left_out,) = [s for s in parsed.skipped if s.code == "check_results"]
+    (left_out,) = [n for n in parsed.notes if n.code == "check_results"]
     results = [n for n in CSV_COLUMNS if n not in RESOURCE_FIELDS]
-    assert f"columns {', '.join(results)} are" in left_out.reason
+    assert f"left out columns {', '.join(results)}:" in left_out
+    assert left_out.facts["file"] == "report_csv" and "(a report's CSV)" in left_out
+    assert all(s.origin != "row 1" for s in parsed.skipped), parsed.skipped  # the header
     target = tmp_path / "toolkit.yaml"
     import_entries(target, parsed)
     assert {r.id: dict(r.extra) for r in load_catalog(target).resources} == {

@@ -170,6 +170,12 @@ def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -
     where = source or "the CSV to import"
     rows, header_index = _csv_rows(text.lstrip("\ufeff"), where)
     names, notes = _header_names(rows[header_index], header_index + 1, where)
+    what, ignored = _check_results(names)
+    if ignored:
+        # `linkhealth export --format csv` or the report's latest.csv, edited and imported
+        # back (some of its columns deleted, say): its check results would be written into
+        # every entry as fields, out of date by the next run. Columns left out, not a row.
+        notes.append(_left_out(names, ignored, what))
     if fill_down:
         rows, filled = _filled_down(rows, header_index, names)
         notes += filled
@@ -184,21 +190,6 @@ def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -
         for n, row in enumerate(rows[:header_index])
         if any(c.strip() for c in row)
     ]
-    what, ignored = _check_results(names)
-    if ignored:
-        # `linkhealth export --format csv` or the report's latest.csv, edited and imported
-        # back (some of its columns deleted, say): its check results would be written into
-        # every entry as fields, out of date by the next run.
-        listed = [n for n in names if n in ignored]
-        skipped.append(
-            Skipped(
-                f"row {header_index + 1}",
-                "",
-                f"columns {', '.join(listed)} are linkhealth's check results ({what}), "
-                "not catalog fields, so they were not imported",
-                "check_results",
-            )
-        )
     unnamed: list[str] = []
     bad_years: list[str] = []
     #: (title, canonical URL) -> indexes of its entries: a resource a sheet lists twice
@@ -277,6 +268,23 @@ def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -
         raise LinkhealthError(f"{where}: no row could be imported; {quote_skipped(skipped)}")
     return Parsed(
         tuple(entries), tuple(skipped), source=source, refusal=refusal, notes=tuple(notes)
+    )
+
+
+def _left_out(names: list[str], ignored: set[str], what: str) -> Note:
+    """The note for the check-result columns of linkhealth's own file, left out of every row
+    (columns, not a row skipped): which columns (by letter and header), of which file."""
+    at = [i for i, n in enumerate(names) if n in ignored]
+    text = (
+        f"left out columns {', '.join(names[i] for i in at)}: linkhealth's check results "
+        f"({what}), not catalog fields"
+    )
+    return Note(
+        text,
+        "check_results",
+        columns=[_letter(i) for i in at],
+        headers=[names[i] for i in at],
+        file="export" if what == _CHECK_RESULTS[0][0] else "report_csv",
     )
 
 

@@ -36,9 +36,9 @@ class Skipped:
     title: str
     reason: str
     #: What kind of skip, for `--json`: `above_header` (a sheet's title row),
-    #: `check_results` (the columns of an export or a report left out), `no_title_or_url`,
-    #: `no_title`, `no_link`, `unusable_url`, or `merged_duplicate` (a row listing a
-    #: resource again, merged into its first row: nothing is lost).
+    #: `no_title_or_url`, `no_title`, `no_link`, `unusable_url`, or `merged_duplicate` (a
+    #: row listing a resource again, merged into its first row: nothing is lost). Columns
+    #: left out are a `Note`, not a row skipped.
     code: str
 
 
@@ -48,8 +48,9 @@ class Note(str):
     (`to_dict`), so a script need not read the sentence. A `str`, like `markupsafe.Markup`,
     so a note is still the text wherever it was one.
 
-    Codes: `filled_down` (facts: field, column, rows) and `column_read_as` (column, header,
-    field).
+    Codes: `filled_down` (facts: field, column, rows), `column_read_as` (column, header,
+    field) and `check_results` (columns, headers, file: `export` or `report_csv`; the
+    columns of linkhealth's own export or report CSV imported back, left out).
     """
 
     code: str
@@ -77,7 +78,8 @@ class Parsed:
     #: `import_entries` raises it before writing anything.
     refusal: str | None = None
     #: What the import did to the source's cells that the curator should know of (values
-    #: filled down from a merged cell, a column read as a field it was headed otherwise),
+    #: filled down from a merged cell, a column read as a field it was headed otherwise,
+    #: the check-result columns of an export left out),
     #: in the import's summary.
     notes: tuple[Note, ...] = ()
 
