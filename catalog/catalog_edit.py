@@ -845,7 +845,7 @@ def _edit_csv(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, l
             continue
         else:
             col = len(header.cells)
-            header.cells.append(edit.field)
+            header.cells.append(guard(edit.field))  # a header cell runs as any cell does
             header.edited.add(col)
             names.append(edit.field)
         old = record.cells[col] if col < len(record.cells) else ""
@@ -877,7 +877,8 @@ def _edit_csv(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, l
 
 
 def _column_name(cell: str) -> str:
-    name = cell.strip()
+    """The field a header cell names: `'=HYPERLINK(...)` is the guarded `=HYPERLINK(...)`."""
+    name = unguard(cell.strip())
     return name.lower() if name.lower() in RESOURCE_FIELDS else name
 
 

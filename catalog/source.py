@@ -931,7 +931,8 @@ def _csv_header(row: list[str], line: int, found: _Findings) -> list[tuple[int, 
     names: set[str] = set()
     usable = True
     for index, cell in enumerate(row):
-        name = cell.strip()
+        # `unguard`: a header linkhealth wrote as "'=..." names the field "=...".
+        name = unguard(cell.strip())
         if not name:
             continue  # unnamed column, e.g. a trailing comma; its cells must stay empty
         if name.lower() in RESOURCE_FIELDS:

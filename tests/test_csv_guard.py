@@ -163,6 +163,40 @@ def test_a_column_added_to_a_csv_catalog_by_an_import_is_guarded(tmp_path: Path)
     assert rows[0] == header and rows[-1][3] == "z"  # into the column, not a second one
 
 
+FORMULA = '=HYPERLINK("https://evil.example/")'
+
+
+def test_a_csv_catalog_names_a_field_by_its_header_without_the_guard(tmp_path: Path) -> None:
+    """A header guarded in the file names the field by its own text, as any cell reads back."""
+    target = tmp_path / "toolkit.csv"
+    import_entries(target, parse_csv(HOSTILE_HEADERS, source="sheet.csv"))
+    extra = {r.id: dict(r.extra) for r in load_catalog(target).resources}
+    assert extra == {"a": {FORMULA: "x", "@owner": "-me"}, "b": {FORMULA: None, "@owner": None}}
+
+
+def test_an_edit_names_a_guarded_column_by_its_own_text(tmp_path: Path) -> None:
+    target = tmp_path / "toolkit.csv"
+    target.write_text(
+        'id,title,url,"\'=HYPERLINK(""https://evil.example/"")"\n'
+        "a,A,https://example.org/a,x\nb,B,https://example.org/b,\n"
+    )
+    apply_edits(target, [FieldEdit("b", FORMULA, "y")])
+    rows = list(csv.reader(io.StringIO(target.read_text())))
+    assert rows[0][3:] == ["'" + FORMULA] and rows[2][3:] == ["y"]  # the column, not a second
+    assert load_catalog(target).resources[1].extra == {FORMULA: "y"}
+
+
+def test_a_column_an_edit_adds_is_guarded(tmp_path: Path) -> None:
+    target = tmp_path / "toolkit.csv"
+    target.write_text("id,title,url\na,A,https://example.org/a\n")
+    apply_edits(target, [FieldEdit("a", "@owner", "me"), FieldEdit("a", "-10 tips", "x")])
+    assert target.read_text().splitlines() == [
+        "id,title,url,'@owner,'-10 tips",
+        "a,A,https://example.org/a,me,x",
+    ]
+    assert load_catalog(target).resources[0].extra == {"@owner": "me", "-10 tips": "x"}
+
+
 def test_an_export_header_is_ours_alone(tmp_path: Path) -> None:
     """The export writes its own columns only: a catalog's extra field (named by whoever
     wrote the catalog) never becomes a header cell there."""

@@ -437,7 +437,7 @@ def _header_names(row: list[str], header_row: int, where: str) -> tuple[list[str
     of its `_ALIASES` ("Link", "Web address") when only one column is headed so; the other
     columns keep their own names, as fields of their own. A note per column read by an
     alias, so the curator can see which column became the url."""
-    names = [_sheet_name(c) for c in row]
+    names = [column_name(c) for c in row]
     read_as: dict[int, Note] = {}
     _refuse_repeated_columns(names, header_row, where)
     for field in _ALIASES:
@@ -547,7 +547,7 @@ def _csv_rows(text: str, where: str) -> tuple[list[list[str]], int]:
                 "and 'url' columns, then one row per resource"
             )
         for index in filled[:_HEADER_SEARCH]:
-            names = {_sheet_name(c) for c in rows[index]}
+            names = {column_name(c) for c in rows[index]}
             names |= {alias for c in rows[index] if (alias := _alias(c))}
             if "title" in names and "url" in names:
                 return rows, index
@@ -562,12 +562,8 @@ def _csv_rows(text: str, where: str) -> tuple[list[list[str]], int]:
 
 
 def column_name(cell: str) -> str:
-    """A CSV catalog's name for a header cell: a field's name in any case, else as written."""
-    name = cell.strip()
+    """The field a header cell names, in a sheet to import or a CSV catalog: a field's name
+    in any case, else as written. A file linkhealth wrote (a CSV catalog, an export) guards a
+    header as it guards any cell (`csv_guard`): `'=HYPERLINK(...)` names `=HYPERLINK(...)`."""
+    name = unguard(cell.strip())
     return name.lower() if name.lower() in RESOURCE_FIELDS else name
-
-
-def _sheet_name(cell: str) -> str:
-    """The field a header cell of the sheet to import names: a file linkhealth wrote (a CSV
-    catalog, an export) guards a header as it guards any cell (`csv_guard`)."""
-    return column_name(unguard(cell.strip()))

@@ -24,7 +24,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import FoldedScalarString
 
 from catalog.catalog_edit import FieldEdit, apply_edits, guess_indent
-from catalog.csv_guard import guard, needs_guard
+from catalog.csv_guard import guard
 from catalog.errors import CatalogError, LinkhealthError, Problem
 from catalog.importer._csv import column_name
 from catalog.importer._merge import plan_merge
@@ -73,8 +73,7 @@ def import_entries(
         else:
             existing = load_catalog(path).resources
             original = path.read_bytes()
-        entries = parsed.entries if suffix != ".csv" else tuple(map(_headed, parsed.entries))
-        plan = plan_merge(existing, entries)
+        plan = plan_merge(existing, parsed.entries)
         with tempfile.TemporaryDirectory(prefix="linkhealth-import-") as tmp:
             work = Path(tmp) / path.name
             if created:
@@ -104,16 +103,6 @@ def import_entries(
         source=parsed.source,
         notes=parsed.notes,
     )
-
-
-def _headed(entry: ImportedEntry) -> ImportedEntry:
-    """`entry` with its fields named as a CSV catalog heads their columns. A field's name
-    there is its header cell, which a spreadsheet runs like any other: a sheet's column
-    headed `=HYPERLINK(...)` is headed `'=HYPERLINK(...)` in the catalog (`csv_guard`), and
-    the catalog loads, edits and matches it by that name."""
-    if not any(map(needs_guard, entry.fields)):
-        return entry
-    return replace(entry, fields={guard(name): value for name, value in entry.fields.items()})
 
 
 @contextlib.contextmanager
@@ -193,7 +182,9 @@ def _new_file(suffix: str, title: str, additions: list[dict[str, Any]]) -> str:
             columns += [name for name in entry if name not in columns]
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
+        # A header cell is a cell a spreadsheet runs like any other: a field named
+        # `=HYPERLINK(...)` (a sheet's column) is headed `'=HYPERLINK(...)`.
+        writer.writerow([guard(name) for name in columns])
         for entry in additions:
             writer.writerow([_csv_cell(entry.get(name)) for name in columns])
         return out.getvalue()
