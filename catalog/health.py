@@ -143,72 +143,121 @@ class Change:
 def apply_observation(
     prev: LinkState, obs: Observation, health: HealthSettings, *, now: datetime
 ) -> tuple[LinkState, list[Change]]:
-    """The link's state after `obs`, and the changes it revealed."""
-    if obs.outcome is Outcome.NETWORK_UNAVAILABLE:
+    """The link's state after `obs`, and the changes it revealed.
+
+    The new state is built once from its fields (a run stores one per URL: four
+    `dataclasses.replace` calls of the 24-field state were a visible part of storing).
+    """
+    outcome = obs.outcome
+    checked_at = obs.checked_at
+    if outcome is Outcome.NETWORK_UNAVAILABLE:
         if prev.outcome is not None:
             return prev, []
-        return replace(prev, last_checked_at=obs.checked_at), []
+        return replace(prev, last_checked_at=checked_at), []
 
-    severity = obs.outcome.severity
-    new = replace(
-        prev,
-        outcome=obs.outcome,
-        reason=obs.reason,
-        http_status=obs.http_status,
-        final_url=obs.final_url,
-        redirect_url=_redirect_target(obs) if obs.http_status is not None else prev.redirect_url,
-        last_checked_at=obs.checked_at,
-        last_change_at=obs.checked_at if obs.outcome != prev.outcome else prev.last_change_at,
-    )
-    if severity in (Severity.OK, Severity.UPDATE):
-        was_failing = prev.consecutive_failures > 0 or prev.state in (SUSPECT, BROKEN)
-        new = replace(
-            _with_content(new, obs),
-            state=RECOVERED if was_failing else OK,
-            consecutive_failures=0,
-            first_failure_at=None,
-            last_success_at=obs.checked_at,
-        )
-    elif obs.outcome.is_failure:
-        failures = prev.consecutive_failures + 1
-        first = prev.first_failure_at or obs.checked_at
-        if first > obs.checked_at:
+    severity = outcome.severity
+    failures = prev.consecutive_failures
+    first_failure = prev.first_failure_at
+    last_success = prev.last_success_at
+    etag, last_modified = prev.etag, prev.last_modified
+    fingerprint, fingerprinted_at = prev.fingerprint, prev.fingerprinted_at
+    fingerprint_since, title = prev.fingerprint_since, prev.title
+    content_type, content_length = prev.content_type, prev.content_length
+    if severity is Severity.OK or severity is Severity.UPDATE:
+        was_failing = failures > 0 or prev.state in (SUSPECT, BROKEN)
+        state = RECOVERED if was_failing else OK
+        failures, first_failure, last_success = 0, None, checked_at
+        # Content facts, from successful observations only (see the module's docstring).
+        fresh_fingerprint = obs.fingerprint is not None and not obs.not_modified
+        vouched = obs.not_modified and fingerprint is not None
+        if fresh_fingerprint and (obs.fingerprint != fingerprint or fingerprint_since is None):
+            fingerprint_since = checked_at
+        # Validators belong to the copy we fingerprinted. A HEAD's would make the next
+        # fingerprint GET conditional on a version never read: its 304 would carry the old
+        # fingerprint and title over a changed page, for good.
+        if fresh_fingerprint or (vouched and obs.etag):
+            etag = obs.etag
+        if fresh_fingerprint or (vouched and obs.last_modified):
+            last_modified = obs.last_modified
+        if fresh_fingerprint:
+            fingerprint = obs.fingerprint
+        if fresh_fingerprint or vouched:
+            fingerprinted_at = checked_at
+        if obs.title is not None and not obs.not_modified:
+            title = obs.title
+        if obs.content_type is not None:
+            content_type = obs.content_type
+        if obs.content_length is not None:
+            content_length = obs.content_length
+    elif outcome.is_failure:
+        failures += 1
+        first = first_failure or checked_at
+        if first > checked_at:
             # Stamped by a clock since set back: waiting for it would keep a dead link
             # suspect for as long as the clock was fast. Restarting the wait here can only
             # lengthen it, never shorten it.
-            first = obs.checked_at
+            first = checked_at
+        first_failure = first
         # An invalid URL is the catalog's own mistake: checking it again cannot change it.
-        confirmed = obs.outcome is Outcome.INVALID_URL or (
+        confirmed = outcome is Outcome.INVALID_URL or (
             failures >= health.confirm_failures
             and now - first >= timedelta(days=health.confirm_days) - NIGHT_SLACK
         )
-        new = replace(
-            new,
-            state=BROKEN if confirmed else SUSPECT,
-            consecutive_failures=failures,
-            first_failure_at=first,
-        )
+        state = BROKEN if confirmed else SUSPECT
     else:  # Severity.LOOK: a person must look; the failure count is left as it was.
-        new = replace(new, state=CHECK_BY_HAND)
-    new = _with_flips(prev, new, obs, health)
+        state = CHECK_BY_HAND
+    flips, flapping = _flips(prev, _working_by(failures, last_success), obs, health)
+    new = LinkState(
+        state=state,
+        outcome=outcome,
+        reason=obs.reason,
+        http_status=obs.http_status,
+        final_url=obs.final_url,
+        consecutive_failures=failures,
+        first_failure_at=first_failure,
+        last_success_at=last_success,
+        last_checked_at=checked_at,
+        last_change_at=checked_at if outcome != prev.outcome else prev.last_change_at,
+        etag=etag,
+        last_modified=last_modified,
+        fingerprint=fingerprint,
+        fingerprinted_at=fingerprinted_at,
+        title=title,
+        content_type=content_type,
+        content_length=content_length,
+        redirect_url=_redirect_target(obs) if obs.http_status is not None else prev.redirect_url,
+        fingerprint_since=fingerprint_since,
+        flapping=flapping,
+        flips=flips,
+        drift_reason=prev.drift_reason,
+        drift_since=prev.drift_since,
+        drift_score=prev.drift_score,
+    )
     return new, _changes(prev, new, obs)
 
 
 def _working(state: LinkState) -> bool | None:
     """Whether the link last worked (True), failed (False), or was never judged (None)."""
-    if state.consecutive_failures > 0:
+    return _working_by(state.consecutive_failures, state.last_success_at)
+
+
+def _working_by(failures: int, last_success_at: datetime | None) -> bool | None:
+    """`_working` of a state with these failures and last success."""
+    if failures > 0:
         return False
-    return True if state.last_success_at is not None else None
+    return True if last_success_at is not None else None
 
 
-def _with_flips(
-    prev: LinkState, new: LinkState, obs: Observation, health: HealthSettings
-) -> LinkState:
+def _flips(
+    prev: LinkState, after: bool | None, obs: Observation, health: HealthSettings
+) -> tuple[tuple[datetime, ...], bool]:
+    """The flips within the window after `obs` (whose link now works: `after`), and
+    whether the link is flapping."""
     window_start = obs.checked_at - timedelta(days=health.flap_window_days)
     # A flip stamped after this check came from a clock since set back: it would stay
     # "within the window" for as long as that clock was fast.
     flips = [f for f in prev.flips if window_start < f <= obs.checked_at]
-    before, after = _working(prev), _working(new)
+    before = _working(prev)
     if before is not None and after is not None and before != after:
         flips.append(obs.checked_at)
     # Hysteresis: flagged at `flap_changes` flips, unflagged below half that. A site that
@@ -216,40 +265,12 @@ def _with_flips(
     # night we could not check) would otherwise be flagged and unflagged every few days,
     # its row entering and leaving the queue with a pair of events each time.
     still = prev.flapping and len(flips) >= max(1, health.flap_changes // 2)
-    return replace(new, flips=tuple(flips), flapping=still or len(flips) >= health.flap_changes)
+    return tuple(flips), still or len(flips) >= health.flap_changes
 
 
 def _redirect_target(obs: Observation) -> str | None:
     """The URL the first hop sent us to; the chain starts with the catalog URL itself."""
     return obs.chain[1].url if len(obs.chain) > 1 else None
-
-
-def _with_content(state: LinkState, obs: Observation) -> LinkState:
-    fresh_fingerprint = obs.fingerprint is not None and not obs.not_modified
-    vouched = obs.not_modified and state.fingerprint is not None
-    moved = fresh_fingerprint and (
-        obs.fingerprint != state.fingerprint or state.fingerprint_since is None
-    )
-    return replace(
-        state,
-        fingerprint_since=obs.checked_at if moved else state.fingerprint_since,
-        # Validators belong to the copy we fingerprinted. A HEAD's would make the next
-        # fingerprint GET conditional on a version never read: its 304 would carry the old
-        # fingerprint and title over a changed page, for good.
-        etag=obs.etag if fresh_fingerprint or (vouched and obs.etag) else state.etag,
-        last_modified=(
-            obs.last_modified
-            if fresh_fingerprint or (vouched and obs.last_modified)
-            else state.last_modified
-        ),
-        fingerprint=obs.fingerprint if fresh_fingerprint else state.fingerprint,
-        fingerprinted_at=obs.checked_at if fresh_fingerprint or vouched else state.fingerprinted_at,
-        title=obs.title if obs.title is not None and not obs.not_modified else state.title,
-        content_type=obs.content_type if obs.content_type is not None else state.content_type,
-        content_length=(
-            obs.content_length if obs.content_length is not None else state.content_length
-        ),
-    )
 
 
 def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:

@@ -1,0 +1,192 @@
+"""`apply_observation` builds the new state once; it must judge exactly as the four
+`dataclasses.replace` steps it replaced (kept below as the reference) did, on random
+histories of outcomes, fingerprints, 304s, redirects and clocks set back."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+
+from catalog.health import (
+    BROKEN,
+    CHECK_BY_HAND,
+    NIGHT_SLACK,
+    OK,
+    RECOVERED,
+    SUSPECT,
+    Change,
+    LinkState,
+    _changes,
+    apply_observation,
+)
+from catalog.model import Hop, Observation
+from catalog.outcomes import Outcome, Severity
+from catalog.settings import HealthSettings
+from tests.factories import days
+
+# --- the reference: apply_observation as it was before (2026-12-03) -----------------------
+
+
+def reference_apply(
+    prev: LinkState, obs: Observation, health: HealthSettings, *, now: datetime
+) -> tuple[LinkState, list[Change]]:
+    """The link's state after `obs`, and the changes it revealed."""
+    if obs.outcome is Outcome.NETWORK_UNAVAILABLE:
+        if prev.outcome is not None:
+            return prev, []
+        return replace(prev, last_checked_at=obs.checked_at), []
+
+    severity = obs.outcome.severity
+    new = replace(
+        prev,
+        outcome=obs.outcome,
+        reason=obs.reason,
+        http_status=obs.http_status,
+        final_url=obs.final_url,
+        redirect_url=_ref_redirect_target(obs)
+        if obs.http_status is not None
+        else prev.redirect_url,
+        last_checked_at=obs.checked_at,
+        last_change_at=obs.checked_at if obs.outcome != prev.outcome else prev.last_change_at,
+    )
+    if severity in (Severity.OK, Severity.UPDATE):
+        was_failing = prev.consecutive_failures > 0 or prev.state in (SUSPECT, BROKEN)
+        new = replace(
+            _ref_content(new, obs),
+            state=RECOVERED if was_failing else OK,
+            consecutive_failures=0,
+            first_failure_at=None,
+            last_success_at=obs.checked_at,
+        )
+    elif obs.outcome.is_failure:
+        failures = prev.consecutive_failures + 1
+        first = prev.first_failure_at or obs.checked_at
+        if first > obs.checked_at:
+            # Stamped by a clock since set back: waiting for it would keep a dead link
+            # suspect for as long as the clock was fast. Restarting the wait here can only
+            # lengthen it, never shorten it.
+            first = obs.checked_at
+        # An invalid URL is the catalog's own mistake: checking it again cannot change it.
+        confirmed = obs.outcome is Outcome.INVALID_URL or (
+            failures >= health.confirm_failures
+            and now - first >= timedelta(days=health.confirm_days) - NIGHT_SLACK
+        )
+        new = replace(
+            new,
+            state=BROKEN if confirmed else SUSPECT,
+            consecutive_failures=failures,
+            first_failure_at=first,
+        )
+    else:  # Severity.LOOK: a person must look; the failure count is left as it was.
+        new = replace(new, state=CHECK_BY_HAND)
+    new = _ref_flips(prev, new, obs, health)
+    return new, _changes(prev, new, obs)
+
+
+def _ref_working(state: LinkState) -> bool | None:
+    """Whether the link last worked (True), failed (False), or was never judged (None)."""
+    if state.consecutive_failures > 0:
+        return False
+    return True if state.last_success_at is not None else None
+
+
+def _ref_flips(
+    prev: LinkState, new: LinkState, obs: Observation, health: HealthSettings
+) -> LinkState:
+    window_start = obs.checked_at - timedelta(days=health.flap_window_days)
+    # A flip stamped after this check came from a clock since set back: it would stay
+    # "within the window" for as long as that clock was fast.
+    flips = [f for f in prev.flips if window_start < f <= obs.checked_at]
+    before, after = _ref_working(prev), _ref_working(new)
+    if before is not None and after is not None and before != after:
+        flips.append(obs.checked_at)
+    # Hysteresis: flagged at `flap_changes` flips, unflagged below half that. A site that
+    # fails about as often as the threshold (one night in eight, or one in five around a
+    # night we could not check) would otherwise be flagged and unflagged every few days,
+    # its row entering and leaving the queue with a pair of events each time.
+    still = prev.flapping and len(flips) >= max(1, health.flap_changes // 2)
+    return replace(new, flips=tuple(flips), flapping=still or len(flips) >= health.flap_changes)
+
+
+def _ref_redirect_target(obs: Observation) -> str | None:
+    """The URL the first hop sent us to; the chain starts with the catalog URL itself."""
+    return obs.chain[1].url if len(obs.chain) > 1 else None
+
+
+def _ref_content(state: LinkState, obs: Observation) -> LinkState:
+    fresh_fingerprint = obs.fingerprint is not None and not obs.not_modified
+    vouched = obs.not_modified and state.fingerprint is not None
+    moved = fresh_fingerprint and (
+        obs.fingerprint != state.fingerprint or state.fingerprint_since is None
+    )
+    return replace(
+        state,
+        fingerprint_since=obs.checked_at if moved else state.fingerprint_since,
+        # Validators belong to the copy we fingerprinted. A HEAD's would make the next
+        # fingerprint GET conditional on a version never read: its 304 would carry the old
+        # fingerprint and title over a changed page, for good.
+        etag=obs.etag if fresh_fingerprint or (vouched and obs.etag) else state.etag,
+        last_modified=(
+            obs.last_modified
+            if fresh_fingerprint or (vouched and obs.last_modified)
+            else state.last_modified
+        ),
+        fingerprint=obs.fingerprint if fresh_fingerprint else state.fingerprint,
+        fingerprinted_at=obs.checked_at if fresh_fingerprint or vouched else state.fingerprinted_at,
+        title=obs.title if obs.title is not None and not obs.not_modified else state.title,
+        content_type=obs.content_type if obs.content_type is not None else state.content_type,
+        content_length=(
+            obs.content_length if obs.content_length is not None else state.content_length
+        ),
+    )
+
+
+# --- random histories -------------------------------------------------------------------
+
+
+def _observation(rng: random.Random, at: datetime) -> Observation:
+    outcome = rng.choice(list(Outcome))
+    hops = rng.choice(
+        [(), ("https://a.example/x",), ("https://a.example/x", "https://b.example/y")]
+    )
+    answered = rng.random() < 0.8
+    return Observation(
+        url="https://a.example/x",
+        checked_at=at,
+        outcome=outcome,
+        reason=f"r{rng.randrange(3)}",
+        http_status=rng.choice([200, 301, 304, 404, 503]) if answered else None,
+        final_url=rng.choice([None, "https://a.example/x", "https://c.example/z"]),
+        chain=tuple(Hop(u, 301) for u in hops),
+        content_type=rng.choice([None, "text/html", "text/html; charset=utf-8", "application/pdf"]),
+        content_length=rng.choice([None, 10, 20]),
+        etag=rng.choice([None, '"e1"', '"e2"']),
+        last_modified=rng.choice([None, "Mon, 01 Jan 2024 00:00:00 GMT"]),
+        fingerprint=rng.choice([None, "f1", "f2"]),
+        title=rng.choice([None, "T1", "T2"]),
+        not_modified=rng.random() < 0.3,
+    )
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_state_built_once_judges_as_the_replace_steps_did(seed: int) -> None:
+    rng = random.Random(seed)
+    health = HealthSettings(
+        confirm_failures=rng.choice([1, 2, 3]),
+        confirm_days=rng.choice([0.0, 1.0, 2.0]),
+        flap_changes=rng.choice([2, 4, 6]),
+        flap_window_days=rng.choice([3, 14]),
+    )
+    state = reference = LinkState()
+    day = 0.0
+    for _ in range(60):
+        day += rng.choice([-0.5, 0.01, 0.5, 1.0, 3.0])  # now and then a clock set back
+        obs = _observation(rng, days(day))
+        now = obs.checked_at + timedelta(hours=rng.choice([0, 1]))
+        state, changes = apply_observation(state, obs, health, now=now)
+        reference, expected = reference_apply(reference, obs, health, now=now)
+        assert state == reference
+        assert changes == expected
