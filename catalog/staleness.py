@@ -228,22 +228,31 @@ def named_years(text: str) -> tuple[int, ...]:
     "2018 Trafficking in Persons Report", "FY 2015", "2nd edition (2012)", "2006 to
     2011", "2015-16" name years; "1-888-373-7888", "Title 22 U.S.C. 7102", "18 U.S.C.
     1952", "2,125 cities", "more than 2000 victims" and "2014-VT-BX-K00X" do not.
+
+    Every entry's title and description are read twice a run (both staleness refreshes),
+    so the common cases are cut short: no fiscal year means no substitution, and only a
+    piece holding a run of four digits is weighed (`_piece_years` finds nothing in any
+    other), its neighbours read only then.
     """
     years: list[int] = []
-    for match in _FISCAL.finditer(text):
-        years += [_full_year(g) for g in match.groups() if g]
-    text = _FISCAL.sub(" ", text)
-    previous = ""
+    if _FISCAL.search(text) is not None:
+        for match in _FISCAL.finditer(text):
+            years += [_full_year(g) for g in match.groups() if g]
+        text = _FISCAL.sub(" ", text)
     # Every other form holds a run of four digits; most titles have none.
-    pieces = list(_PIECE.finditer(text)) if _FOUR_DIGITS.search(text) else []
+    if _FOUR_DIGITS.search(text) is None:
+        return tuple(dict.fromkeys(y for y in years if _FIRST_YEAR <= y <= _LAST_YEAR))
+    pieces = list(_PIECE.finditer(text))
     for i, match in enumerate(pieces):
         piece = match.group(0)
+        if piece.isalpha() or _FOUR_DIGITS.search(piece) is None:
+            continue  # letters only, or no run of four digits: no year (`_piece_years`)
+        previous = pieces[i - 1].group(0) if i > 0 else ""
         before = text[max(0, match.start() - 2) : match.start()].strip()
         after = pieces[i + 1].group(0).lower() if i + 1 < len(pieces) else ""
         counted = previous.lower().rstrip(".") in _NOT_YEAR_BEFORE or after in _NOT_YEAR_AFTER
         if not counted and not before.endswith(("$", "#", "§", "№")):
             years += _piece_years(piece)
-        previous = piece
     return tuple(dict.fromkeys(y for y in years if _FIRST_YEAR <= y <= _LAST_YEAR))
 
 
