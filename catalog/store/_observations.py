@@ -19,7 +19,14 @@ from catalog.model import Observation
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from catalog.store._records import EventRecord, LinkStateRecord, parse_time
-from catalog.store._sql import chunks, newest_first, read_session, table_of, write_session
+from catalog.store._sql import (
+    chunks,
+    insert_ids,
+    newest_first,
+    read_session,
+    table_of,
+    write_session,
+)
 from catalog.urls import CheckedUrl, canonical_url, parse_url
 
 _STATE_FIELDS = tuple(f.name for f in fields(LinkState))
@@ -121,7 +128,7 @@ def _record_chunk(
     insert = table.insert().values(
         relevance_scores=bindparam("relevance_scores", type_=_JSON_OR_NULL)
     )
-    ids = conn.execute(insert.returning(table.c.id, sort_by_parameter_order=True), rows).scalars()
+    ids = insert_ids(conn, insert, rows)
     last_seen = {link_id: link.last_observation_id for link_id, link in by_id.items()}
     for obs, row, obs_id in zip(observations, rows, ids, strict=True):
         if obs.outcome is not Outcome.NETWORK_UNAVAILABLE:
@@ -223,10 +230,7 @@ def insert_events(
 ) -> list[EventRecord]:
     if not rows:
         return []
-    table = table_of(t.Event)
-    ids = conn.execute(
-        table.insert().returning(table.c.id, sort_by_parameter_order=True), list(rows)
-    ).scalars()
+    ids = insert_ids(conn, table_of(t.Event).insert(), rows)
     return [
         EventRecord(
             id=event_id,

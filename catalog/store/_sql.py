@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, func, text
+from sqlalchemy import Connection, Engine, Insert, Table, func, text
 from sqlalchemy.orm import Session
 
 from catalog import tables as t
@@ -44,6 +44,32 @@ def table_of(model: type[t.Base]) -> Table:
     """The model's Core table. SQLAlchemy types `__table__` as any FROM clause, which has
     no insert() or update(); a declarative model's is always a Table."""
     return cast(Table, model.__table__)
+
+
+def insert_ids(conn: Connection, statement: Insert, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert `rows` (an executemany of `statement`, on a table with an integer `id`) and
+    return their new ids in the order of `rows`.
+
+    On SQLite, SQLAlchemy sends an INSERT whose RETURNING must follow the parameters' order
+    one row at a time (it has no sentinel to sort a multi-row answer by): a statement per
+    observation, most of storing an unchanged night's batch. Each row SQLite inserts
+    without an id gets the table's largest plus one, and a write transaction holds the
+    database's one write lock, so the ids ascend in the order of `rows` whatever order
+    RETURNING gives them in: the multi-row statements' ids, sorted, are the same ids.
+    PostgreSQL's multi-row statements keep the order themselves (SQLAlchemy's sentinel).
+    """
+    if not rows:
+        return []
+    table = statement.table
+    assert isinstance(table, Table)
+    if conn.dialect.name == "sqlite":
+        ids = sorted(conn.execute(statement.returning(table.c.id), list(rows)).scalars())
+    else:
+        returning = statement.returning(table.c.id, sort_by_parameter_order=True)
+        ids = list(conn.execute(returning, list(rows)).scalars())
+    if len(ids) != len(rows):
+        raise RuntimeError(f"inserted {len(rows)} rows but got {len(ids)} ids back")
+    return ids
 
 
 #: Rows per `IN (...)` list: far below SQLite's and PostgreSQL's bound-parameter limits.

@@ -16,7 +16,7 @@ from catalog import tables as t
 from catalog.model import Catalog, Resource
 from catalog.store._observations import insert_events, key_and_host
 from catalog.store._records import EventRecord, StoredResource, event_record
-from catalog.store._sql import chunks, read_session, table_of
+from catalog.store._sql import chunks, insert_ids, read_session, table_of
 
 
 def upsert_collection(
@@ -115,10 +115,11 @@ def ensure_links(s: Session, urls: Sequence[str]) -> dict[str, int]:
     hosts = {key: host for key, host in reversed(parsed.values())}
     missing = [key for key in wanted if key not in ids]
     if missing:
-        inserted = conn.execute(
-            table.insert().returning(table.c.id, sort_by_parameter_order=True),
+        inserted = insert_ids(
+            conn,
+            table.insert(),
             [{"url": key, "host": hosts[key], "state": health_rules.UNCHECKED} for key in missing],
-        ).scalars()
+        )
         ids.update(zip(missing, inserted, strict=True))
     return {url: ids[key] for url, key in keys.items()}
 
@@ -141,21 +142,18 @@ def insert_resources(
     if not writes:
         return []
     table = table_of(t.Resource)
-    ids = (
-        s.connection()
-        .execute(
-            table.insert().returning(table.c.id, sort_by_parameter_order=True),
-            [
-                {
-                    "collection_id": collection_id,
-                    **_resource_values(w),
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for w in writes
-            ],
-        )
-        .scalars()
+    ids = insert_ids(
+        s.connection(),
+        table.insert(),
+        [
+            {
+                "collection_id": collection_id,
+                **_resource_values(w),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for w in writes
+        ],
     )
     return [_written(w, row_id) for w, row_id in zip(writes, ids, strict=True)]
 
