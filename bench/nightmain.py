@@ -5,8 +5,10 @@ catalog). Output: CPU seconds of preparing a run (load, sync with its staleness 
 targets, plan), storing the last run's observations again a day later in the planned
 batches, and finishing (the second staleness refresh), each on a fresh copy of the
 database. The checking loop's CPU is left out on purpose: this workload is deterministic
-(the same observations every time), so a change of the store, sync or staleness code can be
-compared A/B in seconds, where a 10k flow varies by ±10–30 % on a shared machine.
+(the same observations every time), so a change of the store, sync or staleness code
+can be compared A/B in seconds, where a 10k flow varies by ±10–30 % on a shared machine.
+`--first`: a first night instead, the catalog synced into a new database and the first
+run's observations stored.
 
     PYTHONPATH=. .venv/bin/python -m bench.nightmain WORKDIR [--repeat 3] [--profile OUT]
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import shutil
 import tempfile
 import time
@@ -32,12 +35,14 @@ from catalog.outcomes import Outcome
 T = TypeVar("T")
 
 
-def last_run_observations(db: Path, shift: timedelta) -> list[Observation]:
-    """The observations of the database's last run, `shift` later, in id order."""
+def run_observations(db: Path, shift: timedelta, first: bool = False) -> list[Observation]:
+    """The observations of the database's last run (`first`: its first), `shift` later,
+    in id order."""
     engine = create_engine(f"sqlite:///{db}")
     table = t.Observation.__table__
     with engine.connect() as conn:
-        last = conn.execute(select(func.max(table.c.run_id))).scalar_one()
+        pick = func.min if first else func.max
+        last = conn.execute(select(pick(table.c.run_id))).scalar_one()
         rows = conn.execute(select(table).where(table.c.run_id == last).order_by(table.c.id))
         found = [
             Observation(
@@ -67,58 +72,81 @@ def last_run_observations(db: Path, shift: timedelta) -> list[Observation]:
     return found
 
 
-def night(workdir: Path, repeat: int, profile: Path | None) -> list[dict[str, float]]:
-    from catalog.runs import finish_run, prepare_run, store_batch
-    from catalog.settings import load_settings
-
+def night(
+    workdir: Path, repeat: int, profile: Path | None, first: bool = False
+) -> list[dict[str, float]]:
+    """CPU seconds by section of `repeat` nights, each on a fresh copy of the database."""
     source = workdir / "flow" / "linkhealth.db"
-    config = workdir / "flow" / "linkhealth.toml"
     engine = create_engine(f"sqlite:///{source}")
     with engine.connect() as conn:
         newest = conn.execute(select(func.max(t.Observation.__table__.c.checked_at))).scalar_one()
     engine.dispose()
     shift = timedelta(days=1)
-    observations = last_run_observations(source, shift)
-    now = newest + shift + timedelta(minutes=1)
+    observations = run_observations(source, shift, first)
     figures = []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="nightmain-") as tmp:
-            db = Path(tmp) / "linkhealth.db"
-            shutil.copy(source, db)
-            text = config.read_text(encoding="utf-8")
-            old_db = text.split('database_url = "sqlite:///', 1)[1].split('"', 1)[0]
-            (Path(tmp) / "linkhealth.toml").write_text(text.replace(old_db, str(db)), "utf-8")
-            settings = load_settings(Path(tmp) / "linkhealth.toml")
-            clock = _fixed(now)
-            spent: dict[str, float] = {}
-            profiler = cProfile.Profile() if profile is not None else None
-            if profiler is not None:
-                profiler.enable()
-            prepared = _timed(spent, "prepare", lambda: prepare_run(settings, trigger="bench", clock=clock))
-            by_url = {o.url: o for o in observations}
-            stored = []
-            for batch in prepared.batches:
-                batch_obs = [by_url[tg.url] for tg in batch.targets if tg.url in by_url]
-                stored.append(
-                    _timed(
-                        spent,
-                        "store",
-                        lambda b=batch_obs: store_batch(settings, prepared.run_id, b, clock=clock),  # type: ignore[misc]
-                    )
-                )
+            spent = _one_night(
+                workdir,
+                Path(tmp),
+                observations,
+                newest + shift + timedelta(minutes=1),
+                profile,
+                first,
+            )
+        figures.append(spent)
+        print(" ".join(f"{k} {v:.3f}" for k, v in spent.items()), flush=True)
+    return figures
+
+
+def _one_night(
+    workdir: Path,
+    tmp: Path,
+    observations: Sequence[Observation],
+    now: datetime,
+    profile: Path | None,
+    first: bool,
+) -> dict[str, float]:
+    from catalog.runs import finish_run, prepare_run, store_batch
+    from catalog.settings import load_settings
+
+    db = tmp / "linkhealth.db"
+    if not first:  # `first`: a new database, the catalog synced into it for the first time
+        shutil.copy(workdir / "flow" / "linkhealth.db", db)
+    text = (workdir / "flow" / "linkhealth.toml").read_text(encoding="utf-8")
+    old_db = text.split('database_url = "sqlite:///', 1)[1].split('"', 1)[0]
+    (tmp / "linkhealth.toml").write_text(text.replace(old_db, str(db)), "utf-8")
+    settings = load_settings(tmp / "linkhealth.toml")
+    clock = _fixed(now)
+    spent: dict[str, float] = {}
+    profiler = cProfile.Profile() if profile is not None else None
+    if profiler is not None:
+        profiler.enable()
+    prepared = _timed(spent, "prepare", lambda: prepare_run(settings, trigger="bench", clock=clock))
+    by_url = {o.url: o for o in observations}
+    stored = []
+    for batch in prepared.batches:
+        checked = [by_url[target.url] for target in batch.targets if target.url in by_url]
+        stored.append(
             _timed(
                 spent,
-                "finish",
-                lambda: finish_run(settings, prepared.run_id, stored=stored, sync=prepared.sync, clock=clock),
+                "store",
+                functools.partial(store_batch, settings, prepared.run_id, checked, clock=clock),
             )
-            if profiler is not None:
-                profiler.disable()
-                profiler.dump_stats(str(profile))
-            spent["total"] = sum(spent.values())
-            spent["observations"] = sum(s.observations for s in stored)
-            figures.append(spent)
-            print(" ".join(f"{k} {v:.3f}" for k, v in spent.items()), flush=True)
-    return figures
+        )
+    _timed(
+        spent,
+        "finish",
+        lambda: finish_run(
+            settings, prepared.run_id, stored=stored, sync=prepared.sync, clock=clock
+        ),
+    )
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(str(profile))
+    spent["total"] = sum(spent.values())
+    spent["observations"] = sum(s.observations for s in stored)
+    return spent
 
 
 def _fixed(moment: datetime) -> Callable[[], datetime]:
@@ -137,8 +165,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", type=Path, default=None)
+    parser.add_argument(
+        "--first",
+        action="store_true",
+        help="a first night: new database, the first run's observations",
+    )
     args = parser.parse_args(argv)
-    figures = night(args.workdir, args.repeat, args.profile)
+    figures = night(args.workdir, args.repeat, args.profile, args.first)
     best: dict[str, Any] = {k: min(f[k] for f in figures) for k in figures[0]}
     print("min " + " ".join(f"{k} {v:.3f}" for k, v in best.items()))
     return 0
