@@ -73,36 +73,53 @@ def refresh_staleness(
     stale: list[dict[str, Any]] = []
     with write_session(engine) as s:
         conn = s.connection()
-        for row in conn.execute(query):
-            if row.snoozed_until is not None and row.snoozed_until <= now:
+        # Rows unpacked as tuples: reading fifteen columns by name was a fifth of the loop.
+        for (
+            row_id,
+            rid,
+            link_id,
+            title,
+            data,
+            created_at,
+            column_reviewed_at,
+            snoozed_until,
+            snooze_reason,
+            stale_reasons,
+            last_success_at,
+            last_checked_at,
+            fingerprint_since,
+            last_modified,
+            linked_at,
+        ) in conn.execute(query):
+            if snoozed_until is not None and snoozed_until <= now:
                 ended.append(
                     NewEvent(
                         "snooze_ended",
                         at=now,
                         run_id=run_id,
-                        resource_id=row.id,
-                        link_id=row.link_id,
+                        resource_id=row_id,
+                        link_id=link_id,
                         details={
-                            "id": row.rid,
-                            "until": row.snoozed_until.isoformat(),
-                            "reason": row.snooze_reason,
+                            "id": rid,
+                            "until": snoozed_until.isoformat(),
+                            "reason": snooze_reason,
                         },
                     )
                 )
-            data = row.fields or {}
+            data = data or {}
             reasons = staleness(
                 now=now,
                 settings=health,
-                last_success_at=row.last_success_at,
-                first_seen_at=row.created_at,
-                reviewed_at=reviewed_at(row.reviewed_at, data),
-                fingerprint_unchanged_since=row.fingerprint_since,
-                last_modified=row.last_modified,
-                title=row.title,
+                last_success_at=last_success_at,
+                first_seen_at=created_at,
+                reviewed_at=reviewed_at(column_reviewed_at, data),
+                fingerprint_unchanged_since=fingerprint_since,
+                last_modified=last_modified,
+                title=title,
                 description=text_or_none(data.get("description")),
                 year=_year(data.get("year")),
-                linked_at=row.linked_at,
-                checked_since_success=_checked_since_success(row),
+                linked_at=linked_at,
+                checked_since_success=_checked_since_success(last_success_at, last_checked_at),
             )
             stored = [
                 {
@@ -112,8 +129,8 @@ def refresh_staleness(
                 }
                 for r in reasons
             ]
-            if stored != (row.stale_reasons or []):
-                stale.append({"row_id": row.id, "reasons": stored})
+            if stored != (stale_reasons or []):
+                stale.append({"row_id": row_id, "reasons": stored})
         if ended:
             add_events(s, ended)
             conn.execute(
@@ -132,14 +149,16 @@ def refresh_staleness(
     return len(stale)
 
 
-def _checked_since_success(row: Any) -> bool:
+def _checked_since_success(
+    last_success_at: datetime | None, last_checked_at: datetime | None
+) -> bool:
     """False when the link once worked and no check has reached it since: a try that
     found our network down moves neither `outcome` nor `last_checked_at` of a link with an
     outcome (catalog.health). A link that never worked is judged from when it was given,
     checked or not (`staleness`)."""
-    if row.last_success_at is None or row.last_checked_at is None:
+    if last_success_at is None or last_checked_at is None:
         return True
-    return bool(row.last_checked_at > row.last_success_at)
+    return bool(last_checked_at > last_success_at)
 
 
 def reviewed_at(column: datetime | None, data: Mapping[str, Any]) -> datetime | None:
