@@ -88,3 +88,17 @@ def test_each_link_points_at_its_own_newest_observation(engine: Engine) -> None:
         assert obs_url == link_url
         assert checked_at.replace(tzinfo=None) == later.replace(tzinfo=None)
         assert outcome == Outcome.NOT_FOUND.value
+
+
+def test_ids_sqlite_did_not_give_in_order_raise_instead_of_being_mismatched(
+    engine: Engine,
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's rowids only")
+    table = table_of(t.Event)
+    with write_session(engine) as s:  # at the largest rowid SQLite picks new ones at random
+        s.connection().execute(table.insert(), [{**_events(1)[0], "id": 2**63 - 1}])
+    with pytest.raises(RuntimeError, match="not consecutive"), write_session(engine) as s:
+        insert_ids(s.connection(), table.insert(), _events(50))
+    with engine.connect() as conn:  # rolled back: only the first row is there
+        assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 1

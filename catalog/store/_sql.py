@@ -51,12 +51,13 @@ def insert_ids(conn: Connection, statement: Insert, rows: Sequence[dict[str, Any
     return their new ids in the order of `rows`.
 
     On SQLite, SQLAlchemy sends an INSERT whose RETURNING must follow the parameters' order
-    one row at a time (it has no sentinel to sort a multi-row answer by): a statement per
-    observation, most of storing an unchanged night's batch. Each row SQLite inserts
-    without an id gets the table's largest plus one, and a write transaction holds the
-    database's one write lock, so the ids ascend in the order of `rows` whatever order
-    RETURNING gives them in: the multi-row statements' ids, sorted, are the same ids.
-    PostgreSQL's multi-row statements keep the order themselves (SQLAlchemy's sentinel).
+    one row at a time (it has no sentinel to sort a multi-row answer by): 10,072 statements
+    to store 10,000 observations. Each row SQLite inserts without an id gets the table's
+    largest id plus one, and a write transaction holds the database's one write lock, so
+    the rows' ids are consecutive and ascend in the order of `rows`, whatever order
+    RETURNING gives them in: sorted, they are the rows' ids in order (checked: ids that are
+    not consecutive raise, and the caller's transaction rolls back). PostgreSQL's multi-row
+    statements keep the order themselves (SQLAlchemy's sentinel).
     """
     if not rows:
         return []
@@ -64,6 +65,8 @@ def insert_ids(conn: Connection, statement: Insert, rows: Sequence[dict[str, Any
     assert isinstance(table, Table)
     if conn.dialect.name == "sqlite":
         ids = sorted(conn.execute(statement.returning(table.c.id), list(rows)).scalars())
+        if ids and ids[-1] - ids[0] != len(ids) - 1:
+            raise RuntimeError(f"ids of {len(rows)} rows inserted together are not consecutive")
     else:
         returning = statement.returning(table.c.id, sort_by_parameter_order=True)
         ids = list(conn.execute(returning, list(rows)).scalars())
