@@ -270,10 +270,11 @@ def prepare_run(
         raise
 
 
-def refused_reason(exc: CatalogError) -> str:
+def refused_reason(exc: LinkhealthError) -> str:
     """One line for `linkhealth status`: the catalog's first problem (file, line, what),
-    how many more, and where to see them all."""
-    if not exc.problems:
+    how many more, and where to see them all; any other refusal's own sentence (a settings
+    file's names its file and line too)."""
+    if not isinstance(exc, CatalogError) or not exc.problems:
         return " ".join(str(exc).split())
     first, more = exc.problems[0], len(exc.problems) - 1
     if more:
@@ -286,13 +287,14 @@ def refused_reason(exc: CatalogError) -> str:
 
 def record_refusal(
     settings: Settings,
-    exc: CatalogError,
+    exc: LinkhealthError,
     *,
     trigger: str,
     flow_run_id: str | None = None,
     clock: Clock = utcnow,
 ) -> int | None:
-    """Record a run refused for its catalog (`store.REFUSED`), so the operator who looks at
+    """Record a run refused before it started (`store.REFUSED`): for its catalog, its
+    settings file or ids no catalog holds (`exc`), so the operator who looks at
     `linkhealth status` the next morning sees that night refused, not the night before as
     the latest. Never raises (the catalog's error is the one to see); a database that does
     not exist yet is not created just to say so. The run's id, or None."""
