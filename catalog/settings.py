@@ -51,6 +51,63 @@ DEFAULT_CONFIG_NAME = "linkhealth.toml"
 VERSION = "0.1.0"
 
 
+class SettingsFileError(ConfigError):
+    """A settings file (`linkhealth.toml`, or the file `--config` or `LINKHEALTH_CONFIG`
+    names) that cannot be used: `file`, and `line` when the problem has one.
+
+    A run refused for it is recorded like a run refused for its catalog, in the database
+    it would have used, when that much is certain without the file's broken part:
+    `database_url` is LINKHEALTH_DATABASE_URL, or the file's own (or the default) when the
+    file parses and that entry is sound; None when the database is named only by the
+    broken part (or the file is not TOML at all), so the refusal can be recorded nowhere.
+    `catalogs`: the file's catalogs, when they are sound, for the record."""
+
+    def __init__(
+        self,
+        file: str | Path,
+        problem: str,
+        *,
+        key: tuple[str | int, ...] = (),
+        line: int | None = None,
+        database_url: str | None = None,
+        catalogs: tuple[Path, ...] = (),
+    ) -> None:
+        self.file, self.problem, self.key, self.line = str(file), problem, key, line
+        self.database_url, self.catalogs = database_url, catalogs
+        where = self.file if line is None else f"{self.file}:{line}"
+        super().__init__(f"{where}: {problem}")
+
+    def located(
+        self, *, line: int | None, database_url: str | None, catalogs: tuple[Path, ...]
+    ) -> SettingsFileError:
+        """This error with what only the whole file tells: its line, and where a run
+        refused for it can be recorded."""
+        return SettingsFileError(
+            self.file,
+            self.problem,
+            key=self.key,
+            line=line,
+            database_url=database_url,
+            catalogs=catalogs,
+        )
+
+    @property
+    def not_recorded(self) -> str:
+        """Why a run refused for this file is in no database's runs, and how to change that."""
+        return (
+            "This refused run is recorded nowhere (`linkhealth status` will not list it): "
+            f"the database to record it in would come from {self.file}. Set "
+            "LINKHEALTH_DATABASE_URL (or give --db) to have such refusals recorded."
+        )
+
+    def known_settings(self, database_url: str | None = None) -> Settings | None:
+        """Settings to record a run refused for this file with (`catalog.runs.record_refusal`):
+        its database (`database_url`: one given with --db, which wins) and catalogs; None
+        when no database is known."""
+        url = database_url or self.database_url
+        return None if url is None else Settings(database_url=url, catalogs=self.catalogs)
+
+
 @dataclass(frozen=True)
 class HostPolicy:
     """Politeness for one host; `None` means "use the global value"."""
@@ -196,10 +253,14 @@ def _coerce(cls: type, data: Mapping[str, Any], file: str, at: Key) -> dict[str,
     out: dict[str, Any] = {}
     for key, value in data.items():
         if key in _NOT_SETTABLE:
-            raise ConfigError(f"{file}: {key} cannot be set in a config file: {_NOT_SETTABLE[key]}")
+            raise SettingsFileError(
+                file, f"{key} cannot be set in a config file: {_NOT_SETTABLE[key]}", key=(key,)
+            )
         if key not in hints:
-            raise ConfigError(
-                f"{file}: unknown setting {_dotted((*at, key))}; known: {', '.join(sorted(hints))}"
+            raise SettingsFileError(
+                file,
+                f"unknown setting {_dotted((*at, key))}; known: {', '.join(sorted(hints))}",
+                key=(*at, key),
             )
         out[key] = _convert(hints[key], value, file, (*at, key))
     return out
@@ -233,7 +294,9 @@ def _expect(kind: Any, value: Any, shape: str, file: str, key: Key) -> Any:
     """`value` if it is a `kind` (a boolean is no number), else the one wrong-type error."""
     if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
         return value
-    raise ConfigError(f"{file}: {_dotted(key)} must be {shape}, not {_toml_type(value)}")
+    raise SettingsFileError(
+        file, f"{_dotted(key)} must be {shape}, not {_toml_type(value)}", key=key
+    )
 
 
 def _table(data: Mapping[str, Any], name: str, file: str, at: Key) -> dict[str, Any]:
@@ -279,22 +342,29 @@ _ABOVE_ZERO = {
 
 
 def _check_range(value: float, file: str, key: Key) -> None:
-    name, where = key[-1], f"{file}: {_dotted(key)}"
+    name, what = key[-1], _dotted(key)
+    problem = None
     if math.isnan(value):
-        raise ConfigError(f"{where} must be a number, not nan")
-    if name in _ABOVE_ZERO and value <= 0:
-        raise ConfigError(f"{where} must be more than 0, not {value}")
-    if value < 0:
-        raise ConfigError(f"{where} must not be negative, not {value}")
-    if name == "outage_host_share" and value > 1:
-        raise ConfigError(f"{where} is a share of hosts, above 0 and at most 1, not {value}")
+        problem = f"{what} must be a number, not nan"
+    elif name in _ABOVE_ZERO and value <= 0:
+        problem = f"{what} must be more than 0, not {value}"
+    elif value < 0:
+        problem = f"{what} must not be negative, not {value}"
+    elif name == "outage_host_share" and value > 1:
+        problem = f"{what} is a share of hosts, above 0 and at most 1, not {value}"
+    if problem is not None:
+        raise SettingsFileError(file, problem, key=key)
 
 
 def find_config(path: str | Path | None = None) -> Path | None:
     if path is not None:
         p = Path(path)
         if not p.is_file():
-            raise ConfigError(f"config file {p} does not exist")
+            raise SettingsFileError(
+                p,
+                "config file does not exist",
+                database_url=os.environ.get("LINKHEALTH_DATABASE_URL") or None,
+            )
         return p
     env = os.environ.get("LINKHEALTH_CONFIG")
     if env:
@@ -307,17 +377,108 @@ def load_settings(config: str | Path | None = None) -> Settings:
     """Defaults, then the config file, then environment variables."""
     path = find_config(config)
     settings = Settings()
+    env_db = os.environ.get("LINKHEALTH_DATABASE_URL") or None
     if path is not None:
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise SettingsFileError(path, "not UTF-8 text", database_url=env_db) from exc
+        try:
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-        settings = _from_mapping(data, str(path), path.parent)
+            at = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+            raise SettingsFileError(
+                path,
+                f"not valid TOML: {exc}",
+                line=int(at.group(1)) if at else None,
+                database_url=env_db,
+            ) from exc
+        try:
+            settings = _from_mapping(data, str(path), path.parent)
+        except SettingsFileError as exc:
+            raise exc.located(
+                line=line_of(text, exc.key),
+                database_url=env_db or _sound_database(data, path.parent),
+                catalogs=_sound_catalogs(data, path.parent),
+            ) from None
         settings = replace(settings, config_file=path)
-    env_db = os.environ.get("LINKHEALTH_DATABASE_URL")
     if env_db:
         settings = replace(settings, database_url=env_db)
     return settings
+
+
+def _sound_database(data: Mapping[str, Any], base: Path) -> str | None:
+    """The database a file that failed elsewhere names (or the default, when it names
+    none): its `database_url` entry alone is sound. None when that entry is the problem."""
+    url = data.get("database_url", DEFAULT_DATABASE_URL)
+    return _resolve_sqlite(url, base) if isinstance(url, str) and url.strip() else None
+
+
+def _sound_catalogs(data: Mapping[str, Any], base: Path) -> tuple[Path, ...]:
+    paths = data.get("catalogs")
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        return ()
+    return tuple((base / p).resolve() for p in paths)
+
+
+_TOML_KEY = re.compile(r"""\s*(?:([A-Za-z0-9_-]+)|"((?:[^"\\]|\\.)*)"|'([^']*)')\s*""")
+
+
+def _toml_key(text: str) -> tuple[tuple[str, ...], str] | None:
+    """The dotted key at the start of `text` (`check.hosts."a.org"`) and what follows it."""
+    parts: list[str] = []
+    while True:
+        m = _TOML_KEY.match(text)
+        if m is None:
+            return None
+        bare, basic, literal = m.groups()
+        if basic is not None:
+            try:
+                basic = json.loads(f'"{basic}"')
+            except ValueError:
+                return None
+        parts.append(bare if bare is not None else basic if basic is not None else literal)
+        text = text[m.end() :]
+        if not text.startswith("."):
+            return tuple(parts), text
+        text = text[1:]
+
+
+def line_of(text: str, key: tuple[str | int, ...]) -> int | None:
+    """The line of TOML `text` that sets `key` (or the table or entry holding it, for a
+    key inside an inline table or a list), for an error a person can go to; None when the
+    file does not name it. tomllib keeps no positions, so this reads table headers and
+    `key =` lines itself, skipping the inside of multi-line strings."""
+    names = tuple(str(k) for k in key if not isinstance(k, int))
+    found: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    quote: str | None = None  # the delimiter of a multi-line string we are inside
+    for number, line in enumerate(text.splitlines(), 1):
+        if quote is not None:
+            if line.count(quote) % 2:
+                quote = None
+            continue
+        stripped = line.strip()
+        header = re.fullmatch(r"\[\[?(.*?)\]\]?\s*(?:#.*)?", stripped)
+        if header:
+            parsed = _toml_key(header.group(1))
+            if parsed is not None and not parsed[1].strip():
+                table = parsed[0]
+                found.setdefault(table, number)
+            continue
+        parsed = _toml_key(stripped)
+        if parsed is None or not parsed[1].startswith("="):
+            continue
+        full = (*table, *parsed[0])
+        for end in range(len(table) + 1, len(full) + 1):
+            found.setdefault(full[:end], number)
+        for delimiter in ('"""', "'''"):
+            if parsed[1].count(delimiter) % 2:
+                quote = delimiter
+    for end in range(len(names), 0, -1):
+        if names[:end] in found:
+            return found[names[:end]]
+    return None
 
 
 def _from_mapping(data: Mapping[str, Any], file: str, base: Path) -> Settings:

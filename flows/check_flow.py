@@ -59,7 +59,7 @@ from catalog.check.loop import cancel_checks, shared_loop
 from catalog.check.politeness import wake_tick
 from catalog.clock import utcnow
 from catalog.db import engine_for
-from catalog.errors import LinkhealthError
+from catalog.errors import CatalogError, LinkhealthError, NotFoundError
 from catalog.model import Batch, Observation
 from catalog.ops import (
     QUEUE_ARTIFACT_ROWS,
@@ -82,9 +82,10 @@ from catalog.runs import (
     gone_flow_runs,
     keep_lease,
     prepare_run,
+    record_refusal,
     store_batch,
 )
-from catalog.settings import CheckSettings, Settings, load_settings
+from catalog.settings import CheckSettings, Settings, SettingsFileError, load_settings
 from catalog.shards import Shard, all_shards, lease_name
 from catalog.store import note_run_progress
 from catalog.upgrades import check_batch_with_upgrades
@@ -256,15 +257,19 @@ def run_check(
     cap_malloc_arenas()  # before the checking thread starts (flows.malloc_arenas)
     before = tally(engine_for(settings.database_url))
     part = Shard.parse(shard) if shard else None
-    prepared = prepare_run(
-        settings,
-        trigger=trigger,
-        flow_run_id=str(flow_run.id or ""),
-        resource_ids=resource_ids,
-        lease=lease_name(part) if resource_ids is None else None,
-        shard=part,
-        sharded_run=_parent_flow_run() if part else None,
-    )
+    try:
+        prepared = prepare_run(
+            settings,
+            trigger=trigger,
+            flow_run_id=str(flow_run.id or ""),
+            resource_ids=resource_ids,
+            lease=lease_name(part) if resource_ids is None else None,
+            shard=part,
+            sharded_run=_parent_flow_run() if part else None,
+        )
+    except NotFoundError as exc:  # ids no catalog holds (a refused catalog is recorded)
+        refuse(settings, exc, trigger=trigger)
+        raise
     log.info(
         "Run %s%s: %d catalog change(s) synced; %d URLs in %d batches",
         prepared.run_id,
@@ -309,6 +314,30 @@ def run_check(
         log.info(line)
     _publish(settings, summary, before, ui)
     return summary
+
+
+def refuse(settings: Settings, exc: CatalogError | NotFoundError, *, trigger: str) -> None:
+    """Record this flow run as a run refused before it started (`record_refusal`), so
+    `linkhealth status` lists it, as the command line does for the runs it refuses."""
+    record_refusal(settings, exc, trigger=trigger, flow_run_id=str(flow_run.id or ""))
+
+
+def flow_settings(
+    config: str | None, overrides: dict[str, Any] | None, *, trigger: str
+) -> Settings:
+    """The settings of a run started by a flow (`linkhealth serve`, a worker). A settings
+    file that cannot be used (edited since `serve` started) refuses the run: recorded in
+    the database it would have used when that is known (`SettingsFileError`), else said
+    in the run's log, since no `linkhealth status` will show it."""
+    try:
+        return load_settings(config).with_overrides(**(overrides or {}))
+    except SettingsFileError as exc:
+        known = exc.known_settings(database_url=(overrides or {}).get("database_url"))
+        if known is None:
+            get_run_logger().warning(exc.not_recorded)
+        else:
+            record_refusal(known, exc, trigger=trigger, flow_run_id=str(flow_run.id or ""))
+        raise
 
 
 #: Our flows: `crash_dead_flow_runs` ends no other flow's runs.
@@ -536,7 +565,7 @@ def check_catalog(
     what was found. A scheduled run that finds another full run in progress is Skipped."""
     trigger = run_trigger(trigger)
     try:
-        settings = load_settings(config).with_overrides(**(overrides or {}))
+        settings = flow_settings(config, overrides, trigger=trigger)
         return run_check(
             settings, trigger=trigger, resource_ids=resource_ids, render=render, shard=shard
         )
@@ -609,7 +638,7 @@ def check_catalog_sharded(
     log = get_run_logger()
     trigger = run_trigger(trigger)
     try:
-        settings = load_settings(config).with_overrides(**(overrides or {}))
+        settings = flow_settings(config, overrides, trigger=trigger)
         engine = engine_for(settings.database_url)
     except LinkhealthError as exc:
         return failed_with(exc)

@@ -136,6 +136,28 @@ def catalog_keys(settings: Settings, given: list[Path] | None) -> list[str] | No
     return sorted({c.key for c in load_catalogs(settings.catalogs)})
 
 
+def run_settings(
+    config: Path | None, db: str | None, overrides: dict[str, Any], *, trigger: str
+) -> Settings:
+    """The settings of a run `check` or `recheck` starts. A settings file that cannot be
+    used refuses the run (exit 2), recorded like a refused catalog (`record_refusal`) in
+    the database the run would have used; when only the broken file names that database,
+    there is none to record it in, and the error says so."""
+    from catalog.settings import SettingsFileError
+
+    try:
+        settings = load_settings(config)
+    except SettingsFileError as exc:
+        known = exc.known_settings(database_url=db)
+        if known is None:
+            raise ConfigError(f"{exc}\n{exc.not_recorded}") from exc
+        from catalog.runs import record_refusal
+
+        record_refusal(known, exc, trigger=trigger)
+        raise
+    return settings.with_overrides(**overrides)  # bad options fail
+
+
 @contextmanager
 def flow_run_here(
     settings: Settings, *, given: bool, ids: list[str] | None, trigger: str | None = None
@@ -143,13 +165,23 @@ def flow_run_here(
     """Around a flow run `check` or `recheck` starts in this process: the catalogs are read
     once and refused here when unusable (`given`: named on the command line), unknown ids
     too, a Prefect server is made sure of, and the API going away mid-run is one sentence.
-    `trigger`: the run's, to record a refusal of the configured catalogs under."""
+    `trigger`: the run's, to record a refusal under when it runs the configured catalogs
+    (from cron, say: `linkhealth status` shows it); files a curator names to try them are
+    only refused."""
+    from catalog.errors import CatalogError, NotFoundError
     from catalog.source import read_once
     from flows.prefect_server import api_loss_said, ensure_server
 
     with read_once():  # the flow run, in this process, takes the catalogs checked here
-        refuse_unusable_catalogs(settings, given=given, trigger=trigger)  # not in a failed run
-        refuse_unknown_ids(settings, ids)
+        try:
+            refuse_unusable_catalogs(settings, given=given)  # here, not in a failed run
+            refuse_unknown_ids(settings, ids)
+        except (CatalogError, NotFoundError) as refused:
+            if trigger is not None and not given:
+                from catalog.runs import record_refusal
+
+                record_refusal(settings, refused, trigger=trigger)
+            raise
         ensure_server(say=_err)
         with api_loss_said():
             yield
@@ -165,16 +197,13 @@ def refuse_unknown_ids(settings: Settings, ids: list[str] | None) -> None:
         raise NotFoundError.unknown_ids(missing)
 
 
-def refuse_unusable_catalogs(
-    settings: Settings, *, given: bool, trigger: str | None = None
-) -> None:
+def refuse_unusable_catalogs(settings: Settings, *, given: bool) -> None:
     """Before a flow run starts: a `CatalogError` (exit 5) for a catalog that cannot be
     used, so the error is said once and not also inside a failed Prefect flow run. Files
     named on the command line are read in full (a curator trying a catalog; inside
     `catalog.source.read_once` the flow run then takes what was read instead of parsing
     the files again); configured ones only when missing, so a nightly run of a big
-    catalog does not read it twice. A refused configured catalog (a nightly `check` from
-    cron) is recorded as a refused run under `trigger`, for `linkhealth status`."""
+    catalog does not read it twice."""
     from catalog.errors import CatalogError
     from catalog.source import validate_catalogs
 
@@ -183,12 +212,7 @@ def refuse_unusable_catalogs(
         return
     report = validate_catalogs(paths)
     if report.problems:
-        refused = CatalogError(report.problems)
-        if trigger is not None and not given:
-            from catalog.runs import record_refusal
-
-            record_refusal(settings, refused, trigger=trigger)
-        raise refused
+        raise CatalogError(report.problems)
 
 
 def require_stored(keys: list[str], stored: set[str], settings: Settings) -> None:
@@ -253,7 +277,7 @@ def check(
         "allow_private": allow_private,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    settings = _settings(config, db, catalog).with_overrides(**overrides)  # bad options fail
+    settings = run_settings(config, db, overrides, trigger="manual")
     with flow_run_here(settings, given=bool(catalog), ids=resource_id, trigger="manual"):
         from flows.check_flow import check_catalog
 

@@ -89,12 +89,10 @@ def recheck(
         "allow_private": allow_private,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    from catalog.settings import load_settings
+    from flows.cli import flow_run_here, run_settings
 
-    settings = load_settings(config).with_overrides(**overrides)  # fail fast on bad options
-    from flows.cli import flow_run_here
-
-    with flow_run_here(settings, given=bool(catalog), ids=ids):
+    settings = run_settings(config, db, overrides, trigger="recheck")
+    with flow_run_here(settings, given=bool(catalog), ids=ids, trigger="recheck"):
         from flows.events import emit_catalog_edited, flush
         from flows.recheck_flow import recheck as recheck_flow
 

@@ -18,11 +18,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from catalog import store
 from catalog.db import engine_for
-from catalog.errors import LinkhealthError
+from catalog.errors import CatalogError, LinkhealthError, NotFoundError
 from catalog.ops import plan_recheck, verdict_lines
 from catalog.runs import RunSummary
-from catalog.settings import load_settings
-from flows.check_flow import BATCH_WORKERS, failed_with, run_check
+from flows.check_flow import BATCH_WORKERS, failed_with, flow_settings, refuse, run_check
 
 
 @dataclass(frozen=True)
@@ -58,10 +57,14 @@ def _recheck(
     render: bool,
 ) -> RecheckResult:
     log = get_run_logger()
-    settings = load_settings(config).with_overrides(**(overrides or {}))
-    plan = plan_recheck(
-        settings, ids=resource_ids or (), changed_only=changed_only, failing_only=failing_only
-    )
+    settings = flow_settings(config, overrides, trigger="recheck")
+    try:
+        plan = plan_recheck(
+            settings, ids=resource_ids or (), changed_only=changed_only, failing_only=failing_only
+        )
+    except (CatalogError, NotFoundError) as exc:  # a broken catalog, ids no catalog holds
+        refuse(settings, exc, trigger="recheck")
+        raise
     if not plan.ids:
         log.info("Nothing to recheck: no resource matches the selection.")
         return RecheckResult(ids=(), summary=None, verdicts=(), sync_changes=plan.sync_changes)

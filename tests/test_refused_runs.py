@@ -1,0 +1,276 @@
+"""Every attempted run leaves a record the operator finds with `linkhealth status`: a run
+refused for its settings file (`linkhealth.toml`), or a recheck refused for its catalog or
+for ids no catalog holds, is recorded as `refused` with the reason (file and line where
+there is one), as a run refused for a broken catalog is (tests/test_faults_catalog.py).
+A settings file that alone names the database has no database to record in: the error
+says so and the command exits 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from catalog import store
+from catalog.clock import utcnow
+from catalog.db import open_engine
+from catalog.errors import CatalogError, ConfigError, NotFoundError
+from catalog.settings import SettingsFileError, line_of, load_settings
+from flows.cli import app
+from tests.factories import write_catalog
+
+ENTRIES = [
+    {"id": "r1", "title": "Resource 1", "url": "https://example.org/r1"},
+    {"id": "r2", "title": "Resource 2", "url": "https://example.org/r2"},
+]
+
+
+def _earlier_night(db_url: str) -> Engine:
+    """The database of earlier nights: one run in it."""
+    engine = open_engine(db_url)
+    store.start_run(engine, trigger="schedule", now=utcnow())
+    return engine
+
+
+def _refused(engine: Engine) -> store.RunRecord:
+    latest = store.latest_runs(engine)[0]
+    assert latest.status == "refused", latest
+    return latest
+
+
+def _settings_file(folder: Path, db_url: str, broken: str) -> Path:
+    catalog = write_catalog(folder / "toolkit.yaml", ENTRIES)
+    path = folder / "linkhealth.toml"
+    path.write_text(
+        f'database_url = "{db_url}"\ncatalogs = ["{catalog}"]\n{broken}', encoding="utf-8"
+    )
+    return path
+
+
+# --- the settings file -------------------------------------------------------------------------
+
+
+def test_a_check_refused_for_its_settings_file_is_recorded_with_its_file_and_line(
+    isolated_cwd: Path, db_url: str
+) -> None:
+    """A bad edit of a setting (not of the database's): the database the file names is
+    sound, so the refusal goes there; status, once the file is fixed, lists the night."""
+    engine = _earlier_night(db_url)
+    config = _settings_file(isolated_cwd, db_url, "[check]\nconcurrency = 0\n")
+    result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == 2, result.output
+    assert f"error: {config}:4: check.concurrency must be more than 0" in result.stderr
+    refused = _refused(engine)
+    assert refused.trigger == "manual" and refused.urls_planned == 0
+    assert f"{config}:4: check.concurrency must be more than 0" in refused.summary["refused_reason"]
+    assert refused.summary["catalogs"] == [str(isolated_cwd / "toolkit.yaml")]
+
+    config.write_text(config.read_text().replace("concurrency = 0", "concurrency = 4"))
+    status = CliRunner().invoke(app, ["status"])
+    assert status.exit_code == 0, status.output
+    line = next(x for x in status.output.splitlines() if x.startswith(f"run {refused.id} "))
+    assert " refused " in line and f"{config}:4" in line
+    engine.dispose()
+
+
+def test_a_settings_file_that_is_not_toml_is_recorded_in_the_database_given_elsewhere(
+    isolated_cwd: Path, db_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Not TOML at all: its database_url cannot be trusted, but one given with --db (or
+    LINKHEALTH_DATABASE_URL) can; TOML's own line is the one named."""
+    engine = _earlier_night(db_url)
+    config = _settings_file(isolated_cwd, "sqlite:///elsewhere.db", "[check\nconcurrency = 2\n")
+    result = CliRunner().invoke(app, ["check", "--db", db_url])
+    assert result.exit_code == 2, result.output
+    reason = _refused(engine).summary["refused_reason"]
+    assert reason.startswith(f"{config}:3: not valid TOML")
+    assert not (isolated_cwd / "elsewhere.db").exists()
+    engine.dispose()
+
+
+def test_the_environments_database_records_a_refusal_even_when_the_files_is_broken(
+    isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = _earlier_night(db_url)
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
+    config = _settings_file(isolated_cwd, "sqlite:///elsewhere.db", "")
+    config.write_text("database_url = 5\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["recheck", "r1"])
+    assert result.exit_code == 2, result.output
+    refused = _refused(engine)
+    assert refused.trigger == "recheck"
+    assert refused.summary["refused_reason"].startswith(f"{config}:1: database_url must be")
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "broken",
+    ["[check\n", "database_url = 5\n"],
+    ids=["not TOML", "database_url itself broken"],
+)
+def test_a_refusal_with_no_database_to_record_it_in_says_so_and_exits_2(
+    isolated_cwd: Path, db_url: str, broken: str
+) -> None:
+    """The only database named is the broken file's: nothing is written anywhere (no
+    SQLite file appears from a guess), and the operator is told the night is unrecorded."""
+    engine = _earlier_night(db_url)
+    config = isolated_cwd / "linkhealth.toml"
+    config.write_text(f'database_url = "{db_url}"\n{broken}', encoding="utf-8")
+    if broken.startswith("database_url"):
+        config.write_text(broken, encoding="utf-8")
+    result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == 2, result.output
+    assert f"error: {config}:" in result.stderr
+    assert "This refused run is recorded nowhere" in result.stderr
+    assert "LINKHEALTH_DATABASE_URL" in result.stderr and "Traceback" not in result.output
+    assert store.latest_runs(engine)[0].status == "running"  # the earlier night's, alone
+    assert not (isolated_cwd / "var").exists()
+    engine.dispose()
+
+
+def test_a_missing_config_file_named_by_the_environment_is_a_recorded_refusal(
+    isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = _earlier_night(db_url)
+    monkeypatch.setenv("LINKHEALTH_CONFIG", str(isolated_cwd / "moved.toml"))
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
+    result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == 2, result.output
+    assert "moved.toml: config file does not exist" in _refused(engine).summary["refused_reason"]
+    engine.dispose()
+
+
+# --- refused rechecks (before a flow run starts) ------------------------------------------
+
+
+def test_a_recheck_of_ids_no_catalog_holds_is_a_recorded_refusal(
+    isolated_cwd: Path, db_url: str
+) -> None:
+    engine = _earlier_night(db_url)
+    _settings_file(isolated_cwd, db_url, "")
+    result = CliRunner().invoke(app, ["recheck", "r1", "r9"])
+    assert result.exit_code == 4, result.output
+    refused = _refused(engine)
+    assert refused.trigger == "recheck" and "'r9'" in refused.summary["refused_reason"]
+    # `check --id` is a recheck too, under the CLI's trigger.
+    result = CliRunner().invoke(app, ["check", "--id", "r8"])
+    assert result.exit_code == 4, result.output
+    again = _refused(engine)
+    assert again.id != refused.id and again.trigger == "manual"
+    engine.dispose()
+
+
+def test_a_recheck_refused_for_a_missing_catalog_is_recorded_but_a_tried_file_is_not(
+    isolated_cwd: Path, db_url: str
+) -> None:
+    engine = _earlier_night(db_url)
+    config = _settings_file(isolated_cwd, db_url, "")
+    (isolated_cwd / "toolkit.yaml").rename(isolated_cwd / "renamed.yaml")
+    result = CliRunner().invoke(app, ["recheck", "--changed"])
+    assert result.exit_code == 5, result.output
+    refused = _refused(engine)
+    assert refused.trigger == "recheck"
+    assert str(isolated_cwd / "toolkit.yaml") in refused.summary["refused_reason"]
+
+    tried = CliRunner().invoke(
+        app,
+        ["recheck", "r1", "--catalog", str(isolated_cwd / "nope.yaml"), "--config", str(config)],
+    )
+    assert tried.exit_code == 5, tried.output
+    assert store.latest_runs(engine)[0].id == refused.id  # a curator's try: only refused
+    engine.dispose()
+
+
+# --- refusals inside a flow run (`linkhealth serve`, a worker) ---------------------------------
+
+
+@pytest.mark.flow
+def test_flow_runs_refused_for_settings_catalog_or_ids_are_recorded_with_their_flow_run(
+    prefect_harness: None, isolated_cwd: Path, db_url: str
+) -> None:
+    """What `serve` runs: the settings file broken since serve started it, a catalog
+    broken by an edit the `recheck` deployment reacts to, and a deployment run given ids
+    no catalog holds. Each is Failed in Prefect and a refused run in `status`."""
+    from flows.check_flow import check_catalog
+    from flows.recheck_flow import recheck
+
+    engine = _earlier_night(db_url)
+    config = _settings_file(isolated_cwd, db_url, "[health]\nconfirm_days = -1\n")
+    with pytest.raises(ConfigError):
+        check_catalog(config=str(config), trigger="schedule", render=False)
+    refused = _refused(engine)
+    assert refused.trigger == "schedule" and refused.flow_run_id
+    assert f"{config}:4: health.confirm_days" in refused.summary["refused_reason"]
+
+    config = _settings_file(isolated_cwd, db_url, "")
+    write_catalog(isolated_cwd / "toolkit.yaml", [*ENTRIES, ENTRIES[0]])  # r1 twice
+    with pytest.raises(CatalogError):
+        recheck(changed_only=True, config=str(config), render=False)
+    by_catalog = _refused(engine)
+    assert by_catalog.trigger == "recheck" and by_catalog.flow_run_id
+    assert f"{isolated_cwd / 'toolkit.yaml'}:" in by_catalog.summary["refused_reason"]
+
+    write_catalog(isolated_cwd / "toolkit.yaml", ENTRIES)
+    with pytest.raises(NotFoundError):
+        recheck(resource_ids=["r7"], config=str(config), render=False)
+    with pytest.raises(NotFoundError):
+        check_catalog(config=str(config), resource_ids=["r6"], render=False)
+    by_ids = store.latest_runs(engine, limit=2)
+    assert [r.status for r in by_ids] == ["refused", "refused"]
+    assert "'r6'" in by_ids[0].summary["refused_reason"] and by_ids[0].trigger == "manual"
+    assert "'r7'" in by_ids[1].summary["refused_reason"] and by_ids[1].trigger == "recheck"
+    assert len({r.flow_run_id for r in by_ids}) == 2
+    engine.dispose()
+
+
+@pytest.mark.flow
+def test_a_flow_run_refused_with_no_database_to_record_in_says_so_in_its_log(
+    prefect_harness: None, isolated_cwd: Path, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from flows.check_flow import check_catalog
+
+    engine = _earlier_night(db_url)
+    config = isolated_cwd / "linkhealth.toml"
+    config.write_text(f'database_url = "{db_url}"\n[check\n', encoding="utf-8")
+    with pytest.raises(ConfigError):
+        check_catalog(config=str(config), trigger="schedule", render=False)
+    assert "This refused run is recorded nowhere" in caplog.text
+    assert store.latest_runs(engine)[0].status == "running"
+    engine.dispose()
+
+
+# --- where in the file -------------------------------------------------------------------------
+
+
+def test_a_settings_error_names_the_line_that_sets_the_key(isolated_cwd: Path) -> None:
+    text = (
+        "# linkhealth settings\n"
+        'notes = """\n'
+        "[check]\n"
+        "concurrency = 0\n"
+        '"""\n'
+        "catalogs = [\n"
+        '  "a.yaml",\n'
+        "  3,\n"
+        "]\n"
+        "[check]\n"
+        "per_host_rate = 1  # polite\n"
+        '[check.hosts."www.ojp.gov"]\n'
+        "per_host_concurrency = 0\n"
+        "[health]\n"
+        "inline = {a = {b = 1}}\n"
+    )
+    assert line_of(text, ("check", "hosts", "www.ojp.gov", "per_host_concurrency")) == 13
+    assert line_of(text, ("check", "per_host_rate")) == 11  # not the string's fake table
+    assert line_of(text, ("catalogs", 1)) == 6
+    assert line_of(text, ("health", "inline", "a", "b")) == 15
+    assert line_of(text, ("check", "concurrency")) == 10  # absent: its table
+    assert line_of(text, ("reports_dir",)) is None
+    (isolated_cwd / "linkhealth.toml").write_text("# settings\n\n[check.hosts]\n'a.org' = 1\n")
+    with pytest.raises(SettingsFileError) as caught:
+        load_settings()
+    assert caught.value.line == 4 and str(caught.value).startswith(
+        f"{isolated_cwd / 'linkhealth.toml'}:4: "
+    )
