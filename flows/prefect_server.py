@@ -133,34 +133,77 @@ def unquiet_prefect_clients() -> None:
 
 
 @contextmanager
+def log_batches_unsaid_when_api_gone() -> Iterator[None]:
+    """While a flow runs here: a batch of log lines Prefect's log worker cannot send because
+    the API is gone (a transport error) is dropped without a word. Prefect writes
+    "--- Error logging to API ---" and the error to stderr for each such batch, glued to
+    the next log line, every couple of seconds until the run's own sentence says the API
+    went away (`flows.check_flow._PrefectUi`, then `api_loss_said`): the same news, said
+    badly and before it is known what it means. The lines stay on the console; only the
+    Prefect UI's copy misses them (as it misses everything while the API is gone). Any
+    other failure to send (the API answering with an error) is Prefect's to report: its own
+    handler sends that batch again and says so as before.
+
+    Prefect's `APILogWorker._handle_batch` writes to stderr itself rather than logging, so
+    no filter reaches it: this stands in for it, sending the same request
+    (tests/test_faults_prefect.py fails if an upgrade changes what Prefect sends)."""
+    from prefect.logging.handlers import APILogWorker
+
+    prefects = APILogWorker._handle_batch
+
+    async def handle_batch(self: APILogWorker, items: list[bytes]) -> None:
+        try:
+            await self._client.request(
+                "POST",
+                "/logs/",
+                content=b"[" + b",".join(items) + b"]",
+                headers={"Content-Type": "application/json"},
+            )
+        except httpx.TransportError:
+            return  # the API is gone: the run says so once (see above)
+        except Exception:
+            await prefects(self, items)
+
+    APILogWorker._handle_batch = handle_batch  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        APILogWorker._handle_batch = prefects  # type: ignore[method-assign]
+
+
+@contextmanager
 def api_loss_said() -> Iterator[None]:
     """Around a flow run in this process: the Prefect API going away mid-run (its server
     stopped or restarted) is one sentence saying what became of the run, not Prefect's
     traceback from the state it could not record. The run itself goes on without the API
     (`flows.check_flow`) and stores what it checks; only Prefect's record of it is lost.
-    After that sentence Prefect's clients are quiet (`quiet_prefect_clients`)."""
+    Before that sentence, the log worker's failures to reach the API are not written out
+    (`log_batches_unsaid_when_api_gone`); after it, Prefect's clients are quiet
+    (`quiet_prefect_clients`)."""
     engine_trace = _ApiLost(clients=False)  # the flow engine's, said below in one sentence
     flow_runs = logging.getLogger(FLOW_RUN_LOGGER)  # a logger's filters outlive Prefect's setup
     flow_runs.addFilter(engine_trace)
-    try:
-        yield
-    except httpx.TransportError as exc:
-        quiet_prefect_clients()
+    # Restored only once the clients are quiet: no failed batch is written out between.
+    with log_batches_unsaid_when_api_gone():
         try:
-            url = str(exc.request.url)
-        except RuntimeError:  # an error raised without its request
-            url = ""
-        # The API's address, not the endpoint Prefect happened to call.
-        where = f" at {url.partition('/api/')[0]}/api" if "/api/" in url else ""
-        raise PrefectApiLostError(
-            f"the Prefect API{where} stopped answering during the run "
-            f"({type(exc).__name__}: {exc}), so Prefect could not record how its flow run "
-            "ended; what the run checked is stored, and `linkhealth status` says how it "
-            "ended. Start the server again (`linkhealth server start`, or the service "
-            "that runs it) before the next run"
-        ) from exc
-    finally:
-        flow_runs.removeFilter(engine_trace)
+            yield
+        except httpx.TransportError as exc:
+            quiet_prefect_clients()
+            try:
+                url = str(exc.request.url)
+            except RuntimeError:  # an error raised without its request
+                url = ""
+            # The API's address, not the endpoint Prefect happened to call.
+            where = f" at {url.partition('/api/')[0]}/api" if "/api/" in url else ""
+            raise PrefectApiLostError(
+                f"the Prefect API{where} stopped answering during the run "
+                f"({type(exc).__name__}: {exc}), so Prefect could not record how its flow run "
+                "ended; what the run checked is stored, and `linkhealth status` says how it "
+                "ended. Start the server again (`linkhealth server start`, or the service "
+                "that runs it) before the next run"
+            ) from exc
+        finally:
+            flow_runs.removeFilter(engine_trace)
 
 
 def api_url(port: int | None = None) -> str:

@@ -185,9 +185,68 @@ def test_a_run_whose_prefect_server_stops_ends_in_one_sentence_without_traceback
     assert err.count("The Prefect API did not answer (ConnectError") == 1, err
     assert err.count("stopped answering during the run") == 1, err
     assert "Traceback" not in err, err
+    # Prefect's log worker wrote "--- Error logging to API ---" blocks before it, too.
+    assert "Error logging to API" not in err, err
     after = err.split("The Prefect API did not answer", 1)[1]
-    for repeated in ("Error logging to API", "prefect.events", "prefect._internal", "Worker"):
+    for repeated in ("prefect.events", "prefect._internal", "Worker"):
         assert repeated not in after, err
+
+
+class _LogClient:
+    """The log worker's API client, answering each request with `error`."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.requests: list[tuple[str, str, bytes]] = []
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> None:
+        self.requests.append((method, path, kwargs["content"]))
+        raise self.error
+
+
+def test_log_batches_the_gone_api_cannot_take_are_dropped_unsaid_other_failures_are_not(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Prefect writes "--- Error logging to API ---" to stderr for each batch of log lines
+    it cannot send, every couple of seconds until the run says the API is gone: inside a
+    flow run here (`api_loss_said`) a transport error drops the batch without a word, and
+    an error the API answers with is still Prefect's to report."""
+    import asyncio
+
+    from prefect.logging.handlers import APILogWorker
+
+    prefects = APILogWorker._handle_batch
+    gone, failing = _LogClient(_transport()), _LogClient(RuntimeError("422 Unprocessable"))
+    with api_loss_said():
+        for client in (gone, failing):
+            worker = object.__new__(APILogWorker)
+            worker._client = client  # type: ignore[assignment]
+            asyncio.run(APILogWorker._handle_batch(worker, [b'{"a":1}', b'{"b":2}']))
+    assert APILogWorker._handle_batch is prefects  # Prefect's again after the flow run
+    err = capsys.readouterr().err
+    assert err.count("--- Error logging to API ---") == 1 and "422 Unprocessable" in err, err
+    assert gone.requests == [("POST", "/logs/", b'[{"a":1},{"b":2}]')]
+    assert len(failing.requests) == 2  # sent again by Prefect's own handler, which said so
+
+
+def test_the_log_batch_sent_in_prefects_place_is_the_one_prefect_sends() -> None:
+    """`log_batches_unsaid_when_api_gone` sends the request Prefect's handler sends: if an
+    upgrade of Prefect changes it, this fails rather than logs going astray."""
+    import inspect
+
+    from prefect.logging.handlers import APILogWorker
+
+    source = inspect.getsource(APILogWorker._handle_batch)
+    for sent in ('"POST"', '"/logs/"', 'b"[" + b",".join(items) + b"]"', '"application/json"'):
+        assert sent in source, source
+
+
+def _transport() -> httpx.TransportError:
+    try:
+        _refused()
+    except httpx.ConnectError as exc:
+        return exc
+    raise AssertionError("unreachable")
 
 
 def test_after_the_api_loss_is_said_prefect_clients_are_quiet_but_our_lines_are_not() -> None:
