@@ -6,15 +6,17 @@ on SQLite the SIGKILL test also checks the file with PRAGMA integrity_check.
 
 from __future__ import annotations
 
+import operator
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,7 @@ from tests.factories import (
     make_observation,
     settings_for,
     temporary_database,
+    temporary_database_url,
     write_catalog,
 )
 from tests.local_site import Answer, handler_class
@@ -503,13 +506,17 @@ def pipeline_settings(db_url: str, catalog: Path) -> Settings:
 
 
 @contextmanager
-def slow_sites(release: threading.Event) -> Iterator[list[str]]:
-    """Two hosts (127.0.0.2: answers at once, 127.0.0.3: waits for `release`)."""
+def slow_sites(release: threading.Event, asked: set[str] | None = None) -> Iterator[list[str]]:
+    """Two hosts (127.0.0.2: answers at once, 127.0.0.3: waits for `release`); the paths
+    the slow one was asked for go into `asked` as each request arrives, so a test waits
+    for a run to be checking it (`wait_until_asked`) rather than sleeping a guess."""
 
     page = b"<title>Page</title><p>Some text about the resource.</p>"
 
     def answer(request: BaseHTTPRequestHandler) -> Answer:
         if _address(request.server)[0] == "127.0.0.3":
+            if asked is not None:
+                asked.add(request.path)
             release.wait(20)
         return 200, {"Content-Type": "text/html"}, page
 
@@ -525,6 +532,15 @@ def slow_sites(release: threading.Event) -> Iterator[list[str]]:
         for server in servers:
             server.shutdown()
             server.server_close()
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 60) -> None:
+    """Poll `condition` until it holds (a test's wait on a subprocess, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting until {what}")
+        time.sleep(0.05)
 
 
 def _address(server: Any) -> tuple[str, int]:
@@ -693,45 +709,57 @@ def test_a_check_stopped_gives_its_lease_back_at_once_and_a_killed_one_at_expiry
     """`linkhealth check` stopped with Ctrl-C or SIGTERM (systemd, `timeout`) frees the
     lease as it exits: a full run right after starts, wherever it runs. One killed with
     SIGKILL cannot: on this machine the next run sees its process gone; on another, which
-    cannot tell, its lease frees it when it expires."""
+    cannot tell, its lease frees it when it expires. The three checks run side by side,
+    each on a database of its own, and each gets its signal while it waits on the slow
+    host."""
+    from contextlib import ExitStack
+
     from sqlalchemy import update
 
-    release = threading.Event()
-    with slow_sites(release) as (fast, slow):
-        entries = [
-            {"id": f"r{i}", "title": f"Resource {i}", "url": u}
-            for i, u in enumerate([f"{fast}/a", f"{slow}/x"])
-        ]
-        catalog = write_catalog(tmp_path / "catalog.yaml", entries)
-        settings = pipeline_settings(db_url, catalog)
-        engine = open_engine(db_url)
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+    release, asked = threading.Event(), set[str]()
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
+    with ExitStack() as stack, slow_sites(release, asked) as (fast, slow):
+        children: dict[signal.Signals, tuple[subprocess.Popen[str], Settings]] = {}
+        for sig in signals:
+            url = (
+                db_url
+                if sig == signal.SIGINT
+                else stack.enter_context(temporary_database_url(tmp_path, f"{sig.name}.db"))
+            )
+            entries = [
+                {"id": f"r{i}", "title": f"Resource {i}", "url": u}
+                for i, u in enumerate([f"{fast}/a", f"{slow}/{sig.name}"])
+            ]
+            catalog = write_catalog(tmp_path / f"{sig.name}.yaml", entries)
             child = subprocess.Popen(
-                [sys.executable, "-m", "flows.cli", "check", "--db", db_url, "--catalog",
+                [sys.executable, "-m", "flows.cli", "check", "--db", url, "--catalog",
                  str(catalog), "--allow-private", "--no-report"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                 env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path,
             )  # fmt: skip
-            try:
-                deadline = time.monotonic() + 60
-                while time.monotonic() < deadline and not any(
-                    lease.run_id for lease in store.leases(engine)
-                ):
-                    time.sleep(0.2)
-                (held,) = store.leases(engine)
-                time.sleep(1)  # checking the slow host by now
-                child.send_signal(sig)
-                _, err = child.communicate(timeout=60)
-            finally:
-                child.kill()
-            run = store.get_run(engine, held.run_id)  # type: ignore[arg-type]
+            stack.callback(child.kill)
+            children[sig] = child, pipeline_settings(url, catalog)
+        held: dict[signal.Signals, store.LeaseRecord] = {}
+        for sig, (child, settings) in children.items():
+            # Checking the slow host by now: its request is in flight, its lease held.
+            asks = partial(operator.contains, asked, f"/{sig.name}")
+            wait_until(asks, f"the {sig.name} run asks the slow host")
+            engine = open_engine(settings.database_url)
+            (held[sig],) = store.leases(engine)
+            engine.dispose()
+            child.send_signal(sig)
+        for sig, (child, settings) in children.items():
+            _, err = child.communicate(timeout=60)
+            engine = open_engine(settings.database_url)
+            run = store.get_run(engine, held[sig].run_id)  # type: ignore[arg-type]
             if sig != signal.SIGKILL:
                 assert child.returncode != 0, err
                 assert store.leases(engine) == [], sig  # free at once, not in 15 minutes
                 assert run.status == "aborted" and "stopped by" in run.summary["aborted_reason"]
+                engine.dispose()
                 continue
-            assert store.leases(engine) == [held] and run.status == "running"
-            elsewhere = f"otherhost:{held.holder.split(':', 1)[1]}"  # no process to probe
+            assert store.leases(engine) == [held[sig]] and run.status == "running"
+            elsewhere = f"otherhost:{held[sig].holder.split(':', 1)[1]}"  # no process to probe
             with session_scope(engine) as s:
                 s.execute(update(tables.RunLease).values(holder=elsewhere))
                 s.execute(
@@ -745,8 +773,8 @@ def test_a_check_stopped_gives_its_lease_back_at_once_and_a_killed_one_at_expiry
                 settings,
                 trigger="schedule",
                 lease=FULL_RUN_LEASE,
-                clock=Ticker(held.expires_at.replace(tzinfo=UTC)),
+                clock=Ticker(held[sig].expires_at.replace(tzinfo=UTC)),
             )
             assert store.get_run(engine, run.id).status == "aborted"
             finish_run(settings, taker.run_id, stored=[], lease=taker.lease)
-        engine.dispose()
+            engine.dispose()
