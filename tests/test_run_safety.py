@@ -6,7 +6,6 @@ on SQLite the SIGKILL test also checks the file with PRAGMA integrity_check.
 
 from __future__ import annotations
 
-import operator
 import os
 import signal
 import subprocess
@@ -16,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -517,7 +515,7 @@ def slow_sites(release: threading.Event, asked: set[str] | None = None) -> Itera
         if _address(request.server)[0] == "127.0.0.3":
             if asked is not None:
                 asked.add(request.path)
-            release.wait(20)
+            release.wait(60)  # set when the test ends, whatever happens
         return 200, {"Content-Type": "text/html"}, page
 
     Handler = handler_class(answer)
@@ -740,14 +738,19 @@ def test_a_check_stopped_gives_its_lease_back_at_once_and_a_killed_one_at_expiry
             stack.callback(child.kill)
             children[sig] = child, pipeline_settings(url, catalog)
         held: dict[signal.Signals, store.LeaseRecord] = {}
-        for sig, (child, settings) in children.items():
-            # Checking the slow host by now: its request is in flight, its lease held.
-            asks = partial(operator.contains, asked, f"/{sig.name}")
-            wait_until(asks, f"the {sig.name} run asks the slow host")
-            engine = open_engine(settings.database_url)
-            (held[sig],) = store.leases(engine)
-            engine.dispose()
-            child.send_signal(sig)
+
+        def signal_those_checking_the_slow_host() -> bool:
+            """Each child as soon as its request to the slow host is in flight (its lease
+            held), in whatever order they get there."""
+            for sig, (child, settings) in children.items():
+                if sig not in held and f"/{sig.name}" in asked:
+                    engine = open_engine(settings.database_url)
+                    (held[sig],) = store.leases(engine)
+                    engine.dispose()
+                    child.send_signal(sig)
+            return len(held) == len(children)
+
+        wait_until(signal_those_checking_the_slow_host, "every run asks the slow host")
         for sig, (child, settings) in children.items():
             _, err = child.communicate(timeout=60)
             engine = open_engine(settings.database_url)
