@@ -134,10 +134,19 @@ def status(
     from catalog.clock import utcnow
     from catalog.db import engine_for, existing_database
     from catalog.ops import run_lines
-    from catalog.settings import load_settings
+    from catalog.settings import SettingsFileError, load_settings
     from flows.prefect_server import api_url, is_healthy
 
-    settings = load_settings(config).with_overrides(database_url=db)
+    try:
+        settings = load_settings(config).with_overrides(database_url=db)
+    except SettingsFileError as exc:
+        # The runs it refused are what the operator looks for: shown when their database
+        # is known without the broken part (as `check` recorded them there).
+        known = exc.known_settings(database_url=db)
+        if known is None:
+            raise
+        _err(f"warning: {exc}; the runs below are those of {known.database_url}")
+        settings = known
     engine = engine_for(existing_database(settings.database_url))
     runs = store.latest_runs(engine, limit=limit)
     now = utcnow()

@@ -67,11 +67,15 @@ def test_a_check_refused_for_its_settings_file_is_recorded_with_its_file_and_lin
     assert f"{config}:4: check.concurrency must be more than 0" in refused.summary["refused_reason"]
     assert refused.summary["catalogs"] == [str(isolated_cwd / "toolkit.yaml")]
 
-    config.write_text(config.read_text().replace("concurrency = 0", "concurrency = 4"))
-    status = CliRunner().invoke(app, ["status"])
-    assert status.exit_code == 0, status.output
-    line = next(x for x in status.output.splitlines() if x.startswith(f"run {refused.id} "))
-    assert " refused " in line and f"{config}:4" in line
+    # Status shows it while the file is still broken (saying so), and once it is fixed.
+    for fixed in (False, True):
+        if fixed:
+            config.write_text(config.read_text().replace("concurrency = 0", "concurrency = 4"))
+        status = CliRunner().invoke(app, ["status"])
+        assert status.exit_code == 0, status.output
+        assert (f"warning: {config}:4: check.concurrency" in status.stderr) is not fixed
+        line = next(x for x in status.stdout.splitlines() if x.startswith(f"run {refused.id} "))
+        assert " refused " in line and f"{config}:4" in line
     engine.dispose()
 
 
@@ -127,6 +131,8 @@ def test_a_refusal_with_no_database_to_record_it_in_says_so_and_exits_2(
     assert "LINKHEALTH_DATABASE_URL" in result.stderr and "Traceback" not in result.output
     assert store.latest_runs(engine)[0].status == "running"  # the earlier night's, alone
     assert not (isolated_cwd / "var").exists()
+    status = CliRunner().invoke(app, ["status"])  # no database to show either
+    assert status.exit_code == 2 and f"error: {config}:" in status.stderr, status.output
     engine.dispose()
 
 
