@@ -410,7 +410,9 @@ def load_settings(config: str | Path | None = None) -> Settings:
 def _sound_database(data: Mapping[str, Any], base: Path) -> str | None:
     """The database a file that failed elsewhere names (or the default, when it names
     none): its `database_url` entry alone is sound. None when that entry is the problem."""
-    url = data.get("database_url", DEFAULT_DATABASE_URL)
+    if "database_url" not in data:
+        return DEFAULT_DATABASE_URL  # as `Settings` has it: from the current folder
+    url = data["database_url"]
     return _resolve_sqlite(url, base) if isinstance(url, str) and url.strip() else None
 
 

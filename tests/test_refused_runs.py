@@ -17,7 +17,7 @@ from catalog import store
 from catalog.clock import utcnow
 from catalog.db import open_engine
 from catalog.errors import CatalogError, ConfigError, NotFoundError
-from catalog.settings import SettingsFileError, line_of, load_settings
+from catalog.settings import Settings, SettingsFileError, line_of, load_settings
 from flows.cli import app
 from tests.factories import write_catalog
 
@@ -280,3 +280,21 @@ def test_a_settings_error_names_the_line_that_sets_the_key(isolated_cwd: Path) -
     assert caught.value.line == 4 and str(caught.value).startswith(
         f"{isolated_cwd / 'linkhealth.toml'}:4: "
     )
+
+
+def test_the_database_a_broken_file_still_names_is_the_one_it_would_have_used(
+    isolated_cwd: Path,
+) -> None:
+    """Its own (relative to the file, as always), or the default (relative to the current
+    folder, as always) when it names none."""
+    folder = isolated_cwd / "etc"
+    folder.mkdir()
+    config = folder / "linkhealth.toml"
+    config.write_text('database_url = "sqlite:///lh.db"\n[check]\nconcurrency = 0\n')
+    with pytest.raises(SettingsFileError) as caught:
+        load_settings(config)
+    assert caught.value.database_url == f"sqlite:///{(folder / 'lh.db').resolve()}"
+    config.write_text("[check]\nconcurrency = 0\n")
+    with pytest.raises(SettingsFileError) as caught:
+        load_settings(config)
+    assert caught.value.database_url == "sqlite:///var/linkhealth.db" == Settings().database_url
