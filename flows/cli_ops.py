@@ -43,15 +43,17 @@ def serve(
 
     Example: LINKHEALTH_HOME=/srv/linkhealth linkhealth serve
     """
-    from flows.serve import pin_settings, project_home
+    from flows.serve import pin_settings, project_home, servable_deployments
 
-    _err(pin_settings(config, project_home()))  # a broken file stops us before a server
+    # A broken linkhealth.toml or prefect.yaml stops us before a server is started.
+    _err(pin_settings(config, project_home()))
+    specs = servable_deployments(prefect_yaml)
     from flows.prefect_server import ensure_server
 
     ensure_server(say=_err)
     from flows.serve import serve as serve_deployments
 
-    serve_deployments(prefect_yaml, say=_err)
+    serve_deployments(specs, say=_err)
 
 
 def recheck(

@@ -390,13 +390,17 @@ def pools_with_workers(deployments: Sequence[Any]) -> list[str]:
         return []
 
 
-def serve(prefect_yaml: Path | None = None, say: Callable[[str], None] = print) -> None:
-    """Serve the deployments of prefect.yaml that need no workers, until interrupted
-    (needs PREFECT_API_URL set, and `pin_settings` called first)."""
-    home = project_home()
-    path = prefect_yaml or home / PREFECT_YAML
-    specs = servable(read_deployments(path))
-    os.chdir(home)
+def servable_deployments(prefect_yaml: Path | None = None) -> list[DeploymentSpec]:
+    """The deployments of prefect.yaml (default: the project's) that `serve` runs, read
+    and checked before a Prefect server is started for them: a typo is one line at once,
+    not one line after a server's ~15 s start."""
+    return servable(read_deployments(prefect_yaml or project_home() / PREFECT_YAML))
+
+
+def serve(specs: list[DeploymentSpec], say: Callable[[str], None] = print) -> None:
+    """Serve `specs` (`servable_deployments`) until interrupted (needs PREFECT_API_URL
+    set, and `pin_settings` called first)."""
+    os.chdir(project_home())
     from prefect import serve as prefect_serve
 
     deployments = runner_deployments(specs)

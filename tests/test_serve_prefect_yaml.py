@@ -161,7 +161,8 @@ def test_serve_says_what_is_wrong_on_stderr_and_exits_2(
     import flows.prefect_server
     from flows.cli import app
 
-    monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
+    started: list[bool] = []
+    monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: started.append(True))
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "prefect.yaml"
     path.write_text(
@@ -173,3 +174,4 @@ def test_serve_says_what_is_wrong_on_stderr_and_exits_2(
     assert result.exit_code == 2, result.output
     assert f"error: {path}:5: deployment 'nightly': timezone 'CET+1'" in result.stderr
     assert "Traceback" not in result.stderr and "error" not in result.stdout
+    assert not started  # refused before a Prefect server's ~15 s start, not after it
