@@ -270,11 +270,14 @@ def run_check(
     except NotFoundError as exc:  # ids no catalog holds (a refused catalog is recorded)
         refuse(settings, exc, trigger=trigger)
         raise
+    # "0 catalog change(s) synced" right after a recheck's "after syncing 1 catalog
+    # change(s)" (its plan synced first) read as a contradiction.
+    changes = prepared.sync.change_count
     log.info(
-        "Run %s%s: %d catalog change(s) synced; %d URLs in %d batches",
+        "Run %s%s: %s; %d URLs in %d batches",
         prepared.run_id,
         f" (shard {part})" if part else "",
-        prepared.sync.change_count,
+        f"{changes} catalog change(s) synced" if changes else "catalogs as last synced",
         prepared.url_count,
         len(prepared.batches),
     )
