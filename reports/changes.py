@@ -129,7 +129,7 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
                     row.resource_id,
                     row.collection,
                     row.page,
-                    summary,
+                    summary + _set_aside(row),
                     before,
                     after,
                 )
@@ -150,6 +150,16 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
             if sections[key]
         ),
     )
+
+
+def _set_aside(row: Row) -> str:
+    """Why a link's news has no row in the queue: a curator who reads "Newly broken" looks
+    for it there, and a snoozed or ignored entry is not."""
+    if row.ignored_reason is not None:
+        return " Ignored, so not in the queue."
+    if row.snoozed_until is not None:
+        return f" Snoozed until {row.snoozed_until.date}, so not in the queue."
+    return ""
 
 
 def _entry_of(item: ChangeItem) -> object:

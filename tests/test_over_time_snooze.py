@@ -61,3 +61,8 @@ def test_the_night_a_snooze_ends_says_why_the_entry_is_back_in_the_queue(
     assert "Back from a snooze (1)" in news[10]
     assert "asked the publisher" in news[10]
     assert all("snooze" not in news[n] for n in range(13) if n != 10)
+    # Confirmed broken while snoozed: news, said with why the queue does not list it.
+    assert "Confirmed broken after 3 failed checks. Snoozed until 2025-03-10, so not in" in (
+        " ".join(news[2].split())
+    )
+    assert all("Back from a snooze" not in news[n] for n in range(13) if n != 10)

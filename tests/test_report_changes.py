@@ -76,3 +76,33 @@ def test_a_confirmed_break_that_ends_as_flapping_starts_is_still_news(tmp_path: 
     assert news[5].get("newly_broken") == ["flaky"]
     assert news[7].get("flapping_started") == ["flaky"]
     assert news[7].get("recovered") == ["flaky"]
+
+
+def test_news_of_an_ignored_link_says_why_the_queue_does_not_list_it(tmp_path: Path) -> None:
+    """A curator reading "Started failing" looks for the entry in the queue: an ignored
+    one is not there, and the news says so instead of sending them looking."""
+    kit = make_catalog("toolkit", [make_resource("flaky", FLAKY, title="Flaky hotline")])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        flaky = store.find_resource(engine, "flaky")
+        store.record_decision(
+            engine,
+            flaky.id,
+            "ignore",
+            by="curator",
+            at=days(0),
+            reason="works in a browser",
+            resource_changes={"ignored_at": days(0), "ignored_reason": "works in a browser"},
+        )
+        for night, outcome in enumerate((Outcome.OK, Outcome.HTTP_ERROR)):
+            run_id = store.start_run(engine, trigger="schedule", now=days(night))
+            obs = make_observation(FLAKY, outcome, days(night))
+            store.record_observations(engine, run_id, [obs], HEALTH, now=days(night))
+            store.finish_run(engine, run_id, status="completed", now=days(night + 0.01))
+        ctx = build_context(report_data(engine), now=days(1.01))
+    assert ctx.changes is not None
+    (section,) = ctx.changes.sections
+    (item,) = section.items
+    assert section.key == "started_failing" and item.resource_id == "flaky"
+    assert item.summary.endswith(" Ignored, so not in the queue.")
+    assert not any(r.resource_id == "flaky" for g in ctx.groups for r in g.rows)
