@@ -259,10 +259,11 @@ def _append_yaml(work: Path, text: str, additions: list[dict[str, Any]], path: P
     lines = text.splitlines(keepends=True)
     end = layout.next_key_line - 1 if layout.next_key_line is not None else len(lines)
     dash = _dash_column(layout.first_item_line, lines, offset or 0)
-    while end > 0:
+    while end > layout.kept_lines:
         line = lines[end - 1]
         shallow_comment = line.lstrip().startswith("#") and len(line) - len(line.lstrip()) <= dash
-        if line.strip() and not shallow_comment:
+        document_end = line.rstrip() == "..."  # new entries go inside the document
+        if line.strip() and not shallow_comment and not document_end:
             break  # comments indented into the last entry belong to it
         end -= 1  # blank lines and comments before the next key (or the end) stay after us
     if end > 0 and not lines[end - 1].endswith("\n"):
@@ -282,6 +283,9 @@ class _Layout:
     next_key_line: int | None
     #: Line of the first entry of the list, if any.
     first_item_line: int | None
+    #: Lines from the top that the list's values hold: the blank lines a keep-chomped block
+    #: (`|+`) ends with are its value, and an entry appended before them would take them.
+    kept_lines: int = 0
 
 
 def _fast_layout(text: str) -> _Layout | None:
@@ -315,8 +319,7 @@ def _fast_layout(text: str) -> _Layout | None:
                     else first.start_mark.line + 1,
                 )
                 if not isinstance(first, pyyaml.SequenceEndEvent):
-                    _skip(events, first)
-                    _skip_rest(events)
+                    found = replace(found, kept_lines=_kept_lines(events, first))
             else:
                 _skip(events, value)
     except (pyyaml.YAMLError, StopIteration, RecursionError):
@@ -328,6 +331,27 @@ def _skip(events: Iterator[Any], first: Any) -> None:
     """Consume the rest of the node that `first` starts."""
     if isinstance(first, pyyaml.CollectionStartEvent):
         _skip_rest(events)
+
+
+def _kept_lines(events: Iterator[Any], first: Any) -> int:
+    """Consume the resources list from its first item's event `first`; the lines from the
+    top its last value holds when that is a block scalar whose value keeps trailing blank
+    lines (`|+`), else 0 (`_Layout.kept_lines`)."""
+    depth, last, event = 1, None, first
+    while True:
+        if isinstance(event, pyyaml.CollectionStartEvent):
+            depth += 1
+        elif isinstance(event, pyyaml.CollectionEndEvent):
+            depth -= 1
+            if not depth:
+                break
+        elif isinstance(event, pyyaml.ScalarEvent):
+            last = event
+        event = next(events)
+    if last is None or last.style not in ("|", ">") or not last.value.endswith("\n\n"):
+        return 0
+    # A block scalar's end mark is after the line breaks that follow it, kept or not.
+    return int(last.end_mark.line) + (1 if last.end_mark.column else 0)
 
 
 def _skip_rest(events: Iterator[Any]) -> None:
