@@ -52,7 +52,7 @@ from catalog import yaml_splice
 from catalog.csv_guard import guard, unguard
 from catalog.errors import CatalogError, NotFoundError, Problem
 from catalog.model import RESOURCE_FIELDS
-from catalog.source import CATALOG_SUFFIXES, spaced_tabs, validate_catalog
+from catalog.source import CATALOG_SUFFIXES, reads_as_plain_text, spaced_tabs, validate_catalog
 
 __all__ = ["EditResult", "FieldEdit", "apply_edits", "guess_indent"]
 
@@ -690,7 +690,7 @@ def _set_yaml_field(entry: CommentedMap, name: str, value: Any) -> bool:
         return True
     if name not in entry:
         tail = _take_tail(entry)
-        entry[name] = value
+        entry[name] = _quoted(value)
         _put_tail(entry, tail)
         return True
     old = entry[name]
@@ -701,14 +701,25 @@ def _set_yaml_field(entry: CommentedMap, name: str, value: Any) -> bool:
         return False
     if isinstance(old, CommentedSeq) and isinstance(value, list):
         del old[:]  # in place, so flow/block style and comments of the list stay
-        old.extend(value)
+        old.extend(_quoted(value))
     elif isinstance(old, _STYLED_SCALARS) and isinstance(value, str):
         entry[name] = type(old)(value)  # keep the curator's quotes or block style
     elif isinstance(old, date) and not isinstance(old, datetime) and _iso_date(value):
         entry[name] = date.fromisoformat(value)  # unquoted, as the curator wrote dates
     else:
-        entry[name] = value
+        entry[name] = _quoted(value)
     return True
+
+
+def _quoted(value: Any) -> Any:
+    """`value` with each text that unquoted would not read back as text to every reader
+    (`yes`, `Off`, `1:20`, `2024-1-2`: YAML 1.1 booleans, numbers, dates) single-quoted:
+    ruamel reads YAML 1.2 and writes these plain, and the fast loader refuses them."""
+    if isinstance(value, list):
+        return [_quoted(v) for v in value]
+    if isinstance(value, str) and value and not reads_as_plain_text(value):
+        return SingleQuotedScalarString(value)
+    return value
 
 
 def _iso_date(value: Any) -> bool:

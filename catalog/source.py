@@ -576,9 +576,15 @@ def _scalar(node: Any) -> str | int | None:
         return None
     if _DECIMAL.fullmatch(text):
         return int(text)
-    if _PLAIN_TEXT.match(text) and text.lower() not in _WORDS_12:
+    if reads_as_plain_text(text):
         return text
     raise _NotPlain
+
+
+def reads_as_plain_text(text: str) -> bool:
+    """Whether `text`, written unquoted, is text to every YAML reader (1.1 and 1.2) and to
+    the fast loader: a `yes`, `1:20` or `2024-1-2` is not, and is written quoted."""
+    return bool(_PLAIN_TEXT.match(text)) and text.lower() not in _WORDS_12
 
 
 #: Plain nulls both YAML versions read alike.
