@@ -341,7 +341,7 @@ def _style_of(text: str) -> _Style:
     crlf = text.count("\r\n")
     newline = "\r\n" if crlf * 2 > text.count("\n") else "\n"  # for new lines: the most used
     _, body, _ = _parts(text.replace("\r\n", "\n"))
-    spaced = spaced_tabs(body)
+    spaced, _ = _held_tabs(body)
     indent, block_seq_indent = guess_indent(spaced)
     null = _NULL_VALUE.search(spaced)
     return _Style(newline, indent, block_seq_indent, null.group(1) if null else "")
@@ -502,8 +502,9 @@ def _edit_document(
     laid out as `style` says) through ruamel's round trip."""
     text = original.replace("\r\n", "\n")
     head, body, tail = _parts(text)
+    held, hold = _held_tabs(body)
     try:
-        yaml, doc = _yaml_for(spaced_tabs(body), style)  # `_keep_layout` puts the tabs back
+        yaml, doc = _yaml_for(held, style)
     except (YAMLError, ValueError, RecursionError):
         raise _NotEditable from None
     items = doc.get("resources") if isinstance(doc, CommentedMap) else None
@@ -524,11 +525,26 @@ def _edit_document(
         return original, []
     out = io.StringIO()
     yaml.dump(doc, out)
+    dumped = out.getvalue() if hold is None else out.getvalue().replace(hold, "\t")
     newline = style.newline
-    new = _keep_layout(original, (head + out.getvalue() + tail).replace("\n", newline), newline)
+    new = _keep_layout(original, (head + dumped + tail).replace("\n", newline), newline)
     if not original.endswith("\n") and new.endswith(newline):  # the dump always ends a line
         new = new[: -len(newline)]
     return new, changed
+
+
+#: Characters that may stand in for a tab in a plain value (Unicode's private use area).
+_HOLDERS = range(0xE000, 0xF900)
+
+
+def _held_tabs(text: str) -> tuple[str, str | None]:
+    """`text` as ruamel can read it, and the character standing in for the tabs inside its
+    plain values (`title: Tom<TAB>Jerry`), which ruamel's scanner refuses, if any: the dump
+    puts them back, and `_keep_layout` the tabs `spaced_tabs` made spaces."""
+    if "\t" not in text:
+        return text, None
+    hold = next((chr(c) for c in _HOLDERS if chr(c) not in text), None)
+    return spaced_tabs(text, hold), hold
 
 
 #: An empty value however it is spelt (`key:`, `key: ~`, `key: null`): the file may mix them,

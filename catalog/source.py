@@ -634,33 +634,40 @@ def _runaway_quote(text: str, problem: Any) -> tuple[Any, Any] | None:
     return None
 
 
-#: White space with a tab before a comment, which YAML allows and ruamel's scanner refuses.
-_TAB_BEFORE_COMMENT = re.compile(r"(?:(?<=\S)|^)[ ]*\t[ \t]*(?=#)", re.MULTILINE)
-
-
-def spaced_tabs(text: str) -> str:
-    """`text` with each tab before a comment (`url: x<TAB># checked`) made a space, for
-    ruamel to read it as YAML and libyaml do; tabs inside values stay. Same length, so
-    lines and columns stay."""
-    if "\t" not in text or not _TAB_BEFORE_COMMENT.search(text):
+def spaced_tabs(text: str, hold: str | None = None) -> str:
+    """`text` with each tab that is only spacing made a space, for ruamel to read it as
+    YAML and libyaml do: before a comment (`url: x<TAB># checked`), after a colon, at a
+    line's end, or folded away inside a plain value written over several lines. A tab
+    inside a plain value (`Tom<TAB>Jerry`), which ruamel's scanner refuses too, stays,
+    or becomes `hold` (a character the text does not use) for a caller that puts it back.
+    Same length, so lines and columns stay."""
+    if "\t" not in text:
         return text
     try:
-        inside = [
-            (t.start_mark.index, t.end_mark.index)
+        spans = [
+            (t.start_mark.index, t.end_mark.index, t.plain)
             for t in yaml.scan(text, Loader=_FastLoader)
             if isinstance(t, yaml.ScalarToken)
         ]
     except (yaml.YAMLError, RecursionError):
-        return text
-    starts = [start for start, _ in inside]
-
-    def space(match: re.Match[str]) -> str:
-        at = bisect.bisect_right(starts, match.start()) - 1
-        if at >= 0 and match.start() < inside[at][1]:
-            return match.group(0)  # inside a value: its text
-        return " " * len(match.group(0))
-
-    return _TAB_BEFORE_COMMENT.sub(space, text)
+        return text  # ruamel's own error words it
+    starts = [start for start, _, _ in spans]
+    chars = list(text)
+    for at, char in enumerate(text):
+        if char != "\t":
+            continue
+        index = bisect.bisect_right(starts, at) - 1
+        if index < 0 or at >= spans[index][1]:
+            chars[at] = " "  # spacing between tokens
+        elif spans[index][2]:  # in a plain value: its text, or spacing folded away
+            start = max(spans[index][0], text.rfind("\n", 0, at) + 1)
+            end = text.find("\n", at)
+            end = spans[index][1] if end < 0 else min(end, spans[index][1])
+            if not (text[start:at].strip(" \t") and text[at:end].strip(" \t")):
+                chars[at] = " "
+            elif hold is not None:
+                chars[at] = hold
+    return "".join(chars)
 
 
 def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_Entry]]:

@@ -166,6 +166,8 @@ _TITLES = [
     "'single quoted\n{pad}  and wrapped'",
     "x" * 400,
     '"tab\\there"',
+    "a trailing tab\t",  # tabs that are spacing, which ruamel's scanner refuses
+    "\tafter a tab",
     ">-\n{pad}  a folded title\n{pad}  on two lines",
 ]
 _URLS = [

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import yaml as pyyaml
 
+from catalog import catalog_edit
 from catalog.catalog_edit import FieldEdit, apply_edits
-from catalog.source import _fast_catalog, load_catalog
+from catalog.source import _fast_catalog, load_catalog, spaced_tabs, validate_catalog
 
 _Loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
 _ENTRY = "resources:\n- id: a\n  title: T\n  url: http://a.example/\n"
@@ -58,3 +59,58 @@ def test_list_items_yaml_1_1_reads_otherwise_are_written_quoted(tmp_path: Path) 
 def test_plain_text_stays_unquoted(tmp_path: Path) -> None:
     new = _edited(tmp_path, _ENTRY, [FieldEdit("a", "publisher", "Yesterday Press")])
     assert "publisher: Yesterday Press\n" in new
+
+
+# --- 2. a tab in a plain value, after a colon or at a line's end -----------------------------
+
+_TABBED = {
+    "inside": "resources:\n- id: a\n  title: Tom\tJerry\n  url: http://a.example/\n",
+    "trailing": "resources:\n- id: a\n  title: T\n  url: x\t\n  notes: n\t\n",
+    "after-colon": "resources:\n- id: a\n  title:\tT\n  url: http://a.example/\n",
+    "wrapped": "resources:\n- id: a\n  title: Tom\tand\n   \tJerry\t x\t\n  url: http://a.example/\n",
+    "flow": "resources:\n- id: a\n  title: T\n  tags: [a\tb, c]\n  url: http://a.example/\n",
+    "key": "resources:\n- id: a\n  title: T\n  my\tkey: v\n  url: http://a.example/\n",
+}
+
+
+@pytest.fixture(params=["spliced", "whole-file"])
+def _path_taken(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "whole-file":
+        monkeypatch.setattr(catalog_edit, "_SPLICED_ENTRIES", -1)
+    return str(request.param)
+
+
+@pytest.mark.usefixtures("_path_taken")
+@pytest.mark.parametrize("text", _TABBED.values(), ids=_TABBED.keys())
+def test_an_entry_with_a_tab_in_a_plain_value_can_be_edited(tmp_path: Path, text: str) -> None:
+    new = _edited(tmp_path, text, [FieldEdit("a", "url", "https://b.example/")])
+    want = pyyaml.load(text, Loader=_Loader)
+    want["resources"][0]["url"] = "https://b.example/"
+    assert pyyaml.load(new, Loader=_Loader) == want
+    old_url = next(line for line in text.splitlines(keepends=True) if "url:" in line)
+    assert new == text.replace(old_url, "  url: https://b.example/\n")  # the tabs stay
+
+
+@pytest.mark.usefixtures("_path_taken")
+def test_a_value_with_a_tab_can_be_edited_itself(tmp_path: Path) -> None:
+    text = _TABBED["inside"] + "- id: b\n  title: b\tc\n  url: http://b.example/\n"
+    new = _edited(tmp_path, text, [FieldEdit("a", "title", "Tom\tand Jerry")])
+    assert _entry(new)["title"] == "Tom\tand Jerry"
+    assert _entry(new, "b")["title"] == "b\tc"
+    assert "  title: b\tc\n" in new
+
+
+def test_tabs_that_are_spacing_are_spaced_and_tabs_in_values_held() -> None:
+    text = "a: x\t\nb:\tTom\tJerry\t# c\nc: [p\tq,\tr]\nd: 'in\tquotes'\n"
+    assert spaced_tabs(text) == "a: x \nb: Tom\tJerry # c\nc: [p\tq, r]\nd: 'in\tquotes'\n"
+    assert spaced_tabs(text, "\ue000") == spaced_tabs(text).replace("m\tJ", "m\ue000J").replace(
+        "p\tq", "p\ue000q"
+    )
+
+
+def test_a_trailing_tab_no_longer_stops_the_loader_reading_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    # a warned-about url sends the file the precise (ruamel) way
+    path.write_text("resources:\n- id: a\n  title: T\t\n  url: 'http://a.example/a: b'\n")
+    assert [p.code for p in validate_catalog(path).problems] == []
+    assert load_catalog(path).resources[0].title == "T"
