@@ -500,7 +500,10 @@ def _edit_document(
 ) -> tuple[str, list[FieldEdit]]:
     """Apply `edits` to the catalog document `original` (a whole file, or an excerpt of one
     laid out as `style` says) through ruamel's round trip."""
-    text = original.replace("\r\n", "\n")
+    last = original[original.rfind("\n") + 1 :]
+    stub = last if last and not last.strip(" \t\r") else ""  # blank, with no line break
+    base = original[: len(original) - len(stub)]
+    text = base.replace("\r\n", "\n")
     head, body, tail = _parts(text)
     held, hold = _held_tabs(body)
     try:
@@ -526,11 +529,17 @@ def _edit_document(
     out = io.StringIO()
     yaml.dump(doc, out)
     dumped = out.getvalue() if hold is None else out.getvalue().replace(hold, "\t")
+    # ruamel ends the document (`...`) after a `|+` block at its end; the body never has one
+    dumped = _DOCUMENT_END.sub("", dumped)
     newline = style.newline
-    new = _keep_layout(original, (head + dumped + tail).replace("\n", newline), newline)
-    if not original.endswith("\n") and new.endswith(newline):  # the dump always ends a line
+    new = (head + dumped + tail).replace("\n", newline)
+    if not base.endswith("\n") and new.endswith(newline):  # the dump always ends a line
         new = new[: -len(newline)]
-    return new, changed
+    return _keep_layout(base, new, newline) + stub, changed
+
+
+#: A `...` line ending a dump.
+_DOCUMENT_END = re.compile(r"^\.\.\.[ \t]*\n?\Z", re.MULTILINE)
 
 
 #: Characters that may stand in for a tab in a plain value (Unicode's private use area).
@@ -596,6 +605,8 @@ def _keep_layout(old: str, new: str, newline: str = "\n") -> str:
             merged += _respelt(before[start + i1 : start + i2], after[start + j1 : start + j2])
     merged += before[len(before) - end :]
     text = "".join(merged)
+    if not new.endswith("\n") and text.endswith(newline):  # added to `before` above
+        text = text[: -len(newline)]
     if text == new:
         return new
     loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)

@@ -114,3 +114,36 @@ def test_a_trailing_tab_no_longer_stops_the_loader_reading_a_file(tmp_path: Path
     path.write_text("resources:\n- id: a\n  title: T\t\n  url: 'http://a.example/a: b'\n")
     assert [p.code for p in validate_catalog(path).problems] == []
     assert load_catalog(path).resources[0].title == "T"
+
+
+# --- 3. a `|+` block at the end of the file -------------------------------------------------
+
+_KEPT = "resources:\n- id: a\n  url: http://a.example/\n  notes: |+\n    keep\n\n"
+
+
+@pytest.mark.usefixtures("_path_taken")
+@pytest.mark.parametrize(
+    "end", ["", "...\n", "...\n# the end\n"], ids=["none", "dots", "dots-comment"]
+)
+def test_a_keep_chomped_block_at_the_end_adds_no_document_end(tmp_path: Path, end: str) -> None:
+    new = _edited(tmp_path, _KEPT + end, [FieldEdit("a", "url", "https://b.example/")])
+    assert new == (_KEPT + end).replace("http://a.example/", "https://b.example/")
+    assert _entry(new)["notes"] == "keep\n\n"
+
+
+# --- 4. no last line break ------------------------------------------------------------------
+
+_UNENDED = "resources:\n- id: b\n  url: http://b.example/\n- id: a\n  url: http://a.example/\n"
+
+
+@pytest.mark.usefixtures("_path_taken")
+@pytest.mark.parametrize("rid", ["a", "b"])
+@pytest.mark.parametrize(
+    "last", ["  notes: |\n    keep", "  notes: >\n    keep", "  notes: x\n  ", "  notes: x\n\t"]
+)
+def test_the_last_lines_of_a_file_without_a_last_break_stay(
+    tmp_path: Path, rid: str, last: str
+) -> None:
+    text = _UNENDED + last
+    new = _edited(tmp_path, text, [FieldEdit(rid, "url", "https://c.example/")])
+    assert new == text.replace(f"http://{rid}.example/", "https://c.example/")
