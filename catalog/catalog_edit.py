@@ -727,8 +727,11 @@ def _set_yaml_field(entry: CommentedMap, name: str, value: Any) -> bool:
     if _same(old, value):
         return False
     if isinstance(old, CommentedSeq) and isinstance(value, list):
+        after = _lines_after(old)
         del old[:]  # in place, so flow/block style and comments of the list stay
         old.extend(_quoted(value))
+        if after and old:  # (emptied, it is written `[]`, where ruamel misplaces them)
+            old.ca.items[len(old) - 1] = [CommentToken("\n" + after, CommentMark(0)), None]
     elif isinstance(old, _STYLED_SCALARS) and isinstance(value, str):
         entry[name] = type(old)(value)  # keep the curator's quotes or block style
     elif isinstance(old, date) and not isinstance(old, datetime) and _iso_date(value):
@@ -747,6 +750,16 @@ def _quoted(value: Any) -> Any:
     if isinstance(value, str) and value and not reads_as_plain_text(value):
         return SingleQuotedScalarString(value)
     return value
+
+
+def _lines_after(items: CommentedSeq) -> str:
+    """The comment and blank lines after a block list's last item (ruamel keeps them with
+    that item), without the item's own end-of-line comment: they stay when it is replaced."""
+    tokens = items.ca.items.get(len(items) - 1) if items else None
+    token = tokens[0] if tokens else None
+    if not isinstance(token, CommentToken):
+        return ""
+    return str(token.value).partition("\n")[2]
 
 
 def _iso_date(value: Any) -> bool:

@@ -147,3 +147,26 @@ def test_the_last_lines_of_a_file_without_a_last_break_stay(
     text = _UNENDED + last
     new = _edited(tmp_path, text, [FieldEdit(rid, "url", "https://c.example/")])
     assert new == text.replace(f"http://{rid}.example/", "https://c.example/")
+
+
+# --- 5. comments after a replaced block list ------------------------------------------------
+
+_LISTED = {
+    "section": "  tags:\n  - y\n\n# --- section B ---\n- id: b\n  url: http://b.example/\n",
+    "inside": "  tags:\n  - y\n  # the url below was checked\n  url2: u\n",
+    "commented-item": "  tags:\n  - y   # why y\n\n# --- section B ---\n- id: b\n  url: u\n",
+}
+
+
+@pytest.mark.usefixtures("_path_taken")
+@pytest.mark.parametrize("value", [["x", "z"], ["q"]], ids=["two", "one"])
+@pytest.mark.parametrize("rest", _LISTED.values(), ids=_LISTED.keys())
+def test_comments_after_a_replaced_block_list_stay(
+    tmp_path: Path, rest: str, value: list[str]
+) -> None:
+    text = "resources:\n- id: a\n  url: http://a.example/\n" + rest
+    new = _edited(tmp_path, text, [FieldEdit("a", "tags", value)])
+    assert _entry(new)["tags"] == value
+    items = "".join(f"  - {v}\n" for v in value)
+    after = rest.partition("\n")[2].partition("\n")[2]
+    assert new == "resources:\n- id: a\n  url: http://a.example/\n  tags:\n" + items + after
