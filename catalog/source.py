@@ -653,9 +653,8 @@ def spaced_tabs(text: str, hold: str | None = None) -> str:
         return text  # ruamel's own error words it
     starts = [start for start, _, _ in spans]
     chars = list(text)
-    for at, char in enumerate(text):
-        if char != "\t":
-            continue
+    for tab in re.finditer("\t", text):
+        at = tab.start()
         index = bisect.bisect_right(starts, at) - 1
         if index < 0 or at >= spans[index][1]:
             chars[at] = " "  # spacing between tokens
