@@ -52,7 +52,12 @@ from catalog import yaml_splice
 from catalog.csv_guard import guard, unguard
 from catalog.errors import CatalogError, NotFoundError, Problem
 from catalog.model import RESOURCE_FIELDS
-from catalog.source import CATALOG_SUFFIXES, reads_as_plain_text, spaced_tabs, validate_catalog
+from catalog.source import (
+    CATALOG_SUFFIXES,
+    held_tabs,
+    reads_as_plain_text,
+    validate_catalog,
+)
 
 __all__ = ["EditResult", "FieldEdit", "apply_edits", "guess_indent"]
 
@@ -341,7 +346,7 @@ def _style_of(text: str) -> _Style:
     crlf = text.count("\r\n")
     newline = "\r\n" if crlf * 2 > text.count("\n") else "\n"  # for new lines: the most used
     _, body, _ = _parts(text.replace("\r\n", "\n"))
-    spaced, _ = _held_tabs(body)
+    spaced, _ = held_tabs(body)
     indent, block_seq_indent = guess_indent(spaced)
     null = _NULL_VALUE.search(spaced)
     return _Style(newline, indent, block_seq_indent, null.group(1) if null else "")
@@ -505,7 +510,7 @@ def _edit_document(
     base = original[: len(original) - len(stub)]
     text = base.replace("\r\n", "\n")
     head, body, tail = _parts(text)
-    held, hold = _held_tabs(body)
+    held, hold = held_tabs(body)
     try:
         yaml, doc = _yaml_for(held, style)
     except (YAMLError, ValueError, RecursionError):
@@ -540,20 +545,6 @@ def _edit_document(
 
 #: A `...` line ending a dump.
 _DOCUMENT_END = re.compile(r"^\.\.\.[ \t]*\n?\Z", re.MULTILINE)
-
-
-#: Characters that may stand in for a tab in a plain value (Unicode's private use area).
-_HOLDERS = range(0xE000, 0xF900)
-
-
-def _held_tabs(text: str) -> tuple[str, str | None]:
-    """`text` as ruamel can read it, and the character standing in for the tabs inside its
-    plain values (`title: Tom<TAB>Jerry`), which ruamel's scanner refuses, if any: the dump
-    puts them back, and `_keep_layout` the tabs `spaced_tabs` made spaces."""
-    if "\t" not in text:
-        return text, None
-    hold = next((chr(c) for c in _HOLDERS if chr(c) not in text), None)
-    return spaced_tabs(text, hold), hold
 
 
 #: An empty value however it is spelt (`key:`, `key: ~`, `key: null`): the file may mix them,

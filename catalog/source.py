@@ -669,10 +669,45 @@ def spaced_tabs(text: str, hold: str | None = None) -> str:
     return "".join(chars)
 
 
+#: Characters that may stand in for a tab in a plain value (Unicode's private use area).
+_HOLDERS = range(0xE000, 0xF900)
+
+
+def held_tabs(text: str) -> tuple[str, str | None]:
+    """`text` as ruamel can read it (`spaced_tabs`), and the character standing in for the
+    tabs inside its plain values (`title: Tom<TAB>Jerry`), which ruamel's scanner refuses
+    but YAML and libyaml read as text, if any: the caller puts them back."""
+    if "\t" not in text:
+        return text, None
+    hold = next((chr(c) for c in _HOLDERS if chr(c) not in text), None)
+    return spaced_tabs(text, hold), hold
+
+
+def _put_tabs_back(node: Any, hold: str) -> None:
+    """The tabs `held_tabs` held, back in the loaded document's strings (keys too)."""
+    if isinstance(node, CommentedMap):
+        for key in list(node):
+            value = node[key]
+            if isinstance(value, str) and hold in value:
+                node[key] = type(value)(value.replace(hold, "\t"))
+            else:
+                _put_tabs_back(value, hold)
+            if isinstance(key, str) and hold in key:
+                node.insert(list(node).index(key), key.replace(hold, "\t"), node.pop(key))
+    elif isinstance(node, CommentedSeq):
+        for index, value in enumerate(node):
+            if isinstance(value, str) and hold in value:
+                node[index] = type(value)(value.replace(hold, "\t"))
+            else:
+                _put_tabs_back(value, hold)
+
+
 def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_Entry]]:
-    readable = spaced_tabs(text)
+    readable, hold = held_tabs(text)
     try:
         doc = YAML(typ="rt").load(readable)
+        if hold is not None:
+            _put_tabs_back(doc, hold)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"
