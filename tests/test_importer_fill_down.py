@@ -33,6 +33,9 @@ def test_one_value_followed_only_by_empty_cells_is_not_filled_down(isolated_cwd:
     result = runner.invoke(app, ["catalog", "import-csv", "sheet.csv", "--into", "out.yaml"])
     assert result.exit_code == 0, result.output
     assert "filled down" not in result.output
+    said = " ".join(result.output.split())
+    assert "left 2 empty 'Category' cells empty (rows 3-4, column D)" in said
+    assert "fill the column in the sheet" in said
     categories = {r.title: r.extra.get("Category") for r in load_catalog("out.yaml").resources}
     assert categories == {
         "Trafficking 101": "Training",
@@ -79,7 +82,10 @@ def test_a_single_value_is_never_a_group(cells: list[str | None]) -> None:
     assert [e.fields.get("publisher") for e in parsed.entries] == [
         c or None for c in cells if c is not None
     ]
-    assert parsed.notes == ()
+    # Left as it is, and said: the curator whose sheet is one merged group fills it there.
+    (note,) = parsed.notes
+    assert note.code == "not_filled_down"
+    assert note.facts["rows"] == [n + 2 for n, cell in enumerate(cells) if cell == ""]
 
 
 def test_a_grouping_column_keeps_its_header_as_any_other_column_does() -> None:

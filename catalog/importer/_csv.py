@@ -323,7 +323,40 @@ def _filled_down(
             notes.append(
                 Note(text, "filled_down", field=name, column=_letter(column), rows=numbers)
             )
+        elif lone := _lone_value(rows, header_index + 1, column):
+            at, empty = lone
+            n = len(empty)
+            text = (
+                f"left {n} empty {name!r} cell{'s' if n > 1 else ''} empty "
+                f"({_spans(empty)}, column {_letter(column)}): the column's one value is in "
+                f"row {at}, so it may be a merged cell over them all or a value of that row "
+                "alone; if it is one group, fill the column in the sheet and import again"
+            )
+            notes.append(
+                Note(text, "not_filled_down", field=name, column=_letter(column), rows=empty)
+            )
     return rows, notes
+
+
+def _lone_value(rows: list[list[str]], start: int, column: int) -> tuple[int, list[int]] | None:
+    """(its row number, the row numbers of the empty cells below) when `column` holds one
+    value, in its first row, and empty cells under it: a merged cell over the whole sheet
+    or a value of that row alone, which `_merged_cells` cannot tell apart and leaves."""
+    found: int | None = None
+    empty: list[int] = []
+    for index in range(start, len(rows)):
+        row = rows[index]
+        if not any(cell.strip() for cell in row):
+            continue
+        if column < len(row) and row[column].strip():
+            if found is not None or empty:
+                return None
+            found = index + 1
+        else:
+            if found is None:
+                return None
+            empty.append(index + 1)
+    return (found, empty) if found is not None and empty else None
 
 
 def _merged_cells(rows: list[list[str]], start: int, column: int) -> list[tuple[int, str]]:

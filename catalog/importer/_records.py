@@ -48,7 +48,8 @@ class Note(str):
     (`to_dict`), so a script need not read the sentence. A `str`, like `markupsafe.Markup`,
     so a note is still the text wherever it was one.
 
-    Codes: `filled_down` (facts: field, column, rows), `column_read_as` (column, header,
+    Codes: `filled_down` (facts: field, column, rows), `not_filled_down` (field, column,
+    rows: a grouping column's one value, left where it is), `column_read_as` (column, header,
     field) and `check_results` (columns, headers, file: `export` or `report_csv`; the
     columns of linkhealth's own export or report CSV imported back, left out).
     """
