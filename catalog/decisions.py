@@ -38,6 +38,7 @@ from catalog.model import Resource
 from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, load_catalogs
 from catalog.sync import SyncResult, sync_catalogs
+from catalog.text import counted
 from catalog.urls import UrlProblem, canonical_url, parse_url
 
 __all__ = [
@@ -466,7 +467,7 @@ def history_lines(
         if link.first_failure_at:
             out.append(
                 f"  failing since {_t(link.first_failure_at)} "
-                f"({link.consecutive_failures} failing check(s) in a row)"
+                f"({counted(link.consecutive_failures, 'failing check')} in a row)"
             )
         if link.flapping:
             out.append(f"  flapping:  {len(link.flips)} flips between working and failing lately")

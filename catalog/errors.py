@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from catalog.text import counted
+
 
 class LinkhealthError(Exception):
     """Base of every error we raise on purpose; `str()` says what, where and what next."""
@@ -63,4 +65,4 @@ class CatalogError(LinkhealthError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         lines = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"{len(self.problems)} problem(s) in the catalog:\n{lines}")
+        super().__init__(f"{counted(len(self.problems), 'problem')} in the catalog:\n{lines}")

@@ -30,7 +30,7 @@ from catalog.clock import utcnow
 from catalog.model import Catalog, Observation, Resource
 from catalog.outcomes import Outcome
 from catalog.staleness import REVIEW_FIELDS, review_date
-from catalog.text import invisible_characters, strip_accents
+from catalog.text import counted, invisible_characters, strip_accents
 from catalog.urls import (
     CheckedUrl,
     canonical_url,
@@ -326,7 +326,7 @@ def _url(entry: _Entry) -> Iterable[Finding]:
         codes = ", ".join(f"U+{ord(c):04X}" for c in hidden)
         yield entry.finding(
             "invisible_in_url",
-            f"the URL holds {len(hidden)} invisible character(s) ({codes})",
+            f"the URL holds {counted(len(hidden), 'invisible character')} ({codes})",
             f"use {clean}",
             ("replace-url", clean),
         )

@@ -23,6 +23,11 @@ __all__ = [
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """ "1 entry", "3 entries": a count a person reads, not "3 entr(ies)"."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def without_controls(text: str) -> str:
     """`text` with every control character a space. Titles scraped from anyone's page end up
     in terminals and the database, where an escape sequence would act and a NUL is refused

@@ -88,6 +88,7 @@ from catalog.runs import (
 from catalog.settings import CheckSettings, Settings, SettingsFileError, load_settings
 from catalog.shards import Shard, all_shards, lease_name
 from catalog.store import note_run_progress
+from catalog.text import counted
 from catalog.upgrades import check_batch_with_upgrades
 from flows.events import emit_notices
 from flows.malloc_arenas import cap_malloc_arenas
@@ -270,14 +271,14 @@ def run_check(
     except NotFoundError as exc:  # ids no catalog holds (a refused catalog is recorded)
         refuse(settings, exc, trigger=trigger)
         raise
-    # "0 catalog change(s) synced" right after a recheck's "after syncing 1 catalog
-    # change(s)" (its plan synced first) read as a contradiction.
+    # "0 catalog changes synced" right after a recheck's "after syncing 1 catalog change"
+    # (its plan synced first) read as a contradiction.
     changes = prepared.sync.change_count
     log.info(
         "Run %s%s: %s; %d URLs in %d batches",
         prepared.run_id,
         f" (shard {part})" if part else "",
-        f"{changes} catalog change(s) synced" if changes else "catalogs as last synced",
+        f"{counted(changes, 'catalog change')} synced" if changes else "catalogs as last synced",
         prepared.url_count,
         len(prepared.batches),
     )

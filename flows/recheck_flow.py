@@ -21,6 +21,7 @@ from catalog.db import engine_for
 from catalog.errors import CatalogError, LinkhealthError, NotFoundError
 from catalog.ops import plan_recheck, verdict_lines
 from catalog.runs import RunSummary
+from catalog.text import counted
 from flows.check_flow import BATCH_WORKERS, failed_with, flow_settings, refuse, run_check
 
 
@@ -71,9 +72,9 @@ def _recheck(
     # The plan synced the catalogs (to know what changed): the run's own sync then finds
     # nothing new, so the changes are said here.
     log.info(
-        "Rechecking %d resource(s) after syncing %d catalog change(s): %s",
-        len(plan.ids),
-        plan.sync_changes,
+        "Rechecking %s after syncing %s: %s",
+        counted(len(plan.ids), "resource"),
+        counted(plan.sync_changes, "catalog change"),
         ", ".join(plan.ids),
     )
     summary = run_check(settings, trigger="recheck", resource_ids=list(plan.ids), render=render)

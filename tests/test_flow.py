@@ -160,8 +160,8 @@ def test_recheck_after_an_edit_checks_only_the_edited_entry(
             flow_log.removeHandler(caplog.handler)
     assert result.ids == ("moved",)
     # The run's own sync finds nothing new (the plan synced): the edit is said before it.
-    assert "Rechecking 1 resource(s) after syncing 1 catalog change(s): moved" in caplog.text
-    assert "catalogs as last synced; 1 URLs" in caplog.text  # not "0 catalog change(s)"
+    assert "Rechecking 1 resource after syncing 1 catalog change: moved" in caplog.text
+    assert "catalogs as last synced; 1 URLs" in caplog.text  # not "0 catalog changes synced"
     assert result.summary is not None and result.summary.urls_checked == 1
     assert result.summary.counts == {"gone": 1}
     assert len(result.verdicts) == 1 and "gone" in result.verdicts[0]

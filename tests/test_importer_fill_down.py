@@ -34,6 +34,8 @@ def test_one_value_followed_only_by_empty_cells_is_not_filled_down(isolated_cwd:
     assert result.exit_code == 0, result.output
     assert "filled down" not in result.output
     said = " ".join(result.output.split())
+    assert "added 3, filled 0 fields in 0 existing entries, 0 matched, 0 skipped, " in said
+    assert "0 differences left for a person." in said  # counts read, not "entr(ies)"
     assert "left 2 empty 'Category' cells empty (rows 3-4, column D)" in said
     assert "fill the column in the sheet" in said
     categories = {r.title: r.extra.get("Category") for r in load_catalog("out.yaml").resources}

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog.catalog_edit import FieldEdit
+from catalog.text import counted
 
 #: Fields an import may fill in an existing entry (never id, title or url).
 FILLABLE = ("description", "publisher", "type", "languages", "year", "tags", "notes")
@@ -121,11 +122,13 @@ class ImportResult:
 
     def headline(self) -> str:
         verb = "would add" if self.dry_run else "added"
+        entries = len({e.resource_id for e in self.filled})
         return (
-            f"{self.path}: {verb} {len(self.added)}, filled {len(self.filled)} field(s) in "
-            f"{len({e.resource_id for e in self.filled})} existing entr(ies), "
+            f"{self.path}: {verb} {len(self.added)}, filled "
+            f"{counted(len(self.filled), 'field')} in "
+            f"{counted(entries, 'existing entry', 'existing entries')}, "
             f"{len(self.matched)} matched, {len(self.skipped)} skipped, "
-            f"{len(self.differences)} difference(s) left for a person."
+            f"{counted(len(self.differences), 'difference')} left for a person."
         ) + "".join(f"\n{note}" for note in self.notes)
 
 
