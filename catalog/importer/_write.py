@@ -337,8 +337,21 @@ def _kept_lines(events: Iterator[Any], first: Any) -> int:
     """Consume the resources list from its first item's event `first`; the lines from the
     top its last value holds when that is a block scalar whose value keeps trailing blank
     lines (`|+`), else 0 (`_Layout.kept_lines`)."""
-    depth, last, event = 1, None, first
-    while True:
+    last = first if isinstance(first, pyyaml.ScalarEvent) else None
+    if isinstance(first, pyyaml.CollectionStartEvent):
+        last = _skip_rest(events)
+    last = _skip_rest(events) or last
+    if last is None or last.style not in ("|", ">") or not last.value.endswith("\n\n"):
+        return 0
+    # A block scalar's end mark is after the line breaks that follow it, kept or not.
+    return int(last.end_mark.line) + (1 if last.end_mark.column else 0)
+
+
+def _skip_rest(events: Iterator[Any]) -> Any:
+    """Consume events up to the end of the collection being read; its last scalar event
+    (None when it holds none)."""
+    depth, last = 1, None
+    for event in events:
         if isinstance(event, pyyaml.CollectionStartEvent):
             depth += 1
         elif isinstance(event, pyyaml.CollectionEndEvent):
@@ -347,23 +360,7 @@ def _kept_lines(events: Iterator[Any], first: Any) -> int:
                 break
         elif isinstance(event, pyyaml.ScalarEvent):
             last = event
-        event = next(events)
-    if last is None or last.style not in ("|", ">") or not last.value.endswith("\n\n"):
-        return 0
-    # A block scalar's end mark is after the line breaks that follow it, kept or not.
-    return int(last.end_mark.line) + (1 if last.end_mark.column else 0)
-
-
-def _skip_rest(events: Iterator[Any]) -> None:
-    """Consume events up to the end of the collection being read."""
-    depth = 1
-    for event in events:
-        if isinstance(event, pyyaml.CollectionStartEvent):
-            depth += 1
-        elif isinstance(event, pyyaml.CollectionEndEvent):
-            depth -= 1
-            if not depth:
-                return
+    return last
 
 
 def _round_trip_layout(spaced: str, work: Path, path: Path) -> _Layout:
