@@ -40,6 +40,27 @@ def test_quick_bench_checks_every_url_right_and_politely(tmp_path: Path) -> None
     assert 0 < out["db"].get("observation_bytes", 1) < out["db"]["bytes"]
 
 
+def test_per_host_options_set_the_runs_politeness_and_the_floor(tmp_path: Path) -> None:
+    # A comparison at other per-host settings (the lychee figure was taken at 10
+    # open, 50 ms apart) must hold the checker to them and count the floor by them.
+    figures = tmp_path / "figures.json"
+    command = [str(ROOT / "bench" / "run"), "--quick", "--no-prefect", "--urls", "60"]
+    command += ["--hosts", "3", "--per-host-concurrency", "1", "--per-host-rate", "20"]
+    done = subprocess.run(
+        [*command, "--json", str(figures)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(figures.read_text())
+    run = out["runs"][0]
+    assert run["accuracy"]["share"] == 1.0, run["accuracy"]["mismatches"]
+    assert run["max_open_per_host"] == 1
+    assert run["max_per_second"] > 6, "faster than the default 5/s"
+    assert out["floor"]["by_urls_s"] == out["floor"]["busiest_urls"] / 20
+
+    refused = subprocess.run([*command[:-1], "0"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--per-host-rate must be above 0" in refused.stderr
+
+
 def test_a_reused_workdir_starts_from_a_fresh_database(tmp_path: Path) -> None:
     # The figures of a rerun into the same --workdir are its own, not added to the last.
     command = [str(ROOT / "bench" / "run"), "--quick", "--no-prefect", "--urls", "60"]
