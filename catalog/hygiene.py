@@ -2,8 +2,9 @@
 
 Inputs:  the `Catalog` records the source stage read (any number of collections).
 Outputs: `Finding`s, one per problem and resource, each with a code from `FINDING_CODES`, a
-         `Level`, the file and line of the entry, a message, and the fix (with the exact
-         `linkhealth` command when one exists). Pure: no database, no network.
+         `Level`, the file and line (of the field the finding is about, else of the entry),
+         a message, and the fix (with the exact `linkhealth` command when one exists).
+         No database, no network; a YAML file is read again only to find field lines.
 
 `same_content` is the judge for the one check that needs the network (does the https form
 of an http:// URL serve the same page?); the check run calls it on two `Observation`s.
@@ -20,15 +21,17 @@ import re
 import shlex
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
-from itertools import combinations
+from itertools import combinations, groupby
+from operator import itemgetter
 from typing import Any
 
 from catalog.clock import utcnow
 from catalog.model import Catalog, Observation, Resource
 from catalog.outcomes import Outcome
+from catalog.source import field_lines
 from catalog.staleness import REVIEW_FIELDS, review_date
 from catalog.text import counted, invisible_characters, strip_accents
 from catalog.urls import (
@@ -133,6 +136,8 @@ class Finding:
     collection: str
     resource_id: str
     file: str
+    #: Where the curator's editor should jump: the line of `field` when the finding is
+    #: about one field and the file says where it is, else the entry's first line.
     line: int | None
     message: str
     #: What to do, in one sentence.
@@ -141,6 +146,8 @@ class Finding:
     command: str | None = None
     #: Ids of the other resources involved (duplicates), in the same collection or not.
     related: tuple[str, ...] = ()
+    #: The entry's field the finding is about (`url`, `year`, ...); None for the whole entry.
+    field: str | None = None
 
     @property
     def where(self) -> str:
@@ -161,6 +168,7 @@ class Finding:
             "fix": self.fix,
             "command": self.command,
             "related": list(self.related),
+            "field": self.field,
         }
 
 
@@ -179,6 +187,7 @@ def lint(catalogs: Sequence[Catalog], *, now: datetime | None = None) -> list[Fi
             _add_link(links, resource.url)  # right after `_url`: the URL is parsed already
     findings.extend(_duplicate_urls(catalogs, ambiguous, links))
     findings.extend(_near_duplicate_titles(catalogs, ambiguous, links))
+    _on_field_lines(findings)
     return sorted(findings, key=lambda f: (f.file, f.line or 0, f.resource_id, f.code))
 
 
@@ -249,6 +258,7 @@ class _Entry:
         fix: str,
         command: Sequence[str] | None = None,
         related: tuple[str, ...] = (),
+        field: str | None = None,
     ) -> Finding:
         words = None
         if command is not None:
@@ -266,7 +276,37 @@ class _Entry:
             fix=fix,
             command=shlex.join(words) if words else None,
             related=related,
+            field=field,
         )
+
+
+def _on_field_lines(findings: list[Finding]) -> None:
+    """Move the findings about one field to the line of its key, in place.
+
+    Loading keeps only each entry's line (memory, at 100,000 entries), so each file with
+    such findings is read again, once, beside the findings sorted by entry line. A field
+    the file does not show (a CSV row, a key from a `<<` merge, an entry changed since
+    loading) keeps the entry's line.
+    """
+    about = sorted(
+        (f.file, f.line, i)
+        for i, f in enumerate(findings)
+        if f.field is not None and f.line is not None
+    )
+    for file, group in groupby(about, key=itemgetter(0)):
+        waiting = [(line, i) for _, line, i in group]
+        at = 0
+        for entry in field_lines(file):
+            while at < len(waiting) and waiting[at][0] < entry.line:
+                at += 1
+            if at == len(waiting):
+                break
+            same = at  # entries in a [ list ] share a line: `at` stays for the next one
+            while same < len(waiting) and waiting[same][0] == entry.line:
+                f = findings[waiting[same][1]]
+                if f.resource_id == entry.id and f.field in entry.lines:
+                    findings[waiting[same][1]] = replace(f, line=entry.lines[f.field])
+                same += 1
 
 
 def _fields(entry: _Entry) -> Iterable[Finding]:
@@ -278,6 +318,8 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
                 f"missing_{name}",
                 f"no {name}",
                 f"add a '{name}:' to the entry",
+                # a blank value is written somewhere; an absent (or null) one is the entry's
+                field=None if value is None else name,
             )
     named = _years_in(r.title)
     if r.year is None:
@@ -295,6 +337,7 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
             "year_mismatch",
             f"year {r.year} but the title names {title_years}",
             "correct the 'year:' (or the title) so they agree",
+            field="year",
         )
 
 
@@ -315,6 +358,7 @@ def _review(entry: _Entry, today: date) -> Iterable[Finding]:
             problem,
             "write the date of the last review as YYYY-MM-DD, or record one today",
             command=["mark-reviewed"],
+            field=name,
         )
 
 
@@ -329,6 +373,7 @@ def _url(entry: _Entry) -> Iterable[Finding]:
             f"the URL holds {counted(len(hidden), 'invisible character')} ({codes})",
             f"use {clean}",
             ("replace-url", clean),
+            field="url",
         )
         url = clean  # the other fixes must not put the character back
     upgrade = https_upgrade_candidate(url)
@@ -338,6 +383,7 @@ def _url(entry: _Entry) -> Iterable[Finding]:
             f"the URL uses http:// ({url})",
             f"switch to {upgrade} if it serves the same page (the check run compares them)",
             ("replace-url", upgrade),
+            field="url",
         )
     params = tracking_params(url)
     if params:
@@ -347,12 +393,14 @@ def _url(entry: _Entry) -> Iterable[Finding]:
             f"the URL carries tracking parameters: {', '.join(params)}",
             f"use {clean}",
             ("replace-url", clean),
+            field="url",
         )
     if is_shortener(url):
         yield entry.finding(
             "url_shortener",
             f"the URL is a link shortener ({url})",
             "replace it with the address it leads to (the check report shows where it ends)",
+            field="url",
         )
 
 
@@ -412,6 +460,7 @@ def _duplicate_urls(
                         f"duplicate_of names {target!r}, which is not an entry of this "
                         "collection with the same URL",
                         "name the id of the entry this one repeats, or remove 'duplicate_of'",
+                        field="duplicate_of",
                     )
             unmarked = [m for m in same if not _intended(m.resource)]
             if len(same) > 1 and len(unmarked) > 1:

@@ -44,8 +44,10 @@ from catalog.urls import UrlProblem, parse_url
 __all__ = [
     "CATALOG_SUFFIXES",
     "PROBLEM_CODES",
+    "EntryFields",
     "ValidationReport",
     "catalog_files",
+    "field_lines",
     "load_catalog",
     "load_catalogs",
     "meant_url",
@@ -893,6 +895,132 @@ def _yaml_collection(doc: CommentedMap, found: _Findings) -> dict[str, Any]:
                 f"the collection's {name} is {_kind(value)}, not text; put it in quotes",
             )
     return _plain(raw)
+
+
+# --- field lines, on demand --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryFields:
+    """Where one YAML entry's top-level fields are written, read again for a message that
+    names a field (`catalog lint`): loading keeps only the entry's line, as 100,000 entries
+    with a line per field would cost every nightly run memory for the rare finding."""
+
+    #: 1-based line of the entry, as the loader gives it (`Resource.line`).
+    line: int
+    #: The entry's id as written, so a caller can tell it is the entry it means (the file
+    #: may have changed since it was loaded, and entries in a [ list ] share a line).
+    id: str | None
+    #: Field name -> 1-based line of its key. A key written twice is left out.
+    lines: dict[str, int]
+
+
+#: Characters libyaml counts as line breaks and ruamel does not: with one of them in the
+#: file the two parsers' lines disagree, so no field line can be trusted.
+_OTHER_BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
+def field_lines(path: str | Path) -> Iterator[EntryFields]:
+    """Each entry of a YAML catalog with the lines of its top-level fields, in file order.
+
+    Reads the file once, as a stream of parser events (a second or two for 100,000
+    entries), holding one entry at a time. Best effort, never raising: a CSV file (a row
+    is one line), a file that cannot be read or parsed, or what follows the place where
+    parsing fails, yields nothing, and the caller keeps the entry's line.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        return
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return
+    if _OTHER_BREAKS.search(text):
+        return
+    parsers = (
+        lambda: yaml.parse(text, Loader=_FastLoader),
+        # what libyaml cannot read, the loader read with ruamel (tabs as `_yaml_entries`)
+        lambda: YAML(typ="rt").parse(spaced_tabs(text)),
+    )
+    given = 0
+    for parse in parsers:
+        try:
+            for n, entry in enumerate(_fields_by_entry(parse())):
+                if n >= given:  # not given before the first parser failed
+                    given += 1
+                    yield entry
+            return
+        except (yaml.YAMLError, YAMLError, ValueError, RecursionError):
+            continue
+
+
+def _fields_by_entry(events: Iterable[Any]) -> Iterator[EntryFields]:
+    """Walk the events of `resources:` (libyaml's or ruamel's: the same names and marks)."""
+    stream = iter(events)
+    kinds = [_kind_of(_take(stream)) for _ in range(3)]
+    if kinds != ["StreamStartEvent", "DocumentStartEvent", "MappingStartEvent"]:
+        return
+    while _kind_of(key := _take(stream)) != "MappingEndEvent":
+        value = _take(stream)
+        if (
+            _kind_of(key) != "ScalarEvent"
+            or key.value != "resources"
+            or _kind_of(value) != "SequenceStartEvent"
+        ):
+            _skip(stream, key)  # a complex key, or a key other than `resources`
+            _skip(stream, value)
+            continue
+        while _kind_of(item := _take(stream)) != "SequenceEndEvent":
+            if _kind_of(item) == "MappingStartEvent":
+                yield _entry_fields(stream, item.start_mark.line + 1)
+            else:
+                _skip(stream, item)
+
+
+def _entry_fields(stream: Iterator[Any], line: int) -> EntryFields:
+    """The keys of one entry's mapping, its start event (on `line`) just taken."""
+    rid: str | None = None
+    lines: dict[str, int] = {}
+    twice: set[str] = set()
+    while _kind_of(key := _take(stream)) != "MappingEndEvent":
+        value = _take(stream)
+        if _kind_of(key) != "ScalarEvent":
+            _skip(stream, key)
+            _skip(stream, value)
+            continue
+        name = str(key.value)
+        if name in lines or name in twice:
+            twice.add(name)
+            lines.pop(name, None)
+        else:
+            lines[name] = key.start_mark.line + 1
+        if name == "id" and _kind_of(value) == "ScalarEvent":
+            rid = str(value.value)
+        else:
+            _skip(stream, value)
+    return EntryFields(line=line, id=None if "id" in twice else rid, lines=lines)
+
+
+def _kind_of(event: Any) -> str:
+    return type(event).__name__
+
+
+def _take(stream: Iterator[Any]) -> Any:
+    event = next(stream, None)
+    if event is None:
+        raise ValueError("the events end inside a node")
+    return event
+
+
+def _skip(stream: Iterator[Any], event: Any) -> None:
+    """Pass the rest of the node `event` starts (nothing more for a scalar or an alias)."""
+    depth = 1 if _kind_of(event) in ("MappingStartEvent", "SequenceStartEvent") else 0
+    while depth:
+        kind = _kind_of(_take(stream))
+        if kind in ("MappingStartEvent", "SequenceStartEvent"):
+            depth += 1
+        elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+            depth -= 1
 
 
 # --- CSV ---------------------------------------------------------------------------------------

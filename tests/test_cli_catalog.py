@@ -90,7 +90,7 @@ def test_lint_json_lists_findings_with_location_and_command(isolated_cwd: Path) 
     assert {("a", "duplicate_url"), ("b", "duplicate_url"), ("b", "missing_year")} <= codes
     assert {("a", "tracking_params"), ("b", "tracking_params")} <= codes
     first = next(f for f in findings if f["code"] == "tracking_params")
-    assert first["line"] == 2 and first["file"].endswith("untidy.yaml")
+    assert first["line"] == 4 and first["file"].endswith("untidy.yaml")  # its url line
     assert first["command"].startswith("linkhealth replace-url a ")
 
 

@@ -317,7 +317,7 @@ def test_a_bad_review_date_names_its_line_and_the_command_that_records_a_review(
     )
     (finding,) = lint([load_catalog(path)])
     assert finding.code == "bad_reviewed_at" and finding.level is Level.WARNING
-    assert finding.where == f"{path}:3"
+    assert finding.where == f"{path}:10"  # the reviewed_at line, not the entry's (3)
     assert "'last week' is not a date" in finding.message
     assert finding.command == "linkhealth mark-reviewed a"
 
