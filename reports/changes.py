@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -76,10 +77,27 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
     # "Recovered" too would say it twice, the second time wrongly (it is listed under
     # Check by hand now). A confirmed break's end is news all the same.
     flagged = {(e.link_id, e.run_id, e.at) for e in data.changes if e.kind == "flapping_started"}
+    # A link that stops flapping on a check that fails or recovers it, or whose recheck
+    # the same day does, is told once: under that news, which says it no longer flaps.
+    folded, since_stop = _after_stops(data.changes)
+    told = set(folded.values())
     for event in data.changes:
+        if event.id in told:
+            continue  # a flapping_stopped told with the state change it is folded into
         placed = _place(event, content_links, redirect_links, final_links)
         if placed is None:
             continue
+        if event.id in folded:
+            section, summary, before, after = placed
+            placed = section, f"{summary} {NO_LONGER_FLAPPING}", before, after
+            event = replace(event, kind="flapping_stopped")
+        elif event.kind == "flapping_stopped":
+            # Told by its state as this report leaves it: a later check (a same-day
+            # recheck) may have been blocked since, say, or its own check confirmed it.
+            latest = since_stop.get(event.id)
+            if latest is not None:
+                state = {**event.details, "state": latest.details.get("new")}
+                placed = "flapping_stopped", flapping_summary(state, started=False), None, None
         if (
             event.kind == "state_changed"
             and placed[0] in ("started_failing", "recovered")
@@ -150,6 +168,53 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
             if sections[key]
         ),
     )
+
+
+#: Said of a link that no longer flaps where its failure or recovery is the news.
+NO_LONGER_FLAPPING = "No longer listed as flapping."
+
+
+def _after_stops(events: Sequence[EventRow]) -> tuple[dict[int, int], dict[int, EventRow]]:
+    """What became of each link that stopped flapping: (state change event id -> the
+    `flapping_stopped` event folded into it, stop event id -> the link's last state change
+    since, its own check's included).
+
+    The check that stops a link flapping may fail it anew or recover it, and so may a
+    same-day recheck after the night that stopped it. "Stopped flapping: Works steadily
+    again" beside "Started failing" (or "...has failed every check lately" of a link that
+    worked for two weeks until its last check) is wrong: the link's last failure or
+    recovery, under its own heading, says where it stands, and that it no longer flaps.
+    A confirmed break stays under its graver heading, its stop beside it ("confirmed
+    broken"), as nothing about it contradicts the other.
+    """
+    stopped = {e.link_id for e in events if e.kind == "flapping_stopped"}
+    if not stopped:
+        return {}, {}
+    stops: dict[int | None, EventRow] = {}  # each link's stop still standing
+    last_change: dict[int | None, EventRow] = {}
+    latest: dict[int, EventRow] = {}
+    for event in events:  # oldest first; a check's state change comes just before its stop
+        link = event.link_id
+        if link not in stopped:
+            continue
+        if event.kind == "state_changed":
+            last_change[link] = event
+            if link in stops:
+                latest[stops[link].id] = event
+        elif event.kind == "flapping_stopped":
+            stops[link] = event
+            own = last_change.get(link)
+            if own is not None and (own.run_id, own.at) == (event.run_id, event.at):
+                latest[event.id] = own
+        elif event.kind == "flapping_started" and link in stops:
+            # Flagged again since: its `flapping_started` tells where it stands.
+            latest.pop(stops.pop(link).id, None)
+    folded: dict[int, int] = {}
+    for stop_id, change in latest.items():
+        old, new = change.details.get("old"), change.details.get("new")
+        if (new == SUSPECT_STATE and old not in _FAILING_STATES) or new == "recovered":
+            folded[change.id] = stop_id
+    return folded, latest
 
 
 def _set_aside(row: Row) -> str:
@@ -304,9 +369,11 @@ def snooze_summary(details: Mapping[str, Any]) -> str:
 
 
 def flapping_summary(details: Mapping[str, Any], *, started: bool) -> str:
-    """One sentence for a `flapping_started` or `flapping_stopped` event. A link that stops
-    flapping because it now fails every night has not steadied: it is failing, and its
-    state (confirmed or not) says so."""
+    """One sentence for a `flapping_started` or `flapping_stopped` event, by the link's
+    state (`details["state"]`: at the stop, or since). A link that stops flapping because
+    it now fails every night has not steadied: it is failing, and its state (confirmed or
+    not) says so. One that stops on a failure anew or a recovery is told under that news
+    instead (`_after_stops`)."""
     flips = details.get("flips")
     switches = (
         ("1 switch" if flips == 1 else f"{flips} switches") if isinstance(flips, int) else None
@@ -321,9 +388,14 @@ def flapping_summary(details: Mapping[str, Any], *, started: bool) -> str:
     if state == "broken":
         return "No longer switching: it has failed check after check, confirmed broken."
     if state == "suspect":
-        return "No longer switching: it has failed every check lately, not confirmed broken yet."
+        # Failing for two checks or more (a failure anew is folded into that news), the
+        # first of which may have ended two weeks of working: not "every check lately".
+        return "No longer switching: it has failed its last checks, not confirmed broken yet."
     if state == "check_by_hand":
         return "No longer switching; its last check needs a person (see Check by hand)."
+    if state == "recovered":
+        # Its last check ended a failure: working again, not steadily yet.
+        return f"Works again. {NO_LONGER_FLAPPING}"
     return "Works steadily again; no longer listed as flapping."
 
 
