@@ -150,11 +150,7 @@ def _event_detail(event: EventRow) -> str | None:
     if event.kind == "drift_cleared":
         return None  # its `old` is the reason that no longer holds
     if event.kind in ("flapping_started", "flapping_stopped"):
-        flips = d.get("flips")
-        if not isinstance(flips, int):
-            return None
-        switches = "1 switch" if flips == 1 else f"{flips} switches"
-        return f"{switches} between working and failing lately"
+        return _flapping_detail(event.kind == "flapping_started", d.get("flips"))
     if event.kind == "fields_edited":
         return ", ".join(str(f) for f in d.get("fields") or ()) or None
     if event.kind == "snooze_ended":
@@ -177,3 +173,16 @@ def _event_detail(event: EventRow) -> str | None:
     if old is None and new is None:
         return None
     return f"{old or '—'} → {new or '—'}"
+
+
+def _flapping_detail(started: bool, flips: object) -> str | None:
+    """The switches its flag was raised or dropped at. A stop says only that, in the
+    report's words: the state its check left the link in is the `state_changed` beside it,
+    and a later check (a same-day recheck) may have changed it, so "works steadily" here
+    could contradict both."""
+    dropped = "no longer listed as flapping"
+    if not isinstance(flips, int):
+        return None if started else dropped
+    switches = {0: "no switch", 1: "1 switch"}.get(flips, f"{flips} switches")
+    lately = f"{switches} between working and failing lately"
+    return lately if started else f"{lately}; {dropped}"

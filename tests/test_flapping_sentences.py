@@ -15,11 +15,12 @@ from sqlalchemy import Engine
 
 from catalog import store
 from catalog.outcomes import Outcome
-from catalog.queries import report_data
+from catalog.queries import EventRow, report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from reports.build import build_context
 from reports.context import ReportContext
+from reports.history import history_items
 from reports.render import render_html, render_json, render_markdown
 from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
 
@@ -238,3 +239,22 @@ def test_a_same_day_recheck_that_is_blocked_sends_a_stopped_link_to_a_person(
             )
         ]
     }
+
+
+def test_a_resource_page_says_a_stopped_flag_without_calling_it_steady() -> None:
+    """The resource page lists the stop beside the check's health change: it says the
+    switches and that the flag is gone, never a state a later recheck may contradict."""
+    at = days(16)
+    events = [
+        EventRow(1, at, "state_changed", 1, None, 1, {"old": "ok", "new": "suspect"}),
+        EventRow(2, at, "flapping_stopped", 1, None, 1, {"flips": 1, "state": "suspect"}),
+        EventRow(3, at, "flapping_stopped", 1, None, 1, {"flips": 0, "state": "ok"}),
+        EventRow(4, at, "flapping_stopped", 1, None, 1, {"state": "ok"}),
+    ]
+    details = [i.detail for i in history_items((), events, at) if i.kind == "flapping_stopped"]
+
+    assert sorted(map(str, details)) == [
+        "1 switch between working and failing lately; no longer listed as flapping",
+        "no longer listed as flapping",
+        "no switch between working and failing lately; no longer listed as flapping",
+    ]
