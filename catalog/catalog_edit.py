@@ -35,8 +35,11 @@ from typing import Any
 import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.emitter import RoundTripEmitter
 from ruamel.yaml.error import CommentMark, YAMLError
-from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.events import CollectionStartEvent
+from ruamel.yaml.nodes import Node, ScalarNode
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarstring import (
@@ -310,6 +313,45 @@ class _Representer(RoundTripRepresenter):
 
 _Representer.add_representer(type(None), _Representer.represent_null_as_written)
 
+_DEFAULT_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
+class _Constructor(RoundTripConstructor):
+    """Keeps what a curator wrote on a mapping or list that ruamel's round trip drops: an
+    anchor nothing refers to (`- &base` on an entry's dash line) and a tag that says what
+    the node is anyway (`- !!map`)."""
+
+    # ruamel's round-trip constructor overrides it so, with a `type: ignore` of its own
+    def construct_mapping(  # type: ignore[override]
+        self, node: Any, maptyp: Any, deep: bool = False
+    ) -> Any:
+        result = super().construct_mapping(node, maptyp, deep=deep)
+        _keep_properties(node, maptyp)
+        return result
+
+    def construct_rt_sequence(self, node: Any, seqtyp: Any, deep: bool = False) -> Any:
+        result = super().construct_rt_sequence(node, seqtyp, deep=deep)
+        _keep_properties(node, seqtyp)
+        return result
+
+
+def _keep_properties(node: Node, data: CommentedMap | CommentedSeq) -> None:
+    if node.anchor:
+        data.yaml_set_anchor(node.anchor, always_dump=True)
+    tag = node.ctag
+    if tag is not None and tag.handle is not None and str(tag) in _DEFAULT_TAGS:
+        data.yaml_set_ctag(tag)  # written `!!map`: `_Emitter` writes it back
+
+
+class _Emitter(RoundTripEmitter):
+    """Writes a mapping's or list's tag as the file wrote it (`!!map`), though it is the
+    tag the node would have without it."""
+
+    def emit(self, event: Any) -> None:
+        if isinstance(event, CollectionStartEvent) and getattr(event.ctag, "handle", None):
+            event.implicit = False
+        super().emit(event)
+
 
 @dataclass(frozen=True)
 class _Style:
@@ -388,6 +430,8 @@ def _yaml_for(text: str, style: _Style) -> tuple[YAML, Any]:
     """A round-trip YAML configured to reproduce the file's layout, and `text` loaded."""
     yaml = YAML(typ="rt")
     yaml.Representer = _Representer
+    yaml.Constructor = _Constructor
+    yaml.Emitter = _Emitter
     yaml.preserve_quotes = True
     yaml.width = 1_000_000  # never re-wrap a long line nobody touched
     doc = yaml.load(text)
@@ -556,10 +600,15 @@ _NULL_SPELLING = re.compile(r"^([^#'\"]*:)[ \t]+(?:~|null|Null|NULL)(?=[ \t]*(?:
 _FLOW_SPACING = re.compile(r"\s*([\[\]{},])\s*")
 
 
+#: A tag written before an anchor (`!!map &base`), which the dump writes after it.
+_TAG_THEN_ANCHOR = re.compile(r"(^| )(![^ ]*) (&[^ ]+)")
+
+
 def _layout_key(line: str) -> str:
-    """The line without what the dump may re-space: two lines with one key may still
-    differ in data (`A, B` and `A,B`), which `_keep_layout`'s final check catches."""
-    return _FLOW_SPACING.sub(r"\1", _NULL_SPELLING.sub(r"\1", " ".join(line.split())))
+    """The line without what the dump may re-space or reorder: two lines with one key may
+    still differ in data (`A, B` and `A,B`), which `_keep_layout`'s final check catches."""
+    key = _FLOW_SPACING.sub(r"\1", _NULL_SPELLING.sub(r"\1", " ".join(line.split())))
+    return _TAG_THEN_ANCHOR.sub(r"\1\3 \2", key) if "!" in key else key
 
 
 def _keep_layout(old: str, new: str, newline: str = "\n") -> str:

@@ -1,0 +1,109 @@
+"""What curators write by hand survives the tools that rewrite their YAML catalogs: an anchor
+or a tag on an entry's dash line (lost to the whole-file round trip), the comments after a
+list an edit empties (lost with its items), and the layout of the lists an import appends
+(which followed the `resources` list, not the lists inside the entries)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalog import catalog_edit
+from catalog.catalog_edit import FieldEdit, apply_edits
+from catalog.source import load_catalog
+
+
+def _entry(rid: str) -> str:
+    return f"- id: {rid}\n  title: {rid.upper()}\n  url: http://{rid}.example/\n"
+
+
+def _ids(path: Path) -> list[str]:
+    return [r.id for r in load_catalog(path).resources]
+
+
+# --- 1. an anchor or a tag on an entry's dash line ---------------------------------------------
+
+DASH_LINES = ["- &base\n", "- !!map\n", "- &base !!map\n", "- !!map &base\n"]
+
+ANCHORED = (
+    "  id: a\n  title: A\n  url: http://a.example/\n  publisher: !!str 1984\n  tags: &t\n  - x\n"
+)
+
+
+def _whole_file_cases() -> dict[str, tuple[str, list[FieldEdit]]]:
+    """Edits that take the whole-file round trip, each on a file whose first entry
+    (`a`, anchored or tagged) nobody edits."""
+    body = ANCHORED + _entry("b") + _entry("c") + _entry("d")
+    return {
+        "id-edit": ("resources:\n{dash}" + body, [FieldEdit("b", "id", "b2")]),
+        "yaml-directive": (
+            "%YAML 1.2\n---\nresources:\n{dash}" + body,
+            [FieldEdit("b", "title", "New")],
+        ),
+        "repeated-id": (
+            "resources:\n{dash}" + body + _entry("d"),
+            [FieldEdit("d", "title", "New")],
+        ),
+        "most-entries": (
+            "resources:\n{dash}" + body,
+            [FieldEdit(rid, "title", "New") for rid in "bcd"],
+        ),
+    }
+
+
+WHOLE = _whole_file_cases()
+
+
+@pytest.fixture
+def no_minimum_splice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A third of the entries decides, however small the file (as for 300 entries and more)."""
+    monkeypatch.setattr(catalog_edit, "_SPLICED_ENTRIES", 0)
+
+
+@pytest.mark.usefixtures("no_minimum_splice")
+@pytest.mark.parametrize("dash", DASH_LINES, ids=[d.strip() for d in DASH_LINES])
+@pytest.mark.parametrize(("text", "edits"), WHOLE.values(), ids=WHOLE.keys())
+def test_the_whole_file_round_trip_keeps_an_unedited_entrys_anchor_and_tag(
+    tmp_path: Path, dash: str, text: str, edits: list[FieldEdit]
+) -> None:
+    text = text.format(dash=dash)
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert catalog_edit._edit_yaml_spliced(path, text, edits) is None  # the whole file goes
+
+    apply_edits(path, edits)
+
+    written = path.read_text()
+    assert dash + ANCHORED in written
+    assert written.startswith(text[: text.index(ANCHORED) + len(ANCHORED)])
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["spliced", "whole-file"])
+@pytest.mark.parametrize("dash", DASH_LINES, ids=[d.strip() for d in DASH_LINES])
+def test_an_edited_entry_keeps_its_own_anchor_and_tag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dash: str, whole: bool
+) -> None:
+    if whole:
+        monkeypatch.setattr(catalog_edit, "_edit_yaml_spliced", lambda *args: None)
+    text = "resources:\n" + dash + ANCHORED + _entry("b")
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+
+    apply_edits(path, [FieldEdit("a", "title", "New")])
+
+    assert path.read_text() == text.replace("title: A\n", "title: New\n")
+
+
+def test_an_anchor_merged_into_another_entry_stays_with_the_merge(tmp_path: Path) -> None:
+    text = (
+        "resources:\n- &base\n  id: a\n  title: A\n  url: http://a.example/\n"
+        "- <<: *base\n  id: b\n  title: B\n"
+    )
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+
+    apply_edits(path, [FieldEdit("b", "id", "b2")])
+
+    assert path.read_text() == text.replace("id: b\n", "id: b2\n")
+    assert _ids(path) == ["a", "b2"]
