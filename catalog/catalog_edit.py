@@ -767,11 +767,10 @@ def _set_yaml_field(entry: CommentedMap, name: str, value: Any) -> bool:
     if _same(old, value):
         return False
     if isinstance(old, CommentedSeq) and isinstance(value, list):
-        after = _lines_after(old)
+        after = _take_lines_after(entry, name, old)
         del old[:]  # in place, so flow/block style and comments of the list stay
         old.extend(_quoted(value))
-        if after and old:  # (emptied, it is written `[]`, where ruamel misplaces them)
-            old.ca.items[len(old) - 1] = [CommentToken("\n" + after, CommentMark(0)), None]
+        _put_lines_after(entry, name, old, after)
     elif isinstance(old, _STYLED_SCALARS) and isinstance(value, str):
         entry[name] = type(old)(value)  # keep the curator's quotes or block style
     elif isinstance(old, date) and not isinstance(old, datetime) and _iso_date(value):
@@ -800,6 +799,64 @@ def _lines_after(items: CommentedSeq) -> str:
     if not isinstance(token, CommentToken):
         return ""
     return str(token.value).partition("\n")[2]
+
+
+#: The attribute of a block list this edit emptied: the lines after it that
+#: `_put_lines_after` moved to its key, for a later edit that fills it again.
+_EMPTIED = "_linkhealth_lines_after"
+
+
+def _take_lines_after(entry: CommentedMap, name: str, items: CommentedSeq) -> str:
+    """The lines after the list `entry[name]` (`_lines_after`), wherever they are kept."""
+    if items or not hasattr(items, _EMPTIED):
+        return _lines_after(items)
+    after = str(getattr(items, _EMPTIED))
+    delattr(items, _EMPTIED)
+    items.fa.set_block_style()  # a list filled again is written as it was
+    tokens = entry.ca.items.get(name)
+    token = tokens[2] if tokens and len(tokens) > 2 else None
+    if not isinstance(token, CommentToken) or not str(token.value).endswith(after):
+        return ""  # a key added after the list took them (`_take_tail`)
+    rest = str(token.value)[: -len(after)]
+    tokens[2] = CommentToken(rest, token.start_mark) if rest.strip() else None
+    return after
+
+
+def _put_lines_after(entry: CommentedMap, name: str, items: CommentedSeq, after: str) -> None:
+    """Keep `after` (comment and blank lines) after the list `entry[name]`, new items or none.
+
+    An empty block list is written `[]`, and ruamel writes the comments of its key before a
+    block list's value: an emptied list is made a flow list, whose key's comments follow
+    it, with those written above its items (they would end up under the key, before `[]`).
+    """
+    if items:
+        if after:
+            items.ca.items[len(items) - 1] = [CommentToken("\n" + after, CommentMark(0)), None]
+        return
+    if items.fa.flow_style():
+        return  # a flow list keeps the lines after it itself
+    tokens = [*entry.ca.items.get(name, ()), None, None, None, None][:4]
+    above = tokens[3] if isinstance(tokens[3], list) else []
+    after = "".join(_comment_line(t) for t in above if isinstance(t, CommentToken)) + after
+    if not after:
+        return
+    items.fa.set_flow_style()
+    setattr(items, _EMPTIED, after)
+    token = tokens[2]
+    # The key's own comment (`tags:  # by hand`) first; `_keep_layout` puts back its spacing.
+    head = str(token.value) if isinstance(token, CommentToken) else "\n"
+    tokens[2] = CommentToken(head + after, CommentMark(0))
+    tokens[3] = None  # (ruamel writes what is there, even an empty list, before the value)
+    if items.ca.comment and len(items.ca.comment) > 1:
+        items.ca.comment[1] = None
+    entry.ca.items[name] = tokens
+
+
+def _comment_line(token: CommentToken) -> str:
+    """A comment token's lines as written, from the column its first line starts at."""
+    value = str(token.value)
+    column = getattr(token.start_mark, "column", 0) or 0
+    return value if value.startswith("\n") else " " * column + value
 
 
 def _iso_date(value: Any) -> bool:

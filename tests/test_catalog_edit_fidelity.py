@@ -107,3 +107,83 @@ def test_an_anchor_merged_into_another_entry_stays_with_the_merge(tmp_path: Path
 
     assert path.read_text() == text.replace("id: b\n", "id: b2\n")
     assert _ids(path) == ["a", "b2"]
+
+
+# --- 2. a list emptied to [] keeps the comments after it --------------------------------------
+
+#: A file, the lines of its list `tags` of entry `a`, and those lines once the list is emptied.
+EMPTIED = {
+    "last-key-then-an-entry": (
+        "resources:\n- id: a\n  title: A\n  url: http://a.example/\n"
+        "  tags:\n  - x\n  - y\n  # keep me\n\n  # and me\n" + _entry("b"),
+        "  tags:\n  - x\n  - y\n",
+        "  tags: []\n",
+    ),
+    "a-key-follows": (
+        "resources:\n- id: a\n  title: A\n  tags:\n  - x\n  # keep me\n"
+        "  url: http://a.example/\n" + _entry("b"),
+        "  tags:\n  - x\n",
+        "  tags: []\n",
+    ),
+    "last-entry-of-the-file": (
+        "resources:\n" + _entry("b") + "- id: a\n  title: A\n  url: http://a.example/\n"
+        "  tags:\n    - x\n    - y\n  # keep me\n# the end of the file\n",
+        "  tags:\n    - x\n    - y\n",
+        "  tags: []\n",
+    ),
+    "indented-list": (
+        "resources:\n  - id: a\n    title: A\n    url: http://a.example/\n"
+        "    tags:\n      - x\n    # keep me\n  - id: b\n    title: B\n    url: http://b.example/\n",
+        "    tags:\n      - x\n",
+        "    tags: []\n",
+    ),
+    "a-comment-on-the-key": (
+        "resources:\n- id: a\n  title: A\n  url: http://a.example/\n"
+        "  tags:  # by hand\n  - x\n  # keep me\n" + _entry("b"),
+        "  tags:  # by hand\n  - x\n",
+        "  tags: []  # by hand\n",
+    ),
+    "a-comment-above-the-items": (
+        "resources:\n- id: a\n  title: A\n  url: http://a.example/\n"
+        "  tags:\n  # the tags we use\n  - x\n  # keep me\n" + _entry("b"),
+        "  tags:\n  # the tags we use\n  - x\n",
+        "  tags: []\n  # the tags we use\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["spliced", "whole-file"])
+@pytest.mark.parametrize(("text", "old", "new"), EMPTIED.values(), ids=EMPTIED.keys())
+def test_a_list_emptied_keeps_the_comments_written_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, old: str, new: str, whole: bool
+) -> None:
+    if whole:
+        monkeypatch.setattr(catalog_edit, "_edit_yaml_spliced", lambda *args: None)
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+
+    apply_edits(path, [FieldEdit("a", "tags", [])])
+
+    assert path.read_text() == text.replace(old, new)
+    entry = next(r for r in load_catalog(path).resources if r.id == "a")
+    assert entry.tags == ()
+
+
+def test_a_list_emptied_then_filled_in_one_edit_is_a_block_list_again(tmp_path: Path) -> None:
+    text, old, _ = EMPTIED["last-key-then-an-entry"]
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+
+    apply_edits(path, [FieldEdit("a", "tags", []), FieldEdit("a", "tags", ["z"])])
+
+    assert path.read_text() == text.replace(old, "  tags:\n  - z\n")
+
+
+def test_a_key_added_after_an_emptied_list_goes_before_the_comments(tmp_path: Path) -> None:
+    text, old, _ = EMPTIED["last-key-then-an-entry"]
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+
+    apply_edits(path, [FieldEdit("a", "tags", []), FieldEdit("a", "year", 2020)])
+
+    assert path.read_text() == text.replace(old, "  tags: []\n  year: 2020\n")
