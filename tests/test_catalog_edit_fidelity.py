@@ -6,12 +6,19 @@ list an edit empties (lost with its items), and the layout of the lists an impor
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml as pyyaml
+from typer.testing import CliRunner
 
 from catalog import catalog_edit
 from catalog.catalog_edit import FieldEdit, apply_edits
-from catalog.source import load_catalog
+from catalog.importer import ImportedEntry, import_entries
+from catalog.source import load_catalog, validate_catalog
+from flows.cli import app
+
+runner = CliRunner()
 
 
 def _entry(rid: str) -> str:
@@ -187,3 +194,90 @@ def test_a_key_added_after_an_emptied_list_goes_before_the_comments(tmp_path: Pa
     apply_edits(path, [FieldEdit("a", "tags", []), FieldEdit("a", "year", 2020)])
 
     assert path.read_text() == text.replace(old, "  tags: []\n  year: 2020\n")
+
+
+# --- 3. an import writes its lists as the file's entries do ------------------------------------
+
+LAYOUTS = {
+    "four-dash-at-zero-lists-indented": (
+        "resources:\n-   id: a\n    title: A\n    url: http://a.example/\n"
+        "    tags:\n        - x\n        - y\n",
+        "    tags:\n        - p\n        - q\n    languages:\n        - en\n",
+    ),
+    "four-dash-at-zero-lists-flat": (
+        "resources:\n-   id: a\n    title: A\n    url: http://a.example/\n    tags:\n    - x\n",
+        "    tags:\n    - p\n    - q\n    languages:\n    - en\n",
+    ),
+    "four-dash-at-zero-lists-as-entries": (
+        "resources:\n-   id: a\n    title: A\n    url: http://a.example/\n    tags:\n    -   x\n",
+        "    tags:\n    -   p\n    -   q\n    languages:\n    -   en\n",
+    ),
+    "four-dash-indented-lists-two": (
+        "resources:\n    - id: a\n      title: A\n      url: http://a.example/\n"
+        "      tags:\n        - x\n",
+        "      tags:\n        - p\n        - q\n      languages:\n        - en\n",
+    ),
+    "four-dash-indented-lists-flat": (
+        "resources:\n    - id: a\n      title: A\n      url: http://a.example/\n"
+        "      tags:\n      - x\n",
+        "      tags:\n      - p\n      - q\n      languages:\n      - en\n",
+    ),
+    "two-dash-lists-four": (
+        "resources:\n  - id: a\n    title: A\n    url: http://a.example/\n    tags:\n        - x\n",
+        "    tags:\n        - p\n        - q\n    languages:\n        - en\n",
+    ),
+    "lists-only-in-a-later-entry": (
+        "collection:\n    title: C\nresources:\n-   id: a\n    title: A\n"
+        "    url: http://a.example/\n-   id: c\n    title: C\n    url: http://c.example/\n"
+        "    languages:\n        - en\n",
+        "    tags:\n        - p\n        - q\n    languages:\n        - en\n",
+    ),
+}
+
+_NEW = ImportedEntry("B", "http://b.example/", fields={"tags": ["p", "q"], "languages": ["en"]})
+
+
+@pytest.mark.parametrize(("text", "lists"), LAYOUTS.values(), ids=LAYOUTS.keys())
+def test_an_import_writes_its_lists_as_the_files_entries_do(
+    tmp_path: Path, text: str, lists: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+
+    import_entries(path, [_NEW])
+
+    written = path.read_text()
+    assert written.startswith(text)
+    assert written[len(text) :].endswith(lists)
+    assert not validate_catalog(path).problems
+    entry = next(r for r in load_catalog(path).resources if r.id == "b")
+    assert (entry.tags, entry.languages) == (("p", "q"), ("en",))
+
+
+def test_an_import_into_a_file_without_lists_in_its_entries_follows_the_resources_list(
+    tmp_path: Path,
+) -> None:
+    text = "resources:\n-   id: a\n    title: A\n    url: http://a.example/\n"
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+
+    import_entries(path, [_NEW])
+
+    assert "    tags:\n    -   p\n    -   q\n" in path.read_text()[len(text) :]
+
+
+def test_cli_import_csv_into_a_four_space_catalog_follows_its_lists(isolated_cwd: Path) -> None:
+    text, _ = LAYOUTS["four-dash-at-zero-lists-indented"]
+    (isolated_cwd / "mine.yaml").write_text(text)
+    (isolated_cwd / "sheet.csv").write_text(
+        "title,url,tags,languages\nB,http://b.example/,p; q,en\n", encoding="utf-8"
+    )
+
+    result = runner.invoke(app, ["catalog", "import-csv", "sheet.csv", "--into", "mine.yaml"])
+
+    assert result.exit_code == 0, result.output
+    written = (isolated_cwd / "mine.yaml").read_text()
+    data: Any = pyyaml.safe_load(written)
+    assert data["resources"][1]["tags"] == ["p", "q"]
+    assert "        - p\n        - q\n" in written[len(text) :]
+    assert "-   p" not in written
