@@ -20,6 +20,7 @@ import contextlib
 import csv
 import difflib
 import fcntl
+import functools
 import io
 import os
 import re
@@ -38,7 +39,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.emitter import RoundTripEmitter
 from ruamel.yaml.error import CommentMark, YAMLError
-from ruamel.yaml.events import CollectionStartEvent
+from ruamel.yaml.events import CollectionStartEvent, SequenceEndEvent
 from ruamel.yaml.nodes import Node, ScalarNode
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.resolver import VersionedResolver
@@ -62,7 +63,14 @@ from catalog.source import (
     validate_catalog,
 )
 
-__all__ = ["EditResult", "FieldEdit", "apply_edits", "guess_indent"]
+__all__ = [
+    "EditResult",
+    "FieldEdit",
+    "apply_edits",
+    "entry_lists_emitter",
+    "guess_entry_lists",
+    "guess_indent",
+]
 
 _BOM = b"\xef\xbb\xbf"
 _CSV_LIST_FIELDS = ("languages", "tags")
@@ -345,23 +353,125 @@ def _keep_properties(node: Node, data: CommentedMap | CommentedSeq) -> None:
 
 class _Emitter(RoundTripEmitter):
     """Writes a mapping's or list's tag as the file wrote it (`!!map`), though it is the
-    tag the node would have without it."""
+    tag the node would have without it; and the block lists inside entries as the file's
+    entries write theirs (`entry_lists`, `guess_entry_lists`): ruamel writes every list of
+    a dump alike, and a file indented by four may write `-   id: a` for its entries and
+    `    - x` for their lists."""
+
+    #: (items, dashes): columns from a list's key; None: as the `resources` list.
+    entry_lists: tuple[int, int] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._outer: list[tuple[int, int]] = []
 
     def emit(self, event: Any) -> None:
         if isinstance(event, CollectionStartEvent) and getattr(event.ctag, "handle", None):
             event.implicit = False
         super().emit(event)
 
+    def expect_block_sequence(self) -> None:
+        self._outer.append((self.best_sequence_indent, self.sequence_dash_offset))
+        if self.entry_lists is not None and self.indent:  # not the top mapping's value
+            self.best_sequence_indent, self.sequence_dash_offset = self.entry_lists
+        super().expect_block_sequence()
+
+    def expect_block_sequence_item(self, first: bool = False) -> None:
+        ends = not first and isinstance(self.event, SequenceEndEvent)
+        super().expect_block_sequence_item(first)
+        if ends:
+            self.best_sequence_indent, self.sequence_dash_offset = self._outer.pop()
+
+
+@functools.cache
+def entry_lists_emitter(entry_lists: tuple[int, int] | None) -> type[RoundTripEmitter]:
+    """A ruamel `Emitter` that writes the lists inside entries laid out as `entry_lists`
+    (`guess_entry_lists`) and keeps the tags `_Constructor` keeps."""
+    return type("_FileEmitter", (_Emitter,), {"entry_lists": entry_lists})
+
+
+#: The entries `guess_entry_lists` reads at most, for a file none of whose first entries
+#: holds a list: libyaml reads all 20,000 entries of a large catalog in a second.
+_LIST_LAYOUT_ENTRIES = 100
+
+
+def guess_entry_lists(text: str) -> tuple[int, int] | None:
+    """How the block lists inside `text`'s `resources` entries (`tags:` and `- x` below it)
+    are laid out, as columns from their key's: (items, dashes), from the first such list
+    with an item on its dash's line; None when none of the first entries holds one."""
+    events = pyyaml.parse(text, Loader=getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader))
+    try:
+        kinds = [next(events), next(events), next(events)]
+        if not isinstance(kinds[2], pyyaml.MappingStartEvent):
+            return None
+        while True:
+            key, value = next(events), next(events)
+            if not isinstance(key, pyyaml.ScalarEvent):
+                return None
+            if key.value == "resources":
+                if not isinstance(value, pyyaml.SequenceStartEvent) or value.flow_style:
+                    return None
+                return _first_entry_list(events)
+            depth = 1 if isinstance(value, pyyaml.CollectionStartEvent) else 0
+            while depth:
+                event = next(events)
+                if isinstance(event, pyyaml.CollectionStartEvent):
+                    depth += 1
+                elif isinstance(event, pyyaml.CollectionEndEvent):
+                    depth -= 1
+    except (pyyaml.YAMLError, StopIteration, RecursionError):
+        return None
+    finally:
+        events.close()
+
+
+def _first_entry_list(events: Iterator[Any]) -> tuple[int, int] | None:
+    """`guess_entry_lists` from the events of the `resources` list's entries."""
+    depth, entries, last, in_map = 0, 0, None, False
+    dash, key_column = None, 0
+    for event in events:
+        if dash is not None:  # the list's first item, on its dash's line or below it
+            if event.start_mark.line == dash.start_mark.line:
+                items = event.start_mark.column - key_column
+                dashes = dash.start_mark.column - key_column
+                return max(items, dashes + 2), dashes
+            dash = None
+        if isinstance(event, pyyaml.CollectionStartEvent):
+            if not depth:
+                entries += 1
+                if entries > _LIST_LAYOUT_ENTRIES:
+                    return None
+                in_map = isinstance(event, pyyaml.MappingStartEvent)
+            elif (
+                depth == 1
+                and in_map
+                and isinstance(event, pyyaml.SequenceStartEvent)
+                and not event.flow_style
+                and last is not None
+            ):
+                dash, key_column = event, last.start_mark.column  # a value: `last` is its key
+            depth += 1
+        elif isinstance(event, pyyaml.CollectionEndEvent):
+            depth -= 1
+            if depth < 0:
+                return None
+        elif isinstance(event, pyyaml.ScalarEvent):
+            last = event
+    return None
+
 
 @dataclass(frozen=True)
 class _Style:
     """What the dump takes from the whole file, however little of it is loaded: the
-    indentation ruamel guesses, how empty values are written, the line break."""
+    indentation ruamel guesses and that of the lists in entries, how empty values are
+    written, the line break."""
 
     newline: str
     indent: int | None
     block_seq_indent: int | None
     null_text: str
+    #: `guess_entry_lists`
+    entry_lists: tuple[int, int] | None = None
 
 
 class _GuessOnly:
@@ -391,7 +501,8 @@ def _style_of(text: str) -> _Style:
     spaced, _ = held_tabs(body)
     indent, block_seq_indent = guess_indent(spaced)
     null = _NULL_VALUE.search(spaced)
-    return _Style(newline, indent, block_seq_indent, null.group(1) if null else "")
+    null_text = null.group(1) if null else ""
+    return _Style(newline, indent, block_seq_indent, null_text, guess_entry_lists(spaced))
 
 
 def guess_indent(text: str) -> tuple[int | None, int | None]:
@@ -431,7 +542,7 @@ def _yaml_for(text: str, style: _Style) -> tuple[YAML, Any]:
     yaml = YAML(typ="rt")
     yaml.Representer = _Representer
     yaml.Constructor = _Constructor
-    yaml.Emitter = _Emitter
+    yaml.Emitter = entry_lists_emitter(style.entry_lists)
     yaml.preserve_quotes = True
     yaml.width = 1_000_000  # never re-wrap a long line nobody touched
     doc = yaml.load(text)

@@ -281,3 +281,24 @@ def test_cli_import_csv_into_a_four_space_catalog_follows_its_lists(isolated_cwd
     assert data["resources"][1]["tags"] == ["p", "q"]
     assert "        - p\n        - q\n" in written[len(text) :]
     assert "-   p" not in written
+
+
+# --- lists an edit writes into an entry follow the file's entry lists --------------------------
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["spliced", "whole-file"])
+@pytest.mark.parametrize(("text", "lists"), LAYOUTS.values(), ids=LAYOUTS.keys())
+def test_an_edit_writes_a_list_as_the_files_entries_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, lists: str, whole: bool
+) -> None:
+    """An import's fills and a curator's edits go through `apply_edits`: a 4-space file
+    got `-   p` lists in entries that write `    - x`."""
+    if whole:
+        monkeypatch.setattr(catalog_edit, "_edit_yaml_spliced", lambda *args: None)
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+
+    apply_edits(path, [FieldEdit("a", "tags", ["p", "q"]), FieldEdit("a", "languages", ["en"])])
+
+    tags = lists.split("    languages:")[0].rstrip("\n ").split("tags:\n")[1]
+    assert tags + "\n" in path.read_text()

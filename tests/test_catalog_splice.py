@@ -507,12 +507,13 @@ def test_an_unknown_id_is_reported_without_the_whole_round_trip(tmp_path: Path) 
 
 
 def test_an_edit_whose_layout_cannot_be_kept_rewrites_its_entry_only(tmp_path: Path) -> None:
-    """Lists inside entries indented unlike the one ruamel guessed: an edited list's new
-    item cannot go back in the file's layout, and the whole-file round trip then wrote
-    every entry anew (lists re-indented, `\\u00e9` spelt `é`) for one edit."""
+    """Lists inside an entry indented unlike each other (`languages` by 0, `tags` by 2),
+    which no one guessed layout fits: an edited `tags` list's new item, written as the
+    first list is, cannot go back in the file's layout, and the whole-file round trip then
+    wrote every entry anew (lists re-indented, `\\u00e9` spelt `é`) for one edit."""
     entries = [
         f'  - id: r{n}\n    title: "Caf\\u00e9 {n}"\n    url: http://e{n}.example/\n'
-        f"    tags:\n    - guide\n    - extra\n    year: ~\n"
+        f"    languages:\n    - en\n    tags:\n      - guide\n      - extra\n    year: ~\n"
         for n in range(3)
     ]
     text = "resources:\n" + "".join(entries)

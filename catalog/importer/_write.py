@@ -20,12 +20,16 @@ from typing import Any
 import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.emitter import RoundTripEmitter
 from ruamel.yaml.error import YAMLError
-from ruamel.yaml.events import SequenceEndEvent
 from ruamel.yaml.scalarstring import FoldedScalarString
 
-from catalog.catalog_edit import FieldEdit, apply_edits, guess_indent
+from catalog.catalog_edit import (
+    FieldEdit,
+    apply_edits,
+    entry_lists_emitter,
+    guess_entry_lists,
+    guess_indent,
+)
 from catalog.csv_guard import guard
 from catalog.errors import CatalogError, LinkhealthError, Problem
 from catalog.importer._csv import column_name
@@ -270,7 +274,10 @@ def _append_yaml(work: Path, text: str, additions: list[dict[str, Any]], path: P
         end -= 1  # blank lines and comments before the next key (or the end) stay after us
     if end > 0 and not lines[end - 1].endswith("\n"):
         lines[end - 1] += "\n"
-    yaml = _yaml(indent=indent or 2, offset=offset or 0, entry_lists=layout.entry_lists)
+    yaml = _yaml(indent=indent or 2, offset=offset or 0)
+    # The lists of new entries as those of the file's entries (`tags:` then `- x`), which
+    # may be laid out unlike the `resources` list (`-   id: a`) that `guess_indent` reads.
+    yaml.Emitter = entry_lists_emitter(guess_entry_lists(spaced))
     block = _render_resources(yaml, additions, indent=indent or 2).split("\n", 1)[1]
     return "".join(lines[:end]) + block + "".join(lines[end:])
 
@@ -288,10 +295,6 @@ class _Layout:
     #: Lines from the top that the list's values hold: the blank lines a keep-chomped block
     #: (`|+`) ends with are its value, and an entry appended before them would take them.
     kept_lines: int = 0
-    #: How the first block list in an entry (with an item on its dash's line) is laid out,
-    #: as columns from its key's: (its items', its dashes'); None when no entry has one,
-    #: and the lists of new entries are laid out as the `resources` list is.
-    entry_lists: tuple[int, int] | None = None
 
 
 def _fast_layout(text: str) -> _Layout | None:
@@ -325,8 +328,7 @@ def _fast_layout(text: str) -> _Layout | None:
                     else first.start_mark.line + 1,
                 )
                 if not isinstance(first, pyyaml.SequenceEndEvent):
-                    last, entry_lists = _read_entries(events, first)
-                    found = replace(found, kept_lines=_kept_lines(last), entry_lists=entry_lists)
+                    found = replace(found, kept_lines=_kept_lines(events, first))
             else:
                 _skip(events, value)
     except (pyyaml.YAMLError, StopIteration, RecursionError):
@@ -340,45 +342,14 @@ def _skip(events: Iterator[Any], first: Any) -> None:
         _skip_rest(events)
 
 
-def _read_entries(events: Iterator[Any], first: Any) -> tuple[Any, tuple[int, int] | None]:
-    """Consume the resources list from its first item's event `first`: its last scalar event
-    (None when it holds none), and `_Layout.entry_lists`."""
-    depth, last, in_map = 0, None, False
-    event, key_column, dash = first, 0, None
-    entry_lists: tuple[int, int] | None = None
-    while True:
-        if dash is not None:  # the list's first item, on its dash's line or below it
-            if event.start_mark.line == dash.start_mark.line:
-                items = event.start_mark.column - key_column
-                dashes = dash.start_mark.column - key_column
-                entry_lists = (max(items, dashes + 2), dashes)
-            dash = None
-        if isinstance(event, pyyaml.CollectionStartEvent):
-            if not depth:
-                in_map = isinstance(event, pyyaml.MappingStartEvent)
-            elif (
-                depth == 1
-                and in_map
-                and entry_lists is None
-                and isinstance(event, pyyaml.SequenceStartEvent)
-                and not event.flow_style
-                and last is not None
-            ):
-                dash, key_column = event, last.start_mark.column  # a value: `last` is its key
-            depth += 1
-        elif isinstance(event, pyyaml.CollectionEndEvent):
-            depth -= 1
-            if depth < 0:
-                return last, entry_lists
-        elif isinstance(event, pyyaml.ScalarEvent):
-            last = event
-        event = next(events)
-
-
-def _kept_lines(last: Any) -> int:
-    """The lines from the top the resources list's last value holds when that (its last
-    scalar event, `last`) is a block scalar whose value keeps trailing blank lines (`|+`),
-    else 0 (`_Layout.kept_lines`)."""
+def _kept_lines(events: Iterator[Any], first: Any) -> int:
+    """Consume the resources list from its first item's event `first`; the lines from the
+    top its last value holds when that is a block scalar whose value keeps trailing blank
+    lines (`|+`), else 0 (`_Layout.kept_lines`)."""
+    last = first if isinstance(first, pyyaml.ScalarEvent) else None
+    if isinstance(first, pyyaml.CollectionStartEvent):
+        last = _skip_rest(events)
+    last = _skip_rest(events) or last
     if last is None or last.style not in ("|", ">") or not last.value.endswith("\n\n"):
         return 0
     # A block scalar's end mark is after the line breaks that follow it, kept or not.
@@ -442,42 +413,11 @@ def _key_line(doc: CommentedMap, key: Any) -> int:
     return int(doc.lc.key(key)[0]) + 1
 
 
-def _yaml(*, indent: int, offset: int, entry_lists: tuple[int, int] | None = None) -> YAML:
-    """A dump laid out as the file's `resources` list is, and the lists inside its entries
-    as the file's entries lay theirs out (`entry_lists`), which may differ."""
+def _yaml(*, indent: int, offset: int) -> YAML:
     yaml = YAML(typ="rt")
     yaml.width = 1_000_000  # long lines are folded by `_folded`, never by the emitter
     yaml.indent(mapping=max(indent - offset, 1), sequence=indent, offset=offset)
-    if entry_lists is not None:
-        yaml.Emitter = type(
-            "_FileEntryListsEmitter", (_EntryListsEmitter,), {"entry_lists": entry_lists}
-        )
     return yaml
-
-
-class _EntryListsEmitter(RoundTripEmitter):
-    """Writes the block lists inside an entry (`tags:`, `languages:`) with their own
-    indentation: ruamel writes every list of a dump alike, and a file indented by four may
-    write `-   id: a` for its entries and `    - x` for their lists."""
-
-    #: (items, dashes): columns from the list's key (`_Layout.entry_lists`).
-    entry_lists: tuple[int, int] = (2, 0)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._outer: list[tuple[int, int]] = []
-
-    def expect_block_sequence(self) -> None:
-        self._outer.append((self.best_sequence_indent, self.sequence_dash_offset))
-        if self.indent:  # in an entry (the `resources` list is the top mapping's value)
-            self.best_sequence_indent, self.sequence_dash_offset = self.entry_lists
-        super().expect_block_sequence()
-
-    def expect_block_sequence_item(self, first: bool = False) -> None:
-        ends = not first and isinstance(self.event, SequenceEndEvent)
-        super().expect_block_sequence_item(first)
-        if ends:
-            self.best_sequence_indent, self.sequence_dash_offset = self._outer.pop()
 
 
 def _render_resources(yaml: YAML, additions: list[dict[str, Any]], *, indent: int) -> str:
