@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import re
 
+#: What the CSV files linkhealth writes start with, as Excel's own "CSV UTF-8" does: without
+#: it Excel reads a file as the system's code page ("–" shows as "â€“").
+UTF8_BOM = "\ufeff"
 #: What makes a spreadsheet read a cell as a formula (OWASP's list).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: A number as a spreadsheet reads one: -5, +1.5, -1,000, -.5, 1e-3, -12.5%.

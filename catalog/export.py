@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from catalog import store
 from catalog.clock import utcnow
-from catalog.csv_guard import guard
+from catalog.csv_guard import UTF8_BOM, guard
 from catalog.health import UNCHECKED
 
 EXPORT_FIELDS = (
@@ -46,8 +46,6 @@ EXPORT_FIELDS = (
 )
 
 ExportFormat = Literal["jsonl", "csv"]
-#: What a CSV export starts with, so a spreadsheet reads it as UTF-8.
-UTF8_BOM = "\ufeff"
 
 
 def export_rows(engine: Engine, *, now: datetime | None = None) -> Iterator[dict[str, Any]]:

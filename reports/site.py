@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from catalog.export import UTF8_BOM
+from catalog.csv_guard import UTF8_BOM
 from reports.build import worst_first
 from reports.context import ReportContext, ResourcePage, Row
 from reports.forked import Forked, can_fork

@@ -317,6 +317,20 @@ def test_csv_catalogs_get_rows_and_new_columns(tmp_path: Path) -> None:
     assert all(r.description for r in catalog.resources)
 
 
+def test_a_new_csv_catalog_starts_with_a_byte_order_mark_as_exports_do(tmp_path: Path) -> None:
+    # Made for a spreadsheet: without the mark Excel reads UTF-8 as the system's code page.
+    target = tmp_path / "new.csv"
+    first = import_entries(target, _subset("Hotline"))
+    data = target.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfid,title,url")
+    assert [r.id for r in load_catalog(target).resources] == list(first.added)
+
+    second = import_entries(target, _subset("DemandForum"))
+    data = target.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfid,") and data.count(b"\xef\xbb\xbf") == 1
+    assert {r.id for r in load_catalog(target).resources} == {*first.added, *second.added}
+
+
 def test_entries_that_would_break_the_catalog_are_blamed_on_the_source(tmp_path: Path) -> None:
     target = tmp_path / "new.yaml"
     parsed = parse_csv(

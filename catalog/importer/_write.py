@@ -30,7 +30,7 @@ from catalog.catalog_edit import (
     guess_entry_lists,
     guess_indent,
 )
-from catalog.csv_guard import guard
+from catalog.csv_guard import UTF8_BOM, guard
 from catalog.errors import CatalogError, LinkhealthError, Problem
 from catalog.importer._csv import column_name
 from catalog.importer._merge import plan_merge
@@ -193,7 +193,8 @@ def _new_file(suffix: str, title: str, additions: list[dict[str, Any]]) -> str:
         writer.writerow([guard(name) for name in columns])
         for entry in additions:
             writer.writerow([_csv_cell(entry.get(name)) for name in columns])
-        return out.getvalue()
+        # Starts as an export does, for the spreadsheet it is made for; appending keeps it.
+        return UTF8_BOM + out.getvalue()
     yaml = _yaml(indent=2, offset=0)
     out = io.StringIO()
     yaml.dump({"collection": {"title": title}}, out)
