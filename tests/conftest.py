@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,12 @@ os.environ["PREFECT_SERVER_LOGGING_LEVEL"] = "WARNING"
 os.environ.pop("PREFECT_API_URL", None)
 os.environ.pop("LINKHEALTH_CONFIG", None)
 os.environ.pop("LINKHEALTH_DATABASE_URL", None)
+
+# A suite started in the background of a non-interactive shell (`cmd &`, nohup) inherits
+# SIGINT ignored, and so would every process it starts: the tests of what Ctrl-C does then
+# see nothing happen. Ctrl-C as a terminal gives it, for this process and its children.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import respx.mocks  # noqa: E402  (after the environment above, as every import here)
 
