@@ -139,13 +139,14 @@ def test_a_new_csv_catalog_guards_the_column_names_a_sheet_gave(tmp_path: Path) 
     """The header row is a row of cells a spreadsheet runs like any other."""
     target = tmp_path / "toolkit.csv"
     import_entries(target, parse_csv(HOSTILE_HEADERS, source="sheet.csv"))
-    header, first, _ = csv.reader(io.StringIO(target.read_text()))
+    # (a new CSV catalog starts with a byte order mark, as a spreadsheet's "CSV UTF-8")
+    header, first, _ = csv.reader(io.StringIO(target.read_text(encoding="utf-8-sig")))
     assert header == ["id", "title", "url", '\'=HYPERLINK("https://evil.example/")', "'@owner"]
     assert first[3:] == ["x", "'-me"]
     again = import_entries(target, parse_csv(HOSTILE_HEADERS, source="sheet.csv"))
     assert again.diff == "" and len(again.matched) == 2  # the guarded header is the column
     yaml = tmp_path / "toolkit.yaml"  # the catalog as a sheet to import elsewhere
-    import_entries(yaml, parse_csv(target.read_text(), source="toolkit.csv"))
+    import_entries(yaml, parse_csv(target.read_text(encoding="utf-8-sig"), source="toolkit.csv"))
     extra = {r.id: r.extra for r in load_catalog(yaml).resources}
     assert extra["a"] == {'=HYPERLINK("https://evil.example/")': "x", "@owner": "-me"}
 
