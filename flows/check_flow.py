@@ -90,7 +90,6 @@ from catalog.shards import Shard, all_shards, lease_name
 from catalog.store import note_run_progress
 from catalog.text import counted
 from catalog.upgrades import check_batch_with_upgrades
-from flows.collector import settle_collector
 from flows.events import emit_notices
 from flows.malloc_arenas import cap_malloc_arenas
 from flows.prefect_server import quiet_prefect_clients
@@ -257,7 +256,6 @@ def run_check(
     log = get_run_logger()
     ui = _PrefectUi(log)
     cap_malloc_arenas()  # before the checking thread starts (flows.malloc_arenas)
-    settle_collector()  # before the run allocates: what exists now is imports (flows.collector)
     before = tally(engine_for(settings.database_url))
     part = Shard.parse(shard) if shard else None
     try:
