@@ -60,6 +60,7 @@ from catalog.source import (
     CATALOG_SUFFIXES,
     held_tabs,
     reads_as_plain_text,
+    skip_node,
     validate_catalog,
 )
 
@@ -412,14 +413,8 @@ def guess_entry_lists(text: str) -> tuple[int, int] | None:
                 if not isinstance(value, pyyaml.SequenceStartEvent) or value.flow_style:
                     return None
                 return _first_entry_list(events)
-            depth = 1 if isinstance(value, pyyaml.CollectionStartEvent) else 0
-            while depth:
-                event = next(events)
-                if isinstance(event, pyyaml.CollectionStartEvent):
-                    depth += 1
-                elif isinstance(event, pyyaml.CollectionEndEvent):
-                    depth -= 1
-    except (pyyaml.YAMLError, StopIteration, RecursionError):
+            skip_node(events, value)
+    except (pyyaml.YAMLError, StopIteration, ValueError, RecursionError):
         return None
     finally:
         events.close()

@@ -53,6 +53,7 @@ __all__ = [
     "meant_url",
     "plain_id",
     "read_once",
+    "skip_node",
     "validate_catalog",
     "validate_catalogs",
 ]
@@ -967,14 +968,14 @@ def _fields_by_entry(events: Iterable[Any]) -> Iterator[EntryFields]:
             or key.value != "resources"
             or _kind_of(value) != "SequenceStartEvent"
         ):
-            _skip(stream, key)  # a complex key, or a key other than `resources`
-            _skip(stream, value)
+            skip_node(stream, key)  # a complex key, or a key other than `resources`
+            skip_node(stream, value)
             continue
         while _kind_of(item := _take(stream)) != "SequenceEndEvent":
             if _kind_of(item) == "MappingStartEvent":
                 yield _entry_fields(stream, item.start_mark.line + 1)
             else:
-                _skip(stream, item)
+                skip_node(stream, item)
 
 
 def _entry_fields(stream: Iterator[Any], line: int) -> EntryFields:
@@ -985,8 +986,8 @@ def _entry_fields(stream: Iterator[Any], line: int) -> EntryFields:
     while _kind_of(key := _take(stream)) != "MappingEndEvent":
         value = _take(stream)
         if _kind_of(key) != "ScalarEvent":
-            _skip(stream, key)
-            _skip(stream, value)
+            skip_node(stream, key)
+            skip_node(stream, value)
             continue
         name = str(key.value)
         if name in lines or name in twice:
@@ -997,7 +998,7 @@ def _entry_fields(stream: Iterator[Any], line: int) -> EntryFields:
         if name == "id" and _kind_of(value) == "ScalarEvent":
             rid = str(value.value)
         else:
-            _skip(stream, value)
+            skip_node(stream, value)
     return EntryFields(line=line, id=None if "id" in twice else rid, lines=lines)
 
 
@@ -1012,8 +1013,9 @@ def _take(stream: Iterator[Any]) -> Any:
     return event
 
 
-def _skip(stream: Iterator[Any], event: Any) -> None:
-    """Pass the rest of the node `event` starts (nothing more for a scalar or an alias)."""
+def skip_node(stream: Iterator[Any], event: Any) -> None:
+    """Pass the rest of the node `event` starts (nothing more for a scalar or an alias), in
+    libyaml's or ruamel's parser events; ValueError when they end inside it."""
     depth = 1 if _kind_of(event) in ("MappingStartEvent", "SequenceStartEvent") else 0
     while depth:
         kind = _kind_of(_take(stream))

@@ -36,7 +36,13 @@ from catalog.importer._csv import column_name
 from catalog.importer._merge import plan_merge
 from catalog.importer._records import ImportedEntry, ImportResult, Parsed
 from catalog.model import Resource
-from catalog.source import CATALOG_SUFFIXES, load_catalog, spaced_tabs, validate_catalog
+from catalog.source import (
+    CATALOG_SUFFIXES,
+    load_catalog,
+    skip_node,
+    spaced_tabs,
+    validate_catalog,
+)
 
 _FOLD_WIDTH = 100
 
@@ -331,16 +337,10 @@ def _fast_layout(text: str) -> _Layout | None:
                 if not isinstance(first, pyyaml.SequenceEndEvent):
                     found = replace(found, kept_lines=_kept_lines(events, first))
             else:
-                _skip(events, value)
-    except (pyyaml.YAMLError, StopIteration, RecursionError):
+                skip_node(events, value)
+    except (pyyaml.YAMLError, StopIteration, ValueError, RecursionError):
         return None
     return None
-
-
-def _skip(events: Iterator[Any], first: Any) -> None:
-    """Consume the rest of the node that `first` starts."""
-    if isinstance(first, pyyaml.CollectionStartEvent):
-        _skip_rest(events)
 
 
 def _kept_lines(events: Iterator[Any], first: Any) -> int:
