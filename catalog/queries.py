@@ -284,7 +284,7 @@ def broken_and_drift(engine: Engine) -> tuple[int, int]:
     return int(broken), int(drifted)
 
 
-def iter_resources(engine: Engine, *, chunk: int = 2000) -> Iterator[ResourceRow]:
+def iter_resources(engine: Engine, *, chunk: int = 500) -> Iterator[ResourceRow]:
     """The rows of `report_data(engine).resources`, in the same order, streamed: for a
     caller that keeps only a few of them (the flow's action-queue artifact)."""
     with session_scope(engine) as session:

@@ -113,10 +113,22 @@ class PreparedRun:
     shard: Shard | None = None
     #: The runs this one found dead and marked aborted as it started (`abort_stale_runs`).
     aborted: tuple[int, ...] = ()
+    #: The URLs and batches of `batches`, kept by `without_batches`.
+    url_count: int = field(init=False)
+    batch_count: int = field(init=False)
 
-    @property
-    def url_count(self) -> int:
-        return sum(len(b.targets) for b in self.batches)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url_count", sum(len(b.targets) for b in self.batches))
+        object.__setattr__(self, "batch_count", len(self.batches))
+
+    def without_batches(self) -> PreparedRun:
+        """This run without its batches, but with their counts: the flow lets each batch go
+        once it is checked, so the 100,000 targets of a large run (~38 MB) are not all
+        kept to its end, where the action queue is read."""
+        run = replace(self, batches=())
+        object.__setattr__(run, "url_count", self.url_count)
+        object.__setattr__(run, "batch_count", self.batch_count)
+        return run
 
     @property
     def network_down(self) -> bool:

@@ -31,7 +31,7 @@ import asyncio
 import concurrent.futures
 import queue
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -280,13 +280,16 @@ def run_check(
         f" (shard {part})" if part else "",
         f"{counted(changes, 'catalog change')} synced" if changes else "catalogs as last synced",
         prepared.url_count,
-        len(prepared.batches),
+        prepared.batch_count,
     )
     stored: list[BatchStored] = []
+    # Each batch is let go once submitted, and its observations once stored.
+    todo = deque(prepared.batches)
+    prepared = prepared.without_batches()
     try:
         crash_dead_flow_runs(settings, prepared.aborted, log)
         with keep_lease(settings, prepared.lease, run_id=prepared.run_id):
-            _check_and_store(settings, prepared, ui, stored)
+            _check_and_store(settings, prepared, todo, ui, stored)
         summary = finish_run(
             settings, prepared.run_id, stored=stored, sync=prepared.sync, lease=prepared.lease
         )
@@ -300,7 +303,7 @@ def run_check(
             log.warning("could not stop the checks of run %s", prepared.run_id, exc_info=True)
         finally:  # a second Ctrl-C meanwhile must not keep the lease until it expires
             abandon_run(settings, prepared, reason=why_abandoned(exc), stopped=was_stopped(exc))
-        left = len(prepared.batches) - len(stored)
+        left = prepared.batch_count - len(stored)
         if left > 0:  # once per run; the cause is the run's own ERROR, Prefect logs it
             urls = prepared.url_count - sum(b.observations for b in stored)
             log.warning(
@@ -308,7 +311,7 @@ def run_check(
                 prepared.run_id,
                 why_abandoned(exc),
                 left,
-                len(prepared.batches),
+                prepared.batch_count,
                 max(urls, 0),
             )
         raise
@@ -417,28 +420,32 @@ def why_abandoned(exc: BaseException) -> str:
 
 
 def _check_and_store(
-    settings: Settings, prepared: PreparedRun, ui: _PrefectUi, stored: list[BatchStored]
+    settings: Settings,
+    prepared: PreparedRun,
+    todo: deque[Batch],
+    ui: _PrefectUi,
+    stored: list[BatchStored],
 ) -> None:
-    """Check the batches on the task runner and store each as soon as it finishes, into
-    `stored` (which tells the caller how far a run that raised got)."""
+    """Check the batches of `todo` (taken from it as they are submitted) on the task runner
+    and store each as soon as it finishes, into `stored` (which tells the caller how far a
+    run that raised got)."""
     log = get_run_logger()
-    run_id, batches, url_count = prepared.run_id, prepared.batches, prepared.url_count
+    run_id, url_count = prepared.run_id, prepared.url_count
     progress = ui(
         create_progress_artifact,
-        0.0 if batches else 100.0,
+        0.0 if todo else 100.0,
         key=PROGRESS_KEY,
         description=f"URLs checked in run {run_id}",
     )
-    todo = iter(batches)
     finished: queue.SimpleQueue[PrefectFuture[CheckedBatch]] = queue.SimpleQueue()
 
     def submit_next() -> bool:
         # A bounded window of submitted batches: a finished batch's observations (text
         # samples included) are freed once stored, instead of living in its future until
         # the run ends (100,000 URLs held ~300 MB that way).
-        batch = next(todo, None)
-        if batch is None:
+        if not todo:
             return False
+        batch = todo.popleft()
         # quote(): Prefect would otherwise walk every target of the batch twice per task,
         # looking for futures to wait on (~0.1 ms of CPU per URL); the task gets the batch.
         # (Typed as the quote; Prefect hands the task what it wraps.)
@@ -480,6 +487,7 @@ def _check_and_store(
             in_flight -= 1
             in_flight += submit_next()
             done_urls = _store_one(settings, prepared, checked, stored, done_urls, started)
+            del checked, future  # not kept while the next batch is awaited
             if progress is not None:
                 ui(
                     update_progress_artifact,
@@ -509,7 +517,7 @@ def _store_one(
         "Batch %d/%d: %d URLs in %.1f s (%.1f URLs/s), %d failure(s), %d retries; "
         "%d/%d URLs done (%.1f URLs/s overall), %d event(s)%s",
         len(stored),
-        len(prepared.batches),
+        prepared.batch_count,
         stats.urls,
         stats.seconds,
         stats.urls_per_second,

@@ -49,6 +49,7 @@ from reports.context import (
     resource_page_path,
     safe_href,
     sentences,
+    unshared_whens,
     when,
 )
 from reports.history import history_items
@@ -175,7 +176,9 @@ def action_queue(
         _row(r, now, shared_ids) for r in addresses.follow(resources) if _priority(r) is not None
     )
     # nsmallest is sorted(...)[:limit] (stable), holding only `limit` rows at once.
-    return addresses.note(heapq.nsmallest(limit, filter(_queued, rows), key=_fix_first))
+    with unshared_whens():
+        head = heapq.nsmallest(limit, filter(_queued, rows), key=_fix_first)
+    return addresses.note(head)
 
 
 class _Addresses:

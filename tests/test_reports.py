@@ -130,6 +130,20 @@ def test_the_streamed_queue_leaves_out_set_aside_resources_as_the_report_does(
     assert streamed == list(ctx.rows)
 
 
+def test_the_streamed_queue_keeps_no_moment_of_the_rows_it_drops(data: ReportData) -> None:
+    # The flow streams 100,000 resources to keep 100: the report's cache of moments must
+    # not keep the dropped rows' alive (its peak memory is set there), as a report's does.
+    from reports import context
+
+    now = fx.NOW + timedelta(minutes=7)  # moments no other test cached
+    cached = len(context._WHEN_CACHE)
+    head = action_queue(iter(data.resources), now=now, shared_ids=frozenset(), limit=1)
+    assert len(head) == 1 and head[0].since is not None
+    assert len(context._WHEN_CACHE) == cached
+    build_context(data, now=now)
+    assert len(context._WHEN_CACHE) > cached
+
+
 @pytest.fixture(scope="module")
 def page(ctx: ReportContext) -> LexborHTMLParser:
     return LexborHTMLParser(render_html(ctx))

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -84,6 +85,20 @@ def test_a_recheck_of_an_unknown_id_fails_before_writing_a_run(
     assert store.get_lease(engine, FULL_RUN_LEASE) is None
     prepared = prepare_run(settings, trigger="manual", resource_ids=["r1"])
     assert prepared.url_count == 1
+
+
+def test_a_run_let_go_of_its_batches_still_counts_them(engine: Engine, tmp_path: Path) -> None:
+    # The flow lets the targets go as it checks them; its log lines, progress and the
+    # warning of an abandoned run still need how many there were.
+    settings = _settings(engine, tmp_path, URLS)
+    settings = replace(settings, check=replace(settings.check, batch_size=6))
+    prepared = prepare_run(settings, trigger="manual")
+    assert prepared.batch_count == len(prepared.batches) > 1
+    assert prepared.url_count == len(URLS)
+    emptied = prepared.without_batches()
+    assert emptied.batches == () and prepared.batches  # the original keeps its own
+    assert (emptied.url_count, emptied.batch_count) == (len(URLS), prepared.batch_count)
+    assert replace(emptied, batches=prepared.batches[:1]).batch_count == 1
 
 
 def test_second_full_run_fails_fast_naming_the_holder(engine: Engine, tmp_path: Path) -> None:
