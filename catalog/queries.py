@@ -17,7 +17,7 @@ it finishes.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
@@ -286,16 +286,40 @@ def broken_and_drift(engine: Engine) -> tuple[int, int]:
 
 def iter_resources(engine: Engine, *, chunk: int = 500) -> Iterator[ResourceRow]:
     """The rows of `report_data(engine).resources`, in the same order, streamed: for a
-    caller that keeps only a few of them (the flow's action-queue artifact)."""
+    caller that keeps only a few of them (the flow's action-queue artifact, at the end of
+    a run, where a 100k run's memory peaked). Each chunk counts its own links' checks."""
     with session_scope(engine) as session:
-        checks = _checks_since(session)
         result = session.connection().execute(
             _active_resources().execution_options(yield_per=chunk)
         )
         keys = tuple(result.keys())
-        for row in result:
-            r = dict(zip(keys, row, strict=True))
-            yield _resource_row(r, checks.get(r["link_id"], 0))
+        for part in result.partitions():
+            rows = [dict(zip(keys, row, strict=True)) for row in part]
+            checks = _checks_since(session, [r["link_id"] for r in rows if r["link_id"]])
+            for r in rows:
+                yield _resource_row(r, checks.get(r["link_id"], 0))
+
+
+def resource_ids_at(
+    engine: Engine, addresses: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], list[str]]:
+    """(collection key, URL as written) -> the ids of the catalog's entries at that URL,
+    in the report's order (`reports.build.IdsAt`, for the streamed action queue)."""
+    found: dict[tuple[str, str], list[str]] = {}
+    wanted = set(addresses)
+    with session_scope(engine) as session:
+        urls = sorted({url for _, url in wanted})
+        for start in range(0, len(urls), 500):  # far below any bound-parameter limit
+            rows = session.execute(
+                select(Collection.key, Resource.url, Resource.rid)
+                .join(Collection, Resource.collection_id == Collection.id)
+                .where(Resource.removed_at.is_(None), Resource.url.in_(urls[start : start + 500]))
+                .order_by(Collection.title, Resource.rid)
+            )
+            for key, url, rid in rows:
+                if (key, url) in wanted:
+                    found.setdefault((key, url), []).append(rid)
+    return found
 
 
 def shared_resource_ids(engine: Engine) -> frozenset[str]:
@@ -626,14 +650,16 @@ PROBLEM_START = case(
 )
 
 
-def _checks_since(session: Session) -> dict[int, int]:
-    """Per link, the checks since its current problem (`PROBLEM_START`) began: one grouped
-    query."""
+def _checks_since(session: Session, link_ids: Sequence[int] | None = None) -> dict[int, int]:
+    """Per link (of `link_ids`, else every link), the checks since its current problem
+    (`PROBLEM_START`) began: one grouped query."""
     start = PROBLEM_START
+    only = () if link_ids is None else (Observation.link_id.in_(link_ids),)
     rows = session.execute(
         select(Observation.link_id, func.count())
         .join(Link, Link.id == Observation.link_id)
         .where(
+            *only,
             start.is_not(None),
             Observation.checked_at >= start,
             Observation.outcome != Outcome.NETWORK_UNAVAILABLE.value,
@@ -644,7 +670,9 @@ def _checks_since(session: Session) -> dict[int, int]:
     # Checks of the same problem that `db prune` deleted (catalog.retention).
     pruned = session.execute(
         select(Link.id, Link.pruned_checks, Link.pruned_checks_since, start).where(
-            Link.pruned_checks > 0, start.is_not(None)
+            *(() if link_ids is None else (Link.id.in_(link_ids),)),
+            Link.pruned_checks > 0,
+            start.is_not(None),
         )
     )
     for link_id, count, since, problem_start in pruned:

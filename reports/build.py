@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import shlex
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -128,8 +128,8 @@ def build_context(
     """The view model of one report; `now` makes "3 days ago" reproducible."""
     ambiguous = _ambiguous_ids(data.resources)
     addresses = _Addresses()
-    rows = (_row(r, now, ambiguous) for r in addresses.follow(data.resources))
-    resources = tuple(addresses.note(tuple(rows)))
+    rows = tuple(_row(r, now, ambiguous) for r in addresses.follow(data.resources))
+    resources = tuple(_note_addresses(rows, addresses.ids_at))
     queued = sorted(filter(_queued, resources), key=_fix_first)
     groups = tuple(
         Group(p, p.key, p.heading, p.description, rows=tuple(r for r in queued if r.priority is p))
@@ -166,30 +166,67 @@ def action_queue(
     now: datetime,
     shared_ids: frozenset[str],
     limit: int,
+    ids_at: IdsAt | None = None,
 ) -> list[Row]:
     """The first `limit` rows of `build_context(...).groups`, in the same order, keeping
     only the resources that need attention (so `resources` may be a stream of 100,000).
-    `shared_ids`: resource ids used by several catalogs (`queries.shared_resource_ids`)."""
-    addresses = _Addresses()
+    `shared_ids`: resource ids used by several catalogs (`queries.shared_resource_ids`).
+    `ids_at`: where to look up the entries at the addresses the head's fixes switch to
+    (`queries.resource_ids_at`); without it, every address of `resources` is remembered
+    as they pass."""
+    if ids_at is None:
+        addresses = _Addresses()
+        resources, ids_at = addresses.follow(resources), addresses.ids_at
     # `_priority` first: most resources need nothing, and a whole Row costs far more.
-    rows = (
-        _row(r, now, shared_ids) for r in addresses.follow(resources) if _priority(r) is not None
-    )
+    rows = (_row(r, now, shared_ids) for r in resources if _priority(r) is not None)
     # nsmallest is sorted(...)[:limit] (stable), holding only `limit` rows at once.
     with unshared_whens():
         head = heapq.nsmallest(limit, filter(_queued, rows), key=_fix_first)
-    return addresses.note(head)
+    return _note_addresses(head, ids_at)
 
 
-class _Addresses:
-    """The catalog's entries by address, to tell a curator that the address a fix
-    switches an entry to is another entry's already.
+#: (collection key, address as written) of each address asked for -> the ids of the
+#: entries at it, in the report's order.
+IdsAt = Callable[[Collection[tuple[str, str]]], Mapping[tuple[str, str], Sequence[str]]]
+
+
+def _switches_to(row: Row) -> tuple[str, str] | None:
+    """The address `row`'s fix switches its entry to, with the entry's catalog."""
+    target = row.suggested_url
+    if not target or not row.fix or target not in row.fix:
+        return None
+    return (row.collection_key, target)
+
+
+def _note_addresses(rows: Sequence[Row], ids_at: IdsAt) -> list[Row]:
+    """`rows`, the fix of those switching to another entry's address saying so.
 
     Accepting the redirect would then give the collection two entries for one page (a
     `duplicate_url` error at the next lint); usually the old entry was folded into the
-    other and is to be removed instead. Addresses are compared as written: the redirect's
-    target is what the other entry's curator copied from the browser. Keyed by hash, as
-    the queue head streams 100,000 resources and keeps none of them.
+    other and is to be removed instead."""
+    wanted = {address for row in rows if (address := _switches_to(row))}
+    found = ids_at(wanted) if wanted else {}
+    return [_noted(row, found) for row in rows]
+
+
+def _noted(row: Row, found: Mapping[tuple[str, str], Sequence[str]]) -> Row:
+    address = _switches_to(row)
+    others = [i for i in found.get(address, ()) if i != row.resource_id] if address else []
+    if not others:
+        return row
+    one = len(others) == 1
+    note = (
+        f" {'Entry' if one else 'Entries'} {', '.join(others)} of this catalog already "
+        f"{'links' if one else 'link'} that address: if it is the same resource, remove "
+        "this entry instead."
+    )
+    return replace(row, fix=(row.fix or "") + note)
+
+
+class _Addresses:
+    """The entries by address, remembered as a report's resources pass (`IdsAt` for them).
+    Addresses are compared as written: the redirect's target is what the other entry's
+    curator copied from the browser. Keyed by hash, to keep little of each resource.
     """
 
     def __init__(self) -> None:
@@ -206,26 +243,13 @@ class _Addresses:
                 more[key].append(r.resource_id)
             yield r
 
-    def note(self, rows: Sequence[Row]) -> list[Row]:
-        """`rows`, the fix of those switching to another entry's address saying so."""
-        return [self._noted(row) for row in rows]
-
-    def _noted(self, row: Row) -> Row:
-        target = row.suggested_url
-        if not target or not row.fix or target not in row.fix:
-            return row
-        key = hash((row.collection_key, target))
-        found = [self._first[key], *self._more.get(key, ())] if key in self._first else []
-        others = [i for i in found if i != row.resource_id]
-        if not others:
-            return row
-        one = len(others) == 1
-        note = (
-            f" {'Entry' if one else 'Entries'} {', '.join(others)} of this catalog already "
-            f"{'links' if one else 'link'} that address: if it is the same resource, remove "
-            "this entry instead."
-        )
-        return replace(row, fix=row.fix + note)
+    def ids_at(self, addresses: Collection[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
+        found: dict[tuple[str, str], list[str]] = {}
+        for address in addresses:
+            key = hash(address)
+            if key in self._first:
+                found[address] = [self._first[key], *self._more.get(key, ())]
+        return found
 
 
 def _queued(row: Row) -> bool:

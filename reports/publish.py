@@ -38,6 +38,7 @@ from catalog.queries import (
     iter_resources,
     latest_finished_run_id,
     report_data,
+    resource_ids_at,
     shared_resource_ids,
 )
 from catalog.settings import Settings
@@ -58,7 +59,11 @@ def queue_head(engine: Engine, *, now: datetime, limit: int) -> list[Row]:
     """The report's first `limit` action-queue rows, read without building the whole
     report (the flow's table artifact after every run, at any catalog size)."""
     return action_queue(
-        iter_resources(engine), now=now, shared_ids=shared_resource_ids(engine), limit=limit
+        iter_resources(engine),
+        now=now,
+        shared_ids=shared_resource_ids(engine),
+        limit=limit,
+        ids_at=lambda addresses: resource_ids_at(engine, addresses),
     )
 
 

@@ -101,6 +101,22 @@ def test_queue_head_names_the_catalog_of_an_id_two_catalogs_use(tmp_path: Path) 
     assert commands and all("toolkit-" in c for c in commands)
 
 
+def test_queue_head_finds_the_entry_at_the_address_a_fix_switches_to(tmp_path: Path) -> None:
+    # The flow's artifact looks the addresses up in the database instead of remembering
+    # every entry's as it streams them: it must name the same entries the report does,
+    # and only in the same catalog.
+    engine = fx.fixed_db(tmp_path / "taken.db")
+    with session_scope(engine) as s:
+        taken = s.scalars(select(Resource).where(Resource.rid == "a-ok-1")).one()
+        taken.url = fx.MOVED_TO
+        s.scalars(select(Resource).where(Resource.rid == "b-ok-1")).one().url = fx.MOVED_TO
+    rows = build_context(report_data(engine), now=fx.NOW).rows
+    (moved,) = (r for r in rows if r.resource_id == "a-moved")
+    assert moved.fix and "Entry a-ok-1 of this catalog" in moved.fix
+    assert "b-ok-1" not in moved.fix
+    assert queue_head(engine, now=fx.NOW, limit=len(rows)) == list(rows)
+
+
 @pytest.fixture(scope="module")
 def ctx(data: ReportData) -> ReportContext:
     return build_context(data, now=fx.NOW)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from catalog import store
 from catalog.model import pack_text
 from catalog.outcomes import Outcome
-from catalog.queries import report_data
+from catalog.queries import iter_resources, report_data
 from catalog.retention import prune_observations
 from catalog.settings import HealthSettings
 from catalog.store import DRIFT_HISTORY, read_session
@@ -173,7 +173,11 @@ def test_prune_leaves_the_checks_each_queue_row_counts(tmp_path: Path) -> None:
             store.record_observations(engine, None, batch, HealthSettings(), now=days(night))
 
         def checks() -> dict[str, int]:
-            return {r.resource_id: r.checks_since for r in report_data(engine).resources}
+            counted = {r.resource_id: r.checks_since for r in report_data(engine).resources}
+            # The flow's queue head streams them, each chunk counting its own links' checks.
+            streamed = {r.resource_id: r.checks_since for r in iter_resources(engine, chunk=1)}
+            assert streamed == counted
+            return counted
 
         before = checks()
         assert before == {"moved": 28, "portal": 28}
