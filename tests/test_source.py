@@ -618,6 +618,28 @@ def test_plain_yaml_reads_the_same_fast_as_precisely(
     assert fast.resources[0].extra == {"url_confidence": "seen"}
 
 
+def test_a_bom_and_non_ascii_text_read_the_same_fast_as_precisely(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fast path hands libyaml the file's bytes, not its text.
+    title = "Campaña Azul — “Blue” 贩卖人口"
+    path = tmp_path / "kit.yaml"
+    path.write_bytes(("\ufeff" + PLAIN_YAML.replace("Blue Campaign", title)).encode("utf-8"))
+    answers: list[Catalog | None] = []
+    real = source._fast_catalog
+
+    def fast_path(path: Path, data: str | bytes) -> Catalog | None:
+        answers.append(real(path, data))
+        return answers[-1]
+
+    monkeypatch.setattr(source, "_fast_catalog", fast_path)
+    fast = load_catalog(path)
+    assert answers and answers[0] is not None  # the fast path read it
+    assert fast == _precise(path, monkeypatch)
+    assert fast.resources[1].title == title
+    assert [r.line for r in fast.resources] == [5, 15]
+
+
 @pytest.mark.parametrize(
     "change",
     [
