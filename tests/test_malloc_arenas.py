@@ -58,3 +58,45 @@ def test_threads_share_two_arenas_once_capped() -> None:
 def test_an_operators_malloc_arena_max_wins() -> None:
     said, arenas = _arenas("cap", MALLOC_ARENA_MAX="3")
     assert (said, arenas) == ("False", 3)
+
+
+# 32 MB of malloc blocks, written to, then all freed but the last (so glibc cannot give
+# them back from the top of its heap, as a live block above a stored batch's pages keeps
+# them), then the RSS given back by `trim_free_pages`, in KB.
+_TRIM = """
+import ctypes
+from flows.malloc_arenas import trim_free_pages
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+size = 64 * 1024 - 64  # below glibc's mmap threshold: from the heap
+blocks = [libc.malloc(size) for _ in range(512)]
+for block in blocks:
+    ctypes.memset(block, 1, size)
+for block in blocks[:-1]:
+    libc.free(block)
+before = rss()
+said = trim_free_pages()
+print(said, before - rss())
+"""
+
+
+@pytest.mark.skipif(not is_glibc(), reason="malloc_trim is glibc's")
+def test_free_pages_below_a_live_block_are_given_back() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _TRIM],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    said, freed_kb = done.stdout.split()
+    assert said == "True"
+    assert int(freed_kb) > 16 * 1024  # of the ~32 MB freed
