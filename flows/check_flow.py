@@ -91,7 +91,7 @@ from catalog.store import note_run_progress
 from catalog.text import counted
 from catalog.upgrades import check_batch_with_upgrades
 from flows.events import emit_notices
-from flows.malloc_arenas import cap_malloc_arenas, trim_free_pages
+from flows.malloc_arenas import cap_malloc_arenas
 from flows.prefect_server import quiet_prefect_clients
 from flows.triggers import run_trigger
 from reports import publish_report
@@ -488,7 +488,6 @@ def _check_and_store(
             in_flight += submit_next()
             done_urls = _store_one(settings, prepared, checked, stored, done_urls, started)
             del checked, future  # not kept while the next batch is awaited
-            trim_free_pages()  # what the batch freed, given back (flows.malloc_arenas)
             if progress is not None:
                 ui(
                     update_progress_artifact,

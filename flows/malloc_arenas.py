@@ -1,5 +1,4 @@
-"""A cap of two glibc malloc arenas in a flow's process (what `MALLOC_ARENA_MAX=2` does),
-and free pages given back after each stored batch.
+"""A cap of two glibc malloc arenas in a flow's process (what `MALLOC_ARENA_MAX=2` does).
 
 Why: glibc gives each new thread that allocates its own arena, up to eight per core.
 The checking thread (`catalog.check.loop`; one per batch before) allocates page bodies and
@@ -14,12 +13,6 @@ serve`, a Prefect worker) gets it. glibc only reads the cap while a process has 
 eight arenas, so this must run before the checking thread starts; the arenas Prefect's own
 threads made by then stay (a check run ends with 3 arenas instead of 7). An operator's
 own `MALLOC_ARENA_MAX` wins; other C libraries are left alone.
-
-glibc gives memory back to the system only from the top of a heap, so the pages a stored
-batch freed (its observations and their pages' text, beyond pymalloc's 512 bytes) stay
-in the process's RSS wherever a live block sits above them; over a 100,000-URL run that
-drift is most of its rise towards the peak at its end. `malloc_trim` returns every wholly
-free page (1-4 ms a call, once a stored batch, so ~20 calls a 100k run).
 """
 
 from __future__ import annotations
@@ -27,7 +20,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-__all__ = ["ARENA_LIMIT", "cap_malloc_arenas", "is_glibc", "trim_free_pages"]
+__all__ = ["ARENA_LIMIT", "cap_malloc_arenas", "is_glibc"]
 
 ARENA_LIMIT = 2
 #: `M_ARENA_MAX` in glibc's <malloc.h>.
@@ -43,18 +36,6 @@ def cap_malloc_arenas(limit: int = ARENA_LIMIT) -> bool:
     except (OSError, AttributeError):
         return False
     return bool(mallopt(_M_ARENA_MAX, limit))
-
-
-def trim_free_pages() -> bool:
-    """Give the free pages inside malloc's heaps back to the system; False when not glibc
-    or nothing was given back."""
-    if not is_glibc():
-        return False
-    try:
-        malloc_trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return False
-    return bool(malloc_trim(0))
 
 
 def is_glibc() -> bool:
