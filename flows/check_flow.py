@@ -58,6 +58,7 @@ from prefect.utilities.annotations import quote
 from catalog.check.loop import cancel_checks, shared_loop
 from catalog.check.politeness import wake_tick
 from catalog.clock import utcnow
+from catalog.collector import frozen_while
 from catalog.db import engine_for
 from catalog.errors import CatalogError, LinkhealthError, NotFoundError
 from catalog.model import Batch, Observation
@@ -288,7 +289,8 @@ def run_check(
     prepared = prepared.without_batches()
     try:
         crash_dead_flow_runs(settings, prepared.aborted, log)
-        with keep_lease(settings, prepared.lease, run_id=prepared.run_id):
+        # The imports and the targets, held to the end, out of full collections.
+        with keep_lease(settings, prepared.lease, run_id=prepared.run_id), frozen_while():
             _check_and_store(settings, prepared, todo, ui, stored)
         summary = finish_run(
             settings, prepared.run_id, stored=stored, sync=prepared.sync, lease=prepared.lease

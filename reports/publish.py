@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from catalog.clock import Clock, utcnow
+from catalog.collector import frozen_while
 from catalog.db import Engine, engine_for, forget_connections_after_fork
 from catalog.errors import CatalogError, ConfigError, LinkhealthError
 from catalog.hygiene import Finding, command_words, lint
@@ -147,10 +148,8 @@ def _publish(
             return with_findings(ctx, _findings(hygiene.result(), https), confirmed=https)
 
         # The view model is millions of long-lived objects; each full collection would
-        # walk them all again while pages are rendered. Frozen, the collector skips them.
-        gc.collect()
-        gc.freeze()
-        try:
+        # walk them all again while pages are rendered (catalog.collector).
+        with frozen_while():
             pages = None
             if "html" in formats:
                 pages = _HistoryPages(engine, data, ctx, now - timedelta(days=TREND_DAYS), now)
@@ -175,8 +174,6 @@ def _publish(
                 )
             except OSError as exc:
                 raise ReportWriteError.of(target, exc) from exc
-        finally:
-            gc.unfreeze()
     finally:
         hygiene.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from collections.abc import Iterator
@@ -367,7 +368,10 @@ def test_an_abandoned_run_warns_once_for_the_batches_it_did_not_check(
 
     import flows.check_flow as check_flow
 
+    frozen_while_checking: list[int] = []
+
     def check(batch: Any, *_: Any, loop: Any, **__: Any) -> list[Any]:
+        frozen_while_checking.append(gc.get_freeze_count())
         if batch.index == 0:
             return []
         loop.run(asyncio.sleep(30))  # until the run is abandoned (`cancel_checks`)
@@ -388,6 +392,10 @@ def test_an_abandoned_run_warns_once_for_the_batches_it_did_not_check(
     with _prefect_log() as records:
         state = check_flow.check_catalog(overrides=overrides, render=False, return_state=True)
     assert state.is_failed() and "disk full" in str(state.message)
+    # The imports and targets were out of full collections while checking
+    # (catalog.collector), and are back in them once the run failed.
+    assert frozen_while_checking and min(frozen_while_checking) > 0
+    assert gc.get_freeze_count() == 0
     errors = [r for r in records if r.levelno >= logging.ERROR]
     assert errors and all("disk full" in r.getMessage() for r in errors), [
         r.getMessage() for r in errors
