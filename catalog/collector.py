@@ -27,7 +27,11 @@ __all__ = ["frozen_while"]
 @contextmanager
 def frozen_while() -> Iterator[None]:
     """Freeze what is alive now for the block's length, after collecting what is already
-    cyclic garbage (frozen, it would be kept for the block)."""
+    cyclic garbage (frozen, it would be kept for the block).
+
+    The freeze is the process's: a block ending inside another (a report rendered while a
+    run checks in the same process) unfreezes both, which costs the outer its saving,
+    never memory."""
     gc.collect()
     gc.freeze()
     try:
