@@ -3,16 +3,17 @@
 Why: a full collection walks every tracked object of the oldest generation, and both long
 steps of linkhealth hold many objects for their whole length while short-lived ones keep
 setting off full collections. A check run holds its imports (Prefect, SQLAlchemy,
-pydantic, aiohttp: ~190,000 objects) and its prepared targets while the observations in
-flight, alive a few seconds each, reach the oldest generation; a report holds its view
-model (millions of objects) while pages are rendered. Frozen (`gc.freeze`), what is alive
-when the step starts is skipped by those walks; refcounting still frees it the moment it
-is let go, and only a reference cycle among it waits until the step ends and unfreezes
-it, so a long-lived process (`linkhealth serve`, the tests) keeps nothing.
+pydantic, aiohttp: ~190,000 objects) for its whole length and its prepared targets until
+their batch is submitted, while the observations in flight, alive a few seconds each,
+reach the oldest generation; a report holds its view model (millions of objects) while
+pages are rendered. Frozen (`gc.freeze`), what is alive when the step starts is skipped
+by those walks; refcounting still frees it the moment it is let go, and only a reference
+cycle among it waits until the step ends and unfreezes it, so a long-lived process
+(`linkhealth serve`, the tests) keeps nothing.
 
 A setting that makes collections rarer instead (a larger young generation) kept a check
-run's cyclic garbage waiting and cost its 100k peak 55 MB (bench/RESULTS.md); the report
-uses one too (`reports.publish`), its objects living until it is written.
+run's cyclic garbage waiting and cost its 100k peak 55 MB (bench/RESULTS.md). The report
+uses both (`reports.publish`): its objects live until it is written, so none waits.
 """
 
 from __future__ import annotations

@@ -289,7 +289,7 @@ def run_check(
     prepared = prepared.without_batches()
     try:
         crash_dead_flow_runs(settings, prepared.aborted, log)
-        # The imports and the targets, held to the end, out of full collections.
+        # The imports and the batches waiting to be submitted, out of full collections.
         with keep_lease(settings, prepared.lease, run_id=prepared.run_id), frozen_while():
             _check_and_store(settings, prepared, todo, ui, stored)
         summary = finish_run(
