@@ -10,6 +10,7 @@ manager that started it. Only loopback addresses are ever targets.
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import json
 import os
@@ -68,6 +69,21 @@ def machine_speed() -> dict[str, float]:
             total += i
         best = min(best, time.perf_counter() - started)
     return {"python_10M_additions_s": round(best * 5, 3), "cpus": float(os.cpu_count() or 1)}
+
+
+def compile_bytecode() -> None:
+    """Write the bytecode of linkhealth's own modules, as installing a wheel does.
+
+    An editable checkout has none until a process writes it, and under
+    `PYTHONDONTWRITEBYTECODE` (set on some machines, this one included) no process ever
+    does: every `linkhealth check` would compile its ~100 modules from source again, a
+    quarter to half a CPU-second that an installed linkhealth never spends. `compileall`
+    writes it whatever that variable says and skips modules whose bytecode is current; a
+    module edited later no longer matches its bytecode's timestamp and is compiled afresh
+    by the importer, so nothing stale is ever run."""
+    for package in ("catalog", "flows", "reports"):
+        if not compileall.compile_dir(ROOT / package, quiet=1):
+            raise RuntimeError(f"could not compile {ROOT / package}")
 
 
 # --- the simulated web -------------------------------------------------------------------------
