@@ -71,7 +71,7 @@ def machine_speed() -> dict[str, float]:
     return {"python_10M_additions_s": round(best * 5, 3), "cpus": float(os.cpu_count() or 1)}
 
 
-def compile_bytecode() -> None:
+def compile_bytecode(root: Path = ROOT) -> None:
     """Write the bytecode of linkhealth's own modules, as installing a wheel does.
 
     An editable checkout has none until a process writes it, and under
@@ -82,8 +82,8 @@ def compile_bytecode() -> None:
     module edited later no longer matches its bytecode's timestamp and is compiled afresh
     by the importer, so nothing stale is ever run."""
     for package in ("catalog", "flows", "reports"):
-        if not compileall.compile_dir(ROOT / package, quiet=1):
-            raise RuntimeError(f"could not compile {ROOT / package}")
+        if not compileall.compile_dir(root / package, quiet=1):
+            raise RuntimeError(f"could not compile {root / package}")
 
 
 # --- the simulated web -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import select
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from bench.gencatalog import (
     write_catalog,
     write_truth,
 )
+from bench.harness import compile_bytecode
 from bench.simweb import KINDS, host_address
 from catalog.outcomes import Outcome
 from catalog.source import load_catalog
@@ -216,3 +218,42 @@ def test_command_line_writes_catalog_truth_and_summary(
     first = out.read_text()
     main([*args, "--out", str(out)])
     assert out.read_text() == first
+
+
+def _imported_from(root: Path, module: str) -> str:
+    """Where the importer says it took `module`'s code from (its bytecode or its source),
+    in a process that never writes bytecode (as on a machine with PYTHONDONTWRITEBYTECODE
+    set), run in `root` without site-packages so that only `root`'s packages are seen."""
+    done = subprocess.run(
+        [sys.executable, "-S", "-v", "-c", f"import {module}"],
+        cwd=root,
+        env={"PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    name = module.replace(".", "/")
+    said = [line for line in done.stderr.splitlines() if f"{name}.py" in line]
+    return " ".join(said) if said else f"{module}: nothing said in\n{done.stderr}"
+
+
+def test_bench_measures_linkhealth_from_bytecode_and_never_runs_stale_bytecode(
+    tmp_path: Path,
+) -> None:
+    for package in ("catalog", "flows", "reports"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    module = tmp_path / "catalog" / "step.py"
+    module.write_text("ANSWER = 1\n")
+    assert ".pyc" not in _imported_from(tmp_path, "catalog.step")  # compiled every time
+
+    compile_bytecode(tmp_path)
+    assert "__pycache__/step.cpython" in _imported_from(tmp_path, "catalog.step")
+
+    module.write_text("ANSWER = 2  # edited after the bench compiled it\n")
+    os.utime(module, (module.stat().st_atime, module.stat().st_mtime + 10))
+    assert ".pyc" not in _imported_from(tmp_path, "catalog.step")
+    check = [sys.executable, "-S", "-c", "import catalog.step as s; print(s.ANSWER)"]
+    env = {"PYTHONDONTWRITEBYTECODE": "1"}
+    ran = subprocess.run(check, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert ran.stdout == "2\n"
