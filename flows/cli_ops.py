@@ -221,12 +221,12 @@ def catalog_edited(
 def announce_catalog_edit(files: Sequence[str]) -> tuple[str, bool]:
     """Send linkhealth.catalog.edited if a Prefect API answers (never starts a server, never
     raises): the API's URL, and whether the event went out."""
-    from flows.prefect_server import api_url, is_healthy
+    from flows.prefect_server import api_url, is_healthy, use_api
 
     url = os.environ.get("PREFECT_API_URL") or api_url()
     if not is_healthy(url):
         return url, False
-    os.environ["PREFECT_API_URL"] = url
+    use_api(url)
     from flows.events import emit_catalog_edited, flush
 
     if not emit_catalog_edited(files):

@@ -13,7 +13,9 @@ work of the same user in ~/.prefect. PREFECT_HOME, when set, is used instead; an
 folder that started servers in ~/.prefect before (a log in var/, no var/prefect) keeps
 using it, so its deployments and history stay where they are.
 
-This module must not import prefect: the environment has to be set first.
+This module must not import prefect: the environment has to be set first. A Prefect
+imported before (`serve` checks prefect.yaml with it before a server is found) is told the
+address too (`use_api`).
 """
 
 from __future__ import annotations
@@ -240,6 +242,20 @@ def is_healthy(url: str, timeout: float = 2.0) -> bool:
     return response.status_code == 200
 
 
+def use_api(url: str) -> None:
+    """Make `url` the Prefect API of this process and of the processes it starts.
+
+    Prefect reads its settings from the environment once, when it is first imported, and
+    a Prefect imported already would still start a throw-away server of its own (`serve`
+    did: its deployments never reached the server the UI and `catalog edited` talk to).
+    Its global settings are read again then; a block that entered settings of its own
+    (`temporary_settings`) keeps them."""
+    os.environ["PREFECT_API_URL"] = url
+    context = sys.modules.get("prefect.context")
+    if context is not None:
+        context.refresh_global_settings_context()
+
+
 def ensure_server(say: Callable[[str], None] = print) -> ServerInfo:
     """Point this process at a Prefect API, starting a local server if needed."""
     env = os.environ.get("PREFECT_API_URL")
@@ -247,7 +263,7 @@ def ensure_server(say: Callable[[str], None] = print) -> ServerInfo:
         return ServerInfo(api_url=env, how="env")
     url = api_url()
     if is_healthy(url):
-        os.environ["PREFECT_API_URL"] = url
+        use_api(url)
         return ServerInfo(api_url=url, how="running", pid=recorded_pid())
     home = server_home()
     where = home or os.environ.get("PREFECT_HOME") or "~/.prefect"
@@ -256,7 +272,7 @@ def ensure_server(say: Callable[[str], None] = print) -> ServerInfo:
         f"(log: {_log_file()}; its database: {where})."
     )
     pid = _start(url, home)
-    os.environ["PREFECT_API_URL"] = url
+    use_api(url)
     say(
         f"Prefect server started (pid {pid}); the UI is at {url.removesuffix('/api')}. "
         "It keeps running for the next command; stop it with `linkhealth server stop`."

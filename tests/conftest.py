@@ -41,6 +41,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("prefect"))
 
 
+@pytest.fixture(autouse=True)
+def _prefect_settings_kept(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Prefect's process-wide settings as they were before each test.
+
+    `flows.prefect_server.ensure_server` sets PREFECT_API_URL for the process and makes an
+    already imported Prefect read its settings again (a CLI test that finds a made-up
+    server does), and a Prefect first imported during a test reads the environment the
+    test set up: the next tests of the worker find the variable as it was, and Prefect as
+    the environment (or the harness) has it."""
+    import sys
+
+    api_url = os.environ.get("PREFECT_API_URL")
+    kept = None
+    if "prefect.context" in sys.modules:
+        import prefect.context
+
+        kept = prefect.context.GLOBAL_SETTINGS_CONTEXT
+    yield
+    if api_url is None:
+        os.environ.pop("PREFECT_API_URL", None)
+    else:
+        os.environ["PREFECT_API_URL"] = api_url
+    if "prefect.context" not in sys.modules:
+        return
+    import prefect.context
+
+    if kept is not None:
+        prefect.context.GLOBAL_SETTINGS_CONTEXT = kept
+    elif "prefect_harness" not in request.fixturenames:  # the harness keeps its own
+        prefect.context.refresh_global_settings_context()
+
+
 #: A copy of the harness's Prefect database as it starts, migrated and empty: a test that
 #: needs a Prefect server of its own (one it stops) starts it on a copy instead of
 #: migrating a new database (~6 s, more on a loaded machine).

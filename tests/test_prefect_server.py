@@ -139,3 +139,21 @@ def test_a_folder_that_started_servers_in_the_shared_home_keeps_it(
     started, said = _start(monkeypatch)
     assert "PREFECT_HOME" not in started.env
     assert "its database: ~/.prefect" in said
+
+
+def test_a_prefect_imported_before_the_server_is_found_reports_to_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Prefect reads its settings once, when imported: `serve` imports it to check
+    prefect.yaml before it looks for the server, and then started a throw-away server of
+    its own, so the nightly and recheck deployments never reached the one the UI shows."""
+    from prefect.settings import get_current_settings
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    _answering(monkeypatch, up=True)
+    assert get_current_settings().api.url is None  # imported with no address
+
+    info = flows.prefect_server.ensure_server(say=lambda message: None)
+
+    assert info.how == "running"
+    assert get_current_settings().api.url == info.api_url

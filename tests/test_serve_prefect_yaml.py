@@ -175,3 +175,30 @@ def test_serve_says_what_is_wrong_on_stderr_and_exits_2(
     assert f"error: {path}:5: deployment 'nightly': timezone 'CET+1'" in result.stderr
     assert "Traceback" not in result.stderr and "error" not in result.stdout
     assert not started  # refused before a Prefect server's ~15 s start, not after it
+
+
+def test_serve_serves_its_deployments_on_the_prefect_server_that_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`linkhealth serve` with the local server up and no PREFECT_API_URL: the deployments
+    go to that server (checking prefect.yaml imports Prefect before the server is found)."""
+    import flows.prefect_server
+    import flows.serve
+    from flows.cli import app
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(flows.prefect_server, "is_healthy", lambda url, timeout=2.0: True)
+    monkeypatch.chdir(tmp_path)
+    served_to: list[str | None] = []
+
+    def serve(specs: list[object], say: object) -> None:
+        from prefect.settings import get_current_settings
+
+        served_to.append(get_current_settings().api.url)
+
+    monkeypatch.setattr(flows.serve, "serve", serve)
+
+    result = CliRunner().invoke(app, ["serve", "--prefect-yaml", str(ROOT / "prefect.yaml")])
+
+    assert result.exit_code == 0, result.output
+    assert served_to == [flows.prefect_server.api_url()]
