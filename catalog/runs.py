@@ -519,7 +519,8 @@ def _witnessed(
     witnesses = check_canaries(urls, check, transport=transport, resolver=resolver, clock=clock)
     settled = confirmed_by(verdict, witnesses.observations)
     if settled.network_down:
-        log.warning("no witness host answered either (%s): our network looks down", urls)
+        hosts = ", ".join(sorted({host_of(u) for u in urls}))
+        log.warning("no witness host answered either (%s): our network looks down", hosts)
     return settled
 
 

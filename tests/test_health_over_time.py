@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -199,10 +200,17 @@ def _recheck_of_a(
     return stored, asked, summary.lines()
 
 
-def test_a_recheck_while_offline_is_not_counted_against_the_link(engine: Engine) -> None:
-    stored, asked, lines = _recheck_of_a(engine, answer=None)
+def test_a_recheck_while_offline_is_not_counted_against_the_link(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="catalog.runs"):
+        stored, asked, lines = _recheck_of_a(engine, answer=None)
 
     assert stored.network_down
+    (said,) = [r.getMessage() for r in caplog.records if "witness" in r.getMessage()]
+    assert said == (  # the hosts asked, by name: not a Python list of URLs
+        f"no witness host answered either ({', '.join(sorted(set(asked)))}): our network looks down"
+    )
     assert lines[0].startswith("Run 1 (manual) completed: 1 URL in ")
     assert "network was unreachable" in lines[1]
     assert len(set(asked)) == 3 and "a.example" not in asked  # three other hosts, once each
