@@ -49,6 +49,7 @@ test: $(DEV_STAMP) chromium
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy catalog flows reports bench tests
 
 ## Re-pin the lock files after editing pyproject.toml (needs uv: pip install uv).
