@@ -101,6 +101,28 @@ def test_control_characters_of_the_page_never_reach_the_catalog() -> None:
     assert all(text.isprintable() for text in texts)
 
 
+def test_a_list_of_links_right_under_a_heading_is_the_resources_not_the_headings_link() -> None:
+    """The heading was given the first item's link, and the first resource was lost."""
+    parsed = parse_toolkit_html(
+        "<h1>Toolkit: Test</h1><ul>"
+        '<li><a href="https://example.org/one">Resource One</a></li>'
+        '<li><a href="https://example.org/two">Resource Two</a></li></ul>'
+    )
+    assert [(e.title, e.url) for e in parsed.entries] == [
+        ("Resource One", "https://example.org/one"),
+        ("Resource Two", "https://example.org/two"),
+    ]
+
+
+def test_a_lone_link_right_under_a_heading_is_the_headings_link() -> None:
+    for under in ("<p>{}</p>", "<ul><li>{}</li></ul>"):
+        link = under.format('<a href="https://example.org/guide">Visit the website</a>')
+        parsed = parse_toolkit_html(f"<title>Kit</title><h3>A Guide</h3>{link}<p>About it.</p>")
+        assert [(e.title, e.url, e.description) for e in parsed.entries] == [
+            ("A Guide", "https://example.org/guide", "About it.")
+        ]
+
+
 def test_relative_links_resolve_against_the_base_url() -> None:
     parsed = parse_toolkit_html(
         ODD_PAGE.read_text(encoding="utf-8"), base_url="https://clearinghouse.example.gov/T/1"

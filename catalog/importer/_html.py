@@ -60,6 +60,8 @@ class _Block:
     #: Text of chunks that sit in no link.
     plain: list[str] = field(default_factory=list)
     starts_with_link: bool | None = None
+    #: List items in the list this block is one item of; 1 for any other block.
+    list_size: int = 1
 
     @property
     def text(self) -> str:
@@ -121,10 +123,13 @@ def parse_toolkit_html(
             if (
                 right_after_heading
                 and block.link_only
+                and block.list_size == 1
                 and current is not None
                 and current.url is None
             ):
-                # "<h3>Title</h3><p><a href=...>Visit the website</a></p>": the heading's link
+                # "<h3>Title</h3><p><a href=...>Visit the website</a></p>": the heading's link.
+                # Not the first item of a list of links: "<h1>Toolkit</h1><ul><li><a>..." is
+                # the page's heading over its resources, the first of which kept its own title.
                 if url is not None:
                     current.url, current.problem = url, None
                 elif current.problem is None:
@@ -203,7 +208,10 @@ def _blocks(tree: LexborHTMLParser) -> Iterator[_Block]:
         if block.mem_id != current_id:
             if current is not None:
                 yield current
-            current, current_id = _Block(block.tag or "div"), block.mem_id
+            current, current_id = (
+                _Block(block.tag or "div", list_size=_list_size(block)),
+                block.mem_id,
+            )
         assert current is not None
         current.texts.append(chunk)
         if not chunk.strip():
@@ -242,6 +250,12 @@ def _context(node: LexborNode) -> tuple[LexborNode, LexborNode | None] | None:
     if block is None:
         return None
     return block, link
+
+
+def _list_size(block: LexborNode) -> int:
+    if block.tag not in _LIST_ITEMS or block.parent is None:
+        return 1
+    return sum(1 for sibling in block.parent.iter() if sibling.tag == block.tag)
 
 
 def _one_link(links: list[tuple[str, str, int]]) -> bool:
