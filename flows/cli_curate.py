@@ -290,8 +290,10 @@ def _collection_among(
         return found[0]
     named = ", ".join(map(repr, keys))
     if not found:
+        database = engine.url.render_as_string(hide_password=True)
         raise NotFoundError(
-            f"no resource with id {resource_id!r} in collection {named} of the database; "
+            f"no resource with id {resource_id!r} in collection {named} of the database "
+            f"{database}; "
             "check the id in the catalog file, or sync it first (`linkhealth sync --catalog`)"
         )
     raise ConfigError(

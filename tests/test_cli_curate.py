@@ -100,10 +100,19 @@ def test_accept_redirect_without_a_redirect_is_an_error_on_stderr(
     assert "error:" in result.stderr and result.stdout == ""
 
 
-def test_unknown_id_exits_4(engine: Engine, catalog_file: Path) -> None:
+def test_unknown_id_exits_4_naming_the_database_it_was_looked_for_in(
+    engine: Engine, catalog_file: Path
+) -> None:
+    """A command copied from a report without the --db of the run that wrote it looks in
+    the default database: the error says which one was asked."""
     result = invoke(engine, catalog_file, "ignore", "nope", "--reason", "x")
     assert result.exit_code == 4
-    assert "error:" in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: no resource with id 'nope' in the database ")
+    assert f" in the database {database_url(engine)};" in line
+    shown = invoke(engine, catalog_file, "resource", "nope")  # looked for in --catalog's
+    assert shown.exit_code == 4
+    assert f"in collection 'toolkit' of the database {database_url(engine)};" in shown.stderr
 
 
 def test_snooze_ignore_unignore_and_mark_reviewed(engine: Engine, catalog_file: Path) -> None:

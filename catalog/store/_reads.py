@@ -122,10 +122,11 @@ def _find_resource(s: Session, rid: str, collection: str | None) -> tuple[t.Reso
                 f"no resource has the id {rid!r}{where} any more: it was renamed to "
                 f"{now_named}; use that id"
             )
+        database = s.get_bind().engine.url.render_as_string(hide_password=True)
         raise NotFoundError(
-            f"no resource with id {rid!r}{where} in the database; check the id (ids are "
-            "case-sensitive), or run `linkhealth sync` first if you added or renamed the "
-            "entry in the catalog file since the last sync"
+            f"no resource with id {rid!r}{where} in the database {database}; check the id "
+            "(ids are case-sensitive) and --db, or run `linkhealth sync` first if you added "
+            "or renamed the entry in the catalog file since the last sync"
         )
     if len(candidates) > 1:
         keys = ", ".join(sorted(key for _, key, _ in candidates))
