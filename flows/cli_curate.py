@@ -8,6 +8,7 @@ calls one `catalog.decisions` function and prints what it did (the diff too, wit
 from __future__ import annotations
 
 import json
+import shlex
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -47,7 +48,21 @@ def _settings(config: Path | None, db: str | None, catalogs: list[Path] | None) 
     return settings
 
 
-def _say(result: object) -> None:
+def _recheck_changed(config: Path | None, db: str | None, catalogs: list[Path] | None) -> str:
+    """The command that checks an edit by hand, with the --config, --db and --catalog the
+    edit was made with: without them it would check (and sync) the configured catalogs
+    into the configured database instead."""
+    words = ["linkhealth", "recheck", "--changed"]
+    if config is not None:
+        words += ["--config", str(config)]
+    if db is not None:
+        words += ["--db", db]
+    for catalog in catalogs or ():
+        words += ["--catalog", str(catalog)]
+    return shlex.join(words)
+
+
+def _say(recheck: str, result: object) -> None:
     from catalog.decisions import DecisionResult
 
     assert isinstance(result, DecisionResult)
@@ -57,26 +72,24 @@ def _say(result: object) -> None:
     if result.sync is not None:
         typer.echo(result.sync.headline())
     if result.diff and not result.dry_run:
-        _announce(result.resource.path)
+        _announce(result.resource.path, recheck)
 
 
-def _announce(path: str | None) -> None:
+def _announce(path: str | None, recheck: str) -> None:
     """A catalog file was edited: have the `recheck` deployment check it right away (the
-    same event as `linkhealth catalog edited`), or say how to check it by hand."""
+    same event as `linkhealth catalog edited`), or say how to check it by hand (`recheck`)."""
     from flows.cli_ops import announce_catalog_edit, recheck_served
 
     url, announced = announce_catalog_edit([path] if path else [])
     if announced and recheck_served() is False:
         typer.echo(
             f"Announced the edit to {url}, but nothing serves the recheck deployment there "
-            "(`linkhealth serve` does): `linkhealth recheck --changed` checks the edit."
+            f"(`linkhealth serve` does): `{recheck}` checks the edit."
         )
     elif announced:
         typer.echo(f"Announced the edit to {url}: the recheck deployment checks it now.")
     else:
-        typer.echo(
-            f"No Prefect API answers at {url}: `linkhealth recheck --changed` checks the edit."
-        )
+        typer.echo(f"No Prefect API answers at {url}: `{recheck}` checks the edit.")
 
 
 def accept_redirect(
@@ -97,9 +110,10 @@ def accept_redirect(
 
     settings = _settings(config, db, catalog)
     _say(
+        _recheck_changed(config, db, catalog),
         decisions.accept_redirect(
             settings, resource_id, collection=collection, by=by, reason=reason, dry_run=dry_run
-        )
+        ),
     )
 
 
@@ -125,6 +139,7 @@ def replace_url(
 
     settings = _settings(config, db, catalog)
     _say(
+        _recheck_changed(config, db, catalog),
         decisions.replace_url(
             settings,
             resource_id,
@@ -134,7 +149,7 @@ def replace_url(
             by=by,
             reason=reason,
             dry_run=dry_run,
-        )
+        ),
     )
 
 
@@ -156,9 +171,10 @@ def mark_reviewed(
 
     settings = _settings(config, db, catalog)
     _say(
+        _recheck_changed(config, db, catalog),
         decisions.mark_reviewed(
             settings, resource_id, collection=collection, by=by, reason=reason, dry_run=dry_run
-        )
+        ),
     )
 
 
@@ -183,9 +199,10 @@ def snooze(
 
     settings = _settings(config, db, catalog)
     _say(
+        _recheck_changed(config, db, catalog),
         decisions.snooze(
             settings, resource_id, until=until.date(), reason=reason, collection=collection, by=by
-        )
+        ),
     )
 
 
@@ -205,7 +222,10 @@ def ignore(
     from catalog import decisions
 
     settings = _settings(config, db, catalog)
-    _say(decisions.ignore(settings, resource_id, reason=reason, collection=collection, by=by))
+    _say(
+        _recheck_changed(config, db, catalog),
+        decisions.ignore(settings, resource_id, reason=reason, collection=collection, by=by),
+    )
 
 
 def unignore(
@@ -224,7 +244,10 @@ def unignore(
     from catalog import decisions
 
     settings = _settings(config, db, catalog)
-    _say(decisions.unignore(settings, resource_id, reason=reason, collection=collection, by=by))
+    _say(
+        _recheck_changed(config, db, catalog),
+        decisions.unignore(settings, resource_id, reason=reason, collection=collection, by=by),
+    )
 
 
 def resource(

@@ -300,8 +300,15 @@ def test_an_edit_announced_where_nothing_serves_the_recheck_says_how_to_check_it
 
     assert result.exit_code == 0, result.output
     assert "nothing serves the recheck deployment" in result.stdout
-    assert "`linkhealth recheck --changed` checks the edit" in result.stdout
+    assert f"`{_recheck_of(engine, catalog_file)}` checks the edit" in result.stdout
     assert "checks it now" not in result.stdout
+
+
+def _recheck_of(engine: Engine, catalog_file: Path) -> str:
+    """The hand recheck an edit made with `invoke`'s --db and --catalog must name: run
+    without them it would sync and check the configured catalogs into the configured
+    database instead."""
+    return f"linkhealth recheck --changed --db {database_url(engine)} --catalog {catalog_file}"
 
 
 def test_an_edit_without_a_prefect_server_says_how_to_check_it(
@@ -309,7 +316,7 @@ def test_an_edit_without_a_prefect_server_says_how_to_check_it(
 ) -> None:
     result = invoke(engine, catalog_file, "mark-reviewed", "a")  # `no_prefect_api` above
     assert result.exit_code == 0, result.output
-    assert "`linkhealth recheck --changed` checks the edit" in result.stdout
+    assert f"`{_recheck_of(engine, catalog_file)}` checks the edit" in result.stdout
     assert "reviewed_at:" in catalog_file.read_text()
 
 
