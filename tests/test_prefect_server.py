@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import subprocess
 import threading
 from pathlib import Path
@@ -147,13 +148,18 @@ def test_a_prefect_imported_before_the_server_is_found_reports_to_it(
     """Prefect reads its settings once, when imported: `serve` imports it to check
     prefect.yaml before it looks for the server, and then started a throw-away server of
     its own, so the nightly and recheck deployments never reached the one the UI shows."""
+    import prefect.context
     from prefect.settings import get_current_settings
 
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     _answering(monkeypatch, up=True)
-    assert get_current_settings().api.url is None  # imported with no address
+    prefect.context.refresh_global_settings_context()  # as imported with no address
 
-    info = flows.prefect_server.ensure_server(say=lambda message: None)
+    def command() -> None:
+        assert get_current_settings().api.url is None
+        info = flows.prefect_server.ensure_server(say=lambda message: None)
+        assert info.how == "running"
+        assert get_current_settings().api.url == info.api_url
 
-    assert info.how == "running"
-    assert get_current_settings().api.url == info.api_url
+    # In a context of its own, as a command's: not under the flow tests' harness settings.
+    contextvars.Context().run(command)

@@ -3,6 +3,7 @@ named (exit 2), never a traceback, and never a served nightly run that fails at 
 
 from __future__ import annotations
 
+import contextvars
 from pathlib import Path
 
 import pytest
@@ -182,6 +183,8 @@ def test_serve_serves_its_deployments_on_the_prefect_server_that_answers(
 ) -> None:
     """`linkhealth serve` with the local server up and no PREFECT_API_URL: the deployments
     go to that server (checking prefect.yaml imports Prefect before the server is found)."""
+    import prefect.context
+
     import flows.prefect_server
     import flows.serve
     from flows.cli import app
@@ -198,7 +201,11 @@ def test_serve_serves_its_deployments_on_the_prefect_server_that_answers(
 
     monkeypatch.setattr(flows.serve, "serve", serve)
 
-    result = CliRunner().invoke(app, ["serve", "--prefect-yaml", str(ROOT / "prefect.yaml")])
+    prefect.context.refresh_global_settings_context()  # as imported with no address
+    # In a context of its own, as a command's: not under the flow tests' harness settings.
+    result = contextvars.Context().run(
+        CliRunner().invoke, app, ["serve", "--prefect-yaml", str(ROOT / "prefect.yaml")]
+    )
 
     assert result.exit_code == 0, result.output
     assert served_to == [flows.prefect_server.api_url()]
