@@ -308,7 +308,8 @@ def _recheck_of(engine: Engine, catalog_file: Path) -> str:
     """The hand recheck an edit made with `invoke`'s --db and --catalog must name: run
     without them it would sync and check the configured catalogs into the configured
     database instead."""
-    return f"linkhealth recheck --changed --db {database_url(engine)} --catalog {catalog_file}"
+    db, catalog = database_url(engine), str(catalog_file)  # quoted as a shell reads them
+    return shlex.join(["linkhealth", "recheck", "--changed", "--db", db, "--catalog", catalog])
 
 
 def test_an_edit_without_a_prefect_server_says_how_to_check_it(
