@@ -29,6 +29,7 @@ from operator import itemgetter
 from typing import Any
 
 from catalog.clock import utcnow
+from catalog.commands import CommandOptions
 from catalog.model import Catalog, Observation, Resource
 from catalog.outcomes import Outcome
 from catalog.source import field_lines
@@ -172,8 +173,14 @@ class Finding:
         }
 
 
-def lint(catalogs: Sequence[Catalog], *, now: datetime | None = None) -> list[Finding]:
-    """Every hygiene finding of `catalogs`, ordered by file, line and code."""
+def lint(
+    catalogs: Sequence[Catalog],
+    *,
+    now: datetime | None = None,
+    options: CommandOptions | None = None,
+) -> list[Finding]:
+    """Every hygiene finding of `catalogs`, ordered by file, line and code. `options`: what
+    the findings' commands must carry to act on these files and the database meant."""
     today = (now or utcnow()).date()
     ambiguous = _ids_in_several(catalogs)
     findings: list[Finding] = []
@@ -188,7 +195,24 @@ def lint(catalogs: Sequence[Catalog], *, now: datetime | None = None) -> list[Fi
     findings.extend(_duplicate_urls(catalogs, ambiguous, links))
     findings.extend(_near_duplicate_titles(catalogs, ambiguous, links))
     _on_field_lines(findings)
+    if options is not None:
+        findings = [
+            replace(f, command=with_options(f.command, f.resource_id, options.for_file(f.file)))
+            if f.command
+            else f
+            for f in findings
+        ]
     return sorted(findings, key=lambda f: (f.file, f.line or 0, f.resource_id, f.code))
+
+
+def with_options(command: str, resource_id: str, options: Sequence[str]) -> str:
+    """`command` (shell-quoted) with `options` added: before the `--` that precedes an id
+    starting with "-" (`command_words`), else at the end."""
+    words = shlex.split(command)
+    at = len(words)
+    if "--" in words and words[words.index("--") + 1 :][:1] == [resource_id]:
+        at = words.index("--")
+    return shlex.join([*words[:at], *options, *words[at:]]) if options else command
 
 
 def at_or_above(findings: Iterable[Finding], level: Level) -> list[Finding]:

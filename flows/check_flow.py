@@ -59,6 +59,7 @@ from catalog.check.loop import cancel_checks, shared_loop
 from catalog.check.politeness import wake_tick
 from catalog.clock import utcnow
 from catalog.collector import frozen_while
+from catalog.commands import command_options
 from catalog.db import engine_for
 from catalog.errors import CatalogError, LinkhealthError, NotFoundError
 from catalog.model import Batch, Observation
@@ -547,7 +548,8 @@ def _publish(settings: Settings, summary: RunSummary, before: Tally, ui: _Prefec
         description=f"linkhealth run {summary.run_id}",
     )
     if ui.lost is None:  # reading the queue is wasted when nothing can show it
-        rows = queue_head(engine, now=utcnow(), limit=QUEUE_ARTIFACT_ROWS)
+        options = command_options(settings).words
+        rows = queue_head(engine, now=utcnow(), limit=QUEUE_ARTIFACT_ROWS, options=options)
         ui(
             create_table_artifact,
             queue_table(rows),

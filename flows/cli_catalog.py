@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from catalog.commands import command_options
 from catalog.hygiene import Finding, Level, at_or_above, counts_by_level, lint
 from catalog.importer import (
     ImportResult,
@@ -80,7 +81,7 @@ def catalog_lint(
     settings = load_settings(config)
     if paths:
         settings = settings.with_overrides(catalogs=tuple(paths))
-    findings = lint(load_catalogs(settings.catalogs))
+    findings = lint(load_catalogs(settings.catalogs), options=command_options(settings))
     if as_json:
         typer.echo(json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False))
     else:

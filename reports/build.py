@@ -11,7 +11,7 @@ import heapq
 import shlex
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import humanize
@@ -123,12 +123,17 @@ def hygiene_rows(findings: Sequence[Finding]) -> tuple[HygieneRow, ...]:
 
 
 def build_context(
-    data: ReportData, *, now: datetime, findings: Sequence[Finding] = ()
+    data: ReportData,
+    *,
+    now: datetime,
+    findings: Sequence[Finding] = (),
+    options: Sequence[str] = (),
 ) -> ReportContext:
-    """The view model of one report; `now` makes "3 days ago" reproducible."""
-    ambiguous = _ambiguous_ids(data.resources)
+    """The view model of one report; `now` makes "3 days ago" reproducible. `options`:
+    the `--config` and `--db` its commands carry (`catalog.commands.command_options`)."""
+    form = CommandForm(_ambiguous_ids(data.resources), tuple(options))
     addresses = _Addresses()
-    rows = tuple(_row(r, now, ambiguous) for r in addresses.follow(data.resources))
+    rows = tuple(_row(r, now, form) for r in addresses.follow(data.resources))
     resources = tuple(_note_addresses(rows, addresses.ids_at))
     queued = sorted(filter(_queued, resources), key=_fix_first)
     groups = tuple(
@@ -167,6 +172,7 @@ def action_queue(
     shared_ids: frozenset[str],
     limit: int,
     ids_at: IdsAt | None = None,
+    options: Sequence[str] = (),
 ) -> list[Row]:
     """The first `limit` rows of `build_context(...).groups`, in the same order, keeping
     only the resources that need attention (so `resources` may be a stream of 100,000).
@@ -178,7 +184,8 @@ def action_queue(
         addresses = _Addresses()
         resources, ids_at = addresses.follow(resources), addresses.ids_at
     # `_priority` first: most resources need nothing, and a whole Row costs far more.
-    rows = (_row(r, now, shared_ids) for r in resources if _priority(r) is not None)
+    form = CommandForm(shared_ids, tuple(options))
+    rows = (_row(r, now, form) for r in resources if _priority(r) is not None)
     # nsmallest is sorted(...)[:limit] (stable), holding only `limit` rows at once.
     with unshared_whens():
         head = heapq.nsmallest(limit, filter(_queued, rows), key=_fix_first)
@@ -449,7 +456,7 @@ def shown_state(r: ResourceRow) -> str:
     return r.state
 
 
-def _row(r: ResourceRow, now: datetime, ambiguous: frozenset[str]) -> Row:
+def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     outcome = r.outcome
     label = outcome.label if outcome else (r.outcome_value or _UNCHECKED_LABEL)
     state = shown_state(r)
@@ -461,7 +468,7 @@ def _row(r: ResourceRow, now: datetime, ambiguous: frozenset[str]) -> Row:
     final = r.final_url if r.final_url not in (None, r.url, r.suggested_url) else None
     priority = _priority(r)
     reason = r.reason if r.reason != label else None
-    fix, command, needs_input = _fix(r, priority, ambiguous)
+    fix, command, needs_input = _fix(r, priority, form)
     snoozed = when(r.snoozed_until, now) if r.snoozed_until and r.snoozed_until > now else None
     if priority is Priority.DRIFT and r.drift_reason:
         seen = r.drift_reason
@@ -524,21 +531,31 @@ def _row(r: ResourceRow, now: datetime, ambiguous: frozenset[str]) -> Row:
     )
 
 
-def command(name: str, r: ResourceRow, *args: str, ambiguous: frozenset[str] = frozenset()) -> str:
+@dataclass(frozen=True)
+class CommandForm:
+    """How a report spells its commands."""
+
+    #: Ids used in several catalogs: their commands name the collection.
+    ambiguous: frozenset[str] = frozenset()
+    #: `--config` and `--db`, when a command typed with none would act elsewhere.
+    options: tuple[str, ...] = ()
+
+
+def command(name: str, r: ResourceRow, *args: str, form: CommandForm = CommandForm()) -> str:
     """`linkhealth NAME ID ARGS...`, shell-quoted (URLs and reasons come from the web)."""
-    choose = ("--collection", r.collection_key) if r.resource_id in ambiguous else ()
-    return shlex.join(command_words(name, r.resource_id, *args, *choose))
+    choose = ("--collection", r.collection_key) if r.resource_id in form.ambiguous else ()
+    return shlex.join(command_words(name, r.resource_id, *args, *choose, *form.options))
 
 
 def _fix(
-    r: ResourceRow, priority: Priority | None, ambiguous: frozenset[str]
+    r: ResourceRow, priority: Priority | None, form: CommandForm
 ) -> tuple[str | None, str | None, bool]:
     """The suggested fix, the command that applies it, and whether it needs a URL filled in."""
     if priority is None:
         return None, None, False
 
     def cmd(name: str, *args: str) -> str:
-        return command(name, r, *args, ambiguous=ambiguous)
+        return command(name, r, *args, form=form)
 
     if priority is Priority.UPDATE and r.suggested_url:
         return f"Switch to the new address {r.suggested_url}.", cmd("accept-redirect"), False

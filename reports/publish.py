@@ -27,9 +27,10 @@ from pathlib import Path
 
 from catalog.clock import Clock, utcnow
 from catalog.collector import frozen_while
+from catalog.commands import CommandOptions, command_options
 from catalog.db import Engine, engine_for, forget_connections_after_fork
 from catalog.errors import CatalogError, ConfigError, LinkhealthError
-from catalog.hygiene import Finding, command_words, lint
+from catalog.hygiene import Finding, command_words, lint, with_options
 from catalog.queries import (
     TREND_DAYS,
     ReportData,
@@ -56,7 +57,9 @@ HISTORY_PER_RESOURCE = 30
 log = logging.getLogger(__name__)
 
 
-def queue_head(engine: Engine, *, now: datetime, limit: int) -> list[Row]:
+def queue_head(
+    engine: Engine, *, now: datetime, limit: int, options: Sequence[str] = ()
+) -> list[Row]:
     """The report's first `limit` action-queue rows, read without building the whole
     report (the flow's table artifact after every run, at any catalog size)."""
     return action_queue(
@@ -65,6 +68,7 @@ def queue_head(engine: Engine, *, now: datetime, limit: int) -> list[Row]:
         shared_ids=shared_resource_ids(engine),
         limit=limit,
         ids_at=lambda addresses: resource_ids_at(engine, addresses),
+        options=options,
     )
 
 
@@ -137,15 +141,19 @@ def _publish(
 ) -> ReportFiles:
     engine = engine_for(settings.database_url)
     paths = tuple(settings.catalogs)
-    hygiene = Forked(lambda: lint_files(paths), enabled=_total_size(paths) >= BACKGROUND_LINT_BYTES)
+    options = command_options(settings)
+    hygiene = Forked(
+        lambda: lint_files(paths, options), enabled=_total_size(paths) >= BACKGROUND_LINT_BYTES
+    )
     try:
         data = report_data(engine, run_id=run_id)
-        ctx = build_context(data, now=now)
+        ctx = build_context(data, now=now, options=options.words)
         https = https_suggestions(engine)
 
         def complete(ctx: ReportContext) -> ReportContext:
             # Only the summary pages show the findings: the resource pages start without.
-            return with_findings(ctx, _findings(hygiene.result(), https), confirmed=https)
+            findings = _findings(hygiene.result(), https, options)
+            return with_findings(ctx, findings, confirmed=https)
 
         # The view model is millions of long-lived objects; each full collection would
         # walk them all again while pages are rendered (catalog.collector).
@@ -348,11 +356,13 @@ class _HistoryPages:
 BACKGROUND_LINT_BYTES = 2_000_000
 
 
-def lint_files(paths: Sequence[Path]) -> list[Finding] | None:
+def lint_files(
+    paths: Sequence[Path], options: CommandOptions | None = None
+) -> list[Finding] | None:
     """Hygiene findings of the catalog files; None when one of them does not load (its
     problems belong to `linkhealth catalog validate`, and the links still report)."""
     try:
-        return lint(load_catalogs(paths))
+        return lint(load_catalogs(paths), options=options)
     except (CatalogError, OSError) as exc:
         log.warning(
             "the report leaves out catalog hygiene: %s\n`linkhealth catalog validate` lists "
@@ -372,7 +382,9 @@ def _total_size(paths: Sequence[Path]) -> int:
 
 
 def _findings(
-    findings: Sequence[Finding] | None, https: Mapping[tuple[str, str], str]
+    findings: Sequence[Finding] | None,
+    https: Mapping[tuple[str, str], str],
+    options: CommandOptions = CommandOptions(),
 ) -> list[Finding]:
     """An `http_url` finding whose https form a run has shown to serve the same page
     becomes a confirmed fix with the command that applies it."""
@@ -383,13 +395,17 @@ def _findings(
             # The finding's own command with the confirmed URL: its --collection stays.
             words = shlex.split(f.command) if f.command else []
             at = words.index(f.resource_id) + 1 if f.resource_id in words[2:] else 0
-            if words[1:2] != ["replace-url"] or not 2 < at < len(words):
-                words, at = command_words("replace-url", f.resource_id, url), -1
-            words[at] = url
+            if words[1:2] == ["replace-url"] and 2 < at < len(words):
+                words[at] = url
+                command = shlex.join(words)
+            else:
+                command = with_options(
+                    shlex.join(command_words("replace-url", f.resource_id, url)),
+                    f.resource_id,
+                    options.for_file(f.file),
+                )
             f = replace(
-                f,
-                fix=f"The https form {url} serves the same page; switch to it.",
-                command=shlex.join(words),
+                f, fix=f"The https form {url} serves the same page; switch to it.", command=command
             )
         out.append(f)
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shlex
 from collections.abc import Iterator
@@ -187,27 +188,81 @@ def test_commands_printed_for_an_id_that_starts_with_a_dash_work_as_printed(
     engine: Engine, tmp_path: Path
 ) -> None:
     """`linkhealth replace-url -old URL` reads the id as an unknown option (exit 2): the
-    report's and the lint's commands put the options first and `--` before such an id."""
-    from reports.build import command
+    report's and the lint's commands put the options first and `--` before such an id,
+    also those they add to reach another database (`catalog.commands`)."""
+    from catalog.commands import CommandOptions
+    from reports.build import CommandForm, command
 
     url = "https://example.org/dash?utm_source=mail"
     dashed = write_catalog(tmp_path / "dashed.yaml", [{"id": "-old", "title": "T", "url": url}])
     sync_catalogs(engine, load_catalogs([dashed]), now=T0)
     (row,) = [r for r in report_data(engine).resources if r.resource_id == "-old"]
-    (finding,) = [f for f in lint(load_catalogs([dashed])) if f.code == "tracking_params"]
+    db = ("--db", database_url(engine))
+    options = CommandOptions(db, read=frozenset())  # dashed.yaml is no configured catalog
+    (linted,) = [
+        f for f in lint(load_catalogs([dashed]), options=options) if f.code == "tracking_params"
+    ]
     printed = [
-        finding.command,
-        command("replace-url", row, NEW),
-        command("ignore", row, "--reason", "works in a browser"),
-        command("replace-url", row, NEW, ambiguous=frozenset({"-old"})),
+        linted.command,
+        command("replace-url", row, NEW, form=CommandForm(options=db)),
+        command("ignore", row, "--reason", "works in a browser", form=CommandForm(options=db)),
+        command("replace-url", row, NEW, form=CommandForm(frozenset({"-old"}), db)),
     ]
     for line in printed:
         assert line is not None
         words = shlex.split(line)
         assert words[0] == "linkhealth"
-        # --db before the words: after a `--` everything is an argument.
-        result = runner.invoke(app, [words[1], "--db", database_url(engine), *words[2:]])
+        result = runner.invoke(app, words[1:])  # as printed: the --db is in the words
         assert result.exit_code == 0, (line, result.output)
+
+
+def test_a_report_of_another_database_prints_commands_that_act_on_that_database(
+    engine: Engine, catalog_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trial database's report (`linkhealth report --db URL`) printed `linkhealth
+    accept-redirect a`: pasted in the folder whose linkhealth.toml names the real database,
+    it looked there instead, and the report's own database never heard of the decision."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.chdir(home)
+    (home / "linkhealth.toml").write_text(
+        f'database_url = "sqlite:///var/real.db"\ncatalogs = ["{catalog_file}"]\n'
+    )
+    obs = make_observation(OLD, Outcome.REDIRECTED_PERMANENT, days(1), suggested_url=NEW)
+    store.record_observations(engine, None, [obs], HealthSettings(), now=days(1))
+    trial = database_url(engine)
+    made = runner.invoke(app, ["report", "--db", trial, "--format", "csv", "--out", "out"])
+    assert made.exit_code == 0, made.output
+    (csv_file,) = (home / "out").glob("*.csv")
+    (row,) = [r for r in csv.DictReader(csv_file.open()) if r["id"] == "a"]
+    assert shlex.split(row["command"]) == ["linkhealth", "accept-redirect", "a", "--db", trial]
+
+    pasted = runner.invoke(app, shlex.split(row["command"])[1:])
+    assert pasted.exit_code == 0, pasted.output
+    assert f"url: {NEW}" in catalog_file.read_text()
+    assert store.resource_history(engine, "a").decisions[0].kind == "accept_redirect"
+    assert not (home / "var" / "real.db").exists()
+
+
+def test_lint_of_a_catalog_not_configured_prints_commands_that_edit_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`linkhealth catalog lint draft.yaml` printed `linkhealth replace-url d URL`, which
+    looks for collection 'draft' among the configured catalogs only (exit 4)."""
+    monkeypatch.chdir(tmp_path)
+    configured = write_catalog(tmp_path / "toolkit.yaml", [{"id": "a", "title": "G", "url": OLD}])
+    (tmp_path / "linkhealth.toml").write_text(f'catalogs = ["{configured}"]\n')
+    url = "https://example.org/d?utm_source=mail"
+    draft = write_catalog(tmp_path / "draft.yaml", [{"id": "d", "title": "Draft", "url": url}])
+    assert runner.invoke(app, ["sync", "--catalog", str(draft)]).exit_code == 0
+    linted = runner.invoke(app, ["catalog", "lint", "--json", str(draft)])
+    (finding,) = [f for f in json.loads(linted.stdout) if f["code"] == "tracking_params"]
+    words = shlex.split(finding["command"])
+    assert words[-2:] == ["--catalog", str(draft)]
+
+    pasted = runner.invoke(app, words[1:])
+    assert pasted.exit_code == 0, pasted.output
+    assert "url: https://example.org/d\n" in draft.read_text()
 
 
 def test_resource_catalog_that_is_missing_or_not_synced(engine: Engine, tmp_path: Path) -> None:

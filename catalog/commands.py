@@ -1,0 +1,66 @@
+"""What a printed `linkhealth` command needs to act where the text that printed it looked.
+
+Reports and `catalog lint` suggest commands for curators to paste (`linkhealth
+accept-redirect ID`). Typed in the same folder with no options, such a command reads the
+default settings (`./linkhealth.toml`, `LINKHEALTH_CONFIG`, `LINKHEALTH_DATABASE_URL`). A
+report of a trial database (`linkhealth report --db sqlite:///var/trial.db`) or of another
+config would then have its commands decide on the configured database and catalog files
+instead: `command_options` says which `--config`, `--db` and `--catalog` they must carry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from catalog.errors import ConfigError
+from catalog.settings import Settings, load_settings
+
+__all__ = ["CommandOptions", "command_options"]
+
+
+@dataclass(frozen=True)
+class CommandOptions:
+    #: `--config FILE` and `--db URL`, when the default lookup would find others.
+    words: tuple[str, ...] = ()
+    #: The catalog files a command typed with `words` reads (resolved); None: any file
+    #: (library use, where no command is typed).
+    read: frozenset[Path] | None = None
+
+    def for_file(self, file: str | Path) -> tuple[str, ...]:
+        """`words`, and `--catalog FILE` for an entry of a file such a command would not
+        read (a `catalog lint --catalog draft.yaml` finding)."""
+        path = Path(file)
+        if self.read is None or path.resolve() in self.read:
+            return self.words
+        return (*self.words, "--catalog", str(path))
+
+
+def command_options(settings: Settings) -> CommandOptions:
+    """The options a command pasted in this folder needs to reach `settings`' database
+    and config. A password in the database URL shows as *** (reports get published)."""
+    from sqlalchemy.engine import make_url
+
+    from catalog.source import catalog_files
+
+    try:
+        typed: Settings | None = load_settings()
+    except ConfigError:
+        typed = None  # the default lookup fails: name everything
+    words: list[str] = []
+    if settings.config_file is not None and not _same_file(
+        settings.config_file, typed.config_file if typed else None
+    ):
+        words += ["--config", str(settings.config_file)]
+        try:
+            typed = load_settings(settings.config_file)
+        except ConfigError:  # edited since: the --db and every --catalog say it all
+            typed = None
+    if typed is None or typed.database_url != settings.database_url:
+        words += ["--db", make_url(settings.database_url).render_as_string(hide_password=True)]
+    read = frozenset(p.resolve() for p in catalog_files(typed.catalogs)) if typed else frozenset()
+    return CommandOptions(tuple(words), read)
+
+
+def _same_file(a: Path, b: Path | None) -> bool:
+    return b is not None and a.resolve() == b.resolve()
