@@ -9,7 +9,6 @@ has been found or started.
 
 from __future__ import annotations
 
-import inspect
 import json
 import sys
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ class _Group(TyperGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if command is not None:
-            _reflow_help(command)
+            _name_values(command)
         return command
 
     def invoke(self, ctx: Any) -> Any:
@@ -51,16 +50,27 @@ class _Group(TyperGroup):
             raise typer.Exit(1) from exc
 
 
-def _reflow_help(command: Any) -> None:
-    """A docstring's later paragraphs as running text (and a group's commands' too): Typer
-    keeps their line breaks, which cut sentences in two at any terminal width."""
-    if command.help:
-        paragraphs = inspect.cleandoc(command.help).split("\n\n")
-        command.help = "\n\n".join(
-            p if p.startswith("\b") else " ".join(p.split("\n")) for p in paragraphs
-        )
+#: What the value of an option or argument is, as `--help` names it. Typer would print the
+#: Python type (`--db <str>`, `--catalog <list[Path]>`, `{resource_id}`).
+_VALUE_NAMES = {
+    "catalog": "FILE", "config": "FILE", "into": "FILE", "prefect_yaml": "FILE", "files": "FILE",
+    "db": "URL", "to": "URL", "base_url": "URL", "url": "URL", "source": "FILE_OR_URL",
+    "resource_id": "ID", "ids": "ID", "collection": "KEY", "reason": "TEXT", "by": "NAME",
+    "out": "DIR", "until": "DATE", "run": "RUN", "keep_days": "DAYS", "per_host_rate": "PER_S",
+    "limit": "N", "concurrency": "N", "per_host_concurrency": "N",
+}  # fmt: skip
+
+
+def _name_values(command: Any) -> None:
+    """Conventional value names in `--help` (`--db URL`, `replace-url ID [URL]`); an option
+    with a few choices keeps showing them."""
+    for param in getattr(command, "params", ()):
+        takes_value = not getattr(param, "is_flag", False) and not getattr(param, "count", False)
+        choice = getattr(getattr(param, "type_descriptor", None), "is_choice", False)
+        if param.metavar is None and takes_value and not choice and param.name:
+            param.metavar = _VALUE_NAMES.get(param.name, param.name.upper())
     for sub in (getattr(command, "commands", None) or {}).values():
-        _reflow_help(sub)
+        _name_values(sub)
 
 
 app = typer.Typer(
@@ -69,10 +79,19 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's plain help: Typer's Rich panels cut option names and help to fit 80 columns
+    # (`--per-host-concur…`), and kept the line breaks of a docstring mid-sentence.
+    rich_markup_mode=None,
 )
-catalog_app = typer.Typer(help="Work with catalog files.", no_args_is_help=True)
-db_app = typer.Typer(help="Manage the linkhealth database.", no_args_is_help=True)
-server_app = typer.Typer(help="Manage the local Prefect server.", no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="Work with catalog files.", no_args_is_help=True, rich_markup_mode=None
+)
+db_app = typer.Typer(
+    help="Manage the linkhealth database.", no_args_is_help=True, rich_markup_mode=None
+)
+server_app = typer.Typer(
+    help="Manage the local Prefect server.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(db_app, name="db")
 app.add_typer(server_app, name="server")
@@ -425,7 +444,9 @@ def report(
 @app.command()
 def export(
     format: Annotated[str, typer.Option("--format", "-f", help="jsonl or csv.")] = "jsonl",
-    out: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="File to write (default: stdout).")
+    ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
     catalog: CatalogOpt = None,

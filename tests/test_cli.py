@@ -9,8 +9,10 @@ import os
 import re
 import shlex
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -75,6 +77,37 @@ def test_every_command_has_help() -> None:
         result = _invoke(*args, "--help")
         assert result.exit_code == 0, args
         assert "Usage" in result.output
+
+
+def _leaf_commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    subs = getattr(command, "commands", None)
+    if not subs:
+        yield path
+    for name, sub in (subs or {}).items():
+        yield from _leaf_commands(sub, (*path, name))
+
+
+def test_help_on_an_80_column_terminal_names_every_option_in_full() -> None:
+    """Typer's boxed help cut option names (`--per-host-concur…`) to fit 80 columns and named
+    values by their Python type (`--catalog <list[Path]>`)."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    leaves = list(_leaf_commands(group))
+    assert ("check",) in leaves and ("db", "prune") in leaves
+    for path in leaves:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+        assert result.exit_code == 0, path
+        assert "…" not in result.output, path
+        options = [line for line in result.output.splitlines() if line.startswith("  -")]
+        assert not [line for line in options if "<list[" in line or "<str>" in line], path
+        assert all(len(line) <= 80 for line in result.output.splitlines()), path
+        command = group
+        for name in path:
+            command = command.commands[name]  # type: ignore[attr-defined]
+        for param in command.params:
+            for opt in param.opts + param.secondary_opts:
+                assert opt in result.output or not opt.startswith("-"), (path, opt)
 
 
 def test_validate_accepts_the_bundled_catalog() -> None:
@@ -578,6 +611,6 @@ def test_help_text_runs_on_instead_of_breaking_where_the_docstring_did(
     command: list[str], sentence: str
 ) -> None:
     """A docstring's line breaks cut sentences in two on any terminal width."""
-    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "300"})
+    result = CliRunner().invoke(app, [*command, "--help"], terminal_width=300)
     assert result.exit_code == 0
     assert sentence in result.output
