@@ -9,22 +9,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from catalog.commands import command_options
 from catalog.hygiene import Finding, Level, at_or_above, counts_by_level, lint
-from catalog.importer import (
-    ImportResult,
-    import_entries,
-    parse_csv,
-    parse_toolkit_html,
-    read_spreadsheet,
-)
-from catalog.importer import read_source as read_import_source
 from catalog.settings import load_settings
 from catalog.source import load_catalogs
+
+if TYPE_CHECKING:  # the importer (CSV, HTML, catalog edits) loads when a command needs it
+    from catalog.importer import ImportResult
 
 #: `catalog lint` found something at or above `--fail-on` (document in the README).
 EXIT_LINT_FINDINGS = 7
@@ -125,6 +120,9 @@ def catalog_import_html(
 
     Example: linkhealth catalog import-html toolkit.html --into my-toolkit.yaml --dry-run
     """
+    from catalog.importer import import_entries, parse_toolkit_html
+    from catalog.importer import read_source as read_import_source
+
     user_agent = load_settings(config).check.effective_user_agent
     text, fetched_from = read_import_source(source, user_agent=user_agent)
     parsed = parse_toolkit_html(text, base_url=base_url or fetched_from, source=source)
@@ -154,6 +152,8 @@ def catalog_import_csv(
 
     Example: linkhealth catalog import-csv export.csv --into my-toolkit.yaml --dry-run
     """
+    from catalog.importer import import_entries, parse_csv, read_spreadsheet
+
     user_agent = load_settings(config).check.effective_user_agent
     text = read_spreadsheet(source, user_agent=user_agent)
     parsed = parse_csv(text, source=source, fill_down=fill_down)
