@@ -1,4 +1,5 @@
-"""What a printed `linkhealth` command needs to act where the text that printed it looked.
+"""Commands printed for curators to paste: how one is spelled (`command_words`), and what
+it needs to act where the text that printed it looked (`command_options`).
 
 Reports and `catalog lint` suggest commands for curators to paste (`linkhealth
 accept-redirect ID`). Typed in the same folder with no options, such a command reads the
@@ -10,13 +11,15 @@ instead: `command_options` says which `--config`, `--db` and `--catalog` they mu
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from catalog.errors import ConfigError
 from catalog.settings import Settings, load_settings
 
-__all__ = ["CommandOptions", "command_options"]
+__all__ = ["CommandOptions", "command_options", "command_words", "with_options"]
 
 
 @dataclass(frozen=True)
@@ -64,3 +67,30 @@ def command_options(settings: Settings) -> CommandOptions:
 
 def _same_file(a: Path, b: Path | None) -> bool:
     return b is not None and a.resolve() == b.resolve()
+
+
+def command_words(name: str, resource_id: str, *args: str) -> list[str]:
+    """`linkhealth NAME ID ARGS...` as words for `shlex.join`. An id that starts with "-"
+    would be read as an option, so then the options (`--name value` pairs among `args`)
+    come first and `--` marks where the id and the other arguments begin."""
+    if not resource_id.startswith("-"):
+        return ["linkhealth", name, resource_id, *args]
+    options: list[str] = []
+    positional: list[str] = []
+    rest = iter(args)
+    for word in rest:
+        if word.startswith("--"):
+            options += [word, next(rest, "")]
+        else:
+            positional.append(word)
+    return ["linkhealth", name, *options, "--", resource_id, *positional]
+
+
+def with_options(command: str, resource_id: str, options: Sequence[str]) -> str:
+    """`command` (shell-quoted) with `options` added: before the `--` that precedes an id
+    starting with "-" (`command_words`), else at the end."""
+    words = shlex.split(command)
+    at = len(words)
+    if "--" in words and words[words.index("--") + 1 :][:1] == [resource_id]:
+        at = words.index("--")
+    return shlex.join([*words[:at], *options, *words[at:]]) if options else command

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import shlex
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -32,6 +33,7 @@ from sqlalchemy import Engine
 from catalog import store
 from catalog.catalog_edit import FieldEdit, apply_edits
 from catalog.clock import Clock, utcnow
+from catalog.commands import command_options, command_words
 from catalog.db import engine_for
 from catalog.errors import ConfigError, LinkhealthError, NotFoundError
 from catalog.model import Resource
@@ -98,9 +100,10 @@ def accept_redirect(
     resource = store.find_resource(engine, rid, collection=collection)
     target = store.permanent_redirect_target(engine, resource.link_id) if resource.link_id else None
     if not target:
+        choose = ("--collection", resource.collection) if collection else ()
         raise LinkhealthError(
             f"{_name(resource)} has no current permanent redirect to accept; "
-            f"`linkhealth resource {resource.rid}` shows what its link does"
+            f"`{_hint(settings, 'resource', resource, *choose)}` shows what its link does"
         )
     return _change_url(
         settings, engine, resource, target, ACCEPT_REDIRECT, by, reason, dry_run, clock, True
@@ -337,11 +340,11 @@ def _change_url(
     if from_link:
         entry = _entry_in_file(path, resource.rid)
         if entry is not None and entry.url != resource.url:
+            recheck = _hint(settings, "recheck", resource, "--catalog", str(path))
             raise LinkhealthError(
                 f"{path}:{entry.line}: the entry {resource.rid!r} now has the URL {entry.url}, not "
                 f"{resource.url}, where {url} was found; the file was edited since the last "
-                f"check, so this is left alone (`linkhealth recheck {resource.rid}` checks "
-                "the new URL)"
+                f"check, so this is left alone (`{recheck}` checks the new URL)"
             )
     if url == resource.url:
         return DecisionResult(resource, kind, f"{_name(resource)} already uses {url}", "", dry_run)
@@ -409,6 +412,12 @@ def _moment(value: date | datetime) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def _hint(settings: Settings, name: str, resource: store.ResourceRecord, *args: str) -> str:
+    """`linkhealth NAME ID ARGS...` as a message suggests it: shell-quoted, with the
+    `--config` and `--db` the decision was asked with, so that it works as pasted."""
+    return shlex.join(command_words(name, resource.rid, *args, *command_options(settings).words))
 
 
 def _name(resource: store.ResourceRecord) -> str:

@@ -20,7 +20,7 @@ import difflib
 import re
 import shlex
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -29,7 +29,7 @@ from operator import itemgetter
 from typing import Any
 
 from catalog.clock import utcnow
-from catalog.commands import CommandOptions
+from catalog.commands import CommandOptions, command_words, with_options
 from catalog.model import Catalog, Observation, Resource
 from catalog.outcomes import Outcome
 from catalog.source import field_lines
@@ -178,11 +178,14 @@ def lint(
     *,
     now: datetime | None = None,
     options: CommandOptions | None = None,
+    shared_ids: Collection[str] = (),
 ) -> list[Finding]:
     """Every hygiene finding of `catalogs`, ordered by file, line and code. `options`: what
-    the findings' commands must carry to act on these files and the database meant."""
+    the findings' commands must carry to act on these files and the database meant;
+    `shared_ids`: ids that database holds in several collections (`catalog lint FILE`
+    sees one of them), whose commands must name the collection too."""
     today = (now or utcnow()).date()
-    ambiguous = _ids_in_several(catalogs)
+    ambiguous = _ids_in_several(catalogs) | frozenset(shared_ids)
     findings: list[Finding] = []
     links: dict[str, tuple[bool, str]] = {}
     for catalog in catalogs:
@@ -203,16 +206,6 @@ def lint(
             for f in findings
         ]
     return sorted(findings, key=lambda f: (f.file, f.line or 0, f.resource_id, f.code))
-
-
-def with_options(command: str, resource_id: str, options: Sequence[str]) -> str:
-    """`command` (shell-quoted) with `options` added: before the `--` that precedes an id
-    starting with "-" (`command_words`), else at the end."""
-    words = shlex.split(command)
-    at = len(words)
-    if "--" in words and words[words.index("--") + 1 :][:1] == [resource_id]:
-        at = words.index("--")
-    return shlex.join([*words[:at], *options, *words[at:]]) if options else command
 
 
 def at_or_above(findings: Iterable[Finding], level: Level) -> list[Finding]:
@@ -249,23 +242,6 @@ def same_content(http_obs: Observation, https_obs: Observation) -> bool:
 
 
 # --- one entry ---------------------------------------------------------------------------------
-
-
-def command_words(name: str, resource_id: str, *args: str) -> list[str]:
-    """`linkhealth NAME ID ARGS...` as words for `shlex.join`. An id that starts with "-"
-    would be read as an option, so then the options (`--name value` pairs among `args`)
-    come first and `--` marks where the id and the other arguments begin."""
-    if not resource_id.startswith("-"):
-        return ["linkhealth", name, resource_id, *args]
-    options: list[str] = []
-    positional: list[str] = []
-    rest = iter(args)
-    for word in rest:
-        if word.startswith("--"):
-            options += [word, next(rest, "")]
-        else:
-            positional.append(word)
-    return ["linkhealth", name, *options, "--", resource_id, *positional]
 
 
 @dataclass(frozen=True)

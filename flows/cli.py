@@ -237,17 +237,20 @@ def refuse_unusable_catalogs(settings: Settings, *, given: bool) -> None:
 def require_stored(keys: list[str], stored: set[str], settings: Settings) -> None:
     """`NotFoundError` (exit 4) naming the --catalog files whose collection the database
     does not hold: they were never synced into it (or another --db is meant)."""
+    import shlex
+
+    from catalog.commands import command_options
     from catalog.errors import NotFoundError
 
     missing = [k for k in keys if k not in stored]
     if not missing:
         return
-    files = " ".join(str(p) for p in settings.catalogs if Path(p).stem in missing) or " ".join(
-        missing
-    )
+    files = [str(p) for p in settings.catalogs if Path(p).stem in missing] or missing
+    sync = ["linkhealth", "sync", *(w for f in files for w in ("--catalog", f))]
+    sync += command_options(settings).words
     raise NotFoundError(
         f"the database holds no resources of collection {', '.join(map(repr, missing))} "
-        f"(the catalog file's name is its key); run `linkhealth sync --catalog {files}` "
+        f"(the catalog file's name is its key); run `{shlex.join(sync)}` "
         "or `linkhealth check` with it first, or name the database that holds it with --db"
     )
 

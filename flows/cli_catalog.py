@@ -76,7 +76,11 @@ def catalog_lint(
     settings = load_settings(config)
     if paths:
         settings = settings.with_overrides(catalogs=tuple(paths))
-    findings = lint(load_catalogs(settings.catalogs), options=command_options(settings))
+    findings = lint(
+        load_catalogs(settings.catalogs),
+        options=command_options(settings),
+        shared_ids=_shared_ids(settings.database_url),
+    )
     if as_json:
         typer.echo(json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False))
     else:
@@ -93,6 +97,28 @@ def _count(n: int, level: str) -> str:
     if level == "info":
         return f"{n} info finding{'' if n == 1 else 's'}"
     return f"{n} {level}{'' if n == 1 else 's'}"
+
+
+def _shared_ids(database_url: str) -> frozenset[str]:
+    """Ids the database holds in several collections, which a decision must name the
+    collection of; none when there is no database yet (or not one of ours). Read only:
+    linting writes nothing, not even a migration."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from catalog.db import existing_database, open_engine
+    from catalog.errors import LinkhealthError
+    from catalog.queries import shared_resource_ids
+
+    try:
+        engine = open_engine(existing_database(database_url), migrate=False)
+    except LinkhealthError:
+        return frozenset()
+    try:
+        return shared_resource_ids(engine)
+    except SQLAlchemyError:
+        return frozenset()
+    finally:
+        engine.dispose()
 
 
 def _describe(finding: Finding) -> str:

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 
 import humanize
 
-from catalog.hygiene import Finding, Level, command_words
+from catalog.commands import command_words
+from catalog.hygiene import Finding, Level
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import (
     ATTENTION_STATES,

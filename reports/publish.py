@@ -20,17 +20,17 @@ import os
 import re
 import shlex
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from catalog.clock import Clock, utcnow
 from catalog.collector import frozen_while
-from catalog.commands import CommandOptions, command_options
+from catalog.commands import CommandOptions, command_options, command_words, with_options
 from catalog.db import Engine, engine_for, forget_connections_after_fork
 from catalog.errors import CatalogError, ConfigError, LinkhealthError
-from catalog.hygiene import Finding, command_words, lint, with_options
+from catalog.hygiene import Finding, lint
 from catalog.queries import (
     TREND_DAYS,
     ReportData,
@@ -141,9 +141,10 @@ def _publish(
 ) -> ReportFiles:
     engine = engine_for(settings.database_url)
     paths = tuple(settings.catalogs)
-    options = command_options(settings)
+    options, shared = command_options(settings), shared_resource_ids(engine)
     hygiene = Forked(
-        lambda: lint_files(paths, options), enabled=_total_size(paths) >= BACKGROUND_LINT_BYTES
+        lambda: lint_files(paths, options, shared),
+        enabled=_total_size(paths) >= BACKGROUND_LINT_BYTES,
     )
     try:
         data = report_data(engine, run_id=run_id)
@@ -357,12 +358,14 @@ BACKGROUND_LINT_BYTES = 2_000_000
 
 
 def lint_files(
-    paths: Sequence[Path], options: CommandOptions | None = None
+    paths: Sequence[Path],
+    options: CommandOptions | None = None,
+    shared_ids: Collection[str] = (),
 ) -> list[Finding] | None:
     """Hygiene findings of the catalog files; None when one of them does not load (its
     problems belong to `linkhealth catalog validate`, and the links still report)."""
     try:
-        return lint(load_catalogs(paths), options=options)
+        return lint(load_catalogs(paths), options=options, shared_ids=shared_ids)
     except (CatalogError, OSError) as exc:
         log.warning(
             "the report leaves out catalog hygiene: %s\n`linkhealth catalog validate` lists "

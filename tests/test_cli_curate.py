@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
@@ -263,6 +264,75 @@ def test_lint_of_a_catalog_not_configured_prints_commands_that_edit_it(
     pasted = runner.invoke(app, words[1:])
     assert pasted.exit_code == 0, pasted.output
     assert "url: https://example.org/d\n" in draft.read_text()
+
+
+def _suggested(message: str) -> list[str]:
+    """The words of the command an error message suggests (between backticks)."""
+    found = re.search(r"`(linkhealth [^`]*)`", message)
+    assert found is not None, message
+    return shlex.split(found.group(1))
+
+
+def test_the_commands_an_error_suggests_work_as_pasted(
+    engine: Engine, catalog_file: Path, tmp_path: Path
+) -> None:
+    """ "`linkhealth resource a` shows what its link does" left out the --collection and the
+    --db the refused decision was asked with: pasted, it failed or looked elsewhere."""
+    db = database_url(engine)
+    other = write_catalog(tmp_path / "other.yaml", [{"id": "a", "title": "Other", "url": NEW}])
+    sync_catalogs(engine, load_catalogs([other]), now=T0)
+    refused = runner.invoke(app, ["accept-redirect", "a", "--collection", "other", "--db", db])
+    assert refused.exit_code == 1, refused.output
+    words = _suggested(refused.stderr)
+    assert words == ["linkhealth", "resource", "a", "--collection", "other", "--db", db]
+    shown = runner.invoke(app, words[1:])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith("other/a: Other")
+
+    obs = make_observation(OLD, Outcome.REDIRECTED_PERMANENT, days(1), suggested_url=NEW)
+    store.record_observations(engine, None, [obs], HealthSettings(), now=days(1))
+    catalog_file.write_text(catalog_file.read_text().replace(OLD, "https://example.org/hand"))
+    edited = runner.invoke(app, ["accept-redirect", "a", "--collection", "toolkit", "--db", db])
+    assert edited.exit_code == 1, edited.output
+    recheck = ["linkhealth", "recheck", "a", "--catalog", str(catalog_file), "--db", db]
+    assert _suggested(edited.stderr) == recheck  # the new URL, in the file that has it
+
+
+def test_the_sync_an_unsynced_catalog_asks_for_works_as_pasted(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """It said `linkhealth sync --catalog one.yaml two.yaml`: the second file is no option
+    value, and the sync went to the configured database, not the --db asked about."""
+    db = database_url(engine)
+    one = write_catalog(tmp_path / "one.yaml", [{"id": "x", "title": "X", "url": NEW}])
+    two = write_catalog(tmp_path / "two.yaml", [{"id": "y", "title": "Y", "url": OLD}])
+    asked = ["export", "--catalog", str(one), "--catalog", str(two), "--db", db]
+    refused = runner.invoke(app, asked)
+    assert refused.exit_code == 4, refused.output
+    synced = runner.invoke(app, _suggested(refused.stderr)[1:])
+    assert synced.exit_code == 0, synced.output
+    exported = runner.invoke(app, asked)
+    assert exported.exit_code == 0, exported.output
+    assert {json.loads(line)["id"] for line in exported.stdout.splitlines()} == {"x", "y"}
+
+
+def test_lint_of_one_catalog_names_the_collection_of_an_id_another_one_uses(
+    engine: Engine, catalog_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`catalog lint other.yaml` saw the id once and left out `--collection`, which the
+    database needs: pasted, the command failed with "name one with --collection"."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", database_url(engine))
+    url = "https://example.org/other?utm_source=mail"
+    other = write_catalog(tmp_path / "other.yaml", [{"id": "a", "title": "Other", "url": url}])
+    sync_catalogs(engine, load_catalogs([other]), now=T0)
+    linted = runner.invoke(app, ["catalog", "lint", "--json", str(other)])
+    (finding,) = [f for f in json.loads(linted.stdout) if f["code"] == "tracking_params"]
+    words = shlex.split(finding["command"])
+    assert words[words.index("--collection") + 1] == "other"
+    pasted = runner.invoke(app, [*words[1:], "--dry-run"])
+    assert pasted.exit_code == 0, pasted.output
+    assert "other/a" in pasted.stdout
 
 
 def test_resource_catalog_that_is_missing_or_not_synced(engine: Engine, tmp_path: Path) -> None:
