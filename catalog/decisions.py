@@ -290,7 +290,9 @@ def unignore(
     engine = engine_for(settings.database_url)
     resource = store.find_resource(engine, rid, collection=collection)
     if not resource.ignored and resource.snoozed_until is None:
-        raise LinkhealthError(f"{_name(resource)} is neither ignored nor snoozed")
+        # Done already (run twice, or by a colleague): nothing to record, nothing wrong.
+        message = f"{_name(resource)} is neither ignored nor snoozed: it is in the action queue"
+        return DecisionResult(resource, UNIGNORE, message)
     decision = store.record_decision(
         engine,
         resource.id,

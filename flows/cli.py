@@ -324,10 +324,17 @@ def check(
         )
         found = strict_findings(summary, verdicts)
     if found:
-        _err(
-            f"--strict: {found}; exit {EXIT_NEEDS_ATTENTION}. The report and "
-            "`linkhealth export` list them."
+        import shlex
+
+        from catalog.commands import command_options
+
+        export = shlex.join(["linkhealth", "export", *command_options(settings).words])
+        listed = (
+            f"The report and `{export}` list them."
+            if summary.report_path
+            else f"`{export}` lists them (this run wrote no report)."
         )
+        _err(f"--strict: {found}; exit {EXIT_NEEDS_ATTENTION}. {listed}")
         raise typer.Exit(EXIT_NEEDS_ATTENTION)
 
 

@@ -199,8 +199,10 @@ def test_snooze_leaves_the_queue_until_the_date_then_ends_by_itself(
 
 
 def test_ignore_and_unignore(engine: Engine, settings: Settings) -> None:
-    with pytest.raises(LinkhealthError):
-        decisions.unignore(settings, "b")
+    # Nothing to undo: said so, nothing recorded, no error (exit 0, as a second run would).
+    nothing = decisions.unignore(settings, "b")
+    assert "neither ignored nor snoozed" in nothing.message and nothing.decision is None
+    assert store.resource_history(engine, "b").decisions == ()
     decisions.ignore(settings, "b", reason="login wall", by="ann", clock=Ticker(days(1)))
     resource = store.find_resource(engine, "b")
     assert resource.ignored and resource.ignored_reason == "login wall"
