@@ -81,9 +81,17 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
     # the same day does, is told once: under that news, which says it no longer flaps.
     folded, since_stop = _after_stops(data.changes)
     told = set(folded.values())
+    # A link's state may change twice in the window (the night, then a recheck): its last
+    # change says where it stands. An earlier one beside it told another story of the same
+    # link ("Started failing: Failed its last check" and "Recovered: Works again").
+    last_change = {e.link_id: e.id for e in data.changes if e.kind == "state_changed"}
+    superseded = {
+        e.id for e in data.changes if e.kind == "state_changed" and last_change[e.link_id] != e.id
+    }
+    changed_before = {e.link_id for e in data.changes if e.id in superseded}
     for event in data.changes:
-        if event.id in told:
-            continue  # a flapping_stopped told with the state change it is folded into
+        if event.id in told or event.id in superseded:
+            continue  # told with the state change it is folded into, or told by a later one
         placed = _place(event, content_links, redirect_links, final_links)
         if placed is None:
             continue
@@ -133,9 +141,12 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
             row.outcome == Outcome.INVALID_URL.value for row in targets
         ):
             # Shown as broken from its first check (`shown_state`): broken when it started
-            # failing, and its later confirmation is no news.
+            # failing, and its later confirmation is no news (unless that first failure
+            # is in this window too, and told by this, the link's last change).
             if section == "newly_broken" and event.details.get("old") == SUSPECT_STATE:
-                continue
+                if event.link_id not in changed_before:
+                    continue
+                summary = INVALID_SINCE
             if section == "started_failing":
                 section, summary = "newly_broken", INVALID_SINCE
         for row in targets:

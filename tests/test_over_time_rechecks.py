@@ -28,14 +28,21 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
         yield engine
 
 
-def run(engine: Engine, at: datetime, outcomes: dict[str, Outcome], *, whole: bool) -> int:
+def run(
+    engine: Engine,
+    at: datetime,
+    outcomes: dict[str, Outcome],
+    *,
+    whole: bool,
+    health: HealthSettings = HealthSettings(),
+) -> int:
     """A night (holding the full-run lease) or a recheck of `outcomes`' URLs only."""
     summary = {"holder": "box:1", **({"lease": "full-run"} if whole else {})}
     run_id = store.start_run(
         engine, trigger="schedule" if whole else "manual", now=at, summary=summary
     )
     observations = [make_observation(u, o, at) for u, o in outcomes.items()]
-    store.record_observations(engine, run_id, observations, HealthSettings(), now=at)
+    store.record_observations(engine, run_id, observations, health, now=at)
     store.finish_run(engine, run_id, status="completed", now=at + timedelta(minutes=5))
     return run_id
 
@@ -93,3 +100,24 @@ def test_the_next_night_still_reports_since_the_night_before(engine: Engine) -> 
 
     assert previous == second
     assert ("started_failing", "r2") in found and ("started_failing", "r0") not in found
+
+
+def test_a_link_whose_state_changed_twice_is_told_where_it_stands(engine: Engine) -> None:
+    """The night failed r0 and confirmed r1 broken; the morning's recheck found r0 working
+    and r1 failing on. "Started failing: Failed its last check" beside "Recovered: Works
+    again" (and "Newly broken" for a link still failing) told two stories of one link."""
+    quick = HealthSettings(confirm_failures=2, confirm_days=0)
+    all_ok = dict.fromkeys(URLS, Outcome.OK)
+    run(engine, days(1), {**all_ok, URLS[1]: Outcome.NOT_FOUND}, whole=True, health=quick)
+    night = {**all_ok, URLS[0]: Outcome.NOT_FOUND, URLS[1]: Outcome.NOT_FOUND}
+    run(engine, days(2), night, whole=True, health=quick)
+    morning = {URLS[0]: Outcome.OK, URLS[1]: Outcome.NOT_FOUND, URLS[2]: Outcome.NOT_FOUND}
+    run(engine, days(2.3), morning, whole=False, health=quick)
+    run(engine, days(2.4), {URLS[2]: Outcome.NOT_FOUND}, whole=False, health=quick)
+
+    _, found = news(engine, days(2.5))
+
+    assert {key for key, rid in found if rid == "r0"} == {"recovered"}
+    assert {key for key, rid in found if rid == "r1"} == {"newly_broken"}
+    # Failing since a recheck and confirmed by the next one: broken, told once.
+    assert {key for key, rid in found if rid == "r2"} == {"newly_broken"}
