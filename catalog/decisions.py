@@ -500,6 +500,7 @@ def history_lines(
         "Observations",
         [
             f"{_t(o.checked_at)}  {o.outcome.value:<20} {o.http_status or '-':>4}  {o.reason}"
+            + (f" (then at {o.url})" if link is None or o.link_id != link.id else "")
             for o in history.observations
         ],
     )

@@ -7,6 +7,7 @@ import json
 import re
 import shlex
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -333,6 +334,49 @@ def test_lint_of_one_catalog_names_the_collection_of_an_id_another_one_uses(
     pasted = runner.invoke(app, [*words[1:], "--dry-run"])
     assert pasted.exit_code == 0, pasted.output
     assert "other/a" in pasted.stdout
+
+
+def test_history_after_a_url_change_keeps_the_checks_of_the_earlier_url(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """After `accept-redirect`, `linkhealth resource` showed the new URL's one check: the
+    week of redirects that made the curator act was gone from the entry's history. Checks
+    of the old URL after the switch belong to the entry still using it, not to this one."""
+    shared = write_catalog(
+        tmp_path / "shared.yaml",
+        [
+            {"id": "s1", "title": "Moved guide", "url": OLD, "shared_url": True},
+            {"id": "s2", "title": "Same guide", "url": OLD, "shared_url": True},
+        ],
+    )
+    sync_catalogs(engine, load_catalogs([shared]), now=T0)
+    db = ["--db", database_url(engine)]
+
+    def check(url: str, day: float, outcome: Outcome = Outcome.REDIRECTED_PERMANENT) -> None:
+        at = utcnow() + timedelta(days=day - 2.5)  # the decision below is made now
+        obs = make_observation(url, outcome, at, suggested_url=NEW)
+        store.record_observations(engine, None, [obs], HealthSettings(), now=at)
+
+    check(OLD, 1)
+    check(OLD, 2)
+    moved = runner.invoke(app, ["accept-redirect", "s1", "--collection", "shared", *db])
+    assert moved.exit_code == 0, moved.output
+    check(NEW, 3, Outcome.OK)
+    check(OLD, 4)  # s2 still links the old URL
+
+    shown = runner.invoke(app, ["resource", "s1", "--collection", "shared", *db])
+    assert shown.exit_code == 0, shown.output
+    section = shown.stdout.split("Observations")[1].split("Events")[0]
+    checks = [line for line in section.strip().splitlines() if line.startswith("  ")]
+    assert len(checks) == 3, checks
+    assert checks[0].split()[2] == "ok" and f"(then at {OLD})" not in checks[0]
+    assert all(f"(then at {OLD})" in line for line in checks[1:])
+    as_json = json.loads(
+        runner.invoke(app, ["resource", "s1", "--collection", "shared", "--json", *db]).stdout
+    )
+    assert [o["url"] for o in as_json["observations"]] == [NEW, OLD, OLD]
+    other = runner.invoke(app, ["resource", "s2", "--collection", "shared", "--json", *db])
+    assert len(json.loads(other.stdout)["observations"]) == 3  # days 1, 2 and 4: its own
 
 
 def test_resource_catalog_that_is_missing_or_not_synced(engine: Engine, tmp_path: Path) -> None:

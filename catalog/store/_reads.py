@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, Text, and_, or_, select
+from sqlalchemy import ColumnElement, Engine, Text, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from catalog import tables as t
@@ -22,6 +23,7 @@ from catalog.store._records import (
     resource_record,
 )
 from catalog.store._sql import newest_first, read_session, table_of
+from catalog.urls import canonical_url
 
 
 def resource_history(
@@ -29,6 +31,9 @@ def resource_history(
 ) -> ResourceHistory:
     """Observations of a resource's link, the events of both and the decisions, newest first.
 
+    An entry whose URL was changed (`accept-redirect`, `replace-url`, a hand edit) keeps
+    the checks and link events of its earlier URLs from the time it had them: "it
+    redirected for a week, then the curator accepted the redirect" is its history.
     An id used in several collections needs `collection`; an active resource wins
     over a removed one with the same id.
     """
@@ -36,17 +41,38 @@ def resource_history(
         row, key, path = _find_resource(s, rid, collection)
         links = link_records(s, active_only=False, link_ids=[row.link_id] if row.link_id else [])
         link = links[0] if links else None
+        earlier = _earlier_links(s, row.id)
+        seen = or_(
+            t.Observation.link_id == row.link_id,
+            *(
+                and_(
+                    t.Observation.link_id == link_id,
+                    _within(t.Observation.checked_at, since, until),
+                )
+                for link_id, since, until in earlier
+            ),
+        )
         observations = s.scalars(
             select(t.Observation)
-            .where(t.Observation.link_id == row.link_id)
+            .where(seen)
             .order_by(t.Observation.checked_at.desc(), t.Observation.id.desc())
             .limit(limit)
         )
-        event_filter = t.Event.resource_id == row.id
-        if row.link_id is not None:
-            # The link's own events; not another entry's edits or drift on a shared link.
-            of_link = and_(t.Event.link_id == row.link_id, t.Event.resource_id.is_(None))
-            event_filter = or_(event_filter, of_link)
+        # The links' own events; not another entry's edits or drift on a shared link.
+        event_filter = or_(
+            t.Event.resource_id == row.id,
+            and_(t.Event.link_id == row.link_id, t.Event.resource_id.is_(None))
+            if row.link_id is not None
+            else false(),
+            *(
+                and_(
+                    t.Event.link_id == link_id,
+                    t.Event.resource_id.is_(None),
+                    _within(t.Event.at, since, until),
+                )
+                for link_id, since, until in earlier
+            ),
+        )
         events = s.execute(
             select(t.Event, t.Link.url, t.Resource.rid, t.Collection.key)
             .outerjoin(t.Link, t.Link.id == t.Event.link_id)
@@ -72,6 +98,32 @@ def resource_history(
             ),
             decisions=tuple(decision_record(d) for d in decisions),
         )
+
+
+def _earlier_links(s: Session, resource_pk: int) -> list[tuple[int, datetime | None, datetime]]:
+    """(link id, from, until) of each URL the entry had before a URL edit: from the edit
+    before it (None: from the start) until the edit that replaced it."""
+    edits = s.execute(
+        select(t.Event.at, t.Event.details)
+        .where(t.Event.resource_id == resource_pk, t.Event.kind == "url_edited")
+        .order_by(t.Event.at, t.Event.id)
+    ).all()
+    if not edits:
+        return []
+    urls = {canonical_url(str(details.get("old") or "")) for _, details in edits}
+    link_ids = dict(s.execute(select(t.Link.url, t.Link.id).where(t.Link.url.in_(urls))).all())
+    periods = []
+    since: datetime | None = None
+    for at, details in edits:
+        link_id = link_ids.get(canonical_url(str(details.get("old") or "")))
+        if link_id is not None:
+            periods.append((link_id, since, at))
+        since = at
+    return periods
+
+
+def _within(column: Any, since: datetime | None, until: datetime) -> ColumnElement[bool]:
+    return and_(column >= since, column < until) if since else column < until
 
 
 def find_resource(engine: Engine, rid: str, *, collection: str | None = None) -> ResourceRecord:
