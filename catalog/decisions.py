@@ -131,10 +131,12 @@ def replace_url(
         history = store.resource_history(engine, resource.rid, collection=resource.collection)
         url = history.link.archive_url if history.link else None
         if not url:
-            raise LinkhealthError(
-                f"no archived copy is known for {_name(resource)}; lookups run after each "
-                "check for broken and drifting links (unless archive_lookups is off)"
+            when = (
+                "lookups run after each check for broken and drifting links"
+                if settings.health.archive_lookups
+                else "archive lookups are off in these settings ([health] archive_lookups = false)"
             )
+            raise LinkhealthError(f"no archived copy is known for {_name(resource)}; {when}")
     assert url is not None
     problem = parse_url(url)
     if isinstance(problem, UrlProblem):

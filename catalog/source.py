@@ -600,6 +600,10 @@ _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _WORDS_12 = frozenset({"null", "true", "false", "yes", "no", "on", "off", "y", "n"})
 
 
+def _last_line(text: str) -> int:
+    return max(len(text.splitlines()), 1)
+
+
 def _at_end(problem: str) -> bool:
     return "end of stream" in problem or "<stream end>" in problem
 
@@ -723,10 +727,11 @@ def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_En
             if _at_end(exc.problem):
                 # An unclosed quote or bracket: the parser gives up at the end of the file,
                 # but the mistake is where the quote or bracket opened.
-                ended = exc.problem_mark.line + 1 if exc.problem_mark is not None else "?"
+                # (Its mark is past the final line break: the file's last line is the last
+                # one a curator sees.)
                 what = (
                     f"{_opened(exc.context)} opened on this line is never closed "
-                    f"(the parser reached the end of the file at line {ended})"
+                    f"(the parser reached the end of the file, line {_last_line(readable)})"
                 )
                 mark = exc.context_mark
         runaway = None if mark is not exc.problem_mark else _runaway_quote(readable, mark)

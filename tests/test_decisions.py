@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -146,8 +147,12 @@ def test_dry_run_shows_the_diff_and_changes_nothing(
 def test_replace_url_with_the_archived_copy(
     engine: Engine, settings: Settings, catalog_file: Path
 ) -> None:
-    with pytest.raises(LinkhealthError):
+    # No copy known: the refusal says whether lookups would find one (here they are off).
+    with pytest.raises(LinkhealthError, match=r"archive lookups are off in these settings"):
         decisions.replace_url(settings, "a", archive=True)
+    looking = replace(settings, health=replace(settings.health, archive_lookups=True))
+    with pytest.raises(LinkhealthError, match=r"lookups run after each check for broken"):
+        decisions.replace_url(looking, "a", archive=True)
     copy = f"https://web.archive.org/web/20240101000000/{OLD}"
     link_id = store.find_resource(engine, "a").link_id
     assert link_id is not None

@@ -334,6 +334,8 @@ def test_an_unclosed_quote_is_reported_where_it_opened(tmp_path: Path) -> None:
     (problem,) = validate_catalog(path).problems
     assert problem.line == 2
     assert "quoted value" in problem.message and "never closed" in problem.message
+    # The file has 5 lines; the parser's mark, past the last line break, said "line 6".
+    assert "(the parser reached the end of the file, line 5);" in problem.message
 
 
 UNCLOSED_THEN_QUOTED = """\
