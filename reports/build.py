@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 import humanize
 
@@ -336,13 +337,16 @@ def resource_pages(
     *,
     now: datetime,
     shard: tuple[int, int] = (0, 1),
+    earlier: Mapping[int, tuple[Sequence[ObservationRow], Sequence[EventRow]]] | None = None,
 ) -> Iterator[ResourcePage]:
     """A page per active resource, following `history` (streamed by link id) as it comes.
 
     `shard` = (k, n): only the resources whose link id is k modulo n (those without a
-    link count as shard 0), for `history` read with the same shard.
+    link count as shard 0), for `history` read with the same shard. `earlier`: the checks
+    and link events of the URLs an entry had before (`queries.earlier_url_history`).
     """
     part, parts = shard
+    earlier = earlier or {}
     rows_by_link: dict[int | None, list[tuple[ResourceRow, Row]]] = defaultdict(list)
     for source, row in zip(data.resources, ctx.resources, strict=True):
         if (source.link_id or 0) % parts == part:
@@ -355,12 +359,28 @@ def resource_pages(
             events = [*events_by_resource.get(source.pk, ())]
             if link_id is not None:
                 events.extend(events_by_link.get(link_id, ()))
-            yield ResourcePage(row, history_items(observations, events, now))
+            checks = observations
+            if source.pk in earlier:
+                before, their_events = earlier[source.pk]
+                events.extend(their_events)
+                checks = [*observations, *(_then_at(o) for o in before)]
+                checks.sort(key=attrgetter("checked_at", "id"), reverse=True)
+                del checks[HISTORY_PER_RESOURCE:]
+            yield ResourcePage(row, history_items(checks, events, now))
 
     for seen_link, observations in history:
         yield from pages(seen_link, observations)
     for rest in list(rows_by_link):
         yield from pages(rest, ())
+
+
+#: Checks kept on each resource page (newest first).
+HISTORY_PER_RESOURCE = 30
+
+
+def _then_at(obs: ObservationRow) -> ObservationRow:
+    """A check of an entry's earlier URL, saying which."""
+    return replace(obs, reason=f"{obs.reason} (then at {obs.url})")
 
 
 def _priority(r: ResourceRow) -> Priority | None:

@@ -34,6 +34,7 @@ from catalog.hygiene import Finding, lint
 from catalog.queries import (
     TREND_DAYS,
     ReportData,
+    earlier_url_history,
     history_events,
     https_suggestions,
     iter_link_history,
@@ -45,14 +46,17 @@ from catalog.queries import (
 )
 from catalog.settings import Settings
 from catalog.source import catalog_files, load_catalogs
-from reports.build import action_queue, build_context, resource_pages, with_findings
+from reports.build import (
+    HISTORY_PER_RESOURCE,
+    action_queue,
+    build_context,
+    resource_pages,
+    with_findings,
+)
 from reports.context import ReportContext, ResourcePage, Row
 from reports.forked import Forked
 from reports.render import FORMATS
 from reports.site import Progress, ReportFiles, write_report
-
-#: Checks kept on each resource page (newest first).
-HISTORY_PER_RESOURCE = 30
 
 log = logging.getLogger(__name__)
 
@@ -340,11 +344,19 @@ class _HistoryPages:
     def pages(self, shard: int, shards: int) -> Iterator[ResourcePage]:
         part = (shard, shards)
         by_resource, by_link = history_events(self.engine, since=self.since, shard=part)
+        earlier = earlier_url_history(self.engine, since=self.since, shard=part)
         history = iter_link_history(
             self.engine, since=self.since, per_link=HISTORY_PER_RESOURCE, shard=part
         )
         return resource_pages(
-            self.data, self.ctx, history, by_resource, by_link, now=self.now, shard=part
+            self.data,
+            self.ctx,
+            history,
+            by_resource,
+            by_link,
+            now=self.now,
+            shard=part,
+            earlier=earlier,
         )
 
     def after_fork(self) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from catalog import tables as t
 from catalog.errors import ConfigError, NotFoundError
+from catalog.queries import Period, url_periods
 from catalog.store._decisions import decision_record
 from catalog.store._observations import link_records
 from catalog.store._records import (
@@ -100,9 +101,8 @@ def resource_history(
         )
 
 
-def _earlier_links(s: Session, resource_pk: int) -> list[tuple[int, datetime | None, datetime]]:
-    """(link id, from, until) of each URL the entry had before a URL edit: from the edit
-    before it (None: from the start) until the edit that replaced it."""
+def _earlier_links(s: Session, resource_pk: int) -> list[Period]:
+    """The periods of the URLs the entry had before its URL edits (`url_periods`)."""
     edits = s.execute(
         select(t.Event.at, t.Event.details)
         .where(t.Event.resource_id == resource_pk, t.Event.kind == "url_edited")
@@ -112,14 +112,7 @@ def _earlier_links(s: Session, resource_pk: int) -> list[tuple[int, datetime | N
         return []
     urls = {canonical_url(str(details.get("old") or "")) for _, details in edits}
     link_ids = dict(s.execute(select(t.Link.url, t.Link.id).where(t.Link.url.in_(urls))).all())
-    periods = []
-    since: datetime | None = None
-    for at, details in edits:
-        link_id = link_ids.get(canonical_url(str(details.get("old") or "")))
-        if link_id is not None:
-            periods.append((link_id, since, at))
-        since = at
-    return periods
+    return url_periods([(at, details or {}) for at, details in edits], link_ids)
 
 
 def _within(column: Any, since: datetime | None, until: datetime) -> ColumnElement[bool]:
