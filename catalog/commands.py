@@ -1,12 +1,13 @@
 """Commands printed for curators to paste: how one is spelled (`command_words`), and what
 it needs to act where the text that printed it looked (`command_options`).
 
-Reports and `catalog lint` suggest commands for curators to paste (`linkhealth
-accept-redirect ID`). Typed in the same folder with no options, such a command reads the
-default settings (`./linkhealth.toml`, `LINKHEALTH_CONFIG`, `LINKHEALTH_DATABASE_URL`). A
-report of a trial database (`linkhealth report --db sqlite:///var/trial.db`) or of another
-config would then have its commands decide on the configured database and catalog files
-instead: `command_options` says which `--config`, `--db` and `--catalog` they must carry.
+Reports, `catalog lint` and error messages suggest commands for curators to paste
+(`linkhealth accept-redirect ID`). Typed in the same folder with no options, such a
+command reads the default settings (`./linkhealth.toml`, `LINKHEALTH_CONFIG`,
+`LINKHEALTH_DATABASE_URL`). A report of a trial database (`linkhealth report --db
+sqlite:///var/trial.db`) or of another config would then have its commands decide on the
+configured database instead: `command_options` says which `--config` and `--db` they must
+carry, and which catalog files need a `--catalog`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class CommandOptions:
 
     def for_file(self, file: str | Path) -> tuple[str, ...]:
         """`words`, and `--catalog FILE` for an entry of a file such a command would not
-        read (a `catalog lint --catalog draft.yaml` finding)."""
+        read (a `catalog lint draft.yaml` finding). A decision finds its entry in the
+        database either way; the `recheck --changed` it then suggests reads that file."""
         path = Path(file)
         if self.read is None or path.resolve() in self.read:
             return self.words

@@ -361,9 +361,10 @@ def resource_pages(
                 events.extend(events_by_link.get(link_id, ()))
             checks = observations
             if source.pk in earlier:
+                # (A URL changed back is the current link's: its checks are there already.)
                 before, their_events = earlier[source.pk]
-                events.extend(their_events)
-                checks = [*observations, *(_then_at(o) for o in before)]
+                events.extend(e for e in their_events if e.link_id != link_id)
+                checks = [*observations, *(_then_at(o) for o in before if o.link_id != link_id)]
                 checks.sort(key=attrgetter("checked_at", "id"), reverse=True)
                 del checks[HISTORY_PER_RESOURCE:]
             yield ResourcePage(row, history_items(checks, events, now))
