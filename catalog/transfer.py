@@ -15,11 +15,23 @@ On PostgreSQL the id sequences are moved past the copied ids afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, func, select, text, tuple_
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    func,
+    select,
+    text,
+    tuple_,
+)
 
 from catalog.errors import StoreError
 from catalog.store import PG_WRITE_LOCK
@@ -92,22 +104,49 @@ def _copy_table(
     on_progress: Callable[[str, int, int], None] | None,
 ) -> int:
     """Keyset pages in primary-key order; the table's own types convert each value
-    (SQLite's ISO text to aware datetimes, JSON text to objects)."""
+    (SQLite's ISO text to aware datetimes, JSON text to objects).
+
+    A JSON column reads SQL NULL and JSON `null` alike as None, and the column's type
+    writes None as JSON `null`: an observation's `relevance_scores` (SQL NULL: not judged)
+    came out as `null`, which drift baselines and `db prune` take for a judged page. Each
+    JSON column is read with whether it IS NULL, and written so that each stays what it was.
+    """
     key = list(table.primary_key.columns)
+    json_columns = [c for c in table.columns if isinstance(c.type, JSON)]
+    is_null = [c.is_(None).label(f"{c.name}{_IS_NULL}") for c in json_columns]
+    insert = table.insert().values(
+        {
+            c.name: bindparam(c.name, type_=_SQL_NULL_FOR_NONE if c in json_columns else c.type)
+            for c in table.columns
+        }
+    )
     done = 0
     last: tuple[object, ...] | None = None
     while True:
-        query = select(table).order_by(*key).limit(chunk)
+        query = select(table, *is_null).order_by(*key).limit(chunk)
         if last is not None:
             query = query.where(tuple_(*key) > tuple_(*last))
         rows = src.execute(query).mappings().all()
         if not rows:
             return done
-        dst.execute(table.insert(), [dict(r) for r in rows])
+        dst.execute(insert, [_as_stored(r, json_columns) for r in rows])
         done += len(rows)
         last = tuple(rows[-1][c.name] for c in key)
         if on_progress is not None:
             on_progress(table.name, done, total)
+
+
+#: Writes None as SQL NULL; `JSON.NULL` as JSON `null`.
+_SQL_NULL_FOR_NONE = JSON(none_as_null=True)
+_IS_NULL = "__is_sql_null"
+
+
+def _as_stored(row: Mapping[Any, Any], json_columns: list[Column[Any]]) -> dict[str, Any]:
+    values = {k: v for k, v in row.items() if not k.endswith(_IS_NULL)}
+    for column in json_columns:
+        if values[column.name] is None and not row[f"{column.name}{_IS_NULL}"]:
+            values[column.name] = JSON.NULL
+    return values
 
 
 def _move_sequences(dst: Connection, tables: list[Table]) -> None:

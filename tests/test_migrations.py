@@ -180,6 +180,35 @@ def test_0005_gives_each_link_the_validators_of_its_fingerprinted_copy(db_url: s
     assert [tuple(r) for r in rows] == [(1, '"v1"', "Mon"), (2, None, None)]
 
 
+def test_0008_unjudges_the_pages_a_copy_marked_judged(db_url: str) -> None:
+    """`db copy` wrote SQL NULL `relevance_scores` (not judged for drift) as JSON `null`."""
+    from alembic import command
+    from sqlalchemy import text
+
+    engine = open_engine(db_url, migrate=False)
+    with engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), "0007")
+        conn.execute(
+            text("INSERT INTO links (id, url, host, state, consecutive_failures, pruned_checks)"
+                 " VALUES (1, 'https://a.org/', 'a.org', 'ok', 0, 0)")
+        )  # fmt: skip
+        for scores in ("null", '{"toolkit/a": 0.9}', None):
+            conn.execute(
+                text(
+                    "INSERT INTO observations (link_id, url, checked_at, outcome, reason,"
+                    " methods, chain, retries, bytes_read, not_modified, relevance_scores)"
+                    " VALUES (1, 'u', '2026-01-01', 'ok', 'r', 'GET', '[]', 0, 0, false, :s)"
+                ),
+                {"s": scores},
+            )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        query = "SELECT relevance_scores IS NULL FROM observations ORDER BY id"
+        unjudged = [bool(n) for n in conn.execute(text(query)).scalars()]
+    engine.dispose()
+    assert unjudged == [True, False, True]
+
+
 def test_a_database_migrated_by_a_newer_linkhealth_is_a_clear_error(db_url: str) -> None:
     """Scale-out: the machine updated first migrates the shared database; a checkout not
     yet updated says so instead of Alembic's traceback, and changes nothing."""

@@ -3,6 +3,7 @@ catalog that moves to PostgreSQL keeps its confirmation counters, decisions and 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from catalog.store import PG_WRITE_LOCK
 from catalog.sync import sync_catalogs
-from catalog.tables import Base, Run
+from catalog.tables import Base, Observation, Run
 from catalog.transfer import copy_database
 from flows.cli import app
 from tests.factories import T0, days, make_catalog, make_observation, make_resource
@@ -86,6 +87,33 @@ def test_the_copy_continues_every_link_s_history_where_the_old_database_stopped(
     assert store.start_run(target, trigger="schedule", now=days(4)) == 4
     with target.connect() as conn:
         assert conn.execute(select(func.max(Run.id))).scalar_one() == 4
+
+
+def test_an_observation_never_judged_for_drift_stays_unjudged_in_the_copy(
+    source: Engine, target: Engine
+) -> None:
+    """SQL NULL `relevance_scores` (a page not judged) came out of the copy as JSON `null`,
+    which `db prune` kept as drift history and drift baselines took for a judged page:
+    the copy must hold each JSON value as the source did, SQL NULL and JSON alike."""
+    judged = {"toolkit/a": 0.9}
+    with source.begin() as conn:
+        conn.execute(text("UPDATE observations SET relevance_scores = NULL"))
+        conn.execute(
+            text("UPDATE observations SET relevance_scores = :s WHERE id = 1"),
+            {"s": json.dumps(judged)},
+        )
+    copy_database(source, target, now=days(4))
+
+    def scores(engine: Engine) -> list[tuple[int, bool]]:
+        query = "SELECT id, relevance_scores IS NULL FROM observations ORDER BY id"
+        with engine.connect() as conn:
+            return [(i, bool(n)) for i, n in conn.execute(text(query))]
+
+    assert scores(target) == scores(source) == [(1, False)] + [(i, True) for i in range(2, 7)]
+    with target.connect() as conn:
+        first = select(Observation.relevance_scores).where(Observation.id == 1)
+        assert conn.execute(first).scalar_one() == judged
+    assert _counts(target) == _counts(source)
 
 
 def test_the_target_must_be_empty_and_no_run_may_hold_the_source(
