@@ -20,6 +20,7 @@ address too (`use_api`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -308,19 +309,30 @@ def _start(url: str, home: Path | None = None) -> int:
             start_new_session=True,  # survives this command; stopped by `linkhealth server stop`
         )
     pid_file().write_text(str(proc.pid))
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
+    started = time.monotonic()
+    while time.monotonic() < started + START_TIMEOUT_S:
         if is_healthy(url, timeout=1.0):
             return proc.pid
         if proc.poll() is not None:
             break
         time.sleep(0.5)
+    # Gone or hung: leave no process and no pid file behind (a stale pid file would name
+    # whatever process gets that pid next to `server stop`).
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    pid_file().unlink(missing_ok=True)
     tail = _log_file().read_text(errors="replace")[-2000:]
     from catalog.errors import LinkhealthError
 
+    how = (
+        f"exited after {time.monotonic() - started:.0f} s (is port {_port()} in use?)"
+        if proc.returncode not in (None, -signal.SIGKILL)
+        else f"did not answer within {START_TIMEOUT_S:.0f} s"
+    )
     raise LinkhealthError(
-        f"the Prefect server did not come up at {url} within {START_TIMEOUT_S:.0f} s; "
-        f"see {_log_file()}. Last lines:\n{tail}"
+        f"the Prefect server at {url} {how}; see {_log_file()}. Last lines:\n{tail}"
     )
 
 
@@ -332,12 +344,31 @@ def recorded_pid() -> int | None:
         return None
 
 
+def _runs_prefect_server(pid: int) -> bool:
+    """Is process `pid` a `prefect server start`? A pid file outlives its process (a
+    reboot, a kill), and the pid then names some other program, which must not be
+    stopped (a whole process group at that)."""
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        if Path("/proc/self").exists():
+            return False  # Linux: no such process
+        ps = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True)
+        words = ps.stdout.split()
+    except OSError:
+        return False
+    return any(w.endswith(b"prefect") for w in words) and b"server" in words and b"start" in words
+
+
 def stop_server() -> int | None:
     """Stop the server started from this folder (its pid is in `pid_file()`); returns its
     pid, or None when this folder started none that still runs (a stale pid file is
     removed). A server started from another folder is never touched."""
     pid = recorded_pid()
     if pid is None:
+        return None
+    if not _runs_prefect_server(pid):  # ended, and the pid maybe given to another process
+        pid_file().unlink(missing_ok=True)
         return None
     try:
         os.killpg(pid, signal.SIGTERM)

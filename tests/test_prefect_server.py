@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,9 @@ def test_stop_when_nothing_answers_is_done(
 def test_stop_stops_the_server_started_from_this_folder(
     isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = subprocess.Popen(["sleep", "60"], start_new_session=True)  # stands in for it
+    # Stands in for it, under the name the identity check looks for.
+    stand_in = [sys.executable, "-c", "import time; time.sleep(60)", "prefect", "server", "start"]
+    server = subprocess.Popen(stand_in, start_new_session=True)
     reaper = threading.Thread(target=server.wait)  # as init would: no zombie lingers
     reaper.start()
     try:
@@ -78,6 +81,48 @@ def test_stop_stops_the_server_started_from_this_folder(
         if server.returncode is None:
             server.kill()
         reaper.join()
+
+
+def test_a_pid_file_naming_another_program_stops_nothing(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pid file outlives its server (a reboot, a kill): its pid may now be some other
+    program's, and `server stop` killed that program's whole process group."""
+    other = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        (isolated_cwd / "var").mkdir()
+        (isolated_cwd / "var" / "prefect-server.pid").write_text(str(other.pid))
+        _answering(monkeypatch, False)
+        result = runner.invoke(app, ["server", "stop"])
+        assert result.exit_code == 0, result.output
+        assert result.stdout.startswith("no Prefect server is running")
+        assert other.poll() is None  # still running
+        assert not (isolated_cwd / "var" / "prefect-server.pid").exists()
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_server_that_fails_to_start_leaves_no_pid_file(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The port was taken: the server exited at once, and its pid stayed in the file for
+    a later `server stop` to find on another process."""
+
+    class Exited(_Started):
+        returncode = 1
+
+        def poll(self) -> int | None:
+            return 1
+
+    STARTED.clear()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(flows.prefect_server.subprocess, "Popen", Exited)
+    _answering(monkeypatch, False)
+    result = runner.invoke(app, ["server", "start"])
+    assert result.exit_code == 1, result.output
+    assert "exited after" in result.stderr and "in use?" in result.stderr
+    assert not (isolated_cwd / "var" / "prefect-server.pid").exists()
 
 
 class _Started:
