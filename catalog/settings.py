@@ -500,8 +500,23 @@ def _from_mapping(data: Mapping[str, Any], file: str, base: Path) -> Settings:
         **_coerce(CheckSettings, _without(check_data, "hosts"), file, ("check",)),
         hosts=_hosts(hosts_data, file),
     )
+    _check_allowlist(check.private_allowlist, file)
     health = HealthSettings(**_coerce(HealthSettings, health_data, file, ("health",)))
     return Settings(**top, check=check, health=health)
+
+
+def _check_allowlist(entries: tuple[str, ...], file: str) -> None:
+    """Each entry an address, a network or a host name, said here with its line: found
+    only when the checker starts, a bad one failed the run after it had begun."""
+    from catalog.check.safety import check_allowlist
+
+    for index, entry in enumerate(entries):
+        try:
+            check_allowlist((entry,))
+        except ConfigError as exc:
+            raise SettingsFileError(
+                file, str(exc), key=("check", "private_allowlist", index)
+            ) from None
 
 
 def _hosts(data: Mapping[str, Any], file: str) -> dict[str, HostPolicy]:

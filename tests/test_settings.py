@@ -107,6 +107,11 @@ def test_zero_is_fine_where_it_means_none(isolated_cwd: Path) -> None:
         ("database_url = 5\n", "database_url must be a string"),
         ("[health]\ncanary_urls = [1]\n", "health.canary_urls[0] must be a string"),
         ("[check]\nprivate_allowlist = '10.0.0.0/8'\n", "check.private_allowlist must be a list"),
+        # Found only by the checker, it failed a run that had begun (a traceback, no line).
+        (
+            "[check]\nprivate_allowlist = ['10.0.0.0/8', 'not-a-cidr/99']\n",
+            "'not-a-cidr/99' is neither an IP address, a network",
+        ),
         ('[check.hosts."a.org"]\nper_host_rate = "x"\n', '"a.org".per_host_rate must be a number'),
         ('[check.hosts."a.org"]\nper_host_concurrency = 1.5\n', "must be a whole number"),
         ("[check]\nper_host_rate = 'fast'\n", "check.per_host_rate must be a number, not a string"),
