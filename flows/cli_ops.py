@@ -221,9 +221,13 @@ def catalog_edited(
 def announce_catalog_edit(files: Sequence[str]) -> tuple[str, bool]:
     """Send linkhealth.catalog.edited if a Prefect API answers (never starts a server, never
     raises): the API's URL, and whether the event went out."""
+    from catalog.errors import ConfigError
     from flows.prefect_server import api_url, is_healthy, use_api
 
-    url = os.environ.get("PREFECT_API_URL") or api_url()
+    try:
+        url = os.environ.get("PREFECT_API_URL") or api_url()
+    except ConfigError as exc:  # a bad LINKHEALTH_PREFECT_PORT: no address to ask
+        return f"no address ({exc})", False
     if not is_healthy(url):
         return url, False
     use_api(url)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import httpx
 
-from catalog.errors import LinkhealthError
+from catalog.errors import ConfigError, LinkhealthError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
@@ -51,7 +51,14 @@ class ServerInfo:
 
 
 def _port() -> int:
-    return int(os.environ.get("LINKHEALTH_PREFECT_PORT", DEFAULT_PORT))
+    """LINKHEALTH_PREFECT_PORT, or the default when it is unset or empty (as an empty
+    LINKHEALTH_DATABASE_URL is)."""
+    given = os.environ.get("LINKHEALTH_PREFECT_PORT", "").strip()
+    if not given:
+        return DEFAULT_PORT
+    if not given.isdigit() or not 0 < int(given) < 65536:
+        raise ConfigError(f"LINKHEALTH_PREFECT_PORT must be a port number (1-65535), not {given!r}")
+    return int(given)
 
 
 class PrefectApiLostError(LinkhealthError):

@@ -208,3 +208,25 @@ def test_a_prefect_imported_before_the_server_is_found_reports_to_it(
 
     # In a context of its own, as a command's: not under the flow tests' harness settings.
     contextvars.Context().run(command)
+
+
+@pytest.mark.parametrize("port", ["abc", "70000", "-1"])
+def test_a_bad_prefect_port_is_one_line_and_a_git_hook_still_succeeds(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch, port: str
+) -> None:
+    """It was a ValueError traceback, and `catalog edited` (run from a git hook, "never
+    fails") exited 1."""
+    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", port)
+    status = runner.invoke(app, ["server", "status"])
+    assert status.exit_code == 2, status.output
+    assert status.stderr == (
+        f"error: LINKHEALTH_PREFECT_PORT must be a port number (1-65535), not {port!r}\n"
+    )
+    hook = runner.invoke(app, ["catalog", "edited", "toolkit.yaml"])
+    assert hook.exit_code == 0, hook.output
+    assert "LINKHEALTH_PREFECT_PORT" in hook.stderr and "not announced" in hook.stderr
+
+
+def test_an_empty_prefect_port_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "")
+    assert flows.prefect_server.api_url() == "http://127.0.0.1:4200/api"
