@@ -61,6 +61,10 @@ def _port() -> int:
     return int(given)
 
 
+class PrefectApiDownError(LinkhealthError):
+    """PREFECT_API_URL names an API that does not answer (exit 1)."""
+
+
 class PrefectApiLostError(LinkhealthError):
     """The Prefect API stopped answering while a flow ran in this process (exit 1)."""
 
@@ -268,6 +272,12 @@ def ensure_server(say: Callable[[str], None] = print) -> ServerInfo:
     """Point this process at a Prefect API, starting a local server if needed."""
     env = os.environ.get("PREFECT_API_URL")
     if env:
+        if not is_healthy(env):
+            # Else Prefect's client fails inside the flow run: a long traceback, no advice.
+            raise PrefectApiDownError(
+                f"no Prefect API answers at PREFECT_API_URL={env}; start that server, or "
+                "unset PREFECT_API_URL to use (or start) the local one linkhealth manages"
+            )
         return ServerInfo(api_url=env, how="env")
     url = api_url()
     if is_healthy(url):

@@ -230,3 +230,16 @@ def test_a_bad_prefect_port_is_one_line_and_a_git_hook_still_succeeds(
 def test_an_empty_prefect_port_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "")
     assert flows.prefect_server.api_url() == "http://127.0.0.1:4200/api"
+
+
+def test_a_prefect_api_url_that_does_not_answer_is_one_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`linkhealth check` with PREFECT_API_URL at a server that is down printed Prefect's
+    138-line traceback ("RuntimeError: Failed to reach API")."""
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    _answering(monkeypatch, False)
+    with pytest.raises(flows.prefect_server.PrefectApiDownError) as caught:
+        flows.prefect_server.ensure_server(say=lambda message: None)
+    assert "PREFECT_API_URL=http://127.0.0.1:9/api" in str(caught.value)
+    assert "unset PREFECT_API_URL" in str(caught.value)
