@@ -147,7 +147,16 @@ _LIVE = _LiveCounts()
 #: must not start. `cancel_checks` stops only the batches checking at the time; the task
 #: runner starts the waiting ones (up to `SUBMIT_WINDOW - BATCH_WORKERS`, each a whole
 #: batch of fetching) after the run was marked failed and its lease released.
-_ABANDONED: set[int] = set()
+_ABANDONED: set[tuple[str | None, int]] = set()
+
+
+def _run_key(run_id: int) -> tuple[str | None, int]:
+    """A run of this process in `_ABANDONED`: its flow run and its id. The id alone named
+    the runs of every database this process checks (a `serve` given another database by a
+    run's parameters; a fresh database starts again at run 1), and every batch of such a
+    later run was skipped as abandoned, failing it."""
+    return flow_run.get_id(), run_id
+
 
 T = TypeVar("T")
 
@@ -199,7 +208,7 @@ def retry_unless_stopped(task: Any, task_run: Any, state: State[Any]) -> bool:
 def check_batch_task(batch: Batch, check: CheckSettings, run_id: int) -> CheckedBatch:
     # Prefect retries cover infrastructure (a crashed worker thread), never single links:
     # per-URL retries and back-off live in catalog.check.retry.
-    if run_id in _ABANDONED:
+    if _run_key(run_id) in _ABANDONED:
         return not_checked(batch, run_id)
     started = time.perf_counter()
     # The worker thread waits while the process's one checking loop runs the batch beside
@@ -212,7 +221,7 @@ def check_batch_task(batch: Batch, check: CheckSettings, run_id: int) -> Checked
             batch, check, loop=loop, slots=slots, on_result=_LIVE.counter(run_id)
         )
     except (concurrent.futures.CancelledError, asyncio.CancelledError):
-        if run_id in _ABANDONED:  # stopped by `cancel_checks`: no failure of its own
+        if _run_key(run_id) in _ABANDONED:  # stopped by `cancel_checks`: not a failure
             return not_checked(batch, run_id)
         raise  # not retried either: `retry_unless_stopped`
     return CheckedBatch(batch.index, tuple(observations), time.perf_counter() - started)
@@ -299,7 +308,7 @@ def run_check(
     except BaseException as exc:
         # Stop the batches still checking first (on SIGTERM from a worker or systemd only
         # this thread hears it): the lease must not be free while they run.
-        _ABANDONED.add(prepared.run_id)
+        _ABANDONED.add(_run_key(prepared.run_id))
         try:
             cancel_checks()
         except Exception:

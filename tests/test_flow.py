@@ -406,3 +406,30 @@ def test_an_abandoned_run_warns_once_for_the_batches_it_did_not_check(
         "Run 1 was abandoned (RuntimeError: disk full): 10 of its 10 batches (10 URLs) "
         "were not stored"
     ], warned
+
+
+def test_a_later_run_with_the_id_of_an_abandoned_one_is_checked(
+    prefect_harness: None, isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Abandoned runs were remembered by run id alone: a run of another database in the
+    same process (`serve`, given it by a run's parameters; a fresh one starts at run 1)
+    had every batch skipped as abandoned and failed with an AttributeError."""
+    import flows.check_flow as check_flow
+    from tests.factories import temporary_database_url
+
+    def store_fails(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(check_flow, "check_batch_with_upgrades", lambda *_, **__: [])
+    catalog_file = isolated_cwd / "toolkit.yaml"
+    resources = [{"id": "r", "title": "R", "url": "https://site.example.org/"}]
+    catalog_file.write_text(json.dumps({"resources": resources}))
+    with monkeypatch.context() as failing:
+        failing.setattr(check_flow, "store_batch", store_fails)
+        overrides = {"database_url": db_url, "catalogs": [str(catalog_file)]}
+        state = check_flow.check_catalog(overrides=overrides, render=False, return_state=True)
+        assert state.is_failed() and "disk full" in str(state.message)
+    with temporary_database_url(isolated_cwd, "other.db") as other:
+        overrides = {"database_url": other, "catalogs": [str(catalog_file)]}
+        summary = check_flow.check_catalog(overrides=overrides, render=False)
+    assert summary.run_id == 1 and summary.status == "completed"
