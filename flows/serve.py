@@ -317,10 +317,15 @@ def _first_error(exc: Any) -> str:
 def pin_settings(config: Path | None, home: Path) -> str:
     """Make the served flow runs read the settings file a command run here reads, and say
     which: `config`, LINKHEALTH_CONFIG or ./linkhealth.toml, made absolute in
-    LINKHEALTH_CONFIG (the runs start in `home`). It is loaded now, so a mistake in it
+    LINKHEALTH_CONFIG (the runs start in `home`), and a relative SQLite
+    LINKHEALTH_DATABASE_URL made absolute too. It is loaded now, so a mistake in it
     stops `serve` with the file and setting named instead of failing the nightly run."""
+    from catalog.db import absolute_sqlite_url
     from catalog.settings import DEFAULT_CONFIG_NAME, find_config, load_settings
 
+    env_db = os.environ.get("LINKHEALTH_DATABASE_URL")
+    if env_db:  # `sqlite:///var/x.db` means this folder's var/, not the one runs start in
+        os.environ["LINKHEALTH_DATABASE_URL"] = absolute_sqlite_url(env_db)
     load_settings(config)
     found = find_config(config)
     if found is not None:

@@ -517,6 +517,19 @@ def test_serve_without_any_settings_file_says_where_the_runs_keep_their_data(
     assert "not this folder's" not in " ".join(result.stderr.split())
 
 
+def test_serve_keeps_a_relative_database_of_the_environment_in_this_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LINKHEALTH_DATABASE_URL=sqlite:///var/env.db: the flow runs, started in the project
+    folder, made their database there, while `linkhealth status` here found none."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "sqlite:///var/env.db")
+    result, seen = _serve_here(monkeypatch, [])
+    assert result.exit_code == 0, result.output
+    assert seen["cwd"] == ROOT
+    assert seen["settings"].database_url == f"sqlite:///{tmp_path / 'var' / 'env.db'}"
+
+
 def test_serve_takes_config_and_refuses_a_broken_one_before_serving(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
