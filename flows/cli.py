@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from typer.core import TyperGroup
@@ -24,7 +25,7 @@ from catalog.errors import ConfigError, LinkhealthError
 from catalog.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
 
 class _Group(TyperGroup):
@@ -127,14 +128,53 @@ def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def _progress() -> Progress:
-    """A bar on stderr while a long command works; none when stderr is not a terminal (a
-    log or a pipe), where rich would leave an empty line behind."""
+def _progress() -> Progress | ProgressLines:
+    """A bar on stderr while a long command works; when stderr is not a terminal (a log, a
+    pipe: cron, the systemd prune timer), where rich would leave an empty line behind, a
+    line now and then instead (`ProgressLines`)."""
     from rich.console import Console
     from rich.progress import Progress
 
     console = Console(stderr=True)
-    return Progress(console=console, transient=True, disable=not console.is_terminal)
+    if not console.is_terminal:
+        return ProgressLines()
+    return Progress(console=console, transient=True)
+
+
+class ProgressLines:
+    """Progress for a log: a line on stderr every `every_s` seconds ("Copying observations:
+    120,000 of 480,000"), none for a command done sooner. The part of rich's `Progress`
+    the commands use."""
+
+    def __init__(self, every_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._every_s, self._clock = every_s, clock
+        self._tasks: list[list[Any]] = []  # [description, completed, total]
+        self._said = clock()
+
+    def __enter__(self) -> ProgressLines:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        pass
+
+    def add_task(self, description: str, total: float | None = None) -> TaskID:
+        self._tasks.append([description, 0.0, total])
+        return cast("TaskID", len(self._tasks) - 1)
+
+    def update(
+        self, task: TaskID, *, completed: float | None = None, total: float | None = None
+    ) -> None:
+        state = self._tasks[task]
+        if completed is not None:
+            state[1] = completed
+        if total is not None:
+            state[2] = total
+        now = self._clock()
+        if now - self._said >= self._every_s:
+            self._said = now
+            description, done, of = state
+            of_total = f" of {of:,.0f}" if of else ""
+            _err(f"{description}: {done:,.0f}{of_total}")
 
 
 def _settings(config: Path | None, db: str | None, catalogs: list[Path] | None) -> Settings:

@@ -616,3 +616,26 @@ def test_help_text_runs_on_instead_of_breaking_where_the_docstring_did(
     result = CliRunner().invoke(app, [*command, "--help"], terminal_width=300)
     assert result.exit_code == 0
     assert sentence in result.output
+
+
+def test_a_long_command_in_a_log_says_how_far_it_got_now_and_then(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`db copy` and `db prune` under cron or the systemd timer showed no bar (stderr is no
+    terminal) and said nothing until done: a 240,000-row copy was silent for 14 s."""
+    from flows.cli import ProgressLines
+
+    now = [0.0]
+    lines = ProgressLines(every_s=10.0, clock=lambda: now[0])
+    with lines:
+        task = lines.add_task("Copying observations", total=None)
+        for at, done in ((3.0, 1_000), (9.0, 5_000), (10.5, 6_000), (15.0, 9_000)):
+            now[0] = at
+            lines.update(task, completed=done, total=240_000 if at > 10 else None)
+        other = lines.add_task("Copying events")
+        now[0] = 21.0
+        lines.update(other, completed=12)
+    assert capsys.readouterr().err.splitlines() == [
+        "Copying observations: 6,000 of 240,000",
+        "Copying events: 12",
+    ]
