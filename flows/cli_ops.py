@@ -150,6 +150,9 @@ def status(
         _err(f"warning: {exc}; the runs below are those of {known.database_url}")
         settings = known
     engine = engine_for(existing_database(settings.database_url))
+    # Which one: a shell without LINKHEALTH_DATABASE_URL shows the old SQLite file's runs
+    # after a move to PostgreSQL, as if nothing had run since.
+    typer.echo(f"Database {engine.url.render_as_string(hide_password=True)}")
     runs = store.latest_runs(engine, limit=limit)
     now = utcnow()
     held = store.leases(engine)

@@ -342,7 +342,9 @@ def test_an_unknown_run_names_a_command_that_lists_the_runs(synced_good: Path) -
     assert suggested is not None, result.stderr
     listed = _invoke(*shlex.split(suggested.group(1)))
     assert listed.exit_code == 0, listed.output
-    assert listed.stdout.startswith("no runs yet")  # a sync is not a run
+    database, first = listed.stdout.splitlines()[:2]
+    assert database.startswith("Database sqlite:///") or database.startswith("Database postgres")
+    assert first.startswith("no runs yet")  # a sync is not a run
 
 
 OTHER = """\

@@ -258,6 +258,10 @@ def test_status_command_shows_runs_and_prefect_health(
     result = CliRunner().invoke(app, ["status", "--db", db_url])
     assert result.exit_code == 0
     assert "no runs yet" in result.output and "not answering" in result.output
+    # Which database: after a move to PostgreSQL a shell without the variable showed the
+    # old file's runs, as if nothing had run since.
+    shown = open_engine(db_url).url.render_as_string(hide_password=True)
+    assert result.output.splitlines()[0] == f"Database {shown}"
 
 
 def test_recheck_without_a_selection_is_a_usage_error() -> None:
