@@ -28,7 +28,6 @@ linkhealth.toml looks like::
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -539,8 +538,3 @@ def _resolve_sqlite(url: str, base: Path) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         return prefix + str((base / url[len(prefix) :]).resolve())
     return url
-
-
-def as_dict(settings: Settings) -> dict[str, Any]:
-    """Plain data, for `linkhealth config show` and for passing settings to tasks."""
-    return dataclasses.asdict(settings)

@@ -670,7 +670,10 @@ def db_copy(
 
 @server_app.command("start")
 def server_start() -> None:
-    """Start a local Prefect server in the background (or find the running one)."""
+    """Start a local Prefect server in the background (or find the running one).
+
+    It listens on 127.0.0.1, port LINKHEALTH_PREFECT_PORT (default 4200).
+    """
     from flows.prefect_server import ensure_server
 
     info = ensure_server(say=_err)
@@ -713,7 +716,8 @@ def server_stop() -> None:
 
 @server_app.command("status")
 def server_status() -> None:
-    """Say whether a Prefect API answers."""
+    """Say whether a Prefect API answers: PREFECT_API_URL, else the local server's
+    (127.0.0.1, port LINKHEALTH_PREFECT_PORT, default 4200)."""
     import os
 
     from flows.prefect_server import api_url, is_healthy

@@ -38,8 +38,9 @@ def serve(
 ) -> None:
     """Run the nightly schedule, rechecks and reports of prefect.yaml from this one process.
 
-    Starts (or finds) the local Prefect server first; stops with Ctrl-C. The flow runs use
-    the settings a command run here would (--config, LINKHEALTH_CONFIG, ./linkhealth.toml).
+    Starts (or finds) the local Prefect server first (PREFECT_API_URL, else 127.0.0.1 on
+    port LINKHEALTH_PREFECT_PORT, default 4200); stops with Ctrl-C. The flow runs use the
+    settings a command run here would (--config, LINKHEALTH_CONFIG, ./linkhealth.toml).
 
     Example: LINKHEALTH_HOME=/srv/linkhealth linkhealth serve
     """
