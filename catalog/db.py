@@ -153,7 +153,8 @@ def _sqlite_unusable(error: BaseException) -> str | None:
 
 
 _POINT_ELSEWHERE = (
-    "or point --db, LINKHEALTH_DATABASE_URL or database_url in linkhealth.toml at the one you have"
+    "or point --db, LINKHEALTH_DATABASE_URL or database_url in the settings file "
+    "(linkhealth.toml, or the one --config names) at the one you have"
 )
 
 

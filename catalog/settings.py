@@ -361,7 +361,7 @@ def find_config(path: str | Path | None = None) -> Path | None:
         if not p.is_file():
             raise SettingsFileError(
                 p,
-                "config file does not exist",
+                "is a folder, not a config file" if p.is_dir() else "config file does not exist",
                 database_url=os.environ.get("LINKHEALTH_DATABASE_URL") or None,
             )
         return p

@@ -161,3 +161,12 @@ def test_the_cli_exits_2_naming_the_file_and_key_of_a_badly_shaped_value(
     assert result.exit_code == 2, result.output
     assert 'error: cfg.toml:2: check.hosts."a.org" must be a table' in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_config_that_is_a_folder_says_so(isolated_cwd: Path) -> None:
+    """`--config deploy/` said "config file does not exist" of a folder that does."""
+    (isolated_cwd / "deploy").mkdir()
+    with pytest.raises(ConfigError, match="deploy: is a folder, not a config file"):
+        load_settings(isolated_cwd / "deploy")
+    with pytest.raises(ConfigError, match="nope.toml: config file does not exist"):
+        load_settings(isolated_cwd / "nope.toml")
