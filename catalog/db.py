@@ -51,6 +51,11 @@ def _sqlite_file(parsed: URL) -> Path | None:
     return None
 
 
+def sqlite_file_of(url: str) -> Path | None:
+    """The file a SQLite URL names; None for other databases (and memory, `file:` URIs)."""
+    return _sqlite_file(_parse(url))
+
+
 def open_engine(url: str, *, migrate: bool = True) -> Engine:
     """An engine for `url`, with the schema brought up to date when `migrate`."""
     parsed = _parse(url)

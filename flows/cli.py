@@ -579,13 +579,25 @@ def catalog_validate(
 
 @db_app.command("upgrade")
 def db_upgrade(db: DbOpt = None, config: ConfigOpt = None) -> None:
-    """Apply pending database migrations (also done automatically on first use)."""
-    from catalog.db import open_engine
+    """Apply pending database migrations (also done automatically on first use).
+
+    A SQLite file must exist (a mistyped --db would make an empty one, folders and all:
+    `linkhealth check` creates the database); an empty PostgreSQL database gets the tables.
+    """
+    from catalog.db import existing_database, open_engine, sqlite_file_of
     from catalog.migrate import current_revision
 
-    settings = _settings(config, db, None)
-    engine = open_engine(settings.database_url)
-    typer.echo(f"database at revision {current_revision(engine)}")
+    url = _settings(config, db, None).database_url
+    if sqlite_file_of(url) is not None:
+        existing_database(url)
+    before = current_revision(open_engine(url, migrate=False))
+    engine = open_engine(url)
+    after = current_revision(engine)
+    name = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        typer.echo(f"database {name}: at revision {after} already")
+    else:
+        typer.echo(f"database {name}: upgraded from revision {before or 'none'} to {after}")
 
 
 @db_app.command("prune")

@@ -233,6 +233,33 @@ def test_a_wrong_or_unreachable_database_url_is_one_line_without_the_password(
         assert "secret" not in result.output and "Traceback" not in result.output
 
 
+def test_db_upgrade_says_what_it_did_to_which_database(
+    isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It printed "database at revision 0008" for an upgrade and a no-op alike, naming no
+    database; and a mistyped SQLite path made the folders and an empty database."""
+    from catalog import migrate
+    from catalog.db import open_engine
+
+    engine = open_engine(db_url, migrate=False)
+    with engine.begin() as conn:
+        from alembic import command
+
+        command.upgrade(migrate.alembic_config(conn), "0007")
+    shown = open_engine(db_url, migrate=False).url.render_as_string(hide_password=True)
+    head = migrate.head_revision()
+    upgraded = _invoke("db", "upgrade", "--db", db_url)
+    assert upgraded.exit_code == 0, upgraded.output
+    assert upgraded.stdout == f"database {shown}: upgraded from revision 0007 to {head}\n"
+    again = _invoke("db", "upgrade", "--db", db_url)
+    assert again.stdout == f"database {shown}: at revision {head} already\n"
+    engine.dispose()
+
+    typo = _invoke("db", "upgrade", "--db", "sqlite:///nodir/x.db")
+    assert typo.exit_code == 3 and "no database at" in typo.stderr
+    assert not (isolated_cwd / "nodir").exists()
+
+
 def test_reading_commands_never_create_a_database_where_there_is_none(
     isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

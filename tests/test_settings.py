@@ -168,5 +168,5 @@ def test_a_config_that_is_a_folder_says_so(isolated_cwd: Path) -> None:
     (isolated_cwd / "deploy").mkdir()
     with pytest.raises(ConfigError, match="deploy: is a folder, not a config file"):
         load_settings(isolated_cwd / "deploy")
-    with pytest.raises(ConfigError, match="nope.toml: config file does not exist"):
+    with pytest.raises(ConfigError, match=r"nope\.toml: config file does not exist"):
         load_settings(isolated_cwd / "nope.toml")
