@@ -24,6 +24,7 @@ import os
 import re
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
-from catalog.errors import ConfigError
+from catalog.errors import ConfigError, LinkhealthError
 
 if TYPE_CHECKING:
     from catalog.settings import Settings
@@ -405,7 +406,50 @@ def servable_deployments(prefect_yaml: Path | None = None) -> list[DeploymentSpe
 def serve(specs: list[DeploymentSpec], say: Callable[[str], None] = print) -> None:
     """Serve `specs` (`servable_deployments`) until interrupted (needs PREFECT_API_URL
     set, and `pin_settings` called first)."""
-    os.chdir(project_home())
+    home = project_home()
+    with _only_serve(home):
+        os.chdir(home)
+        _serve(specs, say)
+
+
+#: How long a second `serve` waits for the first one's lock before it gives up.
+SERVE_LOCK_WAIT_S = 2.0
+
+
+@contextmanager
+def _only_serve(home: Path) -> Iterator[None]:
+    """One `linkhealth serve` per checkout. When a second one stops, Prefect's runner
+    pauses the schedules of the deployments both serve: the first one keeps running, its
+    nightly run paused, and `linkhealth status` shows nothing wrong. (A lock on a file in
+    `home`/var: it ends with the process that holds it, however that ends.)"""
+    import fcntl
+
+    path = home / "var" / "serve.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as lock:
+        deadline = time.monotonic() + SERVE_LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    lock.seek(0)
+                    holder = lock.read().strip() or "another process"
+                    raise LinkhealthError(
+                        f"`linkhealth serve` runs from {home} already ({holder}, see {path}); "
+                        "a second one would pause the first one's schedules when it stops. "
+                        "Stop that one first (systemctl stop linkhealth-serve, or Ctrl-C)"
+                    ) from None
+                time.sleep(0.1)
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}\n")
+        lock.flush()
+        yield
+
+
+def _serve(specs: list[DeploymentSpec], say: Callable[[str], None]) -> None:
     from prefect import serve as prefect_serve
 
     deployments = runner_deployments(specs)

@@ -534,6 +534,32 @@ def test_serve_keeps_a_relative_database_of_the_environment_in_this_folder(
     assert seen["settings"].database_url == f"sqlite:///{tmp_path / 'var' / 'env.db'}"
 
 
+def test_a_second_serve_of_one_checkout_is_refused_while_the_first_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When a second `serve` stopped, Prefect's runner paused the schedules of the
+    deployments both served: the first kept running with its nightly run paused."""
+    import fcntl
+
+    import flows.serve
+
+    home = tmp_path / "checkout"
+    (home / "var").mkdir(parents=True)
+    shutil.copy(ROOT / "prefect.yaml", home / "prefect.yaml")
+    monkeypatch.setattr(flows.serve, "CHECKOUT", home)
+    monkeypatch.setattr(flows.serve, "SERVE_LOCK_WAIT_S", 0.2)
+    monkeypatch.chdir(tmp_path)
+    with (home / "var" / "serve.lock").open("a+") as first:
+        fcntl.flock(first, fcntl.LOCK_EX)  # as the first serve holds it while it runs
+        first.write("pid 4242\n")
+        first.flush()
+        result, seen = _serve_here(monkeypatch, [])
+    assert result.exit_code == 1 and not seen, result.output
+    assert f"`linkhealth serve` runs from {home} already (pid 4242" in result.stderr
+    result, seen = _serve_here(monkeypatch, [])  # the first one has stopped
+    assert result.exit_code == 0 and seen["cwd"] == home, result.output
+
+
 def test_serve_takes_config_and_refuses_a_broken_one_before_serving(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
