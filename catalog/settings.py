@@ -494,6 +494,7 @@ def _from_mapping(data: Mapping[str, Any], file: str, base: Path) -> Settings:
     if "reports_dir" in top:
         top["reports_dir"] = base / top["reports_dir"]
     if "database_url" in top:
+        _check_database_url(top["database_url"], file)
         top["database_url"] = _resolve_sqlite(top["database_url"], base)
     check = CheckSettings(
         **_coerce(CheckSettings, _without(check_data, "hosts"), file, ("check",)),
@@ -530,6 +531,35 @@ def _hosts(data: Mapping[str, Any], file: str) -> dict[str, HostPolicy]:
 
 def _without(data: Mapping[str, Any], *names: str) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in names}
+
+
+def _check_database_url(url: str, file: str) -> None:
+    """A URL SQLAlchemy can read and has a dialect for, said with the file's line (exit 2):
+    found when the database was opened, the mistake was a database error (exit 3)
+    naming no file. (Whether the database answers is the database's business.)"""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    key = ("database_url",)
+    if not url.strip():
+        raise SettingsFileError(
+            file, "database_url is empty; leave it out for the default", key=key
+        )
+    try:
+        make_url(url).get_dialect()
+    except NoSuchModuleError:  # (an ArgumentError too)
+        scheme = url.split(":", 1)[0]
+        raise SettingsFileError(
+            file,
+            f"database_url: {scheme!r} is no database SQLAlchemy knows "
+            "(e.g. sqlite:///var/linkhealth.db, postgresql+psycopg://user@host/db)",
+            key=key,
+        ) from None
+    except (ArgumentError, ValueError):
+        shown = re.sub(r"^([^:/?#]+://[^:/?#@]*):[^@/]*@", r"\1:***@", url)  # no password
+        raise SettingsFileError(
+            file, f"database_url {shown!r} is not a database URL", key=key
+        ) from None
 
 
 def _resolve_sqlite(url: str, base: Path) -> str:

@@ -107,6 +107,10 @@ def test_zero_is_fine_where_it_means_none(isolated_cwd: Path) -> None:
         ("database_url = 5\n", "database_url must be a string"),
         ("[health]\ncanary_urls = [1]\n", "health.canary_urls[0] must be a string"),
         ("[check]\nprivate_allowlist = '10.0.0.0/8'\n", "check.private_allowlist must be a list"),
+        # Found when the database was opened: exit 3, and no file or line.
+        ('database_url = ""\n', "database_url is empty; leave it out for the default"),
+        ('database_url = "nosuchscheme://x"\n', "'nosuchscheme' is no database SQLAlchemy"),
+        ('database_url = "postgresql://a:secret@h:5x/db"\n', "'postgresql://a:***@h:5x/db' is not"),
         # Found only by the checker, it failed a run that had begun (a traceback, no line).
         (
             "[check]\nprivate_allowlist = ['10.0.0.0/8', 'not-a-cidr/99']\n",
