@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import queue
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
@@ -161,32 +163,56 @@ def _run_key(run_id: int) -> tuple[str | None, int]:
 T = TypeVar("T")
 
 
+#: Longest a UI call may take before the API counts as lost (`_PrefectUi`).
+UI_CALL_TIMEOUT_S = 10.0
+
+
 class _PrefectUi:
     """What a run shows in the Prefect UI (progress, summary, queue and report artifacts),
     which it can do without: when the Prefect API stops answering mid-run (its server
-    stopped or restarting), the first call that fails (after the client's retries, about a
-    minute) is logged and the calls after it are skipped. The run goes on storing what it
-    checks; before, the failed progress update failed the run and dropped the batches
-    checked but not yet stored."""
+    stopped or restarting), the first call that fails is logged and the calls after it
+    are skipped. The run goes on storing what it checks; before, the failed progress
+    update failed the run and dropped the batches checked but not yet stored.
 
-    def __init__(self, log: Any) -> None:
+    A call gets `timeout_s`: Prefect's client retries a server that went away for about a
+    minute, and the run waited for it, its console progress silent and its batches
+    unstored meanwhile. The call goes on in its thread, and its end is not waited for.
+    """
+
+    def __init__(self, log: Any, timeout_s: float = UI_CALL_TIMEOUT_S) -> None:
         self._log = log
-        self.lost: httpx.HTTPError | None = None
+        self._timeout_s = timeout_s
+        self.lost: Exception | None = None
 
     def __call__(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         if self.lost is not None:
             return None
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+        context = contextvars.copy_context()  # the flow run's, which the artifacts need
+
+        def run() -> None:
+            try:
+                done.set_result(context.run(call, *args, **kwargs))
+            except BaseException as exc:
+                done.set_exception(exc)
+
+        threading.Thread(target=run, name="prefect-ui", daemon=True).start()
         try:
-            return call(*args, **kwargs)
-        except httpx.HTTPError as exc:  # also PrefectHTTPStatusError, the API's 5xx
+            return done.result(timeout=self._timeout_s)
+        except (httpx.HTTPError, concurrent.futures.TimeoutError) as exc:
+            # httpx.HTTPError: also PrefectHTTPStatusError, the API's 5xx.
             self.lost = exc
-            self._log.warning(
-                "The Prefect API did not answer (%s: %s); the run goes on and stores what "
-                "it checks, without progress or summary in the Prefect UI",
-                type(exc).__name__,
-                exc,
+            what = (
+                f"{type(exc).__name__}: {exc}"
+                if str(exc)
+                else f"no answer in {self._timeout_s:.0f} s"
             )
-            if isinstance(exc, httpx.TransportError):  # gone, not only failing a call
+            self._log.warning(
+                "The Prefect API did not answer (%s); the run goes on and stores what it "
+                "checks, without progress or summary in the Prefect UI",
+                what,
+            )
+            if not isinstance(exc, httpx.HTTPStatusError):  # gone, not only failing a call
                 quiet_prefect_clients()  # said once: Prefect's clients would repeat it
             return None
 

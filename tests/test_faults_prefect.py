@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -104,6 +105,31 @@ def test_the_prefect_api_lost_mid_run_is_one_sentence_saying_the_run_is_stored()
     assert f"the Prefect API at {API} stopped answering" in said
     assert "Connection refused" in said and "linkhealth status" in said
     assert "linkhealth server start" in said and caught.value.exit_code == 1
+
+
+def test_a_ui_call_the_api_never_answers_is_given_up_on_and_the_run_goes_on() -> None:
+    """A server that went away mid-run kept the run waiting on Prefect's client retries
+    for about a minute: its console progress stopped and its checked batches waited to
+    be stored. A call past its time is the API lost, at once."""
+    import logging
+
+    from flows.check_flow import _PrefectUi
+
+    release = threading.Event()
+    warned: list[str] = []
+    log = logging.getLogger("test.ui")
+    log.warning = lambda message, *args: warned.append(message % args)  # type: ignore[method-assign]
+    ui = _PrefectUi(log, timeout_s=0.2)
+    try:
+        started = time.monotonic()
+        assert ui(release.wait) is None  # hangs as a call to a gone server does
+        assert time.monotonic() - started < 5
+        assert isinstance(ui.lost, TimeoutError) and len(warned) == 1
+        assert "no answer in 0 s" in warned[0] and "the run goes on" in warned[0]
+        assert ui(lambda: "never called") is None  # lost: no more calls
+    finally:
+        release.set()
+    assert _PrefectUi(log)(lambda x: x * 2, 21) == 42  # an answering API: the call's result
 
 
 def _free_port() -> int:
