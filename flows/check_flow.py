@@ -515,9 +515,20 @@ def _check_and_store(
                             engine_for(settings.database_url), run_id, live, now=utcnow()
                         )
                     except LinkhealthError as exc:  # e.g. the database went away: one line
-                        log.warning("could not note the progress of run %s: %s", run_id, exc)
+                        # The error's own advice ("run the command again") is not for this.
+                        log.warning(
+                            "could not note the progress of run %s for `linkhealth status`; "
+                            "the run goes on (%s)",
+                            run_id,
+                            str(exc).split("; ")[0],
+                        )
                     except Exception:
-                        log.warning("could not note the progress of run %s", run_id, exc_info=True)
+                        log.warning(
+                            "could not note the progress of run %s for `linkhealth status`; "
+                            "the run goes on",
+                            run_id,
+                            exc_info=True,
+                        )
                     if progress is not None:
                         ui(update_progress_artifact, progress, progress_percent(live, url_count))
                 continue
