@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from catalog.db import chunks, session_scope
+from catalog.db import session_scope
 from catalog.errors import NotFoundError
 from catalog.health import BROKEN as BROKEN_STATE
 from catalog.outcomes import Outcome
@@ -384,68 +384,6 @@ def url_periods(
             periods.append((link_id, since, at))
         since = at
     return periods
-
-
-def within(period: Period, at: datetime) -> bool:
-    _, since, until = period
-    return (since is None or since <= at) and at < until
-
-
-def earlier_url_history(
-    engine: Engine,
-    *,
-    since: datetime | None = None,
-    per_resource: int = 30,
-    shard: tuple[int, int] = (0, 1),
-) -> dict[int, tuple[list[ObservationRow], list[EventRow]]]:
-    """For each resource (pk) whose URL was edited: the newest `per_resource` checks and
-    the link events of its earlier URLs from the time it had them (`url_periods`; and
-    since `since`), newest first. `shard` as `history_events`. Few entries ever change
-    URL, and only theirs are read; a mass edit holds `per_resource` checks per entry.
-    """
-    part, parts = shard
-    query = (
-        select(Event.resource_id, Event.at, Event.details)
-        .join(Resource, Resource.id == Event.resource_id)
-        .where(Event.kind == "url_edited", Resource.removed_at.is_(None))
-        .order_by(Event.resource_id, Event.at, Event.id)
-    )
-    if parts > 1:
-        query = query.where(func.coalesce(Resource.link_id, 0) % parts == part)
-    checks: dict[int, list[ObservationRow]] = defaultdict(list)
-    events: dict[int, list[EventRow]] = defaultdict(list)
-    with session_scope(engine) as session:
-        conn = session.connection()
-        edits: dict[int, list[tuple[datetime, Mapping[str, Any]]]] = defaultdict(list)
-        for resource_pk, at, details in conn.execute(query):
-            edits[resource_pk].append((at, details or {}))
-        urls = sorted(
-            {canonical_url(str(d.get("old") or "")) for e in edits.values() for _, d in e}
-        )
-        link_ids: dict[str, int] = {}
-        for chunk in chunks(urls):
-            found = conn.execute(select(Link.url, Link.id).where(Link.url.in_(chunk)))
-            link_ids.update(found.all())
-        users: dict[int, list[tuple[int, Period]]] = defaultdict(list)  # link -> (pk, period)
-        for pk, entry_edits in edits.items():
-            for period in url_periods(entry_edits, link_ids):
-                users[period[0]].append((pk, period))
-        for chunk in chunks(sorted(users)):
-            seen = select(*_OBSERVATION_COLUMNS).where(Observation.link_id.in_(chunk))
-            happened = _events_query().where(Event.link_id.in_(chunk), Event.resource_id.is_(None))
-            if since is not None:
-                seen = seen.where(Observation.checked_at >= since)
-                happened = happened.where(Event.at >= since)
-            newest = seen.order_by(Observation.checked_at.desc(), Observation.id.desc())
-            for row in conn.execute(newest.execution_options(yield_per=5000)):
-                for pk, period in users[row.link_id]:
-                    if len(checks[pk]) < per_resource and within(period, row.checked_at):
-                        checks[pk].append(ObservationRow(*row))  # type: ignore[call-arg]
-            for row in conn.execute(happened.order_by(Event.at.desc(), Event.id.desc())):
-                for pk, period in users[row.link_id]:
-                    if within(period, row.at):
-                        events[pk].append(_event_row(row))
-    return {pk: (checks.get(pk, []), events.get(pk, [])) for pk in checks.keys() | events.keys()}
 
 
 def history_events(

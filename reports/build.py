@@ -13,7 +13,6 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from operator import attrgetter
 
 import humanize
 
@@ -337,16 +336,13 @@ def resource_pages(
     *,
     now: datetime,
     shard: tuple[int, int] = (0, 1),
-    earlier: Mapping[int, tuple[Sequence[ObservationRow], Sequence[EventRow]]] | None = None,
 ) -> Iterator[ResourcePage]:
     """A page per active resource, following `history` (streamed by link id) as it comes.
 
     `shard` = (k, n): only the resources whose link id is k modulo n (those without a
-    link count as shard 0), for `history` read with the same shard. `earlier`: the checks
-    and link events of the URLs an entry had before (`queries.earlier_url_history`).
+    link count as shard 0), for `history` read with the same shard.
     """
     part, parts = shard
-    earlier = earlier or {}
     rows_by_link: dict[int | None, list[tuple[ResourceRow, Row]]] = defaultdict(list)
     for source, row in zip(data.resources, ctx.resources, strict=True):
         if (source.link_id or 0) % parts == part:
@@ -359,15 +355,7 @@ def resource_pages(
             events = [*events_by_resource.get(source.pk, ())]
             if link_id is not None:
                 events.extend(events_by_link.get(link_id, ()))
-            checks = observations
-            if source.pk in earlier:
-                # (A URL changed back is the current link's: its checks are there already.)
-                before, their_events = earlier[source.pk]
-                events.extend(e for e in their_events if e.link_id != link_id)
-                checks = [*observations, *(_then_at(o) for o in before if o.link_id != link_id)]
-                checks.sort(key=attrgetter("checked_at", "id"), reverse=True)
-                del checks[HISTORY_PER_RESOURCE:]
-            yield ResourcePage(row, history_items(checks, events, now))
+            yield ResourcePage(row, history_items(observations, events, now))
 
     for seen_link, observations in history:
         yield from pages(seen_link, observations)
@@ -377,11 +365,6 @@ def resource_pages(
 
 #: Checks kept on each resource page (newest first).
 HISTORY_PER_RESOURCE = 30
-
-
-def _then_at(obs: ObservationRow) -> ObservationRow:
-    """A check of an entry's earlier URL, saying which."""
-    return replace(obs, reason=f"{obs.reason} (then at {obs.url})")
 
 
 def _priority(r: ResourceRow) -> Priority | None:

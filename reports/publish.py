@@ -34,7 +34,6 @@ from catalog.hygiene import Finding, lint
 from catalog.queries import (
     TREND_DAYS,
     ReportData,
-    earlier_url_history,
     history_events,
     https_suggestions,
     iter_link_history,
@@ -344,19 +343,11 @@ class _HistoryPages:
     def pages(self, shard: int, shards: int) -> Iterator[ResourcePage]:
         part = (shard, shards)
         by_resource, by_link = history_events(self.engine, since=self.since, shard=part)
-        earlier = earlier_url_history(self.engine, since=self.since, shard=part)
         history = iter_link_history(
             self.engine, since=self.since, per_link=HISTORY_PER_RESOURCE, shard=part
         )
         return resource_pages(
-            self.data,
-            self.ctx,
-            history,
-            by_resource,
-            by_link,
-            now=self.now,
-            shard=part,
-            earlier=earlier,
+            self.data, self.ctx, history, by_resource, by_link, now=self.now, shard=part
         )
 
     def after_fork(self) -> None:

@@ -378,15 +378,6 @@ def test_history_after_a_url_change_keeps_the_checks_of_the_earlier_url(
     other = runner.invoke(app, ["resource", "s2", "--collection", "shared", "--json", *db])
     assert len(json.loads(other.stdout)["observations"]) == 3  # days 1, 2 and 4: its own
 
-    # The report's resource pages tell the same history.
-    made = runner.invoke(app, ["report", *db, "--format", "html", "--out", str(tmp_path / "r")])
-    assert made.exit_code == 0, made.output
-    from reports.context import resource_page_path
-
-    page = (tmp_path / "r" / resource_page_path("shared", "s1")).read_text()
-    assert page.count(f"(then at {OLD})") == 2
-    assert "(then at" not in (tmp_path / "r" / resource_page_path("shared", "s2")).read_text()
-
 
 def test_resource_catalog_that_is_missing_or_not_synced(engine: Engine, tmp_path: Path) -> None:
     db = ["--db", database_url(engine)]
