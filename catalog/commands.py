@@ -43,13 +43,17 @@ class CommandOptions:
 
 def command_options(settings: Settings) -> CommandOptions:
     """The options a command pasted in this folder needs to reach `settings`' database
-    and config. A password in the database URL shows as *** (reports get published)."""
+    and config. The reference is a shell that sets no LINKHEALTH_CONFIG or
+    LINKHEALTH_DATABASE_URL: `serve` sets the one, cron and systemd units often the
+    other, and a curator's shell need not. A password is left out of the database URL
+    (reports get published): the command then takes it from PGPASSWORD or ~/.pgpass."""
     from sqlalchemy.engine import make_url
 
+    from catalog.db import absolute_sqlite_url
     from catalog.source import catalog_files
 
     try:
-        typed: Settings | None = load_settings()
+        typed: Settings | None = load_settings(use_env=False)
     except ConfigError:
         typed = None  # the default lookup fails: name everything
     words: list[str] = []
@@ -58,11 +62,14 @@ def command_options(settings: Settings) -> CommandOptions:
     ):
         words += ["--config", str(settings.config_file)]
         try:
-            typed = load_settings(settings.config_file)
+            typed = load_settings(settings.config_file, use_env=False)
         except ConfigError:  # edited since: the --db and every --catalog say it all
             typed = None
-    if typed is None or typed.database_url != settings.database_url:
-        words += ["--db", make_url(settings.database_url).render_as_string(hide_password=True)]
+    wanted = absolute_sqlite_url(settings.database_url)
+    if typed is None or absolute_sqlite_url(typed.database_url) != wanted:
+        url = make_url(settings.database_url)
+        # (URL.set treats None as "unchanged": the named tuple's _replace removes it.)
+        words += ["--db", url._replace(password=None).render_as_string(hide_password=False)]
     read = frozenset(p.resolve() for p in catalog_files(typed.catalogs)) if typed else frozenset()
     return CommandOptions(tuple(words), read)
 

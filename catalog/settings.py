@@ -355,7 +355,7 @@ def _check_range(value: float, file: str, key: Key) -> None:
         raise SettingsFileError(file, problem, key=key)
 
 
-def find_config(path: str | Path | None = None) -> Path | None:
+def find_config(path: str | Path | None = None, *, use_env: bool = True) -> Path | None:
     if path is not None:
         p = Path(path)
         if not p.is_file():
@@ -365,18 +365,19 @@ def find_config(path: str | Path | None = None) -> Path | None:
                 database_url=os.environ.get("LINKHEALTH_DATABASE_URL") or None,
             )
         return p
-    env = os.environ.get("LINKHEALTH_CONFIG")
+    env = os.environ.get("LINKHEALTH_CONFIG") if use_env else None
     if env:
         return find_config(env)
     local = Path.cwd() / DEFAULT_CONFIG_NAME
     return local if local.is_file() else None
 
 
-def load_settings(config: str | Path | None = None) -> Settings:
-    """Defaults, then the config file, then environment variables."""
-    path = find_config(config)
+def load_settings(config: str | Path | None = None, *, use_env: bool = True) -> Settings:
+    """Defaults, then the config file, then environment variables (`use_env`; without,
+    what a shell that sets none of them reads)."""
+    path = find_config(config, use_env=use_env)
     settings = Settings()
-    env_db = os.environ.get("LINKHEALTH_DATABASE_URL") or None
+    env_db = (os.environ.get("LINKHEALTH_DATABASE_URL") or None) if use_env else None
     if path is not None:
         try:
             text = path.read_text(encoding="utf-8")
@@ -494,7 +495,8 @@ def _from_mapping(data: Mapping[str, Any], file: str, base: Path) -> Settings:
     if "reports_dir" in top:
         top["reports_dir"] = base / top["reports_dir"]
     if "database_url" in top:
-        _check_database_url(top["database_url"], file)
+        if not os.environ.get("LINKHEALTH_DATABASE_URL"):  # else the file's is not used
+            _check_database_url(top["database_url"], file)
         top["database_url"] = _resolve_sqlite(top["database_url"], base)
     check = CheckSettings(
         **_coerce(CheckSettings, _without(check_data, "hosts"), file, ("check",)),

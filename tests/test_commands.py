@@ -35,17 +35,30 @@ def test_another_database_is_named_without_its_password(folder: Path) -> None:
     trial = load_settings().with_overrides(database_url="sqlite:///var/trial.db")
     assert command_options(trial).words == ("--db", "sqlite:///var/trial.db")
 
+    # Left out, not masked: "***" would fail to log in; without one, the driver reads
+    # PGPASSWORD or ~/.pgpass.
     secret = "postgresql+psycopg://ann:s3cret@db.example.org/links"
     words = command_options(load_settings().with_overrides(database_url=secret)).words
-    assert words == ("--db", "postgresql+psycopg://ann:***@db.example.org/links")
+    assert words == ("--db", "postgresql+psycopg://ann@db.example.org/links")
 
 
-def test_the_database_of_the_environment_needs_no_option(
+def test_the_same_database_spelled_otherwise_needs_no_option(folder: Path) -> None:
+    same = f"sqlite:///{folder / 'var' / 'main.db'}"
+    assert command_options(load_settings().with_overrides(database_url=same)).words == ()
+
+
+def test_the_settings_of_the_environment_are_named(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A command typed in the same shell reads LINKHEALTH_DATABASE_URL too."""
+    """`serve` sets LINKHEALTH_CONFIG and cron or systemd units LINKHEALTH_DATABASE_URL for
+    the runs whose reports print commands; a curator's shell need not set them."""
     monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "sqlite:///var/env.db")
-    assert command_options(load_settings()).words == ()
+    assert command_options(load_settings()).words == ("--db", "sqlite:///var/env.db")
+    elsewhere = folder / "other.toml"
+    elsewhere.write_text('database_url = "sqlite:///var/env.db"\n')
+    monkeypatch.setenv("LINKHEALTH_CONFIG", str(elsewhere))
+    words = command_options(load_settings()).words
+    assert words[:2] == ("--config", str(elsewhere))
 
 
 def test_another_config_is_named_and_its_own_database_is_not(folder: Path) -> None:
