@@ -174,3 +174,11 @@ def test_a_config_that_is_a_folder_says_so(isolated_cwd: Path) -> None:
         load_settings(isolated_cwd / "deploy")
     with pytest.raises(ConfigError, match=r"nope\.toml: config file does not exist"):
         load_settings(isolated_cwd / "nope.toml")
+
+
+def test_a_database_url_the_environment_replaces_is_not_judged(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (isolated_cwd / "linkhealth.toml").write_text('database_url = ""\n')
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "sqlite:///var/env.db")
+    assert load_settings().database_url == "sqlite:///var/env.db"
