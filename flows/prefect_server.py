@@ -254,6 +254,18 @@ def is_healthy(url: str, timeout: float = 2.0) -> bool:
     return response.status_code == 200
 
 
+def _listens(url: str) -> bool:
+    """Does anything answer HTTP at `url`? Any answer counts (a 401 from an API that wants
+    a key is Prefect's client's business): only a refused or silent address is down. With
+    the environment's proxies and CA files, as Prefect's client uses them, and no
+    certificate check: no more than a liveness probe is sent."""
+    try:
+        httpx.get(f"{url.rstrip('/')}/health", timeout=5.0, verify=False)
+    except httpx.TransportError:
+        return False
+    return True
+
+
 def use_api(url: str) -> None:
     """Make `url` the Prefect API of this process and of the processes it starts.
 
@@ -271,15 +283,17 @@ def use_api(url: str) -> None:
 def ensure_server(say: Callable[[str], None] = print) -> ServerInfo:
     """Point this process at a Prefect API, starting a local server if needed."""
     env = os.environ.get("PREFECT_API_URL")
-    if env:
-        if not is_healthy(env):
+    url = api_url()
+    if env and env.rstrip("/") != url:
+        if not _listens(env):
             # Else Prefect's client fails inside the flow run: a long traceback, no advice.
             raise PrefectApiDownError(
                 f"no Prefect API answers at PREFECT_API_URL={env}; start that server, or "
                 "unset PREFECT_API_URL to use (or start) the local one linkhealth manages"
             )
         return ServerInfo(api_url=env, how="env")
-    url = api_url()
+    # PREFECT_API_URL naming the local server (the README's export) is the local server:
+    # found, or started as without it.
     if is_healthy(url):
         use_api(url)
         return ServerInfo(api_url=url, how="running", pid=recorded_pid())

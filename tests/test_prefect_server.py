@@ -243,3 +243,18 @@ def test_a_prefect_api_url_that_does_not_answer_is_one_sentence(
         flows.prefect_server.ensure_server(say=lambda message: None)
     assert "PREFECT_API_URL=http://127.0.0.1:9/api" in str(caught.value)
     assert "unset PREFECT_API_URL" in str(caught.value)
+
+
+def test_a_prefect_api_url_naming_the_local_server_starts_it_as_without_one(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README exports PREFECT_API_URL=http://127.0.0.1:4200/api for the `prefect`
+    commands: after a reboot, `linkhealth server start` refused to start the very server
+    it names ("start that server")."""
+    STARTED.clear()
+    monkeypatch.setenv("PREFECT_API_URL", flows.prefect_server.api_url())
+    monkeypatch.setattr(flows.prefect_server.subprocess, "Popen", _Started)
+    monkeypatch.setattr(flows.prefect_server, "is_healthy", lambda url, timeout=2.0: bool(STARTED))
+    result = runner.invoke(app, ["server", "start"])
+    assert result.exit_code == 0, result.output
+    assert len(STARTED) == 1 and "(started)" in result.stdout
