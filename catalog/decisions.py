@@ -293,7 +293,10 @@ def unignore(
     resource = store.find_resource(engine, rid, collection=collection)
     if not resource.ignored and resource.snoozed_until is None:
         # Done already (run twice, or by a colleague): nothing to record, nothing wrong.
-        message = f"{_name(resource)} is neither ignored nor snoozed: it is in the action queue"
+        message = (
+            f"{_name(resource)} is neither ignored nor snoozed: nothing to undo (it shows in "
+            "the action queue whenever it needs attention)"
+        )
         return DecisionResult(resource, UNIGNORE, message)
     decision = store.record_decision(
         engine,
@@ -510,6 +513,7 @@ def history_lines(
         "Events",
         [
             f"{_t(e.at)}  {'re-added' if e.id in readded else e.kind:<20} {_details(e.details)}"
+            + (f" (then at {e.url})" if _of_earlier_url(e, link) else "")
             for e in history.events
         ],
     )
@@ -523,6 +527,12 @@ def history_lines(
         ],
     )
     return out
+
+
+def _of_earlier_url(event: store.EventRecord, link: store.LinkStateRecord | None) -> bool:
+    """A link event of a link the entry no longer has (its URL was changed since)."""
+    linked = event.resource_id is None and event.link_id is not None
+    return linked and (link is None or event.link_id != link.id)
 
 
 def _section(title: str, rows: Sequence[str]) -> list[str]:

@@ -371,6 +371,9 @@ def test_history_after_a_url_change_keeps_the_checks_of_the_earlier_url(
     assert len(checks) == 3, checks
     assert checks[0].split()[2] == "ok" and f"(then at {OLD})" not in checks[0]
     assert all(f"(then at {OLD})" in line for line in checks[1:])
+    events = shown.stdout.split("Events")[1].split("Decisions")[0].strip().splitlines()
+    marked = [line.split()[2] for line in events if f"(then at {OLD})" in line]
+    assert marked == ["outcome_changed"]  # the old URL's; the entry's own edit is not
     as_json = json.loads(
         runner.invoke(app, ["resource", "s1", "--collection", "shared", "--json", *db]).stdout
     )
