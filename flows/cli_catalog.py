@@ -103,12 +103,23 @@ def _shared_ids(database_url: str) -> frozenset[str]:
     """Ids the database holds in several collections, which a decision must name the
     collection of; none when there is no database yet (or not one of ours). Read only:
     linting writes nothing, not even a migration."""
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
     from catalog.db import existing_database, open_engine
     from catalog.errors import LinkhealthError
     from catalog.queries import shared_resource_ids
 
+    try:
+        url = make_url(database_url)
+    except (ArgumentError, ValueError):  # the commands that use the database say it
+        return frozenset()
+    if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+        # An unreachable server must not hold up a lint (a pre-commit hook, CI) for the
+        # minutes of a TCP connect: without the ids, commands lack a --collection, no more.
+        database_url = url.update_query_dict({"connect_timeout": "3"}).render_as_string(
+            hide_password=False
+        )
     try:
         engine = open_engine(existing_database(database_url), migrate=False)
     except LinkhealthError:

@@ -56,7 +56,7 @@ def _port() -> int:
     given = os.environ.get("LINKHEALTH_PREFECT_PORT", "").strip()
     if not given:
         return DEFAULT_PORT
-    if not given.isdigit() or not 0 < int(given) < 65536:
+    if not (given.isascii() and given.isdigit()) or not 0 < int(given) < 65536:
         raise ConfigError(f"LINKHEALTH_PREFECT_PORT must be a port number (1-65535), not {given!r}")
     return int(given)
 
@@ -384,7 +384,10 @@ def _runs_prefect_server(pid: int) -> bool:
     except FileNotFoundError:
         if Path("/proc/self").exists():
             return False  # Linux: no such process
-        ps = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True)
+        try:
+            ps = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True)
+        except OSError:  # no `ps` to ask: not known to be ours
+            return False
         words = ps.stdout.split()
     except OSError:
         return False

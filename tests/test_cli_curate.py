@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shlex
 from collections.abc import Iterator
@@ -511,3 +512,26 @@ def test_a_decision_without_a_database_says_where_it_looked_and_creates_none(
         assert f"no database at {missing}" in result.stderr
     assert not missing.exists()
     assert f"url: {OLD}" in catalog_file.read_text()
+
+
+def test_lint_is_not_held_up_by_a_database_server_that_never_answers(tmp_path: Path) -> None:
+    """`catalog lint` reads the ids the database holds in several collections: a server
+    that took the connection and never answered held a lint (a pre-commit hook) forever."""
+    import socket
+    import subprocess
+    import sys
+
+    catalog = write_catalog(tmp_path / "toolkit.yaml", [{"id": "a", "title": "G", "url": OLD}])
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # takes connections into its backlog, never answers
+        port = silent.getsockname()[1]
+        env = {
+            **os.environ,
+            "LINKHEALTH_DATABASE_URL": f"postgresql+psycopg://u@127.0.0.1:{port}/x",
+        }
+        linted = subprocess.run(
+            [sys.executable, "-m", "flows.cli", "catalog", "lint", str(catalog)],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert linted.returncode == 0, linted.stderr

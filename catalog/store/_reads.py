@@ -110,7 +110,7 @@ def _earlier_links(s: Session, resource_pk: int) -> list[Period]:
     ).all()
     if not edits:
         return []
-    urls = {canonical_url(str(details.get("old") or "")) for _, details in edits}
+    urls = {canonical_url(str((details or {}).get("old") or "")) for _, details in edits}
     link_ids = dict(s.execute(select(t.Link.url, t.Link.id).where(t.Link.url.in_(urls))).all())
     return url_periods([(at, details or {}) for at, details in edits], link_ids)
 
