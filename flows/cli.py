@@ -35,6 +35,7 @@ class _Group(TyperGroup):
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             _name_values(command)
+            _examples_as_written(command)
         return command
 
     def invoke(self, ctx: Any) -> Any:
@@ -72,6 +73,18 @@ def _name_values(command: Any) -> None:
             param.metavar = _VALUE_NAMES.get(param.name, param.name.upper())
     for sub in (getattr(command, "commands", None) or {}).values():
         _name_values(sub)
+
+
+def _examples_as_written(command: Any) -> None:
+    """A docstring's "Example: ..." paragraph kept on its line (click's `\\b`): wrapped,
+    click broke it at a hyphen (`--catalog my-` / `toolkit.yaml`), which does not paste."""
+    if command.help:
+        command.help = "\n\n".join(
+            f"\b\n{p}" if p.lstrip().startswith("Example") else p
+            for p in command.help.split("\n\n")
+        )
+    for sub in (getattr(command, "commands", None) or {}).values():
+        _examples_as_written(sub)
 
 
 app = typer.Typer(

@@ -213,7 +213,9 @@ def catalog_edited(
     """Tell Prefect the catalog was edited, so the `recheck` deployment checks what changed.
 
     Sends the event linkhealth.catalog.edited; never starts a server and never fails
-    (it runs from a git hook). Example: linkhealth catalog edited catalog/data/toolkit.yaml
+    (it runs from a git hook).
+
+    Example: linkhealth catalog edited catalog/data/toolkit.yaml
     """
     url, announced = announce_catalog_edit(files or ())
     if announced:

@@ -101,7 +101,13 @@ def test_help_on_an_80_column_terminal_names_every_option_in_full() -> None:
         assert "…" not in result.output, path
         options = [line for line in result.output.splitlines() if line.startswith("  -")]
         assert not [line for line in options if "<list[" in line or "<str>" in line], path
-        assert all(len(line) <= 80 for line in result.output.splitlines()), path
+        # Examples stay whole, to paste (wrapped, one broke at a hyphen: `my-` / `toolkit.yaml`).
+        lines = result.output.splitlines()
+        assert all(len(line) <= 80 for line in lines if "Example:" not in line), path
+        examples = [line for line in lines if "Example:" in line]
+        assert all(line.strip().startswith("Example: ") for line in examples), path
+        if path == ("export",):
+            assert "--catalog my-toolkit.yaml" in examples[0]
         command = group
         for name in path:
             command = command.commands[name]  # type: ignore[attr-defined]
