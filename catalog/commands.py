@@ -3,11 +3,11 @@ it needs to act where the text that printed it looked (`command_options`).
 
 Reports, `catalog lint` and error messages suggest commands for curators to paste
 (`linkhealth accept-redirect ID`). Typed in the same folder with no options, such a
-command reads the default settings (`./linkhealth.toml`, `LINKHEALTH_CONFIG`,
-`LINKHEALTH_DATABASE_URL`). A report of a trial database (`linkhealth report --db
-sqlite:///var/trial.db`) or of another config would then have its commands decide on the
-configured database instead: `command_options` says which `--config` and `--db` they must
-carry, and which catalog files need a `--catalog`.
+command reads `./linkhealth.toml` (and whatever LINKHEALTH_* variables the curator's
+shell sets, which the printing process cannot know). A report of a trial database
+(`linkhealth report --db sqlite:///var/trial.db`) or of another config would then have its
+commands decide on the configured database instead: `command_options` says which
+`--config` and `--db` they must carry, and which catalog files need a `--catalog`.
 """
 
 from __future__ import annotations

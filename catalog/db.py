@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -197,15 +197,6 @@ def _holds_our_tables(url: str) -> bool:
 
 def _shown(parsed: URL) -> str:
     return parsed.render_as_string(hide_password=True)
-
-
-#: Rows per `IN (...)` list: far below SQLite's and PostgreSQL's bound-parameter limits.
-CHUNK = 2000
-
-
-def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def engine_for(url: str) -> Engine:

@@ -34,7 +34,6 @@ from catalog.health import BROKEN as BROKEN_STATE
 from catalog.outcomes import Outcome
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
 from catalog.tables import Collection, Event, Link, Observation, Resource, Run
-from catalog.urls import canonical_url
 
 #: The totals key for resources whose link has never been checked.
 UNCHECKED = "unchecked"
@@ -364,26 +363,6 @@ def iter_link_history(
                 if len(kept) < per_link:
                     kept.append(ObservationRow(*obs))  # type: ignore[call-arg]
             yield link_id, kept
-
-
-#: (link id, from, until): a URL an entry had, from the URL edit before it (None: from the
-#: start) until the edit that replaced it.
-Period = tuple[int, datetime | None, datetime]
-
-
-def url_periods(
-    edits: Iterable[tuple[datetime, Mapping[str, Any]]], link_ids: Mapping[str, int]
-) -> list[Period]:
-    """The periods of an entry's earlier URLs, from its `url_edited` events (at, details)
-    oldest first; `link_ids`: link id by canonical URL (a URL never checked has none)."""
-    periods: list[Period] = []
-    since: datetime | None = None
-    for at, details in edits:
-        link_id = link_ids.get(canonical_url(str(details.get("old") or "")))
-        if link_id is not None:
-            periods.append((link_id, since, at))
-        since = at
-    return periods
 
 
 def history_events(

@@ -21,7 +21,6 @@ module per kind of row, so that each reads on its own. `_sql` (transactions), `_
 `_reads` (history, status and export).
 """
 
-from catalog.db import CHUNK
 from catalog.store._archive import ArchiveCache, ArchiveCandidate, archive_candidates, set_archive
 from catalog.store._decisions import (
     DECISION_COLUMNS,
@@ -85,7 +84,7 @@ from catalog.store._runs import (
     start_run,
     update_run_summary,
 )
-from catalog.store._sql import PG_WRITE_LOCK, read_session, write_session
+from catalog.store._sql import CHUNK, PG_WRITE_LOCK, read_session, write_session
 from catalog.store._staleness import refresh_staleness, reviewed_at
 from catalog.store._sync_rows import (
     NewEvent,

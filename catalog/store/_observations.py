@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from catalog import health as health_rules
 from catalog import tables as t
-from catalog.db import chunks
 from catalog.health import Change, Entry, LinkState
 from catalog.model import Observation
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from catalog.store._records import EventRecord, LinkStateRecord, parse_time
 from catalog.store._sql import (
+    chunks,
     insert_ids,
     newest_first,
     read_session,

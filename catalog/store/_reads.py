@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from catalog import tables as t
 from catalog.errors import ConfigError, NotFoundError
-from catalog.queries import Period, url_periods
 from catalog.store._decisions import decision_record
 from catalog.store._observations import link_records
 from catalog.store._records import (
@@ -101,8 +101,28 @@ def resource_history(
         )
 
 
+#: (link id, from, until): a URL an entry had, from the URL edit before it (None: from the
+#: start) until the edit that replaced it.
+Period = tuple[int, datetime | None, datetime]
+
+
+def _url_periods(
+    edits: Iterable[tuple[datetime, Mapping[str, Any]]], link_ids: Mapping[str, int]
+) -> list[Period]:
+    """The periods of an entry's earlier URLs, from its `url_edited` events (at, details)
+    oldest first; `link_ids`: link id by canonical URL (a URL never checked has none)."""
+    periods: list[Period] = []
+    since: datetime | None = None
+    for at, details in edits:
+        link_id = link_ids.get(canonical_url(str(details.get("old") or "")))
+        if link_id is not None:
+            periods.append((link_id, since, at))
+        since = at
+    return periods
+
+
 def _earlier_links(s: Session, resource_pk: int) -> list[Period]:
-    """The periods of the URLs the entry had before its URL edits (`url_periods`)."""
+    """The periods of the URLs the entry had before its URL edits (`_url_periods`)."""
     edits = s.execute(
         select(t.Event.at, t.Event.details)
         .where(t.Event.resource_id == resource_pk, t.Event.kind == "url_edited")
@@ -112,7 +132,7 @@ def _earlier_links(s: Session, resource_pk: int) -> list[Period]:
         return []
     urls = {canonical_url(str((details or {}).get("old") or "")) for _, details in edits}
     link_ids = dict(s.execute(select(t.Link.url, t.Link.id).where(t.Link.url.in_(urls))).all())
-    return url_periods([(at, details or {}) for at, details in edits], link_ids)
+    return _url_periods([(at, details or {}) for at, details in edits], link_ids)
 
 
 def _within(column: Any, since: datetime | None, until: datetime) -> ColumnElement[bool]:

@@ -75,6 +75,15 @@ def insert_ids(conn: Connection, statement: Insert, rows: Sequence[dict[str, Any
     return ids
 
 
+#: Rows per `IN (...)` list: far below SQLite's and PostgreSQL's bound-parameter limits.
+CHUNK = 2000
+
+
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
 def newest_first(label: str) -> Any:
     """1 for each link's newest observation, 2 for the one before, and so on."""
     return (

@@ -13,11 +13,10 @@ from sqlalchemy.orm import Session
 
 from catalog import health as health_rules
 from catalog import tables as t
-from catalog.db import chunks
 from catalog.model import Catalog, Resource
 from catalog.store._observations import insert_events, key_and_host
 from catalog.store._records import EventRecord, StoredResource, event_record
-from catalog.store._sql import insert_ids, read_session, table_of
+from catalog.store._sql import chunks, insert_ids, read_session, table_of
 
 
 def upsert_collection(

@@ -12,10 +12,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from catalog import tables as t
-from catalog.db import CHUNK
 from catalog.model import Previous, Target
 from catalog.outcomes import Outcome
-from catalog.store._sql import read_session, table_of
+from catalog.store._sql import CHUNK, read_session, table_of
 
 
 def targets_for_check(
