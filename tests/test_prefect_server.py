@@ -60,6 +60,14 @@ def test_stop_when_nothing_answers_is_done(
     assert result.stdout.startswith("no Prefect server is running at http://127.0.0.1:")
 
 
+def _stop_naming(folder: Path, monkeypatch: pytest.MonkeyPatch, pid: int) -> Any:
+    """`server stop` in `folder`, its var/prefect-server.pid naming `pid`, nothing answering."""
+    (folder / "var").mkdir()
+    (folder / "var" / "prefect-server.pid").write_text(str(pid))
+    _answering(monkeypatch, False)
+    return runner.invoke(app, ["server", "stop"])
+
+
 def test_stop_stops_the_server_started_from_this_folder(
     isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -69,10 +77,7 @@ def test_stop_stops_the_server_started_from_this_folder(
     reaper = threading.Thread(target=server.wait)  # as init would: no zombie lingers
     reaper.start()
     try:
-        (isolated_cwd / "var").mkdir()
-        (isolated_cwd / "var" / "prefect-server.pid").write_text(str(server.pid))
-        _answering(monkeypatch, False)
-        result = runner.invoke(app, ["server", "stop"])
+        result = _stop_naming(isolated_cwd, monkeypatch, server.pid)
         assert result.exit_code == 0, result.output
         assert result.stdout == f"stopped Prefect server (pid {server.pid})\n"
         reaper.join(timeout=5)
@@ -90,10 +95,7 @@ def test_a_pid_file_naming_another_program_stops_nothing(
     program's, and `server stop` killed that program's whole process group."""
     other = subprocess.Popen(["sleep", "60"], start_new_session=True)
     try:
-        (isolated_cwd / "var").mkdir()
-        (isolated_cwd / "var" / "prefect-server.pid").write_text(str(other.pid))
-        _answering(monkeypatch, False)
-        result = runner.invoke(app, ["server", "stop"])
+        result = _stop_naming(isolated_cwd, monkeypatch, other.pid)
         assert result.exit_code == 0, result.output
         assert result.stdout.startswith("no Prefect server is running")
         assert other.poll() is None  # still running
