@@ -414,6 +414,8 @@ def serve(specs: list[DeploymentSpec], say: Callable[[str], None] = print) -> No
 
 #: How long a second `serve` waits for the first one's lock before it gives up.
 SERVE_LOCK_WAIT_S = 2.0
+#: The lock file, in the checkout (an absolute path stands alone: the tests').
+SERVE_LOCK = Path("var") / "serve.lock"
 
 
 @contextmanager
@@ -424,7 +426,7 @@ def _only_serve(home: Path) -> Iterator[None]:
     `home`/var: it ends with the process that holds it, however that ends.)"""
     import fcntl
 
-    path = home / "var" / "serve.lock"
+    path = home / SERVE_LOCK
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as lock:
         deadline = time.monotonic() + SERVE_LOCK_WAIT_S

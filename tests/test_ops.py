@@ -449,22 +449,31 @@ def test_status_names_a_shard_run_and_a_running_run_s_live_count() -> None:
 
 def _serve_without_prefect(monkeypatch: pytest.MonkeyPatch) -> None:
     import flows.prefect_server
+    import flows.serve
 
     monkeypatch.delenv("LINKHEALTH_HOME", raising=False)
+    # Its lock in the test's folder, not in the checkout's var/ (tests run from the checkout).
+    monkeypatch.setattr(flows.serve, "SERVE_LOCK", Path.cwd() / "serve.lock")
     # serve sets LINKHEALTH_CONFIG for its flow runs: set here, so that it is undone after.
     monkeypatch.setenv("LINKHEALTH_CONFIG", "")
     monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
 
 
-def _serve_here(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> tuple[Any, dict[str, Any]]:
+def _serve_here(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], lock: Path | None = None
+) -> tuple[Any, dict[str, Any]]:
     """`linkhealth serve ARGS` in the current folder, with no Prefect server and a stand-in
-    for `prefect.serve` that notes which settings a flow run started now would read."""
+    for `prefect.serve` that notes which settings a flow run started now would read
+    (`lock`: serve's lock file, if not one of the test's own)."""
     import prefect
 
+    import flows.serve
     from catalog.settings import load_settings
     from flows.cli import app
 
     _serve_without_prefect(monkeypatch)
+    if lock is not None:
+        monkeypatch.setattr(flows.serve, "SERVE_LOCK", lock)
     seen: dict[str, Any] = {}
 
     def fake_serve(*deployments: Any) -> None:
@@ -549,14 +558,15 @@ def test_a_second_serve_of_one_checkout_is_refused_while_the_first_runs(
     monkeypatch.setattr(flows.serve, "CHECKOUT", home)
     monkeypatch.setattr(flows.serve, "SERVE_LOCK_WAIT_S", 0.2)
     monkeypatch.chdir(tmp_path)
-    with (home / "var" / "serve.lock").open("a+") as first:
+    lock = home / "var" / "serve.lock"
+    with lock.open("a+") as first:
         fcntl.flock(first, fcntl.LOCK_EX)  # as the first serve holds it while it runs
         first.write("pid 4242\n")
         first.flush()
-        result, seen = _serve_here(monkeypatch, [])
+        result, seen = _serve_here(monkeypatch, [], lock=lock)
     assert result.exit_code == 1 and not seen, result.output
     assert f"`linkhealth serve` runs from {home} already (pid 4242" in result.stderr
-    result, seen = _serve_here(monkeypatch, [])  # the first one has stopped
+    result, seen = _serve_here(monkeypatch, [], lock=lock)  # the first one has stopped
     assert result.exit_code == 0 and seen["cwd"] == home, result.output
 
 
