@@ -29,10 +29,10 @@ def _parse(url: str) -> URL:
     try:
         return make_url(url)
     except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
-        raise StoreError(f"{_masked(url)!r} is not a database URL ({exc})") from exc
+        raise StoreError(f"{masked_url(url)!r} is not a database URL ({exc})") from exc
 
 
-def _masked(url: str) -> str:
+def masked_url(url: str) -> str:
     """`url` with the password of its `user:password@` part hidden, for a URL that
     SQLAlchemy cannot parse (and so cannot render without it)."""
     return re.sub(r"^([^:/?#]+://[^:/?#@]*):[^@/]*@", r"\1:***@", url)

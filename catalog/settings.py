@@ -542,6 +542,8 @@ def _check_database_url(url: str, file: str) -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+    from catalog.db import masked_url
+
     key = ("database_url",)
     if not url.strip():
         raise SettingsFileError(
@@ -558,9 +560,8 @@ def _check_database_url(url: str, file: str) -> None:
             key=key,
         ) from None
     except (ArgumentError, ValueError):
-        shown = re.sub(r"^([^:/?#]+://[^:/?#@]*):[^@/]*@", r"\1:***@", url)  # no password
         raise SettingsFileError(
-            file, f"database_url {shown!r} is not a database URL", key=key
+            file, f"database_url {masked_url(url)!r} is not a database URL", key=key
         ) from None
 
 
