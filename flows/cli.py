@@ -34,8 +34,7 @@ class _Group(TyperGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if command is not None:
-            _name_values(command)
-            _examples_as_written(command)
+            _tidy_help(command)
         return command
 
     def invoke(self, ctx: Any) -> Any:
@@ -63,28 +62,26 @@ _VALUE_NAMES = {
 }  # fmt: skip
 
 
-def _name_values(command: Any) -> None:
-    """Conventional value names in `--help` (`--db URL`, `replace-url ID [URL]`); an option
-    with a few choices keeps showing them."""
+def _tidy_help(command: Any) -> None:
+    """`--help` of `command` and the commands under it, as a reader wants it:
+
+    - conventional value names (`--db URL`, `replace-url ID [URL]`); an option with a few
+      choices keeps showing them;
+    - a docstring's "Example: ..." paragraph kept on its line (click's `\\b`): wrapped,
+      click broke it at a hyphen (`--catalog my-` / `toolkit.yaml`), which does not paste.
+    """
     for param in getattr(command, "params", ()):
         takes_value = not getattr(param, "is_flag", False) and not getattr(param, "count", False)
         choice = getattr(getattr(param, "type_descriptor", None), "is_choice", False)
         if param.metavar is None and takes_value and not choice and param.name:
             param.metavar = _VALUE_NAMES.get(param.name, param.name.upper())
-    for sub in (getattr(command, "commands", None) or {}).values():
-        _name_values(sub)
-
-
-def _examples_as_written(command: Any) -> None:
-    """A docstring's "Example: ..." paragraph kept on its line (click's `\\b`): wrapped,
-    click broke it at a hyphen (`--catalog my-` / `toolkit.yaml`), which does not paste."""
     if command.help:
         command.help = "\n\n".join(
             f"\b\n{p}" if p.lstrip().startswith("Example") else p
             for p in command.help.split("\n\n")
         )
     for sub in (getattr(command, "commands", None) or {}).values():
-        _examples_as_written(sub)
+        _tidy_help(sub)
 
 
 app = typer.Typer(
