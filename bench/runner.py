@@ -39,6 +39,7 @@ from bench.harness import (
     compile_bytecode,
     database_in,
     db_file,
+    interpreter,
     latest_outcomes,
     machine_speed,
     make_catalog,
@@ -181,6 +182,7 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 def _bench(args: argparse.Namespace, work: Path) -> int:
     out: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}}
     out["machine"] = machine_speed()
+    out["python"] = interpreter()
     compile_bytecode()  # measure linkhealth as installed, not compiling itself each run
     runs: list[RunFigures] = []
     with simweb(args.hosts, args.latency_ms, args.jitter_ms) as web:
@@ -369,6 +371,8 @@ def _floor_line(floor: Floor) -> str:
 def _print(out: dict[str, Any], runs: list[RunFigures], floor: Floor) -> None:
     speed = out["machine"]["python_10M_additions_s"]
     print(f"machine: {speed:.2f} s for 10 million Python additions (compare runs through it)")
+    python = out["python"]
+    print(f"python: {python['version']} {python['executable']} (libpython: {python['libpython']})")
     print(_floor_line(floor))
     first_bytes = {r.label.split(",")[0]: r.bytes_sent for r in runs if "second" not in r.label}
     for r in runs:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 from bench.harness import proc_stat, process_family
@@ -74,6 +76,10 @@ def test_a_reused_workdir_starts_from_a_fresh_database(tmp_path: Path) -> None:
         out = json.loads(figures.read_text())
         assert out["db"]["observations"] == 60
         assert out["runs"][0]["accuracy"]["share"] == 1.0
+        # Figures say which Python made them: builds of one version differ by a sixth.
+        assert out["python"]["version"] == platform.python_version()
+        assert out["python"]["executable"] == os.path.realpath(sys.executable)
+        assert out["python"]["libpython"] in ("shared library", "in the executable")
     assert "removed" in done.stderr and "earlier bench run" in done.stderr
 
 
