@@ -34,6 +34,7 @@ EVENT_CATALOG_EDITED = "linkhealth.catalog.edited"
 EVENT_BROKEN_INCREASED = "linkhealth.links.broken_increased"
 EVENT_DRIFT_INCREASED = "linkhealth.links.drift_increased"
 EVENT_NETWORK_UNAVAILABLE = "linkhealth.run.network_unavailable"
+EVENT_RUN_REFUSED = "linkhealth.run.refused"
 
 #: Catalog event kinds (written by catalog.sync) that mean "the curator changed this entry".
 EDIT_KINDS = frozenset({"added", "fields_edited", "url_edited"})

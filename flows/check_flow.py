@@ -9,7 +9,7 @@ Around the run, `run_check` publishes what an operator watches in the Prefect UI
 a log line and a progress update per batch and every `PROGRESS_EVERY_S` between them
 (most catalogs are one batch), then a summary (markdown), the action
 queue (table), a link to the HTML report, and notification events when the number
-of broken or drifted resources rose (decided in `catalog.ops`).
+of broken or drifted resources rose (decided in `catalog.ops`) or the run was refused.
 
 Run safety: a full run (no `resource_ids`) holds the database lease of `catalog.runs`
 ("full-run", or "full-run:i/n" for `shard="i/n"`), renewed by a heartbeat thread and by
@@ -87,6 +87,7 @@ from catalog.runs import (
     keep_lease,
     prepare_run,
     record_refusal,
+    refused_reason,
     store_batch,
 )
 from catalog.settings import CheckSettings, Settings, SettingsFileError, load_settings
@@ -94,7 +95,7 @@ from catalog.shards import Shard, all_shards, lease_name
 from catalog.store import note_run_progress
 from catalog.text import counted
 from catalog.upgrades import check_batch_with_upgrades
-from flows.events import emit_notices
+from flows.events import emit_notices, emit_refusal
 from flows.malloc_arenas import cap_malloc_arenas
 from flows.prefect_server import quiet_prefect_clients
 from flows.triggers import run_trigger
@@ -305,8 +306,8 @@ def run_check(
             shard=part,
             sharded_run=_parent_flow_run() if part else None,
         )
-    except NotFoundError as exc:  # ids no catalog holds (a refused catalog is recorded)
-        refuse(settings, exc, trigger=trigger)
+    except (CatalogError, NotFoundError) as exc:  # prepare_run records a refused catalog
+        refuse(settings, exc, trigger=trigger, recorded=isinstance(exc, CatalogError))
         raise
     # "0 catalog changes synced" right after a recheck's "after syncing 1 catalog change"
     # (its plan synced first) read as a contradiction.
@@ -361,10 +362,20 @@ def run_check(
     return summary
 
 
-def refuse(settings: Settings, exc: CatalogError | NotFoundError, *, trigger: str) -> None:
-    """Record this flow run as a run refused before it started (`record_refusal`), so
-    `linkhealth status` lists it, as the command line does for the runs it refuses."""
-    record_refusal(settings, exc, trigger=trigger, flow_run_id=str(flow_run.id or ""))
+def refuse(
+    settings: Settings,
+    exc: CatalogError | NotFoundError,
+    *,
+    trigger: str,
+    recorded: bool = False,
+) -> None:
+    """Record this flow run as a run refused before it started (`record_refusal`, unless
+    `recorded` already), so `linkhealth status` lists it, as the command line does for the
+    runs it refuses; and announce it (`emit_refusal`): no one reads a scheduled run's
+    error where a command line's would be read."""
+    if not recorded:
+        record_refusal(settings, exc, trigger=trigger, flow_run_id=str(flow_run.id or ""))
+    emit_refusal(refused_reason(exc), trigger=trigger)
 
 
 def flow_settings(
@@ -382,6 +393,7 @@ def flow_settings(
             get_run_logger().warning(exc.not_recorded)
         else:
             record_refusal(known, exc, trigger=trigger, flow_run_id=str(flow_run.id or ""))
+        emit_refusal(refused_reason(exc), trigger=trigger)
         raise
 
 
@@ -696,6 +708,7 @@ def check_catalog_sharded(
 
     from catalog import store
     from catalog.runs import LEASE_TTL, RunLease, abort_stale_runs
+    from catalog.source import load_catalogs
 
     log = get_run_logger()
     trigger = run_trigger(trigger)
@@ -703,6 +716,11 @@ def check_catalog_sharded(
         settings = flow_settings(config, overrides, trigger=trigger)
         engine = engine_for(settings.database_url)
     except LinkhealthError as exc:
+        return failed_with(exc)
+    try:  # a broken catalog refuses the night once, not once in each shard
+        load_catalogs(settings.catalogs)
+    except CatalogError as exc:
+        refuse(settings, exc, trigger=trigger)
         return failed_with(exc)
     abort_stale_runs(engine, now=utcnow())  # frees the lease of a dead holder here
     lease = RunLease(name=lease_name(None), holder=store.lease_holder(str(flow_run.id or "")))

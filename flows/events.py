@@ -15,11 +15,13 @@ from collections.abc import Sequence
 from prefect.events import emit_event
 from prefect.events.worker import EventsWorker
 
-from catalog.ops import EVENT_CATALOG_EDITED, Notice
+from catalog.ops import EVENT_CATALOG_EDITED, EVENT_RUN_REFUSED, Notice
 
 #: Resource ids name what the event is about; automations may match on them.
 RUN_RESOURCE = "linkhealth.run.{run_id}"
 CATALOG_RESOURCE = "linkhealth.catalog"
+#: Not one run's: a refused run may have been recorded nowhere (no database yet).
+REFUSED_RESOURCE = "linkhealth.run.refused"
 
 
 def emit_notices(notices: Sequence[Notice], *, run_id: int, trigger: str) -> int:
@@ -37,6 +39,23 @@ def emit_notices(notices: Sequence[Notice], *, run_id: int, trigger: str) -> int
         )
         sent += event is not None
     return sent
+
+
+def emit_refusal(reason: str, *, trigger: str) -> bool:
+    """Say a run was refused before it checked anything: its catalog or settings file is
+    broken (an edit the `recheck` deployment reacted to, say), or it named ids no catalog
+    holds. A broken file refuses every night after it until someone fixes it, and no
+    report shows that; this event reaches the people who can (the webhook automation)."""
+    event = emit_event(
+        EVENT_RUN_REFUSED,
+        resource={
+            "prefect.resource.id": REFUSED_RESOURCE,
+            "prefect.resource.name": "linkhealth refused run",
+            "linkhealth.trigger": trigger,
+        },
+        payload={"reason": reason, "trigger": trigger},
+    )
+    return event is not None
 
 
 def emit_catalog_edited(files: Sequence[str] = (), *, rechecked: bool = False) -> bool:

@@ -7,6 +7,7 @@ import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,6 +124,21 @@ def prefect_api(prefect_harness: None, monkeypatch: pytest.MonkeyPatch) -> str:
     url = str(PREFECT_API_URL.value())
     monkeypatch.setenv("PREFECT_API_URL", url)
     return url
+
+
+@pytest.fixture
+def sent_events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """Events the flows hand to Prefect, as (name, payload)."""
+    import flows.events
+
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def spy(event: str, resource: dict[str, str], payload: dict[str, Any] | None = None, **_: Any):
+        sent.append((event, dict(payload or {})))
+        return object()
+
+    monkeypatch.setattr(flows.events, "emit_event", spy)
+    return sent
 
 
 @pytest.fixture

@@ -32,21 +32,6 @@ from tests.local_site import PAGES, handler_class, local_site
 pytestmark = pytest.mark.flow
 
 
-@pytest.fixture
-def sent_events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
-    """Events the flows hand to Prefect, as (name, payload)."""
-    import flows.events
-
-    sent: list[tuple[str, dict[str, Any]]] = []
-
-    def spy(event: str, resource: dict[str, str], payload: dict[str, Any] | None = None, **_: Any):
-        sent.append((event, dict(payload or {})))
-        return object()
-
-    monkeypatch.setattr(flows.events, "emit_event", spy)
-    return sent
-
-
 def _fail_twice_before(db_url: str, catalog_file: Path, url: str) -> None:
     """History that makes the next failure of `url` a confirmed break (3 failures, 3 days)."""
     engine = open_engine(db_url)

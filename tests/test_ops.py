@@ -9,7 +9,7 @@ import stat
 import time
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from catalog.ops import (
     EVENT_BROKEN_INCREASED,
     EVENT_DRIFT_INCREASED,
     EVENT_NETWORK_UNAVAILABLE,
+    EVENT_RUN_REFUSED,
     CheckedBatch,
     Tally,
     batch_stats,
@@ -340,7 +341,58 @@ def test_webhook_automation_example_is_a_valid_automation() -> None:
         EVENT_BROKEN_INCREASED,
         EVENT_DRIFT_INCREASED,
         EVENT_NETWORK_UNAVAILABLE,
+        EVENT_RUN_REFUSED,
     }
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "says"),
+    [
+        (
+            EVENT_RUN_REFUSED,
+            {
+                "reason": 'the catalog has an error: toolkit.yaml:7: title: "A" twice',
+                "trigger": "schedule",
+            },
+            "linkhealth: a schedule run was refused and checked nothing: the catalog has an "
+            'error: toolkit.yaml:7: title: "A" twice',
+        ),
+        (
+            EVENT_NETWORK_UNAVAILABLE,
+            {"run_id": 12},
+            "linkhealth: run 12 could reach no site (our network was down); nothing was "
+            "marked broken",
+        ),
+        (
+            EVENT_BROKEN_INCREASED,
+            {"run_id": 12, "previous": 2, "current": 5, "delta": 3},
+            "linkhealth: linkhealth.links.broken_increased (run 12); confirmed broken or "
+            "drifted now 5, before 2",
+        ),
+    ],
+)
+def test_webhook_automation_posts_json_that_says_what_happened(
+    event: str, payload: dict[str, Any], says: str
+) -> None:
+    # The webhook gets the rendered text as its body: it must stay JSON whatever a
+    # refusal's reason quotes from the curator's file.
+    from prefect.server.events.schemas.events import Event
+    from prefect.server.utilities.user_templates import render_user_template_sync
+    from ruamel.yaml import YAML
+
+    text = (ROOT / "deploy" / "automation-webhook.yaml").read_text()
+    (action,) = YAML(typ="safe").load(text)["actions"]
+    received = Event.model_validate(
+        {
+            "id": uuid.uuid4(),
+            "occurred": datetime.now(UTC),
+            "event": event,
+            "resource": {"prefect.resource.id": "linkhealth.run.12"},
+            "payload": payload,
+        }
+    ).receive()
+    body = render_user_template_sync(action["payload"], {"event": received})
+    assert json.loads(body) == {"text": says}
 
 
 def _summary(counts: dict[str, int]) -> RunSummary:

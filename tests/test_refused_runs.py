@@ -8,6 +8,7 @@ says so and the command exits 2."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -17,6 +18,7 @@ from catalog import store
 from catalog.clock import utcnow
 from catalog.db import open_engine
 from catalog.errors import CatalogError, ConfigError, NotFoundError
+from catalog.ops import EVENT_RUN_REFUSED
 from catalog.settings import Settings, SettingsFileError, line_of, load_settings
 from flows.cli import app
 from tests.factories import write_catalog
@@ -194,11 +196,15 @@ def test_a_recheck_refused_for_a_missing_catalog_is_recorded_but_a_tried_file_is
 
 @pytest.mark.flow
 def test_flow_runs_refused_for_settings_catalog_or_ids_are_recorded_with_their_flow_run(
-    prefect_harness: None, isolated_cwd: Path, db_url: str
+    prefect_harness: None,
+    isolated_cwd: Path,
+    db_url: str,
+    sent_events: list[tuple[str, dict[str, Any]]],
 ) -> None:
     """What `serve` runs: the settings file broken since serve started it, a catalog
     broken by an edit the `recheck` deployment reacts to, and a deployment run given ids
-    no catalog holds. Each is Failed in Prefect and a refused run in `status`."""
+    no catalog holds. Each is Failed in Prefect, a refused run in `status`, and an event
+    the webhook automation posts: nobody reads a scheduled run's error otherwise."""
     from flows.check_flow import check_catalog
     from flows.recheck_flow import recheck
 
@@ -209,6 +215,9 @@ def test_flow_runs_refused_for_settings_catalog_or_ids_are_recorded_with_their_f
     refused = _refused(engine)
     assert refused.trigger == "schedule" and refused.flow_run_id
     assert f"{config}:4: health.confirm_days" in refused.summary["refused_reason"]
+    assert sent_events == [
+        (EVENT_RUN_REFUSED, {"reason": refused.summary["refused_reason"], "trigger": "schedule"})
+    ]
 
     config = _settings_file(isolated_cwd, db_url, "")
     write_catalog(isolated_cwd / "toolkit.yaml", [*ENTRIES, ENTRIES[0]])  # r1 twice
@@ -217,6 +226,16 @@ def test_flow_runs_refused_for_settings_catalog_or_ids_are_recorded_with_their_f
     by_catalog = _refused(engine)
     assert by_catalog.trigger == "recheck" and by_catalog.flow_run_id
     assert f"{isolated_cwd / 'toolkit.yaml'}:" in by_catalog.summary["refused_reason"]
+    assert sent_events[1:] == [
+        (EVENT_RUN_REFUSED, {"reason": by_catalog.summary["refused_reason"], "trigger": "recheck"})
+    ]
+    # The nightly run's refusal is recorded where the run is prepared, and announced once.
+    with pytest.raises(CatalogError):
+        check_catalog(config=str(config), trigger="schedule", render=False)
+    nightly, before = store.latest_runs(engine, limit=2)
+    assert (nightly.status, nightly.trigger) == ("refused", "schedule")
+    assert before.id == by_catalog.id  # one refused run, not two
+    assert [payload["trigger"] for _, payload in sent_events[2:]] == ["schedule"]
 
     write_catalog(isolated_cwd / "toolkit.yaml", ENTRIES)
     with pytest.raises(NotFoundError):
@@ -228,6 +247,9 @@ def test_flow_runs_refused_for_settings_catalog_or_ids_are_recorded_with_their_f
     assert "'r6'" in by_ids[0].summary["refused_reason"] and by_ids[0].trigger == "manual"
     assert "'r7'" in by_ids[1].summary["refused_reason"] and by_ids[1].trigger == "recheck"
     assert len({r.flow_run_id for r in by_ids}) == 2
+    assert [payload["reason"] for _, payload in sent_events[3:]] == [
+        r.summary["refused_reason"] for r in reversed(by_ids)
+    ]
     engine.dispose()
 
 

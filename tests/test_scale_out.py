@@ -23,6 +23,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -31,6 +32,8 @@ from bench.harness import proc_stat
 from catalog import store, tables
 from catalog.clock import utcnow
 from catalog.db import open_engine, session_scope
+from catalog.errors import CatalogError
+from catalog.ops import EVENT_RUN_REFUSED
 from catalog.queries import report_data
 from catalog.runs import LEASE_TTL, RunInProgressError
 from catalog.shards import FULL_RUN_LEASE, shard_of
@@ -338,6 +341,32 @@ def test_a_sharded_run_never_starts_beside_an_unsharded_full_run(
         assert state.is_completed() and state.name == "Skipped"
         assert store.get_lease(engine, FULL_RUN_LEASE).holder == "box:42 flow-1"  # type: ignore[union-attr]
         assert store.latest_runs(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_a_sharded_run_of_a_broken_catalog_is_refused_once_before_any_shard(
+    prefect_harness: None,
+    tmp_path: Path,
+    db_url: str,
+    sent_events: list[tuple[str, dict[str, Any]]],
+) -> None:
+    # Each shard would refuse on its own: n refused runs and n alerts for one bad edit.
+    from flows.check_flow import check_catalog_sharded
+
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text("resources:\n  - {id: a, title: A, url: 'https://example.org/a'}\n  - [")
+    overrides = {"database_url": db_url, "catalogs": [str(catalog)]}
+    missing = "check-catalog/no-such-deployment"  # reaching it would raise something else
+    with pytest.raises(CatalogError, match=r"catalog\.yaml"):
+        check_catalog_sharded(deployment=missing, overrides=overrides, trigger="schedule")
+    engine = open_engine(db_url)
+    try:
+        (refused,) = store.latest_runs(engine)
+        assert (refused.status, refused.trigger) == ("refused", "schedule")
+        reason = refused.summary["refused_reason"]
+        assert sent_events == [(EVENT_RUN_REFUSED, {"reason": reason, "trigger": "schedule"})]
+        assert store.get_lease(engine, FULL_RUN_LEASE) is None
     finally:
         engine.dispose()
 
