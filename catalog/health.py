@@ -93,6 +93,15 @@ CHECK_BY_HAND = "check_by_hand"
 
 #: Every state a link can be in, in report order (worst first).
 STATES = (BROKEN, SUSPECT, CHECK_BY_HAND, RECOVERED, OK, UNCHECKED)
+#: The states as curators read them, in the report and in `linkhealth resource`.
+STATE_LABELS = {
+    OK: "OK",
+    SUSPECT: "Failing, not yet confirmed",
+    BROKEN: "Confirmed broken",
+    RECOVERED: "Recovered",
+    CHECK_BY_HAND: "Check by hand",
+    UNCHECKED: "Not checked yet",
+}
 
 _QUIET_STATE_CHANGES = {(UNCHECKED, OK), (RECOVERED, OK)}
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import humanize
 
 from catalog.commands import command_words
+from catalog.health import STATE_LABELS
 from catalog.hygiene import Finding, Level
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import (
@@ -32,7 +33,6 @@ from reports.changes import changes_since
 from reports.context import (
     BROKEN_STATE,
     NEW_URL,
-    STATE_LABELS,
     SUSPECT_STATE,
     TITLE,
     CatalogSummary,

@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from enum import IntEnum
 
 from catalog.outcomes import Outcome, Severity
-from catalog.queries import UNCHECKED
 
 TITLE = "Link health report"
 #: Placeholder in a command the curator must complete.
@@ -97,16 +96,6 @@ _PRIORITY_TEXT: dict[Priority, tuple[str, str]] = {
         "their reasons name).",
     ),
     Priority.OTHER: ("Other", "Worth a look."),
-}
-
-#: Health states as curators read them (the states themselves belong to catalog.health).
-STATE_LABELS = {
-    "ok": "OK",
-    "suspect": "Failing, not yet confirmed",
-    "broken": "Confirmed broken",
-    "recovered": "Recovered",
-    "check_by_hand": "Check by hand",
-    UNCHECKED: "Not checked yet",
 }
 
 

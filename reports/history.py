@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from catalog.health import STATE_LABELS
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import EventRow, ObservationRow
 from reports.changes import (
@@ -18,7 +19,7 @@ from reports.changes import (
     snooze_summary,
     text_of,
 )
-from reports.context import STATE_LABELS, HistoryItem, when
+from reports.context import HistoryItem, when
 
 _EVENT_LABELS = {
     "added": "Added to the catalog",

@@ -272,6 +272,33 @@ def test_history_reads_newest_first_in_text_and_json(engine: Engine, settings: S
     assert data["decisions"][0]["kind"] == "ignore"
 
 
+def test_history_states_the_last_check_in_the_reports_words_with_what_to_do(
+    engine: Engine,
+) -> None:
+    # It printed "ok: Moved permanently": the health state's key beside a label that asks
+    # for an edit. A working moved link's state adds nothing; a failing one's does.
+    redirect(engine, 1)
+    text = "\n".join(decisions.history_lines(store.resource_history(engine, "a"), now=days(2)))
+    assert f"  Moved permanently (last checked {days(1):%Y-%m-%d %H:%M}" in text, text
+    assert "  to do:     The site says this page has moved for good;" in text
+    assert "ok:" not in text
+
+    health = Settings().health
+    for day in (2, 3, 4, 5):
+        missing = make_observation(OLD, Outcome.NOT_FOUND, days(day))
+        store.record_observations(engine, None, [missing], health, now=days(day))
+    text = "\n".join(decisions.history_lines(store.resource_history(engine, "a"), now=days(6)))
+    assert "  Not found (404), confirmed broken (last checked" in text, text
+    assert f"  to do:     {Outcome.NOT_FOUND.explanation}" in text
+
+    fine = make_observation(OLD, Outcome.OK, days(6))
+    store.record_observations(engine, None, [fine], health, now=days(6))
+    text = "\n".join(decisions.history_lines(store.resource_history(engine, "a"), now=days(7)))
+    current = text.split("Current state\n", 1)[1].split("\n\n", 1)[0]
+    assert current.startswith("  OK, recovered (last checked"), current
+    assert "to do:" not in current
+
+
 def test_history_of_a_link_only_tried_while_offline_says_it_was_never_checked(
     engine: Engine,
 ) -> None:
