@@ -33,6 +33,7 @@ from catalog.errors import NotFoundError
 from catalog.health import BROKEN as BROKEN_STATE
 from catalog.outcomes import Outcome
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
+from catalog.store._runs import REFUSED
 from catalog.tables import Collection, Event, Link, Observation, Resource, Run
 
 #: The totals key for resources whose link has never been checked.
@@ -189,6 +190,20 @@ class ObservationRow:
 
 
 @dataclass(frozen=True)
+class Refusals:
+    """Runs refused since the reported run: a catalog or settings file broken by an edit
+    refuses every run until it is fixed, and a report of the last run that checked would
+    otherwise look current."""
+
+    count: int
+    first_at: datetime
+    latest_at: datetime
+    latest_trigger: str
+    #: File, line and what, as `linkhealth status` shows it.
+    latest_reason: str
+
+
+@dataclass(frozen=True)
 class ReportData:
     #: The run reported on; None when nothing has been checked yet.
     run: RunInfo | None
@@ -209,6 +224,8 @@ class ReportData:
     #: The latest finished run when `run` is an earlier one: the links (resources, totals)
     #: are always as they are now, after that run.
     latest_run_id: int | None = None
+    #: Runs refused after the latest finished run (only in the report of the latest).
+    refused: Refusals | None = None
 
     @property
     def resources_total(self) -> int:
@@ -252,6 +269,7 @@ def report_data(
         changes = _changes(session, run, previous, night) if run else ()
         latest = _run(session, None) if run_id is not None and run else None
         later = latest.id if latest and run and latest.id not in run.run_ids else None
+        refused = _refusals_since(session, run.finished_at if run else None) if not later else None
     return ReportData(
         run=run,
         totals=MappingProxyType(dict(totals)),
@@ -262,6 +280,25 @@ def report_data(
         trend_runs=trend,
         changes=changes,
         latest_run_id=later,
+        refused=refused,
+    )
+
+
+def _refusals_since(session: Session, since: datetime | None) -> Refusals | None:
+    query = select(Run).where(Run.status == REFUSED)
+    if since is not None:
+        query = query.where(Run.started_at > since)
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if not count:
+        return None
+    first = session.scalars(query.order_by(Run.started_at, Run.id).limit(1)).one()
+    latest = session.scalars(query.order_by(Run.started_at.desc(), Run.id.desc()).limit(1)).one()
+    return Refusals(
+        count=count,
+        first_at=_as_utc(first.started_at),
+        latest_at=_as_utc(latest.started_at),
+        latest_trigger=latest.trigger,
+        latest_reason=str((latest.summary or {}).get("refused_reason") or "no reason recorded"),
     )
 
 

@@ -62,7 +62,7 @@ from catalog.check.politeness import wake_tick
 from catalog.clock import utcnow
 from catalog.collector import frozen_while
 from catalog.commands import command_options
-from catalog.db import engine_for
+from catalog.db import engine_for, existing_database
 from catalog.errors import CatalogError, LinkhealthError, NotFoundError
 from catalog.model import Batch, Observation
 from catalog.ops import (
@@ -307,7 +307,8 @@ def run_check(
             sharded_run=_parent_flow_run() if part else None,
         )
     except (CatalogError, NotFoundError) as exc:  # prepare_run records a refused catalog
-        refuse(settings, exc, trigger=trigger, recorded=isinstance(exc, CatalogError))
+        catalog = isinstance(exc, CatalogError)
+        refuse(settings, exc, trigger=trigger, recorded=catalog, render=render and catalog)
         raise
     # "0 catalog changes synced" right after a recheck's "after syncing 1 catalog change"
     # (its plan synced first) read as a contradiction.
@@ -368,14 +369,22 @@ def refuse(
     *,
     trigger: str,
     recorded: bool = False,
+    render: bool = False,
 ) -> None:
     """Record this flow run as a run refused before it started (`record_refusal`, unless
     `recorded` already), so `linkhealth status` lists it, as the command line does for the
     runs it refuses; and announce it (`emit_refusal`): no one reads a scheduled run's
-    error where a command line's would be read."""
+    error where a command line's would be read. With `render`, the report is written
+    again: it heads with the refusal (`reports.build`), where curators look."""
     if not recorded:
         record_refusal(settings, exc, trigger=trigger, flow_run_id=str(flow_run.id or ""))
     emit_refusal(refused_reason(exc), trigger=trigger)
+    if render:
+        try:
+            existing_database(settings.database_url)  # nothing to report from, or to say
+            render_report_task(settings, None)
+        except Exception as failed:  # the refusal is the error this run ends with
+            get_run_logger().warning("The report was not written again: %s", failed)
 
 
 def flow_settings(
@@ -720,7 +729,7 @@ def check_catalog_sharded(
     try:  # a broken catalog refuses the night once, not once in each shard
         load_catalogs(settings.catalogs)
     except CatalogError as exc:
-        refuse(settings, exc, trigger=trigger)
+        refuse(settings, exc, trigger=trigger, render=render)
         return failed_with(exc)
     abort_stale_runs(engine, now=utcnow())  # frees the lease of a dead holder here
     lease = RunLease(name=lease_name(None), holder=store.lease_holder(str(flow_run.id or "")))

@@ -64,7 +64,7 @@ def _recheck(
             settings, ids=resource_ids or (), changed_only=changed_only, failing_only=failing_only
         )
     except (CatalogError, NotFoundError) as exc:  # a broken catalog, ids no catalog holds
-        refuse(settings, exc, trigger="recheck")
+        refuse(settings, exc, trigger="recheck", render=render and isinstance(exc, CatalogError))
         raise
     if not plan.ids:
         log.info("Nothing to recheck: no resource matches the selection.")

@@ -25,6 +25,7 @@ from catalog.queries import (
     UNCHECKED,
     EventRow,
     ObservationRow,
+    Refusals,
     ReportData,
     ResourceRow,
     RunInfo,
@@ -149,6 +150,7 @@ def build_context(
         run=_run(data.run, now) if data.run else None,
         headline=_headline(data, resources, nothing_checked),
         network_notice=_network_notice(data.run) if data.network_unavailable else None,
+        refused_notice=_refused_notice(data.refused, data.run, now) if data.refused else None,
         nothing_checked=nothing_checked,
         empty_notice=_empty_notice(data, nothing_checked),
         totals=_totals(data.totals, nothing_checked=nothing_checked, rows=resources),
@@ -756,6 +758,23 @@ def _network_notice(run: RunInfo | None) -> str:
     return (
         f"Our own network was unreachable during {which}, so it learned nothing about the "
         "links. Nothing below changed because of it; the links will be checked again next run."
+    )
+
+
+def _refused_notice(refused: Refusals, run: RunInfo | None, now: datetime) -> str:
+    since = f" since run {run.id}" if run else ""
+    latest = f"({refused.latest_trigger}, {when(refused.latest_at, now).text}): "
+    if refused.count == 1:
+        said = f"A run{since} was refused and checked nothing {latest}"
+    else:
+        first = when(refused.first_at, now).ago
+        said = (
+            f"{refused.count} runs{since} were refused and checked nothing, the first "
+            f"{first}; the latest {latest}"
+        )
+    kept = f"this report stays as run {run.id} left it" if run else "nothing is checked"
+    return (
+        f"{said}{refused.latest_reason}. Fix that and the next run checks again; until then {kept}."
     )
 
 

@@ -229,9 +229,12 @@ def test_flow_runs_refused_for_settings_catalog_or_ids_are_recorded_with_their_f
     assert sent_events[1:] == [
         (EVENT_RUN_REFUSED, {"reason": by_catalog.summary["refused_reason"], "trigger": "recheck"})
     ]
-    # The nightly run's refusal is recorded where the run is prepared, and announced once.
+    # The nightly run's refusal is recorded where the run is prepared, and announced once;
+    # the report is written again, headed by it, where curators look.
     with pytest.raises(CatalogError):
-        check_catalog(config=str(config), trigger="schedule", render=False)
+        check_catalog(config=str(config), trigger="schedule", render=True)
+    (report,) = isolated_cwd.glob("**/latest.html")
+    assert "refused-notice" in report.read_text() and "toolkit.yaml:" in report.read_text()
     nightly, before = store.latest_runs(engine, limit=2)
     assert (nightly.status, nightly.trigger) == ("refused", "schedule")
     assert before.id == by_catalog.id  # one refused run, not two

@@ -267,3 +267,30 @@ def test_a_report_asked_for_by_a_shard_run_id_is_named_as_asked(
     earlier = names(first, "earlier")
     assert f"run-{first}.html" in earlier and f"run-{first}.md" in earlier
     assert not {"latest.html", "latest.md"} & earlier
+
+
+def test_runs_refused_since_the_last_check_head_the_report_with_the_reason(engine: Engine) -> None:
+    """A catalog broken by an edit refuses every night; the report of the last run that
+    checked looked current. It now says so first, with the file and line to fix."""
+    checked = plain_run(engine, days(1))
+    reason = "the catalog has an error: toolkit.yaml:7: resources[3].url: missing"
+    for night in (2, 3):
+        store.record_refused_run(
+            engine, trigger="schedule", now=days(night), reason=reason, catalogs=["toolkit.yaml"]
+        )
+    ctx = build_context(report_data(engine), now=days(3) + timedelta(hours=1))
+    assert ctx.refused_notice is not None
+    assert ctx.refused_notice.startswith(f"2 runs since run {checked} were refused")
+    assert f"the latest (schedule, {days(3):%Y-%m-%d %H:%M} UTC): {reason}." in ctx.refused_notice
+    assert ctx.refused_notice.endswith(f"until then this report stays as run {checked} left it.")
+    page = LexborHTMLParser(render_html(ctx))
+    notice = page.css_first("main #refused-notice")
+    assert notice is not None and notice.text(strip=True) == ctx.refused_notice
+    assert "toolkit.yaml:7" in render_markdown(ctx)
+
+    # The report of an earlier run is not about tonight; a run that checked again ends it.
+    assert report_data(engine, run_id=checked).refused is not None  # the latest, by id
+    fixed = plain_run(engine, days(4))
+    assert report_data(engine).refused is None
+    assert report_data(engine, run_id=checked).refused is None
+    assert build_context(report_data(engine, run_id=fixed), now=days(5)).refused_notice is None

@@ -347,6 +347,7 @@ def test_a_sharded_run_never_starts_beside_an_unsharded_full_run(
 
 def test_a_sharded_run_of_a_broken_catalog_is_refused_once_before_any_shard(
     prefect_harness: None,
+    isolated_cwd: Path,
     tmp_path: Path,
     db_url: str,
     sent_events: list[tuple[str, dict[str, Any]]],
@@ -367,6 +368,8 @@ def test_a_sharded_run_of_a_broken_catalog_is_refused_once_before_any_shard(
         reason = refused.summary["refused_reason"]
         assert sent_events == [(EVENT_RUN_REFUSED, {"reason": reason, "trigger": "schedule"})]
         assert store.get_lease(engine, FULL_RUN_LEASE) is None
+        (report,) = isolated_cwd.glob("**/latest.html")  # headed by the refusal
+        assert "refused-notice" in report.read_text()
     finally:
         engine.dispose()
 
