@@ -33,7 +33,7 @@ from catalog.errors import NotFoundError
 from catalog.health import BROKEN as BROKEN_STATE
 from catalog.outcomes import Outcome
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
-from catalog.store._runs import REFUSED
+from catalog.store import REFUSED
 from catalog.tables import Collection, Event, Link, Observation, Resource, Run
 
 #: The totals key for resources whose link has never been checked.
