@@ -396,6 +396,10 @@ def run_lines(runs: Iterable[Any], abandoned: Collection[int] = ()) -> list[str]
             status, took = "abandoned", "stopped"
         elif status == store.REFUSED:  # refused before it started: it never ran
             took = "not started"
+        elif run.summary.get(store.FOUND_DEAD) and run.duration_s is not None:
+            # Its end went unseen (its process died, its database went away): "aborted
+            # 0.0 s" read as a run that stopped at once, not one last seen then.
+            took = f"seen for {run.duration_s:.1f} s"
         elif run.duration_s is not None:
             took = f"{run.duration_s:.1f} s"
         else:

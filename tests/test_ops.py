@@ -43,6 +43,7 @@ from catalog.outcomes import Outcome
 from catalog.runs import RunSummary
 from catalog.settings import HealthSettings, Settings
 from catalog.source import load_catalogs
+from catalog.store import FOUND_DEAD
 from catalog.sync import sync_catalogs
 from tests.factories import days, make_observation, write_catalog
 
@@ -467,6 +468,12 @@ def test_status_says_why_a_run_failed() -> None:
     why = "its process (vm:28402 df856c5e) is gone"  # set by the next run's stale-run sweep
     (aborted,) = run_lines([replace(base, status="aborted", summary={"aborted_reason": why})])
     assert aborted.endswith(f"0/37 URLs: no outcome stored; {why}")
+    assert "  0.9 s  0/37" in aborted  # stopped on purpose: its end was seen
+    # Found dead by that sweep, its time runs to its last sign of life: "aborted 0.0 s"
+    # read as a run that stopped at once.
+    dead = replace(base, status="aborted", summary={"aborted_reason": why, FOUND_DEAD: True})
+    (line,) = run_lines([dead])
+    assert " aborted   seen for 0.9 s  0/37 URLs" in line, line
     (empty,) = run_lines([replace(base, status="completed", summary={}, urls_planned=0)])
     assert empty.endswith("0/0 URLs: no URLs")
     # Checks stored without a plan (a script through catalog.store): not "11/0".

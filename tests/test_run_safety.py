@@ -29,6 +29,7 @@ from catalog.check import check_batch
 from catalog.clock import utcnow
 from catalog.db import open_engine, session_scope
 from catalog.errors import NotFoundError
+from catalog.ops import run_lines
 from catalog.outcomes import Outcome
 from catalog.runs import (
     FULL_RUN_LEASE,
@@ -320,12 +321,17 @@ def test_runs_of_a_dead_process_are_aborted(engine: Engine, tmp_path: Path) -> N
         engine, trigger="recheck", now=T0, summary={"holder": store.lease_holder()}
     )
     legacy = store.start_run(engine, trigger="schedule", now=T0)
-    assert store.abort_stale_runs(engine, now=T0) == [run_id]
+    assert store.abort_stale_runs(engine, now=T0 + timedelta(hours=1)) == [run_id]
     assert {r.id: r.status for r in store.latest_runs(engine)} == {
         run_id: "aborted",
         alive: "running",
         legacy: "running",
     }
+    # Its end went unseen: `status` says how long it was seen, not how long it ran.
+    aborted = store.get_run(engine, run_id)
+    assert aborted.summary[store.FOUND_DEAD] and aborted.duration_s == 0.0
+    (line,) = run_lines([aborted])
+    assert " aborted   seen for 0.0 s " in line, line
 
 
 def test_status_shows_the_lease_holder_and_expiry(db_url: str) -> None:

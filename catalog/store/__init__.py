@@ -29,6 +29,7 @@ from catalog.store._decisions import (
     record_decision,
 )
 from catalog.store._leases import (
+    FOUND_DEAD,
     PROCESS_GONE,
     LeaseClaim,
     LeaseRecord,
@@ -109,6 +110,7 @@ __all__ = [
     "CHUNK",
     "DECISION_COLUMNS",
     "DRIFT_HISTORY",
+    "FOUND_DEAD",
     "PG_WRITE_LOCK",
     "PROCESS_GONE",
     "REFUSED",

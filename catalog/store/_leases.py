@@ -185,6 +185,9 @@ def leases(engine: Engine) -> list[LeaseRecord]:
 #: `runs.summary` key of a run `abort_stale_runs` aborted because its process was seen gone
 #: (not only its lease expired: a process on another host may still be alive).
 PROCESS_GONE = "process_gone"
+#: `runs.summary` key of every run `abort_stale_runs` aborted: its `duration_s` runs to its
+#: last sign of life (`_runs.close_run`), not to its end, which nobody saw.
+FOUND_DEAD = "found_dead"
 
 
 def abort_stale_runs(
@@ -222,6 +225,7 @@ def abort_stale_runs(
             run.summary = {
                 **summary,
                 "aborted_reason": why,
+                FOUND_DEAD: True,
                 **({PROCESS_GONE: True} if process_gone else {}),
             }
             aborted.append(run.id)
