@@ -33,7 +33,7 @@ from catalog.errors import NotFoundError
 from catalog.health import BROKEN as BROKEN_STATE
 from catalog.outcomes import Outcome
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
-from catalog.store import REFUSED
+from catalog.store import REFUSED, REFUSED_IDS
 from catalog.tables import Collection, Event, Link, Observation, Resource, Run
 
 #: The totals key for resources whose link has never been checked.
@@ -269,7 +269,7 @@ def report_data(
         changes = _changes(session, run, previous, night) if run else ()
         latest = _run(session, None) if run_id is not None and run else None
         later = latest.id if latest and run and latest.id not in run.run_ids else None
-        refused = _refusals_since(session, run.finished_at if run else None) if not later else None
+        refused = _refusals_since(session, run.started_at if run else None) if not later else None
     return ReportData(
         run=run,
         totals=MappingProxyType(dict(totals)),
@@ -285,16 +285,22 @@ def report_data(
 
 
 def _refusals_since(session: Session, since: datetime | None) -> Refusals | None:
-    query = select(Run).where(Run.status == REFUSED)
+    """The refusals for a broken file after `since`, when the reported run read the
+    catalog: a refusal while it ran came from an edit it did not see. A refusal for ids
+    no catalog holds holds up no other run, and is left out."""
+    query = select(Run.started_at, Run.trigger, Run.summary).where(Run.status == REFUSED)
     if since is not None:
         query = query.where(Run.started_at > since)
-    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    if not count:
+    rows = [
+        r
+        for r in session.execute(query.order_by(Run.started_at, Run.id))
+        if not (r.summary or {}).get(REFUSED_IDS)
+    ]
+    if not rows:
         return None
-    first = session.scalars(query.order_by(Run.started_at, Run.id).limit(1)).one()
-    latest = session.scalars(query.order_by(Run.started_at.desc(), Run.id.desc()).limit(1)).one()
+    first, latest = rows[0], rows[-1]
     return Refusals(
-        count=count,
+        count=len(rows),
         first_at=_as_utc(first.started_at),
         latest_at=_as_utc(latest.started_at),
         latest_trigger=latest.trigger,

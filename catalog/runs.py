@@ -319,6 +319,7 @@ def record_refusal(
             reason=refused_reason(exc),
             flow_run_id=flow_run_id,
             catalogs=[str(p) for p in settings.catalogs],
+            ids=isinstance(exc, NotFoundError),
         )
     except StoreError:
         return None  # no database yet, or it cannot be opened: the error says enough

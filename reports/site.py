@@ -34,7 +34,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -138,8 +138,9 @@ def write_report(
             files["latest_html"] = _write_atomic(out_dir / "latest.html", page)
         if run_id is not None:
             # Kept for history: its footer must not link latest.* files, which the next
-            # run replaces with another report.
-            run_page = render_html(ctx)
+            # run replaces with another report; nor say runs after it are refused, which
+            # a later run ends (it is written again when a run is refused).
+            run_page = render_html(replace(ctx, refused_notice=None))
             files["run_html"] = _write_atomic(out_dir / f"run-{run_id}.html", run_page)
     if "md" in formats:
         files["latest_markdown"] = _write_atomic(out_dir / f"{stem}.md", render_markdown(ctx))

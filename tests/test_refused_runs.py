@@ -222,8 +222,11 @@ def test_flow_runs_refused_for_settings_catalog_or_ids_are_recorded_with_their_f
     config = _settings_file(isolated_cwd, db_url, "")
     write_catalog(isolated_cwd / "toolkit.yaml", [*ENTRIES, ENTRIES[0]])  # r1 twice
     with pytest.raises(CatalogError):
-        recheck(changed_only=True, config=str(config), render=False)
+        recheck(changed_only=True, config=str(config), render=True)
     by_catalog = _refused(engine)
+    (report,) = isolated_cwd.glob("**/latest.html")  # written again, headed by the refusal
+    assert "refused-notice" in report.read_text()
+    report.unlink()
     assert by_catalog.trigger == "recheck" and by_catalog.flow_run_id
     assert f"{isolated_cwd / 'toolkit.yaml'}:" in by_catalog.summary["refused_reason"]
     assert sent_events[1:] == [
@@ -233,7 +236,6 @@ def test_flow_runs_refused_for_settings_catalog_or_ids_are_recorded_with_their_f
     # the report is written again, headed by it, where curators look.
     with pytest.raises(CatalogError):
         check_catalog(config=str(config), trigger="schedule", render=True)
-    (report,) = isolated_cwd.glob("**/latest.html")
     assert "refused-notice" in report.read_text() and "toolkit.yaml:" in report.read_text()
     nightly, before = store.latest_runs(engine, limit=2)
     assert (nightly.status, nightly.trigger) == ("refused", "schedule")
@@ -241,15 +243,19 @@ def test_flow_runs_refused_for_settings_catalog_or_ids_are_recorded_with_their_f
     assert [payload["trigger"] for _, payload in sent_events[2:]] == ["schedule"]
 
     write_catalog(isolated_cwd / "toolkit.yaml", ENTRIES)
+    report.unlink()
     with pytest.raises(NotFoundError):
-        recheck(resource_ids=["r7"], config=str(config), render=False)
+        recheck(resource_ids=["r7"], config=str(config), render=True)
     with pytest.raises(NotFoundError):
-        check_catalog(config=str(config), resource_ids=["r6"], render=False)
+        check_catalog(config=str(config), resource_ids=["r6"], render=True)
+    assert not report.exists()  # ids no catalog holds stop no other run: no report for them
     by_ids = store.latest_runs(engine, limit=2)
     assert [r.status for r in by_ids] == ["refused", "refused"]
     assert "'r6'" in by_ids[0].summary["refused_reason"] and by_ids[0].trigger == "manual"
     assert "'r7'" in by_ids[1].summary["refused_reason"] and by_ids[1].trigger == "recheck"
     assert len({r.flow_run_id for r in by_ids}) == 2
+    assert all(r.summary.get(store.REFUSED_IDS) for r in by_ids)  # the report leaves them out
+    assert not by_catalog.summary.get(store.REFUSED_IDS)
     assert [payload["reason"] for _, payload in sent_events[3:]] == [
         r.summary["refused_reason"] for r in reversed(by_ids)
     ]

@@ -20,6 +20,7 @@ from catalog.queries import report_data
 from catalog.settings import HealthSettings, Settings
 from catalog.sync import sync_catalogs
 from reports import build_context, render_html, render_markdown
+from reports.site import write_report
 from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
 
 URLS = [f"https://host{n}.example/page" for n in range(4)]
@@ -269,7 +270,9 @@ def test_a_report_asked_for_by_a_shard_run_id_is_named_as_asked(
     assert not {"latest.html", "latest.md"} & earlier
 
 
-def test_runs_refused_since_the_last_check_head_the_report_with_the_reason(engine: Engine) -> None:
+def test_runs_refused_since_the_last_check_head_the_report_with_the_reason(
+    engine: Engine, tmp_path: Path
+) -> None:
     """A catalog broken by an edit refuses every night; the report of the last run that
     checked looked current. It now says so first, with the file and line to fix."""
     checked = plain_run(engine, days(1))
@@ -287,6 +290,16 @@ def test_runs_refused_since_the_last_check_head_the_report_with_the_reason(engin
     notice = page.css_first("main #refused-notice")
     assert notice is not None and notice.text(strip=True) == ctx.refused_notice
     assert "toolkit.yaml:7" in render_markdown(ctx)
+    # The run's own page is its history: a later run ends the refusals, not that page.
+    files = write_report(ctx, tmp_path / "out", run_id=checked)
+    assert files.latest_html is not None and files.run_html is not None
+    assert "refused-notice" in files.latest_html.read_text()
+    assert "refused-notice" not in files.run_html.read_text()
+
+    # A recheck of ids no catalog holds is refused too, but holds up no other run.
+    store.record_refused_run(engine, trigger="recheck", now=days(3.5), reason="no r9", ids=True)
+    again = report_data(engine).refused
+    assert again is not None and again.count == 2 and again.latest_reason == reason
 
     # The report of an earlier run is not about tonight; a run that checked again ends it.
     assert report_data(engine, run_id=checked).refused is not None  # the latest, by id
@@ -294,3 +307,19 @@ def test_runs_refused_since_the_last_check_head_the_report_with_the_reason(engin
     assert report_data(engine).refused is None
     assert report_data(engine, run_id=checked).refused is None
     assert build_context(report_data(engine, run_id=fixed), now=days(5)).refused_notice is None
+
+
+def test_a_refusal_while_the_reported_run_ran_still_heads_its_report(engine: Engine) -> None:
+    """The nightly run read the catalog at 02:00; an edit at 02:10 broke it and the recheck
+    it set off was refused. The night's report, written when it ended at 02:40, must not drop the
+    notice: the file is still broken and the next night will be refused."""
+    start = days(1)
+    run_id = store.start_run(engine, trigger="schedule", now=start)
+    observations = [make_observation(url, checked_at=start) for url in URLS]
+    store.record_observations(engine, run_id, observations, HealthSettings(), now=start)
+    store.record_refused_run(
+        engine, trigger="recheck", now=start + timedelta(minutes=10), reason="toolkit.yaml:3"
+    )
+    store.finish_run(engine, run_id, status="completed", now=start + timedelta(minutes=40))
+    refused = report_data(engine).refused
+    assert refused is not None and refused.count == 1 and refused.latest_trigger == "recheck"

@@ -72,6 +72,7 @@ from catalog.store._records import (
 )
 from catalog.store._runs import (
     REFUSED,
+    REFUSED_IDS,
     finish_run,
     get_run,
     group_ended_shards,
@@ -114,6 +115,7 @@ __all__ = [
     "PG_WRITE_LOCK",
     "PROCESS_GONE",
     "REFUSED",
+    "REFUSED_IDS",
     "STORE_CHUNK",
     "ArchiveCache",
     "ArchiveCandidate",

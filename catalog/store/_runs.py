@@ -49,6 +49,9 @@ def start_run(
 #: nothing was checked. It has no `finished_at`: reports show the last finished run, and a
 #: refused night has no findings to show in their place; `linkhealth status` shows it.
 REFUSED = "refused"
+#: `runs.summary` key of a run refused for the ids it was given, not for a broken file:
+#: it holds up no other run (the report's refusal notice leaves it out).
+REFUSED_IDS = "refused_ids"
 
 
 def record_refused_run(
@@ -59,9 +62,10 @@ def record_refused_run(
     reason: str,
     flow_run_id: str | None = None,
     catalogs: Sequence[str] = (),
+    ids: bool = False,
 ) -> int:
     """A run that was refused before it started (`REFUSED`), with `reason` in its summary
-    (`refused_reason`); its id."""
+    (`refused_reason`), and `REFUSED_IDS` when it was for ids no catalog holds; its id."""
     with write_session(engine) as s:
         run = t.Run(
             trigger=trigger,
@@ -72,7 +76,11 @@ def record_refused_run(
             urls_checked=0,
             counts={},
             network_unavailable=False,
-            summary={"catalogs": [str(c) for c in catalogs], "refused_reason": reason},
+            summary={
+                "catalogs": [str(c) for c in catalogs],
+                "refused_reason": reason,
+                **({REFUSED_IDS: True} if ids else {}),
+            },
         )
         s.add(run)
         s.flush()
