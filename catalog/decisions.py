@@ -36,7 +36,7 @@ from catalog.clock import Clock, utcnow
 from catalog.commands import command_options, command_words
 from catalog.db import engine_for
 from catalog.errors import ConfigError, LinkhealthError, NotFoundError
-from catalog.health import OK, STATE_LABELS
+from catalog.health import OK, STATE_LABELS, shown_state
 from catalog.model import Resource
 from catalog.outcomes import Outcome
 from catalog.queries import ATTENTION_STATES
@@ -479,10 +479,11 @@ def history_lines(
             "was unavailable"
         )
     else:
+        state = shown_state(link.outcome, link.state)
         out.append(
-            f"  {_state_line(link.outcome, link.state)} (last checked {_t(link.last_checked_at)})"
+            f"  {_state_line(link.outcome, state)} (last checked {_t(link.last_checked_at)})"
         )
-        if link.outcome.needs_attention or link.state in ATTENTION_STATES:
+        if link.outcome.needs_attention or state in ATTENTION_STATES:
             out.append(f"  to do:     {link.outcome.explanation}")
         if link.reason:
             out.append(f"  reason:    {link.reason}")

@@ -106,6 +106,21 @@ STATE_LABELS = {
 _QUIET_STATE_CHANGES = {(UNCHECKED, OK), (RECOVERED, OK)}
 
 
+def shown_state(outcome: Outcome | None, state: str) -> str:
+    """The link's state as curators are shown it (the report, `linkhealth resource`).
+
+    An invalid address (`htp://x`) is the catalog's own mistake: no later check can change
+    it, so there is no confirmation to wait for, and the report files it under "Confirmed
+    broken" from its first check. `apply_observation` confirms it at once; a link stored
+    suspect with it all the same (by an earlier version, until its next check) would say
+    "Failing, not yet confirmed" inside the "Confirmed broken" group (and the CSV and JSON
+    `state` would contradict their `group`).
+    """
+    if outcome is Outcome.INVALID_URL and state == SUSPECT:
+        return BROKEN
+    return state
+
+
 @dataclass(frozen=True)
 class LinkState:
     """The health columns of one links row."""

@@ -18,6 +18,7 @@ import humanize
 
 from catalog.commands import command_words
 from catalog.health import STATE_LABELS
+from catalog.health import shown_state as health_shown_state
 from catalog.hygiene import Finding, Level
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import (
@@ -32,9 +33,7 @@ from catalog.queries import (
 )
 from reports.changes import changes_since
 from reports.context import (
-    BROKEN_STATE,
     NEW_URL,
-    SUSPECT_STATE,
     TITLE,
     CatalogSummary,
     Group,
@@ -449,18 +448,8 @@ def _ambiguous_ids(resources: Sequence[ResourceRow]) -> frozenset[str]:
 
 
 def shown_state(r: ResourceRow) -> str:
-    """The link's state as every format of the report shows it.
-
-    An invalid address (`htp://x`) is the catalog's own mistake: no later check can change
-    it, so there is no confirmation to wait for, and the report files it under "Confirmed
-    broken" from its first check (`_priority`). `catalog.health` counts it towards
-    confirmation like any failure and stores it as suspect until then; shown as such, its
-    label would say "Failing, not yet confirmed" inside the "Confirmed broken" group (and
-    the CSV and JSON `state` would contradict their `group`).
-    """
-    if r.outcome is Outcome.INVALID_URL and r.state == SUSPECT_STATE:
-        return BROKEN_STATE
-    return r.state
+    """The link's state as every format of the report shows it (`catalog.health`)."""
+    return health_shown_state(r.outcome, r.state)
 
 
 def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:

@@ -299,6 +299,19 @@ def test_history_states_the_last_check_in_the_reports_words_with_what_to_do(
     assert "to do:" not in current
 
 
+def test_history_shows_an_address_no_check_can_fix_as_the_report_does(engine: Engine) -> None:
+    # A link stored suspect with it (by an earlier version) is filed under "Confirmed
+    # broken" by the report; `resource` must agree.
+    url = "https://example.org/b"
+    invalid = make_observation(url, Outcome.INVALID_URL, days(1), http_status=None)
+    store.record_observations(engine, None, [invalid], Settings().health, now=days(1))
+    history = store.resource_history(engine, "b")
+    assert history.link is not None
+    history = replace(history, link=replace(history.link, state="suspect"))
+    text = "\n".join(decisions.history_lines(history, now=days(2)))
+    assert f"  {Outcome.INVALID_URL.label}, confirmed broken (last checked" in text, text
+
+
 def test_history_of_a_link_only_tried_while_offline_says_it_was_never_checked(
     engine: Engine,
 ) -> None:
