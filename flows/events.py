@@ -44,8 +44,8 @@ def emit_notices(notices: Sequence[Notice], *, run_id: int, trigger: str) -> int
 def emit_refusal(reason: str, *, trigger: str) -> bool:
     """Say a run was refused before it checked anything: its catalog or settings file is
     broken (an edit the `recheck` deployment reacted to, say), or it named ids no catalog
-    holds. A broken file refuses every night after it until someone fixes it, and no
-    report shows that; this event reaches the people who can (the webhook automation)."""
+    holds. A broken file refuses every night after it until someone fixes it; this event
+    reaches the people who can (the webhook automation) without their opening a report."""
     event = emit_event(
         EVENT_RUN_REFUSED,
         resource={

@@ -355,7 +355,7 @@ def test_webhook_automation_example_is_a_valid_automation() -> None:
                 "reason": 'the catalog has an error: toolkit.yaml:7: title: "A" twice',
                 "trigger": "schedule",
             },
-            "linkhealth: a schedule run was refused and checked nothing: the catalog has an "
+            "linkhealth: a run (schedule) was refused and checked nothing: the catalog has an "
             'error: toolkit.yaml:7: title: "A" twice',
         ),
         (
