@@ -191,7 +191,7 @@ class ObservationRow:
 
 @dataclass(frozen=True)
 class Refusals:
-    """Runs refused since the reported run: a catalog or settings file broken by an edit
+    """Runs refused since the reported run started: a catalog or settings file broken by an edit
     refuses every run until it is fixed, and a report of the last run that checked would
     otherwise look current."""
 
@@ -224,7 +224,7 @@ class ReportData:
     #: The latest finished run when `run` is an earlier one: the links (resources, totals)
     #: are always as they are now, after that run.
     latest_run_id: int | None = None
-    #: Runs refused after the latest finished run (only in the report of the latest).
+    #: Runs refused for a broken file since `run` started (only in the latest's report).
     refused: Refusals | None = None
 
     @property

@@ -63,7 +63,7 @@ from catalog.clock import utcnow
 from catalog.collector import frozen_while
 from catalog.commands import command_options
 from catalog.db import engine_for, existing_database
-from catalog.errors import CatalogError, LinkhealthError, NotFoundError
+from catalog.errors import CatalogError, LinkhealthError, NotFoundError, StoreError
 from catalog.model import Batch, Observation
 from catalog.ops import (
     QUEUE_ARTIFACT_ROWS,
@@ -379,12 +379,16 @@ def refuse(
     if not recorded:
         record_refusal(settings, exc, trigger=trigger, flow_run_id=str(flow_run.id or ""))
     emit_refusal(refused_reason(exc), trigger=trigger)
-    if render:
-        try:
-            existing_database(settings.database_url)  # nothing to report from, or to say
-            render_report_task(settings, None)
-        except Exception as failed:  # the refusal is the error this run ends with
-            get_run_logger().warning("The report was not written again: %s", failed)
+    if not render:
+        return
+    try:
+        existing_database(settings.database_url)
+    except StoreError:
+        return  # no database yet: nothing was ever checked, there is no report to head
+    try:
+        render_report_task(settings, None)
+    except Exception as failed:  # the refusal is the error this run ends with
+        get_run_logger().warning("The report was not written again: %s", failed)
 
 
 def flow_settings(

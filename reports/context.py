@@ -397,8 +397,8 @@ class ReportContext:
     headline: str
     #: Set when the run found our own network down; shown prominently instead of errors.
     network_notice: str | None
-    #: Set when runs after the reported one were refused (a broken catalog or settings
-    #: file): the report would otherwise look current while nothing is checked.
+    #: Set when runs since the reported one started were refused (a broken catalog or
+    #: settings file): the report would otherwise look current while nothing is checked.
     refused_notice: str | None
     nothing_checked: bool
     #: Set when there is nothing to report yet (no resources, or never checked).

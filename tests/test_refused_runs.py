@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
@@ -282,6 +283,29 @@ def test_a_flow_run_refused_with_no_database_to_record_in_says_so_in_its_log(
     assert "This refused run is recorded nowhere" in caplog.text + capfd.readouterr().err
     assert store.latest_runs(engine)[0].status == "running"
     engine.dispose()
+
+
+@pytest.mark.flow
+def test_a_first_nightly_run_refused_for_its_catalog_writes_a_report_that_says_so(
+    prefect_harness: None, isolated_cwd: Path, tmp_path: Path
+) -> None:
+    # Nothing was ever checked: the report is all the curators have, and it must not look
+    # like an empty catalog waiting for its first run.
+    from flows.check_flow import check_catalog
+
+    db_url = f"sqlite:///{tmp_path / 'first.db'}"
+    config = _settings_file(isolated_cwd, db_url, "")
+    write_catalog(isolated_cwd / "toolkit.yaml", [*ENTRIES, ENTRIES[0]])  # r1 twice
+    with pytest.raises(CatalogError):
+        check_catalog(config=str(config), trigger="schedule", render=True)
+    engine = open_engine(db_url)
+    assert _refused(engine).trigger == "schedule"
+    engine.dispose()
+    (report,) = isolated_cwd.glob("**/latest.html")
+    notice = LexborHTMLParser(report.read_text()).css_first("#refused-notice")
+    assert notice is not None
+    assert notice.text().startswith("A run was refused and checked nothing (schedule, ")
+    assert notice.text().endswith("until then nothing is checked.")
 
 
 # --- where in the file -------------------------------------------------------------------------
