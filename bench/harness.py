@@ -74,9 +74,9 @@ def machine_speed() -> dict[str, float]:
 
 def interpreter() -> dict[str, str]:
     """The Python the runs use, and how it was built: on this machine Debian's python3.11
-    (PGO and LTO, libpython linked into the executable) spent 17 % less CPU on a first 10k
-    run than the pyenv build the venv had (no PGO or LTO, libpython a shared library), so
-    figures of two interpreters compare no better than figures of two days."""
+    (PGO and LTO, libpython linked into the executable) spent 10 % less CPU on a first 10k
+    run than the pyenv build the venv had (no PGO or LTO, libpython a shared library; six
+    alternated pairs): figures of two builds compare no better than figures of two days."""
     try:
         maps = Path("/proc/self/maps").read_text()
     except OSError:
