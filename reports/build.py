@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 import humanize
 
 from catalog.commands import command_words
-from catalog.health import STATE_LABELS
-from catalog.health import shown_state as health_shown_state
+from catalog.health import STATE_LABELS, shown_state
 from catalog.hygiene import Finding, Level
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import (
@@ -447,15 +446,10 @@ def _ambiguous_ids(resources: Sequence[ResourceRow]) -> frozenset[str]:
     return frozenset(rid for rid, n in counts.items() if n > 1)
 
 
-def shown_state(r: ResourceRow) -> str:
-    """The link's state as every format of the report shows it (`catalog.health`)."""
-    return health_shown_state(r.outcome, r.state)
-
-
 def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     outcome = r.outcome
     label = outcome.label if outcome else (r.outcome_value or _UNCHECKED_LABEL)
-    state = shown_state(r)
+    state = shown_state(r.outcome, r.state)
     state_label = STATE_LABELS.get(state, state.replace("_", " "))
     noted = state in ATTENTION_STATES and state_label != label
     note = state_label if noted else None

@@ -140,9 +140,9 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
         if event.kind == "state_changed" and any(
             row.outcome == Outcome.INVALID_URL.value for row in targets
         ):
-            # Shown as broken from its first check (`shown_state`): broken when it started
-            # failing, and its later confirmation is no news (unless that first failure
-            # is in this window too, and told by this, the link's last change).
+            # Shown as broken from its first check (`catalog.health.shown_state`): broken
+            # when it started failing, and its later confirmation is no news (unless that
+            # first failure is in this window too, and told by this, the link's last change).
             if section == "newly_broken" and event.details.get("old") == SUSPECT_STATE:
                 if event.link_id not in changed_before:
                     continue
