@@ -36,9 +36,8 @@ from catalog.clock import Clock, utcnow
 from catalog.commands import command_options, command_words
 from catalog.db import engine_for
 from catalog.errors import ConfigError, LinkhealthError, NotFoundError
-from catalog.health import OK, STATE_LABELS, shown_state
+from catalog.health import shown_state, state_line
 from catalog.model import Resource
-from catalog.outcomes import Outcome
 from catalog.queries import ATTENTION_STATES
 from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, load_catalogs
@@ -480,9 +479,7 @@ def history_lines(
         )
     else:
         state = shown_state(link.outcome, link.state)
-        out.append(
-            f"  {_state_line(link.outcome, state)} (last checked {_t(link.last_checked_at)})"
-        )
+        out.append(f"  {state_line(link.outcome, state)} (last checked {_t(link.last_checked_at)})")
         if link.outcome.needs_attention or state in ATTENTION_STATES:
             out.append(f"  to do:     {link.outcome.explanation}")
         if link.reason:
@@ -534,16 +531,6 @@ def history_lines(
         ],
     )
     return out
-
-
-def _state_line(outcome: Outcome, state: str) -> str:
-    """The last check's outcome and, where it adds to it, the link's state, in the
-    report's words: "Moved permanently" (the link works: its state, OK, says nothing
-    more), "Not found (404), confirmed broken", "OK, recovered"."""
-    label = STATE_LABELS.get(state, state)
-    if state == OK or label == outcome.label:
-        return outcome.label
-    return f"{outcome.label}, {label[0].lower()}{label[1:]}"
 
 
 def _of_earlier_url(event: store.EventRecord, link: store.LinkStateRecord | None) -> bool:

@@ -121,6 +121,17 @@ def shown_state(outcome: Outcome | None, state: str) -> str:
     return state
 
 
+def state_line(outcome: Outcome, state: str) -> str:
+    """The last check's outcome and, where it adds to it, the link's state, in the
+    report's words: "Moved permanently" (the link works: its state, OK, says nothing
+    more), "Not found (404), confirmed broken", "OK, recovered". `state` as shown
+    (`shown_state`)."""
+    label = STATE_LABELS.get(state, state)
+    if state == OK or label == outcome.label:
+        return outcome.label
+    return f"{outcome.label}, {label[0].lower()}{label[1:]}"
+
+
 @dataclass(frozen=True)
 class LinkState:
     """The health columns of one links row."""

@@ -18,7 +18,7 @@ from catalog import store
 from catalog.clock import Clock, utcnow
 from catalog.db import Engine, engine_for
 from catalog.errors import LinkhealthError, NotFoundError
-from catalog.health import BROKEN, SUSPECT
+from catalog.health import BROKEN, SUSPECT, shown_state, state_line
 from catalog.model import Observation
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import broken_and_drift, history_events, known_plan
@@ -367,8 +367,10 @@ def queue_table(
 def verdict_lines(
     statuses: Iterable[Any], ids: Sequence[str], collections: Sequence[str] | None = None
 ) -> list[str]:
-    """One line per rechecked resource: "collection/id: outcome (state) - reason"; only
-    those of `collections` when given (the catalogs the recheck ran on)."""
+    """One line per rechecked resource, in the report's words: "collection/id: Not found
+    (404), failing, not yet confirmed - reason"; only those of `collections` when given
+    (the catalogs the recheck ran on). A working page flagged as drift says so: its
+    outcome alone ("OK") would tell the curator who just rechecked it that all is well."""
     wanted = set(ids)
     out = []
     for s in statuses:
@@ -378,8 +380,12 @@ def verdict_lines(
         if link is None or link.outcome is None:
             out.append(f"{s.collection}/{s.rid}: not checked")
             continue
-        reason = f" - {link.reason}" if getattr(link, "reason", None) else ""
-        out.append(f"{s.collection}/{s.rid}: {link.outcome.value} ({link.state}){reason}")
+        line = state_line(link.outcome, shown_state(link.outcome, link.state))
+        if link.reason and link.reason != link.outcome.label:
+            line += f" - {link.reason}"
+        if link.drift_reason:
+            line += f"; drift (possible hijack): {link.drift_reason}"
+        out.append(f"{s.collection}/{s.rid}: {line}")
     return out
 
 

@@ -56,6 +56,7 @@ from catalog.shards import FULL_RUN_LEASE as FULL_RUN_LEASE  # re-exported for c
 from catalog.shards import SHARDED_PARENT, Shard, plan_shard
 from catalog.source import load_catalogs
 from catalog.sync import SyncResult, sync_catalogs
+from catalog.text import counted
 from catalog.urls import host_of
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,9 @@ class RunSummary:
     sync_changes: int = 0
     report_path: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: Active resources this run checked whose working page is flagged as drift: their
+    #: outcome ("OK") is in `counts`, the possible hijack would be nowhere in the lines.
+    drifted: int = 0
 
     def lines(self) -> list[str]:
         """The summary a person reads at the end of `linkhealth check`."""
@@ -178,6 +182,14 @@ class RunSummary:
         parts = [f"{n} {Outcome(o).label.lower()}" for o, n in sorted(self.counts.items()) if n]
         if parts:
             out.append("Outcomes: " + ", ".join(parts) + ".")
+        if self.drifted:
+            whose = "whose page no longer matches its entry"
+            if self.drifted > 1:
+                whose = "whose pages no longer match their entries"
+            out.append(
+                f"Drift (possible hijack): {counted(self.drifted, 'resource')} {whose}; "
+                "the report says why."
+            )
         if self.report_path:
             out.append(f"Report: {self.report_path}")
         return out
@@ -606,6 +618,7 @@ def finish_run(
             summary={"batches": len(stored)},
         )
         store.refresh_staleness(engine, settings.health, now=now, run_id=run_id)
+        drifted = store.drifted_in_run(engine, run_id)
     finally:
         if lease is not None:
             store.release_lease(engine, lease.name, lease.holder)
@@ -624,6 +637,7 @@ def finish_run(
             for k in ("network_unavailable_reason", "archive_lookups")
             if k in record.summary
         },
+        drifted=drifted,
     )
 
 

@@ -150,7 +150,7 @@ def test_recheck_after_an_edit_checks_only_the_edited_entry(
     assert "catalogs as last synced; 1 URLs" in caplog.text  # not "0 catalog changes synced"
     assert result.summary is not None and result.summary.urls_checked == 1
     assert result.summary.counts == {"gone": 1}
-    assert len(result.verdicts) == 1 and "gone" in result.verdicts[0]
+    assert len(result.verdicts) == 1 and result.verdicts[0].startswith("test/moved: Gone (410)")
 
 
 def test_flow_run_without_network_says_so_and_marks_nothing_broken(

@@ -21,6 +21,7 @@ from catalog.check import check_targets
 from catalog.clock import utcnow
 from catalog.health import BROKEN, OK, SUSPECT, UNCHECKED
 from catalog.model import Target, pack_text
+from catalog.ops import verdict_lines
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings, HealthSettings
 from catalog.source import load_catalog
@@ -641,3 +642,40 @@ def test_a_page_changed_before_a_head_only_night_is_seen_at_its_next_fingerprint
     assert state.title == "For sale"
     assert state.etag == '"v2"'
     assert state.fingerprinted_at == days(9)
+
+
+def test_a_recheck_that_finds_a_working_page_hijacked_says_drift_not_just_ok(
+    engine: Engine,
+) -> None:
+    """The curator who rechecks an entry reads its verdict line and the run's summary:
+    "OK" alone, for a page now selling casino bonuses, would tell them all is well."""
+    page = ChangingPage()
+    _night(engine, page, 1)
+    page.version = 2
+    run_id = store.start_run(engine, trigger="recheck", now=days(2))
+    targets = store.targets_for_check(
+        engine, now=days(2), fingerprint_max_age_days=0, resource_ids=["a"]
+    )
+    observations = asyncio.run(
+        check_targets(
+            targets,
+            CheckSettings(max_attempts=1, total_timeout=5, soft404_probe=False),
+            transport=httpx.MockTransport(page),
+            resolver=public,
+            clock=lambda: days(2),
+        )
+    )
+    store.record_observations(engine, run_id, observations, HealthSettings(), now=days(2))
+
+    (line,) = verdict_lines(store.resource_statuses(engine), ["a"])
+    assert line.startswith("toolkit/a: OK - GET 200; drift (possible hijack): The page now")
+    assert "casino" in line.lower()
+    assert store.drifted_in_run(engine, run_id) == 1
+    other = store.start_run(engine, trigger="recheck", now=days(3))  # checked nothing
+    assert store.drifted_in_run(engine, other) == 0
+    summary = runs.RunSummary(
+        run_id, "completed", "recheck", days(2), days(2), 1, {"ok": 1}, False, drifted=1
+    )
+    assert "Drift (possible hijack): 1 resource whose page no longer matches its entry" in (
+        "\n".join(summary.lines())
+    )

@@ -73,6 +73,7 @@ from catalog.store._records import (
 from catalog.store._runs import (
     REFUSED,
     REFUSED_IDS,
+    drifted_in_run,
     finish_run,
     get_run,
     group_ended_shards,
@@ -144,6 +145,7 @@ __all__ = [
     "collection_files",
     "collection_ids",
     "decisions_for",
+    "drifted_in_run",
     "ensure_links",
     "find_resource",
     "finish_run",

@@ -15,7 +15,7 @@ from catalog import tables as t
 from catalog.errors import ConfigError, NotFoundError
 from catalog.shards import SHARDED_PARENT, SHARDED_RUN, Shard, all_shards
 from catalog.store._records import RunRecord
-from catalog.store._sql import read_session, write_session
+from catalog.store._sql import read_session, table_of, write_session
 
 
 def start_run(
@@ -194,6 +194,23 @@ def finish_run(
         _group_if_all_ended(s, run)
         s.flush()
         return _run_record(run)
+
+
+def drifted_in_run(engine: Engine, run_id: int) -> int:
+    """Active resources whose link `run_id` observed and that is flagged as drift now."""
+    res, link, obs = table_of(t.Resource), table_of(t.Link), table_of(t.Observation)
+    observed = select(obs.c.link_id).where(obs.c.run_id == run_id)
+    query = (
+        select(func.count())
+        .select_from(res.join(link, link.c.id == res.c.link_id))
+        .where(
+            res.c.removed_at.is_(None),
+            link.c.drift_reason.is_not(None),
+            link.c.id.in_(observed),
+        )
+    )
+    with read_session(engine) as s:
+        return int(s.execute(query).scalar_one())
 
 
 def close_run(
