@@ -87,6 +87,7 @@ class Previous:
     content_length: int | None = None
     title: str | None = None
     outcome: Outcome | None = None
+    content_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,6 +169,60 @@ def test_head_suffices_when_no_fingerprint_is_due() -> None:
     assert head.called and not get.called and obs.fingerprint is None
 
 
+FINGERPRINTED = Previous(
+    etag='W/"v1"',
+    last_modified="Tue, 30 Apr 2024 10:00:00 GMT",
+    fingerprint="sha256:abc",
+    content_length=60_000,
+    content_type="text/html; charset=utf-8",
+    title="Annual report 2019",
+)
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    "head_headers",
+    [
+        pytest.param({"ETag": '"v1"'}, id="same-etag-not-weak"),
+        pytest.param({"Last-Modified": "Tue, 30 Apr 2024 10:00:00 GMT"}, id="same-date"),
+        pytest.param({"Content-Type": "text/html"}, id="same-media-type"),
+        pytest.param({"Content-Length": "60900"}, id="a-counter-moved"),
+        pytest.param({"Content-Length": "59000"}, id="a-kilobyte-less"),
+        pytest.param({}, id="no-headers-say-nothing"),
+    ],
+)
+def test_a_head_whose_headers_match_the_fingerprinted_copy_suffices(
+    head_headers: dict[str, str],
+) -> None:
+    head = respx.head(URL).respond(200, headers=head_headers)
+    get = respx.get(URL).respond(200, html=PAGE)
+    obs = check(fingerprint_due=False, previous=FINGERPRINTED)
+    assert obs.methods == ("HEAD",) and head.called and not get.called
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    "head_headers",
+    [
+        pytest.param({"ETag": '"v2"'}, id="new-etag"),
+        pytest.param({"Last-Modified": "Wed, 01 May 2024 09:00:00 GMT"}, id="new-date"),
+        pytest.param({"Content-Type": "application/pdf"}, id="new-media-type"),
+        pytest.param({"Content-Length": "3100"}, id="a-parking-page"),
+        pytest.param({"Content-Length": "90000"}, id="half-as-long-again"),
+    ],
+)
+def test_a_head_that_says_the_page_changed_fetches_it_that_night(
+    head_headers: dict[str, str],
+) -> None:
+    """Between fingerprints a page taken over or replaced must not pass as "OK" for a
+    week: the HEAD's headers send the GET at once, conditional on the copy we read."""
+    respx.head(URL).respond(200, headers=head_headers)
+    get = respx.get(URL).respond(200, html=PAGE)
+    obs = check(fingerprint_due=False, previous=FINGERPRINTED)
+    assert obs.methods == ("HEAD", "GET") and obs.fingerprint is not None
+    assert get.calls.last.request.headers["if-none-match"] == 'W/"v1"'
+
+
 @respx.mock
 @pytest.mark.parametrize("head_status", [405, 404, 403, 500, 501])
 def test_head_error_status_falls_back_to_get(head_status: int) -> None:

@@ -585,24 +585,29 @@ def test_witnesses_over_real_sockets(tmp_path: Path) -> None:
 
 
 class ChangingPage:
-    """a.example/a served with an ETag that moves with `version`, as do its title and text;
-    it answers a GET whose If-None-Match is the current ETag with 304."""
+    """a.example/a served with an ETag that moves with `version` (none before version
+    `etags_from`), as do its title and text; it answers a GET whose If-None-Match is the
+    current ETag with 304."""
 
-    def __init__(self) -> None:
+    def __init__(self, etags_from: int = 1) -> None:
         self.version = 1
+        self.etags_from = etags_from
         #: The If-None-Match of every GET, in order.
         self.asked_with: list[str | None] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         etag = f'"v{self.version}"'
+        headers = {"Content-Type": "text/html"}
+        if self.version >= self.etags_from:
+            headers["ETag"] = etag
         if request.method == "HEAD":
-            return httpx.Response(200, headers={"ETag": etag, "Content-Type": "text/html"})
+            return httpx.Response(200, headers=headers)
         self.asked_with.append(request.headers.get("if-none-match"))
         if request.headers.get("if-none-match") == etag:
-            return httpx.Response(304, headers={"ETag": etag})
+            return httpx.Response(304, headers=headers)
         title, text = (GUIDE_TITLE, GUIDE_TEXT) if self.version == 1 else ("For sale", CASINO_TEXT)
         body = f"<html><head><title>{title}</title></head><body><p>{text}</p></body></html>"
-        return httpx.Response(200, headers={"ETag": etag, "Content-Type": "text/html"}, text=body)
+        return httpx.Response(200, headers=headers, text=body)
 
 
 def _night(engine: Engine, page: ChangingPage, day: float) -> list[store.EventRecord]:
@@ -623,20 +628,37 @@ def _night(engine: Engine, page: ChangingPage, day: float) -> list[store.EventRe
     return store.record_observations(engine, None, observations, HealthSettings(), now=days(day))
 
 
-def test_a_page_changed_before_a_head_only_night_is_seen_at_its_next_fingerprint(
-    engine: Engine,
-) -> None:
-    """The HEAD night saw the new ETag. Had it become the link's validator, the fingerprint
-    GET would have asked "changed since v2?", got 304, and kept the old fingerprint and
-    title over a page now for sale, for good."""
+def test_a_head_night_that_sees_a_new_etag_fetches_the_page_at_once(engine: Engine) -> None:
+    """A page taken over the night after its fingerprint must not pass as the resource
+    until the next fingerprint is due: the HEAD's new ETag sends the GET that night."""
     page = ChangingPage()
     _night(engine, page, 1)  # GET: fingerprint and title of v1
     page.version = 2  # the page changes
-    _night(engine, page, 2)  # fingerprint not due: HEAD only
-    assert page.asked_with == [None]
-    events = _night(engine, page, 9)  # fingerprint due: a conditional GET
+    events = _night(engine, page, 2)  # fingerprint not due, but the HEAD sees "v2"
 
     assert page.asked_with == [None, '"v1"']  # the validator of the copy we fingerprinted
+    assert "content_changed" in {event.kind for event in events}
+    state = link(engine, url("a"))
+    assert (state.title, state.etag, state.fingerprinted_at) == ("For sale", '"v2"', days(2))
+    _night(engine, page, 3)  # nothing moved since: HEAD only
+    assert page.asked_with == [None, '"v1"']
+
+
+def test_a_validator_seen_only_by_a_head_never_makes_the_next_fingerprint_conditional(
+    engine: Engine,
+) -> None:
+    """The page had no ETag when fingerprinted; a HEAD night then saw one (nothing to
+    compare it with, so no GET). Had it become the link's validator, the fingerprint GET
+    would have asked "changed since v2?", got 304, and kept the old fingerprint and title
+    over a page now for sale, for good."""
+    page = ChangingPage(etags_from=2)
+    _night(engine, page, 1)  # GET: fingerprint and title of v1, no ETag
+    page.version = 2  # the page changes, and now sends an ETag
+    _night(engine, page, 2)  # fingerprint not due: HEAD only
+    assert page.asked_with == [None]
+    events = _night(engine, page, 9)  # fingerprint due: a GET
+
+    assert page.asked_with == [None, None]  # not conditional on the HEAD's "v2"
     assert "content_changed" in {event.kind for event in events}
     state = link(engine, url("a"))
     assert state.title == "For sale"

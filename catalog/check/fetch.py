@@ -141,6 +141,53 @@ def needs_get(head: Exchange) -> bool:
     return status is None or not (200 <= status < 300 or status == 304)
 
 
+#: A HEAD's Content-Length this far from the fingerprinted copy's, in both ratio and bytes,
+#: is another page: a parking page of 3 KB for a report of 60 KB. Pages that print the
+#: time or a counter move by a few bytes, and are not fetched for that.
+LENGTH_CHANGE_RATIO = 0.25
+LENGTH_CHANGE_BYTES = 1024
+
+
+def changed_since(previous: Previous | None, head: Exchange) -> bool:
+    """Whether a HEAD between fingerprints says the page is no longer the one we read:
+    a new ETag or Last-Modified (the fingerprinted copy's validators), another media
+    type, or a length far from the last one. Such a page is fetched at once: a domain
+    taken over on the night after a fingerprint would otherwise pass as the resource,
+    "OK", until the next fingerprint is due (`fingerprint_max_age_days`).
+
+    A header missing on either side says nothing (servers leave validators off HEAD)."""
+    answer = head.answer
+    if previous is None or answer is None or not 200 <= answer.status < 300:
+        return False
+    headers = answer.headers
+    etag = headers.get("etag")
+    if etag and previous.etag and _opaque_tag(etag) != _opaque_tag(previous.etag):
+        return True
+    modified = headers.get("last-modified")
+    if modified and previous.last_modified and modified.strip() != previous.last_modified.strip():
+        return True
+    kind = _media_type(headers.get("content-type"))
+    if kind and _media_type(previous.content_type) not in (None, kind):
+        return True
+    length, before = content_length(headers), previous.content_length
+    if length is None or before is None:
+        return False
+    moved = abs(length - before)
+    return moved > LENGTH_CHANGE_BYTES and moved > LENGTH_CHANGE_RATIO * max(length, before)
+
+
+def _opaque_tag(etag: str) -> str:
+    """An ETag without its weak marker: the same version served gzipped by one server
+    and plain by another is "W/" on one of them."""
+    etag = etag.strip()
+    return etag[2:] if etag[:2] in ("W/", "w/") else etag
+
+
+def _media_type(content_type: str | None) -> str | None:
+    kind = (content_type or "").split(";", 1)[0].strip().lower()
+    return kind or None
+
+
 async def read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
     """At most `limit` decoded bytes of the body, and whether there was more.
 
@@ -245,7 +292,7 @@ class Fetcher:
             head = await self._head(url, progress)
             progress.exchanges.append(head)
             progress.method = None
-            if not needs_get(head):
+            if not needs_get(head) and not changed_since(target.previous, head):
                 return
         get = await self.follow(
             "GET",

@@ -38,6 +38,7 @@ def targets_for_check(
             link.c.fingerprint,
             link.c.fingerprinted_at,
             link.c.content_length,
+            link.c.content_type,
             link.c.title,
             link.c.outcome,
             res.c.rid,
@@ -84,4 +85,6 @@ def _previous(link: Any) -> Previous | None:
         content_length=link.content_length,
         title=link.title,
         outcome=Outcome(link.outcome) if link.outcome else None,
+        # A handful of distinct values, 100,000 copies at 100k links.
+        content_type=sys.intern(link.content_type) if link.content_type else None,
     )
