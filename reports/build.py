@@ -611,6 +611,14 @@ def _fix(
             False,
         )
     if priority is Priority.FAILING:
+        if r.outcome is not None and r.outcome.is_failure and not r.outcome.is_transient:
+            # A 410 says "removed on purpose": "it may recover by itself" contradicted it.
+            return (
+                f"The site's own answer, not a network hiccup: {r.outcome.explanation} It is "
+                "listed as confirmed broken once the next checks agree.",
+                None,
+                False,
+            )
         return "Wait: it may recover by itself. Act if it is confirmed broken.", None, False
     if priority is Priority.STALE:
         if "unverified" not in r.stale_codes:

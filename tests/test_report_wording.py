@@ -140,3 +140,22 @@ def test_the_page_of_a_working_link_says_since_when_it_works(data: ReportData) -
     assert _facts(facts(working, "../"))["Working since"].startswith("a month ago")
     broken = _facts(facts(fx.row_of(ctx, "a-broken"), "../"))
     assert "Since" in broken and "Working since" not in broken
+
+
+def test_a_link_failing_by_the_sites_own_answer_is_not_told_it_may_recover(
+    data: ReportData,
+) -> None:
+    """A 410 says "removed on purpose"; "Wait: it may recover by itself" beside it read
+    as a contradiction. A timeout may well recover: that advice stays."""
+    timed_out = next(r for r in data.resources if r.resource_id == "a-suspect")
+    gone = dataclasses.replace(timed_out, outcome=Outcome.GONE, outcome_value="gone")
+    ctx = build_context(dataclasses.replace(data, resources=(gone,)), now=fx.NOW)
+    row = fx.row_of(ctx, "a-suspect")
+    assert row.fix is not None and not row.fix.startswith("Wait")
+    assert "The site's own answer, not a network hiccup: " in row.fix
+    assert Outcome.GONE.explanation in row.fix
+
+    ctx = build_context(dataclasses.replace(data, resources=(timed_out,)), now=fx.NOW)
+    assert fx.row_of(ctx, "a-suspect").fix == (
+        "Wait: it may recover by itself. Act if it is confirmed broken."
+    )
