@@ -30,6 +30,7 @@ from catalog.queries import (
     ResourceRow,
     RunInfo,
 )
+from catalog.urls import canonical_url
 from reports.changes import changes_since
 from reports.context import (
     NEW_URL,
@@ -455,7 +456,11 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     note = state_label if noted else None
     if r.flapping:
         note = f"{note}; {_FLAPPING}" if note else _FLAPPING.capitalize()
-    final = r.final_url if r.final_url not in (None, r.url, r.suggested_url) else None
+    final = r.final_url
+    if final in (None, r.url, r.suggested_url) or final == canonical_url(r.url):
+        # Its own address, as the checker asks for it (sorted query, "/" path, ...): no
+        # "Ended at" for a link that went nowhere.
+        final = None
     priority = _priority(r)
     reason = r.reason if r.reason != label else None
     fix, command, needs_input = _fix(r, priority, form)

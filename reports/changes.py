@@ -52,6 +52,7 @@ _FAILING_STATES = {"suspect", "broken"}
 def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Changes:
     by_link: dict[int, list[Row]] = defaultdict(list)
     by_pk: dict[int, Row] = {}
+    shared = _shared_ids(rows)
     for source, row in zip(data.resources, rows, strict=True):
         by_pk[source.pk] = row
         if source.link_id is not None:
@@ -133,6 +134,7 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
                     before,
                     after,
                     readded=readded(event),
+                    in_collection=event.collection_title if event.resource_id in shared else None,
                 )
             )
             continue
@@ -150,6 +152,12 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
             if section == "started_failing":
                 section, summary = "newly_broken", INVALID_SINCE
         for row in targets:
+            said, was, now_at = summary, before, after
+            if section == "new_redirects" and summary in _NOW_REDIRECTS and row.suggested_url:
+                # Where the queue's fix and `accept-redirect` would point (the last
+                # permanent hop's target), not the first hop's or the outcome's label:
+                # "Now redirects permanently. Moved permanently" said nothing.
+                said, was, now_at = "Now redirects permanently.", None, row.suggested_url
             sections[section].append(
                 ChangeItem(
                     event.kind,
@@ -158,9 +166,10 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
                     row.resource_id,
                     row.collection,
                     row.page,
-                    summary + _set_aside(row),
-                    before,
-                    after,
+                    said + _set_aside(row),
+                    was,
+                    now_at,
+                    in_collection=row.collection if row.resource_id in shared else None,
                 )
             )
     # A drifted page has changed by definition: its entry is listed once, under the graver
@@ -179,6 +188,21 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
             if sections[key]
         ),
     )
+
+
+#: A link that began to redirect: by its outcome (its first check, or no hop before) or
+#: by its first hop (`redirect_changed` from none).
+_NOW_REDIRECTS = ("Now redirects permanently.", "Now redirects.")
+
+
+def _shared_ids(rows: Sequence[Row]) -> frozenset[str]:
+    """Resource ids used by more than one collection."""
+    seen: dict[str, str] = {}
+    shared = set()
+    for row in rows:
+        if seen.setdefault(row.resource_id, row.collection_key) != row.collection_key:
+            shared.add(row.resource_id)
+    return frozenset(shared)
 
 
 #: Said of a link that no longer flaps where its failure or recovery is the news.

@@ -287,6 +287,9 @@ class ChangeItem:
     after: str | None = None
     #: An `added` item for an entry put back in the catalog after its removal.
     readded: bool = False
+    #: The collection's title when another collection uses the same id: "hotline" twice
+    #: under one heading, with nothing to tell the two apart, read as a repeat.
+    in_collection: str | None = None
 
     @property
     def before_after(self) -> str | None:

@@ -159,3 +159,70 @@ def test_a_link_failing_by_the_sites_own_answer_is_not_told_it_may_recover(
     assert fx.row_of(ctx, "a-suspect").fix == (
         "Wait: it may recover by itself. Act if it is confirmed broken."
     )
+
+
+def _with_event(data: ReportData, kind: str, link_id: int | None, details: dict) -> ReportData:
+    event = EventRow(
+        max(e.id for e in data.changes) + 1, fx.NOW, kind, None, None, link_id, details
+    )
+    return dataclasses.replace(data, changes=(*data.changes, event))
+
+
+def test_a_link_that_began_to_redirect_shows_where_accept_redirect_would_point(
+    data: ReportData,
+) -> None:
+    """A first check that found a permanent redirect said "Now redirects permanently.
+    Moved permanently"; a first hop said another address than the queue's suggestion."""
+    moved = next(r for r in data.resources if r.resource_id == "a-moved")
+    assert moved.suggested_url
+    for kind, details in (
+        ("outcome_changed", {"old": None, "new": "redirected_permanent"}),
+        ("redirect_changed", {"old": None, "new": "https://new.example.org/first-hop"}),
+    ):
+        plain = dataclasses.replace(
+            data, changes=tuple(e for e in data.changes if e.link_id != moved.link_id)
+        )
+        ctx = build_context(_with_event(plain, kind, moved.link_id, details), now=fx.NOW)
+        assert ctx.changes is not None
+        (section,) = [s for s in ctx.changes.sections if s.key == "new_redirects"]
+        (item,) = section.items
+        assert item.summary == "Now redirects permanently."
+        assert item.before_after == moved.suggested_url
+
+
+def test_news_of_an_id_two_catalogs_use_names_the_catalog(data: ReportData) -> None:
+    """ "Hotline (hotline): Now redirects." twice, with nothing to tell them apart."""
+    row = next(r for r in data.resources if r.resource_id == "a-moved")
+    twin = dataclasses.replace(
+        row, pk=10_000, collection_key="other", collection_title="Other catalog"
+    )
+    ctx = build_context(dataclasses.replace(data, resources=(*data.resources, twin)), now=fx.NOW)
+    assert ctx.changes is not None
+    (section,) = [s for s in ctx.changes.sections if s.key == "new_redirects"]
+    assert sorted(i.in_collection or "" for i in section.items) == [
+        "Anti-Trafficking Toolkit",
+        "Other catalog",
+    ]
+    assert "a-moved</span> in Other catalog: Now redirects" in render_html(ctx)
+    assert "(a-moved in Other catalog): Now redirects" in render_markdown(ctx)
+    alone = build_context(data, now=fx.NOW)
+    assert alone.changes is not None
+    assert all(i.in_collection is None for s in alone.changes.sections for i in s.items)
+
+
+def test_a_link_that_ends_at_its_own_address_as_checked_is_not_said_to_end_elsewhere(
+    data: ReportData,
+) -> None:
+    """The checker asks for the canonical form (query sorted, "/" path): "Ended at" that
+    address, under a 404 that followed no redirect, read as a move."""
+    row = next(r for r in data.resources if r.resource_id == "a-broken")
+    written = dataclasses.replace(
+        row, url="https://x.example.org?utm_source=news&id=7", final_url=None, suggested_url=None
+    )
+    for final, shown in (
+        ("https://x.example.org/?id=7&utm_source=news", None),
+        ("https://x.example.org/elsewhere", "https://x.example.org/elsewhere"),
+    ):
+        source = dataclasses.replace(written, final_url=final)
+        ctx = build_context(dataclasses.replace(data, resources=(source,)), now=fx.NOW)
+        assert fx.row_of(ctx, "a-broken").final_url == shown
