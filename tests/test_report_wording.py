@@ -226,3 +226,19 @@ def test_a_link_that_ends_at_its_own_address_as_checked_is_not_said_to_end_elsew
         source = dataclasses.replace(written, final_url=final)
         ctx = build_context(dataclasses.replace(data, resources=(source,)), now=fx.NOW)
         assert fx.row_of(ctx, "a-broken").final_url == shown
+
+
+def test_informational_findings_alone_are_still_counted(data: ReportData) -> None:
+    """With only informational findings the whole section went, and with it the one
+    sentence saying there were some to read in `linkhealth catalog lint`."""
+    ctx = with_findings(
+        build_context(data, now=fx.NOW),
+        [_finding(Level.INFO, "no_language"), _finding(Level.INFO, "no_language")],
+    )
+    assert _hygiene_intro(render_html(ctx)) == (
+        "No tidying work in the catalog entries themselves (2 informational findings not "
+        "listed; see linkhealth catalog lint)."
+    )
+    assert "2 informational findings not listed" in render_markdown(ctx)
+    none = with_findings(build_context(data, now=fx.NOW), [])
+    assert "hygiene-heading" not in render_html(none)
