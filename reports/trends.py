@@ -63,8 +63,8 @@ def health_trend(runs: Sequence[RunInfo], now: datetime, days: int = 90) -> Tren
     if len(useful) > 1:
         first, last = useful[0], useful[-1]
         description = (
-            f"{span}: links OK went from {first.ok_pct:.0f}% to {last.ok_pct:.0f}%, failing "
-            f"from {first.broken_pct:.0f}% to {last.broken_pct:.0f}%."
+            f"{span}: links OK {_moved(first.ok_pct, last.ok_pct)}, "
+            f"failing {_moved(first.broken_pct, last.broken_pct)}."
         )
     elif useful:  # a change needs two runs that checked something
         (only,) = useful
@@ -119,3 +119,10 @@ def group_stats(
         )
     # Worst first: the publishers and hosts to talk to.
     return tuple(sorted(stats, key=lambda g: (-g.broken, -g.attention, g.name.casefold())))
+
+
+def _moved(first: float, last: float) -> str:
+    """ "went from 64% to 71%", or "stayed at 21%" where "from 21% to 21%" read oddly."""
+    if f"{first:.0f}" == f"{last:.0f}":
+        return f"stayed at {last:.0f}%"
+    return f"went from {first:.0f}% to {last:.0f}%"

@@ -971,7 +971,7 @@ def test_trend_sentence_claims_a_change_only_between_two_runs_that_checked() -> 
     offline = {"network_unavailable": 4}
     assert _trend_of({"ok": 3, "not_found": 1}, {"ok": 4}) == (
         "2 runs from 2026-12-02 to 2026-12-03: links OK went from 75% to 100%, "
-        "failing from 25% to 0%."
+        "failing went from 25% to 0%."
     )
     assert _trend_of(offline, {"ok": 1, "dns_error": 1}) == (
         "2 runs from 2026-12-02 to 2026-12-03; only run 2 could check links: "
@@ -983,6 +983,38 @@ def test_trend_sentence_claims_a_change_only_between_two_runs_that_checked() -> 
     )
     assert _trend_of(offline) == "1 run, on 2026-12-02, which could not check any link."
     assert _trend_of(offline, offline) == "2 runs, none of which could check any link."
+    # "failing from 21% to 21%" read as a slip
+    assert _trend_of({"ok": 3, "not_found": 1}, {"ok": 6, "not_found": 2}) == (
+        "2 runs from 2026-12-02 to 2026-12-03: links OK stayed at 75%, failing stayed at 25%."
+    )
+
+
+def test_the_markdown_trend_table_says_it_shows_only_the_last_ten_runs(
+    ctx: ReportContext,
+) -> None:
+    """ "11 runs ... went from 64%" above a table of 10 rows without run 1, the 64% one."""
+    start = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    infos = [
+        RunInfo(
+            id=n,
+            trigger="schedule",
+            status="completed",
+            started_at=start + timedelta(days=n),
+            finished_at=start + timedelta(days=n, minutes=5),
+            urls_planned=4,
+            urls_checked=4,
+            network_unavailable=False,
+            duration_s=300.0,
+            counts={"ok": 4},
+        )
+        for n in range(1, 12)
+    ]
+    for runs, said in ((infos, True), (infos[:10], False)):
+        trend = health_trend(runs, start + timedelta(days=12))
+        md = render_markdown(dataclasses.replace(ctx, trend=trend))
+        assert ("The last 10 of them (the HTML report charts them all):" in md) is said
+        rows = [line for line in md.splitlines() if re.match(r"\| \d+ \| 2026-", line)]
+        assert len(rows) == 10
 
 
 def test_a_night_without_network_is_no_point_of_the_trend_even_with_an_invalid_url() -> None:
