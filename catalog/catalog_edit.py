@@ -123,7 +123,9 @@ def apply_edits(
                 )
             ]
         )
-    with _locked(path):
+    # A dry run only reads (the file is swapped in whole, never written in place): no lock,
+    # so `--dry-run` leaves no `.NAME.lock` behind in a folder nobody has edited yet.
+    with contextlib.nullcontext() if dry_run else _locked(path):
         data = _read_bytes(path)
         bom = data.startswith(_BOM)
         try:

@@ -193,6 +193,8 @@ def test_dry_run_returns_the_diff_without_writing(commented: Path) -> None:
 
     assert "+    url: http://a2.example/" in result.diff
     assert commented.read_bytes() == before
+    # Nothing written, nothing left behind: not even the lock file a write takes.
+    assert [p.name for p in commented.parent.iterdir()] == ["commented.yaml"]
 
 
 def test_unknown_resource_id_raises_not_found_and_leaves_the_file(commented: Path) -> None:
