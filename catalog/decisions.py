@@ -192,7 +192,12 @@ def mark_reviewed(
         store.refresh_staleness(
             engine, settings.health, now=now, collection_keys=[resource.collection]
         )
-    where = f"wrote reviewed_at: {today} to {path}" if path else "recorded in the database only"
+    if path is None:
+        where = "recorded in the database only"
+    elif diff:
+        where = f"wrote reviewed_at: {today} to {path}"
+    else:  # reviewed today already: the file is left as it was
+        where = f"{path} says reviewed_at: {today} already"
     return DecisionResult(
         resource,
         MARK_REVIEWED,
@@ -318,9 +323,14 @@ def unignore(
             "snooze_reason": None,
         },
     )
-    return DecisionResult(
-        resource, UNIGNORE, f"{_name(resource)} is back in the action queue", decision=decision
-    )
+    # Both end: say which did, or a snooze that ended with the ignore goes unmentioned.
+    ended = []
+    if resource.ignored:
+        ended.append(f"no longer ignored ({resource.ignored_reason})")
+    if resource.snoozed_until is not None:
+        ended.append(f"its snooze until {_t(resource.snoozed_until)} ended")
+    message = f"{_name(resource)}: {' and '.join(ended)}; it is back in the action queue"
+    return DecisionResult(resource, UNIGNORE, message, decision=decision)
 
 
 # --- helpers ---------------------------------------------------------------------------------

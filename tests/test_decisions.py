@@ -185,6 +185,12 @@ def test_marking_reviewed_writes_the_date_and_restarts_the_review_clock(
     assert resource.reviewed_at == days(400)
     assert "review_overdue" not in {n.code for n in resource.stale}
     assert result.decision is not None and result.decision.by == "ann"
+    assert f"wrote reviewed_at: {days(400).date()} to " in result.message
+    before = catalog_file.read_bytes()
+    again = decisions.mark_reviewed(settings, "a", by="ann", clock=clock)
+    # The same day again: recorded, and the file left as it was, which the message says.
+    assert catalog_file.read_bytes() == before and again.decision is not None
+    assert again.message.endswith(f"says reviewed_at: {days(400).date()} already)")
 
 
 def test_snooze_leaves_the_queue_until_the_date_then_ends_by_itself(
@@ -215,6 +221,22 @@ def test_ignore_and_unignore(engine: Engine, settings: Settings) -> None:
     assert not store.find_resource(engine, "b").ignored
     kinds = [(d.kind, d.by) for d in store.resource_history(engine, "b").decisions]
     assert kinds == [("unignore", "bo"), ("ignore", "ann")]
+
+
+def test_unignore_says_it_ends_a_snooze_too(engine: Engine, settings: Settings) -> None:
+    """It ends both; a snooze that went with the ignore unmentioned surprised its curator."""
+    decisions.ignore(settings, "b", reason="login wall", clock=Ticker(days(1)))
+    decisions.snooze(settings, "b", until=days(20).date(), reason="rebuild", clock=Ticker(days(1)))
+    both = decisions.unignore(settings, "b", clock=Ticker(days(2)))
+    assert both.message.endswith(
+        f": no longer ignored (login wall) and its snooze until {days(20):%Y-%m-%d} 00:00 "
+        "ended; it is back in the action queue"
+    )
+    resource = store.find_resource(engine, "b")
+    assert not resource.ignored and resource.snoozed_until is None
+    decisions.snooze(settings, "b", until=days(20).date(), reason="rebuild", clock=Ticker(days(3)))
+    only = decisions.unignore(settings, "b", clock=Ticker(days(4)))
+    assert ": its snooze until " in only.message and "ignored" not in only.message
 
 
 def test_an_entry_removed_from_the_catalog_cannot_be_set_aside(
