@@ -119,6 +119,16 @@ def test_unknown_id_exits_4_naming_the_database_it_was_looked_for_in(
     assert f"in collection 'toolkit' of the database {database_url(engine)};" in shown.stderr
 
 
+def test_an_unknown_collection_is_named_as_the_mistake(engine: Engine, catalog_file: Path) -> None:
+    """ "no resource with id 'a' in collection 'nope'" sent the curator to check an id
+    that was right."""
+    result = invoke(engine, catalog_file, "ignore", "a", "--collection", "nope", "--reason", "x")
+    assert result.exit_code == 4
+    assert result.stderr.startswith(
+        "error: no collection 'nope' in the database (collections: toolkit); --collection "
+    )
+
+
 def test_snooze_ignore_unignore_and_mark_reviewed(engine: Engine, catalog_file: Path) -> None:
     result = invoke(engine, catalog_file, "snooze", "a", "--until", "2999-01-01", "--reason", "r")
     assert result.exit_code == 0, result.output

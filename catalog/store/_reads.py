@@ -180,6 +180,14 @@ def _find_resource(s: Session, rid: str, collection: str | None) -> tuple[t.Reso
     active = [m for m in matches if m[0].removed_at is None]
     candidates = active or matches
     if not candidates:
+        if collection is not None:
+            keys = sorted(s.scalars(select(t.Collection.key)))
+            if collection not in keys:  # the --collection is the mistake, not the id
+                raise NotFoundError(
+                    f"no collection {collection!r} in the database (collections: "
+                    f"{', '.join(keys) or 'none'}); --collection takes a catalog file's name "
+                    "without its ending"
+                )
         where = f" in collection {collection!r}" if collection else ""
         now_named = _renamed_to(s, rid, collection)
         if now_named:
