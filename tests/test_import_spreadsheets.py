@@ -117,6 +117,23 @@ def test_a_value_in_a_column_without_a_header_is_refused_by_row_and_column() -> 
     assert "the header (row 1) does not name" in str(caught.value)
 
 
+def test_every_kind_of_refused_cell_is_named_at_once() -> None:
+    """Row 7's stray cell was named, row 6's year only on the next import."""
+    year_only = "title,url,year\nA,https://example.org/a,around 2019\n"
+    assert parse_csv(year_only, source="sheet.csv").refusal == (
+        "sheet.csv: row 2, column C ('around 2019'): a year that is not a whole number; "
+        "write the year alone (2016), or put the rest in notes, and import again; nothing "
+        "was written"
+    )
+    both = year_only + "B,https://example.org/b,2020,call first\n"
+    with pytest.raises(LinkhealthError) as caught:
+        parse_csv(both, source="sheet.csv")
+    message = str(caught.value)
+    assert message.startswith("sheet.csv: row 3, column D ('call first'): ")
+    assert "; and row 2, column C ('around 2019'): a year that is not a whole number" in message
+    assert message.endswith("; nothing was imported")
+
+
 def test_line_breaks_typed_into_one_line_fields_are_spaces() -> None:
     (entry,) = parse_csv(
         'title,url,publisher,description\n"Two\nlines ","https://example.org/a","U.S.\nDOJ",'

@@ -250,18 +250,20 @@ def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -
         else:
             entries[at], reason = _merged(entries[at], entry)
             skipped.append(Skipped(origin, title, reason, "merged_duplicate"))
-    if unnamed:
-        raise LinkhealthError(
-            f"{where}: {_listed(unnamed)}: a value in a column the header (row "
-            f"{header_index + 1}) does not name; name the column to import it as a field, or "
-            "clear the cell; nothing was imported"
-        )
-    refusal = (
-        f"{where}: {_listed(bad_years)}: a year that is not a whole number; write the year "
-        "alone (2016), or put the rest in notes, and import again; nothing was written"
+    years = (
+        f"{_listed(bad_years)}: a year that is not a whole number; write the year alone "
+        "(2016), or put the rest in notes"
         if bad_years
         else None
     )
+    if unnamed:  # every fix the sheet needs at once, not one import per kind of mistake
+        also = f"; and {years}" if years else ""
+        raise LinkhealthError(
+            f"{where}: {_listed(unnamed)}: a value in a column the header (row "
+            f"{header_index + 1}) does not name; name the column to import it as a field, or "
+            f"clear the cell{also}; nothing was imported"
+        )
+    refusal = f"{where}: {years}, and import again; nothing was written" if years else None
     if not entries:
         if all(s.code == "above_header" for s in skipped):
             raise LinkhealthError(f"{where}: the CSV has a header but no rows; nothing to import")
