@@ -1059,11 +1059,15 @@ def _csv_entries(text: str, path: Path, found: _Findings) -> tuple[dict[str, Any
                 continue
             entries.append(_csv_entry(row, columns, line, found))
     except csv.Error as exc:
+        # A quote left open reads on to the end of the file: the line to look at is where
+        # the record began, not where the reader gave up.
+        start = last_line + 1
+        upto = f" (read on to line {reader.line_num})" if reader.line_num > start else ""
         found.problem(
             "parse_error",
-            reader.line_num or None,
+            start,
             None,
-            f"the CSV cannot be read: {exc}; check the quotes on this line "
+            f"the CSV cannot be read: {exc}{upto}; check the quotes on this line "
             '(a quote inside a cell is written twice: "")',
         )
         return collection, []
@@ -1403,13 +1407,11 @@ def _spaced_id(rid: str) -> str:
     if hidden:
         return (
             f"the id {rid!r} holds an invisible character (U+{ord(hidden[0]):04X}), so it is "
-            f"not the id it looks like; retype it: id: {meant}"
+            f"not the id it looks like; retype it as {meant!r}"
         )
+    # In the words of neither format: "id: x" read as YAML in a CSV cell's error.
     where = "at its start or end" if rid.strip() == meant else "in it"
-    return (
-        f"the id {rid!r} has spaces {where}; write ids without spaces, e.g. id: {meant} "
-        "(sync keeps the entry's history when only its id changes)"
-    )
+    return f"the id {rid!r} has spaces {where}; write ids without spaces, e.g. {meant!r}"
 
 
 def _misspelt(name: str, keys: Iterable[Any]) -> str | None:

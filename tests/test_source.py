@@ -276,7 +276,7 @@ def test_an_id_with_spaces_is_refused_and_told_how_to_write_it(
     path = write(tmp_path, "c.yaml", GOOD_YAML.replace("id: hotline", f"id: {written}"))
     problem = only_problem(validate_catalog(path))
     assert (problem.file, problem.line, problem.field) == (str(path), 4, "id")
-    assert f"id: {meant}" in problem.message
+    assert problem.message.endswith(f"write ids without spaces, e.g. {meant!r}")
 
 
 def test_a_csv_id_padded_with_spaces_is_trimmed_like_every_csv_cell(tmp_path: Path) -> None:
@@ -316,6 +316,16 @@ def test_a_csv_separated_by_semicolons_or_tabs_says_so(tmp_path: Path, sep: str)
 def test_csv_quoting_error_is_a_parse_error_at_its_line(tmp_path: Path) -> None:
     path = write(tmp_path, "c.csv", 'id,title,url\na,A,https://a.org/\nb,"B"x,https://b.org/\n')
     assert located(validate_catalog(path).problems) == {("parse_error", 3, None)}
+
+
+def test_a_csv_quote_left_open_is_reported_on_the_line_it_opened(tmp_path: Path) -> None:
+    """The reader reads on to the end of the file: "c.csv:4: unexpected end of data; check
+    the quotes on this line" pointed at a line without any quote."""
+    text = 'id,title,url\na,"A,https://a.org/\nb,B,https://b.org/\nc,C,https://c.org/\n'
+    path = write(tmp_path, "c.csv", text)
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line) == ("parse_error", 2)
+    assert "(read on to line 4)" in problem.message
 
 
 def test_missing_file_is_reported_not_raised(tmp_path: Path) -> None:
@@ -787,7 +797,17 @@ def test_an_id_with_an_invisible_character_is_refused_and_named(
     path = write(tmp_path, "c.yaml", GOOD_YAML.replace("id: hotline", f"id: hot{invisible}line"))
     problem = only_problem(validate_catalog(path))
     assert (problem.code, problem.line, problem.field) == ("wrong_type", 4, "id")
-    assert f"U+{ord(invisible):04X}" in problem.message and "id: hotline" in problem.message
+    assert f"U+{ord(invisible):04X}" in problem.message
+    assert problem.message.endswith("retype it as 'hotline'")
+
+
+def test_an_id_with_spaces_in_a_csv_is_told_in_no_other_format_s_words(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.csv", "id,title,url\nextra four,A,https://a.org/\n")
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line, problem.field) == ("wrong_type", 2, "id")
+    assert problem.message.endswith(
+        "the id 'extra four' has spaces in it; write ids without spaces, e.g. 'extra-four'"
+    )
 
 
 def test_a_key_indented_with_a_no_break_space_is_named(tmp_path: Path) -> None:
