@@ -564,5 +564,22 @@ def _short(value: Any, limit: int = 100) -> str:
 
 
 def _details(details: Any) -> str:
+    """An event's or decision's details as a person reads them: "ok → not_found; reason:
+    ...", not a JSON object cut off in its middle (`--json` has them whole)."""
     shown = {k: v for k, v in dict(details).items() if v not in (None, "", [], {})}
-    return _short(json.dumps(shown, ensure_ascii=False, default=str), 160) if shown else ""
+    parts = []
+    if "old" in details and "new" in details:
+        old, new = shown.pop("old", None), shown.pop("new", None)
+        parts.append(f"{_value(old)} → {_value(new)}")
+    parts += [f"{key.replace('_', ' ')}: {_value(value)}" for key, value in shown.items()]
+    return _short("; ".join(parts), 160)
+
+
+def _value(value: Any) -> str:
+    if value is None or value == "":
+        return "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_value(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(map(_value, value))
+    return str(value)

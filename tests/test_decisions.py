@@ -292,6 +292,11 @@ def test_history_reads_newest_first_in_text_and_json(engine: Engine, settings: S
     assert data["resource"]["rid"] == "a"
     assert data["observations"][0]["outcome"] == "redirected_permanent"
     assert data["decisions"][0]["kind"] == "ignore"
+    # Events read as old → new and named facts, not a JSON object cut off in its middle.
+    (event,) = [line for line in lines if " outcome_changed " in line]
+    assert "{" not in event and "outcome_changed      none → redirected_permanent; " in event
+    (decision,) = [line for line in lines if " ignore " in line]
+    assert "{" not in decision
 
 
 def test_history_states_the_last_check_in_the_reports_words_with_what_to_do(
