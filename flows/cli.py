@@ -742,11 +742,24 @@ def server_status() -> None:
     (127.0.0.1, port LINKHEALTH_PREFECT_PORT, default 4200)."""
     import os
 
-    from flows.prefect_server import api_url, is_healthy
+    from flows.prefect_server import api_url, is_healthy, started_here
 
-    url = os.environ.get("PREFECT_API_URL") or api_url()
+    configured = os.environ.get("PREFECT_API_URL")
+    url = configured or api_url()
     ok = is_healthy(url)
-    typer.echo(f"{url}: {'up' if ok else 'not answering'}")
+    whose = ""
+    if configured:
+        whose = " (PREFECT_API_URL)"
+    elif ok:
+        # A server another folder started serves this one's runs too, unnoticed, and
+        # `server stop` here leaves it running: say which it is.
+        pid = started_here()
+        whose = (
+            f" (started from this folder, pid {pid})"
+            if pid
+            else " (not started from this folder: `linkhealth server stop` here leaves it)"
+        )
+    typer.echo(f"{url}: {'up' if ok else 'not answering'}{whose}")
     if not ok:
         raise typer.Exit(1)
 

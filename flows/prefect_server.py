@@ -375,6 +375,12 @@ def recorded_pid() -> int | None:
         return None
 
 
+def started_here() -> int | None:
+    """The pid of the Prefect server this folder started, while it runs."""
+    pid = recorded_pid()
+    return pid if pid is not None and _runs_prefect_server(pid) else None
+
+
 def _runs_prefect_server(pid: int) -> bool:
     """Is process `pid` a `prefect server start`? A pid file outlives its process (a
     reboot, a kill), and the pid then names some other program, which must not be

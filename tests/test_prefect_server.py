@@ -23,6 +23,29 @@ def _answering(monkeypatch: pytest.MonkeyPatch, up: bool) -> None:
     monkeypatch.setattr(flows.prefect_server, "is_healthy", lambda url, timeout=2.0: up)
 
 
+def test_status_says_whether_the_server_that_answers_was_started_here(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server another folder started took this folder's runs unnoticed: status said only
+    "up", and `server stop` here then refused."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("LINKHEALTH_PREFECT_PORT", raising=False)
+    _answering(monkeypatch, True)
+    elsewhere = runner.invoke(app, ["server", "status"])
+    assert elsewhere.exit_code == 0, elsewhere.output
+    assert elsewhere.stdout == (
+        "http://127.0.0.1:4200/api: up (not started from this folder: `linkhealth server "
+        "stop` here leaves it)\n"
+    )
+    monkeypatch.setattr(flows.prefect_server, "recorded_pid", lambda: 4321)
+    monkeypatch.setattr(flows.prefect_server, "_runs_prefect_server", lambda pid: pid == 4321)
+    here = runner.invoke(app, ["server", "status"])
+    assert here.stdout == "http://127.0.0.1:4200/api: up (started from this folder, pid 4321)\n"
+    _answering(monkeypatch, False)
+    down = runner.invoke(app, ["server", "status"])
+    assert (down.exit_code, down.stdout) == (1, "http://127.0.0.1:4200/api: not answering\n")
+
+
 def test_stop_in_another_folder_says_whose_server_answers(
     isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
