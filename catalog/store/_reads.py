@@ -181,11 +181,11 @@ def _find_resource(s: Session, rid: str, collection: str | None) -> tuple[t.Reso
     candidates = active or matches
     if not candidates:
         if collection is not None:
-            keys = sorted(s.scalars(select(t.Collection.key)))
-            if collection not in keys:  # the --collection is the mistake, not the id
+            known = sorted(s.scalars(select(t.Collection.key)))
+            if collection not in known:  # the --collection is the mistake, not the id
                 raise NotFoundError(
                     f"no collection {collection!r} in the database (collections: "
-                    f"{', '.join(keys) or 'none'}); --collection takes a catalog file's name "
+                    f"{', '.join(known) or 'none'}); --collection takes a catalog file's name "
                     "without its ending"
                 )
         where = f" in collection {collection!r}" if collection else ""
