@@ -263,7 +263,9 @@ def recheck_served() -> bool | None:
                 deployment = client.read_deployment_by_name(RECHECK_DEPLOYMENT)
             except ObjectNotFound:
                 return False
-        return bool(deployment.status == DeploymentStatus.READY)
+        # A stopped `serve` pauses its deployments, and Prefect still says READY for a
+        # minute or two after: a run created meanwhile waits for the next serve.
+        return bool(deployment.status == DeploymentStatus.READY and not deployment.paused)
     except Exception:  # only a hint for the message: never fails the edit
         return None
 

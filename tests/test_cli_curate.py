@@ -487,6 +487,39 @@ def test_an_edit_announced_where_nothing_serves_the_recheck_says_how_to_check_it
     assert "checks it now" not in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("status", "paused", "served"),
+    [("READY", False, True), ("READY", True, False), ("NOT_READY", False, False)],
+)
+def test_a_recheck_deployment_paused_by_a_stopped_serve_is_not_served(
+    monkeypatch: pytest.MonkeyPatch, status: str, paused: bool, served: bool
+) -> None:
+    """A stopped `serve` pauses its deployments, which Prefect still calls READY for a
+    minute or two: "the recheck deployment checks it now" left the run waiting."""
+    import types
+
+    import prefect
+    from prefect.client.schemas.objects import DeploymentStatus
+
+    import flows.cli_ops
+
+    deployment = types.SimpleNamespace(status=DeploymentStatus(status), paused=paused)
+
+    class Client:
+        def __enter__(self) -> Client:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def read_deployment_by_name(self, name: str) -> object:
+            assert name == flows.cli_ops.RECHECK_DEPLOYMENT
+            return deployment
+
+    monkeypatch.setattr(prefect, "get_client", lambda sync_client: Client())
+    assert flows.cli_ops.recheck_served() is served
+
+
 def _recheck_of(engine: Engine, catalog_file: Path) -> str:
     """The hand recheck an edit made with `invoke`'s --db and --catalog must name: run
     without them it would sync and check the configured catalogs into the configured
