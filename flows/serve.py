@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
-from catalog.errors import ConfigError, LinkhealthError
+from catalog.errors import ConfigError
 
 if TYPE_CHECKING:
     from catalog.settings import Settings
@@ -438,7 +438,9 @@ def _only_serve(home: Path) -> Iterator[None]:
                 if time.monotonic() > deadline:
                     lock.seek(0)
                     holder = lock.read().strip() or "another process"
-                    raise LinkhealthError(
+                    # A usage error (exit 2): the systemd unit does not restart on it,
+                    # where a duplicate unit retried every 10 s, for good, on exit 1.
+                    raise ConfigError(
                         f"`linkhealth serve` runs from {home} already ({holder}, see {path}); "
                         "a second one would pause the first one's schedules when it stops. "
                         "Stop that one first (systemctl stop linkhealth-serve, or Ctrl-C)"

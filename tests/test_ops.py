@@ -623,7 +623,9 @@ def test_a_second_serve_of_one_checkout_is_refused_while_the_first_runs(
         first.write("pid 4242\n")
         first.flush()
         result, seen = _serve_here(monkeypatch, [], lock=lock)
-    assert result.exit_code == 1 and not seen, result.output
+    # 2: the systemd unit does not restart on it (RestartPreventExitStatus=2); on 1 a
+    # duplicate unit retried every 10 s for good.
+    assert result.exit_code == 2 and not seen, result.output
     assert f"`linkhealth serve` runs from {home} already (pid 4242" in result.stderr
     result, seen = _serve_here(monkeypatch, [], lock=lock)  # the first one has stopped
     assert result.exit_code == 0 and seen["cwd"] == home, result.output
