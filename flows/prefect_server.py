@@ -297,6 +297,16 @@ def ensure_server(say: Callable[[str], None] = print) -> ServerInfo:
     if is_healthy(url):
         use_api(url)
         return ServerInfo(api_url=url, how="running", pid=recorded_pid())
+    running = started_here()
+    if running is not None:
+        # Another port, or not answering yet: a second server would take over the pid
+        # file (and the database), and `server stop` could no longer stop the first.
+        raise PrefectApiDownError(
+            f"no Prefect server answers at {url}, but the one this folder started runs "
+            f"(pid {running}, see {pid_file()}): on another port (LINKHEALTH_PREFECT_PORT "
+            "changed since?), or not answering. Run `linkhealth server stop` with the "
+            "LINKHEALTH_PREFECT_PORT it was started with, then start again"
+        )
     home = server_home()
     where = home or os.environ.get("PREFECT_HOME") or "~/.prefect"
     say(

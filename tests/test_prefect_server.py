@@ -178,6 +178,26 @@ def _start(monkeypatch: pytest.MonkeyPatch) -> tuple[_Started, str]:
     return started, result.stderr
 
 
+def test_a_second_server_is_not_started_while_this_folders_first_one_runs(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With LINKHEALTH_PREFECT_PORT changed, `server start` started a second server over
+    the first one's pid file: `server stop` then no longer knew the first one."""
+    STARTED.clear()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "4300")
+    monkeypatch.setattr(flows.prefect_server.subprocess, "Popen", _Started)
+    monkeypatch.setattr(flows.prefect_server, "is_healthy", lambda url, timeout=2.0: False)
+    monkeypatch.setattr(flows.prefect_server, "recorded_pid", lambda: 4321)
+    monkeypatch.setattr(flows.prefect_server, "_runs_prefect_server", lambda pid: pid == 4321)
+    result = runner.invoke(app, ["server", "start"])
+    assert result.exit_code == 1 and STARTED == [], result.output
+    assert result.stderr.startswith(
+        "error: no Prefect server answers at http://127.0.0.1:4300/api, but the one this "
+        "folder started runs (pid 4321, see var/prefect-server.pid)"
+    )
+
+
 def test_a_server_started_here_keeps_its_database_in_var_prefect(
     isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
