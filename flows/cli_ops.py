@@ -31,7 +31,9 @@ def serve(
     prefect_yaml: Annotated[
         Path | None,
         typer.Option(
-            "--prefect-yaml", help="Deployments file. Default: prefect.yaml of LINKHEALTH_HOME."
+            "--prefect-yaml",
+            help="Deployments file. Default: prefect.yaml in LINKHEALTH_HOME, else in the "
+            "current folder, else the checkout's.",
         ),
     ] = None,
     config: ConfigOpt = None,

@@ -181,7 +181,7 @@ def _spec(path: Path, entries: list[Any], index: int) -> DeploymentSpec:
         description=str(entry.get("description") or ""),
         parameters=_plain(entry.get("parameters") or {}),
         schedules=tuple(
-            _cron(_at(path, schedules, i), name, schedules[i]) for i in range(len(schedules))
+            _cron(path, _at(path, schedules, i), name, schedules[i]) for i in range(len(schedules))
         ),
         concurrency_limit=limit,
         triggers=tuple(_plain(entry.get("triggers") or [])),
@@ -190,31 +190,36 @@ def _spec(path: Path, entries: list[Any], index: int) -> DeploymentSpec:
     )
 
 
-def _cron(where: str, name: str, schedule: Any) -> CronSpec:
-    """One schedule, checked as Prefect checks it when it is served or deployed."""
+def _cron(path: Path, where: str, name: str, schedule: Any) -> CronSpec:
+    """One schedule, checked as Prefect checks it when it is served or deployed; a mistake
+    names the line of its key (`where`: the schedule's first line)."""
     from zoneinfo import ZoneInfo
 
     from prefect._vendor.croniter import croniter
 
-    def fail(message: str) -> ConfigError:
-        return ConfigError(f"{where}: deployment {name!r}: {message}")
+    def fail(message: str, key: str | None = None) -> ConfigError:
+        at = _at(path, schedule, key) if key is not None else str(path)
+        return ConfigError(f"{where if at == str(path) else at}: deployment {name!r}: {message}")
 
     if not isinstance(schedule, dict) or "cron" not in schedule:
         raise fail('`linkhealth serve` reads only cron schedules (`- cron: "0 2 * * *"`)')
     cron, timezone = str(schedule["cron"]), schedule.get("timezone")
     # Prefect refuses croniter's random and hashed fields (R, H) too.
     if not croniter.is_valid(cron) or any(f.lower() in ("r", "h") for f in cron.split()):
-        raise fail(f"{cron!r} is not a cron schedule (minute hour day-of-month month weekday)")
+        raise fail(
+            f"{cron!r} is not a cron schedule (minute hour day-of-month month weekday)", "cron"
+        )
     if timezone is not None:
         try:
             ZoneInfo(str(timezone))
         except (ValueError, KeyError, OSError):  # not found: ZoneInfoNotFoundError, a KeyError
             raise fail(
-                f"timezone {timezone!r} is not an IANA name such as Europe/Berlin or UTC"
+                f"timezone {timezone!r} is not an IANA name such as Europe/Berlin or UTC",
+                "timezone",
             ) from None
     active = schedule.get("active", True)
     if not isinstance(active, bool):
-        raise fail("schedule `active` must be true or false")
+        raise fail("schedule `active` must be true or false", "active")
     return CronSpec(cron=cron, timezone=None if timezone is None else str(timezone), active=active)
 
 

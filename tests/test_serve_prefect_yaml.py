@@ -47,7 +47,8 @@ BROKEN = {
     ),
     "bad-timezone": (
         _NIGHTLY + "    schedules:\n      - cron: '0 2 * * *'\n        timezone: Mars/Olympus\n",
-        ":5: deployment 'nightly': timezone 'Mars/Olympus' is not an IANA name",
+        # The timezone's own line, not the schedule's (its cron line) above it.
+        ":6: deployment 'nightly': timezone 'Mars/Olympus' is not an IANA name",
     ),
     "second-schedule-bad": (
         _NIGHTLY + "    schedules:\n      - cron: '0 2 * * *'\n      - cron: '0 2 * *'\n",
@@ -173,7 +174,7 @@ def test_serve_says_what_is_wrong_on_stderr_and_exits_2(
     result = CliRunner().invoke(app, ["serve", "--prefect-yaml", str(path)])
 
     assert result.exit_code == 2, result.output
-    assert f"error: {path}:5: deployment 'nightly': timezone 'CET+1'" in result.stderr
+    assert f"error: {path}:6: deployment 'nightly': timezone 'CET+1'" in result.stderr
     assert "Traceback" not in result.stderr and "error" not in result.stdout
     assert not started  # refused before a Prefect server's ~15 s start, not after it
 
