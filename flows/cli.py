@@ -62,6 +62,10 @@ _VALUE_NAMES = {
 }  # fmt: skip
 
 
+def _no_type_shown(ctx: Any) -> None:
+    return None
+
+
 def _tidy_help(command: Any) -> None:
     """`--help` of `command` and the commands under it, as a reader wants it:
 
@@ -75,6 +79,9 @@ def _tidy_help(command: Any) -> None:
         choice = getattr(getattr(param, "type_descriptor", None), "is_choice", False)
         if param.metavar is None and takes_value and not choice and param.name:
             param.metavar = _VALUE_NAMES.get(param.name, param.name.upper())
+        if getattr(param, "param_type_name", "") == "argument" and not choice:
+            # "ID <list[str]>": Typer prints an argument's Python type beside its name.
+            param.display_type_rich = _no_type_shown
     if command.help:
         command.help = "\n\n".join(
             f"\b\n{p}" if p.lstrip().startswith("Example") else p
