@@ -105,8 +105,16 @@ def _transport_error(exc: BaseException | None) -> bool:
     while exc is not None and seen < 20:  # a cause chain, never a cycle
         if isinstance(exc, httpx.TransportError):
             return True
+        if isinstance(exc, BaseExceptionGroup) and any(map(_transport_error, exc.exceptions)):
+            return True  # Prefect's runner raises its services' failures as a group
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return False
+
+
+def api_lost(exc: BaseException) -> bool:
+    """Whether `exc` (an exception group or a chain included) comes of the Prefect API not
+    answering."""
+    return _transport_error(exc)
 
 
 #: The logger Prefect's flow engine logs a run's end (and the traceback of failing to) on.

@@ -470,7 +470,22 @@ def _serve(specs: list[DeploymentSpec], say: Callable[[str], None]) -> None:
             "settings. Stop its workers, or use them instead of `linkhealth serve`."
         )
     with interrupt_as_sigterm():
-        prefect_serve(*deployments)
+        try:
+            prefect_serve(*deployments)
+        except BaseException as exc:
+            from flows.prefect_server import PrefectApiLostError, api_lost
+
+            if isinstance(exc, KeyboardInterrupt | SystemExit) or not api_lost(exc):
+                raise
+            # Prefect's runner gives up after minutes without its API, with a traceback of
+            # a hundred lines and its deployments paused: one sentence, and exit 1, which
+            # the systemd unit restarts (serving again resumes the schedules).
+            url = os.environ.get("PREFECT_API_URL", "the Prefect API")
+            raise PrefectApiLostError(
+                f"{url} stopped answering for minutes, so Prefect stopped serving the "
+                "deployments and paused their schedules; start the Prefect server again, "
+                "then `linkhealth serve` (the systemd unit restarts it by itself)"
+            ) from exc
 
 
 @contextmanager

@@ -544,6 +544,45 @@ def _serve_here(
     return CliRunner().invoke(app, ["serve", *args]), seen
 
 
+def test_serve_that_lost_its_prefect_api_says_so_in_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After minutes without its API, Prefect's runner raised a group of its services'
+    errors: a traceback of a hundred lines, and the schedules paused without a word."""
+    import httpx
+    import prefect
+
+    from flows.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4999/api")
+    _serve_without_prefect(monkeypatch)
+
+    def lost(*deployments: Any) -> None:
+        gone = httpx.ConnectError("All connection attempts failed")
+        try:
+            raise RuntimeError("Service exceeded error threshold.") from gone
+        except RuntimeError as exc:
+            raise ExceptionGroup("unhandled errors in a TaskGroup", [exc]) from None
+
+    monkeypatch.setattr(prefect, "serve", lost)
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 1, result.output
+    said = result.stderr.splitlines()[-1]  # after serve's line on the settings it uses
+    assert said.startswith(
+        "error: http://127.0.0.1:4999/api stopped answering for minutes, so Prefect stopped "
+        "serving the deployments and paused their schedules; "
+    )
+    assert "Traceback" not in result.stderr
+
+    def broken(*deployments: Any) -> None:
+        raise ExceptionGroup("unhandled errors in a TaskGroup", [KeyError("ours")])
+
+    monkeypatch.setattr(prefect, "serve", broken)  # any other failure is no API loss
+    result = CliRunner().invoke(app, ["serve"])
+    assert isinstance(result.exception, ExceptionGroup)
+
+
 def test_serve_runs_flows_with_the_settings_of_the_folder_it_was_started_in(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
