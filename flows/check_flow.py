@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import logging
 import queue
 import threading
 import time
@@ -678,6 +679,26 @@ def failed_with(exc: LinkhealthError) -> Any:
     writes for an exception that escapes a flow. A caller of the flow still gets `exc`:
     Prefect raises a Failed state's exception, so the CLI prints it and exits its code."""
     return Failed(message=str(exc), data=exc)
+
+
+#: What Prefect's engine logs, with the traceback, when a flow run it runs for a worker or
+#: `serve` ends Failed: it raises the state's exception to learn the result.
+ENGINE_EXIT = "Engine execution exited with unexpected exception"
+
+
+class _SaidByItsState(logging.Filter):
+    """Drops that record for our own errors (`failed_with`): a refused run (a broken
+    catalog, a held lease) wrote 40-60 lines of Prefect's internals to serve's journal
+    under the one line, "Finished in state Failed('FILE:LINE: ...')", that says it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (record.msg == ENGINE_EXIT and isinstance(exc, LinkhealthError))
+
+
+# On the logger's object, which Prefect's logging setup keeps; the engine that runs a
+# deployment's flow run imports this module before it runs the flow.
+logging.getLogger("prefect.flow_runs").addFilter(_SaidByItsState())
 
 
 @flow(name="publish-report")

@@ -359,3 +359,38 @@ def test_the_database_a_broken_file_still_names_is_the_one_it_would_have_used(
     with pytest.raises(SettingsFileError) as caught:
         load_settings(config)
     assert caught.value.database_url == "sqlite:///var/linkhealth.db" == Settings().database_url
+
+
+def test_prefects_traceback_of_a_run_refused_by_our_own_error_is_left_out() -> None:
+    """Served runs ended Failed for a broken catalog or a held lease wrote 40-60 lines of
+    Prefect's internals to the journal under the one line that says it all; a bug of ours
+    (any other exception) keeps its traceback."""
+    import logging
+
+    from flows.check_flow import ENGINE_EXIT
+
+    class Kept(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.records: list[logging.LogRecord] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.records.append(record)
+
+    logger = logging.getLogger("prefect.flow_runs")  # the engine's run logger's
+    kept = Kept()
+    logger.addHandler(kept)
+    try:
+        for exc in (CatalogError([]), ValueError("a bug of ours")):
+            try:
+                raise exc
+            except Exception:
+                logger.error(ENGINE_EXIT, exc_info=True)
+        logger.error("Finished in state Failed('toolkit.yaml:3: ...')")
+    finally:
+        logger.removeHandler(kept)
+    assert [(r.getMessage(), r.exc_info is not None) for r in kept.records] == [
+        (ENGINE_EXIT, True),
+        ("Finished in state Failed('toolkit.yaml:3: ...')", False),
+    ]
+    assert isinstance(kept.records[0].exc_info[1], ValueError)  # type: ignore[index]
