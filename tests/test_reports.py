@@ -944,10 +944,13 @@ def test_trend_covers_the_last_90_days_of_runs(ctx: ReportContext) -> None:
     assert (latest.checked, latest.ok, latest.broken) == (5, 4, 1)
 
 
-def _trend_of(*counts: dict[str, int]) -> str:
-    """The trend sentence for runs 1, 2, ... on consecutive days with these outcome counts."""
-    start = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
-    infos = [
+_TREND_START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+
+
+def _runs_of(*counts: dict[str, int]) -> list[RunInfo]:
+    """Runs 1, 2, ... on consecutive days with these outcome counts."""
+    start = _TREND_START
+    return [
         RunInfo(
             id=n,
             trigger="schedule",
@@ -962,7 +965,11 @@ def _trend_of(*counts: dict[str, int]) -> str:
         )
         for n, c in enumerate(counts, start=1)
     ]
-    trend = health_trend(infos, start + timedelta(days=len(counts), hours=1))
+
+
+def _trend_of(*counts: dict[str, int]) -> str:
+    """The trend sentence for `_runs_of(*counts)`."""
+    trend = health_trend(_runs_of(*counts), _TREND_START + timedelta(days=len(counts), hours=1))
     assert trend is not None
     return trend.description
 
@@ -993,24 +1000,9 @@ def test_the_markdown_trend_table_says_it_shows_only_the_last_ten_runs(
     ctx: ReportContext,
 ) -> None:
     """ "11 runs ... went from 64%" above a table of 10 rows without run 1, the 64% one."""
-    start = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
-    infos = [
-        RunInfo(
-            id=n,
-            trigger="schedule",
-            status="completed",
-            started_at=start + timedelta(days=n),
-            finished_at=start + timedelta(days=n, minutes=5),
-            urls_planned=4,
-            urls_checked=4,
-            network_unavailable=False,
-            duration_s=300.0,
-            counts={"ok": 4},
-        )
-        for n in range(1, 12)
-    ]
+    infos = _runs_of(*[{"ok": 4}] * 11)
     for runs, said in ((infos, True), (infos[:10], False)):
-        trend = health_trend(runs, start + timedelta(days=12))
+        trend = health_trend(runs, _TREND_START + timedelta(days=12))
         md = render_markdown(dataclasses.replace(ctx, trend=trend))
         assert ("The last 10 of them (the HTML report charts them all):" in md) is said
         rows = [line for line in md.splitlines() if re.match(r"\| \d+ \| 2026-", line)]
