@@ -46,6 +46,10 @@ from catalog.errors import ConfigError
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_CATALOG = PACKAGE_DIR / "data" / "psp-human-trafficking-toolkit.yaml"
 DEFAULT_DATABASE_URL = "sqlite:///var/linkhealth.db"
+#: The folder the built-in relative defaults (the database and the reports, in `var/`) are
+#: read in when no file or variable sets them; else the current folder. `linkhealth serve`
+#: sets it for its flow runs, which start in the checkout, to the folder it was started in.
+DEFAULTS_DIR_ENV = "LINKHEALTH_DEFAULTS_DIR"
 DEFAULT_CONFIG_NAME = "linkhealth.toml"
 VERSION = "0.1.0"
 
@@ -404,6 +408,13 @@ def load_settings(config: str | Path | None = None, *, use_env: bool = True) -> 
         settings = replace(settings, config_file=path)
     if env_db:
         settings = replace(settings, database_url=env_db)
+    defaults_dir = os.environ.get(DEFAULTS_DIR_ENV) if use_env else None
+    if defaults_dir:
+        base = Path(defaults_dir)
+        if settings.database_url == DEFAULT_DATABASE_URL:
+            settings = replace(settings, database_url=_resolve_sqlite(DEFAULT_DATABASE_URL, base))
+        if not settings.reports_dir.is_absolute():
+            settings = replace(settings, reports_dir=base / settings.reports_dir)
     return settings
 
 

@@ -326,8 +326,13 @@ def pin_settings(config: Path | None, home: Path) -> str:
     LINKHEALTH_CONFIG (the runs start in `home`), and a relative SQLite
     LINKHEALTH_DATABASE_URL made absolute too. It is loaded now, so a mistake in it
     stops `serve` with the file and setting named instead of failing the nightly run."""
-    from catalog.db import absolute_sqlite_url
-    from catalog.settings import DEFAULT_CONFIG_NAME, find_config, load_settings
+    from catalog.db import absolute_sqlite_url, masked_url
+    from catalog.settings import (
+        DEFAULT_CONFIG_NAME,
+        DEFAULTS_DIR_ENV,
+        find_config,
+        load_settings,
+    )
 
     env_db = os.environ.get("LINKHEALTH_DATABASE_URL")
     if env_db:  # `sqlite:///var/x.db` means this folder's var/, not the one runs start in
@@ -337,7 +342,15 @@ def pin_settings(config: Path | None, home: Path) -> str:
     if found is not None:
         path = found.resolve()
         os.environ["LINKHEALTH_CONFIG"] = str(path)
-        return f"Flow runs read the settings of {path}."
+        # What the file leaves to the defaults (its database, its reports) is this
+        # folder's var/, as for a command run here: the runs, started in `home`, used
+        # the checkout's, and `linkhealth status` here never saw a served night.
+        os.environ.setdefault(DEFAULTS_DIR_ENV, str(Path.cwd().resolve()))
+        settings = load_settings(path)
+        return (
+            f"Flow runs read the settings of {path}: the database "
+            f"{masked_url(settings.database_url)}, the reports in {settings.reports_dir}."
+        )
     fallback = home / DEFAULT_CONFIG_NAME
     if fallback.is_file():
         load_settings(fallback)

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from catalog import store
-from catalog.db import engine_for, open_engine
+from catalog.db import absolute_sqlite_url, engine_for, open_engine
 from catalog.errors import ConfigError
 from catalog.ops import (
     EVENT_BROKEN_INCREASED,
@@ -41,7 +41,7 @@ from catalog.ops import (
 )
 from catalog.outcomes import Outcome
 from catalog.runs import RunSummary
-from catalog.settings import HealthSettings, Settings
+from catalog.settings import HealthSettings, Settings, load_settings
 from catalog.source import load_catalogs
 from catalog.store import FOUND_DEAD
 from catalog.sync import sync_catalogs
@@ -515,6 +515,9 @@ def _serve_without_prefect(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(flows.serve, "SERVE_LOCK", Path.cwd() / "serve.lock")
     # serve sets LINKHEALTH_CONFIG for its flow runs: set here, so that it is undone after.
     monkeypatch.setenv("LINKHEALTH_CONFIG", "")
+    # And LINKHEALTH_DEFAULTS_DIR when it is not set: recorded as unset, so it goes after.
+    monkeypatch.setenv("LINKHEALTH_DEFAULTS_DIR", "")
+    monkeypatch.delenv("LINKHEALTH_DEFAULTS_DIR")
     monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
 
 
@@ -598,6 +601,27 @@ def test_serve_runs_flows_with_the_settings_of_the_folder_it_was_started_in(
     assert seen["settings"].config_file == folder / "linkhealth.toml"
     assert seen["settings"].database_url == f"sqlite:///{folder / 'here.db'}"
     assert f"Flow runs read the settings of {folder / 'linkhealth.toml'}" in result.stderr
+
+
+def test_what_the_settings_file_leaves_to_the_defaults_is_in_the_folder_serve_started_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A linkhealth.toml naming only the catalogs: a command run here keeps its database
+    and reports in this folder's var/; the served runs, started in the checkout, kept
+    theirs in the checkout's, and `linkhealth status` here never saw a served night."""
+    folder = tmp_path / "catalogs"
+    folder.mkdir()
+    (folder / "linkhealth.toml").write_text('catalogs = ["toolkit.yaml"]\n')
+    monkeypatch.chdir(folder)
+    here = absolute_sqlite_url(load_settings().database_url)  # as a command here reads it
+    result, seen = _serve_here(monkeypatch, [])
+    assert result.exit_code == 0, result.output
+    assert seen["cwd"] == ROOT
+    assert seen["settings"].database_url == f"sqlite:///{folder / 'var' / 'linkhealth.db'}"
+    assert seen["settings"].reports_dir == folder / "var" / "reports"
+    assert here == seen["settings"].database_url
+    said = " ".join(result.stderr.split())
+    assert f"the database sqlite:///{folder / 'var' / 'linkhealth.db'}, the reports in " in said
 
 
 def test_serve_without_any_settings_file_says_where_the_runs_keep_their_data(

@@ -42,6 +42,26 @@ def test_environment_database_url_beats_the_config_file(
     assert load_settings().database_url == "postgresql+psycopg://u@127.0.0.1/db"
 
 
+def test_the_defaults_dir_moves_only_what_no_file_or_variable_sets(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`serve` sets it for its flow runs, which start in the checkout: the defaults a
+    command run in the folder serve started in reads, and nothing the file says."""
+    elsewhere = tmp_path / "served-from"
+    monkeypatch.setenv("LINKHEALTH_DEFAULTS_DIR", str(elsewhere))
+    moved = load_settings()
+    assert moved.database_url == f"sqlite:///{elsewhere / 'var' / 'linkhealth.db'}"
+    assert moved.reports_dir == elsewhere / "var" / "reports"
+    (isolated_cwd / "linkhealth.toml").write_text(
+        'database_url = "sqlite:///mine.db"\nreports_dir = "out"\n'
+    )
+    named = load_settings()
+    assert named.database_url == f"sqlite:///{isolated_cwd / 'mine.db'}"
+    assert named.reports_dir == isolated_cwd / "out"
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "postgresql://db.example/links")
+    assert load_settings().database_url == "postgresql://db.example/links"
+
+
 @pytest.mark.parametrize(
     "text",
     [
