@@ -272,6 +272,11 @@ def test_unknown_ids_are_not_found_and_ambiguous_ones_need_a_collection(
         decisions.ignore(settings, "a", reason="x")
     result = decisions.ignore(settings, "a", reason="x", collection="other")
     assert result.resource.collection == "other"
+    # As verdicts, `status` and `export` name it: "collection/id", pasted back.
+    named = decisions.unignore(settings, "other/a")
+    assert (named.resource.collection, named.resource.rid) == ("other", "a")
+    with pytest.raises(NotFoundError, match="no resource with id 'elsewhere/a'"):
+        decisions.ignore(settings, "elsewhere/a", reason="x")
 
 
 def test_default_decider_is_the_os_user(engine: Engine, settings: Settings) -> None:

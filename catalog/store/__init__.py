@@ -45,6 +45,7 @@ from catalog.store._leases import (
 from catalog.store._observations import (
     DRIFT_HISTORY,
     STORE_CHUNK,
+    active_entries,
     active_rids,
     answering_urls,
     link_states,
@@ -137,6 +138,7 @@ __all__ = [
     "StoredResource",
     "abort_stale_runs",
     "acquire_lease",
+    "active_entries",
     "active_rids",
     "add_event",
     "add_events",

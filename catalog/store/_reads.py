@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -179,6 +180,11 @@ def _find_resource(s: Session, rid: str, collection: str | None) -> tuple[t.Reso
     matches = s.execute(query).all()
     active = [m for m in matches if m[0].removed_at is None]
     candidates = active or matches
+    if not candidates and collection is None and "/" in rid:
+        # "toolkit/hotline", as verdicts, `status` and `export` name entries: pasted back.
+        key, _, bare = rid.partition("/")
+        with suppress(NotFoundError):
+            return _find_resource(s, bare, key)
     if not candidates:
         if collection is not None:
             known = sorted(s.scalars(select(t.Collection.key)))
