@@ -170,27 +170,39 @@ def test_head_suffices_when_no_fingerprint_is_due() -> None:
 
 
 FINGERPRINTED = Previous(
-    etag='W/"v1"',
+    etag='"v1"',
     last_modified="Tue, 30 Apr 2024 10:00:00 GMT",
     fingerprint="sha256:abc",
     content_length=60_000,
     content_type="text/html; charset=utf-8",
     title="Annual report 2019",
 )
+#: The answer's own Date, a day after the copy's Last-Modified.
+SAID_AT = {"Date": "Wed, 01 May 2024 12:00:00 GMT"}
 
 
 @respx.mock
 @pytest.mark.parametrize(
     ("head_headers", "fetched"),
     [
-        pytest.param({"ETag": '"v1"'}, False, id="same-etag-not-weak"),
+        pytest.param({"ETag": '"v1"'}, False, id="same-etag"),
+        pytest.param({"ETag": 'W/"v2"'}, False, id="a-weak-etag-moves-with-every-token"),
         pytest.param({"Last-Modified": "Tue, 30 Apr 2024 10:00:00 GMT"}, False, id="same-date"),
+        pytest.param(
+            {"Last-Modified": "Wed, 01 May 2024 11:59:30 GMT", **SAID_AT},
+            False,
+            id="last-modified-is-the-answers-now",
+        ),
         pytest.param({"Content-Type": "text/html"}, False, id="same-media-type"),
         pytest.param({"Content-Length": "60900"}, False, id="a-counter-moved"),
         pytest.param({"Content-Length": "59000"}, False, id="a-kilobyte-less"),
+        pytest.param({"Content-Length": "50000"}, False, id="a-sixth-less-under-a-quarter"),
+        pytest.param({"Content-Length": "0"}, False, id="a-head-saying-0"),
         pytest.param({}, False, id="no-headers-say-nothing"),
-        pytest.param({"ETag": '"v2"'}, True, id="new-etag"),
-        pytest.param({"Last-Modified": "Wed, 01 May 2024 09:00:00 GMT"}, True, id="new-date"),
+        pytest.param({"ETag": '"v2"'}, True, id="new-strong-etag"),
+        pytest.param(
+            {"Last-Modified": "Wed, 01 May 2024 09:00:00 GMT", **SAID_AT}, True, id="new-date"
+        ),
         pytest.param({"Content-Type": "application/pdf"}, True, id="new-media-type"),
         pytest.param({"Content-Length": "3100"}, True, id="a-parking-page"),
         pytest.param({"Content-Length": "90000"}, True, id="half-as-long-again"),
@@ -201,7 +213,7 @@ def test_a_head_that_says_the_page_changed_fetches_it_that_night(
 ) -> None:
     """Between fingerprints a page taken over or replaced must not pass as "OK" for a
     week: the HEAD's headers send the GET at once, conditional on the copy we read. Headers
-    that match the fingerprinted copy, or say nothing, leave it at the HEAD."""
+    that match, say nothing, or move on every answer of a dynamic page leave it at HEAD."""
     head = respx.head(URL).respond(200, headers=head_headers)
     get = respx.get(URL).respond(200, html=PAGE)
     obs = check(fingerprint_due=False, previous=FINGERPRINTED)
@@ -210,7 +222,36 @@ def test_a_head_that_says_the_page_changed_fetches_it_that_night(
         assert obs.methods == ("HEAD",) and not get.called
         return
     assert obs.methods == ("HEAD", "GET") and obs.fingerprint is not None
-    assert get.calls.last.request.headers["if-none-match"] == 'W/"v1"'
+    assert get.calls.last.request.headers["if-none-match"] == '"v1"'
+
+
+@respx.mock
+def test_on_a_small_page_a_length_change_under_a_kilobyte_is_no_change() -> None:
+    small = replace(FINGERPRINTED, content_length=2000)
+    respx.head(URL).respond(200, headers={"Content-Length": "1200"})  # 40 %, 800 bytes
+    get = respx.get(URL).respond(200, html=PAGE)
+    assert check(fingerprint_due=False, previous=small).methods == ("HEAD",)
+    assert not get.called
+
+
+def test_a_page_sent_chunked_keeps_the_heads_length_so_the_next_head_agrees() -> None:
+    """HEAD gave a length, the GET it sent came chunked: the stale length was kept, each
+    night's HEAD differed from it, and the page was fetched in full every night."""
+    head_length = {"Content-Length": "25000", "Content-Type": "text/html"}
+
+    async def chunked() -> AsyncIterator[bytes]:
+        yield PAGE.encode()
+
+    def site(request: httpx.Request) -> httpx.Response:
+        if request.method == "HEAD":
+            return httpx.Response(200, headers=head_length)
+        return httpx.Response(200, headers={"Content-Type": "text/html"}, content=chunked())
+
+    first = check(fingerprint_due=False, previous=FINGERPRINTED, transport=transport(site))
+    assert first.methods == ("HEAD", "GET") and first.content_length == 25_000
+    after = replace(FINGERPRINTED, content_length=first.content_length)
+    again = check(fingerprint_due=False, previous=after, transport=transport(site))
+    assert again.methods == ("HEAD",)
 
 
 @respx.mock

@@ -476,6 +476,13 @@ def _observe(
         etag = etag or previous.etag
         last_modified = last_modified or previous.last_modified
         length = length if length is not None else previous.content_length
+    if length is None and len(facts.exchanges) > 1:
+        # A GET sent chunked after a HEAD that gave the length: keep the HEAD's, which the
+        # next night's HEAD compares with (`fetch.changed_since`). With the stale length
+        # kept instead, each night's HEAD differed from it and fetched the page again.
+        first = facts.exchanges[0].answer
+        if first is not None and first.url == (answer.url if answer else None):
+            length = content_length(first.headers) or None
     status = answer.status if answer else None
     if status is None and last is not None and last.chain:
         status = last.chain[-1].status

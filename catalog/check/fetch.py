@@ -24,6 +24,8 @@ import logging
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, assert_never
 
 import httpx
@@ -141,46 +143,65 @@ def needs_get(head: Exchange) -> bool:
     return status is None or not (200 <= status < 300 or status == 304)
 
 
-#: A HEAD's Content-Length this far from the fingerprinted copy's, in both ratio and bytes,
-#: is another page: a parking page of 3 KB for a report of 60 KB. Pages that print the
-#: time or a counter move by a few bytes, and are not fetched for that.
+#: A HEAD's Content-Length this far from the last one, in both ratio and bytes, is another
+#: page: a parking page of 3 KB for a report of 60 KB. Pages that print the time or a
+#: counter move by a few bytes, and are not fetched for that.
 LENGTH_CHANGE_RATIO = 0.25
 LENGTH_CHANGE_BYTES = 1024
+#: A Last-Modified this close to the answer's own Date is "now": dynamic pages send that
+#: with every answer, and it says nothing about their content.
+LAST_MODIFIED_IS_NOW_S = 60
 
 
 def changed_since(previous: Previous | None, head: Exchange) -> bool:
-    """Whether a HEAD between fingerprints says the page is no longer the one we read:
-    a new ETag or Last-Modified (the fingerprinted copy's validators), another media
-    type, or a length far from the last one. Such a page is fetched at once: a domain
-    taken over on the night after a fingerprint would otherwise pass as the resource,
-    "OK", until the next fingerprint is due (`fingerprint_max_age_days`).
+    """Whether a HEAD between fingerprints says the page is no longer the one we read, so
+    that it is fetched at once: a domain taken over the night after a fingerprint would
+    otherwise pass as the resource, "OK", until the next fingerprint is due
+    (`fingerprint_max_age_days`).
 
-    A header missing on either side says nothing (servers leave validators off HEAD)."""
+    Only signals that do not move on every answer count: another strong ETag (weak ones
+    are what frameworks compute over bodies with a token in them), a later Last-Modified
+    that is not just the answer's own time, another media type, a length far from the
+    last. A header missing on either side says nothing (servers leave them off HEAD)."""
     answer = head.answer
     if previous is None or answer is None or not 200 <= answer.status < 300:
         return False
     headers = answer.headers
-    etag = headers.get("etag")
-    if etag and previous.etag and _opaque_tag(etag) != _opaque_tag(previous.etag):
+    etag, before_tag = headers.get("etag"), previous.etag
+    if etag and before_tag and _strong(etag) and _strong(before_tag) and etag != before_tag:
         return True
-    modified = headers.get("last-modified")
-    if modified and previous.last_modified and modified.strip() != previous.last_modified.strip():
+    if _modified_later(headers, previous.last_modified):
         return True
     kind = _media_type(headers.get("content-type"))
     if kind and _media_type(previous.content_type) not in (None, kind):
         return True
     length, before = content_length(headers), previous.content_length
-    if length is None or before is None:
+    if not length or before is None:  # a HEAD's "Content-Length: 0" is a server's shortcut
         return False
     moved = abs(length - before)
     return moved > LENGTH_CHANGE_BYTES and moved > LENGTH_CHANGE_RATIO * max(length, before)
 
 
-def _opaque_tag(etag: str) -> str:
-    """An ETag without its weak marker: the same version served gzipped by one server
-    and plain by another is "W/" on one of them."""
-    etag = etag.strip()
-    return etag[2:] if etag[:2] in ("W/", "w/") else etag
+def _strong(etag: str) -> bool:
+    return not etag.lstrip().startswith(("W/", "w/"))
+
+
+def _modified_later(headers: httpx.Headers, before: str | None) -> bool:
+    modified, said_at = _http_date(headers.get("last-modified")), _http_date(headers.get("date"))
+    old = _http_date(before)
+    if modified is None or old is None or modified <= old:
+        return False
+    return said_at is None or (said_at - modified).total_seconds() > LAST_MODIFIED_IS_NOW_S
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _media_type(content_type: str | None) -> str | None:
