@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from catalog.errors import ConfigError
-from catalog.settings import BUNDLED_CATALOG, Settings, load_settings
+from catalog.settings import BUNDLED_CATALOG, Settings, SettingsFileError, load_settings
 from flows.cli import app
 
 
@@ -60,6 +60,12 @@ def test_the_defaults_dir_moves_only_what_no_file_or_variable_sets(
     assert named.reports_dir == isolated_cwd / "out"
     monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "postgresql://db.example/links")
     assert load_settings().database_url == "postgresql://db.example/links"
+    # A served run refused for its settings file is recorded where its runs would store.
+    monkeypatch.delenv("LINKHEALTH_DATABASE_URL")
+    (isolated_cwd / "linkhealth.toml").write_text("[check]\nper_host_rate = 'fast'\n")
+    with pytest.raises(SettingsFileError) as refused:
+        load_settings()
+    assert refused.value.database_url == f"sqlite:///{elsewhere / 'var' / 'linkhealth.db'}"
 
 
 @pytest.mark.parametrize(
