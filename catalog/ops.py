@@ -102,11 +102,6 @@ def select_for_recheck(
     `last_edits` maps (collection key, resource id) to the time of its latest edit.
     """
     edits = last_edits or {}
-    statuses = list(statuses)
-    rids = {s.rid for s in statuses}
-    entries = {f"{s.collection}/{s.rid}": s.rid for s in statuses}
-    # "toolkit/hotline", as verdicts and `status` name entries, pasted back: that entry's id.
-    ids = [i if i in rids else entries.get(i, i) for i in ids]
     known: set[str] = set()
     chosen: set[str] = set()
     for status in statuses:
@@ -156,19 +151,13 @@ def unknown_ids(settings: Settings, ids: Sequence[str]) -> list[str]:
     if not ids:
         return []
     try:
-        engine = engine_for(settings.database_url)
-        known = store.active_rids(engine, ids) | store.active_entries(engine, ids)
+        known = store.active_rids(engine_for(settings.database_url), ids)
     except LinkhealthError:  # a database that cannot be opened: the catalog files decide
         known = set()
     rest = [i for i in ids if i not in known]
     if not rest:
         return []
-    in_files = {
-        name
-        for c in load_catalogs(settings.catalogs)
-        for r in c.resources
-        for name in (r.id, f"{c.key}/{r.id}")  # "toolkit/hotline", as verdicts name it
-    }
+    in_files = {r.id for c in load_catalogs(settings.catalogs) for r in c.resources}
     return sorted({i for i in rest if i not in in_files})
 
 

@@ -443,18 +443,6 @@ def test_unknown_ids_are_the_ones_neither_the_database_nor_the_files_hold(
     sync_catalogs(engine_for(settings.database_url), load_catalogs([catalog]), now=days(0))
     catalog.write_text("this file is not read while the database knows every id: [")
     assert unknown_ids(settings, ["a"]) == []
-    # "toolkit/a", as verdicts name it, pasted back: the database answers for it too
-    assert unknown_ids(settings, ["toolkit/a"]) == []
-    write_catalog(catalog, [{"id": "a", "title": "A", "url": "https://example.org/a"}])
-    assert unknown_ids(settings, ["toolkit/a", "other/a"]) == ["other/a"]
-
-
-def test_a_recheck_takes_an_entry_as_verdicts_name_it() -> None:
-    statuses = [Status("a"), Status("b", collection="other")]
-    assert select_for_recheck(statuses, ids=["toolkit/a", "other/b", "toolkit/b"]) == (
-        ["a", "b"],
-        ["toolkit/b"],
-    )
 
 
 def test_status_says_why_a_run_failed() -> None:

@@ -45,7 +45,6 @@ from catalog.store._leases import (
 from catalog.store._observations import (
     DRIFT_HISTORY,
     STORE_CHUNK,
-    active_entries,
     active_rids,
     answering_urls,
     link_states,
@@ -138,7 +137,6 @@ __all__ = [
     "StoredResource",
     "abort_stale_runs",
     "acquire_lease",
-    "active_entries",
     "active_rids",
     "add_event",
     "add_events",

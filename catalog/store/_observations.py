@@ -392,21 +392,6 @@ def active_rids(engine: Engine, rids: Iterable[str]) -> set[str]:
         return set(s.scalars(query))
 
 
-def active_entries(engine: Engine, names: Iterable[str]) -> set[str]:
-    """Those of `names` ("collection/id", as verdicts name entries) that are active."""
-    pairs = [tuple(n.split("/", 1)) for n in names if "/" in n]
-    if not pairs:
-        return set()
-    query = (
-        select(t.Collection.key, t.Resource.rid)
-        .join(t.Collection, t.Collection.id == t.Resource.collection_id)
-        .where(t.Resource.rid.in_([rid for _, rid in pairs]), t.Resource.removed_at.is_(None))
-    )
-    with read_session(engine) as s:
-        found = {f"{key}/{rid}" for key, rid in s.execute(query)}
-    return found & {f"{key}/{rid}" for key, rid in pairs}
-
-
 def stored_collections(engine: Engine) -> set[str]:
     """The keys of the collections that have active resources in the database."""
     query = (
