@@ -678,6 +678,7 @@ def failed_with(exc: LinkhealthError) -> Any:
     names the file, line or URL to fix) and no traceback in the run's log, which Prefect
     writes for an exception that escapes a flow. A caller of the flow still gets `exc`:
     Prefect raises a Failed state's exception, so the CLI prints it and exits its code."""
+    exc.said_by_state = True  # type: ignore[attr-defined]  # `_SaidByItsState` drops its trace
     return Failed(message=str(exc), data=exc)
 
 
@@ -687,13 +688,14 @@ ENGINE_EXIT = "Engine execution exited with unexpected exception"
 
 
 class _SaidByItsState(logging.Filter):
-    """Drops that record for our own errors (`failed_with`): a refused run (a broken
-    catalog, a held lease) wrote 40-60 lines of Prefect's internals to serve's journal
-    under the one line, "Finished in state Failed('FILE:LINE: ...')", that says it all."""
+    """Drops that record for the errors `failed_with` made the run's end: a refused run (a
+    broken catalog, a held lease) wrote 40-60 lines of Prefect's internals to serve's
+    journal under the one line, "Finished in state Failed('FILE:LINE: ...')", that says it
+    all. Any other exception, ours included, keeps its traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return not (record.msg == ENGINE_EXIT and isinstance(exc, LinkhealthError))
+        return not (record.msg == ENGINE_EXIT and getattr(exc, "said_by_state", False))
 
 
 # On the logger's object, which Prefect's logging setup keeps; the engine that runs a

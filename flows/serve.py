@@ -491,13 +491,13 @@ def _serve(specs: list[DeploymentSpec], say: Callable[[str], None]) -> None:
             if isinstance(exc, KeyboardInterrupt | SystemExit) or not api_lost(exc):
                 raise
             # Prefect's runner gives up after minutes without its API, with a traceback of
-            # a hundred lines and its deployments paused: one sentence, and exit 1, which
-            # the systemd unit restarts (serving again resumes the schedules).
+            # a hundred lines: one sentence, and exit 1, which the systemd unit restarts.
             url = os.environ.get("PREFECT_API_URL", "the Prefect API")
             raise PrefectApiLostError(
-                f"{url} stopped answering for minutes, so Prefect stopped serving the "
-                "deployments and paused their schedules; start the Prefect server again, "
-                "then `linkhealth serve` (the systemd unit restarts it by itself)"
+                f"{url} stopped answering, so Prefect stopped serving the deployments (and "
+                "may have paused their schedules: serving again resumes them); start the "
+                "Prefect server again, then `linkhealth serve` (the systemd unit restarts it "
+                "by itself)"
             ) from exc
 
 

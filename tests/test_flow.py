@@ -233,6 +233,17 @@ def test_a_bad_catalog_fails_the_run_with_its_problems_and_no_traceback(
             state.result()
         assert any("Finished in state Failed" in r.getMessage() for r in records)
         assert not [r.getMessage() for r in records if r.exc_info], "a traceback was logged"
+    # As the engine runs a deployment's run for `serve` or a worker: it raises the state's
+    # exception, ours, and logs it with Prefect's traceback, which `_SaidByItsState` drops.
+    from prefect.flow_engine import run_flow
+
+    with _flow_run_log() as records, pytest.raises(CatalogError, match=r"bad\.yaml:5"):
+        run_flow(
+            check_catalog,
+            parameters={"overrides": overrides, "render": False},
+            error_logger=logging.getLogger("prefect.flow_runs"),
+        )
+    assert not [r.getMessage() for r in records if r.exc_info], "a traceback was logged"
 
 
 def test_a_long_batch_shows_progress_before_it_ends(

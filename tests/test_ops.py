@@ -573,8 +573,8 @@ def test_serve_that_lost_its_prefect_api_says_so_in_one_sentence(
     assert result.exit_code == 1, result.output
     said = result.stderr.splitlines()[-1]  # after serve's line on the settings it uses
     assert said.startswith(
-        "error: http://127.0.0.1:4999/api stopped answering for minutes, so Prefect stopped "
-        "serving the deployments and paused their schedules; "
+        "error: http://127.0.0.1:4999/api stopped answering, so Prefect stopped serving the "
+        "deployments (and may have paused their schedules: serving again resumes them); "
     )
     assert "Traceback" not in result.stderr
 
