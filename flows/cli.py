@@ -760,7 +760,7 @@ def server_status() -> None:
     elif ok:
         # A server another folder started serves this one's runs too, unnoticed, and
         # `server stop` here leaves it running: say which it is.
-        pid = started_here()
+        pid = started_here(port=int(url.rsplit(":", 1)[-1].split("/", 1)[0]))
         whose = (
             f" (started from this folder, pid {pid})"
             if pid

@@ -21,6 +21,7 @@ address too (`use_api`).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import signal
@@ -306,9 +307,17 @@ def ensure_server(say: Callable[[str], None] = print) -> ServerInfo:
         use_api(url)
         return ServerInfo(api_url=url, how="running", pid=recorded_pid())
     running = started_here()
+    if running is not None and started_here(port=_port()) == running:
+        # Still starting (another command started it a moment ago): wait for it.
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline and started_here() == running:
+            if is_healthy(url, timeout=1.0):
+                use_api(url)
+                return ServerInfo(api_url=url, how="running", pid=running)
+            time.sleep(0.5)
     if running is not None:
-        # Another port, or not answering yet: a second server would take over the pid
-        # file (and the database), and `server stop` could no longer stop the first.
+        # Another port, or not answering: a second server would take over the pid file
+        # (and the database), and `server stop` could no longer stop the first.
         raise PrefectApiDownError(
             f"no Prefect server answers at {url}, but the one this folder started runs "
             f"(pid {running}, see {pid_file()}): on another port (LINKHEALTH_PREFECT_PORT "
@@ -393,10 +402,27 @@ def recorded_pid() -> int | None:
         return None
 
 
-def started_here() -> int | None:
-    """The pid of the Prefect server this folder started, while it runs."""
+def started_here(port: int | None = None) -> int | None:
+    """The pid of the Prefect server this folder started, while it runs (on `port`, when
+    given: LINKHEALTH_PREFECT_PORT may have changed since)."""
     pid = recorded_pid()
-    return pid if pid is not None and _runs_prefect_server(pid) else None
+    if pid is None or not _runs_prefect_server(pid):
+        return None
+    if port is not None and _listening_port(pid) not in (None, port):
+        return None
+    return pid
+
+
+def _listening_port(pid: int) -> int | None:
+    """The `--port` the server `pid` was started with, as `_start` starts it."""
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    for flag, value in itertools.pairwise(words):
+        if flag == b"--port" and value.isdigit():
+            return int(value)
+    return None
 
 
 def _runs_prefect_server(pid: int) -> bool:

@@ -39,8 +39,12 @@ def test_status_says_whether_the_server_that_answers_was_started_here(
     )
     monkeypatch.setattr(flows.prefect_server, "recorded_pid", lambda: 4321)
     monkeypatch.setattr(flows.prefect_server, "_runs_prefect_server", lambda pid: pid == 4321)
+    monkeypatch.setattr(flows.prefect_server, "_listening_port", lambda pid: 4200)
     here = runner.invoke(app, ["server", "status"])
     assert here.stdout == "http://127.0.0.1:4200/api: up (started from this folder, pid 4321)\n"
+    monkeypatch.setattr(flows.prefect_server, "_listening_port", lambda pid: 4300)
+    moved = runner.invoke(app, ["server", "status"])  # ours listens elsewhere: not this one
+    assert "(not started from this folder" in moved.stdout
     _answering(monkeypatch, False)
     down = runner.invoke(app, ["server", "status"])
     assert (down.exit_code, down.stdout) == (1, "http://127.0.0.1:4200/api: not answering\n")
@@ -190,12 +194,38 @@ def test_a_second_server_is_not_started_while_this_folders_first_one_runs(
     monkeypatch.setattr(flows.prefect_server, "is_healthy", lambda url, timeout=2.0: False)
     monkeypatch.setattr(flows.prefect_server, "recorded_pid", lambda: 4321)
     monkeypatch.setattr(flows.prefect_server, "_runs_prefect_server", lambda pid: pid == 4321)
+    monkeypatch.setattr(flows.prefect_server, "_listening_port", lambda pid: 4200)
     result = runner.invoke(app, ["server", "start"])
     assert result.exit_code == 1 and STARTED == [], result.output
     assert result.stderr.startswith(
         "error: no Prefect server answers at http://127.0.0.1:4300/api, but the one this "
         "folder started runs (pid 4321, see var/prefect-server.pid)"
     )
+
+
+def test_a_server_this_folder_is_still_starting_is_waited_for(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two commands at once: the second found the first one's server not answering yet,
+    and was told to stop it."""
+    STARTED.clear()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("LINKHEALTH_PREFECT_PORT", raising=False)
+    monkeypatch.setattr(flows.prefect_server.subprocess, "Popen", _Started)
+    asked: list[str] = []
+
+    def answers_at_the_third_ask(url: str, timeout: float = 2.0) -> bool:
+        asked.append(url)
+        return len(asked) >= 3
+
+    monkeypatch.setattr(flows.prefect_server, "is_healthy", answers_at_the_third_ask)
+    monkeypatch.setattr(flows.prefect_server.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(flows.prefect_server, "recorded_pid", lambda: 4321)
+    monkeypatch.setattr(flows.prefect_server, "_runs_prefect_server", lambda pid: pid == 4321)
+    monkeypatch.setattr(flows.prefect_server, "_listening_port", lambda pid: 4200)
+    result = runner.invoke(app, ["server", "start"])
+    assert result.exit_code == 0 and STARTED == [], result.output
+    assert result.stdout == "Prefect API: http://127.0.0.1:4200/api (running)\n"
 
 
 def test_a_server_started_here_keeps_its_database_in_var_prefect(
