@@ -121,6 +121,9 @@ class ResourceRow:
     #: Response time of the latest check.
     elapsed_ms: int | None = None
     content_length: int | None = None
+    #: The link ends at its own address, as the checker asks for it (the canonical form
+    #: `url` may differ from: query sorted, "/" path): no move to show.
+    ends_at_link: bool = False
     # The schema does not hold these yet; they stay empty until it does.
     #: Why the content looks like a different site (possible hijack).
     drift_reason: str | None = None
@@ -748,6 +751,7 @@ def _active_resources() -> Select[Any]:
             Link.reason,
             Link.http_status,
             Link.final_url,
+            (Link.final_url == Link.url).label("ends_at_link"),
             Link.title.label("page_title"),
             Link.content_length,
             Link.consecutive_failures,
@@ -840,6 +844,7 @@ def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
         reason=row["reason"],
         http_status=row["http_status"],
         final_url=row["final_url"],
+        ends_at_link=bool(row["ends_at_link"]),
         suggested_url=suggested,
         page_title=row["page_title"],
         since=row["problem_start"],

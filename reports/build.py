@@ -30,7 +30,6 @@ from catalog.queries import (
     ResourceRow,
     RunInfo,
 )
-from catalog.urls import canonical_url
 from reports.changes import changes_since
 from reports.context import (
     NEW_URL,
@@ -457,7 +456,7 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     if r.flapping:
         note = f"{note}; {_FLAPPING}" if note else _FLAPPING.capitalize()
     final = r.final_url
-    if final in (None, r.url, r.suggested_url) or final == canonical_url(r.url):
+    if final in (None, r.url, r.suggested_url) or r.ends_at_link:
         # Its own address, as the checker asks for it (sorted query, "/" path, ...): no
         # "Ended at" for a link that went nowhere.
         final = None

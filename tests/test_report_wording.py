@@ -8,14 +8,19 @@ from pathlib import Path
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
+from catalog import store
 from catalog.hygiene import Finding, Level
 from catalog.outcomes import Outcome
 from catalog.queries import EventRow, ReportData, report_data
+from catalog.settings import HealthSettings
+from catalog.sync import sync_catalogs
+from catalog.urls import canonical_url
 from reports import build_context, render_html, render_markdown
 from reports.build import with_findings
 from reports.context import when
 from reports.html_rows import facts
 from tests import report_fixtures as fx
+from tests.factories import make_catalog, make_observation, make_resource, temporary_database
 
 
 @pytest.fixture(scope="module")
@@ -211,21 +216,35 @@ def test_news_of_an_id_two_catalogs_use_names_the_catalog(data: ReportData) -> N
 
 
 def test_a_link_that_ends_at_its_own_address_as_checked_is_not_said_to_end_elsewhere(
-    data: ReportData,
+    tmp_path: Path,
 ) -> None:
     """The checker asks for the canonical form (query sorted, "/" path): "Ended at" that
     address, under a 404 that followed no redirect, read as a move."""
-    row = next(r for r in data.resources if r.resource_id == "a-broken")
-    written = dataclasses.replace(
-        row, url="https://x.example.org?utm_source=news&id=7", final_url=None, suggested_url=None
+    written = "https://x.example.org?utm_source=news&id=7"
+    asked = canonical_url(written)
+    assert asked == "https://x.example.org/?id=7&utm_source=news"
+    moved = "https://x.example.org/elsewhere"
+    catalog = make_catalog(
+        "toolkit",
+        [make_resource("own", url=written), make_resource("away", url=written + "&b=1")],
     )
-    for final, shown in (
-        ("https://x.example.org/?id=7&utm_source=news", None),
-        ("https://x.example.org/elsewhere", "https://x.example.org/elsewhere"),
-    ):
-        source = dataclasses.replace(written, final_url=final)
-        ctx = build_context(dataclasses.replace(data, resources=(source,)), now=fx.NOW)
-        assert fx.row_of(ctx, "a-broken").final_url == shown
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [catalog], now=fx.NOW)
+        store.record_observations(
+            engine,
+            None,
+            [
+                make_observation(asked, Outcome.NOT_FOUND, fx.NOW, final_url=asked),
+                make_observation(
+                    canonical_url(written + "&b=1"), Outcome.NOT_FOUND, fx.NOW, final_url=moved
+                ),
+            ],
+            HealthSettings(),
+            now=fx.NOW,
+        )
+        ctx = build_context(report_data(engine), now=fx.NOW)
+    assert fx.row_of(ctx, "own").final_url is None
+    assert fx.row_of(ctx, "away").final_url == moved
 
 
 def test_informational_findings_alone_are_still_counted(data: ReportData) -> None:
