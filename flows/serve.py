@@ -347,10 +347,11 @@ def pin_settings(config: Path | None, home: Path) -> str:
         # the checkout's, and `linkhealth status` here never saw a served night.
         os.environ.setdefault(DEFAULTS_DIR_ENV, str(Path.cwd().resolve()))
         settings = load_settings(path)
-        return (
+        said = (
             f"Flow runs read the settings of {path}: the database "
             f"{masked_url(settings.database_url)}, the reports in {settings.reports_dir}."
         )
+        return said + _earlier_database(settings, home)
     fallback = home / DEFAULT_CONFIG_NAME
     if fallback.is_file():
         load_settings(fallback)
@@ -361,6 +362,25 @@ def pin_settings(config: Path | None, home: Path) -> str:
     return (
         f"No {DEFAULT_CONFIG_NAME} here or in {home}: flow runs use the built-in defaults"
         f"{_where_relative(load_settings(None), home)} (give --config to choose)."
+    )
+
+
+def _earlier_database(settings: Settings, home: Path) -> str:
+    """A warning when the runs served from here before kept their database in `home`'s
+    var/ (before `DEFAULTS_DIR_ENV`) and this folder's is not there yet: the history would
+    seem to start again from nothing."""
+    from catalog.settings import DEFAULT_DATABASE_URL
+
+    default = Path(DEFAULT_DATABASE_URL.removeprefix("sqlite:///"))
+    earlier, now = (home / default).resolve(), (Path.cwd() / default).resolve()
+    if settings.database_url != f"sqlite:///{now}":  # the file or a variable names one
+        return ""
+    if earlier == now or not earlier.is_file() or now.exists():
+        return ""
+    return (
+        f" Warning: runs served from here by an earlier version kept their database in "
+        f"{earlier}; to keep that history, copy it (`linkhealth db copy --db "
+        f"sqlite:///{earlier} --to {settings.database_url}`) or set database_url to it."
     )
 
 

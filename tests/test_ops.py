@@ -624,6 +624,33 @@ def test_what_the_settings_file_leaves_to_the_defaults_is_in_the_folder_serve_st
     assert f"the database sqlite:///{folder / 'var' / 'linkhealth.db'}, the reports in " in said
 
 
+def test_serve_warns_when_earlier_served_runs_kept_their_database_in_the_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Served runs of an earlier version used the checkout's var/ for a file that names no
+    database; they now use this folder's, which would seem to start history afresh."""
+    import flows.serve
+
+    home, folder = tmp_path / "checkout", tmp_path / "catalogs"
+    (home / "var").mkdir(parents=True)
+    (home / "var" / "linkhealth.db").write_bytes(b"")
+    shutil.copy(ROOT / "prefect.yaml", home / "prefect.yaml")
+    folder.mkdir()
+    (folder / "linkhealth.toml").write_text('catalogs = ["toolkit.yaml"]\n')
+    monkeypatch.setattr(flows.serve, "CHECKOUT", home)
+    monkeypatch.chdir(folder)
+    result, _ = _serve_here(monkeypatch, [])
+    said = " ".join(result.stderr.split())
+    assert f"kept their database in {home / 'var' / 'linkhealth.db'}" in said
+    assert "linkhealth db copy --db sqlite:///" in said
+    named = tmp_path / "named"
+    named.mkdir()
+    (named / "linkhealth.toml").write_text('database_url = "sqlite:///mine.db"\n')
+    monkeypatch.chdir(named)
+    result, _ = _serve_here(monkeypatch, [])  # a file that names its database: no warning
+    assert "kept their database" not in " ".join(result.stderr.split())
+
+
 def test_serve_without_any_settings_file_says_where_the_runs_keep_their_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
