@@ -123,8 +123,9 @@ def apply_edits(
                 )
             ]
         )
-    # A dry run only reads (the file is swapped in whole, never written in place): no lock,
-    # so `--dry-run` leaves no `.NAME.lock` behind in a folder nobody has edited yet.
+    # A dry run writes nothing over the catalog (only a temporary file beside it, to
+    # validate, then removed), and writers swap the file in whole: no lock, so `--dry-run`
+    # leaves no `.NAME.lock` behind in a folder nobody has edited yet.
     with contextlib.nullcontext() if dry_run else _locked(path):
         data = _read_bytes(path)
         bom = data.startswith(_BOM)

@@ -63,6 +63,7 @@ _VALUE_NAMES = {
 
 
 def _no_type_shown(ctx: Any) -> None:
+    """An argument's `display_type_rich`: its value name alone, no "<list[str]>"."""
     return None
 
 

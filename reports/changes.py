@@ -153,7 +153,7 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
                 section, summary = "newly_broken", INVALID_SINCE
         for row in targets:
             said, was, now_at = summary, before, after
-            if section == "new_redirects" and summary in _NOW_REDIRECTS and row.suggested_url:
+            if _began_redirecting(event) and row.suggested_url:
                 # Where the queue's fix and `accept-redirect` would point (the last
                 # permanent hop's target), not the first hop's or the outcome's label:
                 # "Now redirects permanently. Moved permanently" said nothing.
@@ -190,9 +190,13 @@ def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Chang
     )
 
 
-#: A link that began to redirect: by its outcome (its first check, or no hop before) or
-#: by its first hop (`redirect_changed` from none).
-_NOW_REDIRECTS = ("Now redirects permanently.", "Now redirects.")
+def _began_redirecting(event: EventRow) -> bool:
+    """A link that began to redirect: by its outcome (its first check, or no hop before)
+    or by its first hop (`redirect_changed` from none)."""
+    d = event.details
+    if event.kind == "outcome_changed":
+        return d.get("new") == Outcome.REDIRECTED_PERMANENT.value
+    return event.kind == "redirect_changed" and d.get("old") is None and d.get("new") is not None
 
 
 def _shared_ids(rows: Sequence[Row]) -> frozenset[str]:
