@@ -323,9 +323,10 @@ def _first_error(exc: Any) -> str:
 def pin_settings(config: Path | None, home: Path) -> str:
     """Make the served flow runs read the settings file a command run here reads, and say
     which: `config`, LINKHEALTH_CONFIG or ./linkhealth.toml, made absolute in
-    LINKHEALTH_CONFIG (the runs start in `home`), and a relative SQLite
-    LINKHEALTH_DATABASE_URL made absolute too. It is loaded now, so a mistake in it
-    stops `serve` with the file and setting named instead of failing the nightly run."""
+    LINKHEALTH_CONFIG (the runs start in `home`), with what it leaves to the defaults in
+    this folder (LINKHEALTH_DEFAULTS_DIR), and a relative SQLite LINKHEALTH_DATABASE_URL
+    made absolute too. It is loaded now, so a mistake in it stops `serve` with the file
+    and setting named instead of failing the nightly run."""
     from catalog.db import absolute_sqlite_url, masked_url
     from catalog.settings import (
         DEFAULT_CONFIG_NAME,
