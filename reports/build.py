@@ -156,7 +156,7 @@ def build_context(
         catalogs=tuple(CatalogSummary(c.key, c.title, c.resources) for c in data.collections),
         resources_total=data.resources_total,
         set_aside=tuple(sorted((r for r in resources if r.set_aside), key=_failing_first)),
-        changes=changes_since(data, resources, now) if data.run else None,
+        changes=changes_since(data, resources, now, form.ambiguous) if data.run else None,
         trend=health_trend(data.trend_runs, now),
         publishers=group_stats("publisher", data.resources, resources),
         hosts=group_stats("host", data.resources, resources),

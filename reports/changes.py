@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -49,10 +49,12 @@ _ENTRY_KINDS = {*_CATALOG_KINDS, "drift_detected", "snooze_ended"}
 _FAILING_STATES = {"suspect", "broken"}
 
 
-def changes_since(data: ReportData, rows: Sequence[Row], now: datetime) -> Changes:
+def changes_since(
+    data: ReportData, rows: Sequence[Row], now: datetime, shared: Collection[str] = ()
+) -> Changes:
+    """`shared`: resource ids several collections use, whose news names the collection."""
     by_link: dict[int, list[Row]] = defaultdict(list)
     by_pk: dict[int, Row] = {}
-    shared = _shared_ids(rows)
     for source, row in zip(data.resources, rows, strict=True):
         by_pk[source.pk] = row
         if source.link_id is not None:
@@ -197,16 +199,6 @@ def _began_redirecting(event: EventRow) -> bool:
     if event.kind == "outcome_changed":
         return d.get("new") == Outcome.REDIRECTED_PERMANENT.value
     return event.kind == "redirect_changed" and d.get("old") is None and d.get("new") is not None
-
-
-def _shared_ids(rows: Sequence[Row]) -> frozenset[str]:
-    """Resource ids used by more than one collection."""
-    seen: dict[str, str] = {}
-    shared = set()
-    for row in rows:
-        if seen.setdefault(row.resource_id, row.collection_key) != row.collection_key:
-            shared.add(row.resource_id)
-    return frozenset(shared)
 
 
 #: Said of a link that no longer flaps where its failure or recovery is the news.
