@@ -750,7 +750,7 @@ def server_status() -> None:
     (127.0.0.1, port LINKHEALTH_PREFECT_PORT, default 4200)."""
     import os
 
-    from flows.prefect_server import api_url, is_healthy, started_here
+    from flows.prefect_server import api_url, is_healthy, prefect_port, started_here
 
     configured = os.environ.get("PREFECT_API_URL")
     url = configured or api_url()
@@ -761,7 +761,7 @@ def server_status() -> None:
     elif ok:
         # A server another folder started serves this one's runs too, unnoticed, and
         # `server stop` here leaves it running: say which it is.
-        pid = started_here(port=int(url.rsplit(":", 1)[-1].split("/", 1)[0]))
+        pid = started_here(port=prefect_port())
         whose = (
             f" (started from this folder, pid {pid})"
             if pid

@@ -51,7 +51,7 @@ class ServerInfo:
     pid: int | None = None
 
 
-def _port() -> int:
+def prefect_port() -> int:
     """LINKHEALTH_PREFECT_PORT, or the default when it is unset or empty (as an empty
     LINKHEALTH_DATABASE_URL is)."""
     given = os.environ.get("LINKHEALTH_PREFECT_PORT", "").strip()
@@ -98,24 +98,20 @@ class _ApiLost(logging.Filter):
             return True
         if self.clients and record.name.startswith(PREFECT_CLIENT_LOGGERS):
             return False
-        return not _transport_error(record.exc_info[1] if record.exc_info else None)
+        return not api_lost(record.exc_info[1] if record.exc_info else None)
 
 
-def _transport_error(exc: BaseException | None) -> bool:
+def api_lost(exc: BaseException | None) -> bool:
+    """Whether `exc` (an exception group or a chain included) comes of the Prefect API not
+    answering: a transport error in it."""
     seen = 0
     while exc is not None and seen < 20:  # a cause chain, never a cycle
         if isinstance(exc, httpx.TransportError):
             return True
-        if isinstance(exc, BaseExceptionGroup) and any(map(_transport_error, exc.exceptions)):
+        if isinstance(exc, BaseExceptionGroup) and any(map(api_lost, exc.exceptions)):
             return True  # Prefect's runner raises its services' failures as a group
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return False
-
-
-def api_lost(exc: BaseException) -> bool:
-    """Whether `exc` (an exception group or a chain included) comes of the Prefect API not
-    answering."""
-    return _transport_error(exc)
 
 
 #: The logger Prefect's flow engine logs a run's end (and the traceback of failing to) on.
@@ -230,7 +226,7 @@ def api_loss_said() -> Iterator[None]:
 
 
 def api_url(port: int | None = None) -> str:
-    return f"http://{DEFAULT_HOST}:{port or _port()}/api"
+    return f"http://{DEFAULT_HOST}:{port or prefect_port()}/api"
 
 
 def pid_file() -> Path:
@@ -307,7 +303,7 @@ def ensure_server(say: Callable[[str], None] = print) -> ServerInfo:
         use_api(url)
         return ServerInfo(api_url=url, how="running", pid=recorded_pid())
     running = started_here()
-    if running is not None and started_here(port=_port()) == running:
+    if running is not None and _listening_port(running) in (None, prefect_port()):
         # Still starting (another command started it a moment ago): wait for it.
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline and started_here() == running:
@@ -358,7 +354,7 @@ def _start(url: str, home: Path | None = None) -> int:
                 "--host",
                 DEFAULT_HOST,
                 "--port",
-                str(_port()),
+                str(prefect_port()),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -385,7 +381,7 @@ def _start(url: str, home: Path | None = None) -> int:
     from catalog.errors import LinkhealthError
 
     how = (
-        f"exited after {time.monotonic() - started:.0f} s (is port {_port()} in use?)"
+        f"exited after {time.monotonic() - started:.0f} s (is port {prefect_port()} in use?)"
         if proc.returncode not in (None, -signal.SIGKILL)
         else f"did not answer within {START_TIMEOUT_S:.0f} s"
     )
