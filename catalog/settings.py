@@ -412,13 +412,13 @@ def load_settings(config: str | Path | None = None, *, use_env: bool = True) -> 
     if defaults_dir:
         base = Path(defaults_dir)
         if settings.database_url == DEFAULT_DATABASE_URL:
-            settings = replace(settings, database_url=_default_database())
+            settings = replace(settings, database_url=default_database_url())
         if not settings.reports_dir.is_absolute():
             settings = replace(settings, reports_dir=base / settings.reports_dir)
     return settings
 
 
-def _default_database() -> str:
+def default_database_url() -> str:
     """The built-in database, in `DEFAULTS_DIR_ENV`'s folder when it names one."""
     base = os.environ.get(DEFAULTS_DIR_ENV)
     return _resolve_sqlite(DEFAULT_DATABASE_URL, Path(base)) if base else DEFAULT_DATABASE_URL
@@ -428,7 +428,7 @@ def _sound_database(data: Mapping[str, Any], base: Path) -> str | None:
     """The database a file that failed elsewhere names (or the default, when it names
     none): its `database_url` entry alone is sound. None when that entry is the problem."""
     if "database_url" not in data:
-        return _default_database()  # as `load_settings` would have it
+        return default_database_url()  # as `load_settings` would have it
     url = data["database_url"]
     return _resolve_sqlite(url, base) if isinstance(url, str) and url.strip() else None
 

@@ -370,12 +370,12 @@ def _earlier_database(settings: Settings, home: Path) -> str:
     """A warning when the runs served from here before kept their database in `home`'s
     var/ (before `DEFAULTS_DIR_ENV`) and this folder's is not there yet: the history would
     seem to start again from nothing."""
-    from catalog.settings import DEFAULT_DATABASE_URL
+    from catalog.settings import DEFAULT_DATABASE_URL, default_database_url
 
-    default = Path(DEFAULT_DATABASE_URL.removeprefix("sqlite:///"))
-    earlier, now = (home / default).resolve(), (Path.cwd() / default).resolve()
-    if settings.database_url != f"sqlite:///{now}":  # the file or a variable names one
+    if settings.database_url != default_database_url():  # the file or a variable names one
         return ""
+    now = Path(settings.database_url.removeprefix("sqlite:///"))
+    earlier = (home / DEFAULT_DATABASE_URL.removeprefix("sqlite:///")).resolve()
     if earlier == now or not earlier.is_file() or now.exists():
         return ""
     return (
