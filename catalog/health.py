@@ -76,6 +76,7 @@ from catalog import drift
 from catalog.model import Observation
 from catalog.outcomes import Outcome, Severity
 from catalog.settings import HealthSettings
+from catalog.text import media_type
 
 #: How much shorter than `confirm_days` the failing span may be. Nightly checks are "days"
 #: apart only roughly: a link checked a few minutes earlier in the run on its third night
@@ -357,7 +358,7 @@ def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
         )
     if prev.title and new.title and prev.title != new.title:
         changes.append(Change("title_changed", {"old": prev.title, "new": new.title}))
-    old_type, new_type = _media_type(prev.content_type), _media_type(new.content_type)
+    old_type, new_type = media_type(prev.content_type), media_type(new.content_type)
     if old_type and new_type and old_type != new_type:
         changes.append(
             Change("content_type_changed", {"old": prev.content_type, "new": new.content_type})
@@ -497,10 +498,3 @@ def _value(outcome: Outcome | None) -> str | None:
 def _final(final_url: str | None, url: str) -> str:
     """No final URL means the request ended where it started."""
     return final_url or url
-
-
-def _media_type(content_type: str | None) -> str | None:
-    """`text/html; charset=UTF-8` -> `text/html`, so charset spelling is not a change."""
-    if not content_type:
-        return None
-    return content_type.split(";", 1)[0].strip().lower() or None

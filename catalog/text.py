@@ -14,6 +14,7 @@ __all__ = [
     "META_CHARSET",
     "charset_codec",
     "invisible_characters",
+    "media_type",
     "strip_accents",
     "without_controls",
 ]
@@ -97,6 +98,14 @@ _WINDOWS_1252 = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii
 #: and fail, "idna" and "undefined" fail on any body, and "punycode" takes time quadratic
 #: in the body (minutes for 2 MiB) on the event loop every URL of the run shares.
 _NOT_CHARSETS = frozenset({"idna", "punycode", "undefined"})
+
+
+def media_type(content_type: str | None) -> str | None:
+    """`text/html; charset=UTF-8` -> `text/html`: the type alone, so that its parameters'
+    spelling is no change (`catalog.health`, `catalog.check.fetch`) nor another type."""
+    if not content_type:
+        return None
+    return content_type.split(";", 1)[0].strip().lower() or None
 
 
 def charset_codec(label: str | None) -> str | None:

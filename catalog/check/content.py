@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from catalog.text import META_CHARSET, charset_codec, without_controls
+from catalog.text import META_CHARSET, charset_codec, media_type, without_controls
 
 __all__ = ["PageFacts", "analyse_body", "similarity", "stable_text"]
 
@@ -55,7 +55,7 @@ def analyse_body(
     `tags` is `body.count(b"<")` when the caller has counted already (`fetch.read_page`
     does, to choose a thread): 2 MiB are not scanned twice.
     """
-    mime = _mime(content_type)
+    mime = media_type(content_type)
     if body.startswith(b"%PDF-") or mime == "application/pdf":
         return _binary_facts(body, truncated, etag, total_length, title=_pdf_title(body))
     if _is_html(mime, body):
@@ -158,12 +158,6 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-
-
-def _mime(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    return content_type.split(";", 1)[0].strip().lower() or None
 
 
 def _charset_param(content_type: str | None) -> str | None:

@@ -53,6 +53,7 @@ from catalog.check.safety import AddressBook, forbidden_address, host_allowliste
 from catalog.clock import Clock
 from catalog.model import Hop, Previous, Target
 from catalog.settings import CheckSettings
+from catalog.text import media_type
 from catalog.urls import CheckedUrl, UrlProblem, parse_url
 
 log = logging.getLogger(__name__)
@@ -172,8 +173,8 @@ def changed_since(previous: Previous | None, head: Exchange) -> bool:
         return True
     if _modified_later(headers, previous.last_modified):
         return True
-    kind = _media_type(headers.get("content-type"))
-    if kind and _media_type(previous.content_type) not in (None, kind):
+    kind = media_type(headers.get("content-type"))
+    if kind and media_type(previous.content_type) not in (None, kind):
         return True
     length, before = content_length(headers), previous.content_length
     if not length or before is None:  # a HEAD's "Content-Length: 0" is a server's shortcut
@@ -202,11 +203,6 @@ def _http_date(value: str | None) -> datetime | None:
     except (TypeError, ValueError, IndexError):
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _media_type(content_type: str | None) -> str | None:
-    kind = (content_type or "").split(";", 1)[0].strip().lower()
-    return kind or None
 
 
 async def read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
