@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 Clock = Callable[[], datetime]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def http_date(value: str | None) -> datetime | None:
+    """An RFC 9110 date (`Last-Modified`, `Retry-After`, `Date`), aware; None for anything
+    a server got wrong."""
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -20,9 +20,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
+from catalog.clock import http_date
 from catalog.settings import HealthSettings
 
 __all__ = ["REVIEW_FIELDS", "StaleCode", "StaleReason", "named_years", "review_date", "staleness"]
@@ -129,7 +129,7 @@ def _unchanged_long(
     limit = timedelta(days=settings.unchanged_days)
     if unchanged is None or now - unchanged <= limit:
         return None
-    modified = _http_date(last_modified)
+    modified = http_date(last_modified)
     if modified is not None and now - modified <= limit:
         return None
     if modified is not None:
@@ -293,16 +293,6 @@ def _opt(moment: datetime | None) -> datetime | None:
 def _later(first: datetime | None, second: datetime | None) -> datetime | None:
     known = [_aware(m) for m in (first, second) if m is not None]
     return max(known) if known else None
-
-
-def _http_date(value: str | None) -> datetime | None:
-    """An RFC 7231 date, or None for anything a server got wrong."""
-    if not value:
-        return None
-    try:
-        return _aware(parsedate_to_datetime(value.strip()))
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
 
 
 def _date(moment: datetime) -> str:

@@ -24,8 +24,6 @@ import logging
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, assert_never
 
 import httpx
@@ -50,7 +48,7 @@ from catalog.check.retry import (
     with_retries,
 )
 from catalog.check.safety import AddressBook, forbidden_address, host_allowlisted
-from catalog.clock import Clock
+from catalog.clock import Clock, http_date
 from catalog.model import Hop, Previous, Target
 from catalog.settings import CheckSettings
 from catalog.text import media_type
@@ -188,21 +186,11 @@ def _strong(etag: str) -> bool:
 
 
 def _modified_later(headers: httpx.Headers, before: str | None) -> bool:
-    modified, said_at = _http_date(headers.get("last-modified")), _http_date(headers.get("date"))
-    old = _http_date(before)
+    modified, said_at = http_date(headers.get("last-modified")), http_date(headers.get("date"))
+    old = http_date(before)
     if modified is None or old is None or modified <= old:
         return False
     return said_at is None or (said_at - modified).total_seconds() > LAST_MODIFIED_IS_NOW_S
-
-
-def _http_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import assert_never
 
 import httpx
@@ -25,6 +24,7 @@ from tenacity.wait import wait_base
 from catalog.check.classify import blocked_reason
 from catalog.check.facts import Attempt, RetryNote
 from catalog.check.reasons import FailureKind, describe_error
+from catalog.clock import http_date
 from catalog.settings import CheckSettings
 
 #: Server errors that say "this will not work on retry" (method or version unsupported,
@@ -40,12 +40,9 @@ def retry_after_seconds(headers: httpx.Headers, now: datetime) -> float | None:
     value = value.strip()
     if value.isascii() and value.isdigit():  # not "²", which float() refuses
         return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    when = http_date(value)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
 
 
