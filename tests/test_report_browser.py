@@ -123,6 +123,41 @@ def test_no_table_is_wider_than_a_phone(site: Path, tmp_path: Path) -> None:
         assert wide is not None and wide.text() == "[]", (page.name, wide and wide.text())
 
 
+#: A publisher's real new address can be 130 characters without a break opportunity.
+LONG_ADDRESS = (
+    "https://www.example.gov/files/NCTC/documents/jcat/firstresponderstoolbox/"
+    "HumanTraffickingIndicatorsAndResponsesForFirstRespondersAndPublicSafetyPartners2020.pdf"
+)
+
+
+def test_a_long_new_address_does_not_push_the_queue_off_a_desktop_screen(
+    tmp_path: Path,
+) -> None:
+    # The fix column, with the command to paste, was cut off at 1280 px until scrolled.
+    data = fx.with_resource(
+        report_data(fx.fixed_db(tmp_path / "fixed.db")), "a-moved", suggested_url=LONG_ADDRESS
+    )
+    write_report(build_context(data, now=fx.NOW), tmp_path / "out", run_id=fx.LATEST_FINISHED_RUN)
+    probe = tmp_path / "probe.html"
+    page = tmp_path / "out" / "index.html"
+    assert LONG_ADDRESS in page.read_text()
+    probe.write_text(
+        PHONE_PROBE.format(src=page.as_uri())
+        .replace("width:390px", "width:1280px")
+        .replace("> 391", "> 1281")
+    )
+    dom = chromium(
+        tmp_path,
+        "--allow-file-access-from-files",
+        "--virtual-time-budget=5000",
+        "--window-size=1280,900",
+        "--dump-dom",
+        probe.as_uri(),
+    ).stdout
+    wide = LexborHTMLParser(dom).css_first("#wide")
+    assert wide is not None and wide.text() == "[]", wide and wide.text()
+
+
 #: The same frame, listing the dates (`<time>`) laid out on more than one line: "2026-11-"
 #: above "24" in a narrow "Since" column.
 BROKEN_DATES_PROBE = """<!doctype html><html><body style="margin:0">
