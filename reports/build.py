@@ -455,12 +455,14 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     note = state_label if noted else None
     if r.flapping:
         note = f"{note}; {_FLAPPING}" if note else _FLAPPING.capitalize()
+    priority = _priority(r)
+    # A drifted link's redirect target is where the drift was seen: no new address.
+    suggested = None if priority is Priority.DRIFT else r.suggested_url
     final = r.final_url
-    if final in (None, r.url, r.suggested_url) or r.ends_at_link:
+    if final in (None, r.url, suggested) or r.ends_at_link:
         # Its own address, as the checker asks for it (sorted query, "/" path, ...): no
         # "Ended at" for a link that went nowhere.
         final = None
-    priority = _priority(r)
     reason = r.reason if r.reason != label else None
     fix, command, needs_input = _fix(r, priority, form)
     snoozed = when(r.snoozed_until, now) if r.snoozed_until and r.snoozed_until > now else None
@@ -492,8 +494,8 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         page_title=r.page_title,
         final_url=final,
         final_href=safe_href(final),
-        suggested_url=r.suggested_url,
-        suggested_href=safe_href(r.suggested_url),
+        suggested_url=suggested,
+        suggested_href=safe_href(suggested),
         since=when(r.since, now) if r.since else None,
         failing_checks=r.failing_checks,
         checks=max(r.failing_checks, r.checks_since),
@@ -556,7 +558,8 @@ def _fix(
     if priority in (Priority.BROKEN, Priority.DRIFT, Priority.SOFT_404, Priority.UPDATE):
         if r.outcome is Outcome.INVALID_URL:
             return "Correct the address in the entry.", cmd("replace-url", NEW_URL), True
-        if r.suggested_url and safe_href(r.suggested_url):
+        # A drifted link's redirect leads to the page that no longer holds the resource.
+        if r.suggested_url and safe_href(r.suggested_url) and priority is not Priority.DRIFT:
             return (
                 f"Use the new address {r.suggested_url}.",
                 cmd("replace-url", r.suggested_url),
@@ -570,9 +573,11 @@ def _fix(
                 False,
             )
         if priority is Priority.DRIFT:
+            # Not "hijacked": most drift is a publisher's own redesign; the evidence
+            # beside it says which (a parked or casino page names its markers).
             what = (
-                "The address shows something else now, perhaps a domain that changed hands: "
-                "unlink it soon."
+                "The page no longer holds the resource: find where the resource is now, or "
+                "remove the entry if it is gone; if the domain changed hands, do it at once."
             )
         elif r.outcome is not None:
             what = r.outcome.explanation  # what this failure asks for

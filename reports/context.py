@@ -65,11 +65,11 @@ class Priority(IntEnum):
 _PRIORITY_TEXT: dict[Priority, tuple[str, str]] = {
     Priority.BROKEN: (
         "Confirmed broken",
-        "These failed check after check over several days, or can never work (an address "
+        "These kept failing until the break was confirmed, or can never work (an address "
         "that is not a web address); fix them first.",
     ),
     Priority.DRIFT: (
-        "Content changed beyond recognition",
+        "Page no longer matches its entry",
         "The address now shows something else, possibly a hijacked domain; check before "
         "visitors do.",
     ),

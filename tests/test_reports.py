@@ -679,10 +679,28 @@ def test_a_page_that_no_longer_matches_is_never_badged_ok(data: ReportData) -> N
     drifted = fx.row_of(ctx, "a-ok-2")
     assert drifted.label == "OK"  # the outcome, as exports give it
     assert drifted.status_badge == ("broken", "Page no longer matches")
-    assert "unlink it soon" in (drifted.fix or "")
+    assert "remove the entry if it is gone" in (drifted.fix or "")
     html = render_html(ctx)
     assert 'class="badge sev-broken">Page no longer matches<' in html
     assert "**Page no longer matches**" in render_markdown(ctx)
+
+
+def test_a_drifted_redirect_target_is_not_offered_as_the_new_address(data: ReportData) -> None:
+    # The page a permanent redirect leads to is the page the drift was seen on.
+    ctx = build_context(
+        fx.with_resource(
+            data,
+            "a-moved",
+            drift_reason="The page no longer matches the entry (page title 'Video unavailable')",
+        ),
+        now=fx.NOW,
+    )
+    row = fx.row_of(ctx, "a-moved")
+    assert row.priority is Priority.DRIFT
+    assert row.suggested_url is None and fx.MOVED_TO not in (row.fix or "")
+    assert shlex.split(row.command or "")[-1] == "NEW_URL" and row.command_needs_input
+    assert row.final_url == fx.MOVED_TO  # still shown: where the link ends now
+    assert "New address:" not in render_html(ctx)
 
 
 def test_one_failed_check_is_badged_as_a_warning_not_as_broken(ctx: ReportContext) -> None:
