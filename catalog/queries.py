@@ -33,7 +33,7 @@ from catalog.errors import NotFoundError
 from catalog.health import BROKEN as BROKEN_STATE
 from catalog.outcomes import Outcome
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
-from catalog.store import REFUSED, REFUSED_IDS
+from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS
 from catalog.tables import Collection, Event, Link, Observation, Resource, Run
 
 #: The totals key for resources whose link has never been checked.
@@ -66,6 +66,9 @@ class RunInfo:
     #: Checked the whole catalog (it held the full-run lease), not a recheck of a few ids;
     #: runs from before leases were recorded count as whole.
     whole: bool = True
+    #: Of `counts`' working answers, those whose page no longer matched its entry when the
+    #: run ended (`store.DRIFTED_LINKS`); None for runs closed before it was counted.
+    drifted: int | None = None
 
     @property
     def run_ids(self) -> tuple[int, ...]:
@@ -515,6 +518,9 @@ def _merged(shards: Sequence[RunInfo]) -> RunInfo:
         counts=MappingProxyType(dict(sorted(counts.items()))),
         shards=tuple(shards),
         whole=all(part.whole for part in shards),
+        drifted=None
+        if any(part.drifted is None for part in shards)
+        else sum(part.drifted or 0 for part in shards),
     )
 
 
@@ -545,7 +551,12 @@ def _run_info(row: Run) -> RunInfo:
         duration_s=row.duration_s,
         counts=MappingProxyType({str(k): int(v) for k, v in (row.counts or {}).items()}),
         whole=_whole(row.summary or {}),
+        drifted=_count_or_none((row.summary or {}).get(DRIFTED_LINKS)),
     )
+
+
+def _count_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _whole(summary: Mapping[str, Any]) -> bool:

@@ -340,7 +340,7 @@ class TrendPoint:
     checked: int
     ok: int
     broken: int
-    #: Update + look: works, but needs a curator.
+    #: Update + look + drift: answers, but needs a curator.
     attention: int
     unknown: int
     network_unavailable: bool

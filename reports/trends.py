@@ -44,14 +44,17 @@ def health_trend(runs: Sequence[RunInfo], now: datetime, days: int = 90) -> Tren
             # Offline: the only verdicts are those reached without asking any site (an
             # invalid URL), which would draw the night as 100% failing.
             checked = 0
+        # A page that answers but no longer holds its resource is no working link: its
+        # row says "Page no longer matches", and so does its run's point.
+        drifted = min(run.drifted or 0, buckets[Severity.OK.value])
         points.append(
             TrendPoint(
                 run_id=run.id,
                 at=when(run.finished_at or run.started_at, now),
                 checked=checked,
-                ok=buckets[Severity.OK.value],
+                ok=buckets[Severity.OK.value] - drifted,
                 broken=buckets[Severity.BROKEN.value],
-                attention=buckets[Severity.UPDATE.value] + buckets[Severity.LOOK.value],
+                attention=buckets[Severity.UPDATE.value] + buckets[Severity.LOOK.value] + drifted,
                 unknown=buckets[Severity.UNKNOWN.value],
                 network_unavailable=run.network_unavailable,
             )

@@ -23,10 +23,12 @@ from catalog.health import BROKEN, OK, SUSPECT, UNCHECKED
 from catalog.model import Target, pack_text
 from catalog.ops import verdict_lines
 from catalog.outcomes import Outcome
+from catalog.queries import report_data
 from catalog.settings import CheckSettings, HealthSettings
 from catalog.source import load_catalog
 from catalog.sync import ADDED, URL_EDITED, sync_catalogs
 from catalog.urls import host_of
+from reports.trends import health_trend
 from tests.factories import (
     T0,
     Ticker,
@@ -664,6 +666,38 @@ def test_a_validator_seen_only_by_a_head_never_makes_the_next_fingerprint_condit
     assert state.title == "For sale"
     assert state.etag == '"v2"'
     assert state.fingerprinted_at == days(9)
+
+
+def test_a_night_that_finds_a_page_hijacked_draws_it_out_of_the_trend_s_ok(
+    engine: Engine,
+) -> None:
+    """The trend counted outcomes only: a casino page answering 200 was "OK 100%" while
+    its row said "Page no longer matches". The count is the night's own: the flag
+    clearing later does not redraw past nights."""
+    page = ChangingPage()
+    for day, version in ((1, 1), (2, 2), (3, 1)):
+        page.version = version
+        now = days(day)
+        run_id = store.start_run(engine, trigger="schedule", now=now)
+        targets = store.targets_for_check(
+            engine, now=days(day), fingerprint_max_age_days=0, resource_ids=["a"]
+        )
+        observations = asyncio.run(
+            check_targets(
+                targets,
+                CheckSettings(max_attempts=1, total_timeout=5, soft404_probe=False),
+                transport=httpx.MockTransport(page),
+                resolver=public,
+                clock=lambda: now,  # noqa: B023 (called before the loop moves on)
+            )
+        )
+        store.record_observations(engine, run_id, observations, HealthSettings(), now=now)
+        store.finish_run(engine, run_id, status="completed", now=now)
+    trend = health_trend(report_data(engine).trend_runs, days(4))
+    assert trend is not None
+    points = [(p.ok, p.attention) for p in trend.points]
+    assert points == [(1, 0), (0, 1), (1, 0)]
+    assert "links OK stayed at 100%" in trend.description  # first and last nights
 
 
 def test_a_recheck_that_finds_a_working_page_hijacked_says_drift_not_just_ok(

@@ -71,6 +71,7 @@ from catalog.store._records import (
     StoredResource,
 )
 from catalog.store._runs import (
+    DRIFTED_LINKS,
     REFUSED,
     REFUSED_IDS,
     drifted_in_run,
@@ -111,6 +112,7 @@ from catalog.store._targets import targets_for_check
 __all__ = [
     "CHUNK",
     "DECISION_COLUMNS",
+    "DRIFTED_LINKS",
     "DRIFT_HISTORY",
     "FOUND_DEAD",
     "PG_WRITE_LOCK",

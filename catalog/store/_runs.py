@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from catalog import tables as t
 from catalog.errors import ConfigError, NotFoundError
+from catalog.outcomes import Outcome, Severity
 from catalog.shards import SHARDED_PARENT, SHARDED_RUN, Shard, all_shards
 from catalog.store._records import RunRecord
 from catalog.store._sql import read_session, table_of, write_session
@@ -213,6 +214,12 @@ def drifted_in_run(engine: Engine, run_id: int) -> int:
         return int(s.execute(query).scalar_one())
 
 
+#: `runs.summary` key: how many of the run's observations answered but show a page that no
+#: longer matches its entry (drift). `counts` has them as working; the trend does not.
+DRIFTED_LINKS = "drifted_links"
+_WORKING = [o.value for o in Outcome if o.severity is Severity.OK]
+
+
 def close_run(
     s: Session,
     run: t.Run,
@@ -234,6 +241,19 @@ def close_run(
         .group_by(t.Observation.outcome)
     ).all()
     run.counts = {outcome: n for outcome, n in sorted(rows)}
+    # Counted now, as `counts` are: the drift flags change with later runs, and a trend
+    # drawn from today's flags would move every past night's point.
+    drifted = s.scalar(
+        select(func.count())
+        .select_from(t.Observation)
+        .join(t.Link, t.Link.id == t.Observation.link_id)
+        .where(
+            t.Observation.run_id == run_id,
+            t.Observation.outcome.in_(_WORKING),
+            t.Link.drift_reason.is_not(None),
+        )
+    )
+    run.summary = {**(run.summary or {}), DRIFTED_LINKS: int(drifted or 0)}
     run.urls_checked = (
         s.scalar(
             select(func.count(func.distinct(t.Observation.link_id))).where(
