@@ -27,7 +27,7 @@ from catalog.settings import HealthSettings
 
 __all__ = ["REVIEW_FIELDS", "StaleCode", "StaleReason", "named_years", "review_date", "staleness"]
 
-StaleCode = Literal["unverified", "review_overdue", "unchanged_long", "dated"]
+StaleCode = Literal["unverified", "review_overdue", "unchanged_long", "dated", "new_edition"]
 
 #: Years outside this range are not publication years of anything we catalog.
 _FIRST_YEAR, _LAST_YEAR = 1900, 2099
@@ -56,6 +56,7 @@ def staleness(
     year: int | None,
     linked_at: datetime | None = None,
     checked_since_success: bool = True,
+    page_title: str | None = None,
 ) -> tuple[StaleReason, ...]:
     """Every reason the entry needs a curator's attention, in a fixed order.
 
@@ -72,11 +73,21 @@ def staleness(
     `unchanged_long`): the curator re-read an old edition or a quiet site and kept it, and
     the report, which asks for exactly that review, must not ask again until the review is
     due. Whether the link works (`unverified`) is for the checks to say.
+
+    `page_title` is the linked page's title when it last worked. A title naming a later
+    year than the entry does (`new_edition`) is evidence, not an age: a review answers it
+    only if made on or after the day the page took its present form
+    (`fingerprint_unchanged_since`), so an earlier review never hides a new edition.
     """
     now = _aware(now)
     reviewed = _opt(reviewed_at)
     recently_reviewed = reviewed is not None and now - reviewed <= timedelta(
         days=settings.review_days
+    )
+    edition = (
+        None
+        if recently_reviewed and _reviewed_since(reviewed, _opt(fingerprint_unchanged_since))
+        else _new_edition(now, page_title, title, description, year, fingerprint_unchanged_since)
     )
     found = [
         _unverified(now, settings, _opt(last_success_at), _later(first_seen_at, linked_at))
@@ -86,7 +97,11 @@ def staleness(
         None
         if recently_reviewed
         else _unchanged_long(now, settings, _opt(fingerprint_unchanged_since), last_modified),
-        None if recently_reviewed else _dated(now, settings, title, description, year),
+        # The page naming the newer edition says more than the entry's age does.
+        None
+        if recently_reviewed or edition is not None
+        else _dated(now, settings, title, description, year),
+        edition,
     ]
     return tuple(r for r in found if r is not None)
 
@@ -171,6 +186,48 @@ def _dated(
         "this one is kept on purpose, mark the entry reviewed."
     )
     return StaleReason("dated", reason, datetime(newest, 1, 1, tzinfo=UTC))
+
+
+def _new_edition(
+    now: datetime,
+    page_title: str | None,
+    title: str,
+    description: str | None,
+    year: int | None,
+    page_since: datetime | None,
+) -> StaleReason | None:
+    """A report replaced by a newer edition at the same address: the page's title names a
+    later year than anything in the entry ("2018 ... Report" linked, "2023 ... Report"
+    served). An entry that names no year gives nothing to compare with."""
+    if not page_title:
+        return None
+    latest = now.year + 1
+    entry = [*named_years(title), *named_years(description or "")]
+    if year is not None:
+        entry.append(year)
+    entry = [y for y in entry if y <= latest]
+    shown = [y for y in named_years(page_title) if y <= latest]
+    if not entry or not shown or max(shown) <= max(entry):
+        return None
+    quoted = page_title if len(page_title) <= _QUOTED else page_title[: _QUOTED - 1] + "…"
+    reason = (
+        f"The page's title names {max(shown)} (“{quoted}”), later than any year the entry "
+        f"names ({max(entry)}); if the link now leads to a newer edition, update the entry's "
+        "title and year, or link the edition the entry describes, and mark the entry reviewed."
+    )
+    return StaleReason("new_edition", reason, _opt(page_since))
+
+
+#: Characters of a page title quoted in a reason.
+_QUOTED = 160
+
+
+def _reviewed_since(reviewed: datetime | None, page_since: datetime | None) -> bool:
+    """Reviewed on or after the day the page took its present form. By date: a review is
+    recorded as a day (`reviewed_at: 2026-12-05`), the page's form by the check's time."""
+    if reviewed is None:
+        return False
+    return page_since is None or reviewed.date() >= page_since.date()
 
 
 # --- review dates ----------------------------------------------------------------------

@@ -403,7 +403,8 @@ def _fix_first(row: Row) -> tuple[int, bool, bool, str, int, str, str]:
         at = row.stale_since
         return (
             priority,
-            row.entry_only,
+            # A page naming a newer edition is evidence; the rest are ages.
+            "new_edition" not in row.stale_codes and row.entry_only,
             at is None,
             at.iso if at else "",
             0,
@@ -518,6 +519,7 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         host_page=host_page_path(r.host) if r.host else None,
         drift_reason=r.drift_reason,
         stale_reasons=r.stale_reasons,
+        stale_codes=r.stale_codes,
         stale_since=when(r.stale_since, now) if r.stale_since and r.stale_reasons else None,
         archive_url=r.archive_url,
         archive_href=safe_href(r.archive_url),
@@ -630,6 +632,13 @@ def _fix(
             )
         return "Wait: it may recover by itself. Act if it is confirmed broken.", None, False
     if priority is Priority.STALE:
+        if "new_edition" in r.stale_codes and "unverified" not in r.stale_codes:
+            return (
+                "Open the page: if it is a newer edition, update the entry's title and year "
+                "(or link the edition the entry describes); then record the review.",
+                cmd("mark-reviewed"),
+                False,
+            )
         if "unverified" not in r.stale_codes:
             return (
                 "Review the entry; if it is still current, record the review.",

@@ -177,6 +177,8 @@ class Row:
     #: The oldest date the stale reasons count from: "Possibly out of date" lists the
     #: longest out of date first (`catalog.queries.ResourceRow.stale_since`).
     stale_since: When | None = None
+    #: Their codes (`catalog.staleness.StaleCode`).
+    stale_codes: tuple[str, ...] = ()
     archive_url: str | None = None
     archive_href: str | None = None
     #: Only while the snooze lasts.

@@ -11,9 +11,11 @@ from sqlalchemy import event, select
 
 from catalog import store
 from catalog.outcomes import Outcome
+from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from catalog.tables import Resource
+from reports import build_context
 from tests.factories import (
     days,
     make_catalog,
@@ -131,3 +133,41 @@ def test_a_night_where_nothing_changed_writes_no_stale_reasons(tmp_path: Path) -
         )
         assert changed == (1, 1)  # "dies" works again: no longer unverified
         assert "unverified" not in {n.code for n in store.find_resource(engine, "dies").stale}
+
+
+def test_a_report_replaced_by_a_newer_edition_leads_the_out_of_date_list(tmp_path: Path) -> None:
+    """The TIP page turned to the next year's edition. The 2018 one of the bundled catalog
+    was the last of a dozen "possibly out of date" rows with the generic age advice, and
+    the review that advice asked for hid it although the entry still named 2018."""
+    tip, old = "https://www.state.gov/tip-report/", "https://old.example/"
+    kit = make_catalog(
+        "toolkit",
+        [
+            make_resource("tip", tip, title="2024 Trafficking in Persons Report", year=2024),
+            make_resource("old", old, title="2012 Annual Report", year=2012),
+        ],
+    )
+    pages = {1: "2024 Trafficking in Persons Report", 2: "2025 Trafficking in Persons Report"}
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        for night, fingerprint in ((1, 1), (2, 2), (3, 2)):
+            batch = [
+                make_observation(
+                    tip,
+                    checked_at=days(night),
+                    title=pages[fingerprint],
+                    fingerprint=f"f{fingerprint}",
+                ),
+                make_observation(old, checked_at=days(night), title="2012 Annual Report"),
+            ]
+            store.record_observations(engine, None, batch, HEALTH, now=days(night))
+            store.refresh_staleness(engine, HEALTH, now=days(night))
+            ctx = build_context(report_data(engine), now=days(night))
+            rows = [r for r in ctx.rows if r.stale_codes]
+            if night == 1:
+                assert [r.resource_id for r in rows] == ["old"]  # dated: it names 2012
+        tip_row = rows[0]
+        assert [r.resource_id for r in rows] == ["tip", "old"]
+        assert tip_row.stale_codes == ("new_edition",)
+        assert "names 2025" in tip_row.seen and "newer edition" in (tip_row.fix or "")
+        assert (tip_row.command or "").startswith("linkhealth mark-reviewed tip")

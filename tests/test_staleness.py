@@ -293,3 +293,47 @@ def test_no_check_reaching_the_link_since_its_last_success_is_not_unverified() -
     # against the link, and telling curators to open it by hand would cry wolf.
     assert "unverified" not in judge(last_success_at=ago(40), checked_since_success=False)
     assert "unverified" in judge(last_success_at=ago(40), checked_since_success=True)
+
+
+# --- a newer edition at the same address ---------------------------------------------
+
+TIP_2018 = "U.S. Department of State 2018 Trafficking in Persons Report"
+TIP_2023 = "2023 Trafficking in Persons Report - United States Department of State"
+
+
+def test_a_page_title_naming_a_later_year_than_the_entry_asks_for_the_new_edition() -> None:
+    """The state.gov TIP page turned from the 2018 edition to the 2023 one: before, only
+    the entry's age spoke ("look for a newer edition"), and a review silenced it for a year."""
+    found = judge(title=TIP_2018, year=2018, page_title=TIP_2023)
+    edition = found["new_edition"]
+    assert "names 2023" in edition.reason and "(2018)" in edition.reason
+    assert TIP_2023 in edition.reason
+    assert edition.since == ago(10)  # the page took its present form then
+    assert "dated" not in found  # the edition says more than the entry's age
+
+
+@pytest.mark.parametrize(
+    ("page_title", "entry_title", "year"),
+    [
+        (TIP_2018, TIP_2018, 2018),  # the same edition
+        ("2016 Trafficking in Persons Report", TIP_2018, None),  # an older year
+        ("Trafficking in Persons Report", TIP_2018, 2018),  # the page names no year
+        ("2023 Annual Report", "National Human Trafficking Hotline", None),  # nothing to compare
+        ("2099 Report", TIP_2018, 2018),  # not a year of anything published yet
+        (None, TIP_2018, 2018),  # no page title known
+    ],
+)
+def test_no_new_edition_without_a_later_year_on_both_sides(
+    page_title: str | None, entry_title: str, year: int | None
+) -> None:
+    assert "new_edition" not in judge(title=entry_title, year=year, page_title=page_title)
+
+
+def test_a_review_answers_the_new_edition_only_once_the_page_was_in_its_present_form() -> None:
+    # Reviewed 100 days ago, for the entry's age; the page changed 10 days ago.
+    earlier = judge(title=TIP_2018, year=2018, page_title=TIP_2023, reviewed_at=ago(100))
+    assert "new_edition" in earlier and "dated" not in earlier
+    # Reviewed on the day the page changed (reviews are days; the change had a time).
+    same_day = NOW.replace(hour=0) - timedelta(days=10)
+    assert judge(title=TIP_2018, year=2018, page_title=TIP_2023, reviewed_at=same_day) == {}
+    assert judge(title=TIP_2018, year=2018, page_title=TIP_2023, reviewed_at=ago(2)) == {}
