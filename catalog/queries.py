@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from operator import attrgetter, itemgetter
@@ -34,7 +34,7 @@ from catalog.health import BROKEN as BROKEN_STATE
 from catalog.outcomes import Outcome
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
 from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS
-from catalog.tables import Collection, Event, Link, Observation, Resource, Run
+from catalog.tables import Collection, Decision, Event, Link, Observation, Resource, Run
 
 #: The totals key for resources whose link has never been checked.
 UNCHECKED = "unchecked"
@@ -82,6 +82,14 @@ class CollectionInfo:
     #: Active (not removed) resources in the collection.
     resources: int
     synced_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Decided:
+    """Who made a curator decision, and when."""
+
+    by: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,10 @@ class ResourceRow:
     snoozed_until: datetime | None = None
     snooze_reason: str | None = None
     ignored_reason: str | None = None
+    #: Who set the snooze and the ignore aside, and when (their latest decisions): a team
+    #: reading the list of what is left out of the queue asks whom to ask.
+    snoozed_by: Decided | None = None
+    ignored_by: Decided | None = None
     #: Flipping between working and failing lately (`catalog.health`).
     flapping: bool = False
 
@@ -266,6 +278,7 @@ def report_data(
             per_collection[r["collection_id"]] += 1
             totals[r["outcome"] or UNCHECKED] += 1
             resources.append(_resource_row(r, checks.get(r["link_id"], 0)))
+        resources = _with_deciders(session, resources)
         collections = tuple(
             CollectionInfo(c.key, c.title, per_collection[c.id], c.synced_at)
             for c in session.scalars(select(Collection).order_by(Collection.title, Collection.key))
@@ -288,6 +301,39 @@ def report_data(
         latest_run_id=later,
         refused=refused,
     )
+
+
+#: `decisions.kind` of the decisions that set a resource aside.
+_SET_ASIDE = ("snooze", "ignore")
+
+
+def _with_deciders(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
+    """`resources`, the snoozed and ignored ones with who set them aside (few rows: one
+    query for them alone, not a join over every resource)."""
+    aside = {r.pk: i for i, r in enumerate(resources) if r.snoozed_until or r.ignored_reason}
+    if not aside:
+        return resources
+    latest: dict[tuple[int, str], Decided] = {}
+    pks = list(aside)
+    for start in range(0, len(pks), 1000):  # bound the IN list
+        query = (
+            select(Decision.resource_id, Decision.kind, Decision.decided_by, Decision.at)
+            .where(
+                Decision.resource_id.in_(pks[start : start + 1000]),
+                Decision.kind.in_(_SET_ASIDE),
+            )
+            .order_by(Decision.at, Decision.id)
+        )
+        for pk, kind, by, at in session.execute(query):
+            latest[(pk, kind)] = Decided(by, _as_utc(at))  # later ones win
+    for pk, i in aside.items():
+        r = resources[i]
+        resources[i] = replace(
+            r,
+            snoozed_by=latest.get((pk, "snooze")) if r.snoozed_until else None,
+            ignored_by=latest.get((pk, "ignore")) if r.ignored_reason else None,
+        )
+    return resources
 
 
 def _refusals_since(session: Session, since: datetime | None) -> Refusals | None:

@@ -23,6 +23,7 @@ from catalog.outcomes import Outcome, Severity
 from catalog.queries import (
     ATTENTION_STATES,
     UNCHECKED,
+    Decided,
     EventRow,
     ObservationRow,
     Refusals,
@@ -35,6 +36,7 @@ from reports.context import (
     NEW_URL,
     TITLE,
     CatalogSummary,
+    DecidedWhen,
     Group,
     HygieneRow,
     Priority,
@@ -526,7 +528,13 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         snoozed_until=snoozed,
         snooze_reason=r.snooze_reason if snoozed else None,
         ignored_reason=r.ignored_reason,
+        snoozed_by=_decided(r.snoozed_by, now) if snoozed else None,
+        ignored_by=_decided(r.ignored_by, now) if r.ignored_reason else None,
     )
+
+
+def _decided(decided: Decided | None, now: datetime) -> DecidedWhen | None:
+    return DecidedWhen(decided.by, when(decided.at, now)) if decided else None
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,14 @@ class When:
 
 
 @dataclass(frozen=True)
+class DecidedWhen:
+    """A curator's decision as the report shows it: by whom, and when."""
+
+    by: str
+    at: When
+
+
+@dataclass(frozen=True)
 class Total:
     key: str
     label: str
@@ -185,6 +193,9 @@ class Row:
     snoozed_until: When | None = None
     snooze_reason: str | None = None
     ignored_reason: str | None = None
+    #: Who snoozed it and who ignored it, and when (`catalog.queries.Decided`).
+    snoozed_by: DecidedWhen | None = None
+    ignored_by: DecidedWhen | None = None
 
     @property
     def set_aside(self) -> bool:

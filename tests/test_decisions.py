@@ -12,9 +12,11 @@ from sqlalchemy import Engine
 from catalog import decisions, store
 from catalog.errors import ConfigError, LinkhealthError, NotFoundError
 from catalog.outcomes import Outcome
+from catalog.queries import report_data
 from catalog.settings import Settings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
+from reports import build_context, render_html, render_markdown
 from tests.factories import (
     T0,
     Ticker,
@@ -237,6 +239,30 @@ def test_unignore_says_it_ends_a_snooze_too(engine: Engine, settings: Settings) 
     decisions.snooze(settings, "b", until=days(20).date(), reason="rebuild", clock=Ticker(days(3)))
     only = decisions.unignore(settings, "b", clock=Ticker(days(4)))
     assert ": its snooze until " in only.message and "ignored" not in only.message
+
+
+def test_the_report_says_who_set_a_resource_aside_and_when(
+    engine: Engine, settings: Settings
+) -> None:
+    """A team reading what is left out of the queue asks whom to ask: `--by` was recorded
+    and shown nowhere but `linkhealth resource`."""
+    decisions.snooze(
+        settings, "b", until=days(30).date(), reason="x", by="bo", clock=Ticker(days(1))
+    )
+    decisions.snooze(
+        settings, "b", until=days(40).date(), reason="y", by="cy", clock=Ticker(days(3))
+    )
+    decisions.ignore(settings, "a", reason="login wall", by="ann", clock=Ticker(days(2)))
+    decisions.unignore(settings, "a", by="ann", clock=Ticker(days(4)))
+    decisions.ignore(settings, "a", reason="login wall", by="dee", clock=Ticker(days(5)))
+    ctx = build_context(report_data(engine), now=days(6))
+    aside = {row.resource_id: row for row in ctx.set_aside}
+    snoozed, ignored = aside["b"].snoozed_by, aside["a"].ignored_by
+    assert snoozed is not None and (snoozed.by, snoozed.at.date) == ("cy", str(days(3).date()))
+    assert ignored is not None and (ignored.by, ignored.at.date) == ("dee", str(days(5).date()))
+    assert aside["a"].snoozed_by is None and aside["b"].ignored_by is None
+    assert f"(by cy on {days(3).date()})" in render_markdown(ctx)
+    assert "(by dee, " in render_html(ctx)
 
 
 def test_an_entry_removed_from_the_catalog_cannot_be_set_aside(
