@@ -549,17 +549,18 @@ def judge_drift(
     score below `floor`. `history` should hold scores of substantial pages only.
     """
     baseline = round(statistics.median(history), 3) if history else None
+    # In words a curator reads: "relevance 0.77 → 0.01" was the checker's jargon.
     change = (
-        f"relevance {baseline:.2f} → {current.score:.2f}"
+        f"match with the entry {baseline:.0%} → {current.score:.0%}"
         if baseline is not None
-        else f"relevance {current.score:.2f}"
+        else f"match with the entry {current.score:.0%}"
     )
     title = next((e for e in current.evidence if e.startswith("page title ")), None)
     if current.markers:
         labels = " and ".join(MARKER_LABELS.get(m, m) for m in current.markers)
         phrases = ", ".join(e for e in current.evidence if e is not title)
         matched = (
-            f"; it used to match the entry ({change})"
+            f"; it used to match the entry ({baseline:.0%} then, {current.score:.0%} now)"
             if baseline is not None and baseline >= current.score
             else f" ({change})"
         )
