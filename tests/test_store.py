@@ -67,7 +67,7 @@ def test_run_is_started_and_finished_with_counts_from_its_observations(engine: E
     assert run.counts == {"not_found": 2, "ok": 1}
     assert (run.urls_planned, run.urls_checked) == (2, 2)
     assert run.duration_s == pytest.approx(864.0)
-    assert run.summary == {"catalogs": ["toolkit.yaml"], "batches": 1}
+    assert run.summary == {"catalogs": ["toolkit.yaml"], "batches": 1, "drifted_links": 0}
     assert store.get_run(engine, run_id) == run
 
 
