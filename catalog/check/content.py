@@ -257,8 +257,9 @@ _LABELS = _wordlist(
 _COUNTED = _wordlist(
     "views view visits visit visitors visitor reads read hits hit downloads download "
     "comments comment likes like shares share vistas vista visitas visita visualizaciones "
-    "lecturas lectura descargas descarga comentarios comentario vues vue visites visite "
-    "téléchargements téléchargement telechargements commentaires commentaire"
+    "visitantes visitante lecturas lectura descargas descarga comentarios comentario vues "
+    "vue visites visite visiteurs visiteur téléchargements téléchargement telechargements "
+    "commentaires commentaire"
 )
 _DAY = r"\d\d?(?:st|nd|rd|th|º|°|er)?"
 _TIME = (
@@ -270,6 +271,15 @@ _COUNTED_WORD = "(?:" + "|".join(sorted(_COUNTED, key=len, reverse=True)) + ")"
 _UNITS_EN = r"(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)"
 _UNITS_ES = r"(?:segundos?|minutos?|horas?|d[íi]as?|semanas?|mes(?:es)?|años?)"
 _UNITS_FR = r"(?:secondes?|minutes?|heures?|jours?|semaines?|mois|ans?)"
+#: How long the server took: "generated in 0.042 seconds", "generada en 0,04 segundos".
+_SERVER_TIME = (
+    r"(?:ms|milliseconds?|milisegundos?|millisecondes?|seconds?|secs?|segundos?|secondes?|s)\b"
+)
+#: "Visitors today: 312", "visitor number 48213", "visitante número 48213".
+_COUNTED_LABEL = (
+    r"(?:\s+(?:today|this month|online|hoy|este mes|aujourd hui|ce mois|en ligne))?\s*"
+    r"(?:[:#]|(?:number|no\.?|n[º°o]\.?|número|numero|numéro)\s*[:#]?)\s*\d[\d.,]*"
+)
 
 
 def _by_first_letter(families: list[tuple[list[str], str]]) -> str:
@@ -306,8 +316,9 @@ _VOLATILE = re.compile(
             r"\d\d{3}/\d{1,2}/\d{1,2}\b",
             _TIME,
             rf"\d\d*\s+{_UNITS_EN}\s+ago\b",
-            # "1,234 views", "1.2k downloads"
-            rf"\d\d*(?:[.,\u00a0\u202f]\d{{3}})*(?:[.,]\d+)?\s?[km]?\s+{_COUNTED_WORD}\b",
+            # "1,234 views", "1.2k downloads", "the 48,213th visitor"
+            rf"\d\d*(?:[.,\u00a0\u202f]\d{{3}})*(?:[.,]\d+)?\s?(?:[km]|st|nd|rd|th|e)?"
+            rf"\s+{_COUNTED_WORD}\b",
             r"\d(?<=1)[5-9]\d{8}(?:\d{3})?\b",  # Unix epoch seconds or milliseconds, 2017-2033
         ]
     )
@@ -329,7 +340,9 @@ _VOLATILE = re.compile(
             ),
             (["hace"], rf"\s+\d+\s+{_UNITS_ES}\b"),
             (["il y a"], rf"\s+\d+\s+{_UNITS_FR}\b"),
-            (_COUNTED, r"\s*[:#]\s*\d[\d.,]*"),  # "Views: 1234"
+            (_COUNTED, _COUNTED_LABEL),  # "Views: 1234", "visitor number 48213"
+            # "Page generated in 0.042 seconds.", "Rendered in 38 ms by web-03."
+            (["in", "en"], rf"\s+\d[\d.,]*\s?{_SERVER_TIME}(?:\s+(?:by|on|por|en|par|sur)\s+\S+)?"),
             (["visto"], r"\s+\d[\d.,]*\s+veces\b"),
             (["copyright"], r"\s*(?:\d{4}\s*[-–]\s*)?\d{4}"),
         ]
