@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog.check.content import PageFacts, analyse_body, similarity
+from catalog.check.content import MAX_LABEL_CHARS, PageFacts, analyse_body, similarity
 from tests.complexity import growth
 
 HTML = "text/html; charset=utf-8"
@@ -335,6 +335,31 @@ def test_titles_and_headings_carry_no_control_characters(body: bytes, content_ty
     shown = [result.title or "", result.heading or ""]
     assert result.title
     assert not [s for s in shown if any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in s)]
+
+
+def test_titles_carry_no_bidirectional_controls_but_keep_joiners() -> None:
+    """An override turned "Watches link Shop" into "Watches \u202eknil\u202c Shop" in drift
+    reasons, `linkhealth resource` and the Markdown report; ZWJ and ZWNJ are letters'
+    business (Persian, Indic scripts, emoji) and stay."""
+    markup = (
+        "<title>Watches \u202eknil\u202c Shop \u2067x\u2069\u200f</title>"
+        "<h1>\u202aمی\u200cخواهم \U0001f469\u200d\U0001f4bb\u202c</h1>"
+    )
+    result = facts(markup.encode(), "text/html; charset=utf-8")
+    assert result.title == "Watches knil Shop x"
+    assert result.heading == "می\u200cخواهم \U0001f469\u200d\U0001f4bb"
+
+
+def test_a_huge_title_is_cut_at_a_word() -> None:
+    """A 1.5 MB <title> was stored whole on each observation and rendered into a 1.5 MB
+    resource page."""
+    title = "Adversarial Test Resource " + "word " * 300_000
+    result = facts(page(BASE, title=title))
+    assert result.title is not None and len(result.title) <= MAX_LABEL_CHARS
+    assert result.title.startswith("Adversarial Test Resource word")
+    assert result.title.endswith("word…")
+    heading = facts(f"<h1>{'X' * 1_500_000}</h1>".encode()).heading
+    assert heading is not None and len(heading) == MAX_LABEL_CHARS and heading.endswith("…")
 
 
 @pytest.mark.parametrize(

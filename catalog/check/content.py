@@ -219,13 +219,26 @@ def _collapse(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
+#: Characters of a title or heading kept: no real one is longer, and a hostile 1.5 MB
+#: <title> was stored whole on every observation and printed on the resource's page.
+MAX_LABEL_CHARS = 500
+
+
 def _label(text: str) -> str:
-    """A title or heading: collapsed, and without control characters. Titles end up in
-    terminals (`linkhealth resource` prints the drift reason that quotes one) and in the
-    database, where an escape sequence would act and a NUL is refused (PostgreSQL); no
-    reader sees either on a page. (The page text is only hashed, compared and stored
-    packed, and 2 MiB of it are not worth another pass.)"""
-    return _collapse(without_controls(text))
+    """A title or heading: collapsed, without control characters, at most `MAX_LABEL_CHARS`.
+    Titles end up in terminals (`linkhealth resource` prints the drift reason that quotes
+    one) and in the database, where an escape sequence would act and a NUL is refused
+    (PostgreSQL); no reader sees either on a page. (The page text is only hashed, compared
+    and stored packed, and 2 MiB of it are not worth another pass.)"""
+    # Only a bounded head is cleaned: the rest would be cut off anyway.
+    label = _collapse(without_controls(text[: MAX_LABEL_CHARS * 8]))
+    if len(label) <= MAX_LABEL_CHARS:
+        return label
+    cut = label[: MAX_LABEL_CHARS - 1]
+    space = cut.rfind(" ")
+    if space > MAX_LABEL_CHARS // 2:  # at a word, unless that loses half of it
+        cut = cut[:space]
+    return cut.rstrip() + "…"
 
 
 def _wordlist(text: str) -> list[str]:
