@@ -39,6 +39,11 @@ class PageFacts:
     #: "sha256:<hex>"; equal for pages that differ only by noise.
     fingerprint: str
     is_html: bool
+    #: The content of the page's first `<meta http-equiv="refresh">` ("0; url=/moved").
+    refresh: str | None = None
+    #: The page is the shell of a site built by script in the browser: little visible
+    #: text, scripts, and an empty element the script fills (`<div id="root">`).
+    script_shell: bool = False
 
 
 def analyse_body(
@@ -111,7 +116,44 @@ def _html_facts(
     root = tree.body if tree.body is not None else tree.root
     visible = _node_text(root) if root is not None else ""
     stable = stable_text(title) + "\n" + _stable_prefix(stable_text(visible), truncated)
-    return PageFacts(title or None, heading or None, visible, _hash_text(stable), True)
+    # Byte searches first: the selectors run only on the rare pages that may need them.
+    refresh = _refresh(tree) if b"efresh" in body or b"EFRESH" in body else None
+    shell = (b"<script" in body or b"<SCRIPT" in body) and _script_shell(tree, visible)
+    return PageFacts(
+        title or None, heading or None, visible, _hash_text(stable), True, refresh, shell
+    )
+
+
+#: Characters of a refresh's content kept (a URL and a delay).
+_MAX_REFRESH = 2048
+
+
+def _refresh(tree: LexborHTMLParser) -> str | None:
+    """The content of the first `<meta http-equiv="refresh">`, the one browsers follow;
+    one inside <noscript> (gone by now) is for browsers without scripts only."""
+    for node in tree.css("meta[http-equiv]"):
+        if (node.attributes.get("http-equiv") or "").strip().lower() == "refresh":
+            return without_controls(node.attributes.get("content") or "")[:_MAX_REFRESH]
+    return None
+
+
+#: A page with more visible words than this is no script shell, whatever builds the rest.
+_SHELL_WORDS = 60
+#: Elements single-page-app frameworks render into (React, Vue, Next, Nuxt, Gatsby,
+#: Svelte, Angular).
+_MOUNTS = (
+    "#root, #app, #__next, #__nuxt, #___gatsby, #svelte, app-root, [data-reactroot], "
+    "[ng-app], [ng-version]"
+)
+
+
+def _script_shell(tree: LexborHTMLParser, visible: str) -> bool:
+    """Whether the page is a script-built app's shell: few visible words (a footer the
+    server renders is allowed) and an element to render into that holds at most a
+    "Loading..."."""
+    if len(visible.split(maxsplit=_SHELL_WORDS)) > _SHELL_WORDS:
+        return False
+    return any(len(node.text(separator=" ").split()) <= 3 for node in tree.css(_MOUNTS))
 
 
 def _node_text(node: LexborNode) -> str:
