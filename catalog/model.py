@@ -101,6 +101,9 @@ class Target:
     previous: Previous | None = None
     #: Fetch the body this time (first check, or fingerprint older than the setting).
     fingerprint_due: bool = True
+    #: The titles of the entries that link it (`resource_ids`' order, each title once),
+    #: for the soft-404 reading of a page title.
+    titles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,7 +138,9 @@ class CheckSettings:
     read_timeout: float = 15.0
     #: Hard deadline for one URL, all attempts and redirects included.
     total_timeout: float = 45.0
-    max_redirects: int = 10
+    #: Redirects followed before `too_many_redirects`: Chrome and Firefox follow 20, and the
+    #: outcome says "more than a browser would follow".
+    max_redirects: int = 20
     #: Bytes of body read at most (for the title and fingerprint).
     max_body_bytes: int = 2 * 1024 * 1024
     #: Attempts per request for transient failures (5xx, 408, 429, timeouts, resets).

@@ -22,6 +22,10 @@ __all__ = [
 
 #: C0 and C1 control characters (whitespace among them becomes a space anyway).
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+#: Bidirectional controls (LRM, RLM, embeddings, overrides, isolates): invisible, they turn
+#: the text after them around ("Watches \u202eknil\u202c Shop" shows "Watches link Shop"), in
+#: a report, a terminal or a reason sentence alike. Not ZWJ or ZWNJ, which scripts need.
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def counted(n: int, one: str, many: str | None = None) -> str:
@@ -30,10 +34,11 @@ def counted(n: int, one: str, many: str | None = None) -> str:
 
 
 def without_controls(text: str) -> str:
-    """`text` with every control character a space. Titles scraped from anyone's page end up
-    in terminals and the database, where an escape sequence would act and a NUL is refused
-    (PostgreSQL); no reader sees either on a page."""
-    return _CONTROLS.sub(" ", text)
+    """`text` with every control character a space and without bidirectional controls.
+    Titles scraped from anyone's page end up in terminals and the database, where an escape
+    sequence would act and a NUL is refused (PostgreSQL); no reader sees either on a page."""
+    text = _CONTROLS.sub(" ", text)
+    return text if text.isascii() else _BIDI.sub("", text)
 
 
 _ASCII_CONTROLS = re.compile("[\x00-\x1f\x7f]")

@@ -285,6 +285,136 @@ def test_page_unlike_the_probe_is_ok() -> None:
     assert classify(facts(answered(200), page=real, probe=probe)).outcome is Outcome.OK
 
 
+def test_a_script_shell_like_the_probe_is_ok_but_says_it_could_not_be_verified() -> None:
+    shell = PageFacts("App", None, "A project of the partnership.", "f1", True, None, True)
+    probe = Probe("https://example.org/reports/linkhealth-probe-x", 200, shell)
+    verdict = classify(facts(answered(200), page=shell, probe=probe))
+    assert verdict.outcome is Outcome.OK
+    assert "built by script" in verdict.reason and "could not be verified" in verdict.reason
+
+
+def test_a_title_naming_the_entry_is_no_soft_404() -> None:
+    title = "Nothing Here | Stories of Survivors"
+    found = facts(answered(200), page=page(title, "Stories. " * 40))
+    assert classify(found).outcome is Outcome.SOFT_404  # the site's name, as far as we know
+    entry = facts(answered(200), page=page(title, "Stories. " * 40), entry_titles=(title,))
+    assert classify(entry).outcome is Outcome.OK
+
+
+# --- login walls -----------------------------------------------------------------------------
+
+MEMBERS = "https://example.org/members/report"
+
+
+@pytest.mark.parametrize(
+    "login",
+    [
+        "https://example.org/login?next=/members/report",
+        "https://example.org/Account/Login.aspx?ReturnUrl=%2fmembers%2freport",
+        "https://example.org/users/sign_in",
+        "https://example.org/wp-login.php?redirect_to=https%3A%2F%2Fexample.org%2Fmembers%2Freport",
+        "https://sso.example.org/cas/login?service=https%3A%2F%2Fexample.org%2Fmembers%2Freport",
+        "https://idp.example.org/idp/profile/SAML2/Redirect/SSO?execution=e1s1",
+        "https://login.example.com/common/oauth2/authorize?client_id=1",
+        "https://example.org/auth/realms/staff/protocol/openid-connect/auth",
+        "https://example.org/gate?returnUrl=/members/report",
+    ],
+)
+def test_a_redirect_to_a_login_page_is_blocked(login: str) -> None:
+    """302 -> /login?next=... then 200 was "ok": the resource is behind a login."""
+    chain = redirected((MEMBERS, 302), (login, 200))
+    verdict = classify(facts(chain, url=MEMBERS, page=page("Sign in", "Email Password")))
+    assert verdict.outcome is Outcome.BLOCKED
+    assert "login page" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("url", "hops"),
+    [
+        pytest.param(
+            "https://example.org/help/login",
+            [("https://example.org/help/login", 200)],
+            id="the-catalog-lists-the-login-page",
+        ),
+        pytest.param(
+            "https://example.org/login",
+            [("https://example.org/login", 301), ("https://example.org/login/", 200)],
+            id="the-login-page-moved-a-slash",
+        ),
+        pytest.param(
+            MEMBERS,
+            [(MEMBERS, 302), ("https://example.org/authors/auth-jones", 200)],
+            id="an-author-page",
+        ),
+        pytest.param(
+            MEMBERS,
+            [(MEMBERS, 302), ("https://example.org/help/login-help", 200)],
+            id="an-article-about-logging-in",
+        ),
+        pytest.param(
+            MEMBERS,
+            [(MEMBERS, 302), ("https://example.org/sso?next=/x", 302), (MEMBERS, 200)],
+            id="a-sign-in-dance-back-to-the-page",
+        ),
+        pytest.param(
+            MEMBERS,
+            [(MEMBERS, 302), ("https://example.org/list?next=/members/page2", 200)],
+            id="a-next-parameter-for-another-page",
+        ),
+    ],
+)
+def test_login_words_without_a_login_wall_are_no_block(
+    url: str, hops: list[tuple[str, int]]
+) -> None:
+    chain = redirected(*hops) if len(hops) > 1 else answered(200, url=url)
+    verdict = classify(facts(chain, url=url, page=page("Report", "The report. " * 30)))
+    assert verdict.outcome in (Outcome.OK, Outcome.REDIRECTED_PERMANENT)
+
+
+# --- refreshes -------------------------------------------------------------------------------
+
+
+def refreshing(content: str) -> PageFacts:
+    return PageFacts("Redirecting", "Redirecting", "Please wait", "f1", True, content)
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["0; url=/errors/404.html", "0;URL='/errors/404.html'", "3, url=https://example.org/404"],
+)
+def test_a_meta_refresh_to_an_error_page_is_a_soft_404(content: str) -> None:
+    verdict = classify(facts(answered(200), page=refreshing(content)))
+    assert verdict.outcome is Outcome.SOFT_404
+    assert "meta refresh" in verdict.reason and "error page" in verdict.reason
+
+
+def test_a_refresh_header_to_the_home_page_is_a_soft_404() -> None:
+    answer = answered(200, headers={"Refresh": "0; url=https://example.org/"})
+    verdict = classify(facts(answer, page=page("Moved", "This page has moved.")))
+    assert verdict.outcome is Outcome.SOFT_404
+    assert "Refresh header" in verdict.reason and "home page" in verdict.reason
+
+
+def test_a_meta_refresh_to_a_login_page_is_blocked() -> None:
+    verdict = classify(facts(answered(200), page=refreshing("0; url=/login?next=/x")))
+    assert verdict.outcome is Outcome.BLOCKED
+
+
+def test_a_meta_refresh_to_another_page_is_named_in_the_reason() -> None:
+    verdict = classify(facts(answered(200), page=refreshing("1; url=/reports/2019-final.pdf")))
+    assert verdict.outcome is Outcome.OK
+    assert "https://example.org/reports/2019-final.pdf" in verdict.reason
+    assert "not checked" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    "content", ["300", "60; url=/", "0; url=/reports/2019.pdf", "0; url=javascript:alert(1)"]
+)
+def test_a_reload_a_slow_refresh_or_a_refresh_to_itself_is_ignored(content: str) -> None:
+    verdict = classify(facts(answered(200), page=refreshing(content)))
+    assert verdict == classify(facts(answered(200), page=refreshing("")))
+
+
 # --- failures without an answer --------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog.check.content import PageFacts, analyse_body, similarity
+from catalog.check.content import MAX_LABEL_CHARS, PageFacts, analyse_body, similarity
 from tests.complexity import growth
 
 HTML = "text/html; charset=utf-8"
@@ -102,6 +102,45 @@ BASE = "<p>This guide explains how to identify victims of trafficking.</p>"
             id="spanish-counter-and-relative-time",
         ),
         pytest.param(
+            f"{BASE}<footer>Page generated in 0.042 seconds.</footer>",
+            f"{BASE}<footer>Page generated in 0.087 seconds.</footer>",
+            id="generation-time",
+        ),
+        pytest.param(
+            f"{BASE}<footer>Rendered in 38 ms by web-03.</footer>",
+            f"{BASE}<footer>Rendered in 71 ms by web-01.</footer>",
+            id="render-time-and-server",
+        ),
+        pytest.param(
+            f"{BASE}<footer>You are visitor number 48213.</footer>",
+            f"{BASE}<footer>You are visitor number 48391.</footer>",
+            id="visitor-number",
+        ),
+        pytest.param(
+            f"{BASE}<footer>Visitors today: 312.</footer>",
+            f"{BASE}<footer>Visitors today: 498.</footer>",
+            id="visitors-today",
+        ),
+        pytest.param(
+            f"{BASE}<footer>You are the 48,213th visitor</footer>",
+            f"{BASE}<footer>You are the 48,391st visitor</footer>",
+            id="ordinal-visitor",
+        ),
+        pytest.param(
+            f"{BASE}<p>Página generada en 0,042 segundos. Visitantes hoy: 12. "
+            "Eres el visitante número 4821.</p>",
+            f"{BASE}<p>Página generada en 0,311 segundos. Visitantes hoy: 97. "
+            "Eres el visitante número 4907.</p>",
+            id="spanish-generation-and-visitors",
+        ),
+        pytest.param(
+            f"{BASE}<p>Page générée en 0,042 secondes. Visiteurs aujourd'hui : 12. "
+            "Vous êtes le visiteur numéro 4821.</p>",
+            f"{BASE}<p>Page générée en 0,311 secondes. Visiteurs aujourd'hui : 97. "
+            "Vous êtes le visiteur numéro 4907.</p>",
+            id="french-generation-and-visitors",
+        ),
+        pytest.param(
             f"{BASE}<footer>© 2025 UNODC</footer>",
             f"{BASE}<footer>© 2026 UNODC</footer>",
             id="copyright-year",
@@ -144,6 +183,24 @@ def test_pages_differing_only_by_noise_share_a_fingerprint(first: str, second: s
         ),
         pytest.param(
             "<p>Call 555 0100 for help</p>", "<p>Call 555 0199 for help</p>", id="number-changed"
+        ),
+        pytest.param(
+            f"{BASE}<footer>Page generated in 0.042 seconds.</footer>",
+            f"{BASE}<footer>Page generated in 0.087 seconds.</footer><p>New annex.</p>",
+            id="text-added-beside-a-generation-time",
+        ),
+        pytest.param(
+            f"{BASE}<footer>You are visitor number 48213.</footer>",
+            f"{BASE.replace('identify', 'support')}<footer>You are visitor number 48391.</footer>",
+            id="word-changed-beside-a-visitor-number",
+        ),
+        pytest.param(
+            "<p>Apply in 30 days</p>", "<p>Apply in 60 days</p>", id="a-deadline-is-no-server-time"
+        ),
+        pytest.param(
+            "<p>Published in 2019 by the agency</p>",
+            "<p>Published in 2020 by the agency</p>",
+            id="a-year-after-in-is-no-server-time",
         ),
         pytest.param(
             "<p>COVID-19-related-guidance</p>",
@@ -278,6 +335,31 @@ def test_titles_and_headings_carry_no_control_characters(body: bytes, content_ty
     shown = [result.title or "", result.heading or ""]
     assert result.title
     assert not [s for s in shown if any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in s)]
+
+
+def test_titles_carry_no_bidirectional_controls_but_keep_joiners() -> None:
+    """An override turned "Watches link Shop" into "Watches \u202eknil\u202c Shop" in drift
+    reasons, `linkhealth resource` and the Markdown report; ZWJ and ZWNJ are letters'
+    business (Persian, Indic scripts, emoji) and stay."""
+    markup = (
+        "<title>Watches \u202eknil\u202c Shop \u2067x\u2069\u200f</title>"
+        "<h1>\u202aمی\u200cخواهم \U0001f469\u200d\U0001f4bb\u202c</h1>"
+    )
+    result = facts(markup.encode(), "text/html; charset=utf-8")
+    assert result.title == "Watches knil Shop x"
+    assert result.heading == "می\u200cخواهم \U0001f469\u200d\U0001f4bb"
+
+
+def test_a_huge_title_is_cut_at_a_word() -> None:
+    """A 1.5 MB <title> was stored whole on each observation and rendered into a 1.5 MB
+    resource page."""
+    title = "Adversarial Test Resource " + "word " * 300_000
+    result = facts(page(BASE, title=title))
+    assert result.title is not None and len(result.title) <= MAX_LABEL_CHARS
+    assert result.title.startswith("Adversarial Test Resource word")
+    assert result.title.endswith("word…")
+    heading = facts(f"<h1>{'X' * 1_500_000}</h1>".encode()).heading
+    assert heading is not None and len(heading) == MAX_LABEL_CHARS and heading.endswith("…")
 
 
 @pytest.mark.parametrize(

@@ -374,6 +374,43 @@ def test_redirects_beyond_the_limit_are_too_many() -> None:
 
 
 @respx.mock
+def test_fifteen_redirects_are_followed_as_a_browser_follows_them() -> None:
+    """Chrome and Firefox follow 20 redirects; `too_many_redirects` says "more than a
+    browser would follow", so a chain of 15 that a browser completes is no failure."""
+    for i in range(15):
+        respx.get(f"https://example.org/{i}").respond(
+            302, headers={"Location": f"https://example.org/{i + 1}"}
+        )
+    respx.get("https://example.org/15").respond(200, html=PAGE)
+    obs = check(
+        "https://example.org/0", replace(SETTINGS, max_redirects=CheckSettings().max_redirects)
+    )
+    assert obs.outcome is Outcome.OK and len(obs.chain) == 16
+
+
+@respx.mock
+def test_page_verdicts_read_refreshes_login_redirects_and_the_entrys_title() -> None:
+    """End to end: a meta refresh to an error page, a redirect to a login page, and a page
+    titled as its entry ("Not Found - ..."), each from what the checker fetched."""
+    refresh = "https://example.org/old"
+    respx.get(refresh).respond(
+        200, html="<meta http-equiv='refresh' content='0; url=/errors/404.html'><p>Wait</p>"
+    )
+    members = "https://example.org/members/report"
+    respx.get(members).respond(302, headers={"Location": "/login?next=/members/report"})
+    respx.get("https://example.org/login").respond(200, html=PAGE)
+    titled = "https://example.org/foster"
+    title = "Not Found - Missing Children"
+    respx.get(titled).respond(200, html=f"<title>{title}</title>" + PAGE)
+    targets = [target(refresh), target(members), target(titled, titles=(title,))]
+    observations = asyncio.run(
+        check_targets(targets, SETTINGS, resolver=Resolver(), sleep=RecordingSleep())
+    )
+    outcomes = [obs.outcome for obs in observations]
+    assert outcomes == [Outcome.SOFT_404, Outcome.BLOCKED, Outcome.OK]
+
+
+@respx.mock
 def test_cookie_setting_redirect_to_itself_is_followed_like_a_browser() -> None:
     def consent(request: httpx.Request) -> httpx.Response:
         if "consent=yes" in request.headers.get("cookie", ""):

@@ -13,6 +13,7 @@ from catalog.check.soft404 import (
     probe_soft404,
     probe_url_for,
     redirect_soft404,
+    unverified_shell,
 )
 from tests.complexity import growth
 
@@ -227,3 +228,81 @@ def test_javascript_app_shell_is_not_judged_by_the_probe() -> None:
 @pytest.mark.parametrize("target", ["/ok", "/go", "/us", "/toolkit"])
 def test_a_short_path_that_is_no_language_root_is_not_the_home_page(target: str) -> None:
     assert redirect_soft404("https://a.org/old-report", f"https://a.org{target}") is None
+
+
+# --- title parts: only a plausible whole message counts ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Not Found - Missing Children in Foster Care",
+        "Page Not Found – Missing and Exploited Children in the United States",
+        "Nothing Here | Stories of Survivors of Labour Trafficking in Agriculture",
+    ],
+)
+def test_a_message_beside_a_title_that_is_no_site_name_is_a_title(title: str) -> None:
+    """Only "Not Found: A Report..." was spared; the dash and bar forms called real
+    resources missing."""
+    assert page_soft404(html(title=title, heading=title), "https://ex.org/r/1") is None
+
+
+@pytest.mark.parametrize(
+    "title", ["Not Found - Missing Children in Foster Care", "Nothing Here | Stories of Survivors"]
+)
+def test_a_page_titled_as_its_catalog_entry_is_never_missing(title: str) -> None:
+    facts = html(title=title, heading=title, body="<p>" + "A study of cases. " * 30 + "</p>")
+    assert page_soft404(facts, "https://ex.org/r/1", entry_titles=[title]) is None
+    assert page_soft404(html(title="Not Found"), entry_titles=["Not found"]) is None
+    assert page_soft404(html(title="Not Found"), entry_titles=["Another report"]) is not None
+
+
+@pytest.mark.parametrize(
+    ("title", "heading", "url"),
+    [
+        ("Not Found - Missing Children in Foster Care", "Page not found", "https://ex.org/a"),
+        ("Page Not Found | Office for Victims of Crime", "", "https://ovc.ojp.gov/a"),
+        ("Page not found | National Center for Missing and Exploited", "", "https://ncme.org/a"),
+        ("Error 404 | Trafficking in Persons Report 2026 Edition", "", "https://trafficking.org/x"),
+    ],
+)
+def test_a_title_part_counts_when_the_heading_or_the_site_name_bears_it_out(
+    title: str, heading: str, url: str
+) -> None:
+    assert page_soft404(html(title=title, heading=heading), url) is not None
+
+
+# --- script shells ------------------------------------------------------------------------
+
+SPA = (
+    b"<!doctype html><html lang=en><head><meta charset=utf-8><title>Trafficking Resource "
+    b"Center</title><script src=/static/js/main.3f2a1.js></script></head><body><noscript>You "
+    b"need to enable JavaScript to run this app.</noscript><div id=root></div><footer>"
+    b"Trafficking Resource Center - a project of the National Partnership. Funded by grant "
+    b"2020-XX-1234.</footer></body></html>"
+)
+
+
+def test_a_script_shell_like_the_probe_is_unverified_not_missing() -> None:
+    """Every path of a single-page app answers the same shell; with a footer of 15 words
+    it passed the few-words guard and was called a soft 404 (100 % alike)."""
+    shell = analyse_body(SPA, "text/html", truncated=False)
+    assert shell.script_shell
+    assert probe_soft404(shell, shell, 200) is None
+    assert unverified_shell(shell, shell, 200) is not None
+    assert unverified_shell(shell, shell, 404) is None  # a site that says 404 vouches for it
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<div id=root><h1>Guide</h1><p>" + "Real text rendered by the server. " * 30 + "</p>"
+        "</div><script src=/app.js></script>",
+        "<div id=root></div><p>" + "Real text rendered by the server. " * 30 + "</p>"
+        "<script src=/app.js></script>",
+        "<div id=main></div><p>Short page</p><script src=/app.js></script>",
+        "<div id=root></div><p>Short page without a script</p>",
+    ],
+)
+def test_pages_with_text_or_without_scripts_are_no_shells(markup: str) -> None:
+    assert not analyse_body(markup.encode(), "text/html", truncated=False).script_shell

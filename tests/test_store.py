@@ -101,6 +101,16 @@ def test_targets_skip_removed_resources_and_filter_by_id_and_collection(engine: 
     assert [tg.url for tg in by_collection] == [URL_A]
 
 
+def test_targets_carry_the_titles_of_the_entries_that_link_them(engine: Engine) -> None:
+    """The soft-404 reading of a page title spares a page titled as its entry."""
+    shared = [make_resource("x", url=URL_A, title="Nothing Here | Stories")]
+    sync_catalogs(engine, [TOOLKIT, make_catalog("other", shared)], now=T0)
+    by_url = {
+        tg.url: tg for tg in store.targets_for_check(engine, now=T0, fingerprint_max_age_days=7)
+    }
+    assert set(by_url[URL_A].titles) == {"Resource a", "Nothing Here | Stories"}
+
+
 def test_targets_carry_previous_facts_and_fingerprint_due(engine: Engine) -> None:
     (fresh, _) = store.targets_for_check(engine, now=T0, fingerprint_max_age_days=7)
     assert fresh.previous is None and fresh.fingerprint_due

@@ -398,6 +398,7 @@ class _Run:
                 page=page,
                 probe=probe,
                 previous=target.previous,
+                entry_titles=target.titles,
             )
         except Exception as exc:
             if isinstance(exc, TimeoutError) and deadline.expired():

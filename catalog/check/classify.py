@@ -14,15 +14,21 @@ import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import assert_never
-from urllib.parse import urlsplit
+from typing import NamedTuple, assert_never
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from catalog.check.facts import Answer, CheckFacts, Exchange, RetryNote, Stop
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import is_signed, moved_to, stable_url
-from catalog.check.soft404 import page_soft404, probe_soft404, redirect_soft404, video_status
+from catalog.check.soft404 import (
+    page_soft404,
+    probe_soft404,
+    redirect_soft404,
+    unverified_shell,
+    video_status,
+)
 from catalog.outcomes import Outcome
 
 
@@ -254,9 +260,22 @@ def _answered(facts: CheckFacts, last: Exchange, answer: Answer) -> Verdict:
         if gone:
             return Verdict(Outcome.SOFT_404, f"{journey}: {said}.")
         return Verdict(Outcome.BLOCKED, f"{journey}: {said}; check it in a browser.")
-    soft = _soft404(facts, last)
+    refresh = _refresh(facts, last, answer)
+    login = _login_wall(facts, last, refresh)
+    if login is not None:
+        return Verdict(Outcome.BLOCKED, f"{journey}: {login}; check it in a browser.")
+    soft = _soft404(facts, last, refresh)
     if soft is not None:
         return Verdict(Outcome.SOFT_404, f"{journey}: {soft}.")
+    verdict = _works(facts, last, status, journey)
+    note = _refresh_note(refresh) if refresh is not None else _shell_note(facts)
+    if note is None:
+        return verdict
+    return Verdict(verdict.outcome, f"{verdict.reason.removesuffix('.')}; {note}.")
+
+
+def _works(facts: CheckFacts, last: Exchange, status: int, journey: str) -> Verdict:
+    """The verdict on a page that answers and shows no sign of being missing."""
     redirects = last.redirects
     retried = _retry_clause(facts)
     target = moved_to(facts.url, last.chain)
@@ -320,7 +339,7 @@ def _error_status(facts: CheckFacts, last: Exchange, status: int, journey: str) 
     return Verdict(Outcome.HTTP_ERROR, f"{journey}: the server answers with an error" + _wait(last))
 
 
-def _soft404(facts: CheckFacts, last: Exchange) -> str | None:
+def _soft404(facts: CheckFacts, last: Exchange, refresh: _Refresh | None) -> str | None:
     """The first soft-404 sign, strongest evidence first; the home page is never one."""
     if is_home(facts.url):
         return None
@@ -329,15 +348,159 @@ def _soft404(facts: CheckFacts, last: Exchange) -> str | None:
         moved = redirect_soft404(facts.url, final)
         if moved is not None:
             return moved
+    if refresh is not None:
+        # Judged as a redirect would be: a "moved" notice forwarding to the home page or
+        # an error page at once is the resource gone, though the notice answers 200.
+        moved = redirect_soft404(facts.url, refresh.url)
+        if moved is not None:
+            return f"{moved}, by {refresh.how}"
     page = facts.page
     if page is None:
         return None
-    says = page_soft404(page)
+    says = page_soft404(page, final or facts.url, facts.entry_titles)
     if says is not None:
         return says
     if facts.probe is not None and final is not None and not is_home(final):
         return probe_soft404(page, facts.probe.page, facts.probe.status)
     return None
+
+
+class _Refresh(NamedTuple):
+    """Where a page sends its visitors on its own (a Refresh header or meta refresh)."""
+
+    url: str
+    #: "a meta refresh after 0 s"
+    how: str
+
+
+#: A refresh within this many seconds forwards the visitor before they read the page; a
+#: longer one is a page that reloads itself or lets its notice be read.
+_REFRESH_NOW_S = 5
+_REFRESH = re.compile(r"\s*(\d+)(?:\.[\d.]*)?\s*(?:[;,]\s*(?:url\s*=\s*)?(.*))?", re.I | re.S)
+
+
+def _refresh(facts: CheckFacts, last: Exchange, answer: Answer) -> _Refresh | None:
+    """Where the answer forwards browsers within `_REFRESH_NOW_S` seconds, or None. Only
+    read, never followed: following it would be a request of its own, and the verdict
+    needs no more than the address (`_soft404`, `_login_wall`, `_refresh_note`)."""
+    header = answer.headers.get("refresh")
+    page = facts.page
+    value, kind = (header, "a Refresh header") if header else (None, "")
+    if value is None and page is not None and page.refresh:
+        value, kind = page.refresh, "a meta refresh"
+    found = _REFRESH.fullmatch(value) if value else None
+    if found is None or not found.group(2) or int(found.group(1)) > _REFRESH_NOW_S:
+        return None
+    target = found.group(2).strip()
+    if target[:1] in ("'", '"'):  # HTML: a quoted URL ends at its closing quote
+        target = target[1:].split(target[0], 1)[0]
+    base = last.final_url or facts.url
+    try:
+        url = str(httpx.URL(base).join(target.strip()))
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or _same_page(url, base):
+        return None
+    return _Refresh(url, f"{kind} after {found.group(1)} s")
+
+
+def _refresh_note(refresh: _Refresh) -> str:
+    return (
+        f"the page sends visitors on to {_place(refresh.url)} by {refresh.how} "
+        "(not followed: that page was not checked)"
+    )
+
+
+def _shell_note(facts: CheckFacts) -> str | None:
+    page, probe = facts.page, facts.probe
+    if page is None or probe is None:
+        return None
+    return unverified_shell(page, probe.page, probe.status)
+
+
+#: Path segments (without an extension) of login, single-sign-on and authorisation pages:
+#: "/login", "/Account/Login.aspx", "/users/sign_in", "/wp-login.php", "/cas/login",
+#: "/idp/profile/SAML2/Redirect/SSO", "/oauth2/authorize". Whole segments only, so an
+#: "/authors/" page or a "login-help" article is none.
+_LOGIN_SEGMENT = re.compile(
+    r"(?:wp[-_]|user[-_]?|member[-_]?|service|account[-_]?|admin[-_]?|my)?"
+    r"(?:log[-_]?[io]n|sign[-_]?[io]n|sso|auth|authenticate|authori[sz]e|oauth2?|saml2?)",
+    re.IGNORECASE,
+)
+#: Query keys (lower-cased) by which a login page remembers where to send the visitor back.
+_RETURN_KEYS = frozenset(
+    {
+        "next",
+        "return",
+        "returnurl",
+        "return_url",
+        "returnto",
+        "return_to",
+        "redirect",
+        "redirect_to",
+        "redirect_uri",
+        "redirecturl",
+        "redirect_url",
+        "continue",
+        "goto",
+        "service",
+        "came_from",
+        "backurl",
+        "relaystate",
+        "destination",
+    }
+)
+
+
+def _login_wall(facts: CheckFacts, last: Exchange, refresh: _Refresh | None) -> str | None:
+    """Why the link is sent to a login page (the resource is behind it), or None.
+
+    The catalog's own URL being a login page, or a redirect that comes back to the page
+    (a sign-in dance that set a cookie), is no wall."""
+    requested = facts.url
+    if is_login_url(requested, requested):
+        return None
+    final = last.final_url
+    if last.redirects and final is not None and not _same_page(final, requested):
+        for hop in last.chain[1:]:
+            if is_login_url(hop.url, requested):
+                return f"it redirects ({_codes(last)}) to a login page ({_place(hop.url)})"
+    if refresh is not None and is_login_url(refresh.url, requested):
+        return f"the page sends visitors to a login page ({_place(refresh.url)}) by {refresh.how}"
+    return None
+
+
+def is_login_url(url: str, requested: str) -> bool:
+    """Whether `url` is a login page: a login segment in its path, or a return-to
+    parameter ("?next=/members/report") that leads back to `requested`."""
+    try:
+        parts, back = urlsplit(url), urlsplit(requested).path.rstrip("/")
+    except ValueError:
+        return False
+    for segment in parts.path.split("/"):
+        stem = segment.rsplit(".", 1)[0] if "." in segment else segment
+        if stem and _LOGIN_SEGMENT.fullmatch(stem):
+            return True
+    if not back or not parts.query:
+        return False
+    return any(
+        key.lower() in _RETURN_KEYS and urlsplit(value).path.rstrip("/") == back
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+    )
+
+
+def _same_page(a: str, b: str) -> bool:
+    """The same page but for a trailing slash, the case of the host or the fragment."""
+    try:
+        pa, pb = urlsplit(a), urlsplit(b)
+    except ValueError:
+        return False
+    return (
+        (pa.hostname or "") == (pb.hostname or "")
+        and pa.path.rstrip("/") == pb.path.rstrip("/")
+        and pa.query == pb.query
+    )
 
 
 def is_home(url: str) -> bool:

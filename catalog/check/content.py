@@ -39,6 +39,11 @@ class PageFacts:
     #: "sha256:<hex>"; equal for pages that differ only by noise.
     fingerprint: str
     is_html: bool
+    #: The content of the page's first `<meta http-equiv="refresh">` ("0; url=/moved").
+    refresh: str | None = None
+    #: The page is the shell of a site built by script in the browser: little visible
+    #: text, scripts, and an empty element the script fills (`<div id="root">`).
+    script_shell: bool = False
 
 
 def analyse_body(
@@ -111,7 +116,44 @@ def _html_facts(
     root = tree.body if tree.body is not None else tree.root
     visible = _node_text(root) if root is not None else ""
     stable = stable_text(title) + "\n" + _stable_prefix(stable_text(visible), truncated)
-    return PageFacts(title or None, heading or None, visible, _hash_text(stable), True)
+    # Byte searches first: the selectors run only on the rare pages that may need them.
+    refresh = _refresh(tree) if b"efresh" in body or b"EFRESH" in body else None
+    shell = (b"<script" in body or b"<SCRIPT" in body) and _script_shell(tree, visible)
+    return PageFacts(
+        title or None, heading or None, visible, _hash_text(stable), True, refresh, shell
+    )
+
+
+#: Characters of a refresh's content kept (a URL and a delay).
+_MAX_REFRESH = 2048
+
+
+def _refresh(tree: LexborHTMLParser) -> str | None:
+    """The content of the first `<meta http-equiv="refresh">`, the one browsers follow;
+    one inside <noscript> (gone by now) is for browsers without scripts only."""
+    for node in tree.css("meta[http-equiv]"):
+        if (node.attributes.get("http-equiv") or "").strip().lower() == "refresh":
+            return without_controls(node.attributes.get("content") or "")[:_MAX_REFRESH]
+    return None
+
+
+#: A page with more visible words than this is no script shell, whatever builds the rest.
+_SHELL_WORDS = 60
+#: Elements single-page-app frameworks render into (React, Vue, Next, Nuxt, Gatsby,
+#: Svelte, Angular).
+_MOUNTS = (
+    "#root, #app, #__next, #__nuxt, #___gatsby, #svelte, app-root, [data-reactroot], "
+    "[ng-app], [ng-version]"
+)
+
+
+def _script_shell(tree: LexborHTMLParser, visible: str) -> bool:
+    """Whether the page is a script-built app's shell: few visible words (a footer the
+    server renders is allowed) and an element to render into that holds at most a
+    "Loading..."."""
+    if len(visible.split(maxsplit=_SHELL_WORDS)) > _SHELL_WORDS:
+        return False
+    return any(len(node.text(separator=" ").split()) <= 3 for node in tree.css(_MOUNTS))
 
 
 def _node_text(node: LexborNode) -> str:
@@ -219,13 +261,26 @@ def _collapse(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
+#: Characters of a title or heading kept: no real one is longer, and a hostile 1.5 MB
+#: <title> was stored whole on every observation and printed on the resource's page.
+MAX_LABEL_CHARS = 500
+
+
 def _label(text: str) -> str:
-    """A title or heading: collapsed, and without control characters. Titles end up in
-    terminals (`linkhealth resource` prints the drift reason that quotes one) and in the
-    database, where an escape sequence would act and a NUL is refused (PostgreSQL); no
-    reader sees either on a page. (The page text is only hashed, compared and stored
-    packed, and 2 MiB of it are not worth another pass.)"""
-    return _collapse(without_controls(text))
+    """A title or heading: collapsed, without control characters, at most `MAX_LABEL_CHARS`.
+    Titles end up in terminals (`linkhealth resource` prints the drift reason that quotes
+    one) and in the database, where an escape sequence would act and a NUL is refused
+    (PostgreSQL); no reader sees either on a page. (The page text is only hashed, compared
+    and stored packed, and 2 MiB of it are not worth another pass.)"""
+    # Only a bounded head is cleaned: the rest would be cut off anyway.
+    label = _collapse(without_controls(text[: MAX_LABEL_CHARS * 8]))
+    if len(label) <= MAX_LABEL_CHARS:
+        return label
+    cut = label[: MAX_LABEL_CHARS - 1]
+    space = cut.rfind(" ")
+    if space > MAX_LABEL_CHARS // 2:  # at a word, unless that loses half of it
+        cut = cut[:space]
+    return cut.rstrip() + "…"
 
 
 def _wordlist(text: str) -> list[str]:
@@ -257,8 +312,9 @@ _LABELS = _wordlist(
 _COUNTED = _wordlist(
     "views view visits visit visitors visitor reads read hits hit downloads download "
     "comments comment likes like shares share vistas vista visitas visita visualizaciones "
-    "lecturas lectura descargas descarga comentarios comentario vues vue visites visite "
-    "téléchargements téléchargement telechargements commentaires commentaire"
+    "visitantes visitante lecturas lectura descargas descarga comentarios comentario vues "
+    "vue visites visite visiteurs visiteur téléchargements téléchargement telechargements "
+    "commentaires commentaire"
 )
 _DAY = r"\d\d?(?:st|nd|rd|th|º|°|er)?"
 _TIME = (
@@ -270,6 +326,15 @@ _COUNTED_WORD = "(?:" + "|".join(sorted(_COUNTED, key=len, reverse=True)) + ")"
 _UNITS_EN = r"(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)"
 _UNITS_ES = r"(?:segundos?|minutos?|horas?|d[íi]as?|semanas?|mes(?:es)?|años?)"
 _UNITS_FR = r"(?:secondes?|minutes?|heures?|jours?|semaines?|mois|ans?)"
+#: How long the server took: "generated in 0.042 seconds", "generada en 0,04 segundos".
+_SERVER_TIME = (
+    r"(?:ms|milliseconds?|milisegundos?|millisecondes?|seconds?|secs?|segundos?|secondes?|s)\b"
+)
+#: "Visitors today: 312", "visitor number 48213", "visitante número 48213".
+_COUNTED_LABEL = (
+    r"(?:\s+(?:today|this month|online|hoy|este mes|aujourd hui|ce mois|en ligne))?\s*"
+    r"(?:[:#]|(?:number|no\.?|n[º°o]\.?|número|numero|numéro)\s*[:#]?)\s*\d[\d.,]*"
+)
 
 
 def _by_first_letter(families: list[tuple[list[str], str]]) -> str:
@@ -306,8 +371,9 @@ _VOLATILE = re.compile(
             r"\d\d{3}/\d{1,2}/\d{1,2}\b",
             _TIME,
             rf"\d\d*\s+{_UNITS_EN}\s+ago\b",
-            # "1,234 views", "1.2k downloads"
-            rf"\d\d*(?:[.,\u00a0\u202f]\d{{3}})*(?:[.,]\d+)?\s?[km]?\s+{_COUNTED_WORD}\b",
+            # "1,234 views", "1.2k downloads", "the 48,213th visitor"
+            rf"\d\d*(?:[.,\u00a0\u202f]\d{{3}})*(?:[.,]\d+)?\s?(?:[km]|st|nd|rd|th|e)?"
+            rf"\s+{_COUNTED_WORD}\b",
             r"\d(?<=1)[5-9]\d{8}(?:\d{3})?\b",  # Unix epoch seconds or milliseconds, 2017-2033
         ]
     )
@@ -329,7 +395,9 @@ _VOLATILE = re.compile(
             ),
             (["hace"], rf"\s+\d+\s+{_UNITS_ES}\b"),
             (["il y a"], rf"\s+\d+\s+{_UNITS_FR}\b"),
-            (_COUNTED, r"\s*[:#]\s*\d[\d.,]*"),  # "Views: 1234"
+            (_COUNTED, _COUNTED_LABEL),  # "Views: 1234", "visitor number 48213"
+            # "Page generated in 0.042 seconds.", "Rendered in 38 ms by web-03."
+            (["in", "en"], rf"\s+\d[\d.,]*\s?{_SERVER_TIME}(?:\s+(?:by|on|por|en|par|sur)\s+\S+)?"),
             (["visto"], r"\s+\d[\d.,]*\s+veces\b"),
             (["copyright"], r"\s*(?:\d{4}\s*[-–]\s*)?\d{4}"),
         ]

@@ -129,6 +129,9 @@ class CheckFacts:
     #: Set when the checker itself failed (a bug); the text of the exception.
     internal_error: str | None = None
     elapsed_ms: int | None = None
+    #: The titles of the catalog entries that link this URL: a page saying what its entry
+    #: is called ("Nothing Here | Stories of Survivors") says nothing about being missing.
+    entry_titles: tuple[str, ...] = ()
 
     @property
     def last(self) -> Exchange | None:

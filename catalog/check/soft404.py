@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Sequence
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from catalog.check.content import PageFacts, similarity, stable_text
@@ -30,6 +31,7 @@ __all__ = [
     "probe_soft404",
     "probe_url_for",
     "redirect_soft404",
+    "unverified_shell",
     "video_status",
 ]
 
@@ -227,29 +229,80 @@ _NON_WORD = re.compile(r"[^\w]+")
 _SHORT_TEXT_WORDS = 30
 
 
-def page_soft404(facts: PageFacts) -> str | None:
+def page_soft404(
+    facts: PageFacts, url: str | None = None, entry_titles: Sequence[str] = ()
+) -> str | None:
     """Why the page itself says it is missing, or None.
 
-    The rule, to keep false positives out: the *whole* title (or one of its parts split
-    at " | ", " - " and the like), the whole first <h1>, or the whole visible text of a
-    very short page must be an error message, give or take "Oops", "Sorry", "Error" or
-    a status code. "Not Found: A Report on Missing Persons" or an article about
-    children who went missing never matches, because the message is only part of it.
+    The rule, to keep false positives out: the *whole* title, the whole first <h1>, or
+    the whole visible text of a very short page must be an error message, give or take
+    "Oops", "Sorry", "Error" or a status code. "Not Found: A Report on Missing Persons"
+    or an article about children who went missing never matches, because the message is
+    only part of it. A part of the title split at " | ", " - " and the like counts only
+    when it plausibly is the whole message: the other parts are messages too or look
+    like the site's name (`_site_like`; `url` is the page's address), or the heading or
+    short text says so as well ("Not Found - Missing Children in Foster Care" is a title).
+    Nothing counts that an entry's own title (`entry_titles`) contains: a catalog that
+    lists "Nothing Here | Stories of Survivors" means that page.
     """
     if not facts.is_html:
         return None
-    if facts.title:
-        for part in [facts.title, *_TITLE_PARTS.split(facts.title)]:
-            if _is_message(part):
-                return f"the page's title says {_quote(facts.title)}"
-    if facts.heading and _is_message(facts.heading):
-        return f"the page's main heading says {_quote(facts.heading)}"
+    entries = [f" {_normalize(title)} " for title in entry_titles]
+
+    def says(text: str) -> bool:
+        return _is_message(text) and not any(f" {_normalize(text)} " in e for e in entries)
+
+    heading = bool(facts.heading) and says(facts.heading or "")
+    words = facts.text.split(maxsplit=_SHORT_TEXT_WORDS)
     # At most one split past the limit: counting every word of a long page costs more
     # than all of these tests together.
-    words = facts.text.split(maxsplit=_SHORT_TEXT_WORDS)
-    if 0 < len(words) <= _SHORT_TEXT_WORDS and _is_message(facts.text):
+    short = 0 < len(words) <= _SHORT_TEXT_WORDS and says(facts.text)
+    if facts.title and _title_says(facts.title, says, url, heading or short):
+        return f"the page's title says {_quote(facts.title)}"
+    if heading:
+        return f"the page's main heading says {_quote(facts.heading or '')}"
+    if short:
         return f"the page only says {_quote(facts.text)}"
     return None
+
+
+def _title_says(title: str, says: Callable[[str], bool], url: str | None, confirmed: bool) -> bool:
+    if says(title):
+        return True
+    parts = [part for part in _TITLE_PARTS.split(title) if part.strip()]
+    if len(parts) < 2:
+        return False
+    for index, part in enumerate(parts):
+        if says(part) and (
+            confirmed
+            or all(
+                _is_message(other) or _site_like(other, url)
+                for other in parts[:index] + parts[index + 1 :]
+            )
+        ):
+            return True
+    return False
+
+
+#: A title part of at most this many words may be a site's name ("UNICEF", "Gobierno de
+#: México"); a longer one names the site only when it matches the address (`_site_like`).
+_SITE_NAME_WORDS = 4
+_CAPITALS = re.compile(r"\b([A-Z])")
+
+
+def _site_like(part: str, url: str | None) -> bool:
+    """Whether a title part can be the name of the site at `url` (of any site without
+    one): short, or its letters or initials match a label of the host ("Office for
+    Victims of Crime" on ovc.ojp.gov)."""
+    if len(part.split()) <= _SITE_NAME_WORDS:
+        return True
+    host = (urlsplit(url).hostname or "") if url else ""
+    labels = [label for label in host.lower().split(".")[:-1] if len(label) >= 3]
+    if not labels or len(part) > _MAX_MESSAGE:
+        return False
+    squashed = _NON_WORD.sub("", _normalize(part))
+    initials = "".join(_CAPITALS.findall(strip_accents(part))).lower()
+    return any(label in squashed or label in initials for label in labels)
 
 
 #: Longer than this (in characters) is never just an error message; also bounds regex work.
@@ -318,24 +371,51 @@ def probe_soft404(page: PageFacts, probe: PageFacts | None, probe_status: int | 
     """Why the page looks like the answer to a URL that cannot exist, or None.
 
     Only when the probe was answered 200 (the site never says 404); a real 404/410, an
-    error or no probe at all says nothing about the page.
+    error or no probe at all says nothing about the page. The shell of a script-built
+    site (`PageFacts.script_shell`) is the same for every address, missing or not, so it
+    says nothing either (`unverified_shell` words that).
     """
+    if page.script_shell:
+        return None
+    score = _probe_score(page, probe, probe_status, min_words=_MIN_WORDS)
+    if score is None:
+        return None
+    return (
+        "the page is the same as what the site answers for an address that cannot exist "
+        f"({score:.0%} alike), so the site shows this instead of saying 'not found'"
+    )
+
+
+def unverified_shell(
+    page: PageFacts, probe: PageFacts | None, probe_status: int | None
+) -> str | None:
+    """Why a script-built page could not be verified (it is what the site answers for an
+    address that cannot exist too), or None. Not a failure: a browser runs the script and
+    may well show the resource; only a person can tell."""
+    if not page.script_shell or _probe_score(page, probe, probe_status, min_words=0) is None:
+        return None
+    return (
+        "the page is built by script in the browser, and its server part is the same as "
+        "what the site answers for an address that cannot exist, so whether the resource "
+        "is there could not be verified"
+    )
+
+
+def _probe_score(
+    page: PageFacts, probe: PageFacts | None, probe_status: int | None, *, min_words: int
+) -> float | None:
+    """How alike page and probe are, when that is at least `PROBE_SIMILARITY`; else None."""
     if probe is None or probe_status is None or not 200 <= probe_status < 300:
         return None
     if not page.is_html or not probe.is_html:
         return None
     page_text = _without_urlish(stable_text(page.text))
     probe_text = _without_urlish(stable_text(probe.text))
-    if len(page_text.split()) < _MIN_WORDS or len(probe_text.split()) < _MIN_WORDS:
+    if len(page_text.split()) < min_words or len(probe_text.split()) < min_words:
         return None
     same = page.fingerprint == probe.fingerprint
     score = 1.0 if same else similarity(page_text, probe_text)
-    if score < PROBE_SIMILARITY:
-        return None
-    return (
-        "the page is the same as what the site answers for an address that cannot exist "
-        f"({score:.0%} alike), so the site shows this instead of saying 'not found'"
-    )
+    return score if score >= PROBE_SIMILARITY else None
 
 
 # --- (d) video pages ---------------------------------------------------------------------

@@ -42,6 +42,7 @@ def targets_for_check(
             link.c.title,
             link.c.outcome,
             res.c.rid,
+            res.c.title.label("entry_title"),
         )
         .join(res, res.c.link_id == link.c.id)
         .join(col, col.c.id == res.c.collection_id)
@@ -61,11 +62,13 @@ def targets_for_check(
         for _, group in groupby(rows, key=attrgetter("id")):
             first, *more = group
             rids = dict.fromkeys([first.rid, *(row.rid for row in more)])
+            titles = dict.fromkeys(row.entry_title for row in (first, *more) if row.entry_title)
             targets.append(
                 Target(
                     url=first.url,
                     host=sys.intern(first.host),  # a few thousand hosts, 100,000 copies
                     resource_ids=tuple(rids),
+                    titles=tuple(titles),
                     previous=_previous(first),
                     fingerprint_due=first.fingerprinted_at is None
                     or now - first.fingerprinted_at >= max_age,
