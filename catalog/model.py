@@ -101,8 +101,8 @@ class Target:
     previous: Previous | None = None
     #: Fetch the body this time (first check, or fingerprint older than the setting).
     fingerprint_due: bool = True
-    #: The titles of the entries that link it (`resource_ids`' order, each title once),
-    #: for the soft-404 reading of a page title.
+    #: The titles of the entries that link it that hold a not-found message ("Nothing
+    #: Here | Stories of Survivors"), each once: such a page title is its own, no soft 404.
     titles: tuple[str, ...] = ()
 
 

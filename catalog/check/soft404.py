@@ -27,6 +27,7 @@ __all__ = [
     "PROBE_PREFIX",
     "is_error_url",
     "is_home_path",
+    "may_name_a_message",
     "page_soft404",
     "probe_soft404",
     "probe_url_for",
@@ -264,6 +265,13 @@ def page_soft404(
     if short:
         return f"the page only says {_quote(facts.text)}"
     return None
+
+
+def may_name_a_message(entry_title: str) -> bool:
+    """Whether an entry's title holds a message `page_soft404` reads ("Nothing Here |
+    Stories of Survivors"): only such a title can spare a page, so a target carries no
+    other (`catalog.model.Target.titles`)."""
+    return _MESSAGE.search(_normalize(entry_title)) is not None
 
 
 def _title_says(title: str, says: Callable[[str], bool], url: str | None, confirmed: bool) -> bool:

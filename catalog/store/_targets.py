@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from catalog import tables as t
+from catalog.check.soft404 import may_name_a_message
 from catalog.model import Previous, Target
 from catalog.outcomes import Outcome
 from catalog.store._sql import CHUNK, read_session, table_of
@@ -62,7 +63,11 @@ def targets_for_check(
         for _, group in groupby(rows, key=attrgetter("id")):
             first, *more = group
             rids = dict.fromkeys([first.rid, *(row.rid for row in more)])
-            titles = dict.fromkeys(row.entry_title for row in (first, *more) if row.entry_title)
+            titles = dict.fromkeys(
+                row.entry_title
+                for row in (first, *more)
+                if row.entry_title and may_name_a_message(row.entry_title)
+            )
             targets.append(
                 Target(
                     url=first.url,
