@@ -642,12 +642,16 @@ def db_prune(
     settings = _settings(config, db, None)
     engine = engine_for(existing_database(settings.database_url))
     with _progress() as progress:
+        # The scan of a large database takes minutes: say how far it is, as the deleting does.
+        scan = progress.add_task("Finding the observations to keep (links)", total=None)
         bar = progress.add_task("Deleting old observations", total=None)
         result = prune_observations(
             engine,
             keep_days,
             vacuum=vacuum,
+            on_scan=lambda done, total: progress.update(scan, completed=done, total=total),
             on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
+            on_vacuum=lambda: _err("Compacting the database file (VACUUM)…"),
         )
     typer.echo(
         f"Deleted {result.deleted} observation(s) checked before {result.cutoff:%Y-%m-%d %H:%M} "
