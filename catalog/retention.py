@@ -11,27 +11,52 @@ live in their own tables. Of the observations themselves we keep:
 - each link's newest `store.DRIFT_HISTORY` observations with relevance scores, so the
   drift baseline (a page's similarity to its entry over time) survives pruning.
 
+Memory stays bounded whatever the database's size: a year of nightly runs over 100,000
+URLs beyond the window is ~36 million observations, whose ids alone, held in Python sets
+and lists, took 5-6 GB. The ids to keep go into a temporary table instead, filled `chunk`
+links at a time, and the ones to delete are read `chunk` at a time in id order, each page
+left out of the kept ones in SQL. No query returns more than `chunk` rows.
+
 Deletion runs in short write transactions of `chunk` rows, so a check run or a curator's
 recheck writing at the same time waits milliseconds, not minutes. It is safe against a
-concurrent run: that run only adds observations newer than the cutoff, which are kept.
+concurrent run: that run only adds observations newer than the cutoff, which are kept (a
+kept one it makes redundant is kept until the next prune).
 On SQLite the file is then compacted (`VACUUM`); PostgreSQL's autovacuum reuses the space.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Select, delete, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    Index,
+    MetaData,
+    Select,
+    Subquery,
+    Table,
+    case,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from catalog.clock import utcnow
 from catalog.outcomes import Outcome
 from catalog.queries import PROBLEM_START
-from catalog.store import DRIFT_HISTORY, read_session, write_session
+from catalog.store import DRIFT_HISTORY, PG_WRITE_LOCK
 from catalog.tables import Link, Observation
 
 #: Rows deleted per write transaction.
@@ -58,41 +83,147 @@ def prune_observations(
     vacuum: bool = True,
     chunk: int = CHUNK,
     on_progress: Callable[[int, int], None] | None = None,
+    on_scan: Callable[[int, int], None] | None = None,
+    on_vacuum: Callable[[], None] | None = None,
 ) -> PruneResult:
     """Delete observations older than `keep_days` days except those listed above.
 
-    `on_progress(deleted, total)` is called after every chunk.
+    `on_scan(links, total)` is called after each `chunk` links whose observations to keep
+    were found, `on_progress(deleted, total)` after every chunk deleted, `on_vacuum()`
+    before a SQLite file is compacted.
     """
     if keep_days < 1:
         raise ValueError("keep_days must be at least 1: the latest run's history is needed")
     cutoff = (now or utcnow()) - timedelta(days=keep_days)
     before = _sqlite_bytes(engine)
-    with read_session(engine) as session:
-        keep = set(session.scalars(_latest_per_link()))
-        keep.update(session.scalars(_drift_history()))
-        old_ids = select(Observation.id).where(Observation.checked_at < cutoff)
-        old = list(session.scalars(old_ids.order_by(Observation.id)))
-    doomed = [oid for oid in old if oid not in keep]
     deleted = 0
-    for start in range(0, len(doomed), chunk):
-        ids = doomed[start : start + chunk]
-        with write_session(engine) as session:
-            _count_pruned_checks(session, ids)
-            session.execute(delete(Observation).where(Observation.id.in_(ids)))
-        deleted += len(ids)
-        if on_progress is not None:
-            on_progress(deleted, len(doomed))
+    # One connection throughout: the temporary table is the connection's own.
+    with engine.connect() as conn:
+        with conn.begin():
+            _KEEP.create(conn)
+        try:
+            _fill_keep(conn, cutoff, chunk, on_scan)
+            with conn.begin():
+                old, doomed, last_old = conn.execute(_old_and_doomed(cutoff)).one()
+            after = 0
+            while deleted < (doomed or 0):
+                with _write(conn):
+                    ids = list(conn.scalars(_next_doomed(cutoff, after, last_old, chunk)))
+                    if not ids:  # deleted meanwhile (another prune): nothing left
+                        break
+                    with Session(bind=conn) as session:
+                        _count_pruned_checks(session, ids)
+                    conn.execute(delete(Observation).where(Observation.id.in_(ids)))
+                deleted += len(ids)
+                after = ids[-1]
+                if on_progress is not None:
+                    on_progress(deleted, doomed)
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+            with conn.begin():
+                _KEEP.drop(conn)
     if vacuum and deleted and engine.dialect.name == "sqlite":
+        if on_vacuum is not None:
+            on_vacuum()
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM")
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return PruneResult(
         cutoff=cutoff,
         deleted=deleted,
-        kept_old=len(old) - len(doomed),
+        kept_old=(old or 0) - (doomed or 0),
         bytes_before=before,
         bytes_after=_sqlite_bytes(engine),
     )
+
+
+#: The ids of the observations to keep (each link's latest, its drift history), a
+#: temporary table of the pruning connection: SQL compares with it, Python never holds it.
+#: Not unique: a link's latest may also be its drift history.
+_KEEP = Table(
+    "linkhealth_prune_keep",
+    MetaData(),
+    Column("id", BigInteger, nullable=False),
+    Index("ix_linkhealth_prune_keep_id", "id"),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _fill_keep(
+    conn: Connection,
+    cutoff: datetime,
+    chunk: int,
+    on_scan: Callable[[int, int], None] | None,
+) -> None:
+    """Fill `_KEEP`, `chunk` links at a time (key order), with their old observations to
+    keep. A window over the whole table sorted every scored observation at once."""
+    with conn.begin():
+        total = conn.execute(select(func.count()).select_from(Link)).scalar_one()
+    done, after = 0, 0
+    while True:
+        with conn.begin():
+            links = list(
+                conn.scalars(select(Link.id).where(Link.id > after).order_by(Link.id).limit(chunk))
+            )
+            if not links:
+                return
+            first, after = links[0], links[-1]
+            in_range = Link.id.between(first, after)
+            conn.execute(
+                _KEEP.insert().from_select(
+                    ["id"],
+                    select(Link.last_observation_id).where(
+                        in_range, Link.last_observation_id.is_not(None)
+                    ),
+                )
+            )
+            history = _drift_history(Observation.link_id.between(first, after))
+            conn.execute(
+                _KEEP.insert().from_select(
+                    ["id"], select(history.c.id).where(history.c.checked_at < cutoff)
+                )
+            )
+        done += len(links)
+        if on_scan is not None:
+            on_scan(done, total)
+
+
+def _old_and_doomed(cutoff: datetime) -> Select[int, Any, int]:
+    """Observations older than the cutoff, those of them to delete, and the last one's id
+    (where the deleting stops looking), in one pass."""
+    kept = select(_KEEP.c.id).where(_KEEP.c.id == Observation.id).exists()
+    return select(
+        func.count(),
+        func.sum(case((kept, 0), else_=1)),
+        func.max(Observation.id),
+    ).where(Observation.checked_at < cutoff)
+
+
+def _next_doomed(cutoff: datetime, after: int, last: int, chunk: int) -> Select[Any]:
+    kept = select(_KEEP.c.id).where(_KEEP.c.id == Observation.id).exists()
+    return (
+        select(Observation.id)
+        .where(
+            Observation.id > after,
+            Observation.id <= last,
+            Observation.checked_at < cutoff,
+            ~kept,
+        )
+        .order_by(Observation.id)
+        .limit(chunk)
+    )
+
+
+@contextmanager
+def _write(conn: Connection) -> Iterator[None]:
+    """`store.write_session`'s transaction on `conn`: one writer at a time."""
+    with conn.begin():
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK})
+        yield
 
 
 def _count_pruned_checks(session: Session, ids: list[int]) -> None:
@@ -126,11 +257,9 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _latest_per_link() -> Select[Any]:
-    return select(Link.last_observation_id).where(Link.last_observation_id.is_not(None))
-
-
-def _drift_history() -> Select[Any]:
+def _drift_history(links: ColumnElement[bool]) -> Subquery:
+    """The drift history of the links `links` selects: ids and times of each link's newest
+    `DRIFT_HISTORY` scored observations."""
     # The same filter and order as `store._relevance_history`, which reads this history.
     rank = (
         func.row_number()
@@ -141,9 +270,11 @@ def _drift_history() -> Select[Any]:
         .label("rank")
     )
     scored = (
-        select(Observation.id, rank).where(Observation.relevance_scores.is_not(None)).subquery()
+        select(Observation.id, Observation.checked_at, rank)
+        .where(links, Observation.relevance_scores.is_not(None))
+        .subquery()
     )
-    return select(scored.c.id).where(scored.c.rank <= DRIFT_HISTORY)
+    return select(scored.c.id, scored.c.checked_at).where(scored.c.rank <= DRIFT_HISTORY).subquery()
 
 
 def _sqlite_bytes(engine: Engine) -> int | None:

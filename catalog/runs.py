@@ -78,6 +78,15 @@ class RunInProgressError(RunLeaseError):
     def __init__(self, lease: store.LeaseRecord) -> None:
         self.lease = lease
         run = f" (run {lease.run_id})" if lease.run_id is not None else ""
+        if store.is_copy_holder(lease.holder):  # `db copy` holds it while it reads
+            super().__init__(
+                f"`linkhealth db copy` is copying this database: it holds lease "
+                f"{lease.name!r} ({lease.holder}) until "
+                f"{lease.expires_at:%Y-%m-%d %H:%M:%S} UTC. Wait for the copy to finish, "
+                "then run against the database it copies into (`linkhealth status` shows "
+                "the lease)."
+            )
+            return
         super().__init__(
             f"another full run is in progress: lease {lease.name!r} is held by "
             f"{lease.holder}{run} until {lease.expires_at:%Y-%m-%d %H:%M:%S} UTC. "

@@ -7,17 +7,26 @@ ignores, the trend. `copy_database` moves every row of every table instead, keys
 unchanged, so the new database continues where the old one stopped.
 
 Both databases are brought to the newest schema first (`catalog.db.open_engine`). The
-target must hold no linkhealth rows yet, and all of it is written in one transaction, so
-a copy that fails leaves it empty. Run leases are not copied: they belong to the runs of
-the old database, and a copy taken while one is held (a run in progress) is refused.
+target must hold no linkhealth rows yet, must not be the source itself, and all of it is
+written in one transaction, so a copy that fails leaves it empty. The source must hold
+something to copy. Run leases are not copied: they belong to the runs of the old database.
+
+While it copies, the copy holds the source's full-run lease (a `check` started meanwhile is
+refused, exit 8, naming the copy) and reads the source in one snapshot, so rows written
+mid-copy (a recheck) never show up half. A copy is refused while a run is in progress: a
+full run's lease, or any `running` run still alive (`store.live_runs`: rechecks take no
+lease), since the copy would hold that run forever unfinished.
 On PostgreSQL the id sequences are moved past the copied ids afterwards.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -32,8 +41,12 @@ from sqlalchemy import (
     text,
     tuple_,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
-from catalog.errors import StoreError
+from catalog import store
+from catalog.errors import ConfigError, StoreError
+from catalog.runs import LEASE_TTL, RunLeaseError
+from catalog.shards import FULL_RUN_LEASE
 from catalog.store import PG_WRITE_LOCK
 from catalog.tables import Base, RunLease
 
@@ -47,6 +60,14 @@ class CopyResult:
     rows: dict[str, int]
 
 
+class TargetNotEmptyError(StoreError):
+    """The database to copy into already holds linkhealth rows."""
+
+
+class SourceBusyError(RunLeaseError):
+    """A run is in progress on the database to copy (exit 8, as for a refused full run)."""
+
+
 def copy_database(
     source: Engine,
     target: Engine,
@@ -54,41 +75,200 @@ def copy_database(
     now: datetime,
     chunk: int = CHUNK,
     on_progress: Callable[[str, int, int], None] | None = None,
+    source_from: str = "",
 ) -> CopyResult:
     """Copy every row of `source` into the empty `target` (both at the newest schema).
 
-    `on_progress(table, copied, total)` is called after every chunk.
+    `on_progress(table, copied, total)` is called after every chunk. `source_from` says
+    where the source's URL came from ("from LINKHEALTH_DATABASE_URL"), for its errors.
     """
+    src_name, dst_name = shown(source), shown(target)
+    if same_database(source, target):
+        raise ConfigError(
+            f"the database to copy from, {src_name}"
+            f"{f' ({source_from})' if source_from else ''}, and the one to copy into, "
+            f"{dst_name}, are the same database; name the one to copy from with --db "
+            "(e.g. --db sqlite:///var/linkhealth.db) and an empty one with --to"
+        )
+    holder = store.copy_holder()
+    claim = store.acquire_lease(source, FULL_RUN_LEASE, holder, now=now, ttl=LEASE_TTL)
+    if not claim.acquired:
+        held = claim.lease
+        run = f", run {held.run_id}" if held.run_id is not None else ""
+        raise SourceBusyError(
+            f"a run holds the lease {held.name!r} of the database to copy, {src_name} "
+            f"({held.holder}{run}, until {held.expires_at:%Y-%m-%d %H:%M:%S} UTC); "
+            "wait for it to finish (`linkhealth status`), then copy"
+        )
+    renew = _Renewal(source, holder, now)
+    try:
+        with _snapshot(source) as src:
+            _refuse_live_runs(src, src_name, now)
+            return _copy(src, target, chunk, on_progress, renew, src_name, dst_name, source_from)
+    except SQLAlchemyError as exc:  # a bug or a constraint: one line, not a traceback
+        raise StoreError(
+            f"the copy from {src_name} into {dst_name} failed: {_one_line(exc)}; nothing was "
+            "written (the copy is one transaction); make sure no run or recheck uses "
+            f"{src_name}, then copy again"
+        ) from exc
+    except TargetNotEmptyError:
+        raise
+    except StoreError as exc:  # a database gone away, a locked file: said by catalog.db
+        raise StoreError(f"{exc}; nothing was written into {dst_name}") from exc
+    finally:
+        # A source gone away keeps the lease until it expires by itself (LEASE_TTL).
+        with suppress(SQLAlchemyError, StoreError):
+            store.release_lease(source, FULL_RUN_LEASE, holder)
+
+
+def _copy(
+    src: Connection,
+    target: Engine,
+    chunk: int,
+    on_progress: Callable[[str, int, int], None] | None,
+    renew: _Renewal,
+    src_name: str,
+    dst_name: str,
+    source_from: str,
+) -> CopyResult:
     tables = [t for t in Base.metadata.sorted_tables if t.name != RunLease.__tablename__]
-    with source.connect() as src:
-        held = src.execute(select(RunLease.name).where(RunLease.expires_at > now)).scalars()
-        if names := list(held):
-            raise StoreError(
-                f"a run holds the lease {', '.join(map(repr, names))} of the database to copy; "
-                "wait for it to finish (`linkhealth status`), then copy"
+    totals = {t.name: src.execute(select(func.count()).select_from(t)).scalar_one() for t in tables}
+    if not any(totals.values()):
+        raise ConfigError(
+            f"the database to copy from, {src_name}"
+            f"{f' ({source_from})' if source_from else ''}, holds nothing to copy; name the "
+            "one that holds your history with --db, e.g. --db sqlite:///var/linkhealth.db"
+        )
+
+    def progress(table: str, done: int, total: int) -> None:
+        renew()
+        if on_progress is not None:
+            on_progress(table, done, total)
+
+    copied: dict[str, int] = {}
+    with target.begin() as dst:
+        if dst.dialect.name == "postgresql":
+            # The writers' lock (`store.write_session`): a second copy, or a run pointed
+            # at the new database too early, waits for this one instead of colliding.
+            dst.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK})
+        if filled := [t.name for t in tables if _has_rows(dst, t)]:
+            raise TargetNotEmptyError(
+                f"the target database {dst_name} already holds linkhealth data (in "
+                f"{', '.join(filled)}); copy into an empty database"
             )
-        totals = {
-            t.name: src.execute(select(func.count()).select_from(t)).scalar_one() for t in tables
-        }
-        copied: dict[str, int] = {}
-        with target.begin() as dst:
-            if dst.dialect.name == "postgresql":
-                # The writers' lock (`store.write_session`): a second copy, or a run pointed
-                # at the new database too early, waits for this one instead of colliding.
-                dst.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK})
-            if filled := [t.name for t in tables if _has_rows(dst, t)]:
-                raise StoreError(
-                    f"the target database {target.url.render_as_string(hide_password=True)} "
-                    f"already holds linkhealth data (in {', '.join(filled)}); "
-                    "copy into an empty database"
-                )
-            for table in tables:
-                copied[table.name] = _copy_table(
-                    src, dst, table, chunk, totals[table.name], on_progress
-                )
-            if dst.dialect.name == "postgresql":
-                _move_sequences(dst, tables)
+        for table in tables:
+            copied[table.name] = _copy_table(src, dst, table, chunk, totals[table.name], progress)
+        if dst.dialect.name == "postgresql":
+            _move_sequences(dst, tables)
     return CopyResult(rows=copied)
+
+
+@contextmanager
+def _snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection reading `engine` in one snapshot, whatever is written meanwhile.
+
+    pysqlite sends no BEGIN before a SELECT, so each page of a SQLite source was its own
+    snapshot: a check writing mid-copy gave observations of a run the copied `runs` did not
+    hold (a foreign-key error in the target). An explicit BEGIN makes it one read
+    transaction (in WAL mode writers go on meanwhile); PostgreSQL needs REPEATABLE READ.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        elif conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+
+
+class _Renewal:
+    """Renews the copy's lease now and then while it runs (a large copy outlasts LEASE_TTL)."""
+
+    def __init__(self, engine: Engine, holder: str, now: datetime) -> None:
+        self._engine, self._holder, self._now = engine, holder, now
+        self._start = self._last = time.monotonic()
+
+    def __call__(self) -> None:
+        moment = time.monotonic()
+        if moment - self._last < LEASE_TTL.total_seconds() / 3:
+            return
+        self._last = moment
+        at = self._now + timedelta(seconds=moment - self._start)
+        store.renew_lease(self._engine, FULL_RUN_LEASE, self._holder, now=at, ttl=LEASE_TTL)
+
+
+def _refuse_live_runs(src: Connection, src_name: str, now: datetime) -> None:
+    """A run still storing its results would stay `running` in the copy forever, its
+    outcomes left behind (rechecks take no lease, so the lease alone does not tell)."""
+    live = store.live_runs(src, now=now, quiet_for=LEASE_TTL)
+    if not live:
+        return
+    named = ", ".join(
+        f"run {r.id} ({r.trigger}, started {r.started_at:%Y-%m-%d %H:%M:%S} UTC"
+        f"{f' by {r.holder}' if r.holder else ''})"
+        for r in live
+    )
+    raise SourceBusyError(
+        f"a run is in progress on the database to copy, {src_name}: {named}; wait for it to "
+        "finish (`linkhealth status`), then copy"
+    )
+
+
+def shown(engine: Engine) -> str:
+    """An engine's database as messages name it, password hidden."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def same_database(a: Engine, b: Engine) -> bool:
+    """True when `a` and `b` are one database, however their URLs are written (a relative
+    and an absolute SQLite path; `localhost` and `127.0.0.1`, another driver or user)."""
+    if a.dialect.name != b.dialect.name:
+        return False
+    if a.dialect.name == "sqlite":
+        files = [_sqlite_path(e) for e in (a, b)]
+        if None in files:
+            return a.url == b.url
+        first, second = files
+        assert first is not None and second is not None
+        if first.exists() and second.exists():
+            return first.samefile(second)
+        return first.resolve() == second.resolve()
+    if a.dialect.name == "postgresql":
+        return _pg_identity(a) == _pg_identity(b)
+    return a.url.set(password=None) == b.url.set(password=None)
+
+
+def _sqlite_path(engine: Engine) -> Path | None:
+    db = engine.url.database
+    return Path(db) if db and db != ":memory:" and not db.startswith("file:") else None
+
+
+_PG_WHERE = "SELECT current_database(), current_schema(), inet_server_addr(), inet_server_port()"
+
+
+def _pg_identity(engine: Engine) -> tuple[object, ...]:
+    """The server (its cluster's system identifier, else address and port), the database
+    and the schema tables are found in (tests give each its own schema)."""
+    with engine.connect() as conn:
+        database, schema, address, port = conn.execute(text(_PG_WHERE)).one()
+        try:
+            with conn.begin_nested():
+                system = conn.execute(
+                    text("SELECT system_identifier FROM pg_control_system()")
+                ).scalar_one()
+        except SQLAlchemyError:  # not allowed to everyone everywhere: the address tells
+            system = None
+        server = (system,) if system is not None else (str(address), port)
+        return (*server, database, schema)
+
+
+def _one_line(exc: SQLAlchemyError) -> str:
+    """The driver's message, one line, without SQLAlchemy's SQL and parameters."""
+    orig = getattr(exc, "orig", None) or exc
+    return "; ".join(line.strip() for line in str(orig).splitlines() if line.strip())
 
 
 def _has_rows(conn: Connection, table: Table) -> bool:
@@ -101,7 +281,7 @@ def _copy_table(
     table: Table,
     chunk: int,
     total: int,
-    on_progress: Callable[[str, int, int], None] | None,
+    on_progress: Callable[[str, int, int], None],
 ) -> int:
     """Keyset pages in primary-key order; the table's own types convert each value
     (SQLite's ISO text to aware datetimes, JSON text to objects).
@@ -132,8 +312,7 @@ def _copy_table(
         dst.execute(insert, [_as_stored(r, json_columns) for r in rows])
         done += len(rows)
         last = tuple(rows[-1][c.name] for c in key)
-        if on_progress is not None:
-            on_progress(table.name, done, total)
+        on_progress(table.name, done, total)
 
 
 #: Writes None as SQL NULL; `JSON.NULL` as JSON `null`.

@@ -642,12 +642,16 @@ def db_prune(
     settings = _settings(config, db, None)
     engine = engine_for(existing_database(settings.database_url))
     with _progress() as progress:
+        # The scan of a large database takes minutes: say how far it is, as the deleting does.
+        scan = progress.add_task("Finding the observations to keep (links)", total=None)
         bar = progress.add_task("Deleting old observations", total=None)
         result = prune_observations(
             engine,
             keep_days,
             vacuum=vacuum,
+            on_scan=lambda done, total: progress.update(scan, completed=done, total=total),
             on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
+            on_vacuum=lambda: _err("Compacting the database file (VACUUM)…"),
         )
     typer.echo(
         f"Deleted {result.deleted} observation(s) checked before {result.cutoff:%Y-%m-%d %H:%M} "
@@ -670,32 +674,66 @@ def db_copy(
             "postgresql+psycopg://USER:PASSWORD@HOST/DB.",
         ),
     ],
-    db: DbOpt = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="SQLAlchemy URL of the database to copy FROM, e.g. "
+            "sqlite:///var/linkhealth.db. Default: LINKHEALTH_DATABASE_URL, linkhealth.toml, "
+            "else sqlite:///var/linkhealth.db (after a move, the first two may already name "
+            "the new database: give --db).",
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Copy the whole history (runs, observations, events, decisions) into an empty database."""
-    from catalog.clock import utcnow
-    from catalog.db import existing_database, open_engine
-    from catalog.transfer import copy_database
+    """Copy the whole history (runs, observations, events, decisions) of the database --db
+    names into the empty database --to names, while no run is in progress.
 
+    Example: linkhealth db copy --db sqlite:///var/linkhealth.db --to postgresql+psycopg://USER:PASSWORD@HOST/linkhealth
+    """
+    import os
+
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from catalog.clock import utcnow
+    from catalog.db import existing_database, masked_url, open_engine
+    from catalog.transfer import copy_database, shown
+
+    try:  # a mistyped --to is bad usage (exit 2), not a database that cannot be opened
+        make_url(to)
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigError(
+            f"--to {masked_url(to)!r} is not a database URL; write it as "
+            "postgresql+psycopg://USER:PASSWORD@HOST/DB (or sqlite:///FILE)"
+        ) from exc
     settings = _settings(config, db, None)
+    origin = (
+        "from --db"
+        if db
+        else "from LINKHEALTH_DATABASE_URL"
+        if os.environ.get("LINKHEALTH_DATABASE_URL")
+        else "from the settings file or the default"
+    )
     source = open_engine(existing_database(settings.database_url))
     target = open_engine(to)
     try:
         with _progress() as progress:
             bars: dict[str, Any] = {}
 
-            def shown(table: str, done: int, total: int) -> None:
+            def said(table: str, done: int, total: int) -> None:
                 if table not in bars:
                     bars[table] = progress.add_task(f"Copying {table}", total=total)
                 progress.update(bars[table], completed=done)
 
-            result = copy_database(source, target, now=utcnow(), on_progress=shown)
+            result = copy_database(
+                source, target, now=utcnow(), on_progress=said, source_from=origin
+            )
     finally:
         source.dispose()
         target.dispose()
     rows = ", ".join(f"{n} {table}" for table, n in result.rows.items())
-    typer.echo(f"Copied {rows}.")
+    typer.echo(f"Copied {rows} from {shown(source)} into {shown(target)}.")
 
 
 @server_app.command("start")

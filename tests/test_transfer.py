@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,9 +15,11 @@ from sqlalchemy import Engine, func, make_url, select, text
 from typer.testing import CliRunner
 
 from catalog import store
+from catalog.clock import utcnow
 from catalog.db import open_engine
-from catalog.errors import StoreError
+from catalog.errors import ConfigError, StoreError
 from catalog.outcomes import Outcome
+from catalog.runs import RunInProgressError, RunLeaseError
 from catalog.settings import HealthSettings
 from catalog.store import PG_WRITE_LOCK
 from catalog.sync import sync_catalogs
@@ -121,7 +123,7 @@ def test_the_target_must_be_empty_and_no_run_may_hold_the_source(
 ) -> None:
     now = days(4)
     store.acquire_lease(source, "full-run", "host:1 flow", now=now, ttl=timedelta(minutes=15))
-    with pytest.raises(StoreError, match="holds the lease 'full-run'"):
+    with pytest.raises(RunLeaseError, match="holds the lease 'full-run'"):  # exit 8
         copy_database(source, target, now=now)
     assert not any(_counts(target).values())
 
@@ -146,18 +148,22 @@ def test_db_copy_command(source: Engine, db_url: str) -> None:
 
 
 def test_two_copies_into_one_postgresql_database_at_once_leave_one_copy(
-    source: Engine, target: Engine
+    source: Engine, target: Engine, tmp_path: Path
 ) -> None:
     """Started twice (two terminals, a retry), the second waits for the first and is then
     refused as any copy into a database that holds data, instead of a duplicate-key
-    traceback."""
+    traceback. (Two copies of one source: the second is refused by the first's lease,
+    `test_a_copy_holds_the_source_s_lease_while_it_copies`; here two copies of the file.)"""
     if target.dialect.name != "postgresql":
         pytest.skip("concurrent writers to one database: PostgreSQL")
     outcomes: list[str] = []
+    with source.connect() as conn:
+        conn.exec_driver_sql(f"VACUUM INTO '{tmp_path / 'old-again.db'}'")
+    sources = iter([source, open_engine(f"sqlite:///{tmp_path / 'old-again.db'}")])
 
     def copy() -> None:
         try:
-            copy_database(source, target, now=days(4))
+            copy_database(next(sources), target, now=days(4))
             outcomes.append("copied")
         except StoreError as exc:
             outcomes.append(str(exc))
@@ -175,3 +181,137 @@ def test_two_copies_into_one_postgresql_database_at_once_leave_one_copy(
     assert len(outcomes) == 2 and outcomes.count("copied") == 1, outcomes
     assert any("already holds linkhealth data" in o for o in outcomes)
     assert _counts(target) == _counts(source)
+
+
+def _running_run(engine: Engine, holder: str, *, trigger: str, now: datetime) -> int:
+    """A run stored as running under `holder`, as `prepare_run` starts a recheck (no lease)."""
+    return store.start_run(engine, trigger=trigger, now=now, summary={"holder": holder})
+
+
+def test_a_recheck_in_progress_refuses_the_copy_a_dead_one_does_not(
+    source: Engine, target: Engine
+) -> None:
+    """Rechecks take no lease: a copy taken while one stored its results left it running
+    in the new database forever, its outcomes behind. A live one (this host's process
+    running, or elsewhere a recent sign of life) refuses the copy, exit 8, naming it."""
+    now = days(4)
+    here = store.lease_holder()  # this process: alive
+    run_id = _running_run(source, here, trigger="recheck", now=now - timedelta(hours=2))
+    with pytest.raises(RunLeaseError, match=rf"run {run_id} \(recheck, started .* by {here}"):
+        copy_database(source, target, now=now)
+    assert not any(_counts(target).values())
+
+    with source.begin() as conn:  # ended: the copy goes ahead
+        conn.execute(text("UPDATE runs SET status = 'completed' WHERE id = :i"), {"i": run_id})
+    elsewhere = "another-host:4242 flow-run"  # cannot be probed: its last sign of life tells
+    recent = _running_run(source, elsewhere, trigger="recheck", now=now - timedelta(minutes=3))
+    with pytest.raises(RunLeaseError, match=f"run {recent} "):
+        copy_database(source, target, now=now)
+    with source.begin() as conn:  # quiet for longer than a lease lives: dead
+        old = {"t": now - timedelta(hours=1), "i": recent}
+        conn.execute(text("UPDATE runs SET started_at = :t WHERE id = :i"), old)
+    copy_database(source, target, now=now)
+    assert _counts(target) == _counts(source)
+
+
+def test_a_copy_holds_the_source_s_lease_while_it_copies(source: Engine, target: Engine) -> None:
+    """Checked once and not held, the lease let a `check` start mid-copy; now the check is
+    refused (exit 8) naming the copy, and the lease is given back afterwards."""
+    refusals: list[str] = []
+
+    def meanwhile(table: str, done: int, total: int) -> None:
+        if refusals:
+            return
+        claim = store.acquire_lease(
+            source, "full-run", "host:2 flow", now=days(4), ttl=timedelta(minutes=15)
+        )
+        assert not claim.acquired
+        refusals.append(str(RunInProgressError(claim.lease)))
+        with pytest.raises(RunLeaseError, match="holds the lease 'full-run'"):
+            copy_database(source, target, now=days(4))  # a second copy of the same source
+
+    copy_database(source, target, now=days(4), on_progress=meanwhile)
+    assert refusals and "`linkhealth db copy` is copying this database" in refusals[0]
+    assert store.leases(source) == []
+    assert _counts(target) == _counts(source)
+
+
+def test_rows_written_mid_copy_are_not_half_copied(source: Engine, target: Engine) -> None:
+    """Paging a SQLite source outside one transaction picked up the observations of a run
+    started after `runs` was copied: a foreign-key traceback. One snapshot: the copy is
+    the database as it was when the copy began."""
+    before = _counts(source)
+
+    def meanwhile(table: str, done: int, total: int) -> None:
+        if table != "observations" or done != 1:
+            return
+        run_id = store.start_run(source, trigger="recheck", now=days(5))
+        store.record_observations(source, run_id, [make_observation(URL_A)], HEALTH, now=days(5))
+
+    copy_database(source, target, now=days(4), chunk=1, on_progress=meanwhile)
+    assert _counts(target) == before != _counts(source)
+
+
+def test_a_database_error_mid_copy_is_one_line_and_leaves_the_target_empty(
+    source: Engine, db_url: str
+) -> None:
+    """A source whose rows the target refuses (here an observation of a run it lacks, as a
+    file written without foreign keys can hold) ended in ~90 lines of traceback."""
+    with source.connect() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.exec_driver_sql("UPDATE observations SET run_id = 501 WHERE id = 6")
+        conn.commit()
+    result = CliRunner().invoke(
+        app, ["db", "copy", "--db", source.url.render_as_string(), "--to", db_url]
+    )
+    assert result.exit_code == 3, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert "nothing was written" in result.stderr
+    with open_engine(db_url).connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Run)).scalar_one() == 0
+
+
+def test_a_copy_into_its_own_source_or_from_an_empty_database_is_refused(
+    source: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Following Scale-out in order, LINKHEALTH_DATABASE_URL already named the new database:
+    `db copy --to` it copied nothing into itself and said "Copied 0 ...", exit 0."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="are the same"):  # a relative path to it
+        copy_database(source, open_engine("sqlite:///old.db"), now=days(4))
+    open_engine(db_url).dispose()  # the new database, created (and migrated) empty
+    same = make_url(db_url)
+    if same.get_backend_name() == "postgresql":  # written another way: still the same one
+        same = same.set(drivername="postgresql", host="localhost")
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
+    runner = CliRunner()
+    itself = runner.invoke(app, ["db", "copy", "--to", same.render_as_string(False)])
+    assert itself.exit_code == 2, itself.output
+    assert "are the same" in itself.stderr and "(from LINKHEALTH_DATABASE_URL)" in itself.stderr
+
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    empty = runner.invoke(app, ["db", "copy", "--to", other])
+    assert empty.exit_code == 2, empty.output
+    shown = make_url(db_url).render_as_string(hide_password=True)
+    said = " ".join(empty.stderr.split())
+    assert f"copy from, {shown} (from LINKHEALTH_DATABASE_URL), holds nothing" in said
+    assert "--db sqlite:///var/linkhealth.db" in said
+
+    copied = runner.invoke(
+        app, ["db", "copy", "--db", source.url.render_as_string(), "--to", other]
+    )
+    assert copied.exit_code == 0, copied.output
+    assert f"from {source.url.render_as_string()} into {other}." in copied.stdout
+
+
+def test_db_copy_exit_codes_and_help(source: Engine, db_url: str, tmp_path: Path) -> None:
+    """As the README's table has them: bad usage 2 (was 3), a run holding the lease 8 (was 3)."""
+    runner = CliRunner()
+    bad = runner.invoke(app, ["db", "copy", "--db", source.url.render_as_string(), "--to", "x"])
+    assert bad.exit_code == 2 and "is not a database URL" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    store.acquire_lease(source, "full-run", "host:1 flow", now=utcnow(), ttl=timedelta(hours=1))
+    held = runner.invoke(app, ["db", "copy", "--db", source.url.render_as_string(), "--to", db_url])
+    assert held.exit_code == 8 and "holds the lease 'full-run'" in held.stderr
+    helped = " ".join(runner.invoke(app, ["db", "copy", "--help"]).output.split())
+    assert "--db URL SQLAlchemy URL of the database to copy FROM" in helped

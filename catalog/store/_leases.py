@@ -6,19 +6,20 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete, or_, select
+from sqlalchemy import Connection, Engine, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from catalog import tables as t
 from catalog.errors import StoreError
 from catalog.shards import FULL_RUN_LEASE
-from catalog.store._runs import close_run
+from catalog.store._runs import ALIVE_AT, close_run
 from catalog.store._sql import read_session, table_of, write_session
 
 
@@ -50,6 +51,26 @@ def lease_holder(flow_run_id: str | None = None) -> str:
     """This process as a lease holder: host and pid (to tell a dead holder on this host),
     then the Prefect flow run id, or a random token so two holders never look alike."""
     return f"{socket.gethostname()}:{os.getpid()} {flow_run_id or 'local-' + uuid.uuid4().hex[:12]}"
+
+
+#: The token `linkhealth db copy` holds the full-run lease under (`copy_holder`): a run
+#: refused while a copy holds it names the copy, not "another full run".
+COPY_TOKEN = "db-copy"
+
+
+def copy_holder() -> str:
+    """`lease_holder` of a `linkhealth db copy` of this process."""
+    return lease_holder(f"{COPY_TOKEN}-{uuid.uuid4().hex[:12]}")
+
+
+def is_copy_holder(holder: str) -> bool:
+    return holder.partition(" ")[2].startswith(f"{COPY_TOKEN}-")
+
+
+def _holder_here(holder: str) -> bool:
+    """True when `holder` names a process of this host (one `holder_gone` can probe)."""
+    host, _, pid_text = holder.split(" ", 1)[0].rpartition(":")
+    return host == socket.gethostname() and pid_text.isdigit()
 
 
 def holder_gone(holder: str) -> bool:
@@ -230,6 +251,71 @@ def abort_stale_runs(
             }
             aborted.append(run.id)
         return aborted
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    """A run stored as `running` whose process still runs (`live_runs`)."""
+
+    id: int
+    trigger: str
+    started_at: datetime
+    holder: str | None
+
+
+def live_runs(
+    conn: Connection,
+    *,
+    now: datetime,
+    quiet_for: timedelta,
+    gone: Callable[[str], bool] = holder_gone,
+) -> list[LiveRun]:
+    """The `running` runs still being run, read on `conn` (inside the caller's snapshot).
+
+    Rechecks take no lease, so a lease alone does not tell (`db copy` went ahead while one
+    stored its results). A run is alive when its holder is a process of this host that
+    still runs; a holder elsewhere cannot be probed, so there it is alive while its lease
+    is held or while its last sign of life (start, heartbeat `ALIVE_AT`, last stored
+    observation) is less than `quiet_for` old, as `abort_stale_runs` would judge it.
+    """
+    runs, obs, lease = table_of(t.Run), table_of(t.Observation), table_of(t.RunLease)
+    held = {
+        (name, holder)
+        for name, holder in conn.execute(
+            select(lease.c.name, lease.c.holder).where(lease.c.expires_at > now)
+        )
+    }
+    last_stored = (
+        select(func.max(obs.c.checked_at)).where(obs.c.run_id == runs.c.id).scalar_subquery()
+    )
+    rows = conn.execute(
+        select(runs.c.id, runs.c.trigger, runs.c.started_at, runs.c.summary, last_stored)
+        .where(runs.c.status == "running")
+        .order_by(runs.c.id)
+    )
+    out = []
+    for run_id, trigger, started_at, summary, stored in rows:
+        summary = summary or {}
+        holder = summary.get("holder") if isinstance(summary.get("holder"), str) else None
+        if holder is not None and gone(holder):
+            continue
+        if holder is None or not _holder_here(holder):
+            lease_name = summary.get("lease")
+            seen = [started_at, *([stored] if stored is not None else [])]
+            alive_at = summary.get(ALIVE_AT)
+            if isinstance(alive_at, str):
+                with suppress(ValueError):  # a bad note: the other signs decide
+                    seen.append(datetime.fromisoformat(alive_at))
+            recent = max(_aware(s) for s in seen) > now - quiet_for
+            if not recent and (lease_name, holder) not in held:
+                continue
+        out.append(LiveRun(id=run_id, trigger=trigger, started_at=started_at, holder=holder))
+    return out
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives datetimes back without a zone; they are UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _lease_record(row: t.RunLease) -> LeaseRecord:
