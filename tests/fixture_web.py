@@ -433,6 +433,33 @@ async def echo_headers(x: Exchange) -> bool:
     return await x.respond(200, _page("Headers", f"<ul>{lines}</ul>"))
 
 
+#: A page with accents: its length in characters is less than its length in bytes.
+ACCENTED_PAGE = _page(
+    "Guía para proveedores", "Señales de trata de personas – niños y víctimas, en español."
+)
+
+
+def _framed(framing: list[tuple[str, str]], body: bytes = OK_PAGE) -> Handler:
+    """A 200 whose head carries exactly `framing` (no Content-Length of its own), sent with
+    its body in one write, then the connection closed: framings browsers, curl and h11 read
+    that llhttp refuses, or that every parser refuses."""
+
+    async def handler(x: Exchange) -> bool:
+        lines = ["HTTP/1.1 200 OK", "Content-Type: text/html; charset=utf-8"]
+        lines += [f"{name}: {value}" for name, value in framing]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        x.server.record_status(x.request.path, 200)
+        x.writer.write(head if x.is_head else head + body)
+        await x.writer.drain()
+        return False
+
+    return handler
+
+
+def _chunked(body: bytes) -> bytes:
+    return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+
+
 ROUTES: dict[str, Handler] = {
     "/": home,
     "/ok": ok,
@@ -477,6 +504,24 @@ ROUTES: dict[str, Handler] = {
     "/gzip-bomb": gzip_bomb_page,
     "/gzip": gzip_page,
     "/echo-headers": echo_headers,
+    # Framings llhttp refuses and browsers read (`transport.AiohttpPool._reread`).
+    "/length-twice": _framed([("Content-Length", str(len(OK_PAGE)))] * 2),
+    "/length-list": _framed([("Content-Length", f"{len(OK_PAGE)}, {len(OK_PAGE)}")]),
+    "/length-in-characters": _framed(
+        [("Content-Length", str(len(ACCENTED_PAGE.decode())))], ACCENTED_PAGE
+    ),
+    "/chunked-and-length": _framed(
+        [("Transfer-Encoding", "chunked"), ("Content-Length", str(len(OK_PAGE)))],
+        _chunked(OK_PAGE),
+    ),
+    "/huge-cookie": _framed(
+        [("Set-Cookie", "session=" + "c" * 70_000), ("Content-Length", str(len(OK_PAGE)))]
+    ),
+    # ... and framings no parser reads.
+    "/lengths-disagree": _framed(
+        [("Content-Length", str(len(OK_PAGE))), ("Content-Length", str(len(OK_PAGE) + 5))]
+    ),
+    "/negative-length": _framed([("Content-Length", "-1")]),
 }
 #: Longest prefix wins; anything else is a plain 404.
 PREFIX_ROUTES: dict[str, Handler] = {

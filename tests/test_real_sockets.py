@@ -387,6 +387,53 @@ def test_gzip_bomb_is_not_inflated_in_memory(web: FixtureWeb) -> None:
     assert peak < BOMB_DECOMPRESSED_BYTES / 2, "inflating the whole bomb needs 50 MB at once"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/length-twice",
+        "/length-list",
+        "/length-in-characters",
+        "/chunked-and-length",
+        "/huge-cookie",
+    ],
+)
+def test_an_answer_browsers_read_is_no_broken_link(web: FixtureWeb, path: str) -> None:
+    """llhttp refuses these framings; browsers, curl and h11 read them, and so must we."""
+    obs = check(web.url(path))
+    assert obs.outcome is Outcome.OK, obs.reason
+    assert obs.http_status == 200 and obs.title
+    assert obs.retries == 0
+    # The GET and its one re-read; HEAD is not sent when a fingerprint is due.
+    assert web.stats(path).count == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "flaw"),
+    [
+        ("/lengths-disagree", "two Content-Length headers that disagree"),
+        ("/negative-length", "a Content-Length that cannot be read"),
+    ],
+)
+def test_an_answer_no_parser_reads_is_one_plain_sentence(
+    web: FixtureWeb, path: str, flaw: str
+) -> None:
+    obs = check(web.url(path))
+    assert obs.outcome is Outcome.CONNECTION_ERROR
+    assert obs.reason == f"GET no answer: the server sent a malformed HTTP answer ({flaw})."
+    assert web.stats(path).count == 2, "one re-read, never retried"
+
+
+def test_an_answer_reread_goes_to_the_address_that_was_checked(web: FixtureWeb) -> None:
+    # The re-read by httpx's own transport opens a connection of its own: it must take
+    # the checked address as aiohttp's did, not ask DNS again (127.0.0.2, nobody there).
+    dns = ChangingDns("127.0.0.1", "127.0.0.2")
+    settings = replace(FAST, allow_private=False, private_allowlist=("127.0.0.1",))
+    obs = check(web.url("/length-twice", host="rebinding.test"), settings, resolver=dns)
+    assert obs.outcome is Outcome.OK, obs.reason
+    assert web.stats("/length-twice").count == 2
+    assert dns.asked == ["rebinding.test"]
+
+
 # --- connections that fail ------------------------------------------------------------------
 
 
