@@ -428,6 +428,24 @@ async def slow(x: Exchange) -> bool:
     return await x.respond(200, OK_PAGE)
 
 
+async def slow_hops(x: Exchange) -> bool:
+    """/slow-hops/<n>: 0.5 s, then a 302 to /slow-hops/<n-1>; /slow-hops/0 is the page."""
+    left = x.request.path.removeprefix("/slow-hops/")
+    if not left.isdigit():
+        return await x.respond(404, _page("Not Found", "No such page."))
+    await asyncio.sleep(0.5)
+    if int(left) == 0:
+        return await x.respond(200, OK_PAGE)
+    return await x.redirect(302, f"/slow-hops/{int(left) - 1}")
+
+
+async def slow_retry_after(x: Exchange) -> bool:
+    """0.3 s, then 503 with Retry-After: ?s= (seconds, default 2), every time."""
+    await asyncio.sleep(0.3)
+    seconds = x.request.query.get("s", ["2"])[0]
+    return await x.respond(503, b"busy", headers=[("Retry-After", seconds)])
+
+
 async def echo_headers(x: Exchange) -> bool:
     lines = "".join(f"<li>{k}: {v}</li>" for k, v in x.request.headers.items())
     return await x.respond(200, _page("Headers", f"<ul>{lines}</ul>"))
@@ -504,6 +522,7 @@ ROUTES: dict[str, Handler] = {
     "/gzip-bomb": gzip_bomb_page,
     "/gzip": gzip_page,
     "/echo-headers": echo_headers,
+    "/slow-retry-after": slow_retry_after,
     # Framings llhttp refuses and browsers read (`transport.AiohttpPool._reread`).
     "/length-twice": _framed([("Content-Length", str(len(OK_PAGE)))] * 2),
     "/length-list": _framed([("Content-Length", f"{len(OK_PAGE)}, {len(OK_PAGE)}")]),
@@ -530,6 +549,7 @@ PREFIX_ROUTES: dict[str, Handler] = {
     "/deep-302/": deep_link_to_home,
     "/catchall/": catchall,
     "/slow/": slow,
+    "/slow-hops/": slow_hops,
 }
 
 

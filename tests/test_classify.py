@@ -396,6 +396,16 @@ def test_deadline_is_a_timeout_saying_so() -> None:
     assert "45 s" in verdict.reason
 
 
+def test_a_deadline_run_out_in_a_pause_the_host_asked_for_is_rate_limited() -> None:
+    exchange = Exchange("GET", chain=(Hop(URL, 302),))
+    verdict = classify(facts(exchange, deadline_exceeded=45.0, paused=29.0))
+    assert verdict.outcome is Outcome.RATE_LIMITED
+    assert verdict.reason == (
+        "GET 302; the site asked us to pause our requests to it for 29 s (Retry-After), "
+        "longer than the check can wait for one link."
+    )
+
+
 def test_invalid_url_is_invalid() -> None:
     verdict = classify(CheckFacts(url="htp:/x", invalid=UrlProblem("the scheme is wrong")))
     assert verdict.outcome is Outcome.INVALID_URL

@@ -356,6 +356,36 @@ def test_a_slow_first_byte_is_not_called_a_broken_answer(web: FixtureWeb) -> Non
     )
 
 
+def check_both(urls: list[str], settings: CheckSettings) -> list[Observation]:
+    targets = [Target(url=u, host=host_of(u), resource_ids=(f"r{n}",)) for n, u in enumerate(urls)]
+    return asyncio.run(check_targets(targets, settings))
+
+
+def test_a_pause_the_host_asked_for_is_not_spent_from_a_links_deadline(web: FixtureWeb) -> None:
+    """A sibling's 503 with Retry-After 2 (renewed by its retry) holds the host while the
+    link is between redirects: twice 1.8 s of waiting that were the host's, not the
+    link's, which is otherwise done in 1.5 s. Its 3 s deadline ran out in the second."""
+    settings = replace(FAST, per_host_concurrency=2)
+    busy, link = check_both([web.url("/slow-retry-after"), web.url("/slow-hops/2")], settings)
+    assert busy.http_status == 503
+    assert link.outcome is Outcome.OK, link.reason
+    assert link.chain[-1].status == 200 and len(link.chain) == 3
+    assert link.elapsed_ms is not None and link.elapsed_ms > FAST.total_timeout * 1000
+
+
+def test_a_deadline_that_runs_out_in_the_hosts_pause_is_rate_limited(web: FixtureWeb) -> None:
+    # Retry-After 3 from the sibling, a deadline of 1.5 s and as much grace: the link
+    # waits out the pause until its deadline, at 3 s, which is the host's doing.
+    settings = replace(FAST, per_host_concurrency=2, total_timeout=1.5)
+    _busy, link = check_both([web.url("/slow-retry-after?s=3"), web.url("/slow-hops/2")], settings)
+    assert link.outcome is Outcome.RATE_LIMITED, link.reason
+    assert link.reason == (
+        "GET 302; the site asked us to pause our requests to it for 3 s "
+        "(Retry-After), longer than the check can wait for one link."
+    )
+    assert link.elapsed_ms is not None and link.elapsed_ms < 2 * 1500 + SLACK * 1000
+
+
 @pytest.mark.parametrize("path", ["/reset-connection", "/reset-mid-body", "/truncated-body"])
 def test_dropped_connection_is_connection_reset(web: FixtureWeb, path: str) -> None:
     obs = check(web.url(path))

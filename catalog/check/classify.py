@@ -134,6 +134,15 @@ def classify(facts: CheckFacts) -> Verdict:
     if facts.deadline_exceeded is not None:
         done = _journey(facts)
         prefix = f"{done}; " if done else ""
+        if facts.paused is not None:
+            return Verdict(
+                Outcome.RATE_LIMITED,
+                _capital(
+                    f"{prefix}the site asked us to pause our requests to it for "
+                    f"{_duration(facts.paused)} (Retry-After), longer than the check can "
+                    "wait for one link."
+                ),
+            )
         return Verdict(
             Outcome.TIMEOUT,
             f"{prefix}no complete answer within {_seconds(facts.deadline_exceeded)} "
