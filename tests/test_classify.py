@@ -406,6 +406,29 @@ def test_a_deadline_run_out_in_a_pause_the_host_asked_for_is_rate_limited() -> N
     )
 
 
+def test_a_reason_quotes_a_long_redirect_target_cut_in_the_middle() -> None:
+    # A 30 KB Location was copied whole into the reason sentence.
+    far = "https://example.org/docs/" + "x" * 30_000 + "/report.pdf"
+    reasons = [
+        classify(facts(redirected((URL, 302), (far, 200)))).reason,
+        classify(facts(redirected((URL, 302), (far, 404)))).reason,
+        classify(
+            facts(
+                Exchange(
+                    "GET",
+                    chain=(Hop(URL, 302),),
+                    stop=Stop.BAD_LOCATION,
+                    stop_url=far,
+                    stop_detail="the address is too long",
+                )
+            )
+        ).reason,
+    ]
+    for reason in reasons:
+        assert len(reason) < 400, reason[:120]
+        assert "https://example.org/docs/xx" in reason and "/report.pdf" in reason
+
+
 def test_invalid_url_is_invalid() -> None:
     verdict = classify(CheckFacts(url="htp:/x", invalid=UrlProblem("the scheme is wrong")))
     assert verdict.outcome is Outcome.INVALID_URL
