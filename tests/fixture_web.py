@@ -428,9 +428,54 @@ async def slow(x: Exchange) -> bool:
     return await x.respond(200, OK_PAGE)
 
 
+async def slow_hops(x: Exchange) -> bool:
+    """/slow-hops/<n>: 0.5 s, then a 302 to /slow-hops/<n-1>; /slow-hops/0 is the page."""
+    left = x.request.path.removeprefix("/slow-hops/")
+    if not left.isdigit():
+        return await x.respond(404, _page("Not Found", "No such page."))
+    await asyncio.sleep(0.5)
+    if int(left) == 0:
+        return await x.respond(200, OK_PAGE)
+    return await x.redirect(302, f"/slow-hops/{int(left) - 1}")
+
+
+async def slow_retry_after(x: Exchange) -> bool:
+    """0.3 s, then 503 with Retry-After: ?s= (seconds, default 2), every time."""
+    await asyncio.sleep(0.3)
+    seconds = x.request.query.get("s", ["2"])[0]
+    return await x.respond(503, b"busy", headers=[("Retry-After", seconds)])
+
+
 async def echo_headers(x: Exchange) -> bool:
     lines = "".join(f"<li>{k}: {v}</li>" for k, v in x.request.headers.items())
     return await x.respond(200, _page("Headers", f"<ul>{lines}</ul>"))
+
+
+#: A page with accents: its length in characters is less than its length in bytes.
+ACCENTED_PAGE = _page(
+    "Guía para proveedores", "Señales de trata de personas – niños y víctimas, en español."
+)
+
+
+def _framed(framing: list[tuple[str, str]], body: bytes = OK_PAGE) -> Handler:
+    """A 200 whose head carries exactly `framing` (no Content-Length of its own), sent with
+    its body in one write, then the connection closed: framings browsers, curl and h11 read
+    that llhttp refuses, or that every parser refuses."""
+
+    async def handler(x: Exchange) -> bool:
+        lines = ["HTTP/1.1 200 OK", "Content-Type: text/html; charset=utf-8"]
+        lines += [f"{name}: {value}" for name, value in framing]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        x.server.record_status(x.request.path, 200)
+        x.writer.write(head if x.is_head else head + body)
+        await x.writer.drain()
+        return False
+
+    return handler
+
+
+def _chunked(body: bytes) -> bytes:
+    return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
 
 
 ROUTES: dict[str, Handler] = {
@@ -477,6 +522,25 @@ ROUTES: dict[str, Handler] = {
     "/gzip-bomb": gzip_bomb_page,
     "/gzip": gzip_page,
     "/echo-headers": echo_headers,
+    "/slow-retry-after": slow_retry_after,
+    # Framings llhttp refuses and browsers read (`transport.AiohttpPool._reread`).
+    "/length-twice": _framed([("Content-Length", str(len(OK_PAGE)))] * 2),
+    "/length-list": _framed([("Content-Length", f"{len(OK_PAGE)}, {len(OK_PAGE)}")]),
+    "/length-in-characters": _framed(
+        [("Content-Length", str(len(ACCENTED_PAGE.decode())))], ACCENTED_PAGE
+    ),
+    "/chunked-and-length": _framed(
+        [("Transfer-Encoding", "chunked"), ("Content-Length", str(len(OK_PAGE)))],
+        _chunked(OK_PAGE),
+    ),
+    "/huge-cookie": _framed(
+        [("Set-Cookie", "session=" + "c" * 70_000), ("Content-Length", str(len(OK_PAGE)))]
+    ),
+    # ... and framings no parser reads.
+    "/lengths-disagree": _framed(
+        [("Content-Length", str(len(OK_PAGE))), ("Content-Length", str(len(OK_PAGE) + 5))]
+    ),
+    "/negative-length": _framed([("Content-Length", "-1")]),
 }
 #: Longest prefix wins; anything else is a plain 404.
 PREFIX_ROUTES: dict[str, Handler] = {
@@ -485,6 +549,7 @@ PREFIX_ROUTES: dict[str, Handler] = {
     "/deep-302/": deep_link_to_home,
     "/catchall/": catchall,
     "/slow/": slow,
+    "/slow-hops/": slow_hops,
 }
 
 

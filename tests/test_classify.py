@@ -482,6 +482,38 @@ def test_tls_failure_names_the_certificate_problem(message: str, word: str) -> N
     assert word in verdict.reason
 
 
+def test_a_malformed_answer_is_one_plain_clause_without_the_answer_in_it() -> None:
+    # aiohttp's text for an answer whose body ran past its Content-Length: llhttp quotes
+    # the rest of the page as bytes, with a caret line under it, over several lines.
+    page = "Guía: the office closed in 2019; the archive is incomplete. " * 20
+    dump = f"Bad status line:\n  Expected HTTP/:\n\n  b'{page}'\n" + " " * 800 + "^"
+    failure = describe_error(httpx.RemoteProtocolError(dump))
+    assert failure.kind is FailureKind.OTHER, "the page's words decide nothing"
+    assert failure.sentence == (
+        "the server sent a malformed HTTP answer (a first line that is not an HTTP status line)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "flaw"),
+    [
+        ("Duplicate Content-Length:\n\n  b'Content-Length: 733'\n      ^", "two Content-Length"),
+        ("conflicting Content-Length headers", "disagree"),
+        ("400, message:\n  Invalid character in chunk size:\n\n  b'ZZ'\n    ^", "chunked"),
+        ("illegal header line: bytearray(b'X: a\\x01')", "malformed headers"),
+        ("Got more than 65536 bytes when reading: b'a=xxxx'", "too long"),
+    ],
+)
+def test_a_malformed_answer_names_its_flaw(message: str, flaw: str) -> None:
+    sentence = describe_error(httpx.RemoteProtocolError(message)).sentence
+    assert flaw in sentence and "\n" not in sentence and "b'" not in sentence
+
+
+def test_an_exceptions_own_text_is_quoted_on_one_short_line() -> None:
+    sentence = describe_error(httpx.ConnectError("refused:\n" + "x" * 5000)).sentence
+    assert "\n" not in sentence and len(sentence) < 200
+
+
 def test_cause_is_found_through_context_as_well_as_cause() -> None:
     outer = httpx.ConnectError("x")
     outer.__context__ = cert_error("certificate has expired")
@@ -492,6 +524,39 @@ def test_deadline_is_a_timeout_saying_so() -> None:
     verdict = classify(facts(Exchange("GET", chain=(Hop(URL, None),)), deadline_exceeded=45.0))
     assert verdict.outcome is Outcome.TIMEOUT
     assert "45 s" in verdict.reason
+
+
+def test_a_deadline_run_out_in_a_pause_the_host_asked_for_is_rate_limited() -> None:
+    exchange = Exchange("GET", chain=(Hop(URL, 302),))
+    verdict = classify(facts(exchange, deadline_exceeded=45.0, paused=29.0))
+    assert verdict.outcome is Outcome.RATE_LIMITED
+    assert verdict.reason == (
+        "GET 302; the site asked us to pause our requests to it for 29 s (Retry-After), "
+        "longer than the check can wait for one link."
+    )
+
+
+def test_a_reason_quotes_a_long_redirect_target_cut_in_the_middle() -> None:
+    # A 30 KB Location was copied whole into the reason sentence.
+    far = "https://example.org/docs/" + "x" * 30_000 + "/report.pdf"
+    reasons = [
+        classify(facts(redirected((URL, 302), (far, 200)))).reason,
+        classify(facts(redirected((URL, 302), (far, 404)))).reason,
+        classify(
+            facts(
+                Exchange(
+                    "GET",
+                    chain=(Hop(URL, 302),),
+                    stop=Stop.BAD_LOCATION,
+                    stop_url=far,
+                    stop_detail="the address is too long",
+                )
+            )
+        ).reason,
+    ]
+    for reason in reasons:
+        assert len(reason) < 400, reason[:120]
+        assert "https://example.org/docs/xx" in reason and "/report.pdf" in reason
 
 
 def test_invalid_url_is_invalid() -> None:

@@ -356,6 +356,36 @@ def test_a_slow_first_byte_is_not_called_a_broken_answer(web: FixtureWeb) -> Non
     )
 
 
+def check_both(urls: list[str], settings: CheckSettings) -> list[Observation]:
+    targets = [Target(url=u, host=host_of(u), resource_ids=(f"r{n}",)) for n, u in enumerate(urls)]
+    return asyncio.run(check_targets(targets, settings))
+
+
+def test_a_pause_the_host_asked_for_is_not_spent_from_a_links_deadline(web: FixtureWeb) -> None:
+    """A sibling's 503 with Retry-After 2 (renewed by its retry) holds the host while the
+    link is between redirects: twice 1.8 s of waiting that were the host's, not the
+    link's, which is otherwise done in 1.5 s. Its 3 s deadline ran out in the second."""
+    settings = replace(FAST, per_host_concurrency=2)
+    busy, link = check_both([web.url("/slow-retry-after"), web.url("/slow-hops/2")], settings)
+    assert busy.http_status == 503
+    assert link.outcome is Outcome.OK, link.reason
+    assert link.chain[-1].status == 200 and len(link.chain) == 3
+    assert link.elapsed_ms is not None and link.elapsed_ms > FAST.total_timeout * 1000
+
+
+def test_a_deadline_that_runs_out_in_the_hosts_pause_is_rate_limited(web: FixtureWeb) -> None:
+    # Retry-After 3 from the sibling, a deadline of 1.5 s and as much grace: the link
+    # waits out the pause until its deadline, at 3 s, which is the host's doing.
+    settings = replace(FAST, per_host_concurrency=2, total_timeout=1.5)
+    _busy, link = check_both([web.url("/slow-retry-after?s=3"), web.url("/slow-hops/2")], settings)
+    assert link.outcome is Outcome.RATE_LIMITED, link.reason
+    assert link.reason == (
+        "GET 302; the site asked us to pause our requests to it for 3 s "
+        "(Retry-After), longer than the check can wait for one link."
+    )
+    assert link.elapsed_ms is not None and link.elapsed_ms < 2 * 1500 + SLACK * 1000
+
+
 @pytest.mark.parametrize("path", ["/reset-connection", "/reset-mid-body", "/truncated-body"])
 def test_dropped_connection_is_connection_reset(web: FixtureWeb, path: str) -> None:
     obs = check(web.url(path))
@@ -385,6 +415,53 @@ def test_gzip_bomb_is_not_inflated_in_memory(web: FixtureWeb) -> None:
     assert obs.bytes_read <= FAST.max_body_bytes
     assert elapsed < FAST.total_timeout
     assert peak < BOMB_DECOMPRESSED_BYTES / 2, "inflating the whole bomb needs 50 MB at once"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/length-twice",
+        "/length-list",
+        "/length-in-characters",
+        "/chunked-and-length",
+        "/huge-cookie",
+    ],
+)
+def test_an_answer_browsers_read_is_no_broken_link(web: FixtureWeb, path: str) -> None:
+    """llhttp refuses these framings; browsers, curl and h11 read them, and so must we."""
+    obs = check(web.url(path))
+    assert obs.outcome is Outcome.OK, obs.reason
+    assert obs.http_status == 200 and obs.title
+    assert obs.retries == 0
+    # The GET and its one re-read; HEAD is not sent when a fingerprint is due.
+    assert web.stats(path).count == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "flaw"),
+    [
+        ("/lengths-disagree", "two Content-Length headers that disagree"),
+        ("/negative-length", "a Content-Length that cannot be read"),
+    ],
+)
+def test_an_answer_no_parser_reads_is_one_plain_sentence(
+    web: FixtureWeb, path: str, flaw: str
+) -> None:
+    obs = check(web.url(path))
+    assert obs.outcome is Outcome.CONNECTION_ERROR
+    assert obs.reason == f"GET no answer: the server sent a malformed HTTP answer ({flaw})."
+    assert web.stats(path).count == 2, "one re-read, never retried"
+
+
+def test_an_answer_reread_goes_to_the_address_that_was_checked(web: FixtureWeb) -> None:
+    # The re-read by httpx's own transport opens a connection of its own: it must take
+    # the checked address as aiohttp's did, not ask DNS again (127.0.0.2, nobody there).
+    dns = ChangingDns("127.0.0.1", "127.0.0.2")
+    settings = replace(FAST, allow_private=False, private_allowlist=("127.0.0.1",))
+    obs = check(web.url("/length-twice", host="rebinding.test"), settings, resolver=dns)
+    assert obs.outcome is Outcome.OK, obs.reason
+    assert web.stats("/length-twice").count == 2
+    assert dns.asked == ["rebinding.test"]
 
 
 # --- connections that fail ------------------------------------------------------------------

@@ -158,7 +158,42 @@ def test_a_malformed_answer_is_a_protocol_error_not_a_crash(answer: bytes) -> No
         failure = describe_error(caught.value)
         assert failure.kind is FailureKind.OTHER and "malformed" in failure.sentence
 
-    asyncio.run(_with_server([answer], scenario))
+    # Twice: llhttp's refusal is read once more by h11 (`AiohttpPool._reread`).
+    asyncio.run(_with_server([answer] * 2, scenario))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        _answer(b"ok", "Content-Length: 2"),
+        _answer(b"ok").replace(b"Content-Length: 2", b"Content-Length: 2, 2"),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokay, and then some",
+    ],
+    ids=["length-twice", "length-list", "body-past-length"],
+)
+def test_an_answer_llhttp_refuses_is_read_once_more_by_h11(answer: bytes) -> None:
+    async def scenario(raw: RawServer, pool: AiohttpPool) -> None:
+        response = await _get(pool, f"http://127.0.0.1:{raw.port}/page")
+        assert response.status_code == 200 and response.content == b"ok"
+
+    raw = asyncio.run(_with_server([answer, answer], scenario, close_after=True))
+    assert raw.connections == 2 and len(raw.heads) == 2, "one re-read, on its own connection"
+    first, again = (sorted(head.lower().split(b"\r\n")) for head in raw.heads)
+    assert first == again, "the same request"
+
+
+def test_an_answer_both_parsers_refuse_is_read_twice_at_most() -> None:
+    answer = _answer(b"ok", "Content-Length: 3")  # two lengths that disagree
+
+    async def scenario(raw: RawServer, pool: AiohttpPool) -> None:
+        with pytest.raises(httpx.RemoteProtocolError) as caught:
+            await _get(pool, f"http://127.0.0.1:{raw.port}/")
+        assert describe_error(caught.value).sentence == (
+            "the server sent a malformed HTTP answer (two Content-Length headers that disagree)"
+        )
+
+    raw = asyncio.run(_with_server([answer] * 3, scenario, close_after=True))
+    assert len(raw.heads) == 2
 
 
 @pytest.mark.parametrize(

@@ -387,7 +387,10 @@ class _Run:
         deadline = asyncio.timeout(self.settings.total_timeout)
         try:
             async with deadline:
-                progress.deadline = deadline.when()
+                progress.deadline, progress.timeout = deadline.when(), deadline
+                # Pauses the host asked for push the deadline back by at most as much
+                # again: no URL holds its worker longer than twice `total_timeout`.
+                progress.grace = self.settings.total_timeout
                 await self.fetcher.fetch(target, parsed.canonical, progress)
             # Outside the URL's deadline: a slow probe must not turn a live page into a
             # timeout. The probe has a deadline of its own.
@@ -406,6 +409,7 @@ class _Run:
                     url=parsed.canonical,
                     exchanges=progress.snapshot(),
                     deadline_exceeded=self.settings.total_timeout,
+                    paused=progress.paused_for if progress.in_pause() else None,
                     previous=target.previous,
                 )
             else:  # a bug of ours; one URL must not sink the run

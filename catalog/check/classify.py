@@ -140,6 +140,15 @@ def classify(facts: CheckFacts) -> Verdict:
     if facts.deadline_exceeded is not None:
         done = _journey(facts)
         prefix = f"{done}; " if done else ""
+        if facts.paused is not None:
+            return Verdict(
+                Outcome.RATE_LIMITED,
+                _capital(
+                    f"{prefix}the site asked us to pause our requests to it for "
+                    f"{_duration(facts.paused)} (Retry-After), longer than the check can "
+                    "wait for one link."
+                ),
+            )
         return Verdict(
             Outcome.TIMEOUT,
             f"{prefix}no complete answer within {_seconds(facts.deadline_exceeded)} "
@@ -160,7 +169,7 @@ def _stopped(facts: CheckFacts, last: Exchange, stop: Stop) -> Verdict:
     match stop:
         case Stop.PRIVATE:
             where = (
-                f"It redirects ({redirects}) to {last.stop_url}, whose host"
+                f"It redirects ({redirects}) to {_short(last.stop_url or '')}, whose host"
                 if last.chain
                 else "The host"
             )
@@ -169,7 +178,11 @@ def _stopped(facts: CheckFacts, last: Exchange, stop: Stop) -> Verdict:
                 f"{where} points into a private network ({last.stop_detail}); not requested.",
             )
         case Stop.UNRESOLVED:
-            where = f"It redirects ({redirects}) to {last.stop_url}, but " if last.chain else ""
+            where = (
+                f"It redirects ({redirects}) to {_short(last.stop_url or '')}, but "
+                if last.chain
+                else ""
+            )
             sentence = (
                 describe_error(last.error).sentence
                 if last.error is not None
@@ -179,19 +192,19 @@ def _stopped(facts: CheckFacts, last: Exchange, stop: Stop) -> Verdict:
         case Stop.REDIRECT_LOOP:
             return Verdict(
                 Outcome.REDIRECT_LOOP,
-                f"Redirect loop ({redirects}): it comes back to {last.stop_url}.",
+                f"Redirect loop ({redirects}): it comes back to {_short(last.stop_url or '')}.",
             )
         case Stop.TOO_MANY_REDIRECTS:
             return Verdict(
                 Outcome.TOO_MANY_REDIRECTS,
                 f"Gave up after {len(last.chain)} redirects ({redirects}); still redirecting "
-                f"to {last.stop_url}.",
+                f"to {_short(last.stop_url or '')}.",
             )
         case Stop.BAD_LOCATION:
             return Verdict(
                 Outcome.REDIRECT_TO_ERROR,
-                f"Redirects ({redirects}) to {last.stop_url!r}, which cannot be opened "
-                f"({last.stop_detail}).",
+                f"Redirects ({redirects}) to {_short(repr(last.stop_url))}, which cannot be opened "
+                f"({_short(last.stop_detail or '')}).",
             )
         case _:
             assert_never(stop)
@@ -558,8 +571,8 @@ def _place(url: str | None) -> str:
     if url is None:
         return "nowhere"
     if is_signed(url):
-        return f"{stable_url(url)} (a signed address that expires)"
-    return stable_url(url)
+        return f"{_short(stable_url(url))} (a signed address that expires)"
+    return _short(stable_url(url))
 
 
 def _moved(target: str, last: Exchange) -> str:
@@ -568,7 +581,20 @@ def _moved(target: str, last: Exchange) -> str:
     final = last.final_url
     if target == final:
         return _place(final)
-    return f"{stable_url(target)}, which leads on to {_place(final)}"
+    return f"{_short(stable_url(target))}, which leads on to {_place(final)}"
+
+
+#: Characters of a URL a reason quotes at most; the whole URL stays in `chain`/`final_url`.
+URL_CHARS = 200
+
+
+def _short(url: str) -> str:
+    """`url`, cut in the middle when long (a 30 KB Location made a 30 KB reason): its
+    host and path's start, and its end, which tell pages apart, stay."""
+    if len(url) <= URL_CHARS:
+        return url
+    half = (URL_CHARS - 1) // 2
+    return f"{url[:half]}…{url[-half:]}"
 
 
 def _codes(last: Exchange) -> str:

@@ -123,6 +123,9 @@ class CheckFacts:
     exchanges: tuple[Exchange, ...] = ()
     #: Seconds of the whole-URL deadline, set when it ran out.
     deadline_exceeded: float | None = None
+    #: The pause the host asked for (seconds) that the URL was waiting out when its
+    #: deadline ran out: the host's doing, not a slow answer.
+    paused: float | None = None
     page: PageFacts | None = None
     probe: Probe | None = None
     previous: Previous | None = None

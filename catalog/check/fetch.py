@@ -21,6 +21,7 @@ import contextlib
 import functools
 import ipaddress
 import logging
+import math
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -83,6 +84,36 @@ class Progress:
     #: (its body may still break off or stall): the status the server did give.
     current: str | None = None
     heard: int | None = None
+    #: The URL's deadline itself, and the seconds it may still be pushed back (`pausing`).
+    timeout: asyncio.Timeout | None = None
+    grace: float = 0.0
+    #: The last pause the host asked for that this URL waited out (`pausing`): how long,
+    #: and the event-loop time it ends.
+    paused_for: float | None = None
+    paused_until: float = -math.inf
+
+    def pausing(self, seconds: float) -> None:
+        """The host's gate is about to hold this URL `seconds` for a pause the host asked
+        for (Retry-After, mostly in answer to another of its URLs): time the host took,
+        not the URL's, so the deadline moves back by as much, within `grace`.
+
+        Between an answer and the next hop of a redirect chain, a sibling's 503 with
+        Retry-After 29 and its retry's renewal took 58 s of a 45 s deadline: a working
+        link was a timeout. `grace` keeps a hard bound (a host renewing its pause could
+        otherwise hold the URL for ever); waiting is all a pause allows, so a server
+        that trickles bytes gains nothing by it."""
+        loop_now = asyncio.get_running_loop().time()
+        self.paused_for, self.paused_until = seconds, loop_now + seconds
+        push = min(seconds, self.grace)
+        if self.timeout is None or self.deadline is None or push <= 0:
+            return
+        self.grace -= push
+        self.deadline += push
+        self.timeout.reschedule(self.deadline)
+
+    def in_pause(self) -> bool:
+        """Whether the URL is waiting out a pause the host asked for right now."""
+        return asyncio.get_running_loop().time() < self.paused_until
 
     def left(self) -> float | None:
         """Seconds before the deadline, or None without one."""
@@ -456,7 +487,7 @@ class Fetcher:
         """One request; every exception a URL or server can cause becomes part of the facts.
         `progress.heard` is the status once the answer's head has come."""
         progress.heard = None
-        await gate.before_request(owner, self.sleep)
+        await gate.before_request(owner, self.sleep, progress.pausing)
         issuers, endpoint = self.issuers, None
         try:
             request = self._request(method, url, headers)

@@ -87,11 +87,16 @@ class HostGate:
             self.paused_until = until
             self._pause_owner = owner
 
-    async def before_request(self, owner: object, sleep: Sleep) -> None:
-        """Wait for a rate slot, then out any pause (unless `owner` set it and waited)."""
+    async def before_request(
+        self, owner: object, sleep: Sleep, pausing: Callable[[float], None] | None = None
+    ) -> None:
+        """Wait for a rate slot, then out any pause (unless `owner` set it and waited);
+        `pausing` hears how long, before that wait (the URL's deadline makes room for it)."""
         await self._tick()
         delay = self.paused_until - asyncio.get_running_loop().time()
         if delay > 0 and owner is not self._pause_owner:
+            if pausing is not None:
+                pausing(delay)
             await sleep(delay)
             await self._tick()  # requests held by a pause leave one by one, not in a burst
 

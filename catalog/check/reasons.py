@@ -77,33 +77,88 @@ def describe_error(exc: BaseException) -> Failure:
 
 def _by_httpx_type(exc: BaseException) -> Failure:
     if isinstance(exc, httpx.RemoteProtocolError):
-        text = str(exc).lower()
+        text = _gist(exc)
         if "disconnect" in text or "closed" in text or "incomplete" in text:
             return Failure(
                 FailureKind.RESET, "the server closed the connection before answering completely"
             )
-        return Failure(FailureKind.OTHER, f"the server sent a malformed HTTP answer ({exc})")
+        return Failure(
+            FailureKind.OTHER, f"the server sent a malformed HTTP answer ({_flaw(text)})"
+        )
     if isinstance(exc, httpx.ReadError | httpx.WriteError):
         return Failure(FailureKind.RESET, "the connection broke in the middle of the answer")
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return Failure(FailureKind.INVALID_URL, f"the address cannot be requested ({exc})")
+        return Failure(
+            FailureKind.INVALID_URL, f"the address cannot be requested ({_one_line(str(exc))})"
+        )
     if isinstance(exc, httpx.DecodingError):
         return Failure(FailureKind.OTHER, "the server's compressed answer could not be decoded")
     if isinstance(exc, httpx.ConnectError):
         detail = _os_detail(exc)
         return Failure(FailureKind.OTHER, f"could not connect to the server ({detail})")
     if isinstance(exc, httpx.ProxyError):
-        return Failure(FailureKind.OTHER, f"the proxy failed ({exc})")
+        return Failure(FailureKind.OTHER, f"the proxy failed ({_one_line(str(exc))})")
     if isinstance(exc, httpx.TransportError):
         return Failure(FailureKind.OTHER, f"the connection failed ({_os_detail(exc)})")
-    return Failure(FailureKind.OTHER, f"the request failed ({type(exc).__name__}: {exc})")
+    return Failure(
+        FailureKind.OTHER, f"the request failed ({type(exc).__name__}: {_one_line(str(exc))})"
+    )
+
+
+def _gist(exc: BaseException) -> str:
+    """What a parser's message says, lower-case, without what it quotes of the answer.
+
+    llhttp (through aiohttp) and h11 put the offending bytes after a colon, on the same
+    line or the next ("Duplicate Content-Length:\n\n  b'Content-Length: 733'\n  ^"), and
+    those bytes can be a whole page: they must not reach a reason, nor decide its kind
+    (a page saying "closed" read as a dropped connection)."""
+    text = str(exc)
+    if ", message:\n" in text[:24]:  # aiohttp's "400, message:\n  <llhttp's message>"
+        text = text.split("\n", 1)[1]
+    return text.strip().split("\n", 1)[0].split(":", 1)[0].lower()
+
+
+#: What is wrong with a malformed answer, by the words llhttp's or h11's message uses,
+#: first match wins: (words that must all appear, the clause a curator reads).
+_FLAWS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("conflicting", "content-length"), "two Content-Length headers that disagree"),
+    (("duplicate", "content-length"), "two Content-Length headers"),
+    (("content-length", "transfer-encoding"), "both Content-Length and Transfer-Encoding"),
+    (("content-length",), "a Content-Length that cannot be read"),
+    (("transfer-encoding",), "a Transfer-Encoding that cannot be read"),
+    (("chunk",), "a chunked body whose framing is broken"),
+    (("status",), "a first line that is not an HTTP status line"),
+    (("expected http",), "a first line that is not an HTTP status line"),
+    (("version",), "a first line that is not an HTTP status line"),
+    (("got more than",), "a header line too long to read"),
+    (("too long",), "headers too long to read"),
+    (("header",), "malformed headers"),
+)
+
+
+def _flaw(gist: str) -> str:
+    """A short clause naming what is malformed, from a fixed list: one line, bounded."""
+    for words, clause in _FLAWS:
+        if all(word in gist for word in words):
+            return clause
+    return "an answer that cannot be read"
 
 
 def _os_detail(exc: BaseException) -> str:
     for cause in causes(exc):
         if isinstance(cause, OSError) and cause.strerror:
             return cause.strerror
-    return str(exc) or type(exc).__name__
+    return _one_line(str(exc)) or type(exc).__name__
+
+
+#: Characters of an exception's own text a reason quotes at most.
+DETAIL_CHARS = 120
+
+
+def _one_line(text: str) -> str:
+    """`text`'s first line, cut to `DETAIL_CHARS`: exception texts can quote whole answers."""
+    line = text.strip().split("\n", 1)[0].strip()
+    return line if len(line) <= DETAIL_CHARS else line[: DETAIL_CHARS - 1] + "…"
 
 
 def _timeout_sentence(exc: BaseException) -> str:

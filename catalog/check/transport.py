@@ -14,17 +14,25 @@ change hands. (No proxy: checks connect to the addresses the safety check resolv
 The `httpx-aiohttp` package does the same in spirit but maps every connection error to
 `ConnectTimeout` and a reset to a timeout, which would turn "the server reset the
 connection" into "timed out".
+
+llhttp is stricter than browsers, curl and h11: it refuses an answer with the same
+Content-Length twice, a length list ("733, 733"), Transfer-Encoding beside a
+Content-Length, a header line over `MAX_HEADER_LINE`, or bytes past the Content-Length in
+the same read. An answer it refuses is read once more by httpx's own transport
+(`_reread`), connected the same way, and only what h11 refuses too is a failure.
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 import aiohttp
+import httpcore
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
 from catalog.check.safety import Resolver
@@ -97,6 +105,8 @@ class AiohttpPool(httpx.AsyncBaseTransport):
                 ),
             )
         except _FAILURES as exc:
+            if isinstance(exc.__cause__, HttpProcessingError):  # an answer llhttp refused
+                return await self._reread(request)
             raise _as_httpx(exc) from _cause(exc)
         extensions: dict[str, object] = {
             "http_version": b"HTTP/%d.%d" % tuple(response.version or (1, 1))
@@ -110,6 +120,31 @@ class AiohttpPool(httpx.AsyncBaseTransport):
             request=request,
             extensions=extensions,
         )
+
+    async def _reread(self, request: httpx.Request) -> httpx.Response:
+        """`request` once more, through httpx's own transport (httpcore and h11, which read
+        what browsers read), on a connection of its own to the same checked addresses.
+
+        This one re-read is part of the same request: the host's gate granted it once and
+        `retry.py` sees one attempt, whatever h11 makes of the answer (its refusal, when
+        the answer is malformed for h11 too, is the attempt's error). It is the only
+        request sent behind the retry policy's back, and only after a refusal by the
+        parser, never after a failure of the network or the server.
+        """
+        transport = httpx.AsyncHTTPTransport(verify=self._tls, trust_env=False)
+        # Its pool, made again with a backend that connects where `_Pinned` does (httpx
+        # takes no network backend; httpx is pinned). One connection, closed with the body.
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=self._tls, max_connections=1, network_backend=_PinnedBackend(self._resolve)
+        )
+        try:
+            response = await transport.handle_async_request(request)
+        except BaseException:
+            await transport.aclose()
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _Closing(response.stream, transport)
+        return response
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -147,6 +182,69 @@ class _Pinned(AbstractResolver):
 
     async def close(self) -> None:
         pass
+
+
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, connecting to the addresses `resolve` gives (the run's
+    address book, as `_Pinned`), in turn. TLS still names and verifies the host itself."""
+
+    def __init__(self, resolve: Resolver | None) -> None:
+        self._resolve = resolve
+        self._backend = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        if self._resolve is None:
+            addresses = [host]
+        else:
+            try:
+                addresses = await self._resolve(host, port)
+            except OSError as exc:
+                raise httpcore.ConnectError(str(exc)) from exc
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._backend.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None  # the address book never holds an empty list
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("checks connect over TCP only")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+class _Closing(httpx.AsyncByteStream):
+    """A re-read answer's body; closing it closes the transport it came by."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, transport: httpx.AsyncHTTPTransport) -> None:
+        self._stream = stream
+        self._transport = transport
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._stream.__aiter__()
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            await self._transport.aclose()
 
 
 class _Body(httpx.AsyncByteStream):
