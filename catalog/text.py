@@ -22,10 +22,10 @@ __all__ = [
 
 #: C0 and C1 control characters (whitespace among them becomes a space anyway).
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
-#: Bidirectional controls (LRM, RLM, embeddings, overrides, isolates): invisible, they turn
+#: Bidirectional controls (ALM, LRM, RLM, embeddings, overrides, isolates): invisible, they turn
 #: the text after them around ("Watches \u202eknil\u202c Shop" shows "Watches link Shop"), in
 #: a report, a terminal or a reason sentence alike. Not ZWJ or ZWNJ, which scripts need.
-_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def counted(n: int, one: str, many: str | None = None) -> str:

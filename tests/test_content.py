@@ -107,6 +107,11 @@ BASE = "<p>This guide explains how to identify victims of trafficking.</p>"
             id="generation-time",
         ),
         pytest.param(
+            f"{BASE}<footer>Served in 0.04s.</footer>",
+            f"{BASE}<footer>Served in 0.31s.</footer>",
+            id="generation-time-in-short",
+        ),
+        pytest.param(
             f"{BASE}<footer>Rendered in 38 ms by web-03.</footer>",
             f"{BASE}<footer>Rendered in 71 ms by web-01.</footer>",
             id="render-time-and-server",
@@ -196,6 +201,11 @@ def test_pages_differing_only_by_noise_share_a_fingerprint(first: str, second: s
         ),
         pytest.param(
             "<p>Apply in 30 days</p>", "<p>Apply in 60 days</p>", id="a-deadline-is-no-server-time"
+        ),
+        pytest.param(  # a decade is no server time: "in 1990s by decade" was cut out whole
+            "<p>Trafficking cases in 1990s by decade</p>",
+            "<p>Trafficking cases in 2000s by decade</p>",
+            id="a-decade-is-no-server-time",
         ),
         pytest.param(
             "<p>Published in 2019 by the agency</p>",
@@ -342,7 +352,7 @@ def test_titles_carry_no_bidirectional_controls_but_keep_joiners() -> None:
     reasons, `linkhealth resource` and the Markdown report; ZWJ and ZWNJ are letters'
     business (Persian, Indic scripts, emoji) and stay."""
     markup = (
-        "<title>Watches \u202eknil\u202c Shop \u2067x\u2069\u200f</title>"
+        "<title>Watches \u202eknil\u202c Shop \u2067x\u2069\u200f\u061c</title>"
         "<h1>\u202aمی\u200cخواهم \U0001f469\u200d\U0001f4bb\u202c</h1>"
     )
     result = facts(markup.encode(), "text/html; charset=utf-8")

@@ -326,9 +326,11 @@ _COUNTED_WORD = "(?:" + "|".join(sorted(_COUNTED, key=len, reverse=True)) + ")"
 _UNITS_EN = r"(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)"
 _UNITS_ES = r"(?:segundos?|minutos?|horas?|d[íi]as?|semanas?|mes(?:es)?|años?)"
 _UNITS_FR = r"(?:secondes?|minutes?|heures?|jours?|semaines?|mois|ans?)"
-#: How long the server took: "generated in 0.042 seconds", "generada en 0,04 segundos".
+#: How long the server took: "generated in 0.042 seconds", "generada en 0,04 segundos",
+#: "in 0.04s". A bare "s" only after a fraction: "fashion in 1990s" is a decade, not noise.
 _SERVER_TIME = (
-    r"(?:ms|milliseconds?|milisegundos?|millisecondes?|seconds?|secs?|segundos?|secondes?|s)\b"
+    r"(?:\d[\d.,]*\s?(?:ms|milliseconds?|milisegundos?|millisecondes?|seconds?|secs?|segundos?"
+    r"|secondes?)|\d+[.,]\d+\s?s)\b"
 )
 #: "Visitors today: 312", "visitor number 48213", "visitante número 48213".
 _COUNTED_LABEL = (
@@ -397,7 +399,7 @@ _VOLATILE = re.compile(
             (["il y a"], rf"\s+\d+\s+{_UNITS_FR}\b"),
             (_COUNTED, _COUNTED_LABEL),  # "Views: 1234", "visitor number 48213"
             # "Page generated in 0.042 seconds.", "Rendered in 38 ms by web-03."
-            (["in", "en"], rf"\s+\d[\d.,]*\s?{_SERVER_TIME}(?:\s+(?:by|on|por|en|par|sur)\s+\S+)?"),
+            (["in", "en"], rf"\s+{_SERVER_TIME}(?:\s+(?:by|on|por|en|par|sur)\s+\S+)?"),
             (["visto"], r"\s+\d[\d.,]*\s+veces\b"),
             (["copyright"], r"\s*(?:\d{4}\s*[-–]\s*)?\d{4}"),
         ]
