@@ -70,8 +70,8 @@ _PRIORITY_TEXT: dict[Priority, tuple[str, str]] = {
     ),
     Priority.DRIFT: (
         "Page no longer matches its entry",
-        "The address now shows something else, possibly a hijacked domain; check before "
-        "visitors do.",
+        "The address now shows something else (a redesign, a page replaced, or a domain "
+        "that changed hands); check before visitors do.",
     ),
     Priority.SOFT_404: (
         "Page missing (soft 404)",
