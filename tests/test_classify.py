@@ -317,7 +317,6 @@ MEMBERS = "https://example.org/members/report"
         "https://idp.example.org/idp/profile/SAML2/Redirect/SSO?execution=e1s1",
         "https://login.example.com/common/oauth2/authorize?client_id=1",
         "https://example.org/auth/realms/staff/protocol/openid-connect/auth",
-        "https://example.org/gate?returnUrl=/members/report",
     ],
 )
 def test_a_redirect_to_a_login_page_is_blocked(login: str) -> None:
@@ -360,6 +359,28 @@ def test_a_redirect_to_a_login_page_is_blocked(login: str) -> None:
             MEMBERS,
             [(MEMBERS, 302), ("https://example.org/list?next=/members/page2", 200)],
             id="a-next-parameter-for-another-page",
+        ),
+        pytest.param(  # from the EU, every YouTube link passes Google's consent page
+            "https://www.youtube.com/watch?v=abc",
+            [
+                ("https://www.youtube.com/watch?v=abc", 302),
+                ("https://consent.youtube.com/m?continue=https://www.youtube.com/watch?v=abc", 200),
+            ],
+            id="a-cookie-consent-page",
+        ),
+        pytest.param(
+            MEMBERS,
+            [(MEMBERS, 302), ("https://example.org/region?redirect=/members/report", 200)],
+            id="a-region-chooser",
+        ),
+        pytest.param(
+            MEMBERS,
+            [
+                (MEMBERS, 302),
+                ("https://example.org/login?next=/x", 302),
+                ("https://example.org/reports/members", 200),
+            ],
+            id="a-login-page-passed-on-the-way-elsewhere",
         ),
     ],
 )

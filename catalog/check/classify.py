@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, assert_never
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -441,66 +441,43 @@ _LOGIN_SEGMENT = re.compile(
     r"(?:log[-_]?[io]n|sign[-_]?[io]n|sso|auth|authenticate|authori[sz]e|oauth2?|saml2?)",
     re.IGNORECASE,
 )
-#: Query keys (lower-cased) by which a login page remembers where to send the visitor back.
-_RETURN_KEYS = frozenset(
-    {
-        "next",
-        "return",
-        "returnurl",
-        "return_url",
-        "returnto",
-        "return_to",
-        "redirect",
-        "redirect_to",
-        "redirect_uri",
-        "redirecturl",
-        "redirect_url",
-        "continue",
-        "goto",
-        "service",
-        "came_from",
-        "backurl",
-        "relaystate",
-        "destination",
-    }
-)
 
 
 def _login_wall(facts: CheckFacts, last: Exchange, refresh: _Refresh | None) -> str | None:
     """Why the link is sent to a login page (the resource is behind it), or None.
 
-    The catalog's own URL being a login page, or a redirect that comes back to the page
-    (a sign-in dance that set a cookie), is no wall."""
+    Only where the link ends counts (the redirects' last page, or where the page's refresh
+    sends visitors): a sign-in dance that passes a login page and comes back, or goes on
+    to a page elsewhere, is no wall; nor is a catalog URL that is a login page itself."""
     requested = facts.url
-    if is_login_url(requested, requested):
+    if is_login_url(requested):
         return None
     final = last.final_url
-    if last.redirects and final is not None and not _same_page(final, requested):
-        for hop in last.chain[1:]:
-            if is_login_url(hop.url, requested):
-                return f"it redirects ({_codes(last)}) to a login page ({_place(hop.url)})"
-    if refresh is not None and is_login_url(refresh.url, requested):
+    if (
+        last.redirects
+        and final is not None
+        and not _same_page(final, requested)
+        and is_login_url(final)
+    ):
+        return f"it redirects ({_codes(last)}) to a login page ({_place(final)})"
+    if refresh is not None and is_login_url(refresh.url):
         return f"the page sends visitors to a login page ({_place(refresh.url)}) by {refresh.how}"
     return None
 
 
-def is_login_url(url: str, requested: str) -> bool:
-    """Whether `url` is a login page: a login segment in its path, or a return-to
-    parameter ("?next=/members/report") that leads back to `requested`."""
+def is_login_url(url: str) -> bool:
+    """Whether `url` is a login page, by a login segment in its path. A return-to parameter
+    alone ("?continue=", "?redirect=") says nothing: YouTube's and Google's cookie consent
+    pages and a site's region chooser carry one too."""
     try:
-        parts, back = urlsplit(url), urlsplit(requested).path.rstrip("/")
+        path = urlsplit(url).path
     except ValueError:
         return False
-    for segment in parts.path.split("/"):
+    for segment in path.split("/"):
         stem = segment.rsplit(".", 1)[0] if "." in segment else segment
         if stem and _LOGIN_SEGMENT.fullmatch(stem):
             return True
-    if not back or not parts.query:
-        return False
-    return any(
-        key.lower() in _RETURN_KEYS and urlsplit(value).path.rstrip("/") == back
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-    )
+    return False
 
 
 def _same_page(a: str, b: str) -> bool:
