@@ -217,6 +217,10 @@ class HostPools(httpx.AsyncBaseTransport):
     def _context(self) -> ssl.SSLContext:
         if self._tls is None:  # loading the CA bundle costs ~20 ms: once per run
             self._tls = httpx.create_ssl_context()
+            # httpcore sets this on the context of a re-read (`transport.AiohttpPool._reread`),
+            # which is this one: set from the start, every handshake of the run offers the
+            # same, not those after the first re-read only.
+            self._tls.set_alpn_protocols(["http/1.1"])
         return self._tls
 
     async def peer_certificate(self, host: str, port: int) -> bytes | None:
