@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from catalog.clock import http_date
+from catalog.clock import as_utc, http_date
 from catalog.settings import HealthSettings
 
 __all__ = ["REVIEW_FIELDS", "StaleCode", "StaleReason", "named_years", "review_date", "staleness"]
@@ -57,6 +57,7 @@ def staleness(
     linked_at: datetime | None = None,
     checked_since_success: bool = True,
     page_title: str | None = None,
+    title_since: datetime | None = None,
 ) -> tuple[StaleReason, ...]:
     """Every reason the entry needs a curator's attention, in a fixed order.
 
@@ -74,20 +75,21 @@ def staleness(
     the report, which asks for exactly that review, must not ask again until the review is
     due. Whether the link works (`unverified`) is for the checks to say.
 
-    `page_title` is the linked page's title when it last worked. A title naming a later
-    year than the entry does (`new_edition`) is evidence, not an age: a review answers it
-    only if made on or after the day the page took its present form
-    (`fingerprint_unchanged_since`), so an earlier review never hides a new edition.
+    `page_title` is the linked page's title when it last worked, held since `title_since`
+    (its last change, or when the entry got its link). A title naming a later year than
+    the entry does (`new_edition`) is evidence, not an age: a review answers it only if
+    made on or after that day, so an earlier review never hides a new edition, and a
+    page whose text changes every week but whose title does not is not asked about again.
     """
-    now = _aware(now)
+    now = as_utc(now)
     reviewed = _opt(reviewed_at)
     recently_reviewed = reviewed is not None and now - reviewed <= timedelta(
         days=settings.review_days
     )
     edition = (
         None
-        if recently_reviewed and _reviewed_since(reviewed, _opt(fingerprint_unchanged_since))
-        else _new_edition(now, page_title, title, description, year, fingerprint_unchanged_since)
+        if recently_reviewed and _reviewed_since(reviewed, _opt(title_since))
+        else _new_edition(now, page_title, title, description, year, title_since)
     )
     found = [
         _unverified(now, settings, _opt(last_success_at), _later(first_seen_at, linked_at))
@@ -206,8 +208,10 @@ def _new_edition(
     if year is not None:
         entry.append(year)
     entry = [y for y in entry if y <= latest]
-    shown = [y for y in named_years(page_title) if y <= latest]
-    if not entry or not shown or max(shown) <= max(entry):
+    shown = [y for y in named_years(_edition_years(page_title)) if y <= latest]
+    # The entry's own year still in the title ("Annual Report 2018-2019", "Statistics 2015,
+    # updated 2024") is the same edition, or the same one revised.
+    if not entry or not shown or max(shown) <= max(entry) or max(entry) in shown:
         return None
     quoted = page_title if len(page_title) <= _QUOTED else page_title[: _QUOTED - 1] + "…"
     reason = (
@@ -220,6 +224,20 @@ def _new_edition(
 
 #: Characters of a page title quoted in a reason.
 _QUOTED = 160
+#: Years of a title that name no edition: a copyright line ("© 1998-2026", which rolls
+#: over every January) and an update ("updated March 2024").
+_NOT_EDITION = re.compile(
+    r"(?:©|\(c\)|copyright|updated|revised|last modified|as of)\W*"
+    r"(?:[a-z]+\.?\s+)?(?:\d{1,2},?\s+)?\d{4}(?:\s*[-–—/]\s*\d{2,4})?",
+    re.IGNORECASE,
+)
+#: A range of years ("2018-2019", "1998–2026"): its first year is the edition's.
+_RANGE = re.compile(r"\b(\d{4})\s*[-–—/]\s*\d{2,4}\b")
+
+
+def _edition_years(page_title: str) -> str:
+    """`page_title` with only the years that can name an edition."""
+    return _RANGE.sub(r"\1", _NOT_EDITION.sub(" ", page_title))
 
 
 def _reviewed_since(reviewed: datetime | None, page_since: datetime | None) -> bool:
@@ -339,16 +357,12 @@ def _full_year(digits: str) -> int:
 # --- time helpers -----------------------------------------------------------------------
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _opt(moment: datetime | None) -> datetime | None:
-    return _aware(moment) if moment is not None else None
+    return as_utc(moment) if moment is not None else None
 
 
 def _later(first: datetime | None, second: datetime | None) -> datetime | None:
-    known = [_aware(m) for m in (first, second) if m is not None]
+    known = [as_utc(m) for m in (first, second) if m is not None]
     return max(known) if known else None
 
 

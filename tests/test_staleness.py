@@ -304,11 +304,11 @@ TIP_2023 = "2023 Trafficking in Persons Report - United States Department of Sta
 def test_a_page_title_naming_a_later_year_than_the_entry_asks_for_the_new_edition() -> None:
     """The state.gov TIP page turned from the 2018 edition to the 2023 one: before, only
     the entry's age spoke ("look for a newer edition"), and a review silenced it for a year."""
-    found = judge(title=TIP_2018, year=2018, page_title=TIP_2023)
+    found = judge(title=TIP_2018, year=2018, page_title=TIP_2023, title_since=ago(10))
     edition = found["new_edition"]
     assert "names 2023" in edition.reason and "(2018)" in edition.reason
     assert TIP_2023 in edition.reason
-    assert edition.since == ago(10)  # the page took its present form then
+    assert edition.since == ago(10)  # the title changed then
     assert "dated" not in found  # the edition says more than the entry's age
 
 
@@ -321,6 +321,10 @@ def test_a_page_title_naming_a_later_year_than_the_entry_asks_for_the_new_editio
         ("2023 Annual Report", "National Human Trafficking Hotline", None),  # nothing to compare
         ("2099 Report", TIP_2018, 2018),  # not a year of anything published yet
         (None, TIP_2018, 2018),  # no page title known
+        ("Annual Report 2018–2019 | Ministry", "Annual Report 2018", 2018),  # a fiscal year
+        ("Crime statistics 2015 – updated March 2024", "Crime statistics 2015", None),
+        ("Home | Victims Support 1998-2026", "Victims Support Guide 2016", 2016),  # a span
+        ("Victim services guide © 2026 State of Utah", "Victim services guide 2016", 2016),
     ],
 )
 def test_no_new_edition_without_a_later_year_on_both_sides(
@@ -329,11 +333,21 @@ def test_no_new_edition_without_a_later_year_on_both_sides(
     assert "new_edition" not in judge(title=entry_title, year=year, page_title=page_title)
 
 
-def test_a_review_answers_the_new_edition_only_once_the_page_was_in_its_present_form() -> None:
-    # Reviewed 100 days ago, for the entry's age; the page changed 10 days ago.
-    earlier = judge(title=TIP_2018, year=2018, page_title=TIP_2023, reviewed_at=ago(100))
+def test_a_later_range_still_names_a_newer_edition() -> None:
+    found = judge(title="2018 Annual Report", year=2018, page_title="2019-2020 Annual Report")
+    assert "names 2019" in found["new_edition"].reason
+
+
+def test_a_review_answers_the_new_edition_only_once_the_title_was_the_present_one() -> None:
+    # Reviewed 100 days ago, for the entry's age; the title changed 10 days ago.
+    tip: dict[str, Any] = {"title": TIP_2018, "year": 2018, "page_title": TIP_2023}
+    earlier = judge(**tip, reviewed_at=ago(100), title_since=ago(10))
     assert "new_edition" in earlier and "dated" not in earlier
-    # Reviewed on the day the page changed (reviews are days; the change had a time).
+    # Reviewed on the day the title changed (reviews are days; the change had a time).
     same_day = NOW.replace(hour=0) - timedelta(days=10)
-    assert judge(title=TIP_2018, year=2018, page_title=TIP_2023, reviewed_at=same_day) == {}
-    assert judge(title=TIP_2018, year=2018, page_title=TIP_2023, reviewed_at=ago(2)) == {}
+    assert judge(**tip, reviewed_at=same_day, title_since=ago(10)) == {}
+    # The text changed since (a weekly news box), the title did not: still answered.
+    assert (
+        judge(**tip, reviewed_at=ago(2), title_since=ago(10), fingerprint_unchanged_since=ago(1))
+        == {}
+    )

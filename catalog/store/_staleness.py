@@ -17,6 +17,13 @@ from catalog.store._sync_rows import NewEvent, add_events
 
 #: Sync events that give an entry its URL (`catalog.sync.ADDED`, `catalog.sync.URL_EDITED`).
 LINKING_EVENTS = ("added", "url_edited")
+#: `catalog.health`'s event for a page title that changed.
+TITLE_CHANGED = "title_changed"
+
+
+def _latest(*moments: datetime | None) -> datetime | None:
+    known = [m for m in moments if m is not None]
+    return max(known) if known else None
 
 
 def refresh_staleness(
@@ -41,6 +48,13 @@ def refresh_staleness(
         .group_by(event.c.resource_id)
         .subquery()
     )
+    # When each link's page title last changed: a review since then answers `new_edition`.
+    retitled = (
+        select(event.c.link_id, func.max(event.c.at).label("retitled_at"))
+        .where(event.c.kind == TITLE_CHANGED, event.c.link_id.is_not(None))
+        .group_by(event.c.link_id)
+        .subquery()
+    )
     query = (
         select(
             res.c.id,
@@ -59,9 +73,11 @@ def refresh_staleness(
             link.c.last_modified,
             link.c.title,
             linked.c.linked_at,
+            retitled.c.retitled_at,
         )
         .outerjoin(link, link.c.id == res.c.link_id)
         .outerjoin(linked, linked.c.resource_id == res.c.id)
+        .outerjoin(retitled, retitled.c.link_id == res.c.link_id)
         .where(res.c.removed_at.is_(None))
         .order_by(res.c.id)
     )
@@ -74,7 +90,7 @@ def refresh_staleness(
     stale: list[dict[str, Any]] = []
     with write_session(engine) as s:
         conn = s.connection()
-        # Rows unpacked as tuples: reading sixteen columns by name was a fifth of the loop.
+        # Rows unpacked as tuples: reading seventeen columns by name was a fifth of the loop.
         for (
             row_id,
             rid,
@@ -92,6 +108,7 @@ def refresh_staleness(
             last_modified,
             page_title,
             linked_at,
+            retitled_at,
         ) in conn.execute(query):
             if snoozed_until is not None and snoozed_until <= now:
                 ended.append(
@@ -123,6 +140,8 @@ def refresh_staleness(
                 linked_at=linked_at,
                 checked_since_success=_checked_since_success(last_success_at, last_checked_at),
                 page_title=page_title,
+                # The title was read no earlier than the entry got its link.
+                title_since=_latest(retitled_at, linked_at or created_at),
             )
             stored = [
                 {
