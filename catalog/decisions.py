@@ -98,7 +98,7 @@ def accept_redirect(
     clock: Clock = utcnow,
 ) -> DecisionResult:
     """Point the entry at the final URL of its link's current permanent redirect."""
-    engine = engine_for(settings.database_url)
+    engine = _writable(settings, clock)
     resource = store.find_resource(engine, rid, collection=collection)
     target = store.permanent_redirect_target(engine, resource.link_id) if resource.link_id else None
     if not target:
@@ -125,7 +125,7 @@ def replace_url(
     clock: Clock = utcnow,
 ) -> DecisionResult:
     """Replace the entry's URL with `url`, or with its link's archived copy (`archive`)."""
-    engine = engine_for(settings.database_url)
+    engine = _writable(settings, clock)
     resource = store.find_resource(engine, rid, collection=collection)
     if archive == (url is not None):
         raise ConfigError("give either a new URL or --archive, not both or neither")
@@ -159,7 +159,7 @@ def mark_reviewed(
     clock: Clock = utcnow,
 ) -> DecisionResult:
     """Write `reviewed_at: <today>` into the entry and record the review."""
-    engine = engine_for(settings.database_url)
+    engine = _writable(settings, clock)
     resource = store.find_resource(engine, rid, collection=collection)
     now = clock()
     today = now.astimezone(UTC).date()
@@ -209,6 +209,13 @@ def mark_reviewed(
     )
 
 
+def _writable(settings: Settings, clock: Clock) -> Engine:
+    """The database a decision is written to, unless `db copy` is copying it."""
+    engine = engine_for(settings.database_url)
+    store.refuse_while_copying(engine, now=clock(), doing="record a decision")
+    return engine
+
+
 def _in_catalog(resource: store.ResourceRecord) -> store.ResourceRecord:
     """A set-aside only means something for an entry still in the catalog."""
     if resource.removed_at is not None:
@@ -238,7 +245,7 @@ def snooze(
 ) -> DecisionResult:
     """Leave the action queue until `until` (a date means its start, UTC); still checked."""
     reason = _why(reason)
-    engine = engine_for(settings.database_url)
+    engine = _writable(settings, clock)
     resource = _in_catalog(store.find_resource(engine, rid, collection=collection))
     now = clock()
     end = _moment(until)
@@ -269,7 +276,7 @@ def ignore(
 ) -> DecisionResult:
     """Leave the action queue until `unignore` (e.g. a known login wall); still checked."""
     reason = _why(reason)
-    engine = engine_for(settings.database_url)
+    engine = _writable(settings, clock)
     resource = _in_catalog(store.find_resource(engine, rid, collection=collection))
     now = clock()
     decision = store.record_decision(
@@ -296,7 +303,7 @@ def unignore(
     clock: Clock = utcnow,
 ) -> DecisionResult:
     """Back into the action queue: ends an ignore and a snooze alike."""
-    engine = engine_for(settings.database_url)
+    engine = _writable(settings, clock)
     resource = store.find_resource(engine, rid, collection=collection)
     if not resource.ignored and resource.snoozed_until is None:
         # Done already (run twice, or by a colleague): nothing to record, nothing wrong.

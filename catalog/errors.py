@@ -31,6 +31,13 @@ class StoreError(LinkhealthError):
     exit_code = 3
 
 
+class CopyInProgressError(LinkhealthError):
+    """`linkhealth db copy` holds the database's run lease: a write now would be left out
+    of the copy, which reads the database as it was when it began (exit 8, as a lease)."""
+
+    exit_code = 8
+
+
 class NotFoundError(LinkhealthError):
     exit_code = 4
 

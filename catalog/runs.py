@@ -242,6 +242,8 @@ def prepare_run(
             raise NotFoundError.unknown_ids(missing)
     engine = engine_for(settings.database_url)
     now = clock()
+    if lease != FULL_RUN_LEASE:  # a full run is refused by the lease it cannot take
+        store.refuse_while_copying(engine, now=now, doing="check")
     aborted = tuple(abort_stale_runs(engine, now=now))
     holder = store.lease_holder(flow_run_id)
     held = _take_lease(engine, lease, holder, now=now, ttl=lease_ttl) if lease else None

@@ -14,19 +14,27 @@ import pytest
 from sqlalchemy import Engine, func, make_url, select, text
 from typer.testing import CliRunner
 
-from catalog import store
+from catalog import decisions, store
 from catalog.clock import utcnow
 from catalog.db import open_engine
-from catalog.errors import ConfigError, StoreError
+from catalog.errors import ConfigError, CopyInProgressError, StoreError
 from catalog.outcomes import Outcome
-from catalog.runs import RunInProgressError, RunLeaseError
+from catalog.runs import RunInProgressError, RunLeaseError, prepare_run
 from catalog.settings import HealthSettings
 from catalog.store import PG_WRITE_LOCK
 from catalog.sync import sync_catalogs
 from catalog.tables import Base, Observation, Run
 from catalog.transfer import copy_database
 from flows.cli import app
-from tests.factories import T0, days, make_catalog, make_observation, make_resource
+from tests.factories import (
+    T0,
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    settings_for,
+    write_catalog,
+)
 
 HEALTH = HealthSettings(confirm_failures=3, confirm_days=2.0)
 URL_A = "https://example.org/a"
@@ -234,6 +242,32 @@ def test_a_copy_holds_the_source_s_lease_while_it_copies(source: Engine, target:
     assert refusals and "`linkhealth db copy` is copying this database" in refusals[0]
     assert store.leases(source) == []
     assert _counts(target) == _counts(source)
+
+
+def test_rechecks_and_decisions_wait_for_the_copy(
+    source: Engine, target: Engine, tmp_path: Path
+) -> None:
+    """They take no lease: a snooze or a recheck's results written mid-copy were missing
+    from the new database, and the copy still said it had copied everything."""
+    entries = [{"id": r.id, "title": r.title, "url": r.url} for r in KIT.resources]
+    settings = settings_for(source, [write_catalog(tmp_path / "toolkit.yaml", entries)])
+    refused: list[str] = []
+
+    def meanwhile(table: str, done: int, total: int) -> None:
+        if refused:
+            return
+        with pytest.raises(CopyInProgressError) as decision:
+            decisions.ignore(settings, "a", reason="login wall", clock=lambda: days(4))
+        with pytest.raises(CopyInProgressError) as recheck:
+            prepare_run(settings, trigger="recheck", resource_ids=["a"], clock=lambda: days(4))
+        refused.extend([str(decision.value), str(recheck.value)])
+
+    copy_database(source, target, now=days(4), on_progress=meanwhile)
+    assert "to record a decision now would leave it out of the copy" in refused[0]
+    assert "to check now would leave it out of the copy" in refused[1]
+    assert _counts(target) == _counts(source)  # nothing was written meanwhile
+    assert CopyInProgressError.exit_code == 8
+    decisions.ignore(settings, "a", reason="login wall", clock=lambda: days(4))  # after: fine
 
 
 def test_rows_written_mid_copy_are_not_half_copied(source: Engine, target: Engine) -> None:

@@ -44,6 +44,7 @@ from catalog.store._leases import (
     lease_holder,
     leases,
     live_runs,
+    refuse_while_copying,
     release_lease,
     renew_lease,
 )
@@ -182,6 +183,7 @@ __all__ = [
     "record_observations",
     "record_refused_run",
     "refresh_staleness",
+    "refuse_while_copying",
     "release_lease",
     "renew_lease",
     "resource_history",

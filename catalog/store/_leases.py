@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from catalog import tables as t
-from catalog.errors import StoreError
+from catalog.clock import as_utc
+from catalog.errors import CopyInProgressError, StoreError
 from catalog.shards import FULL_RUN_LEASE
 from catalog.store._runs import ALIVE_AT, close_run
 from catalog.store._sql import read_session, table_of, write_session
@@ -253,6 +254,23 @@ def abort_stale_runs(
         return aborted
 
 
+def refuse_while_copying(engine: Engine, *, now: datetime, doing: str) -> None:
+    """Raise `CopyInProgressError` while `linkhealth db copy` holds this database's lease.
+
+    The copy reads a snapshot: a recheck's results or a curator's decision written
+    meanwhile would be missing from the new database without a word. Full runs are kept
+    out by the lease itself; rechecks, shard runs and decisions take none, so they ask."""
+    lease = get_lease(engine, FULL_RUN_LEASE)
+    if lease is None or not is_copy_holder(lease.holder) or as_utc(lease.expires_at) <= now:
+        return
+    raise CopyInProgressError(
+        f"`linkhealth db copy` is copying this database ({lease.holder}, lease "
+        f"{lease.name!r} until {as_utc(lease.expires_at):%Y-%m-%d %H:%M:%S} UTC): to {doing} "
+        "now would leave it out of the copy. Wait for the copy to finish, then do it against "
+        "the database it copies into."
+    )
+
+
 @dataclass(frozen=True)
 class LiveRun:
     """A run stored as `running` whose process still runs (`live_runs`)."""
@@ -306,16 +324,11 @@ def live_runs(
             if isinstance(alive_at, str):
                 with suppress(ValueError):  # a bad note: the other signs decide
                     seen.append(datetime.fromisoformat(alive_at))
-            recent = max(_aware(s) for s in seen) > now - quiet_for
+            recent = max(as_utc(s) for s in seen) > now - quiet_for
             if not recent and (lease_name, holder) not in held:
                 continue
         out.append(LiveRun(id=run_id, trigger=trigger, started_at=started_at, holder=holder))
     return out
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives datetimes back without a zone; they are UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _lease_record(row: t.RunLease) -> LeaseRecord:
