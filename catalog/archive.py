@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from catalog.clock import Clock, utcnow
+from catalog.clock import Clock, as_utc, utcnow
 from catalog.settings import CheckSettings
 
 __all__ = [
@@ -75,7 +75,7 @@ def parse_timestamp(value: str) -> datetime | None:
 
 def format_timestamp(moment: datetime) -> str:
     """`moment` as a 14-digit wayback timestamp (UTC)."""
-    return _as_utc(moment).strftime("%Y%m%d%H%M%S")
+    return as_utc(moment).strftime("%Y%m%d%H%M%S")
 
 
 class ArchiveLookup:
@@ -123,10 +123,10 @@ class ArchiveLookup:
         key = cache_key(url, before)
         cached = self.cache.get(key)
         now = self._clock()
-        if cached is not None and now - _as_utc(cached[0]) < self._max_age:
+        if cached is not None and now - as_utc(cached[0]) < self._max_age:
             return cached[1]
         try:
-            snapshot = self._lookup(url, _as_utc(before))
+            snapshot = self._lookup(url, as_utc(before))
         except _Unavailable as exc:
             # Not cached: the archive being down says nothing about the URL.
             log.debug("wayback lookup for %s failed: %s", url, exc)
@@ -229,7 +229,7 @@ class ArchiveLookup:
 
 def cache_key(url: str, before: datetime) -> str:
     """One answer per URL and UTC day of `before`: the same failure asks once."""
-    return f"{_as_utc(before).date().isoformat()} {url}"
+    return f"{as_utc(before).date().isoformat()} {url}"
 
 
 def _snapshot(timestamp: str, original: str) -> Snapshot | None:
@@ -241,8 +241,3 @@ def _snapshot(timestamp: str, original: str) -> Snapshot | None:
         timestamp=moment,
         original=original,
     )
-
-
-def _as_utc(moment: datetime) -> datetime:
-    """Naive datetimes are taken as UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

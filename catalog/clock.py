@@ -13,6 +13,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """`moment` in UTC; a naive one is taken as UTC (SQLite gives datetimes back without a
+    zone)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def http_date(value: str | None) -> datetime | None:
     """An RFC 9110 date (`Last-Modified`, `Retry-After`, `Date`), aware; None for anything
     a server got wrong."""

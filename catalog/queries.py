@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import groupby
 from operator import attrgetter, itemgetter
 from types import MappingProxyType
@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from catalog.clock import as_utc
 from catalog.db import session_scope
 from catalog.errors import NotFoundError
 from catalog.health import BROKEN as BROKEN_STATE
@@ -325,7 +326,7 @@ def _with_deciders(session: Session, resources: list[ResourceRow]) -> list[Resou
             .order_by(Decision.at, Decision.id)
         )
         for pk, kind, by, at in session.execute(query):
-            latest[(pk, kind)] = Decided(by, _as_utc(at))  # later ones win
+            latest[(pk, kind)] = Decided(by, as_utc(at))  # later ones win
     for pk, i in aside.items():
         r = resources[i]
         resources[i] = replace(
@@ -353,8 +354,8 @@ def _refusals_since(session: Session, since: datetime | None) -> Refusals | None
     first, latest = rows[0], rows[-1]
     return Refusals(
         count=len(rows),
-        first_at=_as_utc(first.started_at),
-        latest_at=_as_utc(latest.started_at),
+        first_at=as_utc(first.started_at),
+        latest_at=as_utc(latest.started_at),
         latest_trigger=latest.trigger,
         latest_reason=str((latest.summary or {}).get("refused_reason") or "no reason recorded"),
     )
@@ -779,14 +780,9 @@ def _checks_since(session: Session, link_ids: Sequence[int] | None = None) -> di
         )
     )
     for link_id, count, since, problem_start in pruned:
-        if since is not None and _as_utc(since) == _as_utc(problem_start):
+        if since is not None and as_utc(since) == as_utc(problem_start):
             checks[link_id] = checks.get(link_id, 0) + count
     return checks
-
-
-def _as_utc(moment: datetime) -> datetime:
-    """SQLite gives datetimes back without a zone; they are UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _active_resources() -> Select[Any]:
@@ -866,7 +862,7 @@ def _stale_since(value: Any) -> datetime | None:
         since = item.get("since") if isinstance(item, dict) else None
         if isinstance(since, str):
             try:
-                found.append(_as_utc(datetime.fromisoformat(since)))
+                found.append(as_utc(datetime.fromisoformat(since)))
             except ValueError:
                 continue
     return min(found, default=None)

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from catalog.clock import utcnow
+from catalog.clock import as_utc, utcnow
 from catalog.outcomes import Outcome
 from catalog.queries import PROBLEM_START
 from catalog.store import DRIFT_HISTORY, PG_WRITE_LOCK
@@ -245,16 +245,11 @@ def _count_pruned_checks(session: Session, ids: list[int]) -> None:
     ).all()
     updates = []
     for link_id, since, n, kept, kept_since in counted:
-        same = kept_since is not None and _utc(kept_since) == _utc(since)
+        same = kept_since is not None and as_utc(kept_since) == as_utc(since)
         total = (kept or 0) + n if same else n
         updates.append({"id": link_id, "pruned_checks": total, "pruned_checks_since": since})
     if updates:
         session.execute(update(Link), updates)
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite gives datetimes back without a zone; they are UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _drift_history(links: ColumnElement[bool]) -> Subquery:

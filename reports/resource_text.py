@@ -10,10 +10,11 @@ reads re-added, with when, not as if its first addition were its only one.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from catalog import store
+from catalog.clock import as_utc
 from catalog.decisions import history_json, history_lines
 from catalog.queries import EventRow
 from reports.history import Readdition, readdition, readditions
@@ -45,7 +46,7 @@ def resource_json(
     put_back = readdition(entry_events)
     data["resource"].update(
         readded=put_back is not None,
-        readded_at=_utc(put_back.at).isoformat() if put_back else None,
+        readded_at=as_utc(put_back.at).isoformat() if put_back else None,
         last_removed_on=put_back.removed_on if put_back else None,
     )
     return data
@@ -59,9 +60,4 @@ def _readded_text(put_back: Readdition, history: store.ResourceHistory) -> str:
 
 def _minute(moment: datetime) -> str:
     """As `catalog.decisions` shows times: UTC, to the minute."""
-    return _utc(moment).strftime("%Y-%m-%d %H:%M")
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite gives datetimes back without a zone; they are UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return as_utc(moment).strftime("%Y-%m-%d %H:%M")
