@@ -42,7 +42,7 @@ from catalog.queries import ATTENTION_STATES
 from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, load_catalogs
 from catalog.sync import SyncResult, sync_catalogs
-from catalog.text import counted
+from catalog.text import clipped, counted
 from catalog.urls import UrlProblem, canonical_url, parse_url
 
 __all__ = [
@@ -566,8 +566,7 @@ def _t(moment: datetime | None) -> str:
 
 def _short(value: Any, limit: int = 100) -> str:
     text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clipped(" ".join(text.split()), limit)
 
 
 def _details(details: Any) -> str:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from catalog.clock import as_utc, http_date
 from catalog.settings import HealthSettings
+from catalog.text import clipped
 
 __all__ = ["REVIEW_FIELDS", "StaleCode", "StaleReason", "named_years", "review_date", "staleness"]
 
@@ -213,7 +214,7 @@ def _new_edition(
     # updated 2024") is the same edition, or the same one revised.
     if not entry or not shown or max(shown) <= max(entry) or max(entry) in shown:
         return None
-    quoted = page_title if len(page_title) <= _QUOTED else page_title[: _QUOTED - 1] + "…"
+    quoted = clipped(page_title, _QUOTED)
     reason = (
         f"The page's title names {max(shown)} (“{quoted}”), later than any year the entry "
         f"names ({max(entry)}); if the link now leads to a newer edition, update the entry's "

@@ -13,6 +13,7 @@ from functools import lru_cache
 __all__ = [
     "META_CHARSET",
     "charset_codec",
+    "clipped",
     "invisible_characters",
     "media_type",
     "strip_accents",
@@ -31,6 +32,12 @@ _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 def counted(n: int, one: str, many: str | None = None) -> str:
     """ "1 entry", "3 entries": a count a person reads, not "3 entr(ies)"."""
     return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def clipped(text: str, limit: int) -> str:
+    """`text`, or its first `limit` - 1 characters and "…": what a reason sentence or a
+    terminal line quotes of something a web server or a file wrote."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def without_controls(text: str) -> str:

@@ -30,6 +30,7 @@ from catalog.check.soft404 import (
     video_status,
 )
 from catalog.outcomes import Outcome
+from catalog.text import clipped
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,7 @@ def blocked_reason(status: int, headers: Mapping[str, str], body: bytes) -> str 
 def _quoted(value: str, limit: int = 40) -> str:
     """A header's text fit for a reason sentence, which terminals print (`linkhealth
     resource`): printable characters only (no escape sequences), and short."""
-    text = "".join(ch for ch in value[: limit * 4] if ch.isprintable()).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clipped("".join(ch for ch in value[: limit * 4] if ch.isprintable()).strip(), limit)
 
 
 def classify(facts: CheckFacts) -> Verdict:

@@ -20,6 +20,8 @@ from enum import StrEnum
 
 import httpx
 
+from catalog.text import clipped
+
 
 class FailureKind(StrEnum):
     """The kinds of "no answer" that lead to different outcomes and retry rules."""
@@ -157,8 +159,7 @@ DETAIL_CHARS = 120
 
 def _one_line(text: str) -> str:
     """`text`'s first line, cut to `DETAIL_CHARS`: exception texts can quote whole answers."""
-    line = text.strip().split("\n", 1)[0].strip()
-    return line if len(line) <= DETAIL_CHARS else line[: DETAIL_CHARS - 1] + "…"
+    return clipped(text.strip().split("\n", 1)[0].strip(), DETAIL_CHARS)
 
 
 def _timeout_sentence(exc: BaseException) -> str:

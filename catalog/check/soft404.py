@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from catalog.check.content import PageFacts, similarity, stable_text
-from catalog.text import strip_accents
+from catalog.text import clipped, strip_accents
 
 __all__ = [
     "PROBE_PREFIX",
@@ -331,8 +331,7 @@ def _normalize(text: str) -> str:
 
 
 def _quote(text: str, limit: int = 120) -> str:
-    text = " ".join(text.split())
-    return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
+    return f"“{clipped(' '.join(text.split()), limit)}”"
 
 
 # --- (c) the site never says 404 ---------------------------------------------------------
