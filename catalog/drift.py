@@ -35,12 +35,14 @@ from functools import lru_cache
 from catalog.text import strip_accents
 
 __all__ = [
+    "MARKED_REASON",
     "MARKER_LABELS",
     "MIN_PAGE_WORDS",
     "DriftVerdict",
     "Relevance",
     "find_markers",
     "judge_drift",
+    "names_markers",
     "relevance",
 ]
 
@@ -55,6 +57,16 @@ MARKED_PAGE_FACTOR = 0.2
 #: catalog's own pages score 0.5-0.9, unrelated pages below 0.15 with markers and all):
 #: there, only phrases no report uses of its subject count as markers.
 STILL_MATCHES = 0.4
+
+#: How the reason for a page with markers begins (`judge_drift`, `names_markers`).
+MARKED_REASON = "The page now looks like a "
+
+
+def names_markers(reason: str) -> bool:
+    """Whether a drift reason was given for markers (a parked, casino or spam page): a
+    domain that changed hands, not a publisher's redesign."""
+    return reason.startswith(MARKED_REASON)
+
 
 #: Marker code -> what the page looks like, for curators.
 MARKER_LABELS: dict[str, str] = {
@@ -559,13 +571,8 @@ def judge_drift(
     if current.markers:
         labels = " and ".join(MARKER_LABELS.get(m, m) for m in current.markers)
         phrases = ", ".join(e for e in current.evidence if e is not title)
-        matched = (
-            f"; it used to match the entry ({baseline:.0%} then, {current.score:.0%} now)"
-            if baseline is not None and baseline >= current.score
-            else f" ({change})"
-        )
         reason = (
-            f"The page now looks like a {labels} page ({phrases}){matched}; check it by hand "
+            f"{MARKED_REASON}{labels} page ({phrases}) ({change}); check it by hand "
             "and remove or replace the link if the domain changed hands."
         )
         return DriftVerdict(reason, current.score, baseline, current.markers)

@@ -384,7 +384,7 @@ def verdict_lines(
         if link.reason and link.reason != link.outcome.label:
             line += f" - {link.reason}"
         if link.drift_reason:
-            line += f"; drift (possible hijack): {link.drift_reason}"
+            line += f"; the page no longer matches its entry: {link.drift_reason}"
         out.append(f"{s.collection}/{s.rid}: {line}")
     return out
 

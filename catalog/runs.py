@@ -196,8 +196,8 @@ class RunSummary:
             if self.drifted > 1:
                 whose = "whose pages no longer match their entries"
             out.append(
-                f"Drift (possible hijack): {counted(self.drifted, 'resource')} {whose}; "
-                "the report says why."
+                f"Drift: {counted(self.drifted, 'resource')} {whose} (a redesign, a page "
+                "replaced or a domain that changed hands); the report says which."
             )
         if self.report_path:
             out.append(f"Report: {self.report_path}")

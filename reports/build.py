@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import humanize
 
 from catalog.commands import command_words
+from catalog.drift import names_markers
 from catalog.health import STATE_LABELS, shown_state
 from catalog.hygiene import Finding, Level
 from catalog.outcomes import Outcome, Severity
@@ -85,8 +86,8 @@ _UNKNOWN_NEXT_STEP = "Open the link in a browser to see whether it still works."
 
 #: An outcome's explanation of a working link ("nothing to do") would contradict the fix.
 _DRIFT_NEXT_STEP = (
-    "The link answers, but its page no longer holds the resource (a parked, sold or "
-    "hijacked site): follow the suggested fix."
+    "The link answers, but its page no longer holds the resource (a redesign, a page "
+    "replaced, or a domain that changed hands): follow the suggested fix."
 )
 
 
@@ -583,12 +584,19 @@ def _fix(
                 False,
             )
         if priority is Priority.DRIFT:
-            # Not "hijacked": most drift is a publisher's own redesign; the evidence
-            # beside it says which (a parked or casino page names its markers).
-            what = (
-                "The page no longer holds the resource: find where the resource is now, or "
-                "remove the entry if it is gone; if the domain changed hands, do it at once."
-            )
+            # Urgent only with the markers of a parked, casino or spam page: most drift
+            # is a publisher's own redesign, which "unlink it now" would misread.
+            if r.drift_reason and names_markers(r.drift_reason):
+                what = (
+                    "The page now looks like a parked, for-sale or spam page: the domain "
+                    "may have changed hands, so unlink it now (the entry's own site may have "
+                    "the resource at a new address)."
+                )
+            else:
+                what = (
+                    "The page no longer holds the resource: find where the resource is now, "
+                    "or remove the entry if it is gone."
+                )
         elif r.outcome is not None:
             what = r.outcome.explanation  # what this failure asks for
         else:

@@ -24,7 +24,7 @@ from reports.context import (
 
 _SECTIONS = (
     ("newly_broken", "Newly broken"),
-    ("newly_drifted", "Newly drifted (possible hijack)"),
+    ("newly_drifted", "No longer matching their entry"),
     # Apart from the confirmed ones: one failed check is a thing to watch, not to fix.
     ("started_failing", "Started failing"),
     # Switching between working and failing: now under Check by hand, and out of it again.

@@ -317,7 +317,11 @@ class ChangeItem:
 
 
 #: One item of a section, where the heading lower-cased is a plural.
-_ONE_CHANGE = {"new_redirects": "new redirect", "catalog_edits": "catalog edit"}
+_ONE_CHANGE = {
+    "new_redirects": "new redirect",
+    "catalog_edits": "catalog edit",
+    "newly_drifted": "no longer matching its entry",
+}
 
 
 @dataclass(frozen=True)

@@ -376,7 +376,7 @@ def test_marker_verdict_names_the_evidence_and_the_fall() -> None:
     assert verdict is not None
     assert verdict.baseline == pytest.approx(0.62)
     assert "This domain may be for sale" in verdict.reason
-    assert "it used to match the entry (62% then, 8% now)" in verdict.reason
+    assert "(match with the entry 62% → 8%)" in verdict.reason
 
 
 def test_markers_on_a_thin_page_still_mean_drift() -> None:

@@ -724,7 +724,9 @@ def test_a_recheck_that_finds_a_working_page_hijacked_says_drift_not_just_ok(
     store.record_observations(engine, run_id, observations, HealthSettings(), now=days(2))
 
     (line,) = verdict_lines(store.resource_statuses(engine), ["a"])
-    assert line.startswith("toolkit/a: OK - GET 200; drift (possible hijack): The page now")
+    assert line.startswith(
+        "toolkit/a: OK - GET 200; the page no longer matches its entry: The page now"
+    )
     assert "casino" in line.lower()
     assert store.drifted_in_run(engine, run_id) == 1
     other = store.start_run(engine, trigger="recheck", now=days(3))  # checked nothing
@@ -732,6 +734,6 @@ def test_a_recheck_that_finds_a_working_page_hijacked_says_drift_not_just_ok(
     summary = runs.RunSummary(
         run_id, "completed", "recheck", days(2), days(2), 1, {"ok": 1}, False, drifted=1
     )
-    assert "Drift (possible hijack): 1 resource whose page no longer matches its entry" in (
+    assert "Drift: 1 resource whose page no longer matches its entry" in (
         "\n".join(summary.lines())
     )

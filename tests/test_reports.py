@@ -685,6 +685,17 @@ def test_a_page_that_no_longer_matches_is_never_badged_ok(data: ReportData) -> N
     assert "**Page no longer matches**" in render_markdown(ctx)
 
 
+def test_only_a_parked_or_spam_page_is_told_to_be_unlinked_now(data: ReportData) -> None:
+    """Every drift said "perhaps a domain that changed hands: unlink it soon", a redesign
+    too; then none did, the casino page too. The markers tell them apart."""
+    casino = "The page now looks like a gambling page ('Free Spins') (match 70% → 2%); ..."
+    for reason, urgent in ((casino, True), ("The page no longer matches the entry", False)):
+        ctx = build_context(fx.with_resource(data, "a-ok-2", drift_reason=reason), now=fx.NOW)
+        fix = fx.row_of(ctx, "a-ok-2").fix or ""
+        assert ("unlink it now" in fix) is urgent
+        assert ("find where the resource is now" in fix) is not urgent
+
+
 def test_a_drifted_redirect_target_is_not_offered_as_the_new_address(data: ReportData) -> None:
     # The page a permanent redirect leads to is the page the drift was seen on.
     ctx = build_context(
@@ -1411,7 +1422,7 @@ def test_a_page_that_drifted_or_came_back_is_news_since_the_last_run(data: Repor
         "a-ok-1",
         "The page now offers the domain for sale.",
     )
-    assert section.tally == "1 newly drifted (possible hijack)"
+    assert section.tally == "1 no longer matching its entry"
 
     cleared = _with_link_events(data, "a-ok-1", ("drift_cleared", {"old": "parked"}))
     (back,) = [s for s in cleared.sections if s.key == "recovered"]
