@@ -171,6 +171,18 @@ def test_cloudflare_server_alone_is_not_a_challenge() -> None:
     assert blocked_reason(403, httpx.Headers({"server": "cloudflare"}), b"Forbidden") is None
 
 
+def test_a_403_with_a_password_form_is_a_login_wall_not_a_broken_link() -> None:
+    """AEquitas answered its resource page with "Log in - AEquitas" and 403: the report
+    said "Wait: it may recover by itself", of a wall that never will."""
+    form = b'<title>Log in</title><form><input type="email"><INPUT Type=password name=pw>'
+    assert blocked_reason(403, httpx.Headers(), form) == (
+        "it asks for a login (403, with a password form)"
+    )
+    # A bare 403, or one that only mentions passwords, stays an error.
+    assert blocked_reason(403, httpx.Headers(), b"<p>Forbidden. Reset your password.</p>") is None
+    assert blocked_reason(404, httpx.Headers(), form) is None
+
+
 def test_plain_202_is_ok() -> None:
     assert classify(facts(answered(202))).outcome is Outcome.OK
 

@@ -120,7 +120,13 @@ def blocked_reason(status: int, headers: Mapping[str, str], body: bytes) -> str 
     akamai = "akamaighost" in server or b"errors.edgesuite.net" in text
     if akamai and b"reference #" in text:
         return "Akamai turned away the automated check (403)"
+    if _PASSWORD_FIELD.search(text):  # a login wall answered 403, not a broken page
+        return "it asks for a login (403, with a password form)"
     return None
+
+
+#: A password field of a login form (in a lower-cased page).
+_PASSWORD_FIELD = re.compile(rb"<input\b[^>]*\btype\s*=\s*[\"']?password\b")
 
 
 def _quoted(value: str, limit: int = 40) -> str:
