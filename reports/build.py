@@ -641,7 +641,7 @@ def _fix(
         if r.outcome is not None and r.outcome.is_failure and not r.outcome.is_transient:
             # A 410 says "removed on purpose": "it may recover by itself" contradicted it.
             return (
-                f"The site's own answer, not a network hiccup: {r.outcome.explanation} It is "
+                f"The site's own answer, not a network hiccup. {r.outcome.explanation} It is "
                 "listed as confirmed broken once the next checks agree.",
                 None,
                 False,

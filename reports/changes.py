@@ -22,6 +22,9 @@ from reports.context import (
     when,
 )
 
+#: Catalog fields as an edit's news names them.
+_FIELD_NAMES = {"reviewed_at": "review date"}
+
 _SECTIONS = (
     ("newly_broken", "Newly broken"),
     ("newly_drifted", "No longer matching their entry"),
@@ -159,7 +162,8 @@ def changes_since(
                 # Where the queue's fix and `accept-redirect` would point (the last
                 # permanent hop's target), not the first hop's or the outcome's label:
                 # "Now redirects permanently. Moved permanently" said nothing.
-                said, was, now_at = "Now redirects permanently.", None, row.suggested_url
+                said = f"Now redirects permanently to {row.suggested_url}."
+                was = now_at = None
             sections[section].append(
                 ChangeItem(
                     event.kind,
@@ -386,6 +390,9 @@ def _place(
                     None,
                     None,
                 )
+        if fields == ["reviewed_at"]:  # `mark-reviewed`, or a curator's own date
+            return "catalog_edits", "Marked reviewed.", None, None
+        names = ", ".join(_FIELD_NAMES.get(name, name) for name in names.split(", ") if name)
         return "catalog_edits", f"Edited: {names}." if names else "Edited.", None, None
     return None
 

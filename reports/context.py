@@ -92,8 +92,8 @@ _PRIORITY_TEXT: dict[Priority, tuple[str, str]] = {
     Priority.STALE: (
         "Possibly out of date",
         "The entry itself may need a review; first those whose link no check has succeeded "
-        "on for weeks, which may be gone, then the longest out of date (by the oldest date "
-        "their reasons name).",
+        "on for weeks, which may be gone, and those whose page names a newer edition, then "
+        "the longest out of date (by the oldest date their reasons name).",
     ),
     Priority.OTHER: ("Other", "Worth a look."),
 }

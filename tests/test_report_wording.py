@@ -157,7 +157,7 @@ def test_a_link_failing_by_the_sites_own_answer_is_not_told_it_may_recover(
     ctx = build_context(dataclasses.replace(data, resources=(gone,)), now=fx.NOW)
     row = fx.row_of(ctx, "a-suspect")
     assert row.fix is not None and not row.fix.startswith("Wait")
-    assert "The site's own answer, not a network hiccup: " in row.fix
+    assert "The site's own answer, not a network hiccup. " in row.fix
     assert Outcome.GONE.explanation in row.fix
 
     ctx = build_context(dataclasses.replace(data, resources=(timed_out,)), now=fx.NOW)
@@ -191,8 +191,8 @@ def test_a_link_that_began_to_redirect_shows_where_accept_redirect_would_point(
         assert ctx.changes is not None
         (section,) = [s for s in ctx.changes.sections if s.key == "new_redirects"]
         (item,) = section.items
-        assert item.summary == "Now redirects permanently."
-        assert item.before_after == moved.suggested_url
+        assert item.summary == f"Now redirects permanently to {moved.suggested_url}."
+        assert item.before_after is None
 
 
 def test_news_of_an_id_two_catalogs_use_names_the_catalog(data: ReportData) -> None:

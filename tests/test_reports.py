@@ -957,6 +957,19 @@ def test_a_renamed_or_moved_entry_says_what_it_was(data: ReportData) -> None:
     (item,) = [i for i in section.items if i.resource_id == "a-ok-1"]
     assert item.summary == "Moved from extra."
 
+    # `mark-reviewed` writes `reviewed_at`: "Edited: reviewed_at." named a raw field.
+    for fields, said in (
+        (["reviewed_at"], "Marked reviewed."),
+        (["title", "reviewed_at"], "Edited: title, review date."),
+    ):
+        edit = dict(details, fields=fields, old={}, new={})
+        events = (*data.changes, dataclasses.replace(renamed, details=edit))
+        changes = build_context(dataclasses.replace(data, changes=events), now=fx.NOW).changes
+        assert changes is not None
+        section = next(s for s in changes.sections if s.key == "catalog_edits")
+        (item,) = [i for i in section.items if i.resource_id == "a-ok-1"]
+        assert item.summary == said
+
 
 def test_content_change_shows_title_and_size_before_and_after(ctx: ReportContext) -> None:
     assert ctx.changes is not None
