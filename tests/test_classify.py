@@ -428,6 +428,48 @@ def test_a_refresh_header_to_the_home_page_is_a_soft_404() -> None:
     assert "Refresh header" in verdict.reason and "home page" in verdict.reason
 
 
+def login_form(title: str = "Log in") -> PageFacts:
+    return PageFacts(title, title, "Email Password", "f1", True, password_field=True)
+
+
+@pytest.mark.parametrize(
+    ("url", "wall"),
+    [
+        ("https://example.org/node/5", "https://example.org/user?destination=/node/5"),
+        (MEMBERS, "https://example.org/members?ReturnUrl=%2Fmembers%2Freport"),
+    ],
+)
+def test_a_return_to_parameter_beside_a_password_field_is_a_login_wall(url: str, wall: str) -> None:
+    """Drupal's "/user?destination=/node/5" names no login segment: the form tells."""
+    chain = redirected((url, 302), (wall, 200))
+    assert classify(facts(chain, url=url, page=login_form())).outcome is Outcome.BLOCKED
+    plain = page("Choose your region", "Europe, Americas")  # no password field: a chooser
+    assert classify(facts(chain, url=url, page=plain)).outcome is not Outcome.BLOCKED
+
+
+@pytest.mark.parametrize(
+    "about", ["/topics/sso", "/docs/oauth2", "/help/login.gov", "/grants/authorize"]
+)
+def test_a_permanent_move_to_a_page_about_logging_in_is_a_move(about: str) -> None:
+    """A 301 to "/topics/sso" was "blocked", and its new address was never offered."""
+    chain = redirected((MEMBERS, 301), (f"https://example.org{about}", 200))
+    verdict = classify(facts(chain, url=MEMBERS, page=page("Single sign-on", "About SSO.")))
+    assert verdict.outcome is Outcome.REDIRECTED_PERMANENT
+
+
+def test_a_temporary_redirect_to_a_login_path_is_a_wall_even_on_a_head_night() -> None:
+    chain = redirected((MEMBERS, 302), ("https://example.org/login?next=/x", 200))
+    assert classify(facts(chain, url=MEMBERS)).outcome is Outcome.BLOCKED  # no page read
+
+
+def test_a_catalog_url_under_a_login_like_folder_can_still_meet_a_wall() -> None:
+    """Only a catalog URL that is a login page itself is spared: "/auth/reports/guide" is
+    a report, and its redirect to "/login" a wall."""
+    url = "https://example.org/auth/reports/guide"
+    chain = redirected((url, 302), ("https://example.org/login?next=/auth/reports/guide", 200))
+    assert classify(facts(chain, url=url, page=login_form())).outcome is Outcome.BLOCKED
+
+
 def test_a_meta_refresh_to_a_login_page_is_blocked() -> None:
     verdict = classify(facts(answered(200), page=refreshing("0; url=/login?next=/x")))
     assert verdict.outcome is Outcome.BLOCKED

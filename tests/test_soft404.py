@@ -257,6 +257,14 @@ def test_a_page_titled_as_its_catalog_entry_is_never_missing(title: str) -> None
     assert page_soft404(html(title="Not Found"), entry_titles=["Another report"]) is not None
 
 
+def test_an_entry_titled_with_a_message_does_not_hide_the_site_s_404_page() -> None:
+    """Spared only while the page bears the entry's whole title: "Not Found | OJJDP" with
+    a "Not Found" heading is the site's error page, whatever the entry is called."""
+    entry = ["Not Found - Missing Children in Foster Care"]
+    error_page = html(title="Not Found | OJJDP", heading="Not Found")
+    assert page_soft404(error_page, "https://ojjdp.example/r/1", entry_titles=entry) is not None
+
+
 @pytest.mark.parametrize(
     ("title", "heading", "url"),
     [
@@ -302,6 +310,9 @@ def test_a_script_shell_like_the_probe_is_unverified_not_missing() -> None:
         "<script src=/app.js></script>",
         "<div id=main></div><p>Short page</p><script src=/app.js></script>",
         "<div id=root></div><p>Short page without a script</p>",
+        # The server rendered its not-found message into #root, beside an empty widget.
+        "<nav>Home About</nav><div id=root><h1>Sorry, the item you were looking for could "
+        "not be found</h1></div><div id=app></div><script src=/app.js></script>",
     ],
 )
 def test_pages_with_text_or_without_scripts_are_no_shells(markup: str) -> None:

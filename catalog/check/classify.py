@@ -15,10 +15,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, assert_never
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
+from catalog.check.content import has_password_field
 from catalog.check.facts import Answer, CheckFacts, Exchange, RetryNote, Stop
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import is_signed, moved_to, stable_url
@@ -120,13 +121,9 @@ def blocked_reason(status: int, headers: Mapping[str, str], body: bytes) -> str 
     akamai = "akamaighost" in server or b"errors.edgesuite.net" in text
     if akamai and b"reference #" in text:
         return "Akamai turned away the automated check (403)"
-    if _PASSWORD_FIELD.search(text):  # a login wall answered 403, not a broken page
+    if has_password_field(text):  # a login wall answered 403, not a broken page
         return "it asks for a login (403, with a password form)"
     return None
-
-
-#: A password field of a login form (in a lower-cased page).
-_PASSWORD_FIELD = re.compile(rb"<input\b[^>]*\btype\s*=\s*[\"']?password\b")
 
 
 def _quoted(value: str, limit: int = 40) -> str:
@@ -449,41 +446,100 @@ _LOGIN_SEGMENT = re.compile(
 )
 
 
+#: Query keys (lower-cased) by which a login page remembers where to send the visitor back.
+_RETURN_KEYS = frozenset(
+    {
+        "next",
+        "return",
+        "returnurl",
+        "return_url",
+        "returnto",
+        "return_to",
+        "redirect",
+        "redirect_to",
+        "redirect_uri",
+        "redirecturl",
+        "redirect_url",
+        "continue",
+        "goto",
+        "service",
+        "came_from",
+        "backurl",
+        "relaystate",
+        "destination",
+    }
+)
+
+
+#: Redirects that send a visitor somewhere for now: the way to a login page and back.
+_TEMPORARY = frozenset({302, 303, 307})
+
+
 def _login_wall(facts: CheckFacts, last: Exchange, refresh: _Refresh | None) -> str | None:
     """Why the link is sent to a login page (the resource is behind it), or None.
 
     Only where the link ends counts (the redirects' last page, or where the page's refresh
     sends visitors): a sign-in dance that passes a login page and comes back, or goes on
-    to a page elsewhere, is no wall; nor is a catalog URL that is a login page itself."""
+    to a page elsewhere, is no wall; nor is a catalog URL that is a login page itself.
+    A login path counts after a temporary redirect, or when the page has a password
+    field: a permanent move to "/topics/sso" is a page about single sign-on. A return-to
+    parameter pointing back ("/user?destination=/node/5", Drupal's) counts only beside a
+    password field: a cookie-consent page or a region chooser carries one too."""
     requested = facts.url
-    if is_login_url(requested):
+    if _is_login_page(requested):
         return None
     final = last.final_url
-    if (
-        last.redirects
-        and final is not None
-        and not _same_page(final, requested)
-        and is_login_url(final)
-    ):
-        return f"it redirects ({_codes(last)}) to a login page ({_place(final)})"
+    if last.redirects and final is not None and not _same_page(final, requested):
+        form = facts.page is not None and facts.page.password_field
+        temporary = last.redirects[-1].status in _TEMPORARY
+        if (is_login_url(final) and (temporary or form)) or (
+            form and _returns_to(final, requested)
+        ):
+            return f"it redirects ({_codes(last)}) to a login page ({_place(final)})"
     if refresh is not None and is_login_url(refresh.url):
         return f"the page sends visitors to a login page ({_place(refresh.url)}) by {refresh.how}"
     return None
 
 
+def _is_login_page(url: str) -> bool:
+    """Whether the page at `url` itself is a login page (its last path segment): the
+    catalog may list one ("/help/login"), and "/auth/reports/guide" is a report."""
+    try:
+        segments = [s for s in urlsplit(url).path.split("/") if s]
+    except ValueError:
+        return False
+    return bool(segments) and _is_login_segment(segments[-1])
+
+
+def _is_login_segment(segment: str) -> bool:
+    stem = segment.rsplit(".", 1)[0] if "." in segment else segment
+    return bool(stem) and _LOGIN_SEGMENT.fullmatch(stem) is not None
+
+
+def _returns_to(url: str, requested: str) -> bool:
+    """Whether `url` carries a return-to parameter leading back to `requested`'s page."""
+    try:
+        parts, back = urlsplit(url), urlsplit(requested).path.rstrip("/")
+    except ValueError:
+        return False
+    if not back or not parts.query:
+        return False
+    return any(
+        key.lower() in _RETURN_KEYS and urlsplit(value).path.rstrip("/") == back
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+    )
+
+
 def is_login_url(url: str) -> bool:
     """Whether `url` is a login page, by a login segment in its path. A return-to parameter
-    alone ("?continue=", "?redirect=") says nothing: YouTube's and Google's cookie consent
-    pages and a site's region chooser carry one too."""
+    alone ("?continue=", "?redirect=") is none: YouTube's and Google's cookie consent pages
+    and a site's region chooser carry one too (`_returns_to` counts beside a password
+    field only)."""
     try:
         path = urlsplit(url).path
     except ValueError:
         return False
-    for segment in path.split("/"):
-        stem = segment.rsplit(".", 1)[0] if "." in segment else segment
-        if stem and _LOGIN_SEGMENT.fullmatch(stem):
-            return True
-    return False
+    return any(_is_login_segment(segment) for segment in path.split("/"))
 
 
 def _same_page(a: str, b: str) -> bool:

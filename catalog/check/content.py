@@ -25,7 +25,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from catalog.text import META_CHARSET, charset_codec, media_type, without_controls
 
-__all__ = ["PageFacts", "analyse_body", "similarity", "stable_text"]
+__all__ = ["PageFacts", "analyse_body", "has_password_field", "similarity", "stable_text"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,8 @@ class PageFacts:
     #: The page is the shell of a site built by script in the browser: little visible
     #: text, scripts, and an empty element the script fills (`<div id="root">`).
     script_shell: bool = False
+    #: The page holds a password field: a login form.
+    password_field: bool = False
 
 
 def analyse_body(
@@ -120,8 +122,25 @@ def _html_facts(
     refresh = _refresh(tree) if b"efresh" in body or b"EFRESH" in body else None
     shell = (b"<script" in body or b"<SCRIPT" in body) and _script_shell(tree, visible)
     return PageFacts(
-        title or None, heading or None, visible, _hash_text(stable), True, refresh, shell
+        title or None,
+        heading or None,
+        visible,
+        _hash_text(stable),
+        True,
+        refresh,
+        shell,
+        has_password_field(body),
     )
+
+
+#: A password field: the page is a login form.
+_PASSWORD_FIELD = re.compile(rb"<input\b[^>]*\btype\s*=\s*[\"']?password\b", re.IGNORECASE)
+
+
+def has_password_field(body: bytes) -> bool:
+    """Whether the HTML `body` holds a password field (a login form). A byte search first:
+    the expression runs only on the few pages that say "password" at all."""
+    return (b"assword" in body or b"ASSWORD" in body) and _PASSWORD_FIELD.search(body) is not None
 
 
 #: Characters of a refresh's content kept (a URL and a delay).
@@ -149,11 +168,13 @@ _MOUNTS = (
 
 def _script_shell(tree: LexborHTMLParser, visible: str) -> bool:
     """Whether the page is a script-built app's shell: few visible words (a footer the
-    server renders is allowed) and an element to render into that holds at most a
-    "Loading..."."""
+    server renders is allowed) and elements to render into that each hold at most a
+    "Loading...". One that holds text the server rendered ("Sorry, the item could not be
+    found", beside an empty widget's `#app`) is a page to judge as any other."""
     if len(visible.split(maxsplit=_SHELL_WORDS)) > _SHELL_WORDS:
         return False
-    return any(len(node.text(separator=" ").split()) <= 3 for node in tree.css(_MOUNTS))
+    mounts = tree.css(_MOUNTS)
+    return bool(mounts) and all(len(node.text(separator=" ").split()) <= 3 for node in mounts)
 
 
 def _node_text(node: LexborNode) -> str:

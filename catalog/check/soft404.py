@@ -248,7 +248,10 @@ def page_soft404(
     """
     if not facts.is_html:
         return None
-    entries = [f" {_normalize(title)} " for title in entry_titles]
+    # Spared only while the page still bears its entry's whole title: "Not Found | OJJDP"
+    # for the entry "Not Found - Missing Children in Foster Care" is the site's 404 page.
+    page_title = f" {_normalize(facts.title or '')} "
+    entries = [e for t in entry_titles if (e := f" {_normalize(t)} ") in page_title]
 
     def says(text: str) -> bool:
         return _is_message(text) and not any(f" {_normalize(text)} " in e for e in entries)
