@@ -174,6 +174,8 @@ def plan_recheck(
     Raises NotFoundError when a named id is in no catalog.
     """
     engine = engine_for(settings.database_url)
+    # Before the sync writes: what a recheck writes while `db copy` copies is left out.
+    store.refuse_while_copying(engine, now=clock(), doing="check")
     catalogs = load_catalogs(settings.catalogs)
     synced = sync_catalogs(engine, catalogs, now=clock(), folders=settings.catalogs)
     keys = tuple(c.key for c in catalogs)

@@ -137,7 +137,8 @@ class ResourceRow:
     #: `url` may differ from: query sorted, "/" path): no move to show.
     ends_at_link: bool = False
     # The schema does not hold these yet; they stay empty until it does.
-    #: Why the content looks like a different site (possible hijack).
+    #: Why the page no longer matches its entry (drift: a redesign, a page replaced, a
+    #: domain that changed hands).
     drift_reason: str | None = None
     #: Why the entry looks out of date (old year, unreviewed for long, ...).
     stale_reasons: tuple[str, ...] = ()

@@ -167,7 +167,7 @@ class RunSummary:
     report_path: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     #: Active resources this run checked whose working page is flagged as drift: their
-    #: outcome ("OK") is in `counts`, the possible hijack would be nowhere in the lines.
+    #: outcome ("OK") is in `counts`, the drift would be nowhere in the lines.
     drifted: int = 0
 
     def lines(self) -> list[str]:

@@ -589,8 +589,8 @@ def _fix(
             if r.drift_reason and names_markers(r.drift_reason):
                 what = (
                     "The page now looks like a parked, for-sale or spam page: the domain "
-                    "may have changed hands, so unlink it now (the entry's own site may have "
-                    "the resource at a new address)."
+                    "may have changed hands, so unlink it now (link the resource where its "
+                    "publisher has it now, or remove the entry)."
                 )
             else:
                 what = (

@@ -380,7 +380,7 @@ def _place(
         return "catalog_edits", "URL edited.", text_of(d.get("old")), text_of(d.get("new"))
     if kind == "fields_edited":
         fields = [str(f) for f in d.get("fields") or ()]
-        names = ", ".join(f for f in fields if f not in ("id", "collection"))
+        names = ", ".join(_FIELD_NAMES.get(f, f) for f in fields if f not in ("id", "collection"))
         for field, verb in (("collection", "Moved"), ("id", "Renamed")):
             if field in fields:  # an entry that moved to another file, or a rename (sync)
                 old = (d.get("old") or {}).get(field)
@@ -392,7 +392,6 @@ def _place(
                 )
         if fields == ["reviewed_at"]:  # `mark-reviewed`, or a curator's own date
             return "catalog_edits", "Marked reviewed.", None, None
-        names = ", ".join(_FIELD_NAMES.get(name, name) for name in names.split(", ") if name)
         return "catalog_edits", f"Edited: {names}." if names else "Edited.", None, None
     return None
 

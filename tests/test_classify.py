@@ -181,6 +181,9 @@ def test_a_403_with_a_password_form_is_a_login_wall_not_a_broken_link() -> None:
     # A bare 403, or one that only mentions passwords, stays an error.
     assert blocked_reason(403, httpx.Headers(), b"<p>Forbidden. Reset your password.</p>") is None
     assert blocked_reason(404, httpx.Headers(), form) is None
+    # A removed page's 403 beside the site's login box (on every page) is an error still.
+    sidebar = b'<title>Access denied</title><aside><input type="password"></aside>'
+    assert blocked_reason(403, httpx.Headers(), sidebar) is None
 
 
 def test_plain_202_is_ok() -> None:
@@ -429,7 +432,7 @@ def test_a_refresh_header_to_the_home_page_is_a_soft_404() -> None:
 
 
 def login_form(title: str = "Log in") -> PageFacts:
-    return PageFacts(title, title, "Email Password", "f1", True, password_field=True)
+    return PageFacts(title, title, "Email Password", "f1", True, login_form=True)
 
 
 @pytest.mark.parametrize(
@@ -445,6 +448,23 @@ def test_a_return_to_parameter_beside_a_password_field_is_a_login_wall(url: str,
     assert classify(facts(chain, url=url, page=login_form())).outcome is Outcome.BLOCKED
     plain = page("Choose your region", "Europe, Americas")  # no password field: a chooser
     assert classify(facts(chain, url=url, page=plain)).outcome is not Outcome.BLOCKED
+
+
+def test_a_temporary_way_to_a_login_page_with_a_slash_added_is_still_a_wall() -> None:
+    """302 to "/login?next=…", then Django's 301 to "/login/?next=…": judged by the last
+    hop alone it was a permanent move, and `accept-redirect` would have linked the login."""
+    chain = redirected(
+        (MEMBERS, 302),
+        ("https://example.org/login?next=/members/report", 301),
+        ("https://example.org/login/?next=/members/report", 200),
+    )
+    assert classify(facts(chain, url=MEMBERS)).outcome is Outcome.BLOCKED
+
+
+def test_a_catalog_url_of_a_login_index_page_is_the_login_page() -> None:
+    url = "https://moodle.example.org/login/index.php"
+    chain = redirected((url, 303), ("https://idp.example.org/idp/profile/SAML2/Redirect/SSO", 200))
+    assert classify(facts(chain, url=url, page=login_form())).outcome is not Outcome.BLOCKED
 
 
 @pytest.mark.parametrize(

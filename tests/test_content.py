@@ -737,3 +737,39 @@ def test_a_page_of_tags_costs_no_more_past_the_parsers_cap() -> None:
         return analyse_body(page, HTML, truncated=False)
 
     assert growth(analyse, _formatting_trap(20_000), _formatting_trap(160_000), size_ratio=8) < 0.5
+
+
+@pytest.mark.parametrize(
+    ("markup", "login"),
+    [
+        ('<title>Log in - AEquitas</title><form><input type="password" name="p"></form>', True),
+        # Few words beside the field: a login page, whatever it is titled.
+        ('<title>Members</title><p>Email</p><input type=PASSWORD name="p">', True),
+        # A long page with the site's login box in its sidebar is an article.
+        (
+            "<title>Annual report</title><aside><input type='password'></aside><p>"
+            + "Findings of the year. " * 60
+            + "</p>",
+            False,
+        ),
+        # A login dialog hidden until asked for, or a field only a script would draw.
+        ('<title>Log in</title><div hidden><input type="password"></div>', False),
+        ('<title>Log in</title><template><input type="password"></template>', False),
+        ("<title>Log in</title><p>Reset your password here.</p>", False),
+    ],
+)
+def test_a_login_form_is_a_visible_password_field_on_a_page_about_logging_in(
+    markup: str, login: bool
+) -> None:
+    assert facts(markup.encode(), "text/html").login_form is login
+
+
+def test_an_angular_body_is_no_mount_of_its_own() -> None:
+    """`<body ng-app>` holds the footer the server renders: counted as the mount that must
+    be empty, it made every Angular shell a soft 404 again."""
+    markup = (
+        '<body ng-app="portal"><div id="app"></div><footer>'
+        + "Office of Justice Programs, 810 Seventh Street NW, Washington DC. " * 2
+        + "</footer><script src=/app.js></script></body>"
+    )
+    assert facts(markup.encode(), "text/html").script_shell

@@ -257,6 +257,16 @@ def test_a_page_titled_as_its_catalog_entry_is_never_missing(title: str) -> None
     assert page_soft404(html(title="Not Found"), entry_titles=["Another report"]) is not None
 
 
+def test_a_page_bearing_its_entry_s_title_in_short_or_in_its_heading_is_spared() -> None:
+    entry = ["Nothing Here: Stories of Survivors of Labour Trafficking in Agriculture"]
+    shortened = html(title="Nothing Here | Stories of Survivors", heading="Nothing Here")
+    assert page_soft404(shortened, "https://ex.org/r/1", entry_titles=entry) is None
+    headed = html(
+        title="Nothing Here", heading=entry[0], body="<p>" + "A study of cases. " * 30 + "</p>"
+    )
+    assert page_soft404(headed, "https://ex.org/r/1", entry_titles=entry) is None
+
+
 def test_an_entry_titled_with_a_message_does_not_hide_the_site_s_404_page() -> None:
     """Spared only while the page bears the entry's whole title: "Not Found | OJJDP" with
     a "Not Found" heading is the site's error page, whatever the entry is called."""

@@ -18,6 +18,7 @@ from catalog import decisions, store
 from catalog.clock import utcnow
 from catalog.db import open_engine
 from catalog.errors import ConfigError, CopyInProgressError, StoreError
+from catalog.ops import plan_recheck
 from catalog.outcomes import Outcome
 from catalog.runs import RunInProgressError, RunLeaseError, prepare_run
 from catalog.settings import HealthSettings
@@ -260,6 +261,8 @@ def test_rechecks_and_decisions_wait_for_the_copy(
             decisions.ignore(settings, "a", reason="login wall", clock=lambda: days(4))
         with pytest.raises(CopyInProgressError) as recheck:
             prepare_run(settings, trigger="recheck", resource_ids=["a"], clock=lambda: days(4))
+        with pytest.raises(CopyInProgressError):  # before its sync writes anything
+            plan_recheck(settings, ids=["a"], clock=lambda: days(4))
         refused.extend([str(decision.value), str(recheck.value)])
 
     copy_database(source, target, now=days(4), on_progress=meanwhile)

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from catalog.check.content import has_password_field
+from catalog.check.content import is_login_title
 from catalog.check.facts import Answer, CheckFacts, Exchange, RetryNote, Stop
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import is_signed, moved_to, stable_url
@@ -121,9 +121,24 @@ def blocked_reason(status: int, headers: Mapping[str, str], body: bytes) -> str 
     akamai = "akamaighost" in server or b"errors.edgesuite.net" in text
     if akamai and b"reference #" in text:
         return "Akamai turned away the automated check (403)"
-    if has_password_field(text):  # a login wall answered 403, not a broken page
+    if _login_page(text):  # a login wall answered 403, not a broken page
         return "it asks for a login (403, with a password form)"
     return None
+
+
+#: A password field and a title, in a lower-cased page. Bounded: `[^>]*` from each of
+#: thousands of unclosed `<input` tags rescanned the page for each (22 s for 2 MB).
+_PASSWORD_INPUT = re.compile(rb"<input\b[^>]{0,512}?\btype\s*=\s*[\"']?password\b")
+_TITLE = re.compile(rb"<title[^>]{0,200}>([^<]{0,500})")
+
+
+def _login_page(text: bytes) -> bool:
+    """A login form under a title about logging in: a removed page's "Forbidden" with a
+    sidebar's login box is an error still."""
+    if b"password" not in text or _PASSWORD_INPUT.search(text) is None:
+        return False
+    title = _TITLE.search(text)
+    return title is not None and is_login_title(title.group(1).decode("latin-1"))
 
 
 def _quoted(value: str, limit: int = 40) -> str:
@@ -490,9 +505,8 @@ def _login_wall(facts: CheckFacts, last: Exchange, refresh: _Refresh | None) -> 
         return None
     final = last.final_url
     if last.redirects and final is not None and not _same_page(final, requested):
-        form = facts.page is not None and facts.page.password_field
-        temporary = last.redirects[-1].status in _TEMPORARY
-        if (is_login_url(final) and (temporary or form)) or (
+        form = facts.page is not None and facts.page.login_form
+        if (is_login_url(final) and (_sent_to_login(last) or form)) or (
             form and _returns_to(final, requested)
         ):
             return f"it redirects ({_codes(last)}) to a login page ({_place(final)})"
@@ -501,13 +515,31 @@ def _login_wall(facts: CheckFacts, last: Exchange, refresh: _Refresh | None) -> 
     return None
 
 
+def _sent_to_login(last: Exchange) -> bool:
+    """Whether the redirect into the chain's closing run of login pages was temporary:
+    302 to "/login?next=…" then 301 to "/login/?next=…" (a slash added) is still the way
+    to a login page and back, not a move to accept."""
+    chain = last.chain
+    j = len(chain) - 1
+    while j > 0 and is_login_url(chain[j - 1].url):
+        j -= 1
+    return j > 0 and chain[j - 1].status in _TEMPORARY
+
+
+#: Last segments that name no page of their own: "/login/index.php" is the login page.
+_INDEX = re.compile(r"(?:index|default)(?:\.\w+)?", re.IGNORECASE)
+
+
 def _is_login_page(url: str) -> bool:
-    """Whether the page at `url` itself is a login page (its last path segment): the
-    catalog may list one ("/help/login"), and "/auth/reports/guide" is a report."""
+    """Whether the page at `url` itself is a login page (its last path segment, or the
+    one before an "index.php"): the catalog may list one ("/help/login",
+    "/login/index.php"), and "/auth/reports/guide" is a report."""
     try:
         segments = [s for s in urlsplit(url).path.split("/") if s]
     except ValueError:
         return False
+    if len(segments) > 1 and _INDEX.fullmatch(segments[-1]):
+        segments.pop()
     return bool(segments) and _is_login_segment(segments[-1])
 
 

@@ -25,7 +25,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from catalog.text import META_CHARSET, charset_codec, media_type, without_controls
 
-__all__ = ["PageFacts", "analyse_body", "has_password_field", "similarity", "stable_text"]
+__all__ = ["PageFacts", "analyse_body", "is_login_title", "similarity", "stable_text"]
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,9 @@ class PageFacts:
     #: The page is the shell of a site built by script in the browser: little visible
     #: text, scripts, and an empty element the script fills (`<div id="root">`).
     script_shell: bool = False
-    #: The page holds a password field: a login form.
-    password_field: bool = False
+    #: The page is a login form: a visible password field, and a title or heading about
+    #: logging in or little else on the page (`_login_form`).
+    login_form: bool = False
 
 
 def analyse_body(
@@ -129,18 +130,36 @@ def _html_facts(
         True,
         refresh,
         shell,
-        has_password_field(body),
+        # A byte search first: the selector runs only on pages that say "password" at all.
+        (b"assword" in body or b"ASSWORD" in body) and _login_form(tree, title, heading, visible),
     )
 
 
-#: A password field: the page is a login form.
-_PASSWORD_FIELD = re.compile(rb"<input\b[^>]*\btype\s*=\s*[\"']?password\b", re.IGNORECASE)
+#: Words of a title or heading about logging in.
+_LOGIN_WORDS = re.compile(
+    r"\b(?:log ?in|log on|sign ?in|sign-in|sign on|single sign|authenticat|iniciar sesi"
+    r"|inicio de sesi|acceso|connexion|se connecter|identification)",
+    re.IGNORECASE,
+)
+#: A page with a password field and at most this many words is a login page, whatever its
+#: title says.
+_LOGIN_PAGE_WORDS = 150
 
 
-def has_password_field(body: bytes) -> bool:
-    """Whether the HTML `body` holds a password field (a login form). A byte search first:
-    the expression runs only on the few pages that say "password" at all."""
-    return (b"assword" in body or b"ASSWORD" in body) and _PASSWORD_FIELD.search(body) is not None
+def is_login_title(text: str) -> bool:
+    """Whether a page's title or heading is about logging in ("Log in - AEquitas")."""
+    return _LOGIN_WORDS.search(text) is not None
+
+
+def _login_form(tree: LexborHTMLParser, title: str, heading: str, visible: str) -> bool:
+    """A visible password field (hidden dialogs and templates are gone from `tree` by now)
+    on a page about logging in: a sidebar's login box on every page of a site does not
+    make each of them a login page."""
+    if tree.css_first('input[type="password" i]') is None:
+        return False
+    if is_login_title(f"{title} {heading}"):
+        return True
+    return len(visible.split(maxsplit=_LOGIN_PAGE_WORDS)) <= _LOGIN_PAGE_WORDS
 
 
 #: Characters of a refresh's content kept (a URL and a delay).
@@ -173,7 +192,8 @@ def _script_shell(tree: LexborHTMLParser, visible: str) -> bool:
     found", beside an empty widget's `#app`) is a page to judge as any other."""
     if len(visible.split(maxsplit=_SHELL_WORDS)) > _SHELL_WORDS:
         return False
-    mounts = tree.css(_MOUNTS)
+    # `<body ng-app>` holds the whole page, footer and all: the mounts are the others.
+    mounts = [node for node in tree.css(_MOUNTS) if node.tag not in ("html", "body")]
     return bool(mounts) and all(len(node.text(separator=" ").split()) <= 3 for node in mounts)
 
 

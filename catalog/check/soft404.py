@@ -243,15 +243,15 @@ def page_soft404(
     when it plausibly is the whole message: the other parts are messages too or look
     like the site's name (`_site_like`; `url` is the page's address), or the heading or
     short text says so as well ("Not Found - Missing Children in Foster Care" is a title).
-    Nothing counts that an entry's own title (`entry_titles`) contains: a catalog that
-    lists "Nothing Here | Stories of Survivors" means that page.
+    Nothing counts that an entry's own title (`entry_titles`) contains while the page bears
+    that entry's title (`_bears`): a catalog that lists "Nothing Here | Stories of
+    Survivors" means that page, but "Not Found | OJJDP" for the entry "Not Found - Missing
+    Children in Foster Care" is the site's error page.
     """
     if not facts.is_html:
         return None
-    # Spared only while the page still bears its entry's whole title: "Not Found | OJJDP"
-    # for the entry "Not Found - Missing Children in Foster Care" is the site's 404 page.
-    page_title = f" {_normalize(facts.title or '')} "
-    entries = [e for t in entry_titles if (e := f" {_normalize(t)} ") in page_title]
+    normal = [f" {_normalize(t)} " for t in entry_titles]
+    entries = [e for e in normal if _bears(facts.title, e) or _bears(facts.heading, e)]
 
     def says(text: str) -> bool:
         return _is_message(text) and not any(f" {_normalize(text)} " in e for e in entries)
@@ -268,6 +268,19 @@ def page_soft404(
     if short:
         return f"the page only says {_quote(facts.text)}"
     return None
+
+
+def _bears(text: str | None, entry: str) -> bool:
+    """Whether a page's title or heading bears the entry's title (`entry` normalized and
+    padded): whole, or every part of it split at " | " and the like found in the entry
+    ("Nothing Here | Stories of Survivors" for "Nothing Here: Stories of Survivors of
+    Labour Trafficking")."""
+    if not text:
+        return False
+    if entry in f" {_normalize(text)} ":
+        return True
+    parts = [f" {_normalize(p)} " for p in _TITLE_PARTS.split(text) if p.strip()]
+    return len(parts) > 1 and all(part in entry for part in parts if part.strip())
 
 
 def may_name_a_message(entry_title: str) -> bool:
