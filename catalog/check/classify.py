@@ -496,10 +496,10 @@ def _login_wall(facts: CheckFacts, last: Exchange, refresh: _Refresh | None) -> 
     Only where the link ends counts (the redirects' last page, or where the page's refresh
     sends visitors): a sign-in dance that passes a login page and comes back, or goes on
     to a page elsewhere, is no wall; nor is a catalog URL that is a login page itself.
-    A login path counts after a temporary redirect, or when the page has a password
-    field: a permanent move to "/topics/sso" is a page about single sign-on. A return-to
-    parameter pointing back ("/user?destination=/node/5", Drupal's) counts only beside a
-    password field: a cookie-consent page or a region chooser carries one too."""
+    A login path counts after a temporary redirect, or when the page is a login form
+    (`PageFacts.login_form`): a permanent move to "/topics/sso" is a page about single
+    sign-on. A return-to parameter pointing back ("/user?destination=/node/5", Drupal's)
+    counts only on a login form: a cookie-consent page or a region chooser carries one."""
     requested = facts.url
     if _is_login_page(requested):
         return None
@@ -565,8 +565,7 @@ def _returns_to(url: str, requested: str) -> bool:
 def is_login_url(url: str) -> bool:
     """Whether `url` is a login page, by a login segment in its path. A return-to parameter
     alone ("?continue=", "?redirect=") is none: YouTube's and Google's cookie consent pages
-    and a site's region chooser carry one too (`_returns_to` counts beside a password
-    field only)."""
+    and a site's region chooser carry one too (`_returns_to` counts on a login form only)."""
     try:
         path = urlsplit(url).path
     except ValueError:
