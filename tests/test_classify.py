@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from catalog.check.classify import blocked_reason, classify
-from catalog.check.content import PageFacts
+from catalog.check.content import PageFacts, analyse_body
 from catalog.check.facts import Answer, CheckFacts, Exchange, Probe, RetryNote, Stop
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.model import Hop
@@ -459,6 +459,65 @@ def test_a_temporary_way_to_a_login_page_with_a_slash_added_is_still_a_wall() ->
         ("https://example.org/login/?next=/members/report", 200),
     )
     assert classify(facts(chain, url=MEMBERS)).outcome is Outcome.BLOCKED
+
+
+@pytest.mark.parametrize(
+    "docs",
+    [
+        "https://example.org/sso/overview",
+        "https://example.org/help/sign-in/troubleshoot",
+        "https://example.org/docs/auth/guide?ref=menu",
+    ],
+)
+def test_a_temporary_redirect_to_documentation_under_a_login_folder_is_no_wall(
+    docs: str,
+) -> None:
+    """Only the page's own segment says "login": a short link's 302 to "/sso/overview"
+    documentation was "blocked"."""
+    chain = redirected(("https://example.org/go/sso", 302), (docs, 200))
+    verdict = classify(facts(chain, url="https://example.org/go/sso"))
+    assert verdict.outcome is not Outcome.BLOCKED
+
+
+def test_a_sign_in_folder_with_a_way_back_is_a_wall() -> None:
+    """Google's "/v3/signin/identifier?continue=…" ends in no login segment of its own."""
+    wall = "https://accounts.example.com/v3/signin/identifier?continue=" + MEMBERS
+    chain = redirected((MEMBERS, 302), (wall, 200))
+    assert classify(facts(chain, url=MEMBERS)).outcome is Outcome.BLOCKED
+
+
+@pytest.mark.parametrize(
+    ("title", "words", "login"),
+    [
+        ("Secure Logon for F5 Networks", 20, True),
+        ("Iniciar sesión | Portal", 400, True),
+        ("Single sign-on for students | IT", 400, False),  # a page about it, sidebar box
+        ("Acceso a la Información", 400, False),
+        ("Victim Identification Toolkit", 400, False),
+    ],
+)
+def test_a_login_form_is_told_by_a_title_part_that_only_says_log_in(
+    title: str, words: int, login: bool
+) -> None:
+    body = f"<title>{title}</title><aside><input type=password></aside><p>{'word ' * words}</p>"
+    assert analyse_body(body.encode(), "text/html", truncated=False).login_form is login
+
+
+def test_a_saml_hand_off_is_the_way_to_a_login_page() -> None:
+    body = (
+        b'<body onload="document.forms[0].submit()"><form method="post" '
+        b'action="https://idp.example.org/sso"><input type="hidden" name="SAMLRequest" '
+        b'value="PHNhbWxwOkF1dGhu"></form></body>'
+    )
+    handoff = analyse_body(body, "text/html", truncated=False)
+    chain = redirected((MEMBERS, 302), ("https://example.org/saml/post", 200))
+    assert classify(facts(chain, url=MEMBERS, page=handoff)).outcome is Outcome.BLOCKED
+
+
+def test_a_403_titled_as_a_page_is_no_login_wall_beside_a_sidebar_form() -> None:
+    for title in (b"Error 403 - Acceso a la Informacion", b"Forbidden - Victim Identification"):
+        page_403 = b"<title>" + title + b"</title><aside><input type=password></aside>"
+        assert blocked_reason(403, httpx.Headers(), page_403) is None
 
 
 def test_a_catalog_url_of_a_login_index_page_is_the_login_page() -> None:

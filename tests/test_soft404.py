@@ -267,6 +267,12 @@ def test_a_page_bearing_its_entry_s_title_in_short_or_in_its_heading_is_spared()
     assert page_soft404(headed, "https://ex.org/r/1", entry_titles=entry) is None
 
 
+def test_a_message_and_a_site_name_bear_no_entry_s_title() -> None:
+    entry = ["Not Found: A Report on Missing Persons Cases - UNODC"]
+    error_page = html(title="Not Found - UNODC", heading="Not Found")
+    assert page_soft404(error_page, "https://unodc.example/r/1", entry_titles=entry) is not None
+
+
 def test_an_entry_titled_with_a_message_does_not_hide_the_site_s_404_page() -> None:
     """Spared only while the page bears the entry's whole title: "Not Found | OJJDP" with
     a "Not Found" heading is the site's error page, whatever the entry is called."""

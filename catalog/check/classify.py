@@ -496,21 +496,25 @@ def _login_wall(facts: CheckFacts, last: Exchange, refresh: _Refresh | None) -> 
     Only where the link ends counts (the redirects' last page, or where the page's refresh
     sends visitors): a sign-in dance that passes a login page and comes back, or goes on
     to a page elsewhere, is no wall; nor is a catalog URL that is a login page itself.
-    A login path counts after a temporary redirect, or when the page is a login form
-    (`PageFacts.login_form`): a permanent move to "/topics/sso" is a page about single
-    sign-on. A return-to parameter pointing back ("/user?destination=/node/5", Drupal's)
-    counts only on a login form: a cookie-consent page or a region chooser carries one."""
+    A login page (its last segment says so: "/oauth2/authorize", or any segment with a
+    return-to parameter pointing back: "/v3/signin/identifier?continue=…") counts after a
+    temporary redirect, or when the page is a login form (`PageFacts.login_form`): a
+    permanent move to "/topics/sso" is a page about single sign-on, and a 302 to
+    "/docs/sso/overview" documentation. A return-to parameter pointing back
+    ("/user?destination=/node/5", Drupal's) counts alone only on a login form: a
+    cookie-consent page or a region chooser carries one."""
     requested = facts.url
     if _is_login_page(requested):
         return None
     final = last.final_url
     if last.redirects and final is not None and not _same_page(final, requested):
         form = facts.page is not None and facts.page.login_form
-        if (is_login_url(final) and (_sent_to_login(last) or form)) or (
-            form and _returns_to(final, requested)
+        login = _is_login_page(final) or (is_login_url(final) and _returns_to(final, requested))
+        if (login and (_sent_to_login(last) or form)) or (
+            form and (is_login_url(final) or _returns_to(final, requested))
         ):
             return f"it redirects ({_codes(last)}) to a login page ({_place(final)})"
-    if refresh is not None and is_login_url(refresh.url):
+    if refresh is not None and _is_login_page(refresh.url):
         return f"the page sends visitors to a login page ({_place(refresh.url)}) by {refresh.how}"
     return None
 
@@ -521,7 +525,7 @@ def _sent_to_login(last: Exchange) -> bool:
     to a login page and back, not a move to accept."""
     chain = last.chain
     j = len(chain) - 1
-    while j > 0 and is_login_url(chain[j - 1].url):
+    while j > 0 and _is_login_page(chain[j - 1].url):
         j -= 1
     return j > 0 and chain[j - 1].status in _TEMPORARY
 

@@ -130,25 +130,37 @@ def _html_facts(
         True,
         refresh,
         shell,
-        # A byte search first: the selector runs only on pages that say "password" at all.
-        (b"assword" in body or b"ASSWORD" in body) and _login_form(tree, title, heading, visible),
+        # Byte searches first: the selector runs only on pages that say "password" at all.
+        # A SAML hand-off (a form posting SAMLRequest to the identity provider) is the way
+        # to a login page too.
+        b"SAMLRequest" in body
+        or (
+            (b"assword" in body or b"ASSWORD" in body)
+            and _login_form(tree, title, heading, visible)
+        ),
     )
 
 
-#: Words of a title or heading about logging in.
-_LOGIN_WORDS = re.compile(
-    r"\b(?:log ?in|log on|sign ?in|sign-in|sign on|single sign|authenticat|iniciar sesi"
-    r"|inicio de sesi|acceso|connexion|se connecter|identification)",
+#: A part of a title or heading that only says "log in" ("Log in - AEquitas", "Secure
+#: Logon", "Iniciar sesión | …"). A whole part: "Single sign-on for students", "Acceso a
+#: la Información" or "Victim Identification Toolkit" are titles of pages, not of forms.
+_LOGIN_PART = re.compile(
+    r"(?:(?:member|members|user|staff|secure|account|portal|partner)\s+)?"
+    r"(?:log[ -]?in|log[ -]?on|sign[ -]?in|sign[ -]?on|iniciar sesi[oó]n|inicio de sesi[oó]n"
+    r"|connexion|se connecter|s'identifier|identifiez-vous|authentication required)"
+    r"(?:\s+(?:page|required))?",
     re.IGNORECASE,
 )
+#: Separators of a title's parts ("Log in | Site", "Log in - Site").
+_PARTS = re.compile(r"\s+[|\-–—:·•»«~]+\s+|\s*[|·•»]\s*|::")
 #: A page with a password field and at most this many words is a login page, whatever its
 #: title says.
 _LOGIN_PAGE_WORDS = 150
 
 
 def is_login_title(text: str) -> bool:
-    """Whether a page's title or heading is about logging in ("Log in - AEquitas")."""
-    return _LOGIN_WORDS.search(text) is not None
+    """Whether a page's title or heading says "log in" in one of its parts."""
+    return any(_LOGIN_PART.fullmatch(part.strip(" .")) for part in _PARTS.split(text))
 
 
 def _login_form(tree: LexborHTMLParser, title: str, heading: str, visible: str) -> bool:
@@ -157,7 +169,7 @@ def _login_form(tree: LexborHTMLParser, title: str, heading: str, visible: str) 
     make each of them a login page."""
     if tree.css_first('input[type="password" i]') is None:
         return False
-    if is_login_title(f"{title} {heading}"):
+    if is_login_title(title) or is_login_title(heading):
         return True
     return len(visible.split(maxsplit=_LOGIN_PAGE_WORDS)) <= _LOGIN_PAGE_WORDS
 

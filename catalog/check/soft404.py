@@ -279,8 +279,15 @@ def _bears(text: str | None, entry: str) -> bool:
         return False
     if entry in f" {_normalize(text)} ":
         return True
-    parts = [f" {_normalize(p)} " for p in _TITLE_PARTS.split(text) if p.strip()]
-    return len(parts) > 1 and all(part in entry for part in parts if part.strip())
+    parts = [p for p in _TITLE_PARTS.split(text) if p.strip()]
+    # One part at least must be the entry's own words, not a message or a one-word site
+    # name: "Not Found - UNODC" bears nothing of "Not Found: A Report … - UNODC".
+    own = [p for p in parts if not _is_message(p) and len(p.split()) > 1]
+    return (
+        len(parts) > 1
+        and bool(own)
+        and all(f" {_normalize(p)} " in entry for p in parts if _normalize(p).strip())
+    )
 
 
 def may_name_a_message(entry_title: str) -> bool:
