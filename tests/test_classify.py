@@ -512,6 +512,8 @@ def test_a_saml_hand_off_is_the_way_to_a_login_page() -> None:
     handoff = analyse_body(body, "text/html", truncated=False)
     chain = redirected((MEMBERS, 302), ("https://example.org/saml/post", 200))
     assert classify(facts(chain, url=MEMBERS, page=handoff)).outcome is Outcome.BLOCKED
+    about = b"<title>SAML</title><p>The SP sends a SAMLRequest to the IdP.</p>"
+    assert not analyse_body(about, "text/html", truncated=False).login_form
 
 
 def test_a_403_titled_as_a_page_is_no_login_wall_beside_a_sidebar_form() -> None:

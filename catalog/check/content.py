@@ -132,8 +132,8 @@ def _html_facts(
         shell,
         # Byte searches first: the selector runs only on pages that say "password" at all.
         # A SAML hand-off (a form posting SAMLRequest to the identity provider) is the way
-        # to a login page too.
-        b"SAMLRequest" in body
+        # to a login page too; a page about SAML that names the field is not.
+        (b"SAMLRequest" in body and _SAML_FIELD.search(body) is not None)
         or (
             (b"assword" in body or b"ASSWORD" in body)
             and _login_form(tree, title, heading, visible)
@@ -151,6 +151,8 @@ _LOGIN_PART = re.compile(
     r"(?:\s+(?:page|required))?",
     re.IGNORECASE,
 )
+#: The SAMLRequest field of a form (bounded: see `_PASSWORD_INPUT` in classify).
+_SAML_FIELD = re.compile(rb"<input\b[^>]{0,512}?\bname\s*=\s*[\"']?SAMLRequest\b", re.IGNORECASE)
 #: Separators of a title's parts ("Log in | Site", "Log in - Site").
 _PARTS = re.compile(r"\s+[|\-–—:·•»«~]+\s+|\s*[|·•»]\s*|::")
 #: A page with a password field and at most this many words is a login page, whatever its
