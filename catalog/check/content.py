@@ -25,7 +25,14 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from catalog.text import META_CHARSET, charset_codec, media_type, without_controls
 
-__all__ = ["PageFacts", "analyse_body", "is_login_title", "similarity", "stable_text"]
+__all__ = [
+    "PageFacts",
+    "analyse_body",
+    "is_login_title",
+    "similarity",
+    "stable_text",
+    "title_parts",
+]
 
 
 @dataclass(frozen=True)
@@ -153,16 +160,22 @@ _LOGIN_PART = re.compile(
 )
 #: The SAMLRequest field of a form (bounded: see `_PASSWORD_INPUT` in classify).
 _SAML_FIELD = re.compile(rb"<input\b[^>]{0,512}?\bname\s*=\s*[\"']?SAMLRequest\b", re.IGNORECASE)
-#: Separators of a title's parts ("Log in | Site", "Log in - Site").
-_PARTS = re.compile(r"\s+[|\-–—:·•»«~]+\s+|\s*[|·•»]\s*|::")
+#: Separators between a title's parts ("Page not found | UNICEF", "Log in - AEquitas").
+_TITLE_PARTS = re.compile(r"\s+[|\-–—:·•»«~]+\s+|\s*[|·•»]\s*|::")
 #: A page with a password field and at most this many words is a login page, whatever its
 #: title says.
 _LOGIN_PAGE_WORDS = 150
 
 
+def title_parts(text: str) -> list[str]:
+    """A title's parts between separators ("Page not found", "UNICEF"), empty ones left
+    out: what the login and soft-404 readings of a title weigh one by one."""
+    return [part for part in _TITLE_PARTS.split(text) if part.strip()]
+
+
 def is_login_title(text: str) -> bool:
     """Whether a page's title or heading says "log in" in one of its parts."""
-    return any(_LOGIN_PART.fullmatch(part.strip(" .")) for part in _PARTS.split(text))
+    return any(_LOGIN_PART.fullmatch(part.strip(" .")) for part in title_parts(text))
 
 
 def _login_form(tree: LexborHTMLParser, title: str, heading: str, visible: str) -> bool:

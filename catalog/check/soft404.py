@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from catalog.check.content import PageFacts, similarity, stable_text
+from catalog.check.content import PageFacts, similarity, stable_text, title_parts
 from catalog.text import clipped, strip_accents
 
 __all__ = [
@@ -222,8 +222,6 @@ _FILLER = (
     r"|desole|oups|erreur|http|\d{3}) )*"
 )
 _MESSAGE = re.compile(rf"{_FILLER}(?:{'|'.join(_MESSAGES)})(?: (?:error|page|erreur|\d{{3}}))*")
-#: Separators between a title's message and the site name ("Page not found | UNICEF").
-_TITLE_PARTS = re.compile(r"\s+[|\-–—:·•»«~]+\s+|\s*[|·•»]\s*|::")
 _APOSTROPHES = re.compile(r"['’`´]")
 _NON_WORD = re.compile(r"[^\w]+")
 #: Whole visible texts longer than this are pages, not error messages.
@@ -279,7 +277,7 @@ def _bears(text: str | None, entry: str) -> bool:
         return False
     if entry in f" {_normalize(text)} ":
         return True
-    parts = [p for p in _TITLE_PARTS.split(text) if p.strip()]
+    parts = title_parts(text)
     # One part at least must be the entry's own words, not a message or a one-word site
     # name: "Not Found - UNODC" bears nothing of "Not Found: A Report … - UNODC".
     own = [p for p in parts if not _is_message(p) and len(p.split()) > 1]
@@ -300,7 +298,7 @@ def may_name_a_message(entry_title: str) -> bool:
 def _title_says(title: str, says: Callable[[str], bool], url: str | None, confirmed: bool) -> bool:
     if says(title):
         return True
-    parts = [part for part in _TITLE_PARTS.split(title) if part.strip()]
+    parts = title_parts(title)
     if len(parts) < 2:
         return False
     for index, part in enumerate(parts):
