@@ -6,7 +6,6 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +19,7 @@ from catalog import tables as t
 from catalog.clock import as_utc
 from catalog.errors import CopyInProgressError, StoreError
 from catalog.shards import FULL_RUN_LEASE
-from catalog.store._runs import ALIVE_AT, close_run
+from catalog.store._runs import close_run, last_sign_of_life
 from catalog.store._sql import read_session, table_of, write_session
 
 
@@ -319,12 +318,7 @@ def live_runs(
             continue
         if holder is None or not _holder_here(holder):
             lease_name = summary.get("lease")
-            seen = [started_at, *([stored] if stored is not None else [])]
-            alive_at = summary.get(ALIVE_AT)
-            if isinstance(alive_at, str):
-                with suppress(ValueError):  # a bad note: the other signs decide
-                    seen.append(datetime.fromisoformat(alive_at))
-            recent = max(as_utc(s) for s in seen) > now - quiet_for
+            recent = last_sign_of_life(started_at, stored, summary) > now - quiet_for
             if not recent and (lease_name, holder) not in held:
                 continue
         out.append(LiveRun(id=run_id, trigger=trigger, started_at=started_at, holder=holder))

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from catalog import tables as t
+from catalog.clock import as_utc
 from catalog.errors import ConfigError, NotFoundError
 from catalog.outcomes import Outcome, Severity
 from catalog.shards import SHARDED_PARENT, SHARDED_RUN, Shard, all_shards
@@ -275,17 +276,25 @@ def close_run(
 def _last_alive(s: Session, run: t.Run, now: datetime) -> datetime:
     """The last time `run` was seen doing something, at most `now` (unless the clock went
     back since the run started: then `now` says nothing about when it stopped)."""
-    seen = [run.started_at]
     stored = s.scalar(
         select(func.max(t.Observation.checked_at)).where(t.Observation.run_id == run.id)
     )
-    if stored is not None:
-        seen.append(stored)
-    alive = (run.summary or {}).get(ALIVE_AT)
+    seen = last_sign_of_life(run.started_at, stored, run.summary)
+    return min(seen, now) if now >= run.started_at else seen
+
+
+def last_sign_of_life(
+    started_at: datetime, last_stored: datetime | None, summary: Mapping[str, Any] | None
+) -> datetime:
+    """The latest of a run's signs of life: its start, its last stored observation and its
+    heartbeat note (`ALIVE_AT`), in UTC. A bad note never decides (nor keeps a run from
+    closing)."""
+    seen = [started_at, *([last_stored] if last_stored is not None else [])]
+    alive = (summary or {}).get(ALIVE_AT)
     if isinstance(alive, str):
-        with suppress(ValueError):  # never let a bad note keep the run from closing
+        with suppress(ValueError):
             seen.append(datetime.fromisoformat(alive))
-    return min(max(seen), now) if now >= run.started_at else max(seen)
+    return max(as_utc(moment) for moment in seen)
 
 
 def mark_run_network_unavailable(engine: Engine, run_id: int, reason: str) -> None:
