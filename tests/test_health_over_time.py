@@ -612,11 +612,22 @@ class ChangingPage:
         return httpx.Response(200, headers=headers, text=body)
 
 
-def _night(engine: Engine, page: ChangingPage, day: float) -> list[store.EventRecord]:
-    """One night's check of a.example/a, fingerprints due after 7 days, stored."""
+def _night(
+    engine: Engine,
+    page: ChangingPage,
+    day: float,
+    *,
+    run_id: int | None = None,
+    fingerprint_max_age_days: float = 7,
+) -> list[store.EventRecord]:
+    """One night's check of a.example/a, fingerprints due after 7 days, stored (in run
+    `run_id`, if given)."""
     settings = CheckSettings(max_attempts=1, total_timeout=5, soft404_probe=False)
     targets = store.targets_for_check(
-        engine, now=days(day), fingerprint_max_age_days=7, resource_ids=["a"]
+        engine,
+        now=days(day),
+        fingerprint_max_age_days=fingerprint_max_age_days,
+        resource_ids=["a"],
     )
     observations = asyncio.run(
         check_targets(
@@ -627,7 +638,7 @@ def _night(engine: Engine, page: ChangingPage, day: float) -> list[store.EventRe
             clock=lambda: days(day),
         )
     )
-    return store.record_observations(engine, None, observations, HealthSettings(), now=days(day))
+    return store.record_observations(engine, run_id, observations, HealthSettings(), now=days(day))
 
 
 def test_a_head_night_that_sees_a_new_etag_fetches_the_page_at_once(engine: Engine) -> None:
@@ -677,22 +688,9 @@ def test_a_night_that_finds_a_page_hijacked_draws_it_out_of_the_trend_s_ok(
     page = ChangingPage()
     for day, version in ((1, 1), (2, 2), (3, 1)):
         page.version = version
-        now = days(day)
-        run_id = store.start_run(engine, trigger="schedule", now=now)
-        targets = store.targets_for_check(
-            engine, now=days(day), fingerprint_max_age_days=0, resource_ids=["a"]
-        )
-        observations = asyncio.run(
-            check_targets(
-                targets,
-                CheckSettings(max_attempts=1, total_timeout=5, soft404_probe=False),
-                transport=httpx.MockTransport(page),
-                resolver=public,
-                clock=lambda: now,  # noqa: B023 (called before the loop moves on)
-            )
-        )
-        store.record_observations(engine, run_id, observations, HealthSettings(), now=now)
-        store.finish_run(engine, run_id, status="completed", now=now)
+        run_id = store.start_run(engine, trigger="schedule", now=days(day))
+        _night(engine, page, day, run_id=run_id, fingerprint_max_age_days=0)
+        store.finish_run(engine, run_id, status="completed", now=days(day))
     trend = health_trend(report_data(engine).trend_runs, days(4))
     assert trend is not None
     points = [(p.ok, p.attention) for p in trend.points]
@@ -709,19 +707,7 @@ def test_a_recheck_that_finds_a_working_page_hijacked_says_drift_not_just_ok(
     _night(engine, page, 1)
     page.version = 2
     run_id = store.start_run(engine, trigger="recheck", now=days(2))
-    targets = store.targets_for_check(
-        engine, now=days(2), fingerprint_max_age_days=0, resource_ids=["a"]
-    )
-    observations = asyncio.run(
-        check_targets(
-            targets,
-            CheckSettings(max_attempts=1, total_timeout=5, soft404_probe=False),
-            transport=httpx.MockTransport(page),
-            resolver=public,
-            clock=lambda: days(2),
-        )
-    )
-    store.record_observations(engine, run_id, observations, HealthSettings(), now=days(2))
+    _night(engine, page, 2, run_id=run_id, fingerprint_max_age_days=0)
 
     (line,) = verdict_lines(store.resource_statuses(engine), ["a"])
     assert line.startswith(
