@@ -478,6 +478,23 @@ def _chunked(body: bytes) -> bytes:
     return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
 
 
+async def bad_chunk_later(x: Exchange) -> bool:
+    """A chunked 200 whose first chunk (the page) is sound and whose next, sent a moment
+    later in a read of its own, has no size ("zz"); then the connection stays open."""
+    await x.send_head(
+        200, [("Content-Type", "text/html; charset=utf-8"), ("Transfer-Encoding", "chunked")]
+    )
+    if x.is_head:
+        return False
+    await x.send_body(b"%x\r\n%s\r\n" % (len(OK_PAGE), OK_PAGE))
+    await asyncio.sleep(0.2)
+    await x.send_body(b"zz\r\nmore\r\n0\r\n\r\n")
+    for _ in range(int(MAX_HOLD_SECONDS)):
+        if await x.wait_for_client_to_leave(1.0):
+            break
+    return False
+
+
 ROUTES: dict[str, Handler] = {
     "/": home,
     "/ok": ok,
@@ -541,6 +558,7 @@ ROUTES: dict[str, Handler] = {
         [("Content-Length", str(len(OK_PAGE))), ("Content-Length", str(len(OK_PAGE) + 5))]
     ),
     "/negative-length": _framed([("Content-Length", "-1")]),
+    "/bad-chunk-later": bad_chunk_later,
 }
 #: Longest prefix wins; anything else is a plain 404.
 PREFIX_ROUTES: dict[str, Handler] = {

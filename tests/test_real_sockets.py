@@ -453,6 +453,20 @@ def test_an_answer_no_parser_reads_is_one_plain_sentence(
     assert web.stats(path).count == 2, "one re-read, never retried"
 
 
+def test_a_chunk_malformed_in_a_later_read_is_a_malformed_answer_at_once(
+    web: FixtureWeb,
+) -> None:
+    # llhttp refused the second chunk after the page had come: aiohttp failed the
+    # connection but not the body, which waited for the deadline ("timeout", a slow site).
+    obs, elapsed = timed_check(web.url("/bad-chunk-later"))
+    assert obs.outcome is Outcome.CONNECTION_ERROR, obs.reason
+    assert obs.reason == (
+        "GET 200: the server sent a malformed HTTP answer (a chunked body whose framing is broken)."
+    )
+    assert elapsed < FAST.read_timeout
+    assert web.stats("/bad-chunk-later").count == 1, "never retried"
+
+
 def test_an_answer_reread_goes_to_the_address_that_was_checked(web: FixtureWeb) -> None:
     # The re-read by httpx's own transport opens a connection of its own: it must take
     # the checked address as aiohttp's did, not ask DNS again (127.0.0.2, nobody there).

@@ -24,6 +24,8 @@ the same read. An answer it refuses is read once more by httpx's own transport
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import socket
 import ssl
 from collections.abc import AsyncIterator, Iterable
@@ -32,6 +34,8 @@ import aiohttp
 import httpcore
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.helpers import _EXC_SENTINEL
 from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
@@ -71,6 +75,10 @@ class AiohttpPool(httpx.AsyncBaseTransport):
             ssl=self._tls,
             resolver=resolver,
             use_dns_cache=resolver is None,  # the address book keeps them for the run
+        )
+        # Each connection's protocol, so that a body llhttp refuses part-way fails (`_Handler`).
+        connector._factory = functools.partial(  # type: ignore[assignment]  # a subclass
+            _Handler, loop=asyncio.get_running_loop()
         )
         session = aiohttp.ClientSession(
             connector=connector,
@@ -150,6 +158,25 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+
+class _Handler(ResponseHandler):
+    """aiohttp's protocol for one connection, except that a parser failure fails the body
+    being read too.
+
+    When llhttp refuses bytes after an answer's head (a malformed chunk in a later read),
+    aiohttp 3.14 fails the connection's queue of answers, closes the socket and stops the
+    read timeout, but tells the body nothing: its reader waited until the URL's deadline,
+    and a broken answer read as "timed out", a slow site rather than a broken one.
+    """
+
+    def set_exception(self, exc: BaseException, exc_cause: BaseException = _EXC_SENTINEL) -> None:
+        payload = self._payload
+        super().set_exception(exc, exc_cause)
+        if payload is not None and not payload.is_eof() and payload.exception() is None:
+            message = exc.message if isinstance(exc, HttpProcessingError) else str(exc)
+            failure = aiohttp.ClientPayloadError(message or type(exc).__name__)
+            payload.set_exception(failure, exc)
 
 
 class _Pinned(AbstractResolver):
