@@ -478,6 +478,19 @@ def _chunked(body: bytes) -> bytes:
     return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
 
 
+async def stray_answer_after(x: Exchange) -> bool:
+    """The page, chunked on a kept-alive connection, and 0.1 s later a second answer nobody
+    asked for (a 404), as a buggy proxy or application sends; then the next request."""
+    await x.send_head(
+        200, [("Content-Type", "text/html; charset=utf-8"), ("Transfer-Encoding", "chunked")]
+    )
+    if not x.is_head:
+        await x.send_body(_chunked(OK_PAGE))
+    await asyncio.sleep(0.1)
+    await x.send_body(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+    return x.request.keep_alive
+
+
 async def bad_chunk_later(x: Exchange) -> bool:
     """A chunked 200 whose first chunk (the page) is sound and whose next, sent a moment
     later in a read of its own, has no size ("zz"); then the connection stays open."""
@@ -559,6 +572,7 @@ ROUTES: dict[str, Handler] = {
     ),
     "/negative-length": _framed([("Content-Length", "-1")]),
     "/bad-chunk-later": bad_chunk_later,
+    "/stray-answer-after": stray_answer_after,
 }
 #: Longest prefix wins; anything else is a plain 404.
 PREFIX_ROUTES: dict[str, Handler] = {

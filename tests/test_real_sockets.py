@@ -467,6 +467,18 @@ def test_a_chunk_malformed_in_a_later_read_is_a_malformed_answer_at_once(
     assert web.stats("/bad-chunk-later").count == 1, "never retried"
 
 
+def test_an_answer_nobody_asked_for_is_no_later_links_answer(web: FixtureWeb) -> None:
+    # The stray 404 came on the idle kept-alive connection and was queued there: the next
+    # request on it took it for its own (a working link "not found"), and every later one
+    # got the answer of the request before it.
+    settings = replace(FAST, per_host_concurrency=1, per_host_rate=2.0)
+    urls = [web.url("/stray-answer-after"), web.url("/toolkit"), web.url("/pdf")]
+    first, page, pdf = check_both(urls, settings)
+    assert first.outcome is Outcome.OK, first.reason
+    assert (page.outcome, page.http_status, page.title) == (Outcome.OK, 200, first.title)
+    assert (pdf.outcome, pdf.content_type) == (Outcome.OK, "application/pdf"), pdf.reason
+
+
 def test_an_answer_reread_goes_to_the_address_that_was_checked(web: FixtureWeb) -> None:
     # The re-read by httpx's own transport opens a connection of its own: it must take
     # the checked address as aiohttp's did, not ask DNS again (127.0.0.2, nobody there).

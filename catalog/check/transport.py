@@ -161,16 +161,29 @@ class AiohttpPool(httpx.AsyncBaseTransport):
 
 
 class _Handler(ResponseHandler):
-    """aiohttp's protocol for one connection, except that a parser failure fails the body
-    being read too.
+    """aiohttp's protocol for one connection, with two fixes for what servers send past
+    an answer (aiohttp 3.14.5)."""
 
-    When llhttp refuses bytes after an answer's head (a malformed chunk in a later read),
-    aiohttp 3.14 fails the connection's queue of answers, closes the socket and stops the
-    read timeout, but tells the body nothing: its reader waited until the URL's deadline,
-    and a broken answer read as "timed out", a slow site rather than a broken one.
-    """
+    def is_connected(self) -> bool:
+        """Whether the connection may serve another request, asked of idle connections only
+        (the pool's reuse and clean-up): not when an answer came that nobody asked for.
+
+        A server that sends a second answer a moment after the first (a stray 404 after a
+        chunked page) had it queued on the idle connection, and the next request took it
+        for its own: a working link read as "not found", and each later link on that
+        connection got the answer of the one before. curl and browsers do not reuse a
+        connection that has unread bytes, nor do we.
+        """
+        return not self._buffer and super().is_connected()
 
     def set_exception(self, exc: BaseException, exc_cause: BaseException = _EXC_SENTINEL) -> None:
+        """Fail the body being read too, not only the connection.
+
+        When llhttp refuses bytes after an answer's head (a malformed chunk in a later
+        read), aiohttp fails the connection's queue of answers, closes the socket and stops
+        the read timeout, but tells the body nothing: its reader waited for the URL's
+        deadline, and a broken answer read as "timed out", a slow site, not a broken one.
+        """
         payload = self._payload
         super().set_exception(exc, exc_cause)
         if payload is not None and not payload.is_eof() and payload.exception() is None:
