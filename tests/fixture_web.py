@@ -326,8 +326,17 @@ async def dynamic(x: Exchange) -> bool:
 
 async def trickle(x: Exchange) -> bool:
     """Headers at once, then one body byte a second until the client leaves."""
+    return await _trickle(x, 200)
+
+
+async def trickle_not_found(x: Exchange) -> bool:
+    """`trickle`, for a 404's page."""
+    return await _trickle(x, 404)
+
+
+async def _trickle(x: Exchange, status: int) -> bool:
     await x.send_head(
-        200,
+        status,
         [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(1024 * 1024))],
     )
     if x.is_head:
@@ -543,6 +552,7 @@ ROUTES: dict[str, Handler] = {
     "/conditional": conditional,
     "/dynamic": dynamic,
     "/trickle": trickle,
+    "/trickle-404": trickle_not_found,
     "/trickle-headers": trickle_headers,
     "/never-answers": never_answers,
     "/reset-connection": reset_connection,

@@ -329,6 +329,16 @@ def test_trickling_body_times_out_at_the_deadline(web: FixtureWeb) -> None:
     assert wait_until(lambda: web.stats("/trickle").open_now == 0), "the client hung up"
 
 
+def test_a_404_whose_page_trickles_is_not_found_before_the_deadline(web: FixtureWeb) -> None:
+    # Its page is only sniffed for a bot wall; a byte a second never let the read timeout
+    # fire, and the link "timed out" at the deadline: a slow site, not a missing page.
+    obs, elapsed = timed_check(web.url("/trickle-404"))
+    assert obs.outcome is Outcome.NOT_FOUND, obs.reason
+    assert obs.http_status == 404
+    assert elapsed < FAST.total_timeout
+    assert wait_until(lambda: web.stats("/trickle-404").open_now == 0), "the client hung up"
+
+
 def test_trickling_headers_time_out_at_the_deadline(web: FixtureWeb) -> None:
     obs, elapsed = timed_check(web.url("/trickle-headers"))
     assert obs.outcome is Outcome.TIMEOUT

@@ -64,6 +64,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 #: Error pages are read only this far: enough to recognise a bot challenge.
 ERROR_BODY_BYTES = 64 * 1024
+#: ... and for this long at most: bot walls come from CDNs at once.
+ERROR_BODY_SECONDS = 5.0
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 #: Only what `read_capped` can inflate with a bound.
 ACCEPT_ENCODING = "gzip, deflate"
@@ -246,13 +248,18 @@ async def read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool
     return b"".join(chunks), False
 
 
-async def read_error_body(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+async def read_error_body(
+    response: httpx.Response, limit: int, within: float | None = None
+) -> tuple[bytes, bool]:
     """`read_capped` for an answer that is no page (an error, a 300 ...): its body is only
-    sniffed for a bot wall, so a body that breaks off or fails to inflate is no body, and
-    the status the server gave stands (a 404 was judged "connection reset")."""
+    sniffed for a bot wall, so a body that breaks off, fails to inflate or takes longer
+    than `within` seconds is no body, and the status the server gave stands (a 404 was
+    judged "connection reset"; a 404 whose page trickled a byte a second, never quiet
+    long enough for the read timeout, "timed out" at the URL's deadline)."""
     try:
-        return await read_capped(response, limit)
-    except httpx.HTTPError:
+        async with asyncio.timeout(within):
+            return await read_capped(response, limit)
+    except (httpx.HTTPError, TimeoutError):
         return b"", True
 
 
@@ -527,7 +534,11 @@ class Fetcher:
                     body, truncated = await read_capped(response, settings.max_body_bytes)
                 else:
                     limit = min(settings.max_body_bytes, ERROR_BODY_BYTES)
-                    body, truncated = await read_error_body(response, limit)
+                    within = min(settings.read_timeout, ERROR_BODY_SECONDS)
+                    left = progress.left()
+                    if left is not None:  # the rest of the URL's time is for its retries
+                        within = min(within, left / 2)
+                    body, truncated = await read_error_body(response, limit, within)
             answer = Answer(url, status, response.headers, body, truncated)
             return Attempt(method, url, answer=answer, retry_after=retry_after)
         except Exception as exc:
