@@ -884,6 +884,20 @@ def test_an_error_page_whose_body_fails_still_answers_with_its_status(
     )
 
 
+@pytest.mark.parametrize("coding", ["none", "UTF-8", "identity, text"])
+def test_a_coding_browsers_do_not_know_leaves_the_page_as_sent(coding: str) -> None:
+    """Chrome shows such a body as it came; read as opaque bytes, a 200 titled "Page not
+    found" was a working link without a title, not the soft 404 it is."""
+    page = b"<html><head><title>Page not found</title></head><body>Sorry.</body></html>"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"Content-Type": "text/html", "Content-Encoding": coding}
+        return httpx.Response(200, headers=headers, content=page)
+
+    obs = check(transport=transport(handler))
+    assert (obs.outcome, obs.title) == (Outcome.SOFT_404, "Page not found"), obs.reason
+
+
 def test_a_page_whose_gzip_body_is_corrupt_is_still_a_failure() -> None:
     """Browsers show ERR_CONTENT_DECODING_FAILED for it: no page to read."""
 

@@ -263,6 +263,11 @@ async def read_error_body(
         return b"", True
 
 
+#: The Content-Encodings browsers decode (Chromium's `SourceStream` types); they pass any
+#: other through undecoded.
+_BROWSER_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd"})
+
+
 class _Inflater:
     """Bounded gzip/deflate decoding (the only encodings we ask for)."""
 
@@ -282,10 +287,17 @@ class _Inflater:
 
     @staticmethod
     def unreadable(header: str | None) -> bool:
-        """Whether a Content-Encoding leaves the body as bytes we cannot decode."""
+        """Whether a Content-Encoding leaves the body as bytes we cannot decode.
+
+        Only codings browsers decode do: a coding they do not know ("none", "UTF-8",
+        "text", anywhere in the list) makes Chrome show the body as sent, and so do we.
+        Called opaque, a 200 titled "Page not found" sent with "Content-Encoding: none"
+        was no soft 404 but a working link without a title."""
         codings = [c.strip().lower() for c in (header or "").split(",")]
         codings = [c for c in codings if c and c != "identity"]
-        return bool(codings) and codings not in (["gzip"], ["x-gzip"], ["deflate"])
+        if not codings or not set(codings) <= _BROWSER_CODINGS:
+            return False
+        return codings not in (["gzip"], ["x-gzip"], ["deflate"])
 
     def inflate(self, data: bytes, max_length: int) -> bytes:
         try:
