@@ -487,6 +487,23 @@ def _chunked(body: bytes) -> bytes:
     return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
 
 
+async def ssh_banner(x: Exchange) -> bool:
+    """What an SSH server on an HTTP port says, then nothing until the client leaves."""
+    x.writer.write(b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13.5\r\n")
+    await x.writer.drain()
+    for _ in range(int(MAX_HOLD_SECONDS)):
+        if await x.wait_for_client_to_leave(1.0):
+            break
+    return False
+
+
+async def http_0_9(x: Exchange) -> bool:
+    """An HTTP/0.9 answer: the page with no status line nor headers, then the close."""
+    x.writer.write(OK_PAGE)
+    await x.writer.drain()
+    return False
+
+
 async def stray_answer_after(x: Exchange) -> bool:
     """The page, chunked on a kept-alive connection, and 0.1 s later a second answer nobody
     asked for (a 404), as a buggy proxy or application sends; then the next request."""
@@ -583,6 +600,8 @@ ROUTES: dict[str, Handler] = {
     "/negative-length": _framed([("Content-Length", "-1")]),
     "/bad-chunk-later": bad_chunk_later,
     "/stray-answer-after": stray_answer_after,
+    "/ssh-banner": ssh_banner,
+    "/http-0.9": http_0_9,
 }
 #: Longest prefix wins; anything else is a plain 404.
 PREFIX_ROUTES: dict[str, Handler] = {

@@ -39,6 +39,7 @@ from aiohttp.helpers import _EXC_SENTINEL
 from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
+from catalog.check.reasons import causes
 from catalog.check.safety import Resolver
 
 #: Header lines up to this many bytes are read (aiohttp's default is 8 KiB; httpcore took
@@ -114,7 +115,7 @@ class AiohttpPool(httpx.AsyncBaseTransport):
             )
         except _FAILURES as exc:
             if isinstance(exc.__cause__, HttpProcessingError):  # an answer llhttp refused
-                return await self._reread(request)
+                return await self._reread(request, exc)
             raise _as_httpx(exc) from _cause(exc)
         extensions: dict[str, object] = {
             "http_version": b"HTTP/%d.%d" % tuple(response.version or (1, 1))
@@ -129,7 +130,7 @@ class AiohttpPool(httpx.AsyncBaseTransport):
             extensions=extensions,
         )
 
-    async def _reread(self, request: httpx.Request) -> httpx.Response:
+    async def _reread(self, request: httpx.Request, refusal: BaseException) -> httpx.Response:
         """`request` once more, through httpx's own transport (httpcore and h11, which read
         what browsers read), on a connection of its own to the same checked addresses.
 
@@ -138,6 +139,11 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         the answer is malformed for h11 too, is the attempt's error). It is the only
         request sent behind the retry policy's back, and only after a refusal by the
         parser, never after a failure of the network or the server.
+
+        A re-read that ends without h11's word on the answer (h11 waits for the end of a
+        head that never comes, the server hangs up) leaves llhttp's `refusal` standing:
+        an SSH banner or an HTTP/0.9 page read as "timed out" or "connection reset", a
+        slow or flaky server, where the server had answered at once in no HTTP at all.
         """
         transport = httpx.AsyncHTTPTransport(verify=self._tls, trust_env=False)
         # Its pool, made again with a backend that connects where `_Pinned` does (httpx
@@ -145,11 +151,16 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         transport._pool = httpcore.AsyncConnectionPool(
             ssl_context=self._tls, max_connections=1, network_backend=_PinnedBackend(self._resolve)
         )
+        response: httpx.Response | None
         try:
             response = await transport.handle_async_request(request)
-        except BaseException:
+        except BaseException as exc:
             await transport.aclose()
-            raise
+            if _h11_refused(exc) or not isinstance(exc, httpx.TransportError):
+                raise
+            response = None
+        if response is None:  # raised here, where the re-read's failure is not its cause
+            raise _as_httpx(refusal) from _cause(refusal)
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _Closing(response.stream, transport)
         return response
@@ -310,6 +321,12 @@ class _Body(httpx.AsyncByteStream):
 #: What aiohttp raises for what a server or the network did; anything else is a bug of ours
 #: and goes up unchanged.
 _FAILURES = (aiohttp.ClientError, OSError, TimeoutError)
+
+
+def _h11_refused(exc: BaseException) -> bool:
+    """Whether h11 itself refused the answer under `exc` (httpcore raises its own errors
+    from h11's); h11 is named by module, being httpcore's dependency, not ours."""
+    return any(type(cause).__module__.partition(".")[0] == "h11" for cause in causes(exc))
 
 
 def _cause(exc: BaseException) -> BaseException:
