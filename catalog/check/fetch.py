@@ -273,7 +273,9 @@ class _Inflater:
 
     def __init__(self, wbits: int, deflate: bool) -> None:
         self._object = zlib.decompressobj(wbits)
-        self._deflate_first = deflate
+        #: A "deflate" body's first bytes, kept until two of them tell a zlib header from
+        #: raw deflate (None once they have, or for gzip).
+        self._head: bytes | None = b"" if deflate else None
 
     @classmethod
     def for_encoding(cls, header: str | None) -> _Inflater | None:
@@ -300,16 +302,31 @@ class _Inflater:
         return codings not in (["gzip"], ["x-gzip"], ["deflate"])
 
     def inflate(self, data: bytes, max_length: int) -> bytes:
+        """Up to `max_length` bytes inflated from `data`, the body's next bytes.
+
+        A "deflate" body is often sent raw, without the zlib header: its first two bytes
+        say which (as Chromium sniffs them). Deciding on the first read alone failed a raw
+        body whose first read was one byte (zlib waits for a second without error), and
+        the page was "could not be decoded"."""
+        if self._head is not None:
+            data = self._head + data
+            if len(data) < 2:
+                self._head = data
+                return b""
+            self._head = None
+            if not _zlib_header(data):
+                self._object = zlib.decompressobj(-zlib.MAX_WBITS)
         try:
             return self._object.decompress(data, max_length)
         except zlib.error as exc:
-            if self._deflate_first:  # "deflate" is often sent raw, without the zlib header
-                self._deflate_first = False
-                self._object = zlib.decompressobj(-zlib.MAX_WBITS)
-                return self.inflate(data, max_length)
             raise httpx.DecodingError(f"the compressed body is corrupt ({exc})") from exc
-        finally:
-            self._deflate_first = False
+
+
+def _zlib_header(data: bytes) -> bool:
+    """Whether `data` opens with a zlib header (RFC 1950: deflate, a window of at most
+    32 KiB, and a check that makes the two bytes a multiple of 31)."""
+    method, flags = data[0], data[1]
+    return method & 0x0F == 8 and method >> 4 <= 7 and (method << 8 | flags) % 31 == 0
 
 
 class Fetcher:
