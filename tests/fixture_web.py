@@ -326,8 +326,17 @@ async def dynamic(x: Exchange) -> bool:
 
 async def trickle(x: Exchange) -> bool:
     """Headers at once, then one body byte a second until the client leaves."""
+    return await _trickle(x, 200)
+
+
+async def trickle_not_found(x: Exchange) -> bool:
+    """`trickle`, for a 404's page."""
+    return await _trickle(x, 404)
+
+
+async def _trickle(x: Exchange, status: int) -> bool:
     await x.send_head(
-        200,
+        status,
         [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(1024 * 1024))],
     )
     if x.is_head:
@@ -478,6 +487,53 @@ def _chunked(body: bytes) -> bytes:
     return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
 
 
+async def ssh_banner(x: Exchange) -> bool:
+    """What an SSH server on an HTTP port says, then nothing until the client leaves."""
+    x.writer.write(b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13.5\r\n")
+    await x.writer.drain()
+    for _ in range(int(MAX_HOLD_SECONDS)):
+        if await x.wait_for_client_to_leave(1.0):
+            break
+    return False
+
+
+async def http_0_9(x: Exchange) -> bool:
+    """An HTTP/0.9 answer: the page with no status line nor headers, then the close."""
+    x.writer.write(OK_PAGE)
+    await x.writer.drain()
+    return False
+
+
+async def stray_answer_after(x: Exchange) -> bool:
+    """The page, chunked on a kept-alive connection, and 0.1 s later a second answer nobody
+    asked for (a 404), as a buggy proxy or application sends; then the next request."""
+    await x.send_head(
+        200, [("Content-Type", "text/html; charset=utf-8"), ("Transfer-Encoding", "chunked")]
+    )
+    if not x.is_head:
+        await x.send_body(_chunked(OK_PAGE))
+    await asyncio.sleep(0.1)
+    await x.send_body(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+    return x.request.keep_alive
+
+
+async def bad_chunk_later(x: Exchange) -> bool:
+    """A chunked 200 whose first chunk (the page) is sound and whose next, sent a moment
+    later in a read of its own, has no size ("zz"); then the connection stays open."""
+    await x.send_head(
+        200, [("Content-Type", "text/html; charset=utf-8"), ("Transfer-Encoding", "chunked")]
+    )
+    if x.is_head:
+        return False
+    await x.send_body(b"%x\r\n%s\r\n" % (len(OK_PAGE), OK_PAGE))
+    await asyncio.sleep(0.2)
+    await x.send_body(b"zz\r\nmore\r\n0\r\n\r\n")
+    for _ in range(int(MAX_HOLD_SECONDS)):
+        if await x.wait_for_client_to_leave(1.0):
+            break
+    return False
+
+
 ROUTES: dict[str, Handler] = {
     "/": home,
     "/ok": ok,
@@ -513,6 +569,7 @@ ROUTES: dict[str, Handler] = {
     "/conditional": conditional,
     "/dynamic": dynamic,
     "/trickle": trickle,
+    "/trickle-404": trickle_not_found,
     "/trickle-headers": trickle_headers,
     "/never-answers": never_answers,
     "/reset-connection": reset_connection,
@@ -541,6 +598,10 @@ ROUTES: dict[str, Handler] = {
         [("Content-Length", str(len(OK_PAGE))), ("Content-Length", str(len(OK_PAGE) + 5))]
     ),
     "/negative-length": _framed([("Content-Length", "-1")]),
+    "/bad-chunk-later": bad_chunk_later,
+    "/stray-answer-after": stray_answer_after,
+    "/ssh-banner": ssh_banner,
+    "/http-0.9": http_0_9,
 }
 #: Longest prefix wins; anything else is a plain 404.
 PREFIX_ROUTES: dict[str, Handler] = {

@@ -11,6 +11,7 @@ import gzip
 import logging
 import socket
 import ssl
+import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -882,6 +883,41 @@ def test_an_error_page_whose_body_fails_still_answers_with_its_status(
     assert obs.outcome is {404: Outcome.NOT_FOUND, 410: Outcome.GONE}.get(
         status, Outcome.HTTP_ERROR
     )
+
+
+@pytest.mark.parametrize("coding", ["none", "UTF-8", "identity, text"])
+def test_a_coding_browsers_do_not_know_leaves_the_page_as_sent(coding: str) -> None:
+    """Chrome shows such a body as it came; read as opaque bytes, a 200 titled "Page not
+    found" was a working link without a title, not the soft 404 it is."""
+    page = b"<html><head><title>Page not found</title></head><body>Sorry.</body></html>"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"Content-Type": "text/html", "Content-Encoding": coding}
+        return httpx.Response(200, headers=headers, content=page)
+
+    obs = check(transport=transport(handler))
+    assert (obs.outcome, obs.title) == (Outcome.SOFT_404, "Page not found"), obs.reason
+
+
+@pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS], ids=["zlib", "raw"])
+@pytest.mark.parametrize("first", [1, 2, 100])
+def test_a_deflate_body_is_read_however_its_first_bytes_come(wbits: int, first: int) -> None:
+    """Raw deflate whose first read was one byte: zlib waited for a second byte without an
+    error, so the raw reading was never tried and the page "could not be decoded"."""
+    packer = zlib.compressobj(wbits=wbits)
+    packed = packer.compress(PAGE.encode()) + packer.flush()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield packed[:first]
+        yield packed[first:]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"Content-Type": "text/html", "Content-Encoding": "deflate"}
+        return httpx.Response(200, headers=headers, content=body())
+
+    obs = check(transport=transport(handler))
+    assert obs.outcome is Outcome.OK, obs.reason
+    assert obs.bytes_read == len(PAGE.encode())
 
 
 def test_a_page_whose_gzip_body_is_corrupt_is_still_a_failure() -> None:

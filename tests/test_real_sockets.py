@@ -329,6 +329,16 @@ def test_trickling_body_times_out_at_the_deadline(web: FixtureWeb) -> None:
     assert wait_until(lambda: web.stats("/trickle").open_now == 0), "the client hung up"
 
 
+def test_a_404_whose_page_trickles_is_not_found_before_the_deadline(web: FixtureWeb) -> None:
+    # Its page is only sniffed for a bot wall; a byte a second never let the read timeout
+    # fire, and the link "timed out" at the deadline: a slow site, not a missing page.
+    obs, elapsed = timed_check(web.url("/trickle-404"))
+    assert obs.outcome is Outcome.NOT_FOUND, obs.reason
+    assert obs.http_status == 404
+    assert elapsed < FAST.total_timeout
+    assert wait_until(lambda: web.stats("/trickle-404").open_now == 0), "the client hung up"
+
+
 def test_trickling_headers_time_out_at_the_deadline(web: FixtureWeb) -> None:
     obs, elapsed = timed_check(web.url("/trickle-headers"))
     assert obs.outcome is Outcome.TIMEOUT
@@ -442,6 +452,10 @@ def test_an_answer_browsers_read_is_no_broken_link(web: FixtureWeb, path: str) -
     [
         ("/lengths-disagree", "two Content-Length headers that disagree"),
         ("/negative-length", "a Content-Length that cannot be read"),
+        # h11 waits for a head that never ends: the re-read timed out, or the server hung
+        # up, and that was the reason ("timeout", "connection reset"), retried.
+        ("/ssh-banner", "a first line that is not an HTTP status line"),
+        ("/http-0.9", "a first line that is not an HTTP status line"),
     ],
 )
 def test_an_answer_no_parser_reads_is_one_plain_sentence(
@@ -451,6 +465,32 @@ def test_an_answer_no_parser_reads_is_one_plain_sentence(
     assert obs.outcome is Outcome.CONNECTION_ERROR
     assert obs.reason == f"GET no answer: the server sent a malformed HTTP answer ({flaw})."
     assert web.stats(path).count == 2, "one re-read, never retried"
+
+
+def test_a_chunk_malformed_in_a_later_read_is_a_malformed_answer_at_once(
+    web: FixtureWeb,
+) -> None:
+    # llhttp refused the second chunk after the page had come: aiohttp failed the
+    # connection but not the body, which waited for the deadline ("timeout", a slow site).
+    obs, elapsed = timed_check(web.url("/bad-chunk-later"))
+    assert obs.outcome is Outcome.CONNECTION_ERROR, obs.reason
+    assert obs.reason == (
+        "GET 200: the server sent a malformed HTTP answer (a chunked body whose framing is broken)."
+    )
+    assert elapsed < FAST.read_timeout
+    assert web.stats("/bad-chunk-later").count == 1, "never retried"
+
+
+def test_an_answer_nobody_asked_for_is_no_later_links_answer(web: FixtureWeb) -> None:
+    # The stray 404 came on the idle kept-alive connection and was queued there: the next
+    # request on it took it for its own (a working link "not found"), and every later one
+    # got the answer of the request before it.
+    settings = replace(FAST, per_host_concurrency=1, per_host_rate=2.0)
+    urls = [web.url("/stray-answer-after"), web.url("/toolkit"), web.url("/pdf")]
+    first, page, pdf = check_both(urls, settings)
+    assert first.outcome is Outcome.OK, first.reason
+    assert (page.outcome, page.http_status, page.title) == (Outcome.OK, 200, first.title)
+    assert (pdf.outcome, pdf.content_type) == (Outcome.OK, "application/pdf"), pdf.reason
 
 
 def test_an_answer_reread_goes_to_the_address_that_was_checked(web: FixtureWeb) -> None:

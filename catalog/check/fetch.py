@@ -64,6 +64,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 #: Error pages are read only this far: enough to recognise a bot challenge.
 ERROR_BODY_BYTES = 64 * 1024
+#: ... and for this long at most: bot walls come from CDNs at once.
+ERROR_BODY_SECONDS = 5.0
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 #: Only what `read_capped` can inflate with a bound.
 ACCEPT_ENCODING = "gzip, deflate"
@@ -246,14 +248,24 @@ async def read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool
     return b"".join(chunks), False
 
 
-async def read_error_body(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+async def read_error_body(
+    response: httpx.Response, limit: int, within: float | None = None
+) -> tuple[bytes, bool]:
     """`read_capped` for an answer that is no page (an error, a 300 ...): its body is only
-    sniffed for a bot wall, so a body that breaks off or fails to inflate is no body, and
-    the status the server gave stands (a 404 was judged "connection reset")."""
+    sniffed for a bot wall, so a body that breaks off, fails to inflate or takes longer
+    than `within` seconds is no body, and the status the server gave stands (a 404 was
+    judged "connection reset"; a 404 whose page trickled a byte a second, never quiet
+    long enough for the read timeout, "timed out" at the URL's deadline)."""
     try:
-        return await read_capped(response, limit)
-    except httpx.HTTPError:
+        async with asyncio.timeout(within):
+            return await read_capped(response, limit)
+    except (httpx.HTTPError, TimeoutError):
         return b"", True
+
+
+#: The Content-Encodings browsers decode (Chromium's `SourceStream` types); they pass any
+#: other through undecoded.
+_BROWSER_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd"})
 
 
 class _Inflater:
@@ -261,7 +273,9 @@ class _Inflater:
 
     def __init__(self, wbits: int, deflate: bool) -> None:
         self._object = zlib.decompressobj(wbits)
-        self._deflate_first = deflate
+        #: A "deflate" body's first bytes, kept until two of them tell a zlib header from
+        #: raw deflate (None once they have, or for gzip).
+        self._head: bytes | None = b"" if deflate else None
 
     @classmethod
     def for_encoding(cls, header: str | None) -> _Inflater | None:
@@ -275,22 +289,44 @@ class _Inflater:
 
     @staticmethod
     def unreadable(header: str | None) -> bool:
-        """Whether a Content-Encoding leaves the body as bytes we cannot decode."""
+        """Whether a Content-Encoding leaves the body as bytes we cannot decode.
+
+        Only codings browsers decode do: a coding they do not know ("none", "UTF-8",
+        "text", anywhere in the list) makes Chrome show the body as sent, and so do we.
+        Called opaque, a 200 titled "Page not found" sent with "Content-Encoding: none"
+        was no soft 404 but a working link without a title."""
         codings = [c.strip().lower() for c in (header or "").split(",")]
         codings = [c for c in codings if c and c != "identity"]
-        return bool(codings) and codings not in (["gzip"], ["x-gzip"], ["deflate"])
+        if not codings or not set(codings) <= _BROWSER_CODINGS:
+            return False
+        return codings not in (["gzip"], ["x-gzip"], ["deflate"])
 
     def inflate(self, data: bytes, max_length: int) -> bytes:
+        """Up to `max_length` bytes inflated from `data`, the body's next bytes.
+
+        A "deflate" body is often sent raw, without the zlib header: its first two bytes
+        say which (as Chromium sniffs them). Deciding on the first read alone failed a raw
+        body whose first read was one byte (zlib waits for a second without error), and
+        the page was "could not be decoded"."""
+        if self._head is not None:
+            data = self._head + data
+            if len(data) < 2:
+                self._head = data
+                return b""
+            self._head = None
+            if not _zlib_header(data):
+                self._object = zlib.decompressobj(-zlib.MAX_WBITS)
         try:
             return self._object.decompress(data, max_length)
         except zlib.error as exc:
-            if self._deflate_first:  # "deflate" is often sent raw, without the zlib header
-                self._deflate_first = False
-                self._object = zlib.decompressobj(-zlib.MAX_WBITS)
-                return self.inflate(data, max_length)
             raise httpx.DecodingError(f"the compressed body is corrupt ({exc})") from exc
-        finally:
-            self._deflate_first = False
+
+
+def _zlib_header(data: bytes) -> bool:
+    """Whether `data` opens with a zlib header (RFC 1950: deflate, a window of at most
+    32 KiB, and a check that makes the two bytes a multiple of 31)."""
+    method, flags = data[0], data[1]
+    return method & 0x0F == 8 and method >> 4 <= 7 and (method << 8 | flags) % 31 == 0
 
 
 class Fetcher:
@@ -527,7 +563,11 @@ class Fetcher:
                     body, truncated = await read_capped(response, settings.max_body_bytes)
                 else:
                     limit = min(settings.max_body_bytes, ERROR_BODY_BYTES)
-                    body, truncated = await read_error_body(response, limit)
+                    within = min(settings.read_timeout, ERROR_BODY_SECONDS)
+                    left = progress.left()
+                    if left is not None:  # the rest of the URL's time is for its retries
+                        within = min(within, left / 2)
+                    body, truncated = await read_error_body(response, limit, within)
             answer = Answer(url, status, response.headers, body, truncated)
             return Attempt(method, url, answer=answer, retry_after=retry_after)
         except Exception as exc:

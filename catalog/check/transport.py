@@ -24,6 +24,8 @@ the same read. An answer it refuses is read once more by httpx's own transport
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import socket
 import ssl
 from collections.abc import AsyncIterator, Iterable
@@ -32,9 +34,12 @@ import aiohttp
 import httpcore
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.helpers import _EXC_SENTINEL
 from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
+from catalog.check.reasons import causes
 from catalog.check.safety import Resolver
 
 #: Header lines up to this many bytes are read (aiohttp's default is 8 KiB; httpcore took
@@ -72,6 +77,10 @@ class AiohttpPool(httpx.AsyncBaseTransport):
             resolver=resolver,
             use_dns_cache=resolver is None,  # the address book keeps them for the run
         )
+        # Each connection's protocol, so that a body llhttp refuses part-way fails (`_Handler`).
+        connector._factory = functools.partial(  # type: ignore[assignment]  # a subclass
+            _Handler, loop=asyncio.get_running_loop()
+        )
         session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),  # each check keeps its cookies in its own jar
@@ -106,7 +115,7 @@ class AiohttpPool(httpx.AsyncBaseTransport):
             )
         except _FAILURES as exc:
             if isinstance(exc.__cause__, HttpProcessingError):  # an answer llhttp refused
-                return await self._reread(request)
+                return await self._reread(request, exc)
             raise _as_httpx(exc) from _cause(exc)
         extensions: dict[str, object] = {
             "http_version": b"HTTP/%d.%d" % tuple(response.version or (1, 1))
@@ -121,7 +130,7 @@ class AiohttpPool(httpx.AsyncBaseTransport):
             extensions=extensions,
         )
 
-    async def _reread(self, request: httpx.Request) -> httpx.Response:
+    async def _reread(self, request: httpx.Request, refusal: BaseException) -> httpx.Response:
         """`request` once more, through httpx's own transport (httpcore and h11, which read
         what browsers read), on a connection of its own to the same checked addresses.
 
@@ -130,6 +139,11 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         the answer is malformed for h11 too, is the attempt's error). It is the only
         request sent behind the retry policy's back, and only after a refusal by the
         parser, never after a failure of the network or the server.
+
+        A re-read that ends without h11's word on the answer (h11 waits for the end of a
+        head that never comes, the server hangs up) leaves llhttp's `refusal` standing:
+        an SSH banner or an HTTP/0.9 page read as "timed out" or "connection reset", a
+        slow or flaky server, where the server had answered at once in no HTTP at all.
         """
         transport = httpx.AsyncHTTPTransport(verify=self._tls, trust_env=False)
         # Its pool, made again with a backend that connects where `_Pinned` does (httpx
@@ -137,11 +151,16 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         transport._pool = httpcore.AsyncConnectionPool(
             ssl_context=self._tls, max_connections=1, network_backend=_PinnedBackend(self._resolve)
         )
+        response: httpx.Response | None
         try:
             response = await transport.handle_async_request(request)
-        except BaseException:
+        except BaseException as exc:
             await transport.aclose()
-            raise
+            if _h11_refused(exc) or not isinstance(exc, httpx.TransportError):
+                raise
+            response = None
+        if response is None:  # raised here, where the re-read's failure is not its cause
+            raise _as_httpx(refusal) from _cause(refusal)
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _Closing(response.stream, transport)
         return response
@@ -150,6 +169,38 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+
+class _Handler(ResponseHandler):
+    """aiohttp's protocol for one connection, with two fixes for what servers send past
+    an answer (aiohttp 3.14.5)."""
+
+    def is_connected(self) -> bool:
+        """Whether the connection may serve another request, asked of idle connections only
+        (the pool's reuse and clean-up): not when an answer came that nobody asked for.
+
+        A server that sends a second answer a moment after the first (a stray 404 after a
+        chunked page) had it queued on the idle connection, and the next request took it
+        for its own: a working link read as "not found", and each later link on that
+        connection got the answer of the one before. curl and browsers do not reuse a
+        connection that has unread bytes, nor do we.
+        """
+        return not self._buffer and super().is_connected()
+
+    def set_exception(self, exc: BaseException, exc_cause: BaseException = _EXC_SENTINEL) -> None:
+        """Fail the body being read too, not only the connection.
+
+        When llhttp refuses bytes after an answer's head (a malformed chunk in a later
+        read), aiohttp fails the connection's queue of answers, closes the socket and stops
+        the read timeout, but tells the body nothing: its reader waited for the URL's
+        deadline, and a broken answer read as "timed out", a slow site, not a broken one.
+        """
+        payload = self._payload
+        super().set_exception(exc, exc_cause)
+        if payload is not None and not payload.is_eof() and payload.exception() is None:
+            message = exc.message if isinstance(exc, HttpProcessingError) else str(exc)
+            failure = aiohttp.ClientPayloadError(message or type(exc).__name__)
+            payload.set_exception(failure, exc)
 
 
 class _Pinned(AbstractResolver):
@@ -270,6 +321,12 @@ class _Body(httpx.AsyncByteStream):
 #: What aiohttp raises for what a server or the network did; anything else is a bug of ours
 #: and goes up unchanged.
 _FAILURES = (aiohttp.ClientError, OSError, TimeoutError)
+
+
+def _h11_refused(exc: BaseException) -> bool:
+    """Whether h11 itself refused the answer under `exc` (httpcore raises its own errors
+    from h11's); h11 is named by module, being httpcore's dependency, not ours."""
+    return any(type(cause).__module__.partition(".")[0] == "h11" for cause in causes(exc))
 
 
 def _cause(exc: BaseException) -> BaseException:
