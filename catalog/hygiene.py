@@ -28,7 +28,7 @@ from itertools import combinations, groupby
 from operator import itemgetter
 from typing import Any
 
-from catalog.clock import utcnow
+from catalog.clock import local_date, utcnow
 from catalog.commands import CommandOptions, command_words, with_options
 from catalog.model import Catalog, Observation, Resource
 from catalog.outcomes import Outcome
@@ -184,7 +184,9 @@ def lint(
     the findings' commands must carry to act on these files and the database meant;
     `shared_ids`: ids that database holds in several collections (`catalog lint FILE`
     sees one of them), whose commands must name the collection too."""
-    today = (now or utcnow()).date()
+    # A date is the curator's: "today" is this machine's day unless `now` says otherwise.
+    moment = now if now is not None else utcnow()
+    today = moment.date() if now is not None else local_date(moment)
     ambiguous = _ids_in_several(catalogs) | frozenset(shared_ids)
     findings: list[Finding] = []
     links: dict[str, tuple[bool, str]] = {}
@@ -192,7 +194,7 @@ def lint(
         for resource in catalog.resources:
             entry = _Entry(catalog, resource, resource.id in ambiguous)
             findings.extend(_fields(entry))
-            findings.extend(_review(entry, today))
+            findings.extend(_review(entry, moment, today))
             findings.extend(_url(entry))
             _add_link(links, resource.url)  # right after `_url`: the URL is parsed already
     findings.extend(_duplicate_urls(catalogs, ambiguous, links))
@@ -341,15 +343,19 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
         )
 
 
-def _review(entry: _Entry, today: date) -> Iterable[Finding]:
+def _review(entry: _Entry, now: datetime, today: date) -> Iterable[Finding]:
+    """A review date that is no date, or lies ahead: a plain date after `today`, a time of
+    day (which names its zone, or is UTC) after `now`. "2026-12-05T08:00+10:00" is over once
+    UTC's clock passes 22:00 on the 4th, though its date is the 5th."""
     for name in REVIEW_FIELDS:
         value = entry.resource.extra.get(name)
         if value is None or value == "":
             continue
         moment = review_date(value)
+        timed = isinstance(value, datetime) or (isinstance(value, str) and len(value.strip()) > 10)
         if moment is None:
             problem = f"{name} {str(value)!r} is not a date"
-        elif moment.date() > today:
+        elif moment > now if timed else moment.date() > today:
             problem = f"{name} {moment.date().isoformat()} lies in the future"
         else:
             continue

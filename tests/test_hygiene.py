@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shlex
+import time
+from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from catalog import hygiene
 from catalog.hygiene import FINDING_CODES, Finding, Level, at_or_above, lint, same_content
 from catalog.model import Catalog, Resource
 from catalog.outcomes import Outcome
@@ -347,3 +350,40 @@ def test_other_url_fixes_of_a_url_with_an_invisible_character_leave_it_out() -> 
         "linkhealth replace-url a 'https://example.org/a?utm_source=news'"
     )
     assert findings["tracking_params"].command == "linkhealth replace-url a http://example.org/a"
+
+
+@pytest.fixture
+def in_sydney(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This machine's clock set to Sydney time (the suite runs in UTC)."""
+    monkeypatch.setenv("TZ", "Australia/Sydney")
+    time.tzset()
+    yield
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+
+
+def test_todays_review_date_in_sydney_is_not_in_the_future(
+    monkeypatch: pytest.MonkeyPatch, in_sydney: None
+) -> None:
+    """08:00 on the 5th in Sydney is 21:00 on the 4th in UTC: the curator who writes today's
+    date must not be told it lies ahead (`catalog lint --fail-on warning` would fail)."""
+    monkeypatch.setattr(hygiene, "utcnow", lambda: datetime(2026, 12, 4, 21, tzinfo=UTC))
+    today = _complete("a", extra={"reviewed_at": date(2026, 12, 5)})
+    tomorrow = _complete("b", extra={"reviewed_at": "2026-12-06"})
+    findings = lint([_catalog(today, tomorrow)])
+    assert [(f.resource_id, f.code) for f in findings] == [("b", "bad_reviewed_at")]
+
+
+@pytest.mark.parametrize(
+    ("value", "bad"),
+    [
+        ("2026-12-05T08:00:00+10:00", False),  # 22:00 UTC on the 4th: an hour ago
+        (datetime(2026, 12, 5, 8, tzinfo=timezone(timedelta(hours=10))), False),
+        ("2026-12-05T10:00:00+10:00", True),  # midnight UTC: an hour ahead
+        ("2026-12-04T23:30:00", True),  # no zone: UTC, half an hour ahead
+    ],
+)
+def test_a_review_time_is_in_the_future_by_the_moment_it_names(value: object, bad: bool) -> None:
+    entry = _complete("a", extra={"reviewed_at": value})
+    findings = lint([_catalog(entry)], now=datetime(2026, 12, 4, 23, tzinfo=UTC))
+    assert _codes(findings) == ({"bad_reviewed_at"} if bad else set())
