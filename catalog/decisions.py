@@ -32,7 +32,7 @@ from sqlalchemy import Engine
 
 from catalog import store
 from catalog.catalog_edit import FieldEdit, apply_edits
-from catalog.clock import Clock, utcnow
+from catalog.clock import Clock, local_date, utcnow
 from catalog.commands import command_options, command_words
 from catalog.db import engine_for
 from catalog.errors import ConfigError, LinkhealthError, NotFoundError
@@ -162,7 +162,7 @@ def mark_reviewed(
     engine = _writable(settings, clock)
     resource = store.find_resource(engine, rid, collection=collection)
     now = clock()
-    today = now.astimezone(UTC).date()
+    today = local_date(now)  # the curator's day: 08:00 in Sydney is not yesterday
     edit = FieldEdit(resource.rid, "reviewed_at", today)
     path = _editable(resource)
     diff = ""

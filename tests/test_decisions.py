@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -389,3 +391,22 @@ def test_history_after_a_night_offline_gives_the_last_real_check(engine: Engine)
     store.record_observations(engine, None, [offline], health, now=days(2))
     text = "\n".join(decisions.history_lines(store.resource_history(engine, "a"), now=days(3)))
     assert f"(last checked {days(1):%Y-%m-%d %H:%M}" in text, text
+
+
+def test_marking_reviewed_writes_the_curators_own_date(
+    engine: Engine, settings: Settings, catalog_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 08:00 on the 5th in Sydney (21:00 on the 4th, UTC) the review is the 5th's: the
+    curator would read "reviewed_at: 2026-12-04" as a day lost."""
+    monkeypatch.setenv("TZ", "Australia/Sydney")
+    time.tzset()
+    try:
+        clock = Ticker(datetime(2026, 12, 4, 21, tzinfo=UTC))
+        result = decisions.mark_reviewed(settings, "a", by="ann", clock=clock)
+    finally:
+        monkeypatch.setenv("TZ", "UTC")
+        time.tzset()
+    assert "reviewed_at: '2026-12-05'" in catalog_file.read_text()
+    assert "wrote reviewed_at: 2026-12-05 to " in result.message
+    # Read back, the review is not "in the future" to staleness: the entry is reviewed.
+    assert "review_overdue" not in {n.code for n in store.find_resource(engine, "a").stale}
