@@ -1237,6 +1237,14 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
                 )
             else:
                 bad("missing_field", name, f"required field {name!r} {what}; {_NEXT_STEP[name]}")
+        elif name == "url" and isinstance(value, list) and len(value) > 1:
+            # Quoting `[a, b]` would only make one address with a space in it.
+            bad(
+                "wrong_type",
+                name,
+                f"'url' is a list of {len(value)} addresses; an entry links one page, so keep "
+                "the one to check and give each other page its own entry",
+            )
         elif not isinstance(value, str):
             bad("wrong_type", name, f"{name!r} is {_kind(value)}, not text; put it in quotes")
         elif name == "id" and (_SPACE.search(value) or invisible_characters(value)):
