@@ -27,6 +27,7 @@ from enum import StrEnum
 from itertools import combinations, groupby
 from operator import itemgetter
 from typing import Any
+from urllib.parse import urlsplit
 
 from catalog.clock import local_date, utcnow
 from catalog.commands import CommandOptions, command_words, with_options
@@ -79,9 +80,9 @@ _RANK = {Level.INFO: 0, Level.WARNING: 1, Level.ERROR: 2}
 FINDING_CODES: dict[str, tuple[Level, str]] = {
     "duplicate_url": (
         Level.ERROR,
-        "Two entries of one collection lead to the same page (after URL normalisation). "
-        "Fix the wrong one, or mark the sharing as intended with `shared_url: true` or "
-        "`duplicate_of: <id>`.",
+        "Two entries of one collection lead to the same page (after URL normalisation; "
+        "two sections of it, `#texas` and `#ohio`, are two places). Fix the wrong one, or "
+        "mark the sharing as intended with `shared_url: true` or `duplicate_of: <id>`.",
     ),
     "bad_duplicate_of": (
         Level.WARNING,
@@ -468,23 +469,26 @@ def _duplicate_urls(
                         "name the id of the entry this one repeats, or remove 'duplicate_of'",
                         field="duplicate_of",
                     )
-            unmarked = [m for m in same if not _intended(m.resource)]
-            if len(same) > 1 and len(unmarked) > 1:
-                first = min(same, key=lambda m: m.resource.line or 0).resource.id
-                for m in unmarked:
-                    others = tuple(o.resource.id for o in same if o is not m)
-                    mark = (
-                        f"add 'duplicate_of: {first}' to the others"
-                        if m.resource.id == first
-                        else f"add 'duplicate_of: {first}' to this entry"
-                    )
-                    yield m.finding(
-                        "duplicate_url",
-                        f"the same URL as {', '.join(others)}",
-                        f"fix the URL of the wrong entry; if they really share the page, {mark} "
-                        "(or 'shared_url: true')",
-                        related=others,
-                    )
+            for m in same:
+                if _intended(m.resource):
+                    continue
+                partners = [o for o in same if o is not m and _same_place(m, o)]
+                if all(_intended(o.resource) for o in partners):
+                    continue
+                first = min([m, *partners], key=lambda e: e.resource.line or 0).resource.id
+                others = tuple(o.resource.id for o in partners)
+                mark = (
+                    f"add 'duplicate_of: {first}' to the others"
+                    if m.resource.id == first
+                    else f"add 'duplicate_of: {first}' to this entry"
+                )
+                yield m.finding(
+                    "duplicate_url",
+                    f"the same URL as {', '.join(others)}",
+                    f"fix the URL of the wrong entry; if they really share the page, {mark} "
+                    "(or 'shared_url: true')",
+                    related=others,
+                )
             elsewhere = tuple(
                 f"{m.catalog.key}/{m.resource.id}" for m in members if m.catalog.key != key
             )
@@ -496,6 +500,22 @@ def _duplicate_urls(
                         "keep both entries in step when the URL changes",
                         related=elsewhere,
                     )
+
+
+def _same_place(a: _Entry, b: _Entry) -> bool:
+    """Whether two entries whose URLs are one page (`canonical_url`, which drops the
+    fragment) also name one place on it. Two sections of a page (`#texas`, `#ohio`), or two
+    views of a script-built site (`#/resources/1`), are two resources the curator meant;
+    a section and the page itself, or the same section twice, are one."""
+    here, there = _fragment(a.resource.url), _fragment(b.resource.url)
+    return not here or not there or here == there
+
+
+def _fragment(url: str) -> str:
+    try:
+        return urlsplit(url.strip()).fragment if isinstance(url, str) else ""
+    except ValueError:
+        return ""
 
 
 def _near_duplicate_titles(

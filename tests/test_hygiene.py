@@ -387,3 +387,31 @@ def test_a_review_time_is_in_the_future_by_the_moment_it_names(value: object, ba
     entry = _complete("a", extra={"reviewed_at": value})
     findings = lint([_catalog(entry)], now=datetime(2026, 12, 4, 23, tzinfo=UTC))
     assert _codes(findings) == ({"bad_reviewed_at"} if bad else set())
+
+
+def test_two_sections_of_one_page_are_no_duplicate_but_the_same_section_twice_is() -> None:
+    """A page of state hotlines linked once per state (`#texas`, `#ohio`), or two views of
+    a script-built site (`#/resources/1`), are entries the curator meant: an error there
+    fails `catalog lint`. The page is still fetched once; the same section twice, or a
+    section and the page itself, are one place."""
+    page = "https://example.org/hotlines"
+    findings = lint(
+        [
+            _catalog(
+                _complete("texas", url=f"{page}#texas", title="Texas hotlines"),
+                _complete("ohio", url=f"{page}#ohio", title="Ohio hotlines"),
+                _complete("app-1", url="https://app.example.org/#/resources/1", title="One"),
+                _complete("app-2", url="https://app.example.org/#/resources/2", title="Two"),
+                _complete("ohio-again", url=f"{page}#ohio", title="Hotlines of Ohio"),
+                _complete("whole", url="https://app.example.org/", title="The app"),
+            )
+        ]
+    )
+    dupes = {f.resource_id: f.related for f in findings if f.code == "duplicate_url"}
+    assert dupes == {
+        "ohio": ("ohio-again",),
+        "ohio-again": ("ohio",),
+        "app-1": ("whole",),
+        "app-2": ("whole",),
+        "whole": ("app-1", "app-2"),
+    }
