@@ -547,6 +547,8 @@ def history_lines(
             for d in history.decisions
         ],
     )
+    # As the report's footer says it: "07:00" alone reads as the curator's own morning.
+    out += ["", "Times are UTC."]
     return out
 
 

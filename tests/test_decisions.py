@@ -410,3 +410,11 @@ def test_marking_reviewed_writes_the_curators_own_date(
     assert "wrote reviewed_at: 2026-12-05 to " in result.message
     # Read back, the review is not "in the future" to staleness: the entry is reviewed.
     assert "review_overdue" not in {n.code for n in store.find_resource(engine, "a").stale}
+
+
+def test_history_says_its_times_are_utc(engine: Engine) -> None:
+    """A check at 02:00 in New York prints as 07:00: without the zone named, a curator
+    reads it as the morning."""
+    redirect(engine, 1)
+    lines = decisions.history_lines(store.resource_history(engine, "a"), now=days(2))
+    assert lines[-2:] == ["", "Times are UTC."]
