@@ -27,7 +27,7 @@ from enum import StrEnum
 from itertools import combinations, groupby
 from operator import itemgetter
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from catalog.clock import local_date, utcnow
 from catalog.commands import CommandOptions, command_words, with_options
@@ -83,6 +83,12 @@ FINDING_CODES: dict[str, tuple[Level, str]] = {
         "Two entries of one collection lead to the same page (after URL normalisation; "
         "two sections of it, `#texas` and `#ohio`, are two places). Fix the wrong one, or "
         "mark the sharing as intended with `shared_url: true` or `duplicate_of: <id>`.",
+    ),
+    "likely_duplicate_url": (
+        Level.WARNING,
+        "Two entries of one collection differ only in http:// and https://, or in a trailing "
+        "`/`: most sites serve one page at both. Keep one entry, or mark the pair as meant "
+        "with `shared_url: true`.",
     ),
     "bad_duplicate_of": (
         Level.WARNING,
@@ -199,6 +205,7 @@ def lint(
             findings.extend(_url(entry))
             _add_link(links, resource.url)  # right after `_url`: the URL is parsed already
     findings.extend(_duplicate_urls(catalogs, ambiguous, links))
+    findings.extend(_likely_duplicate_urls(catalogs, ambiguous, links))
     findings.extend(_near_duplicate_titles(catalogs, ambiguous, links))
     _on_field_lines(findings)
     if options is not None:
@@ -500,6 +507,60 @@ def _duplicate_urls(
                         "keep both entries in step when the URL changes",
                         related=elsewhere,
                     )
+
+
+def _likely_duplicate_urls(
+    catalogs: Sequence[Catalog], ambiguous: frozenset[str], links: dict[str, tuple[bool, str]]
+) -> Iterable[Finding]:
+    """Entries of one collection whose URLs `canonical_url` keeps apart (a server may
+    answer differently) but that differ only in the scheme or a trailing `/`. Each is
+    fetched and judged on its own, so nothing else says so: `http_url` even suggests the
+    https form that the other entry already is."""
+    groups: dict[tuple[str, str], list[tuple[_Entry, str]]] = defaultdict(list)
+    for catalog in catalogs:
+        for r in catalog.resources:
+            valid, key = links[r.url]
+            loose = _loose_key(key) if valid else None
+            if loose is not None:
+                groups[catalog.key, loose].append((_Entry(catalog, r, r.id in ambiguous), key))
+    for members in groups.values():
+        if len({key for _, key in members}) < 2:
+            continue  # one URL (a `duplicate_url`, if anything)
+        for m, key in members:
+            if _intended(m.resource):
+                continue
+            partners = [(o, other) for o, other in members if other != key and _same_place(m, o)]
+            if all(_intended(o.resource) for o, _ in partners):
+                continue
+            ids = tuple(o.resource.id for o, _ in partners)
+            how = _how_urls_differ(key, partners[0][1])
+            keep = "the https one" if "https" in how else "the one the other redirects to"
+            yield m.finding(
+                "likely_duplicate_url",
+                f"probably the same page as {', '.join(ids)}: the URLs differ only in {how}",
+                f"keep one entry ({keep}); if the site serves two pages, add "
+                "'shared_url: true' to one of them",
+                related=ids,
+            )
+
+
+def _loose_key(canonical: str) -> str | None:
+    """`canonical` with http as https (on the default port) and no trailing `/` on its path;
+    None for a URL that is not http(s)."""
+    parts = urlsplit(canonical)
+    if parts.scheme not in ("http", "https"):
+        return None
+    scheme = "https" if parts.scheme == "http" and parts.port is None else parts.scheme
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit((scheme, parts.netloc, path, parts.query, ""))
+
+
+def _how_urls_differ(a: str, b: str) -> str:
+    scheme = urlsplit(a).scheme != urlsplit(b).scheme
+    slash = urlsplit(a).path != urlsplit(b).path
+    if scheme and slash:
+        return "http:// and https:// and a trailing '/'"
+    return "http:// and https://" if scheme else "a trailing '/'"
 
 
 def _same_place(a: _Entry, b: _Entry) -> bool:

@@ -415,3 +415,33 @@ def test_two_sections_of_one_page_are_no_duplicate_but_the_same_section_twice_is
         "app-2": ("whole",),
         "whole": ("app-1", "app-2"),
     }
+
+
+def test_http_and_https_or_a_trailing_slash_of_one_page_are_likely_duplicates() -> None:
+    """Kept apart by normalisation (a server may answer them differently), so each is
+    checked and nothing said so; `http_url` even suggested turning one into the other."""
+    findings = lint(
+        [
+            _catalog(
+                _complete("plain", url="http://example.org/guide", title="A guide"),
+                _complete("secure", url="https://example.org/guide", title="Guide for all"),
+                _complete("slash", url="https://example.org/kit/", title="The kit"),
+                _complete("bare", url="https://example.org/kit", title="Toolkit"),
+                _complete("port", url="http://example.org:8080/guide", title="Elsewhere"),
+                _complete("meant", url="https://example.org/a/", title="A page"),
+                _complete("meant2", url="https://example.org/a", extra={"shared_url": True}),
+            ),
+            _catalog(_complete("other", url="https://example.org/guide"), key="federal"),
+        ]
+    )
+    likely = {f.resource_id: f for f in findings if f.code == "likely_duplicate_url"}
+    assert {rid: f.related for rid, f in likely.items()} == {
+        "plain": ("secure",),
+        "secure": ("plain",),
+        "slash": ("bare",),
+        "bare": ("slash",),
+    }
+    assert likely["plain"].level is Level.WARNING
+    assert "differ only in http:// and https://" in likely["plain"].message
+    assert "keep one entry (the https one)" in likely["plain"].fix
+    assert "differ only in a trailing '/'" in likely["slash"].message
