@@ -42,6 +42,7 @@ from catalog.urls import (
     https_upgrade_candidate,
     is_shortener,
     parse_url,
+    same_place,
     tracking_params,
     without_tracking,
 )
@@ -564,19 +565,7 @@ def _how_urls_differ(a: str, b: str) -> str:
 
 
 def _same_place(a: _Entry, b: _Entry) -> bool:
-    """Whether two entries whose URLs are one page (`canonical_url`, which drops the
-    fragment) also name one place on it. Two sections of a page (`#texas`, `#ohio`), or two
-    views of a script-built site (`#/resources/1`), are two resources the curator meant;
-    a section and the page itself, or the same section twice, are one."""
-    here, there = _fragment(a.resource.url), _fragment(b.resource.url)
-    return not here or not there or here == there
-
-
-def _fragment(url: str) -> str:
-    try:
-        return urlsplit(url.strip()).fragment if isinstance(url, str) else ""
-    except ValueError:
-        return ""
+    return same_place(a.resource.url, b.resource.url)
 
 
 def _near_duplicate_titles(

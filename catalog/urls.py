@@ -348,6 +348,22 @@ def canonical_url(raw: str) -> str:
     return parsed.canonical if isinstance(parsed, CheckedUrl) else stripped
 
 
+def same_place(a: str, b: str) -> bool:
+    """Whether two URLs of one page (`canonical_url` drops the fragment) also name one
+    place on it: two sections (`#texas`, `#ohio`) or two views of a script-built site
+    (`#/resources/1`) are two resources; a section and the page itself, or one section
+    twice, are one."""
+    here, there = _fragment(a), _fragment(b)
+    return not here or not there or here == there
+
+
+def _fragment(url: str) -> str:
+    try:
+        return urlsplit(url.strip()).fragment if isinstance(url, str) else ""
+    except ValueError:
+        return ""
+
+
 def host_of(raw: str) -> str:
     parsed = parse_url(raw)
     return parsed.host if isinstance(parsed, CheckedUrl) else ""
