@@ -357,6 +357,16 @@ def same_place(a: str, b: str) -> bool:
     return not here or not there or here == there
 
 
+def with_fragment_of(url: str, old: str) -> str:
+    """`url` (where `old` now leads) with `old`'s fragment when it has none of its own, as
+    a browser keeps `#ohio` through a redirect (RFC 9110 10.2.2): the section the entry
+    names is still the one meant at the new address."""
+    fragment = _fragment(old)
+    if not fragment or _fragment(url) or "#" in url:
+        return url
+    return f"{url}#{fragment}"
+
+
 def _fragment(url: str) -> str:
     try:
         return urlsplit(url.strip()).fragment if isinstance(url, str) else ""

@@ -418,3 +418,24 @@ def test_history_says_its_times_are_utc(engine: Engine) -> None:
     redirect(engine, 1)
     lines = decisions.history_lines(store.resource_history(engine, "a"), now=days(2))
     assert lines[-2:] == ["", "Times are UTC."]
+
+
+def test_accepting_a_redirect_keeps_the_section_the_entry_names(tmp_path: Path) -> None:
+    """A browser keeps `#ohio` through a redirect; accepting it dropped the section, and the
+    Texas and Ohio entries of one hotline page became one URL (a `duplicate_url`)."""
+    path = write_catalog(
+        tmp_path / "kit.yaml",
+        [
+            {"id": "ohio", "title": "Ohio hotlines", "url": f"{OLD}#ohio"},
+            {"id": "texas", "title": "Texas hotlines", "url": f"{NEW}#texas"},
+        ],
+    )
+    with temporary_database(tmp_path, "kit.db") as engine:
+        sync_catalogs(engine, load_catalogs([path]), now=T0)
+        redirect(engine)
+        result = decisions.accept_redirect(
+            settings_for(engine, [path]), "ohio", by="ann", clock=Ticker(days(2))
+        )
+        assert f"url: {NEW}#ohio" in path.read_text()
+        assert "note:" not in result.message  # no other entry names that section
+        assert store.find_resource(engine, "ohio").url == f"{NEW}#ohio"
