@@ -920,3 +920,18 @@ def test_a_hotline_or_two_pasted_addresses_warn_with_what_to_write(
     report = validate_catalog(write(tmp_path, "c.yaml", text))
     (warning,) = report.warnings
     assert warning.code == "invalid_url" and says in warning.message
+
+
+def test_an_entry_whose_address_is_under_another_name_is_told_to_rename_it(
+    tmp_path: Path,
+) -> None:
+    """A catalog from elsewhere names it `link:` (as a sheet's 'Link' column, which
+    `import-csv` reads as url): "add the resource's web address" sent the curator looking
+    for an address that is right there."""
+    text = GOOD_YAML.replace("url: https://", "link: https://")
+    problem = only_problem(validate_catalog(write(tmp_path, "c.yaml", text)))
+    assert (problem.code, problem.line, problem.field) == ("missing_field", 6, "url")
+    assert "'link' holds a web address; rename 'link' to 'url'" in problem.message
+    text = GOOD_YAML.replace("url: https://humantraffickinghotline.org/", "notes: none")
+    problem = only_problem(validate_catalog(write(tmp_path, "d.yaml", text)))
+    assert "add the resource's web address" in problem.message
