@@ -87,9 +87,9 @@ FINDING_CODES: dict[str, tuple[Level, str]] = {
     ),
     "likely_duplicate_url": (
         Level.WARNING,
-        "Two entries of one collection differ only in http:// and https://, or in a trailing "
-        "`/`: most sites serve one page at both. Keep one entry, or mark the pair as meant "
-        "with `shared_url: true`.",
+        "Two entries of one collection differ only in http:// and https://, a leading `www.` "
+        "or a trailing `/`: most sites serve one page at both. Keep one entry, or mark the "
+        "pair as meant with `shared_url: true`.",
     ),
     "bad_duplicate_of": (
         Level.WARNING,
@@ -546,22 +546,29 @@ def _likely_duplicate_urls(
 
 
 def _loose_key(canonical: str) -> str | None:
-    """`canonical` with http as https (on the default port) and no trailing `/` on its path;
-    None for a URL that is not http(s)."""
+    """`canonical` with http as https (on the default port), its host without a leading
+    `www.` and no trailing `/` on its path; None for a URL that is not http(s)."""
     parts = urlsplit(canonical)
     if parts.scheme not in ("http", "https"):
         return None
     scheme = "https" if parts.scheme == "http" and parts.port is None else parts.scheme
+    netloc = parts.netloc.removeprefix("www.")
     path = parts.path.rstrip("/") or "/"
-    return urlunsplit((scheme, parts.netloc, path, parts.query, ""))
+    return urlunsplit((scheme, netloc, path, parts.query, ""))
 
 
 def _how_urls_differ(a: str, b: str) -> str:
-    scheme = urlsplit(a).scheme != urlsplit(b).scheme
-    slash = urlsplit(a).path != urlsplit(b).path
-    if scheme and slash:
-        return "http:// and https:// and a trailing '/'"
-    return "http:// and https://" if scheme else "a trailing '/'"
+    one, other = urlsplit(a), urlsplit(b)
+    ways = [
+        way
+        for way, differs in (
+            ("http:// and https://", one.scheme != other.scheme),
+            ("a leading 'www.'", one.netloc != other.netloc),
+            ("a trailing '/'", one.path != other.path),
+        )
+        if differs
+    ]
+    return " and ".join(ways)
 
 
 def _same_place(a: _Entry, b: _Entry) -> bool:

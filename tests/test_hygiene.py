@@ -428,6 +428,8 @@ def test_http_and_https_or_a_trailing_slash_of_one_page_are_likely_duplicates() 
                 _complete("slash", url="https://example.org/kit/", title="The kit"),
                 _complete("bare", url="https://example.org/kit", title="Toolkit"),
                 _complete("port", url="http://example.org:8080/guide", title="Elsewhere"),
+                _complete("www", url="https://www.example.org/about", title="About us"),
+                _complete("bare-host", url="https://example.org/about/", title="Who we are"),
                 _complete("meant", url="https://example.org/a/", title="A page"),
                 _complete("meant2", url="https://example.org/a", extra={"shared_url": True}),
             ),
@@ -440,8 +442,11 @@ def test_http_and_https_or_a_trailing_slash_of_one_page_are_likely_duplicates() 
         "secure": ("plain",),
         "slash": ("bare",),
         "bare": ("slash",),
+        "www": ("bare-host",),
+        "bare-host": ("www",),
     }
     assert likely["plain"].level is Level.WARNING
     assert "differ only in http:// and https://" in likely["plain"].message
     assert "keep one entry (the https one)" in likely["plain"].fix
     assert "differ only in a trailing '/'" in likely["slash"].message
+    assert "differ only in a leading 'www.' and a trailing '/'" in likely["www"].message
