@@ -545,3 +545,18 @@ def test_a_renamed_row_matches_the_section_of_its_own_fragment_only(tmp_path: Pa
     resources = {r.id: r for r in load_catalog(target).resources}
     assert resources["ohio-hotlines"].publisher == "State of Ohio"
     assert resources["texas-hotlines"].publisher is None
+
+
+def test_a_section_of_the_imported_page_written_with_its_path_is_no_resource() -> None:
+    """`#contacts` was skipped as pointing inside the page; `/toolkit#contacts` on the
+    toolkit page itself is the same link and became an entry whose URL is the toolkit."""
+    parsed = parse_toolkit_html(
+        "<ul><li><a href='/toolkit#contacts'>Contacts</a></li>"
+        "<li><a href='/other#part-2'>Other guide</a></li></ul>",
+        base_url="https://site.example/toolkit",
+    )
+    assert [(e.title, e.url) for e in parsed.entries] == [
+        ("Other guide", "https://site.example/other#part-2")
+    ]
+    (skipped,) = parsed.skipped
+    assert (skipped.title, skipped.reason) == ("Contacts", "the link points inside the page")
