@@ -32,7 +32,7 @@ from sqlalchemy import Engine
 
 from catalog import store
 from catalog.catalog_edit import FieldEdit, apply_edits
-from catalog.clock import Clock, utcnow
+from catalog.clock import Clock, local_date, utcnow
 from catalog.commands import command_options, command_words
 from catalog.db import engine_for
 from catalog.errors import ConfigError, LinkhealthError, NotFoundError
@@ -43,7 +43,7 @@ from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, load_catalogs
 from catalog.sync import SyncResult, sync_catalogs
 from catalog.text import clipped, counted
-from catalog.urls import UrlProblem, canonical_url, parse_url
+from catalog.urls import UrlProblem, canonical_url, parse_url, same_place, with_fragment_of
 
 __all__ = [
     "DecisionResult",
@@ -107,6 +107,7 @@ def accept_redirect(
             f"{_name(resource)} has no current permanent redirect to accept; "
             f"`{_hint(settings, 'resource', resource, *choose)}` shows what its link does"
         )
+    target = with_fragment_of(target, resource.url)
     return _change_url(
         settings, engine, resource, target, ACCEPT_REDIRECT, by, reason, dry_run, clock, True
     )
@@ -139,6 +140,7 @@ def replace_url(
                 else "archive lookups are off in these settings ([health] archive_lookups = false)"
             )
             raise LinkhealthError(f"no archived copy is known for {_name(resource)}; {when}")
+        url = with_fragment_of(url, resource.url)
     assert url is not None
     problem = parse_url(url)
     if isinstance(problem, UrlProblem):
@@ -162,7 +164,7 @@ def mark_reviewed(
     engine = _writable(settings, clock)
     resource = store.find_resource(engine, rid, collection=collection)
     now = clock()
-    today = now.astimezone(UTC).date()
+    today = local_date(now)  # the curator's day: 08:00 in Sydney is not yesterday
     edit = FieldEdit(resource.rid, "reviewed_at", today)
     path = _editable(resource)
     diff = ""
@@ -412,7 +414,7 @@ def _sharing(path: Path, rid: str, url: str) -> str:
         r.id
         for catalog in load_catalogs([path])
         for r in catalog.resources
-        if r.id != rid and canonical_url(r.url) == key
+        if r.id != rid and canonical_url(r.url) == key and same_place(r.url, url)
     ]
     if not others:
         return ""
@@ -547,6 +549,8 @@ def history_lines(
             for d in history.decisions
         ],
     )
+    # As the report's footer says it: "07:00" alone reads as the curator's own morning.
+    out += ["", "Times are UTC."]
     return out
 
 

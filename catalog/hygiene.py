@@ -27,8 +27,9 @@ from enum import StrEnum
 from itertools import combinations, groupby
 from operator import itemgetter
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from catalog.clock import utcnow
+from catalog.clock import local_date, utcnow
 from catalog.commands import CommandOptions, command_words, with_options
 from catalog.model import Catalog, Observation, Resource
 from catalog.outcomes import Outcome
@@ -41,6 +42,7 @@ from catalog.urls import (
     https_upgrade_candidate,
     is_shortener,
     parse_url,
+    same_place,
     tracking_params,
     without_tracking,
 )
@@ -79,9 +81,15 @@ _RANK = {Level.INFO: 0, Level.WARNING: 1, Level.ERROR: 2}
 FINDING_CODES: dict[str, tuple[Level, str]] = {
     "duplicate_url": (
         Level.ERROR,
-        "Two entries of one collection lead to the same page (after URL normalisation). "
-        "Fix the wrong one, or mark the sharing as intended with `shared_url: true` or "
-        "`duplicate_of: <id>`.",
+        "Two entries of one collection lead to the same page (after URL normalisation; "
+        "two sections of it, `#texas` and `#ohio`, are two places). Fix the wrong one, or "
+        "mark the sharing as intended with `shared_url: true` or `duplicate_of: <id>`.",
+    ),
+    "likely_duplicate_url": (
+        Level.WARNING,
+        "Two entries of one collection differ only in http:// and https://, a leading `www.` "
+        "or a trailing `/`: most sites serve one page at both. Keep one entry, or mark the "
+        "pair as meant with `shared_url: true`.",
     ),
     "bad_duplicate_of": (
         Level.WARNING,
@@ -184,7 +192,9 @@ def lint(
     the findings' commands must carry to act on these files and the database meant;
     `shared_ids`: ids that database holds in several collections (`catalog lint FILE`
     sees one of them), whose commands must name the collection too."""
-    today = (now or utcnow()).date()
+    # A date is the curator's: "today" is this machine's day unless `now` says otherwise.
+    moment = now if now is not None else utcnow()
+    today = moment.date() if now is not None else local_date(moment)
     ambiguous = _ids_in_several(catalogs) | frozenset(shared_ids)
     findings: list[Finding] = []
     links: dict[str, tuple[bool, str]] = {}
@@ -192,10 +202,11 @@ def lint(
         for resource in catalog.resources:
             entry = _Entry(catalog, resource, resource.id in ambiguous)
             findings.extend(_fields(entry))
-            findings.extend(_review(entry, today))
+            findings.extend(_review(entry, moment, today))
             findings.extend(_url(entry))
             _add_link(links, resource.url)  # right after `_url`: the URL is parsed already
     findings.extend(_duplicate_urls(catalogs, ambiguous, links))
+    findings.extend(_likely_duplicate_urls(catalogs, ambiguous, links))
     findings.extend(_near_duplicate_titles(catalogs, ambiguous, links))
     _on_field_lines(findings)
     if options is not None:
@@ -341,15 +352,19 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
         )
 
 
-def _review(entry: _Entry, today: date) -> Iterable[Finding]:
+def _review(entry: _Entry, now: datetime, today: date) -> Iterable[Finding]:
+    """A review date that is no date, or lies ahead: a plain date after `today`, a time of
+    day (which names its zone, or is UTC) after `now`. "2026-12-05T08:00+10:00" is over once
+    UTC's clock passes 22:00 on the 4th, though its date is the 5th."""
     for name in REVIEW_FIELDS:
         value = entry.resource.extra.get(name)
         if value is None or value == "":
             continue
         moment = review_date(value)
+        timed = isinstance(value, datetime) or (isinstance(value, str) and len(value.strip()) > 10)
         if moment is None:
             problem = f"{name} {str(value)!r} is not a date"
-        elif moment.date() > today:
+        elif moment > now if timed else moment.date() > today:
             problem = f"{name} {moment.date().isoformat()} lies in the future"
         else:
             continue
@@ -462,23 +477,26 @@ def _duplicate_urls(
                         "name the id of the entry this one repeats, or remove 'duplicate_of'",
                         field="duplicate_of",
                     )
-            unmarked = [m for m in same if not _intended(m.resource)]
-            if len(same) > 1 and len(unmarked) > 1:
-                first = min(same, key=lambda m: m.resource.line or 0).resource.id
-                for m in unmarked:
-                    others = tuple(o.resource.id for o in same if o is not m)
-                    mark = (
-                        f"add 'duplicate_of: {first}' to the others"
-                        if m.resource.id == first
-                        else f"add 'duplicate_of: {first}' to this entry"
-                    )
-                    yield m.finding(
-                        "duplicate_url",
-                        f"the same URL as {', '.join(others)}",
-                        f"fix the URL of the wrong entry; if they really share the page, {mark} "
-                        "(or 'shared_url: true')",
-                        related=others,
-                    )
+            for m in same:
+                if _intended(m.resource):
+                    continue
+                partners = [o for o in same if o is not m and _same_place(m, o)]
+                if all(_intended(o.resource) for o in partners):
+                    continue
+                first = min([m, *partners], key=lambda e: e.resource.line or 0).resource.id
+                others = tuple(o.resource.id for o in partners)
+                mark = (
+                    f"add 'duplicate_of: {first}' to the others"
+                    if m.resource.id == first
+                    else f"add 'duplicate_of: {first}' to this entry"
+                )
+                yield m.finding(
+                    "duplicate_url",
+                    f"the same URL as {', '.join(others)}",
+                    f"fix the URL of the wrong entry; if they really share the page, {mark} "
+                    "(or 'shared_url: true')",
+                    related=others,
+                )
             elsewhere = tuple(
                 f"{m.catalog.key}/{m.resource.id}" for m in members if m.catalog.key != key
             )
@@ -490,6 +508,71 @@ def _duplicate_urls(
                         "keep both entries in step when the URL changes",
                         related=elsewhere,
                     )
+
+
+def _likely_duplicate_urls(
+    catalogs: Sequence[Catalog], ambiguous: frozenset[str], links: dict[str, tuple[bool, str]]
+) -> Iterable[Finding]:
+    """Entries of one collection whose URLs `canonical_url` keeps apart (a server may
+    answer differently) but that differ only in the scheme or a trailing `/`. Each is
+    fetched and judged on its own, so nothing else says so: `http_url` even suggests the
+    https form that the other entry already is."""
+    groups: dict[tuple[str, str], list[tuple[_Entry, str]]] = defaultdict(list)
+    for catalog in catalogs:
+        for r in catalog.resources:
+            valid, key = links[r.url]
+            loose = _loose_key(key) if valid else None
+            if loose is not None:
+                groups[catalog.key, loose].append((_Entry(catalog, r, r.id in ambiguous), key))
+    for members in groups.values():
+        if len({key for _, key in members}) < 2:
+            continue  # one URL (a `duplicate_url`, if anything)
+        for m, key in members:
+            if _intended(m.resource):
+                continue
+            partners = [(o, other) for o, other in members if other != key and _same_place(m, o)]
+            if all(_intended(o.resource) for o, _ in partners):
+                continue
+            ids = tuple(o.resource.id for o, _ in partners)
+            how = _how_urls_differ(key, partners[0][1])
+            keep = "the https one" if "https" in how else "the one the other redirects to"
+            yield m.finding(
+                "likely_duplicate_url",
+                f"probably the same page as {', '.join(ids)}: the URLs differ only in {how}",
+                f"keep one entry ({keep}); if the site serves two pages, add "
+                "'shared_url: true' to one of them",
+                related=ids,
+            )
+
+
+def _loose_key(canonical: str) -> str | None:
+    """`canonical` with http as https (on the default port), its host without a leading
+    `www.` and no trailing `/` on its path; None for a URL that is not http(s)."""
+    parts = urlsplit(canonical)
+    if parts.scheme not in ("http", "https"):
+        return None
+    scheme = "https" if parts.scheme == "http" and parts.port is None else parts.scheme
+    netloc = parts.netloc.removeprefix("www.")
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit((scheme, netloc, path, parts.query, ""))
+
+
+def _how_urls_differ(a: str, b: str) -> str:
+    one, other = urlsplit(a), urlsplit(b)
+    ways = [
+        way
+        for way, differs in (
+            ("http:// and https://", one.scheme != other.scheme),
+            ("a leading 'www.'", one.netloc != other.netloc),
+            ("a trailing '/'", one.path != other.path),
+        )
+        if differs
+    ]
+    return " and ".join(ways)
+
+
+def _same_place(a: _Entry, b: _Entry) -> bool:
+    return same_place(a.resource.url, b.resource.url)
 
 
 def _near_duplicate_titles(

@@ -75,16 +75,22 @@ def is_failing(link: LinkLike | None) -> bool:
     return link.outcome is not None and link.outcome.severity is Severity.BROKEN
 
 
-def edited_since_checked(status: StatusLike, last_edit: datetime | None) -> bool:
+def edited_since_checked(
+    status: StatusLike, last_edit: datetime | None, now: datetime | None = None
+) -> bool:
     """Never checked, or edited after the link's last check (URL or any field).
 
     A link tried only while our network was down has a `last_checked_at` but no outcome:
-    it was never checked.
+    it was never checked. A check stamped after `now` came from a clock since set back
+    (NTP correcting a fast clock): an edit made since then is stamped before it, so any
+    edit counts, or the curator's edit would wait for the next night unchecked.
     """
     link = status.link
     if link is None or link.last_checked_at is None or link.outcome is None:
         return True
-    return last_edit is not None and last_edit > link.last_checked_at
+    if last_edit is None:
+        return False
+    return last_edit > link.last_checked_at or (now is not None and link.last_checked_at > now)
 
 
 def select_for_recheck(
@@ -94,12 +100,14 @@ def select_for_recheck(
     changed_only: bool = False,
     failing_only: bool = False,
     last_edits: Mapping[tuple[str, str], datetime] | None = None,
+    now: datetime | None = None,
 ) -> tuple[list[str], list[str]]:
     """(resource ids to check, named ids that do not exist).
 
     The selection is the union of the named ids, the entries edited since their link
-    was last checked (`changed_only`), and the failing ones (`failing_only`).
-    `last_edits` maps (collection key, resource id) to the time of its latest edit.
+    was last checked (`changed_only`, see `edited_since_checked` for `now`), and the
+    failing ones (`failing_only`). `last_edits` maps (collection key, resource id) to the
+    time of its latest edit.
     """
     edits = last_edits or {}
     known: set[str] = set()
@@ -110,7 +118,7 @@ def select_for_recheck(
             status.rid in ids
             or (
                 changed_only
-                and edited_since_checked(status, edits.get((status.collection, status.rid)))
+                and edited_since_checked(status, edits.get((status.collection, status.rid)), now)
             )
             or (failing_only and is_failing(status.link))
         )
@@ -177,20 +185,28 @@ def plan_recheck(
     # Before the sync writes: what a recheck writes while `db copy` copies is left out.
     store.refuse_while_copying(engine, now=clock(), doing="check")
     catalogs = load_catalogs(settings.catalogs)
-    synced = sync_catalogs(engine, catalogs, now=clock(), folders=settings.catalogs)
+    now = clock()
+    synced = sync_catalogs(engine, catalogs, now=now, folders=settings.catalogs)
     keys = tuple(c.key for c in catalogs)
     statuses = [s for s in store.resource_statuses(engine) if s.collection in keys]
     edits: dict[tuple[str, str], datetime] = {}
     if changed_only:
         checked = [s.link.last_checked_at for s in statuses if s.link and s.link.last_checked_at]
-        by_resource, _ = history_events(engine, since=min(checked) if checked else None)
+        # Not after now: a check stamped ahead of a clock since set back precedes the edits.
+        since = min([*checked, now]) if checked else None
+        by_resource, _ = history_events(engine, since=since)
         edits = latest_edits(
             (e.collection_key, e.resource_id, e.kind, e.at)
             for events in by_resource.values()
             for e in events
         )
     chosen, missing = select_for_recheck(
-        statuses, ids=ids, changed_only=changed_only, failing_only=failing_only, last_edits=edits
+        statuses,
+        ids=ids,
+        changed_only=changed_only,
+        failing_only=failing_only,
+        last_edits=edits,
+        now=now,
     )
     if missing:
         raise NotFoundError.unknown_ids(missing)

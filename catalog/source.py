@@ -1235,8 +1235,24 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
                     + (" (field names are lower case)" if meant.lower() == name else ""),
                     entry.lines.get(meant),
                 )
+            elif name == "url" and (held := _address_field(entry.values)) is not None:
+                bad(
+                    "missing_field",
+                    name,
+                    f"required field 'url' is missing, but {held!r} holds a web address; "
+                    f"rename {held!r} to 'url' (the one field that is checked)",
+                    entry.lines.get(held),
+                )
             else:
                 bad("missing_field", name, f"required field {name!r} {what}; {_NEXT_STEP[name]}")
+        elif name == "url" and isinstance(value, list) and len(value) > 1:
+            # Quoting `[a, b]` would only make one address with a space in it.
+            bad(
+                "wrong_type",
+                name,
+                f"'url' is a list of {len(value)} addresses; an entry links one page, so keep "
+                "the one to check and give each other page its own entry",
+            )
         elif not isinstance(value, str):
             bad("wrong_type", name, f"{name!r} is {_kind(value)}, not text; put it in quotes")
         elif name == "id" and (_SPACE.search(value) or invisible_characters(value)):
@@ -1425,6 +1441,22 @@ def _misspelt(name: str, keys: Iterable[Any]) -> str | None:
     }
     close = difflib.get_close_matches(name, list(bare.values()), n=1, cutoff=0.8)
     return next((k for k in others if bare[k] == close[0]), None) if close else None
+
+
+def _address_field(values: Mapping[Any, Any]) -> str | None:
+    """The field (not a schema field) of an entry without `url` that holds a web address,
+    as a catalog from elsewhere names it (`link`, `href`, `website`); None if none does."""
+    for key, value in values.items():
+        if str(key) in RESOURCE_FIELDS:
+            continue
+        first = value[0] if isinstance(value, list) and value else value
+        if isinstance(first, str) and _WEB_ADDRESS.match(first.strip()):
+            return str(key)
+    return None
+
+
+#: The start of a web address, as a field holding one begins.
+_WEB_ADDRESS = re.compile(r"(?i)https?://\S")
 
 
 def _label(entry: _Entry) -> str:

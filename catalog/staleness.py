@@ -148,6 +148,10 @@ def _unchanged_long(
     if unchanged is None or now - unchanged <= limit:
         return None
     modified = http_date(last_modified)
+    if modified is not None and modified > now + _SERVER_CLOCK_SLACK:
+        # A page dated in the future (a server's wrong clock, a made-up date) tells nothing
+        # about when it last changed; trusted, it would hide a frozen site for good.
+        modified = None
     if modified is not None and now - modified <= limit:
         return None
     if modified is not None:
@@ -165,6 +169,11 @@ def _unchanged_long(
         "and mark the entry reviewed if it is still the one to link."
     )
     return StaleReason("unchanged_long", reason, unchanged)
+
+
+#: How far ahead of our clock a server's Last-Modified may be and still count: a server
+#: clock a little fast, or ours a little slow.
+_SERVER_CLOCK_SLACK = timedelta(days=1)
 
 
 def _dated(

@@ -126,6 +126,12 @@ def _parse(raw: str) -> CheckedUrl | UrlProblem:
     # Printable ASCII without a space has none of the three faults below: one C-level test
     # spares three passes per character on nearly every URL.
     if not (raw.isascii() and raw.isprintable() and " " not in raw):
+        addresses = len(_SCHEME_START.findall(raw))
+        if addresses > 1:
+            return UrlProblem(
+                f"the URL holds {addresses} addresses; an entry links one page, so give each "
+                "its own entry"
+            )
         if any(ch.isspace() for ch in raw):
             return UrlProblem("the URL contains spaces or line breaks")
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):
@@ -139,6 +145,11 @@ def _parse(raw: str) -> CheckedUrl | UrlProblem:
     scheme = parts.scheme.lower()
     if not scheme:
         return UrlProblem("the URL has no scheme (it should start with https://)")
+    if scheme in _NOT_A_PAGE:
+        return UrlProblem(
+            f"{_NOT_A_PAGE[scheme]} ({parts.scheme}:) cannot be checked as a link; give the web "
+            "page that lists it as url and keep it in notes"
+        )
     if scheme not in SUPPORTED_SCHEMES:
         return UrlProblem(f"the scheme {parts.scheme!r} is not a web address (use http or https)")
     if not raw[len(parts.scheme) :].startswith("://"):
@@ -166,6 +177,17 @@ def _parse(raw: str) -> CheckedUrl | UrlProblem:
 
 
 _parse_cached = functools.lru_cache(maxsize=4096)(_parse)
+
+#: Schemes of a hotline's or a contact's link, which a catalog of resources does hold: the
+#: reason says what to write instead, as `import-csv` does, not just "use https".
+_NOT_A_PAGE = {
+    "tel": "a phone number",
+    "callto": "a phone number",
+    "sms": "a text-message number",
+    "mailto": "an e-mail address",
+}
+#: Where an http(s) address starts inside a text: two of them are two addresses pasted.
+_SCHEME_START = re.compile(r"(?i)(?:^|(?<=[\s,;]))https?://")
 
 
 def _ascii_host(hostname: str) -> str | None:
@@ -324,6 +346,32 @@ def canonical_url(raw: str) -> str:
     stripped = raw.strip() if isinstance(raw, str) else ""
     parsed = parse_url(stripped)
     return parsed.canonical if isinstance(parsed, CheckedUrl) else stripped
+
+
+def same_place(a: str, b: str) -> bool:
+    """Whether two URLs of one page (`canonical_url` drops the fragment) also name one
+    place on it: two sections (`#texas`, `#ohio`) or two views of a script-built site
+    (`#/resources/1`) are two resources; a section and the page itself, or one section
+    twice, are one."""
+    here, there = _fragment(a), _fragment(b)
+    return not here or not there or here == there
+
+
+def with_fragment_of(url: str, old: str) -> str:
+    """`url` (where `old` now leads) with `old`'s fragment when it has none of its own, as
+    a browser keeps `#ohio` through a redirect (RFC 9110 10.2.2): the section the entry
+    names is still the one meant at the new address."""
+    fragment = _fragment(old)
+    if not fragment or _fragment(url) or "#" in url:
+        return url
+    return f"{url}#{fragment}"
+
+
+def _fragment(url: str) -> str:
+    try:
+        return urlsplit(url.strip()).fragment if isinstance(url, str) else ""
+    except ValueError:
+        return ""
 
 
 def host_of(raw: str) -> str:

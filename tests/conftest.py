@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,10 @@ os.environ["PREFECT_SERVER_LOGGING_LEVEL"] = "WARNING"
 os.environ.pop("PREFECT_API_URL", None)
 os.environ.pop("LINKHEALTH_CONFIG", None)
 os.environ.pop("LINKHEALTH_DATABASE_URL", None)
+# The curator's calendar day is the machine's (`catalog.clock.local_date`): tests that
+# expect a date pin a zone themselves; the rest see UTC wherever the suite runs.
+os.environ["TZ"] = "UTC"
+time.tzset()
 
 # A suite started in the background of a non-interactive shell (`cmd &`, nohup) inherits
 # SIGINT ignored, and so would every process it starts: the tests of what Ctrl-C does then

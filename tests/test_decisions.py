@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -389,3 +391,51 @@ def test_history_after_a_night_offline_gives_the_last_real_check(engine: Engine)
     store.record_observations(engine, None, [offline], health, now=days(2))
     text = "\n".join(decisions.history_lines(store.resource_history(engine, "a"), now=days(3)))
     assert f"(last checked {days(1):%Y-%m-%d %H:%M}" in text, text
+
+
+def test_marking_reviewed_writes_the_curators_own_date(
+    engine: Engine, settings: Settings, catalog_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 08:00 on the 5th in Sydney (21:00 on the 4th, UTC) the review is the 5th's: the
+    curator would read "reviewed_at: 2026-12-04" as a day lost."""
+    monkeypatch.setenv("TZ", "Australia/Sydney")
+    time.tzset()
+    try:
+        clock = Ticker(datetime(2026, 12, 4, 21, tzinfo=UTC))
+        result = decisions.mark_reviewed(settings, "a", by="ann", clock=clock)
+    finally:
+        monkeypatch.setenv("TZ", "UTC")
+        time.tzset()
+    assert "reviewed_at: '2026-12-05'" in catalog_file.read_text()
+    assert "wrote reviewed_at: 2026-12-05 to " in result.message
+    # Read back, the review is not "in the future" to staleness: the entry is reviewed.
+    assert "review_overdue" not in {n.code for n in store.find_resource(engine, "a").stale}
+
+
+def test_history_says_its_times_are_utc(engine: Engine) -> None:
+    """A check at 02:00 in New York prints as 07:00: without the zone named, a curator
+    reads it as the morning."""
+    redirect(engine, 1)
+    lines = decisions.history_lines(store.resource_history(engine, "a"), now=days(2))
+    assert lines[-2:] == ["", "Times are UTC."]
+
+
+def test_accepting_a_redirect_keeps_the_section_the_entry_names(tmp_path: Path) -> None:
+    """A browser keeps `#ohio` through a redirect; accepting it dropped the section, and the
+    Texas and Ohio entries of one hotline page became one URL (a `duplicate_url`)."""
+    path = write_catalog(
+        tmp_path / "kit.yaml",
+        [
+            {"id": "ohio", "title": "Ohio hotlines", "url": f"{OLD}#ohio"},
+            {"id": "texas", "title": "Texas hotlines", "url": f"{NEW}#texas"},
+        ],
+    )
+    with temporary_database(tmp_path, "kit.db") as engine:
+        sync_catalogs(engine, load_catalogs([path]), now=T0)
+        redirect(engine)
+        result = decisions.accept_redirect(
+            settings_for(engine, [path]), "ohio", by="ann", clock=Ticker(days(2))
+        )
+        assert f"url: {NEW}#ohio" in path.read_text()
+        assert "note:" not in result.message  # no other entry names that section
+        assert store.find_resource(engine, "ohio").url == f"{NEW}#ohio"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shlex
+import time
+from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from catalog import hygiene
 from catalog.hygiene import FINDING_CODES, Finding, Level, at_or_above, lint, same_content
 from catalog.model import Catalog, Resource
 from catalog.outcomes import Outcome
@@ -347,3 +350,103 @@ def test_other_url_fixes_of_a_url_with_an_invisible_character_leave_it_out() -> 
         "linkhealth replace-url a 'https://example.org/a?utm_source=news'"
     )
     assert findings["tracking_params"].command == "linkhealth replace-url a http://example.org/a"
+
+
+@pytest.fixture
+def in_sydney(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This machine's clock set to Sydney time (the suite runs in UTC)."""
+    monkeypatch.setenv("TZ", "Australia/Sydney")
+    time.tzset()
+    yield
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+
+
+def test_todays_review_date_in_sydney_is_not_in_the_future(
+    monkeypatch: pytest.MonkeyPatch, in_sydney: None
+) -> None:
+    """08:00 on the 5th in Sydney is 21:00 on the 4th in UTC: the curator who writes today's
+    date must not be told it lies ahead (`catalog lint --fail-on warning` would fail)."""
+    monkeypatch.setattr(hygiene, "utcnow", lambda: datetime(2026, 12, 4, 21, tzinfo=UTC))
+    today = _complete("a", extra={"reviewed_at": date(2026, 12, 5)})
+    tomorrow = _complete("b", extra={"reviewed_at": "2026-12-06"})
+    findings = lint([_catalog(today, tomorrow)])
+    assert [(f.resource_id, f.code) for f in findings] == [("b", "bad_reviewed_at")]
+
+
+@pytest.mark.parametrize(
+    ("value", "bad"),
+    [
+        ("2026-12-05T08:00:00+10:00", False),  # 22:00 UTC on the 4th: an hour ago
+        (datetime(2026, 12, 5, 8, tzinfo=timezone(timedelta(hours=10))), False),
+        ("2026-12-05T10:00:00+10:00", True),  # midnight UTC: an hour ahead
+        ("2026-12-04T23:30:00", True),  # no zone: UTC, half an hour ahead
+    ],
+)
+def test_a_review_time_is_in_the_future_by_the_moment_it_names(value: object, bad: bool) -> None:
+    entry = _complete("a", extra={"reviewed_at": value})
+    findings = lint([_catalog(entry)], now=datetime(2026, 12, 4, 23, tzinfo=UTC))
+    assert _codes(findings) == ({"bad_reviewed_at"} if bad else set())
+
+
+def test_two_sections_of_one_page_are_no_duplicate_but_the_same_section_twice_is() -> None:
+    """A page of state hotlines linked once per state (`#texas`, `#ohio`), or two views of
+    a script-built site (`#/resources/1`), are entries the curator meant: an error there
+    fails `catalog lint`. The page is still fetched once; the same section twice, or a
+    section and the page itself, are one place."""
+    page = "https://example.org/hotlines"
+    findings = lint(
+        [
+            _catalog(
+                _complete("texas", url=f"{page}#texas", title="Texas hotlines"),
+                _complete("ohio", url=f"{page}#ohio", title="Ohio hotlines"),
+                _complete("app-1", url="https://app.example.org/#/resources/1", title="One"),
+                _complete("app-2", url="https://app.example.org/#/resources/2", title="Two"),
+                _complete("ohio-again", url=f"{page}#ohio", title="Hotlines of Ohio"),
+                _complete("whole", url="https://app.example.org/", title="The app"),
+            )
+        ]
+    )
+    dupes = {f.resource_id: f.related for f in findings if f.code == "duplicate_url"}
+    assert dupes == {
+        "ohio": ("ohio-again",),
+        "ohio-again": ("ohio",),
+        "app-1": ("whole",),
+        "app-2": ("whole",),
+        "whole": ("app-1", "app-2"),
+    }
+
+
+def test_http_and_https_or_a_trailing_slash_of_one_page_are_likely_duplicates() -> None:
+    """Kept apart by normalisation (a server may answer them differently), so each is
+    checked and nothing said so; `http_url` even suggested turning one into the other."""
+    findings = lint(
+        [
+            _catalog(
+                _complete("plain", url="http://example.org/guide", title="A guide"),
+                _complete("secure", url="https://example.org/guide", title="Guide for all"),
+                _complete("slash", url="https://example.org/kit/", title="The kit"),
+                _complete("bare", url="https://example.org/kit", title="Toolkit"),
+                _complete("port", url="http://example.org:8080/guide", title="Elsewhere"),
+                _complete("www", url="https://www.example.org/about", title="About us"),
+                _complete("bare-host", url="https://example.org/about/", title="Who we are"),
+                _complete("meant", url="https://example.org/a/", title="A page"),
+                _complete("meant2", url="https://example.org/a", extra={"shared_url": True}),
+            ),
+            _catalog(_complete("other", url="https://example.org/guide"), key="federal"),
+        ]
+    )
+    likely = {f.resource_id: f for f in findings if f.code == "likely_duplicate_url"}
+    assert {rid: f.related for rid, f in likely.items()} == {
+        "plain": ("secure",),
+        "secure": ("plain",),
+        "slash": ("bare",),
+        "bare": ("slash",),
+        "www": ("bare-host",),
+        "bare-host": ("www",),
+    }
+    assert likely["plain"].level is Level.WARNING
+    assert "differ only in http:// and https://" in likely["plain"].message
+    assert "keep one entry (the https one)" in likely["plain"].fix
+    assert "differ only in a trailing '/'" in likely["slash"].message
+    assert "differ only in a leading 'www.' and a trailing '/'" in likely["www"].message

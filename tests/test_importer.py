@@ -524,3 +524,39 @@ def test_a_saved_page_in_windows_1252_keeps_its_accents_and_dashes(
     text, _ = read_source(str(page))
     (entry,) = parse_toolkit_html(text, source=str(page)).entries
     assert entry.title == "Guía \u2013 víctimas"
+
+
+def test_a_renamed_row_matches_the_section_of_its_own_fragment_only(tmp_path: Path) -> None:
+    """A page of hotlines linked per state: a retitled Ohio row matched the Texas entry
+    (the first with that page) and gave it Ohio's publisher."""
+    target = tmp_path / "mine.yaml"
+    import_entries(
+        target,
+        [
+            ImportedEntry("Texas hotlines", "https://x.org/hotlines#texas", None),
+            ImportedEntry("Ohio hotlines", "https://x.org/hotlines#ohio", None),
+        ],
+    )
+    renamed = ImportedEntry(
+        "Ohio hotline list", "https://x.org/hotlines#ohio", None, {"publisher": "State of Ohio"}
+    )
+    result = import_entries(target, [renamed])
+    assert result.matched == ("ohio-hotlines",)
+    resources = {r.id: r for r in load_catalog(target).resources}
+    assert resources["ohio-hotlines"].publisher == "State of Ohio"
+    assert resources["texas-hotlines"].publisher is None
+
+
+def test_a_section_of_the_imported_page_written_with_its_path_is_no_resource() -> None:
+    """`#contacts` was skipped as pointing inside the page; `/toolkit#contacts` on the
+    toolkit page itself is the same link and became an entry whose URL is the toolkit."""
+    parsed = parse_toolkit_html(
+        "<ul><li><a href='/toolkit#contacts'>Contacts</a></li>"
+        "<li><a href='/other#part-2'>Other guide</a></li></ul>",
+        base_url="https://site.example/toolkit",
+    )
+    assert [(e.title, e.url) for e in parsed.entries] == [
+        ("Other guide", "https://site.example/other#part-2")
+    ]
+    (skipped,) = parsed.skipped
+    assert (skipped.title, skipped.reason) == ("Contacts", "the link points inside the page")

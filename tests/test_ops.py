@@ -778,3 +778,27 @@ def test_the_serve_unit_says_a_stopped_run_ends_aborted_as_the_readme_does() -> 
     )
     assert "recorded as aborted" in comments
     assert "recorded as failed" not in comments
+
+
+def test_plan_recheck_finds_an_edit_made_after_the_clock_was_set_back(
+    tmp_path: Path, db_url: str
+) -> None:
+    """The night's check was stamped day 3 by a clock a day fast; NTP set it right and the
+    curator retitled b at day 2.5. The edit is stamped before the check it came after:
+    `recheck --changed` must still pick it, not leave it for the next night."""
+    entries = [
+        {"id": "a", "title": "A", "url": "https://example.org/a"},
+        {"id": "b", "title": "B", "url": "https://example.org/b"},
+    ]
+    catalog_file = _write(tmp_path / "toolkit.yaml", entries)
+    settings = Settings(database_url=db_url, catalogs=(catalog_file,))
+    plan_recheck(settings, changed_only=True, clock=lambda: days(0))
+    engine = open_engine(settings.database_url)
+    run_id = store.start_run(engine, trigger="test", now=days(3))
+    observations = [make_observation(f"https://example.org/{r}", checked_at=days(3)) for r in "ab"]
+    store.record_observations(engine, run_id, observations, HealthSettings(), now=days(3))
+    assert plan_recheck(settings, changed_only=True, clock=lambda: days(2.4)).ids == ()
+    _write(catalog_file, [entries[0], {**entries[1], "title": "B, second edition"}])
+    plan = plan_recheck(settings, changed_only=True, clock=lambda: days(2.5))
+    assert plan.ids == ("b",) and plan.sync_changes == 1
+    engine.dispose()

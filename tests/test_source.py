@@ -888,3 +888,50 @@ def test_a_wrapped_csv_url_is_warned_with_the_address_it_means(
     assert (warning.code, warning.line) == ("invalid_url", 2)
     assert "write it as https://a.org/x;" in warning.message
     assert [r.url for r in load_catalog(path).resources] != ["https://a.org/x"]  # kept as written
+
+
+def test_a_url_list_of_two_addresses_is_told_to_become_two_entries(tmp_path: Path) -> None:
+    """Quoting `[a, b]`, as a list is otherwise told, would make one address with a space."""
+    text = GOOD_YAML.replace(
+        "url: https://humantraffickinghotline.org/",
+        "url: [https://humantraffickinghotline.org/, https://polarisproject.org/]",
+    )
+    problem = only_problem(validate_catalog(write(tmp_path, "c.yaml", text)))
+    assert (problem.code, problem.line, problem.field) == ("wrong_type", 6, "url")
+    assert "a list of 2 addresses" in problem.message
+    assert "give each other page its own entry" in problem.message
+    assert "quotes" not in problem.message
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("tel:+1-888-373-7888", "a phone number (tel:) cannot be checked as a link"),
+        ("mailto:help@example.org", "an e-mail address (mailto:) cannot be checked as a link"),
+        ("https://a.org/x https://b.org/y", "holds 2 addresses; an entry links one page"),
+    ],
+)
+def test_a_hotline_or_two_pasted_addresses_warn_with_what_to_write(
+    tmp_path: Path, url: str, says: str
+) -> None:
+    """A hotline catalog links phone numbers; "use http or https" does not tell the curator
+    to link the page that lists the number, as `import-csv` does."""
+    text = GOOD_YAML.replace("url: https://humantraffickinghotline.org/", f"url: {url}")
+    report = validate_catalog(write(tmp_path, "c.yaml", text))
+    (warning,) = report.warnings
+    assert warning.code == "invalid_url" and says in warning.message
+
+
+def test_an_entry_whose_address_is_under_another_name_is_told_to_rename_it(
+    tmp_path: Path,
+) -> None:
+    """A catalog from elsewhere names it `link:` (as a sheet's 'Link' column, which
+    `import-csv` reads as url): "add the resource's web address" sent the curator looking
+    for an address that is right there."""
+    text = GOOD_YAML.replace("url: https://", "link: https://")
+    problem = only_problem(validate_catalog(write(tmp_path, "c.yaml", text)))
+    assert (problem.code, problem.line, problem.field) == ("missing_field", 6, "url")
+    assert "'link' holds a web address; rename 'link' to 'url'" in problem.message
+    text = GOOD_YAML.replace("url: https://humantraffickinghotline.org/", "notes: none")
+    problem = only_problem(validate_catalog(write(tmp_path, "d.yaml", text)))
+    assert "add the resource's web address" in problem.message

@@ -152,6 +152,9 @@ def test_review_is_overdue_a_year_after_the_last_review_or_the_first_sighting(
         pytest.param(800, "Mon, 99 Foo 20xx 99:99:99 GMT", True, id="broken-date-ignored"),
         pytest.param(800, "Wed, 21 Oct 2015 07:28:00 -0000", True, id="zone-less-date"),
         pytest.param(None, None, False, id="never-fingerprinted"),
+        # A date ahead of now says nothing of the page: a frozen site is still named.
+        pytest.param(800, "Fri, 01 Jan 2100 00:00:00 GMT", True, id="future-date-ignored"),
+        pytest.param(800, http_date(ago(-0.5)), False, id="server-clock-a-little-fast"),
     ],
 )
 def test_unchanged_long_needs_old_fingerprint_and_old_last_modified(

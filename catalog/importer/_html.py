@@ -291,6 +291,9 @@ def _usable(href: str, base_url: str | None) -> tuple[str | None, str]:
         href = urljoin(base_url, href)
     if not isinstance(parse_url(href), CheckedUrl):
         return None, f"the link {href!r} is not a usable http(s) address"
+    if base_url and urlsplit(href).fragment and canonical_url(href) == canonical_url(base_url):
+        # `/toolkit#contacts` on the toolkit page itself is its `#contacts`, written long.
+        return None, "the link points inside the page"
     return href, ""
 
 

@@ -13,7 +13,7 @@ from catalog.hygiene import normalise_title
 from catalog.importer._records import Difference, ImportedEntry
 from catalog.model import Resource
 from catalog.source import plain_id
-from catalog.urls import canonical_url
+from catalog.urls import canonical_url, same_place
 
 _ID_MAX = 60
 
@@ -60,7 +60,13 @@ def plan_merge(existing: Sequence[Resource], entries: Sequence[ImportedEntry]) -
         match = (
             unclaimed([own] if own else [])
             or unclaimed(by_title.get(normalise_title(entry.title), []))
-            or unclaimed(by_url.get(canonical_url(entry.url), []))
+            or unclaimed(
+                [
+                    r
+                    for r in by_url.get(canonical_url(entry.url), [])
+                    if same_place(r.url, entry.url)
+                ]
+            )
         )
         if match is None:
             # A spreadsheet's "my guide" would be refused as an id: it is meant as my-guide.
