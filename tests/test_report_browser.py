@@ -7,6 +7,7 @@ is absent. Run alone with `.venv/bin/pytest -m browser tests/test_report_browser
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -188,3 +189,42 @@ def test_no_date_breaks_across_lines(site: Path, tmp_path: Path, width: int) -> 
     ).stdout
     broken = LexborHTMLParser(dom).css_first("#broken")
     assert broken is not None and broken.text() == "[]", broken and broken.text()
+
+
+PDFTOTEXT = shutil.which("pdftotext")
+
+
+@pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext not installed (poppler-utils)")
+@pytest.mark.parametrize("height_in", [4, 5, 6, 8])
+def test_printed_queue_never_leaves_a_group_heading_alone_at_a_page_foot(
+    site: Path, tmp_path: Path, height_in: int
+) -> None:
+    """On paper, "Check by hand (1)" and its description ended page 3 while its row began
+    page 4: the heading read as an empty group. Each group's first row must share its
+    heading's page, whatever the paper's height."""
+    assert PDFTOTEXT is not None
+    html = (site / "index.html").read_text()
+    tree = LexborHTMLParser(html)
+    groups = []
+    for body in tree.css("#attention tbody[data-priority]"):
+        cell, row = body.css_first("th[scope=rowgroup]"), body.css_first("tr[data-resource-id]")
+        assert cell is not None and row is not None
+        groups.append((cell.text().split(" (")[0], row.attributes["data-resource-id"] or ""))
+    paper = f"<style>@page {{ size: 8.5in {height_in}in; margin: .4in }}</style></head>"
+    page = site / f"print-{height_in}.html"  # beside index.html: the same links
+    page.write_text(html.replace("</head>", paper, 1))
+    pdf = tmp_path / "report.pdf"
+    try:
+        chromium(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri())
+    finally:
+        page.unlink()
+    text = subprocess.run(
+        [PDFTOTEXT, "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    alone = []
+    for number, printed in enumerate(text.split("\f"), start=1):
+        for head, first in groups:
+            found = re.search(rf"^\s*{re.escape(head)} \(\d+\)", printed, re.MULTILINE)
+            if found and first not in printed[found.end() :]:
+                alone.append((number, head))
+    assert alone == []
