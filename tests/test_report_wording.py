@@ -263,3 +263,20 @@ def test_informational_findings_alone_are_still_counted(data: ReportData) -> Non
     assert "No tidying work in the catalog entries themselves (2 informational" in markdown
     none = with_findings(build_context(data, now=fx.NOW), [])
     assert "hygiene-heading" not in render_html(none)
+
+
+def test_the_trend_says_it_counts_links_while_the_headline_counts_resources(
+    data: ReportData,
+) -> None:
+    """The headline's "4 OK" counts resources with nothing to do; the trend's last "OK
+    80%" counts the links the run checked. Side by side, unlabelled, they read as two
+    answers to one question, one of them wrong."""
+    ctx = build_context(data, now=fx.NOW)
+    assert " OK" in ctx.headline and ctx.headline.startswith("12 resources")
+    caption = LexborHTMLParser(render_html(ctx)).css_first("#trends figcaption")
+    assert caption is not None
+    assert "Percentages are of the links each run checked" in caption.text()
+    assert "not of the resources the summary at the top counts" in caption.text()
+    markdown = render_markdown(ctx)
+    trends = markdown.split("## Trends\n", 1)[1].split("\n## ", 1)[0]
+    assert "Percentages are of the links each run checked" in trends
