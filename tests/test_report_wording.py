@@ -280,3 +280,20 @@ def test_the_trend_says_it_counts_links_while_the_headline_counts_resources(
     markdown = render_markdown(ctx)
     trends = markdown.split("## Trends\n", 1)[1].split("\n## ", 1)[0]
     assert "Percentages are of the links each run checked" in trends
+
+
+def test_the_markdown_totals_say_why_ok_counts_more_than_the_headline(data: ReportData) -> None:
+    """The headline counts "3 OK" (nothing to do); "All resources by outcome" counts every
+    working link as OK, queued or not. The HTML table says which of them are queued all
+    the same; the Markdown (the Prefect artifact) gave the bare count, and the two read
+    as a contradiction."""
+    stale = fx.with_resource(
+        data, "a-ok-1", stale_reasons=("Never reviewed.",), stale_codes=("review_overdue",)
+    )
+    ctx = build_context(stale, now=fx.NOW)
+    assert "3 OK" in ctx.headline
+    (ok,) = [t for t in ctx.totals if t.key == "ok"]
+    assert ok.count == 4 and "1 of them is in the queue all the same" in ok.explanation
+    totals = render_markdown(ctx).split("## All resources by outcome\n", 1)[1]
+    (line,) = [row for row in totals.splitlines() if row.startswith("| OK |")]
+    assert line == f"| OK | 4 | {ok.explanation} |"
