@@ -15,7 +15,7 @@ from catalog.queries import EventRow, ReportData, report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from catalog.urls import canonical_url
-from reports import build_context, render_html, render_markdown
+from reports import build_context, render_csv, render_html, render_markdown
 from reports.build import with_findings
 from reports.context import when
 from reports.html_rows import facts
@@ -297,3 +297,46 @@ def test_the_markdown_totals_say_why_ok_counts_more_than_the_headline(data: Repo
     totals = render_markdown(ctx).split("## All resources by outcome\n", 1)[1]
     (line,) = [row for row in totals.splitlines() if row.startswith("| OK |")]
     assert line == f"| OK | 4 | {ok.explanation} |"
+
+
+CASINO_TITLE = "Best Online Casino 2026 - Free Spins Bonus"
+NEW_EDITION = (
+    f"The page's title names 2026 (\u201c{CASINO_TITLE}\u201d), later than any year the entry "
+    "names (2013); if the link now leads to a newer edition, update the entry's title and "
+    "year, or link the edition the entry describes, and mark the entry reviewed."
+)
+DATED = "The newest year the entry names is 2013 (in its year field), more than 5 years ago."
+
+
+@pytest.mark.parametrize(
+    ("drift", "edition_shown"),
+    [
+        ("The page now looks like a gambling page ('Free Spins') (match 100% \u2192 1%).", False),
+        ("The page no longer matches its entry (match 90% \u2192 20%).", True),
+    ],
+)
+def test_a_casino_page_s_year_is_no_newer_edition(
+    data: ReportData, drift: str, edition_shown: bool
+) -> None:
+    """A domain taken over by a casino titled "... 2026 ..." was also "Possibly out of
+    date: the page's title names 2026 ...; update the entry's title and year" on its page
+    and in the CSV: advice to follow the new owner. A publisher's own page that drifted
+    keeps the reading (a new edition often changes the text too)."""
+    changed = fx.with_resource(
+        data,
+        "a-ok-2",
+        drift_reason=drift,
+        page_title=CASINO_TITLE,
+        stale_reasons=(NEW_EDITION, DATED),
+        stale_codes=("new_edition", "dated"),
+        stale_since=fx.days_ago(5),
+    )
+    ctx = build_context(changed, now=fx.NOW)
+    row = fx.row_of(ctx, "a-ok-2")
+    assert row.priority is not None and row.priority.key == "drift"
+    assert row.stale_codes == (("new_edition", "dated") if edition_shown else ("dated",))
+    page = str(facts(row, ""))
+    csv_row = next(line for line in render_csv(ctx).splitlines() if ",a-ok-2," in line)
+    for text in (page, csv_row):
+        assert ("names 2026" in text) is edition_shown
+        assert "more than 5 years ago" in text
