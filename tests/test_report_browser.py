@@ -228,3 +228,20 @@ def test_printed_queue_never_leaves_a_group_heading_alone_at_a_page_foot(
             if found and first not in printed[found.end() :]:
                 alone.append((number, head))
     assert alone == []
+
+
+@pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext not installed (poppler-utils)")
+def test_the_trend_s_numbers_are_printed(site: Path, tmp_path: Path) -> None:
+    """The chart's table is "for screen readers and for print" (`reports.chart`), but it
+    sits in a closed `<details>`, which paper cannot open: it never printed."""
+    assert PDFTOTEXT is not None
+    pdf = tmp_path / "report.pdf"
+    chromium(
+        tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", (site / "index.html").as_uri()
+    )
+    text = subprocess.run(
+        [PDFTOTEXT, "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Outcome shares per run" in text
+    table = text.split("Outcome shares per run", 1)[1]
+    assert re.search(r"Run 5\s+2025-01-09\s+9\s+89%", table)
