@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 from pathlib import Path
 
 import pytest
@@ -340,3 +342,23 @@ def test_a_casino_page_s_year_is_no_newer_edition(
     for text in (page, csv_row):
         assert ("names 2026" in text) is edition_shown
         assert "more than 5 years ago" in text
+
+
+def test_the_csv_labels_a_drifted_page_as_the_html_and_markdown_do(data: ReportData) -> None:
+    """The HTML and Markdown badge a page taken over by a casino "Page no longer
+    matches"; the CSV's label said "OK" (its outcome: the page answers 200), which is all
+    a curator filtering the label column saw of it. The outcome column keeps `ok`."""
+    drift = "The page now looks like a gambling page ('Free Spins') (match 100% \u2192 1%)."
+    ctx = build_context(fx.with_resource(data, "a-ok-2", drift_reason=drift), now=fx.NOW)
+    row = fx.row_of(ctx, "a-ok-2")
+    assert row.status_badge[1] == "Page no longer matches"
+    assert f"**{row.status_badge[1]}**" in render_markdown(ctx)
+    (line,) = [r for r in csv.DictReader(io.StringIO(render_csv(ctx))) if r["id"] == "a-ok-2"]
+    assert (line["group"], line["outcome"], line["label"]) == (
+        "drift",
+        "ok",
+        "Page no longer matches",
+    )
+    untouched = fx.row_of(ctx, "a-broken")
+    (broken,) = [r for r in csv.DictReader(io.StringIO(render_csv(ctx))) if r["id"] == "a-broken"]
+    assert broken["label"] == untouched.label
