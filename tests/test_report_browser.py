@@ -262,7 +262,7 @@ def test_a_resource_page_s_fix_sentence_wraps_its_address_on_a_phone(tmp_path: P
     )
     write_report(build_context(data, now=fx.NOW), tmp_path / "out", run_id=fx.LATEST_FINISHED_RUN)
     page = next((tmp_path / "out" / "resources").glob("*a-broken*.html"))
-    assert f"Link the archived copy {ARCHIVED}" in page.read_text()
+    assert f'Link the archived copy <a class="archive" href="{ARCHIVED}"' in page.read_text()
     probe = tmp_path / "probe.html"
     probe.write_text(PHONE_PROBE.format(src=page.as_uri()))
     dom = chromium(

@@ -20,7 +20,7 @@ from catalog.urls import canonical_url
 from reports import build_context, render_csv, render_html, render_markdown
 from reports.build import with_findings
 from reports.context import when
-from reports.html_rows import facts
+from reports.html_rows import facts, fix_cell
 from tests import report_fixtures as fx
 from tests.factories import make_catalog, make_observation, make_resource, temporary_database
 
@@ -362,3 +362,23 @@ def test_the_csv_labels_a_drifted_page_as_the_html_and_markdown_do(data: ReportD
     untouched = fx.row_of(ctx, "a-broken")
     (broken,) = [r for r in csv.DictReader(io.StringIO(render_csv(ctx))) if r["id"] == "a-broken"]
     assert broken["label"] == untouched.label
+
+
+ARCHIVED = "https://web.archive.org/web/20240105083000/https://a.example.org/broken"
+
+
+def test_the_fix_links_the_address_it_names_instead_of_repeating_it(data: ReportData) -> None:
+    """ "Link the archived copy URL until ...", then "Archived copy: URL", then the
+    command with URL: three 80-character addresses in the column read first. The
+    sentence's own mention is the link now; an address it does not name keeps its line."""
+    ctx = build_context(fx.with_resource(data, "a-broken", archive_url=ARCHIVED), now=fx.NOW)
+    cell = LexborHTMLParser(str(fix_cell(fx.row_of(ctx, "a-broken"))))
+    links = cell.css("a")
+    assert [(a.attributes["class"], a.attributes["href"]) for a in links] == [("archive", ARCHIVED)]
+    step = cell.css_first("p.step")
+    assert step is not None and step.text().startswith(f"Link the archived copy {ARCHIVED} until")
+    assert "Archived copy:" not in cell.body.text() if cell.body else False
+    # A fix that names no address (waiting for a failure to be confirmed) keeps the line.
+    waiting = build_context(fx.with_resource(data, "a-suspect", archive_url=ARCHIVED), now=fx.NOW)
+    waiting_cell = LexborHTMLParser(str(fix_cell(fx.row_of(waiting, "a-suspect"))))
+    assert waiting_cell.body is not None and "Archived copy:" in waiting_cell.body.text()
