@@ -532,6 +532,7 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         ignored_reason=r.ignored_reason,
         snoozed_by=_decided(r.snoozed_by, now) if snoozed else None,
         ignored_by=_decided(r.ignored_by, now) if r.ignored_reason else None,
+        flapping=r.flapping,
     )
 
 

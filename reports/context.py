@@ -196,6 +196,15 @@ class Row:
     #: Who snoozed it and who ignored it, and when (`catalog.queries.Decided`).
     snoozed_by: DecidedWhen | None = None
     ignored_by: DecidedWhen | None = None
+    #: Flipping between working and failing lately (`catalog.health`).
+    flapping: bool = False
+
+    @property
+    def flapping_since(self) -> bool:
+        """Its `since` is when it began flapping (`catalog.queries.PROBLEM_START`), not when
+        its current failure began: "Since 5 days ago", beside a 503 of last night between
+        nights that worked, read as five days down."""
+        return self.flapping and self.state != BROKEN_STATE
 
     @property
     def set_aside(self) -> bool:

@@ -205,6 +205,8 @@ def _facts(row: Row, root: str) -> str:
         elif row.priority is None and row.severity == Severity.OK.value:
             # Nothing to do: "Since a month ago" of a working link read as a problem's age.
             term = "Working since"
+        elif row.flapping_since:
+            term = "Flapping since"
         else:
             term = "Since"
         facts.append(
@@ -259,6 +261,10 @@ def fix_cell(row: Row) -> Markup:
     return Markup(_fix_cell(row))
 
 
+#: Under a flapping link's "Since": the date is when the flipping began.
+FLAPPING_SINCE = "when it began flapping"
+
+
 def _queue_row(row: Row, root: str) -> str:
     about_link = not row.entry_only
     since = (
@@ -266,6 +272,8 @@ def _queue_row(row: Row, root: str) -> str:
         if row.since and about_link
         else "—"
     )
+    if row.since and row.flapping_since:
+        since += f'<div class="small">{FLAPPING_SINCE}</div>'
     return (
         f'<tr data-resource-id="{_escape(row.resource_id)}" '
         f'data-collection="{_escape(row.collection_key)}" '

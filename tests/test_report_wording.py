@@ -382,3 +382,34 @@ def test_the_fix_links_the_address_it_names_instead_of_repeating_it(data: Report
     waiting = build_context(fx.with_resource(data, "a-suspect", archive_url=ARCHIVED), now=fx.NOW)
     waiting_cell = LexborHTMLParser(str(fix_cell(fx.row_of(waiting, "a-suspect"))))
     assert waiting_cell.body is not None and "Archived copy:" in waiting_cell.body.text()
+
+
+def test_a_flapping_link_s_since_says_it_is_when_the_flapping_began(data: ReportData) -> None:
+    """A link that failed last night, between nights that worked, read "HTTP error ...
+    Since 5 days ago, 6 checks": five days down. The date is when it began flapping
+    (`catalog.queries.PROBLEM_START`); a confirmed break's is its failure's own."""
+    flapping = fx.with_resource(data, "a-suspect", flapping=True, since=fx.days_ago(5))
+    both = fx.with_resource(flapping, "a-broken", flapping=True)
+    ctx = build_context(both, now=fx.NOW)
+    suspect, broken = fx.row_of(ctx, "a-suspect"), fx.row_of(ctx, "a-broken")
+    assert suspect.flapping_since and not broken.flapping_since
+    index = LexborHTMLParser(render_html(ctx))
+    cells = {
+        rid: " ".join(node.text(separator=" ").split())
+        for rid in ("a-suspect", "a-broken")
+        if (
+            node := index.css_first(
+                f'#attention tr[data-resource-id="{rid}"] td[data-label="Since"]'
+            )
+        )
+    }
+    assert cells["a-suspect"] == "5 days ago 2025-03-05 when it began flapping"
+    assert "flapping" not in cells["a-broken"]
+    assert "5 days ago (2025-03-05, when it began flapping)" in render_markdown(ctx)
+    terms = [
+        " ".join(dt.text().split())
+        for dt in LexborHTMLParser(f"<dl>{facts(suspect, '')}</dl>").css("dt")
+    ]
+    assert "Flapping since" in terms and "Since" not in terms
+    broken_terms = [dt.text() for dt in LexborHTMLParser(f"<dl>{facts(broken, '')}</dl>").css("dt")]
+    assert "Since" in broken_terms
