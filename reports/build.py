@@ -460,6 +460,7 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     if r.flapping:
         note = f"{note}; {_FLAPPING}" if note else _FLAPPING.capitalize()
     priority = _priority(r)
+    stale_reasons, stale_codes = _stale(r)
     # A drifted link's redirect target is where the drift was seen: no new address.
     suggested = None if priority is Priority.DRIFT else r.suggested_url
     final = r.final_url
@@ -473,7 +474,7 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     if priority is Priority.DRIFT and r.drift_reason:
         seen = r.drift_reason
     elif priority is Priority.STALE:
-        seen = sentences(r.stale_reasons)
+        seen = sentences(stale_reasons)
     else:
         seen = r.reason or label
     return Row(
@@ -521,9 +522,9 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         publisher_page=publisher_page_path(r.publisher) if r.publisher else None,
         host_page=host_page_path(r.host) if r.host else None,
         drift_reason=r.drift_reason,
-        stale_reasons=r.stale_reasons,
-        stale_codes=r.stale_codes,
-        stale_since=when(r.stale_since, now) if r.stale_since and r.stale_reasons else None,
+        stale_reasons=stale_reasons,
+        stale_codes=stale_codes,
+        stale_since=when(r.stale_since, now) if r.stale_since and stale_reasons else None,
         archive_url=r.archive_url,
         archive_href=safe_href(r.archive_url),
         snoozed_until=snoozed,
@@ -531,7 +532,23 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         ignored_reason=r.ignored_reason,
         snoozed_by=_decided(r.snoozed_by, now) if snoozed else None,
         ignored_by=_decided(r.ignored_by, now) if r.ignored_reason else None,
+        flapping=r.flapping,
     )
+
+
+def _stale(r: ResourceRow) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The staleness reasons (and codes) the report shows: without `new_edition` while the
+    page looks parked, for sale or a casino. "The page's title names 2026 ('Best Online
+    Casino 2026'), later than the entry's 2013; update the entry's title and year" read
+    as a newer edition to link, of a domain that changed hands."""
+    codes, reasons = r.stale_codes, r.stale_reasons
+    marked = r.drift_reason is not None and names_markers(r.drift_reason)
+    if not marked or "new_edition" not in codes or len(codes) != len(reasons):
+        return reasons, codes  # (reasons stored without codes cannot be told apart)
+    kept = [
+        (reason, code) for reason, code in zip(reasons, codes, strict=True) if code != "new_edition"
+    ]
+    return tuple(reason for reason, _ in kept), tuple(code for _, code in kept)
 
 
 def _decided(decided: Decided | None, now: datetime) -> DecidedWhen | None:

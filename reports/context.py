@@ -196,6 +196,15 @@ class Row:
     #: Who snoozed it and who ignored it, and when (`catalog.queries.Decided`).
     snoozed_by: DecidedWhen | None = None
     ignored_by: DecidedWhen | None = None
+    #: Flipping between working and failing lately (`catalog.health`).
+    flapping: bool = False
+
+    @property
+    def flapping_since(self) -> bool:
+        """Its `since` is when it began flapping (`catalog.queries.PROBLEM_START`), not when
+        its current failure began: "Since 5 days ago", beside a 503 of last night between
+        nights that worked, read as five days down."""
+        return self.flapping and self.state != BROKEN_STATE
 
     @property
     def set_aside(self) -> bool:
@@ -378,12 +387,26 @@ class TrendPoint:
         return self.pct(self.attention)
 
 
+#: What the trend's percentages count, beside the chart and its table in every format.
+TREND_SCOPE = (
+    "Percentages are of the links each run checked, not of the resources the summary at "
+    "the top counts: a link several entries share counts once, and an entry due a review "
+    "whose link works counts as OK."
+)
+
+
 @dataclass(frozen=True)
 class Trend:
     days: int
     points: tuple[TrendPoint, ...]
     #: One sentence describing the chart (its `<desc>` and the Markdown summary).
     description: str
+
+    @property
+    def scope(self) -> str:
+        """What its percentages count: the headline counts resources ("4 OK": nothing to
+        do), the chart links ("OK 58%"); unlabelled, one reads as a mistake in the other."""
+        return TREND_SCOPE
 
 
 @dataclass(frozen=True)

@@ -132,13 +132,22 @@ def _seen_cell(row: Row) -> str:
 
 
 def _fix_cell(row: Row) -> str:
-    parts = [f'<p class="step">{_escape(row.fix or row.next_step)}</p>']
-    if row.suggested_url:
+    step = row.fix or row.next_step
+    text = _escape(step)
+    # The sentence names the address to switch to ("Link the archived copy URL until ..."):
+    # that mention is the link. A line of its own below said the 130 characters again,
+    # and the command a third time, in the column a curator reads first.
+    suggested = _linked(text, step, row.suggested_url, row.suggested_href, "suggested")
+    text = suggested or text
+    archive = _linked(text, step, row.archive_url, row.archive_href, "archive")
+    text = archive or text
+    parts = [f'<p class="step">{text}</p>']
+    if row.suggested_url and not suggested:
         parts.append(
             '<p class="step small">New address: '
             f"{_ext(row.suggested_url, row.suggested_href, 'suggested')}</p>"
         )
-    if row.archive_url:
+    if row.archive_url and not archive:
         parts.append(
             '<p class="step small">Archived copy: '
             f"{_ext(row.archive_url, row.archive_href, 'archive')}</p>"
@@ -148,6 +157,21 @@ def _fix_cell(row: Row) -> str:
         if row.command_needs_input:
             parts.append('<span class="needs-input">Replace NEW_URL first.</span>')
     return "".join(parts)
+
+
+def _linked(text: str, step: str, url: str | None, href: str | None, cls: str) -> str | None:
+    """`text` (the escaped `step`) with its one mention of `url` as a link, or None when
+    `step` names it not once as a word of its own (an address inside another, such as the
+    original one inside an archived copy's, is not its mention) or it has no safe link."""
+    if not url or not href:
+        return None
+    words = step.split()
+    if sum(word.rstrip(".,;") == url for word in words) != 1 or step.count(url) != 1:
+        return None
+    escaped = _escape(url)
+    if text.count(escaped) != 1:
+        return None
+    return text.replace(escaped, _ext(url, href, cls), 1)
 
 
 def _facts(row: Row, root: str) -> str:
@@ -181,6 +205,8 @@ def _facts(row: Row, root: str) -> str:
         elif row.priority is None and row.severity == Severity.OK.value:
             # Nothing to do: "Since a month ago" of a working link read as a problem's age.
             term = "Working since"
+        elif row.flapping_since:
+            term = "Flapping since"
         else:
             term = "Since"
         facts.append(
@@ -235,6 +261,10 @@ def fix_cell(row: Row) -> Markup:
     return Markup(_fix_cell(row))
 
 
+#: Under a flapping link's "Since": the date is when the flipping began.
+FLAPPING_SINCE = "when it began flapping"
+
+
 def _queue_row(row: Row, root: str) -> str:
     about_link = not row.entry_only
     since = (
@@ -242,6 +272,8 @@ def _queue_row(row: Row, root: str) -> str:
         if row.since and about_link
         else "—"
     )
+    if row.since and row.flapping_since:
+        since += f'<div class="small">{FLAPPING_SINCE}</div>'
     return (
         f'<tr data-resource-id="{_escape(row.resource_id)}" '
         f'data-collection="{_escape(row.collection_key)}" '

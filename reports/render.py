@@ -323,7 +323,7 @@ def _csv_values(rank: int | None, row: Row) -> list[Any]:
         row.url,
         row.host,
         row.outcome,
-        row.label,
+        row.status_badge[1],  # as the HTML and Markdown badge it: a drifted page is no "OK"
         row.state,
         row.seen,
         row.since.iso if row.since else None,

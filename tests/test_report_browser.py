@@ -7,6 +7,7 @@ is absent. Run alone with `.venv/bin/pytest -m browser tests/test_report_browser
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +17,8 @@ from selectolax.lexbor import LexborHTMLParser
 
 from catalog.queries import report_data
 from reports import build_context, write_report
+from reports.context import HistoryItem, ResourcePage, when
+from reports.render import render_resource_page, stylesheet
 from tests import report_fixtures as fx
 
 pytestmark = pytest.mark.browser
@@ -188,3 +191,116 @@ def test_no_date_breaks_across_lines(site: Path, tmp_path: Path, width: int) -> 
     ).stdout
     broken = LexborHTMLParser(dom).css_first("#broken")
     assert broken is not None and broken.text() == "[]", broken and broken.text()
+
+
+PDFTOTEXT = shutil.which("pdftotext")
+
+
+@pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext not installed (poppler-utils)")
+@pytest.mark.parametrize("height_in", [4, 5, 6, 8])
+def test_printed_queue_never_leaves_a_group_heading_alone_at_a_page_foot(
+    site: Path, tmp_path: Path, height_in: int
+) -> None:
+    """On paper, "Check by hand (1)" and its description ended page 3 while its row began
+    page 4: the heading read as an empty group. Each group's first row must share its
+    heading's page, whatever the paper's height."""
+    assert PDFTOTEXT is not None
+    html = (site / "index.html").read_text()
+    tree = LexborHTMLParser(html)
+    groups = []
+    for body in tree.css("#attention tbody[data-priority]"):
+        cell, row = body.css_first("th[scope=rowgroup]"), body.css_first("tr[data-resource-id]")
+        assert cell is not None and row is not None
+        groups.append((cell.text().split(" (")[0], row.attributes["data-resource-id"] or ""))
+    paper = f"<style>@page {{ size: 8.5in {height_in}in; margin: .4in }}</style></head>"
+    page = site / f"print-{height_in}.html"  # beside index.html: the same links
+    page.write_text(html.replace("</head>", paper, 1))
+    pdf = tmp_path / "report.pdf"
+    try:
+        chromium(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri())
+    finally:
+        page.unlink()
+    text = subprocess.run(
+        [PDFTOTEXT, "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    alone = []
+    for number, printed in enumerate(text.split("\f"), start=1):
+        for head, first in groups:
+            found = re.search(rf"^\s*{re.escape(head)} \(\d+\)", printed, re.MULTILINE)
+            if found and first not in printed[found.end() :]:
+                alone.append((number, head))
+    assert alone == []
+
+
+@pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext not installed (poppler-utils)")
+def test_the_trend_s_numbers_are_printed(site: Path, tmp_path: Path) -> None:
+    """The chart's table is "for screen readers and for print" (`reports.chart`), but it
+    sits in a closed `<details>`, which paper cannot open: it never printed."""
+    assert PDFTOTEXT is not None
+    pdf = tmp_path / "report.pdf"
+    chromium(
+        tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", (site / "index.html").as_uri()
+    )
+    text = subprocess.run(
+        [PDFTOTEXT, "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Outcome shares per run" in text
+    table = text.split("Outcome shares per run", 1)[1]
+    assert re.search(r"Run 5\s+2025-01-09\s+9\s+89%", table)
+
+
+#: An archived copy's address as the Wayback Machine spells it: no break opportunity.
+ARCHIVED = "https://web.archive.org/web/20240105083000/https://humantraffickinghotline.org/"
+
+
+def test_a_resource_page_s_fix_sentence_wraps_its_address_on_a_phone(tmp_path: Path) -> None:
+    """ "Link the archived copy https://web.archive.org/web/2024.../https://... until ..."
+    ran off a phone's screen on the resource page: the index's queue cells wrap long
+    addresses, the page's own fix paragraph did not."""
+    data = fx.with_resource(
+        report_data(fx.fixed_db(tmp_path / "fixed.db")), "a-broken", archive_url=ARCHIVED
+    )
+    write_report(build_context(data, now=fx.NOW), tmp_path / "out", run_id=fx.LATEST_FINISHED_RUN)
+    page = next((tmp_path / "out" / "resources").glob("*a-broken*.html"))
+    assert f'Link the archived copy <a class="archive" href="{ARCHIVED}"' in page.read_text()
+    probe = tmp_path / "probe.html"
+    probe.write_text(PHONE_PROBE.format(src=page.as_uri()))
+    dom = chromium(
+        tmp_path,
+        "--allow-file-access-from-files",
+        "--virtual-time-budget=5000",
+        "--window-size=390,844",
+        "--dump-dom",
+        probe.as_uri(),
+    ).stdout
+    wide = LexborHTMLParser(dom).css_first("#wide")
+    assert wide is not None and wide.text() == "[]", wide and wide.text()
+
+
+def test_a_history_line_quoting_an_address_wraps_on_a_phone(tmp_path: Path) -> None:
+    """The entry's "Added" line quotes its URL in Details: a 54-character PDF address
+    pushed the history table past a phone's screen on 13 of 26 toolkit pages."""
+    ctx = build_context(report_data(fx.fixed_db(tmp_path / "fixed.db")), now=fx.NOW)
+    added = HistoryItem(
+        at=when(fx.days_ago(30), fx.NOW),
+        kind="added",
+        label="Added",
+        severity="event",
+        detail="https://www.ncjrs.gov/pdffiles1/nij/grants/249672.pdf",
+    )
+    page = tmp_path / "resources" / "a-ok-1.html"
+    page.parent.mkdir()
+    (tmp_path / "style.css").write_text(stylesheet())
+    page.write_text(render_resource_page(ctx, ResourcePage(fx.row_of(ctx, "a-ok-1"), (added,))))
+    probe = tmp_path / "probe.html"
+    probe.write_text(PHONE_PROBE.format(src=page.as_uri()))
+    dom = chromium(
+        tmp_path,
+        "--allow-file-access-from-files",
+        "--virtual-time-budget=5000",
+        "--window-size=390,844",
+        "--dump-dom",
+        probe.as_uri(),
+    ).stdout
+    wide = LexborHTMLParser(dom).css_first("#wide")
+    assert wide is not None and wide.text() == "[]", wide and wide.text()

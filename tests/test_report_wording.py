@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 from pathlib import Path
 
 import pytest
@@ -15,10 +17,10 @@ from catalog.queries import EventRow, ReportData, report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from catalog.urls import canonical_url
-from reports import build_context, render_html, render_markdown
+from reports import build_context, render_csv, render_html, render_markdown
 from reports.build import with_findings
 from reports.context import when
-from reports.html_rows import facts
+from reports.html_rows import facts, fix_cell
 from tests import report_fixtures as fx
 from tests.factories import make_catalog, make_observation, make_resource, temporary_database
 
@@ -263,3 +265,151 @@ def test_informational_findings_alone_are_still_counted(data: ReportData) -> Non
     assert "No tidying work in the catalog entries themselves (2 informational" in markdown
     none = with_findings(build_context(data, now=fx.NOW), [])
     assert "hygiene-heading" not in render_html(none)
+
+
+def test_the_trend_says_it_counts_links_while_the_headline_counts_resources(
+    data: ReportData,
+) -> None:
+    """The headline's "4 OK" counts resources with nothing to do; the trend's last "OK
+    80%" counts the links the run checked. Side by side, unlabelled, they read as two
+    answers to one question, one of them wrong."""
+    ctx = build_context(data, now=fx.NOW)
+    assert " OK" in ctx.headline and ctx.headline.startswith("12 resources")
+    caption = LexborHTMLParser(render_html(ctx)).css_first("#trends figcaption")
+    assert caption is not None
+    assert "Percentages are of the links each run checked" in caption.text()
+    assert "not of the resources the summary at the top counts" in caption.text()
+    markdown = render_markdown(ctx)
+    trends = markdown.split("## Trends\n", 1)[1].split("\n## ", 1)[0]
+    assert "Percentages are of the links each run checked" in trends
+
+
+def test_the_markdown_totals_say_why_ok_counts_more_than_the_headline(data: ReportData) -> None:
+    """The headline counts "3 OK" (nothing to do); "All resources by outcome" counts every
+    working link as OK, queued or not. The HTML table says which of them are queued all
+    the same; the Markdown (the Prefect artifact) gave the bare count, and the two read
+    as a contradiction."""
+    stale = fx.with_resource(
+        data, "a-ok-1", stale_reasons=("Never reviewed.",), stale_codes=("review_overdue",)
+    )
+    ctx = build_context(stale, now=fx.NOW)
+    assert "3 OK" in ctx.headline
+    (ok,) = [t for t in ctx.totals if t.key == "ok"]
+    assert ok.count == 4 and "1 of them is in the queue all the same" in ok.explanation
+    totals = render_markdown(ctx).split("## All resources by outcome\n", 1)[1]
+    (line,) = [row for row in totals.splitlines() if row.startswith("| OK |")]
+    assert line == f"| OK | 4 | {ok.explanation} |"
+
+
+CASINO_TITLE = "Best Online Casino 2026 - Free Spins Bonus"
+NEW_EDITION = (
+    f"The page's title names 2026 (\u201c{CASINO_TITLE}\u201d), later than any year the entry "
+    "names (2013); if the link now leads to a newer edition, update the entry's title and "
+    "year, or link the edition the entry describes, and mark the entry reviewed."
+)
+DATED = "The newest year the entry names is 2013 (in its year field), more than 5 years ago."
+
+
+@pytest.mark.parametrize(
+    ("drift", "edition_shown"),
+    [
+        ("The page now looks like a gambling page ('Free Spins') (match 100% \u2192 1%).", False),
+        ("The page no longer matches its entry (match 90% \u2192 20%).", True),
+    ],
+)
+def test_a_casino_page_s_year_is_no_newer_edition(
+    data: ReportData, drift: str, edition_shown: bool
+) -> None:
+    """A domain taken over by a casino titled "... 2026 ..." was also "Possibly out of
+    date: the page's title names 2026 ...; update the entry's title and year" on its page
+    and in the CSV: advice to follow the new owner. A publisher's own page that drifted
+    keeps the reading (a new edition often changes the text too)."""
+    changed = fx.with_resource(
+        data,
+        "a-ok-2",
+        drift_reason=drift,
+        page_title=CASINO_TITLE,
+        stale_reasons=(NEW_EDITION, DATED),
+        stale_codes=("new_edition", "dated"),
+        stale_since=fx.days_ago(5),
+    )
+    ctx = build_context(changed, now=fx.NOW)
+    row = fx.row_of(ctx, "a-ok-2")
+    assert row.priority is not None and row.priority.key == "drift"
+    assert row.stale_codes == (("new_edition", "dated") if edition_shown else ("dated",))
+    page = str(facts(row, ""))
+    csv_row = next(line for line in render_csv(ctx).splitlines() if ",a-ok-2," in line)
+    for text in (page, csv_row):
+        assert ("names 2026" in text) is edition_shown
+        assert "more than 5 years ago" in text
+
+
+def test_the_csv_labels_a_drifted_page_as_the_html_and_markdown_do(data: ReportData) -> None:
+    """The HTML and Markdown badge a page taken over by a casino "Page no longer
+    matches"; the CSV's label said "OK" (its outcome: the page answers 200), which is all
+    a curator filtering the label column saw of it. The outcome column keeps `ok`."""
+    drift = "The page now looks like a gambling page ('Free Spins') (match 100% \u2192 1%)."
+    ctx = build_context(fx.with_resource(data, "a-ok-2", drift_reason=drift), now=fx.NOW)
+    row = fx.row_of(ctx, "a-ok-2")
+    assert row.status_badge[1] == "Page no longer matches"
+    assert f"**{row.status_badge[1]}**" in render_markdown(ctx)
+    (line,) = [r for r in csv.DictReader(io.StringIO(render_csv(ctx))) if r["id"] == "a-ok-2"]
+    assert (line["group"], line["outcome"], line["label"]) == (
+        "drift",
+        "ok",
+        "Page no longer matches",
+    )
+    untouched = fx.row_of(ctx, "a-broken")
+    (broken,) = [r for r in csv.DictReader(io.StringIO(render_csv(ctx))) if r["id"] == "a-broken"]
+    assert broken["label"] == untouched.label
+
+
+ARCHIVED = "https://web.archive.org/web/20240105083000/https://a.example.org/broken"
+
+
+def test_the_fix_links_the_address_it_names_instead_of_repeating_it(data: ReportData) -> None:
+    """ "Link the archived copy URL until ...", then "Archived copy: URL", then the
+    command with URL: three 80-character addresses in the column read first. The
+    sentence's own mention is the link now; an address it does not name keeps its line."""
+    ctx = build_context(fx.with_resource(data, "a-broken", archive_url=ARCHIVED), now=fx.NOW)
+    cell = LexborHTMLParser(str(fix_cell(fx.row_of(ctx, "a-broken"))))
+    links = cell.css("a")
+    assert [(a.attributes["class"], a.attributes["href"]) for a in links] == [("archive", ARCHIVED)]
+    step = cell.css_first("p.step")
+    assert step is not None and step.text().startswith(f"Link the archived copy {ARCHIVED} until")
+    assert "Archived copy:" not in cell.body.text() if cell.body else False
+    # A fix that names no address (waiting for a failure to be confirmed) keeps the line.
+    waiting = build_context(fx.with_resource(data, "a-suspect", archive_url=ARCHIVED), now=fx.NOW)
+    waiting_cell = LexborHTMLParser(str(fix_cell(fx.row_of(waiting, "a-suspect"))))
+    assert waiting_cell.body is not None and "Archived copy:" in waiting_cell.body.text()
+
+
+def test_a_flapping_link_s_since_says_it_is_when_the_flapping_began(data: ReportData) -> None:
+    """A link that failed last night, between nights that worked, read "HTTP error ...
+    Since 5 days ago, 6 checks": five days down. The date is when it began flapping
+    (`catalog.queries.PROBLEM_START`); a confirmed break's is its failure's own."""
+    flapping = fx.with_resource(data, "a-suspect", flapping=True, since=fx.days_ago(5))
+    both = fx.with_resource(flapping, "a-broken", flapping=True)
+    ctx = build_context(both, now=fx.NOW)
+    suspect, broken = fx.row_of(ctx, "a-suspect"), fx.row_of(ctx, "a-broken")
+    assert suspect.flapping_since and not broken.flapping_since
+    index = LexborHTMLParser(render_html(ctx))
+    cells = {
+        rid: " ".join(node.text(separator=" ").split())
+        for rid in ("a-suspect", "a-broken")
+        if (
+            node := index.css_first(
+                f'#attention tr[data-resource-id="{rid}"] td[data-label="Since"]'
+            )
+        )
+    }
+    assert cells["a-suspect"] == "5 days ago 2025-03-05 when it began flapping"
+    assert "flapping" not in cells["a-broken"]
+    assert "5 days ago (2025-03-05, when it began flapping)" in render_markdown(ctx)
+    terms = [
+        " ".join(dt.text().split())
+        for dt in LexborHTMLParser(f"<dl>{facts(suspect, '')}</dl>").css("dt")
+    ]
+    assert "Flapping since" in terms and "Since" not in terms
+    broken_terms = [dt.text() for dt in LexborHTMLParser(f"<dl>{facts(broken, '')}</dl>").css("dt")]
+    assert "Since" in broken_terms
