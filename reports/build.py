@@ -32,6 +32,7 @@ from catalog.queries import (
     ResourceRow,
     RunInfo,
 )
+from catalog.urls import without_password
 from reports.changes import changes_since
 from reports.context import (
     NEW_URL,
@@ -470,6 +471,7 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         final = None
     reason = r.reason if r.reason != label else None
     fix, command, needs_input = _fix(r, priority, form)
+    shown_url = without_password(r.url)
     snoozed = when(r.snoozed_until, now) if r.snoozed_until and r.snoozed_until > now else None
     if priority is Priority.DRIFT and r.drift_reason:
         seen = r.drift_reason
@@ -484,8 +486,8 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         resource_id=r.resource_id,
         title=r.title,
         publisher=r.publisher,
-        url=r.url,
-        href=safe_href(r.url),
+        url=shown_url,
+        href=safe_href(r.url) if shown_url == r.url else None,  # never a link with "***"
         host=r.host,
         outcome=r.outcome_value,
         label=label,

@@ -12,6 +12,7 @@ import humanize
 
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import EventRow, ReportData
+from catalog.urls import without_password
 from reports.context import (
     INVALID_SINCE,
     SUSPECT_STATE,
@@ -371,13 +372,13 @@ def _place(
                 "catalog_edits",
                 f"Put back in the catalog{when_removed}.",
                 None,
-                text_of(d.get("url")),
+                url_of(d.get("url")),
             )
-        return "catalog_edits", "Added.", None, text_of(d.get("url"))
+        return "catalog_edits", "Added.", None, url_of(d.get("url"))
     if kind == "removed":
-        return "catalog_edits", "Removed from the catalog.", text_of(d.get("url")), None
+        return "catalog_edits", "Removed from the catalog.", url_of(d.get("url")), None
     if kind == "url_edited":
-        return "catalog_edits", "URL edited.", text_of(d.get("old")), text_of(d.get("new"))
+        return "catalog_edits", "URL edited.", url_of(d.get("old")), url_of(d.get("new"))
     if kind == "fields_edited":
         fields = [str(f) for f in d.get("fields") or ()]
         names = ", ".join(_FIELD_NAMES.get(f, f) for f in fields if f not in ("id", "collection"))
@@ -457,6 +458,11 @@ def label_of(value: object) -> str | None:
 
 def text_of(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def url_of(value: object) -> str | None:
+    """An entry's URL as the report shows it: its password, if it has one, hidden."""
+    return None if value is None else without_password(str(value))
 
 
 def size_of(value: object) -> str | None:

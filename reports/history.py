@@ -18,6 +18,7 @@ from reports.changes import (
     size_of,
     snooze_summary,
     text_of,
+    url_of,
 )
 from reports.context import HistoryItem, when
 
@@ -157,7 +158,7 @@ def _event_detail(event: EventRow) -> str | None:
     if event.kind == "snooze_ended":
         return snooze_summary(d)
     if event.kind in ("added", "removed"):
-        return text_of(d.get("url"))
+        return url_of(d.get("url"))
     if event.kind == "outcome_changed":
         old, new = label_of(d.get("old")), label_of(d.get("new"))
         return f"{old or 'first check'} → {new}"
@@ -173,7 +174,13 @@ def _event_detail(event: EventRow) -> str | None:
     old, new = d.get("old"), d.get("new")
     if old is None and new is None:
         return None
+    if event.kind in _URL_KINDS:
+        old, new = url_of(old), url_of(new)
     return f"{old or '—'} → {new or '—'}"
+
+
+#: Events whose `old` and `new` are addresses, shown without a password (`url_of`).
+_URL_KINDS = frozenset({"url_edited", "final_url_changed"})
 
 
 def _flapping_detail(started: bool, flips: object) -> str | None:

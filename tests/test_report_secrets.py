@@ -1,0 +1,62 @@
+"""A catalog URL carrying a password (`https://user:secret@...`) is never requested, but
+the report shows each entry's address as written: published to colleagues, every file of
+it handed the password out, as a link. It shows the entry with the password hidden."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import respx
+
+from catalog.check import check_batch
+from catalog.runs import finish_run, prepare_run, store_batch
+from catalog.urls import without_password
+from reports import publish_report_files
+from catalog.clock import utcnow
+from tests.factories import settings_for, temporary_database, write_catalog
+
+SECRET = "s3cr3t-pw"
+
+
+def test_without_password_hides_only_the_password() -> None:
+    assert without_password(f"https://ann:{SECRET}@x.org/a") == "https://ann:***@x.org/a"
+    # The last "@" of the authority ends the user information; a path's "@" is no password.
+    assert without_password(f"https://ann:{SECRET}@x@x.org/a@b") == "https://ann:***@x.org/a@b"
+    assert without_password("https://x.org/ann:pw@b") == "https://x.org/ann:pw@b"
+    assert without_password("https://ann@x.org/") == "https://ann@x.org/"
+    assert without_password("javascript:alert(1)") == "javascript:alert(1)"
+
+
+@respx.mock(assert_all_mocked=True)
+def test_no_file_of_the_report_holds_an_entry_s_password(tmp_path: Path) -> None:
+    catalog = tmp_path / "toolkit.yaml"
+    entries = [
+        {"id": "open", "title": "Open", "url": "https://example.org/open"},
+        {"id": "creds", "title": "Creds", "url": f"https://ann:{SECRET}@example.org/private"},
+    ]
+    respx.get("https://example.org/open").respond(200, html="<title>Open</title>")
+    respx.head("https://example.org/open").respond(200)
+    write_catalog(catalog, entries)
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(engine, [catalog]).with_overrides(reports_dir=tmp_path / "out")
+        for night in range(2):
+            if night:  # the curator edits the address: its news and history show both
+                entries[1]["url"] = f"https://ann:{SECRET}-2@example.org/private"
+                write_catalog(catalog, entries)
+            run = prepare_run(settings, trigger="manual", clock=utcnow)
+            stored = [
+                store_batch(settings, run.run_id, check_batch(b, settings.check))
+                for b in run.batches
+            ]
+            finish_run(settings, run.run_id, stored=stored, clock=utcnow)
+        files = publish_report_files(settings, formats=("html", "md", "csv", "json"), clock=utcnow)
+
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert {p.suffix for p in written} >= {".html", ".md", ".csv", ".json"}
+    assert files.main.exists()
+    for path in written:
+        assert SECRET not in path.read_text(encoding="utf-8", errors="replace"), path
+    # The entry is still recognisable, and its edit is still news.
+    html = (tmp_path / "out" / "latest.html").read_text(encoding="utf-8")
+    assert "https://ann:***@example.org/private" in html
+    assert "https://ann:***@example.org/private → https://ann:***@example.org/private" in html
