@@ -9,10 +9,10 @@ from pathlib import Path
 import respx
 
 from catalog.check import check_batch
+from catalog.clock import utcnow
 from catalog.runs import finish_run, prepare_run, store_batch
 from catalog.urls import without_password
 from reports import publish_report_files
-from catalog.clock import utcnow
 from tests.factories import settings_for, temporary_database, write_catalog
 
 SECRET = "s3cr3t-pw"
