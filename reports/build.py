@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 import humanize
 
+from catalog.clock import as_utc
 from catalog.commands import command_words
 from catalog.drift import names_markers
 from catalog.health import STATE_LABELS, shown_state
@@ -38,7 +39,9 @@ from reports.context import (
     NEW_URL,
     TITLE,
     CatalogSummary,
+    Changes,
     DecidedWhen,
+    EarlierNight,
     Group,
     HygieneRow,
     Priority,
@@ -160,7 +163,9 @@ def build_context(
         catalogs=tuple(CatalogSummary(c.key, c.title, c.resources) for c in data.collections),
         resources_total=data.resources_total,
         set_aside=tuple(sorted((r for r in resources if r.set_aside), key=_failing_first)),
-        changes=changes_since(data, resources, now, form.ambiguous) if data.run else None,
+        changes=_with_earlier_nights(changes_since(data, resources, now, form.ambiguous), data)
+        if data.run
+        else None,
         trend=health_trend(data.trend_runs, now),
         publishers=group_stats("publisher", data.resources, resources),
         hosts=group_stats("host", data.resources, resources),
@@ -536,6 +541,34 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         ignored_by=_decided(r.ignored_by, now) if r.ignored_reason else None,
         flapping=r.flapping,
     )
+
+
+#: How far back, and how many, earlier nights the news links to (a week away, or a
+#: fortnight's holiday, is read in a few reports, not thirty).
+EARLIER_NIGHTS_DAYS = 15
+EARLIER_NIGHTS = 14
+
+
+def _with_earlier_nights(changes: Changes, data: ReportData) -> Changes:
+    """`changes` with the full runs before the shown one that finished in the last
+    `EARLIER_NIGHTS_DAYS` days (the previous run among them: its report has the news of
+    the night before it). Rechecks of a few entries are no night of their own."""
+    run = data.run
+    if run is None or run.finished_at is None:
+        return changes
+    start = run.finished_at - timedelta(days=EARLIER_NIGHTS_DAYS)
+    nights = [
+        r
+        for r in reversed(data.trend_runs)
+        if r.whole
+        and r.id != run.id
+        and r.finished_at is not None
+        and start <= r.finished_at <= run.finished_at
+    ][:EARLIER_NIGHTS]
+    days = tuple(
+        EarlierNight(r.id, f"{as_utc(r.finished_at):%a %Y-%m-%d}") for r in nights if r.finished_at
+    )
+    return replace(changes, earlier=days)
 
 
 def _stale(r: ResourceRow) -> tuple[tuple[str, ...], tuple[str, ...]]:

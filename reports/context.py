@@ -353,10 +353,24 @@ class Changes:
     previous_run_id: int | None
     since: When | None
     sections: tuple[ChangeSection, ...]
+    #: The nights before, newest first, whose own reports (`run-N.html`) hold their news:
+    #: "since the last run" is last night's alone, and a curator back after a weekend or
+    #: a week away needs Saturday's too. Only those with a report file are kept
+    #: (`reports.site.write_report`).
+    earlier: tuple[EarlierNight, ...] = ()
 
     @property
     def total(self) -> int:
         return sum(len(s.items) for s in self.sections)
+
+
+@dataclass(frozen=True)
+class EarlierNight:
+    """A night's full run whose report the news links to."""
+
+    run_id: int
+    #: "Sat 2026-12-05", the day the run finished (UTC, as every date of the report).
+    day: str
 
 
 @dataclass(frozen=True)

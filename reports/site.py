@@ -123,6 +123,7 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path | None] = {}
     count = 0
+    ctx = _earlier_nights_written(ctx, out_dir)
     before = ctx  # completed at most once, when a summary page first needs it
     done = functools.cache(lambda: complete(before) if complete is not None else before)
     stem = "latest" if latest or run_id is None else f"run-{run_id}"
@@ -159,6 +160,16 @@ def write_report(
         index_html=files.get("index_html"),
         pages=count,
     )
+
+
+def _earlier_nights_written(ctx: ReportContext, out_dir: Path) -> ReportContext:
+    """`ctx` linking only the earlier nights whose report is in `out_dir` (a run whose
+    report was never written, one written elsewhere, or a folder cleaned by hand)."""
+    changes = ctx.changes
+    if changes is None or not changes.earlier:
+        return ctx
+    kept = tuple(n for n in changes.earlier if (out_dir / f"run-{n.run_id}.html").is_file())
+    return replace(ctx, changes=replace(changes, earlier=kept))
 
 
 @runtime_checkable

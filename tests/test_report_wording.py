@@ -21,6 +21,7 @@ from reports import build_context, render_csv, render_html, render_markdown
 from reports.build import with_findings
 from reports.context import when
 from reports.html_rows import facts, fix_cell
+from reports.site import write_report
 from tests import report_fixtures as fx
 from tests.factories import make_catalog, make_observation, make_resource, temporary_database
 
@@ -413,3 +414,23 @@ def test_a_flapping_link_s_since_says_it_is_when_the_flapping_began(data: Report
     assert "Flapping since" in terms and "Since" not in terms
     broken_terms = [dt.text() for dt in LexborHTMLParser(f"<dl>{facts(broken, '')}</dl>").css("dt")]
     assert "Since" in broken_terms
+
+
+def test_the_news_links_the_reports_of_the_nights_before(data: ReportData, tmp_path: Path) -> None:
+    """ "Since the last run" is last night's news alone: a curator reading on Monday lost
+    what Saturday's run found. The news links each earlier night's own report, when it was
+    written into the same folder."""
+    ctx = build_context(data, now=fx.NOW)
+    assert ctx.changes is not None
+    assert [(n.run_id, n.day) for n in ctx.changes.earlier] == [(1, "Sat 2025-03-08")]
+
+    def earlier_nights(out: Path) -> list[tuple[str, str]]:
+        write_report(ctx, out, run_id=fx.LATEST_FINISHED_RUN)
+        html = (out / "latest.html").read_text(encoding="utf-8")
+        node = LexborHTMLParser(html).css_first("#earlier-nights")
+        return [] if node is None else [(a.attrs["href"] or "", a.text()) for a in node.css("a")]
+
+    assert earlier_nights(tmp_path / "bare") == []  # run 1's report is not there: no link
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "run-1.html").write_text("<title>Run 1</title>", encoding="utf-8")
+    assert earlier_nights(tmp_path / "kept") == [("run-1.html", "Sat 2025-03-08")]
