@@ -6,6 +6,7 @@ nightly writer and a curator's recheck can overlap; PostgreSQL needs nothing.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import time
@@ -100,10 +101,30 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
         except (IntegrityError, ProgrammingError):
             raise  # a migration's own bug: its traceback is what a developer needs
         except DatabaseError as exc:  # unreachable server, locked file, not a database...
-            raise StoreError(
-                f"cannot open database {_shown(engine.url)}: {_one_line(exc.orig)}"
-            ) from exc
+            raise StoreError(_cannot_open(engine.url, exc.orig)) from exc
     return engine
+
+
+def _cannot_open(url: URL, error: BaseException | None) -> str:
+    """Why the database at `url` cannot be opened. SQLite says "unable to open database
+    file" alike for a folder where the file should be and for a file in a read-only
+    folder (WAL needs its -wal and -shm files beside it), so those are told apart here."""
+    said = f"cannot open database {_shown(url)}: {_one_line(error)}"
+    file = _sqlite_file(url)
+    why = _sqlite_unusable(error) if file is not None else None
+    if why is not None:
+        return f"database {_shown(url)} {why}"
+    if file is None or not file.exists():
+        return said
+    if file.is_dir():
+        return f"{said}; {file} is a folder, not a SQLite file: point --db at the file in it"
+    folder = file.resolve().parent
+    if not os.access(folder, os.W_OK) or not os.access(file, os.W_OK):
+        return (
+            f"{said}; the file or its folder {folder} is read-only: make both writable "
+            "(SQLite writes -wal and -shm files beside the file)"
+        )
+    return said
 
 
 def _unreachable(context: ExceptionContext) -> None:
@@ -114,7 +135,7 @@ def _unreachable(context: ExceptionContext) -> None:
     if engine is None or not isinstance(orig, context.dialect.loaded_dbapi.Error):
         return
     if context.connection is None:
-        raise StoreError(f"cannot open database {_shown(engine.url)}: {_one_line(orig)}")
+        raise StoreError(_cannot_open(engine.url, orig))
     if context.is_disconnect:
         raise StoreError(f"lost the connection to database {_shown(engine.url)}: {_one_line(orig)}")
     why = _sqlite_unusable(orig)
@@ -125,9 +146,10 @@ def _unreachable(context: ExceptionContext) -> None:
 #: Primary SQLite result codes (https://sqlite.org/rescode.html) of a database file that
 #: cannot be written now, whatever the statement: the file's state, not a bug of ours.
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL = 5, 6, 8, 10, 13
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
 
 
-def _sqlite_unusable(error: BaseException) -> str | None:
+def _sqlite_unusable(error: BaseException | None) -> str | None:
     """What an operator must do about a SQLite file that is locked, read-only or on a
     full disk; None for any other error. Without it a curator's `sqlite3` shell left in
     a transaction, or a full disk, ends a nightly run with a driver traceback."""
@@ -154,6 +176,13 @@ def _sqlite_unusable(error: BaseException) -> str | None:
         )
     if primary == _SQLITE_IOERR:
         return f"hit a disk I/O error ({_one_line(error)}); check its file system"
+    if primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        # A damaged page is only met when a query reads it, so the schema check on opening
+        # passes and a report or a run's planning ended in a driver traceback.
+        return (
+            f"is damaged ({_one_line(error)}); restore it from a backup, or salvage what it "
+            "holds with `sqlite3 FILE .recover | sqlite3 NEW-FILE`"
+        )
     return None
 
 
@@ -170,6 +199,11 @@ def existing_database(url: str) -> str:
     instead of saying where they looked."""
     parsed = _parse(url)
     file = _sqlite_file(parsed)
+    if file is not None and file.is_dir():
+        raise StoreError(
+            f"{file.resolve()} is a folder, not a SQLite database file; name the file in it, "
+            f"{_POINT_ELSEWHERE}"
+        )
     if file is not None and not file.is_file():
         raise StoreError(
             f"no database at {file.resolve()}; `linkhealth check` creates it, {_POINT_ELSEWHERE}"
