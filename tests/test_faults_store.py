@@ -180,3 +180,49 @@ def test_a_database_in_a_read_only_folder_says_the_folder_is_read_only(
     said = catalog.db._cannot_open(make_url(f"sqlite:///{db_file}"), error)
     assert said.startswith(f"cannot open database sqlite:///{db_file}: unable to open")
     assert f"its folder {db_file.parent} is read-only" in said
+
+
+def test_a_decision_on_a_locked_database_fails_before_it_edits_the_catalog_file(
+    tmp_path: Path, db_file: Path
+) -> None:
+    """The file is edited before the decision is recorded: edited, then refused the
+    record, an `accept-redirect` run again as told was refused (its URL no longer the one
+    checked), and the decision was never recorded."""
+    catalog_file = write_catalog(
+        tmp_path / "toolkit.yaml", [{"id": "r1", "title": "One", "url": "https://example.org/1"}]
+    )
+    url = f"sqlite:///{db_file}"
+    assert (
+        CliRunner().invoke(app, ["sync", "--db", url, "--catalog", str(catalog_file)]).exit_code
+        == 0
+    )
+    before = catalog_file.read_bytes()
+    shell = sqlite3.connect(db_file, isolation_level=None)
+    shell.execute("BEGIN IMMEDIATE")
+    try:
+        result = CliRunner().invoke(
+            app, ["mark-reviewed", "r1", "--db", url, "--catalog", str(catalog_file)]
+        )
+    finally:
+        shell.execute("ROLLBACK")
+        shell.close()
+    assert result.exit_code == 3, result.output
+    assert f"error: database {url} is locked" in result.stderr
+    assert catalog_file.read_bytes() == before
+
+
+def test_a_read_only_database_is_found_out_before_a_decision_writes_anything(
+    db_file: Path,
+) -> None:
+    read_only = open_engine(f"sqlite:///file:{db_file}?mode=ro&uri=true")
+    try:
+        with pytest.raises(StoreError, match=r"lh\.db.* is read-only"):
+            store.ensure_writable(read_only)
+    finally:
+        read_only.dispose()
+    writable = open_engine(f"sqlite:///{db_file}")
+    try:
+        store.ensure_writable(writable)  # and a writable one is left as it was
+    finally:
+        writable.dispose()
+    assert _runs(db_file) == [(1, "running")]
