@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.errors import StoreError
+from catalog.errors import ReadOnlyDatabaseError, StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -140,7 +140,10 @@ def _unreachable(context: ExceptionContext) -> None:
         raise StoreError(f"lost the connection to database {_shown(engine.url)}: {_one_line(orig)}")
     why = _sqlite_unusable(orig)
     if why is not None:
-        raise StoreError(f"database {_shown(engine.url)} {why}")
+        read_only = getattr(orig, "sqlite_errorcode", 0) & 0xFF == _SQLITE_READONLY
+        raise (ReadOnlyDatabaseError if read_only else StoreError)(
+            f"database {_shown(engine.url)} {why}"
+        )
 
 
 #: Primary SQLite result codes (https://sqlite.org/rescode.html) of a database file that

@@ -734,6 +734,11 @@ def db_copy(
         target.dispose()
     rows = ", ".join(f"{n} {table}" for table, n in result.rows.items())
     typer.echo(f"Copied {rows} from {shown(source)} into {shown(target)}.")
+    if not result.leased:
+        _err(
+            f"warning: {shown(source)} is read-only here, so the copy held no lease on it: "
+            "a run that began writing it after the copy started is not in the copy"
+        )
 
 
 @server_app.command("start")
