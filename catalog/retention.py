@@ -22,6 +22,9 @@ recheck writing at the same time waits milliseconds, not minutes. It is safe aga
 concurrent run: that run only adds observations newer than the cutoff, which are kept (a
 kept one it makes redundant is kept until the next prune).
 On SQLite the file is then compacted (`VACUUM`); PostgreSQL's autovacuum reuses the space.
+VACUUM writes a copy of the file first, so on a nearly full disk it fails after the
+deletions were committed: the result says so (`not_compacted`), and the next prune
+compacts a file whose free pages are a tenth of it or more, though it deletes nothing.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from catalog.clock import as_utc, utcnow
+from catalog.errors import StoreError
 from catalog.outcomes import Outcome
 from catalog.queries import PROBLEM_START
 from catalog.store import DRIFT_HISTORY, PG_WRITE_LOCK
@@ -73,6 +77,14 @@ class PruneResult:
     #: SQLite file size before and after (file plus WAL), None for other databases.
     bytes_before: int | None = None
     bytes_after: int | None = None
+    #: Why a SQLite file was not compacted (VACUUM failed: a full disk, a lock); None if it
+    #: was, or had no need.
+    not_compacted: str | None = None
+
+
+#: The share of a SQLite file's pages left free (by this prune or one whose VACUUM
+#: failed) from which a prune compacts it even when it deletes nothing.
+COMPACT_FREE_SHARE = 0.1
 
 
 def prune_observations(
@@ -123,19 +135,32 @@ def prune_observations(
                 conn.rollback()
             with conn.begin():
                 _KEEP.drop(conn)
-    if vacuum and deleted and engine.dialect.name == "sqlite":
+    not_compacted = None
+    if vacuum and engine.dialect.name == "sqlite" and (deleted or _mostly_free(engine)):
         if on_vacuum is not None:
             on_vacuum()
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM")
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM")
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        except StoreError as exc:  # the deletions stand: say what was done, then why not this
+            not_compacted = str(exc)
     return PruneResult(
         cutoff=cutoff,
         deleted=deleted,
         kept_old=(old or 0) - (doomed or 0),
         bytes_before=before,
         bytes_after=_sqlite_bytes(engine),
+        not_compacted=not_compacted,
     )
+
+
+def _mostly_free(engine: Engine) -> bool:
+    """Whether a SQLite file's free pages are `COMPACT_FREE_SHARE` of it or more."""
+    with engine.connect() as conn:
+        free = conn.exec_driver_sql("PRAGMA freelist_count").scalar_one()
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+    return bool(pages) and free >= COMPACT_FREE_SHARE * pages
 
 
 #: The ids of the observations to keep (each link's latest, its drift history), a

@@ -657,6 +657,13 @@ def db_prune(
         f"Deleted {result.deleted} observation(s) checked before {result.cutoff:%Y-%m-%d %H:%M} "
         f"UTC; kept {result.kept_old} older one(s) as each URL's latest or drift history."
     )
+    if result.not_compacted is not None:
+        # The deletions stand; a prune run again compacts the file (`retention`).
+        _err(
+            "error: the deletions are kept, but the file was not compacted (VACUUM writes a "
+            f"copy of it first, so it needs about its size free): {result.not_compacted}"
+        )
+        raise typer.Exit(3)
     if result.bytes_before is not None and result.bytes_after is not None:
         typer.echo(
             f"Database file: {humanize.naturalsize(result.bytes_before, binary=True)} -> "
