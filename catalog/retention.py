@@ -25,6 +25,9 @@ On SQLite the file is then compacted (`VACUUM`); PostgreSQL's autovacuum reuses 
 VACUUM writes a copy of the file first, so on a nearly full disk it fails after the
 deletions were committed: the result says so (`not_compacted`), and the next prune
 compacts a file whose free pages are a tenth of it or more, though it deletes nothing.
+VACUUM also holds the file's write lock while it copies it, minutes for a large file,
+longer than a run's write waits (`catalog.db.SQLITE_BUSY_TIMEOUT_MS`): while a run is in
+progress the file is left uncompacted (`compact_later`), its free pages reused meanwhile.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from catalog import store
 from catalog.clock import as_utc, utcnow
 from catalog.errors import StoreError
 from catalog.outcomes import Outcome
@@ -80,6 +84,8 @@ class PruneResult:
     #: Why a SQLite file was not compacted (VACUUM failed: a full disk, a lock); None if it
     #: was, or had no need.
     not_compacted: str | None = None
+    #: Why VACUUM was left to a later prune (a run in progress); None if not.
+    compact_later: str | None = None
 
 
 #: The share of a SQLite file's pages left free (by this prune or one whose VACUUM
@@ -135,8 +141,11 @@ def prune_observations(
                 conn.rollback()
             with conn.begin():
                 _KEEP.drop(conn)
-    not_compacted = None
-    if vacuum and engine.dialect.name == "sqlite" and (deleted or _mostly_free(engine)):
+    not_compacted = later = None
+    compact = vacuum and engine.dialect.name == "sqlite" and (deleted or _mostly_free(engine))
+    if compact:
+        later = _run_in_progress(engine, now or utcnow())
+    if compact and later is None:
         if on_vacuum is not None:
             on_vacuum()
         try:
@@ -152,6 +161,24 @@ def prune_observations(
         bytes_before=before,
         bytes_after=_sqlite_bytes(engine),
         not_compacted=not_compacted,
+        compact_later=later,
+    )
+
+
+def _run_in_progress(engine: Engine, now: datetime) -> str | None:
+    """Why not to VACUUM now: a run in progress, whose next batch would wait for the
+    lock VACUUM holds past its busy timeout and fail, losing what the batch checked."""
+    from catalog.runs import LEASE_TTL
+
+    with engine.connect() as conn:
+        live = store.live_runs(conn, now=now, quiet_for=LEASE_TTL)
+    if not live:
+        return None
+    runs = ", ".join(f"run {r.id} ({r.trigger})" for r in live)
+    return (
+        f"{runs} is in progress, and VACUUM would hold the file's write lock longer than "
+        "the run's writes wait; the file was not compacted (its free pages are reused), "
+        "the next prune compacts it"
     )
 
 

@@ -664,7 +664,9 @@ def db_prune(
             f"copy of it first, so it needs about its size free): {result.not_compacted}"
         )
         raise typer.Exit(3)
-    if result.bytes_before is not None and result.bytes_after is not None:
+    if result.compact_later is not None:
+        _err(f"note: {result.compact_later}")
+    elif result.bytes_before is not None and result.bytes_after is not None:
         typer.echo(
             f"Database file: {humanize.naturalsize(result.bytes_before, binary=True)} -> "
             f"{humanize.naturalsize(result.bytes_after, binary=True)}"

@@ -332,3 +332,21 @@ def test_cli_prune_whose_vacuum_failed_says_the_deletions_stand_and_exits_3(
         "the deletions are kept, but the file was not compacted (VACUUM writes a copy of "
         "it first, so it needs about its size free): the disk is full"
     )
+
+
+def test_a_run_in_progress_puts_the_vacuum_off_to_the_next_prune(engine: Engine) -> None:
+    """VACUUM holds the write lock while it copies the file, minutes for years of a large
+    catalog: a run's next batch waited 30 s for it, failed, and the run was abandoned with
+    everything it had checked. The deletions (short transactions) go ahead."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("VACUUM is SQLite's")
+    now = days(29)
+    here = store.lease_holder()  # this process: alive
+    run_id = store.start_run(engine, trigger="manual", now=now, summary={"holder": here})
+    vacuumed: list[bool] = []
+    result = prune_observations(
+        engine, keep_days=7, now=now, on_vacuum=lambda: vacuumed.append(True)
+    )
+    assert result.deleted > 0 and vacuumed == []
+    assert result.compact_later is not None and f"run {run_id} (manual)" in result.compact_later
+    assert result.not_compacted is None
