@@ -178,7 +178,7 @@ def _run_in_progress(engine: Engine, now: datetime) -> str | None:
     return (
         f"{runs} is in progress, and VACUUM would hold the file's write lock longer than "
         "the run's writes wait; the file was not compacted (its free pages are reused), "
-        "the next prune compacts it"
+        "a later prune compacts it"
     )
 
 
