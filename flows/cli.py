@@ -9,7 +9,9 @@ has been found or started.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -543,15 +545,28 @@ def export(
     if out is None:
         write_export(rows, format, sys.stdout)  # type: ignore[arg-type]
     else:
+        # Written beside it, then moved over it: a full disk part-way left a truncated file
+        # where the last export was, and a traceback.
+        part = out.with_name(f".{out.name}.part")
         try:
+            if out.is_dir():  # found before writing it all beside it
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(out))
             out.parent.mkdir(parents=True, exist_ok=True)
-            fh = out.open("w", encoding="utf-8", newline="")
+            fh = part.open("w", encoding="utf-8", newline="")
         except OSError as exc:  # a folder where the file goes, a file where a folder does
             file = next((p for p in out.parents if p.is_file()), None)
             why = f"{file} is a file, not a folder" if file else exc.strerror or str(exc)
             raise ConfigError(f"cannot write {out}: {why}") from exc
-        with fh:
-            write_export(rows, format, fh)  # type: ignore[arg-type]
+        try:
+            with fh:
+                write_export(rows, format, fh)  # type: ignore[arg-type]
+            os.replace(part, out)
+        except OSError as exc:
+            part.unlink(missing_ok=True)
+            raise LinkhealthError(
+                f"cannot write {out}: {exc.strerror or exc}; a file already there was left "
+                "as it was. Free space or choose another file with --out"
+            ) from exc
         _err(f"wrote {out}")
 
 

@@ -128,3 +128,33 @@ def _prefect_log() -> Iterator[list[logging.LogRecord]]:
         for logger, level in zip(loggers, levels, strict=True):
             logger.removeHandler(handler)
             logger.setLevel(level)
+
+
+def test_export_on_a_full_disk_is_one_line_and_keeps_the_last_export(
+    db_url: str, isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export was written in place: a full disk part-way left a truncated file where
+    the last one was, and a traceback (Python names no file for ENOSPC on write)."""
+    import catalog.export
+
+    out = isolated_cwd / "links.csv"
+    first = CliRunner().invoke(
+        app, ["export", "--db", db_url, "--format", "csv", "--out", str(out)]
+    )
+    assert first.exit_code == 0, first.output
+    before = out.read_bytes()
+
+    def full(rows: Any, format: str, fh: Any) -> None:
+        fh.write("collection,id\n")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(catalog.export, "write_export", full)
+    result = CliRunner().invoke(
+        app, ["export", "--db", db_url, "--format", "csv", "--out", str(out)]
+    )
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith(f"error: cannot write {out}: No space left on device;")
+    assert "\n" not in result.stderr.strip()
+    assert out.read_bytes() == before
+    assert [p.name for p in isolated_cwd.iterdir()] == ["links.csv"]
