@@ -105,6 +105,9 @@ def copy_database(
         if held is not None and as_utc(held.expires_at) > now:
             raise _lease_held(held, src_name)
     else:
+        # As a check does: the lease of a run or copy killed outright goes, its run aborted
+        # (a second copy was refused until that lease expired, 15 minutes on).
+        store.abort_stale_runs(source, now=now)
         claim = store.acquire_lease(source, FULL_RUN_LEASE, holder, now=now, ttl=LEASE_TTL)
         if not claim.acquired:
             raise _lease_held(claim.lease, src_name)

@@ -4,6 +4,9 @@ catalog that moves to PostgreSQL keeps its confirmation counters, decisions and 
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -385,3 +388,24 @@ def test_a_read_only_source_a_run_holds_is_still_refused(
         assert copy_database(read_only, target, now=now + timedelta(hours=1)).leased is False
     finally:
         read_only.dispose()
+
+
+def test_the_lease_of_a_copy_killed_outright_holds_back_no_recheck_decision_or_copy(
+    source: Engine, target: Engine, tmp_path: Path
+) -> None:
+    """A copy killed with SIGKILL (or its machine gone) cannot give its lease back: for
+    the 15 minutes until it expired, every recheck and decision was refused (exit 8) as
+    "db copy is copying this database", though `status` said its process was gone."""
+    entries = [{"id": r.id, "title": r.title, "url": r.url} for r in KIT.resources]
+    settings = settings_for(source, [write_catalog(tmp_path / "toolkit.yaml", entries)])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    holder = f"{socket.gethostname()}:{dead.pid} {store.COPY_TOKEN}-0123456789ab"
+    store.acquire_lease(source, "full-run", holder, now=days(4), ttl=timedelta(minutes=15))
+    decisions.ignore(settings, "a", reason="login wall", clock=lambda: days(4))
+    prepare_run(settings, trigger="recheck", resource_ids=["a"], clock=lambda: days(4))
+    with source.begin() as conn:  # that recheck ended: a copy may go ahead
+        conn.execute(text("UPDATE runs SET status = 'completed' WHERE status = 'running'"))
+    store.release_lease(source, "full-run", holder)
+    store.acquire_lease(source, "full-run", holder, now=days(4), ttl=timedelta(minutes=15))
+    assert copy_database(source, target, now=days(4)).leased  # nor another copy
