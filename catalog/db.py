@@ -10,8 +10,9 @@ import os
 import re
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     """An engine for `url`, with the schema brought up to date when `migrate`."""
     parsed = _parse(url)
     kwargs: dict[str, Any] = {}
+    file = None
     if parsed.get_backend_name() == "sqlite":
         file = _sqlite_file(parsed)
         if file is not None:
@@ -102,6 +104,8 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
             raise  # a migration's own bug: its traceback is what a developer needs
         except DatabaseError as exc:  # unreachable server, locked file, not a database...
             raise StoreError(_cannot_open(engine.url, exc.orig)) from exc
+    if file is not None:
+        _remember_file(engine, file)
     return engine
 
 
@@ -239,6 +243,54 @@ def _shown(parsed: URL) -> str:
 def engine_for(url: str) -> Engine:
     """One engine per database per process, so migrations are checked once."""
     return _cached_engine(absolute_sqlite_url(url))
+
+
+#: The SQLite file each engine opened, as (path, device, inode) (`ensure_same_file`).
+_OPENED: weakref.WeakKeyDictionary[Engine, tuple[Path, int, int]] = weakref.WeakKeyDictionary()
+
+
+def _remember_file(engine: Engine, file: Path) -> None:
+    with suppress(OSError):
+        found = file.stat()
+        _OPENED[engine] = (file, found.st_dev, found.st_ino)
+
+
+def same_file(engine: Engine) -> bool:
+    """False when the SQLite file `engine` opened was deleted or replaced since (a backup
+    restored, the file moved away); True for other databases."""
+    known = _OPENED.get(engine)
+    if known is None:
+        return True
+    file, device, inode = known
+    try:
+        found = file.stat()
+    except OSError:
+        return False
+    return (found.st_dev, found.st_ino) == (device, inode)
+
+
+def ensure_same_file(engine: Engine) -> None:
+    """Raise `StoreError` when `same_file` is False. SQLite's open descriptors go on
+    writing into a deleted file: a run whose file was removed mid-way completed (exit 0)
+    with everything it stored gone."""
+    if not same_file(engine):
+        file = _OPENED[engine][0]
+        raise StoreError(
+            f"database file {file} was deleted or replaced while this command used it: what "
+            "it stored since went into the old file, which nothing can read now; restore the "
+            "file (or keep the one now there), then run the command again"
+        )
+
+
+def fresh_engine_for(url: str) -> Engine:
+    """`engine_for`, reopened when its SQLite file was deleted or replaced since it was
+    opened (a long-lived `serve` would otherwise start each run in the old file)."""
+    engine = engine_for(url)
+    if same_file(engine):
+        return engine
+    _cached_engine.cache_clear()
+    engine.dispose()
+    return engine_for(url)
 
 
 @lru_cache(maxsize=8)

@@ -226,3 +226,34 @@ def test_a_read_only_database_is_found_out_before_a_decision_writes_anything(
     finally:
         writable.dispose()
     assert _runs(db_file) == [(1, "running")]
+
+
+def test_a_run_whose_database_file_is_deleted_meanwhile_fails_saying_so(
+    tmp_path: Path,
+) -> None:
+    """SQLite's open connections go on writing into a deleted file: a check whose file an
+    operator removed (or replaced with a backup) mid-way completed, exit 0, and nothing
+    it stored could be read. The next run opens the file that is there then."""
+    from catalog import runs
+    from catalog.db import engine_for, fresh_engine_for
+    from catalog.settings import Settings
+
+    catalog.db._cached_engine.cache_clear()
+    url = f"sqlite:///{tmp_path / 'lh.db'}"
+    settings = Settings().with_overrides(database_url=url)
+    engine = engine_for(url)
+    run_id = store.start_run(engine, trigger="manual", now=T0)
+    for file in tmp_path.glob("lh.db*"):
+        file.unlink()
+    try:
+        for step in (
+            lambda: runs.store_batch(settings, run_id, []),
+            lambda: runs.finish_run(settings, run_id, stored=[]),
+        ):
+            with pytest.raises(StoreError, match=r"lh\.db was deleted or replaced while"):
+                step()
+        fresh = fresh_engine_for(url)
+        assert fresh is not engine and (tmp_path / "lh.db").is_file()
+        assert store.latest_runs(fresh) == []
+    finally:
+        catalog.db._cached_engine.cache_clear()
