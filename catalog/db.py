@@ -6,11 +6,13 @@ nightly writer and a curator's recheck can overlap; PostgreSQL needs nothing.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.errors import StoreError
+from catalog.errors import ReadOnlyDatabaseError, StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -60,6 +62,7 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     """An engine for `url`, with the schema brought up to date when `migrate`."""
     parsed = _parse(url)
     kwargs: dict[str, Any] = {}
+    file = None
     if parsed.get_backend_name() == "sqlite":
         file = _sqlite_file(parsed)
         if file is not None:
@@ -100,10 +103,32 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
         except (IntegrityError, ProgrammingError):
             raise  # a migration's own bug: its traceback is what a developer needs
         except DatabaseError as exc:  # unreachable server, locked file, not a database...
-            raise StoreError(
-                f"cannot open database {_shown(engine.url)}: {_one_line(exc.orig)}"
-            ) from exc
+            raise StoreError(_cannot_open(engine.url, exc.orig)) from exc
+    if file is not None:
+        _remember_file(engine, file)
     return engine
+
+
+def _cannot_open(url: URL, error: BaseException | None) -> str:
+    """Why the database at `url` cannot be opened. SQLite says "unable to open database
+    file" alike for a folder where the file should be and for a file in a read-only
+    folder (WAL needs its -wal and -shm files beside it), so those are told apart here."""
+    said = f"cannot open database {_shown(url)}: {_one_line(error)}"
+    file = _sqlite_file(url)
+    why = _sqlite_unusable(error) if file is not None else None
+    if why is not None:
+        return f"database {_shown(url)} {why}"
+    if file is None or not file.exists():
+        return said
+    if file.is_dir():
+        return f"{said}; {file} is a folder, not a SQLite file: point --db at the file in it"
+    folder = file.resolve().parent
+    if not os.access(folder, os.W_OK) or not os.access(file, os.W_OK):
+        return (
+            f"{said}; the file or its folder {folder} is read-only: make both writable "
+            "(SQLite writes -wal and -shm files beside the file)"
+        )
+    return said
 
 
 def _unreachable(context: ExceptionContext) -> None:
@@ -114,20 +139,24 @@ def _unreachable(context: ExceptionContext) -> None:
     if engine is None or not isinstance(orig, context.dialect.loaded_dbapi.Error):
         return
     if context.connection is None:
-        raise StoreError(f"cannot open database {_shown(engine.url)}: {_one_line(orig)}")
+        raise StoreError(_cannot_open(engine.url, orig))
     if context.is_disconnect:
         raise StoreError(f"lost the connection to database {_shown(engine.url)}: {_one_line(orig)}")
     why = _sqlite_unusable(orig)
     if why is not None:
-        raise StoreError(f"database {_shown(engine.url)} {why}")
+        read_only = getattr(orig, "sqlite_errorcode", 0) & 0xFF == _SQLITE_READONLY
+        raise (ReadOnlyDatabaseError if read_only else StoreError)(
+            f"database {_shown(engine.url)} {why}"
+        )
 
 
 #: Primary SQLite result codes (https://sqlite.org/rescode.html) of a database file that
 #: cannot be written now, whatever the statement: the file's state, not a bug of ours.
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL = 5, 6, 8, 10, 13
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
 
 
-def _sqlite_unusable(error: BaseException) -> str | None:
+def _sqlite_unusable(error: BaseException | None) -> str | None:
     """What an operator must do about a SQLite file that is locked, read-only or on a
     full disk; None for any other error. Without it a curator's `sqlite3` shell left in
     a transaction, or a full disk, ends a nightly run with a driver traceback."""
@@ -154,6 +183,13 @@ def _sqlite_unusable(error: BaseException) -> str | None:
         )
     if primary == _SQLITE_IOERR:
         return f"hit a disk I/O error ({_one_line(error)}); check its file system"
+    if primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        # A damaged page is only met when a query reads it, so the schema check on opening
+        # passes and a report or a run's planning ended in a driver traceback.
+        return (
+            f"is damaged ({_one_line(error)}); restore it from a backup, or salvage what it "
+            "holds with `sqlite3 FILE .recover | sqlite3 NEW-FILE`"
+        )
     return None
 
 
@@ -170,6 +206,11 @@ def existing_database(url: str) -> str:
     instead of saying where they looked."""
     parsed = _parse(url)
     file = _sqlite_file(parsed)
+    if file is not None and file.is_dir():
+        raise StoreError(
+            f"{file.resolve()} is a folder, not a SQLite database file; name the file in it, "
+            f"{_POINT_ELSEWHERE}"
+        )
     if file is not None and not file.is_file():
         raise StoreError(
             f"no database at {file.resolve()}; `linkhealth check` creates it, {_POINT_ELSEWHERE}"
@@ -202,6 +243,54 @@ def _shown(parsed: URL) -> str:
 def engine_for(url: str) -> Engine:
     """One engine per database per process, so migrations are checked once."""
     return _cached_engine(absolute_sqlite_url(url))
+
+
+#: The SQLite file each engine opened, as (path, device, inode) (`ensure_same_file`).
+_OPENED: weakref.WeakKeyDictionary[Engine, tuple[Path, int, int]] = weakref.WeakKeyDictionary()
+
+
+def _remember_file(engine: Engine, file: Path) -> None:
+    with suppress(OSError):
+        found = file.stat()
+        _OPENED[engine] = (file, found.st_dev, found.st_ino)
+
+
+def same_file(engine: Engine) -> bool:
+    """False when the SQLite file `engine` opened was deleted or replaced since (a backup
+    restored, the file moved away); True for other databases."""
+    known = _OPENED.get(engine)
+    if known is None:
+        return True
+    file, device, inode = known
+    try:
+        found = file.stat()
+    except OSError:
+        return False
+    return (found.st_dev, found.st_ino) == (device, inode)
+
+
+def ensure_same_file(engine: Engine) -> None:
+    """Raise `StoreError` when `same_file` is False. SQLite's open descriptors go on
+    writing into a deleted file: a run whose file was removed mid-way completed (exit 0)
+    with everything it stored gone."""
+    if not same_file(engine):
+        file = _OPENED[engine][0]
+        raise StoreError(
+            f"database file {file} was deleted or replaced while this command used it: what "
+            "it stored since went into the old file, which nothing can read now; restore the "
+            "file (or keep the one now there), then run the command again"
+        )
+
+
+def fresh_engine_for(url: str) -> Engine:
+    """`engine_for`, reopened when its SQLite file was deleted or replaced since it was
+    opened (a long-lived `serve` would otherwise start each run in the old file)."""
+    engine = engine_for(url)
+    if same_file(engine):
+        return engine
+    _cached_engine.cache_clear()
+    engine.dispose()
+    return engine_for(url)
 
 
 @lru_cache(maxsize=8)

@@ -4,6 +4,7 @@
     ├── ConfigError             linkhealth.toml or an option is wrong
     ├── CatalogError            a catalog file cannot be used (carries every Problem found)
     ├── StoreError              the database cannot be opened or migrated
+    │   └── ReadOnlyDatabaseError   ... or written: its SQLite file is read-only
     └── NotFoundError           a resource id or run the user named does not exist
 
 Catch at the level you mean. Never match on message text: it is for people.
@@ -29,6 +30,10 @@ class ConfigError(LinkhealthError):
 
 class StoreError(LinkhealthError):
     exit_code = 3
+
+
+class ReadOnlyDatabaseError(StoreError):
+    """A SQLite file that can be read but not written (`db copy` reads such a source)."""
 
 
 class CopyInProgressError(LinkhealthError):

@@ -22,6 +22,12 @@ recheck writing at the same time waits milliseconds, not minutes. It is safe aga
 concurrent run: that run only adds observations newer than the cutoff, which are kept (a
 kept one it makes redundant is kept until the next prune).
 On SQLite the file is then compacted (`VACUUM`); PostgreSQL's autovacuum reuses the space.
+VACUUM writes a copy of the file first, so on a nearly full disk it fails after the
+deletions were committed: the result says so (`not_compacted`), and the next prune
+compacts a file whose free pages are a tenth of it or more, though it deletes nothing.
+VACUUM also holds the file's write lock while it copies it, minutes for a large file,
+longer than a run's write waits (`catalog.db.SQLITE_BUSY_TIMEOUT_MS`): while a run is in
+progress the file is left uncompacted (`compact_later`), its free pages reused meanwhile.
 """
 
 from __future__ import annotations
@@ -53,7 +59,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from catalog import store
 from catalog.clock import as_utc, utcnow
+from catalog.errors import StoreError
 from catalog.outcomes import Outcome
 from catalog.queries import PROBLEM_START
 from catalog.store import DRIFT_HISTORY, PG_WRITE_LOCK
@@ -73,6 +81,16 @@ class PruneResult:
     #: SQLite file size before and after (file plus WAL), None for other databases.
     bytes_before: int | None = None
     bytes_after: int | None = None
+    #: Why a SQLite file was not compacted (VACUUM failed: a full disk, a lock); None if it
+    #: was, or had no need.
+    not_compacted: str | None = None
+    #: Why VACUUM was left to a later prune (a run in progress); None if not.
+    compact_later: str | None = None
+
+
+#: The share of a SQLite file's pages left free (by this prune or one whose VACUUM
+#: failed) from which a prune compacts it even when it deletes nothing.
+COMPACT_FREE_SHARE = 0.1
 
 
 def prune_observations(
@@ -123,19 +141,53 @@ def prune_observations(
                 conn.rollback()
             with conn.begin():
                 _KEEP.drop(conn)
-    if vacuum and deleted and engine.dialect.name == "sqlite":
+    not_compacted = later = None
+    compact = vacuum and engine.dialect.name == "sqlite" and (deleted or _mostly_free(engine))
+    if compact:
+        later = _run_in_progress(engine, now or utcnow())
+    if compact and later is None:
         if on_vacuum is not None:
             on_vacuum()
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM")
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM")
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        except StoreError as exc:  # the deletions stand: say what was done, then why not this
+            not_compacted = str(exc)
     return PruneResult(
         cutoff=cutoff,
         deleted=deleted,
         kept_old=(old or 0) - (doomed or 0),
         bytes_before=before,
         bytes_after=_sqlite_bytes(engine),
+        not_compacted=not_compacted,
+        compact_later=later,
     )
+
+
+def _run_in_progress(engine: Engine, now: datetime) -> str | None:
+    """Why not to VACUUM now: a run in progress, whose next batch would wait for the
+    lock VACUUM holds past its busy timeout and fail, losing what the batch checked."""
+    from catalog.runs import LEASE_TTL
+
+    with engine.connect() as conn:
+        live = store.live_runs(conn, now=now, quiet_for=LEASE_TTL)
+    if not live:
+        return None
+    runs = ", ".join(f"run {r.id} ({r.trigger})" for r in live)
+    return (
+        f"{runs} is in progress, and VACUUM would hold the file's write lock longer than "
+        "the run's writes wait; the file was not compacted (its free pages are reused), "
+        "a later prune compacts it"
+    )
+
+
+def _mostly_free(engine: Engine) -> bool:
+    """Whether a SQLite file's free pages are `COMPACT_FREE_SHARE` of it or more."""
+    with engine.connect() as conn:
+        free = conn.exec_driver_sql("PRAGMA freelist_count").scalar_one()
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+    return bool(pages) and free >= COMPACT_FREE_SHARE * pages
 
 
 #: The ids of the observations to keep (each link's latest, its drift history), a

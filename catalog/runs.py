@@ -46,7 +46,7 @@ from catalog.archive import ArchiveLookup
 from catalog.canary import CanaryVerdict, check_canaries
 from catalog.check.safety import Resolver
 from catalog.clock import Clock, utcnow
-from catalog.db import engine_for, existing_database
+from catalog.db import engine_for, ensure_same_file, existing_database, fresh_engine_for
 from catalog.errors import CatalogError, LinkhealthError, NotFoundError, StoreError
 from catalog.model import Batch, Observation
 from catalog.outage import OutageVerdict, confirmed_by, judge, mask
@@ -240,7 +240,7 @@ def prepare_run(
         missing = [rid for rid in resource_ids if rid not in known]
         if missing:  # before anything is written: a typo must not record an empty run
             raise NotFoundError.unknown_ids(missing)
-    engine = engine_for(settings.database_url)
+    engine = fresh_engine_for(settings.database_url)
     now = clock()
     if lease != FULL_RUN_LEASE:  # a full run is refused by the lease it cannot take
         store.refuse_while_copying(engine, now=now, doing="check")
@@ -490,6 +490,7 @@ def store_batch(
     `transport` and `resolver` reach those checks only (tests inject them).
     """
     engine = engine_for(settings.database_url)
+    ensure_same_file(engine)  # not stored into a file deleted meanwhile
     verdict = judge(observations, settings.health.outage_host_share)
     if verdict.undecided:
         verdict = _witnessed(settings, engine, verdict, observations, transport, resolver, clock)
@@ -620,6 +621,7 @@ def finish_run(
     engine = engine_for(settings.database_url)
     now = clock()
     try:
+        ensure_same_file(engine)  # a run whose file went is no completed run
         record = store.finish_run(
             engine,
             run_id,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from catalog import store
-from catalog.errors import ConfigError, StoreError
+from catalog.clock import as_utc
+from catalog.errors import ConfigError, ReadOnlyDatabaseError, StoreError
 from catalog.runs import LEASE_TTL, RunLeaseError
 from catalog.shards import FULL_RUN_LEASE
 from catalog.store import PG_WRITE_LOCK
@@ -58,6 +59,8 @@ CHUNK = 2_000
 class CopyResult:
     #: Rows copied per table, in the order they were copied.
     rows: dict[str, int]
+    #: False when the source could not be written here, so its lease was not held.
+    leased: bool = True
 
 
 class TargetNotEmptyError(StoreError):
@@ -90,21 +93,30 @@ def copy_database(
             f"{dst_name}, are the same database; name the one to copy from with --db "
             "(e.g. --db sqlite:///var/linkhealth.db) and an empty one with --to"
         )
-    holder = store.copy_holder()
-    claim = store.acquire_lease(source, FULL_RUN_LEASE, holder, now=now, ttl=LEASE_TTL)
-    if not claim.acquired:
-        held = claim.lease
-        run = f", run {held.run_id}" if held.run_id is not None else ""
-        raise SourceBusyError(
-            f"a run holds the lease {held.name!r} of the database to copy, {src_name} "
-            f"({held.holder}{run}, until {held.expires_at:%Y-%m-%d %H:%M:%S} UTC); "
-            "wait for it to finish (`linkhealth status`), then copy"
-        )
+    holder: str | None = store.copy_holder()
+    try:
+        store.ensure_writable(source)
+    except ReadOnlyDatabaseError:
+        # A backup on read-only media, or the service user's file: no run of ours can
+        # write it either, so it is copied without its lease (the run check still holds).
+        holder = None
+    if holder is None:
+        held = store.get_lease(source, FULL_RUN_LEASE)
+        if held is not None and as_utc(held.expires_at) > now:
+            raise _lease_held(held, src_name)
+    else:
+        # As a check does: the lease of a run or copy killed outright goes, its run aborted
+        # (a second copy was refused until that lease expired, 15 minutes on).
+        store.abort_stale_runs(source, now=now)
+        claim = store.acquire_lease(source, FULL_RUN_LEASE, holder, now=now, ttl=LEASE_TTL)
+        if not claim.acquired:
+            raise _lease_held(claim.lease, src_name)
     renew = _Renewal(source, holder, now)
     try:
         with _snapshot(source) as src:
             _refuse_live_runs(src, src_name, now)
-            return _copy(src, target, chunk, on_progress, renew, src_name, dst_name, source_from)
+            result = _copy(src, target, chunk, on_progress, renew, src_name, dst_name, source_from)
+            return replace(result, leased=holder is not None)
     except SQLAlchemyError as exc:  # a bug or a constraint: one line, not a traceback
         raise StoreError(
             f"the copy from {src_name} into {dst_name} failed: {_one_line(exc)}; nothing was "
@@ -118,7 +130,17 @@ def copy_database(
     finally:
         # A source gone away keeps the lease until it expires by itself (LEASE_TTL).
         with suppress(SQLAlchemyError, StoreError):
-            store.release_lease(source, FULL_RUN_LEASE, holder)
+            if holder is not None:
+                store.release_lease(source, FULL_RUN_LEASE, holder)
+
+
+def _lease_held(held: store.LeaseRecord, src_name: str) -> SourceBusyError:
+    run = f", run {held.run_id}" if held.run_id is not None else ""
+    return SourceBusyError(
+        f"a run holds the lease {held.name!r} of the database to copy, {src_name} "
+        f"({held.holder}{run}, until {held.expires_at:%Y-%m-%d %H:%M:%S} UTC); "
+        "wait for it to finish (`linkhealth status`), then copy"
+    )
 
 
 def _copy(
@@ -187,13 +209,13 @@ def _snapshot(engine: Engine) -> Iterator[Connection]:
 class _Renewal:
     """Renews the copy's lease now and then while it runs (a large copy outlasts LEASE_TTL)."""
 
-    def __init__(self, engine: Engine, holder: str, now: datetime) -> None:
+    def __init__(self, engine: Engine, holder: str | None, now: datetime) -> None:
         self._engine, self._holder, self._now = engine, holder, now
         self._start = self._last = time.monotonic()
 
     def __call__(self) -> None:
         moment = time.monotonic()
-        if moment - self._last < LEASE_TTL.total_seconds() / 3:
+        if self._holder is None or moment - self._last < LEASE_TTL.total_seconds() / 3:
             return
         self._last = moment
         at = self._now + timedelta(seconds=moment - self._start)

@@ -267,7 +267,12 @@ def not_checked(batch: Batch, run_id: int) -> Any:
 
 @task(name="render-report", cache_policy=NO_CACHE)
 def render_report_task(settings: Settings, run_id: int | None) -> str:
-    path = publish_report(settings, run_id=run_id)
+    try:
+        path = publish_report(settings, run_id=run_id)
+    except LinkhealthError as exc:
+        # A full disk or a read-only folder: its sentence says it all (`_SentenceEnough`).
+        exc.said_by_state = True  # type: ignore[attr-defined]
+        raise
     # Said here too: `reports.publish` logs through a logger Prefect's UI does not show.
     if path.parent.resolve() != settings.reports_dir.resolve():
         get_run_logger().warning(
@@ -356,11 +361,19 @@ def run_check(
                 max(urls, 0),
             )
         raise
+    unwritten: LinkhealthError | None = None
     if render:
-        summary = replace(summary, report_path=render_report_task(settings, prepared.run_id))
+        try:
+            summary = replace(summary, report_path=render_report_task(settings, prepared.run_id))
+        except LinkhealthError as exc:
+            # The run is stored and complete: its summary and its events (a rise in broken
+            # links) must still go out when only the report's disk is full.
+            unwritten = exc
     for line in summary.lines():
         log.info(line)
     _publish(settings, summary, before, ui)
+    if unwritten is not None:
+        raise unwritten
     return summary
 
 
@@ -698,9 +711,22 @@ class _SaidByItsState(logging.Filter):
         return not (record.msg == ENGINE_EXIT and getattr(exc, "said_by_state", False))
 
 
+class _SentenceEnough(logging.Filter):
+    """Keeps the line but not the traceback Prefect's task engine logs for a task that
+    failed with one of our sentences: a report that could not be written after the run
+    was stored whole wrote 40 lines of Prefect's internals under it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if getattr(exc, "said_by_state", False):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 # On the logger's object, which Prefect's logging setup keeps; the engine that runs a
 # deployment's flow run imports this module before it runs the flow.
 logging.getLogger("prefect.flow_runs").addFilter(_SaidByItsState())
+logging.getLogger("prefect.task_runs").addFilter(_SentenceEnough())
 
 
 @flow(name="publish-report")

@@ -9,7 +9,9 @@ has been found or started.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -543,15 +545,28 @@ def export(
     if out is None:
         write_export(rows, format, sys.stdout)  # type: ignore[arg-type]
     else:
+        # Written beside it, then moved over it: a full disk part-way left a truncated file
+        # where the last export was, and a traceback.
+        part = out.with_name(f".{out.name}.part")
         try:
+            if out.is_dir():  # found before writing it all beside it
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(out))
             out.parent.mkdir(parents=True, exist_ok=True)
-            fh = out.open("w", encoding="utf-8", newline="")
+            fh = part.open("w", encoding="utf-8", newline="")
         except OSError as exc:  # a folder where the file goes, a file where a folder does
             file = next((p for p in out.parents if p.is_file()), None)
             why = f"{file} is a file, not a folder" if file else exc.strerror or str(exc)
             raise ConfigError(f"cannot write {out}: {why}") from exc
-        with fh:
-            write_export(rows, format, fh)  # type: ignore[arg-type]
+        try:
+            with fh:
+                write_export(rows, format, fh)  # type: ignore[arg-type]
+            os.replace(part, out)
+        except OSError as exc:
+            part.unlink(missing_ok=True)
+            raise LinkhealthError(
+                f"cannot write {out}: {exc.strerror or exc}; a file already there was left "
+                "as it was. Free space or choose another file with --out"
+            ) from exc
         _err(f"wrote {out}")
 
 
@@ -657,7 +672,16 @@ def db_prune(
         f"Deleted {result.deleted} observation(s) checked before {result.cutoff:%Y-%m-%d %H:%M} "
         f"UTC; kept {result.kept_old} older one(s) as each URL's latest or drift history."
     )
-    if result.bytes_before is not None and result.bytes_after is not None:
+    if result.not_compacted is not None:
+        # The deletions stand; a prune run again compacts the file (`retention`).
+        _err(
+            "error: the deletions are kept, but the file was not compacted (VACUUM writes a "
+            f"copy of it first, so it needs about its size free): {result.not_compacted}"
+        )
+        raise typer.Exit(3)
+    if result.compact_later is not None:
+        _err(f"note: {result.compact_later}")
+    elif result.bytes_before is not None and result.bytes_after is not None:
         typer.echo(
             f"Database file: {humanize.naturalsize(result.bytes_before, binary=True)} -> "
             f"{humanize.naturalsize(result.bytes_after, binary=True)}"
@@ -734,6 +758,11 @@ def db_copy(
         target.dispose()
     rows = ", ".join(f"{n} {table}" for table, n in result.rows.items())
     typer.echo(f"Copied {rows} from {shown(source)} into {shown(target)}.")
+    if not result.leased:
+        _err(
+            f"warning: {shown(source)} is read-only here, so the copy held no lease on it: "
+            "a run that began writing it after the copy started is not in the copy"
+        )
 
 
 @server_app.command("start")

@@ -48,6 +48,21 @@ def _settings(config: Path | None, db: str | None, catalogs: list[Path] | None) 
     return settings
 
 
+def _edit_settings(
+    config: Path | None, db: str | None, catalogs: list[Path] | None, dry_run: bool
+) -> Settings:
+    """`_settings` for a decision that edits the catalog file, once its database is known
+    to take a write: the file is edited before the decision is recorded, so a locked or
+    read-only database must fail the command before the file is touched (exit 3)."""
+    from catalog import store
+    from catalog.db import engine_for
+
+    settings = _settings(config, db, catalogs)
+    if not dry_run:
+        store.ensure_writable(engine_for(settings.database_url))
+    return settings
+
+
 def _recheck_changed(config: Path | None, db: str | None, catalogs: list[Path] | None) -> str:
     """The command that checks an edit by hand, with the --config, --db and --catalog the
     edit was made with: without them it would check (and sync) the configured catalogs
@@ -108,7 +123,7 @@ def accept_redirect(
     """
     from catalog import decisions
 
-    settings = _settings(config, db, catalog)
+    settings = _edit_settings(config, db, catalog, dry_run)
     _say(
         _recheck_changed(config, db, catalog),
         decisions.accept_redirect(
@@ -137,7 +152,7 @@ def replace_url(
     """
     from catalog import decisions
 
-    settings = _settings(config, db, catalog)
+    settings = _edit_settings(config, db, catalog, dry_run)
     _say(
         _recheck_changed(config, db, catalog),
         decisions.replace_url(
@@ -169,7 +184,7 @@ def mark_reviewed(
     """
     from catalog import decisions
 
-    settings = _settings(config, db, catalog)
+    settings = _edit_settings(config, db, catalog, dry_run)
     _say(
         _recheck_changed(config, db, catalog),
         decisions.mark_reviewed(

@@ -4,17 +4,26 @@ one line naming the folder and what to do, and the report already there left rea
 from __future__ import annotations
 
 import errno
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 import reports.site
+from catalog import store
+from catalog.db import open_engine
+from catalog.ops import EVENT_BROKEN_INCREASED
 from catalog.settings import Settings
 from flows.cli import app
 from reports import publish_report
 from reports.publish import ReportWriteError
 from tests import report_fixtures as fx
+from tests.local_site import local_site
+from tests.test_flow import _fail_twice_before, _write_catalog
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +67,94 @@ def test_report_on_a_full_disk_exits_1_with_one_line(
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert result.stderr.startswith(f"error: cannot write the report into {isolated_cwd / 'r'}")
+
+
+@pytest.mark.flow
+def test_a_run_whose_report_cannot_be_written_is_stored_announced_and_told_in_one_line(
+    prefect_harness: None,
+    isolated_cwd: Path,
+    sent_events: list[tuple[str, dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The run is stored whole before its report: a full disk under the reports must not
+    hold back its summary and its events (a rise in broken links), nor bury its one
+    sentence under Prefect's traceback of the report task."""
+    from flows.check_flow import check_catalog
+
+    url = f"sqlite:///{isolated_cwd / 'run.db'}"
+    monkeypatch.setattr(reports.site, "_write_plain", _disk_full)
+    with local_site() as site, _prefect_log() as records:
+        catalog_file = _write_catalog(isolated_cwd / "test.yaml", site.base)
+        _fail_twice_before(url, catalog_file, f"{site.base}/missing")
+        state = check_catalog(
+            overrides={
+                "database_url": url,
+                "catalogs": [str(catalog_file)],
+                "allow_private": True,
+                "reports_dir": str(isolated_cwd / "reports"),
+            },
+            return_state=True,
+        )
+    assert state.is_failed()
+    with pytest.raises(ReportWriteError, match="cannot write the report into"):
+        state.result()
+    assert [e for e, _ in sent_events] == [EVENT_BROKEN_INCREASED]
+    said = [r.getMessage() for r in records]
+    assert any(m.startswith("Outcomes: ") for m in said), said
+    assert not [m for r, m in zip(records, said, strict=True) if r.exc_info], "a traceback"
+    engine = open_engine(url)
+    try:
+        run = store.latest_runs(engine)[0]
+        assert run.trigger == "manual" and run.status == "completed"
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _prefect_log() -> Iterator[list[logging.LogRecord]]:
+    """What the flow and task runs log at INFO and above (Prefect's loggers do not
+    propagate)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append  # type: ignore[method-assign,assignment]
+    loggers = [logging.getLogger(f"prefect.{name}") for name in ("flow_runs", "task_runs")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+
+def test_export_on_a_full_disk_is_one_line_and_keeps_the_last_export(
+    db_url: str, isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export was written in place: a full disk part-way left a truncated file where
+    the last one was, and a traceback (Python names no file for ENOSPC on write)."""
+    import catalog.export
+
+    out = isolated_cwd / "links.csv"
+    first = CliRunner().invoke(
+        app, ["export", "--db", db_url, "--format", "csv", "--out", str(out)]
+    )
+    assert first.exit_code == 0, first.output
+    before = out.read_bytes()
+
+    def full(rows: Any, format: str, fh: Any) -> None:
+        fh.write("collection,id\n")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(catalog.export, "write_export", full)
+    result = CliRunner().invoke(
+        app, ["export", "--db", db_url, "--format", "csv", "--out", str(out)]
+    )
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith(f"error: cannot write {out}: No space left on device;")
+    assert "\n" not in result.stderr.strip()
+    assert out.read_bytes() == before
+    assert [p.name for p in isolated_cwd.iterdir()] == ["links.csv"]

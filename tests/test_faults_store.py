@@ -8,12 +8,14 @@ SQLite only: these are faults of a database file.
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, event
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 import catalog.db
@@ -120,3 +122,138 @@ def test_a_full_disk_fails_the_write_with_one_line_and_loses_nothing_stored(
         engine.dispose()
     ids = [run_id for run_id, _ in _runs(db_file)]
     assert ids[-1] == 1 and ids == sorted(ids, reverse=True)  # the runs before it all kept
+
+
+def _damage_pages_after_the_schema(path: Path) -> None:
+    """Random bytes over the second half of the file's pages: the schema on page 1 still
+    reads, so the database opens and migrates, and only a query reading a page fails."""
+    page = 4096
+    pages = path.stat().st_size // page
+    noise = random.Random(7)
+    with path.open("r+b") as file:
+        for number in range(pages // 2, pages):
+            file.seek(number * page + 8)
+            file.write(bytes(noise.getrandbits(8) for _ in range(page - 16)))
+
+
+def test_a_damaged_file_is_one_line_saying_so_and_how_to_recover_not_a_traceback(
+    db_file: Path,
+) -> None:
+    engine = open_engine(f"sqlite:///{db_file}")
+    for _ in range(40):
+        store.start_run(engine, trigger="manual", now=T0, summary={"pad": "x" * 4000})
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    _damage_pages_after_the_schema(db_file)
+
+    result = CliRunner().invoke(app, ["status", "--db", f"sqlite:///{db_file}"])
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output
+    said = result.stderr.strip()
+    assert said.startswith(f"error: database sqlite:///{db_file} is damaged (")
+    assert ".recover" in said and "\n" not in said
+
+
+def test_a_folder_where_the_database_file_should_be_is_named_as_a_folder(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "lh.db"
+    folder.mkdir()
+    url = f"sqlite:///{folder}"
+    catalog_file = write_catalog(
+        tmp_path / "toolkit.yaml", [{"id": "r1", "title": "One", "url": "https://example.org/1"}]
+    )
+    for command in (["status", "--db", url], ["sync", "--db", url, "--catalog", str(catalog_file)]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 3, result.output
+        assert f"{folder} is a folder, not a SQLite" in result.stderr, result.stderr
+
+
+def test_a_database_in_a_read_only_folder_says_the_folder_is_read_only(
+    db_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Root writes anywhere, so the folder's mode cannot make the test fail to open it;
+    # SQLite's own words for a read-only folder are "unable to open database file".
+    monkeypatch.setattr(catalog.db.os, "access", lambda path, mode: Path(path) != db_file.parent)
+    error = sqlite3.OperationalError("unable to open database file")
+    said = catalog.db._cannot_open(make_url(f"sqlite:///{db_file}"), error)
+    assert said.startswith(f"cannot open database sqlite:///{db_file}: unable to open")
+    assert f"its folder {db_file.parent} is read-only" in said
+
+
+def test_a_decision_on_a_locked_database_fails_before_it_edits_the_catalog_file(
+    tmp_path: Path, db_file: Path
+) -> None:
+    """The file is edited before the decision is recorded: edited, then refused the
+    record, an `accept-redirect` run again as told was refused (its URL no longer the one
+    checked), and the decision was never recorded."""
+    catalog_file = write_catalog(
+        tmp_path / "toolkit.yaml", [{"id": "r1", "title": "One", "url": "https://example.org/1"}]
+    )
+    url = f"sqlite:///{db_file}"
+    assert (
+        CliRunner().invoke(app, ["sync", "--db", url, "--catalog", str(catalog_file)]).exit_code
+        == 0
+    )
+    before = catalog_file.read_bytes()
+    shell = sqlite3.connect(db_file, isolation_level=None)
+    shell.execute("BEGIN IMMEDIATE")
+    try:
+        result = CliRunner().invoke(
+            app, ["mark-reviewed", "r1", "--db", url, "--catalog", str(catalog_file)]
+        )
+    finally:
+        shell.execute("ROLLBACK")
+        shell.close()
+    assert result.exit_code == 3, result.output
+    assert f"error: database {url} is locked" in result.stderr
+    assert catalog_file.read_bytes() == before
+
+
+def test_a_read_only_database_is_found_out_before_a_decision_writes_anything(
+    db_file: Path,
+) -> None:
+    read_only = open_engine(f"sqlite:///file:{db_file}?mode=ro&uri=true")
+    try:
+        with pytest.raises(StoreError, match=r"lh\.db.* is read-only"):
+            store.ensure_writable(read_only)
+    finally:
+        read_only.dispose()
+    writable = open_engine(f"sqlite:///{db_file}")
+    try:
+        store.ensure_writable(writable)  # and a writable one is left as it was
+    finally:
+        writable.dispose()
+    assert _runs(db_file) == [(1, "running")]
+
+
+def test_a_run_whose_database_file_is_deleted_meanwhile_fails_saying_so(
+    tmp_path: Path,
+) -> None:
+    """SQLite's open connections go on writing into a deleted file: a check whose file an
+    operator removed (or replaced with a backup) mid-way completed, exit 0, and nothing
+    it stored could be read. The next run opens the file that is there then."""
+    from catalog import runs
+    from catalog.db import engine_for, fresh_engine_for
+    from catalog.settings import Settings
+
+    catalog.db._cached_engine.cache_clear()
+    url = f"sqlite:///{tmp_path / 'lh.db'}"
+    settings = Settings().with_overrides(database_url=url)
+    engine = engine_for(url)
+    run_id = store.start_run(engine, trigger="manual", now=T0)
+    for file in tmp_path.glob("lh.db*"):
+        file.unlink()
+    try:
+        for step in (
+            lambda: runs.store_batch(settings, run_id, []),
+            lambda: runs.finish_run(settings, run_id, stored=[]),
+        ):
+            with pytest.raises(StoreError, match=r"lh\.db was deleted or replaced while"):
+                step()
+        fresh = fresh_engine_for(url)
+        assert fresh is not engine and (tmp_path / "lh.db").is_file()
+        assert store.latest_runs(fresh) == []
+    finally:
+        catalog.db._cached_engine.cache_clear()

@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select
 from typer.testing import CliRunner
 
+import catalog.db
+import catalog.retention
 from catalog import store
 from catalog.model import pack_text
 from catalog.outcomes import Outcome
@@ -276,3 +278,75 @@ def test_the_scan_and_the_vacuum_are_said(engine: Engine) -> None:
     )
     assert scanned == [(1, 2), (2, 2)]
     assert vacuumed == ([True] if engine.dialect.name == "sqlite" else [])
+
+
+def test_a_vacuum_that_fails_keeps_the_deletions_and_the_next_prune_compacts(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VACUUM writes a copy of the file: on a nearly full disk (or a file a shell locks
+    meanwhile) it fails after the deletions were committed. The prune ended in the store's
+    "the write was rolled back, run the command again", but the deletions stood, and the
+    prune run again deleted nothing and so never compacted."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("VACUUM is SQLite's")
+    monkeypatch.setattr(catalog.db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    engine.dispose()  # connections opened from here on wait 0.2 s for a lock
+    path = engine.url.database
+    assert path is not None
+    shell = sqlite3.connect(path, isolation_level=None)
+
+    def a_shell_takes_the_lock() -> None:
+        shell.execute("BEGIN IMMEDIATE")
+
+    try:
+        first = prune_observations(
+            engine, keep_days=7, now=days(29), on_vacuum=a_shell_takes_the_lock
+        )
+    finally:
+        shell.execute("ROLLBACK")
+        shell.close()
+    assert first.deleted > 0
+    assert first.not_compacted is not None and "is locked" in first.not_compacted
+    assert _count(engine, Observation) == 41 - first.deleted
+
+    # A year's pruning frees far more than this fixture's 30 small rows do.
+    monkeypatch.setattr(catalog.retention, "COMPACT_FREE_SHARE", 0.05)
+    again = prune_observations(engine, keep_days=7, now=days(29))
+    assert again.deleted == 0 and again.not_compacted is None
+    assert again.bytes_after is not None and first.bytes_after is not None
+    assert again.bytes_after < first.bytes_after
+
+
+def test_cli_prune_whose_vacuum_failed_says_the_deletions_stand_and_exits_3(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def vacuum_failed(*args: Any, **kwargs: Any) -> Any:
+        return replace(prune_observations(*args, **kwargs), not_compacted="the disk is full")
+
+    monkeypatch.setattr(catalog.retention, "prune_observations", vacuum_failed)
+    url = engine.url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(app, ["db", "prune", "--keep-days", "7", "--db", url])
+    assert result.exit_code == 3, result.output
+    assert "Deleted " in result.stdout
+    assert result.stderr.strip().endswith(
+        "the deletions are kept, but the file was not compacted (VACUUM writes a copy of "
+        "it first, so it needs about its size free): the disk is full"
+    )
+
+
+def test_a_run_in_progress_puts_the_vacuum_off_to_the_next_prune(engine: Engine) -> None:
+    """VACUUM holds the write lock while it copies the file, minutes for years of a large
+    catalog: a run's next batch waited 30 s for it, failed, and the run was abandoned with
+    everything it had checked. The deletions (short transactions) go ahead."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("VACUUM is SQLite's")
+    now = days(29)
+    here = store.lease_holder()  # this process: alive
+    run_id = store.start_run(engine, trigger="manual", now=now, summary={"holder": here})
+    vacuumed: list[bool] = []
+    result = prune_observations(
+        engine, keep_days=7, now=now, on_vacuum=lambda: vacuumed.append(True)
+    )
+    assert result.deleted > 0 and vacuumed == []
+    assert result.compact_later is not None and f"run {run_id} (manual)" in result.compact_later
+    assert result.not_compacted is None

@@ -4,6 +4,9 @@ catalog that moves to PostgreSQL keeps its confirmation counters, decisions and 
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -352,3 +355,57 @@ def test_db_copy_exit_codes_and_help(source: Engine, db_url: str, tmp_path: Path
     assert held.exit_code == 8 and "holds the lease 'full-run'" in held.stderr
     helped = " ".join(runner.invoke(app, ["db", "copy", "--help"]).output.split())
     assert "--db URL SQLAlchemy URL of the database to copy FROM" in helped
+
+
+def test_a_read_only_source_is_copied_without_its_lease_and_says_so(
+    source: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """A backup on read-only media, or the service user's file read by an operator: the
+    copy cannot take its lease, which only keeps runs that write it away; it was refused
+    as a read-only database (exit 3) although nothing of it needed writing."""
+    read_only = f"sqlite:///file:{tmp_path / 'old.db'}?mode=ro&uri=true"
+    result = CliRunner().invoke(app, ["db", "copy", "--db", read_only, "--to", db_url])
+    assert result.exit_code == 0, result.output
+    assert "6 observations" in result.stdout
+    assert "is read-only here, so the copy held no lease on it" in result.stderr
+    target = open_engine(db_url)
+    try:
+        assert _counts(target) == _counts(source)
+    finally:
+        target.dispose()
+    assert store.get_lease(source, "full-run") is None
+
+
+def test_a_read_only_source_a_run_holds_is_still_refused(
+    source: Engine, target: Engine, tmp_path: Path
+) -> None:
+    now = days(4)
+    store.acquire_lease(source, "full-run", "host:1 flow", now=now, ttl=timedelta(minutes=15))
+    read_only = open_engine(f"sqlite:///file:{tmp_path / 'old.db'}?mode=ro&uri=true")
+    try:
+        with pytest.raises(RunLeaseError, match="holds the lease 'full-run'"):
+            copy_database(read_only, target, now=now)
+        assert copy_database(read_only, target, now=now + timedelta(hours=1)).leased is False
+    finally:
+        read_only.dispose()
+
+
+def test_the_lease_of_a_copy_killed_outright_holds_back_no_recheck_decision_or_copy(
+    source: Engine, target: Engine, tmp_path: Path
+) -> None:
+    """A copy killed with SIGKILL (or its machine gone) cannot give its lease back: for
+    the 15 minutes until it expired, every recheck and decision was refused (exit 8) as
+    "db copy is copying this database", though `status` said its process was gone."""
+    entries = [{"id": r.id, "title": r.title, "url": r.url} for r in KIT.resources]
+    settings = settings_for(source, [write_catalog(tmp_path / "toolkit.yaml", entries)])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    holder = f"{socket.gethostname()}:{dead.pid} {store.COPY_TOKEN}-0123456789ab"
+    store.acquire_lease(source, "full-run", holder, now=days(4), ttl=timedelta(minutes=15))
+    decisions.ignore(settings, "a", reason="login wall", clock=lambda: days(4))
+    prepare_run(settings, trigger="recheck", resource_ids=["a"], clock=lambda: days(4))
+    with source.begin() as conn:  # that recheck ended: a copy may go ahead
+        conn.execute(text("UPDATE runs SET status = 'completed' WHERE status = 'running'"))
+    store.release_lease(source, "full-run", holder)
+    store.acquire_lease(source, "full-run", holder, now=days(4), ttl=timedelta(minutes=15))
+    assert copy_database(source, target, now=days(4)).leased  # nor another copy

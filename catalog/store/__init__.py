@@ -94,7 +94,13 @@ from catalog.store._runs import (
     start_run,
     update_run_summary,
 )
-from catalog.store._sql import CHUNK, PG_WRITE_LOCK, read_session, write_session
+from catalog.store._sql import (
+    CHUNK,
+    PG_WRITE_LOCK,
+    ensure_writable,
+    read_session,
+    write_session,
+)
 from catalog.store._staleness import refresh_staleness, reviewed_at
 from catalog.store._sync_rows import (
     NewEvent,
@@ -158,6 +164,7 @@ __all__ = [
     "decisions_for",
     "drifted_in_run",
     "ensure_links",
+    "ensure_writable",
     "find_resource",
     "finish_run",
     "get_lease",

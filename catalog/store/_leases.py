@@ -262,6 +262,8 @@ def refuse_while_copying(engine: Engine, *, now: datetime, doing: str) -> None:
     lease = get_lease(engine, FULL_RUN_LEASE)
     if lease is None or not is_copy_holder(lease.holder) or as_utc(lease.expires_at) <= now:
         return
+    if holder_gone(lease.holder):  # a copy killed outright copies nothing any more
+        return
     raise CopyInProgressError(
         f"`linkhealth db copy` is copying this database ({lease.holder}, lease "
         f"{lease.name!r} until {as_utc(lease.expires_at):%Y-%m-%d %H:%M:%S} UTC): to {doing} "

@@ -29,6 +29,23 @@ def write_session(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+def ensure_writable(engine: Engine) -> None:
+    """Raise `StoreError` now if a SQLite file cannot take a write: locked by another
+    process past the busy timeout, or read-only. A write that changes nothing is tried
+    and rolled back. Curator decisions edit the catalog file before they record
+    themselves, and an `accept-redirect` whose record then failed was refused when run
+    again (the file's URL no longer the one checked), so they ask first."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
+        finally:
+            trans.rollback()
+
+
 #: Arbitrary constant naming the PostgreSQL advisory lock of `write_session`
 #: (not the migrations' lock, so a writer never waits on an upgrade it is part of).
 PG_WRITE_LOCK = 0x6C68_7772  # "lhwr"
