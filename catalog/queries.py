@@ -505,6 +505,28 @@ def entry_events(
         return tuple(_event_row(r) for r in rows)
 
 
+def full_run_started_since(engine: Engine, moment: datetime) -> RunInfo | None:
+    """The first full run (or shard of a sharded night) that started at or after `moment`
+    and checked: completed with the network up, or still running.
+
+    A scheduled night that Prefect starts late, after the machine was off or the server
+    away, asks this: a runner picks up every missed night at once, and one night's check
+    after another of the whole catalog, back to back, learns nothing new and loads every
+    site as many times. The first late night checks; the others find it here."""
+    query = (
+        select(Run)
+        .where(Run.started_at >= moment, Run.status.in_(("completed", "running")))
+        .order_by(Run.started_at, Run.id)
+    )
+    with session_scope(engine) as session:
+        for row in session.scalars(query):
+            lease = str((row.summary or {}).get("lease") or "")
+            covering = lease == FULL_RUN_LEASE or lease.startswith(f"{FULL_RUN_LEASE}:")
+            if covering and not row.network_unavailable:
+                return _run_info(row)
+    return None
+
+
 def latest_finished_run_id(engine: Engine) -> int | None:
     """The run a report shows by default."""
     with session_scope(engine) as session:

@@ -60,7 +60,7 @@ from prefect.utilities.annotations import quote
 
 from catalog.check.loop import cancel_checks, shared_loop
 from catalog.check.politeness import wake_tick
-from catalog.clock import utcnow
+from catalog.clock import as_utc, utcnow
 from catalog.collector import frozen_while
 from catalog.commands import command_options
 from catalog.db import engine_for, existing_database
@@ -663,10 +663,16 @@ def check_catalog(
     shard: str | None = None,
 ) -> RunSummary:
     """Check every URL of the configured catalogs (or of one host shard, "1/2") and record
-    what was found. A scheduled run that finds another full run in progress is Skipped."""
+    what was found. A scheduled run that finds another full run in progress, or one
+    started after its own scheduled time (a missed night run late), is Skipped."""
     trigger = run_trigger(trigger)
     try:
         settings = flow_settings(config, overrides, trigger=trigger)
+        if shard is None and resource_ids is None:
+            late = checked_since_scheduled(settings, trigger)
+            if late is not None:
+                get_run_logger().warning("Skipped: %s", late)
+                return skipped(late)
         return run_check(
             settings, trigger=trigger, resource_ids=resource_ids, render=render, shard=shard
         )
@@ -679,11 +685,30 @@ def check_catalog(
         return failed_with(exc)
 
 
-def skipped(exc: LinkhealthError) -> Any:
-    """A scheduled run's end when another full run holds the lease: Completed, named
-    Skipped, with the holder in its message. Prefect ends a flow run in the state the flow
-    returns."""
-    return Completed(name=SKIPPED, message=f"skipped: {exc}")
+def skipped(why: LinkhealthError | str) -> Any:
+    """A scheduled run's end when another full run holds the lease, or already checked its
+    night: Completed, named Skipped, with the reason in its message. Prefect ends a flow
+    run in the state the flow returns."""
+    return Completed(name=SKIPPED, message=f"skipped: {why}")
+
+
+def checked_since_scheduled(settings: Settings, trigger: str) -> str | None:
+    """Why a scheduled night need not check, if a full run started after its scheduled
+    time (`queries.full_run_started_since`): Prefect ran missed nights late, all at once."""
+    scheduled = flow_run.scheduled_start_time
+    if trigger != "schedule" or scheduled is None:
+        return None
+    from catalog.queries import full_run_started_since
+
+    moment = as_utc(scheduled)
+    covering = full_run_started_since(engine_for(settings.database_url), moment)
+    if covering is None:
+        return None
+    return (
+        f"run {covering.id} started at {covering.started_at:%Y-%m-%d %H:%M} UTC, after this "
+        f"night's scheduled {moment:%Y-%m-%d %H:%M} UTC, and checked the catalog: a night "
+        "Prefect started late (the machine was off or its server away) is not checked again"
+    )
 
 
 def failed_with(exc: LinkhealthError) -> Any:
@@ -779,6 +804,10 @@ def check_catalog_sharded(
         engine = engine_for(settings.database_url)
     except LinkhealthError as exc:
         return failed_with(exc)
+    late = checked_since_scheduled(settings, trigger)
+    if late is not None:
+        log.warning("Skipped: %s", late)
+        return skipped(late)
     try:  # a broken catalog refuses the night once, not once in each shard
         load_catalogs(settings.catalogs)
     except CatalogError as exc:
