@@ -507,7 +507,8 @@ def entry_events(
 
 def full_run_started_since(engine: Engine, moment: datetime) -> RunInfo | None:
     """The first full run (or shard of a sharded night) that started at or after `moment`
-    and checked: completed with the network up, or still running.
+    and checked: completed, with the network up. One still running is for the lease to
+    judge (alive, it refuses the night; dead, the night aborts it and checks).
 
     A scheduled night that Prefect starts late, after the machine was off or the server
     away, asks this: a runner picks up every missed night at once, and one night's check
@@ -515,7 +516,7 @@ def full_run_started_since(engine: Engine, moment: datetime) -> RunInfo | None:
     site as many times. The first late night checks; the others find it here."""
     query = (
         select(Run)
-        .where(Run.started_at >= moment, Run.status.in_(("completed", "running")))
+        .where(Run.started_at >= moment, Run.status == "completed")
         .order_by(Run.started_at, Run.id)
     )
     with session_scope(engine) as session:

@@ -45,6 +45,9 @@ def test_a_full_run_started_after_the_scheduled_time_covers_the_night(tmp_path: 
         found = full_run_started_since(engine, days(1))
         assert found is not None and found.id == late
         assert full_run_started_since(engine, days(3.2)) is None
+        # Still running (or dead without anyone knowing yet): the lease judges that one.
+        prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=Ticker(days(3.3)))
+        assert full_run_started_since(engine, days(3.2)) is None
 
 
 @pytest.mark.parametrize("trigger", ["schedule", "manual"])
