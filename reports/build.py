@@ -575,7 +575,9 @@ def _stale(r: ResourceRow) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The staleness reasons (and codes) the report shows: without `new_edition` while the
     page looks parked, for sale or a casino. "The page's title names 2026 ('Best Online
     Casino 2026'), later than the entry's 2013; update the entry's title and year" read
-    as a newer edition to link, of a domain that changed hands."""
+    as a newer edition to link, of a domain that changed hands. The staleness refresh no
+    longer stores that reason for such pages; this keeps it out of reasons stored before
+    (by an older linkhealth, until the next run refreshes them)."""
     codes, reasons = r.stale_codes, r.stale_reasons
     marked = r.drift_reason is not None and names_markers(r.drift_reason)
     if not marked or "new_edition" not in codes or len(codes) != len(reasons):

@@ -7,14 +7,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from catalog import store
+from catalog.drift import MARKED_REASON, names_markers
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
-from catalog.tables import Resource
+from catalog.tables import Link, Resource
 from reports import build_context
 from tests.factories import (
     days,
@@ -171,3 +172,28 @@ def test_a_report_replaced_by_a_newer_edition_leads_the_out_of_date_list(tmp_pat
         assert tip_row.stale_codes == ("new_edition",)
         assert "names 2025" in tip_row.seen and "newer edition" in (tip_row.fix or "")
         assert (tip_row.command or "").startswith("linkhealth mark-reviewed tip")
+
+
+def test_a_parked_page_s_year_is_no_newer_edition_at_the_source(tmp_path: Path) -> None:
+    """A domain taken over by a casino ("Best Online Casino 2026") named a later year than
+    the entry's 2013: `new_edition` was stored, and `linkhealth export` told the curator to
+    update the entry's title and year to the new owner's. A page the drift judge found
+    markers on gives no edition; the same title on a page without them still does."""
+    url = "https://kit.example/"
+    kit = make_catalog("toolkit", [make_resource("kit", url, title="2013 Toolkit", year=2013)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        seen = make_observation(url, checked_at=days(1), title="Best Online Casino 2026")
+        store.record_observations(engine, None, [seen], HEALTH, now=days(1))
+
+        def codes(drift_reason: str | None) -> list[str]:
+            with engine.begin() as conn:
+                conn.execute(update(Link).values(drift_reason=drift_reason))
+            store.refresh_staleness(engine, HEALTH, now=days(1))
+            (row,) = report_data(engine).resources
+            return list(row.stale_codes)
+
+        assert "new_edition" in codes(None)
+        marked = f"{MARKED_REASON}casino page (“online casino”) (match with the entry 80% → 2%)"
+        assert names_markers(marked)
+        assert "new_edition" not in codes(marked)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, func, select
 
 from catalog import tables as t
+from catalog.drift import names_markers
 from catalog.settings import HealthSettings
 from catalog.staleness import REVIEW_FIELDS, review_date, staleness
 from catalog.store._observations import text_or_none
@@ -72,6 +73,7 @@ def refresh_staleness(
             link.c.fingerprint_since,
             link.c.last_modified,
             link.c.title,
+            link.c.drift_reason,
             linked.c.linked_at,
             retitled.c.retitled_at,
         )
@@ -90,7 +92,7 @@ def refresh_staleness(
     stale: list[dict[str, Any]] = []
     with write_session(engine) as s:
         conn = s.connection()
-        # Rows unpacked as tuples: reading seventeen columns by name was a fifth of the loop.
+        # Rows unpacked as tuples: reading eighteen columns by name was a fifth of the loop.
         for (
             row_id,
             rid,
@@ -107,6 +109,7 @@ def refresh_staleness(
             fingerprint_since,
             last_modified,
             page_title,
+            drift_reason,
             linked_at,
             retitled_at,
         ) in conn.execute(query):
@@ -139,7 +142,11 @@ def refresh_staleness(
                 year=_year(data.get("year")),
                 linked_at=linked_at,
                 checked_since_success=_checked_since_success(last_success_at, last_checked_at),
-                page_title=page_title,
+                # A parked or casino page's year ("Best Online Casino 2026") is the new
+                # owner's, no newer edition of the entry to link.
+                page_title=None
+                if drift_reason is not None and names_markers(drift_reason)
+                else page_title,
                 # The title was read no earlier than the entry got its link.
                 title_since=_latest(retitled_at, linked_at or created_at),
             )
