@@ -211,6 +211,16 @@ class Row:
         return self.snoozed_until is not None or self.ignored_reason is not None
 
     @property
+    def step_names_suggested(self) -> bool:
+        """Its fix sentence names the new address, so no line of its own repeats it."""
+        return names_address(self.fix or self.next_step, self.suggested_url)
+
+    @property
+    def step_names_archive(self) -> bool:
+        """Its fix sentence names the archived copy, so no line of its own repeats it."""
+        return names_address(self.fix or self.next_step, self.archive_url)
+
+    @property
     def entry_only(self) -> bool:
         """Queued for the entry alone (out of date) while its link works: the link's
         "since" and checks say nothing about it."""
@@ -592,6 +602,15 @@ _AGO_UNITS = (
     ("hour", 3600),
     ("minute", 60),
 )
+
+
+def names_address(step: str, url: str | None) -> bool:
+    """Whether `step` names `url` once, as a word of its own ("Link the archived copy URL
+    until ..."): an address inside another, such as the original one inside an archived
+    copy's, is no mention of it."""
+    if not url or step.count(url) != 1:
+        return False
+    return sum(word.rstrip(".,;") == url for word in step.split()) == 1
 
 
 def safe_href(url: str | None) -> str | None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from markupsafe import Markup
 
 from catalog.outcomes import Severity
-from reports.context import HistoryItem, HygieneRow, Priority, Row, When, sentences
+from reports.context import HistoryItem, HygieneRow, Priority, Row, When, names_address, sentences
 
 
 def _escape_str(text: str) -> str:
@@ -163,10 +163,7 @@ def _linked(text: str, step: str, url: str | None, href: str | None, cls: str) -
     """`text` (the escaped `step`) with its one mention of `url` as a link, or None when
     `step` names it not once as a word of its own (an address inside another, such as the
     original one inside an archived copy's, is not its mention) or it has no safe link."""
-    if not url or not href:
-        return None
-    words = step.split()
-    if sum(word.rstrip(".,;") == url for word in words) != 1 or step.count(url) != 1:
+    if not url or not href or not names_address(step, url):
         return None
     escaped = _escape(url)
     if text.count(escaped) != 1:
