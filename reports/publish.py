@@ -55,7 +55,7 @@ from reports.build import (
 from reports.context import ReportContext, ResourcePage, Row
 from reports.forked import Forked
 from reports.render import FORMATS
-from reports.site import Progress, ReportFiles, write_report
+from reports.site import Progress, ReportFiles, with_earlier_nights_written, write_report
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def _publish(
             night = (*ctx.run.shards, ctx.run.id) if ctx.run else ()
             try:
                 return write_report(
-                    ctx,
+                    with_earlier_nights_written(ctx, target),
                     target,
                     run_id=run_id if run_id is not None else (ctx.run.id if ctx.run else None),
                     formats=formats,

@@ -123,7 +123,6 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path | None] = {}
     count = 0
-    ctx = _earlier_nights_written(ctx, out_dir)
     before = ctx  # completed at most once, when a summary page first needs it
     done = functools.cache(lambda: complete(before) if complete is not None else before)
     stem = "latest" if latest or run_id is None else f"run-{run_id}"
@@ -162,9 +161,11 @@ def write_report(
     )
 
 
-def _earlier_nights_written(ctx: ReportContext, out_dir: Path) -> ReportContext:
+def with_earlier_nights_written(ctx: ReportContext, out_dir: Path) -> ReportContext:
     """`ctx` linking only the earlier nights whose report is in `out_dir` (a run whose
-    report was never written, one written elsewhere, or a folder cleaned by hand)."""
+    report was never written, one written elsewhere, or a folder cleaned by hand).
+    Applied where a report is published, not by `write_report`, which writes the
+    context it is given."""
     changes = ctx.changes
     if changes is None or not changes.earlier:
         return ctx

@@ -14,14 +14,14 @@ from catalog import store
 from catalog.hygiene import Finding, Level
 from catalog.outcomes import Outcome
 from catalog.queries import EventRow, ReportData, report_data
-from catalog.settings import HealthSettings
+from catalog.settings import HealthSettings, Settings
 from catalog.sync import sync_catalogs
 from catalog.urls import canonical_url
 from reports import build_context, render_csv, render_html, render_markdown
 from reports.build import with_findings
 from reports.context import when
 from reports.html_rows import facts, fix_cell
-from reports.site import write_report
+from reports.publish import publish_report_files
 from tests import report_fixtures as fx
 from tests.factories import make_catalog, make_observation, make_resource, temporary_database
 
@@ -423,9 +423,12 @@ def test_the_news_links_the_reports_of_the_nights_before(data: ReportData, tmp_p
     ctx = build_context(data, now=fx.NOW)
     assert ctx.changes is not None
     assert [(n.run_id, n.day) for n in ctx.changes.earlier] == [(1, "Sat 2025-03-08")]
+    settings = Settings().with_overrides(
+        database_url=f"sqlite:///{fx.fixed_db(tmp_path / 'fixed.db').url.database}"
+    )
 
     def earlier_nights(out: Path) -> list[tuple[str, str]]:
-        write_report(ctx, out, run_id=fx.LATEST_FINISHED_RUN)
+        publish_report_files(settings.with_overrides(reports_dir=out), clock=lambda: fx.NOW)
         html = (out / "latest.html").read_text(encoding="utf-8")
         node = LexborHTMLParser(html).css_first("#earlier-nights")
         return [] if node is None else [(a.attrs["href"] or "", a.text()) for a in node.css("a")]
