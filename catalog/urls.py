@@ -374,26 +374,20 @@ def _fragment(url: str) -> str:
         return ""
 
 
-#: A URL's scheme and authority (where a user name and password would be).
-_AUTHORITY = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#\\]*)")
+#: A URL's scheme and user information with a password, anywhere in a text: the password
+#: runs to the authority's last "@" (one may hold an unencoded "@" of its own).
+_PASSWORD = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:\\]*):[^\s/?#\\]*@")
 
 
-def without_password(url: str) -> str:
-    """`url` with the password of its user information replaced by "***", for what others
-    read (the reports, their JSON and CSV, Prefect's artifacts).
+def without_password(text: str) -> str:
+    """`text` (a URL, or a sentence quoting URLs) with each URL's password replaced by
+    "***", for what others read (the reports, their JSON and CSV, Prefect's artifacts).
 
     Such a URL is never requested (`parse_url` refuses it), but the curator's entry is
     shown as written, and a report published to colleagues would hand out the password
     as a link. The user name stays, so the curator can tell which entry it is.
     """
-    found = _AUTHORITY.match(url)
-    if found is None:
-        return url
-    userinfo, at, _ = found.group(1).rpartition("@")
-    user, colon, _ = userinfo.partition(":")
-    if not at or not colon:
-        return url
-    return f"{url[: found.start(1)]}{user}:***@{url[found.start(1) + len(userinfo) + 1 :]}"
+    return _PASSWORD.sub(r"\1:***@", text) if "@" in text else text
 
 
 def host_of(raw: str) -> str:

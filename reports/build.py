@@ -121,11 +121,18 @@ def hygiene_rows(findings: Sequence[Finding]) -> tuple[HygieneRow, ...]:
         (f for f in findings if f.level is not Level.INFO),
         key=lambda f: (-f.level.rank, f.file, f.line or 0, f.code),
     )
-    return tuple(
-        HygieneRow(
-            f.level.value, f.code, f.collection, f.resource_id, f.where, f.message, f.fix, f.command
-        )
-        for f in shown
+    return tuple(_hygiene_row(f) for f in shown)
+
+
+def _hygiene_row(f: Finding) -> HygieneRow:
+    """A finding as the report shows it: a URL's password hidden in its sentences, and no
+    command where one held it (the command would write "***" into the catalog; `catalog
+    lint` in the curator's own terminal still prints it whole)."""
+    message, fix = without_password(f.message), without_password(f.fix)
+    command = f.command if f.command is None or without_password(f.command) == f.command else None
+    where = without_password(f.where)
+    return HygieneRow(
+        f.level.value, f.code, f.collection, f.resource_id, where, message, fix, command
     )
 
 

@@ -10,9 +10,11 @@ import respx
 
 from catalog.check import check_batch
 from catalog.clock import utcnow
+from catalog.hygiene import Finding, Level
 from catalog.runs import finish_run, prepare_run, store_batch
 from catalog.urls import without_password
 from reports import publish_report_files
+from reports.build import hygiene_rows
 from tests.factories import settings_for, temporary_database, write_catalog
 
 SECRET = "s3cr3t-pw"
@@ -25,6 +27,9 @@ def test_without_password_hides_only_the_password() -> None:
     assert without_password("https://x.org/ann:pw@b") == "https://x.org/ann:pw@b"
     assert without_password("https://ann@x.org/") == "https://ann@x.org/"
     assert without_password("javascript:alert(1)") == "javascript:alert(1)"
+    # Within a sentence, each address quoted: a hygiene finding's fix ("use URL").
+    said = f"use https://ann:{SECRET}@x.org/a or http://bo:{SECRET}@y.org"
+    assert without_password(said) == "use https://ann:***@x.org/a or http://bo:***@y.org"
 
 
 @respx.mock(assert_all_mocked=True)
@@ -33,6 +38,12 @@ def test_no_file_of_the_report_holds_an_entry_s_password(tmp_path: Path) -> None
     entries = [
         {"id": "open", "title": "Open", "url": "https://example.org/open"},
         {"id": "creds", "title": "Creds", "url": f"https://ann:{SECRET}@example.org/private"},
+        # Catalog hygiene quotes this one whole in its fix (tracking parameters to drop).
+        {
+            "id": "tracked",
+            "title": "Tracked",
+            "url": f"https://bo:{SECRET}@example.org/t?utm_source=n",
+        },
     ]
     respx.get("https://example.org/open").respond(200, html="<title>Open</title>")
     respx.head("https://example.org/open").respond(200)
@@ -60,3 +71,36 @@ def test_no_file_of_the_report_holds_an_entry_s_password(tmp_path: Path) -> None
     html = (tmp_path / "out" / "latest.html").read_text(encoding="utf-8")
     assert "https://ann:***@example.org/private" in html
     assert "https://ann:***@example.org/private → https://ann:***@example.org/private" in html
+
+
+def test_a_hygiene_finding_shows_no_password_and_no_command_holding_one() -> None:
+    """`catalog lint` quotes an entry's URL whole in its fix and command ("use URL without
+    its tracking parameters"); the report's hygiene table hides the password, and drops a
+    command that would write "***" into the catalog."""
+    url = f"https://bo:{SECRET}@example.org/t"
+    found = Finding(
+        "tracking_params",
+        Level.WARNING,
+        "toolkit",
+        "tracked",
+        "toolkit.yaml",
+        13,
+        f"the URL carries tracking parameters: utm_source ({url}?utm_source=n)",
+        f"use {url}",
+        f"linkhealth replace-url tracked {url}",
+    )
+    clean = Finding(
+        "tracking_params",
+        Level.WARNING,
+        "toolkit",
+        "other",
+        "toolkit.yaml",
+        20,
+        "the URL carries tracking parameters: utm_source",
+        "use https://example.org/o",
+        "linkhealth replace-url other https://example.org/o",
+    )
+    hidden, kept = hygiene_rows([found, clean])
+    assert SECRET not in f"{hidden.message} {hidden.fix} {hidden.where}"
+    assert hidden.fix == "use https://bo:***@example.org/t" and hidden.command is None
+    assert kept.command == "linkhealth replace-url other https://example.org/o"
