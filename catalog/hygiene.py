@@ -42,7 +42,7 @@ from catalog.urls import (
     https_upgrade_candidate,
     is_shortener,
     parse_url,
-    same_place,
+    same_place_partners,
     tracking_params,
     without_tracking,
 )
@@ -477,10 +477,11 @@ def _duplicate_urls(
                         "name the id of the entry this one repeats, or remove 'duplicate_of'",
                         field="duplicate_of",
                     )
-            for m in same:
+            places = same_place_partners([m.resource.url for m in same])
+            for m, place in zip(same, places, strict=True):
                 if _intended(m.resource):
                     continue
-                partners = [o for o in same if o is not m and _same_place(m, o)]
+                partners = [same[j] for j in place]
                 if all(_intended(o.resource) for o in partners):
                     continue
                 first = min([m, *partners], key=lambda e: e.resource.line or 0).resource.id
@@ -527,10 +528,11 @@ def _likely_duplicate_urls(
     for members in groups.values():
         if len({key for _, key in members}) < 2:
             continue  # one URL (a `duplicate_url`, if anything)
-        for m, key in members:
+        places = same_place_partners([m.resource.url for m, _ in members])
+        for (m, key), place in zip(members, places, strict=True):
             if _intended(m.resource):
                 continue
-            partners = [(o, other) for o, other in members if other != key and _same_place(m, o)]
+            partners = [members[j] for j in place if members[j][1] != key]
             if all(_intended(o.resource) for o, _ in partners):
                 continue
             ids = tuple(o.resource.id for o, _ in partners)
@@ -569,10 +571,6 @@ def _how_urls_differ(a: str, b: str) -> str:
         if differs
     ]
     return " and ".join(ways)
-
-
-def _same_place(a: _Entry, b: _Entry) -> bool:
-    return same_place(a.resource.url, b.resource.url)
 
 
 def _near_duplicate_titles(

@@ -22,6 +22,7 @@ import functools
 import re
 import string
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -353,21 +354,41 @@ def same_place(a: str, b: str) -> bool:
     place on it: two sections (`#texas`, `#ohio`) or two views of a script-built site
     (`#/resources/1`) are two resources; a section and the page itself, or one section
     twice, are one."""
-    here, there = _fragment(a), _fragment(b)
+    here, there = fragment_of(a), fragment_of(b)
     return not here or not there or here == there
+
+
+def same_place_partners(urls: Sequence[str]) -> list[list[int]]:
+    """For each of `urls` (one page's), the positions of the others that name the same
+    place on it (`same_place`), in order. Found by fragment, not pair by pair: 4,000
+    sections of one page (`#/resource/N`) took 70 s to lint, comparing every two."""
+    fragments = [fragment_of(url) for url in urls]
+    bare = [i for i, fragment in enumerate(fragments) if not fragment]
+    by_fragment: dict[str, list[int]] = {}
+    for i, fragment in enumerate(fragments):
+        if fragment:
+            by_fragment.setdefault(fragment, []).append(i)
+    everyone = range(len(urls))
+    return [
+        [j for j in everyone if j != i]
+        if not fragment
+        else sorted(j for j in (*bare, *by_fragment[fragment]) if j != i)
+        for i, fragment in enumerate(fragments)
+    ]
 
 
 def with_fragment_of(url: str, old: str) -> str:
     """`url` (where `old` now leads) with `old`'s fragment when it has none of its own, as
     a browser keeps `#ohio` through a redirect (RFC 9110 10.2.2): the section the entry
     names is still the one meant at the new address."""
-    fragment = _fragment(old)
-    if not fragment or _fragment(url) or "#" in url:
+    fragment = fragment_of(old)
+    if not fragment or fragment_of(url) or "#" in url:
         return url
     return f"{url}#{fragment}"
 
 
-def _fragment(url: str) -> str:
+def fragment_of(url: str) -> str:
+    """`url`'s fragment ("" for none, or for text that is no URL)."""
     try:
         return urlsplit(url.strip()).fragment if isinstance(url, str) else ""
     except ValueError:

@@ -13,7 +13,7 @@ from catalog.hygiene import normalise_title
 from catalog.importer._records import Difference, ImportedEntry
 from catalog.model import Resource
 from catalog.source import plain_id
-from catalog.urls import canonical_url, same_place
+from catalog.urls import canonical_url, fragment_of
 
 _ID_MAX = 60
 
@@ -43,9 +43,25 @@ def plan_merge(existing: Sequence[Resource], entries: Sequence[ImportedEntry]) -
     plan = _Plan()
     by_title: dict[str, list[Resource]] = {}
     by_url: dict[str, list[Resource]] = {}
+    #: By page and section (`same_place`): comparing an imported row with each entry of
+    #: its page took 79 s for 4,000 sections of one page.
+    by_place: dict[tuple[str, str], list[Resource]] = {}
+    order = {id(r): n for n, r in enumerate(existing)}
     for r in existing:
         by_title.setdefault(normalise_title(r.title), []).append(r)
-        by_url.setdefault(canonical_url(r.url), []).append(r)
+        page = canonical_url(r.url)
+        by_url.setdefault(page, []).append(r)
+        by_place.setdefault((page, fragment_of(r.url)), []).append(r)
+
+    def at_place(url: str) -> list[Resource]:
+        """The entries at `url`'s place: any section of its page for a bare URL; for a
+        section, that section's and the bare page's, in catalog order."""
+        page, section = canonical_url(url), fragment_of(url)
+        if not section:
+            return by_url.get(page, [])
+        here = by_place.get((page, section), []) + by_place.get((page, ""), [])
+        return sorted(here, key=lambda r: order[id(r)])
+
     by_id = {r.id: r for r in existing}
     claimed: set[str] = set()
     taken = set(by_id)
@@ -60,13 +76,7 @@ def plan_merge(existing: Sequence[Resource], entries: Sequence[ImportedEntry]) -
         match = (
             unclaimed([own] if own else [])
             or unclaimed(by_title.get(normalise_title(entry.title), []))
-            or unclaimed(
-                [
-                    r
-                    for r in by_url.get(canonical_url(entry.url), [])
-                    if same_place(r.url, entry.url)
-                ]
-            )
+            or unclaimed(at_place(entry.url))
         )
         if match is None:
             # A spreadsheet's "my guide" would be refused as an id: it is meant as my-guide.
