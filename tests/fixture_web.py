@@ -349,6 +349,20 @@ async def _trickle(x: Exchange, status: int) -> bool:
     return False
 
 
+async def stall_body(x: Exchange) -> bool:
+    """Headers and part of the page at once, then nothing more until the client leaves."""
+    await x.send_head(
+        200, [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "100000")]
+    )
+    if x.is_head:
+        return x.request.keep_alive
+    await x.send_body(OK_PAGE[:200])
+    for _ in range(int(MAX_HOLD_SECONDS)):
+        if await x.wait_for_client_to_leave(1.0):
+            break
+    return False
+
+
 async def trickle_headers(x: Exchange) -> bool:
     """Even the status line arrives one byte a second."""
     head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nok"
@@ -571,6 +585,7 @@ ROUTES: dict[str, Handler] = {
     "/trickle": trickle,
     "/trickle-404": trickle_not_found,
     "/trickle-headers": trickle_headers,
+    "/stall-body": stall_body,
     "/never-answers": never_answers,
     "/reset-connection": reset_connection,
     "/reset-mid-body": reset_mid_body,

@@ -366,6 +366,18 @@ def test_a_slow_first_byte_is_not_called_a_broken_answer(web: FixtureWeb) -> Non
     )
 
 
+def test_a_page_that_stops_part_way_is_said_to_have_stopped(web: FixtureWeb) -> None:
+    """Headers and part of the page, then silence: the read timeout ends it, and the reason
+    says the answer broke off (the protocol fix for llhttp's refusals took this case too,
+    and said "did not answer in time", as of a server that never began)."""
+    settings = replace(FAST, read_timeout=0.3, max_attempts=1)
+    obs = check(web.url("/stall-body"), settings)
+    assert obs.outcome is Outcome.TIMEOUT
+    assert obs.reason.endswith(
+        "GET 200: the server stopped sending data before the answer was complete."
+    ), obs.reason
+
+
 def check_both(urls: list[str], settings: CheckSettings) -> list[Observation]:
     targets = [Target(url=u, host=host_of(u), resource_ids=(f"r{n}",)) for n, u in enumerate(urls)]
     return asyncio.run(check_targets(targets, settings))

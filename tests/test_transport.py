@@ -228,3 +228,21 @@ def test_a_refused_connection_reads_as_refused() -> None:
         assert describe_error(caught.value).kind is FailureKind.REFUSED
 
     asyncio.run(scenario())
+
+
+def test_aiohttp_still_makes_each_connection_s_protocol_where_the_checker_replaces_it() -> None:
+    """`_Handler` (a chunk llhttp refuses fails the body; a connection holding a stray
+    answer is not reused) is put in through aiohttp's private `_factory`. Were it renamed
+    by an aiohttp release, the assignment would silently do nothing: this fails first."""
+    import aiohttp
+
+    from catalog.check.transport import _default_protocol
+
+    async def made() -> bool:
+        connector = aiohttp.TCPConnector()
+        try:
+            return _default_protocol(connector)
+        finally:
+            await connector.close()
+
+    assert asyncio.run(made())

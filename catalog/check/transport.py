@@ -29,13 +29,13 @@ import functools
 import socket
 import ssl
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 import aiohttp
 import httpcore
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.client_proto import ResponseHandler
-from aiohttp.helpers import _EXC_SENTINEL
 from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
@@ -78,6 +78,9 @@ class AiohttpPool(httpx.AsyncBaseTransport):
             use_dns_cache=resolver is None,  # the address book keeps them for the run
         )
         # Each connection's protocol, so that a body llhttp refuses part-way fails (`_Handler`).
+        # A private hook: had aiohttp renamed it, the assignment would do nothing, silently.
+        if not _default_protocol(connector):
+            raise RuntimeError(f"aiohttp {aiohttp.__version__}: no protocol factory to replace")
         connector._factory = functools.partial(  # type: ignore[assignment]  # a subclass
             _Handler, loop=asyncio.get_running_loop()
         )
@@ -185,22 +188,31 @@ class _Handler(ResponseHandler):
         connection got the answer of the one before. curl and browsers do not reuse a
         connection that has unread bytes, nor do we.
         """
-        return not self._buffer and super().is_connected()
+        return not self._buffer and not self._tail and super().is_connected()
 
-    def set_exception(self, exc: BaseException, exc_cause: BaseException = _EXC_SENTINEL) -> None:
-        """Fail the body being read too, not only the connection.
+    def set_exception(self, exc: BaseException, *args: Any, **kwargs: Any) -> None:
+        """Fail the body being read too, not only the connection, when llhttp refused it.
 
         When llhttp refuses bytes after an answer's head (a malformed chunk in a later
         read), aiohttp fails the connection's queue of answers, closes the socket and stops
         the read timeout, but tells the body nothing: its reader waited for the URL's
         deadline, and a broken answer read as "timed out", a slow site, not a broken one.
+        Any other failure (a read timeout, a reset) aiohttp gives the body itself.
         """
         payload = self._payload
-        super().set_exception(exc, exc_cause)
+        super().set_exception(exc, *args, **kwargs)
+        if not isinstance(exc, HttpProcessingError):
+            return
         if payload is not None and not payload.is_eof() and payload.exception() is None:
-            message = exc.message if isinstance(exc, HttpProcessingError) else str(exc)
-            failure = aiohttp.ClientPayloadError(message or type(exc).__name__)
+            failure = aiohttp.ClientPayloadError(exc.message or type(exc).__name__)
             payload.set_exception(failure, exc)
+
+
+def _default_protocol(connector: aiohttp.BaseConnector) -> bool:
+    """Whether `connector` makes its connections' protocol with the private `_factory`
+    `_Handler` replaces (aiohttp 3.14: `functools.partial(ResponseHandler, loop=...)`)."""
+    factory = getattr(connector, "_factory", None)
+    return isinstance(factory, functools.partial) and factory.func is ResponseHandler
 
 
 class _Pinned(AbstractResolver):
