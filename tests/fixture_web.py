@@ -443,6 +443,16 @@ async def gzip_page(x: Exchange) -> bool:
     return await x.respond(200, gzip.compress(OK_PAGE), headers=[("Content-Encoding", "gzip")])
 
 
+def _gzip_again(gzipped: Callable[[], bytes]) -> Handler:
+    """A gzipped body gzipped once more and labelled so ("Content-Encoding: gzip, gzip")."""
+
+    async def handler(x: Exchange) -> bool:
+        twice = gzip.compress(gzipped())
+        return await x.respond(200, twice, headers=[("Content-Encoding", "gzip, gzip")])
+
+    return handler
+
+
 async def slow(x: Exchange) -> bool:
     """/slow/<digits> takes 0.3 s, so overlapping requests are visible in `max_open`."""
     if not x.request.path.removeprefix("/slow/").isdigit():
@@ -593,6 +603,8 @@ ROUTES: dict[str, Handler] = {
     "/huge": huge,
     "/gzip-bomb": gzip_bomb_page,
     "/gzip": gzip_page,
+    "/gzip-twice": _gzip_again(lambda: gzip.compress(OK_PAGE)),
+    "/gzip-bomb-twice": _gzip_again(gzip_bomb),
     "/echo-headers": echo_headers,
     "/slow-retry-after": slow_retry_after,
     # Framings llhttp refuses and browsers read (`transport.AiohttpPool._reread`).

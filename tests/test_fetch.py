@@ -26,7 +26,13 @@ from catalog.check import check_batch, check_targets
 from catalog.check.checker import TEXT_SAMPLE_CHARS
 from catalog.check.content import PageFacts
 from catalog.check.facts import Answer
-from catalog.check.fetch import MAX_COOKIE_BYTES, MAX_COOKIES, content_length, read_page
+from catalog.check.fetch import (
+    MAX_CODINGS,
+    MAX_COOKIE_BYTES,
+    MAX_COOKIES,
+    content_length,
+    read_page,
+)
 from catalog.model import Batch, Hop, Observation, Previous, Target, pack_text, unpack_text
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
@@ -918,6 +924,38 @@ def test_a_deflate_body_is_read_however_its_first_bytes_come(wbits: int, first: 
     obs = check(transport=transport(handler))
     assert obs.outcome is Outcome.OK, obs.reason
     assert obs.bytes_read == len(PAGE.encode())
+
+
+@pytest.mark.parametrize("header", ["gzip, gzip", "deflate, x-gzip", "gzip, identity, deflate"])
+def test_a_page_coded_twice_is_decoded_layer_by_layer(header: str) -> None:
+    """Browsers undo each coding listed; with one layer undone the page was opaque bytes,
+    and a 200 titled "Page not found" passed as a working link."""
+    page = b"<html><head><title>Page not found</title></head><body>Sorry.</body></html>"
+    for coding in [c.strip() for c in header.split(",")]:
+        if coding != "identity":
+            page = gzip.compress(page) if "gzip" in coding else zlib.compress(page)
+
+    async def body() -> AsyncIterator[bytes]:
+        for at in range(0, len(page), 7):  # the layers' bytes come in pieces
+            yield page[at : at + 7]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"Content-Type": "text/html", "Content-Encoding": header}
+        return httpx.Response(200, headers=headers, content=body())
+
+    obs = check(transport=transport(handler))
+    assert (obs.outcome, obs.title) == (Outcome.SOFT_404, "Page not found"), obs.reason
+
+
+def test_a_page_coded_more_times_than_we_undo_is_opaque() -> None:
+    page = b"<html><head><title>Page not found</title></head></html>"
+    for _ in range(MAX_CODINGS + 1):
+        page = gzip.compress(page)
+    headers = {"Content-Type": "text/html", "Content-Encoding": ", ".join(["gzip"] * 4)}
+    obs = check(
+        transport=transport(lambda request: httpx.Response(200, headers=headers, content=page))
+    )
+    assert (obs.outcome, obs.title) == (Outcome.OK, None), obs.reason
 
 
 def test_a_page_whose_gzip_body_is_corrupt_is_still_a_failure() -> None:

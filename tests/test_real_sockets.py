@@ -439,6 +439,26 @@ def test_gzip_bomb_is_not_inflated_in_memory(web: FixtureWeb) -> None:
     assert peak < BOMB_DECOMPRESSED_BYTES / 2, "inflating the whole bomb needs 50 MB at once"
 
 
+def test_a_page_gzipped_twice_is_read_as_browsers_read_it(web: FixtureWeb) -> None:
+    # With one layer undone, the page was gzip bytes: no title, no soft-404 judgement.
+    obs = check(web.url("/gzip-twice"))
+    assert (obs.outcome, obs.title) == (Outcome.OK, "Survivor Support Toolkit"), obs.reason
+
+
+def test_a_gzip_bomb_gzipped_again_is_not_inflated_in_memory(web: FixtureWeb) -> None:
+    gzip_bomb()
+    tracemalloc.start()
+    try:
+        obs, elapsed = timed_check(web.url("/gzip-bomb-twice"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (obs.outcome, obs.title) == (Outcome.OK, "Bomb"), obs.reason
+    assert obs.bytes_read <= FAST.max_body_bytes
+    assert elapsed < FAST.total_timeout
+    assert peak < BOMB_DECOMPRESSED_BYTES / 2
+
+
 @pytest.mark.parametrize(
     "path",
     [

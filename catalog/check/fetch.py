@@ -23,7 +23,7 @@ import ipaddress
 import logging
 import math
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, assert_never
 
@@ -266,6 +266,19 @@ async def read_error_body(
 #: The Content-Encodings browsers decode (Chromium's `SourceStream` types); they pass any
 #: other through undecoded.
 _BROWSER_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd"})
+#: ... and those of them we inflate, with a bound.
+_INFLATED = frozenset({"gzip", "x-gzip", "deflate"})
+#: Layers of coding undone at most (a bound of ours: each costs a zlib window); a body
+#: coded more times over is opaque.
+MAX_CODINGS = 3
+#: Bytes an inner layer is handed at once (`_Layers`).
+LAYER_STEP = 64 * 1024
+
+
+def _codings(header: str | None) -> list[str]:
+    """The codings a Content-Encoding names, in the order they were applied."""
+    codings = [c.strip().lower() for c in (header or "").split(",")]
+    return [c for c in codings if c and c != "identity"]
 
 
 class _Inflater:
@@ -278,14 +291,20 @@ class _Inflater:
         self._head: bytes | None = b"" if deflate else None
 
     @classmethod
-    def for_encoding(cls, header: str | None) -> _Inflater | None:
-        codings = [c.strip().lower() for c in (header or "").split(",")]
-        codings = [c for c in codings if c and c != "identity"]
-        if codings in (["gzip"], ["x-gzip"]):
-            return cls(zlib.MAX_WBITS | 16, deflate=False)
-        if codings == ["deflate"]:
+    def for_encoding(cls, header: str | None) -> _Inflater | _Layers | None:
+        """The decoder of a body coded as `header` says, or None to keep its bytes as sent
+        (identity, or an encoding we did not ask for)."""
+        codings = _codings(header)
+        if not codings or len(codings) > MAX_CODINGS or not set(codings) <= _INFLATED:
+            return None
+        layers = [cls._one(coding) for coding in reversed(codings)]  # the last applied first
+        return layers[0] if len(layers) == 1 else _Layers(layers)
+
+    @classmethod
+    def _one(cls, coding: str) -> _Inflater:
+        if coding == "deflate":
             return cls(zlib.MAX_WBITS, deflate=True)
-        return None  # identity, or an encoding we did not ask for: keep the bytes as sent
+        return cls(zlib.MAX_WBITS | 16, deflate=False)
 
     @staticmethod
     def unreadable(header: str | None) -> bool:
@@ -295,11 +314,10 @@ class _Inflater:
         "text", anywhere in the list) makes Chrome show the body as sent, and so do we.
         Called opaque, a 200 titled "Page not found" sent with "Content-Encoding: none"
         was no soft 404 but a working link without a title."""
-        codings = [c.strip().lower() for c in (header or "").split(",")]
-        codings = [c for c in codings if c and c != "identity"]
+        codings = _codings(header)
         if not codings or not set(codings) <= _BROWSER_CODINGS:
             return False
-        return codings not in (["gzip"], ["x-gzip"], ["deflate"])
+        return len(codings) > MAX_CODINGS or not set(codings) <= _INFLATED
 
     def inflate(self, data: bytes, max_length: int) -> bytes:
         """Up to `max_length` bytes inflated from `data`, the body's next bytes.
@@ -316,10 +334,58 @@ class _Inflater:
             self._head = None
             if not _zlib_header(data):
                 self._object = zlib.decompressobj(-zlib.MAX_WBITS)
+        return self._decompress(data, max_length)
+
+    def steps(self, data: bytes, step: int) -> Iterator[bytes]:
+        """All that `data` inflates to, `step` bytes at a time (what `inflate` leaves
+        over is inflated too, not dropped)."""
+        piece = self.inflate(data, step)
+        while True:
+            if piece:
+                yield piece
+            tail = self._object.unconsumed_tail
+            if not tail:
+                return
+            piece = self._decompress(tail, step)
+
+    def _decompress(self, data: bytes, max_length: int) -> bytes:
         try:
             return self._object.decompress(data, max_length)
         except zlib.error as exc:
             raise httpx.DecodingError(f"the compressed body is corrupt ({exc})") from exc
+
+
+class _Layers:
+    """A body coded more than once ("Content-Encoding: gzip, gzip": a server compressing
+    a file it stores compressed), undone layer by layer from the last applied, as browsers
+    do (Chromium chains a decoder per coding). Read with one layer undone, such a page
+    was bytes without a title, never judged (a soft 404 passed as a working link).
+
+    Each outer layer hands the next `LAYER_STEP` bytes at a time, so a bomb in any layer
+    is never inflated whole; the innermost stops at `max_length` as `_Inflater` does."""
+
+    def __init__(self, layers: list[_Inflater]) -> None:
+        self._layers = layers  # the first to undo first
+
+    def inflate(self, data: bytes, max_length: int) -> bytes:
+        *outer, inner = self._layers
+        out: list[bytes] = []
+        size = 0
+        for piece in self._through(outer, data):
+            chunk = inner.inflate(piece, max_length - size)
+            out.append(chunk)
+            size += len(chunk)
+            if size >= max_length:
+                break
+        return b"".join(out)
+
+    def _through(self, layers: list[_Inflater], data: bytes) -> Iterator[bytes]:
+        if not layers:
+            yield data
+            return
+        first, *rest = layers
+        for piece in first.steps(data, LAYER_STEP):
+            yield from self._through(rest, piece)
 
 
 def _zlib_header(data: bytes) -> bool:
