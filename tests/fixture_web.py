@@ -568,6 +568,8 @@ ROUTES: dict[str, Handler] = {
     "/head-404": head_404,
     "/not-found": _status(404),
     "/gone": _status(410),
+    #: A 304 to every request, conditional or not (a misconfigured cache).
+    "/always-304": _status(304),
     "/server-error": _status(500),
     "/flaky-503-once": flaky_503_once,
     "/retry-after-503-once": retry_after_503_once,

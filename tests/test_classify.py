@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -89,9 +90,31 @@ def test_304_is_ok() -> None:
 def test_a_304_after_a_permanent_redirect_is_still_a_redirect_to_fix() -> None:
     """On a fingerprint night the moved page answers 304 (our copy of it is current): the
     entry still points at the old address and must stay in the queue."""
-    verdict = classify(facts(redirected((URL, 301), (NEW, 304))))
+    fingerprint_night = replace(redirected((URL, 301), (NEW, 304)), conditional=True)
+    verdict = classify(facts(fingerprint_night))
     assert verdict.outcome is Outcome.REDIRECTED_PERMANENT
     assert NEW in verdict.reason and "unchanged since the last check" in verdict.reason
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_304_to_a_request_that_named_no_copy_is_not_unchanged(method: str) -> None:
+    """ "Unchanged since the last check" was said of a 304 to a request with no validators,
+    even with no last check: the server sent no page, and the verdict says so."""
+    verdict = classify(facts(answered(304, method=method)))
+    assert verdict.outcome is Outcome.OK
+    assert "unchanged" not in verdict.reason
+    assert verdict.reason == (
+        f"{method} 304: the page answers 'not modified' though the request named no copy "
+        "to compare with, and sends no page."
+    )
+    conditional = replace(answered(304, method=method), conditional=True)
+    assert classify(facts(conditional)).reason == f"{method} 304: unchanged since the last check."
+
+
+def test_a_304_after_a_redirect_to_a_request_that_named_no_copy_says_so() -> None:
+    verdict = classify(facts(redirected((URL, 302), (NEW, 304))))
+    assert verdict.outcome is Outcome.OK
+    assert "unchanged" not in verdict.reason and "named no copy" in verdict.reason
 
 
 def test_a_304_after_a_temporary_redirect_is_ok() -> None:

@@ -162,6 +162,20 @@ def test_unchanged_page_answers_304_without_a_body(web: FixtureWeb) -> None:
     assert stats.body_bytes_sent == 0
 
 
+def test_a_304_to_a_request_that_named_no_copy_is_no_unchanged_page(web: FixtureWeb) -> None:
+    # HEAD's 304 passed as "unchanged since the last check" with no check before it, and
+    # the observation carried the last fingerprint as if the server had vouched for it.
+    previous = Previous(fingerprint="f-old", title="Old title", outcome=Outcome.OK)
+    obs = check(web.url("/always-304"), previous=previous, fingerprint_due=False)
+    assert obs.methods == ("HEAD", "GET"), "HEAD asks nothing conditionally: GET asks again"
+    assert web.stats("/always-304").methods == ["HEAD", "GET"]
+    assert "if-none-match" not in web.stats("/always-304").last_headers
+    assert obs.outcome is Outcome.OK
+    assert "unchanged" not in obs.reason and "named no copy" in obs.reason, obs.reason
+    assert not obs.not_modified
+    assert (obs.fingerprint, obs.title) == (None, None)
+
+
 def test_page_differing_only_by_tokens_keeps_its_fingerprint(web: FixtureWeb) -> None:
     first = check(web.url("/dynamic"))
     second = check(web.url("/dynamic"))

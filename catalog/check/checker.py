@@ -473,7 +473,10 @@ def _observe(
     headers = answer.headers if answer else httpx.Headers()
     page = facts.page
     previous = target.previous
-    not_modified = answer is not None and answer.status == 304
+    # Only a 304 to the validators we sent vouches for our copy (`classify._not_modified`).
+    not_modified = (
+        answer is not None and answer.status == 304 and last is not None and last.conditional
+    )
     fingerprint = page.fingerprint if page else None
     title = page.title if page else None
     etag = headers.get("etag")

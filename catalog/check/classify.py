@@ -333,27 +333,40 @@ def _works(facts: CheckFacts, last: Exchange, status: int, journey: str) -> Verd
 
 def _not_modified(facts: CheckFacts, last: Exchange, journey: str) -> Verdict:
     """A 304 vouches for the copy we fingerprinted, not for the way to it: the redirects
-    before it are judged as before a 200 (a permanent one stays a redirect to fix)."""
+    before it are judged as before a 200 (a permanent one stays a redirect to fix).
+
+    Only a request that named our copy (If-None-Match, If-Modified-Since) can be answered
+    "unchanged": a 304 to one that did not (no validators from a last check, or none at
+    all) is a server's mistake that sends no page, and is said as such; still no broken
+    link, since the server knows the page."""
     final = last.final_url
     if last.redirects and final is not None and not is_home(facts.url):
         moved = redirect_soft404(facts.url, final)
         if moved is not None:
             return Verdict(Outcome.SOFT_404, f"{journey}: {moved}.")
     retried = _retry_clause(facts)
+    said = (
+        "is unchanged since the last check"
+        if last.conditional
+        else "answers 'not modified' though the request named no copy to compare with, and "
+        "sends no page"
+    )
     target = moved_to(facts.url, last.chain)
     if target is not None:
         return Verdict(
             Outcome.REDIRECTED_PERMANENT,
             f"Redirected permanently ({_codes(last)}) to {_moved(target, last)}; the new page "
-            f"is unchanged since the last check{retried}.",
+            f"{said}{retried}.",
         )
     if last.redirects:
         return Verdict(
             Outcome.OK,
-            f"Redirected temporarily ({_codes(last)}) to {_place(final)}; the page is unchanged "
-            f"since the last check{retried}.",
+            f"Redirected temporarily ({_codes(last)}) to {_place(final)}; the page {said}"
+            f"{retried}.",
         )
-    return Verdict(Outcome.OK, f"{journey}: unchanged since the last check.")
+    if last.conditional:
+        return Verdict(Outcome.OK, f"{journey}: unchanged since the last check.")
+    return Verdict(Outcome.OK, f"{journey}: the page {said}.")
 
 
 def _error_status(facts: CheckFacts, last: Exchange, status: int, journey: str) -> Verdict:

@@ -172,7 +172,10 @@ def needs_get(head: Exchange) -> bool:
         # host's pause only to hear the same (`_head` explains why GET would not differ).
         return False
     status = head.status
-    return status is None or not (200 <= status < 300 or status == 304)
+    # A 304 answers a conditional request only: HEAD never asks one, so a HEAD's 304
+    # vouches for nothing (it passed as "unchanged since the last check", with no check
+    # before it), and GET asks again.
+    return status is None or not (200 <= status < 300 or (status == 304 and head.conditional))
 
 
 #: A HEAD's Content-Length this far from the last one, in both ratio and bytes, is another
