@@ -12,6 +12,7 @@ import random
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event
@@ -209,6 +210,97 @@ def test_a_decision_on_a_locked_database_fails_before_it_edits_the_catalog_file(
     assert result.exit_code == 3, result.output
     assert f"error: database {url} is locked" in result.stderr
     assert catalog_file.read_bytes() == before
+
+
+def _synced_catalog(tmp_path: Path, db_file: Path) -> Path:
+    catalog_file = write_catalog(
+        tmp_path / "toolkit.yaml", [{"id": "r1", "title": "One", "url": "https://example.org/1"}]
+    )
+    args = ["sync", "--db", f"sqlite:///{db_file}", "--catalog", str(catalog_file)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    return catalog_file
+
+
+def _decisions(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM decisions").fetchone()
+    return int(count)
+
+
+DECISIONS = [
+    ["mark-reviewed", "r1"],
+    ["replace-url", "r1", "https://example.org/new"],
+]
+
+
+@pytest.mark.parametrize("decision", DECISIONS, ids=lambda d: d[0])
+def test_a_lock_taken_after_the_check_fails_a_decision_before_it_edits_the_file(
+    tmp_path: Path, db_file: Path, monkeypatch: pytest.MonkeyPatch, decision: list[str]
+) -> None:
+    """A curator's shell that takes the lock just after `ensure_writable` said the database
+    was free: the decision's own write transaction must fail before the file is written
+    (it edited the file, then failed to record, and run again it was refused)."""
+    catalog_file = _synced_catalog(tmp_path, db_file)
+    before = catalog_file.read_bytes()
+    shell = sqlite3.connect(db_file, isolation_level=None)
+    checked = store.ensure_writable
+
+    def check_then_lock(engine: Engine) -> None:
+        checked(engine)
+        shell.execute("BEGIN IMMEDIATE")
+
+    monkeypatch.setattr(store, "ensure_writable", check_then_lock)
+    url = f"sqlite:///{db_file}"
+    try:
+        result = CliRunner().invoke(app, [*decision, "--db", url, "--catalog", str(catalog_file)])
+    finally:
+        shell.execute("ROLLBACK")
+        shell.close()
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith(f"error: database {url} is locked")
+    assert result.stderr.count("\n") == 1
+    assert catalog_file.read_bytes() == before
+    assert _decisions(db_file) == 0
+
+
+@pytest.mark.parametrize("decision", DECISIONS, ids=lambda d: d[0])
+def test_a_full_disk_at_the_decisions_commit_puts_the_catalog_file_back(
+    tmp_path: Path, db_file: Path, decision: list[str]
+) -> None:
+    """The disk fills between the file's edit and the decision's commit: the file goes
+    back to its bytes before, nothing is recorded, and the command run again does it."""
+    catalog_file = _synced_catalog(tmp_path, db_file)
+    before = catalog_file.read_bytes()
+    url = f"sqlite:///{db_file}"
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = 13  # type: ignore[attr-defined]  # SQLITE_FULL
+
+    def note_decision(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO DECISIONS"):
+            conn.info["decision"] = True
+
+    def disk_full_at_commit(conn: Any) -> None:
+        if conn.info.pop("decision", False):
+            raise StoreError(f"database {url} {catalog.db._sqlite_unusable(full)}")
+
+    event.listen(Engine, "before_cursor_execute", note_decision)
+    event.listen(Engine, "commit", disk_full_at_commit)
+    args = [*decision, "--db", url, "--catalog", str(catalog_file)]
+    try:
+        result = CliRunner().invoke(app, args)
+    finally:
+        event.remove(Engine, "before_cursor_execute", note_decision)
+        event.remove(Engine, "commit", disk_full_at_commit)
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith(f"error: database {url} cannot be written, the disk is full")
+    assert result.stderr.count("\n") == 1
+    assert catalog_file.read_bytes() == before
+    assert _decisions(db_file) == 0
+    assert not [p.name for p in tmp_path.iterdir() if ".tmp" in p.name]
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert catalog_file.read_bytes() != before
+    assert _decisions(db_file) == 1
 
 
 def test_a_read_only_database_is_found_out_before_a_decision_writes_anything(
