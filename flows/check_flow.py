@@ -86,6 +86,7 @@ from catalog.runs import (
     finish_run,
     gone_flow_runs,
     keep_lease,
+    lost_batches,
     prepare_run,
     record_refusal,
     refused_reason,
@@ -360,6 +361,8 @@ def run_check(
                 prepared.batch_count,
                 max(urls, 0),
             )
+        if isinstance(exc, StoreError):  # the final error says what the fault cost
+            raise lost_batches(exc, prepared, stored) from exc
         raise
     unwritten: LinkhealthError | None = None
     if render:

@@ -9,6 +9,7 @@ SQLite only: these are faults of a database file.
 from __future__ import annotations
 
 import random
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -349,3 +350,67 @@ def test_a_run_whose_database_file_is_deleted_meanwhile_fails_saying_so(
         assert store.latest_runs(fresh) == []
     finally:
         catalog.db._cached_engine.cache_clear()
+
+
+@pytest.mark.flow
+def test_a_lock_held_mid_check_ends_the_run_saying_how_many_urls_results_were_lost(
+    prefect_harness: None, isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A curator's shell takes the lock after the first batch is stored: every later batch
+    is lost. The run's error said only "what was stored before is kept, run the command
+    again", as if nothing was lost; it says how many URLs' results were, and what to do."""
+    import flows.check_flow as check_flow
+    from tests.local_site import local_site
+    from tests.test_flow import _write_catalog
+
+    monkeypatch.setattr(catalog.db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    catalog.db._cached_engine.cache_clear()
+    db = isolated_cwd / "lh.db"
+    shell: list[sqlite3.Connection] = []
+    store_batch = check_flow.store_batch
+
+    def lock_after_the_first(*args: Any, **kwargs: Any) -> Any:
+        if not shell:
+            shell.append(sqlite3.connect(db, isolation_level=None))
+            result = store_batch(*args, **kwargs)
+            shell[0].execute("BEGIN IMMEDIATE")
+            return result
+        return store_batch(*args, **kwargs)
+
+    monkeypatch.setattr(check_flow, "store_batch", lock_after_the_first)
+    try:
+        with local_site() as site:
+            catalog_file = _write_catalog(isolated_cwd / "test.yaml", site.base)
+            state = check_flow.check_catalog(
+                overrides={
+                    "database_url": f"sqlite:///{db}",
+                    "catalogs": [str(catalog_file)],
+                    "allow_private": True,
+                    "batch_size": 1,
+                },
+                render=False,
+                return_state=True,
+            )
+    finally:
+        for conn in shell:
+            conn.execute("ROLLBACK")
+            conn.close()
+        catalog.db._cached_engine.cache_clear()
+    assert state.is_failed()
+    with pytest.raises(StoreError) as caught:
+        state.result()
+    said = str(caught.value)
+    assert caught.value.exit_code == 3 and "\n" not in said
+    assert said.startswith(f"database sqlite:///{db} is locked: another process held")
+    assert "what was stored before is kept, run the command again" not in said
+    lost = re.search(
+        r"; run 1 stopped there: the results of (\d+) of its (\d+) URLs were lost "
+        r"\((\d+) of its (\d+) batches not stored; what it stored before \((\d+) results?\) "
+        r"is kept\): `linkhealth status` shows a run or recheck in progress that may hold it; "
+        r"once it is free, run the check again",
+        said,
+    )
+    assert lost, said
+    urls, total, batches, all_batches, kept = map(int, lost.groups())
+    assert urls + kept == total and urls > 0 and kept > 0
+    assert 0 < batches < all_batches
