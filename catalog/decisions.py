@@ -35,7 +35,7 @@ from catalog.catalog_edit import EditResult, FieldEdit, apply_edits, undo_edit
 from catalog.clock import Clock, local_date, utcnow
 from catalog.commands import command_options, command_words
 from catalog.db import engine_for
-from catalog.errors import ConfigError, LinkhealthError, NotFoundError
+from catalog.errors import ConfigError, LinkhealthError, NotFoundError, StoreError
 from catalog.health import shown_state, state_line
 from catalog.model import Resource
 from catalog.queries import ATTENTION_STATES
@@ -467,7 +467,21 @@ def _sharing(path: Path, rid: str, url: str) -> str:
 
 
 def _resync(settings: Settings, engine: Engine, path: Path, now: datetime) -> SyncResult:
-    return sync_catalogs(engine, load_catalogs([path]), now=now, health=settings.health)
+    """The edited file synced into the database, once the decision is recorded. A sync that
+    fails then (a lock taken meanwhile) leaves only the database's copy of the entry behind:
+    the database's "run the command again" was wrong there (an `accept-redirect` run again
+    is refused, the file's URL no longer the checked one), so the error says to sync."""
+    try:
+        return sync_catalogs(engine, load_catalogs([path]), now=now, health=settings.health)
+    except StoreError as exc:
+        words = ["linkhealth", "sync", *command_options(settings).words, "--catalog", str(path)]
+        raise type(exc)(
+            f"{exc.fault}; the decision is recorded and {path} edited, but the database's "
+            f"copy of the catalog is not synced with it yet: `{shlex.join(words)}` (or the "
+            "next run) syncs it",
+            fault=exc.fault,
+            locked=exc.locked,
+        ) from exc
 
 
 def _editable(resource: store.ResourceRecord) -> Path | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+import shlex
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -302,6 +303,49 @@ def test_a_full_disk_at_the_decisions_commit_puts_the_catalog_file_back(
     assert again.exit_code == 0, again.output
     assert catalog_file.read_bytes() != before
     assert _decisions(db_file) == 1
+
+
+def test_a_decision_whose_sync_fails_after_its_record_says_to_sync_not_to_run_it_again(
+    tmp_path: Path, db_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recorded and written, then the re-sync met a lock: "run the command again" was the
+    advice, and an accept-redirect run again is refused (the file's URL changed). The error
+    names the sync that catches the database up, and that sync does."""
+    import catalog.decisions
+
+    catalog_file = _synced_catalog(tmp_path, db_file)
+    url = f"sqlite:///{db_file}"
+    sync_catalogs = catalog.decisions.sync_catalogs
+    locked = catalog.db._sqlite_unusable(_locked_error())
+    assert locked is not None
+
+    def sync_meets_a_lock(*args: Any, **kwargs: Any) -> Any:
+        raise StoreError(f"database {url} {locked}", fault=f"database {url} is locked", locked=True)
+
+    monkeypatch.setattr(catalog.decisions, "sync_catalogs", sync_meets_a_lock)
+    new = "https://example.org/new"
+    args = ["--db", url, "--catalog", str(catalog_file)]
+    result = CliRunner().invoke(app, ["replace-url", "r1", new, *args])
+    assert result.exit_code == 3, result.output
+    said = result.stderr
+    assert said.startswith(f"error: database {url} is locked; the decision is recorded and ")
+    assert said.count("\n") == 1 and "run the command again" not in said
+    assert new in catalog_file.read_text(encoding="utf-8") and _decisions(db_file) == 1
+    monkeypatch.setattr(catalog.decisions, "sync_catalogs", sync_catalogs)
+    sync = re.search(r"`(linkhealth sync [^`]+)`", said)
+    assert sync, said
+    assert CliRunner().invoke(app, shlex.split(sync[1])[1:]).exit_code == 0
+    engine = open_engine(url)
+    try:
+        assert store.find_resource(engine, "r1").url == new
+    finally:
+        engine.dispose()
+
+
+def _locked_error() -> sqlite3.OperationalError:
+    error = sqlite3.OperationalError("database is locked")
+    error.sqlite_errorcode = 5  # type: ignore[attr-defined]  # SQLITE_BUSY
+    return error
 
 
 def test_a_read_only_database_is_found_out_before_a_decision_writes_anything(
