@@ -71,6 +71,7 @@ __all__ = [
     "entry_lists_emitter",
     "guess_entry_lists",
     "guess_indent",
+    "undo_edit",
 ]
 
 _BOM = b"\xef\xbb\xbf"
@@ -102,6 +103,10 @@ class EditResult:
     changed: tuple[FieldEdit, ...]
     #: Unified diff of the file, empty when nothing changed.
     diff: str
+    #: The file's bytes before and after the edit (empty when nothing was written), so
+    #: that `undo_edit` can put it back when what the edit belongs with fails.
+    before: bytes = field(default=b"", repr=False, compare=False)
+    after: bytes = field(default=b"", repr=False, compare=False)
 
 
 def apply_edits(
@@ -140,8 +145,27 @@ def apply_edits(
         if not changed or new_text == text:
             return EditResult(path, (), "")
         diff = _diff(path, text, new_text)
-        _replace_checked(path, (_BOM if bom else b"") + new_text.encode("utf-8"), dry_run)
-        return EditResult(path, tuple(changed), diff)
+        new_data = (_BOM if bom else b"") + new_text.encode("utf-8")
+        _replace_checked(path, new_data, dry_run)
+        if dry_run:
+            return EditResult(path, tuple(changed), diff)
+        return EditResult(path, tuple(changed), diff, data, new_data)
+
+
+def undo_edit(result: EditResult) -> bool:
+    """Put the file of `result` back as it was before that edit, atomically, unless it was
+    edited again since (that later edit is kept). False when it was not put back.
+
+    A curator decision records itself after writing the file: when the record fails (a
+    full disk at commit), the file goes back, or the decision, run again, is refused
+    because the entry's URL is no longer the one that was checked."""
+    if not result.after:
+        return False
+    with _locked(result.path):
+        if _read_bytes(result.path) != result.after:
+            return False
+        _swap_in(result.path, result.before)
+    return True
 
 
 #: Lines of context around each change in a diff, as `diff -u` shows.
@@ -214,6 +238,24 @@ def _replace_checked(path: Path, data: bytes, dry_run: bool) -> None:
         _refuse_new_problems(path, tmp)
         if dry_run:
             return
+        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _swap_in(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` whole (a temp file beside it, then a rename), unchecked:
+    `undo_edit` puts back bytes the file held, valid or not."""
+    fd, name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}"
+    )
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
         os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
         os.replace(tmp, path)
     finally:

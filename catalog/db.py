@@ -144,9 +144,11 @@ def _unreachable(context: ExceptionContext) -> None:
         raise StoreError(f"lost the connection to database {_shown(engine.url)}: {_one_line(orig)}")
     why = _sqlite_unusable(orig)
     if why is not None:
-        read_only = getattr(orig, "sqlite_errorcode", 0) & 0xFF == _SQLITE_READONLY
-        raise (ReadOnlyDatabaseError if read_only else StoreError)(
-            f"database {_shown(engine.url)} {why}"
+        primary = getattr(orig, "sqlite_errorcode", 0) & 0xFF
+        raise (ReadOnlyDatabaseError if primary == _SQLITE_READONLY else StoreError)(
+            f"database {_shown(engine.url)} {why}",
+            fault=f"database {_shown(engine.url)} {why.partition(_KEPT)[0]}",
+            locked=primary in (_SQLITE_BUSY, _SQLITE_LOCKED),
         )
 
 
@@ -154,6 +156,11 @@ def _unreachable(context: ExceptionContext) -> None:
 #: cannot be written now, whatever the statement: the file's state, not a bug of ours.
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL = 5, 6, 8, 10, 13
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+#: How the locked database's sentence ends: true of one write, not of a run that lost
+#: batches (`StoreError.fault` is the sentence without it).
+_KEPT = "; what was stored before is kept, run the command again"
 
 
 def _sqlite_unusable(error: BaseException | None) -> str | None:
@@ -168,7 +175,7 @@ def _sqlite_unusable(error: BaseException | None) -> str | None:
         return (
             f"is locked: another process held a write transaction on it for over "
             f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s (a `sqlite3` shell inside BEGIN? end it with "
-            "COMMIT or ROLLBACK); what was stored before is kept, run the command again"
+            f"COMMIT or ROLLBACK){_KEPT}"
         )
     if primary == _SQLITE_READONLY:
         return (

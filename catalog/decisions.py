@@ -31,11 +31,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from catalog import store
-from catalog.catalog_edit import FieldEdit, apply_edits
+from catalog.catalog_edit import EditResult, FieldEdit, apply_edits, undo_edit
 from catalog.clock import Clock, local_date, utcnow
 from catalog.commands import command_options, command_words
 from catalog.db import engine_for
-from catalog.errors import ConfigError, LinkhealthError, NotFoundError
+from catalog.errors import ConfigError, LinkhealthError, NotFoundError, StoreError
 from catalog.health import shown_state, state_line
 from catalog.model import Resource
 from catalog.queries import ATTENTION_STATES
@@ -176,10 +176,10 @@ def mark_reviewed(
             resource, MARK_REVIEWED, f"would mark {_name(resource)} reviewed {where}", diff, True
         )
     sync = None
-    if path is not None:
-        diff = apply_edits(path, [edit]).diff
-    decision = store.record_decision(
+    diff, decision = _edit_and_record(
         engine,
+        path,
+        edit,
         resource.id,
         MARK_REVIEWED,
         by=by or current_user(),
@@ -383,9 +383,10 @@ def _change_url(
         message = f"would change the URL of {_name(resource)} to {url} in {path}{shared}"
         return DecisionResult(resource, kind, message, diff, True)
     now = clock()
-    diff = apply_edits(path, [edit]).diff
-    decision = store.record_decision(
+    diff, decision = _edit_and_record(
         engine,
+        path,
+        edit,
         resource.id,
         kind,
         by=by or current_user(),
@@ -396,6 +397,46 @@ def _change_url(
     sync = _resync(settings, engine, path, now)
     message = f"changed the URL of {_name(resource)} to {url} in {path}{shared}"
     return DecisionResult(resource, kind, message, diff, False, decision, sync)
+
+
+def _edit_and_record(
+    engine: Engine,
+    path: Path | None,
+    edit: FieldEdit,
+    resource_id: int,
+    kind: str,
+    **record: Any,
+) -> tuple[str, store.DecisionRecord]:
+    """Write `edit` into `path` (None: no file to edit) and record the decision, both or
+    neither, as far as a file and a database can be: the file is written inside the open
+    write transaction (a locked database fails before it is touched), and a commit that
+    fails (a full disk) puts the file's previous bytes back. Edited but not recorded,
+    the decision run again was refused: the entry's URL was no longer the one checked.
+    Returns the file's diff ("" when the file was not edited) and the decision."""
+    written: EditResult | None = None
+    try:
+        with store.recording_decision(engine, resource_id, kind, **record) as decision:
+            if path is not None:
+                written = apply_edits(path, [edit])
+    except BaseException as exc:
+        if written is None or not written.after:
+            raise
+        try:
+            restored = undo_edit(written)
+        except (OSError, LinkhealthError) as undo_failed:
+            if not isinstance(exc, LinkhealthError):
+                raise
+            raise type(exc)(
+                f"{exc}; and {path} could not be put back as it was ({undo_failed}): it "
+                f"keeps the unrecorded edit of {edit.field} of {edit.resource_id!r}, so set "
+                "that back by hand before running the command again"
+            ) from exc
+        if not restored and isinstance(exc, LinkhealthError):
+            raise type(exc)(
+                f"{exc}; {path} was edited again meanwhile, so it was left as it is now"
+            ) from exc
+        raise
+    return (written.diff if written else ""), decision
 
 
 def _entry_in_file(path: Path, rid: str) -> Resource | None:
@@ -426,7 +467,21 @@ def _sharing(path: Path, rid: str, url: str) -> str:
 
 
 def _resync(settings: Settings, engine: Engine, path: Path, now: datetime) -> SyncResult:
-    return sync_catalogs(engine, load_catalogs([path]), now=now, health=settings.health)
+    """The edited file synced into the database, once the decision is recorded. A sync that
+    fails then (a lock taken meanwhile) leaves only the database's copy of the entry behind:
+    the database's "run the command again" was wrong there (an `accept-redirect` run again
+    is refused, the file's URL no longer the checked one), so the error says to sync."""
+    try:
+        return sync_catalogs(engine, load_catalogs([path]), now=now, health=settings.health)
+    except StoreError as exc:
+        words = ["linkhealth", "sync", *command_options(settings).words, "--catalog", str(path)]
+        raise type(exc)(
+            f"{exc.fault}; the decision is recorded and {path} edited, but the database's "
+            f"copy of the catalog is not synced with it yet: `{shlex.join(words)}` (or the "
+            "next run) syncs it",
+            fault=exc.fault,
+            locked=exc.locked,
+        ) from exc
 
 
 def _editable(resource: store.ResourceRecord) -> Path | None:

@@ -31,6 +31,15 @@ class ConfigError(LinkhealthError):
 class StoreError(LinkhealthError):
     exit_code = 3
 
+    def __init__(self, message: str, *, fault: str | None = None, locked: bool = False) -> None:
+        super().__init__(message)
+        #: The message without its closing "what was stored before is kept, run the command
+        #: again", for a caller whose failure lost more than one write (a run's batches)
+        #: and says so instead.
+        self.fault = fault or message
+        #: Another process held the SQLite write lock past the busy timeout.
+        self.locked = locked
+
 
 class ReadOnlyDatabaseError(StoreError):
     """A SQLite file that can be read but not written (`db copy` reads such a source)."""

@@ -685,6 +685,34 @@ def abandon_run(
             release_quietly(engine, prepared.lease)
 
 
+def lost_batches(
+    exc: StoreError, prepared: PreparedRun, stored: Sequence[BatchStored]
+) -> StoreError:
+    """The error a run that a database fault stopped part-way ends with: the fault, how many
+    URLs' results were lost with the batches not stored, and what to do. The fault's own
+    "what was stored before is kept" read as if nothing was lost, though every batch
+    checked after it (minutes of work when a lock was held for long) was."""
+    kept = sum(b.observations for b in stored)
+    lost = max(prepared.url_count - kept, 0)
+    left = prepared.batch_count - len(stored)
+    if lost == 0 and left <= 0:
+        return exc
+    if exc.locked:
+        todo = (
+            "`linkhealth status` shows a run or recheck in progress that may hold it; once "
+            "it is free, run the check again, which checks them again"
+        )
+    else:
+        todo = "once that is fixed, run the check again, which checks them again"
+    before = f"; what it stored before ({counted(kept, 'result')}) is kept" if kept else ""
+    said = (
+        f"{exc.fault}; run {prepared.run_id} stopped there: the results of "
+        f"{lost} of its {counted(prepared.url_count, 'URL')} were lost ({left} of its "
+        f"{counted(prepared.batch_count, 'batch', 'batches')} not stored{before}): {todo}"
+    )
+    return type(exc)(said, fault=exc.fault, locked=exc.locked)
+
+
 def release_quietly(engine: Engine, lease: RunLease) -> None:
     """Give `lease` back; a database that fails is logged (expiry frees it then), so the
     error that ended the run stays the one people see."""

@@ -86,6 +86,7 @@ from catalog.runs import (
     finish_run,
     gone_flow_runs,
     keep_lease,
+    lost_batches,
     prepare_run,
     record_refusal,
     refused_reason,
@@ -101,7 +102,7 @@ from flows.malloc_arenas import cap_malloc_arenas
 from flows.prefect_server import quiet_prefect_clients
 from flows.triggers import run_trigger
 from reports import publish_report
-from reports.publish import queue_head
+from reports.publish import ReportFolderError, ReportWriteError, queue_head
 
 #: Batches checked at once, side by side on one event loop, sharing the run's `concurrency`.
 #: The plan assumes this many (`catalog.plan.PARALLEL_BATCHES`; a test keeps them equal).
@@ -360,11 +361,15 @@ def run_check(
                 prepared.batch_count,
                 max(urls, 0),
             )
+        if isinstance(exc, StoreError):  # the final error says what the fault cost
+            raise lost_batches(exc, prepared, stored) from exc
         raise
     unwritten: LinkhealthError | None = None
     if render:
         try:
             summary = replace(summary, report_path=render_report_task(settings, prepared.run_id))
+        except ReportFolderError as exc:  # exit 1 (a report that failed), not 2 (refused)
+            unwritten = ReportWriteError.after_run(exc, prepared.run_id)
         except LinkhealthError as exc:
             # The run is stored and complete: its summary and its events (a rise in broken
             # links) must still go out when only the report's disk is full.

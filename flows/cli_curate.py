@@ -52,8 +52,9 @@ def _edit_settings(
     config: Path | None, db: str | None, catalogs: list[Path] | None, dry_run: bool
 ) -> Settings:
     """`_settings` for a decision that edits the catalog file, once its database is known
-    to take a write: the file is edited before the decision is recorded, so a locked or
-    read-only database must fail the command before the file is touched (exit 3)."""
+    to take a write: a locked or read-only database fails the command at once (exit 3).
+    The decision itself writes the file inside its write transaction and puts it back if
+    the commit fails (`catalog.decisions`), so a lock taken after this check is safe too."""
     from catalog import store
     from catalog.db import engine_for
 

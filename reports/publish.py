@@ -205,6 +205,23 @@ class ReportWriteError(LinkhealthError):
             "run `linkhealth report`"
         )
 
+    @classmethod
+    def after_run(cls, error: ReportFolderError, run_id: int) -> ReportWriteError:
+        """The report of a stored run whose folder cannot be used: exit 1, as a report that
+        fails part-way. The folder's own exit 2 would tell a `check` apart as a refused run
+        (a settings file), though its run is checked, stored, summed up and announced."""
+        return cls(
+            f"{error}; run {run_id} is checked and stored all the same: `linkhealth report` "
+            "writes its report once the folder can be written"
+        )
+
+
+class ReportFolderError(ConfigError):
+    """A reports folder that cannot be used at all (it cannot be created or written, is a
+    file, or every candidate holds another database's reports): a bad `--out` or
+    `reports_dir`, exit 2 for `linkhealth report`; a `check` turns it into a
+    `ReportWriteError` (`ReportWriteError.after_run`), since its run is stored."""
+
 
 #: The file naming the database a reports folder belongs to (a dot file: web servers
 #: commonly refuse to serve those, and it holds the database's address).
@@ -277,7 +294,7 @@ def report_folder(configured: Path, database: str, *, readable: str = "database"
                 )
             return folder
         owners.append(owner)
-    raise ConfigError(
+    raise ReportFolderError(
         f"cannot write the report of {database}: {', '.join(map(str, candidates))} hold "
         "the reports of other databases; choose another folder with --out or reports_dir"
     )
@@ -298,7 +315,7 @@ def _claim(folder: Path, database: str) -> str:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{OWNER_FILE}.", suffix=".tmp")
     except OSError as exc:  # --out names a file, or a folder we may not create or write
         what = "is a file, not a folder" if folder.is_file() else (exc.strerror or str(exc))
-        raise ConfigError(
+        raise ReportFolderError(
             f"cannot write the report into {folder}: {what}; choose another folder with "
             "--out or reports_dir"
         ) from exc

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from catalog import catalog_edit
-from catalog.catalog_edit import EditResult, FieldEdit, apply_edits
+from catalog.catalog_edit import EditResult, FieldEdit, apply_edits, undo_edit
 from catalog.errors import CatalogError, NotFoundError
 from catalog.settings import BUNDLED_CATALOG
 from catalog.source import load_catalog
@@ -625,3 +625,18 @@ def test_an_edit_of_a_file_written_key_space_colon_compares_each_line_a_few_time
     assert written[1:3] == lines[1:3]  # untouched lines keep their spelling
     assert written[3] == "    url: https://n0.example/\n"
     assert written[10:] == lines[10:]
+
+
+def test_undo_edit_puts_the_file_back_unless_it_was_edited_again(tmp_path: Path) -> None:
+    """A decision whose record fails puts its edit back; a colleague's later edit stays."""
+    path = tmp_path / "c.yaml"
+    path.write_text(COMMENTED_YAML, encoding="utf-8")
+    before = path.read_bytes()
+    edited = apply_edits(path, [FieldEdit("a", "url", "https://b.org/")])
+    assert undo_edit(edited)
+    assert path.read_bytes() == before
+    edited = apply_edits(path, [FieldEdit("a", "url", "https://b.org/")])
+    later = apply_edits(path, [FieldEdit("a", "title", "Later")])
+    assert not undo_edit(edited)
+    assert path.read_bytes() == later.after
+    assert not undo_edit(apply_edits(path, [FieldEdit("a", "title", "Later")]))  # no change

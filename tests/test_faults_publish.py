@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+import reports.publish
 import reports.site
 from catalog import store
 from catalog.db import open_engine
@@ -69,6 +70,17 @@ def test_report_on_a_full_disk_exits_1_with_one_line(
     assert result.stderr.startswith(f"error: cannot write the report into {isolated_cwd / 'r'}")
 
 
+def test_report_into_a_folder_that_is_a_file_is_bad_usage_exit_2(
+    db_url: str, isolated_cwd: Path
+) -> None:
+    """`report --out` naming a file is the command's usage (exit 2); `check` exits 1 for it
+    (below), its run being stored."""
+    (isolated_cwd / "afile").write_text("x\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["report", "--db", db_url, "--out", "afile"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: cannot write the report into afile: is a file")
+
+
 @pytest.mark.flow
 def test_a_run_whose_report_cannot_be_written_is_stored_announced_and_told_in_one_line(
     prefect_harness: None,
@@ -103,6 +115,52 @@ def test_a_run_whose_report_cannot_be_written_is_stored_announced_and_told_in_on
     assert any(m.startswith("Outcomes: ") for m in said), said
     assert not [m for r, m in zip(records, said, strict=True) if r.exc_info], "a traceback"
     engine = open_engine(url)
+    try:
+        run = store.latest_runs(engine)[0]
+        assert run.trigger == "manual" and run.status == "completed"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.flow
+@pytest.mark.parametrize("unusable", ["read-only", "a file"])
+def test_check_whose_report_folder_cannot_be_used_exits_1_as_a_failed_report_not_2(
+    prefect_api: str,
+    isolated_cwd: Path,
+    sent_events: list[tuple[str, dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+    unusable: str,
+) -> None:
+    """A reports folder unusable from the start (a read-only mount, a file) made `check`
+    exit 2, which for `check` means a run refused for its settings; the run was checked
+    and stored whole. Exit 1, as a report that fails part-way, saying the run is kept."""
+    folder = isolated_cwd / "reports"
+    if unusable == "a file":
+        folder.write_text("not a folder\n", encoding="utf-8")
+    else:  # root writes anywhere: a read-only mount says so when the claim file is made
+        folder.mkdir()
+        mkstemp = reports.publish.tempfile.mkstemp
+
+        def read_only(*args: Any, **kwargs: Any) -> tuple[int, str]:
+            if Path(kwargs.get("dir") or ".") == folder:
+                raise OSError(errno.EROFS, "Read-only file system")
+            return mkstemp(*args, **kwargs)
+
+        monkeypatch.setattr(reports.publish.tempfile, "mkstemp", read_only)
+    db = isolated_cwd / "run.db"
+    with local_site() as site:
+        catalog_file = _write_catalog(isolated_cwd / "test.yaml", site.base)
+        (isolated_cwd / "linkhealth.toml").write_text(
+            f'database_url = "sqlite:///{db}"\nreports_dir = "{folder}"\n'
+            f'catalogs = ["{catalog_file}"]\n[check]\nallow_private = true\n',
+            encoding="utf-8",
+        )
+        result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == 1, result.output
+    said = result.stderr.splitlines()[-1]  # under Prefect's own lines of the report task
+    assert said.startswith(f"error: cannot write the report into {folder}: "), result.stderr
+    assert "is checked and stored all the same: `linkhealth report`" in said
+    engine = open_engine(f"sqlite:///{db}")
     try:
         run = store.latest_runs(engine)[0]
         assert run.trigger == "manual" and run.status == "completed"

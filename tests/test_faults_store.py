@@ -9,9 +9,12 @@ SQLite only: these are faults of a database file.
 from __future__ import annotations
 
 import random
+import re
+import shlex
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event
@@ -211,6 +214,140 @@ def test_a_decision_on_a_locked_database_fails_before_it_edits_the_catalog_file(
     assert catalog_file.read_bytes() == before
 
 
+def _synced_catalog(tmp_path: Path, db_file: Path) -> Path:
+    catalog_file = write_catalog(
+        tmp_path / "toolkit.yaml", [{"id": "r1", "title": "One", "url": "https://example.org/1"}]
+    )
+    args = ["sync", "--db", f"sqlite:///{db_file}", "--catalog", str(catalog_file)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    return catalog_file
+
+
+def _decisions(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM decisions").fetchone()
+    return int(count)
+
+
+DECISIONS = [
+    ["mark-reviewed", "r1"],
+    ["replace-url", "r1", "https://example.org/new"],
+]
+
+
+@pytest.mark.parametrize("decision", DECISIONS, ids=lambda d: d[0])
+def test_a_lock_taken_after_the_check_fails_a_decision_before_it_edits_the_file(
+    tmp_path: Path, db_file: Path, monkeypatch: pytest.MonkeyPatch, decision: list[str]
+) -> None:
+    """A curator's shell that takes the lock just after `ensure_writable` said the database
+    was free: the decision's own write transaction must fail before the file is written
+    (it edited the file, then failed to record, and run again it was refused)."""
+    catalog_file = _synced_catalog(tmp_path, db_file)
+    before = catalog_file.read_bytes()
+    shell = sqlite3.connect(db_file, isolation_level=None)
+    checked = store.ensure_writable
+
+    def check_then_lock(engine: Engine) -> None:
+        checked(engine)
+        shell.execute("BEGIN IMMEDIATE")
+
+    monkeypatch.setattr(store, "ensure_writable", check_then_lock)
+    url = f"sqlite:///{db_file}"
+    try:
+        result = CliRunner().invoke(app, [*decision, "--db", url, "--catalog", str(catalog_file)])
+    finally:
+        shell.execute("ROLLBACK")
+        shell.close()
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith(f"error: database {url} is locked")
+    assert result.stderr.count("\n") == 1
+    assert catalog_file.read_bytes() == before
+    assert _decisions(db_file) == 0
+
+
+@pytest.mark.parametrize("decision", DECISIONS, ids=lambda d: d[0])
+def test_a_full_disk_at_the_decisions_commit_puts_the_catalog_file_back(
+    tmp_path: Path, db_file: Path, decision: list[str]
+) -> None:
+    """The disk fills between the file's edit and the decision's commit: the file goes
+    back to its bytes before, nothing is recorded, and the command run again does it."""
+    catalog_file = _synced_catalog(tmp_path, db_file)
+    before = catalog_file.read_bytes()
+    url = f"sqlite:///{db_file}"
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = 13  # type: ignore[attr-defined]  # SQLITE_FULL
+
+    def note_decision(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO DECISIONS"):
+            conn.info["decision"] = True
+
+    def disk_full_at_commit(conn: Any) -> None:
+        if conn.info.pop("decision", False):
+            raise StoreError(f"database {url} {catalog.db._sqlite_unusable(full)}")
+
+    event.listen(Engine, "before_cursor_execute", note_decision)
+    event.listen(Engine, "commit", disk_full_at_commit)
+    args = [*decision, "--db", url, "--catalog", str(catalog_file)]
+    try:
+        result = CliRunner().invoke(app, args)
+    finally:
+        event.remove(Engine, "before_cursor_execute", note_decision)
+        event.remove(Engine, "commit", disk_full_at_commit)
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith(f"error: database {url} cannot be written, the disk is full")
+    assert result.stderr.count("\n") == 1
+    assert catalog_file.read_bytes() == before
+    assert _decisions(db_file) == 0
+    assert not [p.name for p in tmp_path.iterdir() if ".tmp" in p.name]
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert catalog_file.read_bytes() != before
+    assert _decisions(db_file) == 1
+
+
+def test_a_decision_whose_sync_fails_after_its_record_says_to_sync_not_to_run_it_again(
+    tmp_path: Path, db_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recorded and written, then the re-sync met a lock: "run the command again" was the
+    advice, and an accept-redirect run again is refused (the file's URL changed). The error
+    names the sync that catches the database up, and that sync does."""
+    import catalog.decisions
+
+    catalog_file = _synced_catalog(tmp_path, db_file)
+    url = f"sqlite:///{db_file}"
+    sync_catalogs = catalog.decisions.sync_catalogs
+    locked = catalog.db._sqlite_unusable(_locked_error())
+    assert locked is not None
+
+    def sync_meets_a_lock(*args: Any, **kwargs: Any) -> Any:
+        raise StoreError(f"database {url} {locked}", fault=f"database {url} is locked", locked=True)
+
+    monkeypatch.setattr(catalog.decisions, "sync_catalogs", sync_meets_a_lock)
+    new = "https://example.org/new"
+    args = ["--db", url, "--catalog", str(catalog_file)]
+    result = CliRunner().invoke(app, ["replace-url", "r1", new, *args])
+    assert result.exit_code == 3, result.output
+    said = result.stderr
+    assert said.startswith(f"error: database {url} is locked; the decision is recorded and ")
+    assert said.count("\n") == 1 and "run the command again" not in said
+    assert new in catalog_file.read_text(encoding="utf-8") and _decisions(db_file) == 1
+    monkeypatch.setattr(catalog.decisions, "sync_catalogs", sync_catalogs)
+    sync = re.search(r"`(linkhealth sync [^`]+)`", said)
+    assert sync, said
+    assert CliRunner().invoke(app, shlex.split(sync[1])[1:]).exit_code == 0
+    engine = open_engine(url)
+    try:
+        assert store.find_resource(engine, "r1").url == new
+    finally:
+        engine.dispose()
+
+
+def _locked_error() -> sqlite3.OperationalError:
+    error = sqlite3.OperationalError("database is locked")
+    error.sqlite_errorcode = 5  # type: ignore[attr-defined]  # SQLITE_BUSY
+    return error
+
+
 def test_a_read_only_database_is_found_out_before_a_decision_writes_anything(
     db_file: Path,
 ) -> None:
@@ -257,3 +394,67 @@ def test_a_run_whose_database_file_is_deleted_meanwhile_fails_saying_so(
         assert store.latest_runs(fresh) == []
     finally:
         catalog.db._cached_engine.cache_clear()
+
+
+@pytest.mark.flow
+def test_a_lock_held_mid_check_ends_the_run_saying_how_many_urls_results_were_lost(
+    prefect_harness: None, isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A curator's shell takes the lock after the first batch is stored: every later batch
+    is lost. The run's error said only "what was stored before is kept, run the command
+    again", as if nothing was lost; it says how many URLs' results were, and what to do."""
+    import flows.check_flow as check_flow
+    from tests.local_site import local_site
+    from tests.test_flow import _write_catalog
+
+    monkeypatch.setattr(catalog.db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    catalog.db._cached_engine.cache_clear()
+    db = isolated_cwd / "lh.db"
+    shell: list[sqlite3.Connection] = []
+    store_batch = check_flow.store_batch
+
+    def lock_after_the_first(*args: Any, **kwargs: Any) -> Any:
+        if not shell:
+            shell.append(sqlite3.connect(db, isolation_level=None))
+            result = store_batch(*args, **kwargs)
+            shell[0].execute("BEGIN IMMEDIATE")
+            return result
+        return store_batch(*args, **kwargs)
+
+    monkeypatch.setattr(check_flow, "store_batch", lock_after_the_first)
+    try:
+        with local_site() as site:
+            catalog_file = _write_catalog(isolated_cwd / "test.yaml", site.base)
+            state = check_flow.check_catalog(
+                overrides={
+                    "database_url": f"sqlite:///{db}",
+                    "catalogs": [str(catalog_file)],
+                    "allow_private": True,
+                    "batch_size": 1,
+                },
+                render=False,
+                return_state=True,
+            )
+    finally:
+        for conn in shell:
+            conn.execute("ROLLBACK")
+            conn.close()
+        catalog.db._cached_engine.cache_clear()
+    assert state.is_failed()
+    with pytest.raises(StoreError) as caught:
+        state.result()
+    said = str(caught.value)
+    assert caught.value.exit_code == 3 and "\n" not in said
+    assert said.startswith(f"database sqlite:///{db} is locked: another process held")
+    assert "what was stored before is kept, run the command again" not in said
+    lost = re.search(
+        r"; run 1 stopped there: the results of (\d+) of its (\d+) URLs were lost "
+        r"\((\d+) of its (\d+) batches not stored; what it stored before \((\d+) results?\) "
+        r"is kept\): `linkhealth status` shows a run or recheck in progress that may hold it; "
+        r"once it is free, run the check again",
+        said,
+    )
+    assert lost, said
+    urls, total, batches, all_batches, kept = map(int, lost.groups())
+    assert urls + kept == total and urls > 0 and kept > 0
+    assert 0 < batches < all_batches

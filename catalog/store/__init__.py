@@ -27,6 +27,7 @@ from catalog.store._decisions import (
     decisions_for,
     permanent_redirect_target,
     record_decision,
+    recording_decision,
 )
 from catalog.store._leases import (
     COPY_TOKEN,
@@ -189,6 +190,7 @@ __all__ = [
     "record_decision",
     "record_observations",
     "record_refused_run",
+    "recording_decision",
     "refresh_staleness",
     "refuse_while_copying",
     "release_lease",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,37 @@ def record_decision(
     resource_changes: Mapping[str, Any] | None = None,
 ) -> DecisionRecord:
     """Append a decision and apply its effect on the resource row, in one transaction."""
+    with recording_decision(
+        engine,
+        resource_id,
+        kind,
+        by=by,
+        at=at,
+        reason=reason,
+        details=details,
+        resource_changes=resource_changes,
+    ) as decision:
+        return decision
+
+
+@contextmanager
+def recording_decision(
+    engine: Engine,
+    resource_id: int,
+    kind: str,
+    *,
+    by: str,
+    at: datetime,
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    resource_changes: Mapping[str, Any] | None = None,
+) -> Iterator[DecisionRecord]:
+    """`record_decision`, committed only when the `with` block ends without an error.
+
+    A decision that edits the catalog file writes it inside the block: the write lock is
+    taken before the file is touched, and a file edit that fails leaves nothing recorded.
+    A commit that fails (a full disk) raises out of the `with`, so the caller can put the
+    file back."""
     unknown = set(resource_changes or {}) - DECISION_COLUMNS
     if unknown:
         raise ValueError(f"a decision cannot set {sorted(unknown)}")
@@ -48,7 +80,7 @@ def record_decision(
         )
         s.add(decision)
         s.flush()
-        return decision_record(decision)
+        yield decision_record(decision)
 
 
 def decisions_for(engine: Engine, resource_id: int) -> list[DecisionRecord]:

@@ -32,9 +32,8 @@ def write_session(engine: Engine) -> Iterator[Session]:
 def ensure_writable(engine: Engine) -> None:
     """Raise `StoreError` now if a SQLite file cannot take a write: locked by another
     process past the busy timeout, or read-only. A write that changes nothing is tried
-    and rolled back. Curator decisions edit the catalog file before they record
-    themselves, and an `accept-redirect` whose record then failed was refused when run
-    again (the file's URL no longer the one checked), so they ask first."""
+    and rolled back. Curator decisions ask first, to fail before any work; their edit of
+    the catalog file and their record succeed or fail together (`recording_decision`)."""
     if engine.dialect.name != "sqlite":
         return
     with engine.connect() as conn:
