@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 Clock = Callable[[], datetime]
@@ -24,6 +24,17 @@ def local_date(moment: datetime) -> date:
     Sydney at 08:00 it is already the day UTC reaches ten hours later, and a curator who
     writes or records "today" means that day. A naive `moment` is taken as UTC."""
     return as_utc(moment).astimezone().date()
+
+
+#: How far ahead of UTC a clock on Earth runs (Kiribati, UTC+14).
+AHEAD_OF_UTC = timedelta(hours=14)
+
+
+def latest_date(moment: datetime) -> date:
+    """The latest calendar date anywhere on Earth at `moment`: a date after it is ahead for
+    every curator, wherever the machine judging it is (a report built on a UTC server
+    called a Sydney curator's today "in the future" until UTC's day caught up)."""
+    return (as_utc(moment) + AHEAD_OF_UTC).date()
 
 
 def http_date(value: str | None) -> datetime | None:

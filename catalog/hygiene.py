@@ -29,7 +29,7 @@ from operator import itemgetter
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from catalog.clock import local_date, utcnow
+from catalog.clock import AHEAD_OF_UTC, latest_date, utcnow
 from catalog.commands import CommandOptions, command_words, with_options
 from catalog.model import Catalog, Observation, Resource
 from catalog.outcomes import Outcome
@@ -192,9 +192,8 @@ def lint(
     the findings' commands must carry to act on these files and the database meant;
     `shared_ids`: ids that database holds in several collections (`catalog lint FILE`
     sees one of them), whose commands must name the collection too."""
-    # A date is the curator's: "today" is this machine's day unless `now` says otherwise.
     moment = now if now is not None else utcnow()
-    today = moment.date() if now is not None else local_date(moment)
+    today = latest_date(moment)  # the curator's today, wherever the curator is
     ambiguous = _ids_in_several(catalogs) | frozenset(shared_ids)
     findings: list[Finding] = []
     links: dict[str, tuple[bool, str]] = {}
@@ -353,15 +352,18 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
 
 
 def _review(entry: _Entry, now: datetime, today: date) -> Iterable[Finding]:
-    """A review date that is no date, or lies ahead: a plain date after `today`, a time of
-    day (which names its zone, or is UTC) after `now`. "2026-12-05T08:00+10:00" is over once
-    UTC's clock passes 22:00 on the 4th, though its date is the 5th."""
+    """A review date that is no date, or lies ahead for every curator: a plain date after
+    `today` (`clock.latest_date`), a time of day after `now` by the moment it names
+    ("2026-12-05T08:00+10:00" is over once UTC's clock passes 22:00 on the 4th), or, one
+    without a zone, after `now` in every zone."""
     for name in REVIEW_FIELDS:
         value = entry.resource.extra.get(name)
         if value is None or value == "":
             continue
         moment = review_date(value)
         timed = isinstance(value, datetime) or (isinstance(value, str) and len(value.strip()) > 10)
+        if moment is not None and timed and not _names_zone(value):
+            moment -= AHEAD_OF_UTC  # the earliest moment it may name (`review_date`: UTC)
         if moment is None:
             problem = f"{name} {str(value)!r} is not a date"
         elif moment > now if timed else moment.date() > today:
@@ -375,6 +377,16 @@ def _review(entry: _Entry, now: datetime, today: date) -> Iterable[Finding]:
             command=["mark-reviewed"],
             field=name,
         )
+
+
+def _names_zone(value: object) -> bool:
+    """Whether a review time as written names its zone ("2026-12-05T08:00+10:00")."""
+    if isinstance(value, datetime):
+        return value.tzinfo is not None
+    try:
+        return datetime.fromisoformat(str(value).strip()).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def _url(entry: _Entry) -> Iterable[Finding]:

@@ -298,7 +298,10 @@ def test_nothing_to_compare_is_not_the_same() -> None:
         ("last week", True),  # read as no review at all: the entry's nags would never clear
         ("2026-13-45", True),
         (date(2031, 1, 1), True),  # trusted until 2031: the entry would drop out of review
-        ("2026-12-04", True),
+        # At 12:00 UTC on the 3rd it is already the 4th in Kiribati (UTC+14): a curator
+        # there wrote today. The 5th is ahead everywhere.
+        ("2026-12-04", False),
+        ("2026-12-05", True),
     ],
 )
 def test_a_review_date_that_is_no_date_or_in_the_future_is_named(value: object, bad: bool) -> None:
@@ -362,6 +365,18 @@ def in_sydney(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     time.tzset()
 
 
+def test_a_curators_today_is_not_in_the_future_on_a_server_in_utc() -> None:
+    """The nightly report is built on a server whose clock is UTC: at 21:00 UTC on the 4th,
+    a Sydney curator's "2026-12-05" (their today, written by `mark-reviewed`) was "in the
+    future" in the report's hygiene list for ten hours. No date anyone may have written
+    today is; tomorrow everywhere still is."""
+    now = datetime(2026, 12, 4, 21, tzinfo=UTC)
+    today = _complete("a", extra={"reviewed_at": date(2026, 12, 5)})
+    tomorrow = _complete("b", extra={"reviewed_at": "2026-12-06"})
+    findings = lint([_catalog(today, tomorrow)], now=now)
+    assert [(f.resource_id, f.code) for f in findings] == [("b", "bad_reviewed_at")]
+
+
 def test_todays_review_date_in_sydney_is_not_in_the_future(
     monkeypatch: pytest.MonkeyPatch, in_sydney: None
 ) -> None:
@@ -380,7 +395,10 @@ def test_todays_review_date_in_sydney_is_not_in_the_future(
         ("2026-12-05T08:00:00+10:00", False),  # 22:00 UTC on the 4th: an hour ago
         (datetime(2026, 12, 5, 8, tzinfo=timezone(timedelta(hours=10))), False),
         ("2026-12-05T10:00:00+10:00", True),  # midnight UTC: an hour ahead
-        ("2026-12-04T23:30:00", True),  # no zone: UTC, half an hour ahead
+        # No zone: ahead only if it is ahead in every zone (23:30 in UTC-12 is long past
+        # at 23:00 UTC; 14:30 on the 5th is 00:30 UTC on the 5th even at UTC+14).
+        ("2026-12-04T23:30:00", False),
+        ("2026-12-05T14:30:00", True),
     ],
 )
 def test_a_review_time_is_in_the_future_by_the_moment_it_names(value: object, bad: bool) -> None:
