@@ -131,8 +131,10 @@ FINDING_CODES: dict[str, tuple[Level, str]] = {
     "missing_year": (Level.INFO, "The entry has no year."),
     "bad_reviewed_at": (
         Level.WARNING,
-        "The entry's `reviewed_at` is not a date, or lies in the future: staleness ignores a "
-        "date it cannot read, and trusts a future one until it comes.",
+        "The entry's `reviewed_at` is not a date, or lies in the future for everyone (after "
+        "today in the earliest time zone, UTC+14: a curator's today is never flagged, "
+        "wherever the report is built): staleness ignores a date it cannot read, and trusts "
+        "a future one until it comes.",
     ),
 }
 
