@@ -27,13 +27,14 @@ $(DEV_STAMP): requirements-dev.lock pyproject.toml | $(PY)
 run: $(RUN_STAMP)
 	$(VENV)/bin/linkhealth check
 
-## Headless Chromium for the browser test of the HTML report (Debian package, root only).
+## Headless Chromium for the browser tests of the HTML report, and pdftotext (poppler-utils)
+## for its print tests (Debian packages, root only).
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium && command -v pdftotext; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium for the browser tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium not found: the browser tests will be skipped (apt-get install chromium)"; fi; }
+	    echo "installing chromium and poppler-utils for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; \
+	  else echo "chromium or pdftotext not found: browser tests will be skipped (apt-get install chromium poppler-utils)"; fi; }
 
 ## Two pytest-xdist workers: much of the suite waits on sockets and subprocesses, so two
 ## cores finish it in about 60 % of the time of one. The Prefect tests share one worker
