@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from catalog import store
-from catalog.catalog_edit import EditResult, FieldEdit, apply_edits, undo_edit
+from catalog.catalog_edit import FieldEdit, apply_edits, undo_edit
 from catalog.clock import Clock, local_date, utcnow
 from catalog.commands import command_options, command_words
 from catalog.db import engine_for
@@ -408,16 +408,17 @@ def _edit_and_record(
     **record: Any,
 ) -> tuple[str, store.DecisionRecord]:
     """Write `edit` into `path` (None: no file to edit) and record the decision, both or
-    neither, as far as a file and a database can be: the file is written inside the open
-    write transaction (a locked database fails before it is touched), and a commit that
-    fails (a full disk) puts the file's previous bytes back. Edited but not recorded,
-    the decision run again was refused: the entry's URL was no longer the one checked.
+    neither, as far as a file and a database can be: a record that fails (a database
+    locked since the up-front check, a full disk at commit) puts the file's previous bytes
+    back. Edited but not recorded, the decision run again was refused: the entry's URL was
+    no longer the one checked. The file is edited before the write transaction opens, not
+    inside it: a whole-file edit of a big catalog takes a minute, and a night's batch
+    waits 30 s for the write lock before the run gives up.
     Returns the file's diff ("" when the file was not edited) and the decision."""
-    written: EditResult | None = None
+    written = apply_edits(path, [edit]) if path is not None else None
     try:
         with store.recording_decision(engine, resource_id, kind, **record) as decision:
-            if path is not None:
-                written = apply_edits(path, [edit])
+            pass
     except BaseException as exc:
         if written is None or not written.after:
             raise

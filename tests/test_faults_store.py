@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 import catalog.db
-from catalog import store
+from catalog import decisions, store
 from catalog.db import open_engine
 from catalog.errors import StoreError
 from flows.cli import app
@@ -240,8 +240,8 @@ def test_a_lock_taken_after_the_check_fails_a_decision_before_it_edits_the_file(
     tmp_path: Path, db_file: Path, monkeypatch: pytest.MonkeyPatch, decision: list[str]
 ) -> None:
     """A curator's shell that takes the lock just after `ensure_writable` said the database
-    was free: the decision's own write transaction must fail before the file is written
-    (it edited the file, then failed to record, and run again it was refused)."""
+    was free: the decision cannot be recorded, and the file is as before (it edited the
+    file, then failed to record, and run again it was refused)."""
     catalog_file = _synced_catalog(tmp_path, db_file)
     before = catalog_file.read_bytes()
     shell = sqlite3.connect(db_file, isolation_level=None)
@@ -263,6 +263,37 @@ def test_a_lock_taken_after_the_check_fails_a_decision_before_it_edits_the_file(
     assert result.stderr.count("\n") == 1
     assert catalog_file.read_bytes() == before
     assert _decisions(db_file) == 0
+
+
+@pytest.mark.parametrize("decision", DECISIONS, ids=lambda d: d[0])
+def test_a_decision_holds_no_write_lock_while_it_edits_the_catalog_file(
+    tmp_path: Path, db_file: Path, monkeypatch: pytest.MonkeyPatch, decision: list[str]
+) -> None:
+    """A whole-file edit of a big catalog takes a minute; a night's batch waits 30 s for
+    the write lock, then the run gives up and its checks are lost. The edit is made
+    before the decision's write transaction opens."""
+    catalog_file = _synced_catalog(tmp_path, db_file)
+    free_while_editing: list[bool] = []
+    edit = decisions.apply_edits
+
+    def edit_and_try_a_write(path: Path, edits: Any) -> Any:
+        night = sqlite3.connect(db_file, isolation_level=None, timeout=0)
+        try:
+            night.execute("BEGIN IMMEDIATE")
+            night.execute("ROLLBACK")
+            free_while_editing.append(True)
+        except sqlite3.OperationalError:
+            free_while_editing.append(False)
+        finally:
+            night.close()
+        return edit(path, edits)
+
+    monkeypatch.setattr(decisions, "apply_edits", edit_and_try_a_write)
+    args = [*decision, "--db", f"sqlite:///{db_file}", "--catalog", str(catalog_file)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert free_while_editing == [True]
+    assert _decisions(db_file) == 1
 
 
 @pytest.mark.parametrize("decision", DECISIONS, ids=lambda d: d[0])

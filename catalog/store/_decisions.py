@@ -59,10 +59,8 @@ def recording_decision(
 ) -> Iterator[DecisionRecord]:
     """`record_decision`, committed only when the `with` block ends without an error.
 
-    A decision that edits the catalog file writes it inside the block: the write lock is
-    taken before the file is touched, and a file edit that fails leaves nothing recorded.
-    A commit that fails (a full disk) raises out of the `with`, so the caller can put the
-    file back."""
+    A commit that fails (a full disk), or a lock that cannot be had, raises out of the
+    `with`, so a caller that edited the catalog file first can put it back."""
     unknown = set(resource_changes or {}) - DECISION_COLUMNS
     if unknown:
         raise ValueError(f"a decision cannot set {sorted(unknown)}")
