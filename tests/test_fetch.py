@@ -1238,3 +1238,18 @@ def test_a_page_heavy_with_tags_is_analysed_while_the_loop_goes_on() -> None:
     facts, ticks = asyncio.run(analyse_beside_a_ticker())
     assert facts.title == "Taken"
     assert ticks >= 10
+
+
+def test_a_second_layer_stops_where_the_inner_stream_ends() -> None:
+    """Past the inner stream's end, the outer layer went on inflating the rest (here 8 MiB
+    of zeros behind a small page), and zlib piled it all up as the finished stream's
+    `unused_data`: memory and copying without bound, on the event loop."""
+    from catalog.check.fetch import LAYER_STEP, _Inflater, _Layers
+
+    page = b"<html><head><title>Report</title></head><body>Text.</body></html>"
+    body = gzip.compress(gzip.compress(page) + bytes(8 * 1024 * 1024))
+    layers = _Inflater.for_encoding("gzip, gzip")
+    assert isinstance(layers, _Layers)
+    assert layers.inflate(body, 1024 * 1024) == page
+    inner = layers._layers[-1]
+    assert len(inner._object.unused_data) <= 2 * LAYER_STEP

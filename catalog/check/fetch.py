@@ -274,8 +274,9 @@ _INFLATED = frozenset({"gzip", "x-gzip", "deflate"})
 #: Layers of coding undone at most (a bound of ours: each costs a zlib window); a body
 #: coded more times over is opaque.
 MAX_CODINGS = 3
-#: Bytes an inner layer is handed at once (`_Layers`).
+#: Bytes an inner layer is handed at once (`_Layers`), and at most, per byte it may give.
 LAYER_STEP = 64 * 1024
+LAYER_FEED = 32
 
 
 def _codings(header: str | None) -> list[str]:
@@ -351,6 +352,11 @@ class _Inflater:
                 return
             piece = self._decompress(tail, step)
 
+    @property
+    def ended(self) -> bool:
+        """Whether its stream has ended (what follows is no part of it)."""
+        return self._object.eof
+
     def _decompress(self, data: bytes, max_length: int) -> bytes:
         try:
             return self._object.decompress(data, max_length)
@@ -365,7 +371,11 @@ class _Layers:
     was bytes without a title, never judged (a soft 404 passed as a working link).
 
     Each outer layer hands the next `LAYER_STEP` bytes at a time, so a bomb in any layer
-    is never inflated whole; the innermost stops at `max_length` as `_Inflater` does."""
+    is never inflated whole; the innermost stops at `max_length` as `_Inflater` does, and
+    at its own end (bytes fed past a finished stream pile up in zlib's `unused_data`); the
+    outer layers stop after handing it `LAYER_FEED` times `max_length` (an inner stream of
+    empty blocks consumes without giving anything, and all of it runs on the event loop).
+    """
 
     def __init__(self, layers: list[_Inflater]) -> None:
         self._layers = layers  # the first to undo first
@@ -373,12 +383,13 @@ class _Layers:
     def inflate(self, data: bytes, max_length: int) -> bytes:
         *outer, inner = self._layers
         out: list[bytes] = []
-        size = 0
+        size = fed = 0
         for piece in self._through(outer, data):
             chunk = inner.inflate(piece, max_length - size)
             out.append(chunk)
             size += len(chunk)
-            if size >= max_length:
+            fed += len(piece)
+            if size >= max_length or inner.ended or fed > LAYER_FEED * max_length:
                 break
         return b"".join(out)
 
