@@ -396,8 +396,9 @@ def fragment_of(url: str) -> str:
 
 
 #: A URL's scheme and user information with a password, anywhere in a text: the password
-#: runs to the authority's last "@" (one may hold an unencoded "@" of its own).
-_PASSWORD = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:\\]*):[^\s/?#\\]*@")
+#: runs to the authority's last "@" (the user name and the password may each hold an
+#: unencoded "@": "https://jane@org.example:pw@host/").
+_PASSWORD = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://[^\s/?#:\\]*):[^\s/?#\\]*@")
 
 
 def without_password(text: str) -> str:

@@ -483,7 +483,6 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         final = None
     reason = r.reason if r.reason != label else None
     fix, command, needs_input = _fix(r, priority, form)
-    shown_url = without_password(r.url)
     snoozed = when(r.snoozed_until, now) if r.snoozed_until and r.snoozed_until > now else None
     if priority is Priority.DRIFT and r.drift_reason:
         seen = r.drift_reason
@@ -491,15 +490,15 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         seen = sentences(stale_reasons)
     else:
         seen = r.reason or label
-    return Row(
+    row = Row(
         priority=priority,
         collection_key=r.collection_key,
         collection=r.collection_title,
         resource_id=r.resource_id,
         title=r.title,
         publisher=r.publisher,
-        url=shown_url,
-        href=safe_href(r.url) if shown_url == r.url else None,  # never a link with "***"
+        url=r.url,
+        href=safe_href(r.url),
         host=r.host,
         outcome=r.outcome_value,
         label=label,
@@ -548,6 +547,7 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         ignored_by=_decided(r.ignored_by, now) if r.ignored_reason else None,
         flapping=r.flapping,
     )
+    return _without_passwords(row) if "@" in _quoted(r) else row
 
 
 #: How far back, and how many, earlier nights the news links to (a week away, or a
@@ -576,6 +576,37 @@ def _with_earlier_nights(changes: Changes, data: ReportData) -> Changes:
         EarlierNight(r.id, f"{as_utc(r.finished_at):%a %Y-%m-%d}") for r in nights if r.finished_at
     )
     return replace(changes, earlier=days)
+
+
+def _quoted(r: ResourceRow) -> str:
+    """The row's texts that may quote a URL with a password (its own, or a redirect's)."""
+    return f"{r.url} {r.reason or ''} {r.final_url or ''} {r.suggested_url or ''}"
+
+
+def _without_passwords(row: Row) -> Row:
+    """`row` with every URL's password hidden (`urls.without_password`), no link to such a
+    URL, and no command naming one (it would write "***" into the catalog)."""
+
+    def hidden(value: str | None) -> str | None:
+        return without_password(value) if value else value
+
+    url, final, suggested = hidden(row.url) or "", hidden(row.final_url), hidden(row.suggested_url)
+    command = row.command
+    if command is not None and without_password(command) != command:
+        command = None
+    return replace(
+        row,
+        url=url,
+        href=row.href if url == row.url else None,
+        final_url=final,
+        final_href=row.final_href if final == row.final_url else None,
+        suggested_url=suggested,
+        suggested_href=row.suggested_href if suggested == row.suggested_url else None,
+        seen=hidden(row.seen) or "",
+        reason=hidden(row.reason),
+        fix=hidden(row.fix),
+        command=command,
+    )
 
 
 def _stale(r: ResourceRow) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -10,6 +10,7 @@ from datetime import datetime
 from catalog.health import STATE_LABELS
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import EventRow, ObservationRow
+from catalog.urls import without_password
 from reports.changes import (
     arrow,
     label_of,
@@ -58,7 +59,7 @@ def history_items(
                     kind="check",
                     label=label,
                     severity=severity,
-                    detail=obs.reason,
+                    detail=without_password(obs.reason) if obs.reason else obs.reason,
                     http_status=obs.http_status,
                     elapsed_ms=obs.elapsed_ms,
                 ),

@@ -11,10 +11,19 @@ import respx
 from catalog.check import check_batch
 from catalog.clock import utcnow
 from catalog.hygiene import Finding, Level
+from catalog.queries import report_data
 from catalog.runs import finish_run, prepare_run, store_batch
 from catalog.urls import without_password
-from reports import publish_report_files
+from reports import (
+    build_context,
+    publish_report_files,
+    render_csv,
+    render_html,
+    render_json,
+    render_markdown,
+)
 from reports.build import hygiene_rows
+from tests import report_fixtures as fx
 from tests.factories import settings_for, temporary_database, write_catalog
 
 SECRET = "s3cr3t-pw"
@@ -26,6 +35,10 @@ def test_without_password_hides_only_the_password() -> None:
     assert without_password(f"https://ann:{SECRET}@x@x.org/a@b") == "https://ann:***@x.org/a@b"
     assert without_password("https://x.org/ann:pw@b") == "https://x.org/ann:pw@b"
     assert without_password("https://ann@x.org/") == "https://ann@x.org/"
+    # An unencoded "@" in the user name too (an e-mail address as the user).
+    assert without_password(f"https://ann@org.example:{SECRET}@x.org/") == (
+        "https://ann@org.example:***@x.org/"
+    )
     assert without_password("javascript:alert(1)") == "javascript:alert(1)"
     # Within a sentence, each address quoted: a hygiene finding's fix ("use URL").
     said = f"use https://ann:{SECRET}@x.org/a or http://bo:{SECRET}@y.org"
@@ -104,3 +117,27 @@ def test_a_hygiene_finding_shows_no_password_and_no_command_holding_one() -> Non
     assert SECRET not in f"{hidden.message} {hidden.fix} {hidden.where}"
     assert hidden.fix == "use https://bo:***@example.org/t" and hidden.command is None
     assert kept.command == "linkhealth replace-url other https://example.org/o"
+
+
+def test_a_redirect_to_an_address_with_a_password_is_shown_without_it(
+    tmp_path: Path,
+) -> None:
+    """A link that redirects to `https://ann:PASSWORD@...`: the verdict quotes the target,
+    and the report showed it in "What we saw", "Ended at", the new address to use, its
+    link and the `replace-url` command."""
+    target = f"https://ann:{SECRET}@new.example.org/annual"
+    data = fx.with_resource(
+        report_data(fx.fixed_db(tmp_path / "fixed.db")),
+        "a-moved",
+        reason=f"Redirected permanently (301) to {target}; the new page answers 200.",
+        final_url=target,
+        suggested_url=target,
+    )
+    ctx = build_context(data, now=fx.NOW)
+    row = fx.row_of(ctx, "a-moved")
+    shown = f"{row.seen} {row.reason} {row.final_url} {row.suggested_url} {row.fix}"
+    assert SECRET not in shown and "https://ann:***@new.example.org/annual" in shown
+    assert (row.final_href, row.suggested_href) == (None, None)
+    assert row.command is None or SECRET not in row.command
+    for text in (render_html(ctx), render_markdown(ctx), render_csv(ctx), render_json(ctx)):
+        assert SECRET not in text
