@@ -505,10 +505,14 @@ def entry_events(
         return tuple(_event_row(r) for r in rows)
 
 
-def full_run_started_since(engine: Engine, moment: datetime) -> RunInfo | None:
-    """The first full run (or shard of a sharded night) that started at or after `moment`
-    and checked: completed, with the network up. One still running is for the lease to
-    judge (alive, it refuses the night; dead, the night aborts it and checks).
+def full_run_started_since(
+    engine: Engine, moment: datetime, catalogs: Sequence[str] = ()
+) -> RunInfo | None:
+    """The first full run that started at or after `moment` and checked every catalog
+    file of `catalogs`: completed, with the network up; one shard of a sharded night only
+    once its parent grouped the night's shards. One still running is for the lease to
+    judge (alive, it refuses the night; dead, the night aborts it and checks). A curator's
+    `check --catalog trial.yaml` holds the full-run lease too, but checks only that file.
 
     A scheduled night that Prefect starts late, after the machine was off or the server
     away, asks this: a runner picks up every missed night at once, and one night's check
@@ -521,9 +525,15 @@ def full_run_started_since(engine: Engine, moment: datetime) -> RunInfo | None:
     )
     with session_scope(engine) as session:
         for row in session.scalars(query):
-            lease = str((row.summary or {}).get("lease") or "")
-            covering = lease == FULL_RUN_LEASE or lease.startswith(f"{FULL_RUN_LEASE}:")
-            if covering and not row.network_unavailable:
+            summary = row.summary or {}
+            lease = str(summary.get("lease") or "")
+            sharded = lease.startswith(f"{FULL_RUN_LEASE}:") and SHARDED_RUN in summary
+            checked = {str(path) for path in summary.get("catalogs") or ()}
+            if (
+                (lease == FULL_RUN_LEASE or sharded)
+                and checked >= set(catalogs)
+                and not row.network_unavailable
+            ):
                 return _run_info(row)
     return None
 

@@ -704,9 +704,11 @@ def checked_since_scheduled(settings: Settings, trigger: str) -> str | None:
     if trigger != "schedule" or scheduled is None:
         return None
     from catalog.queries import full_run_started_since
+    from catalog.source import catalog_files
 
     moment = as_utc(scheduled)
-    covering = full_run_started_since(engine_for(settings.database_url), moment)
+    files = [str(path) for path in catalog_files(settings.catalogs)]
+    covering = full_run_started_since(engine_for(settings.database_url), moment, files)
     if covering is None:
         return None
     return (

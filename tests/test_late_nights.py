@@ -14,6 +14,7 @@ import pytest
 from catalog.queries import full_run_started_since
 from catalog.runs import FULL_RUN_LEASE, finish_run, prepare_run
 from catalog.settings import Settings
+from catalog.shards import Shard, lease_name
 from flows import check_flow
 from tests.factories import Ticker, days, settings_for, temporary_database, write_catalog
 
@@ -67,3 +68,25 @@ def test_a_late_scheduled_night_is_skipped_naming_the_run_that_checked(
                 assert why is not None and f"run {late} started at 2025-03-04 04:24" in why
             else:  # a later night, or someone asking for a check now, checks
                 assert why is None
+
+
+def test_a_run_of_part_of_the_catalog_covers_no_night(tmp_path: Path) -> None:
+    """A curator's `check --catalog trial.yaml` holds the full-run lease but checks one
+    file; a shard of a sharded night checks some hosts until its parent groups the night's
+    shards. Neither may stand for a night the schedule missed."""
+    toolkit = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
+    trial = write_catalog(tmp_path / "trial.yaml", ENTRIES)
+    with temporary_database(tmp_path) as engine:
+        night = settings_for(engine, [toolkit, trial])
+        files = [str(toolkit), str(trial)]
+        _run(settings_for(engine, [trial]), 1.5, lease=FULL_RUN_LEASE)
+        assert full_run_started_since(engine, days(1), files) is None
+        shard = Shard.parse("1/2")
+        part = prepare_run(
+            night, trigger="schedule", lease=lease_name(shard), shard=shard, clock=Ticker(days(2))
+        )
+        finish_run(night, part.run_id, stored=[], lease=part.lease, clock=Ticker(days(2)))
+        assert full_run_started_since(engine, days(1), files) is None
+        whole = _run(night, 2.5, lease=FULL_RUN_LEASE)
+        found = full_run_started_since(engine, days(1), files)
+        assert found is not None and found.id == whole
