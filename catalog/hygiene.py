@@ -364,11 +364,12 @@ def _review(entry: _Entry, now: datetime, today: date) -> Iterable[Finding]:
             continue
         moment = review_date(value)
         timed = isinstance(value, datetime) or (isinstance(value, str) and len(value.strip()) > 10)
+        earliest = moment
         if moment is not None and timed and not _names_zone(value):
-            moment -= AHEAD_OF_UTC  # the earliest moment it may name (`review_date`: UTC)
-        if moment is None:
+            earliest = moment - AHEAD_OF_UTC  # the earliest it may name (`review_date`: UTC)
+        if moment is None or earliest is None:
             problem = f"{name} {str(value)!r} is not a date"
-        elif moment > now if timed else moment.date() > today:
+        elif earliest > now if timed else moment.date() > today:
             problem = f"{name} {moment.date().isoformat()} lies in the future"
         else:
             continue

@@ -362,7 +362,9 @@ def run_check(
                 max(urls, 0),
             )
         if isinstance(exc, StoreError):  # the final error says what the fault cost
-            raise lost_batches(exc, prepared, stored) from exc
+            lost = lost_batches(exc, prepared, stored)
+            if lost is not exc:
+                raise lost from exc
         raise
     unwritten: LinkhealthError | None = None
     if render:

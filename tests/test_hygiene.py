@@ -468,3 +468,11 @@ def test_http_and_https_or_a_trailing_slash_of_one_page_are_likely_duplicates() 
     assert "keep one entry (the https one)" in likely["plain"].fix
     assert "differ only in a trailing '/'" in likely["slash"].message
     assert "differ only in a leading 'www.' and a trailing '/'" in likely["www"].message
+
+
+def test_a_future_review_time_without_a_zone_is_named_by_the_date_written() -> None:
+    """It is judged at the earliest moment it may name (fourteen hours before, as UTC):
+    the message named that moment's date, "2027-01-09" for "2027-01-10T08:00"."""
+    entry = _complete("a", extra={"reviewed_at": "2027-01-10T08:00"})
+    (finding,) = lint([_catalog(entry)], now=datetime(2026, 12, 4, 23, tzinfo=UTC))
+    assert finding.message == "reviewed_at 2027-01-10 lies in the future"
