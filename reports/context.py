@@ -211,16 +211,6 @@ class Row:
         return self.snoozed_until is not None or self.ignored_reason is not None
 
     @property
-    def step_names_suggested(self) -> bool:
-        """Its fix sentence names the new address, so no line of its own repeats it."""
-        return names_address(self.fix or self.next_step, self.suggested_url)
-
-    @property
-    def step_names_archive(self) -> bool:
-        """Its fix sentence names the archived copy, so no line of its own repeats it."""
-        return names_address(self.fix or self.next_step, self.archive_url)
-
-    @property
     def entry_only(self) -> bool:
         """Queued for the entry alone (out of date) while its link works: the link's
         "since" and checks say nothing about it."""

@@ -437,13 +437,3 @@ def test_the_news_links_the_reports_of_the_nights_before(data: ReportData, tmp_p
     (tmp_path / "kept").mkdir()
     (tmp_path / "kept" / "run-1.html").write_text("<title>Run 1</title>", encoding="utf-8")
     assert earlier_nights(tmp_path / "kept") == [("run-1.html", "Sat 2025-03-08")]
-
-
-def test_the_markdown_fix_names_the_new_address_once(data: ReportData) -> None:
-    """The HTML's fix column stopped repeating the address its sentence names; the
-    Markdown one said "Switch to the new address URL.", then "New address: [URL](URL)"."""
-    markdown = render_markdown(build_context(data, now=fx.NOW))
-    (line,) = [x for x in markdown.splitlines() if "(a-moved," in x]
-    fix = line.split(" | ")[-1]
-    assert fix.count(fx.MOVED_TO) == 1 and "New address:" not in fix
-    assert fix.startswith(f"Switch to the new address {fx.MOVED_TO}.")
