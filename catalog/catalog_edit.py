@@ -226,20 +226,11 @@ def _read_bytes(path: Path) -> bytes:
 
 def _replace_checked(path: Path, data: bytes, dry_run: bool) -> None:
     """Write to a temp file beside `path`, refuse it if it adds problems, else swap it in."""
-    fd, name = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}"
-    )
-    tmp = Path(name)
+    tmp = _written_beside(path, data)
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
         _refuse_new_problems(path, tmp)
-        if dry_run:
-            return
-        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
-        os.replace(tmp, path)
+        if not dry_run:
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -247,6 +238,15 @@ def _replace_checked(path: Path, data: bytes, dry_run: bool) -> None:
 def _swap_in(path: Path, data: bytes) -> None:
     """Replace `path` with `data` whole (a temp file beside it, then a rename), unchecked:
     `undo_edit` puts back bytes the file held, valid or not."""
+    tmp = _written_beside(path, data)
+    try:
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _written_beside(path: Path, data: bytes) -> Path:
+    """A temp file beside `path` holding `data`, synced to disk, with `path`'s mode."""
     fd, name = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}"
     )
@@ -257,9 +257,10 @@ def _swap_in(path: Path, data: bytes) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
-        os.replace(tmp, path)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+    return tmp
 
 
 def _refuse_new_problems(path: Path, candidate: Path) -> None:
