@@ -281,49 +281,47 @@ def test_same_place_partners_agrees_with_same_place_pair_by_pair() -> None:
     assert partners[1] == [0, 3, 4, 5]  # #texas: the bare page (twice, "#" too) and #texas
 
 
-def test_lint_reads_each_url_s_fragment_a_bounded_number_of_times(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Not timed (speed is the benchmark's), but counted: finding duplicates among 600
-    sections of one page reads fragments in proportion to the entries, not their pairs."""
-    from catalog import hygiene, urls
-
-    calls = 0
-    original = urls.fragment_of
-
-    def counting(url: str) -> str:
-        nonlocal calls
-        calls += 1
-        return original(url)
-
-    monkeypatch.setattr(urls, "fragment_of", counting)
-    entries = [make_resource(f"s{n}", f"https://example.org/kit#/r/{n}") for n in range(600)]
-    hygiene.lint([make_catalog("toolkit", entries)])
-    assert calls <= 10 * len(entries)
-
-
-def test_an_import_reads_each_url_s_fragment_a_bounded_number_of_times(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """An imported row is matched to the entries of its page by section, not by comparing
-    it with every entry of the page (4,000 sections: 79 s); and still to its own section."""
+@pytest.fixture
+def fragment_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every URL whose fragment is read (`urls.fragment_of`), by lint or by an import."""
     from catalog import urls
     from catalog.importer import _merge
-    from catalog.importer._records import ImportedEntry
 
-    calls = 0
+    read: list[str] = []
     original = urls.fragment_of
 
     def counting(url: str) -> str:
-        nonlocal calls
-        calls += 1
+        read.append(url)
         return original(url)
 
     monkeypatch.setattr(urls, "fragment_of", counting)
     monkeypatch.setattr(_merge, "fragment_of", counting, raising=False)
+    return read
+
+
+def test_lint_reads_each_url_s_fragment_a_bounded_number_of_times(
+    fragment_reads: list[str],
+) -> None:
+    """Not timed (speed is the benchmark's), but counted: finding duplicates among 600
+    sections of one page reads fragments in proportion to the entries, not their pairs."""
+    from catalog import hygiene
+
+    entries = [make_resource(f"s{n}", f"https://example.org/kit#/r/{n}") for n in range(600)]
+    hygiene.lint([make_catalog("toolkit", entries)])
+    assert len(fragment_reads) <= 10 * len(entries)
+
+
+def test_an_import_reads_each_url_s_fragment_a_bounded_number_of_times(
+    fragment_reads: list[str],
+) -> None:
+    """An imported row is matched to the entries of its page by section, not by comparing
+    it with every entry of the page (4,000 sections: 79 s); and still to its own section."""
+    from catalog.importer import _merge
+    from catalog.importer._records import ImportedEntry
+
     page = "https://example.org/kit"
     existing = [make_resource(f"s{n}", f"{page}#/r/{n}") for n in range(600)]
     rows = [ImportedEntry(f"Retitled {n}", f"{page}#/r/{n}") for n in reversed(range(600))]
     plan = _merge.plan_merge(existing, rows)
     assert plan.matched == [f"s{n}" for n in reversed(range(600))] and not plan.additions
-    assert calls <= 10 * len(existing)
+    assert len(fragment_reads) <= 10 * len(existing)
