@@ -128,12 +128,22 @@ def _hygiene_row(f: Finding) -> HygieneRow:
     """A finding as the report shows it: a URL's password hidden in its sentences, and no
     command where one held it (the command would write "***" into the catalog; `catalog
     lint` in the curator's own terminal still prints it whole)."""
-    message, fix = without_password(f.message), without_password(f.fix)
-    command = f.command if f.command is None or without_password(f.command) == f.command else None
-    where = without_password(f.where)
     return HygieneRow(
-        f.level.value, f.code, f.collection, f.resource_id, where, message, fix, command
+        f.level.value,
+        f.code,
+        f.collection,
+        f.resource_id,
+        without_password(f.where),
+        without_password(f.message),
+        without_password(f.fix),
+        _without_a_password(f.command),
     )
+
+
+def _without_a_password(command: str | None) -> str | None:
+    """`command`, unless it names a URL with a password: shown as "***" it would write that
+    into the catalog, so the report offers no command there."""
+    return command if command is None or without_password(command) == command else None
 
 
 def build_context(
@@ -547,7 +557,8 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         ignored_by=_decided(r.ignored_by, now) if r.ignored_reason else None,
         flapping=r.flapping,
     )
-    return _without_passwords(row) if "@" in _quoted(r) else row
+    quoted = (r.url, r.reason, r.final_url, r.suggested_url)  # where a URL may be quoted
+    return _without_passwords(row) if any(q and "@" in q for q in quoted) else row
 
 
 #: How far back, and how many, earlier nights the news links to (a week away, or a
@@ -578,11 +589,6 @@ def _with_earlier_nights(changes: Changes, data: ReportData) -> Changes:
     return replace(changes, earlier=days)
 
 
-def _quoted(r: ResourceRow) -> str:
-    """The row's texts that may quote a URL with a password (its own, or a redirect's)."""
-    return f"{r.url} {r.reason or ''} {r.final_url or ''} {r.suggested_url or ''}"
-
-
 def _without_passwords(row: Row) -> Row:
     """`row` with every URL's password hidden (`urls.without_password`), no link to such a
     URL, and no command naming one (it would write "***" into the catalog)."""
@@ -591,9 +597,6 @@ def _without_passwords(row: Row) -> Row:
         return without_password(value) if value else value
 
     url, final, suggested = hidden(row.url) or "", hidden(row.final_url), hidden(row.suggested_url)
-    command = row.command
-    if command is not None and without_password(command) != command:
-        command = None
     return replace(
         row,
         url=url,
@@ -605,7 +608,7 @@ def _without_passwords(row: Row) -> Row:
         seen=hidden(row.seen) or "",
         reason=hidden(row.reason),
         fix=hidden(row.fix),
-        command=command,
+        command=_without_a_password(row.command),
     )
 
 
