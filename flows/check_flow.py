@@ -702,8 +702,10 @@ def skipped(why: LinkhealthError | str) -> Any:
 def checked_since_scheduled(settings: Settings, trigger: str) -> str | None:
     """Why a scheduled night need not check, if a full run started after its scheduled
     time (`queries.full_run_started_since`): Prefect ran missed nights late, all at once."""
+    if trigger != "schedule":
+        return None
     scheduled = flow_run.scheduled_start_time
-    if trigger != "schedule" or scheduled is None:
+    if scheduled is None:
         return None
     from catalog.queries import full_run_started_since
     from catalog.source import catalog_files
