@@ -19,13 +19,10 @@ from __future__ import annotations
 import contextlib
 import csv
 import difflib
-import fcntl
 import functools
 import io
 import os
 import re
-import stat
-import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -55,6 +52,7 @@ from ruamel.yaml.util import load_yaml_guess_indent
 from catalog import yaml_splice
 from catalog.csv_guard import guard, unguard
 from catalog.errors import CatalogError, NotFoundError, Problem
+from catalog.files import locked, real_file, replace_file, written_beside
 from catalog.model import RESOURCE_FIELDS
 from catalog.source import (
     CATALOG_SUFFIXES,
@@ -164,7 +162,7 @@ def undo_edit(result: EditResult) -> bool:
     with _locked(result.path):
         if _read_bytes(result.path) != result.after:
             return False
-        _swap_in(result.path, result.before)
+        replace_file(result.path, result.before)  # unchecked: bytes the file held
     return True
 
 
@@ -199,22 +197,11 @@ def _diff(path: Path, text: str, new_text: str) -> str:
 # --- files, locks and validation ---------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Exclusive lock on a sibling file, so concurrent writers never lose each other's edits."""
-    # A sibling rather than the catalog itself: os.replace swaps the inode a lock would sit on.
-    # The lock file starts with a dot, so loading the folder skips it; it is never deleted,
-    # because deleting it would let two writers lock two different files.
-    lock_path = path.with_name(f".{path.name}.lock")
-    try:
-        handle = open(lock_path, "a")  # noqa: SIM115 - closed in finally
-    except OSError as exc:
-        raise _unreadable(path, f"the lock file {lock_path} cannot be created ({exc})") from exc
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        yield
-    finally:
-        handle.close()  # closing releases the lock
+def _locked(path: Path) -> contextlib.AbstractContextManager[None]:
+    return locked(
+        path,
+        lambda lock, exc: _unreadable(path, f"the lock file {lock} cannot be created ({exc})"),
+    )
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -226,41 +213,13 @@ def _read_bytes(path: Path) -> bytes:
 
 def _replace_checked(path: Path, data: bytes, dry_run: bool) -> None:
     """Write to a temp file beside `path`, refuse it if it adds problems, else swap it in."""
-    tmp = _written_beside(path, data)
+    tmp = written_beside(path, data)
     try:
         _refuse_new_problems(path, tmp)
         if not dry_run:
-            os.replace(tmp, path)
+            os.replace(tmp, real_file(path))
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _swap_in(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` whole (a temp file beside it, then a rename), unchecked:
-    `undo_edit` puts back bytes the file held, valid or not."""
-    tmp = _written_beside(path, data)
-    try:
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _written_beside(path: Path, data: bytes) -> Path:
-    """A temp file beside `path` holding `data`, synced to disk, with `path`'s mode."""
-    fd, name = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}"
-    )
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
 
 
 def _refuse_new_problems(path: Path, candidate: Path) -> None:

@@ -24,6 +24,7 @@ import typer
 from typer.core import TyperGroup
 
 from catalog.errors import ConfigError, LinkhealthError
+from catalog.files import TextReplacement, real_file
 from catalog.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -545,24 +546,21 @@ def export(
     if out is None:
         write_export(rows, format, sys.stdout)  # type: ignore[arg-type]
     else:
-        # Written beside it, then moved over it: a full disk part-way left a truncated file
-        # where the last export was, and a traceback.
-        part = out.with_name(f".{out.name}.part")
+        # Written beside it, then moved over it (`catalog.files`): a full disk part-way
+        # left a truncated file where the last export was, and a traceback.
         try:
             if out.is_dir():  # found before writing it all beside it
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(out))
-            out.parent.mkdir(parents=True, exist_ok=True)
-            fh = part.open("w", encoding="utf-8", newline="")
+            real_file(out).parent.mkdir(parents=True, exist_ok=True)
+            replacement = TextReplacement(out)
         except OSError as exc:  # a folder where the file goes, a file where a folder does
             file = next((p for p in out.parents if p.is_file()), None)
             why = f"{file} is a file, not a folder" if file else exc.strerror or str(exc)
             raise ConfigError(f"cannot write {out}: {why}") from exc
         try:
-            with fh:
+            with replacement as fh:
                 write_export(rows, format, fh)  # type: ignore[arg-type]
-            os.replace(part, out)
         except OSError as exc:
-            part.unlink(missing_ok=True)
             raise LinkhealthError(
                 f"cannot write {out}: {exc.strerror or exc}; a file already there was left "
                 "as it was. Free space or choose another file with --out"

@@ -5,11 +5,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import difflib
-import fcntl
 import io
-import os
 import shutil
-import stat
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -32,6 +29,7 @@ from catalog.catalog_edit import (
 )
 from catalog.csv_guard import UTF8_BOM, guard
 from catalog.errors import CatalogError, LinkhealthError, Problem
+from catalog.files import locked, replace_file
 from catalog.importer._csv import column_name
 from catalog.importer._merge import plan_merge
 from catalog.importer._records import ImportedEntry, ImportResult, Parsed
@@ -101,7 +99,7 @@ def import_entries(
             _refuse_new_problems(path, work, created, parsed.source)
             diff = _diff(path, original, new)
             if not dry_run and new != original:
-                _replace(path, new)
+                replace_file(path, new)
     return ImportResult(
         path=path,
         added=tuple(a["id"] for a in plan.additions),
@@ -117,20 +115,11 @@ def import_entries(
     )
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    # The same sibling lock file as `catalog_edit.apply_edits`, so an import and an edit of
-    # one catalog never interleave.
-    lock_path = path.with_name(f".{path.name}.lock")
-    try:
-        handle = open(lock_path, "a")  # noqa: SIM115 - closed in finally
-    except OSError as exc:
-        raise LinkhealthError(f"{lock_path}: cannot create the lock file ({exc})") from exc
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        yield
-    finally:
-        handle.close()
+def _locked(path: Path) -> contextlib.AbstractContextManager[None]:
+    # The lock `catalog_edit.apply_edits` takes, so an import and an edit never interleave.
+    return locked(
+        path, lambda lock, exc: LinkhealthError(f"{lock}: cannot create the lock file ({exc})")
+    )
 
 
 def _refuse_new_problems(path: Path, work: Path, created: bool, source: str | None) -> None:
@@ -168,23 +157,6 @@ def _diff(path: Path, old: bytes, new: bytes) -> str:
             tofile=str(path),
         )
     )
-
-
-def _replace(path: Path, data: bytes) -> None:
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        if path.exists():
-            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _new_file(suffix: str, title: str, additions: list[dict[str, Any]]) -> str:

@@ -1,0 +1,124 @@
+"""Replacing a file whole: written beside it, synced, then renamed over it.
+
+A reader (the nightly run loading a catalog, a spreadsheet opening an export) sees the old
+file or the new one, never half of one, and a full disk part-way leaves the old file as it
+was. The rename happens at the file a path names *through its symlinks*: a catalog linked
+into the catalogs folder from a git checkout is edited in the checkout, where renaming over
+the link itself would have cut it and kept the edit in a copy nobody commits. (A hard link
+cannot be kept: the new file is a new inode, as with every editor that saves this way.)
+
+The catalog editor, the importer and `export --out` write through here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TextIO
+
+__all__ = ["TextReplacement", "locked", "real_file", "replace_file", "written_beside"]
+
+
+def real_file(path: Path) -> Path:
+    """The file `path` names, through any symlinks (`path` itself when it names none)."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _mode_for(path: Path) -> int:
+    """The mode the new file gets: the old one's, or what the umask gives a new file."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def written_beside(path: Path, data: bytes) -> Path:
+    """A temp file beside the file `path` names, holding `data`, synced to disk, with the
+    mode `_mode_for` gives; the caller renames it over `real_file(path)` or removes it."""
+    target = real_file(path)
+    fd, name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{target.suffix}"
+    )
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, _mode_for(target))
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Make the file `path` names hold `data`, all at once."""
+    tmp = written_beside(path, data)
+    try:
+        os.replace(tmp, real_file(path))
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class TextReplacement:
+    """A text stream (UTF-8, newlines as written) that replaces the file `path` names when
+    its `with` block ends without an error; on an error the file stays as it was.
+
+    For output too large to hold (an export of 100,000 resources), written as it comes.
+    The temp file is made at once, so a folder that cannot take it fails here, before
+    anything is written, and apart from a failure while writing (a full disk)."""
+
+    def __init__(self, path: Path) -> None:
+        self._target = real_file(path)
+        fd, name = tempfile.mkstemp(
+            dir=self._target.parent, prefix=f".{self._target.name}.", suffix=".part"
+        )
+        self._tmp = Path(name)
+        self._out = os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+    def __enter__(self) -> TextIO:
+        return self._out
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            with self._out:
+                if kind is None:
+                    self._out.flush()
+                    os.fsync(self._out.fileno())
+            if kind is None:
+                os.chmod(self._tmp, _mode_for(self._target))
+                os.replace(self._tmp, self._target)
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def locked(path: Path, refused: Callable[[Path, OSError], Exception]) -> Iterator[None]:
+    """An exclusive lock for writing the file `path` names, so that two writers (a curator's
+    edit, an import) never lose each other's changes; `refused(lock_path, error)` is raised
+    when the lock file cannot be created.
+
+    The lock is a hidden sibling, `.NAME.lock`, not the file itself, whose inode every
+    replacement swaps. It starts with a dot, so loading the folder skips it, and it is never
+    deleted: that would let two writers lock two different files. It sits beside the file
+    itself: a catalog reached through a symlink and by its own path is one file, one lock.
+    """
+    target = real_file(path)
+    lock_path = target.with_name(f".{target.name}.lock")
+    try:
+        handle = open(lock_path, "a")  # noqa: SIM115 - closed in finally
+    except OSError as exc:
+        raise refused(lock_path, exc) from exc
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()  # closing releases the lock
