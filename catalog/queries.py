@@ -281,6 +281,7 @@ def report_data(
             totals[r["outcome"] or UNCHECKED] += 1
             resources.append(_resource_row(r, checks.get(r["link_id"], 0)))
         resources = _with_deciders(session, resources)
+        resources = _with_moved_to(session, resources)
         collections = tuple(
             CollectionInfo(c.key, c.title, per_collection[c.id], c.synced_at)
             for c in session.scalars(select(Collection).order_by(Collection.title, Collection.key))
@@ -304,6 +305,58 @@ def report_data(
         refused=refused,
     )
 
+
+def _with_moved_to(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
+    """Failing links whose last working check was a permanent redirect, with that redirect's
+    target as `suggested_url`: a site that moved (ncjrs.gov to ojp.gov) and then let the
+    old host lapse left the report suggesting an archived copy of the old address, or
+    "wait", where it had said "switch to the new address" for days."""
+    failing = {
+        r.link_id
+        for r in resources
+        if r.link_id is not None
+        and r.suggested_url is None
+        and r.outcome is not None
+        and r.outcome.is_failure
+    }
+    if not failing:
+        return resources
+    worked = (Outcome.OK.value, Outcome.REDIRECTED_PERMANENT.value)
+    moved: dict[int, str] = {}
+    ids = sorted(failing)
+    for start in range(0, len(ids), _CHUNK):  # SQLite caps the parameters of one statement
+        last = (
+            select(Observation.link_id, func.max(Observation.id).label("id"))
+            .where(
+                Observation.link_id.in_(ids[start : start + _CHUNK]),
+                Observation.outcome.in_(worked),
+            )
+            .group_by(Observation.link_id)
+            .subquery()
+        )
+        for link_id, url, target in session.execute(
+            select(
+                Observation.link_id,
+                Observation.url,
+                func.coalesce(Observation.suggested_url, Observation.final_url),
+            )
+            .join(last, last.c.id == Observation.id)
+            .where(Observation.outcome == Outcome.REDIRECTED_PERMANENT.value)
+        ):
+            if target and target != url:
+                moved[link_id] = target
+    if not moved:
+        return resources
+    return [
+        replace(r, suggested_url=moved[r.link_id])
+        if r.link_id in moved and r.suggested_url is None
+        else r
+        for r in resources
+    ]
+
+
+#: Link ids per statement of `_with_moved_to`.
+_CHUNK = 5000
 
 #: `decisions.kind` of the decisions that set a resource aside.
 _SET_ASIDE = ("snooze", "ignore")

@@ -733,6 +733,14 @@ def _fix(
             False,
         )
     if priority is Priority.FAILING:
+        if r.suggested_url and safe_href(r.suggested_url):
+            # It had moved for good before it failed: the new address is known already.
+            return (
+                f"It had moved for good to {r.suggested_url} before this address stopped "
+                "working; switch to the new address.",
+                cmd("replace-url", r.suggested_url),
+                False,
+            )
         if r.outcome is not None and r.outcome.is_failure and not r.outcome.is_transient:
             # A 410 says "removed on purpose": "it may recover by itself" contradicted it.
             return (
