@@ -446,8 +446,9 @@ def iter_resources(engine: Engine, *, chunk: int = 500) -> Iterator[ResourceRow]
         for part in result.partitions():
             rows = [dict(zip(keys, row, strict=True)) for row in part]
             checks = _checks_since(session, [r["link_id"] for r in rows if r["link_id"]])
-            for r in rows:
-                yield _resource_row(r, checks.get(r["link_id"], 0))
+            yield from _with_moved_to(
+                session, [_resource_row(r, checks.get(r["link_id"], 0)) for r in rows]
+            )
 
 
 def resource_ids_at(

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from catalog import store
 from catalog.outcomes import Outcome
-from catalog.queries import report_data
+from catalog.queries import iter_resources, report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from reports import build_context
@@ -82,3 +82,13 @@ def test_a_link_that_worked_at_its_own_address_after_the_redirect_suggests_nothi
     night(engine, days(3), Outcome.DNS_ERROR)
 
     assert row(engine, "after-rescue", days(3.1)).suggested_url is None
+
+
+def test_the_flows_action_queue_rows_know_the_new_address_too(engine: Engine) -> None:
+    """`iter_resources` (the flow's action-queue artifact) streams the rows without
+    `report_data`: it must tell the same fix."""
+    night(engine, days(1), Outcome.REDIRECTED_PERMANENT)
+    night(engine, days(2), Outcome.DNS_ERROR)
+
+    (streamed,) = [r for r in iter_resources(engine) if r.resource_id == "after-rescue"]
+    assert streamed.suggested_url == NEW
