@@ -158,6 +158,8 @@ class ResourceRow:
     ignored_by: Decided | None = None
     #: Flipping between working and failing lately (`catalog.health`).
     flapping: bool = False
+    #: The entry's `type` ("hotline", "report", ...).
+    resource_type: str | None = None
 
     @property
     def needs_attention(self) -> bool:
@@ -900,6 +902,7 @@ def _active_resources() -> Select[Any]:
             Link.last_checked_at,
             latest.suggested_url,
             latest.elapsed_ms,
+            Resource.fields["type"].as_string().label("resource_type"),
             *_optional(Link, "drift_reason", "archive_url", "flapping"),
             *_optional(
                 Resource, "snoozed_until", "snooze_reason", "ignored_reason", "stale_reasons"
@@ -1001,6 +1004,7 @@ def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
         stale_since=_stale_since(row["stale_reasons"]),
         archive_url=row["archive_url"],
         flapping=bool(row["flapping"]),
+        resource_type=row["resource_type"],
         snoozed_until=row["snoozed_until"],
         ignored_reason=row["ignored_reason"],
         snooze_reason=row["snooze_reason"],
