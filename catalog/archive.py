@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -78,6 +79,15 @@ def format_timestamp(moment: datetime) -> str:
     return as_utc(moment).strftime("%Y%m%d%H%M%S")
 
 
+def is_archived_copy(url: str) -> bool:
+    """Whether `url` is a Wayback Machine replay URL (web.archive.org/web/<timestamp>/...)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").casefold()
+    return host in ("web.archive.org", "wayback.archive.org") and bool(
+        _REPLAY_ORIGINAL.match(parts.path)
+    )
+
+
 class ArchiveLookup:
     """Finds the last good archived copy of a URL; pass a client carrying a polite User-Agent."""
 
@@ -118,7 +128,9 @@ class ArchiveLookup:
 
     def closest_before(self, url: str, before: datetime) -> Snapshot | None:
         """The last 200 capture of `url` strictly before `before`; `None` if none or unreachable."""
-        if not self.enabled:
+        if not self.enabled or is_archived_copy(url):
+            # An archived copy has no older copy to offer: the report's "link the archived
+            # copy" would wrap it in another replay URL.
             return None
         key = cache_key(url, before)
         cached = self.cache.get(key)

@@ -158,6 +158,8 @@ class ResourceRow:
     ignored_by: Decided | None = None
     #: Flipping between working and failing lately (`catalog.health`).
     flapping: bool = False
+    #: The entry's `type` ("hotline", "report", ...).
+    resource_type: str | None = None
 
     @property
     def needs_attention(self) -> bool:
@@ -281,6 +283,7 @@ def report_data(
             totals[r["outcome"] or UNCHECKED] += 1
             resources.append(_resource_row(r, checks.get(r["link_id"], 0)))
         resources = _with_deciders(session, resources)
+        resources = _with_moved_to(session, resources)
         collections = tuple(
             CollectionInfo(c.key, c.title, per_collection[c.id], c.synced_at)
             for c in session.scalars(select(Collection).order_by(Collection.title, Collection.key))
@@ -304,6 +307,58 @@ def report_data(
         refused=refused,
     )
 
+
+def _with_moved_to(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
+    """Failing links whose last working check was a permanent redirect, with that redirect's
+    target as `suggested_url`: a site that moved (ncjrs.gov to ojp.gov) and then let the
+    old host lapse left the report suggesting an archived copy of the old address, or
+    "wait", where it had said "switch to the new address" for days."""
+    failing = {
+        r.link_id
+        for r in resources
+        if r.link_id is not None
+        and r.suggested_url is None
+        and r.outcome is not None
+        and r.outcome.is_failure
+    }
+    if not failing:
+        return resources
+    worked = (Outcome.OK.value, Outcome.REDIRECTED_PERMANENT.value)
+    moved: dict[int, str] = {}
+    ids = sorted(failing)
+    for start in range(0, len(ids), _CHUNK):  # SQLite caps the parameters of one statement
+        last = (
+            select(Observation.link_id, func.max(Observation.id).label("id"))
+            .where(
+                Observation.link_id.in_(ids[start : start + _CHUNK]),
+                Observation.outcome.in_(worked),
+            )
+            .group_by(Observation.link_id)
+            .subquery()
+        )
+        for link_id, url, target in session.execute(
+            select(
+                Observation.link_id,
+                Observation.url,
+                func.coalesce(Observation.suggested_url, Observation.final_url),
+            )
+            .join(last, last.c.id == Observation.id)
+            .where(Observation.outcome == Outcome.REDIRECTED_PERMANENT.value)
+        ):
+            if target and target != url:
+                moved[link_id] = target
+    if not moved:
+        return resources
+    return [
+        replace(r, suggested_url=moved[r.link_id])
+        if r.link_id in moved and r.suggested_url is None
+        else r
+        for r in resources
+    ]
+
+
+#: Link ids per statement of `_with_moved_to`.
+_CHUNK = 5000
 
 #: `decisions.kind` of the decisions that set a resource aside.
 _SET_ASIDE = ("snooze", "ignore")
@@ -393,8 +448,9 @@ def iter_resources(engine: Engine, *, chunk: int = 500) -> Iterator[ResourceRow]
         for part in result.partitions():
             rows = [dict(zip(keys, row, strict=True)) for row in part]
             checks = _checks_since(session, [r["link_id"] for r in rows if r["link_id"]])
-            for r in rows:
-                yield _resource_row(r, checks.get(r["link_id"], 0))
+            yield from _with_moved_to(
+                session, [_resource_row(r, checks.get(r["link_id"], 0)) for r in rows]
+            )
 
 
 def resource_ids_at(
@@ -846,6 +902,7 @@ def _active_resources() -> Select[Any]:
             Link.last_checked_at,
             latest.suggested_url,
             latest.elapsed_ms,
+            Resource.fields["type"].as_string().label("resource_type"),
             *_optional(Link, "drift_reason", "archive_url", "flapping"),
             *_optional(
                 Resource, "snoozed_until", "snooze_reason", "ignored_reason", "stale_reasons"
@@ -947,6 +1004,7 @@ def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
         stale_since=_stale_since(row["stale_reasons"]),
         archive_url=row["archive_url"],
         flapping=bool(row["flapping"]),
+        resource_type=row["resource_type"],
         snoozed_until=row["snoozed_until"],
         ignored_reason=row["ignored_reason"],
         snooze_reason=row["snooze_reason"],

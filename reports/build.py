@@ -418,9 +418,15 @@ def _priority(r: ResourceRow) -> Priority | None:
     return None
 
 
-def _fix_first(row: Row) -> tuple[int, bool, bool, str, int, str, str]:
-    # Oldest problem first within a group: it has been failing visitors the longest.
+#: Entry types whose failure leaves someone without help now: first within their group.
+URGENT_TYPES = frozenset({"hotline"})
+
+
+def _fix_first(row: Row) -> tuple[int, bool, bool, bool, str, int, str, str]:
+    # A hotline first (someone in danger calls it), then the oldest problem within a
+    # group: it has been failing visitors the longest.
     priority = row.priority or Priority.OTHER
+    routine = (row.resource_type or "").strip().casefold() not in URGENT_TYPES
     if priority is Priority.STALE:
         # Those whose link works last: the others' link no check has succeeded on for
         # weeks may be gone. Then the longest out of date first, by the oldest date their
@@ -429,6 +435,7 @@ def _fix_first(row: Row) -> tuple[int, bool, bool, str, int, str, str]:
         at = row.stale_since
         return (
             priority,
+            routine,
             # A page naming a newer edition is evidence; the rest are ages.
             "new_edition" not in row.stale_codes and row.entry_only,
             at is None,
@@ -439,6 +446,7 @@ def _fix_first(row: Row) -> tuple[int, bool, bool, str, int, str, str]:
         )
     return (
         priority,
+        routine,
         False,
         row.since is None,
         row.since.iso if row.since else "",
@@ -452,13 +460,13 @@ def _by_title(row: Row) -> tuple[str, str]:
     return (row.title.casefold(), row.resource_id)
 
 
-def worst_first(row: Row) -> tuple[int, bool, bool, str, int, str, str]:
+def worst_first(row: Row) -> tuple[int, bool, bool, bool, str, int, str, str]:
     """A publisher's or host's resources: the queue's order, then the snoozed and ignored
     ones (left out of the queue, as on the index), then the rest by collection and title."""
     if row.priority is not None and not row.set_aside:
         return _fix_first(row)
     rank = len(Priority) + (1 if row.set_aside else 2)
-    return (rank, False, False, "", 0, row.collection.casefold(), row.title.casefold())
+    return (rank, False, False, False, "", 0, row.collection.casefold(), row.title.casefold())
 
 
 def _failing_first(row: Row) -> tuple[bool, str, str]:
@@ -556,6 +564,7 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         snoozed_by=_decided(r.snoozed_by, now) if snoozed else None,
         ignored_by=_decided(r.ignored_by, now) if r.ignored_reason else None,
         flapping=r.flapping,
+        resource_type=r.resource_type,
     )
     quoted = (r.url, r.reason, r.final_url, r.suggested_url)  # where a URL may be quoted
     return _without_passwords(row) if any(q and "@" in q for q in quoted) else row
@@ -733,6 +742,14 @@ def _fix(
             False,
         )
     if priority is Priority.FAILING:
+        if r.suggested_url and safe_href(r.suggested_url):
+            # It had moved for good before it failed: the new address is known already.
+            return (
+                f"It had moved for good to {r.suggested_url} before this address stopped "
+                "working; switch to the new address.",
+                cmd("replace-url", r.suggested_url),
+                False,
+            )
         if r.outcome is not None and r.outcome.is_failure and not r.outcome.is_transient:
             # A 410 says "removed on purpose": "it may recover by itself" contradicted it.
             return (

@@ -198,6 +198,8 @@ class Row:
     ignored_by: DecidedWhen | None = None
     #: Flipping between working and failing lately (`catalog.health`).
     flapping: bool = False
+    #: The entry's `type` ("hotline", "report", ...).
+    resource_type: str | None = None
 
     @property
     def flapping_since(self) -> bool:

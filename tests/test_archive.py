@@ -269,3 +269,19 @@ def test_timestamps_are_formatted_in_utc() -> None:
     moment = datetime(2024, 3, 10, 16, 0, tzinfo=timezone(timedelta(hours=2)))
 
     assert format_timestamp(moment) == "20240310140000"
+
+
+def test_an_archived_copy_is_not_looked_up_in_the_archive(
+    router: respx.MockRouter, client: httpx.Client
+) -> None:
+    """A curator linked the archived copy of a lapsed domain; when that copy failed to load
+    one night, the report offered "the archived copy" of the archived copy
+    (web.archive.org/web/…/https://web.archive.org/web/…/http://demand-forum.org/)."""
+    copy = f"https://web.archive.org/web/20240301000000/{URL}"
+    cdx = router.get(CDX_URL).mock(
+        return_value=httpx.Response(200, json=[CDX_HEADER, ["20240301000000", copy, "200"]])
+    )
+    lookup = ArchiveLookup(client=client, clock=FakeClock(FAILED_AT))
+
+    assert lookup.closest_before(copy, FAILED_AT) is None
+    assert not cdx.called
