@@ -1,0 +1,113 @@
+"""The HTML report as a curator with a screen reader, a keyboard only or low vision meets
+it: every page of the site, asserted on the markup (axe-core is not in the test suite;
+the audit that found these ran it on a generated site at phone and desktop width)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from catalog.hygiene import Finding, Level
+from catalog.queries import history_events, iter_link_history, report_data
+from reports import build_context, site
+from reports.build import resource_pages
+from tests import report_fixtures as fx
+
+FINDINGS = (
+    Finding(
+        code="http_url",
+        level=Level.WARNING,
+        collection="toolkit-a",
+        resource_id="a-ok-1",
+        file="toolkit-a.yaml",
+        line=12,
+        message="The URL uses http://",
+        fix="Use the https form if it serves the same page.",
+        command="linkhealth replace-url a-ok-1 https://a.example/ok-1",
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole site, every list on a page of its own too (index limit 0), with a
+    snoozed resource so that the index has its "Snoozed and ignored" table."""
+    root = tmp_path_factory.mktemp("a11y")
+    engine = fx.fixed_db(root / "fixed.db")
+    data = report_data(engine)
+    data = fx.with_resource(
+        data, "a-suspect", snoozed_until=fx.NOW + timedelta(days=7), snooze_reason="asked"
+    )
+    ctx = build_context(data, now=fx.NOW, findings=FINDINGS)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(site, "INDEX_QUEUE_LIMIT", 0)
+        by_resource, by_link = history_events(engine)
+        pages = resource_pages(
+            data, ctx, iter_link_history(engine), by_resource, by_link, now=fx.NOW
+        )
+        site.write_report(ctx, root / "out", run_id=None, formats=("html",), pages=pages)
+    return root / "out"
+
+
+def _page(path: Path) -> LexborHTMLParser:
+    return LexborHTMLParser(path.read_text(encoding="utf-8"))
+
+
+def _text(node: LexborNode) -> str:
+    return " ".join(node.text(separator=" ").split())
+
+
+def _pages(out: Path) -> list[Path]:
+    return [out / "index.html", *sorted(out.glob("*/*.html"))]
+
+
+#: Each list table of the site and the column that names its row.
+ROW_NAMED_BY = {
+    "attention": "Resource",
+    "set-aside": "Resource",
+    "resources": "Resource",
+    "hygiene": "Entry",
+    "history": "When",
+    "publishers": "Publisher",
+    "hosts": "Host",
+    "stats": None,  # the publishers' or hosts' index: "Publisher" or "Host"
+    "totals": "Outcome",
+    "trend-table": "Run",
+}
+
+
+def test_every_row_of_every_list_is_named_by_a_row_header(out: Path) -> None:
+    # A screen reader moving down the "Suggested fix" (or "Status") column reads each
+    # cell with its row's header: without one, "Replace NEW_URL first" did not say of
+    # which resource. The first cell of every row is a <th scope="row">.
+    seen: set[str] = set()
+    for path in _pages(out):
+        for table in _page(path).css("table"):
+            table_id = table.attributes.get("id") or ""
+            assert table_id in ROW_NAMED_BY, (path, table_id)
+            seen.add(table_id)
+            head = table.css_first("thead th")
+            assert head is not None, (path, table_id)
+            column = _text(head)
+            assert ROW_NAMED_BY[table_id] in (None, column), (path, table_id, column)
+            rows = [tr for tr in table.css("tbody tr") if not tr.css_first('th[scope="rowgroup"]')]
+            assert rows, (path, table_id)
+            for tr in rows:
+                first = tr.css_first("th, td")
+                assert first is not None and first.tag == "th", (path, table_id, tr.html)
+                assert first.attributes.get("scope") == "row", (path, table_id)
+                assert _text(first), (path, table_id)
+    assert seen == set(ROW_NAMED_BY), "the site lacks a table this test should see"
+
+
+def test_a_queue_row_s_header_names_the_resource(out: Path) -> None:
+    index = _page(out / "index.html")
+    row = index.css_first('#attention tr[data-resource-id="a-broken"]')
+    assert row is not None
+    header = row.css_first('th[scope="row"]')
+    assert header is not None
+    assert _text(header).startswith("Title of a-broken")
+    assert header.css_first("a.title") is not None
