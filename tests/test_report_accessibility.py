@@ -4,6 +4,7 @@ the audit that found these ran it on a generated site at phone and desktop width
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from catalog.hygiene import Finding, Level
 from catalog.queries import history_events, iter_link_history, report_data
 from reports import build_context, site
 from reports.build import resource_pages
+from reports.render import stylesheet
 from tests import report_fixtures as fx
 
 FINDINGS = (
@@ -111,3 +113,24 @@ def test_a_queue_row_s_header_names_the_resource(out: Path) -> None:
     assert header is not None
     assert _text(header).startswith("Title of a-broken")
     assert header.css_first("a.title") is not None
+
+
+def test_a_badge_s_symbol_is_not_read_aloud() -> None:
+    # The badge's words ("Not found (404)") say what it means; its symbol is for the eye.
+    # Chromium read it into each badge's text ("✕Not found (404)"): a screen reader said
+    # "multiplication x", "right arrow", "question" before every status. Each symbol has
+    # the empty text alternative (`content: "✕" / ""`), after a plain `content` for a
+    # browser that lacks the syntax.
+    rules = re.findall(r"([^{}]*::before)\s*\{([^}]*)\}", stylesheet())
+    symbols = [
+        (selector.strip(), body)
+        for selector, body in rules
+        if ".sev-" in selector and "content:" in body
+    ]
+    assert len(symbols) >= 7
+    for selector, body in symbols:
+        contents = [c.strip() for c in re.findall(r"content:([^;]*);", body)]
+        assert len(contents) == 2, selector
+        plain, alt = contents
+        assert re.fullmatch(r'"[^"]+"', plain), selector
+        assert alt == f'{plain} / ""', selector
