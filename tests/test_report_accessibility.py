@@ -134,3 +134,34 @@ def test_a_badge_s_symbol_is_not_read_aloud() -> None:
         plain, alt = contents
         assert re.fullmatch(r'"[^"]+"', plain), selector
         assert alt == f'{plain} / ""', selector
+
+
+def _headings(tree: LexborHTMLParser) -> list[tuple[int, str]]:
+    """(level, text) of the page's headings, `<hN>` and `role="heading"`, in page order."""
+    found = []
+    for node in tree.css('h1, h2, h3, h4, h5, h6, [role="heading"]'):
+        tag = node.tag or ""
+        level = node.attributes.get("aria-level") if tag == "div" else tag[1:]
+        found.append((int(level or 0), _text(node)))
+    return found
+
+
+def test_a_screen_reader_jumps_from_queue_group_to_queue_group_by_heading(out: Path) -> None:
+    # "What to fix first" was one heading over one table: the groups (Confirmed broken,
+    # Moved permanently, ...) were table rows, not in the headings list a screen reader
+    # user skims first. Each group's heading is a level-3 heading under it now.
+    index = _page(out / "index.html")
+    headings = _headings(index)
+    start = headings.index((2, "What to fix first"))
+    groups = headings[start + 1 : start + 1 + 4]  # a-suspect, the one failing, is snoozed
+    assert [level for level, _ in groups] == [3] * 4
+    assert [text for _, text in groups] == [
+        "Confirmed broken (2)",
+        "Page missing (soft 404) (1)",
+        "Moved permanently (1)",
+        "Check by hand (1)",
+    ]
+    assert headings[start + 5] == (2, "Snoozed and ignored")
+    # A group's own page has the group as its h1 and no second heading of the same.
+    page = _headings(_page(out / "queue" / "broken.html"))
+    assert page == [(1, "Confirmed broken (2)")]
