@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser, LexborNode
+from sqlalchemy import Engine
 
 from catalog.hygiene import Finding, Level
-from catalog.queries import history_events, iter_link_history, report_data
-from reports import build_context, site
+from catalog.queries import ReportData, history_events, iter_link_history, report_data
+from reports import ReportContext, build_context, render_html, site
 from reports.build import resource_pages
 from reports.render import stylesheet
 from tests import report_fixtures as fx
@@ -34,16 +35,32 @@ FINDINGS = (
 
 
 @pytest.fixture(scope="module")
-def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The whole site, every list on a page of its own too (index limit 0), with a
-    snoozed resource so that the index has its "Snoozed and ignored" table."""
-    root = tmp_path_factory.mktemp("a11y")
-    engine = fx.fixed_db(root / "fixed.db")
-    data = report_data(engine)
-    data = fx.with_resource(
-        data, "a-suspect", snoozed_until=fx.NOW + timedelta(days=7), snooze_reason="asked"
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return fx.fixed_db(tmp_path_factory.mktemp("a11y") / "fixed.db")
+
+
+@pytest.fixture(scope="module")
+def data(engine: Engine) -> ReportData:
+    """With a snoozed resource, so that the index has its "Snoozed and ignored" table."""
+    return fx.with_resource(
+        report_data(engine),
+        "a-suspect",
+        snoozed_until=fx.NOW + timedelta(days=7),
+        snooze_reason="asked",
     )
-    ctx = build_context(data, now=fx.NOW, findings=FINDINGS)
+
+
+@pytest.fixture(scope="module")
+def ctx(data: ReportData) -> ReportContext:
+    return build_context(data, now=fx.NOW, findings=FINDINGS)
+
+
+@pytest.fixture(scope="module")
+def out(
+    engine: Engine, data: ReportData, ctx: ReportContext, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The whole site, every list on a page of its own too, resource pages with history."""
+    root = tmp_path_factory.mktemp("a11y-site")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(site, "INDEX_QUEUE_LIMIT", 0)
         by_resource, by_link = history_events(engine)
@@ -165,3 +182,18 @@ def test_a_screen_reader_jumps_from_queue_group_to_queue_group_by_heading(out: P
     # A group's own page has the group as its h1 and no second heading of the same.
     page = _headings(_page(out / "queue" / "broken.html"))
     assert page == [(1, "Confirmed broken (2)")]
+
+
+def test_no_two_links_of_a_page_say_the_same_and_lead_to_different_places(
+    out: Path, ctx: ReportContext
+) -> None:
+    # A screen reader's links list shows each link's words alone: the queue groups' "see
+    # all 2", "see all 1", "see all 1", ... did not say which group each opened.
+    short_index = LexborHTMLParser(render_html(ctx, limit=0))
+    assert len(short_index.css("#attention tbody a[href^='queue/']")) == len(ctx.groups)
+    pages = [(path, _page(path)) for path in _pages(out)]
+    for where, tree in [*pages, ("index, no row shown", short_index)]:
+        targets: dict[str, set[str]] = {}
+        for a in tree.css("a[href]"):
+            targets.setdefault(_text(a), set()).add(a.attributes.get("href") or "")
+        assert {text: t for text, t in targets.items() if len(t) > 1} == {}, where
