@@ -197,3 +197,22 @@ def test_no_two_links_of_a_page_say_the_same_and_lead_to_different_places(
         for a in tree.css("a[href]"):
             targets.setdefault(_text(a), set()).add(a.attributes.get("href") or "")
         assert {text: t for text, t in targets.items() if len(t) > 1} == {}, where
+
+
+def test_the_trend_chart_s_sentence_is_read_once(out: Path) -> None:
+    # The chart (role="img") was named by its <title> and its <desc>, and the caption under
+    # it says the <desc>'s sentence again: a screen reader read "4 runs from ...: links OK
+    # went from 89% to 80% ..." twice in a row. The image is named by its title; the
+    # caption, which every reader gets, says the rest.
+    index = _page(out / "index.html")
+    chart = index.css_first("#trends svg.trend-chart")
+    caption = index.css_first("#trends figcaption")
+    assert chart is not None and caption is not None
+    assert chart.attributes.get("role") == "img"
+    ids = (chart.attributes.get("aria-labelledby") or "").split()
+    assert ids
+    name = " ".join(_text(n) for i in ids if (n := index.css_first(f"#{i}")) is not None)
+    assert name == "Link health over the last 90 days"
+    desc = chart.css_first("desc")
+    assert desc is not None and _text(desc) in _text(caption)
+    assert chart.attributes.get("aria-describedby") is None
