@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from catalog.hygiene import Finding, Level
 from catalog.queries import ReportData, history_events, iter_link_history, report_data
 from reports import ReportContext, build_context, render_html, site
+from reports import render as render_module
 from reports.build import resource_pages
 from reports.render import stylesheet
 from tests import report_fixtures as fx
@@ -59,10 +60,11 @@ def ctx(data: ReportData) -> ReportContext:
 def out(
     engine: Engine, data: ReportData, ctx: ReportContext, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """The whole site, every list on a page of its own too, resource pages with history."""
+    """The whole site, every list on pages of its own too, resource pages with history."""
     root = tmp_path_factory.mktemp("a11y-site")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(site, "INDEX_QUEUE_LIMIT", 0)
+        mp.setattr(render_module, "LONG_LIST_PAGE_ROWS", 1)  # a pager on the long lists
         by_resource, by_link = history_events(engine)
         pages = resource_pages(
             data, ctx, iter_link_history(engine), by_resource, by_link, now=fx.NOW
@@ -180,7 +182,7 @@ def test_a_screen_reader_jumps_from_queue_group_to_queue_group_by_heading(out: P
     ]
     assert headings[start + 5] == (2, "Snoozed and ignored")
     # A group's own page has the group as its h1 and no second heading of the same.
-    page = _headings(_page(out / "queue" / "broken.html"))
+    page = _headings(_page(out / "queue" / "broken.html"))  # 1 row a page
     assert page == [(1, "Confirmed broken (2)")]
 
 
@@ -216,3 +218,29 @@ def test_the_trend_chart_s_sentence_is_read_once(out: Path) -> None:
     desc = chart.css_first("desc")
     assert desc is not None and _text(desc) in _text(caption)
     assert chart.attributes.get("aria-describedby") is None
+
+
+def _spoken(node: LexborNode) -> str:
+    """The text of `node` a screen reader says: without its `aria-hidden` parts."""
+    html = node.html or ""
+    for hidden in node.css('[aria-hidden="true"]'):
+        html = html.replace(hidden.html or "", "")
+    return " ".join(LexborHTMLParser(html).text(separator=" ").split())
+
+
+def test_breadcrumb_and_pager_arrows_are_not_read_aloud(out: Path) -> None:
+    # "›" between the breadcrumbs and "« first", "next ›" on a long list's pager: a screen
+    # reader said "single right-pointing angle quotation mark" between every two words.
+    pagers = 0
+    for path in _pages(out):
+        tree = _page(path)
+        navs = tree.css("nav.crumbs, nav.pager")
+        pagers += len(tree.css("nav.pager"))
+        for nav in navs:
+            spoken = _spoken(nav)
+            assert not set(spoken) & set("‹›«»"), (path, spoken)
+            assert _text(nav) != spoken, path  # the arrows are still shown
+    assert pagers >= 2
+    crumbs = _page(next((out / "resources").glob("*a-broken*.html"))).css_first("nav.crumbs")
+    assert crumbs is not None
+    assert _spoken(crumbs) == "Link health report Anti-Trafficking Toolkit a-broken"
