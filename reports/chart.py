@@ -1,7 +1,8 @@
 """The trend chart: an inline, accessible SVG built from `reports.context.Trend`.
 
 Stage: report (output). No JavaScript and no external assets: the chart is markup in
-the page, labelled by `<title>`/`<desc>` (`role="img"`), and every series is told
+the page, named by its `<title>` (`role="img"`; the `<desc>` is the sentence of the
+figure's caption under it, so a screen reader says it once), and every series is told
 apart by its dash pattern and a text label as well as its colour. The page also
 carries the same numbers as a table, for screen readers and for print.
 """
@@ -30,7 +31,7 @@ def trend_svg(trend: Trend, *, chart_id: str = "trend") -> Markup:
     title = f"Link health over the last {trend.days} days"
     parts = [
         f'<svg class="trend-chart" id="{chart_id}" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'aria-labelledby="{chart_id}-title {chart_id}-desc" xmlns="http://www.w3.org/2000/svg">',
+        f'aria-labelledby="{chart_id}-title" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{chart_id}-title">{escape(title)}</title>',
         f'<desc id="{chart_id}-desc">{escape(trend.description)}</desc>',
     ]

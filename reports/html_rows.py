@@ -47,8 +47,8 @@ def history_rows(items: Iterable[HistoryItem]) -> Markup:
     """
     return Markup(
         "\n".join(
-            f'<tr data-kind="{_escape(i.kind)}"><td class="first" data-label="When">'
-            f'<time datetime="{_escape(i.at.iso)}">{_escape(i.at.text)}</time></td>'
+            f'<tr data-kind="{_escape(i.kind)}"><th scope="row" class="first">'
+            f'<time datetime="{_escape(i.at.iso)}">{_escape(i.at.text)}</time></th>'
             f'<td data-label="What"><span class="badge sev-{_escape(i.severity)}">'
             f"{_escape(i.label)}</span></td>"
             f'<td data-label="Details">{_escape(i.detail or "")}</td>'
@@ -275,7 +275,7 @@ def _queue_row(row: Row, root: str) -> str:
         f'<tr data-resource-id="{_escape(row.resource_id)}" '
         f'data-collection="{_escape(row.collection_key)}" '
         f'data-outcome="{_escape(row.outcome or "")}" data-state="{_escape(row.state)}">\n'
-        f'<td class="first" data-label="Resource">{_resource_cell(row, root)}</td>\n'
+        f'<th scope="row" class="first">{_resource_cell(row, root)}</th>\n'
         f'<td data-label="What we saw">{_seen_cell(row)}</td>\n'
         f'<td data-label="Since">{since}</td>\n'
         f'<td data-label="Checks" class="num">{row.checks if about_link else ""}</td>\n'
@@ -313,9 +313,9 @@ def _status_row(row: Row, root: str) -> str:
     ms = "—" if row.elapsed_ms is None else f"{int(row.elapsed_ms)} ms"
     return (
         f'<tr data-resource-id="{_escape(row.resource_id)}" '
-        f'data-outcome="{_escape(row.outcome or "")}"><td class="first" data-label="Resource">'
+        f'data-outcome="{_escape(row.outcome or "")}"><th scope="row" class="first">'
         f"{_site_link(root, row.page, row.title, 'title')}"
-        f'<span class="url">{_escape(row.url)}</span></td>'
+        f'<span class="url">{_escape(row.url)}</span></th>'
         f'<td data-label="Status">{_state(row)}{_status_note(row)}</td>'
         f'<td data-label="Last checked">{checked}</td>'
         f'<td data-label="Response" class="num">{ms}</td></tr>\n'
@@ -332,8 +332,8 @@ def _finding_row(f: HygieneRow) -> str:
     command = f"<br><code>{_escape(f.command)}</code>" if f.command else ""
     return (
         f'<tr data-resource-id="{_escape(f.resource_id)}" data-code="{_escape(f.code)}">\n'
-        f'<td class="first" data-label="Entry"><code>{_escape(f.resource_id)}</code><br>'
-        f"<small>{_escape(f.where)}</small></td>\n"
+        f'<th scope="row" class="first"><code>{_escape(f.resource_id)}</code><br>'
+        f"<small>{_escape(f.where)}</small></th>\n"
         f'<td data-label="Level">{_escape(f.level.capitalize())}</td>\n'
         f'<td data-label="What is wrong">{_escape(f.message)}</td>\n'
         f'<td data-label="Suggested fix">{_escape(f.fix)}{command}</td>\n'

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
+from catalog.hygiene import Finding, Level
 from catalog.queries import report_data
 from reports import build_context, write_report
 from reports.context import HistoryItem, ResourcePage, when
@@ -124,6 +125,39 @@ def test_no_table_is_wider_than_a_phone(site: Path, tmp_path: Path) -> None:
         ).stdout
         wide = LexborHTMLParser(dom).css_first("#wide")
         assert wide is not None and wide.text() == "[]", (page.name, wide and wide.text())
+
+
+def test_a_long_catalog_path_in_the_hygiene_table_wraps_on_a_phone(tmp_path: Path) -> None:
+    # A finding's entry cell is its row's header (<th scope="row">); it wraps a catalog
+    # file's path like the cells beside it, else the table scrolled sideways on a phone.
+    where = "catalogs/national_clearinghouse_outside_reports_and_hotlines_2024.yaml"
+    finding = Finding(
+        code="missing_year",
+        level=Level.WARNING,
+        collection="toolkit-a",
+        resource_id="a-ok-2",
+        file=where,
+        line=1234,
+        message="No year.",
+        fix="Add a year.",
+    )
+    data = report_data(fx.fixed_db(tmp_path / "fixed.db"))
+    ctx = build_context(data, now=fx.NOW, findings=(finding,))
+    write_report(ctx, tmp_path / "out", run_id=fx.LATEST_FINISHED_RUN)
+    page = tmp_path / "out" / "index.html"
+    assert f"{where}:1234" in page.read_text()
+    probe = tmp_path / "probe.html"
+    probe.write_text(PHONE_PROBE.format(src=page.as_uri()))
+    dom = chromium(
+        tmp_path,
+        "--allow-file-access-from-files",
+        "--virtual-time-budget=5000",
+        "--window-size=390,844",
+        "--dump-dom",
+        probe.as_uri(),
+    ).stdout
+    wide = LexborHTMLParser(dom).css_first("#wide")
+    assert wide is not None and wide.text() == "[]", wide and wide.text()
 
 
 #: A publisher's real new address can be 130 characters without a break opportunity.
