@@ -244,3 +244,27 @@ def test_breadcrumb_and_pager_arrows_are_not_read_aloud(out: Path) -> None:
     crumbs = _page(next((out / "resources").glob("*a-broken*.html"))).css_first("nav.crumbs")
     assert crumbs is not None
     assert _spoken(crumbs) == "Link health report Anti-Trafficking Toolkit a-broken"
+
+
+def test_the_last_breadcrumb_is_the_page_itself(out: Path) -> None:
+    # The breadcrumbs ended in the page's own name as plain text (or, on a publisher's or
+    # a host's page, in a link to the list of them, without the page's name at all): a
+    # screen reader could not tell where in the trail the curator stood. The last crumb
+    # is now the page itself, marked aria-current="page", and not a link.
+    kinds: set[str] = set()
+    for path in _pages(out):
+        crumbs = _page(path).css_first("nav.crumbs")
+        if crumbs is None:
+            assert path == out / "index.html"
+            continue
+        kinds.add(path.parent.name)
+        said = [n for n in crumbs.iter() if n.attributes.get("aria-hidden") != "true"]
+        current = crumbs.css('[aria-current="page"]')
+        assert len(current) == 1, path
+        assert said[-1] == current[0], path
+        assert current[0].tag != "a" and _text(current[0]), path
+        if path.parent.name in ("publishers", "hosts") and path.name != "index.html":
+            h1 = _page(path).css_first("h1")
+            assert h1 is not None and _text(current[0]) == _text(h1), path
+            assert crumbs.css_first(f'a[href="../{path.parent.name}/index.html"]'), path
+    assert {"resources", "publishers", "hosts", "queue", "hygiene"} <= kinds
