@@ -550,3 +550,23 @@ def test_a_private_address_is_not_told_to_be_ignored_if_it_opens_in_a_browser(
     assert row.fix and "if it works" not in row.fix
     assert "Visitors" in row.fix and "private_allowlist" in row.fix
     assert row.command == "linkhealth replace-url a-ok-1 NEW_URL" and row.command_needs_input
+
+
+def test_two_resources_of_the_same_title_have_pages_told_apart_by_their_tab(
+    data: ReportData,
+) -> None:
+    # Two entries titled alike (a hotline listed in both toolkits, a report and its
+    # translation) had resource pages of one <title>: a curator with both open in tabs,
+    # or finding one in the browser's history, could not tell which was which. The tab
+    # still starts with the title; the resource's id and its collection follow.
+    twin = fx.row_of(build_context(data, now=fx.NOW), "a-broken").title
+    ctx = build_context(fx.with_resource(data, "b-ok-1", title=twin), now=fx.NOW)
+    titles = {}
+    for rid in ("a-broken", "b-ok-1"):
+        node = _resource_page(ctx, rid).css_first("title")
+        assert node is not None
+        titles[rid] = node.text()
+    assert titles == {
+        "a-broken": f"{twin} · a-broken · Anti-Trafficking Toolkit · Link health report",
+        "b-ok-1": f"{twin} · b-ok-1 · Second Toolkit · Link health report",
+    }
