@@ -176,7 +176,15 @@ def test_an_old_run_page_links_no_page_that_is_gone(data: ReportData, tmp_path: 
     row = old.css_first('#attention tr[data-resource-id="a-broken"]')
     assert row is not None and gone.title in _text(row)
     assert row.css_first("a.title") is None
-    assert row.css_first(".title[title]") is not None  # says why it is not a link
+    # It says why it is not a link, in words a keyboard or a touch screen shows too: a
+    # `title` (shown on hover alone) said it before.
+    assert row.css_first("[title]") is None
+    assert f"{gone.title} (no longer in the catalog)" in _text(row)
+    # b-blocked's publisher had no other resource: its page went too.
+    blocked = old.css_first('#attention tr[data-resource-id="b-blocked"]')
+    assert blocked is not None
+    assert "(its page is no longer part of the report)" in _text(blocked)
+    assert old.css_first("body [title]") is None
     # Pages still there keep their links.
     kept = old.css_first('#attention tr[data-resource-id="a-moved"] a.title')
     assert kept is not None and kept.attributes["href"] == fx.row_of(later, "a-moved").page
