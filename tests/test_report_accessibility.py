@@ -268,3 +268,21 @@ def test_the_last_breadcrumb_is_the_page_itself(out: Path) -> None:
             assert h1 is not None and _text(current[0]) == _text(h1), path
             assert crumbs.css_first(f'a[href="../{path.parent.name}/index.html"]'), path
     assert {"resources", "publishers", "hosts", "queue", "hygiene"} <= kinds
+
+
+def test_no_page_tells_anything_on_hover_alone(out: Path) -> None:
+    # A `title` attribute is shown when a mouse rests on it: a keyboard or a touch screen
+    # never shows it, and most screen readers skip it. The "Since" dates carried their
+    # time of day that way. Now no element of a page's body has one (an SVG's <title>
+    # element names the chart, and its numbers are in the table under it).
+    for path in _pages(out):
+        assert _page(path).css("body [title]") == [], path
+    # The time of day is said in words where it matters: a resource's page says when its
+    # trouble began, the trend's table when each run was.
+    page = _page(next((out / "resources").glob("*a-broken*.html")))
+    since = next(dt.next for dt in page.css("dl.facts dt") if dt.text() == "Since")
+    assert since is not None
+    assert re.search(r"\(\d{4}-\d\d-\d\d \d\d:\d\d UTC\), \d+ checks?$", since.text())
+    index = _page(out / "index.html")
+    dates = [_text(td) for td in index.css('#trend-table td[data-label="Date"]')]
+    assert dates and all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", d) for d in dates)

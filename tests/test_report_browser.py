@@ -280,7 +280,7 @@ def test_the_trend_s_numbers_are_printed(site: Path, tmp_path: Path) -> None:
     ).stdout
     assert "Outcome shares per run" in text
     table = text.split("Outcome shares per run", 1)[1]
-    assert re.search(r"Run 5\s+2025-01-09\s+9\s+89%", table)
+    assert re.search(r"Run 5\s+2025-01-09 12:02 UTC\s+9\s+89%", table)
 
 
 #: An archived copy's address as the Wayback Machine spells it: no break opportunity.
