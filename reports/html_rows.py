@@ -70,10 +70,13 @@ def _ext(url: str, href: str | None, cls: str) -> str:
     return f'<span class="{_escape(cls)}">{_escape(url)}</span>'
 
 
-def _moment(w: When | None) -> str:
+def _moment(w: When | None, *, full: bool = False) -> str:
+    """The date of `w` (or, `full`, its date and time), or a dash. No `title` with the time
+    on hover: a keyboard or a touch screen cannot show it. A list shows the date; the
+    time is said where it matters (the resource's page, a run's date)."""
     if not w:
         return "—"
-    return f'<time datetime="{_escape(w.iso)}" title="{_escape(w.text)}">{_escape(w.date)}</time>'
+    return f'<time datetime="{_escape(w.iso)}">{_escape(w.text if full else w.date)}</time>'
 
 
 def _badge(severity: str, label: str) -> str:
@@ -85,9 +88,9 @@ def ext(url: str, href: str | None, cls: str = "url") -> Markup:
     return Markup(_ext(url, href, cls))
 
 
-def moment(w: When | None) -> Markup:
-    """A date with its full time on hover, or a dash."""
-    return Markup(_moment(w))
+def moment(w: When | None, full: bool = False) -> Markup:
+    """A date (`full`: with its time), or a dash."""
+    return Markup(_moment(w, full=full))
 
 
 def badge(severity: str, label: str) -> Markup:
@@ -209,8 +212,7 @@ def _facts(row: Row, root: str) -> str:
         facts.append(
             (
                 term,
-                f'{_escape(since.ago)} (<time datetime="{_escape(since.iso)}">'
-                f"{_escape(since.date)}</time>), {row.checks} check{plural}",
+                f"{_escape(since.ago)} ({_moment(since, full=True)}), {row.checks} check{plural}",
             )
         )
     last, tried = row.last_checked, row.last_tried
@@ -237,7 +239,7 @@ def _facts(row: Row, root: str) -> str:
     if row.ignored_reason:
         facts.append(("Ignored", _escape(row.ignored_reason)))
     if row.snoozed_until:
-        snooze = _moment(row.snoozed_until)
+        snooze = _moment(row.snoozed_until, full=True)
         if row.snooze_reason:
             snooze += f": {_escape(row.snooze_reason)}"
         facts.append(("Snoozed until", snooze))

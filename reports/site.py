@@ -309,9 +309,10 @@ _SITE_LINK = re.compile(
     re.DOTALL,
 )
 
-#: Why a name in a kept run page is no longer a link (its `title`, shown on hover).
-_GONE_RESOURCE = "No longer in the catalog: its page was removed."
-_GONE_PAGE = "This page is no longer part of the report."
+#: Why a name in a kept run page is no longer a link, said after it. Not a `title`, shown
+#: on hover alone: a keyboard or a touch screen cannot show it.
+_GONE_RESOURCE = "no longer in the catalog"
+_GONE_PAGE = "its page is no longer part of the report"
 
 
 def _unlink_gone_pages(out_dir: Path, pages: frozenset[str]) -> None:
@@ -323,7 +324,7 @@ def _unlink_gone_pages(out_dir: Path, pages: frozenset[str]) -> None:
     or host left without resources, or a queue group's page once the index holds it
     whole), and the old run page's link to it would 404. A curator reading an old run
     expects its rows as they were, so the name stays and only the dead link goes, with
-    a hover text saying why. Keeping the removed resources' pages instead would show
+    a note after it saying why. Keeping the removed resources' pages instead would show
     them as if they were still in the catalog, and they would never go away. The
     snapshot's other links, and its text, are left as written.
 
@@ -335,7 +336,10 @@ def _unlink_gone_pages(out_dir: Path, pages: frozenset[str]) -> None:
         if href in pages:
             return match[0]
         why = _GONE_RESOURCE if href.startswith("resources/") else _GONE_PAGE
-        return f'<span{match["before"]}{match["after"]} title="{why}">{match["text"]}</span>'
+        return (
+            f"<span{match['before']}{match['after']}>{match['text']}</span>"
+            f' <span class="muted">({why})</span>'
+        )
 
     for path in sorted(out_dir.glob("run-*.html")):
         try:

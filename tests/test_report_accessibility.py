@@ -244,3 +244,45 @@ def test_breadcrumb_and_pager_arrows_are_not_read_aloud(out: Path) -> None:
     crumbs = _page(next((out / "resources").glob("*a-broken*.html"))).css_first("nav.crumbs")
     assert crumbs is not None
     assert _spoken(crumbs) == "Link health report Anti-Trafficking Toolkit a-broken"
+
+
+def test_the_last_breadcrumb_is_the_page_itself(out: Path) -> None:
+    # The breadcrumbs ended in the page's own name as plain text (or, on a publisher's or
+    # a host's page, in a link to the list of them, without the page's name at all): a
+    # screen reader could not tell where in the trail the curator stood. The last crumb
+    # is now the page itself, marked aria-current="page", and not a link.
+    kinds: set[str] = set()
+    for path in _pages(out):
+        crumbs = _page(path).css_first("nav.crumbs")
+        if crumbs is None:
+            assert path == out / "index.html"
+            continue
+        kinds.add(path.parent.name)
+        said = [n for n in crumbs.iter() if n.attributes.get("aria-hidden") != "true"]
+        current = crumbs.css('[aria-current="page"]')
+        assert len(current) == 1, path
+        assert said[-1] == current[0], path
+        assert current[0].tag != "a" and _text(current[0]), path
+        if path.parent.name in ("publishers", "hosts") and path.name != "index.html":
+            h1 = _page(path).css_first("h1")
+            assert h1 is not None and _text(current[0]) == _text(h1), path
+            assert crumbs.css_first(f'a[href="../{path.parent.name}/index.html"]'), path
+    assert {"resources", "publishers", "hosts", "queue", "hygiene"} <= kinds
+
+
+def test_no_page_tells_anything_on_hover_alone(out: Path) -> None:
+    # A `title` attribute is shown when a mouse rests on it: a keyboard or a touch screen
+    # never shows it, and most screen readers skip it. The "Since" dates carried their
+    # time of day that way. Now no element of a page's body has one (an SVG's <title>
+    # element names the chart, and its numbers are in the table under it).
+    for path in _pages(out):
+        assert _page(path).css("body [title]") == [], path
+    # The time of day is said in words where it matters: a resource's page says when its
+    # trouble began, the trend's table when each run was.
+    page = _page(next((out / "resources").glob("*a-broken*.html")))
+    since = next(dt.next for dt in page.css("dl.facts dt") if dt.text() == "Since")
+    assert since is not None
+    assert re.search(r"\(\d{4}-\d\d-\d\d \d\d:\d\d UTC\), \d+ checks?$", since.text())
+    index = _page(out / "index.html")
+    dates = [_text(td) for td in index.css('#trend-table td[data-label="Date"]')]
+    assert dates and all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", d) for d in dates)

@@ -6,11 +6,13 @@ is absent. Run alone with `.venv/bin/pytest -m browser tests/test_report_browser
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser
@@ -280,7 +282,7 @@ def test_the_trend_s_numbers_are_printed(site: Path, tmp_path: Path) -> None:
     ).stdout
     assert "Outcome shares per run" in text
     table = text.split("Outcome shares per run", 1)[1]
-    assert re.search(r"Run 5\s+2025-01-09\s+9\s+89%", table)
+    assert re.search(r"Run 5\s+2025-01-09 12:02 UTC\s+9\s+89%", table)
 
 
 #: An archived copy's address as the Wayback Machine spells it: no break opportunity.
@@ -338,3 +340,55 @@ def test_a_history_line_quoting_an_address_wraps_on_a_phone(tmp_path: Path) -> N
     ).stdout
     wide = LexborHTMLParser(dom).css_first("#wide")
     assert wide is not None and wide.text() == "[]", wide and wide.text()
+
+
+#: A page that loads the report in a frame `width` px wide and writes down, for each trend
+#: chart it shows, the smallest text in px as drawn and the texts drawn outside the chart.
+CHART_PROBE = """<!doctype html><html><body style="margin:0">
+<iframe id="f" src="{src}" style="width:{width}px;height:800px;border:0"></iframe>
+<pre id="charts"></pre>
+<script>
+document.getElementById("f").onload = () => {{
+  const doc = document.getElementById("f").contentDocument;
+  const shown = [...doc.querySelectorAll("svg.trend-chart")]
+    .filter(svg => doc.defaultView.getComputedStyle(svg).display !== "none");
+  const charts = shown.map(svg => {{
+    const box = svg.viewBox.baseVal, scale = svg.getScreenCTM().a;
+    const texts = [...svg.querySelectorAll("text")];
+    const px = texts.map(t => parseFloat(doc.defaultView.getComputedStyle(t).fontSize) * scale);
+    const out = texts.filter(t => {{
+      const b = t.getBBox();
+      return b.x < box.x || b.y < box.y || b.x + b.width > box.x + box.width
+        || b.y + b.height > box.y + box.height;
+    }}).map(t => t.textContent);
+    return {{id: svg.id, smallest: Math.min(...px), outside: out}};
+  }});
+  document.getElementById("charts").textContent = JSON.stringify(charts);
+}};
+</script></body></html>"""
+
+
+def test_the_trend_chart_s_text_is_legible_on_a_phone(site: Path, tmp_path: Path) -> None:
+    # The chart's viewBox, 720 wide, scaled down to a 390 px phone drew its text at 6 px.
+    # A phone now gets a chart drawn for its width, fewer ticks and the same labels; a
+    # desktop the chart it had. One chart is shown at either width, none of its text cut.
+    shown: dict[int, dict[str, Any]] = {}
+    for width in (390, 1280):
+        probe = tmp_path / "chart-probe.html"
+        probe.write_text(CHART_PROBE.format(src=(site / "index.html").as_uri(), width=width))
+        dom = chromium(
+            tmp_path,
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=5000",
+            f"--window-size={width},900",
+            "--dump-dom",
+            probe.as_uri(),
+        ).stdout
+        node = LexborHTMLParser(dom).css_first("#charts")
+        assert node is not None and node.text(), width
+        charts = json.loads(node.text())
+        assert len(charts) == 1, (width, charts)
+        assert charts[0]["outside"] == [], (width, charts)
+        shown[width] = charts[0]
+    assert shown[1280]["id"] == "trend" and shown[1280]["smallest"] >= 12
+    assert shown[390]["smallest"] >= 11, shown[390]

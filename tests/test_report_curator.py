@@ -176,7 +176,15 @@ def test_an_old_run_page_links_no_page_that_is_gone(data: ReportData, tmp_path: 
     row = old.css_first('#attention tr[data-resource-id="a-broken"]')
     assert row is not None and gone.title in _text(row)
     assert row.css_first("a.title") is None
-    assert row.css_first(".title[title]") is not None  # says why it is not a link
+    # It says why it is not a link, in words a keyboard or a touch screen shows too: a
+    # `title` (shown on hover alone) said it before.
+    assert row.css_first("[title]") is None
+    assert f"{gone.title} (no longer in the catalog)" in _text(row)
+    # b-blocked's publisher had no other resource: its page went too.
+    blocked = old.css_first('#attention tr[data-resource-id="b-blocked"]')
+    assert blocked is not None
+    assert "(its page is no longer part of the report)" in _text(blocked)
+    assert old.css_first("body [title]") is None
     # Pages still there keep their links.
     kept = old.css_first('#attention tr[data-resource-id="a-moved"] a.title')
     assert kept is not None and kept.attributes["href"] == fx.row_of(later, "a-moved").page
@@ -550,3 +558,23 @@ def test_a_private_address_is_not_told_to_be_ignored_if_it_opens_in_a_browser(
     assert row.fix and "if it works" not in row.fix
     assert "Visitors" in row.fix and "private_allowlist" in row.fix
     assert row.command == "linkhealth replace-url a-ok-1 NEW_URL" and row.command_needs_input
+
+
+def test_two_resources_of_the_same_title_have_pages_told_apart_by_their_tab(
+    data: ReportData,
+) -> None:
+    # Two entries titled alike (a hotline listed in both toolkits, a report and its
+    # translation) had resource pages of one <title>: a curator with both open in tabs,
+    # or finding one in the browser's history, could not tell which was which. The tab
+    # still starts with the title; the resource's id and its collection follow.
+    twin = fx.row_of(build_context(data, now=fx.NOW), "a-broken").title
+    ctx = build_context(fx.with_resource(data, "b-ok-1", title=twin), now=fx.NOW)
+    titles = {}
+    for rid in ("a-broken", "b-ok-1"):
+        node = _resource_page(ctx, rid).css_first("title")
+        assert node is not None
+        titles[rid] = node.text()
+    assert titles == {
+        "a-broken": f"{twin} · a-broken · Anti-Trafficking Toolkit · Link health report",
+        "b-ok-1": f"{twin} · b-ok-1 · Second Toolkit · Link health report",
+    }
