@@ -322,6 +322,24 @@ def test_unchanged_page_answers_304_and_keeps_the_last_fingerprint() -> None:
     assert obs.bytes_read == 0
 
 
+@respx.mock
+@pytest.mark.parametrize(
+    ("etag", "last_modified"),
+    [('"caf\xe9"', None), ('"\u202e"', None), (None, "Tue, 30 Apr 2024 10:00:00 GMT\xe9")],
+)
+def test_a_validator_past_ascii_is_not_sent_back_and_the_page_is_read(
+    etag: str | None, last_modified: str | None
+) -> None:
+    # Stored as httpx decoded the server's bytes, such a validator made every later GET of
+    # the URL fail before it was sent (httpx encodes header text as ASCII).
+    route = respx.get(URL).respond(200, html=PAGE)
+    previous = Previous(etag=etag, last_modified=last_modified, fingerprint="abc")
+    obs = check(previous=previous)
+    assert obs.outcome is Outcome.OK, obs.reason
+    sent = route.calls.last.request.headers
+    assert "if-none-match" not in sent and "if-modified-since" not in sent
+
+
 # --- redirects -------------------------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ import math
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, assert_never
+from typing import Any, TypeGuard, assert_never
 
 import httpx
 
@@ -136,14 +136,23 @@ class Progress:
 
 
 def conditional_headers(previous: Previous | None) -> dict[str, str]:
+    """The validators the last answer gave, to send back; one that is not printable ASCII
+    is left out. A server's ETag or Last-Modified with a byte past ASCII ('"café"') is
+    stored as the text httpx decoded, which httpx refuses to send in a header: every later
+    GET of the URL failed before it was sent ("the checker itself failed"), a working link
+    read as broken night after night. Without the validator the page is simply read again."""
     if previous is None:
         return {}
     headers = {}
-    if previous.etag:
+    if _sendable(previous.etag):
         headers["If-None-Match"] = previous.etag
-    if previous.last_modified:
+    if _sendable(previous.last_modified):
         headers["If-Modified-Since"] = previous.last_modified
     return headers
+
+
+def _sendable(value: str | None) -> TypeGuard[str]:
+    return bool(value and value.isascii() and value.isprintable())
 
 
 def needs_get(head: Exchange) -> bool:
