@@ -284,6 +284,7 @@ def resource(
     from catalog import store
     from catalog.db import engine_for, existing_database
     from catalog.queries import entry_events
+    from catalog.text import json_for_terminal
     from flows.cli import catalog_keys
     from reports.resource_text import resource_json, resource_lines
 
@@ -295,7 +296,8 @@ def resource(
     history = store.resource_history(engine, resource_id, collection=collection, limit=limit)
     edits = entry_events(engine, history.resource.id)  # put back after a removal?
     if as_json:
-        typer.echo(json.dumps(resource_json(history, edits), indent=2, ensure_ascii=False))
+        data = json.dumps(resource_json(history, edits), indent=2, ensure_ascii=False)
+        typer.echo(json_for_terminal(data))
         return
     for line in resource_lines(history, edits):
         typer.echo(line)
