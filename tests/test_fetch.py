@@ -30,6 +30,7 @@ from catalog.check.fetch import (
     MAX_CODINGS,
     MAX_COOKIE_BYTES,
     MAX_COOKIES,
+    MAX_LOCATION_CHARS,
     content_length,
     read_page,
 )
@@ -366,6 +367,19 @@ def test_temporary_redirect_is_ok_and_keeps_the_chain(status: int) -> None:
     obs = check()
     assert obs.outcome is Outcome.OK and obs.suggested_url is None
     assert obs.chain == (Hop(URL, status), Hop(URL + "/", 200))
+
+
+@respx.mock
+def test_a_redirect_to_an_address_no_server_reads_is_not_followed() -> None:
+    # A hostile site's Location may be a header line of 64 KiB: followed, each hop's
+    # address was sent and stored on the observation's chain (1.2 MB over 20 redirects).
+    huge = "https://example.org/next?pad=" + "x" * (MAX_LOCATION_CHARS + 1)
+    respx.get(URL).respond(302, headers={"Location": huge})
+    followed = respx.get(url__startswith="https://example.org/next").respond(200, html=PAGE)
+    obs = check()
+    assert obs.outcome is Outcome.REDIRECT_TO_ERROR and not followed.called
+    assert obs.chain == (Hop(URL, 302),) and len(obs.reason) < 500
+    assert f"{len(huge):,} characters long" in obs.reason
 
 
 @respx.mock
