@@ -14,6 +14,7 @@ __all__ = [
     "META_CHARSET",
     "charset_codec",
     "clipped",
+    "for_terminal",
     "invisible_characters",
     "json_for_terminal",
     "media_type",
@@ -47,6 +48,16 @@ def without_controls(text: str) -> str:
     sequence would act and a NUL is refused (PostgreSQL); no reader sees either on a page."""
     text = _CONTROLS.sub(" ", text)
     return text if text.isascii() else _BIDI.sub("", text)
+
+
+def for_terminal(text: str) -> str:
+    """`text` (lines of it) as a terminal is to print it: each line `without_controls`. A
+    catalog's URL or title may hold "\\e]8;;http://evil.example/\\e\\" (a link the terminal
+    shows as other text) or "\\e[2J", which `sync`, `recheck` and the curator commands
+    print back."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "\n".join(without_controls(line) for line in text.split("\n"))
 
 
 #: What a terminal acts on or turns around instead of showing, among what `json.dumps`

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from catalog.settings import Settings, load_settings
+from catalog.text import for_terminal
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -83,8 +84,8 @@ def _say(recheck: str, result: object) -> None:
 
     assert isinstance(result, DecisionResult)
     if result.diff:
-        typer.echo(result.diff.rstrip("\n"))
-    typer.echo(result.message)
+        typer.echo(for_terminal(result.diff.rstrip("\n")))
+    typer.echo(for_terminal(result.message))
     if result.sync is not None:
         typer.echo(result.sync.headline())
     if result.diff and not result.dry_run:
@@ -300,7 +301,7 @@ def resource(
         typer.echo(json_for_terminal(data))
         return
     for line in resource_lines(history, edits):
-        typer.echo(line)
+        typer.echo(line)  # `history_lines` took out what a terminal acts on
 
 
 def _collection_among(
