@@ -23,7 +23,7 @@ import pytest
 import respx
 
 from catalog.check import check_batch, check_targets
-from catalog.check.checker import TEXT_SAMPLE_CHARS
+from catalog.check.checker import MAX_HEADER_CHARS, TEXT_SAMPLE_CHARS
 from catalog.check.content import PageFacts
 from catalog.check.facts import Answer
 from catalog.check.fetch import (
@@ -339,6 +339,27 @@ def test_a_validator_past_ascii_is_not_sent_back_and_the_page_is_read(
     assert obs.outcome is Outcome.OK, obs.reason
     sent = route.calls.last.request.headers
     assert "if-none-match" not in sent and "if-modified-since" not in sent
+
+
+@respx.mock
+def test_headers_longer_than_any_real_one_are_not_kept_whole() -> None:
+    # A header line may be 64 KiB: stored on every night's observation and on the link,
+    # and the ETag sent back the next night.
+    long = "x" * 5000
+    respx.get(URL).respond(
+        200,
+        headers={
+            "ETag": f'"{long}"',
+            "Last-Modified": f"Tue, 30 Apr 2024 10:00:00 GMT {long}",
+            "Content-Type": f"text/html; charset=utf-8; x={long}",
+        },
+        html=PAGE,
+    )
+    obs = check()
+    assert obs.outcome is Outcome.OK
+    assert obs.etag is None and obs.last_modified is None
+    assert obs.content_type is not None and len(obs.content_type) == MAX_HEADER_CHARS
+    assert obs.content_type.startswith("text/html; charset=utf-8")
 
 
 # --- redirects -------------------------------------------------------------------------------
