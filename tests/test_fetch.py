@@ -27,6 +27,7 @@ from catalog.check.checker import MAX_HEADER_CHARS, TEXT_SAMPLE_CHARS
 from catalog.check.content import PageFacts
 from catalog.check.facts import Answer
 from catalog.check.fetch import (
+    MAX_CHAIN_CHARS,
     MAX_CODINGS,
     MAX_COOKIE_BYTES,
     MAX_COOKIES,
@@ -401,6 +402,20 @@ def test_a_redirect_to_an_address_no_server_reads_is_not_followed() -> None:
     assert obs.outcome is Outcome.REDIRECT_TO_ERROR and not followed.called
     assert obs.chain == (Hop(URL, 302),) and len(obs.reason) < 500
     assert f"{len(huge):,} characters long" in obs.reason
+
+
+@respx.mock
+def test_redirects_to_ever_longer_addresses_stop_before_their_chain_grows_large() -> None:
+    # Each address under `MAX_LOCATION_CHARS`, 15 KB more chain at each of 20 redirects.
+    def onwards(request: httpx.Request) -> httpx.Response:
+        hop = int(request.url.params.get("hop", 0)) + 1
+        return httpx.Response(302, headers={"Location": f"{URL}?hop={hop}&pad={'x' * 15_000}"})
+
+    respx.get(url__startswith=URL).mock(side_effect=onwards)
+    obs = check()
+    assert obs.outcome is Outcome.TOO_MANY_REDIRECTS
+    assert sum(len(hop.url) for hop in obs.chain) <= MAX_CHAIN_CHARS
+    assert len(obs.chain) < SETTINGS.max_redirects
 
 
 @respx.mock
