@@ -162,7 +162,7 @@ def status(
     held = store.leases(engine)
     dead = dead_runs(runs, held, now)
     for line in run_lines(runs, abandoned=dead) or ["no runs yet"]:
-        typer.echo(line)
+        typer.echo(for_terminal(line))  # a failed or refused run's reason quotes others' text
     for run_id, why in dead.items():
         typer.echo(f"Run {run_id} is not running: {why}; the next run records it as aborted.")
     for lease in held:
