@@ -42,7 +42,7 @@ from catalog.queries import ATTENTION_STATES
 from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, load_catalogs
 from catalog.sync import SyncResult, sync_catalogs
-from catalog.text import clipped, counted
+from catalog.text import clipped, counted, without_controls
 from catalog.urls import UrlProblem, canonical_url, parse_url, same_place, with_fragment_of
 
 __all__ = [
@@ -607,7 +607,10 @@ def history_lines(
     )
     # As the report's footer says it: "07:00" alone reads as the curator's own morning.
     out += ["", "Times are UTC."]
-    return out
+    # Titles and notes from the catalog, a site's Content-Type in an event: a terminal would
+    # act on an escape sequence in them (ESC, or CSI as U+009B) and a bidirectional control
+    # would turn the rest of the line around.
+    return [without_controls(line) for line in out]
 
 
 def _of_earlier_url(event: store.EventRecord, link: store.LinkStateRecord | None) -> bool:

@@ -14,7 +14,9 @@ __all__ = [
     "META_CHARSET",
     "charset_codec",
     "clipped",
+    "for_terminal",
     "invisible_characters",
+    "json_for_terminal",
     "media_type",
     "strip_accents",
     "without_controls",
@@ -46,6 +48,28 @@ def without_controls(text: str) -> str:
     sequence would act and a NUL is refused (PostgreSQL); no reader sees either on a page."""
     text = _CONTROLS.sub(" ", text)
     return text if text.isascii() else _BIDI.sub("", text)
+
+
+def for_terminal(text: str) -> str:
+    """`text` (lines of it) as a terminal is to print it: each line `without_controls`. A
+    catalog's URL or title may hold "\\e]8;;http://evil.example/\\e\\" (a link the terminal
+    shows as other text) or "\\e[2J", which `sync`, `recheck` and the curator commands
+    print back."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "\n".join(without_controls(line) for line in text.split("\n"))
+
+
+#: What a terminal acts on or turns around instead of showing, among what `json.dumps`
+#: leaves as it is (it escapes C0 controls itself): DEL, C1 controls, bidirectional controls.
+_JSON_UNSHOWN = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def json_for_terminal(text: str) -> str:
+    """JSON text (`json.dumps(..., ensure_ascii=False)`) with DEL, C1 and bidirectional
+    controls written as `\\uXXXX` escapes: the same data, but a terminal it is printed to
+    shows them instead of acting on a site's CSI (U+009B) or turning the line around."""
+    return _JSON_UNSHOWN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 _ASCII_CONTROLS = re.compile("[\x00-\x1f\x7f]")

@@ -26,6 +26,7 @@ from typer.core import TyperGroup
 from catalog.errors import ConfigError, LinkhealthError
 from catalog.files import TextReplacement, real_file
 from catalog.settings import Settings, load_settings
+from catalog.text import for_terminal
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -44,13 +45,13 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except LinkhealthError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(for_terminal(f"error: {exc}"), err=True)
             raise typer.Exit(exc.exit_code) from exc
         except OSError as exc:
             if exc.filename is None:
                 raise
             # A path the user gave that cannot be read or written: what and which, no trace.
-            typer.echo(f"error: {exc.strerror or exc}: {exc.filename}", err=True)
+            typer.echo(for_terminal(f"error: {exc.strerror or exc}: {exc.filename}"), err=True)
             raise typer.Exit(1) from exc
 
 
@@ -146,7 +147,7 @@ ConfigOpt = Annotated[
 
 
 def _err(message: str) -> None:
-    typer.echo(message, err=True)
+    typer.echo(for_terminal(message), err=True)
 
 
 def _progress() -> Progress | ProgressLines:
@@ -372,7 +373,7 @@ def check(
             render=report,
         )
     for line in summary.lines():
-        typer.echo(line)
+        typer.echo(for_terminal(line))
     found = None
     if strict:
         from catalog import store
@@ -420,7 +421,7 @@ def sync(catalog: CatalogOpt = None, db: DbOpt = None, config: ConfigOpt = None)
         folders=settings.catalogs,
     )
     for change in result.changes:
-        typer.echo(change.describe())
+        typer.echo(for_terminal(change.describe()))
     if result.change_count > len(result.changes):
         typer.echo(f"... and {result.change_count - len(result.changes)} more changes.")
     typer.echo(result.headline())

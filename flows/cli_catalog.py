@@ -17,6 +17,7 @@ from catalog.commands import command_options
 from catalog.hygiene import Finding, Level, at_or_above, counts_by_level, lint
 from catalog.settings import load_settings
 from catalog.source import load_catalogs
+from catalog.text import for_terminal, json_for_terminal
 
 if TYPE_CHECKING:  # the importer (CSV, HTML, catalog edits) loads when a command needs it
     from catalog.importer import ImportResult
@@ -50,7 +51,7 @@ _JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON
 
 
 def _err(message: str) -> None:
-    typer.echo(message, err=True)
+    typer.echo(for_terminal(message), err=True)
 
 
 def catalog_lint(
@@ -82,10 +83,11 @@ def catalog_lint(
         shared_ids=_shared_ids(settings.database_url),
     )
     if as_json:
-        typer.echo(json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False))
+        data = json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False)
+        typer.echo(json_for_terminal(data))
     else:
         for finding in findings:
-            typer.echo(_describe(finding))
+            typer.echo(for_terminal(_describe(finding)))
         counts = counts_by_level(findings)
         _err(", ".join(_count(n, level) for level, n in reversed(counts.items())))
     if at_or_above(findings, fail_on):
@@ -216,10 +218,10 @@ def _print_result(result: ImportResult, as_json: bool) -> None:
             "notes": [note.to_dict() for note in result.notes],
             "diff": result.diff,
         }
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        typer.echo(json_for_terminal(json.dumps(data, indent=2, ensure_ascii=False)))
         return
     if result.dry_run and result.diff:
-        typer.echo(result.diff, nl=False)
+        typer.echo(for_terminal(result.diff), nl=False)
     where = f"{result.source} " if result.source else ""
     for skipped in result.skipped:
         title = f" {skipped.title!r}" if skipped.title else ""  # not `''` before the reason

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from catalog.settings import Settings, load_settings
+from catalog.text import for_terminal
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -83,8 +84,8 @@ def _say(recheck: str, result: object) -> None:
 
     assert isinstance(result, DecisionResult)
     if result.diff:
-        typer.echo(result.diff.rstrip("\n"))
-    typer.echo(result.message)
+        typer.echo(for_terminal(result.diff.rstrip("\n")))
+    typer.echo(for_terminal(result.message))
     if result.sync is not None:
         typer.echo(result.sync.headline())
     if result.diff and not result.dry_run:
@@ -284,6 +285,7 @@ def resource(
     from catalog import store
     from catalog.db import engine_for, existing_database
     from catalog.queries import entry_events
+    from catalog.text import json_for_terminal
     from flows.cli import catalog_keys
     from reports.resource_text import resource_json, resource_lines
 
@@ -295,10 +297,11 @@ def resource(
     history = store.resource_history(engine, resource_id, collection=collection, limit=limit)
     edits = entry_events(engine, history.resource.id)  # put back after a removal?
     if as_json:
-        typer.echo(json.dumps(resource_json(history, edits), indent=2, ensure_ascii=False))
+        data = json.dumps(resource_json(history, edits), indent=2, ensure_ascii=False)
+        typer.echo(json_for_terminal(data))
         return
     for line in resource_lines(history, edits):
-        typer.echo(line)
+        typer.echo(line)  # `history_lines` took out what a terminal acts on
 
 
 def _collection_among(

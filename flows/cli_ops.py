@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from catalog.errors import LinkhealthError
+from catalog.text import for_terminal
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def _err(message: str) -> None:
-    typer.echo(message, err=True)
+    typer.echo(for_terminal(message), err=True)
 
 
 def serve(
@@ -113,10 +114,10 @@ def recheck(
         typer.echo("Nothing to recheck.")
         return
     for line in result.verdicts:
-        typer.echo(line)
+        typer.echo(for_terminal(line))
     if result.summary is not None:
         for line in result.summary.lines():
-            typer.echo(line)
+            typer.echo(for_terminal(line))
     if changed:
         # Announce the edit for other automations; marked as rechecked so the `recheck`
         # deployment's trigger does not check the same entries again.
@@ -161,7 +162,7 @@ def status(
     held = store.leases(engine)
     dead = dead_runs(runs, held, now)
     for line in run_lines(runs, abandoned=dead) or ["no runs yet"]:
-        typer.echo(line)
+        typer.echo(for_terminal(line))  # a failed or refused run's reason quotes others' text
     for run_id, why in dead.items():
         typer.echo(f"Run {run_id} is not running: {why}; the next run records it as aborted.")
     for lease in held:

@@ -69,14 +69,27 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
 _URL_SAFE = ":/?#@!$&'()*+,;=%~-._[]"
 
 
+#: What opens a block where it starts a list item's text ("- {{ item.title }}"): a
+#: heading, a list, a thematic break, a code fence. A title "# All links work" was a heading
+#: inside the list of changes, "1. Fine" a list within it, "~~~" a code block. ("3.5 s",
+#: "-5" or "#tag" open none, and keep their look.)
+_MD_BLOCK_START = re.compile(r"(?:#{1,6}|[-+]|\d{1,9}[.)])(?= |$)|~{3,}|-{3,}")
+
+
 def md_escape(value: Any) -> str:
-    """Plain text safe inside Markdown (tables included): no markup, HTML or line breaks."""
+    """Plain text safe inside Markdown (tables included): no markup, HTML or line breaks,
+    and no block opened by its first characters."""
     if value is None:
         return ""
     if isinstance(value, MarkdownSafe):
         return value
     text = " ".join(str(value).split())
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    text = _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    start = _MD_BLOCK_START.match(text)
+    if start is None:
+        return text
+    mark = start.end() - 1 if text[0].isdigit() else 0  # the "." of "1.", else the first
+    return f"{text[:mark]}\\{text[mark:]}"
 
 
 def md_link(text: Any, href: str | None) -> MarkdownSafe:

@@ -164,6 +164,21 @@ def test_sync_records_additions_then_nothing(isolated_cwd: Path) -> None:
     assert (isolated_cwd / "var" / "linkhealth.db").is_file()
 
 
+def test_sync_prints_a_catalogs_escape_sequences_as_nothing_a_terminal_acts_on(
+    isolated_cwd: Path,
+) -> None:
+    """A catalog's URL edited to hold an OSC 8 hyperlink ("\\e]8;;http://evil.example/\\e\\")
+    reached the terminal as it was: shown as other text, linked elsewhere."""
+    (isolated_cwd / "good.yaml").write_text(GOOD)
+    assert _invoke("sync", "--catalog", "good.yaml").exit_code == 0
+    hostile = r'"https://example.org/\e]8;;http://evil.example/\e\\x\e]8;;\e\\ \u202ey"'
+    (isolated_cwd / "good.yaml").write_text(GOOD.replace("https://example.org/a", hostile))
+    result = runner.invoke(app, ["sync", "--catalog", "good.yaml"], color=True)  # a terminal
+    assert result.exit_code == 0, result.output
+    assert "URL changed from https://example.org/a to https://example.org/" in result.stdout
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", result.stdout)
+
+
 def test_sync_of_a_large_catalog_lists_the_first_changes_then_counts_the_rest(
     isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

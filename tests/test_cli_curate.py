@@ -142,6 +142,40 @@ def test_snooze_ignore_unignore_and_mark_reviewed(engine: Engine, catalog_file: 
     assert "reviewed_at:" in catalog_file.read_text()
 
 
+#: What a terminal acts on or turns around: C0 controls but the line break, DEL, C1 (CSI is
+#: U+009B), bidirectional controls.
+TERMINAL_CONTROLS = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def test_resource_never_prints_what_a_terminal_would_act_on(tmp_path: Path) -> None:
+    """A careless catalog's title and notes ("\\e[31m" in double-quoted YAML), a site's
+    Content-Type (UTF-8 bytes of U+009B, which llhttp and h11 let through) in an event:
+    `linkhealth resource` printed them as they were, to the curator's terminal."""
+    hostile = "Guide \x1b[31mred\x1b]0;owned\x07 \u202eexe.pdf"
+    catalog_file = tmp_path / "toolkit.yaml"
+    catalog_file.write_text(
+        "collection:\n  title: Toolkit\nresources:\n- id: a\n"
+        f'  title: "Guide \\e[31mred\\e]0;owned\\a \\u202eexe.pdf"\n  url: {OLD}\n'
+        '  notes: "see \\x9b2J and \\u2066x"\n'
+    )
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, load_catalogs([catalog_file]), now=T0)
+        for day, content_type in ((1, "text/html"), (2, "text/ht\x9b31m\u202eml")):
+            obs = make_observation(OLD, Outcome.OK, days(day), content_type=content_type)
+            store.record_observations(engine, None, [obs], HealthSettings(), now=days(day))
+        db = ["--db", database_url(engine), "--catalog", str(catalog_file)]
+        text = runner.invoke(app, ["resource", "a", *db], color=True)  # as on a terminal
+        shown = runner.invoke(app, ["resource", "a", "--json", *db], color=True)
+    assert text.exit_code == 0, text.output
+    assert "Guide" in text.stdout and "content_type_changed" in text.stdout
+    assert not TERMINAL_CONTROLS.search(text.stdout), repr(text.stdout)
+    assert shown.exit_code == 0, shown.output
+    assert not TERMINAL_CONTROLS.search(shown.stdout.replace("\n", "")), repr(shown.stdout)
+    assert json.loads(shown.stdout)["resource"]["title"] == hostile  # the data, escaped
+
+
 def test_bad_date_is_a_usage_error(engine: Engine, catalog_file: Path) -> None:
     result = invoke(engine, catalog_file, "snooze", "a", "--until", "soon", "--reason", "r")
     assert result.exit_code == 2

@@ -23,13 +23,15 @@ import pytest
 import respx
 
 from catalog.check import check_batch, check_targets
-from catalog.check.checker import TEXT_SAMPLE_CHARS
+from catalog.check.checker import MAX_HEADER_CHARS, TEXT_SAMPLE_CHARS
 from catalog.check.content import PageFacts
 from catalog.check.facts import Answer
 from catalog.check.fetch import (
+    MAX_CHAIN_CHARS,
     MAX_CODINGS,
     MAX_COOKIE_BYTES,
     MAX_COOKIES,
+    MAX_LOCATION_CHARS,
     content_length,
     read_page,
 )
@@ -322,6 +324,45 @@ def test_unchanged_page_answers_304_and_keeps_the_last_fingerprint() -> None:
     assert obs.bytes_read == 0
 
 
+@respx.mock
+@pytest.mark.parametrize(
+    ("etag", "last_modified"),
+    [('"caf\xe9"', None), ('"\u202e"', None), (None, "Tue, 30 Apr 2024 10:00:00 GMT\xe9")],
+)
+def test_a_validator_past_ascii_is_not_sent_back_and_the_page_is_read(
+    etag: str | None, last_modified: str | None
+) -> None:
+    # Stored as httpx decoded the server's bytes, such a validator made every later GET of
+    # the URL fail before it was sent (httpx encodes header text as ASCII).
+    route = respx.get(URL).respond(200, html=PAGE)
+    previous = Previous(etag=etag, last_modified=last_modified, fingerprint="abc")
+    obs = check(previous=previous)
+    assert obs.outcome is Outcome.OK, obs.reason
+    sent = route.calls.last.request.headers
+    assert "if-none-match" not in sent and "if-modified-since" not in sent
+
+
+@respx.mock
+def test_headers_longer_than_any_real_one_are_not_kept_whole() -> None:
+    # A header line may be 64 KiB: stored on every night's observation and on the link,
+    # and the ETag sent back the next night.
+    long = "x" * 5000
+    respx.get(URL).respond(
+        200,
+        headers={
+            "ETag": f'"{long}"',
+            "Last-Modified": f"Tue, 30 Apr 2024 10:00:00 GMT {long}",
+            "Content-Type": f"text/html; charset=utf-8; x={long}",
+        },
+        html=PAGE,
+    )
+    obs = check()
+    assert obs.outcome is Outcome.OK
+    assert obs.etag is None and obs.last_modified is None
+    assert obs.content_type is not None and len(obs.content_type) == MAX_HEADER_CHARS
+    assert obs.content_type.startswith("text/html; charset=utf-8")
+
+
 # --- redirects -------------------------------------------------------------------------------
 
 
@@ -348,6 +389,33 @@ def test_temporary_redirect_is_ok_and_keeps_the_chain(status: int) -> None:
     obs = check()
     assert obs.outcome is Outcome.OK and obs.suggested_url is None
     assert obs.chain == (Hop(URL, status), Hop(URL + "/", 200))
+
+
+@respx.mock
+def test_a_redirect_to_an_address_no_server_reads_is_not_followed() -> None:
+    # A hostile site's Location may be a header line of 64 KiB: followed, each hop's
+    # address was sent and stored on the observation's chain (1.2 MB over 20 redirects).
+    huge = "https://example.org/next?pad=" + "x" * (MAX_LOCATION_CHARS + 1)
+    respx.get(URL).respond(302, headers={"Location": huge})
+    followed = respx.get(url__startswith="https://example.org/next").respond(200, html=PAGE)
+    obs = check()
+    assert obs.outcome is Outcome.REDIRECT_TO_ERROR and not followed.called
+    assert obs.chain == (Hop(URL, 302),) and len(obs.reason) < 500
+    assert f"{len(huge):,} characters long" in obs.reason
+
+
+@respx.mock
+def test_redirects_to_ever_longer_addresses_stop_before_their_chain_grows_large() -> None:
+    # Each address under `MAX_LOCATION_CHARS`, 15 KB more chain at each of 20 redirects.
+    def onwards(request: httpx.Request) -> httpx.Response:
+        hop = int(request.url.params.get("hop", 0)) + 1
+        return httpx.Response(302, headers={"Location": f"{URL}?hop={hop}&pad={'x' * 15_000}"})
+
+    respx.get(url__startswith=URL).mock(side_effect=onwards)
+    obs = check()
+    assert obs.outcome is Outcome.TOO_MANY_REDIRECTS
+    assert sum(len(hop.url) for hop in obs.chain) <= MAX_CHAIN_CHARS
+    assert len(obs.chain) < SETTINGS.max_redirects
 
 
 @respx.mock

@@ -266,6 +266,25 @@ def test_status_command_shows_runs_and_prefect_health(
     assert result.output.splitlines()[0] == f"Database {shown}"
 
 
+def test_status_prints_a_stored_reason_as_nothing_a_terminal_acts_on(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused or failed run's reason quotes what others wrote (a catalog's text, an
+    error's); `status` printed it back from the database as it was."""
+    from flows.cli import app
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # nothing listens on the discard port
+    engine = open_engine(db_url)
+    reason = "the catalog has an error: title \x1b]8;;http://evil.example/\x1b\\x \u202ey"
+    store.record_refused_run(engine, trigger="schedule", now=days(0), reason=reason)
+    engine.dispose()
+    result = CliRunner().invoke(app, ["status", "--db", db_url], color=True)  # a terminal
+    assert result.exit_code == 0, result.output
+    assert "the catalog has an error: title" in result.stdout
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
+
+
 def test_recheck_without_a_selection_is_a_usage_error() -> None:
     from flows.cli import app
 

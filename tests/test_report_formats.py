@@ -156,6 +156,27 @@ def test_markdown_never_carries_raw_html(ctx: ReportContext) -> None:
     assert "<script" not in render_markdown(ctx, limit=None)
 
 
+@pytest.mark.parametrize(
+    "title", ["# All links work", "### Fine", "1. Fine", "- a", "+ b", "~~~", "~~~~"]
+)
+def test_a_title_opens_no_block_in_the_markdown_lists(data: ReportData, title: str) -> None:
+    """The list of changes starts an item with the resource's title: "# All links work" was
+    a heading in it, "1. Fine" a list within it, "~~~" a code block."""
+    from markdown_it import MarkdownIt
+
+    changes = tuple(
+        dataclasses.replace(e, resource_title=title) if e.resource_id == "b-blocked" else e
+        for e in data.changes
+    )
+    ctx = build_context(dataclasses.replace(data, changes=changes), now=fx.NOW)
+    md = render_markdown(ctx, limit=None)
+    tree = LexborHTMLParser(MarkdownIt("commonmark").enable("table").render(md))
+    (item,) = [li for li in tree.css("li") if "(b-blocked): URL edited." in li.text()]
+    assert item.text().startswith(f"{title} (b-blocked)"), item.html
+    assert item.css("h1, h2, hr, ol, ul, pre") == [], item.html
+    assert len(tree.css("h1")) == 1 and tree.css("hr") == []
+
+
 def test_csv_neutralises_formulas_and_keeps_the_text(ctx: ReportContext) -> None:
     rows = list(csv.DictReader(io.StringIO(render_csv(ctx))))
     assert tuple(rows[0]) == CSV_COLUMNS

@@ -372,6 +372,8 @@ def test_hostile_web_text_is_escaped_in_markdown(ctx: ReportContext) -> None:
 def test_markdown_escaping_of_text_and_links() -> None:
     assert md_escape("a|b `c` <i>&") == r"a\|b \`c\` &lt;i&gt;&amp;"
     assert md_escape("two\nlines") == "two lines"
+    for plain in ("3.5 seconds", "-5", "#tag", "a - b", "2025-03-06"):  # open no block
+        assert md_escape(plain) == plain
     assert md_link("x", None) == "x"
     assert md_link("x", "https://e.org/a b|c>") == "[x](<https://e.org/a%20b%7Cc%3E>)"
 

@@ -50,6 +50,8 @@ from catalog.errors import ConfigError
         "fd00:ec2::254",
         "fe80::1",
         "fe80::1%eth0",
+        "fec0::1",
+        "fec0:0:0:ffff::1",
         "ff02::1",
         "2001:db8::1",
         "[::1]",

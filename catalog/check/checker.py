@@ -463,6 +463,18 @@ class _Run:
             return None
 
 
+#: Characters of a validator or a Content-Type an observation keeps: real ones are tens
+#: of characters, and a hostile site's (a header line may be 64 KiB) were stored whole on
+#: every night's observation and on the link, and sent back in the next night's request.
+MAX_HEADER_CHARS = 1024
+
+
+def _kept(validator: str | None) -> str | None:
+    """An ETag or Last-Modified to keep, or None when it is longer than any real one (cut
+    short, it would be another validator)."""
+    return validator if validator is None or len(validator) <= MAX_HEADER_CHARS else None
+
+
 def _observe(
     target: Target, facts: CheckFacts, checked_at: datetime, elapsed_ms: int | None = None
 ) -> Observation:
@@ -479,8 +491,8 @@ def _observe(
     )
     fingerprint = page.fingerprint if page else None
     title = page.title if page else None
-    etag = headers.get("etag")
-    last_modified = headers.get("last-modified")
+    etag = _kept(headers.get("etag"))
+    last_modified = _kept(headers.get("last-modified"))
     length = content_length(headers)
     if not_modified and previous is not None:
         fingerprint = previous.fingerprint
@@ -515,7 +527,7 @@ def _observe(
         methods=tuple(exchange.method for exchange in facts.exchanges),
         elapsed_ms=elapsed_ms,
         retries=sum(len(exchange.retries) for exchange in facts.exchanges),
-        content_type=headers.get("content-type"),
+        content_type=(headers.get("content-type") or "")[:MAX_HEADER_CHARS] or None,
         content_length=length,
         etag=etag,
         last_modified=last_modified,

@@ -134,6 +134,10 @@ def _why_not_public(address: IPAddress) -> str | None:
         return "a multicast address"
     if address in _CGNAT:
         return "a carrier-grade NAT address (100.64.0.0/10)"
+    if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
+        # fec0::/10, IPv6's first private range: deprecated (RFC 3879) yet still routed
+        # inside networks that kept it, and `ipaddress` calls it global.
+        return "a site-local address (fec0::/10)"
     if address.is_private:
         return "a private-network or special-purpose address"
     if address.is_reserved:
