@@ -439,7 +439,10 @@ def report(
         ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Folder to write into (default var/reports).")
+        Path | None,
+        typer.Option(
+            help="Folder to write into. Default: reports_dir of linkhealth.toml, else var/reports."
+        ),
     ] = None,
     format: Annotated[
         list[str] | None,

@@ -663,6 +663,8 @@ def test_an_unreadable_path_anywhere_is_one_line_naming_it() -> None:
         (["report"], "names the catalog files whose tidying findings"),
         (["catalog", "lint"], "in the entry. Writes nothing."),
         (["server", "stop"], "its pid is in var/ there. Exit 0 when the server was stopped"),
+        # It said "(default var/reports)", where a `reports_dir` in linkhealth.toml wins.
+        (["report"], "Default: reports_dir of linkhealth.toml, else var/reports."),
     ],
 )
 def test_help_text_runs_on_instead_of_breaking_where_the_docstring_did(
