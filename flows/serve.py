@@ -378,11 +378,36 @@ def _earlier_database(settings: Settings, home: Path) -> str:
     earlier = (home / DEFAULT_DATABASE_URL.removeprefix("sqlite:///")).resolve()
     if earlier == now or not earlier.is_file() or now.exists():
         return ""
+    if not _may_hold_these_catalogs(earlier, settings):
+        return ""  # e.g. the bundled toolkit's, from `make run` in the checkout
     return (
         f" Warning: runs served from here by an earlier version kept their database in "
         f"{earlier}; to keep that history, copy it (`linkhealth db copy --db "
         f"sqlite:///{earlier} --to {settings.database_url}`) or set database_url to it."
     )
+
+
+def _may_hold_these_catalogs(database: Path, settings: Settings) -> bool:
+    """Whether the SQLite file `database` holds a collection of `settings`' catalog files,
+    or may: True when that cannot be told (the files are missing, or `database` cannot be
+    read as a linkhealth database). A database of other catalogs holds no history of these
+    (the checkout's, after `make run`, the bundled toolkit's), and copying it in would mix
+    that catalog into the reports for good."""
+    from catalog.db import open_engine
+    from catalog.source import catalog_files
+    from catalog.store import stored_collections
+
+    keys = {f.stem for f in catalog_files(settings.catalogs)}
+    if not keys:
+        return True
+    try:
+        engine = open_engine(f"sqlite:///{database}", migrate=False)
+        try:
+            return bool(stored_collections(engine) & keys)
+        finally:
+            engine.dispose()
+    except Exception:
+        return True
 
 
 def _where_relative(settings: Settings, home: Path) -> str:

@@ -670,6 +670,46 @@ def test_serve_warns_when_earlier_served_runs_kept_their_database_in_the_checkou
     assert "kept their database" not in " ".join(result.stderr.split())
 
 
+def test_serve_does_not_offer_a_checkout_database_of_other_catalogs_as_earlier_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator who ran `make run` in the checkout (the bundled toolkit, into the
+    checkout's var/linkhealth.db) and then serves their own catalog from its folder was told
+    that runs served "by an earlier version" kept their database there, and to copy it in:
+    which would have put the bundled toolkit into their reports for good. Only a database
+    holding one of the served catalogs' collections is their earlier history."""
+    import flows.serve
+    from flows.cli import app
+
+    home, folder = tmp_path / "checkout", tmp_path / "catalogs"
+    (home / "var").mkdir(parents=True)
+    shutil.copy(ROOT / "prefect.yaml", home / "prefect.yaml")
+    earlier = home / "var" / "linkhealth.db"
+    bundled = ROOT / "catalog" / "data" / "psp-human-trafficking-toolkit.yaml"
+    synced = CliRunner().invoke(app, ["sync", "--db", f"sqlite:///{earlier}", "-c", str(bundled)])
+    assert synced.exit_code == 0, synced.output
+    folder.mkdir()
+    (folder / "mine.yaml").write_text(
+        "collection: {title: Mine}\nresources:\n"
+        "  - {id: a, title: A report, url: 'https://example.org/a'}\n"
+    )
+    (folder / "linkhealth.toml").write_text('catalogs = ["mine.yaml"]\n')
+    monkeypatch.setattr(flows.serve, "CHECKOUT", home)
+    monkeypatch.chdir(folder)
+    result, _ = _serve_here(monkeypatch, [])
+    assert result.exit_code == 0, result.output
+    assert "kept their database" not in " ".join(result.stderr.split())
+
+    # The same file, having served this catalog before: its history, offered as before.
+    mine = CliRunner().invoke(
+        app, ["sync", "--db", f"sqlite:///{earlier}", "-c", str(folder / "mine.yaml")]
+    )
+    assert mine.exit_code == 0, mine.output
+    monkeypatch.chdir(folder)  # serve went on into the checkout
+    result, _ = _serve_here(monkeypatch, [])
+    assert f"kept their database in {earlier}" in " ".join(result.stderr.split())
+
+
 def test_serve_without_any_settings_file_says_where_the_runs_keep_their_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
