@@ -646,11 +646,13 @@ def db_prune(
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Delete old observations so years of nightly runs stay small."""
+    """Delete old observations so years of nightly runs stay small, and the reports
+    folder's `run-N.*` reports of runs that old (not those of the last 15 days)."""
     import humanize
 
     from catalog.db import engine_for, existing_database
     from catalog.retention import prune_observations
+    from reports.publish import prune_run_reports
 
     settings = _settings(config, db, None)
     engine = engine_for(existing_database(settings.database_url))
@@ -670,6 +672,12 @@ def db_prune(
         f"Deleted {result.deleted} observation(s) checked before {result.cutoff:%Y-%m-%d %H:%M} "
         f"UTC; kept {result.kept_old} older one(s) as each URL's latest or drift history."
     )
+    reports = prune_run_reports(settings, engine, result.cutoff)
+    if reports.folder is not None:
+        typer.echo(
+            f"Deleted {reports.files} report file(s) of earlier runs "
+            f"({humanize.naturalsize(reports.bytes, binary=True)}) from {reports.folder}."
+        )
     if result.not_compacted is not None:
         # The deletions stand; a prune run again compacts the file (`retention`).
         _err(
