@@ -1,0 +1,65 @@
+"""The report after many nights: what a resource page says of the history it leaves out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from catalog import store
+from catalog.settings import HealthSettings
+from catalog.sync import sync_catalogs
+from reports.build import HISTORY_PER_RESOURCE
+from reports.context import resource_page_path
+from reports.publish import publish_report_files
+from tests.factories import (
+    Ticker,
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    settings_for,
+)
+from tests.factories import temporary_database as database
+
+OLD_URL = "https://old.example/guide"
+NEW_URL = "https://new.example/guide"
+KIT = make_catalog(
+    "toolkit",
+    [make_resource("old", OLD_URL), make_resource("new", NEW_URL)],
+)
+
+
+def night(engine: Engine, at: float, urls: tuple[str, ...]) -> None:
+    run_id = store.start_run(engine, trigger="schedule", now=days(at))
+    batch = [make_observation(url, checked_at=days(at)) for url in urls]
+    store.record_observations(engine, run_id, batch, HealthSettings(), now=days(at))
+    store.finish_run(engine, run_id, status="completed", now=days(at + 0.01))
+
+
+def test_a_resource_page_says_its_checks_are_the_newest_only_and_how_to_list_the_rest(
+    tmp_path: Path,
+) -> None:
+    """A link checked every night for a year showed 30 checks as if they were all: nothing
+    said older ones exist, nor how to see them."""
+    nights = HISTORY_PER_RESOURCE + 5
+    with database(tmp_path) as engine:
+        sync_catalogs(engine, [KIT], now=days(0))
+        for n in range(nights):
+            # The new link is in the catalog for the last few nights only.
+            night(engine, n + 0.5, (OLD_URL, NEW_URL) if n >= nights - 3 else (OLD_URL,))
+        files = publish_report_files(
+            settings_for(engine),
+            formats=("html",),
+            out_dir=tmp_path / "r",
+            clock=Ticker(days(nights)),
+        )
+        folder = files.main.parent
+        old = (folder / resource_page_path("toolkit", "old")).read_text(encoding="utf-8")
+        new = (folder / resource_page_path("toolkit", "new")).read_text(encoding="utf-8")
+
+    assert f"The newest {HISTORY_PER_RESOURCE} checks" in old
+    assert "linkhealth resource old --limit 500" in old
+    # A page with its whole history says nothing of the kind.
+    assert 'id="history-older"' not in new
+    assert 'id="history-older"' in old
