@@ -323,7 +323,7 @@ def _with_moved_to(session: Session, resources: list[ResourceRow]) -> list[Resou
     }
     if not failing:
         return resources
-    worked = (Outcome.OK.value, Outcome.REDIRECTED_PERMANENT.value)
+    worked = WORKED
     moved: dict[int, str] = {}
     ids = sorted(failing)
     for start in range(0, len(ids), _CHUNK):  # SQLite caps the parameters of one statement
@@ -359,6 +359,9 @@ def _with_moved_to(session: Session, resources: list[ResourceRow]) -> list[Resou
 
 #: Link ids per statement of `_with_moved_to`.
 _CHUNK = 5000
+#: The outcomes of a check that found the link working, the last of which `_with_moved_to`
+#: reads (and `db prune` keeps, `catalog.retention`).
+WORKED = (Outcome.OK.value, Outcome.REDIRECTED_PERMANENT.value)
 
 #: `decisions.kind` of the decisions that set a resource aside.
 _SET_ASIDE = ("snooze", "ignore")

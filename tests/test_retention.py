@@ -406,3 +406,38 @@ def test_cli_prune_deletes_old_run_reports_of_its_own_database_only(
     )
     assert again.exit_code == 0, again.output
     assert (other / "run-1.html").is_file()
+
+
+def test_prune_keeps_the_new_address_of_a_link_whose_host_lapsed_after_it_moved(
+    tmp_path: Path,
+) -> None:
+    """A site moved (a permanent redirect for months), then its old host lapsed: the report
+    offered the new address as the fix, until a prune deleted the redirect it came from."""
+    old, new = "https://moved.example/guide", "https://new.example/guide"
+    kit = make_catalog("toolkit", [make_resource("moved", old)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        for night in range(30):
+            run_id = store.start_run(engine, trigger="schedule", now=days(night))
+            if night < 10:
+                obs = make_observation(
+                    old,
+                    Outcome.REDIRECTED_PERMANENT,
+                    checked_at=days(night),
+                    final_url=new,
+                    suggested_url=new,
+                )
+            else:
+                obs = make_observation(old, Outcome.DNS_ERROR, checked_at=days(night))
+            store.record_observations(engine, run_id, [obs], HealthSettings(), now=days(night))
+            store.finish_run(engine, run_id, status="completed", now=days(night))
+
+        def suggested() -> str | None:
+            (row,) = report_data(engine).resources
+            return row.suggested_url
+
+        assert suggested() == new
+        prune_observations(engine, keep_days=7, now=days(29))
+        assert suggested() == new
+        # Only that one check was kept of the old ones, besides the latest.
+        assert _checked_days(engine, old) == [9.0, *range(22, 30)]
