@@ -639,7 +639,8 @@ def db_prune(
             "--keep-days",
             min=1,
             help="Keep every observation of the last N days; older ones go, except each "
-            "URL's latest and its drift history. Events, runs and decisions are always kept.",
+            "URL's latest, its last working check and its drift history. Events, runs and "
+            "decisions are always kept.",
         ),
     ],
     vacuum: Annotated[bool, typer.Option(help="Compact a SQLite file afterwards (VACUUM).")] = True,
@@ -670,7 +671,8 @@ def db_prune(
         )
     typer.echo(
         f"Deleted {result.deleted} observation(s) checked before {result.cutoff:%Y-%m-%d %H:%M} "
-        f"UTC; kept {result.kept_old} older one(s) as each URL's latest or drift history."
+        f"UTC; kept {result.kept_old} older one(s) as each URL's latest, last working check "
+        "or drift history."
     )
     reports = prune_run_reports(settings, engine, result.cutoff)
     if reports.folder is not None:
