@@ -648,7 +648,8 @@ def db_prune(
     config: ConfigOpt = None,
 ) -> None:
     """Delete old observations so years of nightly runs stay small, and the reports
-    folder's `run-N.*` reports of runs that old (not those of the last 15 days)."""
+    folder's `run-N.*` reports of runs that old (not the latest run's, nor those of the
+    15 days before it, which its report links)."""
     import humanize
 
     from catalog.db import engine_for, existing_database

@@ -317,18 +317,17 @@ class RunReportsPruned:
     bytes: int = 0
 
 
-def prune_run_reports(
-    settings: Settings, engine: Engine, cutoff: datetime, *, now: datetime | None = None
-) -> RunReportsPruned:
+def prune_run_reports(settings: Settings, engine: Engine, cutoff: datetime) -> RunReportsPruned:
     """Delete the `run-<id>.*` reports of the runs started before `cutoff` from the reports
     folder of `engine`'s database (`report_folder`: the configured one, or the one beside
     it holding this database's reports; never one another database's report owns).
 
     Every night adds a `run-<id>.html` the size of the index, kept for history, which
-    nothing else ever deletes. The latest run's report stays, as do those of the last
-    `EARLIER_NIGHTS_DAYS` days, which the latest report links ("Earlier nights").
+    nothing else ever deletes. The latest run's report stays, as do those of the
+    `EARLIER_NIGHTS_DAYS` days before it, which the latest report links (its earlier
+    nights), however long ago it ran.
     """
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from catalog.store import read_session
     from catalog.tables import Run
@@ -343,11 +342,15 @@ def prune_run_reports(
     if not owned:
         return RunReportsPruned(folder=None)
     folder = owned[0]
-    cutoff = min(cutoff, (now or utcnow()) - timedelta(days=EARLIER_NIGHTS_DAYS))
     with read_session(engine) as session:
-        latest = session.scalar(select(func.max(Run.id)))
+        latest = session.execute(
+            select(Run.id, Run.started_at).order_by(Run.id.desc()).limit(1)
+        ).first()
+        if latest is None:
+            return RunReportsPruned(folder=folder)
+        cutoff = min(cutoff, latest.started_at - timedelta(days=EARLIER_NIGHTS_DAYS))
         old = set(session.scalars(select(Run.id).where(Run.started_at < cutoff)))
-    old.discard(latest)
+    old.discard(latest.id)
     files = size = 0
     for path in folder.glob("run-*.*"):
         match = _RUN_FILE.fullmatch(path.name)

@@ -371,8 +371,9 @@ def test_prune_deletes_old_run_reports_but_the_earlier_nights_the_latest_links(
     folder = _reports_folder(tmp_path, engine, range(1, 31))
     settings = Settings(database_url=engine.url.render_as_string(hide_password=False))
     settings = replace(settings, reports_dir=tmp_path / "reports")
-    result = prune_run_reports(settings, engine, days(22), now=days(29))
-    # Runs 1-14 started more than EARLIER_NIGHTS_DAYS (15) days before: their files go.
+    result = prune_run_reports(settings, engine, days(22))
+    # Runs 1-14 started more than EARLIER_NIGHTS_DAYS (15) days before the latest one:
+    # their files go.
     assert (result.folder, result.files) == (folder, 14 * 4)
     left = sorted(p.name for p in folder.iterdir())
     assert [n for n in left if n.startswith("run-")] == sorted(
@@ -395,10 +396,11 @@ def test_cli_prune_deletes_old_run_reports_of_its_own_database_only(
         app, ["db", "prune", "--keep-days", "7", "--db", url, "--config", str(config)]
     )
     assert result.exit_code == 0, result.output
-    assert "Deleted 8 report file(s) of earlier runs" in result.stdout
-    # The latest run's report stays, however old.
+    assert "Deleted 4 report file(s) of earlier runs" in result.stdout
+    # The latest run's report stays, however old, and the night before it, which its
+    # report links, though both are older than --keep-days.
     assert sorted(p.name for p in folder.glob("run-*")) == [
-        f"run-30.{s}" for s in ("csv", "html", "json", "md")
+        f"run-{run}.{s}" for run in (29, 30) for s in ("csv", "html", "json", "md")
     ]
     config.write_text(f'reports_dir = "{other}"\n', encoding="utf-8")
     again = CliRunner().invoke(
