@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine
+import pytest
+from sqlalchemy import Engine, event
 
 from catalog import store
+from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from reports.build import HISTORY_PER_RESOURCE
@@ -63,3 +66,36 @@ def test_a_resource_page_says_its_checks_are_the_newest_only_and_how_to_list_the
     # A page with its whole history says nothing of the kind.
     assert 'id="history-older"' not in new
     assert 'id="history-older"' in old
+
+
+def test_the_checks_since_a_problem_began_cost_a_start_per_link_not_per_check(
+    tmp_path: Path,
+) -> None:
+    """A row's "N checks" counted every observation since its problem began, working out
+    that start (with event lookups for a flapping link) again for each observation: after
+    a year of nights that was half the report's time. Now the start is worked out once
+    per link, and the count is the same."""
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "GROUP BY observations.link_id" in statement and "count(*)" in statement:
+            statements.append((statement, parameters))
+
+    with database(tmp_path) as engine:
+        sync_catalogs(engine, [KIT], now=days(0))
+        for n in range(6):
+            night(engine, n + 0.5, (OLD_URL, NEW_URL))
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            (old,) = [r for r in report_data(engine).resources if r.resource_id == "old"]
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        assert old.checks_since == 6
+        if engine.dialect.name != "sqlite":
+            pytest.skip("reads SQLite's query plan")
+        (statement, parameters), *_ = statements
+        with engine.connect() as conn:
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    # No subquery evaluated for each observation the outer query scans (parent 0).
+    top = [detail for _, parent, _, detail in plan if parent == 0]
+    assert not [d for d in top if d.startswith("CORRELATED")], plan
