@@ -37,7 +37,7 @@ from bench.simweb import page_title
 from catalog import decisions
 from catalog.model import Observation, pack_text
 from catalog.outcomes import Outcome
-from catalog.runs import BatchStored, finish_run, prepare_run, store_batch
+from catalog.runs import FULL_RUN_LEASE, BatchStored, finish_run, prepare_run, store_batch
 from catalog.settings import HealthSettings, Settings
 
 #: Outcome a behaviour of `bench.gencatalog` ends in, with the HTTP status the report shows.
@@ -97,12 +97,31 @@ def _domain(owner: int) -> str:
     return f"www.site{owner}.example.org"
 
 
-def _observation(e: Entry, url: str, run: int, runs: int, at: datetime) -> Observation:
+#: With `--year`: the catalog is edited every this many runs (titles, removals, additions).
+EDIT_EVERY = 30
+
+
+def _dead_host(e: Entry) -> bool:
+    """With `--year`: the entries on the one host that dies halfway through."""
+    return _owner(e.host) == 1
+
+
+def _observation(
+    e: Entry, url: str, run: int, runs: int, at: datetime, *, year: bool = False
+) -> Observation:
     """What a check of `e` finds on run `run` (0-based) of `runs`: mostly the generated
-    behaviour, plus links that break, recover, flap, change content, or drift."""
+    behaviour, plus links that break, recover, flap, change content, or drift.
+
+    With `year`, what a year brings besides: a host that dies halfway through and stays
+    dead, links that flap for a season only, and links that break for a month and recover.
+    """
     rng = random.Random(e.n * 1009 + run)
     elapsed = int(rng.lognormvariate(5.5, 0.8))
     late = run >= runs - 3
+    if year and _dead_host(e) and run >= runs // 2:
+        return Observation(url, at, Outcome.DNS_ERROR, "The host name no longer resolves")
+    if year and e.n % 67 == 0 and runs // 3 <= run < runs // 3 + 30:  # a month broken
+        return Observation(url, at, Outcome.NOT_FOUND, "GET 404 Not Found", 404, elapsed_ms=elapsed)
     if e.kind in _FIXED:
         outcome, status, reason = _FIXED[e.kind]
         return Observation(url, at, outcome, reason, http_status=status, elapsed_ms=elapsed)
@@ -120,7 +139,8 @@ def _observation(e: Entry, url: str, run: int, runs: int, at: datetime) -> Obser
         )
     if e.n % 53 == 0 and late:  # broke three runs ago: confirmed broken by the last run
         return Observation(url, at, Outcome.NOT_FOUND, "GET 404 Not Found", 404, elapsed_ms=elapsed)
-    if e.n % 59 == 0 and run % 2 == 1:  # flapping
+    season = not year or runs // 4 <= run < runs // 2  # with `year`, a season of flapping
+    if e.n % 59 == 0 and run % 2 == 1 and season:  # flapping
         return Observation(url, at, Outcome.TIMEOUT, "No answer within 15 s", elapsed_ms=15000)
     if e.n % 61 == 0 and run == runs - 1:  # failed once: suspect
         return Observation(
@@ -154,9 +174,18 @@ def _observation(e: Entry, url: str, run: int, runs: int, at: datetime) -> Obser
 
 
 def build(
-    out: Path, resources: int, hosts: int, runs: int, seed: int, *, end: datetime
+    out: Path,
+    resources: int,
+    hosts: int,
+    runs: int,
+    seed: int,
+    *,
+    end: datetime,
+    year: bool = False,
 ) -> dict[str, object]:
-    """A fresh database at `out` (its catalog beside it) after `runs` nightly runs."""
+    """A fresh database at `out` (its catalog beside it) after `runs` nightly runs; with
+    `year`, the catalog is edited every `EDIT_EVERY` runs and links fail as over a year
+    (`_observation`)."""
     started = time.perf_counter()
     entries = generate(resources, hosts, seed)
     by_n = {e.n: e for e in entries}
@@ -176,15 +205,22 @@ def build(
             edited = frozenset(n for n in by_n if n % 499 == 0)
             kept = [e for e in entries if e.n % 997 != 0]
             catalog.write_text(catalog_text(kept, hosts, edited=edited), encoding="utf-8")
+        elif year and run and run % EDIT_EVERY == 0:  # a curator's edits now and then
+            month = run // EDIT_EVERY
+            edited = frozenset(n for n in by_n if n % 101 == month)
+            kept = [e for e in entries if e.n % 89 != month % 89 or month % 2]  # out, back
+            catalog.write_text(catalog_text(kept, hosts, edited=edited), encoding="utf-8")
 
         def clock(at: datetime = at) -> datetime:
             return at
 
-        prepared = prepare_run(settings, trigger="schedule", clock=clock)
+        # A nightly run holds the full-run lease: without it each run counts as a recheck
+        # of a few ids, which the trend chart leaves out and "since the last run" skips.
+        prepared = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=clock)
         stored: list[BatchStored] = []
         for batch in prepared.batches:
             observations = [
-                _observation(by_n[int(t.url.rsplit("/", 1)[1])], t.url, run, runs, at)
+                _observation(by_n[int(t.url.rsplit("/", 1)[1])], t.url, run, runs, at, year=year)
                 for t in batch.targets
             ]
             stored.append(store_batch(settings, prepared.run_id, observations, clock=clock))
@@ -192,7 +228,14 @@ def build(
         def finished(at: datetime = at) -> datetime:
             return at + timedelta(minutes=30)
 
-        finish_run(settings, prepared.run_id, stored=stored, sync=prepared.sync, clock=finished)
+        finish_run(
+            settings,
+            prepared.run_id,
+            stored=stored,
+            sync=prepared.sync,
+            clock=finished,
+            lease=prepared.lease,
+        )
         counts["observations"] += sum(b.observations for b in stored)
         counts["events"] += sum(b.events for b in stored)
     # A few curator decisions: snoozed and ignored resources are listed with their reasons.
@@ -282,6 +325,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--hosts", type=int, help="default: resources / 50")
     parser.add_argument("--runs", type=int, default=6, help="nightly runs to store (default 6)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--year",
+        action="store_true",
+        help="what a year of nights brings: catalog edits every 30 runs, a host dying "
+        "halfway, a season of flapping, links broken for a month",
+    )
     parser.add_argument("--out", type=Path, required=True, help="SQLite file to write")
     parser.add_argument(
         "--time-report",
@@ -304,7 +353,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     result: dict[str, object] = {}
     if not (args.time_report and args.out.exists()):
         hosts = args.hosts or max(1, args.resources // 50)
-        result.update(build(args.out, args.resources, hosts, args.runs, args.seed, end=end))
+        result.update(
+            build(args.out, args.resources, hosts, args.runs, args.seed, end=end, year=args.year)
+        )
     if args.time_report:
         result["machine"] = machine_speed()
         groups = [g for g in args.formats.split(",") if g]

@@ -323,7 +323,7 @@ def _with_moved_to(session: Session, resources: list[ResourceRow]) -> list[Resou
     }
     if not failing:
         return resources
-    worked = (Outcome.OK.value, Outcome.REDIRECTED_PERMANENT.value)
+    worked = WORKED
     moved: dict[int, str] = {}
     ids = sorted(failing)
     for start in range(0, len(ids), _CHUNK):  # SQLite caps the parameters of one statement
@@ -359,6 +359,9 @@ def _with_moved_to(session: Session, resources: list[ResourceRow]) -> list[Resou
 
 #: Link ids per statement of `_with_moved_to`.
 _CHUNK = 5000
+#: The outcomes of a check that found the link working, the last of which `_with_moved_to`
+#: reads (and `db prune` keeps, `catalog.retention`).
+WORKED = (Outcome.OK.value, Outcome.REDIRECTED_PERMANENT.value)
 
 #: `decisions.kind` of the decisions that set a resource aside.
 _SET_ASIDE = ("snooze", "ignore")
@@ -848,14 +851,21 @@ def _checks_since(session: Session, link_ids: Sequence[int] | None = None) -> di
     """Per link (of `link_ids`, else every link), the checks since its current problem
     (`PROBLEM_START`) began: one grouped query."""
     start = PROBLEM_START
-    only = () if link_ids is None else (Observation.link_id.in_(link_ids),)
+    # Each link's start worked out once, not once per observation: joined as it was,
+    # the start (with its event lookups for a flapping link) was computed for each of the
+    # link's observations, which after a year of nights are hundreds. Materialized, the
+    # database counts each link's observations since its start off the (link, time) index.
+    starts = (
+        select(Link.id.label("link_id"), start.label("start"))
+        .where(*(() if link_ids is None else (Link.id.in_(link_ids),)), start.is_not(None))
+        .cte("problem_starts")
+        .prefix_with("MATERIALIZED")
+    )
     rows = session.execute(
         select(Observation.link_id, func.count())
-        .join(Link, Link.id == Observation.link_id)
+        .join(starts, starts.c.link_id == Observation.link_id)
         .where(
-            *only,
-            start.is_not(None),
-            Observation.checked_at >= start,
+            Observation.checked_at >= starts.c.start,
             Observation.outcome != Outcome.NETWORK_UNAVAILABLE.value,
         )
         .group_by(Observation.link_id)

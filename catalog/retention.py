@@ -9,7 +9,9 @@ live in their own tables. Of the observations themselves we keep:
 - every one checked within the last `keep_days` days (recent history, "checks" counts);
 - each link's latest observation (what the report shows and what `links` points at);
 - each link's newest `store.DRIFT_HISTORY` observations with relevance scores, so the
-  drift baseline (a page's similarity to its entry over time) survives pruning.
+  drift baseline (a page's similarity to its entry over time) survives pruning;
+- each link's last working observation, so a link whose host lapsed after a permanent
+  move still gets its known new address as the fix (`catalog.queries._with_moved_to`).
 
 Memory stays bounded whatever the database's size: a year of nightly runs over 100,000
 URLs beyond the window is ~36 million observations, whose ids alone, held in Python sets
@@ -63,7 +65,7 @@ from catalog import store
 from catalog.clock import as_utc, utcnow
 from catalog.errors import StoreError
 from catalog.outcomes import Outcome
-from catalog.queries import PROBLEM_START
+from catalog.queries import PROBLEM_START, WORKED
 from catalog.store import DRIFT_HISTORY, PG_WRITE_LOCK
 from catalog.tables import Link, Observation
 
@@ -228,6 +230,17 @@ def _fill_keep(
                     select(Link.last_observation_id).where(
                         in_range, Link.last_observation_id.is_not(None)
                     ),
+                )
+            )
+            conn.execute(
+                _KEEP.insert().from_select(
+                    ["id"],
+                    select(func.max(Observation.id))
+                    .where(
+                        Observation.link_id.between(first, after),
+                        Observation.outcome.in_(WORKED),
+                    )
+                    .group_by(Observation.link_id),
                 )
             )
             history = _drift_history(Observation.link_id.between(first, after))

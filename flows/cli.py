@@ -643,18 +643,22 @@ def db_prune(
             "--keep-days",
             min=1,
             help="Keep every observation of the last N days; older ones go, except each "
-            "URL's latest and its drift history. Events, runs and decisions are always kept.",
+            "URL's latest, its last working check and its drift history. Events, runs and "
+            "decisions are always kept.",
         ),
     ],
     vacuum: Annotated[bool, typer.Option(help="Compact a SQLite file afterwards (VACUUM).")] = True,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Delete old observations so years of nightly runs stay small."""
+    """Delete old observations so years of nightly runs stay small, and the reports
+    folder's `run-N.*` reports of runs that old (not the latest run's, nor those of the
+    15 days before it, which its report links)."""
     import humanize
 
     from catalog.db import engine_for, existing_database
     from catalog.retention import prune_observations
+    from reports.publish import prune_run_reports
 
     settings = _settings(config, db, None)
     engine = engine_for(existing_database(settings.database_url))
@@ -672,8 +676,15 @@ def db_prune(
         )
     typer.echo(
         f"Deleted {result.deleted} observation(s) checked before {result.cutoff:%Y-%m-%d %H:%M} "
-        f"UTC; kept {result.kept_old} older one(s) as each URL's latest or drift history."
+        f"UTC; kept {result.kept_old} older one(s) as each URL's latest, last working check "
+        "or drift history."
     )
+    reports = prune_run_reports(settings, engine, result.cutoff)
+    if reports.folder is not None:
+        typer.echo(
+            f"Deleted {reports.files} report file(s) of earlier runs "
+            f"({humanize.naturalsize(reports.bytes, binary=True)}) from {reports.folder}."
+        )
     if result.not_compacted is not None:
         # The deletions stand; a prune run again compacts the file (`retention`).
         _err(

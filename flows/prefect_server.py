@@ -335,10 +335,20 @@ def ensure_server(say: Callable[[str], None] = print) -> ServerInfo:
     return ServerInfo(api_url=url, how="started", pid=pid)
 
 
+#: The Prefect server setting (and value) that deletes old flow runs, logs and artifacts.
+VACUUM_SETTING = "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED"
+VACUUM_TYPES = "events,flow_runs"
+
+
 def _start(url: str, home: Path | None = None) -> int:
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect keeps every flow run, with its logs and artifacts (a summary, a queue table
+    # and a report link a night), forever by default: its database grew every night,
+    # whatever `db prune` did. Delete those of runs ended over 90 days ago (Prefect's
+    # retention period), as the systemd unit does.
+    env.setdefault(VACUUM_SETTING, VACUUM_TYPES)
     env.pop("PREFECT_API_URL", None)
     if home is not None:
         home.mkdir(parents=True, exist_ok=True)

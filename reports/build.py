@@ -188,6 +188,7 @@ def build_context(
         hosts=group_stats("host", data.resources, resources),
         resources=resources,
         earlier_run_notice=_earlier_run_notice(data),
+        command_options=form.options,
     )
     return with_findings(ctx, findings) if findings else ctx
 
@@ -369,6 +370,7 @@ def resource_pages(
     link count as shard 0), for `history` read with the same shard.
     """
     part, parts = shard
+    form = CommandForm(_ambiguous_ids(data.resources), ctx.command_options)
     rows_by_link: dict[int | None, list[tuple[ResourceRow, Row]]] = defaultdict(list)
     for source, row in zip(data.resources, ctx.resources, strict=True):
         if (source.link_id or 0) % parts == part:
@@ -381,7 +383,14 @@ def resource_pages(
             events = [*events_by_resource.get(source.pk, ())]
             if link_id is not None:
                 events.extend(events_by_link.get(link_id, ()))
-            yield ResourcePage(row, history_items(observations, events, now))
+            # After a year of nights the page holds the newest checks only: say so, and
+            # where the rest is, rather than let 30 rows read as the link's whole history.
+            older = (
+                command("resource", source, "--limit", str(HISTORY_LISTED), form=form)
+                if len(observations) >= HISTORY_PER_RESOURCE
+                else None
+            )
+            yield ResourcePage(row, history_items(observations, events, now), older)
 
     for seen_link, observations in history:
         yield from pages(seen_link, observations)
@@ -391,6 +400,9 @@ def resource_pages(
 
 #: Checks kept on each resource page (newest first).
 HISTORY_PER_RESOURCE = 30
+#: Checks and events the command a capped resource page names lists (`linkhealth resource
+#: --limit`): more than a year of nights.
+HISTORY_LISTED = 500
 
 
 def _priority(r: ResourceRow) -> Priority | None:

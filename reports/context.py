@@ -481,6 +481,8 @@ class ReportContext:
     hygiene_info: int = 0
     #: Set for the report of an earlier run (`report --run N`): its queue is today's.
     earlier_run_notice: str | None = None
+    #: The `--config` and `--db` its commands carry (`catalog.commands.command_options`).
+    command_options: tuple[str, ...] = ()
 
     @property
     def hygiene_kinds(self) -> tuple[tuple[str, str, int], ...]:
@@ -531,6 +533,8 @@ class ResourcePage:
     row: Row
     #: Newest first.
     history: tuple[HistoryItem, ...]
+    #: The command listing the history the page leaves out (its checks are capped), or None.
+    older: str | None = None
 
 
 # --- the words and paths every part of the report shares --------------------------------------

@@ -272,13 +272,7 @@ def report_folder(configured: Path, database: str, *, readable: str = "database"
     creates the file exclusively, so of two reports starting at once into an unclaimed
     folder only one gets it.
     """
-    base = configured if configured.name else configured.resolve()
-    candidates = (
-        configured,
-        base.with_name(f"{base.name}-{readable}"),
-        # Two databases with the same short name (two trial.db in different folders).
-        base.with_name(f"{base.name}-{readable}-{_digest(database)}"),
-    )
+    candidates = _folders(configured, database, readable)
     owners: list[str] = []
     for folder in candidates:
         owner = _claim(folder, database)
@@ -298,6 +292,75 @@ def report_folder(configured: Path, database: str, *, readable: str = "database"
         f"cannot write the report of {database}: {', '.join(map(str, candidates))} hold "
         "the reports of other databases; choose another folder with --out or reports_dir"
     )
+
+
+def _folders(configured: Path, database: str, readable: str) -> tuple[Path, Path, Path]:
+    """The folders `report_folder` chooses from, in order."""
+    base = configured if configured.name else configured.resolve()
+    return (
+        configured,
+        base.with_name(f"{base.name}-{readable}"),
+        # Two databases with the same short name (two trial.db in different folders).
+        base.with_name(f"{base.name}-{readable}-{_digest(database)}"),
+    )
+
+
+#: A run's own report files, kept for history (`reports.site.write_report`).
+_RUN_FILE = re.compile(r"run-(\d+)\.(?:html|md|csv|json)")
+
+
+@dataclass(frozen=True)
+class RunReportsPruned:
+    #: The reports folder of the database; None when it has none yet.
+    folder: Path | None
+    files: int = 0
+    bytes: int = 0
+
+
+def prune_run_reports(settings: Settings, engine: Engine, cutoff: datetime) -> RunReportsPruned:
+    """Delete the `run-<id>.*` reports of the runs started before `cutoff` from the reports
+    folder of `engine`'s database (`report_folder`: the configured one, or the one beside
+    it holding this database's reports; never one another database's report owns).
+
+    Every night adds a `run-<id>.html` the size of the index, kept for history, which
+    nothing else ever deletes. The latest run's report stays, as do those of the
+    `EARLIER_NIGHTS_DAYS` days before it, which the latest report links (its earlier
+    nights), however long ago it ran.
+    """
+    from sqlalchemy import select
+
+    from catalog.store import read_session
+    from catalog.tables import Run
+    from reports.build import EARLIER_NIGHTS_DAYS
+
+    database = database_name(engine)
+    owned = [
+        folder
+        for folder in _folders(Path(settings.reports_dir), database, _readable_name(engine))
+        if _owner(folder / OWNER_FILE) == database
+    ]
+    if not owned:
+        return RunReportsPruned(folder=None)
+    folder = owned[0]
+    with read_session(engine) as session:
+        latest = session.execute(
+            select(Run.id, Run.started_at).order_by(Run.id.desc()).limit(1)
+        ).first()
+        if latest is None:
+            return RunReportsPruned(folder=folder)
+        cutoff = min(cutoff, latest.started_at - timedelta(days=EARLIER_NIGHTS_DAYS))
+        old = set(session.scalars(select(Run.id).where(Run.started_at < cutoff)))
+    old.discard(latest.id)
+    files = size = 0
+    for path in folder.glob("run-*.*"):
+        match = _RUN_FILE.fullmatch(path.name)
+        if match is None or int(match[1]) not in old:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            gone = path.stat().st_size
+            path.unlink()
+            files, size = files + 1, size + gone
+    return RunReportsPruned(folder=folder, files=files, bytes=size)
 
 
 def _digest(text: str) -> str:

@@ -28,6 +28,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from catalog.csv_guard import guard
+from catalog.queries import TREND_DAYS
 from reports.chart import SERIES, trend_svg
 from reports.context import Group, GroupStats, ReportContext, ResourcePage, Row, sentences
 from reports.html_rows import (
@@ -153,6 +154,7 @@ def _environment() -> Environment:
     env.globals["facts"] = facts
     env.globals["trend_svg"] = trend_svg
     env.globals["series"] = SERIES
+    env.globals["history_days"] = TREND_DAYS  # a resource page's events (`reports.publish`)
     return env
 
 
@@ -365,6 +367,7 @@ def render_json(ctx: ReportContext, *, pretty: bool = False) -> str:
     plain = _Plain()
     doc = {"schema": JSON_SCHEMA, **plain(ctx), "queue": plain(ctx.groups)}
     doc.pop("groups", None)
+    doc.pop("command_options", None)  # how its commands are spelt, already in each command
     text = json.dumps(
         doc, ensure_ascii=False, indent=1 if pretty else None, separators=_SEPARATORS[pretty]
     )

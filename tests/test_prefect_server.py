@@ -333,3 +333,18 @@ def test_a_prefect_api_url_naming_the_local_server_starts_it_as_without_one(
     result = runner.invoke(app, ["server", "start"])
     assert result.exit_code == 0, result.output
     assert len(STARTED) == 1 and "(started)" in result.stdout
+
+
+def test_a_server_started_here_deletes_flow_runs_older_than_its_retention(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prefect keeps every flow run, its logs and artifacts forever unless told: a year of
+    nights grew the server's database in var/prefect, which `db prune` never touches."""
+    monkeypatch.delenv("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", raising=False)
+    started, _ = _start(monkeypatch)
+    assert started.env["PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED"] == "events,flow_runs"
+    unit = Path(__file__).parents[1] / "deploy" / "systemd" / "linkhealth-prefect.service"
+    assert (
+        "Environment=PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED=events,flow_runs"
+        in unit.read_text(encoding="utf-8").splitlines()
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,12 @@ from catalog.model import pack_text
 from catalog.outcomes import Outcome
 from catalog.queries import iter_resources, report_data
 from catalog.retention import prune_observations
-from catalog.settings import HealthSettings
+from catalog.settings import HealthSettings, Settings
 from catalog.store import DRIFT_HISTORY, read_session
 from catalog.sync import sync_catalogs
 from catalog.tables import Event, Link, Observation, Run
 from flows.cli import app
+from reports.publish import OWNER_FILE, database_name, prune_run_reports, report_folder
 from tests.factories import (
     days,
     make_catalog,
@@ -350,3 +351,95 @@ def test_a_run_in_progress_puts_the_vacuum_off_to_the_next_prune(engine: Engine)
     assert result.deleted > 0 and vacuumed == []
     assert result.compact_later is not None and f"run {run_id} (manual)" in result.compact_later
     assert result.not_compacted is None
+
+
+def _reports_folder(tmp_path: Path, engine: Engine, runs: Sequence[int]) -> Path:
+    """A reports folder of `engine`'s database with the run reports of `runs`."""
+    folder = report_folder(tmp_path / "reports", database_name(engine))
+    for name in ("index.html", "latest.html", "latest.md", "style.css"):
+        (folder / name).write_text("latest", encoding="utf-8")
+    for run in runs:
+        for suffix in ("html", "md", "csv", "json"):
+            (folder / f"run-{run}.{suffix}").write_text(f"run {run}", encoding="utf-8")
+    return folder
+
+
+def test_prune_deletes_old_run_reports_but_the_earlier_nights_the_latest_links(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A year of nights left a `run-N.html` each, never deleted: the folder only grew."""
+    folder = _reports_folder(tmp_path, engine, range(1, 31))
+    settings = Settings(database_url=engine.url.render_as_string(hide_password=False))
+    settings = replace(settings, reports_dir=tmp_path / "reports")
+    result = prune_run_reports(settings, engine, days(22))
+    # Runs 1-14 started more than EARLIER_NIGHTS_DAYS (15) days before the latest one:
+    # their files go.
+    assert (result.folder, result.files) == (folder, 14 * 4)
+    left = sorted(p.name for p in folder.iterdir())
+    assert [n for n in left if n.startswith("run-")] == sorted(
+        f"run-{run}.{s}" for run in range(15, 31) for s in ("html", "md", "csv", "json")
+    )
+    assert {"index.html", "latest.html", "latest.md", "style.css", OWNER_FILE} <= set(left)
+
+
+def test_cli_prune_deletes_old_run_reports_of_its_own_database_only(
+    engine: Engine, tmp_path: Path
+) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    folder = _reports_folder(tmp_path, engine, (1, 29, 30))
+    other = tmp_path / "other"
+    report_folder(other, "sqlite:////elsewhere/other.db")
+    (other / "run-1.html").write_text("another database's", encoding="utf-8")
+    config = tmp_path / "linkhealth.toml"
+    config.write_text(f'reports_dir = "{folder}"\n', encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["db", "prune", "--keep-days", "7", "--db", url, "--config", str(config)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Deleted 4 report file(s) of earlier runs" in result.stdout
+    # The latest run's report stays, however old, and the night before it, which its
+    # report links, though both are older than --keep-days.
+    assert sorted(p.name for p in folder.glob("run-*")) == [
+        f"run-{run}.{s}" for run in (29, 30) for s in ("csv", "html", "json", "md")
+    ]
+    config.write_text(f'reports_dir = "{other}"\n', encoding="utf-8")
+    again = CliRunner().invoke(
+        app, ["db", "prune", "--keep-days", "7", "--db", url, "--config", str(config)]
+    )
+    assert again.exit_code == 0, again.output
+    assert (other / "run-1.html").is_file()
+
+
+def test_prune_keeps_the_new_address_of_a_link_whose_host_lapsed_after_it_moved(
+    tmp_path: Path,
+) -> None:
+    """A site moved (a permanent redirect for months), then its old host lapsed: the report
+    offered the new address as the fix, until a prune deleted the redirect it came from."""
+    old, new = "https://moved.example/guide", "https://new.example/guide"
+    kit = make_catalog("toolkit", [make_resource("moved", old)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        for night in range(30):
+            run_id = store.start_run(engine, trigger="schedule", now=days(night))
+            if night < 10:
+                obs = make_observation(
+                    old,
+                    Outcome.REDIRECTED_PERMANENT,
+                    checked_at=days(night),
+                    final_url=new,
+                    suggested_url=new,
+                )
+            else:
+                obs = make_observation(old, Outcome.DNS_ERROR, checked_at=days(night))
+            store.record_observations(engine, run_id, [obs], HealthSettings(), now=days(night))
+            store.finish_run(engine, run_id, status="completed", now=days(night))
+
+        def suggested() -> str | None:
+            (row,) = report_data(engine).resources
+            return row.suggested_url
+
+        assert suggested() == new
+        prune_observations(engine, keep_days=7, now=days(29))
+        assert suggested() == new
+        # Only that one check was kept of the old ones, besides the latest.
+        assert _checked_days(engine, old) == [9.0, *range(22, 30)]

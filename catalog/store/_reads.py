@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Text, and_, false, or_, select
+from sqlalchemy import ColumnElement, Engine, Select, Text, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from catalog import tables as t
@@ -24,7 +24,7 @@ from catalog.store._records import (
     observation_record,
     resource_record,
 )
-from catalog.store._sql import newest_first, read_session, table_of
+from catalog.store._sql import read_session, table_of
 from catalog.urls import canonical_url
 
 
@@ -295,22 +295,23 @@ def run_verdicts(engine: Engine, run_id: int, *, now: datetime) -> list[RunVerdi
 
 
 def _links_with_changed_content(s: Session) -> set[int]:
-    """Links whose latest observation has a fingerprint unlike the previous fingerprint."""
-    newest = newest_first("n")
-    latest = select(t.Observation.link_id, t.Observation.fingerprint, newest).subquery()
-    latest_fp = {
-        link_id: fp
-        for link_id, fp in s.execute(
-            select(latest.c.link_id, latest.c.fingerprint).where(latest.c.n == 1)
+    """Links whose latest observation has a fingerprint unlike the previous fingerprint.
+
+    Two look-ups per link on its (link, time) index: numbering every observation of every
+    link (a window over the whole table, twice) made `export` slower every night, 4 of its
+    6 s after a year of nights at 2,000 resources."""
+    obs = t.Observation
+
+    def newest(*where: Any) -> Select[Any]:
+        return (
+            select(obs.fingerprint)
+            .where(obs.link_id == t.Link.id, *where)
+            .order_by(obs.checked_at.desc(), obs.id.desc())
         )
-        if fp is not None
+
+    latest = newest().limit(1).correlate(t.Link).scalar_subquery()
+    before = newest(obs.fingerprint.is_not(None)).limit(1).offset(1).correlate(t.Link)
+    rows = s.execute(select(t.Link.id, latest, before.scalar_subquery()))
+    return {
+        link_id for link_id, fp, earlier in rows if fp is not None and earlier not in (None, fp)
     }
-    fingerprinted = (
-        select(t.Observation.link_id, t.Observation.fingerprint, newest)
-        .where(t.Observation.fingerprint.is_not(None))
-        .subquery()
-    )
-    earlier = s.execute(
-        select(fingerprinted.c.link_id, fingerprinted.c.fingerprint).where(fingerprinted.c.n == 2)
-    )
-    return {link_id for link_id, fp in earlier if link_id in latest_fp and latest_fp[link_id] != fp}
