@@ -597,6 +597,22 @@ def full_run_started_since(
     return None
 
 
+def runs_before_the_latest(engine: Engine, cutoff: datetime, kept: timedelta) -> set[int]:
+    """Ids of the runs started before `cutoff` and more than `kept` before the latest run
+    started, the latest itself never among them: whose reports `db prune` may delete
+    (`reports.publish.prune_run_reports`) while the latest report still links the rest."""
+    with session_scope(engine) as session:
+        latest = session.execute(
+            select(Run.id, Run.started_at).order_by(Run.id.desc()).limit(1)
+        ).first()
+        if latest is None:
+            return set()
+        before = min(cutoff, latest.started_at - kept)
+        old = set(session.scalars(select(Run.id).where(Run.started_at < before)))
+    old.discard(latest.id)
+    return old
+
+
 def latest_finished_run_id(engine: Engine) -> int | None:
     """The run a report shows by default."""
     with session_scope(engine) as session:

@@ -41,6 +41,7 @@ from catalog.queries import (
     latest_finished_run_id,
     report_data,
     resource_ids_at,
+    runs_before_the_latest,
     shared_resource_ids,
 )
 from catalog.settings import Settings
@@ -327,10 +328,6 @@ def prune_run_reports(settings: Settings, engine: Engine, cutoff: datetime) -> R
     `EARLIER_NIGHTS_DAYS` days before it, which the latest report links (its earlier
     nights), however long ago it ran.
     """
-    from sqlalchemy import select
-
-    from catalog.store import read_session
-    from catalog.tables import Run
     from reports.build import EARLIER_NIGHTS_DAYS
 
     database = database_name(engine)
@@ -342,15 +339,7 @@ def prune_run_reports(settings: Settings, engine: Engine, cutoff: datetime) -> R
     if not owned:
         return RunReportsPruned(folder=None)
     folder = owned[0]
-    with read_session(engine) as session:
-        latest = session.execute(
-            select(Run.id, Run.started_at).order_by(Run.id.desc()).limit(1)
-        ).first()
-        if latest is None:
-            return RunReportsPruned(folder=folder)
-        cutoff = min(cutoff, latest.started_at - timedelta(days=EARLIER_NIGHTS_DAYS))
-        old = set(session.scalars(select(Run.id).where(Run.started_at < cutoff)))
-    old.discard(latest.id)
+    old = runs_before_the_latest(engine, cutoff, timedelta(days=EARLIER_NIGHTS_DAYS))
     files = size = 0
     for path in folder.glob("run-*.*"):
         match = _RUN_FILE.fullmatch(path.name)
