@@ -312,7 +312,11 @@ def _with_moved_to(session: Session, resources: list[ResourceRow]) -> list[Resou
     """Failing links whose last working check was a permanent redirect, with that redirect's
     target as `suggested_url`: a site that moved (ncjrs.gov to ojp.gov) and then let the
     old host lapse left the report suggesting an archived copy of the old address, or
-    "wait", where it had said "switch to the new address" for days."""
+    "wait", where it had said "switch to the new address" for days.
+
+    Only a link that now fails at its own address, before any redirect: one whose check
+    still follows the move fails at the new address or past it (http:// to https://, and
+    the https:// page gone), and "use the new address" would name the broken page."""
     failing = {
         r.link_id
         for r in resources
@@ -320,6 +324,7 @@ def _with_moved_to(session: Session, resources: list[ResourceRow]) -> list[Resou
         and r.suggested_url is None
         and r.outcome is not None
         and r.outcome.is_failure
+        and (r.final_url is None or r.ends_at_link)
     }
     if not failing:
         return resources

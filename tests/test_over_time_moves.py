@@ -92,3 +92,24 @@ def test_the_flows_action_queue_rows_know_the_new_address_too(engine: Engine) ->
 
     (streamed,) = [r for r in iter_resources(engine) if r.resource_id == "after-rescue"]
     assert streamed.suggested_url == NEW
+
+
+def test_a_new_address_that_is_itself_where_the_link_fails_is_not_offered(
+    engine: Engine,
+) -> None:
+    """The common move: http:// answered 301 to https://, and later the https:// page
+    answered 404. The failure is at the new address: "use the new address" named the
+    broken page itself (review)."""
+    night(engine, days(1), Outcome.REDIRECTED_PERMANENT)
+    for n in (2, 3, 4):
+        run_id = store.start_run(engine, trigger="schedule", now=days(n))
+        failed_there = make_observation(OLD, Outcome.NOT_FOUND, days(n), final_url=NEW)
+        store.record_observations(engine, run_id, [failed_there], HealthSettings(), now=days(n))
+        store.finish_run(engine, run_id, status="completed", now=days(n) + timedelta(minutes=5))
+
+    broken = row(engine, "after-rescue", days(4.1))
+    assert broken.state == "broken"
+    assert broken.suggested_url is None
+    assert broken.fix is not None and "Use the new address" not in broken.fix
+    (streamed,) = [r for r in iter_resources(engine) if r.resource_id == "after-rescue"]
+    assert streamed.suggested_url is None
