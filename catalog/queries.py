@@ -603,19 +603,19 @@ def full_run_started_since(
 
 
 def runs_before_the_latest(engine: Engine, cutoff: datetime, kept: timedelta) -> set[int]:
-    """Ids of the runs started before `cutoff` and more than `kept` before the latest run
-    started, the latest itself never among them: whose reports `db prune` may delete
-    (`reports.publish.prune_run_reports`) while the latest report still links the rest."""
+    """Ids of the runs that finished before `cutoff` and more than `kept` before the run the
+    latest report shows (`latest_finished_run_id`) finished, all older than that run: whose
+    reports `db prune` may delete (`reports.publish.prune_run_reports`) while the latest
+    report still links the rest (its earlier nights count back from its own run's finish,
+    `reports.build._with_earlier_nights`; a run started since and not finished is not it)."""
     with session_scope(engine) as session:
-        latest = session.execute(
-            select(Run.id, Run.started_at).order_by(Run.id.desc()).limit(1)
-        ).first()
-        if latest is None:
+        shown = _run(session, None)
+        if shown is None or shown.finished_at is None:
             return set()
-        before = min(cutoff, latest.started_at - kept)
-        old = set(session.scalars(select(Run.id).where(Run.started_at < before)))
-    old.discard(latest.id)
-    return old
+        before = min(cutoff, shown.finished_at - kept)
+        return set(
+            session.scalars(select(Run.id).where(Run.id < shown.id, Run.finished_at < before))
+        )
 
 
 def latest_finished_run_id(engine: Engine) -> int | None:

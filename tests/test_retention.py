@@ -382,6 +382,25 @@ def test_prune_deletes_old_run_reports_but_the_earlier_nights_the_latest_links(
     assert {"index.html", "latest.html", "latest.md", "style.css", OWNER_FILE} <= set(left)
 
 
+def test_prune_counts_the_linked_nights_back_from_the_run_the_report_shows(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A run started since and not finished (running, or died unrecorded) is not the one the
+    latest report shows: counted back from its start, the shown run's own page and the
+    nights its report links were deleted (review)."""
+    folder = _reports_folder(tmp_path, engine, range(1, 31))
+    store.start_run(engine, trigger="schedule", now=days(45))  # never finished
+    settings = Settings(database_url=engine.url.render_as_string(hide_password=False))
+    settings = replace(settings, reports_dir=tmp_path / "reports")
+
+    result = prune_run_reports(settings, engine, days(44))
+
+    assert result.files == 14 * 4  # as without the unfinished run
+    assert sorted(p.name for p in folder.glob("run-*.html")) == sorted(
+        f"run-{run}.html" for run in range(15, 31)
+    )
+
+
 def test_cli_prune_deletes_old_run_reports_of_its_own_database_only(
     engine: Engine, tmp_path: Path
 ) -> None:
