@@ -385,12 +385,14 @@ def resource_pages(
                 events.extend(events_by_link.get(link_id, ()))
             # After a year of nights the page holds the newest checks only: say so, and
             # where the rest is, rather than let 30 rows read as the link's whole history.
+            # `observations` holds one more than a page shows when there are more.
             older = (
                 command("resource", source, "--limit", str(HISTORY_LISTED), form=form)
-                if len(observations) >= HISTORY_PER_RESOURCE
+                if len(observations) > HISTORY_PER_RESOURCE
                 else None
             )
-            yield ResourcePage(row, history_items(observations, events, now), older)
+            shown = observations[:HISTORY_PER_RESOURCE]
+            yield ResourcePage(row, history_items(shown, events, now), older)
 
     for seen_link, observations in history:
         yield from pages(seen_link, observations)

@@ -413,7 +413,11 @@ class _HistoryPages:
         part = (shard, shards)
         by_resource, by_link = history_events(self.engine, since=self.since, shard=part)
         history = iter_link_history(
-            self.engine, since=self.since, per_link=HISTORY_PER_RESOURCE, shard=part
+            # One more than a page shows: whether there are older ones to point to.
+            self.engine,
+            since=self.since,
+            per_link=HISTORY_PER_RESOURCE + 1,
+            shard=part,
         )
         return resource_pages(
             self.data, self.ctx, history, by_resource, by_link, now=self.now, shard=part

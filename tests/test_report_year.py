@@ -68,6 +68,26 @@ def test_a_resource_page_says_its_checks_are_the_newest_only_and_how_to_list_the
     assert 'id="history-older"' in old
 
 
+@pytest.mark.parametrize("checks", [HISTORY_PER_RESOURCE, HISTORY_PER_RESOURCE + 1])
+def test_only_a_page_with_checks_it_leaves_out_points_to_them(tmp_path: Path, checks: int) -> None:
+    """A link checked exactly as many times as a page shows was told of older checks that
+    do not exist (review); one more, and the page shows as many as ever and says so."""
+    with database(tmp_path) as engine:
+        sync_catalogs(engine, [KIT], now=days(0))
+        for n in range(checks):
+            night(engine, n + 0.5, (OLD_URL,))
+        files = publish_report_files(
+            settings_for(engine),
+            formats=("html",),
+            out_dir=tmp_path / "r",
+            clock=Ticker(days(checks)),
+        )
+        page = (files.main.parent / resource_page_path("toolkit", "old")).read_text("utf-8")
+
+    assert ('id="history-older"' in page) == (checks > HISTORY_PER_RESOURCE)
+    assert page.count('<tr data-kind="check"') == HISTORY_PER_RESOURCE
+
+
 def test_the_checks_since_a_problem_began_cost_a_start_per_link_not_per_check(
     tmp_path: Path,
 ) -> None:
