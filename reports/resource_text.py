@@ -6,8 +6,9 @@ data. The history itself is `catalog.decisions`'s; this adds what the report's p
 of it (`reports.history.readdition`): an entry put back in the catalog after its removal
 reads re-added, with when, not as if its first addition were its only one. With the
 report's row of the resource (`reports.build.resource_report_row`), it also says what the
-report says: its fix and command (a link that had moved for good before its old host
-lapsed: its new address), and its since and checks in `--json`.
+report says: since when the problem runs and in how many checks (a link flapping all year
+is flapping since a year ago, not failing since last night), and the report's fix and
+command (a link that had moved for good before its old host lapsed: its new address).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from catalog import store
 from catalog.clock import as_utc
 from catalog.decisions import history_json, history_lines
 from catalog.queries import EventRow
-from catalog.text import without_controls
+from catalog.text import counted, without_controls
 from reports.context import Row
 from reports.history import Readdition, readdition, readditions
 
@@ -70,8 +71,20 @@ def resource_json(
 
 
 def _with_report_words(lines: list[str], row: Row) -> list[str]:
-    """`lines` (`history_lines`) with the report's fix in the current state."""
+    """`lines` (`history_lines`) with the report's since and fix in the current state."""
     out = list(lines)
+    if row.since and row.flapping_since:
+        # A flapping link's trouble began when it started flapping (`PROBLEM_START`), as
+        # the report says: "failing since last night (1 failing check in a row)" of a
+        # link flapping all year read as a new failure.
+        since = datetime.fromisoformat(row.since.iso)
+        text = f"  flapping since {_minute(since)} ({counted(row.checks, 'check')} since then)"
+        failing = [i for i, line in enumerate(out) if line.startswith("  failing since ")]
+        flips = [i for i, line in enumerate(out) if line.startswith("  flapping: ")]
+        if failing:
+            out[failing[0]] = text
+        elif flips:
+            out.insert(flips[0], text)
     if row.fix:
         # The state's section ends at the first blank line after its heading.
         start = out.index("Current state") if "Current state" in out else None

@@ -78,6 +78,30 @@ def test_resource_offers_the_new_address_of_a_link_whose_old_host_lapsed(tmp_pat
         assert data["link"] is not None and "resource" in data  # the history's keys stay
 
 
+def test_resource_says_a_link_flapping_all_year_flaps_since_a_year_ago(tmp_path: Path) -> None:
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(
+            engine, [make_catalog(resources=[make_resource("flaky", FLAKY)])], now=days(0)
+        )
+        for n in range(366):  # down one night in five, last night among them
+            _check(engine, FLAKY, Outcome.HTTP_ERROR if n % 5 == 0 else Outcome.OK, days(n))
+        report = _report_row(engine, "flaky")
+        assert report.flapping_since and report.since is not None
+        assert report.checks > 300  # "Flapping since a year ago, 3xx checks"
+        since = datetime.fromisoformat(report.since.iso)
+        assert since < days(30)
+
+        lines = _resource(engine, "flaky").splitlines()
+        assert not any(line.lstrip().startswith("failing since") for line in lines)
+        (flapping,) = [line for line in lines if line.lstrip().startswith("flapping since")]
+        assert since.astimezone(UTC).strftime("%Y-%m-%d %H:%M") in flapping
+        assert f"({report.checks} checks since then)" in flapping
+
+        data = json.loads(_resource(engine, "flaky", "--json"))["report"]
+        assert data["flapping_since"] is True
+        assert data["since"] == report.since.iso and data["checks"] == report.checks
+
+
 def test_resource_of_a_working_link_has_no_fix_and_a_removed_one_no_report(
     tmp_path: Path,
 ) -> None:
