@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from catalog import store
 from catalog.outcomes import Outcome
-from catalog.queries import report_data
+from catalog.queries import report_data, resource_row
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from flows.cli import app
@@ -116,3 +116,17 @@ def test_resource_of_a_working_link_has_no_fix_and_a_removed_one_no_report(
         )
         assert json.loads(_resource(engine, "fine", "--json"))["report"]["fix"] is None
         assert json.loads(_resource(engine, "gone", "--json"))["report"] is None
+
+
+def test_the_row_of_one_resource_is_the_reports_row(tmp_path: Path) -> None:
+    """`resource_row` reads the report's rules, not a copy of them: moved-to address,
+    since and checks, deciders, all as `report_data` has them."""
+    kit = make_catalog(resources=[make_resource("moved", OLD), make_resource("flaky", FLAKY)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        for n in range(40):
+            _check(engine, FLAKY, Outcome.HTTP_ERROR if n % 5 == 0 else Outcome.OK, days(n))
+        _check(engine, OLD, Outcome.REDIRECTED_PERMANENT, days(1), final_url=NEW)
+        _check(engine, OLD, Outcome.DNS_ERROR, days(2), http_status=None)
+        for report in report_data(engine).resources:
+            assert resource_row(engine, report.pk) == report
