@@ -461,6 +461,24 @@ def iter_resources(engine: Engine, *, chunk: int = 500) -> Iterator[ResourceRow]
             )
 
 
+def resource_row(engine: Engine, pk: int) -> ResourceRow | None:
+    """The row `report_data(engine).resources` holds for the resource `pk` (resources.id),
+    read alone: its since, checks and moved-to address as the report has them (None for a
+    resource removed from the catalog, which the report no longer lists). For
+    `linkhealth resource ID`, which must not tell a link's story differently."""
+    with session_scope(engine) as session:
+        result = session.connection().execute(_active_resources().where(Resource.id == pk))
+        keys = tuple(result.keys())
+        found = result.first()
+        if found is None:
+            return None
+        r = dict(zip(keys, found, strict=True))
+        checks = _checks_since(session, [r["link_id"]]) if r["link_id"] else {}
+        rows = _with_deciders(session, [_resource_row(r, checks.get(r["link_id"], 0))])
+        (row,) = _with_moved_to(session, rows)
+    return row
+
+
 def resource_ids_at(
     engine: Engine, addresses: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], list[str]]:

@@ -283,10 +283,13 @@ def resource(
     Example: linkhealth resource demandforum --json
     """
     from catalog import store
+    from catalog.clock import utcnow
+    from catalog.commands import command_options
     from catalog.db import engine_for, existing_database
-    from catalog.queries import entry_events
+    from catalog.queries import entry_events, resource_ids_at, resource_row, shared_resource_ids
     from catalog.text import json_for_terminal
     from flows.cli import catalog_keys
+    from reports.build import resource_report_row
     from reports.resource_text import resource_json, resource_lines
 
     settings = _settings(config, db, catalog)
@@ -296,11 +299,25 @@ def resource(
         collection = _collection_among(engine, resource_id, collection, keys)
     history = store.resource_history(engine, resource_id, collection=collection, limit=limit)
     edits = entry_events(engine, history.resource.id)  # put back after a removal?
+    # What the report says of it (since when, its fix): the report's own reading.
+    now = utcnow()
+    found = resource_row(engine, history.resource.id)
+    row = (
+        resource_report_row(
+            found,
+            now=now,
+            shared_ids=shared_resource_ids(engine),
+            ids_at=lambda addresses: resource_ids_at(engine, addresses),
+            options=command_options(settings).words,
+        )
+        if found is not None
+        else None
+    )
     if as_json:
-        data = json.dumps(resource_json(history, edits), indent=2, ensure_ascii=False)
+        data = json.dumps(resource_json(history, edits, row), indent=2, ensure_ascii=False)
         typer.echo(json_for_terminal(data))
         return
-    for line in resource_lines(history, edits):
+    for line in resource_lines(history, edits, now=now, row=row):
         typer.echo(line)  # `history_lines` took out what a terminal acts on
 
 

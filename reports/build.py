@@ -220,6 +220,22 @@ def action_queue(
     return _note_addresses(head, ids_at)
 
 
+def resource_report_row(
+    resource: ResourceRow,
+    *,
+    now: datetime,
+    shared_ids: frozenset[str] = frozenset(),
+    ids_at: IdsAt | None = None,
+    options: Sequence[str] = (),
+) -> Row:
+    """The report's row of one resource (`catalog.queries.resource_row`): its since, checks,
+    fix and command as the report's queue and resource page word them, for
+    `linkhealth resource ID` (`reports.resource_text`). `shared_ids`, `ids_at` and
+    `options` as for `action_queue`."""
+    row = _row(resource, now, CommandForm(shared_ids, tuple(options)))
+    return _note_addresses([row], ids_at)[0] if ids_at else row
+
+
 #: (collection key, address as written) of each address asked for -> the ids of the
 #: entries at it, in the report's order.
 IdsAt = Callable[[Collection[tuple[str, str]]], Mapping[tuple[str, str], Sequence[str]]]

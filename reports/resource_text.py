@@ -4,7 +4,11 @@ Stage: report (output). Input: a `catalog.store.ResourceHistory` and the entry's
 additions and removals (`catalog.queries.entry_events`). Output: lines of text, or JSON
 data. The history itself is `catalog.decisions`'s; this adds what the report's pages say
 of it (`reports.history.readdition`): an entry put back in the catalog after its removal
-reads re-added, with when, not as if its first addition were its only one.
+reads re-added, with when, not as if its first addition were its only one. With the
+report's row of the resource (`reports.build.resource_report_row`), it also says what the
+report says: since when the problem runs and in how many checks (a link flapping all year
+is flapping since a year ago, not failing since last night), and the report's fix and
+command (a link that had moved for good before its old host lapsed: its new address).
 """
 
 from __future__ import annotations
@@ -17,16 +21,25 @@ from catalog import store
 from catalog.clock import as_utc
 from catalog.decisions import history_json, history_lines
 from catalog.queries import EventRow
+from catalog.text import counted, without_controls
+from reports.context import Row
 from reports.history import Readdition, readdition, readditions
 
 
 def resource_lines(
-    history: store.ResourceHistory, entry_events: Iterable[EventRow], *, now: datetime | None = None
+    history: store.ResourceHistory,
+    entry_events: Iterable[EventRow],
+    *,
+    now: datetime | None = None,
+    row: Row | None = None,
 ) -> list[str]:
     """What `linkhealth resource ID` prints: the history, with a `re-added:` line among
-    the entry's facts when it was put back after a removal."""
+    the entry's facts when it was put back after a removal, and the report's words of
+    `row` (its report row; None for a removed entry) in its current state."""
     put_back = readditions(entry_events)
     lines = history_lines(history, now=now, readded={r.event_id for r in put_back})
+    if row is not None:
+        lines = _with_report_words(lines, row)
     if not put_back:
         return lines
     # The entry's facts end at the first blank line, before "Current state".
@@ -36,13 +49,18 @@ def resource_lines(
 
 
 def resource_json(
-    history: store.ResourceHistory, entry_events: Iterable[EventRow]
+    history: store.ResourceHistory, entry_events: Iterable[EventRow], row: Row | None = None
 ) -> dict[str, Any]:
     """What `linkhealth resource ID --json` prints: the history, its `resource` with
     `readded` (as the report's JSON says of a catalog edit), `readded_at` (ISO 8601) and
     `last_removed_on` (the date it had been removed on, when known). `created_at` stays
-    its first addition."""
+    its first addition. `report`: what the report says of it (`row`), None for an entry
+    removed from the catalog: `priority` (its queue group's key, None when it needs
+    nothing), `since` (ISO 8601) and `flapping_since` (that time is when it began
+    flapping), `checks` since then, `suggested_url`, `fix`, `command` and
+    `command_needs_input` (the command has NEW_URL to fill in)."""
     data = history_json(history)
+    data["report"] = _report_json(row) if row is not None else None
     put_back = readdition(entry_events)
     data["resource"].update(
         readded=put_back is not None,
@@ -50,6 +68,46 @@ def resource_json(
         last_removed_on=put_back.removed_on if put_back else None,
     )
     return data
+
+
+def _with_report_words(lines: list[str], row: Row) -> list[str]:
+    """`lines` (`history_lines`) with the report's since and fix in the current state."""
+    out = list(lines)
+    if row.since and row.flapping_since:
+        # A flapping link's trouble began when it started flapping (`PROBLEM_START`), as
+        # the report says: "failing since last night (1 failing check in a row)" of a
+        # link flapping all year read as a new failure.
+        since = datetime.fromisoformat(row.since.iso)
+        text = f"  flapping since {_minute(since)} ({counted(row.checks, 'check')} since then)"
+        failing = [i for i, line in enumerate(out) if line.startswith("  failing since ")]
+        flips = [i for i, line in enumerate(out) if line.startswith("  flapping: ")]
+        if failing:
+            out[failing[0]] = text
+        elif flips:
+            out.insert(flips[0], text)
+    if row.fix:
+        # The state's section ends at the first blank line after its heading.
+        start = out.index("Current state") if "Current state" in out else None
+        if start is not None:
+            end = out.index("", start) if "" in out[start:] else len(out)
+            words = [f"  {'fix:':<10} {row.fix}"]
+            if row.command:
+                words.append(f"  {'command:':<10} {row.command}")
+            out[end:end] = [without_controls(line) for line in words]
+    return out
+
+
+def _report_json(row: Row) -> dict[str, Any]:
+    return {
+        "priority": row.priority.key if row.priority else None,
+        "since": row.since.iso if row.since else None,
+        "flapping_since": bool(row.since and row.flapping_since),
+        "checks": row.checks,
+        "suggested_url": row.suggested_url,
+        "fix": row.fix,
+        "command": row.command,
+        "command_needs_input": row.command_needs_input,
+    }
 
 
 def _readded_text(put_back: Readdition, history: store.ResourceHistory) -> str:
