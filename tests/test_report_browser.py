@@ -111,22 +111,29 @@ document.getElementById("f").onload = () => {{
 </script></body></html>"""
 
 
+def too_wide_on_a_phone(tmp_path: Path, page: Path) -> str:
+    """`PHONE_PROBE`'s list (JSON) of what in `page` is wider than a phone's screen."""
+    probe = tmp_path / "probe.html"
+    probe.write_text(PHONE_PROBE.format(src=page.as_uri()))
+    dom = chromium(
+        tmp_path,
+        "--allow-file-access-from-files",
+        "--virtual-time-budget=5000",
+        "--window-size=390,844",
+        "--dump-dom",
+        probe.as_uri(),
+    ).stdout
+    wide = LexborHTMLParser(dom).css_first("#wide")
+    assert wide is not None, dom
+    return wide.text()
+
+
 def test_no_table_is_wider_than_a_phone(site: Path, tmp_path: Path) -> None:
     pages = [site / "index.html", next((site / "resources").glob("*a-broken*.html"))]
     pages += [next((site / "publishers").glob("*.html"))]
     for page in pages:
-        probe = tmp_path / "probe.html"
-        probe.write_text(PHONE_PROBE.format(src=page.as_uri()))
-        dom = chromium(
-            tmp_path,
-            "--allow-file-access-from-files",
-            "--virtual-time-budget=5000",
-            "--window-size=390,844",
-            "--dump-dom",
-            probe.as_uri(),
-        ).stdout
-        wide = LexborHTMLParser(dom).css_first("#wide")
-        assert wide is not None and wide.text() == "[]", (page.name, wide and wide.text())
+        wide = too_wide_on_a_phone(tmp_path, page)
+        assert wide == "[]", (page.name, wide)
 
 
 def test_a_long_catalog_path_in_the_hygiene_table_wraps_on_a_phone(tmp_path: Path) -> None:
@@ -148,18 +155,8 @@ def test_a_long_catalog_path_in_the_hygiene_table_wraps_on_a_phone(tmp_path: Pat
     write_report(ctx, tmp_path / "out", run_id=fx.LATEST_FINISHED_RUN)
     page = tmp_path / "out" / "index.html"
     assert f"{where}:1234" in page.read_text()
-    probe = tmp_path / "probe.html"
-    probe.write_text(PHONE_PROBE.format(src=page.as_uri()))
-    dom = chromium(
-        tmp_path,
-        "--allow-file-access-from-files",
-        "--virtual-time-budget=5000",
-        "--window-size=390,844",
-        "--dump-dom",
-        probe.as_uri(),
-    ).stdout
-    wide = LexborHTMLParser(dom).css_first("#wide")
-    assert wide is not None and wide.text() == "[]", wide and wide.text()
+    wide = too_wide_on_a_phone(tmp_path, page)
+    assert wide == "[]", wide
 
 
 #: A publisher's real new address can be 130 characters without a break opportunity.
@@ -299,18 +296,8 @@ def test_a_resource_page_s_fix_sentence_wraps_its_address_on_a_phone(tmp_path: P
     write_report(build_context(data, now=fx.NOW), tmp_path / "out", run_id=fx.LATEST_FINISHED_RUN)
     page = next((tmp_path / "out" / "resources").glob("*a-broken*.html"))
     assert f'Link the archived copy <a class="archive" href="{ARCHIVED}"' in page.read_text()
-    probe = tmp_path / "probe.html"
-    probe.write_text(PHONE_PROBE.format(src=page.as_uri()))
-    dom = chromium(
-        tmp_path,
-        "--allow-file-access-from-files",
-        "--virtual-time-budget=5000",
-        "--window-size=390,844",
-        "--dump-dom",
-        probe.as_uri(),
-    ).stdout
-    wide = LexborHTMLParser(dom).css_first("#wide")
-    assert wide is not None and wide.text() == "[]", wide and wide.text()
+    wide = too_wide_on_a_phone(tmp_path, page)
+    assert wide == "[]", wide
 
 
 def test_a_history_line_quoting_an_address_wraps_on_a_phone(tmp_path: Path) -> None:
@@ -328,18 +315,8 @@ def test_a_history_line_quoting_an_address_wraps_on_a_phone(tmp_path: Path) -> N
     page.parent.mkdir()
     (tmp_path / "style.css").write_text(stylesheet())
     page.write_text(render_resource_page(ctx, ResourcePage(fx.row_of(ctx, "a-ok-1"), (added,))))
-    probe = tmp_path / "probe.html"
-    probe.write_text(PHONE_PROBE.format(src=page.as_uri()))
-    dom = chromium(
-        tmp_path,
-        "--allow-file-access-from-files",
-        "--virtual-time-budget=5000",
-        "--window-size=390,844",
-        "--dump-dom",
-        probe.as_uri(),
-    ).stdout
-    wide = LexborHTMLParser(dom).css_first("#wide")
-    assert wide is not None and wide.text() == "[]", wide and wide.text()
+    wide = too_wide_on_a_phone(tmp_path, page)
+    assert wide == "[]", wide
 
 
 #: A page that loads the report in a frame `width` px wide and writes down, for each trend
