@@ -111,21 +111,27 @@ document.getElementById("f").onload = () => {{
 </script></body></html>"""
 
 
-def too_wide_on_a_phone(tmp_path: Path, page: Path) -> str:
-    """`PHONE_PROBE`'s list (JSON) of what in `page` is wider than a phone's screen."""
+def probed(tmp_path: Path, html: str, window: str, out: str) -> str:
+    """What the probe page `html` writes into its element `#out` once its frame has loaded,
+    in a Chromium window of `window` ("390,844")."""
     probe = tmp_path / "probe.html"
-    probe.write_text(PHONE_PROBE.format(src=page.as_uri()))
+    probe.write_text(html)
     dom = chromium(
         tmp_path,
         "--allow-file-access-from-files",
         "--virtual-time-budget=5000",
-        "--window-size=390,844",
+        f"--window-size={window}",
         "--dump-dom",
         probe.as_uri(),
     ).stdout
-    wide = LexborHTMLParser(dom).css_first("#wide")
-    assert wide is not None, dom
-    return wide.text()
+    node = LexborHTMLParser(dom).css_first(f"#{out}")
+    assert node is not None, dom
+    return node.text()
+
+
+def too_wide_on_a_phone(tmp_path: Path, page: Path) -> str:
+    """`PHONE_PROBE`'s list (JSON) of what in `page` is wider than a phone's screen."""
+    return probed(tmp_path, PHONE_PROBE.format(src=page.as_uri()), "390,844", "wide")
 
 
 def test_no_table_is_wider_than_a_phone(site: Path, tmp_path: Path) -> None:
@@ -174,24 +180,15 @@ def test_a_long_new_address_does_not_push_the_queue_off_a_desktop_screen(
         report_data(fx.fixed_db(tmp_path / "fixed.db")), "a-moved", suggested_url=LONG_ADDRESS
     )
     write_report(build_context(data, now=fx.NOW), tmp_path / "out", run_id=fx.LATEST_FINISHED_RUN)
-    probe = tmp_path / "probe.html"
     page = tmp_path / "out" / "index.html"
     assert LONG_ADDRESS in page.read_text()
-    probe.write_text(
+    desktop = (
         PHONE_PROBE.format(src=page.as_uri())
         .replace("width:390px", "width:1280px")
         .replace("> 391", "> 1281")
     )
-    dom = chromium(
-        tmp_path,
-        "--allow-file-access-from-files",
-        "--virtual-time-budget=5000",
-        "--window-size=1280,900",
-        "--dump-dom",
-        probe.as_uri(),
-    ).stdout
-    wide = LexborHTMLParser(dom).css_first("#wide")
-    assert wide is not None and wide.text() == "[]", wide and wide.text()
+    wide = probed(tmp_path, desktop, "1280,900", "wide")
+    assert wide == "[]", wide
 
 
 #: The same frame, listing the dates (`<time>`) laid out on more than one line: "2026-11-"
@@ -212,18 +209,9 @@ document.getElementById("f").onload = () => {{
 
 @pytest.mark.parametrize("width", [390, 1280])
 def test_no_date_breaks_across_lines(site: Path, tmp_path: Path, width: int) -> None:
-    probe = tmp_path / "dates.html"
-    probe.write_text(BROKEN_DATES_PROBE.format(src=(site / "index.html").as_uri(), width=width))
-    dom = chromium(
-        tmp_path,
-        "--allow-file-access-from-files",
-        "--virtual-time-budget=5000",
-        f"--window-size={width},844",
-        "--dump-dom",
-        probe.as_uri(),
-    ).stdout
-    broken = LexborHTMLParser(dom).css_first("#broken")
-    assert broken is not None and broken.text() == "[]", broken and broken.text()
+    html = BROKEN_DATES_PROBE.format(src=(site / "index.html").as_uri(), width=width)
+    broken = probed(tmp_path, html, f"{width},844", "broken")
+    assert broken == "[]", broken
 
 
 PDFTOTEXT = shutil.which("pdftotext")
@@ -351,19 +339,10 @@ def test_the_trend_chart_s_text_is_legible_on_a_phone(site: Path, tmp_path: Path
     # desktop the chart it had. One chart is shown at either width, none of its text cut.
     shown: dict[int, dict[str, Any]] = {}
     for width in (390, 1280):
-        probe = tmp_path / "chart-probe.html"
-        probe.write_text(CHART_PROBE.format(src=(site / "index.html").as_uri(), width=width))
-        dom = chromium(
-            tmp_path,
-            "--allow-file-access-from-files",
-            "--virtual-time-budget=5000",
-            f"--window-size={width},900",
-            "--dump-dom",
-            probe.as_uri(),
-        ).stdout
-        node = LexborHTMLParser(dom).css_first("#charts")
-        assert node is not None and node.text(), width
-        charts = json.loads(node.text())
+        html = CHART_PROBE.format(src=(site / "index.html").as_uri(), width=width)
+        found = probed(tmp_path, html, f"{width},900", "charts")
+        assert found, width
+        charts = json.loads(found)
         assert len(charts) == 1, (width, charts)
         assert charts[0]["outside"] == [], (width, charts)
         shown[width] = charts[0]
