@@ -23,12 +23,15 @@ __all__ = [
 ]
 
 
-#: C0 and C1 control characters (whitespace among them becomes a space anyway).
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+#: DEL and the C1 control characters (CSI among them, U+009B, which a terminal acts on).
+_C1 = "\x7f-\x9f"
 #: Bidirectional controls (ALM, LRM, RLM, embeddings, overrides, isolates): invisible, they turn
 #: the text after them around ("Watches \u202eknil\u202c Shop" shows "Watches link Shop"), in
 #: a report, a terminal or a reason sentence alike. Not ZWJ or ZWNJ, which scripts need.
-_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_BIDI_CHARS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+#: C0 and C1 control characters (whitespace among them becomes a space anyway).
+_CONTROLS = re.compile(f"[\x00-\x1f{_C1}]")
+_BIDI = re.compile(f"[{_BIDI_CHARS}]")
 
 
 def counted(n: int, one: str, many: str | None = None) -> str:
@@ -62,7 +65,7 @@ def for_terminal(text: str) -> str:
 
 #: What a terminal acts on or turns around instead of showing, among what `json.dumps`
 #: leaves as it is (it escapes C0 controls itself): DEL, C1 controls, bidirectional controls.
-_JSON_UNSHOWN = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_JSON_UNSHOWN = re.compile(f"[{_C1}{_BIDI_CHARS}]")
 
 
 def json_for_terminal(text: str) -> str:
