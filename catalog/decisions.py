@@ -47,6 +47,7 @@ from catalog.urls import UrlProblem, canonical_url, parse_url, same_place, with_
 
 __all__ = [
     "DecisionResult",
+    "ReportWords",
     "accept_redirect",
     "current_user",
     "history_json",
@@ -523,15 +524,29 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+@dataclass(frozen=True)
+class ReportWords:
+    """What the report says of a resource that its history's current state says too
+    (`reports.resource_text` takes them from the report's own row): since when a flapping
+    link has been flapping, in how many checks, and the fix with its command."""
+
+    flapping_since: datetime | None = None
+    checks: int = 0
+    fix: str | None = None
+    command: str | None = None
+
+
 def history_lines(
     history: store.ResourceHistory,
     *,
     now: datetime | None = None,
     readded: Collection[int] = (),
+    report: ReportWords | None = None,
 ) -> list[str]:
     """What a curator reads in a terminal: entry, state, then observations, events and
     decisions, each newest first. `readded`: ids of `added` events that put the entry back
-    after a removal, listed as `re-added` (`reports.history.readditions` knows which)."""
+    after a removal, listed as `re-added` (`reports.history.readditions` knows which).
+    `report`: what the report says of it, told in its current state."""
     res, link = history.resource, history.link
     now = now or utcnow()
     out = [f"{res.collection}/{res.rid}: {res.title}"]
@@ -559,7 +574,15 @@ def history_lines(
             out.append(f"  to do:     {link.outcome.explanation}")
         if link.reason:
             out.append(f"  reason:    {link.reason}")
-        if link.first_failure_at:
+        if report and report.flapping_since and (link.first_failure_at or link.flapping):
+            # A flapping link's trouble began when it started flapping (`PROBLEM_START`), as
+            # the report says: "failing since last night (1 failing check in a row)" of a
+            # link flapping all year read as a new failure.
+            out.append(
+                f"  flapping since {_t(report.flapping_since)} "
+                f"({counted(report.checks, 'check')} since then)"
+            )
+        elif link.first_failure_at:
             out.append(
                 f"  failing since {_t(link.first_failure_at)} "
                 f"({counted(link.consecutive_failures, 'failing check')} in a row)"
@@ -580,6 +603,10 @@ def history_lines(
         out.append(f"  reviewed:  {_t(res.reviewed_at)}")
     for note in res.stale:
         out.append(f"  stale ({note.code}): {note.reason}")
+    if report is not None and report.fix:
+        out.append(f"  {'fix:':<10} {report.fix}")
+        if report.command:
+            out.append(f"  {'command:':<10} {report.command}")
     out += _section(
         "Observations",
         [

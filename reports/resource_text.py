@@ -19,9 +19,8 @@ from typing import Any
 
 from catalog import store
 from catalog.clock import as_utc
-from catalog.decisions import history_json, history_lines
+from catalog.decisions import ReportWords, history_json, history_lines
 from catalog.queries import EventRow
-from catalog.text import counted, without_controls
 from reports.context import Row
 from reports.history import Readdition, readdition, readditions
 
@@ -37,9 +36,8 @@ def resource_lines(
     the entry's facts when it was put back after a removal, and the report's words of
     `row` (its report row; None for a removed entry) in its current state."""
     put_back = readditions(entry_events)
-    lines = history_lines(history, now=now, readded={r.event_id for r in put_back})
-    if row is not None:
-        lines = _with_report_words(lines, row)
+    report = _report_words(row) if row is not None else None
+    lines = history_lines(history, now=now, readded={r.event_id for r in put_back}, report=report)
     if not put_back:
         return lines
     # The entry's facts end at the first blank line, before "Current state".
@@ -70,31 +68,15 @@ def resource_json(
     return data
 
 
-def _with_report_words(lines: list[str], row: Row) -> list[str]:
-    """`lines` (`history_lines`) with the report's since and fix in the current state."""
-    out = list(lines)
-    if row.since and row.flapping_since:
-        # A flapping link's trouble began when it started flapping (`PROBLEM_START`), as
-        # the report says: "failing since last night (1 failing check in a row)" of a
-        # link flapping all year read as a new failure.
-        since = datetime.fromisoformat(row.since.iso)
-        text = f"  flapping since {_minute(since)} ({counted(row.checks, 'check')} since then)"
-        failing = [i for i, line in enumerate(out) if line.startswith("  failing since ")]
-        flips = [i for i, line in enumerate(out) if line.startswith("  flapping: ")]
-        if failing:
-            out[failing[0]] = text
-        elif flips:
-            out.insert(flips[0], text)
-    if row.fix:
-        # The state's section ends at the first blank line after its heading.
-        start = out.index("Current state") if "Current state" in out else None
-        if start is not None:
-            end = out.index("", start) if "" in out[start:] else len(out)
-            words = [f"  {'fix:':<10} {row.fix}"]
-            if row.command:
-                words.append(f"  {'command:':<10} {row.command}")
-            out[end:end] = [without_controls(line) for line in words]
-    return out
+def _report_words(row: Row) -> ReportWords:
+    """What the history's current state tells of the report's `row`."""
+    flapping = row.since is not None and row.flapping_since
+    return ReportWords(
+        flapping_since=datetime.fromisoformat(row.since.iso) if row.since and flapping else None,
+        checks=row.checks,
+        fix=row.fix,
+        command=row.command,
+    )
 
 
 def _report_json(row: Row) -> dict[str, Any]:
