@@ -561,7 +561,7 @@ def _is_login_page(url: str) -> bool:
 
 
 def _is_login_segment(segment: str) -> bool:
-    stem = segment.rsplit(".", 1)[0] if "." in segment else segment
+    stem = segment.rsplit(".", 1)[0]  # "login.aspx" -> "login"; "login" as it is
     return bool(stem) and _LOGIN_SEGMENT.fullmatch(stem) is not None
 
 

@@ -151,7 +151,7 @@ def is_error_url(url: str) -> bool:
     if _ERROR_QUERY.search(parts.query):
         return True
     for segment in parts.path.split("/"):
-        stem = segment.rsplit(".", 1)[0] if "." in segment else segment
+        stem = segment.rsplit(".", 1)[0]  # "404.html" -> "404"; "404" as it is
         if stem and _ERROR_SEGMENT.fullmatch(stem):
             return True
     return False
