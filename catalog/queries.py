@@ -33,6 +33,7 @@ from catalog.db import session_scope
 from catalog.errors import NotFoundError
 from catalog.health import BROKEN as BROKEN_STATE
 from catalog.outcomes import Outcome
+from catalog.problem_checks import PROBLEM_START, checks_since
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
 from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS
 from catalog.tables import Collection, Decision, Event, Link, Observation, Resource, Run
@@ -270,7 +271,7 @@ def report_data(
             # A recheck's report becomes the latest one: it keeps the night's news too,
             # since the night before it (else a morning recheck hid what the night found).
             night, previous = previous, _previous_run(session, previous)
-        checks = _checks_since(session)
+        checks = checks_since(session)
         # Core rows read as dicts: a Row's attribute access costs ~1 µs a column.
         rows = session.connection().execute(_active_resources())
         keys = tuple(rows.keys())
@@ -455,7 +456,7 @@ def iter_resources(engine: Engine, *, chunk: int = 500) -> Iterator[ResourceRow]
         keys = tuple(result.keys())
         for part in result.partitions():
             rows = [dict(zip(keys, row, strict=True)) for row in part]
-            checks = _checks_since(session, [r["link_id"] for r in rows if r["link_id"]])
+            checks = checks_since(session, [r["link_id"] for r in rows if r["link_id"]])
             yield from _with_moved_to(
                 session, [_resource_row(r, checks.get(r["link_id"], 0)) for r in rows]
             )
@@ -473,7 +474,7 @@ def resource_row(engine: Engine, pk: int) -> ResourceRow | None:
         if found is None:
             return None
         r = dict(zip(keys, found, strict=True))
-        checks = _checks_since(session, [r["link_id"]]) if r["link_id"] else {}
+        checks = checks_since(session, [r["link_id"]]) if r["link_id"] else {}
         rows = _with_deciders(session, [_resource_row(r, checks.get(r["link_id"], 0))])
         (row,) = _with_moved_to(session, rows)
     return row
@@ -859,69 +860,6 @@ def _event_row(row: Any) -> EventRow:
         collection_title=row.collection_title,
         link_url=row.link_url,
     )
-
-
-#: When a flapping link last started flapping (its `flapping_started` event).
-_FLAPPING_SINCE = (
-    select(func.max(Event.at))
-    .where(Event.link_id == Link.id, Event.kind == "flapping_started")
-    .correlate(Link)
-    .scalar_subquery()
-)
-
-#: When the link's problem began, as the report files it (`reports.context` ranks a
-#: confirmed break above drift, drift above a failure not yet confirmed): drift (a page that
-#: no longer holds the resource) unless the link is confirmed broken; else, for a link
-#: flapping and not confirmed broken, when it started flapping (its last failure or
-#: recovery is a day or two old, the trouble weeks); else its current failure; else its
-#: last change of outcome. `ResourceRow.since` and the checks counted since then both
-#: read this one expression, as does `db prune` counting the checks it deletes.
-PROBLEM_START = case(
-    (and_(Link.drift_since.is_not(None), Link.state != BROKEN_STATE), Link.drift_since),
-    (
-        and_(Link.flapping.is_(True), Link.state != BROKEN_STATE),
-        func.coalesce(_FLAPPING_SINCE, Link.first_failure_at, Link.last_change_at),
-    ),
-    else_=func.coalesce(Link.first_failure_at, Link.last_change_at),
-)
-
-
-def _checks_since(session: Session, link_ids: Sequence[int] | None = None) -> dict[int, int]:
-    """Per link (of `link_ids`, else every link), the checks since its current problem
-    (`PROBLEM_START`) began: one grouped query."""
-    start = PROBLEM_START
-    # Each link's start worked out once, not once per observation: joined as it was,
-    # the start (with its event lookups for a flapping link) was computed for each of the
-    # link's observations, which after a year of nights are hundreds. Materialized, the
-    # database counts each link's observations since its start off the (link, time) index.
-    starts = (
-        select(Link.id.label("link_id"), start.label("start"))
-        .where(*(() if link_ids is None else (Link.id.in_(link_ids),)), start.is_not(None))
-        .cte("problem_starts")
-        .prefix_with("MATERIALIZED")
-    )
-    rows = session.execute(
-        select(Observation.link_id, func.count())
-        .join(starts, starts.c.link_id == Observation.link_id)
-        .where(
-            Observation.checked_at >= starts.c.start,
-            Observation.outcome != Outcome.NETWORK_UNAVAILABLE.value,
-        )
-        .group_by(Observation.link_id)
-    )
-    checks = {link_id: count for link_id, count in rows}
-    # Checks of the same problem that `db prune` deleted (catalog.retention).
-    pruned = session.execute(
-        select(Link.id, Link.pruned_checks, Link.pruned_checks_since, start).where(
-            *(() if link_ids is None else (Link.id.in_(link_ids),)),
-            Link.pruned_checks > 0,
-            start.is_not(None),
-        )
-    )
-    for link_id, count, since, problem_start in pruned:
-        if since is not None and as_utc(since) == as_utc(problem_start):
-            checks[link_id] = checks.get(link_id, 0) + count
-    return checks
 
 
 def _active_resources() -> Select[Any]:

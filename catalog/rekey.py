@@ -63,6 +63,7 @@ def rekey_links(
     for row in rows:
         groups[canonical(row.url)].append(row)
     renamed = merged = 0
+    survivors: list[int] = []
     for key, members in groups.items():
         if len(members) == 1 and members[0].url == key:
             continue
@@ -75,12 +76,28 @@ def rekey_links(
                 )
             conn.execute(sa.delete(_links).where(_links.c.id.in_(losers)))
             merged += len(losers)
+            survivors.append(survivor.id)
         if survivor.url != key:
             conn.execute(
                 sa.update(_links).where(_links.c.id == survivor.id).values(url=key, host=host(key))
             )
             renamed += 1
+    _forget_counts(conn, survivors)
     return RekeyResult(renamed=renamed, merged=merged)
+
+
+def _forget_counts(conn: Connection, link_ids: list[int]) -> None:
+    """A merged link's kept count of its problem's checks (catalog.problem_checks) left
+    out the checks it took over: it is counted again at its next check. The column is
+    newer than the migration (0004) that first calls this."""
+    if not link_ids:
+        return
+    if "problem_checks" not in {c["name"] for c in sa.inspect(conn).get_columns("links")}:
+        return
+    kept = sa.table("links", sa.column("id", sa.Integer), sa.column("problem_checks", sa.Integer))
+    for start in range(0, len(link_ids), 500):
+        ids = link_ids[start : start + 500]
+        conn.execute(sa.update(kept).where(kept.c.id.in_(ids)).values(problem_checks=None))
 
 
 def _newest_first(

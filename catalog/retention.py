@@ -65,7 +65,8 @@ from catalog import store
 from catalog.clock import as_utc, utcnow
 from catalog.errors import StoreError
 from catalog.outcomes import Outcome
-from catalog.queries import PROBLEM_START, WORKED
+from catalog.problem_checks import PROBLEM_START
+from catalog.queries import WORKED
 from catalog.store import DRIFT_HISTORY, PG_WRITE_LOCK
 from catalog.tables import Link, Observation
 
@@ -294,7 +295,7 @@ def _write(conn: Connection) -> Iterator[None]:
 def _count_pruned_checks(session: Session, ids: list[int]) -> None:
     """Add the checks among `ids` that saw their link's current problem to the link's
     `pruned_checks`, which a queue row's "Checks" adds to the observations still there
-    (`catalog.queries.PROBLEM_START`). A count kept for an earlier problem starts over.
+    (`catalog.problem_checks.PROBLEM_START`). A count kept for an earlier problem starts over.
     One grouped read and one bulk update per chunk."""
     start = PROBLEM_START
     counted = session.execute(

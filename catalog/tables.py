@@ -130,6 +130,10 @@ class Link(Base):
     #: from the problem start `pruned_checks_since`: a queue row's "Checks" adds them.
     pruned_checks: Mapped[int] = mapped_column(Integer, default=0)
     pruned_checks_since: Mapped[datetime | None]
+    #: Checks since the problem start `problem_checks_since`, kept as checks are stored so
+    #: a report need not count them (catalog.problem_checks); NULL: not counted yet.
+    problem_checks: Mapped[int | None]
+    problem_checks_since: Mapped[datetime | None]
 
 
 class Resource(Base):

@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session
 
 from catalog import health as health_rules
 from catalog import tables as t
+from catalog.clock import as_utc
 from catalog.health import Change, Entry, LinkState
 from catalog.model import Observation
 from catalog.outcomes import Outcome
+from catalog.problem_checks import PROBLEM_START, keep_recounted, same_start
 from catalog.settings import HealthSettings
 from catalog.store._records import EventRecord, LinkStateRecord, parse_time
 from catalog.store._sql import (
@@ -130,13 +132,64 @@ def _record_chunk(
     )
     ids = insert_ids(conn, insert, rows)
     last_seen = {link_id: link.last_observation_id for link_id, link in by_id.items()}
+    checked: dict[int, list[datetime]] = defaultdict(list)
     for obs, row, obs_id in zip(observations, rows, ids, strict=True):
         if obs.outcome is not Outcome.NETWORK_UNAVAILABLE:
             last_seen[row["link_id"]] = obs_id
+            checked[row["link_id"]].append(obs.checked_at)
+    counted, moved = _problem_checks(by_id, stored, states, checked)
     _write_states(
-        conn, states, stored, {i: by_id[i].last_observation_id for i in states}, last_seen
+        conn,
+        states,
+        stored,
+        {i: by_id[i].last_observation_id for i in states},
+        last_seen,
+        counted,
     )
-    return _insert_link_events(conn, changed, run_id)
+    events = _insert_link_events(conn, changed, run_id)
+    # After the events: a flapping link's start is its `flapping_started` event.
+    keep_recounted(conn, moved)
+    return events
+
+
+def _problem_checks(
+    by_id: Mapping[int, Any],
+    stored: Mapping[int, LinkState],
+    states: Mapping[int, LinkState],
+    checked: Mapping[int, list[datetime]],
+) -> tuple[dict[int, int], list[int]]:
+    """Each link's kept count of the checks that saw its problem (catalog.problem_checks)
+    after this round: the new count of each link whose problem start the round left where
+    it was, and the links to recount (their start moved, or their count was never kept)."""
+    counted: dict[int, int] = {}
+    moved: list[int] = []
+    for link_id, state in states.items():
+        link = by_id[link_id]
+        start, kept = link.problem_start, link.problem_checks
+        if _start_parts(state) != _start_parts(stored[link_id]):
+            moved.append(link_id)
+        elif start is None:  # never checked, and still not (the network was down)
+            continue
+        elif kept is None or not same_start(link.problem_checks_since, start):
+            moved.append(link_id)
+        else:
+            since = as_utc(start)
+            seen = sum(1 for at in checked.get(link_id, ()) if at >= since)
+            if seen:
+                counted[link_id] = kept + seen
+    return counted, moved
+
+
+def _start_parts(state: LinkState) -> tuple[Any, ...]:
+    """What `PROBLEM_START` reads of a link's state: while these stay, so does the start
+    (a flapping link's `flapping_started` event comes only with `flapping` turning on)."""
+    return (
+        state.drift_since,
+        state.state == health_rules.BROKEN,
+        state.flapping,
+        state.first_failure_at,
+        state.last_change_at,
+    )
 
 
 def key_and_host(url: str) -> tuple[str, str]:
@@ -152,8 +205,10 @@ def _links_by_url(conn: Connection, hosts: Mapping[str, str]) -> dict[str, Any]:
     table = table_of(t.Link)
     found: dict[str, Any] = {}
     keys = list(hosts)
+    # With the start of each link's problem, to keep its count of checks (`_problem_checks`).
+    query = select(table, PROBLEM_START.label("problem_start"))
     for chunk in chunks(keys):
-        for row in conn.execute(select(table).where(table.c.url.in_(chunk))):
+        for row in conn.execute(query.where(table.c.url.in_(chunk))):
             found[row.url] = row
     missing = [key for key in keys if key not in found]
     if missing:
@@ -162,7 +217,7 @@ def _links_by_url(conn: Connection, hosts: Mapping[str, str]) -> dict[str, Any]:
             [{"url": key, "host": hosts[key], "state": health_rules.UNCHECKED} for key in missing],
         )
         for chunk in chunks(missing):
-            for row in conn.execute(select(table).where(table.c.url.in_(chunk))):
+            for row in conn.execute(query.where(table.c.url.in_(chunk))):
                 found[row.url] = row
     return found
 
@@ -173,6 +228,7 @@ def _write_states(
     stored: Mapping[int, LinkState],
     stored_seen: Mapping[int, int | None],
     last_seen: Mapping[int, int | None],
+    problem_checks: Mapping[int, int],
 ) -> None:
     """Write each link's new state: only the columns that changed, one executemany per
     set of changed columns. A nightly run of unchanged links moves three or four columns
@@ -190,6 +246,9 @@ def _write_states(
         if last_seen[link_id] != stored_seen[link_id]:
             names.append("last_observation_id")
             values["last_observation_id"] = last_seen[link_id]
+        if link_id in problem_checks:
+            names.append("problem_checks")
+            values["problem_checks"] = problem_checks[link_id]
         if names:
             groups.setdefault(tuple(names), []).append({**values, "link_id": link_id})
     for columns, rows in groups.items():
