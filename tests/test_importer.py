@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -490,6 +492,28 @@ def test_an_import_address_on_our_own_network_is_not_fetched() -> None:
         text, _ = read_source(url, check=CheckSettings(private_allowlist=("127.0.0.0/8",)))
     assert "example.org/r" in text
     assert asked == {"127.0.0.1 /toolkit": 1}
+
+
+def test_an_import_connects_to_the_address_that_was_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS rebinding: the name is looked up once, and the connection goes to that answer
+    (127.0.0.1, allowed here), not to a second one (127.0.0.2, where nothing listens)."""
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def rebinding(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host != "rebinding.test":
+            return real(host, *args, **kwargs)
+        asked.append(host)
+        return real("127.0.0.1" if len(asked) == 1 else "127.0.0.2", *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    with redirecting_site() as (port, _asked):
+        check = CheckSettings(private_allowlist=("127.0.0.1",))
+        text, _ = read_source(f"http://rebinding.test:{port}/toolkit", check=check)
+    assert "example.org/r" in text
+    assert asked == ["rebinding.test"]
 
 
 def test_cli_import_csv_reads_a_semicolon_file(isolated_cwd: Path) -> None:
