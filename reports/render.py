@@ -4,10 +4,11 @@ Stage: report (output). Input: `reports.context.ReportContext` (and a `ResourceP
 per resource). Output: the text of each page and format; `reports.site` writes them.
 
 Escaping is on in every format: HTML templates are autoescaped by Jinja2 (and the rows
-`reports.html_rows` formats in Python escape every value); every `{{ ... }}` in a
-Markdown template passes through `md_escape` (via `finalize`) unless a filter produced
-`MarkdownSafe` text; CSV cells that a spreadsheet would read as a formula get a leading
-`'`; JSON escapes `<`, `>` and `&` so it can sit inside HTML.
+`reports.html_rows` formats in Python escape every value), every value losing its
+explicit bidirectional controls (`catalog.text.without_bidi_overrides`, via `finalize`);
+every `{{ ... }}` in a Markdown template passes through `md_escape` (via `finalize`)
+unless a filter produced `MarkdownSafe` text; CSV cells that a spreadsheet would read as a
+formula get a leading `'`; JSON escapes `<`, `>` and `&` so it can sit inside HTML.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from catalog.csv_guard import guard
 from catalog.queries import TREND_DAYS
+from catalog.text import without_bidi_overrides
 from reports.chart import SERIES, trend_svg
 from reports.context import Group, GroupStats, ReportContext, ResourcePage, Row, sentences
 from reports.html_rows import (
@@ -120,6 +122,12 @@ def csv_cell(value: Any) -> Any:
     return guard(value) if isinstance(value, str) else value
 
 
+def _html_finalize(value: Any) -> Any:
+    """Each `{{ ... }}` of an HTML template: text without explicit bidirectional controls
+    (`without_bidi_overrides`), as `html_rows` escapes it; markup made in Python as it is."""
+    return without_bidi_overrides(value) if type(value) is str else value
+
+
 def _md_finalize(value: Any) -> str:
     return md_escape(value)
 
@@ -138,6 +146,7 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
         # Templates ship with the package; no stat() per page when writing 100,000 of them.
         auto_reload=False,
+        finalize=_html_finalize,
     )
     env.filters["md_link"] = md_link
     env.filters["md_code"] = md_code
