@@ -487,6 +487,9 @@ def test_an_import_address_on_our_own_network_is_not_fetched() -> None:
             LinkhealthError, match=rf"^{re.escape(url)}: not fetched: 127\.0\.0\.1 is"
         ):
             read_source(url)
+        shouted = f"HTTP://127.0.0.1:{port}/toolkit"  # httpx spells it "http://"
+        with pytest.raises(LinkhealthError, match=rf"^{re.escape(shouted)}: not fetched: 127"):
+            read_source(shouted)
         with pytest.raises(LinkhealthError, match="loopback"):
             read_spreadsheet(url, check=CheckSettings(private_allowlist=("localhost",)))
         text, _ = read_source(url, check=CheckSettings(private_allowlist=("127.0.0.0/8",)))

@@ -102,9 +102,9 @@ def _fetch(
     http = client or _guarded_client(check or CheckSettings(), hops)
     try:
         response = http.get(url, headers=headers)
-    except AddressRefused as exc:
-        where = hops[-1] if hops else url
-        what = f"redirected to {where}, which is not fetched" if where != url else "not fetched"
+    except _AddressRefused as exc:
+        # The first request's URL is `url` as httpx spells it ("HTTP://x" is "http://x/").
+        what = f"redirected to {hops[-1]}, which is not fetched" if len(hops) > 1 else "not fetched"
         raise LinkhealthError(
             f"{url}: {what}: {exc.reason}; an address on your own network is imported "
             "only when linkhealth.toml allows it ([check] private_allowlist)"
@@ -125,7 +125,7 @@ def _fetch(
     return response
 
 
-class AddressRefused(Exception):
+class _AddressRefused(Exception):
     """A connection the address rule refused; `_fetch` names the URL it was for."""
 
     def __init__(self, reason: str) -> None:
@@ -181,7 +181,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
             addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         reason = forbidden_host(host, addresses, self._allowlist)
         if reason is not None:
-            raise AddressRefused(reason)
+            raise _AddressRefused(reason)
         failure: Exception | None = None
         for address in addresses:
             try:
