@@ -81,12 +81,13 @@ _MD_BLOCK_START = re.compile(r"(?:#{1,6}|[-+]|\d{1,9}[.)])(?= |$)|~{3,}|-{3,}")
 
 def md_escape(value: Any) -> str:
     """Plain text safe inside Markdown (tables included): no markup, HTML or line breaks,
-    and no block opened by its first characters."""
+    no block opened by its first characters, and no explicit bidirectional controls
+    (`without_bidi_overrides`: Markdown has no element to isolate a title in)."""
     if value is None:
         return ""
     if isinstance(value, MarkdownSafe):
         return value
-    text = " ".join(str(value).split())
+    text = " ".join(without_bidi_overrides(str(value)).split())
     text = _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
     start = _MD_BLOCK_START.match(text)
     if start is None:

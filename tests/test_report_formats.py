@@ -185,6 +185,16 @@ def test_bidi_controls_in_outside_text_never_reach_the_html(
         assert "Guide evil to Hotlines" in LexborHTMLParser(text).text(), name
 
 
+def test_bidi_controls_in_outside_text_never_reach_the_markdown(data: ReportData) -> None:
+    """The Markdown report is read as HTML too (the Prefect artifact, a repository's
+    viewer), where "Guide\u202e" turned the id and the sentence after it around in the
+    list of changes; Markdown has no element to isolate it in, so the controls go."""
+    changed = fx.with_resource(data, "a-broken", title="Guide \u202eevil\u202c\u2067")
+    text = render_markdown(build_context(changed, now=fx.NOW), limit=None)
+    assert not BIDI_EXPLICIT.search(text)
+    assert "Guide evil (a-broken)" in text
+
+
 def test_outside_text_is_isolated_from_its_neighbours_in_the_html(
     engine: Engine, data: ReportData
 ) -> None:
