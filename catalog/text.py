@@ -19,19 +19,23 @@ __all__ = [
     "json_for_terminal",
     "media_type",
     "strip_accents",
+    "without_bidi_overrides",
     "without_controls",
 ]
 
 
 #: DEL and the C1 control characters (CSI among them, U+009B, which a terminal acts on).
 _C1 = "\x7f-\x9f"
+#: Explicit bidirectional embeddings, overrides and isolates, and the characters that end them.
+_BIDI_EXPLICIT = "\u202a-\u202e\u2066-\u2069"
 #: Bidirectional controls (ALM, LRM, RLM, embeddings, overrides, isolates): invisible, they turn
 #: the text after them around ("Watches \u202eknil\u202c Shop" shows "Watches link Shop"), in
 #: a report, a terminal or a reason sentence alike. Not ZWJ or ZWNJ, which scripts need.
-_BIDI_CHARS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_BIDI_CHARS = f"\u061c\u200e\u200f{_BIDI_EXPLICIT}"
 #: C0 and C1 control characters (whitespace among them becomes a space anyway).
 _CONTROLS = re.compile(f"[\x00-\x1f{_C1}]")
 _BIDI = re.compile(f"[{_BIDI_CHARS}]")
+_EXPLICIT_BIDI = re.compile(f"[{_BIDI_EXPLICIT}]")
 
 
 def counted(n: int, one: str, many: str | None = None) -> str:
@@ -51,6 +55,15 @@ def without_controls(text: str) -> str:
     sequence would act and a NUL is refused (PostgreSQL); no reader sees either on a page."""
     text = _CONTROLS.sub(" ", text)
     return text if text.isascii() else _BIDI.sub("", text)
+
+
+def without_bidi_overrides(text: str) -> str:
+    """`text` without explicit bidirectional embeddings, overrides and isolates: outside text
+    (a title, a publisher) as a web page shows it, in an element that isolates it from its
+    neighbours (`dir="auto"`, `<bdi>`), inside which an override would still turn its own
+    words around and where nobody needs one. The marks (LRM, RLM, ALM) stay: right-to-left
+    text places its punctuation with them, and they act only inside the isolated text."""
+    return text if text.isascii() else _EXPLICIT_BIDI.sub("", text)
 
 
 def for_terminal(text: str) -> str:

@@ -162,8 +162,10 @@ def catalog_import_html(
     from catalog.importer import import_entries, parse_toolkit_html
     from catalog.importer import read_source as read_import_source
 
-    user_agent = load_settings(config).check.effective_user_agent
-    text, fetched_from = read_import_source(source, user_agent=user_agent)
+    check = load_settings(config).check
+    text, fetched_from = read_import_source(
+        source, user_agent=check.effective_user_agent, check=check
+    )
     parsed = parse_toolkit_html(text, base_url=base_url or fetched_from, source=source)
     _print_result(import_entries(into, parsed, dry_run=dry_run), as_json)
 
@@ -193,8 +195,8 @@ def catalog_import_csv(
     """
     from catalog.importer import import_entries, parse_csv, read_spreadsheet
 
-    user_agent = load_settings(config).check.effective_user_agent
-    text = read_spreadsheet(source, user_agent=user_agent)
+    check = load_settings(config).check
+    text = read_spreadsheet(source, user_agent=check.effective_user_agent, check=check)
     parsed = parse_csv(text, source=source, fill_down=fill_down)
     _print_result(import_entries(into, parsed, dry_run=dry_run), as_json)
 

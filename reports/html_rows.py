@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from markupsafe import Markup
 
 from catalog.outcomes import Severity
+from catalog.text import without_bidi_overrides
 from reports.context import HistoryItem, HygieneRow, Priority, Row, When, names_address, sentences
 
 
@@ -29,13 +30,21 @@ def _escape_str(text: str) -> str:
     )
 
 
-_escape: Callable[[str], str]
+_escape_markup: Callable[[str], str]
 try:
     # What `markupsafe.escape` itself calls on a str (C, a fifth of the time of the
     # replace chain above); the report escapes millions of values. Private: fall back.
-    from markupsafe._speedups import _escape_inner as _escape
+    from markupsafe._speedups import _escape_inner as _escape_markup
 except ImportError:  # pragma: no cover - markupsafe without its C extension
-    _escape = _escape_str
+    _escape_markup = _escape_str
+
+
+def _escape(text: str) -> str:
+    """`text` escaped, and without explicit bidirectional controls (`without_bidi_overrides`):
+    a title's override turned around the id and the sentence after it, and its own words.
+    Our own text never holds one, and most text is ASCII, which holds none. Hrefs keep
+    theirs (`_ext`): the link goes where the URL checked says."""
+    return _escape_markup(text if text.isascii() else without_bidi_overrides(text))
 
 
 def history_rows(items: Iterable[HistoryItem]) -> Markup:
@@ -64,7 +73,7 @@ def history_rows(items: Iterable[HistoryItem]) -> Markup:
 def _ext(url: str, href: str | None, cls: str) -> str:
     if href:
         return (
-            f'<a class="{_escape(cls)}" href="{_escape(href)}" '
+            f'<a class="{_escape(cls)}" href="{_escape_markup(href)}" '
             f'rel="noopener noreferrer nofollow">{_escape(url)}</a>'
         )
     return f'<span class="{_escape(cls)}">{_escape(url)}</span>'
@@ -98,9 +107,11 @@ def badge(severity: str, label: str) -> Markup:
 
 
 def _site_link(root: str, page: str | None, text: str, cls: str = "") -> str:
-    """A link to another page of the report; `root` is escaped already."""
+    """A link to another page of the report, named by outside text (a title, a publisher,
+    a host) and isolated from its neighbours (`dir="auto"`): a right-to-left name keeps
+    its own direction without moving the id or URL beside it. `root` is escaped already."""
     attr = f' class="{cls}"' if cls else ""
-    return f'<a{attr} href="{root}{_escape(page or "")}">{_escape(text)}</a>'
+    return f'<a{attr} dir="auto" href="{root}{_escape(page or "")}">{_escape(text)}</a>'
 
 
 def _state(row: Row) -> str:
@@ -126,7 +137,7 @@ def _seen_cell(row: Row) -> str:
         parts.append(f'<div class="small">{_escape(row.seen)}</div>')
     if row.page_title:
         label = row.page_title_label
-        parts.append(f'<div class="small">{label}: “{_escape(row.page_title)}”</div>')
+        parts.append(f'<div class="small">{label}: “<bdi>{_escape(row.page_title)}</bdi>”</div>')
     if row.final_url:
         parts.append(
             f'<div class="small">Ended at: {_ext(row.final_url, row.final_href, "")}</div>'
@@ -193,7 +204,7 @@ def _facts(row: Row, root: str) -> str:
         facts.append(("Host", _site_link(root, row.host_page, row.host)))
     facts.append(("What we saw", _escape(row.seen)))
     if row.page_title:
-        facts.append((row.page_title_label, f"“{_escape(row.page_title)}”"))
+        facts.append((row.page_title_label, f"“<bdi>{_escape(row.page_title)}</bdi>”"))
     if row.final_url:
         facts.append(("Ended at", _ext(row.final_url, row.final_href, "url")))
     if row.since:

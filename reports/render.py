@@ -4,10 +4,11 @@ Stage: report (output). Input: `reports.context.ReportContext` (and a `ResourceP
 per resource). Output: the text of each page and format; `reports.site` writes them.
 
 Escaping is on in every format: HTML templates are autoescaped by Jinja2 (and the rows
-`reports.html_rows` formats in Python escape every value); every `{{ ... }}` in a
-Markdown template passes through `md_escape` (via `finalize`) unless a filter produced
-`MarkdownSafe` text; CSV cells that a spreadsheet would read as a formula get a leading
-`'`; JSON escapes `<`, `>` and `&` so it can sit inside HTML.
+`reports.html_rows` formats in Python escape every value), every value losing its
+explicit bidirectional controls (`catalog.text.without_bidi_overrides`, via `finalize`);
+every `{{ ... }}` in a Markdown template passes through `md_escape` (via `finalize`)
+unless a filter produced `MarkdownSafe` text; CSV cells that a spreadsheet would read as a
+formula get a leading `'`; JSON escapes `<`, `>` and `&` so it can sit inside HTML.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from catalog.csv_guard import guard
 from catalog.queries import TREND_DAYS
+from catalog.text import without_bidi_overrides
 from reports.chart import SERIES, trend_svg
 from reports.context import Group, GroupStats, ReportContext, ResourcePage, Row, sentences
 from reports.html_rows import (
@@ -79,12 +81,13 @@ _MD_BLOCK_START = re.compile(r"(?:#{1,6}|[-+]|\d{1,9}[.)])(?= |$)|~{3,}|-{3,}")
 
 def md_escape(value: Any) -> str:
     """Plain text safe inside Markdown (tables included): no markup, HTML or line breaks,
-    and no block opened by its first characters."""
+    no block opened by its first characters, and no explicit bidirectional controls
+    (`without_bidi_overrides`: Markdown has no element to isolate a title in)."""
     if value is None:
         return ""
     if isinstance(value, MarkdownSafe):
         return value
-    text = " ".join(str(value).split())
+    text = " ".join(without_bidi_overrides(str(value)).split())
     text = _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
     start = _MD_BLOCK_START.match(text)
     if start is None:
@@ -120,6 +123,12 @@ def csv_cell(value: Any) -> Any:
     return guard(value) if isinstance(value, str) else value
 
 
+def _html_finalize(value: Any) -> Any:
+    """Each `{{ ... }}` of an HTML template: text without explicit bidirectional controls
+    (`without_bidi_overrides`), as `html_rows` escapes it; markup made in Python as it is."""
+    return without_bidi_overrides(value) if type(value) is str else value
+
+
 def _md_finalize(value: Any) -> str:
     return md_escape(value)
 
@@ -138,6 +147,7 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
         # Templates ship with the package; no stat() per page when writing 100,000 of them.
         auto_reload=False,
+        finalize=_html_finalize,
     )
     env.filters["md_link"] = md_link
     env.filters["md_code"] = md_code

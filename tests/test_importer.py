@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,13 +25,15 @@ from catalog.importer import (
     parse_csv,
     parse_toolkit_html,
     read_source,
+    read_spreadsheet,
     slug_id,
 )
-from catalog.settings import BUNDLED_CATALOG
+from catalog.settings import BUNDLED_CATALOG, CheckSettings
 from catalog.source import load_catalog, load_catalogs
 from catalog.sync import ADDED, sync_catalogs
 from flows.cli import app
 from tests.factories import T0, temporary_database
+from tests.local_site import Answer, handler_class
 
 DATA = Path(__file__).parent / "data" / "import"
 TOOLKIT_PAGE = DATA / "toolkit-page.html"
@@ -420,6 +430,93 @@ def test_cli_import_html_of_a_page_without_links_names_the_page(isolated_cwd: Pa
     assert result.stderr.startswith(f"error: {url}: no resource links"), result.stderr
     assert "empty_catalog" not in result.stderr
     assert not (isolated_cwd / "cur").exists()
+
+
+@contextmanager
+def redirecting_site() -> Iterator[tuple[int, Counter[str]]]:
+    """A site on 127.0.0.1 whose /toolkit lists one resource and whose /to/HOST redirects
+    to /toolkit on HOST (same port); its port and the paths it was asked for."""
+    asked: Counter[str] = Counter()
+    page = b"<h3><a href='https://example.org/r'>One</a></h3><p>First.</p>"
+
+    def answer(request: BaseHTTPRequestHandler) -> Answer:
+        asked[f"{request.headers['Host'].split(':')[0]} {request.path}"] += 1
+        if request.path.startswith("/to/"):
+            target = request.path.removeprefix("/to/")
+            return 302, {"Location": f"http://{target}:{port}/toolkit"}, b""
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, page
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class(answer))
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield port, asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cli_import_refuses_a_redirect_to_a_private_address(isolated_cwd: Path) -> None:
+    """The checker's address rule, applied at each hop: localhost is allow-listed here, as
+    tests allow the checker their loopback site; its redirect to 127.0.0.1 is not followed
+    (it was, as was one to the cloud metadata address, 169.254.169.254)."""
+    (isolated_cwd / "linkhealth.toml").write_text('[check]\nprivate_allowlist = ["localhost"]\n')
+    with redirecting_site() as (port, asked):
+        url = f"http://localhost:{port}/to/127.0.0.1"
+        for command in ("import-html", "import-csv"):
+            result = runner.invoke(app, ["catalog", command, url, "--into", "x.yaml"])
+            assert result.exit_code == 1, result.output
+            assert result.stderr.startswith(
+                f"error: {url}: redirected to http://127.0.0.1:{port}/toolkit, which is not "
+                "fetched: 127.0.0.1 is a loopback address (this machine)"
+            ), result.stderr
+        assert asked == {"localhost /to/127.0.0.1": 2}  # never the hop to 127.0.0.1
+        # The same rule lets an allow-listed hop through.
+        hop = f"http://localhost:{port}/to/localhost"
+        result = runner.invoke(app, ["catalog", "import-html", hop, "--into", "x.yaml"])
+        assert result.exit_code == 0, result.output
+    assert "https://example.org/r" in (isolated_cwd / "x.yaml").read_text()
+
+
+def test_an_import_address_on_our_own_network_is_not_fetched() -> None:
+    """The first address goes through the rule too, and is named with the reason."""
+    with redirecting_site() as (port, asked):
+        url = f"http://127.0.0.1:{port}/toolkit"
+        with pytest.raises(
+            LinkhealthError, match=rf"^{re.escape(url)}: not fetched: 127\.0\.0\.1 is"
+        ):
+            read_source(url)
+        shouted = f"HTTP://127.0.0.1:{port}/toolkit"  # httpx spells it "http://"
+        with pytest.raises(LinkhealthError, match=rf"^{re.escape(shouted)}: not fetched: 127"):
+            read_source(shouted)
+        with pytest.raises(LinkhealthError, match="loopback"):
+            read_spreadsheet(url, check=CheckSettings(private_allowlist=("localhost",)))
+        text, _ = read_source(url, check=CheckSettings(private_allowlist=("127.0.0.0/8",)))
+    assert "example.org/r" in text
+    assert asked == {"127.0.0.1 /toolkit": 1}
+
+
+def test_an_import_connects_to_the_address_that_was_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS rebinding: the name is looked up once, and the connection goes to that answer
+    (127.0.0.1, allowed here), not to a second one (127.0.0.2, where nothing listens)."""
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def rebinding(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host != "rebinding.test":
+            return real(host, *args, **kwargs)
+        asked.append(host)
+        return real("127.0.0.1" if len(asked) == 1 else "127.0.0.2", *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    with redirecting_site() as (port, _asked):
+        check = CheckSettings(private_allowlist=("127.0.0.1",))
+        text, _ = read_source(f"http://rebinding.test:{port}/toolkit", check=check)
+    assert "example.org/r" in text
+    assert asked == ["rebinding.test"]
 
 
 def test_cli_import_csv_reads_a_semicolon_file(isolated_cwd: Path) -> None:

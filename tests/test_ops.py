@@ -365,6 +365,29 @@ def test_webhook_automation_example_is_a_valid_automation() -> None:
     }
 
 
+def _webhook_text(event: str, payload: dict[str, Any]) -> str:
+    """The "text" the automation's webhook posts for `event` with `payload`, its body's
+    only key."""
+    from prefect.server.events.schemas.events import Event
+    from prefect.server.utilities.user_templates import render_user_template_sync
+    from ruamel.yaml import YAML
+
+    text = (ROOT / "deploy" / "automation-webhook.yaml").read_text()
+    (action,) = YAML(typ="safe").load(text)["actions"]
+    received = Event.model_validate(
+        {
+            "id": uuid.uuid4(),
+            "occurred": datetime.now(UTC),
+            "event": event,
+            "resource": {"prefect.resource.id": "linkhealth.run.12"},
+            "payload": payload,
+        }
+    ).receive()
+    body = json.loads(render_user_template_sync(action["payload"], {"event": received}))
+    assert set(body) == {"text"}  # no link_names or parse: Slack links no plain @channel
+    return str(body["text"])
+
+
 @pytest.mark.parametrize(
     ("event", "payload", "says"),
     [
@@ -396,23 +419,37 @@ def test_webhook_automation_posts_json_that_says_what_happened(
 ) -> None:
     # The webhook gets the rendered text as its body: it must stay JSON whatever a
     # refusal's reason quotes from the curator's file.
-    from prefect.server.events.schemas.events import Event
-    from prefect.server.utilities.user_templates import render_user_template_sync
-    from ruamel.yaml import YAML
+    assert _webhook_text(event, payload) == says
 
-    text = (ROOT / "deploy" / "automation-webhook.yaml").read_text()
-    (action,) = YAML(typ="safe").load(text)["actions"]
-    received = Event.model_validate(
-        {
-            "id": uuid.uuid4(),
-            "occurred": datetime.now(UTC),
-            "event": event,
-            "resource": {"prefect.resource.id": "linkhealth.run.12"},
-            "payload": payload,
-        }
-    ).receive()
-    body = render_user_template_sync(action["payload"], {"event": received})
-    assert json.loads(body) == {"text": says}
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [
+        ("<!channel>", "&lt;!channel&gt;"),
+        ("<!here|here>", "&lt;!here|here&gt;"),
+        ("<@U123>", "&lt;@\u2060U123&gt;"),
+        ("<!subteam^S1>", "&lt;!subteam^S1&gt;"),
+        ("<https://evil.example/|click>", "&lt;https://evil.example/|click&gt;"),
+        ("Tom &amp; Jerry", "Tom &amp;amp; Jerry"),
+        ("@channel", "@\u2060channel"),
+        ("@all, @here and @everyone", "@\u2060all, @\u2060here and @\u2060everyone"),
+    ],
+)
+def test_webhook_text_quoting_a_curators_file_pings_and_links_nothing(
+    title: str, shown: str
+) -> None:
+    """A refusal's reason quotes the catalog (a title, an id): in Slack's text, < > and &
+    are markup (a mention of everyone, a link showing other words than its address), so
+    what the file wrote is escaped as Slack's formatting reference asks and reads as
+    written. A plain @channel is text to Slack without `link_names`, but a mention in
+    Mattermost or Rocket.Chat, which take the same body: a word joiner after the @."""
+    reason = f"the catalog has an error: toolkit.yaml:7: title: {title} twice"
+    text = _webhook_text(EVENT_RUN_REFUSED, {"reason": reason, "trigger": "<!everyone>"})
+    assert text == (
+        "linkhealth: a run (&lt;!everyone&gt;) was refused and checked nothing: the catalog "
+        f"has an error: toolkit.yaml:7: title: {shown} twice"
+    )
+    assert "<" not in text and ">" not in text
 
 
 def _summary(counts: dict[str, int]) -> RunSummary:

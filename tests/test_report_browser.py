@@ -21,7 +21,7 @@ from catalog.hygiene import Finding, Level
 from catalog.queries import report_data
 from reports import build_context, write_report
 from reports.context import HistoryItem, ResourcePage, when
-from reports.render import render_resource_page, stylesheet
+from reports.render import render_html, render_resource_page, stylesheet
 from tests import report_fixtures as fx
 
 pytestmark = pytest.mark.browser
@@ -305,6 +305,42 @@ def test_a_history_line_quoting_an_address_wraps_on_a_phone(tmp_path: Path) -> N
     page.write_text(render_resource_page(ctx, ResourcePage(fx.row_of(ctx, "a-ok-1"), (added,))))
     wide = too_wide_on_a_phone(tmp_path, page)
     assert wide == "[]", wide
+
+
+#: A page that loads a report page in a frame and writes down the ids and URLs it shows
+#: right to left (the first character drawn right of the last), all of them Latin text.
+BACKWARDS_PROBE = """<!doctype html><html><body style="margin:0">
+<iframe id="f" src="{src}" style="width:1280px;height:800px;border:0"></iframe>
+<pre id="backwards"></pre>
+<script>
+document.getElementById("f").onload = () => {{
+  const doc = document.getElementById("f").contentDocument;
+  const at = (node, i) => {{
+    const range = doc.createRange();
+    range.setStart(node, i);
+    range.setEnd(node, i + 1);
+    return range.getBoundingClientRect().left;
+  }};
+  const backwards = [...doc.querySelectorAll(".id, .url")]
+    .map(e => e.firstChild)
+    .filter(t => t && t.length > 1 && at(t, 0) > at(t, t.length - 1))
+    .map(t => t.textContent);
+  document.getElementById("backwards").textContent = JSON.stringify(backwards);
+}};
+</script></body></html>"""
+
+
+def test_a_title_s_override_never_turns_the_text_beside_it_around(tmp_path: Path) -> None:
+    """A title ending in RIGHT-TO-LEFT OVERRIDE (U+202E) turned the rest of its line in
+    the list of changes around: its id read "nekorb-a", its change "...deliaf 4 retfa"."""
+    data = fx.with_resource(
+        report_data(fx.fixed_db(tmp_path / "fixed.db")), "a-broken", title="Guide\u202e"
+    )
+    page = tmp_path / "index.html"
+    page.write_text(render_html(build_context(data, now=fx.NOW)))
+    assert '</a> <span class="id">a-broken</span>: Confirmed broken' in page.read_text()
+    backwards = probed(tmp_path, BACKWARDS_PROBE.format(src=page.as_uri()), "1280,900", "backwards")
+    assert backwards == "[]", backwards
 
 
 #: A page that loads the report in a frame `width` px wide and writes down, for each trend

@@ -14,6 +14,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -150,6 +151,74 @@ def test_html_shows_hostile_titles_as_text_everywhere(
         tree = LexborHTMLParser(text)
         assert tree.css("script") == []
         assert tree.body is not None and fx.HOSTILE in tree.body.text()
+
+
+#: Explicit bidirectional embeddings, overrides and isolates (and their ends).
+BIDI_EXPLICIT = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def test_bidi_controls_in_outside_text_never_reach_the_html(
+    engine: Engine, data: ReportData
+) -> None:
+    """An override in a title turned the rest of its line around ("Guide\u202e" in the
+    list of changes: "a-broken: Confirmed broken" read "nekorb demrifnoC :nekorb-a") and
+    its own words ("Guide \u202eevil\u202c" read "Guide live"). Explicit embeddings,
+    overrides and isolates are invisible and never needed where the text is isolated
+    (below); they are left out, the words kept."""
+    changed = fx.with_resource(
+        data,
+        "a-broken",
+        title="Guide \u202eevil\u202c to \u2067Hotlines",
+        page_title="Shop\u202e 404",
+        publisher="\u202dPublisher\u2069",
+        drift_reason="The page says \u202enot",
+    )
+    ctx = build_context(changed, now=fx.NOW)
+    stats = next(s for s in ctx.publishers if s.name == "\u202dPublisher\u2069")
+    pages = {
+        "index": render_html(ctx),
+        "resource": hostile_page(engine, changed, ctx, "a-broken"),
+        "publisher": render_group_page(ctx, stats, [fx.row_of(ctx, "a-broken")]),
+    }
+    for name, text in pages.items():
+        assert not BIDI_EXPLICIT.search(text), name
+        assert "Guide evil to Hotlines" in LexborHTMLParser(text).text(), name
+
+
+def test_bidi_controls_in_outside_text_never_reach_the_markdown(data: ReportData) -> None:
+    """The Markdown report is read as HTML too (the Prefect artifact, a repository's
+    viewer), where "Guide\u202e" turned the id and the sentence after it around in the
+    list of changes; Markdown has no element to isolate it in, so the controls go."""
+    changed = fx.with_resource(data, "a-broken", title="Guide \u202eevil\u202c\u2067")
+    text = render_markdown(build_context(changed, now=fx.NOW), limit=None)
+    assert not BIDI_EXPLICIT.search(text)
+    assert "Guide evil (a-broken)" in text
+
+
+def test_outside_text_is_isolated_from_its_neighbours_in_the_html(
+    engine: Engine, data: ReportData
+) -> None:
+    """A right-to-left title, page title or publisher is laid out apart (`dir="auto"`, or
+    `<bdi>` inside our own quotes): its direction never moves the id, URL or status next
+    to it, nor takes over the heading it is in."""
+    changed = fx.with_resource(data, "a-broken", page_title="\u05d3\u05e3 404")
+    ctx = build_context(changed, now=fx.NOW)
+    index = LexborHTMLParser(render_html(ctx))
+    row = index.css_first('#attention tr[data-resource-id="a-broken"]')
+    assert row is not None
+    assert row.css_first("a.title").attributes.get("dir") == "auto"  # type: ignore[union-attr]
+    publisher = next(a for a in row.css("a") if a.text() == "Example Publisher")
+    assert publisher.attributes.get("dir") == "auto"
+    (page_title,) = [b.text() for b in row.css("bdi")]
+    assert page_title == "\u05d3\u05e3 404"
+    resource = LexborHTMLParser(hostile_page(engine, changed, ctx, "a-broken"))
+    assert resource.css_first("h1").attributes.get("dir") == "auto"  # type: ignore[union-attr]
+    assert [b.text() for b in resource.css("#facts bdi")] == ["\u05d3\u05e3 404"]
+    stats = next(s for s in ctx.publishers if s.name == "Example Publisher")
+    group = LexborHTMLParser(render_group_page(ctx, stats, [fx.row_of(ctx, "a-broken")]))
+    assert group.css_first("h1").attributes.get("dir") == "auto"  # type: ignore[union-attr]
+    assert group.css_first('[aria-current="page"]').attributes.get("dir") == "auto"  # type: ignore[union-attr]
+    assert group.css_first("#resources a.title").attributes.get("dir") == "auto"  # type: ignore[union-attr]
 
 
 def test_markdown_never_carries_raw_html(ctx: ReportContext) -> None:

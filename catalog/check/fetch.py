@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import ipaddress
 import logging
 import math
 import zlib
@@ -48,7 +47,7 @@ from catalog.check.retry import (
     should_retry,
     with_retries,
 )
-from catalog.check.safety import AddressBook, forbidden_address, host_allowlisted
+from catalog.check.safety import AddressBook, forbidden_host, host_allowlisted, is_ip_address
 from catalog.clock import Clock, http_date
 from catalog.model import Hop, Previous, Target
 from catalog.settings import CheckSettings
@@ -737,16 +736,14 @@ class Fetcher:
             reason = self._forbidden[key]
             return (Stop.PRIVATE, reason, None) if reason else None
         allow = self.settings.private_allowlist
-        if host_allowlisted(checked.host, allow):
-            reason = None
-        elif _is_ip(checked.host):
-            reason = forbidden_address(checked.host, allow)
-        else:
+        addresses = [checked.host]
+        # An allow-listed name is not looked up here: the connection looks it up.
+        if not is_ip_address(checked.host) and not host_allowlisted(checked.host, allow):
             try:
                 addresses = await self.addresses.addresses(checked.host, checked.port)
             except OSError as exc:
                 return Stop.UNRESOLVED, None, exc
-            reason = next(filter(None, (forbidden_address(a, allow) for a in addresses)), None)
+        reason = forbidden_host(checked.host, addresses, allow)
         self._forbidden[key] = reason
         return (Stop.PRIVATE, reason, None) if reason else None
 
@@ -864,11 +861,3 @@ def content_length(headers: httpx.Headers) -> int | None:
         return None
     length = int(value)
     return length if length <= MAX_CONTENT_LENGTH else None
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True

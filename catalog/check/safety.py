@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import lru_cache
 
 from catalog.errors import ConfigError
@@ -29,7 +29,9 @@ __all__ = [
     "Resolver",
     "check_allowlist",
     "forbidden_address",
+    "forbidden_host",
     "host_allowlisted",
+    "is_ip_address",
     "system_resolver",
 ]
 
@@ -96,6 +98,25 @@ def forbidden_address(ip: str, allowlist: Sequence[str]) -> str | None:
     if reason is None:
         return None
     return f"{ip} is {reason}, not a public Internet address"
+
+
+def forbidden_host(host: str, addresses: Iterable[str], allowlist: Sequence[str]) -> str | None:
+    """Why connecting to `host`, which resolved to `addresses` (the host itself when it is
+    an IP address), is not allowed, or None: the one rule of every fetch, the checker's and
+    an import's. A host named in the allow-list may be anywhere; any other is refused for
+    one address that is not public nor listed, since the connection may take any of them."""
+    if host_allowlisted(host, allowlist):
+        return None
+    return next(filter(None, (forbidden_address(a, allowlist) for a in addresses)), None)
+
+
+def is_ip_address(host: str) -> bool:
+    """Whether `host` is an IP address (an IPv6 one in brackets or not), not a name to look up."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def host_allowlisted(host: str, allowlist: Sequence[str]) -> bool:
