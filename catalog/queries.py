@@ -271,20 +271,19 @@ def report_data(
             # A recheck's report becomes the latest one: it keeps the night's news too,
             # since the night before it (else a morning recheck hid what the night found).
             night, previous = previous, _previous_run(session, previous)
-        checks = checks_since(session)
-        # Core rows read as dicts: a Row's attribute access costs ~1 µs a column.
-        rows = session.connection().execute(_active_resources())
-        keys = tuple(rows.keys())
         per_collection: Counter[int] = Counter()
         totals: Counter[str] = Counter()
-        resources: list[ResourceRow] = []
-        for row in rows:
-            r = dict(zip(keys, row, strict=True))  # a quarter of `row._asdict()`'s cost
-            per_collection[r["collection_id"]] += 1
-            totals[r["outcome"] or UNCHECKED] += 1
-            resources.append(_resource_row(r, checks.get(r["link_id"], 0)))
-        resources = _with_deciders(session, resources)
-        resources = _with_moved_to(session, resources)
+
+        def counted(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+            for r in rows:
+                per_collection[r["collection_id"]] += 1
+                totals[r["outcome"] or UNCHECKED] += 1
+                yield r
+
+        # Every link's checks in one query, not one per chunk of links.
+        checks = checks_since(session)
+        result = session.connection().execute(_active_resources())
+        resources = _report_rows(session, counted(_as_dicts(result)), checks)
         collections = tuple(
             CollectionInfo(c.key, c.title, per_collection[c.id], c.synced_at)
             for c in session.scalars(select(Collection).order_by(Collection.title, Collection.key))
@@ -307,6 +306,36 @@ def report_data(
         latest_run_id=later,
         refused=refused,
     )
+
+
+def _report_rows(
+    session: Session,
+    rows: Iterable[Mapping[str, Any]],
+    checks: Mapping[int, int] | None = None,
+) -> list[ResourceRow]:
+    """The finished `ResourceRow`s of `rows` (of `_active_resources`, as dicts), in their
+    order: each with its link's checks (`checks_since`), who set it aside
+    (`_with_deciders`) and where its link moved (`_with_moved_to`). The one assembly of a
+    report row: `report_data`, `iter_resources` (a chunk at a time) and `resource_row`
+    (one) all go through it, so the action queue, the report and `linkhealth resource`
+    tell a resource alike.
+
+    `checks`: the counts of every link, read at once by a caller assembling the whole
+    catalog (one query, not one per chunk); without them, those of `rows`' links are
+    read (in bulk) first."""
+    if checks is None:
+        rows = rows if isinstance(rows, Sequence) else list(rows)
+        checks = checks_since(session, [r["link_id"] for r in rows if r["link_id"]])
+    resources = [_resource_row(r, checks.get(r["link_id"], 0)) for r in rows]
+    return _with_moved_to(session, _with_deciders(session, resources))
+
+
+def _as_dicts(result: Any) -> Iterator[dict[str, Any]]:
+    """Core rows read as dicts: a Row's attribute access costs ~1 µs a column, and
+    `dict(zip(...))` a quarter of `row._asdict()`'s cost."""
+    keys = tuple(result.keys())
+    for row in result:
+        yield dict(zip(keys, row, strict=True))
 
 
 def _with_moved_to(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
@@ -448,18 +477,15 @@ def broken_and_drift(engine: Engine) -> tuple[int, int]:
 def iter_resources(engine: Engine, *, chunk: int = 500) -> Iterator[ResourceRow]:
     """The rows of `report_data(engine).resources`, in the same order, streamed: for a
     caller that keeps only a few of them (the flow's action-queue artifact, at the end of
-    a run, where a 100k run's memory peaked). Each chunk counts its own links' checks."""
+    a run, where a 100k run's memory peaked). Each chunk is assembled as the report's
+    rows are (`_report_rows`), reading its own links' checks and decisions in bulk."""
     with session_scope(engine) as session:
         result = session.connection().execute(
             _active_resources().execution_options(yield_per=chunk)
         )
         keys = tuple(result.keys())
         for part in result.partitions():
-            rows = [dict(zip(keys, row, strict=True)) for row in part]
-            checks = checks_since(session, [r["link_id"] for r in rows if r["link_id"]])
-            yield from _with_moved_to(
-                session, [_resource_row(r, checks.get(r["link_id"], 0)) for r in rows]
-            )
+            yield from _report_rows(session, [dict(zip(keys, row, strict=True)) for row in part])
 
 
 def resource_row(engine: Engine, pk: int) -> ResourceRow | None:
@@ -469,15 +495,8 @@ def resource_row(engine: Engine, pk: int) -> ResourceRow | None:
     `linkhealth resource ID`, which must not tell a link's story differently."""
     with session_scope(engine) as session:
         result = session.connection().execute(_active_resources().where(Resource.id == pk))
-        keys = tuple(result.keys())
-        found = result.first()
-        if found is None:
-            return None
-        r = dict(zip(keys, found, strict=True))
-        checks = checks_since(session, [r["link_id"]]) if r["link_id"] else {}
-        rows = _with_deciders(session, [_resource_row(r, checks.get(r["link_id"], 0))])
-        (row,) = _with_moved_to(session, rows)
-    return row
+        rows = _report_rows(session, list(_as_dicts(result)))
+    return rows[0] if rows else None
 
 
 def resource_ids_at(
