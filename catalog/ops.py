@@ -218,16 +218,19 @@ def plan_recheck(
 
 @dataclass(frozen=True)
 class Tally:
-    """Resources confirmed broken and resources whose page drifted, at one moment."""
+    """Resources in the report's "Confirmed broken" group and in its "Page no longer
+    matches its entry" group, at one moment: resources, not URLs (two entries sharing a
+    broken link are two), snoozed and ignored ones left out, as the action queue lists
+    them."""
 
     broken: int = 0
     drift: int = 0
 
 
-def tally(engine: Engine) -> Tally:
-    """Active resources whose link is broken or drifted now: one SQL count, however big
-    the catalog (the before/after of a run's notices)."""
-    return Tally(*broken_and_drift(engine))
+def tally(engine: Engine, *, now: datetime | None = None) -> Tally:
+    """The report's two group sizes now (`queries.broken_and_drift`): one SQL count,
+    however big the catalog (the before/after of a run's summary and notices)."""
+    return Tally(*broken_and_drift(engine, now=utcnow() if now is None else now))
 
 
 @dataclass(frozen=True)
