@@ -326,15 +326,19 @@ def progress_percent(done: int, total: int) -> float:
 def summary_markdown(
     lines: Sequence[str], before: Tally, after: Tally, sent: Sequence[Notice] = ()
 ) -> str:
-    """The run summary artifact: the CLI's summary lines plus the health counts."""
+    """The run summary artifact: the CLI's summary lines plus the health counts, labelled
+    as the report's groups they count (`Tally`), and said to count resources."""
     out = ["# linkhealth run", ""]
     out += [f"{line}  " for line in lines]
     out += [
         "",
         "| | before | after |",
         "|---|---:|---:|",
-        f"| confirmed broken | {before.broken} | {after.broken} |",
-        f"| page drifted | {before.drift} | {after.drift} |",
+        f"| resources confirmed broken | {before.broken} | {after.broken} |",
+        f"| resources whose page no longer matches its entry | {before.drift} | {after.drift} |",
+        "",
+        "Resources as the report's action queue lists them: two entries sharing an address "
+        "count twice; snoozed and ignored ones are left out.",
     ]
     if sent:
         out += ["", "Events sent: " + ", ".join(f"`{n.event}`" for n in sent)]

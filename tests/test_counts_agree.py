@@ -20,7 +20,11 @@ from sqlalchemy import Engine, select
 from catalog.db import session_scope
 from catalog.health import STATES
 from catalog.ops import (
+    EVENT_BROKEN_INCREASED,
+    EVENT_DRIFT_INCREASED,
     Tally,
+    notices,
+    summary_markdown,
     tally,
 )
 from catalog.outcomes import Outcome
@@ -128,6 +132,23 @@ def test_the_tally_counts_the_resources_of_the_report_groups(tmp_path: Path) -> 
     assert groups["drift"] == 1  # a-ok-2; not a-broken, not the ignored one
     assert groups["soft_404"] == 1
     assert tally(engine, now=fx.NOW) == Tally(broken=groups["broken"], drift=groups["drift"])
+
+
+def test_the_summary_artifact_and_events_say_the_report_groups(tmp_path: Path) -> None:
+    engine = _every_case_db(tmp_path / "said.db")
+    groups = _group_sizes(engine)
+    after = tally(engine, now=fx.NOW)
+    text = summary_markdown(["Run 7 completed."], Tally(), after)
+    broken_row = next(line for line in text.splitlines() if "confirmed broken" in line)
+    drift_row = next(line for line in text.splitlines() if "no longer match" in line)
+    assert broken_row.split("|")[2:4] == [" 0 ", f" {groups['broken']} "]
+    assert drift_row.split("|")[2:4] == [" 0 ", f" {groups['drift']} "]
+    # The label says what it counts: resources, as the report lists them.
+    assert "resources" in broken_row.split("|")[1]
+    assert "snoozed" in text and "ignored" in text
+    sent = {n.event: n.payload for n in notices(Tally(), after, network_unavailable=False)}
+    assert sent[EVENT_BROKEN_INCREASED]["current"] == groups["broken"]
+    assert sent[EVENT_DRIFT_INCREASED]["current"] == groups["drift"]
 
 
 def test_every_outcome_and_state_is_counted_where_the_report_files_it(tmp_path: Path) -> None:
