@@ -28,11 +28,10 @@ from typing import Any
 from sqlalchemy import Engine, Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from catalog import groups
 from catalog.clock import as_utc
 from catalog.db import session_scope
 from catalog.errors import NotFoundError
-from catalog.health import BROKEN as BROKEN_STATE
-from catalog.health import BROKEN_AT_ONCE, FILED_APART
 from catalog.outcomes import Outcome
 from catalog.problem_checks import PROBLEM_START, checks_since
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
@@ -468,14 +467,13 @@ def broken_and_drift(engine: Engine, *, now: datetime) -> tuple[int, int]:
     """
     drift = _optional(Link, "drift_reason")[0]
     snoozed_until, ignored = _optional(Resource, "snoozed_until", "ignored_reason")
-    broken = confirmed_broken_sql()
-    queued = and_(ignored.is_(None), or_(snoozed_until.is_(None), snoozed_until <= now))
+    in_queue = groups.queued(snoozed_until, ignored, now)
     query = (
         select(
-            func.count(case((and_(queued, broken), 1))),
             func.count(
-                case((and_(queued, ~broken, drift.is_not(None), drift != ""), 1)),
+                case((and_(in_queue, groups.confirmed_broken(Link.outcome, Link.state)), 1))
             ),
+            func.count(case((and_(in_queue, groups.drifted(Link.outcome, Link.state, drift)), 1))),
         )
         .select_from(Resource)
         .join(Link, Resource.link_id == Link.id)
@@ -484,18 +482,6 @@ def broken_and_drift(engine: Engine, *, now: datetime) -> tuple[int, int]:
     with session_scope(engine) as session:
         broken_count, drifted = session.execute(query).one()
     return int(broken_count), int(drifted)
-
-
-def confirmed_broken_sql() -> Any:
-    """`health.confirmed_broken(outcome, state)` of a `links` row, as a SQL condition."""
-    apart = [o.value for o in FILED_APART]
-    at_once = [o.value for o in BROKEN_AT_ONCE]
-    # Never NULL (a link never checked has no outcome): its negation must be true there.
-    outcome = func.coalesce(Link.outcome, "")
-    return or_(
-        outcome.in_(at_once),
-        and_(Link.state == BROKEN_STATE, outcome.not_in(apart)),
-    )
 
 
 def iter_resources(engine: Engine, *, chunk: int = 500) -> Iterator[ResourceRow]:

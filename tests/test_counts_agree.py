@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from catalog import store
 from catalog.db import session_scope
 from catalog.health import STATES
 from catalog.ops import (
@@ -29,7 +30,8 @@ from catalog.ops import (
 )
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
-from catalog.tables import Collection, Link, Resource
+from catalog.runs import RunSummary
+from catalog.tables import Collection, Link, Observation, Resource, Run
 from reports import build_context
 from tests import report_fixtures as fx
 from tests.factories import temporary_database
@@ -149,6 +151,45 @@ def test_the_summary_artifact_and_events_say_the_report_groups(tmp_path: Path) -
     sent = {n.event: n.payload for n in notices(Tally(), after, network_unavailable=False)}
     assert sent[EVENT_BROKEN_INCREASED]["current"] == groups["broken"]
     assert sent[EVENT_DRIFT_INCREASED]["current"] == groups["drift"]
+
+
+def test_the_run_summary_drift_line_counts_the_report_drift_group(tmp_path: Path) -> None:
+    engine = _every_case_db(tmp_path / "run.db")
+    with session_scope(engine) as s:  # a run that checked every active link
+        run = Run(trigger="manual", started_at=fx.days_ago(0.05), status="running")
+        s.add(run)
+        s.flush()
+        run_id = run.id
+        active = select(Resource.link_id).where(
+            Resource.removed_at.is_(None), Resource.link_id.is_not(None)
+        )
+        for link in s.scalars(select(Link).where(Link.id.in_(active))):
+            s.add(
+                Observation(
+                    run_id=run_id,
+                    link_id=link.id,
+                    url=link.url,
+                    checked_at=fx.days_ago(0.05),
+                    outcome=link.outcome or Outcome.OK.value,
+                    reason="checked",
+                )
+            )
+    groups = _group_sizes(engine)
+    drifted = store.drifted_in_run(engine, run_id, now=fx.NOW)
+    assert drifted == groups["drift"] == 1
+    summary = RunSummary(
+        run_id=run_id,
+        status="completed",
+        trigger="manual",
+        started_at=fx.days_ago(0.05),
+        finished_at=fx.days_ago(0.04),
+        urls_checked=12,
+        counts={"ok": 12},
+        network_unavailable=False,
+        drifted=drifted,
+    )
+    (line,) = [ln for ln in summary.lines() if ln.startswith("Drift:")]
+    assert line.startswith("Drift: 1 resource whose page no longer matches its entry")
 
 
 def test_every_outcome_and_state_is_counted_where_the_report_files_it(tmp_path: Path) -> None:
