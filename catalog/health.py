@@ -133,8 +133,8 @@ def shown_state(outcome: Outcome | None, state: str) -> str:
 
 def confirmed_broken(outcome: Outcome | None, state: str) -> bool:
     """Whether the link is in the report's "Confirmed broken" group: the one rule every
-    count of confirmed broken resources follows (the report's queue, the run summary and
-    its events through `catalog.queries.broken_and_drift`, which says it in SQL).
+    count of confirmed broken resources follows (the report's queue; the run summary and
+    its events through `catalog.groups.confirmed_broken`, which says it in SQL).
 
     The raw state `broken` is not it: a soft 404 has a group of its own (`FILED_APART`),
     and an invalid URL is broken whatever state it was stored with (`BROKEN_AT_ONCE`).
