@@ -107,6 +107,15 @@ STATE_LABELS = {
 _QUIET_STATE_CHANGES = {(UNCHECKED, OK), (RECOVERED, OK)}
 
 
+#: Failing outcomes the report files under a group of their own, not "Confirmed broken",
+#: whatever the link's state: a soft 404 (a page that answers 200 but says "not found")
+#: is "Page missing (soft 404)", where the fix is to find where it moved.
+FILED_APART = frozenset({Outcome.SOFT_404})
+#: Outcomes confirmed broken from their first check, whatever state an earlier version
+#: stored (`shown_state`): no later check can change them.
+BROKEN_AT_ONCE = frozenset({Outcome.INVALID_URL})
+
+
 def shown_state(outcome: Outcome | None, state: str) -> str:
     """The link's state as curators are shown it (the report, `linkhealth resource`).
 
@@ -117,9 +126,23 @@ def shown_state(outcome: Outcome | None, state: str) -> str:
     "Failing, not yet confirmed" inside the "Confirmed broken" group (and the CSV and JSON
     `state` would contradict their `group`).
     """
-    if outcome is Outcome.INVALID_URL and state == SUSPECT:
+    if outcome in BROKEN_AT_ONCE and state == SUSPECT:
         return BROKEN
     return state
+
+
+def confirmed_broken(outcome: Outcome | None, state: str) -> bool:
+    """Whether the link is in the report's "Confirmed broken" group: the one rule every
+    count of confirmed broken resources follows (the report's queue; the run summary and
+    its events through `catalog.groups.confirmed_broken`, which says it in SQL).
+
+    The raw state `broken` is not it: a soft 404 has a group of its own (`FILED_APART`),
+    and an invalid URL is broken whatever state it was stored with (`BROKEN_AT_ONCE`).
+    An outcome this version does not know (None) is no reason to leave a break out.
+    """
+    if outcome in BROKEN_AT_ONCE:
+        return True
+    return state == BROKEN and outcome not in FILED_APART
 
 
 def state_line(outcome: Outcome, state: str) -> str:

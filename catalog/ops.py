@@ -218,16 +218,19 @@ def plan_recheck(
 
 @dataclass(frozen=True)
 class Tally:
-    """Resources confirmed broken and resources whose page drifted, at one moment."""
+    """Resources in the report's "Confirmed broken" group and in its "Page no longer
+    matches its entry" group, at one moment: resources, not URLs (two entries sharing a
+    broken link are two), snoozed and ignored ones left out, as the action queue lists
+    them."""
 
     broken: int = 0
     drift: int = 0
 
 
-def tally(engine: Engine) -> Tally:
-    """Active resources whose link is broken or drifted now: one SQL count, however big
-    the catalog (the before/after of a run's notices)."""
-    return Tally(*broken_and_drift(engine))
+def tally(engine: Engine, *, now: datetime | None = None) -> Tally:
+    """The report's two group sizes now (`queries.broken_and_drift`): one SQL count,
+    however big the catalog (the before/after of a run's summary and notices)."""
+    return Tally(*broken_and_drift(engine, now=utcnow() if now is None else now))
 
 
 @dataclass(frozen=True)
@@ -323,15 +326,19 @@ def progress_percent(done: int, total: int) -> float:
 def summary_markdown(
     lines: Sequence[str], before: Tally, after: Tally, sent: Sequence[Notice] = ()
 ) -> str:
-    """The run summary artifact: the CLI's summary lines plus the health counts."""
+    """The run summary artifact: the CLI's summary lines plus the health counts, labelled
+    as the report's groups they count (`Tally`), and said to count resources."""
     out = ["# linkhealth run", ""]
     out += [f"{line}  " for line in lines]
     out += [
         "",
         "| | before | after |",
         "|---|---:|---:|",
-        f"| confirmed broken | {before.broken} | {after.broken} |",
-        f"| page drifted | {before.drift} | {after.drift} |",
+        f"| resources confirmed broken | {before.broken} | {after.broken} |",
+        f"| resources whose page no longer matches its entry | {before.drift} | {after.drift} |",
+        "",
+        "Resources as the report's action queue lists them: two entries sharing an address "
+        "count twice; snoozed and ignored ones are left out.",
     ]
     if sent:
         out += ["", "Events sent: " + ", ".join(f"`{n.event}`" for n in sent)]

@@ -166,8 +166,9 @@ class RunSummary:
     sync_changes: int = 0
     report_path: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
-    #: Active resources this run checked whose working page is flagged as drift: their
-    #: outcome ("OK") is in `counts`, the drift would be nowhere in the lines.
+    #: Active resources this run checked that the report lists under "Page no longer
+    #: matches its entry" (`store.drifted_in_run`): their outcome ("OK") is in `counts`,
+    #: the drift would be nowhere in the lines.
     drifted: int = 0
 
     def lines(self) -> list[str]:
@@ -631,7 +632,7 @@ def finish_run(
             summary={"batches": len(stored)},
         )
         store.refresh_staleness(engine, settings.health, now=now, run_id=run_id)
-        drifted = store.drifted_in_run(engine, run_id)
+        drifted = store.drifted_in_run(engine, run_id, now=now)
     finally:
         if lease is not None:
             store.release_lease(engine, lease.name, lease.holder)

@@ -19,7 +19,7 @@ import humanize
 from catalog.clock import as_utc
 from catalog.commands import command_words
 from catalog.drift import names_markers
-from catalog.health import STATE_LABELS, shown_state
+from catalog.health import STATE_LABELS, confirmed_broken, shown_state
 from catalog.hygiene import Finding, Level
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import (
@@ -425,9 +425,7 @@ HISTORY_LISTED = 500
 
 def _priority(r: ResourceRow) -> Priority | None:
     outcome, state = r.outcome, r.state
-    if state == "broken" and outcome is not Outcome.SOFT_404:
-        return Priority.BROKEN
-    if outcome is Outcome.INVALID_URL:  # no later check can change it: nothing to wait for
+    if confirmed_broken(outcome, state):  # the rule every count of the group follows
         return Priority.BROKEN
     if r.drift_reason:
         return Priority.DRIFT

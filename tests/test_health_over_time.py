@@ -714,9 +714,9 @@ def test_a_recheck_that_finds_a_working_page_hijacked_says_drift_not_just_ok(
         "toolkit/a: OK - GET 200; the page no longer matches its entry: The page now"
     )
     assert "casino" in line.lower()
-    assert store.drifted_in_run(engine, run_id) == 1
+    assert store.drifted_in_run(engine, run_id, now=days(2)) == 1
     other = store.start_run(engine, trigger="recheck", now=days(3))  # checked nothing
-    assert store.drifted_in_run(engine, other) == 0
+    assert store.drifted_in_run(engine, other, now=days(3)) == 0
     summary = runs.RunSummary(
         run_id, "completed", "recheck", days(2), days(2), 1, {"ok": 1}, False, drifted=1
     )

@@ -237,7 +237,7 @@ def test_queue_table_keeps_the_first_fifty_rows_in_order() -> None:
 
 def test_summary_markdown_holds_the_counts_before_and_after() -> None:
     text = summary_markdown(["Run 3 completed."], Tally(1, 0), Tally(2, 0))
-    assert "| confirmed broken | 1 | 2 |" in text
+    assert "| resources confirmed broken | 1 | 2 |" in text
 
 
 def test_status_lists_runs_with_duration_and_counts(db_url: str) -> None:

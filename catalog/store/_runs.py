@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from catalog import groups
 from catalog import tables as t
 from catalog.clock import as_utc
 from catalog.errors import ConfigError, NotFoundError
@@ -198,8 +199,10 @@ def finish_run(
         return _run_record(run)
 
 
-def drifted_in_run(engine: Engine, run_id: int) -> int:
-    """Active resources whose link `run_id` observed and that is flagged as drift now."""
+def drifted_in_run(engine: Engine, run_id: int, *, now: datetime) -> int:
+    """Active resources whose link `run_id` observed that are in the report's "Page no
+    longer matches its entry" group at `now` (`catalog.groups`): flagged as drift, not
+    confirmed broken since (listed as broken), neither snoozed nor ignored."""
     res, link, obs = table_of(t.Resource), table_of(t.Link), table_of(t.Observation)
     observed = select(obs.c.link_id).where(obs.c.run_id == run_id)
     query = (
@@ -207,7 +210,8 @@ def drifted_in_run(engine: Engine, run_id: int) -> int:
         .select_from(res.join(link, link.c.id == res.c.link_id))
         .where(
             res.c.removed_at.is_(None),
-            link.c.drift_reason.is_not(None),
+            groups.drifted(link.c.outcome, link.c.state, link.c.drift_reason),
+            groups.queued(res.c.snoozed_until, res.c.ignored_reason, now),
             link.c.id.in_(observed),
         )
     )
