@@ -7,12 +7,15 @@ report read every observation since each link's problem began: for a link workin
 year that is every check of the year, and ~70 s a night at 100,000 resources after a
 year of nights. So each link keeps its count (`links.problem_checks`, counted from
 `links.problem_checks_since`), kept up as checks are stored (`catalog.store`), and a
-read takes it as it is whenever it was counted from the start the link has now.
+read takes it as it is whenever it was counted from the start the link has now and up to
+its newest check (`links.problem_checks_upto`, its `last_observation_id` when counted).
 
-The kept count is only ever a shortcut. A count kept from another start (a curator's
-decision moved the start, or the database predates the column) is recounted from the
-observations; nothing is wrong when it is missing, only slower. It includes checks `db
-prune` deleted later, as the recount does by adding `links.pruned_checks`.
+The kept count is only ever a shortcut. A count kept from another start, or not up to the
+newest check, is recounted from the observations: a database from before the column, two
+links merged by a rekey, checks stored meanwhile by a linkhealth process started before
+the upgrade (it keeps no count). Nothing is wrong when it is missing, only slower. It
+includes checks `db prune` deleted later, as the recount does by adding
+`links.pruned_checks`.
 """
 
 from __future__ import annotations
@@ -66,15 +69,19 @@ def same_start(kept: datetime | None, start: datetime | None) -> bool:
 def checks_since(db: Session | Connection, link_ids: Sequence[int] | None = None) -> dict[int, int]:
     """Per link (of `link_ids`, else every link), the checks since its current problem
     began: the kept count where it was counted from that start, else a recount."""
-    query = select(Link.id, PROBLEM_START, Link.problem_checks, Link.problem_checks_since).where(
-        PROBLEM_START.is_not(None)
-    )
+    query = select(
+        Link.id,
+        PROBLEM_START,
+        Link.problem_checks,
+        Link.problem_checks_since,
+        Link.problem_checks_upto == Link.last_observation_id,
+    ).where(PROBLEM_START.is_not(None))
     checks: dict[int, int] = {}
     stale: list[int] = []
     for ids in _in_chunks(link_ids):
         rows = db.execute(query if ids is None else query.where(Link.id.in_(ids)))
-        for link_id, start, kept, kept_since in rows:
-            if kept is not None and same_start(kept_since, start):
+        for link_id, start, kept, kept_since, up_to_date in rows:
+            if kept is not None and up_to_date and same_start(kept_since, start):
                 checks[link_id] = kept
             else:
                 stale.append(link_id)
@@ -126,7 +133,11 @@ def keep_recounted(conn: Connection, link_ids: Iterable[int]) -> None:
     keep = (
         table.update()
         .where(table.c.id == bindparam("link_id"))
-        .values(problem_checks=bindparam("checks"), problem_checks_since=bindparam("since"))
+        .values(
+            problem_checks=bindparam("checks"),
+            problem_checks_since=bindparam("since"),
+            problem_checks_upto=table.c.last_observation_id,
+        )
     )
     for ids in _chunks(sorted(set(link_ids))):
         starts: dict[int, datetime] = dict(

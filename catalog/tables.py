@@ -131,9 +131,12 @@ class Link(Base):
     pruned_checks: Mapped[int] = mapped_column(Integer, default=0)
     pruned_checks_since: Mapped[datetime | None]
     #: Checks since the problem start `problem_checks_since`, kept as checks are stored so
-    #: a report need not count them (catalog.problem_checks); NULL: not counted yet.
+    #: a report need not count them (catalog.problem_checks); NULL: not counted yet. It
+    #: counts the checks up to the observation `problem_checks_upto` (the link's
+    #: `last_observation_id` when counted): a later one stored without counting shows.
     problem_checks: Mapped[int | None]
     problem_checks_since: Mapped[datetime | None]
+    problem_checks_upto: Mapped[int | None]
 
 
 class Resource(Base):

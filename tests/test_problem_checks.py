@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, event, select, update
@@ -25,6 +26,7 @@ from catalog.queries import report_data
 from catalog.rekey import rekey_links
 from catalog.retention import prune_observations
 from catalog.settings import HealthSettings
+from catalog.store import _observations
 from catalog.sync import sync_catalogs
 from catalog.tables import Link
 from tests.factories import days, make_catalog, make_observation, make_resource
@@ -72,7 +74,7 @@ def answer(url: str, kind: str, at: datetime) -> list[Any]:
 
 ANSWERS = st.sampled_from(["page", "page", "casino", "404", "404", "500", "offline", "twice"])
 #: What else may happen after a night: nothing, a prune, a count lost (a database upgraded
-#: from before the column), a start moved outside the store, a check stored late.
+#: from before the column), a start moved by another writer, a check stored late.
 AFTER = st.sampled_from(["", "", "", "prune", "forget", "move", "late"])
 NIGHTS = st.lists(st.tuples(ANSWERS, ANSWERS, AFTER), min_size=1, max_size=24)
 
@@ -144,7 +146,7 @@ def test_the_kept_count_is_always_the_count_a_scan_gives(
             elif after == "forget":
                 with engine.begin() as conn:
                     conn.execute(update(Link).values(problem_checks=None))
-            elif after == "move":  # as a curator's decision might: drift forgotten
+            elif after == "move":  # a start moved by a writer other than the store
                 with engine.begin() as conn:
                     conn.execute(update(Link).values(drift_since=None, drift_reason=None))
             elif after == "late":  # a recheck's check of an hour before, stored after
@@ -238,5 +240,43 @@ def test_a_check_stored_late_counts_only_if_made_after_the_problem_began(tmp_pat
         # The same drifted page, seen before the drift began (night 2) but stored now.
         late = answer(URLS[0], "casino", days(1.5))
         store.record_observations(engine, None, late, HEALTH, now=days(3.1))
+        assert kept(engine)[URLS[0]][:2] == (2, True)
+        assert read(engine) == scanned(engine)
+
+
+def _night(engine: Engine, n: float, at: datetime | None = None) -> None:
+    """One failing check of the first URL (at `at`, else `days(n)`), stored at `days(n)`."""
+    check = make_observation(URLS[0], Outcome.NOT_FOUND, checked_at=at or days(n))
+    store.record_observations(engine, None, [check], HEALTH, now=days(n))
+
+
+def test_checks_stored_by_a_writer_that_keeps_no_count_are_not_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A linkhealth process started before the upgrade (it checks its schema once) goes on
+    storing checks without counting them: the count kept before them is not taken as
+    the whole (review: the report said 2 checks of 5)."""
+    with database(tmp_path) as engine:
+        sync_catalogs(engine, [KIT], now=days(0))
+        _night(engine, 1)
+        _night(engine, 2)
+        with monkeypatch.context() as m:  # the store before the count
+            m.setattr(_observations, "_problem_checks", lambda *a: ({}, []))
+            for n in (3, 4, 5):
+                _night(engine, n)
+        (row,) = [r for r in report_data(engine).resources if r.resource_id == "a"]
+        assert row.checks_since == 5
+        _night(engine, 6)  # and the next check counts them again for good
+        assert kept(engine)[URLS[0]][:2] == (6, True)
+        assert read(engine) == scanned(engine)
+
+
+def test_a_check_made_at_the_very_moment_the_problem_began_counts(tmp_path: Path) -> None:
+    """The start is a check's own time: a second check stamped with the same instant (two
+    runs at once) is a check since the start, as a scan counts it (review)."""
+    with database(tmp_path) as engine:
+        sync_catalogs(engine, [KIT], now=days(0))
+        _night(engine, 1)
+        _night(engine, 1.5, at=days(1))
         assert kept(engine)[URLS[0]][:2] == (2, True)
         assert read(engine) == scanned(engine)

@@ -14,11 +14,10 @@ from sqlalchemy.orm import Session
 
 from catalog import health as health_rules
 from catalog import tables as t
-from catalog.clock import as_utc
 from catalog.health import Change, Entry, LinkState
 from catalog.model import Observation
 from catalog.outcomes import Outcome
-from catalog.problem_checks import PROBLEM_START, keep_recounted, same_start
+from catalog.problem_checks import PROBLEM_START, keep_recounted
 from catalog.settings import HealthSettings
 from catalog.store._records import EventRecord, LinkStateRecord, parse_time
 from catalog.store._sql import (
@@ -137,7 +136,7 @@ def _record_chunk(
         if obs.outcome is not Outcome.NETWORK_UNAVAILABLE:
             last_seen[row["link_id"]] = obs_id
             checked[row["link_id"]].append(obs.checked_at)
-    counted, moved = _problem_checks(by_id, stored, states, checked)
+    counted, moved = _problem_checks(by_id, stored, states, checked, last_seen)
     _write_states(
         conn,
         states,
@@ -157,10 +156,12 @@ def _problem_checks(
     stored: Mapping[int, LinkState],
     states: Mapping[int, LinkState],
     checked: Mapping[int, list[datetime]],
+    last_seen: Mapping[int, int | None],
 ) -> tuple[dict[int, int], list[int]]:
     """Each link's kept count of the checks that saw its problem (catalog.problem_checks)
     after this round: the new count of each link whose problem start the round left where
-    it was, and the links to recount (their start moved, or their count was never kept)."""
+    it was (kept up to its newest check, `last_seen`), and the links to recount (their
+    start moved, or their count is not one of every check up to the round)."""
     counted: dict[int, int] = {}
     moved: list[int] = []
     for link_id, state in states.items():
@@ -170,13 +171,16 @@ def _problem_checks(
             moved.append(link_id)
         elif start is None:  # never checked, and still not (the network was down)
             continue
-        elif kept is None or not same_start(link.problem_checks_since, start):
+        elif (
+            kept is None
+            # Counted from another start, or not up to the link's newest check (one stored
+            # by a writer that keeps no count: a linkhealth from before the count).
+            or link.problem_checks_since != start  # both UTC-aware (`tables.UTCDateTime`)
+            or link.problem_checks_upto != link.last_observation_id
+        ):
             moved.append(link_id)
-        else:
-            since = as_utc(start)
-            seen = sum(1 for at in checked.get(link_id, ()) if at >= since)
-            if seen:
-                counted[link_id] = kept + seen
+        elif last_seen[link_id] != link.last_observation_id:
+            counted[link_id] = kept + sum(1 for at in checked[link_id] if at >= start)
     return counted, moved
 
 
@@ -247,8 +251,9 @@ def _write_states(
             names.append("last_observation_id")
             values["last_observation_id"] = last_seen[link_id]
         if link_id in problem_checks:
-            names.append("problem_checks")
+            names += ("problem_checks", "problem_checks_upto")
             values["problem_checks"] = problem_checks[link_id]
+            values["problem_checks_upto"] = last_seen[link_id]
         if names:
             groups.setdefault(tuple(names), []).append({**values, "link_id": link_id})
     for columns, rows in groups.items():

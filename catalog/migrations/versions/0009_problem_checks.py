@@ -30,6 +30,7 @@ def upgrade() -> None:
     columns: list[sa.Column[object]] = [
         sa.Column("problem_checks", sa.Integer(), nullable=True),
         sa.Column("problem_checks_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("problem_checks_upto", sa.Integer(), nullable=True),
     ]
     missing = [c for c in columns if c.name not in existing]
     if missing:
@@ -40,5 +41,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("links") as batch:
+        batch.drop_column("problem_checks_upto")
         batch.drop_column("problem_checks_since")
         batch.drop_column("problem_checks")
