@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from catalog import store
 from catalog.db import session_scope
@@ -63,6 +63,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
         # A count kept from the link's current start, read as kept (no recount).
         gone = links["a-broken"]
         gone.problem_checks, gone.problem_checks_since = 7, gone.first_failure_at
+        newest = s.scalar(select(func.max(Observation.id)).where(Observation.link_id == gone.id))
+        gone.last_observation_id = gone.problem_checks_upto = newest
         s.scalars(select(Resource).where(Resource.rid == "b-ok-1")).one().stale_reasons = [
             {"code": "old_year", "reason": "names 2019", "since": "2024-01-01T00:00:00+00:00"}
         ]
