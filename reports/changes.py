@@ -10,6 +10,7 @@ from typing import Any
 
 import humanize
 
+from catalog.health import BROKEN, confirmed_broken
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import EventRow, ReportData
 from catalog.urls import without_password
@@ -28,6 +29,8 @@ _FIELD_NAMES = {"reviewed_at": "review date"}
 
 _SECTIONS = (
     ("newly_broken", "Newly broken"),
+    # Confirmed, but filed under "Page missing (soft 404)", not "Confirmed broken".
+    ("newly_missing", "Pages now missing (soft 404)"),
     ("newly_drifted", "No longer matching their entry"),
     # Apart from the confirmed ones: one failed check is a thing to watch, not to fix.
     ("started_failing", "Started failing"),
@@ -157,6 +160,10 @@ def changes_since(
                 summary = INVALID_SINCE
             if section == "started_failing":
                 section, summary = "newly_broken", INVALID_SINCE
+        if section == "newly_broken" and not _filed_broken(targets):
+            # A soft 404's break is confirmed all the same, but the report files it under
+            # "Page missing (soft 404)" (`catalog.health.confirmed_broken`): its news says so.
+            section, summary = "newly_missing", _confirmed("missing", event.details)
         for row in targets:
             said, was, now_at = summary, before, after
             if _began_redirecting(event) and row.suggested_url:
@@ -253,6 +260,12 @@ def _after_stops(events: Sequence[EventRow]) -> tuple[dict[int, int], dict[int, 
     return folded, latest
 
 
+def _filed_broken(targets: Sequence[Row]) -> bool:
+    """Whether a link confirmed broken is filed under "Confirmed broken": the group's
+    rule (`catalog.health.confirmed_broken`) by the outcome its rows show."""
+    return not targets or confirmed_broken(Outcome.known(targets[0].outcome), BROKEN)
+
+
 def _set_aside(row: Row) -> str:
     """Why a link's news has no row in the queue: a curator who reads "Newly broken" looks
     for it there, and a snoozed or ignored entry is not."""
@@ -279,10 +292,8 @@ def _place(
     kind = event.kind
     if kind == "state_changed":
         old, new = d.get("old"), d.get("new")
-        failures = d.get("consecutive_failures") or 0
         if new == "broken":
-            checks = "its first failed check" if failures == 1 else f"{failures} failed checks"
-            return "newly_broken", f"Confirmed broken after {checks}.", None, None
+            return "newly_broken", _confirmed("broken", d), None, None
         if d.get("while_flapping") and old != "broken":
             # Listed under Check by hand as flapping already: its every failure and
             # recovery, night after night, would cry wolf. Not so the end of a
@@ -395,6 +406,13 @@ def _place(
             return "catalog_edits", "Marked reviewed.", None, None
         return "catalog_edits", f"Edited: {names}." if names else "Edited.", None, None
     return None
+
+
+def _confirmed(what: str, details: Mapping[str, Any]) -> str:
+    """ "Confirmed broken after 3 failed checks.", of a `state_changed` to broken."""
+    failures = details.get("consecutive_failures") or 0
+    checks = "its first failed check" if failures == 1 else f"{failures} failed checks"
+    return f"Confirmed {what} after {checks}."
 
 
 def snooze_summary(details: Mapping[str, Any]) -> str:

@@ -332,6 +332,7 @@ _ONE_CHANGE = {
     "new_redirects": "new redirect",
     "catalog_edits": "catalog edit",
     "newly_drifted": "no longer matching its entry",
+    "newly_missing": "page now missing (soft 404)",
 }
 
 
