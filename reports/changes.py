@@ -128,6 +128,7 @@ def changes_since(
             continue
         section, summary, before, after = placed
         at = when(event.at, now)
+        quoted = _quoted_titles(event)
         if event.kind in _ENTRY_KINDS or event.link_id is None:
             named = by_pk.get(event.resource_pk) if event.resource_pk is not None else None
             title = event.resource_title or str(event.details.get("title") or "")
@@ -144,6 +145,7 @@ def changes_since(
                     after,
                     readded=readded(event),
                     in_collection=event.collection_title if event.resource_id in shared else None,
+                    quoted=quoted,
                 )
             )
             continue
@@ -184,6 +186,7 @@ def changes_since(
                     was,
                     now_at,
                     in_collection=row.collection if row.resource_id in shared else None,
+                    quoted=quoted,
                 )
             )
     # A drifted page has changed by definition: its entry is listed once, under the graver
@@ -264,6 +267,15 @@ def _filed_broken(targets: Sequence[Row]) -> bool:
     """Whether a link confirmed broken is filed under "Confirmed broken": the group's
     rule (`catalog.health.confirmed_broken`) by the outcome its rows show."""
     return not targets or confirmed_broken(Outcome.known(targets[0].outcome), BROKEN)
+
+
+def _quoted_titles(event: EventRow) -> tuple[str, ...]:
+    """The page titles a `content_changed` summary quotes (`arrow`), in order."""
+    d = event.details
+    old, new = d.get("old_title"), d.get("new_title")
+    if event.kind != "content_changed" or arrow(old, new) is None:
+        return ()
+    return (str(old or "—"), str(new or "—"))
 
 
 def _set_aside(row: Row) -> str:
