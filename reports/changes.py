@@ -105,6 +105,7 @@ def changes_since(
         placed = _place(event, content_links, redirect_links, final_links)
         if placed is None:
             continue
+        stopped: Mapping[str, Any] = event.details  # a stop's state, as told
         if event.id in folded:
             section, summary, before, after = placed
             placed = section, f"{summary} {NO_LONGER_FLAPPING}", before, after
@@ -114,8 +115,8 @@ def changes_since(
             # recheck) may have been blocked since, say, or its own check confirmed it.
             latest = since_stop.get(event.id)
             if latest is not None:
-                state = {**event.details, "state": latest.details.get("new")}
-                placed = "flapping_stopped", flapping_summary(state, started=False), None, None
+                stopped = {**event.details, "state": latest.details.get("new")}
+                placed = "flapping_stopped", flapping_summary(stopped, started=False), None, None
         if (
             event.kind == "state_changed"
             and placed[0] in ("started_failing", "recovered")
@@ -166,6 +167,8 @@ def changes_since(
             # A soft 404's break is confirmed all the same, but the report files it under
             # "Page missing (soft 404)" (`catalog.health.confirmed_broken`): its news says so.
             section, summary = "newly_missing", _confirmed("missing", event.details)
+        if section == "flapping_stopped" and not _filed_broken(targets):
+            summary = flapping_summary(stopped, started=False, missing=True)
         for row in targets:
             said, was, now_at = summary, before, after
             if _began_redirecting(event) and row.suggested_url:
@@ -436,12 +439,13 @@ def snooze_summary(details: Mapping[str, Any]) -> str:
     return f"Its snooze until {until}{why} has ended." if until else f"Its snooze{why} has ended."
 
 
-def flapping_summary(details: Mapping[str, Any], *, started: bool) -> str:
+def flapping_summary(details: Mapping[str, Any], *, started: bool, missing: bool = False) -> str:
     """One sentence for a `flapping_started` or `flapping_stopped` event, by the link's
     state (`details["state"]`: at the stop, or since). A link that stops flapping because
     it now fails every night has not steadied: it is failing, and its state (confirmed or
     not) says so. One that stops on a failure anew or a recovery is told under that news
-    instead (`_after_stops`)."""
+    instead (`_after_stops`). `missing`: a soft 404, whose confirmed break the report files
+    under "Page missing (soft 404)", not "Confirmed broken"."""
     flips = details.get("flips")
     switches = (
         ("1 switch" if flips == 1 else f"{flips} switches") if isinstance(flips, int) else None
@@ -454,7 +458,8 @@ def flapping_summary(details: Mapping[str, Any], *, started: bool) -> str:
         )
     state = details.get("state")
     if state == "broken":
-        return "No longer switching: it has failed check after check, confirmed broken."
+        confirmed = "confirmed missing (soft 404)" if missing else "confirmed broken"
+        return f"No longer switching: it has failed check after check, {confirmed}."
     if state == "suspect":
         # Failing for two checks or more (a failure anew is folded into that news), the
         # first of which may have ended two weeks of working: not "every check lately".
