@@ -10,6 +10,7 @@ from typing import Any
 
 import humanize
 
+from catalog.health import BROKEN, confirmed_broken
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import EventRow, ReportData
 from catalog.urls import without_password
@@ -28,6 +29,8 @@ _FIELD_NAMES = {"reviewed_at": "review date"}
 
 _SECTIONS = (
     ("newly_broken", "Newly broken"),
+    # Confirmed, but filed under "Page missing (soft 404)", not "Confirmed broken".
+    ("newly_missing", "Pages now missing (soft 404)"),
     ("newly_drifted", "No longer matching their entry"),
     # Apart from the confirmed ones: one failed check is a thing to watch, not to fix.
     ("started_failing", "Started failing"),
@@ -102,6 +105,7 @@ def changes_since(
         placed = _place(event, content_links, redirect_links, final_links)
         if placed is None:
             continue
+        stopped: Mapping[str, Any] = event.details  # a stop's state, as told
         if event.id in folded:
             section, summary, before, after = placed
             placed = section, f"{summary} {NO_LONGER_FLAPPING}", before, after
@@ -111,8 +115,8 @@ def changes_since(
             # recheck) may have been blocked since, say, or its own check confirmed it.
             latest = since_stop.get(event.id)
             if latest is not None:
-                state = {**event.details, "state": latest.details.get("new")}
-                placed = "flapping_stopped", flapping_summary(state, started=False), None, None
+                stopped = {**event.details, "state": latest.details.get("new")}
+                placed = "flapping_stopped", flapping_summary(stopped, started=False), None, None
         if (
             event.kind == "state_changed"
             and placed[0] in ("started_failing", "recovered")
@@ -125,6 +129,7 @@ def changes_since(
             continue
         section, summary, before, after = placed
         at = when(event.at, now)
+        quoted = _quoted_titles(event)
         if event.kind in _ENTRY_KINDS or event.link_id is None:
             named = by_pk.get(event.resource_pk) if event.resource_pk is not None else None
             title = event.resource_title or str(event.details.get("title") or "")
@@ -141,6 +146,7 @@ def changes_since(
                     after,
                     readded=readded(event),
                     in_collection=event.collection_title if event.resource_id in shared else None,
+                    quoted=quoted,
                 )
             )
             continue
@@ -157,6 +163,12 @@ def changes_since(
                 summary = INVALID_SINCE
             if section == "started_failing":
                 section, summary = "newly_broken", INVALID_SINCE
+        if section == "newly_broken" and not _filed_broken(targets):
+            # A soft 404's break is confirmed all the same, but the report files it under
+            # "Page missing (soft 404)" (`catalog.health.confirmed_broken`): its news says so.
+            section, summary = "newly_missing", _confirmed("missing", event.details)
+        if section == "flapping_stopped" and not _filed_broken(targets):
+            summary = flapping_summary(stopped, started=False, missing=True)
         for row in targets:
             said, was, now_at = summary, before, after
             if _began_redirecting(event) and row.suggested_url:
@@ -177,6 +189,7 @@ def changes_since(
                     was,
                     now_at,
                     in_collection=row.collection if row.resource_id in shared else None,
+                    quoted=quoted,
                 )
             )
     # A drifted page has changed by definition: its entry is listed once, under the graver
@@ -253,6 +266,21 @@ def _after_stops(events: Sequence[EventRow]) -> tuple[dict[int, int], dict[int, 
     return folded, latest
 
 
+def _filed_broken(targets: Sequence[Row]) -> bool:
+    """Whether a link confirmed broken is filed under "Confirmed broken": the group's
+    rule (`catalog.health.confirmed_broken`) by the outcome its rows show."""
+    return not targets or confirmed_broken(Outcome.known(targets[0].outcome), BROKEN)
+
+
+def _quoted_titles(event: EventRow) -> tuple[str, ...]:
+    """The page titles a `content_changed` summary quotes (`arrow`), in order."""
+    d = event.details
+    old, new = d.get("old_title"), d.get("new_title")
+    if event.kind != "content_changed" or arrow(old, new) is None:
+        return ()
+    return (str(old or "—"), str(new or "—"))
+
+
 def _set_aside(row: Row) -> str:
     """Why a link's news has no row in the queue: a curator who reads "Newly broken" looks
     for it there, and a snoozed or ignored entry is not."""
@@ -279,10 +307,8 @@ def _place(
     kind = event.kind
     if kind == "state_changed":
         old, new = d.get("old"), d.get("new")
-        failures = d.get("consecutive_failures") or 0
         if new == "broken":
-            checks = "its first failed check" if failures == 1 else f"{failures} failed checks"
-            return "newly_broken", f"Confirmed broken after {checks}.", None, None
+            return "newly_broken", _confirmed("broken", d), None, None
         if d.get("while_flapping") and old != "broken":
             # Listed under Check by hand as flapping already: its every failure and
             # recovery, night after night, would cry wolf. Not so the end of a
@@ -397,6 +423,13 @@ def _place(
     return None
 
 
+def _confirmed(what: str, details: Mapping[str, Any]) -> str:
+    """ "Confirmed broken after 3 failed checks.", of a `state_changed` to broken."""
+    failures = details.get("consecutive_failures") or 0
+    checks = "its first failed check" if failures == 1 else f"{failures} failed checks"
+    return f"Confirmed {what} after {checks}."
+
+
 def snooze_summary(details: Mapping[str, Any]) -> str:
     """One sentence for a `snooze_ended` event: until when and why. Not "back in the
     queue": its link may have recovered meanwhile, and the queue says where it stands."""
@@ -406,12 +439,13 @@ def snooze_summary(details: Mapping[str, Any]) -> str:
     return f"Its snooze until {until}{why} has ended." if until else f"Its snooze{why} has ended."
 
 
-def flapping_summary(details: Mapping[str, Any], *, started: bool) -> str:
+def flapping_summary(details: Mapping[str, Any], *, started: bool, missing: bool = False) -> str:
     """One sentence for a `flapping_started` or `flapping_stopped` event, by the link's
     state (`details["state"]`: at the stop, or since). A link that stops flapping because
     it now fails every night has not steadied: it is failing, and its state (confirmed or
     not) says so. One that stops on a failure anew or a recovery is told under that news
-    instead (`_after_stops`)."""
+    instead (`_after_stops`). `missing`: a soft 404, whose confirmed break the report files
+    under "Page missing (soft 404)", not "Confirmed broken"."""
     flips = details.get("flips")
     switches = (
         ("1 switch" if flips == 1 else f"{flips} switches") if isinstance(flips, int) else None
@@ -424,7 +458,8 @@ def flapping_summary(details: Mapping[str, Any], *, started: bool) -> str:
         )
     state = details.get("state")
     if state == "broken":
-        return "No longer switching: it has failed check after check, confirmed broken."
+        confirmed = "confirmed missing (soft 404)" if missing else "confirmed broken"
+        return f"No longer switching: it has failed check after check, {confirmed}."
     if state == "suspect":
         # Failing for two checks or more (a failure anew is folded into that news), the
         # first of which may have ended two weeks of working: not "every check lately".

@@ -18,7 +18,7 @@ import functools
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -314,17 +314,25 @@ class ChangeItem:
     #: The collection's title when another collection uses the same id: "hotline" twice
     #: under one heading, with nothing to tell the two apart, read as a repeat.
     in_collection: str | None = None
+    #: The page titles `summary` quotes (“...”), in order: the HTML isolates each
+    #: (`reports.html_rows.change_summary`). Not in the JSON, whose summary says them.
+    quoted: tuple[str, ...] = field(default=(), metadata={"json": False})
 
     @property
     def before_after(self) -> str | None:
         """ "old → new" when both are known; the one address of an entry added or put back
         (its URL), and "Was old" of one removed: "— → https://..." read as a puzzle."""
+        return self.before_after_with(str)
+
+    def before_after_with(self, outside: Callable[[str], str]) -> str | None:
+        """`before_after`, each address or title passed through `outside` (the HTML
+        escapes and isolates them: two right-to-left titles read "new ← old")."""
         before, after = self.before, self.after
         if before is not None and after is not None:
-            return f"{before} → {after}"
+            return f"{outside(before)} → {outside(after)}"
         if after is not None:
-            return after
-        return f"Was {before}" if before is not None else None
+            return outside(after)
+        return f"Was {outside(before)}" if before is not None else None
 
 
 #: One item of a section, where the heading lower-cased is a plural.
@@ -332,6 +340,7 @@ _ONE_CHANGE = {
     "new_redirects": "new redirect",
     "catalog_edits": "catalog edit",
     "newly_drifted": "no longer matching its entry",
+    "newly_missing": "page now missing (soft 404)",
 }
 
 

@@ -16,7 +16,16 @@ from markupsafe import Markup
 
 from catalog.outcomes import Severity
 from catalog.text import without_bidi_overrides
-from reports.context import HistoryItem, HygieneRow, Priority, Row, When, names_address, sentences
+from reports.context import (
+    ChangeItem,
+    HistoryItem,
+    HygieneRow,
+    Priority,
+    Row,
+    When,
+    names_address,
+    sentences,
+)
 
 
 def _escape_str(text: str) -> str:
@@ -68,6 +77,33 @@ def history_rows(items: Iterable[HistoryItem]) -> Markup:
             for i in items
         )
     )
+
+
+def _isolated(text: str) -> str:
+    """Outside text (a title, an address) escaped and isolated from its neighbours: a
+    right-to-left one keeps its direction without moving ours, or the one beside it."""
+    return f"<bdi>{_escape(text)}</bdi>"
+
+
+def change_summary(item: ChangeItem) -> Markup:
+    """A change's sentence, each page title it quotes (`ChangeItem.quoted`) isolated:
+    "title “A” → “B”" with two right-to-left titles read "B" before "A"."""
+    text, at = item.summary, 0
+    out: list[str] = []
+    for quoted in item.quoted:
+        found = text.find(f"“{quoted}”", at)
+        if found < 0:  # not as quoted: the sentence is shown as it is
+            break
+        out += (_escape(text[at : found + 1]), _isolated(quoted))
+        at = found + 1 + len(quoted)
+    out.append(_escape(text[at:]))
+    return Markup("".join(out))
+
+
+def before_after(item: ChangeItem) -> Markup | None:
+    """`ChangeItem.before_after` with each address or title isolated."""
+    shown = item.before_after_with(_isolated)
+    return None if shown is None else Markup(shown)
 
 
 def _ext(url: str, href: str | None, cls: str) -> str:
@@ -127,7 +163,7 @@ def _resource_cell(row: Row, root: str) -> str:
     return (
         f"{_site_link(root, row.page, row.title, 'title')}\n"
         f'<div class="small"><span class="id">{_escape(row.resource_id)}</span> · '
-        f"{_escape(row.collection)}{publisher}</div>\n{_ext(row.url, row.href, 'url')}"
+        f"{_isolated(row.collection)}{publisher}</div>\n{_ext(row.url, row.href, 'url')}"
     )
 
 
@@ -194,7 +230,7 @@ def _facts(row: Row, root: str) -> str:
     facts = [
         (
             "Catalog",
-            f'{_escape(row.collection)} · <span class="id">{_escape(row.resource_id)}</span>',
+            f'{_isolated(row.collection)} · <span class="id">{_escape(row.resource_id)}</span>',
         ),
         ("URL", _ext(row.url, row.href, "url")),
     ]

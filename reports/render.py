@@ -35,6 +35,8 @@ from reports.chart import SERIES, trend_svg
 from reports.context import Group, GroupStats, ReportContext, ResourcePage, Row, sentences
 from reports.html_rows import (
     badge,
+    before_after,
+    change_summary,
     ext,
     facts,
     finding_rows,
@@ -160,6 +162,8 @@ def _environment() -> Environment:
     env.globals["moment"] = moment
     env.globals["badge"] = badge
     env.globals["resource_cell"] = resource_cell
+    env.globals["change_summary"] = change_summary
+    env.globals["before_after"] = before_after
     env.globals["fix_cell"] = fix_cell
     env.globals["facts"] = facts
     env.globals["trend_svg"] = trend_svg
@@ -410,7 +414,9 @@ class _Plain:
                 return found
             names = _FIELDS.get(type(value))
             if names is None:
-                names = _FIELDS[type(value)] = tuple(f.name for f in dataclasses.fields(value))
+                names = _FIELDS[type(value)] = tuple(
+                    f.name for f in dataclasses.fields(value) if f.metadata.get("json", True)
+                )
             out = {}
             for name in names:
                 item = getattr(value, name)

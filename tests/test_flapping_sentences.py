@@ -187,6 +187,28 @@ def test_a_link_confirmed_broken_as_it_stops_flapping_is_news_under_both(
     }
 
 
+def test_a_soft_404_confirmed_as_it_stops_flapping_is_not_said_to_be_broken(
+    engine: Engine,
+) -> None:
+    """As above, but its page answers "not found" with a 200 from night 14: the report
+    files it under "Page missing (soft 404)", never "Confirmed broken", and neither
+    sentence may say it is confirmed broken."""
+    missing = [(n, Outcome.SOFT_404 if n >= 14 else OK, True) for n in range(2, 17)]
+    ctx = check(engine, [*FLAPS_IN_A_DAY, *missing])
+
+    assert [r.resource_id for g in ctx.groups if g.key == "soft_404" for r in g.rows] == ["flaky"]
+    assert news(ctx) == {
+        "newly_missing": [("state_changed", "Confirmed missing after 3 failed checks.")],
+        "flapping_stopped": [
+            (
+                "flapping_stopped",
+                "No longer switching: it has failed check after check, confirmed missing "
+                "(soft 404).",
+            )
+        ],
+    }
+
+
 def test_a_same_day_recheck_that_recovers_a_broken_link_that_stopped_flapping(
     engine: Engine,
 ) -> None:

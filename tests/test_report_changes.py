@@ -3,15 +3,19 @@ what is true of it, once."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from selectolax.lexbor import LexborHTMLParser
+
 from catalog import store
+from catalog.ops import EVENT_BROKEN_INCREASED, notices, tally
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from reports.build import build_context
-from reports.render import render_markdown
+from reports.render import render_html, render_json, render_markdown
 from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
 
 HEALTH = HealthSettings()  # flap_changes=4 within flap_window_days=14
@@ -106,3 +110,65 @@ def test_news_of_an_ignored_link_says_why_the_queue_does_not_list_it(tmp_path: P
     assert section.key == "started_failing" and item.resource_id == "flaky"
     assert item.summary.endswith(" Ignored, so not in the queue.")
     assert not any(r.resource_id == "flaky" for g in ctx.groups for r in g.rows)
+
+
+def test_a_soft_404_confirmed_missing_is_news_as_the_group_it_is_filed_under(
+    tmp_path: Path,
+) -> None:
+    """A soft 404 is filed under "Page missing (soft 404)", never "Confirmed broken": its
+    confirmation listed under "Newly broken" as "Confirmed broken after 3 failed checks"
+    contradicted the group the same report files it under, in every format."""
+    gone = "https://gone.example/"
+    kit = make_catalog(
+        "toolkit",
+        [make_resource("flaky", FLAKY, title="Flaky hotline"), make_resource("moved", gone)],
+    )
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        before = tally(engine, now=days(0))
+        for night in range(3):
+            run_id = store.start_run(engine, trigger="schedule", now=days(night))
+            observations = [
+                make_observation(FLAKY, Outcome.HTTP_ERROR, days(night)),
+                make_observation(gone, Outcome.SOFT_404, days(night), http_status=200),
+            ]
+            store.record_observations(engine, run_id, observations, HEALTH, now=days(night))
+            store.finish_run(engine, run_id, status="completed", now=days(night + 0.01))
+        after = tally(engine, now=days(2.01))
+        ctx = build_context(report_data(engine), now=days(2.01))
+    assert {r.resource_id: g.key for g in ctx.groups for r in g.rows} == {
+        "flaky": "broken",
+        "moved": "soft_404",
+    }
+    assert ctx.changes is not None
+    news = {s.key: s for s in ctx.changes.sections}
+    assert [i.resource_id for i in news["newly_broken"].items] == ["flaky"]
+    (missing,) = news["newly_missing"].items
+    assert missing.resource_id == "moved" and missing.kind == "state_changed"
+    assert "broken" not in missing.summary.lower()
+    assert missing.summary == "Confirmed missing after 3 failed checks."
+    assert news["newly_missing"].heading == "Pages now missing (soft 404)"
+    assert news["newly_missing"].tally == "1 page now missing (soft 404)"
+
+    html = LexborHTMLParser(render_html(ctx))
+    shown = {
+        span.text(): ul.attributes.get("data-section")
+        for ul in html.css("ul.changes")
+        for span in ul.css("li span.id")
+    }
+    assert shown == {"flaky": "newly_broken", "moved": "newly_missing"}
+    heading = html.css_first("#changes-newly_missing")
+    assert heading is not None and heading.text() == "Pages now missing (soft 404) (1)"
+    markdown = render_markdown(ctx)
+    section = markdown.split("### Pages now missing (soft 404) (1)")[1].split("###")[0]
+    assert "(moved): Confirmed missing after 3 failed checks." in section
+    assert "1 newly broken, 1 page now missing (soft 404)" in markdown
+    sections = json.loads(render_json(ctx))["changes"]["sections"]
+    assert {s["key"]: [i["resource_id"] for i in s["items"]] for s in sections} == {
+        "newly_broken": ["flaky"],
+        "newly_missing": ["moved"],
+    }
+    # The webhook's broken_increased counts the "Confirmed broken" group: flaky alone.
+    assert (before.broken, after.broken) == (0, 1)
+    (sent,) = [n for n in notices(before, after, network_unavailable=False)]
+    assert sent.event == EVENT_BROKEN_INCREASED and sent.payload["current"] == 1

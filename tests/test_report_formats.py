@@ -209,16 +209,82 @@ def test_outside_text_is_isolated_from_its_neighbours_in_the_html(
     assert row.css_first("a.title").attributes.get("dir") == "auto"  # type: ignore[union-attr]
     publisher = next(a for a in row.css("a") if a.text() == "Example Publisher")
     assert publisher.attributes.get("dir") == "auto"
-    (page_title,) = [b.text() for b in row.css("bdi")]
+    (page_title,) = [b.text() for b in row.css('td[data-label="What we saw"] bdi')]
     assert page_title == "\u05d3\u05e3 404"
     resource = LexborHTMLParser(hostile_page(engine, changed, ctx, "a-broken"))
     assert resource.css_first("h1").attributes.get("dir") == "auto"  # type: ignore[union-attr]
-    assert [b.text() for b in resource.css("#facts bdi")] == ["\u05d3\u05e3 404"]
+    facts = [b.text() for b in resource.css("#facts bdi")]
+    assert facts == ["Anti-Trafficking Toolkit", "\u05d3\u05e3 404"]
     stats = next(s for s in ctx.publishers if s.name == "Example Publisher")
     group = LexborHTMLParser(render_group_page(ctx, stats, [fx.row_of(ctx, "a-broken")]))
     assert group.css_first("h1").attributes.get("dir") == "auto"  # type: ignore[union-attr]
     assert group.css_first('[aria-current="page"]').attributes.get("dir") == "auto"  # type: ignore[union-attr]
     assert group.css_first("#resources a.title").attributes.get("dir") == "auto"  # type: ignore[union-attr]
+
+
+def test_quoted_titles_and_collections_are_isolated_in_the_html(
+    engine: Engine, data: ReportData
+) -> None:
+    """Outside text our own words quote or name: the page titles of a change sentence
+    (two right-to-left ones in “A” → “B” read "B" before "A"), a change's addresses, the
+    collection an id is in, and the collection titles of the queue, the resource page and
+    the catalog list; each in `<bdi>`. The `<title>` element can hold no markup: its text
+    says the same, with no tag in it and no explicit bidirectional control. Markdown and
+    JSON say the sentence as it was, with no markup."""
+    old, new, kit = (
+        "\u05d3\u05e3 \u05d9\u05e9\u05df",
+        "\u05d3\u05e3 \u05d7\u05d3\u05e9",
+        "\u05e2\u05e8\u05db\u05d4",
+    )
+    changed = fx.with_resource(data, "a-broken", collection_title=kit + "\u202e")
+    # Another catalog's "b-blocked": its edit names the collection it is in.
+    changed = fx.with_resource(changed, "a-ok-1", resource_id="b-blocked")
+    events = []
+    for e in changed.changes:
+        if e.kind == "content_changed":
+            e = dataclasses.replace(e, details={**e.details, "old_title": old, "new_title": new})
+        if e.kind == "url_edited":
+            e = dataclasses.replace(e, collection_title=kit)
+        events.append(e)
+    collections = tuple(
+        dataclasses.replace(c, title=kit) if c.key == "toolkit-a" else c
+        for c in changed.collections
+    )
+    changed = dataclasses.replace(changed, changes=tuple(events), collections=collections)
+    ctx = build_context(changed, now=fx.NOW)
+    index = LexborHTMLParser(render_html(ctx))
+    item = index.css_first('#changes li[data-kind="content_changed"]')
+    assert item is not None
+    assert [b.text() for b in item.css("bdi")] == [old, new]
+    assert f"title “{old}” → “{new}”; size" in item.text()
+    edit = index.css_first('#changes li[data-kind="url_edited"]')
+    assert edit is not None
+    assert [b.text() for b in edit.css("bdi")] == [
+        kit,
+        "https://walled.example.org/x",
+        "https://walled.example.org/",
+    ]
+    assert f"b-blocked in {kit}: URL edited." in edit.text()
+    row = index.css_first('#attention tr[data-resource-id="a-broken"]')
+    assert row is not None
+    (names,) = [d for d in row.css("div.small") if d.css_first("span.id") is not None]
+    assert [b.text() for b in names.css("bdi")] == [kit]
+    catalogs = index.css_first('li[data-collection="toolkit-a"] bdi')
+    assert catalogs is not None and catalogs.text() == kit
+    page = hostile_page(engine, changed, ctx, "a-broken")
+    resource = LexborHTMLParser(page)
+    crumbs = [b.text() for b in resource.css("nav bdi, header bdi")]
+    assert kit in crumbs
+    assert resource.css("#facts bdi")[0].text() == kit
+    (title,) = re.findall(r"<title>(.*?)</title>", page)
+    assert title == f"Title of a-broken · a-broken · {kit} · Link health report"
+    markdown = render_markdown(ctx, limit=None)
+    assert f"title “{old}” → “{new}”" in markdown and "bdi" not in markdown
+    json_changes = json.loads(render_json(ctx))["changes"]["sections"]
+    (changed_item,) = [
+        i for s in json_changes for i in s["items"] if i["kind"] == "content_changed"
+    ]
+    assert f"title “{old}” → “{new}”" in changed_item["summary"] and "quoted" not in changed_item
 
 
 def test_markdown_never_carries_raw_html(ctx: ReportContext) -> None:

@@ -83,7 +83,8 @@ def test_no_file_of_the_report_holds_an_entry_s_password(tmp_path: Path) -> None
     # The entry is still recognisable, and its edit is still news.
     html = (tmp_path / "out" / "latest.html").read_text(encoding="utf-8")
     assert "https://ann:***@example.org/private" in html
-    assert "https://ann:***@example.org/private → https://ann:***@example.org/private" in html
+    hidden = "<bdi>https://ann:***@example.org/private</bdi>"
+    assert f"{hidden} → {hidden}" in html
 
 
 def test_a_hygiene_finding_shows_no_password_and_no_command_holding_one() -> None:

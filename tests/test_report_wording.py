@@ -211,7 +211,7 @@ def test_news_of_an_id_two_catalogs_use_names_the_catalog(data: ReportData) -> N
         "Anti-Trafficking Toolkit",
         "Other catalog",
     ]
-    assert "a-moved</span> in Other catalog: Now redirects" in render_html(ctx)
+    assert "a-moved</span> in <bdi>Other catalog</bdi>: Now redirects" in render_html(ctx)
     assert "(a-moved in Other catalog): Now redirects" in render_markdown(ctx)
     alone = build_context(data, now=fx.NOW)
     assert alone.changes is not None
