@@ -53,6 +53,8 @@ _FIXED: dict[str, tuple[Outcome, int | None, str]] = {
 }
 #: Days between the synthetic nightly runs (two make `broken` confirmable in three runs).
 RUN_SPACING = timedelta(days=1)
+#: When the last synthetic night runs.
+END = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
 def catalog_text(
@@ -367,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="configure no catalog file, so the report skips catalog hygiene findings",
     )
     args = parser.parse_args(argv)
-    end = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+    end = END
     result: dict[str, object] = {}
     if args.database_url and args.time_report:
         parser.error("--time-report reads a SQLite file; time `linkhealth report` instead")
