@@ -53,6 +53,8 @@ _FIXED: dict[str, tuple[Outcome, int | None, str]] = {
 }
 #: Days between the synthetic nightly runs (two make `broken` confirmable in three runs).
 RUN_SPACING = timedelta(days=1)
+#: When the last synthetic night runs.
+END = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
 def catalog_text(
@@ -182,23 +184,30 @@ def build(
     *,
     end: datetime,
     year: bool = False,
+    database_url: str | None = None,
 ) -> dict[str, object]:
     """A fresh database at `out` (its catalog beside it) after `runs` nightly runs; with
     `year`, the catalog is edited every `EDIT_EVERY` runs and links fail as over a year
-    (`_observation`)."""
+    (`_observation`). With `database_url` (an empty database, e.g. PostgreSQL), the runs
+    are stored there instead of in a SQLite file at `out`; the catalog stays beside `out`.
+
+    `night_s` in the result: each night's seconds in the run steps (`prepare_run` with its
+    sync, `store_batch` per batch, `finish_run`), the synthetic checks left out."""
     started = time.perf_counter()
     entries = generate(resources, hosts, seed)
     by_n = {e.n: e for e in entries}
     catalog = out.with_suffix(".yaml")
-    out.unlink(missing_ok=True)
+    if database_url is None:
+        out.unlink(missing_ok=True)
     catalog.write_text(catalog_text(entries, hosts), encoding="utf-8")
     settings = Settings(
-        database_url=f"sqlite:///{out}",
+        database_url=database_url or f"sqlite:///{out}",
         catalogs=(catalog,),
         reports_dir=out.with_suffix(".reports"),
         health=HealthSettings(archive_lookups=False),
     )
     counts = {"observations": 0, "events": 0}
+    nights: list[float] = []
     for run in range(runs):
         at = end - RUN_SPACING * (runs - 1 - run)
         if run == runs - 1:  # catalog edits before the last run: titles, removals, additions
@@ -216,13 +225,16 @@ def build(
 
         # A nightly run holds the full-run lease: without it each run counts as a recheck
         # of a few ids, which the trend chart leaves out and "since the last run" skips.
+        night = time.perf_counter()
         prepared = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=clock)
         stored: list[BatchStored] = []
         for batch in prepared.batches:
+            checking = time.perf_counter()
             observations = [
                 _observation(by_n[int(t.url.rsplit("/", 1)[1])], t.url, run, runs, at, year=year)
                 for t in batch.targets
             ]
+            night += time.perf_counter() - checking  # the checks are not the run's steps
             stored.append(store_batch(settings, prepared.run_id, observations, clock=clock))
 
         def finished(at: datetime = at) -> datetime:
@@ -236,6 +248,7 @@ def build(
             clock=finished,
             lease=prepared.lease,
         )
+        nights.append(round(time.perf_counter() - night, 2))
         counts["observations"] += sum(b.observations for b in stored)
         counts["events"] += sum(b.events for b in stored)
     # A few curator decisions: snoozed and ignored resources are listed with their reasons.
@@ -261,8 +274,9 @@ def build(
         "hosts": hosts,
         "runs": runs,
         **counts,
-        "db_mb": round(out.stat().st_size / 1e6, 1),
+        "db_mb": round(out.stat().st_size / 1e6, 1) if database_url is None else None,
         "build_s": round(time.perf_counter() - started, 1),
+        "night_s": nights,
     }
 
 
@@ -333,6 +347,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, required=True, help="SQLite file to write")
     parser.add_argument(
+        "--database-url",
+        help="store the runs in this empty database (e.g. postgresql+psycopg://...) instead "
+        "of a SQLite file at --out; the catalog is still written beside --out (no "
+        "--time-report)",
+    )
+    parser.add_argument(
         "--time-report",
         action="store_true",
         help="time publish_report on --out (built first only when it does not exist)",
@@ -349,12 +369,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="configure no catalog file, so the report skips catalog hygiene findings",
     )
     args = parser.parse_args(argv)
-    end = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+    end = END
     result: dict[str, object] = {}
+    if args.database_url and args.time_report:
+        parser.error("--time-report reads a SQLite file; time `linkhealth report` instead")
     if not (args.time_report and args.out.exists()):
         hosts = args.hosts or max(1, args.resources // 50)
         result.update(
-            build(args.out, args.resources, hosts, args.runs, args.seed, end=end, year=args.year)
+            build(
+                args.out,
+                args.resources,
+                hosts,
+                args.runs,
+                args.seed,
+                end=end,
+                year=args.year,
+                database_url=args.database_url,
+            )
         )
     if args.time_report:
         result["machine"] = machine_speed()

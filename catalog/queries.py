@@ -1053,24 +1053,39 @@ def https_suggestions(engine: Engine) -> dict[tuple[str, str], str]:
     fingerprint), as long as its latest observation still says OK. Lets the report turn
     the hygiene finding `http_url` into a confirmed fix with its command.
     """
+    latest = aliased(Observation)
+    http_ok = (
+        Resource.removed_at.is_(None),
+        Resource.url.like("http://%"),
+        latest.outcome == Outcome.OK.value,
+    )
+    candidates = (
+        select(Link.id)
+        .join(Resource, Resource.link_id == Link.id)
+        .join(latest, latest.id == Link.last_observation_id)
+        .where(*http_ok)
+        .correlate(None)
+    )
+    # Each candidate link's newest fetched observation, grouped over those links alone. A
+    # correlated max() per link was planned by PostgreSQL as a backward scan of the whole
+    # table's primary key until the link's newest fingerprint turned up (8.4 s at 100k
+    # resources without statistics, and the more HEAD-only nights since, the longer).
     fetched = aliased(Observation)
     newest_fetched = (
-        select(func.max(fetched.id))
-        .where(fetched.link_id == Link.id, fetched.fingerprint.is_not(None))
-        .correlate(Link)
-        .scalar_subquery()
+        select(fetched.link_id, func.max(fetched.id).label("id"))
+        .where(fetched.link_id.in_(candidates), fetched.fingerprint.is_not(None))
+        .group_by(fetched.link_id)
+        .subquery()
     )
-    latest = aliased(Observation)
     query = (
         select(Collection.key, Resource.rid, Observation.suggested_url)
         .join(Collection, Collection.id == Resource.collection_id)
         .join(Link, Link.id == Resource.link_id)
         .join(latest, latest.id == Link.last_observation_id)
-        .join(Observation, Observation.id == newest_fetched)
+        .join(newest_fetched, newest_fetched.c.link_id == Link.id)
+        .join(Observation, Observation.id == newest_fetched.c.id)
         .where(
-            Resource.removed_at.is_(None),
-            Resource.url.like("http://%"),
-            latest.outcome == Outcome.OK.value,
+            *http_ok,
             Observation.outcome == Outcome.OK.value,
             Observation.suggested_url.like("https://%"),
         )

@@ -314,8 +314,30 @@ def _count_pruned_checks(session: Session, ids: list[int]) -> None:
         same = kept_since is not None and as_utc(kept_since) == as_utc(since)
         total = (kept or 0) + n if same else n
         updates.append({"id": link_id, "pruned_checks": total, "pruned_checks_since": since})
-    if updates:
+    if not updates:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement for the chunk: an executemany sent one UPDATE per link, and at
+        # 100,000 links a chunk of 5,000 observations touches ~5,000 of them (86 -> 46 ms
+        # per 2,000 links measured).
+        session.execute(
+            _PG_PRUNED_CHECKS,
+            {
+                "ids": [u["id"] for u in updates],
+                "counts": [u["pruned_checks"] for u in updates],
+                "since": [u["pruned_checks_since"] for u in updates],
+            },
+        )
+    else:
         session.execute(update(Link), updates)
+
+
+#: `_count_pruned_checks`' writes on PostgreSQL, one row per link of three arrays.
+_PG_PRUNED_CHECKS = text(
+    "UPDATE links SET pruned_checks = v.counts, pruned_checks_since = v.since "
+    "FROM unnest(CAST(:ids AS integer[]), CAST(:counts AS integer[]), "
+    "CAST(:since AS timestamp with time zone[])) AS v(id, counts, since) WHERE links.id = v.id"
+)
 
 
 def _drift_history(links: ColumnElement[bool]) -> Subquery:

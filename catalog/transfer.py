@@ -16,7 +16,10 @@ refused, exit 8, naming the copy) and reads the source in one snapshot, so rows 
 mid-copy (a recheck) never show up half. A copy is refused while a run is in progress: a
 full run's lease, or any `running` run still alive (`store.live_runs`: rechecks take no
 lease), since the copy would hold that run forever unfinished.
-On PostgreSQL the id sequences are moved past the copied ids afterwards.
+On PostgreSQL the id sequences are moved past the copied ids afterwards, and the copied
+tables are analyzed once committed: a database just filled has no planner statistics
+until autovacuum gets to it (never, where it is off), and without them PostgreSQL picked
+plans that took a report's https suggestions from 0.1 s to 10 s at 100,000 resources.
 """
 
 from __future__ import annotations
@@ -182,7 +185,18 @@ def _copy(
             copied[table.name] = _copy_table(src, dst, table, chunk, totals[table.name], progress)
         if dst.dialect.name == "postgresql":
             _move_sequences(dst, tables)
+    if target.dialect.name == "postgresql":
+        _analyze(target, tables)
     return CopyResult(rows=copied)
+
+
+def _analyze(target: Engine, tables: list[Table]) -> None:
+    """Planner statistics for the tables just filled (see the module's docstring). The
+    copy is committed already: one that cannot be analyzed (another owner's tables) is
+    left to autovacuum."""
+    names = ", ".join(f'"{table.name}"' for table in tables)
+    with suppress(SQLAlchemyError, StoreError), target.begin() as conn:
+        conn.execute(text(f"ANALYZE {names}"))
 
 
 @contextmanager

@@ -159,6 +159,23 @@ def test_db_copy_command(source: Engine, db_url: str) -> None:
     assert f"target database {shown} already" in " ".join(again.stderr.split())
 
 
+def test_a_copy_into_postgresql_leaves_planner_statistics(source: Engine, target: Engine) -> None:
+    """A database just filled had no statistics until autovacuum got to it (never, where it
+    is off, and not for tables under its threshold of rows): PostgreSQL then planned blind,
+    and a report's https suggestions at 100,000 resources took 10 s instead of 0.1 s."""
+    if target.dialect.name != "postgresql":
+        pytest.skip("planner statistics: PostgreSQL")
+    copy_database(source, target, now=days(4))
+
+    with target.connect() as conn:
+        analyzed = set(
+            conn.scalars(
+                text("SELECT DISTINCT tablename FROM pg_stats WHERE schemaname = current_schema()")
+            )
+        )
+    assert {"links", "observations", "resources", "events"} <= analyzed
+
+
 def test_two_copies_into_one_postgresql_database_at_once_leave_one_copy(
     source: Engine, target: Engine, tmp_path: Path
 ) -> None:
