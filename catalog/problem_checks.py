@@ -61,8 +61,7 @@ _RECOUNT_CHUNK = 500
 
 
 def same_start(kept: datetime | None, start: datetime | None) -> bool:
-    """Whether a count kept from `kept` is a count from `start` (SQLite returns naive
-    UTC times, PostgreSQL aware ones)."""
+    """Whether a count kept from `kept` is a count from `start`, both read as UTC."""
     return kept is not None and start is not None and as_utc(kept) == as_utc(start)
 
 
