@@ -542,11 +542,9 @@ def export(
     settings = _settings(config, db, catalog)
     keys = catalog_keys(settings, catalog)
     engine = engine_for(existing_database(settings.database_url))
-    rows = export_rows(engine)
     if keys is not None:
         require_stored(keys, stored_collections(engine), settings)
-        wanted = set(keys)
-        rows = (row for row in rows if row["collection"] in wanted)
+    rows = export_rows(engine, collections=keys)  # read as it is written
     if out is None:
         write_export(rows, format, sys.stdout)  # type: ignore[arg-type]
     else:
