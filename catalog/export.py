@@ -24,7 +24,7 @@ from sqlalchemy import Engine, Select, select
 from catalog import store
 from catalog import tables as t
 from catalog.clock import utcnow
-from catalog.csv_guard import UTF8_BOM, guard
+from catalog.csv_guard import FORMULA_STARTS, UTF8_BOM, guard
 from catalog.health import UNCHECKED
 
 EXPORT_FIELDS = (
@@ -190,10 +190,16 @@ def _while_it_lasts(snoozed_until: datetime | None, now: datetime) -> str | None
     return iso_utc(snoozed_until) if snoozed_until and snoozed_until > now else None
 
 
+#: What text `guard` may change starts with: a formula start, or apostrophes before one.
+_MAY_NEED_GUARD = (*FORMULA_STARTS, "'")
+
+
 def csv_cell(value: Any) -> str:
     """A safe CSV cell: text a spreadsheet would evaluate gets a leading apostrophe."""
     if value is None:
         return ""
+    if type(value) is str and not value.startswith(_MAY_NEED_GUARD):
+        return value  # most cells: `guard` leaves them as they are (1.6 M calls at 100k)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):  # staleness codes: "dated;review_overdue"

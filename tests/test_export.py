@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import Engine
 
 from catalog import store
-from catalog.export import EXPORT_FIELDS, UTF8_BOM, export_rows, write_export
+from catalog.csv_guard import guard
+from catalog.export import EXPORT_FIELDS, UTF8_BOM, csv_cell, export_rows, write_export
 from catalog.importer import parse_csv, read_spreadsheet
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
@@ -207,3 +208,49 @@ def test_a_csv_export_opens_in_excel_as_utf8(tmp_path: Path) -> None:
     assert row["title"] == "Human Trafficking – A Guide"
     (entry,) = parse_csv(read_spreadsheet(str(path)), source="links.csv").entries
     assert entry.title == "Human Trafficking – A Guide"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "plain", "'quoted", "''=x", "'=x", "=1+1", "-5", "-", "- list", "@me", "\tx", "x=1"],
+)
+def test_csv_cells_are_guarded_text_whatever_the_shortcut(value: str) -> None:
+    assert csv_cell(value) == guard(value)
+    assert csv_cell([value, "dated"]) == guard(f"{value};dated")
+
+
+def test_csv_rows_write_as_a_dict_writer_did(engine: Engine) -> None:
+    """Rows missing a field get an empty cell, fields the export does not name are left out:
+    what `csv.DictWriter(extrasaction="ignore")` wrote before rows were written as lists."""
+    rows = [
+        *export_rows(engine),
+        {"id": "x", "title": "=1+1", "extra": "left out", "stale": ["a", "b"], "ignored": True},
+    ]
+    out = io.StringIO()
+    assert write_export(rows, "csv", out) == 4
+    expected = io.StringIO()
+    expected.write(UTF8_BOM)
+    writer = csv.DictWriter(expected, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
+    assert out.getvalue() == expected.getvalue()
+
+
+def test_export_streams_across_chunks_and_keeps_only_the_collections_asked_for(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = make_catalog("other", [make_resource("z", url="https://example.org/z")])
+    sync_catalogs(engine, [TOOLKIT, other], now=days(1))
+    every = list(export_rows(engine, now=days(1)))
+    monkeypatch.setattr("catalog.export.EXPORT_CHUNK", 1)
+    assert list(export_rows(engine, now=days(1))) == every
+    assert [(r["collection"], r["id"]) for r in every] == [
+        ("other", "z"),
+        ("toolkit", "a"),
+        ("toolkit", "b"),
+        ("toolkit", "c"),
+    ]
+    only = list(export_rows(engine, now=days(1), collections=["toolkit"]))
+    assert only == every[1:]
+    assert list(export_rows(engine, now=days(1), collections=["nonexist"])) == []
