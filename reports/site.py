@@ -458,14 +458,20 @@ class _PageWriter:
     release the GIL, so the waits overlap with rendering instead of adding to it.
     Pages go to the workers in batches: a future per page cost the rendering thread
     ~30 µs a page in locks and callbacks (1.5 s of CPU per 50,000 pages), a batch one
-    queue put. At most `pending` batches wait in memory. The first error stops the
-    writing; it is raised by the next `write` or on exit.
+    queue put. A batch goes at `batch` pages or `batch_chars` characters, whichever comes
+    first: 64 pages of a long queue group or of the hygiene list are 100 MB. At most
+    `pending` batches wait in memory. The first error stops the writing; it is raised by
+    the next `write` or on exit.
     """
 
-    def __init__(self, workers: int = 2, batch: int = 64, pending: int = 8) -> None:
+    def __init__(
+        self, workers: int = 2, batch: int = 64, pending: int = 8, batch_chars: int = 2_000_000
+    ) -> None:
         self._queue: queue.Queue[list[tuple[str, str]] | None] = queue.Queue(pending)
         self._batch: list[tuple[str, str]] = []
+        self._chars = 0
         self._size = batch
+        self._max_chars = batch_chars
         self._errors: list[BaseException] = []
         self._threads = [
             threading.Thread(target=self._work, name=f"report-write-{n}", daemon=True)
@@ -478,9 +484,10 @@ class _PageWriter:
         if self._errors:
             raise self._errors[0]
         self._batch.append((path, text))
-        if len(self._batch) >= self._size:
+        self._chars += len(text)
+        if len(self._batch) >= self._size or self._chars >= self._max_chars:
             self._queue.put(self._batch)
-            self._batch = []
+            self._batch, self._chars = [], 0
 
     def _work(self) -> None:
         while (batch := self._queue.get()) is not None:
