@@ -129,9 +129,12 @@ class Total:
     count: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
-    """One active resource as every format shows it (queue row, table row, CSV line)."""
+    """One active resource as every format shows it (queue row, table row, CSV line).
+
+    With slots, as `catalog.queries.ResourceRow`: one per resource, and more fields than an
+    instance dict shares its keys for."""
 
     priority: Priority | None
     collection_key: str

@@ -20,7 +20,7 @@ import html
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TextIO
@@ -32,7 +32,15 @@ from catalog.csv_guard import guard
 from catalog.queries import TREND_DAYS
 from catalog.text import without_bidi_overrides
 from reports.chart import SERIES, trend_svg
-from reports.context import Group, GroupStats, ReportContext, ResourcePage, Row, sentences
+from reports.context import (
+    Group,
+    GroupStats,
+    HygieneRow,
+    ReportContext,
+    ResourcePage,
+    Row,
+    sentences,
+)
 from reports.html_rows import (
     badge,
     before_after,
@@ -373,19 +381,77 @@ def _csv_values(rank: int | None, row: Row) -> list[Any]:
 
 
 def render_json(ctx: ReportContext, *, pretty: bool = False) -> str:
-    """The whole view model (resource histories aside) as JSON, safe to inline in HTML.
+    """The whole view model (resource histories aside) as JSON, safe to inline in HTML
+    (`write_json` into a string)."""
+    buf = io.StringIO()
+    write_json(ctx, buf, pretty=pretty)
+    return buf.getvalue()
+
+
+def write_json(ctx: ReportContext, fh: TextIO, *, pretty: bool = False) -> None:
+    """`render_json`'s text written to `fh` a record at a time: at 100,000 resources the
+    document is ~370 MB, and built whole (its dicts, the text, and the text with `<`, `>`
+    and `&` escaped) it took 2 GB.
 
     Compact by default: the C encoder only runs without indentation, and that matters
-    at 100,000 resources.
+    at 100,000 resources. The text is what `json.dumps` makes of the whole document: the
+    lists of records are written an item at a time, each item by `json.dumps`, with the
+    encoder's own separators and (pretty) indentation around them.
     """
     plain = _Plain()
-    doc = {"schema": JSON_SCHEMA, **plain(ctx), "queue": plain(ctx.groups)}
-    doc.pop("groups", None)
-    doc.pop("command_options", None)  # how its commands are spelt, already in each command
-    text = json.dumps(
-        doc, ensure_ascii=False, indent=1 if pretty else None, separators=_SEPARATORS[pretty]
+    items: list[tuple[str, Any]] = [("schema", JSON_SCHEMA)]
+    items.extend(
+        (name, getattr(ctx, name))
+        for name in _field_names(type(ctx))
+        # how its commands are spelt: already in each command
+        if name not in ("groups", "command_options")
     )
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n"
+    items.append(("queue", ctx.groups))
+    for chunk in _json_chunks(items, plain, pretty, 0):
+        fh.write(chunk.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+    fh.write("\n")
+
+
+def _json_chunks(
+    items: Sequence[tuple[str, Any]], plain: _Plain, pretty: bool, depth: int
+) -> Iterator[str]:
+    """The object of `items` (name, value) at nesting `depth`, as `json.dumps` writes it:
+    lists of records item by item, and a queue group field by field (its rows)."""
+    if not items:
+        yield "{}"
+        return
+    inner = "\n" + " " * (depth + 1) if pretty else ""
+    key_sep = ": " if pretty else ":"
+    yield "{"
+    for n, (name, value) in enumerate(items):
+        yield ("," if n else "") + inner + _dumps(name, pretty, 0) + key_sep
+        yield from _json_value(value, plain, pretty, depth + 1)
+    yield ("\n" + " " * depth if pretty else "") + "}"
+
+
+def _json_value(value: Any, plain: _Plain, pretty: bool, depth: int) -> Iterator[str]:
+    if isinstance(value, tuple | list) and value:
+        inner = "\n" + " " * (depth + 1) if pretty else ""
+        yield "["
+        for n, item in enumerate(value):
+            yield ("," if n else "") + inner
+            yield from _json_value(item, plain, pretty, depth + 1)
+        yield ("\n" + " " * depth if pretty else "") + "]"
+    elif isinstance(value, Group):
+        names = _field_names(Group)
+        yield from _json_chunks([(n, getattr(value, n)) for n in names], plain, pretty, depth)
+    else:
+        # A row's dict is converted, written and dropped (`_Plain` keeps no `_STREAMED`).
+        yield _dumps(plain(value), pretty, depth)
+
+
+def _dumps(value: Any, pretty: bool, depth: int) -> str:
+    text = json.dumps(
+        value, ensure_ascii=False, indent=1 if pretty else None, separators=_SEPARATORS[pretty]
+    )
+    # The encoder puts a line break only between tokens (never in a string): indenting
+    # every line by `depth` nests it.
+    return text.replace("\n", "\n" + " " * depth) if pretty and depth else text
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
@@ -395,8 +461,8 @@ _SEPARATORS = {True: (",", ": "), False: (",", ":")}
 class _Plain:
     """Hand-rolled `dataclasses.asdict` (which deep-copies: too slow for 100k rows).
 
-    Records are converted once per render: a queue row is also a resource row, and
-    one `When` is shared by thousands of rows.
+    Records other than the rows (`_STREAMED`) are converted once per render: one `When`
+    is shared by thousands of rows.
     """
 
     def __init__(self) -> None:
@@ -412,16 +478,13 @@ class _Plain:
             found = self._done.get(id(value))
             if found is not None:
                 return found
-            names = _FIELDS.get(type(value))
-            if names is None:
-                names = _FIELDS[type(value)] = tuple(
-                    f.name for f in dataclasses.fields(value) if f.metadata.get("json", True)
-                )
+            names = _field_names(type(value))
             out = {}
             for name in names:
                 item = getattr(value, name)
                 out[name] = item if item is None or type(item) in _SCALARS else self(item)
-            self._done[id(value)] = out
+            if type(value) not in _STREAMED:
+                self._done[id(value)] = out
             return out
         if isinstance(value, tuple | list):
             return [self(v) for v in value]
@@ -429,6 +492,19 @@ class _Plain:
 
 
 _SCALARS = frozenset({str, int, float, bool})
+#: Records `write_json` writes one at a time and `_Plain` does not keep: a row's dict
+#: lives only while it is written (a queue row is converted again under "queue").
+_STREAMED = frozenset({Row, HygieneRow, GroupStats})
+
+
+def _field_names(kind: type) -> tuple[str, ...]:
+    """The fields of a record type that JSON shows."""
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(
+            f.name for f in dataclasses.fields(kind) if f.metadata.get("json", True)
+        )
+    return names
 
 
 @functools.cache

@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TextIO, runtime_checkable
 
 from catalog.csv_guard import UTF8_BOM
 from reports.build import worst_first
@@ -49,16 +49,16 @@ from reports.render import (
     hygiene_page_name,
     pagers,
     queue_page_name,
-    render_csv,
     render_group_page,
     render_groups_index,
     render_html,
     render_hygiene_page,
-    render_json,
     render_markdown,
     render_queue_page,
     render_resource_page,
     stylesheet,
+    write_csv,
+    write_json,
 )
 
 
@@ -147,9 +147,12 @@ def write_report(
     if "csv" in formats:
         # With a byte order mark, as `export --format csv` writes: curators open this file in
         # Excel, which reads a CSV without one in the computer's code page ("–" as "â€“").
-        files["latest_csv"] = _write_atomic(out_dir / f"{stem}.csv", UTF8_BOM + render_csv(ctx))
+        # Both written a row at a time: whole, the JSON alone was 2 GB at 100,000 resources.
+        files["latest_csv"] = _write_atomic(out_dir / f"{stem}.csv", _csv_with_bom(ctx))
     if "json" in formats:
-        files["latest_json"] = _write_atomic(out_dir / f"{stem}.json", render_json(ctx))
+        files["latest_json"] = _write_atomic(
+            out_dir / f"{stem}.json", functools.partial(write_json, ctx)
+        )
     return ReportFiles(
         latest_html=files.get("latest_html"),
         latest_markdown=files.get("latest_markdown"),
@@ -455,14 +458,20 @@ class _PageWriter:
     release the GIL, so the waits overlap with rendering instead of adding to it.
     Pages go to the workers in batches: a future per page cost the rendering thread
     ~30 µs a page in locks and callbacks (1.5 s of CPU per 50,000 pages), a batch one
-    queue put. At most `pending` batches wait in memory. The first error stops the
-    writing; it is raised by the next `write` or on exit.
+    queue put. A batch goes at `batch` pages or `batch_chars` characters, whichever comes
+    first: 64 pages of a long queue group or of the hygiene list are 100 MB. At most
+    `pending` batches wait in memory. The first error stops the writing; it is raised by
+    the next `write` or on exit.
     """
 
-    def __init__(self, workers: int = 2, batch: int = 64, pending: int = 8) -> None:
+    def __init__(
+        self, workers: int = 2, batch: int = 64, pending: int = 8, batch_chars: int = 2_000_000
+    ) -> None:
         self._queue: queue.Queue[list[tuple[str, str]] | None] = queue.Queue(pending)
         self._batch: list[tuple[str, str]] = []
+        self._chars = 0
         self._size = batch
+        self._max_chars = batch_chars
         self._errors: list[BaseException] = []
         self._threads = [
             threading.Thread(target=self._work, name=f"report-write-{n}", daemon=True)
@@ -475,9 +484,10 @@ class _PageWriter:
         if self._errors:
             raise self._errors[0]
         self._batch.append((path, text))
-        if len(self._batch) >= self._size:
+        self._chars += len(text)
+        if len(self._batch) >= self._size or self._chars >= self._max_chars:
             self._queue.put(self._batch)
-            self._batch = []
+            self._batch, self._chars = [], 0
 
     def _work(self) -> None:
         while (batch := self._queue.get()) is not None:
@@ -567,12 +577,24 @@ def _write_plain(path: str | Path, text: str) -> None:
         fh.write(text)
 
 
-def _write_atomic(path: Path, text: str) -> Path:
-    """Write via a temporary file in the same directory, then `os.replace` it into place."""
+def _csv_with_bom(ctx: ReportContext) -> Callable[[TextIO], None]:
+    def write(fh: TextIO) -> None:
+        fh.write(UTF8_BOM)
+        write_csv(ctx, fh)
+
+    return write
+
+
+def _write_atomic(path: Path, text: str | Callable[[TextIO], None]) -> Path:
+    """Write via a temporary file in the same directory, then `os.replace` it into place.
+    `text`: the text, or what writes it into the file (a large one, as it is made)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+            if isinstance(text, str):
+                fh.write(text)
+            else:
+                text(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)

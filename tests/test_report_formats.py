@@ -42,6 +42,7 @@ from reports.render import (
     csv_cell,
     render_group_page,
     render_resource_page,
+    write_json,
 )
 from tests import report_fixtures as fx
 
@@ -335,6 +336,29 @@ def test_csv_lists_the_queue_first_in_rank_order(ctx: ReportContext) -> None:
     ranked = [r["id"] for r in rows if r["rank"]]
     assert tuple(ranked) == fx.EXPECTED_ATTENTION
     assert len(rows) == sum(fx.EXPECTED_TOTALS.values())
+
+
+def test_json_is_written_as_json_dumps_writes_the_whole_document(ctx: ReportContext) -> None:
+    """`write_json` writes the document a record at a time: byte for byte what one
+    `json.dumps` of it makes (compact and pretty), with `<`, `>` and `&` escaped."""
+
+    def dumped(doc: object, pretty: bool) -> str:
+        text = json.dumps(
+            doc,
+            ensure_ascii=False,
+            indent=1 if pretty else None,
+            separators=(",", ": ") if pretty else (",", ":"),
+        )
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n"
+
+    for pretty in (False, True):
+        text = render_json(ctx, pretty=pretty)
+        assert text == dumped(json.loads(text), pretty)
+        buf = io.StringIO()
+        write_json(ctx, buf, pretty=pretty)
+        assert buf.getvalue() == text
+    empty = dataclasses.replace(ctx, groups=(), resources=(), hygiene=(), publishers=(), hosts=())
+    assert render_json(empty, pretty=True) == dumped(json.loads(render_json(empty)), True)
 
 
 def test_json_is_safe_inside_html_and_round_trips(ctx: ReportContext) -> None:

@@ -20,6 +20,7 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import Engine, select
 
+from catalog.csv_guard import UTF8_BOM
 from catalog.db import session_scope
 from catalog.errors import NotFoundError
 from catalog.hygiene import Finding, Level
@@ -41,7 +42,9 @@ from reports import (
     build_context,
     publish_report,
     publish_report_files,
+    render_csv,
     render_html,
+    render_json,
     render_markdown,
     site,
     write_report,
@@ -1491,3 +1494,24 @@ def test_a_newly_drifted_page_is_not_listed_again_as_content_changed(
     listed = {s.key: [i.resource_id for i in s.items] for s in changes.sections}
     assert listed["newly_drifted"] == ["a-ok-2"]
     assert "a-ok-2" not in listed.get("content_changed", [])
+
+
+def test_written_csv_and_json_are_the_rendered_text(ctx: ReportContext, tmp_path: Path) -> None:
+    """latest.csv and latest.json are written into the file a row at a time: the same
+    bytes as the text `render_csv` (after a byte order mark) and `render_json` make."""
+    files = write_report(ctx, tmp_path, run_id=None, formats=("csv", "json"))
+    assert files.latest_csv and files.latest_json
+    csv_bytes = files.latest_csv.read_bytes()
+    assert csv_bytes == (UTF8_BOM + render_csv(ctx)).encode("utf-8")
+    assert files.latest_json.read_bytes() == render_json(ctx).encode("utf-8")
+
+
+def test_the_page_writer_writes_every_page_of_batches_cut_by_size(tmp_path: Path) -> None:
+    """A batch goes to the writers at its page count or its characters: pages bigger than
+    a batch, and many small ones, are all written, in full."""
+    pages = {f"{tmp_path}/p{n}.html": ("é" * (n * 7 % 50)) + str(n) for n in range(300)}
+    pages[f"{tmp_path}/big.html"] = "x" * 5000
+    with site._PageWriter(batch=64, batch_chars=100) as writer:
+        for path, text in pages.items():
+            writer.write(path, text)
+    assert {p: Path(p).read_text(encoding="utf-8") for p in pages} == pages
