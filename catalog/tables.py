@@ -233,7 +233,11 @@ class Event(Base):
     """Append-only log: catalog edits and link changes, each with its evidence."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_at", "at"),)
+    __table_args__ = (
+        Index("ix_events_at", "at"),
+        #: A link's newest event of a kind (`catalog.problem_checks._FLAPPING_SINCE`).
+        Index("ix_events_link_kind_at", "link_id", "kind", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime]
