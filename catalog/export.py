@@ -58,17 +58,8 @@ def _export_query(collections: Collection[str] | None) -> Select[*tuple[Any, ...
     """Every active resource with the columns of its link the export shows, by collection
     then id, and for `content_changed` the fingerprints of its link's latest observation
     and of the one before it that had one (two look-ups on the (link, time) index)."""
-    res, link, col, obs = t.Resource, t.Link, t.Collection, t.Observation
-
-    def newest(*where: Any) -> Select[Any]:
-        return (
-            select(obs.fingerprint)
-            .where(obs.link_id == res.link_id, *where)
-            .order_by(obs.checked_at.desc(), obs.id.desc())
-        )
-
-    latest = newest().limit(1).correlate(res).scalar_subquery()
-    before = newest(obs.fingerprint.is_not(None)).limit(1).offset(1).correlate(res)
+    res, link, col = t.Resource, t.Link, t.Collection
+    latest, before = store.fingerprints_to_compare(res.link_id, res)
     query = (
         select(
             col.key,
@@ -88,7 +79,7 @@ def _export_query(collections: Collection[str] | None) -> Select[*tuple[Any, ...
             res.ignored_at,
             res.ignored_reason,
             latest,
-            before.scalar_subquery(),
+            before,
         )
         .join(col, col.id == res.collection_id)
         .outerjoin(link, link.id == res.link_id)
@@ -148,10 +139,10 @@ def export_rows(
                 "final_url": final_url if checked else None,
                 "checked_at": iso_utc(last_checked_at) if checked else None,
                 "reason": reason if checked else None,
-                "content_changed": fingerprint is not None and earlier not in (None, fingerprint),
+                "content_changed": store.content_changed(fingerprint, earlier),
                 # A working link can still be a hijacked or parked site: `outcome` says "ok".
                 "drift_reason": drift_reason if checked else None,
-                "stale": [str(n.get("code")) for n in (stale_reasons or ()) if isinstance(n, dict)],
+                "stale": list(store.stale_codes(stale_reasons)),
                 "snoozed_until": _while_it_lasts(snoozed_until, now),
                 "ignored": ignored,
                 "ignored_reason": ignored_reason if ignored else None,

@@ -62,10 +62,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from catalog import store
-from catalog.clock import as_utc, utcnow
+from catalog.clock import utcnow
 from catalog.errors import StoreError
 from catalog.outcomes import Outcome
-from catalog.problem_checks import PROBLEM_START
+from catalog.problem_checks import PROBLEM_START, same_start
 from catalog.queries import WORKED
 from catalog.store import DRIFT_HISTORY, PG_WRITE_LOCK
 from catalog.tables import Link, Observation
@@ -311,8 +311,7 @@ def _count_pruned_checks(session: Session, ids: list[int]) -> None:
     ).all()
     updates = []
     for link_id, since, n, kept, kept_since in counted:
-        same = kept_since is not None and as_utc(kept_since) == as_utc(since)
-        total = (kept or 0) + n if same else n
+        total = (kept or 0) + n if same_start(kept_since, since) else n
         updates.append({"id": link_id, "pruned_checks": total, "pruned_checks_since": since})
     if not updates:
         return

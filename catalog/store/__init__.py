@@ -60,10 +60,13 @@ from catalog.store._observations import (
 )
 from catalog.store._reads import (
     RunVerdict,
+    content_changed,
     find_resource,
+    fingerprints_to_compare,
     resource_history,
     resource_statuses,
     run_verdicts,
+    stale_codes,
 )
 from catalog.store._records import (
     DecisionRecord,
@@ -161,12 +164,14 @@ __all__ = [
     "archive_candidates",
     "collection_files",
     "collection_ids",
+    "content_changed",
     "copy_holder",
     "decisions_for",
     "drifted_in_run",
     "ensure_links",
     "ensure_writable",
     "find_resource",
+    "fingerprints_to_compare",
     "finish_run",
     "get_lease",
     "get_run",
@@ -201,6 +206,7 @@ __all__ = [
     "run_verdicts",
     "set_archive",
     "set_run_planned",
+    "stale_codes",
     "start_run",
     "stored_collections",
     "stored_resources",

@@ -236,9 +236,7 @@ def resource_statuses(engine: Engine) -> list[ResourceStatus]:
                 url=r.url,
                 link=links.get(r.link_id) if r.link_id is not None else None,
                 content_changed=r.link_id in changed,
-                stale=tuple(
-                    str(n.get("code")) for n in (r.stale_reasons or ()) if isinstance(n, dict)
-                ),
+                stale=stale_codes(r.stale_reasons),
                 snoozed_until=r.snoozed_until,
                 ignored=r.ignored_at is not None,
                 ignored_reason=r.ignored_reason if r.ignored_at is not None else None,
@@ -294,24 +292,39 @@ def run_verdicts(engine: Engine, run_id: int, *, now: datetime) -> list[RunVerdi
     return list(latest.values())
 
 
-def _links_with_changed_content(s: Session) -> set[int]:
-    """Links whose latest observation has a fingerprint unlike the previous fingerprint.
-
-    Two look-ups per link on its (link, time) index: numbering every observation of every
-    link (a window over the whole table, twice) made `export` slower every night, 4 of its
-    6 s after a year of nights at 2,000 resources."""
+def fingerprints_to_compare(link_id: Any, outer: Any) -> tuple[Any, Any]:
+    """Scalar subqueries of `outer`'s rows (correlated to `outer`, whose column `link_id`
+    names the link): the fingerprint of the link's latest observation, and the one before
+    it that had one. `content_changed` judges the pair. Two look-ups per link on its
+    (link, time) index: numbering every observation of every link (a window over the whole
+    table, twice) made `export` slower every night, 4 of its 6 s after a year of nights at
+    2,000 resources."""
     obs = t.Observation
 
     def newest(*where: Any) -> Select[Any]:
         return (
             select(obs.fingerprint)
-            .where(obs.link_id == t.Link.id, *where)
+            .where(obs.link_id == link_id, *where)
             .order_by(obs.checked_at.desc(), obs.id.desc())
         )
 
-    latest = newest().limit(1).correlate(t.Link).scalar_subquery()
-    before = newest(obs.fingerprint.is_not(None)).limit(1).offset(1).correlate(t.Link)
-    rows = s.execute(select(t.Link.id, latest, before.scalar_subquery()))
-    return {
-        link_id for link_id, fp, earlier in rows if fp is not None and earlier not in (None, fp)
-    }
+    latest = newest().limit(1).correlate(outer).scalar_subquery()
+    before = newest(obs.fingerprint.is_not(None)).limit(1).offset(1).correlate(outer)
+    return latest, before.scalar_subquery()
+
+
+def content_changed(latest: str | None, earlier: str | None) -> bool:
+    """Whether a link's content changed, by `fingerprints_to_compare`'s pair."""
+    return latest is not None and earlier not in (None, latest)
+
+
+def stale_codes(stale_reasons: Iterable[Any] | None) -> tuple[str, ...]:
+    """The codes of a resource's `stale_reasons` (`[{"code": ..., ...}, ...]`)."""
+    return tuple(str(n.get("code")) for n in (stale_reasons or ()) if isinstance(n, dict))
+
+
+def _links_with_changed_content(s: Session) -> set[int]:
+    """Links whose latest observation has a fingerprint unlike the previous fingerprint."""
+    latest, before = fingerprints_to_compare(t.Link.id, t.Link)
+    rows = s.execute(select(t.Link.id, latest, before))
+    return {link_id for link_id, fp, earlier in rows if content_changed(fp, earlier)}
