@@ -467,46 +467,92 @@ def run_lines(runs: Iterable[Any], abandoned: Collection[int] = ()) -> list[str]
 STRICT_NAMED = 10
 
 
-def strict_findings(summary: RunSummary, verdicts: Sequence[store.RunVerdict]) -> str | None:
-    """Why `check --strict` fails, or None when it passes: the run's resources whose link
-    failed, needs a look or a catalog update, or drifted (a working page that no longer
-    holds the resource), named, as the report's action queue would list them: resources
-    snoozed or ignored are left out, and said to be."""
-    failed: list[tuple[str, str]] = []
-    look: list[tuple[str, str]] = []
-    set_aside = 0
-    for v in verdicts:
-        outcome = Outcome.known(v.outcome)
-        if outcome is None or outcome.severity is Severity.UNKNOWN:
-            continue  # not reached this run (our network was down): nothing was checked
-        if outcome.severity is Severity.BROKEN:
-            what, into = outcome.label.lower(), failed
-        elif v.drift_reason:
-            what, into = "drift: the page no longer holds the resource", look
-        elif outcome.severity in (Severity.LOOK, Severity.UPDATE):
-            what, into = outcome.label.lower(), look
-        else:
+class QueueGroupLike(Protocol):
+    """What `reports.context.Priority` offers: an action-queue group."""
+
+    @property
+    def heading(self) -> str: ...
+    @property
+    def to_fix(self) -> bool: ...
+
+
+class StrictRowLike(Protocol):
+    """What `reports.context.Row` offers `strict_findings`; catalog/ must not import reports/."""
+
+    @property
+    def collection_key(self) -> str: ...
+    @property
+    def resource_id(self) -> str: ...
+    @property
+    def priority(self) -> QueueGroupLike | None: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def flapping(self) -> bool: ...
+    @property
+    def entry_only(self) -> bool: ...
+    @property
+    def set_aside(self) -> bool: ...
+
+
+def strict_findings(
+    summary: RunSummary, verdicts: Sequence[store.RunVerdict], rows: Iterable[StrictRowLike]
+) -> str | None:
+    """Why `check --strict` fails, or None when it passes.
+
+    `rows` are the report's own rows (`reports.build`) of the run's resources, in the
+    action queue's order, so the judgement is the report's, not a copy of its rules: a
+    resource fails the run when the queue lists it to fix or to check or watch, the
+    headline's words (a first failure, "Failing, not yet confirmed", counts; a flapping
+    link counts whatever its last check said). A resource whose check this run never
+    reached (our network was down) is left out, as is one listed only to review its entry
+    while its link works (out of date: no check found that), and one snoozed or ignored;
+    those two are said to be.
+    """
+    checked = {
+        (v.collection, v.rid)
+        for v in verdicts
+        if (outcome := Outcome.known(v.outcome)) is not None
+        and outcome.severity is not Severity.UNKNOWN
+    }
+    to_fix: list[str] = []
+    to_watch: list[str] = []
+    set_aside = to_review = 0
+    for row in rows:
+        group = row.priority
+        if group is None or (row.collection_key, row.resource_id) not in checked:
             continue
-        if v.set_aside:
+        if row.set_aside:
             set_aside += 1
+        elif row.entry_only:
+            to_review += 1
         else:
-            into.append((_shown_id(v), what))
-    if not (failed or look):
+            (to_fix if group.to_fix else to_watch).append(_strict_named(row, group))
+    if not (to_fix or to_watch):
         return None
-    found = []
-    if failed:
-        # Resources, not URLs: entries sharing a link are each named.
-        found.append(f"{len(failed)} of {len(verdicts)} resources failed")
-    if look:
-        verb = "needs" if len(look) == 1 else "need"
-        found.append(f"{len(look)} {verb} a look or a catalog update")
-    named = [*failed, *look]
-    listed = ", ".join(f"{rid} ({what})" for rid, what in named[:STRICT_NAMED])
+    found = [f"{len(to_fix)} to fix"] if to_fix else []
+    if to_watch:
+        found.append(f"{len(to_watch)} to check or watch")
+    # Resources, not URLs: entries sharing a link are each named.
+    named = [*to_fix, *to_watch]
+    listed = ", ".join(named[:STRICT_NAMED])
     if len(named) > STRICT_NAMED:
         listed += f" and {len(named) - STRICT_NAMED} more"
-    aside = f"; {set_aside} snoozed or ignored not counted" if set_aside else ""
-    return f"in run {summary.run_id}, {' and '.join(found)}: {listed}{aside}"
+    left_out = [f"{set_aside} snoozed or ignored"] if set_aside else []
+    if to_review:
+        left_out.append(f"{to_review} only to review (the link works)")
+    aside = f"; {' and '.join(left_out)} not counted" if left_out else ""
+    return (
+        f"in run {summary.run_id}, of {len(checked)} resources checked, {' and '.join(found)} "
+        f"in the report's action queue: {listed}{aside}"
+    )
 
 
-def _shown_id(verdict: store.RunVerdict) -> str:
-    return f"{verdict.collection}/{verdict.rid}"
+def _strict_named(row: StrictRowLike, group: QueueGroupLike) -> str:
+    """The resource, its queue group and, where they add to it, its last check and
+    flapping: "toolkit/b (Confirmed broken: not found (404))"."""
+    said = [] if row.label in (group.heading, Outcome.OK.label) else [row.label.lower()]
+    if row.flapping:
+        said.insert(0, "flapping")
+    detail = f": {', '.join(said)}" if said else ""
+    return f"{row.collection_key}/{row.resource_id} ({group.heading}{detail})"

@@ -580,10 +580,12 @@ def test_check_strict_says_on_stderr_why_it_exits_6(
     result = _invoke("check", "--strict", "--no-report", "--catalog", "strict.yaml")
     assert result.exit_code == 6, result.output
     [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("--strict")]
-    # Each named, failures first; the snoozed one is not counted but said to be.
-    assert "2 of 6 resources failed and 2 need a look or a catalog update: " in line
-    assert "strict/a (not found (404)), strict/b (gone (410)), strict/c (moved" in line
-    assert "strict/d (drift: " in line and "strict/e" not in line
+    # Each named, as the report's queue files them and in its order (first failures are
+    # not yet confirmed); the snoozed one is not counted but said to be.
+    assert "of 6 resources checked, 2 to fix and 2 to check or watch in the report's " in line
+    assert "strict/d (Page no longer matches its entry), strict/c (Moved permanently), " in line
+    assert "strict/a (Failing, not yet confirmed: not found (404)), strict/b (Failing" in line
+    assert "strict/e" not in line
     assert "1 snoozed or ignored not counted" in line
     # --no-report: no report to point at (it said "The report and ... list them"); the
     # database came from LINKHEALTH_DATABASE_URL, which a curator's shell need not set.

@@ -45,6 +45,7 @@ from catalog.settings import HealthSettings, Settings, load_settings
 from catalog.source import load_catalogs
 from catalog.store import FOUND_DEAD
 from catalog.sync import sync_catalogs
+from reports.context import Priority
 from tests.factories import days, make_observation, write_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -456,35 +457,57 @@ def _summary(counts: dict[str, int]) -> RunSummary:
     return RunSummary(7, "completed", "manual", days(1), days(1), 9, counts, False)
 
 
+@dataclass(frozen=True)
+class StrictRow:
+    """What `strict_findings` reads of a report row (`reports.context.Row`)."""
+
+    resource_id: str
+    priority: Priority | None
+    label: str = "Not found (404)"
+    flapping: bool = False
+    entry_only: bool = False
+    set_aside: bool = False
+    collection_key: str = "toolkit"
+
+
 def test_strict_findings_name_what_failed_and_leave_out_what_was_set_aside() -> None:
-    def verdict(rid: str, outcome: str, drift: str | None = None, aside: bool = False):
-        return store.RunVerdict("toolkit", rid, outcome, drift, aside)
+    def verdict(rid: str, outcome: str) -> store.RunVerdict:
+        return store.RunVerdict("toolkit", rid, outcome)
 
     summary = _summary({"ok": 5, "not_found": 2, "gone": 1, "redirected_permanent": 1})
-    assert (
-        strict_findings(summary, [verdict("a", "ok"), verdict("b", "network_unavailable")]) is None
-    )
-    assert strict_findings(summary, [verdict("a", "not_found", aside=True)]) is None
+    fine = [verdict("a", "ok"), verdict("b", "network_unavailable")]
+    assert strict_findings(summary, fine, [StrictRow("a", None, "OK")]) is None
+    aside = StrictRow("a", Priority.BROKEN, set_aside=True)
+    assert strict_findings(summary, [verdict("a", "not_found")], [aside]) is None
     # An offline try reached nothing: drift left from an earlier run is not this run's news.
-    offline = verdict("a", "network_unavailable", drift="parked")
-    assert strict_findings(summary, [offline]) is None
+    offline = StrictRow("a", Priority.DRIFT, "OK")
+    assert strict_findings(summary, [verdict("a", "network_unavailable")], [offline]) is None
     found = strict_findings(
         summary,
+        [verdict(rid, "ok") for rid in "abcdef"],
         [
-            verdict("a", "redirected_permanent"),
-            verdict("b", "not_found"),
-            verdict("c", "ok", drift="parked"),
-            verdict("d", "gone", aside=True),
+            StrictRow("b", Priority.BROKEN),
+            StrictRow("c", Priority.DRIFT, "OK"),
+            StrictRow("a", Priority.UPDATE, "Moved permanently"),
+            StrictRow("f", Priority.LOOK, "OK", flapping=True),
+            StrictRow("d", Priority.BROKEN, "Gone (410)", set_aside=True),
+            StrictRow("e", Priority.STALE, "OK", entry_only=True),
         ],
     )
     assert found == (
-        "in run 7, 1 of 4 resources failed and 2 need a look or a catalog update: "
-        "toolkit/b (not found (404)), toolkit/a (moved permanently), "
-        "toolkit/c (drift: the page no longer holds the resource); "
-        "1 snoozed or ignored not counted"
+        "in run 7, of 6 resources checked, 3 to fix and 1 to check or watch in the report's "
+        "action queue: toolkit/b (Confirmed broken: not found (404)), "
+        "toolkit/c (Page no longer matches its entry), toolkit/a (Moved permanently), "
+        "toolkit/f (Check by hand: flapping); "
+        "1 snoozed or ignored and 1 only to review (the link works) not counted"
     )
-    many = strict_findings(summary, [verdict(f"r{n:02}", "not_found") for n in range(12)])
-    assert many is not None and many.endswith("toolkit/r09 (not found (404)) and 2 more")
+    many = strict_findings(
+        summary,
+        [verdict(f"r{n:02}", "not_found") for n in range(12)],
+        [StrictRow(f"r{n:02}", Priority.FAILING) for n in range(12)],
+    )
+    assert many is not None
+    assert many.endswith("toolkit/r09 (Failing, not yet confirmed: not found (404)) and 2 more")
 
 
 def test_unknown_ids_are_the_ones_neither_the_database_nor_the_files_hold(

@@ -247,20 +247,18 @@ def resource_statuses(engine: Engine) -> list[ResourceStatus]:
 
 @dataclass(frozen=True)
 class RunVerdict:
-    """One active resource checked in a run: its outcome there and what a curator set."""
+    """One active resource checked in a run, with its outcome there."""
 
     collection: str
     rid: str
     outcome: str
-    #: The link's drift (a working page that no longer holds the resource), if any.
-    drift_reason: str | None
-    #: Snoozed (until a time after `now`) or ignored: out of the action queue.
-    set_aside: bool
 
 
-def run_verdicts(engine: Engine, run_id: int, *, now: datetime) -> list[RunVerdict]:
+def run_verdicts(engine: Engine, run_id: int) -> list[RunVerdict]:
     """Each active resource whose link `run_id` observed, with that run's last outcome for
-    it, by collection then id (`check --strict` judges these)."""
+    it, by collection then id: the resources `check --strict` judges. What it judges them
+    by is the report's row of each (`catalog.ops.strict_findings`), not this outcome alone:
+    a snooze, drift or flapping is the report's to weigh."""
     obs, link, res, col = (
         table_of(t.Observation),
         table_of(t.Link),
@@ -268,14 +266,7 @@ def run_verdicts(engine: Engine, run_id: int, *, now: datetime) -> list[RunVerdi
         table_of(t.Collection),
     )
     query = (
-        select(
-            col.c.key,
-            res.c.rid,
-            obs.c.outcome,
-            link.c.drift_reason,
-            res.c.snoozed_until,
-            res.c.ignored_at,
-        )
+        select(col.c.key, res.c.rid, obs.c.outcome)
         .join(link, link.c.id == obs.c.link_id)
         .join(res, res.c.link_id == link.c.id)
         .join(col, col.c.id == res.c.collection_id)
@@ -284,11 +275,8 @@ def run_verdicts(engine: Engine, run_id: int, *, now: datetime) -> list[RunVerdi
     )
     latest: dict[tuple[str, str], RunVerdict] = {}
     with read_session(engine) as s:
-        for key, rid, outcome, drift, snoozed_until, ignored_at in s.execute(query):
-            snoozed = snoozed_until is not None and snoozed_until > now
-            latest[(key, rid)] = RunVerdict(
-                key, rid, outcome, drift, snoozed or ignored_at is not None
-            )
+        for key, rid, outcome in s.execute(query):
+            latest[(key, rid)] = RunVerdict(key, rid, outcome)
     return list(latest.values())
 
 
