@@ -527,10 +527,13 @@ def _jsonable(value: Any) -> Any:
 @dataclass(frozen=True)
 class ReportWords:
     """What the report says of a resource that its history's current state says too
-    (`reports.resource_text` takes them from the report's own row): since when a flapping
-    link has been flapping, in how many checks, and the fix with its command."""
+    (`reports.resource_text` takes them from the report's own row): since when its problem
+    runs where that is not when its current failure began (a link flapping, a page drifted
+    before it failed: `began` says which), in how many checks, and the fix with its command."""
 
-    flapping_since: datetime | None = None
+    since: datetime | None = None
+    #: What began at `since`, as the line names it: "flapping", "drifted".
+    began: str | None = None
     checks: int = 0
     fix: str | None = None
     command: str | None = None
@@ -574,12 +577,12 @@ def history_lines(
             out.append(f"  to do:     {link.outcome.explanation}")
         if link.reason:
             out.append(f"  reason:    {link.reason}")
-        if report and report.flapping_since and (link.first_failure_at or link.flapping):
-            # A flapping link's trouble began when it started flapping (`PROBLEM_START`), as
-            # the report says: "failing since last night (1 failing check in a row)" of a
-            # link flapping all year read as a new failure.
+        if report and report.since and (link.first_failure_at or link.flapping):
+            # The problem's start as the report dates it (`PROBLEM_START`): "failing since last
+            # night (1 failing check in a row)" of a link flapping all year read as a new
+            # failure, and of a page drifted a week before it failed gave a second date.
             out.append(
-                f"  flapping since {_t(report.flapping_since)} "
+                f"  {report.began} since {_t(report.since)} "
                 f"({counted(report.checks, 'check')} since then)"
             )
         elif link.first_failure_at:

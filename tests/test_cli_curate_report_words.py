@@ -1,7 +1,7 @@
 """`linkhealth resource ID` tells what the report tells of the resource: the new address
 of a link that had moved for good before its old host lapsed, and since when a link
-flapping all year has been flapping (the report's row, `catalog.queries.resource_row`,
-worded by `reports.build.resource_report_row`)."""
+flapping all year has been flapping, or a page drifted before it began failing (the report's
+row, `catalog.queries.resource_row`, worded by `reports.build.resource_report_row`)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,19 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from catalog import store
+from catalog.db import session_scope
 from catalog.outcomes import Outcome
 from catalog.queries import report_data, resource_row
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
+from catalog.tables import Link
 from flows.cli import app
 from reports import build_context
-from reports.context import Row
+from reports.context import Priority, Row
 from tests.factories import (
     database_url,
     days,
@@ -130,3 +132,68 @@ def test_the_row_of_one_resource_is_the_reports_row(tmp_path: Path) -> None:
         _check(engine, OLD, Outcome.DNS_ERROR, days(2), http_status=None)
         for report in report_data(engine).resources:
             assert resource_row(engine, report.pk) == report
+
+
+def test_resource_dates_a_drifted_page_now_failing_from_the_drift_as_the_report_does(
+    tmp_path: Path,
+) -> None:
+    """A page that stopped matching its entry and then began failing is one problem to the
+    report, dated from the drift (`PROBLEM_START`) with the checks since then; `resource`
+    said "failing since" last night beside it: two dates for one problem."""
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(
+            engine, [make_catalog(resources=[make_resource("parked", FLAKY)])], now=days(0)
+        )
+        for n in range(1, 6):
+            _check(engine, FLAKY, Outcome.OK, days(n))
+        with session_scope(engine) as s:
+            link = s.scalars(select(Link).where(Link.url == FLAKY)).one()
+            link.drift_reason, link.drift_since = "the domain is parked", days(3.5)
+        _check(engine, FLAKY, Outcome.NOT_FOUND, days(6))
+        report = _report_row(engine, "parked")
+        assert report.priority is Priority.DRIFT and report.since is not None
+        since = datetime.fromisoformat(report.since.iso)
+        assert since == days(3.5) and report.checks == 3
+
+        lines = _resource(engine, "parked").splitlines()
+        assert not any(line.lstrip().startswith("failing since") for line in lines)
+        (drifted,) = [line for line in lines if line.lstrip().startswith("drifted since")]
+        assert drifted.strip() == f"drifted since {_minute(since)} (3 checks since then)"
+        # The state says it fails, not yet confirmed; the drift's own line, the same date.
+        assert any("Not found (404), failing, not yet confirmed" in line for line in lines)
+        assert any(line.strip().endswith(f"(since {_minute(since)})") for line in lines)
+
+        data = json.loads(_resource(engine, "parked", "--json"))["report"]
+        assert data["since"] == report.since.iso and data["flapping_since"] is False
+
+
+def _minute(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def test_resource_of_a_flapping_link_whose_page_drifted_dates_it_from_the_drift(
+    tmp_path: Path,
+) -> None:
+    """The report dates a drifted page's problem from the drift even while its link flaps
+    (`PROBLEM_START` takes drift first): `resource` called that date "flapping since"."""
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(
+            engine, [make_catalog(resources=[make_resource("parked", FLAKY)])], now=days(0)
+        )
+        for n in range(1, 9):
+            _check(engine, FLAKY, Outcome.HTTP_ERROR if n % 2 else Outcome.OK, days(n))
+        with session_scope(engine) as s:
+            link = s.scalars(select(Link).where(Link.url == FLAKY)).one()
+            assert link.flapping
+            link.drift_reason, link.drift_since = "the domain is parked", days(7.5)
+        _check(engine, FLAKY, Outcome.HTTP_ERROR, days(9))
+        report = _report_row(engine, "parked")
+        assert report.priority is Priority.DRIFT and report.since is not None
+        since = datetime.fromisoformat(report.since.iso)
+        assert since == days(7.5)
+
+        lines = [line.strip() for line in _resource(engine, "parked").splitlines()]
+        assert not any(line.startswith(("flapping since", "failing since")) for line in lines)
+        assert f"drifted since {_minute(since)} (2 checks since then)" in lines
+        data = json.loads(_resource(engine, "parked", "--json"))["report"]
+        assert data["since"] == report.since.iso and data["flapping_since"] is False
