@@ -522,10 +522,10 @@ def strict_findings(
         group = row.priority
         if group is None or (row.collection_key, row.resource_id) not in checked:
             continue
-        if row.set_aside:
-            set_aside += 1
-        elif row.entry_only:
+        if row.entry_only:  # snoozed or not, it would not count
             to_review += 1
+        elif row.set_aside:
+            set_aside += 1
         else:
             (to_fix if group.to_fix else to_watch).append(_strict_named(row, group))
     if not (to_fix or to_watch):

@@ -484,7 +484,7 @@ def test_strict_findings_name_what_failed_and_leave_out_what_was_set_aside() -> 
     assert strict_findings(summary, [verdict("a", "network_unavailable")], [offline]) is None
     found = strict_findings(
         summary,
-        [verdict(rid, "ok") for rid in "abcdef"],
+        [verdict(rid, "ok") for rid in "abcdefg"],
         [
             StrictRow("b", Priority.BROKEN),
             StrictRow("c", Priority.DRIFT, "OK"),
@@ -492,14 +492,16 @@ def test_strict_findings_name_what_failed_and_leave_out_what_was_set_aside() -> 
             StrictRow("f", Priority.LOOK, "OK", flapping=True),
             StrictRow("d", Priority.BROKEN, "Gone (410)", set_aside=True),
             StrictRow("e", Priority.STALE, "OK", entry_only=True),
+            # Snoozed or not, an entry only out of date would not have counted.
+            StrictRow("g", Priority.STALE, "OK", entry_only=True, set_aside=True),
         ],
     )
     assert found == (
-        "in run 7, of 6 resources checked, 3 to fix and 1 to check or watch in the report's "
+        "in run 7, of 7 resources checked, 3 to fix and 1 to check or watch in the report's "
         "action queue: toolkit/b (Confirmed broken: not found (404)), "
         "toolkit/c (Page no longer matches its entry), toolkit/a (Moved permanently), "
         "toolkit/f (Check by hand: flapping); "
-        "1 snoozed or ignored and 1 only to review (the link works) not counted"
+        "1 snoozed or ignored and 2 only to review (the link works) not counted"
     )
     many = strict_findings(
         summary,
