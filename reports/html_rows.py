@@ -10,12 +10,13 @@ every resource twice. The pieces the templates share with them (`ext`, `moment`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 from markupsafe import Markup
 
 from catalog.outcomes import Severity
-from catalog.text import without_bidi_overrides
+from catalog.text import LRI, quotations_isolated, without_bidi_overrides
 from reports.context import (
     ChangeItem,
     HistoryItem,
@@ -56,6 +57,34 @@ def _escape(text: str) -> str:
     return _escape_markup(text if text.isascii() else without_bidi_overrides(text))
 
 
+#: Outside text a plain sentence isolates (`catalog.text.isolated`): FSI or LRI, the text
+#: (no isolate of its own), PDI.
+_ISLAND = re.compile("([\u2066\u2068])([^\u2066-\u2069]*)\u2069")
+
+
+def _islands(text: str) -> str:
+    """`text` escaped, each piece of outside text it isolates (`catalog.text.isolated`)
+    in `<bdi>` (`<bdi dir="ltr">`, an address); explicit controls left out as `_escape`
+    does. ASCII text isolates nothing."""
+    if text.isascii():
+        return _escape_markup(text)
+    out: list[str] = []
+    at = 0
+    for m in _ISLAND.finditer(text):
+        direction = ' dir="ltr"' if m[1] == LRI else ""
+        out += (_escape(text[at : m.start()]), f"<bdi{direction}>{_escape(m[2])}</bdi>")
+        at = m.end()
+    out.append(_escape(text[at:]))
+    return "".join(out)
+
+
+def _quoting(text: str) -> str:
+    """A reason of ours escaped, the page's text it quotes in `<bdi>`
+    (`catalog.text.quotations_isolated`): a right-to-left page title moved the words
+    around it in "What we saw"."""
+    return _islands(quotations_isolated(text))
+
+
 def history_rows(items: Iterable[HistoryItem]) -> Markup:
     """The `<tr>`s of a resource page's history table (one a line), every value escaped.
 
@@ -69,7 +98,7 @@ def history_rows(items: Iterable[HistoryItem]) -> Markup:
             f'<time datetime="{_escape(i.at.iso)}">{_escape(i.at.text)}</time></th>'
             f'<td data-label="What"><span class="badge sev-{_escape(i.severity)}">'
             f"{_escape(i.label)}</span></td>"
-            f'<td data-label="Details">{_escape(i.detail or "")}</td>'
+            f'<td data-label="Details">{_islands(i.detail or "")}</td>'
             '<td data-label="HTTP" class="num">'
             f"{'' if i.http_status is None else i.http_status}</td>"
             '<td data-label="Response" class="num">'
@@ -87,16 +116,17 @@ def _isolated(text: str) -> str:
 
 def change_summary(item: ChangeItem) -> Markup:
     """A change's sentence, each page title it quotes (`ChangeItem.quoted`) isolated:
-    "title “A” → “B”" with two right-to-left titles read "B" before "A"."""
+    "title “A” → “B”" with two right-to-left titles read "B" before "A". The rest is a
+    sentence such as a drift's reason, whose quotations are isolated too (`_quoting`)."""
     text, at = item.summary, 0
     out: list[str] = []
     for quoted in item.quoted:
         found = text.find(f"“{quoted}”", at)
         if found < 0:  # not as quoted: the sentence is shown as it is
             break
-        out += (_escape(text[at : found + 1]), _isolated(quoted))
+        out += (_quoting(text[at : found + 1]), _isolated(quoted))
         at = found + 1 + len(quoted)
-    out.append(_escape(text[at:]))
+    out.append(_quoting(text[at:]))
     return Markup("".join(out))
 
 
@@ -170,7 +200,7 @@ def _resource_cell(row: Row, root: str) -> str:
 def _seen_cell(row: Row) -> str:
     parts = [_state(row)]
     if row.seen != row.label:
-        parts.append(f'<div class="small">{_escape(row.seen)}</div>')
+        parts.append(f'<div class="small">{_quoting(row.seen)}</div>')
     if row.page_title:
         label = row.page_title_label
         parts.append(f'<div class="small">{label}: “<bdi>{_escape(row.page_title)}</bdi>”</div>')
@@ -238,7 +268,7 @@ def _facts(row: Row, root: str) -> str:
         facts.append(("Publisher", _site_link(root, row.publisher_page, row.publisher)))
     if row.host:
         facts.append(("Host", _site_link(root, row.host_page, row.host)))
-    facts.append(("What we saw", _escape(row.seen)))
+    facts.append(("What we saw", _quoting(row.seen)))
     if row.page_title:
         facts.append((row.page_title_label, f"“<bdi>{_escape(row.page_title)}</bdi>”"))
     if row.final_url:
@@ -280,9 +310,9 @@ def _facts(row: Row, root: str) -> str:
     # "What we saw" is the drift or staleness reasons when they put the resource in the
     # queue (`build._row`): said again, the page would read as two problems.
     if row.drift_reason and row.priority is not Priority.DRIFT:
-        facts.append(("Content drift", _escape(row.drift_reason)))
+        facts.append(("Content drift", _quoting(row.drift_reason)))
     if row.stale_reasons and row.priority is not Priority.STALE:
-        facts.append(("Possibly out of date", _escape(sentences(row.stale_reasons))))
+        facts.append(("Possibly out of date", _quoting(sentences(row.stale_reasons))))
     if row.ignored_reason:
         facts.append(("Ignored", _escape(row.ignored_reason)))
     if row.snoozed_until:
