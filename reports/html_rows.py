@@ -71,8 +71,11 @@ def _islands(text: str) -> str:
     out: list[str] = []
     at = 0
     for m in _ISLAND.finditer(text):
-        direction = ' dir="ltr"' if m[1] == LRI else ""
-        out += (_escape(text[at : m.start()]), f"<bdi{direction}>{_escape(m[2])}</bdi>")
+        if m[1] == LRI:
+            island = f'<bdi dir="ltr">{_address(m[2])}</bdi>'
+        else:
+            island = f"<bdi>{_escape(m[2])}</bdi>"
+        out += (_escape(text[at : m.start()]), island)
         at = m.end()
     out.append(_escape(text[at:]))
     return "".join(out)
@@ -130,19 +133,62 @@ def change_summary(item: ChangeItem) -> Markup:
     return Markup("".join(out))
 
 
+#: Changes whose before and after are addresses (`reports.changes`).
+_ADDRESS_CHANGES = frozenset(
+    {"added", "removed", "url_edited", "redirect_changed", "final_url_changed"}
+)
+
+
+def _isolated_address(url: str) -> str:
+    """An address escaped and isolated, laid out left to right (`_ltr`, `_address`)."""
+    return f"<bdi{_ltr(url)}>{_address(url)}</bdi>"
+
+
 def before_after(item: ChangeItem) -> Markup | None:
     """`ChangeItem.before_after` with each address or title isolated."""
-    shown = item.before_after_with(_isolated)
+    isolated = _isolated_address if item.kind in _ADDRESS_CHANGES else _isolated
+    shown = item.before_after_with(isolated)
     return None if shown is None else Markup(shown)
+
+
+def _ltr(url: str) -> str:
+    """The attribute that lays an address out left to right, apart from the words beside
+    it (`_address` keeps its parts in order). An ASCII one can move nothing, and goes
+    without."""
+    return "" if url.isascii() else ' dir="ltr"'
+
+
+#: A part of an address: its scheme, a label of its host, a segment of its path, a name
+#: or value of its query.
+_ADDRESS_PART = re.compile(r"[^/?#&=.:;,@+]+")
+
+
+def _address(url: str) -> str:
+    """`url` escaped, each of its parts holding other than ASCII in `<bdi>`. Right-to-left
+    parts with only "/" between them read as one right-to-left run, even laid out left to
+    right: "https://x.org/a/ב/ג" showed "https://x.org/a/ג/ב". Isolated, each keeps its
+    own direction, in the address's order."""
+    if url.isascii():
+        return _escape_markup(url)
+    url = without_bidi_overrides(url)
+    out: list[str] = []
+    at = 0
+    for m in _ADDRESS_PART.finditer(url):
+        part = m[0]
+        shown = _escape_markup(part) if part.isascii() else f"<bdi>{_escape_markup(part)}</bdi>"
+        out += (_escape_markup(url[at : m.start()]), shown)
+        at = m.end()
+    out.append(_escape_markup(url[at:]))
+    return "".join(out)
 
 
 def _ext(url: str, href: str | None, cls: str) -> str:
     if href:
         return (
-            f'<a class="{_escape(cls)}" href="{_escape_markup(href)}" '
-            f'rel="noopener noreferrer nofollow">{_escape(url)}</a>'
+            f'<a class="{_escape(cls)}"{_ltr(url)} href="{_escape_markup(href)}" '
+            f'rel="noopener noreferrer nofollow">{_address(url)}</a>'
         )
-    return f'<span class="{_escape(cls)}">{_escape(url)}</span>'
+    return f'<span class="{_escape(cls)}"{_ltr(url)}>{_address(url)}</span>'
 
 
 def _moment(w: When | None, *, full: bool = False) -> str:
@@ -394,7 +440,7 @@ def _status_row(row: Row, root: str) -> str:
         f'<tr data-resource-id="{_escape(row.resource_id)}" '
         f'data-outcome="{_escape(row.outcome or "")}"><th scope="row" class="first">'
         f"{_site_link(root, row.page, row.title, 'title')}"
-        f'<span class="url">{_escape(row.url)}</span></th>'
+        f'<span class="url"{_ltr(row.url)}>{_address(row.url)}</span></th>'
         f'<td data-label="Status">{_state(row)}{_status_note(row)}</td>'
         f'<td data-label="Last checked">{checked}</td>'
         f'<td data-label="Response" class="num">{ms}</td></tr>\n'

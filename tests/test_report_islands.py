@@ -11,6 +11,7 @@ nothing, is shown as it was, byte for byte (the goldens of test_report_formats p
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -23,8 +24,8 @@ from catalog.text import FSI, LRI, PDI, isolated, quotations_isolated
 from reports import build_context, render_html
 from reports.context import ResourcePage
 from reports.history import history_items
-from reports.html_rows import history_rows
-from reports.render import render_resource_page
+from reports.html_rows import ext, history_rows
+from reports.render import render_group_page, render_resource_page
 from tests import report_fixtures as fx
 
 #: Explicit bidirectional embeddings, overrides and isolates (and their ends).
@@ -46,9 +47,11 @@ def data(engine: Engine) -> ReportData:
 
 
 def _bdi(node: LexborNode | None) -> list[tuple[str, str | None]]:
-    """The text and `dir` of each `<bdi>` under `node`."""
+    """The text and `dir` of each `<bdi>` under `node`, but those inside another (the
+    parts of an address, `test_an_address_s_parts_are_isolated_in_order`)."""
     assert node is not None
-    return [(b.text(), b.attributes.get("dir")) for b in node.css("bdi")]
+    outer = [b for b in node.css("bdi") if b.parent is None or b.parent.tag != "bdi"]
+    return [(b.text(), b.attributes.get("dir")) for b in outer]
 
 
 def test_plain_text_isolates_outside_text_and_leaves_ascii_alone() -> None:
@@ -138,3 +141,58 @@ def test_what_we_saw_isolates_the_page_text_a_reason_quotes(
     shown = {dt.text(): dt.next for dt in facts.css("dt")}
     assert _bdi(shown["What we saw"]) == [(f"{PAGE} 404", None)]
     assert _bdi(shown["Content drift"]) == [(OLD, None)]
+
+
+def test_an_address_holding_right_to_left_text_reads_left_to_right(
+    engine: Engine, data: ReportData
+) -> None:
+    """An address is laid out left to right and apart (`dir="ltr"`), in the queue, the
+    resource page, a publisher's page and the list of changes; an ASCII one as before."""
+    changed = fx.with_resource(data, "a-broken", url=HEBREW_URL, final_url=HEBREW_URL + "/x")
+    ctx = build_context(changed, now=fx.NOW)
+    index = LexborHTMLParser(render_html(ctx))
+    row = index.css_first('#attention tr[data-resource-id="a-broken"]')
+    assert row is not None
+    urls = {n.text(): n.attributes.get("dir") for n in row.css(".url, td a, td span")}
+    assert urls[HEBREW_URL] == "ltr" and urls[HEBREW_URL + "/x"] == "ltr"
+    ascii_row = index.css_first('#attention tr[data-resource-id="a-moved"] .url')
+    assert ascii_row is not None and "dir" not in ascii_row.attributes
+    page = LexborHTMLParser(render_resource_page(ctx, ResourcePage(fx.row_of(ctx, "a-broken"), ())))
+    assert {n.attributes.get("dir") for n in page.css("#facts .url")} == {"ltr"}
+    stats = next(s for s in ctx.publishers if s.name == "Example Publisher")
+    group = LexborHTMLParser(render_group_page(ctx, stats, [fx.row_of(ctx, "a-broken")]))
+    (url,) = group.css("#resources .url")
+    assert url.text() == HEBREW_URL and url.attributes.get("dir") == "ltr"
+
+
+def test_an_address_s_parts_are_isolated_in_order() -> None:
+    """Right-to-left parts of an address with only "/" (or ".", "?", "=") between them
+    read as one right-to-left run, `dir="ltr"` or not: "https://x.org/דף/סיבה" showed
+    ".../סיבה/דף". Each part is isolated (test_report_browser sees them drawn in order);
+    an ASCII address is written as it was."""
+    href = "https://example.org/x"
+    assert str(ext("https://example.org/x?a=1&b=2", href)) == (
+        f'<a class="url" href="{href}" rel="noopener noreferrer nofollow">'
+        "https://example.org/x?a=1&amp;b=2</a>"
+    )
+    assert str(ext(f"https://{PAGE}.example/{PAGE}/{WHY}\u202e?q={OLD}&x=1", None)) == (
+        '<span class="url" dir="ltr">'
+        f"https://<bdi>{PAGE}</bdi>.example/<bdi>{PAGE}</bdi>/<bdi>{WHY}</bdi>"
+        f"?q=<bdi>{OLD}</bdi>&amp;x=1</span>"
+    )
+
+
+def test_a_changes_addresses_read_left_to_right(data: ReportData) -> None:
+    events = tuple(
+        dataclasses.replace(e, details={**e.details, "old": HEBREW_URL})
+        if e.kind == "url_edited"
+        else e
+        for e in data.changes
+    )
+    ctx = build_context(dataclasses.replace(data, changes=events), now=fx.NOW)
+    edit = LexborHTMLParser(render_html(ctx)).css_first('#changes li[data-kind="url_edited"]')
+    assert edit is not None
+    assert _bdi(edit.css_first(".before-after")) == [
+        (HEBREW_URL, "ltr"),
+        ("https://walled.example.org/", None),
+    ]
