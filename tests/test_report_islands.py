@@ -21,11 +21,11 @@ from sqlalchemy import Engine
 
 from catalog.queries import EventRow, ObservationRow, ReportData, report_data
 from catalog.text import FSI, LRI, PDI, isolated, quotations_isolated
-from reports import build_context, render_html
+from reports import build_context, render_html, render_markdown
 from reports.context import ResourcePage
 from reports.history import history_items
 from reports.html_rows import ext, history_rows
-from reports.render import render_group_page, render_resource_page
+from reports.render import md_code, render_group_page, render_resource_page
 from tests import report_fixtures as fx
 
 #: Explicit bidirectional embeddings, overrides and isolates (and their ends).
@@ -196,3 +196,19 @@ def test_a_changes_addresses_read_left_to_right(data: ReportData) -> None:
         (HEBREW_URL, "ltr"),
         ("https://walled.example.org/", None),
     ]
+
+
+def test_markdown_code_spans_hold_no_bidi_control() -> None:
+    """A code span shows its text as it is: an override in a command's id or address
+    turned the command and the rest of its table row around. The HTML's command leaves
+    it out too."""
+    assert md_code("linkhealth snooze a\u202eb --until 2025-04-01") == (
+        "`linkhealth snooze ab --until 2025-04-01`"
+    )
+
+
+def test_the_markdown_report_s_commands_hold_no_bidi_control(data: ReportData) -> None:
+    changed = fx.with_resource(data, "a-broken", resource_id="a-bro\u202eken")
+    text = render_markdown(build_context(changed, now=fx.NOW), limit=None)
+    assert not BIDI_EXPLICIT.search(text)
+    assert "a-broken" in text
