@@ -19,8 +19,10 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from sqlalchemy import Engine
 
+from catalog.ops import EVENT_RUN_REFUSED
 from catalog.queries import EventRow, ObservationRow, ReportData, report_data
 from catalog.text import FSI, LRI, PDI, isolated, quotations_isolated
+from flows.events import emit_refusal
 from reports import build_context, render_html, render_markdown
 from reports.context import ResourcePage
 from reports.history import history_items
@@ -212,3 +214,25 @@ def test_the_markdown_report_s_commands_hold_no_bidi_control(data: ReportData) -
     text = render_markdown(build_context(changed, now=fx.NOW), limit=None)
     assert not BIDI_EXPLICIT.search(text)
     assert "a-broken" in text
+
+
+def test_the_webhook_reason_isolates_what_it_quotes(
+    sent_events: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """A refusal's reason quotes the curator's file: an override in a title turned the
+    chat line after it around ("(and 2 more: ...)" read backwards), and a right-to-left
+    id moves our words. The payload's reason has no override, each quotation isolated."""
+    reason = (
+        f"the catalog has errors: toolkit.yaml:7: the id '{PAGE}\u202e' is used twice "
+        "(and 2 more: `linkhealth catalog validate` lists them)"
+    )
+    assert emit_refusal(reason, trigger="schedule")
+    ((event, payload),) = sent_events
+    assert event == EVENT_RUN_REFUSED
+    assert payload["reason"] == (
+        f"the catalog has errors: toolkit.yaml:7: the id '{FSI}{PAGE}{PDI}' is used twice "
+        "(and 2 more: `linkhealth catalog validate` lists them)"
+    )
+    ascii_reason = "the catalog has an error: toolkit.yaml:7: title: 'A' twice"
+    assert emit_refusal(ascii_reason, trigger="schedule")
+    assert sent_events[1][1]["reason"] == ascii_reason
