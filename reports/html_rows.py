@@ -454,14 +454,16 @@ def status_rows(rows: Iterable[Row], root: str) -> Markup:
 
 
 def _finding_row(f: HygieneRow) -> str:
+    """A finding's row; its sentences quote the catalog ("title almost the same as a-2
+    ('...')", "rename '...' to 'title'"), each quotation isolated (`_quoting`)."""
     command = f"<br><code>{_escape(f.command)}</code>" if f.command else ""
     return (
         f'<tr data-resource-id="{_escape(f.resource_id)}" data-code="{_escape(f.code)}">\n'
         f'<th scope="row" class="first"><code>{_escape(f.resource_id)}</code><br>'
         f"<small>{_escape(f.where)}</small></th>\n"
         f'<td data-label="Level">{_escape(f.level.capitalize())}</td>\n'
-        f'<td data-label="What is wrong">{_escape(f.message)}</td>\n'
-        f'<td data-label="Suggested fix">{_escape(f.fix)}{command}</td>\n'
+        f'<td data-label="What is wrong">{_quoting(f.message)}</td>\n'
+        f'<td data-label="Suggested fix">{_quoting(f.fix)}{command}</td>\n'
         "</tr>\n"
     )
 

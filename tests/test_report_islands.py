@@ -24,9 +24,9 @@ from catalog.queries import EventRow, ObservationRow, ReportData, report_data
 from catalog.text import FSI, LRI, PDI, isolated, quotations_isolated
 from flows.events import emit_refusal
 from reports import build_context, render_html, render_markdown
-from reports.context import ResourcePage
+from reports.context import HygieneRow, ResourcePage
 from reports.history import history_items
-from reports.html_rows import ext, history_rows
+from reports.html_rows import ext, finding_rows, history_rows
 from reports.render import md_code, render_group_page, render_resource_page
 from tests import report_fixtures as fx
 
@@ -143,6 +143,26 @@ def test_what_we_saw_isolates_the_page_text_a_reason_quotes(
     shown = {dt.text(): dt.next for dt in facts.css("dt")}
     assert _bdi(shown["What we saw"]) == [(f"{PAGE} 404", None)]
     assert _bdi(shown["Content drift"]) == [(OLD, None)]
+
+
+def test_a_hygiene_finding_isolates_the_catalog_text_it_quotes() -> None:
+    """A finding quotes a title or a field name ("title almost the same as ID ('...')"):
+    with a right-to-left id, a right-to-left title joined its run, " ('" and all, and was
+    drawn before it (Chromium: left of the id)."""
+    finding = HygieneRow(
+        level="warning",
+        code="near_duplicate",
+        collection="toolkit-a",
+        resource_id="a-1",
+        where="toolkit-a.yaml:3",
+        message=f"title almost the same as {WHY} ('{OLD}\u202e'), with another URL",
+        fix=f"rename '{PAGE}' to '{WHY}'",
+        command=None,
+    )
+    row = LexborHTMLParser(f"<table>{finding_rows([finding])}</table>")
+    assert _bdi(row.css_first('td[data-label="What is wrong"]')) == [(OLD, None)]
+    assert _bdi(row.css_first('td[data-label="Suggested fix"]')) == [(PAGE, None), (WHY, None)]
+    assert not BIDI_EXPLICIT.search(str(finding_rows([finding])))
 
 
 def test_an_address_holding_right_to_left_text_reads_left_to_right(
