@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from markupsafe import Markup
 
 from catalog.outcomes import Severity
-from catalog.text import LRI, quotations_isolated, without_bidi_overrides
+from catalog.text import LRI, PDI, quotations_isolated, without_bidi_overrides
 from reports.context import (
     ChangeItem,
     HistoryItem,
@@ -68,6 +68,8 @@ def _islands(text: str) -> str:
     does. ASCII text isolates nothing."""
     if text.isascii():
         return _escape_markup(text)
+    if PDI not in text:  # non-ASCII, but our own (“...”, "→") or left as it was
+        return _escape(text)
     out: list[str] = []
     at = 0
     for m in _ISLAND.finditer(text):
