@@ -16,8 +16,10 @@ __all__ = [
     "clipped",
     "for_terminal",
     "invisible_characters",
+    "isolated",
     "json_for_terminal",
     "media_type",
+    "quotations_isolated",
     "strip_accents",
     "without_bidi_overrides",
     "without_controls",
@@ -64,6 +66,47 @@ def without_bidi_overrides(text: str) -> str:
     words around and where nobody needs one. The marks (LRM, RLM, ALM) stay: right-to-left
     text places its punctuation with them, and they act only inside the isolated text."""
     return text if text.isascii() else _EXPLICIT_BIDI.sub("", text)
+
+
+#: FIRST STRONG ISOLATE, LEFT-TO-RIGHT ISOLATE and POP DIRECTIONAL ISOLATE: plain text's
+#: `<bdi>`, `<bdi dir="ltr">` and `</bdi>` (`isolated`).
+FSI, LRI, PDI = "\u2068", "\u2066", "\u2069"
+
+
+def isolated(text: str, *, ltr: bool = False) -> str:
+    """Outside text (a title, a publisher; `ltr`: an address) quoted in a sentence of ours,
+    as its own island: between FSI (LRI) and PDI, without explicit bidirectional controls
+    of its own, so that only ours pair up. A right-to-left one then never moves the words
+    beside it ("title “A” → “B”" with two Hebrew titles read B before A), and an address
+    reads left to right. ASCII text, which cannot move anything, stays as it is."""
+    if text.isascii():
+        return text
+    return f"{LRI if ltr else FSI}{without_bidi_overrides(text)}{PDI}"
+
+
+#: A quotation in a sentence of ours: “...” (one level of “...” inside it), or '...'
+#: opened after a space or bracket and closed before one or punctuation (so that the
+#: apostrophe of "page's" opens nothing, and that of "Children's Fund" closes nothing).
+_QUOTATION = re.compile(
+    r"“((?:[^“”]|“[^“”]*”)+)”|(?<![^\s(\[])'([^'].*?)'(?![^\s)\],;:.!?])", re.DOTALL
+)
+
+
+def quotations_isolated(text: str) -> str:
+    """A sentence of ours that quotes outside text (a soft 404's "the page's title says
+    “...”", a drift reason's "page title '...'"), without explicit bidirectional controls
+    and each quotation `isolated`. Stored reasons say no more of where a page's text starts
+    and ends than their quotation marks."""
+    if text.isascii():
+        return text
+    return _QUOTATION.sub(_isolated_quotation, without_bidi_overrides(text))
+
+
+def _isolated_quotation(m: re.Match[str]) -> str:
+    curly = m.group(1) is not None
+    inside = m.group(1) if curly else m.group(2)
+    marks = "“”" if curly else "''"
+    return f"{marks[0]}{isolated(inside)}{marks[1]}"
 
 
 def for_terminal(text: str) -> str:

@@ -16,6 +16,7 @@ from prefect.events import emit_event
 from prefect.events.worker import EventsWorker
 
 from catalog.ops import EVENT_CATALOG_EDITED, EVENT_RUN_REFUSED, Notice
+from catalog.text import quotations_isolated
 
 #: Resource ids name what the event is about; automations may match on them.
 RUN_RESOURCE = "linkhealth.run.{run_id}"
@@ -45,7 +46,12 @@ def emit_refusal(reason: str, *, trigger: str) -> bool:
     """Say a run was refused before it checked anything: its catalog or settings file is
     broken (an edit the `recheck` deployment reacted to, say), or it named ids no catalog
     holds. A broken file refuses every night after it until someone fixes it; this event
-    reaches the people who can (the webhook automation) without their opening a report."""
+    reaches the people who can (the webhook automation) without their opening a report.
+
+    The reason quotes the file ("the id 'x' is used twice"), whose text is anyone's: the
+    payload's has no explicit bidirectional control, which turned the chat line after it
+    around, and each quotation is isolated (`catalog.text.quotations_isolated`), so that a
+    right-to-left title moves none of our words."""
     event = emit_event(
         EVENT_RUN_REFUSED,
         resource={
@@ -53,7 +59,7 @@ def emit_refusal(reason: str, *, trigger: str) -> bool:
             "prefect.resource.name": "linkhealth refused run",
             "linkhealth.trigger": trigger,
         },
-        payload={"reason": reason, "trigger": trigger},
+        payload={"reason": quotations_isolated(reason), "trigger": trigger},
     )
     return event is not None
 

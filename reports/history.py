@@ -10,6 +10,7 @@ from datetime import datetime
 from catalog.health import STATE_LABELS
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import EventRow, ObservationRow
+from catalog.text import isolated, quotations_isolated
 from catalog.urls import without_password
 from reports.changes import (
     arrow,
@@ -59,7 +60,7 @@ def history_items(
                     kind="check",
                     label=label,
                     severity=severity,
-                    detail=without_password(obs.reason) if obs.reason else obs.reason,
+                    detail=_reason(obs.reason),
                     http_status=obs.http_status,
                     elapsed_ms=obs.elapsed_ms,
                 ),
@@ -147,19 +148,23 @@ def _check_label(value: str) -> tuple[str, str]:
 
 
 def _event_detail(event: EventRow) -> str | None:
+    """An event's details, each piece of outside text in it (a title, an address, a
+    curator's reason) `isolated`: the resource page shows them as islands (`<bdi>`)."""
     d = event.details
     if event.kind == "drift_detected":
-        return text_of(d.get("reason"))
+        reason = text_of(d.get("reason"))
+        return reason and quotations_isolated(reason)
     if event.kind == "drift_cleared":
         return None  # its `old` is the reason that no longer holds
     if event.kind in ("flapping_started", "flapping_stopped"):
         return _flapping_detail(event.kind == "flapping_started", d.get("flips"))
     if event.kind == "fields_edited":
-        return ", ".join(str(f) for f in d.get("fields") or ()) or None
+        return ", ".join(isolated(str(f)) for f in d.get("fields") or ()) or None
     if event.kind == "snooze_ended":
-        return snooze_summary(d)
+        reason = d.get("reason")
+        return snooze_summary({**d, "reason": isolated(str(reason))} if reason else d)
     if event.kind in ("added", "removed"):
-        return url_of(d.get("url"))
+        return _outside(url_of(d.get("url")), ltr=True)
     if event.kind == "outcome_changed":
         old, new = label_of(d.get("old")), label_of(d.get("new"))
         return f"{old or 'first check'} → {new}"
@@ -167,7 +172,7 @@ def _event_detail(event: EventRow) -> str | None:
         old, new = d.get("old"), d.get("new")
         return f"{STATE_LABELS.get(str(old), old)} → {STATE_LABELS.get(str(new), new)}"
     if event.kind == "content_changed":
-        title = arrow(d.get("old_title"), d.get("new_title"))
+        title = arrow(_outside(d.get("old_title")), _outside(d.get("new_title")))
         size = arrow(size_of(d.get("old_content_length")), size_of(d.get("new_content_length")))
         return (
             "; ".join(p for p in (title and f"title {title}", size and f"size {size}") if p) or None
@@ -177,11 +182,26 @@ def _event_detail(event: EventRow) -> str | None:
         return None
     if event.kind in _URL_KINDS:
         old, new = url_of(old), url_of(new)
-    return f"{old or '—'} → {new or '—'}"
+    # Addresses, or the site's words (a page title, a content type).
+    ltr = event.kind in _ADDRESS_KINDS
+    return f"{_outside(old, ltr=ltr) or '—'} → {_outside(new, ltr=ltr) or '—'}"
+
+
+def _reason(reason: str | None) -> str | None:
+    """A check's or a drift's reason as the page shows it: its password hidden, the page's
+    text it quotes `isolated`."""
+    return quotations_isolated(without_password(reason)) if reason else reason
+
+
+def _outside(value: object, *, ltr: bool = False) -> str | None:
+    """`value` as outside text in a detail (`isolated`; `ltr`: an address)."""
+    return None if value is None else isolated(str(value), ltr=ltr)
 
 
 #: Events whose `old` and `new` are addresses, shown without a password (`url_of`).
 _URL_KINDS = frozenset({"url_edited", "final_url_changed"})
+#: Events whose `old` and `new` are addresses, read left to right.
+_ADDRESS_KINDS = _URL_KINDS | {"redirect_changed"}
 
 
 def _flapping_detail(started: bool, flips: object) -> str | None:

@@ -10,12 +10,13 @@ every resource twice. The pieces the templates share with them (`ext`, `moment`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 from markupsafe import Markup
 
 from catalog.outcomes import Severity
-from catalog.text import without_bidi_overrides
+from catalog.text import LRI, PDI, quotations_isolated, without_bidi_overrides
 from reports.context import (
     ChangeItem,
     HistoryItem,
@@ -56,6 +57,39 @@ def _escape(text: str) -> str:
     return _escape_markup(text if text.isascii() else without_bidi_overrides(text))
 
 
+#: Outside text a plain sentence isolates (`catalog.text.isolated`): FSI or LRI, the text
+#: (no isolate of its own), PDI.
+_ISLAND = re.compile("([\u2066\u2068])([^\u2066-\u2069]*)\u2069")
+
+
+def _islands(text: str) -> str:
+    """`text` escaped, each piece of outside text it isolates (`catalog.text.isolated`)
+    in `<bdi>` (`<bdi dir="ltr">`, an address); explicit controls left out as `_escape`
+    does. ASCII text isolates nothing."""
+    if text.isascii():
+        return _escape_markup(text)
+    if PDI not in text:  # non-ASCII, but our own (“...”, "→") or left as it was
+        return _escape(text)
+    out: list[str] = []
+    at = 0
+    for m in _ISLAND.finditer(text):
+        if m[1] == LRI:
+            island = f'<bdi dir="ltr">{_address(m[2])}</bdi>'
+        else:
+            island = f"<bdi>{_escape(m[2])}</bdi>"
+        out += (_escape(text[at : m.start()]), island)
+        at = m.end()
+    out.append(_escape(text[at:]))
+    return "".join(out)
+
+
+def _quoting(text: str) -> str:
+    """A reason of ours escaped, the page's text it quotes in `<bdi>`
+    (`catalog.text.quotations_isolated`): a right-to-left page title moved the words
+    around it in "What we saw"."""
+    return _islands(quotations_isolated(text))
+
+
 def history_rows(items: Iterable[HistoryItem]) -> Markup:
     """The `<tr>`s of a resource page's history table (one a line), every value escaped.
 
@@ -69,7 +103,7 @@ def history_rows(items: Iterable[HistoryItem]) -> Markup:
             f'<time datetime="{_escape(i.at.iso)}">{_escape(i.at.text)}</time></th>'
             f'<td data-label="What"><span class="badge sev-{_escape(i.severity)}">'
             f"{_escape(i.label)}</span></td>"
-            f'<td data-label="Details">{_escape(i.detail or "")}</td>'
+            f'<td data-label="Details">{_islands(i.detail or "")}</td>'
             '<td data-label="HTTP" class="num">'
             f"{'' if i.http_status is None else i.http_status}</td>"
             '<td data-label="Response" class="num">'
@@ -87,32 +121,76 @@ def _isolated(text: str) -> str:
 
 def change_summary(item: ChangeItem) -> Markup:
     """A change's sentence, each page title it quotes (`ChangeItem.quoted`) isolated:
-    "title “A” → “B”" with two right-to-left titles read "B" before "A"."""
+    "title “A” → “B”" with two right-to-left titles read "B" before "A". The rest is a
+    sentence such as a drift's reason, whose quotations are isolated too (`_quoting`)."""
     text, at = item.summary, 0
     out: list[str] = []
     for quoted in item.quoted:
         found = text.find(f"“{quoted}”", at)
         if found < 0:  # not as quoted: the sentence is shown as it is
             break
-        out += (_escape(text[at : found + 1]), _isolated(quoted))
+        out += (_quoting(text[at : found + 1]), _isolated(quoted))
         at = found + 1 + len(quoted)
-    out.append(_escape(text[at:]))
+    out.append(_quoting(text[at:]))
     return Markup("".join(out))
+
+
+#: Changes whose before and after are addresses (`reports.changes`).
+_ADDRESS_CHANGES = frozenset(
+    {"added", "removed", "url_edited", "redirect_changed", "final_url_changed"}
+)
+
+
+def _isolated_address(url: str) -> str:
+    """An address escaped and isolated, laid out left to right (`_ltr`, `_address`)."""
+    return f"<bdi{_ltr(url)}>{_address(url)}</bdi>"
 
 
 def before_after(item: ChangeItem) -> Markup | None:
     """`ChangeItem.before_after` with each address or title isolated."""
-    shown = item.before_after_with(_isolated)
+    isolated = _isolated_address if item.kind in _ADDRESS_CHANGES else _isolated
+    shown = item.before_after_with(isolated)
     return None if shown is None else Markup(shown)
+
+
+def _ltr(url: str) -> str:
+    """The attribute that lays an address out left to right, apart from the words beside
+    it (`_address` keeps its parts in order). An ASCII one can move nothing, and goes
+    without."""
+    return "" if url.isascii() else ' dir="ltr"'
+
+
+#: A part of an address: its scheme, a label of its host, a segment of its path, a name
+#: or value of its query.
+_ADDRESS_PART = re.compile(r"[^/?#&=.:;,@+]+")
+
+
+def _address(url: str) -> str:
+    """`url` escaped, each of its parts holding other than ASCII in `<bdi>`. Right-to-left
+    parts with only "/" between them read as one right-to-left run, even laid out left to
+    right: "https://x.org/a/ב/ג" showed "https://x.org/a/ג/ב". Isolated, each keeps its
+    own direction, in the address's order."""
+    if url.isascii():
+        return _escape_markup(url)
+    url = without_bidi_overrides(url)
+    out: list[str] = []
+    at = 0
+    for m in _ADDRESS_PART.finditer(url):
+        part = m[0]
+        shown = _escape_markup(part) if part.isascii() else f"<bdi>{_escape_markup(part)}</bdi>"
+        out += (_escape_markup(url[at : m.start()]), shown)
+        at = m.end()
+    out.append(_escape_markup(url[at:]))
+    return "".join(out)
 
 
 def _ext(url: str, href: str | None, cls: str) -> str:
     if href:
         return (
-            f'<a class="{_escape(cls)}" href="{_escape_markup(href)}" '
-            f'rel="noopener noreferrer nofollow">{_escape(url)}</a>'
+            f'<a class="{_escape(cls)}"{_ltr(url)} href="{_escape_markup(href)}" '
+            f'rel="noopener noreferrer nofollow">{_address(url)}</a>'
         )
-    return f'<span class="{_escape(cls)}">{_escape(url)}</span>'
+    return f'<span class="{_escape(cls)}"{_ltr(url)}>{_address(url)}</span>'
 
 
 def _moment(w: When | None, *, full: bool = False) -> str:
@@ -170,7 +248,7 @@ def _resource_cell(row: Row, root: str) -> str:
 def _seen_cell(row: Row) -> str:
     parts = [_state(row)]
     if row.seen != row.label:
-        parts.append(f'<div class="small">{_escape(row.seen)}</div>')
+        parts.append(f'<div class="small">{_quoting(row.seen)}</div>')
     if row.page_title:
         label = row.page_title_label
         parts.append(f'<div class="small">{label}: “<bdi>{_escape(row.page_title)}</bdi>”</div>')
@@ -238,7 +316,7 @@ def _facts(row: Row, root: str) -> str:
         facts.append(("Publisher", _site_link(root, row.publisher_page, row.publisher)))
     if row.host:
         facts.append(("Host", _site_link(root, row.host_page, row.host)))
-    facts.append(("What we saw", _escape(row.seen)))
+    facts.append(("What we saw", _quoting(row.seen)))
     if row.page_title:
         facts.append((row.page_title_label, f"“<bdi>{_escape(row.page_title)}</bdi>”"))
     if row.final_url:
@@ -280,9 +358,9 @@ def _facts(row: Row, root: str) -> str:
     # "What we saw" is the drift or staleness reasons when they put the resource in the
     # queue (`build._row`): said again, the page would read as two problems.
     if row.drift_reason and row.priority is not Priority.DRIFT:
-        facts.append(("Content drift", _escape(row.drift_reason)))
+        facts.append(("Content drift", _quoting(row.drift_reason)))
     if row.stale_reasons and row.priority is not Priority.STALE:
-        facts.append(("Possibly out of date", _escape(sentences(row.stale_reasons))))
+        facts.append(("Possibly out of date", _quoting(sentences(row.stale_reasons))))
     if row.ignored_reason:
         facts.append(("Ignored", _escape(row.ignored_reason)))
     if row.snoozed_until:
@@ -364,7 +442,7 @@ def _status_row(row: Row, root: str) -> str:
         f'<tr data-resource-id="{_escape(row.resource_id)}" '
         f'data-outcome="{_escape(row.outcome or "")}"><th scope="row" class="first">'
         f"{_site_link(root, row.page, row.title, 'title')}"
-        f'<span class="url">{_escape(row.url)}</span></th>'
+        f'<span class="url"{_ltr(row.url)}>{_address(row.url)}</span></th>'
         f'<td data-label="Status">{_state(row)}{_status_note(row)}</td>'
         f'<td data-label="Last checked">{checked}</td>'
         f'<td data-label="Response" class="num">{ms}</td></tr>\n'
@@ -378,14 +456,16 @@ def status_rows(rows: Iterable[Row], root: str) -> Markup:
 
 
 def _finding_row(f: HygieneRow) -> str:
+    """A finding's row; its sentences quote the catalog ("title almost the same as a-2
+    ('...')", "rename '...' to 'title'"), each quotation isolated (`_quoting`)."""
     command = f"<br><code>{_escape(f.command)}</code>" if f.command else ""
     return (
         f'<tr data-resource-id="{_escape(f.resource_id)}" data-code="{_escape(f.code)}">\n'
         f'<th scope="row" class="first"><code>{_escape(f.resource_id)}</code><br>'
         f"<small>{_escape(f.where)}</small></th>\n"
         f'<td data-label="Level">{_escape(f.level.capitalize())}</td>\n'
-        f'<td data-label="What is wrong">{_escape(f.message)}</td>\n'
-        f'<td data-label="Suggested fix">{_escape(f.fix)}{command}</td>\n'
+        f'<td data-label="What is wrong">{_quoting(f.message)}</td>\n'
+        f'<td data-label="Suggested fix">{_quoting(f.fix)}{command}</td>\n'
         "</tr>\n"
     )
 

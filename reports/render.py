@@ -114,8 +114,11 @@ def md_link(text: Any, href: str | None) -> MarkdownSafe:
 
 
 def md_code(text: Any) -> MarkdownSafe:
-    """Inline code that no backtick in `text` can close early."""
-    value = " ".join(str(text).split())
+    """Inline code that no backtick in `text` can close early, without explicit
+    bidirectional controls (`without_bidi_overrides`): a code span shows its text as it
+    is, and an override in an id or address turned the command and the cell after it
+    around. The HTML's command (`<code class="cmd">`) leaves them out too."""
+    value = " ".join(without_bidi_overrides(str(text)).split())
     fence = "`" * (max((len(m) for m in re.findall(r"`+", value)), default=0) + 1)
     pad = " " if value.startswith("`") or value.endswith("`") else ""
     # No entities: a code span shows them as typed (`&amp;` stays `&amp;`), and markup in

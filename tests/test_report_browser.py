@@ -384,3 +384,68 @@ def test_the_trend_chart_s_text_is_legible_on_a_phone(site: Path, tmp_path: Path
         shown[width] = charts[0]
     assert shown[1280]["id"] == "trend" and shown[1280]["smallest"] >= 12
     assert shown[390]["smallest"] >= 11, shown[390]
+
+
+#: A page that loads a report page in a frame and writes down, for each `[selector,
+#: words]` of `{wanted}`, the left edge of each word (its first time in the element) as
+#: drawn: words in the order they are written read left to right when the edges increase.
+ORDER_PROBE = """<!doctype html><html><body style="margin:0">
+<iframe id="f" src="{src}" style="width:1280px;height:800px;border:0"></iframe>
+<pre id="order"></pre>
+<script>
+document.getElementById("f").onload = () => {{
+  const doc = document.getElementById("f").contentDocument;
+  const left = (element, word) => {{
+    const walk = doc.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+    for (let t = walk.nextNode(); t; t = walk.nextNode()) {{
+      const i = t.textContent.indexOf(word);
+      if (i < 0) continue;
+      const range = doc.createRange();
+      range.setStart(t, i);
+      range.setEnd(t, i + word.length);
+      return Math.round(range.getBoundingClientRect().left);
+    }}
+    return null;
+  }};
+  const order = {wanted}.map(([selector, words]) => {{
+    const element = doc.querySelector(selector);
+    return element ? words.map(w => left(element, w)) : null;
+  }});
+  document.getElementById("order").textContent = JSON.stringify(order);
+}};
+</script></body></html>"""
+
+
+def test_right_to_left_titles_and_addresses_keep_their_order(tmp_path: Path) -> None:
+    """Hebrew page titles in a history line ("title “A” → “B”") read B before A, and an
+    address's Hebrew path segments showed in reverse ("https://x.org/דף/סיבה/2024" as
+    ".../2024/סיבה/דף"), `dir="ltr"` or not. Each is now isolated: the old title left of
+    the new, the address's parts in the order it is written."""
+    from catalog.queries import EventRow
+    from reports.history import history_items
+
+    old, new, page, why = "דף ישן", "דף חדש", "דף", "סיבה"
+    url = f"https://example.org/{page}/{why}/2024"
+    data = fx.with_resource(report_data(fx.fixed_db(tmp_path / "fixed.db")), "a-broken", url=url)
+    ctx = build_context(data, now=fx.NOW)
+    events = [
+        EventRow(
+            1, fx.days_ago(1), "content_changed", None, 1, 1, {"old_title": old, "new_title": new}
+        ),
+        EventRow(
+            2, fx.days_ago(2), "url_edited", None, 1, 1, {"old": url, "new": "https://x.org/"}
+        ),
+    ]
+    resource = ResourcePage(fx.row_of(ctx, "a-broken"), history_items((), events, fx.NOW))
+    html = tmp_path / "resource.html"
+    html.write_text(render_resource_page(ctx, resource))
+    wanted = [
+        ["#facts a.url", ["example.org", page, why, "2024"]],
+        ['tr[data-kind="content_changed"] td[data-label="Details"]', [old, new]],
+        ['tr[data-kind="url_edited"] td[data-label="Details"]', ["example.org", page, why, "2024"]],
+    ]
+    probe = ORDER_PROBE.format(src=html.as_uri(), wanted=json.dumps(wanted))
+    order = json.loads(probed(tmp_path, probe, "1280,900", "order"))
+    for (selector, _), edges in zip(wanted, order, strict=True):
+        assert edges is not None and None not in edges, selector
+        assert edges == sorted(edges), (selector, edges)
