@@ -2,7 +2,7 @@
 
 "A checker that cries wolf is worse than none." The run's before and after were two counts
 of the report's groups, at its start and at its end: an entry back in the queue meanwhile
-(its snooze ended, it was unignored, it was added with a link already known broken) rose
+(its snooze ended, it was unignored, it was added with a link already known broken) raised
 the count and sent `broken_increased` though no link changed, and an entry removed hid a
 link the run did see break. Flow runs end to end, against a real local site.
 """
