@@ -21,7 +21,13 @@ from catalog.errors import LinkhealthError, NotFoundError
 from catalog.health import BROKEN, SUSPECT, shown_state, state_line
 from catalog.model import Observation
 from catalog.outcomes import Outcome, Severity
-from catalog.queries import broken_and_drift, history_events, known_plan
+from catalog.queries import (
+    broken_and_drift,
+    broken_and_drift_of_run,
+    history_events,
+    known_plan,
+    last_event_id,
+)
 from catalog.settings import Settings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
@@ -229,8 +235,31 @@ class Tally:
 
 def tally(engine: Engine, *, now: datetime | None = None) -> Tally:
     """The report's two group sizes now (`queries.broken_and_drift`): one SQL count,
-    however big the catalog (the before/after of a run's summary and notices)."""
+    however big the catalog."""
     return Tally(*broken_and_drift(engine, now=utcnow() if now is None else now))
+
+
+def run_mark(engine: Engine) -> int:
+    """Taken as a run starts, for `run_tally` to find the run's own events after it."""
+    return last_event_id(engine)
+
+
+def run_tally(
+    engine: Engine, run_id: int, *, mark: int, now: datetime | None = None
+) -> tuple[Tally, Tally]:
+    """(before, after) of run `run_id`, for its summary and notices: the report's two
+    groups now (`after` is `tally`), and what they held with the links the run changed as
+    they were before it (`queries.broken_and_drift_of_run`).
+
+    Both take the entries, their snoozes and ignores as the run leaves them. Counted at its
+    start and again at its end, a snooze that ended meanwhile, or an entry unignored or
+    added beside a link known broken, passed for a break the run found, and an entry
+    removed or ignored hid one it did find: a checker that cries wolf is worse than none.
+    """
+    before, after = broken_and_drift_of_run(
+        engine, run_id, since_event=mark, now=utcnow() if now is None else now
+    )
+    return Tally(*before), Tally(*after)
 
 
 @dataclass(frozen=True)
@@ -326,8 +355,9 @@ def progress_percent(done: int, total: int) -> float:
 def summary_markdown(
     lines: Sequence[str], before: Tally, after: Tally, sent: Sequence[Notice] = ()
 ) -> str:
-    """The run summary artifact: the CLI's summary lines plus the health counts, labelled
-    as the report's groups they count (`Tally`), and said to count resources."""
+    """The run summary artifact: the CLI's summary lines plus the health counts before and
+    after the run (`run_tally`), labelled as the report's groups they count (`Tally`), and
+    said to count resources."""
     out = ["# linkhealth run", ""]
     out += [f"{line}  " for line in lines]
     out += [
@@ -338,7 +368,9 @@ def summary_markdown(
         f"| resources whose page no longer matches its entry | {before.drift} | {after.drift} |",
         "",
         "Resources as the report's action queue lists them: two entries sharing an address "
-        "count twice; snoozed and ignored ones are left out.",
+        "count twice; snoozed and ignored ones are left out. Both columns count the entries, "
+        "snoozes and ignores as the run leaves them, the links as they were before the run "
+        "and after it: only what this run found moves them.",
     ]
     if sent:
         out += ["", "Events sent: " + ", ".join(f"`{n.event}`" for n in sent)]

@@ -25,7 +25,7 @@ from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, case, func, literal, or_, select
+from sqlalchemy import Engine, Integer, Select, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from catalog import groups
@@ -486,6 +486,85 @@ def broken_and_drift(engine: Engine, *, now: datetime) -> tuple[int, int]:
     with session_scope(engine) as session:
         broken_count, drifted = session.execute(query).one()
     return int(broken_count), int(drifted)
+
+
+#: The events that set or clear a link's drift flag (`catalog.health.apply_drift`).
+_DRIFT_MOVES = ("drift_detected", "drift_cleared")
+
+
+def last_event_id(engine: Engine) -> int:
+    """The newest event's id, 0 for none. The events a run writes come after it: read by the
+    primary key from there (`broken_and_drift_of_run`), not by a scan of every event."""
+    with session_scope(engine) as session:
+        return int(session.scalar(select(func.max(Event.id))) or 0)
+
+
+def broken_and_drift_of_run(
+    engine: Engine, run_id: int, *, since_event: int, now: datetime
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """`broken_and_drift` at `now` as it was before run `run_id` and as it is after it, in
+    one query. Both count the entries in the catalog and set aside at `now`; the links the
+    run changed are counted before with the values their first change of each column in the
+    run had replaced (its events, ids above `since_event`), so the two differ only by the
+    links the run saw enter or leave a group. A snooze that ended, an entry ignored,
+    unignored, added or removed meanwhile, or a link another run changed, moves neither.
+
+    The only changes written without an event (a first check that works, `unchecked` ->
+    `ok`, `recovered` -> `ok`) move no link in or out of a group.
+    """
+    drift = _optional(Link, "drift_reason")[0]
+    snoozed_until, ignored = _optional(Resource, "snoozed_until", "ignored_reason")
+    in_queue = groups.queued(snoozed_until, ignored, now)
+    # The run's events by the primary key range alone: grouped by the bare column, SQLite
+    # read every event ever written through the index on link_id instead. (Cast: a bare
+    # `+ 0` has no type, and SQLite then scanned the groups for each resource.)
+    link_id = cast(Event.link_id + 0, Integer).label("link_id")
+    first = (
+        select(
+            link_id,
+            func.min(case((Event.kind == "outcome_changed", Event.id))).label("outcome"),
+            func.min(case((Event.kind == "state_changed", Event.id))).label("state"),
+            func.min(case((Event.kind.in_(_DRIFT_MOVES), Event.id))).label("drift"),
+        )
+        .where(Event.id > since_event, Event.run_id == run_id)
+        .group_by(link_id)
+        .subquery()
+    )
+    was_outcome, was_state, was_drift = aliased(Event), aliased(Event), aliased(Event)
+    outcome = case(
+        (first.c.outcome.is_not(None), was_outcome.details["old"].as_string()),
+        else_=Link.outcome,
+    )
+    state = case(
+        (first.c.state.is_not(None), was_state.details["old"].as_string()), else_=Link.state
+    )
+    drift_before = case(
+        (first.c.drift.is_(None), drift),
+        (was_drift.kind == "drift_cleared", was_drift.details["old"].as_string()),
+        else_=None,
+    )
+
+    def counted(condition: Any) -> Any:
+        return func.count(case((and_(in_queue, condition), 1)))
+
+    query = (
+        select(
+            counted(groups.confirmed_broken(outcome, state)),
+            counted(groups.drifted(outcome, state, drift_before)),
+            counted(groups.confirmed_broken(Link.outcome, Link.state)),
+            counted(groups.drifted(Link.outcome, Link.state, drift)),
+        )
+        .select_from(Resource)
+        .join(Link, Resource.link_id == Link.id)
+        .outerjoin(first, first.c.link_id == Link.id)
+        .outerjoin(was_outcome, was_outcome.id == first.c.outcome)
+        .outerjoin(was_state, was_state.id == first.c.state)
+        .outerjoin(was_drift, was_drift.id == first.c.drift)
+        .where(Resource.removed_at.is_(None))
+    )
+    with session_scope(engine) as session:
+        broken_before, drift_was, broken_after, drift_now = session.execute(query).one()
+    return (int(broken_before), int(drift_was)), (int(broken_after), int(drift_now))
 
 
 def iter_resources(engine: Engine, *, chunk: int = 500) -> Iterator[ResourceRow]:

@@ -8,8 +8,9 @@ application database, storing each batch as soon as it finishes.
 Around the run, `run_check` publishes what an operator watches in the Prefect UI:
 a log line and a progress update per batch and every `PROGRESS_EVERY_S` between them
 (most catalogs are one batch), then a summary (markdown), the action
-queue (table), a link to the HTML report, and notification events when the number
-of broken or drifted resources rose (decided in `catalog.ops`) or the run was refused.
+queue (table), a link to the HTML report, and notification events when the links the
+run checked raised the number of broken or drifted resources (decided in `catalog.ops`)
+or the run was refused.
 
 Run safety: a full run (no `resource_ids`) holds the database lease of `catalog.runs`
 ("full-run", or "full-run:i/n" for `shard="i/n"`), renewed by a heartbeat thread and by
@@ -69,13 +70,13 @@ from catalog.model import Batch, Observation
 from catalog.ops import (
     QUEUE_ARTIFACT_ROWS,
     CheckedBatch,
-    Tally,
     batch_stats,
     notices,
     progress_percent,
     queue_table,
+    run_mark,
+    run_tally,
     summary_markdown,
-    tally,
 )
 from catalog.runs import (
     BatchStored,
@@ -301,7 +302,8 @@ def run_check(
     log = get_run_logger()
     ui = _PrefectUi(log)
     cap_malloc_arenas()  # before the checking thread starts (flows.malloc_arenas)
-    before = tally(engine_for(settings.database_url))
+    # The run's events come after it: its tally counts what they changed (`run_tally`).
+    mark = run_mark(engine_for(settings.database_url))
     part = Shard.parse(shard) if shard else None
     try:
         prepared = prepare_run(
@@ -378,7 +380,7 @@ def run_check(
             unwritten = exc
     for line in summary.lines():
         log.info(line)
-    _publish(settings, summary, before, ui)
+    _publish(settings, summary, mark, ui)
     if unwritten is not None:
         raise unwritten
     return summary
@@ -627,10 +629,11 @@ def _store_one(
     return done
 
 
-def _publish(settings: Settings, summary: RunSummary, before: Tally, ui: _PrefectUi) -> None:
-    """Notification events and the summary, queue and report artifacts of a finished run."""
+def _publish(settings: Settings, summary: RunSummary, mark: int, ui: _PrefectUi) -> None:
+    """Notification events and the summary, queue and report artifacts of a finished run
+    (`mark`: `run_mark` as it started)."""
     engine = engine_for(settings.database_url)
-    after = tally(engine)
+    before, after = run_tally(engine, summary.run_id, mark=mark)
     sent = notices(before, after, network_unavailable=summary.network_unavailable)
     emit_notices(sent, run_id=summary.run_id, trigger=summary.trigger)
     ui(

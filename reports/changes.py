@@ -20,6 +20,7 @@ from reports.context import (
     ChangeItem,
     Changes,
     ChangeSection,
+    Priority,
     Row,
     when,
 )
@@ -167,6 +168,10 @@ def changes_since(
             # A soft 404's break is confirmed all the same, but the report files it under
             # "Page missing (soft 404)" (`catalog.health.confirmed_broken`): its news says so.
             section, summary = "newly_missing", _confirmed("missing", event.details)
+        if section == "started_failing" and targets and targets[0].priority is Priority.SOFT_404:
+            # Filed under "Page missing (soft 404)" from its first such check, not under
+            # "Failing, not yet confirmed": that is where its news goes, once.
+            section, summary = "newly_missing", summary.replace(STARTED_FAILING, STARTED_MISSING)
         if section == "flapping_stopped" and not _filed_broken(targets):
             summary = flapping_summary(stopped, started=False, missing=True)
         for row in targets:
@@ -218,6 +223,10 @@ def _began_redirecting(event: EventRow) -> bool:
         return d.get("new") == Outcome.REDIRECTED_PERMANENT.value
     return event.kind == "redirect_changed" and d.get("old") is None and d.get("new") is not None
 
+
+#: A link's first failure, and that of a soft 404 (told under "Pages now missing").
+STARTED_FAILING = "Failed its last check; not confirmed yet."
+STARTED_MISSING = "The site answers, but the page is missing (soft 404); not confirmed yet."
 
 #: Said of a link that no longer flaps where its failure or recovery is the news.
 NO_LONGER_FLAPPING = "No longer listed as flapping."
@@ -315,7 +324,7 @@ def _place(
             # confirmed break, which was news when it began.
             return None
         if new == "suspect" and old not in _FAILING_STATES:
-            return "started_failing", "Failed its last check; not confirmed yet.", None, None
+            return "started_failing", STARTED_FAILING, None, None
         if new == "recovered":
             return "recovered", "Works again.", None, None
         return None
@@ -463,6 +472,8 @@ def flapping_summary(details: Mapping[str, Any], *, started: bool, missing: bool
     if state == "suspect":
         # Failing for two checks or more (a failure anew is folded into that news), the
         # first of which may have ended two weeks of working: not "every check lately".
+        if missing:  # it will be confirmed missing, never broken
+            return "No longer switching: its page was missing (soft 404) at its last checks."
         return "No longer switching: it has failed its last checks, not confirmed broken yet."
     if state == "check_by_hand":
         return "No longer switching; its last check needs a person (see Check by hand)."

@@ -20,21 +20,33 @@ from sqlalchemy import Engine, select
 from catalog import store
 from catalog.db import session_scope
 from catalog.health import STATES
+from catalog.model import pack_text
 from catalog.ops import (
     EVENT_BROKEN_INCREASED,
     EVENT_DRIFT_INCREASED,
     Tally,
     notices,
+    run_mark,
+    run_tally,
     summary_markdown,
     tally,
 )
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
 from catalog.runs import RunSummary
+from catalog.settings import HealthSettings
+from catalog.sync import sync_catalogs
 from catalog.tables import Collection, Link, Observation, Resource, Run
 from reports import build_context
 from tests import report_fixtures as fx
-from tests.factories import temporary_database
+from tests.factories import (
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    temporary_database,
+)
+from tests.test_health_over_time import CASINO_TEXT, GUIDE_TEXT, GUIDE_TITLE
 
 #: Drift found on the page before it broke (the flag stays while the link fails).
 PARKED = "the domain is parked"
@@ -234,3 +246,87 @@ def test_every_outcome_and_state_is_counted_where_the_report_files_it(tmp_path: 
         groups = _group_sizes(engine)
         assert groups["broken"] and groups["drift"]
         assert tally(engine, now=fx.NOW) == Tally(groups["broken"], groups["drift"])
+
+
+def test_a_runs_before_and_after_differ_only_by_the_links_it_saw_change(tmp_path: Path) -> None:
+    """The run of night 3 confirms one break, mends another, sees a soft 404 answer 404
+    (into "Confirmed broken"), one page drift and another match again. Meanwhile a snooze
+    ends, an entry is ignored and another removed: both counts take the entries as the run
+    leaves them, so only the links move them, and `after` is the report's groups."""
+    ids = ("breaks", "mends", "now-404", "drifts", "undrifts", "snoozed", "ignored", "removed")
+    entries = [make_resource(i, f"https://{i}.example/", title=GUIDE_TITLE) for i in ids]
+    guide, casino = (GUIDE_TITLE, GUIDE_TEXT), ("Best Online Casino", CASINO_TEXT)
+
+    def night(n: int) -> list[Any]:
+        def page(rid: str, title: str, text: str) -> Any:
+            at = days(n)
+            return make_observation(
+                f"https://{rid}.example/",
+                checked_at=at,
+                title=title,
+                text_sample_packed=pack_text(text),
+            )
+
+        def check(rid: str, outcome: Outcome) -> Any:
+            return make_observation(f"https://{rid}.example/", outcome, days(n))
+
+        down, soft = Outcome.NOT_FOUND, Outcome.SOFT_404
+        return [
+            check("breaks", down if n >= 1 else Outcome.OK),
+            check("mends", down if n < 3 else Outcome.OK),
+            check("now-404", soft if n < 3 else down),
+            page("drifts", *(casino if n == 3 else guide)),
+            page("undrifts", *(casino if n == 2 else guide)),
+            *(check(rid, down) for rid in ("snoozed", "ignored", "removed")),
+        ]
+
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [make_catalog("toolkit", entries)], now=days(0))
+        snoozed = store.find_resource(engine, "snoozed")
+        until = days(3.005)  # ends while night 3 runs
+        store.record_decision(
+            engine,
+            snoozed.id,
+            "snooze",
+            by="curator",
+            at=days(0),
+            details={"until": until.isoformat()},
+            resource_changes={"snoozed_until": until, "snooze_reason": "asked"},
+        )
+        mark = 0
+        for n in range(4):
+            if n == 3:
+                mark = run_mark(engine)
+            run_id = store.start_run(engine, trigger="schedule", now=days(n))
+            store.record_observations(engine, run_id, night(n), HealthSettings(), now=days(n))
+            if n == 3:  # a curator meanwhile
+                ignored = store.find_resource(engine, "ignored")
+                store.record_decision(
+                    engine,
+                    ignored.id,
+                    "ignore",
+                    by="curator",
+                    at=days(3.005),
+                    reason="archived",
+                    resource_changes={"ignored_at": days(3.005), "ignored_reason": "archived"},
+                )
+                kept = [e for e in entries if e.id != "removed"]
+                sync_catalogs(engine, [make_catalog("toolkit", kept)], now=days(3.005))
+            store.finish_run(engine, run_id, status="completed", now=days(n + 0.01))
+        end = days(3.01)
+        before, after = run_tally(engine, run_id, mark=mark, now=end)
+        listed = _group_ids_at(engine, end)
+        assert after == tally(engine, now=end)
+    assert listed["broken"] == ["breaks", "now-404", "snoozed"] and listed["drift"] == ["drifts"]
+    assert after == Tally(broken=3, drift=1)
+    # Before the run: mends and snoozed broken, undrifts drifted.
+    assert before == Tally(broken=2, drift=1)
+    sent = notices(before, after, network_unavailable=False)
+    assert [(n.event, n.payload) for n in sent] == [
+        (EVENT_BROKEN_INCREASED, {"previous": 2, "current": 3, "delta": 1})
+    ]
+
+
+def _group_ids_at(engine: Engine, now: Any) -> dict[str, list[str]]:
+    ctx = build_context(report_data(engine), now=now)
+    return {g.key: sorted(r.resource_id for r in g.rows) for g in ctx.groups}

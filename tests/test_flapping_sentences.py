@@ -280,3 +280,38 @@ def test_a_resource_page_says_a_stopped_flag_without_calling_it_steady() -> None
         "no longer listed as flapping",
         "no switch between working and failing lately; no longer listed as flapping",
     ]
+
+
+def test_a_link_that_stops_flapping_on_a_soft_404_is_news_under_pages_now_missing(
+    engine: Engine,
+) -> None:
+    """As a failure anew (above), but its page answers "not found" with a 200: filed under
+    "Page missing (soft 404)", its news is told there, not under "Started failing"."""
+    ctx = check(engine, [*FLAPS_IN_A_DAY, *nights(2, 15), (16, Outcome.SOFT_404, True)])
+
+    summary = (
+        "The site answers, but the page is missing (soft 404); not confirmed yet. "
+        "No longer listed as flapping."
+    )
+    assert news(ctx) == {"newly_missing": [("flapping_stopped", summary)]}
+    assert "Started failing" not in render_markdown(ctx)
+
+
+def test_a_soft_404_that_stops_flapping_while_failing_is_not_said_to_await_a_break(
+    engine: Engine,
+) -> None:
+    """As a link that stops flapping while failing (above), but a soft 404: it is never
+    confirmed broken (filed under "Page missing (soft 404)"), so "not confirmed broken
+    yet" promised what will not come."""
+    missing = [(n, Outcome.SOFT_404 if n >= 15 else OK, True) for n in range(2, 17)]
+    ctx = check(engine, [*FLAPS_IN_A_DAY, *missing])
+
+    assert [r.resource_id for g in ctx.groups if g.key == "soft_404" for r in g.rows] == ["flaky"]
+    assert news(ctx) == {
+        "flapping_stopped": [
+            (
+                "flapping_stopped",
+                "No longer switching: its page was missing (soft 404) at its last checks.",
+            )
+        ]
+    }

@@ -172,3 +172,32 @@ def test_a_soft_404_confirmed_missing_is_news_as_the_group_it_is_filed_under(
     assert (before.broken, after.broken) == (0, 1)
     (sent,) = [n for n in notices(before, after, network_unavailable=False)]
     assert sent.event == EVENT_BROKEN_INCREASED and sent.payload["current"] == 1
+
+
+def test_a_page_that_became_a_soft_404_is_news_under_pages_now_missing_only(
+    tmp_path: Path,
+) -> None:
+    """Its first soft 404 files it under "Page missing (soft 404)" at once: "Started
+    failing" sent the curator to "Failing, not yet confirmed", where it is not, and the
+    news of the same page was told in the wrong group."""
+    gone = "https://gone.example/"
+    kit = make_catalog("toolkit", [make_resource("moved", gone)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        for night, outcome in enumerate((Outcome.OK, Outcome.SOFT_404)):
+            run_id = store.start_run(engine, trigger="schedule", now=days(night))
+            obs = make_observation(gone, outcome, days(night), http_status=200)
+            store.record_observations(engine, run_id, [obs], HEALTH, now=days(night))
+            store.finish_run(engine, run_id, status="completed", now=days(night + 0.01))
+        ctx = build_context(report_data(engine), now=days(1.01))
+    assert {r.resource_id: g.key for g in ctx.groups for r in g.rows} == {"moved": "soft_404"}
+    assert ctx.changes is not None
+    (section,) = ctx.changes.sections
+    (item,) = section.items
+    assert (section.key, item.resource_id) == ("newly_missing", "moved")
+    assert item.summary == (
+        "The site answers, but the page is missing (soft 404); not confirmed yet."
+    )
+    markdown = render_markdown(ctx)
+    assert "Started failing" not in markdown and "started failing" not in markdown
+    assert "1 page now missing (soft 404)" in markdown
