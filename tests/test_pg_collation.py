@@ -92,6 +92,13 @@ def _filled(engine: Engine) -> Engine:
     return engine
 
 
+def _verdicts(engine: Engine) -> list[tuple[str, str]]:
+    """What `check --strict` judges (and names the first few of) for the filled run."""
+    with engine.connect() as conn:
+        run_id = conn.scalars(text("SELECT max(id) FROM runs")).one()
+    return [(v.collection, v.rid) for v in store.run_verdicts(engine, run_id, now=days(1))]
+
+
 @pytest.fixture(scope="module")
 def icu_url() -> Iterator[str]:
     """A new database beside the suite's PostgreSQL one, whose default collation is ICU's
@@ -164,6 +171,8 @@ LISTINGS: dict[str, Listing] = {
         tg.url for tg in store.targets_for_check(e, now=days(1), fingerprint_max_age_days=7)
     ],
     "link states": lambda e: [link.url for link in store.link_states(e)],
+    "status and recheck": lambda e: [(s.collection, s.rid) for s in store.resource_statuses(e)],
+    "check --strict": _verdicts,
 }
 
 
