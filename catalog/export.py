@@ -24,6 +24,7 @@ from sqlalchemy import Engine, Select, select
 from catalog import store
 from catalog import tables as t
 from catalog.clock import utcnow
+from catalog.collation import byte_order
 from catalog.csv_guard import FORMULA_STARTS, UTF8_BOM, guard
 from catalog.health import UNCHECKED
 
@@ -84,7 +85,7 @@ def _export_query(collections: Collection[str] | None) -> Select[*tuple[Any, ...
         .join(col, col.id == res.collection_id)
         .outerjoin(link, link.id == res.link_id)
         .where(res.removed_at.is_(None))
-        .order_by(col.key, res.rid)
+        .order_by(byte_order(col.key), byte_order(res.rid))
     )
     if collections is not None:
         query = query.where(col.key.in_(sorted(collections)))

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, aliased
 
 from catalog import groups
 from catalog.clock import as_utc
+from catalog.collation import byte_order
 from catalog.db import session_scope
 from catalog.errors import NotFoundError
 from catalog.outcomes import Outcome
@@ -288,9 +289,10 @@ def report_data(
         checks = checks_since(session)
         result = session.connection().execute(_active_resources())
         resources = _report_rows(session, counted(_as_dicts(result)), checks)
+        by_title = byte_order(Collection.title), byte_order(Collection.key)
         collections = tuple(
             CollectionInfo(c.key, c.title, per_collection[c.id], c.synced_at)
-            for c in session.scalars(select(Collection).order_by(Collection.title, Collection.key))
+            for c in session.scalars(select(Collection).order_by(*by_title))
             if per_collection[c.id]
         )
         trend = _trend_runs(session, run, trend_days) if run else ()
@@ -606,7 +608,7 @@ def resource_ids_at(
                 select(Collection.key, Resource.url, Resource.rid)
                 .join(Collection, Resource.collection_id == Collection.id)
                 .where(Resource.removed_at.is_(None), Resource.url.in_(urls[start : start + 500]))
-                .order_by(Collection.title, Resource.rid)
+                .order_by(byte_order(Collection.title), byte_order(Resource.rid))
             )
             for key, url, rid in rows:
                 if (key, url) in wanted:
@@ -1011,7 +1013,7 @@ def _active_resources() -> Select[Any]:
         .outerjoin(Link, Resource.link_id == Link.id)
         .outerjoin(latest, latest.id == Link.last_observation_id)
         .where(Resource.removed_at.is_(None))
-        .order_by(Collection.title, Resource.rid)
+        .order_by(byte_order(Collection.title), byte_order(Resource.rid))
     )
     return query
 

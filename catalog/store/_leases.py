@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from catalog import tables as t
 from catalog.clock import as_utc
+from catalog.collation import byte_order
 from catalog.errors import CopyInProgressError, StoreError
 from catalog.shards import FULL_RUN_LEASE
 from catalog.store._runs import close_run, last_sign_of_life
@@ -141,7 +142,7 @@ def acquire_lease(
                     t.RunLease.expires_at > now,
                     t.RunLease.holder != holder,
                 )
-                .order_by(t.RunLease.name)
+                .order_by(byte_order(t.RunLease.name))
                 .limit(1)
             ).first()
             if shard_lease is not None:
@@ -200,7 +201,10 @@ def get_lease(engine: Engine, name: str) -> LeaseRecord | None:
 def leases(engine: Engine) -> list[LeaseRecord]:
     """Every lease row, expired ones included (`linkhealth status` shows them)."""
     with read_session(engine) as s:
-        return [_lease_record(r) for r in s.scalars(select(t.RunLease).order_by(t.RunLease.name))]
+        return [
+            _lease_record(r)
+            for r in s.scalars(select(t.RunLease).order_by(byte_order(t.RunLease.name)))
+        ]
 
 
 #: `runs.summary` key of a run `abort_stale_runs` aborted because its process was seen gone

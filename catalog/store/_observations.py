@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from catalog import health as health_rules
 from catalog import tables as t
+from catalog.collation import byte_order
 from catalog.health import Change, Entry, LinkState
 from catalog.model import Observation
 from catalog.outcomes import Outcome
@@ -488,7 +489,7 @@ def answering_urls(
         select(t.Link.host)
         .where(*answered)
         .group_by(t.Link.host)
-        .order_by(latest.desc().nulls_last(), t.Link.host)
+        .order_by(latest.desc().nulls_last(), byte_order(t.Link.host))
         .limit(limit)
     )
     found = []
@@ -513,7 +514,7 @@ def link_records(
         .outerjoin(
             t.Resource, and_(t.Resource.link_id == t.Link.id, t.Resource.removed_at.is_(None))
         )
-        .order_by(t.Link.url, t.Resource.rid)
+        .order_by(byte_order(t.Link.url), byte_order(t.Resource.rid))
     )
     if link_ids is not None:
         query = query.where(t.Link.id.in_(list(link_ids)))

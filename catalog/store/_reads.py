@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Engine, Select, Text, and_, false, or_, se
 from sqlalchemy.orm import Session
 
 from catalog import tables as t
+from catalog.collation import byte_order
 from catalog.errors import ConfigError, NotFoundError
 from catalog.store._decisions import decision_record
 from catalog.store._observations import link_records
@@ -226,7 +227,7 @@ def resource_statuses(engine: Engine) -> list[ResourceStatus]:
             select(t.Resource, t.Collection.key)
             .join(t.Collection, t.Collection.id == t.Resource.collection_id)
             .where(t.Resource.removed_at.is_(None))
-            .order_by(t.Collection.key, t.Resource.rid)
+            .order_by(byte_order(t.Collection.key), byte_order(t.Resource.rid))
         )
         return [
             ResourceStatus(
@@ -271,7 +272,7 @@ def run_verdicts(engine: Engine, run_id: int) -> list[RunVerdict]:
         .join(res, res.c.link_id == link.c.id)
         .join(col, col.c.id == res.c.collection_id)
         .where(obs.c.run_id == run_id, res.c.removed_at.is_(None))
-        .order_by(col.c.key, res.c.rid, obs.c.checked_at, obs.c.id)
+        .order_by(byte_order(col.c.key), byte_order(res.c.rid), obs.c.checked_at, obs.c.id)
     )
     latest: dict[tuple[str, str], RunVerdict] = {}
     with read_session(engine) as s:

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select
 
 from catalog import tables as t
 from catalog.check.soft404 import may_name_a_message
+from catalog.collation import byte_order
 from catalog.model import Previous, Target
 from catalog.outcomes import Outcome
 from catalog.store._sql import CHUNK, read_session, table_of
@@ -48,7 +49,7 @@ def targets_for_check(
         .join(res, res.c.link_id == link.c.id)
         .join(col, col.c.id == res.c.collection_id)
         .where(res.c.removed_at.is_(None))
-        .order_by(link.c.url, res.c.rid)
+        .order_by(byte_order(link.c.url), byte_order(res.c.rid))
     )
     if resource_ids is not None:
         query = query.where(res.c.rid.in_(list(resource_ids)))
