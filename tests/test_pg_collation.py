@@ -93,10 +93,11 @@ def _filled(engine: Engine) -> Engine:
 
 
 def _verdicts(engine: Engine) -> list[tuple[str, str]]:
-    """What `check --strict` judges (and names the first few of) for the filled run."""
+    """The resources `check --strict` judges for the filled run (it names them in the
+    action queue's order, which `test_the_action_queue_is_sqlites_queue` covers)."""
     with engine.connect() as conn:
         run_id = conn.scalars(text("SELECT max(id) FROM runs")).one()
-    return [(v.collection, v.rid) for v in store.run_verdicts(engine, run_id, now=days(1))]
+    return [(v.collection, v.rid) for v in store.run_verdicts(engine, run_id)]
 
 
 @pytest.fixture(scope="module")
