@@ -46,7 +46,9 @@ def test_without_password_hides_only_the_password() -> None:
 
 
 @respx.mock(assert_all_mocked=True)
-def test_no_file_of_the_report_holds_an_entry_s_password(tmp_path: Path) -> None:
+def test_no_file_of_the_report_holds_an_entry_s_password(
+    tmp_path: Path, respx_mock: respx.MockRouter
+) -> None:
     catalog = tmp_path / "toolkit.yaml"
     entries = [
         {"id": "open", "title": "Open", "url": "https://example.org/open"},
@@ -58,8 +60,9 @@ def test_no_file_of_the_report_holds_an_entry_s_password(tmp_path: Path) -> None
             "url": f"https://bo:{SECRET}@example.org/t?utm_source=n",
         },
     ]
-    respx.get("https://example.org/open").respond(200, html="<title>Open</title>")
-    respx.head("https://example.org/open").respond(200)
+    respx_mock.get("https://example.org/open").respond(200, html="<title>Open</title>")
+    respx_mock.head("https://example.org/open").respond(200)
+    respx_mock.route(host="example.org").respond(404)  # the soft-404 probe
     write_catalog(catalog, entries)
     with temporary_database(tmp_path) as engine:
         settings = settings_for(engine, [catalog]).with_overrides(reports_dir=tmp_path / "out")
@@ -69,7 +72,7 @@ def test_no_file_of_the_report_holds_an_entry_s_password(tmp_path: Path) -> None
                 write_catalog(catalog, entries)
             run = prepare_run(settings, trigger="manual", clock=utcnow)
             stored = [
-                store_batch(settings, run.run_id, check_batch(b, settings.check))
+                store_batch(settings, run.run_id, check_batch(b, settings.check, resolver=_public))
                 for b in run.batches
             ]
             finish_run(settings, run.run_id, stored=stored, clock=utcnow)
@@ -142,3 +145,46 @@ def test_a_redirect_to_an_address_with_a_password_is_shown_without_it(
     assert row.command is None or SECRET not in row.command
     for text in (render_html(ctx), render_markdown(ctx), render_csv(ctx), render_json(ctx)):
         assert SECRET not in text
+
+
+@respx.mock(assert_all_mocked=True)
+def test_a_link_that_starts_redirecting_to_a_password_shows_no_password(
+    tmp_path: Path, respx_mock: respx.MockRouter
+) -> None:
+    """A site that starts answering 301 with `Location: https://ann:PASSWORD@...`: the
+    checker refuses to follow it (`redirect_to_error`) and keeps the site's words as its
+    reason, which the row, the news of the night it started failing and the resource
+    page's history each quote: none of them hands the password out. (No `redirect_changed`
+    event is written for such a target, so none can quote it.)"""
+    catalog = tmp_path / "toolkit.yaml"
+    write_catalog(catalog, [{"id": "moves", "title": "Moves", "url": "https://example.org/m"}])
+    target = f"https://ann:{SECRET}@other.example.org/m"
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(engine, [catalog]).with_overrides(reports_dir=tmp_path / "out")
+        page = respx_mock.route(url="https://example.org/m")
+        respx_mock.route(host="example.org").respond(404)  # the soft-404 probe
+        for night in range(2):
+            if night:
+                page.respond(301, headers={"Location": target})
+            else:
+                page.respond(200, html="<title>Moves</title>")
+            run = prepare_run(settings, trigger="manual", clock=utcnow)
+            stored = [
+                store_batch(settings, run.run_id, check_batch(b, settings.check, resolver=_public))
+                for b in run.batches
+            ]
+            finish_run(settings, run.run_id, stored=stored, clock=utcnow)
+        with engine.connect() as conn:
+            reasons = [r for (r,) in conn.exec_driver_sql("SELECT reason FROM observations")]
+        publish_report_files(settings, formats=("html", "md", "csv", "json"), clock=utcnow)
+
+    assert SECRET in reasons[-1]  # stored as the site said it; shown without it
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    for path in written:
+        assert SECRET not in path.read_text(encoding="utf-8", errors="replace"), path
+    assert any("ann:***@other.example.org" in p.read_text(encoding="utf-8") for p in written)
+
+
+async def _public(host: str, port: int) -> list[str]:
+    """Every host at one public address: respx answers, but the checker resolves first."""
+    return ["93.184.216.34"]
