@@ -206,10 +206,12 @@ class Row:
 
     @property
     def flapping_since(self) -> bool:
-        """Its `since` is when it began flapping (`catalog.queries.PROBLEM_START`), not when
-        its current failure began: "Since 5 days ago", beside a 503 of last night between
-        nights that worked, read as five days down."""
-        return self.flapping and self.state != BROKEN_STATE
+        """Its `since` is when it began flapping (`catalog.problem_checks.PROBLEM_START`),
+        not when its current failure began: "Since 5 days ago", beside a 503 of last night
+        between nights that worked, read as five days down. A drifted page's `since` is its
+        drift's (that start's first branch), even while its link flaps: "when it began
+        flapping" beside the drift's date named the wrong event."""
+        return self.flapping and self.state != BROKEN_STATE and not self.drift_reason
 
     @property
     def set_aside(self) -> bool:

@@ -416,6 +416,29 @@ def test_a_flapping_link_s_since_says_it_is_when_the_flapping_began(data: Report
     assert "Since" in broken_terms
 
 
+def test_a_drifted_page_s_since_is_the_drift_s_even_while_its_link_flaps(
+    data: ReportData,
+) -> None:
+    """`PROBLEM_START` dates a drifted page from its drift before anything else, so its
+    row's date is the drift's: "when it began flapping" beside it named the wrong event."""
+    drifted = fx.with_resource(
+        data,
+        "a-suspect",
+        flapping=True,
+        since=fx.days_ago(5),
+        drift_reason="the domain is parked",
+    )
+    ctx = build_context(drifted, now=fx.NOW)
+    row = fx.row_of(ctx, "a-suspect")
+    assert not row.flapping_since
+    assert "when it began flapping" not in render_markdown(ctx)
+    terms = [
+        " ".join(dt.text().split())
+        for dt in LexborHTMLParser(f"<dl>{facts(row, '')}</dl>").css("dt")
+    ]
+    assert "Flapping since" not in terms and "Since" in terms
+
+
 def test_the_news_links_the_reports_of_the_nights_before(data: ReportData, tmp_path: Path) -> None:
     """ "Since the last run" is last night's news alone: a curator reading on Monday lost
     what Saturday's run found. The news links each earlier night's own report, when it was
