@@ -105,23 +105,28 @@ def _record_chunk(
     rows: list[dict[str, Any]] = []
     #: Per observation: its link row and the changes it revealed.
     changed: list[tuple[Any, list[Change], datetime]] = []
+    #: Per observation: whether it came after a newer check of its link (`_late`).
+    late: list[bool] = []
     for obs, key in zip(observations, keys, strict=True):
         link = links[key]
+        state = states.get(link.id)
+        if state is None:
+            state = states[link.id] = stored[link.id] = _row_state(link)
+        row = _observation_values(obs, run_id, link.id)
+        rows.append(row)
+        late.append(_late(state, obs, now))
+        if late[-1]:
+            continue
         judgement = None
         if link.id in entries and health_rules.judges_drift(obs):
             past = history.setdefault(link.id, [])
             judgement = health_rules.judge_page(obs, entries[link.id], _by_entry(past))
-        row = _observation_values(obs, run_id, link.id)
         if judgement is not None:
             row["relevance"] = judgement.relevance
             row["relevance_scores"] = dict(judgement.baseline_scores) or None
             if row["relevance_scores"]:
                 past.insert(0, row["relevance_scores"])
                 del past[DRIFT_HISTORY:]
-        rows.append(row)
-        state = states.get(link.id)
-        if state is None:
-            state = stored[link.id] = _row_state(link)
         new, changes = health_rules.apply_observation(state, obs, health, now=now)
         new, drift_changes = health_rules.apply_drift(new, judgement, at=obs.checked_at)
         states[link.id] = new
@@ -133,9 +138,10 @@ def _record_chunk(
     ids = insert_ids(conn, insert, rows)
     last_seen = {link_id: link.last_observation_id for link_id, link in by_id.items()}
     checked: dict[int, list[datetime]] = defaultdict(list)
-    for obs, row, obs_id in zip(observations, rows, ids, strict=True):
+    for obs, row, obs_id, stale in zip(observations, rows, ids, late, strict=True):
         if obs.outcome is not Outcome.NETWORK_UNAVAILABLE:
-            last_seen[row["link_id"]] = obs_id
+            if not stale:
+                last_seen[row["link_id"]] = obs_id
             checked[row["link_id"]].append(obs.checked_at)
     counted, moved = _problem_checks(by_id, stored, states, checked, last_seen)
     _write_states(
@@ -150,6 +156,20 @@ def _record_chunk(
     # After the events: a flapping link's start is its `flapping_started` event.
     keep_recounted(conn, moved)
     return events
+
+
+def _late(state: LinkState, obs: Observation, now: datetime) -> bool:
+    """Whether `obs` was made before the link's newest check: a full run's batch stored
+    after a recheck that ran meanwhile (rechecks take no lease) answered the same URL.
+    It is stored, as every check is, but it does not set the link's state: applied, the
+    night's 404 of an hour before overwrote the recheck's 200 that followed the curator's
+    fix, and the report called the fixed link failing, with a "newly failing" change.
+
+    A newest check stamped after `now` is one of a clock since set back: waiting for the
+    clock to pass it would freeze the link, so it does not make later checks late (the
+    store applies them as it always did)."""
+    newest = state.last_checked_at
+    return newest is not None and obs.checked_at < newest <= now
 
 
 def _problem_checks(
@@ -180,7 +200,7 @@ def _problem_checks(
             or link.problem_checks_upto != link.last_observation_id
         ):
             moved.append(link_id)
-        elif last_seen[link_id] != link.last_observation_id:
+        elif checked[link_id]:  # a late check too: a scan counts it by its time
             counted[link_id] = kept + sum(1 for at in checked[link_id] if at >= start)
     return counted, moved
 
