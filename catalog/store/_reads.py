@@ -27,7 +27,7 @@ from catalog.store._records import (
     observation_record,
     resource_record,
 )
-from catalog.store._sql import read_session, table_of
+from catalog.store._sql import chunks, read_session, table_of
 from catalog.urls import canonical_url
 
 
@@ -244,8 +244,6 @@ def recheck_statuses(
     event since the oldest check."""
     res, link, col = t.Resource, t.Link, t.Collection
     wanted: list[ColumnElement[bool]] = []
-    if rids:
-        wanted.append(res.rid.in_(sorted(set(rids))))
     if failing_states or failing_outcomes:
         wanted.append(
             or_(link.state.in_(sorted(failing_states)), link.outcome.in_(sorted(failing_outcomes)))
@@ -263,8 +261,10 @@ def recheck_statuses(
                 and_(checked > now, last_edit.is_not(None)) if now is not None else false(),
             )
         )
-    if not wanted:
-        return []
+    # The verdicts of a `--failing` recheck name thousands of ids: IN lists of `CHUNK`.
+    wheres: list[ColumnElement[bool]] = [res.rid.in_(part) for part in chunks(sorted(set(rids)))]
+    if wanted:
+        wheres.append(or_(*wanted))
     query = (
         select(
             col.key,
@@ -275,35 +275,33 @@ def recheck_statuses(
             link.last_checked_at,
             link.reason,
             link.drift_reason,
-            last_edit,
+            last_edit.label("last_edit"),
         )
         .join(col, col.id == res.collection_id)
         .outerjoin(link, link.id == res.link_id)
-        .where(res.removed_at.is_(None), or_(*wanted))
-        .order_by(col.key, res.rid)
+        .where(res.removed_at.is_(None))
     )
     if collections is not None:
         query = query.where(col.key.in_(sorted(collections)))
+    found: dict[tuple[str, str], RecheckStatus] = {}
     with read_session(engine) as s:
-        return [
-            RecheckStatus(
-                collection=key,
-                rid=rid,
-                link=None
-                if link_id is None
-                else RecheckLink(
-                    state=state or UNCHECKED,
-                    outcome=Outcome(outcome) if outcome else None,
-                    last_checked_at=checked_at,
-                    reason=reason,
-                    drift_reason=drift_reason,
-                ),
-                last_edit=edited,
-            )
-            for key, rid, link_id, state, outcome, checked_at, reason, drift_reason, edited in (
-                s.connection().execute(query)
-            )
-        ]
+        for where in wheres:
+            for row in s.connection().execute(query.where(where)):
+                found[(row.key, row.rid)] = _recheck_status(row)
+    return [found[key] for key in sorted(found)]
+
+
+def _recheck_status(row: Any) -> RecheckStatus:
+    link = None
+    if row.link_id is not None:
+        link = RecheckLink(
+            state=row.state or UNCHECKED,
+            outcome=Outcome(row.outcome) if row.outcome else None,
+            last_checked_at=row.last_checked_at,
+            reason=row.reason,
+            drift_reason=row.drift_reason,
+        )
+    return RecheckStatus(collection=row.key, rid=row.rid, link=link, last_edit=row.last_edit)
 
 
 def _latest_edit(kinds: Collection[str], since: datetime | None) -> Any:
