@@ -24,7 +24,6 @@ from catalog.outcomes import Outcome, Severity
 from catalog.queries import (
     broken_and_drift,
     broken_and_drift_of_run,
-    history_events,
     known_plan,
     last_event_id,
 )
@@ -46,6 +45,8 @@ EVENT_RUN_REFUSED = "linkhealth.run.refused"
 EDIT_KINDS = frozenset({"added", "fields_edited", "url_edited"})
 #: Link states that count as failing for `linkhealth recheck --failing`.
 FAILING_STATES = frozenset({SUSPECT, BROKEN})
+#: Outcomes (values) that count as failing whatever the link's state (`is_failing`).
+FAILING_OUTCOMES = frozenset(o.value for o in Outcome if o.severity is Severity.BROKEN)
 #: Rows of the action queue published as a table artifact.
 QUEUE_ARTIFACT_ROWS = 50
 
@@ -63,7 +64,7 @@ class LinkLike(Protocol):
 
 
 class StatusLike(Protocol):
-    """What `catalog.store.ResourceStatus` offers; a Protocol keeps this module read-only."""
+    """What `catalog.store.RecheckStatus` offers; a Protocol keeps this module read-only."""
 
     @property
     def collection(self) -> str: ...
@@ -134,20 +135,6 @@ def select_for_recheck(
     return sorted(chosen), missing
 
 
-def latest_edits(
-    events: Iterable[tuple[str | None, str | None, str, datetime]],
-) -> dict[tuple[str, str], datetime]:
-    """(collection, rid) -> latest edit time, from (collection, rid, kind, at) tuples."""
-    out: dict[tuple[str, str], datetime] = {}
-    for collection, rid, kind, at in events:
-        if kind not in EDIT_KINDS or collection is None or rid is None:
-            continue
-        key = (collection, rid)
-        if key not in out or at > out[key]:
-            out[key] = at
-    return out
-
-
 @dataclass(frozen=True)
 class RecheckPlan:
     ids: tuple[str, ...]
@@ -183,7 +170,9 @@ def plan_recheck(
     failing_only: bool = False,
     clock: Clock = utcnow,
 ) -> RecheckPlan:
-    """Sync the catalog files, then pick what to recheck (see `select_for_recheck`).
+    """Sync the catalog files, then pick what to recheck (see `select_for_recheck`) from
+    the rows it can pick (`store.recheck_statuses`): a curator's few ids must not cost
+    reading the whole catalog.
 
     Raises NotFoundError when a named id is in no catalog.
     """
@@ -194,18 +183,23 @@ def plan_recheck(
     now = clock()
     synced = sync_catalogs(engine, catalogs, now=now, folders=settings.catalogs)
     keys = tuple(c.key for c in catalogs)
-    statuses = [s for s in store.resource_statuses(engine) if s.collection in keys]
-    edits: dict[tuple[str, str], datetime] = {}
+    since = None
     if changed_only:
-        checked = [s.link.last_checked_at for s in statuses if s.link and s.link.last_checked_at]
+        oldest = store.oldest_check(engine, keys)
         # Not after now: a check stamped ahead of a clock since set back precedes the edits.
-        since = min([*checked, now]) if checked else None
-        by_resource, _ = history_events(engine, since=since)
-        edits = latest_edits(
-            (e.collection_key, e.resource_id, e.kind, e.at)
-            for events in by_resource.values()
-            for e in events
-        )
+        since = min(oldest, now) if oldest is not None else None
+    # Only the rows the selection can pick (SQL): named, failing, or edited since checked.
+    statuses = store.recheck_statuses(
+        engine,
+        keys,
+        rids=ids,
+        failing_states=FAILING_STATES if failing_only else (),
+        failing_outcomes=FAILING_OUTCOMES if failing_only else (),
+        edit_kinds=EDIT_KINDS if changed_only else (),
+        edits_since=since,
+        now=now,
+    )
+    edits = {(s.collection, s.rid): s.last_edit for s in statuses if s.last_edit is not None}
     chosen, missing = select_for_recheck(
         statuses,
         ids=ids,

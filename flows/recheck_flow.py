@@ -78,7 +78,9 @@ def _recheck(
         ", ".join(plan.ids),
     )
     summary = run_check(settings, trigger="recheck", resource_ids=list(plan.ids), render=render)
-    statuses = store.resource_statuses(engine_for(settings.database_url))
+    statuses = store.recheck_statuses(
+        engine_for(settings.database_url), plan.collections, rids=plan.ids
+    )
     verdicts = tuple(verdict_lines(statuses, plan.ids, plan.collections))
     for line in verdicts:
         log.info(line)

@@ -709,7 +709,7 @@ def test_a_recheck_that_finds_a_working_page_hijacked_says_drift_not_just_ok(
     run_id = store.start_run(engine, trigger="recheck", now=days(2))
     _night(engine, page, 2, run_id=run_id, fingerprint_max_age_days=0)
 
-    (line,) = verdict_lines(store.resource_statuses(engine), ["a"])
+    (line,) = verdict_lines(store.recheck_statuses(engine, None, rids=["a"]), ["a"])
     assert line.startswith(
         "toolkit/a: OK - GET 200; the page no longer matches its entry: The page now"
     )

@@ -172,7 +172,12 @@ LISTINGS: dict[str, Listing] = {
         tg.url for tg in store.targets_for_check(e, now=days(1), fingerprint_max_age_days=7)
     ],
     "link states": lambda e: [link.url for link in store.link_states(e)],
-    "status and recheck": lambda e: [(s.collection, s.rid) for s in store.resource_statuses(e)],
+    "recheck": lambda e: [
+        (s.collection, s.rid)
+        for s in store.recheck_statuses(
+            e, None, rids=[r.resource_id for r in report_data(e).resources]
+        )
+    ],
     "check --strict": _verdicts,
 }
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, event, update
 
 from catalog import store
+from catalog.export import export_rows
 from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
@@ -146,7 +147,7 @@ def test_export_reads_each_links_newest_checks_not_every_check_ever(tmp_path: Pa
             store.finish_run(engine, run_id, status="completed", now=days(n + 0.51))
         event.listen(engine, "before_cursor_execute", seen)
         try:
-            changed = {r.rid: r.content_changed for r in store.resource_statuses(engine)}
+            changed = {r["id"]: r["content_changed"] for r in export_rows(engine, now=days(4))}
         finally:
             event.remove(engine, "before_cursor_execute", seen)
         assert changed == {"old": False, "new": True}

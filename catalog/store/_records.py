@@ -158,22 +158,27 @@ class ResourceHistory:
 
 
 @dataclass(frozen=True)
-class ResourceStatus:
-    """One active resource with its link's current state, for exports and reports."""
+class RecheckLink:
+    """The columns of a links row `linkhealth recheck` picks by and words its verdict with."""
+
+    state: str
+    #: None: never checked, or tried only while our network was down.
+    outcome: Outcome | None
+    last_checked_at: datetime | None
+    reason: str | None
+    drift_reason: str | None
+
+
+@dataclass(frozen=True)
+class RecheckStatus:
+    """One active resource as `linkhealth recheck` picks and reports it."""
 
     collection: str
     rid: str
-    title: str
-    url: str
-    link: LinkStateRecord | None
-    #: The latest observation's fingerprint differs from the one before it that had one.
-    content_changed: bool
-    #: Codes of the entry's stored staleness reasons (catalog.staleness), in their order.
-    stale: tuple[str, ...] = ()
-    snoozed_until: datetime | None = None
-    #: Out of the queue for good (`ignore`), with the curator's reason.
-    ignored: bool = False
-    ignored_reason: str | None = None
+    #: None: no links row for its URL yet.
+    link: RecheckLink | None
+    #: Its latest edit (an event of the kinds asked, from the time asked), when asked.
+    last_edit: datetime | None = None
 
 
 @dataclass(frozen=True)
