@@ -92,3 +92,24 @@ def test_checks_after_a_clock_set_back_still_set_the_state(tmp_path: Path) -> No
         store.record_observations(engine, None, [failing], HEALTH, now=days(2))
         link = _link(engine)
         assert (link.outcome, link.last_checked_at) == ("not_found", days(2))
+
+
+def test_a_check_after_an_unreachable_network_is_not_late_for_a_link_never_checked(
+    tmp_path: Path,
+) -> None:
+    """A `network_unavailable` observation is no check of the link (the store keeps no
+    link's state by it, nor its `last_observation_id`), so it cannot make an answer made
+    before it late: a new link's first answer, fetched by the night's run at 2.00 and
+    stored after a recheck whose network was down at 2.01, must set the link's state."""
+    with database(tmp_path) as engine:
+        sync_catalogs(engine, [make_catalog(resources=[make_resource("g", URL)])], now=days(0))
+        night = make_observation(URL, Outcome.NOT_FOUND, checked_at=days(2))
+        offline = make_observation(URL, Outcome.NETWORK_UNAVAILABLE, checked_at=days(2.01))
+        store.record_observations(engine, None, [offline], HEALTH, now=days(2.01))
+        store.record_observations(engine, None, [night], HEALTH, now=days(2.02))
+
+        link = _link(engine)
+        assert link.last_observation_id is not None  # the night's 404 is its newest check
+        assert (link.outcome, link.first_failure_at) == ("not_found", days(2))
+        (row,) = report_data(engine).resources
+        assert row.outcome is Outcome.NOT_FOUND
