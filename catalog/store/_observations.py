@@ -167,8 +167,11 @@ def _late(state: LinkState, obs: Observation, now: datetime) -> bool:
 
     A newest check stamped after `now` is one of a clock since set back: waiting for the
     clock to pass it would freeze the link, so it does not make later checks late (the
-    store applies them as it always did)."""
-    newest = state.last_checked_at
+    store applies them as it always did). So does a recheck made on a machine whose clock
+    runs ahead of the nightly worker's, within that lead: its check is overwritten then, as
+    before. A link with no outcome has no newest check, only a try that found our network
+    down (`last_checked_at` moves for that alone): its first answer is never late."""
+    newest = state.last_checked_at if state.outcome is not None else None
     return newest is not None and obs.checked_at < newest <= now
 
 
