@@ -217,6 +217,25 @@ class Settings:
     health: HealthSettings = field(default_factory=HealthSettings)
     #: Where the settings came from, for messages.
     config_file: Path | None = None
+    #: The file's `database_url` when LINKHEALTH_DATABASE_URL replaced it with another
+    #: database: the commands say so (`database_warning`), since a trial config's database
+    #: was silently left unused while the shell's production one took the writes.
+    replaced_database_url: str | None = field(default=None, compare=False)
+
+    @property
+    def database_warning(self) -> str | None:
+        """The sentence the commands print (a flow run logs) when the environment's
+        database replaced the settings file's; None when it replaced none, or the same."""
+        if self.replaced_database_url is None:
+            return None
+        from catalog.urls import without_password
+
+        used, named = map(without_password, (self.database_url, self.replaced_database_url))
+        return (
+            f"LINKHEALTH_DATABASE_URL ({used}) replaces the database_url of "
+            f"{self.config_file} ({named}): the environment's database is used. To use the "
+            "file's, give it with --db (which beats both) or unset LINKHEALTH_DATABASE_URL."
+        )
 
     def with_overrides(self, **changes: Any) -> Settings:
         """Apply command-line options; `None` values mean "not given"."""
@@ -230,10 +249,14 @@ class Settings:
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         new = replace(self, **top)
+        if "database_url" in top:  # --db chose: nothing was replaced behind anyone's back
+            new = replace(new, replaced_database_url=None)
         return replace(new, check=replace(new.check, **chk)) if chk else new
 
 
-_TOP_FIELDS = {f.name for f in fields(Settings)} - {"check", "health", "config_file"}
+_TOP_FIELDS = {f.name for f in fields(Settings)} - {
+    "check", "health", "config_file", "replaced_database_url",
+}  # fmt: skip
 _CHECK_FIELDS = {f.name for f in fields(CheckSettings)}
 
 
@@ -243,6 +266,7 @@ Key = tuple[str | int, ...]
 #: Fields of `Settings` that a config file may not set, and why.
 _NOT_SETTABLE = {
     "config_file": "it is the file being read; choose it with --config or LINKHEALTH_CONFIG",
+    "replaced_database_url": "it is the database_url LINKHEALTH_DATABASE_URL replaced",
 }
 
 
@@ -384,6 +408,7 @@ def load_settings(config: str | Path | None = None, *, use_env: bool = True) -> 
     path = find_config(config, use_env=use_env)
     settings = Settings()
     env_db = (os.environ.get("LINKHEALTH_DATABASE_URL") or None) if use_env else None
+    named: str | None = None  # the file's database_url
     if path is not None:
         try:
             text = path.read_text(encoding="utf-8")
@@ -408,7 +433,11 @@ def load_settings(config: str | Path | None = None, *, use_env: bool = True) -> 
                 catalogs=_sound_catalogs(data, path.parent),
             ) from None
         settings = replace(settings, config_file=path)
+        named = settings.database_url if "database_url" in data else None
     if env_db:
+        # (A relative SQLite path in the variable is the current folder's, as when opened.)
+        if named and named.strip() and named != _resolve_sqlite(env_db, Path.cwd()):
+            settings = replace(settings, replaced_database_url=named)
         settings = replace(settings, database_url=env_db)
     defaults_dir = os.environ.get(DEFAULTS_DIR_ENV) if use_env else None
     if defaults_dir:

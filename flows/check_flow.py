@@ -36,7 +36,8 @@ import queue
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -414,6 +415,32 @@ def refuse(
         get_run_logger().warning("The report was not written again: %s", failed)
 
 
+#: True while a command runs a flow in its own process (`flows.cli.flow_run_here`): it
+#: said its settings' warning on stderr (`flows.cli.said`), which the run's log would repeat.
+_SETTINGS_SAID: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "settings_said", default=False
+)
+
+
+@contextmanager
+def settings_said() -> Iterator[None]:
+    """Around a flow run a command starts after saying its settings' warning."""
+    token = _SETTINGS_SAID.set(True)
+    try:
+        yield
+    finally:
+        _SETTINGS_SAID.reset(token)
+
+
+def logged(settings: Settings) -> Settings:
+    """`settings`, once the run's log warns that LINKHEALTH_DATABASE_URL replaced the
+    settings file's database (`Settings.database_warning`): a served or deployed run has
+    no terminal, and its log is where an operator looks for why it wrote elsewhere."""
+    if settings.database_warning is not None and not _SETTINGS_SAID.get():
+        get_run_logger().warning(settings.database_warning)
+    return settings
+
+
 def flow_settings(
     config: str | None, overrides: dict[str, Any] | None, *, trigger: str
 ) -> Settings:
@@ -422,7 +449,7 @@ def flow_settings(
     the database it would have used when that is known (`SettingsFileError`), else said
     in the run's log, since no `linkhealth status` will show it."""
     try:
-        return load_settings(config).with_overrides(**(overrides or {}))
+        return logged(load_settings(config).with_overrides(**(overrides or {})))
     except SettingsFileError as exc:
         known = exc.known_settings(database_url=(overrides or {}).get("database_url"))
         if known is None:
@@ -776,7 +803,7 @@ def publish_report_flow(
 ) -> str:
     """Render the report from the database without checking anything."""
     try:
-        settings = load_settings(config).with_overrides(**(overrides or {}))
+        settings = logged(load_settings(config).with_overrides(**(overrides or {})))
         path = render_report_task(settings, run_id)
     except LinkhealthError as exc:
         return failed_with(exc)

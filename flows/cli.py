@@ -205,9 +205,20 @@ class ProgressLines:
 
 
 def _settings(config: Path | None, db: str | None, catalogs: list[Path] | None) -> Settings:
-    return load_settings(config).with_overrides(
-        database_url=db, catalogs=tuple(catalogs) if catalogs else None
+    return said(
+        load_settings(config).with_overrides(
+            database_url=db, catalogs=tuple(catalogs) if catalogs else None
+        )
     )
+
+
+def said(settings: Settings) -> Settings:
+    """`settings`, once a command's user is told on stderr that LINKHEALTH_DATABASE_URL
+    replaced the settings file's database (`Settings.database_warning`): with a trial
+    config in a shell that sets it, the writes went to production without a word."""
+    if settings.database_warning is not None:
+        _err(f"warning: {settings.database_warning}")
+    return settings
 
 
 def catalog_keys(settings: Settings, given: list[Path] | None) -> list[str] | None:
@@ -241,7 +252,7 @@ def run_settings(
 
         record_refusal(known, exc, trigger=trigger)
         raise
-    return settings.with_overrides(**overrides)  # bad options fail
+    return said(settings.with_overrides(**overrides))  # bad options fail
 
 
 @contextmanager
@@ -269,7 +280,9 @@ def flow_run_here(
                 record_refusal(settings, refused, trigger=trigger)
             raise
         ensure_server(say=_err)
-        with api_loss_said():
+        from flows.check_flow import settings_said
+
+        with api_loss_said(), settings_said():  # the run does not say `said`'s warning again
             yield
 
 

@@ -73,8 +73,10 @@ def catalog_lint(
 
     Example: linkhealth catalog lint --fail-on warning catalog/data/
     """
+    from flows.cli import said  # it reads the database's shared ids
+
     paths = [*(files or []), *(catalog or [])]
-    settings = load_settings(config)
+    settings = said(load_settings(config))
     if paths:
         settings = settings.with_overrides(catalogs=tuple(paths))
     findings = lint(

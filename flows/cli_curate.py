@@ -41,9 +41,12 @@ def _settings(config: Path | None, db: str | None, catalogs: list[Path] | None) 
     """The settings, once their database is known to exist (exit 3, naming where it was
     looked for, rather than an empty database created in the wrong folder)."""
     from catalog.db import existing_database
+    from flows.cli import said
 
-    settings = load_settings(config).with_overrides(
-        database_url=db, catalogs=tuple(catalogs) if catalogs else None
+    settings = said(
+        load_settings(config).with_overrides(
+            database_url=db, catalogs=tuple(catalogs) if catalogs else None
+        )
     )
     existing_database(settings.database_url)
     return settings

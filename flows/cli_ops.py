@@ -141,6 +141,7 @@ def status(
     from catalog.db import engine_for, existing_database
     from catalog.ops import run_lines
     from catalog.settings import SettingsFileError, load_settings
+    from flows.cli import said
     from flows.prefect_server import api_url, is_healthy
 
     try:
@@ -153,6 +154,7 @@ def status(
             raise
         _err(f"warning: {exc}; the runs below are those of {known.database_url}")
         settings = known
+    said(settings)
     engine = engine_for(existing_database(settings.database_url))
     # Which one: a shell without LINKHEALTH_DATABASE_URL shows the old SQLite file's runs
     # after a move to PostgreSQL, as if nothing had run since.

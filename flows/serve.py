@@ -352,7 +352,12 @@ def pin_settings(config: Path | None, home: Path) -> str:
             f"Flow runs read the settings of {path}: the database "
             f"{masked_url(settings.database_url)}, the reports in {settings.reports_dir}."
         )
-        return said + _earlier_database(settings, home)
+        replaced = settings.database_warning  # each run's log says it too
+        return (
+            said
+            + _earlier_database(settings, home)
+            + (f"\nwarning: {replaced}" if replaced else "")
+        )
     fallback = home / DEFAULT_CONFIG_NAME
     if fallback.is_file():
         load_settings(fallback)
