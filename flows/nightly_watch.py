@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+from uuid import UUID
 
 if TYPE_CHECKING:
     from catalog.store import RunRecord
@@ -217,7 +218,7 @@ def read_nights(seen: datetime | None) -> Nights:
                 ready=d.status != DeploymentStatus.NOT_READY,
                 schedules=schedules,
             )
-        ids = {d.id: d.name for d in found.values() if d is not None}
+        ids = {UUID(d.id): d.name for d in found.values() if d is not None}
         ended: list[EndedRun] = []
         if ids:
             after = seen or min(d.created for d in found.values() if d is not None)
@@ -227,7 +228,8 @@ def read_nights(seen: datetime | None) -> Nights:
                     state=FlowRunFilterState(
                         type=FlowRunFilterStateType(any_=[StateType.CRASHED, StateType.FAILED])
                     ),
-                    expected_start_time=FlowRunFilterExpectedStartTime(after_=after),
+                    # pydantic takes a plain datetime for Prefect's own DateTime type.
+                    expected_start_time=FlowRunFilterExpectedStartTime(after_=after),  # type: ignore[arg-type]
                 ),
                 sort=FlowRunSort.EXPECTED_START_TIME_DESC,
                 limit=ENDED_SHOWN,
@@ -238,8 +240,8 @@ def read_nights(seen: datetime | None) -> Nights:
                     EndedRun(
                         name=run.name,
                         id=str(run.id),
-                        deployment=ids.get(str(run.deployment_id), "?"),
-                        state=state.name if state is not None else "?",
+                        deployment=ids.get(run.deployment_id, "?") if run.deployment_id else "?",
+                        state=(state.name or state.type.value) if state is not None else "?",
                         expected=(run.expected_start_time or after).astimezone(UTC),
                         message=(state.message or "") if state is not None else "",
                     )
@@ -255,6 +257,9 @@ def status_lines(url: str, seen: datetime | None, now: datetime) -> list[str]:
     use_api(url)  # else Prefect's client would start a throw-away server of its own
     try:
         nights = read_nights(seen)
-    except Exception as exc:
-        return [f"Prefect API {url}: could not read the nightly deployment ({exc!r})"]
+    except Exception as exc:  # an API of another version, a timeout: only advice hangs on it
+        return [
+            f"Prefect API {url}: could not read the nightly deployments "
+            f"({type(exc).__name__}: {exc}), so whether a night runs is not known"
+        ]
     return night_lines(nights, seen, now, url.removesuffix("/").removesuffix("/api"))

@@ -190,6 +190,23 @@ def test_status_ends_with_what_stops_the_nights(
     assert asked == [LAST_NIGHT_DONE]  # the recheck is no night
 
 
+def test_an_api_that_cannot_be_asked_is_one_line_and_never_fails_status(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import httpx
+
+    import flows.nightly_watch
+
+    def read_nights(seen: datetime | None) -> Nights:
+        raise httpx.ReadTimeout("timed out")
+
+    monkeypatch.setattr(flows.nightly_watch, "read_nights", read_nights)
+    assert flows.nightly_watch.status_lines(f"{UI}/api", None, NOW) == [
+        f"Prefect API {UI}/api: could not read the nightly deployments (ReadTimeout: timed "
+        "out), so whether a night runs is not known"
+    ]
+
+
 @pytest.mark.flow
 def test_a_paused_nightly_and_its_crashed_run_read_from_a_real_api(
     prefect_api: str, tmp_path: Path
