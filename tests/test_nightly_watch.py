@@ -230,12 +230,13 @@ def test_a_paused_nightly_and_its_crashed_run_read_from_a_real_api(
         lines = status_lines(prefect_api, None, datetime.now(UTC))
         ui = prefect_api.removesuffix("/api")
         assert lines[0].startswith(f"Deployment {NIGHTLY} is paused"), lines
-        assert lines[1:] == [
+        # (Among any of nightly-sharded that other tests of this harness left Failed.)
+        assert (
             f"Prefect flow run {crashed.name} of {NIGHTLY}, due "
             f"{crashed.expected_start_time:%Y-%m-%d %H:%M} UTC, ended Crashed: Flow run "
             f"could not be loaded; linkhealth recorded nothing of it: "
             f"{ui}/runs/flow-run/{crashed.id}"
-        ]
+        ) in lines[1:]
     finally:
         with get_client(sync_client=True) as client:
             client.delete_deployment(deployment_id)
