@@ -130,9 +130,12 @@ def status(
     config: ConfigOpt = None,
     limit: Annotated[int, typer.Option(min=1, help="How many runs to show.")] = 10,
 ) -> None:
-    """Show the last runs, who holds the run lease, and whether Prefect answers.
+    """Show the last runs, who holds the run lease, whether Prefect answers, and what
+    keeps the nightly schedule from running.
 
-    For each run: when, how long, what it found; for the lease: who and until when.
+    For each run: when, how long, what it found; for the lease: who and until when; when
+    Prefect answers, a line for each reason no night runs (deployment missing or paused,
+    schedule off, nothing polling) and for a due night nobody recorded.
 
     Example: linkhealth status --limit 5
     """
@@ -183,7 +186,22 @@ def status(
     if not held:
         typer.echo("Lease: free (no full run in progress)")
     url = os.environ.get("PREFECT_API_URL") or api_url()
-    typer.echo(f"Prefect API {url}: {'up' if is_healthy(url) else 'not answering'}")
+    up = is_healthy(url)
+    typer.echo(f"Prefect API {url}: {'up' if up else 'not answering'}")
+    if up:
+        # Up said nothing of the nights: a paused deployment or a crashed run ran none.
+        from flows.nightly_watch import last_night_seen, status_lines
+
+        history = runs
+        if len(runs) == limit < NIGHTS_LOOKBACK:  # older ones may hold the last night
+            history = store.latest_runs(engine, limit=NIGHTS_LOOKBACK)
+        seen = last_night_seen(history, dead_runs(history, held, now), now)
+        for line in status_lines(url, seen, now):
+            typer.echo(for_terminal(line))
+
+
+#: How many of the latest runs `status` reads for the last night (rechecks come in between).
+NIGHTS_LOOKBACK = 50
 
 
 def dead_runs(

@@ -491,7 +491,7 @@ SERVE_LOCK = Path("var") / "serve.lock"
 def _only_serve(home: Path) -> Iterator[None]:
     """One `linkhealth serve` per checkout. When a second one stops, Prefect's runner
     pauses the schedules of the deployments both serve: the first one keeps running, its
-    nightly run paused, and `linkhealth status` shows nothing wrong. (A lock on a file in
+    nightly run paused, which only `linkhealth status` would tell. (A lock on a file in
     `home`/var: it ends with the process that holds it, however that ends.)"""
     import fcntl
 

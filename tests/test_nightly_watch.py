@@ -1,0 +1,242 @@
+"""`linkhealth status` says when the nightly schedule is not going to run.
+
+Found by an operator walkthrough: a `serve` started and stopped once left
+`check-catalog/nightly` paused, and `status` still ended "Prefect API ...: up"; no night ran
+after that, silently. A night due while the Prefect server restarted crashed in Prefect and
+left no trace in `status` either.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from catalog import store
+from catalog.db import open_engine
+from catalog.store import RunRecord
+from flows.nightly_watch import (
+    NIGHTLY,
+    NIGHTLY_SHARDED,
+    Deployment,
+    EndedRun,
+    Nights,
+    Schedule,
+    last_night_seen,
+    night_lines,
+)
+
+UI = "http://127.0.0.1:4200"
+NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+CREATED = datetime(2026, 11, 1, tzinfo=UTC)
+#: prefect.yaml's: 02:00 in New York is 07:00 UTC in December.
+NIGHTLY_CRON = Schedule(True, "0 2 * * *", "America/New_York")
+#: Last night's run, done: nothing is missing.
+LAST_NIGHT_DONE = datetime(2026, 12, 5, 7, 40, tzinfo=UTC)
+
+
+def deployment(
+    name: str = NIGHTLY,
+    *,
+    paused: bool = False,
+    ready: bool = True,
+    schedules: tuple[Schedule, ...] = (NIGHTLY_CRON,),
+) -> Deployment:
+    return Deployment(
+        name=name,
+        id="d-" + name.rpartition("/")[2],
+        created=CREATED,
+        paused=paused,
+        ready=ready,
+        schedules=schedules,
+    )
+
+
+def run(
+    run_id: int, trigger: str, status: str, started: datetime, finished: datetime | None = None
+) -> RunRecord:
+    return RunRecord(
+        id=run_id,
+        trigger=trigger,
+        flow_run_id=None,
+        started_at=started,
+        finished_at=finished,
+        status=status,
+        urls_planned=1,
+        urls_checked=1,
+        counts={},
+        network_unavailable=False,
+        summary={},
+        duration_s=None,
+    )
+
+
+def test_a_working_night_says_nothing() -> None:
+    assert night_lines(Nights(deployment(), None), LAST_NIGHT_DONE, NOW, UI) == []
+
+
+def test_a_paused_nightly_says_so_and_how_to_run_it_again() -> None:
+    (line,) = night_lines(Nights(deployment(paused=True), None), LAST_NIGHT_DONE, NOW, UI)
+    assert line.startswith(f"Deployment {NIGHTLY} is paused")
+    assert "start `linkhealth serve` again" in line
+    assert "`prefect --no-prompt deploy --all`" in line
+
+
+def test_a_night_due_since_the_last_recorded_run_is_missing() -> None:
+    before = datetime(2026, 12, 4, 7, 40, tzinfo=UTC)  # the night before last's run
+    (line,) = night_lines(Nights(deployment(), None), before, NOW, UI)
+    assert line == (
+        f"The night {NIGHTLY} scheduled for 2026-12-05 07:00 UTC is missing: no run was "
+        "recorded since (last seen: 2026-12-04 07:40 UTC); see its flow runs in the Prefect "
+        f"UI: {UI}/deployments/deployment/d-nightly"
+    )
+    # Not before its run had time to start, nor for nights before the deployment existed.
+    assert night_lines(Nights(deployment(), None), before, NOW.replace(hour=7, minute=10), UI) == []
+    new = Deployment(NIGHTLY, "d", NOW - timedelta(hours=1), False, True, (NIGHTLY_CRON,))
+    assert night_lines(Nights(new, None), None, NOW, UI) == []
+
+
+def test_a_paused_nightly_also_says_the_night_it_missed() -> None:
+    before = datetime(2026, 12, 4, 7, 40, tzinfo=UTC)
+    paused, missing = night_lines(Nights(deployment(paused=True), None), before, NOW, UI)
+    assert "is paused" in paused and "2026-12-05 07:00 UTC is missing" in missing
+
+
+def test_crashed_and_failed_runs_since_the_last_recorded_are_listed_with_their_page() -> None:
+    crashed = EndedRun(
+        name="sly-fox",
+        id="f1",
+        deployment=NIGHTLY,
+        state="Crashed",
+        expected=datetime(2026, 12, 5, 7, 0, tzinfo=UTC),
+        message="Flow run could not be loaded: ConnectError(...)\nTraceback ...",
+    )
+    before = datetime(2026, 12, 4, 7, 40, tzinfo=UTC)
+    missing, listed = night_lines(Nights(deployment(), None, (crashed,)), before, NOW, UI)
+    assert "is missing" in missing
+    assert listed == (
+        f"Prefect flow run sly-fox of {NIGHTLY}, due 2026-12-05 07:00 UTC, ended Crashed: "
+        "Flow run could not be loaded: ConnectError(...); linkhealth recorded nothing of it: "
+        f"{UI}/runs/flow-run/f1"
+    )
+
+
+def test_no_deployment_no_schedule_and_nothing_polling_each_say_what_to_do() -> None:
+    (gone,) = night_lines(Nights(None, None), LAST_NIGHT_DONE, NOW, UI)
+    assert f"Prefect has no deployment {NIGHTLY}" in gone and "deploy --all" in gone
+    off = deployment(schedules=(Schedule(False, "0 2 * * *", "America/New_York"),))
+    (unscheduled,) = night_lines(Nights(off, None), LAST_NIGHT_DONE, NOW, UI)
+    assert "has no active schedule" in unscheduled
+    assert f"prefect deployment schedule resume {NIGHTLY} ID" in unscheduled
+    (idle,) = night_lines(Nights(deployment(ready=False), None), LAST_NIGHT_DONE, NOW, UI)
+    assert "Nothing picks up the runs" in idle and "prefect worker start --pool" in idle
+
+
+def test_the_sharded_night_stands_for_the_nightly_one_but_not_beside_it() -> None:
+    """prefect.yaml's scale-out switch: `nightly` off, `nightly-sharded` on."""
+    off = deployment(schedules=(Schedule(False, "0 2 * * *", "America/New_York"),))
+    sharded = deployment(NIGHTLY_SHARDED)
+    assert night_lines(Nights(off, sharded), LAST_NIGHT_DONE, NOW, UI) == []
+    (paused,) = night_lines(
+        Nights(off, deployment(NIGHTLY_SHARDED, paused=True)), LAST_NIGHT_DONE, NOW, UI
+    )
+    assert paused.startswith(f"Deployment {NIGHTLY_SHARDED} is paused")
+    (both,) = night_lines(Nights(deployment(), sharded), LAST_NIGHT_DONE, NOW, UI)
+    assert "two full runs a night" in both
+
+
+def test_the_last_night_seen_skips_rechecks_and_counts_a_live_run_as_now() -> None:
+    night = run(
+        1, "schedule", "completed", datetime(2026, 12, 4, 7, 0, tzinfo=UTC), LAST_NIGHT_DONE
+    )
+    recheck = run(3, "recheck", "completed", NOW - timedelta(hours=1), NOW)
+    assert last_night_seen([recheck, night], {}, NOW) == LAST_NIGHT_DONE
+    live = run(4, "manual", "running", NOW - timedelta(hours=2))
+    assert last_night_seen([live, night], {}, NOW) == NOW  # the night skipped by its lease
+    assert last_night_seen([live, night], {4: "its process is gone"}, NOW) == (
+        NOW - timedelta(hours=2)
+    )
+    assert last_night_seen([recheck], {}, NOW) is None
+
+
+def test_status_ends_with_what_stops_the_nights(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.nightly_watch
+    import flows.prefect_server
+    from flows.cli import app
+
+    monkeypatch.setenv("PREFECT_API_URL", f"{UI}/api")
+    monkeypatch.setattr(flows.prefect_server, "is_healthy", lambda url, timeout=2.0: True)
+    asked: list[datetime | None] = []
+
+    def read_nights(seen: datetime | None) -> Nights:
+        asked.append(seen)
+        return Nights(deployment(paused=True), None)
+
+    monkeypatch.setattr(flows.nightly_watch, "read_nights", read_nights)
+    engine = open_engine(db_url)
+    night = store.start_run(engine, trigger="schedule", now=datetime(2026, 12, 4, 7, 0, tzinfo=UTC))
+    store.finish_run(engine, night, status="completed", now=LAST_NIGHT_DONE)
+    store.start_run(engine, trigger="recheck", now=LAST_NIGHT_DONE + timedelta(hours=1))
+    engine.dispose()
+    result = CliRunner().invoke(app, ["status", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    up, paused = result.stdout.splitlines()[-2:]
+    assert up == f"Prefect API {UI}/api: up"
+    assert paused.startswith(f"Deployment {NIGHTLY} is paused")
+    assert asked == [LAST_NIGHT_DONE]  # the recheck is no night
+
+
+def test_an_api_that_cannot_be_asked_is_one_line_and_never_fails_status(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import httpx
+
+    import flows.nightly_watch
+
+    def read_nights(seen: datetime | None) -> Nights:
+        raise httpx.ReadTimeout("timed out")
+
+    monkeypatch.setattr(flows.nightly_watch, "read_nights", read_nights)
+    assert flows.nightly_watch.status_lines(f"{UI}/api", None, NOW) == [
+        f"Prefect API {UI}/api: could not read the nightly deployments (ReadTimeout: timed "
+        "out), so whether a night runs is not known"
+    ]
+
+
+@pytest.mark.flow
+def test_a_paused_nightly_and_its_crashed_run_read_from_a_real_api(
+    prefect_api: str, tmp_path: Path
+) -> None:
+    from prefect import get_client
+    from prefect.states import Crashed
+
+    from flows.nightly_watch import status_lines
+    from flows.serve import read_deployments, runner_deployments
+
+    root = Path(__file__).resolve().parent.parent
+    (spec,) = [s for s in read_deployments(root / "prefect.yaml") if s.name == "nightly"]
+    (nightly,) = runner_deployments([spec])
+    nightly.paused = True  # as a stopped `serve` leaves it
+    deployment_id = nightly.apply()
+    try:
+        with get_client(sync_client=True) as client:
+            crashed = client.create_flow_run_from_deployment(
+                deployment_id, state=Crashed(message="Flow run could not be loaded")
+            )
+        lines = status_lines(prefect_api, None, datetime.now(UTC))
+        ui = prefect_api.removesuffix("/api")
+        assert lines[0].startswith(f"Deployment {NIGHTLY} is paused"), lines
+        # (Among any of nightly-sharded that other tests of this harness left Failed.)
+        assert (
+            f"Prefect flow run {crashed.name} of {NIGHTLY}, due "
+            f"{crashed.expected_start_time:%Y-%m-%d %H:%M} UTC, ended Crashed: Flow run "
+            f"could not be loaded; linkhealth recorded nothing of it: "
+            f"{ui}/runs/flow-run/{crashed.id}"
+        ) in lines[1:]
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_deployment(deployment_id)
