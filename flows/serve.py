@@ -436,8 +436,13 @@ def pools_with_workers(deployments: Sequence[Any]) -> list[str]:
     worker may pick up a served run and run it in a folder of its own, with the built-in
     settings, instead of `serve`. Empty when that cannot be told: only a warning hangs
     on it."""
-    if not os.environ.get("PREFECT_API_URL"):
-        return []  # never a throw-away server of its own just to ask
+    from prefect.settings import get_current_settings
+
+    # Never a throw-away server of its own just to ask. The URL the client would use, not
+    # the environment's: Prefect reads that once, at import (an API URL set later in the
+    # process, as a test does, still meant a temporary server: 15 s, and left running).
+    if not get_current_settings().api.url:
+        return []
     try:
         from prefect import get_client
         from prefect.client.schemas.objects import WorkerStatus

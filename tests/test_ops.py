@@ -1018,3 +1018,25 @@ def test_plan_recheck_finds_an_edit_made_after_the_clock_was_set_back(
     plan = plan_recheck(settings, changed_only=True, clock=lambda: days(2.5))
     assert plan.ids == ("b",) and plan.sync_changes == 1
     engine.dispose()
+
+
+def test_serve_asks_no_throwaway_prefect_server_about_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Prefect reads its API URL once, at import: with none then, its client starts a
+    temporary server (15 s here, left running when the process is killed) whatever the
+    environment says later. Whether a pool has a worker is only worth a warning."""
+    import prefect
+
+    from flows.serve import pools_with_workers
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4999/api")  # after the import
+    asked: list[bool] = []
+
+    def client(*args: Any, **kwargs: Any) -> Any:
+        asked.append(True)
+        raise RuntimeError("a client of a temporary server")
+
+    monkeypatch.setattr(prefect, "get_client", client)
+    assert pools_with_workers([object()]) == []
+    assert asked == []
