@@ -1027,6 +1027,7 @@ def test_serve_asks_no_throwaway_prefect_server_about_workers(
     temporary server (15 s here, left running when the process is killed) whatever the
     environment says later. Whether a pool has a worker is only worth a warning."""
     import prefect
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.serve import pools_with_workers
 
@@ -1038,5 +1039,8 @@ def test_serve_asks_no_throwaway_prefect_server_about_workers(
         raise RuntimeError("a client of a temporary server")
 
     monkeypatch.setattr(prefect, "get_client", client)
-    assert pools_with_workers([object()]) == []
+    # As a process that imported Prefect with no API URL reads it (a test before, in this
+    # process, may have given its settings one).
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        assert pools_with_workers([object()]) == []
     assert asked == []

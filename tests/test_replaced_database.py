@@ -144,6 +144,9 @@ def test_a_recheck_says_it_once_and_a_deployed_run_in_its_log(
     trial_db = isolated_cwd / "trial.db"
     monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
     flow_log = logging.getLogger("prefect.flow_runs")  # Prefect's: not propagated
+    # Unless a test before, in this process, configured logging otherwise: then the root's
+    # capture saw each record a second time.
+    monkeypatch.setattr(flow_log, "propagate", False)
     flow_log.addHandler(caplog.handler)
     try:
         with local_site() as site, caplog.at_level(logging.WARNING, logger="prefect.flow_runs"):
