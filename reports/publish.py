@@ -184,6 +184,9 @@ def _publish(
                     on_progress=on_progress,
                     complete=complete,
                     latest=run_id is None or latest_finished_run_id(engine) in night,
+                    # The latest report written again after a refused run (its catalog
+                    # does not load: no hygiene) is no record of the night it shows.
+                    keep_archive=run_id is None and data.refused is not None,
                 )
             except OSError as exc:
                 raise ReportWriteError.of(target, exc) from exc

@@ -1,0 +1,80 @@
+"""A reports folder keeps `run-<id>.html`, the record of each run's night, beside the
+latest.* files and the site of the latest run. A refused run (its catalog does not load)
+writes the latest report again to head it with the refusal, but leaves the night before's
+record as that night wrote it; and two runs ending close together (a recheck during a
+nightly) leave the files a run writes alone, whichever of them ends last."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from catalog.db import open_engine
+from catalog.errors import CatalogError
+from catalog.runs import FULL_RUN_LEASE, finish_run, prepare_run
+from catalog.settings import Settings
+from reports import publish_report_files
+from tests.factories import Ticker, settings_for, write_catalog
+
+ENTRIES = [
+    {"id": "r1", "title": "Resource 1", "url": "https://example.org/r1"},
+    # Plain http: a hygiene finding, shown only while the catalog loads.
+    {"id": "r2", "title": "Resource 2", "url": "http://example.org/r2"},
+]
+
+
+def _settings(db_url: str, catalog: Path, reports: Path) -> Settings:
+    engine = open_engine(db_url)
+    try:
+        return settings_for(engine, [catalog]).with_overrides(reports_dir=reports)
+    finally:
+        engine.dispose()
+
+
+def _run(settings: Settings, clock: Ticker, *, ids: list[str] | None = None) -> int:
+    """A run that checked nothing, started and ended at the clock's time."""
+    full = ids is None
+    run = prepare_run(
+        settings,
+        trigger="schedule" if full else "recheck",
+        resource_ids=ids,
+        lease=FULL_RUN_LEASE if full else None,
+        clock=clock,
+    )
+    finish_run(settings, run.run_id, stored=[], lease=run.lease, clock=clock)
+    return run.run_id
+
+
+def test_a_refused_run_leaves_the_archive_of_the_night_before_as_it_was(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Night 13's archive lost its hygiene section when night 14 was refused for a broken
+    catalog: the refused run wrote the latest report again, archive included."""
+    catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
+    reports = tmp_path / "reports"
+    settings = _settings(db_url, catalog, reports)
+    clock = Ticker()
+    night = _run(settings, clock)
+    publish_report_files(settings, run_id=night)
+    archive = reports / f"run-{night}.html"
+    written = archive.read_bytes()
+    assert b"http://example.org/r2" in written  # its hygiene finding
+
+    write_catalog(catalog, [*ENTRIES, ENTRIES[0]])  # r1 twice: the next night is refused
+    clock.at(1)
+    with pytest.raises(CatalogError):
+        prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=clock)
+    files = publish_report_files(settings)  # as the refused run writes it again
+
+    assert archive.read_bytes() == written
+    assert files.run_html is None and archive not in files.paths  # not listed as written
+    assert files.main == reports / "latest.html"
+    notice = LexborHTMLParser(files.main.read_text()).css_first("#refused-notice")
+    assert notice is not None and "refused" in notice.text()
+
+    # A night whose report was never written (`--no-report`) still gets its archive.
+    archive.unlink()
+    assert archive in publish_report_files(settings).paths
+    assert archive.is_file()
