@@ -83,15 +83,17 @@ def publish_report(
     formats: Sequence[str] = ("html", "md"),
     out_dir: Path | None = None,
     clock: Clock = utcnow,
+    after_run: bool = False,
 ) -> Path:
     """Write the report into `out_dir` (default `settings.reports_dir`), or into a folder
     beside it when that one holds another database's report (`report_folder`); returns
     the main file, in the folder actually written.
 
-    The main file is latest.html when "html" is among `formats`, else the first format's.
+    The main file is latest.html when "html" is among `formats`, else the first format's;
+    run-<id>.html when the report turns out not to be the latest (`after_run`).
     """
     return publish_report_files(
-        settings, run_id=run_id, formats=formats, out_dir=out_dir, clock=clock
+        settings, run_id=run_id, formats=formats, out_dir=out_dir, clock=clock, after_run=after_run
     ).main
 
 
@@ -103,9 +105,17 @@ def publish_report_files(
     out_dir: Path | None = None,
     clock: Clock = utcnow,
     on_progress: Progress | None = None,
+    after_run: bool = False,
 ) -> ReportFiles:
     """Like `publish_report`, but returns every file written (for the CLI to list);
-    `on_progress(done, total)` follows the resource pages."""
+    `on_progress(done, total)` follows the resource pages.
+
+    `after_run`: the report run `run_id` writes as it ends. When a later run has ended
+    meanwhile (a recheck during a nightly), it writes only its archive run-<id>.html, as
+    it would have beside its own latest.* files: those and the site are the later run's,
+    and a run-<id>.md was never part of a run's report. The same holds for the latest
+    report (`run_id` None) overtaken by a run that ended while it was built.
+    """
     with _rare_collections():
         return _publish(
             settings,
@@ -114,6 +124,7 @@ def publish_report_files(
             out_dir=out_dir,
             now=clock(),
             on_progress=on_progress,
+            after_run=after_run,
         )
 
 
@@ -142,6 +153,7 @@ def _publish(
     out_dir: Path | None,
     now: datetime,
     on_progress: Progress | None,
+    after_run: bool,
 ) -> ReportFiles:
     engine = engine_for(settings.database_url)
     paths = tuple(settings.catalogs)
@@ -175,6 +187,7 @@ def _publish(
             # ids names the files as asked, and is the latest report when that night is.
             night = (*ctx.run.shards, ctx.run.id) if ctx.run else ()
             try:
+                latest = not night or latest_finished_run_id(engine) in night
                 return write_report(
                     with_earlier_nights_written(ctx, target),
                     target,
@@ -183,7 +196,8 @@ def _publish(
                     pages=pages,
                     on_progress=on_progress,
                     complete=complete,
-                    latest=run_id is None or latest_finished_run_id(engine) in night,
+                    latest=latest,
+                    archive_only=(after_run or run_id is None) and "html" in formats,
                     # The latest report written again after a refused run (its catalog
                     # does not load: no hygiene) is no record of the night it shows.
                     keep_archive=run_id is None and data.refused is not None,

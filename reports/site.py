@@ -106,13 +106,16 @@ def write_report(
     on_progress: Progress | None = None,
     complete: Complete | None = None,
     latest: bool = True,
+    archive_only: bool = False,
     keep_archive: bool = False,
 ) -> ReportFiles:
     """Write the report in `formats` into `out_dir` (created if missing).
 
     `latest=False` (a report on an earlier run) writes `run-<id>.*` files only: the
     index, the `latest.*` files and the site's pages stay those of the latest report
-    (which a nightly run may be writing meanwhile).
+    (which a nightly run may be writing meanwhile). With `archive_only` as well (a run's
+    own report, overtaken by a later run) only `run-<id>.html`: what that run's report
+    keeps beside the latest.* files it no longer writes.
 
     `keep_archive` leaves an existing `run-<id>.html` as it is: the record of its night,
     which a report written again after a refused run would replace without its hygiene.
@@ -131,6 +134,8 @@ def write_report(
     before = ctx  # completed at most once, when a summary page first needs it
     done = functools.cache(lambda: complete(before) if complete is not None else before)
     stem = "latest" if latest or run_id is None else f"run-{run_id}"
+    if archive_only and stem != "latest":
+        formats = [f for f in formats if f == "html"]
     if "html" in formats and stem == "latest":
         count, site = _write_site(ctx, out_dir, pages, on_progress, done)
         if site.gone:

@@ -15,7 +15,7 @@ from catalog.db import open_engine
 from catalog.errors import CatalogError
 from catalog.runs import FULL_RUN_LEASE, finish_run, prepare_run
 from catalog.settings import Settings
-from reports import publish_report_files
+from reports import publish_report, publish_report_files
 from tests.factories import Ticker, settings_for, write_catalog
 
 ENTRIES = [
@@ -47,6 +47,10 @@ def _run(settings: Settings, clock: Ticker, *, ids: list[str] | None = None) -> 
     return run.run_id
 
 
+def _names(paths: tuple[Path, ...]) -> list[str]:
+    return [p.name for p in paths]
+
+
 def test_a_refused_run_leaves_the_archive_of_the_night_before_as_it_was(
     tmp_path: Path, db_url: str
 ) -> None:
@@ -57,7 +61,7 @@ def test_a_refused_run_leaves_the_archive_of_the_night_before_as_it_was(
     settings = _settings(db_url, catalog, reports)
     clock = Ticker()
     night = _run(settings, clock)
-    publish_report_files(settings, run_id=night)
+    publish_report_files(settings, run_id=night, after_run=True)
     archive = reports / f"run-{night}.html"
     written = archive.read_bytes()
     assert b"http://example.org/r2" in written  # its hygiene finding
@@ -78,3 +82,78 @@ def test_a_refused_run_leaves_the_archive_of_the_night_before_as_it_was(
     archive.unlink()
     assert archive in publish_report_files(settings).paths
     assert archive.is_file()
+
+
+def test_a_run_overtaken_by_a_later_one_writes_only_its_archive_and_names_it(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A recheck ended during the nightly, whose run ended before the recheck's report was
+    written: the recheck wrote run-<id>.html and a stray run-<id>.md."""
+    catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
+    reports = tmp_path / "reports"
+    settings = _settings(db_url, catalog, reports)
+    clock = Ticker()
+    recheck = _run(settings, clock, ids=["r1"])
+    clock.at(0.01)
+    nightly = _run(settings, clock)
+
+    main = publish_report(settings, run_id=recheck, after_run=True)
+
+    assert main == reports / f"run-{recheck}.html"  # what its `Report:` line names
+    written = sorted(p.name for p in reports.iterdir() if not p.name.startswith("."))
+    assert written == [f"run-{recheck}.html"]  # no run-<id>.md, no latest.*, no site
+
+    files = publish_report_files(settings, run_id=nightly, after_run=True)
+    assert _names(files.paths) == [
+        "latest.html",
+        f"run-{nightly}.html",
+        "latest.md",
+        "index.html",
+    ]
+    # `linkhealth report --run` of an earlier run still writes every format asked for.
+    earlier = publish_report_files(settings, run_id=recheck, formats=("html", "md"))
+    assert _names(earlier.paths) == [f"run-{recheck}.html", f"run-{recheck}.md"]
+
+
+@pytest.mark.flow
+def test_a_checked_run_overtaken_while_its_report_is_built_names_the_file_it_wrote(
+    prefect_harness: None, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the flow: the nightly ended while the recheck's report was being built. The
+    recheck's `Report:` line must name the file it wrote, and it writes its archive only."""
+    import reports.publish
+    from catalog import store
+    from catalog.clock import utcnow
+    from flows.check_flow import check_catalog
+
+    catalog = write_catalog(
+        tmp_path / "toolkit.yaml", [{"id": "typo", "title": "Bad link", "url": "htp://x.org"}]
+    )
+    reports_dir = tmp_path / "reports"
+    read = reports.publish.report_data
+    later: list[int] = []
+
+    def another_run_ends_meanwhile(*args: object, **kwargs: object) -> object:
+        data = read(*args, **kwargs)  # type: ignore[arg-type]
+        engine = open_engine(db_url)
+        later.append(store.start_run(engine, trigger="schedule", now=utcnow()))
+        store.finish_run(engine, later[0], status="completed", now=utcnow())
+        engine.dispose()
+        return data
+
+    monkeypatch.setattr(reports.publish, "report_data", another_run_ends_meanwhile)
+    summary = check_catalog(
+        overrides={
+            "database_url": db_url,
+            "catalogs": [str(catalog)],
+            "reports_dir": str(reports_dir),
+        }
+    )
+
+    assert later and summary.run_id != later[0]
+    written = reports_dir / f"run-{summary.run_id}.html"
+    assert summary.report_path == str(written)
+    assert f"Report: {written}" in summary.lines()
+    assert sorted(p.name for p in reports_dir.iterdir() if not p.name.startswith(".")) == [
+        written.name
+    ]
