@@ -13,6 +13,7 @@ returned, never `settings.reports_dir` itself.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import hashlib
 import logging
@@ -187,25 +188,42 @@ def _publish(
             # ids names the files as asked, and is the latest report when that night is.
             night = (*ctx.run.shards, ctx.run.id) if ctx.run else ()
             try:
-                latest = not night or latest_finished_run_id(engine) in night
-                return write_report(
-                    with_earlier_nights_written(ctx, target),
-                    target,
-                    run_id=run_id if run_id is not None else (ctx.run.id if ctx.run else None),
-                    formats=formats,
-                    pages=pages,
-                    on_progress=on_progress,
-                    complete=complete,
-                    latest=latest,
-                    archive_only=(after_run or run_id is None) and "html" in formats,
-                    # The latest report written again after a refused run (its catalog
-                    # does not load: no hygiene) is no record of the night it shows.
-                    keep_archive=run_id is None and data.refused is not None,
-                )
+                # Which run is the latest is decided once no other report is being written
+                # here, so the latest.* files end as the latest run's whichever ends last.
+                with _writing(target):
+                    latest = not night or latest_finished_run_id(engine) in night
+                    return write_report(
+                        with_earlier_nights_written(ctx, target),
+                        target,
+                        run_id=run_id if run_id is not None else (ctx.run.id if ctx.run else None),
+                        formats=formats,
+                        pages=pages,
+                        on_progress=on_progress,
+                        complete=complete,
+                        latest=latest,
+                        archive_only=(after_run or run_id is None) and "html" in formats,
+                        # The latest report written again after a refused run (its catalog
+                        # does not load: no hygiene) is no record of the night it shows.
+                        keep_archive=run_id is None and data.refused is not None,
+                    )
             except OSError as exc:
                 raise ReportWriteError.of(target, exc) from exc
     finally:
         hygiene.close()
+
+
+#: Held (`fcntl.flock`) by a report while it decides whether it is the latest and writes
+#: (a dot file, as `OWNER_FILE`). Never deleted: two reports would lock two files.
+LOCK_FILE = ".linkhealth-report.lock"
+
+
+@contextlib.contextmanager
+def _writing(folder: Path) -> Iterator[None]:
+    """One report at a time into `folder`: a recheck ending during a nightly decided it was
+    the latest, and its latest.* files, written after the nightly's, replaced them."""
+    with open(folder / LOCK_FILE, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
 
 
 class ReportWriteError(LinkhealthError):

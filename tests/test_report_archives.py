@@ -6,6 +6,7 @@ nightly) leave the files a run writes alone, whichever of them ends last."""
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from catalog.errors import CatalogError
 from catalog.runs import FULL_RUN_LEASE, finish_run, prepare_run
 from catalog.settings import Settings
 from reports import publish_report, publish_report_files
+from reports.publish import LOCK_FILE
 from tests.factories import Ticker, settings_for, write_catalog
 
 ENTRIES = [
@@ -61,7 +63,7 @@ def test_a_refused_run_leaves_the_archive_of_the_night_before_as_it_was(
     settings = _settings(db_url, catalog, reports)
     clock = Ticker()
     night = _run(settings, clock)
-    publish_report_files(settings, run_id=night, after_run=True)
+    publish_report_files(settings, run_id=night)
     archive = reports / f"run-{night}.html"
     written = archive.read_bytes()
     assert b"http://example.org/r2" in written  # its hygiene finding
@@ -113,6 +115,36 @@ def test_a_run_overtaken_by_a_later_one_writes_only_its_archive_and_names_it(
     # `linkhealth report --run` of an earlier run still writes every format asked for.
     earlier = publish_report_files(settings, run_id=recheck, formats=("html", "md"))
     assert _names(earlier.paths) == [f"run-{recheck}.html", f"run-{recheck}.md"]
+
+
+def test_a_report_decides_it_is_the_latest_only_while_no_other_report_is_written(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Without it a recheck that ended first but wrote its latest.* files last replaced the
+    nightly's with its own: the folder then showed a run that was not the latest."""
+    catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
+    reports = tmp_path / "reports"
+    settings = _settings(db_url, catalog, reports)
+    run_id = _run(settings, Ticker())
+    free: list[bool] = []
+
+    def another_report_starts(done: int, total: int) -> None:
+        with open(reports / LOCK_FILE, "a", encoding="utf-8") as other:
+            try:
+                fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                free.append(False)
+            else:
+                free.append(True)
+
+    files = publish_report_files(
+        settings, run_id=run_id, after_run=True, on_progress=another_report_starts
+    )
+
+    assert free and not any(free)  # the site was written while the other one waited
+    assert files.main == reports / "latest.html"
+    with open(reports / LOCK_FILE, "a", encoding="utf-8") as after:
+        fcntl.flock(after.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # and let go when done
 
 
 @pytest.mark.flow
