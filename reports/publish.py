@@ -114,19 +114,27 @@ def publish_report_files(
     `after_run`: the report run `run_id` writes as it ends. When a later run has ended
     meanwhile (a recheck during a nightly), it writes only its archive run-<id>.html, as
     it would have beside its own latest.* files: those and the site are the later run's,
-    and a run-<id>.md was never part of a run's report. The same holds for the latest
-    report (`run_id` None) overtaken by a run that ended while it was built.
+    and a run-<id>.md was never part of a run's report. The latest report (`run_id` None)
+    overtaken by a run that ended while it was built is built again, of that run.
     """
     with _rare_collections():
-        return _publish(
-            settings,
-            run_id=run_id,
-            formats=_ordered(formats),
-            out_dir=out_dir,
-            now=clock(),
-            on_progress=on_progress,
-            after_run=after_run,
-        )
+        while True:
+            try:
+                return _publish(
+                    settings,
+                    run_id=run_id,
+                    formats=_ordered(formats),
+                    out_dir=out_dir,
+                    now=clock(),
+                    on_progress=on_progress,
+                    after_run=after_run,
+                )
+            except _Overtaken:
+                continue  # each time a later run has ended: runs are few, this ends
+
+
+class _Overtaken(Exception):
+    """The latest report was built of a run that another one, ended since, replaced."""
 
 
 #: Allocations between two young-generation collections while a report is built (Python's
@@ -192,6 +200,8 @@ def _publish(
                 # here, so the latest.* files end as the latest run's whichever ends last.
                 with _writing(target):
                     latest = not night or latest_finished_run_id(engine) in night
+                    if not latest and run_id is None:
+                        raise _Overtaken
                     return write_report(
                         with_earlier_nights_written(ctx, target),
                         target,
@@ -201,7 +211,7 @@ def _publish(
                         on_progress=on_progress,
                         complete=complete,
                         latest=latest,
-                        archive_only=(after_run or run_id is None) and "html" in formats,
+                        archive_only=after_run and "html" in formats,
                         # The latest report written again after a refused run (its catalog
                         # does not load: no hygiene) is no record of the night it shows.
                         keep_archive=run_id is None and data.refused is not None,

@@ -117,6 +117,36 @@ def test_a_run_overtaken_by_a_later_one_writes_only_its_archive_and_names_it(
     assert _names(earlier.paths) == [f"run-{recheck}.html", f"run-{recheck}.md"]
 
 
+def test_the_latest_report_overtaken_while_it_is_built_is_built_again_of_the_later_run(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`linkhealth report` (or a refused run writing the report again) while a run ended:
+    the files it asked for are the latest report's, so they must be the later run's."""
+    import reports.publish
+
+    catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
+    reports_dir = tmp_path / "reports"
+    settings = _settings(db_url, catalog, reports_dir)
+    clock = Ticker()
+    first = _run(settings, clock)
+    read = reports.publish.report_data
+    later: list[int] = []
+
+    def a_run_ends_meanwhile(*args: object, **kwargs: object) -> object:
+        data = read(*args, **kwargs)  # type: ignore[arg-type]
+        if not later:
+            clock.at(1)
+            later.append(_run(settings, clock))
+        return data
+
+    monkeypatch.setattr(reports.publish, "report_data", a_run_ends_meanwhile)
+    files = publish_report_files(settings)
+
+    assert later and later[0] != first
+    assert _names(files.paths) == ["latest.html", f"run-{later[0]}.html", "latest.md", "index.html"]
+    assert not (reports_dir / f"run-{first}.html").exists()
+
+
 def test_a_report_decides_it_is_the_latest_only_while_no_other_report_is_written(
     tmp_path: Path, db_url: str
 ) -> None:
