@@ -269,9 +269,11 @@ def not_checked(batch: Batch, run_id: int) -> Any:
 
 
 @task(name="render-report", cache_policy=NO_CACHE)
-def render_report_task(settings: Settings, run_id: int | None) -> str:
+def render_report_task(settings: Settings, run_id: int | None, *, after_run: bool = False) -> str:
+    """The main file written (`publish_report`), which a run's `Report:` line names:
+    run-<id>.html for a run (`after_run`) that a later one overtook, not latest.html."""
     try:
-        path = publish_report(settings, run_id=run_id)
+        path = publish_report(settings, run_id=run_id, after_run=after_run)
     except LinkhealthError as exc:
         # A full disk or a read-only folder: its sentence says it all (`_SentenceEnough`).
         exc.said_by_state = True  # type: ignore[attr-defined]
@@ -372,7 +374,8 @@ def run_check(
     unwritten: LinkhealthError | None = None
     if render:
         try:
-            summary = replace(summary, report_path=render_report_task(settings, prepared.run_id))
+            path = render_report_task(settings, prepared.run_id, after_run=True)
+            summary = replace(summary, report_path=path)
         except ReportFolderError as exc:  # exit 1 (a report that failed), not 2 (refused)
             unwritten = ReportWriteError.after_run(exc, prepared.run_id)
         except LinkhealthError as exc:

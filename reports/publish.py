@@ -13,6 +13,7 @@ returned, never `settings.reports_dir` itself.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import hashlib
 import logging
@@ -83,15 +84,17 @@ def publish_report(
     formats: Sequence[str] = ("html", "md"),
     out_dir: Path | None = None,
     clock: Clock = utcnow,
+    after_run: bool = False,
 ) -> Path:
     """Write the report into `out_dir` (default `settings.reports_dir`), or into a folder
     beside it when that one holds another database's report (`report_folder`); returns
     the main file, in the folder actually written.
 
-    The main file is latest.html when "html" is among `formats`, else the first format's.
+    The main file is latest.html when "html" is among `formats`, else the first format's;
+    run-<id>.html when the report turns out not to be the latest (`after_run`).
     """
     return publish_report_files(
-        settings, run_id=run_id, formats=formats, out_dir=out_dir, clock=clock
+        settings, run_id=run_id, formats=formats, out_dir=out_dir, clock=clock, after_run=after_run
     ).main
 
 
@@ -103,18 +106,35 @@ def publish_report_files(
     out_dir: Path | None = None,
     clock: Clock = utcnow,
     on_progress: Progress | None = None,
+    after_run: bool = False,
 ) -> ReportFiles:
     """Like `publish_report`, but returns every file written (for the CLI to list);
-    `on_progress(done, total)` follows the resource pages."""
+    `on_progress(done, total)` follows the resource pages.
+
+    `after_run`: the report run `run_id` writes as it ends. When a later run has ended
+    meanwhile (a recheck during a nightly), it writes only its archive run-<id>.html, as
+    it would have beside its own latest.* files: those and the site are the later run's,
+    and a run-<id>.md was never part of a run's report. The latest report (`run_id` None)
+    overtaken by a run that ended while it was built is built again, of that run.
+    """
     with _rare_collections():
-        return _publish(
-            settings,
-            run_id=run_id,
-            formats=_ordered(formats),
-            out_dir=out_dir,
-            now=clock(),
-            on_progress=on_progress,
-        )
+        while True:
+            try:
+                return _publish(
+                    settings,
+                    run_id=run_id,
+                    formats=_ordered(formats),
+                    out_dir=out_dir,
+                    now=clock(),
+                    on_progress=on_progress,
+                    after_run=after_run,
+                )
+            except _Overtaken:
+                continue  # each time a later run has ended: runs are few, this ends
+
+
+class _Overtaken(Exception):
+    """The latest report was built of a run that another one, ended since, replaced."""
 
 
 #: Allocations between two young-generation collections while a report is built (Python's
@@ -142,6 +162,7 @@ def _publish(
     out_dir: Path | None,
     now: datetime,
     on_progress: Progress | None,
+    after_run: bool,
 ) -> ReportFiles:
     engine = engine_for(settings.database_url)
     paths = tuple(settings.catalogs)
@@ -175,20 +196,44 @@ def _publish(
             # ids names the files as asked, and is the latest report when that night is.
             night = (*ctx.run.shards, ctx.run.id) if ctx.run else ()
             try:
-                return write_report(
-                    with_earlier_nights_written(ctx, target),
-                    target,
-                    run_id=run_id if run_id is not None else (ctx.run.id if ctx.run else None),
-                    formats=formats,
-                    pages=pages,
-                    on_progress=on_progress,
-                    complete=complete,
-                    latest=run_id is None or latest_finished_run_id(engine) in night,
-                )
+                # Which run is the latest is decided once no other report is being written
+                # here, so the latest.* files end as the latest run's whichever ends last.
+                with _writing(target):
+                    latest = not night or latest_finished_run_id(engine) in night
+                    if not latest and run_id is None:
+                        raise _Overtaken
+                    return write_report(
+                        with_earlier_nights_written(ctx, target),
+                        target,
+                        run_id=run_id if run_id is not None else (ctx.run.id if ctx.run else None),
+                        formats=formats,
+                        pages=pages,
+                        on_progress=on_progress,
+                        complete=complete,
+                        latest=latest,
+                        archive_only=after_run and "html" in formats,
+                        # The latest report written again after a refused run (its catalog
+                        # does not load: no hygiene) is no record of the night it shows.
+                        keep_archive=run_id is None and data.refused is not None,
+                    )
             except OSError as exc:
                 raise ReportWriteError.of(target, exc) from exc
     finally:
         hygiene.close()
+
+
+#: Held (`fcntl.flock`) by a report while it decides whether it is the latest and writes
+#: (a dot file, as `OWNER_FILE`). Never deleted: two reports would lock two files.
+LOCK_FILE = ".linkhealth-report.lock"
+
+
+@contextlib.contextmanager
+def _writing(folder: Path) -> Iterator[None]:
+    """One report at a time into `folder`: a recheck ending during a nightly decided it was
+    the latest, and its latest.* files, written after the nightly's, replaced them."""
+    with open(folder / LOCK_FILE, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
 
 
 class ReportWriteError(LinkhealthError):

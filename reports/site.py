@@ -69,7 +69,8 @@ class ReportFiles:
 
     latest_html: Path | None
     latest_markdown: Path | None
-    #: `run-<id>.html`, kept for history; None when no run id was given.
+    #: `run-<id>.html`, kept for history; None when no run id was given or the one there
+    #: was kept (`write_report`'s `keep_archive`).
     run_html: Path | None
     latest_csv: Path | None = None
     latest_json: Path | None = None
@@ -105,12 +106,19 @@ def write_report(
     on_progress: Progress | None = None,
     complete: Complete | None = None,
     latest: bool = True,
+    archive_only: bool = False,
+    keep_archive: bool = False,
 ) -> ReportFiles:
     """Write the report in `formats` into `out_dir` (created if missing).
 
     `latest=False` (a report on an earlier run) writes `run-<id>.*` files only: the
     index, the `latest.*` files and the site's pages stay those of the latest report
-    (which a nightly run may be writing meanwhile).
+    (which a nightly run may be writing meanwhile). With `archive_only` as well (a run's
+    own report, overtaken by a later run) only `run-<id>.html`: what that run's report
+    keeps beside the latest.* files it no longer writes.
+
+    `keep_archive` leaves an existing `run-<id>.html` as it is: the record of its night,
+    which a report written again after a refused run would replace without its hygiene.
 
     `pages` streams the per-resource pages with their history; without it each
     resource still gets a page, with its current state only. `complete(ctx)` adds what
@@ -126,6 +134,8 @@ def write_report(
     before = ctx  # completed at most once, when a summary page first needs it
     done = functools.cache(lambda: complete(before) if complete is not None else before)
     stem = "latest" if latest or run_id is None else f"run-{run_id}"
+    if archive_only and stem != "latest":
+        formats = [f for f in formats if f == "html"]
     if "html" in formats and stem == "latest":
         count, site = _write_site(ctx, out_dir, pages, on_progress, done)
         if site.gone:
@@ -139,9 +149,11 @@ def write_report(
         if run_id is not None:
             # Kept for history: its footer must not link latest.* files, which the next
             # run replaces with another report; nor say runs after it are refused, which
-            # a later run ends (it is written again when a run is refused).
-            run_page = render_html(replace(ctx, refused_notice=None))
-            files["run_html"] = _write_atomic(out_dir / f"run-{run_id}.html", run_page)
+            # a later run ends (a refusal during its run heads its night's report).
+            archive = out_dir / f"run-{run_id}.html"
+            if not (keep_archive and archive.is_file()):
+                run_page = render_html(replace(ctx, refused_notice=None))
+                files["run_html"] = _write_atomic(archive, run_page)
     if "md" in formats:
         files["latest_markdown"] = _write_atomic(out_dir / f"{stem}.md", render_markdown(ctx))
     if "csv" in formats:

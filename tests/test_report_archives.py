@@ -1,0 +1,221 @@
+"""A reports folder keeps `run-<id>.html`, the record of each run's night, beside the
+latest.* files and the site of the latest run. A refused run (its catalog does not load)
+writes the latest report again to head it with the refusal, but leaves the night before's
+record as that night wrote it; and two runs ending close together (a recheck during a
+nightly) leave the files a run writes alone, whichever of them ends last."""
+
+from __future__ import annotations
+
+import fcntl
+from pathlib import Path
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from catalog.db import open_engine
+from catalog.errors import CatalogError
+from catalog.runs import FULL_RUN_LEASE, finish_run, prepare_run
+from catalog.settings import Settings
+from reports import publish_report, publish_report_files
+from reports.publish import LOCK_FILE
+from tests.factories import Ticker, settings_for, write_catalog
+
+ENTRIES = [
+    {"id": "r1", "title": "Resource 1", "url": "https://example.org/r1"},
+    # Plain http: a hygiene finding, shown only while the catalog loads.
+    {"id": "r2", "title": "Resource 2", "url": "http://example.org/r2"},
+]
+
+
+def _settings(db_url: str, catalog: Path, reports: Path) -> Settings:
+    engine = open_engine(db_url)
+    try:
+        return settings_for(engine, [catalog]).with_overrides(reports_dir=reports)
+    finally:
+        engine.dispose()
+
+
+def _run(settings: Settings, clock: Ticker, *, ids: list[str] | None = None) -> int:
+    """A run that checked nothing, started and ended at the clock's time."""
+    full = ids is None
+    run = prepare_run(
+        settings,
+        trigger="schedule" if full else "recheck",
+        resource_ids=ids,
+        lease=FULL_RUN_LEASE if full else None,
+        clock=clock,
+    )
+    finish_run(settings, run.run_id, stored=[], lease=run.lease, clock=clock)
+    return run.run_id
+
+
+def _names(paths: tuple[Path, ...]) -> list[str]:
+    return [p.name for p in paths]
+
+
+def test_a_refused_run_leaves_the_archive_of_the_night_before_as_it_was(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Night 13's archive lost its hygiene section when night 14 was refused for a broken
+    catalog: the refused run wrote the latest report again, archive included."""
+    catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
+    reports = tmp_path / "reports"
+    settings = _settings(db_url, catalog, reports)
+    clock = Ticker()
+    night = _run(settings, clock)
+    publish_report_files(settings, run_id=night)
+    archive = reports / f"run-{night}.html"
+    written = archive.read_bytes()
+    assert b"http://example.org/r2" in written  # its hygiene finding
+
+    write_catalog(catalog, [*ENTRIES, ENTRIES[0]])  # r1 twice: the next night is refused
+    clock.at(1)
+    with pytest.raises(CatalogError):
+        prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=clock)
+    files = publish_report_files(settings)  # as the refused run writes it again
+
+    assert archive.read_bytes() == written
+    assert files.run_html is None and archive not in files.paths  # not listed as written
+    assert files.main == reports / "latest.html"
+    notice = LexborHTMLParser(files.main.read_text()).css_first("#refused-notice")
+    assert notice is not None and "refused" in notice.text()
+
+    # A night whose report was never written (`--no-report`) still gets its archive.
+    archive.unlink()
+    assert archive in publish_report_files(settings).paths
+    assert archive.is_file()
+
+
+def test_a_run_overtaken_by_a_later_one_writes_only_its_archive_and_names_it(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A recheck ended during the nightly, whose run ended before the recheck's report was
+    written: the recheck wrote run-<id>.html and a stray run-<id>.md."""
+    catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
+    reports = tmp_path / "reports"
+    settings = _settings(db_url, catalog, reports)
+    clock = Ticker()
+    recheck = _run(settings, clock, ids=["r1"])
+    clock.at(0.01)
+    nightly = _run(settings, clock)
+
+    main = publish_report(settings, run_id=recheck, after_run=True)
+
+    assert main == reports / f"run-{recheck}.html"  # what its `Report:` line names
+    written = sorted(p.name for p in reports.iterdir() if not p.name.startswith("."))
+    assert written == [f"run-{recheck}.html"]  # no run-<id>.md, no latest.*, no site
+
+    files = publish_report_files(settings, run_id=nightly, after_run=True)
+    assert _names(files.paths) == [
+        "latest.html",
+        f"run-{nightly}.html",
+        "latest.md",
+        "index.html",
+    ]
+    # `linkhealth report --run` of an earlier run still writes every format asked for.
+    earlier = publish_report_files(settings, run_id=recheck, formats=("html", "md"))
+    assert _names(earlier.paths) == [f"run-{recheck}.html", f"run-{recheck}.md"]
+
+
+def test_the_latest_report_overtaken_while_it_is_built_is_built_again_of_the_later_run(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`linkhealth report` (or a refused run writing the report again) while a run ended:
+    the files it asked for are the latest report's, so they must be the later run's."""
+    import reports.publish
+
+    catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
+    reports_dir = tmp_path / "reports"
+    settings = _settings(db_url, catalog, reports_dir)
+    clock = Ticker()
+    first = _run(settings, clock)
+    read = reports.publish.report_data
+    later: list[int] = []
+
+    def a_run_ends_meanwhile(*args: object, **kwargs: object) -> object:
+        data = read(*args, **kwargs)  # type: ignore[arg-type]
+        if not later:
+            clock.at(1)
+            later.append(_run(settings, clock))
+        return data
+
+    monkeypatch.setattr(reports.publish, "report_data", a_run_ends_meanwhile)
+    files = publish_report_files(settings)
+
+    assert later and later[0] != first
+    assert _names(files.paths) == ["latest.html", f"run-{later[0]}.html", "latest.md", "index.html"]
+    assert not (reports_dir / f"run-{first}.html").exists()
+
+
+def test_a_report_decides_it_is_the_latest_only_while_no_other_report_is_written(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Without it a recheck that ended first but wrote its latest.* files last replaced the
+    nightly's with its own: the folder then showed a run that was not the latest."""
+    catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
+    reports = tmp_path / "reports"
+    settings = _settings(db_url, catalog, reports)
+    run_id = _run(settings, Ticker())
+    free: list[bool] = []
+
+    def another_report_starts(done: int, total: int) -> None:
+        with open(reports / LOCK_FILE, "a", encoding="utf-8") as other:
+            try:
+                fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                free.append(False)
+            else:
+                free.append(True)
+
+    files = publish_report_files(
+        settings, run_id=run_id, after_run=True, on_progress=another_report_starts
+    )
+
+    assert free and not any(free)  # the site was written while the other one waited
+    assert files.main == reports / "latest.html"
+    with open(reports / LOCK_FILE, "a", encoding="utf-8") as after:
+        fcntl.flock(after.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # and let go when done
+
+
+@pytest.mark.flow
+def test_a_checked_run_overtaken_while_its_report_is_built_names_the_file_it_wrote(
+    prefect_harness: None, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the flow: the nightly ended while the recheck's report was being built. The
+    recheck's `Report:` line must name the file it wrote, and it writes its archive only."""
+    import reports.publish
+    from catalog import store
+    from catalog.clock import utcnow
+    from flows.check_flow import check_catalog
+
+    catalog = write_catalog(
+        tmp_path / "toolkit.yaml", [{"id": "typo", "title": "Bad link", "url": "htp://x.org"}]
+    )
+    reports_dir = tmp_path / "reports"
+    read = reports.publish.report_data
+    later: list[int] = []
+
+    def another_run_ends_meanwhile(*args: object, **kwargs: object) -> object:
+        data = read(*args, **kwargs)  # type: ignore[arg-type]
+        engine = open_engine(db_url)
+        later.append(store.start_run(engine, trigger="schedule", now=utcnow()))
+        store.finish_run(engine, later[0], status="completed", now=utcnow())
+        engine.dispose()
+        return data
+
+    monkeypatch.setattr(reports.publish, "report_data", another_run_ends_meanwhile)
+    summary = check_catalog(
+        overrides={
+            "database_url": db_url,
+            "catalogs": [str(catalog)],
+            "reports_dir": str(reports_dir),
+        }
+    )
+
+    assert later and summary.run_id != later[0]
+    written = reports_dir / f"run-{summary.run_id}.html"
+    assert summary.report_path == str(written)
+    assert f"Report: {written}" in summary.lines()
+    assert sorted(p.name for p in reports_dir.iterdir() if not p.name.startswith(".")) == [
+        written.name
+    ]
