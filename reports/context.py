@@ -205,13 +205,23 @@ class Row:
     resource_type: str | None = None
 
     @property
+    def began(self) -> str | None:
+        """What began at its `since` where that is not when its current failure began:
+        "drifted" or "flapping", the branches of `catalog.problem_checks.PROBLEM_START` in
+        its order (drift, then flapping, on a link not confirmed broken); None otherwise."""
+        if self.state == BROKEN_STATE:
+            return None
+        if self.drift_reason:
+            return "drifted"
+        return "flapping" if self.flapping else None
+
+    @property
     def flapping_since(self) -> bool:
-        """Its `since` is when it began flapping (`catalog.problem_checks.PROBLEM_START`),
-        not when its current failure began: "Since 5 days ago", beside a 503 of last night
-        between nights that worked, read as five days down. A drifted page's `since` is its
-        drift's (that start's first branch), even while its link flaps: "when it began
-        flapping" beside the drift's date named the wrong event."""
-        return self.flapping and self.state != BROKEN_STATE and not self.drift_reason
+        """Its `since` is when it began flapping (`began`), not when its current failure
+        began: "Since 5 days ago", beside a 503 of last night between nights that worked,
+        read as five days down. A drifted page's `since` is its drift's even while its link
+        flaps: "when it began flapping" beside the drift's date named the wrong event."""
+        return self.began == "flapping"
 
     @property
     def set_aside(self) -> bool:

@@ -20,7 +20,6 @@ from typing import Any
 from catalog import store
 from catalog.clock import as_utc
 from catalog.decisions import ReportWords, history_json, history_lines
-from catalog.health import BROKEN
 from catalog.queries import EventRow
 from reports.context import Row
 from reports.history import Readdition, readdition, readditions
@@ -71,7 +70,7 @@ def resource_json(
 
 def _report_words(row: Row) -> ReportWords:
     """What the history's current state tells of the report's `row`."""
-    began = _began(row)
+    began = row.began if row.since else None
     return ReportWords(
         since=datetime.fromisoformat(row.since.iso) if row.since and began else None,
         began=began,
@@ -85,24 +84,13 @@ def _report_json(row: Row) -> dict[str, Any]:
     return {
         "priority": row.priority.key if row.priority else None,
         "since": row.since.iso if row.since else None,
-        "flapping_since": bool(row.since and _began(row) == "flapping"),
+        "flapping_since": bool(row.since and row.flapping_since),
         "checks": row.checks,
         "suggested_url": row.suggested_url,
         "fix": row.fix,
         "command": row.command,
         "command_needs_input": row.command_needs_input,
     }
-
-
-def _began(row: Row) -> str | None:
-    """What began when the report's `row` says its problem began, where that is not its
-    current failure: the branches of `catalog.problem_checks.PROBLEM_START` in its order
-    (drift, then flapping, on a link not confirmed broken)."""
-    if row.since is None or row.state == BROKEN:
-        return None
-    if row.drift_reason:
-        return "drifted"
-    return "flapping" if row.flapping_since else None
 
 
 def _readded_text(put_back: Readdition, history: store.ResourceHistory) -> str:
