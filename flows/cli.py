@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -30,11 +30,6 @@ from catalog.text import for_terminal
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
-
-    from catalog.db import Engine
-    from catalog.queries import ResourceRow
-    from catalog.store import RunVerdict
-    from reports.context import Row
 
 
 class _Group(TyperGroup):
@@ -398,10 +393,13 @@ def check(
         from catalog import store
         from catalog.db import engine_for
         from catalog.ops import strict_findings
+        from reports.publish import queue_rows_of
 
         engine = engine_for(settings.database_url)
         verdicts = store.run_verdicts(engine, summary.run_id)
-        found = strict_findings(summary, verdicts, _report_rows_of(engine, verdicts))
+        found = strict_findings(
+            summary, verdicts, queue_rows_of(engine, {(v.collection, v.rid) for v in verdicts})
+        )
     if found:
         import shlex
 
@@ -415,30 +413,6 @@ def check(
         )
         _err(f"--strict: {found}; exit {EXIT_NEEDS_ATTENTION}. {listed}")
         raise typer.Exit(EXIT_NEEDS_ATTENTION)
-
-
-def _report_rows_of(engine: Engine, verdicts: Sequence[RunVerdict]) -> list[Row]:
-    """The report's rows of the run's resources, for `--strict` to judge as the report
-    does: those in the action queue in its order (`reports.build.action_queue`, which
-    builds a row only for a resource in a group), then the snoozed and ignored ones."""
-    from catalog.clock import utcnow
-    from catalog.queries import iter_resources
-    from reports.build import action_queue, resource_report_row
-
-    now = utcnow()
-    ours = {(v.collection, v.rid) for v in verdicts}
-    maybe_aside: list[ResourceRow] = []
-
-    def of_the_run() -> Iterator[ResourceRow]:
-        for r in iter_resources(engine):
-            if (r.collection_key, r.resource_id) in ours:
-                if r.snoozed_until or r.ignored_reason:
-                    maybe_aside.append(r)  # few; `Row.set_aside` says which are
-                yield r
-
-    queued = action_queue(of_the_run(), now=now, shared_ids=frozenset(), limit=len(ours))
-    rows = (resource_report_row(r, now=now) for r in maybe_aside)
-    return [*queued, *(row for row in rows if row.set_aside)]
 
 
 @app.command()

@@ -35,6 +35,7 @@ from catalog.hygiene import Finding, lint
 from catalog.queries import (
     TREND_DAYS,
     ReportData,
+    ResourceRow,
     history_events,
     https_suggestions,
     iter_link_history,
@@ -52,6 +53,7 @@ from reports.build import (
     action_queue,
     build_context,
     resource_pages,
+    resource_report_row,
     with_findings,
 )
 from reports.context import ReportContext, ResourcePage, Row
@@ -75,6 +77,28 @@ def queue_head(
         ids_at=lambda addresses: resource_ids_at(engine, addresses),
         options=options,
     )
+
+
+def queue_rows_of(
+    engine: Engine, resources: Collection[tuple[str, str]], *, now: datetime | None = None
+) -> list[Row]:
+    """The report's rows of `resources` ((collection key, id) pairs), for `check --strict`
+    to judge as the report does: those in the action queue, in its order (`action_queue`
+    builds a row only for a resource in a group), then the snoozed and ignored ones. Read
+    as `queue_head` reads, streamed: one run's resources of any catalog."""
+    now = utcnow() if now is None else now
+    maybe_aside: list[ResourceRow] = []
+
+    def of_these() -> Iterator[ResourceRow]:
+        for r in iter_resources(engine):
+            if (r.collection_key, r.resource_id) in resources:
+                if r.snoozed_until or r.ignored_reason:
+                    maybe_aside.append(r)  # few; `Row.set_aside` says which are
+                yield r
+
+    queued = action_queue(of_these(), now=now, shared_ids=frozenset(), limit=len(resources))
+    rows = (resource_report_row(r, now=now) for r in maybe_aside)
+    return [*queued, *(row for row in rows if row.set_aside)]
 
 
 def publish_report(
