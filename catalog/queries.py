@@ -472,15 +472,8 @@ def broken_and_drift(engine: Engine, *, now: datetime) -> tuple[int, int]:
     a resource snoozed until after `now` or ignored, which the queue leaves out.
     """
     drift = _optional(Link, "drift_reason")[0]
-    snoozed_until, ignored = _optional(Resource, "snoozed_until", "ignored_reason")
-    in_queue = groups.queued(snoozed_until, ignored, now)
     query = (
-        select(
-            func.count(
-                case((and_(in_queue, groups.confirmed_broken(Link.outcome, Link.state)), 1))
-            ),
-            func.count(case((and_(in_queue, groups.drifted(Link.outcome, Link.state, drift)), 1))),
-        )
+        select(*_group_counts(Link.outcome, Link.state, drift, now))
         .select_from(Resource)
         .join(Link, Resource.link_id == Link.id)
         .where(Resource.removed_at.is_(None))
@@ -488,6 +481,21 @@ def broken_and_drift(engine: Engine, *, now: datetime) -> tuple[int, int]:
     with session_scope(engine) as session:
         broken_count, drifted = session.execute(query).one()
     return int(broken_count), int(drifted)
+
+
+def _group_counts(outcome: Any, state: Any, drift: Any, now: datetime) -> tuple[Any, Any]:
+    """The counts of `broken_and_drift` for a link whose outcome, state and drift reason are
+    these expressions, over rows of resources joined to their links."""
+    snoozed_until, ignored = _optional(Resource, "snoozed_until", "ignored_reason")
+    in_queue = groups.queued(snoozed_until, ignored, now)
+
+    def counted(condition: Any) -> Any:
+        return func.count(case((and_(in_queue, condition), 1)))
+
+    return (
+        counted(groups.confirmed_broken(outcome, state)),
+        counted(groups.drifted(outcome, state, drift)),
+    )
 
 
 #: The events that set or clear a link's drift flag (`catalog.health.apply_drift`).
@@ -515,8 +523,6 @@ def broken_and_drift_of_run(
     `ok`, `recovered` -> `ok`) move no link in or out of a group.
     """
     drift = _optional(Link, "drift_reason")[0]
-    snoozed_until, ignored = _optional(Resource, "snoozed_until", "ignored_reason")
-    in_queue = groups.queued(snoozed_until, ignored, now)
     # The run's events by the primary key range alone: grouped by the bare column, SQLite
     # read every event ever written through the index on link_id instead. (Cast: a bare
     # `+ 0` has no type, and SQLite then scanned the groups for each resource.)
@@ -545,16 +551,10 @@ def broken_and_drift_of_run(
         (was_drift.kind == "drift_cleared", was_drift.details["old"].as_string()),
         else_=None,
     )
-
-    def counted(condition: Any) -> Any:
-        return func.count(case((and_(in_queue, condition), 1)))
-
     query = (
         select(
-            counted(groups.confirmed_broken(outcome, state)),
-            counted(groups.drifted(outcome, state, drift_before)),
-            counted(groups.confirmed_broken(Link.outcome, Link.state)),
-            counted(groups.drifted(Link.outcome, Link.state, drift)),
+            *_group_counts(outcome, state, drift_before, now),
+            *_group_counts(Link.outcome, Link.state, drift, now),
         )
         .select_from(Resource)
         .join(Link, Resource.link_id == Link.id)
