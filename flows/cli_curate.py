@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from catalog.settings import Settings, load_settings
+from catalog.settings import Settings
 from catalog.text import for_terminal
 
 if TYPE_CHECKING:
@@ -41,13 +41,9 @@ def _settings(config: Path | None, db: str | None, catalogs: list[Path] | None) 
     """The settings, once their database is known to exist (exit 3, naming where it was
     looked for, rather than an empty database created in the wrong folder)."""
     from catalog.db import existing_database
-    from flows.cli import said
+    from flows.cli import _settings as command_settings
 
-    settings = said(
-        load_settings(config).with_overrides(
-            database_url=db, catalogs=tuple(catalogs) if catalogs else None
-        )
-    )
+    settings = command_settings(config, db, catalogs)
     existing_database(settings.database_url)
     return settings
 
