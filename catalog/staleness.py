@@ -17,6 +17,7 @@ Datetimes without a zone (SQLite gives them back that way) are taken as UTC.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -83,14 +84,21 @@ def staleness(
     page whose text changes every week but whose title does not is not asked about again.
     """
     now = as_utc(now)
+
+    @functools.cache
+    def named() -> tuple[tuple[int, ...], tuple[int, ...]]:
+        # The years of the title and of the description, read once: both judgements of
+        # the entry's years weigh them, and every refresh reads every entry (twice a run).
+        return named_years(title), named_years(description or "")
+
     reviewed = _opt(reviewed_at)
     recently_reviewed = reviewed is not None and now - reviewed <= timedelta(
         days=settings.review_days
     )
     edition = (
         None
-        if recently_reviewed and _reviewed_since(reviewed, _opt(title_since))
-        else _new_edition(now, page_title, title, description, year, title_since)
+        if not page_title or (recently_reviewed and _reviewed_since(reviewed, _opt(title_since)))
+        else _new_edition(now, page_title, named(), year, title_since)
     )
     found = [
         _unverified(now, settings, _opt(last_success_at), _later(first_seen_at, linked_at))
@@ -101,9 +109,7 @@ def staleness(
         if recently_reviewed
         else _unchanged_long(now, settings, _opt(fingerprint_unchanged_since), last_modified),
         # The page naming the newer edition says more than the entry's age does.
-        None
-        if recently_reviewed or edition is not None
-        else _dated(now, settings, title, description, year),
+        None if recently_reviewed or edition is not None else _dated(now, settings, *named(), year),
         edition,
     ]
     return tuple(r for r in found if r is not None)
@@ -177,12 +183,16 @@ _SERVER_CLOCK_SLACK = timedelta(days=1)
 
 
 def _dated(
-    now: datetime, settings: HealthSettings, title: str, description: str | None, year: int | None
+    now: datetime,
+    settings: HealthSettings,
+    title_years: tuple[int, ...],
+    description_years: tuple[int, ...],
+    year: int | None,
 ) -> StaleReason | None:
     """The newest year the entry names decides: history in a description ("the Act of
     2000") must not date a report whose own year is recent."""
-    sources = [("title", y) for y in named_years(title)]
-    sources += [("description", y) for y in named_years(description or "")]
+    sources = [("title", y) for y in title_years]
+    sources += [("description", y) for y in description_years]
     if year is not None:
         sources.append(("year field", year))
     sources = [(where, y) for where, y in sources if y <= now.year + 1]
@@ -202,19 +212,16 @@ def _dated(
 
 def _new_edition(
     now: datetime,
-    page_title: str | None,
-    title: str,
-    description: str | None,
+    page_title: str,
+    entry_years: tuple[tuple[int, ...], tuple[int, ...]],
     year: int | None,
     page_since: datetime | None,
 ) -> StaleReason | None:
     """A report replaced by a newer edition at the same address: the page's title names a
     later year than anything in the entry ("2018 ... Report" linked, "2023 ... Report"
     served). An entry that names no year gives nothing to compare with."""
-    if not page_title:
-        return None
     latest = now.year + 1
-    entry = [*named_years(title), *named_years(description or "")]
+    entry = [*entry_years[0], *entry_years[1]]
     if year is not None:
         entry.append(year)
     entry = [y for y in entry if y <= latest]
