@@ -583,6 +583,28 @@ def iter_resources(engine: Engine, *, chunk: int = 500) -> Iterator[ResourceRow]
             yield from _report_rows(session, [dict(zip(keys, row, strict=True)) for row in part])
 
 
+def iter_resources_of(
+    engine: Engine, resources: Iterable[tuple[str, str]], *, chunk: int = 500
+) -> Iterator[ResourceRow]:
+    """The rows `iter_resources` yields of `resources` ((collection key, id) pairs) alone,
+    in its order: for `check --strict --id`, whose few resources cost reading and assembling
+    every active resource's row (1.3 CPU-s per 10k). A row needs no other resource's: its
+    link's checks, its deciders and its link's move are its own (`_report_rows`)."""
+    wanted = set(resources)
+    rids = sorted({rid for _, rid in wanted})
+    found: list[dict[str, Any]] = []
+    with session_scope(engine) as session:
+        for start in range(0, len(rids), chunk):  # far below any bound-parameter limit
+            result = session.connection().execute(
+                _active_resources().where(Resource.rid.in_(rids[start : start + chunk]))
+            )
+            found.extend(r for r in _as_dicts(result) if (r["collection_key"], r["rid"]) in wanted)
+        # `_active_resources`' order across chunks: `byte_order` is Python's code point order.
+        found.sort(key=lambda r: (r["collection_title"], r["rid"]))
+        for start in range(0, len(found), chunk):
+            yield from _report_rows(session, found[start : start + chunk])
+
+
 def resource_row(engine: Engine, pk: int) -> ResourceRow | None:
     """The row `report_data(engine).resources` holds for the resource `pk` (resources.id),
     read alone: its since, checks and moved-to address as the report has them (None for a

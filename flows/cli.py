@@ -397,9 +397,11 @@ def check(
 
         engine = engine_for(settings.database_url)
         verdicts = store.run_verdicts(engine, summary.run_id)
-        found = strict_findings(
-            summary, verdicts, queue_rows_of(engine, {(v.collection, v.rid) for v in verdicts})
+        # With ids, the run's few resources' rows alone: not every active resource's.
+        rows = queue_rows_of(
+            engine, {(v.collection, v.rid) for v in verdicts}, narrowed=bool(resource_id)
         )
+        found = strict_findings(summary, verdicts, rows)
     if found:
         import shlex
 

@@ -100,6 +100,8 @@ def changes_since(
         e.id for e in data.changes if e.kind == "state_changed" and last_change[e.link_id] != e.id
     }
     changed_before = {e.link_id for e in data.changes if e.id in superseded}
+    # So does its last outcome change say how it fails now (a 404, then a soft 404).
+    last_outcome = {e.link_id: e.id for e in data.changes if e.kind == "outcome_changed"}
     for event in data.changes:
         if event.id in told or event.id in superseded:
             continue  # told with the state change it is folded into, or told by a later one
@@ -164,6 +166,19 @@ def changes_since(
                 summary = INVALID_SINCE
             if section == "started_failing":
                 section, summary = "newly_broken", INVALID_SINCE
+        if event.kind == "outcome_changed" and section == "newly_missing":
+            # A hard failure that became a soft 404: no state news (failing before and
+            # after), yet it left "Confirmed broken" or "Failing, not yet confirmed" for
+            # "Page missing (soft 404)". Its news goes there, as the row does (a drifted
+            # row stays under its graver heading), once: its last outcome says it.
+            if (
+                last_outcome[event.link_id] != event.id
+                or not targets
+                or targets[0].priority is not Priority.SOFT_404
+            ):
+                continue
+            if targets[0].state == BROKEN:
+                summary = NOW_MISSING_CONFIRMED
         if section == "newly_broken" and not _filed_broken(targets):
             # A soft 404's break is confirmed all the same, but the report files it under
             # "Page missing (soft 404)" (`catalog.health.confirmed_broken`): its news says so.
@@ -197,6 +212,18 @@ def changes_since(
                     quoted=quoted,
                 )
             )
+    # A hard failure that became a soft 404 on the check its state news tells (the one that
+    # confirmed it, say): that news is the entry's one item, with how it failed before.
+    missing = sections["newly_missing"]
+    how = {_entry_of(i): i for i in missing if _now_missing(i)}
+    stated = {_entry_of(i) for i in missing if not _now_missing(i)}
+    sections["newly_missing"] = [
+        replace(i, before=how[_entry_of(i)].before, after=how[_entry_of(i)].after)
+        if _entry_of(i) in how and i.before is None and i.after is None
+        else i
+        for i in missing
+        if not (_now_missing(i) and _entry_of(i) in stated)
+    ]
     # A drifted page has changed by definition: its entry is listed once, under the graver
     # heading, whose reason already quotes what the page now says.
     drifted = {_entry_of(item) for item in sections["newly_drifted"]}
@@ -227,6 +254,13 @@ def _began_redirecting(event: EventRow) -> bool:
 #: A link's first failure, and that of a soft 404 (told under "Pages now missing").
 STARTED_FAILING = "Failed its last check; not confirmed yet."
 STARTED_MISSING = "The site answers, but the page is missing (soft 404); not confirmed yet."
+
+#: A link failing otherwise (a 404, a timeout) whose site now answers with a "not found"
+#: page: the URL must still be replaced, and it is filed under "Page missing (soft 404)".
+NOW_MISSING = "The site answers now, but the page is still missing (soft 404); not confirmed yet."
+NOW_MISSING_CONFIRMED = (
+    "The site answers now, but the page is still missing (soft 404); confirmed missing."
+)
 
 #: Said of a link that no longer flaps where its failure or recovery is the news.
 NO_LONGER_FLAPPING = "No longer listed as flapping."
@@ -273,6 +307,23 @@ def _after_stops(events: Sequence[EventRow]) -> tuple[dict[int, int], dict[int, 
         if (new == SUSPECT_STATE and old not in _FAILING_STATES) or new == "recovered":
             folded[change.id] = stop_id
     return folded, latest
+
+
+def _hard_to_soft(details: Mapping[str, Any]) -> bool:
+    """Whether an `outcome_changed` is a failure other than a soft 404 becoming one."""
+    value = details.get("old")
+    old = Outcome.known(value if isinstance(value, str) else None)
+    return (
+        details.get("new") == Outcome.SOFT_404.value
+        and old is not None
+        and old.is_failure
+        and old is not Outcome.SOFT_404
+    )
+
+
+def _now_missing(item: ChangeItem) -> bool:
+    """An item told by `_hard_to_soft`'s outcome change, not by a state change."""
+    return item.kind == "outcome_changed"
 
 
 def _filed_broken(targets: Sequence[Row]) -> bool:
@@ -328,6 +379,8 @@ def _place(
         if new == "recovered":
             return "recovered", "Works again.", None, None
         return None
+    if kind == "outcome_changed" and _hard_to_soft(d):
+        return "newly_missing", NOW_MISSING, label_of(d.get("old")), label_of(d.get("new"))
     if kind == "outcome_changed" and d.get("new") == Outcome.REDIRECTED_PERMANENT.value:
         if event.link_id in redirect_links or event.link_id in final_links:
             return None

@@ -40,6 +40,7 @@ from catalog.queries import (
     https_suggestions,
     iter_link_history,
     iter_resources,
+    iter_resources_of,
     latest_finished_run_id,
     report_data,
     resource_ids_at,
@@ -80,17 +81,26 @@ def queue_head(
 
 
 def queue_rows_of(
-    engine: Engine, resources: Collection[tuple[str, str]], *, now: datetime | None = None
+    engine: Engine,
+    resources: Collection[tuple[str, str]],
+    *,
+    now: datetime | None = None,
+    narrowed: bool = False,
 ) -> list[Row]:
     """The report's rows of `resources` ((collection key, id) pairs), for `check --strict`
     to judge as the report does: those in the action queue, in its order (`action_queue`
     builds a row only for a resource in a group), then the snoozed and ignored ones. Read
-    as `queue_head` reads, streamed: one run's resources of any catalog."""
+    as `queue_head` reads, streamed: one run's resources of any catalog.
+
+    `narrowed`: read the rows of `resources` alone (`iter_resources_of`), for a run of a
+    few ids; else every active resource's row is streamed and the rest skipped, cheaper
+    for a run of a whole catalog than looking each of its resources up."""
     now = utcnow() if now is None else now
     maybe_aside: list[ResourceRow] = []
+    read = iter_resources_of(engine, resources) if narrowed else iter_resources(engine)
 
     def of_these() -> Iterator[ResourceRow]:
-        for r in iter_resources(engine):
+        for r in read:
             if (r.collection_key, r.resource_id) in resources:
                 if r.snoozed_until or r.ignored_reason:
                     maybe_aside.append(r)  # few; `Row.set_aside` says which are

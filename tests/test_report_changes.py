@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from catalog import store
@@ -15,6 +16,7 @@ from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from reports.build import build_context
+from reports.context import ReportContext
 from reports.render import render_html, render_json, render_markdown
 from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
 
@@ -201,3 +203,97 @@ def test_a_page_that_became_a_soft_404_is_news_under_pages_now_missing_only(
     markdown = render_markdown(ctx)
     assert "Started failing" not in markdown and "started failing" not in markdown
     assert "1 page now missing (soft 404)" in markdown
+
+
+def _news_of_nights(tmp_path: Path, outcomes: list[Outcome]) -> ReportContext:
+    """The report after checking one link (`moved`) on consecutive nights, with these
+    outcomes; a soft 404 answers 200."""
+    gone = "https://gone.example/"
+    kit = make_catalog("toolkit", [make_resource("moved", gone, title="Moved page")])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        for night, outcome in enumerate(outcomes):
+            run_id = store.start_run(engine, trigger="schedule", now=days(night))
+            fields = {"http_status": 200} if outcome is Outcome.SOFT_404 else {}
+            obs = make_observation(gone, outcome, days(night), **fields)
+            store.record_observations(engine, run_id, [obs], HEALTH, now=days(night))
+            store.finish_run(engine, run_id, status="completed", now=days(night + 0.01))
+        return build_context(report_data(engine), now=days(len(outcomes) - 0.99))
+
+
+@pytest.mark.parametrize(
+    "failing", [Outcome.NOT_FOUND, Outcome.HTTP_ERROR, Outcome.TIMEOUT], ids=lambda o: o.value
+)
+def test_a_failing_link_that_now_answers_with_a_soft_404_is_news_under_pages_now_missing(
+    tmp_path: Path, failing: Outcome
+) -> None:
+    """Failing (a 404, a 500, a timeout), not confirmed yet, and now the site answers with
+    a "not found" page: the row left "Failing, not yet confirmed" for "Page missing (soft
+    404)", and the news said nothing of it. It is neither fixed nor failing anew."""
+    ctx = _news_of_nights(tmp_path, [Outcome.OK, failing, Outcome.SOFT_404])
+
+    assert {r.resource_id: g.key for g in ctx.groups for r in g.rows} == {"moved": "soft_404"}
+    assert ctx.changes is not None
+    (section,) = ctx.changes.sections
+    (item,) = section.items
+    assert (section.key, item.resource_id, item.kind) == (
+        "newly_missing",
+        "moved",
+        "outcome_changed",
+    )
+    assert item.summary == (
+        "The site answers now, but the page is still missing (soft 404); not confirmed yet."
+    )
+    assert (item.before, item.after) == (failing.label, Outcome.SOFT_404.label)
+
+    markdown = render_markdown(ctx)
+    section_md = markdown.split("### Pages now missing (soft 404) (1)")[1].split("###")[0]
+    assert "(moved): The site answers now" in section_md
+    assert f"{failing.label} → Page missing (soft 404)" in section_md
+    for elsewhere in ("Started failing", "Recovered", "Newly broken"):
+        assert elsewhere not in markdown
+    html = LexborHTMLParser(render_html(ctx))
+    shown = {
+        span.text(): ul.attributes.get("data-section")
+        for ul in html.css("ul.changes")
+        for span in ul.css("li span.id")
+    }
+    assert shown == {"moved": "newly_missing"}
+    (li,) = html.css("ul.changes li")
+    assert failing.label in li.text() and "Page missing (soft 404)" in li.text()
+
+
+def test_a_confirmed_break_that_now_answers_with_a_soft_404_is_news_under_pages_now_missing(
+    tmp_path: Path,
+) -> None:
+    """Confirmed broken with a 404, then a "not found" page: the row moved from "Confirmed
+    broken" to "Page missing (soft 404)", confirmed still; not "Fixed"/"Recovered"."""
+    ctx = _news_of_nights(tmp_path, [Outcome.NOT_FOUND] * 3 + [Outcome.SOFT_404])
+
+    assert {r.resource_id: g.key for g in ctx.groups for r in g.rows} == {"moved": "soft_404"}
+    assert ctx.changes is not None
+    (section,) = ctx.changes.sections
+    (item,) = section.items
+    assert (section.key, item.resource_id) == ("newly_missing", "moved")
+    assert item.summary == (
+        "The site answers now, but the page is still missing (soft 404); confirmed missing."
+    )
+    assert item.before_after == "Not found (404) → Page missing (soft 404)"
+    markdown = render_markdown(ctx)
+    assert "1 page now missing (soft 404)" in markdown
+    assert "Recovered" not in markdown and "Newly broken" not in markdown
+
+
+def test_a_soft_404_confirmed_on_its_first_such_check_is_told_once_with_how_it_failed(
+    tmp_path: Path,
+) -> None:
+    """Two 404s, then a soft 404 whose check confirms it: its confirmation and its new
+    way of failing are one item, which says how it failed before."""
+    ctx = _news_of_nights(tmp_path, [Outcome.NOT_FOUND] * 2 + [Outcome.SOFT_404])
+
+    assert ctx.changes is not None
+    (section,) = ctx.changes.sections
+    (item,) = section.items
+    assert (section.key, item.kind) == ("newly_missing", "state_changed")
+    assert item.summary == "Confirmed missing after 3 failed checks."
+    assert item.before_after == "Not found (404) → Page missing (soft 404)"
