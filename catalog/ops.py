@@ -375,6 +375,8 @@ class QueueRowLike(Protocol):
     """What `reports.context.Row` offers; catalog/ must not import reports/."""
 
     @property
+    def priority(self) -> QueueGroupLike | None: ...
+    @property
     def collection_key(self) -> str: ...
     @property
     def resource_id(self) -> str: ...
@@ -385,17 +387,29 @@ class QueueRowLike(Protocol):
     @property
     def label(self) -> str: ...
     @property
-    def state(self) -> str: ...
+    def status_badge(self) -> tuple[str, str]: ...
+    @property
+    def state_note(self) -> str | None: ...
     @property
     def seen(self) -> str: ...
     @property
     def next_step(self) -> str: ...
+    @property
+    def fix(self) -> str | None: ...
+    @property
+    def command(self) -> str | None: ...
 
 
 def queue_table(
     rows: Iterable[QueueRowLike], limit: int = QUEUE_ARTIFACT_ROWS
 ) -> list[dict[str, Any]]:
-    """The first `limit` action-queue rows as plain dicts (a Prefect table artifact)."""
+    """The first `limit` action-queue rows as plain dicts (a Prefect table artifact), in
+    the words of the report's rows: its group, its status badge and state note ("Not found
+    (404)", "Failing, not yet confirmed"), what we saw where that adds to the badge, and
+    its "What to do" cell: the fix (else the next step) and the command that applies it,
+    with the options the report's commands carry (`reports.publish.queue_head`). The
+    stored state names (`suspect`) told a curator nothing, and no column said what to do.
+    """
     table = []
     for rank, row in enumerate(rows, start=1):
         if rank > limit:
@@ -403,12 +417,14 @@ def queue_table(
         table.append(
             {
                 "rank": rank,
+                "group": row.priority.heading if row.priority else "",
                 "resource": f"{row.collection_key}/{row.resource_id}",
                 "title": row.title,
-                "verdict": row.label,
-                "state": row.state,
-                "seen": row.seen,
-                "next step": row.next_step,
+                "verdict": row.status_badge[1],
+                "state": row.state_note or "",
+                "seen": row.seen if row.seen != row.label else "",
+                "fix": row.fix or row.next_step,
+                "command": row.command or "",
                 "url": row.url,
             }
         )

@@ -114,7 +114,12 @@ def test_flow_checks_stores_reports_and_announces_new_breaks(
 
     queue = artifact(QUEUE_KEY)
     assert queue is not None and queue.type == "table"
-    assert "missing" in str(queue.data)
+    cells = json.loads(str(queue.data))
+    (missing,) = (row for row in cells if row["resource"] == "test/missing")
+    # The report's words (not the stored state "broken") and what to do about it.
+    assert (missing["verdict"], missing["state"]) == ("Not found (404)", "Confirmed broken")
+    assert missing["command"].startswith("linkhealth replace-url missing NEW_URL")
+    assert "NEW_URL" in missing["fix"]
     summary_artifact = artifact(SUMMARY_KEY)
     assert summary_artifact is not None and summary_artifact.type == "markdown"
     report_link = artifact(REPORT_KEY)
