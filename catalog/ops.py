@@ -9,10 +9,16 @@ log or publish as Prefect artifacts. `flows/` only moves these values to Prefect
 
 from __future__ import annotations
 
+import re
+import shlex
+import socket
+import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote, urljoin
 
 from catalog import store
 from catalog.clock import Clock, utcnow
@@ -429,6 +435,90 @@ def queue_table(
             }
         )
     return table
+
+
+@dataclass(frozen=True)
+class ReportArtifact:
+    """What the Prefect UI shows of a run's report: a link to `url` when the report is
+    published on the web, else `markdown` saying where it is and how to open it."""
+
+    url: str | None = None
+    markdown: str = ""
+
+
+def report_artifact(
+    report: str | Path,
+    settings: Settings,
+    *,
+    host: str | None = None,
+    platform: str = sys.platform,
+) -> ReportArtifact:
+    """The report's address under `settings.reports_url` (the web server that publishes
+    `reports_dir`), or, without one, where it lies on this machine (`host`) and the
+    commands that open it there and copy it elsewhere. A `file://` link was dead: a page
+    served over http may not open files, and the file is on the worker, not the reader's
+    machine. A report written beside `reports_dir` (that folder holds another database's
+    reports: `reports.publish`) is not under `reports_url` either."""
+    path = Path(report).resolve()
+    folder = Path(settings.reports_dir).resolve()
+    inside = path.is_relative_to(folder)
+    if settings.reports_url and inside:
+        return ReportArtifact(
+            url=urljoin(
+                _as_folder(settings.reports_url), quote(path.relative_to(folder).as_posix())
+            )
+        )
+    host = host or socket.gethostname()
+    opener = "open" if platform == "darwin" else "xdg-open"
+    site = path.parent
+    lines = [
+        "# linkhealth report",
+        "",
+        f"Written on {_code(host)} at {_code(str(path))}: the Prefect UI cannot link to a "
+        "file on the worker. Open it there:",
+        "",
+        *_fenced(shlex.join([opener, str(path)])),
+        "",
+        "or copy its folder (its pages link to each other) and open "
+        f"{_code(f'{site.name}/{path.name}')} where you are:",
+        "",
+        *_fenced(shlex.join(["scp", "-r", f"{host}:{site}", "."])),
+        "",
+    ]
+    if settings.reports_url:
+        lines.append(
+            f"`reports_url` publishes {_code(str(folder))}, which holds another database's "
+            "reports: this report was written beside it."
+        )
+    else:
+        lines.append(
+            f"To link it here instead, publish the reports folder {_code(str(folder))} on a "
+            "web server and set `reports_url` in the settings file to its address."
+        )
+    return ReportArtifact(markdown="\n".join(lines) + "\n")
+
+
+def _as_folder(url: str) -> str:
+    """`url` ending in "/", so that `urljoin` adds to its path instead of replacing its
+    last part (https://intranet/linkhealth + latest.html)."""
+    return url if url.endswith("/") else url + "/"
+
+
+def _longest_backticks(text: str) -> int:
+    return max((len(m) for m in re.findall(r"`+", text)), default=0)
+
+
+def _code(text: str) -> str:
+    """Inline code no backtick in `text` can close early (a path shown as it is)."""
+    fence = "`" * (_longest_backticks(text) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _fenced(text: str) -> list[str]:
+    """A fenced code block (copyable in the UI) no backtick run in `text` can close."""
+    fence = "`" * max(3, _longest_backticks(text) + 1)
+    return [fence, text, fence]
 
 
 def verdict_lines(
