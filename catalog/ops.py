@@ -9,10 +9,16 @@ log or publish as Prefect artifacts. `flows/` only moves these values to Prefect
 
 from __future__ import annotations
 
+import re
+import shlex
+import socket
+import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote, urljoin
 
 from catalog import store
 from catalog.clock import Clock, utcnow
@@ -375,6 +381,8 @@ class QueueRowLike(Protocol):
     """What `reports.context.Row` offers; catalog/ must not import reports/."""
 
     @property
+    def priority(self) -> QueueGroupLike | None: ...
+    @property
     def collection_key(self) -> str: ...
     @property
     def resource_id(self) -> str: ...
@@ -385,17 +393,29 @@ class QueueRowLike(Protocol):
     @property
     def label(self) -> str: ...
     @property
-    def state(self) -> str: ...
+    def status_badge(self) -> tuple[str, str]: ...
+    @property
+    def state_note(self) -> str | None: ...
     @property
     def seen(self) -> str: ...
     @property
     def next_step(self) -> str: ...
+    @property
+    def fix(self) -> str | None: ...
+    @property
+    def command(self) -> str | None: ...
 
 
 def queue_table(
     rows: Iterable[QueueRowLike], limit: int = QUEUE_ARTIFACT_ROWS
 ) -> list[dict[str, Any]]:
-    """The first `limit` action-queue rows as plain dicts (a Prefect table artifact)."""
+    """The first `limit` action-queue rows as plain dicts (a Prefect table artifact), in
+    the words of the report's rows: its group, its status badge and state note ("Not found
+    (404)", "Failing, not yet confirmed"), what we saw where that adds to the badge, and
+    its "What to do" cell: the fix (else the next step) and the command that applies it,
+    with the options the report's commands carry (`reports.publish.queue_head`). The
+    stored state names (`suspect`) told a curator nothing, and no column said what to do.
+    """
     table = []
     for rank, row in enumerate(rows, start=1):
         if rank > limit:
@@ -403,16 +423,102 @@ def queue_table(
         table.append(
             {
                 "rank": rank,
+                "group": row.priority.heading if row.priority else "",
                 "resource": f"{row.collection_key}/{row.resource_id}",
                 "title": row.title,
-                "verdict": row.label,
-                "state": row.state,
-                "seen": row.seen,
-                "next step": row.next_step,
+                "verdict": row.status_badge[1],
+                "state": row.state_note or "",
+                "seen": row.seen if row.seen != row.label else "",
+                "fix": row.fix or row.next_step,
+                "command": row.command or "",
                 "url": row.url,
             }
         )
     return table
+
+
+@dataclass(frozen=True)
+class ReportArtifact:
+    """What the Prefect UI shows of a run's report: a link to `url` when the report is
+    published on the web, else `markdown` saying where it is and how to open it."""
+
+    url: str | None = None
+    markdown: str = ""
+
+
+def report_artifact(
+    report: str | Path,
+    settings: Settings,
+    *,
+    host: str | None = None,
+    platform: str = sys.platform,
+) -> ReportArtifact:
+    """The report's address under `settings.reports_url` (the web server that publishes
+    `reports_dir`), or, without one, where it lies on this machine (`host`) and the
+    commands that open it there and copy it elsewhere. A `file://` link was dead: a page
+    served over http may not open files, and the file is on the worker, not the reader's
+    machine. A report written beside `reports_dir` (that folder holds another database's
+    reports: `reports.publish`) is not under `reports_url` either."""
+    path = Path(report).resolve()
+    folder = Path(settings.reports_dir).resolve()
+    inside = path.is_relative_to(folder)
+    if settings.reports_url and inside:
+        return ReportArtifact(
+            url=urljoin(
+                _as_folder(settings.reports_url), quote(path.relative_to(folder).as_posix())
+            )
+        )
+    host = host or socket.gethostname()
+    opener = "open" if platform == "darwin" else "xdg-open"
+    site = path.parent
+    lines = [
+        "# linkhealth report",
+        "",
+        f"Written on {_code(host)} at {_code(str(path))}: the Prefect UI cannot link to a "
+        "file on the worker. Open it there:",
+        "",
+        *_fenced(shlex.join([opener, str(path)])),
+        "",
+        "or copy its folder (its pages link to each other) and open "
+        f"{_code(f'{site.name}/{path.name}')} where you are:",
+        "",
+        *_fenced(shlex.join(["scp", "-r", f"{host}:{site}", "."])),
+        "",
+    ]
+    if settings.reports_url:
+        lines.append(
+            f"`reports_url` publishes {_code(str(folder))}, which holds another database's "
+            "reports: this report was written beside it."
+        )
+    else:
+        lines.append(
+            f"To link it here instead, publish the reports folder {_code(str(folder))} on a "
+            "web server and set `reports_url` in the settings file to its address."
+        )
+    return ReportArtifact(markdown="\n".join(lines) + "\n")
+
+
+def _as_folder(url: str) -> str:
+    """`url` ending in "/", so that `urljoin` adds to its path instead of replacing its
+    last part (https://intranet/linkhealth + latest.html)."""
+    return url if url.endswith("/") else url + "/"
+
+
+def _longest_backticks(text: str) -> int:
+    return max((len(m) for m in re.findall(r"`+", text)), default=0)
+
+
+def _code(text: str) -> str:
+    """Inline code no backtick in `text` can close early (a path shown as it is)."""
+    fence = "`" * (_longest_backticks(text) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _fenced(text: str) -> list[str]:
+    """A fenced code block (copyable in the UI) no backtick run in `text` can close."""
+    fence = "`" * max(3, _longest_backticks(text) + 1)
+    return [fence, text, fence]
 
 
 def verdict_lines(

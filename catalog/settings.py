@@ -10,6 +10,7 @@ linkhealth.toml looks like::
     database_url = "sqlite:///var/linkhealth.db"
     catalogs = ["catalog/data/psp-human-trafficking-toolkit.yaml"]
     reports_dir = "var/reports"
+    reports_url = "https://intranet.example.org/linkhealth/"
 
     [check]
     concurrency = 32
@@ -213,6 +214,10 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     catalogs: tuple[Path, ...] = (BUNDLED_CATALOG,)
     reports_dir: Path = Path("var/reports")
+    #: The address a web server publishes `reports_dir` at ("https://intranet.example.org/
+    #: linkhealth/"): the Prefect UI links each run's report there. Empty: it says where
+    #: the report is on the worker instead (a `file://` link opens nothing from the UI).
+    reports_url: str = ""
     check: CheckSettings = field(default_factory=CheckSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
     #: Where the settings came from, for messages.
@@ -542,6 +547,8 @@ def _from_mapping(data: Mapping[str, Any], file: str, base: Path) -> Settings:
         top["catalogs"] = tuple((base / p).resolve() for p in top["catalogs"])
     if "reports_dir" in top:
         top["reports_dir"] = base / top["reports_dir"]
+    if top.get("reports_url"):
+        _check_reports_url(top["reports_url"], file)
     if "database_url" in top:
         if not os.environ.get("LINKHEALTH_DATABASE_URL"):  # else the file's is not used
             _check_database_url(top["database_url"], file)
@@ -553,6 +560,20 @@ def _from_mapping(data: Mapping[str, Any], file: str, base: Path) -> Settings:
     _check_allowlist(check.private_allowlist, file)
     health = HealthSettings(**_coerce(HealthSettings, health_data, file, ("health",)))
     return Settings(**top, check=check, health=health)
+
+
+def _check_reports_url(url: str, file: str) -> None:
+    """An http or https address with a host: anything else would be an artifact's link
+    that opens nothing, found only when a curator clicks it."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsFileError(
+            file,
+            f"reports_url must be an http or https address (https://host/path/), not {url!r}",
+            key=("reports_url",),
+        )
 
 
 def _check_allowlist(entries: tuple[str, ...], file: str) -> None:

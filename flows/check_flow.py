@@ -39,7 +39,6 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
@@ -75,6 +74,7 @@ from catalog.ops import (
     notices,
     progress_percent,
     queue_table,
+    report_artifact,
     run_mark,
     run_tally,
     summary_markdown,
@@ -682,13 +682,25 @@ def _publish(settings: Settings, summary: RunSummary, mark: int, ui: _PrefectUi)
             description=f"Action queue after run {summary.run_id}, most urgent first",
         )
     if summary.report_path:
+        _report_artifact(
+            ui, settings, summary.report_path, f"Report written by run {summary.run_id}"
+        )
+
+
+def _report_artifact(ui: _PrefectUi, settings: Settings, path: str, description: str) -> None:
+    """The report's link when it is published on the web (`reports_url`), else where it
+    is on this machine and how to open it (`report_artifact`): not a dead file:// link."""
+    report = report_artifact(path, settings)
+    if report.url is not None:
         ui(
             create_link_artifact,
-            Path(summary.report_path).resolve().as_uri(),
+            report.url,
             link_text="HTML report",
             key=REPORT_KEY,
-            description=f"Report written by run {summary.run_id}",
+            description=description,
         )
+    else:
+        ui(create_markdown_artifact, report.markdown, key=REPORT_KEY, description=description)
 
 
 # The ignore: Prefect 3.9 annotates `task_runner` as TaskRunner[PrefectFuture], which its
@@ -811,7 +823,7 @@ def publish_report_flow(
     except LinkhealthError as exc:
         return failed_with(exc)
     ui = _PrefectUi(get_run_logger())
-    ui(create_link_artifact, Path(path).resolve().as_uri(), link_text="HTML report", key=REPORT_KEY)
+    _report_artifact(ui, settings, path, "Report written by the publish-report flow")
     return path
 
 

@@ -114,11 +114,19 @@ def test_flow_checks_stores_reports_and_announces_new_breaks(
 
     queue = artifact(QUEUE_KEY)
     assert queue is not None and queue.type == "table"
-    assert "missing" in str(queue.data)
+    cells = json.loads(str(queue.data))
+    (missing,) = (row for row in cells if row["resource"] == "test/missing")
+    # The report's words (not the stored state "broken") and what to do about it.
+    assert (missing["verdict"], missing["state"]) == ("Not found (404)", "Confirmed broken")
+    assert missing["command"].startswith("linkhealth replace-url missing NEW_URL")
+    assert "NEW_URL" in missing["fix"]
     summary_artifact = artifact(SUMMARY_KEY)
     assert summary_artifact is not None and summary_artifact.type == "markdown"
-    report_link = artifact(REPORT_KEY)
-    assert report_link is not None and "file://" in str(report_link.data)
+    # No reports_url: a file:// link the UI cannot open became where the report is.
+    report_note = artifact(REPORT_KEY)
+    assert report_note is not None and report_note.type == "markdown"
+    assert str(Path(summary.report_path or "").resolve()) in str(report_note.data)
+    assert "file://" not in str(report_note.data)
 
 
 def test_recheck_after_an_edit_checks_only_the_edited_entry(

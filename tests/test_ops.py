@@ -323,6 +323,11 @@ class QueueRow:
     state: str = "broken"
     seen: str = "404"
     next_step: str = "find where it moved"
+    priority: Priority | None = Priority.BROKEN
+    status_badge: tuple[str, str] = ("broken", "Not found")
+    state_note: str | None = "Confirmed broken"
+    fix: str | None = None
+    command: str | None = None
 
 
 def test_queue_table_keeps_the_first_fifty_rows_in_order() -> None:

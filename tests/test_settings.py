@@ -169,7 +169,7 @@ def test_config_file_is_not_a_setting_of_the_config_file(isolated_cwd: Path) -> 
     with pytest.raises(ConfigError, match="unknown setting nonsense; known: ") as caught:
         load_settings()
     known = str(caught.value).split("known: ")[1].split(", ")
-    assert known == ["catalogs", "check", "database_url", "health", "reports_dir"]
+    assert known == ["catalogs", "check", "database_url", "health", "reports_dir", "reports_url"]
 
 
 def test_relative_paths_in_a_config_file_start_at_its_folder(isolated_cwd: Path) -> None:
