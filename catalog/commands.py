@@ -49,7 +49,7 @@ def command_options(settings: Settings) -> CommandOptions:
     (reports get published): the command then takes it from PGPASSWORD or ~/.pgpass."""
     from sqlalchemy.engine import make_url
 
-    from catalog.db import absolute_sqlite_url
+    from catalog.db import absolute_sqlite_url, without_secrets
     from catalog.source import catalog_files
 
     try:
@@ -67,9 +67,8 @@ def command_options(settings: Settings) -> CommandOptions:
             typed = None
     wanted = absolute_sqlite_url(settings.database_url)
     if typed is None or absolute_sqlite_url(typed.database_url) != wanted:
-        url = make_url(settings.database_url)
-        # (URL.set treats None as "unchanged": the named tuple's _replace removes it.)
-        words += ["--db", url._replace(password=None).render_as_string(hide_password=False)]
+        url = without_secrets(make_url(settings.database_url))
+        words += ["--db", url.render_as_string(hide_password=False)]
     read = frozenset(p.resolve() for p in catalog_files(typed.catalogs)) if typed else frozenset()
     return CommandOptions(tuple(words), read)
 

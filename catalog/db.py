@@ -34,6 +34,37 @@ def _parse(url: str) -> URL:
         raise StoreError(f"{masked_url(url)!r} is not a database URL ({exc})") from exc
 
 
+#: Query parameters of a database URL that carry a secret: libpq takes the password there
+#: too (`?password=`), psycopg the client key's (`sslpassword`).
+_SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+#: What a hidden secret shows; SQLAlchemy percent-encodes it in a query.
+_HIDDEN, _HIDDEN_IN_QUERY = "***", "%2A%2A%2A"
+
+
+def without_secrets(url: URL) -> URL:
+    """`url` with no password: neither its `user:password@` part nor a secret query
+    parameter. For a command line printed in a report (the reader's own login applies)."""
+    secret = [key for key in url.query if key.lower() in _SECRET_PARAMETERS]
+    # (URL.set treats None as "unchanged": the named tuple's _replace removes it.)
+    return url._replace(password=None).difference_update_query(secret)
+
+
+def shown_url(url: URL | str) -> str:
+    """A database URL as messages, logs and report folders name it, every password hidden
+    where SQLAlchemy would take one from: `user:password@` (with an unencoded "/" or "#",
+    as a password from `openssl rand -base64` has, which a pattern over the text missed)
+    and the query's `password=`. A URL SQLAlchemy cannot parse goes by `masked_url`."""
+    if isinstance(url, str):
+        text = url
+        try:
+            url = make_url(text)
+        except (ArgumentError, ValueError):
+            return masked_url(text)
+    secret = {key: _HIDDEN for key in url.query if key.lower() in _SECRET_PARAMETERS}
+    shown = url.update_query_dict(secret).render_as_string(hide_password=True)
+    return shown.replace(_HIDDEN_IN_QUERY, _HIDDEN) if secret else shown
+
+
 def masked_url(url: str) -> str:
     """`url` with the password of its `user:password@` part hidden, for a URL that
     SQLAlchemy cannot parse (and so cannot render without it)."""
@@ -78,18 +109,22 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
             if parsed.get_backend_name() == "postgresql"
             else ""
         )
-        raise StoreError(f"cannot open database {_shown(parsed)}: {_one_line(exc)}{hint}") from exc
+        raise StoreError(
+            f"cannot open database {shown_url(parsed)}: {_one_line(exc)}{hint}"
+        ) from exc
     except Exception as exc:
         hint = (
             "; write postgresql+psycopg:// (SQLAlchemy does not know postgres://)"
             if parsed.get_backend_name() == "postgres"
             else ""
         )
-        raise StoreError(f"cannot open database {_shown(parsed)}: {_one_line(exc)}{hint}") from exc
+        raise StoreError(
+            f"cannot open database {shown_url(parsed)}: {_one_line(exc)}{hint}"
+        ) from exc
     if engine.dialect.is_async:
         engine.dispose()
         raise StoreError(
-            f"cannot open database {_shown(parsed)}: {parsed.drivername} is an asyncio driver; "
+            f"cannot open database {shown_url(parsed)}: {parsed.drivername} is an asyncio driver; "
             "name a synchronous one, e.g. postgresql+psycopg:// or sqlite:///"
         )
     if engine.dialect.name == "sqlite":
@@ -115,11 +150,11 @@ def _cannot_open(url: URL, error: BaseException | None) -> str:
     """Why the database at `url` cannot be opened. SQLite says "unable to open database
     file" alike for a folder where the file should be and for a file in a read-only
     folder (WAL needs its -wal and -shm files beside it), so those are told apart here."""
-    said = f"cannot open database {_shown(url)}: {_one_line(error)}"
+    said = f"cannot open database {shown_url(url)}: {_one_line(error)}"
     file = _sqlite_file(url)
     why = _sqlite_unusable(error) if file is not None else None
     if why is not None:
-        return f"database {_shown(url)} {why}"
+        return f"database {shown_url(url)} {why}"
     if file is None or not file.exists():
         return said
     if file.is_dir():
@@ -143,13 +178,15 @@ def _unreachable(context: ExceptionContext) -> None:
     if context.connection is None:
         raise StoreError(_cannot_open(engine.url, orig))
     if context.is_disconnect:
-        raise StoreError(f"lost the connection to database {_shown(engine.url)}: {_one_line(orig)}")
+        raise StoreError(
+            f"lost the connection to database {shown_url(engine.url)}: {_one_line(orig)}"
+        )
     why = _sqlite_unusable(orig)
     if why is not None:
         primary = getattr(orig, "sqlite_errorcode", 0) & 0xFF
         raise (ReadOnlyDatabaseError if primary == _SQLITE_READONLY else StoreError)(
-            f"database {_shown(engine.url)} {why}",
-            fault=f"database {_shown(engine.url)} {why.partition(_KEPT)[0]}",
+            f"database {shown_url(engine.url)} {why}",
+            fault=f"database {shown_url(engine.url)} {why.partition(_KEPT)[0]}",
             locked=primary in (_SQLITE_BUSY, _SQLITE_LOCKED),
         )
 
@@ -226,7 +263,7 @@ def existing_database(url: str) -> str:
         )
     if parsed.get_backend_name() != "sqlite" and not _holds_our_tables(url):
         raise StoreError(
-            f"database {_shown(parsed)} holds no linkhealth data yet; `linkhealth check` "
+            f"database {shown_url(parsed)} holds no linkhealth data yet; `linkhealth check` "
             f"creates its tables, {_POINT_ELSEWHERE}"
         )
     return url
@@ -239,14 +276,10 @@ def _holds_our_tables(url: str) -> bool:
             return inspect(conn).has_table("runs")
     except DatabaseError as exc:  # unreachable server, unknown database, bad password...
         raise StoreError(
-            f"cannot open database {_shown(engine.url)}: {_one_line(exc.orig)}"
+            f"cannot open database {shown_url(engine.url)}: {_one_line(exc.orig)}"
         ) from exc
     finally:
         engine.dispose()
-
-
-def _shown(parsed: URL) -> str:
-    return parsed.render_as_string(hide_password=True)
 
 
 def engine_for(url: str) -> Engine:

@@ -24,6 +24,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
 
+from catalog.db import shown_url
 from catalog.errors import StoreError
 from catalog.tables import Base
 
@@ -67,7 +68,7 @@ def upgrade(engine: Engine) -> None:
         # Another machine's newer linkhealth migrated the shared database: this checkout
         # cannot read its schema, and Alembic would only fail with a traceback.
         raise StoreError(
-            f"database {engine.url.render_as_string(hide_password=True)} is at schema revision "
+            f"database {shown_url(engine.url)} is at schema revision "
             f"{current}, newer than this linkhealth knows (up to {head}); update this "
             "checkout to the version that migrated it"
         )

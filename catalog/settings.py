@@ -233,9 +233,9 @@ class Settings:
         database replaced the settings file's; None when it replaced none, or the same."""
         if self.replaced_database_url is None:
             return None
-        from catalog.urls import without_password
+        from catalog.db import shown_url
 
-        used, named = map(without_password, (self.database_url, self.replaced_database_url))
+        used, named = map(shown_url, (self.database_url, self.replaced_database_url))
         return (
             f"LINKHEALTH_DATABASE_URL ({used}) replaces the database_url of "
             f"{self.config_file} ({named}): the environment's database is used. To use the "

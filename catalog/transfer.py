@@ -48,6 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from catalog import store
 from catalog.clock import as_utc
+from catalog.db import shown_url
 from catalog.errors import ConfigError, ReadOnlyDatabaseError, StoreError
 from catalog.runs import LEASE_TTL, RunLeaseError
 from catalog.shards import FULL_RUN_LEASE
@@ -255,7 +256,7 @@ def _refuse_live_runs(src: Connection, src_name: str, now: datetime) -> None:
 
 def shown(engine: Engine) -> str:
     """An engine's database as messages name it, password hidden."""
-    return engine.url.render_as_string(hide_password=True)
+    return shown_url(engine.url)
 
 
 def same_database(a: Engine, b: Engine) -> bool:

@@ -634,7 +634,7 @@ def db_upgrade(db: DbOpt = None, config: ConfigOpt = None) -> None:
     A SQLite file must exist (a mistyped --db would make an empty one, folders and all:
     `linkhealth check` creates the database); an empty PostgreSQL database gets the tables.
     """
-    from catalog.db import existing_database, open_engine, sqlite_file_of
+    from catalog.db import existing_database, open_engine, shown_url, sqlite_file_of
     from catalog.migrate import current_revision
 
     url = _settings(config, db, None).database_url
@@ -643,7 +643,7 @@ def db_upgrade(db: DbOpt = None, config: ConfigOpt = None) -> None:
     before = current_revision(open_engine(url, migrate=False))
     engine = open_engine(url)
     after = current_revision(engine)
-    name = engine.url.render_as_string(hide_password=True)
+    name = shown_url(engine.url)
     if before == after:
         typer.echo(f"database {name}: at revision {after} already")
     else:

@@ -327,6 +327,7 @@ def _collection_among(
     `NotFoundError` (exit 4) when none does, `ConfigError` (exit 2: name one) when several
     do."""
     from catalog import store
+    from catalog.db import shown_url
     from catalog.errors import ConfigError, NotFoundError
 
     if collection is not None:
@@ -348,7 +349,7 @@ def _collection_among(
         return found[0]
     named = ", ".join(map(repr, keys))
     if not found:
-        database = engine.url.render_as_string(hide_password=True)
+        database = shown_url(engine.url)
         raise NotFoundError(
             f"no resource with id {resource_id!r} in collection {named} of the database "
             f"{database}; "

@@ -141,7 +141,7 @@ def status(
     """
     from catalog import store
     from catalog.clock import utcnow
-    from catalog.db import engine_for, existing_database
+    from catalog.db import engine_for, existing_database, shown_url
     from catalog.ops import run_lines
     from catalog.settings import SettingsFileError, load_settings
     from flows.cli import said
@@ -155,13 +155,13 @@ def status(
         known = exc.known_settings(database_url=db)
         if known is None:
             raise
-        _err(f"warning: {exc}; the runs below are those of {known.database_url}")
+        _err(f"warning: {exc}; the runs below are those of {shown_url(known.database_url)}")
         settings = known
     said(settings)
     engine = engine_for(existing_database(settings.database_url))
     # Which one: a shell without LINKHEALTH_DATABASE_URL shows the old SQLite file's runs
     # after a move to PostgreSQL, as if nothing had run since.
-    typer.echo(f"Database {engine.url.render_as_string(hide_password=True)}")
+    typer.echo(f"Database {shown_url(engine.url)}")
     runs = store.latest_runs(engine, limit=limit)
     now = utcnow()
     held = store.leases(engine)

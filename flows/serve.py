@@ -327,7 +327,7 @@ def pin_settings(config: Path | None, home: Path) -> str:
     this folder (LINKHEALTH_DEFAULTS_DIR), and a relative SQLite LINKHEALTH_DATABASE_URL
     made absolute too. It is loaded now, so a mistake in it stops `serve` with the file
     and setting named instead of failing the nightly run."""
-    from catalog.db import absolute_sqlite_url, masked_url
+    from catalog.db import absolute_sqlite_url, shown_url
     from catalog.settings import (
         DEFAULT_CONFIG_NAME,
         DEFAULTS_DIR_ENV,
@@ -350,7 +350,7 @@ def pin_settings(config: Path | None, home: Path) -> str:
         settings = load_settings(path)
         said = (
             f"Flow runs read the settings of {path}: the database "
-            f"{masked_url(settings.database_url)}, the reports in {settings.reports_dir}."
+            f"{shown_url(settings.database_url)}, the reports in {settings.reports_dir}."
         )
         replaced = settings.database_warning  # each run's log says it too
         return (

@@ -29,7 +29,7 @@ from pathlib import Path
 from catalog.clock import Clock, utcnow
 from catalog.collector import frozen_while
 from catalog.commands import CommandOptions, command_options, command_words, with_options
-from catalog.db import Engine, engine_for, forget_connections_after_fork
+from catalog.db import Engine, engine_for, forget_connections_after_fork, shown_url
 from catalog.errors import CatalogError, ConfigError, LinkhealthError
 from catalog.hygiene import Finding, lint
 from catalog.queries import (
@@ -321,7 +321,7 @@ def database_name(engine: Engine) -> str:
         and not database.startswith("file:")
     ):
         return f"sqlite:///{Path(database).resolve()}"
-    return str(url.set(drivername=backend).render_as_string(hide_password=True))
+    return shown_url(url.set(drivername=backend))
 
 
 def _readable_name(engine: Engine) -> str:

@@ -41,6 +41,15 @@ def test_another_database_is_named_without_its_password(folder: Path) -> None:
     words = command_options(load_settings().with_overrides(database_url=secret)).words
     assert words == ("--db", "postgresql+psycopg://ann@db.example.org/links")
 
+    # libpq's other spelling of a password, and the client key's, are left out too; the
+    # rest of the query stays (it may be what reaches the server).
+    query = "postgresql+psycopg://ann@db.example.org/links?password=s3cret&sslmode=require"
+    words = command_options(load_settings().with_overrides(database_url=query)).words
+    assert words == ("--db", "postgresql+psycopg://ann@db.example.org/links?sslmode=require")
+    key = "postgresql+psycopg://ann@db.example.org/links?sslpassword=s3cret"
+    words = command_options(load_settings().with_overrides(database_url=key)).words
+    assert words == ("--db", "postgresql+psycopg://ann@db.example.org/links")
+
 
 def test_the_same_database_spelled_otherwise_needs_no_option(folder: Path) -> None:
     same = f"sqlite:///{folder / 'var' / 'main.db'}"

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from catalog import tables as t
 from catalog.collation import byte_order
+from catalog.db import shown_url
 from catalog.errors import ConfigError, NotFoundError
 from catalog.health import UNCHECKED
 from catalog.outcomes import Outcome
@@ -205,7 +206,7 @@ def _find_resource(s: Session, rid: str, collection: str | None) -> tuple[t.Reso
                 f"no resource has the id {rid!r}{where} any more: it was renamed to "
                 f"{now_named}; use that id"
             )
-        database = s.get_bind().engine.url.render_as_string(hide_password=True)
+        database = shown_url(s.get_bind().engine.url)
         raise NotFoundError(
             f"no resource with id {rid!r}{where} in the database {database}; check the id "
             "(ids are case-sensitive) and --db, or run `linkhealth sync` first if you added "
