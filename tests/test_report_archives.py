@@ -7,11 +7,15 @@ nightly) leave the files a run writes alone, whichever of them ends last."""
 from __future__ import annotations
 
 import fcntl
+import uuid
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
+from catalog.clock import Clock, utcnow
 from catalog.db import open_engine
 from catalog.errors import CatalogError
 from catalog.runs import FULL_RUN_LEASE, finish_run, prepare_run
@@ -35,7 +39,7 @@ def _settings(db_url: str, catalog: Path, reports: Path) -> Settings:
         engine.dispose()
 
 
-def _run(settings: Settings, clock: Ticker, *, ids: list[str] | None = None) -> int:
+def _run(settings: Settings, clock: Clock, *, ids: list[str] | None = None) -> int:
     """A run that checked nothing, started and ended at the clock's time."""
     full = ids is None
     run = prepare_run(
@@ -219,3 +223,73 @@ def test_a_checked_run_overtaken_while_its_report_is_built_names_the_file_it_wro
     assert sorted(p.name for p in reports_dir.iterdir() if not p.name.startswith(".")) == [
         written.name
     ]
+
+
+@pytest.mark.flow
+def test_a_sharded_night_overtaken_by_a_recheck_still_writes_its_archive(
+    prefect_harness: None, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """check-catalog-sharded wrote the latest report, not its night's: a recheck that ended
+    after the last shard made it the recheck's, and the night had no run-<id>.html (an
+    unsharded night writes it alone then), so no later report linked it as an earlier
+    night. The shard runs are made here as the shard deployment's would be."""
+    import prefect
+    import prefect.deployments
+    from prefect.runtime import flow_run
+    from prefect.states import Completed
+
+    from catalog.shards import Shard
+    from flows.check_flow import check_catalog_sharded
+
+    catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
+    reports = tmp_path / "reports"
+    settings = _settings(db_url, catalog, reports)
+    shard_runs: list[int] = []
+    recheck: list[int] = []
+
+    def run_deployment(name: str, *, parameters: dict[str, Any], timeout: float) -> Any:
+        shard = Shard.parse(parameters["shard"])
+        run = prepare_run(
+            settings,
+            trigger=parameters["trigger"],
+            flow_run_id=str(flow_id := uuid.uuid4()),
+            lease=shard.lease_name,
+            shard=shard,
+            sharded_run=str(flow_run.id),
+        )
+        finish_run(settings, run.run_id, stored=[], lease=run.lease)
+        shard_runs.append(run.run_id)
+        return SimpleNamespace(id=flow_id)
+
+    class Client:
+        def __enter__(self) -> Client:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def read_flow_run(self, flow_id: uuid.UUID) -> Any:
+            if not recheck:  # every shard has ended: a recheck ends after them
+                recheck.append(_run(settings, utcnow, ids=["r1"]))
+                publish_report_files(settings, run_id=recheck[0], after_run=True)
+            return SimpleNamespace(state=Completed())
+
+    monkeypatch.setattr(prefect.deployments, "run_deployment", run_deployment)
+    monkeypatch.setattr(prefect, "get_client", lambda sync_client: Client())
+    latest = reports / "latest.html"
+    states = check_catalog_sharded(
+        overrides={
+            "database_url": db_url,
+            "catalogs": [str(catalog)],
+            "reports_dir": str(reports),
+        },
+        trigger="manual",
+        poll_seconds=0,
+    )
+
+    assert states == {"1/2": "Completed", "2/2": "Completed"} and len(shard_runs) == 2
+    night = max(shard_runs)  # the id a sharded night is known by (its last shard's)
+    assert (reports / f"run-{night}.html").is_file(), "the night has no archive"
+    assert not (reports / f"run-{min(shard_runs)}.html").exists()
+    assert recheck and (reports / f"run-{recheck[0]}.html").is_file()
+    assert f"run {recheck[0]}" in latest.read_text(encoding="utf-8").lower()
