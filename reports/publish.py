@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import gc
 import hashlib
 import logging
@@ -210,9 +211,11 @@ def _publish(
         ctx = build_context(data, now=now, options=options.words)
         https = https_suggestions(engine)
 
+        linted = functools.cache(hygiene.result)  # None: the catalog does not load
+
         def complete(ctx: ReportContext) -> ReportContext:
             # Only the summary pages show the findings: the resource pages start without.
-            findings = _findings(hygiene.result(), https, options)
+            findings = _findings(linted(), https, options)
             return with_findings(ctx, findings, confirmed=https)
 
         # The view model is millions of long-lived objects; each full collection would
@@ -249,6 +252,7 @@ def _publish(
                         # The latest report written again after a refused run (its catalog
                         # does not load: no hygiene) is no record of the night it shows.
                         keep_archive=run_id is None and data.refused is not None,
+                        hygiene_unknown=lambda: linted() is None,
                     )
             except OSError as exc:
                 raise ReportWriteError.of(target, exc) from exc

@@ -22,6 +22,7 @@ from catalog.runs import FULL_RUN_LEASE, finish_run, prepare_run
 from catalog.settings import Settings
 from reports import publish_report, publish_report_files
 from reports.publish import LOCK_FILE
+from reports.render import INDEX_QUEUE_LIMIT
 from tests.factories import Ticker, settings_for, write_catalog
 
 ENTRIES = [
@@ -293,3 +294,72 @@ def test_a_sharded_night_overtaken_by_a_recheck_still_writes_its_archive(
     assert not (reports / f"run-{min(shard_runs)}.html").exists()
     assert recheck and (reports / f"run-{recheck[0]}.html").is_file()
     assert f"run {recheck[0]}" in latest.read_text(encoding="utf-8").lower()
+
+
+#: Plain http entries, a hygiene finding each: more than the index lists, so the findings
+#: get pages of their own (hygiene/index.html), which each night's archive links.
+MANY_FINDINGS = [
+    {"id": f"h{i}", "title": f"Resource {i}", "url": f"http://example.org/h{i}"}
+    for i in range(INDEX_QUEUE_LIMIT + 20)
+]
+
+
+def _paged_night(tmp_path: Path, db_url: str) -> tuple[Settings, Ticker, Path, Path, int]:
+    """A night whose archive links the hygiene pages: settings, clock, catalog, reports,
+    the night's run id."""
+    catalog = write_catalog(tmp_path / "toolkit.yaml", MANY_FINDINGS)
+    reports = tmp_path / "reports"
+    settings = _settings(db_url, catalog, reports)
+    clock = Ticker()
+    night = _run(settings, clock)
+    publish_report_files(settings, run_id=night, after_run=True)
+    assert b'href="hygiene/index.html"' in (reports / f"run-{night}.html").read_bytes()
+    return settings, clock, catalog, reports, night
+
+
+@pytest.mark.parametrize("refused", [True, False], ids=["refused-run", "catalog-broken"])
+def test_a_report_without_hygiene_leaves_the_hygiene_pages_archives_link(
+    tmp_path: Path, db_url: str, refused: bool
+) -> None:
+    """With more findings than the index lists, a refused run's report (or any report while
+    the catalog does not load) dropped hygiene/ from the site, and every run-<id>.html
+    linking it was rewritten: "see all 320" became "its page is no longer part of the
+    report", for good."""
+    settings, clock, catalog, reports, first = _paged_night(tmp_path, db_url)
+    clock.at(0.5)  # a second night: every archive was rewritten, not only the latest's
+    publish_report_files(settings, run_id=_run(settings, clock), after_run=True)
+    # The latest night's own archive is written again by a report of it while the catalog
+    # does not load (the refused run keeps it); the nights before are records only.
+    kept = reports.glob("run-*.html") if refused else [reports / f"run-{first}.html"]
+    archives = {p: p.read_bytes() for p in kept}
+    pages = sorted(p.name for p in (reports / "hygiene").iterdir())
+    assert len(archives) == (2 if refused else 1) and "index.html" in pages
+
+    if refused:
+        write_catalog(catalog, [*MANY_FINDINGS, MANY_FINDINGS[0]])  # an id twice: refused
+        clock.at(1)
+        with pytest.raises(CatalogError):
+            prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=clock)
+    else:  # `linkhealth report` between a bad edit and the next run
+        catalog.write_text(catalog.read_text(encoding="utf-8") + "  - [\n", encoding="utf-8")
+    publish_report_files(settings)
+
+    assert {p: p.read_bytes() for p in archives} == archives
+    assert sorted(p.name for p in (reports / "hygiene").iterdir()) == pages
+
+
+def test_hygiene_pages_still_go_when_the_findings_are_known_and_fewer(
+    tmp_path: Path, db_url: str
+) -> None:
+    """The pages kept while the findings are unknown are not kept once they are known: a
+    fixed catalog's report lists its few findings on the index, and the archives' links
+    to the hygiene pages become plain text."""
+    settings, clock, catalog, reports, night = _paged_night(tmp_path, db_url)
+    write_catalog(catalog, MANY_FINDINGS[:3])
+    clock.at(1)
+    publish_report_files(settings, run_id=_run(settings, clock), after_run=True)
+
+    assert not any((reports / "hygiene").iterdir())
+    archive = (reports / f"run-{night}.html").read_text(encoding="utf-8")
+    assert 'href="hygiene/index.html"' not in archive
+    assert "its page is no longer part of the report" in archive
