@@ -6,7 +6,12 @@ nightly) leave the files a run writes alone, whichever of them ends last."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import logging
+import os
+import threading
+import time
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,7 +26,7 @@ from catalog.errors import CatalogError
 from catalog.runs import FULL_RUN_LEASE, finish_run, prepare_run
 from catalog.settings import Settings
 from reports import publish_report, publish_report_files
-from reports.publish import LOCK_FILE
+from reports.publish import LOCK_FILE, ReportWriteError
 from reports.render import INDEX_QUEUE_LIMIT
 from tests.factories import Ticker, settings_for, write_catalog
 
@@ -363,3 +368,129 @@ def test_hygiene_pages_still_go_when_the_findings_are_known_and_fewer(
     archive = (reports / f"run-{night}.html").read_text(encoding="utf-8")
     assert 'href="hygiene/index.html"' not in archive
     assert "its page is no longer part of the report" in archive
+
+
+@pytest.mark.parametrize(
+    "code",
+    [errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL],
+    ids=errno.errorcode.get,
+)
+def test_a_folder_whose_file_system_refuses_locks_gets_its_report_with_one_warning(
+    tmp_path: Path,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    code: int,
+) -> None:
+    """NFSv3 without lockd: every report there failed ("Free space or fix the folder"), and
+    the nightly `check` exited 1 every night."""
+    catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
+    reports = tmp_path / "reports"
+    settings = _settings(db_url, catalog, reports)
+    run_id = _run(settings, Ticker())
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with caplog.at_level(logging.WARNING, logger="reports.publish"):
+        files = publish_report_files(settings, run_id=run_id, after_run=True)
+
+    assert files.main == reports / "latest.html" and files.main.is_file()
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert str(reports / LOCK_FILE) in warning and os.strerror(code) in warning
+
+
+def test_a_lock_that_fails_otherwise_still_fails_the_report(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
+    settings = _settings(db_url, catalog, tmp_path / "reports")
+    run_id = _run(settings, Ticker())
+
+    def broken(fd: int, operation: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(fcntl, "flock", broken)
+    with pytest.raises(ReportWriteError, match="Input/output error"):
+        publish_report_files(settings, run_id=run_id, after_run=True)
+
+
+def test_a_lock_file_the_user_may_only_read_does_not_stop_the_report(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another user's report created the lock file (0644): a user who may write the folder
+    but not that file could write no report there at all. Opening it for writing is
+    refused here as the system refuses it to a user other than its owner (root is never
+    refused, so a real chmod tells nothing when the tests run as root)."""
+    catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
+    reports = tmp_path / "reports"
+    settings = _settings(db_url, catalog, reports)
+    clock = Ticker()
+    first = _run(settings, clock)
+    publish_report_files(settings, run_id=first, after_run=True)  # creates the lock file
+    lock = reports / LOCK_FILE
+    assert lock.is_file()
+    lock.chmod(0o444)
+
+    real_open, real_os_open = open, os.open
+    writing = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC
+
+    def denied(path: object) -> bool:
+        return isinstance(path, (str, Path)) and Path(path) == lock
+
+    def os_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if denied(path) and flags & writing:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_os_open(path, flags, *args, **kwargs)
+
+    def builtin_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if denied(file) and set(mode) & set("wax+"):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", os_open)
+    monkeypatch.setattr("builtins.open", builtin_open)
+    clock.at(1)
+    files = publish_report_files(settings, run_id=_run(settings, clock), after_run=True)
+
+    assert files.main == reports / "latest.html"
+    monkeypatch.undo()
+    lock.unlink()  # a folder without one: the report creates it
+    publish_report_files(settings)
+    assert lock.is_file()
+
+
+def test_a_report_waiting_for_another_says_so_once(
+    tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A report blocked on the lock waited without a word: a `linkhealth report` seemed to
+    hang while a nightly's report was being written into the same folder."""
+    catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
+    reports = tmp_path / "reports"
+    settings = _settings(db_url, catalog, reports)
+    run_id = _run(settings, Ticker())
+    reports.mkdir()
+    said = f"waiting for another report being written into {reports}"
+    done: list[object] = []
+
+    with caplog.at_level(logging.WARNING, logger="reports.publish"):
+        with open(reports / LOCK_FILE, "a", encoding="utf-8") as other:
+            fcntl.flock(other.fileno(), fcntl.LOCK_EX)  # another report is being written
+
+            def report() -> None:
+                done.append(publish_report_files(settings, run_id=run_id, after_run=True))
+
+            waiting = threading.Thread(target=report)
+            waiting.start()
+            deadline = time.monotonic() + 30
+            while not any(r.getMessage() == said for r in caplog.records):
+                assert time.monotonic() < deadline, "nothing said while it waited"
+                assert waiting.is_alive() and not done
+                time.sleep(0.02)
+            time.sleep(0.2)
+            assert not done  # still waiting for the lock
+        waiting.join(timeout=60)
+
+    assert done and done[0].main == reports / "latest.html"  # type: ignore[attr-defined]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [said]
