@@ -908,9 +908,13 @@ def check_catalog_sharded(
                             states[part] = state.name or state.type.value
                             log.info("Shard %s: %s", part, state.name)
             # One run to the report: its figures and outage notice cover every shard.
-            store.group_shard_runs(engine, [str(i) for i in started.values()], str(flow_run.id))
+            ids = store.group_shard_runs(
+                engine, [str(i) for i in started.values()], str(flow_run.id)
+            )
             if render:
-                render_report_task(settings, None)
+                # As an unsharded run's report: of this night (known by its last shard's
+                # id), which writes its run-<id>.html alone when a recheck ended after it.
+                render_report_task(settings, max(ids) if ids else None, after_run=bool(ids))
     finally:
         store.release_lease(engine, lease.name, lease.holder)
     failed = sorted(p for p, name in states.items() if name not in ("Completed", SKIPPED))

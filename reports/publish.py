@@ -13,7 +13,9 @@ returned, never `settings.reports_dir` itself.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import functools
 import gc
 import hashlib
 import logging
@@ -210,9 +212,11 @@ def _publish(
         ctx = build_context(data, now=now, options=options.words)
         https = https_suggestions(engine)
 
+        linted = functools.cache(hygiene.result)  # None: the catalog does not load
+
         def complete(ctx: ReportContext) -> ReportContext:
             # Only the summary pages show the findings: the resource pages start without.
-            findings = _findings(hygiene.result(), https, options)
+            findings = _findings(linted(), https, options)
             return with_findings(ctx, findings, confirmed=https)
 
         # The view model is millions of long-lived objects; each full collection would
@@ -249,6 +253,7 @@ def _publish(
                         # The latest report written again after a refused run (its catalog
                         # does not load: no hygiene) is no record of the night it shows.
                         keep_archive=run_id is None and data.refused is not None,
+                        hygiene_unknown=lambda: linted() is None,
                     )
             except OSError as exc:
                 raise ReportWriteError.of(target, exc) from exc
@@ -261,13 +266,50 @@ def _publish(
 LOCK_FILE = ".linkhealth-report.lock"
 
 
+#: `flock` errors of a file system that has no locks (NFSv3 without lockd: ENOLCK; some
+#: FUSE and SMB mounts): the report is written without the lock, as before there was one.
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
+
+
 @contextlib.contextmanager
 def _writing(folder: Path) -> Iterator[None]:
     """One report at a time into `folder`: a recheck ending during a nightly decided it was
-    the latest, and its latest.* files, written after the nightly's, replaced them."""
-    with open(folder / LOCK_FILE, "a", encoding="utf-8") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    the latest, and its latest.* files, written after the nightly's, replaced them.
+
+    The lock file is opened for reading (`flock` needs no more), created when missing: a
+    user who may write the folder but not the lock file another user created still writes
+    reports. A folder whose file system refuses locks gets its report unlocked, with a
+    warning: failing it would fail every report there, every night."""
+    path = folder / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        # Not O_CREAT at first: in a sticky world-writable folder Linux refuses it on
+        # another user's existing file (fs.protected_regular), even to read.
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        _lock(fd, folder)
         yield
+    finally:
+        os.close(fd)  # lets go of the lock
+
+
+def _lock(fd: int, folder: Path) -> None:
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("waiting for another report being written into %s", folder)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as exc:
+        if exc.errno not in _NO_LOCKS:
+            raise
+        log.warning(
+            "cannot lock %s (%s): writing the report without waiting for other reports "
+            "being written there",
+            folder / LOCK_FILE,
+            exc.strerror or exc,
+        )
 
 
 class ReportWriteError(LinkhealthError):

@@ -108,6 +108,7 @@ def write_report(
     latest: bool = True,
     archive_only: bool = False,
     keep_archive: bool = False,
+    hygiene_unknown: Callable[[], bool] | None = None,
 ) -> ReportFiles:
     """Write the report in `formats` into `out_dir` (created if missing).
 
@@ -124,6 +125,11 @@ def write_report(
     resource still gets a page, with its current state only. `complete(ctx)` adds what
     arrives late (the catalog's hygiene findings, linted in a second process) once the
     resource, publisher and host pages, which do not show it, are under way.
+
+    `hygiene_unknown()`, asked once the summary pages are rendered, says the findings
+    could not be read (the catalog does not load): the site keeps the hygiene pages it
+    had, which the kept run-<id>.html pages link, instead of losing them until the
+    catalog loads again and, with them, those pages' links (`_unlink_gone_pages`).
     """
     unknown = set(formats) - set(FORMATS)
     if unknown:
@@ -137,7 +143,7 @@ def write_report(
     if archive_only and stem != "latest":
         formats = [f for f in formats if f == "html"]
     if "html" in formats and stem == "latest":
-        count, site = _write_site(ctx, out_dir, pages, on_progress, done)
+        count, site = _write_site(ctx, out_dir, pages, on_progress, done, hygiene_unknown)
         if site.gone:
             _unlink_gone_pages(out_dir, site.now)
     ctx = done()
@@ -250,13 +256,15 @@ def _write_site(
     pages: Iterable[ResourcePage] | PageSource | None,
     on_progress: Progress | None,
     summary: Callable[[], ReportContext],
+    hygiene_unknown: Callable[[], bool] | None = None,
 ) -> tuple[int, _Pages]:
     """Build the page folders aside, then swap them in; returns the number of pages and
     the pages of the site before and after.
 
     With a `PageSource` and a big catalog, a forked child renders half of the resource
     pages and the publisher and host pages while this process renders the rest. The
-    summary pages (long queue groups, hygiene list) come last, from `summary()`.
+    summary pages (long queue groups, hygiene list) come last, from `summary()`; when
+    `hygiene_unknown()` then, the hygiene pages it had are carried into the new site.
     """
     stage = Path(tempfile.mkdtemp(dir=out_dir, prefix=STAGE_PREFIX))
     try:
@@ -287,11 +295,26 @@ def _write_site(
                 pages = pages.pages(0, 1)
             count = _render_part(ctx, stage, pages, counter, groups=True, summary=summary)
         _write_plain(stage / "style.css", stylesheet())
+        if hygiene_unknown is not None and hygiene_unknown():
+            _carry(out_dir / "hygiene", stage / "hygiene")
         site = _Pages(before=_site_pages(out_dir), now=_site_pages(stage))
         _swap(stage, out_dir, background=len(ctx.resources) >= BACKGROUND_DELETE_MIN)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return count, site
+
+
+def _carry(old: Path, new: Path) -> None:
+    """The pages of the folder `old` into `new`: hard links (the old folder is deleted
+    after the swap, and pages are never written in place), copies where links fail."""
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(old):
+            try:
+                os.link(old / name, new / name)
+            except FileExistsError:
+                continue  # rendered anew: the new one stands
+            except OSError:
+                shutil.copy2(old / name, new / name)
 
 
 @dataclass(frozen=True)
