@@ -21,7 +21,6 @@ import csv
 import difflib
 import functools
 import io
-import os
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -52,7 +51,7 @@ from ruamel.yaml.util import load_yaml_guess_indent
 from catalog import yaml_splice
 from catalog.csv_guard import guard, unguard
 from catalog.errors import CatalogError, NotFoundError, Problem
-from catalog.files import locked, real_file, replace_file, written_beside
+from catalog.files import locked, real_file, renamed_over, replace_file, written_beside
 from catalog.model import RESOURCE_FIELDS
 from catalog.source import (
     CATALOG_SUFFIXES,
@@ -200,7 +199,9 @@ def _diff(path: Path, text: str, new_text: str) -> str:
 def _locked(path: Path) -> contextlib.AbstractContextManager[None]:
     return locked(
         path,
-        lambda lock, exc: _unreadable(path, f"the lock file {lock} cannot be created ({exc})"),
+        lambda lock, exc: _unreadable(
+            path, f"the lock file {lock} cannot be opened or created ({exc})"
+        ),
     )
 
 
@@ -217,7 +218,7 @@ def _replace_checked(path: Path, data: bytes, dry_run: bool) -> None:
     try:
         _refuse_new_problems(path, tmp)
         if not dry_run:
-            os.replace(tmp, real_file(path))
+            renamed_over(tmp, real_file(path))
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -7,6 +7,10 @@ into the catalogs folder from a git checkout is edited in the checkout, where re
 the link itself would have cut it and kept the edit in a copy nobody commits. (A hard link
 cannot be kept: the new file is a new inode, as with every editor that saves this way.)
 
+A file's owner, group and mode are kept (a catalog of uid 1000, mode 0640, edited by a
+colleague or the service account stays theirs), and the folder is synced after the rename,
+so a power cut cannot bring the old file back after what the new one records was decided.
+
 The catalog editor, the importer and `export --out` write through here.
 """
 
@@ -21,7 +25,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["TextReplacement", "locked", "real_file", "replace_file", "written_beside"]
+__all__ = [
+    "TextReplacement",
+    "locked",
+    "real_file",
+    "renamed_over",
+    "replace_file",
+    "written_beside",
+]
 
 
 def real_file(path: Path) -> Path:
@@ -39,9 +50,46 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
+def _keep_owner(tmp: Path, target: Path) -> None:
+    """Give `tmp` the owner and group of `target`, as far as this account may: another
+    account's edit made the file its own, and a curator could no longer read a 0640
+    catalog of theirs. Only root may give a file away; anyone may give it a group they
+    are in, which keeps a shared catalog readable by its group."""
+    try:
+        st = target.stat()
+    except FileNotFoundError:
+        return
+    for uid in (st.st_uid, -1):
+        try:
+            os.chown(tmp, uid, st.st_gid)
+            return
+        except PermissionError:
+            continue
+        except OSError:
+            return  # a file system without owners (FAT, some mounts)
+
+
+def _settled(tmp: Path, target: Path) -> None:
+    # The owner first: a change of owner clears the set-id bits that the mode then sets.
+    _keep_owner(tmp, target)
+    os.chmod(tmp, _mode_for(target))
+
+
+def _sync_folder(folder: Path) -> None:
+    """Sync the folder's entries, so that a rename made survives a power cut; best effort
+    (some file systems cannot open or sync a folder, and the file itself is synced)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def written_beside(path: Path, data: bytes) -> Path:
     """A temp file beside the file `path` names, holding `data`, synced to disk, with the
-    mode `_mode_for` gives; the caller renames it over `real_file(path)` or removes it."""
+    owner, group and mode of that file (`_settled`); the caller renames it over
+    `real_file(path)` (`renamed_over`) or removes it."""
     target = real_file(path)
     fd, name = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{target.suffix}"
@@ -52,18 +100,24 @@ def written_beside(path: Path, data: bytes) -> Path:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(tmp, _mode_for(target))
+        _settled(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return tmp
 
 
+def renamed_over(tmp: Path, target: Path) -> None:
+    """Rename `tmp` over `target` (a real file, not a link) and sync the folder."""
+    os.replace(tmp, target)
+    _sync_folder(target.parent)
+
+
 def replace_file(path: Path, data: bytes) -> None:
     """Make the file `path` names hold `data`, all at once."""
     tmp = written_beside(path, data)
     try:
-        os.replace(tmp, real_file(path))
+        renamed_over(tmp, real_file(path))
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -94,8 +148,8 @@ class TextReplacement:
                     self._out.flush()
                     os.fsync(self._out.fileno())
             if kind is None:
-                os.chmod(self._tmp, _mode_for(self._target))
-                os.replace(self._tmp, self._target)
+                _settled(self._tmp, self._target)
+                renamed_over(self._tmp, self._target)
         finally:
             self._tmp.unlink(missing_ok=True)
 
@@ -104,21 +158,40 @@ class TextReplacement:
 def locked(path: Path, refused: Callable[[Path, OSError], Exception]) -> Iterator[None]:
     """An exclusive lock for writing the file `path` names, so that two writers (a curator's
     edit, an import) never lose each other's changes; `refused(lock_path, error)` is raised
-    when the lock file cannot be created.
+    when the lock file cannot be opened or created.
 
     The lock is a hidden sibling, `.NAME.lock`, not the file itself, whose inode every
     replacement swaps. It starts with a dot, so loading the folder skips it, and it is never
     deleted: that would let two writers lock two different files. It sits beside the file
     itself: a catalog reached through a symlink and by its own path is one file, one lock.
+
+    It is opened for reading (`flock` needs no more) and made readable by those who may
+    read the file, in its group: a colleague who may edit a shared catalog was locked out
+    of it for good by the first curator's 0644 lock file, which they could not open to write.
     """
     target = real_file(path)
     lock_path = target.with_name(f".{target.name}.lock")
     try:
-        handle = open(lock_path, "a")  # noqa: SIM115 - closed in finally
+        fd = _open_lock(lock_path, target)
     except OSError as exc:
         raise refused(lock_path, exc) from exc
     try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        handle.close()  # closing releases the lock
+        os.close(fd)  # closing releases the lock
+
+
+def _open_lock(lock_path: Path, target: Path) -> int:
+    try:
+        return os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        pass
+    # Not O_CREAT at first: in a sticky world-writable folder Linux refuses it on another
+    # user's existing file (fs.protected_regular), even to read.
+    fd = os.open(lock_path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, _mode_for(target) & 0o444)
+    with contextlib.suppress(OSError):
+        gid = target.stat().st_gid
+        if os.fstat(fd).st_gid != gid:
+            os.fchown(fd, -1, gid)
+    return fd

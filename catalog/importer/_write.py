@@ -118,7 +118,8 @@ def import_entries(
 def _locked(path: Path) -> contextlib.AbstractContextManager[None]:
     # The lock `catalog_edit.apply_edits` takes, so an import and an edit never interleave.
     return locked(
-        path, lambda lock, exc: LinkhealthError(f"{lock}: cannot create the lock file ({exc})")
+        path,
+        lambda lock, exc: LinkhealthError(f"{lock}: cannot open or create the lock file ({exc})"),
     )
 
 

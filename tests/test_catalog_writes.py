@@ -1,0 +1,139 @@
+"""How the catalog editor and the importer write a curator's file (`catalog.files`): a save
+made by someone else meanwhile is never overwritten, untouched lines keep their bytes (line
+endings included), the file keeps its owner and group, the lock file does not lock a
+colleague out, and a dry run needs nothing but to read the catalog."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from catalog.catalog_edit import FieldEdit, apply_edits
+from catalog.importer import ImportedEntry, import_entries
+
+YAML = """\
+collection:
+  title: T
+resources:
+- id: a
+  title: A
+  url: https://a.example/
+- id: b
+  title: B
+  url: https://b.example/
+"""
+CSV = "id,title,url\r\na,A,https://a.example/\r\nb,B,https://b.example/\r\n"
+NEW = ImportedEntry("New", "https://new.example/")
+
+
+def _edit(path: Path) -> None:
+    apply_edits(path, [FieldEdit("a", "url", "https://moved.example/")])
+
+
+def _import(path: Path) -> None:
+    import_entries(path, [NEW])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root may give a file to another user")
+@pytest.mark.parametrize("write", [_edit, _import], ids=["edit", "import"])
+def test_the_file_keeps_its_owner_and_group_when_another_account_writes_it(
+    tmp_path: Path, write: Callable[[Path], None]
+) -> None:
+    """A curator's 0640 catalog edited by another account (a colleague, the service account
+    `serve` runs as) became that account's, and the curator could no longer read it."""
+    path = tmp_path / "cat.yaml"
+    path.write_text(YAML)
+    os.chown(path, 1000, 1000)
+    os.chmod(path, 0o640)
+
+    write(path)
+
+    st = path.stat()
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1000, 1000, 0o640)
+    assert "new" in path.read_text() or "moved" in path.read_text()
+
+
+def test_the_lock_file_is_made_readable_as_the_catalog_and_no_more(tmp_path: Path) -> None:
+    path = tmp_path / "cat.yaml"
+    path.write_text(YAML)
+    os.chmod(path, 0o640)
+
+    _edit(path)
+
+    lock = tmp_path / ".cat.yaml.lock"
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o440
+    assert lock.stat().st_gid == path.stat().st_gid
+
+
+@pytest.mark.parametrize("write", [_edit, _import], ids=["edit", "import"])
+def test_another_users_lock_file_does_not_lock_a_colleague_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write: Callable[[Path], None]
+) -> None:
+    """A shared catalog folder: the first curator's edit left `.NAME.lock` 0644, theirs,
+    which the second curator could never open for writing, so could never edit. Opening
+    it to write (or with O_CREAT, which fs.protected_regular refuses on another user's file
+    in a sticky folder) is refused here as the system refuses it to a user other than its
+    owner: root is never refused, so a real chmod tells nothing when the tests run as root."""
+    path = tmp_path / "cat.yaml"
+    path.write_text(YAML)
+    apply_edits(path, [FieldEdit("b", "url", "https://first.example/")])  # makes the lock
+    first = path.read_text()
+    lock = tmp_path / ".cat.yaml.lock"
+    real_open, real_os_open = open, os.open
+    writing = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC
+
+    def refused(file: Any) -> bool:
+        return isinstance(file, (str, Path)) and Path(file) == lock
+
+    def os_open(file: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if refused(file) and flags & (writing | os.O_CREAT):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return real_os_open(file, flags, *args, **kwargs)
+
+    def builtin_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if refused(file) and set(mode) & set("wax+"):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", os_open)
+    monkeypatch.setattr("builtins.open", builtin_open)
+
+    write(path)
+
+    assert path.read_text() != first
+
+
+@pytest.mark.parametrize("write", [_edit, _import], ids=["edit", "import"])
+def test_the_folder_is_synced_after_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write: Callable[[Path], None]
+) -> None:
+    """Without it a power cut may bring the old file back after the decision it holds was
+    recorded in the database."""
+    path = tmp_path / "cat.yaml"
+    path.write_text(YAML)
+    events: list[str] = []
+    real_replace, real_fsync = os.replace, os.fsync
+
+    def replace(src: Any, dst: Any) -> None:
+        real_replace(src, dst)
+        if Path(dst) == path:
+            events.append("renamed")
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode) and st.st_ino == tmp_path.stat().st_ino:
+            events.append("folder synced")
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "fsync", fsync)
+
+    write(path)
+
+    assert events[-2:] == ["renamed", "folder synced"]
