@@ -22,6 +22,7 @@ import difflib
 import functools
 import io
 import re
+import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -51,7 +52,7 @@ from ruamel.yaml.util import load_yaml_guess_indent
 from catalog import yaml_splice
 from catalog.csv_guard import guard, unguard
 from catalog.errors import CatalogError, NotFoundError, Problem
-from catalog.files import locked, real_file, renamed_over, replace_file, written_beside
+from catalog.files import locked, real_file, replace_file, replace_if_unchanged
 from catalog.model import RESOURCE_FIELDS
 from catalog.source import (
     CATALOG_SUFFIXES,
@@ -125,9 +126,9 @@ def apply_edits(
                 )
             ]
         )
-    # A dry run writes nothing over the catalog (only a temporary file beside it, to
-    # validate, then removed), and writers swap the file in whole: no lock, so `--dry-run`
-    # leaves no `.NAME.lock` behind in a folder nobody has edited yet.
+    # A dry run writes nothing in the catalog's folder (it validates its result in a
+    # temporary folder), and writers swap the file in whole: no lock, so `--dry-run`
+    # leaves no `.NAME.lock` behind, and needs no more than to read the catalog.
     with contextlib.nullcontext() if dry_run else _locked(path):
         data = _read_bytes(path)
         bom = data.startswith(_BOM)
@@ -143,7 +144,7 @@ def apply_edits(
             return EditResult(path, (), "")
         diff = _diff(path, text, new_text)
         new_data = (_BOM if bom else b"") + new_text.encode("utf-8")
-        _replace_checked(path, new_data, dry_run)
+        _replace_checked(path, data, new_data, dry_run)
         if dry_run:
             return EditResult(path, tuple(changed), diff)
         return EditResult(path, tuple(changed), diff, data, new_data)
@@ -212,23 +213,31 @@ def _read_bytes(path: Path) -> bytes:
         raise _unusable(path) from None
 
 
-def _replace_checked(path: Path, data: bytes, dry_run: bool) -> None:
-    """Write to a temp file beside `path`, refuse it if it adds problems, else swap it in."""
-    tmp = written_beside(path, data)
-    try:
-        _refuse_new_problems(path, tmp)
-        if not dry_run:
-            renamed_over(tmp, real_file(path))
-    finally:
-        tmp.unlink(missing_ok=True)
+def _replace_checked(path: Path, old: bytes, data: bytes, dry_run: bool) -> None:
+    """Refuse `data` if it adds problems to the file that held `old`, else swap it in,
+    unless the file no longer holds `old` (`replace_if_unchanged`). A dry run validates
+    in a temporary folder: it may be run on a catalog in a folder it cannot write."""
+    if not dry_run:
+        replace_if_unchanged(
+            path, old, data, check=lambda tmp: _refuse_new_problems(path, tmp, old)
+        )
+        return
+    with tempfile.TemporaryDirectory(prefix="linkhealth-edit-") as folder:
+        candidate = Path(folder) / real_file(path).name
+        candidate.write_bytes(data)
+        _refuse_new_problems(path, candidate, old)
 
 
-def _refuse_new_problems(path: Path, candidate: Path) -> None:
+def _refuse_new_problems(path: Path, candidate: Path, old: bytes) -> None:
     after = validate_catalog(candidate).problems
     if not after:
         return
-    # A file that was already broken may still be edited, as long as the edit adds no problem.
-    before = Counter((p.code, p.field) for p in validate_catalog(path).problems)
+    # A file that was already broken may still be edited, as long as the edit adds no
+    # problem. Its problems are those of the bytes edited, not of the file read again.
+    with tempfile.TemporaryDirectory(prefix="linkhealth-edit-") as folder:
+        original = Path(folder) / real_file(path).name
+        original.write_bytes(old)
+        before = Counter((p.code, p.field) for p in validate_catalog(original).problems)
     added = Counter((p.code, p.field) for p in after) - before
     if added:
         raise CatalogError(

@@ -11,6 +11,9 @@ A file's owner, group and mode are kept (a catalog of uid 1000, mode 0640, edite
 colleague or the service account stays theirs), and the folder is synced after the rename,
 so a power cut cannot bring the old file back after what the new one records was decided.
 
+The catalog writers also make sure nobody saved the file while they worked on it
+(`replace_if_unchanged`): the lock keeps linkhealth processes apart, not an editor or git.
+
 The catalog editor, the importer and `export --out` write through here.
 """
 
@@ -25,12 +28,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
+from catalog.errors import CatalogError, Problem
+
 __all__ = [
     "TextReplacement",
     "locked",
     "real_file",
     "renamed_over",
     "replace_file",
+    "replace_if_unchanged",
     "written_beside",
 ]
 
@@ -120,6 +126,62 @@ def replace_file(path: Path, data: bytes) -> None:
         renamed_over(tmp, real_file(path))
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def replace_if_unchanged(
+    path: Path,
+    expected: bytes | None,
+    data: bytes,
+    *,
+    check: Callable[[Path], None] | None = None,
+) -> None:
+    """Make the file `path` names hold `data`, unless it no longer holds `expected` (the
+    bytes the change was made from; None: there was no file): then nothing is written
+    and `CatalogError` says to run the command again. Call it under `locked`.
+
+    A whole-file edit of a large catalog takes seconds, in which an editor or `git pull`
+    may save the file; renaming the result over it lost that save without a word. The
+    bytes are compared after the new file is written and `check`ed (it may refuse it),
+    just before the rename, so that only microseconds are left for a save to slip in."""
+    tmp = written_beside(path, data)
+    try:
+        if check is not None:
+            check(tmp)
+        target = real_file(path)
+        if not _holds(target, expected):
+            raise _changed_meanwhile(path)
+        renamed_over(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _holds(target: Path, expected: bytes | None) -> bool:
+    try:
+        size = target.stat().st_size
+    except FileNotFoundError:
+        return expected is None
+    if expected is None or size != len(expected):
+        return False
+    try:
+        return target.read_bytes() == expected
+    except FileNotFoundError:
+        return False
+
+
+def _changed_meanwhile(path: Path) -> CatalogError:
+    return CatalogError(
+        [
+            Problem(
+                str(path),
+                None,
+                None,
+                "changed_meanwhile",
+                "the file changed while it was being edited (saved by an editor, git or "
+                "another program), so nothing was written and that save is kept; "
+                "run the command again",
+            )
+        ]
+    )
 
 
 class TextReplacement:

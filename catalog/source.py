@@ -83,6 +83,10 @@ PROBLEM_CODES: dict[str, str] = {
         "Warning only: the URL cannot be fetched as written; the resource still loads and "
         "is reported with the outcome invalid_url."
     ),
+    "changed_meanwhile": (
+        "An edit or import was not written: the file was saved (by an editor, git, ...) "
+        "while linkhealth was changing it; run the command again."
+    ),
 }
 
 _REQUIRED = ("id", "title", "url")

@@ -13,9 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from catalog import catalog_edit
 from catalog.catalog_edit import FieldEdit, apply_edits
-from catalog.importer import ImportedEntry, import_entries
+from catalog.errors import CatalogError
+from catalog.importer import ImportedEntry, _write, import_entries
+from catalog.source import load_catalog
+from flows.cli import app
 
 YAML = """\
 collection:
@@ -29,7 +34,87 @@ resources:
   url: https://b.example/
 """
 CSV = "id,title,url\r\na,A,https://a.example/\r\nb,B,https://b.example/\r\n"
+#: What the curator saves in their editor while linkhealth works on the file.
+SAVED = {
+    ".yaml": YAML.replace("title: B", "title: B (fixed by the curator)")
+    + "- id: c\n  title: C, added by the curator\n  url: https://c.example/\n",
+    ".csv": CSV.replace(",B,", ",B (fixed by the curator),")
+    + 'c,"C, added by the curator",https://c.example/\r\n',
+}
 NEW = ImportedEntry("New", "https://new.example/")
+
+
+def _saving_meanwhile(
+    monkeypatch: pytest.MonkeyPatch, module: Any, name: str, path: Path, text: str
+) -> None:
+    """Make `module.name`, called while linkhealth works on `path`, first save `text` into
+    it in place, as an editor or `git checkout` does."""
+    real: Callable[..., Any] = getattr(module, name)
+
+    def saving(*args: Any, **kwargs: Any) -> Any:
+        path.write_bytes(text.encode())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, saving)
+
+
+def _only_changed_meanwhile(caught: pytest.ExceptionInfo[CatalogError], path: Path) -> None:
+    assert [(p.code, p.file) for p in caught.value.problems] == [("changed_meanwhile", str(path))]
+    assert caught.value.exit_code == 5
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".csv"])
+def test_a_save_made_during_an_edit_is_kept_and_the_edit_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    path = tmp_path / f"cat{suffix}"
+    path.write_bytes((YAML if suffix == ".yaml" else CSV).encode())
+    worker = "_edit_yaml" if suffix == ".yaml" else "_edit_csv"
+    _saving_meanwhile(monkeypatch, catalog_edit, worker, path, SAVED[suffix])
+    edit = FieldEdit("a", "url", "https://moved.example/")
+
+    with pytest.raises(CatalogError) as caught:
+        apply_edits(path, [edit])
+
+    _only_changed_meanwhile(caught, path)
+    assert path.read_bytes() == SAVED[suffix].encode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".cat{suffix}.lock", f"cat{suffix}"]
+    monkeypatch.undo()  # run again: both the save and the edit are kept
+    apply_edits(path, [edit])
+    urls = {r.id: r.url for r in load_catalog(path).resources}
+    assert urls["a"] == "https://moved.example/" and "c" in urls
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".csv"])
+def test_a_save_made_during_an_import_is_kept_and_the_import_exits_5(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    """The import also read the file three times: its plan and its diff could be of two
+    different versions of it."""
+    path = tmp_path / f"cat{suffix}"
+    path.write_bytes((YAML if suffix == ".yaml" else CSV).encode())
+    source = tmp_path / "new.csv"
+    source.write_text("title,url\nNew,https://new.example/\n")
+    _saving_meanwhile(monkeypatch, _write, "plan_merge", path, SAVED[suffix])
+
+    result = CliRunner().invoke(app, ["catalog", "import-csv", str(source), "--into", str(path)])
+
+    assert result.exit_code == 5, result.output
+    assert "changed_meanwhile" in result.stderr
+    assert path.read_bytes() == SAVED[suffix].encode()
+
+
+def test_an_import_does_not_overwrite_a_catalog_created_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "cat.yaml"
+    _saving_meanwhile(monkeypatch, _write, "plan_merge", path, SAVED[".yaml"])
+
+    with pytest.raises(CatalogError) as caught:
+        import_entries(path, [NEW])
+
+    _only_changed_meanwhile(caught, path)
+    assert path.read_bytes() == SAVED[".yaml"].encode()
 
 
 def _edit(path: Path) -> None:
@@ -107,6 +192,55 @@ def test_another_users_lock_file_does_not_lock_a_colleague_out(
     write(path)
 
     assert path.read_text() != first
+
+
+@pytest.mark.parametrize("exists", [True, False], ids=["catalog", "new-catalog"])
+def test_an_import_dry_run_leaves_no_lock_file(tmp_path: Path, exists: bool) -> None:
+    path = tmp_path / "cat.yaml"
+    if exists:
+        path.write_text(YAML)
+
+    result = import_entries(path, [NEW], dry_run=True)
+
+    assert "+  url: https://new.example/" in result.diff
+    assert [p.name for p in tmp_path.iterdir()] == (["cat.yaml"] if exists else [])
+
+
+@pytest.mark.parametrize("write", ["edit", "import"])
+def test_a_dry_run_creates_nothing_in_a_folder_it_may_only_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write: str
+) -> None:
+    """A colleague's checkout, a read-only mount: the dry run failed with a raw
+    PermissionError for the temp or lock file it made beside the catalog. Creating a file
+    in the folder is refused here as the system refuses it (root may write any folder)."""
+    path = tmp_path / "cat.yaml"
+    path.write_text(YAML)
+    real_open, real_os_open = open, os.open
+
+    def creates(file: Any) -> bool:
+        return isinstance(file, (str, Path)) and Path(file).parent == tmp_path
+
+    def os_open(file: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if creates(file) and flags & os.O_CREAT:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return real_os_open(file, flags, *args, **kwargs)
+
+    def builtin_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if creates(file) and set(mode) & set("wax+"):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", os_open)
+    monkeypatch.setattr("builtins.open", builtin_open)
+
+    if write == "edit":
+        result = apply_edits(path, [FieldEdit("a", "url", "https://moved.example/")], dry_run=True)
+        assert "+  url: https://moved.example/" in result.diff
+    else:
+        assert "https://new.example/" in import_entries(path, [NEW], dry_run=True).diff
+    monkeypatch.undo()
+    assert path.read_text() == YAML
+    assert [p.name for p in tmp_path.iterdir()] == ["cat.yaml"]
 
 
 @pytest.mark.parametrize("write", [_edit, _import], ids=["edit", "import"])

@@ -6,7 +6,6 @@ import contextlib
 import csv
 import difflib
 import io
-import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -29,11 +28,11 @@ from catalog.catalog_edit import (
 )
 from catalog.csv_guard import UTF8_BOM, guard
 from catalog.errors import CatalogError, LinkhealthError, Problem
-from catalog.files import locked, replace_file
+from catalog.files import locked, replace_if_unchanged
 from catalog.importer._csv import column_name
 from catalog.importer._merge import plan_merge
 from catalog.importer._records import ImportedEntry, ImportResult, Parsed
-from catalog.model import Resource
+from catalog.model import Catalog, Resource
 from catalog.source import (
     CATALOG_SUFFIXES,
     load_catalog,
@@ -75,31 +74,39 @@ def import_entries(
                 )
             ]
         )
-    with _locked(path):
-        created = not path.exists()
-        if created:
-            existing: tuple[Resource, ...] = ()
-            original = b""
-        else:
-            existing = load_catalog(path).resources
-            original = path.read_bytes()
+    # A dry run writes nothing, so it takes no lock: no `.NAME.lock` is left in a folder
+    # (for a catalog that does not even exist yet), and reading the catalog is enough.
+    with (
+        contextlib.nullcontext() if dry_run else _locked(path),
+        tempfile.TemporaryDirectory(prefix="linkhealth-import-") as tmp,
+    ):
+        # The file is read once: the plan, the diff and the check that nobody saved it
+        # meanwhile (`replace_if_unchanged`) are all of the same bytes.
+        read = _read(path)
+        created = read is None
+        original = read or b""
+        before = Path(tmp) / "before" / path.name
+        work = Path(tmp) / path.name
+        existing: tuple[Resource, ...] = ()
+        if not created:
+            before.parent.mkdir()
+            before.write_bytes(original)
+            existing = _load(before, path).resources
         plan = plan_merge(existing, parsed.entries)
-        with tempfile.TemporaryDirectory(prefix="linkhealth-import-") as tmp:
-            work = Path(tmp) / path.name
-            if created:
-                title = collection_title or parsed.title or path.stem
-                work.write_text(_new_file(suffix, title, plan.additions), encoding="utf-8")
-                csv_fills: list[FieldEdit] = []
-            else:
-                shutil.copyfile(path, work)
-                csv_fills = _append(work, plan.additions, path) if plan.additions else []
-            if plan.fills or csv_fills:
-                apply_edits(work, [*plan.fills, *csv_fills])
-            new = work.read_bytes()
-            _refuse_new_problems(path, work, created, parsed.source)
-            diff = _diff(path, original, new)
-            if not dry_run and new != original:
-                replace_file(path, new)
+        csv_fills: list[FieldEdit] = []
+        if created:
+            title = collection_title or parsed.title or path.stem
+            work.write_text(_new_file(suffix, title, plan.additions), encoding="utf-8")
+        else:
+            work.write_bytes(original)
+            csv_fills = _append(work, plan.additions, path) if plan.additions else []
+        if plan.fills or csv_fills:
+            apply_edits(work, [*plan.fills, *csv_fills])
+        new = work.read_bytes()
+        _refuse_new_problems(path, work, None if created else before, parsed.source)
+        diff = _diff(path, original, new)
+        if not dry_run and new != original:
+            replace_if_unchanged(path, read, new)
     return ImportResult(
         path=path,
         added=tuple(a["id"] for a in plan.additions),
@@ -115,6 +122,25 @@ def import_entries(
     )
 
 
+def _read(path: Path) -> bytes | None:
+    """The catalog's bytes; None when there is no file yet (the import creates it)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        load_catalog(path)  # its own located problem: unreadable, a folder, ...
+        raise
+
+
+def _load(copy: Path, path: Path) -> Catalog:
+    """Load `copy` of the catalog at `path`; problems name `path`, the file people know."""
+    try:
+        return load_catalog(copy)
+    except CatalogError as exc:
+        raise CatalogError([replace(p, file=str(path)) for p in exc.problems]) from None
+
+
 def _locked(path: Path) -> contextlib.AbstractContextManager[None]:
     # The lock `catalog_edit.apply_edits` takes, so an import and an edit never interleave.
     return locked(
@@ -123,17 +149,18 @@ def _locked(path: Path) -> contextlib.AbstractContextManager[None]:
     )
 
 
-def _refuse_new_problems(path: Path, work: Path, created: bool, source: str | None) -> None:
+def _refuse_new_problems(path: Path, work: Path, original: Path | None, source: str | None) -> None:
     """Refuse an import whose entries would make the catalog invalid; the source is at fault
     (a plain `LinkhealthError`, not a `CatalogError`), and the lines are of the file as the
-    import would have written it, which may not exist."""
+    import would have written it, which may not exist. `original` is a copy of the catalog
+    as it was read (None: there was none)."""
     after = validate_catalog(work).problems
     if not after:
         return
     before = (
         Counter()
-        if created
-        else Counter((p.code, p.field) for p in validate_catalog(path).problems)
+        if original is None
+        else Counter((p.code, p.field) for p in validate_catalog(original).problems)
     )
     added = Counter((p.code, p.field) for p in after) - before
     if added:
