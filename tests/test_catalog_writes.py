@@ -117,6 +117,49 @@ def test_an_import_does_not_overwrite_a_catalog_created_meanwhile(
     assert path.read_bytes() == SAVED[".yaml"].encode()
 
 
+def test_an_import_keeps_the_bytes_of_excel_records_it_does_not_touch(tmp_path: Path) -> None:
+    """Records end CRLF, a multi-line cell holds a bare LF: it became CRLF, a change of the
+    cell's value in an entry nobody imported."""
+    path = tmp_path / "cat.csv"
+    before = b'id,title,url,notes\r\na,A,https://a.example/,"line1\nline2"\r\n'
+    path.write_bytes(before)
+
+    import_entries(path, [NEW])
+
+    assert path.read_bytes() == before + b"new,New,https://new.example/,\r\n"
+    assert next(r for r in load_catalog(path).resources if r.id == "a").notes == "line1\nline2"
+
+
+@pytest.mark.parametrize(
+    ("text", "new_lines_end"),
+    [
+        # One line pasted from Windows: the whole file came back CRLF.
+        (YAML.replace("url: https://a.example/\n", "url: https://a.example/\r\n"), b"\n"),
+        # Mostly CRLF, one LF line: new lines are CRLF, the LF line stays LF.
+        (YAML.replace("\n", "\r\n").replace("title: A\r\n", "title: A\n"), b"\r\n"),
+        # No line break at the end: the last line gets the one most lines have.
+        (YAML.replace("\n", "\r\n").replace("title: A\r\n", "title: A\n").rstrip(), b"\r\n"),
+    ],
+    ids=["mostly-lf", "mostly-crlf", "crlf-unterminated"],
+)
+def test_an_import_into_yaml_changes_no_line_ending_of_existing_lines(
+    tmp_path: Path, text: str, new_lines_end: bytes
+) -> None:
+    path = tmp_path / "cat.yaml"
+    before = text.encode()
+    path.write_bytes(before)
+
+    import_entries(path, [NEW])
+
+    after = path.read_bytes()
+    kept = before if before.endswith(b"\n") else before + new_lines_end
+    assert after.startswith(kept)
+    added = after[len(kept) :].splitlines(keepends=True)
+    assert added and all(line.endswith(new_lines_end) for line in added)
+    assert new_lines_end == b"\r\n" or b"\r" not in after[len(kept) :]
+    assert [r.id for r in load_catalog(path).resources] == ["a", "b", "new"]
+
+
 def _edit(path: Path) -> None:
     apply_edits(path, [FieldEdit("a", "url", "https://moved.example/")])
 

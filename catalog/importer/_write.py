@@ -210,33 +210,42 @@ def _new_file(suffix: str, title: str, additions: list[dict[str, Any]]) -> str:
 def _append(work: Path, additions: list[dict[str, Any]], path: Path) -> list[FieldEdit]:
     """Append `additions` to the file; for CSV, the edits for fields it has no column for.
 
+    The file's own bytes are left as they are, line endings included: the new block goes
+    in at one place, in the file's line ending. (Making every line LF and back turned an
+    Excel cell's bare LF into CRLF, and a YAML file with one CRLF line all CRLF.)
     `work` is a copy of the catalog at `path`; problems name `path`, the file people know.
     """
     data = work.read_bytes()
     bom = data.startswith(b"\xef\xbb\xbf")
     text = data.decode("utf-8-sig")
-    newline = "\r\n" if "\r\n" in text else "\n"
-    text = text.replace("\r\n", "\n")
     if work.suffix.lower() == ".csv":
         text, later = _append_csv(text, additions)
     else:
         text, later = _append_yaml(work, text, additions, path), []
-    work.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.replace("\n", newline).encode())
+    work.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
     return later
+
+
+def _newline(text: str) -> str:
+    """The line ending new lines take: the one most lines have (as `catalog_edit` edits)."""
+    return "\r\n" if text.count("\r\n") * 2 > text.count("\n") else "\n"
 
 
 def _append_csv(text: str, additions: list[dict[str, Any]]) -> tuple[str, list[FieldEdit]]:
     rows = list(csv.reader(io.StringIO(text, newline="")))
     header = next(row for row in rows if any(c.strip() for c in row))
     names = [column_name(c) for c in header]
+    # New records end as the last one does; one that has no line ending gets the file's.
+    ending = next((end for end in ("\r\n", "\n", "\r") if text.endswith(end)), "")
+    newline = ending or _newline(text)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator=newline)
     later: list[FieldEdit] = []
     for entry in additions:
         writer.writerow([_csv_cell(entry.get(n)) if n else "" for n in names])
         later += [FieldEdit(entry["id"], k, v) for k, v in entry.items() if k not in names]
-    if text and not text.endswith("\n"):
-        text += "\n"
+    if text and not ending:
+        text += newline
     return text + out.getvalue(), later
 
 
@@ -250,10 +259,13 @@ def _csv_cell(value: Any) -> str:
 
 
 def _append_yaml(work: Path, text: str, additions: list[dict[str, Any]], path: Path) -> str:
-    """Insert the new entries after the last line of the `resources` list, as block YAML."""
+    """Insert the new entries after the last line of the `resources` list, as block YAML,
+    in the line ending most of `text`'s lines have; `text`'s own lines are kept as written."""
+    newline = _newline(text)
     # A tab before a comment is YAML that ruamel refuses (`spaced_tabs`); the lines
-    # written back are `text`'s own, tabs and all.
-    spaced = spaced_tabs(text)
+    # written back are `text`'s own, tabs and all. Its lines are those of the LF text
+    # read for the layout: `splitlines` ends a line at CRLF as at LF.
+    spaced = spaced_tabs(text.replace("\r\n", "\n"))
     indent, offset = guess_indent(spaced)  # a dash alone on its line included
     layout = _fast_layout(spaced) or _round_trip_layout(spaced, work, path)
     if layout.flow:
@@ -279,14 +291,14 @@ def _append_yaml(work: Path, text: str, additions: list[dict[str, Any]], path: P
         if line.strip() and not shallow_comment and not document_end:
             break  # comments indented into the last entry belong to it
         end -= 1  # blank lines and comments before the next key (or the end) stay after us
-    if end > 0 and not lines[end - 1].endswith("\n"):
-        lines[end - 1] += "\n"
+    if end > 0 and lines[end - 1] == lines[end - 1].rstrip("\r\n"):
+        lines[end - 1] += newline
     yaml = _yaml(indent=indent or 2, offset=offset or 0)
     # The lists of new entries as those of the file's entries (`tags:` then `- x`), which
     # may be laid out unlike the `resources` list (`-   id: a`) that `guess_indent` reads.
     yaml.Emitter = entry_lists_emitter(guess_entry_lists(spaced))
     block = _render_resources(yaml, additions, indent=indent or 2).split("\n", 1)[1]
-    return "".join(lines[:end]) + block + "".join(lines[end:])
+    return "".join(lines[:end]) + block.replace("\n", newline) + "".join(lines[end:])
 
 
 @dataclass(frozen=True)
