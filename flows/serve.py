@@ -570,8 +570,8 @@ def catching_up(
     every_s: float = CATCH_UP_EVERY_S,
 ) -> Iterator[None]:
     """While `serve` runs, start one catch-up run for a night Prefect lost (a run the
-    runner had taken up just before a server restart, ended Crashed before our flow
-    started; `flows.nightly_watch.catch_up_lost_night` says why here and not in an
+    runner had taken up just before a server restart, ended Crashed or stuck Pending before
+    our flow started; `flows.nightly_watch.catch_up_lost_night` says why here and not in an
     automation). Asking every minute covers both `serve` starting after the loss and the
     server coming back while `serve` waited: nothing in Prefect's runner tells of a
     reconnection. Only `nightly`, when it is served with an active schedule."""
