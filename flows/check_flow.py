@@ -746,7 +746,10 @@ def skipped(why: LinkhealthError | str) -> Any:
 
 def checked_since_scheduled(settings: Settings, trigger: str) -> str | None:
     """Why a scheduled night need not check, if a full run started after its scheduled
-    time (`queries.full_run_started_since`): Prefect ran missed nights late, all at once."""
+    time (`queries.full_run_started_since`): Prefect ran missed nights late, all at once.
+    The catch-up run `linkhealth serve` starts for a night Prefect lost is scheduled at that
+    night's time (`flows.nightly_watch.catch_up_lost_night`), so it checks however late it
+    starts, unless a full run has since."""
     if trigger != "schedule":
         return None
     scheduled = flow_run.scheduled_start_time

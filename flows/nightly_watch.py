@@ -9,14 +9,23 @@ stops them, one line each with what to do (`night_lines`, pure, tested directly)
 
 The night is `nightly`, or `nightly-sharded` when an operator switched to it (prefect.yaml
 says how): whichever has an active schedule.
+
+A night Prefect lost is caught up by `linkhealth serve` (`catch_up_lost_night`, decided by
+`lost_night`, pure): a night's run that the runner had started a few seconds before it was due
+(its prefetch) dies when the server goes away for a restart at that moment; Prefect ends it
+`Crashed` once the server answers again (back within about a minute of the run's process
+giving up), or shows it `Pending` for good (back later: the runner's report of the crash was
+lost), with nothing left to run that night. (A server away across the due time but back before
+the runner took the run is harmless: Prefect marks that run `Late` and the runner starts it when
+the server is back.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 if TYPE_CHECKING:
@@ -32,6 +41,17 @@ GRACE = timedelta(minutes=15)
 TIMEOUT_S = 3.0
 #: How many of the latest Crashed or Failed flow runs are listed.
 ENDED_SHOWN = 5
+#: The tag of the catch-up run `linkhealth serve` starts for a night Prefect lost: the run
+#: stands for that night (`flows.triggers`), and a night has at most one.
+CATCH_UP_TAG = "linkhealth-catch-up"
+#: Prefect's state type of a run that died without our flow's word (StateType.CRASHED).
+CRASHED = "CRASHED"
+PENDING = "PENDING"
+#: A run `Pending` this long is lost: our flow starts seconds after a run turns Pending (one
+#: waiting for its concurrency slot stays Scheduled), but when the server was away for more
+#: than a minute after the run's process gave up, the runner could not record its crash, and
+#: Prefect shows it Pending for good.
+STUCK_PENDING = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -101,15 +121,15 @@ def last_night_seen(
     return max(seen, default=None)
 
 
-def last_due(deployment: Deployment, now: datetime) -> datetime | None:
-    """When the latest night of its active cron schedules was due, at least `GRACE` ago and
+def last_due(deployment: Deployment, now: datetime, grace: timedelta = GRACE) -> datetime | None:
+    """When the latest night of its active cron schedules was due, at least `grace` ago and
     after the deployment was created (UTC); None when none was."""
     from zoneinfo import ZoneInfo
 
     # The cron reader Prefect's scheduler uses, so `day_or` and time zones mean the same.
     from prefect._vendor.croniter import croniter
 
-    before = now - GRACE
+    before = now - grace
     dues = []
     for schedule in deployment.schedules:
         if not schedule.active or schedule.cron is None:
@@ -171,7 +191,42 @@ def night_lines(nights: Nights, seen: datetime | None, now: datetime, ui: str) -
             f"{f': {why}' if why else ''}; linkhealth recorded nothing of it: "
             f"{ui}/runs/flow-run/{run.id}"
         )
+    if any(run.state == "Crashed" for run in nights.ended):
+        named = sorted({run.deployment for run in nights.ended if run.deployment != "?"})
+        lines.append(
+            "A night whose run crashed before linkhealth's flow started is checked by one "
+            "catch-up run that `linkhealth serve` starts within minutes (the latest night "
+            "only, for `nightly` only); to check now: "
+            + " or ".join(f"`prefect deployment run {name}`" for name in named or [NIGHTLY])
+            + "."
+        )
     return lines
+
+
+def read_deployment(client: Any, name: str) -> Deployment | None:
+    """What Prefect's (sync) `client` says of deployment `name`; None when it has none."""
+    from prefect.client.schemas.objects import DeploymentStatus
+    from prefect.client.schemas.schedules import CronSchedule
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        d = client.read_deployment_by_name(name)
+    except ObjectNotFound:
+        return None
+    schedules = tuple(
+        Schedule(s.active, s.schedule.cron, s.schedule.timezone, s.schedule.day_or)
+        if isinstance(s.schedule, CronSchedule)
+        else Schedule(s.active)
+        for s in d.schedules
+    )
+    return Deployment(
+        name=name,
+        id=str(d.id),
+        created=(d.created or datetime.min.replace(tzinfo=UTC)).astimezone(UTC),
+        paused=bool(d.paused),
+        ready=d.status != DeploymentStatus.NOT_READY,
+        schedules=schedules,
+    )
 
 
 def read_nights(seen: datetime | None) -> Nights:
@@ -186,10 +241,8 @@ def read_nights(seen: datetime | None) -> Nights:
         FlowRunFilterState,
         FlowRunFilterStateType,
     )
-    from prefect.client.schemas.objects import DeploymentStatus, StateType
-    from prefect.client.schemas.schedules import CronSchedule
+    from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
-    from prefect.exceptions import ObjectNotFound
     from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
     found: dict[str, Deployment | None] = {}
@@ -199,25 +252,7 @@ def read_nights(seen: datetime | None) -> Nights:
         get_client(sync_client=True, httpx_settings={"timeout": TIMEOUT_S}) as client,
     ):
         for name in (NIGHTLY, NIGHTLY_SHARDED):
-            try:
-                d = client.read_deployment_by_name(name)
-            except ObjectNotFound:
-                found[name] = None
-                continue
-            schedules = tuple(
-                Schedule(s.active, s.schedule.cron, s.schedule.timezone, s.schedule.day_or)
-                if isinstance(s.schedule, CronSchedule)
-                else Schedule(s.active)
-                for s in d.schedules
-            )
-            found[name] = Deployment(
-                name=name,
-                id=str(d.id),
-                created=(d.created or datetime.min.replace(tzinfo=UTC)).astimezone(UTC),
-                paused=bool(d.paused),
-                ready=d.status != DeploymentStatus.NOT_READY,
-                schedules=schedules,
-            )
+            found[name] = read_deployment(client, name)
         ids = {UUID(d.id): d.name for d in found.values() if d is not None}
         ended: list[EndedRun] = []
         if ids:
@@ -263,3 +298,190 @@ def status_lines(url: str, seen: datetime | None, now: datetime) -> list[str]:
             f"({type(exc).__name__}: {exc}), so whether a night runs is not known"
         ]
     return night_lines(nights, seen, now, url.removesuffix("/").removesuffix("/api"))
+
+
+# --- A night Prefect lost: one catch-up run, started by `linkhealth serve` -----------------
+#
+# Why `serve`, and not a Prefect automation that reruns the deployment when its run crashes:
+# whether the night needs a run at all is in linkhealth's database (did a full run check the
+# catalog since the night was due? did the crashed run's flow start, and die checking, as an
+# out-of-memory kill does?), which an automation cannot ask before it starts a run; and an
+# automation fires on every crash, its own rerun's too, so a run that dies checking would be
+# started again and again. `serve` is also what is there when the server comes back: it asks
+# every `CATCH_UP_EVERY_S` (`flows.serve`), so a catch-up follows within a minute or two.
+
+
+@dataclass(frozen=True)
+class NightRun:
+    """A flow run of the night deployment expected at the night's due time or after."""
+
+    name: str
+    id: str
+    #: Prefect's state type ("SCHEDULED" for a Late run too, "CRASHED", "COMPLETED", ...).
+    state: str
+    expected: datetime
+    tags: tuple[str, ...] = ()
+    message: str = ""
+    #: When it entered its state.
+    since: datetime | None = None
+
+    @property
+    def catch_up(self) -> bool:
+        return CATCH_UP_TAG in self.tags
+
+    def stuck(self, now: datetime) -> bool:
+        """Pending for good: its process is gone (`STUCK_PENDING`)."""
+        return (
+            self.state == PENDING and self.since is not None and self.since <= now - STUCK_PENDING
+        )
+
+    def lost(self, now: datetime) -> bool:
+        return self.state == CRASHED or self.stuck(now)
+
+
+def lost_night(
+    runs: Sequence[NightRun], recorded: Collection[str], covered: bool, now: datetime
+) -> tuple[NightRun, ...]:
+    """The runs of the latest due night Prefect lost, when one catch-up run is to be started
+    for it; empty when none is.
+
+    Lost: every run of the night ended `Crashed`, or is stuck `Pending` (`STUCK_PENDING`),
+    and linkhealth recorded none of them (`recorded`: the flow run ids its database holds),
+    so our flow never started. Nothing is
+    started when a full run checked the catalog since the night was due (`covered`), when a
+    catch-up of the night exists already (whatever its end: one a night, never a loop), when
+    a run of it is still to run or running (a `Late` one: the runner starts it), ran
+    (Completed, Skipped), failed with our flow's own word (a broken catalog fails the same
+    way again) or was cancelled by someone, nor when one crashed after our flow started (a
+    run killed while it checked, which may be killed again). A night with no run at all
+    (paused, nothing served it) is only reported by `status`."""
+    if covered or not runs or any(run.catch_up for run in runs):
+        return ()
+    if any(not run.lost(now) or run.id in recorded for run in runs):
+        return ()
+    return tuple(runs)
+
+
+def night_runs(client: Any, deployment: Deployment, due: datetime, now: datetime) -> list[NightRun]:
+    """The flow runs of `deployment` expected from the night's `due` time to `now` (later
+    nights' runs, scheduled ahead, are not this night's)."""
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterDeploymentId,
+        FlowRunFilterExpectedStartTime,
+    )
+
+    runs = client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(
+            deployment_id=FlowRunFilterDeploymentId(any_=[UUID(deployment.id)]),
+            # pydantic takes a plain datetime for Prefect's own DateTime type.
+            expected_start_time=FlowRunFilterExpectedStartTime(after_=due, before_=now),  # type: ignore[arg-type]
+        ),
+        limit=50,
+    )
+    return [
+        NightRun(
+            name=run.name,
+            id=str(run.id),
+            state=run.state.type.value if run.state is not None else "?",
+            expected=(run.expected_start_time or due).astimezone(UTC),
+            tags=tuple(run.tags or ()),
+            message=(run.state.message or "") if run.state is not None else "",
+            since=run.state.timestamp.astimezone(UTC) if run.state is not None else None,
+        )
+        for run in runs
+    ]
+
+
+def recorded_flow_runs(database_url: str, flow_run_ids: Collection[str]) -> set[str]:
+    """Which of `flow_run_ids` linkhealth's database holds a run of: their flow started."""
+    from sqlalchemy import select
+
+    from catalog.db import engine_for, session_scope
+    from catalog.tables import Run
+
+    with session_scope(engine_for(database_url)) as session:
+        found = session.scalars(select(Run.flow_run_id).where(Run.flow_run_id.in_(flow_run_ids)))
+        return {str(found_id) for found_id in found}
+
+
+def night_covered(database_url: str, catalogs: Sequence[str], due: datetime) -> bool:
+    """Whether a full run of all `catalogs` started at `due` or later and completed: the
+    check-catalog flow's own rule (`checked_since_scheduled`) for a night run late."""
+    from catalog.db import engine_for
+    from catalog.queries import full_run_started_since
+
+    return full_run_started_since(engine_for(database_url), due, catalogs) is not None
+
+
+def catch_up_lost_night(
+    client: Any,
+    database_url: str,
+    catalogs: Sequence[str],
+    now: datetime,
+    name: str = NIGHTLY,
+) -> str | None:
+    """Start one catch-up run of deployment `name` (scheduled, active, not paused) when
+    Prefect lost its latest due night (`lost_night`), and say so; None when nothing was
+    started. `client` is Prefect's sync client.
+
+    The catch-up is created `Scheduled` at the night's due time, so it is that night's run:
+    Prefect shows it as Late and the runner starts it at once; the flow measures "a full
+    run checked since" from that time, so it checks unless a run covered the night
+    meanwhile, and takes the trigger `schedule` from its tag, so a run holding the lease
+    makes it end Skipped, never a second check at once. Its idempotency key is the night:
+    two processes asking at once still make one run."""
+    from prefect.states import Crashed, Scheduled
+
+    deployment = read_deployment(client, name)
+    if deployment is None or deployment.paused or not deployment.scheduled:
+        return None
+    due = last_due(deployment, now, grace=timedelta(0))
+    if due is None:
+        return None
+    runs = night_runs(client, deployment, due, now)
+    if not any(run.lost(now) for run in runs):
+        return None  # the usual answer, without opening the database
+    lost = lost_night(
+        runs,
+        recorded_flow_runs(database_url, [run.id for run in runs]),
+        night_covered(database_url, catalogs, due),
+        now,
+    )
+    if not lost:
+        return None
+    for run in lost:
+        if run.stuck(now):  # so the UI and `status` show it ended, and its slot is free
+            client.set_flow_run_state(
+                UUID(run.id),
+                Crashed(
+                    message=f"lost while the Prefect server was away: Pending since "
+                    f"{run.since:%Y-%m-%d %H:%M} UTC, and linkhealth's flow never started "
+                    "(marked by linkhealth serve, which started a catch-up run)"
+                ),
+                force=True,
+            )
+    created = client.create_flow_run_from_deployment(
+        UUID(deployment.id),
+        state=Scheduled(
+            scheduled_time=due,
+            message=f"catch-up of the night due {due:%Y-%m-%d %H:%M} UTC, which Prefect lost",
+        ),
+        tags=[CATCH_UP_TAG],
+        idempotency_key=f"{CATCH_UP_TAG}:{deployment.id}:{due.isoformat()}",
+    )
+    ends = "; ".join(
+        f"{run.name}: Pending since {run.since:%H:%M} UTC, now marked Crashed"
+        if run.stuck(now)
+        else f"{run.name}: {_first_line(run.message) or 'Crashed'}"
+        for run in lost
+    )
+    return (
+        f"The night {name} due {due:%Y-%m-%d %H:%M} UTC was lost in Prefect before "
+        f"linkhealth's flow started (flow run {ends}); started one catch-up run of it, "
+        f"{created.name}, which checks the catalog unless a full run has since."
+    )
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:200] if text.strip() else ""

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -538,7 +539,7 @@ def _serve(specs: list[DeploymentSpec], say: Callable[[str], None]) -> None:
             "served here; it may run their runs outside this folder with the built-in "
             "settings. Stop its workers, or use them instead of `linkhealth serve`."
         )
-    with interrupt_as_sigterm():
+    with interrupt_as_sigterm(), catching_up(specs, say):
         try:
             prefect_serve(*deployments)
         except BaseException as exc:
@@ -555,6 +556,79 @@ def _serve(specs: list[DeploymentSpec], say: Callable[[str], None]) -> None:
                 "Prefect server again, then `linkhealth serve` (the systemd unit restarts it "
                 "by itself)"
             ) from exc
+
+
+#: How often `serve` asks whether Prefect lost the latest night; the first time this long
+#: after it starts, once its runner has registered the deployments.
+CATCH_UP_EVERY_S = 60.0
+
+
+@contextmanager
+def catching_up(
+    specs: Sequence[DeploymentSpec],
+    say: Callable[[str], None],
+    every_s: float = CATCH_UP_EVERY_S,
+) -> Iterator[None]:
+    """While `serve` runs, start one catch-up run for a night Prefect lost (a run the
+    runner had taken up just before a server restart, ended Crashed or stuck Pending before
+    our flow started; `flows.nightly_watch.catch_up_lost_night` says why here and not in an
+    automation). Asking every minute covers both `serve` starting after the loss and the
+    server coming back while `serve` waited: nothing in Prefect's runner tells of a
+    reconnection. Only `nightly`, when it is served with an active schedule."""
+    nightly = next(
+        (s for s in specs if s.name == "nightly" and any(c.active for c in s.schedules)), None
+    )
+    if nightly is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def watch() -> None:
+        said: set[str] = set()
+        while not stop.wait(every_s):
+            line = catch_up_once(nightly)
+            if line is not None and line not in said:  # a failure of the same kind once
+                said.add(line)
+                say(line)
+
+    thread = threading.Thread(target=watch, name="linkhealth-catch-up", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=1.0)
+
+
+def catch_up_once(spec: DeploymentSpec, now: datetime | None = None) -> str | None:
+    """One look at the latest night of `spec` (`nightly`), with the settings its runs read
+    (serve runs in the project folder, as they do): what was started, a warning when it
+    cannot be told, or None. A Prefect API that does not answer (the server restarting)
+    is no news: the next look tells."""
+    from prefect import get_client
+
+    from catalog.clock import utcnow
+    from catalog.settings import load_settings
+    from catalog.source import catalog_files
+    from flows.nightly_watch import NIGHTLY, catch_up_lost_night
+    from flows.prefect_server import api_lost
+
+    try:
+        config = spec.parameters.get("config")
+        settings = load_settings(config).with_overrides(**(spec.parameters.get("overrides") or {}))
+        files = [str(path) for path in catalog_files(settings.catalogs)]
+        with get_client(sync_client=True) as client:
+            return catch_up_lost_night(
+                client, settings.database_url, files, now or utcnow(), name=NIGHTLY
+            )
+    except Exception as exc:
+        if api_lost(exc):
+            return None
+        return (
+            f"warning: could not tell whether Prefect lost the latest night of {NIGHTLY}, "
+            f"to start a catch-up run of it ({type(exc).__name__}: {exc}); asking again "
+            "every minute"
+        )
 
 
 @contextmanager

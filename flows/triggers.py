@@ -5,13 +5,17 @@ Quick run from the Prefect UI or `prefect deployment run` arrived labelled "sche
 its report and run history said "schedule", and when another run held the lease it ended
 Skipped (the quiet end meant for an overlapping night) instead of failing for the person
 who asked. The scheduler marks the runs it makes (`FlowRun.auto_scheduled`); this module
-believes the parameter only for those.
+believes the parameter only for those, and for the catch-up run `linkhealth serve` starts
+for a night Prefect lost (tagged `CATCH_UP_TAG`, `flows.nightly_watch`): it stands for that
+night, so it too ends Skipped when another full run holds the lease or checked the night.
 """
 
 from __future__ import annotations
 
 from prefect.client.schemas.objects import FlowRun
 from prefect.context import FlowRunContext
+
+from flows.nightly_watch import CATCH_UP_TAG
 
 __all__ = ["run_trigger", "trigger_of"]
 
@@ -28,7 +32,7 @@ def trigger_of(declared: str, run: FlowRun | None) -> str:
     """
     if declared != SCHEDULE or run is None or run.deployment_id is None:
         return declared
-    if run.parent_task_run_id is not None or run.auto_scheduled:
+    if run.parent_task_run_id is not None or run.auto_scheduled or CATCH_UP_TAG in run.tags:
         return declared
     return MANUAL
 

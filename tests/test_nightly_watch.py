@@ -114,13 +114,16 @@ def test_crashed_and_failed_runs_since_the_last_recorded_are_listed_with_their_p
         message="Flow run could not be loaded: ConnectError(...)\nTraceback ...",
     )
     before = datetime(2026, 12, 4, 7, 40, tzinfo=UTC)
-    missing, listed = night_lines(Nights(deployment(), None, (crashed,)), before, NOW, UI)
+    missing, listed, advice = night_lines(Nights(deployment(), None, (crashed,)), before, NOW, UI)
     assert "is missing" in missing
     assert listed == (
         f"Prefect flow run sly-fox of {NIGHTLY}, due 2026-12-05 07:00 UTC, ended Crashed: "
         "Flow run could not be loaded: ConnectError(...); linkhealth recorded nothing of it: "
         f"{UI}/runs/flow-run/f1"
     )
+    # What happens to that night, and how to check it now.
+    assert "catch-up run that `linkhealth serve` starts" in advice
+    assert advice.endswith(f"to check now: `prefect deployment run {NIGHTLY}`.")
 
 
 def test_no_deployment_no_schedule_and_nothing_polling_each_say_what_to_do() -> None:
