@@ -242,11 +242,11 @@ def catalog_edited(
     """
     url, announced = announce_catalog_edit(files or ())
     # Its reader is a curator looking at the hook's log later: the edit is still unchecked.
-    by_hand = f"run `{RECHECK_BY_HAND}` in this folder to check it"
+    by_hand = f"run `{RECHECK_BY_HAND}` to check it"
     if not announced:
         where = url
         if not os.environ.get("PREFECT_API_URL"):
-            where += " (PREFECT_API_URL is not set here)"
+            where += " (PREFECT_API_URL is not in this environment)"
         _err(f"no Prefect API answers at {where}; the edit was not announced: {by_hand}")
     elif recheck_served() is False:
         _err(
@@ -257,8 +257,8 @@ def catalog_edited(
         _err(f"announced the catalog edit to {url}")
 
 
-#: What checks an edit nobody was told about; run where the hook runs (the repository's top
-#: folder), it reads the same linkhealth.toml and catalogs `catalog edited` would have.
+#: What checks an edit nobody was told about, run with the settings (linkhealth.toml, the
+#: database) of the service that would have checked it.
 RECHECK_BY_HAND = "linkhealth recheck --changed"
 
 

@@ -47,7 +47,7 @@ def test_an_edit_nobody_was_told_about_says_how_to_check_it(
     assert result.exit_code == 0, result.output
     assert "not announced" in result.stderr
     assert f"`{BY_HAND}`" in result.stderr
-    assert "PREFECT_API_URL is not set" in result.stderr
+    assert "PREFECT_API_URL is not in this environment" in result.stderr
 
 
 def test_an_edit_announced_where_nothing_serves_the_recheck_says_how_to_check_it(
