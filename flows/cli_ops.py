@@ -236,15 +236,30 @@ def catalog_edited(
     """Tell Prefect the catalog was edited, so the `recheck` deployment checks what changed.
 
     Sends the event linkhealth.catalog.edited; never starts a server and never fails
-    (it runs from a git hook).
+    (it runs from a git hook). When nothing will check the edit, says what will.
 
     Example: linkhealth catalog edited catalog/data/toolkit.yaml
     """
     url, announced = announce_catalog_edit(files or ())
-    if announced:
-        _err(f"announced the catalog edit to {url}")
+    # Its reader is a curator looking at the hook's log later: the edit is still unchecked.
+    by_hand = f"run `{RECHECK_BY_HAND}` to check it"
+    if not announced:
+        where = url
+        if not os.environ.get("PREFECT_API_URL"):
+            where += " (PREFECT_API_URL is not in this environment)"
+        _err(f"no Prefect API answers at {where}; the edit was not announced: {by_hand}")
+    elif recheck_served() is False:
+        _err(
+            f"announced the catalog edit to {url}, but nothing serves the recheck deployment "
+            f"there (`linkhealth serve`, or a worker on its pool): {by_hand}"
+        )
     else:
-        _err(f"no Prefect API answers at {url}; the edit was not announced")
+        _err(f"announced the catalog edit to {url}")
+
+
+#: What checks an edit nobody was told about, run with the settings (linkhealth.toml, the
+#: database) of the service that would have checked it.
+RECHECK_BY_HAND = "linkhealth recheck --changed"
 
 
 def announce_catalog_edit(files: Sequence[str]) -> tuple[str, bool]:

@@ -1,0 +1,158 @@
+"""The git post-commit hook (deploy/git-hooks/post-commit) and what `linkhealth catalog edited`,
+which it runs, leaves in its log: a curator reading it later must learn whether the edit
+will be checked, and if not, what checks it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOK = ROOT / "deploy" / "git-hooks" / "post-commit"
+BY_HAND = "linkhealth recheck --changed"
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+
+
+def _announced(monkeypatch: pytest.MonkeyPatch, served: bool | None) -> None:
+    """A Prefect API that answers and takes the event; `served`: whether anything serves
+    the recheck deployment there."""
+    import flows.cli_ops
+    import flows.events
+    import flows.prefect_server
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4999/api")
+    monkeypatch.setattr(flows.prefect_server, "is_healthy", lambda url: True)
+    monkeypatch.setattr(flows.events, "emit_catalog_edited", lambda files: True)
+    monkeypatch.setattr(flows.events, "flush", lambda: None)
+    monkeypatch.setattr(flows.cli_ops, "recheck_served", lambda: served)
+
+
+def test_an_edit_nobody_was_told_about_says_how_to_check_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Git's environment often lacks PREFECT_API_URL: the log said only "not announced"."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # nothing listens on the discard port
+    result = CliRunner().invoke(app, ["catalog", "edited", "toolkit.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "not announced" in result.stderr
+    assert f"`{BY_HAND}`" in result.stderr
+    assert "PREFECT_API_URL is not in this environment" in result.stderr
+
+
+def test_an_edit_announced_where_nothing_serves_the_recheck_says_how_to_check_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The event went out, but no `serve` or worker runs the recheck deployment; when one
+    does (or the API cannot tell), the log asks for nothing."""
+    said = {}
+    for served in (False, True, None):
+        _announced(monkeypatch, served=served)
+        result = CliRunner().invoke(app, ["catalog", "edited", "toolkit.yaml"])
+        assert result.exit_code == 0, result.output
+        said[served] = result.stderr
+    assert "announced the catalog edit to http://127.0.0.1:4999/api" in said[False]
+    assert "nothing serves the recheck deployment" in said[False]
+    assert f"`{BY_HAND}`" in said[False]
+    assert said[True] == said[None] == "announced the catalog edit to http://127.0.0.1:4999/api\n"
+
+
+def _git(repo: Path, *args: str, env: dict[str, str]) -> None:
+    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A catalog repository with the hook installed as the README says."""
+    repo = tmp_path / "catalogs"
+    (repo / "catalog" / "data").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".git" / "hooks" / "post-commit").symlink_to(HOOK)
+    return repo
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GIT_", "LINKHEALTH_", "PREFECT_API_URL"))
+    }
+    # A PATH without linkhealth: the hook must use what it is given, or say it found none.
+    env["PATH"] = "/usr/bin:/bin"
+    env["HOME"] = str(tmp_path)  # no user git config
+    env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "curator"
+    env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "curator@example.org"
+    return env | extra
+
+
+def _fake_linkhealth(tmp_path: Path) -> Path:
+    """Records its arguments and the PREFECT_API_URL it was given, as `catalog edited`
+    would have been run."""
+    fake = tmp_path / "fake-linkhealth"
+    fake.write_text('#!/bin/sh\necho "args: $* api: ${PREFECT_API_URL-unset}" >&2\n')
+    fake.chmod(0o755)
+    return fake
+
+
+def _commit_an_edit(repo: Path, env: dict[str, str], text: str = "a") -> None:
+    (repo / "catalog" / "data" / "toolkit.yaml").write_text(f"# {text}\n")
+    _git(repo, "add", "-A", env=env)
+    _git(repo, "commit", "-q", "-m", "edit", env=env)
+
+
+def _log(repo: Path, lines: int) -> list[str]:
+    """The hook's log once it holds `lines` lines: it writes the rest in the background."""
+    log = repo / ".git" / "linkhealth-hook.log"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        got = log.read_text().splitlines() if log.exists() else []
+        if len(got) >= lines:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"{log} has not {lines} lines: {got}")
+
+
+def test_the_hook_logs_each_commit_with_its_time(repo: Path, tmp_path: Path) -> None:
+    env = _env(tmp_path, LINKHEALTH_BIN=str(_fake_linkhealth(tmp_path)))
+    _commit_an_edit(repo, env)
+    stamp, said = _log(repo, 2)
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=repo, env=env, capture_output=True, text=True
+    ).stdout.strip()
+    assert re.fullmatch(rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ commit {head}", stamp)
+    assert said == "args: catalog edited catalog/data/toolkit.yaml api: unset"
+
+
+def test_the_hook_takes_its_settings_from_git_config_when_the_environment_lacks_them(
+    repo: Path, tmp_path: Path
+) -> None:
+    """A commit from an editor or a GUI has no shell profile's PREFECT_API_URL."""
+    env = _env(tmp_path)
+    _git(repo, "config", "linkhealth.bin", str(_fake_linkhealth(tmp_path)), env=env)
+    _git(repo, "config", "linkhealth.prefectApiUrl", "http://config.example/api", env=env)
+    _commit_an_edit(repo, env)
+    assert _log(repo, 2)[1].endswith("api: http://config.example/api")
+    # The environment's own value wins over the repository's.
+    _commit_an_edit(repo, env | {"PREFECT_API_URL": "http://env.example/api"}, text="b")
+    assert _log(repo, 4)[3].endswith("api: http://env.example/api")
+
+
+def test_a_hook_that_finds_no_linkhealth_says_how_to_check_the_edit(
+    repo: Path, tmp_path: Path
+) -> None:
+    """It exited silently: the curator never learnt that nothing was announced."""
+    env = _env(tmp_path, LINKHEALTH_BIN=str(tmp_path / "missing"))
+    _commit_an_edit(repo, env)
+    said = _log(repo, 2)[1]
+    assert str(tmp_path / "missing") in said and "LINKHEALTH_BIN" in said
+    assert f"`{BY_HAND}`" in said
