@@ -508,8 +508,24 @@ def _style_of(text: str) -> _Style:
 def guess_indent(text: str) -> tuple[int | None, int | None]:
     """ruamel's guess of `text`'s (indent, block sequence indent), for a dump that keeps the
     file's layout; also for a file whose entries start with a dash alone on its line."""
-    _, indent, block_seq_indent = load_yaml_guess_indent(_dashes_joined(text), yaml=_GuessOnly())
+    joined = _dashes_joined(text)
+    try:
+        _, indent, block_seq_indent = load_yaml_guess_indent(joined, yaml=_GuessOnly())
+    except IndexError:
+        # Before the file's first nested key, a line ending in ':' (the prefix of a `%TAG`
+        # directive) makes the guess read a line of dashes alone (`---`) past its end.
+        # Such lines say nothing of the indentation: the guess goes without them.
+        try:
+            _, indent, block_seq_indent = load_yaml_guess_indent(
+                _DASHES_ONLY.sub("", joined), yaml=_GuessOnly()
+            )
+        except IndexError:
+            return None, None  # the dump's own indentation: `_keep_layout` puts lines back
     return indent, block_seq_indent
+
+
+#: A line of dashes and spaces only, but no `- ` item, with its line break.
+_DASHES_ONLY = re.compile(r"^(?! *- )[ -]*-[ -]*(?:\n|\Z)", re.MULTILINE)
 
 
 #: A dash alone on its line (`-` before an entry written on the lines below), the blank and
