@@ -61,6 +61,7 @@ from catalog.source import (
     skip_node,
     validate_catalog,
 )
+from catalog.text import clipped
 
 __all__ = [
     "EditResult",
@@ -1296,6 +1297,8 @@ class _Record:
 
     cells: list[str]
     raw: str
+    #: The line the record starts on.
+    line: int = 0
     #: The columns an edit set (their cells are written anew, the others as they were).
     edited: set[int] = field(default_factory=set)
 
@@ -1320,7 +1323,7 @@ def _edit_csv(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, l
     start = 0
     try:
         for row in reader:
-            records.append(_Record(row, "".join(lines[start : reader.line_num])))
+            records.append(_Record(row, "".join(lines[start : reader.line_num]), start + 1))
             start = reader.line_num
     except csv.Error:
         raise _unusable(path) from None
@@ -1351,6 +1354,7 @@ def _edit_csv(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, l
         elif value is None:
             continue
         else:
+            _refuse_unheaded_cells(path, rows, len(header.cells), edit.field)
             col = len(header.cells)
             header.cells.append(guard(edit.field))  # a header cell runs as any cell does
             header.edited.add(col)
@@ -1381,6 +1385,29 @@ def _edit_csv(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, l
         else:
             out.append(record.raw)
     return "".join(out) + "".join(lines[start:]), changed
+
+
+def _refuse_unheaded_cells(path: Path, rows: list[_Record], width: int, name: str) -> None:
+    """Refuse a new column while a row has a value past the header's last column (the
+    loader reports it): the new header would name that cell, and the row would gain a
+    `name` nobody gave it, its problem gone without a word."""
+    for record in rows:
+        stray = next((c for c in record.cells[width:] if c.strip()), None)
+        if stray is not None:
+            raise CatalogError(
+                [
+                    Problem(
+                        str(path),
+                        record.line,
+                        name,
+                        "bad_structure",
+                        f"the row has a value in a column with no header ({clipped(stray, 60)!r}), "
+                        f"which a new '{name}' column would name; move it into a named column "
+                        "(or quote the cell it belongs to if it holds a comma) or delete it, "
+                        "then run this again",
+                    )
+                ]
+            )
 
 
 def _column_name(cell: str) -> str:

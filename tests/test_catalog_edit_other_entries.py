@@ -160,6 +160,28 @@ def test_a_key_added_after_an_alias_leaves_the_lines_of_its_anchor_in_place(
     )
 
 
+# --- a CSV row with a value in no column ------------------------------------------------------
+
+
+def test_a_new_csv_column_is_refused_while_a_row_has_a_value_past_the_header(
+    tmp_path: Path,
+) -> None:
+    text = 'id,title,url\na,A,https://a.example/\nb,B,https://b.example/,"see the 2019 edition"\n'
+    path = written(tmp_path, text, "cat.csv")
+    assert [(p.code, p.line) for p in validate_catalog(path).problems] == [("bad_structure", 3)]
+
+    with pytest.raises(CatalogError) as refused:
+        apply_edits(path, [FieldEdit("a", "reviewed_at", "2026-12-05")])
+
+    (problem,) = refused.value.problems
+    assert (problem.line, problem.field) == (3, "reviewed_at")
+    assert "'see the 2019 edition'" in problem.message
+    assert path.read_text() == text
+    # An edit of a column the header has still goes through.
+    apply_edits(path, [FieldEdit("a", "title", "A2")])
+    assert path.read_text() == text.replace("a,A,", "a,A2,")
+
+
 # --- a file that starts with a directive ------------------------------------------------------
 
 
