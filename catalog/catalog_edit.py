@@ -894,6 +894,8 @@ def _set_yaml_field(
     own = _owns(entry, name)
     if value is None:
         if not own:
+            if name in entry:
+                before()  # read through a merge key: refused, there is no line to remove
             return False
         before()
         last = _own_keys(entry)[-1] == name
@@ -1064,13 +1066,27 @@ class _Merges:
         return [m for m in self._builders.get(id(entry), []) if m is not entry]
 
     def refuse_shared(self, entry: CommentedMap, name: str, value: Any) -> None:
-        """Refuse an edit of `entry` that another entry would read too, or that would not
-        take (a removed field the entry still reads through its own merge key).
+        """Refuse an edit of `entry` that would not take (a removed field the entry still
+        reads through its own merge key), or that another entry would read too.
 
         Refused rather than written into the other entry as it stood: that entry's lines
         are the curator's, and which of the two should change is theirs to say (a course's
         2024 edition builds on the 2023 one: is it reviewed too?)."""
         rid = entry.get("id")
+        if value is None and any(_provides(m, name) for m in _merged(entry)):
+            raise CatalogError(
+                [
+                    Problem(
+                        str(self.path),
+                        self._line(entry),
+                        name,
+                        "bad_structure",
+                        f"the entry {rid!r} reads {name} through its YAML merge key ('<<:'), "
+                        f"so removing a line of its own cannot remove {name} from it; edit "
+                        f"{rid!r} or what it merges by hand",
+                    )
+                ]
+            )
         for other in self.builders(entry):
             if not _reads_through(other, entry, name):
                 continue
@@ -1088,20 +1104,6 @@ class _Merges:
                         f"and reads its {name} from it, so this edit of {rid!r} would change "
                         f"{oid!r} too; give {oid!r} its own '{name}:' line ({keep}), then "
                         "run this again",
-                    )
-                ]
-            )
-        if value is None and any(_provides(m, name) for m in _merged(entry)):
-            raise CatalogError(
-                [
-                    Problem(
-                        str(self.path),
-                        self._line(entry),
-                        name,
-                        "bad_structure",
-                        f"the entry {rid!r} reads {name} through its YAML merge key ('<<:') "
-                        f"as well, so removing its own '{name}:' line would leave it the "
-                        f"merged one; edit {rid!r} or what it merges by hand",
                     )
                 ]
             )

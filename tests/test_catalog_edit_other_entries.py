@@ -61,6 +61,22 @@ def test_an_edit_another_entry_would_read_through_a_merge_key_is_refused(
     assert path.read_text() == COURSES
 
 
+@pytest.mark.parametrize("text", [COURSES, COURSES + "  publisher: Acme Press\n"])
+def test_removing_a_field_an_entry_still_reads_through_its_merge_key_is_refused(
+    tmp_path: Path, text: str
+) -> None:
+    """Removed, or with no line of its own to remove, it would still have the field."""
+    path = written(tmp_path, text)
+
+    with pytest.raises(CatalogError) as refused:
+        apply_edits(path, [FieldEdit("course-2024", "publisher", None)])
+
+    (problem,) = refused.value.problems
+    assert (problem.line, problem.field) == (11, "publisher")
+    assert "'course-2024' reads publisher through its YAML merge key" in problem.message
+    assert path.read_text() == text
+
+
 def test_the_refusal_says_what_lets_the_edit_change_only_the_entry_asked_for(
     tmp_path: Path,
 ) -> None:
