@@ -24,7 +24,7 @@ import io
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml as pyyaml
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.emitter import RoundTripEmitter
 from ruamel.yaml.error import CommentMark, YAMLError
@@ -61,6 +61,7 @@ from catalog.source import (
     skip_node,
     validate_catalog,
 )
+from catalog.text import clipped
 
 __all__ = [
     "EditResult",
@@ -518,8 +519,24 @@ def _style_of(text: str) -> _Style:
 def guess_indent(text: str) -> tuple[int | None, int | None]:
     """ruamel's guess of `text`'s (indent, block sequence indent), for a dump that keeps the
     file's layout; also for a file whose entries start with a dash alone on its line."""
-    _, indent, block_seq_indent = load_yaml_guess_indent(_dashes_joined(text), yaml=_GuessOnly())
+    joined = _dashes_joined(text)
+    try:
+        _, indent, block_seq_indent = load_yaml_guess_indent(joined, yaml=_GuessOnly())
+    except IndexError:
+        # Before the file's first nested key, a line ending in ':' (the prefix of a `%TAG`
+        # directive) makes the guess read a line of dashes alone (`---`) past its end.
+        # Such lines say nothing of the indentation: the guess goes without them.
+        try:
+            _, indent, block_seq_indent = load_yaml_guess_indent(
+                _DASHES_ONLY.sub("", joined), yaml=_GuessOnly()
+            )
+        except IndexError:
+            return None, None  # the dump's own indentation: `_keep_layout` puts lines back
     return indent, block_seq_indent
+
+
+#: A line of dashes and spaces only, but no `- ` item, with its line break.
+_DASHES_ONLY = re.compile(r"^(?! *- )[ -]*-[ -]*(?:\n|\Z)", re.MULTILINE)
 
 
 #: A dash alone on its line (`-` before an entry written on the lines below), the blank and
@@ -684,6 +701,8 @@ def _edit_document(
     if not isinstance(items, CommentedSeq):
         raise _NotEditable
     changed: list[FieldEdit] = []
+    merges = _Merges(path, items, head.count("\n"))
+    aliases = _Aliases(doc)
     for edit in edits:
         value = _normalize(path, edit)
         entry = next(
@@ -692,7 +711,8 @@ def _edit_document(
         )
         if entry is None:
             raise _not_found(path, edit.resource_id)
-        if _set_yaml_field(entry, edit.field, value):
+        refuse = functools.partial(merges.refuse_shared, entry, edit.field, value)
+        if _set_yaml_field(entry, edit.field, value, aliases, refuse):
             changed.append(edit)
     if not changed:
         return original, []
@@ -867,19 +887,37 @@ def _same_line(old: str, new: str) -> bool:
     return isinstance(first, dict) and first == second
 
 
-def _set_yaml_field(entry: CommentedMap, name: str, value: Any) -> bool:
+def _set_yaml_field(
+    entry: CommentedMap,
+    name: str,
+    value: Any,
+    aliases: _Aliases | None = None,
+    before: Callable[[], None] = lambda: None,
+) -> bool:
+    """Set `entry[name]` (None: remove it); False when that changes nothing. `before` runs
+    before anything changes (it may refuse the edit); `aliases`: of the document `entry`
+    is in.
+
+    Only `entry` changes: a value it reads from another mapping through a merge key
+    (`<<: *base`) is written as its own, and a list that another node holds too (an
+    anchored list and its aliases, `tags: *common`) is replaced, not rewritten in place."""
+    own = _owns(entry, name)
     if value is None:
-        if name not in entry:
+        if not own:
+            if name in entry:
+                before()  # read through a merge key: refused, there is no line to remove
             return False
-        last = list(entry)[-1] == name
-        tail = _take_tail(entry) if last else ""
+        before()
+        last = _own_keys(entry)[-1] == name
+        tail = _take_tail(entry, aliases) if last else ""
         del entry[name]
-        _put_tail(entry, tail)
+        _put_tail(entry, tail, aliases)
         return True
     if name not in entry:
-        tail = _take_tail(entry)
+        before()
+        tail = _take_tail(entry, aliases)
         entry[name] = _quoted(value)
-        _put_tail(entry, tail)
+        _put_tail(entry, tail, aliases)
         return True
     old = entry[name]
     block = isinstance(old, _BLOCK_SCALARS) and isinstance(value, str)
@@ -887,7 +925,27 @@ def _set_yaml_field(entry: CommentedMap, name: str, value: Any) -> bool:
         value += "\n"  # keep the block's chomping (`|` rather than `|-`)
     if _same(old, value):
         return False
-    if isinstance(old, CommentedSeq) and isinstance(value, list):
+    before()
+    if not own:  # read through a merge key: the entry's own line, below the others
+        tail = _take_tail(entry, aliases)
+        entry[name] = _fresh_list(old, value) if isinstance(value, list) else _quoted(value)
+        _put_tail(entry, tail, aliases)
+        return True
+    held = aliases.holders(old) if aliases is not None else []
+    if isinstance(old, CommentedSeq) and isinstance(value, list) and held:
+        assert aliases is not None
+        if held[0][0] is entry and held[0][1] == name:
+            # The list is written out here and aliased below, where it is now written out:
+            # the lines after it (up to the next entry) stay here.
+            after = _take_lines_after(entry, name, old)
+            _drop_lines_after(old)
+            entry[name] = items = _fresh_list(old, value)
+            _put_lines_after(entry, name, items, after)
+        else:  # an alias (`tags: *common`), one line with its comment: so is its new list
+            entry[name] = items = _fresh_list(old, value)
+            items.fa.set_flow_style()
+        aliases.changed()
+    elif isinstance(old, CommentedSeq) and isinstance(value, list):
         after = _take_lines_after(entry, name, old)
         del old[:]  # in place, so flow/block style and comments of the list stay
         old.extend(_quoted(value))
@@ -899,6 +957,183 @@ def _set_yaml_field(entry: CommentedMap, name: str, value: Any) -> bool:
     else:
         entry[name] = _quoted(value)
     return True
+
+
+def _fresh_list(old: Any, value: list[Any]) -> CommentedSeq:
+    """A new list of `value`, written in the flow or block style of `old`."""
+    items = CommentedSeq(_quoted(value))
+    if isinstance(old, CommentedSeq) and old.fa.flow_style():
+        items.fa.set_flow_style()
+    return items
+
+
+class _Aliases:
+    """Where a document holds the lists and mappings it holds more than once (an anchored
+    `&common` and its aliases `*common`), in the order it writes them: the first holder
+    writes the value out, with the lines after it, the others write `*common`."""
+
+    def __init__(self, doc: Any) -> None:
+        self.doc = doc
+        self._held: dict[int, list[tuple[Any, Any]]] | None = None
+
+    def holders(self, value: Any) -> list[tuple[Any, Any]]:
+        """(holder, key) of each place `value` is held, when it is held more than once."""
+        if not isinstance(value, CommentedMap | CommentedSeq) or value.anchor.value is None:
+            return []  # only an anchored node can be aliased: no need to read the document
+        if self._held is None:
+            self._held = _holders(self.doc)
+        return self._held.get(id(value), [])
+
+    def alias_at(self, holder: Any, key: Any) -> bool:
+        """Whether `holder[key]` is written there as an alias of a value written before."""
+        held = self.holders(holder[key])
+        return bool(held) and not (held[0][0] is holder and held[0][1] == key)
+
+    def changed(self) -> None:
+        self._held = None
+
+
+def _holders(doc: Any) -> dict[int, list[tuple[Any, Any]]]:
+    """`_Aliases.holders` of every list and mapping held more than once in `doc`."""
+    held: dict[int, list[tuple[Any, Any]]] = {}
+    expanded: set[int] = set()
+    stack: list[tuple[Any, Any, Any]] = [(None, None, doc)]
+    while stack:  # depth first, in the order the file writes the nodes
+        holder, key, node = stack.pop()
+        if holder is not None:
+            held.setdefault(id(node), []).append((holder, key))
+        if id(node) in expanded:
+            continue
+        expanded.add(id(node))
+        if isinstance(node, CommentedMap):
+            children: list[tuple[Any, Any]] = list(node.non_merged_items())
+        else:
+            children = list(enumerate(node))
+        stack += [
+            (node, k, v)
+            for k, v in reversed(children)
+            if isinstance(v, CommentedMap | CommentedSeq)
+        ]
+    return {at: places for at, places in held.items() if len(places) > 1}
+
+
+def _merged(entry: CommentedMap) -> list[CommentedMap]:
+    """The mappings `entry` merges (`<<: *base`, `<<: [*a, *b]`), first one first."""
+    return list(getattr(entry, merge_attrib, None) or ())
+
+
+def _own_keys(entry: CommentedMap) -> list[Any]:
+    """The keys the mapping writes itself, without those it reads through a merge key."""
+    if not _merged(entry):
+        return list(entry)
+    return [key for key, _ in entry.non_merged_items()]
+
+
+def _owns(entry: CommentedMap, name: str) -> bool:
+    return name in entry and (not _merged(entry) or name in _own_keys(entry))
+
+
+def _reads_through(entry: CommentedMap, source: CommentedMap, name: str) -> bool:
+    """Whether `entry`'s `name` is, or would be once set there, the one `source` writes:
+    `source` comes, in the order a merge key reads mappings (the entry's own keys, then
+    each merged mapping with what it merges in turn), before any other mapping with `name`."""
+    stack, seen = [entry], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node is source:
+            return True
+        if _owns(node, name):
+            return False
+        stack.extend(reversed(_merged(node)))
+    return False
+
+
+class _Merges:
+    """The entries of a document that build on another mapping with a YAML merge key
+    (`- <<: *course`): a field set in that mapping is a field of theirs too."""
+
+    def __init__(self, path: Path, items: CommentedSeq, first_line: int) -> None:
+        self.path, self.items, self.first_line = path, items, first_line
+        self._builders: dict[int, list[CommentedMap]] | None = None
+
+    def builders(self, entry: CommentedMap) -> list[CommentedMap]:
+        """The other entries that merge `entry`, directly or through another mapping."""
+        if self._builders is None:
+            self._builders = {}
+            for item in self.items:
+                if not isinstance(item, CommentedMap) or not _merged(item):
+                    continue
+                stack, seen = _merged(item), set()
+                while stack:
+                    node = stack.pop()
+                    if id(node) not in seen:
+                        seen.add(id(node))
+                        self._builders.setdefault(id(node), []).append(item)
+                        stack += _merged(node)
+        return [m for m in self._builders.get(id(entry), []) if m is not entry]
+
+    def refuse_shared(self, entry: CommentedMap, name: str, value: Any) -> None:
+        """Refuse an edit of `entry` that would not take (a removed field the entry still
+        reads through its own merge key), or that another entry would read too.
+
+        Refused rather than written into the other entry as it stood: that entry's lines
+        are the curator's, and which of the two should change is theirs to say (a course's
+        2024 edition builds on the 2023 one: is it reviewed too?)."""
+        rid = entry.get("id")
+        if value is None and any(_provides(m, name) for m in _merged(entry)):
+            raise CatalogError(
+                [
+                    Problem(
+                        str(self.path),
+                        self._line(entry),
+                        name,
+                        "bad_structure",
+                        f"the entry {rid!r} reads {name} through its YAML merge key ('<<:'), "
+                        f"so removing a line of its own cannot remove {name} from it; edit "
+                        f"{rid!r} or what it merges by hand",
+                    )
+                ]
+            )
+        for other in self.builders(entry):
+            if not _reads_through(other, entry, name):
+                continue
+            oid = other.get("id")
+            had = other.get(name) is not None
+            keep = "with the value it has now" if had else "left empty, as it has none now"
+            raise CatalogError(
+                [
+                    Problem(
+                        str(self.path),
+                        self._line(other),
+                        name,
+                        "bad_structure",
+                        f"the entry {oid!r} builds on {rid!r} with a YAML merge key ('<<:') "
+                        f"and reads its {name} from it, so this edit of {rid!r} would change "
+                        f"{oid!r} too; give {oid!r} its own '{name}:' line ({keep}), then "
+                        "run this again",
+                    )
+                ]
+            )
+
+    def _line(self, entry: CommentedMap) -> int | None:
+        line = getattr(getattr(entry, "lc", None), "line", None)
+        return None if line is None else line + 1 + self.first_line
+
+
+def _provides(entry: CommentedMap, name: str) -> bool:
+    """Whether the mapping has `name`, itself or through what it merges."""
+    stack, seen = [entry], set()
+    while stack:
+        node = stack.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            if _owns(node, name):
+                return True
+            stack += _merged(node)
+    return False
 
 
 def _quoted(value: Any) -> Any:
@@ -920,6 +1155,14 @@ def _lines_after(items: CommentedSeq) -> str:
     if not isinstance(token, CommentToken):
         return ""
     return str(token.value).partition("\n")[2]
+
+
+def _drop_lines_after(items: CommentedSeq) -> None:
+    """Detach `_lines_after(items)` from the list, keeping its last item's own comment."""
+    tokens = items.ca.items.get(len(items) - 1) if items else None
+    if tokens and isinstance(tokens[0], CommentToken):
+        head = str(tokens[0].value).partition("\n")[0]
+        tokens[0] = CommentToken(head + "\n", tokens[0].start_mark) if head.strip() else None
 
 
 #: The attribute of a block list this edit emptied: the lines after it that
@@ -992,28 +1235,36 @@ def _iso_date(value: Any) -> bool:
 # otherwise strand those lines above the new key, or drop them.
 
 
-def _tail_slot(container: Any) -> tuple[Any, Any, int, bool] | None:
-    """(holder, key, token position, value is a block scalar) of the last value, deepest first."""
+def _tail_slot(
+    container: Any, aliases: _Aliases | None = None
+) -> tuple[Any, Any, int, bool] | None:
+    """(holder, key, token position, value is a block scalar) of the last value, deepest
+    first; not inside an alias (`tags: *common`), whose lines are those of its anchor."""
     if not isinstance(container, CommentedMap | CommentedSeq) or not container:
         return None
     if container.fa.flow_style():
         return None
     if isinstance(container, CommentedMap):
-        key: Any = list(container)[-1]
+        keys = _own_keys(container)  # a merged key's value is written elsewhere
+        if not keys:
+            return None
+        key: Any = keys[-1]
         position = 2
     else:
         key = len(container) - 1
         position = 0
     value = container[key]
-    deeper = _tail_slot(value)
+    if aliases is not None and aliases.alias_at(container, key):
+        return container, key, position, False
+    deeper = _tail_slot(value, aliases)
     if deeper is not None:
         return deeper
     return container, key, position, isinstance(value, _BLOCK_SCALARS)
 
 
-def _take_tail(entry: CommentedMap) -> str:
+def _take_tail(entry: CommentedMap, aliases: _Aliases | None = None) -> str:
     """Detach the lines after the entry's last value, keeping its end-of-line comment."""
-    slot = _tail_slot(entry)
+    slot = _tail_slot(entry, aliases)
     if slot is None:
         return ""
     holder, key, position, block = slot
@@ -1031,10 +1282,10 @@ def _take_tail(entry: CommentedMap) -> str:
     return rest
 
 
-def _put_tail(entry: CommentedMap, tail: str) -> None:
+def _put_tail(entry: CommentedMap, tail: str, aliases: _Aliases | None = None) -> None:
     if not tail:
         return
-    slot = _tail_slot(entry)
+    slot = _tail_slot(entry, aliases)
     if slot is None:
         return
     holder, key, position, block = slot
@@ -1058,6 +1309,8 @@ class _Record:
 
     cells: list[str]
     raw: str
+    #: The line the record starts on.
+    line: int = 0
     #: The columns an edit set (their cells are written anew, the others as they were).
     edited: set[int] = field(default_factory=set)
 
@@ -1082,7 +1335,7 @@ def _edit_csv(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, l
     start = 0
     try:
         for row in reader:
-            records.append(_Record(row, "".join(lines[start : reader.line_num])))
+            records.append(_Record(row, "".join(lines[start : reader.line_num]), start + 1))
             start = reader.line_num
     except csv.Error:
         raise _unusable(path) from None
@@ -1113,6 +1366,7 @@ def _edit_csv(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, l
         elif value is None:
             continue
         else:
+            _refuse_unheaded_cells(path, rows, len(header.cells), edit.field)
             col = len(header.cells)
             header.cells.append(guard(edit.field))  # a header cell runs as any cell does
             header.edited.add(col)
@@ -1143,6 +1397,29 @@ def _edit_csv(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, l
         else:
             out.append(record.raw)
     return "".join(out) + "".join(lines[start:]), changed
+
+
+def _refuse_unheaded_cells(path: Path, rows: list[_Record], width: int, name: str) -> None:
+    """Refuse a new column while a row has a value past the header's last column (the
+    loader reports it): the new header would name that cell, and the row would gain a
+    `name` nobody gave it, its problem gone without a word."""
+    for record in rows:
+        stray = next((c for c in record.cells[width:] if c.strip()), None)
+        if stray is not None:
+            raise CatalogError(
+                [
+                    Problem(
+                        str(path),
+                        record.line,
+                        name,
+                        "bad_structure",
+                        f"the row has a value in a column with no header ({clipped(stray, 60)!r}), "
+                        f"which a new '{name}' column would name; move it into a named column "
+                        "(or quote the cell it belongs to if it holds a comma) or delete it, "
+                        "then run this again",
+                    )
+                ]
+            )
 
 
 def _column_name(cell: str) -> str:

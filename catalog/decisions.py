@@ -35,12 +35,19 @@ from catalog.catalog_edit import FieldEdit, apply_edits, undo_edit
 from catalog.clock import Clock, local_date, utcnow
 from catalog.commands import command_options, command_words
 from catalog.db import engine_for
-from catalog.errors import ConfigError, LinkhealthError, NotFoundError, StoreError
+from catalog.errors import (
+    CatalogError,
+    ConfigError,
+    LinkhealthError,
+    NotFoundError,
+    Problem,
+    StoreError,
+)
 from catalog.health import shown_state, state_line
 from catalog.model import Resource
 from catalog.queries import ATTENTION_STATES
 from catalog.settings import Settings
-from catalog.source import CATALOG_SUFFIXES, load_catalogs
+from catalog.source import CATALOG_SUFFIXES, catalog_files, load_catalogs
 from catalog.sync import SyncResult, sync_catalogs
 from catalog.text import clipped, counted, without_controls
 from catalog.urls import UrlProblem, canonical_url, parse_url, same_place, with_fragment_of
@@ -167,7 +174,7 @@ def mark_reviewed(
     now = clock()
     today = local_date(now)  # the curator's day: 08:00 in Sydney is not yesterday
     edit = FieldEdit(resource.rid, "reviewed_at", today)
-    path = _editable(resource)
+    path = _editable(settings, resource, "be marked reviewed there")
     diff = ""
     if path is not None:
         diff = apply_edits(path, [edit], dry_run=True).diff if dry_run else ""
@@ -360,11 +367,11 @@ def _change_url(
 ) -> DecisionResult:
     """`from_link`: `url` comes from what checks found at the stored URL (its redirect or
     archived copy), so it is refused when the file has since been given another URL."""
-    path = _editable(resource)
+    path = _editable(settings, resource, "have its URL changed there")
     if path is None:
         raise ConfigError(
             f"{_name(resource)} comes from {resource.path}, which is not an editable catalog "
-            "file (.yaml, .yml or .csv that exists); edit the URL there by hand"
+            "file (.yaml, .yml or .csv); edit the URL there by hand"
         )
     if from_link:
         entry = _entry_in_file(path, resource.rid)
@@ -486,11 +493,44 @@ def _resync(settings: Settings, engine: Engine, path: Path, now: datetime) -> Sy
         ) from exc
 
 
-def _editable(resource: store.ResourceRecord) -> Path | None:
+def _editable(settings: Settings, resource: store.ResourceRecord, doing: str) -> Path | None:
+    """The catalog file a decision is written into; None for one whose format cannot be
+    edited (a review is then recorded in the database only).
+
+    A file gone since the last sync (moved, renamed, deleted) is refused, not taken for a
+    format that cannot be edited: the curator keeps the moved file in git, and a review
+    recorded only in the database would be lost from it without a word."""
     if not resource.path:
         return None
     path = Path(resource.path)
-    return path if path.suffix.lower() in CATALOG_SUFFIXES and path.is_file() else None
+    if path.suffix.lower() not in CATALOG_SUFFIXES:
+        return None
+    if path.is_file():
+        return path
+    moved = next(
+        (
+            p
+            for p in catalog_files(settings.catalogs)
+            if p.stem == resource.collection and p.resolve() != path.resolve()
+        ),
+        None,
+    )
+    words = ["linkhealth", "sync", *command_options(settings).words, "--catalog"]
+    sync = shlex.join([*words, str(moved)]) if moved else shlex.join(words) + " NEW-PATH"
+    raise CatalogError(
+        [
+            Problem(
+                str(path),
+                None,
+                None,
+                "file_not_found",
+                f"{_name(resource)} comes from this file, which is no longer there (moved, "
+                f"renamed or deleted since the last sync), so it cannot {doing}; nothing was "
+                f"recorded. `{sync}` syncs the catalog from where it is now; then run this "
+                "again",
+            )
+        ]
+    )
 
 
 def _moment(value: date | datetime) -> datetime:

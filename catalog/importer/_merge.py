@@ -69,15 +69,28 @@ def plan_merge(existing: Sequence[Resource], entries: Sequence[ImportedEntry]) -
     def unclaimed(candidates: list[Resource]) -> Resource | None:
         return next((r for r in candidates if r.id not in claimed), None)
 
+    def titled(entry: ImportedEntry) -> Resource | None:
+        """The entry with the row's title; of several ("Fact Sheet"), the one at the row's
+        URL, then the first: a sheet need not list them in the catalog's order."""
+        title = normalise_title(entry.title)
+        candidates = [r for r in by_title.get(title, []) if r.id not in claimed]
+        if len(candidates) < 2:
+            return next(iter(candidates), None)
+        place = (canonical_url(entry.url), fragment_of(entry.url))
+        here = {r.id for r in at_place(entry.url)}
+        return (
+            next(
+                (r for r in candidates if (canonical_url(r.url), fragment_of(r.url)) == place), None
+            )
+            or next((r for r in candidates if r.id in here), None)
+            or candidates[0]
+        )
+
     for entry in entries:
         # A sheet with an id column (exported from the catalog, edited, imported again)
         # names its entries: its row is that entry even when the title and URL were edited.
         own = by_id.get(plain_id(entry.preferred_id or ""))
-        match = (
-            unclaimed([own] if own else [])
-            or unclaimed(by_title.get(normalise_title(entry.title), []))
-            or unclaimed(at_place(entry.url))
-        )
+        match = unclaimed([own] if own else []) or titled(entry) or unclaimed(at_place(entry.url))
         if match is None:
             # A spreadsheet's "my guide" would be refused as an id: it is meant as my-guide.
             rid = plain_id(entry.preferred_id or "")
