@@ -212,3 +212,19 @@ def test_a_catalog_starting_with_a_tag_directive_can_be_edited(tmp_path: Path) -
     apply_edits(path, [FieldEdit("a", "url", "https://n.example/")])
 
     assert path.read_text() == text.replace("https://a.example/", "https://n.example/")
+
+
+def test_an_import_fill_refused_names_the_catalog_not_the_import_s_working_copy(
+    tmp_path: Path,
+) -> None:
+    """The import edits a copy of the catalog; a refusal named that temporary file, which
+    is gone by the time the curator reads the message."""
+    path = written(tmp_path, COURSES)
+    sheet = 'title,url,description\n"Course, 2023 edition",https://a.example/2023,About it\n'
+
+    with pytest.raises(CatalogError) as refused:
+        import_entries(path, parse_csv(sheet, source="s"))
+
+    (problem,) = refused.value.problems
+    assert (problem.file, problem.line, problem.field) == (str(path), 11, "description")
+    assert path.read_text() == COURSES

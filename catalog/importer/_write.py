@@ -101,7 +101,10 @@ def import_entries(
             work.write_bytes(original)
             csv_fills = _append(work, plan.additions, path) if plan.additions else []
         if plan.fills or csv_fills:
-            apply_edits(work, [*plan.fills, *csv_fills])
+            try:
+                apply_edits(work, [*plan.fills, *csv_fills])
+            except CatalogError as exc:  # refused in the copy: named by the file people know
+                raise _naming(exc, work, path) from None
         new = work.read_bytes()
         _refuse_new_problems(path, work, None if created else before, parsed.source)
         diff = _diff(path, original, new)
@@ -139,6 +142,14 @@ def _load(copy: Path, path: Path) -> Catalog:
         return load_catalog(copy)
     except CatalogError as exc:
         raise CatalogError([replace(p, file=str(path)) for p in exc.problems]) from None
+
+
+def _naming(error: CatalogError, copy: Path, path: Path) -> CatalogError:
+    """`error`, raised of `copy`, told of the catalog at `path` (its lines are the same:
+    additions go after every entry a fill edits)."""
+    return CatalogError(
+        [replace(p, file=str(path) if p.file == str(copy) else p.file) for p in error.problems]
+    )
 
 
 def _locked(path: Path) -> contextlib.AbstractContextManager[None]:
