@@ -33,6 +33,7 @@ copies it, minutes for a large file, longer than a run's write waits
 (`catalog.db.SQLITE_BUSY_TIMEOUT_MS`): while a run is in progress, or a full run holds its
 lease (still syncing, before its run is recorded), the file is left uncompacted
 (`compact_later`), its free pages reused meanwhile.
+Interrupted (Ctrl-C), a prune keeps the chunks it committed; the next one goes on.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ def prune_observations(
     cutoff = (now or utcnow()) - timedelta(days=keep_days)
     before = _sqlite_bytes(engine)
     deleted = 0
+    ids: list[int] = []  # the chunk being deleted
     # One connection throughout: the temporary table is the connection's own.
     with engine.connect() as conn:
         with conn.begin():
@@ -140,14 +142,22 @@ def prune_observations(
                         _count_pruned_checks(session, ids)
                     conn.execute(delete(Observation).where(Observation.id.in_(ids)))
                 deleted += len(ids)
-                after = ids[-1]
+                after, ids = ids[-1], []
                 if on_progress is not None:
                     on_progress(deleted, doomed)
+        except KeyboardInterrupt as exc:
+            # Ctrl-C in a commit, or just after it, leaves a chunk deleted but not counted.
+            if ids and _committed(engine, ids[-1]):
+                deleted += len(ids)
+            raise PruneInterrupted(deleted) from exc
         finally:
             if conn.in_transaction():
                 conn.rollback()
-            with conn.begin():
-                _KEEP.drop(conn)
+            # Ctrl-C in a statement invalidates the connection: its temporary table went
+            # with it, and a DROP on the new one failed, hiding the interrupt.
+            if not conn.invalidated:
+                with conn.begin():
+                    _KEEP.drop(conn, checkfirst=True)
     not_compacted = later = None
     compact = vacuum and engine.dialect.name == "sqlite" and (deleted or _mostly_free(engine))
     if compact:
@@ -172,6 +182,21 @@ def prune_observations(
         not_compacted=not_compacted,
         compact_later=later,
     )
+
+
+class PruneInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a prune; `deleted` observations were deleted (committed) before it."""
+
+    def __init__(self, deleted: int) -> None:
+        super().__init__(deleted)
+        self.deleted = deleted
+
+
+def _committed(engine: Engine, observation_id: int) -> bool:
+    """Whether the chunk whose last observation is `observation_id` was deleted."""
+    with engine.connect() as conn:
+        found = conn.scalar(select(Observation.id).where(Observation.id == observation_id))
+    return found is None
 
 
 def _run_in_progress(engine: Engine, now: datetime) -> str | None:

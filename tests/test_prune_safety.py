@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
+from typer.testing import CliRunner
 
 import catalog.retention
 from catalog import store
 from catalog.clock import utcnow
-from catalog.retention import prune_observations
+from catalog.retention import PruneInterrupted, prune_observations
 from catalog.runs import FULL_RUN_LEASE, LEASE_TTL
 from catalog.settings import HealthSettings
 from catalog.store import read_session
 from catalog.sync import sync_catalogs
 from catalog.tables import Link, Observation
+from flows.cli import app
 from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
 
 URLS = [f"https://example.org/{n}" for n in range(3)]
@@ -56,6 +59,82 @@ def _pruned_checks(engine: Engine) -> int:
 
 def _url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def ctrl_c_on_delete() -> Iterator[list[int]]:
+    """Ctrl-C arriving while the DELETE of chunk N (the list's one number) runs, in any
+    engine: SQLAlchemy invalidates a connection interrupted in a statement."""
+    when = [2]
+    seen = [0]
+
+    def interrupt(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("DELETE FROM OBSERVATIONS"):
+            seen[0] += 1
+            if seen[0] == when[0]:
+                raise KeyboardInterrupt
+
+    event.listen(Engine, "before_cursor_execute", interrupt)
+    try:
+        yield when
+    finally:
+        event.remove(Engine, "before_cursor_execute", interrupt)
+
+
+def test_ctrl_c_in_the_deleting_keeps_the_chunks_deleted_and_says_how_many(
+    engine: Engine, ctrl_c_on_delete: list[int]
+) -> None:
+    """The `finally` dropped the keep table on the connection Ctrl-C had invalidated (so on
+    a new one, without it): "no such table: linkhealth_prune_keep" replaced the interrupt."""
+    with pytest.raises(PruneInterrupted) as interrupted:
+        prune_observations(engine, keep_days=2, now=days(9), chunk=4)
+    assert interrupted.value.deleted == 4
+    assert _observations(engine) == 30 - 4
+
+    ctrl_c_on_delete[0] = 0  # no more
+    again = prune_observations(engine, keep_days=2, now=days(9), chunk=4)
+    assert again.deleted == 21 - 4
+    assert _observations(engine) == 9
+    assert _pruned_checks(engine) == 21  # each deleted check counted once
+
+
+def test_ctrl_c_as_a_chunk_commits_counts_that_chunk(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C just as the second chunk's COMMIT returns: deleted, though never counted."""
+    deletes = [0]
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        deletes[0] += statement.lstrip().upper().startswith("DELETE FROM OBSERVATIONS")
+
+    do_commit = engine.dialect.do_commit
+
+    def commit_then_ctrl_c(dbapi_connection: Any) -> None:
+        do_commit(dbapi_connection)
+        if deletes[0] == 2:
+            deletes[0] += 1
+            raise KeyboardInterrupt
+
+    event.listen(engine, "before_cursor_execute", count)
+    monkeypatch.setattr(engine.dialect, "do_commit", commit_then_ctrl_c)
+    with pytest.raises(PruneInterrupted) as interrupted:
+        prune_observations(engine, keep_days=2, now=days(9), chunk=4)
+    event.remove(engine, "before_cursor_execute", count)
+    assert interrupted.value.deleted == 8 == 30 - _observations(engine)
+
+
+def test_cli_prune_interrupted_says_the_deletions_are_kept_and_exits_130(
+    engine: Engine, ctrl_c_on_delete: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        catalog.retention, "prune_observations", partial(prune_observations, chunk=4)
+    )
+    result = CliRunner().invoke(app, ["db", "prune", "--keep-days", "2", "--db", _url(engine)])
+    assert result.exit_code == 130, result.output
+    assert result.stderr.strip().endswith(
+        "interrupted; the 4 deletion(s) so far are kept (run `linkhealth db prune` again to finish)"
+    )
+    assert "Traceback" not in result.output and "linkhealth_prune_keep" not in result.output
 
 
 def test_vacuum_is_not_started_without_the_space_for_its_copy(
