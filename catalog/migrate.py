@@ -9,11 +9,18 @@ To add a revision after changing `catalog/tables.py`::
     python -m catalog.migrate revision "add links.archived_url" sqlite:///var/linkhealth.db
 
 then review the generated file (autogenerate misses renames and server defaults).
+
+Pending revisions are not applied while a run or recheck is in progress (`work_in_progress`):
+on SQLite the upgrade holds the write lock throughout, and a batch migration rebuilding
+`observations` takes minutes, far past the run's busy timeout, so its batches were lost; a
+run of the older version would also go on writing into a schema it does not know.
+`UpgradeRefusedError` says which run, and the command is run again after it.
 """
 
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 
@@ -22,17 +29,26 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, create_engine, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, inspect, select, text
 
+from catalog.clock import as_utc, utcnow
+from catalog.collation import byte_order
 from catalog.db import shown_url
-from catalog.errors import StoreError
-from catalog.tables import Base
+from catalog.errors import LinkhealthError, StoreError
+from catalog.tables import Base, RunLease
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: The revision whose schema the pre-Alembic `create_all` placeholder produced.
 INITIAL_REVISION = "0001"
 #: Arbitrary constant naming our PostgreSQL advisory lock.
 _PG_LOCK_KEY = 0x6C696E6B  # "link"
+
+
+class UpgradeRefusedError(LinkhealthError):
+    """Revisions are pending but a run or recheck is in progress on the database: nothing
+    was migrated (exit 8, as for a run refused by another's lease)."""
+
+    exit_code = 8
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -59,7 +75,11 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine) -> None:
-    """Apply pending migrations; a cheap no-op when already at head."""
+    """Apply pending migrations; a cheap no-op when already at head.
+
+    Raises `UpgradeRefusedError`, having changed nothing, while a run or recheck is in
+    progress (`work_in_progress`, read under the upgrade's lock, so none starts writing
+    between the look and the migration)."""
     head = head_revision()
     current = current_revision(engine)
     if current == head:
@@ -85,6 +105,18 @@ def upgrade(engine: Engine) -> None:
                 _lock(conn)
                 if MigrationContext.configure(conn).get_current_revision() == head:
                     return  # another process migrated while we waited for the lock
+                # Without run leases (before revision 0003) a run cannot be told alive.
+                leases = {"runs", "run_leases"} <= set(inspect(conn).get_table_names())
+                busy = work_in_progress(conn, utcnow()) if leases else []
+                if busy:
+                    raise UpgradeRefusedError(
+                        f"database {shown_url(engine.url)} is at schema revision "
+                        f"{current or 'none'} and this linkhealth needs {head}, but a run is "
+                        f"in progress: {'; '.join(busy)}. Migrating now would lose what it "
+                        "stores (its writes would wait for the migration past their timeout, "
+                        "or meet a schema they do not know); nothing was changed. Run this "
+                        "command again once the run has finished."
+                    )
                 cfg = alembic_config(conn)
                 if _has_unversioned_schema(conn):
                     # Databases made by the placeholder (`create_all`) hold the initial schema.
@@ -98,6 +130,39 @@ def upgrade(engine: Engine) -> None:
             if sqlite:
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
                 conn.commit()
+
+
+def work_in_progress(conn: Connection, now: datetime) -> list[str]:
+    """What is writing the database now, one phrase each, read on `conn`: the `running`
+    runs still alive (`store.live_runs`; rechecks take no lease) and the live run leases
+    none of them holds (a full run still syncing holds its lease before its run is
+    recorded; `db copy` holds one while it reads). Needs the `runs` and `run_leases`
+    tables (revision 0003 on)."""
+    from catalog import store
+    from catalog.runs import LEASE_TTL
+
+    live = store.live_runs(conn, now=now, quiet_for=LEASE_TTL)
+    busy = [
+        f"run {r.id} ({r.trigger}), started {as_utc(r.started_at):%Y-%m-%d %H:%M:%S} UTC"
+        f"{f' by {r.holder}' if r.holder else ''}"
+        for r in live
+    ]
+    runs, holders = {r.id for r in live}, {r.holder for r in live}
+    leases = conn.execute(
+        select(RunLease.name, RunLease.holder, RunLease.run_id, RunLease.expires_at)
+        .where(RunLease.expires_at > now)
+        .order_by(byte_order(RunLease.name))
+    )
+    for name, holder, run_id, expires in leases:
+        if run_id in runs or holder in holders or store.holder_gone(holder):
+            continue
+        until = f"until {as_utc(expires):%Y-%m-%d %H:%M:%S} UTC"
+        if store.is_copy_holder(holder):
+            busy.append(f"`linkhealth db copy` ({holder}, lease {name!r} {until})")
+        else:
+            run = f", run {run_id}" if run_id is not None else ""
+            busy.append(f"a full run holding lease {name!r} ({holder}{run}, {until})")
+    return busy
 
 
 def _known(revision: str) -> bool:

@@ -24,18 +24,24 @@ recheck writing at the same time waits milliseconds, not minutes. It is safe aga
 concurrent run: that run only adds observations newer than the cutoff, which are kept (a
 kept one it makes redundant is kept until the next prune).
 On SQLite the file is then compacted (`VACUUM`); PostgreSQL's autovacuum reuses the space.
-VACUUM writes a copy of the file first, so on a nearly full disk it fails after the
-deletions were committed: the result says so (`not_compacted`), and the next prune
-compacts a file whose free pages are a tenth of it or more, though it deletes nothing.
-VACUUM also holds the file's write lock while it copies it, minutes for a large file,
-longer than a run's write waits (`catalog.db.SQLITE_BUSY_TIMEOUT_MS`): while a run is in
-progress the file is left uncompacted (`compact_later`), its free pages reused meanwhile.
+VACUUM copies the pages in use twice (a temporary database, then the -wal file), so it is
+not started without the free space for both (`not_compacted` says how much it needs: a
+failed one filled the disk and left it full); when it fails anyway (a lock) the deletions
+stand, the result says so, and the next prune compacts a file whose free pages are a tenth
+of it or more, though it deletes nothing. VACUUM also holds the file's write lock while it
+copies it, minutes for a large file, longer than a run's write waits
+(`catalog.db.SQLITE_BUSY_TIMEOUT_MS`): while a run is in progress, or a full run holds its
+lease (still syncing, before its run is recorded), the file is left uncompacted
+(`compact_later`), its free pages reused meanwhile.
+Interrupted (Ctrl-C), a prune keeps the chunks it committed; the next one goes on.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -61,7 +67,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from catalog import store
 from catalog.clock import utcnow
 from catalog.errors import StoreError
 from catalog.outcomes import Outcome
@@ -118,6 +123,7 @@ def prune_observations(
     cutoff = (now or utcnow()) - timedelta(days=keep_days)
     before = _sqlite_bytes(engine)
     deleted = 0
+    ids: list[int] = []  # the chunk being deleted
     # One connection throughout: the temporary table is the connection's own.
     with engine.connect() as conn:
         with conn.begin():
@@ -136,19 +142,29 @@ def prune_observations(
                         _count_pruned_checks(session, ids)
                     conn.execute(delete(Observation).where(Observation.id.in_(ids)))
                 deleted += len(ids)
-                after = ids[-1]
+                after, ids = ids[-1], []
                 if on_progress is not None:
                     on_progress(deleted, doomed)
+        except KeyboardInterrupt as exc:
+            # Ctrl-C in a commit, or just after it, leaves a chunk deleted but not counted.
+            if ids and _committed(engine, ids[-1]):
+                deleted += len(ids)
+            raise PruneInterrupted(deleted) from exc
         finally:
             if conn.in_transaction():
                 conn.rollback()
-            with conn.begin():
-                _KEEP.drop(conn)
+            # Ctrl-C in a statement invalidates the connection: its temporary table went
+            # with it, and a DROP on the new one failed, hiding the interrupt.
+            if not conn.invalidated:
+                with conn.begin():
+                    _KEEP.drop(conn, checkfirst=True)
     not_compacted = later = None
     compact = vacuum and engine.dialect.name == "sqlite" and (deleted or _mostly_free(engine))
     if compact:
         later = _run_in_progress(engine, now or utcnow())
     if compact and later is None:
+        not_compacted = _short_of_space(engine)
+    if compact and later is None and not_compacted is None:
         if on_vacuum is not None:
             on_vacuum()
         try:
@@ -168,21 +184,100 @@ def prune_observations(
     )
 
 
+class PruneInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a prune; `deleted` observations were deleted (committed) before it."""
+
+    def __init__(self, deleted: int) -> None:
+        super().__init__(deleted)
+        self.deleted = deleted
+
+
+def _committed(engine: Engine, observation_id: int) -> bool:
+    """Whether the chunk whose last observation is `observation_id` was deleted."""
+    with engine.connect() as conn:
+        found = conn.scalar(select(Observation.id).where(Observation.id == observation_id))
+    return found is None
+
+
 def _run_in_progress(engine: Engine, now: datetime) -> str | None:
     """Why not to VACUUM now: a run in progress, whose next batch would wait for the
     lock VACUUM holds past its busy timeout and fail, losing what the batch checked."""
-    from catalog.runs import LEASE_TTL
+    from catalog.migrate import work_in_progress
 
     with engine.connect() as conn:
-        live = store.live_runs(conn, now=now, quiet_for=LEASE_TTL)
-    if not live:
+        busy = work_in_progress(conn, now)
+    if not busy:
         return None
-    runs = ", ".join(f"run {r.id} ({r.trigger})" for r in live)
     return (
-        f"{runs} is in progress, and VACUUM would hold the file's write lock longer than "
-        "the run's writes wait; the file was not compacted (its free pages are reused), "
-        "a later prune compacts it"
+        f"a run is in progress ({'; '.join(busy)}), and VACUUM would hold the file's write "
+        "lock longer than the run's writes wait; the file was not compacted (its free pages "
+        "are reused), a later prune compacts it"
     )
+
+
+#: Margin over the pages VACUUM copies, for the -wal file's frame headers and its index.
+VACUUM_MARGIN = 1.1
+
+
+def _short_of_space(engine: Engine) -> str | None:
+    """Why not to VACUUM: too little free space for the copies it writes. It copies the
+    file's pages in use into a temporary database (SQLite's temporary folder), then back
+    through the -wal file beside the database. On a nearly full disk it grew the -wal into
+    all the free space, failed, and left it there: the WAL could not even be checkpointed,
+    and the next run found the disk full."""
+    if not engine.url.database or engine.url.database == ":memory:":
+        return None
+    folder = Path(engine.url.database).resolve().parent
+    with suppress(StoreError), engine.connect() as conn:
+        # The deletions are in the -wal file: into the database with them, the space the
+        # file takes is given back (unless a reader holds them; VACUUM waits for it too).
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    with engine.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+        free_pages = conn.exec_driver_sql("PRAGMA freelist_count").scalar_one()
+        page_size = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+        in_memory = conn.exec_driver_sql("PRAGMA temp_store").scalar_one() == 2
+    used = (pages - free_pages) * page_size
+    wal = int(used * VACUUM_MARGIN)
+    temp = None if in_memory else _sqlite_temp_folder()
+    try:
+        here = shutil.disk_usage(folder).free
+        shared = temp is not None and temp.stat().st_dev == folder.stat().st_dev
+        elsewhere = shutil.disk_usage(temp).free if temp is not None and not shared else None
+    except OSError:
+        return None  # VACUUM itself says what is wrong
+    needed = wal + (used if shared else 0)
+    if here < needed:
+        also = f" and its temporary one in {temp}" if shared else ""
+        copies = f"its copy into the -wal file{also}"
+        return (
+            f"VACUUM needs about {_mib(needed)} free in {folder} for {copies} "
+            f"({_mib(used)} in use of the file's {_mib(pages * page_size)}), and it has "
+            f"{_mib(here)}; it was not started, since failing it would leave the disk full: "
+            "free some space, then prune again"
+        )
+    if elsewhere is not None and elsewhere < used:
+        return (
+            f"VACUUM needs about {_mib(used)} free in {temp}, SQLite's temporary folder "
+            f"(SQLITE_TMPDIR or TMPDIR names another), for its temporary copy of the file, "
+            f"and it has {_mib(elsewhere)}; it was not started: free some space there (or "
+            "name a folder with room), then prune again"
+        )
+    return None
+
+
+def _sqlite_temp_folder() -> Path | None:
+    """The folder SQLite writes its temporary files in, found as it does on Unix: the first
+    usable of $SQLITE_TMPDIR, $TMPDIR, /var/tmp, /usr/tmp, /tmp."""
+    named = [os.environ.get("SQLITE_TMPDIR"), os.environ.get("TMPDIR")]
+    for candidate in [*named, "/var/tmp", "/usr/tmp", "/tmp"]:
+        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
+            return Path(candidate).resolve()
+    return None
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
 
 
 def _mostly_free(engine: Engine) -> bool:

@@ -633,6 +633,8 @@ def db_upgrade(db: DbOpt = None, config: ConfigOpt = None) -> None:
 
     A SQLite file must exist (a mistyped --db would make an empty one, folders and all:
     `linkhealth check` creates the database); an empty PostgreSQL database gets the tables.
+    Refused (exit 8) while a run or recheck is in progress, whose writes it would hold up.
+    There is no downgrade: back up the database before updating (README, "Storage").
     """
     from catalog.db import existing_database, open_engine, shown_url, sqlite_file_of
     from catalog.migrate import current_revision
@@ -672,23 +674,40 @@ def db_prune(
     import humanize
 
     from catalog.db import engine_for, existing_database
-    from catalog.retention import prune_observations
+    from catalog.retention import PruneInterrupted, prune_observations
     from reports.publish import prune_run_reports
 
     settings = _settings(config, db, None)
     engine = engine_for(existing_database(settings.database_url))
-    with _progress() as progress:
-        # The scan of a large database takes minutes: say how far it is, as the deleting does.
-        scan = progress.add_task("Finding the observations to keep (links)", total=None)
-        bar = progress.add_task("Deleting old observations", total=None)
-        result = prune_observations(
-            engine,
-            keep_days,
-            vacuum=vacuum,
-            on_scan=lambda done, total: progress.update(scan, completed=done, total=total),
-            on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
-            on_vacuum=lambda: _err("Compacting the database file (VACUUM)…"),
+    deleted = 0
+
+    def deleting(done: int, total: int) -> None:
+        nonlocal deleted
+        deleted = done  # committed: an interrupt after this keeps them
+        progress.update(bar, completed=done, total=total)
+
+    try:
+        with _progress() as progress:
+            # The scan of a large database takes minutes: say how far it is, as the deleting does.
+            scan = progress.add_task("Finding the observations to keep (links)", total=None)
+            bar = progress.add_task("Deleting old observations", total=None)
+            result = prune_observations(
+                engine,
+                keep_days,
+                vacuum=vacuum,
+                on_scan=lambda done, total: progress.update(scan, completed=done, total=total),
+                on_progress=deleting,
+                on_vacuum=lambda: _err("Compacting the database file (VACUUM)…"),
+            )
+    except KeyboardInterrupt as exc:
+        # Each chunk is its own transaction: those committed stand, the next prune goes on.
+        if isinstance(exc, PruneInterrupted):  # it counts a chunk committed as Ctrl-C came
+            deleted = exc.deleted
+        _err(
+            f"interrupted; the {deleted} deletion(s) so far are kept (run `linkhealth db prune` "
+            "again to finish)"
         )
+        raise typer.Exit(130) from None
     typer.echo(
         f"Deleted {result.deleted} observation(s) checked before {result.cutoff:%Y-%m-%d %H:%M} "
         f"UTC; kept {result.kept_old} older one(s) as each URL's latest, last working check "
