@@ -23,6 +23,7 @@ Afterwards the synced resources' staleness reasons are recomputed (a curator's n
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -497,9 +498,21 @@ def _fields_details(
 ) -> dict[str, Any]:
     return {
         "fields": list(names),
-        "old": {n: old.get(n) for n in names},
-        "new": {n: new.get(n) for n in names},
+        "old": {n: _finite(old.get(n)) for n in names},
+        "new": {n: _finite(new.get(n)) for n in names},
     }
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinity as text ("nan"): a row stored before validation refused
+    them may hold one, and PostgreSQL's JSON, so `db copy`, refuses the event that quotes it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
 
 
 def _url_details(old: store.StoredResource, new: Resource) -> dict[str, Any]:
