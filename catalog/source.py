@@ -20,6 +20,7 @@ import difflib
 import hashlib
 import io
 import itertools
+import math
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -39,7 +40,7 @@ from catalog.csv_guard import unguard
 from catalog.errors import CatalogError, Problem
 from catalog.model import RESOURCE_FIELDS, Catalog, Resource
 from catalog.text import invisible_characters
-from catalog.urls import UrlProblem, parse_url
+from catalog.urls import UrlProblem, canonical_url, parse_url
 
 __all__ = [
     "CATALOG_SUFFIXES",
@@ -79,6 +80,11 @@ PROBLEM_CODES: dict[str, str] = {
     "duplicate_id": "Two resources in one catalog share an id.",
     "empty_catalog": "The catalog lists no resources.",
     "duplicate_collection": "Two catalog files share a file name stem, i.e. a collection key.",
+    "unstorable_value": (
+        "A value the database cannot store: a NUL character or half a character (a lone "
+        "surrogate) in text, .nan or .inf as a number, an id over 200 characters, an address "
+        "over 2,000 characters, or a file name (the collection key) over 200 characters."
+    ),
     "invalid_url": (
         "Warning only: the URL cannot be fetched as written; the resource still loads and "
         "is reported with the outcome invalid_url."
@@ -101,6 +107,14 @@ _NEXT_STEP = {
     "title": "add the resource's title as shown on its page",
     "url": "add the resource's web address",
 }
+
+
+#: The longest id and collection key the database stores (`catalog.tables`: String(200)).
+MAX_ID_LENGTH = 200
+#: The longest address stored, in UTF-8 bytes of its canonical form: PostgreSQL's unique
+#: index on `links.url` refuses keys over about 2,700 bytes; browsers and servers that
+#: take longer addresses are few.
+MAX_URL_LENGTH = 2000
 
 
 @dataclass(frozen=True)
@@ -346,6 +360,17 @@ def _parse(
     text = _decode(data, found, suffix)
     if text is None:
         return None, found.report()
+    if (what := _unstorable(path.stem)) is None and len(path.stem) > MAX_ID_LENGTH:
+        what = f"{len(path.stem)} characters (collection keys are kept to {MAX_ID_LENGTH})"
+    if what is not None:
+        found.problem(
+            "unstorable_value",
+            None,
+            None,
+            f"the file name without its ending, the collection key, holds {what}, which the "
+            "database cannot store; rename the file",
+        )
+        return None, found.report()
     if suffix == ".csv":
         collection, entries = _csv_entries(text, path, found)
     else:
@@ -503,9 +528,13 @@ class _FastStream:
 
     @staticmethod
     def _collection(value: Any) -> dict[str, Any]:
-        if not isinstance(value, dict) or any(
-            value.get(name) is not None and not isinstance(value.get(name), str)
-            for name in ("title", "description")
+        if (
+            not isinstance(value, dict)
+            or any(
+                value.get(name) is not None and not isinstance(value.get(name), str)
+                for name in ("title", "description")
+            )
+            or _unstorable(value)
         ):
             raise _NotPlain
         return value
@@ -908,6 +937,15 @@ def _yaml_collection(doc: CommentedMap, found: _Findings) -> dict[str, Any]:
                 f"collection.{name}",
                 f"the collection's {name} is {_kind(value)}, not text; put it in quotes",
             )
+    for name, value in raw.items():
+        if what := _unstorable(value) or _unstorable(name):
+            found.problem(
+                "unstorable_value",
+                _key_line(raw, name, line),
+                f"collection.{name}",
+                f"the collection's {str(name)!r} holds {what}, which the database cannot store; "
+                "correct or remove it",
+            )
     return _plain(raw)
 
 
@@ -1219,9 +1257,12 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
     ok = True
     label = _label(entry)
 
+    reported: set[str] = set()
+
     def bad(code: str, name: str, message: str, line: int | None = None) -> None:
         nonlocal ok
         ok = False
+        reported.add(name)
         found.problem(code, line or entry.lines.get(name, entry.line), name, f"{label}{message}")
 
     required: dict[str, str] = {}
@@ -1261,6 +1302,13 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
             bad("wrong_type", name, f"{name!r} is {_kind(value)}, not text; put it in quotes")
         elif name == "id" and (_SPACE.search(value) or invisible_characters(value)):
             bad("wrong_type", name, _spaced_id(value))
+        elif name == "id" and len(value) > MAX_ID_LENGTH:
+            bad(
+                "unstorable_value",
+                name,
+                f"the id is too long; the database keeps ids of up to {MAX_ID_LENGTH} "
+                "characters: shorten it",
+            )
         else:
             required[name] = str(value)
 
@@ -1314,6 +1362,15 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
                 "belong to it, so line the entry's '- ' up with the other entries' '- '",
             )
 
+    for name, held in _unstorable_fields(entry.values):
+        if name not in reported:
+            bad(
+                "unstorable_value",
+                str(name),
+                f"{str(name)!r} holds {held}, which the database cannot store; correct or "
+                "remove it",
+            )
+
     year = entry.values.get("year")
     if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
         if isinstance(year, str) and _DIGITS.fullmatch(year.strip()):
@@ -1323,9 +1380,21 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
         bad("wrong_type", "year", f"'year' is {_kind(year)}; {fix}")
 
     url = required.get("url")
-    if url is not None:
+    if url is not None and "url" not in reported:
         parsed = parse_url(url)
-        if isinstance(parsed, UrlProblem):
+        stored = len(
+            (canonical_url(url) if isinstance(parsed, UrlProblem) else parsed.canonical).encode()
+        )
+        if stored > MAX_URL_LENGTH:
+            bad(
+                "unstorable_value",
+                "url",
+                f"the address is {stored:,} characters long"
+                + (" once encoded" if stored != len(url) else "")
+                + f"; the database keeps addresses of up to {MAX_URL_LENGTH:,}: link a shorter "
+                "address of the page",
+            )
+        elif isinstance(parsed, UrlProblem):
             meant = meant_url(url)
             reason = parsed.reason
             if meant != url and not isinstance(parse_url(meant), UrlProblem):
@@ -1465,7 +1534,60 @@ _WEB_ADDRESS = re.compile(r"(?i)https?://\S")
 
 def _label(entry: _Entry) -> str:
     rid = entry.values.get("id")
+    if isinstance(rid, str) and len(rid) > MAX_ID_LENGTH:  # an id too long to store
+        return f"resource {rid[:40]!r}... ({len(rid)} characters): "
     return f"resource {rid!r}: " if isinstance(rid, str) and rid.strip() else ""
+
+
+def _unstorable(value: Any, _active: frozenset[int] = frozenset()) -> str | None:
+    """What in `value` (text, a number, or lists and mappings of them) no database stores
+    as it is, said for a curator; None when nothing. SQLite keeps a NUL, NaN or infinity
+    that PostgreSQL refuses, and neither encodes half a character (a lone surrogate)."""
+    if isinstance(value, str):
+        if "\0" in value:
+            return "a NUL character (\\0)"
+        if not value.isascii() and not _encodes(value):
+            half = next(c for c in value if "\ud800" <= c <= "\udfff")
+            return f"half a character ({half!r}, a lone surrogate)"
+        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "not-a-number (.nan)"
+        return "infinity (.inf)" if math.isinf(value) else None
+    if isinstance(value, bytes):
+        return "a NUL character (\\0)" if b"\0" in value else None
+    if id(value) in _active:  # a YAML alias that contains itself
+        return None
+    active = _active | {id(value)}
+    if isinstance(value, Mapping):
+        items: Iterable[Any] = itertools.chain.from_iterable(value.items())
+    elif isinstance(value, list | tuple):
+        items = value
+    else:
+        return None
+    return next((what for item in items if (what := _unstorable(item, active))), None)
+
+
+def _unstorable_fields(values: Mapping[Any, Any]) -> Iterator[tuple[Any, str]]:
+    """(field name, what) of each field `_unstorable` finds a value in (its name included);
+    plain text and whole numbers, nearly every value, are passed over without a call."""
+    for name, value in values.items():
+        plain_name = type(name) is str and name.isascii() and "\0" not in name
+        if plain_name and (
+            type(value) is int
+            or (type(value) is str and "\0" not in value and (value.isascii() or _encodes(value)))
+        ):
+            continue
+        if what := _unstorable(value) or _unstorable(name):
+            yield name, what
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _kind(value: Any) -> str:

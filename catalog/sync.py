@@ -9,7 +9,9 @@ delete, so history survives and an entry put back later is "added" again. An id 
 by hand (the entry keeps its URL, no other new or removed entry has that URL) is a rename:
 the row keeps its decisions and events and gets a `fields_edited` event for `id`. Likewise
 an entry that left one catalog for another synced with it (same id, same URL) moves there
-with its row (`fields_edited` for `collection`). Only
+with its row (`fields_edited` for `collection`). A removed entry put back with another URL
+is another page: its ignore, snooze and review are dropped, and its event says so
+(`_revivals`). Only
 the catalogs passed in are reconciled: a catalog left out of a run keeps its
 resources untouched, except that a file deleted from a catalog folder passed in as
 `folders` is reconciled as empty (its entries are removed; put back, they return).
@@ -21,6 +23,7 @@ Afterwards the synced resources' staleness reasons are recomputed (a curator's n
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +66,8 @@ class SyncChange:
             return (
                 f"{where}: URL changed from {self.details.get('old')} to {self.details.get('new')}"
             )
+        if self.kind == ADDED and self.details.get("old_url"):
+            return f"{where}: {_revival(self.details)}"
         if self.kind == FIELDS_EDITED and "collection" in self.fields:
             return f"{where}: moved from {self.details.get('old', {}).get('collection')}"
         if self.kind == FIELDS_EDITED:
@@ -74,6 +79,23 @@ class SyncChange:
                 )
             return f"{where}: edited {', '.join(self.fields)}"
         return f"{where}: {self.kind.replace('_', ' ')}"
+
+
+#: How `sync` names the set-asides a revived id lost (`_revivals`).
+_SET_ASIDE_NAMES = {"ignored_at": "ignore", "snoozed_until": "snooze", "reviewed_at": "review"}
+
+
+def _revival(details: Mapping[str, Any]) -> str:
+    """What sync says of a removed entry put back with another URL (`_revivals`)."""
+    said = f"re-added with another URL (it had {details.get('old_url')})"
+    if details.get("taken_back_from"):
+        return f"{said}, in place of {details['taken_back_from']}: its decisions are kept"
+    names = [str(name) for name in details.get("dropped") or ()]
+    if not names:
+        return said
+    what = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+    verb, it, applies = ("were", "them", "they apply") if names[1:] else ("was", "it", "it applies")
+    return f"{said}: its {what} of the old page {verb} dropped; set {it} again if {applies}"
 
 
 @dataclass(frozen=True)
@@ -259,6 +281,7 @@ def _sync_one(
         s, collection_id, catalog, {k: v for k, v in known.items() if k not in moved_out}
     )
     renamed = {rid: row for rid, row in renamed.items() if rid not in moved_in}
+    revived = _revivals(s, collection_id, catalog, known, now)
     seen: set[str] = set()
 
     def first_entries() -> Iterator[Resource]:
@@ -273,7 +296,7 @@ def _sync_one(
         stored.update((r.id, renamed[r.id]) for r in chunk if r.id in renamed)
         stored.update((r.id, moved_in[r.id].row) for r in chunk if r.id in moved_in)
         sources = {r.id: moved_in[r.id].source for r in chunk if r.id in moved_in}
-        _sync_chunk(s, catalog.key, collection_id, chunk, stored, now, found, sources)
+        _sync_chunk(s, catalog.key, collection_id, chunk, stored, now, found, sources, revived)
     old_ids = {row.rid for row in renamed.values()} | moved_out
     gone = [
         rid for rid, active in known.items() if active and rid not in seen and rid not in old_ids
@@ -311,6 +334,62 @@ def _renames(
     }
 
 
+def _revivals(
+    s: Session, collection_id: int, catalog: Catalog, known: Mapping[str, bool], now: datetime
+) -> dict[str, dict[str, Any]]:
+    """Id -> what the `added` event says of a removed row the catalog puts back with another
+    URL: `old_url` (so its history keeps the old page's checks), and either `dropped`, the
+    names of the old page's ignore, snooze and review, cleared here (an id reused for another
+    page must not inherit them: hidden from the queue, nobody would look at it), or
+    `taken_back_from`, the id that replaced it.
+
+    The README's repair of an id and URL changed in one edit: the old id put back on the
+    new URL, in place of the id that edit added (created when the old row was removed),
+    takes its entry back, decisions and all."""
+    back: dict[str, str] = {}
+    for res in catalog.resources:
+        if known.get(res.id) is False:
+            back.setdefault(res.id, res.url)
+    if not back:
+        return {}
+    rows = [
+        row
+        for rids in _chunked(list(back), SYNC_CHUNK)
+        for row in store.stored_resources(s, collection_id, rids)
+        if row.url != back[row.rid]
+    ]
+    if not rows:
+        return {}
+    ids = {res.id for res in catalog.resources}
+    replacing: dict[tuple[str, datetime | None], str] = {
+        (url, at): rid
+        for rid, url, at in store.active_rows_at(s, collection_id, [back[r.rid] for r in rows])
+        if rid not in ids
+    }
+    revived: dict[str, dict[str, Any]] = {}
+    cleared: list[store.StoredResource] = []
+    for row in rows:
+        revived[row.rid] = {"old_url": row.url}
+        took = replacing.get((back[row.rid], row.removed_at))
+        if took is not None:
+            revived[row.rid]["taken_back_from"] = took
+        else:
+            cleared.append(row)
+    dropped = store.set_asides(s, [row.id for row in cleared])
+    for row in cleared:
+        held = dropped.get(row.id, {})
+        names = [
+            name
+            for column, name in _SET_ASIDE_NAMES.items()
+            # a snooze that ended held nothing back
+            if held.get(column) is not None and (column != "snoozed_until" or held[column] > now)
+        ]
+        if names:  # what they were stays in the decisions table
+            revived[row.rid]["dropped"] = names
+    store.clear_set_asides(s, [row.id for row in cleared if row.id in dropped])
+    return revived
+
+
 def _sync_chunk(
     s: Session,
     key: str,
@@ -320,10 +399,13 @@ def _sync_chunk(
     now: datetime,
     found: _Found,
     sources: Mapping[str, str] | None = None,
+    revived: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
     """Write links, new rows, updated rows and line numbers, then the chunk's events.
-    `sources`: id -> the catalog an entry moved here from (its row in `stored`)."""
+    `sources`: id -> the catalog an entry moved here from (its row in `stored`);
+    `revived`: id -> what the event of a removed row put back with another URL adds."""
     sources = sources or {}
+    revived = revived or {}
     writes: list[tuple[Resource, dict[str, Any], store.StoredResource | None]] = []
     lines: dict[int, int | None] = {}
     for res in chunk:
@@ -377,7 +459,8 @@ def _sync_chunk(
         row = next(updated)
         if old.removed_at is not None:
             put_back = {"readded": True, "removed_at": old.removed_at.isoformat()}
-            record(ADDED, res.id, row, {"url": res.url, "title": res.title, **put_back})
+            other = revived.get(res.id, {})  # first: what a person reads of the event
+            record(ADDED, res.id, row, {"url": res.url, **other, "title": res.title, **put_back})
             continue
         if old.url != res.url:
             record(URL_EDITED, res.id, row, _url_details(old, res))
@@ -415,9 +498,21 @@ def _fields_details(
 ) -> dict[str, Any]:
     return {
         "fields": list(names),
-        "old": {n: old.get(n) for n in names},
-        "new": {n: new.get(n) for n in names},
+        "old": {n: _finite(old.get(n)) for n in names},
+        "new": {n: _finite(new.get(n)) for n in names},
     }
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinity as text ("nan"): a row stored before validation refused
+    them may hold one, and PostgreSQL's JSON, so `db copy`, refuses the event that quotes it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
 
 
 def _url_details(old: store.StoredResource, new: Resource) -> dict[str, Any]:

@@ -24,8 +24,9 @@ plans that took a report's https suggestions from 0.1 s to 10 s at 100,000 resou
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -37,6 +38,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    String,
     Table,
     bindparam,
     func,
@@ -44,7 +46,7 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 
 from catalog import store
 from catalog.clock import as_utc
@@ -69,6 +71,15 @@ class CopyResult:
 
 class TargetNotEmptyError(StoreError):
     """The database to copy into already holds linkhealth rows."""
+
+
+class RefusedValueError(StoreError):
+    """The target refuses a value the source stored (SQLite keeps what PostgreSQL won't):
+    copying again cannot help, the value must change first (`fix` says where)."""
+
+    def __init__(self, message: str, *, fix: str) -> None:
+        super().__init__(message)
+        self.fix = fix
 
 
 class SourceBusyError(RunLeaseError):
@@ -121,6 +132,12 @@ def copy_database(
             _refuse_live_runs(src, src_name, now)
             result = _copy(src, target, chunk, on_progress, renew, src_name, dst_name, source_from)
             return replace(result, leased=holder is not None)
+    except RefusedValueError as exc:  # not the "no run uses it" advice: that cannot help
+        raise RefusedValueError(
+            f"the copy from {src_name} into {dst_name} failed: {exc}; nothing was written (the "
+            f"copy is one transaction); {exc.fix}, then copy again",
+            fix=exc.fix,
+        ) from exc
     except SQLAlchemyError as exc:  # a bug or a constraint: one line, not a traceback
         raise StoreError(
             f"the copy from {src_name} into {dst_name} failed: {_one_line(exc)}; nothing was "
@@ -346,10 +363,83 @@ def _copy_table(
         rows = src.execute(query).mappings().all()
         if not rows:
             return done
-        dst.execute(insert, [_as_stored(r, json_columns) for r in rows])
+        try:
+            dst.execute(insert, [_as_stored(r, json_columns) for r in rows])
+        except DBAPIError as exc:
+            if not _refused(exc):
+                raise
+            if table.name in ("resources", "collections"):
+                fix = (
+                    "fix it in its catalog file, which `linkhealth catalog validate` names, and "
+                    "run `linkhealth sync` on the database copied from"
+                )
+            else:
+                fix = "that row must be corrected in the database copied from"
+            raise RefusedValueError(_refusal(table, rows, exc), fix=fix) from exc
         done += len(rows)
         last = tuple(rows[-1][c.name] for c in key)
         on_progress(table.name, done, total)
+
+
+def _refused(exc: DBAPIError) -> bool:
+    """A value the target will not store: a data exception (SQLSTATE class 22: too long, a
+    NUL, NaN in JSON, ...) or a program limit (54: a key too long for its index)."""
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    return isinstance(exc, DataError) or sqlstate[:2] in ("22", "54")
+
+
+def _refusal(table: Table, rows: Sequence[Mapping[Any, Any]], exc: DBAPIError) -> str:
+    """Which row of the page `rows` holds the refused value, and what it is, when a look at
+    the values finds it (the driver names neither); else the page's keys."""
+    key = list(table.primary_key.columns)
+    driver = _one_line(exc)
+    for row in rows:
+        for column in table.columns:
+            what = _unstorable(column, row[column.name])
+            if what is not None:
+                return (
+                    f"the target refuses a value the source stored: {table.name} row "
+                    f"{_row_name(key, row)}, column {column.name}: {what} ({driver})"
+                )
+    first, last = _row_name(key, rows[0]), _row_name(key, rows[-1])
+    return (
+        f"the target refuses a value the source stored, in {table.name} rows {first} to "
+        f"{last}: {driver}"
+    )
+
+
+def _row_name(key: list[Column[Any]], row: Mapping[Any, Any]) -> str:
+    named = ", ".join(f"{c.name} {row[c.name]}" for c in key)
+    rid = row.get("rid")
+    return f"{named} (id {_clip(rid)!r} in the catalog)" if isinstance(rid, str) else named
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+#: The longest key PostgreSQL's btree indexes take, in bytes (less a little for the header).
+_INDEX_KEY_BYTES = 2700
+
+
+def _unstorable(column: Column[Any], value: Any) -> str | None:
+    """What in `value` PostgreSQL refuses for `column`, in words; None when nothing is."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        length = getattr(column.type, "length", None)
+        if isinstance(column.type, String) and length and len(value) > length:
+            return f"{len(value)} characters, over its {length}"
+        indexed = column.unique or column.index or column.primary_key
+        if indexed and len(value.encode("utf-8", "replace")) > _INDEX_KEY_BYTES:
+            return f"{len(value)} characters, too long for its index"
+        return "a NUL character" if "\0" in value else None
+    if isinstance(column.type, JSON):
+        try:  # PostgreSQL's json takes a NUL (as \\u0000), not NaN or infinity
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            return "not-a-number or infinity in its JSON"
+    return None  # a float column takes NaN
 
 
 #: Writes None as SQL NULL; `JSON.NULL` as JSON `null`.

@@ -30,7 +30,26 @@ CollectionOpt = Annotated[
         "--collection", help="Collection (catalog file stem) of an id used in several catalogs."
     ),
 ]
-ByOpt = Annotated[str | None, typer.Option("--by", help="Who decided. Default: the OS user name.")]
+#: The longest author a decision keeps (`decisions.decided_by`).
+MAX_BY = 200
+
+
+def _by(value: str | None) -> str | None:
+    """A longer `--by` than the database keeps: PostgreSQL refused it with a traceback."""
+    if value is not None and len(value) > MAX_BY:
+        raise typer.BadParameter(
+            f"is {len(value)} characters long; the database keeps up to {MAX_BY}",
+            param_hint="--by",
+        )
+    return value
+
+
+ByOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--by", help="Who decided (up to 200 characters). Default: the OS user name.", callback=_by
+    ),
+]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Print the catalog diff; change nothing.")
 ]

@@ -137,3 +137,29 @@ def test_rekey_is_a_no_op_on_current_keys(tmp_path: Path) -> None:
         with engine.begin() as conn:
             result = rekey_links(conn)
         assert (result.renamed, result.merged) == (0, 0)
+
+
+def test_upgrade_gives_an_emoji_domain_entry_back_its_checks(tmp_path: Path) -> None:
+    """A database synced before emoji domains were keyed by their punycode: the entry's
+    link keeps the raw key, unchecked, while its checks are filed under the new key on a
+    link no entry has. Migration 0011 merges them: one link, the entry's, checked."""
+    heart = make_catalog("toolkit", [make_resource("heart", "https://i❤.ws/")])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [heart], now=days(0))
+        with write_session(engine) as s:
+            s.get_one(Link, _link_of(engine, "heart").id).url = "https://i❤.ws/"
+        targets = store.targets_for_check(engine, now=days(1), fingerprint_max_age_days=7)
+        checks = [make_observation(tg.url, Outcome.OK, days(1)) for tg in targets]
+        store.record_observations(engine, None, checks, HealthSettings(), now=days(1))
+        with engine.begin() as conn:
+            command.stamp(migrate.alembic_config(conn), "0010")
+
+        migrate.upgrade(engine)
+
+        with read_session(engine) as s:
+            (link,) = s.scalars(select(Link)).all()
+            assert (link.url, link.host) == ("https://xn--i-7iq.ws/", "xn--i-7iq.ws")
+            assert link.outcome == Outcome.OK.value
+            assert s.scalar(select(func.count()).select_from(Observation)) == 1
+        assert _link_of(engine, "heart").id == link.id
+        assert sync_catalogs(engine, [heart], now=days(2)).changes == ()

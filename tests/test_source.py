@@ -242,6 +242,61 @@ CASES = [
     ("empty-yaml-file", "c.yml", "# nothing yet\n", ("empty_catalog", None, None)),
     ("csv-header-only", "c.csv", "id,title,url\n", ("empty_catalog", None, None)),
     ("not-utf8", "c.yaml", b"resources:\n- id: caf\xe9\n", ("unreadable", 2, None)),
+    # Values SQLite stored and PostgreSQL refused (`db copy`, and every sync there, failed).
+    (
+        "id-over-200-characters",
+        "c.yaml",
+        f"resources:\n- id: {'a' * 201}\n  title: T\n  url: https://a.example/\n",
+        ("unstorable_value", 2, "id"),
+    ),
+    (
+        "nul-in-title",
+        "c.yaml",
+        'resources:\n- id: a\n  title: "T\\0"\n  url: https://a.example/\n',
+        ("unstorable_value", 3, "title"),
+    ),
+    (
+        "nan-in-a-field",
+        "c.yaml",
+        "resources:\n- id: a\n  title: T\n  url: https://a.example/\n  rating: .nan\n",
+        ("unstorable_value", 5, "rating"),
+    ),
+    (
+        "infinity-in-a-list",
+        "c.yaml",
+        "resources:\n- id: a\n  title: T\n  url: https://a.example/\n  scores: [1, -.inf]\n",
+        ("unstorable_value", 5, "scores"),
+    ),
+    (
+        "nul-in-a-nested-key",
+        "c.yaml",
+        'resources:\n- id: a\n  title: T\n  url: https://a.example/\n  more: {"k\\0": 1}\n',
+        ("unstorable_value", 5, "more"),
+    ),
+    (
+        "lone-surrogate",  # SQLite refused it too: sync died encoding it
+        "c.yaml",
+        'resources:\n- id: a\n  title: "T\\ud800"\n  url: https://a.example/\n',
+        ("unstorable_value", 3, "title"),
+    ),
+    (
+        "url-over-2000-characters",
+        "c.yaml",
+        f"resources:\n- id: a\n  title: T\n  url: https://a.example/{'p' * 1983}\n",
+        ("unstorable_value", 4, "url"),
+    ),
+    (
+        "nul-in-collection-title",
+        "c.yaml",
+        'collection:\n  title: "C\\0"\n' + RESOURCES,
+        ("unstorable_value", 2, "collection.title"),
+    ),
+    (
+        "nul-in-a-csv-cell",
+        "c.csv",
+        "id,title,url\na,T\0,https://a.example/\n",
+        ("unstorable_value", 2, "title"),
+    ),
 ]
 
 
@@ -397,6 +452,36 @@ def test_file_without_read_permission_is_unreadable(tmp_path: Path) -> None:
         assert only_problem(validate_catalog(path)).code == "unreadable"
     finally:
         path.chmod(0o600)
+
+
+def test_values_at_the_database_limits_are_accepted(tmp_path: Path) -> None:
+    url = f"https://a.example/{'p' * 1982}"  # 2,000 characters
+    text = f"resources:\n- id: {'a' * 200}\n  title: T\n  url: {url}\n  score: 0.5\n"
+    (res,) = load_catalog(write(tmp_path, "c.yaml", text)).resources
+    assert len(res.id) == 200 and res.url == url
+
+
+def test_a_file_name_too_long_for_a_collection_key_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, f"{'k' * 201}.yaml", GOOD_YAML)
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line, problem.field) == ("unstorable_value", None, None)
+    assert "rename the file" in problem.message
+    assert load_catalog(write(tmp_path, f"{'k' * 200}.yaml", GOOD_YAML)).key == "k" * 200
+
+
+def test_an_unstorable_value_names_what_it_holds(tmp_path: Path) -> None:
+    text = RESOURCES + "  rating: .nan\n"
+    problem = only_problem(validate_catalog(write(tmp_path, "c.yaml", text)))
+    assert problem.message == (
+        "resource 'hotline': 'rating' holds not-a-number (.nan), which the database cannot "
+        "store; correct or remove it"
+    )
+    long_id = RESOURCES.replace("id: hotline", f"id: {'h' * 250}")
+    problem = only_problem(validate_catalog(write(tmp_path, "d.yaml", long_id)))
+    assert problem.message == (
+        f"resource {'h' * 40!r}... (250 characters): the id is too long; the database keeps "
+        "ids of up to 200 characters: shorten it"
+    )
 
 
 def test_every_code_has_a_meaning() -> None:

@@ -14,12 +14,15 @@ from catalog import store
 from catalog import sync as sync_module
 from catalog import tables as t
 from catalog.errors import NotFoundError
+from catalog.outcomes import Outcome
+from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from tests.factories import (
     T0,
     days,
     edit,
     make_catalog,
+    make_observation,
     make_resource,
     temporary_database,
     without,
@@ -407,6 +410,159 @@ def test_an_entry_taken_for_removed_comes_back_with_its_decisions_under_its_old_
     assert sorted((c.id, c.kind) for c in back.changes) == [("a", "added"), ("a-2024", "removed")]
     row = store.find_resource(engine, "a", collection="toolkit")
     assert row.ignored and row.url == "https://x.org/a"
+
+
+def _set_aside(engine: Engine, rid: str, collection: str = "toolkit") -> None:
+    """Ignore, snooze (for a month from T0) and mark the entry reviewed."""
+    row = store.find_resource(engine, rid, collection=collection)
+    for kind, changes in (
+        ("ignore", {"ignored_at": T0, "ignored_reason": "login wall"}),
+        ("snooze", {"snoozed_until": days(30), "snooze_reason": "rebuild"}),
+        ("mark_reviewed", {"reviewed_at": T0}),
+    ):
+        store.record_decision(
+            engine, row.id, kind, by="ana", at=T0, reason=kind, resource_changes=changes
+        )
+
+
+def test_an_id_put_back_with_another_url_does_not_inherit_the_old_pages_set_asides(
+    engine: Engine,
+) -> None:
+    """An id reused for another page revived the removed entry's row, ignore and all: the
+    new page left the queue unseen, and sync said only "added"."""
+    sync_catalogs(engine, [TOOLKIT], now=T0)
+    _set_aside(engine, "a")
+    sync_catalogs(engine, [without(TOOLKIT, "a")], now=days(1))
+    reused = edit(TOOLKIT, "a", url="https://example.org/another", title="Another page")
+
+    result = sync_catalogs(engine, [reused], now=days(2))
+
+    (change,) = result.changes
+    assert (change.kind, change.details["readded"]) == ("added", True)
+    assert change.details["old_url"] == "https://example.org/a"
+    assert change.details["dropped"] == ["ignore", "snooze", "review"]
+    assert change.describe() == (
+        "toolkit/a: re-added with another URL (it had https://example.org/a): its ignore, "
+        "snooze and review of the old page were dropped; set them again if they apply"
+    )
+    row = store.find_resource(engine, "a", collection="toolkit")
+    assert not row.ignored and row.snoozed_until is None and row.reviewed_at is None
+    history = store.resource_history(engine, "a", collection="toolkit")
+    assert {d.kind for d in history.decisions} == {"ignore", "snooze", "mark_reviewed"}
+    (event,) = [e for e in history.events if e.details.get("readded")]
+    assert event.details["dropped"] == ["ignore", "snooze", "review"]
+
+
+def test_an_id_put_back_with_another_url_keeps_the_old_pages_checks_in_its_history(
+    engine: Engine,
+) -> None:
+    sync_catalogs(engine, [TOOLKIT], now=T0)
+    old = make_observation("https://example.org/a", Outcome.NOT_FOUND, days(0.5))
+    store.record_observations(engine, None, [old], HealthSettings(), now=days(0.5))
+    sync_catalogs(engine, [without(TOOLKIT, "a")], now=days(1))
+    sync_catalogs(engine, [edit(TOOLKIT, "a", url="https://example.org/new")], now=days(2))
+    new = make_observation("https://example.org/new", Outcome.OK, days(2.5))
+    store.record_observations(engine, None, [new], HealthSettings(), now=days(2.5))
+
+    history = store.resource_history(engine, "a", collection="toolkit")
+
+    assert [o.url for o in history.observations] == [
+        "https://example.org/new",
+        "https://example.org/a",
+    ]
+
+
+def test_an_ended_snooze_is_not_said_to_be_dropped(engine: Engine) -> None:
+    sync_catalogs(engine, [TOOLKIT], now=T0)
+    row = store.find_resource(engine, "a", collection="toolkit")
+    store.record_decision(
+        engine,
+        row.id,
+        "snooze",
+        by="ana",
+        at=T0,
+        resource_changes={"snoozed_until": days(1), "snooze_reason": "rebuild"},
+    )
+    sync_catalogs(engine, [without(TOOLKIT, "a")], now=T0)
+    result = sync_catalogs(engine, [edit(TOOLKIT, "a", url="https://x.org/a")], now=days(2))
+
+    (change,) = result.changes
+    assert "dropped" not in change.details
+    assert (
+        change.describe() == "toolkit/a: re-added with another URL (it had https://example.org/a)"
+    )
+
+
+def test_an_id_put_back_with_its_own_url_keeps_its_set_asides(engine: Engine) -> None:
+    sync_catalogs(engine, [TOOLKIT], now=T0)
+    _set_aside(engine, "a")
+    sync_catalogs(engine, [without(TOOLKIT, "a")], now=days(1))
+
+    result = sync_catalogs(engine, [TOOLKIT], now=days(2))
+
+    (change,) = result.changes
+    assert change.describe() == "toolkit/a: added"
+    assert "old_url" not in change.details and "dropped" not in change.details
+    row = store.find_resource(engine, "a", collection="toolkit")
+    assert row.ignored and row.snooze_reason == "rebuild" and row.reviewed_at == T0
+
+
+def test_the_readme_repair_says_the_old_entry_takes_its_place_back(engine: Engine) -> None:
+    sync_catalogs(engine, [TOOLKIT], now=T0)
+    _set_aside(engine, "a")
+    sync_catalogs(engine, [edit(TOOLKIT, "a", id="a-2024", url="https://x.org/a")], now=days(1))
+
+    back = sync_catalogs(engine, [edit(TOOLKIT, "a", url="https://x.org/a")], now=days(2))
+
+    (readded,) = [c for c in back.changes if c.kind == "added"]
+    assert readded.describe() == (
+        "toolkit/a: re-added with another URL (it had https://example.org/a), in place of "
+        "a-2024: its decisions are kept"
+    )
+    row = store.find_resource(engine, "a", collection="toolkit")
+    assert row.ignored and row.snooze_reason == "rebuild" and row.reviewed_at == T0
+
+
+def test_a_new_id_renamed_to_a_retired_one_does_not_take_its_set_asides(
+    engine: Engine,
+) -> None:
+    """Only the one-edit repair takes the old entry back: an entry added later under
+    another id and renamed to the retired one is another page."""
+    sync_catalogs(engine, [TOOLKIT], now=T0)
+    _set_aside(engine, "a")
+    sync_catalogs(engine, [without(TOOLKIT, "a")], now=days(1))
+    newer = replace(TOOLKIT, resources=(*TOOLKIT.resources[1:], make_resource("a-new")))
+    sync_catalogs(engine, [newer], now=days(2))
+
+    result = sync_catalogs(engine, [edit(newer, "a-new", id="a")], now=days(3))
+
+    assert sorted((c.id, c.kind) for c in result.changes) == [("a", "added"), ("a-new", "removed")]
+    assert not store.find_resource(engine, "a", collection="toolkit").ignored
+
+
+def test_an_entry_moved_into_a_file_that_once_held_its_id(engine: Engine) -> None:
+    """The README: a removal and an addition. Each set-aside stays with the page it was
+    set on: the moved entry's on its removed row in the file it left, the retired
+    entry's in the decisions history; the moved entry arrives with none."""
+    extra = make_catalog("extra", [make_resource("a", url="https://example.org/moved")])
+    sync_catalogs(engine, [TOOLKIT, extra], now=T0)
+    _ignore(engine, "a")
+    _set_aside(engine, "a", collection="extra")
+    sync_catalogs(engine, [without(TOOLKIT, "a"), extra], now=days(1))
+    kept = without(TOOLKIT, "a")
+    moved_in = replace(kept, resources=(*kept.resources, *extra.resources))
+
+    result = sync_catalogs(engine, [moved_in, without(extra, "a")], now=days(2))
+
+    assert sorted((c.collection, c.id, c.kind) for c in result.changes) == [
+        ("extra", "a", "removed"),
+        ("toolkit", "a", "added"),
+    ]
+    arrived = store.find_resource(engine, "a", collection="toolkit")
+    assert arrived.url == "https://example.org/moved" and not arrived.ignored
+    assert arrived.snoozed_until is None
+    left = store.find_resource(engine, "a", collection="extra")
+    assert left.removed_at is not None and left.snooze_reason == "rebuild" and left.ignored
 
 
 @pytest.mark.parametrize(

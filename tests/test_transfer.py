@@ -27,7 +27,7 @@ from catalog.runs import RunInProgressError, RunLeaseError, prepare_run
 from catalog.settings import HealthSettings
 from catalog.store import PG_WRITE_LOCK
 from catalog.sync import sync_catalogs
-from catalog.tables import Base, Observation, Run
+from catalog.tables import Base, Event, Observation, Run
 from catalog.transfer import copy_database
 from flows.cli import app
 from tests.factories import (
@@ -426,3 +426,58 @@ def test_the_lease_of_a_copy_killed_outright_holds_back_no_recheck_decision_or_c
     store.release_lease(source, "full-run", holder)
     store.acquire_lease(source, "full-run", holder, now=days(4), ttl=timedelta(minutes=15))
     assert copy_database(source, target, now=days(4)).leased  # nor another copy
+
+
+#: Values the SQLite source stored (syncs before validation refused them) and PostgreSQL
+#: refuses: (what to set in the resources row of `a`, the column the error names).
+REFUSED = {
+    "an id over 200 characters": ("rid = '" + "a" * 250 + "'", "column rid: 250 characters"),
+    "a NUL in a title": ("title = 'T' || char(0)", "column title: a NUL character"),
+    "NaN in a field": (
+        """fields = '{"title": "T", "rating": NaN}'""",
+        "column fields: not-a-number or infinity",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_a_value_postgresql_refuses_is_named_with_its_table_and_row(
+    source: Engine, db_url: str, case: str
+) -> None:
+    """The copy failed whole with the driver's words and "make sure no run or recheck uses
+    the source, then copy again": it failed again, and nothing said where the value was."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("values SQLite stores and PostgreSQL refuses")
+    change, named = REFUSED[case]
+    with source.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE resources SET {change} WHERE rid = 'a'")
+        row_id = conn.exec_driver_sql("SELECT min(id) FROM resources").scalar_one()
+    result = CliRunner().invoke(
+        app, ["db", "copy", "--db", source.url.render_as_string(), "--to", db_url]
+    )
+    assert result.exit_code == 3, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert f"resources row id {row_id} (id " in line and named in line
+    assert "nothing was written" in line and "`linkhealth catalog validate`" in line
+    assert "no run" not in line
+    with open_engine(db_url).connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Run)).scalar_one() == 0
+
+
+def test_a_nan_corrected_in_the_catalog_can_be_copied(source: Engine, target: Engine) -> None:
+    """The repair the copy's error gives: fix the entry, sync, copy again. The sync's event
+    quotes the old value, which must not carry the NaN along."""
+    if target.dialect.name != "postgresql":
+        pytest.skip("values SQLite stores and PostgreSQL refuses")
+    nan = make_resource("c", "https://example.org/c", extra={"rating": float("nan")})
+    sync_catalogs(source, [make_catalog("extra", [nan])], now=days(4))  # unvalidated
+    fixed = make_resource("c", "https://example.org/c", extra={"rating": 3})
+    sync_catalogs(source, [make_catalog("extra", [fixed])], now=days(5))
+
+    copy_database(source, target, now=days(6))
+
+    with store.read_session(target) as s:
+        (details,) = s.scalars(
+            select(Event.details).where(Event.kind == "fields_edited").order_by(Event.id)
+        ).all()[-1:]
+    assert details["old"]["rating"] == "nan" and details["new"]["rating"] == 3

@@ -128,17 +128,28 @@ def _url_periods(
 
 
 def _earlier_links(s: Session, resource_pk: int) -> list[Period]:
-    """The periods of the URLs the entry had before its URL edits (`_url_periods`)."""
-    edits = s.execute(
+    """The periods of the URLs the entry had before its URL edits (`_url_periods`), and
+    before it was put back with another URL (`old_url` of its `added` event, until its
+    removal)."""
+    rows = s.execute(
         select(t.Event.at, t.Event.details)
-        .where(t.Event.resource_id == resource_pk, t.Event.kind == "url_edited")
+        .where(t.Event.resource_id == resource_pk, t.Event.kind.in_(("url_edited", "added")))
         .order_by(t.Event.at, t.Event.id)
     ).all()
+    edits: list[tuple[datetime, Mapping[str, Any]]] = []
+    for at, details in rows:
+        details = details or {}
+        if "old_url" in details:
+            removed = details.get("removed_at")
+            until = datetime.fromisoformat(removed) if removed else at
+            edits.append((until, {"old": details["old_url"]}))
+        elif "old" in details:
+            edits.append((at, details))
     if not edits:
         return []
     urls = {canonical_url(str((details or {}).get("old") or "")) for _, details in edits}
     link_ids = dict(s.execute(select(t.Link.url, t.Link.id).where(t.Link.url.in_(urls))).all())
-    return _url_periods([(at, details or {}) for at, details in edits], link_ids)
+    return _url_periods(edits, link_ids)
 
 
 def _within(column: Any, since: datetime | None, until: datetime) -> ColumnElement[bool]:

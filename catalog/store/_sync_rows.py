@@ -203,6 +203,55 @@ def mark_removed(s: Session, resource_ids: Sequence[int], *, now: datetime) -> N
         )
 
 
+#: A row's set-asides: what keeps it out of the action queue, and the curator's review.
+SET_ASIDE_COLUMNS = (
+    "ignored_at",
+    "ignored_reason",
+    "snoozed_until",
+    "snooze_reason",
+    "reviewed_at",
+)
+
+
+def set_asides(s: Session, resource_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Row id -> its set-asides that are set (`SET_ASIDE_COLUMNS`), for the rows with any."""
+    table = table_of(t.Resource)
+    found: dict[int, dict[str, Any]] = {}
+    for chunk in chunks(list(resource_ids)):
+        query = select(table.c.id, *(table.c[name] for name in SET_ASIDE_COLUMNS))
+        for row in s.connection().execute(query.where(table.c.id.in_(chunk))):
+            values = {name: row._mapping[name] for name in SET_ASIDE_COLUMNS}
+            if any(v is not None for v in values.values()):
+                found[row.id] = {k: v for k, v in values.items() if v is not None}
+    return found
+
+
+def clear_set_asides(s: Session, resource_ids: Sequence[int]) -> None:
+    """Drop the rows' ignore, snooze and review (a revived id that is another page now)."""
+    table = table_of(t.Resource)
+    for chunk in chunks(list(resource_ids)):
+        s.connection().execute(
+            table.update().where(table.c.id.in_(chunk)).values(dict.fromkeys(SET_ASIDE_COLUMNS))
+        )
+
+
+def active_rows_at(
+    s: Session, collection_id: int, urls: Sequence[str]
+) -> list[tuple[str, str, datetime]]:
+    """(id, URL as written, when its row was created) of the collection's active rows with
+    one of `urls`."""
+    table = table_of(t.Resource)
+    found: list[tuple[str, str, datetime]] = []
+    for chunk in chunks(list(dict.fromkeys(urls))):
+        query = select(table.c.rid, table.c.url, table.c.created_at).where(
+            table.c.collection_id == collection_id,
+            table.c.removed_at.is_(None),
+            table.c.url.in_(chunk),
+        )
+        found.extend((rid, url, at) for rid, url, at in s.connection().execute(query))
+    return found
+
+
 def _resource_values(write: ResourceWrite) -> dict[str, Any]:
     res = write.resource
     return {
