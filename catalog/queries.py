@@ -724,6 +724,16 @@ def entry_events(
         return tuple(_event_row(r) for r in rows)
 
 
+def recorded_flow_runs(engine: Engine, flow_run_ids: Iterable[str]) -> set[str]:
+    """Which of the Prefect `flow_run_ids` a run is recorded for: their flow started (a
+    night's run that crashed before it did is one Prefect lost: `flows.nightly_watch`)."""
+    with session_scope(engine) as session:
+        found = session.scalars(
+            select(Run.flow_run_id).where(Run.flow_run_id.in_(list(flow_run_ids)))
+        )
+        return {str(flow_run_id) for flow_run_id in found}
+
+
 def full_run_started_since(
     engine: Engine, moment: datetime, catalogs: Sequence[str] = ()
 ) -> RunInfo | None:

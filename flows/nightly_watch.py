@@ -393,18 +393,6 @@ def night_runs(client: Any, deployment: Deployment, due: datetime, now: datetime
     ]
 
 
-def recorded_flow_runs(database_url: str, flow_run_ids: Collection[str]) -> set[str]:
-    """Which of `flow_run_ids` linkhealth's database holds a run of: their flow started."""
-    from sqlalchemy import select
-
-    from catalog.db import engine_for, session_scope
-    from catalog.tables import Run
-
-    with session_scope(engine_for(database_url)) as session:
-        found = session.scalars(select(Run.flow_run_id).where(Run.flow_run_id.in_(flow_run_ids)))
-        return {str(found_id) for found_id in found}
-
-
 def night_covered(database_url: str, catalogs: Sequence[str], due: datetime) -> bool:
     """Whether a full run of all `catalogs` started at `due` or later and completed: the
     check-catalog flow's own rule (`checked_since_scheduled`) for a night run late."""
@@ -433,6 +421,9 @@ def catch_up_lost_night(
     two processes asking at once still make one run."""
     from prefect.states import Crashed, Scheduled
 
+    from catalog.db import engine_for
+    from catalog.queries import recorded_flow_runs
+
     deployment = read_deployment(client, name)
     if deployment is None or deployment.paused or not deployment.scheduled:
         return None
@@ -444,7 +435,7 @@ def catch_up_lost_night(
         return None  # the usual answer, without opening the database
     lost = lost_night(
         runs,
-        recorded_flow_runs(database_url, [run.id for run in runs]),
+        recorded_flow_runs(engine_for(database_url), [run.id for run in runs]),
         night_covered(database_url, catalogs, due),
         now,
     )
