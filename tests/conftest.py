@@ -41,7 +41,7 @@ respx.mocks.DEFAULT_MOCKER = PoolsMocker.name
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` runs two pytest-xdist workers (`--dist loadgroup`); every test that needs
+    """`make test` runs pytest-xdist workers (`--dist loadgroup`); every test that needs
     the Prefect harness goes to one of them, so its temporary server starts once.
 
     First: pytest-xdist reads the mark in its own hook of this name, which, registered after
