@@ -39,12 +39,42 @@ from tests.respx_pools import PoolsMocker  # noqa: E402
 respx.mocks.DEFAULT_MOCKER = PoolsMocker.name
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` runs two pytest-xdist workers (`--dist loadgroup`); every test that needs
-    the Prefect harness goes to one of them, so its temporary server starts once."""
+    """`make test` runs pytest-xdist workers (`--dist loadgroup`); every test that needs
+    the Prefect harness goes to one of them, so its temporary server starts once.
+
+    First: pytest-xdist reads the mark in its own hook of this name, which, registered after
+    this file, runs before it otherwise; the mark came too late and each worker started a
+    harness of its own."""
     for item in items:
         if "prefect_harness" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("prefect"))
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_xdist_groups(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """pytest-xdist 3.8 tells its controller a test's group by appending "@group" to the
+    test's id through a field pytest 9.2 no longer reads (pytest-xdist#1386, open): every
+    test was scheduled alone and each worker started a Prefect harness of its own. The
+    suffix is set here through the id pytest reads, as xdist's own code did; a no-op once
+    xdist sets it, or on a pytest without structured ids."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:
+        return
+    for item in items:
+        names = {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+        suffix = "@" + "_".join(sorted(names))
+        if names and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
+            item._id = NodeId.parse(item.nodeid + suffix)
 
 
 @pytest.fixture(autouse=True)

@@ -18,11 +18,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from catalog.db import open_engine, session_scope
+from catalog.db import session_scope
 from catalog.outcomes import Outcome
 from catalog.queries import ReportData
 from catalog.tables import Collection, Event, Link, Observation, Resource, Run
 from reports.context import ReportContext, Row
+from tests.factories import migrated_sqlite
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 HOSTILE = "<script>alert(1)</script>"
@@ -67,7 +68,7 @@ def days_ago(days: float) -> datetime:
 
 
 def empty_db(path: Path) -> Engine:
-    return open_engine(f"sqlite:///{path}")
+    return migrated_sqlite(path)
 
 
 def never_checked_db(path: Path, entries: int = 1) -> Engine:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import random
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -100,25 +101,37 @@ def _catalogs(size: int, seed: int, share: float = 0.1) -> list[Catalog]:
 
 
 def _pairwise(catalogs: list[Catalog]) -> set[tuple[str, str]]:
-    """The near-duplicate pairs by the definition: every two entries compared."""
+    """The near-duplicate pairs by the definition: every two entries compared.
+
+    Each pair's ratio is bounded first by the two bounds difflib's own `real_quick_ratio`
+    and `quick_ratio` compute (lengths, then letter counts, here counted once per title
+    instead of once per pair): neither rejects a pair whose full ratio would pass, so the
+    pairs found are the definition's, in a fraction of the time."""
     entries = [
-        (r, normalise_title(r.title), canonical_url(r.url)) for c in catalogs for r in c.resources
+        (r, words, canonical_url(r.url), hygiene._digits(words), Counter(words))
+        for c in catalogs
+        for r in c.resources
+        for words in (normalise_title(r.title),)
     ]
     found: set[tuple[str, str]] = set()
-    for i, (a, a_words, a_url) in enumerate(entries):
-        for b, b_words, b_url in entries[i + 1 :]:
+    for i, (a, a_words, a_url, a_digits, a_letters) in enumerate(entries):
+        for b, b_words, b_url, b_digits, b_letters in entries[i + 1 :]:
             if not a_words or a_url == b_url:
                 continue
             if a.extra.get("duplicate_of") == b.id or b.extra.get("duplicate_of") == a.id:
                 continue
-            if hygiene._digits(a_words) != hygiene._digits(b_words):
+            if a_digits != b_digits:
                 continue
             if a_words != b_words:
-                if min(len(a_words), len(b_words)) < 20:
+                shorter, both = min(len(a_words), len(b_words)), len(a_words) + len(b_words)
+                if shorter < 20:
+                    continue
+                if 2.0 * shorter / both < NEAR_DUPLICATE_RATIO:  # real_quick_ratio()
+                    continue
+                same_letters = sum((a_letters & b_letters).values())
+                if 2.0 * same_letters / both < NEAR_DUPLICATE_RATIO:  # quick_ratio()
                     continue
                 matcher = difflib.SequenceMatcher(None, a_words, b_words, autojunk=False)
-                if matcher.quick_ratio() < NEAR_DUPLICATE_RATIO:  # an upper bound of ratio()
-                    continue
                 if matcher.ratio() < NEAR_DUPLICATE_RATIO:
                     continue
             found.add((a.id, b.id))

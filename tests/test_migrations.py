@@ -15,13 +15,19 @@ from catalog import migrate
 from catalog.db import existing_database, open_engine
 from catalog.errors import StoreError
 from catalog.tables import Base
-from tests.factories import temporary_database
+from tests.factories import temporary_database_url
 
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    with temporary_database(tmp_path) as engine:
-        yield engine
+    """A database migrated here from nothing (`temporary_database` copies one migrated
+    once per process, which would leave these tests to the first of its callers)."""
+    with temporary_database_url(tmp_path) as url:
+        engine = open_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def test_fresh_database_gets_every_table_at_head(engine: Engine) -> None:
