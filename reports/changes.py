@@ -454,12 +454,11 @@ def _place(
         return "flapping_stopped", flapping_summary(d, started=False), None, None
     if kind == "added":
         if readded(event):
-            removed = removed_on(d)
-            when_removed = f" (removed on {removed})" if removed else ""
+            old_url = d.get("old_url")
             return (
                 "catalog_edits",
-                f"Put back in the catalog{when_removed}.",
-                None,
+                put_back_summary(d),
+                url_of(old_url) if old_url else None,
                 url_of(d.get("url")),
             )
         return "catalog_edits", "Added.", None, url_of(d.get("url"))
@@ -534,6 +533,26 @@ def flapping_summary(details: Mapping[str, Any], *, started: bool, missing: bool
         # Its last check ended a failure: working again, not steadily yet.
         return f"Works again. {NO_LONGER_FLAPPING}"
     return "Works steadily again; no longer listed as flapping."
+
+
+def put_back_summary(details: Mapping[str, Any]) -> str:
+    """What the news says of an entry put back in the catalog: when it was removed and,
+    put back with another address (`catalog.sync`), what became of the old page's ignore,
+    snooze and review, which sync drops for another page (the curator may have to set
+    them again), or keeps when the entry took back the address of its own replacement."""
+    removed = removed_on(details)
+    said = "Put back in the catalog" + (f" (removed on {removed})" if removed else "")
+    if not details.get("old_url"):
+        return f"{said}."
+    if details.get("taken_back_from"):
+        return f"{said} in place of {details['taken_back_from']}: its decisions are kept."
+    dropped = [str(name) for name in details.get("dropped") or ()]
+    if not dropped:
+        return f"{said} with another address."
+    what = " and ".join([", ".join(dropped[:-1]), dropped[-1]] if dropped[1:] else dropped)
+    verb = "were" if dropped[1:] else "was"
+    again = "set them again if they apply" if dropped[1:] else "set it again if it applies"
+    return f"{said} with another address: its {what} of the old page {verb} dropped; {again}."
 
 
 def readded(event: EventRow) -> bool:

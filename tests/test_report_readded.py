@@ -113,3 +113,49 @@ def test_an_entry_put_back_before_sync_recorded_the_removal_date_reads_re_added(
             ("Removed from the catalog", "https://back.example/"),
             ("Added to the catalog", "https://back.example/"),
         ]
+
+
+def test_an_id_put_back_with_another_address_says_the_old_page_s_ignore_was_dropped(
+    tmp_path: Path,
+) -> None:
+    """Sync drops the ignore of the old page when the id comes back on another address
+    (`catalog.sync`); the report's news says so, and shows both addresses, so the curator
+    who ignored the old page knows to look at the new one."""
+    removed_on = days(2).date().isoformat()
+    other = make_catalog(
+        "toolkit",
+        [
+            make_resource("back", "https://elsewhere.example/"),
+            make_resource("stays", "https://ok.example/"),
+        ],
+    )
+    with database(tmp_path) as engine:
+        sync_catalogs(engine, [KIT], now=days(0))
+        row = store.find_resource(engine, "back", collection="toolkit")
+        store.record_decision(
+            engine,
+            row.id,
+            "ignore",
+            by="ana",
+            at=days(0.2),
+            reason="login wall",
+            resource_changes={"ignored_at": days(0.2), "ignored_reason": "login wall"},
+        )
+        run(engine, 0.5)
+        sync_catalogs(engine, [WITHOUT_BACK], now=days(2))
+        run(engine, 2.5)
+        sync_catalogs(engine, [other], now=days(5))
+        run(engine, 5.5)
+        report = publish(engine, tmp_path / "r", 5.6)
+
+    said = (
+        f"Put back in the catalog (removed on {removed_on}) with another address: its ignore "
+        "of the old page was dropped; set it again if it applies."
+    )
+    item = edits(report)["back"]
+    assert item["summary"] == said
+    assert (item["before"], item["after"]) == (
+        "https://back.example/",
+        "https://elsewhere.example/",
+    )
+    assert said in report["md"]
