@@ -9,7 +9,6 @@ log or publish as Prefect artifacts. `flows/` only moves these values to Prefect
 
 from __future__ import annotations
 
-import re
 import shlex
 import socket
 import sys
@@ -36,6 +35,7 @@ from catalog.queries import (
 from catalog.settings import Settings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
+from catalog.text import backtick_fence, code_span
 
 if TYPE_CHECKING:  # catalog.runs is heavy (httpx, canaries); only its type is used
     from catalog.runs import RunSummary
@@ -474,25 +474,25 @@ def report_artifact(
     lines = [
         "# linkhealth report",
         "",
-        f"Written on {_code(host)} at {_code(str(path))}: the Prefect UI cannot link to a "
+        f"Written on {code_span(host)} at {code_span(str(path))}: the Prefect UI cannot link to a "
         "file on the worker. Open it there:",
         "",
         *_fenced(shlex.join([opener, str(path)])),
         "",
         "or copy its folder (its pages link to each other) and open "
-        f"{_code(f'{site.name}/{path.name}')} where you are:",
+        f"{code_span(f'{site.name}/{path.name}')} where you are:",
         "",
         *_fenced(shlex.join(["scp", "-r", f"{host}:{site}", "."])),
         "",
     ]
     if settings.reports_url:
         lines.append(
-            f"`reports_url` publishes {_code(str(folder))}, which holds another database's "
+            f"`reports_url` publishes {code_span(str(folder))}, which holds another database's "
             "reports: this report was written beside it."
         )
     else:
         lines.append(
-            f"To link it here instead, publish the reports folder {_code(str(folder))} on a "
+            f"To link it here instead, publish the reports folder {code_span(str(folder))} on a "
             "web server and set `reports_url` in the settings file to its address."
         )
     return ReportArtifact(markdown="\n".join(lines) + "\n")
@@ -504,20 +504,9 @@ def _as_folder(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def _longest_backticks(text: str) -> int:
-    return max((len(m) for m in re.findall(r"`+", text)), default=0)
-
-
-def _code(text: str) -> str:
-    """Inline code no backtick in `text` can close early (a path shown as it is)."""
-    fence = "`" * (_longest_backticks(text) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
 def _fenced(text: str) -> list[str]:
     """A fenced code block (copyable in the UI) no backtick run in `text` can close."""
-    fence = "`" * max(3, _longest_backticks(text) + 1)
+    fence = backtick_fence(text, at_least=3)
     return [fence, text, fence]
 
 

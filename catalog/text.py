@@ -45,6 +45,24 @@ def counted(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
 
 
+_BACKTICKS = re.compile(r"`+")
+
+
+def backtick_fence(text: str, at_least: int = 1) -> str:
+    """A run of backticks longer than any in `text` (and `at_least` long): a Markdown code
+    span or block it opens cannot be closed early by the text it holds."""
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    return "`" * max(at_least, longest + 1)
+
+
+def code_span(text: str) -> str:
+    """`text` as Markdown inline code, shown as it is (`backtick_fence`); a space pads a
+    text that starts or ends with a backtick, which the fence would otherwise take in."""
+    fence = backtick_fence(text)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def clipped(text: str, limit: int) -> str:
     """`text`, or its first `limit` - 1 characters and "…": what a reason sentence or a
     terminal line quotes of something a web server or a file wrote."""

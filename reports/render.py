@@ -30,7 +30,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from catalog.csv_guard import guard
 from catalog.queries import TREND_DAYS
-from catalog.text import without_bidi_overrides
+from catalog.text import code_span, without_bidi_overrides
 from reports.chart import SERIES, trend_svg
 from reports.context import (
     Group,
@@ -119,12 +119,10 @@ def md_code(text: Any) -> MarkdownSafe:
     is, and an override in an id or address turned the command and the cell after it
     around. The HTML's command (`<code class="cmd">`) leaves them out too."""
     value = " ".join(without_bidi_overrides(str(text)).split())
-    fence = "`" * (max((len(m) for m in re.findall(r"`+", value)), default=0) + 1)
-    pad = " " if value.startswith("`") or value.endswith("`") else ""
     # No entities: a code span shows them as typed (`&amp;` stays `&amp;`), and markup in
-    # it is text anyway. GFM tables split on any |, so that one is escaped.
-    body = value.replace("|", "\\|")
-    return MarkdownSafe(f"{fence}{pad}{body}{pad}{fence}")
+    # it is text anyway. GFM tables split on any |, so that one is escaped (no backtick
+    # comes or goes with it: the fence and padding are the text's own).
+    return MarkdownSafe(code_span(value.replace("|", "\\|")))
 
 
 def csv_cell(value: Any) -> Any:
