@@ -90,12 +90,20 @@ def _revival(details: Mapping[str, Any]) -> str:
     said = f"re-added with another URL (it had {details.get('old_url')})"
     if details.get("taken_back_from"):
         return f"{said}, in place of {details['taken_back_from']}: its decisions are kept"
-    names = [str(name) for name in details.get("dropped") or ()]
+    dropped = set_asides_dropped(details.get("dropped") or ())
+    return f"{said}: {dropped}" if dropped else said
+
+
+def set_asides_dropped(names: Sequence[Any]) -> str | None:
+    """What sync (`_revival`) and the report's news say of the set-asides a revived id lost
+    (`_revivals`: the event's `dropped`): "its ignore and snooze of the old page were
+    dropped; set them again if they apply". None when it lost none."""
+    names = [str(name) for name in names]
     if not names:
-        return said
-    what = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+        return None
+    what = " and ".join([", ".join(names[:-1]), names[-1]] if names[1:] else names)
     verb, it, applies = ("were", "them", "they apply") if names[1:] else ("was", "it", "it applies")
-    return f"{said}: its {what} of the old page {verb} dropped; set {it} again if {applies}"
+    return f"its {what} of the old page {verb} dropped; set {it} again if {applies}"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import humanize
 from catalog.health import BROKEN, confirmed_broken
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import EventRow, ReportData
+from catalog.sync import set_asides_dropped
 from catalog.urls import without_password
 from reports.context import (
     INVALID_SINCE,
@@ -546,13 +547,8 @@ def put_back_summary(details: Mapping[str, Any]) -> str:
         return f"{said}."
     if details.get("taken_back_from"):
         return f"{said} in place of {details['taken_back_from']}: its decisions are kept."
-    dropped = [str(name) for name in details.get("dropped") or ()]
-    if not dropped:
-        return f"{said} with another address."
-    what = " and ".join([", ".join(dropped[:-1]), dropped[-1]] if dropped[1:] else dropped)
-    verb = "were" if dropped[1:] else "was"
-    again = "set them again if they apply" if dropped[1:] else "set it again if it applies"
-    return f"{said} with another address: its {what} of the old page {verb} dropped; {again}."
+    dropped = set_asides_dropped(details.get("dropped") or ())
+    return f"{said} with another address" + (f": {dropped}." if dropped else ".")
 
 
 def readded(event: EventRow) -> bool:
