@@ -33,6 +33,7 @@ from catalog.errors import CatalogError, Problem
 __all__ = [
     "TextReplacement",
     "locked",
+    "open_lock_file",
     "real_file",
     "renamed_over",
     "replace_file",
@@ -234,7 +235,7 @@ def locked(path: Path, refused: Callable[[Path, OSError], Exception]) -> Iterato
     target = real_file(path)
     lock_path = target.with_name(f".{target.name}.lock")
     try:
-        fd = _open_lock(lock_path, target)
+        fd = open_lock_file(lock_path, _mode_for(target) & 0o444, group_of=target)
     except OSError as exc:
         raise refused(lock_path, exc) from exc
     try:
@@ -244,16 +245,21 @@ def locked(path: Path, refused: Callable[[Path, OSError], Exception]) -> Iterato
         os.close(fd)  # closing releases the lock
 
 
-def _open_lock(lock_path: Path, target: Path) -> int:
+def open_lock_file(lock_path: Path, mode: int, *, group_of: Path | None = None) -> int:
+    """A descriptor of the lock file `lock_path` to `flock`, opened for reading (`flock`
+    needs no more: another user's lock file, readable, locks no one out); created with
+    `mode` when missing, in the group of the file `group_of` when given. The catalog
+    writers' lock (`locked`) and the reports folder's share it."""
     try:
         return os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         pass
     # Not O_CREAT at first: in a sticky world-writable folder Linux refuses it on another
     # user's existing file (fs.protected_regular), even to read.
-    fd = os.open(lock_path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, _mode_for(target) & 0o444)
-    with contextlib.suppress(OSError):
-        gid = target.stat().st_gid
-        if os.fstat(fd).st_gid != gid:
-            os.fchown(fd, -1, gid)
+    fd = os.open(lock_path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, mode)
+    if group_of is not None:
+        with contextlib.suppress(OSError):
+            gid = group_of.stat().st_gid
+            if os.fstat(fd).st_gid != gid:
+                os.fchown(fd, -1, gid)
     return fd

@@ -33,6 +33,7 @@ from catalog.collector import frozen_while
 from catalog.commands import CommandOptions, command_options, command_words, with_options
 from catalog.db import Engine, engine_for, forget_connections_after_fork, shown_url
 from catalog.errors import CatalogError, ConfigError, LinkhealthError
+from catalog.files import open_lock_file
 from catalog.hygiene import Finding, lint
 from catalog.queries import (
     TREND_DAYS,
@@ -280,13 +281,7 @@ def _writing(folder: Path) -> Iterator[None]:
     user who may write the folder but not the lock file another user created still writes
     reports. A folder whose file system refuses locks gets its report unlocked, with a
     warning: failing it would fail every report there, every night."""
-    path = folder / LOCK_FILE
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        # Not O_CREAT at first: in a sticky world-writable folder Linux refuses it on
-        # another user's existing file (fs.protected_regular), even to read.
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = open_lock_file(folder / LOCK_FILE, 0o644)
     try:
         _lock(fd, folder)
         yield
