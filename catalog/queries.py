@@ -600,7 +600,7 @@ def iter_resources_of(
             )
             found.extend(r for r in _as_dicts(result) if (r["collection_key"], r["rid"]) in wanted)
         # `_active_resources`' order across chunks: `byte_order` is Python's code point order.
-        found.sort(key=lambda r: (r["collection_title"], r["rid"]))
+        found.sort(key=lambda r: (r["collection_title"], r["rid"], r["collection_key"]))
         for start in range(0, len(found), chunk):
             yield from _report_rows(session, found[start : start + chunk])
 
@@ -1045,7 +1045,12 @@ def _active_resources() -> Select[Any]:
         .outerjoin(Link, Resource.link_id == Link.id)
         .outerjoin(latest, latest.id == Link.last_observation_id)
         .where(Resource.removed_at.is_(None))
-        .order_by(byte_order(Collection.title), byte_order(Resource.rid))
+        # The key breaks the tie of two catalogs with the same title and id, which the
+        # database would otherwise order as it likes: a report's rows must not swap places
+        # between two renders of the same history.
+        .order_by(
+            byte_order(Collection.title), byte_order(Resource.rid), byte_order(Collection.key)
+        )
     )
     return query
 

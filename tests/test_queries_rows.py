@@ -16,7 +16,7 @@ from catalog.outcomes import Outcome
 from catalog.queries import iter_resources, iter_resources_of, report_data, resource_row
 from catalog.runs import RunSummary
 from catalog.store import RunVerdict
-from catalog.tables import Event, Link, Observation, Resource
+from catalog.tables import Collection, Event, Link, Observation, Resource
 from reports.build import build_context
 from reports.publish import queue_head, queue_rows_of
 from tests import report_fixtures as fx
@@ -175,3 +175,30 @@ def test_strict_judges_a_few_ids_alike_reading_their_rows_alone(
     found = strict_findings(summary, verdicts, narrowed)
     assert found is not None and found == strict_findings(summary, verdicts, streamed)
     assert "a-hostile" not in found and "b-invalid" not in found
+
+
+def test_two_catalogs_with_one_title_and_id_keep_their_order(tmp_path: Any) -> None:
+    """Two catalog files with the same title (a toolkit copied for another region) and an
+    entry of the same id: their rows come in the catalogs' key order in every read, not in
+    whatever order the database finds them, so two renders of one history agree."""
+    engine = fx.empty_db(tmp_path / "twins.db")
+    with session_scope(engine) as s:
+        for key in ("zeta-region", "alpha-region"):  # the later key stored first
+            coll = Collection(key=key, path=f"{key}.yaml", title="Human Trafficking Resources")
+            s.add(coll)
+            s.flush()
+            s.add(
+                Resource(
+                    collection_id=coll.id,
+                    rid="hotline",
+                    title=f"Hotline ({key})",
+                    url=f"https://{key}.example.org/hotline",
+                    created_at=fx.NOW,
+                    updated_at=fx.NOW,
+                )
+            )
+    expected = ["alpha-region", "zeta-region"]
+    assert [r.collection_key for r in report_data(engine).resources] == expected
+    assert [r.collection_key for r in iter_resources(engine)] == expected
+    pairs = [("zeta-region", "hotline"), ("alpha-region", "hotline")]
+    assert [r.collection_key for r in iter_resources_of(engine, pairs)] == expected
