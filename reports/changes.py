@@ -10,7 +10,7 @@ from typing import Any
 
 import humanize
 
-from catalog.health import BROKEN, confirmed_broken
+from catalog.health import BROKEN, FILED_APART, confirmed_broken
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import EventRow, ReportData
 from catalog.sync import set_asides_dropped
@@ -101,11 +101,15 @@ def changes_since(
         e.id for e in data.changes if e.kind == "state_changed" and last_change[e.link_id] != e.id
     }
     changed_before = {e.link_id for e in data.changes if e.id in superseded}
-    # So does its last outcome change say how it fails now (a 404, then a soft 404).
-    last_outcome = {e.link_id: e.id for e in data.changes if e.kind == "outcome_changed"}
+    # So do its outcome changes say how it fails now (a 404, then a soft 404): told once.
+    moves = _failure_moves(data.changes)
     for event in data.changes:
         if event.id in told or event.id in superseded:
             continue  # told with the state change it is folded into, or told by a later one
+        if event.kind == "outcome_changed" and event.id in moves:
+            event = moves[event.id]
+        elif event.kind == "outcome_changed" and _changes_failure(event.details):
+            continue  # told by the link's last outcome change, or back as it was
         placed = _place(event, content_links, redirect_links, final_links)
         if placed is None:
             continue
@@ -172,14 +176,19 @@ def changes_since(
             # after), yet it left "Confirmed broken" or "Failing, not yet confirmed" for
             # "Page missing (soft 404)". Its news goes there, as the row does (a drifted
             # row stays under its graver heading), once: its last outcome says it.
-            if (
-                last_outcome[event.link_id] != event.id
-                or not targets
-                or targets[0].priority is not Priority.SOFT_404
-            ):
+            if not targets or targets[0].priority is not Priority.SOFT_404:
                 continue
             if targets[0].state == BROKEN:
                 summary = NOW_MISSING_CONFIRMED
+        if event.kind == "outcome_changed" and section == "started_failing":
+            # And the reverse: a soft 404 whose site now fails otherwise (a 404, a timeout)
+            # left "Page missing (soft 404)" for "Failing, not yet confirmed", or for
+            # "Confirmed broken" if confirmed missing: told there, its confirmation kept.
+            priority = targets[0].priority if targets else None
+            if priority is Priority.BROKEN:
+                section, summary = "newly_broken", NOW_FAILING_CONFIRMED
+            elif priority is not Priority.FAILING:
+                continue  # a drifted or flapping row keeps its heading: no news
         if section == "newly_broken" and not _filed_broken(targets):
             # A soft 404's break is confirmed all the same, but the report files it under
             # "Page missing (soft 404)" (`catalog.health.confirmed_broken`): its news says so.
@@ -213,18 +222,10 @@ def changes_since(
                     quoted=quoted,
                 )
             )
-    # A hard failure that became a soft 404 on the check its state news tells (the one that
-    # confirmed it, say): that news is the entry's one item, with how it failed before.
-    missing = sections["newly_missing"]
-    how = {_entry_of(i): i for i in missing if _now_missing(i)}
-    stated = {_entry_of(i) for i in missing if not _now_missing(i)}
-    sections["newly_missing"] = [
-        replace(i, before=how[_entry_of(i)].before, after=how[_entry_of(i)].after)
-        if _entry_of(i) in how and i.before is None and i.after is None
-        else i
-        for i in missing
-        if not (_now_missing(i) and _entry_of(i) in stated)
-    ]
+    # A failure that changed kind on the check its state news tells (the one that confirmed
+    # it, say): that news is the entry's one item, with how it failed before.
+    for key in ("newly_broken", "newly_missing", "started_failing"):
+        sections[key] = _told_once(sections[key])
     # A drifted page has changed by definition: its entry is listed once, under the graver
     # heading, whose reason already quotes what the page now says.
     drifted = {_entry_of(item) for item in sections["newly_drifted"]}
@@ -262,6 +263,12 @@ NOW_MISSING = "The site answers now, but the page is still missing (soft 404); n
 NOW_MISSING_CONFIRMED = (
     "The site answers now, but the page is still missing (soft 404); confirmed missing."
 )
+
+#: A soft 404 whose site now fails otherwise (a 404, a timeout: its before and after say
+#: which): still to be replaced, but filed under "Failing, not yet confirmed" or, confirmed
+#: already, "Confirmed broken". Not "Failed its last check": it has failed for a while.
+NOW_FAILING = "Still failing, but no longer as a soft 404; not confirmed yet."
+NOW_FAILING_CONFIRMED = "Still failing, but no longer as a soft 404; confirmed broken."
 
 #: Said of a link that no longer flaps where its failure or recovery is the news.
 NO_LONGER_FLAPPING = "No longer listed as flapping."
@@ -310,21 +317,64 @@ def _after_stops(events: Sequence[EventRow]) -> tuple[dict[int, int], dict[int, 
     return folded, latest
 
 
+def _failure_kind(value: object) -> bool | None:
+    """Of a failing outcome, whether it is a soft 404 (filed apart: `FILED_APART`); None
+    of one that does not fail, or that this version does not know."""
+    outcome = Outcome.known(value if isinstance(value, str) else None)
+    if outcome is None or not outcome.is_failure:
+        return None
+    return outcome in FILED_APART
+
+
+def _changes_failure(details: Mapping[str, Any]) -> bool:
+    """Whether an `outcome_changed` moves a failure in or out of the soft 404s."""
+    old, new = _failure_kind(details.get("old")), _failure_kind(details.get("new"))
+    return old is not None and new is not None and old != new
+
+
 def _hard_to_soft(details: Mapping[str, Any]) -> bool:
     """Whether an `outcome_changed` is a failure other than a soft 404 becoming one."""
-    value = details.get("old")
-    old = Outcome.known(value if isinstance(value, str) else None)
-    return (
-        details.get("new") == Outcome.SOFT_404.value
-        and old is not None
-        and old.is_failure
-        and old is not Outcome.SOFT_404
-    )
+    return _changes_failure(details) and details.get("new") == Outcome.SOFT_404.value
 
 
-def _now_missing(item: ChangeItem) -> bool:
-    """An item told by `_hard_to_soft`'s outcome change, not by a state change."""
-    return item.kind == "outcome_changed"
+def _failure_moves(events: Sequence[EventRow]) -> dict[int, EventRow]:
+    """Each link's last `outcome_changed`, as from its outcome before the window's first:
+    the one that tells a failure that changed kind over the window (a 404 that became a
+    soft 404, or the reverse), by its id. Two changes back (a 404, a soft 404, a 404 again
+    on a recheck) leave it where it was: no news. Nor is a link that worked (or needed a
+    person) in between failing otherwise: it failed anew, which its state news tells."""
+    first: dict[int | None, EventRow] = {}
+    last: dict[int | None, EventRow] = {}
+    stopped: set[int | None] = set()
+    for event in events:
+        if event.kind == "outcome_changed":
+            first.setdefault(event.link_id, event)
+            last[event.link_id] = event
+            if _failure_kind(event.details.get("new")) is None:
+                stopped.add(event.link_id)
+    moves: dict[int, EventRow] = {}
+    for link, event in last.items():
+        if link in stopped:
+            continue
+        spanned = {**event.details, "old": first[link].details.get("old")}
+        if _changes_failure(spanned):
+            moves[event.id] = replace(event, details=spanned)
+    return moves
+
+
+def _told_once(items: list[ChangeItem]) -> list[ChangeItem]:
+    """A section's items, an entry's failure changing kind (an `outcome_changed`) left out
+    where its state news is in the same section (the check that confirmed it, say); that
+    news takes its before and after instead, which say how it failed before."""
+    how = {_entry_of(i): i for i in items if i.kind == "outcome_changed"}
+    stated = {_entry_of(i) for i in items if i.kind != "outcome_changed"}
+    return [
+        replace(i, before=how[_entry_of(i)].before, after=how[_entry_of(i)].after)
+        if _entry_of(i) in how and i.before is None and i.after is None
+        else i
+        for i in items
+        if not (i.kind == "outcome_changed" and _entry_of(i) in stated)
+    ]
 
 
 def _filed_broken(targets: Sequence[Row]) -> bool:
@@ -380,8 +430,11 @@ def _place(
         if new == "recovered":
             return "recovered", "Works again.", None, None
         return None
-    if kind == "outcome_changed" and _hard_to_soft(d):
-        return "newly_missing", NOW_MISSING, label_of(d.get("old")), label_of(d.get("new"))
+    if kind == "outcome_changed" and _changes_failure(d):
+        old, new = label_of(d.get("old")), label_of(d.get("new"))
+        if _hard_to_soft(d):
+            return "newly_missing", NOW_MISSING, old, new
+        return "started_failing", NOW_FAILING, old, new
     if kind == "outcome_changed" and d.get("new") == Outcome.REDIRECTED_PERMANENT.value:
         if event.link_id in redirect_links or event.link_id in final_links:
             return None
