@@ -227,10 +227,29 @@ def changes_since(
     for key in ("newly_broken", "newly_missing", "started_failing"):
         sections[key] = _told_once(sections[key])
     # A drifted page has changed by definition: its entry is listed once, under the graver
-    # heading, whose reason already quotes what the page now says.
+    # heading, whose reason already quotes what the page now says. So is what its link did
+    # on the check that showed it: "Recovered: Works again" of a 404 that now shows a casino,
+    # or "Started failing" of a casino page its site calls missing (a soft 404); the queue
+    # files it under "Page no longer matches its entry", not under either.
     drifted = {_entry_of(item) for item in sections["newly_drifted"]}
+    for key in ("started_failing", "newly_missing", "recovered", "content_changed"):
+        sections[key] = [
+            i for i in sections[key] if i.kind == "drift_cleared" or _entry_of(i) not in drifted
+        ]
+    # A page that matches its entry again has changed by definition too; one whose link works
+    # again on that check is one item, not two under "Recovered".
+    recovered = sections["recovered"]
+    cleared = {_entry_of(i) for i in recovered if i.kind == "drift_cleared"}
+    works = {_entry_of(i) for i in recovered if i.summary.startswith(WORKS_AGAIN)}
+    sections["recovered"] = [
+        replace(i, summary=i.summary.replace(WORKS_AGAIN, WORKS_AND_MATCHES_AGAIN, 1))
+        if _entry_of(i) in cleared and i.summary.startswith(WORKS_AGAIN)
+        else i
+        for i in recovered
+        if not (i.kind == "drift_cleared" and _entry_of(i) in works)
+    ]
     sections["content_changed"] = [
-        item for item in sections["content_changed"] if _entry_of(item) not in drifted
+        i for i in sections["content_changed"] if _entry_of(i) not in cleared
     ]
     previous = data.previous_run
     return Changes(
@@ -269,6 +288,12 @@ NOW_MISSING_CONFIRMED = (
 #: already, "Confirmed broken". Not "Failed its last check": it has failed for a while.
 NOW_FAILING = "Still failing, but no longer as a soft 404; not confirmed yet."
 NOW_FAILING_CONFIRMED = "Still failing, but no longer as a soft 404; confirmed broken."
+
+#: A link that works after failing, a page that matches its entry after drifting, and both
+#: on one check.
+WORKS_AGAIN = "Works again."
+MATCHES_AGAIN = "Its page matches the entry again."
+WORKS_AND_MATCHES_AGAIN = "Works again, and its page matches the entry again."
 
 #: Said of a link that no longer flaps where its failure or recovery is the news.
 NO_LONGER_FLAPPING = "No longer listed as flapping."
@@ -428,7 +453,7 @@ def _place(
         if new == "suspect" and old not in _FAILING_STATES:
             return "started_failing", STARTED_FAILING, None, None
         if new == "recovered":
-            return "recovered", "Works again.", None, None
+            return "recovered", WORKS_AGAIN, None, None
         return None
     if kind == "outcome_changed" and _changes_failure(d):
         old, new = label_of(d.get("old")), label_of(d.get("new"))
@@ -458,7 +483,7 @@ def _place(
         reason = str(d.get("reason") or "its page no longer matches the entry")
         return "newly_drifted", f"{reason[:1].upper()}{reason[1:].rstrip('.')}.", None, None
     if kind == "drift_cleared":
-        return "recovered", "Its page matches the entry again.", None, None
+        return "recovered", MATCHES_AGAIN, None, None
     if kind == "redirect_changed":
         old, new = text_of(d.get("old")), text_of(d.get("new"))
         if old is None:
@@ -585,7 +610,7 @@ def flapping_summary(details: Mapping[str, Any], *, started: bool, missing: bool
         return "No longer switching; its last check needs a person (see Check by hand)."
     if state == "recovered":
         # Its last check ended a failure: working again, not steadily yet.
-        return f"Works again. {NO_LONGER_FLAPPING}"
+        return f"{WORKS_AGAIN} {NO_LONGER_FLAPPING}"
     return "Works steadily again; no longer listed as flapping."
 
 
