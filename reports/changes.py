@@ -57,6 +57,15 @@ _ENTRY_KINDS = {*_CATALOG_KINDS, "drift_detected", "snooze_ended"}
 
 _FAILING_STATES = {"suspect", "broken"}
 
+#: The news of a link that fails, drifts or works again, by section.
+_FAILING_OR_BACK = (
+    "newly_broken",
+    "newly_missing",
+    "newly_drifted",
+    "started_failing",
+    "recovered",
+)
+
 
 def changes_since(
     data: ReportData, rows: Sequence[Row], now: datetime, shared: Collection[str] = ()
@@ -250,6 +259,29 @@ def changes_since(
     ]
     sections["content_changed"] = [
         i for i in sections["content_changed"] if _entry_of(i) not in cleared
+    ]
+    # Where a link that fails, works again or drifts now leads (the site's home page, which
+    # makes it a soft 404; nowhere else once it fails with a 404) is how it fails or works:
+    # its news under that graver heading and its row say it, not "New redirects" besides.
+    # Unless its row is under "Moved permanently", whose news that is: a failing link that
+    # now works at a new address is one item there ("Works again: now redirects ...").
+    listed = {_entry_of(i) for key in _FAILING_OR_BACK for i in sections[key]}
+    moved: set[object] = {row.page for row in rows if row.priority is Priority.UPDATE}
+    sections["new_redirects"] = [
+        i for i in sections["new_redirects"] if _entry_of(i) not in listed or _entry_of(i) in moved
+    ]
+    redirected = {_entry_of(i) for i in sections["new_redirects"]} & moved
+    back = {
+        _entry_of(i)
+        for i in sections["recovered"]
+        if i.summary.startswith(WORKS_AGAIN) and NO_LONGER_FLAPPING not in i.summary
+    } & redirected
+    sections["recovered"] = [i for i in sections["recovered"] if _entry_of(i) not in back]
+    sections["new_redirects"] = [
+        replace(i, summary=f"{WORKS_AGAIN[:-1]}: {i.summary[:1].lower()}{i.summary[1:]}")
+        if _entry_of(i) in back
+        else i
+        for i in sections["new_redirects"]
     ]
     previous = data.previous_run
     return Changes(

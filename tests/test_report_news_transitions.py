@@ -1,6 +1,6 @@
-""" "Since the last run" of a page that drifts (shows something else than its entry) while
-its link fails, works again or changes how it fails: one item, under the heading of the
-group the queue files it under."""
+""" "Since the last run" of a link that goes from one way of failing or working to another
+(a soft 404, another failure, a page that drifts, a redirect, working): one item, under
+the heading of the group the queue files it under."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from catalog import store
-from catalog.model import Observation, pack_text
+from catalog.model import Hop, Observation, pack_text
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
 from catalog.settings import HealthSettings
@@ -19,6 +19,8 @@ from reports.render import render_markdown
 from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
 
 URL = "https://guide.example/task-force"
+HOME = "https://guide.example/"
+NEW_URL = "https://guides.example/task-force"
 TITLE = "Human Trafficking Task Force e-Guide"
 GUIDE = (
     "The Human Trafficking Task Force e-Guide helps task forces build collaborative "
@@ -32,8 +34,10 @@ CASINO = (
 )
 
 #: What one check found: the guide, a casino page (drift) answering 200 or as a "not found"
-#: page, a plain soft 404, or a failure without a page.
+#: page, a plain soft 404, one reached by a redirect to the home page, the guide moved for
+#: good, or (an `Outcome`) a failure without a page.
 GUIDE_PAGE, CASINO_PAGE, CASINO_MISSING, MISSING = "guide", "casino", "casino-404", "soft-404"
+SENT_HOME, MOVED = "sent-home", "moved"
 Check = str | Outcome
 
 
@@ -51,6 +55,23 @@ def _observation(check: Check, night: int) -> Observation:
         )
     if check == MISSING:
         return make_observation(URL, Outcome.SOFT_404, at, http_status=200, title="Not found")
+    if check == SENT_HOME:
+        chain = (Hop(URL, 302), Hop(HOME, 200))
+        return make_observation(
+            URL, Outcome.SOFT_404, at, http_status=200, title="Guides", final_url=HOME, chain=chain
+        )
+    if check == MOVED:
+        chain = (Hop(URL, 301), Hop(NEW_URL, 200))
+        guide = pack_text(GUIDE)
+        return make_observation(
+            URL,
+            Outcome.REDIRECTED_PERMANENT,
+            at,
+            title=TITLE,
+            text_sample_packed=guide,
+            final_url=NEW_URL,
+            chain=chain,
+        )
     assert isinstance(check, Outcome)
     return make_observation(URL, check, at)
 
@@ -125,3 +146,51 @@ def test_a_drifted_page_that_matches_again_is_not_also_news_as_changed(tmp_path:
     assert news.pop("group") == []
     news.pop("markdown")
     assert news == {"recovered": ["Its page matches the entry again."]}
+
+
+@pytest.mark.parametrize(
+    ("checks", "said"),
+    [
+        ([GUIDE_PAGE, SENT_HOME], {"newly_missing": ["not confirmed yet"]}),
+        ([GUIDE_PAGE, SENT_HOME, GUIDE_PAGE], {"recovered": ["Works again."]}),
+        ([GUIDE_PAGE, SENT_HOME, Outcome.NOT_FOUND], {"started_failing": ["no longer as a"]}),
+        ([GUIDE_PAGE, MOVED, SENT_HOME], {"newly_missing": ["not confirmed yet"]}),
+        ([GUIDE_PAGE, MOVED, CASINO_PAGE], {"newly_drifted": ["gambling page"]}),
+    ],
+    ids=["sent-home", "back-from-home", "404-after-home", "moved-then-home", "moved-then-casino"],
+)
+def test_where_a_failing_or_drifting_link_now_leads_is_no_redirect_news(
+    tmp_path: Path, checks: list[Check], said: dict[str, list[str]]
+) -> None:
+    """A deep link the site now sends to its home page is a soft 404: "New redirects: Now
+    redirects." beside "Pages now missing" listed it twice, and "No longer redirects" once
+    it works again or fails with a 404. So did the end of a permanent redirect beside the
+    page missing or drifted that it now leads to."""
+    news = _news(tmp_path, checks)
+    news.pop("group")
+    markdown = news.pop("markdown")[0]
+
+    assert {key: len(items) for key, items in news.items()} == dict.fromkeys(said, 1)
+    for key, (words,) in said.items():
+        assert words in news[key][0]
+    assert "redirects" not in markdown.split("## Since the last run")[1].split("\n## ")[0]
+
+
+@pytest.mark.parametrize(
+    "failing",
+    [[Outcome.NOT_FOUND], [Outcome.NOT_FOUND] * 3, [MISSING]],
+    ids=["404", "404-confirmed", "soft-404"],
+)
+def test_a_failing_link_that_now_redirects_permanently_is_one_item_under_new_redirects(
+    tmp_path: Path, failing: list[Check]
+) -> None:
+    """It works again, at a new address the queue lists under "Moved permanently": "Recovered:
+    Works again." beside "New redirects: Now redirects permanently to ..." listed it twice,
+    the first with nothing to do."""
+    news = _news(tmp_path, [GUIDE_PAGE, *failing, MOVED])
+
+    assert news.pop("group") == ["update"]
+    news.pop("markdown")
+    assert news == {
+        "new_redirects": [f"Works again: now redirects permanently to {NEW_URL}."],
+    }
