@@ -231,10 +231,32 @@ def changes_since(
                     quoted=quoted,
                 )
             )
+    _one_item_each(sections, rows)
+    previous = data.previous_run
+    return Changes(
+        previous_run_id=previous.id if previous else None,
+        since=when(previous.finished_at, now) if previous and previous.finished_at else None,
+        sections=tuple(
+            ChangeSection(key, heading, tuple(sections[key]))
+            for key, heading in _SECTIONS
+            if sections[key]
+        ),
+    )
+
+
+def _one_item_each(sections: dict[str, list[ChangeItem]], rows: Sequence[Row]) -> None:
+    """Each entry's news once, under the heading of the group its row is in, where several
+    events of one check (or of a check and its recheck) placed it under more than one."""
     # A failure that changed kind on the check its state news tells (the one that confirmed
     # it, say): that news is the entry's one item, with how it failed before.
     for key in ("newly_broken", "newly_missing", "started_failing"):
         sections[key] = _told_once(sections[key])
+    _drift_told_once(sections)
+    _redirects_told_once(sections, rows)
+
+
+def _drift_told_once(sections: dict[str, list[ChangeItem]]) -> None:
+    """A page that drifts, or matches its entry again, as one item (`_one_item_each`)."""
     # A drifted page has changed by definition: its entry is listed once, under the graver
     # heading, whose reason already quotes what the page now says. So is what its link did
     # on the check that showed it: "Recovered: Works again" of a 404 that now shows a casino,
@@ -260,6 +282,11 @@ def changes_since(
     sections["content_changed"] = [
         i for i in sections["content_changed"] if _entry_of(i) not in cleared
     ]
+
+
+def _redirects_told_once(sections: dict[str, list[ChangeItem]], rows: Sequence[Row]) -> None:
+    """A redirect that comes or goes with a failure, a drift or a recovery, as one item
+    (`_one_item_each`)."""
     # Where a link that fails, works again or drifts now leads (the site's home page, which
     # makes it a soft 404; nowhere else once it fails with a 404) is how it fails or works:
     # its news under that graver heading and its row say it, not "New redirects" besides.
@@ -283,16 +310,6 @@ def changes_since(
         else i
         for i in sections["new_redirects"]
     ]
-    previous = data.previous_run
-    return Changes(
-        previous_run_id=previous.id if previous else None,
-        since=when(previous.finished_at, now) if previous and previous.finished_at else None,
-        sections=tuple(
-            ChangeSection(key, heading, tuple(sections[key]))
-            for key, heading in _SECTIONS
-            if sections[key]
-        ),
-    )
 
 
 def _began_redirecting(event: EventRow) -> bool:
