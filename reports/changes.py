@@ -10,7 +10,7 @@ from typing import Any
 
 import humanize
 
-from catalog.health import BROKEN, confirmed_broken
+from catalog.health import BROKEN, FILED_APART, confirmed_broken
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import EventRow, ReportData
 from catalog.sync import set_asides_dropped
@@ -57,6 +57,15 @@ _ENTRY_KINDS = {*_CATALOG_KINDS, "drift_detected", "snooze_ended"}
 
 _FAILING_STATES = {"suspect", "broken"}
 
+#: The news of a link that fails, drifts or works again, by section.
+_FAILING_OR_BACK = (
+    "newly_broken",
+    "newly_missing",
+    "newly_drifted",
+    "started_failing",
+    "recovered",
+)
+
 
 def changes_since(
     data: ReportData, rows: Sequence[Row], now: datetime, shared: Collection[str] = ()
@@ -101,11 +110,15 @@ def changes_since(
         e.id for e in data.changes if e.kind == "state_changed" and last_change[e.link_id] != e.id
     }
     changed_before = {e.link_id for e in data.changes if e.id in superseded}
-    # So does its last outcome change say how it fails now (a 404, then a soft 404).
-    last_outcome = {e.link_id: e.id for e in data.changes if e.kind == "outcome_changed"}
+    # So do its outcome changes say how it fails now (a 404, then a soft 404): told once.
+    moves = _failure_moves(data.changes)
     for event in data.changes:
         if event.id in told or event.id in superseded:
             continue  # told with the state change it is folded into, or told by a later one
+        if event.kind == "outcome_changed" and event.id in moves:
+            event = moves[event.id]
+        elif event.kind == "outcome_changed" and _changes_failure(event.details):
+            continue  # told by the link's last outcome change, or back as it was
         placed = _place(event, content_links, redirect_links, final_links)
         if placed is None:
             continue
@@ -172,14 +185,19 @@ def changes_since(
             # after), yet it left "Confirmed broken" or "Failing, not yet confirmed" for
             # "Page missing (soft 404)". Its news goes there, as the row does (a drifted
             # row stays under its graver heading), once: its last outcome says it.
-            if (
-                last_outcome[event.link_id] != event.id
-                or not targets
-                or targets[0].priority is not Priority.SOFT_404
-            ):
+            if not targets or targets[0].priority is not Priority.SOFT_404:
                 continue
             if targets[0].state == BROKEN:
                 summary = NOW_MISSING_CONFIRMED
+        if event.kind == "outcome_changed" and section == "started_failing":
+            # And the reverse: a soft 404 whose site now fails otherwise (a 404, a timeout)
+            # left "Page missing (soft 404)" for "Failing, not yet confirmed", or for
+            # "Confirmed broken" if confirmed missing: told there, its confirmation kept.
+            priority = targets[0].priority if targets else None
+            if priority is Priority.BROKEN:
+                section, summary = "newly_broken", NOW_FAILING_CONFIRMED
+            elif priority is not Priority.FAILING:
+                continue  # a drifted or flapping row keeps its heading: no news
         if section == "newly_broken" and not _filed_broken(targets):
             # A soft 404's break is confirmed all the same, but the report files it under
             # "Page missing (soft 404)" (`catalog.health.confirmed_broken`): its news says so.
@@ -213,24 +231,7 @@ def changes_since(
                     quoted=quoted,
                 )
             )
-    # A hard failure that became a soft 404 on the check its state news tells (the one that
-    # confirmed it, say): that news is the entry's one item, with how it failed before.
-    missing = sections["newly_missing"]
-    how = {_entry_of(i): i for i in missing if _now_missing(i)}
-    stated = {_entry_of(i) for i in missing if not _now_missing(i)}
-    sections["newly_missing"] = [
-        replace(i, before=how[_entry_of(i)].before, after=how[_entry_of(i)].after)
-        if _entry_of(i) in how and i.before is None and i.after is None
-        else i
-        for i in missing
-        if not (_now_missing(i) and _entry_of(i) in stated)
-    ]
-    # A drifted page has changed by definition: its entry is listed once, under the graver
-    # heading, whose reason already quotes what the page now says.
-    drifted = {_entry_of(item) for item in sections["newly_drifted"]}
-    sections["content_changed"] = [
-        item for item in sections["content_changed"] if _entry_of(item) not in drifted
-    ]
+    _one_item_each(sections, rows)
     previous = data.previous_run
     return Changes(
         previous_run_id=previous.id if previous else None,
@@ -241,6 +242,74 @@ def changes_since(
             if sections[key]
         ),
     )
+
+
+def _one_item_each(sections: dict[str, list[ChangeItem]], rows: Sequence[Row]) -> None:
+    """Each entry's news once, under the heading of the group its row is in, where several
+    events of one check (or of a check and its recheck) placed it under more than one."""
+    # A failure that changed kind on the check its state news tells (the one that confirmed
+    # it, say): that news is the entry's one item, with how it failed before.
+    for key in ("newly_broken", "newly_missing", "started_failing"):
+        sections[key] = _told_once(sections[key])
+    _drift_told_once(sections)
+    _redirects_told_once(sections, rows)
+
+
+def _drift_told_once(sections: dict[str, list[ChangeItem]]) -> None:
+    """A page that drifts, or matches its entry again, as one item (`_one_item_each`)."""
+    # A drifted page has changed by definition: its entry is listed once, under the graver
+    # heading, whose reason already quotes what the page now says. So is what its link did
+    # on the check that showed it: "Recovered: Works again" of a 404 that now shows a casino,
+    # or "Started failing" of a casino page its site calls missing (a soft 404); the queue
+    # files it under "Page no longer matches its entry", not under either.
+    drifted = {_entry_of(item) for item in sections["newly_drifted"]}
+    for key in ("started_failing", "newly_missing", "recovered", "content_changed"):
+        sections[key] = [
+            i for i in sections[key] if i.kind == "drift_cleared" or _entry_of(i) not in drifted
+        ]
+    # A page that matches its entry again has changed by definition too; one whose link works
+    # again on that check is one item, not two under "Recovered".
+    recovered = sections["recovered"]
+    cleared = {_entry_of(i) for i in recovered if i.kind == "drift_cleared"}
+    works = {_entry_of(i) for i in recovered if i.summary.startswith(WORKS_AGAIN)}
+    sections["recovered"] = [
+        replace(i, summary=i.summary.replace(WORKS_AGAIN, WORKS_AND_MATCHES_AGAIN, 1))
+        if _entry_of(i) in cleared and i.summary.startswith(WORKS_AGAIN)
+        else i
+        for i in recovered
+        if not (i.kind == "drift_cleared" and _entry_of(i) in works)
+    ]
+    sections["content_changed"] = [
+        i for i in sections["content_changed"] if _entry_of(i) not in cleared
+    ]
+
+
+def _redirects_told_once(sections: dict[str, list[ChangeItem]], rows: Sequence[Row]) -> None:
+    """A redirect that comes or goes with a failure, a drift or a recovery, as one item
+    (`_one_item_each`)."""
+    # Where a link that fails, works again or drifts now leads (the site's home page, which
+    # makes it a soft 404; nowhere else once it fails with a 404) is how it fails or works:
+    # its news under that graver heading and its row say it, not "New redirects" besides.
+    # Unless its row is under "Moved permanently", whose news that is: a failing link that
+    # now works at a new address is one item there ("Works again: now redirects ...").
+    listed = {_entry_of(i) for key in _FAILING_OR_BACK for i in sections[key]}
+    moved: set[object] = {row.page for row in rows if row.priority is Priority.UPDATE}
+    sections["new_redirects"] = [
+        i for i in sections["new_redirects"] if _entry_of(i) not in listed or _entry_of(i) in moved
+    ]
+    redirected = {_entry_of(i) for i in sections["new_redirects"]} & moved
+    back = {
+        _entry_of(i)
+        for i in sections["recovered"]
+        if i.summary.startswith(WORKS_AGAIN) and NO_LONGER_FLAPPING not in i.summary
+    } & redirected
+    sections["recovered"] = [i for i in sections["recovered"] if _entry_of(i) not in back]
+    sections["new_redirects"] = [
+        replace(i, summary=f"{WORKS_AGAIN[:-1]}: {i.summary[:1].lower()}{i.summary[1:]}")
+        if _entry_of(i) in back
+        else i
+        for i in sections["new_redirects"]
+    ]
 
 
 def _began_redirecting(event: EventRow) -> bool:
@@ -262,6 +331,18 @@ NOW_MISSING = "The site answers now, but the page is still missing (soft 404); n
 NOW_MISSING_CONFIRMED = (
     "The site answers now, but the page is still missing (soft 404); confirmed missing."
 )
+
+#: A soft 404 whose site now fails otherwise (a 404, a timeout: its before and after say
+#: which): still to be replaced, but filed under "Failing, not yet confirmed" or, confirmed
+#: already, "Confirmed broken". Not "Failed its last check": it has failed for a while.
+NOW_FAILING = "Still failing, but no longer as a soft 404; not confirmed yet."
+NOW_FAILING_CONFIRMED = "Still failing, but no longer as a soft 404; confirmed broken."
+
+#: A link that works after failing, a page that matches its entry after drifting, and both
+#: on one check.
+WORKS_AGAIN = "Works again."
+MATCHES_AGAIN = "Its page matches the entry again."
+WORKS_AND_MATCHES_AGAIN = "Works again, and its page matches the entry again."
 
 #: Said of a link that no longer flaps where its failure or recovery is the news.
 NO_LONGER_FLAPPING = "No longer listed as flapping."
@@ -310,21 +391,64 @@ def _after_stops(events: Sequence[EventRow]) -> tuple[dict[int, int], dict[int, 
     return folded, latest
 
 
+def _failure_kind(value: object) -> bool | None:
+    """Of a failing outcome, whether it is a soft 404 (filed apart: `FILED_APART`); None
+    of one that does not fail, or that this version does not know."""
+    outcome = Outcome.known(value if isinstance(value, str) else None)
+    if outcome is None or not outcome.is_failure:
+        return None
+    return outcome in FILED_APART
+
+
+def _changes_failure(details: Mapping[str, Any]) -> bool:
+    """Whether an `outcome_changed` moves a failure in or out of the soft 404s."""
+    old, new = _failure_kind(details.get("old")), _failure_kind(details.get("new"))
+    return old is not None and new is not None and old != new
+
+
 def _hard_to_soft(details: Mapping[str, Any]) -> bool:
     """Whether an `outcome_changed` is a failure other than a soft 404 becoming one."""
-    value = details.get("old")
-    old = Outcome.known(value if isinstance(value, str) else None)
-    return (
-        details.get("new") == Outcome.SOFT_404.value
-        and old is not None
-        and old.is_failure
-        and old is not Outcome.SOFT_404
-    )
+    return _changes_failure(details) and details.get("new") == Outcome.SOFT_404.value
 
 
-def _now_missing(item: ChangeItem) -> bool:
-    """An item told by `_hard_to_soft`'s outcome change, not by a state change."""
-    return item.kind == "outcome_changed"
+def _failure_moves(events: Sequence[EventRow]) -> dict[int, EventRow]:
+    """Each link's last `outcome_changed`, as from its outcome before the window's first:
+    the one that tells a failure that changed kind over the window (a 404 that became a
+    soft 404, or the reverse), by its id. Two changes back (a 404, a soft 404, a 404 again
+    on a recheck) leave it where it was: no news. Nor is a link that worked (or needed a
+    person) in between failing otherwise: it failed anew, which its state news tells."""
+    first: dict[int | None, EventRow] = {}
+    last: dict[int | None, EventRow] = {}
+    stopped: set[int | None] = set()
+    for event in events:
+        if event.kind == "outcome_changed":
+            first.setdefault(event.link_id, event)
+            last[event.link_id] = event
+            if _failure_kind(event.details.get("new")) is None:
+                stopped.add(event.link_id)
+    moves: dict[int, EventRow] = {}
+    for link, event in last.items():
+        if link in stopped:
+            continue
+        spanned = {**event.details, "old": first[link].details.get("old")}
+        if _changes_failure(spanned):
+            moves[event.id] = replace(event, details=spanned)
+    return moves
+
+
+def _told_once(items: list[ChangeItem]) -> list[ChangeItem]:
+    """A section's items, an entry's failure changing kind (an `outcome_changed`) left out
+    where its state news is in the same section (the check that confirmed it, say); that
+    news takes its before and after instead, which say how it failed before."""
+    how = {_entry_of(i): i for i in items if i.kind == "outcome_changed"}
+    stated = {_entry_of(i) for i in items if i.kind != "outcome_changed"}
+    return [
+        replace(i, before=how[_entry_of(i)].before, after=how[_entry_of(i)].after)
+        if _entry_of(i) in how and i.before is None and i.after is None
+        else i
+        for i in items
+        if not (i.kind == "outcome_changed" and _entry_of(i) in stated)
+    ]
 
 
 def _filed_broken(targets: Sequence[Row]) -> bool:
@@ -378,10 +502,13 @@ def _place(
         if new == "suspect" and old not in _FAILING_STATES:
             return "started_failing", STARTED_FAILING, None, None
         if new == "recovered":
-            return "recovered", "Works again.", None, None
+            return "recovered", WORKS_AGAIN, None, None
         return None
-    if kind == "outcome_changed" and _hard_to_soft(d):
-        return "newly_missing", NOW_MISSING, label_of(d.get("old")), label_of(d.get("new"))
+    if kind == "outcome_changed" and _changes_failure(d):
+        old, new = label_of(d.get("old")), label_of(d.get("new"))
+        if _hard_to_soft(d):
+            return "newly_missing", NOW_MISSING, old, new
+        return "started_failing", NOW_FAILING, old, new
     if kind == "outcome_changed" and d.get("new") == Outcome.REDIRECTED_PERMANENT.value:
         if event.link_id in redirect_links or event.link_id in final_links:
             return None
@@ -405,7 +532,7 @@ def _place(
         reason = str(d.get("reason") or "its page no longer matches the entry")
         return "newly_drifted", f"{reason[:1].upper()}{reason[1:].rstrip('.')}.", None, None
     if kind == "drift_cleared":
-        return "recovered", "Its page matches the entry again.", None, None
+        return "recovered", MATCHES_AGAIN, None, None
     if kind == "redirect_changed":
         old, new = text_of(d.get("old")), text_of(d.get("new"))
         if old is None:
@@ -532,7 +659,7 @@ def flapping_summary(details: Mapping[str, Any], *, started: bool, missing: bool
         return "No longer switching; its last check needs a person (see Check by hand)."
     if state == "recovered":
         # Its last check ended a failure: working again, not steadily yet.
-        return f"Works again. {NO_LONGER_FLAPPING}"
+        return f"{WORKS_AGAIN} {NO_LONGER_FLAPPING}"
     return "Works steadily again; no longer listed as flapping."
 
 

@@ -4,6 +4,7 @@ what is true of it, once."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -205,20 +206,25 @@ def test_a_page_that_became_a_soft_404_is_news_under_pages_now_missing_only(
     assert "1 page now missing (soft 404)" in markdown
 
 
-def _news_of_nights(tmp_path: Path, outcomes: list[Outcome]) -> ReportContext:
+def _news_of_nights(
+    tmp_path: Path, outcomes: Sequence[Outcome | tuple[Outcome, ...]]
+) -> ReportContext:
     """The report after checking one link (`moved`) on consecutive nights, with these
-    outcomes; a soft 404 answers 200."""
+    outcomes (a tuple: the night's check, then rechecks an hour apart in its run); a soft
+    404 answers 200."""
     gone = "https://gone.example/"
     kit = make_catalog("toolkit", [make_resource("moved", gone, title="Moved page")])
     with temporary_database(tmp_path) as engine:
         sync_catalogs(engine, [kit], now=days(0))
-        for night, outcome in enumerate(outcomes):
+        for night, checks in enumerate(outcomes):
             run_id = store.start_run(engine, trigger="schedule", now=days(night))
-            fields = {"http_status": 200} if outcome is Outcome.SOFT_404 else {}
-            obs = make_observation(gone, outcome, days(night), **fields)
-            store.record_observations(engine, run_id, [obs], HEALTH, now=days(night))
-            store.finish_run(engine, run_id, status="completed", now=days(night + 0.01))
-        return build_context(report_data(engine), now=days(len(outcomes) - 0.99))
+            for hour, outcome in enumerate(checks if isinstance(checks, tuple) else (checks,)):
+                at = days(night + hour / 24)
+                fields = {"http_status": 200} if outcome is Outcome.SOFT_404 else {}
+                obs = make_observation(gone, outcome, at, **fields)
+                store.record_observations(engine, run_id, [obs], HEALTH, now=at)
+            store.finish_run(engine, run_id, status="completed", now=days(night + 0.5))
+        return build_context(report_data(engine), now=days(len(outcomes) - 0.49))
 
 
 @pytest.mark.parametrize(
@@ -297,3 +303,115 @@ def test_a_soft_404_confirmed_on_its_first_such_check_is_told_once_with_how_it_f
     assert (section.key, item.kind) == ("newly_missing", "state_changed")
     assert item.summary == "Confirmed missing after 3 failed checks."
     assert item.before_after == "Not found (404) → Page missing (soft 404)"
+
+
+def _news(ctx: ReportContext) -> dict[str, list[tuple[str | None, str, str | None]]]:
+    """Per section key, (resource id, summary, before → after) of each item."""
+    assert ctx.changes is not None
+    return {
+        s.key: [(i.resource_id, i.summary, i.before_after) for i in s.items]
+        for s in ctx.changes.sections
+    }
+
+
+@pytest.mark.parametrize(
+    "failing", [Outcome.NOT_FOUND, Outcome.TIMEOUT, Outcome.DNS_ERROR], ids=lambda o: o.value
+)
+def test_a_soft_404_whose_site_now_fails_otherwise_is_news_under_started_failing(
+    tmp_path: Path, failing: Outcome
+) -> None:
+    """A "not found" page, not confirmed yet, and now a 404, a timeout or no domain: the row
+    left "Page missing (soft 404)" for "Failing, not yet confirmed", and the news said
+    nothing of it. It is told there once, as failing still (not as a first failure), with
+    how it fails now."""
+    ctx = _news_of_nights(tmp_path, [Outcome.OK, Outcome.SOFT_404, failing])
+
+    assert {r.resource_id: g.key for g in ctx.groups for r in g.rows} == {"moved": "failing"}
+    assert _news(ctx) == {
+        "started_failing": [
+            (
+                "moved",
+                "Still failing, but no longer as a soft 404; not confirmed yet.",
+                f"Page missing (soft 404) → {failing.label}",
+            )
+        ]
+    }
+    markdown = render_markdown(ctx)
+    section_md = markdown.split("### Started failing (1)")[1].split("###")[0]
+    assert "(moved): Still failing, but no longer as a soft 404; not confirmed yet. " in section_md
+    assert f"Page missing (soft 404) → {failing.label}" in section_md
+    html = LexborHTMLParser(render_html(ctx))
+    (li,) = html.css("ul.changes li")
+    assert li.parent is not None and li.parent.attributes.get("data-section") == "started_failing"
+    assert failing.label in li.text() and "no longer as a soft 404" in li.text()
+
+
+def test_a_confirmed_soft_404_whose_site_now_fails_otherwise_is_news_under_newly_broken(
+    tmp_path: Path,
+) -> None:
+    """Confirmed missing (soft 404), then a 404: the row moved from "Page missing (soft
+    404)" to "Confirmed broken" with no news. It is told under "Newly broken", confirmed
+    still: not "Failed its last check" nor "Confirmed broken after 1 failed check"."""
+    ctx = _news_of_nights(tmp_path, [Outcome.SOFT_404] * 3 + [Outcome.NOT_FOUND])
+
+    assert {r.resource_id: g.key for g in ctx.groups for r in g.rows} == {"moved": "broken"}
+    assert _news(ctx) == {
+        "newly_broken": [
+            (
+                "moved",
+                "Still failing, but no longer as a soft 404; confirmed broken.",
+                "Page missing (soft 404) → Not found (404)",
+            )
+        ]
+    }
+    sections = json.loads(render_json(ctx))["changes"]["sections"]
+    assert [(s["key"], [i["resource_id"] for i in s["items"]]) for s in sections] == [
+        ("newly_broken", ["moved"])
+    ]
+
+
+def test_a_soft_404_confirmed_broken_by_its_first_other_failure_is_told_once_with_how(
+    tmp_path: Path,
+) -> None:
+    """Two "not found" pages, then a timeout whose check confirms the break: the
+    confirmation is the entry's one item, and says how it failed before."""
+    ctx = _news_of_nights(tmp_path, [Outcome.SOFT_404] * 2 + [Outcome.TIMEOUT])
+
+    assert _news(ctx) == {
+        "newly_broken": [
+            (
+                "moved",
+                "Confirmed broken after 3 failed checks.",
+                "Page missing (soft 404) → Timed out",
+            )
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("was", "then"),
+    [(Outcome.SOFT_404, Outcome.NOT_FOUND), (Outcome.NOT_FOUND, Outcome.SOFT_404)],
+    ids=["soft-404-and-back", "404-and-back"],
+)
+def test_a_failure_that_changes_kind_and_back_before_the_report_is_no_news(
+    tmp_path: Path, was: Outcome, then: Outcome
+) -> None:
+    """Failing one way at the last report, then the other way, then the first again on a
+    recheck: the row is where it was. "The site answers now, but the page is still
+    missing" of a page that was a soft 404 at the last report told the curator of a
+    change that was not there."""
+    ctx = _news_of_nights(tmp_path, [Outcome.OK, was, (then, was)])
+
+    assert ctx.changes is not None and ctx.changes.sections == ()
+
+
+def test_a_soft_404_that_worked_again_before_failing_otherwise_failed_anew(
+    tmp_path: Path,
+) -> None:
+    """Confirmed missing, then working and failing with a 404 on a recheck: its failure
+    began anew, which its state news says, not a soft 404 that now fails otherwise."""
+    ctx = _news_of_nights(tmp_path, [Outcome.SOFT_404] * 3 + [(Outcome.OK, Outcome.NOT_FOUND)])
+
+    assert _news(ctx) == {
+        "started_failing": [("moved", "Failed its last check; not confirmed yet.", None)]
+    }

@@ -1,0 +1,196 @@
+""" "Since the last run" of a link that goes from one way of failing or working to another
+(a soft 404, another failure, a page that drifts, a redirect, working): one item, under
+the heading of the group the queue files it under."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalog import store
+from catalog.model import Hop, Observation, pack_text
+from catalog.outcomes import Outcome
+from catalog.queries import report_data
+from catalog.settings import HealthSettings
+from catalog.sync import sync_catalogs
+from reports.build import build_context
+from reports.render import render_markdown
+from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
+
+URL = "https://guide.example/task-force"
+HOME = "https://guide.example/"
+NEW_URL = "https://guides.example/task-force"
+TITLE = "Human Trafficking Task Force e-Guide"
+GUIDE = (
+    "The Human Trafficking Task Force e-Guide helps task forces build collaborative "
+    "investigations of human trafficking, support victims and survivors, and prosecute "
+    "traffickers. Sections cover forming a task force, victim services, investigations, "
+    "prosecution, labor trafficking, sex trafficking and community partnerships."
+)
+CASINO = (
+    "Online casino with free spins and a welcome bonus. Play slots, poker, roulette and "
+    "blackjack. Sports betting and live casino games with the best betting odds tonight."
+)
+
+#: What one check found: the guide, a casino page (drift) answering 200 or as a "not found"
+#: page, a plain soft 404, one reached by a redirect to the home page, the guide moved for
+#: good, or (an `Outcome`) a failure without a page.
+GUIDE_PAGE, CASINO_PAGE, CASINO_MISSING, MISSING = "guide", "casino", "casino-404", "soft-404"
+SENT_HOME, MOVED = "sent-home", "moved"
+Check = str | Outcome
+
+
+def _observation(check: Check, night: int) -> Observation:
+    at = days(night)
+    if check == GUIDE_PAGE:
+        return make_observation(
+            URL, Outcome.OK, at, title=TITLE, text_sample_packed=pack_text(GUIDE)
+        )
+    if check in (CASINO_PAGE, CASINO_MISSING):
+        outcome = Outcome.OK if check == CASINO_PAGE else Outcome.SOFT_404
+        casino = pack_text(CASINO)
+        return make_observation(
+            URL, outcome, at, http_status=200, title="Best Online Casino", text_sample_packed=casino
+        )
+    if check == MISSING:
+        return make_observation(URL, Outcome.SOFT_404, at, http_status=200, title="Not found")
+    if check == SENT_HOME:
+        chain = (Hop(URL, 302), Hop(HOME, 200))
+        return make_observation(
+            URL, Outcome.SOFT_404, at, http_status=200, title="Guides", final_url=HOME, chain=chain
+        )
+    if check == MOVED:
+        chain = (Hop(URL, 301), Hop(NEW_URL, 200))
+        guide = pack_text(GUIDE)
+        return make_observation(
+            URL,
+            Outcome.REDIRECTED_PERMANENT,
+            at,
+            title=TITLE,
+            text_sample_packed=guide,
+            final_url=NEW_URL,
+            chain=chain,
+        )
+    assert isinstance(check, Outcome)
+    return make_observation(URL, check, at)
+
+
+def _news(tmp_path: Path, checks: list[Check]) -> dict[str, list[str]]:
+    """Per section key, the summaries of the report after one check a night; its queue
+    group too (under "group")."""
+    kit = make_catalog("toolkit", [make_resource("guide", URL, title=TITLE)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        for night, check in enumerate(checks):
+            run_id = store.start_run(engine, trigger="schedule", now=days(night))
+            obs = _observation(check, night)
+            store.record_observations(engine, run_id, [obs], HealthSettings(), now=days(night))
+            store.finish_run(engine, run_id, status="completed", now=days(night + 0.01))
+        ctx = build_context(report_data(engine), now=days(len(checks) - 0.99))
+    assert ctx.changes is not None
+    news = {s.key: [i.summary for i in s.items] for s in ctx.changes.sections}
+    news["group"] = [g.key for g in ctx.groups for _ in g.rows]
+    news["markdown"] = [render_markdown(ctx)]
+    return news
+
+
+@pytest.mark.parametrize(
+    "failing",
+    [[Outcome.NOT_FOUND], [Outcome.NOT_FOUND] * 3, [MISSING], [MISSING] * 3],
+    ids=["404", "404-confirmed", "soft-404", "soft-404-confirmed"],
+)
+def test_a_failing_link_whose_page_now_shows_something_else_is_news_as_drifted_only(
+    tmp_path: Path, failing: list[Check]
+) -> None:
+    """A dead link whose domain now answers with a casino: "Recovered: Works again" beside
+    "No longer matching their entry" told the curator it was fixed, and listed it twice."""
+    news = _news(tmp_path, [GUIDE_PAGE, *failing, CASINO_PAGE])
+
+    assert news.pop("group") == ["drift"]
+    markdown = news.pop("markdown")[0]
+    assert list(news) == ["newly_drifted"] and len(news["newly_drifted"]) == 1
+    assert "Recovered" not in markdown and "Works again" not in markdown
+
+
+def test_a_page_that_first_answers_with_a_casino_as_missing_is_news_as_drifted_only(
+    tmp_path: Path,
+) -> None:
+    """The casino its new owner shows is a soft 404 to the checker and drift to the report:
+    "Started failing" beside it sent the curator to "Failing, not yet confirmed", where the
+    entry is not."""
+    news = _news(tmp_path, [GUIDE_PAGE, CASINO_MISSING])
+
+    assert news.pop("group") == ["drift"]
+    markdown = news.pop("markdown")[0]
+    assert list(news) == ["newly_drifted"] and len(news["newly_drifted"]) == 1
+    assert "Started failing" not in markdown and "started failing" not in markdown
+
+
+def test_a_drifted_page_that_works_and_matches_again_is_one_item(tmp_path: Path) -> None:
+    """A casino "not found" page, then the guide again: "Works again." and "Its page
+    matches the entry again." were two items of one entry under "Recovered"."""
+    news = _news(tmp_path, [GUIDE_PAGE, CASINO_MISSING, GUIDE_PAGE])
+
+    assert news.pop("group") == []
+    markdown = news.pop("markdown")[0]
+    assert news == {"recovered": ["Works again, and its page matches the entry again."]}
+    assert "1 recovered." in markdown
+
+
+def test_a_drifted_page_that_matches_again_is_not_also_news_as_changed(tmp_path: Path) -> None:
+    """The casino, then the guide: its page changed by definition, as when it drifted; the
+    title's change beside "Its page matches the entry again." listed the entry twice."""
+    news = _news(tmp_path, [GUIDE_PAGE, CASINO_PAGE, GUIDE_PAGE])
+
+    assert news.pop("group") == []
+    news.pop("markdown")
+    assert news == {"recovered": ["Its page matches the entry again."]}
+
+
+@pytest.mark.parametrize(
+    ("checks", "said"),
+    [
+        ([GUIDE_PAGE, SENT_HOME], {"newly_missing": ["not confirmed yet"]}),
+        ([GUIDE_PAGE, SENT_HOME, GUIDE_PAGE], {"recovered": ["Works again."]}),
+        ([GUIDE_PAGE, SENT_HOME, Outcome.NOT_FOUND], {"started_failing": ["no longer as a"]}),
+        ([GUIDE_PAGE, MOVED, SENT_HOME], {"newly_missing": ["not confirmed yet"]}),
+        ([GUIDE_PAGE, MOVED, CASINO_PAGE], {"newly_drifted": ["gambling page"]}),
+    ],
+    ids=["sent-home", "back-from-home", "404-after-home", "moved-then-home", "moved-then-casino"],
+)
+def test_where_a_failing_or_drifting_link_now_leads_is_no_redirect_news(
+    tmp_path: Path, checks: list[Check], said: dict[str, list[str]]
+) -> None:
+    """A deep link the site now sends to its home page is a soft 404: "New redirects: Now
+    redirects." beside "Pages now missing" listed it twice, and "No longer redirects" once
+    it works again or fails with a 404. So did the end of a permanent redirect beside the
+    page missing or drifted that it now leads to."""
+    news = _news(tmp_path, checks)
+    news.pop("group")
+    markdown = news.pop("markdown")[0]
+
+    assert {key: len(items) for key, items in news.items()} == dict.fromkeys(said, 1)
+    for key, (words,) in said.items():
+        assert words in news[key][0]
+    assert "redirects" not in markdown.split("## Since the last run")[1].split("\n## ")[0]
+
+
+@pytest.mark.parametrize(
+    "failing",
+    [[Outcome.NOT_FOUND], [Outcome.NOT_FOUND] * 3, [MISSING]],
+    ids=["404", "404-confirmed", "soft-404"],
+)
+def test_a_failing_link_that_now_redirects_permanently_is_one_item_under_new_redirects(
+    tmp_path: Path, failing: list[Check]
+) -> None:
+    """It works again, at a new address the queue lists under "Moved permanently": "Recovered:
+    Works again." beside "New redirects: Now redirects permanently to ..." listed it twice,
+    the first with nothing to do."""
+    news = _news(tmp_path, [GUIDE_PAGE, *failing, MOVED])
+
+    assert news.pop("group") == ["update"]
+    news.pop("markdown")
+    assert news == {
+        "new_redirects": [f"Works again: now redirects permanently to {NEW_URL}."],
+    }
