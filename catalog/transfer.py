@@ -100,7 +100,7 @@ def copy_database(
     `on_progress(table, copied, total)` is called after every chunk. `source_from` says
     where the source's URL came from ("from LINKHEALTH_DATABASE_URL"), for its errors.
     """
-    src_name, dst_name = shown(source), shown(target)
+    src_name, dst_name = shown_url(source.url), shown_url(target.url)
     if same_database(source, target):
         raise ConfigError(
             f"the database to copy from, {src_name}"
@@ -269,11 +269,6 @@ def _refuse_live_runs(src: Connection, src_name: str, now: datetime) -> None:
         f"a run is in progress on the database to copy, {src_name}: {named}; wait for it to "
         "finish (`linkhealth status`), then copy"
     )
-
-
-def shown(engine: Engine) -> str:
-    """An engine's database as messages name it, password hidden."""
-    return shown_url(engine.url)
 
 
 def same_database(a: Engine, b: Engine) -> bool:
