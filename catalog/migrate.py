@@ -23,6 +23,7 @@ import sys
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
@@ -36,6 +37,9 @@ from catalog.collation import byte_order
 from catalog.db import shown_url
 from catalog.errors import LinkhealthError, StoreError
 from catalog.tables import Base, RunLease
+
+if TYPE_CHECKING:
+    from catalog.store import LiveRun
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: The revision whose schema the pre-Alembic `create_all` placeholder produced.
@@ -132,6 +136,15 @@ def upgrade(engine: Engine) -> None:
                 conn.commit()
 
 
+def said_run(run: LiveRun) -> str:
+    """A run in progress as every refusal names it (`upgrade`, `db prune`'s VACUUM,
+    `db copy`): its id, trigger, start and the process running it."""
+    by = f" by {run.holder}" if run.holder else ""
+    return (
+        f"run {run.id} ({run.trigger}, started {as_utc(run.started_at):%Y-%m-%d %H:%M:%S} UTC{by})"
+    )
+
+
 def work_in_progress(conn: Connection, now: datetime) -> list[str]:
     """What is writing the database now, one phrase each, read on `conn`: the `running`
     runs still alive (`store.live_runs`; rechecks take no lease) and the live run leases
@@ -142,11 +155,7 @@ def work_in_progress(conn: Connection, now: datetime) -> list[str]:
     from catalog.runs import LEASE_TTL
 
     live = store.live_runs(conn, now=now, quiet_for=LEASE_TTL)
-    busy = [
-        f"run {r.id} ({r.trigger}), started {as_utc(r.started_at):%Y-%m-%d %H:%M:%S} UTC"
-        f"{f' by {r.holder}' if r.holder else ''}"
-        for r in live
-    ]
+    busy = [said_run(r) for r in live]
     runs, holders = {r.id for r in live}, {r.holder for r in live}
     leases = conn.execute(
         select(RunLease.name, RunLease.holder, RunLease.run_id, RunLease.expires_at)

@@ -52,6 +52,7 @@ from catalog import store
 from catalog.clock import as_utc
 from catalog.db import shown_url
 from catalog.errors import ConfigError, ReadOnlyDatabaseError, StoreError
+from catalog.migrate import said_run
 from catalog.runs import LEASE_TTL, RunLeaseError
 from catalog.shards import FULL_RUN_LEASE
 from catalog.store import PG_WRITE_LOCK
@@ -260,11 +261,7 @@ def _refuse_live_runs(src: Connection, src_name: str, now: datetime) -> None:
     live = store.live_runs(src, now=now, quiet_for=LEASE_TTL)
     if not live:
         return
-    named = ", ".join(
-        f"run {r.id} ({r.trigger}, started {r.started_at:%Y-%m-%d %H:%M:%S} UTC"
-        f"{f' by {r.holder}' if r.holder else ''})"
-        for r in live
-    )
+    named = "; ".join(said_run(r) for r in live)
     raise SourceBusyError(
         f"a run is in progress on the database to copy, {src_name}: {named}; wait for it to "
         "finish (`linkhealth status`), then copy"

@@ -8,6 +8,7 @@ failed, its results lost. Every command migrates on open (`catalog.db.open_engin
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +20,8 @@ from typer.testing import CliRunner
 
 from catalog import migrate, store
 from catalog.clock import utcnow
-from catalog.runs import FULL_RUN_LEASE, LEASE_TTL
+from catalog.runs import FULL_RUN_LEASE, LEASE_TTL, RunLeaseError
+from catalog.transfer import copy_database
 from flows.cli import app
 from tests.factories import days, temporary_database
 
@@ -54,7 +56,7 @@ def test_a_run_in_progress_is_not_migrated_under(engine: Engine) -> None:
         migrate.upgrade(engine)
 
     message = str(refused.value)
-    assert f"run {run_id} (schedule), started " in message
+    assert f"run {run_id} (schedule, started " in message
     assert "Run this command again once the run has finished" in message
     assert refused.value.exit_code == 8
     assert migrate.current_revision(engine) == OLDER  # nothing changed
@@ -107,7 +109,25 @@ def test_cli_upgrade_during_a_run_names_it_and_exits_8(engine: Engine) -> None:
     for command in (["db", "upgrade"], ["status"]):  # any command migrates on open
         result = CliRunner().invoke(app, [*command, "--db", _url(engine)])
         assert result.exit_code == 8, result.output
-        assert f"run {run_id} (manual)" in result.stderr
+        assert f"run {run_id} (manual, started " in result.stderr
         assert "nothing was changed" in result.stderr
         assert "Traceback" not in result.output
     assert migrate.current_revision(engine) == OLDER
+
+
+def test_copy_and_migration_name_a_run_in_progress_alike(tmp_path: Path, engine: Engine) -> None:
+    """One run, refused for by `db copy` and by a migration: said in the same words."""
+    holder = store.lease_holder()
+    run_id = store.start_run(engine, trigger="recheck", now=days(0), summary={"holder": holder})
+    said = re.compile(rf"run {run_id} \(recheck[^)]*\)")
+
+    with temporary_database(tmp_path, "target.db") as target, pytest.raises(RunLeaseError) as copy:
+        copy_database(engine, target, now=utcnow())
+    _back_to_older(engine)
+    with pytest.raises(migrate.UpgradeRefusedError) as upgrade:
+        migrate.upgrade(engine)
+
+    by_upgrade, by_copy = said.search(str(upgrade.value)), said.search(str(copy.value))
+    assert by_upgrade is not None and by_copy is not None
+    assert by_upgrade.group() == by_copy.group()
+    assert "started " in by_copy.group() and holder in by_copy.group()
