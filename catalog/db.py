@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, ExceptionContext, make_url
@@ -23,6 +23,9 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, Program
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.errors import ReadOnlyDatabaseError, StoreError
+
+if TYPE_CHECKING:
+    from catalog.migrate import HeldOff
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -285,6 +288,28 @@ def _holds_our_tables(url: str) -> bool:
 def engine_for(url: str) -> Engine:
     """One engine per database per process, so migrations are checked once."""
     return _cached_engine(absolute_sqlite_url(url))
+
+
+@contextmanager
+def engine_to_read(url: str) -> Iterator[tuple[Engine, HeldOff | None]]:
+    """`engine_for(url)`, migrated as for any command, unless a run in progress holds the
+    migration off (`catalog.migrate.held_off`): then an engine on the schema as it is,
+    with why, for a command that only reads and is what an operator runs to see that run
+    (`linkhealth status` after a `git pull` in the middle of the night). Its reads of
+    columns the old schema lacks fail: `catalog.migrate.missing_columns` tells which."""
+    from catalog.migrate import UpgradeRefusedError, held_off
+
+    as_is = open_engine(url, migrate=False)
+    try:
+        held, engine = held_off(as_is), as_is
+        if held is None:
+            try:
+                engine = engine_for(url)
+            except UpgradeRefusedError as exc:  # a run started since `held_off` looked
+                held = exc.held
+        yield engine, held
+    finally:
+        as_is.dispose()
 
 
 #: The SQLite file each engine opened, as (path, device, inode) (`ensure_same_file`).

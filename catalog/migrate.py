@@ -14,28 +14,38 @@ Pending revisions are not applied while a run or recheck is in progress (`work_i
 on SQLite the upgrade holds the write lock throughout, and a batch migration rebuilding
 `observations` takes minutes, far past the run's busy timeout, so its batches were lost; a
 run of the older version would also go on writing into a schema it does not know.
-`UpgradeRefusedError` says which run, and the command is run again after it.
+`UpgradeRefusedError` says which run, and the command is run again after it. A command
+that only reads and must answer during the run (`linkhealth status`) asks `held_off`
+first, without the upgrade's lock, and reads the old schema where `missing_columns` finds
+nothing this version reads missing.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, create_engine, inspect, select, text
+from sqlalchemy import Column, Connection, Engine, create_engine, inspect, select, text
+from sqlalchemy.engine import URL
 
 from catalog.clock import as_utc, utcnow
 from catalog.collation import byte_order
 from catalog.db import shown_url
 from catalog.errors import LinkhealthError, StoreError
 from catalog.tables import Base, RunLease
+
+if TYPE_CHECKING:
+    from catalog.store import LiveRun
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: The revision whose schema the pre-Alembic `create_all` placeholder produced.
@@ -44,11 +54,49 @@ INITIAL_REVISION = "0001"
 _PG_LOCK_KEY = 0x6C696E6B  # "link"
 
 
+@dataclass(frozen=True)
+class HeldOff:
+    """Revisions pending on a database while work is in progress on it (`work_in_progress`),
+    so `upgrade` leaves them for later."""
+
+    #: The database, as messages name it (`shown_url`).
+    database: str
+    #: The revision it is at (None: a database Alembic never touched) and the one needed.
+    current: str | None
+    head: str
+    #: What is in progress, one phrase each.
+    busy: tuple[str, ...]
+
+    def pending(self) -> str:
+        return (
+            f"database {self.database} is at schema revision {self.current or 'none'} and "
+            f"this linkhealth needs {self.head}"
+        )
+
+    def notice(self) -> str:
+        """What a command that goes on reading the old schema tells its operator."""
+        return (
+            f"Migration pending: the database is at schema revision {self.current or 'none'}, "
+            f"this linkhealth needs {self.head}; not applied while a run is in progress: "
+            f"{'; '.join(self.busy)}. The first command that opens the database once the run "
+            "has finished applies it (`linkhealth db upgrade` does only that)."
+        )
+
+
 class UpgradeRefusedError(LinkhealthError):
     """Revisions are pending but a run or recheck is in progress on the database: nothing
     was migrated (exit 8, as for a run refused by another's lease)."""
 
     exit_code = 8
+
+    def __init__(self, held: HeldOff) -> None:
+        super().__init__(
+            f"{held.pending()}, but a run is in progress: {'; '.join(held.busy)}. Migrating "
+            "now would lose what it stores (its writes would wait for the migration past "
+            "their timeout, or meet a schema they do not know); nothing was changed. Run "
+            "this command again once the run has finished."
+        )
+        self.held = held
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -103,20 +151,12 @@ def upgrade(engine: Engine) -> None:
         try:
             with conn.begin():
                 _lock(conn)
-                if MigrationContext.configure(conn).get_current_revision() == head:
+                current = MigrationContext.configure(conn).get_current_revision()
+                if current == head:
                     return  # another process migrated while we waited for the lock
-                # Without run leases (before revision 0003) a run cannot be told alive.
-                leases = {"runs", "run_leases"} <= set(inspect(conn).get_table_names())
-                busy = work_in_progress(conn, utcnow()) if leases else []
-                if busy:
-                    raise UpgradeRefusedError(
-                        f"database {shown_url(engine.url)} is at schema revision "
-                        f"{current or 'none'} and this linkhealth needs {head}, but a run is "
-                        f"in progress: {'; '.join(busy)}. Migrating now would lose what it "
-                        "stores (its writes would wait for the migration past their timeout, "
-                        "or meet a schema they do not know); nothing was changed. Run this "
-                        "command again once the run has finished."
-                    )
+                held = _held_off(conn, engine.url, current, head)
+                if held is not None:
+                    raise UpgradeRefusedError(held)
                 cfg = alembic_config(conn)
                 if _has_unversioned_schema(conn):
                     # Databases made by the placeholder (`create_all`) hold the initial schema.
@@ -132,6 +172,57 @@ def upgrade(engine: Engine) -> None:
                 conn.commit()
 
 
+def held_off(engine: Engine) -> HeldOff | None:
+    """The migration `upgrade` would refuse now, if any, read without taking its lock: a
+    command that only reads (`linkhealth status`) then reads the old schema, instead of
+    waiting for a run's write transaction on SQLite only to learn it may not migrate.
+    None also when nothing is pending, and for a newer schema (`upgrade` says that)."""
+    head = head_revision()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current == head or (current is not None and not _known(current)):
+            return None
+        return _held_off(conn, engine.url, current, head)
+
+
+def _held_off(conn: Connection, url: URL, current: str | None, head: str) -> HeldOff | None:
+    # Without run leases (before revision 0003) a run cannot be told alive.
+    if not {"runs", "run_leases"} <= set(inspect(conn).get_table_names()):
+        return None
+    busy = work_in_progress(conn, utcnow())
+    return HeldOff(shown_url(url), current, head, tuple(busy)) if busy else None
+
+
+def missing_columns(conn: Connection, columns: Iterable[Column[Any]]) -> list[str]:
+    """Those of `columns` (of this version's tables) the database lacks, as `table.column`
+    or, for a table it lacks, `table`: reads of them fail until the database is migrated,
+    and reads of the others are safe (a migration adding to them changes nothing read)."""
+    inspector = inspect(conn)
+    tables = set(inspector.get_table_names())
+    missing: list[str] = []
+    found: dict[str, set[str]] = {}
+    for column in columns:
+        table = column.table.name
+        if table not in tables:
+            if table not in missing:
+                missing.append(table)
+            continue
+        if table not in found:
+            found[table] = {c["name"] for c in inspector.get_columns(table)}
+        if column.name not in found[table]:
+            missing.append(f"{table}.{column.name}")
+    return missing
+
+
+def said_run(run: LiveRun) -> str:
+    """A run in progress as every refusal names it (`upgrade`, `db prune`'s VACUUM,
+    `db copy`): its id, trigger, start and the process running it."""
+    by = f" by {run.holder}" if run.holder else ""
+    return (
+        f"run {run.id} ({run.trigger}, started {as_utc(run.started_at):%Y-%m-%d %H:%M:%S} UTC{by})"
+    )
+
+
 def work_in_progress(conn: Connection, now: datetime) -> list[str]:
     """What is writing the database now, one phrase each, read on `conn`: the `running`
     runs still alive (`store.live_runs`; rechecks take no lease) and the live run leases
@@ -142,11 +233,7 @@ def work_in_progress(conn: Connection, now: datetime) -> list[str]:
     from catalog.runs import LEASE_TTL
 
     live = store.live_runs(conn, now=now, quiet_for=LEASE_TTL)
-    busy = [
-        f"run {r.id} ({r.trigger}), started {as_utc(r.started_at):%Y-%m-%d %H:%M:%S} UTC"
-        f"{f' by {r.holder}' if r.holder else ''}"
-        for r in live
-    ]
+    busy = [said_run(r) for r in live]
     runs, holders = {r.id for r in live}, {r.holder for r in live}
     leases = conn.execute(
         select(RunLease.name, RunLease.holder, RunLease.run_id, RunLease.expires_at)

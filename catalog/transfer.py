@@ -52,6 +52,7 @@ from catalog import store
 from catalog.clock import as_utc
 from catalog.db import shown_url
 from catalog.errors import ConfigError, ReadOnlyDatabaseError, StoreError
+from catalog.migrate import said_run
 from catalog.runs import LEASE_TTL, RunLeaseError
 from catalog.shards import FULL_RUN_LEASE
 from catalog.store import PG_WRITE_LOCK
@@ -100,7 +101,7 @@ def copy_database(
     `on_progress(table, copied, total)` is called after every chunk. `source_from` says
     where the source's URL came from ("from LINKHEALTH_DATABASE_URL"), for its errors.
     """
-    src_name, dst_name = shown(source), shown(target)
+    src_name, dst_name = shown_url(source.url), shown_url(target.url)
     if same_database(source, target):
         raise ConfigError(
             f"the database to copy from, {src_name}"
@@ -260,20 +261,11 @@ def _refuse_live_runs(src: Connection, src_name: str, now: datetime) -> None:
     live = store.live_runs(src, now=now, quiet_for=LEASE_TTL)
     if not live:
         return
-    named = ", ".join(
-        f"run {r.id} ({r.trigger}, started {r.started_at:%Y-%m-%d %H:%M:%S} UTC"
-        f"{f' by {r.holder}' if r.holder else ''})"
-        for r in live
-    )
+    named = "; ".join(said_run(r) for r in live)
     raise SourceBusyError(
         f"a run is in progress on the database to copy, {src_name}: {named}; wait for it to "
         "finish (`linkhealth status`), then copy"
     )
-
-
-def shown(engine: Engine) -> str:
-    """An engine's database as messages name it, password hidden."""
-    return shown_url(engine.url)
 
 
 def same_database(a: Engine, b: Engine) -> bool:

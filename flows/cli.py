@@ -768,8 +768,8 @@ def db_copy(
     from sqlalchemy.exc import ArgumentError
 
     from catalog.clock import utcnow
-    from catalog.db import existing_database, masked_url, open_engine
-    from catalog.transfer import copy_database, shown
+    from catalog.db import existing_database, masked_url, open_engine, shown_url
+    from catalog.transfer import copy_database
 
     try:  # a mistyped --to is bad usage (exit 2), not a database that cannot be opened
         make_url(to)
@@ -804,10 +804,10 @@ def db_copy(
         source.dispose()
         target.dispose()
     rows = ", ".join(f"{n} {table}" for table, n in result.rows.items())
-    typer.echo(f"Copied {rows} from {shown(source)} into {shown(target)}.")
+    typer.echo(f"Copied {rows} from {shown_url(source.url)} into {shown_url(target.url)}.")
     if not result.leased:
         _err(
-            f"warning: {shown(source)} is read-only here, so the copy held no lease on it: "
+            f"warning: {shown_url(source.url)} is read-only here, so the copy held no lease on it: "
             "a run that began writing it after the copy started is not in the copy"
         )
 

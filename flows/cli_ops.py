@@ -20,6 +20,8 @@ from catalog.text import for_terminal
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from sqlalchemy import Engine
+
     from catalog.store import LeaseRecord, RunRecord
     from flows.cli import ConfigOpt, DbOpt
 
@@ -135,17 +137,17 @@ def status(
 
     For each run: when, how long, what it found; for the lease: who and until when; when
     Prefect answers, a line for each reason no night runs (deployment missing or paused,
-    schedule off, nothing polling) and for a due night nobody recorded.
+    schedule off, nothing polling) and for a due night nobody recorded. A migration
+    pending after an update is applied first, as by any command, except while a run is in
+    progress: then it is said and left for later, and the runs are read as they are.
 
     Example: linkhealth status --limit 5
     """
-    from catalog import store
     from catalog.clock import utcnow
-    from catalog.db import engine_for, existing_database, shown_url
-    from catalog.ops import run_lines
+    from catalog.db import engine_to_read, existing_database, shown_url
+    from catalog.migrate import missing_columns
     from catalog.settings import SettingsFileError, load_settings
     from flows.cli import said
-    from flows.prefect_server import api_url, is_healthy
 
     try:
         settings = load_settings(config).with_overrides(database_url=db)
@@ -158,10 +160,44 @@ def status(
         _err(f"warning: {exc}; the runs below are those of {shown_url(known.database_url)}")
         settings = known
     said(settings)
-    engine = engine_for(existing_database(settings.database_url))
-    # Which one: a shell without LINKHEALTH_DATABASE_URL shows the old SQLite file's runs
-    # after a move to PostgreSQL, as if nothing had run since.
-    typer.echo(f"Database {shown_url(engine.url)}")
+    with engine_to_read(existing_database(settings.database_url)) as (engine, held):
+        # Which one: a shell without LINKHEALTH_DATABASE_URL shows the old SQLite file's runs
+        # after a move to PostgreSQL, as if nothing had run since.
+        typer.echo(f"Database {shown_url(engine.url)}")
+        if held is not None:  # after a `git pull` during the night's run: never under it
+            typer.echo(for_terminal(held.notice()))
+            with engine.connect() as conn:
+                missing = missing_columns(conn, _status_reads())
+            if missing:
+                typer.echo(
+                    "Runs and lease: not shown, this linkhealth reads what the database "
+                    f"lacks until it is migrated ({', '.join(missing)})"
+                )
+                _prefect_status(engine, None, limit, utcnow())
+                return
+        _runs_status(engine, limit)
+
+
+def _status_reads() -> list[Any]:
+    """The columns `status` reads: whole runs and leases, and what runs stored so far."""
+    from catalog.tables import Observation, Run, RunLease
+
+    observations = Observation.__table__.c
+    return [
+        *Run.__table__.c,
+        *RunLease.__table__.c,
+        observations.run_id,
+        observations.link_id,
+        observations.outcome,
+    ]
+
+
+def _runs_status(engine: Engine, limit: int) -> None:
+    """`status`'s lines of the last runs and of the leases, then those of Prefect."""
+    from catalog import store
+    from catalog.clock import utcnow
+    from catalog.ops import run_lines
+
     runs = store.latest_runs(engine, limit=limit)
     now = utcnow()
     held = store.leases(engine)
@@ -185,15 +221,29 @@ def status(
         )
     if not held:
         typer.echo("Lease: free (no full run in progress)")
+    _prefect_status(engine, (runs, held), limit, now)
+
+
+def _prefect_status(
+    engine: Engine,
+    read: tuple[list[RunRecord], list[LeaseRecord]] | None,
+    limit: int,
+    now: datetime,
+) -> None:
+    """Whether the Prefect API answers and, when it does and the runs and leases were
+    `read`, what keeps the nights from running (the last night is told from the runs)."""
+    from catalog import store
+    from flows.prefect_server import api_url, is_healthy
+
     url = os.environ.get("PREFECT_API_URL") or api_url()
     up = is_healthy(url)
     typer.echo(f"Prefect API {url}: {'up' if up else 'not answering'}")
-    if up:
+    if up and read is not None:
         # Up said nothing of the nights: a paused deployment or a crashed run ran none.
         from flows.nightly_watch import last_night_seen, status_lines
 
-        history = runs
-        if len(runs) == limit < NIGHTS_LOOKBACK:  # older ones may hold the last night
+        history, held = read
+        if len(history) == limit < NIGHTS_LOOKBACK:  # older ones may hold the last night
             history = store.latest_runs(engine, limit=NIGHTS_LOOKBACK)
         seen = last_night_seen(history, dead_runs(history, held, now), now)
         for line in status_lines(url, seen, now):
