@@ -109,9 +109,12 @@ class EditResult:
 
 
 def apply_edits(
-    path: str | Path, edits: Sequence[FieldEdit], *, dry_run: bool = False
+    path: str | Path, edits: Sequence[FieldEdit], *, dry_run: bool = False, lock: bool = True
 ) -> EditResult:
-    """Apply `edits` in order under an exclusive lock; write atomically unless `dry_run`."""
+    """Apply `edits` in order under an exclusive lock; write atomically unless `dry_run`.
+
+    `lock=False`: a file nobody else writes (the import's working copy in its temporary
+    folder, edited under the catalog's own lock), so no `.NAME.lock` is made beside it."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in CATALOG_SUFFIXES:
@@ -130,7 +133,7 @@ def apply_edits(
     # A dry run writes nothing in the catalog's folder (it validates its result in a
     # temporary folder), and writers swap the file in whole: no lock, so `--dry-run`
     # leaves no `.NAME.lock` behind, and needs no more than to read the catalog.
-    with contextlib.nullcontext() if dry_run else _locked(path):
+    with contextlib.nullcontext() if dry_run or not lock else _locked(path):
         data = _read_bytes(path)
         bom = data.startswith(_BOM)
         try:

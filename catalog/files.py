@@ -20,7 +20,9 @@ The catalog editor, the importer and `export --out` write through here.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import logging
 import os
 import stat
 import tempfile
@@ -30,8 +32,17 @@ from typing import TextIO
 
 from catalog.errors import CatalogError, Problem
 
+log = logging.getLogger(__name__)
+
+#: `flock` errors of a file system that has no locks (NFSv3 without lockd: ENOLCK; some
+#: FUSE and SMB mounts): the write goes ahead without the lock, with a warning
+#: (`lock_exclusively`), as before there was one. Failing it would fail every write there.
+NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
+
 __all__ = [
+    "NO_LOCKS",
     "TextReplacement",
+    "lock_exclusively",
     "locked",
     "open_lock_file",
     "real_file",
@@ -239,10 +250,39 @@ def locked(path: Path, refused: Callable[[Path, OSError], Exception]) -> Iterato
     except OSError as exc:
         raise refused(lock_path, exc) from exc
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        lock_exclusively(
+            fd,
+            lock_path,
+            unlocked=f"the folder {target.absolute().parent} cannot be locked (its file "
+            f"system takes no locks), so two curators' edits of {target.name} at the same "
+            "time (or an edit and an import) are not kept apart; editing it without the lock",
+        )
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def lock_exclusively(
+    fd: int, lock_path: Path, *, unlocked: str, waiting: str | None = None
+) -> bool:
+    """Take the exclusive `flock` of the lock file `lock_path` open as `fd`, waiting for
+    whoever holds it (saying `waiting` first, when given); True once taken.
+
+    A file system that refuses locks (`NO_LOCKS`) gets the write without it: a warning
+    "cannot lock LOCK_PATH (why): `unlocked`" and False. The catalog writers' lock
+    (`locked`) and the reports folder's share this rule."""
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if waiting else 0))
+        except BlockingIOError:
+            log.warning("%s", waiting)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as exc:
+        if exc.errno not in NO_LOCKS:
+            raise
+        log.warning("cannot lock %s (%s): %s", lock_path, exc.strerror or exc, unlocked)
+        return False
+    return True
 
 
 def open_lock_file(lock_path: Path, mode: int, *, group_of: Path | None = None) -> int:

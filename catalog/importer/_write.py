@@ -102,7 +102,7 @@ def import_entries(
             csv_fills = _append(work, plan.additions, path) if plan.additions else []
         if plan.fills or csv_fills:
             try:
-                apply_edits(work, [*plan.fills, *csv_fills])
+                apply_edits(work, [*plan.fills, *csv_fills], lock=False)
             except CatalogError as exc:  # refused in the copy: named by the file people know
                 raise _naming(exc, work, path) from None
         new = work.read_bytes()
