@@ -42,6 +42,7 @@ NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL
 __all__ = [
     "NO_LOCKS",
     "TextReplacement",
+    "folder_not_writable",
     "lock_exclusively",
     "locked",
     "open_lock_file",
@@ -109,9 +110,14 @@ def written_beside(path: Path, data: bytes) -> Path:
     owner, group and mode of that file (`_settled`); the caller renames it over
     `real_file(path)` (`renamed_over`) or removes it."""
     target = real_file(path)
-    fd, name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{target.suffix}"
-    )
+    try:
+        fd, name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{target.suffix}"
+        )
+    except OSError as exc:
+        if exc.errno in _NOT_WRITABLE:
+            raise folder_not_writable(path, exc) from None
+        raise
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -178,6 +184,32 @@ def _holds(target: Path, expected: bytes | None) -> bool:
         return target.read_bytes() == expected
     except FileNotFoundError:
         return False
+
+
+#: What creating a file in a folder fails with when this account may not write there
+#: (EROFS: a read-only mount).
+_NOT_WRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def folder_not_writable(path: Path, error: OSError) -> CatalogError:
+    """The refusal of a write to the catalog file `path` whose folder this account may not
+    create files in (the lock file, or the new file written beside it): the error named
+    only a temporary file, which the curator never asked for and cannot find."""
+    folder = real_file(path).absolute().parent
+    return CatalogError(
+        [
+            Problem(
+                str(path),
+                None,
+                None,
+                "not_writable",
+                f"cannot create files in its folder {folder} ({error.strerror or error}), "
+                "and the file is changed by writing a new one beside it, so nothing was "
+                f"changed; get the right to write in {folder} (or work on a copy in a "
+                "folder of yours), then run the command again",
+            )
+        ]
+    )
 
 
 def _changed_meanwhile(path: Path) -> CatalogError:
@@ -248,6 +280,8 @@ def locked(path: Path, refused: Callable[[Path, OSError], Exception]) -> Iterato
     try:
         fd = open_lock_file(lock_path, _mode_for(target) & 0o444, group_of=target)
     except OSError as exc:
+        if exc.errno in _NOT_WRITABLE and not os.path.lexists(lock_path):
+            raise folder_not_writable(path, exc) from None  # no lock file, and none can be made
         raise refused(lock_path, exc) from exc
     try:
         lock_exclusively(
