@@ -65,7 +65,9 @@ from catalog.text import clipped
 
 __all__ = [
     "EditResult",
+    "EditsRefused",
     "FieldEdit",
+    "Refusal",
     "apply_edits",
     "entry_lists_emitter",
     "guess_entry_lists",
@@ -96,6 +98,59 @@ class FieldEdit:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """An edit the file cannot take as it stands, and why (located in the file)."""
+
+    edit: FieldEdit
+    problems: tuple[Problem, ...]
+
+
+class EditsRefused(CatalogError):
+    """Every edit of one call that the file refused, each with its problems; nothing was
+    written (exit 5, as any `CatalogError`). The edits go on past a refused one, so that
+    all are told at once: an import of a sheet stopped at its first refused row, and the
+    curator fixed one row per run."""
+
+    def __init__(self, refusals: Sequence[Refusal]) -> None:
+        self.refusals = tuple(refusals)
+        # One problem once, though several edits meet it (a stray CSV cell refuses
+        # every edit that adds its column).
+        super().__init__(list(dict.fromkeys(p for r in self.refusals for p in r.problems)))
+
+
+class _Refusals:
+    """The refusals of the edits of one call, gathered in the order of the edits."""
+
+    def __init__(self, edits: Sequence[FieldEdit]) -> None:
+        self._edits = edits
+        self._found: list[tuple[int, Refusal]] = []
+
+    @contextlib.contextmanager
+    def kept(self, at: int) -> Iterator[None]:
+        """Run the edit `edits[at]`: a `CatalogError` it raises is kept for `raise_any`. An
+        edit refuses before it changes anything (`_set_yaml_field`'s `before`)."""
+        try:
+            yield
+        except CatalogError as exc:
+            self.keep(exc, at)
+
+    def keep(self, error: CatalogError, at: int | None = None) -> None:
+        """Keep `error`: the refusal of `edits[at]`, or the `EditsRefused` of a call given
+        some of `edits` (an entry's excerpt)."""
+        if isinstance(error, EditsRefused):
+            for refusal in error.refusals:
+                i = next(i for i, e in enumerate(self._edits) if e is refusal.edit)
+                self._found.append((i, refusal))
+        else:
+            assert at is not None
+            self._found.append((at, Refusal(self._edits[at], error.problems)))
+
+    def raise_any(self) -> None:
+        if self._found:
+            raise EditsRefused([r for _, r in sorted(self._found, key=lambda f: f[0])])
+
+
+@dataclass(frozen=True)
 class EditResult:
     path: Path
     #: The edits that changed the file (setting a field to its current value changes nothing).
@@ -109,9 +164,12 @@ class EditResult:
 
 
 def apply_edits(
-    path: str | Path, edits: Sequence[FieldEdit], *, dry_run: bool = False
+    path: str | Path, edits: Sequence[FieldEdit], *, dry_run: bool = False, lock: bool = True
 ) -> EditResult:
-    """Apply `edits` in order under an exclusive lock; write atomically unless `dry_run`."""
+    """Apply `edits` in order under an exclusive lock; write atomically unless `dry_run`.
+
+    `lock=False`: a file nobody else writes (the import's working copy in its temporary
+    folder, edited under the catalog's own lock), so no `.NAME.lock` is made beside it."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in CATALOG_SUFFIXES:
@@ -130,7 +188,7 @@ def apply_edits(
     # A dry run writes nothing in the catalog's folder (it validates its result in a
     # temporary folder), and writers swap the file in whole: no lock, so `--dry-run`
     # leaves no `.NAME.lock` behind, and needs no more than to read the catalog.
-    with contextlib.nullcontext() if dry_run else _locked(path):
+    with contextlib.nullcontext() if dry_run or not lock else _locked(path):
         data = _read_bytes(path)
         bom = data.startswith(_BOM)
         try:
@@ -628,8 +686,13 @@ def _edit_yaml_spliced(
         if item.id is not None:
             where.setdefault(item.id, []).append(index)
     groups: dict[int, list[int]] = {}
+    refused = _Refusals(edits)
     for at, edit in enumerate(edits):
-        _normalize(path, edit)  # the whole-file path's errors, in its order
+        try:
+            _normalize(path, edit)  # the whole-file path's errors, in its order
+        except CatalogError as exc:
+            refused.keep(exc, at)
+            continue
         found = where.get(edit.resource_id, [])
         if len(found) > 1:
             return None  # the first is edited, and the file fails validation as it is
@@ -653,6 +716,9 @@ def _edit_yaml_spliced(
             new, took = _edit_document(path, part.text, batch, style)
         except (_NotEditable, NotFoundError, YAMLError, ValueError, RecursionError):
             return None
+        except EditsRefused as exc:  # the other entries' edits are still tried
+            refused.keep(exc)
+            continue
         if not took:
             continue
         entry = part.entry(new, resources.header)
@@ -666,6 +732,7 @@ def _edit_yaml_spliced(
             if next_took is edits[at]:
                 changed.add(at)
                 next_took = next(left, None)
+    refused.raise_any()
     if not changed:
         return text, []
     pieces.append(text[done:])
@@ -703,17 +770,24 @@ def _edit_document(
     changed: list[FieldEdit] = []
     merges = _Merges(path, items, head.count("\n"))
     aliases = _Aliases(doc)
-    for edit in edits:
-        value = _normalize(path, edit)
-        entry = next(
-            (m for m in items if isinstance(m, CommentedMap) and m.get("id") == edit.resource_id),
-            None,
-        )
-        if entry is None:
-            raise _not_found(path, edit.resource_id)
-        refuse = functools.partial(merges.refuse_shared, entry, edit.field, value)
-        if _set_yaml_field(entry, edit.field, value, aliases, refuse):
-            changed.append(edit)
+    refused = _Refusals(edits)
+    for at, edit in enumerate(edits):
+        with refused.kept(at):
+            value = _normalize(path, edit)
+            entry = next(
+                (
+                    m
+                    for m in items
+                    if isinstance(m, CommentedMap) and m.get("id") == edit.resource_id
+                ),
+                None,
+            )
+            if entry is None:
+                raise _not_found(path, edit.resource_id)
+            refuse = functools.partial(merges.refuse_shared, entry, edit.field, value)
+            if _set_yaml_field(entry, edit.field, value, aliases, refuse):
+                changed.append(edit)
+    refused.raise_any()
     if not changed:
         return original, []
     out = io.StringIO()
@@ -1349,37 +1423,12 @@ def _edit_csv(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, l
     rows = [r for r in records if r is not header and not r.blank]
     width = len(header.cells)
     changed: list[FieldEdit] = []
-    for edit in edits:
-        value = _normalize(path, edit)
-        record = next(
-            (
-                r
-                for r in rows
-                if id_col < len(r.cells) and unguard(r.cells[id_col].strip()) == edit.resource_id
-            ),
-            None,
-        )
-        if record is None:
-            raise _not_found(path, edit.resource_id)
-        if edit.field in names:
-            col = names.index(edit.field)
-        elif value is None:
-            continue
-        else:
-            _refuse_unheaded_cells(path, rows, len(header.cells), edit.field)
-            col = len(header.cells)
-            header.cells.append(guard(edit.field))  # a header cell runs as any cell does
-            header.edited.add(col)
-            names.append(edit.field)
-        old = record.cells[col] if col < len(record.cells) else ""
-        plain = _csv_cell(value)
-        if unguard(old.strip()) == plain:
-            continue  # written as it is, guarded or not
-        cell = guard(plain)  # a CSV catalog is opened in spreadsheets
-        record.cells.extend([""] * (col + 1 - len(record.cells)))
-        record.cells[col] = cell
-        record.edited.add(col)
-        changed.append(edit)
+    refused = _Refusals(edits)
+    for at, edit in enumerate(edits):
+        with refused.kept(at):
+            if _edit_csv_record(path, edit, header, rows, names, id_col):
+                changed.append(edit)
+    refused.raise_any()
     if not changed:
         return text, []
     added = len(header.cells) - width
@@ -1397,6 +1446,48 @@ def _edit_csv(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, l
         else:
             out.append(record.raw)
     return "".join(out) + "".join(lines[start:]), changed
+
+
+def _edit_csv_record(
+    path: Path,
+    edit: FieldEdit,
+    header: _Record,
+    rows: list[_Record],
+    names: list[str],
+    id_col: int,
+) -> bool:
+    """Make `edit` in its row (a new column: in the header and `names` too); False when
+    that changes nothing. Refuses (`CatalogError`) before it changes anything."""
+    value = _normalize(path, edit)
+    record = next(
+        (
+            r
+            for r in rows
+            if id_col < len(r.cells) and unguard(r.cells[id_col].strip()) == edit.resource_id
+        ),
+        None,
+    )
+    if record is None:
+        raise _not_found(path, edit.resource_id)
+    if edit.field in names:
+        col = names.index(edit.field)
+    elif value is None:
+        return False
+    else:
+        _refuse_unheaded_cells(path, rows, len(header.cells), edit.field)
+        col = len(header.cells)
+        header.cells.append(guard(edit.field))  # a header cell runs as any cell does
+        header.edited.add(col)
+        names.append(edit.field)
+    old = record.cells[col] if col < len(record.cells) else ""
+    plain = _csv_cell(value)
+    if unguard(old.strip()) == plain:
+        return False  # written as it is, guarded or not
+    cell = guard(plain)  # a CSV catalog is opened in spreadsheets
+    record.cells.extend([""] * (col + 1 - len(record.cells)))
+    record.cells[col] = cell
+    record.edited.add(col)
+    return True
 
 
 def _refuse_unheaded_cells(path: Path, rows: list[_Record], width: int, name: str) -> None:

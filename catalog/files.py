@@ -20,7 +20,9 @@ The catalog editor, the importer and `export --out` write through here.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import logging
 import os
 import stat
 import tempfile
@@ -30,8 +32,18 @@ from typing import TextIO
 
 from catalog.errors import CatalogError, Problem
 
+log = logging.getLogger(__name__)
+
+#: `flock` errors of a file system that has no locks (NFSv3 without lockd: ENOLCK; some
+#: FUSE and SMB mounts): the write goes ahead without the lock, with a warning
+#: (`lock_exclusively`), as before there was one. Failing it would fail every write there.
+NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
+
 __all__ = [
+    "NO_LOCKS",
     "TextReplacement",
+    "folder_not_writable",
+    "lock_exclusively",
     "locked",
     "open_lock_file",
     "real_file",
@@ -98,9 +110,14 @@ def written_beside(path: Path, data: bytes) -> Path:
     owner, group and mode of that file (`_settled`); the caller renames it over
     `real_file(path)` (`renamed_over`) or removes it."""
     target = real_file(path)
-    fd, name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{target.suffix}"
-    )
+    try:
+        fd, name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{target.suffix}"
+        )
+    except OSError as exc:
+        if exc.errno in _NOT_WRITABLE:
+            raise folder_not_writable(path, exc) from None
+        raise
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -167,6 +184,32 @@ def _holds(target: Path, expected: bytes | None) -> bool:
         return target.read_bytes() == expected
     except FileNotFoundError:
         return False
+
+
+#: What creating a file in a folder fails with when this account may not write there
+#: (EROFS: a read-only mount).
+_NOT_WRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def folder_not_writable(path: Path, error: OSError) -> CatalogError:
+    """The refusal of a write to the catalog file `path` whose folder this account may not
+    create files in (the lock file, or the new file written beside it): the error named
+    only a temporary file, which the curator never asked for and cannot find."""
+    folder = real_file(path).absolute().parent
+    return CatalogError(
+        [
+            Problem(
+                str(path),
+                None,
+                None,
+                "not_writable",
+                f"cannot create files in its folder {folder} ({error.strerror or error}), "
+                "and the file is changed by writing a new one beside it, so nothing was "
+                f"changed; get the right to write in {folder} (or work on a copy in a "
+                "folder of yours), then run the command again",
+            )
+        ]
+    )
 
 
 def _changed_meanwhile(path: Path) -> CatalogError:
@@ -237,12 +280,43 @@ def locked(path: Path, refused: Callable[[Path, OSError], Exception]) -> Iterato
     try:
         fd = open_lock_file(lock_path, _mode_for(target) & 0o444, group_of=target)
     except OSError as exc:
+        if exc.errno in _NOT_WRITABLE and not os.path.lexists(lock_path):
+            raise folder_not_writable(path, exc) from None  # no lock file, and none can be made
         raise refused(lock_path, exc) from exc
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        lock_exclusively(
+            fd,
+            lock_path,
+            unlocked=f"the folder {target.absolute().parent} cannot be locked (its file "
+            f"system takes no locks), so two curators' edits of {target.name} at the same "
+            "time (or an edit and an import) are not kept apart; editing it without the lock",
+        )
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def lock_exclusively(
+    fd: int, lock_path: Path, *, unlocked: str, waiting: str | None = None
+) -> bool:
+    """Take the exclusive `flock` of the lock file `lock_path` open as `fd`, waiting for
+    whoever holds it (saying `waiting` first, when given); True once taken.
+
+    A file system that refuses locks (`NO_LOCKS`) gets the write without it: a warning
+    "cannot lock LOCK_PATH (why): `unlocked`" and False. The catalog writers' lock
+    (`locked`) and the reports folder's share this rule."""
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if waiting else 0))
+        except BlockingIOError:
+            log.warning("%s", waiting)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as exc:
+        if exc.errno not in NO_LOCKS:
+            raise
+        log.warning("cannot lock %s (%s): %s", lock_path, exc.strerror or exc, unlocked)
+        return False
+    return True
 
 
 def open_lock_file(lock_path: Path, mode: int, *, group_of: Path | None = None) -> int:

@@ -93,6 +93,10 @@ PROBLEM_CODES: dict[str, str] = {
         "An edit or import was not written: the file was saved (by an editor, git, ...) "
         "while linkhealth was changing it; run the command again."
     ),
+    "not_writable": (
+        "An edit or import was not written: this account may not create files in the "
+        "catalog's folder (its lock file, or the new file written beside it)."
+    ),
 }
 
 _REQUIRED = ("id", "title", "url")

@@ -13,8 +13,6 @@ returned, never `settings.reports_dir` itself.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import functools
 import gc
 import hashlib
@@ -33,7 +31,7 @@ from catalog.collector import frozen_while
 from catalog.commands import CommandOptions, command_options, command_words, with_options
 from catalog.db import Engine, engine_for, forget_connections_after_fork, shown_url
 from catalog.errors import CatalogError, ConfigError, LinkhealthError
-from catalog.files import open_lock_file
+from catalog.files import lock_exclusively, open_lock_file
 from catalog.hygiene import Finding, lint
 from catalog.queries import (
     TREND_DAYS,
@@ -267,11 +265,6 @@ def _publish(
 LOCK_FILE = ".linkhealth-report.lock"
 
 
-#: `flock` errors of a file system that has no locks (NFSv3 without lockd: ENOLCK; some
-#: FUSE and SMB mounts): the report is written without the lock, as before there was one.
-_NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
-
-
 @contextlib.contextmanager
 def _writing(folder: Path) -> Iterator[None]:
     """One report at a time into `folder`: a recheck ending during a nightly decided it was
@@ -280,31 +273,20 @@ def _writing(folder: Path) -> Iterator[None]:
     The lock file is opened for reading (`flock` needs no more), created when missing: a
     user who may write the folder but not the lock file another user created still writes
     reports. A folder whose file system refuses locks gets its report unlocked, with a
-    warning: failing it would fail every report there, every night."""
-    fd = open_lock_file(folder / LOCK_FILE, 0o644)
+    warning (`catalog.files.lock_exclusively`, the catalog writers' rule): failing it would
+    fail every report there, every night."""
+    lock = folder / LOCK_FILE
+    fd = open_lock_file(lock, 0o644)
     try:
-        _lock(fd, folder)
+        lock_exclusively(
+            fd,
+            lock,
+            waiting=f"waiting for another report being written into {folder}",
+            unlocked="writing the report without waiting for other reports being written there",
+        )
         yield
     finally:
         os.close(fd)  # lets go of the lock
-
-
-def _lock(fd: int, folder: Path) -> None:
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.warning("waiting for another report being written into %s", folder)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-    except OSError as exc:
-        if exc.errno not in _NO_LOCKS:
-            raise
-        log.warning(
-            "cannot lock %s (%s): writing the report without waiting for other reports "
-            "being written there",
-            folder / LOCK_FILE,
-            exc.strerror or exc,
-        )
 
 
 class ReportWriteError(LinkhealthError):

@@ -18,14 +18,24 @@ from catalog.importer._csv import parse_csv
 from catalog.importer._fetch import read_source, read_spreadsheet
 from catalog.importer._html import parse_toolkit_html
 from catalog.importer._merge import slug_id
-from catalog.importer._records import ImportedEntry, ImportResult, Note, Parsed, Skipped
+from catalog.importer._records import (
+    FillsRefused,
+    ImportedEntry,
+    ImportResult,
+    Note,
+    Parsed,
+    RefusedFill,
+    Skipped,
+)
 from catalog.importer._write import import_entries
 
 __all__ = [
+    "FillsRefused",
     "ImportResult",
     "ImportedEntry",
     "Note",
     "Parsed",
+    "RefusedFill",
     "Skipped",
     "import_entries",
     "parse_csv",

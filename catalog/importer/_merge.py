@@ -37,6 +37,9 @@ class _Plan:
     fills: list[FieldEdit] = field(default_factory=list)
     matched: list[str] = field(default_factory=list)
     differences: list[Difference] = field(default_factory=list)
+    #: The source's entry each added or matched resource (by id) was made from or filled
+    #: by: what a refused fill is told by (its row).
+    sources: dict[str, ImportedEntry] = field(default_factory=dict)
 
 
 def plan_merge(existing: Sequence[Resource], entries: Sequence[ImportedEntry]) -> _Plan:
@@ -98,8 +101,10 @@ def plan_merge(existing: Sequence[Resource], entries: Sequence[ImportedEntry]) -
                 rid = slug_id(entry.title, taken)
             taken.add(rid)
             plan.additions.append(_new_entry(rid, entry))
+            plan.sources[rid] = entry
             continue
         claimed.add(match.id)
+        plan.sources[match.id] = entry
         plan.matched.append(match.id)
         current = match.fields_dict()
         for name, value in _offered(entry).items():

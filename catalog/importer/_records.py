@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog.catalog_edit import FieldEdit
+from catalog.errors import CatalogError, Problem
 from catalog.text import counted
 
 #: Fields an import may fill in an existing entry (never id, title or url).
@@ -140,3 +141,42 @@ def quote_skipped(skipped: Sequence[Skipped]) -> str:
     )
     more = len(skipped) - SKIPPED_QUOTED
     return f"skipped {quoted}" + (f"; and {more} more" if more > 0 else "")
+
+
+@dataclass(frozen=True)
+class RefusedFill:
+    """A field an import would fill (or, in a CSV catalog, add) that the catalog refuses as
+    it stands, by the source's item that offered it."""
+
+    #: Where in the source (`ImportedEntry.origin`: "row 4", "link 3"; "" when unknown).
+    origin: str
+    title: str
+    resource_id: str
+    field: str
+    #: Why, located in the catalog file (its line and field).
+    problems: tuple[Problem, ...]
+
+
+class FillsRefused(CatalogError):
+    """Every fill of an import that the catalog refused, by the source's rows; nothing was
+    written (exit 5, as any edit the catalog refuses). `problems` are the catalog's, once
+    each; `refused` says which row met which."""
+
+    def __init__(self, path: Path, source: str | None, refused: Sequence[RefusedFill]) -> None:
+        self.refused = tuple(refused)
+        super().__init__(list(dict.fromkeys(p for r in self.refused for p in r.problems)))
+        entries = counted(len({(r.origin, r.title) for r in self.refused}), "entry", "entries")
+        where = source or "the import"
+        lines = "\n".join(
+            f"  {r.origin}{' ' if r.origin else ''}{r.title!r} ({r.resource_id}): {p}"
+            for r in self.refused
+            for p in r.problems
+        )
+        self.message = (
+            f"{where}: {path} refuses, as it stands, what {entries} of it would fill in, so "
+            f"nothing was written; each is listed by where it is in {where}, with the line "
+            f"of {path} at fault and what to do, then import again:\n{lines}"
+        )
+
+    def __str__(self) -> str:
+        return self.message

@@ -8,7 +8,7 @@ import difflib
 import io
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import FoldedScalarString
 
 from catalog.catalog_edit import (
+    EditsRefused,
     FieldEdit,
     apply_edits,
     entry_lists_emitter,
@@ -31,7 +32,13 @@ from catalog.errors import CatalogError, LinkhealthError, Problem
 from catalog.files import locked, replace_if_unchanged
 from catalog.importer._csv import column_name
 from catalog.importer._merge import plan_merge
-from catalog.importer._records import ImportedEntry, ImportResult, Parsed
+from catalog.importer._records import (
+    FillsRefused,
+    ImportedEntry,
+    ImportResult,
+    Parsed,
+    RefusedFill,
+)
 from catalog.model import Catalog, Resource
 from catalog.source import (
     CATALOG_SUFFIXES,
@@ -102,7 +109,9 @@ def import_entries(
             csv_fills = _append(work, plan.additions, path) if plan.additions else []
         if plan.fills or csv_fills:
             try:
-                apply_edits(work, [*plan.fills, *csv_fills])
+                apply_edits(work, [*plan.fills, *csv_fills], lock=False)
+            except EditsRefused as exc:  # every row refused, each by its row in the source
+                raise _fills_refused(exc, work, path, plan.sources, parsed.source) from None
             except CatalogError as exc:  # refused in the copy: named by the file people know
                 raise _naming(exc, work, path) from None
         new = work.read_bytes()
@@ -150,6 +159,31 @@ def _naming(error: CatalogError, copy: Path, path: Path) -> CatalogError:
     return CatalogError(
         [replace(p, file=str(path) if p.file == str(copy) else p.file) for p in error.problems]
     )
+
+
+def _fills_refused(
+    error: EditsRefused,
+    copy: Path,
+    path: Path,
+    sources: Mapping[str, ImportedEntry],
+    source: str | None,
+) -> FillsRefused:
+    """`error`, raised of the fills of `copy`, told by the source's rows (`sources`: the
+    source's entry of each resource id) and of the catalog at `path`."""
+    refused = []
+    for refusal in error.refusals:
+        edit, entry = refusal.edit, sources.get(refusal.edit.resource_id)
+        problems = _naming(CatalogError(refusal.problems), copy, path).problems
+        refused.append(
+            RefusedFill(
+                entry.origin if entry else "",
+                entry.title if entry else "",
+                edit.resource_id,
+                edit.field,
+                problems,
+            )
+        )
+    return FillsRefused(path, source, refused)
 
 
 def _locked(path: Path) -> contextlib.AbstractContextManager[None]:
