@@ -299,6 +299,29 @@ def test_deep_link_redirected_to_home_page_is_soft_404() -> None:
     assert classify(facts(chain)).outcome is Outcome.SOFT_404
 
 
+@pytest.mark.parametrize("status", [301, 302, 308])
+@pytest.mark.parametrize(
+    "home", ["https://example.org/?utm_source=old-site", "https://example.org/Pages/default.aspx"]
+)
+def test_deep_link_redirected_to_a_home_page_with_a_query_is_a_soft_404(
+    status: int, home: str
+) -> None:
+    """A 301 was "moved permanently" (switch to the home page), a 302 plain "OK"."""
+    verdict = classify(facts(redirected((URL, status), (home, 200))))
+    assert verdict.outcome is Outcome.SOFT_404
+    assert "home page" in verdict.reason
+
+
+def test_deep_link_moved_to_another_deep_link_with_a_query_is_still_a_move() -> None:
+    moved = "https://example.org/publications?id=2019-annual"
+    assert classify(facts(redirected((URL, 301), (moved, 200)))).outcome is (
+        Outcome.REDIRECTED_PERMANENT
+    )
+    home = "https://example.org/"
+    to_language = redirected((home, 301), ("https://example.org/?lang=en", 200))
+    assert classify(facts(to_language, url=home)).outcome is not Outcome.SOFT_404
+
+
 def test_page_titled_not_found_is_soft_404() -> None:
     found = facts(answered(200), page=page("Page not found", "Sorry, we could not find that."))
     assert classify(found).outcome is Outcome.SOFT_404
