@@ -8,7 +8,9 @@ Three independent signals, each conservative (a false "missing" costs a curator 
 than a missed one, which the next signals or a person may still catch):
 
 * `redirect_soft404`: a deep link was sent to a home page, the site's search
-  (`landing`) or an error-looking URL.
+  (`landing`) or an error-looking URL; by the server or, read by `classify`, by the page
+  (a refresh, or a script on a page that says it moved: `forwarding_notice`,
+  `script_redirect`).
 * `page_soft404`: the title, main heading or whole (short) text *is* an error message.
 * `probe_soft404`: the site answers 200 for a path that cannot exist, and this page
   looks the same as that answer.
@@ -28,6 +30,7 @@ from catalog.text import clipped, strip_accents
 __all__ = [
     "PROBE_PREFIX",
     "Landing",
+    "forwarding_notice",
     "is_error_url",
     "is_home_path",
     "landing",
@@ -36,6 +39,7 @@ __all__ = [
     "probe_soft404",
     "probe_url_for",
     "redirect_soft404",
+    "script_redirect",
     "unverified_shell",
     "video_status",
 ]
@@ -568,7 +572,88 @@ def _probe_score(
     return score if score >= PROBE_SIMILARITY else None
 
 
-# --- (d) video pages ---------------------------------------------------------------------
+# --- (d) pages that send their visitors on ----------------------------------------------
+
+#: A title part or main heading that only announces a move: "Page Moved", "Redirecting…",
+#: "Redirect notice", "Página trasladada", "Redirection en cours".
+_NOTICE_LABEL = re.compile(
+    r"(?:(?:this |the )?(?:page|site|website|document|resource|content) )?(?:has |have )?"
+    r"(?:been )?(?:moved|relocated)(?: permanently)?"
+    r"|redirecting(?: (?:now|you))?(?: please wait)?|redirect(?:ion)? (?:notice|page)"
+    r"|(?:pagina|documento) (?:movida|trasladada|movido|trasladado)|redirigiendo|redireccionando"
+    r"|page deplacee|redirection en cours|weiterleitung"
+)
+#: A sentence that says the page has moved or that its visitor is being sent on, anywhere
+#: in the visible text: "This page has moved.", "You will be redirected to our home page
+#: in 10 seconds.", "Redirecting you to the home page", "Será redirigido", "Vous allez être
+#: redirigé". Only such whole phrases: "the office has moved" or "redirecting funds to
+#: victims" are news, not notices.
+_NOTICE_SENTENCE = re.compile(
+    r"\b(?:(?:this|the|our) (?:page|web ?page|site|website|resource|document|content|article"
+    r"|file|report|publication|link|url)(?: you (?:requested|are looking for|were looking for))?"
+    r" (?:has|have|was|is) (?:been )?(?:moved|relocated)"
+    r"|you(?:ll| will| are| re| shall| should)?(?: (?:now|soon|shortly|automatically|be|being))+"
+    r" (?:redirected|forwarded|transferred|taken to)"
+    r"|redirecting you|(?:sera|seras|esta siendo|estas siendo) redirigid[oa]"
+    r"|(?:vous allez etre|vous serez|vous etes) redirige"
+    r"|(?:esta|la) pagina (?:ha sido|se ha) (?:movida|movido|trasladada|trasladado)"
+    r"|cette page a ete deplacee)\b"
+)
+#: Characters of a page's visible text searched for a notice: it stands near the top.
+_NOTICE_TEXT_CHARS = 4000
+
+
+def forwarding_notice(facts: PageFacts) -> bool:
+    """Whether the page says it has moved or that its visitor is being sent on: then its
+    slow refresh or its script redirect is where the resource went (`script_redirect`)."""
+    if not facts.is_html:
+        return False
+    for label in (facts.title, facts.heading):
+        if label and any(_NOTICE_LABEL.fullmatch(_normalize(p)) for p in title_parts(label)):
+            return True
+    texts = (facts.title or "", facts.heading or "", facts.text[:_NOTICE_TEXT_CHARS])
+    return any(_NOTICE_SENTENCE.search(_normalize(text)) for text in texts)
+
+
+#: Bytes of a body searched for a script redirect: a page announcing one is short.
+_SCRIPT_SNIFF = 64 * 1024
+#: A script sending the browser to a literal address: `window.location.replace("/")`,
+#: `location.href = "/"`, `document.location = '/home'`. Not a comparison
+#: (`location.href == "/"`), a property of another object (`map.location = "/"`), a method
+#: of the address's text (`location.href.replace("http:", "https:")`) or an address built
+#: of parts (`location.href = "/" + lang`).
+_LOCATION = re.compile(
+    rb"(?<![\w$.])(?:(?:window|document|top|self|parent)\s*\.\s*)?location"
+    rb"(?:\s*\.\s*href\s*=(?!=)|\s*=(?!=)|\s*\.\s*(?:replace|assign)\s*\()"
+    rb"\s*([\"'])([^\"'\\<>\s]{1,2048})\1(?!\s*\+)"
+)
+
+
+def script_redirect(body: bytes) -> str | None:
+    """The address, as written, that a `<script>` of the page sends its visitors to, or None.
+
+    Only inline scripts are read, and only as far as a literal assignment: whether the
+    script runs when the page opens (or on a click) is unknown, so the caller counts it
+    only on a page that says it sends its visitors on (`forwarding_notice`). Linear in the
+    body: each script is searched once.
+    """
+    head = body[:_SCRIPT_SNIFF]
+    lowered = head.lower()
+    at = 0
+    while (start := lowered.find(b"<script", at)) >= 0:
+        opened = lowered.find(b">", start)
+        if opened < 0:
+            return None
+        end = lowered.find(b"</script", opened)
+        end = len(head) if end < 0 else end
+        found = _LOCATION.search(head, opened + 1, end)
+        if found is not None:
+            return found.group(2).decode("latin-1")
+        at = end
+    return None
+
+
+# --- (e) video pages ---------------------------------------------------------------------
 
 _YOUTUBE_HOSTS = frozenset(
     {"youtube.com", "www.youtube.com", "m.youtube.com", "www.youtube-nocookie.com"}
