@@ -7,7 +7,8 @@ snoozed, ignored), and, for URL changes and reviews, the edit written back into 
 catalog file through `catalog.catalog_edit` (comments and order kept) followed by a
 re-sync of that file, so the database and the file agree at once.
 
-    accept_redirect   url := where the link's current permanent redirect leads
+    accept_redirect   url := where the link's current permanent redirect leads (never a
+                      home page, search or error page: `soft404.redirect_soft404`)
     replace_url       url := a URL the curator gives, or the link's archived copy
     mark_reviewed     reviewed_at: <today> in the entry; staleness starts over
     snooze            out of the action queue until a date (still checked)
@@ -32,6 +33,7 @@ from sqlalchemy import Engine
 
 from catalog import store
 from catalog.catalog_edit import FieldEdit, apply_edits, undo_edit
+from catalog.check.soft404 import redirect_soft404
 from catalog.clock import Clock, local_date, utcnow
 from catalog.commands import command_options, command_words
 from catalog.db import engine_for
@@ -114,6 +116,16 @@ def accept_redirect(
         raise LinkhealthError(
             f"{_name(resource)} has no current permanent redirect to accept; "
             f"`{_hint(settings, 'resource', resource, *choose)}` shows what its link does"
+        )
+    gone = redirect_soft404(resource.url, target)
+    if gone is not None:
+        # Checks since the classifier learnt this say "page missing"; a database checked
+        # before still holds such a "move", and its report still offered to accept it.
+        raise LinkhealthError(
+            f"{_name(resource)} has not moved: {gone}, so the resource is gone from there and "
+            "accepting would link that page instead; find where it went and "
+            f"`{_hint(settings, 'replace-url', resource, 'NEW-URL')}` (or "
+            f"`{_hint(settings, 'replace-url', resource, '--archive')}` for its archived copy)"
         )
     target = with_fragment_of(target, resource.url)
     return _change_url(

@@ -299,6 +299,29 @@ def test_deep_link_redirected_to_home_page_is_soft_404() -> None:
     assert classify(facts(chain)).outcome is Outcome.SOFT_404
 
 
+@pytest.mark.parametrize("status", [301, 302, 308])
+@pytest.mark.parametrize(
+    "home", ["https://example.org/?utm_source=old-site", "https://example.org/Pages/default.aspx"]
+)
+def test_deep_link_redirected_to_a_home_page_with_a_query_is_a_soft_404(
+    status: int, home: str
+) -> None:
+    """A 301 was "moved permanently" (switch to the home page), a 302 plain "OK"."""
+    verdict = classify(facts(redirected((URL, status), (home, 200))))
+    assert verdict.outcome is Outcome.SOFT_404
+    assert "home page" in verdict.reason
+
+
+def test_deep_link_moved_to_another_deep_link_with_a_query_is_still_a_move() -> None:
+    moved = "https://example.org/publications?id=2019-annual"
+    assert classify(facts(redirected((URL, 301), (moved, 200)))).outcome is (
+        Outcome.REDIRECTED_PERMANENT
+    )
+    home = "https://example.org/"
+    to_language = redirected((home, 301), ("https://example.org/?lang=en", 200))
+    assert classify(facts(to_language, url=home)).outcome is not Outcome.SOFT_404
+
+
 def test_page_titled_not_found_is_soft_404() -> None:
     found = facts(answered(200), page=page("Page not found", "Sorry, we could not find that."))
     assert classify(found).outcome is Outcome.SOFT_404
@@ -590,8 +613,103 @@ def test_a_meta_refresh_to_another_page_is_named_in_the_reason() -> None:
     "content", ["300", "60; url=/", "0; url=/reports/2019.pdf", "0; url=javascript:alert(1)"]
 )
 def test_a_reload_a_slow_refresh_or_a_refresh_to_itself_is_ignored(content: str) -> None:
-    verdict = classify(facts(answered(200), page=refreshing(content)))
-    assert verdict == classify(facts(answered(200), page=refreshing("")))
+    """On a page that announces no move (a slow refresh under "Page moved" is one)."""
+    report = page()
+    verdict = classify(facts(answered(200), page=replace(report, refresh=content)))
+    assert verdict == classify(facts(answered(200), page=report))
+
+
+def served(markup: str) -> tuple[Exchange, PageFacts]:
+    """The answer and the page facts of an HTML page at URL, as the checker reads them."""
+    body = markup.encode()
+    answer = answered(200, headers={"Content-Type": "text/html"}, body=body)
+    return answer, analyse_body(body, "text/html", truncated=False)
+
+
+MOVED_SLOWLY = (
+    '<title>Page Moved</title><meta http-equiv="refresh" content="10; url=/"><p>This page has '
+    "moved. You will be redirected to our home page in 10 seconds.</p>"
+)
+
+
+def test_a_slow_refresh_to_the_home_page_under_a_moved_notice_is_a_soft_404() -> None:
+    """Refreshes over 5 s were ignored whatever the page said: a notice that the page has
+    moved, forwarding to the home page in 10 s, was "OK" (a 0 s one a soft 404)."""
+    answer, moved = served(MOVED_SLOWLY)
+    verdict = classify(facts(answer, page=moved))
+    assert verdict.outcome is Outcome.SOFT_404
+    assert "home page" in verdict.reason and "meta refresh after 10 s" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<title>Redirecting...</title><script>window.location.replace("/");</script>',
+        '<title>Page moved</title><script>setTimeout(function(){window.location.href="/"}, '
+        "3000)</script><p>This resource has moved. Redirecting you to the home page.</p>",
+        "<title>Annual report</title><h1>This page has moved</h1>"
+        "<script>location.href = 'https://example.org/';</script>",
+        "<title>Report</title><p>You will be redirected shortly.</p>"
+        "<script>document.location.assign('/errors/404.html')</script>",
+    ],
+)
+def test_a_script_sending_a_moved_notice_to_the_home_or_error_page_is_a_soft_404(
+    markup: str,
+) -> None:
+    answer, moved = served(markup)
+    verdict = classify(facts(answer, page=moved))
+    assert verdict.outcome is Outcome.SOFT_404
+    assert "script" in verdict.reason
+
+
+ARTICLE = (
+    "<title>Annual report 2019</title><h1>Annual report 2019</h1><p>{text}</p><script>"
+    "gtag('config', 'G-1', {{page_location: window.location.href}});"
+    "if (location.hostname !== 'example.org') {{ console.log(location.pathname); }}"
+    "function goHome() {{ window.location.href = '/'; }}"
+    "var next = location.href.replace('http:', 'https:');</script>"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Findings on victim services for human trafficking survivors.",
+        "Redirecting funds to victims: the office has moved to Main Street.",
+    ],
+)
+def test_an_ordinary_page_whose_scripts_mention_the_location_is_ok(text: str) -> None:
+    """Analytics, a home button's handler, a comparison: no redirect on a page that
+    announces none, even one whose text speaks of moving and redirecting."""
+    answer, article = served(ARTICLE.format(text=text))
+    verdict = classify(facts(answer, page=article))
+    assert verdict.outcome is Outcome.OK
+    assert verdict.reason == "GET 200"
+
+
+@pytest.mark.parametrize(
+    ("markup", "where"),
+    [
+        (
+            "<title>Redirecting</title><script>location.replace('/reports/2019-final.pdf')"
+            "</script>",
+            "https://example.org/reports/2019-final.pdf",
+        ),
+        (MOVED_SLOWLY.replace("url=/", "url=/reports/2019-final"), "/reports/2019-final"),
+    ],
+)
+def test_a_moved_notice_forwarding_to_another_page_names_it(markup: str, where: str) -> None:
+    answer, moved = served(markup)
+    verdict = classify(facts(answer, page=moved))
+    assert verdict.outcome is Outcome.OK
+    assert where in verdict.reason and "not checked" in verdict.reason
+
+
+def test_a_moved_notice_whose_script_builds_the_address_is_not_read() -> None:
+    answer, moved = served(
+        "<title>Redirecting...</title><script>window.location = '/' + lang;</script>"
+    )
+    assert classify(facts(answer, page=moved)).reason == "GET 200"
 
 
 # --- failures without an answer --------------------------------------------------------------

@@ -40,6 +40,7 @@ def html(title: str = "", heading: str = "", body: str = "") -> PageFacts:
         ("https://ex.org/docs/x", "https://ex.org/Home"),
         ("https://old.example.net/toolkit/chapter-3", "https://new.example.com/"),
         ("https://ex.org/?p=123", "https://ex.org/"),
+        ("https://ex.org/a", "https://ex.org/?s=a"),  # WordPress's search for the old words
         ("https://ex.org/a/b", "https://ex.org/404"),
         ("https://ex.org/a/b", "https://ex.org/404.html"),
         ("https://ex.org/a/b", "https://ex.org/errors/404.aspx"),
@@ -73,7 +74,6 @@ def test_deep_link_sent_to_a_home_or_error_page_is_a_soft_404(requested: str, fi
         pytest.param("https://ex.org/en", "https://ex.org/en/", id="language-slash"),
         pytest.param("https://ex.org/a", "https://ex.org/b/c", id="moved-elsewhere"),
         pytest.param("https://ex.org/a", "https://ex.org/login?next=/a", id="login"),
-        pytest.param("https://ex.org/a", "https://ex.org/?s=a", id="home-search"),
         pytest.param("https://ex.org/a", "https://ex.org/research/error-analysis", id="error-word"),
         pytest.param("https://ex.org/404.html", "https://ex.org/404/", id="error-to-error"),
         pytest.param("https://ex.org/a", "https://ex.org/customer", id="custom-word"),
@@ -81,6 +81,57 @@ def test_deep_link_sent_to_a_home_or_error_page_is_a_soft_404(requested: str, fi
     ],
 )
 def test_redirects_that_keep_the_resource_are_not_soft_404s(requested: str, final: str) -> None:
+    assert redirect_soft404(requested, final) is None
+
+
+@pytest.mark.parametrize(
+    "final",
+    [
+        # the home page with a query that only tags the visit or picks a language
+        "https://ex.org/?utm_source=old-site",
+        "https://ex.org/?utm_source=old-site&utm_medium=redirect",
+        "https://ex.org/?lang=en",
+        "https://ex.org/en/?from=reports",
+        "https://new.example.com/?ref=old.example.org",
+        # well-known home documents
+        "https://ex.org/Pages/default.aspx",
+        "https://ex.org/SitePages/Home.aspx",
+        "https://ex.org/index.php",
+        "https://ex.org/index_en.htm",
+        # the site's search, for the old page's words
+        "https://ex.org/search?q=annual+report",
+        "https://ex.org/en/search/?keys=annual%20report",
+        "https://ex.org/search/Pages/results.aspx?k=annual",
+        "https://ex.org/?s=annual+report",
+    ],
+)
+def test_a_deep_link_sent_to_the_home_page_with_a_query_or_to_a_search_is_a_soft_404(
+    final: str,
+) -> None:
+    """A query on the home page turned "page missing" into "moved permanently: switch to
+    the new address", and accepting that linked the home page for good."""
+    assert redirect_soft404("https://ex.org/reports/2019/annual-report", final) is not None
+
+
+@pytest.mark.parametrize(
+    ("requested", "final"),
+    [
+        pytest.param("https://ex.org/", "https://ex.org/?lang=en", id="home-to-its-language"),
+        pytest.param("https://ex.org/?lang=en", "https://ex.org/", id="home-language-to-home"),
+        pytest.param("https://ex.org/a", "https://ex.org/b/c?id=5", id="deep-with-a-query"),
+        pytest.param("https://ex.org/a", "https://ex.org/?p=123", id="wordpress-post"),
+        pytest.param("https://ex.org/a", "https://ex.org/?utm_source=x&p=3", id="tagged-post"),
+        pytest.param("https://ex.org/a", "https://ex.org/index.php?title=Report", id="wiki"),
+        pytest.param("https://ex.org/a", "https://ex.org/?q=node/5", id="drupal-node"),
+        pytest.param("https://ex.org/a", "https://ex.org/search", id="search-tool-itself"),
+        pytest.param("https://ex.org/a", "https://ex.org/research?q=x", id="research"),
+        pytest.param("https://ex.org/a", "https://ex.org/Pages/reports.aspx", id="sharepoint-page"),
+        pytest.param("https://ex.org/search?q=x", "https://ex.org/?s=x", id="search-to-search"),
+    ],
+)
+def test_a_query_or_document_that_may_name_a_page_is_no_home_page(
+    requested: str, final: str
+) -> None:
     assert redirect_soft404(requested, final) is None
 
 

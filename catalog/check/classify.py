@@ -24,9 +24,11 @@ from catalog.check.facts import Answer, CheckFacts, Exchange, RetryNote, Stop
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import is_signed, moved_to, stable_url
 from catalog.check.soft404 import (
+    forwarding_notice,
     page_soft404,
     probe_soft404,
     redirect_soft404,
+    script_redirect,
     unverified_shell,
     video_status,
 )
@@ -410,7 +412,8 @@ def _soft404(facts: CheckFacts, last: Exchange, refresh: _Refresh | None) -> str
 
 
 class _Refresh(NamedTuple):
-    """Where a page sends its visitors on its own (a Refresh header or meta refresh)."""
+    """Where a page sends its visitors on its own (a Refresh header, a meta refresh or,
+    on a page that says so, a script)."""
 
     url: str
     #: "a meta refresh after 0 s"
@@ -418,35 +421,56 @@ class _Refresh(NamedTuple):
 
 
 #: A refresh within this many seconds forwards the visitor before they read the page; a
-#: longer one is a page that reloads itself or lets its notice be read.
+#: longer one is a page that reloads itself or lets its notice be read, which counts only
+#: when the page says it sends its visitors on ("This page has moved. You will be
+#: redirected to our home page in 10 seconds.": `forwarding_notice`).
 _REFRESH_NOW_S = 5
 _REFRESH = re.compile(r"\s*(\d+)(?:\.[\d.]*)?\s*(?:[;,]\s*(?:url\s*=\s*)?(.*))?", re.I | re.S)
 
 
 def _refresh(facts: CheckFacts, last: Exchange, answer: Answer) -> _Refresh | None:
-    """Where the answer forwards browsers within `_REFRESH_NOW_S` seconds, or None. Only
-    read, never followed: following it would be a request of its own, and the verdict
-    needs no more than the address (`_soft404`, `_login_wall`, `_refresh_note`)."""
+    """Where the answer forwards browsers, or None: a refresh within `_REFRESH_NOW_S`
+    seconds; a slower one, or a script's redirect (`script_redirect`), on a page that
+    announces it. Only read, never followed: following it would be a request of its own,
+    and the verdict needs no more than the address (`_soft404`, `_login_wall`,
+    `_refresh_note`)."""
     header = answer.headers.get("refresh")
     page = facts.page
     value, kind = (header, "a Refresh header") if header else (None, "")
     if value is None and page is not None and page.refresh:
         value, kind = page.refresh, "a meta refresh"
     found = _REFRESH.fullmatch(value) if value else None
-    if found is None or not found.group(2) or int(found.group(1)) > _REFRESH_NOW_S:
-        return None
-    target = found.group(2).strip()
-    if target[:1] in ("'", '"'):  # HTML: a quoted URL ends at its closing quote
-        target = target[1:].split(target[0], 1)[0]
     base = last.final_url or facts.url
+    announced: bool | None = None  # read once, and only when it decides
+    if found is not None and found.group(2):
+        delay = int(found.group(1))
+        if delay > _REFRESH_NOW_S:
+            announced = page is not None and forwarding_notice(page)
+        if delay <= _REFRESH_NOW_S or announced:
+            target = found.group(2).strip()
+            if target[:1] in ("'", '"'):  # HTML: a quoted URL ends at its closing quote
+                target = target[1:].split(target[0], 1)[0]
+            url = _forwarded_to(base, target)
+            if url is not None:
+                return _Refresh(url, f"{kind} after {found.group(1)} s")
+    if page is None or not page.is_html or b"location" not in answer.body:
+        return None
+    if announced is None:
+        announced = forwarding_notice(page)
+    written = script_redirect(answer.body) if announced else None
+    url = _forwarded_to(base, written) if written is not None else None
+    return _Refresh(url, "a script on the page") if url is not None else None
+
+
+def _forwarded_to(base: str, target: str) -> str | None:
+    """The http(s) address `target` names from the page at `base`, unless it is that page."""
     try:
         url = str(httpx.URL(base).join(target.strip()))
     except (httpx.InvalidURL, ValueError, TypeError):
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or _same_page(url, base):
+    if urlsplit(url).scheme not in ("http", "https") or _same_page(url, base):
         return None
-    return _Refresh(url, f"{kind} after {found.group(1)} s")
+    return url
 
 
 def _refresh_note(refresh: _Refresh) -> str:

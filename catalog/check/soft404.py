@@ -7,7 +7,10 @@ site. Outputs: one sentence for curators saying why the page looks missing, or N
 Three independent signals, each conservative (a false "missing" costs a curator more
 than a missed one, which the next signals or a person may still catch):
 
-* `redirect_soft404`: a deep link was sent to a home page or an error-looking URL.
+* `redirect_soft404`: a deep link was sent to a home page, the site's search
+  (`landing`) or an error-looking URL; by the server or, read by `classify`, by the page
+  (a refresh, or a script on a page that says it moved: `forwarding_notice`,
+  `script_redirect`).
 * `page_soft404`: the title, main heading or whole (short) text *is* an error message.
 * `probe_soft404`: the site answers 200 for a path that cannot exist, and this page
   looks the same as that answer.
@@ -18,20 +21,25 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from enum import Enum
+from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
 
 from catalog.check.content import PageFacts, similarity, stable_text, title_parts
 from catalog.text import clipped, strip_accents
 
 __all__ = [
     "PROBE_PREFIX",
+    "Landing",
+    "forwarding_notice",
     "is_error_url",
     "is_home_path",
+    "landing",
     "may_name_a_message",
     "page_soft404",
     "probe_soft404",
     "probe_url_for",
     "redirect_soft404",
+    "script_redirect",
     "unverified_shell",
     "video_status",
 ]
@@ -108,8 +116,10 @@ _LANGUAGES = [
 ]
 _HOME_PATH = re.compile(
     rf"(?:/(?:{'|'.join(_LANGUAGES)})(?:[-_][a-z]{{2}})?)?"
-    r"(?:/(?:index|default|home|homepage|inicio|portada|accueil|start|welcome)"
-    r"(?:\.[a-z]{2,5})?)?/*",
+    # SharePoint keeps a site's front page in its Pages library: "/Pages/default.aspx",
+    # "/SitePages/Home.aspx"; Europa's are "/index_en.htm".
+    r"(?:(?:/(?:pages|sitepages))?/(?:index|default|home|homepage|inicio|portada|accueil|start"
+    rf"|welcome)(?:[-_](?:{'|'.join(_LANGUAGES)}))?(?:\.[a-z]{{2,5}})?)?/*",
     re.IGNORECASE,
 )
 #: One path segment (extension removed) that names an error page.
@@ -124,20 +134,136 @@ _ERROR_QUERY = re.compile(r"(?:^|&)(?:aspxerrorpath|errorpath|error|err)=", re.I
 
 
 def redirect_soft404(requested: str, final: str) -> str | None:
-    """Why a redirect from `requested` to `final` means the resource is gone, or None."""
+    """Why a redirect from `requested` to `final` means the resource is gone, or None: it
+    ends on an error page, or on a page that stands for no resource (`landing`: the home
+    page, with or without a query that only tags the visit, or the site's search)."""
     req, fin = urlsplit(requested), urlsplit(final)
     req_path, fin_path = req.path or "/", fin.path or "/"
     if is_error_url(final) and not is_error_url(requested):
         return f"the link was redirected to an error page ({final})"
     if _same_place(req_path, fin_path) and (req.query == fin.query or not req.query):
         return None  # http -> https, a trailing slash, another host for the same path
-    if not is_home_path(fin_path) or fin.query:
+    lands = landing(final)
+    # The home page or a search is never missing itself: "/" -> "/?lang=en" is the site.
+    if lands is None or landing(requested) is not None:
         return None
-    # The home page itself is never missing; but "/?p=123" -> "/" dropped the content.
-    if is_home_path(req_path) and not (req.query and _same_place(req_path, fin_path)):
+    # "/?p=123" -> "/" dropped the content ("/?p=123" -> "/en/" may be the way to a language).
+    if is_home_path(req_path) and not _same_place(req_path, fin_path):
         return None
-    where = "the site's home page" if _host(req) == _host(fin) else f"the home page of {fin.netloc}"
+    same_site = _host(req) == _host(fin)
+    if lands is Landing.SEARCH:
+        where = "the site's search" if same_site else f"the search of {fin.netloc}"
+    else:
+        where = "the site's home page" if same_site else f"the home page of {fin.netloc}"
     return f"the link was redirected to {where} ({final}) instead of the resource"
+
+
+class Landing(Enum):
+    """A page that stands for no resource: where a site sends what it no longer has."""
+
+    HOME = "home"
+    SEARCH = "search"
+
+
+#: Query keys (lower-cased) that name no content: where a visit came from (campaign tags,
+#: click ids, referrers), the language to show it in, a note that a redirect happened. The
+#: home page with these is the home page ("/?utm_source=old-site", "/?lang=en"); any other
+#: key may name a page ("/?p=123" on WordPress, "/index.php?title=X" on MediaWiki).
+_NO_CONTENT_KEYS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "_ga",
+        "_gl",
+        "ref",
+        "referer",
+        "referrer",
+        "source",
+        "src",
+        "from",
+        "origin",
+        "campaign",
+        "lang",
+        "language",
+        "locale",
+        "hl",
+        "lng",
+        "culture",
+        "redirect",
+        "redirected",
+        "redir",
+        "moved",
+        "notfound",
+        "404",
+    }
+)
+#: Query keys (lower-cased) that hold a search's words.
+_SEARCH_KEYS = frozenset(
+    {
+        "s",
+        "q",
+        "k",
+        "kw",
+        "query",
+        "search",
+        "searchtext",
+        "search_text",
+        "searchterm",
+        "search_term",
+        "search_query",
+        "keyword",
+        "keywords",
+        "keys",
+        "term",
+        "terms",
+        "search_api_fulltext",
+    }
+)
+#: Further keys of a search from the home page ("/?s=report&post_type=page", WordPress).
+_SEARCH_OPTIONS = frozenset({"post_type", "page", "paged", "sort", "order", "orderby", "submit"})
+#: The last path segment (extension removed) of a site's search page: "/search",
+#: "/search/Pages/results.aspx" (SharePoint), "/_layouts/15/osssearchresults.aspx".
+_SEARCH_SEGMENT = re.compile(
+    r"(?:oss)?search(?:[-_]?results?)?|results|suche|buscar|busqueda|buscador|busca|recherche"
+    r"|ricerca|zoeken|pesquisa",
+    re.IGNORECASE,
+)
+
+
+def landing(url: str) -> Landing | None:
+    """What `url` is when it stands for no resource (a site's home page, its search), or
+    None for a page of its own.
+
+    Conservative: a query key that may name content keeps a home page's address a page
+    ("/?p=123"), a search needs its words ("/search" alone may be a catalog's own entry,
+    "/?q=node/5" is a Drupal page)."""
+    try:
+        parts = urlsplit(url)
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+    except ValueError:
+        return None
+    keys = [key.lower() for key, _ in pairs]
+    path = parts.path or "/"
+    home = is_home_path(path)
+    if home and all(_no_content(key) for key in keys):
+        return Landing.HOME
+    if not any(key.lower() in _SEARCH_KEYS and "/" not in value for key, value in pairs):
+        return None
+    if home:
+        known = _SEARCH_KEYS | _SEARCH_OPTIONS
+        return Landing.SEARCH if all(_no_content(k) or k in known for k in keys) else None
+    last = path.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return Landing.SEARCH if _SEARCH_SEGMENT.fullmatch(last) else None
+
+
+def _no_content(key: str) -> bool:
+    return key in _NO_CONTENT_KEYS or key.startswith("utm_")
 
 
 def is_home_path(path: str) -> bool:
@@ -446,7 +572,88 @@ def _probe_score(
     return score if score >= PROBE_SIMILARITY else None
 
 
-# --- (d) video pages ---------------------------------------------------------------------
+# --- (d) pages that send their visitors on ----------------------------------------------
+
+#: A title part or main heading that only announces a move: "Page Moved", "Redirecting…",
+#: "Redirect notice", "Página trasladada", "Redirection en cours".
+_NOTICE_LABEL = re.compile(
+    r"(?:(?:this |the )?(?:page|site|website|document|resource|content) )?(?:has |have )?"
+    r"(?:been )?(?:moved|relocated)(?: permanently)?"
+    r"|redirecting(?: (?:now|you))?(?: please wait)?|redirect(?:ion)? (?:notice|page)"
+    r"|(?:pagina|documento) (?:movida|trasladada|movido|trasladado)|redirigiendo|redireccionando"
+    r"|page deplacee|redirection en cours|weiterleitung"
+)
+#: A sentence that says the page has moved or that its visitor is being sent on, anywhere
+#: in the visible text: "This page has moved.", "You will be redirected to our home page
+#: in 10 seconds.", "Redirecting you to the home page", "Será redirigido", "Vous allez être
+#: redirigé". Only such whole phrases: "the office has moved" or "redirecting funds to
+#: victims" are news, not notices.
+_NOTICE_SENTENCE = re.compile(
+    r"\b(?:(?:this|the|our) (?:page|web ?page|site|website|resource|document|content|article"
+    r"|file|report|publication|link|url)(?: you (?:requested|are looking for|were looking for))?"
+    r" (?:has|have|was|is) (?:been )?(?:moved|relocated)"
+    r"|you(?:ll| will| are| re| shall| should)?(?: (?:now|soon|shortly|automatically|be|being))+"
+    r" (?:redirected|forwarded|transferred|taken to)"
+    r"|redirecting you|(?:sera|seras|esta siendo|estas siendo) redirigid[oa]"
+    r"|(?:vous allez etre|vous serez|vous etes) redirige"
+    r"|(?:esta|la) pagina (?:ha sido|se ha) (?:movida|movido|trasladada|trasladado)"
+    r"|cette page a ete deplacee)\b"
+)
+#: Characters of a page's visible text searched for a notice: it stands near the top.
+_NOTICE_TEXT_CHARS = 4000
+
+
+def forwarding_notice(facts: PageFacts) -> bool:
+    """Whether the page says it has moved or that its visitor is being sent on: then its
+    slow refresh or its script redirect is where the resource went (`script_redirect`)."""
+    if not facts.is_html:
+        return False
+    for label in (facts.title, facts.heading):
+        if label and any(_NOTICE_LABEL.fullmatch(_normalize(p)) for p in title_parts(label)):
+            return True
+    texts = (facts.title or "", facts.heading or "", facts.text[:_NOTICE_TEXT_CHARS])
+    return any(_NOTICE_SENTENCE.search(_normalize(text)) for text in texts)
+
+
+#: Bytes of a body searched for a script redirect: a page announcing one is short.
+_SCRIPT_SNIFF = 64 * 1024
+#: A script sending the browser to a literal address: `window.location.replace("/")`,
+#: `location.href = "/"`, `document.location = '/home'`. Not a comparison
+#: (`location.href == "/"`), a property of another object (`map.location = "/"`), a method
+#: of the address's text (`location.href.replace("http:", "https:")`) or an address built
+#: of parts (`location.href = "/" + lang`).
+_LOCATION = re.compile(
+    rb"(?<![\w$.])(?:(?:window|document|top|self|parent)\s*\.\s*)?location"
+    rb"(?:\s*\.\s*href\s*=(?!=)|\s*=(?!=)|\s*\.\s*(?:replace|assign)\s*\()"
+    rb"\s*([\"'])([^\"'\\<>\s]{1,2048})\1(?!\s*\+)"
+)
+
+
+def script_redirect(body: bytes) -> str | None:
+    """The address, as written, that a `<script>` of the page sends its visitors to, or None.
+
+    Only inline scripts are read, and only as far as a literal assignment: whether the
+    script runs when the page opens (or on a click) is unknown, so the caller counts it
+    only on a page that says it sends its visitors on (`forwarding_notice`). Linear in the
+    body: each script is searched once.
+    """
+    head = body[:_SCRIPT_SNIFF]
+    lowered = head.lower()
+    at = 0
+    while (start := lowered.find(b"<script", at)) >= 0:
+        opened = lowered.find(b">", start)
+        if opened < 0:
+            return None
+        end = lowered.find(b"</script", opened)
+        end = len(head) if end < 0 else end
+        found = _LOCATION.search(head, opened + 1, end)
+        if found is not None:
+            return found.group(2).decode("latin-1")
+        at = end
+    return None
+
+
+# --- (e) video pages ---------------------------------------------------------------------
 
 _YOUTUBE_HOSTS = frozenset(
     {"youtube.com", "www.youtube.com", "m.youtube.com", "www.youtube-nocookie.com"}

@@ -1,0 +1,227 @@
+"""A retired page sent to the site's home page, its search or an error page, by any means
+(a 301 or 302, a slow refresh under a "moved" notice, a script), is a missing page over
+real sockets, and `accept-redirect` never writes such a page into the catalog.
+
+A site on 127.0.0.1 (`tests.local_site.handler_class`) answers each path as `SITE` says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from catalog import decisions, store
+from catalog.check import check_targets
+from catalog.errors import LinkhealthError
+from catalog.model import Observation, Target
+from catalog.outcomes import Outcome
+from catalog.settings import CheckSettings, HealthSettings
+from catalog.source import load_catalogs
+from catalog.sync import sync_catalogs
+from catalog.urls import host_of
+from flows.cli import app
+from tests.factories import (
+    T0,
+    Ticker,
+    database_url,
+    days,
+    make_observation,
+    settings_for,
+    temporary_database,
+    write_catalog,
+)
+from tests.local_site import Answer, handler_class
+
+FAST = replace(
+    CheckSettings(),
+    allow_private=True,
+    total_timeout=3.0,
+    read_timeout=2.0,
+    connect_timeout=1.0,
+    backoff_initial=0.01,
+    backoff_max=0.05,
+    per_host_rate=200.0,
+)
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+HOME = (
+    b"<html><head><title>Office for Victims of Crime | Home</title></head><body><h1>Welcome"
+    b"</h1><p>Latest news, funding opportunities, events, grants, training and our directory."
+    b"</p></body></html>"
+)
+REPORT = (
+    b"<html><head><title>Annual Report 2019</title></head><body><h1>Annual Report 2019</h1>"
+    b"<p>Findings on victim services for human trafficking survivors.</p></body></html>"
+)
+OLD = "/reports/2019/annual-report"
+
+
+def moved(status: int, location: str) -> Answer:
+    return status, {"Location": location}, b""
+
+
+def page(markup: str) -> Answer:
+    return 200, HTML, markup.encode()
+
+
+SITE: dict[str, Answer] = {
+    "/": (200, HTML, HOME),
+    "/Pages/default.aspx": (200, HTML, HOME),
+    "/search": (200, HTML, HOME.replace(b"Home", b"Search")),
+    "/reports/2019/final": (200, HTML, REPORT),
+    f"{OLD}/utm": moved(301, "/?utm_source=old-site"),
+    f"{OLD}/utm-302": moved(302, "/?utm_source=old-site"),
+    f"{OLD}/lang": moved(301, "/?lang=en"),
+    f"{OLD}/sharepoint": moved(301, "/Pages/default.aspx"),
+    f"{OLD}/search": moved(301, "/search?q=annual+report"),
+    f"{OLD}/moved-on": moved(301, "/reports/2019/final?format=html"),
+    f"{OLD}/slow-refresh": page(
+        '<title>Page Moved</title><meta http-equiv="refresh" content="10; url=/"><p>This page '
+        "has moved. You will be redirected to our home page in 10 seconds.</p>"
+    ),
+    f"{OLD}/script": page(
+        '<title>Redirecting...</title><script>window.location.replace("/");</script>'
+    ),
+    f"{OLD}/script-later": page(
+        '<title>Page moved</title><script>setTimeout(function(){window.location.href="/"}, '
+        "3000)</script><p>This resource has moved. Redirecting you to the home page.</p>"
+    ),
+    f"{OLD}/analytics": page(
+        "<title>Annual Report 2019</title><h1>Annual Report 2019</h1><p>Findings on victim "
+        "services.</p><script>gtag('config', 'G-1', {page_location: window.location.href});"
+        "function goHome() { window.location.href = '/'; }</script>"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    def answer(request: BaseHTTPRequestHandler) -> Answer:
+        if request.path == "/":  # the home page picks the visitor's language
+            return moved(301, "/?lang=en")
+        return SITE.get(request.path.split("?")[0], (404, HTML, b"<title>Not Found</title>"))
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class(answer))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def check(url: str) -> Observation:
+    target = Target(url=url, host=host_of(url), resource_ids=("annual-report",))
+    (observation,) = asyncio.run(check_targets([target], FAST))
+    return observation
+
+
+@pytest.mark.parametrize("path", ["utm", "utm-302", "lang", "sharepoint", "search"])
+def test_a_report_sent_to_the_home_page_or_the_search_is_missing_not_moved(
+    site: str, path: str
+) -> None:
+    """Each was "moved permanently: switch to the new address" (a 302 plain "OK")."""
+    observation = check(f"{site}{OLD}/{path}")
+    assert observation.outcome is Outcome.SOFT_404, observation.reason
+    assert observation.suggested_url is None
+
+
+def test_a_report_moved_to_another_page_with_a_query_is_still_moved(site: str) -> None:
+    observation = check(f"{site}{OLD}/moved-on")
+    assert observation.outcome is Outcome.REDIRECTED_PERMANENT
+    assert observation.suggested_url == f"{site}/reports/2019/final?format=html"
+
+
+def test_the_home_page_sent_to_its_language_is_not_missing(site: str) -> None:
+    observation = check(f"{site}/")
+    assert observation.final_url == f"{site}/?lang=en"
+    assert observation.outcome is not Outcome.SOFT_404
+
+
+@pytest.mark.parametrize("path", ["slow-refresh", "script", "script-later"])
+def test_a_moved_notice_that_forwards_to_the_home_page_is_missing(site: str, path: str) -> None:
+    observation = check(f"{site}{OLD}/{path}")
+    assert observation.outcome is Outcome.SOFT_404, observation.reason
+    assert "home page" in observation.reason
+
+
+def test_a_page_whose_analytics_read_the_location_is_ok(site: str) -> None:
+    observation = check(f"{site}{OLD}/analytics")
+    assert observation.outcome is Outcome.OK, observation.reason
+    assert observation.reason == "GET 200"
+
+
+# --- accept-redirect -------------------------------------------------------------------
+
+
+REPORT_URL = "https://example.org/reports/2019/annual-report"
+
+
+@pytest.fixture
+def catalog_file(tmp_path: Path) -> Path:
+    return write_catalog(
+        tmp_path / "toolkit.yaml", [{"id": "annual", "title": "Annual Report", "url": REPORT_URL}]
+    )
+
+
+@pytest.fixture
+def engine(tmp_path: Path, catalog_file: Path) -> Iterator[Engine]:
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, load_catalogs([catalog_file]), now=T0)
+        yield engine
+
+
+def moved_before_the_fix(engine: Engine, target: str) -> None:
+    """What a check before this rule stored: a "move" to the home page, offered to accept."""
+    observation = make_observation(
+        REPORT_URL, Outcome.REDIRECTED_PERMANENT, days(1), final_url=target, suggested_url=target
+    )
+    store.record_observations(engine, None, [observation], HealthSettings(), now=days(1))
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://example.org/?utm_source=old-site",
+        "https://example.org/",
+        "https://example.org/Pages/default.aspx",
+        "https://example.org/search?q=annual+report",
+        "https://example.org/errors/404.html",
+    ],
+)
+def test_accept_redirect_refuses_to_link_the_home_page(
+    engine: Engine, catalog_file: Path, target: str
+) -> None:
+    moved_before_the_fix(engine, target)
+    settings = settings_for(engine, [catalog_file])
+    before = catalog_file.read_text()
+    for dry_run in (True, False):
+        with pytest.raises(LinkhealthError) as refused:
+            decisions.accept_redirect(settings, "annual", dry_run=dry_run, clock=Ticker(days(2)))
+        assert target in str(refused.value) and "replace-url" in str(refused.value)
+    assert catalog_file.read_text() == before
+    assert store.resource_history(engine, "annual").decisions == ()
+
+
+def test_accept_redirect_of_a_home_page_target_exits_1_with_the_reason_on_stderr(
+    engine: Engine, catalog_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # nothing answers: no announcement
+    moved_before_the_fix(engine, "https://example.org/?utm_source=old-site")
+    db = database_url(engine)
+    result = CliRunner().invoke(
+        app, ["accept-redirect", "annual", "--db", db, "--catalog", str(catalog_file)]
+    )
+    assert result.exit_code == 1
+    assert "home page" in result.stderr and "replace-url annual NEW-URL" in result.stderr
+    assert result.stdout == ""
+    assert "utm_source" not in catalog_file.read_text()
