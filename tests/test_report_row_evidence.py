@@ -5,22 +5,27 @@ r2 review of a curator's report)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, update
 
+from catalog import store
 from catalog.db import session_scope
+from catalog.outcomes import Outcome
 from catalog.queries import ReportData, report_data
 from catalog.settings import HealthSettings
 from catalog.staleness import staleness
+from catalog.sync import sync_catalogs
 from catalog.tables import Link
 from reports import build_context, render_html, render_markdown
 from reports.build import DRIFT_TOTAL
 from reports.context import MEDIAN_NOTE, Priority, ResourcePage
 from reports.render import render_resource_page
 from tests import report_fixtures as fx
+from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
 
 NEW_EDITION_URL = "https://new.example.org/reports/2024-report/"
 PARKED = (
@@ -149,6 +154,36 @@ def test_the_stored_time_a_title_was_read_reaches_the_row(tmp_path: Path) -> Non
         )
     row = fx.row_of(build_context(report_data(engine), now=fx.NOW), "a-ok-2")
     assert row.page_title_label == "Page title, read 7 days ago (2025-03-03)"
+
+
+def test_a_title_read_before_nights_of_head_alone_is_dated_until_the_next_get(
+    tmp_path: Path,
+) -> None:
+    """Nights that sent HEAD only keep the title of the last GET: a page that turned into
+    a "not found" page since, or a redirect's new page, showed the old title as if the
+    latest check had read it."""
+    url = "https://example.org/faces"
+    catalog = make_catalog(resources=[make_resource("faces", url, year=2016)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [catalog], now=days(0))
+
+        def night(at: datetime, **facts: Any) -> None:
+            run_id = store.start_run(engine, trigger="schedule", now=at)
+            seen = make_observation(url, Outcome.OK, at, **facts)
+            store.record_observations(engine, run_id, [seen], HealthSettings(), now=at)
+            store.finish_run(engine, run_id, status="completed", now=at + timedelta(minutes=5))
+
+        def label(now: datetime) -> str:
+            return fx.row_of(build_context(report_data(engine), now=now), "faces").page_title_label
+
+        read = {"title": "Faces of Human Trafficking", "fingerprint": "f1"}
+        night(days(1), **read)
+        assert label(days(1.1)) == "Page title"
+        night(days(2), methods=("HEAD",))
+        night(days(3), methods=("HEAD",))
+        assert label(days(3.1)) == f"Page title, read 2 days ago ({days(1):%Y-%m-%d})"
+        night(days(4), **read)
+        assert label(days(4.1)) == "Page title"
 
 
 # --- F4: a parked domain answering every address (a soft 404 with markers) ------------------
