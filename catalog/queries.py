@@ -138,6 +138,8 @@ class ResourceRow:
     last_tried_at: datetime | None = None
     #: Response time of the latest check.
     elapsed_ms: int | None = None
+    #: Retries the latest check made (their waits are in `elapsed_ms`).
+    retries: int = 0
     content_length: int | None = None
     #: The link ends at its own address, as the checker asks for it (the canonical form
     #: `url` may differ from: query sorted, "/" path): no move to show.
@@ -166,6 +168,10 @@ class ResourceRow:
     flapping: bool = False
     #: The entry's `type` ("hotline", "report", ...).
     resource_type: str | None = None
+    #: When the page (and so `page_title`) was last read, or vouched for by a 304: checks
+    #: that only send HEAD read no title, so a title older than `last_checked_at` is not
+    #: what the latest check saw (`links.fingerprinted_at`).
+    title_read_at: datetime | None = None
 
     @property
     def needs_attention(self) -> bool:
@@ -1029,12 +1035,14 @@ def _active_resources() -> Select[Any]:
             Link.final_url,
             (Link.final_url == Link.url).label("ends_at_link"),
             Link.title.label("page_title"),
+            Link.fingerprinted_at.label("title_read_at"),
             Link.content_length,
             Link.consecutive_failures,
             PROBLEM_START.label("problem_start"),
             Link.last_checked_at,
             latest.suggested_url,
             latest.elapsed_ms,
+            latest.retries,
             Resource.fields["type"].as_string().label("resource_type"),
             *_optional(Link, "drift_reason", "archive_url", "flapping"),
             *_optional(
@@ -1129,12 +1137,14 @@ def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
         ends_at_link=bool(row["ends_at_link"]),
         suggested_url=suggested,
         page_title=row["page_title"],
+        title_read_at=row["title_read_at"],
         since=row["problem_start"],
         failing_checks=row["consecutive_failures"] or 0,
         last_checked_at=row["last_checked_at"] if checked else None,
         checks_since=checks_since,
         last_tried_at=None if checked else row["last_checked_at"],
         elapsed_ms=row["elapsed_ms"],
+        retries=row["retries"] or 0,
         content_length=row["content_length"],
         drift_reason=row["drift_reason"],
         stale_reasons=_stale_reasons(row["stale_reasons"]),

@@ -8,6 +8,7 @@ rows are grouped into the action queue in the order a curator should work throug
 from __future__ import annotations
 
 import heapq
+import re
 import shlex
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -50,6 +51,7 @@ from reports.context import (
     Row,
     RunSummary,
     Total,
+    When,
     count_of,
     host_page_path,
     publisher_page_path,
@@ -593,9 +595,19 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         ignored_by=_decided(r.ignored_by, now) if r.ignored_reason else None,
         flapping=r.flapping,
         resource_type=r.resource_type,
+        title_read=_title_read(r, now),
     )
     quoted = (r.url, r.reason, r.final_url, r.suggested_url)  # where a URL may be quoted
     return _without_passwords(row) if any(q and "@" in q for q in quoted) else row
+
+
+def _title_read(r: ResourceRow, now: datetime) -> When | None:
+    """When the page title shown was read, if the latest check did not read it (it sent
+    HEAD only, or failed): the title is then that older page's."""
+    read, checked = r.title_read_at, r.last_checked_at
+    if not r.page_title or read is None or checked is None or as_utc(read) >= as_utc(checked):
+        return None
+    return when(read, now)
 
 
 #: How far back, and how many, earlier nights the news links to (a week away, or a
@@ -696,7 +708,14 @@ def _fix(
     def cmd(name: str, *args: str) -> str:
         return command(name, r, *args, form=form)
 
+    edition = _newer_edition(r)
     if priority is Priority.UPDATE and r.suggested_url:
+        if edition:
+            return (
+                _edition_fix(r.suggested_url, "accept the redirect", edition, r.archive_url),
+                cmd("accept-redirect"),
+                False,
+            )
         return f"Switch to the new address {r.suggested_url}.", cmd("accept-redirect"), False
     if priority in (Priority.BROKEN, Priority.DRIFT, Priority.SOFT_404, Priority.UPDATE):
         if r.outcome is Outcome.INVALID_URL:
@@ -704,7 +723,9 @@ def _fix(
         # A drifted link's redirect leads to the page that no longer holds the resource.
         if r.suggested_url and safe_href(r.suggested_url) and priority is not Priority.DRIFT:
             return (
-                f"Use the new address {r.suggested_url}.",
+                _edition_fix(r.suggested_url, "switch to it", edition, r.archive_url)
+                if edition
+                else f"Use the new address {r.suggested_url}.",
                 cmd("replace-url", r.suggested_url),
                 False,
             )
@@ -729,6 +750,8 @@ def _fix(
                     "The page no longer holds the resource: find where the resource is now, "
                     "or remove the entry if it is gone."
                 )
+        elif r.outcome is not None and r.outcome.is_transient and priority is Priority.BROKEN:
+            what = _no_answer_fix(r, r.outcome)
         elif r.outcome is not None:
             what = r.outcome.explanation  # what this failure asks for
         else:
@@ -772,9 +795,15 @@ def _fix(
     if priority is Priority.FAILING:
         if r.suggested_url and safe_href(r.suggested_url):
             # It had moved for good before it failed: the new address is known already.
+            moved = (
+                "It had moved for good before this address stopped working. "
+                + _edition_fix(r.suggested_url, "switch to it", edition, r.archive_url)
+                if edition
+                else f"It had moved for good to {r.suggested_url} before this address stopped "
+                "working; switch to the new address."
+            )
             return (
-                f"It had moved for good to {r.suggested_url} before this address stopped "
-                "working; switch to the new address.",
+                moved,
                 cmd("replace-url", r.suggested_url),
                 False,
             )
@@ -813,19 +842,89 @@ def _fix(
     return None, None, False
 
 
+#: The years a `new_edition` reason names (`catalog.staleness._new_edition`): the page's,
+#: then the entry's.
+_EDITION_YEARS = re.compile(
+    r"names (\d{4}) \(.*later than any year the entry names \((\d{4})\)", re.DOTALL
+)
+
+
+def _newer_edition(r: ResourceRow) -> tuple[str, str] | None:
+    """(the year the page names, the entry's) when the page the link leads to names a
+    newer edition than the entry (a `new_edition` reason the report shows, `_stale`);
+    ("", "") when the reason's years cannot be read (a wording of another version)."""
+    reasons, codes = _stale(r)
+    if "new_edition" not in codes:
+        return None
+    for reason, code in zip(reasons, codes, strict=False):
+        if code == "new_edition" and (found := _EDITION_YEARS.search(reason)):
+            return found[1], found[2]
+    return "", ""
+
+
+def _edition_fix(target: str, switch: str, years: tuple[str, str], archive: str | None) -> str:
+    """The fix of a link whose new address serves a newer edition than the entry names:
+    switching is the curator's decision, not a chore. "Switch to the new address" made
+    the 2018 report's entry point at the 2024 report, under a title still saying 2018."""
+    new, old = years
+    if new and old:
+        names, newer, kept = f"its page names {new}, the entry {old}", f"the {new}", f"the {old}"
+    else:
+        names, newer, kept = "its page names a later year than the entry", "the newer", "its"
+    keep = (
+        f"link its archived copy {archive} instead"
+        if archive
+        else "link an archived copy of it instead (from web.archive.org)"
+    )
+    return (
+        f"The new address {target} leads to a newer edition ({names}). Decide before you "
+        f"{switch}: if the entry should now describe {newer} edition, {switch} and update "
+        f"the entry's title and year; to keep {kept} edition, {keep}."
+    )
+
+
+def _no_answer_fix(r: ResourceRow, outcome: Outcome) -> str:
+    """The fix of a link confirmed broken by failures that say nothing of the page (a
+    timeout, a refused connection, a name that does not resolve): those come from the way
+    to the site too, so a browser is the first test. The outcome's own explanation, "if
+    it keeps happening the site may be down for good", read oddly after it had kept
+    happening until confirmed."""
+    since = f" since {as_utc(r.since):%Y-%m-%d}" if r.since else ""
+    n = max(r.failing_checks, r.checks_since)
+    checks = f" ({count_of(n, 'check')}; the latest: {outcome.label.lower()})" if n else ""
+    return (
+        f"It failed at every check{since}{checks}, so it is confirmed broken; such "
+        "failures can also come from the way to the site. Open it in a browser first: if "
+        "it opens, nothing to change (it is checked again next run); if it does not, find "
+        "where the resource is now (the publisher's new site, or an archived copy)."
+    )
+
+
 def _totals(
     totals: Mapping[str, int], *, nothing_checked: bool = False, rows: Sequence[Row] = ()
 ) -> tuple[Total, ...]:
     items = []
+    # A page that no longer matches its entry is counted as the queue files and badges it,
+    # whatever its answer: a parked domain for sale answering every address with the same
+    # page is a soft 404 to the checker, and was counted "Page missing (soft 404)" here
+    # while the queue listed it under "Page no longer matches its entry".
+    drifted = [r for r in rows if r.priority is Priority.DRIFT]
+    moved = Counter(r.outcome or "" for r in drifted)
+    rows = [r for r in rows if r.priority is not Priority.DRIFT]
     working = _queued_all_the_same(rows)
     aside = Counter(  # a problem put off (snoozed or ignored): not "nothing to do" either
         r.outcome or ""
         for r in rows
         if r.priority is not None and r.set_aside and r.severity == Severity.OK.value
     )
+    if drifted:
+        items.append(_drift_total(drifted))
     # Before any check, no entry was "added since the last check".
     unchecked = _FIRST_CHECK_EXPLANATION if nothing_checked else _UNCHECKED_EXPLANATION
-    for key, count in totals.items():
+    for key, all_of_them in totals.items():
+        count = all_of_them - moved[key]
+        if count <= 0:
+            continue
         try:
             outcome: Outcome | None = Outcome(key)
         except ValueError:
@@ -844,6 +943,31 @@ def _totals(
         return (_SEVERITY_ORDER[Severity(t.severity)], t.key == UNCHECKED, -t.count, t.label)
 
     return tuple(sorted(items, key=order))
+
+
+#: The key of the total of pages that no longer match their entry (no outcome's).
+DRIFT_TOTAL = "drift"
+
+
+def _drift_total(rows: Sequence[Row]) -> Total:
+    """The total of the pages that no longer match their entry (`Priority.DRIFT`), saying
+    how many of them the checker read as soft 404s (a parked or for-sale page answering
+    every address) and how many are snoozed or ignored."""
+    said = [_DRIFT_NEXT_STEP]
+    missing = sum(r.outcome == Outcome.SOFT_404.value for r in rows)
+    if missing:
+        also = "answers" if missing == 1 else "answer"
+        said.append(
+            f"{missing} of them {also} every address with the same page, a soft 404 to the "
+            "checker: a parked, for-sale or spam page, filed here, not under "
+            f"{Priority.SOFT_404.heading}."
+        )
+    aside = sum(r.set_aside for r in rows)
+    if aside:
+        said.append(f"{aside} of them {'is' if aside == 1 else 'are'} snoozed or ignored.")
+    return Total(
+        DRIFT_TOTAL, Priority.DRIFT.heading, Severity.BROKEN.value, " ".join(said), len(rows)
+    )
 
 
 def _queued_all_the_same(rows: Sequence[Row]) -> dict[str, Counter[Priority]]:

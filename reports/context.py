@@ -203,6 +203,9 @@ class Row:
     flapping: bool = False
     #: The entry's `type` ("hotline", "report", ...).
     resource_type: str | None = None
+    #: When `page_title` was read, if not by the latest check (a HEAD reads no title):
+    #: an older title shown undated read as what the latest check saw.
+    title_read: When | None = None
 
     @property
     def began(self) -> str | None:
@@ -224,6 +227,18 @@ class Row:
         return self.began == "flapping"
 
     @property
+    def seen_with_reasons(self) -> str:
+        """`seen`, with the staleness reasons of a row filed in another group than
+        "Possibly out of date" (whose `seen` they are): a redirect to a newer edition,
+        filed under "Moved permanently", said only "Redirected permanently (301)", and the
+        page naming 2024 where the entry names 2018 was in the JSON alone."""
+        if not self.stale_reasons or self.priority is Priority.STALE:
+            return self.seen
+        if self.seen == self.label:  # the badge says it already
+            return sentences(self.stale_reasons)
+        return sentences((self.seen, *self.stale_reasons))
+
+    @property
     def set_aside(self) -> bool:
         return self.snoozed_until is not None or self.ignored_reason is not None
 
@@ -237,10 +252,17 @@ class Row:
     def page_title_label(self) -> str:
         """The title of a link whose last check did not work (failed, blocked, rate
         limited, ...) is its page's when it last worked (`catalog.health` keeps the last
-        good facts), not what the error or block page says."""
-        if self.severity in (Severity.OK.value, Severity.UPDATE.value):
-            return "Page title"
-        return "Page title when it last worked"
+        good facts), not what the error or block page says. A title the latest check did
+        not read (`title_read`) says when it was read: undated, the old page's title
+        beside a new redirect, or a page turned "not found" that only HEAD saw since,
+        read as verified last night."""
+        label = (
+            "Page title"
+            if self.severity in (Severity.OK.value, Severity.UPDATE.value)
+            else "Page title when it last worked"
+        )
+        read = self.title_read
+        return f"{label}, read {read.ago} ({read.date})" if read else label
 
     @property
     def status_badge(self) -> tuple[str, str]:
@@ -449,6 +471,14 @@ class Trend:
         return TREND_SCOPE
 
 
+#: What the publishers' and hosts' "Median response" counts, beside their tables.
+MEDIAN_NOTE = (
+    "Median response: of the latest checks the site answered at the first try; time spent "
+    "waiting on a timeout, a refused connection or retries is left out (“no answer”: no "
+    "check got one)."
+)
+
+
 @dataclass(frozen=True)
 class GroupStats:
     """Health of the resources of one publisher or one host."""
@@ -462,9 +492,19 @@ class GroupStats:
     broken: int
     #: In the action queue (snoozed and ignored ones are not: they are `set_aside`).
     attention: int
+    #: Of the latest checks the site answered at the first try (`MEDIAN_NOTE`).
     median_ms: int | None
     #: Snoozed or ignored, as the index's "Snoozed and ignored" lists them.
     set_aside: int = 0
+    #: Resources whose latest check got no answer (a timeout, a refused connection).
+    unanswered: int = 0
+
+    @property
+    def median_text(self) -> str:
+        """ "217 ms"; "no answer" when no latest check got one; "—" when none counts."""
+        if self.median_ms is not None:
+            return f"{self.median_ms} ms"
+        return "no answer" if self.unanswered else "—"
 
     @property
     def ok_pct(self) -> float | None:

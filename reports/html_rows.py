@@ -247,8 +247,9 @@ def _resource_cell(row: Row, root: str) -> str:
 
 def _seen_cell(row: Row) -> str:
     parts = [_state(row)]
-    if row.seen != row.label:
-        parts.append(f'<div class="small">{_quoting(row.seen)}</div>')
+    seen = row.seen_with_reasons
+    if seen != row.label:
+        parts.append(f'<div class="small">{_quoting(seen)}</div>')
     if row.page_title:
         label = row.page_title_label
         parts.append(f'<div class="small">{label}: “<bdi>{_escape(row.page_title)}</bdi>”</div>')

@@ -18,7 +18,7 @@ from catalog.hygiene import Finding, Level
 from catalog.outcomes import Outcome
 from catalog.queries import ReportData, report_data, shared_resource_ids
 from reports import ReportContext, build_context, render_html, render_markdown, write_report
-from reports.build import action_queue, with_findings
+from reports.build import DRIFT_TOTAL, action_queue, with_findings
 from reports.context import Priority, ResourcePage, Row
 from reports.render import render_resource_page
 from tests import report_fixtures as fx
@@ -234,9 +234,9 @@ def test_a_url_finding_defers_to_the_fix_of_a_link_in_the_queue(data: ReportData
 
 
 def test_the_ok_total_does_not_say_nothing_to_do_of_links_in_the_queue(data: ReportData) -> None:
-    # The headline counts a drifted page "to fix" and an entry due a review "to review";
-    # their links answer, so the totals count them as OK, which must not say "nothing
-    # to do" of them.
+    # The headline counts an entry due a review "to review"; its link answers, so the
+    # totals count it as OK, which must not say "nothing to do" of it. A drifted page is
+    # counted as the queue files it, under "Page no longer matches its entry".
     changed = fx.with_resource(
         data, "a-ok-1", drift_reason="The page now looks like a parked domain"
     )
@@ -246,10 +246,12 @@ def test_the_ok_total_does_not_say_nothing_to_do_of_links_in_the_queue(data: Rep
     queued = [r for r in ok if r.priority is not None and not r.set_aside]
     assert {r.priority for r in queued} == {Priority.DRIFT, Priority.STALE}
     (total,) = [t for t in ctx.totals if t.key == "ok"]
-    assert total.count == len(ok)
-    assert f"{len(queued)} of them" in total.explanation
-    assert Priority.DRIFT.heading in total.explanation
+    assert total.count == len(ok) - 1
+    assert "1 of them" in total.explanation
+    assert Priority.DRIFT.heading not in total.explanation
     assert Priority.STALE.heading in total.explanation
+    (drift,) = [t for t in ctx.totals if t.key == DRIFT_TOTAL]
+    assert (drift.label, drift.count) == (Priority.DRIFT.heading, 1)
 
 
 def test_a_drifted_page_is_not_ok_for_its_publisher_and_host(data: ReportData) -> None:
@@ -370,8 +372,9 @@ def test_the_ok_total_does_not_say_nothing_to_do_of_a_snoozed_page_that_drifted(
     data: ReportData,
 ) -> None:
     # A snoozed page that no longer matches its entry is put off, not done with: the
-    # headline counts it "set aside", not OK, so the OK total must not count it among
-    # "the rest" with nothing to do.
+    # headline counts it "set aside", not OK. The totals count it with the other page
+    # that no longer matches its entry, saying it is snoozed, and the OK total, which
+    # counts neither, says "nothing to do" of its rest only.
     changed = fx.with_resource(
         data, "a-ok-1", drift_reason="The page now looks like a parked domain"
     )
@@ -389,10 +392,11 @@ def test_the_ok_total_does_not_say_nothing_to_do_of_a_snoozed_page_that_drifted(
     (total,) = [t for t in ctx.totals if t.key == "ok"]
     ok = [r for r in ctx.resources if r.outcome == "ok"]
     rest = [r for r in ok if r.priority is None]
-    assert total.count == len(ok) and len(rest) == len(ok) - 2
-    assert "1 of them is in the queue all the same" in total.explanation
-    assert "1 is snoozed or ignored" in total.explanation
-    assert total.explanation.endswith("; nothing to do for the rest.") == bool(rest)
+    assert total.count == len(ok) - 2 and len(rest) == len(ok) - 2
+    assert "in the queue all the same" not in total.explanation
+    (drift,) = [t for t in ctx.totals if t.key == DRIFT_TOTAL]
+    assert drift.count == 2
+    assert "1 of them is snoozed or ignored" in drift.explanation
 
 
 def test_a_url_finding_defers_to_the_fix_of_a_snoozed_link_too(data: ReportData) -> None:
