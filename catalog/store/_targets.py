@@ -106,5 +106,6 @@ def _previous(link: Any) -> Previous | None:
         outcome=Outcome(link.outcome) if link.outcome else None,
         # A handful of distinct values, 100,000 copies at 100k links.
         content_type=sys.intern(link.content_type) if link.content_type else None,
-        final_url=link.read_at,
+        # Mostly the link's own URL: the same string, not a copy per link.
+        final_url=link.url if link.read_at == link.url else link.read_at,
     )
