@@ -88,6 +88,9 @@ class Previous:
     title: str | None = None
     outcome: Outcome | None = None
     content_type: str | None = None
+    #: Where the check that read the page (`fingerprinted_at`) ended: a HEAD that ends
+    #: elsewhere (a new redirect, a new target, a redirect gone) reached another page.
+    final_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

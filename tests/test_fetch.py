@@ -234,6 +234,51 @@ def test_a_head_that_says_the_page_changed_fetches_it_that_night(
     assert get.calls.last.request.headers["if-none-match"] == '"v1"'
 
 
+NEW_EDITION = "https://example.org/reports/2024"
+CDN = "https://cdn.example.net/reports/2019.pdf"
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    ("read_at", "head_redirects_to", "fetched"),
+    [
+        pytest.param(URL, None, False, id="same-address"),
+        pytest.param(NEW_EDITION, NEW_EDITION, False, id="same-redirect"),
+        pytest.param("https://EXAMPLE.org:443/reports/2019", None, False, id="same-canonical"),
+        pytest.param(
+            CDN,
+            f"{CDN}?X-Amz-Expires=300&X-Amz-Signature=0f3a",
+            False,
+            id="a-cdn-signs-the-target-afresh",
+        ),
+        pytest.param(None, NEW_EDITION, False, id="read-address-unknown"),
+        pytest.param(URL, NEW_EDITION, True, id="a-new-redirect"),
+        pytest.param("https://example.org/reports/2023", NEW_EDITION, True, id="a-new-target"),
+        pytest.param(NEW_EDITION, None, True, id="the-redirect-went-away"),
+    ],
+)
+def test_a_head_that_ends_at_another_address_than_the_read_fetches_it_that_night(
+    read_at: str | None, head_redirects_to: str | None, fetched: bool
+) -> None:
+    """The 2018 report's address began to redirect to the 2024 edition: checked by HEAD
+    alone until the next fingerprint, its row showed the 2018 page's title beside the new
+    address, and the new page was not compared with the entry for a week. A HEAD ending
+    elsewhere than the check that read the page sends the GET; the same place spelled
+    otherwise, or a target a CDN signs afresh each time, does not."""
+    for method in ("HEAD", "GET"):
+        route = respx.route(method=method, url=URL)
+        if head_redirects_to is None:
+            route.respond(200, html=PAGE if method == "GET" else "")
+        else:
+            route.respond(301, headers={"Location": head_redirects_to})
+            there = respx.route(method=method, url__startswith=head_redirects_to.split("?")[0])
+            there.respond(200, html=PAGE if method == "GET" else "")
+    previous = replace(FINGERPRINTED, final_url=read_at)
+    obs = check(fingerprint_due=False, previous=previous)
+    assert obs.methods == (("HEAD", "GET") if fetched else ("HEAD",))
+    assert (obs.title == "Annual report 2019") is fetched
+
+
 @respx.mock
 def test_on_a_small_page_a_length_change_under_a_kilobyte_is_no_change() -> None:
     small = replace(FINGERPRINTED, content_length=2000)

@@ -20,7 +20,7 @@ from catalog.archive import CDX_URL, ArchiveLookup
 from catalog.check import check_targets
 from catalog.clock import utcnow
 from catalog.health import BROKEN, OK, SUSPECT, UNCHECKED
-from catalog.model import Target, pack_text
+from catalog.model import Hop, Target, pack_text
 from catalog.ops import verdict_lines
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
@@ -677,6 +677,101 @@ def test_a_validator_seen_only_by_a_head_never_makes_the_next_fingerprint_condit
     assert state.title == "For sale"
     assert state.etag == '"v2"'
     assert state.fingerprinted_at == days(9)
+
+
+TIP_2018 = "https://www.state.gov/j/tip/rls/tiprpt/2018/282570.htm"
+TIP_2024 = "https://www.state.gov/reports/2024-trafficking-in-persons-report/"
+
+
+class NextEdition:
+    """The 2018 report's address, which answers 301 to the 2024 report once `moved`."""
+
+    def __init__(self) -> None:
+        self.moved = False
+        #: (method, URL) of every request, in order.
+        self.asked: list[tuple[str, str]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.asked.append((request.method, str(request.url)))
+        if str(request.url) == TIP_2018 and self.moved:
+            return httpx.Response(301, headers={"Location": TIP_2024})
+        year = "2024" if str(request.url) == TIP_2024 else "2018"
+        title = f"{year} Trafficking in Persons Report"
+        text = f"<p>The {year} Trafficking in Persons Report, country narratives.</p>"
+        body = f"<html><head><title>{title}</title></head><body>{text}</body></html>"
+        return httpx.Response(200, headers={"Content-Type": "text/html"}, text=body)
+
+
+TIP_CATALOG = make_catalog(
+    "toolkit",
+    [make_resource("tip", TIP_2018, title="2018 Trafficking in Persons Report", year=2018)],
+)
+
+
+def _tip_night(engine: Engine, site: NextEdition, day: float) -> list[str]:
+    """One night's check of the report's address (fingerprints due after 7 days), stored
+    with its staleness; the methods it used."""
+    targets = store.targets_for_check(engine, now=days(day), fingerprint_max_age_days=7)
+    observations = asyncio.run(
+        check_targets(
+            targets,
+            CheckSettings(max_attempts=1, total_timeout=5, soft404_probe=False),
+            transport=httpx.MockTransport(site),
+            resolver=public,
+            clock=lambda: days(day),
+        )
+    )
+    store.record_observations(engine, None, observations, HealthSettings(), now=days(day))
+    store.refresh_staleness(engine, HealthSettings(), now=days(day))
+    (obs,) = observations
+    return list(obs.methods)
+
+
+def test_a_night_whose_head_ends_at_a_new_edition_reads_it_that_night(tmp_path: Path) -> None:
+    """The 2018 report's address began to redirect to the 2024 edition the night after it
+    was read: checked by HEAD alone until the weekly fingerprint, its row said "Page
+    title: 2018 ..." beside the new address, and the 2024 page was not compared with the
+    entry (no "names 2024") for a week. The HEAD that ends elsewhere reads the new page
+    that night; the next night, nothing having moved, HEAD alone again."""
+    site = NextEdition()
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [TIP_CATALOG], now=T0)
+        assert _tip_night(engine, site, 1) == ["GET"]
+        site.moved = True
+        assert _tip_night(engine, site, 2) == ["HEAD", "GET"]  # the fingerprint is due on day 8
+        assert ("GET", TIP_2024) in site.asked
+        state = link(engine, TIP_2018)
+        assert (state.outcome, state.title) == (
+            Outcome.REDIRECTED_PERMANENT,
+            "2024 Trafficking in Persons Report",
+        )
+        assert state.fingerprinted_at == days(2)
+        assert "new_edition" in {note.code for note in store.find_resource(engine, "tip").stale}
+        assert _tip_night(engine, site, 3) == ["HEAD"]
+
+
+def test_a_head_night_stored_before_the_page_was_read_again_does_not_hide_the_move(
+    tmp_path: Path,
+) -> None:
+    """A database whose HEAD nights already ended at the new edition without reading it
+    (as checks before this rule stored them): the address compared with is the read's,
+    not the last night's, so the first night after reads the 2024 page."""
+    site = NextEdition()
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [TIP_CATALOG], now=T0)
+        assert _tip_night(engine, site, 1) == ["GET"]
+        head_only = make_observation(
+            TIP_2018,
+            Outcome.REDIRECTED_PERMANENT,
+            days(2),
+            methods=("HEAD",),
+            final_url=TIP_2024,
+            chain=(Hop(TIP_2018, 301), Hop(TIP_2024, 200)),
+        )
+        store.record_observations(engine, None, [head_only], HealthSettings(), now=days(2))
+        site.moved = True
+        assert _tip_night(engine, site, 3) == ["HEAD", "GET"]
+        assert link(engine, TIP_2018).title == "2024 Trafficking in Persons Report"
 
 
 def test_a_night_that_finds_a_page_hijacked_draws_it_out_of_the_trend_s_ok(

@@ -41,6 +41,7 @@ from catalog.check.facts import (
 from catalog.check.issuers import ChainTrust, Issuers, missing_issuer
 from catalog.check.politeness import HostGate, Politeness
 from catalog.check.reasons import FailureKind, describe_error
+from catalog.check.redirects import stable_url
 from catalog.check.retry import (
     refused_wait,
     retry_after_seconds,
@@ -52,7 +53,7 @@ from catalog.clock import Clock, http_date
 from catalog.model import Hop, Previous, Target
 from catalog.settings import CheckSettings
 from catalog.text import media_type
-from catalog.urls import CheckedUrl, UrlProblem, parse_url
+from catalog.urls import CheckedUrl, UrlProblem, canonical_url, parse_url
 
 log = logging.getLogger(__name__)
 
@@ -210,13 +211,18 @@ def changed_since(previous: Previous | None, head: Exchange) -> bool:
     otherwise pass as the resource, "OK", until the next fingerprint is due
     (`fingerprint_max_age_days`).
 
-    Only signals that do not move on every answer count: another strong ETag (weak ones
-    are what frameworks compute over bodies with a token in them), a later Last-Modified
-    that is not just the answer's own time, another media type, a length far from the
-    last. A header missing on either side says nothing (servers leave them off HEAD)."""
+    Only signals that do not move on every answer count: another final address than the
+    read's (a report's address that now redirects to the next edition showed the old
+    edition's title beside the new address for a week, never compared with the entry),
+    another strong ETag (weak ones are what frameworks compute over bodies with a token in
+    them), a later Last-Modified that is not just the answer's own time, another media
+    type, a length far from the last. A header missing on either side says nothing
+    (servers leave them off HEAD)."""
     answer = head.answer
     if previous is None or answer is None or not 200 <= answer.status < 300:
         return False
+    if _ends_elsewhere(previous.final_url, head.final_url):
+        return True
     headers = answer.headers
     etag, before_tag = headers.get("etag"), previous.etag
     if etag and before_tag and _strong(etag) and _strong(before_tag) and etag != before_tag:
@@ -231,6 +237,19 @@ def changed_since(previous: Previous | None, head: Exchange) -> bool:
         return False
     moved = abs(length - before)
     return moved > LENGTH_CHANGE_BYTES and moved > LENGTH_CHANGE_RATIO * max(length, before)
+
+
+def _ends_elsewhere(before: str | None, now: str | None) -> bool:
+    """Whether a journey ending at `now` reached another address than the one that ended
+    at `before` (stored as `checker._observe` keeps it: without signatures and session ids).
+    Compared in canonical form, so a default port or a host's case sends no GET."""
+    if not before or not now or before == now:
+        return False
+    return _place(before) != _place(now)
+
+
+def _place(url: str) -> str:
+    return canonical_url(stable_url(url))
 
 
 def _strong(etag: str) -> bool:

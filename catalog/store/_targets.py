@@ -29,6 +29,15 @@ def targets_for_check(
 ) -> list[Target]:
     """One Target per distinct link of the active resources, in URL order."""
     link, res, col = table_of(t.Link), table_of(t.Resource), table_of(t.Collection)
+    obs = table_of(t.Observation)
+    # The final address of the check that read the page: the observation stamped with the
+    # link's `fingerprinted_at` (one index lookup each, ix_observations_link_checked).
+    read_at = (
+        select(obs.c.final_url)
+        .where(obs.c.link_id == link.c.id, obs.c.checked_at == link.c.fingerprinted_at)
+        .limit(1)
+        .scalar_subquery()
+    )
     query = (
         select(
             link.c.id,
@@ -43,6 +52,7 @@ def targets_for_check(
             link.c.content_type,
             link.c.title,
             link.c.outcome,
+            read_at.label("read_at"),
             res.c.rid,
             res.c.title.label("entry_title"),
         )
@@ -96,4 +106,6 @@ def _previous(link: Any) -> Previous | None:
         outcome=Outcome(link.outcome) if link.outcome else None,
         # A handful of distinct values, 100,000 copies at 100k links.
         content_type=sys.intern(link.content_type) if link.content_type else None,
+        # Mostly the link's own URL: the same string, not a copy per link.
+        final_url=link.url if link.read_at == link.url else link.read_at,
     )
