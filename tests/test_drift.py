@@ -498,7 +498,9 @@ def test_fast_word_splitting_reads_the_words_the_patterns_read(text: str) -> Non
 
 #: ASCII letters and separators, accents precomposed and combining, compatibility forms,
 #: non-ASCII spaces and punctuation, other scripts.
-_FOLD_ALPHABET = "abcXYZ éÉüñçÅİ’“”—©½ﬁ\u0301\u0308\u00a0\u2009.,;-_09ΣσςДあ\u3000'"
+_FOLD_ALPHABET = (
+    "abcXYZ éÉüñçÅİ’“”—©½ﬁ\u0301\u0308\u00a0\u2009.,;-_09ΣσςДあ\u3000'\x85\u2028\u1680\u202f"
+)
 
 
 @settings(max_examples=500, deadline=None)
@@ -510,6 +512,17 @@ def test_folding_piece_by_piece_reads_the_words_folding_the_whole_text_reads(tex
     # characters are folded; the counted words must be those of folding the whole text.
     whole = Counter(drift._WORD.findall(drift._fold(text)))
     assert drift._folded_word_counts(text) == whole
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(alphabet=_FOLD_ALPHABET, max_size=40))
+@example(text="İstanbul’s café—naïve\u00a0x_1")
+@example(text="ſlots\u2028SLOTS ﬁne²")
+def test_marker_words_cut_piece_by_piece_are_the_words_the_pattern_reads(text: str) -> None:
+    # Markers test their phrases' words against the page's: non-ASCII pages are cut at
+    # ASCII non-word characters and spaces before the pattern reads the pieces left.
+    folded = text.casefold()
+    assert drift._any_word_set(folded) == set(drift._ANY_WORD.findall(folded))
 
 
 # A report on forced criminality in scam compounds, which speaks of its subject in words a
