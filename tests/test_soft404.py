@@ -6,6 +6,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from catalog.check.content import PageFacts, analyse_body
 from catalog.check.soft404 import (
@@ -419,3 +421,25 @@ def test_may_name_a_message_agrees_with_the_full_search(title: str) -> None:
 
     full = soft404._MESSAGE.search(soft404._normalize(title)) is not None
     assert soft404.may_name_a_message(title) is full
+
+
+#: Pieces of titles: message words whole, cut up and in other cases, and what normalizing
+#: removes (apostrophes) or makes spaces of (punctuation, underscores).
+_PIECES = "not| |found|fo|und|'|`|_|-|4|04|taken|down|Gone|!|Nothing|ex|ist|X|?|\t|trouv|ee"
+
+
+@given(
+    text=st.lists(
+        st.sampled_from(_PIECES.split("|")),
+        max_size=12,
+    ).map("".join)
+)
+@example(text="Page not fo'und")
+@example(text="taken_down")
+def test_an_ascii_text_without_a_message_word_normalizes_to_none(text: str) -> None:
+    # `_is_message` skips normalizing an ASCII title or heading that holds none of the
+    # message words; normalized, it must hold none either.
+    from catalog.check import soft404
+
+    if not soft404._may_be_message(soft404._ascii_folded(text)):
+        assert not soft404._may_be_message(soft404._normalize(text))
