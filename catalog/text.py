@@ -179,19 +179,59 @@ def strip_accents(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _combining_marks() -> re.Pattern[str]:
-    """Every code point `unicodedata.combining` flags, as one character class (built on
-    first use: ~0.1 s)."""
-    ranges: list[str] = []
+    """Every code point `unicodedata.combining` flags, as one character class: from the
+    table below when this Python's Unicode version is the table's, else read from
+    `unicodedata` (~0.1 CPU-s, once per process: each check run paid it)."""
+    if unicodedata.unidata_version == _COMBINING_VERSION:
+        ranges = [_char_range(*_span(item)) for item in _COMBINING_RANGES.split()]
+    else:
+        ranges = [_char_range(first, last) for first, last in _combining_spans()]
+    return re.compile("[" + "".join(ranges) + "]")
+
+
+#: The code points `unicodedata.combining` flags in Unicode `_COMBINING_VERSION` (Python
+#: 3.11's), hexadecimal, single or first-last; a test compares it with `unicodedata`.
+_COMBINING_VERSION = "14.0.0"
+_COMBINING_RANGES = (
+    "0300-034E 0350-036F 0483-0487 0591-05BD 05BF 05C1-05C2 05C4-05C5 05C7 0610-061A 064B-065F "
+    "0670 06D6-06DC 06DF-06E4 06E7-06E8 06EA-06ED 0711 0730-074A 07EB-07F3 07FD 0816-0819 "
+    "081B-0823 0825-0827 0829-082D 0859-085B 0898-089F 08CA-08E1 08E3-08FF 093C 094D 0951-0954 "
+    "09BC 09CD 09FE 0A3C 0A4D 0ABC 0ACD 0B3C 0B4D 0BCD 0C3C 0C4D 0C55-0C56 0CBC 0CCD 0D3B-0D3C "
+    "0D4D 0DCA 0E38-0E3A 0E48-0E4B 0EB8-0EBA 0EC8-0ECB 0F18-0F19 0F35 0F37 0F39 0F71-0F72 0F74 "
+    "0F7A-0F7D 0F80 0F82-0F84 0F86-0F87 0FC6 1037 1039-103A 108D 135D-135F 1714-1715 1734 17D2 "
+    "17DD 18A9 1939-193B 1A17-1A18 1A60 1A75-1A7C 1A7F 1AB0-1ABD 1ABF-1ACE 1B34 1B44 1B6B-1B73 "
+    "1BAA-1BAB 1BE6 1BF2-1BF3 1C37 1CD0-1CD2 1CD4-1CE0 1CE2-1CE8 1CED 1CF4 1CF8-1CF9 1DC0-1DFF "
+    "20D0-20DC 20E1 20E5-20F0 2CEF-2CF1 2D7F 2DE0-2DFF 302A-302F 3099-309A A66F A674-A67D "
+    "A69E-A69F A6F0-A6F1 A806 A82C A8C4 A8E0-A8F1 A92B-A92D A953 A9B3 A9C0 AAB0 AAB2-AAB4 "
+    "AAB7-AAB8 AABE-AABF AAC1 AAF6 ABED FB1E FE20-FE2F 101FD 102E0 10376-1037A 10A0D 10A0F "
+    "10A38-10A3A 10A3F 10AE5-10AE6 10D24-10D27 10EAB-10EAC 10F46-10F50 10F82-10F85 11046 11070 "
+    "1107F 110B9-110BA 11100-11102 11133-11134 11173 111C0 111CA 11235-11236 112E9-112EA "
+    "1133B-1133C 1134D 11366-1136C 11370-11374 11442 11446 1145E 114C2-114C3 115BF-115C0 1163F "
+    "116B6-116B7 1172B 11839-1183A 1193D-1193E 11943 119E0 11A34 11A47 11A99 11C3F 11D42 "
+    "11D44-11D45 11D97 16AF0-16AF4 16B30-16B36 16FF0-16FF1 1BC9E 1D165-1D169 1D16D-1D172 "
+    "1D17B-1D182 1D185-1D18B 1D1AA-1D1AD 1D242-1D244 1E000-1E006 1E008-1E018 1E01B-1E021 "
+    "1E023-1E024 1E026-1E02A 1E130-1E136 1E2AE 1E2EC-1E2EF 1E8D0-1E8D6 1E944-1E94A"
+)
+
+
+def _span(item: str) -> tuple[int, int]:
+    first, _, last = item.partition("-")
+    return int(first, 16), int(last or first, 16)
+
+
+def _combining_spans() -> list[tuple[int, int]]:
+    """The runs of code points `unicodedata.combining` flags, from `unicodedata` itself."""
+    spans: list[tuple[int, int]] = []
     start = previous = -2
     for code in range(sys.maxunicode + 1):
         if unicodedata.combining(chr(code)):
             if code != previous + 1:
                 if start >= 0:
-                    ranges.append(_char_range(start, previous))
+                    spans.append((start, previous))
                 start = code
             previous = code
-    ranges.append(_char_range(start, previous))
-    return re.compile("[" + "".join(ranges) + "]")
+    spans.append((start, previous))
+    return spans
 
 
 def _char_range(first: int, last: int) -> str:

@@ -498,7 +498,9 @@ def test_fast_word_splitting_reads_the_words_the_patterns_read(text: str) -> Non
 
 #: ASCII letters and separators, accents precomposed and combining, compatibility forms,
 #: non-ASCII spaces and punctuation, other scripts.
-_FOLD_ALPHABET = "abcXYZ éÉüñçÅİ’“”—©½ﬁ\u0301\u0308\u00a0\u2009.,;-_09ΣσςДあ\u3000'"
+_FOLD_ALPHABET = (
+    "abcXYZ éÉüñçÅİ’“”—©½ﬁ\u0301\u0308\u00a0\u2009.,;-_09ΣσςДあ\u3000'\x85\u2028\u1680\u202f"
+)
 
 
 @settings(max_examples=500, deadline=None)
@@ -510,6 +512,17 @@ def test_folding_piece_by_piece_reads_the_words_folding_the_whole_text_reads(tex
     # characters are folded; the counted words must be those of folding the whole text.
     whole = Counter(drift._WORD.findall(drift._fold(text)))
     assert drift._folded_word_counts(text) == whole
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(alphabet=_FOLD_ALPHABET, max_size=40))
+@example(text="İstanbul’s café—naïve\u00a0x_1")
+@example(text="ſlots\u2028SLOTS ﬁne²")
+def test_marker_words_cut_piece_by_piece_are_the_words_the_pattern_reads(text: str) -> None:
+    # Markers test their phrases' words against the page's: non-ASCII pages are cut at
+    # ASCII non-word characters and spaces before the pattern reads the pieces left.
+    folded = text.casefold()
+    assert drift._any_word_set(folded) == set(drift._ANY_WORD.findall(folded))
 
 
 # A report on forced criminality in scam compounds, which speaks of its subject in words a
@@ -561,3 +574,17 @@ def test_spam_injected_into_a_page_that_still_matches_is_still_drift() -> None:
     result = _scam_compounds(hacked)
     assert result.markers == ("gambling",)
     assert judge_drift(result, [0.8, 0.8]) is not None
+
+
+def test_the_table_of_combining_marks_is_what_unicodedata_flags() -> None:
+    # Accent folding strips the marks with a character class read from a table (building it
+    # from `unicodedata` took ~0.1 CPU-s in every process); a wrong table folds other words.
+    import unicodedata
+
+    from catalog import text
+
+    if unicodedata.unidata_version != text._COMBINING_VERSION:
+        pytest.skip(f"the table is for Unicode {text._COMBINING_VERSION}")
+    table = [text._span(item) for item in text._COMBINING_RANGES.split()]
+    assert table == text._combining_spans()
+    assert text.strip_accents("Víctimas ﬁne naïve") == "Victimas fine naive"
