@@ -1183,8 +1183,41 @@ def test_allow_private_skips_our_resolver() -> None:
     assert obs.outcome is Outcome.OK
 
 
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("https://example.org/files/Annual Report 2019.pdf", "/files/Annual%20Report%202019.pdf"),
+        ("https://example.org/search?q=annual report", "/search?q=annual%20report"),
+        ('https://example.org/a{1}|"b"', "/a%7B1%7D%7C%22b%22"),
+    ],
+)
+def test_a_space_in_the_url_is_requested_as_browsers_send_it(url: str, path: str) -> None:
+    """`.../Annual Report 2019.pdf` was "Invalid URL", confirmed broken and never requested,
+    though browsers open it (they send %20, WHATWG URL) and the report's own link worked."""
+    asked: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.raw_path)
+        return httpx.Response(200, html=PAGE)
+
+    obs = check(url, transport=transport(handler))
+    assert obs.outcome is Outcome.OK, obs.reason
+    assert asked == [path.encode()]
+
+
 @respx.mock
-@pytest.mark.parametrize("url", ["", "example.org/x", "ftp://example.org/", "https://exa mple.org"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "example.org/x",
+        "ftp://example.org/",
+        "https://exa mple.org",
+        "https://example.org/a\nb",
+        "https://example.org/a\tb",
+        "https://example.org/a\u00a0b",
+    ],
+)
 def test_invalid_url_is_never_requested(url: str) -> None:
     obs = check(url)
     assert obs.outcome is Outcome.INVALID_URL
