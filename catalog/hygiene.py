@@ -38,12 +38,14 @@ from catalog.staleness import REVIEW_FIELDS, review_date
 from catalog.text import counted, invisible_characters, strip_accents
 from catalog.urls import (
     CheckedUrl,
+    browser_encoded,
     canonical_url,
     https_upgrade_candidate,
     is_shortener,
     parse_url,
     same_place_partners,
     tracking_params,
+    unencoded_characters,
     without_tracking,
 )
 
@@ -120,6 +122,13 @@ FINDING_CODES: dict[str, tuple[Level, str]] = {
         Level.ERROR,
         "The URL holds a character that shows as nothing (a zero-width space, a soft hyphen), "
         "pasted with it: the address fetched is not the one the curator sees.",
+    ),
+    "unencoded_in_url": (
+        Level.WARNING,
+        "The URL holds a space (or a double quote, angle or curly brackets, a caret, a "
+        "vertical bar, a backtick) as it is. The check sends it percent-encoded, as browsers "
+        "send a space (%20), so the link works, but the address breaks where it is pasted "
+        "as text (an e-mail cuts it at the space): write it encoded.",
     ),
     "year_mismatch": (
         Level.WARNING,
@@ -406,6 +415,18 @@ def _url(entry: _Entry) -> Iterable[Finding]:
             field="url",
         )
         url = clean  # the other fixes must not put the character back
+    unencoded = unencoded_characters(url)
+    if unencoded and isinstance(parse_url(url), CheckedUrl):
+        encoded = browser_encoded(url)
+        yield entry.finding(
+            "unencoded_in_url",
+            f"the URL holds {_unencoded_words(url, unencoded)} as written (sent "
+            "percent-encoded, a space as %20)",
+            f"use {encoded} (or, if text after a space is no part of the address, remove it)",
+            ("replace-url", encoded),
+            field="url",
+        )
+        url = encoded
     upgrade = https_upgrade_candidate(url)
     if upgrade is not None:
         yield entry.finding(
@@ -432,6 +453,15 @@ def _url(entry: _Entry) -> Iterable[Finding]:
             "replace it with the address it leads to (the check report shows where it ends)",
             field="url",
         )
+
+
+def _unencoded_words(url: str, unencoded: str) -> str:
+    """E.g. "3 spaces and '|'"."""
+    words = []
+    if " " in unencoded:
+        words.append(counted(url.count(" "), "space"))
+    words += [repr(ch) for ch in unencoded if ch != " "]
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
 
 
 # --- across entries ----------------------------------------------------------------------------

@@ -71,7 +71,8 @@ class Outcome(StrEnum):
     TLS_ERROR = "tls_error"
     #: Bot protection or a login wall answered; a person must look.
     BLOCKED = "blocked"
-    #: Still 429 Too Many Requests after retries.
+    #: Still 429 Too Many Requests after retries, or a 429 or 503 asking us to come back
+    #: later than a check waits (Retry-After).
     RATE_LIMITED = "rate_limited"
     #: The catalog's URL is not a fetchable http(s) URL.
     INVALID_URL = "invalid_url"
@@ -244,7 +245,7 @@ _INFO: dict[Outcome, OutcomeInfo] = {
         "Rate limited",
         _L,
         True,
-        "The site asked us to slow down; it will be checked again next run.",
+        "The site asked us to slow down or to come back later; it will be checked again next run.",
     ),
     Outcome.INVALID_URL: OutcomeInfo(
         "Invalid URL",

@@ -7,7 +7,8 @@ form (RFC 3986 section 6 normalisation, plus a stable query order):
 - lower-case scheme and host, IDNA (punycode) host, trailing dot of the host dropped;
 - default port, fragment and an empty `?` dropped; an empty path becomes "/";
 - percent-encoding normalised: hex digits upper-case, unreserved characters
-  (letters, digits, `-._~`) decoded, non-ASCII and unsafe characters encoded;
+  (letters, digits, `-._~`) decoded, non-ASCII and unsafe characters encoded (a space
+  inside the address as %20: browsers open such a URL, and send it so);
 - `.` and `..` path segments resolved;
 - query parameters sorted by name when no name repeats (blank values kept);
   with a repeated name the order may matter to the server, so it is kept.
@@ -133,7 +134,11 @@ def _parse(raw: str) -> CheckedUrl | UrlProblem:
                 f"the URL holds {addresses} addresses; an entry links one page, so give each "
                 "its own entry"
             )
-        if any(ch.isspace() for ch in raw):
+        # A space inside the address is one browsers open: they send it as %20, as the
+        # canonical form does (WHATWG URL). A line break or tab there, another kind of space
+        # (no-break, ideographic) or one around the address is pasted with it.
+        inside = raw[1:-1].replace(" ", "")
+        if raw[:1].isspace() or raw[-1:].isspace() or any(ch.isspace() for ch in inside):
             return UrlProblem("the URL contains spaces or line breaks")
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):
             return UrlProblem("the URL contains control characters")
@@ -435,6 +440,27 @@ def https_upgrade_candidate(url: str) -> str | None:
     if parts.port == 80:
         netloc = netloc[: netloc.rindex(":")]
     return urlunsplit(("https", netloc, parts.path, parts.query, parts.fragment))
+
+
+#: Printable ASCII characters RFC 3986 does not allow in a URL as they are, which the check
+#: sends percent-encoded (the canonical form), as browsers send a space (%20), quotes and
+#: angle brackets; servers decode either spelling alike. Not the backslash, which browsers
+#: read as "/" (the canonical form encodes it), nor non-ASCII letters: an address in the
+#: curator's script is legible and standard (RFC 3987), and browsers show it that way.
+_UNENCODED = ' "<>^`{|}'
+_ENCODE_UNENCODED = str.maketrans({ch: f"%{ord(ch):02X}" for ch in _UNENCODED})
+
+
+def unencoded_characters(url: str) -> str:
+    """The characters of `_UNENCODED` that `url` holds as they are, each once, in order."""
+    return "".join(dict.fromkeys(ch for ch in url if ch in _UNENCODED))
+
+
+def browser_encoded(url: str) -> str:
+    """`url` as written with each character of `_UNENCODED` percent-encoded (a space as
+    %20), the address the check requests; nothing else of it changes. For a valid URL
+    (`parse_url`): they cannot be in its host, so they are in its path, query or fragment."""
+    return url.translate(_ENCODE_UNENCODED)
 
 
 def is_tracking_param(name: str) -> bool:

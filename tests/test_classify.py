@@ -156,6 +156,17 @@ def test_too_long_retry_after_is_named_in_the_reason() -> None:
     assert "3600" in verdict.reason
 
 
+def test_503_asking_for_a_longer_wait_than_a_check_allows_is_no_failure() -> None:
+    """ "Unavailable, come back in an hour" was an HTTP error, toward a confirmed break; a
+    503 the check did come back for, as asked, and met again still is one."""
+    exchange = answered(503)
+    refused = Exchange("GET", exchange.chain, exchange.answer, refused_wait=3600.0)
+    verdict = classify(facts(refused))
+    assert verdict.outcome is Outcome.RATE_LIMITED
+    assert "3600" in verdict.reason
+    assert classify(facts(answered(503))).outcome is Outcome.HTTP_ERROR
+
+
 def test_redirect_status_without_location_is_an_http_error() -> None:
     assert classify(facts(answered(302))).outcome is Outcome.HTTP_ERROR
 

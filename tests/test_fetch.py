@@ -36,7 +36,7 @@ from catalog.check.fetch import (
     read_page,
 )
 from catalog.model import Batch, Hop, Observation, Previous, Target, pack_text, unpack_text
-from catalog.outcomes import Outcome
+from catalog.outcomes import Outcome, Severity
 from catalog.settings import CheckSettings
 from catalog.urls import host_of
 
@@ -723,14 +723,15 @@ def test_persistent_500_is_an_http_error_after_retries() -> None:
 
 
 @respx.mock
-@pytest.mark.parametrize(
-    ("status", "outcome"), [(429, Outcome.RATE_LIMITED), (503, Outcome.HTTP_ERROR)]
-)
-def test_retry_after_longer_than_the_cap_stops_retrying(status: int, outcome: Outcome) -> None:
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_longer_than_the_cap_stops_retrying(status: int) -> None:
+    """A 503 "come back in an hour" was an HTTP error, counted toward a confirmed break,
+    though the site said it is only unavailable for now: rate limited, as a 429 is."""
     route = respx.get(URL).respond(status, headers={"Retry-After": "3600"})
     sleep = RecordingSleep()
     obs = check(sleep=sleep)
-    assert obs.outcome is outcome
+    assert obs.outcome is Outcome.RATE_LIMITED
+    assert obs.outcome.severity is not Severity.BROKEN
     assert route.call_count == 1 and obs.retries == 0
     assert "3600" in obs.reason
 
@@ -759,40 +760,63 @@ def test_an_absurd_retry_after_is_named_as_a_readable_duration(value: str, said:
 
 
 @respx.mock
-@pytest.mark.parametrize(
-    ("status", "outcome"), [(429, Outcome.RATE_LIMITED), (503, Outcome.HTTP_ERROR)]
-)
+@pytest.mark.parametrize("status", [429, 503])
 @pytest.mark.parametrize("fingerprint_due", [True, False])
 def test_a_retry_after_the_urls_deadline_would_cut_short_is_not_waited_for(
-    status: int, outcome: Outcome, fingerprint_due: bool
+    status: int, fingerprint_due: bool
 ) -> None:
     """Retry-After: 30 (within the cap) twice in a row passes the 45 s deadline: a site
-    answering 503 every time was reported as "no answer ... within 45 s", a timeout."""
+    answering 503 every time was reported as "no answer ... within 45 s", a timeout. After
+    a HEAD 503 the one GET goes at once, not held for the pause that answer set."""
     respx.head(URL).respond(status, headers={"Retry-After": "2"})
     route = respx.get(URL).respond(status, headers={"Retry-After": "2"})
     settings = replace(SETTINGS, total_timeout=1.0, retry_after_cap=30.0)
     sleep = RecordingSleep(really=True)
     obs = check(settings=settings, sleep=sleep, fingerprint_due=fingerprint_due)
-    assert obs.outcome is outcome, obs.reason
+    assert obs.outcome is Outcome.RATE_LIMITED, obs.reason
     assert sleep.waits == []
     assert obs.http_status == status and "2 s (Retry-After)" in obs.reason
-    assert route.call_count == (1 if fingerprint_due else 0)
+    assert route.call_count == (1 if fingerprint_due or status == 503 else 0)
 
 
 @respx.mock
-@pytest.mark.parametrize("status", [429, 503])
-def test_a_head_told_to_come_back_later_than_the_cap_is_not_followed_by_a_get(
-    status: int,
-) -> None:
+def test_a_head_told_to_slow_down_for_longer_than_the_cap_is_not_followed_by_a_get() -> None:
     """GET waited out the host's pause (`retry_after_cap`, 30 s of the URL's 45) only to be
     told the same; with a cap above `total_timeout` the rate limit became a timeout."""
-    head = respx.head(URL).respond(status, headers={"Retry-After": "3600"})
+    head = respx.head(URL).respond(429, headers={"Retry-After": "3600"})
     get = respx.get(URL).respond(200, html=PAGE)
     sleep = RecordingSleep()
     obs = check(fingerprint_due=False, sleep=sleep)
     assert head.call_count == 1 and get.call_count == 0 and sleep.waits == []
-    assert obs.methods == ("HEAD",) and obs.http_status == status
+    assert obs.methods == ("HEAD",) and obs.http_status == 429
+    assert obs.outcome is Outcome.RATE_LIMITED
     assert "3600 s" in obs.reason and "(Retry-After)" in obs.reason
+
+
+@respx.mock
+def test_a_head_told_to_come_back_later_than_the_cap_is_followed_by_a_get_at_once() -> None:
+    """A server answering HEAD 503 with Retry-After 3600 and serving GET: on a HEAD-only
+    night the link was an HTTP error (toward a confirmed break), GET never asked, while
+    after a HEAD 500 GET asks. The GET goes without waiting out the pause the HEAD's
+    answer set (30 s for every URL of a site in maintenance)."""
+    head = respx.head(URL).respond(503, headers={"Retry-After": "3600"})
+    get = respx.get(URL).respond(200, html=PAGE)
+    sleep = RecordingSleep()
+    obs = check(fingerprint_due=False, sleep=sleep)
+    assert head.call_count == 1 and get.call_count == 1 and sleep.waits == []
+    assert obs.outcome is Outcome.OK, obs.reason
+    assert obs.reason == "HEAD 503, GET 200"
+
+
+@respx.mock
+def test_a_site_unavailable_for_longer_than_the_cap_to_head_and_get_is_rate_limited() -> None:
+    respx.head(URL).respond(503, headers={"Retry-After": "3600"})
+    get = respx.get(URL).respond(503, headers={"Retry-After": "3600"})
+    sleep = RecordingSleep()
+    obs = check(fingerprint_due=False, sleep=sleep)
+    assert get.call_count == 1 and sleep.waits == []
+    assert obs.outcome is Outcome.RATE_LIMITED and obs.methods == ("HEAD", "GET")
+    assert "unavailable for now" in obs.reason and "3600 s" in obs.reason
 
 
 @respx.mock
@@ -1228,8 +1252,41 @@ def test_allow_private_skips_our_resolver() -> None:
     assert obs.outcome is Outcome.OK
 
 
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("https://example.org/files/Annual Report 2019.pdf", "/files/Annual%20Report%202019.pdf"),
+        ("https://example.org/search?q=annual report", "/search?q=annual%20report"),
+        ('https://example.org/a{1}|"b"', "/a%7B1%7D%7C%22b%22"),
+    ],
+)
+def test_a_space_in_the_url_is_requested_as_browsers_send_it(url: str, path: str) -> None:
+    """`.../Annual Report 2019.pdf` was "Invalid URL", confirmed broken and never requested,
+    though browsers open it (they send %20, WHATWG URL) and the report's own link worked."""
+    asked: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.raw_path)
+        return httpx.Response(200, html=PAGE)
+
+    obs = check(url, transport=transport(handler))
+    assert obs.outcome is Outcome.OK, obs.reason
+    assert asked == [path.encode()]
+
+
 @respx.mock
-@pytest.mark.parametrize("url", ["", "example.org/x", "ftp://example.org/", "https://exa mple.org"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "example.org/x",
+        "ftp://example.org/",
+        "https://exa mple.org",
+        "https://example.org/a\nb",
+        "https://example.org/a\tb",
+        "https://example.org/a\u00a0b",
+    ],
+)
 def test_invalid_url_is_never_requested(url: str) -> None:
     obs = check(url)
     assert obs.outcome is Outcome.INVALID_URL

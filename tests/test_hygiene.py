@@ -355,6 +355,63 @@ def test_other_url_fixes_of_a_url_with_an_invisible_character_leave_it_out() -> 
     assert findings["tracking_params"].command == "linkhealth replace-url a http://example.org/a"
 
 
+@pytest.mark.parametrize(
+    ("url", "encoded", "said"),
+    [
+        (
+            "https://example.org/files/Annual Report 2019.pdf",
+            "https://example.org/files/Annual%20Report%202019.pdf",
+            "2 spaces",
+        ),
+        (
+            "https://example.org/search?q=annual report#part two",
+            "https://example.org/search?q=annual%20report#part%20two",
+            "2 spaces",
+        ),
+        ("https://example.org/a{1}|b", "https://example.org/a%7B1%7D%7Cb", "'{', '}' and '|'"),
+    ],
+)
+def test_a_url_holding_a_space_is_told_to_write_it_encoded(
+    url: str, encoded: str, said: str
+) -> None:
+    """Such a URL is checked as browsers send it (%20), so it is no broken link, but it is
+    cut at the space where it is pasted as text: a warning with the encoded URL to use."""
+    (finding,) = lint([_catalog(_complete("a", url=url))])
+    assert (finding.code, finding.level, finding.field) == (
+        "unencoded_in_url",
+        Level.WARNING,
+        "url",
+    )
+    assert said in finding.message and encoded in finding.fix
+    assert finding.command == f"linkhealth replace-url a {shlex.quote(encoded)}"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://example.org/Straße/café", "https://exa mple.org/a", "https://example.org/a%20b"],
+)
+def test_a_url_browsers_need_not_encode_for_or_cannot_open_is_no_unencoded_finding(
+    url: str,
+) -> None:
+    """Letters of the curator's script are a legible address (RFC 3987) that browsers show
+    as such; a space in the host name is no address at all (invalid_url says so)."""
+    assert "unencoded_in_url" not in _codes(lint([_catalog(_complete("a", url=url))]))
+
+
+def test_other_url_fixes_of_a_url_with_a_space_keep_it_encoded() -> None:
+    """The tracking fix, worked out from the URL as written, would put the space back
+    after the curator ran the unencoded_in_url one."""
+    url = "http://example.org/Annual Report.pdf?utm_source=news"
+    findings = {f.code: f for f in lint([_catalog(_complete("a", url=url))])}
+    assert set(findings) == {"unencoded_in_url", "http_url", "tracking_params"}
+    assert findings["tracking_params"].command == (
+        "linkhealth replace-url a http://example.org/Annual%20Report.pdf"
+    )
+    assert findings["http_url"].command == (
+        "linkhealth replace-url a 'https://example.org/Annual%20Report.pdf?utm_source=news'"
+    )
+
+
 @pytest.fixture
 def in_sydney(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """This machine's clock set to Sydney time (the suite runs in UTC)."""

@@ -141,6 +141,20 @@ def test_relative_links_resolve_against_the_base_url() -> None:
     assert urls["Relative Link Resource"] == "https://clearinghouse.example.gov/relative/page"
 
 
+def test_a_link_with_a_space_is_imported_as_browsers_send_it() -> None:
+    """A page's `href="Annual Report 2019.pdf"` works in every browser (they send %20)
+    and was dropped as no usable address."""
+    parsed = parse_toolkit_html(
+        '<ul><li><a href="files/Annual Report 2019.pdf">Annual report</a></li>'
+        '<li><a href="https://example.org/b">Guide</a></li></ul>',
+        base_url="https://example.org/toolkit/",
+    )
+    assert [e.url for e in parsed.entries] == [
+        "https://example.org/toolkit/files/Annual%20Report%202019.pdf",
+        "https://example.org/b",
+    ]
+
+
 def test_a_page_url_is_fetched_and_becomes_the_base() -> None:
     page = "<h3><a href='/r/1'>One</a></h3><p>First.</p>"
     with respx.mock:

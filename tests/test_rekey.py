@@ -163,3 +163,32 @@ def test_upgrade_gives_an_emoji_domain_entry_back_its_checks(tmp_path: Path) -> 
             assert s.scalar(select(func.count()).select_from(Observation)) == 1
         assert _link_of(engine, "heart").id == link.id
         assert sync_catalogs(engine, [heart], now=days(2)).changes == ()
+
+
+def test_upgrade_keeps_a_url_with_a_space_one_link_with_its_history(tmp_path: Path) -> None:
+    """A database synced while a space made a URL invalid keyed its link by the text as
+    written. Now that it is checked as %20, the next sync opened a second link and the
+    entry's checks and break stayed on the first. Migration 0012 re-keys it in place."""
+    spaced = "https://example.org/files/Annual Report 2019.pdf"
+    kit = make_catalog("toolkit", [make_resource("spaced", spaced)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        before = _link_of(engine, "spaced")
+        checks = [make_observation(before.url, Outcome.INVALID_URL, days(1))]
+        store.record_observations(engine, None, checks, HealthSettings(), now=days(1))
+        with write_session(engine) as s:
+            link = s.get_one(Link, before.id)
+            link.url, link.host = spaced, ""  # as the invalid URL was keyed
+        with engine.begin() as conn:
+            command.stamp(migrate.alembic_config(conn), "0011")
+
+        migrate.upgrade(engine)
+
+        with read_session(engine) as s:
+            (link,) = s.scalars(select(Link)).all()
+            assert link.id == before.id
+            assert (link.url, link.host) == (canonical_url(spaced), "example.org")
+            assert link.url == "https://example.org/files/Annual%20Report%202019.pdf"
+            assert s.scalar(select(func.count()).select_from(Observation)) == 1
+        assert sync_catalogs(engine, [kit], now=days(2)).changes == ()
+        assert _link_of(engine, "spaced").id == before.id

@@ -53,6 +53,12 @@ CANONICAL = [
     ("https://example.org/%zz", "https://example.org/%zz"),
     ("https://example.org/100%", "https://example.org/100%"),
     ("https://example.org/a%20b", "https://example.org/a%20b"),
+    # a space inside the address: browsers send it as %20 (WHATWG URL)
+    (
+        "https://example.org/Annual Report 2019.pdf",
+        "https://example.org/Annual%20Report%202019.pdf",
+    ),
+    ("https://example.org/s?q=a b&p=1 2#x y", "https://example.org/s?p=1%202&q=a%20b"),
     # dot segments
     ("https://example.org/a/./b/../c", "https://example.org/a/c"),
     ("https://example.org/a/b/..", "https://example.org/a/"),
@@ -235,6 +241,25 @@ def test_a_url_in_two_collections_is_checked_once(tmp_path: Path) -> None:
     assert len(shared) == 1
     assert shared[0].url == "https://humantraffickinghotline.org/?lang=en&src=state"
     assert set(shared[0].resource_ids) == {"hotline", "national-hotline"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://exa mple.org/a",
+        "https://example.org /a",
+        "https://example.org/a\nb",
+        "https://example.org/a\tb",
+        "https://example.org/a\u00a0b",
+        "https://example.org/a ",
+        " https://example.org/a",
+    ],
+)
+def test_a_space_browsers_cannot_open_or_one_pasted_with_the_url_is_invalid(url: str) -> None:
+    """Only an ordinary space inside the path, query or fragment is one browsers send (as
+    %20): in the host name they refuse it, and a line break, a tab or a no-break space in
+    an address (or a space around it) came with the paste."""
+    assert isinstance(parse_url(url), UrlProblem)
 
 
 def test_parse_url_answers_non_text_without_raising() -> None:

@@ -275,6 +275,11 @@ def _answered(facts: CheckFacts, last: Exchange, answer: Answer) -> Verdict:
         return Verdict(
             Outcome.RATE_LIMITED, f"{journey}: the site asked us to slow down" + _wait(last)
         )
+    if status == 503 and last.refused_wait is not None:  # "come back later": no break
+        return Verdict(
+            Outcome.RATE_LIMITED,
+            f"{journey}: the site says it is unavailable for now" + _wait(last),
+        )
     if not 200 <= status < 400:
         return _error_status(facts, last, status, journey)
     if status == 300:  # no Location: a list of the page's variants, which browsers show

@@ -185,9 +185,10 @@ def needs_get(head: Exchange) -> bool:
             case _:
                 assert_never(kind)
     if head.refused_wait is not None:
-        # The server asked us to come back later than we wait: GET would wait out the
-        # host's pause only to hear the same (`_head` explains why GET would not differ).
-        return False
+        # Asked to come back later than we wait. A 429 says we ask too often: GET would
+        # hear the same (`_head` explains why). A 503 says the site is unavailable for now,
+        # yet some serve GET when HEAD fails so: GET asks, as after a HEAD 500.
+        return head.status == 503
     status = head.status
     # A 304 answers a conditional request only: HEAD never asks one, so a HEAD's 304
     # vouches for nothing (it passed as "unchanged since the last check", with no check
@@ -475,30 +476,41 @@ class Fetcher:
 
     async def fetch(self, target: Target, url: str, progress: Progress) -> None:
         """HEAD then maybe GET (or GET alone), appending each `Exchange` to `progress`."""
+        visit = None
         if not target.fingerprint_due:
-            head = await self._head(url, progress)
+            head, owner = await self._head(url, progress)
             progress.exchanges.append(head)
             progress.method = None
             if not needs_get(head) and not changed_since(target.previous, head):
                 return
+            if head.refused_wait is not None:
+                # The one GET after a HEAD told to come back later (503) goes at once, as
+                # after a HEAD 500: the pause that answer set holds the host's other URLs,
+                # and waiting it out here (`retry_after_cap`) for every URL of a site in
+                # maintenance would double the time the host takes.
+                visit = owner
         get = await self.follow(
             "GET",
             url,
             progress=progress,
             headers=conditional_headers(target.previous),
+            owner=visit,
         )
         progress.exchanges.append(get)
         progress.method = None
 
-    async def _head(self, url: str, progress: Progress) -> Exchange:
-        """HEAD, repeated only while the server says "not now" (429, 503).
+    async def _head(self, url: str, progress: Progress) -> tuple[Exchange, object]:
+        """HEAD, repeated only while the server says "not now" (429, 503), with the owner
+        (`follow`) of the last one sent.
 
         Any other failure sends us to GET at once (servers that mishandle HEAD exist), but
         a busy or rate-limiting server would answer GET the same way, and GET would then
-        download the whole page only to learn it is still there.
+        download the whole page only to learn it is still there. Each repeat is a journey
+        of its own, so the host's gate holds it for the pause the last answer asked for.
         """
         once = self._once
-        head = await self.follow("HEAD", url, progress=progress, settings=once)
+        owner = object()
+        head = await self.follow("HEAD", url, progress=progress, settings=once, owner=owner)
         notes: list[RetryNote] = []
         for attempt in range(1, self.settings.max_attempts):
             answer = head.answer
@@ -514,8 +526,9 @@ class Fetcher:
                 )
                 await self.sleep(wait)
             notes.append(RetryNote(str(answer.status), tried.retry_after, wait))
-            head = await self.follow("HEAD", url, progress=progress, settings=once)
-        return replace(head, retries=(*notes, *head.retries)) if notes else head
+            owner = object()
+            head = await self.follow("HEAD", url, progress=progress, settings=once, owner=owner)
+        return (replace(head, retries=(*notes, *head.retries)) if notes else head), owner
 
     async def probe(self, url: str) -> Probe:
         """One GET of a made-up URL, no retries; any failure is just "no probe answer"."""
@@ -548,17 +561,18 @@ class Fetcher:
         progress: Progress,
         headers: dict[str, str] | None = None,
         settings: CheckSettings | None = None,
+        owner: object | None = None,
     ) -> Exchange:
-        """Request `url` and every redirect after it, by hand."""
+        """Request `url` and every redirect after it, by hand. `owner` identifies the
+        journey to the host gates (a new one by default): a pause it caused (Retry-After)
+        is waited out by its own retry, so the gate must not make it wait twice."""
         settings = settings or self.settings
         headers = headers or {}
         progress.method, progress.chain, progress.retries = method, [], []
         chain, retries = progress.chain, progress.retries
         conditional = bool(headers)
         jar = httpx.Cookies()
-        # Identifies this journey to the host gates: a pause it caused (Retry-After) is
-        # waited out by its own retry, so the gate must not make it wait twice.
-        owner = object()
+        owner = owner if owner is not None else object()
         #: URL -> the cookies the journey held when it requested it.
         visited: dict[str, frozenset[tuple[str, str, str, str | None]]] = {}
         current = url

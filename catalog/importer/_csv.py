@@ -24,7 +24,7 @@ from catalog.hygiene import normalise_title
 from catalog.importer._records import ImportedEntry, Note, Parsed, Skipped, quote_skipped
 from catalog.model import RESOURCE_FIELDS
 from catalog.source import meant_url
-from catalog.urls import CheckedUrl, parse_url
+from catalog.urls import CheckedUrl, browser_encoded, parse_url
 
 #: Separators a CSV to import may use, tried in this order on its header row.
 _SEPARATORS = (",", ";", "\t")
@@ -220,6 +220,7 @@ def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -
         if not isinstance(parsed, CheckedUrl):
             skipped.append(Skipped(origin, title, _unusable(url, parsed.reason), "unusable_url"))
             continue
+        url = browser_encoded(url)  # as it is sent: the address lint would ask for
         preferred = values.pop("id", None)
         description = values.pop("description", None)
         extra: dict[str, Any] = {}
@@ -563,8 +564,6 @@ def _unusable(url: str, reason: str) -> str:
     schemes = len(re.findall(r"(?i)\bhttps?://", url))
     if schemes > 1:
         return f"{url!r} holds {schemes} addresses; give each resource its own row"
-    if " " in url.strip() and schemes == 1:
-        reason += " (a space that belongs to the address is written %20)"
     return f"{url!r} is not a usable http(s) address: {reason}"
 
 

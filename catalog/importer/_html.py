@@ -13,7 +13,7 @@ from catalog.errors import LinkhealthError
 from catalog.hygiene import normalise_title
 from catalog.importer._records import ImportedEntry, Parsed, Skipped, quote_skipped
 from catalog.text import without_controls
-from catalog.urls import CheckedUrl, canonical_url, parse_url
+from catalog.urls import CheckedUrl, browser_encoded, canonical_url, parse_url
 
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _BLOCKS = frozenset(
@@ -294,7 +294,7 @@ def _usable(href: str, base_url: str | None) -> tuple[str | None, str]:
     if base_url and urlsplit(href).fragment and canonical_url(href) == canonical_url(base_url):
         # `/toolkit#contacts` on the toolkit page itself is its `#contacts`, written long.
         return None, "the link points inside the page"
-    return href, ""
+    return browser_encoded(href), ""
 
 
 def _collapse(text: str) -> str:
