@@ -24,6 +24,7 @@ import errno
 import fcntl
 import logging
 import os
+import pwd
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
@@ -89,9 +90,35 @@ def _keep_owner(tmp: Path, target: Path) -> None:
 
 
 def _settled(tmp: Path, target: Path) -> None:
-    # The owner first: a change of owner clears the set-id bits that the mode then sets.
+    # The mode first, while the file is still this account's: once given away (root without
+    # CAP_FOWNER), only its new owner may change it.
+    mode = _mode_for(target)
+    os.chmod(tmp, mode)
     _keep_owner(tmp, target)
-    os.chmod(tmp, _mode_for(target))
+    if mode & (stat.S_ISUID | stat.S_ISGID):  # a change of owner clears them
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, mode)
+
+
+def _discard(tmp: Path) -> None:
+    """Remove the temporary file `tmp`, also when it was given to the catalog's owner
+    (`_keep_owner`) in a sticky shared folder (like /tmp), where only a file's owner may
+    remove it: taken back first (giving it away took the right to). One that cannot be
+    removed is named in a warning, not raised over the error that made it stay."""
+    try:
+        tmp.unlink(missing_ok=True)
+        return
+    except PermissionError:
+        pass
+    try:
+        os.chown(tmp, os.geteuid(), -1)
+        tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning(
+            "cannot remove the temporary file %s (%s); it is not the catalog: delete it",
+            tmp,
+            exc.strerror or exc,
+        )
 
 
 def _sync_folder(folder: Path) -> None:
@@ -126,7 +153,7 @@ def written_beside(path: Path, data: bytes) -> Path:
             os.fsync(out.fileno())
         _settled(tmp, target)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise
     return tmp
 
@@ -137,13 +164,24 @@ def renamed_over(tmp: Path, target: Path) -> None:
     _sync_folder(target.parent)
 
 
+def _swapped_in(tmp: Path, path: Path) -> None:
+    """`renamed_over` the file `path` names, refused as `not_writable` (`_not_replaceable`)
+    when this account may not replace it there."""
+    try:
+        renamed_over(tmp, real_file(path))
+    except OSError as exc:
+        if exc.errno in _NOT_WRITABLE:
+            raise _not_replaceable(path, exc) from None
+        raise
+
+
 def replace_file(path: Path, data: bytes) -> None:
     """Make the file `path` names hold `data`, all at once."""
     tmp = written_beside(path, data)
     try:
-        renamed_over(tmp, real_file(path))
+        _swapped_in(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
 
 
 def replace_if_unchanged(
@@ -168,9 +206,9 @@ def replace_if_unchanged(
         target = real_file(path)
         if not _holds(target, expected):
             raise _changed_meanwhile(path)
-        renamed_over(tmp, target)
+        _swapped_in(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
 
 
 def _holds(target: Path, expected: bytes | None) -> bool:
@@ -210,6 +248,72 @@ def folder_not_writable(path: Path, error: OSError) -> CatalogError:
             )
         ]
     )
+
+
+def _not_replaceable(path: Path, error: OSError) -> CatalogError:
+    """The refusal of a write to the catalog file `path` that this account may not replace
+    in its folder, though it may create files there: in a sticky shared folder (like /tmp)
+    only a file's owner (or the folder's) may replace it. The error named only the
+    temporary file written beside it, as "Operation not permitted" (exit 1)."""
+    target = real_file(path).absolute()
+    folder = target.parent
+    why = error.strerror or str(error)
+    try:
+        sticky = bool(folder.stat().st_mode & stat.S_ISVTX)
+        owner = _owner(target.stat().st_uid)
+    except OSError:
+        sticky, owner = False, "unknown"
+    if sticky:
+        message = (
+            f"cannot replace it in its folder {folder} ({why}): the folder is shared (its "
+            f"sticky bit is set, as on /tmp), where only the file's owner ({owner}) may "
+            "replace it, and the file is changed by writing a new one beside it, so nothing "
+            f"was changed; ask its owner ({owner}) to make the change or to move the catalog "
+            "into a folder its editors may write (a group's), or work on a copy in a folder "
+            "of yours, then run the command again"
+        )
+    else:
+        message = (
+            f"cannot replace it in its folder {folder} ({why}), and the file is changed by "
+            "writing a new one beside it, so nothing was changed; get the right to replace "
+            f"it (an immutable file cannot be: 'lsattr {target}' shows an i), or work on a "
+            "copy in a folder of yours, then run the command again"
+        )
+    return CatalogError([Problem(str(path), None, None, "not_writable", message)])
+
+
+def _lock_not_readable(path: Path, lock_path: Path, error: OSError) -> CatalogError:
+    """The refusal of a write to the catalog file `path` whose lock file exists and this
+    account may not open (another user's, mode 0600): naming who can fix it. It was "cannot
+    open or create the lock file" (exit 1 for an import), as if the folder were at fault."""
+    try:
+        st = lock_path.lstat()
+        owner, mode = _owner(st.st_uid), f"{stat.S_IMODE(st.st_mode):04o}"
+        of_it = f"it belongs to {owner} with mode {mode}, which this account may not read"
+    except OSError:
+        owner, of_it = "unknown", "this account may not read it"
+    return CatalogError(
+        [
+            Problem(
+                str(path),
+                None,
+                None,
+                "not_writable",
+                f"cannot open its lock file {lock_path} ({error.strerror or error}): {of_it}, "
+                "and every edit takes that lock so that two at once cannot lose each other's "
+                f"changes, so nothing was changed; its owner ({owner}) or root can make it "
+                f"readable by everyone who edits the catalog (chmod a+r {lock_path}: it holds "
+                "nothing), then run the command again",
+            )
+        ]
+    )
+
+
+def _owner(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 def _changed_meanwhile(path: Path) -> CatalogError:
@@ -257,14 +361,15 @@ class TextReplacement:
                 _settled(self._tmp, self._target)
                 renamed_over(self._tmp, self._target)
         finally:
-            self._tmp.unlink(missing_ok=True)
+            _discard(self._tmp)
 
 
 @contextlib.contextmanager
 def locked(path: Path, refused: Callable[[Path, OSError], Exception]) -> Iterator[None]:
     """An exclusive lock for writing the file `path` names, so that two writers (a curator's
-    edit, an import) never lose each other's changes; `refused(lock_path, error)` is raised
-    when the lock file cannot be opened or created.
+    edit, an import) never lose each other's changes. A lock file this account may not
+    create (the folder) or open (another user's, mode 0600) is refused as `not_writable`;
+    `refused(lock_path, error)` is raised when it cannot be opened or created otherwise.
 
     The lock is a hidden sibling, `.NAME.lock`, not the file itself, whose inode every
     replacement swaps. It starts with a dot, so loading the folder skips it, and it is never
@@ -280,8 +385,10 @@ def locked(path: Path, refused: Callable[[Path, OSError], Exception]) -> Iterato
     try:
         fd = open_lock_file(lock_path, _mode_for(target) & 0o444, group_of=target)
     except OSError as exc:
-        if exc.errno in _NOT_WRITABLE and not os.path.lexists(lock_path):
-            raise folder_not_writable(path, exc) from None  # no lock file, and none can be made
+        if exc.errno in _NOT_WRITABLE:
+            if not os.path.lexists(lock_path):  # no lock file, and none can be made
+                raise folder_not_writable(path, exc) from None
+            raise _lock_not_readable(path, lock_path, exc) from None
         raise refused(lock_path, exc) from exc
     try:
         lock_exclusively(

@@ -9,6 +9,8 @@ import errno
 import fcntl
 import logging
 import os
+import pwd
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -203,3 +205,163 @@ def test_a_decision_in_an_unwritable_folder_exits_5_and_records_nothing(
         assert "nothing was changed" in result.stderr and ".tmp" not in result.stderr
         assert path.read_text() == YAML
         assert store.decisions_for(engine, store.find_resource(engine, "a").id) == []
+
+
+# --- a shared folder: the catalog or its lock file is another user's ---------------------------
+
+
+def _replace_refused_in(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Renaming over a file in `folder` is refused as Linux refuses it in a sticky folder
+    (like /tmp) to a user who owns neither the file nor the folder (EPERM); creating the new
+    file beside it is allowed there."""
+    real_replace = os.replace
+
+    def replace(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(dst).parent == folder:
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), str(src), str(dst))
+        real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+@pytest.mark.parametrize("write", [_edit, _import], ids=["edit", "import"])
+def test_a_write_of_another_users_catalog_in_a_sticky_folder_names_the_catalog_and_its_owner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write: Callable[[Path], None]
+) -> None:
+    """A catalog dropped in a shared folder (mode 1777) by a colleague: the edit failed with
+    "Operation not permitted: /x/.cat.yaml.k2j4_x.tmp.yaml" (exit 1), a file the curator never
+    asked for. Now the same refusal as a folder that takes no new files, saying whose it is."""
+    path = tmp_path / "cat.yaml"
+    path.write_text(YAML)
+    (tmp_path / ".cat.yaml.lock").touch()  # made by its owner's edits
+    tmp_path.chmod(0o1777)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    _replace_refused_in(tmp_path, monkeypatch)
+
+    with pytest.raises(CatalogError) as refused:
+        write(path)
+
+    (problem,) = refused.value.problems
+    assert (problem.file, problem.code) == (str(path), "not_writable")
+    assert f"its folder {tmp_path} " in problem.message
+    assert f"({pwd.getpwuid(path.stat().st_uid).pw_name})" in problem.message  # its owner
+    assert "nothing was changed" in problem.message and ".tmp" not in str(refused.value)
+    assert refused.value.exit_code == 5
+    assert path.read_text() == YAML
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no temporary file left
+
+
+def _unreadable_lock_file(lock: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lock` exists, mode 0600, another user's when the tests run as root (who may read it
+    all the same: opening it is refused as it is to a user who may not)."""
+    lock.touch()
+    lock.chmod(0o600)
+    if os.geteuid() == 0:
+        os.chown(lock, 65534, 65534)
+    real_os_open = os.open
+
+    def os_open(file: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if isinstance(file, (str, Path)) and Path(file) == lock:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return real_os_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", os_open)
+
+
+@pytest.mark.parametrize("write", [_edit, _import], ids=["edit", "import"])
+def test_a_lock_file_the_user_cannot_open_is_named_with_who_can_fix_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write: Callable[[Path], None]
+) -> None:
+    """A lock file made by a curator whose umask is 077: the import failed with "cannot open
+    or create the lock file" (exit 1), the edit called the catalog unreadable (it is not)."""
+    path = tmp_path / "cat.yaml"
+    path.write_text(YAML)
+    lock = tmp_path / ".cat.yaml.lock"
+    _unreadable_lock_file(lock, monkeypatch)
+    owner = pwd.getpwuid(lock.stat().st_uid).pw_name
+
+    with pytest.raises(CatalogError) as refused:
+        write(path)
+
+    (problem,) = refused.value.problems
+    assert (problem.file, problem.code) == (str(path), "not_writable")
+    assert f"its lock file {lock} " in problem.message
+    assert f"{owner} with mode 0600" in problem.message and f"chmod a+r {lock}" in problem.message
+    assert "nothing was changed" in problem.message
+    assert refused.value.exit_code == 5
+    assert path.read_text() == YAML
+
+
+def test_an_import_behind_a_lock_file_the_user_cannot_open_exits_5(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "catalogs"
+    folder.mkdir()
+    path = folder / "cat.yaml"
+    path.write_text(YAML)
+    lock = folder / ".cat.yaml.lock"
+    _unreadable_lock_file(lock, monkeypatch)
+    source = tmp_path / "new.csv"
+    source.write_text("title,url\nNew,https://new.example/\n")
+
+    result = CliRunner().invoke(app, ["catalog", "import-csv", str(source), "--into", str(path)])
+
+    assert result.exit_code == 5, result.output
+    assert f"{path}: cannot open its lock file {lock} " in result.stderr
+    assert path.read_text() == YAML
+
+
+# --- the same, for real: root without the capabilities that let it write anywhere -----------
+
+#: Run as root is, less the capabilities that let it read, write and replace any file: an
+#: ordinary user for files another user owns (it may still give files away, CAP_CHOWN).
+_NO_DAC = "-dac_override,-dac_read_search,-fowner"
+_SETPRIV = ["setpriv", f"--inh-caps={_NO_DAC}", f"--bounding-set={_NO_DAC}"]
+
+
+def _without_dac(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PREFECT_HOME": str(tmp_path / "prefect")}
+    main = "from flows.cli import main; main()"
+    return subprocess.run(
+        [*_SETPRIV, sys.executable, "-c", main, *args], env=env, cwd=tmp_path,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def no_dac() -> None:
+    """Skip unless the tests run as root where `setpriv` can drop capabilities."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv (util-linux) to run without CAP_DAC_OVERRIDE")
+    probe = subprocess.run([*_SETPRIV, "true"], capture_output=True, timeout=30)
+    if probe.returncode != 0:
+        pytest.skip(f"setpriv cannot drop capabilities here: {probe.stderr!r}")
+
+
+@pytest.mark.parametrize("case", ["sticky-folder", "lock-file-0600"])
+def test_a_real_folder_of_another_user_refuses_the_import_naming_the_catalog(
+    tmp_path: Path, no_dac: None, case: str
+) -> None:
+    """r4's reproduction. A sticky folder: the temporary file, given to the catalog's owner,
+    could not be removed (only a file's owner may, there) and stayed beside the catalog."""
+    folder = tmp_path / "cats"
+    folder.mkdir()
+    path = folder / "cat.yaml"
+    path.write_text(YAML)
+    lock = folder / ".cat.yaml.lock"
+    lock.touch()
+    source = tmp_path / "new.csv"
+    source.write_text("title,url\nNew,https://new.example/\n")
+    for file in (folder, path, lock):
+        os.chown(file, 65534, 65534)
+    folder.chmod(0o1777 if case == "sticky-folder" else 0o755)
+    lock.chmod(0o644 if case == "sticky-folder" else 0o600)
+    before = sorted(p.name for p in folder.iterdir())
+
+    done = _without_dac(tmp_path, "catalog", "import-csv", str(source), "--into", str(path))
+
+    assert done.returncode == 5, done.stderr
+    assert f"{path}: cannot " in done.stderr and "[not_writable]" in done.stderr
+    assert ".tmp" not in done.stderr and "Traceback" not in done.stderr
+    assert path.read_text() == YAML
+    assert sorted(p.name for p in folder.iterdir()) == before
