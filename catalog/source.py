@@ -95,7 +95,8 @@ PROBLEM_CODES: dict[str, str] = {
     ),
     "not_writable": (
         "An edit or import was not written: this account may not create files in the "
-        "catalog's folder (its lock file, or the new file written beside it)."
+        "catalog's folder (its lock file, or the new file written beside it), replace the "
+        "file there (another user's, in a shared sticky folder), or open its lock file."
     ),
 }
 
