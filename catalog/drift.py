@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from catalog.text import strip_accents
 
@@ -75,6 +76,7 @@ MARKER_LABELS: dict[str, str] = {
     "adult": "adult-content",
     "pharma": "pharmacy-spam",
     "crypto": "crypto-scam",
+    "placeholder": "web host's placeholder",
 }
 
 
@@ -371,6 +373,21 @@ _CATEGORIES: dict[str, _Markers] = {
         ),
         weak_needed=3,
     ),
+    # A lapsed hosting account or a reinstalled server: the host's page, not the resource.
+    # Most are a title and a sentence (under `MIN_PAGE_WORDS`), so relevance cannot tell;
+    # titles and whole short texts are matched by `_PLACEHOLDER` (`placeholder_page`).
+    "placeholder": _Markers(
+        strong=(
+            "this account has been suspended",
+            "nginx web server is successfully installed",
+            "default welcome page used to test the correct operation of the apache",
+            "this page is used to test the proper operation of the apache",
+            "this page is used to test the proper operation of the nginx",
+            "future home of something quite cool",
+        ),
+        weak=(),
+        weak_needed=1,
+    ),
 }
 
 
@@ -480,6 +497,92 @@ def find_markers(
     return fired
 
 
+#: A hosting placeholder's whole title, or the whole text of a page that has no more
+#: (lower case, spaces collapsed, end punctuation removed): "Account Suspended", "Welcome to
+#: nginx!", "IIS Windows Server", "It works!", "Index of /", "Default Web Site Page". Whole
+#: only: "How it works" or a guide to nginx is a page, not the placeholder.
+_PLACEHOLDER = re.compile(
+    r"(?:(?:this )?(?:hosting )?(?:account|website|web site|site|domain)(?: has been| is)?"
+    r" (?:suspended|disabled|deactivated))"
+    r"|welcome to nginx(?: on [a-z]+(?: linux)?)?"
+    r"|test page for (?:the )?(?:nginx|apache)(?: http)? server(?: on [a-z ]{1,40})?"
+    r"|apache2? (?:[a-z]+ )?default page(?:: it works)?"
+    r"|iis(?: ?\d{1,2}(?:\.\d)?)?(?: windows(?: server)?)?"
+    r"|(?:microsoft )?internet information services(?: \d{1,2}(?:\.\d)?)?"
+    r"|default web site page|web server'?s default page|domain default page"
+    r"|future home of something quite cool"
+)
+#: Placeholders whose words a real page may bear as its title ("It works!" over a story of
+#: a program that works): only on a page with too little text to be such a story.
+_BARE_PLACEHOLDER = re.compile(r"it works|index of /")
+#: Only a text this short can be a placeholder as a whole; also bounds the work per page.
+_PLACEHOLDER_CHARS = 80
+
+
+def placeholder_page(
+    page_title: str | None, page_text: str | None, *, ignore: str = "", thin: bool = True
+) -> str | None:
+    """The title (or whole short text) that makes the page a web host's placeholder, or
+    None. Not when the entry (`ignore`) is titled so itself; "It works!" and "Index of /"
+    only on a `thin` page (fewer than `MIN_PAGE_WORDS`)."""
+    for said in (page_title, page_text):
+        if not said or len(said) > _PLACEHOLDER_CHARS:
+            continue
+        plain = " ".join(said.casefold().split()).rstrip("!.: ")
+        known = _PLACEHOLDER.fullmatch(plain) or (thin and _BARE_PLACEHOLDER.fullmatch(plain))
+        if known and plain not in ignore.casefold():
+            return " ".join(said.split())
+    return None
+
+
+#: "<domain> is for sale", as marketplaces word their page ("The domain name
+#: ovcttac.gov is for sale"). Only a domain name before it: "children are for sale" is
+#: what a report on trafficking may say.
+_DOMAIN_FOR_SALE = re.compile(
+    r"(?<![\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}"
+    r"\s+(?:is|may\s+be)\s+for\s+sale(?!\w)",
+    re.IGNORECASE,
+)
+_FOR_SALE = re.compile(r"for\s+sale", re.IGNORECASE)
+#: Domain marketplaces: a link sent there by a redirect leads to its domain's sale page.
+_MARKETPLACES = frozenset(
+    ("dan.com", "afternic.com", "sedo.com", "hugedomains.com", "buydomains.com")
+)
+_MARKETPLACE_PATH = re.compile(r"forsale|domainsearch|domaintocheck", re.IGNORECASE)
+
+
+def _host(url: str | None) -> str:
+    return (urlsplit(url).hostname or "").removeprefix("www.") if url else ""
+
+
+def marketplace(url: str | None, final_url: str | None) -> str | None:
+    """The domain marketplace a redirect led the link to (`url` to `final_url`), or None.
+    GoDaddy's own pages count only on its for-sale and domain-search addresses."""
+    host, there = _host(url), _host(final_url)
+    if not there or there == host:
+        return None
+    if there in _MARKETPLACES:
+        return there
+    if there == "godaddy.com" and _MARKETPLACE_PATH.search(final_url or ""):
+        return there
+    return None
+
+
+def _parking_beyond_phrases(
+    page: str, url: str | None, final_url: str | None, ignore: str
+) -> str | None:
+    """What shows a for-sale page that no fixed phrase of the parking markers names: the
+    marketplace a redirect led to, or "<domain> is for sale" on the page."""
+    market = marketplace(url, final_url)
+    if market is not None and market not in ignore.casefold():
+        return f"redirected to {market}, a domain marketplace"
+    if _FOR_SALE.search(page):  # the plain phrase first: the pattern costs more per page
+        found = _DOMAIN_FOR_SALE.search(page)
+        if found is not None:
+            return " ".join(found.group(0).split())
+    return None
+
+
 # --- relevance --------------------------------------------------------------------------
 
 
@@ -488,8 +591,12 @@ def relevance(
     entry_description: str | None,
     page_title: str | None,
     page_text: str | None,
+    *,
+    url: str | None = None,
+    final_url: str | None = None,
 ) -> Relevance:
     """How well a page matches the catalog entry; see the module docstring for the parts.
+    `url` and `final_url` (where redirects led the link) tell a domain marketplace.
 
     Score = 0.45 * share of the entry's title words found on the page
           + 0.15 * share of them in the page's title
@@ -520,10 +627,15 @@ def relevance(
     score = sum(w * s for w, s in known) / total if total else 0.0
 
     page = f"{page_title or ''}\n{page_text or ''}"
+    ignore = f"{entry_title}\n{entry_description or ''}"
     found = find_markers(
-        page,
-        ignore=f"{entry_title}\n{entry_description or ''}",
-        subject_too=words >= MIN_PAGE_WORDS and score >= STILL_MATCHES,
+        page, ignore=ignore, subject_too=words >= MIN_PAGE_WORDS and score >= STILL_MATCHES
+    )
+    _add_marker(found, "parking", lambda: _parking_beyond_phrases(page, url, final_url, ignore))
+    _add_marker(
+        found,
+        "placeholder",
+        lambda: placeholder_page(page_title, page_text, ignore=ignore, thin=words < MIN_PAGE_WORDS),
     )
     if found:
         # Parking pages echo the domain's words ("Related searches: Hotline Services") and
@@ -533,6 +645,17 @@ def relevance(
     if page_title:
         evidence.append(f"page title '{_clip(page_title)}'")
     return Relevance(round(score, 3), tuple(found), tuple(evidence), words)
+
+
+def _add_marker(
+    found: dict[str, tuple[str, ...]], code: str, evidence: Callable[[], str | None]
+) -> None:
+    """Fire marker `code` with `evidence` unless a phrase fired it already (then its
+    evidence is the phrase's, and the extra test is spared)."""
+    if code not in found:
+        shown = evidence()
+        if shown is not None:
+            found[code] = (shown,)
 
 
 def _share(wanted: set[str], found: set[str]) -> float | None:

@@ -461,7 +461,9 @@ def judge_page(
     drifted: dict[str, tuple[drift.DriftVerdict, drift.Relevance]] = {}
     text = obs.text_sample
     for entry in entries:
-        rel = drift.relevance(entry.title, entry.description, obs.title, text)
+        rel = drift.relevance(
+            entry.title, entry.description, obs.title, text, url=obs.url, final_url=obs.final_url
+        )
         scores[entry.key] = rel.score
         verdict = drift.judge_drift(rel, history.get(entry.key, ()))
         if verdict is not None and (verdict.markers or not missing):
