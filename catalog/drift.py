@@ -33,17 +33,21 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from catalog.text import strip_accents
+from catalog.text import media_type, strip_accents
 
 __all__ = [
     "MARKED_REASON",
     "MARKER_LABELS",
     "MIN_PAGE_WORDS",
+    "REPLACED_REASON",
     "DriftVerdict",
     "Relevance",
+    "document_kind",
     "find_markers",
     "judge_drift",
+    "judge_replaced_document",
     "names_markers",
+    "names_replaced",
     "relevance",
 ]
 
@@ -67,6 +71,16 @@ def names_markers(reason: str) -> bool:
     """Whether a drift reason was given for markers (a parked, casino or spam page): a
     domain that changed hands, not a publisher's redesign."""
     return reason.startswith(MARKED_REASON)
+
+
+#: How the reason for a document that a web page replaced begins (`judge_replaced_document`).
+REPLACED_REASON = "The link no longer serves its document: "
+
+
+def names_replaced(reason: str) -> bool:
+    """Whether a drift reason was given for a document (a report's PDF) that a web page not
+    naming the entry replaced: its site's error or home page, say."""
+    return reason.startswith(REPLACED_REASON)
 
 
 #: Marker code -> what the page looks like, for curators.
@@ -717,3 +731,90 @@ def judge_drift(
         )
         return DriftVerdict(reason, current.score, None, ())
     return None
+
+
+# --- a document replaced by a web page ------------------------------------------------------
+
+#: Media types of the documents a catalog links (reports, guides, fact sheets) -> their name.
+_DOCUMENT_KINDS = {
+    "application/pdf": "PDF",
+    "application/x-pdf": "PDF",
+    "application/msword": "Word document",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word document",
+    "application/vnd.oasis.opendocument.text": "document",
+    "application/rtf": "document",
+    "application/vnd.ms-excel": "spreadsheet",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "spreadsheet",
+    "application/vnd.ms-powerpoint": "presentation",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "presentation",
+    "application/epub+zip": "e-book",
+}
+_WEB_PAGES = frozenset(("text/html", "application/xhtml+xml"))
+#: Share of the entry's title words a page's title needs to name it ("2019 Annual Report |
+#: Agency" for "Annual Report 2019"), as a landing page for the document does.
+_NAMES_TITLE = 0.75
+#: Where a title's main part ends: "Annual Report: Human Trafficking Task Forces".
+_SUBTITLE = re.compile(r"\s*(?::|\s[-–—|]\s)\s*")
+
+
+def document_kind(content_type: str | None) -> str | None:
+    """ "PDF", "Word document", ... for a document's media type; None for a web page or
+    anything else."""
+    return _DOCUMENT_KINDS.get(media_type(content_type) or "")
+
+
+def _names_entry(entry_title: str, page_title: str | None, page_text: str | None) -> bool:
+    """Whether a page names the entry as a landing page for its document does: most of
+    the entry's title words in the page's title, or the title (or its main part, before a
+    subtitle) word for word in the page's text ("Download the 2019 Annual Report on Human
+    Trafficking Task Forces (PDF)"). A site's home page or error page does neither."""
+    wanted = _terms(entry_title)
+    if not wanted:
+        return True  # nothing to look for: no grounds to call the page another
+    if page_title and len(wanted & _terms(page_title)) >= _NAMES_TITLE * len(wanted):
+        return True
+    said = " ".join((page_title or "", page_text or ""))
+    page = " " + " ".join(_words(_fold(said))) + " "
+    for run in (entry_title, _SUBTITLE.split(entry_title, maxsplit=1)[0]):
+        words = " ".join(_words(_fold(run)))
+        if len(_terms(run)) >= min(3, len(wanted)) and f" {words} " in page:
+            return True
+    return False
+
+
+def judge_replaced_document(
+    current: Relevance,
+    entry_title: str,
+    page_title: str | None,
+    page_text: str | None,
+    *,
+    was_type: str | None,
+    now_type: str | None,
+    drift_reason: str | None = None,
+) -> DriftVerdict | None:
+    """Whether a link that served a document (`was_type`: the report's PDF) now answers
+    with a web page (`now_type`) that is not the document's landing page, e.g. the site's
+    "An error occurred" page or its home page, answered with 200: the document is gone.
+
+    `drift_reason` is the link's drift flag: one set by this rule keeps holding on later
+    checks (by then the link's last type is the web page's) until the page names the entry
+    or the document is back. A page that names the entry (`_names_entry`) is the
+    publisher's own page for the document and no drift.
+    """
+    if media_type(now_type) not in _WEB_PAGES:
+        return None
+    kind = document_kind(was_type)
+    still = drift_reason is not None and names_replaced(drift_reason)
+    if kind is None and not still:
+        return None
+    if _names_entry(entry_title, page_title, page_text):
+        return None
+    if kind is None and drift_reason is not None:
+        return DriftVerdict(drift_reason, current.score, None, ())
+    seen = f"page title '{_clip(page_title)}'" if page_title else "a page without a title"
+    reason = (
+        f"{REPLACED_REASON}it served a {kind} ({media_type(was_type)}) and now answers with "
+        f"a web page ({media_type(now_type)}) that does not name the entry ({seen}); find "
+        f"where the {kind} is now, or remove the entry if it is gone."
+    )
+    return DriftVerdict(reason, current.score, None, ())

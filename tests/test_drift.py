@@ -693,3 +693,98 @@ def test_spam_injected_into_a_page_that_still_matches_is_still_drift() -> None:
     result = _scam_compounds(hacked)
     assert result.markers == ("gambling",)
     assert judge_drift(result, [0.8, 0.8]) is not None
+
+
+# --- a document replaced by a web page ------------------------------------------------------
+
+REPORT = "Annual Report on Human Trafficking Task Forces: Findings for 2019"
+
+
+def replaced(
+    page_title: str | None,
+    page_text: str | None,
+    was: str | None = "application/pdf",
+    now: str | None = "text/html; charset=utf-8",
+    flag: str | None = None,
+) -> DriftVerdict | None:
+    current = relevance(REPORT, None, page_title, page_text)
+    return drift.judge_replaced_document(
+        current, REPORT, page_title, page_text, was_type=was, now_type=now, drift_reason=flag
+    )
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param(
+            ("Error", "An error occurred The requested document is not available."), id="error"
+        ),
+        pytest.param(
+            ("Example Agency | Home", "Welcome to Example Agency News programs grants contact"),
+            id="home-page",
+        ),
+        pytest.param((None, "Loading..."), id="untitled-shell"),
+    ],
+)
+def test_a_report_pdf_answered_by_another_web_page_is_drift(page: tuple[str, str]) -> None:
+    verdict = replaced(*page)
+    assert verdict is not None and drift.names_replaced(verdict.reason)
+    assert "PDF" in verdict.reason and "application/pdf" in verdict.reason
+    assert not drift.names_markers(verdict.reason) and verdict.markers == ()
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param(
+            ("2019 Annual Report on Human Trafficking Task Forces | Agency", "Download"),
+            id="title-names-it",
+        ),
+        pytest.param(
+            ("Publications", f"Publications {REPORT} (PDF, 2 MB) Download"), id="text-names-it"
+        ),
+        pytest.param(
+            ("Reports", "Annual Report on Human Trafficking Task Forces. Read online."),
+            id="text-names-its-main-title",
+        ),
+    ],
+)
+def test_a_report_pdf_replaced_by_its_landing_page_is_no_drift(page: tuple[str, str]) -> None:
+    assert replaced(*page) is None
+
+
+def test_the_home_page_listing_some_of_the_title_s_words_does_not_name_it() -> None:
+    home = ("Example Agency", "Annual events. Human resources. Task lists. Report a tip.")
+    assert replaced(*home) is not None
+
+
+@pytest.mark.parametrize(
+    ("was", "now"),
+    [
+        pytest.param("text/html", "text/html", id="a-page-stays-a-page"),
+        pytest.param(None, "text/html", id="type-never-known"),
+        pytest.param("image/png", "text/html", id="no-document"),
+        pytest.param("application/pdf", "application/pdf", id="still-a-pdf"),
+        pytest.param("application/pdf", None, id="head-without-type"),
+    ],
+)
+def test_only_a_document_that_became_a_web_page_is_judged_so(
+    was: str | None, now: str | None
+) -> None:
+    assert replaced("Error", "An error occurred.", was, now) is None
+
+
+def test_a_word_document_is_named_as_such() -> None:
+    docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    verdict = replaced("Error", "An error occurred.", was=docx)
+    assert verdict is not None and "Word document" in verdict.reason
+
+
+def test_the_flag_holds_once_the_links_type_is_the_pages_until_the_page_names_the_entry() -> None:
+    first = replaced("Error", "An error occurred.")
+    assert first is not None
+    later = replaced("Example Agency | Home", "Welcome", was="text/html", flag=first.reason)
+    assert later is not None and later.reason == first.reason
+    assert replaced(REPORT, "Download", was="text/html", flag=first.reason) is None
+    other = "The page shares almost nothing with the entry"
+    assert replaced("Error", "An error occurred.", was="text/html", flag=other) is None
