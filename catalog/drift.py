@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from catalog.text import media_type, strip_accents
 
@@ -763,17 +763,23 @@ def document_kind(content_type: str | None) -> str | None:
     return _DOCUMENT_KINDS.get(media_type(content_type) or "")
 
 
-def _names_entry(entry_title: str, page_title: str | None, page_text: str | None) -> bool:
+def _names_entry(
+    entry_title: str, page_title: str | None, page_text: str | None, url: str | None
+) -> bool:
     """Whether a page names the entry as a landing page for its document does: most of
     the entry's title words in the page's title, or the title (or its main part, before a
     subtitle) word for word in the page's text ("Download the 2019 Annual Report on Human
-    Trafficking Task Forces (PDF)"). A site's home page or error page does neither."""
+    Trafficking Task Forces (PDF)"), or the file name of the link (`url`) as a viewer
+    shows it ("annual-report-2019.pdf"). A site's home page or error page does none."""
     wanted = _terms(entry_title)
     if not wanted:
         return True  # nothing to look for: no grounds to call the page another
     if page_title and len(wanted & _terms(page_title)) >= _NAMES_TITLE * len(wanted):
         return True
     said = " ".join((page_title or "", page_text or ""))
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) if url else ""
+    if "." in name.strip(".") and name.casefold() in said.casefold():
+        return True
     page = " " + " ".join(_words(_fold(said))) + " "
     for run in (entry_title, _SUBTITLE.split(entry_title, maxsplit=1)[0]):
         words = " ".join(_words(_fold(run)))
@@ -791,15 +797,16 @@ def judge_replaced_document(
     was_type: str | None,
     now_type: str | None,
     drift_reason: str | None = None,
+    url: str | None = None,
 ) -> DriftVerdict | None:
     """Whether a link that served a document (`was_type`: the report's PDF) now answers
     with a web page (`now_type`) that is not the document's landing page, e.g. the site's
     "An error occurred" page or its home page, answered with 200: the document is gone.
 
-    `drift_reason` is the link's drift flag: one set by this rule keeps holding on later
-    checks (by then the link's last type is the web page's) until the page names the entry
-    or the document is back. A page that names the entry (`_names_entry`) is the
-    publisher's own page for the document and no drift.
+    `url` is the link's address. `drift_reason` is the link's drift flag: one set by this
+    rule keeps holding on later checks (by then the link's last type is the web page's)
+    until the page names the entry or the document is back. A page that names the entry
+    (`_names_entry`) is the publisher's own page for the document and no drift.
     """
     if media_type(now_type) not in _WEB_PAGES:
         return None
@@ -807,7 +814,7 @@ def judge_replaced_document(
     still = drift_reason is not None and names_replaced(drift_reason)
     if kind is None and not still:
         return None
-    if _names_entry(entry_title, page_title, page_text):
+    if _names_entry(entry_title, page_title, page_text, url):
         return None
     if kind is None and drift_reason is not None:
         return DriftVerdict(drift_reason, current.score, None, ())

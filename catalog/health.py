@@ -487,6 +487,7 @@ def judge_page(
                     was_type=before.content_type,
                     now_type=obs.content_type,
                     drift_reason=before.drift_reason,
+                    url=obs.url,
                 )
                 or verdict
             )

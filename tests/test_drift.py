@@ -753,6 +753,16 @@ def test_a_report_pdf_replaced_by_its_landing_page_is_no_drift(page: tuple[str, 
     assert replaced(*page) is None
 
 
+def test_a_viewer_showing_the_links_file_name_names_it() -> None:
+    current = relevance(REPORT, None, "annual report 2019.pdf", "Page 1 of 40 Zoom Download")
+    url = "https://example.org/docs/annual%20report%202019.pdf"
+    kwargs = {"was_type": "application/pdf", "now_type": "text/html"}
+    page = ("annual report 2019.pdf", "Page 1 of 40 Zoom Download")
+    assert drift.judge_replaced_document(current, REPORT, *page, url=url, **kwargs) is None
+    other = "https://example.org/docs/other.pdf"
+    assert drift.judge_replaced_document(current, REPORT, *page, url=other, **kwargs) is not None
+
+
 def test_the_home_page_listing_some_of_the_title_s_words_does_not_name_it() -> None:
     home = ("Example Agency", "Annual events. Human resources. Task lists. Report a tip.")
     assert replaced(*home) is not None
