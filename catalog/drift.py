@@ -31,18 +31,23 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import unquote, urlsplit
 
-from catalog.text import strip_accents
+from catalog.text import media_type, strip_accents
 
 __all__ = [
     "MARKED_REASON",
     "MARKER_LABELS",
     "MIN_PAGE_WORDS",
+    "REPLACED_REASON",
     "DriftVerdict",
     "Relevance",
+    "document_kind",
     "find_markers",
     "judge_drift",
+    "judge_replaced_document",
     "names_markers",
+    "names_replaced",
     "relevance",
 ]
 
@@ -68,6 +73,16 @@ def names_markers(reason: str) -> bool:
     return reason.startswith(MARKED_REASON)
 
 
+#: How the reason for a document that a web page replaced begins (`judge_replaced_document`).
+REPLACED_REASON = "The link no longer serves its document: "
+
+
+def names_replaced(reason: str) -> bool:
+    """Whether a drift reason was given for a document (a report's PDF) that a web page not
+    naming the entry replaced: its site's error or home page, say."""
+    return reason.startswith(REPLACED_REASON)
+
+
 #: Marker code -> what the page looks like, for curators.
 MARKER_LABELS: dict[str, str] = {
     "parking": "parked or domain-for-sale",
@@ -75,6 +90,7 @@ MARKER_LABELS: dict[str, str] = {
     "adult": "adult-content",
     "pharma": "pharmacy-spam",
     "crypto": "crypto-scam",
+    "placeholder": "web host's placeholder",
 }
 
 
@@ -376,6 +392,21 @@ _CATEGORIES: dict[str, _Markers] = {
         ),
         weak_needed=3,
     ),
+    # A lapsed hosting account or a reinstalled server: the host's page, not the resource.
+    # Most are a title and a sentence (under `MIN_PAGE_WORDS`), so relevance cannot tell;
+    # titles and whole short texts are matched by `_PLACEHOLDER` (`placeholder_page`).
+    "placeholder": _Markers(
+        strong=(
+            "this account has been suspended",
+            "nginx web server is successfully installed",
+            "default welcome page used to test the correct operation of the apache",
+            "this page is used to test the proper operation of the apache",
+            "this page is used to test the proper operation of the nginx",
+            "future home of something quite cool",
+        ),
+        weak=(),
+        weak_needed=1,
+    ),
 }
 
 
@@ -502,6 +533,92 @@ def find_markers(
     return fired
 
 
+#: A hosting placeholder's whole title, or the whole text of a page that has no more
+#: (lower case, spaces collapsed, end punctuation removed): "Account Suspended", "Welcome to
+#: nginx!", "IIS Windows Server", "It works!", "Index of /", "Default Web Site Page". Whole
+#: only: "How it works" or a guide to nginx is a page, not the placeholder.
+_PLACEHOLDER = re.compile(
+    r"(?:(?:this )?(?:hosting )?(?:account|website|web site|site|domain)(?: has been| is)?"
+    r" (?:suspended|disabled|deactivated))"
+    r"|welcome to nginx(?: on [a-z]+(?: linux)?)?"
+    r"|test page for (?:the )?(?:nginx|apache)(?: http)? server(?: on [a-z ]{1,40})?"
+    r"|apache2? (?:[a-z]+ )?default page(?:: it works)?"
+    r"|iis(?: ?\d{1,2}(?:\.\d)?)?(?: windows(?: server)?)?"
+    r"|(?:microsoft )?internet information services(?: \d{1,2}(?:\.\d)?)?"
+    r"|default web site page|web server'?s default page|domain default page"
+    r"|future home of something quite cool"
+)
+#: Placeholders whose words a real page may bear as its title ("It works!" over a story of
+#: a program that works): only on a page with too little text to be such a story.
+_BARE_PLACEHOLDER = re.compile(r"it works|index of /")
+#: Only a text this short can be a placeholder as a whole; also bounds the work per page.
+_PLACEHOLDER_CHARS = 80
+
+
+def placeholder_page(
+    page_title: str | None, page_text: str | None, *, ignore: str = "", thin: bool = True
+) -> str | None:
+    """The title (or whole short text) that makes the page a web host's placeholder, or
+    None. Not when the entry (`ignore`) is titled so itself; "It works!" and "Index of /"
+    only on a `thin` page (fewer than `MIN_PAGE_WORDS`)."""
+    for said in (page_title, page_text):
+        if not said or len(said) > _PLACEHOLDER_CHARS:
+            continue
+        plain = " ".join(said.casefold().split()).rstrip("!.: ")
+        known = _PLACEHOLDER.fullmatch(plain) or (thin and _BARE_PLACEHOLDER.fullmatch(plain))
+        if known and plain not in ignore.casefold():
+            return " ".join(said.split())
+    return None
+
+
+#: "<domain> is for sale", as marketplaces word their page ("The domain name
+#: ovcttac.gov is for sale"). Only a domain name before it: "children are for sale" is
+#: what a report on trafficking may say.
+_DOMAIN_FOR_SALE = re.compile(
+    r"(?<![\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}"
+    r"\s+(?:is|may\s+be)\s+for\s+sale(?!\w)",
+    re.IGNORECASE,
+)
+_FOR_SALE = re.compile(r"for\s+sale", re.IGNORECASE)
+#: Domain marketplaces: a link sent there by a redirect leads to its domain's sale page.
+_MARKETPLACES = frozenset(
+    ("dan.com", "afternic.com", "sedo.com", "hugedomains.com", "buydomains.com")
+)
+_MARKETPLACE_PATH = re.compile(r"forsale|domainsearch|domaintocheck", re.IGNORECASE)
+
+
+def _host(url: str | None) -> str:
+    return (urlsplit(url).hostname or "").removeprefix("www.") if url else ""
+
+
+def marketplace(url: str | None, final_url: str | None) -> str | None:
+    """The domain marketplace a redirect led the link to (`url` to `final_url`), or None.
+    GoDaddy's own pages count only on its for-sale and domain-search addresses."""
+    host, there = _host(url), _host(final_url)
+    if not there or there == host:
+        return None
+    if there in _MARKETPLACES:
+        return there
+    if there == "godaddy.com" and _MARKETPLACE_PATH.search(final_url or ""):
+        return there
+    return None
+
+
+def _parking_beyond_phrases(
+    page: str, url: str | None, final_url: str | None, ignore: str
+) -> str | None:
+    """What shows a for-sale page that no fixed phrase of the parking markers names: the
+    marketplace a redirect led to, or "<domain> is for sale" on the page."""
+    market = marketplace(url, final_url)
+    if market is not None and market not in ignore.casefold():
+        return f"redirected to {market}, a domain marketplace"
+    if _FOR_SALE.search(page):  # the plain phrase first: the pattern costs more per page
+        found = _DOMAIN_FOR_SALE.search(page)
+        if found is not None:
+            return " ".join(found.group(0).split())
+    return None
+
+
 # --- relevance --------------------------------------------------------------------------
 
 
@@ -510,8 +627,12 @@ def relevance(
     entry_description: str | None,
     page_title: str | None,
     page_text: str | None,
+    *,
+    url: str | None = None,
+    final_url: str | None = None,
 ) -> Relevance:
     """How well a page matches the catalog entry; see the module docstring for the parts.
+    `url` and `final_url` (where redirects led the link) tell a domain marketplace.
 
     Score = 0.45 * share of the entry's title words found on the page
           + 0.15 * share of them in the page's title
@@ -542,10 +663,15 @@ def relevance(
     score = sum(w * s for w, s in known) / total if total else 0.0
 
     page = f"{page_title or ''}\n{page_text or ''}"
+    ignore = f"{entry_title}\n{entry_description or ''}"
     found = find_markers(
-        page,
-        ignore=f"{entry_title}\n{entry_description or ''}",
-        subject_too=words >= MIN_PAGE_WORDS and score >= STILL_MATCHES,
+        page, ignore=ignore, subject_too=words >= MIN_PAGE_WORDS and score >= STILL_MATCHES
+    )
+    _add_marker(found, "parking", lambda: _parking_beyond_phrases(page, url, final_url, ignore))
+    _add_marker(
+        found,
+        "placeholder",
+        lambda: placeholder_page(page_title, page_text, ignore=ignore, thin=words < MIN_PAGE_WORDS),
     )
     if found:
         # Parking pages echo the domain's words ("Related searches: Hotline Services") and
@@ -555,6 +681,17 @@ def relevance(
     if page_title:
         evidence.append(f"page title '{_clip(page_title)}'")
     return Relevance(round(score, 3), tuple(found), tuple(evidence), words)
+
+
+def _add_marker(
+    found: dict[str, tuple[str, ...]], code: str, evidence: Callable[[], str | None]
+) -> None:
+    """Fire marker `code` with `evidence` unless a phrase fired it already (then its
+    evidence is the phrase's, and the extra test is spared)."""
+    if code not in found:
+        shown = evidence()
+        if shown is not None:
+            found[code] = (shown,)
 
 
 def _share(wanted: set[str], found: set[str]) -> float | None:
@@ -616,3 +753,97 @@ def judge_drift(
         )
         return DriftVerdict(reason, current.score, None, ())
     return None
+
+
+# --- a document replaced by a web page ------------------------------------------------------
+
+#: Media types of the documents a catalog links (reports, guides, fact sheets) -> their name.
+_DOCUMENT_KINDS = {
+    "application/pdf": "PDF",
+    "application/x-pdf": "PDF",
+    "application/msword": "Word document",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word document",
+    "application/vnd.oasis.opendocument.text": "document",
+    "application/rtf": "document",
+    "application/vnd.ms-excel": "spreadsheet",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "spreadsheet",
+    "application/vnd.ms-powerpoint": "presentation",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "presentation",
+    "application/epub+zip": "e-book",
+}
+_WEB_PAGES = frozenset(("text/html", "application/xhtml+xml"))
+#: Share of the entry's title words a page's title needs to name it ("2019 Annual Report |
+#: Agency" for "Annual Report 2019"), as a landing page for the document does.
+_NAMES_TITLE = 0.75
+#: Where a title's main part ends: "Annual Report: Human Trafficking Task Forces".
+_SUBTITLE = re.compile(r"\s*(?::|\s[-–—|]\s)\s*")
+
+
+def document_kind(content_type: str | None) -> str | None:
+    """ "PDF", "Word document", ... for a document's media type; None for a web page or
+    anything else."""
+    return _DOCUMENT_KINDS.get(media_type(content_type) or "")
+
+
+def _names_entry(
+    entry_title: str, page_title: str | None, page_text: str | None, url: str | None
+) -> bool:
+    """Whether a page names the entry as a landing page for its document does: most of
+    the entry's title words in the page's title, or the title (or its main part, before a
+    subtitle) word for word in the page's text ("Download the 2019 Annual Report on Human
+    Trafficking Task Forces (PDF)"), or the file name of the link (`url`) as a viewer
+    shows it ("annual-report-2019.pdf"). A site's home page or error page does none."""
+    wanted = _terms(entry_title)
+    if not wanted:
+        return True  # nothing to look for: no grounds to call the page another
+    if page_title and len(wanted & _terms(page_title)) >= _NAMES_TITLE * len(wanted):
+        return True
+    said = " ".join((page_title or "", page_text or ""))
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) if url else ""
+    if "." in name.strip(".") and name.casefold() in said.casefold():
+        return True
+    page = " " + " ".join(_words(_fold(said))) + " "
+    for run in (entry_title, _SUBTITLE.split(entry_title, maxsplit=1)[0]):
+        words = " ".join(_words(_fold(run)))
+        if len(_terms(run)) >= min(3, len(wanted)) and f" {words} " in page:
+            return True
+    return False
+
+
+def judge_replaced_document(
+    current: Relevance,
+    entry_title: str,
+    page_title: str | None,
+    page_text: str | None,
+    *,
+    was_type: str | None,
+    now_type: str | None,
+    drift_reason: str | None = None,
+    url: str | None = None,
+) -> DriftVerdict | None:
+    """Whether a link that served a document (`was_type`: the report's PDF) now answers
+    with a web page (`now_type`) that is not the document's landing page, e.g. the site's
+    "An error occurred" page or its home page, answered with 200: the document is gone.
+
+    `url` is the link's address. `drift_reason` is the link's drift flag: one set by this
+    rule keeps holding on later checks (by then the link's last type is the web page's)
+    until the page names the entry or the document is back. A page that names the entry
+    (`_names_entry`) is the publisher's own page for the document and no drift.
+    """
+    if media_type(now_type) not in _WEB_PAGES:
+        return None
+    kind = document_kind(was_type)
+    still = drift_reason is not None and names_replaced(drift_reason)
+    if kind is None and not still:
+        return None
+    if _names_entry(entry_title, page_title, page_text, url):
+        return None
+    if kind is None and drift_reason is not None:
+        return DriftVerdict(drift_reason, current.score, None, ())
+    seen = f"page title '{_clip(page_title)}'" if page_title else "a page without a title"
+    reason = (
+        f"{REPLACED_REASON}it served a {kind} ({media_type(was_type)}) and now answers with "
+        f"a web page ({media_type(now_type)}) that does not name the entry ({seen}); find "
+        f"where the {kind} is now, or remove the entry if it is gone."
+    )
+    return DriftVerdict(reason, current.score, None, ())

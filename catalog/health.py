@@ -30,7 +30,9 @@ casino) is judged by `judge_page` against every entry using the link, and applie
 by `apply_drift`: `drift_detected` when it starts, `drift_cleared` when a later
 page no longer drifts, and either has enough text to judge by its words or still
 matches the entries (by its title, mostly). Pages without text (HEAD checks, 304s,
-PDFs) leave the drift flag as it was.
+PDFs) leave the drift flag as it was, but for one: a link that served a document (a
+report's PDF) and now answers with a web page that does not name the entry (the site's
+error or home page) drifted, and that flag clears when the document is back.
 
 Events: outcome_changed, state_changed, redirect_changed (the first redirect now
 points elsewhere, or appeared or vanished), final_url_changed (where the link ends
@@ -446,9 +448,17 @@ def judges_drift(obs: Observation) -> bool:
 
 
 def judge_page(
-    obs: Observation, entries: Sequence[Entry], history: Mapping[str, Sequence[float]]
+    obs: Observation,
+    entries: Sequence[Entry],
+    history: Mapping[str, Sequence[float]],
+    *,
+    before: LinkState | None = None,
 ) -> PageJudgement | None:
-    """Relevance of the page to each entry and the drift verdicts; None if not judgeable."""
+    """Relevance of the page to each entry and the drift verdicts; None if not judgeable.
+
+    `before` is the link's state before `obs`: a link that served a document (its last
+    content type) and now answers with a web page that does not name the entry drifted
+    (`drift.judge_replaced_document`), however few words that page has."""
     if not entries or not judges_drift(obs):
         return None
     # A lapsed domain's new owner often answers every path with the same casino or parking
@@ -461,9 +471,26 @@ def judge_page(
     drifted: dict[str, tuple[drift.DriftVerdict, drift.Relevance]] = {}
     text = obs.text_sample
     for entry in entries:
-        rel = drift.relevance(entry.title, entry.description, obs.title, text)
+        rel = drift.relevance(
+            entry.title, entry.description, obs.title, text, url=obs.url, final_url=obs.final_url
+        )
         scores[entry.key] = rel.score
         verdict = drift.judge_drift(rel, history.get(entry.key, ()))
+        if before is not None and not missing and (verdict is None or not verdict.markers):
+            # A report's PDF now answered by the site's "An error occurred" or home page.
+            verdict = (
+                drift.judge_replaced_document(
+                    rel,
+                    entry.title,
+                    obs.title,
+                    text,
+                    was_type=before.content_type,
+                    now_type=obs.content_type,
+                    drift_reason=before.drift_reason,
+                    url=obs.url,
+                )
+                or verdict
+            )
         if verdict is not None and (verdict.markers or not missing):
             drifted[entry.key] = (verdict, rel)
         elif rel.substantial and not missing and verdict is None:
@@ -476,7 +503,19 @@ def judge_page(
 def apply_drift(
     state: LinkState, judgement: PageJudgement | None, *, at: datetime
 ) -> tuple[LinkState, list[Change]]:
-    """Set or clear the drift flag; one `drift_detected` per entry drifted from."""
+    """Set or clear the drift flag; one `drift_detected` per entry drifted from.
+
+    A flag set because a web page replaced the link's document clears once the link serves
+    a document again (`state.content_type`, the last successful check's): that check has
+    no page to judge."""
+    if (
+        state.drift_reason is not None
+        and drift.names_replaced(state.drift_reason)
+        and drift.document_kind(state.content_type) is not None
+    ):
+        cleared = replace(state, drift_reason=None, drift_since=None, drift_score=None)
+        score = judgement.relevance if judgement is not None else None
+        return cleared, [Change("drift_cleared", {"old": state.drift_reason, "score": score})]
     if judgement is None:
         return state, []
     if not judgement.drifted:

@@ -185,6 +185,49 @@ CORPORATE = (
     "manufacturing leaders. Start your free trial. Pricing plans for teams of every size.",
 )
 
+# A lapsed hosting account or a reinstalled server: the host's own page, in its real wording.
+SUSPENDED = (
+    "Account Suspended",
+    "Account Suspended This Account has been suspended. Contact your hosting provider for "
+    "more information.",
+)
+NGINX = (
+    "Welcome to nginx!",
+    "Welcome to nginx! If you see this page, the nginx web server is successfully installed "
+    "and working. Further configuration is required. For online documentation and support "
+    "please refer to nginx.org. Commercial support is available at nginx.com. Thank you for "
+    "using nginx.",
+)
+IIS = ("IIS Windows Server", None)
+IIS7 = ("IIS7", "")
+APACHE_IT_WORKS = (None, "It works!")
+INDEX_OF_ROOT = ("Index of /", "Index of / Name Last modified Size Description")
+CPANEL_DEFAULT = (
+    "Default Web Site Page",
+    "Default Web Site Page If you are the owner of this website, please contact your hosting "
+    "provider: webmaster@example.org",
+)
+GODADDY_FUTURE_HOME = (
+    "Coming Soon",
+    "Future home of something quite cool. If you're the site owner, log in to launch this site",
+)
+PLACEHOLDERS = [
+    pytest.param(SUSPENDED, ("placeholder",), id="cpanel-suspended"),
+    pytest.param(NGINX, ("placeholder",), id="nginx-default"),
+    pytest.param(IIS, ("placeholder",), id="iis-start-page"),
+    pytest.param(IIS7, ("placeholder",), id="iis7-start-page"),
+    pytest.param(APACHE_IT_WORKS, ("placeholder",), id="apache-it-works"),
+    pytest.param(INDEX_OF_ROOT, ("placeholder",), id="empty-index-of-root"),
+    pytest.param(CPANEL_DEFAULT, ("placeholder",), id="cpanel-default"),
+    pytest.param(GODADDY_FUTURE_HOME, ("placeholder",), id="godaddy-future-home"),
+]
+# Dan.com's sale page as a lapsed domain's redirect reaches it: no "Dan.com" in its text.
+DAN_SALE_ONLY = (
+    "polaristaskforce.org",
+    "The domain name polaristaskforce.org is for sale Buy now. Fast and secure transfer. "
+    "Buyer protection program.",
+)
+
 HIJACKED = [
     pytest.param(CASINO, ("gambling",), id="casino"),
     pytest.param(SLOT_GACOR, ("gambling",), id="indonesian-slots"),
@@ -195,6 +238,8 @@ HIJACKED = [
     pytest.param(ADULT, ("adult",), id="adult"),
     pytest.param(PHARMA, ("pharma",), id="pharma"),
     pytest.param(CRYPTO, ("crypto",), id="crypto"),
+    pytest.param(DAN_SALE_ONLY, ("parking",), id="domain-name-is-for-sale"),
+    *PLACEHOLDERS,
 ]
 UNRELATED = [*HIJACKED, pytest.param(CORPORATE, (), id="corporate")]
 ENTRY_IDS = [p.values[0] for p in REAL_PAGES]
@@ -328,6 +373,93 @@ def test_a_cybersex_trafficking_report_is_no_adult_site() -> None:
     assert find_markers(report) == {}
     cam_site = "Live sex cams: free sex cams with horny cam girls online now."
     assert "adult" in find_markers(cam_site)
+
+
+@pytest.mark.parametrize(("page", "markers"), PLACEHOLDERS)
+def test_a_hosts_placeholder_is_drift_even_too_short_to_judge_by_its_words(
+    page: tuple[str | None, str | None], markers: tuple[str, ...]
+) -> None:
+    result = relevance("Polaris Project", "The National Human Trafficking Hotline.", *page)
+    verdict = judge_drift(result, [0.7, 0.72])
+    assert verdict is not None
+    assert verdict.markers == markers
+    assert drift.names_markers(verdict.reason)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param(
+            ("Our new website", "The hotline site now runs on nginx. Welcome to nginx users!"),
+            id="short-page-mentioning-nginx",
+        ),
+        pytest.param(
+            ("How it works", "How it works: call the hotline, an advocate answers."),
+            id="how-it-works",
+        ),
+        pytest.param(
+            (
+                "It works!",
+                "It works! Two years on, the survivors' jobs program of the county task force "
+                "has placed forty women in steady work, paid fairly, with child care, housing "
+                "help and legal advice; the evaluation found fewer returned to their traffickers.",
+            ),
+            id="it-works-article",
+        ),
+        pytest.param(
+            ("Index of /reports/2019", "Index of /reports/2019 tip-report.pdf"), id="listing"
+        ),
+        pytest.param(
+            ("Accounts", "A trafficker's account suspended by the platform after our report."),
+            id="news-of-a-suspended-account",
+        ),
+        pytest.param(
+            ("Sold", "Children are for sale online, the report found; girls is for sale."),
+            id="report-on-children-for-sale",
+        ),
+    ],
+)
+def test_real_short_pages_near_a_placeholders_words_carry_no_marker(
+    page: tuple[str, str],
+) -> None:
+    assert relevance("Polaris Project", None, *page).markers == ()
+
+
+def test_an_entry_titled_as_a_placeholder_is_not_drift_by_that_title() -> None:
+    assert relevance("It Works!", "A jobs program for survivors.", None, "It works!").markers == ()
+
+
+@pytest.mark.parametrize(
+    "final",
+    [
+        "https://dan.com/buy-domain/polaristaskforce.org",
+        "https://www.afternic.com/forsale/polaristaskforce.org",
+        "https://sedo.com/search/details/?domain=polaristaskforce.org",
+        "https://www.godaddy.com/forsale/polaristaskforce.org",
+    ],
+)
+def test_a_link_redirected_to_a_domain_marketplace_is_a_for_sale_page(final: str) -> None:
+    """The sale page itself may carry no parking phrase: where it is says enough."""
+    url = "https://polaristaskforce.org/reports/annual"
+    result = relevance(
+        "Polaris Task Force Annual Report", None, "Buy", "Buy now", url=url, final_url=final
+    )
+    assert result.markers == ("parking",)
+
+
+@pytest.mark.parametrize(
+    ("url", "final"),
+    [
+        pytest.param("https://dan.com/about", "https://dan.com/about/", id="the-link-is-on-it"),
+        pytest.param("https://a.org/r", "https://www.godaddy.com/", id="godaddy-home"),
+        pytest.param("https://a.org/r", "https://b.org/r", id="another-site"),
+    ],
+)
+def test_other_redirects_are_no_marketplace(url: str, final: str) -> None:
+    result = relevance(
+        "Polaris Task Force Annual Report", None, "Buy", "Buy now", url=url, final_url=final
+    )
+    assert result.markers == ()
 
 
 def test_one_word_in_singular_and_plural_is_one_weak_marker() -> None:
@@ -588,3 +720,108 @@ def test_the_table_of_combining_marks_is_what_unicodedata_flags() -> None:
     table = [text._span(item) for item in text._COMBINING_RANGES.split()]
     assert table == text._combining_spans()
     assert text.strip_accents("Víctimas ﬁne naïve") == "Victimas fine naive"
+
+
+# --- a document replaced by a web page ------------------------------------------------------
+
+REPORT = "Annual Report on Human Trafficking Task Forces: Findings for 2019"
+
+
+def replaced(
+    page_title: str | None,
+    page_text: str | None,
+    was: str | None = "application/pdf",
+    now: str | None = "text/html; charset=utf-8",
+    flag: str | None = None,
+) -> DriftVerdict | None:
+    current = relevance(REPORT, None, page_title, page_text)
+    return drift.judge_replaced_document(
+        current, REPORT, page_title, page_text, was_type=was, now_type=now, drift_reason=flag
+    )
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param(
+            ("Error", "An error occurred The requested document is not available."), id="error"
+        ),
+        pytest.param(
+            ("Example Agency | Home", "Welcome to Example Agency News programs grants contact"),
+            id="home-page",
+        ),
+        pytest.param((None, "Loading..."), id="untitled-shell"),
+    ],
+)
+def test_a_report_pdf_answered_by_another_web_page_is_drift(page: tuple[str, str]) -> None:
+    verdict = replaced(*page)
+    assert verdict is not None and drift.names_replaced(verdict.reason)
+    assert "PDF" in verdict.reason and "application/pdf" in verdict.reason
+    assert not drift.names_markers(verdict.reason) and verdict.markers == ()
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param(
+            ("2019 Annual Report on Human Trafficking Task Forces | Agency", "Download"),
+            id="title-names-it",
+        ),
+        pytest.param(
+            ("Publications", f"Publications {REPORT} (PDF, 2 MB) Download"), id="text-names-it"
+        ),
+        pytest.param(
+            ("Reports", "Annual Report on Human Trafficking Task Forces. Read online."),
+            id="text-names-its-main-title",
+        ),
+    ],
+)
+def test_a_report_pdf_replaced_by_its_landing_page_is_no_drift(page: tuple[str, str]) -> None:
+    assert replaced(*page) is None
+
+
+def test_a_viewer_showing_the_links_file_name_names_it() -> None:
+    current = relevance(REPORT, None, "annual report 2019.pdf", "Page 1 of 40 Zoom Download")
+    url = "https://example.org/docs/annual%20report%202019.pdf"
+    kwargs = {"was_type": "application/pdf", "now_type": "text/html"}
+    page = ("annual report 2019.pdf", "Page 1 of 40 Zoom Download")
+    assert drift.judge_replaced_document(current, REPORT, *page, url=url, **kwargs) is None
+    other = "https://example.org/docs/other.pdf"
+    assert drift.judge_replaced_document(current, REPORT, *page, url=other, **kwargs) is not None
+
+
+def test_the_home_page_listing_some_of_the_title_s_words_does_not_name_it() -> None:
+    home = ("Example Agency", "Annual events. Human resources. Task lists. Report a tip.")
+    assert replaced(*home) is not None
+
+
+@pytest.mark.parametrize(
+    ("was", "now"),
+    [
+        pytest.param("text/html", "text/html", id="a-page-stays-a-page"),
+        pytest.param(None, "text/html", id="type-never-known"),
+        pytest.param("image/png", "text/html", id="no-document"),
+        pytest.param("application/pdf", "application/pdf", id="still-a-pdf"),
+        pytest.param("application/pdf", None, id="head-without-type"),
+    ],
+)
+def test_only_a_document_that_became_a_web_page_is_judged_so(
+    was: str | None, now: str | None
+) -> None:
+    assert replaced("Error", "An error occurred.", was, now) is None
+
+
+def test_a_word_document_is_named_as_such() -> None:
+    docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    verdict = replaced("Error", "An error occurred.", was=docx)
+    assert verdict is not None and "Word document" in verdict.reason
+
+
+def test_the_flag_holds_once_the_links_type_is_the_pages_until_the_page_names_the_entry() -> None:
+    first = replaced("Error", "An error occurred.")
+    assert first is not None
+    later = replaced("Example Agency | Home", "Welcome", was="text/html", flag=first.reason)
+    assert later is not None and later.reason == first.reason
+    assert replaced(REPORT, "Download", was="text/html", flag=first.reason) is None
+    other = "The page shares almost nothing with the entry"
+    assert replaced("Error", "An error occurred.", was="text/html", flag=other) is None

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from catalog.drift import names_markers
 from catalog.health import (
     BROKEN,
     CHECK_BY_HAND,
@@ -507,6 +508,22 @@ def test_a_casino_answering_every_path_is_drift_not_just_a_missing_page() -> Non
     assert judgement.baseline_scores == {}
     state, changes = apply_drift(LinkState(), judgement, at=days(1))
     assert state.drift_reason and [c.kind for c in changes] == ["drift_detected"]
+
+
+def test_a_link_sent_to_a_domain_marketplace_is_drift_of_a_domain_that_changed_hands() -> None:
+    # Dan.com's sale page names neither "Dan.com" nor a parking phrase; the probe matches it
+    # (every path goes there), and the report said "find where the resource moved".
+    sale = page(1, "polaristaskforce.org", "Buy now. Fast and secure transfer.")
+    sale = replace(
+        sale,
+        outcome=Outcome.SOFT_404,
+        url="https://polaristaskforce.org/reports/annual",
+        final_url="https://dan.com/domain_profile.cfm?d=polaristaskforce.org",
+    )
+    judgement = judge_page(sale, [ENTRY], {"1": [0.8]})
+    assert judgement is not None and "1" in judgement.drifted
+    verdict, _ = judgement.drifted["1"]
+    assert verdict.markers == ("parking",) and names_markers(verdict.reason)
 
 
 def test_an_ordinary_missing_page_neither_finds_nor_clears_drift() -> None:

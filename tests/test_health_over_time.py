@@ -14,7 +14,7 @@ import pytest
 import respx
 from sqlalchemy import Engine, select
 
-from catalog import runs, store
+from catalog import drift, runs, store
 from catalog import tables as t
 from catalog.archive import CDX_URL, ArchiveLookup
 from catalog.check import check_targets
@@ -374,6 +374,68 @@ def test_drift_is_scored_flagged_with_evidence_and_cleared(engine: Engine) -> No
     )
     assert link(engine, u).drift_reason is None
     assert "drift_cleared" in [e.kind for e in events]
+
+
+def _pdf(u: str, day: float):
+    return make_observation(
+        u, checked_at=days(day), content_type="application/pdf", fingerprint=f"pdf{day}"
+    )
+
+
+def _html(u: str, day: float, title: str, text: str):
+    return replace(page(u, day, title, text), content_type="text/html; charset=utf-8")
+
+
+ERROR_PAGE = ("Error", "An error occurred. The requested document is not available.")
+#: A home page with words enough to be judged by them, and a few of the guide's.
+HOME_PAGE = (
+    "Example Agency | Home",
+    "Welcome to Example Agency. News Programs Grants Careers About us Contact. Our agency "
+    "funds victim services, training for law enforcement, community programs, research "
+    "grants and technical assistance across the state. Apply for funding, read the latest "
+    "news releases, find upcoming events, meetings and public notices, and sign up for our "
+    "newsletter. Accessibility FOIA Privacy Policy.",
+)
+
+
+def test_a_pdf_an_error_or_home_page_replaced_drifts_until_the_pdf_is_back(
+    engine: Engine,
+) -> None:
+    # A report's PDF now answered 200 by the site's error page, then its home page: "OK"
+    # night after night, and the report offered mark-reviewed for the dead link.
+    health, u = HealthSettings(), url("a")
+    store.record_observations(engine, None, [_pdf(u, 0)], health, now=days(0))
+    events = store.record_observations(
+        engine, None, [_html(u, 1, *ERROR_PAGE)], health, now=days(1)
+    )
+    flagged = link(engine, u)
+    assert flagged.drift_reason is not None and drift.names_replaced(flagged.drift_reason)
+    assert "'Error'" in flagged.drift_reason and not drift.names_markers(flagged.drift_reason)
+    assert [e.kind for e in events if e.kind.startswith("drift")] == ["drift_detected"]
+    # Later nights the link's last type is the web page's: the flag holds, even over a page
+    # with enough words to be judged, whose score never becomes the baseline.
+    for day, shown in ((2, ERROR_PAGE), (3, HOME_PAGE), (4, HOME_PAGE)):
+        events = store.record_observations(
+            engine, None, [_html(u, day, *shown)], health, now=days(day)
+        )
+        assert link(engine, u).drift_reason is not None
+        assert not [e for e in events if e.kind.startswith("drift")]
+    events = store.record_observations(engine, None, [_pdf(u, 5)], health, now=days(5))
+    assert link(engine, u).drift_reason is None
+    assert [e.kind for e in events if e.kind.startswith("drift")] == ["drift_cleared"]
+
+
+def test_a_pdf_replaced_by_its_own_landing_page_is_no_drift(engine: Engine) -> None:
+    health, u = HealthSettings(), url("a")
+    store.record_observations(engine, None, [_pdf(u, 0)], health, now=days(0))
+    landing = (
+        "Publications | Example Agency",
+        f"Publications {GUIDE_TITLE} (2024). The guide helps task forces build "
+        "investigations. Download the PDF (2 MB).",
+    )
+    events = store.record_observations(engine, None, [_html(u, 1, *landing)], health, now=days(1))
+    assert link(engine, u).drift_reason is None
+    assert "content_type_changed" in [e.kind for e in events]
 
 
 @pytest.mark.parametrize("chunk", [1, 2, store.STORE_CHUNK])

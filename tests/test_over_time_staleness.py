@@ -197,3 +197,31 @@ def test_a_parked_page_s_year_is_no_newer_edition_at_the_source(tmp_path: Path) 
         marked = f"{MARKED_REASON}casino page (“online casino”) (match with the entry 80% → 2%)"
         assert names_markers(marked)
         assert "new_edition" not in codes(marked)
+
+
+def test_a_dead_report_pdf_answered_by_an_error_page_is_drift_not_a_review_to_record(
+    tmp_path: Path,
+) -> None:
+    """The site now answers the 2012 report's PDF link with 200 and its "An error occurred"
+    page. The report said "0 to fix" and, the entry being old, offered mark-reviewed: a
+    curator following it recorded a dead link as reviewed."""
+    pdf = "https://agency.example/docs/annual-report-2012.pdf"
+    kit = make_catalog(
+        "toolkit", [make_resource("report", pdf, title="2012 Annual Report", year=2012)]
+    )
+    error = "text/html; charset=utf-8"
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        for night in (1, 2, 3):
+            shown: dict[str, Any] = (
+                {"content_type": "application/pdf", "fingerprint": "pdf"}
+                if night == 1
+                else {"content_type": error, "title": "Error", "fingerprint": "error"}
+            )
+            obs = make_observation(pdf, checked_at=days(night * 200), **shown)
+            store.record_observations(engine, None, [obs], HEALTH, now=days(night * 200))
+            store.refresh_staleness(engine, HEALTH, now=days(night * 200))
+        ctx = build_context(report_data(engine), now=days(600))
+        (row,) = [r for r in ctx.rows if r.resource_id == "report"]
+        assert row.drift_reason is not None and "'Error'" in row.drift_reason
+        assert "mark-reviewed" not in (row.command or "")

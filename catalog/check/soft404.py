@@ -24,7 +24,9 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
 
+from catalog.check import not_found_words
 from catalog.check.content import PageFacts, similarity, stable_text, title_parts
+from catalog.check.not_found_words import plain
 from catalog.text import clipped, strip_accents
 
 __all__ = [
@@ -343,16 +345,17 @@ _MESSAGES = [
     r" (?:est )?(?:introuvable|non trouvee|nexiste pas|nexiste plus|na pas ete trouvee)",
     r"(?:erreur )?(?:404 )?(?:page )?(?:introuvable|non trouvee)",
 ]
-_FILLER = (
-    r"(?:(?:oops|ooops|whoops|sorry|uh oh|oh no|hmm|hmmm|error|ups|vaya|lo sentimos|disculpe"
-    r"|desole|oups|erreur|http|\d{3}) )*"
+_FILLERS = (
+    r"oops|ooops|whoops|sorry|uh oh|oh no|hmm|hmmm|error|ups|vaya|lo sentimos|disculpe"
+    r"|desole|oups|erreur|http|\d{3}"
 )
-_MESSAGE = re.compile(rf"{_FILLER}(?:{'|'.join(_MESSAGES)})(?: (?:error|page|erreur|\d{{3}}))*")
-#: Pieces of words of which every message of `_MESSAGES` holds one ("not found", "exist",
-#: "available", "introuvable" ...; a test generates messages from each pattern to keep this
-#: list whole). A text with none of them is no message: substring tests say so in about a
-#: microsecond, where `_MESSAGE.search` tries its alternatives at every character (~80 µs
-#: a catalog title, ~0.8 CPU-s in the plan of every 10,000-entry run).
+_TRAILERS = r"error|page|erreur|\d{3}"
+_MESSAGE = re.compile(rf"(?:(?:{_FILLERS}) )*(?:{'|'.join(_MESSAGES)})(?: (?:{_TRAILERS}))*")
+#: Pieces of words of which every message of `_MESSAGES` (English, Spanish, French) holds
+#: one ("not found", "exist", "available", "introuvable" ...; a test generates messages from
+#: each pattern to keep this list whole). A text with none of them is no message: substring
+#: tests say so in about a microsecond, where `_MESSAGE.search` tries its alternatives at
+#: every character (~80 µs a catalog title, ~0.8 CPU-s in the plan of every 10,000-entry run).
 _MESSAGE_WORDS = (
     "404",
     "410",
@@ -362,7 +365,7 @@ _MESSAGE_WORDS = (
     "available",
     "removed",
     "deleted",
-    "taken",  # "taken down"; one word, so that the test holds for `_ascii_folded` too
+    "taken",  # "taken down"
     "retired",
     "unpublished",
     "gone",
@@ -381,6 +384,44 @@ _MESSAGE_WORDS = (
 def _may_be_message(normal: str) -> bool:
     """False when the normalized `normal` holds no message of `_MESSAGES` anywhere."""
     return any(word in normal for word in _MESSAGE_WORDS)
+
+
+#: `_MESSAGE` with the other languages' messages, fillers and trailers (`not_found_words`:
+#: German, Portuguese, Italian, Dutch, Russian, Chinese, Japanese, Korean, Vietnamese,
+#: Arabic). One alternation as long again costs twice as much on every title that is no
+#: message (most of them), so it is tried only on text that can hold one (`_may_be_local`):
+#: issue #7's budget per page stays what it was for English titles.
+_LOCAL_FILLERS = "|".join(plain(f) for f in not_found_words.FILLERS)
+_LOCAL_TRAILERS = "|".join(plain(f) for f in not_found_words.TRAILERS)
+_LOCAL_MESSAGES = [plain(m) for m in not_found_words.MESSAGES]
+_ANY_MESSAGE = re.compile(
+    rf"(?:(?:{_FILLERS}|{_LOCAL_FILLERS}) )*(?:{'|'.join([*_MESSAGES, *_LOCAL_MESSAGES])})"
+    rf"(?: (?:{_TRAILERS}|{_LOCAL_TRAILERS}))*"
+)
+#: Words of which a message in another language holds one at least (its fillers' and
+#: trailers' words too), and the characters of which a Chinese or Japanese one holds one.
+_LOCAL_CUES = frozenset(
+    word
+    for phrase in (*not_found_words.CUES, *not_found_words.FILLERS, *not_found_words.TRAILERS)
+    for word in plain(phrase).split()
+)
+_LOCAL_CHARACTERS = frozenset(plain(not_found_words.CUE_CHARACTERS))
+
+
+def _may_be_local(normal: str) -> bool:
+    """Whether `normal` may be a message in another language than English, Spanish, French."""
+    if not _LOCAL_CUES.isdisjoint(normal.split()):
+        return True
+    return not normal.isascii() and not _LOCAL_CHARACTERS.isdisjoint(normal)
+
+
+def _message_in(normal: str, *, whole: bool) -> bool:
+    """Whether normalized `normal` is (`whole`) or holds a message in any language."""
+    if _may_be_message(normal) and (_MESSAGE.fullmatch if whole else _MESSAGE.search)(normal):
+        return True
+    if not _may_be_local(normal):
+        return False
+    return (_ANY_MESSAGE.fullmatch if whole else _ANY_MESSAGE.search)(normal) is not None
 
 
 _APOSTROPHES = re.compile(r"['’`´]")
@@ -453,8 +494,7 @@ def may_name_a_message(entry_title: str) -> bool:
     """Whether an entry's title holds a message `page_soft404` reads ("Nothing Here |
     Stories of Survivors"): only such a title can spare a page, so a target carries no
     other (`catalog.model.Target.titles`)."""
-    normal = _normalize(entry_title)
-    return _may_be_message(normal) and _MESSAGE.search(normal) is not None
+    return _message_in(_normalize(entry_title), whole=False)
 
 
 def _title_says(title: str, says: Callable[[str], bool], url: str | None, confirmed: bool) -> bool:
@@ -503,24 +543,29 @@ _MAX_MESSAGE = 200
 def _is_message(text: str) -> bool:
     if len(text) > _MAX_MESSAGE * 2:
         return False
-    if text.isascii() and not _may_be_message(_ascii_folded(text)):
-        return False  # most titles and headings: no normalizing needed to say so
     normal = _normalize(text)
-    return (
-        0 < len(normal) <= _MAX_MESSAGE
-        and _may_be_message(normal)
-        and _MESSAGE.fullmatch(normal) is not None
-    )
+    if not 0 < len(normal) <= _MAX_MESSAGE:
+        return False
+    return _message_in(normal, whole=True)
 
 
-def _ascii_folded(text: str) -> str:
-    """An ASCII `text` lower-cased without apostrophes: every word of `_normalize(text)` is
-    a run of it, so a message word `_normalize` would show is in it too."""
-    return text.lower().replace("'", "").replace("`", "")
+#: ASCII letters and digits lower-cased, apostrophes dropped, everything else a space: what
+#: `_normalize` does to ASCII text, in one C-level pass (`str.translate`).
+_ASCII_NORMAL = str.maketrans(
+    {
+        chr(i): chr(i).lower() if chr(i).isalnum() else "" if chr(i) in "'`" else " "
+        for i in range(128)
+    }
+)
 
 
 def _normalize(text: str) -> str:
-    """Lower case, no accents, no apostrophes ("can't" -> "cant"), punctuation as spaces."""
+    """Lower case, no accents, no apostrophes ("can't" -> "cant"), punctuation as spaces.
+
+    ASCII text (most titles) takes one translation instead of four passes, which pays for
+    the other languages' cue test (`_may_be_local`) on every title that is no message."""
+    if text.isascii():
+        return " ".join(text.translate(_ASCII_NORMAL).split())
     plain = _APOSTROPHES.sub("", strip_accents(text.lower()))
     return " ".join(_NON_WORD.sub(" ", plain).replace("_", " ").split())
 

@@ -120,7 +120,9 @@ def _record_chunk(
         judgement = None
         if link.id in entries and health_rules.judges_drift(obs):
             past = history.setdefault(link.id, [])
-            judgement = health_rules.judge_page(obs, entries[link.id], _by_entry(past))
+            judgement = health_rules.judge_page(
+                obs, entries[link.id], _by_entry(past), before=state
+            )
         if judgement is not None:
             row["relevance"] = judgement.relevance
             row["relevance_scores"] = dict(judgement.baseline_scores) or None
