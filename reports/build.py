@@ -1002,12 +1002,9 @@ def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool)
     if not data.resources_total:
         return "Nothing has been checked yet."
     if nothing_checked and data.network_unavailable:
-        return (
-            f"No link could be checked yet: our network was down "
-            f"({count_of(data.resources_total, 'link')} waiting)."
-        )
+        return f"No link could be checked yet: our network was down ({_waiting(data)})."
     if nothing_checked:
-        return f"Nothing has been checked yet ({count_of(data.resources_total, 'link')} waiting)."
+        return f"Nothing has been checked yet ({_waiting(data)})."
     tally: Counter[str] = Counter()
     for r in resources:
         if r.set_aside:
@@ -1031,6 +1028,17 @@ def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool)
     parts += [f"{tally.pop(k)} {k}" for k in order if k in tally]
     parts += [f"{n} {k}" for k, n in tally.items()]
     return f"{count_of(len(resources), 'resource')}: " + ", ".join(parts) + "."
+
+
+def _waiting(data: ReportData) -> str:
+    """The links a first run will check, and the resources they serve when fewer: entries
+    sharing an address share its link. "26 links waiting" counted the bundled catalog's
+    26 resources above the run's "0 of 24 URLs checked"."""
+    links = len({r.link_id if r.link_id is not None else r.url for r in data.resources})
+    waiting = f"{count_of(links, 'link')} waiting"
+    if links == data.resources_total:
+        return waiting
+    return f"{waiting}, for {count_of(data.resources_total, 'resource')}"
 
 
 def _network_notice(run: RunInfo | None) -> str:
