@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import humanize
 
+from catalog.check.soft404 import redirect_soft404
 from catalog.clock import as_utc
 from catalog.commands import command_words
 from catalog.drift import names_markers
@@ -523,7 +524,7 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     priority = _priority(r)
     stale_reasons, stale_codes = _stale(r)
     # A drifted link's redirect target is where the drift was seen: no new address.
-    suggested = None if priority is Priority.DRIFT else r.suggested_url
+    suggested = None if priority is Priority.DRIFT else _moved_to(r)
     final = r.final_url
     if final in (None, r.url, suggested) or r.ends_at_link:
         # Its own address, as the checker asks for it (sorted query, "/" path, ...): no
@@ -709,24 +710,27 @@ def _fix(
         return command(name, r, *args, form=form)
 
     edition = _newer_edition(r)
-    if priority is Priority.UPDATE and r.suggested_url:
+    moved = _moved_to(r)
+    if priority is Priority.UPDATE and moved:
         if edition:
             return (
-                _edition_fix(r.suggested_url, "accept the redirect", edition, r.archive_url),
+                _edition_fix(moved, "accept the redirect", edition, r.archive_url),
                 cmd("accept-redirect"),
                 False,
             )
-        return f"Switch to the new address {r.suggested_url}.", cmd("accept-redirect"), False
+        return f"Switch to the new address {moved}.", cmd("accept-redirect"), False
+    if priority is Priority.UPDATE and (gone := _sent_away(r)):
+        return _sent_away_fix(r, gone, cmd)
     if priority in (Priority.BROKEN, Priority.DRIFT, Priority.SOFT_404, Priority.UPDATE):
         if r.outcome is Outcome.INVALID_URL:
             return "Correct the address in the entry.", cmd("replace-url", NEW_URL), True
         # A drifted link's redirect leads to the page that no longer holds the resource.
-        if r.suggested_url and safe_href(r.suggested_url) and priority is not Priority.DRIFT:
+        if moved and safe_href(moved) and priority is not Priority.DRIFT:
             return (
-                _edition_fix(r.suggested_url, "switch to it", edition, r.archive_url)
+                _edition_fix(moved, "switch to it", edition, r.archive_url)
                 if edition
-                else f"Use the new address {r.suggested_url}.",
-                cmd("replace-url", r.suggested_url),
+                else f"Use the new address {moved}.",
+                cmd("replace-url", moved),
                 False,
             )
         if r.archive_url:
@@ -793,18 +797,18 @@ def _fix(
             False,
         )
     if priority is Priority.FAILING:
-        if r.suggested_url and safe_href(r.suggested_url):
+        if moved and safe_href(moved):
             # It had moved for good before it failed: the new address is known already.
-            moved = (
+            before = (
                 "It had moved for good before this address stopped working. "
-                + _edition_fix(r.suggested_url, "switch to it", edition, r.archive_url)
+                + _edition_fix(moved, "switch to it", edition, r.archive_url)
                 if edition
-                else f"It had moved for good to {r.suggested_url} before this address stopped "
+                else f"It had moved for good to {moved} before this address stopped "
                 "working; switch to the new address."
             )
             return (
-                moved,
-                cmd("replace-url", r.suggested_url),
+                before,
+                cmd("replace-url", moved),
                 False,
             )
         if r.outcome is not None and r.outcome.is_failure and not r.outcome.is_transient:
@@ -840,6 +844,43 @@ def _fix(
             False,
         )
     return None, None, False
+
+
+def _moved_to(r: ResourceRow) -> str | None:
+    """Where `r`'s link moved for good, if anywhere: not the home page, search or error
+    page a permanent redirect ends on (`_sent_away`)."""
+    return r.suggested_url if r.suggested_url and not _sent_away(r) else None
+
+
+def _sent_away(r: ResourceRow) -> str | None:
+    """Why the permanent redirect stored for `r`'s link means the resource is gone, or None:
+    it ends on the site's home page, its search or an error page (the checker's and
+    `accept-redirect`'s rule, `soft404.redirect_soft404`). Checks stored before the rule
+    called such a redirect a move, and the report offered to switch the entry to the home
+    page, which `accept-redirect` now refuses."""
+    return redirect_soft404(r.url, r.suggested_url) if r.suggested_url else None
+
+
+def _sent_away_fix(r: ResourceRow, gone: str, cmd: Callable[..., str]) -> tuple[str, str, bool]:
+    """The fix of a "move" to a page that stands for no resource (`_sent_away`): find where
+    the resource went, as for a page missing, which the next check will call it."""
+    said = (
+        f"It has not moved: {gone}, so the resource is gone from there and switching would "
+        f"link that page. (An older check called this a move; the next one lists it under "
+        f"{Priority.SOFT_404.heading}.)"
+    )
+    if r.archive_url:
+        return (
+            f"{said} Link the archived copy {r.archive_url} until the publisher's new address "
+            "is found.",
+            cmd("replace-url", r.archive_url),
+            False,
+        )
+    return (
+        f"{said} Find where the resource moved, and put its new address in place of NEW_URL.",
+        cmd("replace-url", NEW_URL),
+        True,
+    )
 
 
 #: The years a `new_edition` reason names (`catalog.staleness._new_edition`): the page's,
