@@ -733,6 +733,8 @@ def _fix(
                 cmd("replace-url", moved),
                 False,
             )
+        if priority is Priority.BROKEN and (refused := _refused_fix(r, cmd)):
+            return refused
         if r.archive_url:
             return (
                 f"Link the archived copy {r.archive_url} until the publisher's new address is "
@@ -939,6 +941,64 @@ def _no_answer_fix(r: ResourceRow, outcome: Outcome) -> str:
         "it opens, nothing to change (it is checked again next run); if it does not, find "
         "where the resource is now (the publisher's new site, or an archived copy)."
     )
+
+
+#: The reason `_refused_fix` gives `linkhealth ignore` for a link a browser opens.
+_REFUSED_REASON = "works in a browser; refuses automated checks (403)"
+
+
+def _refused_fix(r: ResourceRow, cmd: Callable[..., str]) -> tuple[str, str, bool] | None:
+    """The fix of a link confirmed broken by a bare 403 or a 451, else None.
+
+    A 403 without a bot challenge is an error all the same (`catalog.check.classify`), but
+    many sites answer automated checkers so while browsers get the page: "report it to the
+    site or find another copy" had the curator replace a link that works. A 451 is the
+    law where the check ran: readers there are refused too."""
+    if r.outcome is not Outcome.HTTP_ERROR or r.http_status not in (403, 451):
+        return None
+    since = f" since {as_utc(r.since):%Y-%m-%d}" if r.since else ""
+    n = max(r.failing_checks, r.checks_since)
+    status = "403 Forbidden" if r.http_status == 403 else "451 Unavailable For Legal Reasons"
+    checks = f" ({count_of(n, 'check')}; the latest: {status})" if n else f" ({status})"
+    if r.archive_url:
+        command, needs_input = cmd("replace-url", r.archive_url), False
+    else:
+        command, needs_input = cmd("replace-url", NEW_URL), True
+    if r.http_status == 451:
+        other = (
+            f"link the archived copy {r.archive_url} until another is found"
+            if r.archive_url
+            else "the publisher's own elsewhere, or an archived copy; put its address in "
+            "place of NEW_URL"
+        )
+        said = (
+            f"It failed at every check{since}{checks}, so it is confirmed broken: the site "
+            "may not show it where the check ran, and readers there cannot open it either. "
+            f"Find another copy: {other}."
+        )
+        return said, command, needs_input
+    elsewhere = (
+        f"link the archived copy {r.archive_url} until the publisher's new address is found"
+        if r.archive_url
+        else "find where the resource is now (the publisher's new site, or an archived "
+        "copy) and put its address in place of NEW_URL"
+    )
+    if r.ignored_reason:
+        opens = (
+            "nothing to do: it is ignored, and stays out of the queue until you run "
+            f"{cmd('unignore')}"
+        )
+    else:
+        opens = (
+            "the site turns checkers away; take it out of the queue with "
+            f"{cmd('ignore', '--reason', _REFUSED_REASON)} (it is still checked)"
+        )
+    said = (
+        f"It failed at every check{since}{checks}, so it is confirmed broken; but sites "
+        "often refuse automated checkers with a bare 403 while browsers get the page. Open it "
+        f"in a browser first: if it opens, {opens}; if it does not, {elsewhere}."
+    )
+    return said, command, needs_input
 
 
 def _totals(

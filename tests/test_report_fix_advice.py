@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
+from catalog.outcomes import Outcome
 from catalog.queries import ReportData, report_data
 from reports import build_context, render_html, render_markdown
 from reports.context import Priority
@@ -92,3 +93,66 @@ def test_a_real_move_is_still_offered(data: ReportData) -> None:
     row = fx.row_of(build_context(data, now=fx.NOW), "a-moved")
     assert row.suggested_url == fx.MOVED_TO
     assert row.command is not None and "accept-redirect" in row.command
+
+
+# --- a link refused with a bare 403, or a 451 ------------------------------------------------
+
+ARCHIVED = "https://web.archive.org/web/2024/https://gone.example.org/old"
+
+
+def _refused(data: ReportData, status: int, **changes: object) -> ReportData:
+    """a-broken (confirmed broken after 4 checks) refused with `status` and no challenge."""
+    return fx.with_resource(
+        data,
+        "a-broken",
+        outcome=Outcome.HTTP_ERROR,
+        outcome_value="http_error",
+        http_status=status,
+        **changes,
+    )
+
+
+@pytest.mark.parametrize("archive", [None, ARCHIVED], ids=["no-archive", "archived"])
+def test_a_link_refused_with_a_bare_403_is_opened_in_a_browser_before_it_is_replaced(
+    data: ReportData, archive: str | None
+) -> None:
+    """Sites refuse automated checkers with a bare 403 while browsers get the page: "report
+    it to the site or find another copy" (or "link the archived copy") replaced a link that
+    works. If it opens, `linkhealth ignore` keeps it out of the queue, still checked."""
+    ctx = build_context(_refused(data, 403, archive_url=archive), now=fx.NOW)
+    row = fx.row_of(ctx, "a-broken")
+
+    assert row.priority is Priority.BROKEN and row.fix and row.command
+    assert "403 Forbidden" in row.fix and "browser first" in row.fix
+    opens, _, otherwise = row.fix.partition("if it does not,")
+    assert (
+        "linkhealth ignore a-broken --reason 'works in a browser; refuses automated checks (403)'"
+        in opens
+    )
+    assert "nothing to change" not in row.fix  # it stays refused, confirmed broken, for good
+    replacement = archive or "NEW_URL"
+    assert replacement in otherwise and row.command.endswith(f"replace-url a-broken {replacement}")
+
+
+def test_an_ignored_link_refused_with_a_403_is_not_told_to_ignore_it(data: ReportData) -> None:
+    changed = _refused(data, 403, ignored_reason="works in a browser")
+    row = fx.row_of(build_context(changed, now=fx.NOW), "a-broken")
+    assert row.fix and "linkhealth unignore a-broken" in row.fix
+    assert "linkhealth ignore" not in row.fix
+
+
+def test_a_link_withheld_for_legal_reasons_is_replaced_with_another_copy(
+    data: ReportData,
+) -> None:
+    """A 451 is the law where the check ran: readers there cannot open it either, so a
+    browser there proves nothing and no ignore is offered."""
+    row = fx.row_of(build_context(_refused(data, 451), now=fx.NOW), "a-broken")
+    assert row.fix and "451" in row.fix and "readers there cannot open it" in row.fix
+    assert "Find another copy" in row.fix
+    assert "ignore" not in row.fix and "browser first" not in row.fix
+    assert row.command is not None and row.command.endswith("replace-url a-broken NEW_URL")
+
+
+def test_other_http_errors_keep_their_fix(data: ReportData) -> None:
+    row = fx.row_of(build_context(_refused(data, 500), now=fx.NOW), "a-broken")
+    assert row.fix and "403" not in row.fix and "linkhealth ignore" not in row.fix
