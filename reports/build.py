@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import humanize
 
+from catalog.check.soft404 import redirect_soft404
 from catalog.clock import as_utc
 from catalog.commands import command_words
 from catalog.drift import names_markers
@@ -523,7 +524,7 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     priority = _priority(r)
     stale_reasons, stale_codes = _stale(r)
     # A drifted link's redirect target is where the drift was seen: no new address.
-    suggested = None if priority is Priority.DRIFT else r.suggested_url
+    suggested = None if priority is Priority.DRIFT else _moved_to(r)
     final = r.final_url
     if final in (None, r.url, suggested) or r.ends_at_link:
         # Its own address, as the checker asks for it (sorted query, "/" path, ...): no
@@ -709,26 +710,31 @@ def _fix(
         return command(name, r, *args, form=form)
 
     edition = _newer_edition(r)
-    if priority is Priority.UPDATE and r.suggested_url:
+    moved = _moved_to(r)
+    if priority is Priority.UPDATE and moved:
         if edition:
             return (
-                _edition_fix(r.suggested_url, "accept the redirect", edition, r.archive_url),
+                _edition_fix(moved, "accept the redirect", edition, r.archive_url),
                 cmd("accept-redirect"),
                 False,
             )
-        return f"Switch to the new address {r.suggested_url}.", cmd("accept-redirect"), False
+        return f"Switch to the new address {moved}.", cmd("accept-redirect"), False
+    if priority is Priority.UPDATE and (gone := _sent_away(r)):
+        return _sent_away_fix(r, gone, cmd)
     if priority in (Priority.BROKEN, Priority.DRIFT, Priority.SOFT_404, Priority.UPDATE):
         if r.outcome is Outcome.INVALID_URL:
             return "Correct the address in the entry.", cmd("replace-url", NEW_URL), True
         # A drifted link's redirect leads to the page that no longer holds the resource.
-        if r.suggested_url and safe_href(r.suggested_url) and priority is not Priority.DRIFT:
+        if moved and safe_href(moved) and priority is not Priority.DRIFT:
             return (
-                _edition_fix(r.suggested_url, "switch to it", edition, r.archive_url)
+                _edition_fix(moved, "switch to it", edition, r.archive_url)
                 if edition
-                else f"Use the new address {r.suggested_url}.",
-                cmd("replace-url", r.suggested_url),
+                else f"Use the new address {moved}.",
+                cmd("replace-url", moved),
                 False,
             )
+        if priority is Priority.BROKEN and (refused := _refused_fix(r, cmd)):
+            return refused
         if r.archive_url:
             return (
                 f"Link the archived copy {r.archive_url} until the publisher's new address is "
@@ -793,18 +799,18 @@ def _fix(
             False,
         )
     if priority is Priority.FAILING:
-        if r.suggested_url and safe_href(r.suggested_url):
+        if moved and safe_href(moved):
             # It had moved for good before it failed: the new address is known already.
-            moved = (
+            before = (
                 "It had moved for good before this address stopped working. "
-                + _edition_fix(r.suggested_url, "switch to it", edition, r.archive_url)
+                + _edition_fix(moved, "switch to it", edition, r.archive_url)
                 if edition
-                else f"It had moved for good to {r.suggested_url} before this address stopped "
+                else f"It had moved for good to {moved} before this address stopped "
                 "working; switch to the new address."
             )
             return (
-                moved,
-                cmd("replace-url", r.suggested_url),
+                before,
+                cmd("replace-url", moved),
                 False,
             )
         if r.outcome is not None and r.outcome.is_failure and not r.outcome.is_transient:
@@ -840,6 +846,43 @@ def _fix(
             False,
         )
     return None, None, False
+
+
+def _moved_to(r: ResourceRow) -> str | None:
+    """Where `r`'s link moved for good, if anywhere: not the home page, search or error
+    page a permanent redirect ends on (`_sent_away`)."""
+    return r.suggested_url if r.suggested_url and not _sent_away(r) else None
+
+
+def _sent_away(r: ResourceRow) -> str | None:
+    """Why the permanent redirect stored for `r`'s link means the resource is gone, or None:
+    it ends on the site's home page, its search or an error page (the checker's and
+    `accept-redirect`'s rule, `soft404.redirect_soft404`). Checks stored before the rule
+    called such a redirect a move, and the report offered to switch the entry to the home
+    page, which `accept-redirect` now refuses."""
+    return redirect_soft404(r.url, r.suggested_url) if r.suggested_url else None
+
+
+def _sent_away_fix(r: ResourceRow, gone: str, cmd: Callable[..., str]) -> tuple[str, str, bool]:
+    """The fix of a "move" to a page that stands for no resource (`_sent_away`): find where
+    the resource went, as for a page missing, which the next check will call it."""
+    said = (
+        f"It has not moved: {gone}, so the resource is gone from there and switching would "
+        f"link that page. (An older check called this a move; the next one lists it under "
+        f"{Priority.SOFT_404.heading}.)"
+    )
+    if r.archive_url:
+        return (
+            f"{said} Link the archived copy {r.archive_url} until the publisher's new address "
+            "is found.",
+            cmd("replace-url", r.archive_url),
+            False,
+        )
+    return (
+        f"{said} Find where the resource moved, and put its new address in place of NEW_URL.",
+        cmd("replace-url", NEW_URL),
+        True,
+    )
 
 
 #: The years a `new_edition` reason names (`catalog.staleness._new_edition`): the page's,
@@ -898,6 +941,64 @@ def _no_answer_fix(r: ResourceRow, outcome: Outcome) -> str:
         "it opens, nothing to change (it is checked again next run); if it does not, find "
         "where the resource is now (the publisher's new site, or an archived copy)."
     )
+
+
+#: The reason `_refused_fix` gives `linkhealth ignore` for a link a browser opens.
+_REFUSED_REASON = "works in a browser; refuses automated checks (403)"
+
+
+def _refused_fix(r: ResourceRow, cmd: Callable[..., str]) -> tuple[str, str, bool] | None:
+    """The fix of a link confirmed broken by a bare 403 or a 451, else None.
+
+    A 403 without a bot challenge is an error all the same (`catalog.check.classify`), but
+    many sites answer automated checkers so while browsers get the page: "report it to the
+    site or find another copy" had the curator replace a link that works. A 451 is the
+    law where the check ran: readers there are refused too."""
+    if r.outcome is not Outcome.HTTP_ERROR or r.http_status not in (403, 451):
+        return None
+    since = f" since {as_utc(r.since):%Y-%m-%d}" if r.since else ""
+    n = max(r.failing_checks, r.checks_since)
+    status = "403 Forbidden" if r.http_status == 403 else "451 Unavailable For Legal Reasons"
+    checks = f" ({count_of(n, 'check')}; the latest: {status})" if n else f" ({status})"
+    if r.archive_url:
+        command, needs_input = cmd("replace-url", r.archive_url), False
+    else:
+        command, needs_input = cmd("replace-url", NEW_URL), True
+    if r.http_status == 451:
+        other = (
+            f"link the archived copy {r.archive_url} until another is found"
+            if r.archive_url
+            else "the publisher's own elsewhere, or an archived copy; put its address in "
+            "place of NEW_URL"
+        )
+        said = (
+            f"It failed at every check{since}{checks}, so it is confirmed broken: the site "
+            "may not show it where the check ran, and readers there cannot open it either. "
+            f"Find another copy: {other}."
+        )
+        return said, command, needs_input
+    elsewhere = (
+        f"link the archived copy {r.archive_url} until the publisher's new address is found"
+        if r.archive_url
+        else "find where the resource is now (the publisher's new site, or an archived "
+        "copy) and put its address in place of NEW_URL"
+    )
+    if r.ignored_reason:
+        opens = (
+            "nothing to do: it is ignored, and stays out of the queue until you run "
+            f"{cmd('unignore')}"
+        )
+    else:
+        opens = (
+            "the site turns checkers away; take it out of the queue with "
+            f"{cmd('ignore', '--reason', _REFUSED_REASON)} (it is still checked)"
+        )
+    said = (
+        f"It failed at every check{since}{checks}, so it is confirmed broken; but sites "
+        "often refuse automated checkers with a bare 403 while browsers get the page. Open it "
+        f"in a browser first: if it opens, {opens}; if it does not, {elsewhere}."
+    )
+    return said, command, needs_input
 
 
 def _totals(
@@ -1002,12 +1103,9 @@ def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool)
     if not data.resources_total:
         return "Nothing has been checked yet."
     if nothing_checked and data.network_unavailable:
-        return (
-            f"No link could be checked yet: our network was down "
-            f"({count_of(data.resources_total, 'link')} waiting)."
-        )
+        return f"No link could be checked yet: our network was down ({_waiting(data)})."
     if nothing_checked:
-        return f"Nothing has been checked yet ({count_of(data.resources_total, 'link')} waiting)."
+        return f"Nothing has been checked yet ({_waiting(data)})."
     tally: Counter[str] = Counter()
     for r in resources:
         if r.set_aside:
@@ -1031,6 +1129,17 @@ def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool)
     parts += [f"{tally.pop(k)} {k}" for k in order if k in tally]
     parts += [f"{n} {k}" for k, n in tally.items()]
     return f"{count_of(len(resources), 'resource')}: " + ", ".join(parts) + "."
+
+
+def _waiting(data: ReportData) -> str:
+    """The links a first run will check, and the resources they serve when fewer: entries
+    sharing an address share its link. "26 links waiting" counted the bundled catalog's
+    26 resources above the run's "0 of 24 URLs checked"."""
+    links = len({r.link_id if r.link_id is not None else r.url for r in data.resources})
+    waiting = f"{count_of(links, 'link')} waiting"
+    if links == data.resources_total:
+        return waiting
+    return f"{waiting}, for {count_of(data.resources_total, 'resource')}"
 
 
 def _network_notice(run: RunInfo | None) -> str:

@@ -209,14 +209,23 @@ def changes_since(
         if section == "flapping_stopped" and not _filed_broken(targets):
             summary = flapping_summary(stopped, started=False, missing=True)
         for row in targets:
-            said, was, now_at = summary, before, after
+            said, was, now_at, where = summary, before, after, section
+            if (
+                event.kind == "state_changed"
+                and section in _FAILING_OR_BACK
+                and row.priority is Priority.DRIFT
+            ):
+                # Filed under "Page no longer matches its entry" whatever its link does: a
+                # parked domain confirmed broken was "Pages now missing (soft 404)" news,
+                # without the evidence its row gives.
+                where, said = "newly_drifted", _still_drifted(event, said, row)
             if _began_redirecting(event) and row.suggested_url:
                 # Where the queue's fix and `accept-redirect` would point (the last
                 # permanent hop's target), not the first hop's or the outcome's label:
                 # "Now redirects permanently. Moved permanently" said nothing.
                 said = f"Now redirects permanently to {row.suggested_url}."
                 was = now_at = None
-            sections[section].append(
+            sections[where].append(
                 ChangeItem(
                     event.kind,
                     at,
@@ -263,6 +272,13 @@ def _drift_told_once(sections: dict[str, list[ChangeItem]]) -> None:
     # or "Started failing" of a casino page its site calls missing (a soft 404); the queue
     # files it under "Page no longer matches its entry", not under either.
     drifted = {_entry_of(item) for item in sections["newly_drifted"]}
+    # Its link's news filed there too (`_still_drifted`) says it again, less well.
+    detected = {_entry_of(i) for i in sections["newly_drifted"] if i.kind == "drift_detected"}
+    sections["newly_drifted"] = [
+        i
+        for i in sections["newly_drifted"]
+        if i.kind == "drift_detected" or _entry_of(i) not in detected
+    ]
     for key in ("started_failing", "newly_missing", "recovered", "content_changed"):
         sections[key] = [
             i for i in sections[key] if i.kind == "drift_cleared" or _entry_of(i) not in drifted
@@ -312,6 +328,18 @@ def _redirects_told_once(sections: dict[str, list[ChangeItem]], rows: Sequence[R
     ]
 
 
+def _still_drifted(event: EventRow, summary: str, row: Row) -> str:
+    """The news of what a drifted page's link did (failed, was confirmed broken, works
+    again), told under "No longer matching their entry" with what its row says the page
+    shows now: the reason the curator must act, not the failure."""
+    if event.details.get("new") == "broken":
+        summary = _confirmed("broken", event.details)  # as its row's state says
+    reason = row.seen.rstrip(".")
+    if reason[:1].isupper() and reason[1:2].islower():  # "The page now looks like ..."
+        reason = reason[:1].lower() + reason[1:]
+    return f"{summary} {STILL_DRIFTED} {reason}."
+
+
 def _began_redirecting(event: EventRow) -> bool:
     """A link that began to redirect: by its outcome (its first check, or no hop before)
     or by its first hop (`redirect_changed` from none)."""
@@ -337,6 +365,9 @@ NOW_MISSING_CONFIRMED = (
 #: already, "Confirmed broken". Not "Failed its last check": it has failed for a while.
 NOW_FAILING = "Still failing, but no longer as a soft 404; not confirmed yet."
 NOW_FAILING_CONFIRMED = "Still failing, but no longer as a soft 404; confirmed broken."
+
+#: Said of a drifted page whose link's news is told with its drift (`_still_drifted`).
+STILL_DRIFTED = "Its page still does not match the entry:"
 
 #: A link that works after failing, a page that matches its entry after drifting, and both
 #: on one check.

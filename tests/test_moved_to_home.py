@@ -211,6 +211,25 @@ def test_accept_redirect_refuses_to_link_the_home_page(
     assert store.resource_history(engine, "annual").decisions == ()
 
 
+@pytest.mark.parametrize(
+    "target",
+    ["https://example.org/?utm_source=old-site", "https://example.org/errors/404.html"],
+)
+def test_the_report_of_a_stored_move_to_the_home_page_offers_no_accept_redirect(
+    engine: Engine, target: str
+) -> None:
+    """The row said "Switch to the new address" with the `accept-redirect` that refuses."""
+    from catalog.queries import report_data
+    from reports import build_context
+
+    moved_before_the_fix(engine, target)
+    ctx = build_context(report_data(engine), now=days(2))
+    (row,) = [r for r in ctx.rows if r.resource_id == "annual"]
+    assert row.fix and row.fix.startswith("It has not moved") and target in row.fix
+    assert row.command == "linkhealth replace-url annual NEW_URL"
+    assert row.suggested_url is None
+
+
 def test_accept_redirect_of_a_home_page_target_exits_1_with_the_reason_on_stderr(
     engine: Engine, catalog_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

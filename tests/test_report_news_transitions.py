@@ -15,6 +15,7 @@ from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from reports.build import build_context
+from reports.changes import STARTED_FAILING, WORKS_AGAIN
 from reports.render import render_markdown
 from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
 
@@ -125,6 +126,36 @@ def test_a_page_that_first_answers_with_a_casino_as_missing_is_news_as_drifted_o
     markdown = news.pop("markdown")[0]
     assert list(news) == ["newly_drifted"] and len(news["newly_drifted"]) == 1
     assert "Started failing" not in markdown and "started failing" not in markdown
+
+
+@pytest.mark.parametrize(
+    ("checks", "first"),
+    [
+        ([GUIDE_PAGE, *[CASINO_MISSING] * 3], "Confirmed broken after 3 failed checks."),
+        ([GUIDE_PAGE, CASINO_PAGE, Outcome.NOT_FOUND], STARTED_FAILING),
+        ([GUIDE_PAGE, CASINO_MISSING, CASINO_PAGE], WORKS_AGAIN),
+    ],
+    ids=["confirmed", "started-failing", "works-again"],
+)
+def test_what_a_drifted_pages_link_does_later_is_news_where_its_row_is_with_the_evidence(
+    tmp_path: Path, checks: list[Check], first: str
+) -> None:
+    """A parked domain for sale, confirmed broken nights after it drifted, was news under
+    "Pages now missing (soft 404): Confirmed missing after 3 failed checks." (r2's F4), with
+    not a word of the casino or the sale, while its row is under "Page no longer matches its
+    entry"; so was its first failure "Started failing", and its link working again
+    "Recovered" (beside "Content changed")."""
+    news = _news(tmp_path, checks)
+
+    assert news.pop("group") == ["drift"]
+    markdown = news.pop("markdown")[0]
+    assert list(news) == ["newly_drifted"] and len(news["newly_drifted"]) == 1
+    (said,) = news["newly_drifted"]
+    assert said.startswith(first) and "now looks like a gambling page ('Online Casino'" in said
+    since = markdown.split("## Since the last run")[1].split("\n## ")[0]
+    assert since.count("(guide)") == 1
+    for heading in ("Pages now missing", "Started failing", "Recovered", "Content changed"):
+        assert heading not in since
 
 
 def test_a_drifted_page_that_works_and_matches_again_is_one_item(tmp_path: Path) -> None:

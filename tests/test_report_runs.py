@@ -245,6 +245,35 @@ def test_a_run_offline_throughout_checked_no_url(engine: Engine) -> None:
     assert "0 of 4 URLs checked (4 only tried: our network was down)." in markdown
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["one-link-each", "a-shared-link"])
+def test_the_first_run_offline_counts_the_links_waiting_as_the_run_counts_urls(
+    tmp_path: Path, shared: bool
+) -> None:
+    """The bundled catalog's 26 entries share 24 addresses: the headline said "(26 links
+    waiting)" above "0 of 24 URLs checked". It counts the links, and the resources they
+    serve when those are more."""
+    entries = [make_resource(f"r{n}", url) for n, url in enumerate(URLS)]
+    if shared:  # a third entry at one of the addresses: one link for both
+        entries.append(make_resource("r-again", URLS[0]))
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [make_catalog(resources=entries)], now=days(0))
+        before = build_context(report_data(engine), now=days(0.5)).headline
+        run_id = store.start_run(engine, trigger="schedule", now=days(1))
+        store.set_run_planned(engine, run_id, len(URLS))
+        offline = [make_observation(u, Outcome.NETWORK_UNAVAILABLE, days(1)) for u in URLS]
+        store.record_observations(engine, run_id, offline, HealthSettings(), now=days(1))
+        store.finish_run(engine, run_id, status="completed", now=days(1), network_unavailable=True)
+        ctx = build_context(report_data(engine), now=days(2))
+
+    assert ctx.run is not None and ctx.run.urls_planned == len(URLS) == 4
+    serving = ", for 5 resources" if shared else ""
+    assert before == f"Nothing has been checked yet (4 links waiting{serving})."
+    assert ctx.headline == (
+        f"No link could be checked yet: our network was down (4 links waiting{serving})."
+    )
+    assert "0 of 4 URLs checked" in render_markdown(ctx)
+
+
 def test_a_report_asked_for_by_a_shard_run_id_is_named_as_asked(
     engine: Engine, tmp_path: Path
 ) -> None:
