@@ -657,3 +657,22 @@ def test_a_section_of_the_imported_page_written_with_its_path_is_no_resource() -
     ]
     (skipped,) = parsed.skipped
     assert (skipped.title, skipped.reason) == ("Contacts", "the link points inside the page")
+
+
+def test_a_skipped_links_text_is_not_the_description_of_the_entry_above_it() -> None:
+    """A `tel:` hotline or a relative link (no base URL) is skipped; its paragraph was
+    appended to the previous entry's description and written into the catalog."""
+    parsed = parse_toolkit_html(
+        "<ul>"
+        '<li><a href="https://example.org/report.pdf">Annual Report</a>'
+        "<p>Findings about task forces.</p></li>"
+        '<li><a href="tel:+18883737888">National Hotline</a><p>Call 24/7 for help.</p></li>'
+        '<li><a href="/press/page">Relative Page</a><p>Text of the relative page.</p></li>'
+        '<li><a href="https://example.org/guide">Guide</a><p>A guide.</p></li>'
+        "</ul>"
+    )
+    assert [(e.title, e.description) for e in parsed.entries] == [
+        ("Annual Report", "Findings about task forces."),
+        ("Guide", "A guide."),
+    ]
+    assert [s.title for s in parsed.skipped] == ["National Hotline", "Relative Page"]
