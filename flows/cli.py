@@ -550,7 +550,8 @@ def export(
         Path | None,
         typer.Option(
             metavar="FILE",
-            help="File to write (default: stdout).",
+            help="File to write (default: stdout). Its folder must exist: a typo in it is "
+            "refused, not made into new folders.",
         ),
     ] = None,
     db: DbOpt = None,
@@ -586,7 +587,13 @@ def export(
         try:
             if out.is_dir():  # found before writing it all beside it
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(out))
-            real_file(out).parent.mkdir(parents=True, exist_ok=True)
+            folder = real_file(out).parent
+            if not folder.exists() and not any(p.is_file() for p in folder.parents):
+                raise ConfigError(
+                    f"cannot write {out}: the folder {folder} does not exist; export makes "
+                    "no folders (a typo would make them): create it, or choose another "
+                    "file with --out"
+                )
             replacement = TextReplacement(out)
         except OSError as exc:  # a folder where the file goes, a file where a folder does
             file = next((p for p in out.parents if p.is_file()), None)

@@ -483,6 +483,15 @@ def test_export_format_the_files_ending_contradicts_is_refused(
     assert not (synced_good / name).exists()
 
 
+def test_export_into_a_folder_that_does_not_exist_makes_none(synced_good: Path) -> None:
+    """A typo in --out's folder made that folder (and any above it) without a word."""
+    result = _invoke("export", "--out", "repots/2026/links.csv")
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: cannot write repots/2026/links.csv: the folder repots/2026 ")
+    assert not (synced_good / "repots").exists()
+
+
 @pytest.mark.parametrize("out", ["afile", "afile/reports"])
 def test_report_into_a_file_says_it_is_one(synced_good: Path, out: str) -> None:
     (synced_good / "afile").write_text("keep me")
