@@ -595,9 +595,13 @@ def history_lines(
     out = [f"{res.collection}/{res.rid}: {res.title}"]
     out.append(f"  url:       {res.url}")
     where = f"{res.path}:{res.line}" if res.path and res.line else res.path or "?"
-    out.append(f"  file:      {where}")
     if res.removed_at:
+        # Its old line holds another entry now, or nothing: given as the `file:` of the
+        # entry, a curator opening it edited the wrong resource.
         out.append(f"  removed:   {_t(res.removed_at)} (no longer in the catalog)")
+        out.append(f"  was at:    {where} when removed (that line may hold another entry now)")
+    else:
+        out.append(f"  file:      {where}")
     for name, value in res.fields.items():
         if name not in ("id", "title", "url") and value not in (None, "", []):
             out.append(f"  {name + ':':<10} {_short(value)}")
