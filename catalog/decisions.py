@@ -49,7 +49,7 @@ from catalog.queries import ATTENTION_STATES
 from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, catalog_files, load_catalogs
 from catalog.sync import SyncResult, sync_catalogs
-from catalog.text import clipped, counted, without_controls
+from catalog.text import clauses, clipped, counted, without_controls
 from catalog.urls import UrlProblem, canonical_url, parse_url, same_place, with_fragment_of
 
 __all__ = [
@@ -715,7 +715,7 @@ def _details(details: Any) -> str:
         old, new = shown.pop("old", None), shown.pop("new", None)
         parts.append(f"{_value(old)} → {_value(new)}")
     parts += [f"{key.replace('_', ' ')}: {_value(value)}" for key, value in shown.items()]
-    return _short("; ".join(parts), 160)
+    return _short(clauses(parts), 160)
 
 
 def _value(value: Any) -> str:

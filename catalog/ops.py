@@ -35,7 +35,7 @@ from catalog.queries import (
 from catalog.settings import Settings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
-from catalog.text import backtick_fence, code_span
+from catalog.text import backtick_fence, clauses, code_span
 
 if TYPE_CHECKING:  # catalog.runs is heavy (httpx, canaries); only its type is used
     from catalog.runs import RunSummary
@@ -548,7 +548,7 @@ def verdict_lines(
         if link.reason and link.reason != link.outcome.label:
             line += f" - {link.reason}"
         if link.drift_reason:
-            line += f"; the page no longer matches its entry: {link.drift_reason}"
+            line = clauses([line, f"the page no longer matches its entry: {link.drift_reason}"])
         if why is not None:
             when = (
                 f" from its check of {link.last_checked_at:%Y-%m-%d %H:%M} UTC"

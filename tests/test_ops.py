@@ -1067,3 +1067,13 @@ def test_a_verdict_says_what_the_recheck_learned_and_labels_an_older_state_as_su
         f"toolkit/skipped: not checked by this recheck. {old}"
         ", failing, not yet confirmed - no answer",
     ]
+
+
+def test_a_verdicts_reason_that_ends_a_sentence_takes_its_drift_without_a_stray_full_stop() -> None:
+    moved = Link(
+        outcome=Outcome.REDIRECTED_PERMANENT,
+        reason="Redirected permanently (301) to https://x.org/new; the new page answers 200.",
+        drift_reason="The page now sells casino bonuses.",
+    )
+    (line,) = verdict_lines([Status("a", moved)], ["a"])
+    assert "answers 200; the page no longer matches its entry: The page now sells" in line, line
