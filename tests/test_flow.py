@@ -156,7 +156,9 @@ def test_recheck_after_an_edit_checks_only_the_edited_entry(
     assert result.ids == ("moved",)
     # The run's own sync finds nothing new (the plan synced): the edit is said before it.
     assert "Rechecking 1 resource after syncing 1 catalog change: moved" in caplog.text
-    assert "catalogs as last synced; 1 URLs" in caplog.text  # not "0 catalog changes synced"
+    # Not "0 catalog changes synced", nor "1 URLs in 1 batches".
+    assert "catalogs as last synced; 1 URL in 1 batch" in caplog.text
+    assert "Batch 1/1: 1 URL in " in caplog.text
     assert result.summary is not None and result.summary.urls_checked == 1
     assert result.summary.counts == {"gone": 1}
     assert len(result.verdicts) == 1 and result.verdicts[0].startswith("test/moved: Gone (410)")
