@@ -18,7 +18,7 @@ import pytest
 import respx
 from typer.testing import CliRunner
 
-from catalog.errors import CatalogError, LinkhealthError
+from catalog.errors import CatalogError, ConfigError, LinkhealthError
 from catalog.importer import (
     ImportedEntry,
     import_entries,
@@ -267,6 +267,18 @@ def test_import_into_a_new_file_creates_a_loadable_catalog(tmp_path: Path) -> No
     assert len({r.id for r in catalog.resources}) == 26
     dhs = [r for r in catalog.resources if r.url == "https://www.dhs.gov/blue-campaign/infographic"]
     assert len(dhs) == 3  # three resources on the page share a URL; none is lost
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_an_import_into_a_folder_that_does_not_exist_names_it_and_makes_none(
+    tmp_path: Path, dry_run: bool
+) -> None:
+    """It failed on the lock file beside the catalog ("cannot open or create the lock
+    file"), naming no folder; the dry run showed a diff of a file that could not be made."""
+    target = tmp_path / "catalgos" / "kit.yaml"
+    with pytest.raises(ConfigError, match=rf"the folder {re.escape(str(target.parent))} does not"):
+        import_entries(target, _toolkit(), dry_run=dry_run)
+    assert not target.parent.exists()
 
 
 YAML_WITH_COMMENTS = """\
