@@ -51,7 +51,7 @@ from catalog.queries import ATTENTION_STATES
 from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, catalog_files, load_catalogs
 from catalog.sync import SyncResult, sync_catalogs
-from catalog.text import clipped, counted, without_controls
+from catalog.text import clauses, clipped, counted, without_controls
 from catalog.urls import UrlProblem, canonical_url, parse_url, same_place, with_fragment_of
 
 __all__ = [
@@ -607,9 +607,13 @@ def history_lines(
     out = [f"{res.collection}/{res.rid}: {res.title}"]
     out.append(f"  url:       {res.url}")
     where = f"{res.path}:{res.line}" if res.path and res.line else res.path or "?"
-    out.append(f"  file:      {where}")
     if res.removed_at:
+        # Its old line holds another entry now, or nothing: given as the `file:` of the
+        # entry, a curator opening it edited the wrong resource.
         out.append(f"  removed:   {_t(res.removed_at)} (no longer in the catalog)")
+        out.append(f"  was at:    {where} when removed (that line may hold another entry now)")
+    else:
+        out.append(f"  file:      {where}")
     for name, value in res.fields.items():
         if name not in ("id", "title", "url") and value not in (None, "", []):
             out.append(f"  {name + ':':<10} {_short(value)}")
@@ -723,7 +727,7 @@ def _details(details: Any) -> str:
         old, new = shown.pop("old", None), shown.pop("new", None)
         parts.append(f"{_value(old)} → {_value(new)}")
     parts += [f"{key.replace('_', ' ')}: {_value(value)}" for key, value in shown.items()]
-    return _short("; ".join(parts), 160)
+    return _short(clauses(parts), 160)
 
 
 def _value(value: Any) -> str:

@@ -9,14 +9,16 @@ hijacked site) says so in `drift_reason`; `stale`, `snoozed_until`, `ignored` an
 such links out. CSV cells that a spreadsheet would run as a formula get a leading
 apostrophe (OWASP "CSV injection", `catalog.csv_guard`); `import-csv` takes it off again.
 A CSV export starts with a UTF-8 byte order mark, as Excel's own "CSV UTF-8" does.
+A file's format is the one its ending says (`export_format`).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from sqlalchemy import Engine, Select, select
@@ -26,6 +28,7 @@ from catalog import tables as t
 from catalog.clock import utcnow
 from catalog.collation import byte_order
 from catalog.csv_guard import FORMULA_STARTS, UTF8_BOM, guard
+from catalog.errors import ConfigError
 from catalog.health import UNCHECKED
 
 EXPORT_FIELDS = (
@@ -48,6 +51,58 @@ EXPORT_FIELDS = (
 )
 
 ExportFormat = Literal["jsonl", "csv"]
+EXPORT_FORMATS: tuple[ExportFormat, ...] = ("jsonl", "csv")
+#: File endings (lower case) and the format each says; the first of a format is its own.
+EXPORT_ENDINGS: Mapping[str, ExportFormat] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+_NAMES: Mapping[ExportFormat, str] = {"jsonl": "JSON Lines", "csv": "CSV"}
+
+
+class ExportFormatError(ConfigError):
+    """The format of an export cannot be told, or --format and the file's ending disagree.
+    `option` is the command-line option at fault."""
+
+    def __init__(self, message: str, option: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+def export_format(given: str | None, out: Path | None) -> ExportFormat:
+    """The format to write: `given` (--format), else the one `out`'s ending says, else JSON
+    Lines on stdout. A file whose ending says one format is never written in the other
+    (`links.csv` holding JSON Lines opened in a spreadsheet as one column of text), and
+    one whose ending says none needs `given`: the export would guess."""
+    if given is not None and given not in EXPORT_FORMATS:
+        raise ExportFormatError(f"must be {' or '.join(EXPORT_FORMATS)}", "--format")
+    chosen = next((fmt for fmt in EXPORT_FORMATS if fmt == given), None)
+    if out is None:
+        return chosen or "jsonl"
+    ending = out.suffix.lower()
+    said = EXPORT_ENDINGS.get(ending)
+    endings = ", ".join(
+        f"{' or '.join(e for e, f in EXPORT_ENDINGS.items() if f == fmt)} for {_NAMES[fmt]}"
+        for fmt in EXPORT_FORMATS
+    )
+    if said is None:
+        if chosen is not None:
+            return chosen
+        note = (
+            " (a .json file is one JSON document; an export is JSON Lines, one record a line)"
+            if ending == ".json"
+            else ""
+        )
+        raise ExportFormatError(
+            f"cannot tell the format from the name {out.name!r}{note}: end it in {endings}; "
+            "or give --format jsonl or --format csv",
+            "--out",
+        )
+    if chosen is not None and chosen != said:
+        own = next(e for e, f in EXPORT_ENDINGS.items() if f == chosen)
+        raise ExportFormatError(
+            f"{chosen} ({_NAMES[chosen]}) disagrees with the ending of {out.name!r}, which "
+            f"says {_NAMES[said]}: name the file {out.stem}{own}, or leave --format out",
+            "--format",
+        )
+    return said
 
 
 #: Rows fetched from the database per round: the export streams, holding one round of rows
@@ -174,7 +229,7 @@ def write_export(rows: Iterable[dict[str, Any]], fmt: ExportFormat, out: TextIO)
             writerow([csv_cell(row.get(name)) for name in EXPORT_FIELDS])
             count += 1
     else:
-        raise ValueError(f"unknown export format {fmt!r}; use jsonl or csv")
+        raise ValueError(f"unknown export format {fmt!r}; use {' or '.join(EXPORT_FORMATS)}")
     return count
 
 

@@ -35,7 +35,7 @@ from catalog.queries import (
 from catalog.settings import Settings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
-from catalog.text import backtick_fence, code_span
+from catalog.text import backtick_fence, clauses, code_span
 
 if TYPE_CHECKING:  # catalog.runs is heavy (httpx, canaries); only its type is used
     from catalog.runs import RunSummary
@@ -511,27 +511,52 @@ def _fenced(text: str) -> list[str]:
 
 
 def verdict_lines(
-    statuses: Iterable[Any], ids: Sequence[str], collections: Sequence[str] | None = None
+    statuses: Iterable[Any],
+    ids: Sequence[str],
+    collections: Sequence[str] | None = None,
+    *,
+    this_run: Mapping[tuple[str, str], str] | None = None,
 ) -> list[str]:
     """One line per rechecked resource, in the report's words: "collection/id: Not found
     (404), failing, not yet confirmed - reason"; only those of `collections` when given
     (the catalogs the recheck ran on). A working page flagged as drift says so: its
-    outcome alone ("OK") would tell the curator who just rechecked it that all is well."""
+    outcome alone ("OK") would tell the curator who just rechecked it that all is well.
+
+    `this_run`: the outcome the recheck's own run stored for each (collection, id)
+    (`store.run_verdicts`). A resource it learned nothing about (no check stored, or our
+    network was down) is said to be not checked, its stored state labelled as the last
+    known one with its date: printed bare, an old "Connection refused" read as the
+    recheck's news, right above the summary saying nothing was learned."""
     wanted = set(ids)
     out = []
     for s in statuses:
         if s.rid not in wanted or (collections is not None and s.collection not in collections):
             continue
+        name = f"{s.collection}/{s.rid}"
+        why = None
+        if this_run is not None:
+            outcome = this_run.get((s.collection, s.rid))
+            if outcome is None:
+                why = "not checked by this recheck"
+            elif outcome == Outcome.NETWORK_UNAVAILABLE:
+                why = "not checked by this recheck: our network was down"
         link = s.link
         if link is None or link.outcome is None:
-            out.append(f"{s.collection}/{s.rid}: not checked")
+            out.append(f"{name}: {why or 'not checked'}")
             continue
         line = state_line(link.outcome, shown_state(link.outcome, link.state))
         if link.reason and link.reason != link.outcome.label:
             line += f" - {link.reason}"
         if link.drift_reason:
-            line += f"; the page no longer matches its entry: {link.drift_reason}"
-        out.append(f"{s.collection}/{s.rid}: {line}")
+            line = clauses([line, f"the page no longer matches its entry: {link.drift_reason}"])
+        if why is not None:
+            when = (
+                f" from its check of {link.last_checked_at:%Y-%m-%d %H:%M} UTC"
+                if link.last_checked_at is not None
+                else ""
+            )
+            line = f"{why}. Last known state,{when}: {line}"
+        out.append(f"{name}: {line}")
     return out
 
 

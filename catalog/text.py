@@ -8,6 +8,7 @@ import codecs
 import re
 import sys
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 __all__ = [
@@ -38,6 +39,16 @@ _BIDI_CHARS = f"\u061c\u200e\u200f{_BIDI_EXPLICIT}"
 _CONTROLS = re.compile(f"[\x00-\x1f{_C1}]")
 _BIDI = re.compile(f"[{_BIDI_CHARS}]")
 _EXPLICIT_BIDI = re.compile(f"[{_BIDI_EXPLICIT}]")
+
+
+def clauses(parts: Iterable[str]) -> str:
+    """`parts` joined with "; ", each but the last without the full stop that ended it as a
+    sentence: a reason such as "...; the new page answers 200." then read ".; http status"."""
+    items = list(parts)
+    return "; ".join(
+        p[:-1] if n < len(items) - 1 and p.endswith(".") and not p.endswith("..") else p
+        for n, p in enumerate(items)
+    )
 
 
 def counted(n: int, one: str, many: str | None = None) -> str:

@@ -326,12 +326,12 @@ def run_check(
     # (its plan synced first) read as a contradiction.
     changes = prepared.sync.change_count
     log.info(
-        "Run %s%s: %s; %d URLs in %d batches",
+        "Run %s%s: %s; %s in %s",
         prepared.run_id,
         f" (shard {part})" if part else "",
         f"{counted(changes, 'catalog change')} synced" if changes else "catalogs as last synced",
-        prepared.url_count,
-        prepared.batch_count,
+        counted(prepared.url_count, "URL"),
+        counted(prepared.batch_count, "batch", "batches"),
     )
     stored: list[BatchStored] = []
     # Each batch is let go once submitted, and its observations once stored.
@@ -641,19 +641,19 @@ def _store_one(
     elapsed = max(time.perf_counter() - started, 1e-6)
     stats = batch_stats(checked, result.counts)
     get_run_logger().info(
-        "Batch %d/%d: %d URLs in %.1f s (%.1f URLs/s), %d failure(s), %d retries; "
-        "%d/%d URLs done (%.1f URLs/s overall), %d event(s)%s",
+        "Batch %d/%d: %s in %.1f s (%.1f URLs/s), %s, %s; "
+        "%d/%d URLs done (%.1f URLs/s overall), %s%s",
         len(stored),
         prepared.batch_count,
-        stats.urls,
+        counted(stats.urls, "URL"),
         stats.seconds,
         stats.urls_per_second,
-        stats.failures,
-        stats.retries,
+        counted(stats.failures, "failure"),
+        counted(stats.retries, "retry", "retries"),
         done,
         prepared.url_count,
         done / elapsed,
-        result.events,
+        counted(result.events, "event"),
         "; NETWORK LOOKS DOWN" if result.network_down else "",
     )
     return done

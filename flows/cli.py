@@ -535,9 +535,24 @@ def report(
 
 @app.command()
 def export(
-    format: Annotated[str, typer.Option("--format", "-f", help="jsonl or csv.")] = "jsonl",
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="jsonl or csv. Default: what the --out file's ending says (.jsonl or .ndjson: "
+            "jsonl; .csv: csv), jsonl on stdout. Refused when the ending says the other "
+            "format: a .csv file holding JSON Lines opens in a spreadsheet as one column of "
+            "text. Needed for any other ending.",
+        ),
+    ] = None,
     out: Annotated[
-        Path | None, typer.Option(metavar="FILE", help="File to write (default: stdout).")
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="File to write (default: stdout). Its folder must exist: a typo in it is "
+            "refused, not made into new folders.",
+        ),
     ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
@@ -548,14 +563,16 @@ def export(
     With --catalog, only the resources of those catalog files' collections (a collection's
     key is its file name without the ending); without, every collection in the database.
 
-    Example: linkhealth export --format csv --out links.csv --catalog my-toolkit.yaml
+    Example: linkhealth export --out links.csv --catalog my-toolkit.yaml
     """
     from catalog.db import engine_for, existing_database
-    from catalog.export import export_rows, write_export
+    from catalog.export import ExportFormatError, export_format, export_rows, write_export
     from catalog.store import stored_collections
 
-    if format not in ("jsonl", "csv"):
-        raise typer.BadParameter("must be jsonl or csv", param_hint="--format")
+    try:
+        fmt = export_format(format, out)
+    except ExportFormatError as exc:
+        raise typer.BadParameter(str(exc), param_hint=exc.option) from exc
     settings = _settings(config, db, catalog)
     keys = catalog_keys(settings, catalog)
     engine = engine_for(existing_database(settings.database_url))
@@ -563,14 +580,20 @@ def export(
         require_stored(keys, stored_collections(engine), settings)
     rows = export_rows(engine, collections=keys)  # read as it is written
     if out is None:
-        write_export(rows, format, sys.stdout)  # type: ignore[arg-type]
+        write_export(rows, fmt, sys.stdout)
     else:
         # Written beside it, then moved over it (`catalog.files`): a full disk part-way
         # left a truncated file where the last export was, and a traceback.
         try:
             if out.is_dir():  # found before writing it all beside it
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(out))
-            real_file(out).parent.mkdir(parents=True, exist_ok=True)
+            folder = real_file(out).parent
+            if not folder.exists() and not any(p.is_file() for p in folder.parents):
+                raise ConfigError(
+                    f"cannot write {out}: the folder {folder} does not exist; export makes "
+                    "no folders (a typo would make them): create it, or choose another "
+                    "file with --out"
+                )
             replacement = TextReplacement(out)
         except OSError as exc:  # a folder where the file goes, a file where a folder does
             file = next((p for p in out.parents if p.is_file()), None)
@@ -578,7 +601,7 @@ def export(
             raise ConfigError(f"cannot write {out}: {why}") from exc
         try:
             with replacement as fh:
-                write_export(rows, format, fh)  # type: ignore[arg-type]
+                write_export(rows, fmt, fh)
         except OSError as exc:
             raise LinkhealthError(
                 f"cannot write {out}: {exc.strerror or exc}; a file already there was left "

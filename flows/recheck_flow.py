@@ -78,10 +78,12 @@ def _recheck(
         ", ".join(plan.ids),
     )
     summary = run_check(settings, trigger="recheck", resource_ids=list(plan.ids), render=render)
-    statuses = store.recheck_statuses(
-        engine_for(settings.database_url), plan.collections, rids=plan.ids
-    )
-    verdicts = tuple(verdict_lines(statuses, plan.ids, plan.collections))
+    engine = engine_for(settings.database_url)
+    statuses = store.recheck_statuses(engine, plan.collections, rids=plan.ids)
+    this_run = {
+        (v.collection, v.rid): v.outcome for v in store.run_verdicts(engine, summary.run_id)
+    }
+    verdicts = tuple(verdict_lines(statuses, plan.ids, plan.collections, this_run=this_run))
     for line in verdicts:
         log.info(line)
     return RecheckResult(

@@ -446,6 +446,52 @@ def test_export_to_a_path_it_cannot_write_says_which_and_why(synced_good: Path, 
     assert (synced_good / "afile").read_text() == "keep me"
 
 
+@pytest.mark.parametrize(
+    ("name", "starts"),
+    [("links.csv", "\ufeffcollection,id,"), ("Links.CSV", "\ufeffcollection,id,")]
+    + [(name, '{"collection": "good"') for name in ("links.jsonl", "links.ndjson")],
+)
+def test_export_out_writes_the_format_its_files_ending_says(
+    synced_good: Path, name: str, starts: str
+) -> None:
+    """`--out links.csv` wrote JSON Lines into the .csv file (the default format) and said
+    "wrote links.csv": a spreadsheet showed one column of JSON."""
+    result = _invoke("export", "--out", name)
+    assert result.exit_code == 0, result.output
+    assert (synced_good / name).read_text(encoding="utf-8").startswith(starts)
+
+
+@pytest.mark.parametrize("name", ["links.json", "links.txt", "links"])
+def test_export_out_whose_ending_says_no_format_needs_format(synced_good: Path, name: str) -> None:
+    result = _invoke("export", "--out", name)
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.stderr.replace("│", " ").split())
+    assert "--out" in said and ".jsonl" in said and ".csv" in said and "--format" in said
+    assert not (synced_good / name).exists()
+    given = _invoke("export", "--out", name, "--format", "csv")
+    assert given.exit_code == 0, given.output
+    assert (synced_good / name).read_text(encoding="utf-8").startswith("\ufeffcollection,id,")
+
+
+@pytest.mark.parametrize(("name", "format"), [("links.jsonl", "csv"), ("links.csv", "jsonl")])
+def test_export_format_the_files_ending_contradicts_is_refused(
+    synced_good: Path, name: str, format: str
+) -> None:
+    result = _invoke("export", "--out", name, "--format", format)
+    assert result.exit_code == 2, result.output
+    assert "--format" in result.stderr and name in result.stderr
+    assert not (synced_good / name).exists()
+
+
+def test_export_into_a_folder_that_does_not_exist_makes_none(synced_good: Path) -> None:
+    """A typo in --out's folder made that folder (and any above it) without a word."""
+    result = _invoke("export", "--out", "repots/2026/links.csv")
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: cannot write repots/2026/links.csv: the folder repots/2026 ")
+    assert not (synced_good / "repots").exists()
+
+
 @pytest.mark.parametrize("out", ["afile", "afile/reports"])
 def test_report_into_a_file_says_it_is_one(synced_good: Path, out: str) -> None:
     (synced_good / "afile").write_text("keep me")

@@ -194,6 +194,29 @@ def test_resource_prints_history_and_json(engine: Engine, catalog_file: Path) ->
     assert [o["outcome"] for o in data["observations"]] == ["not_found"]
 
 
+def test_resource_of_a_removed_entry_gives_its_old_line_as_where_it_was_not_where_it_is(
+    engine: Engine, catalog_file: Path
+) -> None:
+    """Its `file: toolkit.yaml:5` was the line of the entry below it once it was removed:
+    a curator opening it there edited the wrong resource."""
+    entries = [{"id": "a", "title": "Guide", "url": OLD}, {"id": "b", "title": "B", "url": NEW}]
+    write_catalog(catalog_file, entries)
+    sync_catalogs(engine, load_catalogs([catalog_file]), now=days(1))
+    (line,) = [
+        n for n, text in enumerate(catalog_file.read_text().splitlines(), 1) if "id: a" in text
+    ]
+    write_catalog(catalog_file, entries[1:])  # "b" is on a's old line now
+    sync_catalogs(engine, load_catalogs([catalog_file]), now=days(2))
+
+    result = runner.invoke(app, ["resource", "a", "--db", database_url(engine)])
+    assert result.exit_code == 0, result.output
+    facts = result.stdout.splitlines()[: result.stdout.splitlines().index("")]
+    assert not any(f.lstrip().startswith("file:") for f in facts), facts
+    assert f"  removed:   {days(2):%Y-%m-%d %H:%M} (no longer in the catalog)" in facts
+    (was,) = [f for f in facts if f.lstrip().startswith("was at:")]
+    assert f"{catalog_file}:{line} when removed" in was
+
+
 def test_resource_catalog_chooses_the_collection(
     engine: Engine, catalog_file: Path, tmp_path: Path
 ) -> None:

@@ -332,6 +332,20 @@ def test_history_reads_newest_first_in_text_and_json(engine: Engine, settings: S
     assert "{" not in decision
 
 
+def test_an_events_reason_that_ends_a_sentence_is_joined_without_a_stray_full_stop(
+    engine: Engine,
+) -> None:
+    """The event's facts are joined with "; ": "...the new page answers 200.; http status:
+    200" read as a typo."""
+    reason = f"Redirected permanently (301) to {NEW}; the new page answers 200."
+    obs = make_observation(OLD, Outcome.REDIRECTED_PERMANENT, days(1), final_url=NEW, reason=reason)
+    store.record_observations(engine, None, [obs], Settings().health, now=days(1))
+    lines = decisions.history_lines(store.resource_history(engine, "a"), now=days(2))
+    (event,) = [line for line in lines if " outcome_changed " in line]
+    assert "the new page answers 200; http status: 200" in event, event
+    assert ".;" not in "\n".join(lines)
+
+
 def test_history_states_the_last_check_in_the_reports_words_with_what_to_do(
     engine: Engine,
 ) -> None:

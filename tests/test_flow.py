@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -155,7 +156,9 @@ def test_recheck_after_an_edit_checks_only_the_edited_entry(
     assert result.ids == ("moved",)
     # The run's own sync finds nothing new (the plan synced): the edit is said before it.
     assert "Rechecking 1 resource after syncing 1 catalog change: moved" in caplog.text
-    assert "catalogs as last synced; 1 URLs" in caplog.text  # not "0 catalog changes synced"
+    # Not "0 catalog changes synced", nor "1 URLs in 1 batches".
+    assert "catalogs as last synced; 1 URL in 1 batch" in caplog.text
+    assert "Batch 1/1: 1 URL in " in caplog.text
     assert result.summary is not None and result.summary.urls_checked == 1
     assert result.summary.counts == {"gone": 1}
     assert len(result.verdicts) == 1 and result.verdicts[0].startswith("test/moved: Gone (410)")
@@ -437,3 +440,45 @@ def test_a_later_run_with_the_id_of_an_abandoned_one_is_checked(
         overrides = {"database_url": other, "catalogs": [str(catalog_file)]}
         summary = check_flow.check_catalog(overrides=overrides, render=False)
     assert summary.run_id == 1 and summary.status == "completed"
+
+
+def test_a_recheck_that_finds_our_network_down_does_not_show_the_old_state_as_news(
+    prefect_harness: None, isolated_cwd: Path, db_url: str
+) -> None:
+    """The verdict line printed the link's stored "Connection refused" as if this recheck
+    had found it, right above the summary saying nothing was learned about the link."""
+    from flows.recheck_flow import recheck
+
+    with socket.socket() as a, socket.socket() as b:  # two ports nobody listens on
+        a.bind(("127.0.0.1", 0))
+        b.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{a.getsockname()[1]}/x"
+        canary = f"http://127.0.0.1:{b.getsockname()[1]}/"
+    catalog_file = isolated_cwd / "test.yaml"
+    catalog_file.write_text(
+        json.dumps({"resources": [{"id": "dead", "title": "Dead Host Page", "url": dead}]})
+    )
+    config = isolated_cwd / "linkhealth.toml"
+    config.write_text(
+        f'catalogs = ["{catalog_file}"]\n[check]\nallow_private = true\n'
+        f'[health]\ncanary_urls = ["{canary}"]\n'
+    )
+    engine = open_engine(db_url)
+    checked = utcnow() - timedelta(days=1)
+    sync_catalogs(engine, load_catalogs([catalog_file]), now=checked)
+    run_id = store.start_run(engine, trigger="test", now=checked)
+    refused = make_observation(dead, Outcome.CONNECTION_REFUSED, checked_at=checked)
+    store.record_observations(engine, run_id, [refused], HealthSettings(), now=checked)
+    store.finish_run(engine, run_id, status="completed", now=checked)
+    engine.dispose()
+
+    result = recheck(
+        resource_ids=["dead"],
+        config=str(config),
+        overrides={"database_url": db_url},
+        render=False,
+    )
+    assert result.summary is not None and result.summary.network_unavailable
+    (line,) = result.verdicts
+    assert line.startswith("test/dead: not checked by this recheck: our network was down.")
+    assert f"Last known state, from its check of {checked:%Y-%m-%d %H:%M} UTC: Connection" in line

@@ -18,7 +18,7 @@ import pytest
 import respx
 from typer.testing import CliRunner
 
-from catalog.errors import CatalogError, LinkhealthError
+from catalog.errors import CatalogError, ConfigError, LinkhealthError
 from catalog.importer import (
     ImportedEntry,
     import_entries,
@@ -281,6 +281,18 @@ def test_import_into_a_new_file_creates_a_loadable_catalog(tmp_path: Path) -> No
     assert len({r.id for r in catalog.resources}) == 26
     dhs = [r for r in catalog.resources if r.url == "https://www.dhs.gov/blue-campaign/infographic"]
     assert len(dhs) == 3  # three resources on the page share a URL; none is lost
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_an_import_into_a_folder_that_does_not_exist_names_it_and_makes_none(
+    tmp_path: Path, dry_run: bool
+) -> None:
+    """It failed on the lock file beside the catalog ("cannot open or create the lock
+    file"), naming no folder; the dry run showed a diff of a file that could not be made."""
+    target = tmp_path / "catalgos" / "kit.yaml"
+    with pytest.raises(ConfigError, match=rf"the folder {re.escape(str(target.parent))} does not"):
+        import_entries(target, _toolkit(), dry_run=dry_run)
+    assert not target.parent.exists()
 
 
 YAML_WITH_COMMENTS = """\
@@ -671,3 +683,22 @@ def test_a_section_of_the_imported_page_written_with_its_path_is_no_resource() -
     ]
     (skipped,) = parsed.skipped
     assert (skipped.title, skipped.reason) == ("Contacts", "the link points inside the page")
+
+
+def test_a_skipped_links_text_is_not_the_description_of_the_entry_above_it() -> None:
+    """A `tel:` hotline or a relative link (no base URL) is skipped; its paragraph was
+    appended to the previous entry's description and written into the catalog."""
+    parsed = parse_toolkit_html(
+        "<ul>"
+        '<li><a href="https://example.org/report.pdf">Annual Report</a>'
+        "<p>Findings about task forces.</p></li>"
+        '<li><a href="tel:+18883737888">National Hotline</a><p>Call 24/7 for help.</p></li>'
+        '<li><a href="/press/page">Relative Page</a><p>Text of the relative page.</p></li>'
+        '<li><a href="https://example.org/guide">Guide</a><p>A guide.</p></li>'
+        "</ul>"
+    )
+    assert [(e.title, e.description) for e in parsed.entries] == [
+        ("Annual Report", "Findings about task forces."),
+        ("Guide", "A guide."),
+    ]
+    assert [s.title for s in parsed.skipped] == ["National Hotline", "Relative Page"]

@@ -57,6 +57,7 @@ class Link:
     outcome: Outcome | None = Outcome.OK
     last_checked_at: datetime | None = CHECKED_AT
     reason: str | None = None
+    drift_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1049,3 +1050,30 @@ def test_serve_asks_no_throwaway_prefect_server_about_workers(
     with temporary_settings(restore_defaults={PREFECT_API_URL}):
         assert pools_with_workers([object()]) == []
     assert asked == []
+
+
+def test_a_verdict_says_what_the_recheck_learned_and_labels_an_older_state_as_such() -> None:
+    """Only what this recheck's run stored is news: a link it did not check, or tried
+    while our network was down, keeps its old state, which is shown as the last known."""
+    refused = Link(state="suspect", outcome=Outcome.CONNECTION_REFUSED, reason="no answer")
+    statuses = [Status("fresh"), Status("offline", refused), Status("skipped", refused)]
+    this_run = {("toolkit", "fresh"): "ok", ("toolkit", "offline"): "network_unavailable"}
+    lines = verdict_lines(statuses, ["fresh", "offline", "skipped"], this_run=this_run)
+    old = f"Last known state, from its check of {CHECKED_AT:%Y-%m-%d %H:%M} UTC: Connection refused"
+    assert lines == [
+        "toolkit/fresh: OK",
+        f"toolkit/offline: not checked by this recheck: our network was down. {old}"
+        ", failing, not yet confirmed - no answer",
+        f"toolkit/skipped: not checked by this recheck. {old}"
+        ", failing, not yet confirmed - no answer",
+    ]
+
+
+def test_a_verdicts_reason_that_ends_a_sentence_takes_its_drift_without_a_stray_full_stop() -> None:
+    moved = Link(
+        outcome=Outcome.REDIRECTED_PERMANENT,
+        reason="Redirected permanently (301) to https://x.org/new; the new page answers 200.",
+        drift_reason="The page now sells casino bonuses.",
+    )
+    (line,) = verdict_lines([Status("a", moved)], ["a"])
+    assert "answers 200; the page no longer matches its entry: The page now sells" in line, line

@@ -138,6 +138,8 @@ def parse_toolkit_html(
             if url is None:
                 origin = f"link {counter['link']}"
                 skipped.append(Skipped(origin, _collapse(link_text), problem, "unusable_url"))
+                # The paragraphs after it describe the skipped link, not the entry above it.
+                current = None
                 continue
             current = _Item(_collapse(link_text), f"link {counter['link']}", url=url)
             items.append(current)

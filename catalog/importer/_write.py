@@ -28,7 +28,7 @@ from catalog.catalog_edit import (
     guess_indent,
 )
 from catalog.csv_guard import UTF8_BOM, guard
-from catalog.errors import CatalogError, LinkhealthError, Problem
+from catalog.errors import CatalogError, ConfigError, LinkhealthError, Problem
 from catalog.files import locked, replace_if_unchanged
 from catalog.importer._csv import column_name
 from catalog.importer._merge import plan_merge
@@ -80,6 +80,14 @@ def import_entries(
                     "import into a .yaml, .yml or .csv catalog",
                 )
             ]
+        )
+    if not path.parent.exists():
+        # As `export --out`: a typo in the folder is no folder to make. Its lock file
+        # failed first, with a "cannot open or create the lock file" that named no folder.
+        raise ConfigError(
+            f"cannot create {path}: the folder {path.parent} does not exist; the import "
+            "makes no folders (a typo would make them): create it, or choose another file "
+            "with --into"
         )
     # A dry run writes nothing, so it takes no lock: no `.NAME.lock` is left in a folder
     # (for a catalog that does not even exist yet), and reading the catalog is enough.
