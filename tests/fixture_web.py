@@ -199,6 +199,7 @@ OK_PAGE = _page(
     "Survivor Support Toolkit",
     "A practical guide for service providers working with survivors of trafficking.",
 )
+NOT_FOUND_PAGE = _page("Page Not Found", "Sorry, the page you requested could not be found.")
 HOME_PAGE = _page("Welcome", "Welcome to the Example Institute. Browse our publications.")
 PDF_BYTES = (
     b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
@@ -558,6 +559,15 @@ async def bad_chunk_later(x: Exchange) -> bool:
     return False
 
 
+def _typed(content_type: str, body: bytes) -> Handler:
+    """A 200 of `body` labelled `content_type`, whatever the body is."""
+
+    async def handler(x: Exchange) -> bool:
+        return await x.respond(200, body, content_type=content_type)
+
+    return handler
+
+
 ROUTES: dict[str, Handler] = {
     "/": home,
     "/ok": ok,
@@ -586,6 +596,11 @@ ROUTES: dict[str, Handler] = {
     "/soft-404-es": _status(
         200, _page("Página no encontrada", "Lo sentimos, la página que busca no existe.")
     ),
+    # The same page under the labels of misconfigured servers, and in UTF-16 saying nothing.
+    "/soft-404-plain": _typed("text/plain", NOT_FOUND_PAGE),
+    "/soft-404-octet-stream": _typed("application/octet-stream", NOT_FOUND_PAGE),
+    "/soft-404-utf16": _typed("text/html", NOT_FOUND_PAGE.decode().encode("utf-16-le")),
+    "/soft-404-as-zip": _typed("application/zip", NOT_FOUND_PAGE),
     "/status-999": _status(999, b"<html><body></body></html>"),
     "/cf-challenge": _status(
         403, CHALLENGE_PAGE, [("cf-mitigated", "challenge"), ("Server", "cloudflare")]

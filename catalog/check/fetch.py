@@ -861,6 +861,11 @@ async def read_page(answer: Answer) -> PageFacts:
     return page_facts(answer, tags)
 
 
+#: The type a body in a coding we cannot undo is read as: bytes, whatever they begin with
+#: (under application/octet-stream, a body that opens as HTML is read as a page).
+OPAQUE_TYPE = "application/x-undecoded"
+
+
 def page_facts(answer: Answer, tags: int | None = None) -> PageFacts:
     """What a successful answer's body says (the checked page or a soft-404 probe's).
 
@@ -872,7 +877,7 @@ def page_facts(answer: Answer, tags: int | None = None) -> PageFacts:
     """
     content_type = answer.headers.get("content-type")
     if _Inflater.unreadable(answer.headers.get("content-encoding")):
-        content_type, tags = "application/octet-stream", None
+        content_type, tags = OPAQUE_TYPE, None
     return analyse_body(
         answer.body,
         content_type,
