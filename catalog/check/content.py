@@ -29,6 +29,7 @@ __all__ = [
     "PageFacts",
     "analyse_body",
     "is_login_title",
+    "reads_as_html",
     "similarity",
     "stable_text",
     "title_parts",
@@ -226,6 +227,14 @@ def _script_shell(tree: LexborHTMLParser, visible: str) -> bool:
 
 def _node_text(node: LexborNode) -> str:
     return _collapse(node.text(separator=" "))
+
+
+def reads_as_html(content_type: str | None, body: bytes) -> bool:
+    """Whether `analyse_body` reads `body` as an HTML page (a PDF never is)."""
+    mime = media_type(content_type)
+    if body.startswith(b"%PDF-") or mime == "application/pdf":
+        return False
+    return _is_html(mime, body)
 
 
 def _is_html(mime: str | None, body: bytes) -> bool:
