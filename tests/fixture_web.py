@@ -199,6 +199,13 @@ OK_PAGE = _page(
     "Survivor Support Toolkit",
     "A practical guide for service providers working with survivors of trafficking.",
 )
+NOT_FOUND_PAGE = _page("Page Not Found", "Sorry, the page you requested could not be found.")
+#: A page whose script writes a document of its own ("</html>" long before the page ends).
+SCRIPTED_PAGE = _page(
+    "Survivor Support Toolkit",
+    "A practical guide for service providers working with survivors of trafficking.",
+    "<script>var frame = '<html><body>Loading</body></html>';</script>",
+)
 HOME_PAGE = _page("Welcome", "Welcome to the Example Institute. Browse our publications.")
 PDF_BYTES = (
     b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
@@ -541,21 +548,52 @@ async def stray_answer_after(x: Exchange) -> bool:
     return x.request.keep_alive
 
 
-async def bad_chunk_later(x: Exchange) -> bool:
-    """A chunked 200 whose first chunk (the page) is sound and whose next, sent a moment
+def _bad_chunk_later(first: bytes) -> Handler:
+    """A chunked 200 whose first chunk (`first`) is sound and whose next, sent a moment
     later in a read of its own, has no size ("zz"); then the connection stays open."""
-    await x.send_head(
-        200, [("Content-Type", "text/html; charset=utf-8"), ("Transfer-Encoding", "chunked")]
-    )
-    if x.is_head:
+
+    async def handler(x: Exchange) -> bool:
+        await x.send_head(
+            200, [("Content-Type", "text/html; charset=utf-8"), ("Transfer-Encoding", "chunked")]
+        )
+        if x.is_head:
+            return False
+        await x.send_body(b"%x\r\n%s\r\n" % (len(first), first))
+        await asyncio.sleep(0.2)
+        await x.send_body(b"zz\r\nmore\r\n0\r\n\r\n")
+        for _ in range(int(MAX_HOLD_SECONDS)):
+            if await x.wait_for_client_to_leave(1.0):
+                break
         return False
-    await x.send_body(b"%x\r\n%s\r\n" % (len(OK_PAGE), OK_PAGE))
-    await asyncio.sleep(0.2)
-    await x.send_body(b"zz\r\nmore\r\n0\r\n\r\n")
-    for _ in range(int(MAX_HOLD_SECONDS)):
-        if await x.wait_for_client_to_leave(1.0):
-            break
-    return False
+
+    return handler
+
+
+def _broken_off(
+    body: bytes, content_type: str = "text/html; charset=utf-8", *, reset: bool = True
+) -> Handler:
+    """A chunked 200 whose first chunk is `body` and whose next breaks off after three of
+    its 4,096 bytes: the connection reset (a proxy closing early) or closed."""
+
+    async def handler(x: Exchange) -> bool:
+        await x.send_head(200, [("Content-Type", content_type), ("Transfer-Encoding", "chunked")])
+        if not x.is_head:
+            await x.send_body(b"%x\r\n%s\r\n1000\r\nabc" % (len(body), body))
+            await asyncio.sleep(0.05)
+        if reset:
+            x.abort_with_reset()
+        return False
+
+    return handler
+
+
+def _typed(content_type: str, body: bytes) -> Handler:
+    """A 200 of `body` labelled `content_type`, whatever the body is."""
+
+    async def handler(x: Exchange) -> bool:
+        return await x.respond(200, body, content_type=content_type)
+
+    return handler
 
 
 ROUTES: dict[str, Handler] = {
@@ -586,6 +624,11 @@ ROUTES: dict[str, Handler] = {
     "/soft-404-es": _status(
         200, _page("Página no encontrada", "Lo sentimos, la página que busca no existe.")
     ),
+    # The same page under the labels of misconfigured servers, and in UTF-16 saying nothing.
+    "/soft-404-plain": _typed("text/plain", NOT_FOUND_PAGE),
+    "/soft-404-octet-stream": _typed("application/octet-stream", NOT_FOUND_PAGE),
+    "/soft-404-utf16": _typed("text/html", NOT_FOUND_PAGE.decode().encode("utf-16-le")),
+    "/soft-404-as-zip": _typed("application/zip", NOT_FOUND_PAGE),
     "/status-999": _status(999, b"<html><body></body></html>"),
     "/cf-challenge": _status(
         403, CHALLENGE_PAGE, [("cf-mitigated", "challenge"), ("Server", "cloudflare")]
@@ -627,7 +670,15 @@ ROUTES: dict[str, Handler] = {
         [("Content-Length", str(len(OK_PAGE))), ("Content-Length", str(len(OK_PAGE) + 5))]
     ),
     "/negative-length": _framed([("Content-Length", "-1")]),
-    "/bad-chunk-later": bad_chunk_later,
+    "/bad-chunk-later": _bad_chunk_later(OK_PAGE[:100]),
+    # A whole page, then the answer breaks off (`fetch.read_page_body`) ...
+    "/bad-chunk-after-page": _bad_chunk_later(OK_PAGE),
+    "/reset-after-page": _broken_off(OK_PAGE),
+    "/closed-after-page": _broken_off(OK_PAGE, reset=False),
+    # ... and what breaks off before a whole page has come.
+    "/reset-before-page-end": _broken_off(OK_PAGE[: OK_PAGE.rindex(b"</body>")]),
+    "/reset-after-pdf": _broken_off(OK_PAGE, "application/pdf"),
+    "/reset-after-script-string": _broken_off(SCRIPTED_PAGE[: SCRIPTED_PAGE.rindex(b"<p>")]),
     "/stray-answer-after": stray_answer_after,
     "/ssh-banner": ssh_banner,
     "/http-0.9": http_0_9,

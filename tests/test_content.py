@@ -571,6 +571,69 @@ def test_non_html_text_is_whitespace_normalized(
     assert result.fingerprint == facts(body.replace(b"\n", b" \n "), content_type).fingerprint
 
 
+NOT_FOUND = (
+    b"<!DOCTYPE html>\n<html><head><title>Page Not Found</title></head>"
+    b"<body><h1>Page not found</h1></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "text/plain; charset=utf-8",
+        "application/octet-stream",
+        "binary/octet-stream",
+        "application/unknown",
+    ],
+)
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(NOT_FOUND, id="doctype"),
+        pytest.param(b"\r\n  " + NOT_FOUND.removeprefix(b"<!DOCTYPE html>\n"), id="html-tag"),
+        pytest.param(b"\xef\xbb\xbf" + NOT_FOUND, id="bom"),
+    ],
+)
+def test_a_page_under_a_label_that_says_nothing_of_the_file_is_read_as_html(
+    body: bytes, content_type: str
+) -> None:
+    # Served so by misconfigured servers, a "Page Not Found" page had no title: "OK".
+    result = facts(body, content_type)
+    assert (result.is_html, result.title, result.heading) == (
+        True,
+        "Page Not Found",
+        "Page not found",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        pytest.param(b"<p>Write <b>bold</b> as shown.</p>", "text/plain", id="text-with-tags"),
+        pytest.param(b"Pages open with <html> and end with </html>.", "text/plain", id="text"),
+        pytest.param(NOT_FOUND, "application/zip", id="zip"),
+        pytest.param(NOT_FOUND, "image/png", id="png"),
+        pytest.param(b"%PDF-1.4\n<html><title>x</title></html>", "application/octet-stream"),
+    ],
+)
+def test_only_a_whole_documents_opening_makes_an_unlabelled_file_html(
+    body: bytes, content_type: str
+) -> None:
+    assert not facts(body, content_type).is_html
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("content_type", ["text/html", "text/html; charset=no-such-codec"])
+def test_a_utf16_page_without_byte_order_mark_or_charset_is_read_as_utf16(
+    codec: str, content_type: str
+) -> None:
+    # Read as UTF-8, its letters were each followed by a NUL: no title, "OK".
+    page = "<html><head><title>Página no encontrada</title></head><body></body></html>"
+    result = facts(page.encode(codec), content_type)
+    assert (result.is_html, result.title) == (True, "Página no encontrada")
+
+
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [

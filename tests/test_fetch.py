@@ -33,6 +33,7 @@ from catalog.check.fetch import (
     MAX_COOKIES,
     MAX_LOCATION_CHARS,
     content_length,
+    document_end,
     read_page,
 )
 from catalog.model import Batch, Hop, Observation, Previous, Target, pack_text, unpack_text
@@ -1423,3 +1424,35 @@ def test_a_second_layer_stops_where_the_inner_stream_ends() -> None:
     assert layers.inflate(body, 1024 * 1024) == page
     inner = layers._layers[-1]
     assert len(inner._object.unused_data) <= 2 * LAYER_STEP
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "whole"),
+    [
+        pytest.param(PAGE.encode(), "text/html", True, id="page"),
+        pytest.param(PAGE.encode() + b"\r\n<!-- 12 ms -->\nab", "text/html", True, id="then-bytes"),
+        pytest.param(
+            PAGE.upper().encode().replace(b"</HTML>", b"</HTML >"), None, True, id="sniffed"
+        ),
+        pytest.param(PAGE.encode(), "text/plain", True, id="unlabelled"),
+        pytest.param(PAGE.encode()[:-20], "text/html", False, id="cut-in-the-page"),
+        pytest.param(PAGE.encode() + b"<script>track()", "text/html", False, id="more-markup"),
+        pytest.param(
+            b"<html><script>w('<html></html>')</script><body><p>Find",
+            "text/html",
+            False,
+            id="in-a-script",
+        ),
+        pytest.param(PAGE.encode(), "application/pdf", False, id="pdf"),
+        pytest.param(PAGE.encode(), "application/json", False, id="json"),
+    ],
+)
+def test_a_body_broken_off_is_a_whole_page_only_after_its_last_closing_html_tag(
+    body: bytes, content_type: str | None, whole: bool
+) -> None:
+    """What a server that breaks its answer off has sent counts as the page when it is an
+    HTML document to its `</html>`, after which no markup began (`read_page_body`)."""
+    end = document_end(body, content_type)
+    assert (end is not None) == whole
+    if end is not None:
+        assert body[:end].lower().endswith((b"</html>", b"</html >"))

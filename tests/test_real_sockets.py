@@ -308,6 +308,20 @@ def test_200_page_titled_not_found_is_soft_404(web: FixtureWeb, path: str) -> No
     assert obs.http_status == 200
 
 
+@pytest.mark.parametrize("path", ["/soft-404-plain", "/soft-404-octet-stream", "/soft-404-utf16"])
+def test_a_not_found_page_a_server_mislabels_is_soft_404(web: FixtureWeb, path: str) -> None:
+    # Labelled text/plain or application/octet-stream, or in UTF-16 without a byte-order
+    # mark or charset, the page was read as text or bytes with no title: "OK".
+    obs = check(web.url(path))
+    assert (obs.outcome, obs.title) == (Outcome.SOFT_404, "Page Not Found"), obs.reason
+
+
+def test_a_not_found_page_labelled_as_a_binary_file_type_is_that_file(web: FixtureWeb) -> None:
+    # Only labels that say nothing of the file are looked behind.
+    obs = check(web.url("/soft-404-as-zip"))
+    assert (obs.outcome, obs.title, obs.content_type) == (Outcome.OK, None, "application/zip")
+
+
 def test_section_answering_any_path_is_soft_404(web: FixtureWeb) -> None:
     obs = check(web.url("/catchall/annual-report-2019"))
     assert obs.outcome is Outcome.SOFT_404
@@ -422,11 +436,35 @@ def test_a_deadline_that_runs_out_in_the_hosts_pause_is_rate_limited(web: Fixtur
     assert link.elapsed_ms is not None and link.elapsed_ms < 2 * 1500 + SLACK * 1000
 
 
-@pytest.mark.parametrize("path", ["/reset-connection", "/reset-mid-body", "/truncated-body"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/reset-connection",
+        "/reset-mid-body",
+        "/truncated-body",
+        "/reset-before-page-end",
+        "/reset-after-pdf",
+        "/reset-after-script-string",
+    ],
+)
 def test_dropped_connection_is_connection_reset(web: FixtureWeb, path: str) -> None:
     obs = check(web.url(path))
     assert obs.outcome is Outcome.CONNECTION_RESET
     assert web.stats(path).count == FAST.max_attempts, "a reset is transient, so retried"
+
+
+@pytest.mark.parametrize(
+    "path", ["/reset-after-page", "/closed-after-page", "/bad-chunk-after-page"]
+)
+def test_an_answer_broken_off_after_a_whole_page_is_the_page(web: FixtureWeb, path: str) -> None:
+    # Browsers show the page behind a server whose chunked encoding breaks after it, or a
+    # proxy that closes early: it was "connection reset", retried, and confirmed broken.
+    obs, elapsed = timed_check(web.url(path))
+    assert (obs.outcome, obs.title) == (Outcome.OK, "Survivor Support Toolkit"), obs.reason
+    assert "broke its answer off after the whole page" in obs.reason
+    assert obs.fingerprint == check(web.url("/ok")).fingerprint, "the broken chunk is no part"
+    assert web.stats(path).count == 1, "an answer, not retried"
+    assert elapsed < FAST.read_timeout
 
 
 def test_huge_body_is_cut_off_at_the_cap(web: FixtureWeb) -> None:

@@ -213,6 +213,34 @@ def test_a_body_cut_short_by_the_server_is_a_broken_connection(short: bytes) -> 
     asyncio.run(_with_server([short], scenario, close_after=True))
 
 
+@pytest.mark.parametrize(
+    "short",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nonly this\r\n1000\r\nab",
+    ],
+    ids=["content-length", "chunked"],
+)
+def test_a_cut_bodys_bytes_come_before_the_failure_even_to_a_late_reader(short: bytes) -> None:
+    # A body that came whole with the hang-up, read a moment later (the check busy elsewhere
+    # on the loop): aiohttp raised at once and dropped the bytes it held, so a whole page
+    # followed by a broken chunk read as cut before its end.
+    async def scenario(raw: RawServer, pool: AiohttpPool) -> None:
+        request = httpx.Request(
+            "GET", f"http://127.0.0.1:{raw.port}/", extensions={"timeout": TIMEOUT}
+        )
+        response = await pool.handle_async_request(request)
+        await asyncio.sleep(0.2)  # the rest and the hang-up arrive meanwhile
+        received = []
+        with pytest.raises(httpx.RemoteProtocolError):
+            async for chunk in response.aiter_raw():
+                received.append(chunk)
+        await response.aclose()
+        assert b"".join(received).startswith(b"only this")
+
+    asyncio.run(_with_server([short], scenario, close_after=True))
+
+
 def test_a_refused_connection_reads_as_refused() -> None:
     async def scenario() -> None:
         server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)

@@ -181,7 +181,11 @@ def classify(facts: CheckFacts) -> Verdict:
         return _stopped(facts, last, last.stop)
     if last.error is not None or last.answer is None:
         return _failed(facts, last)
-    return _answered(facts, last, last.answer)
+    verdict = _answered(facts, last, last.answer)
+    if not last.answer.broken_off:
+        return verdict
+    note = "the server broke its answer off after the whole page had come (browsers show it)"
+    return Verdict(verdict.outcome, f"{verdict.reason.removesuffix('.')}; {note}.")
 
 
 def _stopped(facts: CheckFacts, last: Exchange, stop: Stop) -> Verdict:

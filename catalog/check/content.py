@@ -29,6 +29,7 @@ __all__ = [
     "PageFacts",
     "analyse_body",
     "is_login_title",
+    "reads_as_html",
     "similarity",
     "stable_text",
     "title_parts",
@@ -228,12 +229,40 @@ def _node_text(node: LexborNode) -> str:
     return _collapse(node.text(separator=" "))
 
 
+def reads_as_html(content_type: str | None, body: bytes) -> bool:
+    """Whether `analyse_body` reads `body` as an HTML page (a PDF never is)."""
+    mime = media_type(content_type)
+    if body.startswith(b"%PDF-") or mime == "application/pdf":
+        return False
+    return _is_html(mime, body)
+
+
 def _is_html(mime: str | None, body: bytes) -> bool:
     if mime in ("text/html", "application/xhtml+xml"):
         return True
     if mime is None:
         return _HTML_START.match(body[:512].lstrip()) is not None
+    if mime in _UNTYPED:
+        # Only a whole document's opening: a text file that starts with a tag stays text.
+        return _HTML_DOCUMENT.match(body[:512].removeprefix(codecs.BOM_UTF8).lstrip()) is not None
     return False
+
+
+#: Types a misconfigured server labels any file with: a "Page Not Found" page served so
+#: was "OK" (r3 #9), a missing resource all the same. Browsers sniff the last three for
+#: HTML (WHATWG MIME sniffing); text/plain and octet-stream they show as text or download.
+_UNTYPED = frozenset(
+    {
+        "text/plain",
+        "application/octet-stream",
+        "binary/octet-stream",  # S3's default for an object uploaded without a type
+        "application/unknown",
+        "unknown/unknown",
+        "*/*",
+    }
+)
+#: The opening of an HTML document, by which a body under an `_UNTYPED` label is HTML.
+_HTML_DOCUMENT = re.compile(rb"<(?:!doctype\s+html|html)[\s>]", re.IGNORECASE)
 
 
 #: The WHATWG MIME sniffing signatures for HTML: these tags opening a body mean HTML.
@@ -298,6 +327,9 @@ def _undeclared(body: bytes) -> str:
     """A body that names no charset: UTF-8 when it is (a character cut at the byte cap or
     a stray byte aside), else windows-1252, the fallback of browsers in Western locales
     (WHATWG), which old pages in Spanish or French rely on without saying so."""
+    utf16 = _utf16(body)
+    if utf16 is not None:
+        return body.decode(utf16, errors="replace")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
@@ -305,6 +337,22 @@ def _undeclared(body: bytes) -> str:
     if text.replace("\ufffd", "").isascii() and _latin(body):  # no UTF-8 beyond ASCII
         return body.decode("cp1252", errors="replace")
     return text
+
+
+def _utf16(body: bytes) -> str | None:
+    """The UTF-16 codec of a body without a byte-order mark, told by its first eight
+    characters being ASCII with a NUL byte beside each (markup and white space open a
+    page), or None. Read as UTF-8, a "Page Not Found" page so encoded had no title: "OK"
+    (r3 #9)."""
+    if len(body) < 16 or (body[0] and body[1]):  # no NUL in the first two bytes: no UTF-16
+        return None
+    head = body[:16]
+    low, high = head[0::2], head[1::2]
+    if high == bytes(len(high)) and low.isascii() and b"\x00" not in low:
+        return "utf-16-le"
+    if low == bytes(len(low)) and high.isascii() and b"\x00" not in high:
+        return "utf-16-be"
+    return None
 
 
 #: Bytes beyond ASCII three or more in a row: whole words of another script's encoding.

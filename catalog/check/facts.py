@@ -33,6 +33,9 @@ class Answer:
     body: bytes = b""
     #: True when the body was longer than the cap and we stopped reading.
     truncated: bool = False
+    #: True when the server broke the answer off after a whole HTML document
+    #: (`fetch.read_page_body`): the page is judged, and the reason says so.
+    broken_off: bool = False
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import contextlib
 import functools
 import logging
 import math
+import re
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,7 @@ from typing import Any, TypeGuard, assert_never
 
 import httpx
 
-from catalog.check.content import PageFacts, analyse_body
+from catalog.check.content import PageFacts, analyse_body, reads_as_html
 from catalog.check.facts import (
     REDIRECT_STATUSES,
     Answer,
@@ -271,20 +272,69 @@ async def read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool
     httpx would inflate each compressed chunk whole (a 64 KiB chunk of a gzip bomb is
     64 MiB), so gzip and deflate are inflated here with `max_length` instead.
     """
-    if response.is_stream_consumed:  # already read by a mock transport (respx, MockTransport)
-        return response.content[:limit], len(response.content) > limit
-    inflater = _Inflater.for_encoding(response.headers.get("content-encoding"))
     chunks: list[bytes] = []
+    truncated = await _read_into(chunks, response, limit)
+    return b"".join(chunks), truncated
+
+
+async def _read_into(chunks: list[bytes], response: httpx.Response, limit: int) -> bool:
+    """`read_capped`, putting the decoded bytes into `chunks` as they come, so that what
+    came is kept when the body breaks off (`read_page_body`)."""
+    if response.is_stream_consumed:  # already read by a mock transport (respx, MockTransport)
+        chunks.append(response.content[:limit])
+        return len(response.content) > limit
+    inflater = _Inflater.for_encoding(response.headers.get("content-encoding"))
     size = 0
     async for raw in response.aiter_raw():
         room = limit - size
         chunk = inflater.inflate(raw, room + 1) if inflater else raw
         if len(chunk) > room:
             chunks.append(chunk[:room])
-            return b"".join(chunks), True
+            return True
         chunks.append(chunk)
         size += len(chunk)
-    return b"".join(chunks), False
+    return False
+
+
+async def read_page_body(response: httpx.Response, limit: int) -> tuple[bytes, bool, bool]:
+    """`read_capped` for a page (a 2xx), and whether the server broke the answer off after
+    a whole HTML document had come (`document_end`): the document is the answer then.
+
+    Behind a server that breaks its chunked encoding after the page, or a proxy that
+    closes early, browsers show the page: it was "connection reset", confirmed broken,
+    with the advice to replace a working link. A body broken off anywhere else (before
+    `</html>`, a PDF, any other file) is the failure it was.
+    """
+    chunks: list[bytes] = []
+    try:
+        truncated = await _read_into(chunks, response, limit)
+    except (httpx.ReadError, httpx.RemoteProtocolError):
+        body = b"".join(chunks)
+        end = document_end(body, response.headers.get("content-type"))
+        if end is None:
+            raise
+        # The page as it ended: the bytes of the broken chunk after it are no part of it
+        # (and would move its fingerprint from night to night).
+        return body[:end], False, True
+    return b"".join(chunks), truncated, False
+
+
+#: The end of an HTML document, and what may follow it in a body that breaks off: the
+#: start of a next chunk's bytes with no tag in them (a tag, a document going on).
+_DOCUMENT_END = re.compile(rb"</html\s*>", re.IGNORECASE)
+_TAG = re.compile(rb"<[a-zA-Z/]")
+
+
+def document_end(body: bytes, content_type: str | None) -> int | None:
+    """Where the HTML document `body` opens ends, when it came whole: the end of its last
+    `</html>`, followed by no tag (one in a script's string, early in a page, is); None
+    for a body that is no HTML page or was not sent to its end."""
+    if not reads_as_html(content_type, body):
+        return None
+    end = max((found.end() for found in _DOCUMENT_END.finditer(body)), default=None)
+    if end is None or _TAG.search(body, end) is not None:
+        return None
+    return end
 
 
 async def read_error_body(
@@ -694,11 +744,13 @@ class Fetcher:
             retry_after = retry_after_seconds(response.headers, self.clock())
             if retry_after is not None and status in (429, 503):
                 gate.pause(min(retry_after, settings.retry_after_cap), owner)
-            body, truncated = b"", False
+            body, truncated, broken_off = b"", False, False
             redirect = status in REDIRECT_STATUSES and "location" in response.headers
             if method == "GET" and not redirect:
                 if 200 <= status < 300:
-                    body, truncated = await read_capped(response, settings.max_body_bytes)
+                    body, truncated, broken_off = await read_page_body(
+                        response, settings.max_body_bytes
+                    )
                 else:
                     limit = min(settings.max_body_bytes, ERROR_BODY_BYTES)
                     within = min(settings.read_timeout, ERROR_BODY_SECONDS)
@@ -706,7 +758,7 @@ class Fetcher:
                     if left is not None:  # the rest of the URL's time is for its retries
                         within = min(within, left / 2)
                     body, truncated = await read_error_body(response, limit, within)
-            answer = Answer(url, status, response.headers, body, truncated)
+            answer = Answer(url, status, response.headers, body, truncated, broken_off)
             return Attempt(method, url, answer=answer, retry_after=retry_after)
         except Exception as exc:
             return Attempt(method, url, error=exc)
@@ -861,6 +913,11 @@ async def read_page(answer: Answer) -> PageFacts:
     return page_facts(answer, tags)
 
 
+#: The type a body in a coding we cannot undo is read as: bytes, whatever they begin with
+#: (under application/octet-stream, a body that opens as HTML is read as a page).
+OPAQUE_TYPE = "application/x-undecoded"
+
+
 def page_facts(answer: Answer, tags: int | None = None) -> PageFacts:
     """What a successful answer's body says (the checked page or a soft-404 probe's).
 
@@ -872,7 +929,7 @@ def page_facts(answer: Answer, tags: int | None = None) -> PageFacts:
     """
     content_type = answer.headers.get("content-type")
     if _Inflater.unreadable(answer.headers.get("content-encoding")):
-        content_type, tags = "application/octet-stream", None
+        content_type, tags = OPAQUE_TYPE, None
     return analyse_body(
         answer.body,
         content_type,

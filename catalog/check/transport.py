@@ -322,12 +322,33 @@ class _Body(httpx.AsyncByteStream):
             while chunk := await content.readany():
                 yield chunk
         except _FAILURES as exc:
+            if rest := _received(content):
+                yield rest
             raise _as_httpx(exc) from _cause(exc)
 
     async def aclose(self) -> None:
         # A body read to its end gives the connection back for the next request; a body
         # left unread (HEAD aside) closes it, since its rest would be the next answer.
         self._response.release()
+
+
+def _received(content: aiohttp.StreamReader) -> bytes:
+    """The bytes of a body that came before it failed, not yet read: a socket gives them
+    before its error, aiohttp's reader raises at once (3.14.5) and drops them.
+
+    A page whose last bytes came in the same read as the server's hang-up (a page and a
+    broken chunk after it, a proxy closing early) lost its end whenever the check was not
+    already waiting for them, and read as cut short (`fetch.read_page_body`). A private
+    method: had aiohttp renamed it, the bytes are lost as before (`test_transport` says).
+    """
+    read_nowait = getattr(content, "_read_nowait", None)
+    if read_nowait is None:
+        return b""
+    try:
+        data = read_nowait(-1)
+    except Exception:  # its read timer ran out, or the reader was torn down meanwhile
+        return b""
+    return data if isinstance(data, bytes) else b""
 
 
 #: What aiohttp raises for what a server or the network did; anything else is a bug of ours
