@@ -322,7 +322,7 @@ def test_a_paused_nightly_and_its_crashed_run_read_from_a_real_api(
                         name="prefect.flow_runs",
                         level=level,
                         message=message,
-                        timestamp=datetime.now(UTC),
+                        timestamp=datetime.now(UTC),  # type: ignore[arg-type]  # pydantic takes it
                         flow_run_id=crashed.id,
                     )
                     for level, message in (
