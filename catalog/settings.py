@@ -104,6 +104,17 @@ class SettingsFileError(ConfigError):
             "LINKHEALTH_DATABASE_URL (or give --db) to have such refusals recorded."
         )
 
+    def not_recorded_in(self, database: str) -> str:
+        """Why a run refused for this file is in no database's runs although one is named:
+        `database` (shown with its password masked) does not exist yet or cannot be opened,
+        and a refusal creates none: a mistyped --db would leave a stray SQLite file, or
+        linkhealth's tables in some other PostgreSQL database, to hold one line."""
+        return (
+            "This refused run is recorded nowhere (`linkhealth status` will not list it): "
+            f"{database} is no linkhealth database yet, or cannot be opened, and a refusal "
+            "creates none (the first `check` that runs does)."
+        )
+
     def known_settings(self, database_url: str | None = None) -> Settings | None:
         """Settings to record a run refused for this file with (`catalog.runs.record_refusal`):
         its database (`database_url`: one given with --db, which wins) and catalogs; None

@@ -234,7 +234,8 @@ def run_settings(
     """The settings of a run `check` or `recheck` starts. A settings file that cannot be
     used refuses the run (exit 2), recorded like a refused catalog (`record_refusal`) in
     the database the run would have used; when only the broken file names that database,
-    there is none to record it in, and the error says so."""
+    or the one named does not exist yet (a refusal creates none), it is recorded nowhere,
+    and the error says so."""
     from catalog.settings import SettingsFileError
 
     try:
@@ -243,9 +244,12 @@ def run_settings(
         known = exc.known_settings(database_url=db)
         if known is None:
             raise ConfigError(f"{exc}\n{exc.not_recorded}") from exc
+        from catalog.db import shown_url
         from catalog.runs import record_refusal
 
-        record_refusal(known, exc, trigger=trigger)
+        if record_refusal(known, exc, trigger=trigger) is None:  # no database made for it
+            unrecorded = exc.not_recorded_in(shown_url(known.database_url))
+            raise ConfigError(f"{exc}\n{unrecorded}") from exc
         raise
     return said(settings.with_overrides(**overrides))  # bad options fail
 

@@ -137,7 +137,9 @@ def status(
 
     For each run: when, how long, what it found; for the lease: who and until when; when
     Prefect answers, a line for each reason no night runs (deployment missing or paused,
-    schedule off, nothing polling) and for a due night nobody recorded. A migration
+    schedule off, nothing polling), for a due night nobody recorded, and for each run
+    Prefect ended Crashed or Failed, with the cause its log names (a worker without the
+    checkout) and, for a night, whether a catch-up follows (only under `serve`). A migration
     pending after an update is applied first, as by any command, except while a run is in
     progress: then it is said and left for later, and the runs are read as they are.
 

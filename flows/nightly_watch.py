@@ -22,6 +22,8 @@ the server is back.)
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -74,6 +76,9 @@ class Deployment:
     #: Prefect's NOT_READY is False: nothing (a worker, `serve`) polled for its runs lately.
     ready: bool
     schedules: tuple[Schedule, ...] = ()
+    #: Last made by `prefect deploy`, for a work pool's workers: it has prefect.yaml's pull
+    #: step, which a `linkhealth serve` that serves it clears. Only `serve` catches up a night.
+    by_workers: bool = False
 
     @property
     def scheduled(self) -> bool:
@@ -90,6 +95,11 @@ class EndedRun:
     state: str
     expected: datetime
     message: str = ""
+    #: Started by hand (`prefect deployment run`, the UI): no night's run, so no catch-up.
+    manual: bool = False
+    #: The error lines of its log, read for a crash: Prefect's state then says only
+    #: "Process exited with status code: 1", the log why (`crash_cause`).
+    log: str = ""
 
 
 @dataclass(frozen=True)
@@ -183,24 +193,90 @@ def night_lines(nights: Nights, seen: datetime | None, now: datetime, ui: str) -
                 f"missing: no run was recorded since (last seen: {last}); see its flow runs "
                 f"in the Prefect UI: {ui}/deployments/deployment/{deployment.id}"
             )
-    for run in nights.ended:
-        why = run.message.strip().splitlines()[0][:200] if run.message.strip() else ""
-        lines.append(
-            f"Prefect flow run {run.name} of {run.deployment}, due "
-            f"{run.expected:%Y-%m-%d %H:%M} UTC, ended {run.state}"
-            f"{f': {why}' if why else ''}; linkhealth recorded nothing of it: "
-            f"{ui}/runs/flow-run/{run.id}"
-        )
-    if any(run.state == "Crashed" for run in nights.ended):
-        named = sorted({run.deployment for run in nights.ended if run.deployment != "?"})
-        lines.append(
-            "A night whose run crashed before linkhealth's flow started is checked by one "
-            "catch-up run that `linkhealth serve` starts within minutes (the latest night "
-            "only, for `nightly` only); to check now: "
-            + " or ".join(f"`prefect deployment run {name}`" for name in named or [NIGHTLY])
-            + "."
-        )
+    lines.extend(ended_run_line(run, ui) for run in nights.ended)
+    lines.extend(catch_up_lines(nights, ui))
     return lines
+
+
+def ended_run_line(run: EndedRun, ui: str) -> str:
+    """One flow run Prefect ended Crashed or Failed: which, started how, Prefect's reason,
+    the cause its log names when Prefect's says none (`crash_cause`), and its page."""
+    when = f"{run.expected:%Y-%m-%d %H:%M} UTC"
+    started = f"started by hand {when}" if run.manual else f"due {when}"
+    # Prefect's messages end in "."; ours joins with ";" (it read "general error.;").
+    why = _first_line(run.message).rstrip(" .")
+    line = f"Prefect flow run {run.name} of {run.deployment}, {started}, ended {run.state}"
+    line += f": {why}" if why else ""
+    cause = crash_cause(f"{run.message}\n{run.log}")
+    if cause is not None:
+        line += f". Its log says why: {cause}. linkhealth recorded nothing of it"
+    else:
+        line += "; linkhealth recorded nothing of it"
+    return f"{line}: {ui}/runs/flow-run/{run.id}"
+
+
+def catch_up_lines(nights: Nights, ui: str) -> list[str]:
+    """What becomes of the nights whose run crashed before our flow started, and the
+    command that checks one now (with the PREFECT_API_URL a shell needs for it). Only
+    `linkhealth serve` starts a catch-up run: not for a night run by workers, nor for a
+    run started by hand, which stands for no night."""
+    crashed = [run for run in nights.ended if run.state == "Crashed" and not run.manual]
+    if not crashed:
+        return []
+    known = {d.name: d for d in (nights.nightly, nights.sharded) if d is not None}
+    named = sorted({run.deployment for run in crashed if run.deployment != "?"}) or [NIGHTLY]
+    now = " or ".join(f"`PREFECT_API_URL={ui}/api prefect deployment run {n}`" for n in named)
+    if any(crash_cause(f"{run.message}\n{run.log}") for run in crashed):
+        now += " once the cause its log names is fixed (until then it crashes the same way)"
+    served = [n == NIGHTLY and n in known and not known[n].by_workers for n in named]
+    crash = "A night whose run crashed before linkhealth's flow started"
+    if all(served):
+        return [
+            f"{crash} is checked by one catch-up run that `linkhealth serve` starts within "
+            f"minutes (the latest night only, for `nightly` only); to check it now: {now}."
+        ]
+    if all(n in known for n in named) and not any(served):
+        return [
+            f"{crash} is not caught up by workers (only `linkhealth serve` starts a catch-up "
+            f"run, for `nightly`); to check it now: {now}."
+        ]
+    return [
+        f"{crash} is checked by one catch-up run when `linkhealth serve` runs `nightly`, "
+        f"not when workers do; to check it now: {now}."
+    ]
+
+
+#: How to start a worker with the project's code (as `flows.pull_steps` says it).
+_WORKER_START = (
+    "start the worker in the checkout as `LINKHEALTH_HOME=$PWD prefect worker start --pool "
+    "linkhealth` (README's Deployments, 'With a work pool and a worker'), then run it again"
+)
+#: Prefect's crash of a run whose worker found no linkhealth code in its working folder
+#: (its temporary one: LINKHEALTH_HOME unset, before `flows.pull_steps` refused that).
+_NO_FLOW_FILE = re.compile(r"No such file or directory: '([^']*flows/\w+\.py)'")
+
+
+def crash_cause(text: str) -> str | None:
+    """The cause of a crash, told from its state message and log (`text`), when it is one
+    an operator can fix from here: a worker without the project's code. None otherwise."""
+    from flows.pull_steps import LOGGED_AS
+
+    for line in text.splitlines():
+        if f"{LOGGED_AS}: " in line:  # flows.pull_steps' refusal says it all
+            return line.partition(f"{LOGGED_AS}: ")[2].strip().rstrip(".")
+    missing = _NO_FLOW_FILE.search(text)
+    if missing is not None:
+        return (
+            f"the worker that ran it found no linkhealth code ({missing[1]} does not exist: "
+            "LINKHEALTH_HOME was set neither where `prefect deploy` ran nor for the worker, "
+            f"so the run started in the worker's temporary folder); {_WORKER_START}"
+        )
+    if "No module named 'flows'" in text:
+        return (
+            "the worker that ran it has no linkhealth in its Python (No module named "
+            f"'flows'): use the checkout's .venv/bin/prefect; {_WORKER_START}"
+        )
+    return None
 
 
 def read_deployment(client: Any, name: str) -> Deployment | None:
@@ -226,6 +302,7 @@ def read_deployment(client: Any, name: str) -> Deployment | None:
         paused=bool(d.paused),
         ready=d.status != DeploymentStatus.NOT_READY,
         schedules=schedules,
+        by_workers=bool(d.pull_steps),
     )
 
 
@@ -271,6 +348,7 @@ def read_nights(seen: datetime | None) -> Nights:
             )
             for run in runs:
                 state = run.state
+                crashed = state is not None and state.type == StateType.CRASHED
                 ended.append(
                     EndedRun(
                         name=run.name,
@@ -279,9 +357,31 @@ def read_nights(seen: datetime | None) -> Nights:
                         state=(state.name or state.type.value) if state is not None else "?",
                         expected=(run.expected_start_time or after).astimezone(UTC),
                         message=(state.message or "") if state is not None else "",
+                        manual=not run.auto_scheduled and CATCH_UP_TAG not in (run.tags or ()),
+                        log=error_log(client, run.id) if crashed else "",
                     )
                 )
     return Nights(found[NIGHTLY], found[NIGHTLY_SHARDED], tuple(ended))
+
+
+#: How many error lines of a crashed run's log `status` reads for its cause.
+ERROR_LOGS_READ = 10
+
+
+def error_log(client: Any, flow_run_id: UUID) -> str:
+    """The ERROR lines of a flow run's log (with their tracebacks), for `crash_cause`."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId, LogFilterLevel
+    from prefect.client.schemas.sorting import LogSort
+
+    logs = client.read_logs(
+        log_filter=LogFilter(
+            flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]),
+            level=LogFilterLevel(ge_=logging.ERROR),
+        ),
+        limit=ERROR_LOGS_READ,
+        sort=LogSort.TIMESTAMP_ASC,
+    )
+    return "\n".join(log.message for log in logs)
 
 
 def status_lines(url: str, seen: datetime | None, now: datetime) -> list[str]:

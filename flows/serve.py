@@ -539,9 +539,13 @@ def _serve(specs: list[DeploymentSpec], say: Callable[[str], None]) -> None:
             "served here; it may run their runs outside this folder with the built-in "
             "settings. Stop its workers, or use them instead of `linkhealth serve`."
         )
+    url = os.environ.get("PREFECT_API_URL", "")
     with interrupt_as_sigterm(), catching_up(specs, say):
+        say(serving_message(deployments, url))
         try:
-            prefect_serve(*deployments)
+            # Prefect's own banner says `prefect deployment run [DEPLOYMENT_NAME]`, which,
+            # typed in a shell without PREFECT_API_URL, starts a throw-away server of its own.
+            prefect_serve(*deployments, print_starting_message=False)
         except BaseException as exc:
             from flows.prefect_server import PrefectApiLostError, api_lost
 
@@ -556,6 +560,23 @@ def _serve(specs: list[DeploymentSpec], say: Callable[[str], None]) -> None:
                 "Prefect server again, then `linkhealth serve` (the systemd unit restarts it "
                 "by itself)"
             ) from exc
+
+
+def serving_message(deployments: Sequence[Any], url: str) -> str:
+    """What `serve` says once its deployments are served, in place of Prefect's banner: the
+    deployments, and the command that runs one now from another shell, with the
+    PREFECT_API_URL it needs there (`prefect` commands without it start a throw-away server
+    and answer from it; with PREFECT_HOME set, that one opens the live server's database)."""
+    names = [f"{d.flow_name}/{d.name}" for d in deployments]
+    api = f"PREFECT_API_URL={url} " if url else ""
+    ui = url.removesuffix("/").removesuffix("/api")
+    first = next((n for n in names if n.endswith("/nightly")), names[0] if names else "NAME")
+    return (
+        f"Serving {', '.join(names)} (Ctrl-C stops). To run one now, from another shell: "
+        f"`{api}prefect deployment run {first}` (or another of those names)"
+        + (f"; or from the Prefect UI: {ui}/deployments" if ui else "")
+        + "."
+    )
 
 
 #: How often `serve` asks whether Prefect lost the latest night; the first time this long

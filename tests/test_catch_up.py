@@ -114,6 +114,7 @@ class FakePrefect:
             created=CREATED,
             paused=paused,
             status=None,
+            pull_steps=None,  # served by `linkhealth serve`, as the catch-up needs
             schedules=[
                 SimpleNamespace(
                     active=active,

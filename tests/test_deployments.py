@@ -150,6 +150,11 @@ def test_prefect_deploy_all_accepts_prefect_yaml(prefect_harness: None) -> None:
 
     deployments, automations = asyncio.run(read())
     nightly = deployments["nightly"]
+    # A worker's run enters the checkout LINKHEALTH_HOME named at deploy time, or is refused
+    # saying what to set (flows.pull_steps); `status` tells a worker's deployment by it.
+    assert nightly.pull_steps == [{"flows.pull_steps.enter_checkout": {"directory": str(ROOT)}}], (
+        nightly.pull_steps
+    )
     assert [cron(s).cron for s in nightly.schedules] == ["0 2 * * *"]
     assert cron(nightly.schedules[0]).timezone == "America/New_York"
     assert nightly.global_concurrency_limit is not None

@@ -8,6 +8,7 @@ left no trace in `status` either.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def deployment(
     paused: bool = False,
     ready: bool = True,
     schedules: tuple[Schedule, ...] = (NIGHTLY_CRON,),
+    by_workers: bool = False,
 ) -> Deployment:
     return Deployment(
         name=name,
@@ -51,6 +53,7 @@ def deployment(
         paused=paused,
         ready=ready,
         schedules=schedules,
+        by_workers=by_workers,
     )
 
 
@@ -121,9 +124,91 @@ def test_crashed_and_failed_runs_since_the_last_recorded_are_listed_with_their_p
         "Flow run could not be loaded: ConnectError(...); linkhealth recorded nothing of it: "
         f"{UI}/runs/flow-run/f1"
     )
-    # What happens to that night, and how to check it now.
+    # What happens to that night (`serve` runs it: no pull step), and how to check it now,
+    # from a shell without PREFECT_API_URL too.
     assert "catch-up run that `linkhealth serve` starts" in advice
-    assert advice.endswith(f"to check now: `prefect deployment run {NIGHTLY}`.")
+    assert advice.endswith(
+        f"to check it now: `PREFECT_API_URL={UI}/api prefect deployment run {NIGHTLY}`."
+    )
+
+
+#: Prefect's state message of a run whose process exited 1, as a worker reports it.
+EXITED = "Process exited with status code: 1. Process exited with a general error."
+#: The error log of a run a worker without LINKHEALTH_HOME started (r1's walkthrough).
+NO_HOME_LOG = (
+    "Unexpected exception encountered when trying to load flow\n"
+    "Traceback (most recent call last):\n"
+    '  File "<frozen importlib._bootstrap_external>", line 1130, in get_data\n'
+    "FileNotFoundError: [Errno 2] No such file or directory: "
+    "'/tmp/tmpqgbo97c3prefect/flows/check_flow.py'\n"
+    "prefect.exceptions.ScriptError: Script at 'flows/check_flow.py' encountered an "
+    "exception: FileNotFoundError(2, 'No such file or directory')"
+)
+
+
+def crashed_run(*, manual: bool, log: str = NO_HOME_LOG) -> EndedRun:
+    return EndedRun(
+        name="aquamarine-pelican",
+        id="f2",
+        deployment=NIGHTLY,
+        state="Crashed",
+        expected=datetime(2026, 12, 5, 7, 0, tzinfo=UTC),
+        message=EXITED,
+        manual=manual,
+        log=log,
+    )
+
+
+def test_a_run_started_by_hand_that_a_worker_without_the_checkout_crashed_names_the_cause() -> None:
+    """r1's finding 4: `prefect deployment run` with a worker started without
+    LINKHEALTH_HOME. `status` promised a catch-up `serve` starts (no serve here), called the
+    run a night, gave the same command that crashes again, and no cause."""
+    nights = Nights(deployment(by_workers=True), None, (crashed_run(manual=True),))
+    (line,) = night_lines(nights, LAST_NIGHT_DONE, NOW, UI)  # no catch-up: it is no night
+    assert line.startswith(
+        f"Prefect flow run aquamarine-pelican of {NIGHTLY}, started by hand 2026-12-05 07:00 "
+        "UTC, ended Crashed: Process exited with status code: 1. Process exited with a "
+        "general error. Its log says why: the worker that ran it found no linkhealth code "
+        "(/tmp/tmpqgbo97c3prefect/flows/check_flow.py does not exist: LINKHEALTH_HOME was set "
+        "neither"
+    )
+    assert "`LINKHEALTH_HOME=$PWD prefect worker start --pool linkhealth`" in line
+    assert line.endswith(f"linkhealth recorded nothing of it: {UI}/runs/flow-run/f2")
+    assert ".;" not in line
+
+
+def test_a_night_crashed_under_workers_is_promised_no_catch_up() -> None:
+    nights = Nights(deployment(by_workers=True), None, (crashed_run(manual=False),))
+    listed, advice = night_lines(nights, LAST_NIGHT_DONE, NOW, UI)
+    assert ", due 2026-12-05 07:00 UTC, ended Crashed" in listed
+    assert "is not caught up by workers" in advice
+    assert "`linkhealth serve` starts within" not in advice
+    assert advice.endswith(
+        f"`PREFECT_API_URL={UI}/api prefect deployment run {NIGHTLY}` once the cause its log "
+        "names is fixed (until then it crashes the same way)."
+    )
+    # A crash whose log names nothing known: Prefect's reason, without ".;".
+    (listed, _) = night_lines(
+        Nights(deployment(by_workers=True), None, (crashed_run(manual=False, log=""),)),
+        LAST_NIGHT_DONE,
+        NOW,
+        UI,
+    )
+    assert "a general error; linkhealth recorded nothing of it" in listed
+
+
+def test_the_pull_steps_refusal_in_a_runs_log_is_the_cause_status_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flows.nightly_watch import crash_cause
+    from flows.pull_steps import NoCheckoutError, enter_checkout
+
+    monkeypatch.delenv("LINKHEALTH_HOME", raising=False)
+    with pytest.raises(NoCheckoutError) as refused:
+        enter_checkout("")
+    log = f"Traceback (most recent call last):\nflows.pull_steps.NoCheckoutError: {refused.value}"
+    assert crash_cause(f"{EXITED}\n{log}") == str(refused.value).rstrip(".")
+    assert crash_cause(EXITED) is None
 
 
 def test_no_deployment_no_schedule_and_nothing_polling_each_say_what_to_do() -> None:
@@ -215,6 +300,7 @@ def test_a_paused_nightly_and_its_crashed_run_read_from_a_real_api(
     prefect_api: str, tmp_path: Path
 ) -> None:
     from prefect import get_client
+    from prefect.client.schemas.actions import LogCreate
     from prefect.states import Crashed
 
     from flows.nightly_watch import status_lines
@@ -227,19 +313,38 @@ def test_a_paused_nightly_and_its_crashed_run_read_from_a_real_api(
     deployment_id = nightly.apply()
     try:
         with get_client(sync_client=True) as client:
-            crashed = client.create_flow_run_from_deployment(
-                deployment_id, state=Crashed(message="Flow run could not be loaded")
+            crashed = client.create_flow_run_from_deployment(  # as `prefect deployment run`
+                deployment_id, state=Crashed(message=EXITED)
+            )
+            client.create_logs(  # what the worker's process logged as it crashed
+                [
+                    LogCreate(
+                        name="prefect.flow_runs",
+                        level=level,
+                        message=message,
+                        timestamp=datetime.now(UTC),  # type: ignore[arg-type]  # pydantic takes it
+                        flow_run_id=crashed.id,
+                    )
+                    for level, message in (
+                        (logging.INFO, "Running 1 deployment pull step(s)"),
+                        (logging.ERROR, NO_HOME_LOG),
+                    )
+                ]
             )
         lines = status_lines(prefect_api, None, datetime.now(UTC))
         ui = prefect_api.removesuffix("/api")
         assert lines[0].startswith(f"Deployment {NIGHTLY} is paused"), lines
         # (Among any of nightly-sharded that other tests of this harness left Failed.)
-        assert (
-            f"Prefect flow run {crashed.name} of {NIGHTLY}, due "
-            f"{crashed.expected_start_time:%Y-%m-%d %H:%M} UTC, ended Crashed: Flow run "
-            f"could not be loaded; linkhealth recorded nothing of it: "
-            f"{ui}/runs/flow-run/{crashed.id}"
-        ) in lines[1:]
+        (line,) = [line for line in lines[1:] if crashed.name in line]
+        assert line.startswith(
+            f"Prefect flow run {crashed.name} of {NIGHTLY}, started by hand "
+            f"{crashed.expected_start_time:%Y-%m-%d %H:%M} UTC, ended Crashed: {EXITED} Its "
+            "log says why: the worker that ran it found no linkhealth code "
+            "(/tmp/tmpqgbo97c3prefect/flows/check_flow.py does not exist"
+        ), line
+        assert line.endswith(f"linkhealth recorded nothing of it: {ui}/runs/flow-run/{crashed.id}")
+        # A run started by hand stands for no night: no catch-up said for it.
+        assert not any("catch-up" in line for line in lines), lines
     finally:
         with get_client(sync_client=True) as client:
             client.delete_deployment(deployment_id)

@@ -112,6 +112,26 @@ def test_the_environments_database_records_a_refusal_even_when_the_files_is_brok
     engine.dispose()
 
 
+def test_a_refusal_for_a_database_not_made_yet_says_it_is_recorded_nowhere(
+    isolated_cwd: Path,
+) -> None:
+    """`--db` names a database no run has made yet: a refusal creates none (a mistyped
+    --db would leave a stray file), so the error must not let the README's "recorded in
+    the --db database" stand."""
+    config = _settings_file(
+        isolated_cwd, "sqlite:///var/other.db", "[check]\nconcurrency = 'many'\n"
+    )
+    never = isolated_cwd / "never.db"
+    result = CliRunner().invoke(
+        app, ["check", "--config", str(config), "--db", f"sqlite:///{never}"]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"error: {config}:4: check.concurrency" in result.stderr
+    assert "This refused run is recorded nowhere" in result.stderr
+    assert f"sqlite:///{never} is no linkhealth database yet" in result.stderr
+    assert not never.exists() and not (isolated_cwd / "var").exists()
+
+
 @pytest.mark.parametrize(
     "broken",
     ["[check\n", "database_url = 5\n"],

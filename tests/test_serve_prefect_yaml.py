@@ -210,3 +210,34 @@ def test_serve_serves_its_deployments_on_the_prefect_server_that_answers(
 
     assert result.exit_code == 0, result.output
     assert served_to == [flows.prefect_server.api_url()]
+
+
+def test_serve_gives_the_command_that_runs_a_deployment_with_its_api_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Prefect's banner said `$ prefect deployment run [DEPLOYMENT_NAME]`: typed as shown, in
+    a shell without PREFECT_API_URL, it starts a throw-away server (with PREFECT_HOME set,
+    one on the live server's database: "database is locked"). `serve` says its own line."""
+    import prefect
+
+    import flows.serve
+
+    url = "http://127.0.0.1:4299/api"
+    monkeypatch.setenv("PREFECT_API_URL", url)
+    monkeypatch.setattr(flows.serve, "pools_with_workers", lambda deployments: [])
+    served: list[dict[str, object]] = []
+
+    def serve(*deployments: object, **options: object) -> None:
+        served.append(options)
+
+    monkeypatch.setattr(prefect, "serve", serve)
+    said: list[str] = []
+    specs = flows.serve.servable(read_deployments(ROOT / "prefect.yaml"))
+    flows.serve._serve(specs, said.append)
+    assert served == [{"print_starting_message": False}]  # no banner of Prefect's
+    (line,) = said
+    assert line.startswith(
+        "Serving check-catalog/nightly, recheck/recheck, publish-report/report (Ctrl-C stops)."
+    )
+    assert f"`PREFECT_API_URL={url} prefect deployment run check-catalog/nightly`" in line
+    assert "http://127.0.0.1:4299/deployments" in line
