@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bench.simweb import html_page
@@ -105,6 +105,12 @@ def _some_pages() -> Iterator[PageFacts]:
     for words in range(0, 40, 3):  # the missing page and ever more words of its own
         yield _missing("/a/b", "<p>" + " ".join(f"word{i}" for i in range(words)) + "</p>")
     yield _missing(f"/a/{soft404.PROBE_PREFIX}x1y2")  # the probe itself, another token
+    home = html_page(9)
+    for extra in range(0, 600, 40):  # the home page and ever more words, across the threshold
+        more = "<p>" + " ".join(f"extra{i}" for i in range(extra)) + "</p></body>"
+        yield analyse_body(home.replace(b"</body>", more.encode()), "text/html", truncated=False)
+    for cut in range(1_000, 8_000, 500):  # the home page, ever shorter
+        yield analyse_body(home[: len(home) - cut], "text/html", truncated=False)
     yield _html("Example Agency", "<p>Not here.</p>")
     yield _html("App", "<div id='root'></div><script src='/app.js'></script>")
     yield _html("App", "<div id='app'>Loading...</div><footer>© 2026 Example</footer><script>")
@@ -214,6 +220,7 @@ _PIECES = st.sampled_from(
 )
 
 
+@settings(deadline=None)  # the machine is shared: a slow example is no failure
 @given(st.lists(_PIECES, max_size=30).map("".join))
 @example("a.pdf b /c d")
 @example(" a.pdf")
@@ -223,6 +230,7 @@ def test_path_like_words_are_dropped_as_word_by_word(text: str) -> None:
     assert soft404._without_urlish(text) == _reference_without_urlish(text)
 
 
+@settings(deadline=None)
 @given(st.lists(_PIECES, max_size=40).map("".join), st.lists(_PIECES, max_size=40).map("".join))
 def test_similarity_of_reused_words_is_the_similarity_of_the_texts(a: str, b: str) -> None:
     expected = _reference_similarity(a, b)
@@ -230,3 +238,20 @@ def test_similarity_of_reused_words_is_the_similarity_of_the_texts(a: str, b: st
     words = content.Words(b)
     assert content.similarity(a, words) == expected
     assert content.similarity(a, words) == expected  # its shingles, kept, again
+
+
+#: Texts of few distinct words, whose shingles are often shared: scores near any threshold.
+_FEW_WORDS = st.lists(st.sampled_from(list("abcdefgh")), max_size=300).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    _FEW_WORDS,
+    _FEW_WORDS,
+    st.sampled_from([0.5, 0.8, PROBE_SIMILARITY, 0.95, 1.0]),
+)
+@example("a b c d e f g h " * 30, "a b c d e f g h " * 29 + "a b c", PROBE_SIMILARITY)
+def test_a_similarity_cut_short_is_below_the_threshold(a: str, b: str, least: float) -> None:
+    expected = _reference_similarity(a, b)
+    found = content.similar_enough(content.Words(a), content.Words(b), least)
+    assert found == expected if found is not None else expected < least

@@ -31,6 +31,7 @@ __all__ = [
     "analyse_body",
     "is_login_title",
     "reads_as_html",
+    "similar_enough",
     "similarity",
     "stable_text",
     "title_parts",
@@ -775,8 +776,40 @@ def similarity(a: str | Words, b: str | Words) -> float:
         return 1.0
     if not wa.words or not wb.words:
         return 0.0
-    shortest = min(len(wa.words), len(wb.words))
-    k = 1 if shortest < 60 else 2 if shortest < 200 else 3
+    k = _shingle_size(wa, wb)
     sa, sb = wa.shingles(k), wb.shingles(k)
     shared = len(sa & sb)
     return shared / (len(sa) + len(sb) - shared)  # |sa | sb|, without building the union
+
+
+def _shingle_size(a: Words, b: Words) -> int:
+    shortest = min(len(a.words), len(b.words))
+    return 1 if shortest < 60 else 2 if shortest < 200 else 3
+
+
+def similar_enough(a: Words, b: Words, least: float) -> float | None:
+    """`similarity(a, b)`, or None when it is below `least` for sure; `b` is the text
+    compared with many (a soft-404 probe), whose shingles are kept.
+
+    A page unlike `b` is told from the first of its shingles that `b` lacks: with D
+    distinct ones, the similarity is at most |b| / (|b| + D), so more than
+    |b| (1 - least) / least of them settle it (one more, against rounding). Building the
+    page's whole shingle set took ~0.8 ms on a 20 KB page.
+    """
+    wa, wb = a.words, b.words
+    if not wa or not wb:
+        return similarity(a, b)
+    k = _shingle_size(a, b)
+    theirs = b.shingles(k)
+    # At most len(wa) - k + 1 shingles: a page that much shorter shares too few.
+    if len(wa) - k + 1 < least * len(theirs) - 1:
+        return None
+    allowed = len(theirs) * (1 - least) / least + 1
+    lacking: set[str] = set()
+    for i in range(len(wa) - k + 1):
+        shingle = " ".join(wa[i : i + k])
+        if shingle not in theirs:
+            lacking.add(shingle)
+            if len(lacking) > allowed:
+                return None
+    return similarity(a, b)

@@ -26,7 +26,7 @@ from enum import Enum
 from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
 
 from catalog.check import not_found_words
-from catalog.check.content import PageFacts, Words, similarity, title_parts
+from catalog.check.content import PageFacts, Words, similar_enough, title_parts
 from catalog.check.not_found_words import plain
 from catalog.text import clipped, strip_accents
 
@@ -709,8 +709,8 @@ def _probe_score(
     if mine.count < min_words or theirs.count < min_words:
         return None
     same = page.fingerprint == probe.fingerprint
-    score = 1.0 if same else similarity(mine.words(), theirs.words())
-    return score if score >= PROBE_SIMILARITY else None
+    score = 1.0 if same else similar_enough(mine.words(), theirs.words(), PROBE_SIMILARITY)
+    return score if score is not None and score >= PROBE_SIMILARITY else None
 
 
 # --- (d) pages that send their visitors on ----------------------------------------------
