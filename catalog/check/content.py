@@ -19,7 +19,7 @@ import html
 import re
 import string
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -27,9 +27,11 @@ from catalog.text import META_CHARSET, charset_codec, media_type, without_contro
 
 __all__ = [
     "PageFacts",
+    "Words",
     "analyse_body",
     "is_login_title",
     "reads_as_html",
+    "similar_enough",
     "similarity",
     "stable_text",
     "title_parts",
@@ -55,6 +57,14 @@ class PageFacts:
     #: The page is a login form: a visible password field, and a title or heading about
     #: logging in or little else on the page (`_login_form`).
     login_form: bool = False
+    #: `stable_text(text)`, which the fingerprint hashed already: a soft-404 probe compares
+    #: it (`stable_text` costs ~0.6 ms on a 20 KB page). None on facts made by hand; out of
+    #: equality, as it follows from `text`.
+    stable: str | None = field(default=None, repr=False, compare=False)
+
+    def stable_text(self) -> str:
+        """`text` without the noise that changes between fetches (`stable_text`)."""
+        return self.stable if self.stable is not None else stable_text(self.text)
 
 
 def analyse_body(
@@ -126,7 +136,8 @@ def _html_facts(
             break
     root = tree.body if tree.body is not None else tree.root
     visible = _node_text(root) if root is not None else ""
-    stable = stable_text(title) + "\n" + _stable_prefix(stable_text(visible), truncated)
+    stable_visible = stable_text(visible)
+    stable = stable_text(title) + "\n" + _stable_prefix(stable_visible, truncated)
     # Byte searches first: the selectors run only on the rare pages that may need them.
     refresh = _refresh(tree) if b"efresh" in body or b"EFRESH" in body else None
     shell = (b"<script" in body or b"<SCRIPT" in body) and _script_shell(tree, visible)
@@ -146,6 +157,7 @@ def _html_facts(
             (b"assword" in body or b"ASSWORD" in body)
             and _login_form(tree, title, heading, visible)
         ),
+        stable_visible,
     )
 
 
@@ -731,20 +743,73 @@ def _words(text: str) -> list[str]:
     return [w for w in words if w]
 
 
-def similarity(a: str, b: str) -> float:
+class Words:
+    """A text's words for `similarity`, and their shingle sets, each built once: a text
+    compared with many (a soft-404 probe, with every page of its host) is split once."""
+
+    __slots__ = ("_shingles", "words")
+
+    def __init__(self, text: str) -> None:
+        self.words = _words(text)
+        self._shingles: dict[int, set[str]] = {}
+
+    def shingles(self, k: int) -> set[str]:
+        """The distinct runs of `k` words."""
+        found = self._shingles.get(k)
+        if found is None:
+            words = self.words
+            found = {" ".join(words[i : i + k]) for i in range(len(words) - k + 1)}
+            self._shingles[k] = found
+        return found
+
+
+def similarity(a: str | Words, b: str | Words) -> float:
     """Jaccard similarity of word shingles, 0.0 (nothing shared) to 1.0 (same words).
 
     Shingles are longer for longer texts: single words on short pages (so one echoed
     path in a 20-word error page barely matters), word triples on long ones (so two
     articles sharing a vocabulary are not "the same"). Linear time; fine on 100 KB.
     """
-    wa, wb = _words(a), _words(b)
-    if not wa and not wb:
+    wa = a if isinstance(a, Words) else Words(a)
+    wb = b if isinstance(b, Words) else Words(b)
+    if not wa.words and not wb.words:
         return 1.0
-    if not wa or not wb:
+    if not wa.words or not wb.words:
         return 0.0
-    shortest = min(len(wa), len(wb))
-    k = 1 if shortest < 60 else 2 if shortest < 200 else 3
-    sa = {" ".join(wa[i : i + k]) for i in range(len(wa) - k + 1)}
-    sb = {" ".join(wb[i : i + k]) for i in range(len(wb) - k + 1)}
-    return len(sa & sb) / len(sa | sb)
+    k = _shingle_size(wa, wb)
+    sa, sb = wa.shingles(k), wb.shingles(k)
+    shared = len(sa & sb)
+    return shared / (len(sa) + len(sb) - shared)  # |sa | sb|, without building the union
+
+
+def _shingle_size(a: Words, b: Words) -> int:
+    shortest = min(len(a.words), len(b.words))
+    return 1 if shortest < 60 else 2 if shortest < 200 else 3
+
+
+def similar_enough(a: Words, b: Words, least: float) -> float | None:
+    """`similarity(a, b)`, or None when it is below `least` for sure; `b` is the text
+    compared with many (a soft-404 probe), whose shingles are kept.
+
+    A page unlike `b` is told from the first of its shingles that `b` lacks: with D
+    distinct ones, the similarity is at most |b| / (|b| + D), so more than
+    |b| (1 - least) / least of them settle it (one more, against rounding). Building the
+    page's whole shingle set took ~0.8 ms on a 20 KB page.
+    """
+    wa, wb = a.words, b.words
+    if not wa or not wb:
+        return similarity(a, b)
+    k = _shingle_size(a, b)
+    theirs = b.shingles(k)
+    # At most len(wa) - k + 1 shingles: a page that much shorter shares too few.
+    if len(wa) - k + 1 < least * len(theirs) - 1:
+        return None
+    allowed = len(theirs) * (1 - least) / least + 1
+    lacking: set[str] = set()
+    for i in range(len(wa) - k + 1):
+        shingle = " ".join(wa[i : i + k])
+        if shingle not in theirs:
+            lacking.add(shingle)
+            if len(lacking) > allowed:
+                return None
+    return similarity(a, b)
