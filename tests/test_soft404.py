@@ -113,6 +113,11 @@ def test_redirects_that_keep_the_resource_are_not_soft_404s(requested: str, fina
         "https://ex.org/en/search/?keys=annual%20report",
         "https://ex.org/search/Pages/results.aspx?k=annual",
         "https://ex.org/?s=annual+report",
+        # narrowed by the redirect, still the site's results for the words (r5: decided)
+        "https://ex.org/search?q=trafficking&type=dataset",
+        # a note that a redirect happened, naming no page
+        "https://ex.org/?redirected=true",
+        "https://ex.org/?redirect=https://old.example.org/",
     ],
 )
 def test_a_deep_link_sent_to_the_home_page_with_a_query_or_to_a_search_is_a_soft_404(
@@ -142,6 +147,29 @@ def test_a_deep_link_sent_to_the_home_page_with_a_query_or_to_a_search_is_a_soft
 def test_a_query_or_document_that_may_name_a_page_is_no_home_page(
     requested: str, final: str
 ) -> None:
+    assert redirect_soft404(requested, final) is None
+
+
+@pytest.mark.parametrize(
+    ("requested", "final"),
+    [
+        # Drupal without clean URLs: "q" on the home page is the page's path
+        ("https://ex.org/publications.html", "https://ex.org/?q=publications"),
+        ("https://ex.org/about-us", "https://ex.org/index.php?q=about"),
+        # scripts whose page key is "src", "ref" or "source"
+        ("https://ex.org/annual-report-2019", "https://ex.org/index.php?src=annual-report-2019"),
+        ("https://ex.org/reports/tip-2019", "https://ex.org/?ref=report-2019"),
+        ("https://ex.org/reports/tip-2019", "https://ex.org/index.php?source=tip-2019"),
+        # a static host handing the path to the single-page app that shows it
+        ("https://ex.org/reports/2019", "https://ex.org/?redirect=/reports/2019"),
+        ("https://ex.org/reports/2019", "https://ex.org/?redir=https://ex.org/reports/2019"),
+    ],
+)
+def test_a_home_page_address_whose_query_names_the_page_is_no_soft_404(
+    requested: str, final: str
+) -> None:
+    """Each was "redirected to the site's search" or "home page" (r5): a page missing,
+    which `accept-redirect` refused to link."""
     assert redirect_soft404(requested, final) is None
 
 

@@ -167,10 +167,12 @@ class Landing(Enum):
     SEARCH = "search"
 
 
-#: Query keys (lower-cased) that name no content: where a visit came from (campaign tags,
-#: click ids, referrers), the language to show it in, a note that a redirect happened. The
-#: home page with these is the home page ("/?utm_source=old-site", "/?lang=en"); any other
-#: key may name a page ("/?p=123" on WordPress, "/index.php?title=X" on MediaWiki).
+#: Query keys (lower-cased) that name no content: campaign tags and click ids, the language
+#: to show the page in, a note that a redirect happened. The home page with these is the
+#: home page ("/?utm_source=old-site", "/?lang=en"); any other key may name a page
+#: ("/?p=123" on WordPress, "/index.php?title=X" on MediaWiki). "src", "ref" and "source"
+#: are page keys of some scripts ("/index.php?src=annual-report-2019"): they name no
+#: content only when they hold a host name (`_REFERRER_KEYS`).
 _NO_CONTENT_KEYS = frozenset(
     {
         "fbclid",
@@ -183,11 +185,8 @@ _NO_CONTENT_KEYS = frozenset(
         "mc_eid",
         "_ga",
         "_gl",
-        "ref",
         "referer",
         "referrer",
-        "source",
-        "src",
         "from",
         "origin",
         "campaign",
@@ -197,14 +196,18 @@ _NO_CONTENT_KEYS = frozenset(
         "hl",
         "lng",
         "culture",
-        "redirect",
-        "redirected",
-        "redir",
         "moved",
         "notfound",
         "404",
     }
 )
+#: Keys that say where a visit came from when they hold a host name ("/?ref=old.example.org"),
+#: and may name a page otherwise ("/?ref=report-2019").
+_REFERRER_KEYS = frozenset({"ref", "src", "source"})
+_HOST_NAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}\.?", re.IGNORECASE)
+#: Keys that note a redirect: with a path ("/?redirect=/reports/2019") they are how a
+#: static host hands the page to the app that shows it (single-page apps), so content.
+_REDIRECT_NOTE_KEYS = frozenset({"redirect", "redirected", "redir"})
 #: Query keys (lower-cased) that hold a search's words.
 _SEARCH_KEYS = frozenset(
     {
@@ -243,29 +246,46 @@ def landing(url: str) -> Landing | None:
     None for a page of its own.
 
     Conservative: a query key that may name content keeps a home page's address a page
-    ("/?p=123"), a search needs its words ("/search" alone may be a catalog's own entry,
-    "/?q=node/5" is a Drupal page)."""
+    ("/?p=123", Drupal's "/?q=publications", "/?redirect=/reports/2019"), a search needs
+    its words ("/search" alone may be a catalog's own entry). A search narrowed by more
+    keys ("/search?q=trafficking&type=dataset") is still the site's results for words,
+    which change with the site and stand for no one resource."""
     try:
         parts = urlsplit(url)
         pairs = parse_qsl(parts.query, keep_blank_values=True)
     except ValueError:
         return None
-    keys = [key.lower() for key, _ in pairs]
+    pairs = [(key.lower(), value) for key, value in pairs]
     path = parts.path or "/"
     home = is_home_path(path)
-    if home and all(_no_content(key) for key in keys):
+    if home and all(_no_content(key, value) for key, value in pairs):
         return Landing.HOME
-    if not any(key.lower() in _SEARCH_KEYS and "/" not in value for key, value in pairs):
-        return None
     if home:
-        known = _SEARCH_KEYS | _SEARCH_OPTIONS
-        return Landing.SEARCH if all(_no_content(k) or k in known for k in keys) else None
+        # On the home page only WordPress's "s" holds words: "q" there is Drupal's path
+        # without clean URLs ("/?q=publications", "/index.php?q=about"), a page.
+        if not any(key == "s" for key, _ in pairs):
+            return None
+        known = {"s"} | _SEARCH_OPTIONS
+        return Landing.SEARCH if all(_no_content(k, v) or k in known for k, v in pairs) else None
+    if not any(key in _SEARCH_KEYS and "/" not in value for key, value in pairs):
+        return None
     last = path.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
     return Landing.SEARCH if _SEARCH_SEGMENT.fullmatch(last) else None
 
 
-def _no_content(key: str) -> bool:
+def _no_content(key: str, value: str) -> bool:
+    if key in _REFERRER_KEYS:
+        return _HOST_NAME.fullmatch(value) is not None
+    if key in _REDIRECT_NOTE_KEYS:  # "/?redirected=1", "/?redirect=https://old.example.org/"
+        return "/" not in value or _path_of(value) in ("", "/")
     return key in _NO_CONTENT_KEYS or key.startswith("utm_")
+
+
+def _path_of(value: str) -> str | None:
+    try:
+        return urlsplit(value).path
+    except ValueError:  # "http://[oops/": no address, no path it names
+        return None
 
 
 def is_home_path(path: str) -> bool:
