@@ -592,3 +592,45 @@ def test_may_name_a_message_agrees_with_the_full_search(title: str) -> None:
 
     full = soft404._MESSAGE.search(soft404._normalize(title)) is not None
     assert soft404.may_name_a_message(title) is full
+
+
+# --- a notice's script --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("script", "address"),
+    [
+        ("window.location.replace('/');", "/"),
+        ("if (!window.opener) { location.href = '/'; }", "/"),
+        ("setTimeout(function () { location.href = '/home'; }, 3000);", "/home"),
+        # a click handler first, then the page's own forwarding
+        ("function exit() { location.replace('https://www.google.com'); } location = '/'", "/"),
+    ],
+)
+def test_a_script_that_forwards_when_the_page_opens_is_read(script: str, address: str) -> None:
+    assert soft404.script_redirect(f"<script>{script}</script>".encode()) == address
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "function quickExit() { window.location.replace('https://www.google.com'); }",
+        "exit.onclick = function () { location.href = 'https://weather.com/'; };",
+        "exit.addEventListener('click', () => location.replace('https://www.google.com'));",
+        "document.onkeydown = (e) => { if (e.key === 'Escape') location.href = '/'; };",
+        "var help = 'location.href = \"/\"'; // location.replace('/')",
+    ],
+)
+def test_a_script_that_forwards_only_when_called_is_not_read(script: str) -> None:
+    """A hotline's "Quick Exit" button sends visitors to Google on a click: the page was
+    read as forwarding them there (r5)."""
+    assert soft404.script_redirect(f"<script>{script}</script>".encode()) is None
+
+
+def test_reading_a_script_costs_in_proportion_to_its_size() -> None:
+    def body(n: int) -> bytes:
+        handler = "function f%d() { if (a[0] == '{') { location.href = '/x'; } } // (\n"
+        return ("<script>" + "".join(handler % i for i in range(n)) + "</script>").encode()
+
+    assert soft404.script_redirect(body(1_000)) is None
+    assert growth(soft404.script_redirect, body(100), body(800), size_ratio=8) < 3

@@ -9,8 +9,8 @@ than a missed one, which the next signals or a person may still catch):
 
 * `redirect_soft404`: a deep link was sent to a home page, the site's search
   (`landing`) or an error-looking URL; by the server or, read by `classify`, by the page
-  (a refresh, or a script on a page that says it moved: `forwarding_notice`,
-  `script_redirect`).
+  (a prompt refresh; a slower one or a script run on load, from a short page that only
+  says it moved: `forwarding_notice`, `script_redirect`).
 * `page_soft404`: the title, main heading or whole (short) text *is* an error message.
 * `probe_soft404`: the site answers 200 for a path that cannot exist, and this page
   looks the same as that answer.
@@ -27,6 +27,7 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
 from catalog.check import not_found_words
 from catalog.check.content import PageFacts, similarity, stable_text, title_parts
 from catalog.check.not_found_words import plain
+from catalog.check.script_load import runs_on_load
 from catalog.text import clipped, strip_accents
 
 __all__ = [
@@ -714,12 +715,21 @@ _NOTICE_SENTENCE = re.compile(
 )
 #: Characters of a page's visible text searched for a notice: it stands near the top.
 _NOTICE_TEXT_CHARS = 4000
+#: A forwarding notice says little more than that: IIS's "Object moved to here." is 4
+#: words, GitHub Pages' "Redirecting… Click here if you are not redirected." 7, an agency's
+#: "The page you requested has moved … You will be redirected to the new site in 5
+#: seconds. If you are not redirected, click here … update your bookmarks." about 45. A
+#: page with more to say is the resource, though it tells visitors where a button or a
+#: session timeout sends them (a hotline's "Quick Exit … you will be redirected to
+#: Google", about 90 words with its help text; a tip form, about 60).
+_NOTICE_WORDS = 50
 
 
 def forwarding_notice(facts: PageFacts) -> bool:
-    """Whether the page says it has moved or that its visitor is being sent on: then its
-    slow refresh or its script redirect is where the resource went (`script_redirect`)."""
-    if not facts.is_html:
+    """Whether the page is a forwarding notice and nothing else: it says it has moved or
+    that its visitor is being sent on, in a short text (`_NOTICE_WORDS`). Only then is
+    its slow refresh or its script redirect where the resource went (`script_redirect`)."""
+    if not facts.is_html or len(facts.text.split(None, _NOTICE_WORDS)) > _NOTICE_WORDS:
         return False
     for label in (facts.title, facts.heading):
         if label and any(_NOTICE_LABEL.fullmatch(_normalize(p)) for p in title_parts(label)):
@@ -743,12 +753,14 @@ _LOCATION = re.compile(
 
 
 def script_redirect(body: bytes) -> str | None:
-    """The address, as written, that a `<script>` of the page sends its visitors to, or None.
+    """The address, as written, that a `<script>` of the page sends its visitors to when
+    the page opens, or None.
 
-    Only inline scripts are read, and only as far as a literal assignment: whether the
-    script runs when the page opens (or on a click) is unknown, so the caller counts it
-    only on a page that says it sends its visitors on (`forwarding_notice`). Linear in the
-    body: each script is searched once.
+    Only inline scripts are read, and only as far as a literal assignment that runs on
+    load (`script_load.runs_on_load`: not in a click handler such as a hotline's "Quick
+    Exit" button, nor in a function nothing is seen to call). The caller counts it only
+    on a forwarding notice (`forwarding_notice`). Linear in the body: each script is
+    searched and scanned once.
     """
     head = body[:_SCRIPT_SNIFF]
     lowered = head.lower()
@@ -759,9 +771,13 @@ def script_redirect(body: bytes) -> str | None:
             return None
         end = lowered.find(b"</script", opened)
         end = len(head) if end < 0 else end
-        found = _LOCATION.search(head, opened + 1, end)
-        if found is not None:
-            return found.group(2).decode("latin-1")
+        found = list(_LOCATION.finditer(head, opened + 1, end))
+        if found:
+            script = head[opened + 1 : end].decode("latin-1")
+            starts = [match.start() - opened - 1 for match in found]
+            for match, on_load in zip(found, runs_on_load(script, starts), strict=True):
+                if on_load:
+                    return match.group(2).decode("latin-1")
         at = end
     return None
 
