@@ -723,6 +723,126 @@ def test_a_moved_notice_whose_script_builds_the_address_is_not_read() -> None:
     assert classify(facts(answer, page=moved)).reason == "GET 200"
 
 
+#: A hotline's page (r5): a "Quick Exit" safety button whose handler sends the visitor to
+#: Google, and the sentence saying so ("you will be redirected to Google").
+HOTLINE = (
+    "<title>National Human Trafficking Hotline | Get Help</title><script>function quickExit()"
+    '{ window.location.replace("https://www.google.com"); }</script><div class="safety">Safety '
+    "alert: computer use can be monitored. Click Quick Exit at any time and you will be "
+    'redirected to Google. <button onclick="quickExit()">Quick Exit</button></div><h1>Get help'
+    "</h1><p>The National Human Trafficking Hotline connects victims and survivors of sex and "
+    "labor trafficking with services and supports to get help and stay safe. Call "
+    "1-888-373-7888, text 233733, or chat live. The Hotline is confidential, available 24 "
+    "hours a day, 7 days a week, in more than 200 languages. We also receive tips about "
+    "potential situations of trafficking and facilitate reporting that information to the "
+    "appropriate authorities in certain cases.</p>"
+)
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        pytest.param(HOTLINE, id="google"),
+        pytest.param(
+            HOTLINE.replace(
+                'window.location.replace("https://www.google.com")',
+                'window.location.href = "https://www.google.com/search?q=weather"',
+            ),
+            id="google-search",
+        ),
+        pytest.param(
+            HOTLINE.replace("redirected to Google", "taken to weather.com").replace(
+                "https://www.google.com", "https://weather.com/"
+            ),
+            id="weather",
+        ),
+    ],
+)
+def test_a_hotline_page_with_a_quick_exit_button_is_ok(markup: str) -> None:
+    """It was a soft 404 ("redirected to the home page of www.google.com … by a script on
+    the page"): the hotline's link confirmed broken."""
+    answer, hotline = served(markup)
+    verdict = classify(facts(answer, page=hotline))
+    assert verdict.outcome is Outcome.OK
+    assert verdict.reason == "GET 200"
+
+
+def test_a_form_whose_session_times_out_to_the_home_page_is_ok() -> None:
+    """A 20-minute refresh to "/" and "you will be redirected to the home page" was a soft
+    404: the form is the resource, and no reader waits 20 minutes to be forwarded."""
+    answer, form = served(
+        '<title>Submit a Tip | Human Trafficking Tip Line</title><meta http-equiv="refresh" '
+        'content="1200;url=/"><h1>Submit a tip</h1><p>For your security, this form times out '
+        "after 20 minutes of inactivity and you will be redirected to the home page; anything "
+        "you typed is discarded.</p><form><label>What did you see?</label><textarea></textarea>"
+        "<p>Tips about potential human trafficking are reviewed by trained staff and may be "
+        "shared with law enforcement. You may submit anonymously. If someone is in immediate "
+        "danger, call 911.</p></form>"
+    )
+    verdict = classify(facts(answer, page=form))
+    assert verdict.outcome is Outcome.OK
+    assert verdict.reason == "GET 200"
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        # a notice, but its refresh is slower than anyone waits for (a session's end)
+        pytest.param(MOVED_SLOWLY.replace('"10; url=/"', '"120; url=/"'), id="refresh-120-s"),
+        # a notice whose script runs on a click only
+        pytest.param(
+            "<title>Redirecting...</title><p>You will be redirected to the home page.</p>"
+            '<script>document.getElementById("go").addEventListener("click", function () '
+            '{ window.location.replace("/"); });</script>',
+            id="click-handler",
+        ),
+        pytest.param(
+            "<title>Page moved</title><p>This page has moved.</p><script>function go() "
+            "{ location.href = '/'; }</script>",
+            id="named-function",
+        ),
+        # a notice forwarding to another site: a safety button, not this site's home page
+        pytest.param(
+            "<title>Redirecting...</title><script>location.replace('https://www.google.com/')"
+            "</script>",
+            id="another-site",
+        ),
+        # a page with much more to say than a notice, whose script runs on load
+        pytest.param(
+            "<title>Annual report 2019</title><p>This page has moved. "
+            + "Findings on victim services for human trafficking survivors. " * 8
+            + "</p><script>location.replace('/');</script>",
+            id="article",
+        ),
+    ],
+)
+def test_only_a_forwarding_notice_that_sends_on_at_once_to_its_own_site_is_read(
+    markup: str,
+) -> None:
+    """Each of these was a soft 404 (a slow refresh or a script under a "moved" phrase)."""
+    answer, notice = served(markup)
+    assert classify(facts(answer, page=notice)).reason == "GET 200"
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "if (document.referrer) { window.location.replace('/'); }",
+        "window.onload = function () { location.href = '/'; };",
+        "window.addEventListener('DOMContentLoaded', () => { location.assign('/'); });",
+        "(function () { window.location = 'https://www.example.org/'; })();",
+        "setTimeout(() => location.replace('/'), 3000);",
+    ],
+)
+def test_a_notice_whose_script_runs_when_the_page_opens_is_read(script: str) -> None:
+    answer, notice = served(
+        f"<title>Page moved</title><p>This page has moved.</p><script>{script}</script>"
+    )
+    verdict = classify(facts(answer, page=notice))
+    assert verdict.outcome is Outcome.SOFT_404
+    assert "by a script on the page" in verdict.reason
+
+
 # --- failures without an answer --------------------------------------------------------------
 
 

@@ -93,6 +93,26 @@ SITE: dict[str, Answer] = {
         '<title>Page moved</title><script>setTimeout(function(){window.location.href="/"}, '
         "3000)</script><p>This resource has moved. Redirecting you to the home page.</p>"
     ),
+    # r5: a hotline page's "Quick Exit" button (to Google on a click, and it says so), a tip
+    # form whose 20-minute session timeout returns to the home page (and says so)
+    "/get-help": page(
+        "<title>National Human Trafficking Hotline | Get Help</title><script>function "
+        'quickExit(){ window.location.replace("https://www.google.com"); }</script><p>Safety '
+        "alert: computer use can be monitored. Click Quick Exit at any time and you will be "
+        'redirected to Google. <button onclick="quickExit()">Quick Exit</button></p><h1>Get '
+        "help</h1><p>The Hotline connects victims and survivors of sex and labor trafficking "
+        "with services and supports to get help and stay safe. Call 1-888-373-7888, text "
+        "233733, or chat live. It is confidential, available 24 hours a day, 7 days a week, "
+        "in more than 200 languages.</p>"
+    ),
+    "/tips/submit": page(
+        '<title>Submit a Tip</title><meta http-equiv="refresh" content="1200;url=/"><h1>Submit '
+        "a tip</h1><p>For your security, this form times out after 20 minutes of inactivity "
+        "and you will be redirected to the home page; anything you typed is discarded.</p>"
+        "<form><label>What did you see?</label><textarea></textarea><p>Tips are reviewed by "
+        "trained staff and may be shared with law enforcement. You may submit anonymously. "
+        "If someone is in immediate danger, call 911.</p></form>"
+    ),
     f"{OLD}/analytics": page(
         "<title>Annual Report 2019</title><h1>Annual Report 2019</h1><p>Findings on victim "
         "services.</p><script>gtag('config', 'G-1', {page_location: window.location.href});"
@@ -155,6 +175,17 @@ def test_a_moved_notice_that_forwards_to_the_home_page_is_missing(site: str, pat
 
 def test_a_page_whose_analytics_read_the_location_is_ok(site: str) -> None:
     observation = check(f"{site}{OLD}/analytics")
+    assert observation.outcome is Outcome.OK, observation.reason
+    assert observation.reason == "GET 200"
+
+
+@pytest.mark.parametrize("path", ["/get-help", "/tips/submit"])
+def test_a_page_that_tells_where_a_button_or_a_timeout_sends_visitors_is_ok(
+    site: str, path: str
+) -> None:
+    """Both were soft 404s (r5): the hotline's "Quick Exit" read as the page forwarding its
+    visitors to Google's home page, the form's session timeout as a move to the home page."""
+    observation = check(f"{site}{path}")
     assert observation.outcome is Outcome.OK, observation.reason
     assert observation.reason == "GET 200"
 
@@ -244,3 +275,19 @@ def test_accept_redirect_of_a_home_page_target_exits_1_with_the_reason_on_stderr
     assert "home page" in result.stderr and "replace-url annual NEW-URL" in result.stderr
     assert result.stdout == ""
     assert "utm_source" not in catalog_file.read_text()
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["https://example.org/?q=annual-2019", "https://example.org/index.php?src=annual-2019"],
+)
+def test_accept_redirect_links_a_page_named_by_the_home_address_query(
+    engine: Engine, catalog_file: Path, target: str
+) -> None:
+    """Drupal without clean URLs names its pages "/?q=<path>", some scripts "?src=<page>":
+    accepting was refused as "redirected to the site's search" or "home page" (r5)."""
+    moved_before_the_fix(engine, target)
+    settings = settings_for(engine, [catalog_file])
+    decisions.accept_redirect(settings, "annual", clock=Ticker(days(2)))
+    assert f"url: {target}" in catalog_file.read_text()
+    assert store.find_resource(engine, "annual").url == target

@@ -113,6 +113,11 @@ def test_redirects_that_keep_the_resource_are_not_soft_404s(requested: str, fina
         "https://ex.org/en/search/?keys=annual%20report",
         "https://ex.org/search/Pages/results.aspx?k=annual",
         "https://ex.org/?s=annual+report",
+        # narrowed by the redirect, still the site's results for the words (r5: decided)
+        "https://ex.org/search?q=trafficking&type=dataset",
+        # a note that a redirect happened, naming no page
+        "https://ex.org/?redirected=true",
+        "https://ex.org/?redirect=https://old.example.org/",
     ],
 )
 def test_a_deep_link_sent_to_the_home_page_with_a_query_or_to_a_search_is_a_soft_404(
@@ -142,6 +147,29 @@ def test_a_deep_link_sent_to_the_home_page_with_a_query_or_to_a_search_is_a_soft
 def test_a_query_or_document_that_may_name_a_page_is_no_home_page(
     requested: str, final: str
 ) -> None:
+    assert redirect_soft404(requested, final) is None
+
+
+@pytest.mark.parametrize(
+    ("requested", "final"),
+    [
+        # Drupal without clean URLs: "q" on the home page is the page's path
+        ("https://ex.org/publications.html", "https://ex.org/?q=publications"),
+        ("https://ex.org/about-us", "https://ex.org/index.php?q=about"),
+        # scripts whose page key is "src", "ref" or "source"
+        ("https://ex.org/annual-report-2019", "https://ex.org/index.php?src=annual-report-2019"),
+        ("https://ex.org/reports/tip-2019", "https://ex.org/?ref=report-2019"),
+        ("https://ex.org/reports/tip-2019", "https://ex.org/index.php?source=tip-2019"),
+        # a static host handing the path to the single-page app that shows it
+        ("https://ex.org/reports/2019", "https://ex.org/?redirect=/reports/2019"),
+        ("https://ex.org/reports/2019", "https://ex.org/?redir=https://ex.org/reports/2019"),
+    ],
+)
+def test_a_home_page_address_whose_query_names_the_page_is_no_soft_404(
+    requested: str, final: str
+) -> None:
+    """Each was "redirected to the site's search" or "home page" (r5): a page missing,
+    which `accept-redirect` refused to link."""
     assert redirect_soft404(requested, final) is None
 
 
@@ -564,3 +592,45 @@ def test_may_name_a_message_agrees_with_the_full_search(title: str) -> None:
 
     full = soft404._MESSAGE.search(soft404._normalize(title)) is not None
     assert soft404.may_name_a_message(title) is full
+
+
+# --- a notice's script --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("script", "address"),
+    [
+        ("window.location.replace('/');", "/"),
+        ("if (!window.opener) { location.href = '/'; }", "/"),
+        ("setTimeout(function () { location.href = '/home'; }, 3000);", "/home"),
+        # a click handler first, then the page's own forwarding
+        ("function exit() { location.replace('https://www.google.com'); } location = '/'", "/"),
+    ],
+)
+def test_a_script_that_forwards_when_the_page_opens_is_read(script: str, address: str) -> None:
+    assert soft404.script_redirect(f"<script>{script}</script>".encode()) == address
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "function quickExit() { window.location.replace('https://www.google.com'); }",
+        "exit.onclick = function () { location.href = 'https://weather.com/'; };",
+        "exit.addEventListener('click', () => location.replace('https://www.google.com'));",
+        "document.onkeydown = (e) => { if (e.key === 'Escape') location.href = '/'; };",
+        "var help = 'location.href = \"/\"'; // location.replace('/')",
+    ],
+)
+def test_a_script_that_forwards_only_when_called_is_not_read(script: str) -> None:
+    """A hotline's "Quick Exit" button sends visitors to Google on a click: the page was
+    read as forwarding them there (r5)."""
+    assert soft404.script_redirect(f"<script>{script}</script>".encode()) is None
+
+
+def test_reading_a_script_costs_in_proportion_to_its_size() -> None:
+    def body(n: int) -> bytes:
+        handler = "function f%d() { if (a[0] == '{') { location.href = '/x'; } } // (\n"
+        return ("<script>" + "".join(handler % i for i in range(n)) + "</script>").encode()
+
+    assert soft404.script_redirect(body(1_000)) is None
+    assert growth(soft404.script_redirect, body(100), body(800), size_ratio=8) < 3

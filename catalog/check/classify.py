@@ -431,18 +431,24 @@ class _Refresh(NamedTuple):
 
 #: A refresh within this many seconds forwards the visitor before they read the page; a
 #: longer one is a page that reloads itself or lets its notice be read, which counts only
-#: when the page says it sends its visitors on ("This page has moved. You will be
-#: redirected to our home page in 10 seconds.": `forwarding_notice`).
+#: on a forwarding notice ("This page has moved. You will be redirected to our home page
+#: in 10 seconds.": `forwarding_notice`) that sends its visitors on within
+#: `_REFRESH_NOTICE_S`, on the same site.
 _REFRESH_NOW_S = 5
+#: A notice's refresh waits for the visitor to read it (5 to 30 s in practice); a slower
+#: one is no forwarding but a session ending: a tip form's 20-minute timeout "redirected
+#: to the home page" is the form itself (r5).
+_REFRESH_NOTICE_S = 60
 _REFRESH = re.compile(r"\s*(\d+)(?:\.[\d.]*)?\s*(?:[;,]\s*(?:url\s*=\s*)?(.*))?", re.I | re.S)
 
 
 def _refresh(facts: CheckFacts, last: Exchange, answer: Answer) -> _Refresh | None:
     """Where the answer forwards browsers, or None: a refresh within `_REFRESH_NOW_S`
-    seconds; a slower one, or a script's redirect (`script_redirect`), on a page that
-    announces it. Only read, never followed: following it would be a request of its own,
-    and the verdict needs no more than the address (`_soft404`, `_login_wall`,
-    `_refresh_note`)."""
+    seconds; a slower one (up to `_REFRESH_NOTICE_S`), or a script's redirect on load
+    (`script_redirect`), from a forwarding notice to a page of the same site: a hotline's
+    "Quick Exit" to Google is no forwarding. Only read, never followed: following it
+    would be a request of its own, and the verdict needs no more than the address
+    (`_soft404`, `_login_wall`, `_refresh_note`)."""
     header = answer.headers.get("refresh")
     page = facts.page
     value, kind = (header, "a Refresh header") if header else (None, "")
@@ -453,14 +459,15 @@ def _refresh(facts: CheckFacts, last: Exchange, answer: Answer) -> _Refresh | No
     announced: bool | None = None  # read once, and only when it decides
     if found is not None and found.group(2):
         delay = int(found.group(1))
-        if delay > _REFRESH_NOW_S:
+        target = found.group(2).strip()
+        if target[:1] in ("'", '"'):  # HTML: a quoted URL ends at its closing quote
+            target = target[1:].split(target[0], 1)[0]
+        url = _forwarded_to(base, target)
+        if url is not None and delay <= _REFRESH_NOW_S:
+            return _Refresh(url, f"{kind} after {found.group(1)} s")
+        if url is not None and delay <= _REFRESH_NOTICE_S and _same_site(url, base):
             announced = page is not None and forwarding_notice(page)
-        if delay <= _REFRESH_NOW_S or announced:
-            target = found.group(2).strip()
-            if target[:1] in ("'", '"'):  # HTML: a quoted URL ends at its closing quote
-                target = target[1:].split(target[0], 1)[0]
-            url = _forwarded_to(base, target)
-            if url is not None:
+            if announced:
                 return _Refresh(url, f"{kind} after {found.group(1)} s")
     if page is None or not page.is_html or b"location" not in answer.body:
         return None
@@ -468,7 +475,16 @@ def _refresh(facts: CheckFacts, last: Exchange, answer: Answer) -> _Refresh | No
         announced = forwarding_notice(page)
     written = script_redirect(answer.body) if announced else None
     url = _forwarded_to(base, written) if written is not None else None
-    return _Refresh(url, "a script on the page") if url is not None else None
+    if url is None or not _same_site(url, base):
+        return None
+    return _Refresh(url, "a script on the page")
+
+
+def _same_site(url: str, base: str) -> bool:
+    """Whether `url` is on the site of `base` ("www." aside, or one a subdomain of the
+    other): where a notice forwards; a safety button's google.com or weather.com is not."""
+    a, b = ((urlsplit(u).hostname or "").removeprefix("www.") for u in (url, base))
+    return a == b or a.endswith(f".{b}") or b.endswith(f".{a}")
 
 
 def _forwarded_to(base: str, target: str) -> str | None:

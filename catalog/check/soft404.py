@@ -9,8 +9,8 @@ than a missed one, which the next signals or a person may still catch):
 
 * `redirect_soft404`: a deep link was sent to a home page, the site's search
   (`landing`) or an error-looking URL; by the server or, read by `classify`, by the page
-  (a refresh, or a script on a page that says it moved: `forwarding_notice`,
-  `script_redirect`).
+  (a prompt refresh; a slower one or a script run on load, from a short page that only
+  says it moved: `forwarding_notice`, `script_redirect`).
 * `page_soft404`: the title, main heading or whole (short) text *is* an error message.
 * `probe_soft404`: the site answers 200 for a path that cannot exist, and this page
   looks the same as that answer.
@@ -28,6 +28,7 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
 from catalog.check import not_found_words
 from catalog.check.content import PageFacts, Words, similar_enough, title_parts
 from catalog.check.not_found_words import plain
+from catalog.check.script_load import runs_on_load
 from catalog.text import clipped, strip_accents
 
 __all__ = [
@@ -168,10 +169,12 @@ class Landing(Enum):
     SEARCH = "search"
 
 
-#: Query keys (lower-cased) that name no content: where a visit came from (campaign tags,
-#: click ids, referrers), the language to show it in, a note that a redirect happened. The
-#: home page with these is the home page ("/?utm_source=old-site", "/?lang=en"); any other
-#: key may name a page ("/?p=123" on WordPress, "/index.php?title=X" on MediaWiki).
+#: Query keys (lower-cased) that name no content: campaign tags and click ids, the language
+#: to show the page in, a note that a redirect happened. The home page with these is the
+#: home page ("/?utm_source=old-site", "/?lang=en"); any other key may name a page
+#: ("/?p=123" on WordPress, "/index.php?title=X" on MediaWiki). "src", "ref" and "source"
+#: are page keys of some scripts ("/index.php?src=annual-report-2019"): they name no
+#: content only when they hold a host name (`_REFERRER_KEYS`).
 _NO_CONTENT_KEYS = frozenset(
     {
         "fbclid",
@@ -184,11 +187,8 @@ _NO_CONTENT_KEYS = frozenset(
         "mc_eid",
         "_ga",
         "_gl",
-        "ref",
         "referer",
         "referrer",
-        "source",
-        "src",
         "from",
         "origin",
         "campaign",
@@ -198,14 +198,18 @@ _NO_CONTENT_KEYS = frozenset(
         "hl",
         "lng",
         "culture",
-        "redirect",
-        "redirected",
-        "redir",
         "moved",
         "notfound",
         "404",
     }
 )
+#: Keys that say where a visit came from when they hold a host name ("/?ref=old.example.org"),
+#: and may name a page otherwise ("/?ref=report-2019").
+_REFERRER_KEYS = frozenset({"ref", "src", "source"})
+_HOST_NAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}\.?", re.IGNORECASE)
+#: Keys that note a redirect: with a path ("/?redirect=/reports/2019") they are how a
+#: static host hands the page to the app that shows it (single-page apps), so content.
+_REDIRECT_NOTE_KEYS = frozenset({"redirect", "redirected", "redir"})
 #: Query keys (lower-cased) that hold a search's words.
 _SEARCH_KEYS = frozenset(
     {
@@ -244,29 +248,46 @@ def landing(url: str) -> Landing | None:
     None for a page of its own.
 
     Conservative: a query key that may name content keeps a home page's address a page
-    ("/?p=123"), a search needs its words ("/search" alone may be a catalog's own entry,
-    "/?q=node/5" is a Drupal page)."""
+    ("/?p=123", Drupal's "/?q=publications", "/?redirect=/reports/2019"), a search needs
+    its words ("/search" alone may be a catalog's own entry). A search narrowed by more
+    keys ("/search?q=trafficking&type=dataset") is still the site's results for words,
+    which change with the site and stand for no one resource."""
     try:
         parts = urlsplit(url)
         pairs = parse_qsl(parts.query, keep_blank_values=True)
     except ValueError:
         return None
-    keys = [key.lower() for key, _ in pairs]
+    pairs = [(key.lower(), value) for key, value in pairs]
     path = parts.path or "/"
     home = is_home_path(path)
-    if home and all(_no_content(key) for key in keys):
+    if home and all(_no_content(key, value) for key, value in pairs):
         return Landing.HOME
-    if not any(key.lower() in _SEARCH_KEYS and "/" not in value for key, value in pairs):
-        return None
     if home:
-        known = _SEARCH_KEYS | _SEARCH_OPTIONS
-        return Landing.SEARCH if all(_no_content(k) or k in known for k in keys) else None
+        # On the home page only WordPress's "s" holds words: "q" there is Drupal's path
+        # without clean URLs ("/?q=publications", "/index.php?q=about"), a page.
+        if not any(key == "s" for key, _ in pairs):
+            return None
+        known = {"s"} | _SEARCH_OPTIONS
+        return Landing.SEARCH if all(_no_content(k, v) or k in known for k, v in pairs) else None
+    if not any(key in _SEARCH_KEYS and "/" not in value for key, value in pairs):
+        return None
     last = path.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
     return Landing.SEARCH if _SEARCH_SEGMENT.fullmatch(last) else None
 
 
-def _no_content(key: str) -> bool:
+def _no_content(key: str, value: str) -> bool:
+    if key in _REFERRER_KEYS:
+        return _HOST_NAME.fullmatch(value) is not None
+    if key in _REDIRECT_NOTE_KEYS:  # "/?redirected=1", "/?redirect=https://old.example.org/"
+        return "/" not in value or _path_of(value) in ("", "/")
     return key in _NO_CONTENT_KEYS or key.startswith("utm_")
+
+
+def _path_of(value: str) -> str | None:
+    try:
+        return urlsplit(value).path
+    except ValueError:  # "http://[oops/": no address, no path it names
+        return None
 
 
 def is_home_path(path: str) -> bool:
@@ -742,12 +763,21 @@ _NOTICE_SENTENCE = re.compile(
 )
 #: Characters of a page's visible text searched for a notice: it stands near the top.
 _NOTICE_TEXT_CHARS = 4000
+#: A forwarding notice says little more than that: IIS's "Object moved to here." is 4
+#: words, GitHub Pages' "Redirecting… Click here if you are not redirected." 7, an agency's
+#: "The page you requested has moved … You will be redirected to the new site in 5
+#: seconds. If you are not redirected, click here … update your bookmarks." about 45. A
+#: page with more to say is the resource, though it tells visitors where a button or a
+#: session timeout sends them (a hotline's "Quick Exit … you will be redirected to
+#: Google", about 90 words with its help text; a tip form, about 60).
+_NOTICE_WORDS = 50
 
 
 def forwarding_notice(facts: PageFacts) -> bool:
-    """Whether the page says it has moved or that its visitor is being sent on: then its
-    slow refresh or its script redirect is where the resource went (`script_redirect`)."""
-    if not facts.is_html:
+    """Whether the page is a forwarding notice and nothing else: it says it has moved or
+    that its visitor is being sent on, in a short text (`_NOTICE_WORDS`). Only then is
+    its slow refresh or its script redirect where the resource went (`script_redirect`)."""
+    if not facts.is_html or len(facts.text.split(None, _NOTICE_WORDS)) > _NOTICE_WORDS:
         return False
     for label in (facts.title, facts.heading):
         if label and any(_NOTICE_LABEL.fullmatch(_normalize(p)) for p in title_parts(label)):
@@ -771,12 +801,14 @@ _LOCATION = re.compile(
 
 
 def script_redirect(body: bytes) -> str | None:
-    """The address, as written, that a `<script>` of the page sends its visitors to, or None.
+    """The address, as written, that a `<script>` of the page sends its visitors to when
+    the page opens, or None.
 
-    Only inline scripts are read, and only as far as a literal assignment: whether the
-    script runs when the page opens (or on a click) is unknown, so the caller counts it
-    only on a page that says it sends its visitors on (`forwarding_notice`). Linear in the
-    body: each script is searched once.
+    Only inline scripts are read, and only as far as a literal assignment that runs on
+    load (`script_load.runs_on_load`: not in a click handler such as a hotline's "Quick
+    Exit" button, nor in a function nothing is seen to call). The caller counts it only
+    on a forwarding notice (`forwarding_notice`). Linear in the body: each script is
+    searched and scanned once.
     """
     head = body[:_SCRIPT_SNIFF]
     lowered = head.lower()
@@ -787,9 +819,13 @@ def script_redirect(body: bytes) -> str | None:
             return None
         end = lowered.find(b"</script", opened)
         end = len(head) if end < 0 else end
-        found = _LOCATION.search(head, opened + 1, end)
-        if found is not None:
-            return found.group(2).decode("latin-1")
+        found = list(_LOCATION.finditer(head, opened + 1, end))
+        if found:
+            script = head[opened + 1 : end].decode("latin-1")
+            starts = [match.start() - opened - 1 for match in found]
+            for match, on_load in zip(found, runs_on_load(script, starts), strict=True):
+                if on_load:
+                    return match.group(2).decode("latin-1")
         at = end
     return None
 
