@@ -48,6 +48,9 @@ _SECTIONS = (
 )
 
 
+#: A link's changes told as from where the window began to where it ended (`_spans`).
+_SPANNED = ("redirect_changed", "title_changed", "content_type_changed")
+
 _CATALOG_KINDS = {"added", "removed", "url_edited", "fields_edited"}
 
 
@@ -112,11 +115,18 @@ def changes_since(
     changed_before = {e.link_id for e in data.changes if e.id in superseded}
     # So do its outcome changes say how it fails now (a 404, then a soft 404): told once.
     moves = _failure_moves(data.changes)
+    # And its drift events whether its page matches its entry now; its redirect, title and
+    # type where they ended.
+    superseded |= _drift_superseded(data.changes)
+    spans = _spans(data.changes, _SPANNED)
+    superseded |= {e.id for e in data.changes if e.kind in _SPANNED} - set(spans)
     for event in data.changes:
         if event.id in told or event.id in superseded:
             continue  # told with the state change it is folded into, or told by a later one
         if event.kind == "outcome_changed" and event.id in moves:
             event = moves[event.id]
+        elif event.kind in _SPANNED:
+            event = spans[event.id]
         elif event.kind == "outcome_changed" and _changes_failure(event.details):
             continue  # told by the link's last outcome change, or back as it was
         placed = _place(event, content_links, redirect_links, final_links)
@@ -314,14 +324,17 @@ def _redirects_told_once(sections: dict[str, list[ChangeItem]], rows: Sequence[R
         i for i in sections["new_redirects"] if _entry_of(i) not in listed or _entry_of(i) in moved
     ]
     redirected = {_entry_of(i) for i in sections["new_redirects"]} & moved
+    # What the recovery said ("Works again", "and its page matches the entry again", after
+    # `_drift_told_once`) leads its one redirect item.
     back = {
-        _entry_of(i)
+        _entry_of(i): i.summary.rstrip(".")
         for i in sections["recovered"]
-        if i.summary.startswith(WORKS_AGAIN) and NO_LONGER_FLAPPING not in i.summary
-    } & redirected
+        if i.summary.startswith(WORKS_AGAIN[:-1]) and NO_LONGER_FLAPPING not in i.summary
+    }
+    back = {entry: said for entry, said in back.items() if entry in redirected}
     sections["recovered"] = [i for i in sections["recovered"] if _entry_of(i) not in back]
     sections["new_redirects"] = [
-        replace(i, summary=f"{WORKS_AGAIN[:-1]}: {i.summary[:1].lower()}{i.summary[1:]}")
+        replace(i, summary=f"{back[_entry_of(i)]}: {i.summary[:1].lower()}{i.summary[1:]}")
         if _entry_of(i) in back
         else i
         for i in sections["new_redirects"]
@@ -465,6 +478,44 @@ def _failure_moves(events: Sequence[EventRow]) -> dict[int, EventRow]:
         if _changes_failure(spanned):
             moves[event.id] = replace(event, details=spanned)
     return moves
+
+
+def _drift_superseded(events: Sequence[EventRow]) -> set[int]:
+    """The ids of the drift events that are no news: an entry's page may drift and match
+    again in one window (a casino one night, the guide on the morning's recheck). Its last
+    drift event says where it stands; one that ends where the window began (drifted, then
+    matching again) is none. A drift told beside its clearing was news of a page that is no
+    longer there, and it swallowed what the link did next (a 404 on a later recheck)."""
+    kinds = ("drift_detected", "drift_cleared")
+    by_link: dict[int | None, list[EventRow]] = defaultdict(list)
+    for event in events:
+        if event.kind in kinds:
+            by_link[event.link_id].append(event)  # a clearing is its link's event
+    skipped: set[int] = set()
+    for told in by_link.values():
+        skipped.update(e.id for e in told[:-1])
+        if told[0].kind == "drift_detected" and told[-1].kind == "drift_cleared":
+            skipped.add(told[-1].id)
+    return skipped
+
+
+def _spans(events: Sequence[EventRow], kinds: Collection[str]) -> dict[int, EventRow]:
+    """Each link's last event of each of `kinds` (a change from "old" to "new"), as from
+    the "old" of the window's first, by its id; none of a link where it ended as it began.
+    A night sent to the home page and its recheck to the new address is "Now redirects
+    permanently to" the new one, once; a title that changed and changed back, no news."""
+    first: dict[tuple[int | None, str], EventRow] = {}
+    last: dict[tuple[int | None, str], EventRow] = {}
+    for event in events:
+        if event.kind in kinds:
+            first.setdefault((event.link_id, event.kind), event)
+            last[event.link_id, event.kind] = event
+    spans: dict[int, EventRow] = {}
+    for key, event in last.items():
+        old = first[key].details.get("old")
+        if old != event.details.get("new"):
+            spans[event.id] = replace(event, details={**event.details, "old": old})
+    return spans
 
 
 def _told_once(items: list[ChangeItem]) -> list[ChangeItem]:
