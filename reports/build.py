@@ -20,7 +20,7 @@ import humanize
 from catalog.check.soft404 import redirect_soft404
 from catalog.clock import as_utc
 from catalog.commands import command_words
-from catalog.drift import names_markers
+from catalog.drift import MARKED_REASON, MARKER_LABELS, names_markers
 from catalog.health import STATE_LABELS, confirmed_broken, shown_state
 from catalog.hygiene import Finding, Level
 from catalog.outcomes import Outcome, Severity
@@ -747,7 +747,7 @@ def _fix(
             # is a publisher's own redesign, which "unlink it now" would misread.
             if r.drift_reason and names_markers(r.drift_reason):
                 what = (
-                    "The page now looks like a parked, for-sale or spam page: the domain "
+                    f"The page now looks like {_marked_page(r.drift_reason)}: the domain "
                     "may have changed hands, so unlink it now (link the resource where its "
                     "publisher has it now, or remove the entry)."
                 )
@@ -1047,6 +1047,15 @@ def _totals(
 
 
 #: The key of the total of pages that no longer match their entry (no outcome's).
+def _marked_page(reason: str) -> str:
+    """What a drift reason given for markers (`names_markers`) says the page is, in a fix:
+    a web host's placeholder (an account suspended, a server's default page) is no parked,
+    for-sale or spam page, which the fix said of every one."""
+    if reason.startswith(f"{MARKED_REASON}{MARKER_LABELS['placeholder']} page "):
+        return "a web host's placeholder"
+    return "a parked, for-sale or spam page"
+
+
 DRIFT_TOTAL = "drift"
 
 

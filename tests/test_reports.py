@@ -22,6 +22,7 @@ from sqlalchemy import Engine, select
 
 from catalog.csv_guard import UTF8_BOM
 from catalog.db import session_scope
+from catalog.drift import MARKED_REASON, MARKER_LABELS
 from catalog.errors import NotFoundError
 from catalog.hygiene import Finding, Level
 from catalog.ops import Tally, tally
@@ -698,6 +699,28 @@ def test_only_a_parked_or_spam_page_is_told_to_be_unlinked_now(data: ReportData)
         fix = fx.row_of(ctx, "a-ok-2").fix or ""
         assert ("unlink it now" in fix) is urgent
         assert ("find where the resource is now" in fix) is not urgent
+
+
+@pytest.mark.parametrize(
+    ("marker", "page"),
+    [
+        ("placeholder", "a web host's placeholder"),
+        ("parking", "a parked, for-sale or spam page"),
+        ("gambling", "a parked, for-sale or spam page"),
+    ],
+)
+def test_an_urgent_drift_fix_names_the_kind_of_page_it_saw(
+    data: ReportData, marker: str, page: str
+) -> None:
+    """cPanel's "Account Suspended" or "Welcome to nginx!" was "a parked, for-sale or spam
+    page" in the fix, as every page with markers was."""
+    reason = (
+        f"{MARKED_REASON}{MARKER_LABELS[marker]} page ('Account Suspended') "
+        "(match with the entry 80% → 0%); check it by hand and remove or replace the link."
+    )
+    ctx = build_context(fx.with_resource(data, "a-ok-2", drift_reason=reason), now=fx.NOW)
+    fix = fx.row_of(ctx, "a-ok-2").fix or ""
+    assert fix.startswith(f"The page now looks like {page}: ") and "unlink it now" in fix
 
 
 def test_a_drifted_redirect_target_is_not_offered_as_the_new_address(data: ReportData) -> None:
