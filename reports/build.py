@@ -87,6 +87,21 @@ _UNVERIFIED_FIX = (
 _UNCHECKED_EXPLANATION = "Added since the last check; the next run will check it."
 _FIRST_CHECK_EXPLANATION = "Waiting for the first run to check it."
 
+#: What the outcome table says of the failures that say nothing of the page (`_no_answer_fix`):
+#: the outcome's own "if it keeps happening the site may be down for good" beside rows
+#: confirmed broken whose fix says to open them in a browser first.
+_NO_ANSWER_TOTALS = {
+    Outcome.TIMEOUT: "The site did not answer in time",
+    Outcome.CONNECTION_REFUSED: "The server refused the connection",
+    Outcome.CONNECTION_RESET: "The server dropped the connection mid-answer",
+    Outcome.CONNECTION_ERROR: "We could not talk to the server",
+}
+_NO_ANSWER_NEXT_STEP = (
+    "such failures can also come from the way to the site: one confirmed broken is opened "
+    "in a browser first (its fix says what then), one not confirmed yet is checked again "
+    "next run."
+)
+
 
 _UNKNOWN_NEXT_STEP = "Open the link in a browser to see whether it still works."
 
@@ -1032,6 +1047,8 @@ def _totals(
             outcome = None
         if outcome is not None:
             explanation = outcome.explanation
+            if outcome in _NO_ANSWER_TOTALS:
+                explanation = f"{_NO_ANSWER_TOTALS[outcome]}; {_NO_ANSWER_NEXT_STEP}"
             if outcome.is_ok and (working.get(key) or aside.get(key)):
                 explanation = _ok_but_queued(working.get(key, Counter()), aside[key], count)
             items.append(Total(key, outcome.label, outcome.severity.value, explanation, count))

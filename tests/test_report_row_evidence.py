@@ -261,6 +261,17 @@ def test_a_host_confirmed_broken_by_timeouts_is_opened_in_a_browser_first(
     assert row.command and "NEW_URL" in row.command
 
 
+def test_the_outcome_table_does_not_call_a_timed_out_site_down_for_good(data: ReportData) -> None:
+    """Its "Timed out" line said "if it keeps happening the site may be down for good" beside
+    the confirmed broken row whose fix says to open it in a browser first."""
+    changed = fx.with_resource(data, "a-suspect", state="broken", failing_checks=3, checks_since=3)
+    ctx = build_context(changed, now=fx.NOW)
+    (timed_out,) = [t for t in ctx.totals if t.key == Outcome.TIMEOUT.value]
+    assert "down for good" not in timed_out.explanation
+    assert "browser first" in timed_out.explanation
+    assert "browser first" in (fx.row_of(ctx, "a-suspect").fix or "")
+
+
 def test_the_median_response_leaves_out_checks_that_got_no_answer(data: ReportData) -> None:
     changed = fx.with_resource(data, "a-suspect", elapsed_ms=30_000, http_status=None)
     answered = {"http_status": 200, "retries": 0, "reason": "HEAD 200: OK."}
