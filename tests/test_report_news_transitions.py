@@ -295,3 +295,25 @@ def test_a_drifted_failing_link_that_moved_and_matches_again_is_one_item(tmp_pat
             f"to {NEW_URL}."
         ]
     }
+
+
+@pytest.mark.parametrize(
+    ("checks", "group"),
+    [
+        ([GUIDE_PAGE, GUIDE_PAGE, MOVED, Recheck(GUIDE_PAGE)], []),
+        ([GUIDE_PAGE, MOVED, MOVED, Recheck(GUIDE_PAGE), Recheck(MOVED)], ["update"]),
+    ],
+    ids=["came-and-went", "went-and-came-back"],
+)
+def test_a_redirect_that_ends_the_window_where_it_began_is_no_news(
+    tmp_path: Path, checks: list[Check | Recheck], group: list[str]
+) -> None:
+    """A night's redirect and its recheck's end of it: "No longer redirects permanently"
+    (or "Now ends at another address" and "No longer redirects: it ends at its own
+    address") of a link that redirects as it did, its row under "Moved permanently"."""
+    news = _news(tmp_path, checks)
+
+    assert news.pop("group") == group
+    markdown = news.pop("markdown")[0]
+    assert news == {}
+    assert "redirects" not in markdown.split("## Since the last run")[1].split("\n## ")[0]

@@ -1470,6 +1470,36 @@ def test_a_page_that_drifted_or_came_back_is_news_since_the_last_run(data: Repor
     assert "Its page matches the entry again." in {i.summary for i in back.items}
 
 
+def test_two_entries_of_one_link_that_drift_on_one_check_are_both_news(
+    data: ReportData,
+) -> None:
+    """A drift is judged per entry, its clearing per link: the entries a-ok-1 and b-ok-1
+    share a link, and a drift of one does not make the other's drift of that check old news
+    (`changes._drift_superseded` keeps an entry's last drift)."""
+    last = max(e.id for e in data.changes)
+    drifted = [
+        EventRow(
+            last + n,
+            fx.NOW,
+            "drift_detected",
+            None,
+            row.pk,
+            row.link_id,
+            {"entry": str(row.pk), "reason": "the page now offers the domain for sale"},
+            resource_id=row.resource_id,
+        )
+        for n, row in enumerate(
+            (r for r in data.resources if r.resource_id in ("a-ok-1", "b-ok-1")), start=1
+        )
+    ]
+    assert len({e.link_id for e in drifted}) == 1 and len(drifted) == 2
+    more = dataclasses.replace(data, changes=(*data.changes, *drifted))
+    changes = build_context(more, now=fx.NOW).changes
+    assert changes is not None
+    (section,) = [s for s in changes.sections if s.key == "newly_drifted"]
+    assert sorted(i.resource_id or "" for i in section.items) == ["a-ok-1", "b-ok-1"]
+
+
 def test_a_permanent_redirect_that_went_away_is_listed(data: ReportData) -> None:
     changes = _with_link_events(
         data, "a-ok-1", ("outcome_changed", {"old": "redirected_permanent", "new": "ok"})
