@@ -20,7 +20,7 @@ import humanize
 from catalog.check.soft404 import redirect_soft404
 from catalog.clock import as_utc
 from catalog.commands import command_words
-from catalog.drift import names_markers
+from catalog.drift import MARKED_REASON, MARKER_LABELS, names_markers
 from catalog.health import STATE_LABELS, confirmed_broken, shown_state
 from catalog.hygiene import Finding, Level
 from catalog.outcomes import Outcome, Severity
@@ -86,6 +86,21 @@ _UNVERIFIED_FIX = (
 
 _UNCHECKED_EXPLANATION = "Added since the last check; the next run will check it."
 _FIRST_CHECK_EXPLANATION = "Waiting for the first run to check it."
+
+#: What the outcome table says of the failures that say nothing of the page (`_no_answer_fix`):
+#: the outcome's own "if it keeps happening the site may be down for good" beside rows
+#: confirmed broken whose fix says to open them in a browser first.
+_NO_ANSWER_TOTALS = {
+    Outcome.TIMEOUT: "The site did not answer in time",
+    Outcome.CONNECTION_REFUSED: "The server refused the connection",
+    Outcome.CONNECTION_RESET: "The server dropped the connection mid-answer",
+    Outcome.CONNECTION_ERROR: "We could not talk to the server",
+}
+_NO_ANSWER_NEXT_STEP = (
+    "such failures can also come from the way to the site: one confirmed broken is opened "
+    "in a browser first (its fix says what then), one not confirmed yet is checked again "
+    "next run."
+)
 
 
 _UNKNOWN_NEXT_STEP = "Open the link in a browser to see whether it still works."
@@ -747,7 +762,7 @@ def _fix(
             # is a publisher's own redesign, which "unlink it now" would misread.
             if r.drift_reason and names_markers(r.drift_reason):
                 what = (
-                    "The page now looks like a parked, for-sale or spam page: the domain "
+                    f"The page now looks like {_marked_page(r.drift_reason)}: the domain "
                     "may have changed hands, so unlink it now (link the resource where its "
                     "publisher has it now, or remove the entry)."
                 )
@@ -1032,6 +1047,8 @@ def _totals(
             outcome = None
         if outcome is not None:
             explanation = outcome.explanation
+            if outcome in _NO_ANSWER_TOTALS:
+                explanation = f"{_NO_ANSWER_TOTALS[outcome]}; {_NO_ANSWER_NEXT_STEP}"
             if outcome.is_ok and (working.get(key) or aside.get(key)):
                 explanation = _ok_but_queued(working.get(key, Counter()), aside[key], count)
             items.append(Total(key, outcome.label, outcome.severity.value, explanation, count))
@@ -1047,6 +1064,15 @@ def _totals(
 
 
 #: The key of the total of pages that no longer match their entry (no outcome's).
+def _marked_page(reason: str) -> str:
+    """What a drift reason given for markers (`names_markers`) says the page is, in a fix:
+    a web host's placeholder (an account suspended, a server's default page) is no parked,
+    for-sale or spam page, which the fix said of every one."""
+    if reason.startswith(f"{MARKED_REASON}{MARKER_LABELS['placeholder']} page "):
+        return "a web host's placeholder"
+    return "a parked, for-sale or spam page"
+
+
 DRIFT_TOTAL = "drift"
 
 

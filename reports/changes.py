@@ -48,6 +48,9 @@ _SECTIONS = (
 )
 
 
+#: A link's changes told as from where the window began to where it ended (`_spans`).
+_SPANNED = ("redirect_changed", "final_url_changed", "title_changed", "content_type_changed")
+
 _CATALOG_KINDS = {"added", "removed", "url_edited", "fields_edited"}
 
 
@@ -79,18 +82,23 @@ def changes_since(
             by_link[source.link_id].append(row)
     sections: dict[str, list[ChangeItem]] = {key: [] for key, _ in _SECTIONS}
     content_links = {e.link_id for e in data.changes if e.kind == "content_changed"}
-    redirect_links = {e.link_id for e in data.changes if e.kind == "redirect_changed"}
+    # A link's redirect, final address, title, type and redirect outcome where the window
+    # began and where it ended: a redirect that came and went (or went and came back) is no
+    # news.
+    spans = _spans(data.changes)
+    spanned = {e.id for e in data.changes if _span_kind(e) is not None}
+    redirect_links = {e.link_id for e in spans.values() if e.kind == "redirect_changed"}
     # "No longer redirects permanently" (its outcome) says the redirect went, once.
     unredirected = {
         e.link_id
-        for e in data.changes
+        for e in spans.values()
         if e.kind == "outcome_changed"
         and e.details.get("old") == Outcome.REDIRECTED_PERMANENT.value
     }
     # A first hop that moved usually moves where the link ends too: show that once.
     final_links = {
         e.link_id
-        for e in data.changes
+        for e in spans.values()
         if e.kind == "final_url_changed" and e.link_id not in redirect_links
     }
     # The check that flags a link flapping is a flip: it also fails or recovers the link.
@@ -112,11 +120,16 @@ def changes_since(
     changed_before = {e.link_id for e in data.changes if e.id in superseded}
     # So do its outcome changes say how it fails now (a 404, then a soft 404): told once.
     moves = _failure_moves(data.changes)
+    # And its drift events whether its page matches its entry now.
+    superseded |= _drift_superseded(data.changes)
+    superseded |= spanned - set(spans)
     for event in data.changes:
         if event.id in told or event.id in superseded:
             continue  # told with the state change it is folded into, or told by a later one
         if event.kind == "outcome_changed" and event.id in moves:
             event = moves[event.id]
+        elif event.id in spans:
+            event = spans[event.id]
         elif event.kind == "outcome_changed" and _changes_failure(event.details):
             continue  # told by the link's last outcome change, or back as it was
         placed = _place(event, content_links, redirect_links, final_links)
@@ -314,14 +327,17 @@ def _redirects_told_once(sections: dict[str, list[ChangeItem]], rows: Sequence[R
         i for i in sections["new_redirects"] if _entry_of(i) not in listed or _entry_of(i) in moved
     ]
     redirected = {_entry_of(i) for i in sections["new_redirects"]} & moved
+    # What the recovery said ("Works again", "and its page matches the entry again", after
+    # `_drift_told_once`) leads its one redirect item.
     back = {
-        _entry_of(i)
+        _entry_of(i): i.summary.rstrip(".")
         for i in sections["recovered"]
-        if i.summary.startswith(WORKS_AGAIN) and NO_LONGER_FLAPPING not in i.summary
-    } & redirected
+        if i.summary.startswith(WORKS_AGAIN[:-1]) and NO_LONGER_FLAPPING not in i.summary
+    }
+    back = {entry: said for entry, said in back.items() if entry in redirected}
     sections["recovered"] = [i for i in sections["recovered"] if _entry_of(i) not in back]
     sections["new_redirects"] = [
-        replace(i, summary=f"{WORKS_AGAIN[:-1]}: {i.summary[:1].lower()}{i.summary[1:]}")
+        replace(i, summary=f"{back[_entry_of(i)]}: {i.summary[:1].lower()}{i.summary[1:]}")
         if _entry_of(i) in back
         else i
         for i in sections["new_redirects"]
@@ -465,6 +481,62 @@ def _failure_moves(events: Sequence[EventRow]) -> dict[int, EventRow]:
         if _changes_failure(spanned):
             moves[event.id] = replace(event, details=spanned)
     return moves
+
+
+def _drift_superseded(events: Sequence[EventRow]) -> set[int]:
+    """The ids of the drift events that are no news: an entry's page may drift and match
+    again in one window (a casino one night, the guide on the morning's recheck). Its last
+    drift event says where it stands; a clearing that ends where the window began (drifted,
+    then matching again) is none. A drift told beside its clearing was news of a page that
+    is no longer there, and it swallowed what the link did next (a 404 on a later recheck)."""
+    # A drift is an entry's event; its clearing its link's, of every entry using it.
+    by_link: dict[int | None, list[EventRow]] = defaultdict(list)
+    for event in events:
+        if event.kind in ("drift_detected", "drift_cleared"):
+            by_link[event.link_id].append(event)
+    skipped: set[int] = set()
+    for told in by_link.values():
+        for at, event in enumerate(told):
+            later = told[at + 1 :]
+            if event.kind == "drift_detected" and any(
+                e.kind == "drift_cleared" or e.resource_pk == event.resource_pk for e in later
+            ):
+                skipped.add(event.id)  # its entry drifted again, or matches again, since
+            elif event.kind == "drift_cleared" and (later or told[0].kind == "drift_detected"):
+                skipped.add(event.id)  # drifting again since, or drifted in this window
+    return skipped
+
+
+def _span_kind(event: EventRow) -> str | None:
+    """Which of a link's changes `event` is, if it is told as a span (`_spans`): its first
+    hop, title or type, or its outcome to or from a permanent redirect."""
+    if event.kind in _SPANNED:
+        return event.kind
+    moved = Outcome.REDIRECTED_PERMANENT.value
+    d = event.details
+    if event.kind == "outcome_changed" and moved in (d.get("old"), d.get("new")):
+        return "redirect_outcome"
+    return None
+
+
+def _spans(events: Sequence[EventRow]) -> dict[int, EventRow]:
+    """Each link's last change of each kind (`_span_kind`: from "old" to "new"), as from
+    the "old" of the window's first, by its id; none of a link where it ended as it began.
+    A night sent to the home page and its recheck to the new address is "Now redirects
+    permanently to" the new one, once; a title that changed and changed back, or a redirect
+    that went and came back, no news."""
+    first: dict[tuple[int | None, str], EventRow] = {}
+    last: dict[tuple[int | None, str], EventRow] = {}
+    for event in events:
+        if (kind := _span_kind(event)) is not None:
+            first.setdefault((event.link_id, kind), event)
+            last[event.link_id, kind] = event
+    spans: dict[int, EventRow] = {}
+    for key, event in last.items():
+        old = first[key].details.get("old")
+        if old != event.details.get("new"):
+            spans[event.id] = replace(event, details={**event.details, "old": old})
+    return spans
 
 
 def _told_once(items: list[ChangeItem]) -> list[ChangeItem]:

@@ -129,6 +129,12 @@ class Total:
     count: int
 
 
+#: The staleness codes (`catalog.staleness`) a row filed in another group than "Possibly
+#: out of date" says beside its own fix: a newer edition its page names (the one a redirect
+#: now leads to), which changes what to link.
+FIX_REASONS = frozenset({"new_edition"})
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     """One active resource as every format shows it (queue row, table row, CSV line).
@@ -231,12 +237,22 @@ class Row:
         """`seen`, with the staleness reasons of a row filed in another group than
         "Possibly out of date" (whose `seen` they are): a redirect to a newer edition,
         filed under "Moved permanently", said only "Redirected permanently (301)", and the
-        page naming 2024 where the entry names 2018 was in the JSON alone."""
-        if not self.stale_reasons or self.priority is Priority.STALE:
+        page naming 2024 where the entry names 2018 was in the JSON alone. Only those
+        that bear on the row's fix (`FIX_REASONS`: a newer edition the link now leads to):
+        the entry's age ("look for a newer edition ... or mark the entry reviewed") beside a
+        moved or dead link's fix is another task, which the resource's page lists."""
+        if self.priority is Priority.STALE or len(self.stale_codes) != len(self.stale_reasons):
+            return self.seen  # (reasons stored without codes cannot be told apart)
+        reasons = tuple(
+            reason
+            for reason, code in zip(self.stale_reasons, self.stale_codes, strict=True)
+            if code in FIX_REASONS
+        )
+        if not reasons:
             return self.seen
         if self.seen == self.label:  # the badge says it already
-            return sentences(self.stale_reasons)
-        return sentences((self.seen, *self.stale_reasons))
+            return sentences(reasons)
+        return sentences((self.seen, *reasons))
 
     @property
     def set_aside(self) -> bool:
@@ -473,9 +489,10 @@ class Trend:
 
 #: What the publishers' and hosts' "Median response" counts, beside their tables.
 MEDIAN_NOTE = (
-    "Median response: of the latest checks the site answered at the first try; time spent "
-    "waiting on a timeout, a refused connection or retries is left out (“no answer”: no "
-    "check got one)."
+    "Median response: of the latest checks the site answered at the first try; a check "
+    "that waited on a timeout (a HEAD left unanswered before the GET), a refused connection "
+    "or retries is left out (“no answer”: no check got one; “only after waits”: every "
+    "answer came after such a wait)."
 )
 
 
@@ -498,12 +515,18 @@ class GroupStats:
     set_aside: int = 0
     #: Resources whose latest check got no answer (a timeout, a refused connection).
     unanswered: int = 0
+    #: Resources whose latest check was answered only after a wait (`trends.at_once`).
+    late: int = 0
 
     @property
     def median_text(self) -> str:
-        """ "217 ms"; "no answer" when no latest check got one; "—" when none counts."""
+        """ "217 ms"; "only after waits" when every answer came after a retry or a timeout
+        (the host answered: not "no answer"); "no answer" when no latest check got one;
+        "—" when none counts."""
         if self.median_ms is not None:
             return f"{self.median_ms} ms"
+        if self.late:
+            return "only after waits"
         return "no answer" if self.unanswered else "—"
 
     @property

@@ -97,15 +97,8 @@ def group_stats(
         checked = [
             s for s, _ in members if s.outcome is not None and s.outcome.severity.value != "unknown"
         ]
-        # Response times of the checks the site answered at the first try: a timeout's or
-        # a refused connection's time, and the waits between retries, are time spent
-        # waiting for no answer (a host timing out every night had a "median response"
-        # of 2.2 s, the retries' backoff).
-        times = [
-            s.elapsed_ms
-            for s in checked
-            if s.elapsed_ms is not None and s.http_status is not None and not s.retries
-        ]
+        # Response times of the checks the site answered at the first try (`MEDIAN_NOTE`).
+        times = [s.elapsed_ms for s in checked if s.elapsed_ms is not None and at_once(s)]
         stats.append(
             GroupStats(
                 kind=kind,
@@ -127,10 +120,24 @@ def group_stats(
                 set_aside=sum(r.set_aside for _, r in members),
                 median_ms=round(statistics.median(times)) if times else None,
                 unanswered=sum(s.http_status is None for s in checked),
+                late=sum(s.http_status is not None and not at_once(s) for s in checked),
             )
         )
     # Worst first: the publishers and hosts to talk to.
     return tuple(sorted(stats, key=lambda g: (-g.broken, -g.attention, g.name.casefold())))
+
+
+def at_once(source: ResourceRow) -> bool:
+    """Whether the latest check's time is the site's answer: answered, with no retry and
+    no request before the answer that got none. A timeout's or a refused connection's
+    time, the waits between retries and a HEAD the site let time out before it answered
+    the GET (its reason's journey: "HEAD no answer, GET 200") are time spent waiting for
+    no answer: a host timing out every night had a "median response" of 2.2 s, the
+    retries' backoff, and one that drops HEAD the read timeout's 3 s."""
+    if source.http_status is None or source.retries:
+        return False
+    journey = (source.reason or "").split(":", 1)[0]
+    return "no answer" not in journey
 
 
 def _moved(first: float, last: float) -> str:

@@ -4,6 +4,8 @@ the heading of the group the queue files it under."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from reports.build import build_context
-from reports.changes import STARTED_FAILING, WORKS_AGAIN
+from reports.changes import STARTED_FAILING, STARTED_MISSING, WORKS_AGAIN
 from reports.render import render_markdown
 from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
 
@@ -40,6 +42,14 @@ CASINO = (
 GUIDE_PAGE, CASINO_PAGE, CASINO_MISSING, MISSING = "guide", "casino", "casino-404", "soft-404"
 SENT_HOME, MOVED = "sent-home", "moved"
 Check = str | Outcome
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """A check by a recheck (a run holding no full-run lease), the morning after a night:
+    its news joins that night's, in one report window."""
+
+    check: Check
 
 
 def _observation(check: Check, night: int) -> Observation:
@@ -77,14 +87,19 @@ def _observation(check: Check, night: int) -> Observation:
     return make_observation(URL, check, at)
 
 
-def _news(tmp_path: Path, checks: list[Check]) -> dict[str, list[str]]:
+def _news(tmp_path: Path, checks: Sequence[Check | Recheck]) -> dict[str, list[str]]:
     """Per section key, the summaries of the report after one check a night; its queue
     group too (under "group")."""
     kit = make_catalog("toolkit", [make_resource("guide", URL, title=TITLE)])
     with temporary_database(tmp_path) as engine:
         sync_catalogs(engine, [kit], now=days(0))
         for night, check in enumerate(checks):
-            run_id = store.start_run(engine, trigger="schedule", now=days(night))
+            if isinstance(check, Recheck):
+                held = {"holder": "recheck"}
+                run_id = store.start_run(engine, trigger="recheck", now=days(night), summary=held)
+                check = check.check
+            else:
+                run_id = store.start_run(engine, trigger="schedule", now=days(night))
             obs = _observation(check, night)
             store.record_observations(engine, run_id, [obs], HealthSettings(), now=days(night))
             store.finish_run(engine, run_id, status="completed", now=days(night + 0.01))
@@ -225,3 +240,80 @@ def test_a_failing_link_that_now_redirects_permanently_is_one_item_under_new_red
     assert news == {
         "new_redirects": [f"Works again: now redirects permanently to {NEW_URL}."],
     }
+
+
+@pytest.mark.parametrize(
+    ("later", "said"),
+    [
+        (Outcome.NOT_FOUND, {"started_failing": [STARTED_FAILING], "group": ["failing"]}),
+        (Outcome.TIMEOUT, {"started_failing": [STARTED_FAILING], "group": ["failing"]}),
+        (MISSING, {"newly_missing": [STARTED_MISSING], "group": ["soft_404"]}),
+        (GUIDE_PAGE, {"group": []}),
+    ],
+    ids=["404", "timeout", "soft-404", "guide"],
+)
+def test_a_drift_that_cleared_in_the_window_is_no_news_and_hides_no_failure(
+    tmp_path: Path, later: Check, said: dict[str, list[str]]
+) -> None:
+    """r4's 1: a casino one night, the guide on the morning's recheck, a 404 on a later one:
+    the news was "No longer matching their entry: ... gambling page" and "Recovered: Its
+    page matches the entry again", the 404 left out, of a row under "Failing, not yet
+    confirmed" (a headline of "1 no longer matching its entry, 1 recovered"). The drift and
+    its clearing end where the window began: no news, and the title's change and change
+    back with them."""
+    checks: list[Check | Recheck] = [GUIDE_PAGE, GUIDE_PAGE, CASINO_PAGE, Recheck(GUIDE_PAGE)]
+    checks.append(Recheck(later))
+    news = _news(tmp_path, checks)
+
+    markdown = news.pop("markdown")[0]
+    assert news == said
+    assert "gambling" not in markdown.split("## Since the last run")[1].split("\n## ")[0]
+
+
+def test_a_link_sent_home_then_moved_in_one_window_is_one_redirect_item(tmp_path: Path) -> None:
+    """r4's 2: its night's redirect to the home page and its recheck's to the new address
+    were two items, "Works again: now redirects permanently to X." and "Works again: now
+    leads somewhere else. [home -> X]": the window's redirect runs from none to X."""
+    news = _news(tmp_path, [GUIDE_PAGE, SENT_HOME, Recheck(MOVED)])
+
+    assert news.pop("group") == ["update"]
+    news.pop("markdown")
+    assert news == {"new_redirects": [f"Works again: now redirects permanently to {NEW_URL}."]}
+
+
+def test_a_drifted_failing_link_that_moved_and_matches_again_is_one_item(tmp_path: Path) -> None:
+    """r4's 3: "Recovered: Works again, and its page matches the entry again." beside "New
+    redirects: Now redirects permanently to ..." listed it twice; under "Moved permanently",
+    where its row is, the redirect's item says both."""
+    news = _news(tmp_path, [GUIDE_PAGE, CASINO_PAGE, Recheck(Outcome.NOT_FOUND), MOVED])
+
+    assert news.pop("group") == ["update"]
+    news.pop("markdown")
+    assert news == {
+        "new_redirects": [
+            "Works again, and its page matches the entry again: now redirects permanently "
+            f"to {NEW_URL}."
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("checks", "group"),
+    [
+        ([GUIDE_PAGE, GUIDE_PAGE, MOVED, Recheck(GUIDE_PAGE)], []),
+        ([GUIDE_PAGE, MOVED, MOVED, Recheck(GUIDE_PAGE), Recheck(MOVED)], ["update"]),
+    ],
+    ids=["came-and-went", "went-and-came-back"],
+)
+def test_a_redirect_that_ends_the_window_where_it_began_is_no_news(
+    tmp_path: Path, checks: list[Check | Recheck], group: list[str]
+) -> None:
+    """A night's redirect and its recheck's end of it: "No longer redirects permanently"
+    (or "Now ends at another address" and "No longer redirects: it ends at its own
+    address") of a link that redirects as it did, its row under "Moved permanently"."""
+    news = _news(tmp_path, checks)
+
+    assert news.pop("group") == group
+    markdown = news.pop("markdown")[0]
+    assert news == {}
+    assert "redirects" not in markdown.split("## Since the last run")[1].split("\n## ")[0]

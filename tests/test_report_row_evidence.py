@@ -102,6 +102,45 @@ def test_a_newer_edition_is_said_in_every_group_and_switching_to_it_is_a_decisio
         assert not row.fix.startswith(("Switch to the new address", "Use the new address"))
 
 
+#: The `dated` reason of an old entry: the entry's age, a task apart from a link's fix.
+DATED = (
+    "The newest year the entry names is 2016, 10 years ago; look for a newer edition and "
+    "link it, or, if it is still current, mark the entry reviewed"
+)
+
+
+@pytest.mark.parametrize(
+    ("rid", "group"),
+    [
+        ("a-moved", Priority.UPDATE),
+        ("a-broken", Priority.BROKEN),
+        ("a-suspect", Priority.FAILING),
+        ("a-hostile", Priority.SOFT_404),
+    ],
+)
+def test_only_a_newer_edition_is_said_beside_the_fix_of_a_row_filed_elsewhere(
+    data: ReportData, rid: str, group: Priority
+) -> None:
+    """r5's 5: "Moved permanently" and "Failing, not yet confirmed" rows of an old entry said
+    "... look for a newer edition and link it, or ... mark the entry reviewed" beside their own
+    fix (switch address, wait, replace): a dead link marked reviewed. The resource's page
+    still lists it, as the "Possibly out of date" group would."""
+    edition, code = _new_edition()
+    reasons = {"stale_reasons": (DATED, edition), "stale_codes": ("dated", code)}
+    ctx = build_context(fx.with_resource(data, rid, **reasons), now=fx.NOW)
+    row = fx.row_of(ctx, rid)
+    assert row.priority is group
+    assert "names 2024" in row.seen_with_reasons
+    line = _md_line(render_markdown(ctx), rid)
+    assert "names 2024" in line
+    assert "newest year the entry names" not in line and "2016" not in line
+    html = render_html(ctx)
+    at = html.index(f'data-resource-id="{rid}"')
+    assert "2016" not in html[at : html.index("</tr>", at)]
+    page = render_resource_page(ctx, ResourcePage(row, ()))
+    assert "newest year the entry names is 2016" in page
+
+
 def test_a_redirect_without_a_newer_edition_keeps_its_plain_fix(data: ReportData) -> None:
     row = fx.row_of(build_context(data, now=fx.NOW), "a-moved")
     assert row.fix == f"Switch to the new address {fx.MOVED_TO}."
@@ -222,15 +261,50 @@ def test_a_host_confirmed_broken_by_timeouts_is_opened_in_a_browser_first(
     assert row.command and "NEW_URL" in row.command
 
 
+def test_the_outcome_table_does_not_call_a_timed_out_site_down_for_good(data: ReportData) -> None:
+    """Its "Timed out" line said "if it keeps happening the site may be down for good" beside
+    the confirmed broken row whose fix says to open it in a browser first."""
+    changed = fx.with_resource(data, "a-suspect", state="broken", failing_checks=3, checks_since=3)
+    ctx = build_context(changed, now=fx.NOW)
+    (timed_out,) = [t for t in ctx.totals if t.key == Outcome.TIMEOUT.value]
+    assert "down for good" not in timed_out.explanation
+    assert "browser first" in timed_out.explanation
+    assert "browser first" in (fx.row_of(ctx, "a-suspect").fix or "")
+
+
 def test_the_median_response_leaves_out_checks_that_got_no_answer(data: ReportData) -> None:
     changed = fx.with_resource(data, "a-suspect", elapsed_ms=30_000, http_status=None)
-    for rid in ("a-ok-1", "b-ok-1", "a-recovered"):
-        changed = fx.with_resource(changed, rid, elapsed_ms=100, http_status=200, retries=0)
-    # Answered only after two retries: their waits are no response time either.
-    changed = fx.with_resource(changed, "a-ok-2", elapsed_ms=9_000, http_status=200, retries=2)
+    answered = {"http_status": 200, "retries": 0, "reason": "HEAD 200: OK."}
+    changed = fx.with_resource(changed, "a-ok-1", elapsed_ms=100, **answered)
+    # Answered only after retries: their waits are no response time either (with them,
+    # the median of 100, 5,000 and 9,000 ms is 5,000 ms).
+    changed = fx.with_resource(changed, "b-ok-1", elapsed_ms=5_000, **{**answered, "retries": 1})
+    changed = fx.with_resource(changed, "a-ok-2", elapsed_ms=9_000, **{**answered, "retries": 2})
+    # Nor is a HEAD the site let time out before it answered the GET, sent once (no retry):
+    # its 3 s read timeout is in the check's time (with it, the median is 1,577 ms).
+    late = {**answered, "reason": "HEAD no answer, GET 200: OK."}
+    changed = fx.with_resource(changed, "a-recovered", elapsed_ms=3_054, **late)
     ctx = build_context(changed, now=fx.NOW)
     hosts = {h.name: h for h in ctx.hosts}
     assert hosts["slow.example.org"].median_text == "no answer"
     assert hosts["ok.example.org"].median_text == "100 ms"
     assert MEDIAN_NOTE in render_markdown(ctx)
     assert "no answer" in render_html(ctx)
+
+
+@pytest.mark.parametrize(
+    "late",
+    [{"retries": 2}, {"reason": "HEAD no answer, GET 200: OK."}],
+    ids=["retried", "head-timed-out"],
+)
+def test_a_host_that_answered_only_after_waits_is_not_said_to_give_no_answer(
+    data: ReportData, late: dict[str, Any]
+) -> None:
+    """Its every check answered after a retry or a timed-out HEAD: "—" (or "no answer")
+    said it never answered, or that nothing counted, without a word of why."""
+    answered = {"http_status": 200, "retries": 0, "reason": "HEAD 200: OK.", **late}
+    changed = fx.with_resource(data, "a-suspect", elapsed_ms=4_000, **answered)
+    ctx = build_context(changed, now=fx.NOW)
+    slow = next(h for h in ctx.hosts if h.name == "slow.example.org")
+    assert (slow.median_ms, slow.median_text) == (None, "only after waits")
+    assert "“only after waits”" in MEDIAN_NOTE and MEDIAN_NOTE in render_markdown(ctx)

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, select
 
 from catalog.csv_guard import UTF8_BOM
 from catalog.db import session_scope
+from catalog.drift import MARKED_REASON, MARKER_LABELS
 from catalog.errors import NotFoundError
 from catalog.hygiene import Finding, Level
 from catalog.ops import Tally, tally
@@ -698,6 +699,28 @@ def test_only_a_parked_or_spam_page_is_told_to_be_unlinked_now(data: ReportData)
         fix = fx.row_of(ctx, "a-ok-2").fix or ""
         assert ("unlink it now" in fix) is urgent
         assert ("find where the resource is now" in fix) is not urgent
+
+
+@pytest.mark.parametrize(
+    ("marker", "page"),
+    [
+        ("placeholder", "a web host's placeholder"),
+        ("parking", "a parked, for-sale or spam page"),
+        ("gambling", "a parked, for-sale or spam page"),
+    ],
+)
+def test_an_urgent_drift_fix_names_the_kind_of_page_it_saw(
+    data: ReportData, marker: str, page: str
+) -> None:
+    """cPanel's "Account Suspended" or "Welcome to nginx!" was "a parked, for-sale or spam
+    page" in the fix, as every page with markers was."""
+    reason = (
+        f"{MARKED_REASON}{MARKER_LABELS[marker]} page ('Account Suspended') "
+        "(match with the entry 80% → 0%); check it by hand and remove or replace the link."
+    )
+    ctx = build_context(fx.with_resource(data, "a-ok-2", drift_reason=reason), now=fx.NOW)
+    fix = fx.row_of(ctx, "a-ok-2").fix or ""
+    assert fix.startswith(f"The page now looks like {page}: ") and "unlink it now" in fix
 
 
 def test_a_drifted_redirect_target_is_not_offered_as_the_new_address(data: ReportData) -> None:
@@ -1445,6 +1468,36 @@ def test_a_page_that_drifted_or_came_back_is_news_since_the_last_run(data: Repor
     cleared = _with_link_events(data, "a-ok-1", ("drift_cleared", {"old": "parked"}))
     (back,) = [s for s in cleared.sections if s.key == "recovered"]
     assert "Its page matches the entry again." in {i.summary for i in back.items}
+
+
+def test_two_entries_of_one_link_that_drift_on_one_check_are_both_news(
+    data: ReportData,
+) -> None:
+    """A drift is judged per entry, its clearing per link: the entries a-ok-1 and b-ok-1
+    share a link, and a drift of one does not make the other's drift of that check old news
+    (`changes._drift_superseded` keeps an entry's last drift)."""
+    last = max(e.id for e in data.changes)
+    drifted = [
+        EventRow(
+            last + n,
+            fx.NOW,
+            "drift_detected",
+            None,
+            row.pk,
+            row.link_id,
+            {"entry": str(row.pk), "reason": "the page now offers the domain for sale"},
+            resource_id=row.resource_id,
+        )
+        for n, row in enumerate(
+            (r for r in data.resources if r.resource_id in ("a-ok-1", "b-ok-1")), start=1
+        )
+    ]
+    assert len({e.link_id for e in drifted}) == 1 and len(drifted) == 2
+    more = dataclasses.replace(data, changes=(*data.changes, *drifted))
+    changes = build_context(more, now=fx.NOW).changes
+    assert changes is not None
+    (section,) = [s for s in changes.sections if s.key == "newly_drifted"]
+    assert sorted(i.resource_id or "" for i in section.items) == ["a-ok-1", "b-ok-1"]
 
 
 def test_a_permanent_redirect_that_went_away_is_listed(data: ReportData) -> None:
