@@ -88,9 +88,14 @@ class Previous:
     title: str | None = None
     outcome: Outcome | None = None
     content_type: str | None = None
-    #: Where the check that read the page (`fingerprinted_at`) ended: a HEAD that ends
-    #: elsewhere (a new redirect, a new target, a redirect gone) reached another page.
+    #: Where the check that read the page (`fingerprinted_at`) ended, and the addresses it
+    #: was redirected from on the way: a HEAD that a permanent redirect sends to none of
+    #: them reached another page (`fetch.changed_since`).
     final_url: str | None = None
+    read_via: tuple[str, ...] = ()
+    #: That read was sent after a HEAD of the same night, not for a fingerprint due: its
+    #: address is not read again before the fingerprint is due (no GET a night for ever).
+    read_after_head: bool = False
 
 
 @dataclass(frozen=True, slots=True)

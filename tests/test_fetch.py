@@ -237,44 +237,68 @@ def test_a_head_that_says_the_page_changed_fetches_it_that_night(
 
 NEW_EDITION = "https://example.org/reports/2024"
 CDN = "https://cdn.example.net/reports/2019.pdf"
+TOKEN = "https://dl.example.net/cd/0/get/{}/report.pdf"
 
 
 @respx.mock
 @pytest.mark.parametrize(
-    ("read_at", "head_redirects_to", "fetched"),
+    ("read_at", "head", "read", "fetched"),
     [
-        pytest.param(URL, None, False, id="same-address"),
-        pytest.param(NEW_EDITION, NEW_EDITION, False, id="same-redirect"),
-        pytest.param("https://EXAMPLE.org:443/reports/2019", None, False, id="same-canonical"),
+        pytest.param(URL, None, {}, False, id="same-address"),
+        pytest.param(NEW_EDITION, (301, NEW_EDITION), {}, False, id="same-redirect"),
+        pytest.param("https://EXAMPLE.org:443/reports/2019", None, {}, False, id="same-canonical"),
         pytest.param(
             CDN,
-            f"{CDN}?X-Amz-Expires=300&X-Amz-Signature=0f3a",
+            (301, f"{CDN}?X-Amz-Expires=300&X-Amz-Signature=0f3a"),
+            {},
             False,
             id="a-cdn-signs-the-target-afresh",
         ),
-        pytest.param(None, NEW_EDITION, False, id="read-address-unknown"),
-        pytest.param(URL, NEW_EDITION, True, id="a-new-redirect"),
-        pytest.param("https://example.org/reports/2023", NEW_EDITION, True, id="a-new-target"),
-        pytest.param(NEW_EDITION, None, True, id="the-redirect-went-away"),
+        pytest.param(None, (301, NEW_EDITION), {}, False, id="read-address-unknown"),
+        pytest.param(URL, (301, NEW_EDITION), {}, True, id="a-new-redirect"),
+        pytest.param(URL, (308, NEW_EDITION), {}, True, id="a-new-308"),
+        pytest.param(
+            "https://example.org/reports/2023", (301, NEW_EDITION), {}, True, id="a-new-target"
+        ),
+        pytest.param(URL, (302, NEW_EDITION), {}, False, id="a-temporary-redirect"),
+        pytest.param(
+            TOKEN.format("T1"), (302, TOKEN.format("T2")), {}, False, id="a-token-each-time"
+        ),
+        pytest.param(NEW_EDITION, None, {}, False, id="a-redirect-to-get-alone"),
+        pytest.param(
+            f"{NEW_EDITION}/en",
+            (301, NEW_EDITION),
+            {"read_via": (URL, NEW_EDITION)},
+            False,
+            id="the-read-passed-through-it",
+        ),
+        pytest.param(
+            URL, (301, NEW_EDITION), {"read_after_head": True}, False, id="read-after-a-head"
+        ),
     ],
 )
-def test_a_head_that_ends_at_another_address_than_the_read_fetches_it_that_night(
-    read_at: str | None, head_redirects_to: str | None, fetched: bool
+def test_a_head_sent_on_by_a_permanent_redirect_to_a_new_address_fetches_it_that_night(
+    read_at: str | None, head: tuple[int, str] | None, read: dict[str, Any], fetched: bool
 ) -> None:
-    """The 2018 report's address began to redirect to the 2024 edition: checked by HEAD
-    alone until the next fingerprint, its row showed the 2018 page's title beside the new
-    address, and the new page was not compared with the entry for a week. A HEAD ending
-    elsewhere than the check that read the page sends the GET; the same place spelled
-    otherwise, or a target a CDN signs afresh each time, does not."""
+    """The 2018 report's address began to redirect (301) to the 2024 edition: checked by
+    HEAD alone until the next fingerprint, its row showed the 2018 page's title beside the
+    new address, and the new page was not compared with the entry for a week. A HEAD that a
+    permanent redirect sends where the read did not go sends the GET; the same place
+    spelled otherwise or signed afresh does not, nor does a temporary redirect (a download
+    token, a `?sid=` made up each time), nor a redirect the read saw and the HEAD does not
+    (servers that redirect GET alone): those were a full GET every night (r5). Neither
+    does a HEAD after a read that was itself sent after a HEAD: one that still ends apart
+    would be read every night."""
     for method in ("HEAD", "GET"):
         route = respx.route(method=method, url=URL)
-        if head_redirects_to is None:
+        if head is None:
             route.respond(200, html=PAGE if method == "GET" else "")
         else:
-            route.respond(301, headers={"Location": head_redirects_to})
-            there = respx.route(method=method, url__startswith=head_redirects_to.split("?")[0])
+            status, location = head
+            route.respond(status, headers={"Location": location})
+            there = respx.route(method=method, url__startswith=location.split("?")[0])
             there.respond(200, html=PAGE if method == "GET" else "")
-    previous = replace(FINGERPRINTED, final_url=read_at)
+    previous = replace(FINGERPRINTED, final_url=read_at, **read)
     obs = check(fingerprint_due=False, previous=previous)
     assert obs.methods == (("HEAD", "GET") if fetched else ("HEAD",))
     assert (obs.title == "Annual report 2019") is fetched

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from catalog.archive import CDX_URL, ArchiveLookup
 from catalog.check import check_targets
 from catalog.clock import utcnow
 from catalog.health import BROKEN, OK, SUSPECT, UNCHECKED
-from catalog.model import Hop, Target, pack_text
+from catalog.model import Hop, Observation, Target, pack_text
 from catalog.ops import verdict_lines
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
@@ -773,6 +774,15 @@ TIP_CATALOG = make_catalog(
 def _tip_night(engine: Engine, site: NextEdition, day: float) -> list[str]:
     """One night's check of the report's address (fingerprints due after 7 days), stored
     with its staleness; the methods it used."""
+    (obs,) = _check_all(engine, site, day)
+    return list(obs.methods)
+
+
+def _check_all(
+    engine: Engine, site: Callable[[httpx.Request], httpx.Response], day: float
+) -> list[Observation]:
+    """One night's check of every link (fingerprints due after 7 days), stored with its
+    staleness."""
     targets = store.targets_for_check(engine, now=days(day), fingerprint_max_age_days=7)
     observations = asyncio.run(
         check_targets(
@@ -785,8 +795,7 @@ def _tip_night(engine: Engine, site: NextEdition, day: float) -> list[str]:
     )
     store.record_observations(engine, None, observations, HealthSettings(), now=days(day))
     store.refresh_staleness(engine, HealthSettings(), now=days(day))
-    (obs,) = observations
-    return list(obs.methods)
+    return observations
 
 
 def test_a_night_whose_head_ends_at_a_new_edition_reads_it_that_night(tmp_path: Path) -> None:
@@ -834,6 +843,115 @@ def test_a_head_night_stored_before_the_page_was_read_again_does_not_hide_the_mo
         site.moved = True
         assert _tip_night(engine, site, 3) == ["HEAD", "GET"]
         assert link(engine, TIP_2018).title == "2024 Trafficking in Persons Report"
+
+
+SHARE = "https://files.example.org"
+REPORT_TEXT = "Annual report on trafficking in persons: country narratives and data."
+
+
+class Downloads:
+    """A file host whose redirects are not the page moving: each request's (method, path)
+    is kept in `asked`. `routes` maps a path to a function of (method, the request's number)
+    giving a redirect's (status, Location), or None for the file itself."""
+
+    def __init__(self, routes: dict[str, Callable[[str, int], tuple[int, str] | None]]) -> None:
+        self.routes = routes
+        self.asked: list[tuple[str, str]] = []
+        self.requests = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.raw_path.decode()
+        self.asked.append((request.method, path))
+        self.requests += 1
+        route = self.routes.get(request.url.path)
+        redirect = route(request.method, self.requests) if route else None
+        if redirect is not None:
+            status, location = redirect
+            return httpx.Response(status, headers={"Location": location})
+        body = f"<html><head><title>Annual report 2019</title></head><body><p>{REPORT_TEXT}"
+        return httpx.Response(200, headers={"ETag": '"v1"'}, html=body + "</p></body></html>")
+
+    def gets_a_night(self, engine: Engine, nights: int) -> list[int]:
+        """The GET requests of each of `nights` nights, a day apart from day 1."""
+        counts = []
+        for day in range(1, nights + 1):
+            self.asked.clear()
+            _check_all(engine, self, day)
+            counts.append(sum(method == "GET" for method, _ in self.asked))
+        return counts
+
+
+@contextlib.contextmanager
+def _shared(tmp_path: Path, paths: Sequence[str]) -> Iterator[Engine]:
+    """A database whose catalog links each of `paths` on the file host."""
+    rows = [
+        make_resource(f"r{i}", f"{SHARE}{path}", title="Annual report 2019")
+        for i, path in enumerate(paths)
+    ]
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [make_catalog("toolkit", rows)], now=T0)
+        yield engine
+
+
+def test_a_redirect_to_a_fresh_download_token_is_no_reason_to_read_the_file_each_night(
+    tmp_path: Path,
+) -> None:
+    """A Dropbox-style link answers 302 to `/cd/0/get/<token>/report.pdf`, another to
+    `/dl?file=...&sid=<random>`: a new address at every request, which the HEAD of each
+    night compared with the read's address (issue #7, r5). They downloaded every file every
+    night; an unchanged night is HEAD alone, as for a file that never redirects. So it is
+    for the share link's old address, moved to it for good (301) long ago."""
+    site = Downloads(
+        {
+            "/s/abc/report.pdf": lambda method, n: (302, f"/cd/0/get/T{n}/report.pdf"),
+            "/files/report2.pdf": lambda method, n: (302, f"/dl?file=report2.pdf&sid={n}"),
+            "/old/report.pdf": lambda method, n: (301, "/s/abc/report.pdf"),
+        }
+    )
+    paths = ("/s/abc/report.pdf", "/files/report2.pdf", "/plain.pdf", "/old/report.pdf")
+    with _shared(tmp_path, paths) as engine:
+        assert site.gets_a_night(engine, 4) == [8, 0, 0, 0]
+
+
+def test_a_server_that_redirects_get_alone_is_no_reason_to_read_the_page_each_night(
+    tmp_path: Path,
+) -> None:
+    """A download script that sends its Location to GET only, and a site that gives GET
+    the trailing-slash 301 but answers HEAD where it asked: the read ends elsewhere than
+    every HEAD (r5). Each night read both pages again; an unchanged night is HEAD alone."""
+
+    def to_get(location: str, status: int) -> Callable[[str, int], tuple[int, str] | None]:
+        return lambda method, n: (status, location) if method == "GET" else None
+
+    site = Downloads(
+        {
+            "/download.php": to_get("/files/2019/annual-report.pdf", 302),
+            "/toolkit": to_get("/toolkit/", 301),
+        }
+    )
+    with _shared(tmp_path, ("/download.php?id=2019", "/toolkit")) as engine:
+        assert site.gets_a_night(engine, 4) == [4, 0, 0, 0]
+
+
+def test_a_permanent_redirect_that_ends_apart_from_the_read_is_not_read_every_night(
+    tmp_path: Path,
+) -> None:
+    """A permanent redirect does say the page moved, but some lead to a new token at every
+    request, and some servers redirect HEAD alone: the read it sends ends elsewhere than
+    the HEAD again. That page is read on the night after its fingerprint (it may have
+    moved) and then not before the next fingerprint is due, 7 days after that read: two
+    reads a week, not a read every night (r5)."""
+    site = Downloads(
+        {
+            "/box/report.pdf": lambda method, n: (301, f"/cd/0/get/T{n}/report.pdf"),
+            "/head-moves.pdf": lambda method, n: (
+                (301, "/elsewhere.pdf") if method == "HEAD" else None
+            ),
+        }
+    )
+    with _shared(tmp_path, ("/box/report.pdf", "/head-moves.pdf")) as engine:
+        gets = site.gets_a_night(engine, 10)
+    assert gets == [3, 3, 0, 0, 0, 0, 0, 0, 3, 3]
 
 
 def test_a_night_that_finds_a_page_hijacked_draws_it_out_of_the_trend_s_ok(

@@ -25,12 +25,14 @@ import re
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Any, TypeGuard, assert_never
 
 import httpx
 
 from catalog.check.content import PageFacts, analyse_body, reads_as_html
 from catalog.check.facts import (
+    PERMANENT_REDIRECTS,
     REDIRECT_STATUSES,
     Answer,
     Attempt,
@@ -213,17 +215,15 @@ def changed_since(previous: Previous | None, head: Exchange) -> bool:
     otherwise pass as the resource, "OK", until the next fingerprint is due
     (`fingerprint_max_age_days`).
 
-    Only signals that do not move on every answer count: another final address than the
-    read's (a report's address that now redirects to the next edition showed the old
-    edition's title beside the new address for a week, never compared with the entry),
-    another strong ETag (weak ones are what frameworks compute over bodies with a token in
-    them), a later Last-Modified that is not just the answer's own time, another media
-    type, a length far from the last. A header missing on either side says nothing
-    (servers leave them off HEAD)."""
+    Only signals that do not move on every answer count: a permanent redirect to an
+    address the read did not reach (`_moved_for_good`), another strong ETag (weak ones
+    are what frameworks compute over bodies with a token in them), a later Last-Modified
+    that is not just the answer's own time, another media type, a length far from the
+    last. A header missing on either side says nothing (servers leave them off HEAD)."""
     answer = head.answer
     if previous is None or answer is None or not 200 <= answer.status < 300:
         return False
-    if _ends_elsewhere(previous.final_url, head.final_url):
+    if _moved_for_good(previous, head.chain):
         return True
     headers = answer.headers
     etag, before_tag = headers.get("etag"), previous.etag
@@ -241,13 +241,32 @@ def changed_since(previous: Previous | None, head: Exchange) -> bool:
     return moved > LENGTH_CHANGE_BYTES and moved > LENGTH_CHANGE_RATIO * max(length, before)
 
 
-def _ends_elsewhere(before: str | None, now: str | None) -> bool:
-    """Whether a journey ending at `now` reached another address than the one that ended
-    at `before` (stored as `checker._observe` keeps it: without signatures and session ids).
-    Compared in canonical form, so a default port or a host's case sends no GET."""
-    if not before or not now or before == now:
+def _moved_for_good(previous: Previous, chain: tuple[Hop, ...]) -> bool:
+    """Whether a HEAD was sent on by a permanent redirect (301, 308) to an address the read
+    neither ended at nor passed through: the 2018 report's address that began to answer 301
+    to the 2024 edition showed the 2018 page's title beside the new address for a week,
+    never compared with its entry (r2 F2). Addresses are compared as `checker._observe`
+    stores them (without signatures and session ids) and in canonical form, and with every
+    address the read passed: an old http:// link's 301 to the share link that then hands
+    out a download token is the same journey.
+
+    Only a permanent redirect says the page has moved. A temporary one may lead somewhere
+    new at every request (a download token in the path, a random `?sid=`, mirrors in
+    turn), and a redirect gone is what a server that redirects GET alone shows every night
+    (a download script sending its Location to GET only, a trailing-slash 301 given to GET
+    while HEAD is answered where it asked): compared with the read, each read the page
+    every night, for ever (r5). A parking page where a redirect was still differs in
+    length or media type. A read sent after a HEAD is not repeated for its address
+    before the fingerprint is due: after a move was read, the HEAD leads where that read
+    went, so a HEAD that still leads elsewhere ends apart from GET (a permanent redirect
+    to a token, a redirect to HEAD alone), and asking again would loop the same way."""
+    if not previous.final_url or previous.read_after_head:
         return False
-    return _place(before) != _place(now)
+    targets = [after.url for hop, after in pairwise(chain) if hop.status in PERMANENT_REDIRECTS]
+    if not targets:
+        return False
+    reached = {_place(url) for url in (*previous.read_via, previous.final_url)}
+    return any(_place(url) not in reached for url in targets)
 
 
 def _place(url: str) -> str:

@@ -9,7 +9,7 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, case, func, select
 
 from catalog import tables as t
 from catalog.check.soft404 import may_name_a_message
@@ -30,14 +30,21 @@ def targets_for_check(
     """One Target per distinct link of the active resources, in URL order."""
     link, res, col = table_of(t.Link), table_of(t.Resource), table_of(t.Collection)
     obs = table_of(t.Observation)
-    # The final address of the check that read the page: the observation stamped with the
-    # link's `fingerprinted_at` (one index lookup each, ix_observations_link_checked).
-    read_at = (
-        select(obs.c.final_url)
-        .where(obs.c.link_id == link.c.id, obs.c.checked_at == link.c.fingerprinted_at)
-        .limit(1)
-        .scalar_subquery()
-    )
+
+    # The check that read the page: the observation stamped with the link's
+    # `fingerprinted_at` (ix_observations_link_checked). One lookup gives its methods and
+    # where it ended ("HEAD,GET https://..."); the addresses it passed through are looked
+    # up only for links whose last check ended elsewhere than their URL (the few).
+    def read(column: Any) -> Any:
+        return (
+            select(column)
+            .where(obs.c.link_id == link.c.id, obs.c.checked_at == link.c.fingerprinted_at)
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    read_at = read(obs.c.methods + " " + func.coalesce(obs.c.final_url, ""))
+    read_chain = case((link.c.final_url != link.c.url, read(obs.c.chain)), else_=None)
     query = (
         select(
             link.c.id,
@@ -53,6 +60,7 @@ def targets_for_check(
             link.c.title,
             link.c.outcome,
             read_at.label("read_at"),
+            read_chain.label("read_chain"),
             res.c.rid,
             res.c.title.label("entry_title"),
         )
@@ -96,6 +104,7 @@ def targets_for_check(
 def _previous(link: Any) -> Previous | None:
     if link.last_checked_at is None:
         return None
+    methods, _, read_at = (link.read_at or "").partition(" ")
     return Previous(
         etag=link.etag,
         last_modified=link.last_modified,
@@ -107,5 +116,14 @@ def _previous(link: Any) -> Previous | None:
         # A handful of distinct values, 100,000 copies at 100k links.
         content_type=sys.intern(link.content_type) if link.content_type else None,
         # Mostly the link's own URL: the same string, not a copy per link.
-        final_url=link.url if link.read_at == link.url else link.read_at,
+        final_url=link.url if read_at == link.url else read_at or None,
+        read_via=_via(link.read_chain),
+        read_after_head=methods.startswith("HEAD"),
     )
+
+
+def _via(chain: Any) -> tuple[str, ...]:
+    """The addresses a stored chain (`[{"url", "status"}, ...]`) went through before its end."""
+    if not chain or len(chain) < 2:
+        return ()
+    return tuple(str(hop["url"]) for hop in chain[:-1] if isinstance(hop, dict) and hop.get("url"))
