@@ -279,13 +279,13 @@ def test_accept_redirect_of_a_home_page_target_exits_1_with_the_reason_on_stderr
 
 @pytest.mark.parametrize(
     "target",
-    ["https://example.org/?q=annual-2019", "https://example.org/index.php?src=annual-2019"],
+    ["https://example.org/?q=annual-2019", "https://example.org/index.php?q=annual-2019"],
 )
 def test_accept_redirect_links_a_page_named_by_the_home_address_query(
     engine: Engine, catalog_file: Path, target: str
 ) -> None:
-    """Drupal without clean URLs names its pages "/?q=<path>", some scripts "?src=<page>":
-    accepting was refused as "redirected to the site's search" or "home page" (r5)."""
+    """Drupal without clean URLs names its pages "/?q=<path>": accepting was refused as
+    "redirected to the site's search" (r5)."""
     moved_before_the_fix(engine, target)
     settings = settings_for(engine, [catalog_file])
     decisions.accept_redirect(settings, "annual", clock=Ticker(days(2)))

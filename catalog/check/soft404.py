@@ -172,9 +172,9 @@ class Landing(Enum):
 #: Query keys (lower-cased) that name no content: campaign tags and click ids, the language
 #: to show the page in, a note that a redirect happened. The home page with these is the
 #: home page ("/?utm_source=old-site", "/?lang=en"); any other key may name a page
-#: ("/?p=123" on WordPress, "/index.php?title=X" on MediaWiki). "src", "ref" and "source"
-#: are page keys of some scripts ("/index.php?src=annual-report-2019"): they name no
-#: content only when they hold a host name (`_REFERRER_KEYS`).
+#: ("/?p=123" on WordPress, "/index.php?title=X" on MediaWiki). "ref", "src" and "source"
+#: name no content whatever they hold: a few scripts name pages with them, but far more
+#: sites tag a dead link's redirect home with them ("/?ref=404", "/?source=legacy") (r6).
 _NO_CONTENT_KEYS = frozenset(
     {
         "fbclid",
@@ -187,6 +187,9 @@ _NO_CONTENT_KEYS = frozenset(
         "mc_eid",
         "_ga",
         "_gl",
+        "ref",
+        "src",
+        "source",
         "referer",
         "referrer",
         "from",
@@ -203,12 +206,10 @@ _NO_CONTENT_KEYS = frozenset(
         "404",
     }
 )
-#: Keys that say where a visit came from when they hold a host name ("/?ref=old.example.org"),
-#: and may name a page otherwise ("/?ref=report-2019").
-_REFERRER_KEYS = frozenset({"ref", "src", "source"})
-_HOST_NAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}\.?", re.IGNORECASE)
 #: Keys that note a redirect: with a path ("/?redirect=/reports/2019") they are how a
-#: static host hands the page to the app that shows it (single-page apps), so content.
+#: static host hands the page to the app that shows it (single-page apps), so content;
+#: with a full address ("/?redirect=https://old.example.org/reports/2019.pdf") they say
+#: where the visit came from, so none.
 _REDIRECT_NOTE_KEYS = frozenset({"redirect", "redirected", "redir"})
 #: Query keys (lower-cased) that hold a search's words.
 _SEARCH_KEYS = frozenset(
@@ -276,10 +277,8 @@ def landing(url: str) -> Landing | None:
 
 
 def _no_content(key: str, value: str) -> bool:
-    if key in _REFERRER_KEYS:
-        return _HOST_NAME.fullmatch(value) is not None
-    if key in _REDIRECT_NOTE_KEYS:  # "/?redirected=1", "/?redirect=https://old.example.org/"
-        return "/" not in value or _path_of(value) in ("", "/")
+    if key in _REDIRECT_NOTE_KEYS:  # "/?redirected=1", "/?redirect=https://old.example.org/x"
+        return "/" not in value or _path_of(value) in ("", "/") or _has_host(value)
     return key in _NO_CONTENT_KEYS or key.startswith("utm_")
 
 
@@ -288,6 +287,13 @@ def _path_of(value: str) -> str | None:
         return urlsplit(value).path
     except ValueError:  # "http://[oops/": no address, no path it names
         return None
+
+
+def _has_host(value: str) -> bool:
+    try:
+        return urlsplit(value).netloc != ""
+    except ValueError:  # "http://[oops/": no address
+        return False
 
 
 def is_home_path(path: str) -> bool:
