@@ -126,6 +126,17 @@ _SEVERITY_ORDER = {
 #: The reason given to `linkhealth ignore` for a link rate limited check after check.
 _RATE_LIMITED_REASON = "works in a browser; rate-limits automated checks"
 
+#: A 503 "come back later" check after check: browsers get the same maintenance page, so
+#: "rate-limits automated checks" would be untrue; whether it is down for good is the
+#: curator's call once it lasts (r6).
+_UNAVAILABLE_FIX = (
+    "The site says it is temporarily unavailable (503 Service Unavailable), check after "
+    "check. If that lasts for days, open it in a browser: if it still shows a maintenance "
+    "or unavailable page, find where the resource is now or remove the entry; if it works, "
+    "tell linkhealth to stop flagging it."
+)
+_UNAVAILABLE_REASON = "works in a browser; answers automated checks 503 Service Unavailable"
+
 #: The reason given to `linkhealth ignore` for outcomes a person confirmed by hand.
 _IGNORE_REASONS = {
     Outcome.BLOCKED: "works in a browser; blocks automated checks",
@@ -787,6 +798,8 @@ def _fix(
         reason = _IGNORE_REASONS.get(r.outcome) if r.outcome else None
         repeated = max(r.failing_checks, r.checks_since) > 1
         if r.outcome is Outcome.RATE_LIMITED and repeated:
+            if r.http_status == 503 and not r.ignored_reason:
+                return _UNAVAILABLE_FIX, cmd("ignore", "--reason", _UNAVAILABLE_REASON), False
             # "Unless it keeps happening" has happened: the site turns the checker away.
             reason = _RATE_LIMITED_REASON
         if reason is None:

@@ -582,3 +582,26 @@ def test_two_resources_of_the_same_title_have_pages_told_apart_by_their_tab(
         "a-broken": f"{twin} · a-broken · Anti-Trafficking Toolkit · Link health report",
         "b-ok-1": f"{twin} · b-ok-1 · Second Toolkit · Link health report",
     }
+
+
+def test_a_site_unavailable_check_after_check_is_not_said_to_work_in_a_browser(
+    data: ReportData,
+) -> None:
+    """A site left in maintenance answers 503 to browsers too: its fix said "works in a
+    browser; rate-limits automated checks" as a 429's does (r6)."""
+    changed = fx.with_resource(
+        data,
+        "a-ok-1",
+        outcome=Outcome.RATE_LIMITED,
+        outcome_value=Outcome.RATE_LIMITED.value,
+        http_status=503,
+        state="check_by_hand",
+        since=fx.NOW - timedelta(days=4),
+        checks_since=4,
+    )
+    row = fx.row_of(build_context(changed, now=fx.NOW), "a-ok-1")
+    assert row.fix and "temporarily unavailable" in row.fix and "for days" in row.fix
+    assert row.command and "rate-limits" not in row.command
+    limited = _rate_limited(data, 4)  # a 429: the site turns the checker away
+    assert limited.command and "rate-limits" in limited.command
+    assert limited.fix and "temporarily unavailable" not in limited.fix
