@@ -10,6 +10,7 @@ from typing import Any
 
 import humanize
 
+from catalog.drift import MARKED_REASON
 from catalog.health import BROKEN, FILED_APART, confirmed_broken
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import EventRow, ReportData
@@ -121,7 +122,8 @@ def changes_since(
     # So do its outcome changes say how it fails now (a 404, then a soft 404): told once.
     moves = _failure_moves(data.changes)
     # And its drift events whether its page matches its entry now.
-    superseded |= _drift_superseded(data.changes)
+    drift_skipped, passing = _drift_superseded(data.changes)
+    superseded |= drift_skipped
     superseded |= spanned - set(spans)
     for event in data.changes:
         if event.id in told or event.id in superseded:
@@ -158,6 +160,8 @@ def changes_since(
         if gone and event.link_id in unredirected:
             continue
         section, summary, before, after = placed
+        if event.id in passing:
+            summary = _matches_again_after(str(event.details.get("old") or ""))
         at = when(event.at, now)
         quoted = _quoted_titles(event)
         if event.kind in _ENTRY_KINDS or event.link_id is None:
@@ -483,18 +487,22 @@ def _failure_moves(events: Sequence[EventRow]) -> dict[int, EventRow]:
     return moves
 
 
-def _drift_superseded(events: Sequence[EventRow]) -> set[int]:
-    """The ids of the drift events that are no news: an entry's page may drift and match
-    again in one window (a casino one night, the guide on the morning's recheck). Its last
-    drift event says where it stands; a clearing that ends where the window began (drifted,
-    then matching again) is none. A drift told beside its clearing was news of a page that
-    is no longer there, and it swallowed what the link did next (a 404 on a later recheck)."""
+def _drift_superseded(events: Sequence[EventRow]) -> tuple[set[int], set[int]]:
+    """The ids of the drift events that are no news, and of the clearings of a drift that
+    came and went in the window: an entry's page may drift and match again in one window (a
+    casino one night, the guide on the morning's recheck). Its last drift event says where
+    it stands. A drift told beside its clearing was news of a page that is no longer there,
+    and it swallowed what the link did next (a 404 on a later recheck); but the pair is not
+    no news either: the report after the night told the curator to remove the link, and a
+    recheck's window holds that night, so the report after it is the one to say the page
+    is back (`_matches_again_after`)."""
     # A drift is an entry's event; its clearing its link's, of every entry using it.
     by_link: dict[int | None, list[EventRow]] = defaultdict(list)
     for event in events:
         if event.kind in ("drift_detected", "drift_cleared"):
             by_link[event.link_id].append(event)
     skipped: set[int] = set()
+    passing: set[int] = set()
     for told in by_link.values():
         for at, event in enumerate(told):
             later = told[at + 1 :]
@@ -502,9 +510,23 @@ def _drift_superseded(events: Sequence[EventRow]) -> set[int]:
                 e.kind == "drift_cleared" or e.resource_pk == event.resource_pk for e in later
             ):
                 skipped.add(event.id)  # its entry drifted again, or matches again, since
-            elif event.kind == "drift_cleared" and (later or told[0].kind == "drift_detected"):
-                skipped.add(event.id)  # drifting again since, or drifted in this window
-    return skipped
+            elif event.kind == "drift_cleared" and later:
+                skipped.add(event.id)  # drifting again since
+            elif event.kind == "drift_cleared" and told[0].kind == "drift_detected":
+                passing.add(event.id)  # drifted in this window, and matches again
+    return skipped, passing
+
+
+def _matches_again_after(reason: str) -> str:
+    """What a clearing of a drift that came and went in the window says: that the page
+    matches again, and what it showed for a while (the drift's reason, without its advice,
+    which no longer applies)."""
+    shown = reason.split("; ")[0].strip().rstrip(".")
+    if shown.startswith(MARKED_REASON):
+        return f"{MATCHES_AGAIN[:-1]}; for a while it looked like a {shown[len(MARKED_REASON) :]}."
+    if not shown:
+        return f"{MATCHES_AGAIN[:-1]}; for a while it did not."
+    return f"{MATCHES_AGAIN[:-1]}; for a while it did not: {shown[:1].lower()}{shown[1:]}."
 
 
 def _span_kind(event: EventRow) -> str | None:

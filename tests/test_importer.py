@@ -702,3 +702,23 @@ def test_a_skipped_links_text_is_not_the_description_of_the_entry_above_it() -> 
         ("Guide", "A guide."),
     ]
     assert [s.title for s in parsed.skipped] == ["National Hotline", "Relative Page"]
+
+
+def test_a_skipped_link_under_a_heading_keeps_the_rest_of_the_headings_description() -> None:
+    """A hotline's number as a `tel:` link (or a relative PDF link) inside the section of a
+    resource's heading once ended that entry: the text after it was dropped from the catalog."""
+    parsed = parse_toolkit_html(
+        '<h3><a href="https://hotline.example/">National Hotline</a></h3>'
+        "<p>Call the hotline:</p>"
+        '<p><a href="tel:18883737888">1-888-373-7888</a></p>'
+        "<p>Confidential, available 24/7.</p>"
+        '<h3><a href="https://x.example/guide">Task Force Guide</a></h3>'
+        "<p>Guidance for task forces.</p>"
+        '<p><a href="/guide.pdf">Download the PDF</a></p>'
+        "<p>Covers victim services.</p>"
+    )
+    assert [(e.title, e.description) for e in parsed.entries] == [
+        ("National Hotline", "Call the hotline: Confidential, available 24/7."),
+        ("Task Force Guide", "Guidance for task forces. Covers victim services."),
+    ]
+    assert [s.title for s in parsed.skipped] == ["1-888-373-7888", "Download the PDF"]

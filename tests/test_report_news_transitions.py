@@ -242,6 +242,13 @@ def test_a_failing_link_that_now_redirects_permanently_is_one_item_under_new_red
     }
 
 
+#: A drift and its clearing in one window, as told (`_matches_again_after`).
+PASSING_DRIFT = (
+    "Its page matches the entry again; for a while it looked like a gambling page ('Online "
+    "Casino', 'free spins', 'welcome bonus') (match with the entry 100% → 0%)."
+)
+
+
 @pytest.mark.parametrize(
     ("later", "said"),
     [
@@ -252,22 +259,31 @@ def test_a_failing_link_that_now_redirects_permanently_is_one_item_under_new_red
     ],
     ids=["404", "timeout", "soft-404", "guide"],
 )
-def test_a_drift_that_cleared_in_the_window_is_no_news_and_hides_no_failure(
+def test_a_drift_that_cleared_in_the_window_is_one_recovered_item_and_hides_no_failure(
     tmp_path: Path, later: Check, said: dict[str, list[str]]
 ) -> None:
     """r4's 1: a casino one night, the guide on the morning's recheck, a 404 on a later one:
     the news was "No longer matching their entry: ... gambling page" and "Recovered: Its
     page matches the entry again", the 404 left out, of a row under "Failing, not yet
-    confirmed" (a headline of "1 no longer matching its entry, 1 recovered"). The drift and
-    its clearing end where the window began: no news, and the title's change and change
-    back with them."""
+    confirmed". The 404 is told under its own heading, the stale drift not at all; the pair
+    is one "Recovered" item, not no news: the night's report told the curator to remove the
+    link, and this window holds that night (r7's 2)."""
     checks: list[Check | Recheck] = [GUIDE_PAGE, GUIDE_PAGE, CASINO_PAGE, Recheck(GUIDE_PAGE)]
     checks.append(Recheck(later))
     news = _news(tmp_path, checks)
 
     markdown = news.pop("markdown")[0]
-    assert news == said
-    assert "gambling" not in markdown.split("## Since the last run")[1].split("\n## ")[0]
+    assert news == {"recovered": [PASSING_DRIFT], **said}
+    assert "No longer matching" not in markdown.split("## Since the last run")[1]
+
+
+def test_the_report_after_a_recheck_that_clears_a_drift_says_it_passed(tmp_path: Path) -> None:
+    """r7's 2: the night's report said "remove or replace the link" of a casino page; the
+    report after the morning's recheck, which saw the guide again, said "nothing changed"."""
+    news = _news(tmp_path, [GUIDE_PAGE, GUIDE_PAGE, CASINO_PAGE, Recheck(GUIDE_PAGE)])
+
+    news.pop("markdown")
+    assert news == {"recovered": [PASSING_DRIFT], "group": []}
 
 
 def test_a_link_sent_home_then_moved_in_one_window_is_one_redirect_item(tmp_path: Path) -> None:

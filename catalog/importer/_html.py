@@ -138,8 +138,11 @@ def parse_toolkit_html(
             if url is None:
                 origin = f"link {counter['link']}"
                 skipped.append(Skipped(origin, _collapse(link_text), problem, "unusable_url"))
-                # The paragraphs after it describe the skipped link, not the entry above it.
-                current = None
+                # The paragraphs after it describe the skipped link, not the link entry above
+                # it; an entry under a heading still runs to the next heading (the hotline's
+                # number as a tel: link sits inside the hotline's own description).
+                if current is not None and not current.from_heading:
+                    current = None
                 continue
             current = _Item(_collapse(link_text), f"link {counter['link']}", url=url)
             items.append(current)
