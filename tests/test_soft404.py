@@ -634,3 +634,24 @@ def test_reading_a_script_costs_in_proportion_to_its_size() -> None:
 
     assert soft404.script_redirect(body(1_000)) is None
     assert growth(soft404.script_redirect, body(100), body(800), size_ratio=8) < 3
+
+
+def test_a_script_of_unclosed_regular_expressions_costs_in_proportion_to_its_size() -> None:
+    """Each "/" of "(/[(/[..." tried a regular expression whose "[" read to the line's
+    end: 63 KB took 40 s on the event loop (r6)."""
+    from catalog.check.script_load import runs_on_load
+
+    def scan(script: str) -> list[bool]:
+        return runs_on_load(script, [len(script) - 1])
+
+    assert growth(scan, "(/[" * 500, "(/[" * 4_000, size_ratio=8) < 3
+
+
+def test_a_script_longer_than_a_notice_is_not_read() -> None:
+    """A notice's script is a few hundred characters; a longer one costs the event loop
+    without being a notice's (r6: a hostile 63 KB script)."""
+    filler = "var a = [(1), (2)];\n" * 300
+    assert (
+        soft404.script_redirect(f"<script>{filler}location.href = '/';</script>".encode()) is None
+    )
+    assert soft404.script_redirect(b"<script>location.href = '/';</script>") == "/"

@@ -13,7 +13,8 @@ written (`(function(){...})()`). Any other function (named, a click handler, a m
 runs only if something calls it, which is unknown, so it is not counted.
 
 A scanner, not a parser: it skips strings, comments and regular expressions and follows
-brackets, in one pass over the script (linear in its length).
+brackets, in one pass over the script (linear in its length: a failed regular expression
+is not tried again on its line).
 """
 
 from __future__ import annotations
@@ -82,6 +83,10 @@ def runs_on_load(script: str, positions: Sequence[int]) -> list[bool]:
     closed: _Frame | None = None  # the "(" closed last, for a "{" right after it
     closed_at = -1
     at = 0
+    # A regular expression cannot span a line break: after an attempt found none closed on
+    # its line, the rest of that line is read as code (each character scanned once, not
+    # once for each "/" on it: r6's "(/[(/[..." took 40 s for 63 KB).
+    no_regex_until = -1
     while pending:
         found = _SPECIAL.search(script, at)
         i = found.start() if found else len(script)
@@ -96,9 +101,15 @@ def runs_on_load(script: str, positions: Sequence[int]) -> list[bool]:
             end = _skip(script, i)
         elif char == "/":
             before = script[max(0, i - _LOOK_BACK) : i].rstrip()
-            if not before or before[-1] in _BEFORE_REGEX or before.endswith("return"):
+            if i >= no_regex_until and (
+                not before or before[-1] in _BEFORE_REGEX or before.endswith("return")
+            ):
                 matched = _REGEX.match(script, i)
-                end = matched.end() if matched else i + 1
+                if matched:
+                    end = matched.end()
+                else:
+                    newline = script.find("\n", i)
+                    no_regex_until = len(script) if newline < 0 else newline
         elif char in "([{":
             stack.append(_opened(char, i, script, stack[-1], closed, closed_at))
         elif char in ")]}":

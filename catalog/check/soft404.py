@@ -788,6 +788,13 @@ def forwarding_notice(facts: PageFacts) -> bool:
 
 #: Bytes of a body searched for a script redirect: a page announcing one is short.
 _SCRIPT_SNIFF = 64 * 1024
+#: Characters of a page's scripts that hold a `location` assignment read to tell whether
+#: it runs on load (`runs_on_load`), together. A notice's script is a timer and an
+#: assignment, a few hundred characters (its analytics snippets hold no `location`
+#: assignment, so they are not read); a longer one is an application, not a notice. The
+#: scan is linear but not cheap (about 40 microseconds a bracket), so this also bounds
+#: what a hostile page costs the event loop: about 0.2 s.
+_SCRIPT_SCAN_CHARS = 4 * 1024
 #: A script sending the browser to a literal address: `window.location.replace("/")`,
 #: `location.href = "/"`, `document.location = '/home'`. Not a comparison
 #: (`location.href == "/"`), a property of another object (`map.location = "/"`), a method
@@ -808,11 +815,12 @@ def script_redirect(body: bytes) -> str | None:
     load (`script_load.runs_on_load`: not in a click handler such as a hotline's "Quick
     Exit" button, nor in a function nothing is seen to call). The caller counts it only
     on a forwarding notice (`forwarding_notice`). Linear in the body: each script is
-    searched and scanned once.
+    searched once, and scanned once while they fit in `_SCRIPT_SCAN_CHARS`.
     """
     head = body[:_SCRIPT_SNIFF]
     lowered = head.lower()
     at = 0
+    budget = _SCRIPT_SCAN_CHARS
     while (start := lowered.find(b"<script", at)) >= 0:
         opened = lowered.find(b">", start)
         if opened < 0:
@@ -820,7 +828,10 @@ def script_redirect(body: bytes) -> str | None:
         end = lowered.find(b"</script", opened)
         end = len(head) if end < 0 else end
         found = list(_LOCATION.finditer(head, opened + 1, end))
+        if found and end - opened - 1 > budget:
+            return None
         if found:
+            budget -= end - opened - 1
             script = head[opened + 1 : end].decode("latin-1")
             starts = [match.start() - opened - 1 for match in found]
             for match, on_load in zip(found, runs_on_load(script, starts), strict=True):
