@@ -655,3 +655,46 @@ def test_a_script_longer_than_a_notice_is_not_read() -> None:
         soft404.script_redirect(f"<script>{filler}location.href = '/';</script>".encode()) is None
     )
     assert soft404.script_redirect(b"<script>location.href = '/';</script>") == "/"
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "function redirect() { window.location.href = '/'; }\nsetTimeout(redirect, 5000);",
+        "function go() { location.replace('/'); }\nsetTimeout(\"go()\", 3000);",
+        "function go() { location.href = '/'; }\nwindow.addEventListener('load', go);",
+        "function go() { location.href = '/'; }\nwindow.onload = go;",
+        "function go() { if (!window.opener) { location.href = '/'; } }\ngo();",
+        "!function(){setTimeout(function(){location.href='/'},5e3)}();",
+        "var f = function () { location.href = '/'; }; f();",
+    ],
+)
+def test_a_named_function_called_when_the_page_opens_is_read(script: str) -> None:
+    """A notice's "function redirect(){...} setTimeout(redirect, 5000)", the commonest
+    form, was read as forwarding nowhere, so its forwarding to "/" was missed (r6)."""
+    assert soft404.script_redirect(f"<script>{script}</script>".encode()) == "/"
+
+
+def test_a_named_function_called_by_the_body_onload_is_read() -> None:
+    body = b"<script>function goHome() { location.href = '/'; }</script>"
+    assert soft404.script_redirect(body + b'<body onload="goHome()">') == "/"
+    assert soft404.script_redirect(body + b'<body><button onclick="goHome()">') is None
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "function quickExit() { location.replace('https://www.google.com'); }\n"
+        "exit.addEventListener('click', quickExit);",
+        "function quickExit() { location.replace('https://www.google.com'); }\n"
+        "document.onkeydown = function (e) { if (e.key === 'Escape') quickExit(); };",
+        "function quickExit() { location.replace('https://www.google.com'); }\n"
+        "exit.onclick = quickExit; setTimeout(other, 100);",
+        "var quickExit = function () { location.replace('https://www.google.com'); };\n"
+        "$('#exit').on('click', quickExit);",
+        "function go() { location.href = '/'; go(); }",
+    ],
+)
+def test_a_named_function_called_on_a_click_only_is_not_read(script: str) -> None:
+    """A hotline's "Quick Exit" button, whose named handler a click or a key calls."""
+    assert soft404.script_redirect(f"<script>{script}</script>".encode()) is None

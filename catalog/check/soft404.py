@@ -807,13 +807,19 @@ _LOCATION = re.compile(
 )
 
 
+#: The functions `<body onload="go()">` calls when the page opens.
+_BODY_ONLOAD = re.compile(rb"<body\b[^<>]*?\sonload\s*=\s*([\"']?)([^\"'<>]*)")
+_CALLED_NAME = re.compile(r"(?<![\w$.])([\w$]+)\s*\(")
+
+
 def script_redirect(body: bytes) -> str | None:
     """The address, as written, that a `<script>` of the page sends its visitors to when
     the page opens, or None.
 
     Only inline scripts are read, and only as far as a literal assignment that runs on
     load (`script_load.runs_on_load`: not in a click handler such as a hotline's "Quick
-    Exit" button, nor in a function nothing is seen to call). The caller counts it only
+    Exit" button, nor in a function nothing is seen to call on load: `<body onload>`, a
+    timer, a load handler or the script itself). The caller counts it only
     on a forwarding notice (`forwarding_notice`). Linear in the body: each script is
     searched once, and scanned once while they fit in `_SCRIPT_SCAN_CHARS`.
     """
@@ -821,6 +827,17 @@ def script_redirect(body: bytes) -> str | None:
     lowered = head.lower()
     at = 0
     budget = _SCRIPT_SCAN_CHARS
+    onload = _BODY_ONLOAD.search(lowered) if b"onload" in lowered else None
+    called = (
+        {
+            name.group(1)
+            for name in _CALLED_NAME.finditer(
+                head[onload.start(2) : onload.end(2)].decode("latin-1")
+            )
+        }
+        if onload
+        else set()
+    )
     while (start := lowered.find(b"<script", at)) >= 0:
         opened = lowered.find(b">", start)
         if opened < 0:
@@ -834,7 +851,7 @@ def script_redirect(body: bytes) -> str | None:
             budget -= end - opened - 1
             script = head[opened + 1 : end].decode("latin-1")
             starts = [match.start() - opened - 1 for match in found]
-            for match, on_load in zip(found, runs_on_load(script, starts), strict=True):
+            for match, on_load in zip(found, runs_on_load(script, starts, called), strict=True):
                 if on_load:
                     return match.group(2).decode("latin-1")
         at = end
