@@ -662,6 +662,11 @@ def test_a_slow_refresh_to_the_home_page_under_a_moved_notice_is_a_soft_404() ->
         "<script>location.href = 'https://example.org/';</script>",
         "<title>Report</title><p>You will be redirected shortly.</p>"
         "<script>document.location.assign('/errors/404.html')</script>",
+        # a named function that a timer or the page's opening calls (r6)
+        "<title>Page moved</title><script>function redirect(){ window.location.href = '/'; }"
+        "\nsetTimeout(redirect, 5000);</script><p>This page has moved.</p>",
+        '<title>Page moved</title><script>function go(){ location.href = "/"; }</script>'
+        '<body onload="go()"><p>This page has moved.</p>',
     ],
 )
 def test_a_script_sending_a_moved_notice_to_the_home_or_error_page_is_a_soft_404(

@@ -647,3 +647,67 @@ def test_a_dead_link_sent_home_with_a_referral_tag_is_a_soft_404(final: str) -> 
     "?source=legacy", the old address); it was "Redirected permanently" and the report
     offered to accept the home page as the resource's new address (r6)."""
     assert redirect_soft404("https://ex.org/reports/2019", final) is not None
+
+
+def test_a_script_of_unclosed_regular_expressions_costs_in_proportion_to_its_size() -> None:
+    """Each "/" of "(/[(/[..." tried a regular expression whose "[" read to the line's
+    end: 63 KB took 40 s on the event loop (r6)."""
+    from catalog.check.script_load import runs_on_load
+
+    def scan(script: str) -> list[bool]:
+        return runs_on_load(script, [len(script) - 1])
+
+    assert growth(scan, "(/[" * 500, "(/[" * 4_000, size_ratio=8) < 3
+
+
+def test_a_script_longer_than_a_notice_is_not_read() -> None:
+    """A notice's script is a few hundred characters; a longer one costs the event loop
+    without being a notice's (r6: a hostile 63 KB script)."""
+    filler = "var a = [(1), (2)];\n" * 300
+    assert (
+        soft404.script_redirect(f"<script>{filler}location.href = '/';</script>".encode()) is None
+    )
+    assert soft404.script_redirect(b"<script>location.href = '/';</script>") == "/"
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "function redirect() { window.location.href = '/'; }\nsetTimeout(redirect, 5000);",
+        "function go() { location.replace('/'); }\nsetTimeout(\"go()\", 3000);",
+        "function go() { location.href = '/'; }\nwindow.addEventListener('load', go);",
+        "function go() { location.href = '/'; }\nwindow.onload = go;",
+        "function go() { if (!window.opener) { location.href = '/'; } }\ngo();",
+        "!function(){setTimeout(function(){location.href='/'},5e3)}();",
+        "var f = function () { location.href = '/'; }; f();",
+    ],
+)
+def test_a_named_function_called_when_the_page_opens_is_read(script: str) -> None:
+    """A notice's "function redirect(){...} setTimeout(redirect, 5000)", the commonest
+    form, was read as forwarding nowhere, so its forwarding to "/" was missed (r6)."""
+    assert soft404.script_redirect(f"<script>{script}</script>".encode()) == "/"
+
+
+def test_a_named_function_called_by_the_body_onload_is_read() -> None:
+    body = b"<script>function goHome() { location.href = '/'; }</script>"
+    assert soft404.script_redirect(body + b'<body onload="goHome()">') == "/"
+    assert soft404.script_redirect(body + b'<body><button onclick="goHome()">') is None
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "function quickExit() { location.replace('https://www.google.com'); }\n"
+        "exit.addEventListener('click', quickExit);",
+        "function quickExit() { location.replace('https://www.google.com'); }\n"
+        "document.onkeydown = function (e) { if (e.key === 'Escape') quickExit(); };",
+        "function quickExit() { location.replace('https://www.google.com'); }\n"
+        "exit.onclick = quickExit; setTimeout(other, 100);",
+        "var quickExit = function () { location.replace('https://www.google.com'); };\n"
+        "$('#exit').on('click', quickExit);",
+        "function go() { location.href = '/'; go(); }",
+    ],
+)
+def test_a_named_function_called_on_a_click_only_is_not_read(script: str) -> None:
+    """A hotline's "Quick Exit" button, whose named handler a click or a key calls."""
+    assert soft404.script_redirect(f"<script>{script}</script>".encode()) is None

@@ -794,6 +794,13 @@ def forwarding_notice(facts: PageFacts) -> bool:
 
 #: Bytes of a body searched for a script redirect: a page announcing one is short.
 _SCRIPT_SNIFF = 64 * 1024
+#: Characters of a page's scripts that hold a `location` assignment read to tell whether
+#: it runs on load (`runs_on_load`), together. A notice's script is a timer and an
+#: assignment, a few hundred characters (its analytics snippets hold no `location`
+#: assignment, so they are not read); a longer one is an application, not a notice. The
+#: scan is linear but not cheap (about 40 microseconds a bracket), so this also bounds
+#: what a hostile page costs the event loop: about 0.2 s.
+_SCRIPT_SCAN_CHARS = 4 * 1024
 #: A script sending the browser to a literal address: `window.location.replace("/")`,
 #: `location.href = "/"`, `document.location = '/home'`. Not a comparison
 #: (`location.href == "/"`), a property of another object (`map.location = "/"`), a method
@@ -806,19 +813,37 @@ _LOCATION = re.compile(
 )
 
 
+#: The functions `<body onload="go()">` calls when the page opens.
+_BODY_ONLOAD = re.compile(rb"<body\b[^<>]*?\sonload\s*=\s*([\"']?)([^\"'<>]*)")
+_CALLED_NAME = re.compile(r"(?<![\w$.])([\w$]+)\s*\(")
+
+
 def script_redirect(body: bytes) -> str | None:
     """The address, as written, that a `<script>` of the page sends its visitors to when
     the page opens, or None.
 
     Only inline scripts are read, and only as far as a literal assignment that runs on
     load (`script_load.runs_on_load`: not in a click handler such as a hotline's "Quick
-    Exit" button, nor in a function nothing is seen to call). The caller counts it only
+    Exit" button, nor in a function nothing is seen to call on load: `<body onload>`, a
+    timer, a load handler or the script itself). The caller counts it only
     on a forwarding notice (`forwarding_notice`). Linear in the body: each script is
-    searched and scanned once.
+    searched once, and scanned once while they fit in `_SCRIPT_SCAN_CHARS`.
     """
     head = body[:_SCRIPT_SNIFF]
     lowered = head.lower()
     at = 0
+    budget = _SCRIPT_SCAN_CHARS
+    onload = _BODY_ONLOAD.search(lowered) if b"onload" in lowered else None
+    called = (
+        {
+            name.group(1)
+            for name in _CALLED_NAME.finditer(
+                head[onload.start(2) : onload.end(2)].decode("latin-1")
+            )
+        }
+        if onload
+        else set()
+    )
     while (start := lowered.find(b"<script", at)) >= 0:
         opened = lowered.find(b">", start)
         if opened < 0:
@@ -826,10 +851,13 @@ def script_redirect(body: bytes) -> str | None:
         end = lowered.find(b"</script", opened)
         end = len(head) if end < 0 else end
         found = list(_LOCATION.finditer(head, opened + 1, end))
+        if found and end - opened - 1 > budget:
+            return None
         if found:
+            budget -= end - opened - 1
             script = head[opened + 1 : end].decode("latin-1")
             starts = [match.start() - opened - 1 for match in found]
-            for match, on_load in zip(found, runs_on_load(script, starts), strict=True):
+            for match, on_load in zip(found, runs_on_load(script, starts, called), strict=True):
                 if on_load:
                     return match.group(2).decode("latin-1")
         at = end
