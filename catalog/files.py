@@ -234,20 +234,18 @@ def folder_not_writable(path: Path, error: OSError) -> CatalogError:
     create files in (the lock file, or the new file written beside it): the error named
     only a temporary file, which the curator never asked for and cannot find."""
     folder = real_file(path).absolute().parent
-    return CatalogError(
-        [
-            Problem(
-                str(path),
-                None,
-                None,
-                "not_writable",
-                f"cannot create files in its folder {folder} ({error.strerror or error}), "
-                "and the file is changed by writing a new one beside it, so nothing was "
-                f"changed; get the right to write in {folder} (or work on a copy in a "
-                "folder of yours), then run the command again",
-            )
-        ]
+    return _not_writable(
+        path,
+        f"cannot create files in its folder {folder} ({error.strerror or error}), "
+        "and the file is changed by writing a new one beside it, so nothing was "
+        f"changed; get the right to write in {folder} (or work on a copy in a "
+        "folder of yours), then run the command again",
     )
+
+
+def _not_writable(path: Path, message: str) -> CatalogError:
+    """A `not_writable` refusal of a write to the catalog file `path`: nothing changed."""
+    return CatalogError([Problem(str(path), None, None, "not_writable", message)])
 
 
 def _not_replaceable(path: Path, error: OSError) -> CatalogError:
@@ -279,7 +277,7 @@ def _not_replaceable(path: Path, error: OSError) -> CatalogError:
             f"it (an immutable file cannot be: 'lsattr {target}' shows an i), or work on a "
             "copy in a folder of yours, then run the command again"
         )
-    return CatalogError([Problem(str(path), None, None, "not_writable", message)])
+    return _not_writable(path, message)
 
 
 def _lock_not_readable(path: Path, lock_path: Path, error: OSError) -> CatalogError:
@@ -292,20 +290,13 @@ def _lock_not_readable(path: Path, lock_path: Path, error: OSError) -> CatalogEr
         of_it = f"it belongs to {owner} with mode {mode}, which this account may not read"
     except OSError:
         owner, of_it = "unknown", "this account may not read it"
-    return CatalogError(
-        [
-            Problem(
-                str(path),
-                None,
-                None,
-                "not_writable",
-                f"cannot open its lock file {lock_path} ({error.strerror or error}): {of_it}, "
-                "and every edit takes that lock so that two at once cannot lose each other's "
-                f"changes, so nothing was changed; its owner ({owner}) or root can make it "
-                f"readable by everyone who edits the catalog (chmod a+r {lock_path}: it holds "
-                "nothing), then run the command again",
-            )
-        ]
+    return _not_writable(
+        path,
+        f"cannot open its lock file {lock_path} ({error.strerror or error}): {of_it}, "
+        "and every edit takes that lock so that two at once cannot lose each other's "
+        f"changes, so nothing was changed; its owner ({owner}) or root can make it "
+        f"readable by everyone who edits the catalog (chmod a+r {lock_path}: it holds "
+        "nothing), then run the command again",
     )
 
 
