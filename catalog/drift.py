@@ -34,6 +34,7 @@ from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 from catalog.text import media_type, strip_accents
+from catalog.urls import site_host
 
 __all__ = [
     "MARKED_REASON",
@@ -587,14 +588,10 @@ _MARKETPLACES = frozenset(
 _MARKETPLACE_PATH = re.compile(r"forsale|domainsearch|domaintocheck", re.IGNORECASE)
 
 
-def _host(url: str | None) -> str:
-    return (urlsplit(url).hostname or "").removeprefix("www.") if url else ""
-
-
 def marketplace(url: str | None, final_url: str | None) -> str | None:
     """The domain marketplace a redirect led the link to (`url` to `final_url`), or None.
     GoDaddy's own pages count only on its for-sale and domain-search addresses."""
-    host, there = _host(url), _host(final_url)
+    host, there = site_host(url), site_host(final_url)
     if not there or there == host:
         return None
     if there in _MARKETPLACES:

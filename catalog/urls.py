@@ -422,6 +422,12 @@ def host_of(raw: str) -> str:
     return parsed.host if isinstance(parsed, CheckedUrl) else ""
 
 
+def site_host(url: str | None) -> str:
+    """The host name of `url` lower-cased, "www." aside ("" for none): what tells whether
+    two addresses are on one site (a redirect home, a notice forwarding, a marketplace)."""
+    return (urlsplit(url).hostname or "").removeprefix("www.") if url else ""
+
+
 # --- hygiene facts (pure; `catalog.hygiene` turns them into findings) --------------------------
 
 

@@ -34,6 +34,7 @@ from catalog.check.soft404 import (
 )
 from catalog.outcomes import Outcome
 from catalog.text import clipped
+from catalog.urls import site_host
 
 
 @dataclass(frozen=True)
@@ -483,7 +484,7 @@ def _refresh(facts: CheckFacts, last: Exchange, answer: Answer) -> _Refresh | No
 def _same_site(url: str, base: str) -> bool:
     """Whether `url` is on the site of `base` ("www." aside, or one a subdomain of the
     other): where a notice forwards; a safety button's google.com or weather.com is not."""
-    a, b = ((urlsplit(u).hostname or "").removeprefix("www.") for u in (url, base))
+    a, b = site_host(url), site_host(base)
     return a == b or a.endswith(f".{b}") or b.endswith(f".{a}")
 
 

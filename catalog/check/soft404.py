@@ -23,13 +23,14 @@ import re
 import weakref
 from collections.abc import Callable, Sequence
 from enum import Enum
-from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from catalog.check import not_found_words
 from catalog.check.content import PageFacts, Words, similar_enough, title_parts
 from catalog.check.not_found_words import plain
 from catalog.check.script_load import runs_on_load
 from catalog.text import clipped, strip_accents
+from catalog.urls import site_host
 
 __all__ = [
     "PROBE_PREFIX",
@@ -154,7 +155,7 @@ def redirect_soft404(requested: str, final: str) -> str | None:
     # "/?p=123" -> "/" dropped the content ("/?p=123" -> "/en/" may be the way to a language).
     if is_home_path(req_path) and not _same_place(req_path, fin_path):
         return None
-    same_site = _host(req) == _host(fin)
+    same_site = site_host(requested) == site_host(final)
     if lands is Landing.SEARCH:
         where = "the site's search" if same_site else f"the search of {fin.netloc}"
     else:
@@ -315,10 +316,6 @@ def is_error_url(url: str) -> bool:
 
 def _same_place(a: str, b: str) -> bool:
     return a.rstrip("/").lower() == b.rstrip("/").lower()
-
-
-def _host(parts: SplitResult) -> str:
-    return (parts.hostname or "").removeprefix("www.")
 
 
 # --- (b) the page says so ---------------------------------------------------------------
