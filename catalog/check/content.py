@@ -805,11 +805,17 @@ def similar_enough(a: Words, b: Words, least: float) -> float | None:
     if len(wa) - k + 1 < least * len(theirs) - 1:
         return None
     allowed = len(theirs) * (1 - least) / least + 1
-    lacking: set[str] = set()
+    ours: set[str] = set()
+    lacking = 0
     for i in range(len(wa) - k + 1):
         shingle = " ".join(wa[i : i + k])
+        if shingle in ours:
+            continue
+        ours.add(shingle)
         if shingle not in theirs:
-            lacking.add(shingle)
-            if len(lacking) > allowed:
+            lacking += 1
+            if lacking > allowed:
                 return None
-    return similarity(a, b)
+    # `similarity` from the set this pass built, not a second one.
+    shared = len(ours) - lacking
+    return shared / (len(ours) + len(theirs) - shared)
