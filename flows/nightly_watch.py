@@ -30,6 +30,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from flows.pull_steps import LOGGED_AS, README_SECTION
+
 if TYPE_CHECKING:
     from catalog.store import RunRecord
 
@@ -249,7 +251,7 @@ def catch_up_lines(nights: Nights, ui: str) -> list[str]:
 #: How to start a worker with the project's code (as `flows.pull_steps` says it).
 _WORKER_START = (
     "start the worker in the checkout as `LINKHEALTH_HOME=$PWD prefect worker start --pool "
-    "linkhealth` (README's Deployments, 'With a work pool and a worker'), then run it again"
+    f"linkhealth` ({README_SECTION}), then run it again"
 )
 #: Prefect's crash of a run whose worker found no linkhealth code in its working folder
 #: (its temporary one: LINKHEALTH_HOME unset, before `flows.pull_steps` refused that).
@@ -259,8 +261,6 @@ _NO_FLOW_FILE = re.compile(r"No such file or directory: '([^']*flows/\w+\.py)'")
 def crash_cause(text: str) -> str | None:
     """The cause of a crash, told from its state message and log (`text`), when it is one
     an operator can fix from here: a worker without the project's code. None otherwise."""
-    from flows.pull_steps import LOGGED_AS
-
     for line in text.splitlines():
         if f"{LOGGED_AS}: " in line:  # flows.pull_steps' refusal says it all
             return line.partition(f"{LOGGED_AS}: ")[2].strip().rstrip(".")
