@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+from catalog.check.classify import NO_ANSWER
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import ResourceRow, RunInfo
 from reports.context import (
@@ -137,7 +138,7 @@ def at_once(source: ResourceRow) -> bool:
     if source.http_status is None or source.retries:
         return False
     journey = (source.reason or "").split(":", 1)[0]
-    return "no answer" not in journey
+    return NO_ANSWER not in journey
 
 
 def _moved(first: float, last: float) -> str:

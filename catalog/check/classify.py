@@ -661,15 +661,20 @@ def is_home(url: str) -> bool:
     return parts.path in ("", "/") and not parts.query
 
 
+#: A request of a reason's journey that got no answer ("HEAD no answer, GET 200"): the
+#: report reads it there (`reports.trends.at_once`).
+NO_ANSWER = "no answer"
+
+
 def _journey(facts: CheckFacts) -> str:
     """E.g. "HEAD 405, GET 301 → 200 after 1 retry (503, Retry-After 1 s)"."""
     steps = []
     for exchange in facts.exchanges:
-        hops = [str(h.status) if h.status is not None else "no answer" for h in exchange.chain]
+        hops = [str(h.status) if h.status is not None else NO_ANSWER for h in exchange.chain]
         if exchange.stop in (Stop.PRIVATE, Stop.UNRESOLVED):
             hops.append("not sent")
         # An empty chain without a refusal means the request went out and nothing came back.
-        step = f"{exchange.method} {' → '.join(hops) or 'no answer'}"
+        step = f"{exchange.method} {' → '.join(hops) or NO_ANSWER}"
         # Each method's retries after it: "HEAD 429, GET 200 after 2 retries (429 ...)"
         # read as if GET had been refused twice, when HEAD was.
         steps.append(step + _notes_clause(exchange.retries, " after "))
