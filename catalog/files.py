@@ -147,10 +147,15 @@ def written_beside(path: Path, data: bytes) -> Path:
         raise
     tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            if exc.errno in _NO_ROOM:
+                raise _no_room(path, exc) from None
+            raise
         _settled(tmp, target)
     except BaseException:
         _discard(tmp)
@@ -227,6 +232,32 @@ def _holds(target: Path, expected: bytes | None) -> bool:
 #: What creating a file in a folder fails with when this account may not write there
 #: (EROFS: a read-only mount).
 _NOT_WRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+#: What writing the new file fails with when its folder's file system has no room for it
+#: (a full disk, a quota, a file size limit).
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _no_room(path: Path, error: OSError) -> CatalogError:
+    """The refusal of a write to the catalog file `path` whose new copy did not fit beside
+    it: it was a traceback ("OSError: [Errno 28] No space left on device"), which did not
+    say that the catalog was left as it was."""
+    folder = real_file(path).absolute().parent
+    return CatalogError(
+        [
+            Problem(
+                str(path),
+                None,
+                None,
+                "no_room",
+                f"the new file written beside it did not fit in its folder {folder} "
+                f"({error.strerror or error}), so nothing was changed and no part of it is "
+                f"left there; make room (df -h {folder} shows how much there is), then run "
+                "the command again",
+            )
+        ]
+    )
 
 
 def folder_not_writable(path: Path, error: OSError) -> CatalogError:
@@ -388,6 +419,9 @@ def locked(path: Path, refused: Callable[[Path, OSError], Exception]) -> Iterato
             unlocked=f"the folder {target.absolute().parent} cannot be locked (its file "
             f"system takes no locks), so two curators' edits of {target.name} at the same "
             "time (or an edit and an import) are not kept apart; editing it without the lock",
+            waiting=f"{target} is being changed by another linkhealth command (an edit or "
+            "an import holds its lock); waiting for it to finish, then this change is made "
+            "on what it wrote",
         )
         yield
     finally:

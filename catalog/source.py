@@ -98,6 +98,10 @@ PROBLEM_CODES: dict[str, str] = {
         "catalog's folder (its lock file, or the new file written beside it), replace the "
         "file there (another user's, in a shared sticky folder), or open its lock file."
     ),
+    "no_room": (
+        "An edit or import was not written: the new file, written beside the catalog before "
+        "it replaces it, did not fit (a full disk, a quota); the catalog is as it was."
+    ),
 }
 
 _REQUIRED = ("id", "title", "url")

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -365,3 +366,115 @@ def test_a_real_folder_of_another_user_refuses_the_import_naming_the_catalog(
     assert ".tmp" not in done.stderr and "Traceback" not in done.stderr
     assert path.read_text() == YAML
     assert sorted(p.name for p in folder.iterdir()) == before
+
+
+# --- a folder without room for the new file -----------------------------------------------------
+
+
+def _no_room_in(folder: Path, monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    """Syncing a file in `folder` fails as a full disk (or a quota) fails it: the data of a
+    small write sits in the page cache until then (tmpfs and ext4 report ENOSPC on write
+    or on fsync, whichever first finds no room)."""
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if Path(os.readlink(f"/proc/self/fd/{fd}")).parent == folder:
+            raise OSError(code, os.strerror(code))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT], ids=errno.errorcode.get)
+@pytest.mark.parametrize("write", [_edit, _import], ids=["edit", "import"])
+def test_a_write_that_does_not_fit_leaves_the_catalog_and_no_part_of_the_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write: Callable[[Path], None], code: int
+) -> None:
+    """A full disk made every edit and import a traceback ("OSError: [Errno 28] No space
+    left on device"), which did not say whether the catalog was still whole."""
+    path = tmp_path / "cat.yaml"
+    path.write_text(YAML)
+    (tmp_path / ".cat.yaml.lock").touch()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    _no_room_in(tmp_path, monkeypatch, code)
+
+    with pytest.raises(CatalogError) as refused:
+        write(path)
+
+    (problem,) = refused.value.problems
+    assert (problem.file, problem.code) == (str(path), "no_room")
+    assert f"did not fit in its folder {tmp_path} ({os.strerror(code)})" in problem.message
+    assert "nothing was changed" in problem.message and ".tmp" not in str(refused.value)
+    assert refused.value.exit_code == 5
+    assert path.read_text() == YAML
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_decision_that_does_not_fit_exits_5_and_records_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # announcing an edit reaches nothing
+    folder = tmp_path / "catalogs"
+    folder.mkdir()
+    path = folder / "toolkit.yaml"
+    path.write_text(YAML)
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, load_catalogs([path]), now=T0)
+        _no_room_in(folder, monkeypatch, errno.ENOSPC)
+
+        result = CliRunner().invoke(
+            app, ["mark-reviewed", "a", "--db", database_url(engine), "--catalog", str(path)]
+        )
+
+        assert result.exit_code == 5, result.output
+        assert f"{path}: the new file written beside it did not fit" in result.stderr
+        assert "Traceback" not in result.output
+        assert path.read_text() == YAML
+        assert store.decisions_for(engine, store.find_resource(engine, "a").id) == []
+
+
+# --- another linkhealth command holds the catalog's lock -----------------------------------------
+
+
+def test_an_edit_waiting_for_another_commands_lock_says_so_then_edits_what_it_wrote(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An edit behind a long import (100,000 rows) sat silent until it ended."""
+    path = tmp_path / "cat.yaml"
+    path.write_text(YAML)
+    lock = tmp_path / ".cat.yaml.lock"
+    lock.touch()
+    holder = os.open(lock, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    edited = threading.Event()
+    waiting = threading.Event()
+
+    class Said(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "is being changed by another linkhealth command" in record.getMessage():
+                waiting.set()
+
+    said = Said()
+    logging.getLogger("catalog.files").addHandler(said)
+    try:
+
+        def edit() -> None:
+            _edit(path)
+            edited.set()
+
+        worker = threading.Thread(target=edit)
+        worker.start()
+        assert waiting.wait(10), "the edit said nothing while it waited"
+        assert not edited.is_set()
+        # The other command's write, made while this edit waited: kept under this one.
+        path.write_text(YAML.replace("  title: A\n", "  title: A, renamed meanwhile\n"))
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        worker.join(10)
+    finally:
+        os.close(holder)
+        logging.getLogger("catalog.files").removeHandler(said)
+
+    assert edited.is_set()
+    (resource,) = load_catalog(path).resources
+    assert (resource.title, resource.url) == ("A, renamed meanwhile", "https://moved.example/")
