@@ -370,6 +370,52 @@ async def stall_body(x: Exchange) -> bool:
     return False
 
 
+#: Bytes of `/slow-file`: more than the body cap, as a large report is.
+SLOW_FILE_BYTES = 4 * 1024 * 1024
+
+
+async def slow_file(x: Exchange) -> bool:
+    """A 4 MiB PDF sent steadily, a tenth of `?kbps=` KiB every tenth of a second (400 KiB/s
+    by default), until it ends or the client leaves: a slow server, not a stalled one."""
+    step = int(x.request.query.get("kbps", ["400"])[0]) * 1024 // 10
+    await x.send_head(
+        200,
+        [
+            ("Content-Type", "application/pdf"),
+            ("Content-Length", str(SLOW_FILE_BYTES)),
+            ("ETag", ETAG),
+        ],
+    )
+    if x.is_head:
+        return x.request.keep_alive
+    body = (PDF_BYTES + bytes(range(256)) * 64) * (SLOW_FILE_BYTES // len(PDF_BYTES) + 1)
+    for at in range(0, SLOW_FILE_BYTES, step):
+        await x.send_body(body[at : min(at + step, SLOW_FILE_BYTES)])
+        if await x.wait_for_client_to_leave(0.1):
+            break
+    return False
+
+
+def _stall_after(body: bytes, *, chunked: bool) -> Handler:
+    """A 200 whose whole `body` comes at once, then nothing until the client leaves: chunked
+    without the last chunk, or under a Content-Length two bytes longer than `body`."""
+
+    async def handler(x: Exchange) -> bool:
+        framing = (
+            ("Transfer-Encoding", "chunked") if chunked else ("Content-Length", str(len(body) + 2))
+        )
+        await x.send_head(200, [("Content-Type", "text/html; charset=utf-8"), framing])
+        if x.is_head:
+            return x.request.keep_alive
+        await x.send_body(b"%x\r\n%s\r\n" % (len(body), body) if chunked else body)
+        for _ in range(int(MAX_HOLD_SECONDS)):
+            if await x.wait_for_client_to_leave(1.0):
+                break
+        return False
+
+    return handler
+
+
 async def trickle_headers(x: Exchange) -> bool:
     """Even the status line arrives one byte a second."""
     head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nok"
@@ -641,6 +687,7 @@ ROUTES: dict[str, Handler] = {
     "/trickle-404": trickle_not_found,
     "/trickle-headers": trickle_headers,
     "/stall-body": stall_body,
+    "/slow-file": slow_file,
     "/never-answers": never_answers,
     "/reset-connection": reset_connection,
     "/reset-mid-body": reset_mid_body,
@@ -675,6 +722,9 @@ ROUTES: dict[str, Handler] = {
     "/bad-chunk-after-page": _bad_chunk_later(OK_PAGE),
     "/reset-after-page": _broken_off(OK_PAGE),
     "/closed-after-page": _broken_off(OK_PAGE, reset=False),
+    # ... or never ends (`fetch.judged_when_cut`) ...
+    "/stall-after-page": _stall_after(OK_PAGE, chunked=True),
+    "/stall-after-page-length": _stall_after(OK_PAGE, chunked=False),
     # ... and what breaks off before a whole page has come.
     "/reset-before-page-end": _broken_off(OK_PAGE[: OK_PAGE.rindex(b"</body>")]),
     "/reset-after-pdf": _broken_off(OK_PAGE, "application/pdf"),

@@ -25,15 +25,17 @@ import respx
 from catalog.check import check_batch, check_targets
 from catalog.check.checker import MAX_HEADER_CHARS, TEXT_SAMPLE_CHARS
 from catalog.check.content import PageFacts
-from catalog.check.facts import Answer
+from catalog.check.facts import Answer, Cut
 from catalog.check.fetch import (
     MAX_CHAIN_CHARS,
     MAX_CODINGS,
     MAX_COOKIE_BYTES,
     MAX_COOKIES,
     MAX_LOCATION_CHARS,
+    SLOW_BODY_BYTES,
     content_length,
     document_end,
+    judged_when_cut,
     read_page,
 )
 from catalog.model import Batch, Hop, Observation, Previous, Target, pack_text, unpack_text
@@ -1480,3 +1482,31 @@ def test_a_body_broken_off_is_a_whole_page_only_after_its_last_closing_html_tag(
     assert (end is not None) == whole
     if end is not None:
         assert body[:end].lower().endswith((b"</html>", b"</html >"))
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "judged"),
+    [
+        pytest.param(
+            PAGE.encode() + b"\n", "text/html", (PAGE.encode(), False, Cut.STALLED), id="page"
+        ),
+        pytest.param(PAGE.encode()[:-20], "text/html", None, id="part-of-a-page"),
+        pytest.param(b"%PDF-1.7\n" + b"0" * 100_000, "application/pdf", None, id="too-little"),
+        pytest.param(
+            b"%PDF-1.7\n" + b"0" * SLOW_BODY_BYTES,
+            "application/pdf",
+            ((b"%PDF-1.7\n" + b"0" * SLOW_BODY_BYTES)[:SLOW_BODY_BYTES], True, Cut.SLOW),
+            id="enough",
+        ),
+    ],
+)
+def test_a_page_body_cut_by_the_deadline_is_judged_on_a_whole_page_or_enough_bytes(
+    body: bytes, content_type: str, judged: tuple[bytes, bool, Cut] | None
+) -> None:
+    """A whole HTML document the server never ended is the page; any other body is judged
+    on its first `SLOW_BODY_BYTES` once that many came, and is no answer before (a trickle
+    is a timeout)."""
+    headers = httpx.Headers({"content-type": content_type})
+    assert judged_when_cut(body, headers) == judged
+    if judged is not None:  # however much more came: the same bytes, the same fingerprint
+        assert judged_when_cut(body + b"1" * 50_000, headers) == judged

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from catalog.check import check_targets
+from catalog.check.fetch import SLOW_BODY_BYTES
 from catalog.model import Observation, Previous, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
@@ -357,6 +358,34 @@ def test_trickling_body_times_out_at_the_deadline(web: FixtureWeb) -> None:
     assert wait_until(lambda: web.stats("/trickle").open_now == 0), "the client hung up"
 
 
+def test_a_large_file_served_steadily_but_slowly_is_judged_on_its_first_bytes(
+    web: FixtureWeb,
+) -> None:
+    """A 4 MiB PDF at a steady 250 or 500 KiB/s (a throttled server; browsers download it)
+    does not end by the deadline: it was "timeout", its fingerprint never taken, so each
+    night read it again and the third confirmed a working link broken. What came is judged,
+    on the same first bytes whatever the speed, so the fingerprint holds night to night."""
+    fast, elapsed = timed_check(web.url("/slow-file?kbps=500"))
+    assert fast.outcome is Outcome.OK, fast.reason
+    assert fast.reason == (
+        "GET 200; the answer came too slowly to be read whole in the time one URL has, so it "
+        f"was judged on its first {SLOW_BODY_BYTES // 1024} KiB."
+    )
+    assert fast.bytes_read == SLOW_BODY_BYTES
+    assert fast.fingerprint is not None
+    assert FAST.total_timeout <= elapsed < FAST.total_timeout + SLACK
+    assert wait_until(lambda: web.stats("/slow-file").open_now == 0), "the client hung up"
+    slow = check(web.url("/slow-file?kbps=250"))
+    assert (slow.outcome, slow.fingerprint) == (Outcome.OK, fast.fingerprint)
+
+
+def test_a_file_too_slow_to_give_enough_by_the_deadline_is_a_timeout(web: FixtureWeb) -> None:
+    # 40 KiB/s for 3 s is under `SLOW_BODY_BYTES`: too little to judge the file by.
+    obs = check(web.url("/slow-file?kbps=40"))
+    assert obs.outcome is Outcome.TIMEOUT, obs.reason
+    assert obs.fingerprint is None
+
+
 def test_a_404_whose_page_trickles_is_not_found_before_the_deadline(web: FixtureWeb) -> None:
     # Its page is only sniffed for a bot wall; a byte a second never let the read timeout
     # fire, and the link "timed out" at the deadline: a slow site, not a missing page.
@@ -465,6 +494,31 @@ def test_an_answer_broken_off_after_a_whole_page_is_the_page(web: FixtureWeb, pa
     assert obs.fingerprint == check(web.url("/ok")).fingerprint, "the broken chunk is no part"
     assert web.stats(path).count == 1, "an answer, not retried"
     assert elapsed < FAST.read_timeout
+
+
+@pytest.mark.parametrize("read_timeout", [FAST.read_timeout, 10.0])
+@pytest.mark.parametrize("path", ["/stall-after-page", "/stall-after-page-length"])
+def test_an_answer_never_ended_after_a_whole_page_is_the_page(
+    web: FixtureWeb, path: str, read_timeout: float
+) -> None:
+    # The last chunk never comes, or the length announced is 2 bytes too long, and the
+    # connection stays open: browsers show the page. It was "timeout", retried, and
+    # confirmed broken. Judged when the read timeout fires, or the deadline if sooner.
+    obs, elapsed = timed_check(web.url(path), settings=replace(FAST, read_timeout=read_timeout))
+    assert (obs.outcome, obs.title) == (Outcome.OK, "Survivor Support Toolkit"), obs.reason
+    assert obs.reason == (
+        "GET 200; the server never ended its answer after the whole page had come "
+        "(browsers show it)."
+    )
+    assert obs.fingerprint == check(web.url("/ok")).fingerprint
+    assert web.stats(path).count == 1, "an answer, not retried"
+    assert elapsed < FAST.total_timeout + SLACK
+
+
+def test_a_page_stalled_part_way_is_a_timeout_at_the_deadline_too(web: FixtureWeb) -> None:
+    # Part of a page and silence past the deadline: nothing to judge it by.
+    obs = check(web.url("/stall-body"), replace(FAST, read_timeout=10.0))
+    assert obs.outcome is Outcome.TIMEOUT, obs.reason
 
 
 def test_huge_body_is_cut_off_at_the_cap(web: FixtureWeb) -> None:

@@ -390,12 +390,19 @@ class _Run:
         progress = Progress()
         deadline = asyncio.timeout(self.settings.total_timeout)
         try:
-            async with deadline:
-                progress.deadline, progress.timeout = deadline.when(), deadline
-                # Pauses the host asked for push the deadline back by at most as much
-                # again: no URL holds its worker longer than twice `total_timeout`.
-                progress.grace = self.settings.total_timeout
-                await self.fetcher.fetch(target, parsed.canonical, progress)
+            try:
+                async with deadline:
+                    progress.deadline, progress.timeout = deadline.when(), deadline
+                    # Pauses the host asked for push the deadline back by at most as much
+                    # again: no URL holds its worker longer than twice `total_timeout`.
+                    progress.grace = self.settings.total_timeout
+                    await self.fetcher.fetch(target, parsed.canonical, progress)
+            except TimeoutError:
+                # A page still coming at the deadline is judged on what came, if enough did.
+                cut = progress.cut_read() if deadline.expired() else None
+                if cut is None:
+                    raise
+                progress.exchanges.append(cut)
             # Outside the URL's deadline: a slow probe must not turn a live page into a
             # timeout. The probe has a deadline of its own.
             page, probe = await self._page_and_probe(parsed, progress)

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from catalog.check.content import is_login_title
-from catalog.check.facts import Answer, CheckFacts, Exchange, RetryNote, Stop
+from catalog.check.facts import Answer, CheckFacts, Cut, Exchange, RetryNote, Stop
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import is_signed, moved_to, stable_url
 from catalog.check.soft404 import (
@@ -183,10 +183,32 @@ def classify(facts: CheckFacts) -> Verdict:
     if last.error is not None or last.answer is None:
         return _failed(facts, last)
     verdict = _answered(facts, last, last.answer)
-    if not last.answer.broken_off:
+    cut = last.answer.cut
+    if cut is None:
         return verdict
-    note = "the server broke its answer off after the whole page had come (browsers show it)"
+    note = _cut_note(cut, len(last.answer.body))
     return Verdict(verdict.outcome, f"{verdict.reason.removesuffix('.')}; {note}.")
+
+
+def _cut_note(cut: Cut, read: int) -> str:
+    """What the reason adds about an answer judged on the `read` bytes that came before it
+    ended short."""
+    match cut:
+        case Cut.BROKEN_OFF:
+            return (
+                "the server broke its answer off after the whole page had come (browsers show it)"
+            )
+        case Cut.STALLED:
+            return (
+                "the server never ended its answer after the whole page had come (browsers show it)"
+            )
+        case Cut.SLOW:
+            return (
+                "the answer came too slowly to be read whole in the time one URL has, so it "
+                f"was judged on its first {read // 1024:,} KiB"
+            )
+        case _:
+            assert_never(cut)
 
 
 def _stopped(facts: CheckFacts, last: Exchange, stop: Stop) -> Verdict:

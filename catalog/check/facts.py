@@ -23,6 +23,18 @@ REDIRECT_STATUSES = frozenset({300, 301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 
 
+class Cut(StrEnum):
+    """How a page's answer ended short of its end, when what came is judged all the same."""
+
+    #: The server broke the answer off after a whole HTML document (`fetch.read_page_body`).
+    BROKEN_OFF = "broken_off"
+    #: ... or sent nothing more after a whole HTML document, and never ended the answer.
+    STALLED = "stalled"
+    #: The body came steadily but too slowly to end within the URL's deadline: judged on
+    #: its first `fetch.SLOW_BODY_BYTES`, as a body cut at the byte cap is.
+    SLOW = "slow"
+
+
 @dataclass(frozen=True)
 class Answer:
     """One HTTP response: status, headers and (for GET) the first bytes of the body."""
@@ -33,9 +45,9 @@ class Answer:
     body: bytes = b""
     #: True when the body was longer than the cap and we stopped reading.
     truncated: bool = False
-    #: True when the server broke the answer off after a whole HTML document
-    #: (`fetch.read_page_body`): the page is judged, and the reason says so.
-    broken_off: bool = False
+    #: How the body ended short of its end, when it is judged all the same (the reason
+    #: says so); None for a body read to its end or to the cap.
+    cut: Cut | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ request to send next; `classify` turns the facts into a verdict.
   is due. GET carries `If-None-Match` / `If-Modified-Since` from the last observation.
 - Redirects are followed by hand so each hop is recorded and each hop's host passes the
   safety rule (no requests into private networks) before anything is sent.
-- Bodies are streamed and read up to `max_body_bytes` of *decoded* bytes.
+- Bodies are streamed and read up to `max_body_bytes` of *decoded* bytes; a page body
+  still coming when the URL's deadline arrives is judged on what came, when that is
+  enough (`Progress.cut_read`).
 - Cookies live for one URL only, so a cookie-setting redirect works like in a browser
   but one URL's cookies never change another's result.
 """
@@ -36,6 +38,7 @@ from catalog.check.facts import (
     REDIRECT_STATUSES,
     Answer,
     Attempt,
+    Cut,
     Exchange,
     Probe,
     RetryNote,
@@ -104,6 +107,8 @@ class Progress:
     #: and the event-loop time it ends.
     paused_for: float | None = None
     paused_until: float = -math.inf
+    #: The page body being read, if one is (`Fetcher._send`): what a deadline may judge.
+    reading: Reading | None = None
 
     def pausing(self, seconds: float) -> None:
         """The host's gate is about to hold this URL `seconds` for a pause the host asked
@@ -134,6 +139,25 @@ class Progress:
             return None
         return self.deadline - asyncio.get_running_loop().time()
 
+    def cut_read(self) -> Exchange | None:
+        """The exchange whose page body the deadline cut, as it may still be judged
+        (`judged_when_cut`), or None when no body was being read or too little came."""
+        reading, method = self.reading, self.method
+        if reading is None or method is None:
+            return None
+        cut = judged_when_cut(b"".join(reading.chunks), reading.headers)
+        if cut is None:
+            return None
+        body, truncated, how = cut
+        answer = Answer(reading.url, reading.status, reading.headers, body, truncated, how)
+        return Exchange(
+            method,
+            chain=(*self.chain, Hop(reading.url, reading.status)),
+            answer=answer,
+            retries=tuple(self.retries),
+            conditional=reading.conditional,
+        )
+
     def snapshot(self) -> tuple[Exchange, ...]:
         """The finished exchanges plus the one cut short, if any."""
         done = tuple(self.exchanges)
@@ -144,6 +168,45 @@ class Progress:
             chain = (*chain, Hop(self.current, self.heard))
         partial = Exchange(self.method, chain=chain, retries=tuple(self.retries))
         return (*done, partial)
+
+
+@dataclass
+class Reading:
+    """A 2xx answer whose body is being read, with the decoded bytes so far."""
+
+    url: str
+    status: int
+    headers: httpx.Headers
+    #: The request carried validators (If-None-Match / If-Modified-Since).
+    conditional: bool
+    chunks: list[bytes] = field(default_factory=list)
+
+
+#: Bytes of a page body that must have come by the URL's deadline for the body to be
+#: judged on them (`judged_when_cut`), and the bytes it is then judged on, however many
+#: more came: always the same prefix, so the fingerprint does not move with the server's
+#: speed from night to night. 256 KiB hold the head and first screens of a page (its
+#: title, its words for drift and soft-404s) and a file's opening and its ETag and length
+#: (`content._binary_facts`). In the 45 s a URL has, it asks the server for about 6 KB/s
+#: on average, a dial-up modem's speed; slower (a trickle, a byte a second) is a timeout.
+SLOW_BODY_BYTES = 256 * 1024
+
+
+def judged_when_cut(body: bytes, headers: httpx.Headers) -> tuple[bytes, bool, Cut] | None:
+    """What a page body cut short by the URL's deadline is judged on: (body, truncated,
+    how), or None when what came is not enough.
+
+    A whole HTML document that the server never ended (`document_end`) is the page, as
+    when it breaks the answer off. A body that came steadily (the read timeout never
+    fired) and reached `SLOW_BODY_BYTES` is judged on those bytes, as a body cut at the
+    byte cap: a 4 MB report served at 150 KB/s was "timeout", its fingerprint never
+    taken, so each night read it again and the third confirmed a working link broken."""
+    end = document_end(body, headers.get("content-type"))
+    if end is not None:
+        return body[:end], False, Cut.STALLED
+    if len(body) >= SLOW_BODY_BYTES:
+        return body[:SLOW_BODY_BYTES], True, Cut.SLOW
+    return None
 
 
 def conditional_headers(previous: Previous | None) -> dict[str, str]:
@@ -315,27 +378,34 @@ async def _read_into(chunks: list[bytes], response: httpx.Response, limit: int) 
     return False
 
 
-async def read_page_body(response: httpx.Response, limit: int) -> tuple[bytes, bool, bool]:
-    """`read_capped` for a page (a 2xx), and whether the server broke the answer off after
-    a whole HTML document had come (`document_end`): the document is the answer then.
+async def read_page_body(
+    response: httpx.Response, limit: int, chunks: list[bytes] | None = None
+) -> tuple[bytes, bool, Cut | None]:
+    """`read_capped` for a page (a 2xx), and whether the server broke the answer off, or
+    went quiet for the read timeout without ending it, after a whole HTML document had
+    come (`document_end`): the document is the answer then. `chunks` receives the decoded
+    bytes as they come (`Progress.cut_read`).
 
     Behind a server that breaks its chunked encoding after the page, or a proxy that
     closes early, browsers show the page: it was "connection reset", confirmed broken,
-    with the advice to replace a working link. A body broken off anywhere else (before
-    `</html>`, a PDF, any other file) is the failure it was.
+    with the advice to replace a working link. So they do behind one that never sends the
+    last chunk, or announced a longer body (PHP at its shutdown work): that was "timeout",
+    retried and confirmed broken the same way. A body broken off or stalled anywhere else
+    (before `</html>`, a PDF, any other file) is the failure it was.
     """
-    chunks: list[bytes] = []
+    chunks = [] if chunks is None else chunks
     try:
         truncated = await _read_into(chunks, response, limit)
-    except (httpx.ReadError, httpx.RemoteProtocolError):
+    except (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout) as exc:
         body = b"".join(chunks)
         end = document_end(body, response.headers.get("content-type"))
         if end is None:
             raise
         # The page as it ended: the bytes of the broken chunk after it are no part of it
         # (and would move its fingerprint from night to night).
-        return body[:end], False, True
-    return b"".join(chunks), truncated, False
+        stalled = isinstance(exc, httpx.ReadTimeout)
+        return body[:end], False, Cut.STALLED if stalled else Cut.BROKEN_OFF
+    return b"".join(chunks), truncated, None
 
 
 #: The end of an HTML document, and what may follow it in a body that breaks off: the
@@ -729,7 +799,7 @@ class Fetcher:
     ) -> Attempt:
         """One request; every exception a URL or server can cause becomes part of the facts.
         `progress.heard` is the status once the answer's head has come."""
-        progress.heard = None
+        progress.heard = progress.reading = None
         await gate.before_request(owner, self.sleep, progress.pausing)
         issuers, endpoint = self.issuers, None
         try:
@@ -763,13 +833,17 @@ class Fetcher:
             retry_after = retry_after_seconds(response.headers, self.clock())
             if retry_after is not None and status in (429, 503):
                 gate.pause(min(retry_after, settings.retry_after_cap), owner)
-            body, truncated, broken_off = b"", False, False
+            body, truncated, cut = b"", False, None
             redirect = status in REDIRECT_STATUSES and "location" in response.headers
             if method == "GET" and not redirect:
                 if 200 <= status < 300:
-                    body, truncated, broken_off = await read_page_body(
-                        response, settings.max_body_bytes
+                    # Kept on `progress` while it is read: a deadline judges what came.
+                    reading = Reading(url, status, response.headers, bool(headers))
+                    progress.reading = reading
+                    body, truncated, cut = await read_page_body(
+                        response, settings.max_body_bytes, reading.chunks
                     )
+                    progress.reading = None
                 else:
                     limit = min(settings.max_body_bytes, ERROR_BODY_BYTES)
                     within = min(settings.read_timeout, ERROR_BODY_SECONDS)
@@ -777,9 +851,10 @@ class Fetcher:
                     if left is not None:  # the rest of the URL's time is for its retries
                         within = min(within, left / 2)
                     body, truncated = await read_error_body(response, limit, within)
-            answer = Answer(url, status, response.headers, body, truncated, broken_off)
+            answer = Answer(url, status, response.headers, body, truncated, cut)
             return Attempt(method, url, answer=answer, retry_after=retry_after)
         except Exception as exc:
+            progress.reading = None  # a failed read is no page, whenever the deadline comes
             return Attempt(method, url, error=exc)
         finally:
             # Closing a stream the server broke may fail too; there is nothing left to keep.
