@@ -382,6 +382,15 @@ def _not_modified(facts: CheckFacts, last: Exchange, journey: str) -> Verdict:
 
 
 def _error_status(facts: CheckFacts, last: Exchange, status: int, journey: str) -> Verdict:
+    # A 5xx or 408 says "not now", not "not here" (a 429 is `rate_limited` before this):
+    # behind an http:// to https:// or trailing-slash redirect it is the same passing
+    # trouble as without one, not a moved page's dead new address.
+    if last.redirects and (status >= 500 or status == 408):
+        return Verdict(
+            Outcome.HTTP_ERROR,
+            f"{journey}: after redirects to {_place(last.final_url)}, the server answers "
+            "with an error" + _wait(last),
+        )
     if last.redirects:
         return Verdict(
             Outcome.REDIRECT_TO_ERROR,
