@@ -8,6 +8,7 @@ during the TLS handshake each read as the site's lasting fault ("find where it m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import struct
@@ -255,3 +256,156 @@ def test_a_page_quoting_a_firewalls_words_is_a_page() -> None:
     )
     respx.get(PAGE_URL).respond(200, headers={"Content-Type": "text/html"}, content=article)
     assert check(PAGE_URL).outcome is Outcome.OK
+
+
+# --- F5: a reset during the TLS handshake ----------------------------------------------------
+
+
+def _reset_in_handshake() -> httpx.ConnectError:
+    """The chain aiohttp gives for a reset during the handshake when the reset beats the
+    ClientHello's write (a race: a few times in ten on loopback): ssl's "call again when
+    data comes" signal rides along as the context."""
+    want = ssl.SSLWantReadError(2, "The operation did not complete (read) (_ssl.c:1006)")
+    reset = ConnectionResetError(104, "Connection reset by peer")
+    connector = OSError("Cannot connect to host site.test:443 ssl:default")
+    connector.__context__ = want
+    outer = httpx.ConnectError("Cannot connect to host site.test:443 ssl:default")
+    outer.__cause__, outer.__context__ = reset, connector
+    return outer
+
+
+def test_a_reset_beside_an_ssl_want_read_is_a_reset_not_a_certificate_problem() -> None:
+    """The signal was read first, and made a reset a "Certificate problem" (not retried,
+    not transient, "browsers will warn visitors about this site's security certificate")."""
+    failure = describe_error(_reset_in_handshake())
+    assert failure.kind is FailureKind.RESET
+    assert failure.sentence == "the server reset the connection"
+
+
+def test_a_reset_in_the_handshake_is_retried_and_ends_as_a_connection_reset() -> None:
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.method)
+        raise _reset_in_handshake()
+
+    obs = check(PAGE_URL, transport=httpx.MockTransport(handler))
+    assert obs.outcome is Outcome.CONNECTION_RESET and obs.outcome.is_transient
+    assert obs.reason == (
+        "GET no answer after 2 retries (connection reset; connection reset): the server "
+        "reset the connection."
+    )
+    assert len(sent) == SETTINGS.max_attempts == 3
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"), FailureKind.OTHER),
+        (ssl.SSLError(1, "[SSL: UNSUPPORTED_PROTOCOL] unsupported protocol"), FailureKind.TLS),
+        (ssl.SSLWantReadError(2, "The operation did not complete (read)"), FailureKind.OTHER),
+    ],
+)
+def test_a_tls_errors_kind(error: ssl.SSLError, kind: FailureKind) -> None:
+    """Plain HTTP on the HTTPS port offers no certificate; a lone "call again" signal is
+    no failure of the handshake."""
+    error.reason = str(error.args[1]).split("]")[0].removeprefix("[SSL: ")  # type: ignore[misc]
+    outer = httpx.ConnectError("x")
+    outer.__cause__ = error
+    assert describe_error(outer).kind is kind
+
+
+@pytest.fixture
+def tls_port_that_resets() -> Iterator[tuple[int, list[int]]]:
+    """A port that takes each connection's ClientHello, then resets it (an overloaded
+    server, a load balancer recycling a node): no certificate is ever sent."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            with conn:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], accepted
+    finally:
+        _stop(listener, thread)
+
+
+def _stop(listener: socket.socket, thread: threading.Thread) -> None:
+    with contextlib.suppress(OSError):
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the thread's accept()
+    listener.close()
+    thread.join(timeout=5)
+
+
+async def _loopback(host: str, port: int) -> list[str]:
+    return ["127.0.0.1"]
+
+
+LOCAL = replace(
+    SETTINGS,
+    allow_private=True,
+    total_timeout=5.0,
+    connect_timeout=2.0,
+    backoff_initial=0.01,
+    backoff_max=0.02,
+)
+
+
+def test_a_reset_during_the_tls_handshake_is_retried_and_a_connection_reset(
+    tls_port_that_resets: tuple[int, list[int]],
+) -> None:
+    """Over real sockets, whichever way the stack words the reset."""
+    port, accepted = tls_port_that_resets
+    obs = check(f"https://site.test:{port}/report", LOCAL, resolver=_loopback, sleep=None)
+    assert obs.outcome is Outcome.CONNECTION_RESET and obs.outcome.is_transient
+    assert "certificate" not in obs.reason.lower() and "TLS" not in obs.reason
+    assert len(accepted) == LOCAL.max_attempts, "retried, as any reset is"
+
+
+@pytest.fixture
+def plain_http_port() -> Iterator[int]:
+    """A port that answers in plain HTTP whatever comes (an https:// link to a server
+    whose port 443 is set up without TLS)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                try:
+                    conn.recv(65536)
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        _stop(listener, thread)
+
+
+def test_plain_http_on_the_https_port_is_no_certificate_problem(plain_http_port: int) -> None:
+    """ "Browsers will warn visitors about this site's security certificate" was said of a
+    server that offers no certificate at all: browsers say it cannot connect securely."""
+    obs = check(f"https://site.test:{plain_http_port}/report", LOCAL, resolver=_loopback)
+    assert obs.outcome is Outcome.CONNECTION_ERROR
+    assert obs.reason == (
+        "GET no answer: the server does not speak HTTPS on this port (it answered the secure "
+        "connection in another protocol, most often plain HTTP)."
+    )
