@@ -111,17 +111,17 @@ def blocked_reason(status: int, headers: Mapping[str, str], body: bytes) -> str 
         wall = next((vendor for marker, vendor in _WALLS_ANSWERING_200 if marker in text), None)
         if wall is not None:
             return f"{wall} answered in the page's place ({status})"
-    if status >= 400:
-        text = body[:_SNIFF].lower()
-        for markers, vendor in _FIREWALL_PAGES:
-            if all(marker in text for marker in markers):
-                return f"{vendor} turned away the automated check ({status})"
+    if status < 400:
+        return None
+    text = body[:_SNIFF].lower()
+    for markers, vendor in _FIREWALL_PAGES:
+        if all(marker in text for marker in markers):
+            return f"{vendor} turned away the automated check ({status})"
     if status not in (403, 429, 503):
         return None
     if (headers.get("cf-mitigated") or "").lower() == "challenge":
         return f"a Cloudflare bot challenge answered ({status})"
     server = (headers.get("server") or "").lower()
-    text = body[:_SNIFF].lower()
     if any(marker in text for marker in _CHALLENGE_TEXT) and (
         status != 429 or any(name in server for name in _CHALLENGE_SERVERS)
     ):
