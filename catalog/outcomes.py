@@ -55,7 +55,7 @@ class Outcome(StrEnum):
     REDIRECT_LOOP = "redirect_loop"
     #: More redirects than the configured limit.
     TOO_MANY_REDIRECTS = "too_many_redirects"
-    #: A redirect chain that ends in a 4xx/5xx.
+    #: A redirect chain that ends in a 4xx (a 5xx or 408 there is an `HTTP_ERROR`).
     REDIRECT_TO_ERROR = "redirect_to_error"
     #: No complete answer within the time allowed.
     TIMEOUT = "timeout"

@@ -62,8 +62,8 @@ def describe_error(exc: BaseException) -> Failure:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return Failure(FailureKind.TLS, _certificate_sentence(cause))
     for cause in chain:
-        if isinstance(cause, ssl.SSLError):
-            return Failure(FailureKind.TLS, _handshake_sentence(cause))
+        if isinstance(cause, ssl.SSLError) and not isinstance(cause, _NOT_A_FAILURE):
+            return _handshake_failure(cause)
     if isinstance(exc, httpx.TimeoutException) or any(isinstance(c, TimeoutError) for c in chain):
         return Failure(FailureKind.TIMEOUT, _timeout_sentence(exc))
     for cause in chain:
@@ -205,13 +205,26 @@ def _certificate_sentence(exc: ssl.SSLCertVerificationError) -> str:
     return f"the certificate was rejected ({message})"
 
 
-def _handshake_sentence(exc: ssl.SSLError) -> str:
+#: ssl's "call again when data comes" signals, which asyncio's TLS layer handles: aiohttp
+#: leaves one beside the `ConnectionResetError` of a reset during the handshake, where it
+#: says nothing of the failure (read first, it made a reset a "Certificate problem").
+_NOT_A_FAILURE = (ssl.SSLWantReadError, ssl.SSLWantWriteError)
+
+
+def _handshake_failure(exc: ssl.SSLError) -> Failure:
     reason = str(getattr(exc, "reason", None) or "").upper()
     if isinstance(exc, ssl.SSLEOFError) or "EOF" in reason:
-        return "the server cut off the secure (TLS) handshake"
+        return Failure(FailureKind.TLS, "the server cut off the secure (TLS) handshake")
     if "WRONG_VERSION_NUMBER" in reason:
-        return "the server does not speak HTTPS on this port"
+        # No certificate was offered, so no certificate is at fault (the outcome's
+        # "browsers will warn about its certificate" was untrue): plain HTTP on the HTTPS
+        # port, or a proxy on the way that answers so.
+        return Failure(
+            FailureKind.OTHER,
+            "the server does not speak HTTPS on this port (it answered the secure "
+            "connection in another protocol, most often plain HTTP)",
+        )
     if "PROTOCOL_VERSION" in reason or "UNSUPPORTED_PROTOCOL" in reason:
-        return "the server only offers outdated TLS versions"
+        return Failure(FailureKind.TLS, "the server only offers outdated TLS versions")
     detail = getattr(exc, "reason", None) or str(exc)
-    return f"the secure (TLS) handshake failed ({detail})"
+    return Failure(FailureKind.TLS, f"the secure (TLS) handshake failed ({detail})")
