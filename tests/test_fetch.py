@@ -676,6 +676,9 @@ def test_a_300_listing_the_choices_is_a_page_people_see() -> None:
         # Backslashes before the query are slashes to browsers (WHATWG URL), not after.
         ([(b"Location", b"\\en\\page?q=a\\b")], "/en/page?q=a\\b"),
         ([(b"Location", b"https:\\\\example.org\\en\\toolkit")], "/en/toolkit"),
+        # Tabs and line breaks within are dropped, C0 controls and spaces around stripped.
+        ([(b"Location", b"/en/\tannual-report.html")], "/en/annual-report.html"),
+        ([(b"Location", b"\x01 /en/page?q=a\r\nb \t\x1f")], "/en/page?q=ab"),
     ],
 )
 def test_a_location_of_raw_bytes_is_followed_as_browsers_follow_it(

@@ -863,13 +863,19 @@ def locations_of(headers: httpx.Headers) -> set[str]:
     return found
 
 
+#: What WHATWG URL parsing strips around an address, and drops inside it.
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
+_TAB_OR_NEWLINE = str.maketrans(dict.fromkeys("\t\n\r"))
+
+
 def _location_text(raw: bytes) -> str:
     r"""The text of a Location as browsers read its bytes: UTF-8 when they are, else each
     non-ASCII byte percent-encoded as it is (an old server's Latin-1 "/caf\xe9" is
-    "/caf%E9"), and backslashes before the query read as slashes (WHATWG URL; IIS sends
-    "\en\page"). httpx decodes all the headers of an answer with one charset, Latin-1 as
-    soon as one of them is not UTF-8, so "/café" became "/caf%C3%A9", and it joined
-    "\en\page" as a relative path: pages that do not exist."""
+    "/caf%E9"), without tabs and line breaks, and backslashes before the query read as
+    slashes (WHATWG URL; IIS sends "\en\page"). httpx decodes all the headers of an
+    answer with one charset, Latin-1 as soon as one of them is not UTF-8, so "/café"
+    became "/caf%C3%A9", and it joined "\en\page" as a relative path: pages that do not
+    exist."""
     if raw.isascii():
         text = raw.decode("ascii")
     else:
@@ -877,6 +883,10 @@ def _location_text(raw: bytes) -> str:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             text = "".join(chr(b) if b < 0x80 else f"%{b:02X}" for b in raw)
+    if not text.isprintable():
+        # Dropped by browsers too (WHATWG URL): C0 controls and spaces around the address,
+        # ASCII tabs and line breaks within it ("/report\t.html" was "cannot be opened").
+        text = text.strip(_C0_OR_SPACE).translate(_TAB_OR_NEWLINE)
     if "\\" in text:
         cut = min((i for i in (text.find("?"), text.find("#")) if i >= 0), default=len(text))
         text = text[:cut].replace("\\", "/") + text[cut:]
