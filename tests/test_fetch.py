@@ -699,6 +699,34 @@ def test_a_location_of_raw_bytes_is_followed_as_browsers_follow_it(
     assert asked[-1].decode() == path
 
 
+@pytest.mark.parametrize(
+    "url", ["https://example.org\\reports\\2019", "https://guest:pw@example.org/reports/2019"]
+)
+def test_an_address_browsers_open_is_requested_as_they_request_it(url: str) -> None:
+    """A backslash ending the host is a "/", and a user name and password before it are
+    never sent (httpx would send them as a Basic login to the site): the link was
+    `invalid_url`, confirmed broken at once, though browsers open it."""
+    asked: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return httpx.Response(200, html=PAGE)
+
+    obs = check(url, transport=transport(handler))
+    assert obs.outcome is Outcome.OK, obs.reason
+    assert [str(r.url) for r in asked] == [URL]
+    assert all("authorization" not in r.headers for r in asked)
+
+
+@respx.mock
+def test_a_redirect_to_an_address_with_a_user_name_is_not_followed() -> None:
+    """Credentials a site's redirect names are never sent to it."""
+    respx.get(URL).respond(302, headers={"Location": "https://ann:pw@example.org/private"})
+    obs = check()
+    assert obs.outcome is Outcome.REDIRECT_TO_ERROR
+    assert "user name or password" in obs.reason
+
+
 @respx.mock
 def test_redirect_to_a_non_web_scheme_is_a_redirect_to_error() -> None:
     respx.get(URL).respond(302, headers={"Location": "ftp://example.org/report"})

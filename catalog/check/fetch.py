@@ -56,7 +56,7 @@ from catalog.clock import Clock, http_date
 from catalog.model import Hop, Previous, Target
 from catalog.settings import CheckSettings
 from catalog.text import media_type
-from catalog.urls import CheckedUrl, UrlProblem, canonical_url, parse_url
+from catalog.urls import CheckedUrl, UrlProblem, as_browsers_request, canonical_url, parse_url
 
 log = logging.getLogger(__name__)
 
@@ -702,6 +702,13 @@ class Fetcher:
                 )
             if sum(len(hop.url) for hop in chain) + len(following) > MAX_CHAIN_CHARS:
                 return done(stop=Stop.TOO_MANY_REDIRECTS, stop_url=following)
+            if "@" in following and as_browsers_request(following) != following:
+                # Credentials a site's redirect names are never sent (browsers ask first).
+                return done(
+                    stop=Stop.BAD_LOCATION,
+                    stop_detail="the URL embeds a user name or password",
+                    stop_url=following,
+                )
             next_checked = parse_url(following)
             if isinstance(next_checked, UrlProblem):
                 return done(
