@@ -43,6 +43,7 @@ from catalog.urls import (
     https_upgrade_candidate,
     is_shortener,
     parse_url,
+    plain_address,
     same_place_partners,
     tracking_params,
     unencoded_characters,
@@ -122,6 +123,14 @@ FINDING_CODES: dict[str, tuple[Level, str]] = {
         Level.ERROR,
         "The URL holds a character that shows as nothing (a zero-width space, a soft hyphen), "
         "pasted with it: the address fetched is not the one the curator sees.",
+    ),
+    "unplain_url": (
+        Level.WARNING,
+        'The URL holds a backslash before its query, which browsers read as "/" (the check '
+        "too, but for one within the path, which it sends as %5C), or a user name (and "
+        "password) before its host, which browsers send only to a site that asks for a login "
+        "and the check never sends. Write the address without them: it is not plainly what "
+        "it seems (a user name can pass for the host).",
     ),
     "unencoded_in_url": (
         Level.WARNING,
@@ -415,6 +424,16 @@ def _url(entry: _Entry) -> Iterable[Finding]:
             field="url",
         )
         url = clean  # the other fixes must not put the character back
+    plain = plain_address(url)
+    if plain != url and isinstance(parse_url(url), CheckedUrl):
+        yield entry.finding(
+            "unplain_url",
+            f"the URL holds {_unplain_words(url, plain)}",
+            f"use {plain}",
+            ("replace-url", plain),
+            field="url",
+        )
+        url = plain
     unencoded = unencoded_characters(url)
     if unencoded and isinstance(parse_url(url), CheckedUrl):
         encoded = browser_encoded(url)
@@ -453,6 +472,20 @@ def _url(entry: _Entry) -> Iterable[Finding]:
             "replace it with the address it leads to (the check report shows where it ends)",
             field="url",
         )
+
+
+def _unplain_words(url: str, plain: str) -> str:
+    """What `plain_address` took out of `url`, in words (a slash is as long as a
+    backslash: only the user information makes the address shorter)."""
+    words = []
+    if "\\" in re.split("[?#]", url, maxsplit=1)[0]:
+        words.append("a backslash, which browsers read as '/'")
+    if len(plain) < len(url):
+        words.append(
+            "a user name or password before the host, which browsers send only to a site that "
+            "asks for a login (the check never sends it)"
+        )
+    return " and ".join(words)
 
 
 def _unencoded_words(url: str, unencoded: str) -> str:

@@ -11,8 +11,8 @@ again from nothing, and two old keys that now mean the same URL would stay two l
 are merged into the one checked most recently (its state is the newest), and the others'
 observations, events and resources move to it, so no history is lost. It is idempotent,
 and cheap when nothing changed. Migrations call it (0004; 0011, for emoji domains; 0012,
-for spaces in URLs); a future change of the form needs only a new migration that calls it
-again.
+for spaces in URLs; 0013, for backslashes ending the host and user names); a future change
+of the form needs only a new migration that calls it again.
 
 It works on a Connection with lightweight table definitions (only the columns it
 touches), so it keeps working inside migrations whatever later revisions add.

@@ -4,6 +4,8 @@ The catalog keeps what the curator wrote; the database keys links by the canonic
 form so that trivially different spellings are fetched once per run. The canonical
 form (RFC 3986 section 6 normalisation, plus a stable query order):
 
+- as browsers request it (`as_browsers_request`): a backslash that ends the host read as
+  "/", a user name and password before the host dropped;
 - lower-case scheme and host, IDNA (punycode) host, trailing dot of the host dropped;
 - default port, fragment and an empty `?` dropped; an empty path becomes "/";
 - percent-encoding normalised: hex digits upper-case, unreserved characters
@@ -144,6 +146,8 @@ def _parse(raw: str) -> CheckedUrl | UrlProblem:
             return UrlProblem("the URL contains control characters")
         if any(0xD800 <= ord(ch) <= 0xDFFF for ch in raw):
             return UrlProblem("the URL contains characters that are not valid text")
+    if "\\" in raw or "@" in raw:
+        raw = as_browsers_request(raw)
     try:
         parts = urlsplit(raw)
     except ValueError as exc:
@@ -170,8 +174,6 @@ def _parse(raw: str) -> CheckedUrl | UrlProblem:
     host = _ascii_host(hostname)
     if host is None:
         return UrlProblem(f"the host name {hostname!r} is not a valid domain name")
-    if parts.username or parts.password:
-        return UrlProblem("the URL embeds a user name or password")
     effective_port = port if port is not None else _DEFAULT_PORTS[scheme]
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
@@ -343,6 +345,44 @@ def _stable_query(query: str) -> str:
     return "&".join(sorted(pairs, key=lambda pair: pair.split("=", 1)[0]))
 
 
+#: What ends an address's authority (its user information, host and port) for browsers.
+_AUTHORITY_END = re.compile(r"[/\\?#]")
+
+
+def as_browsers_request(raw: str) -> str:
+    r"""`raw` as browsers request an http(s) address written so (WHATWG URL); other text
+    unchanged. They read "\" as "/" in an address whose host it ends ("http://host\report",
+    "http:\\host\a\b"; up to the query), and request the page without the user name
+    and password before the host ("http://guest@host/"): they send those only when the
+    server asks for a login, and the check never sends them to a site.
+
+    A backslash within a path ("http://host/a\b") is left to the canonical form, which
+    has always encoded it (%5C): links keyed so cannot be told from a written "%5C"."""
+    scheme, colon, rest = raw.partition(":")
+    special = scheme.lower() in SUPPORTED_SCHEMES
+    if not colon or not special or rest[:2].replace("\\", "/") != "//":
+        return raw
+    stop = _AUTHORITY_END.search(rest, 2)
+    end = stop.start() if stop else len(rest)
+    if "\\" in rest[:2] or rest[end : end + 1] == "\\":
+        query = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+        rest = rest[:query].replace("\\", "/") + rest[query:]
+    authority = rest[2:end]
+    if "@" in authority:
+        rest = "//" + authority.rpartition("@")[2] + rest[end:]
+    return f"{scheme}:{rest}"
+
+
+def plain_address(url: str) -> str:
+    """`url` written as browsers request it: `as_browsers_request`, and a backslash before
+    the query a slash within the path too (which the check sends as %5C)."""
+    plain = as_browsers_request(url)
+    if "\\" not in plain or plain.partition(":")[0].lower() not in SUPPORTED_SCHEMES:
+        return plain
+    query = min((i for i in (plain.find("?"), plain.find("#")) if i >= 0), default=len(plain))
+    return plain[:query].replace("\\", "/") + plain[query:]
+
+
 def canonical_url(raw: str) -> str:
     """The link key: the canonical form, or the stripped text itself for invalid URLs.
 
@@ -410,9 +450,9 @@ def without_password(text: str) -> str:
     """`text` (a URL, or a sentence quoting URLs) with each URL's password replaced by
     "***", for what others read (the reports, their JSON and CSV, Prefect's artifacts).
 
-    Such a URL is never requested (`parse_url` refuses it), but the curator's entry is
-    shown as written, and a report published to colleagues would hand out the password
-    as a link. The user name stays, so the curator can tell which entry it is.
+    Such a URL is requested without its user information (`as_browsers_request`), but the
+    curator's entry is shown as written, and a report published to colleagues would hand
+    out the password as a link. The user name stays, so the curator can tell which entry it is.
     """
     return _PASSWORD.sub(r"\1:***@", text) if "@" in text else text
 

@@ -678,6 +678,9 @@ def test_a_300_listing_the_choices_is_a_page_people_see() -> None:
         # Backslashes before the query are slashes to browsers (WHATWG URL), not after.
         ([(b"Location", b"\\en\\page?q=a\\b")], "/en/page?q=a\\b"),
         ([(b"Location", b"https:\\\\example.org\\en\\toolkit")], "/en/toolkit"),
+        # Tabs and line breaks within are dropped, C0 controls and spaces around stripped.
+        ([(b"Location", b"/en/\tannual-report.html")], "/en/annual-report.html"),
+        ([(b"Location", b"\x01 /en/page?q=a\r\nb \t\x1f")], "/en/page?q=ab"),
     ],
 )
 def test_a_location_of_raw_bytes_is_followed_as_browsers_follow_it(
@@ -696,6 +699,34 @@ def test_a_location_of_raw_bytes_is_followed_as_browsers_follow_it(
     obs = check(transport=transport(handler))
     assert obs.outcome is Outcome.OK, obs.reason
     assert asked[-1].decode() == path
+
+
+@pytest.mark.parametrize(
+    "url", ["https://example.org\\reports\\2019", "https://guest:pw@example.org/reports/2019"]
+)
+def test_an_address_browsers_open_is_requested_as_they_request_it(url: str) -> None:
+    """A backslash ending the host is a "/", and a user name and password before it are
+    never sent (httpx would send them as a Basic login to the site): the link was
+    `invalid_url`, confirmed broken at once, though browsers open it."""
+    asked: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return httpx.Response(200, html=PAGE)
+
+    obs = check(url, transport=transport(handler))
+    assert obs.outcome is Outcome.OK, obs.reason
+    assert [str(r.url) for r in asked] == [URL]
+    assert all("authorization" not in r.headers for r in asked)
+
+
+@respx.mock
+def test_a_redirect_to_an_address_with_a_user_name_is_not_followed() -> None:
+    """Credentials a site's redirect names are never sent to it."""
+    respx.get(URL).respond(302, headers={"Location": "https://ann:pw@example.org/private"})
+    obs = check()
+    assert obs.outcome is Outcome.REDIRECT_TO_ERROR
+    assert "user name or password" in obs.reason
 
 
 @respx.mock

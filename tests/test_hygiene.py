@@ -398,6 +398,25 @@ def test_a_url_browsers_need_not_encode_for_or_cannot_open_is_no_unencoded_findi
     assert "unencoded_in_url" not in _codes(lint([_catalog(_complete("a", url=url))]))
 
 
+@pytest.mark.parametrize(
+    ("url", "plain", "said"),
+    [
+        ("https://example.org\\reports\\2019", "https://example.org/reports/2019", "backslash"),
+        ("https://example.org/a\\b?q=\\", "https://example.org/a/b?q=\\", "backslash"),
+        ("https://guest:pw@example.org/r", "https://example.org/r", "user name or password"),
+    ],
+)
+def test_an_address_browsers_read_otherwise_is_told_to_be_written_plainly(
+    url: str, plain: str, said: str
+) -> None:
+    """Checked as browsers request it, it is no broken link; but the address is not what
+    it seems (a user name can pass for the host): a warning with the plain address."""
+    (finding,) = lint([_catalog(_complete("a", url=url))])
+    assert (finding.code, finding.level, finding.field) == ("unplain_url", Level.WARNING, "url")
+    assert said in finding.message and finding.fix == f"use {plain}"
+    assert finding.command == f"linkhealth replace-url a {shlex.quote(plain)}"
+
+
 def test_other_url_fixes_of_a_url_with_a_space_keep_it_encoded() -> None:
     """The tracking fix, worked out from the URL as written, would put the space back
     after the curator ran the unencoded_in_url one."""

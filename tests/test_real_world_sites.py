@@ -220,6 +220,37 @@ def test_redirect_back_with_the_same_cookies_is_a_loop() -> None:
     assert obs.outcome is Outcome.REDIRECT_LOOP and len(obs.chain) == 2
 
 
+@pytest.mark.parametrize(
+    ("status", "via", "url"),
+    [
+        (301, None, "https://www.state.gov/report"),
+        (308, None, "https://www.state.gov/report"),
+        (301, "/cookie-check", "https://www.state.gov/report"),
+        # Back to the address as the catalog keys it, spelt otherwise by the server.
+        (301, "https://WWW.State.gov:443/report", "https://www.state.gov/report"),
+    ],
+)
+def test_a_cookie_check_by_a_permanent_redirect_to_the_page_itself_is_no_move(
+    status: int, via: str | None, url: str
+) -> None:
+    """The first visit sets a cookie and answers 301 (or 308) back to the page, itself or by
+    way of /cookie-check; with the cookie the page answers. It was "Moved permanently" to
+    its own address: the entry stayed in the update queue for good, and accept-redirect
+    only answered that the entry already uses it."""
+
+    def site(request: httpx.Request) -> httpx.Response:
+        if "visited=1" not in (request.headers.get("cookie") or ""):
+            headers = {"Location": via or "/report", "Set-Cookie": "visited=1; Path=/"}
+            return httpx.Response(status, headers=headers)
+        if request.url.path == "/cookie-check":
+            return httpx.Response(status, headers={"Location": "/report"})
+        return httpx.Response(200, html=PAGE)
+
+    obs = check(url, site)
+    assert obs.outcome is Outcome.OK and obs.suggested_url is None
+    assert obs.reason.startswith(f"Redirected ({status}") and "set a cookie" in obs.reason
+
+
 PDF = b"%PDF-1.4\n1 0 obj << /Title (Labor Trafficking Fact Sheet) /Producer (x) >> endobj\n"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic import command
 from sqlalchemy import Engine, func, select
 
@@ -192,3 +193,37 @@ def test_upgrade_keeps_a_url_with_a_space_one_link_with_its_history(tmp_path: Pa
             assert s.scalar(select(func.count()).select_from(Observation)) == 1
         assert sync_catalogs(engine, [kit], now=days(2)).changes == ()
         assert _link_of(engine, "spaced").id == before.id
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["http://example.org\\annual-report", "http://guest:pw@example.org/annual-report"],
+)
+def test_upgrade_keeps_a_url_browsers_open_plainly_one_link_with_its_history(
+    tmp_path: Path, written: str
+) -> None:
+    """A database synced while a backslash ending the host or a user name made a URL
+    invalid keyed its link by the text as written (a password with it). Now that it is
+    checked as browsers request it, the next sync opened a second link and the entry's
+    checks stayed on the first. Migration 0013 re-keys it in place."""
+    kit = make_catalog("toolkit", [make_resource("odd", written)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        before = _link_of(engine, "odd")
+        checks = [make_observation(before.url, Outcome.INVALID_URL, days(1))]
+        store.record_observations(engine, None, checks, HealthSettings(), now=days(1))
+        with write_session(engine) as s:
+            link = s.get_one(Link, before.id)
+            link.url, link.host = written, ""  # as the invalid URL was keyed
+        with engine.begin() as conn:
+            command.stamp(migrate.alembic_config(conn), "0012")
+
+        migrate.upgrade(engine)
+
+        with read_session(engine) as s:
+            (link,) = s.scalars(select(Link)).all()
+            assert link.id == before.id
+            assert (link.url, link.host) == ("http://example.org/annual-report", "example.org")
+            assert s.scalar(select(func.count()).select_from(Observation)) == 1
+        assert sync_catalogs(engine, [kit], now=days(2)).changes == ()
+        assert _link_of(engine, "odd").id == before.id

@@ -262,6 +262,31 @@ def test_a_space_browsers_cannot_open_or_one_pasted_with_the_url_is_invalid(url:
     assert isinstance(parse_url(url), UrlProblem)
 
 
+@pytest.mark.parametrize(
+    ("url", "requested"),
+    [
+        ("http://example.org\\report", "http://example.org/report"),
+        ("http://example.org:8080\\a\\b?q=\\x#c", "http://example.org:8080/a/b?q=%5Cx"),
+        ("https:\\\\example.org\\report", "https://example.org/report"),
+        ("http://guest@example.org/report", "http://example.org/report"),
+        ("HTTPS://Ann:pw@Example.org/a@b", "https://example.org/a@b"),
+        ("https://ann@org.example:pw@example.org/", "https://example.org/"),
+        # A backslash within the path keeps the form links have always been keyed by.
+        ("http://example.org/a\\b", "http://example.org/a%5Cb"),
+        ("https://example.org/ann:pw@b", "https://example.org/ann:pw@b"),
+    ],
+)
+def test_an_address_browsers_open_is_checked_as_they_request_it(url: str, requested: str) -> None:
+    """Browsers read a backslash that ends the host as "/" and request the page without the
+    user name and password before the host (sent only to a site that asks for a login):
+    such an address was `invalid_url`, "not a web address a browser can open", confirmed
+    broken at once. The canonical form, which the check requests, is the browser's."""
+    checked = parse_url(url)
+    assert isinstance(checked, CheckedUrl), checked
+    assert checked.canonical == requested
+    assert canonical_url(url) == requested
+
+
 def test_parse_url_answers_non_text_without_raising() -> None:
     # A hand-edited YAML file can put a list or a number where a URL belongs; the
     # remembered answers must not turn that into a TypeError (lists are unhashable).

@@ -22,7 +22,7 @@ import httpx
 from catalog.check.content import is_login_title
 from catalog.check.facts import Answer, CheckFacts, Cut, Exchange, RetryNote, Stop
 from catalog.check.reasons import FailureKind, describe_error
-from catalog.check.redirects import is_signed, moved_to, stable_url
+from catalog.check.redirects import is_signed, moved_to, same_address, stable_url
 from catalog.check.soft404 import (
     forwarding_notice,
     page_soft404,
@@ -368,7 +368,7 @@ def _works(facts: CheckFacts, last: Exchange, status: int, journey: str) -> Verd
             f"Redirected permanently ({_codes(last)}) to {_moved(target, last)}; the new page "
             f"answers {status}{retried}.",
         )
-    if redirects and last.final_url == facts.url:
+    if redirects and same_address(last.final_url, facts.url):
         return Verdict(
             Outcome.OK,
             f"Redirected ({_codes(last)}) to set a cookie and back to the page, as a browser "

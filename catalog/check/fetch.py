@@ -59,7 +59,7 @@ from catalog.clock import Clock, http_date
 from catalog.model import Hop, Previous, Target
 from catalog.settings import CheckSettings
 from catalog.text import media_type
-from catalog.urls import CheckedUrl, UrlProblem, canonical_url, parse_url
+from catalog.urls import CheckedUrl, UrlProblem, as_browsers_request, canonical_url, parse_url
 
 log = logging.getLogger(__name__)
 
@@ -772,6 +772,13 @@ class Fetcher:
                 )
             if sum(len(hop.url) for hop in chain) + len(following) > MAX_CHAIN_CHARS:
                 return done(stop=Stop.TOO_MANY_REDIRECTS, stop_url=following)
+            if "@" in following and as_browsers_request(following) != following:
+                # Credentials a site's redirect names are never sent (browsers ask first).
+                return done(
+                    stop=Stop.BAD_LOCATION,
+                    stop_detail="the URL embeds a user name or password",
+                    stop_url=following,
+                )
             next_checked = parse_url(following)
             if isinstance(next_checked, UrlProblem):
                 return done(
@@ -938,13 +945,19 @@ def locations_of(headers: httpx.Headers) -> set[str]:
     return found
 
 
+#: What WHATWG URL parsing strips around an address, and drops inside it.
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
+_TAB_OR_NEWLINE = str.maketrans(dict.fromkeys("\t\n\r"))
+
+
 def _location_text(raw: bytes) -> str:
     r"""The text of a Location as browsers read its bytes: UTF-8 when they are, else each
     non-ASCII byte percent-encoded as it is (an old server's Latin-1 "/caf\xe9" is
-    "/caf%E9"), and backslashes before the query read as slashes (WHATWG URL; IIS sends
-    "\en\page"). httpx decodes all the headers of an answer with one charset, Latin-1 as
-    soon as one of them is not UTF-8, so "/café" became "/caf%C3%A9", and it joined
-    "\en\page" as a relative path: pages that do not exist."""
+    "/caf%E9"), without tabs and line breaks, and backslashes before the query read as
+    slashes (WHATWG URL; IIS sends "\en\page"). httpx decodes all the headers of an
+    answer with one charset, Latin-1 as soon as one of them is not UTF-8, so "/café"
+    became "/caf%C3%A9", and it joined "\en\page" as a relative path: pages that do not
+    exist."""
     if raw.isascii():
         text = raw.decode("ascii")
     else:
@@ -952,6 +965,10 @@ def _location_text(raw: bytes) -> str:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             text = "".join(chr(b) if b < 0x80 else f"%{b:02X}" for b in raw)
+    if not text.isprintable():
+        # Dropped by browsers too (WHATWG URL): C0 controls and spaces around the address,
+        # ASCII tabs and line breaks within it ("/report\t.html" was "cannot be opened").
+        text = text.strip(_C0_OR_SPACE).translate(_TAB_OR_NEWLINE)
     if "\\" in text:
         cut = min((i for i in (text.find("?"), text.find("#")) if i >= 0), default=len(text))
         text = text[:cut].replace("\\", "/") + text[cut:]

@@ -20,8 +20,9 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from catalog.check.facts import PERMANENT_REDIRECTS
 from catalog.model import Hop
+from catalog.urls import canonical_url
 
-__all__ = ["RESOLVERS", "is_signed", "moved_to", "stable_url"]
+__all__ = ["RESOLVERS", "is_signed", "moved_to", "same_address", "stable_url"]
 
 #: Query parameters (lower-cased) that carry a signature: their presence makes a URL signed.
 _SIGNATURES = frozenset(
@@ -136,13 +137,26 @@ def moved_to(url: str, chain: Sequence[Hop]) -> str | None:
     /old -301-> /new -302-> a signed CDN address: the site moved the page to /new, and the
     302 beyond it is a temporary place (a download, a login); /new is what the catalog
     should hold. For a resolver's address only the resolver's own redirects speak.
+
+    A journey that comes back to `url` after its last permanent redirect moved nothing: a
+    cookie check answered with a 301 or 308 to the page itself (/report -301-> /report
+    with the cookie, or by way of /cookie-check) asked curators to replace the address
+    with itself, for ever.
     """
     resolver = _hostname(url) in RESOLVERS
     for index in range(len(chain) - 2, -1, -1):
+        if same_address(chain[index + 1].url, url):
+            return None
         hop = chain[index]
         if hop.status in PERMANENT_REDIRECTS and (not resolver or _hostname(hop.url) in RESOLVERS):
             return chain[index + 1].url
     return None
+
+
+def same_address(a: str | None, b: str) -> bool:
+    """Whether `a` is `b` as the catalog keys links (`canonical_url`): "HTTP://Site/x"
+    and "http://site/x" are one address."""
+    return a is not None and (a == b or canonical_url(a) == canonical_url(b))
 
 
 def _hostname(url: str) -> str:
