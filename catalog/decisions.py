@@ -187,6 +187,11 @@ def mark_reviewed(
     today = local_date(now)  # the curator's day: 08:00 in Sydney is not yesterday
     edit = FieldEdit(resource.rid, "reviewed_at", today)
     path = _editable(settings, resource, "be marked reviewed there")
+    if path is not None:
+        # Refused up front, as a URL change is: a file invalid elsewhere (an empty title, an
+        # id used twice) failed its re-sync after the edit was written and recorded, so
+        # each retry recorded another review while the database kept the old entry.
+        load_catalogs([path])
     diff = ""
     if path is not None:
         diff = apply_edits(path, [edit], dry_run=True).diff if dry_run else ""
