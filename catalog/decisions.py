@@ -49,9 +49,9 @@ from catalog.health import shown_state, state_line
 from catalog.model import Resource
 from catalog.queries import ATTENTION_STATES
 from catalog.settings import Settings
-from catalog.source import CATALOG_SUFFIXES, catalog_files, load_catalogs
+from catalog.source import CATALOG_SUFFIXES, catalog_files, load_catalogs, meant_url
 from catalog.sync import SyncResult, sync_catalogs
-from catalog.text import clauses, clipped, counted, without_controls
+from catalog.text import clauses, clipped, counted, invisible_characters, without_controls
 from catalog.urls import UrlProblem, canonical_url, parse_url, same_place, with_fragment_of
 
 __all__ = [
@@ -145,7 +145,8 @@ def replace_url(
     dry_run: bool = False,
     clock: Clock = utcnow,
 ) -> DecisionResult:
-    """Replace the entry's URL with `url`, or with its link's archived copy (`archive`)."""
+    """Replace the entry's URL with `url` (read as `catalog import-csv` reads a pasted
+    address, `meant_url`), or with its link's archived copy (`archive`)."""
     engine = _writable(settings, clock)
     resource = store.find_resource(engine, rid, collection=collection)
     if archive == (url is not None):
@@ -161,12 +162,15 @@ def replace_url(
             )
             raise LinkhealthError(f"no archived copy is known for {_name(resource)}; {when}")
         url = with_fragment_of(url, resource.url)
-    assert url is not None
+        note = ""
+    else:
+        assert url is not None
+        url, note = _as_meant(url)
     problem = parse_url(url)
     if isinstance(problem, UrlProblem):
         raise ConfigError(f"{url!r} cannot replace the URL: {problem.reason}")
     return _change_url(
-        settings, engine, resource, url, REPLACE_URL, by, reason, dry_run, clock, archive
+        settings, engine, resource, url, REPLACE_URL, by, reason, dry_run, clock, archive, note
     )
 
 
@@ -381,9 +385,11 @@ def _change_url(
     dry_run: bool,
     clock: Clock,
     from_link: bool = False,
+    note: str = "",
 ) -> DecisionResult:
     """`from_link`: `url` comes from what checks found at the stored URL (its redirect or
-    archived copy), so it is refused when the file has since been given another URL."""
+    archived copy), so it is refused when the file has since been given another URL.
+    `note`: said after the message (how the URL given was read)."""
     path = _editable(settings, resource, "have its URL changed there")
     if path is None:
         raise ConfigError(
@@ -405,7 +411,7 @@ def _change_url(
     shared = _sharing(path, resource.rid, url)
     if dry_run:
         diff = apply_edits(path, [edit], dry_run=True).diff
-        message = f"would change the URL of {_name(resource)} to {url} in {path}{shared}"
+        message = f"would change the URL of {_name(resource)} to {url} in {path}{shared}{note}"
         return DecisionResult(resource, kind, message, diff, True)
     now = clock()
     diff, decision = _edit_and_record(
@@ -420,7 +426,7 @@ def _change_url(
         details={"old": resource.url, "new": url, "file": str(path)},
     )
     sync = _resync(settings, engine, path, now)
-    message = f"changed the URL of {_name(resource)} to {url} in {path}{shared}"
+    message = f"changed the URL of {_name(resource)} to {url} in {path}{shared}{note}"
     return DecisionResult(resource, kind, message, diff, False, decision, sync)
 
 
@@ -548,6 +554,24 @@ def _editable(settings: Settings, resource: store.ResourceRecord, doing: str) ->
             )
         ]
     )
+
+
+def _as_meant(url: str) -> tuple[str, str]:
+    """`url` as `catalog import-csv` reads a pasted address (`meant_url`: without
+    invisible characters and the spaces around it, unwrapped), and a note for the message
+    saying what was left out ("" when nothing): `catalog lint` calls a zero-width space
+    pasted with an address an error, and a message showing the URL cannot show it."""
+    meant = meant_url(url)
+    if meant == url:
+        return url, ""
+    hidden = invisible_characters(url.strip())  # a newline pasted after it is no news
+    if hidden:
+        codes = ", ".join(f"U+{ord(c):04X}" for c in hidden)
+        return meant, (
+            f"; note: the URL given held {counted(len(hidden), 'invisible character')} "
+            f"({codes}), left out as `catalog import-csv` does"
+        )
+    return meant, f"; note: the URL given, {url!r}, was read as {meant}"
 
 
 def _moment(value: date | datetime) -> datetime:

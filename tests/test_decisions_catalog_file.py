@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from catalog import decisions, store
 from catalog.errors import CatalogError
+from catalog.hygiene import lint
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
 from flows.cli import app
@@ -81,3 +82,31 @@ def test_mark_reviewed_refuses_a_catalog_invalid_elsewhere_before_writing_or_rec
     assert f"{prod}:" in result.stderr and "[missing_field]" in result.stderr
     assert prod.read_bytes() == before
     assert store.resource_history(engine, "a").decisions == ()
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (NEW + "\u200b", "1 invisible character (U+200B)"),
+        ("\ufeff" + NEW + "\u00ad", "2 invisible characters (U+FEFF, U+00AD)"),
+        (f"  {NEW}\n", f"the URL given, '  {NEW}\\n', was read as {NEW}"),
+    ],
+)
+def test_replace_url_writes_the_url_as_the_importer_reads_it_and_says_what_it_left_out(
+    prod: Path, engine: Engine, given: str, said: str
+) -> None:
+    """r4 F3: a zero-width space pasted with the URL was written as given, the message
+    showing it clean, and `catalog lint` called it an error the moment after."""
+    settings = settings_for(engine, [prod])
+    result = decisions.replace_url(settings, "a", given, clock=Ticker(days(1)))
+
+    assert said in result.message
+    assert f"  url: {NEW}\n" in prod.read_text()
+    assert store.find_resource(engine, "a").url == NEW
+    assert result.decision is not None and result.decision.details["new"] == NEW
+    assert not [f for f in lint(load_catalogs([prod])) if f.code == "invisible_in_url"]
+
+
+def test_a_clean_url_gets_no_note(prod: Path, engine: Engine) -> None:
+    result = decisions.replace_url(settings_for(engine, [prod]), "a", NEW, clock=Ticker(days(1)))
+    assert "; note:" not in result.message
