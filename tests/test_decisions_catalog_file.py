@@ -4,6 +4,7 @@ or recorded, and a URL written as `catalog import-csv` would write it."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +13,10 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from catalog import decisions, store
-from catalog.errors import CatalogError
+from catalog.errors import CatalogError, ConfigError
 from catalog.hygiene import lint
+from catalog.outcomes import Outcome
+from catalog.settings import HealthSettings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
 from flows.cli import app
@@ -22,6 +25,7 @@ from tests.factories import (
     Ticker,
     database_url,
     days,
+    make_observation,
     settings_for,
     temporary_database,
     write_catalog,
@@ -54,6 +58,83 @@ def engine(tmp_path: Path, prod: Path) -> Iterator[Engine]:
     with temporary_database(tmp_path) as engine:
         sync_catalogs(engine, load_catalogs([prod]), now=T0)
         yield engine
+
+
+def test_an_edit_naming_another_copy_of_the_collection_is_refused_and_writes_nothing(
+    tmp_path: Path, prod: Path, engine: Engine
+) -> None:
+    """r4 F7: `--catalog mine/toolkit.yaml` edited prod/toolkit.yaml, and the suggested
+    `recheck --changed --catalog mine/...` synced the old URL back over the recorded one."""
+    (tmp_path / "mine").mkdir()
+    mine = write_catalog(tmp_path / "mine" / "toolkit.yaml", ENTRIES)
+    obs = make_observation(OLD, Outcome.REDIRECTED_PERMANENT, days(1), suggested_url=NEW)
+    store.record_observations(engine, None, [obs], HealthSettings(), now=days(1))
+    settings = settings_for(engine, [mine])
+    before = prod.read_bytes(), mine.read_bytes()
+    edits = {
+        "replace-url": lambda: decisions.replace_url(
+            settings, "a", NEW, catalogs=[mine], clock=Ticker(days(2))
+        ),
+        "accept-redirect": lambda: decisions.accept_redirect(
+            settings, "a", catalogs=[mine.parent], clock=Ticker(days(2))
+        ),
+        "mark-reviewed": lambda: decisions.mark_reviewed(
+            settings, "a", catalogs=[mine], clock=Ticker(days(2))
+        ),
+    }
+
+    for name, edit in edits.items():
+        with pytest.raises(ConfigError) as refused:
+            edit()
+        message = str(refused.value)
+        assert f"comes from {prod} " in message and f"not from {mine}," in message, name
+        sync = shlex.join(["linkhealth", "sync", "--db", database_url(engine)])
+        assert f"`{sync} --catalog {shlex.quote(str(mine))}`" in message, name
+        assert "nothing was written or recorded" in message, name
+
+    assert (prod.read_bytes(), mine.read_bytes()) == before
+    assert store.resource_history(engine, "a").decisions == ()
+    # Synced from the named file, the collection is edited there, and a sync of it agrees.
+    sync_catalogs(engine, load_catalogs([mine]), now=days(2))
+    decisions.replace_url(settings, "a", NEW, catalogs=[mine], clock=Ticker(days(3)))
+    assert f"url: {NEW}" in mine.read_text() and prod.read_bytes() == before[0]
+    again = sync_catalogs(engine, load_catalogs([mine]), now=days(4))
+    assert store.find_resource(engine, "a").url == NEW and not again.changed
+
+
+def test_an_edit_naming_a_file_of_another_collection_is_refused(
+    tmp_path: Path, prod: Path, engine: Engine
+) -> None:
+    other = write_catalog(tmp_path / "other.yaml", [{"id": "x", "title": "X", "url": NEW}])
+    with pytest.raises(ConfigError, match="not among the --catalog files"):
+        decisions.replace_url(settings_for(engine, [other]), "a", NEW, catalogs=[other])
+    assert f"url: {OLD}" in prod.read_text()
+    assert store.resource_history(engine, "a").decisions == ()
+
+
+def test_naming_the_synced_file_by_its_folder_or_a_link_to_it_edits_it(
+    tmp_path: Path, prod: Path, engine: Engine
+) -> None:
+    link = tmp_path / "linked"
+    link.symlink_to(prod.parent)
+    for n, named in enumerate([prod.parent, link / "toolkit.yaml"], start=1):
+        settings = settings_for(engine, [named])
+        decisions.mark_reviewed(settings, "a", catalogs=[named], clock=Ticker(days(n)))
+        assert f"reviewed_at: '{days(n).date()}'" in prod.read_text()
+
+
+def test_the_command_exits_2_naming_both_files_and_edits_neither(
+    tmp_path: Path, prod: Path, engine: Engine
+) -> None:
+    (tmp_path / "mine").mkdir()
+    mine = write_catalog(tmp_path / "mine" / "toolkit.yaml", ENTRIES)
+    result = CliRunner().invoke(
+        app, ["replace-url", "a", NEW, "--db", database_url(engine), "--catalog", str(mine)]
+    )
+    assert result.exit_code == ConfigError.exit_code, result.output
+    assert result.stdout == ""
+    assert str(prod) in result.stderr and str(mine) in result.stderr
+    assert NEW not in prod.read_text() + mine.read_text()
 
 
 def test_mark_reviewed_refuses_a_catalog_invalid_elsewhere_before_writing_or_recording(
