@@ -1,7 +1,8 @@
 """Curator decisions: what a person decided about one resource, recorded and applied.
 
 Stage: curate (after the reports). Inputs: `Settings`, a curator id (plus `collection`
-when the id is in several catalogs), the decision and who made it. Outputs: a
+when the id is in several catalogs, and `catalogs`, the files named with --catalog, which
+must hold the file edited), the decision and who made it. Outputs: a
 `decisions` row (who, when, what, why), the effect on the resource row (reviewed,
 snoozed, ignored), and, for URL changes and reviews, the edit written back into the
 catalog file through `catalog.catalog_edit` (comments and order kept) followed by a
@@ -49,9 +50,9 @@ from catalog.health import shown_state, state_line
 from catalog.model import Resource
 from catalog.queries import ATTENTION_STATES
 from catalog.settings import Settings
-from catalog.source import CATALOG_SUFFIXES, catalog_files, load_catalogs
+from catalog.source import CATALOG_SUFFIXES, catalog_files, load_catalogs, meant_url
 from catalog.sync import SyncResult, sync_catalogs
-from catalog.text import clauses, clipped, counted, without_controls
+from catalog.text import clauses, clipped, counted, invisible_characters, without_controls
 from catalog.urls import UrlProblem, canonical_url, parse_url, same_place, with_fragment_of
 
 __all__ = [
@@ -105,9 +106,11 @@ def accept_redirect(
     by: str | None = None,
     reason: str | None = None,
     dry_run: bool = False,
+    catalogs: Sequence[Path] | None = None,
     clock: Clock = utcnow,
 ) -> DecisionResult:
-    """Point the entry at the final URL of its link's current permanent redirect."""
+    """Point the entry at the final URL of its link's current permanent redirect.
+    `catalogs`: the files the curator named (--catalog), which must hold the one edited."""
     engine = _writable(settings, clock)
     resource = store.find_resource(engine, rid, collection=collection)
     target = store.permanent_redirect_target(engine, resource.link_id) if resource.link_id else None
@@ -129,7 +132,17 @@ def accept_redirect(
         )
     target = with_fragment_of(target, resource.url)
     return _change_url(
-        settings, engine, resource, target, ACCEPT_REDIRECT, by, reason, dry_run, clock, True
+        settings,
+        engine,
+        resource,
+        target,
+        ACCEPT_REDIRECT,
+        by,
+        reason,
+        dry_run,
+        clock,
+        catalogs=catalogs,
+        from_link=True,
     )
 
 
@@ -143,9 +156,12 @@ def replace_url(
     by: str | None = None,
     reason: str | None = None,
     dry_run: bool = False,
+    catalogs: Sequence[Path] | None = None,
     clock: Clock = utcnow,
 ) -> DecisionResult:
-    """Replace the entry's URL with `url`, or with its link's archived copy (`archive`)."""
+    """Replace the entry's URL with `url` (read as `catalog import-csv` reads a pasted
+    address, `meant_url`), or with its link's archived copy (`archive`). `catalogs`: as
+    for `accept_redirect`."""
     engine = _writable(settings, clock)
     resource = store.find_resource(engine, rid, collection=collection)
     if archive == (url is not None):
@@ -161,12 +177,26 @@ def replace_url(
             )
             raise LinkhealthError(f"no archived copy is known for {_name(resource)}; {when}")
         url = with_fragment_of(url, resource.url)
-    assert url is not None
+        note = ""
+    else:
+        assert url is not None
+        url, note = _as_meant(url)
     problem = parse_url(url)
     if isinstance(problem, UrlProblem):
         raise ConfigError(f"{url!r} cannot replace the URL: {problem.reason}")
     return _change_url(
-        settings, engine, resource, url, REPLACE_URL, by, reason, dry_run, clock, archive
+        settings,
+        engine,
+        resource,
+        url,
+        REPLACE_URL,
+        by,
+        reason,
+        dry_run,
+        clock,
+        catalogs=catalogs,
+        from_link=archive,
+        note=note,
     )
 
 
@@ -178,15 +208,22 @@ def mark_reviewed(
     by: str | None = None,
     reason: str | None = None,
     dry_run: bool = False,
+    catalogs: Sequence[Path] | None = None,
     clock: Clock = utcnow,
 ) -> DecisionResult:
-    """Write `reviewed_at: <today>` into the entry and record the review."""
+    """Write `reviewed_at: <today>` into the entry and record the review. `catalogs`: as
+    for `accept_redirect`."""
     engine = _writable(settings, clock)
     resource = store.find_resource(engine, rid, collection=collection)
     now = clock()
     today = local_date(now)  # the curator's day: 08:00 in Sydney is not yesterday
     edit = FieldEdit(resource.rid, "reviewed_at", today)
-    path = _editable(settings, resource, "be marked reviewed there")
+    path = _editable(settings, resource, "be marked reviewed there", catalogs)
+    if path is not None:
+        # Refused up front, as a URL change is: a file invalid elsewhere (an empty title, an
+        # id used twice) failed its re-sync after the edit was written and recorded, so
+        # each retry recorded another review while the database kept the old entry.
+        load_catalogs([path])
     diff = ""
     if path is not None:
         diff = apply_edits(path, [edit], dry_run=True).diff if dry_run else ""
@@ -375,11 +412,15 @@ def _change_url(
     reason: str | None,
     dry_run: bool,
     clock: Clock,
+    *,
+    catalogs: Sequence[Path] | None,
     from_link: bool = False,
+    note: str = "",
 ) -> DecisionResult:
     """`from_link`: `url` comes from what checks found at the stored URL (its redirect or
-    archived copy), so it is refused when the file has since been given another URL."""
-    path = _editable(settings, resource, "have its URL changed there")
+    archived copy), so it is refused when the file has since been given another URL.
+    `note`: said after the message (how the URL given was read)."""
+    path = _editable(settings, resource, "have its URL changed there", catalogs)
     if path is None:
         raise ConfigError(
             f"{_name(resource)} comes from {resource.path}, which is not an editable catalog "
@@ -400,7 +441,7 @@ def _change_url(
     shared = _sharing(path, resource.rid, url)
     if dry_run:
         diff = apply_edits(path, [edit], dry_run=True).diff
-        message = f"would change the URL of {_name(resource)} to {url} in {path}{shared}"
+        message = f"would change the URL of {_name(resource)} to {url} in {path}{shared}{note}"
         return DecisionResult(resource, kind, message, diff, True)
     now = clock()
     diff, decision = _edit_and_record(
@@ -415,7 +456,7 @@ def _change_url(
         details={"old": resource.url, "new": url, "file": str(path)},
     )
     sync = _resync(settings, engine, path, now)
-    message = f"changed the URL of {_name(resource)} to {url} in {path}{shared}"
+    message = f"changed the URL of {_name(resource)} to {url} in {path}{shared}{note}"
     return DecisionResult(resource, kind, message, diff, False, decision, sync)
 
 
@@ -505,19 +546,27 @@ def _resync(settings: Settings, engine: Engine, path: Path, now: datetime) -> Sy
         ) from exc
 
 
-def _editable(settings: Settings, resource: store.ResourceRecord, doing: str) -> Path | None:
+def _editable(
+    settings: Settings,
+    resource: store.ResourceRecord,
+    doing: str,
+    catalogs: Sequence[Path] | None = None,
+) -> Path | None:
     """The catalog file a decision is written into; None for one whose format cannot be
     edited (a review is then recorded in the database only).
 
     A file gone since the last sync (moved, renamed, deleted) is refused, not taken for a
     format that cannot be edited: the curator keeps the moved file in git, and a review
-    recorded only in the database would be lost from it without a word."""
+    recorded only in the database would be lost from it without a word. So is a file that
+    is not among `catalogs`, the files the curator named (`_named`)."""
     if not resource.path:
         return None
     path = Path(resource.path)
     if path.suffix.lower() not in CATALOG_SUFFIXES:
         return None
     if path.is_file():
+        if catalogs is not None:
+            _named(settings, resource, path, catalogs, doing)
         return path
     moved = next(
         (
@@ -543,6 +592,57 @@ def _editable(settings: Settings, resource: store.ResourceRecord, doing: str) ->
             )
         ]
     )
+
+
+def _named(
+    settings: Settings,
+    resource: store.ResourceRecord,
+    path: Path,
+    catalogs: Sequence[Path],
+    doing: str,
+) -> None:
+    """Refuse an edit of `path`, the file the database last synced the entry's collection
+    from, when the curator named other files (--catalog). Editing the named copy instead
+    would re-sync the whole collection from it (an older checkout's entries reverted or
+    removed in the database without a word); editing `path` left the named file as it was,
+    and the next sync of that file undid the edit while its decision stayed recorded."""
+    files = catalog_files(catalogs)
+    if any(p.resolve() == path.resolve() for p in files):
+        return
+    named = [p for p in files if p.stem == resource.collection]
+    where = f"{_name(resource)} comes from {path} (the file the database last synced it from)"
+    if not named:
+        raise ConfigError(
+            f"{where}, which is not among the --catalog files "
+            f"({', '.join(map(str, catalogs))}), so it cannot {doing}; nothing was written or "
+            "recorded. Name that file with --catalog, or leave --catalog out"
+        )
+    words = ["linkhealth", "sync", *command_options(settings).words, "--catalog", str(named[0])]
+    raise ConfigError(
+        f"{where}, not from {named[0]}, which --catalog names, so it cannot {doing}: the "
+        "database follows one file per collection, and the next sync of the other would undo "
+        f"the edit; nothing was written or recorded. To edit {named[0]}, sync it first "
+        f"(`{shlex.join(words)}`: it says what changes in the database) and run this again; "
+        f"to edit {path}, leave --catalog out"
+    )
+
+
+def _as_meant(url: str) -> tuple[str, str]:
+    """`url` as `catalog import-csv` reads a pasted address (`meant_url`: without
+    invisible characters and the spaces around it, unwrapped), and a note for the message
+    saying what was left out ("" when nothing): `catalog lint` calls a zero-width space
+    pasted with an address an error, and a message showing the URL cannot show it."""
+    meant = meant_url(url)
+    if meant == url:
+        return url, ""
+    hidden = invisible_characters(url.strip())  # a newline pasted after it is no news
+    if hidden:
+        codes = ", ".join(f"U+{ord(c):04X}" for c in hidden)
+        return meant, (
+            f"; note: the URL given held {counted(len(hidden), 'invisible character')} "
+            f"({codes}), left out as `catalog import-csv` does"
+        )
+    return meant, f"; note: the URL given, {url!r}, was read as {meant}"
 
 
 def _moment(value: date | datetime) -> datetime:

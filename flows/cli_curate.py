@@ -147,7 +147,13 @@ def accept_redirect(
     _say(
         _recheck_changed(config, db, catalog),
         decisions.accept_redirect(
-            settings, resource_id, collection=collection, by=by, reason=reason, dry_run=dry_run
+            settings,
+            resource_id,
+            collection=collection,
+            by=by,
+            reason=reason,
+            dry_run=dry_run,
+            catalogs=catalog,
         ),
     )
 
@@ -184,6 +190,7 @@ def replace_url(
             by=by,
             reason=reason,
             dry_run=dry_run,
+            catalogs=catalog,
         ),
     )
 
@@ -208,7 +215,13 @@ def mark_reviewed(
     _say(
         _recheck_changed(config, db, catalog),
         decisions.mark_reviewed(
-            settings, resource_id, collection=collection, by=by, reason=reason, dry_run=dry_run
+            settings,
+            resource_id,
+            collection=collection,
+            by=by,
+            reason=reason,
+            dry_run=dry_run,
+            catalogs=catalog,
         ),
     )
 
