@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml as pyyaml
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar, merge_attrib
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.emitter import RoundTripEmitter
 from ruamel.yaml.error import CommentMark, YAMLError
@@ -749,6 +749,14 @@ def _loads_as_text(item: yaml_splice.Item) -> bool:
     return str(tag) == "tag:yaml.org,2002:str"
 
 
+def _id_of(entry: CommentedMap) -> Any:
+    """The entry's id as the loader reads it: `id: !!str 2019` is the text '2019'."""
+    value = entry.get("id")
+    if isinstance(value, TaggedScalar) and str(value.tag) == _TEXT_TAGS[2]:
+        return str(value.value)
+    return value
+
+
 def _edit_document(
     path: Path, original: str, edits: Sequence[FieldEdit], style: _Style
 ) -> tuple[str, list[FieldEdit]]:
@@ -775,11 +783,7 @@ def _edit_document(
         with refused.kept(at):
             value = _normalize(path, edit)
             entry = next(
-                (
-                    m
-                    for m in items
-                    if isinstance(m, CommentedMap) and m.get("id") == edit.resource_id
-                ),
+                (m for m in items if isinstance(m, CommentedMap) and _id_of(m) == edit.resource_id),
                 None,
             )
             if entry is None:
@@ -1156,7 +1160,7 @@ class _Merges:
         Refused rather than written into the other entry as it stood: that entry's lines
         are the curator's, and which of the two should change is theirs to say (a course's
         2024 edition builds on the 2023 one: is it reviewed too?)."""
-        rid = entry.get("id")
+        rid = _id_of(entry)
         if value is None and any(_provides(m, name) for m in _merged(entry)):
             raise CatalogError(
                 [
@@ -1174,7 +1178,7 @@ class _Merges:
         for other in self.builders(entry):
             if not _reads_through(other, entry, name):
                 continue
-            oid = other.get("id")
+            oid = _id_of(other)
             had = other.get(name) is not None
             keep = "with the value it has now" if had else "left empty, as it has none now"
             raise CatalogError(
