@@ -644,7 +644,121 @@ def _edit_yaml(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, 
     spliced = _edit_yaml_spliced(path, text, edits)
     if spliced is not None:
         return spliced
-    return _edit_yaml_whole(path, text, edits)
+    new, changed = _edit_yaml_whole(path, text, edits)
+    if changed and new != text:
+        new = _edited_entries_only(text, new) or new
+    return new, changed
+
+
+def _edited_entries_only(old: str, new: str) -> str | None:
+    """`old` with only the entries whose data `new` (the whole file's round trip) changed
+    written as `new` writes them, each in its own layout (`_as_written_there`): the round
+    trip writes every entry anew where it cannot put the file's layout back (an entry
+    indented unlike the rest, a `- # comment` line, a dash alone on its line), which the
+    splice would have left alone had the file let it. None when that cannot be sure: the
+    entries cannot be found, or the result would hold other data or other comments."""
+    before, after = yaml_splice.spans(old), yaml_splice.spans(new)
+    loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+    try:
+        was, now = pyyaml.load(old, Loader=loader), pyyaml.load(new, Loader=loader)
+    except (pyyaml.YAMLError, ValueError, RecursionError):
+        return None
+    if before is None or after is None or len(before) != len(after):
+        return None
+    old_entries, new_entries = was.get("resources"), now.get("resources")
+    if not isinstance(old_entries, list) or not isinstance(new_entries, list):
+        return None
+    if len(old_entries) != len(before) or len(new_entries) != len(after):
+        return None
+    newline = "\r\n" if new.count("\r\n") * 2 > new.count("\n") else "\n"
+    pieces: list[str] = []
+    done = 0
+    for span, respan, data, new_data in zip(before, after, old_entries, new_entries, strict=True):
+        if data == new_data:
+            continue
+        body = _as_written_there(old, span, new, respan, newline)
+        if body is None or _comments(body) != _comments(old[span.start : span.body_end]):
+            return None  # a comment the round trip moved in or out of the entry
+        pieces += [old[done : span.start], body]
+        done = span.body_end
+    if not pieces:
+        return None
+    result = "".join(pieces) + old[done:]
+    try:
+        same = pyyaml.load(result, Loader=loader) == now
+    except (pyyaml.YAMLError, ValueError, RecursionError):
+        return None
+    return result if same else None
+
+
+def _as_written_there(
+    old: str, span: yaml_splice.Span, new: str, respan: yaml_splice.Span, newline: str
+) -> str | None:
+    """The entry `respan` of `new` (its lines of content, not the comments after them)
+    laid out as the entry `span` of `old` is: its dash line as written (`-   id:`,
+    `- # comment`, a dash alone), its lines indented as deep, its lines that differ only
+    in spelling as they were (`_keep_layout`)."""
+    if respan.first != respan.start:
+        return None  # the round trip writes `- key:`; anything else is not read here
+    first_end = new.find("\n", respan.content)
+    first_end = respan.body_end if first_end < 0 else min(first_end + 1, respan.body_end)
+    if span.first == span.start:
+        head = old[span.start : span.content]
+    else:
+        head = old[span.start : span.first] + " " * span.column
+    lines = [head + new[respan.content : first_end]]
+    shift = span.column - respan.column
+    for line in new[first_end : respan.body_end].splitlines(keepends=True):
+        if not line.strip():
+            lines.append(line)
+        elif shift >= 0:
+            lines.append(" " * shift + line)
+        elif not line[:-shift].strip(" "):
+            lines.append(line[-shift:])
+        else:
+            return None
+    return _keep_layout(old[span.start : span.body_end], "".join(lines), newline)
+
+
+def _indented_as_written(header: str, old: str, new: str) -> str:
+    """The edited entry `new` indented as the entry `old` was, when the file's other
+    entries are not (`-   id: a` pasted from a file indented by four): the round trip
+    writes every entry with the indentation it guesses for the file."""
+    before, after = yaml_splice.spans(header + old), yaml_splice.spans(header + new)
+    if not before or not after or len(before) != 1 or len(after) != 1:
+        return new
+    (span,), (respan,) = before, after
+    if span.first != span.start or span.column == respan.column:
+        return new  # a dash alone is written `- key:` as the whole file's round trip does
+    newline = "\r\n" if new.endswith("\r\n") else "\n"
+    body = _as_written_there(header + old, span, header + new, respan, newline)
+    if body is None:
+        return new
+    relaid = body + (header + new)[respan.body_end :]
+    loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+    try:
+        same = pyyaml.load(header + relaid, Loader=loader) == pyyaml.load(
+            header + new, Loader=loader
+        )
+    except (pyyaml.YAMLError, ValueError, RecursionError):
+        return new
+    return relaid if same else new
+
+
+#: A comment: after the line's start or white space, outside quotes.
+_COMMENT = re.compile(r"(?:^|[ \t])(#.*)$")
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def _comments(text: str) -> Counter[str]:
+    """The comments of an entry's lines (text in a block scalar that looks like one too:
+    compared between two spellings of an entry, it is in both or in neither)."""
+    found: Counter[str] = Counter()
+    for line in text.splitlines():
+        comment = _COMMENT.search(_QUOTED.sub("''", line))
+        if comment is not None:
+            found[comment.group(1).rstrip()] += 1
+    return found
 
 
 def _edit_yaml_whole(
@@ -724,6 +838,7 @@ def _edit_yaml_spliced(
         entry = part.entry(new, resources.header)
         if entry is None:
             return None
+        entry = _indented_as_written(resources.header, text[part.start : part.end], entry)
         pieces += [text[done : part.start], entry]
         done = part.end
         left = iter(took)
