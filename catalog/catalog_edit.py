@@ -9,7 +9,8 @@ Curators own these files, so an edit touches only the lines it must: YAML goes t
 ruamel.yaml's round-trip mode (comments, key order, quotes and block scalars survive), and CSV
 records that an edit does not touch are copied byte for byte. Only the edited YAML entries
 make the round trip, each in an excerpt of the file (`yaml_splice`), as a whole 20,000-entry
-file takes ruamel a minute; a file the excerpts cannot be sure to read as a whole goes whole.
+file takes ruamel a minute; a file the excerpts cannot be sure to read as a whole goes whole,
+and only its edited entries are taken from that round trip (`_edited_entries_only`).
 A result that would no longer load (empty url, duplicate id, ...) is refused with the
 loader's own `CatalogError`.
 """

@@ -51,13 +51,18 @@ def _edited(tmp_path: Path, text: str, edits: list[FieldEdit]) -> str:
     return path.read_bytes().decode()
 
 
+LONE_E = "-\n  id: e\n  title: E\n  url: https://e.org/\n  \n"
+
+
+@pytest.mark.parametrize("text", [PASTED, PASTED.replace(LONE_E, "")], ids=["spliced", "whole"])
 def test_an_entry_indented_by_four_is_edited_in_its_own_layout_and_alone(
-    tmp_path: Path,
+    tmp_path: Path, text: str
 ) -> None:
-    new = _edited(tmp_path, PASTED, [FieldEdit("d", "reviewed_at", "2026-12-05")])
+    # "whole": its neighbour refers to an anchor of another entry (r4's F2 reproduction)
+    new = _edited(tmp_path, text, [FieldEdit("d", "reviewed_at", "2026-12-05")])
 
     url = "    url: https://d.org/\n"
-    assert new == PASTED.replace(url, url + "    reviewed_at: '2026-12-05'\n")
+    assert new == text.replace(url, url + "    reviewed_at: '2026-12-05'\n")
 
 
 @pytest.mark.parametrize("rid", ["a", "e", "f"])
