@@ -9,7 +9,8 @@ Curators own these files, so an edit touches only the lines it must: YAML goes t
 ruamel.yaml's round-trip mode (comments, key order, quotes and block scalars survive), and CSV
 records that an edit does not touch are copied byte for byte. Only the edited YAML entries
 make the round trip, each in an excerpt of the file (`yaml_splice`), as a whole 20,000-entry
-file takes ruamel a minute; a file the excerpts cannot be sure to read as a whole goes whole.
+file takes ruamel a minute; a file the excerpts cannot be sure to read as a whole goes whole,
+and only its edited entries are taken from that round trip (`_edited_entries_only`).
 A result that would no longer load (empty url, duplicate id, ...) is refused with the
 loader's own `CatalogError`.
 """
@@ -32,7 +33,7 @@ from typing import Any
 
 import yaml as pyyaml
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar, merge_attrib
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.emitter import RoundTripEmitter
 from ruamel.yaml.error import CommentMark, YAMLError
@@ -644,7 +645,121 @@ def _edit_yaml(path: Path, text: str, edits: Sequence[FieldEdit]) -> tuple[str, 
     spliced = _edit_yaml_spliced(path, text, edits)
     if spliced is not None:
         return spliced
-    return _edit_yaml_whole(path, text, edits)
+    new, changed = _edit_yaml_whole(path, text, edits)
+    if changed and new != text:
+        new = _edited_entries_only(text, new) or new
+    return new, changed
+
+
+def _edited_entries_only(old: str, new: str) -> str | None:
+    """`old` with only the entries whose data `new` (the whole file's round trip) changed
+    written as `new` writes them, each in its own layout (`_as_written_there`): the round
+    trip writes every entry anew where it cannot put the file's layout back (an entry
+    indented unlike the rest, a `- # comment` line, a dash alone on its line), which the
+    splice would have left alone had the file let it. None when that cannot be sure: the
+    entries cannot be found, or the result would hold other data or other comments."""
+    before, after = yaml_splice.spans(old), yaml_splice.spans(new)
+    loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+    try:
+        was, now = pyyaml.load(old, Loader=loader), pyyaml.load(new, Loader=loader)
+    except (pyyaml.YAMLError, ValueError, RecursionError):
+        return None
+    if before is None or after is None or len(before) != len(after):
+        return None
+    old_entries, new_entries = was.get("resources"), now.get("resources")
+    if not isinstance(old_entries, list) or not isinstance(new_entries, list):
+        return None
+    if len(old_entries) != len(before) or len(new_entries) != len(after):
+        return None
+    newline = "\r\n" if new.count("\r\n") * 2 > new.count("\n") else "\n"
+    pieces: list[str] = []
+    done = 0
+    for span, respan, data, new_data in zip(before, after, old_entries, new_entries, strict=True):
+        if data == new_data:
+            continue
+        body = _as_written_there(old, span, new, respan, newline)
+        if body is None or _comments(body) != _comments(old[span.start : span.body_end]):
+            return None  # a comment the round trip moved in or out of the entry
+        pieces += [old[done : span.start], body]
+        done = span.body_end
+    if not pieces:
+        return None
+    result = "".join(pieces) + old[done:]
+    try:
+        same = pyyaml.load(result, Loader=loader) == now
+    except (pyyaml.YAMLError, ValueError, RecursionError):
+        return None
+    return result if same else None
+
+
+def _as_written_there(
+    old: str, span: yaml_splice.Span, new: str, respan: yaml_splice.Span, newline: str
+) -> str | None:
+    """The entry `respan` of `new` (its lines of content, not the comments after them)
+    laid out as the entry `span` of `old` is: its dash line as written (`-   id:`,
+    `- # comment`, a dash alone), its lines indented as deep, its lines that differ only
+    in spelling as they were (`_keep_layout`)."""
+    if respan.first != respan.start:
+        return None  # the round trip writes `- key:`; anything else is not read here
+    first_end = new.find("\n", respan.content)
+    first_end = respan.body_end if first_end < 0 else min(first_end + 1, respan.body_end)
+    if span.first == span.start:
+        head = old[span.start : span.content]
+    else:
+        head = old[span.start : span.first] + " " * span.column
+    lines = [head + new[respan.content : first_end]]
+    shift = span.column - respan.column
+    for line in new[first_end : respan.body_end].splitlines(keepends=True):
+        if not line.strip():
+            lines.append(line)
+        elif shift >= 0:
+            lines.append(" " * shift + line)
+        elif not line[:-shift].strip(" "):
+            lines.append(line[-shift:])
+        else:
+            return None
+    return _keep_layout(old[span.start : span.body_end], "".join(lines), newline)
+
+
+def _indented_as_written(header: str, old: str, new: str) -> str:
+    """The edited entry `new` indented as the entry `old` was, when the file's other
+    entries are not (`-   id: a` pasted from a file indented by four): the round trip
+    writes every entry with the indentation it guesses for the file."""
+    before, after = yaml_splice.spans(header + old), yaml_splice.spans(header + new)
+    if not before or not after or len(before) != 1 or len(after) != 1:
+        return new
+    (span,), (respan,) = before, after
+    if span.first != span.start or span.column == respan.column:
+        return new  # a dash alone is written `- key:` as the whole file's round trip does
+    newline = "\r\n" if new.endswith("\r\n") else "\n"
+    body = _as_written_there(header + old, span, header + new, respan, newline)
+    if body is None:
+        return new
+    relaid = body + (header + new)[respan.body_end :]
+    loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+    try:
+        same = pyyaml.load(header + relaid, Loader=loader) == pyyaml.load(
+            header + new, Loader=loader
+        )
+    except (pyyaml.YAMLError, ValueError, RecursionError):
+        return new
+    return relaid if same else new
+
+
+#: A comment: after the line's start or white space, outside quotes.
+_COMMENT = re.compile(r"(?:^|[ \t])(#.*)$")
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def _comments(text: str) -> Counter[str]:
+    """The comments of an entry's lines (text in a block scalar that looks like one too:
+    compared between two spellings of an entry, it is in both or in neither)."""
+    found: Counter[str] = Counter()
+    for line in text.splitlines():
+        comment = _COMMENT.search(_QUOTED.sub("''", line))
+        if comment is not None:
+            found[comment.group(1).rstrip()] += 1
+    return found
 
 
 def _edit_yaml_whole(
@@ -724,6 +839,7 @@ def _edit_yaml_spliced(
         entry = part.entry(new, resources.header)
         if entry is None:
             return None
+        entry = _indented_as_written(resources.header, text[part.start : part.end], entry)
         pieces += [text[done : part.start], entry]
         done = part.end
         left = iter(took)
@@ -747,6 +863,14 @@ def _loads_as_text(item: yaml_splice.Item) -> bool:
     # ruamel's reading of a plain scalar (YAML 1.2): `123` or `true` is no text id
     tag = VersionedResolver().resolve(ScalarNode, item.id, (True, False))
     return str(tag) == "tag:yaml.org,2002:str"
+
+
+def _id_of(entry: CommentedMap) -> Any:
+    """The entry's id as the loader reads it: `id: !!str 2019` is the text '2019'."""
+    value = entry.get("id")
+    if isinstance(value, TaggedScalar) and str(value.tag) == _TEXT_TAGS[2]:
+        return str(value.value)
+    return value
 
 
 def _edit_document(
@@ -775,11 +899,7 @@ def _edit_document(
         with refused.kept(at):
             value = _normalize(path, edit)
             entry = next(
-                (
-                    m
-                    for m in items
-                    if isinstance(m, CommentedMap) and m.get("id") == edit.resource_id
-                ),
+                (m for m in items if isinstance(m, CommentedMap) and _id_of(m) == edit.resource_id),
                 None,
             )
             if entry is None:
@@ -1156,7 +1276,7 @@ class _Merges:
         Refused rather than written into the other entry as it stood: that entry's lines
         are the curator's, and which of the two should change is theirs to say (a course's
         2024 edition builds on the 2023 one: is it reviewed too?)."""
-        rid = entry.get("id")
+        rid = _id_of(entry)
         if value is None and any(_provides(m, name) for m in _merged(entry)):
             raise CatalogError(
                 [
@@ -1174,7 +1294,7 @@ class _Merges:
         for other in self.builders(entry):
             if not _reads_through(other, entry, name):
                 continue
-            oid = other.get("id")
+            oid = _id_of(other)
             had = other.get(name) is not None
             keep = "with the value it has now" if had else "left empty, as it has none now"
             raise CatalogError(

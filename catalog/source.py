@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.tokens import ScalarToken
@@ -755,12 +755,41 @@ def _put_tabs_back(node: Any, hold: str) -> None:
                 _put_tabs_back(value, hold)
 
 
+#: YAML's own tag for text: `!!str 2019` is the text '2019'.
+_TEXT_TAG = "tag:yaml.org,2002:str"
+
+
+def _untagged_text(node: Any) -> Any:
+    """`node` with each scalar tagged `!!str` (`id: !!str 2019`, `notes: !!str yes`) as
+    its text: the tag says "this is text", but ruamel keeps it as a `TaggedScalar`, which
+    validation would refuse as no text. Scalars with other tags stay as they are (refused,
+    `_kind` names the tag)."""
+    if isinstance(node, TaggedScalar):
+        return str(node.value) if str(node.tag) == _TEXT_TAG else node
+    if isinstance(node, CommentedMap):
+        for key in list(node):
+            value = node[key]
+            text = _untagged_text(value)
+            if text is not value:
+                node[key] = text
+            name = _untagged_text(key)
+            if name is not key:
+                node.insert(list(node).index(key), name, node.pop(key))
+    elif isinstance(node, CommentedSeq):
+        for index, value in enumerate(node):
+            text = _untagged_text(value)
+            if text is not value:
+                node[index] = text
+    return node
+
+
 def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_Entry]]:
     readable, hold = held_tabs(text)
     try:
         doc = YAML(typ="rt").load(readable)
         if hold is not None:
             _put_tabs_back(doc, hold)
+        doc = _untagged_text(doc)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"
@@ -1615,6 +1644,9 @@ def _kind(value: Any) -> str:
         return "a list"
     if isinstance(value, date):
         return f"the date {value.isoformat()}"
+    if isinstance(value, TaggedScalar):
+        # `!!str` is read as text (`_untagged_text`); other tags name no type a catalog has
+        return f"{str(value.value)!r} with the YAML tag {value.tag} (remove the tag)"
     return f"a {type(value).__name__}"
 
 

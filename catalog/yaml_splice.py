@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
-__all__ = ["HEAD", "Excerpt", "Item", "Resources", "excerpt", "scan"]
+__all__ = ["HEAD", "Excerpt", "Item", "Resources", "Span", "excerpt", "scan", "spans"]
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Scalar = yaml.ScalarEvent
@@ -357,3 +358,128 @@ def excerpt(text: str, resources: Resources, index: int, newline: str) -> Excerp
         3,
         items[index].dash,
     )
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where one entry of the `resources` list is written, however its dash is: on the
+    line of its first key, alone on a line above it, or followed by a comment."""
+
+    #: Offset of the line the entry's dash is on.
+    start: int
+    #: Offset of the entry's first content (key, anchor, tag) and its column.
+    content: int
+    column: int
+    #: Offset of the line `content` is on (`start` when it is the dash's line).
+    first: int
+    #: Offset after the entry's last line of content: the comment and blank lines after it
+    #: (up to `end`) are its trailer.
+    body_end: int
+    #: The next entry's `start`, or the line the list ends on.
+    end: int
+
+
+#: A line holding a dash and maybe a comment: an entry written on the lines below.
+_DASH_ABOVE = re.compile(r"( *)-[ \t]*(?:#[^\n]*)?\r?\n?")
+
+
+def spans(text: str) -> list[Span] | None:
+    """Where each entry of `text`'s `resources` list is written, for any block layout the
+    parser reads (entries indented by four, `- # comment`, a dash alone, anchors shared
+    between entries); None when `text` is no such catalog or an entry's dash cannot be
+    found plainly."""
+    loader = _Loader(text)
+    try:
+        return _spans(text, loader.get_event)
+    except (yaml.YAMLError, _Unsure, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+
+
+def _spans(text: str, get: Any) -> list[Span] | None:
+    for kind in (yaml.StreamStartEvent, yaml.DocumentStartEvent, yaml.MappingStartEvent):
+        if not isinstance(get(), kind):
+            raise _Unsure
+    while True:
+        key = get()
+        if not isinstance(key, _Scalar):
+            raise _Unsure  # the end of the top mapping, or a key that is no scalar
+        value = get()
+        if key.value != "resources":
+            _skip(value, get)
+            continue
+        if not isinstance(value, _SequenceStart) or value.flow_style:
+            raise _Unsure
+        found: list[Span] = []
+        column: int | None = None
+        while True:
+            event = get()
+            if isinstance(event, _SequenceEnd):
+                at = event.start_mark.index
+                end = text.rfind("\n", 0, at) + 1 if at < len(text) else len(text)
+                if found:
+                    found[-1] = _ended(found[-1], end)
+                return found
+            mark = event.start_mark
+            start, dash = _dash_line(text, mark.index)
+            if column is None:
+                column = dash
+            elif dash != column:
+                raise _Unsure
+            last = _skip(event, get)
+            body_end = last if last and text[last - 1] == "\n" else _line_end(text, last)
+            first = text.rfind("\n", 0, mark.index) + 1
+            if found:
+                found[-1] = _ended(found[-1], start)
+            found.append(Span(start, mark.index, mark.column, first, body_end, body_end))
+
+
+def _ended(span: Span, end: int) -> Span:
+    if end < span.body_end:
+        raise _Unsure
+    return Span(span.start, span.content, span.column, span.first, span.body_end, end)
+
+
+def _line_end(text: str, at: int) -> int:
+    end = text.find("\n", at)
+    return len(text) if end < 0 else end + 1
+
+
+def _dash_line(text: str, index: int) -> tuple[int, int]:
+    """(offset of the line, column) of the dash of the entry whose content starts at
+    `index`: on the same line, or above it past comment and blank lines only."""
+    line_start = text.rfind("\n", 0, index) + 1
+    lead = text[line_start:index]
+    stripped = lead.lstrip(" ")
+    if stripped.startswith("-") and not stripped[1:].strip(" "):
+        return line_start, len(lead) - len(stripped)
+    if lead.strip(" "):
+        raise _Unsure
+    at = line_start
+    while at > 0:
+        above = text.rfind("\n", 0, at - 1) + 1
+        line = text[above:at]
+        dash = _DASH_ABOVE.fullmatch(line)
+        if dash is not None:
+            return above, len(dash.group(1))
+        if line.strip(" \t\r\n") and not line.lstrip(" \t").startswith("#"):
+            raise _Unsure
+        at = above
+    raise _Unsure
+
+
+def _skip(event: yaml.Event, get: Any) -> int:
+    """Pass the rest of the node `event` starts; the offset where its last content ends
+    (a block collection's end event is marked at what follows it, comments included)."""
+    last = event.end_mark.index
+    depth = 1 if isinstance(event, _SequenceStart | _MappingStart) else 0
+    while depth:
+        child = get()
+        if isinstance(child, _SequenceStart | _MappingStart):
+            depth += 1
+        elif isinstance(child, _SequenceEnd | _MappingEnd):
+            depth -= 1
+        if child.end_mark.index > child.start_mark.index:  # not a block collection's end
+            last = max(last, child.end_mark.index)
+    return last

@@ -170,3 +170,22 @@ def test_comments_after_a_replaced_block_list_stay(
     items = "".join(f"  - {v}\n" for v in value)
     after = rest.partition("\n")[2].partition("\n")[2]
     assert new == "resources:\n- id: a\n  url: http://a.example/\n  tags:\n" + items + after
+
+
+# --- 6. an id tagged `!!str` (YAML's "this is text") is the id it spells ---------------------
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["spliced", "whole-file"])
+def test_an_entry_whose_id_is_tagged_str_can_be_edited(tmp_path: Path, shared: bool) -> None:
+    # `shared`: an anchor used across entries sends the edit through the whole-file path
+    publisher = ("  publisher: &p X\n", "  publisher: *p\n") if shared else ("", "")
+    text = (
+        "resources:\n- id: !!str 2019\n  title: T\n  url: http://a.example/\n  notes: !!str yes\n"
+        + publisher[0]
+        + "- id: b\n  title: B\n  url: http://b.example/\n"
+        + publisher[1]
+    )
+    new = _edited(tmp_path, text, [FieldEdit("2019", "reviewed_at", "2026-01-02")])
+    entry_a = text[: text.index("- id: b")]
+    assert new == entry_a + "  reviewed_at: '2026-01-02'\n" + text[len(entry_a) :]
+    assert load_catalog(tmp_path / "c.yaml").resources[0].id == "2019"

@@ -334,6 +334,26 @@ def test_an_id_with_spaces_is_refused_and_told_how_to_write_it(
     assert problem.message.endswith(f"write ids without spaces, e.g. {meant!r}")
 
 
+def test_text_tagged_str_loads_as_its_text(tmp_path: Path) -> None:
+    """`!!str` is YAML's way of saying "this is text": an id, a text field, a list item."""
+    entry = "  notes: !!str yes\n  publisher: !<tag:yaml.org,2002:str> 1984\n  tags: [!!str 2020]\n"
+    text = GOOD_YAML.replace("id: hotline", "id: !!str 2019") + entry
+    path = write(tmp_path, "c.yaml", text)
+    report = validate_catalog(path)
+    assert not report.problems and not report.warnings
+    (resource,) = load_catalog(path).resources
+    assert (resource.id, resource.notes, resource.publisher) == ("2019", "yes", "1984")
+    assert resource.tags == ("2020",)
+
+
+def test_another_tag_is_refused_naming_the_tag_and_what_to_do(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.yaml", GOOD_YAML + "  notes: !custom hello\n")
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line, problem.field) == ("wrong_type", 7, "notes")
+    assert "'hello' with the YAML tag !custom (remove the tag)" in problem.message
+    assert "TaggedScalar" not in problem.message
+
+
 def test_a_csv_id_padded_with_spaces_is_trimmed_like_every_csv_cell(tmp_path: Path) -> None:
     path = write(tmp_path, "c.csv", "id,title,url\n  a  ,A,https://a.org/\n")
     assert [r.id for r in load_catalog(path).resources] == ["a"]
