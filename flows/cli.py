@@ -937,11 +937,12 @@ def ending() -> None:
     folds its write-ahead log back into the file), then the collector's walks over what it
     leaves behind skipped (`catalog.collector.collector_done`)."""
     from catalog.collector import collector_done
-    from catalog.db import close_engines
 
+    db = sys.modules.get("catalog.db")  # a command that opened no database never imports it
     # As when the collector closed them: a failure to close is never the command's status.
     with suppress(Exception):
-        close_engines()
+        if db is not None:
+            db.close_engines()
     collector_done()
 
 

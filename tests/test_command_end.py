@@ -85,3 +85,9 @@ def test_close_engines_closes_every_open_engine(tmp_path: Path) -> None:
     assert (tmp_path / "x.db-wal").exists()  # WAL mode, the pooled connection still open
     close_engines()
     assert not (tmp_path / "x.db-wal").exists()
+
+
+def test_a_command_that_opens_no_database_does_not_import_it_to_end(tmp_path: Path) -> None:
+    done = _linkhealth(["--help"], tmp_path, after="print('imported', 'catalog.db' in sys.modules)")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith("imported False")
