@@ -22,7 +22,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["frozen_while"]
+__all__ = ["collector_done", "frozen_while"]
 
 
 @contextmanager
@@ -39,3 +39,14 @@ def frozen_while() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+def collector_done() -> None:
+    """As the process ends: freeze what is alive, so that the collector's passes while the
+    interpreter shuts down skip it (~0.45 CPU-s of `linkhealth check`'s main thread with
+    Prefect, SQLAlchemy and aiohttp loaded, over half a million objects). The teardown
+    still frees every object reference counting reaches; what only a reference cycle keeps
+    is left to the operating system, which takes the whole process back anyway. So
+    whatever must happen at exit is done by the caller before, never by a finalizer (the
+    database's connections: `catalog.db.close_engines`)."""
+    gc.freeze()

@@ -92,6 +92,10 @@ def sqlite_file_of(url: str) -> Path | None:
     return _sqlite_file(_parse(url))
 
 
+#: Every engine `open_engine` made and not yet let go, for `close_engines`.
+_OPENED_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
 def open_engine(url: str, *, migrate: bool = True) -> Engine:
     """An engine for `url`, with the schema brought up to date when `migrate`."""
     parsed = _parse(url)
@@ -135,6 +139,7 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     elif engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _postgresql_settings)
     event.listen(engine, "handle_error", _unreachable)
+    _OPENED_ENGINES.add(engine)
     if migrate:
         from catalog.migrate import upgrade
 
@@ -363,6 +368,15 @@ def fresh_engine_for(url: str) -> Engine:
 @lru_cache(maxsize=8)
 def _cached_engine(url: str) -> Engine:
     return open_engine(url)
+
+
+def close_engines() -> None:
+    """Close the pooled connections of every engine still open, as a command ends (done
+    by the collector's last passes before `catalog.collector.collector_done`). SQLite
+    checkpoints its write-ahead log into the database file as the last connection closes
+    and removes the `-wal` file: a copy of the file alone then holds everything."""
+    for engine in list(_OPENED_ENGINES):
+        engine.dispose()
 
 
 def forget_connections_after_fork(engine: Engine) -> None:

@@ -101,6 +101,7 @@ from catalog.text import counted
 from catalog.upgrades import check_batch_with_upgrades
 from flows.events import emit_notices, emit_refusal
 from flows.malloc_arenas import cap_malloc_arenas
+from flows.parameters import plain_json_parameters
 from flows.prefect_server import quiet_prefect_clients
 from flows.triggers import run_trigger
 from reports import publish_report
@@ -705,6 +706,7 @@ def _report_artifact(ui: _PrefectUi, settings: Settings, path: str, description:
 
 # The ignore: Prefect 3.9 annotates `task_runner` as TaskRunner[PrefectFuture], which its
 # own ThreadPoolTaskRunner (TaskRunner[PrefectConcurrentFuture]) is not to mypy.
+@plain_json_parameters
 @flow(name="check-catalog", task_runner=ThreadPoolTaskRunner(max_workers=BATCH_WORKERS))  # type: ignore[arg-type]
 def check_catalog(
     config: str | None = None,
@@ -813,6 +815,7 @@ logging.getLogger("prefect.flow_runs").addFilter(_SaidByItsState())
 logging.getLogger("prefect.task_runs").addFilter(_SentenceEnough())
 
 
+@plain_json_parameters
 @flow(name="publish-report")
 def publish_report_flow(
     config: str | None = None,
@@ -830,6 +833,7 @@ def publish_report_flow(
     return path
 
 
+@plain_json_parameters
 @flow(name="check-catalog-sharded")
 def check_catalog_sharded(
     shards: int = 2,

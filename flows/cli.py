@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
@@ -926,7 +926,24 @@ register_catalog_tools(catalog_app)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        ending()
+
+
+def ending() -> None:
+    """What the process does as a command ends: its database connections closed (SQLite
+    folds its write-ahead log back into the file), then the collector's walks over what it
+    leaves behind skipped (`catalog.collector.collector_done`)."""
+    from catalog.collector import collector_done
+
+    db = sys.modules.get("catalog.db")  # a command that opened no database never imports it
+    # As when the collector closed them: a failure to close is never the command's status.
+    with suppress(Exception):
+        if db is not None:
+            db.close_engines()
+    collector_done()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from catalog.ops import plan_recheck, verdict_lines
 from catalog.runs import RunSummary
 from catalog.text import counted
 from flows.check_flow import BATCH_WORKERS, failed_with, flow_settings, refuse, run_check
+from flows.parameters import plain_json_parameters
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class RecheckResult:
     sync_changes: int = 0
 
 
+@plain_json_parameters
 @flow(name="recheck", task_runner=ThreadPoolTaskRunner(max_workers=BATCH_WORKERS))  # type: ignore[arg-type]
 def recheck(
     resource_ids: list[str] | None = None,
