@@ -709,7 +709,10 @@ def test_redirect_to_a_non_web_scheme_is_a_redirect_to_error() -> None:
 def test_one_503_with_retry_after_is_retried_and_ends_ok() -> None:
     respx.head(URL).respond(405)
     respx.get(URL).mock(
-        side_effect=[httpx.Response(503, headers={"Retry-After": "1"}), httpx.Response(200, html=PAGE)]
+        side_effect=[
+            httpx.Response(503, headers={"Retry-After": "1"}),
+            httpx.Response(200, html=PAGE),
+        ]
     )
     sleep = RecordingSleep()
     obs = check(fingerprint_due=False, sleep=sleep)
@@ -722,7 +725,10 @@ def test_one_503_with_retry_after_is_retried_and_ends_ok() -> None:
 def test_retry_after_as_http_date_is_honoured() -> None:
     later = format_datetime(NOW + timedelta(seconds=5), usegmt=True)
     respx.get(URL).mock(
-        side_effect=[httpx.Response(429, headers={"Retry-After": later}), httpx.Response(200, html=PAGE)]
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": later}),
+            httpx.Response(200, html=PAGE),
+        ]
     )
     sleep = RecordingSleep()
     obs = check(sleep=sleep)
