@@ -92,3 +92,17 @@ def test_a_working_link_an_answer_or_a_name_that_does_not_resolve_costs_no_https
     obs, asked = _checked(http, _page())
     assert all(not request.endswith(HTTPS) for request in asked)
     assert outcome is None or obs.outcome is outcome
+
+
+def test_the_https_try_is_one_get_unretried_on_a_head_night_too() -> None:
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.method} {request.url}")
+        if request.url.scheme == "http":
+            return REFUSED()
+        return httpx.Response(503, html="<title>Maintenance</title>")
+
+    obs = check(HTTP, fingerprint_due=False, transport=httpx.MockTransport(handler))
+    assert asked == [f"HEAD {HTTP}", f"GET {HTTPS}"]
+    assert obs.outcome is Outcome.HTTP_ERROR and "browsers open it over https://" in obs.reason

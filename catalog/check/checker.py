@@ -337,6 +337,7 @@ class _Run:
             chain_trust=client._transport if isinstance(client._transport, HostPools) else None,
         )
         self.token = secrets.token_hex(8)
+        self._once = replace(settings, max_attempts=1)
         self._probes: dict[str, asyncio.Task[Probe]] = {}
 
     async def all(self, work: list[tuple[str, int]], checked: dict[int, CheckedUrl]) -> None:
@@ -444,6 +445,7 @@ class _Run:
     ) -> tuple[CheckedUrl, Progress, str] | None:
         """The check of the https:// form of an http:// link whose server did not answer at
         all (refused, reset or timed out while connecting), when that form answers; else None.
+        One GET, not retried.
 
         Browsers open such a link over https (Chrome's HTTPS-Upgrades, HSTS preloading of
         .app, .dev and many .gov hosts), and many of those sites never listen on port 80:
@@ -462,9 +464,14 @@ class _Run:
         tried = Progress()
         try:
             async with asyncio.timeout(self.settings.total_timeout):
-                await self.fetcher.fetch(target, checked.canonical, tried)
+                # Once, unretried: a host that is down costs one more connect timeout at most.
+                get = await self.fetcher.follow(
+                    "GET", checked.canonical, progress=tried, settings=self._once
+                )
         except TimeoutError:
             return None
+        tried.exchanges.append(get)
+        tried.method = None
         if not tried.exchanges or tried.exchanges[-1].answer is None:
             return None  # no answer over https either: the http failure stands
         return checked, tried, describe_error(last.error).sentence
