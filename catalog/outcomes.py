@@ -49,7 +49,7 @@ class Outcome(StrEnum):
     GONE = "gone"
     #: Any other 4xx/5xx that persisted after retries.
     HTTP_ERROR = "http_error"
-    #: A 200 page that says the page is gone, or a deep link sent to the home page.
+    #: A 200 page that says the page is gone or is empty, or a deep link sent to the home page.
     SOFT_404 = "soft_404"
     #: The redirect chain came back to a URL it had already visited.
     REDIRECT_LOOP = "redirect_loop"
@@ -173,8 +173,8 @@ _INFO: dict[Outcome, OutcomeInfo] = {
         "Page missing (soft 404)",
         _B,
         False,
-        "The site answers, but with a 'not found' page or its home page instead of the resource; "
-        "find where the resource moved.",
+        "The site answers, but with a 'not found' page, an empty page or its home page instead "
+        "of the resource; find where the resource moved.",
     ),
     Outcome.REDIRECT_LOOP: OutcomeInfo(
         "Redirect loop",

@@ -349,7 +349,7 @@ def test_head_error_status_falls_back_to_get(head_status: int) -> None:
 @respx.mock
 def test_head_timeout_falls_back_to_get() -> None:
     respx.head(URL).mock(side_effect=httpx.ReadTimeout)
-    respx.get(URL).respond(200)
+    respx.get(URL).respond(200, html=PAGE)
     obs = check(fingerprint_due=False)
     assert obs.outcome is Outcome.OK and obs.methods == ("HEAD", "GET")
 
@@ -742,7 +742,10 @@ def test_redirect_to_a_non_web_scheme_is_a_redirect_to_error() -> None:
 def test_one_503_with_retry_after_is_retried_and_ends_ok() -> None:
     respx.head(URL).respond(405)
     respx.get(URL).mock(
-        side_effect=[httpx.Response(503, headers={"Retry-After": "1"}), httpx.Response(200)]
+        side_effect=[
+            httpx.Response(503, headers={"Retry-After": "1"}),
+            httpx.Response(200, html=PAGE),
+        ]
     )
     sleep = RecordingSleep()
     obs = check(fingerprint_due=False, sleep=sleep)
@@ -755,7 +758,10 @@ def test_one_503_with_retry_after_is_retried_and_ends_ok() -> None:
 def test_retry_after_as_http_date_is_honoured() -> None:
     later = format_datetime(NOW + timedelta(seconds=5), usegmt=True)
     respx.get(URL).mock(
-        side_effect=[httpx.Response(429, headers={"Retry-After": later}), httpx.Response(200)]
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": later}),
+            httpx.Response(200, html=PAGE),
+        ]
     )
     sleep = RecordingSleep()
     obs = check(sleep=sleep)
@@ -958,7 +964,7 @@ def test_timeouts_are_retried_then_reported() -> None:
 
 @respx.mock
 def test_a_timeout_then_an_answer_is_ok() -> None:
-    respx.get(URL).mock(side_effect=[httpx.ReadTimeout("slow"), httpx.Response(200)])
+    respx.get(URL).mock(side_effect=[httpx.ReadTimeout("slow"), httpx.Response(200, html=PAGE)])
     obs = check()
     assert obs.outcome is Outcome.OK and obs.retries == 1 and "timeout" in obs.reason
 
@@ -1286,7 +1292,7 @@ def test_redirect_into_the_metadata_address_is_refused() -> None:
 
 @respx.mock
 def test_allow_listed_network_is_requested() -> None:
-    route = respx.get(URL).respond(200)
+    route = respx.get(URL).respond(200, html=PAGE)
     settings = replace(SETTINGS, private_allowlist=("10.0.0.0/8",))
     obs = check(settings=settings, resolver=Resolver({"example.org": ["10.1.2.3"]}))
     assert obs.outcome is Outcome.OK and route.called
@@ -1294,14 +1300,14 @@ def test_allow_listed_network_is_requested() -> None:
 
 @respx.mock
 def test_unresolvable_host_is_a_dns_error_without_a_request() -> None:
-    route = respx.get(URL).respond(200)
+    route = respx.get(URL).respond(200, html=PAGE)
     obs = check(resolver=Resolver({"example.org": []}))
     assert obs.outcome is Outcome.DNS_ERROR and not route.called
 
 
 @respx.mock
 def test_allow_private_skips_our_resolver() -> None:
-    respx.get(URL).respond(200)
+    respx.get(URL).respond(200, html=PAGE)
 
     async def no_dns(host: str, port: int) -> list[str]:
         raise AssertionError("resolver must not be called")
@@ -1405,7 +1411,9 @@ def test_home_page_is_never_probed_nor_soft_404() -> None:
 
 def test_check_batch_runs_its_own_event_loop() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(404 if request.url.path == "/gone" else 200)
+        if request.url.path == "/gone":
+            return httpx.Response(404)
+        return httpx.Response(200, html=PAGE)
 
     batch = Batch(0, (target("https://example.org/a"), target("https://example.org/gone")))
     observations = check_batch(

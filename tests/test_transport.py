@@ -274,3 +274,48 @@ def test_aiohttp_still_makes_each_connection_s_protocol_where_the_checker_replac
             await connector.close()
 
     assert asyncio.run(made())
+
+
+def test_a_request_dropped_on_a_reused_connection_is_resent_on_a_fresh_one() -> None:
+    # A server that answers one request per connection and drops the next unanswered (it
+    # closed the connection while we held it idle). The retry of a dropped request took
+    # the host's next idle connection, as stale, and a working link ended "connection
+    # reset" after its retries (r2 F11). Browsers resend on a fresh connection.
+    served: list[int] = []
+    both_in = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        served.append(0)
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            if len(served) == 2:
+                both_in.set()
+            await asyncio.wait_for(both_in.wait(), 5)  # two connections open at once
+            writer.write(_answer())
+            await writer.drain()
+            await reader.readuntil(b"\r\n\r\n")  # the next request: dropped unanswered
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+            pass
+        finally:
+            writer.close()
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        pool = AiohttpPool(ssl.create_default_context(), 3, KEEPALIVE_S)
+        try:
+            async with server:
+                await asyncio.gather(_get(pool, f"{base}/a"), _get(pool, f"{base}/b"))
+                with pytest.raises(httpx.RemoteProtocolError):
+                    await _get(pool, f"{base}/page")  # on a stale connection
+                both_in.set()
+                # Another URL of the host meanwhile: its fresh connection is idle after it.
+                assert (await _get(pool, f"{base}/other")).status_code == 200
+                retry = await asyncio.wait_for(_get(pool, f"{base}/page"), 5)
+                assert retry.status_code == 200 and retry.content == b"ok"
+        finally:
+            await pool.aclose()
+        # The other URL on a connection of its own, and the retry on another.
+        assert len(served) == 4
+
+    asyncio.run(scenario())

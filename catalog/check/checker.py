@@ -45,6 +45,7 @@ from catalog.check.fetch import (
     read_page,
 )
 from catalog.check.politeness import HostScheduler, Politeness, Slots
+from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import moved_to, stable_url
 from catalog.check.safety import AddressBook, Resolver, check_allowlist
 from catalog.check.soft404 import probe_url_for
@@ -53,7 +54,7 @@ from catalog.clock import Clock, utcnow
 from catalog.model import Batch, Observation, Target, pack_text
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
-from catalog.urls import CheckedUrl, UrlProblem, parse_url
+from catalog.urls import CheckedUrl, UrlProblem, https_upgrade_candidate, parse_url
 
 log = logging.getLogger(__name__)
 
@@ -336,6 +337,7 @@ class _Run:
             chain_trust=client._transport if isinstance(client._transport, HostPools) else None,
         )
         self.token = secrets.token_hex(8)
+        self._once = replace(settings, max_attempts=1)
         self._probes: dict[str, asyncio.Task[Probe]] = {}
 
     async def all(self, work: list[tuple[str, int]], checked: dict[int, CheckedUrl]) -> None:
@@ -388,6 +390,7 @@ class _Run:
         checked_at = self.clock()
         started = time.monotonic()
         progress = Progress()
+        unanswered: str | None = None  # why the http:// address did not answer, if https did
         deadline = asyncio.timeout(self.settings.total_timeout)
         try:
             try:
@@ -403,6 +406,10 @@ class _Run:
                 if cut is None:
                     raise
                 progress.exchanges.append(cut)
+            # Outside the URL's deadline, as the probe: each has a deadline of its own.
+            upgraded = await self._over_https(target, progress)
+            if upgraded is not None:
+                parsed, progress, unanswered = upgraded
             # Outside the URL's deadline: a slow probe must not turn a live page into a
             # timeout. The probe has a deadline of its own.
             page, probe = await self._page_and_probe(parsed, progress)
@@ -433,11 +440,48 @@ class _Run:
                 )
         elapsed_ms = round((time.monotonic() - started) * 1000)
         try:
-            return _observe(target, facts, checked_at, elapsed_ms)
+            observation = _observe(target, facts, checked_at, elapsed_ms)
+            return observation if unanswered is None else _upgraded(observation, unanswered)
         except Exception as exc:  # judging failed: still one observation, never a crash
             log.exception("judging %s failed", target.url)
             broken = CheckFacts(url=parsed.canonical, internal_error=f"{type(exc).__name__}: {exc}")
             return _observe(target, broken, checked_at, elapsed_ms)
+
+    async def _over_https(
+        self, target: Target, progress: Progress
+    ) -> tuple[CheckedUrl, Progress, str] | None:
+        """The check of the https:// form of an http:// link whose server did not answer at
+        all (refused, reset or timed out while connecting), when that form answers; else None.
+        One GET, not retried.
+
+        Browsers open such a link over https (Chrome's HTTPS-Upgrades, HSTS preloading of
+        .app, .dev and many .gov hosts), and many of those sites never listen on port 80:
+        `connection_refused` called a page every visitor reads broken. One more journey
+        to the same host, through its gate; a link that answers costs nothing more.
+        """
+        last = progress.exchanges[-1] if progress.exchanges else None
+        if last is None or last.error is None or last.stop is not None or len(last.chain) > 1:
+            return None
+        if not _unanswered(last.error):
+            return None
+        https = https_upgrade_candidate(target.url)
+        checked = parse_url(https) if https is not None else None
+        if not isinstance(checked, CheckedUrl):
+            return None
+        tried = Progress()
+        try:
+            async with asyncio.timeout(self.settings.total_timeout):
+                # Once, unretried: a host that is down costs one more connect timeout at most.
+                get = await self.fetcher.follow(
+                    "GET", checked.canonical, progress=tried, settings=self._once
+                )
+        except TimeoutError:
+            return None
+        tried.exchanges.append(get)
+        tried.method = None
+        if not tried.exchanges or tried.exchanges[-1].answer is None:
+            return None  # no answer over https either: the http failure stands
+        return checked, tried, describe_error(last.error).sentence
 
     async def _page_and_probe(
         self, parsed: CheckedUrl, progress: Progress
@@ -468,6 +512,29 @@ class _Run:
         except Exception:  # a probe that fails tells us nothing either way
             log.debug("soft-404 probe for %s failed", host, exc_info=True)
             return None
+
+
+def _unanswered(error: BaseException) -> bool:
+    """Whether `error` is a server that did not take the connection: refused, or reset or
+    timed out while connecting (not a name that does not resolve, nor a TLS failure)."""
+    kind = describe_error(error).kind
+    if kind is FailureKind.REFUSED:
+        return True
+    connecting = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
+    return connecting and kind in (FailureKind.RESET, FailureKind.TIMEOUT)
+
+
+def _upgraded(observation: Observation, unanswered: str) -> Observation:
+    """`observation` of a link's https:// form, said as the check of its http:// address;
+    a working page suggests the https address (`replace-url`, as `catalog.upgrades`)."""
+    reason = (
+        f"The http:// address does not answer ({unanswered}); browsers open it over https://, "
+        f"which answers: {observation.reason}"
+    )
+    suggested = observation.suggested_url
+    if suggested is None and observation.outcome is Outcome.OK:
+        suggested = https_upgrade_candidate(observation.url)
+    return replace(observation, reason=reason, suggested_url=suggested)
 
 
 #: Characters of a validator or a Content-Type an observation keeps: real ones are tens

@@ -350,6 +350,9 @@ def _answered(facts: CheckFacts, last: Exchange, answer: Answer) -> Verdict:
     soft = _soft404(facts, last, refresh)
     if soft is not None:
         return Verdict(Outcome.SOFT_404, f"{journey}: {soft}.")
+    empty = _empty(facts, last, answer)
+    if empty is not None:
+        return Verdict(Outcome.SOFT_404, f"{journey}: {empty}.")
     verdict = _works(facts, last, status, journey)
     note = _refresh_note(refresh) if refresh is not None else _shell_note(facts)
     if note is None:
@@ -442,6 +445,43 @@ def _error_status(facts: CheckFacts, last: Exchange, status: int, journey: str) 
     if status == 410:
         return Verdict(Outcome.GONE, f"{journey}: the server says the page was removed for good.")
     return Verdict(Outcome.HTTP_ERROR, f"{journey}: the server answers with an error" + _wait(last))
+
+
+#: What makes an HTML page without text or title show something all the same: a script
+#: that builds it, a frame, an image or a player, a form, a refresh to another page.
+_SHOWS_SOMETHING = re.compile(
+    rb"<(?:script|i?frame|object|embed|img|picture|svg|canvas|video|audio|form|input)\b",
+    re.IGNORECASE,
+)
+
+
+def _empty(facts: CheckFacts, last: Exchange, answer: Answer) -> str | None:
+    """Why the page a GET read whole is empty, or None: no bytes, only whitespace, or HTML
+    with no text, no title and nothing a browser would show or run (`_SHOWS_SOMETHING`).
+
+    A PHP "white screen" or the empty file a failed upload left answers 200 to the end of
+    time; with no text, drift detection never judged it, and it was `ok` forever. Only a
+    200 to GET: a HEAD, a 204 or a 304 has no body to judge. A deploy in progress may be
+    the cause, so it goes through the confirmation of any failure (suspect, then broken).
+    """
+    page = facts.page  # read from the body of a GET's 2xx (`checker._page_and_probe`)
+    if page is None or last.method != "GET" or answer.status != 200 or answer.truncated:
+        return None
+    if page.text or page.title or page.refresh or page.script_shell or "refresh" in answer.headers:
+        return None
+    body = answer.body
+    if not body.strip():
+        kind = "page" if page.is_html else "file"
+        what = "0 bytes" if not body else "only blank space"
+    elif page.is_html and _SHOWS_SOMETHING.search(body) is None:
+        kind, what = "page", "HTML with no text in it"
+    else:
+        return None
+    return (
+        f"the server sent an empty {kind} ({what}), which browsers show as a blank page; open "
+        "it in a browser, and if it is blank there too, tell the publisher or find the "
+        "resource elsewhere"
+    )
 
 
 def _soft404(facts: CheckFacts, last: Exchange, refresh: _Refresh | None) -> str | None:

@@ -66,6 +66,10 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         self._keepalive_s = keepalive_s
         self._resolve = resolve
         self._session: aiohttp.ClientSession | None = None
+        #: Connections made before the host last dropped one unanswered are not reused,
+        #: and a request it dropped is sent again on a connection of its own (`_Handler`).
+        self._epoch = _Epoch()
+        self._dropped: set[tuple[str, str]] = set()
 
     def _open(self) -> aiohttp.ClientSession:
         # Made on first use: aiohttp binds a session to the running event loop.
@@ -82,7 +86,7 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         if not _default_protocol(connector):
             raise RuntimeError(f"aiohttp {aiohttp.__version__}: no protocol factory to replace")
         connector._factory = functools.partial(  # type: ignore[assignment]  # a subclass
-            _Handler, loop=asyncio.get_running_loop()
+            _Handler, loop=asyncio.get_running_loop(), epoch=self._epoch
         )
         session = aiohttp.ClientSession(
             connector=connector,
@@ -104,6 +108,11 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         if session is None:
             session = self._session = self._open()
         timeout = request.extensions.get("timeout", {})
+        if self._dropped:  # the retry of a request dropped unanswered goes on a new connection
+            sent = (request.method, str(request.url))
+            if sent in self._dropped:
+                self._dropped.discard(sent)
+                self._epoch.now += 1
         try:
             response = await session.request(
                 request.method,
@@ -119,6 +128,9 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         except _FAILURES as exc:
             if isinstance(exc.__cause__, HttpProcessingError):  # an answer llhttp refused
                 return await self._reread(request, exc)
+            if _dropped(exc):
+                self._epoch.now += 1
+                self._dropped.add((request.method, str(request.url)))
             raise _as_httpx(exc) from _cause(exc)
         extensions: dict[str, object] = {
             "http_version": b"HTTP/%d.%d" % tuple(response.version or (1, 1))
@@ -174,9 +186,28 @@ class AiohttpPool(httpx.AsyncBaseTransport):
             await session.close()
 
 
+class _Epoch:
+    """A pool's count of the times its host dropped a connection before answering."""
+
+    now = 0
+
+
+def _dropped(exc: BaseException) -> bool:
+    """Whether `exc` is a connection closed or reset before an answer came, not a failure
+    to connect (refused, DNS, TLS) or a timeout."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return False
+    return isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError)
+
+
 class _Handler(ResponseHandler):
     """aiohttp's protocol for one connection, with two fixes for what servers send past
-    an answer (aiohttp 3.14.5)."""
+    an answer (aiohttp 3.14.5), and none reused after its host dropped a connection."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, epoch: _Epoch) -> None:
+        super().__init__(loop)
+        self._epoch = epoch
+        self._born = epoch.now
 
     def is_connected(self) -> bool:
         """Whether the connection may serve another request, asked of idle connections only
@@ -187,8 +218,19 @@ class _Handler(ResponseHandler):
         for its own: a working link read as "not found", and each later link on that
         connection got the answer of the one before. curl and browsers do not reuse a
         connection that has unread bytes, nor do we.
+
+        Nor one made before its host last dropped a request unanswered: a server that
+        closes idle connections (a restart, a limit of requests per connection) has closed
+        their twins too, and each retry of a working link took the next of them and was
+        dropped again ("connection reset" after two retries). Browsers resend on a fresh
+        connection, and so does the retry (`AiohttpPool`).
         """
-        return not self._buffer and not self._tail and super().is_connected()
+        return (
+            not self._buffer
+            and not self._tail
+            and self._born == self._epoch.now
+            and super().is_connected()
+        )
 
     def set_exception(self, exc: BaseException, *args: Any, **kwargs: Any) -> None:
         """Fail the body being read too, not only the connection, when llhttp refused it.

@@ -1,0 +1,108 @@
+"""An http:// link whose server does not take connections on port 80 while its https://
+address serves the page: browsers open it over https (Chrome's HTTPS-Upgrades, HSTS
+preloading of .app, .dev and many .gov hosts), so it is not broken (r2 F7)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from catalog.model import Observation
+from catalog.outcomes import Outcome
+from tests.test_fetch import PAGE, check
+
+HTTP = "http://toolkit.example.org/report"
+HTTPS = "https://toolkit.example.org/report"
+
+Answer = Callable[[], httpx.Response]
+
+
+def _failing(error: type[httpx.TransportError], cause: BaseException) -> Answer:
+    def fail() -> httpx.Response:
+        exc = error("x")
+        exc.__cause__ = cause  # as httpx keeps the socket's error
+        raise exc
+
+    return fail
+
+
+REFUSED = _failing(httpx.ConnectError, ConnectionRefusedError(111, "Connection refused"))
+
+
+def _checked(http: Answer, https: Answer) -> tuple[Observation, list[str]]:
+    """The check of `HTTP`, and the URLs requested."""
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.method} {request.url}")
+        return (http if request.url.scheme == "http" else https)()
+
+    return check(HTTP, fingerprint_due=True, transport=httpx.MockTransport(handler)), asked
+
+
+def _page(status: int = 200, html: str = PAGE) -> Answer:
+    return lambda: httpx.Response(status, html=html)
+
+
+@pytest.mark.parametrize(
+    "http",
+    [
+        REFUSED,
+        _failing(httpx.ConnectTimeout, TimeoutError("connect")),
+        _failing(httpx.ConnectError, ConnectionResetError(104, "Connection reset by peer")),
+    ],
+)
+def test_an_http_address_that_does_not_answer_is_opened_over_https(http: Answer) -> None:
+    obs, asked = _checked(http, _page())
+    assert obs.outcome is Outcome.OK
+    assert obs.reason.startswith("The http:// address does not answer (")
+    assert "; browsers open it over https://, which answers: GET 200" in obs.reason
+    assert obs.suggested_url == HTTPS  # the report offers `replace-url` to it
+    assert obs.title == "Annual report 2019" and obs.final_url == HTTPS
+    assert asked[-1] == f"GET {HTTPS}" and asked.count(f"GET {HTTPS}") == 1
+
+
+def test_the_https_answer_is_the_verdict_a_404_there_is_not_found() -> None:
+    obs, _ = _checked(REFUSED, _page(404, "<title>Not found</title>"))
+    assert obs.outcome is Outcome.NOT_FOUND and obs.suggested_url is None
+    assert "browsers open it over https://" in obs.reason
+
+
+def test_no_answer_over_https_either_keeps_the_http_failure() -> None:
+    obs, asked = _checked(REFUSED, REFUSED)
+    assert obs.outcome is Outcome.CONNECTION_REFUSED
+    assert asked == [f"GET {HTTP}", f"GET {HTTPS}"]  # one try over https, no more
+    assert obs.suggested_url is None and "https" not in obs.reason
+
+
+@pytest.mark.parametrize(
+    ("http", "outcome"),
+    [
+        (_page(), Outcome.OK),
+        (_failing(httpx.ConnectError, socket.gaierror(socket.EAI_NONAME, "unknown")), None),
+        (_page(503, "<title>Down</title>"), Outcome.HTTP_ERROR),
+    ],
+)
+def test_a_working_link_an_answer_or_a_name_that_does_not_resolve_costs_no_https_request(
+    http: Answer, outcome: Outcome | None
+) -> None:
+    obs, asked = _checked(http, _page())
+    assert all(not request.endswith(HTTPS) for request in asked)
+    assert outcome is None or obs.outcome is outcome
+
+
+def test_the_https_try_is_one_get_unretried_on_a_head_night_too() -> None:
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.method} {request.url}")
+        if request.url.scheme == "http":
+            return REFUSED()
+        return httpx.Response(503, html="<title>Maintenance</title>")
+
+    obs = check(HTTP, fingerprint_due=False, transport=httpx.MockTransport(handler))
+    assert asked == [f"HEAD {HTTP}", f"GET {HTTPS}"]
+    assert obs.outcome is Outcome.HTTP_ERROR and "browsers open it over https://" in obs.reason
