@@ -440,11 +440,14 @@ def sync(catalog: CatalogOpt = None, db: DbOpt = None, config: ConfigOpt = None)
         now=utcnow(),
         health=settings.health,
         folders=settings.catalogs,
+        retire_unlisted=not catalog,  # the configured set, not a --catalog subset
     )
     for change in result.changes:
         typer.echo(for_terminal(change.describe()))
     if result.change_count > len(result.changes):
         typer.echo(f"... and {result.change_count - len(result.changes)} more changes.")
+    for line in result.retirements():
+        typer.echo(for_terminal(line))
     typer.echo(result.headline())
 
 
