@@ -20,7 +20,7 @@ import difflib
 import re
 import shlex
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -614,15 +614,31 @@ def _likely_duplicate_urls(
             if all(_intended(o.resource) for o, _ in partners):
                 continue
             ids = tuple(o.resource.id for o, _ in partners)
-            how = _how_urls_differ(key, partners[0][1])
-            keep = "the https one" if "https" in how else "the one the other redirects to"
+            by_how: dict[str, list[str]] = defaultdict(list)
+            for o, other in partners:  # each pair's own differences, not the group's
+                by_how[_how_urls_differ(key, other)].append(o.resource.id)
+            keep = (
+                "the https one"
+                if any(urlsplit(key).scheme != urlsplit(other).scheme for _, other in partners)
+                else "the one the other redirects to"
+            )
             yield m.finding(
                 "likely_duplicate_url",
-                f"probably the same page as {', '.join(ids)}: the URLs differ only in {how}",
+                _likely_duplicate_message(by_how),
                 f"keep one entry ({keep}); if the site serves two pages, add "
                 "'shared_url: true' to one of them",
                 related=ids,
             )
+
+
+def _likely_duplicate_message(by_how: Mapping[str, Sequence[str]]) -> str:
+    """The message: "probably the same page as b: the URLs differ only in a trailing '/'"; for
+    partners that differ from this entry in different ways, each way with its ids."""
+    if len(by_how) == 1:
+        ((how, ids),) = by_how.items()
+        return f"probably the same page as {', '.join(ids)}: the URLs differ only in {how}"
+    each = [f"{', '.join(ids)} (the URLs differ only in {how})" for how, ids in by_how.items()]
+    return f"probably the same page as {' and as '.join(each)}"
 
 
 def _loose_key(canonical: str) -> str | None:
@@ -648,7 +664,7 @@ def _how_urls_differ(a: str, b: str) -> str:
         )
         if differs
     ]
-    return " and ".join(ways)
+    return " and ".join([", ".join(ways[:-1]), ways[-1]] if ways[1:] else ways)
 
 
 def _near_duplicate_titles(

@@ -546,6 +546,32 @@ def test_http_and_https_or_a_trailing_slash_of_one_page_are_likely_duplicates() 
     assert "differ only in a leading 'www.' and a trailing '/'" in likely["www"].message
 
 
+def test_a_likely_duplicate_names_its_own_differences_with_each_partner() -> None:
+    """b (https://a.org/x) was said to differ from a and c "only in http:// and https://",
+    a's difference; c's message listed the whole group's."""
+    findings = lint(
+        [
+            _catalog(
+                _complete("a", url="http://a.org/x", title="First"),
+                _complete("b", url="https://a.org/x", title="Second"),
+                _complete("c", url="https://www.a.org/x/", title="Third"),
+            )
+        ]
+    )
+    likely = {f.resource_id: f for f in findings if f.code == "likely_duplicate_url"}
+    assert likely["b"].message == (
+        "probably the same page as a (the URLs differ only in http:// and https://) and as c "
+        "(the URLs differ only in a leading 'www.' and a trailing '/')"
+    )
+    assert likely["c"].message == (
+        "probably the same page as a (the URLs differ only in http:// and https://, a leading "
+        "'www.' and a trailing '/') and as b (the URLs differ only in a leading 'www.' and a "
+        "trailing '/')"
+    )
+    assert likely["b"].related == ("a", "c")
+    assert "(the https one)" in likely["b"].fix
+
+
 def test_a_future_review_time_without_a_zone_is_named_by_the_date_written() -> None:
     """It is judged at the earliest moment it may name (fourteen hours before, as UTC):
     the message named that moment's date, "2027-01-09" for "2027-01-10T08:00"."""
