@@ -105,7 +105,9 @@ FINDING_CODES: dict[str, tuple[Level, str]] = {
     ),
     "near_duplicate_title": (
         Level.WARNING,
-        "Two entries have almost the same title but different URLs; one may be a stale copy.",
+        "Two entries have almost the same title but different URLs; one may be a stale copy. "
+        "Editions in other languages are not flagged once each entry's `languages` names its "
+        "own (`[en]`, `[es]`).",
     ),
     "http_url": (
         Level.WARNING,
@@ -697,14 +699,17 @@ def _near_duplicate_titles(
     for i, j in sorted(pairs):
         a, b = entries[i][0], entries[j][0]
         if _duplicate_of(a.resource) == b.resource.id or _duplicate_of(b.resource) == a.resource.id:
-            continue
+            continue  # (a `duplicate_of` another URL is `bad_duplicate_of`'s business)
+        if _other_languages(a.resource, b.resource):
+            continue  # an English and a Spanish edition: both meant
         for this, other in ((a, b), (b, a)):
             label = _label(other, this)
             yield this.finding(
                 "near_duplicate_title",
                 f"title almost the same as {label} ({other.resource.title!r}), with another URL",
-                f"check whether both are needed; if one is stale, remove it or give it "
-                f"'duplicate_of: {other.resource.id}'",
+                "check whether both are needed; if one is stale, remove it; if both are meant, "
+                "make the titles tell them apart, or, for editions in other languages, give "
+                "each its 'languages' (e.g. [en] and [es])",
                 related=(label,),
             )
 
@@ -777,6 +782,13 @@ def _similar(a_words: str, b_words: str) -> bool:
         and matcher.quick_ratio() >= NEAR_DUPLICATE_RATIO
         and matcher.ratio() >= NEAR_DUPLICATE_RATIO
     )
+
+
+def _other_languages(a: Resource, b: Resource) -> bool:
+    """Do both entries name their languages, and not the same ones? Editions of one
+    document in two languages share a title but for the language's name."""
+    ours, theirs = ({lang.strip().casefold() for lang in r.languages} for r in (a, b))
+    return bool(ours) and bool(theirs) and ours != theirs
 
 
 def _label(other: _Entry, this: _Entry) -> str:

@@ -157,6 +157,31 @@ def test_near_duplicate_titles_with_different_urls_are_found() -> None:
     assert _codes(findings, "c") == set()
 
 
+def test_editions_in_other_languages_follow_the_near_duplicate_advice_to_silence() -> None:
+    """The advice, "give it 'duplicate_of: d'", traded the finding for bad_duplicate_of
+    (duplicate_of means the same URL): an English and a Spanish edition could not be marked
+    as meant."""
+    english = _complete(
+        "c", title="Fact Sheet: Labor Trafficking (English)", url="https://s.gov/en"
+    )
+    spanish = _complete(
+        "d", title="Fact Sheet: Labor Trafficking (Spanish)", url="https://s.gov/es"
+    )
+    (finding, _) = [f for f in lint([_catalog(english, spanish)]) if f.code != "missing_field"]
+    assert finding.code == "near_duplicate_title"
+    assert "duplicate_of" not in finding.fix
+    assert "give each its 'languages'" in finding.fix
+
+    marked = lint(
+        [_catalog(replace(english, languages=("en",)), replace(spanish, languages=("ES",)))]
+    )
+    assert {f.code for f in marked} & {"near_duplicate_title", "bad_duplicate_of"} == set()
+    # One language unknown, or the same ones: still worth a look.
+    for ours, theirs in [((), ("es",)), (("en",), ("en",))]:
+        pair = replace(english, languages=ours), replace(spanish, languages=theirs)
+        assert "near_duplicate_title" in {f.code for f in lint([_catalog(*pair)])}
+
+
 def test_titles_differing_only_by_year_are_different_editions() -> None:
     findings = lint(
         [
