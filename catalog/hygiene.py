@@ -602,7 +602,7 @@ def _likely_duplicate_urls(
     for catalog in catalogs:
         for r in catalog.resources:
             valid, key = links[r.url]
-            loose = _loose_key(key) if valid else None
+            loose = loose_url_key(key) if valid else None
             if loose is not None:
                 groups[catalog.key, loose].append((_Entry(catalog, r, r.id in ambiguous), key))
     for members in groups.values():
@@ -618,7 +618,7 @@ def _likely_duplicate_urls(
             ids = tuple(o.resource.id for o, _ in partners)
             by_how: dict[str, list[str]] = defaultdict(list)
             for o, other in partners:  # each pair's own differences, not the group's
-                by_how[_how_urls_differ(key, other)].append(o.resource.id)
+                by_how[how_urls_differ(key, other)].append(o.resource.id)
             keep = (
                 "the https one"
                 if any(urlsplit(key).scheme != urlsplit(other).scheme for _, other in partners)
@@ -643,9 +643,11 @@ def _likely_duplicate_message(by_how: Mapping[str, Sequence[str]]) -> str:
     return f"probably the same page as {' and as '.join(each)}"
 
 
-def _loose_key(canonical: str) -> str | None:
+def loose_url_key(canonical: str) -> str | None:
     """`canonical` with http as https (on the default port), its host without a leading
-    `www.` and no trailing `/` on its path; None for a URL that is not http(s)."""
+    `www.` and no trailing `/` on its path; None for a URL that is not http(s). URLs with
+    one such key are likely the same page (lint's `likely_duplicate_url`, an import's
+    `likely_duplicate` note)."""
     parts = urlsplit(canonical)
     if parts.scheme not in ("http", "https"):
         return None
@@ -655,7 +657,9 @@ def _loose_key(canonical: str) -> str | None:
     return urlunsplit((scheme, netloc, path, parts.query, ""))
 
 
-def _how_urls_differ(a: str, b: str) -> str:
+def how_urls_differ(a: str, b: str) -> str:
+    """How two canonical URLs of one `loose_url_key` differ ("http:// and https://, a
+    leading 'www.' and a trailing '/'"), for lint and import; "" for the same URL."""
     one, other = urlsplit(a), urlsplit(b)
     ways = [
         way
