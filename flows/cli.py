@@ -440,7 +440,11 @@ def sync(catalog: CatalogOpt = None, db: DbOpt = None, config: ConfigOpt = None)
         now=utcnow(),
         health=settings.health,
         folders=settings.catalogs,
-        retire_unlisted=not catalog,  # the configured set, not a --catalog subset
+        # The catalogs a settings file names, not a --catalog subset nor the bundled
+        # default of a folder without one (its user syncs with --catalog).
+        retire_unlisted=not catalog
+        and settings.config_file is not None
+        and settings.catalogs != Settings().catalogs,
     )
     for change in result.changes:
         typer.echo(for_terminal(change.describe()))

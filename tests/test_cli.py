@@ -196,6 +196,20 @@ def test_sync_of_the_configured_catalogs_retires_a_renamed_file_and_a_subset_doe
     assert {json.loads(line)["collection"] for line in everything} == {"psp-toolkit", "other"}
 
 
+def test_sync_without_a_settings_file_retires_nothing(isolated_cwd: Path) -> None:
+    """No linkhealth.toml: `sync` syncs the bundled catalog, which is no sign that the
+    catalogs synced with --catalog left anything."""
+    (isolated_cwd / "good.yaml").write_text(GOOD)
+    assert _invoke("sync", "--catalog", "good.yaml").exit_code == 0
+
+    result = _invoke("sync")
+
+    assert result.exit_code == 0, result.output
+    assert "retired" not in result.stdout and "good/a: removed" not in result.stdout
+    kept = _invoke("export", "--catalog", "good.yaml").stdout.splitlines()
+    assert [json.loads(line)["id"] for line in kept] == ["a", "b"]
+
+
 def test_sync_prints_a_catalogs_escape_sequences_as_nothing_a_terminal_acts_on(
     isolated_cwd: Path,
 ) -> None:
