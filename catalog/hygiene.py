@@ -20,7 +20,7 @@ import difflib
 import re
 import shlex
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -105,7 +105,9 @@ FINDING_CODES: dict[str, tuple[Level, str]] = {
     ),
     "near_duplicate_title": (
         Level.WARNING,
-        "Two entries have almost the same title but different URLs; one may be a stale copy.",
+        "Two entries have almost the same title but different URLs; one may be a stale copy. "
+        "Editions in other languages are not flagged once each entry's `languages` names its "
+        "own (`[en]`, `[es]`).",
     ),
     "http_url": (
         Level.WARNING,
@@ -600,7 +602,7 @@ def _likely_duplicate_urls(
     for catalog in catalogs:
         for r in catalog.resources:
             valid, key = links[r.url]
-            loose = _loose_key(key) if valid else None
+            loose = loose_url_key(key) if valid else None
             if loose is not None:
                 groups[catalog.key, loose].append((_Entry(catalog, r, r.id in ambiguous), key))
     for members in groups.values():
@@ -614,20 +616,38 @@ def _likely_duplicate_urls(
             if all(_intended(o.resource) for o, _ in partners):
                 continue
             ids = tuple(o.resource.id for o, _ in partners)
-            how = _how_urls_differ(key, partners[0][1])
-            keep = "the https one" if "https" in how else "the one the other redirects to"
+            by_how: dict[str, list[str]] = defaultdict(list)
+            for o, other in partners:  # each pair's own differences, not the group's
+                by_how[how_urls_differ(key, other)].append(o.resource.id)
+            keep = (
+                "the https one"
+                if any(urlsplit(key).scheme != urlsplit(other).scheme for _, other in partners)
+                else "the one the other redirects to"
+            )
             yield m.finding(
                 "likely_duplicate_url",
-                f"probably the same page as {', '.join(ids)}: the URLs differ only in {how}",
+                _likely_duplicate_message(by_how),
                 f"keep one entry ({keep}); if the site serves two pages, add "
                 "'shared_url: true' to one of them",
                 related=ids,
             )
 
 
-def _loose_key(canonical: str) -> str | None:
+def _likely_duplicate_message(by_how: Mapping[str, Sequence[str]]) -> str:
+    """The message: "probably the same page as b: the URLs differ only in a trailing '/'"; for
+    partners that differ from this entry in different ways, each way with its ids."""
+    if len(by_how) == 1:
+        ((how, ids),) = by_how.items()
+        return f"probably the same page as {', '.join(ids)}: the URLs differ only in {how}"
+    each = [f"{', '.join(ids)} (the URLs differ only in {how})" for how, ids in by_how.items()]
+    return f"probably the same page as {' and as '.join(each)}"
+
+
+def loose_url_key(canonical: str) -> str | None:
     """`canonical` with http as https (on the default port), its host without a leading
-    `www.` and no trailing `/` on its path; None for a URL that is not http(s)."""
+    `www.` and no trailing `/` on its path; None for a URL that is not http(s). URLs with
+    one such key are likely the same page (lint's `likely_duplicate_url`, an import's
+    `likely_duplicate` note)."""
     parts = urlsplit(canonical)
     if parts.scheme not in ("http", "https"):
         return None
@@ -637,7 +657,9 @@ def _loose_key(canonical: str) -> str | None:
     return urlunsplit((scheme, netloc, path, parts.query, ""))
 
 
-def _how_urls_differ(a: str, b: str) -> str:
+def how_urls_differ(a: str, b: str) -> str:
+    """How two canonical URLs of one `loose_url_key` differ ("http:// and https://, a
+    leading 'www.' and a trailing '/'"), for lint and import; "" for the same URL."""
     one, other = urlsplit(a), urlsplit(b)
     ways = [
         way
@@ -648,7 +670,7 @@ def _how_urls_differ(a: str, b: str) -> str:
         )
         if differs
     ]
-    return " and ".join(ways)
+    return " and ".join([", ".join(ways[:-1]), ways[-1]] if ways[1:] else ways)
 
 
 def _near_duplicate_titles(
@@ -681,14 +703,17 @@ def _near_duplicate_titles(
     for i, j in sorted(pairs):
         a, b = entries[i][0], entries[j][0]
         if _duplicate_of(a.resource) == b.resource.id or _duplicate_of(b.resource) == a.resource.id:
-            continue
+            continue  # (a `duplicate_of` another URL is `bad_duplicate_of`'s business)
+        if _other_languages(a.resource, b.resource):
+            continue  # an English and a Spanish edition: both meant
         for this, other in ((a, b), (b, a)):
             label = _label(other, this)
             yield this.finding(
                 "near_duplicate_title",
                 f"title almost the same as {label} ({other.resource.title!r}), with another URL",
-                f"check whether both are needed; if one is stale, remove it or give it "
-                f"'duplicate_of: {other.resource.id}'",
+                "check whether both are needed; if one is stale, remove it; if both are meant, "
+                "make the titles tell them apart, or, for editions in other languages, give "
+                "each its 'languages' (e.g. [en] and [es])",
                 related=(label,),
             )
 
@@ -761,6 +786,13 @@ def _similar(a_words: str, b_words: str) -> bool:
         and matcher.quick_ratio() >= NEAR_DUPLICATE_RATIO
         and matcher.ratio() >= NEAR_DUPLICATE_RATIO
     )
+
+
+def _other_languages(a: Resource, b: Resource) -> bool:
+    """Do both entries name their languages, and not the same ones? Editions of one
+    document in two languages share a title but for the language's name."""
+    ours, theirs = ({lang.strip().casefold() for lang in r.languages} for r in (a, b))
+    return bool(ours) and bool(theirs) and ours != theirs
 
 
 def _label(other: _Entry, this: _Entry) -> str:

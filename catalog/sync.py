@@ -14,7 +14,11 @@ is another page: its ignore, snooze and review are dropped, and its event says s
 (`_revivals`). Only
 the catalogs passed in are reconciled: a catalog left out of a run keeps its
 resources untouched, except that a file deleted from a catalog folder passed in as
-`folders` is reconciled as empty (its entries are removed; put back, they return).
+`folders` is reconciled as empty (its entries are removed; put back, they return), and
+that a sync of the configured catalogs (`retire_unlisted`) reconciles as empty every stored
+collection none of them is (`SyncResult.retired`): a file renamed, or dropped from the
+settings, is not left active for good. Its entries move, with their decisions, to a file
+that has them (same id and URL), as any moved entry does; the rest are removed.
 Running sync twice with no edit writes no events.
 Afterwards the synced resources' staleness reasons are recomputed (a curator's new
 `reviewed_at` or `year` shows at once), with `HealthSettings` passed in or the defaults.
@@ -116,6 +120,9 @@ class SyncResult:
     unchanged: int = 0
     #: The first `LISTED_CHANGES` changes, in catalog order (removals last).
     changes: tuple[SyncChange, ...] = ()
+    #: (key, file) of each stored collection reconciled as empty because its file is not
+    #: among the configured catalogs (`retire_unlisted`).
+    retired: tuple[tuple[str, Path], ...] = ()
 
     @property
     def change_count(self) -> int:
@@ -132,6 +139,14 @@ class SyncResult:
             f"{self.edited + self.url_edited} edited, {self.removed} removed, "
             f"{self.unchanged} unchanged."
         )
+
+    def retirements(self) -> list[str]:
+        """What `linkhealth sync` says of each collection it retired (`retired`)."""
+        return [
+            f"{key}: retired, as {path} is not among the configured catalogs; its entries "
+            "moved or were removed (history kept; listed again, the file's entries return)"
+            for key, path in self.retired
+        ]
 
 
 #: Catalog entries diffed and written at once: sync holds one chunk's rows and data, never
@@ -150,9 +165,15 @@ def sync_catalogs(
     run_id: int | None = None,
     health: HealthSettings | None = None,
     folders: Iterable[str | Path] = (),
+    retire_unlisted: bool = False,
 ) -> SyncResult:
-    """Reconcile `catalogs`; `folders` are the catalog folders they were read from."""
-    catalogs = [*catalogs, *_deleted_from(engine, folders, {c.key for c in catalogs})]
+    """Reconcile `catalogs`; `folders` are the catalog folders they were read from.
+    `retire_unlisted`: `catalogs` are every configured catalog (no --catalog subset), so a
+    stored collection that none of them is has left the configuration and is retired."""
+    loaded = {c.key for c in catalogs}
+    retired = _unlisted(engine, loaded) if retire_unlisted else []
+    catalogs = [*catalogs, *_deleted_from(engine, folders, loaded), *retired]
+    catalogs = list({c.key: c for c in catalogs}.values())  # deleted and unlisted: once
     found = _Found(now, run_id)
     moves = _moves(engine, catalogs)
     for catalog in catalogs:
@@ -176,7 +197,20 @@ def sync_catalogs(
         removed=found.kinds[REMOVED],
         unchanged=found.unchanged,
         changes=tuple(found.listed),
+        retired=tuple((c.key, c.path) for c in retired),
     )
+
+
+def _unlisted(engine: Engine, loaded: set[str]) -> list[Catalog]:
+    """An empty catalog for each stored collection with active entries whose key is none of
+    `loaded`, the configured catalogs: its file was renamed or left out of the settings.
+    A configured file that is missing fails loading before this (file_not_found)."""
+    active = store.stored_collections(engine)
+    return [
+        Catalog(path=path, collection=data, resources=())
+        for key, path, data in store.collection_files(engine)
+        if key in active and key not in loaded
+    ]
 
 
 def _deleted_from(engine: Engine, folders: Iterable[str | Path], loaded: set[str]) -> list[Catalog]:

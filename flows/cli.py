@@ -440,11 +440,18 @@ def sync(catalog: CatalogOpt = None, db: DbOpt = None, config: ConfigOpt = None)
         now=utcnow(),
         health=settings.health,
         folders=settings.catalogs,
+        # The catalogs a settings file names, not a --catalog subset nor the bundled
+        # default of a folder without one (its user syncs with --catalog).
+        retire_unlisted=not catalog
+        and settings.config_file is not None
+        and settings.catalogs != Settings().catalogs,
     )
     for change in result.changes:
         typer.echo(for_terminal(change.describe()))
     if result.change_count > len(result.changes):
         typer.echo(f"... and {result.change_count - len(result.changes)} more changes.")
+    for line in result.retirements():
+        typer.echo(for_terminal(line))
     typer.echo(result.headline())
 
 

@@ -164,6 +164,52 @@ def test_sync_records_additions_then_nothing(isolated_cwd: Path) -> None:
     assert (isolated_cwd / "var" / "linkhealth.db").is_file()
 
 
+def test_sync_of_the_configured_catalogs_retires_a_renamed_file_and_a_subset_does_not(
+    isolated_cwd: Path,
+) -> None:
+    """toolkit.yaml renamed psp-toolkit.yaml (linkhealth.toml updated): its entries were
+    added anew, ignore lost, and the old collection stayed active for good (twice in every
+    export and report, its ids "in several collections")."""
+    (isolated_cwd / "toolkit.yaml").write_text(GOOD)
+    (isolated_cwd / "linkhealth.toml").write_text('catalogs = ["toolkit.yaml"]\n')
+    assert _invoke("sync").exit_code == 0
+    assert _invoke("ignore", "a", "--reason", "login wall").exit_code == 0
+    (isolated_cwd / "toolkit.yaml").rename(isolated_cwd / "psp-toolkit.yaml")
+    (isolated_cwd / "other.yaml").write_text(GOOD)
+    (isolated_cwd / "linkhealth.toml").write_text('catalogs = ["psp-toolkit.yaml", "other.yaml"]\n')
+
+    subset = _invoke("sync", "--catalog", "other.yaml")  # a subset retires nothing
+    assert subset.exit_code == 0 and "retired" not in subset.stdout, subset.output
+    result = _invoke("sync")
+
+    assert result.exit_code == 0, result.output
+    assert "psp-toolkit/a: moved from toolkit" in result.stdout
+    assert "toolkit: retired, as " in result.stdout
+    shown = _invoke("export", "--catalog", "psp-toolkit.yaml")
+    assert shown.exit_code == 0, shown.output
+    records = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert [(r["collection"], r["id"], r["ignored_reason"]) for r in records] == [
+        ("psp-toolkit", "a", "login wall"),
+        ("psp-toolkit", "b", None),
+    ]
+    everything = _invoke("export").stdout.splitlines()
+    assert {json.loads(line)["collection"] for line in everything} == {"psp-toolkit", "other"}
+
+
+def test_sync_without_a_settings_file_retires_nothing(isolated_cwd: Path) -> None:
+    """No linkhealth.toml: `sync` syncs the bundled catalog, which is no sign that the
+    catalogs synced with --catalog left anything."""
+    (isolated_cwd / "good.yaml").write_text(GOOD)
+    assert _invoke("sync", "--catalog", "good.yaml").exit_code == 0
+
+    result = _invoke("sync")
+
+    assert result.exit_code == 0, result.output
+    assert "retired" not in result.stdout and "good/a: removed" not in result.stdout
+    kept = _invoke("export", "--catalog", "good.yaml").stdout.splitlines()
+    assert [json.loads(line)["id"] for line in kept] == ["a", "b"]
+
+
 def test_sync_prints_a_catalogs_escape_sequences_as_nothing_a_terminal_acts_on(
     isolated_cwd: Path,
 ) -> None:

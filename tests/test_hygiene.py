@@ -157,6 +157,31 @@ def test_near_duplicate_titles_with_different_urls_are_found() -> None:
     assert _codes(findings, "c") == set()
 
 
+def test_editions_in_other_languages_follow_the_near_duplicate_advice_to_silence() -> None:
+    """The advice, "give it 'duplicate_of: d'", traded the finding for bad_duplicate_of
+    (duplicate_of means the same URL): an English and a Spanish edition could not be marked
+    as meant."""
+    english = _complete(
+        "c", title="Fact Sheet: Labor Trafficking (English)", url="https://s.gov/en"
+    )
+    spanish = _complete(
+        "d", title="Fact Sheet: Labor Trafficking (Spanish)", url="https://s.gov/es"
+    )
+    (finding, _) = [f for f in lint([_catalog(english, spanish)]) if f.code != "missing_field"]
+    assert finding.code == "near_duplicate_title"
+    assert "duplicate_of" not in finding.fix
+    assert "give each its 'languages'" in finding.fix
+
+    marked = lint(
+        [_catalog(replace(english, languages=("en",)), replace(spanish, languages=("ES",)))]
+    )
+    assert {f.code for f in marked} & {"near_duplicate_title", "bad_duplicate_of"} == set()
+    # One language unknown, or the same ones: still worth a look.
+    for ours, theirs in [((), ("es",)), (("en",), ("en",))]:
+        pair = replace(english, languages=ours), replace(spanish, languages=theirs)
+        assert "near_duplicate_title" in {f.code for f in lint([_catalog(*pair)])}
+
+
 def test_titles_differing_only_by_year_are_different_editions() -> None:
     findings = lint(
         [
@@ -544,6 +569,32 @@ def test_http_and_https_or_a_trailing_slash_of_one_page_are_likely_duplicates() 
     assert "keep one entry (the https one)" in likely["plain"].fix
     assert "differ only in a trailing '/'" in likely["slash"].message
     assert "differ only in a leading 'www.' and a trailing '/'" in likely["www"].message
+
+
+def test_a_likely_duplicate_names_its_own_differences_with_each_partner() -> None:
+    """b (https://a.org/x) was said to differ from a and c "only in http:// and https://",
+    a's difference; c's message listed the whole group's."""
+    findings = lint(
+        [
+            _catalog(
+                _complete("a", url="http://a.org/x", title="First"),
+                _complete("b", url="https://a.org/x", title="Second"),
+                _complete("c", url="https://www.a.org/x/", title="Third"),
+            )
+        ]
+    )
+    likely = {f.resource_id: f for f in findings if f.code == "likely_duplicate_url"}
+    assert likely["b"].message == (
+        "probably the same page as a (the URLs differ only in http:// and https://) and as c "
+        "(the URLs differ only in a leading 'www.' and a trailing '/')"
+    )
+    assert likely["c"].message == (
+        "probably the same page as a (the URLs differ only in http:// and https://, a leading "
+        "'www.' and a trailing '/') and as b (the URLs differ only in a leading 'www.' and a "
+        "trailing '/')"
+    )
+    assert likely["b"].related == ("a", "c")
+    assert "(the https one)" in likely["b"].fix
 
 
 def test_a_future_review_time_without_a_zone_is_named_by_the_date_written() -> None:

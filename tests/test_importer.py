@@ -19,6 +19,7 @@ import respx
 from typer.testing import CliRunner
 
 from catalog.errors import CatalogError, ConfigError, LinkhealthError
+from catalog.hygiene import lint
 from catalog.importer import (
     ImportedEntry,
     import_entries,
@@ -351,6 +352,41 @@ def test_entries_match_by_canonical_url_when_titles_differ(tmp_path: Path) -> No
     result = import_entries(target, [entry])
     assert result.added == ()
     assert result.matched == ("hotline",)
+
+
+def test_an_addition_likely_twin_of_an_entry_is_named_in_the_summary(tmp_path: Path) -> None:
+    """http://www.demand-forum.org was added beside https://demand-forum.org/ without a
+    word; lint then flagged the pair (likely_duplicate_url)."""
+    target = tmp_path / "t.yaml"
+    target.write_text(
+        "collection:\n  title: T\nresources:\n"
+        "- id: demandforum\n  title: DemandForum\n  url: https://demand-forum.org/\n"
+    )
+    entries = [
+        ImportedEntry("Demand Forum (old sheet)", "http://www.demand-forum.org", origin="row 2"),
+        ImportedEntry("Guide", "https://other.org/guide", origin="row 3"),
+        ImportedEntry("The guide again", "https://other.org/guide/", origin="row 4"),
+        ImportedEntry("Elsewhere", "https://demand-forum.org/elsewhere", origin="row 5"),
+    ]
+
+    result = import_entries(target, entries)
+
+    assert result.added == ("demand-forum-old-sheet", "guide", "the-guide-again", "elsewhere")
+    twins = [n for n in result.notes if n.code == "likely_duplicate"]
+    assert [(n.facts["id"], n.facts["of"]) for n in twins] == [
+        ("demand-forum-old-sheet", "demandforum"),
+        ("the-guide-again", "guide"),
+    ]
+    assert str(twins[0]) == (
+        "new entry demand-forum-old-sheet (row 2 'Demand Forum (old sheet)') is probably the "
+        "same page as demandforum (https://demand-forum.org/): the URLs differ only in http:// "
+        "and https:// and a leading 'www.'; keep one entry, or add 'shared_url: true' to one "
+        "if the site serves two pages"
+    )
+    assert str(twins[1]) in result.headline()
+    # What the summary names is what lint then flags.
+    flagged = {f.resource_id for f in lint([load_catalog(target)]) if "duplicate" in f.code}
+    assert flagged == {"demandforum", "demand-forum-old-sheet", "guide", "the-guide-again"}
 
 
 def test_dry_run_shows_the_diff_and_writes_nothing(tmp_path: Path) -> None:

@@ -345,6 +345,57 @@ def test_an_entry_moved_to_another_catalog_file_keeps_its_decisions(
     assert count(engine, t.Resource) == 4
 
 
+def test_a_renamed_configured_file_takes_its_entries_and_decisions_along(
+    engine: Engine,
+) -> None:
+    """linkhealth.toml now names psp-toolkit.yaml, once toolkit.yaml: a sync of the
+    configured catalogs retires `toolkit`, and its entries move with their ignore."""
+    other = make_catalog("other", [make_resource("x")])
+    sync_catalogs(engine, [TOOLKIT, other], now=T0)
+    _ignore(engine, "a")
+    renamed = replace(TOOLKIT, path=TOOLKIT.path.with_name("psp-toolkit.yaml"))
+
+    # A --catalog subset: the collection left out is left alone, as before.
+    subset = sync_catalogs(engine, [other], now=days(1))
+    assert subset.retired == () and active_rids(engine, "toolkit") == {"a", "b"}
+
+    result = sync_catalogs(engine, [other, renamed], now=days(2), retire_unlisted=True)
+
+    assert [c.describe() for c in result.changes] == [
+        "psp-toolkit/a: moved from toolkit",
+        "psp-toolkit/b: moved from toolkit",
+    ]
+    assert result.retired == (("toolkit", TOOLKIT.path),)
+    (said,) = result.retirements()
+    assert said.startswith(f"toolkit: retired, as {TOOLKIT.path} is not among the configured")
+    assert active_rids(engine, "toolkit") == set()
+    assert store.stored_collections(engine) == {"psp-toolkit", "other"}
+    assert store.find_resource(engine, "a", collection="psp-toolkit").ignored_reason == (
+        "login wall"
+    )
+    again = sync_catalogs(engine, [other, renamed], now=days(3), retire_unlisted=True)
+    assert again.changes == () and again.retired == ()
+
+
+def test_a_file_dropped_from_the_settings_is_retired_and_returns_with_its_decisions(
+    engine: Engine,
+) -> None:
+    other = make_catalog("other", [make_resource("x")])
+    sync_catalogs(engine, [TOOLKIT, other], now=T0)
+    _ignore(engine, "a")
+
+    result = sync_catalogs(engine, [other], now=days(1), retire_unlisted=True)
+
+    assert [(c.collection, c.id, c.kind) for c in result.changes] == [
+        ("toolkit", "a", "removed"),
+        ("toolkit", "b", "removed"),
+    ]
+    assert active_rids(engine, "toolkit") == set()
+    back = sync_catalogs(engine, [TOOLKIT, other], now=days(2), retire_unlisted=True)
+    assert [(c.id, c.kind) for c in back.changes] == [("a", "added"), ("b", "added")]
+    assert store.find_resource(engine, "a", collection="toolkit").ignored_reason == "login wall"
+
+
 def _ignore(engine: Engine, rid: str) -> None:
     row = store.find_resource(engine, rid, collection="toolkit")
     store.record_decision(

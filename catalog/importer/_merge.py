@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.catalog_edit import FieldEdit
-from catalog.hygiene import normalise_title
-from catalog.importer._records import Difference, ImportedEntry
+from catalog.hygiene import how_urls_differ, loose_url_key, normalise_title
+from catalog.importer._records import Difference, ImportedEntry, Note
 from catalog.model import Resource
 from catalog.source import plain_id
 from catalog.urls import canonical_url, fragment_of
@@ -40,6 +40,8 @@ class _Plan:
     #: The source's entry each added or matched resource (by id) was made from or filled
     #: by: what a refused fill is told by (its row).
     sources: dict[str, ImportedEntry] = field(default_factory=dict)
+    #: Additions whose URL is likely that of an entry already there (`_twin_notes`).
+    notes: list[Note] = field(default_factory=list)
 
 
 def plan_merge(existing: Sequence[Resource], entries: Sequence[ImportedEntry]) -> _Plan:
@@ -66,6 +68,9 @@ def plan_merge(existing: Sequence[Resource], entries: Sequence[ImportedEntry]) -
         return sorted(here, key=lambda r: order[id(r)])
 
     by_id = {r.id: r for r in existing}
+    twins = _Twins()
+    for r in existing:
+        twins.add(r.id, r.url)
     claimed: set[str] = set()
     taken = set(by_id)
 
@@ -102,6 +107,10 @@ def plan_merge(existing: Sequence[Resource], entries: Sequence[ImportedEntry]) -
             taken.add(rid)
             plan.additions.append(_new_entry(rid, entry))
             plan.sources[rid] = entry
+            note = twins.note(rid, entry)
+            if note is not None:
+                plan.notes.append(note)
+            twins.add(rid, entry.url)
             continue
         claimed.add(match.id)
         plan.sources[match.id] = entry
@@ -123,6 +132,47 @@ def plan_merge(existing: Sequence[Resource], entries: Sequence[ImportedEntry]) -
             ):
                 plan.differences.append(Difference(match.id, name, current[name], value))
     return plan
+
+
+class _Twins:
+    """The entries so far by their URL's `loose_url_key` and section: an addition at the
+    same place as one of them, written with or without https, `www.` or a trailing `/`,
+    adds the pair lint then calls a `likely_duplicate_url` (or at the same URL, when the
+    entry there was taken by another row), and the summary says so at once."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[tuple[str, str], tuple[str, str]] = {}
+
+    @staticmethod
+    def _key(url: str) -> tuple[str, str] | None:
+        loose = loose_url_key(canonical_url(url))
+        return None if loose is None else (loose, fragment_of(url))
+
+    def add(self, rid: str, url: str) -> None:
+        key = self._key(url)
+        if key is not None:
+            self.by_key.setdefault(key, (rid, url))
+
+    def note(self, rid: str, entry: ImportedEntry) -> Note | None:
+        """The `likely_duplicate` note of addition `rid`, if an entry is at its place."""
+        key = self._key(entry.url)
+        if key is None or key not in self.by_key:
+            return None
+        other, other_url = self.by_key[key]
+        how = how_urls_differ(canonical_url(entry.url), canonical_url(other_url))
+        origin = f"{entry.origin} " if entry.origin else ""
+        differ = f"the URLs differ only in {how}" if how else "the same URL"
+        return Note(
+            f"new entry {rid} ({origin}{entry.title!r}) is probably the same page as {other} "
+            f"({other_url}): {differ}; keep one entry, or add 'shared_url: true' to one if "
+            "the site serves two pages",
+            "likely_duplicate",
+            id=rid,
+            url=entry.url,
+            of=other,
+            of_url=other_url,
+            origin=entry.origin,
+        )
 
 
 def _offered(entry: ImportedEntry) -> dict[str, Any]:

@@ -138,7 +138,7 @@ def import_entries(
         created=created,
         dry_run=dry_run,
         source=parsed.source,
-        notes=parsed.notes,
+        notes=(*parsed.notes, *plan.notes),
     )
 
 
