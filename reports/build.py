@@ -35,6 +35,7 @@ from catalog.queries import (
     ResourceRow,
     RunInfo,
 )
+from catalog.store import ResourceHistory
 from catalog.urls import without_password
 from reports.changes import changes_since
 from reports.context import (
@@ -62,7 +63,7 @@ from reports.context import (
     unshared_whens,
     when,
 )
-from reports.history import history_items
+from reports.history import entry_rows, history_items, url_taken_at
 from reports.trends import group_stats, health_trend
 
 _FLAPPING = "flapping: keeps switching between working and failing"
@@ -408,11 +409,15 @@ def resource_pages(
     *,
     now: datetime,
     shard: tuple[int, int] = (0, 1),
+    entry_history: Callable[[ResourceRow], ResourceHistory] | None = None,
 ) -> Iterator[ResourcePage]:
     """A page per active resource, following `history` (streamed by link id) as it comes.
 
     `shard` = (k, n): only the resources whose link id is k modulo n (those without a
-    link count as shard 0), for `history` read with the same shard.
+    link count as shard 0), for `history` read with the same shard. `entry_history`: the
+    history `linkhealth resource` reads (`catalog.store.resource_history`), for the few
+    entries whose URL was changed in `events_by_resource`: their page tells the checks of
+    the URL they had, and of their new one only their own, not its link's whole history.
     """
     part, parts = shard
     form = CommandForm(_ambiguous_ids(data.resources), ctx.command_options)
@@ -426,6 +431,10 @@ def resource_pages(
     ) -> Iterator[ResourcePage]:
         for source, row in rows_by_link.pop(link_id, ()):
             events = [*events_by_resource.get(source.pk, ())]
+            taken_at = url_taken_at(events) if entry_history is not None else None
+            if entry_history is not None and taken_at is not None:
+                yield _moved_page(source, row, entry_history(source), taken_at, now, form)
+                continue
             if link_id is not None:
                 events.extend(events_by_link.get(link_id, ()))
             # After a year of nights the page holds the newest checks only: say so, and
@@ -443,6 +452,36 @@ def resource_pages(
         yield from pages(seen_link, observations)
     for rest in list(rows_by_link):
         yield from pages(rest, ())
+
+
+def _moved_page(
+    source: ResourceRow,
+    row: Row,
+    history: ResourceHistory,
+    taken_at: datetime,
+    now: datetime,
+    form: CommandForm,
+) -> ResourcePage:
+    """The page of an entry whose URL was changed at `taken_at`, from its `history`."""
+    observations, events = entry_rows(history)
+    own = [o.checked_at for o in observations if o.link_id == source.link_id]
+    if source.since is not None and source.since < taken_at:
+        # The link's state began before the entry took it (another entry's URL): "since"
+        # and its checks are the entry's own checks of it.
+        row = replace(row, since=when(min(own), now) if own else None, checks=len(own))
+    older = (
+        command("resource", source, "--limit", str(HISTORY_LISTED), form=form)
+        if len(observations) > HISTORY_PER_RESOURCE
+        else None
+    )
+    items = history_items(
+        observations[:HISTORY_PER_RESOURCE],
+        events,
+        now,
+        link_id=source.link_id,
+        decisions=history.decisions,
+    )
+    return ResourcePage(row, items, older)
 
 
 #: Checks kept on each resource page (newest first).

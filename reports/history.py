@@ -10,6 +10,7 @@ from datetime import datetime
 from catalog.health import STATE_LABELS
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import EventRow, ObservationRow
+from catalog.store import DecisionRecord, ResourceHistory
 from catalog.text import isolated, quotations_isolated
 from catalog.urls import without_password
 from reports.changes import (
@@ -45,12 +46,33 @@ _EVENT_LABELS = {
 _READDED = "Re-added to the catalog"
 
 
+_DECISION_LABELS = {
+    "accept_redirect": "Redirect accepted",
+    "replace_url": "URL replaced",
+    "mark_reviewed": "Marked reviewed",
+    "snooze": "Snoozed",
+    "ignore": "Ignored",
+    "unignore": "No longer ignored",
+}
+
+
 def history_items(
-    observations: Sequence[ObservationRow], events: Sequence[EventRow], now: datetime
+    observations: Sequence[ObservationRow],
+    events: Sequence[EventRow],
+    now: datetime,
+    *,
+    link_id: int | None = None,
+    decisions: Sequence[DecisionRecord] = (),
 ) -> tuple[HistoryItem, ...]:
+    """The page's rows, newest first. Given the entry's current `link_id`, a check or link
+    event of another link (a URL it had before an edit) says "then at" that URL, as
+    `linkhealth resource` does; `decisions`: the curators' (by whom, why)."""
     items: list[tuple[datetime, int, HistoryItem]] = []
     for obs in observations:
         label, severity = _check_label(obs.outcome_value)
+        detail = _reason(obs.reason)
+        if link_id is not None and obs.link_id != link_id:
+            detail = _then_at(detail, obs.url)
         items.append(
             (
                 obs.checked_at,
@@ -60,7 +82,7 @@ def history_items(
                     kind="check",
                     label=label,
                     severity=severity,
-                    detail=_reason(obs.reason),
+                    detail=detail,
                     http_status=obs.http_status,
                     elapsed_ms=obs.elapsed_ms,
                 ),
@@ -75,16 +97,39 @@ def history_items(
             label = _READDED
             removed = put_back.removed_on
             detail = "; ".join(p for p in (detail, removed and f"removed on {removed}") if p)
+        if (
+            link_id is not None
+            and event.resource_pk is None
+            and event.link_id not in (None, link_id)
+            and event.link_url
+        ):
+            detail = _then_at(detail, event.link_url)
         items.append(
             (
                 event.at,
-                1,
+                2,
                 HistoryItem(
                     at=when(event.at, now),
                     kind=event.kind,
                     label=label,
                     severity="event",
                     detail=detail or None,
+                ),
+            )
+        )
+    for decision in decisions:
+        by = f"by {isolated(decision.by)}"
+        items.append(
+            (
+                # Below the edit it made, at the same moment (newest first).
+                decision.at,
+                1,
+                HistoryItem(
+                    at=when(decision.at, now),
+                    kind="decision",
+                    label=_DECISION_LABELS.get(decision.kind, decision.kind.replace("_", " ")),
+                    severity="event",
+                    detail=f"{by}: {isolated(decision.reason)}" if decision.reason else by,
                 ),
             )
         )
@@ -187,6 +232,12 @@ def _event_detail(event: EventRow) -> str | None:
     return f"{_outside(old, ltr=ltr) or '—'} → {_outside(new, ltr=ltr) or '—'}"
 
 
+def _then_at(detail: str | None, url: str) -> str:
+    """`detail` of a check or event of a URL the entry had before its URL was changed."""
+    then = f"then at {_outside(without_password(url), ltr=True)}"
+    return f"{detail} ({then})" if detail else then
+
+
 def _reason(reason: str | None) -> str | None:
     """A check's or a drift's reason as the page shows it: its password hidden, the page's
     text it quotes `isolated`."""
@@ -215,3 +266,59 @@ def _flapping_detail(started: bool, flips: object) -> str | None:
     switches = {0: "no switch", 1: "1 switch"}.get(flips, f"{flips} switches")
     lately = f"{switches} between working and failing lately"
     return lately if started else f"{lately}; {dropped}"
+
+
+def url_taken_at(events: Iterable[EventRow]) -> datetime | None:
+    """When the entry took its current URL by an edit (`url_edited`, or put back with
+    another URL), among its `events`; None when it has had it all along."""
+    taken = [
+        e.at
+        for e in events
+        if e.resource_pk is not None
+        and (
+            (e.kind == "url_edited" and "old" in e.details)
+            or (e.kind == "added" and "old_url" in e.details)
+        )
+    ]
+    return max(taken, default=None)
+
+
+def entry_rows(
+    history: ResourceHistory,
+) -> tuple[tuple[ObservationRow, ...], tuple[EventRow, ...]]:
+    """`history` (`catalog.store.resource_history`, what `linkhealth resource` reads) as
+    the checks and events a page shows: the same history in both."""
+    observations = tuple(
+        ObservationRow(
+            o.id,
+            o.link_id,
+            o.run_id,
+            o.url,
+            o.checked_at,
+            o.outcome.value,
+            o.reason,
+            o.http_status,
+            o.final_url,
+            o.elapsed_ms,
+            o.content_type,
+            o.content_length,
+            o.title,
+        )
+        for o in history.observations
+    )
+    events = tuple(
+        EventRow(
+            e.id,
+            e.at,
+            e.kind,
+            e.run_id,
+            e.resource_id,
+            e.link_id,
+            e.details,
+            resource_id=e.rid,
+            collection_key=e.collection,
+            link_url=e.url,
+        )
+        for e in history.events
+    )
+    return observations, events

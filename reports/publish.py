@@ -50,7 +50,9 @@ from catalog.queries import (
 )
 from catalog.settings import Settings
 from catalog.source import catalog_files, load_catalogs
+from catalog.store import ResourceHistory, resource_history
 from reports.build import (
+    HISTORY_LISTED,
     HISTORY_PER_RESOURCE,
     action_queue,
     build_context,
@@ -518,7 +520,26 @@ class _HistoryPages:
             shard=part,
         )
         return resource_pages(
-            self.data, self.ctx, history, by_resource, by_link, now=self.now, shard=part
+            self.data,
+            self.ctx,
+            history,
+            by_resource,
+            by_link,
+            now=self.now,
+            shard=part,
+            entry_history=self.entry_history,
+        )
+
+    def entry_history(self, r: ResourceRow) -> ResourceHistory:
+        """The history `linkhealth resource` shows of `r`, within the pages' window."""
+        found = resource_history(
+            self.engine, r.resource_id, collection=r.collection_key, limit=HISTORY_LISTED
+        )
+        return replace(
+            found,
+            observations=tuple(o for o in found.observations if o.checked_at >= self.since),
+            events=tuple(e for e in found.events if e.at >= self.since),
+            decisions=tuple(d for d in found.decisions if d.at >= self.since),
         )
 
     def after_fork(self) -> None:

@@ -8,7 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, Text, and_, false, func, null, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    Text,
+    and_,
+    false,
+    func,
+    null,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from catalog import tables as t
@@ -40,7 +52,9 @@ def resource_history(
 
     An entry whose URL was changed (`accept-redirect`, `replace-url`, a hand edit) keeps
     the checks and link events of its earlier URLs from the time it had them: "it
-    redirected for a week, then the curator accepted the redirect" is its history.
+    redirected for a week, then the curator accepted the redirect" is its history. Of its
+    new URL it has the checks from the change on: one that was another entry's before
+    has that entry's earlier checks, which were not of this one.
     An id used in several collections needs `collection`; an active resource wins
     over a removed one with the same id.
     """
@@ -48,9 +62,9 @@ def resource_history(
         row, key, path = _find_resource(s, rid, collection)
         links = link_records(s, active_only=False, link_ids=[row.link_id] if row.link_id else [])
         link = links[0] if links else None
-        earlier = _earlier_links(s, row.id)
+        earlier, moved_at = _earlier_links(s, row.id)
         seen = or_(
-            t.Observation.link_id == row.link_id,
+            and_(t.Observation.link_id == row.link_id, _from(t.Observation.checked_at, moved_at)),
             *(
                 and_(
                     t.Observation.link_id == link_id,
@@ -68,7 +82,11 @@ def resource_history(
         # The links' own events; not another entry's edits or drift on a shared link.
         event_filter = or_(
             t.Event.resource_id == row.id,
-            and_(t.Event.link_id == row.link_id, t.Event.resource_id.is_(None))
+            and_(
+                t.Event.link_id == row.link_id,
+                t.Event.resource_id.is_(None),
+                _from(t.Event.at, moved_at),
+            )
             if row.link_id is not None
             else false(),
             *(
@@ -127,29 +145,36 @@ def _url_periods(
     return periods
 
 
-def _earlier_links(s: Session, resource_pk: int) -> list[Period]:
+def _earlier_links(s: Session, resource_pk: int) -> tuple[list[Period], datetime | None]:
     """The periods of the URLs the entry had before its URL edits (`_url_periods`), and
     before it was put back with another URL (`old_url` of its `added` event, until its
-    removal)."""
+    removal); and when it took its current URL (None: it had it from the start)."""
     rows = s.execute(
         select(t.Event.at, t.Event.details)
         .where(t.Event.resource_id == resource_pk, t.Event.kind.in_(("url_edited", "added")))
         .order_by(t.Event.at, t.Event.id)
     ).all()
     edits: list[tuple[datetime, Mapping[str, Any]]] = []
+    moved_at: datetime | None = None
     for at, details in rows:
         details = details or {}
         if "old_url" in details:
             removed = details.get("removed_at")
             until = datetime.fromisoformat(removed) if removed else at
             edits.append((until, {"old": details["old_url"]}))
+            moved_at = at
         elif "old" in details:
             edits.append((at, details))
+            moved_at = at
     if not edits:
-        return []
+        return [], None
     urls = {canonical_url(str((details or {}).get("old") or "")) for _, details in edits}
     link_ids = dict(s.execute(select(t.Link.url, t.Link.id).where(t.Link.url.in_(urls))).all())
-    return _url_periods(edits, link_ids)
+    return _url_periods(edits, link_ids), moved_at
+
+
+def _from(column: Any, since: datetime | None) -> ColumnElement[bool]:
+    return column >= since if since else true()
 
 
 def _within(column: Any, since: datetime | None, until: datetime) -> ColumnElement[bool]:
