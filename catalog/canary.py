@@ -23,6 +23,7 @@ from catalog.check.safety import Resolver
 from catalog.clock import Clock, utcnow
 from catalog.model import Observation, Target
 from catalog.settings import CheckSettings
+from catalog.text import counted
 from catalog.urls import host_of
 
 __all__ = ["CanaryVerdict", "check_canaries"]
@@ -53,10 +54,12 @@ class CanaryVerdict:
             return "No canary URLs are configured, so our network was not tested before the run."
         if not self.network_down:
             ok = self.checked - len(self.failed)
-            return f"{ok} of {self.checked} canary URLs answered: our network works."
+            return f"{ok} of {counted(self.checked, 'canary URL')} answered: our network works."
         what = "; ".join(f"{o.url}: {o.outcome.label.lower()}" for o in self.observations)
+        # "all 1 canary URLs" for the one canary of a small setup
+        failed = "the canary URL" if self.checked == 1 else f"all {self.checked} canary URLs"
         return (
-            f"Not checked: all {self.checked} canary URLs failed at the network level ({what}), "
+            f"Not checked: {failed} failed at the network level ({what}), "
             "so our own network looked down and nothing was learned about this link."
         )
 

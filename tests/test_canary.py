@@ -46,3 +46,20 @@ def test_any_http_answer_proves_the_network_works() -> None:
 def test_no_canaries_judge_nothing() -> None:
     verdict = check_canaries((), CHECK)
     assert not verdict.network_down and verdict.checked == 0
+
+
+def test_the_reason_counts_one_canary_as_one() -> None:
+    """A small setup's single canary read "all 1 canary URLs failed"."""
+    (one,) = CANARIES[:1]
+    down = check_canaries([one], CHECK, transport=httpx.MockTransport(offline), resolver=public)
+    assert down.reason.startswith(
+        f"Not checked: the canary URL failed at the network level ({one}: "
+    )
+
+    def answers(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200)
+
+    up = check_canaries([one], CHECK, transport=httpx.MockTransport(answers), resolver=public)
+    assert up.reason == "1 of 1 canary URL answered: our network works."
+    two = check_canaries(CANARIES, CHECK, transport=httpx.MockTransport(offline), resolver=public)
+    assert two.reason.startswith("Not checked: all 2 canary URLs failed at the network level (")
