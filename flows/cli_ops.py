@@ -64,7 +64,10 @@ def serve(
 
 def recheck(
     ids: Annotated[
-        list[str] | None, typer.Argument(help="Resource ids to check (as in the catalog file).")
+        list[str] | None,
+        typer.Argument(
+            help="Resource ids to check (as in the catalog file, or KEY/ID as verdicts name them)."
+        ),
     ] = None,
     changed: Annotated[
         bool,
@@ -87,6 +90,9 @@ def recheck(
 ) -> None:
     """Check some resources now and print their verdicts: named ids, --changed, --failing.
 
+    --changed and --failing read the checks of a database that exists (`linkhealth check`
+    makes it); named ids may start a new one.
+
     Example: linkhealth recheck --changed
     """
     if not ids and not changed and not failing:
@@ -97,15 +103,24 @@ def recheck(
         "allow_private": allow_private,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    from flows.cli import flow_run_here, run_settings
+    from flows.cli import flow_run_here, run_settings, trial_config
 
     settings = run_settings(config, db, overrides, trigger="recheck")
-    with flow_run_here(settings, given=bool(catalog), ids=ids, trigger="recheck"):
+    with flow_run_here(
+        settings,
+        given=bool(catalog),
+        ids=ids,
+        trigger=None if trial_config(config) else "recheck",
+        # --changed and --failing read what was checked before: of a database not made
+        # yet (a mistyped --db, the wrong folder), every entry, or none. Named ids may
+        # start one (a trial's `recheck ID --db sqlite:///var/trial.db`).
+        database_needed=changed or failing,
+    ) as wanted:
         from flows.events import emit_catalog_edited, flush
         from flows.recheck_flow import recheck as recheck_flow
 
         result = recheck_flow(
-            resource_ids=list(ids or []),
+            resource_ids=list(wanted or []),
             changed_only=changed,
             failing_only=failing,
             config=str(config) if config else None,
