@@ -429,7 +429,7 @@ def check(
 ) -> None:
     """Check every URL of the catalogs through the Prefect flow `check-catalog`.
 
-    Example: linkhealth check --catalog my-toolkit.yaml --per-host-rate 1
+    Example: linkhealth check --catalog my-toolkit.yaml --db sqlite:///var/trial.db
     """
     overrides: dict[str, Any] = {
         "database_url": db,

@@ -180,3 +180,39 @@ def test_a_trial_settings_file_whose_catalog_is_missing_records_no_refused_run(
     (production / "toolkit.yaml").rename(production / "moved.yaml")
     assert runner.invoke(app, ["recheck", "--changed"]).exit_code == 5
     assert [r.status for r in _runs(production)] == ["refused", "running"]
+
+
+# --- what the README and the help show --------------------------------------------------------
+
+
+def _examples() -> list[str]:
+    """The command lines of the README's sh blocks and of every command's `Example:`."""
+    import re
+
+    import typer.main
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    lines = [
+        line.strip()
+        for block in re.findall(r"```sh\n(.*?)```", readme, re.S)
+        for line in block.splitlines()
+    ]
+    pending = [typer.main.get_command(app)]
+    while pending:
+        command = pending.pop()
+        pending += list((getattr(command, "commands", None) or {}).values())
+        lines += [p.strip()[len("Example: ") :] for p in (command.help or "").split("\n")]
+    return [line for line in lines if line.startswith("linkhealth ")]
+
+
+def test_a_catalog_tried_in_an_example_is_checked_into_a_database_of_its_own() -> None:
+    """`check --catalog my-toolkit.yaml` with production's database syncs the file into it
+    for good: every later report covers it, and no command takes it out (README: "try a
+    catalog out with --db sqlite:///var/trial.db")."""
+    tried = [
+        line
+        for line in _examples()
+        if line.split()[1] in ("check", "recheck") and "--catalog" in line.split()
+    ]
+    assert tried  # the README shows how to try a catalog
+    assert [line for line in tried if "--db" not in line.split()] == []
