@@ -21,7 +21,7 @@ from urllib.parse import quote, urljoin
 
 from catalog import store
 from catalog.clock import Clock, utcnow
-from catalog.db import Engine, engine_for
+from catalog.db import Engine, engine_for, existing_database
 from catalog.errors import LinkhealthError, NotFoundError
 from catalog.health import BROKEN, SUSPECT, shown_state, state_line
 from catalog.model import Observation
@@ -157,9 +157,9 @@ def unknown_ids(settings: Settings, ids: Sequence[str]) -> list[str]:
     (new entries not synced yet, typos) cost reading the catalog files."""
     if not ids:
         return []
-    try:
-        known = store.active_rids(engine_for(settings.database_url), ids)
-    except LinkhealthError:  # a database that cannot be opened: the catalog files decide
+    try:  # (a database not made yet is not made here: a refused recheck leaves no file)
+        known = store.active_rids(engine_for(existing_database(settings.database_url)), ids)
+    except LinkhealthError:  # none yet, or it cannot be opened: the catalog files decide
         known = set()
     rest = [i for i in ids if i not in known]
     if not rest:

@@ -228,6 +228,27 @@ def catalog_keys(settings: Settings, given: list[Path] | None) -> list[str] | No
     return sorted({c.key for c in load_catalogs(settings.catalogs)})
 
 
+def configured_config() -> Path | None:
+    """The settings file a command given no --config reads (LINKHEALTH_CONFIG, else
+    ./linkhealth.toml): the service's, as far as this shell can tell. None when neither is
+    there. Never raises (a missing LINKHEALTH_CONFIG file is named by its own error)."""
+    from catalog.settings import DEFAULT_CONFIG_NAME
+
+    env = os.environ.get("LINKHEALTH_CONFIG")
+    path = Path(env) if env else Path.cwd() / DEFAULT_CONFIG_NAME
+    return path if env or path.is_file() else None
+
+
+def trial_config(config: Path | None) -> bool:
+    """Whether `config` (--config) names a settings file other than the configured one: a
+    curator trying it (`--config trial.toml`), whose refusal is theirs to read on stderr,
+    not a refused run in the database (whose report would then say the nights stopped)."""
+    if config is None:
+        return False
+    configured = configured_config()
+    return configured is None or config.resolve() != configured.resolve()
+
+
 def run_settings(
     config: Path | None, db: str | None, overrides: dict[str, Any], *, trigger: str
 ) -> Settings:
@@ -235,12 +256,19 @@ def run_settings(
     used refuses the run (exit 2), recorded like a refused catalog (`record_refusal`) in
     the database the run would have used; when only the broken file names that database,
     or the one named does not exist yet (a refusal creates none), it is recorded nowhere,
-    and the error says so."""
+    and the error says so. A file given with --config that is not the configured one
+    (`trial_config`) is a curator's try: only refused, as a --catalog file is."""
     from catalog.settings import SettingsFileError
 
     try:
         settings = load_settings(config)
     except SettingsFileError as exc:
+        if trial_config(config):
+            raise ConfigError(
+                f"{exc}\nNot recorded as a refused run: {config} is a settings file given "
+                "with --config, not the configured one (LINKHEALTH_CONFIG, else "
+                "./linkhealth.toml)."
+            ) from exc
         known = exc.known_settings(database_url=db)
         if known is None:
             raise ConfigError(f"{exc}\n{exc.not_recorded}") from exc
@@ -256,33 +284,66 @@ def run_settings(
 
 @contextmanager
 def flow_run_here(
-    settings: Settings, *, given: bool, ids: list[str] | None, trigger: str | None = None
-) -> Iterator[None]:
+    settings: Settings,
+    *,
+    given: bool,
+    ids: list[str] | None,
+    trigger: str | None = None,
+    database_needed: bool = False,
+) -> Iterator[list[str] | None]:
     """Around a flow run `check` or `recheck` starts in this process: the catalogs are read
     once and refused here when unusable (`given`: named on the command line), unknown ids
     too, a Prefect server is made sure of, and the API going away mid-run is one sentence.
-    `trigger`: the run's, to record a refusal under when it runs the configured catalogs
-    (from cron, say: `linkhealth status` shows it); files a curator names to try them are
-    only refused."""
-    from catalog.errors import CatalogError, NotFoundError
+    Yields `ids` as the flow takes them (`bare_ids`: `KEY/ID` as verdicts name entries).
+    `trigger`: the run's, to record a refusal for its catalog under when it runs the
+    configured catalogs (from cron, say: `linkhealth status` shows it); files a curator
+    names to try them are only refused, and so are ids no catalog holds (a typo, said on
+    stderr: no run was refused). `database_needed`: a database that does not exist is an
+    error (exit 3) before anything is read or made, not a new empty one."""
+    from catalog.errors import CatalogError
     from catalog.source import read_once
     from flows.prefect_server import api_loss_said, ensure_server
 
     with read_once():  # the flow run, in this process, takes the catalogs checked here
         try:
             refuse_unusable_catalogs(settings, given=given)  # here, not in a failed run
-            refuse_unknown_ids(settings, ids)
-        except (CatalogError, NotFoundError) as refused:
+        except CatalogError as refused:
             if trigger is not None and not given:
                 from catalog.runs import record_refusal
 
                 record_refusal(settings, refused, trigger=trigger)
             raise
+        if database_needed:
+            from catalog.db import existing_database
+
+            existing_database(settings.database_url)
+        wanted = bare_ids(settings, ids)
+        refuse_unknown_ids(settings, wanted)
         ensure_server(say=_err)
         from flows.check_flow import settings_said
 
         with api_loss_said(), settings_said():  # the run does not say `said`'s warning again
-            yield
+            yield wanted
+
+
+def bare_ids(settings: Settings, ids: list[str] | None) -> list[str] | None:
+    """`ids` with each `KEY/ID` (as `recheck` verdicts and `--strict` name entries, and as
+    `resource` and the decisions take them) made `ID` when the catalog file `KEY` holds it
+    and no entry's id is `KEY/ID` itself. A run checks an id in every catalog that uses it."""
+    if not ids or not any("/" in i for i in ids):
+        return ids
+    from catalog.ops import unknown_ids
+    from catalog.source import load_catalogs
+
+    unknown = {i for i in unknown_ids(settings, ids) if "/" in i}
+    if not unknown:
+        return ids
+    held = {(c.key, r.id) for c in load_catalogs(settings.catalogs) for r in c.resources}
+    out = []
+    for i in ids:
+        key, _, bare = i.partition("/")
+        out.append(bare if i in unknown and (key, bare) in held else i)
+    return list(dict.fromkeys(out))
 
 
 def refuse_unknown_ids(settings: Settings, ids: list[str] | None) -> None:
@@ -368,7 +429,7 @@ def check(
 ) -> None:
     """Check every URL of the catalogs through the Prefect flow `check-catalog`.
 
-    Example: linkhealth check --catalog my-toolkit.yaml --per-host-rate 1
+    Example: linkhealth check --catalog my-toolkit.yaml --db sqlite:///var/trial.db
     """
     overrides: dict[str, Any] = {
         "database_url": db,
@@ -380,13 +441,14 @@ def check(
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     settings = run_settings(config, db, overrides, trigger="manual")
-    with flow_run_here(settings, given=bool(catalog), ids=resource_id, trigger="manual"):
+    recorded = None if trial_config(config) else "manual"
+    with flow_run_here(settings, given=bool(catalog), ids=resource_id, trigger=recorded) as ids:
         from flows.check_flow import check_catalog
 
         summary = check_catalog(
             config=str(config) if config else None,
             overrides=overrides,
-            resource_ids=resource_id,
+            resource_ids=ids,
             trigger="manual",
             render=report,
         )

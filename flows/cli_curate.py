@@ -112,9 +112,27 @@ def _say(recheck: str, result: object) -> None:
 
 def _announce(path: str | None, recheck: str) -> None:
     """A catalog file was edited: have the `recheck` deployment check it right away (the
-    same event as `linkhealth catalog edited`), or say how to check it by hand (`recheck`)."""
-    from flows.cli_ops import announce_catalog_edit, recheck_served
+    same event as `linkhealth catalog edited`), or say how to check it by hand (`recheck`).
+    An edit made with a --db, --config or --catalog the deployment does not read (it reads
+    the configured settings) is not announced: it would check nothing of it. `recheck`
+    (`_recheck_changed`) names the options the edit was made with."""
+    from itertools import pairwise
 
+    from flows.cli_ops import announce_catalog_edit, recheck_served, served_elsewhere
+
+    pairs = list(pairwise(shlex.split(recheck)))
+    given = {word: value for word, value in pairs if word in ("--config", "--db")}
+    catalogs = [Path(value) for word, value in pairs if word == "--catalog"]
+    config = given.get("--config")
+    elsewhere = served_elsewhere(
+        path, config=Path(config) if config else None, db=given.get("--db"), catalogs=catalogs
+    )
+    if elsewhere is not None:
+        typer.echo(
+            f"Not announced to the recheck deployment, which reads the configured settings: "
+            f"{elsewhere}. `{recheck}` checks the edit."
+        )
+        return
     url, announced = announce_catalog_edit([path] if path else [])
     if announced and recheck_served() is False:
         typer.echo(

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from catalog.errors import LinkhealthError
+from catalog.errors import ConfigError, LinkhealthError
+from catalog.settings import Settings, load_settings
 from catalog.text import for_terminal
 
 if TYPE_CHECKING:
@@ -64,7 +65,10 @@ def serve(
 
 def recheck(
     ids: Annotated[
-        list[str] | None, typer.Argument(help="Resource ids to check (as in the catalog file).")
+        list[str] | None,
+        typer.Argument(
+            help="Resource ids to check (as in the catalog file, or KEY/ID as verdicts name them)."
+        ),
     ] = None,
     changed: Annotated[
         bool,
@@ -87,6 +91,9 @@ def recheck(
 ) -> None:
     """Check some resources now and print their verdicts: named ids, --changed, --failing.
 
+    --changed and --failing read the checks of a database that exists (`linkhealth check`
+    makes it); named ids may start a new one.
+
     Example: linkhealth recheck --changed
     """
     if not ids and not changed and not failing:
@@ -97,15 +104,24 @@ def recheck(
         "allow_private": allow_private,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    from flows.cli import flow_run_here, run_settings
+    from flows.cli import flow_run_here, run_settings, trial_config
 
     settings = run_settings(config, db, overrides, trigger="recheck")
-    with flow_run_here(settings, given=bool(catalog), ids=ids, trigger="recheck"):
+    with flow_run_here(
+        settings,
+        given=bool(catalog),
+        ids=ids,
+        trigger=None if trial_config(config) else "recheck",
+        # --changed and --failing read what was checked before: of a database not made
+        # yet (a mistyped --db, the wrong folder), every entry, or none. Named ids may
+        # start one (a trial's `recheck ID --db sqlite:///var/trial.db`).
+        database_needed=changed or failing,
+    ) as wanted:
         from flows.events import emit_catalog_edited, flush
         from flows.recheck_flow import recheck as recheck_flow
 
         result = recheck_flow(
-            resource_ids=list(ids or []),
+            resource_ids=list(wanted or []),
             changed_only=changed,
             failing_only=failing,
             config=str(config) if config else None,
@@ -287,11 +303,20 @@ def catalog_edited(
 ) -> None:
     """Tell Prefect the catalog was edited, so the `recheck` deployment checks what changed.
 
-    Sends the event linkhealth.catalog.edited; never starts a server and never fails
-    (it runs from a git hook). When nothing will check the edit, says what will.
+    Sends the event linkhealth.catalog.edited; never starts a server (it runs from a git
+    hook). When nothing will check the edit, says what will. A file named that does not
+    exist, or is none of the configured catalogs, is an error (exit 2): the recheck
+    deployment checks the configured catalogs only.
 
     Example: linkhealth catalog edited catalog/data/toolkit.yaml
     """
+    unchecked = [f"{name}: {why}" for name in files or () if (why := not_configured(name))]
+    if unchecked:
+        raise ConfigError(
+            f"{'; '.join(unchecked)}; the edit was not announced: the recheck deployment "
+            "checks only the catalogs of linkhealth.toml (or LINKHEALTH_CONFIG's file); "
+            "`linkhealth recheck --changed --catalog FILE` checks another"
+        )
     url, announced = announce_catalog_edit(files or ())
     # Its reader is a curator looking at the hook's log later: the edit is still unchecked.
     by_hand = f"run `{RECHECK_BY_HAND}` to check it"
@@ -307,6 +332,62 @@ def catalog_edited(
         )
     else:
         _err(f"announced the catalog edit to {url}")
+
+
+def _configured() -> Settings | None:
+    """The settings a command given no options reads: the service's, as far as this shell
+    can tell. None when they cannot be read (the service's run would be refused, and say
+    so)."""
+    try:
+        return load_settings()
+    except ConfigError:
+        return None
+
+
+def _covers(catalogs: Sequence[str | Path], file: Path) -> bool:
+    """Whether `file` is one of `catalogs` (files and folders), or in one of its folders
+    (a file deleted from a configured folder is an edit of the catalog too)."""
+    from catalog.source import catalog_files
+
+    target = file.resolve()
+    folders = {Path(p).resolve() for p in catalogs if Path(p).is_dir()}
+    return target in {p.resolve() for p in catalog_files(catalogs)} or target.parent in folders
+
+
+def not_configured(name: str) -> str | None:
+    """Why the `recheck` deployment would check nothing of catalog file `name` (a typo, a
+    trial file), or None. Whether it is a configured catalog is asked only where a settings
+    file says which they are: a git hook in another repository than the checkout's finds
+    none, and the service's file there names the repository's files."""
+    from flows.cli import configured_config
+
+    file = Path(name)
+    configured = _configured() if configured_config() is not None else None
+    if configured is None or _covers(configured.catalogs, file):
+        return None if configured is not None or file.is_file() else "no such file"
+    return "not a configured catalog" if file.is_file() else "no such file"
+
+
+def served_elsewhere(
+    file: str | None, *, config: Path | None, db: str | None, catalogs: Sequence[Path] | None
+) -> str | None:
+    """Why the `recheck` deployment, which reads the configured settings, would not check an
+    edit of `file` made with these --config, --db and --catalog: another database, or a
+    file none of its catalogs holds. None when it would, as far as this shell can tell (no
+    option given: the edit used the configured settings too)."""
+    from catalog.db import absolute_sqlite_url, shown_url
+
+    if config is None and db is None and not catalogs:
+        return None
+    configured = _configured()
+    if configured is None:
+        return "the configured settings cannot be read to compare them with the edit's"
+    edit = load_settings(config).with_overrides(database_url=db)
+    if absolute_sqlite_url(edit.database_url) != absolute_sqlite_url(configured.database_url):
+        return f"it was made in {shown_url(edit.database_url)}, not the configured database"
+    if file is not None and not _covers(configured.catalogs, Path(file)):
+        return f"{file} is not a configured catalog"
+    return None
 
 
 #: What checks an edit nobody was told about, run with the settings (linkhealth.toml, the

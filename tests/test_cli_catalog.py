@@ -214,6 +214,11 @@ def test_check_with_catalog_parses_the_file_once(
         summary = RunSummary(1, "completed", "manual", when, when, 1, {}, False)
         return summary if command == ["check"] else SimpleNamespace(ids=[], summary=summary)
 
+    if command[0] == "recheck":  # it rechecks what a check stored: that database exists
+        from catalog.db import open_engine
+
+        (isolated_cwd / "var").mkdir()
+        open_engine("sqlite:///var/linkhealth.db").dispose()
     monkeypatch.setattr(source, "_parse", parse)
     monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
     monkeypatch.setattr(flows.check_flow, "check_catalog", flow)

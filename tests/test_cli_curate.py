@@ -7,7 +7,7 @@ import json
 import os
 import re
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -492,6 +492,18 @@ def test_setting_aside_needs_a_reason_that_says_something(
     assert record.ignored_at is None and record.snoozed_until is None
 
 
+def _configured_as(engine: Engine, catalog_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The settings file the service reads (LINKHEALTH_CONFIG) names the database and the
+    catalog `invoke` gives with --db and --catalog: the recheck deployment checks them."""
+    config = catalog_file.parent / "service.toml"
+    config.write_text(
+        f"database_url = {json.dumps(database_url(engine))}\n"
+        f"catalogs = [{json.dumps(str(catalog_file))}]\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("LINKHEALTH_CONFIG", str(config))
+
+
 def test_an_edit_is_announced_so_the_recheck_deployment_checks_it(
     engine: Engine, catalog_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -506,6 +518,7 @@ def test_an_edit_is_announced_so_the_recheck_deployment_checks_it(
         sent.append(list(files))
         return True
 
+    _configured_as(engine, catalog_file, monkeypatch)
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4999/api")
     monkeypatch.setattr(flows.prefect_server, "is_healthy", lambda url: True)
     monkeypatch.setattr(flows.events, "emit_catalog_edited", emit)
@@ -530,6 +543,7 @@ def test_an_edit_announced_where_nothing_serves_the_recheck_says_how_to_check_it
     import flows.events
     import flows.prefect_server
 
+    _configured_as(engine, catalog_file, monkeypatch)
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4999/api")
     monkeypatch.setattr(flows.prefect_server, "is_healthy", lambda url: True)
     monkeypatch.setattr(flows.events, "emit_catalog_edited", lambda files: True)
@@ -585,6 +599,47 @@ def _recheck_of(engine: Engine, catalog_file: Path) -> str:
     return shlex.join(["linkhealth", "recheck", "--changed", "--db", db, "--catalog", catalog])
 
 
+def test_an_edit_made_with_settings_the_recheck_deployment_does_not_read_is_not_announced(
+    engine: Engine, catalog_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The served recheck syncs and checks the configured catalogs into the configured
+    database: "the recheck deployment checks it now" was said of an edit in a trial file
+    and database it never looked at."""
+    import flows.cli_ops
+    import flows.events
+    import flows.prefect_server
+
+    sent: list[list[str]] = []
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4999/api")
+    monkeypatch.setattr(flows.prefect_server, "is_healthy", lambda url: True)
+    monkeypatch.setattr(flows.events, "emit_catalog_edited", _into(sent))
+    monkeypatch.setattr(flows.events, "flush", lambda: None)
+    monkeypatch.setattr(flows.cli_ops, "recheck_served", lambda: True)
+    service = tmp_path / "service.toml"
+    monkeypatch.setenv("LINKHEALTH_CONFIG", str(service))
+
+    # Another database (the file is the service's catalog).
+    service.write_text(
+        f'database_url = "sqlite:///{tmp_path / "production.db"}"\n'
+        f"catalogs = [{json.dumps(str(catalog_file))}]\n"
+    )
+    other_db = invoke(engine, catalog_file, "mark-reviewed", "a")
+    assert other_db.exit_code == 0, other_db.output
+    assert "Not announced to the recheck deployment" in other_db.stdout
+    assert "not the configured database" in other_db.stdout
+    assert f"`{_recheck_of(engine, catalog_file)}` checks the edit" in other_db.stdout
+
+    # The service's database, but a file none of its catalogs holds.
+    service.write_text(
+        f"database_url = {json.dumps(database_url(engine))}\n"
+        f'catalogs = ["{tmp_path / "catalogs"}"]\n'
+    )
+    other_file = invoke(engine, catalog_file, "replace-url", "a", OLD + "x", "--reason", "moved")
+    assert other_file.exit_code == 0, other_file.output
+    assert f"{catalog_file} is not a configured catalog" in other_file.stdout
+    assert "checks it now" not in other_db.stdout + other_file.stdout and sent == []
+
+
 def test_an_edit_without_a_prefect_server_says_how_to_check_it(
     engine: Engine, catalog_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -635,3 +690,13 @@ def test_lint_is_not_held_up_by_a_database_server_that_never_answers(tmp_path: P
             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
     assert linted.returncode == 0, linted.stderr
+
+
+def _into(sent: list[list[str]]) -> Callable[[Sequence[str]], bool]:
+    """A stand-in for `flows.events.emit_catalog_edited` that keeps the files announced."""
+
+    def emit(files: Sequence[str]) -> bool:
+        sent.append(list(files))
+        return True
+
+    return emit

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,16 @@ def _announced(monkeypatch: pytest.MonkeyPatch, served: bool | None) -> None:
     monkeypatch.setattr(flows.cli_ops, "recheck_served", lambda: served)
 
 
+@pytest.fixture
+def edited(isolated_cwd: Path) -> Path:
+    """A catalog file just committed, in a repository without linkhealth.toml (its
+    catalogs are the service's to name)."""
+    path = isolated_cwd / "toolkit.yaml"
+    path.write_text("collection:\n  title: T\nresources: []\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.usefixtures("edited")
 def test_an_edit_nobody_was_told_about_says_how_to_check_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -50,6 +61,7 @@ def test_an_edit_nobody_was_told_about_says_how_to_check_it(
     assert "PREFECT_API_URL is not in this environment" in result.stderr
 
 
+@pytest.mark.usefixtures("edited")
 def test_an_edit_announced_where_nothing_serves_the_recheck_says_how_to_check_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -65,6 +77,40 @@ def test_an_edit_announced_where_nothing_serves_the_recheck_says_how_to_check_it
     assert "nothing serves the recheck deployment" in said[False]
     assert f"`{BY_HAND}`" in said[False]
     assert said[True] == said[None] == "announced the catalog edit to http://127.0.0.1:4999/api\n"
+
+
+def test_a_file_that_is_not_there_or_not_a_configured_catalog_is_an_error_naming_it(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`catalog edited nothere.yaml` said "announced", exit 0: the recheck deployment
+    checks the configured catalogs, and nothing of a typo or a trial file."""
+    sent: list[list[str]] = []
+    _announced(monkeypatch, served=True)
+    monkeypatch.setattr("flows.events.emit_catalog_edited", _into(sent))
+    (isolated_cwd / "catalogs").mkdir()
+    for name in ("catalogs/a.yaml", "trial.yaml"):
+        (isolated_cwd / name).write_text("collection:\n  title: T\nresources: []\n")
+    (isolated_cwd / "linkhealth.toml").write_text('catalogs = ["catalogs"]\n')
+
+    def edited(*files: str) -> tuple[int, str]:
+        result = CliRunner().invoke(app, ["catalog", "edited", *files])
+        return result.exit_code, result.stderr
+
+    code, said = edited("catalogs/a.yaml", "nothere.yaml", "trial.yaml")
+    assert code == 2 and sent == [], said
+    assert "nothere.yaml: no such file; trial.yaml: not a configured catalog" in said
+    assert "the edit was not announced" in said
+    # A configured file, and one deleted from a configured folder (its entries go).
+    assert edited("catalogs/a.yaml", "catalogs/gone.yaml") == (
+        0,
+        "announced the catalog edit to http://127.0.0.1:4999/api\n",
+    )
+    # Where no settings file names the catalogs (a hook in a catalog repository of its
+    # own), the service's are unknown: only a file that is not there is refused.
+    (isolated_cwd / "linkhealth.toml").unlink()
+    assert edited("trial.yaml")[0] == 0
+    assert edited("nothere.yaml")[0] == 2
+    assert sent == [["catalogs/a.yaml", "catalogs/gone.yaml"], ["trial.yaml"]]
 
 
 def _git(repo: Path, *args: str, env: dict[str, str]) -> None:
@@ -133,6 +179,24 @@ def test_the_hook_logs_each_commit_with_its_time(repo: Path, tmp_path: Path) -> 
     assert said == "args: catalog edited catalog/data/toolkit.yaml api: unset"
 
 
+def test_the_hook_names_no_file_the_commit_deleted(repo: Path, tmp_path: Path) -> None:
+    """`catalog edited` refuses a file that is not there: a deleted one, named with the
+    one edited, kept that edit from being announced."""
+    env = _env(tmp_path, LINKHEALTH_BIN=str(_fake_linkhealth(tmp_path)))
+    (repo / "catalog" / "data" / "old.yaml").write_text("# old\n")
+    _commit_an_edit(repo, env)
+    assert _log(repo, 2)[1] == (
+        "args: catalog edited catalog/data/old.yaml catalog/data/toolkit.yaml api: unset"
+    )
+    (repo / "catalog" / "data" / "old.yaml").unlink()
+    _commit_an_edit(repo, env, text="b")
+    assert _log(repo, 4)[3] == "args: catalog edited catalog/data/toolkit.yaml api: unset"
+    (repo / "catalog" / "data" / "toolkit.yaml").unlink()  # a commit that only deletes
+    _git(repo, "commit", "-q", "-a", "-m", "remove", env=env)
+    time.sleep(1)
+    assert len(_log(repo, 4)) == 4
+
+
 def test_the_hook_takes_its_settings_from_git_config_when_the_environment_lacks_them(
     repo: Path, tmp_path: Path
 ) -> None:
@@ -156,3 +220,13 @@ def test_a_hook_that_finds_no_linkhealth_says_how_to_check_the_edit(
     said = _log(repo, 2)[1]
     assert str(tmp_path / "missing") in said and "LINKHEALTH_BIN" in said
     assert f"`{BY_HAND}`" in said
+
+
+def _into(sent: list[list[str]]) -> Callable[[Sequence[str]], bool]:
+    """A stand-in for `flows.events.emit_catalog_edited` that keeps the files announced."""
+
+    def emit(files: Sequence[str]) -> bool:
+        sent.append(list(files))
+        return True
+
+    return emit

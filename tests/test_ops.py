@@ -394,12 +394,13 @@ def test_recheck_without_a_selection_is_a_usage_error() -> None:
 
 
 def test_catalog_edited_without_a_prefect_server_never_fails(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, isolated_cwd: Path
 ) -> None:
     from flows.cli import app
 
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")
+    (isolated_cwd / "toolkit.yaml").write_text("resources: []\n")  # the file committed
     assert CliRunner().invoke(app, ["catalog", "edited", "toolkit.yaml"]).exit_code == 0
 
 

@@ -297,6 +297,7 @@ def test_a_bad_prefect_port_is_one_line_and_a_git_hook_still_succeeds(
     assert status.stderr == (
         f"error: LINKHEALTH_PREFECT_PORT must be a port number (1-65535), not {port!r}\n"
     )
+    (isolated_cwd / "toolkit.yaml").write_text("resources: []\n")  # the file committed
     hook = runner.invoke(app, ["catalog", "edited", "toolkit.yaml"])
     assert hook.exit_code == 0, hook.output
     assert "LINKHEALTH_PREFECT_PORT" in hook.stderr and "not announced" in hook.stderr

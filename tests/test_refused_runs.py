@@ -1,7 +1,8 @@
 """Every attempted run leaves a record the operator finds with `linkhealth status`: a run
-refused for its settings file (`linkhealth.toml`), or a recheck refused for its catalog or
-for ids no catalog holds, is recorded as `refused` with the reason (file and line where
-there is one), as a run refused for a broken catalog is (tests/test_faults_catalog.py).
+refused for its settings file (`linkhealth.toml`), or a recheck refused for its catalog (or,
+run by a deployment, for ids no catalog holds), is recorded as `refused` with the reason
+(file and line where there is one), as a run refused for a broken catalog is
+(tests/test_faults_catalog.py).
 A settings file that alone names the database has no database to record in: the error
 says so and the command exits 2."""
 
@@ -174,20 +175,21 @@ def test_a_missing_config_file_named_by_the_environment_is_a_recorded_refusal(
 # --- refused rechecks (before a flow run starts) ------------------------------------------
 
 
-def test_a_recheck_of_ids_no_catalog_holds_is_a_recorded_refusal(
+def test_ids_no_catalog_holds_typed_on_the_command_line_are_only_refused(
     isolated_cwd: Path, db_url: str
 ) -> None:
+    """A curator's typo is said on stderr (exit 4) and is no refused run: `status` would
+    list it as a night that did not run. A deployment's run given such ids is recorded
+    (test_flow_runs_refused_for_settings_catalog_or_ids_are_recorded_with_their_flow_run)."""
     engine = _earlier_night(db_url)
     _settings_file(isolated_cwd, db_url, "")
     result = CliRunner().invoke(app, ["recheck", "r1", "r9"])
     assert result.exit_code == 4, result.output
-    refused = _refused(engine)
-    assert refused.trigger == "recheck" and "'r9'" in refused.summary["refused_reason"]
-    # `check --id` is a recheck too, under the CLI's trigger.
+    assert "'r9'" in result.stderr
+    # `check --id` is a recheck too.
     result = CliRunner().invoke(app, ["check", "--id", "r8"])
     assert result.exit_code == 4, result.output
-    again = _refused(engine)
-    assert again.id != refused.id and again.trigger == "manual"
+    assert [r.status for r in store.latest_runs(engine)] == ["running"]  # the night's alone
     engine.dispose()
 
 

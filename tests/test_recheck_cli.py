@@ -1,0 +1,218 @@
+"""`linkhealth recheck` as a curator types it: against the database that holds the checks
+(not a new one made by a typo), with ids written as its verdicts write them (`KEY/ID`), and
+with a trial settings file whose refusal is the curator's to read, not a refused night in
+production."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from catalog import store
+from catalog.clock import utcnow
+from catalog.db import open_engine
+from flows.cli import app
+from tests.factories import write_catalog
+
+runner = CliRunner()
+
+ENTRIES = [
+    {"id": "r1", "title": "Resource 1", "url": "https://example.org/r1"},
+    {"id": "r2", "title": "Resource 2", "url": "https://example.org/r2"},
+]
+
+
+@pytest.fixture
+def flow_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The recheck flow's calls, with no Prefect server and nothing checked: it says it
+    found nothing to recheck."""
+    import flows.prefect_server
+    import flows.recheck_flow
+
+    calls: list[dict[str, Any]] = []
+
+    def flow(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return SimpleNamespace(ids=(), summary=None, verdicts=())
+
+    monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
+    monkeypatch.setattr(flows.recheck_flow, "recheck", flow)
+    return calls
+
+
+@pytest.fixture
+def production(isolated_cwd: Path) -> Path:
+    """A folder as the README sets one up: linkhealth.toml, its catalog, and the database
+    the nightly runs made (one run in it)."""
+    write_catalog(isolated_cwd / "toolkit.yaml", ENTRIES)
+    (isolated_cwd / "linkhealth.toml").write_text(
+        'database_url = "sqlite:///var/linkhealth.db"\ncatalogs = ["toolkit.yaml"]\n',
+        encoding="utf-8",
+    )
+    (isolated_cwd / "var").mkdir()
+    engine = open_engine("sqlite:///var/linkhealth.db")
+    store.start_run(engine, trigger="schedule", now=utcnow())
+    engine.dispose()
+    return isolated_cwd
+
+
+def _runs(folder: Path) -> list[store.RunRecord]:
+    engine = open_engine(f"sqlite:///{folder / 'var' / 'linkhealth.db'}")
+    try:
+        return store.latest_runs(engine)
+    finally:
+        engine.dispose()
+
+
+# --- a database that does not exist ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("selection", [["--failing"], ["--changed"]])
+def test_a_recheck_of_a_database_not_made_yet_is_refused_and_makes_none(
+    production: Path, flow_calls: list[dict[str, Any]], selection: list[str]
+) -> None:
+    """A mistyped --db: "Nothing to recheck." (exit 0) and a stray empty file, or, for
+    --changed, every entry checked as if never checked; refused as `status` refuses it."""
+    typo = production / "var" / "linkhelth.db"
+    result = runner.invoke(app, ["recheck", *selection, "--db", f"sqlite:///{typo}"])
+    assert result.exit_code == 3, result.output
+    assert f"no database at {typo}; `linkhealth check` creates it" in result.stderr
+    assert "Nothing to recheck" not in result.stdout
+    assert not typo.exists() and flow_calls == []
+
+
+def test_a_recheck_run_from_a_folder_without_the_database_is_refused(
+    isolated_cwd: Path, flow_calls: list[dict[str, Any]]
+) -> None:
+    """No linkhealth.toml and no var/ here: the bundled toolkit and a new database."""
+    result = runner.invoke(app, ["recheck", "--changed"])
+    assert result.exit_code == 3, result.output
+    assert "no database at" in result.stderr
+    assert not (isolated_cwd / "var").exists() and flow_calls == []
+
+
+def test_named_ids_may_start_a_trial_database_but_a_refused_one_makes_none(
+    production: Path, flow_calls: list[dict[str, Any]]
+) -> None:
+    """The README's trial: `recheck ID --db sqlite:///var/trial.db` starts it. A typo of
+    the id is refused without leaving the file behind."""
+    trial = production / "var" / "trial.db"
+    typo = runner.invoke(app, ["recheck", "r9", "--db", f"sqlite:///{trial}"])
+    assert typo.exit_code == 4, typo.output
+    assert not trial.exists() and flow_calls == []
+    result = runner.invoke(app, ["recheck", "r1", "--db", f"sqlite:///{trial}"])
+    assert result.exit_code == 0, result.output
+    assert [c["resource_ids"] for c in flow_calls] == [["r1"]]
+
+
+# --- ids as verdicts name them -----------------------------------------------------------
+
+
+def test_a_recheck_takes_an_id_written_as_its_verdicts_write_it(
+    production: Path, flow_calls: list[dict[str, Any]]
+) -> None:
+    """`toolkit/r1: OK ...` pasted back was "no resource with id 'toolkit/r1'", exit 4,
+    and a refused run in `status`."""
+    result = runner.invoke(app, ["recheck", "toolkit/r1", "r2"])
+    assert result.exit_code == 0, result.output
+    assert [c["resource_ids"] for c in flow_calls] == [["r1", "r2"]]
+    wrong_key = runner.invoke(app, ["recheck", "other/r1"])
+    assert wrong_key.exit_code == 4 and "'other/r1'" in wrong_key.stderr
+    assert [r.status for r in _runs(production)] == ["running"]  # the night's, alone
+
+
+def test_a_mistyped_id_is_refused_on_stderr_and_recorded_as_no_refused_run(
+    production: Path, flow_calls: list[dict[str, Any]]
+) -> None:
+    for command in (["recheck", "r1", "r9"], ["check", "--id", "r8"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 4, (command, result.output)
+        assert "no resource with id" in result.stderr
+    assert [r.status for r in _runs(production)] == ["running"]
+    assert flow_calls == []
+
+
+# --- a trial settings file -----------------------------------------------------------------
+
+
+def test_a_broken_trial_settings_file_refuses_the_run_without_recording_it(
+    production: Path, flow_calls: list[dict[str, Any]]
+) -> None:
+    """A copy of linkhealth.toml with a typo, tried with --config: its database is
+    production's, where a refused run headed the next report "A run since run 1 was
+    refused ... this report stays as run 1 left it", though the nights are fine."""
+    trial = production / "trial.toml"
+    trial.write_text(
+        (production / "linkhealth.toml").read_text() + '[check]\nconcurrency = "lots"\n'
+    )
+    for command in (["recheck", "r1"], ["recheck", "--changed"], ["check"]):
+        result = runner.invoke(app, [*command, "--config", str(trial)])
+        assert result.exit_code == 2, (command, result.output)
+        assert f"error: {trial}:4: check.concurrency" in result.stderr
+        assert "Not recorded as a refused run" in result.stderr
+    assert [r.status for r in _runs(production)] == ["running"]
+
+    # The configured file, broken, named with --config or not: a refused night, recorded.
+    configured = production / "linkhealth.toml"
+    configured.write_text(trial.read_text())
+    for command in (["recheck", "r1", "--config", str(configured)], ["recheck", "r1"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, result.output
+        assert "Not recorded" not in result.stderr
+    assert [r.status for r in _runs(production)] == ["refused", "refused", "running"]
+    assert flow_calls == []
+
+
+def test_a_trial_settings_file_whose_catalog_is_missing_records_no_refused_run(
+    production: Path, flow_calls: list[dict[str, Any]]
+) -> None:
+    trial = production / "trial.toml"
+    trial.write_text((production / "linkhealth.toml").read_text().replace("toolkit", "gone"))
+    result = runner.invoke(app, ["recheck", "--changed", "--config", str(trial)])
+    assert result.exit_code == 5, result.output
+    assert "gone.yaml" in result.stderr
+    assert [r.status for r in _runs(production)] == ["running"]
+    # The configured one's missing catalog is a refused night (a bad edit of the file).
+    (production / "toolkit.yaml").rename(production / "moved.yaml")
+    assert runner.invoke(app, ["recheck", "--changed"]).exit_code == 5
+    assert [r.status for r in _runs(production)] == ["refused", "running"]
+
+
+# --- what the README and the help show --------------------------------------------------------
+
+
+def _examples() -> list[str]:
+    """The command lines of the README's sh blocks and of every command's `Example:`."""
+    import re
+
+    import typer.main
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    lines = [
+        line.strip()
+        for block in re.findall(r"```sh\n(.*?)```", readme, re.S)
+        for line in block.splitlines()
+    ]
+    pending = [typer.main.get_command(app)]
+    while pending:
+        command = pending.pop()
+        pending += list((getattr(command, "commands", None) or {}).values())
+        lines += [p.strip()[len("Example: ") :] for p in (command.help or "").split("\n")]
+    return [line for line in lines if line.startswith("linkhealth ")]
+
+
+def test_a_catalog_tried_in_an_example_is_checked_into_a_database_of_its_own() -> None:
+    """`check --catalog my-toolkit.yaml` with production's database syncs the file into it
+    for good: every later report covers it, and no command takes it out (README: "try a
+    catalog out with --db sqlite:///var/trial.db")."""
+    tried = [
+        line
+        for line in _examples()
+        if line.split()[1] in ("check", "recheck") and "--catalog" in line.split()
+    ]
+    assert tried  # the README shows how to try a catalog
+    assert [line for line in tried if "--db" not in line.split()] == []
