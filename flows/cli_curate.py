@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -83,21 +84,31 @@ def _edit_settings(
     return settings
 
 
-def _recheck_changed(config: Path | None, db: str | None, catalogs: list[Path] | None) -> str:
-    """The command that checks an edit by hand, with the --config, --db and --catalog the
-    edit was made with: without them it would check (and sync) the configured catalogs
-    into the configured database instead."""
-    words = ["linkhealth", "recheck", "--changed"]
-    if config is not None:
-        words += ["--config", str(config)]
-    if db is not None:
-        words += ["--db", db]
-    for catalog in catalogs or ():
-        words += ["--catalog", str(catalog)]
-    return shlex.join(words)
+@dataclass(frozen=True)
+class _EditedWith:
+    """The --config, --db and --catalog an edit was made with: the recheck that checks it
+    by hand needs them (without them it would check, and sync, the configured catalogs
+    into the configured database instead), and the announcement is only for an edit the
+    recheck deployment can see (`_announce`)."""
+
+    config: Path | None
+    db: str | None
+    catalogs: list[Path] | None
+
+    @property
+    def recheck(self) -> str:
+        """The command that checks the edit by hand."""
+        words = ["linkhealth", "recheck", "--changed"]
+        if self.config is not None:
+            words += ["--config", str(self.config)]
+        if self.db is not None:
+            words += ["--db", self.db]
+        for catalog in self.catalogs or ():
+            words += ["--catalog", str(catalog)]
+        return shlex.join(words)
 
 
-def _say(recheck: str, result: object) -> None:
+def _say(edited: _EditedWith, result: object) -> None:
     from catalog.decisions import DecisionResult
 
     assert isinstance(result, DecisionResult)
@@ -107,25 +118,19 @@ def _say(recheck: str, result: object) -> None:
     if result.sync is not None:
         typer.echo(result.sync.headline())
     if result.diff and not result.dry_run:
-        _announce(result.resource.path, recheck)
+        _announce(result.resource.path, edited)
 
 
-def _announce(path: str | None, recheck: str) -> None:
+def _announce(path: str | None, edited: _EditedWith) -> None:
     """A catalog file was edited: have the `recheck` deployment check it right away (the
     same event as `linkhealth catalog edited`), or say how to check it by hand (`recheck`).
     An edit made with a --db, --config or --catalog the deployment does not read (it reads
-    the configured settings) is not announced: it would check nothing of it. `recheck`
-    (`_recheck_changed`) names the options the edit was made with."""
-    from itertools import pairwise
-
+    the configured settings) is not announced: it would check nothing of it."""
     from flows.cli_ops import announce_catalog_edit, recheck_served, served_elsewhere
 
-    pairs = list(pairwise(shlex.split(recheck)))
-    given = {word: value for word, value in pairs if word in ("--config", "--db")}
-    catalogs = [Path(value) for word, value in pairs if word == "--catalog"]
-    config = given.get("--config")
+    recheck = edited.recheck
     elsewhere = served_elsewhere(
-        path, config=Path(config) if config else None, db=given.get("--db"), catalogs=catalogs
+        path, config=edited.config, db=edited.db, catalogs=list(edited.catalogs or ())
     )
     if elsewhere is not None:
         typer.echo(
@@ -163,7 +168,7 @@ def accept_redirect(
 
     settings = _edit_settings(config, db, catalog, dry_run)
     _say(
-        _recheck_changed(config, db, catalog),
+        _EditedWith(config, db, catalog),
         decisions.accept_redirect(
             settings,
             resource_id,
@@ -198,7 +203,7 @@ def replace_url(
 
     settings = _edit_settings(config, db, catalog, dry_run)
     _say(
-        _recheck_changed(config, db, catalog),
+        _EditedWith(config, db, catalog),
         decisions.replace_url(
             settings,
             resource_id,
@@ -231,7 +236,7 @@ def mark_reviewed(
 
     settings = _edit_settings(config, db, catalog, dry_run)
     _say(
-        _recheck_changed(config, db, catalog),
+        _EditedWith(config, db, catalog),
         decisions.mark_reviewed(
             settings,
             resource_id,
@@ -265,7 +270,7 @@ def snooze(
 
     settings = _settings(config, db, catalog)
     _say(
-        _recheck_changed(config, db, catalog),
+        _EditedWith(config, db, catalog),
         decisions.snooze(
             settings, resource_id, until=until.date(), reason=reason, collection=collection, by=by
         ),
@@ -289,7 +294,7 @@ def ignore(
 
     settings = _settings(config, db, catalog)
     _say(
-        _recheck_changed(config, db, catalog),
+        _EditedWith(config, db, catalog),
         decisions.ignore(settings, resource_id, reason=reason, collection=collection, by=by),
     )
 
@@ -311,7 +316,7 @@ def unignore(
 
     settings = _settings(config, db, catalog)
     _say(
-        _recheck_changed(config, db, catalog),
+        _EditedWith(config, db, catalog),
         decisions.unignore(settings, resource_id, reason=reason, collection=collection, by=by),
     )
 
