@@ -18,9 +18,10 @@ import pytest
 
 from catalog.check import check_targets
 from catalog.check.fetch import SLOW_BODY_BYTES
+from catalog.health import LinkState, apply_observation
 from catalog.model import Observation, Previous, Target
 from catalog.outcomes import Outcome
-from catalog.settings import CheckSettings
+from catalog.settings import CheckSettings, HealthSettings
 from catalog.urls import host_of
 from tests.fixture_web import (  # noqa: F401 - pytest fixtures
     BOMB_DECOMPRESSED_BYTES,
@@ -363,20 +364,37 @@ def test_a_large_file_served_steadily_but_slowly_is_judged_on_its_first_bytes(
 ) -> None:
     """A 4 MiB PDF at a steady 250 or 500 KiB/s (a throttled server; browsers download it)
     does not end by the deadline: it was "timeout", its fingerprint never taken, so each
-    night read it again and the third confirmed a working link broken. What came is judged,
-    on the same first bytes whatever the speed, so the fingerprint holds night to night."""
-    fast, elapsed = timed_check(web.url("/slow-file?kbps=500"))
-    assert fast.outcome is Outcome.OK, fast.reason
-    assert fast.reason == (
+    night read it again and the third confirmed a working link broken. What came is judged."""
+    slow, elapsed = timed_check(web.url("/slow-file?kbps=500"))
+    assert slow.outcome is Outcome.OK, slow.reason
+    assert slow.reason == (
         "GET 200; the answer came too slowly to be read whole in the time one URL has, so it "
         f"was judged on its first {SLOW_BODY_BYTES // 1024} KiB."
     )
-    assert fast.bytes_read == SLOW_BODY_BYTES
-    assert fast.fingerprint is not None
+    assert slow.bytes_read == SLOW_BODY_BYTES
     assert FAST.total_timeout <= elapsed < FAST.total_timeout + SLACK
     assert wait_until(lambda: web.stats("/slow-file").open_now == 0), "the client hung up"
-    slow = check(web.url("/slow-file?kbps=250"))
-    assert (slow.outcome, slow.fingerprint) == (Outcome.OK, fast.fingerprint)
+    assert check(web.url("/slow-file?kbps=250")).outcome is Outcome.OK
+
+
+def test_a_slow_nights_first_bytes_are_no_fingerprint_to_compare_with_a_fast_nights(
+    web: FixtureWeb,
+) -> None:
+    """The same file read to the byte cap on a fast night and judged on its first bytes on
+    a slow one hashed two ways: each night the server's speed crossed over said "content
+    changed" for a file that had not. The slow night keeps the last fingerprint."""
+    fast = check(web.url("/slow-file?kbps=20000"))  # to the byte cap in a fraction of it
+    assert fast.outcome is Outcome.OK and fast.bytes_read > SLOW_BODY_BYTES, fast.reason
+    assert fast.fingerprint is not None
+    slow = check(web.url("/slow-file?kbps=500"))
+    assert slow.outcome is Outcome.OK and slow.bytes_read == SLOW_BODY_BYTES, slow.reason
+    assert slow.fingerprint is None
+
+    state, _ = apply_observation(LinkState(), fast, HealthSettings(), now=fast.checked_at)
+    state, changes = apply_observation(state, slow, HealthSettings(), now=slow.checked_at)
+    assert state.fingerprint == fast.fingerprint
+    assert state.fingerprinted_at == fast.checked_at  # read again the next night
+    assert [c.kind for c in changes if c.kind == "content_changed"] == []
 
 
 def test_a_file_too_slow_to_give_enough_by_the_deadline_is_a_timeout(web: FixtureWeb) -> None:

@@ -35,7 +35,7 @@ import httpx
 
 from catalog.check.classify import classify, is_home
 from catalog.check.content import PageFacts
-from catalog.check.facts import CheckFacts, Probe
+from catalog.check.facts import CheckFacts, Cut, Probe
 from catalog.check.fetch import (
     ACCEPT,
     ACCEPT_ENCODING,
@@ -564,6 +564,12 @@ def _observe(
         answer is not None and answer.status == 304 and last is not None and last.conditional
     )
     fingerprint = page.fingerprint if page else None
+    if answer is not None and answer.cut is Cut.SLOW:
+        # Judged on its first bytes (`fetch.judged_when_cut`), which are not what a night
+        # that reads it to its end or to the byte cap hashes: as a fingerprint it would
+        # say "content changed" each time the server's speed crossed over. The last
+        # fingerprint stays, and the next night reads it again.
+        fingerprint = None
     title = page.title if page else None
     etag = _kept(headers.get("etag"))
     last_modified = _kept(headers.get("last-modified"))
