@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import logging
 import os
 import re
 import signal
@@ -554,7 +555,13 @@ def _serve(
             "settings. Stop its workers, or use them instead of `linkhealth serve`."
         )
     url = os.environ.get("PREFECT_API_URL", "")
-    with interrupt_as_sigterm(), catching_up(specs, say):
+    with (
+        interrupt_as_sigterm(),
+        catching_up(specs, say),
+        stopping_when_cancel_watch_lost(
+            lambda: runs_in_flight(deployments), say, CANCEL_WATCH_LOST_EVERY_S
+        ) as stopped,
+    ):
         say(serving_message(deployments, url))
         try:
             # Prefect's own banner says `prefect deployment run [DEPLOYMENT_NAME]`, which,
@@ -577,6 +584,15 @@ def _serve(
                 "Prefect server again, then `linkhealth serve` (the systemd unit restarts it "
                 "by itself)"
             ) from exc
+    if stopped.is_set():
+        from flows.prefect_server import PrefectApiLostError
+
+        # Exit 1, which the systemd unit restarts: a new runner watches for cancellations.
+        raise PrefectApiLostError(
+            "serve stopped to be started again: after the Prefect server went away, "
+            "Prefect's runner no longer saw `prefect flow-run cancel` for the runs served "
+            "here; start `linkhealth serve` again (the systemd unit restarts it by itself)"
+        )
 
 
 #: What `serve` adds to the description of each deployment it serves, in a line of its own:
@@ -836,6 +852,112 @@ def catch_up_once(spec: DeploymentSpec, now: datetime | None = None) -> str | No
             f"to start a catch-up run of it ({type(exc).__name__}: {exc}); asking again "
             "every minute"
         )
+
+
+#: The logger and the words of Prefect's runner when it gives up, for good, watching for
+#: the flow runs it runs being cancelled: its events stream and its polls both failed while
+#: the Prefect server was away (prefect/_internal/observers.py). Nothing restarts it.
+CANCEL_WATCH_LOGGER = "prefect.FlowRunCancellingObserver"
+CANCEL_WATCH_LOST = "Cancellation polling task failed"
+#: How often a `serve` whose runner stopped watching for cancellations asks whether a run
+#: is still in progress, to stop once none is.
+CANCEL_WATCH_LOST_EVERY_S = 10.0
+
+
+class _CancelWatchLost(logging.Handler):
+    """Sets `lost` when Prefect's runner says it stopped watching for cancellations."""
+
+    def __init__(self, lost: threading.Event) -> None:
+        super().__init__(logging.ERROR)
+        self.lost = lost
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith(CANCEL_WATCH_LOST):
+            self.lost.set()
+
+
+@contextmanager
+def stopping_when_cancel_watch_lost(
+    in_flight: Callable[[], bool],
+    say: Callable[[str], None],
+    every_s: float = CANCEL_WATCH_LOST_EVERY_S,
+    stop: Callable[[], None] | None = None,
+) -> Iterator[threading.Event]:
+    """Stop `serve` (`stop`: as SIGTERM does) once Prefect's runner stopped watching for
+    cancellations and no run is `in_flight`; the event it yields is then set, for `serve`
+    to exit 1 and be started again (by the systemd unit). Until then `prefect flow-run
+    cancel` would mark a run Cancelled in Prefect while it goes on, holding its deployment's
+    slot: said at once, with how to end a run now. Not at once: stopping cancels the runs
+    in progress, a night's included."""
+    lost, done, stopped = threading.Event(), threading.Event(), threading.Event()
+    handler = _CancelWatchLost(lost)
+    logger = logging.getLogger(CANCEL_WATCH_LOGGER)
+    logger.addHandler(handler)
+
+    def watch() -> None:
+        lost.wait()  # set by Prefect's runner's words, or as `serve` ends
+        if done.is_set():
+            return
+        say(
+            "warning: after the Prefect server went away, Prefect's runner stopped watching "
+            "for cancellations: `prefect flow-run cancel` no longer stops the runs served "
+            "here. serve stops, to be started again, once no run is in progress; to end one "
+            "now, restart serve (systemctl restart linkhealth-serve), which cancels it"
+        )
+        while in_flight():
+            if done.wait(every_s):
+                return
+        if not done.is_set():
+            stopped.set()
+            (stop or _sigterm_self)()
+
+    thread = threading.Thread(target=watch, name="linkhealth-cancel-watch", daemon=True)
+    thread.start()
+    try:
+        yield stopped
+    finally:
+        done.set()
+        lost.set()
+        logger.removeHandler(handler)
+        thread.join(timeout=2.0)
+
+
+def _sigterm_self() -> None:
+    """Stop `serve` as systemd does: Prefect's runner stops, cancelling any run left."""
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def runs_in_flight(deployments: Sequence[Any]) -> bool:
+    """Whether a flow run of `deployments` is pending, running or being cancelled; True
+    when that cannot be told (the API away): then it is asked again."""
+    try:
+        from prefect import get_client
+        from prefect.client.schemas.filters import (
+            FlowRunFilter,
+            FlowRunFilterDeploymentId,
+            FlowRunFilterState,
+            FlowRunFilterStateType,
+        )
+        from prefect.client.schemas.objects import StateType
+
+        ids = [found.id for found in served_now(deployments)]
+        if not ids:
+            return True
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    deployment_id=FlowRunFilterDeploymentId(any_=ids),
+                    state=FlowRunFilterState(
+                        type=FlowRunFilterStateType(
+                            any_=[StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
+                        )
+                    ),
+                ),
+                limit=1,
+            )
+        return bool(runs)
+    except Exception:
+        return True
 
 
 @contextmanager

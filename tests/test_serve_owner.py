@@ -1,12 +1,16 @@
-"""One `linkhealth serve` for the deployments a Prefect server holds.
+"""One `linkhealth serve` for the deployments a Prefect server holds, and a `serve` that
+starts again when Prefect's runner stopped seeing `prefect flow-run cancel`.
 
 A second checkout's `serve` on the same server took the nightly over without a word: the
 runs were split between the two (each writing its own database), and stopping either
-paused the other's schedules."""
+paused the other's schedules. After a Prefect server restart, a cancelled run went on and
+recorded `completed` while Prefect showed it Cancelled."""
 
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 import flows.serve
 from flows.serve import (
@@ -21,6 +26,7 @@ from flows.serve import (
     other_serve,
     owner_in,
     still_served_by,
+    stopping_when_cancel_watch_lost,
     with_owner,
     without_owner,
 )
@@ -111,3 +117,58 @@ def test_serve_refuses_while_another_checkouts_serve_serves_and_takes_over_when_
     result, seen = _serve_here(monkeypatch, ["--take-over"])
     assert result.exit_code == 0, result.output
     assert seen["deployments"] == ["nightly", "recheck", "report"]
+
+
+def test_serve_stops_to_be_started_again_when_prefects_runner_stops_watching_for_cancels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prefect's runner gives up watching for cancellations for good when the server is
+    away too long with a run in progress, and says so once in its log; `serve` then
+    waits for the runs in progress to end, stops as SIGTERM stops it, and exits 1, which the
+    systemd unit restarts."""
+    import prefect
+    from prefect._internal.observers import FlowRunCancellingObserver
+
+    from flows.cli import app
+    from tests.test_ops import _serve_without_prefect
+
+    home = tmp_path / "checkout"
+    home.mkdir()
+    shutil.copy(ROOT / "prefect.yaml", home / "prefect.yaml")
+    monkeypatch.setattr(flows.serve, "CHECKOUT", home)
+    monkeypatch.chdir(tmp_path)
+    _serve_without_prefect(monkeypatch)
+    monkeypatch.setattr(flows.serve, "CANCEL_WATCH_LOST_EVERY_S", 0.01)
+    asked: list[bool] = []
+
+    def in_flight(deployments: Any) -> bool:
+        asked.append(len(asked) < 2)  # the run in progress ends after two looks
+        return asked[-1]
+
+    monkeypatch.setattr(flows.serve, "runs_in_flight", in_flight)
+    sigterm = threading.Event()
+    monkeypatch.setattr(flows.serve, "_sigterm_self", sigterm.set)
+
+    def serving(*deployments: Any, **options: Any) -> None:
+        observer = FlowRunCancellingObserver(on_cancelling=lambda flow_run_id: None)
+        observer._handle_unavailable(RuntimeError("Service exceeded error threshold."))
+        assert sigterm.wait(5), "serve was not stopped"  # Prefect's runner then returns
+
+    monkeypatch.setattr(prefect, "serve", serving)
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 1, result.output
+    assert asked == [True, True, False]
+    assert "warning: after the Prefect server went away, Prefect's runner stopped" in (
+        result.stderr
+    )
+    assert result.stderr.rstrip().endswith(
+        "start `linkhealth serve` again (the systemd unit restarts it by itself)"
+    )
+
+
+def test_serve_is_not_stopped_while_prefects_runner_watches_for_cancels() -> None:
+    said: list[str] = []
+    stop = threading.Event()
+    with stopping_when_cancel_watch_lost(lambda: False, said.append, 0.01, stop.set) as stopped:
+        time.sleep(0.05)
+    assert not stopped.is_set() and not stop.is_set() and said == []
