@@ -41,6 +41,14 @@ def serve(
         ),
     ] = None,
     config: ConfigOpt = None,
+    take_over: Annotated[
+        bool,
+        typer.Option(
+            "--take-over",
+            help="Serve even when Prefect shows another checkout's `linkhealth serve` serving "
+            "these deployments (for one that is gone though Prefect still shows it).",
+        ),
+    ] = False,
 ) -> None:
     """Run the nightly schedule, rechecks and reports of prefect.yaml from this one process.
 
@@ -60,7 +68,7 @@ def serve(
     ensure_server(say=_err)
     from flows.serve import serve as serve_deployments
 
-    serve_deployments(specs, say=_err)
+    serve_deployments(specs, say=_err, take_over=take_over)
 
 
 def recheck(

@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
+import logging
 import os
 import re
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -478,13 +481,17 @@ def servable_deployments(prefect_yaml: Path | None = None) -> list[DeploymentSpe
     return servable(read_deployments(prefect_yaml or project_home() / PREFECT_YAML))
 
 
-def serve(specs: list[DeploymentSpec], say: Callable[[str], None] = print) -> None:
+def serve(
+    specs: list[DeploymentSpec], say: Callable[[str], None] = print, take_over: bool = False
+) -> None:
     """Serve `specs` (`servable_deployments`) until interrupted (needs PREFECT_API_URL
-    set, and `pin_settings` called first)."""
+    set, and `pin_settings` called first). `take_over`: serve them even when Prefect shows
+    another live `serve` of another checkout serving them."""
     home = project_home()
+    me = Owner(host=socket.gethostname(), home=str(home), folder=str(Path.cwd()), pid=os.getpid())
     with _only_serve(home):
         os.chdir(home)
-        _serve(specs, say)
+        _serve(specs, say, me, take_over)
 
 
 #: How long a second `serve` waits for the first one's lock before it gives up.
@@ -528,10 +535,18 @@ def _only_serve(home: Path) -> Iterator[None]:
         yield
 
 
-def _serve(specs: list[DeploymentSpec], say: Callable[[str], None]) -> None:
+def _serve(
+    specs: list[DeploymentSpec], say: Callable[[str], None], me: Owner, take_over: bool
+) -> None:
     from prefect import serve as prefect_serve
 
     deployments = runner_deployments(specs)
+    found = served_now(deployments)
+    other = other_serve(found, me, datetime.now().astimezone())
+    if other is not None and not take_over:
+        raise ConfigError(other)  # exit 2: the systemd unit does not restart on it
+    for deployment in deployments:
+        deployment.description = with_owner(deployment.description, me)
     pools = pools_with_workers(deployments)
     if pools:
         say(
@@ -540,12 +555,21 @@ def _serve(specs: list[DeploymentSpec], say: Callable[[str], None]) -> None:
             "settings. Stop its workers, or use them instead of `linkhealth serve`."
         )
     url = os.environ.get("PREFECT_API_URL", "")
-    with interrupt_as_sigterm(), catching_up(specs, say):
+    with (
+        interrupt_as_sigterm(),
+        catching_up(specs, say),
+        stopping_when_cancel_watch_lost(
+            lambda: runs_in_flight(deployments), say, CANCEL_WATCH_LOST_EVERY_S
+        ) as stopped,
+    ):
         say(serving_message(deployments, url))
         try:
             # Prefect's own banner says `prefect deployment run [DEPLOYMENT_NAME]`, which,
             # typed in a shell without PREFECT_API_URL, starts a throw-away server of its own.
-            prefect_serve(*deployments, print_starting_message=False)
+            # Not Prefect's pause of every deployment served when it stops: only those still
+            # ours, with our note taken off (`release`).
+            prefect_serve(*deployments, print_starting_message=False, pause_on_shutdown=False)
+            release(deployments, me, say)
         except BaseException as exc:
             from flows.prefect_server import PrefectApiLostError, api_lost
 
@@ -560,6 +584,184 @@ def _serve(specs: list[DeploymentSpec], say: Callable[[str], None]) -> None:
                 "Prefect server again, then `linkhealth serve` (the systemd unit restarts it "
                 "by itself)"
             ) from exc
+    if stopped.is_set():
+        from flows.prefect_server import PrefectApiLostError
+
+        # Exit 1, which the systemd unit restarts: a new runner watches for cancellations.
+        raise PrefectApiLostError(
+            "serve stopped to be started again: after the Prefect server went away, "
+            "Prefect's runner no longer saw `prefect flow-run cancel` for the runs served "
+            "here; start `linkhealth serve` again (the systemd unit restarts it by itself)"
+        )
+
+
+#: What `serve` adds to the description of each deployment it serves, in a line of its own:
+#: which serve serves it, for a `serve` of another checkout to tell (`other_serve`).
+SERVED_BY = "Served by linkhealth serve: "
+#: A deployment its runner polled this recently is served now: a runner polls every 10 s
+#: (PREFECT_RUNNER_POLL_FREQUENCY), and Prefect marks a deployment not ready after 60 s.
+LIVE_POLL_S = 60.0
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A `linkhealth serve`: its machine, checkout (project folder), start folder and pid."""
+
+    host: str
+    home: str
+    folder: str
+    pid: int
+
+    def note(self) -> str:
+        return SERVED_BY + json.dumps(asdict(self), sort_keys=True)
+
+    def said(self) -> str:
+        where = f"from {self.folder}" + (
+            f", checkout {self.home}" if self.home != self.folder else ""
+        )
+        return f"pid {self.pid} on {self.host}, {where}"
+
+    def same_checkout(self, other: Owner) -> bool:
+        return (self.host, self.home) == (other.host, other.home)
+
+
+def owner_in(description: str | None) -> Owner | None:
+    """The `serve` whose note ends `description`, if any."""
+    last = (description or "").rstrip().rpartition("\n")[2]
+    if not last.startswith(SERVED_BY):
+        return None
+    try:
+        data = json.loads(last.removeprefix(SERVED_BY))
+        return Owner(
+            host=str(data["host"]),
+            home=str(data["home"]),
+            folder=str(data["folder"]),
+            pid=int(data["pid"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def without_owner(description: str | None) -> str:
+    """`description` without the note of the `serve` that serves it."""
+    text = (description or "").rstrip()
+    if owner_in(text) is None:
+        return text
+    return text.rpartition("\n")[0].rstrip()
+
+
+def with_owner(description: str | None, owner: Owner) -> str:
+    """`description` with `owner`'s note in place of any earlier one."""
+    text = without_owner(description)
+    return f"{text}\n\n{owner.note()}" if text else owner.note()
+
+
+def served_now(deployments: Sequence[Any]) -> list[Any]:
+    """The deployments of these names Prefect holds (their description and last poll);
+    empty when that cannot be told."""
+    from prefect.settings import get_current_settings
+
+    if not get_current_settings().api.url:  # never a throw-away server just to ask
+        return []
+    try:
+        from prefect import get_client
+        from prefect.exceptions import ObjectNotFound
+
+        found = []
+        with get_client(sync_client=True) as client:
+            for deployment in deployments:
+                try:
+                    found.append(
+                        client.read_deployment_by_name(f"{deployment.flow_name}/{deployment.name}")
+                    )
+                except ObjectNotFound:
+                    continue
+        return found
+    except Exception:
+        return []
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's: alive
+    return True
+
+
+def other_serve(
+    found: Sequence[Any],
+    me: Owner,
+    now: datetime,
+    alive: Callable[[int], bool] = _pid_alive,
+) -> str | None:
+    """Why `me` must not serve `found` (Prefect's deployments of the names it serves), or
+    None: another checkout's `serve` (another folder or machine) serves one now, by its
+    note and a poll of its runner within `LIVE_POLL_S`. Two would share the runs, each
+    writing its own database, and the first to stop would pause the other's schedules.
+    Not a `serve` of this checkout before this one (its lock keeps to one at a time), nor
+    one of this machine whose process is gone."""
+    for deployment in found:
+        owner = owner_in(deployment.description)
+        polled = deployment.last_polled
+        if owner is None or owner.same_checkout(me) or polled is None:
+            continue
+        ago = (now - polled).total_seconds()
+        if ago > LIVE_POLL_S or (owner.host == me.host and not alive(owner.pid)):
+            continue
+        return (
+            f"the deployment {deployment.name!r} is served by another `linkhealth serve` "
+            f"({owner.said()}; its runner polled Prefect {max(ago, 0):.0f} s ago): two would "
+            "share the runs, each writing its own database, and the first to stop would pause "
+            "the other's schedules. "
+            "Stop that one first; if it is gone and Prefect still shows it, wait a minute, "
+            "or start this one with --take-over"
+        )
+    return None
+
+
+def release(deployments: Sequence[Any], me: Owner, say: Callable[[str], None]) -> None:
+    """As `serve` stops: pause the schedules of the deployments it still serves, and take its
+    note off them, as Prefect's runner pauses what it served; a deployment another `serve`
+    took over (`--take-over`) keeps its schedules. Nothing when the API does not answer."""
+    from prefect.settings import get_current_settings
+
+    if not get_current_settings().api.url:
+        return
+    try:
+        from prefect import get_client
+        from prefect.client.schemas.actions import DeploymentUpdate
+
+        mine, others = still_served_by(served_now(deployments), me)
+        for owner in dict.fromkeys(owner for _, owner in others):
+            names = ", ".join(name for name, by in others if by == owner)
+            say(
+                f"{names}: schedules left as they are, another `linkhealth serve` serves "
+                f"them now ({owner.said()})"
+            )
+        with get_client(sync_client=True) as client:
+            for found in mine:
+                client.update_deployment(
+                    found.id,
+                    DeploymentUpdate(description=without_owner(found.description), paused=True),
+                )
+    except Exception:
+        return
+
+
+def still_served_by(found: Sequence[Any], me: Owner) -> tuple[list[Any], list[tuple[str, Owner]]]:
+    """Of `found`, the deployments `me` still serves (its note, or none: Prefect's runner
+    would pause them), and the names of the others, with the `serve` that took them over."""
+    mine, others = [], []
+    for deployment in found:
+        owner = owner_in(deployment.description)
+        if owner is None or owner == me:
+            mine.append(deployment)
+        else:
+            others.append((str(deployment.name), owner))
+    return mine, others
 
 
 def serving_message(deployments: Sequence[Any], url: str) -> str:
@@ -650,6 +852,112 @@ def catch_up_once(spec: DeploymentSpec, now: datetime | None = None) -> str | No
             f"to start a catch-up run of it ({type(exc).__name__}: {exc}); asking again "
             "every minute"
         )
+
+
+#: The logger and the words of Prefect's runner when it gives up, for good, watching for
+#: the flow runs it runs being cancelled: its events stream and its polls both failed while
+#: the Prefect server was away (prefect/_internal/observers.py). Nothing restarts it.
+CANCEL_WATCH_LOGGER = "prefect.FlowRunCancellingObserver"
+CANCEL_WATCH_LOST = "Cancellation polling task failed"
+#: How often a `serve` whose runner stopped watching for cancellations asks whether a run
+#: is still in progress, to stop once none is.
+CANCEL_WATCH_LOST_EVERY_S = 10.0
+
+
+class _CancelWatchLost(logging.Handler):
+    """Sets `lost` when Prefect's runner says it stopped watching for cancellations."""
+
+    def __init__(self, lost: threading.Event) -> None:
+        super().__init__(logging.ERROR)
+        self.lost = lost
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith(CANCEL_WATCH_LOST):
+            self.lost.set()
+
+
+@contextmanager
+def stopping_when_cancel_watch_lost(
+    in_flight: Callable[[], bool],
+    say: Callable[[str], None],
+    every_s: float = CANCEL_WATCH_LOST_EVERY_S,
+    stop: Callable[[], None] | None = None,
+) -> Iterator[threading.Event]:
+    """Stop `serve` (`stop`: as SIGTERM does) once Prefect's runner stopped watching for
+    cancellations and no run is `in_flight`; the event it yields is then set, for `serve`
+    to exit 1 and be started again (by the systemd unit). Until then `prefect flow-run
+    cancel` would mark a run Cancelled in Prefect while it goes on, holding its deployment's
+    slot: said at once, with how to end a run now. Not at once: stopping cancels the runs
+    in progress, a night's included."""
+    lost, done, stopped = threading.Event(), threading.Event(), threading.Event()
+    handler = _CancelWatchLost(lost)
+    logger = logging.getLogger(CANCEL_WATCH_LOGGER)
+    logger.addHandler(handler)
+
+    def watch() -> None:
+        lost.wait()  # set by Prefect's runner's words, or as `serve` ends
+        if done.is_set():
+            return
+        say(
+            "warning: after the Prefect server went away, Prefect's runner stopped watching "
+            "for cancellations: `prefect flow-run cancel` no longer stops the runs served "
+            "here. serve stops, to be started again, once no run is in progress; to end one "
+            "now, restart serve (systemctl restart linkhealth-serve), which cancels it"
+        )
+        while in_flight():
+            if done.wait(every_s):
+                return
+        if not done.is_set():
+            stopped.set()
+            (stop or _sigterm_self)()
+
+    thread = threading.Thread(target=watch, name="linkhealth-cancel-watch", daemon=True)
+    thread.start()
+    try:
+        yield stopped
+    finally:
+        done.set()
+        lost.set()
+        logger.removeHandler(handler)
+        thread.join(timeout=2.0)
+
+
+def _sigterm_self() -> None:
+    """Stop `serve` as systemd does: Prefect's runner stops, cancelling any run left."""
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def runs_in_flight(deployments: Sequence[Any]) -> bool:
+    """Whether a flow run of `deployments` is pending, running or being cancelled; True
+    when that cannot be told (the API away): then it is asked again."""
+    try:
+        from prefect import get_client
+        from prefect.client.schemas.filters import (
+            FlowRunFilter,
+            FlowRunFilterDeploymentId,
+            FlowRunFilterState,
+            FlowRunFilterStateType,
+        )
+        from prefect.client.schemas.objects import StateType
+
+        ids = [found.id for found in served_now(deployments)]
+        if not ids:
+            return True
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    deployment_id=FlowRunFilterDeploymentId(any_=ids),
+                    state=FlowRunFilterState(
+                        type=FlowRunFilterStateType(
+                            any_=[StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
+                        )
+                    ),
+                ),
+                limit=1,
+            )
+        return bool(runs)
+    except Exception:
+        return True
 
 
 @contextmanager

@@ -721,7 +721,7 @@ def _serve_here(
         monkeypatch.setattr(flows.serve, "SERVE_LOCK", lock)
     seen: dict[str, Any] = {}
 
-    def fake_serve(*deployments: Any, print_starting_message: bool = True) -> None:
+    def fake_serve(*deployments: Any, print_starting_message: bool = True, **options: Any) -> None:
         seen["deployments"] = [d.name for d in deployments]
         seen["settings"] = load_settings()  # as a flow run in this folder would
         seen["cwd"] = Path.cwd()
@@ -744,7 +744,7 @@ def test_serve_that_lost_its_prefect_api_says_so_in_one_sentence(
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4999/api")
     _serve_without_prefect(monkeypatch)
 
-    def lost(*deployments: Any, print_starting_message: bool = True) -> None:
+    def lost(*deployments: Any, print_starting_message: bool = True, **options: Any) -> None:
         gone = httpx.ConnectError("All connection attempts failed")
         try:
             raise RuntimeError("Service exceeded error threshold.") from gone
@@ -761,7 +761,7 @@ def test_serve_that_lost_its_prefect_api_says_so_in_one_sentence(
     )
     assert "Traceback" not in result.stderr
 
-    def broken(*deployments: Any, print_starting_message: bool = True) -> None:
+    def broken(*deployments: Any, print_starting_message: bool = True, **options: Any) -> None:
         raise ExceptionGroup("unhandled errors in a TaskGroup", [KeyError("ours")])
 
     monkeypatch.setattr(prefect, "serve", broken)  # any other failure is no API loss
@@ -971,7 +971,7 @@ def test_ctrl_c_on_serve_stops_it_as_sigterm_does(
     _serve_without_prefect(monkeypatch)
     heard: list[str] = []
 
-    def serving(*deployments: Any, print_starting_message: bool = True) -> None:
+    def serving(*deployments: Any, print_starting_message: bool = True, **options: Any) -> None:
         # As Prefect's Runner.start does; then the operator presses Ctrl-C.
         before = signal.signal(signal.SIGTERM, lambda *_: heard.append("SIGTERM"))
         try:

@@ -195,7 +195,7 @@ def test_serve_serves_its_deployments_on_the_prefect_server_that_answers(
     monkeypatch.chdir(tmp_path)
     served_to: list[str | None] = []
 
-    def serve(specs: list[object], say: object) -> None:
+    def serve(specs: list[object], say: object, take_over: bool = False) -> None:
         from prefect.settings import get_current_settings
 
         served_to.append(get_current_settings().api.url)
@@ -233,8 +233,10 @@ def test_serve_gives_the_command_that_runs_a_deployment_with_its_api_url(
     monkeypatch.setattr(prefect, "serve", serve)
     said: list[str] = []
     specs = flows.serve.servable(read_deployments(ROOT / "prefect.yaml"))
-    flows.serve._serve(specs, said.append)
-    assert served == [{"print_starting_message": False}]  # no banner of Prefect's
+    me = flows.serve.Owner(host="here", home=str(ROOT), folder=str(ROOT), pid=1)
+    flows.serve._serve(specs, said.append, me, False)
+    # No banner of Prefect's; nor its pause of all it served when it stops (`release`).
+    assert served == [{"print_starting_message": False, "pause_on_shutdown": False}]
     (line,) = said
     assert line.startswith(
         "Serving check-catalog/nightly, recheck/recheck, publish-report/report (Ctrl-C stops)."

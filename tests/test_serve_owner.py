@@ -1,0 +1,174 @@
+"""One `linkhealth serve` for the deployments a Prefect server holds, and a `serve` that
+starts again when Prefect's runner stopped seeing `prefect flow-run cancel`.
+
+A second checkout's `serve` on the same server took the nightly over without a word: the
+runs were split between the two (each writing its own database), and stopping either
+paused the other's schedules. After a Prefect server restart, a cancelled run went on and
+recorded `completed` while Prefect showed it Cancelled."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import flows.serve
+from flows.serve import (
+    Owner,
+    other_serve,
+    owner_in,
+    still_served_by,
+    stopping_when_cancel_watch_lost,
+    with_owner,
+    without_owner,
+)
+from tests.test_ops import ROOT, _serve_here
+
+NOW = datetime(2026, 12, 5, 19, 0, tzinfo=UTC)
+ME = Owner(host="vm", home="/srv/b", folder="/srv/b/ops", pid=200)
+OTHER = Owner(host="vm", home="/srv/a", folder="/srv/a/ops", pid=100)
+
+
+def _found(owner: Owner | None, polled_s_ago: float | None, name: str = "nightly") -> Any:
+    """A deployment as Prefect returns it: its description (with `serve`'s note) and last poll."""
+    text = "Check every catalog URL."
+    return SimpleNamespace(
+        id=name,
+        name=name,
+        description=with_owner(text, owner) if owner else text,
+        last_polled=None if polled_s_ago is None else NOW - timedelta(seconds=polled_s_ago),
+    )
+
+
+def test_a_serve_of_another_checkout_that_prefect_sees_polling_is_refused_naming_it() -> None:
+    alive = {100, 300}.__contains__
+    said = other_serve([_found(None, 1, "report"), _found(OTHER, 5)], ME, NOW, alive)
+    assert said is not None
+    assert said.startswith(
+        "the deployment 'nightly' is served by another `linkhealth serve` (pid 100 on vm, "
+        "from /srv/a/ops, checkout /srv/a; its runner polled Prefect 5 s ago): "
+    )
+    assert said.endswith("or start this one with --take-over")
+    elsewhere = Owner(host="box2", home="/srv/b", folder="/srv/b/ops", pid=999)
+    assert other_serve([_found(elsewhere, 5)], ME, NOW, alive) is not None  # another machine
+
+
+@pytest.mark.parametrize(
+    ("owner", "polled_s_ago", "why"),
+    [
+        (OTHER, 120, "not polled for two minutes: gone, though Prefect still shows it"),
+        (OTHER, None, "never polled"),
+        (replace(OTHER, pid=101), 5, "its process is gone from this machine"),
+        (replace(ME, pid=150, folder="/elsewhere"), 5, "this checkout's, started again"),
+        (None, 5, "no note: a worker's poll, or a serve that says nothing of itself"),
+    ],
+)
+def test_serve_is_not_refused_for_a_serve_that_is_gone_or_its_own(
+    owner: Owner | None, polled_s_ago: float | None, why: str
+) -> None:
+    assert other_serve([_found(owner, polled_s_ago)], ME, NOW, {100}.__contains__) is None, why
+
+
+def test_the_note_of_the_serving_serve_is_one_line_replaced_and_taken_off() -> None:
+    noted = with_owner("Check every catalog URL.", OTHER)
+    assert noted.startswith("Check every catalog URL.\n\nServed by linkhealth serve: {")
+    assert owner_in(noted) == OTHER
+    again = with_owner(noted, ME)
+    assert owner_in(again) == ME and again.count("Served by") == 1
+    assert without_owner(again) == "Check every catalog URL."
+    assert owner_in(with_owner(None, ME)) == ME and without_owner(with_owner("", ME)) == ""
+    assert owner_in("Check.\nServed by linkhealth serve: not json") is None
+
+
+def test_a_stopping_serve_pauses_only_the_deployments_it_still_serves() -> None:
+    """Prefect's runner paused every deployment it served as it stopped: those another
+    `serve` had taken over (`--take-over`) too, while that one ran on."""
+    mine, others = still_served_by(
+        [_found(ME, 1, "nightly"), _found(OTHER, 1, "recheck"), _found(None, 1, "report")], ME
+    )
+    assert [d.name for d in mine] == ["nightly", "report"]
+    assert others == [("recheck", OTHER)]
+
+
+def test_serve_refuses_while_another_checkouts_serve_serves_and_takes_over_when_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "checkout"
+    home.mkdir()
+    shutil.copy(ROOT / "prefect.yaml", home / "prefect.yaml")
+    monkeypatch.setattr(flows.serve, "CHECKOUT", home)
+    monkeypatch.chdir(tmp_path)
+    polled = datetime.now(UTC) - timedelta(seconds=3)
+    other = Owner(host="box2", home="/srv/a", folder="/srv/a/ops", pid=4242)
+    found = [SimpleNamespace(name="nightly", description=with_owner("", other), last_polled=polled)]
+    monkeypatch.setattr(flows.serve, "served_now", lambda deployments: found)
+    result, seen = _serve_here(monkeypatch, [])
+    # 2: the systemd unit does not restart on it (RestartPreventExitStatus=2).
+    assert result.exit_code == 2 and not seen, result.output
+    assert "(pid 4242 on box2, from /srv/a/ops, checkout /srv/a;" in result.stderr
+    result, seen = _serve_here(monkeypatch, ["--take-over"])
+    assert result.exit_code == 0, result.output
+    assert seen["deployments"] == ["nightly", "recheck", "report"]
+
+
+def test_serve_stops_to_be_started_again_when_prefects_runner_stops_watching_for_cancels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prefect's runner gives up watching for cancellations for good when the server is
+    away too long with a run in progress, and says so once in its log; `serve` then
+    waits for the runs in progress to end, stops as SIGTERM stops it, and exits 1, which the
+    systemd unit restarts."""
+    import prefect
+    from prefect._internal.observers import FlowRunCancellingObserver
+
+    from flows.cli import app
+    from tests.test_ops import _serve_without_prefect
+
+    home = tmp_path / "checkout"
+    home.mkdir()
+    shutil.copy(ROOT / "prefect.yaml", home / "prefect.yaml")
+    monkeypatch.setattr(flows.serve, "CHECKOUT", home)
+    monkeypatch.chdir(tmp_path)
+    _serve_without_prefect(monkeypatch)
+    monkeypatch.setattr(flows.serve, "CANCEL_WATCH_LOST_EVERY_S", 0.01)
+    asked: list[bool] = []
+
+    def in_flight(deployments: Any) -> bool:
+        asked.append(len(asked) < 2)  # the run in progress ends after two looks
+        return asked[-1]
+
+    monkeypatch.setattr(flows.serve, "runs_in_flight", in_flight)
+    sigterm = threading.Event()
+    monkeypatch.setattr(flows.serve, "_sigterm_self", sigterm.set)
+
+    def serving(*deployments: Any, **options: Any) -> None:
+        observer = FlowRunCancellingObserver(on_cancelling=lambda flow_run_id: None)
+        observer._handle_unavailable(RuntimeError("Service exceeded error threshold."))
+        assert sigterm.wait(5), "serve was not stopped"  # Prefect's runner then returns
+
+    monkeypatch.setattr(prefect, "serve", serving)
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 1, result.output
+    assert asked == [True, True, False]
+    assert "warning: after the Prefect server went away, Prefect's runner stopped" in (
+        result.stderr
+    )
+    assert result.stderr.rstrip().endswith(
+        "start `linkhealth serve` again (the systemd unit restarts it by itself)"
+    )
+
+
+def test_serve_is_not_stopped_while_prefects_runner_watches_for_cancels() -> None:
+    said: list[str] = []
+    stop = threading.Event()
+    with stopping_when_cancel_watch_lost(lambda: False, said.append, 0.01, stop.set) as stopped:
+        time.sleep(0.05)
+    assert not stopped.is_set() and not stop.is_set() and said == []
