@@ -106,3 +106,19 @@ def test_the_https_try_is_one_get_unretried_on_a_head_night_too() -> None:
     obs = check(HTTP, fingerprint_due=False, transport=httpx.MockTransport(handler))
     assert asked == [f"HEAD {HTTP}", f"GET {HTTPS}"]
     assert obs.outcome is Outcome.HTTP_ERROR and "browsers open it over https://" in obs.reason
+
+
+def test_the_suggested_https_address_leaves_out_the_links_user_name_and_password() -> None:
+    """r6 R5: it suggested https://guest:secret@..., a password the check never sends."""
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.method} {request.url}")
+        return REFUSED() if request.url.scheme == "http" else _page()()
+
+    obs = check(
+        "http://guest:secret@toolkit.example.org/report",
+        fingerprint_due=True,
+        transport=httpx.MockTransport(handler),
+    )
+    assert obs.outcome is Outcome.OK and obs.suggested_url == HTTPS

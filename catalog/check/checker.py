@@ -54,7 +54,13 @@ from catalog.clock import Clock, utcnow
 from catalog.model import Batch, Observation, Target, pack_text
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
-from catalog.urls import CheckedUrl, UrlProblem, https_upgrade_candidate, parse_url
+from catalog.urls import (
+    CheckedUrl,
+    UrlProblem,
+    https_upgrade_candidate,
+    parse_url,
+    plain_address,
+)
 
 log = logging.getLogger(__name__)
 
@@ -533,7 +539,8 @@ def _upgraded(observation: Observation, unanswered: str) -> Observation:
     )
     suggested = observation.suggested_url
     if suggested is None and observation.outcome is Outcome.OK:
-        suggested = https_upgrade_candidate(observation.url)
+        # The address browsers open: without the user name and password of the link's.
+        suggested = https_upgrade_candidate(plain_address(observation.url))
     return replace(observation, reason=reason, suggested_url=suggested)
 
 
