@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 
-from catalog.model import Observation
+from catalog.model import Observation, Previous
 from catalog.outcomes import Outcome
 from tests.test_fetch import PAGE, check
 
@@ -106,6 +107,50 @@ def test_the_https_try_is_one_get_unretried_on_a_head_night_too() -> None:
     obs = check(HTTP, fingerprint_due=False, transport=httpx.MockTransport(handler))
     assert asked == [f"HEAD {HTTP}", f"GET {HTTPS}"]
     assert obs.outcome is Outcome.HTTP_ERROR and "browsers open it over https://" in obs.reason
+
+
+def _night(
+    http: Answer, https: Callable[[httpx.Request], httpx.Response], **target: Any
+) -> tuple[Observation, list[str]]:
+    """The check of `HTTP` with `target`'s `previous` and `fingerprint_due`, and the
+    requests sent, with the validators they carried."""
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent = " ".join(f"{k}={v}" for k, v in request.headers.items() if k.startswith("if-"))
+        asked.append(f"{request.method} {request.url} {sent}".rstrip())
+        return http() if request.url.scheme == "http" else https(request)
+
+    return check(HTTP, transport=httpx.MockTransport(handler), **target), asked
+
+
+def _refused_after(first: httpx.Response) -> Answer:
+    """The http server's answer to the first request, then refused connections."""
+    answers = [first]
+    return lambda: answers.pop() if answers else REFUSED()
+
+
+@pytest.mark.parametrize(
+    ("http", "due"),
+    [
+        pytest.param(
+            _refused_after(httpx.Response(200, headers={"etag": '"v2"'})),
+            False,
+            id="head-answered-the-page-changed-then-get-refused",
+        ),
+        pytest.param(
+            _refused_after(httpx.Response(503)), True, id="a-503-retried-and-the-retry-refused"
+        ),
+    ],
+)
+def test_an_http_server_that_answered_any_request_of_the_check_is_not_tried_over_https(
+    http: Answer, due: bool
+) -> None:
+    """r6 R6: its https vhost's 404 was the verdict, "the http:// address does not answer"."""
+    previous = Previous(etag='"v1"', fingerprint="sha256:x", content_type="text/html")
+    obs, asked = _night(http, lambda _: httpx.Response(404), fingerprint_due=due, previous=previous)
+    assert all(HTTPS not in request for request in asked)
+    assert obs.outcome is Outcome.CONNECTION_REFUSED and "https" not in obs.reason
 
 
 def test_the_suggested_https_address_leaves_out_the_links_user_name_and_password() -> None:

@@ -35,7 +35,7 @@ import httpx
 
 from catalog.check.classify import classify, is_home
 from catalog.check.content import PageFacts
-from catalog.check.facts import CheckFacts, Probe
+from catalog.check.facts import CheckFacts, Exchange, Probe
 from catalog.check.fetch import (
     ACCEPT,
     ACCEPT_ENCODING,
@@ -457,19 +457,18 @@ class _Run:
         self, target: Target, progress: Progress
     ) -> tuple[CheckedUrl, Progress, str] | None:
         """The check of the https:// form of an http:// link whose server did not answer at
-        all (refused, reset or timed out while connecting), when that form answers; else None.
-        One GET, not retried.
+        all (refused, reset or timed out while connecting, on every request and attempt of
+        the check), when that form answers; else None. One GET, not retried.
 
         Browsers open such a link over https (Chrome's HTTPS-Upgrades, HSTS preloading of
         .app, .dev and many .gov hosts), and many of those sites never listen on port 80:
         `connection_refused` called a page every visitor reads broken. One more journey
         to the same host, through its gate; a link that answers costs nothing more.
         """
-        last = progress.exchanges[-1] if progress.exchanges else None
-        if last is None or last.error is None or last.stop is not None or len(last.chain) > 1:
-            return None
-        if not _unanswered(last.error):
-            return None
+        if not progress.exchanges or not all(map(_unanswered_exchange, progress.exchanges)):
+            return None  # the http server answered something: its answer is the verdict
+        last = progress.exchanges[-1]
+        assert last.error is not None  # `_unanswered_exchange`
         https = https_upgrade_candidate(target.url)
         checked = parse_url(https) if https is not None else None
         if not isinstance(checked, CheckedUrl):
@@ -518,6 +517,18 @@ class _Run:
         except Exception:  # a probe that fails tells us nothing either way
             log.debug("soft-404 probe for %s failed", host, exc_info=True)
             return None
+
+
+def _unanswered_exchange(exchange: Exchange) -> bool:
+    """Whether no request of `exchange` reached its server: no answer on any attempt (a
+    retried 503 is one), no redirect, and an error that is a connection not taken."""
+    if exchange.answer is not None or exchange.stop is not None or exchange.error is None:
+        return False
+    if any(hop.status is not None for hop in exchange.chain):
+        return False  # a redirect, or an answer whose body broke off
+    if any(note.cause.isdigit() for note in exchange.retries):
+        return False  # an attempt the server answered with a status before this error
+    return _unanswered(exchange.error)
 
 
 def _unanswered(error: BaseException) -> bool:
