@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import secrets
 import ssl
@@ -342,8 +343,10 @@ class _Run:
             sleep=self.slots.sleeper(sleep),
             chain_trust=client._transport if isinstance(client._transport, HostPools) else None,
         )
+        #: The same fetcher (client, caches, gates) sending each request once: the https try.
+        self._once_fetcher = copy.copy(self.fetcher)
+        self._once_fetcher.settings = replace(settings, max_attempts=1)
         self.token = secrets.token_hex(8)
-        self._once = replace(settings, max_attempts=1)
         self._probes: dict[str, asyncio.Task[Probe]] = {}
 
     async def all(self, work: list[tuple[str, int]], checked: dict[int, CheckedUrl]) -> None:
@@ -458,12 +461,15 @@ class _Run:
     ) -> tuple[CheckedUrl, Progress, str] | None:
         """The check of the https:// form of an http:// link whose server did not answer at
         all (refused, reset or timed out while connecting, on every request and attempt of
-        the check), when that form answers; else None. One GET, not retried.
+        the check), when that form answers; else None.
 
         Browsers open such a link over https (Chrome's HTTPS-Upgrades, HSTS preloading of
         .app, .dev and many .gov hosts), and many of those sites never listen on port 80:
-        `connection_refused` called a page every visitor reads broken. One more journey
-        to the same host, through its gate; a link that answers costs nothing more.
+        `connection_refused` called a page every visitor reads broken. The https form is
+        checked as any link is (`Fetcher.fetch`: HEAD between fingerprints, GET with the
+        validators the last answer gave, which was this https answer), but each request
+        once: a host down on both ports costs one more connect timeout or two at most. A
+        bespoke GET read the whole page or file again every night (r6 R1).
         """
         if not progress.exchanges or not all(map(_unanswered_exchange, progress.exchanges)):
             return None  # the http server answered something: its answer is the verdict
@@ -474,16 +480,17 @@ class _Run:
         if not isinstance(checked, CheckedUrl):
             return None
         tried = Progress()
+        deadline = asyncio.timeout(self.settings.total_timeout)
         try:
-            async with asyncio.timeout(self.settings.total_timeout):
-                # Once, unretried: a host that is down costs one more connect timeout at most.
-                get = await self.fetcher.follow(
-                    "GET", checked.canonical, progress=tried, settings=self._once
-                )
+            async with deadline:
+                tried.deadline, tried.timeout = deadline.when(), deadline
+                tried.grace = self.settings.total_timeout
+                await self._once_fetcher.fetch(target, checked.canonical, tried)
         except TimeoutError:
-            return None
-        tried.exchanges.append(get)
-        tried.method = None
+            cut = tried.cut_read() if deadline.expired() else None
+            if cut is None:
+                return None
+            tried.exchanges.append(cut)
         if not tried.exchanges or tried.exchanges[-1].answer is None:
             return None  # no answer over https either: the http failure stands
         return checked, tried, describe_error(last.error).sentence
