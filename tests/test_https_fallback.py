@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 
-from catalog.model import Observation
+from catalog.model import Observation, Previous
 from catalog.outcomes import Outcome
 from tests.test_fetch import PAGE, check
 
@@ -94,15 +95,113 @@ def test_a_working_link_an_answer_or_a_name_that_does_not_resolve_costs_no_https
     assert outcome is None or obs.outcome is outcome
 
 
-def test_the_https_try_is_one_get_unretried_on_a_head_night_too() -> None:
+def _night(
+    http: Answer, https: Callable[[httpx.Request], httpx.Response], **target: Any
+) -> tuple[Observation, list[str]]:
+    """The check of `HTTP` with `target`'s `previous` and `fingerprint_due`, and the
+    requests sent, with the validators they carried."""
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent = " ".join(f"{k}={v}" for k, v in request.headers.items() if k.startswith("if-"))
+        asked.append(f"{request.method} {request.url} {sent}".rstrip())
+        return http() if request.url.scheme == "http" else https(request)
+
+    return check(HTTP, transport=httpx.MockTransport(handler), **target), asked
+
+
+def test_the_https_try_is_checked_as_any_link_each_request_once_on_a_head_night_too() -> None:
+    """HEAD between fingerprints, GET when HEAD does not settle it; no retries."""
+    obs, asked = _night(
+        REFUSED,
+        lambda _: httpx.Response(503, html="<title>Maintenance</title>"),
+        fingerprint_due=False,
+    )
+    assert asked == [f"HEAD {HTTP}", f"HEAD {HTTPS}", f"GET {HTTPS}"]
+    assert obs.outcome is Outcome.HTTP_ERROR and "browsers open it over https://" in obs.reason
+
+
+ETAG = '"v1"'
+PDF = b"%PDF-1.7\n" + b"x" * 300_000
+
+
+def _pdf(request: httpx.Request) -> httpx.Response:
+    if request.headers.get("if-none-match") == ETAG:
+        return httpx.Response(304, headers={"etag": ETAG})
+    headers = {"etag": ETAG, "content-type": "application/pdf", "content-length": str(len(PDF))}
+    return httpx.Response(200, headers=headers, content=b"" if request.method == "HEAD" else PDF)
+
+
+def _after(night: Observation) -> Previous:
+    """What the next night knows of the link (as storage keeps it)."""
+    return Previous(
+        etag=night.etag,
+        fingerprint=night.fingerprint,
+        content_length=night.content_length,
+        outcome=night.outcome,
+        content_type=night.content_type,
+        final_url=night.final_url,
+    )
+
+
+def test_an_unchanged_https_file_is_not_read_again_between_fingerprints() -> None:
+    """r6 R1: the https try was an unconditional GET every night, a 3 MB PDF read whole."""
+    first, _ = _night(REFUSED, _pdf, fingerprint_due=True)
+    assert first.outcome is Outcome.OK and first.bytes_read == len(PDF)
+    second, asked = _night(REFUSED, _pdf, fingerprint_due=False, previous=_after(first))
+    assert asked == [f"HEAD {HTTP}", f"HEAD {HTTPS}"]
+    assert second.outcome is Outcome.OK and second.bytes_read == 0
+    assert second.suggested_url == HTTPS
+
+
+def test_a_fingerprint_night_over_https_sends_back_the_https_answers_validators() -> None:
+    first, _ = _night(REFUSED, _pdf, fingerprint_due=True)
+    second, asked = _night(REFUSED, _pdf, fingerprint_due=True, previous=_after(first))
+    assert asked == [f"GET {HTTP} if-none-match={ETAG}", f"GET {HTTPS} if-none-match={ETAG}"]
+    assert second.outcome is Outcome.OK and second.not_modified
+    assert second.fingerprint == first.fingerprint and second.bytes_read == 0
+
+
+def _refused_after(first: httpx.Response) -> Answer:
+    """The http server's answer to the first request, then refused connections."""
+    answers = [first]
+    return lambda: answers.pop() if answers else REFUSED()
+
+
+@pytest.mark.parametrize(
+    ("http", "due"),
+    [
+        pytest.param(
+            _refused_after(httpx.Response(200, headers={"etag": '"v2"'})),
+            False,
+            id="head-answered-the-page-changed-then-get-refused",
+        ),
+        pytest.param(
+            _refused_after(httpx.Response(503)), True, id="a-503-retried-and-the-retry-refused"
+        ),
+    ],
+)
+def test_an_http_server_that_answered_any_request_of_the_check_is_not_tried_over_https(
+    http: Answer, due: bool
+) -> None:
+    """r6 R6: its https vhost's 404 was the verdict, "the http:// address does not answer"."""
+    previous = Previous(etag=ETAG, fingerprint="sha256:x", content_type="text/html")
+    obs, asked = _night(http, lambda _: httpx.Response(404), fingerprint_due=due, previous=previous)
+    assert all(HTTPS not in request for request in asked)
+    assert obs.outcome is Outcome.CONNECTION_REFUSED and "https" not in obs.reason
+
+
+def test_the_suggested_https_address_leaves_out_the_links_user_name_and_password() -> None:
+    """r6 R5: it suggested https://guest:secret@..., a password the check never sends."""
     asked: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         asked.append(f"{request.method} {request.url}")
-        if request.url.scheme == "http":
-            return REFUSED()
-        return httpx.Response(503, html="<title>Maintenance</title>")
+        return REFUSED() if request.url.scheme == "http" else _page()()
 
-    obs = check(HTTP, fingerprint_due=False, transport=httpx.MockTransport(handler))
-    assert asked == [f"HEAD {HTTP}", f"GET {HTTPS}"]
-    assert obs.outcome is Outcome.HTTP_ERROR and "browsers open it over https://" in obs.reason
+    obs = check(
+        "http://guest:secret@toolkit.example.org/report",
+        fingerprint_due=True,
+        transport=httpx.MockTransport(handler),
+    )
+    assert obs.outcome is Outcome.OK and obs.suggested_url == HTTPS

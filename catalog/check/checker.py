@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import secrets
 import ssl
@@ -35,7 +36,7 @@ import httpx
 
 from catalog.check.classify import classify, is_home
 from catalog.check.content import PageFacts
-from catalog.check.facts import CheckFacts, Cut, Probe
+from catalog.check.facts import CheckFacts, Cut, Exchange, Probe
 from catalog.check.fetch import (
     ACCEPT,
     ACCEPT_ENCODING,
@@ -54,7 +55,13 @@ from catalog.clock import Clock, utcnow
 from catalog.model import Batch, Observation, Target, pack_text
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
-from catalog.urls import CheckedUrl, UrlProblem, https_upgrade_candidate, parse_url
+from catalog.urls import (
+    CheckedUrl,
+    UrlProblem,
+    https_upgrade_candidate,
+    parse_url,
+    plain_address,
+)
 
 log = logging.getLogger(__name__)
 
@@ -336,8 +343,10 @@ class _Run:
             sleep=self.slots.sleeper(sleep),
             chain_trust=client._transport if isinstance(client._transport, HostPools) else None,
         )
+        #: The same fetcher (client, caches, gates) sending each request once: the https try.
+        self._once_fetcher = copy.copy(self.fetcher)
+        self._once_fetcher.settings = replace(settings, max_attempts=1)
         self.token = secrets.token_hex(8)
-        self._once = replace(settings, max_attempts=1)
         self._probes: dict[str, asyncio.Task[Probe]] = {}
 
     async def all(self, work: list[tuple[str, int]], checked: dict[int, CheckedUrl]) -> None:
@@ -451,34 +460,37 @@ class _Run:
         self, target: Target, progress: Progress
     ) -> tuple[CheckedUrl, Progress, str] | None:
         """The check of the https:// form of an http:// link whose server did not answer at
-        all (refused, reset or timed out while connecting), when that form answers; else None.
-        One GET, not retried.
+        all (refused, reset or timed out while connecting, on every request and attempt of
+        the check), when that form answers; else None.
 
         Browsers open such a link over https (Chrome's HTTPS-Upgrades, HSTS preloading of
         .app, .dev and many .gov hosts), and many of those sites never listen on port 80:
-        `connection_refused` called a page every visitor reads broken. One more journey
-        to the same host, through its gate; a link that answers costs nothing more.
+        `connection_refused` called a page every visitor reads broken. The https form is
+        checked as any link is (`Fetcher.fetch`: HEAD between fingerprints, GET with the
+        validators the last answer gave, which was this https answer), but each request
+        once: a host down on both ports costs one more connect timeout or two at most. A
+        bespoke GET read the whole page or file again every night (r6 R1).
         """
-        last = progress.exchanges[-1] if progress.exchanges else None
-        if last is None or last.error is None or last.stop is not None or len(last.chain) > 1:
-            return None
-        if not _unanswered(last.error):
-            return None
+        if not progress.exchanges or not all(map(_unanswered_exchange, progress.exchanges)):
+            return None  # the http server answered something: its answer is the verdict
+        last = progress.exchanges[-1]
+        assert last.error is not None  # `_unanswered_exchange`
         https = https_upgrade_candidate(target.url)
         checked = parse_url(https) if https is not None else None
         if not isinstance(checked, CheckedUrl):
             return None
         tried = Progress()
+        deadline = asyncio.timeout(self.settings.total_timeout)
         try:
-            async with asyncio.timeout(self.settings.total_timeout):
-                # Once, unretried: a host that is down costs one more connect timeout at most.
-                get = await self.fetcher.follow(
-                    "GET", checked.canonical, progress=tried, settings=self._once
-                )
+            async with deadline:
+                tried.deadline, tried.timeout = deadline.when(), deadline
+                tried.grace = self.settings.total_timeout
+                await self._once_fetcher.fetch(target, checked.canonical, tried)
         except TimeoutError:
-            return None
-        tried.exchanges.append(get)
-        tried.method = None
+            cut = tried.cut_read() if deadline.expired() else None
+            if cut is None:
+                return None
+            tried.exchanges.append(cut)
         if not tried.exchanges or tried.exchanges[-1].answer is None:
             return None  # no answer over https either: the http failure stands
         return checked, tried, describe_error(last.error).sentence
@@ -514,6 +526,18 @@ class _Run:
             return None
 
 
+def _unanswered_exchange(exchange: Exchange) -> bool:
+    """Whether no request of `exchange` reached its server: no answer on any attempt (a
+    retried 503 is one), no redirect, and an error that is a connection not taken."""
+    if exchange.answer is not None or exchange.stop is not None or exchange.error is None:
+        return False
+    if any(hop.status is not None for hop in exchange.chain):
+        return False  # a redirect, or an answer whose body broke off
+    if any(note.cause.isdigit() for note in exchange.retries):
+        return False  # an attempt the server answered with a status before this error
+    return _unanswered(exchange.error)
+
+
 def _unanswered(error: BaseException) -> bool:
     """Whether `error` is a server that did not take the connection: refused, or reset or
     timed out while connecting (not a name that does not resolve, nor a TLS failure)."""
@@ -533,7 +557,8 @@ def _upgraded(observation: Observation, unanswered: str) -> Observation:
     )
     suggested = observation.suggested_url
     if suggested is None and observation.outcome is Outcome.OK:
-        suggested = https_upgrade_candidate(observation.url)
+        # The address browsers open: without the user name and password of the link's.
+        suggested = https_upgrade_candidate(plain_address(observation.url))
     return replace(observation, reason=reason, suggested_url=suggested)
 
 
