@@ -37,6 +37,17 @@ def _checked(status: int, body: bytes, content_type: str, method: str = "GET") -
             "text/html",
             "an empty page (HTML with no text in it)",
         ),
+        # Judged on the decoded page: a UTF-16 skeleton is as empty as a UTF-8 one.
+        (
+            "<html><head><meta charset=utf-16></head><body>\n</body></html>".encode("utf-16"),
+            "text/html; charset=utf-16",
+            "an empty page (HTML with no text in it)",
+        ),
+        (
+            b"<!-- cache miss --><html><body hidden>&nbsp;</body></html>",
+            "text/html",
+            "an empty page (HTML with no text in it)",
+        ),
     ],
 )
 def test_an_empty_page_or_file_is_a_missing_page(body: bytes, content_type: str, said: str) -> None:
@@ -76,3 +87,70 @@ def test_a_page_with_something_to_show_or_no_body_to_judge_is_not_empty(
 ) -> None:
     verdict = classify(_checked(status, body, content_type, method))
     assert verdict.outcome is not Outcome.SOFT_404, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        pytest.param(
+            '<html><body><img src="/scan.png"></body></html>'.encode("utf-16"),
+            "text/html; charset=utf-16",
+            id="utf-16 page of an image",
+        ),
+        pytest.param(
+            '<html><body><div id=app></div><script src="/app.js"></script></body></html>'.encode(
+                "utf-16"
+            ),
+            "text/html",
+            id="utf-16 page built by script",
+        ),
+        pytest.param(
+            b"<html><body><my-report><template shadowrootmode=open><h1>Annual report</h1>"
+            b"<p>Findings</p></template></my-report></body></html>",
+            "text/html",
+            id="declarative shadow DOM",
+        ),
+        pytest.param(
+            b'<html><body><div id="page" aria-hidden="true"><h1>Annual report</h1>'
+            b"<p>Findings</p></div></body></html>",
+            "text/html",
+            id="aria-hidden wrapper",
+        ),
+        pytest.param(b"<html><body hidden><h1>Report</h1></body></html>", "text/html", id="hidden"),
+        pytest.param(
+            b"<html><body><noscript>Enable JavaScript to view this report.</noscript>"
+            b"</body></html>",
+            "text/html",
+            id="noscript",
+        ),
+        pytest.param(
+            b"<html><body onload=\"location.href='/new'\"></body></html>",
+            "text/html",
+            id="onload redirect stub",
+        ),
+        pytest.param(
+            b"<html><head><style>body{background:url(/poster.jpg)}</style></head>"
+            b'<body><a href="/report.pdf"></a></body></html>',
+            "text/html",
+            id="css splash",
+        ),
+        pytest.param(
+            b'<html><body style="background:url(/poster.jpg)"></body></html>',
+            "text/html",
+            id="styled body",
+        ),
+        # Comments end where browsers end them: "--!>" closes this one, and the hidden
+        # paragraph after it is part of the page.
+        pytest.param(
+            b"<html><body><!-- draft --!><p hidden>Report</p><!-- end --></body></html>",
+            "text/html",
+            id="comment closed by --!>",
+        ),
+    ],
+)
+def test_a_page_a_browser_may_show_is_not_empty(body: bytes, content_type: str) -> None:
+    """Only a skeleton with no text anywhere, hidden or not, no element beyond html, head,
+    body, meta, link and title, and no event handler is empty: a page a browser shows,
+    through a shadow root, a script, a style or a handler, is not (r6 finding 4)."""
+    verdict = classify(_checked(200, body, content_type))
+    assert verdict.outcome is Outcome.OK, verdict.reason
