@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from catalog.check.content import _charset_param, _decode, is_login_title
+from catalog.check.content import decoded_html, is_login_title
 from catalog.check.facts import Answer, CheckFacts, Cut, Exchange, RetryNote, Stop
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import is_signed, moved_to, same_address, stable_url
@@ -512,7 +512,7 @@ def _skeleton(body: bytes, content_type: str | None) -> bool:
     """
     if len(body) > _SKELETON_BYTES:
         return False
-    text = _decode(body, _charset_param(content_type), sniff_meta=True)
+    text = decoded_html(body, content_type)
     return _SKELETON.fullmatch(text) is not None and _ACTS.search(text) is None
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "PageFacts",
     "Words",
     "analyse_body",
+    "decoded_html",
     "is_login_title",
     "reads_as_html",
     "similar_enough",
@@ -316,6 +317,12 @@ def _charset_param(content_type: str | None) -> str | None:
         return None
     match = _CHARSET_PARAM.search(content_type)
     return match.group(1) if match else None
+
+
+def decoded_html(body: bytes, content_type: str | None) -> str:
+    """An HTML body's text as the page's analysis decodes it (`_html_facts`), for a rule
+    that must read the markup itself (`classify._skeleton`)."""
+    return _decode(body, _charset_param(content_type), sniff_meta=True)
 
 
 def _decode(body: bytes, declared: str | None, *, sniff_meta: bool) -> str:
