@@ -389,6 +389,22 @@ def test_an_addition_likely_twin_of_an_entry_is_named_in_the_summary(tmp_path: P
     assert flagged == {"demandforum", "demand-forum-old-sheet", "guide", "the-guide-again"}
 
 
+def test_an_entry_whose_url_cannot_be_fetched_is_in_no_pair_and_the_import_goes_on(
+    tmp_path: Path,
+) -> None:
+    """An entry with a port over 65535 (validate: a warning, `invalid_url`) made every
+    import a traceback ("Port out of range") once additions were compared with entries."""
+    target = tmp_path / "t.yaml"
+    target.write_text(
+        "collection:\n  title: T\nresources:\n"
+        "- id: a\n  title: A\n  url: http://example.org:99999/guide\n"
+        "- id: b\n  title: B\n  url: http://[bad\n"
+    )
+    result = import_entries(target, [ImportedEntry("Guide", "https://example.org/guide")])
+    assert result.added == ("guide",)
+    assert [n for n in result.notes if n.code == "likely_duplicate"] == []
+
+
 def test_dry_run_shows_the_diff_and_writes_nothing(tmp_path: Path) -> None:
     target = tmp_path / "mine.yaml"
     target.write_text(YAML_WITH_COMMENTS)

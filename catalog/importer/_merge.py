@@ -13,7 +13,7 @@ from catalog.hygiene import how_urls_differ, loose_url_key, normalise_title
 from catalog.importer._records import Difference, ImportedEntry, Note
 from catalog.model import Resource
 from catalog.source import plain_id
-from catalog.urls import canonical_url, fragment_of
+from catalog.urls import UrlProblem, canonical_url, fragment_of, parse_url
 
 _ID_MAX = 60
 
@@ -145,7 +145,12 @@ class _Twins:
 
     @staticmethod
     def _key(url: str) -> tuple[str, str] | None:
-        loose = loose_url_key(canonical_url(url))
+        # An entry whose URL cannot be fetched (a port over 65535, an unclosed "[") is in
+        # no pair, as in lint: its canonical form raised, and the whole import with it.
+        checked = parse_url(url)
+        if isinstance(checked, UrlProblem):
+            return None
+        loose = loose_url_key(checked.canonical)
         return None if loose is None else (loose, fragment_of(url))
 
     def add(self, rid: str, url: str) -> None:
