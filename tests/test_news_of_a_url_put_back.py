@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from catalog import store
+from catalog.model import Catalog
 from catalog.ops import EVENT_BROKEN_INCREASED, notices, tally
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
@@ -20,7 +21,7 @@ from tests.factories import days, make_catalog, make_observation, make_resource,
 V1, V2 = "https://shelter.example/v1", "https://shelter.example/v2"
 
 
-def _kit(guide_url: str) -> object:
+def _kit(guide_url: str) -> Catalog:
     # `keeper` links the first address all along: its news is the address's own.
     return make_catalog(
         "toolkit",
@@ -31,7 +32,11 @@ def _kit(guide_url: str) -> object:
     )
 
 
-def _news_after_putting_v1_back(tmp_path: Path, v1_last: Outcome) -> tuple[dict, list[str]]:
+#: Per section key, (resource id, summary) of each item.
+News = dict[str, list[tuple[str | None, str]]]
+
+
+def _news_after_putting_v1_back(tmp_path: Path, v1_last: Outcome) -> tuple[News, list[str]]:
     """The first address fails nights 1-3 (confirmed broken), `guide` is pointed at a
     working second address, then back at the first before night 6, whose check of it
     gives `v1_last`. Per section, the ids of the report's news after night 6; and the
@@ -76,7 +81,8 @@ def test_an_entry_put_back_on_an_address_still_broken_is_news_that_it_now_fails(
     assert news["newly_broken"] == [
         (
             "guide",
-            f"Now points at an address already confirmed broken (failing since {days(1):%Y-%m-%d}).",
+            "Now points at an address already confirmed broken "
+            f"(failing since {days(1):%Y-%m-%d}).",
         )
     ]
     assert [rid for rid, _ in news["catalog_edits"]] == ["guide"]
