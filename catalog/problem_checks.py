@@ -15,7 +15,7 @@ newest check, is recounted from the observations: a database from before the col
 links merged by a rekey, checks stored meanwhile by a linkhealth process started before
 the upgrade (it keeps no count). Nothing is wrong when it is missing, only slower. It
 includes checks `db prune` deleted later, as the recount does by adding
-`links.pruned_checks`.
+`links.pruned_checks` (or `links.pruned_outcome_checks`, for a drift or flapping that ended).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, case, func, select
+from sqlalchemy import Connection, Table, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from catalog.clock import as_utc
@@ -55,6 +55,11 @@ PROBLEM_START = case(
     ),
     else_=func.coalesce(Link.first_failure_at, Link.last_change_at),
 )
+
+#: The start `PROBLEM_START` falls back to when a link's drift or flapping ends: its current
+#: failure's, else its last change of outcome. `db prune` counts the checks it deletes from
+#: this start too, as they count again then (`links.pruned_outcome_checks`).
+OUTCOME_START = func.coalesce(Link.first_failure_at, Link.last_change_at)
 
 #: Links per recount: an `IN` list SQLite and PostgreSQL both take in one statement.
 _RECOUNT_CHUNK = 500
@@ -113,15 +118,28 @@ def recount(db: Session | Connection, link_ids: Sequence[int]) -> dict[int, int]
         .group_by(Observation.link_id)
     )
     checks = {link_id: count for link_id, count in rows}
-    # Checks of the same problem that `db prune` deleted (catalog.retention).
+    # Checks of the same problem that `db prune` deleted (catalog.retention): counted from
+    # the problem start at the prune, and from the outcome start a drift or flapping that
+    # ended fell back to.
     pruned = db.execute(
-        select(Link.id, Link.pruned_checks, Link.pruned_checks_since, start).where(
-            Link.id.in_(link_ids), Link.pruned_checks > 0, start.is_not(None)
+        select(
+            Link.id,
+            Link.pruned_checks,
+            Link.pruned_checks_since,
+            Link.pruned_outcome_checks,
+            Link.pruned_outcome_since,
+            start,
+        ).where(
+            Link.id.in_(link_ids),
+            or_(Link.pruned_checks > 0, Link.pruned_outcome_checks > 0),
+            start.is_not(None),
         )
     )
-    for link_id, count, since, problem_start in pruned:
+    for link_id, count, since, outcome_count, outcome_since, problem_start in pruned:
         if same_start(since, problem_start):
             checks[link_id] = checks.get(link_id, 0) + count
+        elif same_start(outcome_since, problem_start):
+            checks[link_id] = checks.get(link_id, 0) + outcome_count
     return checks
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import groupby
 from operator import attrgetter, itemgetter
@@ -260,6 +260,9 @@ class ReportData:
     latest_run_id: int | None = None
     #: Runs refused for a broken file since `run` started (only in the latest's report).
     refused: Refusals | None = None
+    #: Per resource pk whose link is not checked yet: when its old URL's last check reached
+    #: its URL as the redirect's target (`accept-redirect`; `_reached_targets`).
+    reached: Mapping[int, datetime] = field(default_factory=dict)
 
     @property
     def resources_total(self) -> int:
@@ -306,6 +309,7 @@ def report_data(
         latest = _run(session, None) if run_id is not None and run else None
         later = latest.id if latest and run and latest.id not in run.run_ids else None
         refused = _refusals_since(session, run.started_at if run else None) if not later else None
+        reached = _reached_targets(session)
     return ReportData(
         run=run,
         totals=MappingProxyType(dict(totals)),
@@ -317,7 +321,33 @@ def report_data(
         changes=changes,
         latest_run_id=later,
         refused=refused,
+        reached=MappingProxyType(reached),
     )
+
+
+def _reached_targets(session: Session) -> dict[int, datetime]:
+    """Per active resource whose link was never checked, when the last check of the URL it
+    had reached its URL as a redirect's target with a 200: the `reached` of its last URL
+    edit (`catalog.sync`). The report says so, not "Not checked yet" as of a new entry."""
+    rows = session.execute(
+        select(Event.resource_id, Event.details)
+        .join(Resource, Resource.id == Event.resource_id)
+        .join(Link, Link.id == Resource.link_id)
+        .where(
+            Event.kind == "url_edited",
+            Resource.removed_at.is_(None),
+            Link.outcome.is_(None),
+        )
+        .order_by(Event.id)
+    )
+    reached: dict[int, datetime] = {}
+    for pk, details in rows:
+        at = (details or {}).get("reached")
+        if at:
+            reached[pk] = as_utc(datetime.fromisoformat(str(at)))
+        else:
+            reached.pop(pk, None)
+    return reached
 
 
 def _report_rows(

@@ -70,7 +70,7 @@ from sqlalchemy.orm import Session
 from catalog.clock import utcnow
 from catalog.errors import StoreError
 from catalog.outcomes import Outcome
-from catalog.problem_checks import PROBLEM_START, same_start
+from catalog.problem_checks import OUTCOME_START, PROBLEM_START, same_start
 from catalog.queries import WORKED
 from catalog.store import DRIFT_HISTORY, PG_WRITE_LOCK
 from catalog.tables import Link, Observation
@@ -391,23 +391,45 @@ def _count_pruned_checks(session: Session, ids: list[int]) -> None:
     """Add the checks among `ids` that saw their link's current problem to the link's
     `pruned_checks`, which a queue row's "Checks" adds to the observations still there
     (`catalog.problem_checks.PROBLEM_START`). A count kept for an earlier problem starts over.
-    One grouped read and one bulk update per chunk."""
-    start = PROBLEM_START
+    Those since the link's outcome start go to `pruned_outcome_checks` too: a drift or
+    flapping that ends dates the row from there again (`OUTCOME_START`), and the checks
+    pruned from before it began count then. One grouped read and one bulk update per chunk."""
+    start, outcome_start = PROBLEM_START, OUTCOME_START
     counted = session.execute(
-        select(Link.id, start, func.count(), Link.pruned_checks, Link.pruned_checks_since)
+        select(
+            Link.id,
+            start,
+            func.sum(case((Observation.checked_at >= start, 1), else_=0)),
+            Link.pruned_checks,
+            Link.pruned_checks_since,
+            outcome_start,
+            func.sum(case((Observation.checked_at >= outcome_start, 1), else_=0)),
+            Link.pruned_outcome_checks,
+            Link.pruned_outcome_since,
+        )
         .join(Observation, Observation.link_id == Link.id)
         .where(
             Observation.id.in_(ids),
             start.is_not(None),
-            Observation.checked_at >= start,
             Observation.outcome != Outcome.NETWORK_UNAVAILABLE.value,
         )
         .group_by(Link.id)
     ).all()
     updates = []
-    for link_id, since, n, kept, kept_since in counted:
-        total = (kept or 0) + n if same_start(kept_since, since) else n
-        updates.append({"id": link_id, "pruned_checks": total, "pruned_checks_since": since})
+    for link_id, since, n, kept, kept_since, base, base_n, base_kept, base_kept_since in counted:
+        if not n and not base_n:
+            continue
+        total, total_since = _added(kept, kept_since, since, int(n or 0))
+        base_total, base_since = _added(base_kept, base_kept_since, base, int(base_n or 0))
+        updates.append(
+            {
+                "id": link_id,
+                "pruned_checks": total,
+                "pruned_checks_since": total_since,
+                "pruned_outcome_checks": base_total,
+                "pruned_outcome_since": base_since,
+            }
+        )
     if not updates:
         return
     if session.get_bind().dialect.name == "postgresql":
@@ -420,17 +442,32 @@ def _count_pruned_checks(session: Session, ids: list[int]) -> None:
                 "ids": [u["id"] for u in updates],
                 "counts": [u["pruned_checks"] for u in updates],
                 "since": [u["pruned_checks_since"] for u in updates],
+                "outcome_counts": [u["pruned_outcome_checks"] for u in updates],
+                "outcome_since": [u["pruned_outcome_since"] for u in updates],
             },
         )
     else:
         session.execute(update(Link), updates)
 
 
-#: `_count_pruned_checks`' writes on PostgreSQL, one row per link of three arrays.
+def _added(
+    kept: int | None, kept_since: datetime | None, since: datetime | None, n: int
+) -> tuple[int, datetime | None]:
+    """A kept count of pruned checks and its start, with `n` more pruned since `since`:
+    left as it is when none were, started over when kept from another start."""
+    if not n:
+        return kept or 0, kept_since
+    return ((kept or 0) + n if same_start(kept_since, since) else n), since
+
+
+#: `_count_pruned_checks`' writes on PostgreSQL, one row per link of five arrays.
 _PG_PRUNED_CHECKS = text(
-    "UPDATE links SET pruned_checks = v.counts, pruned_checks_since = v.since "
+    "UPDATE links SET pruned_checks = v.counts, pruned_checks_since = v.since, "
+    "pruned_outcome_checks = v.outcome_counts, pruned_outcome_since = v.outcome_since "
     "FROM unnest(CAST(:ids AS integer[]), CAST(:counts AS integer[]), "
-    "CAST(:since AS timestamp with time zone[])) AS v(id, counts, since) WHERE links.id = v.id"
+    "CAST(:since AS timestamp with time zone[]), CAST(:outcome_counts AS integer[]), "
+    "CAST(:outcome_since AS timestamp with time zone[])) "
+    "AS v(id, counts, since, outcome_counts, outcome_since) WHERE links.id = v.id"
 )
 
 

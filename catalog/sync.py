@@ -35,6 +35,7 @@ from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urldefrag
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -42,6 +43,7 @@ from sqlalchemy.orm import Session
 from catalog import store
 from catalog.model import Catalog, Resource
 from catalog.settings import HealthSettings
+from catalog.urls import canonical_url
 
 T = TypeVar("T")
 
@@ -494,6 +496,15 @@ def _sync_chunk(
     def record(kind: str, rid: str, row: store.StoredResource, details: dict[str, Any]) -> None:
         found.record(events, key, kind, rid, row, details)
 
+    # Where the old links' last checks ended: a URL edited to that address was reached.
+    reached = store.redirect_targets_reached(
+        s,
+        [
+            old.link_id
+            for res, _, old in writes
+            if old is not None and old.link_id is not None and old.url != res.url
+        ],
+    )
     for res, data, old in writes:
         if old is None:
             record(ADDED, res.id, next(rows), {"url": res.url, "title": res.title})
@@ -505,7 +516,8 @@ def _sync_chunk(
             record(ADDED, res.id, row, {"url": res.url, **other, "title": res.title, **put_back})
             continue
         if old.url != res.url:
-            record(URL_EDITED, res.id, row, _url_details(old, res))
+            seen = reached.get(old.link_id) if old.link_id is not None else None
+            record(URL_EDITED, res.id, row, _url_details(old, res, seen))
         edited = changed_fields(old.fields, data)
         if res.id in sources:
             details = _fields_details(old.fields, data, edited)
@@ -557,8 +569,20 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _url_details(old: store.StoredResource, new: Resource) -> dict[str, Any]:
-    return {"fields": ["url"], "old": old.url, "new": new.url}
+def _url_details(
+    old: store.StoredResource, new: Resource, seen: tuple[str, datetime] | None = None
+) -> dict[str, Any]:
+    """`reached`: when the old link's last check ended at the new address (its redirect's
+    target, answering 200), which the report says until the new link is checked."""
+    details: dict[str, Any] = {"fields": ["url"], "old": old.url, "new": new.url}
+    if seen is not None and _page_of(seen[0]) == _page_of(new.url):
+        details["reached"] = seen[1].isoformat()
+    return details
+
+
+def _page_of(url: str) -> str:
+    """The link key of `url` without its `#section`: `accept-redirect` keeps the entry's."""
+    return canonical_url(urldefrag(url.strip()).url)
 
 
 #: Values a JSON round trip gives back equal and of the same type (a float's repr reads

@@ -130,6 +130,11 @@ class Link(Base):
     #: from the problem start `pruned_checks_since`: a queue row's "Checks" adds them.
     pruned_checks: Mapped[int] = mapped_column(Integer, default=0)
     pruned_checks_since: Mapped[datetime | None]
+    #: The same, counted from the link's outcome start `pruned_outcome_since`
+    #: (`catalog.problem_checks.OUTCOME_START`), which its row falls back to when its drift
+    #: or flapping ends.
+    pruned_outcome_checks: Mapped[int] = mapped_column(Integer, default=0)
+    pruned_outcome_since: Mapped[datetime | None]
     #: Checks since the problem start `problem_checks_since`, kept as checks are stored so
     #: a report need not count them (catalog.problem_checks); NULL: not counted yet. It
     #: counts the checks up to the observation `problem_checks_upto` (the link's

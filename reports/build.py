@@ -187,7 +187,13 @@ def build_context(
     the `--config` and `--db` its commands carry (`catalog.commands.command_options`)."""
     form = CommandForm(_ambiguous_ids(data.resources), tuple(options))
     addresses = _Addresses()
-    rows = tuple(_row(r, now, form) for r in addresses.follow(data.resources))
+    reached = data.reached
+    rows = tuple(
+        _reached_row(_row(r, now, form), reached[r.pk], now)
+        if r.pk in reached and r.outcome_value in (None, UNCHECKED)
+        else _row(r, now, form)
+        for r in addresses.follow(data.resources)
+    )
     resources = tuple(_note_addresses(rows, addresses.ids_at))
     queued = sorted(filter(_queued, resources), key=_fix_first)
     groups = tuple(
@@ -575,6 +581,17 @@ def _failing_first(row: Row) -> tuple[bool, str, str]:
 def _ambiguous_ids(resources: Sequence[ResourceRow]) -> frozenset[str]:
     counts = Counter(r.resource_id for r in resources)
     return frozenset(rid for rid, n in counts.items() if n > 1)
+
+
+def _reached_row(row: Row, at: datetime, now: datetime) -> Row:
+    """A row not checked at its new URL yet, which the last check reached as its old URL's
+    redirect target: not "Not checked yet", as of an entry just added."""
+    reached = when(at, now)
+    seen = (
+        "Not checked at its new address yet; reached as the redirect target "
+        f"on {reached.date}: OK (200)."
+    )
+    return replace(row, seen=seen, reached=reached)
 
 
 def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
@@ -1196,6 +1213,8 @@ def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool)
             tally["to check or watch"] += 1
         elif r.outcome == Outcome.OK.value:
             tally["OK"] += 1
+        elif r.outcome in (None, UNCHECKED) and r.reached is not None:
+            tally["OK"] += 1  # its new address answered the last check, as a redirect's target
         elif r.outcome in (None, UNCHECKED):
             tally["not checked yet"] += 1
         elif r.outcome == Outcome.NETWORK_UNAVAILABLE.value:

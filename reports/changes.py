@@ -77,10 +77,17 @@ def changes_since(
     """`shared`: resource ids several collections use, whose news names the collection."""
     by_link: dict[int, list[Row]] = defaultdict(list)
     by_pk: dict[int, Row] = {}
+    pk_of: dict[int, int] = {}  # id(row) -> its resource's pk
     for source, row in zip(data.resources, rows, strict=True):
         by_pk[source.pk] = row
+        pk_of[id(row)] = source.pk
         if source.link_id is not None:
             by_link[source.link_id].append(row)
+    # Each entry that took its link in the window (added, or its URL edited): the link's
+    # news from before is not the entry's, nor is "Works again" of a link already failing
+    # when it took it (`_not_the_entrys`).
+    took = _takings(data.changes)
+    failed_at = _failure_starts(data.changes)
     sections: dict[str, list[ChangeItem]] = {key: [] for key, _ in _SECTIONS}
     content_links = {e.link_id for e in data.changes if e.kind == "content_changed"}
     # A link's redirect, final address, title, type and redirect outcome where the window
@@ -226,6 +233,8 @@ def changes_since(
         if section == "flapping_stopped" and not _filed_broken(targets):
             summary = flapping_summary(stopped, started=False, missing=True)
         for row in targets:
+            if _not_the_entrys(event, took.get(pk_of[id(row)]), failed_at):
+                continue
             said, was, now_at, where = summary, before, after, section
             if (
                 event.kind == "state_changed"
@@ -257,6 +266,7 @@ def changes_since(
                     quoted=quoted,
                 )
             )
+    _took_failing(sections, took, by_pk, failed_at, now, shared)
     _one_item_each(sections, rows)
     previous = data.previous_run
     return Changes(
@@ -268,6 +278,96 @@ def changes_since(
             if sections[key]
         ),
     )
+
+
+def _takings(events: Sequence[EventRow]) -> dict[int, EventRow]:
+    """Each entry's last `added` or `url_edited` event of the window, by its resource's
+    pk: when it took the link it has now."""
+    return {
+        e.resource_pk: e
+        for e in events
+        if e.kind in ("added", "url_edited") and e.resource_pk is not None
+    }
+
+
+def _failure_starts(events: Sequence[EventRow]) -> dict[int | None, list[int]]:
+    """The ids of each link's state changes into failing from working (or unchecked)."""
+    starts: dict[int | None, list[int]] = defaultdict(list)
+    for e in events:
+        if e.kind == "state_changed" and (
+            e.details.get("new") == "broken"
+            or (
+                e.details.get("new") == SUSPECT_STATE
+                and e.details.get("old") not in _FAILING_STATES
+            )
+        ):
+            starts[e.link_id].append(e.id)
+    return starts
+
+
+def _not_the_entrys(
+    event: EventRow, taken: EventRow | None, failed_at: Mapping[int | None, list[int]]
+) -> bool:
+    """Whether a link's `event` is no news of an entry that took the link in the window
+    (`taken`): it came before (the entry pointed elsewhere then), or it is the recovery of
+    a failure that began before (the entry's page worked the night before: its URL edit
+    is the news, not "Works again")."""
+    if taken is None:
+        return False
+    if event.id < taken.id:
+        return True
+    return (
+        event.kind == "state_changed"
+        and event.details.get("new") == "recovered"
+        and not any(taken.id < i < event.id for i in failed_at.get(event.link_id, ()))
+    )
+
+
+def _took_failing(
+    sections: dict[str, list[ChangeItem]],
+    took: Mapping[int, EventRow],
+    by_pk: Mapping[int, Row],
+    failed_at: Mapping[int | None, list[int]],
+    now: datetime,
+    shared: Collection[str],
+) -> None:
+    """News of an entry that took a link already failing (its URL edited back to an
+    address known broken, or added with one): no check of the window failed it anew, so
+    no state news tells the curator that the entry, fine the night before, now fails."""
+    for pk, event in took.items():
+        row = by_pk.get(pk)
+        if row is None or row.state not in _FAILING_STATES or row.priority is None:
+            continue
+        if any(i > event.id for i in failed_at.get(event.link_id, ())):
+            continue  # its failure anew since is told by its state news
+        since = f" (failing since {row.since.date})" if row.since else ""
+        points = "Added with" if event.kind == "added" else "Now points at"
+        if row.priority is Priority.BROKEN:
+            where, said = (
+                "newly_broken",
+                f"{points} an address already confirmed broken{since}.",
+            )
+        elif row.priority is Priority.SOFT_404:
+            confirmed = "confirmed" if row.state == BROKEN else "not confirmed yet"
+            where = "newly_missing"
+            said = f"{points} an address whose page is missing (soft 404){since}; {confirmed}."
+        elif row.priority is Priority.FAILING:
+            where = "started_failing"
+            said = f"{points} an address that is failing{since}; not confirmed yet."
+        else:
+            continue  # drifted or flapping: its own group's news tells it
+        sections[where].append(
+            ChangeItem(
+                event.kind,
+                when(event.at, now),
+                row.title,
+                row.resource_id,
+                row.collection,
+                row.page,
+                said + _set_aside(row),
+                in_collection=row.collection if row.resource_id in shared else None,
+            )
+        )
 
 
 def _one_item_each(sections: dict[str, list[ChangeItem]], rows: Sequence[Row]) -> None:

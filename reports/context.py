@@ -212,6 +212,9 @@ class Row:
     #: When `page_title` was read, if not by the latest check (a HEAD reads no title):
     #: an older title shown undated read as what the latest check saw.
     title_read: When | None = None
+    #: Not checked at its URL yet, but reached there by the old URL's last check, as its
+    #: redirect's target (answering 200): when. The URL was edited to it (`accept-redirect`).
+    reached: When | None = field(default=None, metadata={"json": False})
 
     @property
     def began(self) -> str | None:

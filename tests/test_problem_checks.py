@@ -280,3 +280,28 @@ def test_a_check_made_at_the_very_moment_the_problem_began_counts(tmp_path: Path
         _night(engine, 1.5, at=days(1))
         assert kept(engine)[URLS[0]][:2] == (2, True)
         assert read(engine) == scanned(engine)
+
+
+def test_checks_pruned_during_a_drift_count_again_once_it_ends(tmp_path: Path) -> None:
+    """A PDF that served an error page for three nights: pruned meanwhile, its row once
+    back said "since night 1, 3 checks" of a link checked twenty times since. The prune
+    had counted the checks it deleted from the drift's start only."""
+    a = ["page"] * 15 + ["casino"] * 3 + ["page"] * 2
+    with database(tmp_path) as engine:
+        sync_catalogs(engine, [KIT], now=days(0))
+
+        def rows() -> dict[str, tuple[int, str | None]]:
+            return {
+                r.resource_id: (r.checks_since, r.drift_reason and "drift")
+                for r in report_data(engine).resources
+            }
+
+        for n, kind in enumerate(a, start=1):
+            batch = answer(URLS[0], kind, days(n)) + answer(URLS[1], "page", days(n))
+            store.record_observations(engine, None, batch, HEALTH, now=days(n))
+            if n == 17:
+                prune_observations(engine, 1, now=days(n + 0.02), vacuum=False)
+            if n == 18:  # the drift's row counts the drift's checks, pruned or not
+                assert rows() == {"a": (3, "drift"), "b": (18, None)}
+        assert rows() == {"a": (20, None), "b": (20, None)}
+        assert read(engine) == scanned(engine)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from catalog import health as health_rules
 from catalog import tables as t
 from catalog.model import Catalog, Resource
+from catalog.outcomes import Outcome
 from catalog.store._observations import insert_events, key_and_host
 from catalog.store._records import EventRecord, StoredResource, event_record
 from catalog.store._sql import chunks, insert_ids, read_session, table_of
@@ -122,6 +123,34 @@ def ensure_links(s: Session, urls: Sequence[str]) -> dict[str, int]:
         )
         ids.update(zip(missing, inserted, strict=True))
     return {url: ids[key] for url, key in keys.items()}
+
+
+def redirect_targets_reached(
+    s: Session, link_ids: Sequence[int]
+) -> dict[int, tuple[str, datetime]]:
+    """Per link of `link_ids` whose latest check ended at another address answering 200
+    with a page that matches its entry (a redirect's target), that address and when: a
+    URL edited to it (`accept-redirect`) was reached by that check, though its own link
+    is not checked yet."""
+    table = table_of(t.Link)
+    found: dict[int, tuple[str, datetime]] = {}
+    for chunk in chunks(list(dict.fromkeys(link_ids))):
+        rows = s.connection().execute(
+            select(table.c.id, table.c.final_url, table.c.last_checked_at).where(
+                table.c.id.in_(chunk),
+                table.c.http_status == 200,
+                table.c.final_url.is_not(None),
+                table.c.last_checked_at.is_not(None),
+                table.c.outcome.in_(_REACHED_OUTCOMES),
+                table.c.drift_since.is_(None),  # a page that does not match its entry
+            )
+        )
+        found.update((link_id, (final, at)) for link_id, final, at in rows)
+    return found
+
+
+#: Outcomes of a check whose final address answered as a working page.
+_REACHED_OUTCOMES = tuple(o.value for o in Outcome if o.is_ok or o is Outcome.REDIRECTED_PERMANENT)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,66 @@
+"""A report written after `accept-redirect`, before the next check: the entry's new
+address was fetched that night as its old address's redirect target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalog import store
+from catalog.outcomes import Outcome
+from catalog.queries import report_data
+from catalog.settings import HealthSettings
+from catalog.sync import sync_catalogs
+from reports.build import build_context
+from reports.context import ReportContext
+from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
+
+OLD, NEW = "https://agency.example/old-guide", "https://agency.example/guides/new"
+
+
+def _report_after_editing_to(tmp_path: Path, edited_to: str) -> ReportContext:
+    """`moved` redirects permanently to NEW (answering 200) on night 1; its URL is then
+    edited to `edited_to`, and the report written before the next check."""
+    kit = [
+        make_resource("moved", OLD, title="Guide"),
+        make_resource("steady", "https://b.example/"),
+    ]
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [make_catalog("toolkit", kit)], now=days(0))
+        run_id = store.start_run(engine, trigger="schedule", now=days(1))
+        batch = [
+            make_observation(OLD, Outcome.REDIRECTED_PERMANENT, days(1), final_url=NEW),
+            make_observation("https://b.example/", Outcome.OK, days(1)),
+        ]
+        store.record_observations(engine, run_id, batch, HealthSettings(), now=days(1))
+        store.finish_run(engine, run_id, status="completed", now=days(1.01))
+        kit[0] = make_resource("moved", edited_to, title="Guide")
+        sync_catalogs(engine, [make_catalog("toolkit", kit)], now=days(1.2))
+        return build_context(report_data(engine), now=days(1.3))
+
+
+@pytest.mark.parametrize("edited_to", [NEW, f"{NEW}#part-2"], ids=["plain", "section"])
+def test_an_accepted_redirect_is_not_counted_as_never_checked(
+    tmp_path: Path, edited_to: str
+) -> None:
+    """It said "Not checked yet" and the headline "1 not checked yet", as of an entry just
+    added, though that night's check had fetched the new address (200)."""
+    ctx = _report_after_editing_to(tmp_path, edited_to)
+
+    row = next(r for r in ctx.resources if r.resource_id == "moved")
+    assert row.seen == (
+        "Not checked at its new address yet; reached as the redirect target on "
+        f"{days(1):%Y-%m-%d}: OK (200)."
+    )
+    assert "not checked yet" not in ctx.headline
+    assert "2 OK" in ctx.headline
+
+
+def test_an_address_the_last_check_did_not_reach_is_not_checked_yet(tmp_path: Path) -> None:
+    """A URL edited to any other address has not been fetched: "Not checked yet" it is."""
+    ctx = _report_after_editing_to(tmp_path, "https://agency.example/elsewhere")
+
+    row = next(r for r in ctx.resources if r.resource_id == "moved")
+    assert row.seen == "Not checked yet"
+    assert "1 not checked yet" in ctx.headline
