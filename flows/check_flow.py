@@ -530,9 +530,32 @@ def was_stopped(exc: BaseException) -> bool:
 
 
 def why_abandoned(exc: BaseException) -> str:
+    """The reason a run that raised `exc` records: only what is known of it."""
+    if isinstance(exc, SystemExit) and _caused_by(exc, BrokenPipeError):
+        # Prefect's console log handler (rich) exits on a broken pipe: the process reading
+        # this run's output is gone (a `serve` killed with -9 leaves its runs so).
+        return (
+            "its log output could no longer be written (broken pipe), so it exited "
+            "(SystemExit): what read it was gone, e.g. the `linkhealth serve` or worker that "
+            "started it, killed without a word (`kill -9`, out of memory); no signal reached it"
+        )
+    if isinstance(exc, SystemExit):
+        return f"its process was made to exit (SystemExit: {exc.code!r})"
     if was_stopped(exc):
         return f"stopped by Ctrl-C or a termination signal ({type(exc).__name__})"
     return f"{type(exc).__name__}: {exc}".rstrip(": ")
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether an exception of `kind` is in the chain `exc` was raised from or during."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, kind):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _check_and_store(

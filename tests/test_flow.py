@@ -348,6 +348,28 @@ def test_a_run_stopped_by_a_signal_is_told_from_one_that_failed() -> None:
     assert why_abandoned(RuntimeError("boom")) == "RuntimeError: boom"
 
 
+def test_a_run_whose_serve_was_killed_says_so_not_that_a_signal_stopped_it() -> None:
+    """r5: `kill -9` of `linkhealth serve` ends its run's log pipe; Prefect's console log
+    handler (rich) then exits (SystemExit), and the run recorded "stopped by Ctrl-C or a
+    termination signal", though nobody sent one."""
+    from flows.check_flow import was_stopped, why_abandoned
+
+    def exit_on_broken_pipe() -> None:
+        try:
+            raise BrokenPipeError(32, "Broken pipe")
+        except BrokenPipeError:
+            raise SystemExit(1)  # noqa: B904  (as rich's `Console.on_broken_pipe` does)
+
+    with pytest.raises(SystemExit) as exited:
+        exit_on_broken_pipe()
+    why = why_abandoned(exited.value)
+    assert why.startswith("its log output could no longer be written (broken pipe)")
+    assert "`linkhealth serve` or worker that started it, killed without a word" in why
+    assert "Ctrl-C" not in why and "termination signal" not in why
+    assert was_stopped(exited.value)  # aborted, as a run found dead is: no failure of its own
+    assert why_abandoned(SystemExit(3)) == "its process was made to exit (SystemExit: 3)"
+
+
 @contextmanager
 def _prefect_log() -> Iterator[list[logging.LogRecord]]:
     """What the flow and task runs log, at INFO and above."""
