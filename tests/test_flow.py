@@ -370,6 +370,52 @@ def test_a_run_whose_serve_was_killed_says_so_not_that_a_signal_stopped_it() -> 
     assert why_abandoned(SystemExit(3)) == "its process was made to exit (SystemExit: 3)"
 
 
+def test_a_cancelled_run_says_it_was_cancelled() -> None:
+    """r5's F6: `prefect flow-run cancel` ended a run "stopped by Ctrl-C or a termination
+    signal (TerminationSignal)". Prefect's runner says why before its SIGTERM."""
+    from prefect._internal import control_listener
+    from prefect.exceptions import TerminationSignal
+
+    from flows.check_flow import was_stopped, why_abandoned
+
+    signal = TerminationSignal(signal=15)
+    assert why_abandoned(signal) == "stopped by Ctrl-C or a termination signal (TerminationSignal)"
+    control_listener._set_intent("cancel")  # as the runner's control channel sets it
+    try:
+        assert why_abandoned(signal) == "cancelled (`prefect flow-run cancel` or the Prefect UI)"
+        assert was_stopped(signal)  # aborted, not failed
+    finally:
+        control_listener.clear_intent()
+
+
+def test_a_run_cancelled_before_it_checked_is_ended_not_left_running(db_url: str) -> None:
+    """r5's F6: a cancel in a run's first seconds (inside `prepare_run`, after it stored the
+    run) left its row `running`: `status` showed it abandoned until the next run marked it
+    aborted, "seen for 0.0 s"."""
+    from prefect.exceptions import TerminationSignal
+
+    from flows.check_flow import end_unprepared_run
+    from tests.factories import settings_for
+
+    engine = open_engine(db_url)
+    now = utcnow()
+    other = store.start_run(engine, trigger="manual", now=now, flow_run_id="other")
+    ours = store.start_run(engine, trigger="manual", now=now, flow_run_id="ours")
+    end_unprepared_run(settings_for(engine), "ours", TerminationSignal(signal=15))
+    ended = store.get_run(engine, ours)
+    assert ended.status == "aborted"
+    assert ended.summary["aborted_reason"] == (
+        "stopped by Ctrl-C or a termination signal (TerminationSignal)"
+    )
+    assert store.get_run(engine, other).status == "running"  # another flow run's: alive
+    end_unprepared_run(settings_for(engine), "other", RuntimeError("database locked"))
+    failed = store.get_run(engine, other)
+    assert failed.status == "failed" and failed.summary["failed_reason"] == (
+        "RuntimeError: database locked"
+    )
+    engine.dispose()
+
+
 @contextmanager
 def _prefect_log() -> Iterator[list[logging.LogRecord]]:
     """What the flow and task runs log, at INFO and above."""
