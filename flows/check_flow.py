@@ -323,6 +323,9 @@ def run_check(
         catalog = isinstance(exc, CatalogError)
         refuse(settings, exc, trigger=trigger, recorded=catalog, render=render and catalog)
         raise
+    except BaseException as exc:  # a cancel in its first seconds: prepare_run freed the lease
+        end_unprepared_run(settings, str(flow_run.id or ""), exc)
+        raise
     # "0 catalog changes synced" right after a recheck's "after syncing 1 catalog change"
     # (its plan synced first) read as a contradiction.
     changes = prepared.sync.change_count
@@ -530,10 +533,66 @@ def was_stopped(exc: BaseException) -> bool:
     return isinstance(exc, KeyboardInterrupt | SystemExit | TerminationSignal)
 
 
+def end_unprepared_run(settings: Settings, flow_run_id: str, exc: BaseException) -> None:
+    """End the row of this flow run that `prepare_run` started before `exc` stopped it
+    (a cancel or SIGTERM in the run's first seconds), as `abandon_run` ends a run's later:
+    left `running`, `status` showed it abandoned until the next run marked it aborted
+    ("seen for 0.0 s"). Never raises: `exc` is the error people see."""
+    from catalog import store
+    from catalog.db import engine_for
+
+    if not flow_run_id:
+        return
+    status, key = ("aborted", "aborted_reason") if was_stopped(exc) else ("failed", "failed_reason")
+    try:
+        engine = engine_for(settings.database_url)
+        for run in store.latest_runs(engine, limit=20):
+            if run.flow_run_id == flow_run_id and run.status == "running":
+                store.finish_run(
+                    engine, run.id, status=status, now=utcnow(), summary={key: why_abandoned(exc)}
+                )
+    except Exception:
+        get_run_logger().warning("could not end the run of flow run %s", flow_run_id, exc_info=True)
+
+
+def _intent() -> str | None:
+    """What Prefect's runner said it stops this flow run for ("cancel"), when it said."""
+    try:  # Prefect's own record of it (`flow_engine` reads it so), private: best effort
+        from prefect._internal.control_listener import get_intent
+    except ImportError:
+        return None
+    return get_intent()
+
+
 def why_abandoned(exc: BaseException) -> str:
+    """The reason a run that raised `exc` records: only what is known of it."""
+    if isinstance(exc, TerminationSignal) and _intent() == "cancel":
+        return "cancelled (`prefect flow-run cancel` or the Prefect UI)"
+    if isinstance(exc, SystemExit) and _caused_by(exc, BrokenPipeError):
+        # Prefect's console log handler (rich) exits on a broken pipe: the process reading
+        # this run's output is gone (a `serve` killed with -9 leaves its runs so).
+        return (
+            "its log output could no longer be written (broken pipe), so it exited "
+            "(SystemExit): what read it was gone, e.g. the `linkhealth serve` or worker that "
+            "started it, killed without a word (`kill -9`, out of memory); no signal reached it"
+        )
+    if isinstance(exc, SystemExit):
+        return f"its process was made to exit (SystemExit: {exc.code!r})"
     if was_stopped(exc):
         return f"stopped by Ctrl-C or a termination signal ({type(exc).__name__})"
     return f"{type(exc).__name__}: {exc}".rstrip(": ")
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether an exception of `kind` is in the chain `exc` was raised from or during."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, kind):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _check_and_store(

@@ -266,13 +266,14 @@ def _prefect_status(
     typer.echo(f"Prefect API {url}: {'up' if up else 'not answering'}")
     if up and read is not None:
         # Up said nothing of the nights: a paused deployment or a crashed run ran none.
-        from flows.nightly_watch import last_night_seen, status_lines
+        from flows.nightly_watch import last_night_seen, status_lines, unchecked_night
 
         history, held = read
         if len(history) == limit < NIGHTS_LOOKBACK:  # older ones may hold the last night
             history = store.latest_runs(engine, limit=NIGHTS_LOOKBACK)
-        seen = last_night_seen(history, dead_runs(history, held, now), now)
-        for line in status_lines(url, seen, now):
+        dead = dead_runs(history, held, now)
+        seen = last_night_seen(history, dead, now)
+        for line in status_lines(url, seen, now, unchecked_night(history, dead)):
             typer.echo(for_terminal(line))
 
 

@@ -133,32 +133,127 @@ def last_night_seen(
     return max(seen, default=None)
 
 
+@dataclass(frozen=True)
+class UncheckedNight:
+    """The latest run of a night, recorded by linkhealth, that stopped while it checked:
+    killed (out of memory, `kill -9`, its `serve` or worker gone), found dead, or stopped.
+    Nothing checks that night again by itself: a catch-up run is only for a night whose
+    run crashed before linkhealth's flow started (`lost_night`)."""
+
+    run_id: int
+    started: datetime
+    #: How it ended, as `linkhealth status` lists it: "aborted: ..." or "abandoned: ...".
+    why: str
+    deployment: str = NIGHTLY
+    flow_run_id: str | None = None
+
+
+def unchecked_night(runs: Sequence[RunRecord], dead: Mapping[int, str]) -> UncheckedNight | None:
+    """The night left unchecked when the latest run other than a recheck is a night's
+    (trigger `schedule`) that ended `aborted`, or is stored running though its process is
+    gone (`dead`); None otherwise (a later run, finished or running, tells of the nights)."""
+    from catalog.clock import as_utc
+
+    nights = [run for run in runs if run.trigger != "recheck"]
+    latest = max(nights, key=lambda run: run.id, default=None)
+    if latest is None or latest.trigger != "schedule":
+        return None
+    if latest.status == "running" and latest.id in dead:
+        why = f"abandoned: {dead[latest.id]}"
+    elif latest.status == "aborted":
+        why = f"aborted: {latest.summary.get('aborted_reason') or 'stopped'}"
+    else:
+        return None
+    return UncheckedNight(
+        run_id=latest.id,
+        started=as_utc(latest.started_at),
+        why=why,
+        deployment=NIGHTLY_SHARDED if latest.summary.get("shard") else NIGHTLY,
+        flow_run_id=latest.flow_run_id,
+    )
+
+
+def unchecked_line(night: UncheckedNight, ui: str) -> str:
+    """What `status` says of a night whose run stopped while it checked, and the command
+    that checks it now (with the PREFECT_API_URL a shell needs for it)."""
+    line = (
+        f"The night's run {night.run_id} (started {night.started:%Y-%m-%d %H:%M} UTC) stopped "
+        f"while it checked ({night.why.rstrip(' .')}), so that night went unchecked: no "
+        "catch-up run follows a run killed or stopped while it checked (it may be killed "
+        f"again); to check it now: `PREFECT_API_URL={ui}/api prefect deployment run "
+        f"{night.deployment}`"
+    )
+    if night.flow_run_id:
+        line += f"; its flow run: {ui}/runs/flow-run/{night.flow_run_id}"
+    return line
+
+
 def last_due(deployment: Deployment, now: datetime, grace: timedelta = GRACE) -> datetime | None:
     """When the latest night of its active cron schedules was due, at least `grace` ago and
     after the deployment was created (UTC); None when none was."""
-    from zoneinfo import ZoneInfo
-
-    # The cron reader Prefect's scheduler uses, so `day_or` and time zones mean the same.
-    from prefect._vendor.croniter import croniter
-
     before = now - grace
-    dues = []
-    for schedule in deployment.schedules:
-        if not schedule.active or schedule.cron is None:
-            continue
-        local = before.astimezone(ZoneInfo(schedule.timezone or "UTC"))
-        due = croniter(schedule.cron, local, day_or=schedule.day_or).get_prev(datetime)
-        dues.append(due.astimezone(UTC))
+    dues = [
+        due
+        for schedule in deployment.schedules
+        if schedule.active and schedule.cron is not None
+        for due in [latest_date(schedule, before)]
+        if due is not None
+    ]
     due = max(dues, default=None)
     return due if due is not None and due > deployment.created else None
 
 
-def night_lines(nights: Nights, seen: datetime | None, now: datetime, ui: str) -> list[str]:
+#: How far back `latest_date` looks, widening while it finds no date: a cron's nights are
+#: at most 8 years apart (29 February, skipping 2100).
+_LOOK_BACK = tuple(timedelta(days=d) for d in (1 / 24, 1, 8, 32, 366, 8 * 366 + 2))
+
+
+def latest_date(schedule: Schedule, before: datetime) -> datetime | None:
+    """The latest date of cron `schedule` at or before `before` (UTC), as Prefect's scheduler
+    makes its runs. croniter's `get_prev` disagrees with it around daylight-saving changes
+    (a night an hour off, or one Prefect never made), which made `status` call a night
+    missing that was not due, and miss one that was; asking Prefect's own computation
+    agrees by construction. It gives dates forward from a start, at most `MAX_ITERATIONS` a
+    call, so the window is widened until it holds one, and moved up while it is full."""
+    from prefect.server.schemas.schedules import MAX_ITERATIONS, CronSchedule
+
+    assert schedule.cron is not None
+    cron = CronSchedule(
+        cron=schedule.cron, timezone=schedule.timezone or "UTC", day_or=schedule.day_or
+    )
+    for span in _LOOK_BACK:
+        found = _dates(cron, before - span, before)
+        while len(found) >= MAX_ITERATIONS:  # a minute cron over a day: the latest are later
+            found = _dates(cron, found[-1], before)
+        if found:
+            return found[-1]
+    return None
+
+
+def _dates(cron: Any, start: datetime, end: datetime) -> list[datetime]:
+    """Prefect's dates of `cron` from `start` to `end`, in UTC, in order."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Its own thread: `get_dates` is a coroutine, and a caller may run in an event loop.
+    with ThreadPoolExecutor(1) as thread:
+        found = thread.submit(asyncio.run, cron.get_dates(start=start, end=end)).result()
+    return sorted(d.astimezone(UTC) for d in found if start <= d <= end)
+
+
+def night_lines(
+    nights: Nights,
+    seen: datetime | None,
+    now: datetime,
+    ui: str,
+    unchecked: UncheckedNight | None = None,
+) -> list[str]:
     """What stops the nights, one line each with what to do: no deployment, no active
     schedule, both nights on, paused, nothing polling for its runs, the last night missing
-    from the database, and the flow runs Prefect ended Crashed or Failed since."""
+    from the database, the night whose run stopped while it checked (`unchecked`), and the
+    flow runs Prefect ended Crashed or Failed since."""
     deploy = "`prefect --no-prompt deploy --all` (workers) or start `linkhealth serve`"
-    worker = "start a worker (`prefect worker start --pool linkhealth`) or `linkhealth serve`"
+    worker = f"{_WORKER_COMMAND.replace('the worker', 'a worker', 1)}, or `linkhealth serve`"
     on = [d for d in (nights.nightly, nights.sharded) if d is not None and d.scheduled]
     lines = []
     if nights.nightly is None and not on:
@@ -195,6 +290,8 @@ def night_lines(nights: Nights, seen: datetime | None, now: datetime, ui: str) -
                 f"missing: no run was recorded since (last seen: {last}); see its flow runs "
                 f"in the Prefect UI: {ui}/deployments/deployment/{deployment.id}"
             )
+    if unchecked is not None:
+        lines.append(unchecked_line(unchecked, ui))
     lines.extend(ended_run_line(run, ui) for run in nights.ended)
     lines.extend(catch_up_lines(nights, ui))
     return lines
@@ -248,11 +345,13 @@ def catch_up_lines(nights: Nights, ui: str) -> list[str]:
     ]
 
 
-#: How to start a worker with the project's code (as `flows.pull_steps` says it).
-_WORKER_START = (
+#: How to start a worker with the project's code (as `flows.pull_steps` says it): one
+#: started without LINKHEALTH_HOME gets every run refused.
+_WORKER_COMMAND = (
     "start the worker in the checkout as `LINKHEALTH_HOME=$PWD prefect worker start --pool "
-    f"linkhealth` ({README_SECTION}), then run it again"
+    f"linkhealth` ({README_SECTION})"
 )
+_WORKER_START = f"{_WORKER_COMMAND}, then run it again"
 #: Prefect's crash of a run whose worker found no linkhealth code in its working folder
 #: (its temporary one: LINKHEALTH_HOME unset, before `flows.pull_steps` refused that).
 _NO_FLOW_FILE = re.compile(r"No such file or directory: '([^']*flows/\w+\.py)'")
@@ -384,7 +483,9 @@ def error_log(client: Any, flow_run_id: UUID) -> str:
     return "\n".join(log.message for log in logs)
 
 
-def status_lines(url: str, seen: datetime | None, now: datetime) -> list[str]:
+def status_lines(
+    url: str, seen: datetime | None, now: datetime, unchecked: UncheckedNight | None = None
+) -> list[str]:
     """`night_lines` for the Prefect API at `url` (which answered its health check); one
     line saying what failed when it cannot be asked: `status` never fails on it."""
     from flows.prefect_server import use_api
@@ -397,7 +498,7 @@ def status_lines(url: str, seen: datetime | None, now: datetime) -> list[str]:
             f"Prefect API {url}: could not read the nightly deployments "
             f"({type(exc).__name__}: {exc}), so whether a night runs is not known"
         ]
-    return night_lines(nights, seen, now, url.removesuffix("/").removesuffix("/api"))
+    return night_lines(nights, seen, now, url.removesuffix("/").removesuffix("/api"), unchecked)
 
 
 # --- A night Prefect lost: one catch-up run, started by `linkhealth serve` -----------------

@@ -348,6 +348,74 @@ def test_a_run_stopped_by_a_signal_is_told_from_one_that_failed() -> None:
     assert why_abandoned(RuntimeError("boom")) == "RuntimeError: boom"
 
 
+def test_a_run_whose_serve_was_killed_says_so_not_that_a_signal_stopped_it() -> None:
+    """r5: `kill -9` of `linkhealth serve` ends its run's log pipe; Prefect's console log
+    handler (rich) then exits (SystemExit), and the run recorded "stopped by Ctrl-C or a
+    termination signal", though nobody sent one."""
+    from flows.check_flow import was_stopped, why_abandoned
+
+    def exit_on_broken_pipe() -> None:
+        try:
+            raise BrokenPipeError(32, "Broken pipe")
+        except BrokenPipeError:
+            raise SystemExit(1)  # noqa: B904  (as rich's `Console.on_broken_pipe` does)
+
+    with pytest.raises(SystemExit) as exited:
+        exit_on_broken_pipe()
+    why = why_abandoned(exited.value)
+    assert why.startswith("its log output could no longer be written (broken pipe)")
+    assert "`linkhealth serve` or worker that started it, killed without a word" in why
+    assert "Ctrl-C" not in why and "termination signal" not in why
+    assert was_stopped(exited.value)  # aborted, as a run found dead is: no failure of its own
+    assert why_abandoned(SystemExit(3)) == "its process was made to exit (SystemExit: 3)"
+
+
+def test_a_cancelled_run_says_it_was_cancelled() -> None:
+    """r5's F6: `prefect flow-run cancel` ended a run "stopped by Ctrl-C or a termination
+    signal (TerminationSignal)". Prefect's runner says why before its SIGTERM."""
+    from prefect._internal import control_listener
+    from prefect.exceptions import TerminationSignal
+
+    from flows.check_flow import was_stopped, why_abandoned
+
+    signal = TerminationSignal(signal=15)
+    assert why_abandoned(signal) == "stopped by Ctrl-C or a termination signal (TerminationSignal)"
+    control_listener._set_intent("cancel")  # as the runner's control channel sets it
+    try:
+        assert why_abandoned(signal) == "cancelled (`prefect flow-run cancel` or the Prefect UI)"
+        assert was_stopped(signal)  # aborted, not failed
+    finally:
+        control_listener.clear_intent()
+
+
+def test_a_run_cancelled_before_it_checked_is_ended_not_left_running(db_url: str) -> None:
+    """r5's F6: a cancel in a run's first seconds (inside `prepare_run`, after it stored the
+    run) left its row `running`: `status` showed it abandoned until the next run marked it
+    aborted, "seen for 0.0 s"."""
+    from prefect.exceptions import TerminationSignal
+
+    from flows.check_flow import end_unprepared_run
+    from tests.factories import settings_for
+
+    engine = open_engine(db_url)
+    now = utcnow()
+    other = store.start_run(engine, trigger="manual", now=now, flow_run_id="other")
+    ours = store.start_run(engine, trigger="manual", now=now, flow_run_id="ours")
+    end_unprepared_run(settings_for(engine), "ours", TerminationSignal(signal=15))
+    ended = store.get_run(engine, ours)
+    assert ended.status == "aborted"
+    assert ended.summary["aborted_reason"] == (
+        "stopped by Ctrl-C or a termination signal (TerminationSignal)"
+    )
+    assert store.get_run(engine, other).status == "running"  # another flow run's: alive
+    end_unprepared_run(settings_for(engine), "other", RuntimeError("database locked"))
+    failed = store.get_run(engine, other)
+    assert failed.status == "failed" and failed.summary["failed_reason"] == (
+        "RuntimeError: database locked"
+    )
+    engine.dispose()
+
+
 @contextmanager
 def _prefect_log() -> Iterator[list[logging.LogRecord]]:
     """What the flow and task runs log, at INFO and above."""

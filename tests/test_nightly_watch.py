@@ -9,6 +9,7 @@ left no trace in `status` either.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,8 +26,11 @@ from flows.nightly_watch import (
     EndedRun,
     Nights,
     Schedule,
+    UncheckedNight,
+    last_due,
     last_night_seen,
     night_lines,
+    unchecked_night,
 )
 
 UI = "http://127.0.0.1:4200"
@@ -219,7 +223,10 @@ def test_no_deployment_no_schedule_and_nothing_polling_each_say_what_to_do() -> 
     assert "has no active schedule" in unscheduled
     assert f"prefect deployment schedule resume {NIGHTLY} ID" in unscheduled
     (idle,) = night_lines(Nights(deployment(ready=False), None), LAST_NIGHT_DONE, NOW, UI)
-    assert "Nothing picks up the runs" in idle and "prefect worker start --pool" in idle
+    assert "Nothing picks up the runs" in idle
+    # The command that works: without LINKHEALTH_HOME a worker gets every run refused.
+    assert "`LINKHEALTH_HOME=$PWD prefect worker start --pool linkhealth`" in idle
+    assert "(`prefect worker start" not in idle
 
 
 def test_the_sharded_night_stands_for_the_nightly_one_but_not_beside_it() -> None:
@@ -247,6 +254,129 @@ def test_the_last_night_seen_skips_rechecks_and_counts_a_live_run_as_now() -> No
         NOW - timedelta(hours=2)
     )
     assert last_night_seen([recheck], {}, NOW) is None
+
+
+#: A night's run killed while it checked, as `status` reads it from the database.
+KILLED_AT = datetime(2026, 12, 5, 7, 0, 5, tzinfo=UTC)
+
+
+def killed_run(run_id: int, status: str, **summary: str) -> RunRecord:
+    return RunRecord(
+        id=run_id,
+        trigger="schedule",
+        flow_run_id="f9",
+        started_at=KILLED_AT,
+        finished_at=KILLED_AT + timedelta(seconds=30) if status != "running" else None,
+        status=status,
+        urls_planned=600,
+        urls_checked=59,
+        counts={},
+        network_unavailable=False,
+        summary=summary,
+        duration_s=None,
+    )
+
+
+def test_a_night_whose_run_was_killed_while_it_checked_is_said_unchecked_with_the_command() -> None:
+    """r5's F1: a scheduled run SIGKILLed (out of memory) while it checked. No catch-up
+    follows, as designed, but `status` said nothing of the night: the run's own row counted
+    as the night seen, and Prefect's Crashed flow run was due before it."""
+    night = run(1, "schedule", "completed", KILLED_AT - timedelta(days=1), LAST_NIGHT_DONE)
+    gone = "its process (vm:6457 f9) is gone"
+    dead = killed_run(2, "running", holder="vm:6457 f9")
+    # Before the next run marks it aborted (`abandoned` in status), and after.
+    for runs, abandoned, why in (
+        ([dead, night], {2: gone}, f"abandoned: {gone}"),
+        ([killed_run(2, "aborted", aborted_reason=gone), night], {}, f"aborted: {gone}"),
+    ):
+        unchecked = unchecked_night(runs, abandoned)
+        assert unchecked == UncheckedNight(2, KILLED_AT, why, NIGHTLY, "f9")
+        seen = last_night_seen(runs, abandoned, NOW)
+        (line,) = night_lines(Nights(deployment(), None), seen, NOW, UI, unchecked)
+        assert line == (
+            f"The night's run 2 (started 2026-12-05 07:00 UTC) stopped while it checked ({why}), "
+            "so that night went unchecked: no catch-up run follows a run killed or stopped "
+            "while it checked (it may be killed again); to check it now: "
+            f"`PREFECT_API_URL={UI}/api prefect deployment run {NIGHTLY}`; its flow run: "
+            f"{UI}/runs/flow-run/f9"
+        )
+    # Said only while that run is the latest: not once a later run checks or runs, not
+    # for a run alive now, a recheck in between changes nothing, and a run started by
+    # hand stands for no night.
+    later = run(3, "manual", "completed", NOW - timedelta(hours=1), NOW)
+    assert unchecked_night([later, dead], {2: gone}) is None
+    assert unchecked_night([dead], {}) is None
+    recheck = run(3, "recheck", "completed", NOW - timedelta(hours=1), NOW)
+    assert unchecked_night([recheck, dead], {2: gone}) is not None
+    by_hand = killed_run(2, "aborted", aborted_reason=gone)
+    assert unchecked_night([replace(by_hand, trigger="manual")], {}) is None
+    # A shard of a sharded night: that night's command.
+    shard = killed_run(2, "aborted", aborted_reason=gone, shard="1/3")
+    assert unchecked_night([shard], {}) == UncheckedNight(
+        2, KILLED_AT, f"aborted: {gone}", NIGHTLY_SHARDED, "f9"
+    )
+
+
+def test_status_says_a_night_killed_while_it_checked_went_unchecked(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.nightly_watch
+    import flows.prefect_server
+    from flows.cli import app
+
+    monkeypatch.setenv("PREFECT_API_URL", f"{UI}/api")
+    monkeypatch.setattr(flows.prefect_server, "is_healthy", lambda url, timeout=2.0: True)
+    monkeypatch.setattr(flows.nightly_watch, "read_nights", lambda seen: Nights(deployment(), None))
+    engine = open_engine(db_url)
+    night = store.start_run(engine, trigger="schedule", now=KILLED_AT, flow_run_id="f9")
+    store.finish_run(
+        engine,
+        night,
+        status="aborted",
+        now=KILLED_AT + timedelta(seconds=30),
+        summary={"aborted_reason": "its process (vm:6457 f9) is gone"},
+    )
+    engine.dispose()
+    result = CliRunner().invoke(app, ["status", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    last = result.stdout.splitlines()[-1]
+    assert last.startswith(f"The night's run {night} (started 2026-12-05 07:00 UTC) stopped")
+    assert f"`PREFECT_API_URL={UI}/api prefect deployment run {NIGHTLY}`" in last
+
+
+#: Days of daylight-saving changes (r5's dst_last_due.py found croniter's previous night
+#: wrong on the Berlin and 01:00 New York ones).
+DST_DAYS = [
+    ("30 2 * * *", "Europe/Berlin", datetime(2027, 3, 27, 12, tzinfo=UTC)),  # 02:30 skipped
+    ("30 2 * * *", "Europe/Berlin", datetime(2027, 10, 30, 12, tzinfo=UTC)),  # 02:30 twice
+    ("0 2 * * *", "America/New_York", datetime(2027, 3, 13, 12, tzinfo=UTC)),
+    ("0 1 * * *", "America/New_York", datetime(2027, 11, 6, 12, tzinfo=UTC)),  # 01:00 twice
+]
+
+
+@pytest.mark.parametrize(("cron", "timezone", "start"), DST_DAYS)
+def test_the_latest_night_due_is_the_one_prefects_scheduler_makes_across_dst(
+    cron: str, timezone: str, start: datetime
+) -> None:
+    """A night is missing only when Prefect made one that ran not: on spring-forward days
+    croniter's previous night came an hour after Prefect's (a false "missing" for an hour),
+    and on fall-back days status waited for a night Prefect had already made."""
+    import asyncio
+
+    from prefect.server.schemas.schedules import CronSchedule
+
+    from flows.nightly_watch import GRACE
+
+    made = asyncio.run(
+        CronSchedule(cron=cron, timezone=timezone).get_dates(n=5, start=start - timedelta(days=2))
+    )
+    nights = [night.astimezone(UTC) for night in made]
+    night = deployment(schedules=(Schedule(True, cron, timezone),))
+    moment = start
+    while moment < start + timedelta(hours=36):
+        due = max(n for n in nights if n <= moment - GRACE)
+        assert last_due(night, moment) == due, moment
+        moment += timedelta(minutes=5)
 
 
 def test_status_ends_with_what_stops_the_nights(
