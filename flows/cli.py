@@ -502,9 +502,11 @@ def sync(catalog: CatalogOpt = None, db: DbOpt = None, config: ConfigOpt = None)
         now=utcnow(),
         health=settings.health,
         folders=settings.catalogs,
-        # The catalogs a settings file names, not a --catalog subset nor the bundled
-        # default of a folder without one (its user syncs with --catalog).
+        # The catalogs the service's settings file names: not a --catalog subset, nor the
+        # bundled default of a folder without one (its user syncs with --catalog), nor a
+        # trial's --config (`trial_config`), whose sync retired the service's catalogs.
         retire_unlisted=not catalog
+        and not trial_config(config)
         and settings.config_file is not None
         and settings.catalogs != Settings().catalogs,
     )

@@ -196,6 +196,30 @@ def test_sync_of_the_configured_catalogs_retires_a_renamed_file_and_a_subset_doe
     assert {json.loads(line)["collection"] for line in everything} == {"psp-toolkit", "other"}
 
 
+def test_sync_of_a_trial_settings_file_retires_none_of_the_services_catalogs(
+    isolated_cwd: Path,
+) -> None:
+    """`sync --config trial.toml`, its catalog a renamed draft copy, retired the service's
+    toolkit (its entries, snooze and ignore moved to the draft) until the next nightly
+    sync brought them back: reports and exports in between showed only the trial's."""
+    (isolated_cwd / "toolkit.yaml").write_text(GOOD)
+    (isolated_cwd / "linkhealth.toml").write_text('catalogs = ["toolkit.yaml"]\n')
+    assert _invoke("sync").exit_code == 0
+    assert _invoke("ignore", "a", "--reason", "login wall").exit_code == 0
+    (isolated_cwd / "toolkit-draft.yaml").write_text(GOOD)
+    (isolated_cwd / "trial.toml").write_text('catalogs = ["toolkit-draft.yaml"]\n')
+
+    result = _invoke("sync", "--config", "trial.toml")
+
+    assert result.exit_code == 0, result.output
+    assert "retired" not in result.stdout and "moved from" not in result.stdout, result.output
+    kept = _invoke("export", "--catalog", "toolkit.yaml").stdout.splitlines()
+    assert [(json.loads(r)["id"], json.loads(r)["ignored_reason"]) for r in kept] == [
+        ("a", "login wall"),
+        ("b", None),
+    ]
+
+
 def test_sync_without_a_settings_file_retires_nothing(isolated_cwd: Path) -> None:
     """No linkhealth.toml: `sync` syncs the bundled catalog, which is no sign that the
     catalogs synced with --catalog left anything."""
