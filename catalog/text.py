@@ -171,7 +171,26 @@ def invisible_characters(text: str, *, controls: bool = True) -> list[str]:
     if text.isascii():  # nearly every id and URL: no need to look up each character
         return list(dict.fromkeys(_ASCII_CONTROLS.findall(text))) if controls else []
     kinds = ("Cf", "Cc") if controls else ("Cf",)
-    return list(dict.fromkeys(c for c in text if unicodedata.category(c) in kinds))
+    return list(
+        dict.fromkeys(
+            c
+            for i, c in enumerate(text)
+            if unicodedata.category(c) in kinds and not _joins_letters(text, i)
+        )
+    )
+
+
+#: Zero-width non-joiner and joiner: format characters, but in Persian, Kurdish and the
+#: Indic scripts part of how a word is spelled ("کتاب‌خانه", a library): between two letters
+#: they are the word's, and taking them out gives another word (and another page).
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def _joins_letters(text: str, at: int) -> bool:
+    """Whether the character at `at` is a joiner between two letters (or their marks)."""
+    if text[at] not in _JOINERS or at == 0 or at == len(text) - 1:
+        return False
+    return all(unicodedata.category(text[i])[0] in "LM" for i in (at - 1, at + 1))
 
 
 def strip_accents(text: str) -> str:

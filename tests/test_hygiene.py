@@ -16,7 +16,7 @@ from catalog.hygiene import FINDING_CODES, Finding, Level, at_or_above, lint, sa
 from catalog.model import Catalog, Resource
 from catalog.outcomes import Outcome
 from catalog.settings import BUNDLED_CATALOG
-from catalog.source import load_catalog
+from catalog.source import load_catalog, meant_url
 from tests.factories import make_observation
 
 
@@ -363,6 +363,24 @@ def test_an_invisible_character_in_a_url_is_an_error_with_the_clean_url(hidden: 
     assert (finding.code, finding.level) == ("invisible_in_url", Level.ERROR)
     assert f"U+{ord(hidden):04X}" in finding.message
     assert finding.command == "linkhealth replace-url a https://example.org/a"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://fa.wikipedia.org/wiki/\u06a9\u062a\u0627\u0628\u200c\u062e\u0627\u0646\u0647",
+        "https://hi.wikipedia.org/wiki/\u0915\u094d\u200d\u0937",
+    ],
+    ids=["persian-zwnj", "devanagari-zwj"],
+)
+def test_a_joiner_between_letters_is_part_of_the_word_not_invisible(url: str) -> None:
+    """Persian's "library" is spelled with a zero-width non-joiner: lint called it an
+    error, and replace-url (reading URLs as the importer does) took it out, writing
+    another word, another page."""
+    assert [f.code for f in lint([_catalog(_complete("a", url=url))])] == []
+    assert meant_url(url) == url
+    stray = url.replace("/wiki/", "/wiki/\u200c")  # after a "/": no letter before it
+    assert [f.code for f in lint([_catalog(_complete("a", url=stray))])] == ["invisible_in_url"]
 
 
 def test_other_url_fixes_of_a_url_with_an_invisible_character_leave_it_out() -> None:
