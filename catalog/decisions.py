@@ -49,6 +49,7 @@ from catalog.errors import (
 from catalog.health import shown_state, state_line
 from catalog.model import Resource
 from catalog.queries import ATTENTION_STATES
+from catalog.set_aside import THEN, UNCHECKED, kind_words, lapse_note
 from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, catalog_files, load_catalogs, meant_url
 from catalog.sync import SyncResult, sync_catalogs
@@ -310,6 +311,7 @@ def snooze(
     end = _moment(until)
     if end <= now:
         raise ConfigError(f"--until {until} is not in the future")
+    then = store.link_problem(engine, resource.link_id)
     decision = store.record_decision(
         engine,
         resource.id,
@@ -317,10 +319,10 @@ def snooze(
         by=by or current_user(),
         at=now,
         reason=reason,
-        details={"until": end.isoformat()},
+        details={"until": end.isoformat(), THEN: then},
         resource_changes={"snoozed_until": end, "snooze_reason": reason},
     )
-    message = f"snoozed {_name(resource)} until {end.date()}: {reason}"
+    message = f"snoozed {_name(resource)} until {end.date()}: {reason}{_unless(then)}"
     return DecisionResult(resource, SNOOZE, message, decision=decision)
 
 
@@ -338,6 +340,7 @@ def ignore(
     engine = _writable(settings, clock)
     resource = _in_catalog(store.find_resource(engine, rid, collection=collection))
     now = clock()
+    then = store.link_problem(engine, resource.link_id)
     decision = store.record_decision(
         engine,
         resource.id,
@@ -345,11 +348,20 @@ def ignore(
         by=by or current_user(),
         at=now,
         reason=reason,
+        # The problem decided about: another kind of problem later ends the ignore.
+        details={THEN: then},
         resource_changes={"ignored_at": now, "ignored_reason": reason},
     )
     return DecisionResult(
-        resource, IGNORE, f"ignoring {_name(resource)}: {reason}", decision=decision
+        resource, IGNORE, f"ignoring {_name(resource)}: {reason}{_unless(then)}", decision=decision
     )
+
+
+def _unless(then: str) -> str:
+    """When a set-aside ends on its own (`catalog.set_aside`), said as it is made."""
+    if then == UNCHECKED:
+        return ""
+    return f" (until its link has another kind of problem than now: {kind_words(then)})"
 
 
 def unignore(
@@ -777,7 +789,7 @@ def history_lines(
     out += _section(
         "Events",
         [
-            f"{_t(e.at)}  {'re-added' if e.id in readded else e.kind:<20} {_details(e.details)}"
+            f"{_t(e.at)}  {'re-added' if e.id in readded else e.kind:<20} {_event_details(e)}"
             + (f" (then at {e.url})" if _of_earlier_url(e, link) else "")
             for e in history.events
         ],
@@ -797,6 +809,13 @@ def history_lines(
     # act on an escape sequence in them (ESC, or CSI as U+009B) and a bidirectional control
     # would turn the rest of the line around.
     return [without_controls(line) for line in out]
+
+
+def _event_details(event: store.EventRecord) -> str:
+    """An event's details as `_details` says them; a lapsed set-aside as its note."""
+    if event.kind == store.SET_ASIDE_LAPSED:
+        return _short(lapse_note(event.details), 300)
+    return _details(event.details)
 
 
 def _of_earlier_url(event: store.EventRecord, link: store.LinkStateRecord | None) -> bool:

@@ -35,8 +35,10 @@ from catalog.db import session_scope
 from catalog.errors import NotFoundError
 from catalog.outcomes import Outcome
 from catalog.problem_checks import PROBLEM_START, checks_since
+from catalog.set_aside import lapse_note
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
 from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS
+from catalog.store import SET_ASIDE_LAPSED as LAPSED
 from catalog.tables import Collection, Decision, Event, Link, Observation, Resource, Run
 
 #: The totals key for resources whose link has never been checked.
@@ -165,6 +167,10 @@ class ResourceRow:
     snoozed_by: Decided | None = None
     ignored_by: Decided | None = None
     #: Flipping between working and failing lately (`catalog.health`).
+    #: An ignore or snooze ended by a run because the link's problem changed kind, said
+    #: as `set_aside.lapse_note` tells it (without the link's reason, which the row shows);
+    #: None once the curator decides again (ignore, snooze, unignore).
+    lapsed: str | None = None
     flapping: bool = False
     #: The entry's `type` ("hotline", "report", ...).
     resource_type: str | None = None
@@ -369,7 +375,7 @@ def _report_rows(
         rows = rows if isinstance(rows, Sequence) else list(rows)
         checks = checks_since(session, [r["link_id"] for r in rows if r["link_id"]])
     resources = [_resource_row(r, checks.get(r["link_id"], 0)) for r in rows]
-    return _with_moved_to(session, _with_deciders(session, resources))
+    return _with_moved_to(session, _with_lapses(session, _with_deciders(session, resources)))
 
 
 def _as_dicts(result: Any) -> Iterator[dict[str, Any]]:
@@ -470,6 +476,39 @@ def _with_deciders(session: Session, resources: list[ResourceRow]) -> list[Resou
             snoozed_by=latest.get((pk, "snooze")) if r.snoozed_until else None,
             ignored_by=latest.get((pk, "ignore")) if r.ignored_reason else None,
         )
+    return resources
+
+
+#: `decisions.kind` of the decisions a lapsed set-aside's note gives way to.
+_DECIDED_AGAIN = (*_SET_ASIDE, "unignore")
+
+
+def _with_lapses(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
+    """`resources`, those whose ignore or snooze a run ended (`store.lapse_set_asides`)
+    with its note, until a decision about them after the one that ended (events of one
+    kind, few rows)."""
+    index = {r.pk: i for i, r in enumerate(resources)}
+    pks = list(index)
+    lapsed: dict[int, Mapping[str, Any]] = {}
+    for start in range(0, len(pks), 1000):  # bound the IN list
+        query = (
+            select(Event.resource_id, Event.details)
+            .where(Event.resource_id.in_(pks[start : start + 1000]), Event.kind == LAPSED)
+            .order_by(Event.at, Event.id)
+        )
+        for pk, details in session.execute(query):
+            lapsed[pk] = details or {}  # later ones win
+    if not lapsed:
+        return resources
+    decided = select(Decision.resource_id, func.max(Decision.id)).where(
+        Decision.resource_id.in_(list(lapsed)), Decision.kind.in_(_DECIDED_AGAIN)
+    )
+    for pk, latest in session.execute(decided.group_by(Decision.resource_id)):
+        if latest is not None and latest > (lapsed[pk].get("decision_id") or 0):
+            del lapsed[pk]
+    for pk, details in lapsed.items():
+        i = index[pk]
+        resources[i] = replace(resources[i], lapsed=lapse_note(details, why=False))
     return resources
 
 

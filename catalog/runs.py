@@ -632,6 +632,8 @@ def finish_run(
             summary={"batches": len(stored)},
         )
         store.refresh_staleness(engine, settings.health, now=now, run_id=run_id)
+        # An ignore or snooze decided about another problem than the link has now ends.
+        store.lapse_set_asides(engine, now=now, run_id=run_id)
         drifted = store.drifted_in_run(engine, run_id, now=now)
     finally:
         if lease is not None:

@@ -262,7 +262,8 @@ def snooze(
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Take the resource out of the action queue until a date; it is still checked.
+    """Take the resource out of the action queue until a date, or until its link has
+    another kind of problem than now; it is still checked.
 
     Example: linkhealth snooze demandforum --until 2027-03-01 --reason "site rebuild"
     """
@@ -286,7 +287,9 @@ def ignore(
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Take the resource out of the action queue until `unignore`; it is still checked.
+    """Take the resource out of the action queue until `unignore`, or until its link has
+    another kind of problem than now (a login wall that starts answering 404s); it is still
+    checked.
 
     Example: linkhealth ignore members-portal --reason "login wall, works in a browser"
     """

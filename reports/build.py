@@ -603,6 +603,9 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     note = state_label if noted else None
     if r.flapping:
         note = f"{note}; {_FLAPPING}" if note else _FLAPPING.capitalize()
+    if r.lapsed:  # back in the queue on its own: say what was decided, and why no longer
+        lapsed = f"back in the queue, no longer {r.lapsed}"
+        note = f"{note}; {lapsed}" if note else lapsed.capitalize()
     priority = _priority(r)
     stale_reasons, stale_codes = _stale(r)
     # A drifted link's redirect target is where the drift was seen: no new address.

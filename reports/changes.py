@@ -14,6 +14,7 @@ from catalog.drift import MARKED_REASON
 from catalog.health import BROKEN, FILED_APART, confirmed_broken
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import EventRow, ReportData
+from catalog.set_aside import lapse_note
 from catalog.sync import set_asides_dropped
 from catalog.urls import without_password
 from reports.context import (
@@ -43,6 +44,8 @@ _SECTIONS = (
     ("flapping_stopped", "Stopped flapping"),
     # Back in the queue the night its snooze ended: the reason it left.
     ("snooze_ended", "Back from a snooze"),
+    # An ignore or snooze decided about another problem than the link has now.
+    ("set_aside_lapsed", "Back in the queue: the problem changed"),
     ("content_changed", "Content changed"),
     ("new_redirects", "New redirects"),
     ("catalog_edits", "Catalog edits"),
@@ -56,7 +59,7 @@ _CATALOG_KINDS = {"added", "removed", "url_edited", "fields_edited"}
 
 
 #: Events about one entry, shown for it alone, not for every entry sharing its link.
-_ENTRY_KINDS = {*_CATALOG_KINDS, "drift_detected", "snooze_ended"}
+_ENTRY_KINDS = {*_CATALOG_KINDS, "drift_detected", "snooze_ended", "set_aside_lapsed"}
 
 
 _FAILING_STATES = {"suspect", "broken"}
@@ -801,6 +804,8 @@ def _place(
         )
     if kind == "snooze_ended":
         return "snooze_ended", snooze_summary(d), None, None
+    if kind == "set_aside_lapsed":
+        return "set_aside_lapsed", f"No longer {lapse_note(d)}.", None, None
     if kind == "flapping_started":
         return "flapping_started", flapping_summary(d, started=True), None, None
     if kind == "flapping_stopped":

@@ -10,6 +10,7 @@ from datetime import datetime
 from catalog.health import STATE_LABELS
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import EventRow, ObservationRow
+from catalog.set_aside import lapse_note
 from catalog.store import DecisionRecord, ResourceHistory
 from catalog.text import isolated, quotations_isolated
 from catalog.urls import without_password
@@ -42,6 +43,7 @@ _EVENT_LABELS = {
     "flapping_started": "Started flapping",
     "flapping_stopped": "Stopped flapping",
     "snooze_ended": "Snooze ended",
+    "set_aside_lapsed": "Back in the queue: the problem changed",
 }
 _READDED = "Re-added to the catalog"
 
@@ -205,6 +207,9 @@ def _event_detail(event: EventRow) -> str | None:
         return _flapping_detail(event.kind == "flapping_started", d.get("flips"))
     if event.kind == "fields_edited":
         return ", ".join(isolated(str(f)) for f in d.get("fields") or ()) or None
+    if event.kind == "set_aside_lapsed":
+        reason = d.get("reason")
+        return lapse_note({**d, "reason": isolated(str(reason))} if reason else d)
     if event.kind == "snooze_ended":
         reason = d.get("reason")
         return snooze_summary({**d, "reason": isolated(str(reason))} if reason else d)

@@ -100,6 +100,7 @@ from catalog.store._runs import (
     start_run,
     update_run_summary,
 )
+from catalog.store._set_aside import SET_ASIDE_LAPSED, lapse_set_asides, link_problem
 from catalog.store._sql import (
     CHUNK,
     PG_WRITE_LOCK,
@@ -142,6 +143,7 @@ __all__ = [
     "PROCESS_GONE",
     "REFUSED",
     "REFUSED_IDS",
+    "SET_ASIDE_LAPSED",
     "STORE_CHUNK",
     "ArchiveCache",
     "ArchiveCandidate",
@@ -189,9 +191,11 @@ __all__ = [
     "holder_gone",
     "insert_resources",
     "is_copy_holder",
+    "lapse_set_asides",
     "latest_runs",
     "lease_holder",
     "leases",
+    "link_problem",
     "link_states",
     "live_runs",
     "mark_removed",
