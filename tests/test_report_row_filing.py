@@ -1,0 +1,61 @@
+"""A queue row says one thing in every format, and its fix offers what the row's problem
+asks for (r8's reading of the toolkit's Monday report)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from catalog.queries import ReportData, report_data
+from reports import build_context, render_json, render_markdown
+from reports.context import Priority
+from tests import report_fixtures as fx
+
+DRIFT = "The page no longer matches the entry (match with the entry 100% \u2192 14%)."
+TIP_TITLE = "2025 Trafficking in Persons Report - United States Department of State"
+NEW_EDITION = (
+    f"The page's title names 2025 (\u201c{TIP_TITLE}\u201d), later than any year the entry "
+    "names (2018); if the link now leads to a newer edition, update the entry's title and "
+    "year, or link the edition the entry describes, and mark the entry reviewed."
+)
+DATED = (
+    "The newest year the entry names is 2010 (in its year field), more than 5 years ago; "
+    "look for a newer edition and link it, or, if this one is kept on purpose, mark the "
+    "entry reviewed."
+)
+ARCHIVED = "https://web.archive.org/web/2019/https://ok.example.org/2"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> ReportData:
+    return report_data(fx.fixed_db(tmp_path_factory.mktemp("filing") / "fixed.db"))
+
+
+def _json_rows(ctx: Any, rid: str) -> list[dict[str, Any]]:
+    doc = json.loads(render_json(ctx))
+    queued = [r for g in doc["queue"] for r in g["rows"] if r["resource_id"] == rid]
+    return queued + [r for r in doc["resources"] if r["resource_id"] == rid]
+
+
+def test_the_json_files_a_drifted_page_as_the_markdown_does(data: ReportData) -> None:
+    """A PDF that became an error page (the link answers 200) was `label` "OK" and
+    `severity` "ok" in the JSON while the HTML and Markdown said "Page no longer matches":
+    a script keeping the rows whose severity is not "ok" dropped it. `outcome` keeps the
+    checker's verdict."""
+    ctx = build_context(fx.with_resource(data, "a-ok-2", drift_reason=DRIFT), now=fx.NOW)
+    row = fx.row_of(ctx, "a-ok-2")
+    assert row.priority is Priority.DRIFT
+    assert f"**{row.status_badge[1]}**" in render_markdown(ctx)
+    rows = _json_rows(ctx, "a-ok-2")
+    assert len(rows) == 2  # under "queue" and under "resources"
+    for found in rows:
+        assert (found["label"], found["severity"], found["outcome"]) == (
+            "Page no longer matches",
+            "broken",
+            "ok",
+        )
+    # Rows filed under their outcome's group keep its words.
+    (broken, _) = _json_rows(ctx, "a-broken")
+    assert (broken["label"], broken["severity"]) == ("Not found (404)", "broken")
