@@ -39,6 +39,7 @@ from catalog.store import ResourceHistory
 from catalog.urls import without_password
 from reports.changes import changes_since
 from reports.context import (
+    BROKEN_STATE,
     NEW_URL,
     TITLE,
     CatalogSummary,
@@ -67,6 +68,8 @@ from reports.history import entry_rows, history_items, url_taken_at
 from reports.trends import group_stats, health_trend
 
 _FLAPPING = "flapping: keeps switching between working and failing"
+#: The state of a link confirmed broken that the queue files outside "Confirmed broken".
+CONFIRMED_ELSEWHERE = "Confirmed"
 _FLAPPING_FIX = (
     "It is flapping: open it in a browser now and then; if it keeps failing visitors, "
     "tell the site or find a steadier copy."
@@ -581,12 +584,17 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     outcome = r.outcome
     label = outcome.label if outcome else (r.outcome_value or _UNCHECKED_LABEL)
     state = shown_state(r.outcome, r.state)
+    priority = _priority(r)
     state_label = STATE_LABELS.get(state, state.replace("_", " "))
+    if state == BROKEN_STATE and priority is not Priority.BROKEN:
+        # Kept failing until confirmed, but filed under another group (a soft 404, a
+        # parked domain): "(Confirmed broken)" beside "Confirmed broken (3)" read as more
+        # than the 3 the group, the headline and the webhook count.
+        state_label = CONFIRMED_ELSEWHERE
     noted = state in ATTENTION_STATES and state_label != label
     note = state_label if noted else None
     if r.flapping:
         note = f"{note}; {_FLAPPING}" if note else _FLAPPING.capitalize()
-    priority = _priority(r)
     stale_reasons, stale_codes = _stale(r)
     # A drifted link's redirect target is where the drift was seen: no new address.
     suggested = None if priority is Priority.DRIFT else _moved_to(r)

@@ -59,3 +59,22 @@ def test_the_json_files_a_drifted_page_as_the_markdown_does(data: ReportData) ->
     # Rows filed under their outcome's group keep its words.
     (broken, _) = _json_rows(ctx, "a-broken")
     assert (broken["label"], broken["severity"]) == ("Not found (404)", "broken")
+
+
+def test_confirmed_broken_in_another_group_is_not_tagged_with_that_group_s_name(
+    data: ReportData,
+) -> None:
+    """A soft 404 confirmed broken was tagged "(Confirmed broken)" under "Page missing
+    (soft 404)", beside "Confirmed broken (1)" above it, which the headline and the
+    webhook count: curators read more broken links than the group held."""
+    ctx = build_context(data, now=fx.NOW)
+    hostile = fx.row_of(ctx, "a-hostile")
+    assert hostile.priority is Priority.SOFT_404 and hostile.state == "broken"
+    assert hostile.state_note == "Confirmed"
+    md = render_markdown(ctx)
+    (group,) = [g for g in ctx.groups if g.priority is Priority.BROKEN]
+    tagged = [r for r in group.rows if r.state_note == "Confirmed broken"]
+    assert md.count("(Confirmed broken)") == len(tagged)
+    assert "**Page missing (soft 404)** (Confirmed)" in md
+    (found, _) = _json_rows(ctx, "a-hostile")
+    assert (found["state"], found["state_label"]) == ("broken", "Confirmed")
