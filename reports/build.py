@@ -899,12 +899,7 @@ def _fix(
         return "Wait: it may recover by itself. Act if it is confirmed broken.", None, False
     if priority is Priority.STALE:
         if "new_edition" in r.stale_codes and "unverified" not in r.stale_codes:
-            return (
-                "Open the page: if it is a newer edition, update the entry's title and year "
-                "(or link the edition the entry describes); then record the review.",
-                cmd("mark-reviewed"),
-                False,
-            )
+            return _stale_edition_fix(r, cmd)
         if "unverified" not in r.stale_codes:
             return (
                 "Review the entry; if it is still current, record the review.",
@@ -998,6 +993,39 @@ def _edition_fix(target: str, switch: str, years: tuple[str, str], archive: str 
         f"The new address {target} leads to a newer edition ({names}). Decide before you "
         f"{switch}: if the entry should now describe {newer} edition, {switch} and update "
         f"the entry's title and year; to keep {kept} edition, {keep}."
+    )
+
+
+def _stale_edition_fix(r: ResourceRow, cmd: Callable[..., str]) -> tuple[str, str, bool]:
+    """The fix of a working link whose page names a newer edition than the entry: both
+    decisions, each with what does it. `mark-reviewed` alone, the only command the row
+    gave, cleared the flag and left the 2018 report's entry linking the 2025 page."""
+    years = _newer_edition(r) or ("", "")
+    new, old = years if all(years) else ("", "")
+    names = (
+        f"The page names a newer edition ({new}) than the entry ({old})"
+        if new
+        else ("The page names a newer edition than the entry")
+    )
+    newer, kept = (f"the {new}", f"the {old}") if new else ("the newer", "the entry's")
+    if r.archive_url:
+        keep = f"link its archived copy {r.archive_url}: {cmd('replace-url', '--archive')}"
+    else:
+        keep = (
+            "link an archived copy of it (from web.archive.org): "
+            f"{cmd('replace-url', NEW_URL)} with the copy's address in place of NEW_URL"
+        )
+    return (
+        f"{names}: decide which edition the entry lists. To keep {kept} edition, {keep}. "
+        f"To list {newer} edition, edit the entry's title and year in its catalog file, "
+        "then record the review (the command below says the entry is right as it is now; "
+        "run alone, it clears the flag and changes nothing else).",
+        cmd(
+            "mark-reviewed",
+            "--reason",
+            f"lists {newer} edition" if new else "lists the newer edition",
+        ),
+        False,
     )
 
 

@@ -78,3 +78,28 @@ def test_confirmed_broken_in_another_group_is_not_tagged_with_that_group_s_name(
     assert "**Page missing (soft 404)** (Confirmed)" in md
     (found, _) = _json_rows(ctx, "a-hostile")
     assert (found["state"], found["state_label"]) == ("broken", "Confirmed")
+
+
+@pytest.mark.parametrize("archive", [None, ARCHIVED])
+def test_a_newer_edition_row_offers_both_decisions(data: ReportData, archive: str | None) -> None:
+    """The 2018 report's page now serving the 2025 one: the row's only command was
+    `mark-reviewed`, which cleared the flag and left the entry saying 2018 while it linked
+    2025. Now: keep the 2018 edition (an archived copy) or list the 2025 one (edit the
+    entry, then the review, whose reason says what it decided)."""
+    changed = fx.with_resource(
+        data,
+        "a-ok-2",
+        page_title=TIP_TITLE,
+        stale_reasons=(NEW_EDITION,),
+        stale_codes=("new_edition",),
+        stale_since=fx.days_ago(5),
+        archive_url=archive,
+    )
+    row = fx.row_of(build_context(changed, now=fx.NOW), "a-ok-2")
+    assert row.priority is Priority.STALE and row.fix is not None and row.command is not None
+    keep = "replace-url a-ok-2 --archive" if archive else "replace-url a-ok-2 NEW_URL"
+    assert "To keep the 2018 edition" in row.fix and keep in row.fix
+    assert "To list the 2025 edition, edit the entry's title and year" in row.fix
+    assert "clears the flag and changes nothing else" in row.fix
+    assert row.command.startswith("linkhealth mark-reviewed a-ok-2 --reason")
+    assert "lists the 2025 edition" in row.command
