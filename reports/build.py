@@ -289,8 +289,29 @@ def _note_addresses(rows: Sequence[Row], ids_at: IdsAt) -> list[Row]:
     `duplicate_url` error at the next lint); usually the old entry was folded into the
     other and is to be removed instead."""
     wanted = {address for row in rows if (address := _switches_to(row))}
+    wanted.update(address for row in rows if (address := _reviewed_at(row)))
     found = ids_at(wanted) if wanted else {}
-    return [_noted(row, found) for row in rows]
+    return [_noted(_noted_review(row, found), found) for row in rows]
+
+
+def _reviewed_at(row: Row) -> tuple[str, str] | None:
+    """The address of an out-of-date entry whose link works: other entries at it are
+    reviewed with it (three infographic entries of one page were three identical rows)."""
+    return (row.collection_key, row.url) if row.entry_only else None
+
+
+def _noted_review(row: Row, found: Mapping[tuple[str, str], Sequence[str]]) -> Row:
+    address = _reviewed_at(row)
+    others = [i for i in found.get(address, ()) if i != row.resource_id] if address else []
+    if not others:
+        return row
+    one = len(others) == 1
+    note = (
+        f" {'Entry' if one else 'Entries'} {', '.join(others)} of this catalog "
+        f"{'links' if one else 'link'} the same page: review them together, and if they "
+        "describe the same resource, keep one entry."
+    )
+    return replace(row, fix=(row.fix or "") + note)
 
 
 def _noted(row: Row, found: Mapping[tuple[str, str], Sequence[str]]) -> Row:
@@ -743,6 +764,11 @@ def _stale(r: ResourceRow) -> tuple[tuple[str, ...], tuple[str, ...]]:
     longer stores that reason for such pages; this keeps it out of reasons stored before
     (by an older linkhealth, until the next run refreshes them)."""
     codes, reasons = r.stale_codes, r.stale_reasons
+    if len(codes) == len(reasons) and _no_editions(r.resource_type):
+        reasons = tuple(
+            reason.replace(_EDITION_ADVICE, _SITE_ADVICE) if code == "dated" else reason
+            for reason, code in zip(reasons, codes, strict=True)
+        )
     marked = r.drift_reason is not None and names_markers(r.drift_reason)
     if not marked or "new_edition" not in codes or len(codes) != len(reasons):
         return reasons, codes  # (reasons stored without codes cannot be told apart)
@@ -750,6 +776,28 @@ def _stale(r: ResourceRow) -> tuple[tuple[str, ...], tuple[str, ...]]:
         (reason, code) for reason, code in zip(reasons, codes, strict=True) if code != "new_edition"
     ]
     return tuple(reason for reason, _ in kept), tuple(code for _, code in kept)
+
+
+#: The advice of a `dated` reason (`catalog.staleness`), and what it says instead for an
+#: entry of a type that has no editions: "look for a newer edition" of DHS's Blue Campaign
+#: portal asked for something that does not exist.
+_EDITION_ADVICE = (
+    "look for a newer edition and link it, or, if this one is kept on purpose, mark the "
+    "entry reviewed."
+)
+_SITE_ADVICE = (
+    "open the site and check that the entry still describes it (what it offers, who runs "
+    "it), then mark the entry reviewed."
+)
+#: Words of an entry's `type` naming a site or service, not a publication with editions.
+_NO_EDITION_WORDS = frozenset(
+    {"website", "site", "portal", "hotline", "helpline", "database", "directory", "service"}
+)
+
+
+def _no_editions(resource_type: str | None) -> bool:
+    words = re.findall(r"[a-z]+", (resource_type or "").casefold())
+    return bool(_NO_EDITION_WORDS.intersection(words))
 
 
 def _decided(decided: Decided | None, now: datetime) -> DecidedWhen | None:

@@ -103,3 +103,50 @@ def test_a_newer_edition_row_offers_both_decisions(data: ReportData, archive: st
     assert "clears the flag and changes nothing else" in row.fix
     assert row.command.startswith("linkhealth mark-reviewed a-ok-2 --reason")
     assert "lists the 2025 edition" in row.command
+
+
+@pytest.mark.parametrize(
+    ("kind", "editions"),
+    [("web portal", False), ("hotline", False), ("report", True), (None, True)],
+)
+def test_a_dated_site_is_not_asked_for_a_newer_edition(
+    data: ReportData, kind: str | None, editions: bool
+) -> None:
+    """DHS's Blue Campaign, a web portal whose entry names 2010, was told to "look for a
+    newer edition": a site has none. A report still is."""
+    changed = fx.with_resource(
+        data,
+        "a-ok-2",
+        resource_type=kind,
+        stale_reasons=(DATED,),
+        stale_codes=("dated",),
+        stale_since=fx.days_ago(400),
+    )
+    row = fx.row_of(build_context(changed, now=fx.NOW), "a-ok-2")
+    assert row.priority is Priority.STALE
+    assert ("newer edition" in row.seen) is editions
+    assert row.seen.startswith("The newest year the entry names is 2010")
+    assert "mark the entry reviewed" in row.seen
+
+
+def test_out_of_date_entries_of_one_page_name_each_other(data: ReportData) -> None:
+    """Three DHS infographic entries of one page were three identical rows; each now
+    names the others, to be reviewed together (or kept as one entry)."""
+    stale = {
+        "stale_reasons": (DATED,),
+        "stale_codes": ("dated",),
+        "stale_since": fx.days_ago(400),
+    }
+    url = fx.row_of(build_context(data, now=fx.NOW), "a-ok-2").url
+    changed = fx.with_resource(data, "a-ok-2", **stale)
+    changed = fx.with_resource(changed, "a-recovered", url=url, state="ok", **stale)
+    ctx = build_context(changed, now=fx.NOW)
+    first, second = fx.row_of(ctx, "a-ok-2"), fx.row_of(ctx, "a-recovered")
+    assert first.entry_only and second.entry_only
+    assert "Entry a-recovered of this catalog links the same page" in (first.fix or "")
+    assert "Entry a-ok-2 of this catalog links the same page" in (second.fix or "")
+    # An entry alone at its address names no other.
+    alone = fx.row_of(
+        build_context(fx.with_resource(data, "a-ok-2", **stale), now=fx.NOW), "a-ok-2"
+    )
+    assert "same page" not in (alone.fix or "")
