@@ -39,6 +39,7 @@ from catalog.store import ResourceHistory
 from catalog.urls import without_password
 from reports.changes import changes_since
 from reports.context import (
+    BROKEN_STATE,
     NEW_URL,
     TITLE,
     CatalogSummary,
@@ -67,6 +68,8 @@ from reports.history import entry_rows, history_items, url_taken_at
 from reports.trends import group_stats, health_trend
 
 _FLAPPING = "flapping: keeps switching between working and failing"
+#: The state of a link confirmed broken that the queue files outside "Confirmed broken".
+CONFIRMED_ELSEWHERE = "Confirmed"
 _FLAPPING_FIX = (
     "It is flapping: open it in a browser now and then; if it keeps failing visitors, "
     "tell the site or find a steadier copy."
@@ -292,8 +295,29 @@ def _note_addresses(rows: Sequence[Row], ids_at: IdsAt) -> list[Row]:
     `duplicate_url` error at the next lint); usually the old entry was folded into the
     other and is to be removed instead."""
     wanted = {address for row in rows if (address := _switches_to(row))}
+    wanted.update(address for row in rows if (address := _reviewed_at(row)))
     found = ids_at(wanted) if wanted else {}
-    return [_noted(row, found) for row in rows]
+    return [_noted(_noted_review(row, found), found) for row in rows]
+
+
+def _reviewed_at(row: Row) -> tuple[str, str] | None:
+    """The address of an out-of-date entry whose link works: other entries at it are
+    reviewed with it (three infographic entries of one page were three identical rows)."""
+    return (row.collection_key, row.url) if row.entry_only else None
+
+
+def _noted_review(row: Row, found: Mapping[tuple[str, str], Sequence[str]]) -> Row:
+    address = _reviewed_at(row)
+    others = [i for i in found.get(address, ()) if i != row.resource_id] if address else []
+    if not others:
+        return row
+    one = len(others) == 1
+    note = (
+        f" {'Entry' if one else 'Entries'} {', '.join(others)} of this catalog "
+        f"{'links' if one else 'link'} the same page: review them together, and if they "
+        "describe the same resource, keep one entry."
+    )
+    return replace(row, fix=(row.fix or "") + note)
 
 
 def _noted(row: Row, found: Mapping[tuple[str, str], Sequence[str]]) -> Row:
@@ -598,7 +622,13 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     outcome = r.outcome
     label = outcome.label if outcome else (r.outcome_value or _UNCHECKED_LABEL)
     state = shown_state(r.outcome, r.state)
+    priority = _priority(r)
     state_label = STATE_LABELS.get(state, state.replace("_", " "))
+    if state == BROKEN_STATE and priority is not Priority.BROKEN:
+        # Kept failing until confirmed, but filed under another group (a soft 404, a
+        # parked domain): "(Confirmed broken)" beside "Confirmed broken (3)" read as more
+        # than the 3 the group, the headline and the webhook count.
+        state_label = CONFIRMED_ELSEWHERE
     noted = state in ATTENTION_STATES and state_label != label
     note = state_label if noted else None
     if r.flapping:
@@ -606,7 +636,6 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     if r.lapsed:  # back in the queue on its own: say what was decided, and why no longer
         lapsed = f"back in the queue, no longer {r.lapsed}"
         note = f"{note}; {lapsed}" if note else lapsed.capitalize()
-    priority = _priority(r)
     stale_reasons, stale_codes = _stale(r)
     # A drifted link's redirect target is where the drift was seen: no new address.
     suggested = None if priority is Priority.DRIFT else _moved_to(r)
@@ -755,6 +784,11 @@ def _stale(r: ResourceRow) -> tuple[tuple[str, ...], tuple[str, ...]]:
     longer stores that reason for such pages; this keeps it out of reasons stored before
     (by an older linkhealth, until the next run refreshes them)."""
     codes, reasons = r.stale_codes, r.stale_reasons
+    if len(codes) == len(reasons) and _no_editions(r.resource_type):
+        reasons = tuple(
+            reason.replace(_EDITION_ADVICE, _SITE_ADVICE) if code == "dated" else reason
+            for reason, code in zip(reasons, codes, strict=True)
+        )
     marked = r.drift_reason is not None and names_markers(r.drift_reason)
     if not marked or "new_edition" not in codes or len(codes) != len(reasons):
         return reasons, codes  # (reasons stored without codes cannot be told apart)
@@ -762,6 +796,28 @@ def _stale(r: ResourceRow) -> tuple[tuple[str, ...], tuple[str, ...]]:
         (reason, code) for reason, code in zip(reasons, codes, strict=True) if code != "new_edition"
     ]
     return tuple(reason for reason, _ in kept), tuple(code for _, code in kept)
+
+
+#: The advice of a `dated` reason (`catalog.staleness`), and what it says instead for an
+#: entry of a type that has no editions: "look for a newer edition" of DHS's Blue Campaign
+#: portal asked for something that does not exist.
+_EDITION_ADVICE = (
+    "look for a newer edition and link it, or, if this one is kept on purpose, mark the "
+    "entry reviewed."
+)
+_SITE_ADVICE = (
+    "open the site and check that the entry still describes it (what it offers, who runs "
+    "it), then mark the entry reviewed."
+)
+#: Words of an entry's `type` naming a site or service, not a publication with editions.
+_NO_EDITION_WORDS = frozenset(
+    {"website", "site", "portal", "hotline", "helpline", "database", "directory", "service"}
+)
+
+
+def _no_editions(resource_type: str | None) -> bool:
+    words = re.findall(r"[a-z]+", (resource_type or "").casefold())
+    return bool(_NO_EDITION_WORDS.intersection(words))
 
 
 def _decided(decided: Decided | None, now: datetime) -> DecidedWhen | None:
@@ -911,12 +967,7 @@ def _fix(
         return "Wait: it may recover by itself. Act if it is confirmed broken.", None, False
     if priority is Priority.STALE:
         if "new_edition" in r.stale_codes and "unverified" not in r.stale_codes:
-            return (
-                "Open the page: if it is a newer edition, update the entry's title and year "
-                "(or link the edition the entry describes); then record the review.",
-                cmd("mark-reviewed"),
-                False,
-            )
+            return _stale_edition_fix(r, cmd)
         if "unverified" not in r.stale_codes:
             return (
                 "Review the entry; if it is still current, record the review.",
@@ -1010,6 +1061,39 @@ def _edition_fix(target: str, switch: str, years: tuple[str, str], archive: str 
         f"The new address {target} leads to a newer edition ({names}). Decide before you "
         f"{switch}: if the entry should now describe {newer} edition, {switch} and update "
         f"the entry's title and year; to keep {kept} edition, {keep}."
+    )
+
+
+def _stale_edition_fix(r: ResourceRow, cmd: Callable[..., str]) -> tuple[str, str, bool]:
+    """The fix of a working link whose page names a newer edition than the entry: both
+    decisions, each with what does it. `mark-reviewed` alone, the only command the row
+    gave, cleared the flag and left the 2018 report's entry linking the 2025 page."""
+    years = _newer_edition(r) or ("", "")
+    new, old = years if all(years) else ("", "")
+    names = (
+        f"The page names a newer edition ({new}) than the entry ({old})"
+        if new
+        else ("The page names a newer edition than the entry")
+    )
+    newer, kept = (f"the {new}", f"the {old}") if new else ("the newer", "the entry's")
+    if r.archive_url:
+        keep = f"link its archived copy {r.archive_url}: {cmd('replace-url', '--archive')}"
+    else:
+        keep = (
+            "link an archived copy of it (from web.archive.org): "
+            f"{cmd('replace-url', NEW_URL)} with the copy's address in place of NEW_URL"
+        )
+    return (
+        f"{names}: decide which edition the entry lists. To keep {kept} edition, {keep}. "
+        f"To list {newer} edition, edit the entry's title and year in its catalog file, "
+        "then record the review (the command below says the entry is right as it is now; "
+        "run alone, it clears the flag and changes nothing else).",
+        cmd(
+            "mark-reviewed",
+            "--reason",
+            f"lists {newer} edition" if new else "lists the newer edition",
+        ),
+        False,
     )
 
 

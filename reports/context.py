@@ -284,18 +284,23 @@ class Row:
         return f"{label}, read {read.ago} ({read.date})" if read else label
 
     @property
-    def status_badge(self) -> tuple[str, str]:
-        """(style, text) of the row's status badge: the outcome's, unless the link's state
-        says otherwise. A page that no longer matches its entry answers 200 but is not "OK",
-        and a failure not yet confirmed is a warning, not the red of a confirmed break."""
+    def filed_as(self) -> tuple[str, str]:
+        """(severity, label) of the problem the row is filed under, the one source of the
+        badge (`status_badge`), the CSV's label and the JSON's `label` and `severity`: a
+        page that no longer matches its entry answers 200 (or a parked domain's soft 404)
+        but is "Page no longer matches", as broken. `outcome` keeps the checker's verdict."""
         if self.priority is Priority.DRIFT:
             return Severity.BROKEN.value, "Page no longer matches"
-        if (
-            self.priority in (Priority.FAILING, Priority.LOOK)
-            and self.severity == Severity.BROKEN.value
-        ):
-            return "suspect", self.label
         return self.severity, self.label
+
+    @property
+    def status_badge(self) -> tuple[str, str]:
+        """(style, text) of the row's status badge: what it is filed as (`filed_as`), and a
+        failure not yet confirmed is a warning, not the red of a confirmed break."""
+        severity, label = self.filed_as
+        if self.priority in (Priority.FAILING, Priority.LOOK) and severity == Severity.BROKEN.value:
+            return "suspect", label
+        return severity, label
 
 
 @dataclass(frozen=True)

@@ -363,7 +363,7 @@ def _csv_values(rank: int | None, row: Row) -> list[Any]:
         row.url,
         row.host,
         row.outcome,
-        row.status_badge[1],  # as the HTML and Markdown badge it: a drifted page is no "OK"
+        row.filed_as[1],  # as the HTML and Markdown badge it: a drifted page is no "OK"
         row.state,
         row.seen,
         row.since.iso if row.since else None,
@@ -486,6 +486,10 @@ class _Plain:
             for name in names:
                 item = getattr(value, name)
                 out[name] = item if item is None or type(item) in _SCALARS else self(item)
+            if isinstance(value, Row):
+                # As the HTML, Markdown and CSV say it (`Row.filed_as`), not the outcome's
+                # "OK" of a page that no longer matches its entry: `outcome` says that.
+                out["severity"], out["label"] = value.filed_as
             if type(value) not in _STREAMED:
                 self._done[id(value)] = out
             return out

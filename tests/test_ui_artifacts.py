@@ -15,6 +15,7 @@ from catalog.ops import queue_table, report_artifact
 from catalog.queries import report_data
 from catalog.settings import Settings, load_settings
 from reports import ReportContext, build_context, render_markdown
+from reports.build import CONFIRMED_ELSEWHERE
 from reports.publish import queue_head
 from reports.render import md_code, md_escape
 from tests import report_fixtures as fx
@@ -55,8 +56,10 @@ def test_the_queue_table_shows_no_stored_state_name(ctx: ReportContext) -> None:
     # Stored as "suspect" and "check_by_hand": the report says these words.
     assert by_id["a-suspect"]["state"] == "Failing, not yet confirmed"
     assert by_id["b-blocked"]["state"] == "Check by hand"
+    # Confirmed broken, filed under "Page missing (soft 404)": not "Confirmed broken".
+    assert by_id["a-hostile"]["state"] == CONFIRMED_ELSEWHERE
     assert all(
-        t["state"] in ("", *STATE_LABELS.values()) or "lapping" in t["state"]
+        t["state"] in ("", *STATE_LABELS.values(), CONFIRMED_ELSEWHERE) or "lapping" in t["state"]
         for t in by_id.values()
     )
     # A link that works needs no state beside "Moved permanently" (the report gives none).
