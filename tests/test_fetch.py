@@ -315,6 +315,67 @@ def test_on_a_small_page_a_length_change_under_a_kilobyte_is_no_change() -> None
     assert not get.called
 
 
+#: A page read by a GET that carried no ETag and no Last-Modified (most dynamic pages).
+READ_WITHOUT_VALIDATORS = replace(FINGERPRINTED, etag=None, last_modified=None, content_length=931)
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    ("previous", "head_headers", "fetched"),
+    [
+        pytest.param(READ_WITHOUT_VALIDATORS, {"Content-Length": "559"}, True, id="shorter"),
+        pytest.param(READ_WITHOUT_VALIDATORS, {"Content-Length": "932"}, True, id="a-byte-more"),
+        pytest.param(READ_WITHOUT_VALIDATORS, {}, True, id="no-length"),
+        pytest.param(READ_WITHOUT_VALIDATORS, {"Content-Length": "0"}, True, id="length-0"),
+        pytest.param(
+            READ_WITHOUT_VALIDATORS,
+            {"Content-Length": "559", "Last-Modified": SAID_AT["Date"], **SAID_AT},
+            True,
+            id="last-modified-is-now",
+        ),
+        pytest.param(READ_WITHOUT_VALIDATORS, {"Content-Length": "931"}, False, id="same-length"),
+        pytest.param(
+            READ_WITHOUT_VALIDATORS,
+            {"Content-Length": "559", "ETag": '"v2"'},
+            False,
+            id="an-etag-now",
+        ),
+        pytest.param(
+            READ_WITHOUT_VALIDATORS,
+            {"Content-Length": "559", "Content-Type": "application/pdf", "ETag": '"v2"'},
+            True,
+            id="another-type-still",
+        ),
+        pytest.param(
+            replace(READ_WITHOUT_VALIDATORS, content_type="application/pdf"),
+            {"Content-Length": "559"},
+            False,
+            id="not-a-web-page",
+        ),
+        pytest.param(
+            replace(FINGERPRINTED, content_length=931),
+            {"Content-Length": "559"},
+            False,
+            id="the-read-had-validators",
+        ),
+    ],
+)
+def test_a_web_page_without_validators_is_read_when_its_heads_length_moves_at_all(
+    previous: Previous, head_headers: dict[str, str], fetched: bool
+) -> None:
+    """An unavailable video, the 2018 report's address serving the 2025 edition, a training
+    page redesigned about something else: each answered HEAD 200 with no ETag, no
+    Last-Modified and a length a few hundred bytes off, and showed "OK" for six nights until
+    the weekly read (r8). Where no validator speaks for a web page, a HEAD with no length or
+    any other length sends the read that night; one with the same length does not, so a
+    site of unchanging pages costs a HEAD a night as before."""
+    respx.head(URL).respond(200, headers=head_headers)
+    get = respx.get(URL).respond(200, html=PAGE)
+    obs = check(fingerprint_due=False, previous=previous)
+    assert obs.methods == (("HEAD", "GET") if fetched else ("HEAD",))
+    assert get.called is fetched
+
+
 def test_a_page_sent_chunked_keeps_the_heads_length_so_the_next_head_agrees() -> None:
     """HEAD gave a length, the GET it sent came chunked: the stale length was kept, each
     night's HEAD differed from it, and the page was fetched in full every night."""
