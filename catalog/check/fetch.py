@@ -283,8 +283,8 @@ def changed_since(previous: Previous | None, head: Exchange) -> bool:
     are what frameworks compute over bodies with a token in them), a later Last-Modified
     that is not just the answer's own time, another media type, a length far from the
     last. A header missing on either side says nothing (servers leave them off HEAD),
-    except for a web page whose HEAD carries no validator (`_blind`): there no length, or
-    any other length, sends the read."""
+    except for a web page whose HEAD carries no validator (`_blind`): there a length more
+    than `BLIND_NOISE_BYTES` from the last sends the read."""
     answer = head.answer
     if previous is None or answer is None or not 200 <= answer.status < 300:
         return False
@@ -301,7 +301,10 @@ def changed_since(previous: Previous | None, head: Exchange) -> bool:
         return True
     length, before = content_length(headers), previous.content_length
     if _blind(previous, headers, kind or media_type(previous.content_type)):
-        return not length or length != before
+        # A HEAD without a length (chunked, gzip: most dynamic sites) or "0" says nothing
+        # of a change: read every night, every such page cost its full size and a soft-404
+        # judgement a night (r9). A few bytes either way is a date or a token.
+        return bool(length and before is not None and abs(length - before) > BLIND_NOISE_BYTES)
     if not length or before is None:  # a HEAD's "Content-Length: 0" is a server's shortcut
         return False
     moved = abs(length - before)
@@ -310,6 +313,9 @@ def changed_since(previous: Previous | None, head: Exchange) -> bool:
 
 #: Media types of web pages: a new page at the old address keeps their type.
 WEB_PAGES = frozenset(("text/html", "application/xhtml+xml"))
+#: How far a validator-less web page's length may move from night to night and still be
+#: the same page (`changed_since`): a date ("Dec 9" to "Dec 10"), a counter or a token.
+BLIND_NOISE_BYTES = 32
 
 
 def _blind(previous: Previous, headers: httpx.Headers, kind: str | None) -> bool:
@@ -319,8 +325,9 @@ def _blind(previous: Previous, headers: httpx.Headers, kind: str | None) -> bool
     little: an unavailable video, the 2018 report's address serving the 2025 edition, a
     training page redesigned about something else each answered 200 with a length a few
     hundred bytes off, and passed as "OK" for six nights until the weekly read (r8). A
-    page whose length stays is not read again before its fingerprint is due, so a site of
-    static pages costs no more; one whose read had validators is left to them."""
+    page whose length stays (or whose HEAD gives none) is not read again before its
+    fingerprint is due, so a site of static pages costs no more; one whose read had
+    validators is left to them."""
     if kind not in WEB_PAGES or headers.get("etag") or previous.etag:
         return False
     modified, said_at = http_date(headers.get("last-modified")), http_date(headers.get("date"))
