@@ -35,6 +35,7 @@ from catalog.files import lock_exclusively, open_lock_file
 from catalog.hygiene import Finding, lint
 from catalog.queries import (
     TREND_DAYS,
+    EventRow,
     ReportData,
     ResourceRow,
     history_events,
@@ -50,7 +51,7 @@ from catalog.queries import (
 )
 from catalog.settings import Settings
 from catalog.source import catalog_files, load_catalogs
-from catalog.store import ResourceHistory, resource_history
+from catalog.store import ResourceHistory, resource_histories
 from reports.build import (
     HISTORY_LISTED,
     HISTORY_PER_RESOURCE,
@@ -62,6 +63,7 @@ from reports.build import (
 )
 from reports.context import ReportContext, ResourcePage, Row
 from reports.forked import Forked
+from reports.history import url_taken_at
 from reports.render import FORMATS
 from reports.site import Progress, ReportFiles, with_earlier_nights_written, write_report
 
@@ -527,23 +529,75 @@ class _HistoryPages:
             by_link,
             now=self.now,
             shard=part,
-            entry_history=self.entry_history,
-        )
-
-    def entry_history(self, r: ResourceRow) -> ResourceHistory:
-        """The history `linkhealth resource` shows of `r`, within the pages' window."""
-        found = resource_history(
-            self.engine, r.resource_id, collection=r.collection_key, limit=HISTORY_LISTED
-        )
-        return replace(
-            found,
-            observations=tuple(o for o in found.observations if o.checked_at >= self.since),
-            events=tuple(e for e in found.events if e.at >= self.since),
-            decisions=tuple(d for d in found.decisions if d.at >= self.since),
+            entry_history=_EntryHistories(
+                self.engine,
+                _moved_in_page_order(self.data, by_resource, part, self.since),
+                self.since,
+            ),
         )
 
     def after_fork(self) -> None:
         forget_connections_after_fork(self.engine)
+
+
+class _EntryHistories:
+    """The history `linkhealth resource` shows of each entry whose URL was changed, within
+    the pages' window (`catalog.store.resource_histories`), for `resource_pages`.
+
+    Read `ENTRY_HISTORIES_READ` entries at a time, the one asked for and those next in
+    `order`: read each alone, 10,000 entries moved to https took 100 s more per report.
+    The pages ask in about that order, so few histories wait in memory; one asked out of
+    order is read with the next chunk, so there is still one read per chunk."""
+
+    def __init__(self, engine: Engine, order: Sequence[int], since: datetime) -> None:
+        self._engine, self._order, self._since = engine, order, since
+        self._next = 0
+        self._asked: set[int] = set()
+        self._read: dict[int, ResourceHistory] = {}
+
+    def __call__(self, r: ResourceRow) -> ResourceHistory:
+        if r.pk not in self._read:
+            wanted = [r.pk]
+            while len(wanted) < ENTRY_HISTORIES_READ and self._next < len(self._order):
+                pk = self._order[self._next]
+                self._next += 1
+                if pk not in self._asked and pk != r.pk:
+                    wanted.append(pk)
+            self._asked.update(wanted)
+            self._read.update(
+                resource_histories(self._engine, wanted, since=self._since, limit=HISTORY_LISTED)
+            )
+        return self._read.pop(r.pk)
+
+
+#: Entries whose histories `_EntryHistories` reads at once: a few queries each time.
+ENTRY_HISTORIES_READ = 500
+
+
+def _moved_in_page_order(
+    data: ReportData,
+    events_by_resource: Mapping[int, Sequence[EventRow]],
+    shard: tuple[int, int],
+    since: datetime,
+) -> list[int]:
+    """The pks of the entries of `shard` whose URL was changed in `events_by_resource`, in
+    about the order `resource_pages` writes their pages: by link id those whose link was
+    checked since `since` (its checks stream by link), then the others by first row."""
+    part, parts = shard
+    first_row: dict[int | None, int] = {}
+    moved: list[tuple[bool, int, int, int]] = []
+    for i, r in enumerate(data.resources):
+        if (r.link_id or 0) % parts != part:
+            continue
+        first = first_row.setdefault(r.link_id, i)
+        if url_taken_at(events_by_resource.get(r.pk, ())) is None:
+            continue
+        tried = max((t for t in (r.last_checked_at, r.last_tried_at) if t), default=None)
+        if r.link_id is not None and tried is not None and tried >= since:
+            moved.append((False, r.link_id, i, r.pk))
+        else:
+            moved.append((True, first, i, r.pk))
+    return [pk for *_, pk in sorted(moved)]
 
 
 #: Catalog files at least this large (about 10,000 resources) are linted in a second

@@ -8,6 +8,8 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from catalog import tables as t
 from catalog.health import LinkState
 from catalog.outcomes import Outcome
@@ -213,7 +215,8 @@ def event_with(event: EventRecord, **changes: Any) -> EventRecord:
     return replace(event, **changes)
 
 
-def observation_record(row: t.Observation) -> ObservationRecord:
+def observation_record(row: t.Observation | Row[Any]) -> ObservationRecord:
+    """From an ORM object or a Core row of the observations table (same names)."""
     return ObservationRecord(
         id=row.id,
         run_id=row.run_id,
