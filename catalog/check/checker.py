@@ -52,7 +52,7 @@ from catalog.check.safety import AddressBook, Resolver, check_allowlist
 from catalog.check.soft404 import probe_url_for
 from catalog.check.transport import AiohttpPool
 from catalog.clock import Clock, utcnow
-from catalog.model import Batch, Observation, Target, pack_text
+from catalog.model import Batch, Observation, Previous, Target, pack_text
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from catalog.urls import (
@@ -574,6 +574,19 @@ def _kept(validator: str | None) -> str | None:
     return validator if validator is None or len(validator) <= MAX_HEADER_CHARS else None
 
 
+def _same_file(
+    previous: Previous, etag: str | None, last_modified: str | None, length: int | None
+) -> bool:
+    """Whether the server vouches that a file is the one `previous` fingerprinted: the
+    same strong ETag, or the same Last-Modified and length."""
+    if etag and previous.etag and not etag.startswith("W/"):
+        return etag == previous.etag
+    return bool(last_modified) and (last_modified, length) == (
+        previous.last_modified,
+        previous.content_length,
+    )
+
+
 def _observe(
     target: Target, facts: CheckFacts, checked_at: datetime, elapsed_ms: int | None = None
 ) -> Observation:
@@ -589,16 +602,20 @@ def _observe(
         answer is not None and answer.status == 304 and last is not None and last.conditional
     )
     fingerprint = page.fingerprint if page else None
-    if answer is not None and answer.cut is Cut.SLOW:
-        # Judged on its first bytes (`fetch.judged_when_cut`), which are not what a night
-        # that reads it to its end or to the byte cap hashes: as a fingerprint it would
-        # say "content changed" each time the server's speed crossed over. The last
-        # fingerprint stays, and the next night reads it again.
-        fingerprint = None
     title = page.title if page else None
     etag = _kept(headers.get("etag"))
     last_modified = _kept(headers.get("last-modified"))
     length = content_length(headers)
+    if answer is not None and answer.cut is Cut.SLOW and previous and previous.fingerprint:
+        # Judged on its first bytes (`fetch.judged_when_cut`), which are not what a night
+        # that read it to its end or to the byte cap hashed: compared with that night's
+        # fingerprint, it said "content changed" each time the server's speed crossed
+        # over. The server's own word for the whole file decides instead, as a 304 would;
+        # without it, no fingerprint (the last stays, and the next night reads again). A
+        # first read has nothing to compare: its first bytes are the baseline, with their
+        # validators, so the next nights ask "changed since?".
+        same = _same_file(previous, etag, last_modified, length)
+        fingerprint = previous.fingerprint if same else None
     if not_modified and previous is not None:
         fingerprint = previous.fingerprint
         title = previous.title

@@ -184,11 +184,11 @@ class Reading:
 
 #: Bytes of a page body that must have come by the URL's deadline for the body to be
 #: judged on them (`judged_when_cut`), and the bytes it is then judged on, however many
-#: more came: always the same prefix (they make no fingerprint, though: a faster night
-#: reads more, `checker._observe`). 256 KiB hold the head and first screens of a page (its
-#: title, its words for drift and soft-404s) and a file's opening. In the 45 s a URL has,
-#: it asks the server for about 6 KB/s
-#: on average, a dial-up modem's speed; slower (a trickle, a byte a second) is a timeout.
+#: more came: always the same prefix (a faster night reads more, so what they hash is
+#: compared with the server's validators instead: `checker._observe`). 256 KiB hold the
+#: head and first screens of a page (its title, its words for drift and soft-404s) and a
+#: file's opening. In the 45 s a URL has, it asks the server for about 6 KB/s on average,
+#: a dial-up modem's speed; slower (a trickle, a byte a second) is a timeout.
 SLOW_BODY_BYTES = 256 * 1024
 
 
