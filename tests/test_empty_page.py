@@ -54,6 +54,9 @@ def test_an_empty_page_or_file_is_a_missing_page(body: bytes, content_type: str,
     verdict = classify(_checked(200, body, content_type))
     assert verdict.outcome is Outcome.SOFT_404
     assert said in verdict.reason and "open it in a browser" in verdict.reason
+    # A download has no page to be blank (r10): the file holds nothing to open.
+    shown = "blank page" if said.startswith("an empty page") else "holds nothing to open"
+    assert shown in verdict.reason
     # Not broken at once: a deploy in progress empties pages for a while, and a failure
     # is confirmed only by the nights after it (`health.apply_observation`).
     assert verdict.outcome.severity is Severity.BROKEN
@@ -146,11 +149,17 @@ def test_a_page_with_something_to_show_or_no_body_to_judge_is_not_empty(
             "text/html",
             id="comment closed by --!>",
         ),
+        # A stylesheet may paint a background or text of its own (r10).
+        pytest.param(
+            b'<html><head><link rel="stylesheet" href="/splash.css"></head><body></body></html>',
+            "text/html",
+            id="external stylesheet",
+        ),
     ],
 )
 def test_a_page_a_browser_may_show_is_not_empty(body: bytes, content_type: str) -> None:
     """Only a skeleton with no text anywhere, hidden or not, no element beyond html, head,
-    body, meta, link and title, and no event handler is empty: a page a browser shows,
+    body, meta and title, and no event handler is empty: a page a browser shows,
     through a shadow root, a script, a style or a handler, is not (r6 finding 4)."""
     verdict = classify(_checked(200, body, content_type))
     assert verdict.outcome is Outcome.OK, verdict.reason

@@ -456,7 +456,7 @@ def _error_status(facts: CheckFacts, last: Exchange, status: int, journey: str) 
 #: fails at its first other piece, in time linear in its length.
 _SKELETON = re.compile(
     r"""(?:\s|&nbsp;|&#160;|&#x0*a0;|<!--(?!-?>).*?(?:--!?>|\Z)|<![^>]*>|<\?[^>]*>"""
-    r"""|</?(?:html|head|body|meta|link|title)"""
+    r"""|</?(?:html|head|body|meta|title)"""
     r"""(?:[\s/](?:[^>"'=]|=\s*+(?:"[^"]*"|'[^']*')?)*+)?>)*+""",
     re.IGNORECASE | re.DOTALL,
 )
@@ -493,16 +493,17 @@ def _empty(facts: CheckFacts, last: Exchange, answer: Answer) -> str | None:
         kind, what = "page", "HTML with no text in it"
     else:
         return None
+    shown = "browsers show as a blank page" if kind == "page" else "holds nothing to open"
     return (
-        f"the server sent an empty {kind} ({what}), which browsers show as a blank page; open "
-        "it in a browser, and if it is blank there too, tell the publisher or find the "
-        "resource elsewhere"
+        f"the server sent an empty {kind} ({what}), which {shown}; open it in a browser, and "
+        "if it is empty there too, tell the publisher or find the resource elsewhere"
     )
 
 
 def _skeleton(body: bytes, content_type: str | None) -> bool:
     """Whether the page is an HTML skeleton with nothing in it: no text anywhere, hidden or
-    not, no element but html, head, body, meta, link and title, and none of them with an
+    not, no element but html, head, body, meta and title (a <link> may be a stylesheet that
+    paints the page), and none of them with an
     event handler, a style or a background (`_SKELETON`, `_ACTS`).
 
     Judged on the text the page's analysis read (a UTF-16 page's bytes match no tag), and
