@@ -168,6 +168,12 @@ def _refused_after(first: httpx.Response) -> Answer:
     return lambda: answers.pop() if answers else REFUSED()
 
 
+def _failed_then_refused(first: Answer) -> Answer:
+    """A server that took the first connection and failed it (a restart), then refused."""
+    answers = [first]
+    return lambda: (answers.pop() if answers else REFUSED)()
+
+
 @pytest.mark.parametrize(
     ("http", "due"),
     [
@@ -179,12 +185,25 @@ def _refused_after(first: httpx.Response) -> Answer:
         pytest.param(
             _refused_after(httpx.Response(503)), True, id="a-503-retried-and-the-retry-refused"
         ),
+        pytest.param(
+            _failed_then_refused(_failing(httpx.ReadTimeout, TimeoutError("read"))),
+            True,
+            id="a-read-timeout-after-connecting-then-refused",
+        ),
+        pytest.param(
+            _failed_then_refused(
+                _failing(httpx.ReadError, ConnectionResetError(104, "Connection reset by peer"))
+            ),
+            True,
+            id="a-reset-after-connecting-then-refused",
+        ),
     ],
 )
 def test_an_http_server_that_answered_any_request_of_the_check_is_not_tried_over_https(
     http: Answer, due: bool
 ) -> None:
-    """r6 R6: its https vhost's 404 was the verdict, "the http:// address does not answer"."""
+    """r6 R6, r10: its https vhost's 404 was the verdict, "the http:// address does not
+    answer", though it had answered, or taken the connection, before refusing."""
     previous = Previous(etag=ETAG, fingerprint="sha256:x", content_type="text/html")
     obs, asked = _night(http, lambda _: httpx.Response(404), fingerprint_due=due, previous=previous)
     assert all(HTTPS not in request for request in asked)

@@ -533,8 +533,10 @@ def _unanswered_exchange(exchange: Exchange) -> bool:
         return False
     if any(hop.status is not None for hop in exchange.chain):
         return False  # a redirect, or an answer whose body broke off
-    if any(note.cause.isdigit() for note in exchange.retries):
-        return False  # an attempt the server answered with a status before this error
+    if any(note.connected for note in exchange.retries):
+        # An attempt the server answered, or whose connection it took before a read timed
+        # out or was reset (a server restarting), before this error: it was there (r10).
+        return False
     return _unanswered(exchange.error)
 
 

@@ -70,6 +70,9 @@ class RetryNote:
     cause: str
     retry_after: float | None
     delay: float
+    #: The repeated attempt's connection was taken (its failure came after connecting, or
+    #: it was answered): the server was there (`checker._unanswered_exchange`).
+    connected: bool = True
 
 
 class Stop(StrEnum):

@@ -148,7 +148,10 @@ async def with_retries(
         attempt = state.outcome.result() if state.outcome is not None else None
         if isinstance(attempt, Attempt):
             cause = retry_cause(attempt) or "?"
-            notes.append(RetryNote(cause, attempt.retry_after, state.upcoming_sleep))
+            connecting = isinstance(attempt.error, httpx.ConnectError | httpx.ConnectTimeout)
+            notes.append(
+                RetryNote(cause, attempt.retry_after, state.upcoming_sleep, not connecting)
+            )
 
     def last_result(state: RetryCallState) -> Attempt:
         assert state.outcome is not None
