@@ -402,19 +402,7 @@ class _Run:
         unanswered: str | None = None  # why the http:// address did not answer, if https did
         deadline = asyncio.timeout(self.settings.total_timeout)
         try:
-            try:
-                async with deadline:
-                    progress.deadline, progress.timeout = deadline.when(), deadline
-                    # Pauses the host asked for push the deadline back by at most as much
-                    # again: no URL holds its worker longer than twice `total_timeout`.
-                    progress.grace = self.settings.total_timeout
-                    await self.fetcher.fetch(target, parsed.canonical, progress)
-            except TimeoutError:
-                # A page still coming at the deadline is judged on what came, if enough did.
-                cut = progress.cut_read() if deadline.expired() else None
-                if cut is None:
-                    raise
-                progress.exchanges.append(cut)
+            await self._fetch_in_time(self.fetcher, target, parsed.canonical, progress, deadline)
             # Outside the URL's deadline, as the probe: each has a deadline of its own.
             upgraded = await self._over_https(target, progress)
             if upgraded is not None:
@@ -456,6 +444,30 @@ class _Run:
             broken = CheckFacts(url=parsed.canonical, internal_error=f"{type(exc).__name__}: {exc}")
             return _observe(target, broken, checked_at, elapsed_ms)
 
+    async def _fetch_in_time(
+        self,
+        fetcher: Fetcher,
+        target: Target,
+        url: str,
+        progress: Progress,
+        deadline: asyncio.Timeout,
+    ) -> None:
+        """Fetch `url` into `progress` within `deadline` (the URL's `total_timeout`). A page
+        still coming when it passes is judged on what came, if enough did
+        (`Progress.cut_read`); otherwise its TimeoutError goes on."""
+        try:
+            async with deadline:
+                progress.deadline, progress.timeout = deadline.when(), deadline
+                # Pauses the host asked for push the deadline back by at most as much
+                # again: no URL holds its worker longer than twice `total_timeout`.
+                progress.grace = self.settings.total_timeout
+                await fetcher.fetch(target, url, progress)
+        except TimeoutError:
+            cut = progress.cut_read() if deadline.expired() else None
+            if cut is None:
+                raise
+            progress.exchanges.append(cut)
+
     async def _over_https(
         self, target: Target, progress: Progress
     ) -> tuple[CheckedUrl, Progress, str] | None:
@@ -482,15 +494,11 @@ class _Run:
         tried = Progress()
         deadline = asyncio.timeout(self.settings.total_timeout)
         try:
-            async with deadline:
-                tried.deadline, tried.timeout = deadline.when(), deadline
-                tried.grace = self.settings.total_timeout
-                await self._once_fetcher.fetch(target, checked.canonical, tried)
+            await self._fetch_in_time(
+                self._once_fetcher, target, checked.canonical, tried, deadline
+            )
         except TimeoutError:
-            cut = tried.cut_read() if deadline.expired() else None
-            if cut is None:
-                return None
-            tried.exchanges.append(cut)
+            return None
         if not tried.exchanges or tried.exchanges[-1].answer is None:
             return None  # no answer over https either: the http failure stands
         return checked, tried, describe_error(last.error).sentence
