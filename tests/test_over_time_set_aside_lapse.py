@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from catalog import decisions, runs, store
+from catalog.model import pack_text
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
 from catalog.set_aside import lapses, problem_kind
@@ -303,4 +304,39 @@ def test_the_lapse_note_stays_true_on_later_nights(tmp_path: Path) -> None:
         assert (
             f"back in the queue on {days(5.01).date()} when it became: page missing (soft 404)"
             in row.state_note
+        )
+
+
+def test_a_drift_seen_two_nights_ends_the_ignore_of_a_bot_wall(tmp_path: Path) -> None:
+    """The domain lapsed and a casino holds it: not on the first night (a hacked page is
+    sometimes cleaned by the next), on the second."""
+    casino = {
+        "title": "Best Online Casino",
+        "text_sample_packed": pack_text(
+            "Online casino with free spins and a welcome bonus. Play slots, poker, roulette "
+            "and blackjack. Sports betting and live casino games with the best odds tonight."
+        ),
+    }
+    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(engine)
+        sync_catalogs(engine, [kit], now=days(0))
+        for night in range(3):
+            _night(settings, engine, night, _B)
+        _ignore(settings, Ticker(days(2.5)))
+        queued = []
+        for night in (3, 4, 5):
+            run_id = store.start_run(engine, trigger="schedule", now=days(night))
+            batch = [
+                make_observation(HOTLINE, _OK, days(night), **casino),
+                make_observation(FINE, checked_at=days(night)),
+            ]
+            stored = runs.store_batch(settings, run_id, batch, clock=Ticker(days(night)))
+            runs.finish_run(settings, run_id, stored=[stored], clock=Ticker(days(night + 0.01)))
+            ctx = build_context(report_data(engine), now=days(night + 0.01))
+            queued.append("hotline" in _queued(ctx))
+        assert queued == [False, True, True]
+        row = next(r for g in ctx.groups for r in g.rows if r.resource_id == "hotline")
+        assert row.state_note and "when it became: page no longer matches its entry" in (
+            row.state_note
         )
