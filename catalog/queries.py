@@ -167,8 +167,9 @@ class ResourceRow:
     snoozed_by: Decided | None = None
     ignored_by: Decided | None = None
     #: Flipping between working and failing lately (`catalog.health`).
-    #: An ignore or snooze ended by a run because the link's problem changed kind, said
-    #: as `set_aside.lapse_note` tells it (without the link's reason, which the row shows);
+    #: An ignore or snooze ended by a run because the link settled into another kind of
+    #: problem, said as `set_aside.lapse_note` tells it, in the past tense (without the
+    #: link's reason that night: the row shows its reason now);
     #: None once the curator decides again (ignore, snooze, unignore).
     lapsed: str | None = None
     flapping: bool = False
@@ -504,12 +505,19 @@ def _with_lapses(session: Session, resources: list[ResourceRow]) -> list[Resourc
         Decision.resource_id.in_(list(lapsed)), Decision.kind.in_(_DECIDED_AGAIN)
     )
     for pk, latest in session.execute(decided.group_by(Decision.resource_id)):
-        if latest is not None and latest > (lapsed[pk].get("decision_id") or 0):
+        if latest is not None and latest > _lapsed_decision(lapsed[pk]):
             del lapsed[pk]
     for pk, details in lapsed.items():
         i = index[pk]
         resources[i] = replace(resources[i], lapsed=lapse_note(details, why=False))
     return resources
+
+
+def _lapsed_decision(details: Mapping[str, Any]) -> int:
+    """The latest decision a lapse ended: an entry both ignored and snoozed had two."""
+    also = details.get("also")
+    ids = [details.get("decision_id"), also.get("decision_id") if isinstance(also, Mapping) else 0]
+    return max(int(i) for i in (*ids, 0) if isinstance(i, int))
 
 
 def _refusals_since(session: Session, since: datetime | None) -> Refusals | None:

@@ -1,26 +1,44 @@
-"""When an ignore or a snooze lapses: the kind of problem it was decided about changed.
+"""When an ignore or a snooze lapses: the link settled into another kind of problem.
 
 Stage: curate and the end of a run (`store.lapse_set_asides`). An ignore or a snooze is a
 decision about the problem the curator saw ("works in a browser; blocks automated
 checks"), not about whatever the link does next: a hotline ignored for a bot wall whose
 domain then lapsed and showed a parked page stayed under "Snoozed and ignored" while the
 fix list and the news said nothing. So the decision stores the link's problem kind at
-the time (`problem_kind`, in the decision's details), and a run that finds a settled
-problem of another kind ends it (`lapses`), with a note saying what was decided then and
-what the link does now (`lapse_note`). The same kind again, a recovery, or a failure not
-yet confirmed (one night's timeout at a bot wall) keeps it.
+the time (`problem_kind`, in the decision's details), and a run that finds a problem of
+another kind (`lapses`), settled (`settled`), ends it, with a note saying what was
+decided and what the link became that night (`lapse_note`).
+
+A checker that cries wolf is worse than none, so one night says little: a failure counts
+once `catalog.health` confirms it (a soft 404 too), a block, a drift or a move once two
+checks a night apart saw it, and a 429 (come back later) never. A bot wall blocks on some
+nights and times out on others (`_WALL`): a timeout, confirmed or not, is the same
+problem as a block. The same kind again or the link working keeps the decision too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
-from catalog.health import CHECK_BY_HAND, confirmed_broken
+from catalog.health import BROKEN as BROKEN_STATE
+from catalog.health import CHECK_BY_HAND, NIGHT_SLACK, confirmed_broken
 from catalog.outcomes import Outcome, Severity
 from catalog.text import clipped
 
-__all__ = ["THEN", "UNCHECKED", "WORKING", "kind_words", "lapse_note", "lapses", "problem_kind"]
+__all__ = [
+    "ONE_NIGHT",
+    "THEN",
+    "UNCHECKED",
+    "WORKING",
+    "kind_words",
+    "lapse_note",
+    "lapses",
+    "problem_kind",
+    "settled",
+    "streak_key",
+]
 
 #: The decision details' key for the problem kind when the set-aside was decided.
 THEN = "problem"
@@ -31,36 +49,45 @@ UNCHECKED = "unchecked"
 WORKING = "ok"
 BLOCKED = "blocked"
 BROKEN = "broken"
+#: Confirmed broken by timeouts: a dead site, or a bot wall that stopped answering.
+TIMED_OUT = "timed_out"
 SOFT_404 = "soft_404"
 DRIFT = "drift"
 MOVED = "moved"
+#: A failure not yet confirmed: never ends a decision.
+_UNSETTLED = "failing"
 
 #: How a note names each kind (other kinds are outcome values, named by their own words).
 _KIND_WORDS = {
     BLOCKED: "blocked or check by hand",
     BROKEN: "confirmed broken",
+    TIMED_OUT: "confirmed broken (timing out)",
     SOFT_404: "page missing (soft 404)",
     DRIFT: "page no longer matches its entry",
     MOVED: "moved permanently",
 }
-#: Kinds of a failure not yet confirmed: no reason to end a decision yet.
-_UNSETTLED = "failing"
+#: One problem under several kinds. A bot wall answers 403 one night and lets the check
+#: time out the next (confirmed broken after a few such nights, the blocks between them
+#: not breaking the count); a confirmed break is a break whatever its error.
+_FAMILIES = (frozenset({BLOCKED, _UNSETTLED, TIMED_OUT}), frozenset({BROKEN, TIMED_OUT}))
+
+#: How long checks must keep seeing a block, a drift or a move before it is settled: two
+#: nightly checks (a little less than a day apart at times, `NIGHT_SLACK`); a curator's
+#: rechecks the same day settle nothing.
+ONE_NIGHT = timedelta(days=1) - NIGHT_SLACK
 
 
 def problem_kind(outcome: str | None, state: str | None, drift_reason: str | None) -> str | None:
     """The kind of problem a link has, as the report's queue groups tell it apart; None
     for a link that works (or was never checked: nothing is known). A failure not yet
-    confirmed is `failing`, which neither keeps nor ends a decision (`lapses`)."""
+    confirmed is `failing`, which never ends a decision (`lapses`)."""
     if outcome is None or outcome == Outcome.NETWORK_UNAVAILABLE.value:
         return None
-    try:
-        known: Outcome | None = Outcome(outcome)
-    except ValueError:
-        known = None
+    known = Outcome.known(outcome)
     if known is Outcome.SOFT_404:
         return SOFT_404
     if confirmed_broken(known, state or ""):
-        return BROKEN
+        return TIMED_OUT if known is Outcome.TIMEOUT else BROKEN
     if drift_reason:
         return DRIFT
     if known in (Outcome.BLOCKED, Outcome.RATE_LIMITED) or state == CHECK_BY_HAND:
@@ -74,14 +101,42 @@ def problem_kind(outcome: str | None, state: str | None, drift_reason: str | Non
     return None
 
 
+def streak_key(outcome: str | None) -> str | None:
+    """What consecutive checks must share to have seen the same block or move (`settled`):
+    a bot wall's 403 and a private address alike; a 429 shares nothing (it never settles)."""
+    known = Outcome.known(outcome)
+    if known is Outcome.RATE_LIMITED:
+        return None
+    if known is not None and known.severity is Severity.LOOK:
+        return BLOCKED
+    return outcome
+
+
+def settled(kind: str | None, outcome: str | None, state: str | None, seen_for: timedelta) -> bool:
+    """Whether the link's problem `kind` now is settled enough to end a decision: a failure
+    as `catalog.health` confirms it (a soft 404 is filed apart, but confirmed the same
+    way); anything else once consecutive checks have seen it for `ONE_NIGHT` (`seen_for`:
+    from the first of them to the last). A 429 asks us to come back later: never."""
+    if kind is None or kind == _UNSETTLED or outcome == Outcome.RATE_LIMITED.value:
+        return False
+    if kind in (BROKEN, TIMED_OUT):
+        return True
+    if kind == SOFT_404:
+        return state == BROKEN_STATE
+    return seen_for >= ONE_NIGHT
+
+
 def lapses(then: str | None, now: str | None) -> bool:
-    """Whether a decision made while the link's problem was `then` ends now that it is
-    `now`: a settled problem of another kind. A link working again keeps it (the decision
-    still holds when it fails as before); so does a failure confirmed since."""
+    """Whether a decision made while the link's problem was `then` (None: it worked) ends
+    now that it is `now` (settled: `settled`): a problem of another kind. A link working
+    again keeps it (the decision still holds when it fails as before); so does a failure
+    confirmed since it was decided, and another kind of the same problem (`_FAMILIES`)."""
     if now is None or now in (_UNSETTLED, then):
         return False
     # A failure ignored before it was confirmed is the same problem once it is.
-    return not (then == _UNSETTLED and now == BROKEN)
+    if then == _UNSETTLED and now in (BROKEN, TIMED_OUT):
+        return False
+    return not any(then in family and now in family for family in _FAMILIES)
 
 
 def kind_words(kind: str | None) -> str:
@@ -93,21 +148,33 @@ def kind_words(kind: str | None) -> str:
     return _KIND_WORDS.get(kind, kind.replace("_", " "))
 
 
-def lapse_note(details: Mapping[str, Any], *, why: bool = True) -> str:
-    """From a `set_aside_lapsed` event's details: "ignored on DATE by WHO for 'REASON'
-    (then: blocked or check by hand); now: page no longer matches its entry (WHY)";
-    `why`: with the link's reason (a report row shows that already)."""
+def _decided(details: Mapping[str, Any]) -> str:
+    """One decision that lapsed: "ignored on DATE by WHO for 'REASON' (then: KIND)"."""
     what = "snoozed" if details.get("decision") == "snooze" else "ignored"
     day = str(details.get("decided_at") or "")[:10] or "?"
     until = str(details.get("until") or "")[:10]
-    by = details.get("by") or "?"
-    reason = details.get("reason")
-    said = f"{what} on {day} by {by}"
+    said = f"{what} on {day} by {details.get('by') or '?'}"
     if until:
         said += f" until {until}"
+    reason = details.get("reason")
     if reason:
         said += f" for '{reason}'"
-    said += f" (then: {kind_words(details.get('then'))}); now: {kind_words(details.get('now'))}"
+    return f"{said} (then: {kind_words(details.get('then'))})"
+
+
+def lapse_note(details: Mapping[str, Any], *, why: bool = True) -> str:
+    """From a `set_aside_lapsed` event's details, in the past tense (a row keeps it while
+    the link does other things): "ignored on DATE by WHO for 'REASON' (then: blocked or
+    check by hand); back in the queue on DATE when it became: page no longer matches its
+    entry (WHY)"; an entry both ignored and snoozed names both. `why`: with the link's
+    reason that night (a report row shows the link's reason now instead)."""
+    said = _decided(details)
+    also = details.get("also")
+    if isinstance(also, Mapping):
+        said += f" and {_decided(also)}"
+    day = str(details.get("lapsed_at") or "")[:10]
+    said += f"; back in the queue{f' on {day}' if day else ''}"
+    said += f" when it became: {kind_words(details.get('now'))}"
     now_reason = details.get("now_reason") if why else None
     if now_reason:
         said += f" ({clipped(' '.join(str(now_reason).split()), 120)})"

@@ -633,9 +633,8 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     note = state_label if noted else None
     if r.flapping:
         note = f"{note}; {_FLAPPING}" if note else _FLAPPING.capitalize()
-    if r.lapsed:  # back in the queue on its own: say what was decided, and why no longer
-        lapsed = f"back in the queue, no longer {r.lapsed}"
-        note = f"{note}; {lapsed}" if note else lapsed.capitalize()
+    if r.lapsed:  # back in the queue on its own: what was decided, and when it ended
+        note = f"{note}; {r.lapsed}" if note else r.lapsed[0].upper() + r.lapsed[1:]
     stale_reasons, stale_codes = _stale(r)
     # A drifted link's redirect target is where the drift was seen: no new address.
     suggested = None if priority is Priority.DRIFT else _moved_to(r)

@@ -805,7 +805,8 @@ def _place(
     if kind == "snooze_ended":
         return "snooze_ended", snooze_summary(d), None, None
     if kind == "set_aside_lapsed":
-        return "set_aside_lapsed", f"No longer {lapse_note(d)}.", None, None
+        said = lapse_note(d)
+        return "set_aside_lapsed", f"{said[0].upper()}{said[1:]}.", None, None
     if kind == "flapping_started":
         return "flapping_started", flapping_summary(d, started=True), None, None
     if kind == "flapping_stopped":

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from catalog.health import STATE_LABELS
 from catalog.outcomes import Outcome, Severity
@@ -194,6 +195,12 @@ def _check_label(value: str) -> tuple[str, str]:
     return outcome.label, outcome.severity.value
 
 
+def _reason_isolated(details: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A decision's details with its reason (the curator's words) isolated."""
+    reason = details.get("reason")
+    return {**details, "reason": isolated(str(reason))} if reason else details
+
+
 def _event_detail(event: EventRow) -> str | None:
     """An event's details, each piece of outside text in it (a title, an address, a
     curator's reason) `isolated`: the resource page shows them as islands (`<bdi>`)."""
@@ -208,8 +215,12 @@ def _event_detail(event: EventRow) -> str | None:
     if event.kind == "fields_edited":
         return ", ".join(isolated(str(f)) for f in d.get("fields") or ()) or None
     if event.kind == "set_aside_lapsed":
-        reason = d.get("reason")
-        return lapse_note({**d, "reason": isolated(str(reason))} if reason else d)
+        also = d.get("also")
+        return lapse_note(
+            {**_reason_isolated(d), "also": _reason_isolated(also)}
+            if isinstance(also, Mapping)
+            else _reason_isolated(d)
+        )
     if event.kind == "snooze_ended":
         reason = d.get("reason")
         return snooze_summary({**d, "reason": isolated(str(reason))} if reason else d)

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
 from catalog import decisions, runs, store
+from catalog.model import pack_text
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
 from catalog.set_aside import lapses, problem_kind
@@ -80,21 +82,22 @@ def test_an_ignored_bot_wall_that_starts_answering_soft_404s_is_back_in_the_queu
     tmp_path: Path,
 ) -> None:
     """The report's own advice (ignore a bot wall that works in a browser), then the domain
-    lapses: the entry is back in its group, its row says what was decided and why it no
-    longer holds, and the news says so the night it happened."""
+    lapses: once the soft 404 is confirmed the entry is back in its group, its row says
+    what was decided and when it ended, and the news says so the night it happened."""
     blocked, missing = Outcome.BLOCKED, Outcome.SOFT_404
-    reports = _nights(tmp_path, [blocked] * 3, [blocked, missing, missing], _ignore)
-    assert "hotline" not in _queued(reports[0])  # the same bot wall: still ignored
-    assert [("hotline" in _queued(ctx)) for ctx in reports[1:]] == [True, True]
-    row = next(r for g in reports[1].groups for r in g.rows if r.resource_id == "hotline")
+    reports = _nights(tmp_path, [blocked] * 3, [blocked, *[missing] * 4], _ignore)
+    # The same bot wall, then soft 404s not yet confirmed: still ignored.
+    assert [("hotline" in _queued(ctx)) for ctx in reports] == [False, False, False, True, True]
+    row = next(r for g in reports[3].groups for r in g.rows if r.resource_id == "hotline")
     assert row.ignored_reason is None
     assert row.state_note is not None
-    assert f"no longer ignored on {days(2.5).date()} by ana for '{BOT_WALL}'" in row.state_note
-    assert "(then: blocked or check by hand); now: page missing (soft 404)" in row.state_note
-    news = render_markdown(reports[1]).split("## Since the last run")[1]
+    assert f"ignored on {days(2.5).date()} by ana for '{BOT_WALL}'" in row.state_note
+    assert "(then: blocked or check by hand); back in the queue on" in row.state_note
+    assert "when it became: page missing (soft 404)" in row.state_note
+    news = render_markdown(reports[3]).split("## Since the last run")[1]
     assert "Back in the queue: the problem changed (1)" in news
-    assert "Back in the queue" not in render_markdown(reports[2]).split("## Since the last run")[1]
-    assert not reports[2].set_aside
+    assert "Back in the queue" not in render_markdown(reports[4]).split("## Since the last run")[1]
+    assert not reports[4].set_aside
 
 
 def test_an_ignore_holds_through_a_recovery_the_same_block_and_an_unconfirmed_failure(
@@ -118,19 +121,18 @@ def test_a_confirmed_break_ends_the_ignore_of_a_bot_wall(tmp_path: Path) -> None
     first = queued.index(True)
     assert all(queued[first:])
     row = next(r for g in reports[first].groups for r in g.rows if r.resource_id == "hotline")
-    assert row.state_note and "now: confirmed broken" in row.state_note
+    assert row.state_note and "when it became: confirmed broken" in row.state_note
 
 
 def test_a_new_kind_of_problem_ends_a_snooze_early(tmp_path: Path) -> None:
-    """Snoozed until day 30 for a bot wall: a soft 404 on day 4 ends it then."""
-    reports = _nights(tmp_path, [Outcome.BLOCKED] * 3, [Outcome.BLOCKED, Outcome.SOFT_404], _snooze)
-    assert "hotline" not in _queued(reports[0])
-    assert "hotline" in _queued(reports[1])
-    row = next(r for g in reports[1].groups for r in g.rows if r.resource_id == "hotline")
+    """Snoozed until day 30 for a bot wall: a soft 404 from day 4, confirmed on day 6,
+    ends it then."""
+    after = [Outcome.BLOCKED, *[Outcome.SOFT_404] * 3]
+    reports = _nights(tmp_path, [Outcome.BLOCKED] * 3, after, _snooze)
+    assert [("hotline" in _queued(ctx)) for ctx in reports] == [False, False, False, True]
+    row = next(r for g in reports[3].groups for r in g.rows if r.resource_id == "hotline")
     assert row.snoozed_until is None
-    assert row.state_note and f"no longer snoozed on {days(2.5).date()} by ana until" in (
-        row.state_note
-    )
+    assert row.state_note and f"snoozed on {days(2.5).date()} by ana until" in (row.state_note)
 
 
 def test_a_new_ignore_after_a_lapse_holds_for_the_new_problem(tmp_path: Path) -> None:
@@ -143,12 +145,14 @@ def test_a_new_ignore_after_a_lapse_holds_for_the_new_problem(tmp_path: Path) ->
         for night in range(3):
             _night(settings, engine, night, Outcome.BLOCKED)
         _ignore(settings, Ticker(days(2.5)))
-        assert "hotline" in _queued(_night(settings, engine, 3, Outcome.SOFT_404))
-        decisions.ignore(settings, "hotline", reason="kept on purpose", clock=Ticker(days(3.5)))
-        ctx = _night(settings, engine, 4, Outcome.SOFT_404)
+        for night in (3, 4):
+            _night(settings, engine, night, Outcome.SOFT_404)
+        assert "hotline" in _queued(_night(settings, engine, 5, Outcome.SOFT_404))
+        decisions.ignore(settings, "hotline", reason="kept on purpose", clock=Ticker(days(5.5)))
+        ctx = _night(settings, engine, 6, Outcome.SOFT_404)
         assert "hotline" not in _queued(ctx)
         assert [r.resource_id for r in ctx.set_aside] == ["hotline"]
-        assert "no longer" not in (ctx.set_aside[0].state_note or "")
+        assert "back in the queue" not in (ctx.set_aside[0].state_note or "")
 
 
 def test_problem_kinds() -> None:
@@ -163,6 +167,13 @@ def test_problem_kinds() -> None:
     assert lapses(None, "broken")
     assert not lapses("failing", "broken")  # ignored before it was confirmed
     assert lapses("failing", "drift")
+    # A bot wall that times out: blocked and timing out are one problem, either way.
+    assert problem_kind("timeout", "broken", None) == "timed_out"
+    assert not lapses("failing", "blocked")
+    assert not lapses("blocked", "timed_out")
+    assert not lapses("timed_out", "blocked")
+    assert not lapses("broken", "timed_out")
+    assert lapses("broken", "blocked")
 
 
 def test_an_ignore_recorded_before_its_problem_was_stored_lapses_by_the_check_then(
@@ -188,9 +199,144 @@ def test_an_ignore_recorded_before_its_problem_was_stored_lapses_by_the_check_th
             resource_changes=changes,
         )
         assert "hotline" not in _queued(_night(settings, engine, 3, Outcome.BLOCKED))
-        assert "hotline" in _queued(_night(settings, engine, 4, Outcome.SOFT_404))
+        for night in (4, 5):  # a soft 404 not yet confirmed
+            assert "hotline" not in _queued(_night(settings, engine, night, Outcome.SOFT_404))
+        assert "hotline" in _queued(_night(settings, engine, 6, Outcome.SOFT_404))
         lines = decisions.history_lines(store.resource_history(engine, "hotline"))
         lapsed = [line for line in lines if "set_aside_lapsed" in line]
         assert len(lapsed) == 1
         assert f"ignored on {days(2.5).date()} by ana for '{BOT_WALL}'" in lapsed[0]
-        assert "(then: blocked or check by hand); now: page missing (soft 404)" in lapsed[0]
+        assert "(then: blocked or check by hand); back in the queue on" in lapsed[0]
+        assert "when it became: page missing (soft 404)" in lapsed[0]
+
+
+_B, _T, _R, _OK = Outcome.BLOCKED, Outcome.TIMEOUT, Outcome.RATE_LIMITED, Outcome.OK
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "decide"),
+    [
+        # Snoozed for a site rebuild while it worked: one night of 429 (come back later).
+        ([_OK, _OK], [_OK, _R, _OK, _R, _R], _snooze),
+        # Ignored while it worked: one night of 403.
+        ([_OK, _OK], [_B, _OK], _ignore),
+        # A confirmed 404 ignored on purpose: the site shows a 403 one night.
+        ([Outcome.NOT_FOUND] * 4, [_B, Outcome.NOT_FOUND], _ignore),
+        # A bot wall ignored: one night's soft 404, not confirmed, then the wall again.
+        ([_B] * 3, [Outcome.SOFT_404, _B, _B], _ignore),
+        # Ignored on a night the bot wall timed out: the wall again, night after night.
+        ([_B, _B, _T], [_B, _B, _B], _ignore),
+        # A bot wall ignored, blocking some nights and timing out others (confirmed).
+        ([_B] * 3, [_T, _B, _T, _B, _T, _T, _T, _B], _ignore),
+    ],
+)
+def test_a_passing_problem_or_the_same_wall_ends_no_set_aside(
+    tmp_path: Path,
+    before: list[Outcome],
+    after: list[Outcome],
+    decide: Callable[[Settings, Ticker], object],
+) -> None:
+    """One night of a problem that passes, a 429, or a bot wall timing out is no reason to
+    put a decided entry back in the queue."""
+    for ctx in _nights(tmp_path, before, after, decide):
+        assert "hotline" not in _queued(ctx)
+        assert [r.resource_id for r in ctx.set_aside] == ["hotline"]
+
+
+def test_a_block_seen_two_nights_ends_an_ignore_made_while_it_worked(tmp_path: Path) -> None:
+    reports = _nights(tmp_path, [_OK, _OK], [_B, _B, _B], _ignore)
+    assert [("hotline" in _queued(ctx)) for ctx in reports] == [False, True, True]
+
+
+def test_an_ignore_recorded_before_its_problem_was_stored_on_a_wall_timeout_holds(
+    tmp_path: Path,
+) -> None:
+    """An earlier version's ignore, made the night the bot wall timed out (not confirmed):
+    read as the wall, not as a confirmed break that a block would end."""
+    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(engine)
+        sync_catalogs(engine, [kit], now=days(0))
+        for night, outcome in enumerate([_B, _B, _T]):
+            _night(settings, engine, night, outcome)
+        hotline = store.find_resource(engine, "hotline")
+        changes = {"ignored_at": days(2.5), "ignored_reason": BOT_WALL}
+        store.record_decision(
+            engine,
+            hotline.id,
+            "ignore",
+            by="ana",
+            at=days(2.5),
+            reason=BOT_WALL,
+            resource_changes=changes,
+        )
+        for night in (3, 4, 5):
+            assert "hotline" not in _queued(_night(settings, engine, night, _B))
+
+
+def test_an_entry_snoozed_and_ignored_is_back_once_with_its_note(tmp_path: Path) -> None:
+    """One news item for one entry, and the row says both decisions ended."""
+
+    def both(settings: Settings, clock: Ticker) -> object:
+        _snooze(settings, Ticker(days(2.4)))
+        return _ignore(settings, clock)
+
+    missing = Outcome.SOFT_404
+    reports = _nights(tmp_path, [_B] * 3, [missing] * 3, both)
+    ctx = reports[-1]
+    news = render_markdown(ctx).split("## Since the last run")[1]
+    assert "Back in the queue: the problem changed (1)" in news
+    row = next(r for g in ctx.groups for r in g.rows if r.resource_id == "hotline")
+    assert row.snoozed_until is None and row.ignored_reason is None
+    assert row.state_note is not None
+    assert f"ignored on {days(2.5).date()} by ana" in row.state_note
+    assert f"snoozed on {days(2.4).date()} by ana" in row.state_note
+
+
+def test_the_lapse_note_stays_true_on_later_nights(tmp_path: Path) -> None:
+    """The row tells what was decided and when it ended, not a "now" that goes stale."""
+    missing = Outcome.SOFT_404
+    reports = _nights(tmp_path, [_B] * 3, [missing] * 3 + [Outcome.NOT_FOUND] * 2, _ignore)
+    for ctx in reports[2:]:
+        row = next(r for g in ctx.groups for r in g.rows if r.resource_id == "hotline")
+        assert row.state_note is not None
+        assert "now:" not in row.state_note
+        assert (
+            f"back in the queue on {days(5.01).date()} when it became: page missing (soft 404)"
+            in row.state_note
+        )
+
+
+def test_a_drift_seen_two_nights_ends_the_ignore_of_a_bot_wall(tmp_path: Path) -> None:
+    """The domain lapsed and a casino holds it: not on the first night (a hacked page is
+    sometimes cleaned by the next), on the second."""
+    casino = {
+        "title": "Best Online Casino",
+        "text_sample_packed": pack_text(
+            "Online casino with free spins and a welcome bonus. Play slots, poker, roulette "
+            "and blackjack. Sports betting and live casino games with the best odds tonight."
+        ),
+    }
+    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(engine)
+        sync_catalogs(engine, [kit], now=days(0))
+        for night in range(3):
+            _night(settings, engine, night, _B)
+        _ignore(settings, Ticker(days(2.5)))
+        queued = []
+        for night in (3, 4, 5):
+            run_id = store.start_run(engine, trigger="schedule", now=days(night))
+            batch = [
+                make_observation(HOTLINE, _OK, days(night), **casino),
+                make_observation(FINE, checked_at=days(night)),
+            ]
+            stored = runs.store_batch(settings, run_id, batch, clock=Ticker(days(night)))
+            runs.finish_run(settings, run_id, stored=[stored], clock=Ticker(days(night + 0.01)))
+            ctx = build_context(report_data(engine), now=days(night + 0.01))
+            queued.append("hotline" in _queued(ctx))
+        assert queued == [False, True, True]
+        row = next(r for g in ctx.groups for r in g.rows if r.resource_id == "hotline")
+        assert row.state_note and "when it became: page no longer matches its entry" in (
+            row.state_note
+        )

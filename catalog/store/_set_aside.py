@@ -1,24 +1,35 @@
-"""Ignores and snoozes that lapse when their link's problem changes kind
+"""Ignores and snoozes that lapse when their link settles into another kind of problem
 (`catalog.set_aside`): read after each run, few rows (only the resources set aside)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 
 from catalog import tables as t
-from catalog.health import BROKEN
-from catalog.outcomes import Outcome, Severity
-from catalog.set_aside import THEN, UNCHECKED, WORKING, lapses, problem_kind
+from catalog.clock import as_utc
+from catalog.outcomes import Outcome
+from catalog.set_aside import (
+    THEN,
+    UNCHECKED,
+    WORKING,
+    lapses,
+    problem_kind,
+    settled,
+    streak_key,
+)
 from catalog.store._sql import read_session, table_of, write_session
 from catalog.store._sync_rows import NewEvent, add_events
 
 #: The event a lapse writes (its details: `catalog.set_aside.lapse_note`).
 SET_ASIDE_LAPSED = "set_aside_lapsed"
 _DRIFT_MOVES = ("drift_detected", "drift_cleared")
+#: How many of a link's latest checks a streak is looked for in (`_seen_for`): a few
+#: nights are plenty to see one night's span.
+_STREAK_CHECKS = 8
 
 
 def link_problem(engine: Engine, link_id: int | None) -> str:
@@ -34,9 +45,9 @@ def link_problem(engine: Engine, link_id: int | None) -> str:
 
 def _problem_then(s: Session, link_id: int | None, at: datetime) -> str:
     """For a decision stored without `THEN` (before it was stored): the problem kind of the
-    link's last check at or before `at`, its drift read from the drift events then. The
-    state then is not kept: a failing check counts as confirmed, so that an old ignore of a
-    broken link is not ended by its being broken."""
+    link's last check at or before `at`, its state and drift read from the events then. A
+    failing check whose state then is unknown counts as not confirmed: a bot wall's
+    timeout, which neither a block nor a confirmed break ends the ignore of."""
     if link_id is None:
         return UNCHECKED
     outcome = s.scalar(
@@ -47,24 +58,83 @@ def _problem_then(s: Session, link_id: int | None, at: datetime) -> str:
     )
     if outcome is None:
         return UNCHECKED
-    drift = s.scalar(
-        select(t.Event.kind)
-        .where(t.Event.link_id == link_id, t.Event.kind.in_(_DRIFT_MOVES), t.Event.at <= at)
-        .order_by(t.Event.at.desc(), t.Event.id.desc())
+
+    def latest(*kinds: str) -> t.Event | None:
+        return s.scalars(
+            select(t.Event)
+            .where(t.Event.link_id == link_id, t.Event.kind.in_(kinds), t.Event.at <= at)
+            .order_by(t.Event.at.desc(), t.Event.id.desc())
+            .limit(1)
+        ).first()
+
+    drift, state_change = latest(*_DRIFT_MOVES), latest("state_changed")
+    state = (state_change.details or {}).get("new") if state_change is not None else None
+    drifted = "drift" if drift is not None and drift.kind == "drift_detected" else None
+    return problem_kind(outcome, state, drifted) or WORKING
+
+
+def _seen_for(s: Session, link_id: int, drift_since: datetime | None, kind: str) -> timedelta:
+    """How long consecutive checks of the link have seen its problem now: from the first
+    of them to the last (nights our network was down skipped). A drift, since it was
+    flagged (checks without a page to judge leave the flag as it was)."""
+    if kind == "drift":
+        last = s.scalar(select(t.Link.last_checked_at).where(t.Link.id == link_id))
+        if drift_since is None or last is None:
+            return timedelta(0)
+        return as_utc(last) - as_utc(drift_since)
+    checks = s.execute(
+        select(t.Observation.outcome, t.Observation.checked_at)
+        .where(
+            t.Observation.link_id == link_id,
+            t.Observation.outcome != Outcome.NETWORK_UNAVAILABLE.value,
+        )
+        .order_by(t.Observation.checked_at.desc(), t.Observation.id.desc())
+        .limit(_STREAK_CHECKS)
+    ).all()
+    if not checks or streak_key(checks[0].outcome) is None:
+        return timedelta(0)
+    key, last = streak_key(checks[0].outcome), as_utc(checks[0].checked_at)
+    first = last
+    for check in checks[1:]:
+        if streak_key(check.outcome) != key:
+            break
+        first = as_utc(check.checked_at)
+    return last - first
+
+
+def _lapsed(
+    s: Session, resource_id: int, link_id: int | None, kind: str, now_kind: str | None
+) -> dict[str, Any] | None:
+    """The details of the resource's latest `kind` of decision (ignore, snooze) if its
+    link's problem now is of another kind than when it was decided; None if it holds."""
+    decision = s.scalars(
+        select(t.Decision)
+        .where(t.Decision.resource_id == resource_id, t.Decision.kind == kind)
+        .order_by(t.Decision.at.desc(), t.Decision.id.desc())
         .limit(1)
-    )
-    try:
-        failing = Outcome(outcome).severity is Severity.BROKEN
-    except ValueError:
-        failing = False
-    state = BROKEN if failing else None
-    return problem_kind(outcome, state, "drift" if drift == "drift_detected" else None) or WORKING
+    ).first()
+    details = dict(decision.details or {}) if decision else {}
+    then = details.get(THEN)
+    if then is None and decision is not None:
+        then = _problem_then(s, link_id, decision.at)
+    then_kind = None if then in (WORKING, None) else then
+    if then == UNCHECKED or not lapses(then_kind, now_kind):
+        return None
+    return {
+        "decision": kind,
+        "decision_id": decision.id if decision else None,
+        "decided_at": decision.at.isoformat() if decision else None,
+        "by": decision.decided_by if decision else None,
+        "then": then_kind,
+    }
 
 
 def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None) -> int:
-    """End the ignores and snoozes (in force at `now`) whose link now has a settled problem
-    of another kind than when they were decided; each writes a `set_aside_lapsed` event.
-    Returns how many resources went back to the queue."""
+    """End the ignores and snoozes (in force at `now`) whose link settled into a problem of
+    another kind than when they were decided (`catalog.set_aside`); each entry back in the
+    queue writes one `set_aside_lapsed` event, naming its ignore and its snooze when it
+    had both. An entry one of whose set-asides still holds stays out with both. Returns
+    how many resources went back to the queue."""
     res, link = table_of(t.Resource), table_of(t.Link)
     query = (
         select(
@@ -78,6 +148,7 @@ def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None
             link.c.outcome,
             link.c.state,
             link.c.drift_reason,
+            link.c.drift_since,
             link.c.reason,
         )
         .join(link, link.c.id == res.c.link_id)
@@ -91,56 +162,57 @@ def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None
         conn = s.connection()
         for row in conn.execute(query).all():
             now_kind = problem_kind(row.outcome, row.state, row.drift_reason)
-            for kind, reason in (("ignore", row.ignored_reason), ("snooze", row.snooze_reason)):
-                if kind == "ignore" and row.ignored_at is None:
-                    continue
-                if kind == "snooze" and (row.snoozed_until is None or row.snoozed_until <= now):
-                    continue
-                decision = s.scalars(
-                    select(t.Decision)
-                    .where(t.Decision.resource_id == row.id, t.Decision.kind == kind)
-                    .order_by(t.Decision.at.desc(), t.Decision.id.desc())
-                    .limit(1)
-                ).first()
-                details = dict(decision.details or {}) if decision else {}
-                then = details.get(THEN)
-                if then is None and decision is not None:
-                    then = _problem_then(s, row.link_id, decision.at)
-                then_kind = None if then in (WORKING, None) else then
-                if then == UNCHECKED or not lapses(then_kind, now_kind):
-                    continue
-                lapsed: dict[str, Any] = {
-                    "id": row.rid,
-                    "decision": kind,
-                    "decision_id": decision.id if decision else None,
-                    "decided_at": decision.at.isoformat() if decision else None,
-                    "by": decision.decided_by if decision else None,
-                    "reason": reason,
-                    "then": then_kind,
-                    "now": now_kind,
-                    "now_reason": row.drift_reason or row.reason,
-                }
-                if kind == "snooze":
-                    lapsed["until"] = row.snoozed_until.isoformat()
-                events.append(
-                    NewEvent(
-                        SET_ASIDE_LAPSED,
-                        at=now,
-                        run_id=run_id,
-                        resource_id=row.id,
-                        link_id=row.link_id,
-                        details=lapsed,
-                    )
+            if now_kind is None:
+                continue
+            in_force = ["ignore"] if row.ignored_at is not None else []
+            if row.snoozed_until is not None and as_utc(row.snoozed_until) > now:
+                in_force.append("snooze")
+            ended = [_lapsed(s, row.id, row.link_id, kind, now_kind) for kind in in_force]
+            if not ended or None in ended:
+                continue
+            for lapsed in ended:
+                if lapsed is not None and lapsed["decision"] == "ignore":
+                    lapsed["reason"] = row.ignored_reason
+                elif lapsed is not None:
+                    lapsed |= {"reason": row.snooze_reason, "until": row.snoozed_until.isoformat()}
+            seen_for = _seen_for(s, row.link_id, row.drift_since, now_kind)
+            if not settled(now_kind, row.outcome, row.state, seen_for):
+                continue
+            first, *rest = [lapsed for lapsed in ended if lapsed is not None]
+            details: dict[str, Any] = {
+                "id": row.rid,
+                **first,
+                "now": now_kind,
+                "now_reason": row.drift_reason or row.reason,
+                "lapsed_at": now.isoformat(),
+            }
+            if rest:
+                details["also"] = rest[0]
+            events.append(
+                NewEvent(
+                    SET_ASIDE_LAPSED,
+                    at=now,
+                    run_id=run_id,
+                    resource_id=row.id,
+                    link_id=row.link_id,
+                    details=details,
                 )
+            )
         if events:
             add_events(s, events)
             for kind, values in (
                 ("ignore", {"ignored_at": None, "ignored_reason": None}),
                 ("snooze", {"snoozed_until": None, "snooze_reason": None}),
             ):
-                ids = [{"row_id": e.resource_id} for e in events if e.details["decision"] == kind]
+                ids = [{"row_id": e.resource_id} for e in events if kind in _decisions(e)]
                 if ids:
                     conn.execute(
                         res.update().where(res.c.id == bindparam("row_id")).values(**values), ids
                     )
-    return len({e.resource_id for e in events})
+    return len(events)
+
+
+def _decisions(event: NewEvent) -> set[str]:
+    """The kinds of set-aside (ignore, snooze) a lapse event ended."""
+    also = event.details.get("also") or {}
+    return {event.details["decision"], *([also["decision"]] if also else [])}
