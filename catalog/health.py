@@ -13,7 +13,8 @@ States:
     suspect        failing, but not yet for long enough to be sure
     broken         failing `confirm_failures` times in a row over at least `confirm_days`;
                    an invalid URL at once (the catalog's mistake, not the site's)
-    check_by_hand  blocked, rate limited or private: a person must look
+    check_by_hand  blocked, rate limited or private: a person must look (a link confirmed
+                   broken stays broken through such a night)
 
 Flapping is a flag beside the state, not a state: a link that flips between working
 (OK or a permanent redirect) and failing `flap_changes` times within
@@ -266,7 +267,11 @@ def apply_observation(
         )
         state = BROKEN if confirmed else SUSPECT
     else:  # Severity.LOOK: a person must look; the failure count is left as it was.
-        state = CHECK_BY_HAND
+        # A confirmed break stays one: a 429 or a bot wall one night between 404s says
+        # nothing of the page. It left "Confirmed broken" for "Check by hand" (with the
+        # advice to ignore a link dead for days) and was "newly broken" again, alert
+        # included, the night after.
+        state = BROKEN if prev.state == BROKEN else CHECK_BY_HAND
     flips, flapping = _flips(prev, _working_by(failures, last_success), obs, health)
     new = LinkState(
         state=state,

@@ -86,6 +86,10 @@ def problem_kind(outcome: str | None, state: str | None, drift_reason: str | Non
     known = Outcome.known(outcome)
     if known is Outcome.SOFT_404:
         return SOFT_404
+    if known in (Outcome.BLOCKED, Outcome.RATE_LIMITED) and state == BROKEN_STATE:
+        # A confirmed break stays confirmed through a night of a wall (`catalog.health`):
+        # that night's problem is the wall, as on a link that never failed.
+        return BLOCKED
     if confirmed_broken(known, state or ""):
         return TIMED_OUT if known is Outcome.TIMEOUT else BROKEN
     if drift_reason:

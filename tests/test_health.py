@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from catalog.drift import names_markers
 from catalog.health import (
     BROKEN,
@@ -111,6 +113,24 @@ def test_blocked_never_counts_as_a_failure_nor_resets_the_count() -> None:
     assert state.first_failure_at == days(0)
     assert run([blocked, blocked, blocked]).consecutive_failures == 0
     assert run([failing(0), blocked, failing(1), failing(2)]).state == BROKEN
+
+
+@pytest.mark.parametrize("outcome", [Outcome.RATE_LIMITED, Outcome.BLOCKED])
+def test_a_night_a_person_must_look_at_leaves_a_confirmed_break_confirmed(
+    outcome: Outcome,
+) -> None:
+    """r3: one 429 (or bot wall) night took a link dead for days from "Confirmed broken" to
+    "Check by hand", with the advice to ignore it, and the next 404 made it "newly broken"
+    again, alert and all."""
+    broken = run([failing(0), failing(1), failing(2)])
+    assert broken.state == BROKEN
+    look = make_observation(outcome=outcome, checked_at=days(3))
+    state, changes = apply_observation(broken, look, HEALTH, now=days(3))
+    assert (state.state, state.consecutive_failures) == (BROKEN, 3)
+    assert "state_changed" not in [c.kind for c in changes]
+    again, changes = apply_observation(state, failing(4), HEALTH, now=days(4))
+    assert again.state == BROKEN
+    assert "state_changed" not in [c.kind for c in changes]
 
 
 def test_rate_limited_and_private_addresses_need_a_person() -> None:

@@ -80,8 +80,9 @@ def reference_apply(
             consecutive_failures=failures,
             first_failure_at=first,
         )
-    else:  # Severity.LOOK: a person must look; the failure count is left as it was.
-        new = replace(new, state=CHECK_BY_HAND)
+    else:  # Severity.LOOK: a person must look; the failure count is left as it was,
+        # and a confirmed break stays one (r3, twenty-second session).
+        new = replace(new, state=BROKEN if prev.state == BROKEN else CHECK_BY_HAND)
     new = _ref_flips(prev, new, obs, health)
     return new, _changes(prev, new, obs)
 
