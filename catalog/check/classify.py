@@ -448,9 +448,10 @@ def _error_status(facts: CheckFacts, last: Exchange, status: int, journey: str) 
 
 
 #: One piece of an HTML page that shows nothing: white space (a no-break space too), a
-#: comment, a doctype, or a tag of html, head, body, meta, link or title. A page made of
-#: these alone is a skeleton; anything else (text, even hidden or in a <template> or
-#: <noscript>; any other element, an <img>, a <script>, a <div>) may show something.
+#: comment, a doctype, or a tag of html, head, body, meta or title. A page made of these
+#: alone is a skeleton; anything else (text, even hidden or in a <template> or <noscript>;
+#: any other element, an <img>, a <script>, a <div>, a stylesheet's <link>) may show
+#: something.
 #: A comment ends as browsers end it: at "-->" or "--!>", "<!-->" at once, or with the page.
 #: Quotes count only around an attribute's value. Possessive: a page that is no skeleton
 #: fails at its first other piece, in time linear in its length.
