@@ -132,7 +132,7 @@ _RATE_LIMITED_REASON = "works in a browser; rate-limits automated checks"
 
 #: A 503 "come back later" check after check: browsers get the same maintenance page, so
 #: "rate-limits automated checks" would be untrue; whether it is down for good is the
-#: curator's call once it lasts (r6).
+#: curator's call once it lasts.
 _UNAVAILABLE_FIX = (
     "The site says it is temporarily unavailable (503 Service Unavailable), check after "
     "check. If that lasts for days, open it in a browser: if it still shows a maintenance "

@@ -481,7 +481,7 @@ class _Run:
         checked as any link is (`Fetcher.fetch`: HEAD between fingerprints, GET with the
         validators the last answer gave, which was this https answer), but each request
         once: a host down on both ports costs one more connect timeout or two at most. A
-        bespoke GET read the whole page or file again every night (r6 R1).
+        bespoke GET read the whole page or file again every night.
         """
         if not progress.exchanges or not all(map(_unanswered_exchange, progress.exchanges)):
             return None  # the http server answered something: its answer is the verdict
@@ -543,7 +543,7 @@ def _unanswered_exchange(exchange: Exchange) -> bool:
         return False  # a redirect, or an answer whose body broke off
     if any(note.connected for note in exchange.retries):
         # An attempt the server answered, or whose connection it took before a read timed
-        # out or was reset (a server restarting), before this error: it was there (r10).
+        # out or was reset (a server restarting), before this error: it was there.
         return False
     return _unanswered(exchange.error)
 

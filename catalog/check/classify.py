@@ -561,7 +561,7 @@ class _Refresh(NamedTuple):
 _REFRESH_NOW_S = 5
 #: A notice's refresh waits for the visitor to read it (5 to 30 s in practice); a slower
 #: one is no forwarding but a session ending: a tip form's 20-minute timeout "redirected
-#: to the home page" is the form itself (r5).
+#: to the home page" is the form itself.
 _REFRESH_NOTICE_S = 60
 _REFRESH = re.compile(r"\s*(\d+)(?:\.[\d.]*)?\s*(?:[;,]\s*(?:url\s*=\s*)?(.*))?", re.I | re.S)
 

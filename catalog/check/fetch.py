@@ -303,7 +303,7 @@ def changed_since(previous: Previous | None, head: Exchange) -> bool:
     if _blind(previous, headers, kind or media_type(previous.content_type)):
         # A HEAD without a length (chunked, gzip: most dynamic sites) or "0" says nothing
         # of a change: read every night, every such page cost its full size and a soft-404
-        # judgement a night (r9). A few bytes either way is a date or a token.
+        # judgement a night. A few bytes either way is a date or a token.
         return bool(length and before is not None and abs(length - before) > BLIND_NOISE_BYTES)
     if not length or before is None:  # a HEAD's "Content-Length: 0" is a server's shortcut
         return False
@@ -324,7 +324,7 @@ def _blind(previous: Previous, headers: httpx.Headers, kind: str | None) -> bool
     again when the HEAD gives no length or another length than the last, by however
     little: an unavailable video, the 2018 report's address serving the 2025 edition, a
     training page redesigned about something else each answered 200 with a length a few
-    hundred bytes off, and passed as "OK" for six nights until the weekly read (r8). A
+    hundred bytes off, and passed as "OK" for six nights until the weekly read. A
     page whose length stays (or whose HEAD gives none) is not read again before its
     fingerprint is due, so a site of static pages costs no more; one whose read had
     validators is left to them."""
@@ -350,7 +350,7 @@ def _moved_for_good(previous: Previous, chain: tuple[Hop, ...]) -> bool:
     turn), and a redirect gone is what a server that redirects GET alone shows every night
     (a download script sending its Location to GET only, a trailing-slash 301 given to GET
     while HEAD is answered where it asked): compared with the read, each read the page
-    every night, for ever (r5). A parking page where a redirect was still differs in
+    every night, for ever. A parking page where a redirect was still differs in
     length or media type. A read sent after a HEAD is not repeated for its address
     before the fingerprint is due: after a move was read, the HEAD leads where that read
     went, so a HEAD that still leads elsewhere ends apart from GET (a permanent redirect

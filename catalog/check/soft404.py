@@ -175,7 +175,7 @@ class Landing(Enum):
 #: home page ("/?utm_source=old-site", "/?lang=en"); any other key may name a page
 #: ("/?p=123" on WordPress, "/index.php?title=X" on MediaWiki). "ref", "src" and "source"
 #: name no content whatever they hold: a few scripts name pages with them, but far more
-#: sites tag a dead link's redirect home with them ("/?ref=404", "/?source=legacy") (r6).
+#: sites tag a dead link's redirect home with them ("/?ref=404", "/?source=legacy").
 _NO_CONTENT_KEYS = frozenset(
     {
         "fbclid",
