@@ -289,15 +289,15 @@ def _switches_to(row: Row) -> tuple[str, str] | None:
 
 
 def _note_addresses(rows: Sequence[Row], ids_at: IdsAt) -> list[Row]:
-    """`rows`, the fix of those switching to another entry's address saying so.
+    """`rows`, the fix of those switching to another entry's address saying so, and of an
+    out-of-date entry whose link works naming the other entries at its address.
 
     Accepting the redirect would then give the collection two entries for one page (a
     `duplicate_url` error at the next lint); usually the old entry was folded into the
     other and is to be removed instead."""
-    wanted = {address for row in rows if (address := _switches_to(row))}
-    wanted.update(address for row in rows if (address := _reviewed_at(row)))
+    wanted = {address for row in rows for at, _ in _ADDRESS_NOTES if (address := at(row))}
     found = ids_at(wanted) if wanted else {}
-    return [_noted(_noted_review(row, found), found) for row in rows]
+    return [_noted(row, found) for row in rows]
 
 
 def _reviewed_at(row: Row) -> tuple[str, str] | None:
@@ -306,32 +306,32 @@ def _reviewed_at(row: Row) -> tuple[str, str] | None:
     return (row.collection_key, row.url) if row.entry_only else None
 
 
-def _noted_review(row: Row, found: Mapping[tuple[str, str], Sequence[str]]) -> Row:
-    address = _reviewed_at(row)
-    others = [i for i in found.get(address, ()) if i != row.resource_id] if address else []
-    if not others:
-        return row
-    one = len(others) == 1
-    note = (
-        f" {'Entry' if one else 'Entries'} {', '.join(others)} of this catalog "
-        f"{'links' if one else 'link'} the same page: review them together, and if they "
-        "describe the same resource, keep one entry."
-    )
-    return replace(row, fix=(row.fix or "") + note)
+#: Each address a row's fix may name other entries at, and what the note says of them
+#: after "Entry X of this catalog " ({links}: "links", or "link" after "Entries X, Y").
+_ADDRESS_NOTES: tuple[tuple[Callable[[Row], tuple[str, str] | None], str], ...] = (
+    (
+        _reviewed_at,
+        "{links} the same page: review them together, and if they describe the same "
+        "resource, keep one entry.",
+    ),
+    (
+        _switches_to,
+        "already {links} that address: if it is the same resource, remove this entry instead.",
+    ),
+)
 
 
 def _noted(row: Row, found: Mapping[tuple[str, str], Sequence[str]]) -> Row:
-    address = _switches_to(row)
-    others = [i for i in found.get(address, ()) if i != row.resource_id] if address else []
-    if not others:
-        return row
-    one = len(others) == 1
-    note = (
-        f" {'Entry' if one else 'Entries'} {', '.join(others)} of this catalog already "
-        f"{'links' if one else 'link'} that address: if it is the same resource, remove "
-        "this entry instead."
-    )
-    return replace(row, fix=(row.fix or "") + note)
+    """`row` with a note for each of its addresses (`_ADDRESS_NOTES`) other entries are at."""
+    fix = row.fix
+    for at, says in _ADDRESS_NOTES:
+        address = at(row)
+        others = [i for i in found.get(address, ()) if i != row.resource_id] if address else []
+        if others:
+            one = len(others) == 1
+            entries = f"{'Entry' if one else 'Entries'} {', '.join(others)} of this catalog"
+            fix = f"{fix or ''} {entries} {says.format(links='links' if one else 'link')}"
+    return row if fix == row.fix else replace(row, fix=fix)
 
 
 class _Addresses:
