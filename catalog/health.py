@@ -16,6 +16,10 @@ States:
     check_by_hand  blocked, rate limited or private: a person must look (a link confirmed
                    broken stays broken through such a night)
 
+Every threshold in days is read in nights (`catalog.settings.lasted`): a span up to
+`NIGHT_SLACK` short of it counts, since a link is checked a few minutes earlier or later in
+each night's run.
+
 Flapping is a flag beside the state, not a state: a link that flips between working
 (OK or a permanent redirect) and failing `flap_changes` times within
 `flap_window_days` gets `flapping=True` and a `flapping_started` event; once the
@@ -72,21 +76,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from catalog import drift
 from catalog.model import Observation
 from catalog.outcomes import Outcome, Severity
-from catalog.settings import HealthSettings
+from catalog.settings import NIGHT_SLACK as NIGHT_SLACK  # where `catalog.set_aside` reads it
+from catalog.settings import HealthSettings, lasted
 from catalog.text import media_type
-
-#: How much shorter than `confirm_days` the failing span may be. Nightly checks are "days"
-#: apart only roughly: a link checked a few minutes earlier in the run on its third night
-#: than on its first, or a 23-hour night at a daylight-saving change, spans a little less
-#: than two days and was confirmed a night late. Three hours cover both, and let a
-#: curator's same-day rechecks confirm nothing.
-NIGHT_SLACK = timedelta(hours=3)
 
 UNCHECKED = "unchecked"
 OK = "ok"
@@ -262,8 +260,7 @@ def apply_observation(
         first_failure = first
         # An invalid URL is the catalog's own mistake: checking it again cannot change it.
         confirmed = outcome is Outcome.INVALID_URL or (
-            failures >= health.confirm_failures
-            and now - first >= timedelta(days=health.confirm_days) - NIGHT_SLACK
+            failures >= health.confirm_failures and lasted(now - first, health.confirm_days)
         )
         state = BROKEN if confirmed else SUSPECT
     else:  # Severity.LOOK: a person must look; the failure count is left as it was.
@@ -319,10 +316,13 @@ def _flips(
 ) -> tuple[tuple[datetime, ...], bool]:
     """The flips within the window after `obs` (whose link now works: `after`), and
     whether the link is flapping."""
-    window_start = obs.checked_at - timedelta(days=health.flap_window_days)
-    # A flip stamped after this check came from a clock since set back: it would stay
-    # "within the window" for as long as that clock was fast.
-    flips = [f for f in prev.flips if window_start < f <= obs.checked_at]
+    # A flip leaves the window once it is `flap_window_days` old, counted in nights
+    # (`lasted`): the flip of two weeks ago leaves tonight, whether tonight's check came a
+    # few minutes earlier in the run than that one or later. A flip stamped after this
+    # check came from a clock since set back: it would stay "within the window" for as
+    # long as that clock was fast.
+    at = obs.checked_at
+    flips = [f for f in prev.flips if f <= at and not lasted(at - f, health.flap_window_days)]
     before = _working(prev)
     if before is not None and after is not None and before != after:
         flips.append(obs.checked_at)

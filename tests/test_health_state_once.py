@@ -27,7 +27,7 @@ from catalog.outcomes import Outcome, Severity
 from catalog.settings import HealthSettings
 from tests.factories import days
 
-# --- the reference: apply_observation as it was before (2026-12-03) -----------------------
+# --- the reference: apply_observation as it was before (2026-12-03), with the rules since --
 
 
 def reference_apply(
@@ -97,7 +97,8 @@ def _ref_working(state: LinkState) -> bool | None:
 def _ref_flips(
     prev: LinkState, new: LinkState, obs: Observation, health: HealthSettings
 ) -> LinkState:
-    window_start = obs.checked_at - timedelta(days=health.flap_window_days)
+    # A flip leaves the window once it is `flap_window_days` old, up to `NIGHT_SLACK` short.
+    window_start = obs.checked_at - (timedelta(days=health.flap_window_days) - NIGHT_SLACK)
     # A flip stamped after this check came from a clock since set back: it would stay
     # "within the window" for as long as that clock was fast.
     flips = [f for f in prev.flips if window_start < f <= obs.checked_at]

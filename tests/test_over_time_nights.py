@@ -1,0 +1,162 @@
+"""Day thresholds over nightly checks a few minutes apart.
+
+A run starts on a schedule, but a given link is checked minutes earlier or later each
+night, and the run ends sooner or later. "14 days" must be reached on the 14th night
+whichever minute that night's check (or the run's end) came at, never a night late at
+random (`catalog.settings.lasted`). Also: what a failing link's nights with a wall or a
+"come back later" do to its state, over weeks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from catalog import store
+from catalog.health import LinkState, apply_observation
+from catalog.model import Observation
+from catalog.outcomes import Outcome
+from catalog.settings import HealthSettings
+from catalog.staleness import staleness
+from catalog.sync import sync_catalogs
+from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
+
+HEALTH = HealthSettings()  # confirm 3 over 2 days, flaps 4 in 14, unverified after 14, ...
+URL = "https://site.example/report"
+
+
+def night(n: int, minutes: float = 0) -> datetime:
+    """Night `n`'s run, `minutes` into it (or before its usual start, if negative)."""
+    return days(n) + timedelta(minutes=minutes)
+
+
+def states(
+    observations: Sequence[Observation], health: HealthSettings = HEALTH
+) -> list[tuple[LinkState, list[str]]]:
+    """The state and event kinds after each observation, stored as the run does."""
+    state, seen = LinkState(), []
+    for obs in observations:
+        state, changes = apply_observation(state, obs, health, now=obs.checked_at)
+        seen.append((state, [c.kind for c in changes]))
+    return seen
+
+
+def check(outcome: Outcome, at: datetime, **fields: object) -> Observation:
+    return make_observation(URL, outcome, at, **fields)
+
+
+# --- the flap window -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("minutes", [-5, 0, 5])
+def test_a_flip_leaves_the_flap_window_on_its_fourteenth_night_at_any_minute(
+    minutes: float,
+) -> None:
+    """Flips on nights 0, 1 and 2, then a recovery on night 14: the flip of night 0 is two
+    weeks old and has left the window, so three flips are in it, not four. Checked five
+    minutes earlier in night 14's run than on night 0, it was still "within 14 days": the
+    link was flagged flapping (and listed under Check by hand) or not by the minute."""
+    first = [check(Outcome.OK, night(-1, 10))]
+    flips = [check(Outcome.NOT_FOUND, night(0, 10)), check(Outcome.OK, night(1, 10))]
+    down = [check(Outcome.NOT_FOUND, night(n, 10)) for n in range(2, 14)]
+    back = check(Outcome.OK, night(14, 10 + minutes))
+    state, kinds = states([*first, *flips, *down, back])[-1]
+    assert not state.flapping and "flapping_started" not in kinds
+    assert state.flips == (night(1, 10), night(2, 10), night(14, 10 + minutes))
+    # A flip thirteen nights old is still in it, even checked a little later in the run.
+    state, kinds = states([*first, *flips, *down[:-1], check(Outcome.OK, night(13, 15))])[-1]
+    assert state.flapping and "flapping_started" in kinds
+
+
+# --- staleness: unverified, unchanged, review --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("checked", "ended"),
+    [
+        pytest.param(30, 25, id="tonight-checked-and-ended-earlier-than-night-0"),
+        pytest.param(30, 45, id="tonight-ended-later"),
+        pytest.param(10, 5, id="early-check"),
+    ],
+)
+def test_unverified_is_reached_on_the_fourteenth_night_whatever_the_minute(
+    tmp_path: Path, checked: float, ended: float
+) -> None:
+    """Worked on night 0 (checked 35 minutes into the run), failing every night since:
+    no success for 14 days on night 14, whichever minute tonight's check came at and the
+    run ended at. The staleness refresh at the end of night 14's run, 25 minutes in, is
+    13 days 23 hours 50 minutes after that success: the entry was "unverified" a night
+    late (night 15), or on time, by the minute."""
+    kit = make_catalog("toolkit", [make_resource("r", URL)])
+    first_stale = None
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=night(0))
+        for n in range(16):
+            outcome = Outcome.OK if n == 0 else Outcome.NOT_FOUND
+            at = night(n, 35 if n == 0 else checked)
+            store.record_observations(engine, None, [check(outcome, at)], HEALTH, now=at)
+            store.refresh_staleness(engine, HEALTH, now=night(n, 40 if n == 0 else ended))
+            codes = {note.code for note in store.find_resource(engine, "r").stale}
+            if "unverified" in codes and first_stale is None:
+                first_stale = n
+    assert first_stale == 14
+
+
+NOW = night(800, 20)
+
+
+def judge(**facts: object) -> set[str]:
+    base: dict[str, object] = {
+        "now": NOW,
+        "settings": HealthSettings(unverified_days=14, review_days=365, unchanged_days=730),
+        "last_success_at": NOW,
+        "first_seen_at": night(0),
+        "reviewed_at": NOW,
+        "fingerprint_unchanged_since": NOW,
+        "last_modified": None,
+        "title": "Hotline",
+        "description": None,
+        "year": None,
+    }
+    base.update(facts)
+    return {r.code for r in staleness(**base)}  # type: ignore[arg-type]
+
+
+def test_unchanged_and_review_thresholds_count_nights_too() -> None:
+    """The run that refreshes staleness ended five minutes earlier tonight than the run
+    the fingerprint (or the review) dates from: two years (one year) are reached all the
+    same; a night earlier they are not."""
+    early = timedelta(minutes=5)
+    assert "unchanged_long" in judge(
+        fingerprint_unchanged_since=NOW - timedelta(days=730) + early,
+        reviewed_at=NOW - timedelta(days=400),
+    )
+    assert "unchanged_long" not in judge(
+        fingerprint_unchanged_since=NOW - timedelta(days=729),
+        reviewed_at=NOW - timedelta(days=400),
+    )
+    assert "review_overdue" in judge(reviewed_at=NOW - timedelta(days=365) + early)
+    assert "review_overdue" not in judge(reviewed_at=NOW - timedelta(days=364))
+    # The review a year old answers `unchanged_long` no longer: one rule for both.
+    assert "unchanged_long" in judge(
+        fingerprint_unchanged_since=NOW - timedelta(days=1000),
+        reviewed_at=NOW - timedelta(days=365) + early,
+    )
+
+
+def test_a_fingerprint_is_due_on_the_seventh_night(tmp_path: Path) -> None:
+    """Fingerprinted ten minutes into night 0's run; night 7's plan is made at its start,
+    6 days 23 hours 50 minutes later: the fingerprint a week old was due a night late, on
+    night 8, every week."""
+    kit = make_catalog("toolkit", [make_resource("r", URL)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=night(0))
+        read = check(Outcome.OK, night(0, 10), fingerprint="f1")
+        store.record_observations(engine, None, [read], HEALTH, now=night(0, 10))
+        (sixth,) = store.targets_for_check(engine, now=night(6), fingerprint_max_age_days=7)
+        (seventh,) = store.targets_for_check(engine, now=night(7), fingerprint_max_age_days=7)
+    assert not sixth.fingerprint_due
+    assert seventh.fingerprint_due
