@@ -60,6 +60,7 @@ def staleness(
     checked_since_success: bool = True,
     page_title: str | None = None,
     title_since: datetime | None = None,
+    reading: bool = True,
 ) -> tuple[StaleReason, ...]:
     """Every reason the entry needs a curator's attention, in a fixed order.
 
@@ -76,6 +77,16 @@ def staleness(
     `unchanged_long`): the curator re-read an old edition or a quiet site and kept it, and
     the report, which asks for exactly that review, must not ask again until the review is
     due. Whether the link works (`unverified`) is for the checks to say.
+
+    `reading` is False when the last check that reached the link did not read its page:
+    it failed (suspect or confirmed broken) or met a wall a person must look at. Such a
+    link's fingerprint stands still because nobody reads the page, not because the page
+    stands still, so `unchanged_long` is left out: "Confirmed broken" beside "content
+    unchanged since 2023" told the curator two things, one of them unknown. When the link
+    works again, the clock runs on from the fingerprint's date: the page read then is
+    compared with the one read before the failure, and if it is the same, it did not
+    change across the failing weeks as far as anyone can tell (a site that comes back as
+    it was is the quiet site the reason asks about); if it differs, the clock starts anew.
 
     Every threshold in days is reached by a span up to `NIGHT_SLACK` short of it
     (`catalog.settings.lasted`): "14 days" counts on the 14th night, whether that night's
@@ -108,7 +119,7 @@ def staleness(
         else None,
         _review_overdue(now, settings, reviewed, _opt(first_seen_at)),
         None
-        if recently_reviewed
+        if recently_reviewed or not reading
         else _unchanged_long(now, settings, _opt(fingerprint_unchanged_since), last_modified),
         # The page naming the newer edition says more than the entry's age does.
         None if recently_reviewed or edition is not None else _dated(now, settings, *named(), year),
