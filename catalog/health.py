@@ -14,7 +14,8 @@ States:
     broken         failing `confirm_failures` times in a row over at least `confirm_days`;
                    an invalid URL at once (the catalog's mistake, not the site's)
     check_by_hand  blocked, rate limited or private: a person must look (a link confirmed
-                   broken stays broken through such a night)
+                   broken stays broken through such a night; a suspect one stays suspect
+                   until such nights alone have lasted `confirm_days`)
 
 Every threshold in days is read in nights (`catalog.settings.lasted`): a span up to
 `NIGHT_SLACK` short of it counts, since a link is checked a few minutes earlier or later in
@@ -49,7 +50,7 @@ Decisions worth knowing:
 
 - `Severity.LOOK` outcomes never count as failures and leave the failure count and
   first-failure time alone, so a link blocked once between two failures stays on
-  course to `broken`.
+  course to `broken` (and `suspect` meanwhile).
 - `network_unavailable` says nothing about the link. On a link never checked it sets
   `last_checked_at` (shown as "last tried": the planner and the report need to know a
   try was made); on a link with an outcome nothing moves, so "last checked" stays the
@@ -264,11 +265,7 @@ def apply_observation(
         )
         state = BROKEN if confirmed else SUSPECT
     else:  # Severity.LOOK: a person must look; the failure count is left as it was.
-        # A confirmed break stays one: a 429 or a bot wall one night between 404s says
-        # nothing of the page. It left "Confirmed broken" for "Check by hand" (with the
-        # advice to ignore a link dead for days) and was "newly broken" again, alert
-        # included, the night after.
-        state = BROKEN if prev.state == BROKEN else CHECK_BY_HAND
+        state = _look_state(prev, checked_at, health)
     flips, flapping = _flips(prev, _working_by(failures, last_success), obs, health)
     new = LinkState(
         state=state,
@@ -297,6 +294,32 @@ def apply_observation(
         drift_score=prev.drift_score,
     )
     return new, _changes(prev, new, obs)
+
+
+def _look_state(prev: LinkState, at: datetime, health: HealthSettings) -> str:
+    """The state after a check at `at` that needs a person (a bot wall, a 429).
+
+    A confirmed break stays one: a 429 or a bot wall one night between 404s says nothing
+    of the page. It left "Confirmed broken" for "Check by hand" (with the advice to ignore
+    a link dead for days) and was "newly broken" again, alert included, the night after.
+    A failing link not confirmed yet likewise stays `suspect` (it jumped to "Check by
+    hand" and back, "started failing" anew), until the walls have lasted as long as a
+    break takes to confirm (`confirm_days`, counted from the first of them): by then
+    nothing but walls has been seen for as long as a failure needs to count, and a person
+    must look. Walls of another kind (a 429 after a bot wall) count from the change, as
+    the outcome's `last_change_at` is all that says when they began. A link that never
+    failed is `check_by_hand` from its first wall.
+    """
+    if prev.state == BROKEN:
+        return BROKEN
+    if prev.state == SUSPECT:
+        walled = prev.outcome is not None and prev.outcome.severity is Severity.LOOK
+        since = prev.last_change_at if walled else None
+        if since is None or since > at:  # the first wall, or one stamped by a fast clock
+            since = at
+        if not lasted(at - since, health.confirm_days):
+            return SUSPECT
+    return CHECK_BY_HAND
 
 
 def _working(state: LinkState) -> bool | None:

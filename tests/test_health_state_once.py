@@ -81,8 +81,23 @@ def reference_apply(
             first_failure_at=first,
         )
     else:  # Severity.LOOK: a person must look; the failure count is left as it was,
-        # and a confirmed break stays one (r3, twenty-second session).
-        new = replace(new, state=BROKEN if prev.state == BROKEN else CHECK_BY_HAND)
+        # a confirmed break stays one, and a failing link stays suspect until walls have
+        # lasted `confirm_days` (counted from the first).
+        state = CHECK_BY_HAND
+        if prev.state == BROKEN:
+            state = BROKEN
+        elif prev.state == SUSPECT:
+            since = obs.checked_at
+            if (
+                prev.outcome is not None
+                and prev.outcome.severity is Severity.LOOK
+                and prev.last_change_at is not None
+                and prev.last_change_at <= obs.checked_at
+            ):
+                since = prev.last_change_at
+            if obs.checked_at - since < timedelta(days=health.confirm_days) - NIGHT_SLACK:
+                state = SUSPECT
+        new = replace(new, state=state)
     new = _ref_flips(prev, new, obs, health)
     return new, _changes(prev, new, obs)
 
