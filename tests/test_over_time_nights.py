@@ -16,12 +16,15 @@ from pathlib import Path
 import pytest
 
 from catalog import store
-from catalog.health import LinkState, apply_observation
+from catalog.health import BROKEN, CHECK_BY_HAND, SUSPECT, LinkState, apply_observation
 from catalog.model import Observation
 from catalog.outcomes import Outcome
+from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.staleness import staleness
 from catalog.sync import sync_catalogs
+from reports.build import build_context
+from reports.context import Priority
 from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
 
 HEALTH = HealthSettings()  # confirm 3 over 2 days, flaps 4 in 14, unverified after 14, ...
@@ -160,3 +163,54 @@ def test_a_fingerprint_is_due_on_the_seventh_night(tmp_path: Path) -> None:
         (seventh,) = store.targets_for_check(engine, now=night(7), fingerprint_max_age_days=7)
     assert not sixth.fingerprint_due
     assert seventh.fingerprint_due
+
+
+# --- walls on a failing link ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("wall", [Outcome.BLOCKED, Outcome.RATE_LIMITED])
+def test_a_failing_link_stays_failing_through_a_wall_until_walls_last(
+    tmp_path: Path, wall: Outcome
+) -> None:
+    """404 on night 0, then a bot wall (or a 429) on night 1, 404 again on night 2: the
+    link went "Failing, not yet confirmed" -> "Check by hand" -> "Failing" again, with
+    "Started failing" news twice. It stays failing, in its group, with one piece of news,
+    and is confirmed on night 3 as if the wall had not been there. Walls every night
+    from night 4 on a second link: after two days of nothing but walls (night 6, a few
+    minutes earlier in the run) a person must look."""
+    other = "https://other.example/"
+    kit = make_catalog("toolkit", [make_resource("r", URL), make_resource("o", other)])
+    plan = {0: Outcome.NOT_FOUND, 1: wall, 2: Outcome.NOT_FOUND, 3: Outcome.NOT_FOUND}
+    other_plan = {3: Outcome.NOT_FOUND, 4: wall, 5: wall, 6: wall, 7: wall}
+    groups: dict[str, list[Priority | None]] = {"r": [], "o": []}
+    link_states: dict[str, list[str]] = {"r": [], "o": []}
+    news: list[tuple[str, str | None]] = []
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=night(0))
+        for n in range(8):
+            at = night(n, -4 if n == 6 else 3)
+            batch = [make_observation(URL, plan.get(n, Outcome.NOT_FOUND), at)]
+            batch.append(make_observation(other, other_plan.get(n, Outcome.OK), at))
+            run_id = store.start_run(engine, trigger="schedule", now=night(n))
+            store.record_observations(engine, run_id, batch, HEALTH, now=at)
+            store.finish_run(engine, run_id, status="completed", now=night(n, 30))
+            data = report_data(engine)
+            ctx = build_context(data, now=night(n, 30))
+            queued = {row.resource_id: row.priority for row in ctx.rows}
+            shown = {row.resource_id: row.state for row in data.resources}
+            for rid in ("r", "o"):
+                groups[rid].append(queued.get(rid))
+                link_states[rid].append(shown[rid])
+            assert ctx.changes is not None
+            news += [
+                (section.key, item.resource_id)
+                for section in ctx.changes.sections
+                for item in section.items
+            ]
+    assert link_states["r"][:4] == [SUSPECT, SUSPECT, SUSPECT, BROKEN]
+    assert groups["r"][:3] == [Priority.FAILING] * 3
+    assert news.count(("started_failing", "r")) == 1
+    assert news.count(("newly_broken", "r")) == 1
+    assert link_states["o"][3:] == [SUSPECT, SUSPECT, SUSPECT, CHECK_BY_HAND, CHECK_BY_HAND]
+    assert groups["o"][3:] == [Priority.FAILING] * 3 + [Priority.LOOK] * 2
+    assert news.count(("started_failing", "o")) == 1
