@@ -50,7 +50,9 @@ Decisions worth knowing:
 
 - `Severity.LOOK` outcomes never count as failures and leave the failure count and
   first-failure time alone, so a link blocked once between two failures stays on
-  course to `broken` (and `suspect` meanwhile).
+  course to `broken` (and `suspect` meanwhile). One exception: a 503 "come back later"
+  (maintenance) at every check for `unavailable_days` counts as a failure from then on,
+  its failure dated from the first such answer (`_unavailable_since`).
 - `network_unavailable` says nothing about the link. On a link never checked it sets
   `last_checked_at` (shown as "last tried": the planner and the report need to know a
   try was made); on a link with an outcome nothing moves, so "last checked" stays the
@@ -217,6 +219,11 @@ def apply_observation(
         return replace(prev, last_checked_at=checked_at), []
 
     severity = outcome.severity
+    unavailable_since = _unavailable_since(prev, obs)
+    failing = outcome.is_failure or (
+        unavailable_since is not None
+        and lasted(checked_at - unavailable_since, health.unavailable_days)
+    )
     failures = prev.consecutive_failures
     first_failure = prev.first_failure_at
     last_success = prev.last_success_at
@@ -250,9 +257,12 @@ def apply_observation(
             content_type = obs.content_type
         if obs.content_length is not None:
             content_length = obs.content_length
-    elif outcome.is_failure:
+    elif failing:
         failures += 1
-        first = first_failure or checked_at
+        # A site "unavailable" for `unavailable_days` has been failing visitors since its
+        # first such answer: its break counts from then (the confirmation still needs
+        # `confirm_failures` failures counted).
+        first = first_failure or unavailable_since or checked_at
         if first > checked_at:
             # Stamped by a clock since set back: waiting for it would keep a dead link
             # suspect for as long as the clock was fast. Restarting the wait here can only
@@ -320,6 +330,25 @@ def _look_state(prev: LinkState, at: datetime, health: HealthSettings) -> str:
         if not lasted(at - since, health.confirm_days):
             return SUSPECT
     return CHECK_BY_HAND
+
+
+def _unavailable_since(prev: LinkState, obs: Observation) -> datetime | None:
+    """Since when the site has answered "unavailable, come back later" at every check, if
+    `obs` found it so; else None.
+
+    That answer (a 503 asking for a longer wait than a check allows: `RATE_LIMITED`) is
+    a site in maintenance, which is no break for a night or two. A site answering it night
+    after night for weeks is down for every visitor, though: it counts as failing once it
+    has lasted `unavailable_days`, and is then confirmed broken like any failure. A 429
+    is not counted: it is an answer to us, and visitors likely get the page.
+    """
+    if obs.outcome is not Outcome.RATE_LIMITED or obs.http_status != 503:
+        return None
+    since = prev.last_change_at
+    same = prev.outcome is Outcome.RATE_LIMITED and prev.http_status == 503
+    if not same or since is None or since > obs.checked_at:
+        return obs.checked_at
+    return since
 
 
 def _working(state: LinkState) -> bool | None:

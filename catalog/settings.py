@@ -223,6 +223,10 @@ class HealthSettings:
     #: (it stays flapping until fewer than half as many remain in the window).
     flap_changes: int = 4
     flap_window_days: float = 14.0
+    #: A site answering 503 "come back later" (a Retry-After longer than a check waits:
+    #: maintenance) at every check for this many days counts as failing from then on (a
+    #: break confirmed like any other); until then such checks need a person, no more.
+    unavailable_days: float = 7.0
     #: No success for this many days makes an entry stale ("unverified").
     unverified_days: float = 14.0
     #: An entry not reviewed for this many days is due a review.

@@ -40,6 +40,20 @@ def reference_apply(
         return replace(prev, last_checked_at=obs.checked_at), []
 
     severity = obs.outcome.severity
+    unavailable = None
+    if obs.outcome is Outcome.RATE_LIMITED and obs.http_status == 503:
+        unavailable = obs.checked_at
+        if (
+            prev.outcome is Outcome.RATE_LIMITED
+            and prev.http_status == 503
+            and prev.last_change_at is not None
+            and prev.last_change_at <= obs.checked_at
+        ):
+            unavailable = prev.last_change_at
+    failing = obs.outcome.is_failure or (
+        unavailable is not None
+        and obs.checked_at - unavailable >= timedelta(days=health.unavailable_days) - NIGHT_SLACK
+    )
     new = replace(
         prev,
         outcome=obs.outcome,
@@ -61,9 +75,9 @@ def reference_apply(
             first_failure_at=None,
             last_success_at=obs.checked_at,
         )
-    elif obs.outcome.is_failure:
+    elif failing:
         failures = prev.consecutive_failures + 1
-        first = prev.first_failure_at or obs.checked_at
+        first = prev.first_failure_at or unavailable or obs.checked_at
         if first > obs.checked_at:
             # Stamped by a clock since set back: waiting for it would keep a dead link
             # suspect for as long as the clock was fast. Restarting the wait here can only
@@ -196,6 +210,7 @@ def test_state_built_once_judges_as_the_replace_steps_did(seed: int) -> None:
         confirm_days=rng.choice([0.0, 1.0, 2.0]),
         flap_changes=rng.choice([2, 4, 6]),
         flap_window_days=rng.choice([3, 14]),
+        unavailable_days=rng.choice([0.0, 1.0, 7.0]),
     )
     state = reference = LinkState()
     day = 0.0

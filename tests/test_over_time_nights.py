@@ -214,3 +214,51 @@ def test_a_failing_link_stays_failing_through_a_wall_until_walls_last(
     assert link_states["o"][3:] == [SUSPECT, SUSPECT, SUSPECT, CHECK_BY_HAND, CHECK_BY_HAND]
     assert groups["o"][3:] == [Priority.FAILING] * 3 + [Priority.LOOK] * 2
     assert news.count(("started_failing", "o")) == 1
+
+
+# --- a site in maintenance -----------------------------------------------------------------
+
+
+def _unavailable(at: datetime) -> Observation:
+    """A 503 asking us to come back in an hour, longer than a check waits (classify)."""
+    return check(
+        Outcome.RATE_LIMITED,
+        at,
+        http_status=503,
+        reason="GET 503: the site says it is unavailable for now; it asked us to wait 1 h",
+    )
+
+
+def test_a_site_in_maintenance_for_weeks_is_confirmed_broken() -> None:
+    """503 "come back later" every night from night 1: a night or two of maintenance is
+    no break (Check by hand), but it never became one, for weeks: the report kept the
+    link under Check by hand for good. After `unavailable_days` (7) it counts as failing,
+    from night 1 on, and is confirmed like any failure (three such checks)."""
+    minutes = [3, -4, 9, -2, 0, 6, -5, 1, -3, 4, 2, -1, 8, 0, -6]
+    seen = states(
+        [check(Outcome.OK, night(0), fingerprint="f1")]
+        + [_unavailable(night(n, minutes[n])) for n in range(1, 15)]
+    )
+    by_night = {n: state for n, (state, _) in enumerate(seen)}
+    assert all(by_night[n].state == CHECK_BY_HAND for n in range(1, 8))
+    assert all(by_night[n].consecutive_failures == 0 for n in range(1, 8))
+    assert (by_night[8].state, by_night[8].consecutive_failures) == (SUSPECT, 1)
+    assert by_night[8].first_failure_at == night(1, minutes[1])  # failing visitors since
+    assert by_night[10].state == BROKEN
+    assert by_night[14].state == BROKEN
+    # It comes back: recovered, as from any break.
+    back, _ = apply_observation(by_night[14], check(Outcome.OK, night(15)), HEALTH, now=night(15))
+    assert back.state == "recovered" and back.consecutive_failures == 0
+
+
+def test_a_429_every_night_is_no_break() -> None:
+    """A 429 is an answer to the checker, whose visitors likely get the page: a person
+    must look (Check by hand), however long it lasts; so must a 503 interrupted by a
+    night the site answered."""
+    limited = states([check(Outcome.RATE_LIMITED, night(n)) for n in range(30)])
+    assert {state.state for state, _ in limited} == {CHECK_BY_HAND}
+    assert limited[-1][0].consecutive_failures == 0
+    broken_up = [_unavailable(night(n)) for n in range(6)]
+    broken_up += [check(Outcome.OK, night(6))]
+    broken_up += [_unavailable(night(n)) for n in range(7, 13)]
+    assert {state.state for state, _ in states(broken_up)} <= {CHECK_BY_HAND, "ok"}
