@@ -14,7 +14,12 @@ States:
     broken         failing `confirm_failures` times in a row over at least `confirm_days`;
                    an invalid URL at once (the catalog's mistake, not the site's)
     check_by_hand  blocked, rate limited or private: a person must look (a link confirmed
-                   broken stays broken through such a night)
+                   broken stays broken through such a night; a suspect one stays suspect
+                   until such nights alone have lasted `confirm_days`)
+
+Every threshold in days is read in nights (`catalog.settings.lasted`): a span up to
+`NIGHT_SLACK` short of it counts, since a link is checked a few minutes earlier or later in
+each night's run.
 
 Flapping is a flag beside the state, not a state: a link that flips between working
 (OK or a permanent redirect) and failing `flap_changes` times within
@@ -45,7 +50,9 @@ Decisions worth knowing:
 
 - `Severity.LOOK` outcomes never count as failures and leave the failure count and
   first-failure time alone, so a link blocked once between two failures stays on
-  course to `broken`.
+  course to `broken` (and `suspect` meanwhile). One exception: a 503 "come back later"
+  (maintenance) at every check for `unavailable_days` counts as a failure from then on,
+  its failure dated from the first such answer (`_unavailable_since`).
 - `network_unavailable` says nothing about the link. On a link never checked it sets
   `last_checked_at` (shown as "last tried": the planner and the report need to know a
   try was made); on a link with an outcome nothing moves, so "last checked" stays the
@@ -72,21 +79,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from catalog import drift
 from catalog.model import Observation
 from catalog.outcomes import Outcome, Severity
-from catalog.settings import HealthSettings
+from catalog.settings import NIGHT_SLACK as NIGHT_SLACK  # where `catalog.set_aside` reads it
+from catalog.settings import HealthSettings, lasted
 from catalog.text import media_type
-
-#: How much shorter than `confirm_days` the failing span may be. Nightly checks are "days"
-#: apart only roughly: a link checked a few minutes earlier in the run on its third night
-#: than on its first, or a 23-hour night at a daylight-saving change, spans a little less
-#: than two days and was confirmed a night late. Three hours cover both, and let a
-#: curator's same-day rechecks confirm nothing.
-NIGHT_SLACK = timedelta(hours=3)
 
 UNCHECKED = "unchecked"
 OK = "ok"
@@ -218,6 +219,11 @@ def apply_observation(
         return replace(prev, last_checked_at=checked_at), []
 
     severity = outcome.severity
+    unavailable_since = _unavailable_since(prev, obs)
+    failing = outcome.is_failure or (
+        unavailable_since is not None
+        and lasted(checked_at - unavailable_since, health.unavailable_days)
+    )
     failures = prev.consecutive_failures
     first_failure = prev.first_failure_at
     last_success = prev.last_success_at
@@ -251,9 +257,12 @@ def apply_observation(
             content_type = obs.content_type
         if obs.content_length is not None:
             content_length = obs.content_length
-    elif outcome.is_failure:
+    elif failing:
         failures += 1
-        first = first_failure or checked_at
+        # A site "unavailable" for `unavailable_days` has been failing visitors since its
+        # first such answer: its break counts from then (the confirmation still needs
+        # `confirm_failures` failures counted).
+        first = first_failure or unavailable_since or checked_at
         if first > checked_at:
             # Stamped by a clock since set back: waiting for it would keep a dead link
             # suspect for as long as the clock was fast. Restarting the wait here can only
@@ -262,16 +271,11 @@ def apply_observation(
         first_failure = first
         # An invalid URL is the catalog's own mistake: checking it again cannot change it.
         confirmed = outcome is Outcome.INVALID_URL or (
-            failures >= health.confirm_failures
-            and now - first >= timedelta(days=health.confirm_days) - NIGHT_SLACK
+            failures >= health.confirm_failures and lasted(now - first, health.confirm_days)
         )
         state = BROKEN if confirmed else SUSPECT
     else:  # Severity.LOOK: a person must look; the failure count is left as it was.
-        # A confirmed break stays one: a 429 or a bot wall one night between 404s says
-        # nothing of the page. It left "Confirmed broken" for "Check by hand" (with the
-        # advice to ignore a link dead for days) and was "newly broken" again, alert
-        # included, the night after.
-        state = BROKEN if prev.state == BROKEN else CHECK_BY_HAND
+        state = _look_state(prev, checked_at, health)
     flips, flapping = _flips(prev, _working_by(failures, last_success), obs, health)
     new = LinkState(
         state=state,
@@ -302,6 +306,51 @@ def apply_observation(
     return new, _changes(prev, new, obs)
 
 
+def _look_state(prev: LinkState, at: datetime, health: HealthSettings) -> str:
+    """The state after a check at `at` that needs a person (a bot wall, a 429).
+
+    A confirmed break stays one: a 429 or a bot wall one night between 404s says nothing
+    of the page. It left "Confirmed broken" for "Check by hand" (with the advice to ignore
+    a link dead for days) and was "newly broken" again, alert included, the night after.
+    A failing link not confirmed yet likewise stays `suspect` (it jumped to "Check by
+    hand" and back, "started failing" anew), until the walls have lasted as long as a
+    break takes to confirm (`confirm_days`, counted from the first of them): by then
+    nothing but walls has been seen for as long as a failure needs to count, and a person
+    must look. Walls of another kind (a 429 after a bot wall) count from the change, as
+    the outcome's `last_change_at` is all that says when they began. A link that never
+    failed is `check_by_hand` from its first wall.
+    """
+    if prev.state == BROKEN:
+        return BROKEN
+    if prev.state == SUSPECT:
+        walled = prev.outcome is not None and prev.outcome.severity is Severity.LOOK
+        since = prev.last_change_at if walled else None
+        if since is None or since > at:  # the first wall, or one stamped by a fast clock
+            since = at
+        if not lasted(at - since, health.confirm_days):
+            return SUSPECT
+    return CHECK_BY_HAND
+
+
+def _unavailable_since(prev: LinkState, obs: Observation) -> datetime | None:
+    """Since when the site has answered "unavailable, come back later" at every check, if
+    `obs` found it so; else None.
+
+    That answer (a 503 asking for a longer wait than a check allows: `RATE_LIMITED`) is
+    a site in maintenance, which is no break for a night or two. A site answering it night
+    after night for weeks is down for every visitor, though: it counts as failing once it
+    has lasted `unavailable_days`, and is then confirmed broken like any failure. A 429
+    is not counted: it is an answer to us, and visitors likely get the page.
+    """
+    if obs.outcome is not Outcome.RATE_LIMITED or obs.http_status != 503:
+        return None
+    since = prev.last_change_at
+    same = prev.outcome is Outcome.RATE_LIMITED and prev.http_status == 503
+    if not same or since is None or since > obs.checked_at:
+        return obs.checked_at
+    return since
+
+
 def _working(state: LinkState) -> bool | None:
     """Whether the link last worked (True), failed (False), or was never judged (None)."""
     return _working_by(state.consecutive_failures, state.last_success_at)
@@ -319,10 +368,13 @@ def _flips(
 ) -> tuple[tuple[datetime, ...], bool]:
     """The flips within the window after `obs` (whose link now works: `after`), and
     whether the link is flapping."""
-    window_start = obs.checked_at - timedelta(days=health.flap_window_days)
-    # A flip stamped after this check came from a clock since set back: it would stay
-    # "within the window" for as long as that clock was fast.
-    flips = [f for f in prev.flips if window_start < f <= obs.checked_at]
+    # A flip leaves the window once it is `flap_window_days` old, counted in nights
+    # (`lasted`): the flip of two weeks ago leaves tonight, whether tonight's check came a
+    # few minutes earlier in the run than that one or later. A flip stamped after this
+    # check came from a clock since set back: it would stay "within the window" for as
+    # long as that clock was fast.
+    at = obs.checked_at
+    flips = [f for f in prev.flips if f <= at and not lasted(at - f, health.flap_window_days)]
     before = _working(prev)
     if before is not None and after is not None and before != after:
         flips.append(obs.checked_at)

@@ -36,7 +36,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, time
+from datetime import date, time, timedelta
 from functools import cache
 from pathlib import Path
 from types import UnionType
@@ -190,16 +190,43 @@ class CheckSettings:
         )
 
 
+#: How much shorter than a threshold in days a span between checks may be and still count.
+#: Nightly checks are "days" apart only roughly: a run starts on a schedule, but a given link
+#: is reached minutes earlier or later each night (its host's pace, the plan's order), a run
+#: ends sooner or later, and a daylight-saving night lasts 23 hours. Compared to the minute,
+#: "14 days" counted on the 14th night or the 15th at random. Three hours cover all of
+#: these, and a curator's rechecks the same day still add up to no day.
+NIGHT_SLACK = timedelta(hours=3)
+
+
+def night_span(days: float) -> timedelta:
+    """The shortest span between checks that counts as `days` days (`NIGHT_SLACK`)."""
+    return timedelta(days=days) - NIGHT_SLACK
+
+
+def lasted(span: timedelta, days: float) -> bool:
+    """Whether `span` (between two checks, or a check and a run's end) counts as `days`
+    days: every day threshold of `HealthSettings` (and `fingerprint_max_age_days`) is read
+    this way, so "14 days" is reached on the 14th nightly check, whichever minute of its
+    run that check came at."""
+    return span >= night_span(days)
+
+
 @dataclass(frozen=True)
 class HealthSettings:
     #: Failing observations in a row before a link is confirmed broken.
     confirm_failures: int = 3
-    #: ... spanning at least this many days.
+    #: ... spanning at least this many days. Every threshold in days here counts nights:
+    #: a span up to `NIGHT_SLACK` short still reaches it (`lasted`).
     confirm_days: float = 2.0
     #: Flips between working and failing within `flap_window_days` that make a link flapping
     #: (it stays flapping until fewer than half as many remain in the window).
     flap_changes: int = 4
     flap_window_days: float = 14.0
+    #: A site answering 503 "come back later" (a Retry-After longer than a check waits:
+    #: maintenance) at every check for this many days counts as failing from then on (a
+    #: break confirmed like any other); until then such checks need a person, no more.
+    unavailable_days: float = 7.0
     #: No success for this many days makes an entry stale ("unverified").
     unverified_days: float = 14.0
     #: An entry not reviewed for this many days is due a review.

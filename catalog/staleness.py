@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from catalog.clock import as_utc, http_date
-from catalog.settings import HealthSettings
+from catalog.settings import HealthSettings, lasted
 from catalog.text import clipped
 
 __all__ = ["REVIEW_FIELDS", "StaleCode", "StaleReason", "named_years", "review_date", "staleness"]
@@ -60,6 +60,7 @@ def staleness(
     checked_since_success: bool = True,
     page_title: str | None = None,
     title_since: datetime | None = None,
+    reading: bool = True,
 ) -> tuple[StaleReason, ...]:
     """Every reason the entry needs a curator's attention, in a fixed order.
 
@@ -77,6 +78,20 @@ def staleness(
     the report, which asks for exactly that review, must not ask again until the review is
     due. Whether the link works (`unverified`) is for the checks to say.
 
+    `reading` is False when the last check that reached the link did not read its page:
+    it failed (suspect or confirmed broken) or met a wall a person must look at. Such a
+    link's fingerprint stands still because nobody reads the page, not because the page
+    stands still, so `unchanged_long` is left out: "Confirmed broken" beside "content
+    unchanged since 2023" told the curator two things, one of them unknown. When the link
+    works again, the clock runs on from the fingerprint's date: the page read then is
+    compared with the one read before the failure, and if it is the same, it did not
+    change across the failing weeks as far as anyone can tell (a site that comes back as
+    it was is the quiet site the reason asks about); if it differs, the clock starts anew.
+
+    Every threshold in days is reached by a span up to `NIGHT_SLACK` short of it
+    (`catalog.settings.lasted`): "14 days" counts on the 14th night, whether that night's
+    run ended a few minutes earlier than the one it is counted from, or later.
+
     `page_title` is the linked page's title when it last worked, held since `title_since`
     (its last change, or when the entry got its link). A title naming a later year than
     the entry does (`new_edition`) is evidence, not an age: a review answers it only if
@@ -92,9 +107,7 @@ def staleness(
         return named_years(title), named_years(description or "")
 
     reviewed = _opt(reviewed_at)
-    recently_reviewed = reviewed is not None and now - reviewed <= timedelta(
-        days=settings.review_days
-    )
+    recently_reviewed = reviewed is not None and not lasted(now - reviewed, settings.review_days)
     edition = (
         None
         if not page_title or (recently_reviewed and _reviewed_since(reviewed, _opt(title_since)))
@@ -106,7 +119,7 @@ def staleness(
         else None,
         _review_overdue(now, settings, reviewed, _opt(first_seen_at)),
         None
-        if recently_reviewed
+        if recently_reviewed or not reading
         else _unchanged_long(now, settings, _opt(fingerprint_unchanged_since), last_modified),
         # The page naming the newer edition says more than the entry's age does.
         None if recently_reviewed or edition is not None else _dated(now, settings, *named(), year),
@@ -119,8 +132,7 @@ def _unverified(
     now: datetime, settings: HealthSettings, success: datetime | None, first: datetime | None
 ) -> StaleReason | None:
     since = success or first
-    limit = timedelta(days=settings.unverified_days)
-    if since is None or now - since <= limit:
+    if since is None or not lasted(now - since, settings.unverified_days):
         return None
     if success is not None:
         text = f"No check has succeeded since {_date(since)}"
@@ -134,7 +146,7 @@ def _review_overdue(
     now: datetime, settings: HealthSettings, reviewed: datetime | None, first: datetime | None
 ) -> StaleReason | None:
     since = reviewed or first
-    if since is None or now - since <= timedelta(days=settings.review_days):
+    if since is None or not lasted(now - since, settings.review_days):
         return None
     if reviewed is not None:
         text = f"Last reviewed on {_date(since)}"
@@ -150,15 +162,15 @@ def _review_overdue(
 def _unchanged_long(
     now: datetime, settings: HealthSettings, unchanged: datetime | None, last_modified: str | None
 ) -> StaleReason | None:
-    limit = timedelta(days=settings.unchanged_days)
-    if unchanged is None or now - unchanged <= limit:
+    limit = settings.unchanged_days
+    if unchanged is None or not lasted(now - unchanged, limit):
         return None
     modified = http_date(last_modified)
     if modified is not None and modified > now + _SERVER_CLOCK_SLACK:
         # A page dated in the future (a server's wrong clock, a made-up date) tells nothing
         # about when it last changed; trusted, it would hide a frozen site for good.
         modified = None
-    if modified is not None and now - modified <= limit:
+    if modified is not None and not lasted(now - modified, limit):
         return None
     if modified is not None:
         evidence = (

@@ -533,7 +533,10 @@ def _priority(r: ResourceRow) -> Priority | None:
         return Priority.UPDATE
     if r.flapping:  # never confirmed, as it keeps recovering: a person must look
         return Priority.LOOK
-    if state == "check_by_hand" or (outcome is not None and outcome.severity is Severity.LOOK):
+    # A failing link stays failing through a night of a wall (`catalog.health`), as a
+    # confirmed break does: its row stays where its state says.
+    walled = state != "suspect" and outcome is not None and outcome.severity is Severity.LOOK
+    if state == "check_by_hand" or walled:
         return Priority.LOOK
     if state == "suspect" or (outcome is not None and outcome.is_failure):
         return Priority.FAILING

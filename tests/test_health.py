@@ -108,7 +108,7 @@ def test_an_invalid_url_is_broken_at_its_first_check() -> None:
 def test_blocked_never_counts_as_a_failure_nor_resets_the_count() -> None:
     blocked = make_observation(outcome=Outcome.BLOCKED, checked_at=days(1))
     state = run([failing(0), blocked])
-    assert state.state == CHECK_BY_HAND
+    assert state.state == SUSPECT  # failing still, not yet confirmed (no jump to by hand)
     assert state.consecutive_failures == 1
     assert state.first_failure_at == days(0)
     assert run([blocked, blocked, blocked]).consecutive_failures == 0
@@ -131,6 +131,21 @@ def test_a_night_a_person_must_look_at_leaves_a_confirmed_break_confirmed(
     again, changes = apply_observation(state, failing(4), HEALTH, now=days(4))
     assert again.state == BROKEN
     assert "state_changed" not in [c.kind for c in changes]
+
+
+@pytest.mark.parametrize("outcome", [Outcome.RATE_LIMITED, Outcome.BLOCKED])
+def test_a_night_a_person_must_look_at_leaves_a_failing_link_failing(outcome: Outcome) -> None:
+    """A 404, then a 429 (or a bot wall): the link went from "Failing, not yet confirmed"
+    to "Check by hand" and, at the next 404, "started failing" again. It stays suspect,
+    its count and first failure kept, until walls alone have lasted `confirm_days`."""
+    look = make_observation(outcome=outcome, checked_at=days(1))
+    state, changes = apply_observation(run([failing(0)]), look, HEALTH, now=days(1))
+    assert (state.state, state.consecutive_failures) == (SUSPECT, 1)
+    assert state.first_failure_at == days(0)
+    assert "state_changed" not in [c.kind for c in changes]
+    assert "state_changed" not in kinds(state, failing(2))
+    walls = [make_observation(outcome=outcome, checked_at=days(d)) for d in (2, 3)]
+    assert [s.state for s in (run(walls[:1], state), run(walls, state))] == [SUSPECT, CHECK_BY_HAND]
 
 
 def test_rate_limited_and_private_addresses_need_a_person() -> None:

@@ -27,7 +27,7 @@ from catalog.outcomes import Outcome, Severity
 from catalog.settings import HealthSettings
 from tests.factories import days
 
-# --- the reference: apply_observation as it was before (2026-12-03) -----------------------
+# --- the reference: apply_observation as it was before (2026-12-03), with the rules since --
 
 
 def reference_apply(
@@ -40,6 +40,20 @@ def reference_apply(
         return replace(prev, last_checked_at=obs.checked_at), []
 
     severity = obs.outcome.severity
+    unavailable = None
+    if obs.outcome is Outcome.RATE_LIMITED and obs.http_status == 503:
+        unavailable = obs.checked_at
+        if (
+            prev.outcome is Outcome.RATE_LIMITED
+            and prev.http_status == 503
+            and prev.last_change_at is not None
+            and prev.last_change_at <= obs.checked_at
+        ):
+            unavailable = prev.last_change_at
+    failing = obs.outcome.is_failure or (
+        unavailable is not None
+        and obs.checked_at - unavailable >= timedelta(days=health.unavailable_days) - NIGHT_SLACK
+    )
     new = replace(
         prev,
         outcome=obs.outcome,
@@ -61,9 +75,9 @@ def reference_apply(
             first_failure_at=None,
             last_success_at=obs.checked_at,
         )
-    elif obs.outcome.is_failure:
+    elif failing:
         failures = prev.consecutive_failures + 1
-        first = prev.first_failure_at or obs.checked_at
+        first = prev.first_failure_at or unavailable or obs.checked_at
         if first > obs.checked_at:
             # Stamped by a clock since set back: waiting for it would keep a dead link
             # suspect for as long as the clock was fast. Restarting the wait here can only
@@ -81,8 +95,23 @@ def reference_apply(
             first_failure_at=first,
         )
     else:  # Severity.LOOK: a person must look; the failure count is left as it was,
-        # and a confirmed break stays one (r3, twenty-second session).
-        new = replace(new, state=BROKEN if prev.state == BROKEN else CHECK_BY_HAND)
+        # a confirmed break stays one, and a failing link stays suspect until walls have
+        # lasted `confirm_days` (counted from the first).
+        state = CHECK_BY_HAND
+        if prev.state == BROKEN:
+            state = BROKEN
+        elif prev.state == SUSPECT:
+            since = obs.checked_at
+            if (
+                prev.outcome is not None
+                and prev.outcome.severity is Severity.LOOK
+                and prev.last_change_at is not None
+                and prev.last_change_at <= obs.checked_at
+            ):
+                since = prev.last_change_at
+            if obs.checked_at - since < timedelta(days=health.confirm_days) - NIGHT_SLACK:
+                state = SUSPECT
+        new = replace(new, state=state)
     new = _ref_flips(prev, new, obs, health)
     return new, _changes(prev, new, obs)
 
@@ -97,7 +126,8 @@ def _ref_working(state: LinkState) -> bool | None:
 def _ref_flips(
     prev: LinkState, new: LinkState, obs: Observation, health: HealthSettings
 ) -> LinkState:
-    window_start = obs.checked_at - timedelta(days=health.flap_window_days)
+    # A flip leaves the window once it is `flap_window_days` old, up to `NIGHT_SLACK` short.
+    window_start = obs.checked_at - (timedelta(days=health.flap_window_days) - NIGHT_SLACK)
     # A flip stamped after this check came from a clock since set back: it would stay
     # "within the window" for as long as that clock was fast.
     flips = [f for f in prev.flips if window_start < f <= obs.checked_at]
@@ -180,6 +210,7 @@ def test_state_built_once_judges_as_the_replace_steps_did(seed: int) -> None:
         confirm_days=rng.choice([0.0, 1.0, 2.0]),
         flap_changes=rng.choice([2, 4, 6]),
         flap_window_days=rng.choice([3, 14]),
+        unavailable_days=rng.choice([0.0, 1.0, 7.0]),
     )
     state = reference = LinkState()
     day = 0.0

@@ -225,3 +225,48 @@ def test_a_dead_report_pdf_answered_by_an_error_page_is_drift_not_a_review_to_re
         (row,) = [r for r in ctx.rows if r.resource_id == "report"]
         assert row.drift_reason is not None and "'Error'" in row.drift_reason
         assert "mark-reviewed" not in (row.command or "")
+
+
+def test_a_failing_link_is_not_also_unchanged_for_long(tmp_path: Path) -> None:
+    """A quiet site (the same fingerprint for more than `unchanged_days`) that breaks:
+    "Confirmed broken" and "the content has not changed since ..." side by side, while no
+    check read the page at all. Its fingerprint stands still because it fails. While it
+    fails or meets a wall, no `unchanged_long`; working again with the same page, the
+    reason is back with its first date (the page did not change across the outage as far
+    as anyone can tell); working again with another page, the clock starts anew."""
+    health = HealthSettings(unverified_days=14, unchanged_days=60, review_days=3650)
+    same, moved = "https://same.example/", "https://moved.example/"
+    kit = make_catalog("toolkit", [make_resource("same", same), make_resource("moved", moved)])
+    plan: dict[int, tuple[Outcome, str | None]] = {
+        0: (Outcome.OK, "f1"),
+        30: (Outcome.OK, "f1"),
+        61: (Outcome.OK, "f1"),
+        62: (Outcome.NOT_FOUND, None),
+        63: (Outcome.NOT_FOUND, None),
+        64: (Outcome.NOT_FOUND, None),  # confirmed broken
+        65: (Outcome.BLOCKED, None),  # a wall: still broken, still not read
+    }
+    codes: dict[tuple[int, str], set[str]] = {}
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        for night in [*plan, 66]:
+            outcome, fingerprint = plan.get(night, (Outcome.OK, None))
+            batch = [
+                make_observation(same, outcome, days(night), fingerprint=fingerprint or "f1"),
+                make_observation(moved, outcome, days(night), fingerprint=fingerprint or "f2"),
+            ]
+            store.record_observations(engine, None, batch, health, now=days(night))
+            store.refresh_staleness(engine, health, now=days(night))
+            for rid in ("same", "moved"):
+                notes = store.find_resource(engine, rid).stale
+                codes[night, rid] = {n.code for n in notes}
+                if night == 66 and rid == "same":
+                    (unchanged,) = [n for n in notes if n.code == "unchanged_long"]
+                    assert unchanged.since == days(0)
+        (state,) = {row.state for row in report_data(engine).resources if row.resource_id == "same"}
+    assert "unchanged_long" in codes[61, "same"]  # quiet for 61 days, working
+    for night in (62, 63, 64, 65):
+        assert "unchanged_long" not in codes[night, "same"], night
+    assert "unchanged_long" in codes[66, "same"]
+    assert "unchanged_long" not in codes[66, "moved"]
+    assert state == "recovered"

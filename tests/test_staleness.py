@@ -354,3 +354,14 @@ def test_a_review_answers_the_new_edition_only_once_the_title_was_the_present_on
         judge(**tip, reviewed_at=ago(2), title_since=ago(10), fingerprint_unchanged_since=ago(1))
         == {}
     )
+
+
+def test_a_page_no_check_reads_is_not_called_unchanged() -> None:
+    """A link failing or behind a wall (`reading=False`) keeps its old fingerprint because
+    nobody reads the page: "content unchanged since" would be a guess. The other reasons
+    stand (a link failing for weeks is unverified)."""
+    quiet = {"fingerprint_unchanged_since": ago(1000), "last_modified": None}
+    assert "unchanged_long" in judge(**quiet)
+    failing = judge(**quiet, reading=False, last_success_at=ago(40))
+    assert "unchanged_long" not in failing
+    assert "unverified" in failing

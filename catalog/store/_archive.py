@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Engine, func, or_, select
 
 from catalog import health as health_rules
 from catalog import tables as t
 from catalog.archive import CacheEntry, Snapshot
+from catalog.settings import night_span
 from catalog.store._sql import read_session, write_session
 
 
@@ -36,7 +37,7 @@ def archive_candidates(
             t.Link.archive_url.is_(None),
             or_(
                 t.Link.archive_checked_at.is_(None),
-                t.Link.archive_checked_at < now - timedelta(days=recheck_days),
+                t.Link.archive_checked_at < now - night_span(recheck_days),
             ),
             t.Link.id.in_(used),
         )

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, bindparam, func, select
 
 from catalog import tables as t
 from catalog.drift import names_markers
+from catalog.outcomes import Outcome, Severity
 from catalog.settings import HealthSettings
 from catalog.staleness import REVIEW_FIELDS, review_date, staleness
 from catalog.store._observations import text_or_none
@@ -70,6 +71,7 @@ def refresh_staleness(
             res.c.stale_reasons,
             link.c.last_success_at,
             link.c.last_checked_at,
+            link.c.outcome,
             link.c.fingerprint_since,
             link.c.last_modified,
             link.c.title,
@@ -106,6 +108,7 @@ def refresh_staleness(
             stale_reasons,
             last_success_at,
             last_checked_at,
+            outcome,
             fingerprint_since,
             last_modified,
             page_title,
@@ -149,6 +152,7 @@ def refresh_staleness(
                 else page_title,
                 # The title was read no earlier than the entry got its link.
                 title_since=_latest(retitled_at, linked_at or created_at),
+                reading=_reading(outcome),
             )
             stored = [
                 {
@@ -188,6 +192,14 @@ def _checked_since_success(
     if last_success_at is None or last_checked_at is None:
         return True
     return bool(last_checked_at > last_success_at)
+
+
+def _reading(outcome: str | None) -> bool:
+    """Whether the link's last check that reached it read its page (`staleness`'s
+    `reading`): not when it failed or met a wall. An outcome this version does not know
+    hides nothing."""
+    known = Outcome.known(outcome)
+    return known is None or known.severity not in (Severity.BROKEN, Severity.LOOK)
 
 
 def reviewed_at(column: datetime | None, data: Mapping[str, Any]) -> datetime | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import groupby
 from operator import attrgetter
 from typing import Any
@@ -16,6 +16,7 @@ from catalog.check.soft404 import may_name_a_message
 from catalog.collation import byte_order
 from catalog.model import Previous, Target
 from catalog.outcomes import Outcome
+from catalog.settings import night_span
 from catalog.store._sql import CHUNK, read_session, table_of
 
 
@@ -73,7 +74,8 @@ def targets_for_check(
         query = query.where(res.c.rid.in_(list(resource_ids)))
     if collection_keys is not None:
         query = query.where(col.c.key.in_(list(collection_keys)))
-    max_age = timedelta(days=fingerprint_max_age_days)
+    # Counted in nights (`lasted`): the plan starts before last week's check of a link did.
+    max_age = night_span(fingerprint_max_age_days)
     targets: list[Target] = []
     with read_session(engine) as s:
         # Ordered by URL, a link's rows are adjacent: each Target is made as its rows end,
