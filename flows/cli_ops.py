@@ -45,8 +45,9 @@ def serve(
         bool,
         typer.Option(
             "--take-over",
-            help="Serve even when Prefect shows another checkout's `linkhealth serve` serving "
-            "these deployments (for one that is gone though Prefect still shows it).",
+            help="Serve even when Prefect shows another checkout's `linkhealth serve`, or a "
+            "runner that does not say whose it is, serving these deployments (for one that is "
+            "gone though Prefect still shows it).",
         ),
     ] = False,
 ) -> None:
