@@ -308,26 +308,43 @@ def dead_runs(
 
 def catalog_edited(
     files: Annotated[
-        list[str] | None, typer.Argument(help="The catalog files that changed (informational).")
+        list[str] | None,
+        typer.Argument(
+            help="The catalog files that changed. One that is none of the configured catalogs "
+            "is named and left out; one that is not there is an error."
+        ),
     ] = None,
 ) -> None:
     """Tell Prefect the catalog was edited, so the `recheck` deployment checks what changed.
 
-    Sends the event linkhealth.catalog.edited; never starts a server (it runs from a git
-    hook). When nothing will check the edit, says what will. A file named that does not
-    exist, or is none of the configured catalogs, is an error (exit 2): the recheck
-    deployment checks the configured catalogs only.
+    Sends the event linkhealth.catalog.edited; never starts a server, and never fails for
+    what a git hook passes it: an unreachable Prefect API, or a committed file that is none
+    of the configured catalogs (an unrelated YAML file), is said on stderr with exit 0, and
+    the other files are announced. When nothing will check the edit, says what will. A file
+    named that does not exist (a typo: the hook passes no deleted file) is an error (exit 2)
+    and nothing is announced.
 
     Example: linkhealth catalog edited catalog/data/toolkit.yaml
     """
-    unchecked = [f"{name}: {why}" for name in files or () if (why := not_configured(name))]
-    if unchecked:
+    named = list(files or ())
+    why_not = {name: why for name in named if (why := not_configured(name))}
+    unchecked = [f"{name}: {why}" for name, why in why_not.items()]
+    if any(why == NO_SUCH_FILE for why in why_not.values()):
         raise ConfigError(
             f"{'; '.join(unchecked)}; the edit was not announced: the recheck deployment "
             "checks only the catalogs of linkhealth.toml (or LINKHEALTH_CONFIG's file); "
             "`linkhealth recheck --changed --catalog FILE` checks another"
         )
-    url, announced = announce_catalog_edit(files or ())
+    files = [name for name in named if name not in why_not]
+    if unchecked:
+        _err(
+            f"warning: {'; '.join(unchecked)}: left out, the recheck deployment checks only "
+            "the catalogs of linkhealth.toml (or LINKHEALTH_CONFIG's file)"
+        )
+        if not files:
+            _err("nothing announced: no configured catalog among the files")
+            return
+    url, announced = announce_catalog_edit(files)
     # Its reader is a curator looking at the hook's log later: the edit is still unchecked.
     by_hand = f"run `{RECHECK_BY_HAND}` to check it"
     if not announced:
@@ -374,8 +391,12 @@ def not_configured(name: str) -> str | None:
     file = Path(name)
     configured = _configured() if configured_config() is not None else None
     if configured is None or _covers(configured.catalogs, file):
-        return None if configured is not None or file.is_file() else "no such file"
-    return "not a configured catalog" if file.is_file() else "no such file"
+        return None if configured is not None or file.is_file() else NO_SUCH_FILE
+    return "not a configured catalog" if file.is_file() else NO_SUCH_FILE
+
+
+#: Why `not_configured` refuses a file that is not there.
+NO_SUCH_FILE = "no such file"
 
 
 def served_elsewhere(
