@@ -76,7 +76,8 @@ def recheck(
     ids: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Resource ids to check (as in the catalog file, or KEY/ID as verdicts name them)."
+            help="Resource ids to check (as in the catalog file: in every catalog using it), "
+            "or KEY/ID as verdicts name them (in catalog KEY only)."
         ),
     ] = None,
     changed: Annotated[
@@ -131,6 +132,7 @@ def recheck(
 
         result = recheck_flow(
             resource_ids=list(wanted or []),
+            entries=named_entries(ids, wanted),
             changed_only=changed,
             failing_only=failing,
             config=str(config) if config else None,
@@ -150,6 +152,16 @@ def recheck(
         # deployment's trigger does not check the same entries again.
         emit_catalog_edited(rechecked=True)
         flush()
+
+
+def named_entries(ids: Sequence[str] | None, wanted: Sequence[str] | None) -> list[str]:
+    """Of `ids` as typed, the `KEY/ID` names `bare_ids` made `ID` in `wanted` (the recheck
+    checks that id in catalog KEY only), but not those whose id is named bare too (in
+    every catalog)."""
+    kept = set(wanted or ())
+    named = [i for i in ids or () if i not in kept and "/" in i]
+    typed = set(ids or ())
+    return [i for i in named if i.partition("/")[2] not in typed]
 
 
 def status(
