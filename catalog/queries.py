@@ -746,7 +746,7 @@ def sharing_links(
             )
             if (key, rid) in wanted
         }
-        at: dict[int, list[str]] = defaultdict(list)
+        at: dict[int | None, list[str]] = defaultdict(list)
         for key, rid, link_id in session.execute(
             select(Collection.key, Resource.rid, Resource.link_id)
             .join(Collection, Resource.collection_id == Collection.id)
