@@ -482,7 +482,8 @@ def serve(
 ) -> None:
     """Serve `specs` (`servable_deployments`) until interrupted (needs PREFECT_API_URL
     set, and `pin_settings` called first). `take_over`: serve them even when Prefect shows
-    another live `serve` of another checkout serving them."""
+    another live `serve` of another checkout, or a runner that does not say whose it is,
+    serving them (`other_serve`)."""
     home = project_home()
     me = Owner(
         host=socket.gethostname(),
