@@ -721,6 +721,47 @@ def resource_ids_at(
     return found
 
 
+def sharing_links(
+    engine: Engine, entries: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], list[str]]:
+    """(collection key, id) of `entries` -> the other active entries at its link (the same
+    URL: a check of it is theirs too), as `KEY/ID`, in byte order; entries alone there are
+    left out."""
+    wanted = set(entries)
+    if not wanted:
+        return {}
+    keys, rids = sorted({k for k, _ in wanted}), sorted({r for _, r in wanted})
+    with session_scope(engine) as session:
+        mine = {
+            (key, rid): link_id
+            for key, rid, link_id in session.execute(
+                select(Collection.key, Resource.rid, Resource.link_id)
+                .join(Collection, Resource.collection_id == Collection.id)
+                .where(
+                    Resource.removed_at.is_(None),
+                    Collection.key.in_(keys),
+                    Resource.rid.in_(rids),
+                    Resource.link_id.is_not(None),
+                )
+            )
+            if (key, rid) in wanted
+        }
+        at: dict[int | None, list[str]] = defaultdict(list)
+        for key, rid, link_id in session.execute(
+            select(Collection.key, Resource.rid, Resource.link_id)
+            .join(Collection, Resource.collection_id == Collection.id)
+            .where(Resource.removed_at.is_(None), Resource.link_id.in_(sorted(set(mine.values()))))
+            .order_by(byte_order(Collection.key), byte_order(Resource.rid))
+        ):
+            at[link_id].append(f"{key}/{rid}")
+    out = {}
+    for (key, rid), link_id in mine.items():
+        others = [name for name in at[link_id] if name != f"{key}/{rid}"]
+        if others:
+            out[(key, rid)] = others
+    return out
+
+
 def shared_resource_ids(engine: Engine) -> frozenset[str]:
     """Resource ids that more than one catalog uses: commands must name the catalog too."""
     query = (

@@ -218,6 +218,7 @@ def prepare_run(
     lease_ttl: timedelta = LEASE_TTL,
     shard: Shard | None = None,
     sharded_run: str | None = None,
+    entries: Sequence[tuple[str, str]] | None = None,
 ) -> PreparedRun:
     """Sync, start the run, plan it, and test our network with the canaries.
 
@@ -229,7 +230,8 @@ def prepare_run(
     `shard` keeps only the targets of that shard's hosts; `sharded_run` is the Prefect flow
     run id of the sharded run that started it, so the last of its shards to end groups them
     into one night even when that run is gone. `transport` and `resolver` reach the canary
-    checks only (tests inject them).
+    checks only (tests inject them). `entries`: (collection key, resource id) pairs to
+    which `resource_ids` are narrowed (one catalog's entry of an id others use too).
     """
     try:
         catalogs = load_catalogs(settings.catalogs)
@@ -275,6 +277,7 @@ def prepare_run(
             fingerprint_max_age_days=settings.check.fingerprint_max_age_days,
             resource_ids=resource_ids,
             collection_keys=keys,
+            entries=entries,
         )
         batches = plan_shard(targets, settings.check.batch_size, shard, check=settings.check)
         planned = sum(len(b.targets) for b in batches)

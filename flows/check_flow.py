@@ -298,10 +298,12 @@ def run_check(
     resource_ids: list[str] | None = None,
     render: bool = True,
     shard: str | None = None,
+    entries: list[tuple[str, str]] | None = None,
 ) -> RunSummary:
     """One check run inside the current flow; shared by `check-catalog` and `recheck`.
 
     A full run (no `resource_ids`) holds the run lease of its shard; rechecks hold none.
+    `entries`: the (collection key, id) pairs `resource_ids` are narrowed to.
     """
     log = get_run_logger()
     ui = _PrefectUi(log)
@@ -318,6 +320,7 @@ def run_check(
             lease=lease_name(part) if resource_ids is None else None,
             shard=part,
             sharded_run=_parent_flow_run() if part else None,
+            entries=entries,
         )
     except (CatalogError, NotFoundError) as exc:  # prepare_run records a refused catalog
         catalog = isinstance(exc, CatalogError)

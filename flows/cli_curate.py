@@ -58,12 +58,20 @@ ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why (kept with 
 
 
 def _settings(config: Path | None, db: str | None, catalogs: list[Path] | None) -> Settings:
-    """The settings, once their database is known to exist (exit 3, naming where it was
-    looked for, rather than an empty database created in the wrong folder)."""
+    """The settings, once the --catalog files are known to be there (exit 5, naming each
+    missing one, rather than "not among the --catalog files" for a misspelt path, or an
+    edit of the database's file as if no --catalog were given) and their database to exist
+    (exit 3, naming where it was looked for, rather than an empty database created in the
+    wrong folder)."""
     from catalog.db import existing_database
+    from catalog.errors import CatalogError
+    from catalog.source import validate_catalogs
     from flows.cli import _settings as command_settings
 
     settings = command_settings(config, db, catalogs)
+    missing = [p for p in catalogs or () if not p.exists()]
+    if missing:
+        raise CatalogError(validate_catalogs(missing).problems)
     existing_database(settings.database_url)
     return settings
 

@@ -45,8 +45,9 @@ def serve(
         bool,
         typer.Option(
             "--take-over",
-            help="Serve even when Prefect shows another checkout's `linkhealth serve` serving "
-            "these deployments (for one that is gone though Prefect still shows it).",
+            help="Serve even when Prefect shows another checkout's `linkhealth serve`, or a "
+            "runner that does not say whose it is, serving these deployments (for one that is "
+            "gone though Prefect still shows it).",
         ),
     ] = False,
 ) -> None:
@@ -75,7 +76,8 @@ def recheck(
     ids: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Resource ids to check (as in the catalog file, or KEY/ID as verdicts name them)."
+            help="Resource ids to check (as in the catalog file: in every catalog using it), "
+            "or KEY/ID as verdicts name them (in catalog KEY only)."
         ),
     ] = None,
     changed: Annotated[
@@ -130,6 +132,7 @@ def recheck(
 
         result = recheck_flow(
             resource_ids=list(wanted or []),
+            entries=named_entries(ids, wanted),
             changed_only=changed,
             failing_only=failing,
             config=str(config) if config else None,
@@ -149,6 +152,16 @@ def recheck(
         # deployment's trigger does not check the same entries again.
         emit_catalog_edited(rechecked=True)
         flush()
+
+
+def named_entries(ids: Sequence[str] | None, wanted: Sequence[str] | None) -> list[str]:
+    """Of `ids` as typed, the `KEY/ID` names `bare_ids` made `ID` in `wanted` (the recheck
+    checks that id in catalog KEY only), but not those whose id is named bare too (in
+    every catalog)."""
+    kept = set(wanted or ())
+    named = [i for i in ids or () if i not in kept and "/" in i]
+    typed = set(ids or ())
+    return [i for i in named if i.partition("/")[2] not in typed]
 
 
 def status(
@@ -307,26 +320,43 @@ def dead_runs(
 
 def catalog_edited(
     files: Annotated[
-        list[str] | None, typer.Argument(help="The catalog files that changed (informational).")
+        list[str] | None,
+        typer.Argument(
+            help="The catalog files that changed. One that is none of the configured catalogs "
+            "is named and left out; one that is not there is an error."
+        ),
     ] = None,
 ) -> None:
     """Tell Prefect the catalog was edited, so the `recheck` deployment checks what changed.
 
-    Sends the event linkhealth.catalog.edited; never starts a server (it runs from a git
-    hook). When nothing will check the edit, says what will. A file named that does not
-    exist, or is none of the configured catalogs, is an error (exit 2): the recheck
-    deployment checks the configured catalogs only.
+    Sends the event linkhealth.catalog.edited; never starts a server, and never fails for
+    what a git hook passes it: an unreachable Prefect API, or a committed file that is none
+    of the configured catalogs (an unrelated YAML file), is said on stderr with exit 0, and
+    the other files are announced. When nothing will check the edit, says what will. A file
+    named that does not exist (a typo: the hook passes no deleted file) is an error (exit 2)
+    and nothing is announced.
 
     Example: linkhealth catalog edited catalog/data/toolkit.yaml
     """
-    unchecked = [f"{name}: {why}" for name in files or () if (why := not_configured(name))]
-    if unchecked:
+    named = list(files or ())
+    why_not = {name: why for name in named if (why := not_configured(name))}
+    unchecked = [f"{name}: {why}" for name, why in why_not.items()]
+    if any(why == NO_SUCH_FILE for why in why_not.values()):
         raise ConfigError(
             f"{'; '.join(unchecked)}; the edit was not announced: the recheck deployment "
             "checks only the catalogs of linkhealth.toml (or LINKHEALTH_CONFIG's file); "
             "`linkhealth recheck --changed --catalog FILE` checks another"
         )
-    url, announced = announce_catalog_edit(files or ())
+    files = [name for name in named if name not in why_not]
+    if unchecked:
+        _err(
+            f"warning: {'; '.join(unchecked)}: left out, the recheck deployment checks only "
+            "the catalogs of linkhealth.toml (or LINKHEALTH_CONFIG's file)"
+        )
+        if not files:
+            _err("nothing announced: no configured catalog among the files")
+            return
+    url, announced = announce_catalog_edit(files)
     # Its reader is a curator looking at the hook's log later: the edit is still unchecked.
     by_hand = f"run `{RECHECK_BY_HAND}` to check it"
     if not announced:
@@ -373,8 +403,12 @@ def not_configured(name: str) -> str | None:
     file = Path(name)
     configured = _configured() if configured_config() is not None else None
     if configured is None or _covers(configured.catalogs, file):
-        return None if configured is not None or file.is_file() else "no such file"
-    return "not a configured catalog" if file.is_file() else "no such file"
+        return None if configured is not None or file.is_file() else NO_SUCH_FILE
+    return "not a configured catalog" if file.is_file() else NO_SUCH_FILE
+
+
+#: Why `not_configured` refuses a file that is not there.
+NO_SUCH_FILE = "no such file"
 
 
 def served_elsewhere(

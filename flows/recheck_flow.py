@@ -1,8 +1,9 @@
 """Prefect flow `recheck`: check a few resources now, after a curator edited the catalog.
 
 Inputs: resource ids and/or `changed_only` (entries edited since their link was last
-checked) and `failing_only`. The selection is `catalog.ops.plan_recheck`; the check
-itself is the same `run_check` the nightly flow runs, limited to the chosen ids.
+checked) and `failing_only`; `entries` (`KEY/ID`) narrows a named id to one catalog's
+entry. The selection is `catalog.ops.plan_recheck`; the check itself is the same
+`run_check` the nightly flow runs, limited to the chosen ids.
 Output: a `RecheckResult` with the run summary and one verdict line per resource.
 The `recheck` deployment in prefect.yaml runs this flow when the event
 `linkhealth.catalog.edited` arrives (the git hook in deploy/ sends it).
@@ -10,8 +11,9 @@ The `recheck` deployment in prefect.yaml runs this flow when the event
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -20,10 +22,14 @@ from catalog import store
 from catalog.db import engine_for
 from catalog.errors import CatalogError, LinkhealthError, NotFoundError
 from catalog.ops import plan_recheck, verdict_lines
+from catalog.queries import sharing_links
 from catalog.runs import RunSummary
 from catalog.text import counted
 from flows.check_flow import BATCH_WORKERS, failed_with, flow_settings, refuse, run_check
 from flows.parameters import plain_json_parameters
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 @dataclass(frozen=True)
@@ -43,10 +49,15 @@ def recheck(
     config: str | None = None,
     overrides: dict[str, Any] | None = None,
     render: bool = True,
+    entries: list[str] | None = None,
 ) -> RecheckResult:
-    """Check the named, edited (`changed_only`) or failing (`failing_only`) resources."""
+    """Check the named, edited (`changed_only`) or failing (`failing_only`) resources.
+    `entries`: ids named `KEY/ID`, checked in catalog KEY only (not in every catalog
+    using that id); an entry whose URL others link too is said to share its check."""
     try:
-        return _recheck(resource_ids, changed_only, failing_only, config, overrides, render)
+        return _recheck(
+            resource_ids, changed_only, failing_only, config, overrides, render, entries or []
+        )
     except LinkhealthError as exc:
         return failed_with(exc)
 
@@ -58,13 +69,16 @@ def _recheck(
     config: str | None,
     overrides: dict[str, Any] | None,
     render: bool,
+    entries: list[str],
 ) -> RecheckResult:
     log = get_run_logger()
     settings = flow_settings(config, overrides, trigger="recheck")
+    only = only_in(entries)
+    ids = list(dict.fromkeys([*(resource_ids or ()), *only]))
     try:
-        plan = plan_recheck(
-            settings, ids=resource_ids or (), changed_only=changed_only, failing_only=failing_only
-        )
+        plan = plan_recheck(settings, ids=ids, changed_only=changed_only, failing_only=failing_only)
+        engine = engine_for(settings.database_url)
+        _refuse_unheld(engine, plan.collections, only)
     except (CatalogError, NotFoundError) as exc:  # a broken catalog, ids no catalog holds
         refuse(settings, exc, trigger="recheck", render=render and isinstance(exc, CatalogError))
         raise
@@ -79,15 +93,60 @@ def _recheck(
         counted(plan.sync_changes, "catalog change"),
         ", ".join(plan.ids),
     )
-    summary = run_check(settings, trigger="recheck", resource_ids=list(plan.ids), render=render)
-    engine = engine_for(settings.database_url)
+    pairs = narrowed(plan.ids, plan.collections, only)
+    summary = run_check(
+        settings, trigger="recheck", resource_ids=list(plan.ids), render=render, entries=pairs
+    )
     statuses = store.recheck_statuses(engine, plan.collections, rids=plan.ids)
+    if pairs is not None:
+        checked = set(pairs)
+        statuses = [s for s in statuses if (s.collection, s.rid) in checked]
     this_run = {
         (v.collection, v.rid): v.outcome for v in store.run_verdicts(engine, summary.run_id)
     }
     verdicts = tuple(verdict_lines(statuses, plan.ids, plan.collections, this_run=this_run))
+    named = [(key, rid) for rid, keys in only.items() for key in sorted(keys)]
+    verdicts += tuple(
+        f"{key}/{rid}: its URL is shared with {', '.join(others)}, whose link state this "
+        "check updated too"
+        for (key, rid), others in sharing_links(engine, named).items()
+    )
     for line in verdicts:
         log.info(line)
     return RecheckResult(
         ids=plan.ids, summary=summary, verdicts=verdicts, sync_changes=plan.sync_changes
     )
+
+
+def only_in(entries: Sequence[str]) -> dict[str, set[str]]:
+    """`KEY/ID` names -> each id and the catalog keys it is named in."""
+    out: dict[str, set[str]] = {}
+    for name in entries:
+        key, _, rid = name.partition("/")
+        if not key or not rid:
+            raise NotFoundError(f"{name!r} names no entry: write KEY/ID")
+        out.setdefault(rid, set()).add(key)
+    return out
+
+
+def _refuse_unheld(
+    engine: Engine, collections: Sequence[str] | None, only: Mapping[str, set[str]]
+) -> None:
+    """NotFoundError for a `KEY/ID` whose catalog KEY (one of `collections`) holds no ID,
+    though another does: narrowed to it, the run would check nothing of it."""
+    if not only:
+        return
+    held = {(s.collection, s.rid) for s in store.recheck_statuses(engine, collections, rids=only)}
+    missing = [f"{k}/{r}" for r, keys in only.items() for k in sorted(keys) if (k, r) not in held]
+    if missing:
+        raise NotFoundError.unknown_ids(missing)
+
+
+def narrowed(
+    ids: Sequence[str], collections: Sequence[str] | None, only: Mapping[str, set[str]]
+) -> list[tuple[str, str]] | None:
+    """The (collection key, id) pairs to check of `ids`: an id of `only` in its catalogs,
+    any other in every one of `collections`. None: no narrowing (every catalog)."""
+    if not only or collections is None:
+        return None
+    return [(key, rid) for rid in ids for key in collections if key in only.get(rid, {key})]

@@ -28,10 +28,10 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -440,32 +440,28 @@ def pools_with_workers(deployments: Sequence[Any]) -> list[str]:
     worker may pick up a served run and run it in a folder of its own, with the built-in
     settings, instead of `serve`. Empty when that cannot be told: only a warning hangs
     on it."""
+    return online_pools(getattr(found, "work_pool_name", None) for found in served_now(deployments))
+
+
+def online_pools(names: Iterable[str | None]) -> list[str]:
+    """Of the work pools `names`, those with a worker online (sorted); empty when that
+    cannot be told."""
     from prefect.settings import get_current_settings
 
     # Never a throw-away server of its own just to ask. The URL the client would use, not
     # the environment's: Prefect reads that once, at import (an API URL set later in the
     # process, as a test does, still meant a temporary server: 15 s, and left running).
-    if not get_current_settings().api.url:
+    pools = sorted({name for name in names if name})
+    if not pools or not get_current_settings().api.url:
         return []
     try:
         from prefect import get_client
         from prefect.client.schemas.objects import WorkerStatus
-        from prefect.exceptions import ObjectNotFound
 
         with get_client(sync_client=True) as client:
-            pools = set()
-            for deployment in deployments:
-                try:
-                    found = client.read_deployment_by_name(
-                        f"{deployment.flow_name}/{deployment.name}"
-                    )
-                except ObjectNotFound:
-                    continue
-                if found.work_pool_name:
-                    pools.add(found.work_pool_name)
             return [
                 pool
-                for pool in sorted(pools)
+                for pool in pools
                 if any(
                     w.status == WorkerStatus.ONLINE for w in client.read_workers_for_work_pool(pool)
                 )
@@ -486,9 +482,16 @@ def serve(
 ) -> None:
     """Serve `specs` (`servable_deployments`) until interrupted (needs PREFECT_API_URL
     set, and `pin_settings` called first). `take_over`: serve them even when Prefect shows
-    another live `serve` of another checkout serving them."""
+    another live `serve` of another checkout, or a runner that does not say whose it is,
+    serving them (`other_serve`)."""
     home = project_home()
-    me = Owner(host=socket.gethostname(), home=str(home), folder=str(Path.cwd()), pid=os.getpid())
+    me = Owner(
+        host=socket.gethostname(),
+        home=str(home),
+        folder=str(Path.cwd()),
+        pid=os.getpid(),
+        started=time.time(),
+    )
     with _only_serve(home):
         os.chdir(home)
         _serve(specs, say, me, take_over)
@@ -542,9 +545,13 @@ def _serve(
 
     deployments = runner_deployments(specs)
     found = served_now(deployments)
-    other = other_serve(found, me, datetime.now().astimezone())
+    workers = online_pools(getattr(d, "work_pool_name", None) for d in found)
+    other = other_serve(found, me, datetime.now().astimezone(), worker_pools=workers)
     if other is not None and not take_over:
         raise ConfigError(other)  # exit 2: the systemd unit does not restart on it
+    lost = _claim(found, me, deployments)
+    if lost is not None:
+        raise ConfigError(lost)
     for deployment in deployments:
         deployment.description = with_owner(deployment.description, me)
     pools = pools_with_workers(deployments)
@@ -605,12 +612,14 @@ LIVE_POLL_S = 60.0
 
 @dataclass(frozen=True)
 class Owner:
-    """A `linkhealth serve`: its machine, checkout (project folder), start folder and pid."""
+    """A `linkhealth serve`: its machine, checkout (project folder), start folder and pid,
+    and when it claimed its deployments (a Unix time; 0: not said, an older note)."""
 
     host: str
     home: str
     folder: str
     pid: int
+    started: float = 0.0
 
     def note(self) -> str:
         return SERVED_BY + json.dumps(asdict(self), sort_keys=True)
@@ -637,6 +646,7 @@ def owner_in(description: str | None) -> Owner | None:
             home=str(data["home"]),
             folder=str(data["folder"]),
             pid=int(data["pid"]),
+            started=float(data.get("started") or 0.0),
         )
     except (ValueError, KeyError, TypeError):
         return None
@@ -696,30 +706,123 @@ def other_serve(
     me: Owner,
     now: datetime,
     alive: Callable[[int], bool] = _pid_alive,
+    worker_pools: Collection[str] = (),
 ) -> str | None:
     """Why `me` must not serve `found` (Prefect's deployments of the names it serves), or
-    None: another checkout's `serve` (another folder or machine) serves one now, by its
-    note and a poll of its runner within `LIVE_POLL_S`. Two would share the runs, each
-    writing its own database, and the first to stop would pause the other's schedules.
-    Not a `serve` of this checkout before this one (its lock keeps to one at a time), nor
-    one of this machine whose process is gone."""
+    None. Two serving them would share the runs, each writing its own database, and the
+    first to stop would pause the other's schedules. Refused:
+    - another checkout's `serve` (another folder or machine) serving one now: its note, and
+      a poll of its runner (or its claim, `claim`) within `LIVE_POLL_S`; not a `serve` of
+      this checkout before this one (its lock keeps to one at a time), nor one of this
+      machine whose process is gone;
+    - a deployment without a note that is not paused and was polled within `LIVE_POLL_S`:
+      a runner that does not say whose it is (a plain `prefect ... serve`, a `linkhealth
+      serve` from before the notes) serves it. A runner that stopped paused it (Prefect's
+      own, and `release`). Not when a worker of its work pool is online (`worker_pools`):
+      a worker's poll marks every deployment of its pool polled, so it tells nothing of a
+      runner, and `serve` warns of the worker instead."""
     for deployment in found:
         owner = owner_in(deployment.description)
-        polled = deployment.last_polled
-        if owner is None or owner.same_checkout(me) or polled is None:
+        if owner is None or owner.same_checkout(me):
             continue
-        ago = (now - polled).total_seconds()
-        if ago > LIVE_POLL_S or (owner.host == me.host and not alive(owner.pid)):
+        claimed = datetime.fromtimestamp(owner.started, UTC) if owner.started else None
+        ago = _seconds_since(now, deployment.last_polled, claimed)
+        if ago is None or ago > LIVE_POLL_S or (owner.host == me.host and not alive(owner.pid)):
             continue
+        polled = _seconds_since(now, deployment.last_polled)
+        heard = (
+            f"its runner polled Prefect {max(ago, 0):.0f} s ago"
+            if polled == ago
+            else f"it claimed the deployments {max(ago, 0):.0f} s ago"
+        )
         return (
             f"the deployment {deployment.name!r} is served by another `linkhealth serve` "
-            f"({owner.said()}; its runner polled Prefect {max(ago, 0):.0f} s ago): two would "
+            f"({owner.said()}; {heard}): two would "
             "share the runs, each writing its own database, and the first to stop would pause "
             "the other's schedules. "
             "Stop that one first; if it is gone and Prefect still shows it, wait a minute, "
             "or start this one with --take-over"
         )
+    for deployment in found:
+        if owner_in(deployment.description) is not None or getattr(deployment, "paused", False):
+            continue
+        ago = _seconds_since(now, deployment.last_polled)
+        if ago is None or ago > LIVE_POLL_S:
+            continue
+        if getattr(deployment, "work_pool_name", None) in worker_pools:
+            continue
+        return (
+            f"the deployment {deployment.name!r} is served by a runner that does not say "
+            f"whose it is (a `prefect ... serve`, or a `linkhealth serve` of an older "
+            f"version): it polled Prefect {max(ago, 0):.0f} s ago and the deployment is not "
+            "paused. Two would share the runs, and the first to stop would pause the other's "
+            "schedules. Stop that one first; if it is gone and Prefect still shows it, wait a "
+            "minute, or start this one with --take-over"
+        )
     return None
+
+
+def _seconds_since(now: datetime, *times: datetime | None) -> float | None:
+    """Seconds since the latest of `times` (None: none known)."""
+    known = [t for t in times if t is not None]
+    return (now - max(known)).total_seconds() if known else None
+
+
+#: How long `claim` waits, after writing its note, before it reads the notes again: longer
+#: than another `serve` takes from its look at them (`other_serve`) to its own claim.
+CLAIM_SETTLE_S = 2.0
+
+
+def claim(
+    found: Sequence[Any],
+    me: Owner,
+    write: Callable[[Any, str], None],
+    read: Callable[[], Sequence[Any]],
+    wait: Callable[[float], None] = time.sleep,
+) -> str | None:
+    """Note `me` on each of `found` (`write(deployment, description)`), wait
+    `CLAIM_SETTLE_S`, read them again (`read`): None when `me` holds them, else why this
+    `serve` must stop. Two `serve`s that both looked (`other_serve`) before either noted
+    itself both write: the last to write wins, and the first sees the other's note when it
+    reads again. One deployment decides (the first by name) so that two whose writes
+    interleave do not both stop. The deployments Prefect does not hold yet are not
+    claimed: two `serve`s started together on a new server are not told apart."""
+    if not found:
+        return None
+    for deployment in found:
+        write(deployment, with_owner(deployment.description, me))
+    wait(CLAIM_SETTLE_S)
+    first = min(str(d.name) for d in found)
+    for deployment in read():
+        owner = owner_in(deployment.description)
+        if str(deployment.name) != first or owner is None or owner == me:
+            continue
+        return (
+            f"the deployment {first!r} was claimed by another `linkhealth serve` that started "
+            f"at the same time ({owner.said()}): that one serves it, this one stops"
+        )
+    return None
+
+
+def _claim(found: Sequence[Any], me: Owner, deployments: Sequence[Any]) -> str | None:
+    """`claim` on the Prefect server; None (serve, as before the claim) when it cannot be
+    written: Prefect's runner writes the notes as it starts."""
+    from prefect.settings import get_current_settings
+
+    if not found or not get_current_settings().api.url:  # never a throw-away server
+        return None
+    from prefect import get_client
+    from prefect.client.schemas.actions import DeploymentUpdate
+
+    try:
+        with get_client(sync_client=True) as client:
+
+            def write(deployment: Any, description: str) -> None:
+                client.update_deployment(deployment.id, DeploymentUpdate(description=description))
+
+            return claim(found, me, write, lambda: served_now(deployments))
+    except Exception:
+        return None
 
 
 def release(deployments: Sequence[Any], me: Owner, say: Callable[[str], None]) -> None:

@@ -461,6 +461,35 @@ def test_resource_catalog_that_is_missing_or_not_synced(engine: Engine, tmp_path
     assert "'fresh'" in unsynced.stderr
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["replace-url", "a", NEW],
+        ["replace-url", "a", "--archive"],
+        ["mark-reviewed", "a"],
+        ["accept-redirect", "a"],
+        ["snooze", "a", "--until", "2999-01-01", "--reason", "back in spring"],
+        ["ignore", "a", "--reason", "gone for good"],
+        ["unignore", "a"],
+    ],
+    ids=lambda command: " ".join(command[::2]),
+)
+def test_a_misspelt_catalog_path_of_an_edit_is_a_missing_file_naming_it(
+    engine: Engine, catalog_file: Path, command: list[str]
+) -> None:
+    """It was "toolkit/a comes from .../toolkit.yaml, which is not among the --catalog files"
+    (the edits of the file), or the decision recorded as if no --catalog were given."""
+    before = catalog_file.read_text()
+    typo = catalog_file.with_name("toolkt.yaml")
+    result = invoke(engine, typo, *command)
+    assert result.exit_code == 5, result.output
+    assert result.stdout == ""
+    assert f"{typo}: the file does not exist" in result.stderr
+    assert "not among the --catalog files" not in result.stderr
+    assert catalog_file.read_text() == before
+    assert store.resource_history(engine, "a").decisions == ()
+
+
 def test_mark_reviewed_answers_the_dated_nag_the_report_asked_it_for(tmp_path: Path) -> None:
     """The report says of an old edition: "Review the entry; if it is still current, record
     the review. `linkhealth mark-reviewed ID`". Doing so must take it off the list."""

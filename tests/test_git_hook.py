@@ -83,7 +83,8 @@ def test_a_file_that_is_not_there_or_not_a_configured_catalog_is_an_error_naming
     isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`catalog edited nothere.yaml` said "announced", exit 0: the recheck deployment
-    checks the configured catalogs, and nothing of a typo or a trial file."""
+    checks the configured catalogs, and nothing of a typo. (A trial file beside it is named
+    too; alone, it is left out without failing: the next test.)"""
     sent: list[list[str]] = []
     _announced(monkeypatch, served=True)
     monkeypatch.setattr("flows.events.emit_catalog_edited", _into(sent))
@@ -111,6 +112,36 @@ def test_a_file_that_is_not_there_or_not_a_configured_catalog_is_an_error_naming
     assert edited("trial.yaml")[0] == 0
     assert edited("nothere.yaml")[0] == 2
     assert sent == [["catalogs/a.yaml", "catalogs/gone.yaml"], ["trial.yaml"]]
+
+
+def test_a_committed_file_that_is_no_configured_catalog_is_named_and_left_out_never_failing(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook passes every YAML file a commit touched under its paths: an unrelated one
+    (a trial file, a CI config) made `catalog edited` exit 2 and announce nothing, the
+    catalog's own edits in the same commit included, where its help says it runs from a
+    git hook."""
+    sent: list[list[str]] = []
+    _announced(monkeypatch, served=True)
+    monkeypatch.setattr("flows.events.emit_catalog_edited", _into(sent))
+    (isolated_cwd / "catalogs").mkdir()
+    for name in ("catalogs/a.yaml", "trial.yaml"):
+        (isolated_cwd / name).write_text("collection:\n  title: T\nresources: []\n")
+    (isolated_cwd / "linkhealth.toml").write_text('catalogs = ["catalogs"]\n')
+
+    both = CliRunner().invoke(app, ["catalog", "edited", "catalogs/a.yaml", "trial.yaml"])
+    assert both.exit_code == 0, both.output
+    assert sent == [["catalogs/a.yaml"]]
+    assert both.stderr == (
+        "warning: trial.yaml: not a configured catalog: left out, the recheck deployment "
+        "checks only the catalogs of linkhealth.toml (or LINKHEALTH_CONFIG's file)\n"
+        "announced the catalog edit to http://127.0.0.1:4999/api\n"
+    )
+    alone = CliRunner().invoke(app, ["catalog", "edited", "trial.yaml"])
+    assert alone.exit_code == 0, alone.output
+    assert sent == [["catalogs/a.yaml"]]
+    assert "trial.yaml: not a configured catalog" in alone.stderr
+    assert alone.stderr.endswith("nothing announced: no configured catalog among the files\n")
 
 
 def _git(repo: Path, *args: str, env: dict[str, str]) -> None:

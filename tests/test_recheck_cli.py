@@ -125,6 +125,31 @@ def test_a_recheck_takes_an_id_written_as_its_verdicts_write_it(
     assert [r.status for r in _runs(production)] == ["running"]  # the night's, alone
 
 
+def test_an_id_named_key_slash_id_is_narrowed_to_that_catalog_unless_named_bare_too(
+    production: Path, flow_calls: list[dict[str, Any]]
+) -> None:
+    assert runner.invoke(app, ["recheck", "toolkit/r1", "r2"]).exit_code == 0
+    assert runner.invoke(app, ["recheck", "toolkit/r1", "r1"]).exit_code == 0
+    assert [(c["resource_ids"], c["entries"]) for c in flow_calls] == [
+        (["r1", "r2"], ["toolkit/r1"]),
+        (["r1"], []),
+    ]
+
+
+def test_the_pairs_a_narrowed_recheck_checks() -> None:
+    from flows.recheck_flow import narrowed, only_in
+
+    only = only_in(["a/r1", "b/x/y"])
+    assert only == {"r1": {"a"}, "x/y": {"b"}}
+    assert narrowed(["r1", "r2", "x/y"], ["a", "b"], only) == [
+        ("a", "r1"),
+        ("a", "r2"),
+        ("b", "r2"),
+        ("b", "x/y"),
+    ]
+    assert narrowed(["r1"], ["a", "b"], {}) is None
+
+
 def test_a_mistyped_id_is_refused_on_stderr_and_recorded_as_no_refused_run(
     production: Path, flow_calls: list[dict[str, Any]]
 ) -> None:
@@ -216,3 +241,43 @@ def test_a_catalog_tried_in_an_example_is_checked_into_a_database_of_its_own() -
     ]
     assert tried  # the README shows how to try a catalog
     assert [line for line in tried if "--db" not in line.split()] == []
+
+
+# --- one entry named KEY/ID ------------------------------------------------------------------
+
+
+@pytest.mark.flow
+def test_an_entry_named_key_slash_id_is_checked_in_that_catalog_only_and_a_shared_url_said(
+    prefect_api: str, isolated_cwd: Path
+) -> None:
+    """`recheck toolkit/r1` checked r1 in every catalog using that id (another URL, another
+    curator's entry), and printed a verdict for each."""
+    from tests.local_site import local_site
+
+    with local_site() as site:
+        write_catalog(
+            isolated_cwd / "toolkit.yaml",
+            [{"id": "r1", "title": "Annual Report", "url": f"{site.base}/report.html"}],
+        )
+        write_catalog(
+            isolated_cwd / "other.yaml",
+            [
+                {"id": "r1", "title": "A Guide", "url": f"{site.base}/missing"},
+                {"id": "r5", "title": "Annual Report (copy)", "url": f"{site.base}/report.html"},
+            ],
+        )
+        (isolated_cwd / "linkhealth.toml").write_text(
+            'database_url = "sqlite:///var/lh.db"\ncatalogs = ["toolkit.yaml", "other.yaml"]\n'
+            "[check]\nallow_private = true\n",
+            encoding="utf-8",
+        )
+        result = runner.invoke(app, ["recheck", "toolkit/r1", "--no-report"])
+        hits = dict(site.hits)
+    assert result.exit_code == 0, result.output
+    assert not any(path.endswith("/missing") for path in hits), hits
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("toolkit/r1: OK")
+    assert lines[1] == (
+        "toolkit/r1: its URL is shared with other/r5, whose link state this check updated too"
+    )
+    assert not any(line.startswith("other/r1") for line in lines), lines

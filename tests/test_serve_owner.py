@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 import flows.serve
 from flows.serve import (
     Owner,
+    claim,
     other_serve,
     owner_in,
     still_served_by,
@@ -37,14 +38,23 @@ ME = Owner(host="vm", home="/srv/b", folder="/srv/b/ops", pid=200)
 OTHER = Owner(host="vm", home="/srv/a", folder="/srv/a/ops", pid=100)
 
 
-def _found(owner: Owner | None, polled_s_ago: float | None, name: str = "nightly") -> Any:
-    """A deployment as Prefect returns it: its description (with `serve`'s note) and last poll."""
+def _found(
+    owner: Owner | None,
+    polled_s_ago: float | None,
+    name: str = "nightly",
+    paused: bool = False,
+    pool: str | None = None,
+) -> Any:
+    """A deployment as Prefect returns it: its description (with `serve`'s note), last poll,
+    whether it is paused and its work pool."""
     text = "Check every catalog URL."
     return SimpleNamespace(
         id=name,
         name=name,
         description=with_owner(text, owner) if owner else text,
         last_polled=None if polled_s_ago is None else NOW - timedelta(seconds=polled_s_ago),
+        paused=paused,
+        work_pool_name=pool,
     )
 
 
@@ -68,13 +78,112 @@ def test_a_serve_of_another_checkout_that_prefect_sees_polling_is_refused_naming
         (OTHER, None, "never polled"),
         (replace(OTHER, pid=101), 5, "its process is gone from this machine"),
         (replace(ME, pid=150, folder="/elsewhere"), 5, "this checkout's, started again"),
-        (None, 5, "no note: a worker's poll, or a serve that says nothing of itself"),
+        (None, 120, "no note, and not polled for two minutes"),
+        (None, None, "no note, never polled"),
     ],
 )
 def test_serve_is_not_refused_for_a_serve_that_is_gone_or_its_own(
     owner: Owner | None, polled_s_ago: float | None, why: str
 ) -> None:
     assert other_serve([_found(owner, polled_s_ago)], ME, NOW, {100}.__contains__) is None, why
+
+
+def test_a_runner_that_says_nothing_of_itself_serving_a_deployment_is_refused_naming_it() -> None:
+    """A plain `prefect ... serve`, or a `linkhealth serve` from before the notes, serving
+    the same deployments: the new `serve` took their names without a word."""
+    found = [_found(None, 300, "recheck"), _found(None, 5, "nightly")]
+    said = other_serve(found, ME, NOW, {100}.__contains__)
+    assert said is not None
+    assert said.startswith(
+        "the deployment 'nightly' is served by a runner that does not say whose it is "
+        "(a `prefect ... serve`, or a `linkhealth serve` of an older version): it polled "
+        "Prefect 5 s ago and the deployment is not paused."
+    )
+    assert said.endswith("or start this one with --take-over")
+
+
+@pytest.mark.parametrize(
+    ("found", "why"),
+    [
+        (_found(None, 5, paused=True), "paused: the runner that served it stopped"),
+        (_found(None, 5, pool="p"), "its pool has a worker online: the poll may be the worker's"),
+    ],
+)
+def test_a_deployment_without_a_note_is_not_refused_when_its_poll_tells_of_no_runner(
+    found: Any, why: str
+) -> None:
+    assert other_serve([found], ME, NOW, {100}.__contains__, worker_pools={"p"}) is None, why
+
+
+def test_a_serve_that_just_claimed_its_deployments_is_refused_before_its_runner_polls() -> None:
+    """Its note is written some seconds before its runner first polls: a `serve` starting
+    then must not take the deployments from it."""
+    claimed = replace(OTHER, host="box2", started=(NOW - timedelta(seconds=3)).timestamp())
+    said = other_serve([_found(claimed, None)], ME, NOW)
+    assert said is not None and "it claimed the deployments 3 s ago" in said
+    stale = replace(claimed, started=(NOW - timedelta(seconds=120)).timestamp())
+    assert other_serve([_found(stale, None)], ME, NOW) is None
+
+
+class _Prefect:
+    """The descriptions of the deployments, as two `serve`s write and read them."""
+
+    def __init__(self, *names: str) -> None:
+        self.descriptions = {name: "Check." for name in names}
+
+    def found(self) -> list[Any]:
+        return [SimpleNamespace(name=n, description=d) for n, d in self.descriptions.items()]
+
+    def write(self, deployment: Any, description: str) -> None:
+        self.descriptions[deployment.name] = description
+
+
+def test_of_two_serves_that_looked_at_the_same_time_the_last_to_claim_serves() -> None:
+    """Both looked before either noted itself, so both passed `other_serve`."""
+    prefect = _Prefect("nightly", "recheck", "report")
+    a_looked, b_looked = prefect.found(), prefect.found()
+    b_said: list[str | None] = []
+
+    def a_waits(seconds: float) -> None:  # b claims while a waits
+        b_said.append(claim(b_looked, OTHER, prefect.write, prefect.found, lambda s: None))
+
+    a_said = claim(a_looked, ME, prefect.write, prefect.found, a_waits)
+    assert b_said == [None]
+    assert a_said == (
+        "the deployment 'nightly' was claimed by another `linkhealth serve` that started at "
+        "the same time (pid 100 on vm, from /srv/a/ops, checkout /srv/a): that one serves "
+        "it, this one stops"
+    )
+    assert claim(prefect.found(), ME, prefect.write, prefect.found, lambda s: None) is None
+
+
+def test_of_two_serves_whose_claims_interleave_exactly_one_serves() -> None:
+    """a notes `nightly`, b notes all three, a notes `recheck` and `report`: each holds some.
+    One deployment decides, or both would stop."""
+    prefect = _Prefect("nightly", "recheck", "report")
+    a_looked, b_looked = prefect.found(), prefect.found()
+    a_wrote = threading.Event()
+    b_said: list[str | None] = []
+
+    def b_waits(seconds: float) -> None:
+        assert a_wrote.wait(5)
+
+    b = threading.Thread(
+        target=lambda: b_said.append(claim(b_looked, OTHER, prefect.write, prefect.found, b_waits))
+    )
+
+    def a_writes(deployment: Any, description: str) -> None:
+        prefect.write(deployment, description)
+        if deployment.name == "nightly":
+            b.start()
+            while owner_in(prefect.descriptions["report"]) != OTHER:
+                time.sleep(0.001)
+
+    a_said = claim(a_looked, ME, a_writes, prefect.found, lambda s: a_wrote.set())
+    b.join(5)
+    assert [owner_in(d) for d in prefect.descriptions.values()] == [OTHER, ME, ME]
+    assert a_said is not None and "claimed by another `linkhealth serve`" in a_said
+    assert b_said == [None]
 
 
 def test_the_note_of_the_serving_serve_is_one_line_replaced_and_taken_off() -> None:
@@ -86,6 +195,8 @@ def test_the_note_of_the_serving_serve_is_one_line_replaced_and_taken_off() -> N
     assert without_owner(again) == "Check every catalog URL."
     assert owner_in(with_owner(None, ME)) == ME and without_owner(with_owner("", ME)) == ""
     assert owner_in("Check.\nServed by linkhealth serve: not json") is None
+    started = replace(ME, started=1765000000.25)
+    assert owner_in(with_owner("Check.", started)) == started
 
 
 def test_a_stopping_serve_pauses_only_the_deployments_it_still_serves() -> None:
@@ -172,3 +283,42 @@ def test_serve_is_not_stopped_while_prefects_runner_watches_for_cancels() -> Non
     with stopping_when_cancel_watch_lost(lambda: False, said.append, 0.01, stop.set) as stopped:
         time.sleep(0.05)
     assert not stopped.is_set() and not stop.is_set() and said == []
+
+
+@pytest.mark.flow
+def test_serve_notes_itself_on_prefects_deployments_before_it_serves_and_stops_if_outrun(
+    prefect_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim is written to the Prefect server, read back, and lost to a later one."""
+    import uuid
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import DeploymentUpdate
+
+    from flows.serve import DeploymentSpec, _claim, runner_deployments, served_now
+
+    spec = DeploymentSpec(
+        name=f"probe-{uuid.uuid4().hex[:8]}", entrypoint="flows/check_flow.py:publish_report_flow"
+    )
+    (served,) = runner_deployments([spec])
+    served.description = "Publish."
+    served.apply()
+    monkeypatch.setattr(flows.serve, "CLAIM_SETTLE_S", 0.0)
+    assert _claim(served_now([served]), ME, [served]) is None
+    (found,) = served_now([served])
+    assert found.description == with_owner("Publish.", ME)
+
+    real_claim = flows.serve.claim
+
+    def outrun(*args: Any, **kwargs: Any) -> str | None:
+        def then_other_claims(seconds: float) -> None:
+            with get_client(sync_client=True) as client:
+                client.update_deployment(
+                    found.id, DeploymentUpdate(description=with_owner("Publish.", OTHER))
+                )
+
+        return real_claim(*args, **{**kwargs, "wait": then_other_claims})
+
+    monkeypatch.setattr(flows.serve, "claim", outrun)
+    said = _claim(served_now([served]), ME, [served])
+    assert said is not None and said.startswith(f"the deployment {spec.name!r} was claimed by")

@@ -9,7 +9,7 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, case, func, select, tuple_
 
 from catalog import tables as t
 from catalog.check.soft404 import may_name_a_message
@@ -27,8 +27,10 @@ def targets_for_check(
     fingerprint_max_age_days: float,
     resource_ids: Sequence[str] | None = None,
     collection_keys: Sequence[str] | None = None,
+    entries: Sequence[tuple[str, str]] | None = None,
 ) -> list[Target]:
-    """One Target per distinct link of the active resources, in URL order."""
+    """One Target per distinct link of the active resources, in URL order; only those of
+    `entries` ((collection key, resource id) pairs) when given."""
     link, res, col = table_of(t.Link), table_of(t.Resource), table_of(t.Collection)
     obs = table_of(t.Observation)
 
@@ -74,6 +76,8 @@ def targets_for_check(
         query = query.where(res.c.rid.in_(list(resource_ids)))
     if collection_keys is not None:
         query = query.where(col.c.key.in_(list(collection_keys)))
+    if entries is not None:
+        query = query.where(tuple_(col.c.key, res.c.rid).in_(list(entries)))
     # Counted in nights (`lasted`): the plan starts before last week's check of a link did.
     max_age = night_span(fingerprint_max_age_days)
     targets: list[Target] = []
