@@ -36,10 +36,11 @@ import httpx
 
 from catalog.check.classify import classify, is_home
 from catalog.check.content import PageFacts
-from catalog.check.facts import CheckFacts, Cut, Exchange, Probe
+from catalog.check.facts import Answer, CheckFacts, Cut, Exchange, Probe
 from catalog.check.fetch import (
     ACCEPT,
     ACCEPT_ENCODING,
+    SLOW_BODY_BYTES,
     Fetcher,
     Progress,
     content_length,
@@ -409,7 +410,7 @@ class _Run:
                 parsed, progress, unanswered = upgraded
             # Outside the URL's deadline: a slow probe must not turn a live page into a
             # timeout. The probe has a deadline of its own.
-            page, probe = await self._page_and_probe(parsed, progress)
+            page, probe = await self._page_and_probe(parsed, progress, target.previous)
             facts = CheckFacts(
                 url=parsed.canonical,
                 exchanges=tuple(progress.exchanges),
@@ -504,7 +505,7 @@ class _Run:
         return checked, tried, describe_error(last.error).sentence
 
     async def _page_and_probe(
-        self, parsed: CheckedUrl, progress: Progress
+        self, parsed: CheckedUrl, progress: Progress, previous: Previous | None
     ) -> tuple[PageFacts | None, Probe | None]:
         last = progress.exchanges[-1] if progress.exchanges else None
         answer = last.answer if last else None
@@ -512,7 +513,7 @@ class _Run:
             return None, None
         if not 200 <= answer.status < 300:
             return None, None
-        page = await read_page(answer)
+        page = await _against_first_bytes(await read_page(answer), answer, previous)
         final = last.final_url or parsed.canonical
         if not (self.settings.soft404_probe and page.is_html and answer.status == 200):
             return page, None
@@ -597,6 +598,43 @@ def _same_file(
     )
 
 
+#: How the fingerprint of a body's first `SLOW_BODY_BYTES` alone is stored (`_observe`), in
+#: place of "sha256:": a later night that reads more compares that much of it
+#: (`_against_first_bytes`). The size is part of it, so that prefixes of another size are
+#: never compared. 76 characters; the columns hold 80.
+FIRST_BYTES = f"sha256@{SLOW_BODY_BYTES // 1024}k:"
+
+
+def _of_first_bytes(fingerprint: str) -> str:
+    """`fingerprint` (of a body's first `SLOW_BODY_BYTES`) as it is stored."""
+    return FIRST_BYTES + fingerprint.removeprefix("sha256:")
+
+
+async def _against_first_bytes(
+    page: PageFacts, answer: Answer, previous: Previous | None
+) -> PageFacts:
+    """`page`, with the fingerprint `previous` holds when that is of a body's first bytes
+    (a file first read slowly: `_observe`) and this longer read begins with the same.
+
+    A file whose first night was slow has the fingerprint of its first 256 KiB; a later
+    night that read it fast, whole or to the byte cap, hashed more and said "content
+    changed" once though nothing had. The same first bytes are the same file as far as
+    the baseline can tell, so the baseline stays (no change, no new "unchanged since");
+    other first bytes are a change, with this read's fingerprint the new baseline. What
+    lies past them is seen by a file's fingerprint only as its ETag and length
+    (`content._binary_facts`), as on the slow night. The extra hashing is done only for
+    such a baseline (rare), on 256 KiB.
+    """
+    before = previous.fingerprint if previous is not None else None
+    if before is None or not before.startswith(FIRST_BYTES) or answer.cut is Cut.SLOW:
+        return page
+    if len(answer.body) < SLOW_BODY_BYTES:
+        return page  # shorter than the first bytes hashed: another file
+    first = replace(answer, body=answer.body[:SLOW_BODY_BYTES], truncated=True, cut=Cut.SLOW)
+    same = _of_first_bytes((await read_page(first)).fingerprint) == before
+    return replace(page, fingerprint=before) if same else page
+
+
 def _observe(
     target: Target, facts: CheckFacts, checked_at: datetime, elapsed_ms: int | None = None
 ) -> Observation:
@@ -616,16 +654,23 @@ def _observe(
     etag = _kept(headers.get("etag"))
     last_modified = _kept(headers.get("last-modified"))
     length = content_length(headers)
-    if answer is not None and answer.cut is Cut.SLOW and previous and previous.fingerprint:
+    if answer is not None and answer.cut is Cut.SLOW and fingerprint is not None:
         # Judged on its first bytes (`fetch.judged_when_cut`), which are not what a night
         # that read it to its end or to the byte cap hashed: compared with that night's
         # fingerprint, it said "content changed" each time the server's speed crossed
         # over. The server's own word for the whole file decides instead, as a 304 would;
         # without it, no fingerprint (the last stays, and the next night reads again). A
         # first read has nothing to compare: its first bytes are the baseline, with their
-        # validators, so the next nights ask "changed since?".
-        same = _same_file(previous, etag, last_modified, length)
-        fingerprint = previous.fingerprint if same else None
+        # validators, so the next nights ask "changed since?"; stored as of the first
+        # bytes, so that the night that reads more compares as much (`_against_first_bytes`).
+        first_bytes = _of_first_bytes(fingerprint)
+        if previous is None or not previous.fingerprint:
+            fingerprint = first_bytes
+        elif previous.fingerprint.startswith(FIRST_BYTES):
+            fingerprint = first_bytes  # the same first bytes as the baseline's, or a change
+        else:
+            same = _same_file(previous, etag, last_modified, length)
+            fingerprint = previous.fingerprint if same else None
     if not_modified and previous is not None:
         fingerprint = previous.fingerprint
         title = previous.title
