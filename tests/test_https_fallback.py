@@ -17,9 +17,10 @@ import httpx
 import pytest
 
 from catalog.check.checker import HTTP_CONNECT_SHARE, HostPools
+from catalog.health import LinkState, apply_observation
 from catalog.model import Observation, Previous
 from catalog.outcomes import Outcome
-from catalog.settings import CheckSettings
+from catalog.settings import CheckSettings, HealthSettings
 from tests.local_site import handler_class
 from tests.test_fetch import PAGE, check
 
@@ -335,3 +336,62 @@ def test_an_http_server_slow_to_answer_a_connection_it_took_has_the_urls_whole_t
         obs = check(HTTP, settings, fingerprint_due=True, transport=transport)
     assert obs.outcome is Outcome.OK and obs.reason == "GET 200", obs.reason
     assert all(not sent.endswith(HTTPS) for sent, _ in transport.asked)
+
+
+# --- a port 80 that refuses some nights and redirects to https:// on others -------------------
+
+
+def _port_80(night: str) -> Answer:
+    """Port 80 on a night: "refused", "moved" (a 301 to `HTTPS`) or "page" (the page)."""
+    moved = lambda: httpx.Response(301, headers={"location": HTTPS})  # noqa: E731
+    return {"refused": REFUSED, "moved": moved, "page": _page()}[night]
+
+
+def _nights(*nights: str, https: Answer = _page()) -> list[tuple[Observation, list[str]]]:
+    """Each night's observation, and the kinds of event the link's history recorded."""
+    state, previous, seen = LinkState(), None, []
+    for night in nights:
+        obs, _ = _night(_port_80(night), lambda _: https(), fingerprint_due=True, previous=previous)
+        state, changes = apply_observation(state, obs, HealthSettings(), now=obs.checked_at)
+        previous = _after(obs)
+        seen.append((obs, [change.kind for change in changes]))
+    return seen
+
+
+def test_a_port_80_that_refuses_between_redirects_to_https_keeps_the_move() -> None:
+    """A refused night after a 301 to the https:// page said "OK", and the next 301 "moved
+    permanently" again: each flip an outcome and a redirect event, the row in and out of
+    the curator's queue. Port 80 not answering says nothing against the move."""
+    (first, _), (moved, news), *rest = _nights("refused", "moved", "refused", "moved", "refused")
+    assert first.outcome is Outcome.OK and first.suggested_url == HTTPS
+    assert moved.outcome is Outcome.REDIRECTED_PERMANENT
+    assert news == ["outcome_changed", "redirect_changed"]  # it said so: news, once
+    for obs, changes in rest:
+        assert changes == [], obs.reason
+        assert obs.outcome is Outcome.REDIRECTED_PERMANENT and obs.suggested_url == HTTPS
+        assert (obs.final_url, [hop.url for hop in obs.chain]) == (HTTPS, [HTTP, HTTPS])
+    refused = rest[-1][0]
+    assert refused.reason == (
+        "The http:// address does not answer (the server refused the connection); it last "
+        f"answered with a permanent redirect to {HTTPS}, which browsers open and which "
+        "answers: GET 200"
+    )
+
+
+def test_a_port_80_that_serves_the_page_ends_the_move_and_the_https_answer_is_the_verdict() -> None:
+    nights = _nights("moved", "page", "refused")
+    assert [obs.outcome for obs, _ in nights] == [
+        Outcome.REDIRECTED_PERMANENT,
+        Outcome.OK,  # the http:// address serves the page: no move tonight
+        Outcome.OK,  # ... and since: the https:// form, as browsers open it
+    ]
+    (_, _), (_, _), (refused, _) = nights
+    assert refused.chain[0].url == HTTPS
+    missing = _nights("moved", "refused", https=_page(404, "<title>Not found</title>"))
+    assert missing[1][0].outcome is Outcome.NOT_FOUND  # the https:// answer's word
+
+
+def test_a_refused_night_after_a_move_elsewhere_is_the_https_answer() -> None:
+    moved = Previous(outcome=Outcome.REDIRECTED_PERMANENT, final_url="https://example.net/new")
+    obs, _ = _night(REFUSED, lambda _: _page()(), fingerprint_due=True, previous=moved)
+    assert obs.outcome is Outcome.OK and obs.chain[0].url == HTTPS

@@ -48,12 +48,12 @@ from catalog.check.fetch import (
 )
 from catalog.check.politeness import HostScheduler, Politeness, Slots
 from catalog.check.reasons import FailureKind, describe_error
-from catalog.check.redirects import moved_to, stable_url
+from catalog.check.redirects import moved_to, same_address, stable_url
 from catalog.check.safety import AddressBook, Resolver, check_allowlist
 from catalog.check.soft404 import probe_url_for
 from catalog.check.transport import AiohttpPool
 from catalog.clock import Clock, utcnow
-from catalog.model import Batch, Observation, Previous, Target, pack_text
+from catalog.model import Batch, Hop, Observation, Previous, Target, pack_text
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from catalog.urls import (
@@ -400,6 +400,7 @@ class _Run:
         checked_at = self.clock()
         started = time.monotonic()
         progress = Progress()
+        plain = parsed.canonical  # the http:// address, when its https:// form answers
         if parsed.scheme == "http" and parsed.port == 80:  # one `_over_https` may try
             progress.connect_left = self.settings.total_timeout * HTTP_CONNECT_SHARE
         unanswered: str | None = None  # why the http:// address did not answer, if https did
@@ -441,7 +442,9 @@ class _Run:
         elapsed_ms = round((time.monotonic() - started) * 1000)
         try:
             observation = _observe(target, facts, checked_at, elapsed_ms)
-            return observation if unanswered is None else _upgraded(observation, unanswered)
+            if unanswered is None:
+                return observation
+            return _upgraded(observation, unanswered, plain, target.previous)
         except Exception as exc:  # judging failed: still one observation, never a crash
             log.exception("judging %s failed", target.url)
             broken = CheckFacts(url=parsed.canonical, internal_error=f"{type(exc).__name__}: {exc}")
@@ -572,17 +575,49 @@ def _unanswered(error: BaseException) -> bool:
     return connecting and kind in (FailureKind.RESET, FailureKind.TIMEOUT)
 
 
-def _upgraded(observation: Observation, unanswered: str) -> Observation:
-    """`observation` of a link's https:// form, said as the check of its http:// address;
-    a working page suggests the https address (`replace-url`, as `catalog.upgrades`)."""
-    reason = (
-        f"The http:// address does not answer ({unanswered}); browsers open it over https://, "
-        f"which answers: {observation.reason}"
-    )
+def _upgraded(
+    observation: Observation, unanswered: str, plain: str, previous: Previous | None
+) -> Observation:
+    """`observation` of a link's https:// form, said as the check of its http:// address
+    `plain`; a working page suggests the https address (`replace-url`, as
+    `catalog.upgrades`).
+
+    A port 80 that refuses some nights and answers others with a permanent redirect to
+    the https:// page (a load balancer with one node that does not listen) flipped the
+    link between "OK" and "moved permanently" night after night, each flip an
+    `outcome_changed` and a `redirect_changed` event, the row in and out of the
+    curator's queue. When the link's last verdict is that move, to where the https://
+    try ends, the night is that move still, as its journey (the http:// address, then
+    where browsers went) and its verdict: a port that does not answer says nothing
+    against it. A night whose port 80 serves the page itself ends the move, as any
+    answer of a link that no longer redirects does.
+    """
     suggested = observation.suggested_url
     if suggested is None and observation.outcome is Outcome.OK:
         # The address browsers open: without the user name and password of the link's.
         suggested = https_upgrade_candidate(plain_address(observation.url))
+    final = observation.final_url
+    if (
+        observation.outcome is Outcome.OK
+        and previous is not None
+        and previous.outcome is Outcome.REDIRECTED_PERMANENT
+        and final is not None
+        and same_address(previous.final_url, final)
+    ):
+        reason = (
+            f"The http:// address does not answer ({unanswered}); it last answered with a "
+            f"permanent redirect to {final}, which browsers open and which answers: "
+            f"{observation.reason}"
+        )
+        chain = (Hop(plain, None), *observation.chain)
+        outcome = Outcome.REDIRECTED_PERMANENT
+        return replace(
+            observation, outcome=outcome, reason=reason, chain=chain, suggested_url=suggested
+        )
+    reason = (
+        f"The http:// address does not answer ({unanswered}); browsers open it over https://, "
+        f"which answers: {observation.reason}"
+    )
     return replace(observation, reason=reason, suggested_url=suggested)
 
 
