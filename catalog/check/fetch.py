@@ -867,7 +867,8 @@ class Fetcher:
                 endpoint = (request.url.host, request.url.port or 443)
                 if issuers.tried(*endpoint):
                     endpoint = None  # a failure now is the certificate's own
-            sent_at = asyncio.get_running_loop().time()
+            if connect_left is not None:  # timed only while the wait to connect is bounded
+                sent_at = asyncio.get_running_loop().time()
             response = await self._transmit(request)
         except Exception as exc:
             if connect_left is not None:
