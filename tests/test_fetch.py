@@ -1614,3 +1614,56 @@ def test_a_page_body_cut_by_the_deadline_is_judged_on_a_whole_page_or_enough_byt
     assert judged_when_cut(body, headers) == judged
     if judged is not None:  # however much more came: the same bytes, the same fingerprint
         assert judged_when_cut(body + b"1" * 50_000, headers) == judged
+
+
+# --- a file first read slowly, then whole --------------------------------------------------
+
+#: A long plain-text file (a data dictionary, a CSV export): more than `SLOW_BODY_BYTES`.
+LONG_TEXT = "".join(f"line {n}: the county, the year and the count of cases\n" for n in range(9000))
+
+
+def _night(body: str, *, slow: bool, previous: Previous | None = None) -> Observation:
+    """A fingerprint night for `body`, sent at once or its first `SLOW_BODY_BYTES` and then
+    nothing before the URL's deadline (a server too slow to send the whole of it)."""
+    data = body.encode()
+
+    async def slowly() -> AsyncIterator[bytes]:
+        yield data[: SLOW_BODY_BYTES + 1000]
+        await asyncio.sleep(10)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "text/plain; charset=utf-8"}
+        return httpx.Response(200, headers=headers, content=slowly() if slow else data)
+
+    settings = replace(SETTINGS, total_timeout=0.5)
+    return check(settings=settings, previous=previous, transport=transport(handler))
+
+
+def _kept(night: Observation) -> Previous:
+    return Previous(fingerprint=night.fingerprint, content_length=night.content_length)
+
+
+def test_a_file_first_read_slowly_is_unchanged_when_a_later_night_reads_it_whole() -> None:
+    """Its first night's fingerprint is of its first 256 KiB; the night that read it whole
+    hashed it all and said "content changed" once, though nothing had."""
+    assert len(LONG_TEXT.encode()) > SLOW_BODY_BYTES
+    slow = _night(LONG_TEXT, slow=True)
+    assert slow.outcome is Outcome.OK and slow.bytes_read == SLOW_BODY_BYTES, slow.reason
+    whole = _night(LONG_TEXT, slow=False, previous=_kept(slow))
+    assert whole.outcome is Outcome.OK and whole.bytes_read == len(LONG_TEXT.encode())
+    assert whole.fingerprint == slow.fingerprint
+    again = _night(LONG_TEXT, slow=True, previous=_kept(whole))  # slow again: the same
+    assert again.fingerprint == slow.fingerprint
+
+
+def test_a_file_first_read_slowly_whose_first_bytes_changed_has_changed() -> None:
+    slow = _night(LONG_TEXT, slow=True)
+    edited = LONG_TEXT.replace("line 7: the county", "line 7: the region")
+    whole = _night(edited, slow=False, previous=_kept(slow))
+    assert whole.fingerprint is not None and whole.fingerprint != slow.fingerprint
+    # ... and the whole read is the baseline from then on, as any read of it to its end.
+    assert whole.fingerprint == _night(edited, slow=False).fingerprint
+    shorter = _night(LONG_TEXT[:1000], slow=False, previous=_kept(slow))
+    assert shorter.fingerprint not in (None, slow.fingerprint)
+    cut_differently = _night(edited, slow=True, previous=_kept(slow))
+    assert cut_differently.fingerprint not in (None, slow.fingerprint)

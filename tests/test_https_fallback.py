@@ -5,14 +5,23 @@ preloading of .app, .dev and many .gov hosts), so it is not broken (r2 F7)."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
+from catalog.check.checker import HTTP_CONNECT_SHARE, HostPools
+from catalog.health import LinkState, apply_observation
 from catalog.model import Observation, Previous
 from catalog.outcomes import Outcome
+from catalog.settings import CheckSettings, HealthSettings
+from tests.local_site import handler_class
 from tests.test_fetch import PAGE, check
 
 HTTP = "http://toolkit.example.org/report"
@@ -224,3 +233,165 @@ def test_the_suggested_https_address_leaves_out_the_links_user_name_and_password
         transport=httpx.MockTransport(handler),
     )
     assert obs.outcome is Outcome.OK and obs.suggested_url == HTTPS
+
+
+# --- an http:// address that black-holes connections, over real sockets ---------------------
+
+#: A URL's times at a tenth of the defaults (10 s connect, 45 s per URL), the connect
+#: timeout as aiohttp waits it out (it rounds a wait over 5 s up to a whole second).
+BLACK_HOLE = replace(
+    CheckSettings(),
+    allow_private=True,
+    soft404_probe=False,
+    per_host_rate=1000.0,
+    connect_timeout=1.1,
+    read_timeout=1.5,
+    total_timeout=4.5,
+    backoff_initial=0.05,
+    backoff_max=0.8,
+)
+
+
+@contextmanager
+def _black_hole() -> Iterator[int]:
+    """A port on 127.0.0.1 that never takes a connection and never refuses one: its listen
+    queue (of one) is full and never accepted from, so Linux drops each new SYN, as a
+    firewall that drops packets to port 80 does."""
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(0)
+        port = hole.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):
+            yield port
+
+
+@contextmanager
+def _slow_server(delay: float) -> Iterator[int]:
+    """A port on 127.0.0.1 whose server takes each connection at once and answers the page
+    `delay` seconds later."""
+
+    def answer(_request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        time.sleep(delay)
+        return 200, {"Content-Type": "text/html"}, PAGE.encode()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class(answer))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _Port80On(httpx.AsyncBaseTransport):
+    """The checker's own transport (`HostPools`, aiohttp), with the http:// address's port
+    80 at `port` on 127.0.0.1; the https:// form answers the page at once. Each request is
+    noted with the seconds since the transport was made."""
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+        self._pools = HostPools(BLACK_HOLE)
+        self._start = time.monotonic()
+        self.asked: list[tuple[str, float]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.asked.append((f"{request.method} {request.url}", time.monotonic() - self._start))
+        if request.url.scheme == "https":
+            return httpx.Response(200, html=PAGE)
+        request.url = request.url.copy_with(host="127.0.0.1", port=self._port)
+        return await self._pools.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._pools.aclose()
+
+
+@pytest.mark.parametrize("due", [False, True], ids=["head-night", "fingerprint-night"])
+def test_an_http_address_that_black_holes_connections_leaves_time_for_https(due: bool) -> None:
+    """Four connect waits (HEAD, GET and two retries) and two back-offs passed the URL's
+    deadline: "timeout", the https:// form never tried. They now wait half the URL's time
+    at most (`HTTP_CONNECT_SHARE`), and the https:// form answers."""
+    with _black_hole() as port:
+        transport = _Port80On(port)
+        obs = check(HTTP, BLACK_HOLE, fingerprint_due=due, transport=transport)
+    assert obs.outcome is Outcome.OK, obs.reason
+    assert obs.reason.startswith(
+        "The http:// address does not answer (the server did not accept a connection in time)"
+    )
+    plain = [sent for sent, _ in transport.asked if sent.endswith(HTTP)]
+    assert 2 <= len(plain) <= 3  # HEAD, GET and a retry, or GET and its retries
+    https = [at for sent, at in transport.asked if sent.endswith(HTTPS)]
+    share = BLACK_HOLE.total_timeout * HTTP_CONNECT_SHARE
+    back_offs = 0.25  # 0.05 to 0.1 s, then 0.1 to 0.15 s
+    assert share <= https[0] < share + back_offs + 0.5
+
+
+def test_an_http_server_slow_to_answer_a_connection_it_took_has_the_urls_whole_time() -> None:
+    """The bound is on waiting for a connection, not for an answer: a server that takes
+    the connection and answers after more than half the URL's time is a working link."""
+    delay = BLACK_HOLE.total_timeout * HTTP_CONNECT_SHARE + 0.5
+    settings = replace(BLACK_HOLE, read_timeout=delay + 1)
+    with _slow_server(delay) as port:
+        transport = _Port80On(port)
+        obs = check(HTTP, settings, fingerprint_due=True, transport=transport)
+    assert obs.outcome is Outcome.OK and obs.reason == "GET 200", obs.reason
+    assert all(not sent.endswith(HTTPS) for sent, _ in transport.asked)
+
+
+# --- a port 80 that refuses some nights and redirects to https:// on others -------------------
+
+
+def _port_80(night: str) -> Answer:
+    """Port 80 on a night: "refused", "moved" (a 301 to `HTTPS`) or "page" (the page)."""
+    moved = lambda: httpx.Response(301, headers={"location": HTTPS})  # noqa: E731
+    return {"refused": REFUSED, "moved": moved, "page": _page()}[night]
+
+
+def _nights(*nights: str, https: Answer = _page()) -> list[tuple[Observation, list[str]]]:
+    """Each night's observation, and the kinds of event the link's history recorded."""
+    state, previous, seen = LinkState(), None, []
+    for night in nights:
+        obs, _ = _night(_port_80(night), lambda _: https(), fingerprint_due=True, previous=previous)
+        state, changes = apply_observation(state, obs, HealthSettings(), now=obs.checked_at)
+        previous = _after(obs)
+        seen.append((obs, [change.kind for change in changes]))
+    return seen
+
+
+def test_a_port_80_that_refuses_between_redirects_to_https_keeps_the_move() -> None:
+    """A refused night after a 301 to the https:// page said "OK", and the next 301 "moved
+    permanently" again: each flip an outcome and a redirect event, the row in and out of
+    the curator's queue. Port 80 not answering says nothing against the move."""
+    (first, _), (moved, news), *rest = _nights("refused", "moved", "refused", "moved", "refused")
+    assert first.outcome is Outcome.OK and first.suggested_url == HTTPS
+    assert moved.outcome is Outcome.REDIRECTED_PERMANENT
+    assert news == ["outcome_changed", "redirect_changed"]  # it said so: news, once
+    for obs, changes in rest:
+        assert changes == [], obs.reason
+        assert obs.outcome is Outcome.REDIRECTED_PERMANENT and obs.suggested_url == HTTPS
+        assert (obs.final_url, [hop.url for hop in obs.chain]) == (HTTPS, [HTTP, HTTPS])
+    refused = rest[-1][0]
+    assert refused.reason == (
+        "The http:// address does not answer (the server refused the connection); it last "
+        f"answered with a permanent redirect to {HTTPS}, which browsers open and which "
+        "answers: GET 200"
+    )
+
+
+def test_a_port_80_that_serves_the_page_ends_the_move_and_the_https_answer_is_the_verdict() -> None:
+    nights = _nights("moved", "page", "refused")
+    assert [obs.outcome for obs, _ in nights] == [
+        Outcome.REDIRECTED_PERMANENT,
+        Outcome.OK,  # the http:// address serves the page: no move tonight
+        Outcome.OK,  # ... and since: the https:// form, as browsers open it
+    ]
+    (_, _), (_, _), (refused, _) = nights
+    assert refused.chain[0].url == HTTPS
+    missing = _nights("moved", "refused", https=_page(404, "<title>Not found</title>"))
+    assert missing[1][0].outcome is Outcome.NOT_FOUND  # the https:// answer's word
+
+
+def test_a_refused_night_after_a_move_elsewhere_is_the_https_answer() -> None:
+    moved = Previous(outcome=Outcome.REDIRECTED_PERMANENT, final_url="https://example.net/new")
+    obs, _ = _night(REFUSED, lambda _: _page()(), fingerprint_due=True, previous=moved)
+    assert obs.outcome is Outcome.OK and obs.chain[0].url == HTTPS

@@ -404,6 +404,26 @@ def test_a_slow_night_is_judged_on_the_servers_word_for_the_file_not_its_first_b
     assert first.fingerprint is not None and first.etag == ETAG  # the baseline
 
 
+def test_a_file_first_read_slowly_is_no_content_change_the_night_it_is_read_fast(
+    web: FixtureWeb,
+) -> None:
+    """Its first night's fingerprint is of its first 256 KiB; the night it came fast and
+    was read to the byte cap hashed more, and the link's history said "content changed"
+    for a file that had not."""
+    slow = check(web.url("/slow-file?kbps=600"))
+    assert slow.outcome is Outcome.OK and slow.bytes_read == SLOW_BODY_BYTES, slow.reason
+    read = Previous(
+        etag=slow.etag, fingerprint=slow.fingerprint, content_length=slow.content_length
+    )
+    fast = check(web.url("/slow-file?kbps=20000"), previous=read)
+    assert fast.outcome is Outcome.OK and fast.bytes_read > SLOW_BODY_BYTES, fast.reason
+    assert fast.fingerprint == slow.fingerprint
+    state, _ = apply_observation(LinkState(), slow, HealthSettings(), now=slow.checked_at)
+    state, changes = apply_observation(state, fast, HealthSettings(), now=fast.checked_at)
+    assert state.fingerprint == slow.fingerprint and state.fingerprinted_at == fast.checked_at
+    assert [c.kind for c in changes if c.kind == "content_changed"] == []
+
+
 def test_a_file_too_slow_to_give_enough_by_the_deadline_is_a_timeout(web: FixtureWeb) -> None:
     # 40 KiB/s for 3 s is under `SLOW_BODY_BYTES`: too little to judge the file by.
     obs = check(web.url("/slow-file?kbps=40"))

@@ -140,3 +140,21 @@ def test_a_retry_after_past_the_urls_deadline_ends_retries() -> None:
     assert not should_retry(busy, SETTINGS, left=9.0)
     assert refused_wait(busy, SETTINGS, left=9.0) == 10.0
     assert refused_wait(busy, SETTINGS, left=10.5) is None
+
+
+@pytest.mark.parametrize(("allowed", "sent"), [(0, 1), (1, 2), (5, 3)])
+def test_retries_end_when_the_caller_has_no_time_for_another_try(allowed: int, sent: int) -> None:
+    """`again` (an http:// address's time to connect spent: `fetch.Progress.connect_left`)
+    ends the retries with the last attempt, and no retry noted that was never sent."""
+    timeout = error(httpx.ConnectTimeout("connect"))
+    asked: list[Attempt] = []
+
+    async def send() -> Attempt:
+        asked.append(timeout)
+        return timeout
+
+    def again() -> bool:  # asked about the same attempt more than once: no side effects
+        return len(asked) <= allowed
+
+    last, notes = asyncio.run(with_retries(send, SETTINGS, sleep=RecordingSleep(), again=again))
+    assert last is timeout and len(asked) == sent and len(notes) == sent - 1

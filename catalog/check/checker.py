@@ -36,10 +36,11 @@ import httpx
 
 from catalog.check.classify import classify, is_home
 from catalog.check.content import PageFacts
-from catalog.check.facts import CheckFacts, Cut, Exchange, Probe
+from catalog.check.facts import Answer, CheckFacts, Cut, Exchange, Probe
 from catalog.check.fetch import (
     ACCEPT,
     ACCEPT_ENCODING,
+    SLOW_BODY_BYTES,
     Fetcher,
     Progress,
     content_length,
@@ -47,12 +48,12 @@ from catalog.check.fetch import (
 )
 from catalog.check.politeness import HostScheduler, Politeness, Slots
 from catalog.check.reasons import FailureKind, describe_error
-from catalog.check.redirects import moved_to, stable_url
+from catalog.check.redirects import moved_to, same_address, stable_url
 from catalog.check.safety import AddressBook, Resolver, check_allowlist
 from catalog.check.soft404 import probe_url_for
 from catalog.check.transport import AiohttpPool
 from catalog.clock import Clock, utcnow
-from catalog.model import Batch, Observation, Previous, Target, pack_text
+from catalog.model import Batch, Hop, Observation, Previous, Target, pack_text
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from catalog.urls import (
@@ -399,6 +400,9 @@ class _Run:
         checked_at = self.clock()
         started = time.monotonic()
         progress = Progress()
+        plain = parsed.canonical  # the http:// address, when its https:// form answers
+        if parsed.scheme == "http" and parsed.port == 80:  # one `_over_https` may try
+            progress.connect_left = self.settings.total_timeout * HTTP_CONNECT_SHARE
         unanswered: str | None = None  # why the http:// address did not answer, if https did
         deadline = asyncio.timeout(self.settings.total_timeout)
         try:
@@ -409,7 +413,7 @@ class _Run:
                 parsed, progress, unanswered = upgraded
             # Outside the URL's deadline: a slow probe must not turn a live page into a
             # timeout. The probe has a deadline of its own.
-            page, probe = await self._page_and_probe(parsed, progress)
+            page, probe = await self._page_and_probe(parsed, progress, target.previous)
             facts = CheckFacts(
                 url=parsed.canonical,
                 exchanges=tuple(progress.exchanges),
@@ -438,7 +442,9 @@ class _Run:
         elapsed_ms = round((time.monotonic() - started) * 1000)
         try:
             observation = _observe(target, facts, checked_at, elapsed_ms)
-            return observation if unanswered is None else _upgraded(observation, unanswered)
+            if unanswered is None:
+                return observation
+            return _upgraded(observation, unanswered, plain, target.previous)
         except Exception as exc:  # judging failed: still one observation, never a crash
             log.exception("judging %s failed", target.url)
             broken = CheckFacts(url=parsed.canonical, internal_error=f"{type(exc).__name__}: {exc}")
@@ -504,7 +510,7 @@ class _Run:
         return checked, tried, describe_error(last.error).sentence
 
     async def _page_and_probe(
-        self, parsed: CheckedUrl, progress: Progress
+        self, parsed: CheckedUrl, progress: Progress, previous: Previous | None
     ) -> tuple[PageFacts | None, Probe | None]:
         last = progress.exchanges[-1] if progress.exchanges else None
         answer = last.answer if last else None
@@ -512,7 +518,7 @@ class _Run:
             return None, None
         if not 200 <= answer.status < 300:
             return None, None
-        page = await read_page(answer)
+        page = await _against_first_bytes(await read_page(answer), answer, previous)
         final = last.final_url or parsed.canonical
         if not (self.settings.soft404_probe and page.is_html and answer.status == 200):
             return page, None
@@ -532,6 +538,17 @@ class _Run:
         except Exception:  # a probe that fails tells us nothing either way
             log.debug("soft-404 probe for %s failed", host, exc_info=True)
             return None
+
+
+#: The share of a URL's `total_timeout` its requests to an http:// address with an https://
+#: form may spend waiting for connections the server never takes (a firewall dropping
+#: port 80): 22.5 s of 45 by default, the HEAD's and the GET's connect timeouts and a
+#: shorter last try. Then the https:// form is tried (`_over_https`), with a deadline of its
+#: own. Unbounded, a black-holed port 80 took four connect timeouts of 10 to 11 s (aiohttp
+#: rounds a wait over 5 s up to a whole second) and two back-offs: past the 45 s deadline
+#: mostly, a "timeout" with the https:// form never tried, else 42 s before it was.
+#: A server that takes a connection lifts the bound (`fetch.Progress.connect_left`).
+HTTP_CONNECT_SHARE = 0.5
 
 
 def _unanswered_exchange(exchange: Exchange) -> bool:
@@ -558,17 +575,49 @@ def _unanswered(error: BaseException) -> bool:
     return connecting and kind in (FailureKind.RESET, FailureKind.TIMEOUT)
 
 
-def _upgraded(observation: Observation, unanswered: str) -> Observation:
-    """`observation` of a link's https:// form, said as the check of its http:// address;
-    a working page suggests the https address (`replace-url`, as `catalog.upgrades`)."""
-    reason = (
-        f"The http:// address does not answer ({unanswered}); browsers open it over https://, "
-        f"which answers: {observation.reason}"
-    )
+def _upgraded(
+    observation: Observation, unanswered: str, plain: str, previous: Previous | None
+) -> Observation:
+    """`observation` of a link's https:// form, said as the check of its http:// address
+    `plain`; a working page suggests the https address (`replace-url`, as
+    `catalog.upgrades`).
+
+    A port 80 that refuses some nights and answers others with a permanent redirect to
+    the https:// page (a load balancer with one node that does not listen) flipped the
+    link between "OK" and "moved permanently" night after night, each flip an
+    `outcome_changed` and a `redirect_changed` event, the row in and out of the
+    curator's queue. When the link's last verdict is that move, to where the https://
+    try ends, the night is that move still, as its journey (the http:// address, then
+    where browsers went) and its verdict: a port that does not answer says nothing
+    against it. A night whose port 80 serves the page itself ends the move, as any
+    answer of a link that no longer redirects does.
+    """
     suggested = observation.suggested_url
     if suggested is None and observation.outcome is Outcome.OK:
         # The address browsers open: without the user name and password of the link's.
         suggested = https_upgrade_candidate(plain_address(observation.url))
+    final = observation.final_url
+    if (
+        observation.outcome is Outcome.OK
+        and previous is not None
+        and previous.outcome is Outcome.REDIRECTED_PERMANENT
+        and final is not None
+        and same_address(previous.final_url, final)
+    ):
+        reason = (
+            f"The http:// address does not answer ({unanswered}); it last answered with a "
+            f"permanent redirect to {final}, which browsers open and which answers: "
+            f"{observation.reason}"
+        )
+        chain = (Hop(plain, None), *observation.chain)
+        outcome = Outcome.REDIRECTED_PERMANENT
+        return replace(
+            observation, outcome=outcome, reason=reason, chain=chain, suggested_url=suggested
+        )
+    reason = (
+        f"The http:// address does not answer ({unanswered}); browsers open it over https://, "
+        f"which answers: {observation.reason}"
+    )
     return replace(observation, reason=reason, suggested_url=suggested)
 
 
@@ -597,6 +646,43 @@ def _same_file(
     )
 
 
+#: How the fingerprint of a body's first `SLOW_BODY_BYTES` alone is stored (`_observe`), in
+#: place of "sha256:": a later night that reads more compares that much of it
+#: (`_against_first_bytes`). The size is part of it, so that prefixes of another size are
+#: never compared. 76 characters; the columns hold 80.
+FIRST_BYTES = f"sha256@{SLOW_BODY_BYTES // 1024}k:"
+
+
+def _of_first_bytes(fingerprint: str) -> str:
+    """`fingerprint` (of a body's first `SLOW_BODY_BYTES`) as it is stored."""
+    return FIRST_BYTES + fingerprint.removeprefix("sha256:")
+
+
+async def _against_first_bytes(
+    page: PageFacts, answer: Answer, previous: Previous | None
+) -> PageFacts:
+    """`page`, with the fingerprint `previous` holds when that is of a body's first bytes
+    (a file first read slowly: `_observe`) and this longer read begins with the same.
+
+    A file whose first night was slow has the fingerprint of its first 256 KiB; a later
+    night that read it fast, whole or to the byte cap, hashed more and said "content
+    changed" once though nothing had. The same first bytes are the same file as far as
+    the baseline can tell, so the baseline stays (no change, no new "unchanged since");
+    other first bytes are a change, with this read's fingerprint the new baseline. What
+    lies past them is seen by a file's fingerprint only as its ETag and length
+    (`content._binary_facts`), as on the slow night. The extra hashing is done only for
+    such a baseline (rare), on 256 KiB.
+    """
+    before = previous.fingerprint if previous is not None else None
+    if before is None or not before.startswith(FIRST_BYTES) or answer.cut is Cut.SLOW:
+        return page
+    if len(answer.body) < SLOW_BODY_BYTES:
+        return page  # shorter than the first bytes hashed: another file
+    first = replace(answer, body=answer.body[:SLOW_BODY_BYTES], truncated=True, cut=Cut.SLOW)
+    same = _of_first_bytes((await read_page(first)).fingerprint) == before
+    return replace(page, fingerprint=before) if same else page
+
+
 def _observe(
     target: Target, facts: CheckFacts, checked_at: datetime, elapsed_ms: int | None = None
 ) -> Observation:
@@ -616,16 +702,23 @@ def _observe(
     etag = _kept(headers.get("etag"))
     last_modified = _kept(headers.get("last-modified"))
     length = content_length(headers)
-    if answer is not None and answer.cut is Cut.SLOW and previous and previous.fingerprint:
+    if answer is not None and answer.cut is Cut.SLOW and fingerprint is not None:
         # Judged on its first bytes (`fetch.judged_when_cut`), which are not what a night
         # that read it to its end or to the byte cap hashed: compared with that night's
         # fingerprint, it said "content changed" each time the server's speed crossed
         # over. The server's own word for the whole file decides instead, as a 304 would;
         # without it, no fingerprint (the last stays, and the next night reads again). A
         # first read has nothing to compare: its first bytes are the baseline, with their
-        # validators, so the next nights ask "changed since?".
-        same = _same_file(previous, etag, last_modified, length)
-        fingerprint = previous.fingerprint if same else None
+        # validators, so the next nights ask "changed since?"; stored as of the first
+        # bytes, so that the night that reads more compares as much (`_against_first_bytes`).
+        first_bytes = _of_first_bytes(fingerprint)
+        if previous is None or not previous.fingerprint:
+            fingerprint = first_bytes
+        elif previous.fingerprint.startswith(FIRST_BYTES):
+            fingerprint = first_bytes  # the same first bytes as the baseline's, or a change
+        else:
+            same = _same_file(previous, etag, last_modified, length)
+            fingerprint = previous.fingerprint if same else None
     if not_modified and previous is not None:
         fingerprint = previous.fingerprint
         title = previous.title

@@ -109,6 +109,16 @@ class Progress:
     paused_until: float = -math.inf
     #: The page body being read, if one is (`Fetcher._send`): what a deadline may judge.
     reading: Reading | None = None
+    #: Seconds the check may still wait for a server to take a connection, while none of
+    #: its requests has had one taken; None: no bound but each request's connect timeout.
+    #: Set for an http:// address whose https:// form is tried when it takes none
+    #: (`checker.HTTP_CONNECT_SHARE`); each connect wait comes off it, the first
+    #: connection taken lifts it, and once spent no request is sent again (`may_connect`).
+    connect_left: float | None = None
+
+    def may_connect(self) -> bool:
+        """Whether the check has time left to wait for a connection (`connect_left`)."""
+        return self.connect_left is None or self.connect_left > 0
 
     def pausing(self, seconds: float) -> None:
         """The host's gate is about to hold this URL `seconds` for a pause the host asked
@@ -654,6 +664,8 @@ class Fetcher:
             progress.method = None
             if not needs_get(head) and not changed_since(target.previous, head):
                 return
+            if not progress.may_connect():
+                return  # the server took no connection in the time it had: nor would GET's
             if head.refused_wait is not None:
                 # The one GET after a HEAD told to come back later (503) goes at once, as
                 # after a HEAD 500: the pause that answer set holds the host's other URLs,
@@ -768,7 +780,12 @@ class Fetcher:
             progress.current, progress.heard = current, None
             # Notes go straight into `retries`, so a deadline during the retries keeps them.
             attempt, _ = await with_retries(
-                send, settings, sleep=self.sleep, left=progress.left, notes=retries
+                send,
+                settings,
+                sleep=self.sleep,
+                left=progress.left,
+                notes=retries,
+                again=progress.may_connect,
             )
             answer = attempt.answer
             if answer is None:
@@ -841,16 +858,25 @@ class Fetcher:
         progress.heard = progress.reading = None
         await gate.before_request(owner, self.sleep, progress.pausing)
         issuers, endpoint = self.issuers, None
+        connect_left, sent_at = progress.connect_left, 0.0
         try:
-            request = self._request(method, url, headers)
+            request = self._request(method, url, headers, connect_left)
             if jar:  # the stdlib cookie machinery is slow; skip it when there is nothing
                 jar.set_cookie_header(request)
             if issuers is not None and request.url.scheme == "https":
                 endpoint = (request.url.host, request.url.port or 443)
                 if issuers.tried(*endpoint):
                     endpoint = None  # a failure now is the certificate's own
+            if connect_left is not None:  # timed only while the wait to connect is bounded
+                sent_at = asyncio.get_running_loop().time()
             response = await self._transmit(request)
         except Exception as exc:
+            if connect_left is not None:
+                if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                    waited = asyncio.get_running_loop().time() - sent_at if sent_at else 0.0
+                    progress.connect_left = max(0.0, connect_left - waited)
+                else:  # it took the connection (a read timeout, a reset): no more bound
+                    progress.connect_left = None
             if (
                 issuers is not None
                 and endpoint is not None
@@ -865,6 +891,7 @@ class Fetcher:
                 # request, and logged so that it is seen and reported.
                 log.error("request to %s raised %r", url, exc, exc_info=exc)
             return Attempt(method, url, error=exc)
+        progress.connect_left = None
         try:
             if "set-cookie" in response.headers:
                 keep_cookies(jar, response)
@@ -900,8 +927,11 @@ class Fetcher:
             with contextlib.suppress(Exception):
                 await response.aclose()
 
-    def _request(self, method: str, url: str, headers: dict[str, str]) -> httpx.Request:
-        """The request `client.build_request(method, url, headers=headers)` makes.
+    def _request(
+        self, method: str, url: str, headers: dict[str, str], connect_left: float | None = None
+    ) -> httpx.Request:
+        """The request `client.build_request(method, url, headers=headers)` makes, with a
+        connect timeout of `connect_left` seconds when that is shorter than the client's.
 
         Built directly: the client's version parses the URL twice, merges empty query
         parameters and consults its cookie jar, which the client must never use (each
@@ -920,8 +950,12 @@ class Fetcher:
             merged["Host"] = parsed.netloc.decode("ascii")
         elif parsed.host:
             merged = httpx.Headers([(b"Host", parsed.netloc), *merged.raw])
+        timeout = self._timeout
+        if connect_left is not None and connect_left < (timeout.get("connect") or math.inf):
+            # Never 0: aiohttp waits for ever on a connect timeout of 0 (`may_connect`).
+            timeout = {**timeout, "connect": max(connect_left, 0.001)}
         request = httpx.Request(
-            method, parsed, headers=merged, stream=_NO_BODY, extensions={"timeout": self._timeout}
+            method, parsed, headers=merged, stream=_NO_BODY, extensions={"timeout": timeout}
         )
         request.read()  # the empty body, as a request built with no content holds it
         return request

@@ -122,9 +122,11 @@ async def with_retries(
     sleep: Callable[[float], Awaitable[None]],
     left: Callable[[], float | None] = lambda: None,
     notes: list[RetryNote] | None = None,
+    again: Callable[[], bool] = lambda: True,
 ) -> tuple[Attempt, tuple[RetryNote, ...]]:
     """Send until the answer is final or `settings.max_attempts` are used up, or until a
-    Retry-After asks for more than the `left()` seconds before the URL's deadline.
+    Retry-After asks for more than the `left()` seconds before the URL's deadline, or
+    `again()` says the caller has no time for another try (`fetch.Progress.connect_left`).
 
     Each retry's note is appended to `notes` as it is decided (so a deadline that ends the
     retries keeps them) and returned too.
@@ -134,7 +136,7 @@ async def with_retries(
     answer that deserves another try (and replays it, so its policy sees every attempt).
     """
     first = await send()
-    if settings.max_attempts <= 1 or not should_retry(first, settings, left()):
+    if settings.max_attempts <= 1 or not (should_retry(first, settings, left()) and again()):
         return first, ()
     replay = [first]
 
@@ -161,7 +163,7 @@ async def with_retries(
     retrying = AsyncRetrying(
         stop=stop_after_attempt(max(1, settings.max_attempts)),
         wait=WaitRetryAfterOrBackoff(settings.backoff_initial, settings.backoff_max),
-        retry=retry_if_result(lambda attempt: should_retry(attempt, settings, left())),
+        retry=retry_if_result(lambda attempt: should_retry(attempt, settings, left()) and again()),
         sleep=sleep,
         before_sleep=note,
         retry_error_callback=last_result,
