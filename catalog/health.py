@@ -238,7 +238,9 @@ def apply_observation(
         # Content facts, from successful observations only (see the module's docstring).
         fresh_fingerprint = obs.fingerprint is not None and not obs.not_modified
         vouched = obs.not_modified and fingerprint is not None
-        if fresh_fingerprint and (obs.fingerprint != fingerprint or fingerprint_since is None):
+        # The same content read further than the baseline was (`_extends`) keeps its age.
+        new_content = fresh_fingerprint and not _extends(obs, fingerprint)
+        if new_content and (obs.fingerprint != fingerprint or fingerprint_since is None):
             fingerprint_since = checked_at
         # Validators belong to the copy we fingerprinted. A HEAD's would make the next
         # fingerprint GET conditional on a version never read: its 304 would carry the old
@@ -304,6 +306,14 @@ def apply_observation(
         drift_score=prev.drift_score,
     )
     return new, _changes(prev, new, obs)
+
+
+def _extends(obs: Observation, fingerprint: str | None) -> bool:
+    """Whether `obs`'s fingerprint is of a longer read of the content `fingerprint` (the
+    link's baseline) was taken of: a file first read slowly, fingerprinted by its first
+    bytes, then read further with the same first bytes (`Observation.fingerprint_extends`).
+    It becomes the baseline with no `content_changed` and no new "unchanged since"."""
+    return fingerprint is not None and obs.fingerprint_extends == fingerprint
 
 
 def _look_state(prev: LinkState, at: datetime, health: HealthSettings) -> str:
@@ -424,7 +434,12 @@ def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
         new_final = new.final_url or None
         if _final(old_final, obs.url) != _final(new_final, obs.url):
             changes.append(Change("final_url_changed", {"old": old_final, "new": new_final}))
-    if prev.fingerprint and new.fingerprint and prev.fingerprint != new.fingerprint:
+    if (
+        prev.fingerprint
+        and new.fingerprint
+        and prev.fingerprint != new.fingerprint
+        and not _extends(obs, prev.fingerprint)
+    ):
         changes.append(
             Change(
                 "content_changed",

@@ -173,6 +173,10 @@ class Observation:
     text_sample_packed: bytes | None = None
     #: The replacement a curator should consider (final URL of a permanent redirect).
     suggested_url: str | None = None
+    #: The link's stored fingerprint of a body's first bytes (a file first read slowly),
+    #: when `fingerprint` is of a longer read that begins with the same bytes: the longer
+    #: fingerprint becomes the baseline without counting as a change (`catalog.health`).
+    fingerprint_extends: str | None = None
 
     @property
     def text_sample(self) -> str | None:

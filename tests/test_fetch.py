@@ -38,9 +38,10 @@ from catalog.check.fetch import (
     judged_when_cut,
     read_page,
 )
+from catalog.health import LinkState, apply_observation
 from catalog.model import Batch, Hop, Observation, Previous, Target, pack_text, unpack_text
 from catalog.outcomes import Outcome, Severity
-from catalog.settings import CheckSettings
+from catalog.settings import CheckSettings, HealthSettings
 from catalog.urls import host_of
 
 PUBLIC = "93.184.216.34"
@@ -1639,21 +1640,39 @@ def _night(body: str, *, slow: bool, previous: Previous | None = None) -> Observ
     return check(settings=settings, previous=previous, transport=transport(handler))
 
 
+HEALTH = HealthSettings()
+
+
 def _kept(night: Observation) -> Previous:
     return Previous(fingerprint=night.fingerprint, content_length=night.content_length)
 
 
 def test_a_file_first_read_slowly_is_unchanged_when_a_later_night_reads_it_whole() -> None:
     """Its first night's fingerprint is of its first 256 KiB; the night that read it whole
-    hashed it all and said "content changed" once, though nothing had."""
+    hashed it all and said "content changed" once, though nothing had. The whole read
+    becomes the baseline quietly, so an edit past the first bytes shows from then on."""
     assert len(LONG_TEXT.encode()) > SLOW_BODY_BYTES
     slow = _night(LONG_TEXT, slow=True)
     assert slow.outcome is Outcome.OK and slow.bytes_read == SLOW_BODY_BYTES, slow.reason
+    state, _ = apply_observation(LinkState(), slow, HEALTH, now=slow.checked_at)
     whole = _night(LONG_TEXT, slow=False, previous=_kept(slow))
     assert whole.outcome is Outcome.OK and whole.bytes_read == len(LONG_TEXT.encode())
-    assert whole.fingerprint == slow.fingerprint
-    again = _night(LONG_TEXT, slow=True, previous=_kept(whole))  # slow again: the same
-    assert again.fingerprint == slow.fingerprint
+    assert whole.fingerprint_extends == slow.fingerprint
+    assert whole.fingerprint == _night(LONG_TEXT, slow=False).fingerprint  # the whole file's
+    state, changes = apply_observation(state, whole, HEALTH, now=whole.checked_at)
+    assert state.fingerprint == whole.fingerprint
+    assert state.fingerprint_since == slow.checked_at  # unchanged since the first night
+    assert "content_changed" not in [c.kind for c in changes]
+    # An edit past the first bytes now shows, as on any file read whole.
+    edited = LONG_TEXT + "line 9000: a correction\n"
+    later = _night(edited, slow=False, previous=_kept(whole))
+    assert later.fingerprint_extends is None
+    _, changes = apply_observation(state, later, HEALTH, now=later.checked_at)
+    assert "content_changed" in [c.kind for c in changes]
+    # Slow again after the whole read: nothing to compare the first bytes with, no change.
+    again = _night(LONG_TEXT, slow=True, previous=_kept(whole))
+    _, changes = apply_observation(state, again, HEALTH, now=again.checked_at)
+    assert "content_changed" not in [c.kind for c in changes]
 
 
 def test_a_file_first_read_slowly_whose_first_bytes_changed_has_changed() -> None:
@@ -1661,6 +1680,7 @@ def test_a_file_first_read_slowly_whose_first_bytes_changed_has_changed() -> Non
     edited = LONG_TEXT.replace("line 7: the county", "line 7: the region")
     whole = _night(edited, slow=False, previous=_kept(slow))
     assert whole.fingerprint is not None and whole.fingerprint != slow.fingerprint
+    assert whole.fingerprint_extends is None  # a change
     # ... and the whole read is the baseline from then on, as any read of it to its end.
     assert whole.fingerprint == _night(edited, slow=False).fingerprint
     shorter = _night(LONG_TEXT[:1000], slow=False, previous=_kept(slow))

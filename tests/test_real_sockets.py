@@ -417,10 +417,11 @@ def test_a_file_first_read_slowly_is_no_content_change_the_night_it_is_read_fast
     )
     fast = check(web.url("/slow-file?kbps=20000"), previous=read)
     assert fast.outcome is Outcome.OK and fast.bytes_read > SLOW_BODY_BYTES, fast.reason
-    assert fast.fingerprint == slow.fingerprint
+    assert fast.fingerprint_extends == slow.fingerprint
     state, _ = apply_observation(LinkState(), slow, HealthSettings(), now=slow.checked_at)
     state, changes = apply_observation(state, fast, HealthSettings(), now=fast.checked_at)
-    assert state.fingerprint == slow.fingerprint and state.fingerprinted_at == fast.checked_at
+    assert state.fingerprint == fast.fingerprint and state.fingerprinted_at == fast.checked_at
+    assert state.fingerprint_since == slow.checked_at
     assert [c.kind for c in changes if c.kind == "content_changed"] == []
 
 

@@ -661,17 +661,17 @@ def _of_first_bytes(fingerprint: str) -> str:
 async def _against_first_bytes(
     page: PageFacts, answer: Answer, previous: Previous | None
 ) -> PageFacts:
-    """`page`, with the fingerprint `previous` holds when that is of a body's first bytes
-    (a file first read slowly: `_observe`) and this longer read begins with the same.
+    """`page`, marked as extending the fingerprint `previous` holds when that is of a
+    body's first bytes (a file first read slowly: `_observe`) and this longer read begins
+    with the same (`PageFacts.extends`).
 
     A file whose first night was slow has the fingerprint of its first 256 KiB; a later
     night that read it fast, whole or to the byte cap, hashed more and said "content
     changed" once though nothing had. The same first bytes are the same file as far as
-    the baseline can tell, so the baseline stays (no change, no new "unchanged since");
-    other first bytes are a change, with this read's fingerprint the new baseline. What
-    lies past them is seen by a file's fingerprint only as its ETag and length
-    (`content._binary_facts`), as on the slow night. The extra hashing is done only for
-    such a baseline (rare), on 256 KiB.
+    the baseline can tell: this read's fingerprint becomes the baseline without counting
+    as a change (`catalog.health`), so an edit past the first bytes shows from then on.
+    Other first bytes are a change. The extra hashing is done only for such a baseline
+    (rare), on 256 KiB.
     """
     before = previous.fingerprint if previous is not None else None
     if before is None or not before.startswith(FIRST_BYTES) or answer.cut is Cut.SLOW:
@@ -680,7 +680,7 @@ async def _against_first_bytes(
         return page  # shorter than the first bytes hashed: another file
     first = replace(answer, body=answer.body[:SLOW_BODY_BYTES], truncated=True, cut=Cut.SLOW)
     same = _of_first_bytes((await read_page(first)).fingerprint) == before
-    return replace(page, fingerprint=before) if same else page
+    return replace(page, extends=before) if same else page
 
 
 def _observe(
@@ -761,6 +761,7 @@ def _observe(
         bytes_read=len(answer.body) if answer else 0,
         not_modified=not_modified,
         text_sample_packed=pack_text(page.text[:TEXT_SAMPLE_CHARS]) if page else None,
+        fingerprint_extends=page.extends if page is not None and not not_modified else None,
         suggested_url=(
             moved_to(target.url, chain) or final_url
             if verdict.outcome is Outcome.REDIRECTED_PERMANENT

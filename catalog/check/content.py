@@ -62,6 +62,9 @@ class PageFacts:
     #: it (`stable_text` costs ~0.6 ms on a 20 KB page). None on facts made by hand; out of
     #: equality, as it follows from `text`.
     stable: str | None = field(default=None, repr=False, compare=False)
+    #: The stored fingerprint of this body's first bytes, when the link's baseline is one
+    #: and this longer read begins with the same bytes (`checker._against_first_bytes`).
+    extends: str | None = None
 
     def stable_text(self) -> str:
         """`text` without the noise that changes between fetches (`stable_text`)."""
