@@ -56,6 +56,9 @@ Decisions worth knowing:
   its hops change (a click tracker): the catalog's address is right either way, and where
   it leads is judged by the check (soft 404, drift, failure). One that now ends at another
   page than before (a short link pointed elsewhere) is news.
+- A title is compared without the dates and times the fingerprint ignores: "Daily
+  Briefing - 5 Dec 2026" becoming "- 12 Dec 2026" is no `title_changed` (the state keeps
+  the new title all the same).
 
 - `Severity.LOOK` outcomes never count as failures and leave the failure count and
   first-failure time alone, so a link blocked once between two failures stays on
@@ -92,6 +95,7 @@ from datetime import datetime
 from typing import Any
 
 from catalog import drift
+from catalog.check.content import stable_text
 from catalog.check.facts import PERMANENT_REDIRECTS
 from catalog.check.redirects import address_key, same_address
 from catalog.model import Observation
@@ -459,7 +463,7 @@ def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
                 },
             )
         )
-    if prev.title and new.title and prev.title != new.title:
+    if prev.title and new.title and _retitled(prev.title, new.title):
         changes.append(Change("title_changed", {"old": prev.title, "new": new.title}))
     old_type, new_type = media_type(prev.content_type), media_type(new.content_type)
     if old_type and new_type and old_type != new_type:
@@ -638,6 +642,13 @@ def _value(outcome: Outcome | None) -> str | None:
 def _final(final_url: str | None, url: str) -> str:
     """No final URL means the request ended where it started."""
     return final_url or url
+
+
+def _retitled(old: str, new: str) -> bool:
+    """Whether a page's title changed by more than the noise its fingerprint ignores
+    (`content.stable_text`: dates, times, counters). A living page that names the day in
+    its title ("Daily Briefing - 5 Dec 2026") was "Page title changed" each week."""
+    return old != new and stable_text(old) != stable_text(new)
 
 
 def _hop(redirect_url: str | None, url: str) -> str | None:
