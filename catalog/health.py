@@ -48,6 +48,18 @@ drift_detected, drift_cleared.
 
 Decisions worth knowing:
 
+- Redirect targets and final URLs are compared without what a server makes up at every
+  request (`redirects.address_key`: signatures, session ids, campaign tags), and a
+  redirect back to the link's own address (a cookie check) is no redirect. A temporary
+  redirect (302, 303, 307) of a link that works before and after is no news when it comes
+  or goes (an A/B test on alternate nights, a consent wall for a few nights) or when only
+  its hops change (a click tracker): the catalog's address is right either way, and where
+  it leads is judged by the check (soft 404, drift, failure). One that now ends at another
+  page than before (a short link pointed elsewhere) is news.
+- A title is compared without the dates and times the fingerprint ignores: "Daily
+  Briefing - 5 Dec 2026" becoming "- 12 Dec 2026" is no `title_changed` (the state keeps
+  the new title all the same).
+
 - `Severity.LOOK` outcomes never count as failures and leave the failure count and
   first-failure time alone, so a link blocked once between two failures stays on
   course to `broken` (and `suspect` meanwhile). One exception: a 503 "come back later"
@@ -83,6 +95,9 @@ from datetime import datetime
 from typing import Any
 
 from catalog import drift
+from catalog.check.content import stable_text
+from catalog.check.facts import PERMANENT_REDIRECTS
+from catalog.check.redirects import address_key, same_address
 from catalog.model import Observation
 from catalog.outcomes import Outcome, Severity
 from catalog.settings import NIGHT_SLACK as NIGHT_SLACK  # where `catalog.set_aside` reads it
@@ -425,15 +440,25 @@ def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
         or prev.last_success_at is not None
     )
     known = not first and answered_before and obs.http_status is not None
-    if known and prev.redirect_url != new.redirect_url:
+    # Compared as `redirects.address_key`s: a fresh signature, session id or campaign tag is
+    # no change of destination, and a redirect back to the link's own address (a cookie
+    # check) no redirect. A temporary redirect coming or going while the link works is no
+    # news (`_passing_redirect`).
+    old_hop, new_hop = _hop(prev.redirect_url, obs.url), _hop(new.redirect_url, obs.url)
+    old_end = address_key(_final(prev.final_url, obs.url))
+    new_end = address_key(_final(new.final_url, obs.url))
+    passing = _passing_redirect(prev, obs, old_hop, new_hop, old_end, new_end)
+    if known and old_hop != new_hop and not passing:
         changes.append(
             Change("redirect_changed", {"old": prev.redirect_url, "new": new.redirect_url})
         )
-    if not first and prev.http_status is not None and obs.http_status is not None:
-        old_final = prev.final_url or None
-        new_final = new.final_url or None
-        if _final(old_final, obs.url) != _final(new_final, obs.url):
-            changes.append(Change("final_url_changed", {"old": old_final, "new": new_final}))
+    answered = not first and prev.http_status is not None and obs.http_status is not None
+    if answered and old_end != new_end and not passing:
+        changes.append(
+            Change(
+                "final_url_changed", {"old": prev.final_url or None, "new": new.final_url or None}
+            )
+        )
     if (
         prev.fingerprint
         and new.fingerprint
@@ -453,7 +478,7 @@ def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
                 },
             )
         )
-    if prev.title and new.title and prev.title != new.title:
+    if prev.title and new.title and _retitled(prev.title, new.title):
         changes.append(Change("title_changed", {"old": prev.title, "new": new.title}))
     old_type, new_type = media_type(prev.content_type), media_type(new.content_type)
     if old_type and new_type and old_type != new_type:
@@ -632,3 +657,52 @@ def _value(outcome: Outcome | None) -> str | None:
 def _final(final_url: str | None, url: str) -> str:
     """No final URL means the request ended where it started."""
     return final_url or url
+
+
+def _retitled(old: str, new: str) -> bool:
+    """Whether a page's title changed by more than the noise its fingerprint ignores
+    (`content.stable_text`: dates, times, counters). A living page that names the day in
+    its title ("Daily Briefing - 5 Dec 2026") was "Page title changed" each week."""
+    return old != new and stable_text(old) != stable_text(new)
+
+
+def _hop(redirect_url: str | None, url: str) -> str | None:
+    """Where a link's first redirect leads, as compared (`address_key`); None for no
+    redirect or one back to the link's own address (a cookie check: "Now redirects." to
+    the page itself, then "No longer redirects.", was news)."""
+    if redirect_url is None or same_address(redirect_url, url):
+        return None
+    return address_key(redirect_url)
+
+
+def _passing_redirect(
+    prev: LinkState,
+    obs: Observation,
+    old_hop: str | None,
+    new_hop: str | None,
+    old_end: str,
+    new_end: str,
+) -> bool:
+    """Whether the redirect changes between `prev` and `obs` are a temporary redirect's
+    that is no news: the link worked at both checks, no permanent redirect is involved, and
+    either it still ends at the same place (a click tracker's new hop) or the temporary
+    redirect came or went.
+
+    A 302, 303 or 307 says the catalog's address is the right one; where it leads is judged
+    by the check itself (the home page is a soft 404, a page that no longer matches a drift,
+    an error a failure), each with news of its own. An A/B test on alternate nights, a
+    consent wall for a few nights, or a session's redirect was "Now redirects" and "No
+    longer redirects" night after night. A temporary redirect that now leads to another
+    page than before (a short link pointed elsewhere) is news still.
+    """
+    working = Severity.OK  # an answer at the link's address: not a move, not a failure
+    if prev.outcome is None or prev.outcome.severity is not working:
+        return False
+    if obs.outcome.severity is not working:
+        return False
+    if new_hop is None:  # went, if the link now answers at its own address
+        return old_hop is not None and new_end == address_key(obs.url)
+    hops = obs.chain[:-1]
+    if any(hop.status is None or hop.status in PERMANENT_REDIRECTS for hop in hops):
+        return False  # a move, or a journey whose kind we do not know
+    return old_hop is None or old_end == new_end

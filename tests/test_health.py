@@ -256,6 +256,37 @@ def test_title_redirect_and_content_type_changes_are_events() -> None:
     assert set(kinds(state, obs)) == {"title_changed", "final_url_changed", "content_type_changed"}
 
 
+# Living pages name the day in their title ("Daily Briefing - 5 Dec 2026"): "Page title
+# changed" each time. Compared with the noise the fingerprint ignores, only a retitling is news.
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (
+            "Daily Briefing for Saturday, 26 December 2026",
+            "Daily Briefing for Saturday, 02 January 2027",
+        ),
+        ("Daily Briefing - 5 Dec 2026", "Daily Briefing - 12 Dec 2026"),
+        ("Directory (updated 12/01/2026)", "Directory (updated 12/08/2026)"),
+    ],
+)
+def test_a_title_whose_date_alone_changed_is_no_title_change(old: str, new: str) -> None:
+    before = make_observation(title=old, checked_at=days(0))
+    state, _ = apply_observation(LinkState(), before, HEALTH, now=days(0))
+    state, made = apply_observation(
+        state, make_observation(title=new, checked_at=days(7)), HEALTH, now=days(7)
+    )
+    assert made == []
+    assert state.title == new
+
+
+def test_a_real_retitling_beside_a_date_is_a_title_change() -> None:
+    before = make_observation(title="Daily Briefing - 5 Dec 2026", checked_at=days(0))
+    state, _ = apply_observation(LinkState(), before, HEALTH, now=days(0))
+    after = make_observation(title="Weekly Digest - 12 Dec 2026", checked_at=days(7))
+    _, made = apply_observation(state, after, HEALTH, now=days(7))
+    assert [c.kind for c in made] == ["title_changed"]
+
+
 def test_charset_spelling_is_not_a_content_type_change() -> None:
     state = run([make_observation(content_type="text/html; charset=utf-8")])
     assert kinds(state, make_observation(content_type="text/html; charset=UTF-8")) == []
