@@ -30,11 +30,32 @@ if TYPE_CHECKING:
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+#: How long a PostgreSQL connection may take to be set up (psycopg's `connect_timeout`,
+#: seconds) unless the URL gives its own: a server that accepts the connection and never
+#: answers (a hung host, a firewall that swallows the replies) held every command forever.
+PG_CONNECT_TIMEOUT_S = 10
+
+#: What to do about a password with a character that ends its part of the URL.
+PERCENT_ENCODE = (
+    "special characters in a password must be percent-encoded (@ as %40, : as %3A, "
+    "/ as %2F, # as %23, ? as %3F, % as %25)"
+)
+
+
 def _parse(url: str) -> URL:
     try:
-        return make_url(url)
+        parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
-        raise StoreError(f"{masked_url(url)!r} is not a database URL ({exc})") from exc
+        hint = f"; {PERCENT_ENCODE}" if "@" in url else ""  # a user:password@ part
+        raise StoreError(f"{masked_url(url)!r} is not a database URL ({exc}){hint}") from exc
+    if parsed.host and "@" in parsed.host:
+        # `user:p@ss@host`: SQLAlchemy splits at the first "@", so the rest of the password
+        # would be the host, named in the driver's error ("failed to resolve host 'ss@...'").
+        raise StoreError(
+            f"{shown_url(parsed)!r} is not a usable database URL: its password holds an "
+            f"unencoded \"@\"; {PERCENT_ENCODE}"
+        )
+    return parsed
 
 
 #: Query parameters of a database URL that carry a secret: libpq takes the password there
@@ -63,6 +84,10 @@ def shown_url(url: URL | str) -> str:
             url = make_url(text)
         except (ArgumentError, ValueError):
             return masked_url(text)
+    if url.host and "@" in url.host:
+        # An unencoded "@" in the password: what SQLAlchemy took for the host holds its
+        # rest. The host is what follows the last "@".
+        url = url.set(host=url.host.rpartition("@")[2], password=url.password or _HIDDEN)
     secret = {key: _HIDDEN for key in url.query if key.lower() in _SECRET_PARAMETERS}
     shown = url.update_query_dict(secret).render_as_string(hide_password=True)
     return shown.replace(_HIDDEN_IN_QUERY, _HIDDEN) if secret else shown
@@ -70,8 +95,9 @@ def shown_url(url: URL | str) -> str:
 
 def masked_url(url: str) -> str:
     """`url` with the password of its `user:password@` part hidden, for a URL that
-    SQLAlchemy cannot parse (and so cannot render without it)."""
-    return re.sub(r"^([^:/?#]+://[^:/?#@]*):[^@/]*@", r"\1:***@", url)
+    SQLAlchemy cannot parse (and so cannot render without it). The password ends at the
+    last "@": one it holds unencoded would otherwise show its rest."""
+    return re.sub(r"^([^:/?#]+://[^:/?#@]*):.*@", r"\1:***@", url)
 
 
 def _one_line(error: object) -> str:
@@ -106,8 +132,11 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
         if file is not None:
             file.parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-    elif parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.get_backend_name() == "postgresql":
+        if parsed.get_driver_name() in ("", "psycopg2"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        if parsed.get_driver_name() == "psycopg" and "connect_timeout" not in parsed.query:
+            kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
     try:
         engine = create_engine(parsed, **kwargs)
     except ImportError as exc:  # the driver of an optional extra

@@ -1,0 +1,96 @@
+"""The PostgreSQL operator's path: a server that never answers, a password with an "@".
+
+A hung server (TCP accepted, nothing said) held every command forever; an unencoded "@" in
+a password showed its rest in the error, as the host the driver could not resolve.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+import catalog.db
+from catalog.db import masked_url, open_engine, shown_url
+from catalog.errors import StoreError
+from flows.cli import app
+
+pytest.importorskip("psycopg")
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A port on 127.0.0.1 whose server accepts connections and never says a word."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            held.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def test_a_silent_server_fails_the_command_naming_the_database(
+    silent_server: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog.db, "PG_CONNECT_TIMEOUT_S", 1)
+    url = f"postgresql+psycopg://lh:s3cret@127.0.0.1:{silent_server}/lh"
+    started = time.monotonic()
+    result = CliRunner().invoke(app, ["db", "upgrade", "--db", url])
+    assert time.monotonic() - started < 20
+    assert result.exit_code == 3, result.output
+    assert f"cannot open database postgresql+psycopg://lh:***@127.0.0.1:{silent_server}/lh" in (
+        result.output
+    )
+    assert "s3cret" not in result.output
+
+
+def test_the_urls_own_connect_timeout_wins(
+    silent_server: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog.db, "PG_CONNECT_TIMEOUT_S", 60)
+    url = f"postgresql+psycopg://lh@127.0.0.1:{silent_server}/lh?connect_timeout=1"
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="cannot open database"):
+        open_engine(url)
+    assert time.monotonic() - started < 20
+
+
+PASSWORD_WITH_AT = "postgresql+psycopg://postgres:p@ss@127.0.0.1:5432/db"
+
+
+def test_a_password_with_an_unencoded_at_is_hidden_whole() -> None:
+    assert shown_url(PASSWORD_WITH_AT) == "postgresql+psycopg://postgres:***@127.0.0.1:5432/db"
+    assert masked_url(PASSWORD_WITH_AT) == "postgresql+psycopg://postgres:***@127.0.0.1:5432/db"
+
+
+def test_a_password_with_an_unencoded_at_is_refused_with_what_to_do() -> None:
+    result = CliRunner().invoke(app, ["db", "upgrade", "--db", PASSWORD_WITH_AT])
+    assert result.exit_code == 3, result.output
+    assert "ss@" not in result.output and "p@ss" not in result.output
+    assert "postgres:***@127.0.0.1:5432/db" in result.output
+    assert "must be percent-encoded (@ as %40" in result.output
