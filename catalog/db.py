@@ -170,17 +170,24 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     event.listen(engine, "handle_error", _unreachable)
     _OPENED_ENGINES.add(engine)
     if migrate:
-        from catalog.migrate import upgrade
-
-        try:
-            upgrade(engine)
-        except (IntegrityError, ProgrammingError):
-            raise  # a migration's own bug: its traceback is what a developer needs
-        except DatabaseError as exc:  # unreachable server, locked file, not a database...
-            raise StoreError(_cannot_open(engine.url, exc.orig)) from exc
+        migrate_engine(engine)
     if file is not None:
         _remember_file(engine, file)
     return engine
+
+
+def migrate_engine(engine: Engine) -> str | None:
+    """Bring the schema of `engine` (one `open_engine` made) up to date: the revision it
+    migrated from, read under the migration's lock, or None when there was nothing to do
+    (`catalog.migrate.upgrade`). A database that cannot be opened is a `StoreError`."""
+    from catalog.migrate import upgrade
+
+    try:
+        return upgrade(engine)
+    except (IntegrityError, ProgrammingError):
+        raise  # a migration's own bug: its traceback is what a developer needs
+    except DatabaseError as exc:  # unreachable server, locked file, not a database...
+        raise StoreError(_cannot_open(engine.url, exc.orig)) from exc
 
 
 def _cannot_open(url: URL, error: BaseException | None) -> str:

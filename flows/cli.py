@@ -734,20 +734,25 @@ def db_upgrade(db: DbOpt = None, config: ConfigOpt = None) -> None:
     Refused (exit 8) while a run or recheck is in progress, whose writes it would hold up.
     There is no downgrade: back up the database before updating (README, "Storage").
     """
-    from catalog.db import existing_database, open_engine, shown_url, sqlite_file_of
+    from catalog.db import existing_database, migrate_engine, open_engine, shown_url, sqlite_file_of
     from catalog.migrate import current_revision
 
     url = _settings(config, db, None).database_url
     if sqlite_file_of(url) is not None:
         existing_database(url)
-    before = current_revision(open_engine(url, migrate=False))
-    engine = open_engine(url)
-    after = current_revision(engine)
+    engine = open_engine(url, migrate=False)
+    try:
+        # The revision it was at is read under the migration's lock: read before, three
+        # upgrades started at once on a new database each said they had migrated it.
+        before = migrate_engine(engine)
+        after = current_revision(engine)
+    finally:
+        engine.dispose()
     name = shown_url(engine.url)
-    if before == after:
+    if before is None:
         typer.echo(f"database {name}: at revision {after} already")
     else:
-        typer.echo(f"database {name}: upgraded from revision {before or 'none'} to {after}")
+        typer.echo(f"database {name}: upgraded from revision {before} to {after}")
 
 
 @db_app.command("prune")

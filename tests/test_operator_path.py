@@ -10,6 +10,8 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -94,3 +96,31 @@ def test_a_password_with_an_unencoded_at_is_refused_with_what_to_do() -> None:
     assert "ss@" not in result.output and "p@ss" not in result.output
     assert "postgres:***@127.0.0.1:5432/db" in result.output
     assert "must be percent-encoded (@ as %40" in result.output
+
+
+def test_db_upgrade_says_none_was_done_when_another_migrated_first(
+    isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three `db upgrade` at once on a new database each said "upgraded from revision none":
+    the revision it was at was read before waiting for the migration's lock."""
+    from catalog import migrate
+
+    other = open_engine(db_url, migrate=False)
+    with other.connect():
+        pass  # a SQLite file `db upgrade` may migrate: it exists, with no tables yet
+    lock = migrate._lock
+    waited: list[Any] = []
+
+    def another_upgrade_first(conn: Any) -> None:
+        if not waited:  # another process migrates while this one waits for the lock
+            waited.append(conn)
+            monkeypatch.setattr(migrate, "_lock", lock)
+            migrate.upgrade(other)
+        lock(conn)
+
+    monkeypatch.setattr(migrate, "_lock", another_upgrade_first)
+    result = CliRunner().invoke(app, ["db", "upgrade", "--db", db_url])
+    other.dispose()
+    assert result.exit_code == 0, result.output
+    assert f"at revision {migrate.head_revision()} already" in result.stdout
+    assert "upgraded" not in result.stdout
