@@ -100,6 +100,41 @@ def masked_url(url: str) -> str:
     return re.sub(r"^([^:/?#]+://[^:/?#@]*):.*@", r"\1:***@", url)
 
 
+#: The port a PostgreSQL URL without one connects to.
+PG_DEFAULT_PORT = 5432
+#: Host names of this machine's own server, however a URL spells it (none: its socket).
+_LOOPBACK = frozenset({"", "localhost", "127.0.0.1", "::1", "[::1]"})
+_SEARCH_PATH = re.compile(r"search_path\s*=\s*([^\s]+)")
+
+
+def database_identity(url: URL | str) -> str:
+    """Which database `url` names, as one text the same however the URL is spelt, for what
+    belongs to one database (its reports folder, `reports.publish.report_folder`): never
+    its password; for PostgreSQL neither its user nor its driver, the port 5432 when none
+    is given, this machine's server by one name (localhost, 127.0.0.1, ::1 or its socket:
+    `catalog.transfer.same_database` finds them one server), and the schema when the URL
+    chooses one (`options=-csearch_path=...`); a SQLite file by its absolute path. Two
+    names of one remote server (its host name and its address) stay two: the text says
+    what was written, without asking the server. A text that is no URL is itself."""
+    if isinstance(url, str):
+        try:
+            url = make_url(url)
+        except (ArgumentError, ValueError):
+            return url
+    backend = url.get_backend_name()
+    file = _sqlite_file(url)
+    if file is not None:
+        return f"sqlite:///{file.resolve()}"
+    if backend != "postgresql":
+        return shown_url(without_secrets(url).set(drivername=backend))
+    host = (url.host or str(url.query.get("host") or "")).rpartition("@")[2].lower()
+    name = f"postgresql://{'localhost' if host in _LOOPBACK else host}"
+    name += f":{url.port or PG_DEFAULT_PORT}/{url.database or ''}"
+    options = url.query.get("options")
+    found = _SEARCH_PATH.search(" ".join(options) if isinstance(options, tuple) else options or "")
+    return f"{name}?search_path={found[1]}" if found else name
+
+
 def _one_line(error: object) -> str:
     """A driver's message as one line: psycopg adds a tab-indented hint on a second line."""
     return "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
