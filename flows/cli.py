@@ -14,11 +14,12 @@ import json
 import os
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
 
 import typer
 from typer.core import TyperGroup
@@ -39,11 +40,18 @@ class _Group(TyperGroup):
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             _tidy_help(command)
+            _typed_ids_as_nfc(command)
         return command
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                with suppress(ValueError):  # a closed stdout: nothing to flush
+                    sys.stdout.flush()  # a pipe closed early fails here, not as Python ends
+        except BrokenPipeError:
+            _stdout_gone()
         except LinkhealthError as exc:
             typer.echo(for_terminal(f"error: {exc}"), err=True)
             raise typer.Exit(exc.exit_code) from exc
@@ -64,6 +72,47 @@ _VALUE_NAMES = {
     "out": "DIR", "until": "DATE", "run": "RUN", "keep_days": "DAYS", "per_host_rate": "PER_S",
     "limit": "N", "concurrency": "N", "per_host_concurrency": "N",
 }  # fmt: skip
+
+
+#: Exit status when whoever read stdout stopped reading (`linkhealth status | head -1`):
+#: as a command killed by SIGPIPE (128 + 13), what a shell says of `grep`, `cat`...
+EXIT_PIPE_CLOSED = 141
+
+
+def _stdout_gone() -> NoReturn:
+    """stdout's reader went away (a pipe into `head`): exit `EXIT_PIPE_CLOSED` quietly, as
+    standard commands do, with no traceback; and nothing more written to that pipe as
+    Python ends (its flush of stdout would fail again, with "Exception ignored")."""
+    with suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    raise typer.Exit(EXIT_PIPE_CLOSED)
+
+
+#: The parameters that take resource ids as typed (`resource ID`, `recheck ID...`,
+#: `check --id`, the curator edits).
+_ID_PARAMETERS = frozenset({"resource_id", "ids"})
+
+
+def _as_nfc(_ctx: Any, _param: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    return type(value)(unicodedata.normalize("NFC", v) for v in value)
+
+
+def _typed_ids_as_nfc(command: Any) -> None:
+    """Resource ids typed on the command line are looked up in their composed Unicode form
+    (NFC), as catalog files and the database hold them: "Éclair" typed with E and a
+    combining accent (as some keyboards, and a name copied from a macOS file, give it)
+    was not found. Here, where every command's ids are parsed, and in its subcommands."""
+    for param in getattr(command, "params", ()):
+        if param.name in _ID_PARAMETERS and getattr(param, "callback", None) is None:
+            param.callback = _as_nfc
+    for sub in (getattr(command, "commands", None) or {}).values():
+        _typed_ids_as_nfc(sub)
 
 
 def _no_type_shown(ctx: Any) -> None:

@@ -6,7 +6,11 @@ a password showed its rest in the error, as the host the driver could not resolv
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer import main as typer_main
 from typer.testing import CliRunner
 
 import catalog.db
@@ -124,3 +129,91 @@ def test_db_upgrade_says_none_was_done_when_another_migrated_first(
     assert result.exit_code == 0, result.output
     assert f"at revision {migrate.head_revision()} already" in result.stdout
     assert "upgraded" not in result.stdout
+
+
+NFD_ECLAIR = "E\u0301clair"  # E and a combining acute accent
+NFC_ECLAIR = "\u00c9clair"
+
+
+def test_an_id_typed_decomposed_finds_the_composed_one(tmp_path: Path) -> None:
+    """`linkhealth resource` with "Éclair" typed as E + U+0301 said no such resource."""
+    from catalog.source import load_catalogs
+    from catalog.sync import sync_catalogs
+    from tests.factories import T0, database_url, temporary_database, write_catalog
+
+    assert NFD_ECLAIR != NFC_ECLAIR
+    file = write_catalog(
+        tmp_path / "toolkit.yaml", [{"id": NFC_ECLAIR, "title": "Guide", "url": "https://e.org/"}]
+    )
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, load_catalogs([file]), now=T0)
+        db = ["--db", database_url(engine), "--catalog", str(file)]
+        shown = CliRunner().invoke(app, ["resource", NFD_ECLAIR, "--json", *db])
+        assert shown.exit_code == 0, shown.output
+        assert json.loads(shown.stdout)["resource"]["title"] == "Guide"
+        # The curator edits take the id the same way (ignore it, then say so).
+        ignored = CliRunner().invoke(app, ["ignore", NFD_ECLAIR, "--reason", "kept", *db])
+        assert ignored.exit_code == 0, ignored.output
+
+
+def test_ids_of_every_command_are_read_composed() -> None:
+    """One place makes them NFC: every parameter named for ids, in every command."""
+    import click
+
+    from flows.cli import _as_nfc
+
+    root = typer_main.get_command(app)
+    ctx = click.Context(root)
+    found = []
+    for name in ("resource", "ignore", "recheck", "check", "replace-url", "snooze"):
+        command = root.get_command(ctx, name)  # type: ignore[attr-defined]
+        ids = [p for p in command.params if p.name in ("resource_id", "ids")]
+        assert ids and all(p.callback is _as_nfc for p in ids), name
+        found += ids
+    assert _as_nfc(None, None, (NFD_ECLAIR, "a")) == (NFC_ECLAIR, "a")
+
+
+def _closed_pipe_run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`linkhealth ARGS | head -0`: stdout a pipe whose reader is already gone."""
+    read, write = os.pipe()
+    os.close(read)
+    env = {**os.environ, "PYTHONPATH": str(CHECKOUT)}
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "flows.cli", *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=cwd,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write)
+
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["catalog", "validate", "{bundled}"],
+        ["status", "--db", "{db}"],
+        ["export", "--format", "csv", "--db", "{db}"],
+    ],
+)
+def test_a_reader_gone_early_ends_the_command_quietly(
+    tmp_path: Path, db_url: str, args: list[str]
+) -> None:
+    """`linkhealth status | head -1` exited 1, silently: as other commands killed by SIGPIPE,
+    it exits 141 now, with nothing on stderr."""
+    from catalog.db import open_engine
+    from catalog.settings import BUNDLED_CATALOG
+
+    open_engine(db_url).dispose()  # the database exists, with its tables
+    words = [a.format(bundled=BUNDLED_CATALOG, db=db_url) for a in args]
+    result = _closed_pipe_run(words, tmp_path)
+    assert result.returncode == 141, result.stderr
+    assert result.stderr == ""
