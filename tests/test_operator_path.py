@@ -217,3 +217,62 @@ def test_a_reader_gone_early_ends_the_command_quietly(
     result = _closed_pipe_run(words, tmp_path)
     assert result.returncode == 141, result.stderr
     assert result.stderr == ""
+
+
+@pytest.fixture
+def production(tmp_path: Path, db_url: str) -> Iterator[str]:
+    """A shared database holding the service's own collection."""
+    from catalog.db import open_engine as opened
+    from catalog.source import load_catalogs
+    from catalog.sync import sync_catalogs
+    from tests.factories import T0, write_catalog
+
+    service = tmp_path / "service"
+    service.mkdir()
+    file = write_catalog(service / "clinics.yaml", [{"id": "a", "title": "A", "url": "https://a.org/"}])
+    engine = opened(db_url)
+    sync_catalogs(engine, load_catalogs([file]), now=T0)
+    engine.dispose()
+    yield db_url
+
+
+def _active_collections(url: str) -> set[str]:
+    from catalog.db import open_engine as opened
+    from catalog.store import stored_collections
+
+    engine = opened(url)
+    try:
+        return stored_collections(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("command", [["sync"], ["check", "--no-report"]])
+def test_the_bundled_demo_never_goes_into_a_database_holding_other_collections(
+    isolated_cwd: Path, production: str, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """With LINKHEALTH_DATABASE_URL exported, `sync` in a folder without linkhealth.toml
+    added the demo toolkit's 26 entries to the production database."""
+    monkeypatch.delenv("LINKHEALTH_CONFIG", raising=False)
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", production)
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 2, result.output
+    assert "refusing to put the bundled demo catalog into database" in result.stderr
+    assert "holds other collections (clinics)" in result.stderr
+    assert "no settings file names catalogs here" in result.stderr and "--catalog" in result.stderr
+    assert _active_collections(production) == {"clinics"}
+
+
+def test_the_demo_goes_where_it_is_asked_for(
+    isolated_cwd: Path, production: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Named with --catalog, or into a database of its own, it is synced as before."""
+    from catalog.settings import BUNDLED_CATALOG
+
+    monkeypatch.delenv("LINKHEALTH_CONFIG", raising=False)
+    monkeypatch.delenv("LINKHEALTH_DATABASE_URL", raising=False)
+    trial = CliRunner().invoke(app, ["sync", "--db", f"sqlite:///{isolated_cwd / 'trial.db'}"])
+    assert trial.exit_code == 0, trial.output
+    named = CliRunner().invoke(app, ["sync", "--db", production, "--catalog", str(BUNDLED_CATALOG)])
+    assert named.exit_code == 0, named.output
+    assert _active_collections(production) == {"clinics", BUNDLED_CATALOG.stem}
