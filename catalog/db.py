@@ -53,7 +53,7 @@ def _parse(url: str) -> URL:
         # would be the host, named in the driver's error ("failed to resolve host 'ss@...'").
         raise StoreError(
             f"{shown_url(parsed)!r} is not a usable database URL: its password holds an "
-            f"unencoded \"@\"; {PERCENT_ENCODE}"
+            f'unencoded "@"; {PERCENT_ENCODE}'
         )
     return parsed
 
@@ -117,10 +117,11 @@ def database_identity(url: URL | str) -> str:
     names of one remote server (its host name and its address) stay two: the text says
     what was written, without asking the server. A text that is no URL is itself."""
     if isinstance(url, str):
+        text = url
         try:
-            url = make_url(url)
+            url = make_url(text)
         except (ArgumentError, ValueError):
-            return url
+            return text
     backend = url.get_backend_name()
     file = _sqlite_file(url)
     if file is not None:

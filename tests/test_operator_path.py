@@ -162,7 +162,7 @@ def test_ids_of_every_command_are_read_composed() -> None:
 
     from flows.cli import _as_nfc
 
-    root = typer_main.get_command(app)
+    root: Any = typer_main.get_command(app)
     ctx = click.Context(root)
     found = []
     for name in ("resource", "ignore", "recheck", "check", "replace-url", "snooze"):
@@ -229,7 +229,9 @@ def production(tmp_path: Path, db_url: str) -> Iterator[str]:
 
     service = tmp_path / "service"
     service.mkdir()
-    file = write_catalog(service / "clinics.yaml", [{"id": "a", "title": "A", "url": "https://a.org/"}])
+    file = write_catalog(
+        service / "clinics.yaml", [{"id": "a", "title": "A", "url": "https://a.org/"}]
+    )
     engine = opened(db_url)
     sync_catalogs(engine, load_catalogs([file]), now=T0)
     engine.dispose()
