@@ -30,11 +30,32 @@ if TYPE_CHECKING:
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+#: How long a PostgreSQL connection may take to be set up (psycopg's `connect_timeout`,
+#: seconds) unless the URL gives its own: a server that accepts the connection and never
+#: answers (a hung host, a firewall that swallows the replies) held every command forever.
+PG_CONNECT_TIMEOUT_S = 10
+
+#: What to do about a password with a character that ends its part of the URL.
+PERCENT_ENCODE = (
+    "special characters in a password must be percent-encoded (@ as %40, : as %3A, "
+    "/ as %2F, # as %23, ? as %3F, % as %25)"
+)
+
+
 def _parse(url: str) -> URL:
     try:
-        return make_url(url)
+        parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
-        raise StoreError(f"{masked_url(url)!r} is not a database URL ({exc})") from exc
+        hint = f"; {PERCENT_ENCODE}" if "@" in url else ""  # a user:password@ part
+        raise StoreError(f"{masked_url(url)!r} is not a database URL ({exc}){hint}") from exc
+    if parsed.host and "@" in parsed.host:
+        # `user:p@ss@host`: SQLAlchemy splits at the first "@", so the rest of the password
+        # would be the host, named in the driver's error ("failed to resolve host 'ss@...'").
+        raise StoreError(
+            f"{shown_url(parsed)!r} is not a usable database URL: its password holds an "
+            f'unencoded "@"; {PERCENT_ENCODE}'
+        )
+    return parsed
 
 
 #: Query parameters of a database URL that carry a secret: libpq takes the password there
@@ -63,6 +84,10 @@ def shown_url(url: URL | str) -> str:
             url = make_url(text)
         except (ArgumentError, ValueError):
             return masked_url(text)
+    if url.host and "@" in url.host:
+        # An unencoded "@" in the password: what SQLAlchemy took for the host holds its
+        # rest. The host is what follows the last "@".
+        url = url.set(host=url.host.rpartition("@")[2], password=url.password or _HIDDEN)
     secret = {key: _HIDDEN for key in url.query if key.lower() in _SECRET_PARAMETERS}
     shown = url.update_query_dict(secret).render_as_string(hide_password=True)
     return shown.replace(_HIDDEN_IN_QUERY, _HIDDEN) if secret else shown
@@ -70,8 +95,45 @@ def shown_url(url: URL | str) -> str:
 
 def masked_url(url: str) -> str:
     """`url` with the password of its `user:password@` part hidden, for a URL that
-    SQLAlchemy cannot parse (and so cannot render without it)."""
-    return re.sub(r"^([^:/?#]+://[^:/?#@]*):[^@/]*@", r"\1:***@", url)
+    SQLAlchemy cannot parse (and so cannot render without it). The password ends at the
+    last "@": one it holds unencoded would otherwise show its rest."""
+    return re.sub(r"^([^:/?#]+://[^:/?#@]*):.*@", r"\1:***@", url)
+
+
+#: The port a PostgreSQL URL without one connects to.
+PG_DEFAULT_PORT = 5432
+#: Host names of this machine's own server, however a URL spells it (none: its socket).
+_LOOPBACK = frozenset({"", "localhost", "127.0.0.1", "::1", "[::1]"})
+_SEARCH_PATH = re.compile(r"search_path\s*=\s*([^\s]+)")
+
+
+def database_identity(url: URL | str) -> str:
+    """Which database `url` names, as one text the same however the URL is spelt, for what
+    belongs to one database (its reports folder, `reports.publish.report_folder`): never
+    its password; for PostgreSQL neither its user nor its driver, the port 5432 when none
+    is given, this machine's server by one name (localhost, 127.0.0.1, ::1 or its socket:
+    `catalog.transfer.same_database` finds them one server), and the schema when the URL
+    chooses one (`options=-csearch_path=...`); a SQLite file by its absolute path. Two
+    names of one remote server (its host name and its address) stay two: the text says
+    what was written, without asking the server. A text that is no URL is itself."""
+    if isinstance(url, str):
+        text = url
+        try:
+            url = make_url(text)
+        except (ArgumentError, ValueError):
+            return text
+    backend = url.get_backend_name()
+    file = _sqlite_file(url)
+    if file is not None:
+        return f"sqlite:///{file.resolve()}"
+    if backend != "postgresql":
+        return shown_url(without_secrets(url).set(drivername=backend))
+    host = (url.host or str(url.query.get("host") or "")).rpartition("@")[2].lower()
+    name = f"postgresql://{'localhost' if host in _LOOPBACK else host}"
+    name += f":{url.port or PG_DEFAULT_PORT}/{url.database or ''}"
+    options = url.query.get("options")
+    found = _SEARCH_PATH.search(" ".join(options) if isinstance(options, tuple) else options or "")
+    return f"{name}?search_path={found[1]}" if found else name
 
 
 def _one_line(error: object) -> str:
@@ -106,8 +168,11 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
         if file is not None:
             file.parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-    elif parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.get_backend_name() == "postgresql":
+        if parsed.get_driver_name() in ("", "psycopg2"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        if parsed.get_driver_name() == "psycopg" and "connect_timeout" not in parsed.query:
+            kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
     try:
         engine = create_engine(parsed, **kwargs)
     except ImportError as exc:  # the driver of an optional extra
@@ -141,17 +206,24 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     event.listen(engine, "handle_error", _unreachable)
     _OPENED_ENGINES.add(engine)
     if migrate:
-        from catalog.migrate import upgrade
-
-        try:
-            upgrade(engine)
-        except (IntegrityError, ProgrammingError):
-            raise  # a migration's own bug: its traceback is what a developer needs
-        except DatabaseError as exc:  # unreachable server, locked file, not a database...
-            raise StoreError(_cannot_open(engine.url, exc.orig)) from exc
+        migrate_engine(engine)
     if file is not None:
         _remember_file(engine, file)
     return engine
+
+
+def migrate_engine(engine: Engine) -> str | None:
+    """Bring the schema of `engine` (one `open_engine` made) up to date: the revision it
+    migrated from, read under the migration's lock, or None when there was nothing to do
+    (`catalog.migrate.upgrade`). A database that cannot be opened is a `StoreError`."""
+    from catalog.migrate import upgrade
+
+    try:
+        return upgrade(engine)
+    except (IntegrityError, ProgrammingError):
+        raise  # a migration's own bug: its traceback is what a developer needs
+    except DatabaseError as exc:  # unreachable server, locked file, not a database...
+        raise StoreError(_cannot_open(engine.url, exc.orig)) from exc
 
 
 def _cannot_open(url: URL, error: BaseException | None) -> str:

@@ -122,8 +122,11 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine) -> None:
-    """Apply pending migrations; a cheap no-op when already at head.
+def upgrade(engine: Engine) -> str | None:
+    """Apply pending migrations; a cheap no-op when already at head. Returns the revision
+    this call migrated from ("none" for a database Alembic never touched), read under the
+    upgrade's lock, or None when it migrated nothing (another process may have, meanwhile:
+    three `db upgrade` at once each said they upgraded from "none").
 
     Raises `UpgradeRefusedError`, having changed nothing, while a run or recheck is in
     progress (`work_in_progress`, read under the upgrade's lock, so none starts writing
@@ -131,7 +134,7 @@ def upgrade(engine: Engine) -> None:
     head = head_revision()
     current = current_revision(engine)
     if current == head:
-        return
+        return None
     if current is not None and not _known(current):
         # Another machine's newer linkhealth migrated the shared database: this checkout
         # cannot read its schema, and Alembic would only fail with a traceback.
@@ -153,7 +156,7 @@ def upgrade(engine: Engine) -> None:
                 _lock(conn)
                 current = MigrationContext.configure(conn).get_current_revision()
                 if current == head:
-                    return  # another process migrated while we waited for the lock
+                    return None  # another process migrated while we waited for the lock
                 held = _held_off(conn, engine.url, current, head)
                 if held is not None:
                     raise UpgradeRefusedError(held)
@@ -166,6 +169,7 @@ def upgrade(engine: Engine) -> None:
                     broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:
                         raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
+            return current or "none"
         finally:
             if sqlite:
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")

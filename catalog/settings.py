@@ -260,6 +260,9 @@ class Settings:
     health: HealthSettings = field(default_factory=HealthSettings)
     #: Where the settings came from, for messages.
     config_file: Path | None = None
+    #: Whether a settings file or --catalog named `catalogs`; False: the bundled demo
+    #: toolkit, which the commands never sync into a database holding other collections.
+    catalogs_named: bool = field(default=False, compare=False)
     #: The file's `database_url` when LINKHEALTH_DATABASE_URL replaced it with another
     #: database: the commands say so (`database_warning`), since a trial config's database
     #: was silently left unused while the shell's production one took the writes.
@@ -285,6 +288,7 @@ class Settings:
         top = {k: v for k, v in changes.items() if v is not None and k in _TOP_FIELDS}
         if "catalogs" in top:
             top["catalogs"] = tuple(Path(p).resolve() for p in top["catalogs"])
+            top["catalogs_named"] = True
         if "reports_dir" in top:
             top["reports_dir"] = Path(top["reports_dir"])
         chk = {k: v for k, v in changes.items() if v is not None and k in _CHECK_FIELDS}
@@ -298,7 +302,7 @@ class Settings:
 
 
 _TOP_FIELDS = {f.name for f in fields(Settings)} - {
-    "check", "health", "config_file", "replaced_database_url",
+    "check", "health", "config_file", "replaced_database_url", "catalogs_named",
 }  # fmt: skip
 _CHECK_FIELDS = {f.name for f in fields(CheckSettings)}
 
@@ -310,6 +314,7 @@ Key = tuple[str | int, ...]
 _NOT_SETTABLE = {
     "config_file": "it is the file being read; choose it with --config or LINKHEALTH_CONFIG",
     "replaced_database_url": "it is the database_url LINKHEALTH_DATABASE_URL replaced",
+    "catalogs_named": "it says whether the file or --catalog names catalogs",
 }
 
 
@@ -583,6 +588,7 @@ def _from_mapping(data: Mapping[str, Any], file: str, base: Path) -> Settings:
     top = _coerce(Settings, _without(data, "check", "health"), file, ())
     if "catalogs" in top:
         top["catalogs"] = tuple((base / p).resolve() for p in top["catalogs"])
+        top["catalogs_named"] = True
     if "reports_dir" in top:
         top["reports_dir"] = base / top["reports_dir"]
     if top.get("reports_url"):

@@ -14,11 +14,12 @@ import json
 import os
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
 
 import typer
 from typer.core import TyperGroup
@@ -39,11 +40,18 @@ class _Group(TyperGroup):
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             _tidy_help(command)
+            _typed_ids_as_nfc(command)
         return command
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                with suppress(ValueError):  # a closed stdout: nothing to flush
+                    sys.stdout.flush()  # a pipe closed early fails here, not as Python ends
+        except BrokenPipeError:
+            _stdout_gone()
         except LinkhealthError as exc:
             typer.echo(for_terminal(f"error: {exc}"), err=True)
             raise typer.Exit(exc.exit_code) from exc
@@ -64,6 +72,47 @@ _VALUE_NAMES = {
     "out": "DIR", "until": "DATE", "run": "RUN", "keep_days": "DAYS", "per_host_rate": "PER_S",
     "limit": "N", "concurrency": "N", "per_host_concurrency": "N",
 }  # fmt: skip
+
+
+#: Exit status when whoever read stdout stopped reading (`linkhealth status | head -1`):
+#: as a command killed by SIGPIPE (128 + 13), what a shell says of `grep`, `cat`...
+EXIT_PIPE_CLOSED = 141
+
+
+def _stdout_gone() -> NoReturn:
+    """stdout's reader went away (a pipe into `head`): exit `EXIT_PIPE_CLOSED` quietly, as
+    standard commands do, with no traceback; and nothing more written to that pipe as
+    Python ends (its flush of stdout would fail again, with "Exception ignored")."""
+    with suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    raise typer.Exit(EXIT_PIPE_CLOSED)
+
+
+#: The parameters that take resource ids as typed (`resource ID`, `recheck ID...`,
+#: `check --id`, the curator edits).
+_ID_PARAMETERS = frozenset({"resource_id", "ids"})
+
+
+def _as_nfc(_ctx: Any, _param: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    return type(value)(unicodedata.normalize("NFC", v) for v in value)
+
+
+def _typed_ids_as_nfc(command: Any) -> None:
+    """Resource ids typed on the command line are looked up in their composed Unicode form
+    (NFC), as catalog files and the database hold them: "Éclair" typed with E and a
+    combining accent (as some keyboards, and a name copied from a macOS file, give it)
+    was not found. Here, where every command's ids are parsed, and in its subcommands."""
+    for param in getattr(command, "params", ()):
+        if param.name in _ID_PARAMETERS and getattr(param, "callback", None) is None:
+            param.callback = _as_nfc
+    for sub in (getattr(command, "commands", None) or {}).values():
+        _typed_ids_as_nfc(sub)
 
 
 def _no_type_shown(ctx: Any) -> None:
@@ -319,6 +368,7 @@ def flow_run_here(
             existing_database(settings.database_url)
         wanted = bare_ids(settings, ids)
         refuse_unknown_ids(settings, wanted)
+        refuse_demo_catalog(settings)
         ensure_server(say=_err)
         from flows.check_flow import settings_said
 
@@ -372,6 +422,48 @@ def refuse_unusable_catalogs(settings: Settings, *, given: bool) -> None:
     report = validate_catalogs(paths)
     if report.problems:
         raise CatalogError(report.problems)
+
+
+def refuse_demo_catalog(settings: Settings) -> None:
+    """`ConfigError` (exit 2) before the bundled demo toolkit is synced into a database the
+    user named (--db, LINKHEALTH_DATABASE_URL, a settings file's `database_url`) that holds
+    other collections: a `sync` or `check` run with LINKHEALTH_DATABASE_URL exported, in a
+    folder without linkhealth.toml, added the demo's entries to the shared production
+    database. The default local database, and an empty or new one (a trial of the demo),
+    take it; a settings file or --catalog naming catalogs, even the demo, is never refused."""
+    if settings.catalogs_named:
+        return
+    from catalog.db import absolute_sqlite_url, engine_for, existing_database
+    from catalog.errors import StoreError
+    from catalog.settings import DEFAULT_CONFIG_NAME, default_database_url
+    from catalog.store import stored_collections
+
+    url = settings.database_url
+    if absolute_sqlite_url(url) == absolute_sqlite_url(default_database_url()):
+        return
+    try:
+        existing_database(url)
+    except StoreError:
+        return  # nothing there yet (or unreachable: the command says so next)
+    demo = {Path(p).stem for p in settings.catalogs}
+    others = sorted(stored_collections(engine_for(url)) - demo)
+    if not others:
+        return
+    from catalog.db import shown_url
+
+    listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+    where = (
+        f"the settings file {settings.config_file} names no catalogs"
+        if settings.config_file is not None
+        else f"no settings file names catalogs here (no ./{DEFAULT_CONFIG_NAME}, no "
+        "LINKHEALTH_CONFIG)"
+    )
+    raise ConfigError(
+        f"refusing to put the bundled demo catalog into database {shown_url(url)}, which "
+        f"holds other collections ({listed}): {where}. Run the command in the folder of "
+        "the linkhealth.toml that names your catalogs, or give it with --config, or name "
+        "the catalog files with --catalog"
+    )
 
 
 def require_stored(keys: list[str], stored: set[str], settings: Settings) -> None:
@@ -496,6 +588,7 @@ def sync(catalog: CatalogOpt = None, db: DbOpt = None, config: ConfigOpt = None)
 
     settings = _settings(config, db, catalog)
     catalogs = load_catalogs(settings.catalogs)
+    refuse_demo_catalog(settings)
     result = sync_catalogs(
         engine_for(settings.database_url),
         catalogs,
@@ -734,20 +827,25 @@ def db_upgrade(db: DbOpt = None, config: ConfigOpt = None) -> None:
     Refused (exit 8) while a run or recheck is in progress, whose writes it would hold up.
     There is no downgrade: back up the database before updating (README, "Storage").
     """
-    from catalog.db import existing_database, open_engine, shown_url, sqlite_file_of
+    from catalog.db import existing_database, migrate_engine, open_engine, shown_url, sqlite_file_of
     from catalog.migrate import current_revision
 
     url = _settings(config, db, None).database_url
     if sqlite_file_of(url) is not None:
         existing_database(url)
-    before = current_revision(open_engine(url, migrate=False))
-    engine = open_engine(url)
-    after = current_revision(engine)
+    engine = open_engine(url, migrate=False)
+    try:
+        # The revision it was at is read under the migration's lock: read before, three
+        # upgrades started at once on a new database each said they had migrated it.
+        before = migrate_engine(engine)
+        after = current_revision(engine)
+    finally:
+        engine.dispose()
     name = shown_url(engine.url)
-    if before == after:
+    if before is None:
         typer.echo(f"database {name}: at revision {after} already")
     else:
-        typer.echo(f"database {name}: upgraded from revision {before or 'none'} to {after}")
+        typer.echo(f"database {name}: upgraded from revision {before} to {after}")
 
 
 @db_app.command("prune")

@@ -29,7 +29,7 @@ from pathlib import Path
 from catalog.clock import Clock, utcnow
 from catalog.collector import frozen_while
 from catalog.commands import CommandOptions, command_options, command_words, with_options
-from catalog.db import Engine, engine_for, forget_connections_after_fork, shown_url
+from catalog.db import Engine, database_identity, engine_for, forget_connections_after_fork
 from catalog.errors import CatalogError, ConfigError, LinkhealthError
 from catalog.files import lock_exclusively, open_lock_file
 from catalog.hygiene import Finding, lint
@@ -332,19 +332,17 @@ OWNER_FILE = ".linkhealth-database"
 
 
 def database_name(engine: Engine) -> str:
-    """The database as a reports folder records it: its URL without the password (the
-    driver left out, a SQLite file by its absolute path), the same however it was spelt."""
-    url = engine.url
-    backend = url.get_backend_name()
-    database = url.database
-    if (
-        backend == "sqlite"
-        and database
-        and database != ":memory:"
-        and not database.startswith("file:")
-    ):
-        return f"sqlite:///{Path(database).resolve()}"
-    return shown_url(url.set(drivername=backend))
+    """The database as a reports folder records it (`catalog.db.database_identity`): the
+    same however its URL is spelt, with or without the password, the port 5432 or the
+    user, so one database never gets a second folder beside its own."""
+    return database_identity(engine.url)
+
+
+def _is(owner: str | None, database: str) -> bool:
+    """Whether the folder whose `OWNER_FILE` names `owner` is the one of `database`. An
+    owner file written by an older linkhealth holds the URL as then shown (with its
+    user, `***` for a password): it names the same database all the same."""
+    return owner is not None and (owner == database or database_identity(owner) == database)
 
 
 def _readable_name(engine: Engine) -> str:
@@ -379,7 +377,7 @@ def report_folder(configured: Path, database: str, *, readable: str = "database"
     owners: list[str] = []
     for folder in candidates:
         owner = _claim(folder, database)
-        if owner == database:
+        if _is(owner, database):
             if folder != configured:
                 log.warning(
                     "%s holds the report of another database (%s); the report of %s "
@@ -436,7 +434,7 @@ def prune_run_reports(settings: Settings, engine: Engine, cutoff: datetime) -> R
     owned = [
         folder
         for folder in _folders(Path(settings.reports_dir), database, _readable_name(engine))
-        if _owner(folder / OWNER_FILE) == database
+        if _is(_owner(folder / OWNER_FILE), database)
     ]
     if not owned:
         return RunReportsPruned(folder=None)

@@ -122,11 +122,65 @@ def test_the_owner_names_the_database_without_its_password_however_it_is_spelt()
     psycopg = create_engine("postgresql+psycopg://lh:other@db.example.org:5432/lh_trial")
     name = database_name(plain)
     assert "secret" not in name and name == database_name(psycopg)
-    assert name == "postgresql://lh:***@db.example.org:5432/lh_trial"
+    assert name == "postgresql://db.example.org:5432/lh_trial"
     assert _readable_name(plain) == "postgresql-db.example.org-lh_trial"
     assert _readable_name(create_engine("sqlite:///var/trial.db")) == "trial"
     relative = database_name(create_engine("sqlite:///var/trial.db"))
     assert relative == f"sqlite:///{Path('var/trial.db').resolve()}"
+
+
+#: One PostgreSQL database, as the README, a shell and a settings file spell it.
+ONE_DATABASE = [
+    "postgresql+psycopg://postgres:s3cr3t@127.0.0.1:5432/lh",
+    "postgresql+psycopg://postgres@127.0.0.1:5432/lh",
+    "postgresql+psycopg://postgres@127.0.0.1/lh",
+    "postgresql://other@localhost/lh",
+    "postgresql+psycopg://postgres:s3cr3t@[::1]:5432/lh",
+    "postgresql+psycopg:///lh",  # this machine's server through its socket
+]
+
+
+@pytest.mark.parametrize("spelling", ONE_DATABASE[1:])
+def test_one_database_however_spelt_keeps_one_reports_folder(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, spelling: str
+) -> None:
+    """A report with the password after one without (or without :5432, or with localhost
+    for 127.0.0.1) went to var/reports-postgresql-127.0.0.1-lh, leaving var/reports stale."""
+    reports = tmp_path / "reports"
+    first = database_name_of(ONE_DATABASE[0])
+    assert report_folder(reports, first, readable="first") == reports
+    with caplog.at_level(logging.WARNING, logger="reports.publish"):
+        assert report_folder(reports, database_name_of(spelling), readable="again") == reports
+    assert not caplog.records
+    assert "s3cr3t" not in (reports / OWNER_FILE).read_text()
+
+
+@pytest.mark.parametrize(
+    ("other", "why"),
+    [
+        ("postgresql+psycopg://postgres@127.0.0.1:5433/lh", "another port"),
+        ("postgresql+psycopg://postgres@127.0.0.1/lh_trial", "another database"),
+        ("postgresql+psycopg://postgres@db.example.org/lh", "another server"),
+        ("postgresql+psycopg://postgres@127.0.0.1/lh?options=-csearch_path%3Dt1", "a schema"),
+    ],
+)
+def test_another_postgresql_database_still_gets_a_folder_beside(
+    tmp_path: Path, other: str, why: str
+) -> None:
+    reports = tmp_path / "reports"
+    assert report_folder(reports, database_name_of(ONE_DATABASE[0])) == reports
+    assert report_folder(reports, database_name_of(other)) != reports, why
+
+
+def test_a_folder_an_older_linkhealth_recorded_stays_its_databases(tmp_path: Path) -> None:
+    """Owner files written before hold the URL as shown then: user, `***` for a password."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / OWNER_FILE).write_text("postgresql://postgres:***@127.0.0.1:5432/lh\n# ...\n")
+    for spelling in ONE_DATABASE:
+        assert report_folder(reports, database_name_of(spelling)) == reports
+    other = database_name_of("postgresql://postgres@127.0.0.1:5432/lh_trial")
+    assert report_folder(reports, other) != reports
 
 
 def test_a_catalog_that_does_not_load_leaves_hygiene_out_with_a_warning_naming_it(
