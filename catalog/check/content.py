@@ -84,7 +84,7 @@ def analyse_body(
     """
     mime = media_type(content_type)
     if body.startswith(b"%PDF-") or mime == "application/pdf":
-        return _binary_facts(body, truncated, etag, total_length, title=_pdf_title(body))
+        return _binary_facts(body, truncated, etag, total_length, title=_pdf_title(body), pdf=True)
     if _is_html(mime, body):
         return _html_facts(body, content_type, truncated, tags)
     if _is_text(mime, body):
@@ -136,12 +136,22 @@ def _html_facts(
         if heading:
             break
     root = tree.body if tree.body is not None else tree.root
+    marks, has_scope = _mark(root) if root is not None else (0, False)
     visible = _node_text(root) if root is not None else ""
-    stable_visible = stable_text(visible)
-    stable = stable_text(title) + "\n" + _stable_prefix(stable_visible, truncated)
+    content: str | None = None
+    if marks:
+        visible, stable_visible, content = _read_marks(visible, marks, has_scope)
+    else:
+        stable_visible = stable_text(visible)
     # Byte searches first: the selectors run only on the rare pages that may need them.
     refresh = _refresh(tree) if b"efresh" in body or b"EFRESH" in body else None
     shell = (b"<script" in body or b"<SCRIPT" in body) and _script_shell(tree, visible)
+    if content is None:  # no content told from chrome: the whole page, as it always was
+        stable = stable_text(title) + "\n" + _stable_prefix(stable_visible, truncated)
+    else:
+        stable = "\n".join(
+            (stable_text(title), stable_text(heading), _stable_prefix(content, truncated))
+        )
     return PageFacts(
         title or None,
         heading or None,
@@ -160,6 +170,269 @@ def _html_facts(
         ),
         stable_visible,
     )
+
+
+# --- the page's own content -------------------------------------------------------------
+#
+# A page's fingerprint answers "did what the catalog links to change?", so it covers the
+# page's own content, as link checkers and web archives read it: the element the markup
+# names as the main content (<main>, role="main", or the one <article>), without the
+# navigation and asides in it, and without the banners, promotions, share bars and
+# "related" lists that rotate from one fetch to the next, wherever they are. A page whose
+# markup says nothing of the kind is hashed whole, as before. The page's `text` stays the
+# whole visible text: soft-404 probes and drift compare pages as people see them.
+
+#: The element holding a page's own content, when its markup names one.
+_MAIN = "main, [role=main i]"
+#: The site's chrome around the content: text in these does not count against trusting the
+#: content element (`_read_marks`).
+_PAGE_CHROME = (
+    "header, footer, nav, aside, [role=banner i], [role=contentinfo i], "
+    "[role=navigation i], [role=complementary i]"
+)
+#: Elements whose class may name chrome (ids of cookie banners too); `_CHROME_NAME`
+#: decides on each. Few selectors: each costs every element of the page a test.
+_NAMED = ", ".join(
+    f"[class*={stem} i]"
+    for stem in ("cookie", "consent", "related", "promo", "advert", "shar", "sidebar", "tagline")
+) + (
+    ", [id*=cookie i], [id*=consent i], [class~=ad i], [class~=ads i], [class^=ad- i],"
+    " [class*=' ad-' i]"
+)
+#: Everything `_mark` looks at, in one search.
+_CANDIDATES = f"{_MAIN}, article, {_PAGE_CHROME}, {_NAMED}, button, [role=button i]"
+#: A class or id (lower-cased) that names chrome: a cookie or consent banner, a promotion,
+#: an advertisement, share buttons, a "related" list, a sidebar, a tagline (A/B tested),
+#: comments. Words start at a boundary: "shareholders" is content, "unrelated" is no list.
+_CHROME_NAME = re.compile(
+    r"cookie|gdpr|onetrust"
+    r"|consent[-_]?(?:banner|bar|notice|dialog|modal|popup|manager|sdk|box|wrapper|container)"
+    r"|(?<![a-z0-9])(?:related|promos?(?![a-z])|promoted|promotional|advert|sponsor"
+    r"|share(?!holder)|sharing|social[-_]?(?:share|sharing|links|media|icons|buttons|bar)"
+    r"|sidebar|tagline|comments|disqus|ads?(?![a-z0-9]))"
+)
+#: A button of a cookie notice that names itself nowhere ("Accept all", "Got it").
+_CONSENT_BUTTON = re.compile(
+    r"\b(?:accept|agree|allow|ok|okay|got it|reject|decline|deny|refuse|dismiss|close|manage"
+    r"|preferences|settings|customi[sz]e|acepto|aceptar|rechazar|configurar|accepter|refuser"
+    r"|continuer|paramétrer)\b",
+    re.IGNORECASE,
+)
+#: A cookie notice is a short element: one holding more is a page about cookies.
+_MAX_NOTICE_CHARS = 2000
+#: Buttons followed up for a cookie notice at most (a notice has a few).
+_MAX_NOTICE_BUTTONS = 40
+
+
+#: Marks put around elements before the page's text is read (`_mark`): one reading of the
+#: text then tells the content from the chrome, without reading each element's text again
+#: (collapsing 20 KB of text costs ~0.2 ms). Control characters no page shows; a page that
+#: holds them is read whole.
+_SCOPE, _SCOPE_END = "\x02", "\x03"  # the content element
+_NAMED_MARK, _NAMED_END = "\x04", "\x05"  # chrome by its name, wherever it is
+_SIDE, _SIDE_END = "\x06", "\x07"  # navigation and asides
+_FRAME, _FRAME_END = "\x0e", "\x0f"  # the site's header and footer
+_MARK_CHARS = "\x02\x03\x04\x05\x06\x07\x0e\x0f"
+_UNMARKED = str.maketrans(dict.fromkeys(map(ord, _MARK_CHARS)))
+#: What each mark opens or closes: a counter and +1 or -1.
+_MARK_STEPS = {
+    _SCOPE: (0, 1),
+    _SCOPE_END: (0, -1),
+    _NAMED_MARK: (1, 1),
+    _NAMED_END: (1, -1),
+    _SIDE: (2, 1),
+    _SIDE_END: (2, -1),
+    _FRAME: (3, 1),
+    _FRAME_END: (3, -1),
+}
+_SIDE_ROLES = ("complementary", "navigation")
+_FRAME_ROLES = ("banner", "contentinfo")
+
+
+def _mark(root: LexborNode) -> tuple[int, bool]:
+    """Put marks around the content element and the chrome of the page: how many marks,
+    and whether the page has a content element. One search finds every candidate (each
+    search costs its selector's parsing and a walk over the page)."""
+    mains: list[LexborNode] = []
+    articles: list[LexborNode] = []
+    buttons: list[LexborNode] = []
+    chrome: list[tuple[LexborNode, str, str]] = []
+    for node in root.css(_CANDIDATES):
+        tag = node.tag
+        if tag in ("html", "body"):
+            continue
+        attributes = node.attributes
+        role = (attributes.get("role") or "").lower()
+        if tag == "main" or role == "main":
+            mains.append(node)
+        elif tag == "article":
+            articles.append(node)
+        elif tag == "button" or role == "button":
+            buttons.append(node)
+        elif _CHROME_NAME.search(
+            f"{attributes.get('class') or ''} {attributes.get('id') or ''}".lower()
+        ):
+            chrome.append((node, _NAMED_MARK, _NAMED_END))
+        elif tag in ("aside", "nav") or role in _SIDE_ROLES:
+            chrome.append((node, _SIDE, _SIDE_END))
+        elif tag in ("header", "footer") or role in _FRAME_ROLES:
+            chrome.append((node, _FRAME, _FRAME_END))
+    scope = mains[0] if mains else _one_article(articles)
+    marks = 0
+    if scope is not None:
+        scope.insert_before(_SCOPE)
+        scope.insert_after(_SCOPE_END)
+        marks += 2
+    for node, opening, closing in chrome:
+        if scope is not None or opening == _NAMED_MARK:  # the frame counts around content
+            node.insert_before(opening)
+            node.insert_after(closing)
+            marks += 2
+    for node in _cookie_notices(buttons, root):
+        node.insert_before(_NAMED_MARK)
+        node.insert_after(_NAMED_END)
+        marks += 2
+    return marks, scope is not None
+
+
+def _read_marks(marked: str, marks: int, has_scope: bool) -> tuple[str, str, str | None]:
+    """The visible text of a page read with `_mark`'s marks in it, its `stable_text`, and
+    the `stable_text` of its own content (None when the page tells none from chrome).
+
+    The content is what the content element holds outside named chrome, navigation and
+    asides, if the element is trusted: the text outside it is mostly the site's header,
+    footer, navigation and asides. Some sites put their content beside a <main> that holds
+    a banner, or mark up one teaser as an <article>: then the text outside it and outside
+    the chrome outweighs it, and the content is the whole page but its named chrome. Chrome
+    that outweighs the content is not chrome: a wrapper named "has-share-bar" may hold the
+    whole article.
+    """
+    parts = _split_at_marks(marked)
+    if len(parts) != 2 * marks + 1:  # the page holds marks of its own
+        visible = _collapse(marked.translate(_UNMARKED))
+        return visible, stable_text(visible), None
+    # Pass 1: each stretch of text and where it lies.
+    depth = [0, 0, 0, 0]  # scope, named, side, frame
+    stretches: list[tuple[str, int, int, int, int]] = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            counter, step = _MARK_STEPS[part]
+            depth[counter] = max(0, depth[counter] + step)
+        else:
+            part = part.strip()
+            if part:
+                stretches.append((part, *depth))
+    scope_chars = unexplained = dropped = named = 0
+    for text, in_scope, in_named, in_side, in_frame in stretches:
+        if in_scope:
+            scope_chars += len(text)
+            if in_named or in_side:
+                dropped += len(text)
+        elif not (in_named or in_side or in_frame):
+            unexplained += len(text)
+        if in_named:
+            named += len(text)
+    total = sum(len(text) for text, *_ in stretches)
+    scoped = has_scope and scope_chars > dropped and unexplained <= scope_chars
+    if scoped:
+        keep = dropped * 2 < scope_chars
+    else:
+        keep = bool(named) and named * 2 < total
+        if not keep:
+            visible = " ".join(text for text, *_ in stretches)
+            return visible, stable_text(visible), None
+
+    def kept(in_scope: int, in_named: int, in_side: int) -> bool:
+        if scoped:
+            return bool(in_scope) and not (keep and (in_named or in_side))
+        return not in_named
+
+    # Pass 2: runs of kept or left text, each made stable once.
+    runs: list[tuple[bool, list[str]]] = []
+    for text, in_scope, in_named, in_side, _ in stretches:
+        flag = kept(in_scope, in_named, in_side)
+        if runs and runs[-1][0] == flag:
+            runs[-1][1].append(text)
+        else:
+            runs.append((flag, [text]))
+    visible_parts: list[str] = []
+    whole: list[str] = []
+    content: list[str] = []
+    for flag, texts in runs:
+        joined = " ".join(texts)
+        visible_parts.append(joined)
+        stable = stable_text(joined)
+        if stable:
+            whole.append(stable)
+            if flag:
+                content.append(stable)
+    return " ".join(visible_parts), " ".join(whole), " ".join(content)
+
+
+def _split_at_marks(marked: str) -> list[str]:
+    """`marked` split at its marks, the marks kept between the parts (as `re.split` with a
+    group would, which tests every character: ~10 times slower for a few marks)."""
+    found: list[int] = []
+    for mark in _MARK_CHARS:
+        at = marked.find(mark)
+        while at >= 0:
+            found.append(at)
+            at = marked.find(mark, at + 1)
+    found.sort()
+    parts: list[str] = []
+    start = 0
+    for at in found:
+        parts += [marked[start:at], marked[at]]
+        start = at + 1
+    parts.append(marked[start:])
+    return parts
+
+
+def _one_article(articles: list[LexborNode]) -> LexborNode | None:
+    """The page's one outermost <article> (comments in it may be articles too), or None
+    when there are several (a list of posts) or none."""
+    if not articles:
+        return None
+    first = articles[0].mem_id
+    for other in articles[1:]:
+        parent = other.parent
+        while parent is not None and parent.mem_id != first:
+            parent = parent.parent
+        if parent is None:
+            return None
+    return articles[0]
+
+
+def _cookie_notices(buttons: list[LexborNode], where: LexborNode) -> list[LexborNode]:
+    """Short elements in `where` that hold a cookie notice's buttons ("Accept all", "Manage
+    preferences") and say "cookie", named or not.
+
+    Each element's text is read once, and only `_MAX_NOTICE_BUTTONS` buttons are followed
+    up: a page of thousands of "OK" buttons in one big element read its text for each.
+    """
+    notices: list[LexborNode] = []
+    seen: set[int] = set()
+    followed = 0
+    for button in buttons:
+        label = button.text(separator=" ")
+        if len(label) > 60 or not _CONSENT_BUTTON.search(label):
+            continue
+        followed += 1
+        if followed > _MAX_NOTICE_BUTTONS:
+            break
+        node = button.parent
+        for _ in range(4):
+            if node is None or node.mem_id in seen or node.mem_id == where.mem_id:
+                break
+            seen.add(node.mem_id)
+            text = node.text(separator=" ")
+            if len(text) > _MAX_NOTICE_CHARS:
+                break
+            if "cookie" in text.lower():
+                notices.append(node)
+                break
+            node = node.parent
+    return notices
 
 
 #: A part of a title or heading that only says "log in" ("Log in - AEquitas", "Secure
@@ -235,7 +508,9 @@ def _script_shell(tree: LexborHTMLParser, visible: str) -> bool:
         return False
     # `<body ng-app>` holds the whole page, footer and all: the mounts are the others.
     mounts = [node for node in tree.css(_MOUNTS) if node.tag not in ("html", "body")]
-    return bool(mounts) and all(len(node.text(separator=" ").split()) <= 3 for node in mounts)
+    return bool(mounts) and all(
+        len(node.text(separator=" ").translate(_UNMARKED).split()) <= 3 for node in mounts
+    )
 
 
 def _node_text(node: LexborNode) -> str:
@@ -449,7 +724,7 @@ _COUNTED = _wordlist(
     "comments comment likes like shares share vistas vista visitas visita visualizaciones "
     "visitantes visitante lecturas lectura descargas descarga comentarios comentario vues "
     "vue visites visite visiteurs visiteur téléchargements téléchargement telechargements "
-    "commentaires commentaire"
+    "commentaires commentaire tweets tweet retweets reactions reaction"
 )
 _DAY = r"\d\d?(?:st|nd|rd|th|º|°|er)?"
 _TIME = (
@@ -467,10 +742,26 @@ _SERVER_TIME = (
     r"(?:\d[\d.,]*\s?(?:ms|milliseconds?|milisegundos?|millisecondes?|seconds?|secs?|segundos?"
     r"|secondes?)|\d+[.,]\d+\s?s)\b"
 )
-#: "Visitors today: 312", "visitor number 48213", "visitante número 48213".
+#: "Visitors today: 312", "visitor number 48213", "visitante número 48213", and a share
+#: button's count: "Share (12)" (its bracket a space by now).
 _COUNTED_LABEL = (
-    r"(?:\s+(?:today|this month|online|hoy|este mes|aujourd hui|ce mois|en ligne))?\s*"
+    r"(?:(?:\s+(?:today|this month|online|hoy|este mes|aujourd hui|ce mois|en ligne))?\s*"
     r"(?:[:#]|(?:number|no\.?|n[º°o]\.?|número|numero|numéro)\s*[:#]?)\s*\d[\d.,]*"
+    r"|\s+\d[\d.,]*[km]?\))"
+)
+#: "12 people online", "7 users online", "3 online", "15 personas en línea".
+_ONLINE = (
+    r"\d[\d.,]*\s+(?:(?:people|users|members|guests|readers|personas|usuarios|personnes"
+    r"|membres|utilisateurs)\s+(?:are\s+|están\s+|sont\s+)?)?"
+    r"(?:online|en\s+l[íi]nea|en\s+ligne|connected|conectados|connectés)\b"
+)
+#: What a clock on the page says of now, in words: "yesterday", "just now", "an hour ago".
+#: Few words: each adds a test to every word of its first letter.
+_RELATIVE_DAYS = ["yesterday", "today", "tomorrow", "just now"]
+_AN_HOUR = ["a second", "a minute", "an hour", "a day", "a week", "a month", "a year"]
+#: A countdown: "Conference starts in 23 days" ("Apply in 30 days" is a deadline).
+_COUNTDOWN = "|".join(
+    f"(?<= {verb} in)" for verb in ("starts", "begins", "ends", "closes", "opens")
 )
 
 
@@ -507,7 +798,8 @@ _VOLATILE = re.compile(
             r"\d\d?[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b",
             r"\d\d{3}/\d{1,2}/\d{1,2}\b",
             _TIME,
-            rf"\d\d*\s+{_UNITS_EN}\s+ago\b",
+            rf"\d\d*\s+{_UNITS_EN}\s+(?:ago|left|to\s+go|remaining)\b",  # and countdowns
+            _ONLINE,
             # "1,234 views", "1.2k downloads", "the 48,213th visitor"
             rf"\d\d*(?:[.,\u00a0\u202f]\d{{3}})*(?:[.,]\d+)?\s?(?:[km]|st|nd|rd|th|e)?"
             rf"\s+{_COUNTED_WORD}\b",
@@ -530,8 +822,12 @@ _VOLATILE = re.compile(
                 _LABELS,
                 r"(?:[\s_-]?(?:token|id|key|number|no\.?|code))?\s*(?:[:=#]|is\b)\s*#?\s*\S+",
             ),
-            (["hace"], rf"\s+\d+\s+{_UNITS_ES}\b"),
-            (["il y a"], rf"\s+\d+\s+{_UNITS_FR}\b"),
+            (["hace"], rf"\s+(?:\d+|una?|unos|unas|pocos|algunos)\s+{_UNITS_ES}\b"),
+            (["il y a"], rf"\s+(?:\d+|une?|quelques)\s+{_UNITS_FR}\b"),
+            (_AN_HOUR, r"\s+ago\b"),  # "an hour ago": literal words, which fail fast
+            (["a few"], rf"\s+{_UNITS_EN}\s+ago\b"),
+            (_RELATIVE_DAYS, r"\b"),
+            (["in"], rf"(?:{_COUNTDOWN})\s+\d+\s+{_UNITS_EN}\b"),
             (_COUNTED, _COUNTED_LABEL),  # "Views: 1234", "visitor number 48213"
             # "Page generated in 0.042 seconds.", "Rendered in 38 ms by web-03."
             (["in", "en"], rf"\s+{_SERVER_TIME}(?:\s+(?:by|on|por|en|par|sur)\s+\S+)?"),
@@ -636,9 +932,15 @@ def _hash_text(text: str) -> str:
 
 
 def _binary_facts(
-    body: bytes, truncated: bool, etag: str | None, total_length: int | None, *, title: str | None
+    body: bytes,
+    truncated: bool,
+    etag: str | None,
+    total_length: int | None,
+    *,
+    title: str | None,
+    pdf: bool = False,
 ) -> PageFacts:
-    digest = hashlib.sha256(body)
+    digest = hashlib.sha256(_without_pdf_stamps(body) if pdf else body)
     if truncated:
         # We read only the first part of the file, and PDFs are often updated by appending
         # (incremental saves), so a change past the cap would not move the hash of what we
@@ -649,6 +951,48 @@ def _binary_facts(
         combined.update(digest.digest())
         digest = combined
     return PageFacts(title, None, "", "sha256:" + digest.hexdigest(), False)
+
+
+#: What a PDF made anew on each download stamps it with, though its pages are the same:
+#: the document-info dates, the trailer's file /ID, and the XMP metadata's dates and ids.
+#: Each value is bounded (a date is ~25 bytes, an id 16 bytes in hex), so a hostile body
+#: costs one linear pass; a stamp past its bound stays in the hash.
+_PDF_STRING = rb"(?:\((?:[^()\\]|\\[\s\S]){0,120}\)|<[0-9A-Fa-f\s]{0,260}>)"
+_XMP_STAMP = rb"(?:xmp:(?:CreateDate|ModifyDate|MetadataDate)|xmpMM:(?:DocumentID|InstanceID))"
+_PDF_STAMPS = re.compile(
+    rb"(?P<info>/(?:CreationDate|ModDate)\s*)"
+    + _PDF_STRING
+    + rb"|(?P<id>/ID\s*\[\s*)"
+    + _PDF_STRING
+    + rb"\s*"
+    + _PDF_STRING
+    + rb"(?P<id_end>\s*\])"
+    + rb"|(?P<element><(?P<tag>"
+    + _XMP_STAMP
+    + rb")>)[^<]{0,200}(?P<element_end></(?P=tag)>)"
+    + rb"|(?P<attribute>"
+    + _XMP_STAMP
+    + rb"\s*=\s*)(?:\"[^\"]{0,200}\"|'[^']{0,200}')"
+)
+#: Bytes whose presence says a PDF may hold a stamp (most of a file is streams).
+_PDF_STAMP_KEYS = (b"/CreationDate", b"/ModDate", b"/ID", b"xmp:", b"xmpMM:")
+_STAMP_KEPT = ("info", "id", "id_end", "element", "element_end", "attribute")
+
+
+def _blank_stamp(match: re.Match[bytes]) -> bytes:
+    """A stamp's key and brackets, without its value."""
+    return b"".join(match.group(name) or b"" for name in _STAMP_KEPT)
+
+
+def _without_pdf_stamps(body: bytes) -> bytes:
+    """A PDF's bytes with its creation stamps blanked (`_PDF_STAMPS`): a report the site
+    renders on each request (wkhtmltopdf, a CMS's "export to PDF") keeps its fingerprint,
+    while other text, pages or an edition's new title still change it. Offsets in the
+    cross-reference table move only when a stamp changes length, which a generator's
+    fixed-width dates and ids do not."""
+    if not any(key in body for key in _PDF_STAMP_KEYS):
+        return body
+    return _PDF_STAMPS.sub(_blank_stamp, body)
 
 
 _PDF_TITLE = re.compile(rb"/Title\s*([(<])")
