@@ -317,3 +317,12 @@ def test_the_stamps_are_blanked_not_the_rest() -> None:
     assert content._without_pdf_stamps(stamped) == (
         b"/CreationDate  /ID [] <xmp:ModifyDate></xmp:ModifyDate>"
     )
+
+
+def test_marks_in_a_mount_are_no_words_of_it() -> None:
+    shell = (
+        b"<html><head><title>App</title><script src='/app.js'></script></head><body>"
+        b"<div id='app'><main><aside>Loading</aside><div class='promo'></div></main></div>"
+        b"</body></html>"
+    )
+    assert facts(shell).script_shell

@@ -182,25 +182,19 @@ def _html_facts(
 # markup says nothing of the kind is hashed whole, as before. The page's `text` stays the
 # whole visible text: soft-404 probes and drift compare pages as people see them.
 
-#: The element holding a page's own content, when its markup names one.
-_MAIN = "main, [role=main i]"
-#: The site's chrome around the content: text in these does not count against trusting the
-#: content element (`_read_marks`).
-_PAGE_CHROME = (
-    "header, footer, nav, aside, [role=banner i], [role=contentinfo i], "
-    "[role=navigation i], [role=complementary i]"
-)
 #: Elements whose class may name chrome (ids of cookie banners too); `_CHROME_NAME`
-#: decides on each. Few selectors: each costs every element of the page a test.
-_NAMED = ", ".join(
-    f"[class*={stem} i]"
-    for stem in ("cookie", "consent", "related", "promo", "advert", "shar", "sidebar", "tagline")
-) + (
-    ", [id*=cookie i], [id*=consent i], [class~=ad i], [class~=ads i], [class^=ad- i],"
-    " [class*=' ad-' i]"
+#: decides on each. Few selectors: each costs every element of the page a test. (Ads and
+#: most consent managers are put in by scripts: the HTML read holds an empty box at most.)
+_NAMED = (
+    ", ".join(
+        f"[class*={stem} i]"
+        for stem in ("cookie", "consent", "related", "promo", "shar", "sidebar", "tagline")
+    )
+    + ", [id*=cookie i], [id*=consent i], [class~=ad i], [class~=ads i]"
 )
-#: Everything `_mark` looks at, in one search.
-_CANDIDATES = f"{_MAIN}, article, {_PAGE_CHROME}, {_NAMED}, button, [role=button i]"
+#: Everything `_mark` looks at, in one search; landmark roles are told apart in Python
+#: (a selector per role cost more than the few elements that have a role).
+_CANDIDATES = f"main, article, header, footer, nav, aside, button, [role], {_NAMED}"
 #: A class or id (lower-cased) that names chrome: a cookie or consent banner, a promotion,
 #: an advertisement, share buttons, a "related" list, a sidebar, a tagline (A/B tested),
 #: comments. Words start at a boundary: "shareholders" is content, "unrelated" is no list.
@@ -226,24 +220,25 @@ _MAX_NOTICE_BUTTONS = 40
 
 #: Marks put around elements before the page's text is read (`_mark`): one reading of the
 #: text then tells the content from the chrome, without reading each element's text again
-#: (collapsing 20 KB of text costs ~0.2 ms). Control characters no page shows; a page that
-#: holds them is read whole.
-_SCOPE, _SCOPE_END = "\x02", "\x03"  # the content element
-_NAMED_MARK, _NAMED_END = "\x04", "\x05"  # chrome by its name, wherever it is
-_SIDE, _SIDE_END = "\x06", "\x07"  # navigation and asides
-_FRAME, _FRAME_END = "\x0e", "\x0f"  # the site's header and footer
-_MARK_CHARS = "\x02\x03\x04\x05\x06\x07\x0e\x0f"
-_UNMARKED = str.maketrans(dict.fromkeys(map(ord, _MARK_CHARS)))
-#: What each mark opens or closes: a counter and +1 or -1.
+#: (collapsing 20 KB of text costs ~0.2 ms). A control character no page shows, then a
+#: letter for what it opens or closes; a page that holds the character is read whole.
+_MARK = "\x02"
+_SCOPE, _SCOPE_END = _MARK + "S", _MARK + "s"  # the content element
+_NAMED_MARK, _NAMED_END = _MARK + "N", _MARK + "n"  # chrome by its name, wherever it is
+_SIDE, _SIDE_END = _MARK + "A", _MARK + "a"  # navigation and asides
+_FRAME, _FRAME_END = _MARK + "F", _MARK + "f"  # the site's header and footer
+_UNMARKED = str.maketrans({_MARK: " "})
+_MARK_TOKEN = re.compile(_MARK + "[SsNnAaFf]")
+#: What each mark opens or closes (by the letter after `_MARK`): a counter and +1 or -1.
 _MARK_STEPS = {
-    _SCOPE: (0, 1),
-    _SCOPE_END: (0, -1),
-    _NAMED_MARK: (1, 1),
-    _NAMED_END: (1, -1),
-    _SIDE: (2, 1),
-    _SIDE_END: (2, -1),
-    _FRAME: (3, 1),
-    _FRAME_END: (3, -1),
+    "S": (0, 1),
+    "s": (0, -1),
+    "N": (1, 1),
+    "n": (1, -1),
+    "A": (2, 1),
+    "a": (2, -1),
+    "F": (3, 1),
+    "f": (3, -1),
 }
 _SIDE_ROLES = ("complementary", "navigation")
 _FRAME_ROLES = ("banner", "contentinfo")
@@ -263,7 +258,7 @@ def _mark(root: LexborNode) -> tuple[int, bool]:
             continue
         attributes = node.attributes
         role = (attributes.get("role") or "").lower()
-        if tag == "main" or role == "main":
+        if tag == "main" or role == "main":  # the element holding the page's content
             mains.append(node)
         elif tag == "article":
             articles.append(node)
@@ -307,21 +302,21 @@ def _read_marks(marked: str, marks: int, has_scope: bool) -> tuple[str, str, str
     that outweighs the content is not chrome: a wrapper named "has-share-bar" may hold the
     whole article.
     """
-    parts = _split_at_marks(marked)
-    if len(parts) != 2 * marks + 1:  # the page holds marks of its own
-        visible = _collapse(marked.translate(_UNMARKED))
+    parts = marked.split(_MARK)
+    if len(parts) != marks + 1 or any(part[:1] not in _MARK_STEPS for part in parts[1:]):
+        visible = _collapse(marked.translate(_UNMARKED))  # the page holds marks of its own
         return visible, stable_text(visible), None
     # Pass 1: each stretch of text and where it lies.
     depth = [0, 0, 0, 0]  # scope, named, side, frame
     stretches: list[tuple[str, int, int, int, int]] = []
     for i, part in enumerate(parts):
-        if i % 2:
-            counter, step = _MARK_STEPS[part]
+        if i:
+            counter, step = _MARK_STEPS[part[0]]
             depth[counter] = max(0, depth[counter] + step)
-        else:
-            part = part.strip()
-            if part:
-                stretches.append((part, *depth))
+            part = part[1:]
+        part = part.strip()
+        if part:
+            stretches.append((part, depth[0], depth[1], depth[2], depth[3]))
     scope_chars = unexplained = dropped = named = 0
     for text, in_scope, in_named, in_side, in_frame in stretches:
         if in_scope:
@@ -367,25 +362,6 @@ def _read_marks(marked: str, marks: int, has_scope: bool) -> tuple[str, str, str
             if flag:
                 content.append(stable)
     return " ".join(visible_parts), " ".join(whole), " ".join(content)
-
-
-def _split_at_marks(marked: str) -> list[str]:
-    """`marked` split at its marks, the marks kept between the parts (as `re.split` with a
-    group would, which tests every character: ~10 times slower for a few marks)."""
-    found: list[int] = []
-    for mark in _MARK_CHARS:
-        at = marked.find(mark)
-        while at >= 0:
-            found.append(at)
-            at = marked.find(mark, at + 1)
-    found.sort()
-    parts: list[str] = []
-    start = 0
-    for at in found:
-        parts += [marked[start:at], marked[at]]
-        start = at + 1
-    parts.append(marked[start:])
-    return parts
 
 
 def _one_article(articles: list[LexborNode]) -> LexborNode | None:
@@ -509,7 +485,7 @@ def _script_shell(tree: LexborHTMLParser, visible: str) -> bool:
     # `<body ng-app>` holds the whole page, footer and all: the mounts are the others.
     mounts = [node for node in tree.css(_MOUNTS) if node.tag not in ("html", "body")]
     return bool(mounts) and all(
-        len(node.text(separator=" ").translate(_UNMARKED).split()) <= 3 for node in mounts
+        len(_MARK_TOKEN.sub(" ", node.text(separator=" ")).split()) <= 3 for node in mounts
     )
 
 
@@ -724,7 +700,7 @@ _COUNTED = _wordlist(
     "comments comment likes like shares share vistas vista visitas visita visualizaciones "
     "visitantes visitante lecturas lectura descargas descarga comentarios comentario vues "
     "vue visites visite visiteurs visiteur téléchargements téléchargement telechargements "
-    "commentaires commentaire tweets tweet retweets reactions reaction"
+    "commentaires commentaire"
 )
 _DAY = r"\d\d?(?:st|nd|rd|th|º|°|er)?"
 _TIME = (
@@ -758,7 +734,9 @@ _ONLINE = (
 #: What a clock on the page says of now, in words: "yesterday", "just now", "an hour ago".
 #: Few words: each adds a test to every word of its first letter.
 _RELATIVE_DAYS = ["yesterday", "today", "tomorrow", "just now"]
-_AN_HOUR = ["a second", "a minute", "an hour", "a day", "a week", "a month", "a year"]
+#: "an hour ago", "a few seconds ago": apart from `_VOLATILE`, and only for a text that
+#: says " ago" (in `_VOLATILE`, "a" and "an" tested every word of the page twice as long).
+_AN_HOUR_AGO = re.compile(rf" (?:an?|a few) {_UNITS_EN} ago\b")
 #: A countdown: "Conference starts in 23 days" ("Apply in 30 days" is a deadline).
 _COUNTDOWN = "|".join(
     f"(?<= {verb} in)" for verb in ("starts", "begins", "ends", "closes", "opens")
@@ -824,8 +802,6 @@ _VOLATILE = re.compile(
             ),
             (["hace"], rf"\s+(?:\d+|una?|unos|unas|pocos|algunos)\s+{_UNITS_ES}\b"),
             (["il y a"], rf"\s+(?:\d+|une?|quelques)\s+{_UNITS_FR}\b"),
-            (_AN_HOUR, r"\s+ago\b"),  # "an hour ago": literal words, which fail fast
-            (["a few"], rf"\s+{_UNITS_EN}\s+ago\b"),
             (_RELATIVE_DAYS, r"\b"),
             (["in"], rf"(?:{_COUNTDOWN})\s+\d+\s+{_UNITS_EN}\b"),
             (_COUNTED, _COUNTED_LABEL),  # "Views: 1234", "visitor number 48213"
@@ -898,6 +874,8 @@ def stable_text(text: str) -> str:
         text = _TOKENISH.sub(_opaque, text)  # before lower-casing: mixed case is a signal
     text = _QUERY.sub(" ", text).replace("(c)", "©").replace("(C)", "©")
     text = " " + _openers_to_spaces(text.lower()) + " "
+    if " ago" in text:
+        text = _AN_HOUR_AGO.sub(" ", text)
     return _SPACES.sub(" ", _VOLATILE.sub(" ", text)).strip()
 
 
