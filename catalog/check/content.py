@@ -936,41 +936,41 @@ def _binary_facts(
 #: Each value is bounded (a date is ~25 bytes, an id 16 bytes in hex), so a hostile body
 #: costs one linear pass; a stamp past its bound stays in the hash.
 _PDF_STRING = rb"(?:\((?:[^()\\]|\\[\s\S]){0,120}\)|<[0-9A-Fa-f\s]{0,260}>)"
-_XMP_STAMP = rb"(?:xmp:(?:CreateDate|ModifyDate|MetadataDate)|xmpMM:(?:DocumentID|InstanceID))"
-_PDF_STAMPS = re.compile(
-    rb"(?P<info>/(?:CreationDate|ModDate)\s*)"
+#: Each expression starts with a literal, between whose occurrences `re` jumps: ~1.5 ms
+#: for 3 MB each (one expression of alternatives, tried at every offset, took 146 ms).
+_INFO_STAMPS = re.compile(
+    rb"/(?:((?:CreationDate|ModDate)\s*)"
     + _PDF_STRING
-    + rb"|(?P<id>/ID\s*\[\s*)"
+    + rb"|(ID\s*\[\s*)"
     + _PDF_STRING
     + rb"\s*"
     + _PDF_STRING
-    + rb"(?P<id_end>\s*\])"
-    + rb"|(?P<element><(?P<tag>"
-    + _XMP_STAMP
-    + rb")>)[^<]{0,200}(?P<element_end></(?P=tag)>)"
-    + rb"|(?P<attribute>"
-    + _XMP_STAMP
-    + rb"\s*=\s*)(?:\"[^\"]{0,200}\"|'[^']{0,200}')"
+    + rb"(\s*\]))"
 )
-#: Bytes whose presence says a PDF may hold a stamp (most of a file is streams).
-_PDF_STAMP_KEYS = (b"/CreationDate", b"/ModDate", b"/ID", b"xmp:", b"xmpMM:")
-_STAMP_KEPT = ("info", "id", "id_end", "element", "element_end", "attribute")
+_XMP_STAMPS = re.compile(
+    rb"xmp(:(?:CreateDate|ModifyDate|MetadataDate)|MM:(?:DocumentID|InstanceID))"
+    rb"(?:(>)[^<]{0,200}(</xmp\1>)|(\s*=\s*)(?:\"[^\"]{0,200}\"|'[^']{0,200}'))"
+)
 
 
-def _blank_stamp(match: re.Match[bytes]) -> bytes:
-    """A stamp's key and brackets, without its value."""
-    return b"".join(match.group(name) or b"" for name in _STAMP_KEPT)
+def _blank_info(match: re.Match[bytes]) -> bytes:
+    """/CreationDate or /ID [ ], without the value."""
+    return b"/" + b"".join(group for group in match.groups() if group is not None)
+
+
+def _blank_xmp(match: re.Match[bytes]) -> bytes:
+    """xmp:ModifyDate></xmp:ModifyDate> or xmpMM:DocumentID=, without the value."""
+    name, opened, closed, equals = match.groups()
+    return b"xmp" + name + (opened + closed if opened else equals)
 
 
 def _without_pdf_stamps(body: bytes) -> bytes:
-    """A PDF's bytes with its creation stamps blanked (`_PDF_STAMPS`): a report the site
-    renders on each request (wkhtmltopdf, a CMS's "export to PDF") keeps its fingerprint,
-    while other text, pages or an edition's new title still change it. Offsets in the
-    cross-reference table move only when a stamp changes length, which a generator's
-    fixed-width dates and ids do not."""
-    if not any(key in body for key in _PDF_STAMP_KEYS):
-        return body
-    return _PDF_STAMPS.sub(_blank_stamp, body)
+    """A PDF's bytes with its creation stamps blanked: a report the site renders on each
+    request (wkhtmltopdf, a CMS's "export to PDF") keeps its fingerprint, while other text,
+    pages or an edition's new title still change it. Offsets in the cross-reference table
+    move only when a stamp changes length, which a generator's fixed-width dates and ids
+    do not."""
+    return _XMP_STAMPS.sub(_blank_xmp, _INFO_STAMPS.sub(_blank_info, body))
 
 
 _PDF_TITLE = re.compile(rb"/Title\s*([(<])")
