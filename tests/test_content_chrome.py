@@ -326,3 +326,25 @@ def test_marks_in_a_mount_are_no_words_of_it() -> None:
         b"</body></html>"
     )
     assert facts(shell).script_shell
+
+
+FOOTER = "<footer>" + "Links to every office of the center. " * 40 + "</footer>"
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        pytest.param(
+            "<div class='content-sidebar-wrap'><div>{}</div><aside>Donate.</aside></div>" + FOOTER,
+            id="layout-wrapper-named-after-its-sidebar",
+        ),
+        pytest.param(
+            "<div class='promo-layout'><main>{}</main></div>" + FOOTER,
+            id="main-inside-an-element-named-like-chrome",
+        ),
+    ],
+)
+def test_content_inside_an_element_named_like_chrome_is_content(layout: str) -> None:
+    assert facts(site(layout.format(ARTICLE))).fingerprint != (
+        facts(site(layout.format(EDITED))).fingerprint
+    )

@@ -274,15 +274,23 @@ def _mark(root: LexborNode) -> tuple[int, bool]:
             chrome.append((node, _FRAME, _FRAME_END))
     scope = mains[0] if mains else _one_article(articles)
     marks = 0
+    around: set[int] = set()  # the content element and what holds it are no chrome
     if scope is not None:
         scope.insert_before(_SCOPE)
         scope.insert_after(_SCOPE_END)
         marks += 2
+        holder: LexborNode | None = scope
+        while holder is not None:
+            around.add(holder.mem_id)
+            holder = holder.parent
     for node, opening, closing in chrome:
-        if scope is not None or opening == _NAMED_MARK:  # the frame counts around content
-            node.insert_before(opening)
-            node.insert_after(closing)
-            marks += 2
+        if scope is None and opening != _NAMED_MARK:  # the frame counts around content only
+            continue
+        if node.mem_id in around or (opening == _NAMED_MARK and _holds_heading(node)):
+            continue
+        node.insert_before(opening)
+        node.insert_after(closing)
+        marks += 2
     for node in _cookie_notices(buttons, root):
         node.insert_before(_NAMED_MARK)
         node.insert_after(_NAMED_END)
@@ -362,6 +370,12 @@ def _read_marks(marked: str, marks: int, has_scope: bool) -> tuple[str, str, str
             if flag:
                 content.append(stable)
     return " ".join(visible_parts), " ".join(whole), " ".join(content)
+
+
+def _holds_heading(node: LexborNode) -> bool:
+    """Whether `node` holds the page's <h1>: a layout's wrapper named after its sidebar
+    ("content-sidebar-wrap") holds the content; a banner, promotion or list does not."""
+    return node.css_first("h1") is not None
 
 
 def _one_article(articles: list[LexborNode]) -> LexborNode | None:
