@@ -6,9 +6,11 @@ server announced. Output: `PageFacts` (title, first heading, normalized visible 
 and a fingerprint) plus `similarity` for comparing two texts.
 
 The fingerprint answers "did the content change since last time?", so it must not
-move when only noise moves: for HTML it hashes the visible text (no scripts, styles,
-comments or markup) with timestamps, dates, tokens, ids, counters and cache-busting
-query strings removed. Binaries hash their bytes.
+move when only noise moves: for HTML it hashes the visible text of the page's own content
+(its <main> or one <article> without chrome, see `_read_marks`; the whole page when the
+markup tells none) with timestamps, dates, relative times, tokens, ids, counters and
+cache-busting query strings removed. Binaries hash their bytes; a PDF's without the
+creation stamps a generator puts in each copy (`_without_pdf_stamps`).
 """
 
 from __future__ import annotations
