@@ -6,9 +6,11 @@ server announced. Output: `PageFacts` (title, first heading, normalized visible 
 and a fingerprint) plus `similarity` for comparing two texts.
 
 The fingerprint answers "did the content change since last time?", so it must not
-move when only noise moves: for HTML it hashes the visible text (no scripts, styles,
-comments or markup) with timestamps, dates, tokens, ids, counters and cache-busting
-query strings removed. Binaries hash their bytes.
+move when only noise moves: for HTML it hashes the visible text of the page's own content
+(its <main> or one <article> without chrome, see `_read_marks`; the whole page when the
+markup tells none) with timestamps, dates, relative times, tokens, ids, counters and
+cache-busting query strings removed. Binaries hash their bytes; a PDF's without the
+creation stamps a generator puts in each copy (`_without_pdf_stamps`).
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def analyse_body(
     """
     mime = media_type(content_type)
     if body.startswith(b"%PDF-") or mime == "application/pdf":
-        return _binary_facts(body, truncated, etag, total_length, title=_pdf_title(body))
+        return _binary_facts(body, truncated, etag, total_length, title=_pdf_title(body), pdf=True)
     if _is_html(mime, body):
         return _html_facts(body, content_type, truncated, tags)
     if _is_text(mime, body):
@@ -139,12 +141,22 @@ def _html_facts(
         if heading:
             break
     root = tree.body if tree.body is not None else tree.root
+    marks, has_scope = _mark(root) if root is not None else (0, False)
     visible = _node_text(root) if root is not None else ""
-    stable_visible = stable_text(visible)
-    stable = stable_text(title) + "\n" + _stable_prefix(stable_visible, truncated)
+    content: str | None = None
+    if marks:
+        visible, stable_visible, content = _read_marks(visible, marks, has_scope)
+    else:
+        stable_visible = stable_text(visible)
     # Byte searches first: the selectors run only on the rare pages that may need them.
     refresh = _refresh(tree) if b"efresh" in body or b"EFRESH" in body else None
     shell = (b"<script" in body or b"<SCRIPT" in body) and _script_shell(tree, visible)
+    if content is None:  # no content told from chrome: the whole page, as it always was
+        stable = stable_text(title) + "\n" + _stable_prefix(stable_visible, truncated)
+    else:
+        stable = "\n".join(
+            (stable_text(title), stable_text(heading), _stable_prefix(content, truncated))
+        )
     return PageFacts(
         title or None,
         heading or None,
@@ -163,6 +175,259 @@ def _html_facts(
         ),
         stable_visible,
     )
+
+
+# --- the page's own content -------------------------------------------------------------
+#
+# A page's fingerprint answers "did what the catalog links to change?", so it covers the
+# page's own content, as link checkers and web archives read it: the element the markup
+# names as the main content (<main>, role="main", or the one <article>), without the
+# navigation and asides in it, and without the banners, promotions, share bars and
+# "related" lists that rotate from one fetch to the next, wherever they are. A page whose
+# markup says nothing of the kind is hashed whole, as before. The page's `text` stays the
+# whole visible text: soft-404 probes and drift compare pages as people see them.
+
+#: Elements whose class may name chrome (ids of cookie banners too); `_CHROME_NAME`
+#: decides on each. Few selectors: each costs every element of the page a test. (Ads and
+#: most consent managers are put in by scripts: the HTML read holds an empty box at most.)
+_NAMED = (
+    ", ".join(
+        f"[class*={stem} i]"
+        for stem in ("cookie", "consent", "related", "promo", "shar", "sidebar", "tagline")
+    )
+    + ", [id*=cookie i], [id*=consent i], [class~=ad i], [class~=ads i]"
+)
+#: Everything `_mark` looks at, in one search; landmark roles are told apart in Python
+#: (a selector per role cost more than the few elements that have a role).
+_CANDIDATES = f"main, article, header, footer, nav, aside, button, [role], {_NAMED}"
+#: A class or id (lower-cased) that names chrome: a cookie or consent banner, a promotion,
+#: an advertisement, share buttons, a "related" list, a sidebar, a tagline (A/B tested),
+#: comments. Words start at a boundary: "shareholders" is content, "unrelated" is no list.
+_CHROME_NAME = re.compile(
+    r"cookie|gdpr|onetrust"
+    r"|consent[-_]?(?:banner|bar|notice|dialog|modal|popup|manager|sdk|box|wrapper|container)"
+    r"|(?<![a-z0-9])(?:related|promos?(?![a-z])|promoted|promotional|advert|sponsor"
+    r"|share(?!holder)|sharing|social[-_]?(?:share|sharing|links|media|icons|buttons|bar)"
+    r"|sidebar|tagline|comments|disqus|ads?(?![a-z0-9]))"
+)
+#: A button of a cookie notice that names itself nowhere ("Accept all", "Got it").
+_CONSENT_BUTTON = re.compile(
+    r"\b(?:accept|agree|allow|ok|okay|got it|reject|decline|deny|refuse|dismiss|close|manage"
+    r"|preferences|settings|customi[sz]e|acepto|aceptar|rechazar|configurar|accepter|refuser"
+    r"|continuer|paramétrer)\b",
+    re.IGNORECASE,
+)
+#: A cookie notice is a short element: one holding more is a page about cookies.
+_MAX_NOTICE_CHARS = 2000
+#: Buttons followed up for a cookie notice at most (a notice has a few).
+_MAX_NOTICE_BUTTONS = 40
+
+
+#: Marks put around elements before the page's text is read (`_mark`): one reading of the
+#: text then tells the content from the chrome, without reading each element's text again
+#: (collapsing 20 KB of text costs ~0.2 ms). A control character no page shows, then a
+#: letter for what it opens or closes; a page that holds the character is read whole.
+_MARK = "\x02"
+_SCOPE, _SCOPE_END = _MARK + "S", _MARK + "s"  # the content element
+_NAMED_MARK, _NAMED_END = _MARK + "N", _MARK + "n"  # chrome by its name, wherever it is
+_SIDE, _SIDE_END = _MARK + "A", _MARK + "a"  # navigation and asides
+_FRAME, _FRAME_END = _MARK + "F", _MARK + "f"  # the site's header and footer
+_UNMARKED = str.maketrans({_MARK: " "})
+_MARK_TOKEN = re.compile(_MARK + "[SsNnAaFf]")
+#: What each mark opens or closes (by the letter after `_MARK`): a counter and +1 or -1.
+_MARK_STEPS = {
+    "S": (0, 1),
+    "s": (0, -1),
+    "N": (1, 1),
+    "n": (1, -1),
+    "A": (2, 1),
+    "a": (2, -1),
+    "F": (3, 1),
+    "f": (3, -1),
+}
+_SIDE_ROLES = ("complementary", "navigation")
+_FRAME_ROLES = ("banner", "contentinfo")
+
+
+def _mark(root: LexborNode) -> tuple[int, bool]:
+    """Put marks around the content element and the chrome of the page: how many marks,
+    and whether the page has a content element. One search finds every candidate (each
+    search costs its selector's parsing and a walk over the page)."""
+    mains: list[LexborNode] = []
+    articles: list[LexborNode] = []
+    buttons: list[LexborNode] = []
+    chrome: list[tuple[LexborNode, str, str]] = []
+    for node in root.css(_CANDIDATES):
+        tag = node.tag
+        if tag in ("html", "body"):
+            continue
+        attributes = node.attributes
+        role = (attributes.get("role") or "").lower()
+        if tag == "main" or role == "main":  # the element holding the page's content
+            mains.append(node)
+        elif tag == "article":
+            articles.append(node)
+        elif tag == "button" or role == "button":
+            buttons.append(node)
+        elif _CHROME_NAME.search(
+            f"{attributes.get('class') or ''} {attributes.get('id') or ''}".lower()
+        ):
+            chrome.append((node, _NAMED_MARK, _NAMED_END))
+        elif tag in ("aside", "nav") or role in _SIDE_ROLES:
+            chrome.append((node, _SIDE, _SIDE_END))
+        elif tag in ("header", "footer") or role in _FRAME_ROLES:
+            chrome.append((node, _FRAME, _FRAME_END))
+    scope = mains[0] if mains else _one_article(articles)
+    marks = 0
+    around: set[int] = set()  # the content element and what holds it are no chrome
+    if scope is not None:
+        scope.insert_before(_SCOPE)
+        scope.insert_after(_SCOPE_END)
+        marks += 2
+        holder: LexborNode | None = scope
+        while holder is not None:
+            around.add(holder.mem_id)
+            holder = holder.parent
+    for node, opening, closing in chrome:
+        if scope is None and opening != _NAMED_MARK:  # the frame counts around content only
+            continue
+        if node.mem_id in around or (opening == _NAMED_MARK and _holds_heading(node)):
+            continue
+        node.insert_before(opening)
+        node.insert_after(closing)
+        marks += 2
+    for node in _cookie_notices(buttons, root):
+        node.insert_before(_NAMED_MARK)
+        node.insert_after(_NAMED_END)
+        marks += 2
+    return marks, scope is not None
+
+
+def _read_marks(marked: str, marks: int, has_scope: bool) -> tuple[str, str, str | None]:
+    """The visible text of a page read with `_mark`'s marks in it, its `stable_text`, and
+    the `stable_text` of its own content (None when the page tells none from chrome).
+
+    The content is what the content element holds outside named chrome, navigation and
+    asides, if the element is trusted: the text outside it is mostly the site's header,
+    footer, navigation and asides. Some sites put their content beside a <main> that holds
+    a banner, or mark up one teaser as an <article>: then the text outside it and outside
+    the chrome outweighs it, and the content is the whole page but its named chrome. Chrome
+    that outweighs the content is not chrome: a wrapper named "has-share-bar" may hold the
+    whole article.
+    """
+    parts = marked.split(_MARK)
+    if len(parts) != marks + 1 or any(part[:1] not in _MARK_STEPS for part in parts[1:]):
+        visible = _collapse(marked.translate(_UNMARKED))  # the page holds marks of its own
+        return visible, stable_text(visible), None
+    # Pass 1: each stretch of text and where it lies.
+    depth = [0, 0, 0, 0]  # scope, named, side, frame
+    stretches: list[tuple[str, int, int, int, int]] = []
+    for i, part in enumerate(parts):
+        if i:
+            counter, step = _MARK_STEPS[part[0]]
+            depth[counter] = max(0, depth[counter] + step)
+            part = part[1:]
+        part = part.strip()
+        if part:
+            stretches.append((part, depth[0], depth[1], depth[2], depth[3]))
+    scope_chars = unexplained = dropped = named = 0
+    for text, in_scope, in_named, in_side, in_frame in stretches:
+        if in_scope:
+            scope_chars += len(text)
+            if in_named or in_side:
+                dropped += len(text)
+        elif not (in_named or in_side or in_frame):
+            unexplained += len(text)
+        if in_named:
+            named += len(text)
+    total = sum(len(text) for text, *_ in stretches)
+    scoped = has_scope and scope_chars > dropped and unexplained <= scope_chars
+    if scoped:
+        keep = dropped * 2 < scope_chars
+    else:
+        keep = bool(named) and named * 2 < total
+        if not keep:
+            visible = " ".join(text for text, *_ in stretches)
+            return visible, stable_text(visible), None
+
+    def kept(in_scope: int, in_named: int, in_side: int) -> bool:
+        if scoped:
+            return bool(in_scope) and not (keep and (in_named or in_side))
+        return not in_named
+
+    # Pass 2: runs of kept or left text, each made stable once.
+    runs: list[tuple[bool, list[str]]] = []
+    for text, in_scope, in_named, in_side, _ in stretches:
+        flag = kept(in_scope, in_named, in_side)
+        if runs and runs[-1][0] == flag:
+            runs[-1][1].append(text)
+        else:
+            runs.append((flag, [text]))
+    visible_parts: list[str] = []
+    whole: list[str] = []
+    content: list[str] = []
+    for flag, texts in runs:
+        joined = " ".join(texts)
+        visible_parts.append(joined)
+        stable = stable_text(joined)
+        if stable:
+            whole.append(stable)
+            if flag:
+                content.append(stable)
+    return " ".join(visible_parts), " ".join(whole), " ".join(content)
+
+
+def _holds_heading(node: LexborNode) -> bool:
+    """Whether `node` holds the page's <h1>: a layout's wrapper named after its sidebar
+    ("content-sidebar-wrap") holds the content; a banner, promotion or list does not."""
+    return node.css_first("h1") is not None
+
+
+def _one_article(articles: list[LexborNode]) -> LexborNode | None:
+    """The page's one outermost <article> (comments in it may be articles too), or None
+    when there are several (a list of posts) or none."""
+    if not articles:
+        return None
+    first = articles[0].mem_id
+    for other in articles[1:]:
+        parent = other.parent
+        while parent is not None and parent.mem_id != first:
+            parent = parent.parent
+        if parent is None:
+            return None
+    return articles[0]
+
+
+def _cookie_notices(buttons: list[LexborNode], where: LexborNode) -> list[LexborNode]:
+    """Short elements in `where` that hold a cookie notice's buttons ("Accept all", "Manage
+    preferences") and say "cookie", named or not.
+
+    Each element's text is read once, and only `_MAX_NOTICE_BUTTONS` buttons are followed
+    up: a page of thousands of "OK" buttons in one big element read its text for each.
+    """
+    notices: list[LexborNode] = []
+    seen: set[int] = set()
+    followed = 0
+    for button in buttons:
+        label = button.text(separator=" ")
+        if len(label) > 60 or not _CONSENT_BUTTON.search(label):
+            continue
+        followed += 1
+        if followed > _MAX_NOTICE_BUTTONS:
+            break
+        node = button.parent
+        for _ in range(4):
+            if node is None or node.mem_id in seen or node.mem_id == where.mem_id:
+                break
+            seen.add(node.mem_id)
+            text = node.text(separator=" ")
+            if len(text) > _MAX_NOTICE_CHARS:
+                break
+            if "cookie" in text.lower():
+                notices.append(node)
+                break
+            node = node.parent
+    return notices
 
 
 #: A part of a title or heading that only says "log in" ("Log in - AEquitas", "Secure
@@ -238,7 +503,9 @@ def _script_shell(tree: LexborHTMLParser, visible: str) -> bool:
         return False
     # `<body ng-app>` holds the whole page, footer and all: the mounts are the others.
     mounts = [node for node in tree.css(_MOUNTS) if node.tag not in ("html", "body")]
-    return bool(mounts) and all(len(node.text(separator=" ").split()) <= 3 for node in mounts)
+    return bool(mounts) and all(
+        len(_MARK_TOKEN.sub(" ", node.text(separator=" ")).split()) <= 3 for node in mounts
+    )
 
 
 def _node_text(node: LexborNode) -> str:
@@ -470,10 +737,28 @@ _SERVER_TIME = (
     r"(?:\d[\d.,]*\s?(?:ms|milliseconds?|milisegundos?|millisecondes?|seconds?|secs?|segundos?"
     r"|secondes?)|\d+[.,]\d+\s?s)\b"
 )
-#: "Visitors today: 312", "visitor number 48213", "visitante número 48213".
+#: "Visitors today: 312", "visitor number 48213", "visitante número 48213", and a share
+#: button's count: "Share (12)" (its bracket a space by now).
 _COUNTED_LABEL = (
-    r"(?:\s+(?:today|this month|online|hoy|este mes|aujourd hui|ce mois|en ligne))?\s*"
+    r"(?:(?:\s+(?:today|this month|online|hoy|este mes|aujourd hui|ce mois|en ligne))?\s*"
     r"(?:[:#]|(?:number|no\.?|n[º°o]\.?|número|numero|numéro)\s*[:#]?)\s*\d[\d.,]*"
+    r"|\s+\d[\d.,]*[km]?\))"
+)
+#: "12 people online", "7 users online", "3 online", "15 personas en línea".
+_ONLINE = (
+    r"\d[\d.,]*\s+(?:(?:people|users|members|guests|readers|personas|usuarios|personnes"
+    r"|membres|utilisateurs)\s+(?:are\s+|están\s+|sont\s+)?)?"
+    r"(?:online|en\s+l[íi]nea|en\s+ligne|connected|conectados|connectés)\b"
+)
+#: What a clock on the page says of now, in words: "yesterday", "just now", "an hour ago".
+#: Few words: each adds a test to every word of its first letter.
+_RELATIVE_DAYS = ["yesterday", "today", "tomorrow", "just now"]
+#: "an hour ago", "a few seconds ago": apart from `_VOLATILE`, and only for a text that
+#: says " ago" (in `_VOLATILE`, "a" and "an" tested every word of the page twice as long).
+_AN_HOUR_AGO = re.compile(rf" (?:an?|a few) {_UNITS_EN} ago\b")
+#: A countdown: "Conference starts in 23 days" ("Apply in 30 days" is a deadline).
+_COUNTDOWN = "|".join(
+    f"(?<= {verb} in)" for verb in ("starts", "begins", "ends", "closes", "opens")
 )
 
 
@@ -510,7 +795,8 @@ _VOLATILE = re.compile(
             r"\d\d?[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b",
             r"\d\d{3}/\d{1,2}/\d{1,2}\b",
             _TIME,
-            rf"\d\d*\s+{_UNITS_EN}\s+ago\b",
+            rf"\d\d*\s+{_UNITS_EN}\s+(?:ago|left|to\s+go|remaining)\b",  # and countdowns
+            _ONLINE,
             # "1,234 views", "1.2k downloads", "the 48,213th visitor"
             rf"\d\d*(?:[.,\u00a0\u202f]\d{{3}})*(?:[.,]\d+)?\s?(?:[km]|st|nd|rd|th|e)?"
             rf"\s+{_COUNTED_WORD}\b",
@@ -533,8 +819,10 @@ _VOLATILE = re.compile(
                 _LABELS,
                 r"(?:[\s_-]?(?:token|id|key|number|no\.?|code))?\s*(?:[:=#]|is\b)\s*#?\s*\S+",
             ),
-            (["hace"], rf"\s+\d+\s+{_UNITS_ES}\b"),
-            (["il y a"], rf"\s+\d+\s+{_UNITS_FR}\b"),
+            (["hace"], rf"\s+(?:\d+|una?|unos|unas|pocos|algunos)\s+{_UNITS_ES}\b"),
+            (["il y a"], rf"\s+(?:\d+|une?|quelques)\s+{_UNITS_FR}\b"),
+            (_RELATIVE_DAYS, r"\b"),
+            (["in"], rf"(?:{_COUNTDOWN})\s+\d+\s+{_UNITS_EN}\b"),
             (_COUNTED, _COUNTED_LABEL),  # "Views: 1234", "visitor number 48213"
             # "Page generated in 0.042 seconds.", "Rendered in 38 ms by web-03."
             (["in", "en"], rf"\s+{_SERVER_TIME}(?:\s+(?:by|on|por|en|par|sur)\s+\S+)?"),
@@ -605,6 +893,8 @@ def stable_text(text: str) -> str:
         text = _TOKENISH.sub(_opaque, text)  # before lower-casing: mixed case is a signal
     text = _QUERY.sub(" ", text).replace("(c)", "©").replace("(C)", "©")
     text = " " + _openers_to_spaces(text.lower()) + " "
+    if " ago" in text:
+        text = _AN_HOUR_AGO.sub(" ", text)
     return _SPACES.sub(" ", _VOLATILE.sub(" ", text)).strip()
 
 
@@ -639,9 +929,15 @@ def _hash_text(text: str) -> str:
 
 
 def _binary_facts(
-    body: bytes, truncated: bool, etag: str | None, total_length: int | None, *, title: str | None
+    body: bytes,
+    truncated: bool,
+    etag: str | None,
+    total_length: int | None,
+    *,
+    title: str | None,
+    pdf: bool = False,
 ) -> PageFacts:
-    digest = hashlib.sha256(body)
+    digest = hashlib.sha256(_without_pdf_stamps(body) if pdf else body)
     if truncated:
         # We read only the first part of the file, and PDFs are often updated by appending
         # (incremental saves), so a change past the cap would not move the hash of what we
@@ -652,6 +948,48 @@ def _binary_facts(
         combined.update(digest.digest())
         digest = combined
     return PageFacts(title, None, "", "sha256:" + digest.hexdigest(), False)
+
+
+#: What a PDF made anew on each download stamps it with, though its pages are the same:
+#: the document-info dates, the trailer's file /ID, and the XMP metadata's dates and ids.
+#: Each value is bounded (a date is ~25 bytes, an id 16 bytes in hex), so a hostile body
+#: costs one linear pass; a stamp past its bound stays in the hash.
+_PDF_STRING = rb"(?:\((?:[^()\\]|\\[\s\S]){0,120}\)|<[0-9A-Fa-f\s]{0,260}>)"
+#: Each expression starts with a literal, between whose occurrences `re` jumps: ~1.5 ms
+#: for 3 MB each (one expression of alternatives, tried at every offset, took 146 ms).
+_INFO_STAMPS = re.compile(
+    rb"/(?:((?:CreationDate|ModDate)\s*)"
+    + _PDF_STRING
+    + rb"|(ID\s*\[\s*)"
+    + _PDF_STRING
+    + rb"\s*"
+    + _PDF_STRING
+    + rb"(\s*\]))"
+)
+_XMP_STAMPS = re.compile(
+    rb"xmp(:(?:CreateDate|ModifyDate|MetadataDate)|MM:(?:DocumentID|InstanceID))"
+    rb"(?:(>)[^<]{0,200}(</xmp\1>)|(\s*=\s*)(?:\"[^\"]{0,200}\"|'[^']{0,200}'))"
+)
+
+
+def _blank_info(match: re.Match[bytes]) -> bytes:
+    """/CreationDate or /ID [ ], without the value."""
+    return b"/" + b"".join(group for group in match.groups() if group is not None)
+
+
+def _blank_xmp(match: re.Match[bytes]) -> bytes:
+    """xmp:ModifyDate></xmp:ModifyDate> or xmpMM:DocumentID=, without the value."""
+    name, opened, closed, equals = match.groups()
+    return b"xmp" + name + (opened + closed if opened else equals)
+
+
+def _without_pdf_stamps(body: bytes) -> bytes:
+    """A PDF's bytes with its creation stamps blanked: a report the site renders on each
+    request (wkhtmltopdf, a CMS's "export to PDF") keeps its fingerprint, while other text,
+    pages or an edition's new title still change it. Offsets in the cross-reference table
+    move only when a stamp changes length, which a generator's fixed-width dates and ids
+    do not."""
+    return _XMP_STAMPS.sub(_blank_xmp, _INFO_STAMPS.sub(_blank_info, body))
 
 
 _PDF_TITLE = re.compile(rb"/Title\s*([(<])")
