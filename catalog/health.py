@@ -98,7 +98,7 @@ from catalog import drift
 from catalog.check.content import stable_text
 from catalog.check.facts import PERMANENT_REDIRECTS
 from catalog.check.redirects import address_key, same_address
-from catalog.model import Observation
+from catalog.model import LEGACY_FINGERPRINT, Observation
 from catalog.outcomes import Outcome, Severity
 from catalog.settings import NIGHT_SLACK as NIGHT_SLACK  # where `catalog.set_aside` reads it
 from catalog.settings import HealthSettings, lasted
@@ -253,8 +253,9 @@ def apply_observation(
         # Content facts, from successful observations only (see the module's docstring).
         fresh_fingerprint = obs.fingerprint is not None and not obs.not_modified
         vouched = obs.not_modified and fingerprint is not None
-        # The same content read further than the baseline was (`_extends`) keeps its age.
-        new_content = fresh_fingerprint and not _extends(obs, fingerprint)
+        # The same content read further than the baseline was, or fingerprinted by the
+        # rule that replaced the baseline's (`_rebased`), keeps its age.
+        new_content = fresh_fingerprint and not _rebased(obs, fingerprint)
         if new_content and (obs.fingerprint != fingerprint or fingerprint_since is None):
             fingerprint_since = checked_at
         # Validators belong to the copy we fingerprinted. A HEAD's would make the next
@@ -323,12 +324,15 @@ def apply_observation(
     return new, _changes(prev, new, obs)
 
 
-def _extends(obs: Observation, fingerprint: str | None) -> bool:
-    """Whether `obs`'s fingerprint is of a longer read of the content `fingerprint` (the
-    link's baseline) was taken of: a file first read slowly, fingerprinted by its first
-    bytes, then read further with the same first bytes (`Observation.fingerprint_extends`).
-    It becomes the baseline with no `content_changed` and no new "unchanged since"."""
-    return fingerprint is not None and obs.fingerprint_extends == fingerprint
+def _rebased(obs: Observation, fingerprint: str | None) -> bool:
+    """Whether `obs`'s fingerprint replaces the link's baseline `fingerprint` with no
+    `content_changed` and no new "unchanged since": it is of a longer read of the content
+    the baseline was taken of (a file first read slowly, fingerprinted by its first bytes,
+    then read further with the same first bytes: `Observation.fingerprint_extends`), or
+    the baseline was made by an earlier fingerprint rule (`LEGACY_FINGERPRINT`)."""
+    if fingerprint is None:
+        return False
+    return obs.fingerprint_extends == fingerprint or fingerprint.startswith(LEGACY_FINGERPRINT)
 
 
 def _look_state(prev: LinkState, at: datetime, health: HealthSettings) -> str:
@@ -463,7 +467,7 @@ def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
         prev.fingerprint
         and new.fingerprint
         and prev.fingerprint != new.fingerprint
-        and not _extends(obs, prev.fingerprint)
+        and not _rebased(obs, prev.fingerprint)
     ):
         changes.append(
             Change(

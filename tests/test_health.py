@@ -22,7 +22,7 @@ from catalog.health import (
     apply_observation,
     judge_page,
 )
-from catalog.model import Hop, Observation, pack_text
+from catalog.model import LEGACY_FINGERPRINT, Hop, Observation, pack_text
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from tests.factories import days, make_observation
@@ -208,6 +208,22 @@ def test_content_change_needs_two_known_fingerprints() -> None:
     assert change.details["old"] == "aaa" and change.details["new"] == "bbb"
     assert change.details["old_content_length"] == 10
     assert change.details["new_content_length"] == 20
+
+
+def test_a_fingerprint_of_the_earlier_rule_is_replaced_without_a_change() -> None:
+    """After the upgrade that changed the fingerprint's rule (migration 0015), the first
+    read of each link is its new baseline: not "content changed" across the catalog, and
+    "unchanged since" kept; the read after that compares as always."""
+    state = replace(
+        run([make_observation(fingerprint="sha256:old")]),
+        fingerprint=LEGACY_FINGERPRINT + "sha256:old",
+    )
+    obs = make_observation(fingerprint="sha256:new", checked_at=days(7))
+    new, changes = apply_observation(state, obs, HEALTH, now=days(7))
+    assert "content_changed" not in [c.kind for c in changes]
+    assert new.fingerprint == "sha256:new" and new.fingerprint_since == state.fingerprint_since
+    edited = make_observation(fingerprint="sha256:edited", checked_at=days(14))
+    assert "content_changed" in kinds(new, edited)
 
 
 def test_not_modified_keeps_the_old_fingerprint_and_title() -> None:

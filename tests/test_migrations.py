@@ -215,6 +215,45 @@ def test_0008_unjudges_the_pages_a_copy_marked_judged(db_url: str) -> None:
     assert unjudged == [True, False, True]
 
 
+def test_0015_marks_the_fingerprints_of_the_earlier_rule(db_url: str) -> None:
+    """Fingerprints stored before the fingerprint's rule changed are marked, so that the
+    next read of each link is a new baseline, not "content changed" across the catalog;
+    the downgrade takes the marks off."""
+    from alembic import command
+    from sqlalchemy import text
+
+    engine = open_engine(db_url, migrate=False)
+    with engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), "0014")
+        conn.execute(
+            text("INSERT INTO links (id, url, host, state, consecutive_failures, pruned_checks,"
+                 " fingerprint) VALUES (1, 'https://a.org/', 'a.org', 'ok', 0, 0, 'sha256:one'),"
+                 " (2, 'https://a.org/2', 'a.org', 'ok', 0, 0, NULL)")
+        )  # fmt: skip
+        for fingerprint in ("sha256:one", None):
+            conn.execute(
+                text(
+                    "INSERT INTO observations (link_id, url, checked_at, outcome, reason,"
+                    " methods, chain, retries, bytes_read, not_modified, fingerprint)"
+                    " VALUES (1, 'u', '2026-01-01', 'ok', 'r', 'GET', '[]', 0, 0, false, :fp)"
+                ),
+                {"fp": fingerprint},
+            )
+
+    def stored() -> list[object]:
+        with engine.connect() as conn:
+            links = conn.execute(text("SELECT fingerprint FROM links ORDER BY id")).scalars()
+            observed = conn.execute(text("SELECT fingerprint FROM observations ORDER BY id"))
+            return [*links, *observed.scalars()]
+
+    migrate.upgrade(engine)
+    assert stored() == ["v1:sha256:one", None, "v1:sha256:one", None]
+    with engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(conn), "0014")
+    assert stored() == ["sha256:one", None, "sha256:one", None]
+    engine.dispose()
+
+
 def test_a_database_migrated_by_a_newer_linkhealth_is_a_clear_error(db_url: str) -> None:
     """Scale-out: the machine updated first migrates the shared database; a checkout not
     yet updated says so instead of Alembic's traceback, and changes nothing."""

@@ -29,6 +29,7 @@ from catalog.collation import byte_order
 from catalog.db import shown_url
 from catalog.errors import ConfigError, NotFoundError
 from catalog.health import UNCHECKED
+from catalog.model import LEGACY_FINGERPRINT
 from catalog.outcomes import Outcome
 from catalog.store._decisions import decision_record
 from catalog.store._observations import link_records
@@ -606,7 +607,10 @@ def fingerprints_to_compare(link_id: Any, outer: Any) -> tuple[Any, Any]:
 
 
 def content_changed(latest: str | None, earlier: str | None) -> bool:
-    """Whether a link's content changed, by `fingerprints_to_compare`'s pair."""
+    """Whether a link's content changed, by `fingerprints_to_compare`'s pair (one made by an
+    earlier fingerprint rule compares with nothing: `catalog.model.LEGACY_FINGERPRINT`)."""
+    if earlier is not None and earlier.startswith(LEGACY_FINGERPRINT):
+        return False
     return latest is not None and earlier not in (None, latest)
 
 
