@@ -93,6 +93,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from catalog import drift
 from catalog.check.content import stable_text
@@ -103,6 +104,7 @@ from catalog.outcomes import Outcome, Severity
 from catalog.settings import NIGHT_SLACK as NIGHT_SLACK  # where `catalog.set_aside` reads it
 from catalog.settings import HealthSettings, lasted
 from catalog.text import media_type
+from catalog.urls import site_host
 
 UNCHECKED = "unchecked"
 OK = "ok"
@@ -447,7 +449,7 @@ def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
     old_hop, new_hop = _hop(prev.redirect_url, obs.url), _hop(new.redirect_url, obs.url)
     old_end = address_key(_final(prev.final_url, obs.url))
     new_end = address_key(_final(new.final_url, obs.url))
-    passing = _passing_redirect(prev, obs, old_hop, new_hop, old_end, new_end)
+    passing = _passing_redirect(prev, new, obs, old_hop, new_hop, old_end, new_end)
     if known and old_hop != new_hop and not passing:
         changes.append(
             Change("redirect_changed", {"old": prev.redirect_url, "new": new.redirect_url})
@@ -677,6 +679,7 @@ def _hop(redirect_url: str | None, url: str) -> str | None:
 
 def _passing_redirect(
     prev: LinkState,
+    new: LinkState,
     obs: Observation,
     old_hop: str | None,
     new_hop: str | None,
@@ -686,14 +689,15 @@ def _passing_redirect(
     """Whether the redirect changes between `prev` and `obs` are a temporary redirect's
     that is no news: the link worked at both checks, no permanent redirect is involved, and
     either it still ends at the same place (a click tracker's new hop) or the temporary
-    redirect came or went.
+    redirect came or went and keeps visitors on the link's site (`_stays_on_site`).
 
     A 302, 303 or 307 says the catalog's address is the right one; where it leads is judged
     by the check itself (the home page is a soft 404, a page that no longer matches a drift,
     an error a failure), each with news of its own. An A/B test on alternate nights, a
     consent wall for a few nights, or a session's redirect was "Now redirects" and "No
     longer redirects" night after night. A temporary redirect that now leads to another
-    page than before (a short link pointed elsewhere) is news still.
+    page than before (a short link pointed elsewhere), or that comes or goes taking
+    visitors to another site, is news still.
     """
     working = Severity.OK  # an answer at the link's address: not a move, not a failure
     if prev.outcome is None or prev.outcome.severity is not working:
@@ -701,8 +705,41 @@ def _passing_redirect(
     if obs.outcome.severity is not working:
         return False
     if new_hop is None:  # went, if the link now answers at its own address
-        return old_hop is not None and new_end == address_key(obs.url)
+        return (
+            old_hop is not None
+            and new_end == address_key(obs.url)
+            and _stays_on_site(obs.url, prev.redirect_url, _final(prev.final_url, obs.url))
+        )
     hops = obs.chain[:-1]
     if any(hop.status is None or hop.status in PERMANENT_REDIRECTS for hop in hops):
         return False  # a move, or a journey whose kind we do not know
-    return old_hop is None or old_end == new_end
+    if old_hop is not None:  # news if it now ends elsewhere, not if only its hops changed
+        return old_end == new_end
+    return _stays_on_site(obs.url, new.redirect_url, _final(new.final_url, obs.url))
+
+
+def _stays_on_site(url: str, redirect_url: str | None, end: str) -> bool:
+    """Whether a temporary redirect of `url` (first to `redirect_url`, ending at `end`) keeps
+    the visitor on the link's site (`site_host`): it ends there, or it is a wall that sends
+    them back there (a consent or login page whose `continue=` names an address of the site).
+
+    A working link that starts 302-redirecting to another site (a lapsed campaign's casino,
+    a new owner's landing page) may be answering with that site's page, not the resource:
+    that is news, as is its going away.
+    """
+    site = site_host(url)
+    if site_host(end) == site:
+        return True
+    for address in (redirect_url, end):
+        if address is None:
+            continue
+        try:
+            values = [value for _, value in parse_qsl(urlsplit(address).query)]
+        except ValueError:
+            continue
+        if any(
+            value.startswith(("http://", "https://")) and site_host(value) == site
+            for value in values
+        ):
+            return True
+    return False

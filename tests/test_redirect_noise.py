@@ -22,7 +22,7 @@ import pytest
 from catalog.check import check_targets
 from catalog.check.redirects import is_signed, same_address, stable_url
 from catalog.health import Change, LinkState, apply_observation
-from catalog.model import Hop, Observation, Target
+from catalog.model import Hop, Observation, Previous, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings, HealthSettings
 from catalog.urls import host_of
@@ -36,6 +36,11 @@ PAGE = (
     "<h1>Model Protocol for Multidisciplinary Response</h1><p>Roles of law enforcement, "
     "prosecutors, child welfare and victim advocates; information sharing and case review.</p>"
     "</body></html>"
+)
+CASINO = "https://casino.example.net/promo/spring-offers"
+CASINO_PAGE = (
+    "<html><head><title>Casino bonus</title></head><body><h1>Casino</h1>"
+    "<p>Play slots now, best bonus offers in town, sign up today and win.</p></body></html>"
 )
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\n% annual data\n%%EOF\n"
 
@@ -293,6 +298,68 @@ def test_a_temporary_redirect_that_now_leads_elsewhere_is_news() -> None:
         "old": "https://site.example.org/toolkit-2025",
         "new": "https://site.example.org/toolkit-2026",
     }
+
+
+def test_a_temporary_redirect_to_another_site_is_news_when_it_comes_and_goes() -> None:
+    """A working link that starts 302-redirecting to another site (a lapsed campaign's
+    casino) may no longer lead to the resource: "Now redirects" there, and back, is news."""
+    url = "https://toolkit.example.org/protocol"
+
+    def site(request: httpx.Request, night: int) -> httpx.Response:
+        if request.url.host == "toolkit.example.org":
+            if night in (2, 3):
+                return httpx.Response(302, headers={"location": CASINO})
+            return httpx.Response(200, html=PAGE)
+        return httpx.Response(200, html=CASINO_PAGE)
+
+    seen, changes = nights(url, site, 5)
+    assert [obs.outcome for obs in seen] == [Outcome.OK] * 5
+    made = kinds(changes)
+    assert made[:2] == [[], []]
+    assert {"redirect_changed", "final_url_changed"} <= set(made[2])
+    assert made[3] == []
+    assert {"redirect_changed", "final_url_changed"} <= set(made[4])
+
+
+def test_a_temporary_redirect_to_another_site_on_a_head_night_is_news() -> None:
+    """On nights whose fingerprint is not due only a HEAD is sent: no content or title
+    change can tell, so the redirect's events are all the curator would see."""
+    url = "https://toolkit.example.org/protocol"
+
+    def site(request: httpx.Request, night: int) -> httpx.Response:
+        if request.url.host == "toolkit.example.org":
+            if night >= 1:
+                return httpx.Response(302, headers={"location": CASINO})
+            return httpx.Response(200, html=PAGE)
+        if request.method == "HEAD":  # a dynamic page: no validators, no length
+            return httpx.Response(200, headers={"content-type": "text/html; charset=utf-8"})
+        return httpx.Response(200, html=CASINO_PAGE)
+
+    state, previous = LinkState(), None
+    for night in range(2):
+        target = Target(url=url, host=host_of(url), previous=previous, fingerprint_due=night == 0)
+        (obs,) = asyncio.run(
+            check_targets(
+                [target],
+                SETTINGS,
+                transport=httpx.MockTransport(functools.partial(_tonight, site, night)),
+                resolver=_resolve,
+                sleep=_no_sleep,
+                clock=lambda night=night: NOW + timedelta(days=night),
+            )
+        )
+        state, made = apply_observation(state, obs, HEALTH, now=obs.checked_at)
+        previous = Previous(
+            fingerprint=state.fingerprint,
+            fingerprinted_at=state.fingerprinted_at,
+            outcome=obs.outcome,
+            content_type=state.content_type,
+            content_length=state.content_length,
+            final_url=obs.final_url,
+            title=state.title,
+        )
+    assert obs.methods == ("HEAD",)
+    assert {"redirect_changed", "final_url_changed"} <= {c.kind for c in made}
 
 
 # --- 3. a redirect back to the page itself ---------------------------------------------------
