@@ -52,10 +52,11 @@ Decisions worth knowing:
   request (`redirects.address_key`: signatures, session ids, campaign tags), and a
   redirect back to the link's own address (a cookie check) is no redirect. A temporary
   redirect (302, 303, 307) of a link that works before and after is no news when it comes
-  or goes (an A/B test on alternate nights, a consent wall for a few nights) or when only
-  its hops change (a click tracker): the catalog's address is right either way, and where
-  it leads is judged by the check (soft 404, drift, failure). One that now ends at another
-  page than before (a short link pointed elsewhere) is news.
+  or goes on the link's own site (an A/B test on alternate nights, a consent wall for a few
+  nights that sends visitors back) or when only its hops change (a click tracker): the
+  catalog's address is right either way, and where it leads is judged by the check (soft
+  404, drift, failure). One that now ends at another page than before (a short link pointed
+  elsewhere), or comes or goes taking visitors to another site, is news.
 - A title is compared without the dates and times the fingerprint ignores: "Daily
   Briefing - 5 Dec 2026" becoming "- 12 Dec 2026" is no `title_changed` (the state keeps
   the new title all the same).
@@ -444,8 +445,8 @@ def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
     known = not first and answered_before and obs.http_status is not None
     # Compared as `redirects.address_key`s: a fresh signature, session id or campaign tag is
     # no change of destination, and a redirect back to the link's own address (a cookie
-    # check) no redirect. A temporary redirect coming or going while the link works is no
-    # news (`_passing_redirect`).
+    # check) no redirect. A temporary redirect coming or going on the link's own site while
+    # the link works is no news (`_passing_redirect`).
     old_hop, new_hop = _hop(prev.redirect_url, obs.url), _hop(new.redirect_url, obs.url)
     old_end = address_key(_final(prev.final_url, obs.url))
     new_end = address_key(_final(new.final_url, obs.url))
