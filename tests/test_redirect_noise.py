@@ -135,6 +135,31 @@ def kinds(changes: Sequence[Sequence[Change]]) -> list[list[str]]:
         ),
         pytest.param("https://ex.org/story?sid=42", "https://ex.org/story?sid=42", id="short-sid"),
         pytest.param(
+            "https://ex.org/p?session=Zx81kq02LmN7pQ4rTy9aB3==",
+            "https://ex.org/p",
+            id="base64-session",
+        ),
+        pytest.param(
+            "https://ex.org/program?session=keynote-2026-day1",
+            "https://ex.org/program?session=keynote-2026-day1",
+            id="readable-session",
+        ),
+        pytest.param(
+            "https://ex.org/course?s_id=CS101-2026-SPRING",
+            "https://ex.org/course?s_id=CS101-2026-SPRING",
+            id="course-id",
+        ),
+        pytest.param(
+            "https://ex.org/view?sid=2019JB017123456789",
+            "https://ex.org/view?sid=2019JB017123456789",
+            id="document-id",
+        ),
+        pytest.param(
+            "https://ex.org/story?sid=1734567890123456789",
+            "https://ex.org/story?sid=1734567890123456789",
+            id="long-number",
+        ),
+        pytest.param(
             "https://ex.org/reset?token=abc123def456",
             "https://ex.org/reset?token=abc123def456",
             id="token-without-expiry",
@@ -192,6 +217,37 @@ def test_a_move_to_an_address_with_a_session_id_suggests_it_without() -> None:
     assert [obs.outcome for obs in seen] == [Outcome.REDIRECTED_PERMANENT] * 3
     assert [obs.suggested_url for obs in seen] == [moved] * 3
     assert kinds(changes)[1:] == [[], []]
+
+
+def test_a_move_to_an_address_whose_session_key_names_content_keeps_it() -> None:
+    """`session=keynote-2026-day1` is the programme's session, not the visitor's: the
+    address to write into the catalog keeps it."""
+    url = "https://conf.example.org/keynote"
+    target = "https://conf.example.org/program?session=keynote-2026-day1"
+
+    def site(request: httpx.Request, night: int) -> httpx.Response:
+        if request.url.path == "/keynote":
+            return httpx.Response(301, headers={"Location": target})
+        return httpx.Response(200, html=PAGE)
+
+    (seen,), _ = nights(url, site, 1)
+    assert seen.outcome is Outcome.REDIRECTED_PERMANENT
+    assert seen.final_url == target
+    assert seen.suggested_url == target
+
+
+def test_a_move_between_documents_whose_ids_are_named_sid_is_a_move() -> None:
+    old = "https://pubs.example.org/view?sid=2019JB017123456789"
+    new = "https://pubs.example.org/view?sid=2021JB019987654321"
+
+    def site(request: httpx.Request, night: int) -> httpx.Response:
+        if str(request.url) == old:
+            return httpx.Response(301, headers={"Location": new})
+        return httpx.Response(200, html=PAGE)
+
+    (seen,), _ = nights(old, site, 1)
+    assert seen.outcome is Outcome.REDIRECTED_PERMANENT
+    assert seen.suggested_url == new
 
 
 # --- 2. temporary redirects with a fresh token, or that come and go ------------------------------
