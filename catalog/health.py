@@ -191,7 +191,8 @@ class LinkState:
     first_failure_at: datetime | None = None
     last_success_at: datetime | None = None
     last_checked_at: datetime | None = None
-    #: When the outcome last changed.
+    #: When the outcome last changed; walls of any kind in a row count as one outcome while
+    #: the link is suspect (`_walls_since`).
     last_change_at: datetime | None = None
     etag: str | None = None
     last_modified: str | None = None
@@ -296,6 +297,10 @@ def apply_observation(
         state = BROKEN if confirmed else SUSPECT
     else:  # Severity.LOOK: a person must look; the failure count is left as it was.
         state = _look_state(prev, checked_at, health)
+    last_change = checked_at if outcome != prev.outcome else prev.last_change_at
+    if severity is Severity.LOOK and not failing and prev.state == SUSPECT:
+        # Walls of another kind go on the stretch of walls (`_walls_since`).
+        last_change = _walls_since(prev, checked_at) or last_change
     flips, flapping = _flips(prev, _working_by(failures, last_success), obs, health)
     new = LinkState(
         state=state,
@@ -307,7 +312,7 @@ def apply_observation(
         first_failure_at=first_failure,
         last_success_at=last_success,
         last_checked_at=checked_at,
-        last_change_at=checked_at if outcome != prev.outcome else prev.last_change_at,
+        last_change_at=last_change,
         etag=etag,
         last_modified=last_modified,
         fingerprint=fingerprint,
@@ -342,22 +347,35 @@ def _look_state(prev: LinkState, at: datetime, health: HealthSettings) -> str:
     a link dead for days) and was "newly broken" again, alert included, the night after.
     A failing link not confirmed yet likewise stays `suspect` (it jumped to "Check by
     hand" and back, "started failing" anew), until the walls have lasted as long as a
-    break takes to confirm (`confirm_days`, counted from the first of them): by then
-    nothing but walls has been seen for as long as a failure needs to count, and a person
-    must look. Walls of another kind (a 429 after a bot wall) count from the change, as
-    the outcome's `last_change_at` is all that says when they began. A link that never
-    failed is `check_by_hand` from its first wall.
+    break takes to confirm (`confirm_days`, counted from the first of them,
+    `_walls_since`): by then nothing but walls has been seen for as long as a failure
+    needs to count, and a person must look. A link that never failed is `check_by_hand`
+    from its first wall.
     """
     if prev.state == BROKEN:
         return BROKEN
     if prev.state == SUSPECT:
-        walled = prev.outcome is not None and prev.outcome.severity is Severity.LOOK
-        since = prev.last_change_at if walled else None
-        if since is None or since > at:  # the first wall, or one stamped by a fast clock
-            since = at
+        since = _walls_since(prev, at) or at  # or this is the first wall
         if not lasted(at - since, health.confirm_days):
             return SUSPECT
     return CHECK_BY_HAND
+
+
+def _walls_since(prev: LinkState, at: datetime) -> datetime | None:
+    """When the walls a suspect link has met since its last failing check began, if its
+    last check (`prev`) met one; else None.
+
+    Whatever their kind: a site that answered 429 one night and a bot wall the next
+    restarted the count at each change of kind, keeping the link suspect for ever. So
+    while the link is suspect its `last_change_at` stays at the first wall through walls
+    of another kind (`apply_observation`), and is read here (as by `_unavailable_since`:
+    a maintenance 503 after a bot wall counts from the wall, on a link failing already).
+    None too for a time stamped after `at` (a clock since set back): waiting for it would
+    lengthen the wait by as long as that clock was fast.
+    """
+    walled = prev.outcome is not None and prev.outcome.severity is Severity.LOOK
+    since = prev.last_change_at if walled and prev.state == SUSPECT else None
+    return since if since is not None and since <= at else None
 
 
 def _unavailable_since(prev: LinkState, obs: Observation) -> datetime | None:
