@@ -65,7 +65,11 @@ Decisions worth knowing:
   first-failure time alone, so a link blocked once between two failures stays on
   course to `broken` (and `suspect` meanwhile). One exception: a 503 "come back later"
   (maintenance) at every check for `unavailable_days` counts as a failure from then on,
-  its failure dated from the first such answer (`_unavailable_since`).
+  its failure dated from the first such answer (`_unavailable_since`). Its confirmation
+  then needs `confirm_failures` counted failures but no more nights, so a curator's
+  rechecks on the day can confirm it: the nights of 503 already spread the evidence over
+  far more than `confirm_days` (what the wait is for: a blip is not a break), and making
+  them wait for more nights would keep a site down for a week and more "not yet confirmed".
 - `network_unavailable` says nothing about the link. On a link never checked it sets
   `last_checked_at` (shown as "last tried": the planner and the report need to know a
   try was made); on a link with an outcome nothing moves, so "last checked" stays the
