@@ -90,6 +90,10 @@ def _tonight(
     return site(request, night)
 
 
+def _night_time(night: int) -> datetime:
+    return NOW + timedelta(days=night)
+
+
 def fresh(n: int = 20) -> str:
     return "".join(random.choice("abcdef0123456789") for _ in range(n))
 
@@ -401,7 +405,7 @@ def test_a_temporary_redirect_to_another_site_on_a_head_night_is_news() -> None:
                 transport=httpx.MockTransport(functools.partial(_tonight, site, night)),
                 resolver=_resolve,
                 sleep=_no_sleep,
-                clock=lambda night=night: NOW + timedelta(days=night),
+                clock=functools.partial(_night_time, night),
             )
         )
         state, made = apply_observation(state, obs, HEALTH, now=obs.checked_at)
