@@ -52,10 +52,11 @@ Decisions worth knowing:
   request (`redirects.address_key`: signatures, session ids, campaign tags), and a
   redirect back to the link's own address (a cookie check) is no redirect. A temporary
   redirect (302, 303, 307) of a link that works before and after is no news when it comes
-  or goes (an A/B test on alternate nights, a consent wall for a few nights) or when only
-  its hops change (a click tracker): the catalog's address is right either way, and where
-  it leads is judged by the check (soft 404, drift, failure). One that now ends at another
-  page than before (a short link pointed elsewhere) is news.
+  or goes on the link's own site (an A/B test on alternate nights, a consent wall for a few
+  nights that sends visitors back) or when only its hops change (a click tracker): the
+  catalog's address is right either way, and where it leads is judged by the check (soft
+  404, drift, failure). One that now ends at another page than before (a short link pointed
+  elsewhere), or comes or goes taking visitors to another site, is news.
 - A title is compared without the dates and times the fingerprint ignores: "Daily
   Briefing - 5 Dec 2026" becoming "- 12 Dec 2026" is no `title_changed` (the state keeps
   the new title all the same).
@@ -64,7 +65,11 @@ Decisions worth knowing:
   first-failure time alone, so a link blocked once between two failures stays on
   course to `broken` (and `suspect` meanwhile). One exception: a 503 "come back later"
   (maintenance) at every check for `unavailable_days` counts as a failure from then on,
-  its failure dated from the first such answer (`_unavailable_since`).
+  its failure dated from the first such answer (`_unavailable_since`). Its confirmation
+  then needs `confirm_failures` counted failures but no more nights, so a curator's
+  rechecks on the day can confirm it: the nights of 503 already spread the evidence over
+  far more than `confirm_days` (what the wait is for: a blip is not a break), and making
+  them wait for more nights would keep a site down for a week and more "not yet confirmed".
 - `network_unavailable` says nothing about the link. On a link never checked it sets
   `last_checked_at` (shown as "last tried": the planner and the report need to know a
   try was made); on a link with an outcome nothing moves, so "last checked" stays the
@@ -93,6 +98,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from catalog import drift
 from catalog.check.content import stable_text
@@ -103,6 +109,7 @@ from catalog.outcomes import Outcome, Severity
 from catalog.settings import NIGHT_SLACK as NIGHT_SLACK  # where `catalog.set_aside` reads it
 from catalog.settings import HealthSettings, lasted
 from catalog.text import media_type
+from catalog.urls import site_host
 
 UNCHECKED = "unchecked"
 OK = "ok"
@@ -188,7 +195,8 @@ class LinkState:
     first_failure_at: datetime | None = None
     last_success_at: datetime | None = None
     last_checked_at: datetime | None = None
-    #: When the outcome last changed.
+    #: When the outcome last changed; walls of any kind in a row count as one outcome while
+    #: the link is suspect (`_walls_since`).
     last_change_at: datetime | None = None
     etag: str | None = None
     last_modified: str | None = None
@@ -294,6 +302,10 @@ def apply_observation(
         state = BROKEN if confirmed else SUSPECT
     else:  # Severity.LOOK: a person must look; the failure count is left as it was.
         state = _look_state(prev, checked_at, health)
+    last_change = checked_at if outcome != prev.outcome else prev.last_change_at
+    if severity is Severity.LOOK and not failing and prev.state == SUSPECT:
+        # Walls of another kind go on the stretch of walls (`_walls_since`).
+        last_change = _walls_since(prev, checked_at) or last_change
     flips, flapping = _flips(prev, _working_by(failures, last_success), obs, health)
     new = LinkState(
         state=state,
@@ -305,7 +317,7 @@ def apply_observation(
         first_failure_at=first_failure,
         last_success_at=last_success,
         last_checked_at=checked_at,
-        last_change_at=checked_at if outcome != prev.outcome else prev.last_change_at,
+        last_change_at=last_change,
         etag=etag,
         last_modified=last_modified,
         fingerprint=fingerprint,
@@ -343,22 +355,35 @@ def _look_state(prev: LinkState, at: datetime, health: HealthSettings) -> str:
     a link dead for days) and was "newly broken" again, alert included, the night after.
     A failing link not confirmed yet likewise stays `suspect` (it jumped to "Check by
     hand" and back, "started failing" anew), until the walls have lasted as long as a
-    break takes to confirm (`confirm_days`, counted from the first of them): by then
-    nothing but walls has been seen for as long as a failure needs to count, and a person
-    must look. Walls of another kind (a 429 after a bot wall) count from the change, as
-    the outcome's `last_change_at` is all that says when they began. A link that never
-    failed is `check_by_hand` from its first wall.
+    break takes to confirm (`confirm_days`, counted from the first of them,
+    `_walls_since`): by then nothing but walls has been seen for as long as a failure
+    needs to count, and a person must look. A link that never failed is `check_by_hand`
+    from its first wall.
     """
     if prev.state == BROKEN:
         return BROKEN
     if prev.state == SUSPECT:
-        walled = prev.outcome is not None and prev.outcome.severity is Severity.LOOK
-        since = prev.last_change_at if walled else None
-        if since is None or since > at:  # the first wall, or one stamped by a fast clock
-            since = at
+        since = _walls_since(prev, at) or at  # or this is the first wall
         if not lasted(at - since, health.confirm_days):
             return SUSPECT
     return CHECK_BY_HAND
+
+
+def _walls_since(prev: LinkState, at: datetime) -> datetime | None:
+    """When the walls a suspect link has met since its last failing check began, if its
+    last check (`prev`) met one; else None.
+
+    Whatever their kind: a site that answered 429 one night and a bot wall the next
+    restarted the count at each change of kind, keeping the link suspect for ever. So
+    while the link is suspect its `last_change_at` stays at the first wall through walls
+    of another kind (`apply_observation`), and is read here (as by `_unavailable_since`:
+    a maintenance 503 after a bot wall counts from the wall, on a link failing already).
+    None too for a time stamped after `at` (a clock since set back): waiting for it would
+    lengthen the wait by as long as that clock was fast.
+    """
+    walled = prev.outcome is not None and prev.outcome.severity is Severity.LOOK
+    since = prev.last_change_at if walled and prev.state == SUSPECT else None
+    return since if since is not None and since <= at else None
 
 
 def _unavailable_since(prev: LinkState, obs: Observation) -> datetime | None:
@@ -446,12 +471,12 @@ def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
     known = not first and answered_before and obs.http_status is not None
     # Compared as `redirects.address_key`s: a fresh signature, session id or campaign tag is
     # no change of destination, and a redirect back to the link's own address (a cookie
-    # check) no redirect. A temporary redirect coming or going while the link works is no
-    # news (`_passing_redirect`).
+    # check) no redirect. A temporary redirect coming or going on the link's own site while
+    # the link works is no news (`_passing_redirect`).
     old_hop, new_hop = _hop(prev.redirect_url, obs.url), _hop(new.redirect_url, obs.url)
     old_end = address_key(_final(prev.final_url, obs.url))
     new_end = address_key(_final(new.final_url, obs.url))
-    passing = _passing_redirect(prev, obs, old_hop, new_hop, old_end, new_end)
+    passing = _passing_redirect(prev, new, obs, old_hop, new_hop, old_end, new_end)
     if known and old_hop != new_hop and not passing:
         changes.append(
             Change("redirect_changed", {"old": prev.redirect_url, "new": new.redirect_url})
@@ -681,6 +706,7 @@ def _hop(redirect_url: str | None, url: str) -> str | None:
 
 def _passing_redirect(
     prev: LinkState,
+    new: LinkState,
     obs: Observation,
     old_hop: str | None,
     new_hop: str | None,
@@ -690,14 +716,15 @@ def _passing_redirect(
     """Whether the redirect changes between `prev` and `obs` are a temporary redirect's
     that is no news: the link worked at both checks, no permanent redirect is involved, and
     either it still ends at the same place (a click tracker's new hop) or the temporary
-    redirect came or went.
+    redirect came or went and keeps visitors on the link's site (`_stays_on_site`).
 
     A 302, 303 or 307 says the catalog's address is the right one; where it leads is judged
     by the check itself (the home page is a soft 404, a page that no longer matches a drift,
     an error a failure), each with news of its own. An A/B test on alternate nights, a
     consent wall for a few nights, or a session's redirect was "Now redirects" and "No
     longer redirects" night after night. A temporary redirect that now leads to another
-    page than before (a short link pointed elsewhere) is news still.
+    page than before (a short link pointed elsewhere), or that comes or goes taking
+    visitors to another site, is news still.
     """
     working = Severity.OK  # an answer at the link's address: not a move, not a failure
     if prev.outcome is None or prev.outcome.severity is not working:
@@ -705,8 +732,41 @@ def _passing_redirect(
     if obs.outcome.severity is not working:
         return False
     if new_hop is None:  # went, if the link now answers at its own address
-        return old_hop is not None and new_end == address_key(obs.url)
+        return (
+            old_hop is not None
+            and new_end == address_key(obs.url)
+            and _stays_on_site(obs.url, prev.redirect_url, _final(prev.final_url, obs.url))
+        )
     hops = obs.chain[:-1]
     if any(hop.status is None or hop.status in PERMANENT_REDIRECTS for hop in hops):
         return False  # a move, or a journey whose kind we do not know
-    return old_hop is None or old_end == new_end
+    if old_hop is not None:  # news if it now ends elsewhere, not if only its hops changed
+        return old_end == new_end
+    return _stays_on_site(obs.url, new.redirect_url, _final(new.final_url, obs.url))
+
+
+def _stays_on_site(url: str, redirect_url: str | None, end: str) -> bool:
+    """Whether a temporary redirect of `url` (first to `redirect_url`, ending at `end`) keeps
+    the visitor on the link's site (`site_host`): it ends there, or it is a wall that sends
+    them back there (a consent or login page whose `continue=` names an address of the site).
+
+    A working link that starts 302-redirecting to another site (a lapsed campaign's casino,
+    a new owner's landing page) may be answering with that site's page, not the resource:
+    that is news, as is its going away.
+    """
+    site = site_host(url)
+    if site_host(end) == site:
+        return True
+    for address in (redirect_url, end):
+        if address is None:
+            continue
+        try:
+            values = [value for _, value in parse_qsl(urlsplit(address).query)]
+        except ValueError:
+            continue
+        if any(
+            value.startswith(("http://", "https://")) and site_host(value) == site
+            for value in values
+        ):
+            return True
+    return False

@@ -148,6 +148,21 @@ def test_a_night_a_person_must_look_at_leaves_a_failing_link_failing(outcome: Ou
     assert [s.state for s in (run(walls[:1], state), run(walls, state))] == [SUSPECT, CHECK_BY_HAND]
 
 
+def test_walls_of_changing_kinds_count_as_one_stretch_of_walls() -> None:
+    """A 404, then a 429 one night and a bot wall the next, night after night: each change
+    of kind restarted the count, so the link stayed "Failing, not yet confirmed" for ever.
+    The walls are one stretch from the first, whatever their kind."""
+    state = run([failing(0), failing(1)])
+    kinds_ = [Outcome.RATE_LIMITED, Outcome.BLOCKED]
+    walls = [make_observation(outcome=kinds_[d % 2], checked_at=days(d)) for d in range(2, 6)]
+    states = []
+    for wall in walls:
+        state = run([wall], state)
+        states.append(state.state)
+    assert states == [SUSPECT, SUSPECT, CHECK_BY_HAND, CHECK_BY_HAND]
+    assert (state.consecutive_failures, state.first_failure_at) == (2, days(0))
+
+
 def test_rate_limited_and_private_addresses_need_a_person() -> None:
     for outcome in (Outcome.RATE_LIMITED, Outcome.PRIVATE_ADDRESS):
         assert run([make_observation(outcome=outcome)]).state == CHECK_BY_HAND

@@ -95,8 +95,8 @@ def reference_apply(
             first_failure_at=first,
         )
     else:  # Severity.LOOK: a person must look; the failure count is left as it was,
-        # a confirmed break stays one, and a failing link stays suspect until walls have
-        # lasted `confirm_days` (counted from the first).
+        # a confirmed break stays one, and a failing link stays suspect until walls (of any
+        # kind) have lasted `confirm_days` (counted from the first).
         state = CHECK_BY_HAND
         if prev.state == BROKEN:
             state = BROKEN
@@ -108,7 +108,9 @@ def reference_apply(
                 and prev.last_change_at is not None
                 and prev.last_change_at <= obs.checked_at
             ):
+                # Walls of any kind in a row are one stretch, dated from the first.
                 since = prev.last_change_at
+                new = replace(new, last_change_at=since)
             if obs.checked_at - since < timedelta(days=health.confirm_days) - NIGHT_SLACK:
                 state = SUSPECT
         new = replace(new, state=state)

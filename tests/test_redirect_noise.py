@@ -22,7 +22,7 @@ import pytest
 from catalog.check import check_targets
 from catalog.check.redirects import is_signed, same_address, stable_url
 from catalog.health import Change, LinkState, apply_observation
-from catalog.model import Hop, Observation, Target
+from catalog.model import Hop, Observation, Previous, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings, HealthSettings
 from catalog.urls import host_of
@@ -36,6 +36,11 @@ PAGE = (
     "<h1>Model Protocol for Multidisciplinary Response</h1><p>Roles of law enforcement, "
     "prosecutors, child welfare and victim advocates; information sharing and case review.</p>"
     "</body></html>"
+)
+CASINO = "https://casino.example.net/promo/spring-offers"
+CASINO_PAGE = (
+    "<html><head><title>Casino bonus</title></head><body><h1>Casino</h1>"
+    "<p>Play slots now, best bonus offers in town, sign up today and win.</p></body></html>"
 )
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\n% annual data\n%%EOF\n"
 
@@ -85,6 +90,10 @@ def _tonight(
     return site(request, night)
 
 
+def _night_time(night: int) -> datetime:
+    return NOW + timedelta(days=night)
+
+
 def fresh(n: int = 20) -> str:
     return "".join(random.choice("abcdef0123456789") for _ in range(n))
 
@@ -129,6 +138,31 @@ def kinds(changes: Sequence[Sequence[Change]]) -> list[list[str]]:
             id="content-keys-stay",
         ),
         pytest.param("https://ex.org/story?sid=42", "https://ex.org/story?sid=42", id="short-sid"),
+        pytest.param(
+            "https://ex.org/p?session=Zx81kq02LmN7pQ4rTy9aB3==",
+            "https://ex.org/p",
+            id="base64-session",
+        ),
+        pytest.param(
+            "https://ex.org/program?session=keynote-2026-day1",
+            "https://ex.org/program?session=keynote-2026-day1",
+            id="readable-session",
+        ),
+        pytest.param(
+            "https://ex.org/course?s_id=CS101-2026-SPRING",
+            "https://ex.org/course?s_id=CS101-2026-SPRING",
+            id="course-id",
+        ),
+        pytest.param(
+            "https://ex.org/view?sid=2019JB017123456789",
+            "https://ex.org/view?sid=2019JB017123456789",
+            id="document-id",
+        ),
+        pytest.param(
+            "https://ex.org/story?sid=1734567890123456789",
+            "https://ex.org/story?sid=1734567890123456789",
+            id="long-number",
+        ),
         pytest.param(
             "https://ex.org/reset?token=abc123def456",
             "https://ex.org/reset?token=abc123def456",
@@ -187,6 +221,37 @@ def test_a_move_to_an_address_with_a_session_id_suggests_it_without() -> None:
     assert [obs.outcome for obs in seen] == [Outcome.REDIRECTED_PERMANENT] * 3
     assert [obs.suggested_url for obs in seen] == [moved] * 3
     assert kinds(changes)[1:] == [[], []]
+
+
+def test_a_move_to_an_address_whose_session_key_names_content_keeps_it() -> None:
+    """`session=keynote-2026-day1` is the programme's session, not the visitor's: the
+    address to write into the catalog keeps it."""
+    url = "https://conf.example.org/keynote"
+    target = "https://conf.example.org/program?session=keynote-2026-day1"
+
+    def site(request: httpx.Request, night: int) -> httpx.Response:
+        if request.url.path == "/keynote":
+            return httpx.Response(301, headers={"Location": target})
+        return httpx.Response(200, html=PAGE)
+
+    (seen,), _ = nights(url, site, 1)
+    assert seen.outcome is Outcome.REDIRECTED_PERMANENT
+    assert seen.final_url == target
+    assert seen.suggested_url == target
+
+
+def test_a_move_between_documents_whose_ids_are_named_sid_is_a_move() -> None:
+    old = "https://pubs.example.org/view?sid=2019JB017123456789"
+    new = "https://pubs.example.org/view?sid=2021JB019987654321"
+
+    def site(request: httpx.Request, night: int) -> httpx.Response:
+        if str(request.url) == old:
+            return httpx.Response(301, headers={"Location": new})
+        return httpx.Response(200, html=PAGE)
+
+    (seen,), _ = nights(old, site, 1)
+    assert seen.outcome is Outcome.REDIRECTED_PERMANENT
+    assert seen.suggested_url == new
 
 
 # --- 2. temporary redirects with a fresh token, or that come and go ------------------------------
@@ -293,6 +358,68 @@ def test_a_temporary_redirect_that_now_leads_elsewhere_is_news() -> None:
         "old": "https://site.example.org/toolkit-2025",
         "new": "https://site.example.org/toolkit-2026",
     }
+
+
+def test_a_temporary_redirect_to_another_site_is_news_when_it_comes_and_goes() -> None:
+    """A working link that starts 302-redirecting to another site (a lapsed campaign's
+    casino) may no longer lead to the resource: "Now redirects" there, and back, is news."""
+    url = "https://toolkit.example.org/protocol"
+
+    def site(request: httpx.Request, night: int) -> httpx.Response:
+        if request.url.host == "toolkit.example.org":
+            if night in (2, 3):
+                return httpx.Response(302, headers={"location": CASINO})
+            return httpx.Response(200, html=PAGE)
+        return httpx.Response(200, html=CASINO_PAGE)
+
+    seen, changes = nights(url, site, 5)
+    assert [obs.outcome for obs in seen] == [Outcome.OK] * 5
+    made = kinds(changes)
+    assert made[:2] == [[], []]
+    assert {"redirect_changed", "final_url_changed"} <= set(made[2])
+    assert made[3] == []
+    assert {"redirect_changed", "final_url_changed"} <= set(made[4])
+
+
+def test_a_temporary_redirect_to_another_site_on_a_head_night_is_news() -> None:
+    """On nights whose fingerprint is not due only a HEAD is sent: no content or title
+    change can tell, so the redirect's events are all the curator would see."""
+    url = "https://toolkit.example.org/protocol"
+
+    def site(request: httpx.Request, night: int) -> httpx.Response:
+        if request.url.host == "toolkit.example.org":
+            if night >= 1:
+                return httpx.Response(302, headers={"location": CASINO})
+            return httpx.Response(200, html=PAGE)
+        if request.method == "HEAD":  # a dynamic page: no validators, no length
+            return httpx.Response(200, headers={"content-type": "text/html; charset=utf-8"})
+        return httpx.Response(200, html=CASINO_PAGE)
+
+    state, previous = LinkState(), None
+    for night in range(2):
+        target = Target(url=url, host=host_of(url), previous=previous, fingerprint_due=night == 0)
+        (obs,) = asyncio.run(
+            check_targets(
+                [target],
+                SETTINGS,
+                transport=httpx.MockTransport(functools.partial(_tonight, site, night)),
+                resolver=_resolve,
+                sleep=_no_sleep,
+                clock=functools.partial(_night_time, night),
+            )
+        )
+        state, made = apply_observation(state, obs, HEALTH, now=obs.checked_at)
+        previous = Previous(
+            fingerprint=state.fingerprint,
+            fingerprinted_at=state.fingerprinted_at,
+            outcome=obs.outcome,
+            content_type=state.content_type,
+            content_length=state.content_length,
+            final_url=obs.final_url,
+            title=state.title,
+        )
+    assert obs.methods == ("HEAD",)
+    assert {"redirect_changed", "final_url_changed"} <= {c.kind for c in made}
 
 
 # --- 3. a redirect back to the page itself ---------------------------------------------------

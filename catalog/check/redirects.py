@@ -112,8 +112,16 @@ _SESSION_PREFIXES = ("utm_",)
 #: Keys that name a session on some sites and content on others (`?sid=42`, a story id):
 #: volatile only with a value that looks made up (`_MADE_UP`).
 _MAYBE_SESSION_KEYS = frozenset({"sid", "session", "s_id"})
-#: A value no person chose: 16 or more letters, digits, "-" or "_", digits among them.
-_MADE_UP = re.compile(r"(?=[^=]*\d)[A-Za-z0-9_-]{16,}")
+#: A value no person chose: 16 or more hex digits, letters and digits among them (a long
+#: number is a document's or a story's id), or a base64-like run of 20 or more that mixes
+#: lower case, upper case and digits with no word separator. Readable ids stay content
+#: (`session=keynote-2026-day1`, `CS101-2026-SPRING`), and so do all-caps document ids
+#: (`sid=2019JB017123456789`): dropped, a 301 from one document to another compared as no
+#: move, and `accept-redirect` would have written the address without them.
+_MADE_UP = re.compile(
+    r"(?=[^=]*\d)(?=[^=]*[a-fA-F])[0-9a-fA-F]{16,}"
+    r"|(?=[^=%]*[a-z])(?=[^=%]*[A-Z])(?=[^=%]*\d)[A-Za-z0-9]{20,}(?:=|%3[dD]){0,2}"
+)
 #: ";jsessionid=..." path parameters (Java) and "/(S(...))" segments (ASP.NET cookieless).
 _SESSION_PATH = re.compile(r";jsessionid=[^/?#;]*|/\((?:[A-Z]\([^()/]*\))+\)(?=/)", re.IGNORECASE)
 
