@@ -485,6 +485,18 @@ def test_a_page_that_stops_part_way_is_said_to_have_stopped(web: FixtureWeb) -> 
     ), obs.reason
 
 
+def test_a_page_that_stops_part_way_is_cut_at_the_read_timeout_not_the_answer_wait(
+    web: FixtureWeb,
+) -> None:
+    # A GET waits for its answer to begin as long as the deadline allows; once it began,
+    # its body may go quiet for `read_timeout` only, as before.
+    settings = replace(FAST, read_timeout=0.3, max_attempts=1)
+    obs, elapsed = timed_check(web.url("/stall-body"), settings=settings)
+    assert obs.outcome is Outcome.TIMEOUT
+    assert obs.reason.endswith("the server stopped sending data before the answer was complete.")
+    assert elapsed < FAST.total_timeout / 2
+
+
 def check_both(urls: list[str], settings: CheckSettings) -> list[Observation]:
     targets = [Target(url=u, host=host_of(u), resource_ids=(f"r{n}",)) for n, u in enumerate(urls)]
     return asyncio.run(check_targets(targets, settings))
