@@ -147,6 +147,9 @@ class CheckSettings:
     #: negotiates languages from serving a different page (and fingerprint) night to night.
     accept_language: str = "en-US,en;q=0.9"
     connect_timeout: float = 10.0
+    #: Seconds a HEAD (or a request outside a URL's deadline) waits for its answer to
+    #: begin, and a begun answer may go quiet; a GET waits for its answer to begin as long
+    #: as `total_timeout` allows (`fetch.Fetcher.answer_wait`).
     read_timeout: float = 15.0
     #: Hard deadline for one URL, all attempts and redirects included.
     total_timeout: float = 45.0

@@ -8,9 +8,13 @@ observation carries. Timeouts are small so the whole module runs in seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
 import tracemalloc
+from collections.abc import Iterator
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -33,6 +37,7 @@ from tests.fixture_web import (  # noqa: F401 - pytest fixtures
     fresh_web,
     gzip_bomb,
 )
+from tests.local_site import PAGES, Answer, Site, handler_class
 
 CONTACT = "links@fixture.example"
 FAST = replace(
@@ -481,6 +486,18 @@ def test_a_page_that_stops_part_way_is_said_to_have_stopped(web: FixtureWeb) -> 
     ), obs.reason
 
 
+def test_a_page_that_stops_part_way_is_cut_at_the_read_timeout_not_the_answer_wait(
+    web: FixtureWeb,
+) -> None:
+    # A GET waits for its answer to begin as long as the deadline allows; once it began,
+    # its body may go quiet for `read_timeout` only, as before.
+    settings = replace(FAST, read_timeout=0.3, max_attempts=1)
+    obs, elapsed = timed_check(web.url("/stall-body"), settings=settings)
+    assert obs.outcome is Outcome.TIMEOUT
+    assert obs.reason.endswith("the server stopped sending data before the answer was complete.")
+    assert elapsed < FAST.total_timeout / 2
+
+
 def check_both(urls: list[str], settings: CheckSettings) -> list[Observation]:
     targets = [Target(url=u, host=host_of(u), resource_ids=(f"r{n}",)) for n, u in enumerate(urls)]
     return asyncio.run(check_targets(targets, settings))
@@ -784,3 +801,95 @@ def test_private_address_is_never_requested(web: FixtureWeb, host: str) -> None:
     obs = check(web.url("/ok", host=host), replace(FAST, allow_private=False))
     assert obs.outcome is Outcome.PRIVATE_ADDRESS
     assert web.total_requests == 0
+
+
+# --- a slow night: a server that answers late, but within the URL's deadline ------------------
+
+#: `FAST` near the ratios of the defaults (a 45 s deadline, 15 s a HEAD waits): a URL has
+#: 4 s, a HEAD waits 1 s for its answer (a second more than 3:1, for a loaded machine).
+SLOW_NIGHT = replace(FAST, read_timeout=1.0, total_timeout=4.0)
+
+
+class Quiet(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # the client left before the late answer: what these tests are about
+
+
+@contextlib.contextmanager
+def late_site(head_delay: float | None, get_delay: float) -> Iterator[Site]:
+    """/report.html on 127.0.0.1, whose server answers HEAD after `head_delay` s (None:
+    not before the test ends) and GET after `get_delay` s; `hits` counts its requests."""
+    site = Site(base="")
+    gone = threading.Event()
+
+    def answer(request: BaseHTTPRequestHandler) -> Answer:
+        if request.path != "/report.html":
+            return PAGES["/missing"]  # the soft-404 probe's
+        site.hits[request.command] += 1
+        delay = head_delay if request.command == "HEAD" else get_delay
+        gone.wait(SLOW_NIGHT.total_timeout * 3 if delay is None else delay)
+        return PAGES["/report.html"]
+
+    server = Quiet(("127.0.0.1", 0), handler_class(answer))
+    site.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site
+    finally:
+        gone.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("fingerprint_due", [False, True])
+def test_a_page_that_answers_late_but_within_the_deadline_is_judged_on_its_answer(
+    fingerprint_due: bool,
+) -> None:
+    """The r2 night: a page took 18 s to answer (a person waits for it), well within the
+    URL's 45 s. The HEAD's 15 s ran out, the GET sent after it had 15 s too, and its retry
+    ran into the deadline: "timeout", news of a break, "recovered" the next night, and
+    `--strict` failed the run. A HEAD that got no answer sends the GET with the rest of
+    the URL's time; a GET alone waits for its answer as long as the deadline allows."""
+    with late_site(head_delay=1.2, get_delay=1.2) as site:
+        obs, elapsed = timed_check(
+            site.url("/report.html"), settings=SLOW_NIGHT, fingerprint_due=fingerprint_due
+        )
+    assert (obs.outcome, obs.title) == (Outcome.OK, "Annual Report"), obs.reason
+    assert obs.retries == 0
+    assert site.hits["GET"] == 1
+    assert elapsed < SLOW_NIGHT.total_timeout
+
+
+def test_a_server_that_never_answers_a_head_still_gets_its_get_in_time() -> None:
+    # Servers that hang on HEAD exist: the HEAD waits `read_timeout` for its answer, not the
+    # whole deadline, so that the GET is asked.
+    with late_site(head_delay=None, get_delay=0.0) as site:
+        obs, elapsed = timed_check(
+            site.url("/report.html"), settings=SLOW_NIGHT, fingerprint_due=False
+        )
+    assert (obs.outcome, obs.title) == (Outcome.OK, "Annual Report"), obs.reason
+    assert elapsed < SLOW_NIGHT.read_timeout + SLACK
+
+
+@pytest.mark.parametrize("fingerprint_due", [False, True])
+def test_a_server_that_never_answers_is_a_timeout_no_later_and_with_fewer_requests(
+    fingerprint_due: bool,
+) -> None:
+    """Waiting for an answer as long as the deadline allows takes no longer than before
+    (one GET where the GET and two retries each waited `read_timeout` until the deadline),
+    and no request is sent that could only end at the deadline. The reason says what
+    happened: the server took the request and never began to answer."""
+    with late_site(head_delay=None, get_delay=SLOW_NIGHT.total_timeout * 3) as site:
+        obs, elapsed = timed_check(
+            site.url("/report.html"), settings=SLOW_NIGHT, fingerprint_due=fingerprint_due
+        )
+        hits = dict(site.hits)
+    assert obs.outcome is Outcome.TIMEOUT, obs.reason
+    assert obs.reason.endswith(
+        "GET no answer: the server took the request but did not begin to answer in time."
+    ), obs.reason
+    assert elapsed < SLOW_NIGHT.total_timeout + SLACK
+    assert hits == ({"GET": 1} if fingerprint_due else {"HEAD": 1, "GET": 1})

@@ -80,6 +80,10 @@ Sleep = Callable[[float], Awaitable[None]]
 ERROR_BODY_BYTES = 64 * 1024
 #: ... and for this long at most: bot walls come from CDNs at once.
 ERROR_BODY_SECONDS = 5.0
+#: Seconds before the URL's deadline at which a GET stops waiting for its answer to begin
+#: (`Fetcher.answer_wait`; its connection and request come out of them too): its own
+#: timeout then says what happened ("did not begin to answer"), not the deadline.
+ANSWER_MARGIN = 0.5
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 #: Only what `read_capped` can inflate with a bound.
 ACCEPT_ENCODING = "gzip, deflate"
@@ -115,10 +119,19 @@ class Progress:
     #: (`checker.HTTP_CONNECT_SHARE`); each connect wait comes off it, the first
     #: connection taken lifts it, and once spent no request is sent again (`may_connect`).
     connect_left: float | None = None
+    #: A GET waited for its answer to begin up to `ANSWER_MARGIN` before the deadline
+    #: (`Fetcher.answer_wait`), and none began.
+    waited_out: bool = False
 
     def may_connect(self) -> bool:
         """Whether the check has time left to wait for a connection (`connect_left`)."""
         return self.connect_left is None or self.connect_left > 0
+
+    def may_send(self) -> bool:
+        """Whether another try is worth sending: time is left to connect (`may_connect`),
+        and no request waited for its answer as long as the deadline allowed (`waited_out`):
+        a retry then could only end at the deadline."""
+        return self.may_connect() and not self.waited_out
 
     def pausing(self, seconds: float) -> None:
         """The host's gate is about to hold this URL `seconds` for a pause the host asked
@@ -785,7 +798,7 @@ class Fetcher:
                 sleep=self.sleep,
                 left=progress.left,
                 notes=retries,
-                again=progress.may_connect,
+                again=progress.may_send,
             )
             answer = attempt.answer
             if answer is None:
@@ -859,8 +872,10 @@ class Fetcher:
         await gate.before_request(owner, self.sleep, progress.pausing)
         issuers, endpoint = self.issuers, None
         connect_left, sent_at = progress.connect_left, 0.0
+        wait = self.answer_wait(method, progress, settings)
+        begun = asyncio.get_running_loop().time() if wait is not None else 0.0
         try:
-            request = self._request(method, url, headers, connect_left)
+            request = self._request(method, url, headers, connect_left, wait)
             if jar:  # the stdlib cookie machinery is slow; skip it when there is nothing
                 jar.set_cookie_header(request)
             if issuers is not None and request.url.scheme == "https":
@@ -871,6 +886,10 @@ class Fetcher:
                 sent_at = asyncio.get_running_loop().time()
             response = await self._transmit(request)
         except Exception as exc:
+            if wait is not None and isinstance(exc, httpx.ReadTimeout):
+                # No answer began in all the time there was (not a timeout of another's).
+                waited = asyncio.get_running_loop().time() - begun
+                progress.waited_out = waited >= wait
             if connect_left is not None:
                 if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
                     waited = asyncio.get_running_loop().time() - sent_at if sent_at else 0.0
@@ -927,11 +946,39 @@ class Fetcher:
             with contextlib.suppress(Exception):
                 await response.aclose()
 
+    def answer_wait(self, method: str, progress: Progress, settings: CheckSettings) -> float | None:
+        """Seconds a GET waits for its answer to begin when the URL's deadline leaves it more
+        than `read_timeout`: up to `ANSWER_MARGIN` before the deadline. None: the client's
+        `read_timeout`, as for a HEAD, a request outside a URL's deadline (a probe, an
+        issuer) or one sent with less time left (the deadline ends it then, as ever).
+
+        A page that took 18 s to answer one night, well within the URL's 45 s (a person
+        waits and sees it), was a timeout: the HEAD's 15 s ran out, the GET after it had
+        15 s too, its retry ran into the deadline, and the link "started failing" for a
+        night. Now the GET waits the 30 s left. A server that never answers is a timeout
+        at the deadline as before, with one GET instead of three. A HEAD still waits
+        `read_timeout`: servers that never answer HEAD exist, and the GET after it needs
+        the rest of the URL's time. The wait ends before the deadline so that the request's
+        own timeout says what the server did ("did not begin to answer")."""
+        left = progress.left()
+        if method == "HEAD" or left is None:
+            return None
+        wait = left - ANSWER_MARGIN
+        return wait if wait > settings.read_timeout else None
+
     def _request(
-        self, method: str, url: str, headers: dict[str, str], connect_left: float | None = None
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        connect_left: float | None = None,
+        answer: float | None = None,
     ) -> httpx.Request:
         """The request `client.build_request(method, url, headers=headers)` makes, with a
-        connect timeout of `connect_left` seconds when that is shorter than the client's.
+        connect timeout of `connect_left` seconds when that is shorter than the client's,
+        and, when given, `answer` seconds to wait for the answer to begin (`answer_wait`;
+        the run's transport reads it, `transport.AiohttpPool`; `read` stays the longest a
+        begun answer may go quiet).
 
         Built directly: the client's version parses the URL twice, merges empty query
         parameters and consults its cookie jar, which the client must never use (each
@@ -954,6 +1001,8 @@ class Fetcher:
         if connect_left is not None and connect_left < (timeout.get("connect") or math.inf):
             # Never 0: aiohttp waits for ever on a connect timeout of 0 (`may_connect`).
             timeout = {**timeout, "connect": max(connect_left, 0.001)}
+        if answer is not None:
+            timeout = {**timeout, "answer": answer}
         request = httpx.Request(
             method, parsed, headers=merged, stream=_NO_BODY, extensions={"timeout": timeout}
         )

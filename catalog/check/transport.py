@@ -108,6 +108,9 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         if session is None:
             session = self._session = self._open()
         timeout = request.extensions.get("timeout", {})
+        # "answer": how long to wait for the answer to begin, when not `read` (`fetch.
+        # Fetcher.answer_wait`); `read` is the longest a begun answer may then go quiet.
+        read, answer = timeout.get("read"), timeout.get("answer", timeout.get("read"))
         if self._dropped:  # the retry of a request dropped unanswered goes on a new connection
             sent = (request.method, str(request.url))
             if sent in self._dropped:
@@ -122,7 +125,7 @@ class AiohttpPool(httpx.AsyncBaseTransport):
                 data=request.content or None,
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=timeout.get("connect"), sock_read=timeout.get("read")
+                    total=None, sock_connect=timeout.get("connect"), sock_read=answer
                 ),
             )
         except _FAILURES as exc:
@@ -132,6 +135,8 @@ class AiohttpPool(httpx.AsyncBaseTransport):
                 self._epoch.now += 1
                 self._dropped.add((request.method, str(request.url)))
             raise _as_httpx(exc) from _cause(exc)
+        if answer != read:
+            _quiet_body(response, read)
         extensions: dict[str, object] = {
             "http_version": b"HTTP/%d.%d" % tuple(response.version or (1, 1))
         }
@@ -184,6 +189,23 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+
+def _quiet_body(response: aiohttp.ClientResponse, read: float | None) -> None:
+    """Hold the rest of `response`'s body to `read` seconds of quiet, from now and its
+    later bytes, after a wait of another length for its head (aiohttp 3.14.5's timer).
+
+    Only while the body is still coming: its end stops the timer (`on_eof`), and one
+    started after that end fired later on the idle connection and failed the next request
+    on it. Nor while reading is paused (our reader is behind): the pause stopped the timer
+    and its end starts it again; one started meanwhile fired on a body that was coming."""
+    connection, content = response.connection, response.content
+    protocol = connection.protocol if connection is not None else None
+    if protocol is None or content.is_eof():
+        return  # read whole already, or none to read (HEAD, 204, 304)
+    protocol.read_timeout = read
+    if not (protocol._reading_paused or protocol._buffer_paused):
+        protocol.start_timeout()
 
 
 class _Epoch:
