@@ -35,7 +35,7 @@ from catalog.queries import (
     ResourceRow,
     RunInfo,
 )
-from catalog.store import ResourceHistory
+from catalog.store import DecisionRecord, ResourceHistory
 from catalog.urls import without_password
 from reports.changes import changes_since
 from reports.context import (
@@ -440,6 +440,7 @@ def resource_pages(
     now: datetime,
     shard: tuple[int, int] = (0, 1),
     entry_history: Callable[[ResourceRow], ResourceHistory] | None = None,
+    decisions: Mapping[int, Sequence[DecisionRecord]] | None = None,
 ) -> Iterator[ResourcePage]:
     """A page per active resource, following `history` (streamed by link id) as it comes.
 
@@ -448,7 +449,11 @@ def resource_pages(
     history `linkhealth resource` reads (`catalog.store.resource_history`), for the few
     entries whose URL was changed in `events_by_resource`: their page tells the checks of
     the URL they had, and of their new one only their own, not its link's whole history.
+    `decisions`: the curators' decisions by resource pk (`catalog.store.decisions_by_resource`,
+    read with the same shard), shown on every page that has some; those entries' histories
+    bring their own.
     """
+    decided = decisions or {}
     part, parts = shard
     form = CommandForm(_ambiguous_ids(data.resources), ctx.command_options)
     rows_by_link: dict[int | None, list[tuple[ResourceRow, Row]]] = defaultdict(list)
@@ -476,7 +481,8 @@ def resource_pages(
                 else None
             )
             shown = observations[:HISTORY_PER_RESOURCE]
-            yield ResourcePage(row, history_items(shown, events, now), older)
+            items = history_items(shown, events, now, decisions=decided.get(source.pk, ()))
+            yield ResourcePage(row, items, older)
 
     for seen_link, observations in history:
         yield from pages(seen_link, observations)
