@@ -381,18 +381,29 @@ def _report_rows(
     if checks is None:
         rows = rows if isinstance(rows, Sequence) else list(rows)
         checks = checks_since(session, [r["link_id"] for r in rows if r["link_id"]])
-    resources = [_resource_row(r, checks.get(r["link_id"], 0)) for r in rows]
-    resources = _with_own_checks(session, resources)
+    resources: list[ResourceRow] = []
+    # Those edited since their link's state began: whether one of them took its URL after
+    # that is read for them alone (`updated_at` moves with every curator's change).
+    edited: list[int] = []
+    for r in rows:
+        start = r["problem_start"]
+        if start is not None and as_utc(r["entry_updated_at"]) > as_utc(start):
+            edited.append(len(resources))
+        resources.append(_resource_row(r, checks.get(r["link_id"], 0)))
+    resources = _with_own_checks(session, resources, edited)
     return _with_moved_to(session, _with_lapses(session, _with_deciders(session, resources)))
 
 
-def _with_own_checks(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
+def _with_own_checks(
+    session: Session, resources: list[ResourceRow], edited: Sequence[int]
+) -> list[ResourceRow]:
     """`resources`, each entry that took its URL (an edit, or put back with another URL)
     after its link's current state began with its own checks of that URL (`own_checks`,
     `own_since`). The URL was another entry's before, and its earlier checks were that
     entry's: the row said "Broken since three weeks ago, 21 checks" of an entry edited
-    yesterday, whose page (`linkhealth resource`'s history) lists one check of it."""
-    index = {r.pk: i for i, r in enumerate(resources) if r.link_id is not None and r.since}
+    yesterday, whose page (`linkhealth resource`'s history) lists one check of it.
+    `edited`: the indexes of those to look at, the rest had their URL since before."""
+    index = {resources[i].pk: i for i in edited if resources[i].link_id is not None}
     taken: dict[int, datetime] = {}
     pks = list(index)
     for start in range(0, len(pks), 1000):  # bound the IN list
@@ -1176,6 +1187,7 @@ def _active_resources() -> Select[Any]:
             Link.content_length,
             Link.consecutive_failures,
             PROBLEM_START.label("problem_start"),
+            Resource.updated_at.label("entry_updated_at"),
             Link.last_checked_at,
             latest.suggested_url,
             latest.elapsed_ms,
