@@ -135,6 +135,12 @@ class ResourceRow:
     last_checked_at: datetime | None
     #: Checks of the link since `since` (network-down checks excluded).
     checks_since: int = 0
+    #: Of an entry that took its URL after `since` (another entry's address before): its
+    #: own checks of it, which its row counts (`_with_own_checks`), and the first of them
+    #: (None: none yet). `since` and the counts above stay the address's, which its fix
+    #: and news tell. None for the others: the link's story is theirs.
+    own_checks: int | None = None
+    own_since: datetime | None = None
     #: When a link without an outcome was last tried: every try so far found our own
     #: network down, so it learned nothing and the link counts as never checked.
     last_tried_at: datetime | None = None
@@ -375,8 +381,73 @@ def _report_rows(
     if checks is None:
         rows = rows if isinstance(rows, Sequence) else list(rows)
         checks = checks_since(session, [r["link_id"] for r in rows if r["link_id"]])
-    resources = [_resource_row(r, checks.get(r["link_id"], 0)) for r in rows]
+    resources: list[ResourceRow] = []
+    # Those edited since their link's state began: whether one of them took its URL after
+    # that is read for them alone (`updated_at` moves with every curator's change).
+    edited: list[int] = []
+    for r in rows:
+        start = r["problem_start"]
+        if start is not None and as_utc(r["entry_updated_at"]) > as_utc(start):
+            edited.append(len(resources))
+        resources.append(_resource_row(r, checks.get(r["link_id"], 0)))
+    resources = _with_own_checks(session, resources, edited)
     return _with_moved_to(session, _with_lapses(session, _with_deciders(session, resources)))
+
+
+def _with_own_checks(
+    session: Session, resources: list[ResourceRow], edited: Sequence[int]
+) -> list[ResourceRow]:
+    """`resources`, each entry that took its URL (an edit, or put back with another URL)
+    after its link's current state began with its own checks of that URL (`own_checks`,
+    `own_since`). The URL was another entry's before, and its earlier checks were that
+    entry's: the row said "Broken since three weeks ago, 21 checks" of an entry edited
+    yesterday, whose page (`linkhealth resource`'s history) lists one check of it.
+    `edited`: the indexes of those to look at, the rest had their URL since before."""
+    index = {resources[i].pk: i for i in edited if resources[i].link_id is not None}
+    taken: dict[int, datetime] = {}
+    pks = list(index)
+    for start in range(0, len(pks), 1000):  # bound the IN list
+        query = (
+            select(Event.resource_id, Event.at, Event.details)
+            .join(Resource, Resource.id == Event.resource_id)
+            .where(
+                Event.resource_id.in_(pks[start : start + 1000]),
+                or_(
+                    Event.kind == "url_edited",
+                    # Not its first addition, the one `added` event of most entries.
+                    and_(Event.kind == "added", Event.at > Resource.created_at),
+                ),
+            )
+            .order_by(Event.at, Event.id)
+        )
+        for pk, at, details in session.execute(query):
+            if "old" in (details or {}) or "old_url" in (details or {}):
+                taken[pk] = as_utc(at)  # later ones win
+    late = {
+        pk: at
+        for pk, at in taken.items()
+        if (since := resources[index[pk]].since) is not None and as_utc(since) < at
+    }
+    if not late:
+        return resources
+    links = sorted({resources[index[pk]].link_id or 0 for pk in late})
+    checked: defaultdict[int, list[datetime]] = defaultdict(list)
+    for start in range(0, len(links), 1000):
+        query = select(Observation.link_id, Observation.checked_at).where(
+            Observation.link_id.in_(links[start : start + 1000]),
+            Observation.checked_at >= min(late.values()),
+            # Not counted by `checks_since` either: our network down is no check of a link.
+            Observation.outcome != Outcome.NETWORK_UNAVAILABLE.value,
+        )
+        for link_id, at in session.execute(query):
+            checked[link_id].append(at)
+    for pk, at in late.items():
+        r = resources[index[pk]]
+        own = [c for c in checked.get(r.link_id or 0, ()) if as_utc(c) >= at]
+        resources[index[pk]] = replace(
+            r, own_checks=len(own), own_since=min(own, key=as_utc, default=None)
+        )
+    return resources
 
 
 def _as_dicts(result: Any) -> Iterator[dict[str, Any]]:
@@ -1157,6 +1228,7 @@ def _active_resources() -> Select[Any]:
             Link.content_length,
             Link.consecutive_failures,
             PROBLEM_START.label("problem_start"),
+            Resource.updated_at.label("entry_updated_at"),
             Link.last_checked_at,
             latest.suggested_url,
             latest.elapsed_ms,

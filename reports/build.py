@@ -35,7 +35,7 @@ from catalog.queries import (
     ResourceRow,
     RunInfo,
 )
-from catalog.store import ResourceHistory
+from catalog.store import DecisionRecord, ResourceHistory
 from catalog.urls import without_password
 from reports.changes import changes_since
 from reports.context import (
@@ -440,6 +440,7 @@ def resource_pages(
     now: datetime,
     shard: tuple[int, int] = (0, 1),
     entry_history: Callable[[ResourceRow], ResourceHistory] | None = None,
+    decisions: Mapping[int, Sequence[DecisionRecord]] | None = None,
 ) -> Iterator[ResourcePage]:
     """A page per active resource, following `history` (streamed by link id) as it comes.
 
@@ -448,7 +449,11 @@ def resource_pages(
     history `linkhealth resource` reads (`catalog.store.resource_history`), for the few
     entries whose URL was changed in `events_by_resource`: their page tells the checks of
     the URL they had, and of their new one only their own, not its link's whole history.
+    `decisions`: the curators' decisions by resource pk (`catalog.store.decisions_by_resource`,
+    read with the same shard), shown on every page that has some; those entries' histories
+    bring their own.
     """
+    decided = decisions or {}
     part, parts = shard
     form = CommandForm(_ambiguous_ids(data.resources), ctx.command_options)
     rows_by_link: dict[int | None, list[tuple[ResourceRow, Row]]] = defaultdict(list)
@@ -461,9 +466,8 @@ def resource_pages(
     ) -> Iterator[ResourcePage]:
         for source, row in rows_by_link.pop(link_id, ()):
             events = [*events_by_resource.get(source.pk, ())]
-            taken_at = url_taken_at(events) if entry_history is not None else None
-            if entry_history is not None and taken_at is not None:
-                yield _moved_page(source, row, entry_history(source), taken_at, now, form)
+            if entry_history is not None and url_taken_at(events) is not None:
+                yield _moved_page(source, row, entry_history(source), now, form)
                 continue
             if link_id is not None:
                 events.extend(events_by_link.get(link_id, ()))
@@ -476,7 +480,8 @@ def resource_pages(
                 else None
             )
             shown = observations[:HISTORY_PER_RESOURCE]
-            yield ResourcePage(row, history_items(shown, events, now), older)
+            items = history_items(shown, events, now, decisions=decided.get(source.pk, ()))
+            yield ResourcePage(row, items, older)
 
     for seen_link, observations in history:
         yield from pages(seen_link, observations)
@@ -485,20 +490,12 @@ def resource_pages(
 
 
 def _moved_page(
-    source: ResourceRow,
-    row: Row,
-    history: ResourceHistory,
-    taken_at: datetime,
-    now: datetime,
-    form: CommandForm,
+    source: ResourceRow, row: Row, history: ResourceHistory, now: datetime, form: CommandForm
 ) -> ResourcePage:
-    """The page of an entry whose URL was changed at `taken_at`, from its `history`."""
+    """The page of an entry whose URL was changed, from its `history`. Its row's "since"
+    and checks are already its own checks of the URL it took (`catalog.queries`), as the
+    index says them."""
     observations, events = entry_rows(history)
-    own = [o.checked_at for o in observations if o.link_id == source.link_id]
-    if source.since is not None and source.since < taken_at:
-        # The link's state began before the entry took it (another entry's URL): "since"
-        # and its checks are the entry's own checks of it.
-        row = replace(row, since=when(min(own), now) if own else None, checks=len(own))
     older = (
         command("resource", source, "--limit", str(HISTORY_LISTED), form=form)
         if len(observations) > HISTORY_PER_RESOURCE
@@ -648,6 +645,9 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         final = None
     reason = r.reason if r.reason != label else None
     fix, command, needs_input = _fix(r, priority, form)
+    # Since when and in how many checks: the entry's own, of an address another entry had
+    # first (its page lists those); its fix tells the address's story.
+    since = r.since if r.own_checks is None else r.own_since
     snoozed = when(r.snoozed_until, now) if r.snoozed_until and r.snoozed_until > now else None
     if priority is Priority.DRIFT and r.drift_reason:
         seen = r.drift_reason
@@ -679,9 +679,9 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         final_href=safe_href(final),
         suggested_url=suggested,
         suggested_href=safe_href(suggested),
-        since=when(r.since, now) if r.since else None,
+        since=when(since, now) if since else None,
         failing_checks=r.failing_checks,
-        checks=max(r.failing_checks, r.checks_since),
+        checks=max(r.failing_checks, r.checks_since) if r.own_checks is None else r.own_checks,
         last_checked=when(r.last_checked_at, now) if r.last_checked_at else None,
         last_tried=when(r.last_tried_at, now) if r.last_tried_at else None,
         elapsed_ms=r.elapsed_ms,

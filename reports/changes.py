@@ -81,8 +81,13 @@ def changes_since(
     by_link: dict[int, list[Row]] = defaultdict(list)
     by_pk: dict[int, Row] = {}
     pk_of: dict[int, int] = {}  # id(row) -> its resource's pk
+    # Since when the address failed, of the entries whose row counts only their own checks
+    # of it (taken after it began to fail: `ResourceRow.own_checks`).
+    address_since: dict[int, datetime] = {}
     for source, row in zip(data.resources, rows, strict=True):
         by_pk[source.pk] = row
+        if source.own_checks is not None and source.since is not None:
+            address_since[source.pk] = source.since
         pk_of[id(row)] = source.pk
         if source.link_id is not None:
             by_link[source.link_id].append(row)
@@ -269,7 +274,7 @@ def changes_since(
                     quoted=quoted,
                 )
             )
-    _took_failing(sections, took, by_pk, failed_at, now, shared)
+    _took_failing(sections, took, by_pk, failed_at, now, shared, address_since)
     _one_item_each(sections, rows)
     previous = data.previous_run
     return Changes(
@@ -333,17 +338,21 @@ def _took_failing(
     failed_at: Mapping[int | None, list[int]],
     now: datetime,
     shared: Collection[str],
+    address_since: Mapping[int, datetime],
 ) -> None:
     """News of an entry that took a link already failing (its URL edited back to an
     address known broken, or added with one): no check of the window failed it anew, so
-    no state news tells the curator that the entry, fine the night before, now fails."""
+    no state news tells the curator that the entry, fine the night before, now fails.
+    `address_since`: since when the address fails, where the entry's row counts its own
+    checks of it only (from a later moment)."""
     for pk, event in took.items():
         row = by_pk.get(pk)
         if row is None or row.state not in _FAILING_STATES or row.priority is None:
             continue
         if any(i > event.id for i in failed_at.get(event.link_id, ())):
             continue  # its failure anew since is told by its state news
-        since = f" (failing since {row.since.date})" if row.since else ""
+        began = when(address_since[pk], now) if pk in address_since else row.since
+        since = f" (failing since {began.date})" if began else ""
         points = "Added with" if event.kind == "added" else "Now points at"
         if row.priority is Priority.BROKEN:
             where, said = (

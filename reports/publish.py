@@ -51,7 +51,7 @@ from catalog.queries import (
 )
 from catalog.settings import Settings
 from catalog.source import catalog_files, load_catalogs
-from catalog.store import ResourceHistory, resource_histories
+from catalog.store import ResourceHistory, decisions_by_resource, resource_histories
 from reports.build import (
     HISTORY_LISTED,
     HISTORY_PER_RESOURCE,
@@ -532,6 +532,7 @@ class _HistoryPages:
                 _moved_in_page_order(self.data, by_resource, part, self.since),
                 self.since,
             ),
+            decisions=decisions_by_resource(self.engine, since=self.since, shard=part),
         )
 
     def after_fork(self) -> None:

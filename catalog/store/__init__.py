@@ -61,6 +61,7 @@ from catalog.store._observations import (
 from catalog.store._reads import (
     RunVerdict,
     content_changed,
+    decisions_by_resource,
     find_resource,
     fingerprints_to_compare,
     oldest_check,
@@ -178,6 +179,7 @@ __all__ = [
     "collection_ids",
     "content_changed",
     "copy_holder",
+    "decisions_by_resource",
     "decisions_for",
     "drifted_in_run",
     "ensure_links",
