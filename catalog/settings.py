@@ -448,9 +448,11 @@ def find_config(path: str | Path | None = None, *, use_env: bool = True) -> Path
 def load_settings(config: str | Path | None = None, *, use_env: bool = True) -> Settings:
     """Defaults, then the config file, then environment variables (`use_env`; without,
     what a shell that sets none of them reads)."""
+    env_db = (os.environ.get("LINKHEALTH_DATABASE_URL") or None) if use_env else None
+    if env_db is not None:  # before anything could record a refusal in it
+        refuse_unusable_database_url(env_db, "LINKHEALTH_DATABASE_URL")
     path = find_config(config, use_env=use_env)
     settings = Settings()
-    env_db = (os.environ.get("LINKHEALTH_DATABASE_URL") or None) if use_env else None
     named: str | None = None  # the file's database_url
     if path is not None:
         try:
@@ -670,6 +672,35 @@ def _check_database_url(url: str, file: str) -> None:
         raise SettingsFileError(
             file, f"database_url {masked_url(url)!r} is not a database URL", key=key
         ) from None
+    try:
+        refuse_unusable_database_url(url, "database_url")
+    except ConfigError as exc:
+        raise SettingsFileError(file, str(exc), key=key) from None
+
+
+def refuse_unusable_database_url(url: str, origin: str) -> None:
+    """A `ConfigError` (exit 2) naming `origin` (--db, --to, LINKHEALTH_DATABASE_URL,
+    database_url) for a URL that is no database URL, or a SQLite one naming no file:
+    `sqlite://` and `sqlite:///` (what "sqlite:///$UNSET" becomes) are an in-memory
+    database, so a sync said "1 added" and a `db copy` said "Copied" with nothing kept."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from catalog.db import masked_url
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        raise ConfigError(
+            f"{origin} {masked_url(url)!r} is not a database URL ({exc}); write it as "
+            "sqlite:///FILE or postgresql+psycopg://USER:PASSWORD@HOST/DB"
+        ) from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise ConfigError(
+            f"{origin} {url!r} names no database file: SQLite would keep everything in "
+            "memory and lose it when the command ends (an unset variable in "
+            "sqlite:///$FILE?); name the file, e.g. sqlite:///var/linkhealth.db"
+        )
 
 
 def _resolve_sqlite(url: str, base: Path) -> str:

@@ -132,10 +132,21 @@ CatalogOpt = Annotated[
         "Default: from linkhealth.toml, else the bundled toolkit.",
     ),
 ]
+def _db_option(value: str | None) -> str | None:
+    """--db refused as usage (exit 2) when it is no database URL or names no SQLite file
+    (`sqlite:///$UNSET`): before any command opens it, or records a refusal in it."""
+    from catalog.settings import refuse_unusable_database_url
+
+    if value is not None:
+        refuse_unusable_database_url(value, "--db")
+    return value
+
+
 DbOpt = Annotated[
     str | None,
     typer.Option(
         "--db",
+        callback=_db_option,
         help="SQLAlchemy database URL. Default: LINKHEALTH_DATABASE_URL, linkhealth.toml, "
         "else sqlite:///var/linkhealth.db.",
     ),
@@ -847,6 +858,7 @@ def db_copy(
         str | None,
         typer.Option(
             "--db",
+            callback=_db_option,
             help="SQLAlchemy URL of the database to copy FROM, e.g. "
             "sqlite:///var/linkhealth.db. Default: LINKHEALTH_DATABASE_URL, linkhealth.toml, "
             "else sqlite:///var/linkhealth.db (after a move, the first two may already name "
@@ -867,6 +879,7 @@ def db_copy(
 
     from catalog.clock import utcnow
     from catalog.db import existing_database, masked_url, open_engine, shown_url
+    from catalog.settings import refuse_unusable_database_url
     from catalog.transfer import copy_database
 
     try:  # a mistyped --to is bad usage (exit 2), not a database that cannot be opened
@@ -876,6 +889,7 @@ def db_copy(
             f"--to {masked_url(to)!r} is not a database URL; write it as "
             "postgresql+psycopg://USER:PASSWORD@HOST/DB (or sqlite:///FILE)"
         ) from exc
+    refuse_unusable_database_url(to, "--to")  # sqlite:///$UNSET: a copy kept nowhere
     settings = _settings(config, db, None)
     origin = (
         "from --db"
