@@ -1340,6 +1340,15 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
             bad("wrong_type", name, f"{name!r} is {_kind(value)}, not text; put it in quotes")
         elif name == "id" and (_SPACE.search(value) or invisible_characters(value)):
             bad("wrong_type", name, _spaced_id(value))
+        elif name == "id" and "/" in value:
+            # Commands take KEY/ID (`resource toolkit/a`): an id `toolkit/a` in another
+            # collection took that address over, acting on the wrong entry.
+            bad(
+                "wrong_type",
+                name,
+                f"the id {value!r} contains '/', which commands read as KEY/ID (a "
+                f"collection's key, then an id): write {value.replace('/', '-')!r} instead",
+            )
         elif name == "id" and len(value) > MAX_ID_LENGTH:
             bad(
                 "unstorable_value",

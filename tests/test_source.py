@@ -334,6 +334,17 @@ def test_an_id_with_spaces_is_refused_and_told_how_to_write_it(
     assert problem.message.endswith(f"write ids without spaces, e.g. {meant!r}")
 
 
+def test_an_id_with_a_slash_is_refused_as_it_would_read_as_key_slash_id(tmp_path: Path) -> None:
+    """`id: good/a` in another collection took over the address `good/a` of the entry `a`
+    of the collection `good`: `resource good/a` showed, and `snooze` snoozed, the wrong one."""
+    path = write(tmp_path, "slash.yaml", GOOD_YAML.replace("id: hotline", "id: good/a"))
+    problem = only_problem(validate_catalog(path))
+    assert (problem.file, problem.line, problem.field) == (str(path), 4, "id")
+    assert "contains '/'" in problem.message and problem.message.endswith("'good-a' instead")
+    csv_file = write(tmp_path, "slash.csv", "id,title,url\ngood/a,A,https://a.org/\n")
+    assert "contains '/'" in only_problem(validate_catalog(csv_file)).message
+
+
 def test_text_tagged_str_loads_as_its_text(tmp_path: Path) -> None:
     """`!!str` is YAML's way of saying "this is text": an id, a text field, a list item."""
     entry = "  notes: !!str yes\n  publisher: !<tag:yaml.org,2002:str> 1984\n  tags: [!!str 2020]\n"
