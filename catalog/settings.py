@@ -53,6 +53,9 @@ DEFAULT_DATABASE_URL = "sqlite:///var/linkhealth.db"
 DEFAULTS_DIR_ENV = "LINKHEALTH_DEFAULTS_DIR"
 DEFAULT_CONFIG_NAME = "linkhealth.toml"
 VERSION = "0.1.0"
+#: The most days any setting or option in days may say (a hundred years): past it a date
+#: computed from it overflowed (`OverflowError` half-way through a sync or a prune).
+MAX_DAYS = 36_500
 
 
 class SettingsFileError(ConfigError):

@@ -25,7 +25,7 @@ from typer.core import TyperGroup
 
 from catalog.errors import ConfigError, LinkhealthError
 from catalog.files import TextReplacement, real_file
-from catalog.settings import Settings, load_settings
+from catalog.settings import MAX_DAYS, Settings, load_settings
 from catalog.text import for_terminal
 
 if TYPE_CHECKING:
@@ -768,6 +768,7 @@ def db_prune(
         typer.Option(
             "--keep-days",
             min=1,
+            max=MAX_DAYS,  # more overflowed the date it keeps from (a traceback)
             help="Keep every observation of the last N days; older ones go, except each "
             "URL's latest, its last working check and its drift history. Events, runs and "
             "decisions are always kept.",
