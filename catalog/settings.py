@@ -421,6 +421,10 @@ def _check_range(value: float, file: str, key: Key) -> None:
     problem = None
     if math.isnan(value):
         problem = f"{what} must be a number, not nan"
+    elif math.isinf(value):  # a date or a wait computed from it overflows mid-run
+        problem = f"{what} must be a finite number, not {value}"
+    elif str(name).endswith("_days") and value > MAX_DAYS:
+        problem = f"{what} must be at most {MAX_DAYS} days (a hundred years), not {value}"
     elif name in _ABOVE_ZERO and value <= 0:
         problem = f"{what} must be more than 0, not {value}"
     elif value < 0:

@@ -148,6 +148,12 @@ def test_zero_is_fine_where_it_means_none(isolated_cwd: Path) -> None:
         ('[check.hosts."a.org"]\nper_host_concurrency = 1.5\n', "must be a whole number"),
         ("[check]\nper_host_rate = 'fast'\n", "check.per_host_rate must be a number, not a string"),
         ("[check]\nper_host_rate = nan\n", "check.per_host_rate must be a number, not nan"),
+        # Passed, then a sync stored the catalog and ended in an OverflowError traceback.
+        ("[health]\nreview_days = inf\n", "health.review_days must be a finite number, not inf"),
+        ("[health]\nunverified_days = 1e9\n", "health.unverified_days must be at most 36500"),
+        ("[health]\nunchanged_days = 36501\n", "health.unchanged_days must be at most 36500"),
+        ("[check]\nfingerprint_max_age_days = inf\n", "must be a finite number, not inf"),
+        ("[check]\nper_host_rate = inf\n", "check.per_host_rate must be a finite number"),
     ],
 )
 def test_a_badly_shaped_value_names_the_file_the_key_and_the_shape_wanted(
