@@ -34,6 +34,7 @@ import math
 import os
 import re
 import tomllib
+from contextlib import suppress
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, time, timedelta
@@ -606,6 +607,7 @@ def _from_mapping(data: Mapping[str, Any], file: str, base: Path) -> Settings:
     )
     _check_allowlist(check.private_allowlist, file)
     health = HealthSettings(**_coerce(HealthSettings, health_data, file, ("health",)))
+    _check_canary_urls(health.canary_urls, file)
     return Settings(**top, check=check, health=health)
 
 
@@ -642,9 +644,45 @@ def _hosts(data: Mapping[str, Any], file: str) -> dict[str, HostPolicy]:
     at: Key = ("check", "hosts")
     hosts = {}
     for host in data:
+        _check_host_name(host, file, (*at, host))
         policy = _coerce(HostPolicy, _table(data, host, file, at), file, (*at, host))
         hosts[host.lower()] = HostPolicy(**policy)
     return hosts
+
+
+def _check_host_name(host: str, file: str, key: Key) -> None:
+    """A host name, as `policy_for` is asked with: a URL or a path there (`"https://www.
+    ojp.gov/"`) was accepted and never applied to any request."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    with suppress(ValueError):
+        ipaddress.IPv6Address(host)  # "::1", as httpx gives an IPv6 literal's host
+        return
+    if host.strip() and not re.search(r"[/\s:@?#\[\]]", host):
+        return
+    named = urlsplit(host if "//" in host else f"//{host}").hostname
+    hint = f": write [check.hosts.{json.dumps(named)}]" if named else ""
+    raise SettingsFileError(
+        file, f"{_dotted(key)}: {host!r} is not a host name (such as www.ojp.gov){hint}", key=key
+    )
+
+
+def _check_canary_urls(urls: tuple[str, ...], file: str) -> None:
+    """Each an http or https address with a host: a bare host name (`www.usa.gov`) was
+    taken, and every run then judged its network by a canary that could never answer."""
+    from urllib.parse import urlsplit
+
+    for index, url in enumerate(urls):
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            continue
+        hint = f"; write 'https://{url}'" if "://" not in url and ":" not in url else ""
+        raise SettingsFileError(
+            file,
+            f"health.canary_urls[{index}]: {url!r} is not an http or https address{hint}",
+            key=("health", "canary_urls", index),
+        )
 
 
 def _without(data: Mapping[str, Any], *names: str) -> dict[str, Any]:

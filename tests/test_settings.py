@@ -154,6 +154,17 @@ def test_zero_is_fine_where_it_means_none(isolated_cwd: Path) -> None:
         ("[health]\nunchanged_days = 36501\n", "health.unchanged_days must be at most 36500"),
         ("[check]\nfingerprint_max_age_days = inf\n", "must be a finite number, not inf"),
         ("[check]\nper_host_rate = inf\n", "check.per_host_rate must be a finite number"),
+        # Accepted, and never applied: a policy is looked up by host name, a canary fetched.
+        (
+            '[check.hosts."https://www.ojp.gov/"]\n',
+            'is not a host name (such as www.ojp.gov): write [check.hosts."www.ojp.gov"]',
+        ),
+        (
+            '[health]\ncanary_urls = ["https://a.org/", "www.usa.gov"]\n',
+            "health.canary_urls[1]: 'www.usa.gov' is not an http or https address; "
+            "write 'https://www.usa.gov'",
+        ),
+        ("[health]\ncanary_urls = ['javascript:x']\n", "'javascript:x' is not an http or https"),
     ],
 )
 def test_a_badly_shaped_value_names_the_file_the_key_and_the_shape_wanted(
