@@ -345,6 +345,33 @@ def test_an_id_with_a_slash_is_refused_as_it_would_read_as_key_slash_id(tmp_path
     assert "contains '/'" in only_problem(validate_catalog(csv_file)).message
 
 
+def _alias_levels(levels: int) -> str:
+    """Anchors of nine aliases of the anchor before, `levels` deep ("billion laughs")."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels):
+        lines.append(f"l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.timeout(30)
+def test_aliases_of_aliases_are_read_once_and_refused_where_they_would_be_stored(
+    tmp_path: Path,
+) -> None:
+    """Nine levels deep, `catalog validate` walked each alias again wherever it appeared:
+    hours. Outside the entries they are read once; in an entry's field, whose values the
+    database keeps written out (387 million), they are refused."""
+    aside = write(tmp_path, "aside.yaml", _alias_levels(9) + GOOD_YAML + "extra: *l8\n")
+    report = validate_catalog(aside)
+    assert not report.problems and not report.warnings
+    assert [r.id for r in load_catalog(aside).resources] == ["hotline"]
+    stored = write(tmp_path, "stored.yaml", _alias_levels(9) + GOOD_YAML + "  more: *l8\n")
+    problem = only_problem(validate_catalog(stored))
+    assert (problem.code, problem.field, problem.line) == ("unstorable_value", "more", 16)
+    assert "YAML aliases that repeat into over 100,000 values" in problem.message
+    small = write(tmp_path, "small.yaml", _alias_levels(3) + GOOD_YAML + "  more: *l2\n")
+    assert not validate_catalog(small).problems  # 819 values: kept as they are
+
+
 def test_text_tagged_str_loads_as_its_text(tmp_path: Path) -> None:
     """`!!str` is YAML's way of saying "this is text": an id, a text field, a list item."""
     entry = "  notes: !!str yes\n  publisher: !<tag:yaml.org,2002:str> 1984\n  tags: [!!str 2020]\n"
