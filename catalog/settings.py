@@ -327,17 +327,22 @@ def _coerce(cls: type, data: Mapping[str, Any], file: str, at: Key) -> dict[str,
     """The settings of one table of the file, each as its field's type."""
     hints = _hints(cls)
     out: dict[str, Any] = {}
-    for key, value in data.items():
+    for key in data:
         if key in _NOT_SETTABLE:
             raise SettingsFileError(
                 file, f"{key} cannot be set in a config file: {_NOT_SETTABLE[key]}", key=(key,)
             )
-        if key not in hints:
-            raise SettingsFileError(
-                file,
-                f"unknown setting {_dotted((*at, key))}; known: {', '.join(sorted(hints))}",
-                key=(*at, key),
-            )
+    # Every misspelt name of the table at once, not one per try.
+    unknown = [key for key in data if key not in hints]
+    if unknown:
+        names = ", ".join(_dotted((*at, key)) for key in unknown)
+        raise SettingsFileError(
+            file,
+            f"unknown setting{'s' if len(unknown) > 1 else ''} {names}; "
+            f"known: {', '.join(sorted(hints))}",
+            key=(*at, unknown[0]),
+        )
+    for key, value in data.items():
         out[key] = _convert(hints[key], value, file, (*at, key))
     return out
 
@@ -464,7 +469,8 @@ def load_settings(config: str | Path | None = None, *, use_env: bool = True) -> 
     named: str | None = None  # the file's database_url
     if path is not None:
         try:
-            text = path.read_text(encoding="utf-8")
+            # (utf-8-sig: a BOM, as Notepad writes one, was "Invalid statement" at 1:1.)
+            text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as exc:
             raise SettingsFileError(path, "not UTF-8 text", database_url=env_db) from exc
         try:

@@ -219,3 +219,16 @@ def test_a_config_that_is_a_folder_says_so(isolated_cwd: Path) -> None:
         load_settings(isolated_cwd / "deploy")
     with pytest.raises(ConfigError, match=r"nope\.toml: config file does not exist"):
         load_settings(isolated_cwd / "nope.toml")
+
+
+def test_a_settings_file_starting_with_a_bom_is_read(isolated_cwd: Path) -> None:
+    """Notepad's byte-order mark was "Invalid statement (line 1, column 1)"."""
+    (isolated_cwd / "linkhealth.toml").write_bytes(b'\xef\xbb\xbfdatabase_url = "sqlite:///b.db"\n')
+    assert load_settings().database_url == f"sqlite:///{(isolated_cwd / 'b.db').resolve()}"
+
+
+def test_every_unknown_setting_of_a_table_is_named_at_once(isolated_cwd: Path) -> None:
+    (isolated_cwd / "linkhealth.toml").write_text("concurency = 3\n[healht]\nx = 1\n")
+    with pytest.raises(ConfigError, match="unknown settings concurency, healht; known: ") as caught:
+        load_settings()
+    assert str(caught.value).startswith(f"{isolated_cwd / 'linkhealth.toml'}:1: ")
