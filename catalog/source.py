@@ -34,6 +34,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.tokens import ScalarToken
 
 from catalog.csv_guard import unguard
@@ -844,6 +845,17 @@ def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_En
             mark.line + 1 if mark is not None else None,
             None,
             f"the YAML cannot be read: {what}; {fix}",
+        )
+        return {}, []
+    except ReaderError as exc:  # a character YAML refuses anywhere: no line, a position
+        line = readable[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+        char = ord(exc.character) if isinstance(exc.character, str) else exc.character
+        what = "a NUL character (\\0)" if char == 0 else f"the control character U+{char:04X}"
+        found.problem(
+            "parse_error",
+            line,
+            None,
+            f"the YAML cannot be read: {what} is not allowed in YAML text; remove it",
         )
         return {}, []
     except (YAMLError, ValueError, RecursionError) as exc:

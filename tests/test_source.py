@@ -1081,3 +1081,14 @@ def test_an_entry_whose_address_is_under_another_name_is_told_to_rename_it(
     text = GOOD_YAML.replace("url: https://humantraffickinghotline.org/", "notes: none")
     problem = only_problem(validate_catalog(write(tmp_path, "d.yaml", text)))
     assert "add the resource's web address" in problem.message
+
+
+@pytest.mark.parametrize(("char", "said"), [("\0", "a NUL character (\\0)"), ("\x07", "U+0007")])
+def test_a_character_yaml_refuses_is_reported_at_its_line(
+    tmp_path: Path, char: str, said: str
+) -> None:
+    """It was "position 56": a count of characters no editor shows."""
+    path = write(tmp_path, "c.yaml", GOOD_YAML.replace("National", f"Nati{char}onal"))
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line) == ("parse_error", 5)
+    assert said in problem.message and "position" not in problem.message
