@@ -34,8 +34,8 @@ import math
 import os
 import re
 import tomllib
-from contextlib import suppress
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, time, timedelta
 from functools import cache

@@ -132,6 +132,8 @@ CatalogOpt = Annotated[
         "Default: from linkhealth.toml, else the bundled toolkit.",
     ),
 ]
+
+
 def _db_option(value: str | None) -> str | None:
     """--db refused as usage (exit 2) when it is no database URL or names no SQLite file
     (`sqlite:///$UNSET`): before any command opens it, or records a refusal in it."""

@@ -756,7 +756,7 @@ def _into(sent: list[list[str]]) -> Callable[[Sequence[str]], bool]:
     ],
 )
 def test_a_snooze_until_a_day_the_month_lacks_says_so(until: str, said: str) -> None:
-    """"does not match the formats '%Y-%m-%d'" of 2030-02-30, which matches it."""
+    """ "does not match the formats '%Y-%m-%d'" of 2030-02-30, which matches it."""
     result = CliRunner().invoke(app, ["snooze", "a", "--until", until, "--reason", "x"])
     assert result.exit_code == 2, result.output
     assert said in result.stderr and "%Y" not in result.stderr
