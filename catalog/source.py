@@ -23,6 +23,7 @@ import itertools
 import math
 import re
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -1301,16 +1302,20 @@ def _resources(entries: Iterable[_Entry], found: _Findings) -> list[Resource]:
         resource = _resource(entry, found)
         rid = entry.values.get("id")
         if isinstance(rid, str) and rid.strip():
-            if rid in first_line:
+            # Two spellings of one text (é composed, or e and a combining accent, as
+            # editors and file systems write it) look the same to whoever types the id.
+            same = unicodedata.normalize("NFC", rid)
+            if same in first_line:
+                spelt = "" if same == rid else " (written with other Unicode code points)"
                 found.problem(
                     "duplicate_id",
                     entry.lines.get("id", entry.line),
                     "id",
-                    f"the id {rid!r} is used twice (also at line {first_line[rid]}); "
+                    f"the id {rid!r} is used twice{spelt} (also at line {first_line[same]}); "
                     "give each resource its own id",
                 )
             else:
-                first_line[rid] = entry.lines.get("id", entry.line)
+                first_line[same] = entry.lines.get("id", entry.line)
         if resource is not None and len(found.problems) == before:
             resources.append(resource)
     return resources

@@ -130,6 +130,15 @@ def test_duplicate_id_names_both_lines() -> None:
     assert "5" in problem.message
 
 
+def test_two_unicode_spellings_of_one_id_are_duplicates(tmp_path: Path) -> None:
+    """'café' composed and decomposed look alike: a curator typing it gets either entry."""
+    second = "- id: cafe\u0301\n  title: Other\n  url: https://example.org/b\n"
+    text = GOOD_YAML.replace("id: hotline", "id: caf\u00e9") + second
+    problem = only_problem(validate_catalog(write(tmp_path, "c.yaml", text)))
+    assert (problem.code, problem.line) == ("duplicate_id", 7)
+    assert "written with other Unicode code points" in problem.message
+
+
 def test_problems_are_listed_in_file_order() -> None:
     lines = [p.line or 0 for p in validate_catalog(BAD_YAML).problems]
     assert lines == sorted(lines)
