@@ -196,6 +196,11 @@ def apply_edits(
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise _unusable(path) from None
+        # Classic Mac line breaks (CR alone): edited as LF, written back as CR; else an
+        # edit added an LF line and dropped the final CR.
+        cr_only = suffix != ".csv" and "\r" in text and "\n" not in text
+        if cr_only:
+            text = text.replace("\r", "\n")
         if suffix == ".csv":
             new_text, changed = _edit_csv(path, text, edits)
         else:
@@ -203,6 +208,8 @@ def apply_edits(
         if not changed or new_text == text:
             return EditResult(path, (), "")
         diff = _diff(path, text, new_text)
+        if cr_only:
+            new_text = new_text.replace("\n", "\r")
         new_data = (_BOM if bom else b"") + new_text.encode("utf-8")
         _replace_checked(path, data, new_data, dry_run)
         if dry_run:

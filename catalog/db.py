@@ -309,6 +309,8 @@ def _sqlite_unusable(error: BaseException | None) -> str | None:
         )
     if primary == _SQLITE_IOERR:
         return f"hit a disk I/O error ({_one_line(error)}); check its file system"
+    if primary == _SQLITE_NOTADB:
+        return _not_a_database(error)
     if primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
         # A damaged page is only met when a query reads it, so the schema check on opening
         # passes and a report or a run's planning ended in a driver traceback.
@@ -317,6 +319,16 @@ def _sqlite_unusable(error: BaseException | None) -> str | None:
             "holds with `sqlite3 FILE .recover | sqlite3 NEW-FILE`"
         )
     return None
+
+
+def _not_a_database(error: sqlite3.Error) -> str:
+    """SQLite's "file is not a database": mostly a path naming some other file (a catalog
+    given as --db), which "damaged, restore it from a backup" sent looking for backups."""
+    return (
+        f"is not a SQLite database ({_one_line(error)}): check the path that --db, "
+        "LINKHEALTH_DATABASE_URL or database_url names (another file, a catalog?); if it "
+        "is the database, its header is damaged: restore it from a backup"
+    )
 
 
 _POINT_ELSEWHERE = (

@@ -117,9 +117,12 @@ def accept_redirect(
     target = store.permanent_redirect_target(engine, resource.link_id) if resource.link_id else None
     if not target:
         choose = ("--collection", resource.collection) if collection else ()
+        # Named KEY/ID, the id is in several collections: the bare id would be refused.
+        named = _name(resource) if not collection and rid != resource.rid else None
         raise LinkhealthError(
             f"{_name(resource)} has no current permanent redirect to accept; "
-            f"`{_hint(settings, 'resource', resource, *choose)}` shows what its link does"
+            f"`{_hint(settings, 'resource', resource, *choose, rid=named)}` shows what its "
+            "link does"
         )
     gone = redirect_soft404(resource.url, target)
     if gone is not None:
@@ -663,10 +666,18 @@ def _moment(value: date | datetime) -> datetime:
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
-def _hint(settings: Settings, name: str, resource: store.ResourceRecord, *args: str) -> str:
+def _hint(
+    settings: Settings,
+    name: str,
+    resource: store.ResourceRecord,
+    *args: str,
+    rid: str | None = None,
+) -> str:
     """`linkhealth NAME ID ARGS...` as a message suggests it: shell-quoted, with the
-    `--config` and `--db` the decision was asked with, so that it works as pasted."""
-    return shlex.join(command_words(name, resource.rid, *args, *command_options(settings).words))
+    `--config` and `--db` the decision was asked with, so that it works as pasted. `rid`:
+    the id to write instead of the entry's own (its KEY/ID)."""
+    words = command_words(name, rid or resource.rid, *args, *command_options(settings).words)
+    return shlex.join(words)
 
 
 def _name(resource: store.ResourceRecord) -> str:

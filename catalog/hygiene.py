@@ -145,6 +145,11 @@ FINDING_CODES: dict[str, tuple[Level, str]] = {
         Level.WARNING,
         "The entry's year disagrees with the year its title names.",
     ),
+    "comma_in_list": (
+        Level.WARNING,
+        "An item of `tags` or `languages` holds a comma: `tags: training, hotline` is one "
+        "tag, 'training, hotline'. Write the items as a list, `[training, hotline]`.",
+    ),
     "missing_description": (Level.WARNING, "The entry has no description."),
     "missing_publisher": (Level.WARNING, "The entry names no publisher."),
     "missing_type": (Level.WARNING, "The entry has no type (guide, report, toolkit, ...)."),
@@ -343,6 +348,16 @@ def _on_field_lines(findings: list[Finding]) -> None:
 
 def _fields(entry: _Entry) -> Iterable[Finding]:
     r = entry.resource
+    for name in ("tags", "languages"):
+        joined = [item for item in getattr(r, name) if "," in item]
+        if joined:
+            items = [part.strip() for part in joined[0].split(",") if part.strip()]
+            yield entry.finding(
+                "comma_in_list",
+                f"{name} item {joined[0]!r} is one item, not {len(items)}",
+                f"write them as a list: '{name}: [{', '.join(items)}]'",
+                field=name,
+            )
     for name in ("description", "publisher", "type"):
         value = getattr(r, name)
         if value is None or not str(value).strip():

@@ -72,6 +72,7 @@ from catalog.errors import StoreError
 from catalog.outcomes import Outcome
 from catalog.problem_checks import OUTCOME_START, PROBLEM_START, same_start
 from catalog.queries import WORKED
+from catalog.settings import MAX_DAYS
 from catalog.store import DRIFT_HISTORY, PG_WRITE_LOCK
 from catalog.tables import Link, Observation
 
@@ -120,6 +121,8 @@ def prune_observations(
     """
     if keep_days < 1:
         raise ValueError("keep_days must be at least 1: the latest run's history is needed")
+    if keep_days > MAX_DAYS:
+        raise ValueError(f"keep_days must be at most {MAX_DAYS}, not {keep_days}")
     cutoff = (now or utcnow()) - timedelta(days=keep_days)
     before = _sqlite_bytes(engine)
     deleted = 0

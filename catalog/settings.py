@@ -35,6 +35,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, time, timedelta
 from functools import cache
@@ -53,6 +54,9 @@ DEFAULT_DATABASE_URL = "sqlite:///var/linkhealth.db"
 DEFAULTS_DIR_ENV = "LINKHEALTH_DEFAULTS_DIR"
 DEFAULT_CONFIG_NAME = "linkhealth.toml"
 VERSION = "0.1.0"
+#: The most days any setting or option in days may say (a hundred years): past it a date
+#: computed from it overflowed (`OverflowError` half-way through a sync or a prune).
+MAX_DAYS = 36_500
 
 
 class SettingsFileError(ConfigError):
@@ -331,17 +335,22 @@ def _coerce(cls: type, data: Mapping[str, Any], file: str, at: Key) -> dict[str,
     """The settings of one table of the file, each as its field's type."""
     hints = _hints(cls)
     out: dict[str, Any] = {}
-    for key, value in data.items():
+    for key in data:
         if key in _NOT_SETTABLE:
             raise SettingsFileError(
                 file, f"{key} cannot be set in a config file: {_NOT_SETTABLE[key]}", key=(key,)
             )
-        if key not in hints:
-            raise SettingsFileError(
-                file,
-                f"unknown setting {_dotted((*at, key))}; known: {', '.join(sorted(hints))}",
-                key=(*at, key),
-            )
+    # Every misspelt name of the table at once, not one per try.
+    unknown = [key for key in data if key not in hints]
+    if unknown:
+        names = ", ".join(_dotted((*at, key)) for key in unknown)
+        raise SettingsFileError(
+            file,
+            f"unknown setting{'s' if len(unknown) > 1 else ''} {names}; "
+            f"known: {', '.join(sorted(hints))}",
+            key=(*at, unknown[0]),
+        )
+    for key, value in data.items():
         out[key] = _convert(hints[key], value, file, (*at, key))
     return out
 
@@ -426,6 +435,10 @@ def _check_range(value: float, file: str, key: Key) -> None:
     problem = None
     if math.isnan(value):
         problem = f"{what} must be a number, not nan"
+    elif math.isinf(value):  # a date or a wait computed from it overflows mid-run
+        problem = f"{what} must be a finite number, not {value}"
+    elif str(name).endswith("_days") and value > MAX_DAYS:
+        problem = f"{what} must be at most {MAX_DAYS} days (a hundred years), not {value}"
     elif name in _ABOVE_ZERO and value <= 0:
         problem = f"{what} must be more than 0, not {value}"
     elif value < 0:
@@ -456,13 +469,16 @@ def find_config(path: str | Path | None = None, *, use_env: bool = True) -> Path
 def load_settings(config: str | Path | None = None, *, use_env: bool = True) -> Settings:
     """Defaults, then the config file, then environment variables (`use_env`; without,
     what a shell that sets none of them reads)."""
+    env_db = (os.environ.get("LINKHEALTH_DATABASE_URL") or None) if use_env else None
+    if env_db is not None:  # before anything could record a refusal in it
+        refuse_unusable_database_url(env_db, "LINKHEALTH_DATABASE_URL")
     path = find_config(config, use_env=use_env)
     settings = Settings()
-    env_db = (os.environ.get("LINKHEALTH_DATABASE_URL") or None) if use_env else None
     named: str | None = None  # the file's database_url
     if path is not None:
         try:
-            text = path.read_text(encoding="utf-8")
+            # (utf-8-sig: a BOM, as Notepad writes one, was "Invalid statement" at 1:1.)
+            text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as exc:
             raise SettingsFileError(path, "not UTF-8 text", database_url=env_db) from exc
         try:
@@ -606,6 +622,7 @@ def _from_mapping(data: Mapping[str, Any], file: str, base: Path) -> Settings:
     )
     _check_allowlist(check.private_allowlist, file)
     health = HealthSettings(**_coerce(HealthSettings, health_data, file, ("health",)))
+    _check_canary_urls(health.canary_urls, file)
     return Settings(**top, check=check, health=health)
 
 
@@ -642,9 +659,45 @@ def _hosts(data: Mapping[str, Any], file: str) -> dict[str, HostPolicy]:
     at: Key = ("check", "hosts")
     hosts = {}
     for host in data:
+        _check_host_name(host, file, (*at, host))
         policy = _coerce(HostPolicy, _table(data, host, file, at), file, (*at, host))
         hosts[host.lower()] = HostPolicy(**policy)
     return hosts
+
+
+def _check_host_name(host: str, file: str, key: Key) -> None:
+    """A host name, as `policy_for` is asked with: a URL or a path there (`"https://www.
+    ojp.gov/"`) was accepted and never applied to any request."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    with suppress(ValueError):
+        ipaddress.IPv6Address(host)  # "::1", as httpx gives an IPv6 literal's host
+        return
+    if host.strip() and not re.search(r"[/\s:@?#\[\]]", host):
+        return
+    named = urlsplit(host if "//" in host else f"//{host}").hostname
+    hint = f": write [check.hosts.{json.dumps(named)}]" if named else ""
+    raise SettingsFileError(
+        file, f"{_dotted(key)}: {host!r} is not a host name (such as www.ojp.gov){hint}", key=key
+    )
+
+
+def _check_canary_urls(urls: tuple[str, ...], file: str) -> None:
+    """Each an http or https address with a host: a bare host name (`www.usa.gov`) was
+    taken, and every run then judged its network by a canary that could never answer."""
+    from urllib.parse import urlsplit
+
+    for index, url in enumerate(urls):
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            continue
+        hint = f"; write 'https://{url}'" if "://" not in url and ":" not in url else ""
+        raise SettingsFileError(
+            file,
+            f"health.canary_urls[{index}]: {url!r} is not an http or https address{hint}",
+            key=("health", "canary_urls", index),
+        )
 
 
 def _without(data: Mapping[str, Any], *names: str) -> dict[str, Any]:
@@ -679,6 +732,35 @@ def _check_database_url(url: str, file: str) -> None:
         raise SettingsFileError(
             file, f"database_url {masked_url(url)!r} is not a database URL", key=key
         ) from None
+    try:
+        refuse_unusable_database_url(url, "database_url")
+    except ConfigError as exc:
+        raise SettingsFileError(file, str(exc), key=key) from None
+
+
+def refuse_unusable_database_url(url: str, origin: str) -> None:
+    """A `ConfigError` (exit 2) naming `origin` (--db, --to, LINKHEALTH_DATABASE_URL,
+    database_url) for a URL that is no database URL, or a SQLite one naming no file:
+    `sqlite://` and `sqlite:///` (what "sqlite:///$UNSET" becomes) are an in-memory
+    database, so a sync said "1 added" and a `db copy` said "Copied" with nothing kept."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from catalog.db import masked_url
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        raise ConfigError(
+            f"{origin} {masked_url(url)!r} is not a database URL ({exc}); write it as "
+            "sqlite:///FILE or postgresql+psycopg://USER:PASSWORD@HOST/DB"
+        ) from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise ConfigError(
+            f"{origin} {url!r} names no database file: SQLite would keep everything in "
+            "memory and lose it when the command ends (an unset variable in "
+            "sqlite:///$FILE?); name the file, e.g. sqlite:///var/linkhealth.db"
+        )
 
 
 def _resolve_sqlite(url: str, base: Path) -> str:

@@ -23,6 +23,7 @@ import itertools
 import math
 import re
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -34,6 +35,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.tokens import ScalarToken
 
 from catalog.csv_guard import unguard
@@ -736,15 +738,21 @@ def held_tabs(text: str) -> tuple[str, str | None]:
     return spaced_tabs(text, hold), hold
 
 
-def _put_tabs_back(node: Any, hold: str) -> None:
-    """The tabs `held_tabs` held, back in the loaded document's strings (keys too)."""
+def _put_tabs_back(node: Any, hold: str, _seen: set[int] | None = None) -> None:
+    """The tabs `held_tabs` held, back in the loaded document's strings (keys too); each
+    list or mapping once, as `_untagged_text` does."""
+    seen = set() if _seen is None else _seen
+    if isinstance(node, CommentedMap | CommentedSeq):
+        if id(node) in seen:
+            return
+        seen.add(id(node))
     if isinstance(node, CommentedMap):
         for key in list(node):
             value = node[key]
             if isinstance(value, str) and hold in value:
                 node[key] = type(value)(value.replace(hold, "\t"))
             else:
-                _put_tabs_back(value, hold)
+                _put_tabs_back(value, hold, seen)
             if isinstance(key, str) and hold in key:
                 node.insert(list(node).index(key), key.replace(hold, "\t"), node.pop(key))
     elif isinstance(node, CommentedSeq):
@@ -752,32 +760,39 @@ def _put_tabs_back(node: Any, hold: str) -> None:
             if isinstance(value, str) and hold in value:
                 node[index] = type(value)(value.replace(hold, "\t"))
             else:
-                _put_tabs_back(value, hold)
+                _put_tabs_back(value, hold, seen)
 
 
 #: YAML's own tag for text: `!!str 2019` is the text '2019'.
 _TEXT_TAG = "tag:yaml.org,2002:str"
 
 
-def _untagged_text(node: Any) -> Any:
+def _untagged_text(node: Any, _seen: set[int] | None = None) -> Any:
     """`node` with each scalar tagged `!!str` (`id: !!str 2019`, `notes: !!str yes`) as
     its text: the tag says "this is text", but ruamel keeps it as a `TaggedScalar`, which
     validation would refuse as no text. Scalars with other tags stay as they are (refused,
-    `_kind` names the tag)."""
+    `_kind` names the tag). Each list or mapping is changed once (`_seen`, by id): a YAML
+    alias is the same object wherever it appears, and walking it again at each place took
+    hours for aliases of aliases nine levels deep."""
     if isinstance(node, TaggedScalar):
         return str(node.value) if str(node.tag) == _TEXT_TAG else node
+    seen = set() if _seen is None else _seen
+    if isinstance(node, CommentedMap | CommentedSeq):
+        if id(node) in seen:
+            return node
+        seen.add(id(node))
     if isinstance(node, CommentedMap):
         for key in list(node):
             value = node[key]
-            text = _untagged_text(value)
+            text = _untagged_text(value, seen)
             if text is not value:
                 node[key] = text
-            name = _untagged_text(key)
+            name = _untagged_text(key, seen)
             if name is not key:
                 node.insert(list(node).index(key), name, node.pop(key))
     elif isinstance(node, CommentedSeq):
         for index, value in enumerate(node):
-            text = _untagged_text(value)
+            text = _untagged_text(value, seen)
             if text is not value:
                 node[index] = text
     return node
@@ -831,6 +846,17 @@ def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_En
             mark.line + 1 if mark is not None else None,
             None,
             f"the YAML cannot be read: {what}; {fix}",
+        )
+        return {}, []
+    except ReaderError as exc:  # a character YAML refuses anywhere: no line, a position
+        line = readable[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+        char = ord(exc.character) if isinstance(exc.character, str) else exc.character
+        what = "a NUL character (\\0)" if char == 0 else f"the control character U+{char:04X}"
+        found.problem(
+            "parse_error",
+            line,
+            None,
+            f"the YAML cannot be read: {what} is not allowed in YAML text; remove it",
         )
         return {}, []
     except (YAMLError, ValueError, RecursionError) as exc:
@@ -1276,16 +1302,20 @@ def _resources(entries: Iterable[_Entry], found: _Findings) -> list[Resource]:
         resource = _resource(entry, found)
         rid = entry.values.get("id")
         if isinstance(rid, str) and rid.strip():
-            if rid in first_line:
+            # Two spellings of one text (é composed, or e and a combining accent, as
+            # editors and file systems write it) look the same to whoever types the id.
+            same = unicodedata.normalize("NFC", rid)
+            if same in first_line:
+                spelt = "" if same == rid else " (written with other Unicode code points)"
                 found.problem(
                     "duplicate_id",
                     entry.lines.get("id", entry.line),
                     "id",
-                    f"the id {rid!r} is used twice (also at line {first_line[rid]}); "
+                    f"the id {rid!r} is used twice{spelt} (also at line {first_line[same]}); "
                     "give each resource its own id",
                 )
             else:
-                first_line[rid] = entry.lines.get("id", entry.line)
+                first_line[same] = entry.lines.get("id", entry.line)
         if resource is not None and len(found.problems) == before:
             resources.append(resource)
     return resources
@@ -1340,6 +1370,15 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
             bad("wrong_type", name, f"{name!r} is {_kind(value)}, not text; put it in quotes")
         elif name == "id" and (_SPACE.search(value) or invisible_characters(value)):
             bad("wrong_type", name, _spaced_id(value))
+        elif name == "id" and "/" in value:
+            # Commands take KEY/ID (`resource toolkit/a`): an id `toolkit/a` in another
+            # collection took that address over, acting on the wrong entry.
+            bad(
+                "wrong_type",
+                name,
+                f"the id {value!r} contains '/', which commands read as KEY/ID (a "
+                f"collection's key, then an id): write {value.replace('/', '-')!r} instead",
+            )
         elif name == "id" and len(value) > MAX_ID_LENGTH:
             bad(
                 "unstorable_value",
@@ -1577,10 +1616,14 @@ def _label(entry: _Entry) -> str:
     return f"resource {rid!r}: " if isinstance(rid, str) and rid.strip() else ""
 
 
-def _unstorable(value: Any, _active: frozenset[int] = frozenset()) -> str | None:
+def _unstorable(value: Any, _seen: set[int] | None = None) -> str | None:
     """What in `value` (text, a number, or lists and mappings of them) no database stores
     as it is, said for a curator; None when nothing. SQLite keeps a NUL, NaN or infinity
-    that PostgreSQL refuses, and neither encodes half a character (a lone surrogate)."""
+    that PostgreSQL refuses, and neither encodes half a character (a lone surrogate).
+
+    Each list or mapping is read once (`_seen`, by id): a YAML alias shared at every level
+    ("billion laughs", nine levels of nine) was walked again wherever it appeared, and
+    `catalog validate` ran for hours; one that contains itself ends there too."""
     if isinstance(value, str):
         if "\0" in value:
             return "a NUL character (\\0)"
@@ -1594,16 +1637,45 @@ def _unstorable(value: Any, _active: frozenset[int] = frozenset()) -> str | None
         return "infinity (.inf)" if math.isinf(value) else None
     if isinstance(value, bytes):
         return "a NUL character (\\0)" if b"\0" in value else None
-    if id(value) in _active:  # a YAML alias that contains itself
-        return None
-    active = _active | {id(value)}
     if isinstance(value, Mapping):
         items: Iterable[Any] = itertools.chain.from_iterable(value.items())
     elif isinstance(value, list | tuple):
         items = value
     else:
         return None
-    return next((what for item in items if (what := _unstorable(item, active))), None)
+    seen = set() if _seen is None else _seen
+    if id(value) in seen:  # read already and found clean (a finding ends the walk), or an
+        return None  # alias inside itself
+    seen.add(id(value))
+    found = next((what for item in items if (what := _unstorable(item, seen))), None)
+    if found is None and _seen is None and _expanded_size(value, {}) > MAX_EXPANDED_VALUES:
+        return (
+            f"YAML aliases that repeat into over {MAX_EXPANDED_VALUES:,} values "
+            "(aliases of aliases)"
+        )
+    return found
+
+
+#: The most values one field may hold once its YAML aliases are written out: the database
+#: keeps them written out, and nine levels of nine aliases are 387 million.
+MAX_EXPANDED_VALUES = 100_000
+
+
+def _expanded_size(value: Any, sizes: dict[int, int]) -> int:
+    """How many values `value` holds with every alias written out, each list or mapping
+    counted once (`sizes`, by id); one that contains itself counts as one value."""
+    if isinstance(value, Mapping):
+        items: Iterable[Any] = itertools.chain.from_iterable(value.items())
+    elif isinstance(value, list | tuple):
+        items = value
+    else:
+        return 1
+    if id(value) in sizes:
+        return sizes[id(value)]
+    sizes[id(value)] = 1  # (while inside it)
+    total = 1 + sum(_expanded_size(item, sizes) for item in items)
+    sizes[id(value)] = total
+    return total
 
 
 def _unstorable_fields(values: Mapping[Any, Any]) -> Iterator[tuple[Any, str]]:

@@ -171,6 +171,8 @@ def _parse(raw: str) -> CheckedUrl | UrlProblem:
         return UrlProblem(f"the URL's host or port is malformed ({exc})")
     if not hostname:
         return UrlProblem("the URL has no host name")
+    if port == 0:  # urlsplit accepts it; no server listens there, every check failed
+        return UrlProblem("the URL's port is 0, which no server listens on; remove ':0'")
     host = _ascii_host(hostname)
     if host is None:
         return UrlProblem(f"the host name {hostname!r} is not a valid domain name")

@@ -26,7 +26,7 @@ from typer.core import TyperGroup
 
 from catalog.errors import ConfigError, LinkhealthError
 from catalog.files import TextReplacement, real_file
-from catalog.settings import Settings, load_settings
+from catalog.settings import MAX_DAYS, Settings, load_settings
 from catalog.text import for_terminal
 
 if TYPE_CHECKING:
@@ -181,10 +181,23 @@ CatalogOpt = Annotated[
         "Default: from linkhealth.toml, else the bundled toolkit.",
     ),
 ]
+
+
+def _db_option(value: str | None) -> str | None:
+    """--db refused as usage (exit 2) when it is no database URL or names no SQLite file
+    (`sqlite:///$UNSET`): before any command opens it, or records a refusal in it."""
+    from catalog.settings import refuse_unusable_database_url
+
+    if value is not None:
+        refuse_unusable_database_url(value, "--db")
+    return value
+
+
 DbOpt = Annotated[
     str | None,
     typer.Option(
         "--db",
+        callback=_db_option,
         help="SQLAlchemy database URL. Default: LINKHEALTH_DATABASE_URL, linkhealth.toml, "
         "else sqlite:///var/linkhealth.db.",
     ),
@@ -855,6 +868,7 @@ def db_prune(
         typer.Option(
             "--keep-days",
             min=1,
+            max=MAX_DAYS,  # more overflowed the date it keeps from (a traceback)
             help="Keep every observation of the last N days; older ones go, except each "
             "URL's latest, its last working check and its drift history. Events, runs and "
             "decisions are always kept.",
@@ -945,6 +959,7 @@ def db_copy(
         str | None,
         typer.Option(
             "--db",
+            callback=_db_option,
             help="SQLAlchemy URL of the database to copy FROM, e.g. "
             "sqlite:///var/linkhealth.db. Default: LINKHEALTH_DATABASE_URL, linkhealth.toml, "
             "else sqlite:///var/linkhealth.db (after a move, the first two may already name "
@@ -965,6 +980,7 @@ def db_copy(
 
     from catalog.clock import utcnow
     from catalog.db import existing_database, masked_url, open_engine, shown_url
+    from catalog.settings import refuse_unusable_database_url
     from catalog.transfer import copy_database
 
     try:  # a mistyped --to is bad usage (exit 2), not a database that cannot be opened
@@ -974,6 +990,7 @@ def db_copy(
             f"--to {masked_url(to)!r} is not a database URL; write it as "
             "postgresql+psycopg://USER:PASSWORD@HOST/DB (or sqlite:///FILE)"
         ) from exc
+    refuse_unusable_database_url(to, "--to")  # sqlite:///$UNSET: a copy kept nowhere
     settings = _settings(config, db, None)
     origin = (
         "from --db"

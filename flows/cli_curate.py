@@ -257,11 +257,24 @@ def mark_reviewed(
     )
 
 
+def _calendar_date(value: str) -> datetime:
+    """--until as YYYY-MM-DD; a day the month lacks (2030-02-30) is said to be no date,
+    where click said the value "does not match the format"."""
+    import re
+
+    try:
+        return datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        shaped = re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()) is not None
+        what = "is no date in the calendar" if shaped else "is not a date"
+        raise typer.BadParameter(f"{value!r} {what}; write YYYY-MM-DD, e.g. 2030-02-28") from None
+
+
 def snooze(
     resource_id: IdArg,
     until: Annotated[
         datetime,
-        typer.Option("--until", formats=["%Y-%m-%d"], help="Back in the queue on this date."),
+        typer.Option("--until", parser=_calendar_date, help="Back in the queue on this date."),
     ],
     reason: Annotated[str, typer.Option("--reason", help="Why (kept with the decision).")],
     collection: CollectionOpt = None,

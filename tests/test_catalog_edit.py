@@ -270,6 +270,21 @@ def test_windows_line_endings_are_kept(tmp_path: Path) -> None:
     assert data.count(b"\n") == data.count(b"\r\n")
 
 
+def test_classic_mac_line_endings_are_kept(tmp_path: Path) -> None:
+    """CR alone: an edit added an LF line and dropped the final CR."""
+    path = tmp_path / "cr.yaml"
+    path.write_bytes(COMMENTED_YAML.replace("\n", "\r").encode("utf-8"))
+
+    apply_edits(path, [FieldEdit("a", "url", "http://a2.example/")])
+
+    data = path.read_bytes()
+    assert b"    url: http://a2.example/\r" in data
+    assert b"\n" not in data and data.endswith(b"\r")
+    assert next(r for r in load_catalog(path).resources if r.id == "a").url == (
+        "http://a2.example/"
+    )
+
+
 def test_mixed_line_endings_stay_as_they_were_on_the_lines_not_edited(tmp_path: Path) -> None:
     # Edited on Windows and on Linux: most lines end in LF, two in CRLF.
     path = tmp_path / "mixed.yaml"

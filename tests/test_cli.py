@@ -305,21 +305,22 @@ def test_a_bad_database_url_is_a_clear_error(isolated_cwd: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("url", "said"),
+    ("url", "said", "code"),
     [
         # Nothing listens on port 1: psycopg adds a hint on a second, tab-indented line.
-        ("postgresql+psycopg://lh:secret@127.0.0.1:1/lh", "Connection refused"),
-        ("postgresql+psycopg://lh:secret@127.0.0.1:54x2/lh", "is not a database URL"),
-        ("postgres://lh:secret@127.0.0.1/lh", "write postgresql+psycopg://"),
-        ("postgresql+asyncpg://lh:secret@127.0.0.1/lh", "asyncio driver"),
+        ("postgresql+psycopg://lh:secret@127.0.0.1:1/lh", "Connection refused", 3),
+        # No URL at all: a usage error (exit 2), as for --to and the settings file.
+        ("postgresql+psycopg://lh:secret@127.0.0.1:54x2/lh", "is not a database URL", 2),
+        ("postgres://lh:secret@127.0.0.1/lh", "write postgresql+psycopg://", 3),
+        ("postgresql+asyncpg://lh:secret@127.0.0.1/lh", "asyncio driver", 3),
     ],
 )
 def test_a_wrong_or_unreachable_database_url_is_one_line_without_the_password(
-    isolated_cwd: Path, url: str, said: str
+    isolated_cwd: Path, url: str, said: str, code: int
 ) -> None:
     for command in (["status"], ["sync"], ["db", "upgrade"]):
         result = _invoke(*command, "--db", url)
-        assert result.exit_code == 3, (command, result.output)
+        assert result.exit_code == code, (command, result.output)
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
         assert said in result.stderr and "lh:***@127.0.0.1" in result.stderr
         assert "secret" not in result.output and "Traceback" not in result.output

@@ -367,6 +367,23 @@ def test_the_commands_an_error_suggests_work_as_pasted(
     assert _suggested(edited.stderr) == recheck  # the new URL, in the file that has it
 
 
+def test_the_resource_an_error_suggests_for_a_key_slash_id_works_as_pasted(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Asked as `other/a` (an id in two collections), it suggested `linkhealth resource a`,
+    which is refused: 'a' is in several collections."""
+    db = database_url(engine)
+    other = write_catalog(tmp_path / "other.yaml", [{"id": "a", "title": "Other", "url": NEW}])
+    sync_catalogs(engine, load_catalogs([other]), now=T0)
+    refused = runner.invoke(app, ["accept-redirect", "other/a", "--db", db])
+    assert refused.exit_code == 1, refused.output
+    words = _suggested(refused.stderr)
+    assert words == ["linkhealth", "resource", "other/a", "--db", db]
+    shown = runner.invoke(app, words[1:])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith("other/a: Other")
+
+
 def test_the_sync_an_unsynced_catalog_asks_for_works_as_pasted(
     engine: Engine, tmp_path: Path
 ) -> None:
@@ -729,3 +746,17 @@ def _into(sent: list[list[str]]) -> Callable[[Sequence[str]], bool]:
         return True
 
     return emit
+
+
+@pytest.mark.parametrize(
+    ("until", "said"),
+    [
+        ("2030-02-30", "'2030-02-30' is no date in the calendar; write YYYY-MM-DD"),
+        ("next week", "'next week' is not a date; write YYYY-MM-DD"),
+    ],
+)
+def test_a_snooze_until_a_day_the_month_lacks_says_so(until: str, said: str) -> None:
+    """ "does not match the formats '%Y-%m-%d'" of 2030-02-30, which matches it."""
+    result = CliRunner().invoke(app, ["snooze", "a", "--until", until, "--reason", "x"])
+    assert result.exit_code == 2, result.output
+    assert said in result.stderr and "%Y" not in result.stderr

@@ -621,3 +621,16 @@ def test_a_future_review_time_without_a_zone_is_named_by_the_date_written() -> N
     entry = _complete("a", extra={"reviewed_at": "2027-01-10T08:00"})
     (finding,) = lint([_catalog(entry)], now=datetime(2026, 12, 4, 23, tzinfo=UTC))
     assert finding.message == "reviewed_at 2027-01-10 lies in the future"
+
+
+def test_a_list_written_as_one_string_with_commas_is_flagged(tmp_path: Path) -> None:
+    """`tags: training, hotline` is one tag 'training, hotline': no report filter finds it."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "collection:\n  title: T\nresources:\n  - id: a\n    title: A guide 2016\n"
+        "    url: https://example.org/a\n    tags: training, hotline\n"
+    )
+    (finding,) = [f for f in lint([load_catalog(path)]) if f.code == "comma_in_list"]
+    assert (finding.level, finding.field, finding.line) == (Level.WARNING, "tags", 7)
+    assert finding.fix == "write them as a list: 'tags: [training, hotline]'"
+    assert "comma_in_list" not in _codes(lint([_catalog(_complete("b", tags=("a", "b")))]))

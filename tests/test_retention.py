@@ -335,6 +335,17 @@ def test_cli_prune_whose_vacuum_failed_says_the_deletions_stand_and_exits_3(
     )
 
 
+def test_a_keep_days_past_a_hundred_years_is_refused_not_an_overflow(engine: Engine) -> None:
+    """`--keep-days 800000` ended in an OverflowError traceback computing the cutoff."""
+    url = engine.url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(app, ["db", "prune", "--keep-days", "800000", "--db", url])
+    assert result.exit_code == 2, result.output
+    assert "--keep-days" in result.stderr and "36500" in result.stderr
+    assert "Traceback" not in result.output and "Overflow" not in result.output
+    with pytest.raises(ValueError, match="at most 36500"):
+        prune_observations(engine, keep_days=800_000, now=days(29))
+
+
 def test_a_run_in_progress_puts_the_vacuum_off_to_the_next_prune(engine: Engine) -> None:
     """VACUUM holds the write lock while it copies the file, minutes for years of a large
     catalog: a run's next batch waited 30 s for it, failed, and the run was abandoned with

@@ -148,6 +148,23 @@ def test_zero_is_fine_where_it_means_none(isolated_cwd: Path) -> None:
         ('[check.hosts."a.org"]\nper_host_concurrency = 1.5\n', "must be a whole number"),
         ("[check]\nper_host_rate = 'fast'\n", "check.per_host_rate must be a number, not a string"),
         ("[check]\nper_host_rate = nan\n", "check.per_host_rate must be a number, not nan"),
+        # Passed, then a sync stored the catalog and ended in an OverflowError traceback.
+        ("[health]\nreview_days = inf\n", "health.review_days must be a finite number, not inf"),
+        ("[health]\nunverified_days = 1e9\n", "health.unverified_days must be at most 36500"),
+        ("[health]\nunchanged_days = 36501\n", "health.unchanged_days must be at most 36500"),
+        ("[check]\nfingerprint_max_age_days = inf\n", "must be a finite number, not inf"),
+        ("[check]\nper_host_rate = inf\n", "check.per_host_rate must be a finite number"),
+        # Accepted, and never applied: a policy is looked up by host name, a canary fetched.
+        (
+            '[check.hosts."https://www.ojp.gov/"]\n',
+            'is not a host name (such as www.ojp.gov): write [check.hosts."www.ojp.gov"]',
+        ),
+        (
+            '[health]\ncanary_urls = ["https://a.org/", "www.usa.gov"]\n',
+            "health.canary_urls[1]: 'www.usa.gov' is not an http or https address; "
+            "write 'https://www.usa.gov'",
+        ),
+        ("[health]\ncanary_urls = ['javascript:x']\n", "'javascript:x' is not an http or https"),
     ],
 )
 def test_a_badly_shaped_value_names_the_file_the_key_and_the_shape_wanted(
@@ -202,3 +219,16 @@ def test_a_config_that_is_a_folder_says_so(isolated_cwd: Path) -> None:
         load_settings(isolated_cwd / "deploy")
     with pytest.raises(ConfigError, match=r"nope\.toml: config file does not exist"):
         load_settings(isolated_cwd / "nope.toml")
+
+
+def test_a_settings_file_starting_with_a_bom_is_read(isolated_cwd: Path) -> None:
+    """Notepad's byte-order mark was "Invalid statement (line 1, column 1)"."""
+    (isolated_cwd / "linkhealth.toml").write_bytes(b'\xef\xbb\xbfdatabase_url = "sqlite:///b.db"\n')
+    assert load_settings().database_url == f"sqlite:///{(isolated_cwd / 'b.db').resolve()}"
+
+
+def test_every_unknown_setting_of_a_table_is_named_at_once(isolated_cwd: Path) -> None:
+    (isolated_cwd / "linkhealth.toml").write_text("concurency = 3\n[healht]\nx = 1\n")
+    with pytest.raises(ConfigError, match="unknown settings concurency, healht; known: ") as caught:
+        load_settings()
+    assert str(caught.value).startswith(f"{isolated_cwd / 'linkhealth.toml'}:1: ")

@@ -130,6 +130,15 @@ def test_duplicate_id_names_both_lines() -> None:
     assert "5" in problem.message
 
 
+def test_two_unicode_spellings_of_one_id_are_duplicates(tmp_path: Path) -> None:
+    """'café' composed and decomposed look alike: a curator typing it gets either entry."""
+    second = "- id: cafe\u0301\n  title: Other\n  url: https://example.org/b\n"
+    text = GOOD_YAML.replace("id: hotline", "id: caf\u00e9") + second
+    problem = only_problem(validate_catalog(write(tmp_path, "c.yaml", text)))
+    assert (problem.code, problem.line) == ("duplicate_id", 7)
+    assert "written with other Unicode code points" in problem.message
+
+
 def test_problems_are_listed_in_file_order() -> None:
     lines = [p.line or 0 for p in validate_catalog(BAD_YAML).problems]
     assert lines == sorted(lines)
@@ -332,6 +341,44 @@ def test_an_id_with_spaces_is_refused_and_told_how_to_write_it(
     problem = only_problem(validate_catalog(path))
     assert (problem.file, problem.line, problem.field) == (str(path), 4, "id")
     assert problem.message.endswith(f"write ids without spaces, e.g. {meant!r}")
+
+
+def test_an_id_with_a_slash_is_refused_as_it_would_read_as_key_slash_id(tmp_path: Path) -> None:
+    """`id: good/a` in another collection took over the address `good/a` of the entry `a`
+    of the collection `good`: `resource good/a` showed, and `snooze` snoozed, the wrong one."""
+    path = write(tmp_path, "slash.yaml", GOOD_YAML.replace("id: hotline", "id: good/a"))
+    problem = only_problem(validate_catalog(path))
+    assert (problem.file, problem.line, problem.field) == (str(path), 4, "id")
+    assert "contains '/'" in problem.message and problem.message.endswith("'good-a' instead")
+    csv_file = write(tmp_path, "slash.csv", "id,title,url\ngood/a,A,https://a.org/\n")
+    assert "contains '/'" in only_problem(validate_catalog(csv_file)).message
+
+
+def _alias_levels(levels: int) -> str:
+    """Anchors of nine aliases of the anchor before, `levels` deep ("billion laughs")."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels):
+        lines.append(f"l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.timeout(30)
+def test_aliases_of_aliases_are_read_once_and_refused_where_they_would_be_stored(
+    tmp_path: Path,
+) -> None:
+    """Nine levels deep, `catalog validate` walked each alias again wherever it appeared:
+    hours. Outside the entries they are read once; in an entry's field, whose values the
+    database keeps written out (387 million), they are refused."""
+    aside = write(tmp_path, "aside.yaml", _alias_levels(9) + GOOD_YAML + "extra: *l8\n")
+    report = validate_catalog(aside)
+    assert not report.problems and not report.warnings
+    assert [r.id for r in load_catalog(aside).resources] == ["hotline"]
+    stored = write(tmp_path, "stored.yaml", _alias_levels(9) + GOOD_YAML + "  more: *l8\n")
+    problem = only_problem(validate_catalog(stored))
+    assert (problem.code, problem.field, problem.line) == ("unstorable_value", "more", 16)
+    assert "YAML aliases that repeat into over 100,000 values" in problem.message
+    small = write(tmp_path, "small.yaml", _alias_levels(3) + GOOD_YAML + "  more: *l2\n")
+    assert not validate_catalog(small).problems  # 819 values: kept as they are
 
 
 def test_text_tagged_str_loads_as_its_text(tmp_path: Path) -> None:
@@ -1043,3 +1090,14 @@ def test_an_entry_whose_address_is_under_another_name_is_told_to_rename_it(
     text = GOOD_YAML.replace("url: https://humantraffickinghotline.org/", "notes: none")
     problem = only_problem(validate_catalog(write(tmp_path, "d.yaml", text)))
     assert "add the resource's web address" in problem.message
+
+
+@pytest.mark.parametrize(("char", "said"), [("\0", "a NUL character (\\0)"), ("\x07", "U+0007")])
+def test_a_character_yaml_refuses_is_reported_at_its_line(
+    tmp_path: Path, char: str, said: str
+) -> None:
+    """It was "position 56": a count of characters no editor shows."""
+    path = write(tmp_path, "c.yaml", GOOD_YAML.replace("National", f"Nati{char}onal"))
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line) == ("parse_error", 5)
+    assert said in problem.message and "position" not in problem.message

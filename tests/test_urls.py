@@ -375,3 +375,10 @@ def test_an_import_reads_each_url_s_fragment_a_bounded_number_of_times(
     plan = _merge.plan_merge(existing, rows)
     assert plan.matched == [f"s{n}" for n in reversed(range(600))] and not plan.additions
     assert len(fragment_reads) <= 10 * len(existing)
+
+
+@pytest.mark.parametrize("url", ["https://example.org:0/a", "http://example.org:00/"])
+def test_port_0_is_an_invalid_url(url: str) -> None:
+    """Accepted, it failed every night as a connection error instead of being named."""
+    problem = parse_url(url)
+    assert isinstance(problem, UrlProblem) and "port is 0" in problem.reason
