@@ -16,6 +16,7 @@ from contextlib import contextmanager, suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, ExceptionContext, make_url
@@ -110,12 +111,16 @@ _SEARCH_PATH = re.compile(r"search_path\s*=\s*([^\s]+)")
 def database_identity(url: URL | str) -> str:
     """Which database `url` names, as one text the same however the URL is spelt, for what
     belongs to one database (its reports folder, `reports.publish.report_folder`): never
-    its password; for PostgreSQL neither its user nor its driver, the port 5432 when none
-    is given, this machine's server by one name (localhost, 127.0.0.1, ::1 or its socket:
+    its password; for PostgreSQL not its driver, the port 5432 when none is given, this
+    machine's server by one name (localhost, 127.0.0.1, ::1 or its socket:
     `catalog.transfer.same_database` finds them one server), and the schema when the URL
-    chooses one (`options=-csearch_path=...`); a SQLite file by its absolute path. Two
-    names of one remote server (its host name and its address) stay two: the text says
-    what was written, without asking the server. A text that is no URL is itself."""
+    chooses one (`options=-csearch_path=...`); a SQLite file by its absolute path. The
+    user stays when the URL names one: PostgreSQL's default search_path is "$user",
+    public, so lh_prod@db/lh and lh_test@db/lh are two datasets when each role has its
+    own schema (a URL without a user connects as whoever runs the command: a name of its
+    own too). Two names of one remote server (its host name and its address) stay two:
+    the text says what was written, without asking the server. A text that is no URL is
+    itself."""
     if isinstance(url, str):
         text = url
         try:
@@ -129,7 +134,9 @@ def database_identity(url: URL | str) -> str:
     if backend != "postgresql":
         return shown_url(without_secrets(url).set(drivername=backend))
     host = (url.host or str(url.query.get("host") or "")).rpartition("@")[2].lower()
-    name = f"postgresql://{'localhost' if host in _LOOPBACK else host}"
+    user = url.username or str(url.query.get("user") or "")
+    at = f"{quote(user, safe='')}@" if user else ""
+    name = f"postgresql://{at}{'localhost' if host in _LOOPBACK else host}"
     name += f":{url.port or PG_DEFAULT_PORT}/{url.database or ''}"
     options = url.query.get("options")
     found = _SEARCH_PATH.search(" ".join(options) if isinstance(options, tuple) else options or "")

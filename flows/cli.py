@@ -14,7 +14,6 @@ import json
 import os
 import sys
 import time
-import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
@@ -40,7 +39,6 @@ class _Group(TyperGroup):
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             _tidy_help(command)
-            _typed_ids_as_nfc(command)
         return command
 
     def invoke(self, ctx: Any) -> Any:
@@ -88,31 +86,6 @@ def _stdout_gone() -> NoReturn:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
     raise typer.Exit(EXIT_PIPE_CLOSED)
-
-
-#: The parameters that take resource ids as typed (`resource ID`, `recheck ID...`,
-#: `check --id`, the curator edits).
-_ID_PARAMETERS = frozenset({"resource_id", "ids"})
-
-
-def _as_nfc(_ctx: Any, _param: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return unicodedata.normalize("NFC", value)
-    return type(value)(unicodedata.normalize("NFC", v) for v in value)
-
-
-def _typed_ids_as_nfc(command: Any) -> None:
-    """Resource ids typed on the command line are looked up in their composed Unicode form
-    (NFC), as catalog files and the database hold them: "Éclair" typed with E and a
-    combining accent (as some keyboards, and a name copied from a macOS file, give it)
-    was not found. Here, where every command's ids are parsed, and in its subcommands."""
-    for param in getattr(command, "params", ()):
-        if param.name in _ID_PARAMETERS and getattr(param, "callback", None) is None:
-            param.callback = _as_nfc
-    for sub in (getattr(command, "commands", None) or {}).values():
-        _typed_ids_as_nfc(sub)
 
 
 def _no_type_shown(ctx: Any) -> None:
@@ -356,7 +329,8 @@ def flow_run_here(
     """Around a flow run `check` or `recheck` starts in this process: the catalogs are read
     once and refused here when unusable (`given`: named on the command line), unknown ids
     too, a Prefect server is made sure of, and the API going away mid-run is one sentence.
-    Yields `ids` as the flow takes them (`bare_ids`: `KEY/ID` as verdicts name entries).
+    Yields `ids` as the flow takes them (`ids_as_held`: in the Unicode form the catalogs
+    hold; `bare_ids`: `KEY/ID` as verdicts name entries).
     `trigger`: the run's, to record a refusal for its catalog under when it runs the
     configured catalogs (from cron, say: `linkhealth status` shows it); files a curator
     names to try them are only refused, and so are ids no catalog holds (a typo, said on
@@ -379,7 +353,7 @@ def flow_run_here(
             from catalog.db import existing_database
 
             existing_database(settings.database_url)
-        wanted = bare_ids(settings, ids)
+        wanted = bare_ids(settings, ids_as_held(settings, ids))
         refuse_unknown_ids(settings, wanted)
         refuse_demo_catalog(settings)
         ensure_server(say=_err)
@@ -387,6 +361,34 @@ def flow_run_here(
 
         with api_loss_said(), settings_said():  # the run does not say `said`'s warning again
             yield wanted
+
+
+def ids_as_held(settings: Settings, ids: list[str] | None) -> list[str] | None:
+    """`ids` as typed, each in the Unicode form a catalog holds it (`store.typed_id_forms`:
+    as typed first, then composed, then decomposed), so "Éclair" typed composed checks the
+    entry written decomposed in its file, and the other way round. `KEY/ID`: the form of
+    ID is looked for when the whole is no id. An id held in no form stays as typed (and
+    is refused as unknown)."""
+    from catalog.store import typed_id_forms
+
+    if not ids or all(len(typed_id_forms(i)) == 1 for i in ids):
+        return ids  # ASCII ids (most), or no other form: nothing to look up
+    from catalog.ops import unknown_ids
+
+    def options(typed: str) -> list[tuple[str, str]]:
+        """(what to take, the id a catalog must hold for it), best first."""
+        key, slash, bare = typed.partition("/")
+        whole = [(f, f) for f in typed_id_forms(typed)]
+        return whole + [(f"{key}/{f}", f) for f in typed_id_forms(bare) if slash]
+
+    chosen = {typed: options(typed) for typed in ids}
+    unknown = set(unknown_ids(settings, [i for o in chosen.values() for _, i in o]))
+    return list(
+        dict.fromkeys(
+            next((taken for taken, i in o if i not in unknown), typed)
+            for typed, o in chosen.items()
+        )
+    )
 
 
 def bare_ids(settings: Settings, ids: list[str] | None) -> list[str] | None:

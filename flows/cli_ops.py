@@ -114,7 +114,7 @@ def recheck(
         "allow_private": allow_private,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    from flows.cli import flow_run_here, run_settings, trial_config
+    from flows.cli import flow_run_here, ids_as_held, run_settings, trial_config
 
     settings = run_settings(config, db, overrides, trigger="recheck")
     with flow_run_here(
@@ -132,7 +132,7 @@ def recheck(
 
         result = recheck_flow(
             resource_ids=list(wanted or []),
-            entries=named_entries(ids, wanted),
+            entries=named_entries(ids_as_held(settings, ids), wanted),
             changed_only=changed,
             failing_only=failing,
             config=str(config) if config else None,

@@ -546,7 +546,17 @@ def _serve(
     deployments = runner_deployments(specs)
     found = served_now(deployments)
     workers = online_pools(getattr(d, "work_pool_name", None) for d in found)
-    other = other_serve(found, me, datetime.now().astimezone(), worker_pools=workers)
+    now = datetime.now().astimezone()
+    other = other_serve(found, me, now, worker_pools=workers)
+    if other is not None and not take_over and other == unnamed_runner(found, now, workers):
+        # A runner that says nothing of itself may be an older `serve` killed hard during
+        # an upgrade (no pause): refused at once, exit 2, systemd would never retry. One
+        # that runs polls again within `LIVE_POLL_S`; a dead one does not.
+        say(f"{other}.\nWaiting {SILENT_RUNNER_WAIT_S:.0f} s to see whether it still polls")
+        time.sleep(SILENT_RUNNER_WAIT_S)
+        found = served_now(deployments)
+        workers = online_pools(getattr(d, "work_pool_name", None) for d in found)
+        other = other_serve(found, me, datetime.now().astimezone(), worker_pools=workers)
     if other is not None and not take_over:
         raise ConfigError(other)  # exit 2: the systemd unit does not restart on it
     lost = _claim(found, me, deployments)
@@ -743,6 +753,19 @@ def other_serve(
             "Stop that one first; if it is gone and Prefect still shows it, wait a minute, "
             "or start this one with --take-over"
         )
+    return unnamed_runner(found, now, worker_pools)
+
+
+#: How long `serve` waits, when a runner that says nothing of itself polled within
+#: `LIVE_POLL_S`, before it looks again: a live runner polls every 10 s.
+SILENT_RUNNER_WAIT_S = LIVE_POLL_S + 5.0
+
+
+def unnamed_runner(
+    found: Sequence[Any], now: datetime, worker_pools: Collection[str] = ()
+) -> str | None:
+    """Why `found` looks served by a runner without `serve`'s note (`other_serve`'s second
+    case), or None."""
     for deployment in found:
         if owner_in(deployment.description) is not None or getattr(deployment, "paused", False):
             continue

@@ -333,8 +333,9 @@ OWNER_FILE = ".linkhealth-database"
 
 def database_name(engine: Engine) -> str:
     """The database as a reports folder records it (`catalog.db.database_identity`): the
-    same however its URL is spelt, with or without the password, the port 5432 or the
-    user, so one database never gets a second folder beside its own."""
+    same however its URL is spelt, with or without the password or the port 5432, so one
+    database never gets a second folder beside its own; another user is another (on
+    PostgreSQL each role may have its own schema)."""
     return database_identity(engine.url)
 
 

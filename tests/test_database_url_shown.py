@@ -71,4 +71,4 @@ def test_the_replaced_database_warning_hides_the_password(
 def test_a_reports_folder_records_its_database_without_a_query_password() -> None:
     """The name is written into the reports folder, which may be served on the web."""
     name = database_name(create_engine("postgresql+psycopg://lh@db.example/lh?password=s3crt"))
-    assert SECRET not in name and name == "postgresql://db.example:5432/lh"
+    assert SECRET not in name and name == "postgresql://lh@db.example:5432/lh"

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer import main as typer_main
 from typer.testing import CliRunner
 
 import catalog.db
@@ -156,21 +155,70 @@ def test_an_id_typed_decomposed_finds_the_composed_one(tmp_path: Path) -> None:
         assert ignored.exit_code == 0, ignored.output
 
 
-def test_ids_of_every_command_are_read_composed() -> None:
-    """One place makes them NFC: every parameter named for ids, in every command."""
-    import click
+def test_an_id_stored_decomposed_is_found_as_typed_and_composed(tmp_path: Path) -> None:
+    """An id written decomposed in the catalog file (pasted from a macOS file name) is
+    found typed as `sync` prints it, and typed composed, as keyboards give it."""
+    from catalog.source import load_catalogs
+    from catalog.sync import sync_catalogs
+    from tests.factories import T0, database_url, temporary_database, write_catalog
 
-    from flows.cli import _as_nfc
+    file = write_catalog(
+        tmp_path / "toolkit.yaml", [{"id": NFD_ECLAIR, "title": "Guide", "url": "https://e.org/"}]
+    )
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, load_catalogs([file]), now=T0)
+        db = ["--db", database_url(engine), "--catalog", str(file)]
+        for typed, where in ((NFD_ECLAIR, db), (NFC_ECLAIR, db), (f"toolkit/{NFC_ECLAIR}", db[:2])):
+            shown = CliRunner().invoke(app, ["resource", typed, "--json", *where])
+            assert shown.exit_code == 0, (typed, shown.output)
+            assert json.loads(shown.stdout)["resource"]["rid"] == NFD_ECLAIR
+        for command in (["ignore", NFC_ECLAIR], ["unignore", NFD_ECLAIR]):
+            edited = CliRunner().invoke(app, [*command, "--reason", "kept", *db])
+            assert edited.exit_code == 0, (command, edited.output)
 
-    root: Any = typer_main.get_command(app)
-    ctx = click.Context(root)
-    found = []
-    for name in ("resource", "ignore", "recheck", "check", "replace-url", "snooze"):
-        command = root.get_command(ctx, name)  # type: ignore[attr-defined]
-        ids = [p for p in command.params if p.name in ("resource_id", "ids")]
-        assert ids and all(p.callback is _as_nfc for p in ids), name
-        found += ids
-    assert _as_nfc(None, None, (NFD_ECLAIR, "a")) == (NFC_ECLAIR, "a")
+
+def test_an_id_is_found_as_typed_before_its_other_form(tmp_path: Path) -> None:
+    """Two entries whose ids differ only in their Unicode form: each typed is itself."""
+    from catalog.source import load_catalogs
+    from catalog.sync import sync_catalogs
+    from tests.factories import T0, database_url, temporary_database, write_catalog
+
+    entries = [
+        {"id": NFD_ECLAIR, "title": "Decomposed", "url": "https://e.org/d"},
+        {"id": NFC_ECLAIR, "title": "Composed", "url": "https://e.org/c"},
+    ]
+    file = write_catalog(tmp_path / "toolkit.yaml", entries)
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, load_catalogs([file]), now=T0)
+        db = ["--db", database_url(engine)]
+        for typed, title in ((NFD_ECLAIR, "Decomposed"), (NFC_ECLAIR, "Composed")):
+            shown = CliRunner().invoke(app, ["resource", typed, "--json", *db])
+            assert shown.exit_code == 0, shown.output
+            assert json.loads(shown.stdout)["resource"]["title"] == title
+
+
+def test_check_and_recheck_take_ids_in_the_form_the_catalog_holds(tmp_path: Path) -> None:
+    """`check --id` and `recheck` run the entry whose id is written in the other form
+    (from the catalog files, before any sync, and from the database after one)."""
+    from catalog.source import load_catalogs
+    from catalog.sync import sync_catalogs
+    from flows.cli import ids_as_held
+    from tests.factories import T0, settings_for, temporary_database, write_catalog
+
+    entries = [
+        {"id": NFD_ECLAIR, "title": "Decomposed", "url": "https://e.org/d"},
+        {"id": "Ça", "title": "Composed", "url": "https://e.org/c"},
+    ]
+    nfd_ca = "C\u0327a"
+    file = write_catalog(tmp_path / "toolkit.yaml", entries)
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(engine, [file])
+        typed = [NFC_ECLAIR, nfd_ca, f"toolkit/{NFC_ECLAIR}", "nope", "Éclair-x"]
+        held = [NFD_ECLAIR, "Ça", f"toolkit/{NFD_ECLAIR}", "nope", "Éclair-x"]
+        assert ids_as_held(settings, typed) == held  # from the files
+        sync_catalogs(engine, load_catalogs([file]), now=T0)
+        assert ids_as_held(settings, typed) == held  # from the database
+        assert ids_as_held(settings, [NFD_ECLAIR, NFC_ECLAIR]) == [NFD_ECLAIR]
 
 
 def _closed_pipe_run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -122,7 +122,7 @@ def test_the_owner_names_the_database_without_its_password_however_it_is_spelt()
     psycopg = create_engine("postgresql+psycopg://lh:other@db.example.org:5432/lh_trial")
     name = database_name(plain)
     assert "secret" not in name and name == database_name(psycopg)
-    assert name == "postgresql://db.example.org:5432/lh_trial"
+    assert name == "postgresql://lh@db.example.org:5432/lh_trial"
     assert _readable_name(plain) == "postgresql-db.example.org-lh_trial"
     assert _readable_name(create_engine("sqlite:///var/trial.db")) == "trial"
     relative = database_name(create_engine("sqlite:///var/trial.db"))
@@ -134,9 +134,9 @@ ONE_DATABASE = [
     "postgresql+psycopg://postgres:s3cr3t@127.0.0.1:5432/lh",
     "postgresql+psycopg://postgres@127.0.0.1:5432/lh",
     "postgresql+psycopg://postgres@127.0.0.1/lh",
-    "postgresql://other@localhost/lh",
+    "postgresql://postgres@localhost/lh",
     "postgresql+psycopg://postgres:s3cr3t@[::1]:5432/lh",
-    "postgresql+psycopg:///lh",  # this machine's server through its socket
+    "postgresql+psycopg:///lh?user=postgres",  # this machine's server through its socket
 ]
 
 
@@ -162,6 +162,10 @@ def test_one_database_however_spelt_keeps_one_reports_folder(
         ("postgresql+psycopg://postgres@127.0.0.1/lh_trial", "another database"),
         ("postgresql+psycopg://postgres@db.example.org/lh", "another server"),
         ("postgresql+psycopg://postgres@127.0.0.1/lh?options=-csearch_path%3Dt1", "a schema"),
+        # PostgreSQL's search_path is "$user", public: each role may have its own schema.
+        ("postgresql+psycopg://lh_test@127.0.0.1/lh", "another user"),
+        ("postgresql+psycopg://lh_test:s3cr3t@localhost:5432/lh", "another user, spelt else"),
+        ("postgresql+psycopg:///lh", "whoever runs the command"),
     ],
 )
 def test_another_postgresql_database_still_gets_a_folder_beside(
@@ -181,6 +185,22 @@ def test_a_folder_an_older_linkhealth_recorded_stays_its_databases(tmp_path: Pat
         assert report_folder(reports, database_name_of(spelling)) == reports
     other = database_name_of("postgresql://postgres@127.0.0.1:5432/lh_trial")
     assert report_folder(reports, other) != reports
+    another_user = database_name_of("postgresql://lh_test@127.0.0.1:5432/lh")
+    assert report_folder(reports, another_user) != reports
+
+
+def test_two_roles_of_one_database_keep_their_own_reports_folders(tmp_path: Path) -> None:
+    """lh_prod@db/lh and lh_test@db/lh: with a schema per role ("$user" on search_path)
+    two datasets, whose reports shared one folder, each overwriting the other's."""
+    reports = tmp_path / "reports"
+    prod = database_name_of("postgresql+psycopg://lh_prod:pw@db.example.org/lh")
+    test = database_name_of("postgresql+psycopg://lh_test:pw@db.example.org/lh")
+    assert report_folder(reports, prod, readable="prod") == reports
+    assert report_folder(reports, test, readable="test") != reports
+    assert (
+        report_folder(reports, database_name_of("postgresql://lh_prod@db.example.org:5432/lh"))
+        == reports
+    )
 
 
 def test_a_catalog_that_does_not_load_leaves_hygiene_out_with_a_warning_naming_it(

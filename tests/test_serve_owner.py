@@ -230,6 +230,39 @@ def test_serve_refuses_while_another_checkouts_serve_serves_and_takes_over_when_
     assert seen["deployments"] == ["nightly", "recheck", "report"]
 
 
+@pytest.mark.parametrize("still_polling", [False, True])
+def test_serve_after_a_runner_without_a_note_waits_to_see_whether_it_still_polls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, still_polling: bool
+) -> None:
+    """An older `serve` (no note) killed hard during an upgrade left its deployments
+    unpaused and polled seconds ago: the restarted `serve` was refused with exit 2, which
+    systemd does not restart on. It looks again once a live runner would have polled."""
+    home = tmp_path / "checkout"
+    home.mkdir()
+    shutil.copy(ROOT / "prefect.yaml", home / "prefect.yaml")
+    monkeypatch.setattr(flows.serve, "CHECKOUT", home)
+    monkeypatch.setattr(flows.serve, "SILENT_RUNNER_WAIT_S", 0.0)
+    monkeypatch.chdir(tmp_path)
+    looks: list[float] = []
+
+    def served_now(deployments: Any) -> list[Any]:
+        # The real wait: by the second look, a dead runner's poll is a minute older.
+        ago = 20.0 if still_polling or not looks else 20.0 + flows.serve.LIVE_POLL_S
+        looks.append(ago)
+        polled = datetime.now(UTC) - timedelta(seconds=ago)
+        return [SimpleNamespace(name="nightly", description="Nightly", last_polled=polled)]
+
+    monkeypatch.setattr(flows.serve, "served_now", served_now)
+    result, seen = _serve_here(monkeypatch, [])
+    assert len(looks) >= 2 and "to see whether it still polls" in result.stderr
+    if still_polling:  # 2: the systemd unit does not restart on it
+        assert result.exit_code == 2 and not seen, result.output
+        assert "does not say whose it is" in result.stderr
+    else:
+        assert result.exit_code == 0, result.output
+        assert seen["deployments"] == ["nightly", "recheck", "report"]
+
+
 def test_serve_stops_to_be_started_again_when_prefects_runner_stops_watching_for_cancels(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

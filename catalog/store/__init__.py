@@ -70,6 +70,7 @@ from catalog.store._reads import (
     resource_history,
     run_verdicts,
     stale_codes,
+    typed_id_forms,
 )
 from catalog.store._records import (
     DecisionRecord,
@@ -232,6 +233,7 @@ __all__ = [
     "stored_resources",
     "stored_rids",
     "targets_for_check",
+    "typed_id_forms",
     "update_lines",
     "update_resources",
     "update_run_summary",

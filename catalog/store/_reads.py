@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
@@ -418,17 +419,29 @@ def _renamed_to(s: Session, rid: str, collection: str | None) -> str | None:
     return None
 
 
+def typed_id_forms(rid: str) -> tuple[str, ...]:
+    """The forms to look a typed id up by, in order: as typed, then composed (NFC), then
+    decomposed (NFD). Catalog ids are stored as written: one pasted from a macOS file name
+    is decomposed, while keyboards type composed; each must find the other, and an id
+    typed exactly as stored is found first (two entries may differ only in form)."""
+    return tuple(dict.fromkeys((rid, *(unicodedata.normalize(f, rid) for f in ("NFC", "NFD")))))
+
+
 def _find_resource(s: Session, rid: str, collection: str | None) -> tuple[t.Resource, str, str]:
-    query = (
-        select(t.Resource, t.Collection.key, t.Collection.path)
-        .join(t.Collection, t.Collection.id == t.Resource.collection_id)
-        .where(t.Resource.rid == rid)
-    )
-    if collection is not None:
-        query = query.where(t.Collection.key == collection)
-    matches = s.execute(query).all()
-    active = [m for m in matches if m[0].removed_at is None]
-    candidates = active or matches
+    candidates: Sequence[Any] = []
+    for form in typed_id_forms(rid):
+        query = (
+            select(t.Resource, t.Collection.key, t.Collection.path)
+            .join(t.Collection, t.Collection.id == t.Resource.collection_id)
+            .where(t.Resource.rid == form)
+        )
+        if collection is not None:
+            query = query.where(t.Collection.key == collection)
+        matches = s.execute(query).all()
+        active = [m for m in matches if m[0].removed_at is None]
+        candidates = active or matches
+        if candidates:
+            break
     if not candidates and collection is None and "/" in rid:
         # "toolkit/hotline", as verdicts, `status` and `export` name entries: pasted back.
         key, _, bare = rid.partition("/")
