@@ -78,10 +78,11 @@ class Catalog:
 
 #: Put before every fingerprint stored when the fingerprint's rule last changed (migration
 #: 0015: the page's main content without its chrome, PDFs without their regeneration
-#: stamps). The next read of such a link takes its fingerprint as the new baseline without
-#: calling it a change (`catalog.health`): otherwise the upgrade's first nights would say
-#: "content changed" for most of a catalog whose pages had not. A real change in the night
-#: of that read is taken as the baseline too.
+#: stamps). The next check of such a link reads its page, unconditionally (`catalog.store`'s
+#: targets), and takes its fingerprint as the new baseline without calling it a change
+#: (`catalog.health`): otherwise the upgrade's first nights would say "content changed" for
+#: most of a catalog whose pages had not. A real change in the night of that read is taken
+#: as the baseline too.
 LEGACY_FINGERPRINT = "v1:"
 
 

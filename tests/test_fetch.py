@@ -39,7 +39,16 @@ from catalog.check.fetch import (
     read_page,
 )
 from catalog.health import LinkState, apply_observation
-from catalog.model import Batch, Hop, Observation, Previous, Target, pack_text, unpack_text
+from catalog.model import (
+    LEGACY_FINGERPRINT,
+    Batch,
+    Hop,
+    Observation,
+    Previous,
+    Target,
+    pack_text,
+    unpack_text,
+)
 from catalog.outcomes import Outcome, Severity
 from catalog.settings import CheckSettings, HealthSettings
 from catalog.urls import host_of
@@ -1687,3 +1696,22 @@ def test_a_file_first_read_slowly_whose_first_bytes_changed_has_changed() -> Non
     assert shorter.fingerprint not in (None, slow.fingerprint)
     cut_differently = _night(edited, slow=True, previous=_kept(slow))
     assert cut_differently.fingerprint not in (None, slow.fingerprint)
+
+
+def test_a_slow_night_after_the_fingerprint_rule_changed_takes_a_new_baseline() -> None:
+    """A file fingerprinted by its first bytes before migration 0015 marked it, read slowly
+    again: its first bytes are the new baseline (quietly, as every marked link's first read
+    is), where the mark hid that it was a first-bytes one and no fingerprint was taken, night
+    after night, so an edit of those bytes was never seen."""
+    slow = _night(LONG_TEXT, slow=True)
+    legacy = LEGACY_FINGERPRINT + (slow.fingerprint or "")
+    again = _night(LONG_TEXT, slow=True, previous=Previous(fingerprint=legacy))
+    assert again.fingerprint == slow.fingerprint
+    state = LinkState(fingerprint=legacy, fingerprint_since=slow.checked_at)
+    state, changes = apply_observation(state, again, HEALTH, now=again.checked_at)
+    assert state.fingerprint == slow.fingerprint
+    assert "content_changed" not in [c.kind for c in changes]
+    edited = LONG_TEXT.replace("line 7: the county", "line 7: the region")
+    later = _night(edited, slow=True, previous=_kept(again))
+    _, changes = apply_observation(state, later, HEALTH, now=later.checked_at)
+    assert "content_changed" in [c.kind for c in changes]

@@ -127,6 +127,29 @@ def test_targets_carry_previous_facts_and_fingerprint_due(engine: Engine) -> Non
     assert late.fingerprint_due
 
 
+def test_a_fingerprint_of_the_earlier_rule_is_read_again_unconditionally(engine: Engine) -> None:
+    """After migration 0015 marked the stored fingerprints, each link's next check reads
+    its page for a baseline of today's rule, without validators: a 304 would carry the old
+    fingerprint on for months, and the first read would come the night the page changed,
+    taken as the new baseline with no news of the change."""
+    from sqlalchemy import update
+
+    from catalog import tables as t
+    from catalog.model import LEGACY_FINGERPRINT
+
+    observe(engine, make_observation(URL_A, etag='"v1"', last_modified="Mon", fingerprint="aaa"))
+    with engine.begin() as conn:
+        conn.execute(update(t.Link).values(fingerprint=LEGACY_FINGERPRINT + "aaa"))
+    (marked, _) = store.targets_for_check(engine, now=days(1), fingerprint_max_age_days=7)
+    assert marked.fingerprint_due
+    assert marked.previous is not None and marked.previous.fingerprint == "v1:aaa"
+    assert (marked.previous.etag, marked.previous.last_modified) == (None, None)
+    observe(engine, make_observation(URL_A, etag='"v1"', fingerprint="bbb", checked_at=days(1)))
+    (read, _) = store.targets_for_check(engine, now=days(2), fingerprint_max_age_days=7)
+    assert not read.fingerprint_due and read.previous is not None
+    assert (read.previous.etag, read.previous.fingerprint) == ('"v1"', "bbb")
+
+
 def test_recording_observations_stores_them_and_updates_link_state(engine: Engine) -> None:
     run_id = store.start_run(engine, trigger="manual", now=T0)
     events = observe(

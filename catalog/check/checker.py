@@ -53,7 +53,15 @@ from catalog.check.safety import AddressBook, Resolver, check_allowlist
 from catalog.check.soft404 import probe_url_for
 from catalog.check.transport import AiohttpPool
 from catalog.clock import Clock, utcnow
-from catalog.model import Batch, Hop, Observation, Previous, Target, pack_text
+from catalog.model import (
+    LEGACY_FINGERPRINT,
+    Batch,
+    Hop,
+    Observation,
+    Previous,
+    Target,
+    pack_text,
+)
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from catalog.urls import (
@@ -712,7 +720,11 @@ def _observe(
         # validators, so the next nights ask "changed since?"; stored as of the first
         # bytes, so that the night that reads more compares as much (`_against_first_bytes`).
         first_bytes = _of_first_bytes(fingerprint)
-        if previous is None or not previous.fingerprint:
+        if (
+            previous is None
+            or not previous.fingerprint
+            or previous.fingerprint.startswith(LEGACY_FINGERPRINT)  # a baseline to replace
+        ):
             fingerprint = first_bytes
         elif previous.fingerprint.startswith(FIRST_BYTES):
             fingerprint = first_bytes  # the same first bytes as the baseline's, or a change

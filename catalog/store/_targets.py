@@ -14,7 +14,7 @@ from sqlalchemy import Engine, case, func, select, tuple_
 from catalog import tables as t
 from catalog.check.soft404 import may_name_a_message
 from catalog.collation import byte_order
-from catalog.model import Previous, Target
+from catalog.model import LEGACY_FINGERPRINT, Previous, Target
 from catalog.outcomes import Outcome
 from catalog.settings import night_span
 from catalog.store._sql import CHUNK, read_session, table_of
@@ -101,19 +101,29 @@ def targets_for_check(
                     titles=tuple(titles),
                     previous=_previous(first),
                     fingerprint_due=first.fingerprinted_at is None
-                    or now - first.fingerprinted_at >= max_age,
+                    or now - first.fingerprinted_at >= max_age
+                    or _legacy(first),
                 )
             )
     return targets
+
+
+def _legacy(link: Any) -> bool:
+    """Whether the link's fingerprint was made by the earlier fingerprint rule
+    (`LEGACY_FINGERPRINT`): its next check reads the page, unconditionally, for a baseline
+    of today's rule. A 304 would carry the old fingerprint on, and the first read would come
+    the night the page changed, taken as the new baseline with no news of the change."""
+    return bool(link.fingerprint) and link.fingerprint.startswith(LEGACY_FINGERPRINT)
 
 
 def _previous(link: Any) -> Previous | None:
     if link.last_checked_at is None:
         return None
     methods, _, read_at = (link.read_at or "").partition(" ")
+    legacy = _legacy(link)
     return Previous(
-        etag=link.etag,
-        last_modified=link.last_modified,
+        etag=None if legacy else link.etag,  # no 304 for a baseline of the earlier rule
+        last_modified=None if legacy else link.last_modified,
         fingerprint=link.fingerprint,
         fingerprinted_at=link.fingerprinted_at,
         content_length=link.content_length,
