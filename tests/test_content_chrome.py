@@ -348,3 +348,34 @@ def test_content_inside_an_element_named_like_chrome_is_content(layout: str) -> 
     assert facts(site(layout.format(ARTICLE))).fingerprint != (
         facts(site(layout.format(EDITED))).fingerprint
     )
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        pytest.param(  # a section of a paper, not a list of related posts
+            site(f"<main>{ARTICLE}<div class='related-work'><p>Smith 2019.</p></div></main>"),
+            site(f"<main>{ARTICLE}<div class='related-work'><p>Jones 2024.</p></div></main>"),
+            id="related-work-is-content",
+        ),
+        pytest.param(
+            site(f"<main>{ARTICLE}<div class='share-your-story'><p>Call us.</p></div></main>"),
+            site(f"<main>{ARTICLE}<div class='share-your-story'><p>Write us.</p></div></main>"),
+            id="share-your-story-is-content",
+        ),
+        pytest.param(
+            site(f"<main>{ARTICLE}<div class='promo-code'><p>Code SPRING.</p></div></main>"),
+            site(f"<main>{ARTICLE}<div class='promo-code'><p>Code AUTUMN.</p></div></main>"),
+            id="promo-code-is-content",
+        ),
+        pytest.param(  # a callout in the content, not a list of links
+            site(f"<main>{ARTICLE}<aside><p>Hotline: 1-888-373-7888, any hour.</p></aside></main>"),
+            site(f"<main>{ARTICLE}<aside><p>Hotline: 1-800-555-0100, any hour.</p></aside></main>"),
+            id="a-callout-aside-in-the-content-is-content",
+        ),
+    ],
+)
+def test_content_named_like_chrome_or_set_aside_still_changes_the_fingerprint(
+    before: bytes, after: bytes
+) -> None:
+    assert facts(before).fingerprint != facts(after).fingerprint

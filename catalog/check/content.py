@@ -206,8 +206,17 @@ _CANDIDATES = f"main, article, header, footer, nav, aside, button, [role], {_NAM
 _CHROME_NAME = re.compile(
     r"cookie|gdpr|onetrust"
     r"|consent[-_]?(?:banner|bar|notice|dialog|modal|popup|manager|sdk|box|wrapper|container)"
-    r"|(?<![a-z0-9])(?:related|promos?(?![a-z])|promoted|promotional|advert|sponsor"
-    r"|share(?!holder)|sharing|social[-_]?(?:share|sharing|links|media|icons|buttons|bar)"
+    # "related", "promo" and "share" name chrome alone or with a chrome word after them:
+    # "related-posts", "promo-banner", "share-buttons"; not "related-work" (a section of a
+    # paper), "promo-code" or "share-your-story" (content).
+    r"|(?<![a-z0-9])(?:"
+    r"related(?:[-_]?(?:posts?|articles?|links?|content|stories|items|reading|pages?|news))?"
+    r"(?![a-z0-9_-])"
+    r"|promos?(?:[-_]?(?:banner|box|block|bar|slot|area|container|wrapper))?(?![a-z0-9_-])"
+    r"|promoted|promotional|advert|sponsor"
+    r"|(?:share|sharing)(?:[-_]?(?:bar|buttons?|links?|icons?|tools?|this|box|widget"
+    r"|container|wrapper|count))?(?![a-z0-9_-])"
+    r"|social[-_]?(?:share|sharing|links|media|icons|buttons|bar)"
     r"|sidebar|tagline|comments|disqus|ads?(?![a-z0-9]))"
 )
 #: A button of a cookie notice that names itself nowhere ("Accept all", "Got it").
@@ -293,6 +302,8 @@ def _mark(root: LexborNode) -> tuple[int, bool]:
             continue
         if node.mem_id in around or (opening == _NAMED_MARK and _holds_heading(node)):
             continue
+        if opening == _SIDE and scope is not None and _inside(node, scope) and not _links(node):
+            continue  # a callout in the content (a hotline's number), no list of links
         node.insert_before(opening)
         node.insert_after(closing)
         marks += 2
@@ -375,6 +386,26 @@ def _read_marks(marked: str, marks: int, has_scope: bool) -> tuple[str, str, str
             if flag:
                 content.append(stable)
     return " ".join(visible_parts), " ".join(whole), " ".join(content)
+
+
+def _inside(node: LexborNode, scope: LexborNode) -> bool:
+    """Whether `node` is within `scope` (the page's content element)."""
+    holder = node.parent
+    while holder is not None:
+        if holder.mem_id == scope.mem_id:
+            return True
+        holder = holder.parent
+    return False
+
+
+def _links(node: LexborNode) -> bool:
+    """Whether `node`'s text is mostly its links' (half or more): a related list, a table
+    of contents, a menu. An aside or nav in the content holding mostly text of its own (a
+    hotline's number, a note, a chapter list written out) is content: an edit there shows,
+    as boilerplate detectors (Readability, boilerpipe) tell lists of links from text."""
+    text = len(node.text(separator=" ").split())
+    linked = sum(len(a.text(separator=" ").split()) for a in node.css("a"))
+    return text == 0 or linked * 2 >= text
 
 
 def _holds_heading(node: LexborNode) -> bool:
