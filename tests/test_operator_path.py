@@ -178,18 +178,24 @@ def test_an_id_stored_decomposed_is_found_as_typed_and_composed(tmp_path: Path) 
 
 
 def test_an_id_is_found_as_typed_before_its_other_form(tmp_path: Path) -> None:
-    """Two entries whose ids differ only in their Unicode form: each typed is itself."""
+    """Two entries whose ids differ only in their Unicode form (in two catalogs: one catalog
+    refuses such a pair as a duplicate id): each typed is itself."""
     from catalog.source import load_catalogs
     from catalog.sync import sync_catalogs
     from tests.factories import T0, database_url, temporary_database, write_catalog
 
-    entries = [
-        {"id": NFD_ECLAIR, "title": "Decomposed", "url": "https://e.org/d"},
-        {"id": NFC_ECLAIR, "title": "Composed", "url": "https://e.org/c"},
+    files = [
+        write_catalog(
+            tmp_path / "decomposed.yaml",
+            [{"id": NFD_ECLAIR, "title": "Decomposed", "url": "https://e.org/d"}],
+        ),
+        write_catalog(
+            tmp_path / "composed.yaml",
+            [{"id": NFC_ECLAIR, "title": "Composed", "url": "https://e.org/c"}],
+        ),
     ]
-    file = write_catalog(tmp_path / "toolkit.yaml", entries)
     with temporary_database(tmp_path) as engine:
-        sync_catalogs(engine, load_catalogs([file]), now=T0)
+        sync_catalogs(engine, load_catalogs(files), now=T0)
         db = ["--db", database_url(engine)]
         for typed, title in ((NFD_ECLAIR, "Decomposed"), (NFC_ECLAIR, "Composed")):
             shown = CliRunner().invoke(app, ["resource", typed, "--json", *db])
