@@ -24,7 +24,7 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from catalog.check.facts import PERMANENT_REDIRECTS
 from catalog.model import Hop
-from catalog.urls import canonical_url
+from catalog.urls import TRACKING_PARAMS, TRACKING_PREFIXES, canonical_url
 
 __all__ = ["RESOLVERS", "address_key", "is_signed", "moved_to", "same_address", "stable_url"]
 
@@ -70,9 +70,10 @@ _SIGNING = (
 )
 _SIGNING_PREFIXES = ("x-amz-", "x-goog-")
 #: Session ids some servers put in the query instead of a cookie, and the campaign and
-#: click ids of analytics and mailing tools: none names what the page shows. Content keys
+#: click ids of analytics and mailing tools (`catalog.urls.TRACKING_PARAMS`, which lint
+#: names in a catalog's URLs): none names what the page shows. Content keys
 #: (`id`, `page`, `q`, `doc`, ...) are never here.
-_SESSION_KEYS = frozenset(
+_SESSION_KEYS = TRACKING_PARAMS | frozenset(
     {
         "jsessionid",
         "phpsessid",
@@ -83,32 +84,9 @@ _SESSION_KEYS = frozenset(
         "session_id",
         "sessid",
         "sess_id",
-        "fbclid",
-        "gclid",
-        "gclsrc",
-        "dclid",
-        "gbraid",
-        "wbraid",
-        "msclkid",
-        "yclid",
-        "twclid",
-        "ttclid",
-        "li_fat_id",
-        "igshid",
-        "mc_eid",
-        "mc_cid",
-        "_ga",
-        "_gl",
-        "_hsenc",
-        "_hsmi",
-        "mkt_tok",
-        "oly_anon_id",
-        "oly_enc_id",
-        "vero_id",
-        "wickedid",
     }
 )
-_SESSION_PREFIXES = ("utm_",)
+_SESSION_PREFIXES = TRACKING_PREFIXES
 #: Keys that name a session on some sites and content on others (`?sid=42`, a story id):
 #: volatile only with a value that looks made up (`_MADE_UP`).
 _MAYBE_SESSION_KEYS = frozenset({"sid", "session", "s_id"})
