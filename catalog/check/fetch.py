@@ -47,7 +47,7 @@ from catalog.check.facts import (
 from catalog.check.issuers import ChainTrust, Issuers, missing_issuer
 from catalog.check.politeness import HostGate, Politeness
 from catalog.check.reasons import FailureKind, describe_error
-from catalog.check.redirects import stable_url
+from catalog.check.redirects import address_key
 from catalog.check.retry import (
     refused_wait,
     retry_after_seconds,
@@ -59,7 +59,7 @@ from catalog.clock import Clock, http_date
 from catalog.model import Hop, Previous, Target
 from catalog.settings import CheckSettings
 from catalog.text import media_type
-from catalog.urls import CheckedUrl, UrlProblem, as_browsers_request, canonical_url, parse_url
+from catalog.urls import CheckedUrl, UrlProblem, as_browsers_request, parse_url
 
 log = logging.getLogger(__name__)
 
@@ -383,12 +383,8 @@ def _moved_for_good(previous: Previous, chain: tuple[Hop, ...]) -> bool:
     targets = [after.url for hop, after in pairwise(chain) if hop.status in PERMANENT_REDIRECTS]
     if not targets:
         return False
-    reached = {_place(url) for url in (*previous.read_via, previous.final_url)}
-    return any(_place(url) not in reached for url in targets)
-
-
-def _place(url: str) -> str:
-    return canonical_url(stable_url(url))
+    reached = {address_key(url) for url in (*previous.read_via, previous.final_url)}
+    return any(address_key(url) not in reached for url in targets)
 
 
 def _strong(etag: str) -> bool:
