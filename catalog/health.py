@@ -106,7 +106,6 @@ from catalog.check.facts import PERMANENT_REDIRECTS
 from catalog.check.redirects import address_key, same_address
 from catalog.model import LEGACY_FINGERPRINT, Observation
 from catalog.outcomes import Outcome, Severity
-from catalog.settings import NIGHT_SLACK as NIGHT_SLACK  # where `catalog.set_aside` reads it
 from catalog.settings import HealthSettings, lasted
 from catalog.text import media_type
 from catalog.urls import site_host

@@ -23,8 +23,9 @@ from datetime import timedelta
 from typing import Any
 
 from catalog.health import BROKEN as BROKEN_STATE
-from catalog.health import CHECK_BY_HAND, NIGHT_SLACK, confirmed_broken
+from catalog.health import CHECK_BY_HAND, confirmed_broken
 from catalog.outcomes import Outcome, Severity
+from catalog.settings import night_span
 from catalog.text import clipped
 
 __all__ = [
@@ -72,9 +73,9 @@ _KIND_WORDS = {
 _FAMILIES = (frozenset({BLOCKED, _UNSETTLED, TIMED_OUT}), frozenset({BROKEN, TIMED_OUT}))
 
 #: How long checks must keep seeing a block, a drift or a move before it is settled: two
-#: nightly checks (a little less than a day apart at times, `NIGHT_SLACK`); a curator's
-#: rechecks the same day settle nothing.
-ONE_NIGHT = timedelta(days=1) - NIGHT_SLACK
+#: nightly checks (a little less than a day apart at times: `catalog.settings.night_span`);
+#: a curator's rechecks the same day settle nothing.
+ONE_NIGHT = night_span(1)
 
 
 def problem_kind(outcome: str | None, state: str | None, drift_reason: str | None) -> str | None:

@@ -13,7 +13,6 @@ import pytest
 from catalog.health import (
     BROKEN,
     CHECK_BY_HAND,
-    NIGHT_SLACK,
     OK,
     RECOVERED,
     SUSPECT,
@@ -24,7 +23,7 @@ from catalog.health import (
 )
 from catalog.model import Hop, Observation
 from catalog.outcomes import Outcome, Severity
-from catalog.settings import HealthSettings
+from catalog.settings import NIGHT_SLACK, HealthSettings
 from tests.factories import days
 
 # --- the reference: apply_observation as it was before (2026-12-03), with the rules since --
