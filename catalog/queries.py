@@ -37,7 +37,7 @@ from catalog.outcomes import Outcome
 from catalog.problem_checks import PROBLEM_START, checks_since
 from catalog.set_aside import lapse_note
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
-from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS
+from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS, chunks
 from catalog.store import SET_ASIDE_LAPSED as LAPSED
 from catalog.tables import Collection, Decision, Event, Link, Observation, Resource, Run
 
@@ -406,12 +406,12 @@ def _with_own_checks(
     index = {resources[i].pk: i for i in edited if resources[i].link_id is not None}
     taken: dict[int, datetime] = {}
     pks = list(index)
-    for start in range(0, len(pks), 1000):  # bound the IN list
+    for part in chunks(pks, 1000):  # bound the IN list
         query = (
             select(Event.resource_id, Event.at, Event.details)
             .join(Resource, Resource.id == Event.resource_id)
             .where(
-                Event.resource_id.in_(pks[start : start + 1000]),
+                Event.resource_id.in_(part),
                 or_(
                     Event.kind == "url_edited",
                     # Not its first addition, the one `added` event of most entries.
@@ -432,9 +432,9 @@ def _with_own_checks(
         return resources
     links = sorted({resources[index[pk]].link_id or 0 for pk in late})
     checked: defaultdict[int, list[datetime]] = defaultdict(list)
-    for start in range(0, len(links), 1000):
+    for part in chunks(links, 1000):  # bound the IN list
         query = select(Observation.link_id, Observation.checked_at).where(
-            Observation.link_id.in_(links[start : start + 1000]),
+            Observation.link_id.in_(part),
             Observation.checked_at >= min(late.values()),
             # Not counted by `checks_since` either: our network down is no check of a link.
             Observation.outcome != Outcome.NETWORK_UNAVAILABLE.value,
@@ -530,11 +530,11 @@ def _with_deciders(session: Session, resources: list[ResourceRow]) -> list[Resou
         return resources
     latest: dict[tuple[int, str], Decided] = {}
     pks = list(aside)
-    for start in range(0, len(pks), 1000):  # bound the IN list
+    for part in chunks(pks, 1000):  # bound the IN list
         query = (
             select(Decision.resource_id, Decision.kind, Decision.decided_by, Decision.at)
             .where(
-                Decision.resource_id.in_(pks[start : start + 1000]),
+                Decision.resource_id.in_(part),
                 Decision.kind.in_(_SET_ASIDE),
             )
             .order_by(Decision.at, Decision.id)
@@ -562,10 +562,10 @@ def _with_lapses(session: Session, resources: list[ResourceRow]) -> list[Resourc
     index = {r.pk: i for i, r in enumerate(resources)}
     pks = list(index)
     lapsed: dict[int, Mapping[str, Any]] = {}
-    for start in range(0, len(pks), 1000):  # bound the IN list
+    for part in chunks(pks, 1000):  # bound the IN list
         query = (
             select(Event.resource_id, Event.details)
-            .where(Event.resource_id.in_(pks[start : start + 1000]), Event.kind == LAPSED)
+            .where(Event.resource_id.in_(part), Event.kind == LAPSED)
             .order_by(Event.at, Event.id)
         )
         for pk, details in session.execute(query):

@@ -107,6 +107,7 @@ from catalog.store._set_aside import SET_ASIDE_LAPSED, lapse_set_asides, link_pr
 from catalog.store._sql import (
     CHUNK,
     PG_WRITE_LOCK,
+    chunks,
     ensure_writable,
     read_session,
     write_session,
@@ -175,6 +176,7 @@ __all__ = [
     "add_events",
     "answering_urls",
     "archive_candidates",
+    "chunks",
     "clear_set_asides",
     "collection_files",
     "collection_ids",
