@@ -172,12 +172,12 @@ class ResourceRow:
     #: reading the list of what is left out of the queue asks whom to ask.
     snoozed_by: Decided | None = None
     ignored_by: Decided | None = None
-    #: Flipping between working and failing lately (`catalog.health`).
     #: An ignore or snooze ended by a run because the link settled into another kind of
     #: problem, said as `set_aside.lapse_note` tells it, in the past tense (without the
     #: link's reason that night: the row shows its reason now);
     #: None once the curator decides again (ignore, snooze, unignore).
     lapsed: str | None = None
+    #: Flipping between working and failing lately (`catalog.health`).
     flapping: bool = False
     #: The entry's `type` ("hotline", "report", ...).
     resource_type: str | None = None
