@@ -374,7 +374,7 @@ def resource(
     keys = catalog_keys(settings, catalog)
     engine = engine_for(existing_database(settings.database_url))
     if keys is not None:
-        collection = _collection_among(engine, resource_id, collection, keys)
+        collection, resource_id = _collection_among(engine, resource_id, collection, keys)
     history = store.resource_history(engine, resource_id, collection=collection, limit=limit)
     edits = entry_events(engine, history.resource.id)  # put back after a removal?
     # What the report says of it (since when, its fix): the report's own reading.
@@ -401,10 +401,11 @@ def resource(
 
 def _collection_among(
     engine: Engine, resource_id: str, collection: str | None, keys: list[str]
-) -> str:
-    """The one collection of `keys` (the --catalog files' collections) that holds the id;
-    `NotFoundError` (exit 4) when none does, `ConfigError` (exit 2: name one) when several
-    do."""
+) -> tuple[str, str]:
+    """The one collection of `keys` (the --catalog files' collections) that holds the id,
+    and the id it holds: `KEY/ID` (as verdicts name entries) is ID of collection KEY when
+    no entry's id is `KEY/ID` itself. `NotFoundError` (exit 4) when none does,
+    `ConfigError` (exit 2: name one) when several do."""
     from catalog import store
     from catalog.db import shown_url
     from catalog.errors import ConfigError, NotFoundError
@@ -425,7 +426,15 @@ def _collection_among(
             continue
         found.append(key)
     if len(found) == 1:
-        return found[0]
+        return found[0], resource_id
+    key, slash, bare = resource_id.partition("/")
+    if not found and slash and key in keys:
+        try:
+            store.find_resource(engine, bare, collection=key)
+        except NotFoundError:
+            pass
+        else:
+            return key, bare
     named = ", ".join(map(repr, keys))
     if not found:
         database = shown_url(engine.url)
