@@ -36,7 +36,7 @@ import queue
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar, cast
@@ -96,6 +96,7 @@ from catalog.runs import (
 )
 from catalog.settings import CheckSettings, Settings, SettingsFileError, load_settings
 from catalog.shards import Shard, all_shards, lease_name
+from catalog.source import load_catalogs
 from catalog.store import note_run_progress
 from catalog.text import counted
 from catalog.upgrades import check_batch_with_upgrades
@@ -777,20 +778,31 @@ def check_catalog(
     trigger: str = "manual",
     render: bool = True,
     shard: str | None = None,
+    entries: list[str] | None = None,
 ) -> RunSummary:
     """Check every URL of the configured catalogs (or of one host shard, "1/2") and record
     what was found. A scheduled run that finds another full run in progress, or one
-    started after its own scheduled time (a missed night run late), is Skipped."""
+    started after its own scheduled time (a missed night run late), is Skipped.
+    `entries`: ids named `KEY/ID`, checked in catalog KEY only, as `recheck` takes them
+    (`resource_ids` in every catalog using them)."""
     trigger = run_trigger(trigger)
     try:
         settings = flow_settings(config, overrides, trigger=trigger)
-        if shard is None and resource_ids is None:
+        if shard is None and resource_ids is None and not entries:
             late = checked_since_scheduled(settings, trigger)
             if late is not None:
                 get_run_logger().warning("Skipped: %s", late)
                 return skipped(late)
+        pairs = None
+        if entries:
+            resource_ids, pairs = _named_entries(settings, resource_ids, entries, trigger, render)
         return run_check(
-            settings, trigger=trigger, resource_ids=resource_ids, render=render, shard=shard
+            settings,
+            trigger=trigger,
+            resource_ids=resource_ids,
+            render=render,
+            shard=shard,
+            entries=pairs,
         )
     except RunInProgressError as exc:
         if trigger != "schedule":
@@ -799,6 +811,53 @@ def check_catalog(
         return skipped(exc)
     except LinkhealthError as exc:
         return failed_with(exc)
+
+
+def _named_entries(
+    settings: Settings,
+    resource_ids: Sequence[str] | None,
+    entries: Sequence[str],
+    trigger: str,
+    render: bool,
+) -> tuple[list[str], list[tuple[str, str]] | None]:
+    """The ids a run given `entries` (`KEY/ID`) checks, and the (collection key, id) pairs
+    it is narrowed to (`narrowed`). A `KEY/ID` whose catalog file KEY holds no ID (an
+    unknown KEY, an ID only another catalog holds) refuses the run, as an unknown id does:
+    narrowed to it, the run would check nothing of it. Read from the files, which the run
+    syncs next: an entry added since the last sync is held."""
+    try:
+        only = only_in(entries)
+        catalogs = load_catalogs(settings.catalogs)
+        held = {(c.key, r.id) for c in catalogs for r in c.resources}
+        missing = [f"{k}/{r}" for r, ks in only.items() for k in sorted(ks) if (k, r) not in held]
+        if missing:
+            raise NotFoundError.unknown_ids(missing)
+    except (CatalogError, NotFoundError) as exc:  # a broken catalog, entries none holds
+        refuse(settings, exc, trigger=trigger, render=render and isinstance(exc, CatalogError))
+        raise
+    ids = list(dict.fromkeys([*(resource_ids or ()), *only]))
+    return ids, narrowed(ids, [c.key for c in catalogs], only)
+
+
+def only_in(entries: Sequence[str]) -> dict[str, set[str]]:
+    """`KEY/ID` names -> each id and the catalog keys it is named in."""
+    out: dict[str, set[str]] = {}
+    for name in entries:
+        key, _, rid = name.partition("/")
+        if not key or not rid:
+            raise NotFoundError(f"{name!r} names no entry: write KEY/ID")
+        out.setdefault(rid, set()).add(key)
+    return out
+
+
+def narrowed(
+    ids: Sequence[str], collections: Sequence[str] | None, only: Mapping[str, set[str]]
+) -> list[tuple[str, str]] | None:
+    """The (collection key, id) pairs to check of `ids`: an id of `only` in its catalogs,
+    any other in every one of `collections`. None: no narrowing (every catalog)."""
+    if not only or collections is None:
+        return None
+    return [(key, rid) for rid in ids for key in collections if key in only.get(rid, {key})]
 
 
 def skipped(why: LinkhealthError | str) -> Any:

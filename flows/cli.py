@@ -509,7 +509,11 @@ def check(
     config: ConfigOpt = None,
     resource_id: Annotated[
         list[str] | None,
-        typer.Option("--id", help="Check only this resource id; repeatable."),
+        typer.Option(
+            "--id",
+            help="Check only this resource id (in every catalog using it), or KEY/ID as "
+            "verdicts name entries (in catalog KEY only); repeatable.",
+        ),
     ] = None,
     concurrency: Annotated[
         int | None, typer.Option(min=1, help="Requests open at once across all hosts.")
@@ -551,13 +555,17 @@ def check(
     recorded = None if trial_config(config) else "manual"
     with flow_run_here(settings, given=bool(catalog), ids=resource_id, trigger=recorded) as ids:
         from flows.check_flow import check_catalog
+        from flows.cli_ops import named_entries
 
+        # `KEY/ID`: that catalog's entry only, as `recheck` takes it (`bare_ids` made it ID).
+        entries = named_entries(ids_as_held(settings, resource_id), ids)
         summary = check_catalog(
             config=str(config) if config else None,
             overrides=overrides,
             resource_ids=ids,
             trigger="manual",
             render=report,
+            entries=entries or None,
         )
     for line in summary.lines():
         typer.echo(for_terminal(line))

@@ -25,7 +25,15 @@ from catalog.ops import plan_recheck, verdict_lines
 from catalog.queries import sharing_links
 from catalog.runs import RunSummary
 from catalog.text import counted
-from flows.check_flow import BATCH_WORKERS, failed_with, flow_settings, refuse, run_check
+from flows.check_flow import (
+    BATCH_WORKERS,
+    failed_with,
+    flow_settings,
+    narrowed,
+    only_in,
+    refuse,
+    run_check,
+)
 from flows.parameters import plain_json_parameters
 
 if TYPE_CHECKING:
@@ -118,17 +126,6 @@ def _recheck(
     )
 
 
-def only_in(entries: Sequence[str]) -> dict[str, set[str]]:
-    """`KEY/ID` names -> each id and the catalog keys it is named in."""
-    out: dict[str, set[str]] = {}
-    for name in entries:
-        key, _, rid = name.partition("/")
-        if not key or not rid:
-            raise NotFoundError(f"{name!r} names no entry: write KEY/ID")
-        out.setdefault(rid, set()).add(key)
-    return out
-
-
 def _refuse_unheld(
     engine: Engine, collections: Sequence[str] | None, only: Mapping[str, set[str]]
 ) -> None:
@@ -140,13 +137,3 @@ def _refuse_unheld(
     missing = [f"{k}/{r}" for r, keys in only.items() for k in sorted(keys) if (k, r) not in held]
     if missing:
         raise NotFoundError.unknown_ids(missing)
-
-
-def narrowed(
-    ids: Sequence[str], collections: Sequence[str] | None, only: Mapping[str, set[str]]
-) -> list[tuple[str, str]] | None:
-    """The (collection key, id) pairs to check of `ids`: an id of `only` in its catalogs,
-    any other in every one of `collections`. None: no narrowing (every catalog)."""
-    if not only or collections is None:
-        return None
-    return [(key, rid) for rid in ids for key in collections if key in only.get(rid, {key})]
