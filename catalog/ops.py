@@ -122,23 +122,28 @@ def select_for_recheck(
     failing ones (`failing_only`). `last_edits` maps (collection key, resource id) to the
     time of its latest edit.
     """
-    edits = last_edits or {}
     known: set[str] = set()
     chosen: set[str] = set()
     for status in statuses:
         known.add(status.rid)
-        wanted = (
-            status.rid in ids
-            or (
-                changed_only
-                and edited_since_checked(status, edits.get((status.collection, status.rid)), now)
-            )
-            or (failing_only and is_failing(status.link))
-        )
-        if wanted:
+        if status.rid in ids or _picked(status, changed_only, failing_only, last_edits, now):
             chosen.add(status.rid)
     missing = sorted({i for i in ids if i not in known})
     return sorted(chosen), missing
+
+
+def _picked(
+    status: StatusLike,
+    changed_only: bool,
+    failing_only: bool,
+    last_edits: Mapping[tuple[str, str], datetime] | None,
+    now: datetime | None,
+) -> bool:
+    """Whether `--changed` or `--failing` picks this entry (`select_for_recheck`)."""
+    edit = (last_edits or {}).get((status.collection, status.rid))
+    return (changed_only and edited_since_checked(status, edit, now)) or (
+        failing_only and is_failing(status.link)
+    )
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,9 @@ class RecheckPlan:
     #: The configured catalogs' collection keys: the database may hold others, synced once
     #: from another file, whose ids must not be picked or reported.
     collections: tuple[str, ...] | None = None
+    #: The (collection key, id) entries `changed_only` and `failing_only` picked: an id
+    #: also named `KEY/ID` is checked in these catalogs besides KEY.
+    picked: tuple[tuple[str, str], ...] = ()
 
 
 def unknown_ids(settings: Settings, ids: Sequence[str]) -> list[str]:
@@ -216,7 +224,14 @@ def plan_recheck(
     )
     if missing:
         raise NotFoundError.unknown_ids(missing)
-    return RecheckPlan(ids=tuple(chosen), sync_changes=synced.change_count, collections=keys)
+    entries = tuple(
+        (s.collection, s.rid)
+        for s in statuses
+        if _picked(s, changed_only, failing_only, edits, now)
+    )
+    return RecheckPlan(
+        ids=tuple(chosen), sync_changes=synced.change_count, collections=keys, picked=entries
+    )
 
 
 # --- notifications ---------------------------------------------------------------------------

@@ -36,7 +36,7 @@ import queue
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar, cast
@@ -851,13 +851,26 @@ def only_in(entries: Sequence[str]) -> dict[str, set[str]]:
 
 
 def narrowed(
-    ids: Sequence[str], collections: Sequence[str] | None, only: Mapping[str, set[str]]
+    ids: Sequence[str],
+    collections: Sequence[str] | None,
+    only: Mapping[str, set[str]],
+    picked: Iterable[tuple[str, str]] = (),
 ) -> list[tuple[str, str]] | None:
-    """The (collection key, id) pairs to check of `ids`: an id of `only` in its catalogs,
-    any other in every one of `collections`. None: no narrowing (every catalog)."""
+    """The (collection key, id) pairs to check of `ids`: an id of `only` in its catalogs
+    and in those whose entry of it is `picked` (what `recheck --changed` or `--failing`
+    chose: `KEY/ID` narrows what is named, not what they pick); any other id in every one
+    of `collections`. None: no narrowing (every catalog)."""
     if not only or collections is None:
         return None
-    return [(key, rid) for rid in ids for key in collections if key in only.get(rid, {key})]
+    also: dict[str, set[str]] = {}
+    for key, rid in picked:
+        also.setdefault(rid, set()).add(key)
+    return [
+        (key, rid)
+        for rid in ids
+        for key in collections
+        if rid not in only or key in only[rid] or key in also.get(rid, ())
+    ]
 
 
 def skipped(why: LinkhealthError | str) -> Any:

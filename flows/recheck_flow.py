@@ -2,8 +2,9 @@
 
 Inputs: resource ids and/or `changed_only` (entries edited since their link was last
 checked) and `failing_only`; `entries` (`KEY/ID`) narrows a named id to one catalog's
-entry. The selection is `catalog.ops.plan_recheck`; the check itself is the same
-`run_check` the nightly flow runs, limited to the chosen ids.
+entry, not what `changed_only` or `failing_only` picks of that id. The selection is
+`catalog.ops.plan_recheck`; the check itself is the same `run_check` the nightly flow
+runs, limited to the chosen ids.
 Output: a `RecheckResult` with the run summary and one verdict line per resource.
 The `recheck` deployment in prefect.yaml runs this flow when the event
 `linkhealth.catalog.edited` arrives (the git hook in deploy/ sends it).
@@ -61,7 +62,9 @@ def recheck(
 ) -> RecheckResult:
     """Check the named, edited (`changed_only`) or failing (`failing_only`) resources.
     `entries`: ids named `KEY/ID`, checked in catalog KEY only (not in every catalog
-    using that id); an entry whose URL others link too is said to share its check."""
+    using that id), and in another catalog only when `changed_only` or `failing_only`
+    picks its entry (the selection is their union); an entry whose URL others link too
+    is said to share its check."""
     try:
         return _recheck(
             resource_ids, changed_only, failing_only, config, overrides, render, entries or []
@@ -101,7 +104,7 @@ def _recheck(
         counted(plan.sync_changes, "catalog change"),
         ", ".join(plan.ids),
     )
-    pairs = narrowed(plan.ids, plan.collections, only)
+    pairs = narrowed(plan.ids, plan.collections, only, plan.picked)
     summary = run_check(
         settings, trigger="recheck", resource_ids=list(plan.ids), render=render, entries=pairs
     )

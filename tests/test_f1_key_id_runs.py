@@ -1,5 +1,6 @@
-"""`check --id KEY/ID` as a curator types it, against two catalogs that both use the id `r1`
-(each its own URL on a local site): KEY/ID names that catalog's entry alone."""
+"""`check --id KEY/ID` and `recheck KEY/ID --changed` as a curator types them, against two
+catalogs that both use the id `r1` (each its own URL on a local site): KEY/ID names that
+catalog's entry alone, and what `--changed` picks is checked besides it."""
 
 from __future__ import annotations
 
@@ -58,3 +59,25 @@ def test_check_id_key_slash_id_checks_that_catalogs_entry_only(
     assert not any(path.endswith("/missing") for path in narrowed), narrowed
     assert bare.exit_code == 0, bare.output
     assert {"/report.html", "/missing"} <= {p.split()[-1] for p in everywhere}, everywhere
+
+
+@pytest.mark.flow
+def test_recheck_key_slash_id_with_changed_also_checks_the_other_catalogs_edited_entry(
+    prefect_api: str, isolated_cwd: Path
+) -> None:
+    """`recheck toolkit/r1 --changed`: the named entry and every entry edited since its
+    check. other/r1, edited, was dropped: its id was narrowed to catalog toolkit."""
+    with local_site() as site:
+        _two_catalogs(isolated_cwd, site)
+        first = runner.invoke(app, ["check", "--no-report"])
+        assert first.exit_code == 0, first.output
+        _two_catalogs(isolated_cwd, site, other_r1="/removed")  # other/r1's URL edited
+        site.hits.clear()
+        result = runner.invoke(app, ["recheck", "toolkit/r1", "--changed", "--no-report"])
+        hits = dict(site.hits)
+    assert result.exit_code == 0, result.output
+    assert any(path.endswith("/removed") for path in hits), hits
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("toolkit/r1: OK") for line in lines), lines
+    assert any(line.startswith("other/r1: ") for line in lines), lines
+    assert not any(line.startswith("other/r5") for line in lines), lines
