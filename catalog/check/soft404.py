@@ -42,6 +42,7 @@ __all__ = [
     "may_name_a_message",
     "page_soft404",
     "probe_soft404",
+    "probe_time",
     "probe_url_for",
     "redirect_soft404",
     "script_redirect",
@@ -617,6 +618,22 @@ def probe_url_for(url: str, token: str) -> str:
     parent = segments[:-1]
     path = "/" + "/".join([*parent, name]) + ("/" if directory else "")
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def probe_time(left: float | None, read_timeout: float) -> float | None:
+    """Seconds the host's probe may take, sent for a URL with `left` seconds before its
+    deadline; None: that URL sends none (its page is judged without one).
+
+    The URL waits for the probe, in its host's slot: the probe gets what is left of the
+    URL's deadline, no more (a host stalling on it held a live page's verdict, and the
+    slot, up to 45 s past the deadline). It is sent only with `read_timeout` left, as long
+    as one request waits for its answer to begin: one sent later would be cut short by
+    this URL's lateness, not the host's, and would stand as the host's "no answer" for
+    the whole run, so it is left to the host's next URL. With no deadline in scope, the
+    probe gets `read_timeout` in all."""
+    if left is None:
+        return read_timeout
+    return left if left >= read_timeout else None
 
 
 #: Tokens that echo the requested address on an error page ("/a/b/report.pdf was not
