@@ -897,7 +897,7 @@ class Fetcher:
                 issuers is not None
                 and endpoint is not None
                 and missing_issuer(exc)
-                and await issuers.complete(*endpoint)
+                and await issuers.complete(*endpoint, within=progress.left())
             ):
                 # Once more with the chain completed, spaced by the host's gate as ever.
                 return await self._send(gate, method, url, headers, jar, owner, progress, settings)
