@@ -415,7 +415,7 @@ class _Run:
         deadline = asyncio.timeout(self.settings.total_timeout)
         try:
             await self._fetch_in_time(self.fetcher, target, parsed.canonical, progress, deadline)
-            # Outside the URL's deadline, as the probe: each has a deadline of its own.
+            # Outside the URL's deadline: the https try has a deadline of its own.
             upgraded = await self._over_https(target, progress)
             if upgraded is not None:
                 parsed, progress, unanswered = upgraded
