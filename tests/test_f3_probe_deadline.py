@@ -60,10 +60,12 @@ class ProbeSite:
     """A site on 127.0.0.1: its pages answer at once, those under /page/slow after
     `page_delay` s; the soft-404 probe's made-up address as `probe` says: "404"
     at once, "stall" (no answer before the test ends), "trickle" (a 200 whose body comes a
-    byte at a time for ever), "catchall" (the site's one page, as its pages are, at once)."""
+    byte at a time for ever), "catchall" (the site's one page, as its pages are), "404"
+    and "catchall" after `probe_delay` s."""
 
     page_delay: float
     probe: str
+    probe_delay: float = 0.0
     base: str = ""
     requests: list[Request] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -82,8 +84,8 @@ def _closed(sock: socket.socket, seconds: float) -> bool:
 
 
 @contextlib.contextmanager
-def probe_site(page_delay: float, probe: str) -> Iterator[ProbeSite]:
-    site = ProbeSite(page_delay, probe)
+def probe_site(page_delay: float, probe: str, probe_delay: float = 0.0) -> Iterator[ProbeSite]:
+    site = ProbeSite(page_delay, probe, probe_delay)
     gone = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
@@ -105,6 +107,8 @@ def probe_site(page_delay: float, probe: str) -> Iterator[ProbeSite]:
                 self._send(200, CATCHALL if site.probe == "catchall" else None)
                 return
             how = site.probe
+            if how in ("404", "catchall"):
+                gone.wait(site.probe_delay)
             if how == "404":
                 self._send(404, None)
             elif how == "catchall":
@@ -170,6 +174,8 @@ def verdict(obs: Observation) -> tuple[Outcome, str | None, str]:
     [
         # Time left for the probe, which trickles: it went on to its own `total_timeout`.
         (0.9, "trickle"),
+        # Time left: a probe that stalls ends at its request's `read_timeout`, as ever.
+        (0.5, "stall"),
         # Less time left than a probe request waits for its answer (`read_timeout`).
         (2.0, "stall"),
         (2.0, "trickle"),
@@ -206,15 +212,17 @@ def test_a_stalled_probe_never_has_the_host_answer_more_at_once_than_its_slots()
 
 
 def test_a_url_without_time_for_the_probe_leaves_it_to_the_hosts_next_url() -> None:
-    # The slow page's probe would have had less than a request waits for its answer: had
-    # it been cut short, its "no answer" would stand for the host all run, and the site
-    # that answers any address with the same page would pass for one that says 404.
+    # The slow page's probe would have had 1 s, less than a request waits for its answer
+    # (2 s) and than the site takes to answer it (1.5 s): cut short, its "no answer" would
+    # stand for the host all run, and the site that answers any address with the same page
+    # would pass for one that says 404.
     settings = replace(SETTINGS, per_host_concurrency=1)
-    with probe_site(2.0, "catchall") as site:
+    with probe_site(2.0, "catchall", probe_delay=1.5) as site:
         observations, elapsed = checked(
             [site.url("/page/slow-annual-report"), site.url("/page/toolkit")], settings
         )
     assert observations[1].outcome is Outcome.SOFT_404, observations[1].reason
+    assert len(site.probes()) == 1
     assert elapsed < 2.0 + SETTINGS.total_timeout + SLACK, elapsed
 
 
