@@ -176,7 +176,7 @@ def verdict(obs: Observation) -> tuple[Outcome, str | None, str]:
         (0.9, "trickle"),
         # Time left: a probe that stalls ends at its request's `read_timeout`, as ever.
         (0.5, "stall"),
-        # Less time left than a probe request waits for its answer (`read_timeout`).
+        # Less time left than half the deadline (shorter than `read_timeout`).
         (2.0, "stall"),
         (2.0, "trickle"),
     ],
@@ -212,8 +212,8 @@ def test_a_stalled_probe_never_has_the_host_answer_more_at_once_than_its_slots()
 
 
 def test_a_url_without_time_for_the_probe_leaves_it_to_the_hosts_next_url() -> None:
-    # The slow page's probe would have had 1 s, less than a request waits for its answer
-    # (2 s) and than the site takes to answer it (1.5 s): cut short, its "no answer" would
+    # The slow page's probe would have had 1 s, less than the 1.5 s the probe may want
+    # (half the deadline) and the site takes to answer it: cut short, its "no answer" would
     # stand for the host all run, and the site that answers any address with the same page
     # would pass for one that says 404.
     settings = replace(SETTINGS, per_host_concurrency=1)
@@ -227,8 +227,12 @@ def test_a_url_without_time_for_the_probe_leaves_it_to_the_hosts_next_url() -> N
 
 
 def test_the_probe_gets_what_is_left_of_the_deadline_when_that_is_a_requests_wait() -> None:
-    assert probe_time(2.5, read_timeout=2.0) == 2.5
-    assert probe_time(2.0, read_timeout=2.0) == 2.0
-    assert probe_time(1.9, read_timeout=2.0) is None
-    assert probe_time(-0.1, read_timeout=2.0) is None
-    assert probe_time(None, read_timeout=2.0) == 2.0, "no deadline in scope: one request's wait"
+    default = CheckSettings()  # read_timeout 15 s, total_timeout 45 s
+    assert probe_time(30.0, default) == 30.0
+    assert probe_time(15.0, default) == 15.0
+    assert probe_time(14.9, default) is None
+    assert probe_time(-0.1, default) is None
+    assert probe_time(None, default) == 15.0, "no deadline in scope: one request's wait"
+    # A deadline shorter than two requests' waits still leaves the probe half of it.
+    short = replace(default, total_timeout=10.0)
+    assert (probe_time(5.0, short), probe_time(4.9, short)) == (5.0, None)

@@ -541,7 +541,7 @@ class _Run:
         host = urlsplit(final_url).hostname or ""
         task = self._probes.get(host)
         if task is None:
-            within = probe_time(left, self.settings.read_timeout)
+            within = probe_time(left, self.settings)
             if within is None:
                 return None
             url = probe_url_for(final_url, self.token)
