@@ -50,7 +50,7 @@ from catalog.check.politeness import HostScheduler, Politeness, Slots
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import moved_to, same_address, stable_url
 from catalog.check.safety import AddressBook, Resolver, check_allowlist
-from catalog.check.soft404 import probe_url_for
+from catalog.check.soft404 import probe_time, probe_url_for
 from catalog.check.transport import AiohttpPool
 from catalog.clock import Clock, utcnow
 from catalog.model import (
@@ -415,12 +415,12 @@ class _Run:
         deadline = asyncio.timeout(self.settings.total_timeout)
         try:
             await self._fetch_in_time(self.fetcher, target, parsed.canonical, progress, deadline)
-            # Outside the URL's deadline, as the probe: each has a deadline of its own.
+            # Outside the URL's deadline: the https try has a deadline of its own.
             upgraded = await self._over_https(target, progress)
             if upgraded is not None:
                 parsed, progress, unanswered = upgraded
             # Outside the URL's deadline: a slow probe must not turn a live page into a
-            # timeout. The probe has a deadline of its own.
+            # timeout. The probe gets what is left of it (`soft404.probe_time`).
             page, probe = await self._page_and_probe(parsed, progress, target.previous)
             facts = CheckFacts(
                 url=parsed.canonical,
@@ -532,18 +532,25 @@ class _Run:
             return page, None
         if is_home(parsed.canonical) or is_home(final):
             return page, None
-        return page, await self._probe(final)
+        return page, await self._probe(final, progress.left())
 
-    async def _probe(self, final_url: str) -> Probe | None:
+    async def _probe(self, final_url: str, left: float | None) -> Probe | None:
+        """The host's probe as far as it comes in the `left` seconds before the URL's
+        deadline: sent by the first URL with time for it (`probe_time`), waited for by
+        each URL of the host for as long as that URL has."""
         host = urlsplit(final_url).hostname or ""
         task = self._probes.get(host)
         if task is None:
+            within = probe_time(left, self.settings)
+            if within is None:
+                return None
             url = probe_url_for(final_url, self.token)
-            task = asyncio.ensure_future(self.fetcher.probe(url))
+            task = asyncio.ensure_future(self.fetcher.probe(url, within))
             self._probes[host] = task
         try:
-            return await asyncio.shield(task)
-        except Exception:  # a probe that fails tells us nothing either way
+            async with asyncio.timeout(left):
+                return await asyncio.shield(task)
+        except Exception:  # a probe that fails or runs out of time tells us nothing either way
             log.debug("soft-404 probe for %s failed", host, exc_info=True)
             return None
 

@@ -722,11 +722,12 @@ class Fetcher:
             head = await self.follow("HEAD", url, progress=progress, settings=once, owner=owner)
         return (replace(head, retries=(*notes, *head.retries)) if notes else head), owner
 
-    async def probe(self, url: str) -> Probe:
-        """One GET of a made-up URL, no retries; any failure is just "no probe answer"."""
+    async def probe(self, url: str, within: float) -> Probe:
+        """One GET of a made-up URL, no retries, in `within` seconds; any failure, running
+        out of time too, is just "no probe answer"."""
         once = self._once
         try:
-            async with asyncio.timeout(self.settings.total_timeout):
+            async with asyncio.timeout(within):
                 exchange = await self.follow("GET", url, progress=Progress(), settings=once)
         except TimeoutError:
             return Probe(url, None, None)
@@ -896,7 +897,7 @@ class Fetcher:
                 issuers is not None
                 and endpoint is not None
                 and missing_issuer(exc)
-                and await issuers.complete(*endpoint)
+                and await issuers.complete(*endpoint, within=progress.left())
             ):
                 # Once more with the chain completed, spaced by the host's gate as ever.
                 return await self._send(gate, method, url, headers, jar, owner, progress, settings)

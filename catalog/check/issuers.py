@@ -14,6 +14,12 @@ TLS chain), keep it only if it is a CA that really signed that certificate and i
 self-issued, and add it to the run's TLS context. There OpenSSL uses it only to build a
 chain up to a root it already trusts: partial chains stay off, so a fetched certificate is
 never trusted on its own, and a chain to an unknown root still fails.
+
+A CA's address that stalls or trickles must not hold the link: each URL waits for the
+intermediate no longer than its own deadline allows (`Issuers.complete`), and the fetch,
+which hosts under one CA share and so has no one URL's deadline, no longer than
+`ISSUER_SECONDS`. An intermediate that does not come in time is one that could not be
+fetched: the handshake's failure stands, as in a browser that could not fetch it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,14 @@ log = logging.getLogger(__name__)
 MISSING_ISSUER_CODES = frozenset({2, 20})  # X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)
 #: "CA Issuers" URLs tried per certificate (real certificates name one).
 MAX_ISSUER_URLS = 2
+
+#: Seconds a CA's certificate file may take to come. CAs serve these few-KB files from
+#: CDNs at once; Chromium gives up on them after 15 s. Without a bound a CA address that
+#: trickled kept its request (and every URL waiting for it) going for the whole run.
+ISSUER_SECONDS = 10.0
+#: Seconds before its deadline at which a URL stops waiting for an intermediate, so that
+#: the handshake's own failure, not the deadline, is what the link is judged on.
+DEADLINE_MARGIN = 0.5
 
 #: GET `url` -> the body of a 2xx answer, or None.
 FetchBody = Callable[[str], Awaitable[bytes | None]]
@@ -74,15 +88,24 @@ class Issuers:
         task = self._hosts.get((host.lower(), port))
         return task is not None and task.done()
 
-    async def complete(self, host: str, port: int) -> bool:
+    async def complete(self, host: str, port: int, within: float | None = None) -> bool:
         """Fetch and trust the intermediate `host`'s certificate names; True when one was
-        added, so that a handshake that failed for want of it may be tried again."""
+        added, so that a handshake that failed for want of it may be tried again.
+
+        `within`: the seconds before the deadline of the URL that asks, if it has one; it
+        waits until `DEADLINE_MARGIN` before it at most, and False then (the fetch goes on
+        for the host's later URLs, within `ISSUER_SECONDS`). A CA address that trickled
+        made a site that answered at once a timeout."""
         key = (host.lower(), port)
         task = self._hosts.get(key)
         if task is None:
             task = self._hosts[key] = asyncio.ensure_future(self._complete(host, port))
         try:
-            return await asyncio.shield(task)
+            async with asyncio.timeout(None if within is None else within - DEADLINE_MARGIN):
+                return await asyncio.shield(task)
+        except TimeoutError:
+            log.debug("the intermediate of %s did not come in the link's time", host)
+            return False
         except Exception:  # anything a hostile server or CA does means "nothing added"
             log.debug("completing the certificate chain of %s failed", host, exc_info=True)
             return False
@@ -101,7 +124,7 @@ class Issuers:
         for url in issuer_urls(leaf)[:MAX_ISSUER_URLS]:
             task = self._urls.get(url)
             if task is None:  # many hosts share one CA's intermediate
-                task = self._urls[url] = asyncio.ensure_future(self._fetch(url))
+                task = self._urls[url] = asyncio.ensure_future(self._fetch_in_time(url))
             body = await asyncio.shield(task)
             issuer = issuer_of(leaf, body) if body else None
             if issuer is not None:
@@ -109,6 +132,15 @@ class Issuers:
                 log.info("%s leaves out its intermediate certificate; fetched %s", host, url)
                 return True
         return False
+
+    async def _fetch_in_time(self, url: str) -> bytes | None:
+        """The CA's file at `url`, or None when it has not come in `ISSUER_SECONDS`."""
+        try:
+            async with asyncio.timeout(ISSUER_SECONDS):
+                return await self._fetch(url)
+        except TimeoutError:
+            log.debug("the certificate file %s did not come in %s s", url, ISSUER_SECONDS)
+            return None
 
 
 def issuer_urls(cert: x509.Certificate) -> list[str]:

@@ -29,6 +29,7 @@ from catalog.check import not_found_words
 from catalog.check.content import PageFacts, Words, similar_enough, title_parts
 from catalog.check.not_found_words import plain
 from catalog.check.script_load import runs_on_load
+from catalog.settings import CheckSettings
 from catalog.text import clipped, strip_accents
 from catalog.urls import site_host
 
@@ -42,6 +43,7 @@ __all__ = [
     "may_name_a_message",
     "page_soft404",
     "probe_soft404",
+    "probe_time",
     "probe_url_for",
     "redirect_soft404",
     "script_redirect",
@@ -617,6 +619,23 @@ def probe_url_for(url: str, token: str) -> str:
     parent = segments[:-1]
     path = "/" + "/".join([*parent, name]) + ("/" if directory else "")
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def probe_time(left: float | None, settings: CheckSettings) -> float | None:
+    """Seconds the host's probe may take, sent for a URL with `left` seconds before its
+    deadline; None: that URL sends none (its page is judged without one).
+
+    The URL waits for the probe, in its host's slot: the probe gets what is left of the
+    URL's deadline, no more (a host stalling on it held a live page's verdict, and the
+    slot, up to 45 s past the deadline). It is sent only with as long left as a request
+    waits for its answer to begin (`read_timeout`; half the URL's `total_timeout` when
+    that is shorter, or a short deadline would never leave enough): one sent later would
+    be cut short by this URL's lateness, not the host's, and would stand as the host's
+    "no answer" for the whole run, so it is left to the host's next URL. With no deadline
+    in scope, the probe gets `read_timeout` in all."""
+    if left is None:
+        return settings.read_timeout
+    return left if left >= min(settings.read_timeout, settings.total_timeout / 2) else None
 
 
 #: Tokens that echo the requested address on an error page ("/a/b/report.pdf was not
