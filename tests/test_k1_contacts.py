@@ -8,7 +8,9 @@ tells the curator when one that a read of the page showed is gone from a later r
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import respx
@@ -16,13 +18,22 @@ from sqlalchemy import Engine
 
 from catalog import store
 from catalog.check import check_targets, contacts
+from catalog.health import Entry, LinkState, apply_contacts
+from catalog.model import Observation
+from catalog.outcomes import Outcome
 from catalog.queries import report_data
 from catalog.settings import CheckSettings, HealthSettings
 from catalog.sync import sync_catalogs
 from reports.build import build_context
 from reports.context import Priority, ReportContext
 from reports.render import render_html, render_markdown
-from tests.factories import days, make_catalog, make_resource, temporary_database
+from tests.factories import (
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    temporary_database,
+)
 
 HOTLINE = "1-888-373-7888"
 KEY = "tel:8883737888"
@@ -199,10 +210,10 @@ def test_a_hotline_number_gone_from_the_banner_is_news_and_queued_until_it_is_ba
         assert not [r for r in ctx.resources if r.priority is not None]
 
 
-def test_a_page_that_fails_or_turns_into_a_pdf_leaves_the_contacts_alone(
+def test_a_page_that_fails_leaves_the_contacts_alone(
     tmp_path: Path, respx_mock: respx.MockRouter
 ) -> None:
-    """Only a page read fine judges: a 500 (another rule's), and a page with no text."""
+    """Only a page read fine judges: a 500 is another rule's."""
     kit = make_catalog("toolkit", [make_resource("hotline", SITE, description=f"Call {HOTLINE}.")])
     with temporary_database(tmp_path) as engine:
         sync_catalogs(engine, [kit], now=days(0))
@@ -217,3 +228,72 @@ def test_a_page_that_fails_or_turns_into_a_pdf_leaves_the_contacts_alone(
         store.record_observations(engine, None, observations, HEALTH, now=days(2))
         (state,) = store.link_states(engine)
         assert (state.contacts_seen, state.contacts_gone) == ((KEY,), ())
+
+
+def test_a_pdf_shows_no_contacts_to_judge(tmp_path: Path, respx_mock: respx.MockRouter) -> None:
+    """A hotline's wallet card as a PDF: no text is analysed, so nothing is "gone"."""
+    kit = make_catalog("toolkit", [make_resource("card", SITE, description=f"Call {HOTLINE}.")])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        _night(engine, 1, f"Call {HOTLINE}", respx_mock)
+        respx_mock.routes.clear()
+        pdf = b"%PDF-1.7\n1 0 obj << /Title (Wallet card) >> endobj\n%%EOF"
+        respx_mock.get(SITE).respond(200, content=pdf, headers={"Content-Type": "application/pdf"})
+        targets = store.targets_for_check(engine, now=days(2), fingerprint_max_age_days=0)
+        observations = asyncio.run(
+            check_targets(targets, CHECK, resolver=public, clock=lambda: days(2))
+        )
+        assert observations[0].contacts is None
+        store.record_observations(engine, None, observations, HEALTH, now=days(2))
+        (state,) = store.link_states(engine)
+        assert (state.contacts_gone, state.contact_reason) == ((), None)
+
+
+# --- the rules, one read at a time ----------------------------------------------------------
+
+
+def _read(shown: tuple[str, ...] | None, at: float = 1, **fields: Any) -> Observation:
+    return make_observation(SITE, checked_at=days(at), contacts=shown, **fields)
+
+
+ENTRY = Entry("1", "National Hotline", f"Call {HOTLINE} or write to help@hotline.example.")
+EMAIL = "mailto:help@hotline.example"
+
+
+def test_an_entry_edited_to_the_new_number_clears_the_finding_quietly() -> None:
+    state, _ = apply_contacts(LinkState(), _read((KEY, EMAIL)), [ENTRY])
+    state, changes = apply_contacts(state, _read(("tel:8885550100", EMAIL), 2), [ENTRY])
+    assert [c.kind for c in changes] == ["contact_gone"]
+    assert changes[0].details == {
+        "contact": HOTLINE,
+        "kind": "phone number",
+        "shown": ["1-888-555-0100"],
+    }
+    assert state.contact_reason is not None and state.contacts_gone == (KEY,)
+    edited = Entry("1", "National Hotline", "Call 1-888-555-0100 or help@hotline.example.")
+    # The next check's plan looks for the new number; the old one is forgotten, no news.
+    state, changes = apply_contacts(state, _read(("tel:8885550100", EMAIL), 3), [edited])
+    assert changes == []
+    assert (state.contacts_gone, state.contact_reason) == ((), None)
+    assert set(state.contacts_seen) == {"tel:8885550100", EMAIL}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"outcome": Outcome.SOFT_404}, id="soft-404"),
+        pytest.param({"outcome": Outcome.BLOCKED, "http_status": 403}, id="wall"),
+        pytest.param({"outcome": Outcome.NOT_FOUND, "http_status": 404}, id="failure"),
+        pytest.param({"not_modified": True, "http_status": 304}, id="not-modified"),
+    ],
+)
+def test_only_a_page_read_fine_can_lose_a_contact(fields: dict[str, Any]) -> None:
+    state, _ = apply_contacts(LinkState(), _read((KEY, EMAIL)), [ENTRY])
+    after, changes = apply_contacts(state, _read((), 2, **fields), [ENTRY])
+    assert (after, changes) == (state, [])
+
+
+def test_a_drifted_page_is_told_by_its_drift_not_by_its_contacts() -> None:
+    state, _ = apply_contacts(LinkState(), _read((KEY, EMAIL)), [ENTRY])
+    drifted = replace(state, drift_reason="The page now looks like a parked domain.")
+    assert apply_contacts(drifted, _read((), 2), [ENTRY]) == (drifted, [])
