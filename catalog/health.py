@@ -101,6 +101,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from catalog import drift
+from catalog.check import contacts
 from catalog.check.content import stable_text
 from catalog.check.facts import PERMANENT_REDIRECTS
 from catalog.check.redirects import address_key, same_address
@@ -215,6 +216,11 @@ class LinkState:
     drift_reason: str | None = None
     drift_since: datetime | None = None
     drift_score: float | None = None
+    #: The contacts its entries name that a read of the page showed, and those of them the
+    #: last read did not show, with what the queue says of them (`apply_contacts`).
+    contacts_seen: tuple[str, ...] = ()
+    contacts_gone: tuple[str, ...] = ()
+    contact_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -331,6 +337,9 @@ def apply_observation(
         drift_reason=prev.drift_reason,
         drift_since=prev.drift_since,
         drift_score=prev.drift_score,
+        contacts_seen=prev.contacts_seen,
+        contacts_gone=prev.contacts_gone,
+        contact_reason=prev.contact_reason,
     )
     return new, _changes(prev, new, obs)
 
@@ -676,6 +685,83 @@ def apply_drift(
         for entry_key, (v, rel) in judgement.drifted.items()
     ]
     return new, changes
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+
+def apply_contacts(
+    state: LinkState, obs: Observation, entries: Sequence[Entry]
+) -> tuple[LinkState, list[Change]]:
+    """Which of the contacts the entries name (`contacts.named`) the page no longer shows,
+    after a check that read it; one `contact_gone` per contact that went, one
+    `contact_back` per one that came back.
+
+    Only a contact some read has shown can go: one never seen on the page is likely on
+    a contact page the entry does not link, and crying wolf about it every night would
+    teach curators to skip the finding. Only a page read fine counts (working, read in
+    full, not drifted): a soft 404, a wall or a failure has rules of its own, and their
+    pages show no contact because they are not the page. A contact the entries no longer
+    name (the curator put the new number in) is forgotten quietly.
+    """
+    named = contacts.named(*(text for e in entries for text in (e.title, e.description)))
+    seen = tuple(key for key in state.contacts_seen if key in named)
+    gone = tuple(key for key in state.contacts_gone if key in named)
+    read_fine = (
+        obs.contacts is not None
+        and obs.outcome.severity in (Severity.OK, Severity.UPDATE)
+        and not obs.not_modified
+        and state.drift_reason is None
+    )
+    changes: list[Change] = []
+    if read_fine and obs.contacts is not None:
+        shown = set(obs.contacts)
+        seen = tuple(dict.fromkeys([*seen, *(key for key in named if key in shown)]))
+        now_gone = tuple(key for key in seen if key not in shown)
+        for key in now_gone:
+            if key not in gone:
+                others = _other_contacts(key, obs.contacts, named)
+                details = {"contact": named[key], "kind": contacts.kind_of(key), "shown": others}
+                changes.append(Change("contact_gone", details))
+        for key in gone:
+            if key not in now_gone:
+                details = {"contact": named[key], "kind": contacts.kind_of(key)}
+                changes.append(Change("contact_back", details))
+        gone = now_gone
+    if (seen, gone) == (state.contacts_seen, state.contacts_gone):
+        return state, changes
+    reason = contact_reason(gone, named, obs.contacts or ()) if gone else None
+    if gone and gone == state.contacts_gone:
+        reason = state.contact_reason  # no new read: what it showed then stands
+    new = replace(state, contacts_seen=seen, contacts_gone=gone, contact_reason=reason)
+    return new, changes
+
+
+def _other_contacts(key: str, shown: Sequence[str], named: Mapping[str, str]) -> list[str]:
+    """Up to `contacts.MAX_SHOWN` contacts of `key`'s kind the page shows that no entry
+    names: the likely replacement."""
+    kind = contacts.kind_of(key)
+    return [
+        contacts.display(other)
+        for other in shown
+        if other not in named and contacts.kind_of(other) == kind
+    ][: contacts.MAX_SHOWN]
+
+
+def contact_reason(gone: Sequence[str], named: Mapping[str, str], shown: Sequence[str]) -> str:
+    """The queue's sentence for the contacts `gone` from the page: "The phone number
+    1-888-373-7888 named in the entry is no longer on the page; it now shows 1-888-555-0100."
+    """
+    sentences = []
+    for key in gone:
+        said = (
+            f"The {contacts.kind_of(key)} {named[key]} named in the entry is no longer on the page"
+        )
+        others = _other_contacts(key, shown, named)
+        if others:
+            said += f"; it now shows {', '.join(others)}"
+        sentences.append(said + ".")
+    return " ".join(sentences)
 
 
 def _value(outcome: Outcome | None) -> str | None:

@@ -122,6 +122,9 @@ class Target:
     #: The titles of the entries that link it that hold a not-found message ("Nothing
     #: Here | Stories of Survivors"), each once: such a page title is its own, no soft 404.
     titles: tuple[str, ...] = ()
+    #: The contacts (`catalog.check.contacts` keys) the entries that link it name: a full
+    #: read of the page looks for them (`Observation.contacts`). Empty for most links.
+    contacts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +190,10 @@ class Observation:
     #: when `fingerprint` is of a longer read that begins with the same bytes: the longer
     #: fingerprint becomes the baseline without counting as a change (`catalog.health`).
     fingerprint_extends: str | None = None
+    #: The contacts the page showed (`contacts.on_page`: the target's named ones first,
+    #: then others), at a full read of a page whose entries name some; None otherwise
+    #: (not looked for, or a page without text: nothing to judge by).
+    contacts: tuple[str, ...] | None = None
 
     @property
     def text_sample(self) -> str | None:

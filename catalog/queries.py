@@ -156,6 +156,9 @@ class ResourceRow:
     #: Why the page no longer matches its entry (drift: a redesign, a page replaced, a
     #: domain that changed hands).
     drift_reason: str | None = None
+    #: The contacts the entry names that its page no longer shows (`catalog.health.
+    #: apply_contacts`), as the queue says it; None when none went.
+    contact_reason: str | None = None
     #: Why the entry looks out of date (old year, unreviewed for long, ...).
     stale_reasons: tuple[str, ...] = ()
     #: Their codes (`catalog.staleness.StaleCode`): what answers them differs.
@@ -192,6 +195,7 @@ class ResourceRow:
             (self.outcome is not None and self.outcome.needs_attention)
             or self.state in ATTENTION_STATES
             or self.drift_reason is not None
+            or self.contact_reason is not None
             or bool(self.stale_reasons)
         )
 
@@ -1234,7 +1238,7 @@ def _active_resources() -> Select[Any]:
             latest.elapsed_ms,
             latest.retries,
             Resource.fields["type"].as_string().label("resource_type"),
-            *_optional(Link, "drift_reason", "archive_url", "flapping"),
+            *_optional(Link, "drift_reason", "archive_url", "flapping", "contact_reason"),
             *_optional(
                 Resource, "snoozed_until", "snooze_reason", "ignored_reason", "stale_reasons"
             ),
@@ -1337,6 +1341,7 @@ def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
         retries=row["retries"] or 0,
         content_length=row["content_length"],
         drift_reason=row["drift_reason"],
+        contact_reason=row["contact_reason"],
         stale_reasons=_stale_reasons(row["stale_reasons"]),
         stale_codes=_stale_codes(row["stale_reasons"]),
         stale_since=_stale_since(row["stale_reasons"]),

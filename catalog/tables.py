@@ -142,6 +142,12 @@ class Link(Base):
     problem_checks: Mapped[int | None]
     problem_checks_since: Mapped[datetime | None]
     problem_checks_upto: Mapped[int | None]
+    #: The contacts its entries name (`catalog.check.contacts` keys) that a read of the
+    #: page has shown, and those of them the last read did not show (`catalog.health`).
+    contacts_seen: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    contacts_gone: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: What the report's queue says of the gone ones; None when none is gone.
+    contact_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Resource(Base):
@@ -232,6 +238,9 @@ class Observation(Base):
     relevance: Mapped[float | None] = mapped_column(Float)
     #: {"<resources.id>": score} for pages with enough text to judge (drift history).
     relevance_scores: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: The contacts the page showed, for links whose entries name some
+    #: (`Observation.contacts`); NULL when not looked for.
+    contacts: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class Event(Base):

@@ -537,7 +537,9 @@ def _priority(r: ResourceRow) -> Priority | None:
         return Priority.LOOK
     if state == "suspect" or (outcome is not None and outcome.is_failure):
         return Priority.FAILING
-    if r.stale_reasons:
+    # A phone number or email the entry names gone from its page: the entry needs a
+    # review (the page works; it is no break).
+    if r.stale_reasons or r.contact_reason:
         return Priority.STALE
     if r.needs_attention:
         return Priority.OTHER
@@ -562,8 +564,9 @@ def _fix_first(row: Row) -> tuple[int, bool, bool, bool, str, int, str, str]:
         return (
             priority,
             routine,
-            # A page naming a newer edition is evidence; the rest are ages.
-            "new_edition" not in row.stale_codes and row.entry_only,
+            # A page that no longer shows a contact the entry names, or names a newer
+            # edition, is evidence; the rest are ages.
+            not ({"contact_gone", "new_edition"} & set(row.stale_codes)) and row.entry_only,
             at is None,
             at.iso if at else "",
             0,
@@ -636,6 +639,9 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     if r.lapsed:  # back in the queue on its own: what was decided, and when it ended
         note = f"{note}; {r.lapsed}" if note else r.lapsed[0].upper() + r.lapsed[1:]
     stale_reasons, stale_codes = _stale(r)
+    if r.contact_reason:  # first: the gravest reason to review an entry
+        stale_reasons = (r.contact_reason, *stale_reasons)
+        stale_codes = (CONTACT_GONE, *stale_codes)
     # A drifted link's redirect target is where the drift was seen: no new address.
     suggested = None if priority is Priority.DRIFT else _moved_to(r)
     final = r.final_url
@@ -967,6 +973,8 @@ def _fix(
                 False,
             )
         return "Wait: it may recover by itself. Act if it is confirmed broken.", None, False
+    if priority is Priority.STALE and r.contact_reason:
+        return _CONTACT_FIX, None, False
     if priority is Priority.STALE:
         if "new_edition" in r.stale_codes and "unverified" not in r.stale_codes:
             return _stale_edition_fix(r, cmd)
@@ -986,6 +994,16 @@ def _fix(
             False,
         )
     return None, None, False
+
+
+#: The code of a row's reason that a contact its entry names left the page
+#: (`ResourceRow.contact_reason`), beside staleness's codes.
+CONTACT_GONE = "contact_gone"
+_CONTACT_FIX = (
+    "Open the page and check the contact details: put the current ones in the entry. "
+    "This clears once the page shows the named ones again, or the entry no longer names "
+    "them (at the next check that reads the page)."
+)
 
 
 def _moved_to(r: ResourceRow) -> str | None:

@@ -36,6 +36,8 @@ _SECTIONS = (
     # Confirmed, but filed under "Page missing (soft 404)", not "Confirmed broken".
     ("newly_missing", "Pages now missing (soft 404)"),
     ("newly_drifted", "No longer matching their entry"),
+    # A hotline's number or email the entry names, gone from its page (`apply_contacts`).
+    ("contacts_gone", "Contact details no longer on their page"),
     # Apart from the confirmed ones: one failed check is a thing to watch, not to fix.
     ("started_failing", "Started failing"),
     # Switching between working and failing: now under Check by hand, and out of it again.
@@ -789,6 +791,13 @@ def _place(
             else "Now ends at another address."
         )
         return "new_redirects", summary, old, new
+    if kind in ("contact_gone", "contact_back"):
+        named = f"The {d.get('kind') or 'contact'} {d.get('contact')} named in the entry"
+        if kind == "contact_back":
+            return "recovered", f"{named} is on the page again.", None, None
+        shown = [str(c) for c in d.get("shown") or ()]
+        now = f"; it now shows {', '.join(shown)}" if shown else ""
+        return "contacts_gone", f"{named} is no longer on the page{now}.", None, None
     if kind == "content_changed":
         title = arrow(d.get("old_title"), d.get("new_title"))
         size = arrow(size_of(d.get("old_content_length")), size_of(d.get("new_content_length")))

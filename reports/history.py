@@ -41,6 +41,8 @@ _EVENT_LABELS = {
     "state_changed": "Health changed",
     "drift_detected": "Page no longer matches the entry",
     "drift_cleared": "Page matches the entry again",
+    "contact_gone": "A contact the entry names left the page",
+    "contact_back": "A contact the entry names is on the page again",
     "flapping_started": "Started flapping",
     "flapping_stopped": "Stopped flapping",
     "snooze_ended": "Snooze ended",
@@ -232,6 +234,10 @@ def _event_detail(event: EventRow) -> str | None:
     if event.kind == "state_changed":
         old, new = d.get("old"), d.get("new")
         return f"{STATE_LABELS.get(str(old), old)} → {STATE_LABELS.get(str(new), new)}"
+    if event.kind in ("contact_gone", "contact_back"):
+        shown = [str(c) for c in d.get("shown") or ()]
+        now = f" (the page shows {_outside(', '.join(shown), ltr=True)})" if shown else ""
+        return f"{d.get('kind') or 'contact'} {_outside(str(d.get('contact')), ltr=True)}{now}"
     if event.kind == "content_changed":
         title = arrow(_outside(d.get("old_title")), _outside(d.get("new_title")))
         size = arrow(size_of(d.get("old_content_length")), size_of(d.get("new_content_length")))

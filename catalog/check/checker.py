@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from catalog.check import contacts
 from catalog.check.classify import classify, is_home
 from catalog.check.content import PageFacts
 from catalog.check.facts import Answer, CheckFacts, Cut, Exchange, Probe
@@ -781,6 +782,13 @@ def _observe(
         not_modified=not_modified,
         text_sample_packed=pack_text(page.text[:TEXT_SAMPLE_CHARS]) if page else None,
         fingerprint_extends=page.extends if page is not None and not not_modified else None,
+        # Only for links whose entries name a phone number or email (few), on the text the
+        # analysis made already: the whole visible text, chrome included.
+        contacts=(
+            contacts.on_page(target.contacts, page.text, answer.body)
+            if target.contacts and page is not None and answer is not None
+            else None
+        ),
         suggested_url=(
             moved_to(target.url, chain) or final_url
             if verdict.outcome is Outcome.REDIRECTED_PERMANENT

@@ -131,11 +131,15 @@ def _record_chunk(
                 del past[DRIFT_HISTORY:]
         new, changes = health_rules.apply_observation(state, obs, health, now=now)
         new, drift_changes = health_rules.apply_drift(new, judgement, at=obs.checked_at)
+        if link.id in entries and health_rules.judges_drift(obs):
+            new, contact_changes = health_rules.apply_contacts(new, obs, entries[link.id])
+            drift_changes += contact_changes
         states[link.id] = new
         changed.append((link, [*changes, *drift_changes], obs.checked_at))
     table = table_of(t.Observation)
     insert = table.insert().values(
-        relevance_scores=bindparam("relevance_scores", type_=_JSON_OR_NULL)
+        relevance_scores=bindparam("relevance_scores", type_=_JSON_OR_NULL),
+        contacts=bindparam("contacts", type_=_JSON_OR_NULL),
     )
     ids = insert_ids(conn, insert, rows)
     last_seen = {link_id: link.last_observation_id for link_id, link in by_id.items()}
@@ -421,15 +425,24 @@ def _observation_values(obs: Observation, run_id: int | None, link_id: int) -> d
         "suggested_url": obs.suggested_url,
         "relevance": None,
         "relevance_scores": None,
+        "contacts": list(obs.contacts) if obs.contacts is not None else None,
     }
 
 
 #: Positions of the state's fields in a links row read with `select(links)`.
 _STATE_AT = tuple(table_of(t.Link).c.keys().index(name) for name in _STATE_FIELDS)
 _row_values = itemgetter(*_STATE_AT)
-_OUTCOME, _STATE, _FAILURES, _FLAPPING, _FLIPS = (
+_OUTCOME, _STATE, _FAILURES, _FLAPPING, _FLIPS, _SEEN, _GONE = (
     _STATE_FIELDS.index(name)
-    for name in ("outcome", "state", "consecutive_failures", "flapping", "flips")
+    for name in (
+        "outcome",
+        "state",
+        "consecutive_failures",
+        "flapping",
+        "flips",
+        "contacts_seen",
+        "contacts_gone",
+    )
 )
 
 
@@ -443,6 +456,8 @@ def _row_state(row: Any) -> LinkState:
     values[_FAILURES] = values[_FAILURES] or 0
     values[_FLAPPING] = bool(values[_FLAPPING])
     values[_FLIPS] = tuple(parse_time(f) for f in (values[_FLIPS] or ()))
+    values[_SEEN] = tuple(values[_SEEN] or ())
+    values[_GONE] = tuple(values[_GONE] or ())
     return LinkState(*values)
 
 
@@ -454,6 +469,8 @@ def _link_state(link: Any) -> LinkState:
     values["consecutive_failures"] = link.consecutive_failures or 0
     values["flapping"] = bool(link.flapping)
     values["flips"] = tuple(parse_time(f) for f in (link.flips or ()))
+    values["contacts_seen"] = tuple(link.contacts_seen or ())
+    values["contacts_gone"] = tuple(link.contacts_gone or ())
     return LinkState(**values)
 
 
@@ -464,6 +481,8 @@ def _state_value(state: LinkState, name: str) -> Any:
         return value.value if value else None
     if name == "flips":
         return [f.astimezone(UTC).isoformat() for f in value]
+    if name in ("contacts_seen", "contacts_gone"):
+        return list(value)
     return value
 
 

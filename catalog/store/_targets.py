@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, case, func, select, tuple_
 
 from catalog import tables as t
+from catalog.check import contacts
 from catalog.check.soft404 import may_name_a_message
 from catalog.collation import byte_order
 from catalog.model import LEGACY_FINGERPRINT, Previous, Target
@@ -66,6 +67,7 @@ def targets_for_check(
             read_chain.label("read_chain"),
             res.c.rid,
             res.c.title.label("entry_title"),
+            res.c.fields["description"].as_string().label("entry_description"),
         )
         .join(res, res.c.link_id == link.c.id)
         .join(col, col.c.id == res.c.collection_id)
@@ -93,12 +95,21 @@ def targets_for_check(
                 for row in (first, *more)
                 if row.entry_title and may_name_a_message(row.entry_title)
             )
+            # The phone numbers and emails the entries name, looked for on the page.
+            named = contacts.named(
+                *(
+                    text
+                    for row in (first, *more)
+                    for text in (row.entry_title, row.entry_description)
+                )
+            )
             targets.append(
                 Target(
                     url=first.url,
                     host=sys.intern(first.host),  # a few thousand hosts, 100,000 copies
                     resource_ids=tuple(rids),
                     titles=tuple(titles),
+                    contacts=tuple(named),
                     previous=_previous(first),
                     fingerprint_due=first.fingerprinted_at is None
                     or now - first.fingerprinted_at >= max_age
