@@ -23,7 +23,7 @@ from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.errors import ReadOnlyDatabaseError, StoreError
+from catalog.errors import ConfigError, ReadOnlyDatabaseError, StoreError
 
 if TYPE_CHECKING:
     from catalog.migrate import HeldOff
@@ -173,7 +173,7 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         file = _sqlite_file(parsed)
         if file is not None:
-            file.parent.mkdir(parents=True, exist_ok=True)
+            _make_folder(file)
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     elif parsed.get_backend_name() == "postgresql":
         if parsed.get_driver_name() in ("", "psycopg2"):
@@ -217,6 +217,32 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     if file is not None:
         _remember_file(engine, file)
     return engine
+
+
+#: The one folder a new SQLite file's may be made for it: linkhealth's own, where its
+#: defaults are (`var/linkhealth.db`) and the README's trial goes (`sqlite:///var/trial.db`).
+MADE_FOLDER = "var"
+
+
+def _make_folder(file: Path) -> None:
+    """The folder of SQLite `file` made when it is a missing `MADE_FOLDER` in a folder that
+    exists; any other missing folder is a mistyped path, refused (exit 2): `sync` and
+    `check` made every folder of it, and filled a database there nobody would look in,
+    while the commands that read said "no database at" it."""
+    folder = file.parent
+    if folder.is_dir():
+        return
+    if folder.name == MADE_FOLDER and not folder.exists() and folder.parent.is_dir():
+        folder.mkdir(exist_ok=True)
+        return
+    where = folder.resolve()
+    problem = "is a file, not a folder" if folder.exists() else "does not exist"
+    raise ConfigError(
+        f"database file {file.resolve()}: its folder {where} {problem}; correct the "
+        "path that --db, --to, LINKHEALTH_DATABASE_URL or database_url names, or create "
+        f"the folder first (mkdir -p {where}): linkhealth makes only a missing "
+        f"{MADE_FOLDER}/ folder"
+    )
 
 
 def migrate_engine(engine: Engine) -> str | None:

@@ -1,0 +1,94 @@
+"""Where a database is: a SQLite path whose folder does not exist is a mistyped path, refused
+(exit 2) naming the folder, by the commands that would make the database as by those that
+read it; and one PostgreSQL database keeps one reports folder however the URL reaches it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+CATALOG = """\
+collection:
+  title: Good
+resources:
+  - id: a
+    title: Page A
+    url: https://example.org/a
+"""
+
+
+@pytest.fixture
+def catalog_file(isolated_cwd: Path) -> Path:
+    path = isolated_cwd / "good.yaml"
+    path.write_text(CATALOG)
+    return path
+
+
+def test_a_sync_into_a_folder_that_does_not_exist_is_refused_and_makes_none(
+    catalog_file: Path,
+) -> None:
+    """`sync` made typo/dir/ and a database in it, while `status` said "no database at"."""
+    result = CliRunner().invoke(
+        app, ["sync", "--catalog", str(catalog_file), "--db", "sqlite:///typo/dir/t.db"]
+    )
+    assert result.exit_code == 2, result.output
+    folder = catalog_file.parent / "typo" / "dir"
+    assert f"its folder {folder} does not exist" in result.stderr
+    assert "added" not in result.stdout
+    assert not (catalog_file.parent / "typo").exists()
+
+
+def test_a_missing_folder_from_the_environment_is_refused_too(
+    catalog_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = catalog_file.parent / "srv" / "lh.db"
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", f"sqlite:///{missing}")
+    result = CliRunner().invoke(app, ["sync", "--catalog", str(catalog_file)])
+    assert result.exit_code == 2, result.output
+    assert f"its folder {missing.parent} does not exist" in result.stderr
+    assert not missing.parent.exists()
+
+
+def test_a_file_where_the_folder_should_be_is_named_as_such(catalog_file: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["sync", "--catalog", str(catalog_file), "--db", f"sqlite:///{catalog_file}/x.db"]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"its folder {catalog_file} is a file, not a folder" in result.stderr
+    assert catalog_file.read_text() == CATALOG
+
+
+def test_the_readmes_trial_database_still_makes_its_var_folder(catalog_file: Path) -> None:
+    """`--db sqlite:///var/trial.db` (README: try a catalog out) in a folder without var/
+    yet: var/ is linkhealth's own, made as for the default database."""
+    result = CliRunner().invoke(
+        app, ["sync", "--catalog", str(catalog_file), "--db", "sqlite:///var/trial.db"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (catalog_file.parent / "var" / "trial.db").is_file()
+
+
+def test_a_var_folder_in_a_folder_that_does_not_exist_is_refused(catalog_file: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["sync", "--catalog", str(catalog_file), "--db", "sqlite:///typo/var/t.db"]
+    )
+    assert result.exit_code == 2, result.output
+    assert not (catalog_file.parent / "typo").exists()
+
+
+def test_a_copy_into_a_folder_that_does_not_exist_is_refused_and_makes_none(
+    catalog_file: Path,
+) -> None:
+    source = f"sqlite:///{catalog_file.parent / 'lh.db'}"
+    synced = CliRunner().invoke(app, ["sync", "--catalog", str(catalog_file), "--db", source])
+    assert synced.exit_code == 0, synced.output
+    target = catalog_file.parent / "typo" / "dir" / "copy.db"
+    result = CliRunner().invoke(app, ["db", "copy", "--db", source, "--to", f"sqlite:///{target}"])
+    assert result.exit_code == 2, result.output
+    assert f"its folder {target.parent} does not exist" in result.stderr
+    assert "Copied" not in result.stdout
+    assert not (catalog_file.parent / "typo").exists()
