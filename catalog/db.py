@@ -133,14 +133,24 @@ def database_identity(url: URL | str) -> str:
         return f"sqlite:///{file.resolve()}"
     if backend != "postgresql":
         return shown_url(without_secrets(url).set(drivername=backend))
-    host = (url.host or str(url.query.get("host") or "")).rpartition("@")[2].lower()
-    user = url.username or str(url.query.get("user") or "")
+    host = (url.host or _query_value(url, "host")).rpartition("@")[2].lower()
+    user = url.username or _query_value(url, "user")
     at = f"{quote(user, safe='')}@" if user else ""
-    name = f"postgresql://{at}{'localhost' if host in _LOOPBACK else host}"
-    name += f":{url.port or PG_DEFAULT_PORT}/{url.database or ''}"
+    # A host that is a folder (`?host=/var/run/postgresql`) is this machine's server by its
+    # Unix socket: its reports went to a folder of their own beside localhost's.
+    local = host in _LOOPBACK or host.startswith("/")
+    name = f"postgresql://{at}{'localhost' if local else host}"
+    port = url.port or _query_value(url, "port") or PG_DEFAULT_PORT  # libpq takes ?port= too
+    name += f":{port}/{url.database or ''}"
     options = url.query.get("options")
     found = _SEARCH_PATH.search(" ".join(options) if isinstance(options, tuple) else options or "")
     return f"{name}?search_path={found[1]}" if found else name
+
+
+def _query_value(url: URL, key: str) -> str:
+    """The URL's query parameter `key` ("" when absent; the first when given twice)."""
+    value = url.query.get(key)
+    return str((value[0] if value else "") if isinstance(value, tuple) else value or "")
 
 
 def _one_line(error: object) -> str:

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from catalog.db import database_identity
 from flows.cli import app
+from reports.publish import report_folder
 
 CATALOG = """\
 collection:
@@ -92,3 +94,41 @@ def test_a_copy_into_a_folder_that_does_not_exist_is_refused_and_makes_none(
     assert f"its folder {target.parent} does not exist" in result.stderr
     assert "Copied" not in result.stdout
     assert not (catalog_file.parent / "typo").exists()
+
+
+# --- one PostgreSQL database, one identity ---------------------------------------------------
+
+LOCAL = "postgresql+psycopg://postgres@127.0.0.1:5432/lh"
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "postgresql+psycopg://postgres@/lh?host=/var/run/postgresql",  # its Unix socket
+        "postgresql+psycopg:///lh?user=postgres&host=%2Ftmp",
+        "postgresql://postgres@localhost/lh?host=/var/run/postgresql&port=5432",
+        "postgresql+psycopg://postgres@[::1]/lh",
+    ],
+)
+def test_this_machines_server_by_its_socket_is_one_database_with_localhost(
+    tmp_path: Path, spelling: str
+) -> None:
+    """`?host=/var/run/postgresql` (peer authentication's usual URL) was a database of its
+    own, its reports in var/reports-postgresql-... beside those of 127.0.0.1's."""
+    assert database_identity(spelling) == database_identity(LOCAL)
+    reports = tmp_path / "reports"
+    assert report_folder(reports, database_identity(LOCAL), readable="lh") == reports
+    assert report_folder(reports, database_identity(spelling), readable="again") == reports
+
+
+def test_a_port_given_as_a_query_parameter_is_the_ports() -> None:
+    """libpq takes `?port=` too: a socket URL on 5433 was the database on 5432."""
+    on_5433 = "postgresql+psycopg:///lh?user=postgres&host=/var/run/postgresql&port=5433"
+    assert database_identity(on_5433) != database_identity(LOCAL)
+    assert database_identity(on_5433) == database_identity(LOCAL.replace("5432", "5433"))
+
+
+def test_a_remote_server_by_name_and_by_address_stays_two_databases() -> None:
+    """Left alone on purpose: the text says what was written, without asking DNS."""
+    by_name = database_identity("postgresql+psycopg://lh@db.example.org/lh")
+    assert by_name != database_identity("postgresql+psycopg://lh@192.0.2.10/lh")
