@@ -761,6 +761,12 @@ def refuse_unusable_database_url(url: str, origin: str) -> None:
             "memory and lose it when the command ends (an unset variable in "
             "sqlite:///$FILE?); name the file, e.g. sqlite:///var/linkhealth.db"
         )
+    if parsed.get_backend_name() == "sqlite" and "\0" in (parsed.database or ""):
+        # (%00 in the URL: every look at the path was a ValueError traceback.)
+        raise ConfigError(
+            f"{origin} {masked_url(url)!r} names a file with a NUL character (%00) in its "
+            "path, which no file can have; name the file, e.g. sqlite:///var/linkhealth.db"
+        )
 
 
 def _resolve_sqlite(url: str, base: Path) -> str:

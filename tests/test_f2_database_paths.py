@@ -132,3 +132,19 @@ def test_a_remote_server_by_name_and_by_address_stays_two_databases() -> None:
     """Left alone on purpose: the text says what was written, without asking DNS."""
     by_name = database_identity("postgresql+psycopg://lh@db.example.org/lh")
     assert by_name != database_identity("postgresql+psycopg://lh@192.0.2.10/lh")
+
+
+# --- URLs that ended in a traceback ------------------------------------------------------------
+
+
+def test_a_nul_character_in_a_sqlite_path_is_a_usage_error_not_a_traceback(
+    catalog_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for command in (["sync", "--catalog", str(catalog_file)], ["status"]):
+        result = CliRunner().invoke(app, [*command, "--db", "sqlite:///%00x.db"])
+        assert result.exit_code == 2, result.output
+        assert "--db 'sqlite:///%00x.db' names a file with a NUL character" in result.stderr
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "sqlite:///x%00.db")
+    from_env = CliRunner().invoke(app, ["status"])
+    assert from_env.exit_code == 2, from_env.output
+    assert "LINKHEALTH_DATABASE_URL 'sqlite:///x%00.db' names a file with a NUL" in from_env.stderr
