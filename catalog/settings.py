@@ -496,7 +496,7 @@ def load_settings(config: str | Path | None = None, *, use_env: bool = True) -> 
         except SettingsFileError as exc:
             raise exc.located(
                 line=line_of(text, exc.key),
-                database_url=env_db or _sound_database(data, path.parent),
+                database_url=env_db or _sound_database(data, path.parent, exc.key),
                 catalogs=_sound_catalogs(data, path.parent),
             ) from None
         settings = replace(settings, config_file=path)
@@ -522,11 +522,15 @@ def default_database_url() -> str:
     return _resolve_sqlite(DEFAULT_DATABASE_URL, Path(base)) if base else DEFAULT_DATABASE_URL
 
 
-def _sound_database(data: Mapping[str, Any], base: Path) -> str | None:
+def _sound_database(data: Mapping[str, Any], base: Path, problem: Key) -> str | None:
     """The database a file that failed elsewhere names (or the default, when it names
-    none): its `database_url` entry alone is sound. None when that entry is the problem."""
+    none): its `database_url` entry alone is sound. None when that entry is the `problem`
+    (the key of the error): `status` read, and `check` recorded a refusal in, the very URL
+    refused (`sqlite://`, in memory, showed "no runs yet"; `nonsense://` failed, exit 3)."""
     if "database_url" not in data:
         return default_database_url()  # as `load_settings` would have it
+    if problem[:1] == ("database_url",):
+        return None
     url = data["database_url"]
     return _resolve_sqlite(url, base) if isinstance(url, str) and url.strip() else None
 

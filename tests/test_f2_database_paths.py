@@ -148,3 +148,31 @@ def test_a_nul_character_in_a_sqlite_path_is_a_usage_error_not_a_traceback(
     from_env = CliRunner().invoke(app, ["status"])
     assert from_env.exit_code == 2, from_env.output
     assert "LINKHEALTH_DATABASE_URL 'sqlite:///x%00.db' names a file with a NUL" in from_env.stderr
+
+
+# --- a settings file whose database_url is the problem ---------------------------------------
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "nosuchscheme://x"])
+def test_status_does_not_read_the_database_url_its_settings_file_was_refused_for(
+    isolated_cwd: Path, url: str
+) -> None:
+    """The refused entry was taken for sound: `sqlite://` showed an in-memory database's
+    "no runs yet" (exit 0), `nosuchscheme://x` a "cannot open database" (exit 3)."""
+    config = isolated_cwd / "bad.toml"
+    config.write_text(f'database_url = "{url}"\n')
+    result = CliRunner().invoke(app, ["status", "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {config}:1: database_url")
+    assert "no runs yet" not in result.stdout and "cannot open" not in result.stderr
+
+
+def test_a_run_refused_for_its_database_url_says_it_is_recorded_nowhere(
+    isolated_cwd: Path,
+) -> None:
+    config = isolated_cwd / "linkhealth.toml"  # the configured file: its refusals are recorded
+    config.write_text('database_url = "sqlite://"\n')
+    result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == 2, result.output
+    assert "This refused run is recorded nowhere" in result.stderr
+    assert f"the database to record it in would come from {config}" in result.stderr
