@@ -247,12 +247,15 @@ def _make_folder(file: Path) -> None:
         return
     where = folder.resolve()
     problem = "is a file, not a folder" if folder.exists() else "does not exist"
-    raise ConfigError(
-        f"database file {file.resolve()}: its folder {where} {problem}; correct the "
-        "path that --db, --to, LINKHEALTH_DATABASE_URL or database_url names, or create "
-        f"the folder first (mkdir -p {where}): linkhealth makes only a missing "
-        f"{MADE_FOLDER}/ folder"
-    )
+    if "~" in file.parts:  # no shell stands between a URL and its path
+        fix = "a URL's ~ is no home folder: write the whole path (/home/NAME/...)"
+    else:
+        fix = (
+            "correct the path that --db, --to, LINKHEALTH_DATABASE_URL or database_url "
+            f"names, or create the folder first (mkdir -p {where}): linkhealth makes only a "
+            f"missing {MADE_FOLDER}/ folder"
+        )
+    raise ConfigError(f"database file {file.resolve()}: its folder {where} {problem}; {fix}")
 
 
 def migrate_engine(engine: Engine) -> str | None:

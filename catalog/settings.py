@@ -765,7 +765,16 @@ def refuse_unusable_database_url(url: str, origin: str) -> None:
             "memory and lose it when the command ends (an unset variable in "
             "sqlite:///$FILE?); name the file, e.g. sqlite:///var/linkhealth.db"
         )
-    if parsed.get_backend_name() == "sqlite" and "\0" in (parsed.database or ""):
+    path = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and path != path.strip():
+        # A Windows line end in an environment file, a space pasted along: a new, empty
+        # database was made beside the real one ("linkhealth.db\r"), or "no database at" it
+        # was said with the culprit invisible.
+        raise ConfigError(
+            f"{origin} {masked_url(url)!r} names a file whose path starts or ends with white "
+            f"space ({path!r}); write the path without it"
+        )
+    if parsed.get_backend_name() == "sqlite" and "\0" in path:
         # (%00 in the URL: every look at the path was a ValueError traceback.)
         raise ConfigError(
             f"{origin} {masked_url(url)!r} names a file with a NUL character (%00) in its "

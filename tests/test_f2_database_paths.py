@@ -176,3 +176,26 @@ def test_a_run_refused_for_its_database_url_says_it_is_recorded_nowhere(
     assert result.exit_code == 2, result.output
     assert "This refused run is recorded nowhere" in result.stderr
     assert f"the database to record it in would come from {config}" in result.stderr
+
+
+def test_a_tilde_in_a_sqlite_path_is_said_to_be_no_home_folder(catalog_file: Path) -> None:
+    """No shell expands `~` inside a URL: a sync made ./~/x.db."""
+    result = CliRunner().invoke(
+        app, ["sync", "--catalog", str(catalog_file), "--db", "sqlite:///~/lh.db"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "a URL's ~ is no home folder: write the whole path" in result.stderr
+    assert not (catalog_file.parent / "~").exists()
+
+
+@pytest.mark.parametrize("path", ["lh.db ", "lh.db\r", " lh.db"])
+def test_white_space_around_a_sqlite_path_is_refused_not_made_a_new_file(
+    catalog_file: Path, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """`LINKHEALTH_DATABASE_URL=sqlite:///var/lh.db` in an environment file saved with
+    Windows line ends made a new, empty `lh.db\\r` beside the real database."""
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", f"sqlite:///{path}")
+    result = CliRunner().invoke(app, ["sync", "--catalog", str(catalog_file)])
+    assert result.exit_code == 2, result.output
+    assert f"starts or ends with white space ({path!r})" in result.stderr
+    assert [p.name for p in catalog_file.parent.iterdir()] == [catalog_file.name]
