@@ -396,6 +396,13 @@ def existing_database(url: str) -> str:
             f"{_POINT_ELSEWHERE}"
         )
     if file is not None and not file.is_file():
+        folder = file.resolve().parent
+        if not folder.is_dir() and not (folder.name == MADE_FOLDER and folder.parent.is_dir()):
+            # `linkhealth check` refuses to make it there too (`_make_folder`).
+            raise StoreError(
+                f"no database at {file.resolve()}: its folder {folder} does not exist either; "
+                f"correct the path, {_POINT_ELSEWHERE}"
+            )
         raise StoreError(
             f"no database at {file.resolve()}; `linkhealth check` creates it, {_POINT_ELSEWHERE}"
         )

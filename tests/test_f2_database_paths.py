@@ -199,3 +199,20 @@ def test_white_space_around_a_sqlite_path_is_refused_not_made_a_new_file(
     assert result.exit_code == 2, result.output
     assert f"starts or ends with white space ({path!r})" in result.stderr
     assert [p.name for p in catalog_file.parent.iterdir()] == [catalog_file.name]
+
+
+def test_a_reading_command_does_not_promise_that_check_makes_a_database_it_refuses(
+    isolated_cwd: Path,
+) -> None:
+    """`status` said "`linkhealth check` creates it" of a path `check` refuses (exit 3 as
+    for any database that does not exist yet, README's exit codes)."""
+    result = CliRunner().invoke(app, ["status", "--db", "sqlite:///typo/dir/t.db"])
+    assert result.exit_code == 3, result.output
+    folder = isolated_cwd / "typo" / "dir"
+    assert f"no database at {folder / 't.db'}: its folder {folder} does not exist" in (
+        result.stderr
+    )
+    assert "`linkhealth check` creates it" not in result.stderr
+    trial = CliRunner().invoke(app, ["status", "--db", "sqlite:///var/trial.db"])
+    assert trial.exit_code == 3, trial.output
+    assert "`linkhealth check` creates it" in trial.stderr  # var/ is made for it
