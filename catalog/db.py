@@ -229,9 +229,14 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     return engine
 
 
-#: The one folder a new SQLite file's may be made for it: linkhealth's own, where its
-#: defaults are (`var/linkhealth.db`) and the README's trial goes (`sqlite:///var/trial.db`).
+#: The one missing folder made for a new SQLite file: linkhealth's own, where its defaults
+#: are (`var/linkhealth.db`) and the README's trial goes (`sqlite:///var/trial.db`).
 MADE_FOLDER = "var"
+
+
+def _folder_made(folder: Path) -> bool:
+    """Whether `open_engine` would make the missing `folder` for a new SQLite file."""
+    return folder.name == MADE_FOLDER and not folder.exists() and folder.parent.is_dir()
 
 
 def _make_folder(file: Path) -> None:
@@ -242,7 +247,7 @@ def _make_folder(file: Path) -> None:
     folder = file.parent
     if folder.is_dir():
         return
-    if folder.name == MADE_FOLDER and not folder.exists() and folder.parent.is_dir():
+    if _folder_made(folder):
         folder.mkdir(exist_ok=True)
         return
     where = folder.resolve()
@@ -397,11 +402,12 @@ def existing_database(url: str) -> str:
         )
     if file is not None and not file.is_file():
         folder = file.resolve().parent
-        if not folder.is_dir() and not (folder.name == MADE_FOLDER and folder.parent.is_dir()):
+        if not folder.is_dir() and not _folder_made(folder):
             # `linkhealth check` refuses to make it there too (`_make_folder`).
+            problem = "is a file, not a folder" if folder.exists() else "does not exist either"
             raise StoreError(
-                f"no database at {file.resolve()}: its folder {folder} does not exist either; "
-                f"correct the path, {_POINT_ELSEWHERE}"
+                f"no database at {file.resolve()}: its folder {folder} {problem}; correct the "
+                f"path, {_POINT_ELSEWHERE}"
             )
         raise StoreError(
             f"no database at {file.resolve()}; `linkhealth check` creates it, {_POINT_ELSEWHERE}"
