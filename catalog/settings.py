@@ -744,21 +744,39 @@ def _check_database_url(url: str, file: str) -> None:
 
 def refuse_unusable_database_url(url: str, origin: str) -> None:
     """A `ConfigError` (exit 2) naming `origin` (--db, --to, LINKHEALTH_DATABASE_URL,
-    database_url) for a URL that is no database URL, or a SQLite one naming no file:
+    database_url) for a URL that is no database URL (or names a database or driver
+    SQLAlchemy does not know, or an asyncio driver), or a SQLite one naming no file:
     `sqlite://` and `sqlite:///` (what "sqlite:///$UNSET" becomes) are an in-memory
     database, so a sync said "1 added" and a `db copy` said "Copied" with nothing kept."""
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-    from catalog.db import masked_url
+    from catalog.db import masked_url, shown_url
 
+    write = "write it as sqlite:///FILE or postgresql+psycopg://USER:PASSWORD@HOST/DB"
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise ConfigError(
-            f"{origin} {masked_url(url)!r} is not a database URL ({exc}); write it as "
-            "sqlite:///FILE or postgresql+psycopg://USER:PASSWORD@HOST/DB"
+            f"{origin} {masked_url(url)!r} is not a database URL ({exc}); {write}"
         ) from None
+    # A scheme no dialect answers to (nonsense://, postgres://) or an asyncio driver was
+    # found only when the database was opened: exit 3, "cannot open database", naming
+    # neither the option nor the variable it came from.
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        if parsed.drivername == "postgres":  # as Heroku and libpq spell it
+            write = "write postgresql+psycopg:// (SQLAlchemy does not know postgres://)"
+        raise ConfigError(
+            f"{origin} {shown_url(parsed)!r}: {parsed.drivername!r} is no database or driver "
+            f"SQLAlchemy knows; {write}"
+        ) from None
+    if dialect.is_async:
+        raise ConfigError(
+            f"{origin} {shown_url(parsed)!r}: {parsed.drivername} is an asyncio driver; name "
+            "a synchronous one, e.g. postgresql+psycopg:// or sqlite:///"
+        )
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         raise ConfigError(
             f"{origin} {url!r} names no database file: SQLite would keep everything in "
