@@ -23,7 +23,7 @@ from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.errors import ReadOnlyDatabaseError, StoreError
+from catalog.errors import ConfigError, ReadOnlyDatabaseError, StoreError
 
 if TYPE_CHECKING:
     from catalog.migrate import HeldOff
@@ -133,14 +133,24 @@ def database_identity(url: URL | str) -> str:
         return f"sqlite:///{file.resolve()}"
     if backend != "postgresql":
         return shown_url(without_secrets(url).set(drivername=backend))
-    host = (url.host or str(url.query.get("host") or "")).rpartition("@")[2].lower()
-    user = url.username or str(url.query.get("user") or "")
+    host = (url.host or _query_value(url, "host")).rpartition("@")[2].lower()
+    user = url.username or _query_value(url, "user")
     at = f"{quote(user, safe='')}@" if user else ""
-    name = f"postgresql://{at}{'localhost' if host in _LOOPBACK else host}"
-    name += f":{url.port or PG_DEFAULT_PORT}/{url.database or ''}"
+    # A host that is a folder (`?host=/var/run/postgresql`) is this machine's server by its
+    # Unix socket: its reports went to a folder of their own beside localhost's.
+    local = host in _LOOPBACK or host.startswith("/")
+    name = f"postgresql://{at}{'localhost' if local else host}"
+    port = url.port or _query_value(url, "port") or PG_DEFAULT_PORT  # libpq takes ?port= too
+    name += f":{port}/{url.database or ''}"
     options = url.query.get("options")
     found = _SEARCH_PATH.search(" ".join(options) if isinstance(options, tuple) else options or "")
     return f"{name}?search_path={found[1]}" if found else name
+
+
+def _query_value(url: URL, key: str) -> str:
+    """The URL's query parameter `key` ("" when absent; the first when given twice)."""
+    value = url.query.get(key)
+    return str((value[0] if value else "") if isinstance(value, tuple) else value or "")
 
 
 def _one_line(error: object) -> str:
@@ -173,7 +183,7 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         file = _sqlite_file(parsed)
         if file is not None:
-            file.parent.mkdir(parents=True, exist_ok=True)
+            _make_folder(file)
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     elif parsed.get_backend_name() == "postgresql":
         if parsed.get_driver_name() in ("", "psycopg2"):
@@ -217,6 +227,40 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     if file is not None:
         _remember_file(engine, file)
     return engine
+
+
+#: The one missing folder made for a new SQLite file: linkhealth's own, where its defaults
+#: are (`var/linkhealth.db`) and the README's trial goes (`sqlite:///var/trial.db`).
+MADE_FOLDER = "var"
+
+
+def _folder_made(folder: Path) -> bool:
+    """Whether `open_engine` would make the missing `folder` for a new SQLite file."""
+    return folder.name == MADE_FOLDER and not folder.exists() and folder.parent.is_dir()
+
+
+def _make_folder(file: Path) -> None:
+    """The folder of SQLite `file` made when it is a missing `MADE_FOLDER` in a folder that
+    exists; any other missing folder is a mistyped path, refused (exit 2): `sync` and
+    `check` made every folder of it, and filled a database there nobody would look in,
+    while the commands that read said "no database at" it."""
+    folder = file.parent
+    if folder.is_dir():
+        return
+    if _folder_made(folder):
+        folder.mkdir(exist_ok=True)
+        return
+    where = folder.resolve()
+    problem = "is a file, not a folder" if folder.exists() else "does not exist"
+    if "~" in file.parts:  # no shell stands between a URL and its path
+        fix = "a URL's ~ is no home folder: write the whole path (/home/NAME/...)"
+    else:
+        fix = (
+            "correct the path that --db, --to, LINKHEALTH_DATABASE_URL or database_url "
+            f"names, or create the folder first (mkdir -p {where}): linkhealth makes only a "
+            f"missing {MADE_FOLDER}/ folder"
+        )
+    raise ConfigError(f"database file {file.resolve()}: its folder {where} {problem}; {fix}")
 
 
 def migrate_engine(engine: Engine) -> str | None:
@@ -357,6 +401,14 @@ def existing_database(url: str) -> str:
             f"{_POINT_ELSEWHERE}"
         )
     if file is not None and not file.is_file():
+        folder = file.resolve().parent
+        if not folder.is_dir() and not _folder_made(folder):
+            # `linkhealth check` refuses to make it there too (`_make_folder`).
+            problem = "is a file, not a folder" if folder.exists() else "does not exist either"
+            raise StoreError(
+                f"no database at {file.resolve()}: its folder {folder} {problem}; correct the "
+                f"path, {_POINT_ELSEWHERE}"
+            )
         raise StoreError(
             f"no database at {file.resolve()}; `linkhealth check` creates it, {_POINT_ELSEWHERE}"
         )

@@ -496,7 +496,7 @@ def load_settings(config: str | Path | None = None, *, use_env: bool = True) -> 
         except SettingsFileError as exc:
             raise exc.located(
                 line=line_of(text, exc.key),
-                database_url=env_db or _sound_database(data, path.parent),
+                database_url=env_db or _sound_database(data, path.parent, exc.key),
                 catalogs=_sound_catalogs(data, path.parent),
             ) from None
         settings = replace(settings, config_file=path)
@@ -522,11 +522,15 @@ def default_database_url() -> str:
     return _resolve_sqlite(DEFAULT_DATABASE_URL, Path(base)) if base else DEFAULT_DATABASE_URL
 
 
-def _sound_database(data: Mapping[str, Any], base: Path) -> str | None:
+def _sound_database(data: Mapping[str, Any], base: Path, problem: Key) -> str | None:
     """The database a file that failed elsewhere names (or the default, when it names
-    none): its `database_url` entry alone is sound. None when that entry is the problem."""
+    none): its `database_url` entry alone is sound. None when that entry is the `problem`
+    (the key of the error): `status` read, and `check` recorded a refusal in, the very URL
+    refused (`sqlite://`, in memory, showed "no runs yet"; `nonsense://` failed, exit 3)."""
     if "database_url" not in data:
         return default_database_url()  # as `load_settings` would have it
+    if problem[:1] == ("database_url",):
+        return None
     url = data["database_url"]
     return _resolve_sqlite(url, base) if isinstance(url, str) and url.strip() else None
 
@@ -740,26 +744,59 @@ def _check_database_url(url: str, file: str) -> None:
 
 def refuse_unusable_database_url(url: str, origin: str) -> None:
     """A `ConfigError` (exit 2) naming `origin` (--db, --to, LINKHEALTH_DATABASE_URL,
-    database_url) for a URL that is no database URL, or a SQLite one naming no file:
+    database_url) for a URL that is no database URL (or names a database or driver
+    SQLAlchemy does not know, or an asyncio driver), or a SQLite one naming no file:
     `sqlite://` and `sqlite:///` (what "sqlite:///$UNSET" becomes) are an in-memory
     database, so a sync said "1 added" and a `db copy` said "Copied" with nothing kept."""
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-    from catalog.db import masked_url
+    from catalog.db import masked_url, shown_url
 
+    write = "write it as sqlite:///FILE or postgresql+psycopg://USER:PASSWORD@HOST/DB"
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise ConfigError(
-            f"{origin} {masked_url(url)!r} is not a database URL ({exc}); write it as "
-            "sqlite:///FILE or postgresql+psycopg://USER:PASSWORD@HOST/DB"
+            f"{origin} {masked_url(url)!r} is not a database URL ({exc}); {write}"
         ) from None
+    # A scheme no dialect answers to (nonsense://, postgres://) or an asyncio driver was
+    # found only when the database was opened: exit 3, "cannot open database", naming
+    # neither the option nor the variable it came from.
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        if parsed.drivername == "postgres":  # as Heroku and libpq spell it
+            write = "write postgresql+psycopg:// (SQLAlchemy does not know postgres://)"
+        raise ConfigError(
+            f"{origin} {shown_url(parsed)!r}: {parsed.drivername!r} is no database or driver "
+            f"SQLAlchemy knows; {write}"
+        ) from None
+    if dialect.is_async:
+        raise ConfigError(
+            f"{origin} {shown_url(parsed)!r}: {parsed.drivername} is an asyncio driver; name "
+            "a synchronous one, e.g. postgresql+psycopg:// or sqlite:///"
+        )
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         raise ConfigError(
             f"{origin} {url!r} names no database file: SQLite would keep everything in "
             "memory and lose it when the command ends (an unset variable in "
             "sqlite:///$FILE?); name the file, e.g. sqlite:///var/linkhealth.db"
+        )
+    path = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and path != path.strip():
+        # A Windows line end in an environment file, a space pasted along: a new, empty
+        # database was made beside the real one ("linkhealth.db\r"), or "no database at" it
+        # was said with the culprit invisible.
+        raise ConfigError(
+            f"{origin} {masked_url(url)!r} names a file whose path starts or ends with white "
+            f"space ({path!r}); write the path without it"
+        )
+    if parsed.get_backend_name() == "sqlite" and "\0" in path:
+        # (%00 in the URL: every look at the path was a ValueError traceback.)
+        raise ConfigError(
+            f"{origin} {masked_url(url)!r} names a file with a NUL character (%00) in its "
+            "path, which no file can have; name the file, e.g. sqlite:///var/linkhealth.db"
         )
 
 
