@@ -464,7 +464,7 @@ def store_offline(
         for target in batch.targets
     ]
     events = store.record_observations(engine, run_id, observations, settings.health, now=now)
-    store.mark_run_network_unavailable(engine, run_id, canary.reason)
+    store.mark_run_network_unavailable(engine, run_id, canary.reason_for(len(observations)))
     return BatchStored(
         observations=len(observations),
         counts={Outcome.NETWORK_UNAVAILABLE.value: len(observations)} if observations else {},
