@@ -49,7 +49,12 @@ class CanaryVerdict:
 
     @property
     def reason(self) -> str:
-        """One sentence for the run summary and for each masked observation."""
+        """One sentence for each masked observation (one link)."""
+        return self.reason_for(1)
+
+    def reason_for(self, links: int) -> str:
+        """One sentence for a run that was to check `links` links: the run summary's says
+        how many nothing was learned about, not "this link" for all 26 of them."""
         if not self.observations:
             return "No canary URLs are configured, so our network was not tested before the run."
         if not self.network_down:
@@ -58,9 +63,10 @@ class CanaryVerdict:
         what = "; ".join(f"{o.url}: {o.outcome.label.lower()}" for o in self.observations)
         # "all 1 canary URLs" for the one canary of a small setup
         failed = "the canary URL" if self.checked == 1 else f"all {self.checked} canary URLs"
+        learned = "this link" if links == 1 else f"the {counted(links, 'link')} of this run"
         return (
             f"Not checked: {failed} failed at the network level ({what}), "
-            "so our own network looked down and nothing was learned about this link."
+            f"so our own network looked down and nothing was learned about {learned}."
         )
 
 

@@ -29,6 +29,7 @@ anything lives here or below, so it is tested without Prefect.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import threading
@@ -44,7 +45,7 @@ from sqlalchemy import Engine
 from catalog import store
 from catalog.archive import ArchiveLookup
 from catalog.canary import CanaryVerdict, check_canaries
-from catalog.check.safety import Resolver
+from catalog.check.safety import Resolver, forbidden_address, host_allowlisted, is_ip_address
 from catalog.clock import Clock, utcnow
 from catalog.db import engine_for, ensure_same_file, existing_database, fresh_engine_for
 from catalog.errors import CatalogError, LinkhealthError, NotFoundError, StoreError
@@ -464,7 +465,7 @@ def store_offline(
         for target in batch.targets
     ]
     events = store.record_observations(engine, run_id, observations, settings.health, now=now)
-    store.mark_run_network_unavailable(engine, run_id, canary.reason)
+    store.mark_run_network_unavailable(engine, run_id, canary.reason_for(len(observations)))
     return BatchStored(
         observations=len(observations),
         counts={Outcome.NETWORK_UNAVAILABLE.value: len(observations)} if observations else {},
@@ -495,7 +496,7 @@ def store_batch(
     """
     engine = engine_for(settings.database_url)
     ensure_same_file(engine)  # not stored into a file deleted meanwhile
-    verdict = judge(observations, settings.health.outage_host_share)
+    verdict = judge(_judged(observations, settings), settings.health.outage_host_share)
     if verdict.undecided:
         verdict = _witnessed(settings, engine, verdict, observations, transport, resolver, clock)
     kept = mask(observations, verdict)
@@ -518,6 +519,29 @@ def store_batch(
     )
 
 
+def _judged(observations: Sequence[Observation], settings: Settings) -> list[Observation]:
+    """The observations that judge whether our network was down: those of public hosts
+    when the batch has any. The intranet server on 127.0.0.1 that answered says our machine
+    works, not that the Internet does: taken as proof, it had every public link's DNS
+    failure of a night offline counted against its site. A batch of private hosts alone
+    is judged by them, as before (our own network is the one they need)."""
+    public = [o for o in observations if _public_host(host_of(o.url), settings)]
+    return public or list(observations)
+
+
+def _public_host(host: str, settings: Settings) -> bool:
+    """Whether an answer from `host` shows the public Internet reachable: not a loopback,
+    private, link-local or other non-public address (`catalog.check.safety`), not this
+    machine or the local network by name, nor a host the operator allow-listed as private
+    (`check.private_allowlist`). A name that resolves to a private address is refused when
+    it is fetched as a witness (`_witnessed`)."""
+    if not host or host == "localhost" or host.endswith((".localhost", ".local")):
+        return False
+    if is_ip_address(host):
+        return forbidden_address(host, ()) is None
+    return not host_allowlisted(host, settings.check.private_allowlist)
+
+
 def _witnessed(
     settings: Settings,
     engine: Engine,
@@ -537,14 +561,24 @@ def _witnessed(
     When no host of the catalog has ever answered (a machine offline since the catalog
     was added), any three other hosts stand in: if they cannot be reached either, blaming
     this one link's site would be crying wolf, as `outage.judge` holds for a many-host run.
+
+    Public links are witnessed by public hosts only (`_public_host`): 127.0.0.1 answering
+    says nothing of the Internet, and taking it as a witness had a night offline confirm
+    public links broken. They are fetched with no private address allowed, so a host name
+    that resolves into our own network is no witness either (`outage.confirmed_by` hears
+    nothing from it). If no public host is left to ask, it is as when there is no witness.
     """
     elsewhere = {host_of(o.url) for o in observations}
-    urls = store.answering_urls(engine, not_on=elsewhere) or store.answering_urls(
-        engine, not_on=elsewhere, answered_only=False
+    public = any(_public_host(host, settings) for host in elsewhere)
+    kind = functools.partial(_public_host, settings=settings) if public else None
+    urls = store.answering_urls(engine, not_on=elsewhere, kind=kind) or store.answering_urls(
+        engine, not_on=elsewhere, answered_only=False, kind=kind
     )
     if not urls:
         return confirmed_by(verdict, [])
     check = replace(settings.check, max_attempts=1)
+    if public:
+        check = replace(check, allow_private=False, private_allowlist=())
     witnesses = check_canaries(urls, check, transport=transport, resolver=resolver, clock=clock)
     settled = confirmed_by(verdict, witnesses.observations)
     if settled.network_down:

@@ -69,9 +69,9 @@ def staleness(
     belongs to the URL it replaced.
 
     `checked_since_success` is False when no check has reached the link since its last
-    success: every try since found our own network down. Such a link is not `unverified`:
-    after a fortnight offline, telling curators to open every link of the catalog by hand
-    would blame the sites for our outage.
+    success (or, for a link that never worked, ever): every try found our own network
+    down. Such a link is not `unverified`: after a fortnight offline, telling curators to
+    open every link of the catalog by hand would blame the sites for our outage.
 
     A review within `review_days` answers the two judgements of age (`dated`,
     `unchanged_long`): the curator re-read an old edition or a quiet site and kept it, and

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from operator import attrgetter, itemgetter
@@ -514,7 +514,12 @@ def stored_collections(engine: Engine) -> set[str]:
 
 
 def answering_urls(
-    engine: Engine, *, not_on: Iterable[str], limit: int = 3, answered_only: bool = True
+    engine: Engine,
+    *,
+    not_on: Iterable[str],
+    limit: int = 3,
+    answered_only: bool = True,
+    kind: Callable[[str], bool] | None = None,
 ) -> list[str]:
     """Up to `limit` URLs, one per host and none on the hosts `not_on`, whose last check
     got an HTTP answer, the most recently checked hosts first: witnesses that our network
@@ -522,7 +527,11 @@ def answering_urls(
 
     With `answered_only` off, any host's links qualify (never checked, or last seen
     unreachable): the witnesses left when nothing ever answered, as on a machine that has
-    been offline since the catalog was added."""
+    been offline since the catalog was added.
+
+    `kind` keeps only the hosts it is true of (public hosts, to witness the Internet): the
+    others are passed over, not counted against `limit`, so an intranet host checked last
+    does not take a witness's place."""
     answered = (
         t.Link.http_status.is_not(None) if answered_only else true(),
         t.Link.host.not_in(list(not_on)),
@@ -534,11 +543,16 @@ def answering_urls(
         .where(*answered)
         .group_by(t.Link.host)
         .order_by(latest.desc().nulls_last(), byte_order(t.Link.host))
-        .limit(limit)
     )
-    found = []
+    if kind is None:
+        hosts = hosts.limit(limit)
+    found: list[str] = []
     with read_session(engine) as s:
         for host in s.scalars(hosts).all():
+            if len(found) == limit:
+                break
+            if kind is not None and not kind(host):
+                continue
             url = s.scalar(
                 select(t.Link.url)
                 .where(t.Link.host == host, answered[0])

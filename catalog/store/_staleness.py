@@ -144,7 +144,9 @@ def refresh_staleness(
                 description=text_or_none(data.get("description")),
                 year=_year(data.get("year")),
                 linked_at=linked_at,
-                checked_since_success=_checked_since_success(last_success_at, last_checked_at),
+                checked_since_success=_checked_since_success(
+                    last_success_at, last_checked_at, outcome
+                ),
                 # A parked or casino page's year ("Best Online Casino 2026") is the new
                 # owner's, no newer edition of the entry to link.
                 page_title=None
@@ -183,13 +185,18 @@ def refresh_staleness(
 
 
 def _checked_since_success(
-    last_success_at: datetime | None, last_checked_at: datetime | None
+    last_success_at: datetime | None, last_checked_at: datetime | None, outcome: str | None
 ) -> bool:
-    """False when the link once worked and no check has reached it since: a try that
-    found our network down moves neither `outcome` nor `last_checked_at` of a link with an
-    outcome (catalog.health). A link that never worked is judged from when it was given,
-    checked or not (`staleness`)."""
-    if last_success_at is None or last_checked_at is None:
+    """False when no check has reached the link since its last success, or, for a link
+    that never worked, ever: every try found our network down. Such a try moves neither
+    `outcome` nor `last_checked_at` of a link with an outcome, and sets only
+    `last_checked_at` of one without (catalog.health): a link tried but with no outcome was
+    tried only while we were offline. Weeks offline from the day a catalog was added had
+    every link "unverified since it was added". A link never tried at all is judged from
+    when it was given (`staleness`), as is one whose site failed a check that reached it."""
+    if last_success_at is None:
+        return last_checked_at is None or outcome is not None
+    if last_checked_at is None:
         return True
     return bool(last_checked_at > last_success_at)
 
