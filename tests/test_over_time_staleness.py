@@ -32,8 +32,8 @@ WORKS, DIES, NEW = "https://works.example/", "https://dies.example/", "https://n
 def test_three_weeks_of_our_own_outage_make_no_link_unverified(tmp_path: Path) -> None:
     """Our network was down from night 10 to night 30: every try stored as
     network_unavailable. No check reached any site, so a link that worked until then may
-    not be called unverified ("open the link by hand ...") for it; a link whose real
-    checks failed still is."""
+    not be called unverified ("open the link by hand ...") for it, nor one tried only
+    while we were offline; a link whose real checks failed still is."""
     kit = make_catalog(
         "toolkit",
         [make_resource("works", WORKS), make_resource("dies", DIES), make_resource("new", NEW)],
@@ -57,13 +57,26 @@ def test_three_weeks_of_our_own_outage_make_no_link_unverified(tmp_path: Path) -
             store.record_observations(engine, None, batch, HEALTH, now=days(night))
             store.refresh_staleness(engine, HEALTH, now=days(night))
 
-        with store.read_session(engine) as s:
-            rows = s.execute(select(Resource.rid, Resource.stale_reasons)).all()
-        stale = {rid: [reason["code"] for reason in reasons or []] for rid, reasons in rows}
+        stale = _codes(engine)
+        # The first check that reaches its site and fails: unverified since it was given.
+        batch = [make_observation(NEW, Outcome.NOT_FOUND, days(31))]
+        store.record_observations(engine, None, batch, HEALTH, now=days(31))
+        store.refresh_staleness(engine, HEALTH, now=days(31))
+        reached = _codes(engine)
     assert "unverified" not in stale["works"]
     assert "unverified" in stale["dies"]  # its real checks failed from night 2 to 9
-    # Never checked at all: not verified since it was given, whatever the reason.
-    assert "unverified" in stale["new"]
+    # Tried only while we were offline (left out of the plans before): nothing reached its
+    # site, so it is not blamed either (the 2026-12-06 README walkthrough: a catalog added
+    # on a machine offline for weeks had every entry "unverified since it was added").
+    assert "unverified" not in stale["new"]
+    assert "unverified" in reached["new"]
+
+
+def _codes(engine: Any) -> dict[str, list[str]]:
+    """Each resource's stale reason codes."""
+    with store.read_session(engine) as s:
+        rows = s.execute(select(Resource.rid, Resource.stale_reasons)).all()
+    return {rid: [reason["code"] for reason in reasons or []] for rid, reasons in rows}
 
 
 def _resource_updates(engine: Any, act: Callable[[], int]) -> tuple[int, int]:
