@@ -14,10 +14,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, create_engine, inspect, make_url, text
 from typer.testing import CliRunner
 
-from catalog import store
+from catalog import migrate, store
 from catalog.clock import utcnow
 from catalog.db import open_engine
 from catalog.outcomes import Outcome
@@ -146,3 +147,43 @@ def test_a_copy_failing_part_way_removes_the_sqlite_file_it_made_not_one_that_wa
         assert store.latest_runs(kept, limit=1) == []  # as empty as it was
     finally:
         kept.dispose()
+
+
+#: The revision before the newest (0016), whose upgrade adds columns to links and observations.
+OLDER = "0015"
+
+
+@pytest.mark.parametrize("work", ["a full run's lease", "a recheck"])
+def test_db_upgrade_with_a_migration_pending_is_refused_during_a_run(
+    db_url: str, work: str
+) -> None:
+    engine = open_engine(db_url, migrate=False)
+    with engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), OLDER)
+    holder = store.lease_holder()  # this process: alive
+    if work == "a full run's lease":
+        claim = store.acquire_lease(engine, FULL_RUN_LEASE, holder, now=utcnow(), ttl=LEASE_TTL)
+        assert claim.acquired
+        named = f"a full run holding lease 'full-run' ({holder}"
+    else:  # rechecks take no lease: their running run tells
+        run_id = store.start_run(
+            engine, trigger="recheck", now=utcnow(), summary={"holder": holder}
+        )
+        named = f"run {run_id} (recheck, started "
+    try:
+        refused = CliRunner().invoke(app, ["db", "upgrade", "--db", db_url])
+        assert refused.exit_code == 8, refused.output
+        said = " ".join(refused.output.split())
+        assert f"is at schema revision {OLDER}" in said and named in said
+        assert "nothing was changed" in said
+        assert migrate.current_revision(engine) == OLDER
+
+        if work == "a full run's lease":  # the run ends
+            store.release_lease(engine, FULL_RUN_LEASE, holder)
+        else:
+            store.finish_run(engine, run_id, status="completed", now=utcnow())
+        upgraded = CliRunner().invoke(app, ["db", "upgrade", "--db", db_url])
+        assert upgraded.exit_code == 0, upgraded.output
+        assert migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        engine.dispose()
