@@ -6,10 +6,15 @@ start every link's history again: confirmation counters, "since when", snoozes a
 ignores, the trend. `copy_database` moves every row of every table instead, keys
 unchanged, so the new database continues where the old one stopped.
 
-Both databases are brought to the newest schema first (`catalog.db.open_engine`). The
-target must hold no linkhealth rows yet, must not be the source itself, and all of it is
-written in one transaction, so a copy that fails leaves it empty. The source must hold
-something to copy. Run leases are not copied: they belong to the runs of the old database.
+The source is brought to the newest schema first (`catalog.db.open_engine`); the target
+only once every refusal is past, so a refused copy creates nothing there (a SQLite file
+made and migrated before the lease was looked at was left behind by a copy refused for a
+run in progress). The target must hold no linkhealth rows yet, and no table of anyone
+else (another application's SQLite file named by mistake got linkhealth's tables beside
+its own); it must not be the source itself, and all of it is written in one transaction,
+so a copy that fails leaves it empty, and a SQLite file the copy made is removed. The
+source must hold something to copy. Run leases are not copied: they belong to the runs
+of the old database.
 
 While it copies, the copy holds the source's full-run lease (a `check` started meanwhile is
 refused, exit 8, naming the copy) and reads the source in one snapshot, so rows written
@@ -25,6 +30,7 @@ plans that took a report's https suggestions from 0.1 s to 10 s at 100,000 resou
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -42,6 +48,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     func,
+    inspect,
     select,
     text,
     tuple_,
@@ -50,7 +57,7 @@ from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 
 from catalog import store
 from catalog.clock import as_utc
-from catalog.db import shown_url
+from catalog.db import migrate_engine, shown_url
 from catalog.errors import ConfigError, ReadOnlyDatabaseError, StoreError
 from catalog.migrate import said_run
 from catalog.runs import LEASE_TTL, RunLeaseError
@@ -71,7 +78,7 @@ class CopyResult:
 
 
 class TargetNotEmptyError(StoreError):
-    """The database to copy into already holds linkhealth rows."""
+    """The database to copy into already holds linkhealth rows, or tables not linkhealth's."""
 
 
 class RefusedValueError(StoreError):
@@ -96,7 +103,8 @@ def copy_database(
     on_progress: Callable[[str, int, int], None] | None = None,
     source_from: str = "",
 ) -> CopyResult:
-    """Copy every row of `source` into the empty `target` (both at the newest schema).
+    """Copy every row of `source` (at the newest schema) into the empty `target`, which is
+    migrated here once every refusal is past (open it with `migrate=False`).
 
     `on_progress(table, copied, total)` is called after every chunk. `source_from` says
     where the source's URL came from ("from LINKHEALTH_DATABASE_URL"), for its errors.
@@ -109,6 +117,10 @@ def copy_database(
             f"{dst_name}, are the same database; name the one to copy from with --db "
             "(e.g. --db sqlite:///var/linkhealth.db) and an empty one with --to"
         )
+    # Looked at before the target is opened: opening a SQLite file creates it.
+    made = _new_sqlite_file(target)
+    if made is None:
+        _refuse_foreign_tables(target, dst_name)
     holder: str | None = store.copy_holder()
     try:
         store.ensure_writable(source)
@@ -129,9 +141,11 @@ def copy_database(
             raise _lease_held(claim.lease, src_name)
     renew = _Renewal(source, holder, now)
     try:
-        with _snapshot(source) as src:
+        with _snapshot(source) as src, _removed_on_failure(target, made):
             _refuse_live_runs(src, src_name, now)
-            result = _copy(src, target, chunk, on_progress, renew, src_name, dst_name, source_from)
+            totals = _totals(src, src_name, source_from)
+            migrate_engine(target)  # nothing refused the copy: the target's tables now
+            result = _copy(src, target, chunk, totals, on_progress, renew, dst_name)
             return replace(result, leased=holder is not None)
     except RefusedValueError as exc:  # not the "no run uses it" advice: that cannot help
         raise RefusedValueError(
@@ -165,24 +179,108 @@ def _lease_held(held: store.LeaseRecord, src_name: str) -> SourceBusyError:
     )
 
 
-def _copy(
-    src: Connection,
-    target: Engine,
-    chunk: int,
-    on_progress: Callable[[str, int, int], None] | None,
-    renew: _Renewal,
-    src_name: str,
-    dst_name: str,
-    source_from: str,
-) -> CopyResult:
-    tables = [t for t in Base.metadata.sorted_tables if t.name != RunLease.__tablename__]
-    totals = {t.name: src.execute(select(func.count()).select_from(t)).scalar_one() for t in tables}
+def _copied_tables() -> list[Table]:
+    """The tables a copy copies, parents first (run leases belong to the old database's runs)."""
+    return [t for t in Base.metadata.sorted_tables if t.name != RunLease.__tablename__]
+
+
+def _totals(src: Connection, src_name: str, source_from: str) -> dict[str, int]:
+    """Rows per table of the source; a source holding none is refused (a wrong --db)."""
+    totals = {
+        t.name: src.execute(select(func.count()).select_from(t)).scalar_one()
+        for t in _copied_tables()
+    }
     if not any(totals.values()):
         raise ConfigError(
             f"the database to copy from, {src_name}"
             f"{f' ({source_from})' if source_from else ''}, holds nothing to copy; name the "
             "one that holds your history with --db, e.g. --db sqlite:///var/linkhealth.db"
         )
+    return totals
+
+
+#: The tables of a database linkhealth made: its own and Alembic's revision.
+_OURS = frozenset([*Base.metadata.tables, "alembic_version"])
+
+
+def _new_sqlite_file(target: Engine) -> Path | None:
+    """The target's SQLite file when it does not exist yet (the copy makes it), else None."""
+    file = _sqlite_path(target) if target.dialect.name == "sqlite" else None
+    return file if file is not None and not file.exists() and not file.is_symlink() else None
+
+
+def _refuse_foreign_tables(target: Engine, dst_name: str) -> None:
+    """Refuse a target holding tables (or views) that are not linkhealth's: another
+    application's database named by mistake, which got linkhealth's tables beside its own.
+    PostgreSQL: those of the schema the target's tables would go into (its search_path)."""
+    found = sorted(set(_table_names(target)) - _OURS)
+    if not found:
+        return
+    named = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+    raise TargetNotEmptyError(
+        f"the target database {dst_name} holds tables that are not linkhealth's ({named}): "
+        "it looks like another application's database; nothing was written into it. Copy "
+        "into an empty database (a new SQLite file, or an empty PostgreSQL database or schema)"
+    )
+
+
+def _table_names(target: Engine) -> list[str]:
+    """The tables and views of `target`, read without writing anything. A SQLite file is
+    read through a read-only connection of its own: the engine's first connection switches
+    the file to WAL, a change to another application's file."""
+    file = _sqlite_path(target) if target.dialect.name == "sqlite" else None
+    if file is None:
+        with target.connect() as conn:
+            inspector = inspect(conn)
+            return [*inspector.get_table_names(), *inspector.get_view_names()]
+    try:
+        raw = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:  # a folder, an unreadable file: said when it is opened
+        return []
+    try:
+        return [
+            name
+            for (name,) in raw.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+            )
+        ]
+    except sqlite3.Error:  # not a SQLite file: said when it is opened
+        return []
+    finally:
+        raw.close()
+
+
+@contextmanager
+def _removed_on_failure(target: Engine, made: Path | None) -> Iterator[None]:
+    """Remove the SQLite file `made` (and its -wal, -shm, -journal) when the copy that
+    made it fails: a refused or failed copy leaves no database behind it (a later `check`
+    pointed there would start an empty history instead of saying none is there)."""
+    try:
+        yield
+    except BaseException:
+        if made is not None:
+            target.dispose()  # its pooled connections hold the file open
+            for path in (made, *(made.with_name(made.name + s) for s in _SIDE_FILES)):
+                with suppress(OSError):
+                    path.unlink()
+        raise
+
+
+#: The files SQLite keeps beside a database file.
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _copy(
+    src: Connection,
+    target: Engine,
+    chunk: int,
+    totals: dict[str, int],
+    on_progress: Callable[[str, int, int], None] | None,
+    renew: _Renewal,
+    dst_name: str,
+) -> CopyResult:
+    tables = _copied_tables()
 
     def progress(table: str, done: int, total: int) -> None:
         renew()

@@ -1010,7 +1010,8 @@ def db_copy(
         else "from the settings file or the default"
     )
     source = open_engine(existing_database(settings.database_url))
-    target = open_engine(to)
+    # Migrated by the copy once nothing refuses it: a refused copy creates nothing there.
+    target = open_engine(to, migrate=False)
     try:
         with _progress() as progress:
             bars: dict[str, Any] = {}
