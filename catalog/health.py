@@ -95,7 +95,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -816,6 +816,25 @@ def entry_contact_reason(
         return reason if mine else None
     sentences = _sentences(reason, gone)
     return " ".join(sentences[key] for key in mine) if sentences is not None else reason
+
+
+def settled_contacts(
+    seen: Sequence[str], gone: Sequence[str], reason: str | None, keys: Collection[str]
+) -> tuple[tuple[str, ...], tuple[str, ...], str | None]:
+    """A link's `contacts_seen`, `contacts_gone` and `contact_reason` once a curator's
+    review settled the gone contacts `keys` (those the reviewed entry names): they are
+    forgotten, as if no read had shown them, so they are news again only if a later read
+    shows them and a read after that does not (`apply_contacts`)."""
+    settled = [key for key in gone if key in keys]
+    if not settled:
+        return tuple(seen), tuple(gone), reason
+    left = tuple(key for key in gone if key not in keys)
+    if not left or reason is None:
+        kept = None
+    else:
+        sentences = _sentences(reason, gone)
+        kept = " ".join(sentences[key] for key in left) if sentences is not None else reason
+    return tuple(key for key in seen if key not in settled), left, kept
 
 
 def _value(outcome: Outcome | None) -> str | None:
