@@ -216,9 +216,15 @@ def mark_reviewed(
     clock: Clock = utcnow,
 ) -> DecisionResult:
     """Write `reviewed_at: <today>` into the entry and record the review. `catalogs`: as
-    for `accept_redirect`."""
+    for `accept_redirect`.
+
+    The review settles the phone numbers and emails the entry names that its page no
+    longer shows (`store.gone_contacts`): the curator found the entry right (the number
+    moved to the contact page, say), so they are news again only if a read shows them and
+    a later one does not."""
     engine = _writable(settings, clock)
     resource = store.find_resource(engine, rid, collection=collection)
+    settled, also = store.gone_contacts(engine, resource.id)
     now = clock()
     today = local_date(now)  # the curator's day: 08:00 in Sydney is not yesterday
     edit = FieldEdit(resource.rid, "reviewed_at", today)
@@ -233,8 +239,9 @@ def mark_reviewed(
         diff = apply_edits(path, [edit], dry_run=True).diff if dry_run else ""
     if dry_run:
         where = f"in {path}" if path else "in the database only (the catalog file is not editable)"
+        message = f"would mark {_name(resource)} reviewed {where}"
         return DecisionResult(
-            resource, MARK_REVIEWED, f"would mark {_name(resource)} reviewed {where}", diff, True
+            resource, MARK_REVIEWED, message + _settling(settled, also), diff, True
         )
     sync = None
     diff, decision = _edit_and_record(
@@ -246,8 +253,13 @@ def mark_reviewed(
         by=by or current_user(),
         at=now,
         reason=reason,
-        details={"reviewed_at": today.isoformat(), "file": str(path) if path else None},
+        details={
+            "reviewed_at": today.isoformat(),
+            "file": str(path) if path else None,
+            **({"contacts_settled": settled} if settled else {}),
+        },
         resource_changes={"reviewed_at": now},
+        settle_contacts=True,
     )
     if path is not None:
         sync = _resync(settings, engine, path, now)
@@ -264,11 +276,28 @@ def mark_reviewed(
     return DecisionResult(
         resource,
         MARK_REVIEWED,
-        f"marked {_name(resource)} reviewed ({where})",
+        f"marked {_name(resource)} reviewed ({where}){_settling(settled, also)}",
         diff,
         False,
         decision,
         sync,
+    )
+
+
+def _settling(settled: Sequence[str], also: Sequence[str]) -> str:
+    """What a review says of the contacts it settles (`store.gone_contacts`), "" for none:
+    the queue's "no longer on the page" row goes with it, of the other entries naming them
+    too (the finding is the page's), and a curator must not wonder where theirs went."""
+    if not settled:
+        return ""
+    one = len(settled) == 1
+    it = "it" if one else "them"
+    names = "names" if len(also) == 1 else "name"
+    others = f" (for {', '.join(also)} too, which {names} {it} as well)" if also else ""
+    return (
+        f"; {', '.join(settled)}, no longer on its page, {'is' if one else 'are'} "
+        f"settled{others}: flagged again only if a check finds {it} on the page and a "
+        "later one does not"
     )
 
 

@@ -4,10 +4,11 @@ Input: the database (one streamed query, `export_rows`). Output: one flat record
 resource, `EXPORT_FIELDS` in order, written to a text stream as it is read. Resources
 never checked (or only tried while our network was down) export with an empty outcome
 and no `checked_at`. A working link whose page no longer holds the resource (a parked or
-hijacked site) says so in `drift_reason`; `stale`, `snoozed_until`, `ignored` and
-`ignored_reason` carry the curator-facing rest, so a site built from the export can leave
-such links out. CSV cells that a spreadsheet would run as a formula get a leading
-apostrophe (OWASP "CSV injection", `catalog.csv_guard`); `import-csv` takes it off again.
+hijacked site) says so in `drift_reason`; `stale` (with `contact_gone` for an entry whose
+phone number or email left its page), `snoozed_until`, `ignored` and `ignored_reason` carry
+the curator-facing rest, so a site built from the export can leave such links out. CSV
+cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP "CSV
+injection", `catalog.csv_guard`); `import-csv` takes it off again.
 A CSV export starts with a UTF-8 byte order mark, as Excel's own "CSV UTF-8" does.
 A file's format is the one its ending says (`export_format`).
 """
@@ -21,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, Select, case, select
 
 from catalog import store
 from catalog import tables as t
@@ -29,7 +30,7 @@ from catalog.clock import utcnow
 from catalog.collation import byte_order
 from catalog.csv_guard import FORMULA_STARTS, UTF8_BOM, guard
 from catalog.errors import ConfigError
-from catalog.health import UNCHECKED
+from catalog.health import CONTACT_GONE, UNCHECKED, entry_contact_reason
 
 EXPORT_FIELDS = (
     "collection",
@@ -131,6 +132,13 @@ def _export_query(collections: Collection[str] | None) -> Select[*tuple[Any, ...
             link.reason,
             link.drift_reason,
             res.stale_reasons,
+            link.contact_reason,
+            link.contacts_gone,
+            # Only of the few entries whose link has lost a contact (`entry_contact_reason`).
+            case(
+                (link.contact_reason.is_not(None), res.fields["description"].as_string()),
+                else_=None,
+            ),
             res.snoozed_until,
             res.ignored_at,
             res.ignored_reason,
@@ -175,6 +183,9 @@ def export_rows(
             reason,
             drift_reason,
             stale_reasons,
+            contact_reason,
+            contacts_gone,
+            description,
             snoozed_until,
             ignored_at,
             ignored_reason,
@@ -198,7 +209,7 @@ def export_rows(
                 "content_changed": store.content_changed(fingerprint, earlier),
                 # A working link can still be a hijacked or parked site: `outcome` says "ok".
                 "drift_reason": drift_reason if checked else None,
-                "stale": list(store.stale_codes(stale_reasons)),
+                "stale": _stale(stale_reasons, contact_reason, contacts_gone, title, description),
                 "snoozed_until": _while_it_lasts(snoozed_until, now),
                 "ignored": ignored,
                 "ignored_reason": ignored_reason if ignored else None,
@@ -231,6 +242,21 @@ def write_export(rows: Iterable[dict[str, Any]], fmt: ExportFormat, out: TextIO)
     else:
         raise ValueError(f"unknown export format {fmt!r}; use {' or '.join(EXPORT_FORMATS)}")
     return count
+
+
+def _stale(
+    stale_reasons: Any,
+    contact_reason: str | None,
+    contacts_gone: Any,
+    title: str,
+    description: str | None,
+) -> list[str]:
+    """The entry's "possibly out of date" codes, as the report's queue has them: a phone
+    number or email it names gone from its page (`contact_gone`) first, then staleness's."""
+    codes = list(store.stale_codes(stale_reasons))
+    if entry_contact_reason(contact_reason, contacts_gone, title, description) is not None:
+        codes.insert(0, CONTACT_GONE)
+    return codes
 
 
 def _while_it_lasts(snoozed_until: datetime | None, now: datetime) -> str | None:

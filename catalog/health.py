@@ -94,7 +94,8 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -229,6 +230,9 @@ class Change:
 
     kind: str
     details: dict[str, Any] = field(default_factory=dict)
+    #: The entry (`Entry.key`) it is news of, when only that one of the link's entries is
+    #: concerned (a contact only it names); None: every entry using the link.
+    entry: str | None = None
 
 
 def apply_observation(
@@ -689,13 +693,17 @@ def apply_drift(
 
 # --- contacts -------------------------------------------------------------------------------
 
+#: The event of a contact gone from its page, and the code of the entry's finding beside
+#: staleness's codes (the report's queue, `export`, `linkhealth resource`).
+CONTACT_GONE = "contact_gone"
+
 
 def apply_contacts(
     state: LinkState, obs: Observation, entries: Sequence[Entry]
 ) -> tuple[LinkState, list[Change]]:
     """Which of the contacts the entries name (`contacts.named`) the page no longer shows,
     after a check that read it; one `contact_gone` per contact that went, one
-    `contact_back` per one that came back.
+    `contact_back` per one that came back, each of every entry that names it (`Change.entry`).
 
     Only a contact some read has shown can go: one never seen on the page is likely on
     a contact page the entry does not link, and crying wolf about it every night would
@@ -718,15 +726,17 @@ def apply_contacts(
         shown = set(obs.contacts)
         seen = tuple(dict.fromkeys([*seen, *(key for key in named if key in shown)]))
         now_gone = tuple(key for key in seen if key not in shown)
+        own = [(e.key, contacts.named(e.title, e.description)) for e in entries]
         for key in now_gone:
             if key not in gone:
                 others = _other_contacts(key, obs.contacts, named)
-                details = {"contact": named[key], "kind": contacts.kind_of(key), "shown": others}
-                changes.append(Change("contact_gone", details))
+                details = {"kind": contacts.kind_of(key), "shown": others}
+                changes += _news_of(key, CONTACT_GONE, details, own, named)
         for key in gone:
             if key not in now_gone:
-                details = {"contact": named[key], "kind": contacts.kind_of(key)}
-                changes.append(Change("contact_back", details))
+                changes += _news_of(
+                    key, "contact_back", {"kind": contacts.kind_of(key)}, own, named
+                )
         gone = now_gone
     if (seen, gone) == (state.contacts_seen, state.contacts_gone):
         return state, changes
@@ -735,6 +745,21 @@ def apply_contacts(
         reason = state.contact_reason  # no new read: what it showed then stands
     new = replace(state, contacts_seen=seen, contacts_gone=gone, contact_reason=reason)
     return new, changes
+
+
+def _news_of(
+    key: str,
+    kind: str,
+    details: Mapping[str, Any],
+    own: Sequence[tuple[str, Mapping[str, str]]],
+    named: Mapping[str, str],
+) -> list[Change]:
+    """One `kind` change per entry that names `key` (as that entry writes it): two entries
+    sharing a page, only one naming the hotline's number, made both the news."""
+    naming = [(entry, written[key]) for entry, written in own if key in written]
+    if not naming:  # none does on its own (past its `MAX_NAMED`): news of the link
+        return [Change(kind, {"contact": named[key], **details})]
+    return [Change(kind, {"contact": said, **details}, entry) for entry, said in naming]
 
 
 def _other_contacts(key: str, shown: Sequence[str], named: Mapping[str, str]) -> list[str]:
@@ -762,6 +787,54 @@ def contact_reason(gone: Sequence[str], named: Mapping[str, str], shown: Sequenc
             said += f"; it now shows {', '.join(others)}"
         sentences.append(said + ".")
     return " ".join(sentences)
+
+
+#: Where one gone contact's sentence of a `contact_reason` ends and the next begins.
+_NEXT_SENTENCE = re.compile(r"(?<=\.) (?=The (?:phone number|email address) )")
+
+
+def _sentences(reason: str, gone: Sequence[str]) -> dict[str, str] | None:
+    """`reason` (`contact_reason`'s) as gone contact -> its sentence; None when it does
+    not hold one sentence per contact in `gone`, in order."""
+    parts = _NEXT_SENTENCE.split(reason)
+    return dict(zip(gone, parts, strict=True)) if len(parts) == len(gone) else None
+
+
+def entry_contact_reason(
+    reason: str | None, gone: Sequence[str] | None, title: str | None, description: str | None
+) -> str | None:
+    """What the queue says of one entry using a link whose `contact_reason` is `reason`:
+    the sentences of the gone contacts (`gone`) this entry names (its title and
+    description); None when it names none of them. Two entries sharing a page, only one
+    naming the hotline's number, both had the finding of that number "named in the entry".
+    """
+    if reason is None or not gone:
+        return reason
+    named = contacts.named(title, description)
+    mine = [key for key in gone if key in named]
+    if len(mine) == len(gone) or not mine:
+        return reason if mine else None
+    sentences = _sentences(reason, gone)
+    return " ".join(sentences[key] for key in mine) if sentences is not None else reason
+
+
+def settled_contacts(
+    seen: Sequence[str], gone: Sequence[str], reason: str | None, keys: Collection[str]
+) -> tuple[tuple[str, ...], tuple[str, ...], str | None]:
+    """A link's `contacts_seen`, `contacts_gone` and `contact_reason` once a curator's
+    review settled the gone contacts `keys` (those the reviewed entry names): they are
+    forgotten, as if no read had shown them, so they are news again only if a later read
+    shows them and a read after that does not (`apply_contacts`)."""
+    settled = [key for key in gone if key in keys]
+    if not settled:
+        return tuple(seen), tuple(gone), reason
+    left = tuple(key for key in gone if key not in keys)
+    if not left or reason is None:
+        kept = None
+    else:
+        sentences = _sentences(reason, gone)
+        kept = " ".join(sentences[key] for key in left) if sentences is not None else reason
+    return tuple(key for key in seen if key not in settled), left, kept
 
 
 def _value(outcome: Outcome | None) -> str | None:

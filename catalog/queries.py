@@ -33,6 +33,7 @@ from catalog.clock import as_utc
 from catalog.collation import byte_order
 from catalog.db import session_scope
 from catalog.errors import NotFoundError
+from catalog.health import entry_contact_reason
 from catalog.outcomes import Outcome
 from catalog.problem_checks import PROBLEM_START, checks_since
 from catalog.set_aside import lapse_note
@@ -1238,7 +1239,15 @@ def _active_resources() -> Select[Any]:
             latest.elapsed_ms,
             latest.retries,
             Resource.fields["type"].as_string().label("resource_type"),
-            *_optional(Link, "drift_reason", "archive_url", "flapping", "contact_reason"),
+            *_optional(
+                Link, "drift_reason", "archive_url", "flapping", "contact_reason", "contacts_gone"
+            ),
+            # Which gone contacts the entry names (`entry_contact_reason`): read of the
+            # few entries whose link has lost one.
+            case(
+                (Link.contact_reason.is_not(None), Resource.fields["description"].as_string()),
+                else_=None,
+            ).label("entry_description"),
             *_optional(
                 Resource, "snoozed_until", "snooze_reason", "ignored_reason", "stale_reasons"
             ),
@@ -1341,7 +1350,11 @@ def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
         retries=row["retries"] or 0,
         content_length=row["content_length"],
         drift_reason=row["drift_reason"],
-        contact_reason=row["contact_reason"],
+        # Of the link's gone contacts, those this entry names: a page shared by two
+        # entries, only one naming the hotline's number, queued both.
+        contact_reason=entry_contact_reason(
+            row["contact_reason"], row["contacts_gone"], row["title"], row["entry_description"]
+        ),
         stale_reasons=_stale_reasons(row["stale_reasons"]),
         stale_codes=_stale_codes(row["stale_reasons"]),
         stale_since=_stale_since(row["stale_reasons"]),

@@ -974,7 +974,10 @@ def _fix(
             )
         return "Wait: it may recover by itself. Act if it is confirmed broken.", None, False
     if priority is Priority.STALE and r.contact_reason:
-        return _CONTACT_FIX, None, False
+        # The review settles the finding when the entry is right as it is (the number
+        # moved to the contact page): editing the entry or ignoring the link were the
+        # only ways out of the queue.
+        return _CONTACT_FIX, cmd("mark-reviewed", "--reason", "contact details still right"), False
     if priority is Priority.STALE:
         if "new_edition" in r.stale_codes and "unverified" not in r.stale_codes:
             return _stale_edition_fix(r, cmd)
@@ -1002,7 +1005,8 @@ CONTACT_GONE = "contact_gone"
 _CONTACT_FIX = (
     "Open the page and check the contact details: put the current ones in the entry. "
     "This clears once the page shows the named ones again, or the entry no longer names "
-    "them (at the next check that reads the page)."
+    "them (at the next check that reads the page). If the entry is right as it is (the "
+    "number moved to a contact page, say), record the review: it settles the finding."
 )
 
 

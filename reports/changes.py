@@ -62,6 +62,8 @@ _CATALOG_KINDS = {"added", "removed", "url_edited", "fields_edited"}
 
 #: Events about one entry, shown for it alone, not for every entry sharing its link.
 _ENTRY_KINDS = {*_CATALOG_KINDS, "drift_detected", "snooze_ended", "set_aside_lapsed"}
+#: Of one entry when they name it (the entries that name the contact, `apply_contacts`).
+_ENTRY_KINDS_IF_NAMED = {"contact_gone", "contact_back"}
 
 
 _FAILING_STATES = {"suspect", "broken"}
@@ -181,7 +183,11 @@ def changes_since(
             summary = _matches_again_after(str(event.details.get("old") or ""))
         at = when(event.at, now)
         quoted = _quoted_titles(event)
-        if event.kind in _ENTRY_KINDS or event.link_id is None:
+        if (
+            event.kind in _ENTRY_KINDS
+            or event.link_id is None
+            or (event.kind in _ENTRY_KINDS_IF_NAMED and event.resource_pk is not None)
+        ):
             named = by_pk.get(event.resource_pk) if event.resource_pk is not None else None
             title = event.resource_title or str(event.details.get("title") or "")
             sections[section].append(

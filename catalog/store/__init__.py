@@ -25,6 +25,7 @@ from catalog.store._archive import ArchiveCache, ArchiveCandidate, archive_candi
 from catalog.store._decisions import (
     DECISION_COLUMNS,
     decisions_for,
+    gone_contacts,
     permanent_redirect_target,
     record_decision,
     recording_decision,
@@ -192,6 +193,7 @@ __all__ = [
     "finish_run",
     "get_lease",
     "get_run",
+    "gone_contacts",
     "group_ended_shards",
     "group_shard_runs",
     "holder_gone",

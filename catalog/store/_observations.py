@@ -303,8 +303,9 @@ def _insert_link_events(
     urls: list[str] = []
     for link, changes, at in changed:
         for change in changes:
-            # Drift is judged per entry: its event names the resource too.
-            entry = change.details.get("entry")
+            # Drift is judged per entry, and a gone contact is news of the entries naming
+            # it: their events name the resource too.
+            entry = change.entry if change.entry is not None else change.details.get("entry")
             rows.append(
                 {
                     "at": at,

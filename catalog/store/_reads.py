@@ -6,7 +6,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -29,7 +29,7 @@ from catalog import tables as t
 from catalog.collation import byte_order
 from catalog.db import shown_url
 from catalog.errors import ConfigError, NotFoundError
-from catalog.health import UNCHECKED
+from catalog.health import CONTACT_GONE, UNCHECKED, entry_contact_reason
 from catalog.model import LEGACY_FINGERPRINT
 from catalog.outcomes import Outcome
 from catalog.store._decisions import decision_record
@@ -37,11 +37,13 @@ from catalog.store._observations import link_records
 from catalog.store._records import (
     DecisionRecord,
     EventRecord,
+    LinkStateRecord,
     ObservationRecord,
     RecheckLink,
     RecheckStatus,
     ResourceHistory,
     ResourceRecord,
+    StaleNote,
     event_record,
     event_with,
     observation_record,
@@ -121,16 +123,39 @@ def resource_history(
             .order_by(t.Decision.at.desc(), t.Decision.id.desc())
             .limit(limit)
         )
+        told = tuple(
+            event_with(event_record(e), url=url, rid=erid, collection=ekey)
+            for e, url, erid, ekey in events
+        )
         return ResourceHistory(
-            resource=resource_record(row, key, path),
+            resource=_with_contact_note(resource_record(row, key, path), link, told),
             link=link,
             observations=tuple(observation_record(o) for o in observations),
-            events=tuple(
-                event_with(event_record(e), url=url, rid=erid, collection=ekey)
-                for e, url, erid, ekey in events
-            ),
+            events=told,
             decisions=tuple(decision_record(d) for d in decisions),
         )
+
+
+def _with_contact_note(
+    resource: ResourceRecord, link: LinkStateRecord | None, events: Sequence[EventRecord]
+) -> ResourceRecord:
+    """`resource` with its link's gone contacts that it names as its first out-of-date note
+    (`contact_gone`), as the report's queue files them: `linkhealth resource` showed the
+    drift and staleness of an entry, not that its hotline's number left the page. Since
+    its latest `contact_gone` event, when the history holds one."""
+    if link is None or link.contact_reason is None:
+        return resource
+    description = resource.fields.get("description")
+    said = entry_contact_reason(
+        link.contact_reason,
+        link.contacts_gone,
+        resource.title,
+        str(description) if description not in (None, "") else None,
+    )
+    if said is None:
+        return resource
+    since = next((e.at for e in events if e.kind == CONTACT_GONE), None)
+    return replace(resource, stale=(StaleNote(CONTACT_GONE, said, since), *resource.stale))
 
 
 def resource_histories(
