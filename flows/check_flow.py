@@ -274,21 +274,16 @@ def not_checked(batch: Batch, run_id: int) -> Any:
 def render_report_task(settings: Settings, run_id: int | None, *, after_run: bool = False) -> str:
     """The main file written (`publish_report`), which a run's `Report:` line names:
     run-<id>.html for a run (`after_run`) that a later one overtook, not latest.html."""
+    log = get_run_logger()
     try:
-        path = publish_report(settings, run_id=run_id, after_run=after_run)
+        # Another database's reports in `reports_dir`: said once, by the run's logger, which
+        # Prefect's UI shows too (`reports.publish`'s own logger it does not).
+        path = publish_report(settings, run_id=run_id, after_run=after_run, warn=log.warning)
     except LinkhealthError as exc:
         # A full disk or a read-only folder: its sentence says it all (`_SentenceEnough`).
         exc.said_by_state = True  # type: ignore[attr-defined]
         raise
-    # Said here too: `reports.publish` logs through a logger Prefect's UI does not show.
-    if path.parent.resolve() != settings.reports_dir.resolve():
-        get_run_logger().warning(
-            "Report written to %s: %s holds another database's reports",
-            path,
-            settings.reports_dir,
-        )
-    else:
-        get_run_logger().info("Report written to %s", path)
+    log.info("Report written to %s", path)
     return str(path)
 
 
