@@ -534,13 +534,17 @@ def _witnessed(
     down; without canaries configured, nothing else in such a batch can tell. Costs a few
     requests, and only then.
 
-    When no host of the catalog has ever answered (a machine offline since the catalog
-    was added), any three other hosts stand in: if they cannot be reached either, blaming
-    this one link's site would be crying wolf, as `outage.judge` holds for a many-host run.
+    When no other host of the catalog has answered, the `canary_urls` stand in (a catalog
+    of one or two hosts has no other: its two lapsed domains passed for our network being
+    down, canaries or not); without those, any three other hosts (a machine offline since
+    the catalog was added): if they cannot be reached either, blaming this one link's site
+    would be crying wolf, as `outage.judge` holds for a many-host run.
     """
     elsewhere = {host_of(o.url) for o in observations}
-    urls = store.answering_urls(engine, not_on=elsewhere) or store.answering_urls(
-        engine, not_on=elsewhere, answered_only=False
+    urls = (
+        store.answering_urls(engine, not_on=elsewhere)
+        or list(settings.health.canary_urls)
+        or store.answering_urls(engine, not_on=elsewhere, answered_only=False)
     )
     if not urls:
         return confirmed_by(verdict, [])
