@@ -38,6 +38,7 @@ from catalog.check.soft404 import redirect_soft404
 from catalog.clock import Clock, local_date, utcnow
 from catalog.commands import command_options, command_words
 from catalog.db import engine_for
+from catalog.entry_words import reached_at, reached_words, shown_stale
 from catalog.errors import (
     CatalogError,
     ConfigError,
@@ -719,6 +720,9 @@ def _name(resource: store.ResourceRecord) -> str:
 def history_json(history: store.ResourceHistory) -> dict[str, Any]:
     """Plain JSON data (times in ISO 8601) for `linkhealth resource --json`."""
     data: dict[str, Any] = json.loads(json.dumps(asdict(history), default=_jsonable))
+    kind = history.resource.fields.get("type")
+    for note in data["resource"]["stale"]:  # a site's `dated` advice, as the report's JSON
+        note["reason"] = shown_stale(note["reason"], note["code"], kind)
     return data
 
 
@@ -771,13 +775,16 @@ def history_lines(
             out.append(f"  {name + ':':<10} {_short(value)}")
     out.append("")
     out.append("Current state")
-    if link is None or link.last_checked_at is None:
-        out.append("  never checked")
-    elif link.outcome is None:
-        out.append(
-            f"  never checked: last tried {_t(link.last_checked_at)}, while our network "
-            "was unavailable"
-        )
+    if link is None or link.last_checked_at is None or link.outcome is None:
+        # An accepted redirect's new address, which the last check of the old one reached:
+        # the report says so (and counts it OK), not "never checked" as of a new entry.
+        reached = _reached(history)
+        state = reached_words(_t(reached)) if reached else "never checked"
+        tried = link.last_checked_at if link is not None else None
+        if tried is not None:
+            state += f"{'; ' if reached else ': '}last tried {_t(tried)}, while our network "
+            state += "was unavailable"
+        out.append(f"  {state}")
     else:
         state = shown_state(link.outcome, link.state)
         out.append(f"  {state_line(link.outcome, state)} (last checked {_t(link.last_checked_at)})")
@@ -812,8 +819,10 @@ def history_lines(
         out.append(f"  snoozed until {_t(res.snoozed_until)}: {res.snooze_reason}")
     if res.reviewed_at:
         out.append(f"  reviewed:  {_t(res.reviewed_at)}")
-    for note in res.stale:
-        out.append(f"  stale ({note.code}): {note.reason}")
+    for note in res.stale:  # a site's `dated` advice as the report gives it
+        out.append(
+            f"  stale ({note.code}): {shown_stale(note.reason, note.code, res.fields.get('type'))}"
+        )
     if report is not None and report.fix:
         out.append(f"  {'fix:':<10} {report.fix}")
         if report.command:
@@ -849,6 +858,17 @@ def history_lines(
     # act on an escape sequence in them (ESC, or CSI as U+009B) and a bidirectional control
     # would turn the rest of the line around.
     return [without_controls(line) for line in out]
+
+
+def _reached(history: store.ResourceHistory) -> datetime | None:
+    """When the last check of the entry's old URL reached its URL as the redirect's target
+    (`entry_words.reached_at`, as the report reads it), from its `url_edited` events."""
+    edits = [
+        e.details
+        for e in reversed(history.events)
+        if e.kind == "url_edited" and e.resource_id == history.resource.id
+    ]
+    return reached_at(edits)
 
 
 def _event_details(event: store.EventRecord) -> str:

@@ -558,9 +558,11 @@ def _witnessed(
     down; without canaries configured, nothing else in such a batch can tell. Costs a few
     requests, and only then.
 
-    When no host of the catalog has ever answered (a machine offline since the catalog
-    was added), any three other hosts stand in: if they cannot be reached either, blaming
-    this one link's site would be crying wolf, as `outage.judge` holds for a many-host run.
+    When no other host of the catalog has answered, the `canary_urls` stand in (a catalog
+    of one or two hosts has no other: its two lapsed domains passed for our network being
+    down, canaries or not); without those, any three other hosts (a machine offline since
+    the catalog was added): if they cannot be reached either, blaming this one link's site
+    would be crying wolf, as `outage.judge` holds for a many-host run.
 
     Public links are witnessed by public hosts only (`_public_host`): 127.0.0.1 answering
     says nothing of the Internet, and taking it as a witness had a night offline confirm
@@ -571,8 +573,10 @@ def _witnessed(
     elsewhere = {host_of(o.url) for o in observations}
     public = any(_public_host(host, settings) for host in elsewhere)
     kind = functools.partial(_public_host, settings=settings) if public else None
-    urls = store.answering_urls(engine, not_on=elsewhere, kind=kind) or store.answering_urls(
-        engine, not_on=elsewhere, answered_only=False, kind=kind
+    urls = (
+        store.answering_urls(engine, not_on=elsewhere, kind=kind)
+        or list(settings.health.canary_urls)
+        or store.answering_urls(engine, not_on=elsewhere, answered_only=False, kind=kind)
     )
     if not urls:
         return confirmed_by(verdict, [])

@@ -155,8 +155,9 @@ _LIVE = _LiveCounts()
 #: Runs of this process being abandoned: their batches still waiting for a worker thread
 #: must not start. `cancel_checks` stops only the batches checking at the time; the task
 #: runner starts the waiting ones (up to `SUBMIT_WINDOW - BATCH_WORKERS`, each a whole
-#: batch of fetching) after the run was marked failed and its lease released.
-_ABANDONED: set[tuple[str | None, int]] = set()
+#: batch of fetching) after the run was marked failed and its lease released. Each with
+#: what its log says it was (`_ended_as`).
+_ABANDONED: dict[tuple[str | None, int], str] = {}
 
 
 def _run_key(run_id: int) -> tuple[str | None, int]:
@@ -242,7 +243,7 @@ def check_batch_task(batch: Batch, check: CheckSettings, run_id: int) -> Checked
     # Prefect retries cover infrastructure (a crashed worker thread), never single links:
     # per-URL retries and back-off live in catalog.check.retry.
     if _run_key(run_id) in _ABANDONED:
-        return not_checked(batch, run_id)
+        return not_checked(batch, run_id, _ABANDONED[_run_key(run_id)])
     started = time.perf_counter()
     # The worker thread waits while the process's one checking loop runs the batch beside
     # the run's others, all drawing on the run's `concurrency` (catalog.check.loop).
@@ -255,18 +256,19 @@ def check_batch_task(batch: Batch, check: CheckSettings, run_id: int) -> Checked
         )
     except (concurrent.futures.CancelledError, asyncio.CancelledError):
         if _run_key(run_id) in _ABANDONED:  # stopped by `cancel_checks`: not a failure
-            return not_checked(batch, run_id)
+            return not_checked(batch, run_id, _ABANDONED[_run_key(run_id)])
         raise  # not retried either: `retry_unless_stopped`
     return CheckedBatch(batch.index, tuple(observations), time.perf_counter() - started)
 
 
-def not_checked(batch: Batch, run_id: int) -> Any:
+def not_checked(batch: Batch, run_id: int, ended_as: str = "abandoned") -> Any:
     """The end of a batch of an abandoned run that was stopped or never started: Completed,
     named `NOT_CHECKED`. Failed, each such batch logged an ERROR (Prefect logs every task
     run that does not complete at ERROR) after the run's own, flooding the Prefect UI and
-    its alerts with one expected consequence; `run_check` warns once with their count."""
+    its alerts with one expected consequence; `run_check` warns once with their count.
+    `ended_as`: what the run was (`_ended_as`)."""
     return Completed(
-        name=NOT_CHECKED, message=f"run {run_id} was abandoned; batch {batch.index} not checked"
+        name=NOT_CHECKED, message=f"run {run_id} was {ended_as}; batch {batch.index} not checked"
     )
 
 
@@ -274,21 +276,16 @@ def not_checked(batch: Batch, run_id: int) -> Any:
 def render_report_task(settings: Settings, run_id: int | None, *, after_run: bool = False) -> str:
     """The main file written (`publish_report`), which a run's `Report:` line names:
     run-<id>.html for a run (`after_run`) that a later one overtook, not latest.html."""
+    log = get_run_logger()
     try:
-        path = publish_report(settings, run_id=run_id, after_run=after_run)
+        # Another database's reports in `reports_dir`: said once, by the run's logger, which
+        # Prefect's UI shows too (`reports.publish`'s own logger it does not).
+        path = publish_report(settings, run_id=run_id, after_run=after_run, warn=log.warning)
     except LinkhealthError as exc:
         # A full disk or a read-only folder: its sentence says it all (`_SentenceEnough`).
         exc.said_by_state = True  # type: ignore[attr-defined]
         raise
-    # Said here too: `reports.publish` logs through a logger Prefect's UI does not show.
-    if path.parent.resolve() != settings.reports_dir.resolve():
-        get_run_logger().warning(
-            "Report written to %s: %s holds another database's reports",
-            path,
-            settings.reports_dir,
-        )
-    else:
-        get_run_logger().info("Report written to %s", path)
+    log.info("Report written to %s", path)
     return str(path)
 
 
@@ -356,7 +353,7 @@ def run_check(
     except BaseException as exc:
         # Stop the batches still checking first (on SIGTERM from a worker or systemd only
         # this thread hears it): the lease must not be free while they run.
-        _ABANDONED.add(_run_key(prepared.run_id))
+        _ABANDONED[_run_key(prepared.run_id)] = _ended_as(exc)
         try:
             cancel_checks()
         except Exception:
@@ -367,8 +364,9 @@ def run_check(
         if left > 0:  # once per run; the cause is the run's own ERROR, Prefect logs it
             urls = prepared.url_count - sum(b.observations for b in stored)
             log.warning(
-                "Run %s was abandoned (%s): %d of its %d batches (%d URLs) were not stored",
+                "Run %s was %s (%s): %d of its %d batches (%d URLs) were not stored",
                 prepared.run_id,
+                _ended_as(exc),
                 why_abandoned(exc),
                 left,
                 prepared.batch_count,
@@ -529,6 +527,13 @@ def _parent_flow_run() -> str | None:
         get_run_logger().warning("could not read the parent of this shard run", exc_info=True)
         return None
     return str(parent) if parent else None
+
+
+def _ended_as(exc: BaseException) -> str:
+    """What a run that raised `exc` was, as its log says it: "aborted" when stopped on
+    purpose, the word `linkhealth status` and README use for it ("Run 3 was abandoned" on
+    Ctrl-C beside status's "aborted" read as two things); "abandoned" when it failed."""
+    return "aborted" if was_stopped(exc) else "abandoned"
 
 
 def was_stopped(exc: BaseException) -> bool:

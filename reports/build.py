@@ -21,6 +21,7 @@ from catalog.check.soft404 import redirect_soft404
 from catalog.clock import as_utc
 from catalog.commands import command_words
 from catalog.drift import MARKED_REASON, MARKER_LABELS, names_markers
+from catalog.entry_words import reached_words, shown_stale
 from catalog.health import STATE_LABELS, confirmed_broken, shown_state
 from catalog.hygiene import Finding, Level
 from catalog.outcomes import Outcome, Severity
@@ -614,10 +615,8 @@ def _reached_row(row: Row, at: datetime, now: datetime) -> Row:
     """A row not checked at its new URL yet, which the last check reached as its old URL's
     redirect target: not "Not checked yet", as of an entry just added."""
     reached = when(at, now)
-    seen = (
-        "Not checked at its new address yet; reached as the redirect target "
-        f"on {reached.date}: OK (200)."
-    )
+    words = reached_words(reached.date)  # as `linkhealth resource` says it
+    seen = f"{words[0].upper()}{words[1:]}."
     return replace(row, seen=seen, reached=reached)
 
 
@@ -792,9 +791,9 @@ def _stale(r: ResourceRow) -> tuple[tuple[str, ...], tuple[str, ...]]:
     longer stores that reason for such pages; this keeps it out of reasons stored before
     (by an older linkhealth, until the next run refreshes them)."""
     codes, reasons = r.stale_codes, r.stale_reasons
-    if len(codes) == len(reasons) and _no_editions(r.resource_type):
+    if len(codes) == len(reasons):  # a site's `dated` advice (`linkhealth resource`'s too)
         reasons = tuple(
-            reason.replace(_EDITION_ADVICE, _SITE_ADVICE) if code == "dated" else reason
+            shown_stale(reason, code, r.resource_type)
             for reason, code in zip(reasons, codes, strict=True)
         )
     marked = r.drift_reason is not None and names_markers(r.drift_reason)
@@ -804,28 +803,6 @@ def _stale(r: ResourceRow) -> tuple[tuple[str, ...], tuple[str, ...]]:
         (reason, code) for reason, code in zip(reasons, codes, strict=True) if code != "new_edition"
     ]
     return tuple(reason for reason, _ in kept), tuple(code for _, code in kept)
-
-
-#: The advice of a `dated` reason (`catalog.staleness`), and what it says instead for an
-#: entry of a type that has no editions: "look for a newer edition" of DHS's Blue Campaign
-#: portal asked for something that does not exist.
-_EDITION_ADVICE = (
-    "look for a newer edition and link it, or, if this one is kept on purpose, mark the "
-    "entry reviewed."
-)
-_SITE_ADVICE = (
-    "open the site and check that the entry still describes it (what it offers, who runs "
-    "it), then mark the entry reviewed."
-)
-#: Words of an entry's `type` naming a site or service, not a publication with editions.
-_NO_EDITION_WORDS = frozenset(
-    {"website", "site", "portal", "hotline", "helpline", "database", "directory", "service"}
-)
-
-
-def _no_editions(resource_type: str | None) -> bool:
-    words = re.findall(r"[a-z]+", (resource_type or "").casefold())
-    return bool(_NO_EDITION_WORDS.intersection(words))
 
 
 def _decided(decided: Decided | None, now: datetime) -> DecidedWhen | None:

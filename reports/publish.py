@@ -21,7 +21,7 @@ import os
 import re
 import shlex
 import tempfile
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -68,6 +68,9 @@ from reports.render import FORMATS
 from reports.site import Progress, ReportFiles, with_earlier_nights_written, write_report
 
 log = logging.getLogger(__name__)
+
+#: Says a warning of the report (`report_folder`'s): `log.warning` by default.
+Warn = Callable[[str], object]
 
 
 def queue_head(
@@ -124,16 +127,24 @@ def publish_report(
     out_dir: Path | None = None,
     clock: Clock = utcnow,
     after_run: bool = False,
+    warn: Warn | None = None,
 ) -> Path:
     """Write the report into `out_dir` (default `settings.reports_dir`), or into a folder
     beside it when that one holds another database's report (`report_folder`); returns
     the main file, in the folder actually written.
 
     The main file is latest.html when "html" is among `formats`, else the first format's;
-    run-<id>.html when the report turns out not to be the latest (`after_run`).
+    run-<id>.html when the report turns out not to be the latest (`after_run`). `warn`
+    says the folder's warning (a flow run's logger, which Prefect's UI shows too).
     """
     return publish_report_files(
-        settings, run_id=run_id, formats=formats, out_dir=out_dir, clock=clock, after_run=after_run
+        settings,
+        run_id=run_id,
+        formats=formats,
+        out_dir=out_dir,
+        clock=clock,
+        after_run=after_run,
+        warn=warn,
     ).main
 
 
@@ -146,6 +157,7 @@ def publish_report_files(
     clock: Clock = utcnow,
     on_progress: Progress | None = None,
     after_run: bool = False,
+    warn: Warn | None = None,
 ) -> ReportFiles:
     """Like `publish_report`, but returns every file written (for the CLI to list);
     `on_progress(done, total)` follows the resource pages.
@@ -167,6 +179,7 @@ def publish_report_files(
                     now=clock(),
                     on_progress=on_progress,
                     after_run=after_run,
+                    warn=warn,
                 )
             except _Overtaken:
                 continue  # each time a later run has ended: runs are few, this ends
@@ -202,6 +215,7 @@ def _publish(
     now: datetime,
     on_progress: Progress | None,
     after_run: bool,
+    warn: Warn | None = None,
 ) -> ReportFiles:
     engine = engine_for(settings.database_url)
     paths = tuple(settings.catalogs)
@@ -232,6 +246,7 @@ def _publish(
                 Path(out_dir if out_dir is not None else settings.reports_dir),
                 database_name(engine),
                 readable=_readable_name(engine),
+                warn=warn,
             )
             # A sharded night shows as its last shard's run; `--run` with any of its shard
             # ids names the files as asked, and is the latest report when that night is.
@@ -361,10 +376,13 @@ def _readable_name(engine: Engine) -> str:
 _UNSAFE_NAME = re.compile(r"[^a-z0-9._-]+")
 
 
-def report_folder(configured: Path, database: str, *, readable: str = "database") -> Path:
+def report_folder(
+    configured: Path, database: str, *, readable: str = "database", warn: Warn | None = None
+) -> Path:
     """The folder the report of `database` is written to: `configured`, unless another
     database's report is there; then a folder beside it named after the database
-    (var/reports-trial for sqlite:///var/trial.db), with a warning saying where and why.
+    (var/reports-trial for sqlite:///var/trial.db), with a warning saying where and why
+    (through `warn`, default `log.warning`).
 
     A folder belongs to the database named in its `OWNER_FILE`, written by the first
     report into it. A folder without one (empty, new, or written before reports folders
@@ -380,13 +398,9 @@ def report_folder(configured: Path, database: str, *, readable: str = "database"
         owner = _claim(folder, database)
         if _is(owner, database):
             if folder != configured:
-                log.warning(
-                    "%s holds the report of another database (%s); the report of %s "
-                    "is written to %s instead",
-                    configured,
-                    owners[0],
-                    database,
-                    folder,
+                (warn or log.warning)(
+                    f"{configured} holds the report of another database ({owners[0]}); the "
+                    f"report of {database} is written to {folder} instead"
                 )
             return folder
         owners.append(owner)

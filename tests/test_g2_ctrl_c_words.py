@@ -1,0 +1,82 @@
+"""A run stopped with Ctrl-C is "aborted" in its log, as `linkhealth status` and README call
+it: its warning said "Run 1 was abandoned", and each batch it did not check "run 1 was
+abandoned", a word `status` keeps for a run whose process is gone."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from catalog import store
+from catalog.db import open_engine
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def _flow_log() -> Iterator[list[logging.LogRecord]]:
+    """What the flow and task runs log, at INFO and above."""
+    loggers = [logging.getLogger(n) for n in ("prefect.flow_runs", "prefect.task_runs")]
+    handler, levels = _Records(), [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+
+def test_a_run_stopped_with_ctrl_c_is_called_aborted_in_its_log(
+    prefect_harness: None, isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.check_flow as check_flow
+
+    def check(batch: Any, *_: Any, loop: Any, **__: Any) -> list[Any]:
+        if batch.index == 0:
+            return []
+        loop.run(asyncio.sleep(30))  # until the run is stopped (`cancel_checks`)
+        return []
+
+    def interrupted(*_: Any, **__: Any) -> Any:
+        raise KeyboardInterrupt  # Ctrl-C as the first batch is stored
+
+    monkeypatch.setattr(check_flow, "check_batch_with_upgrades", check)
+    monkeypatch.setattr(check_flow, "store_batch", interrupted)
+    resources = [
+        {"id": f"r{i}", "title": f"R {i}", "url": f"https://site{i}.example.org/"} for i in range(4)
+    ]
+    catalog_file = isolated_cwd / "toolkit.yaml"
+    catalog_file.write_text(json.dumps({"resources": resources}))
+    overrides = {"database_url": db_url, "catalogs": [str(catalog_file)], "batch_size": 1}
+    with _flow_log() as records, pytest.raises(KeyboardInterrupt):
+        check_flow.check_catalog(overrides=overrides, render=False)
+
+    engine = open_engine(db_url)
+    assert store.get_run(engine, 1).status == "aborted"  # as `linkhealth status` lists it
+    engine.dispose()
+    said = [r.getMessage() for r in records]
+    warned = [m for m in said if m.startswith("Run 1 was")]
+    assert warned == [
+        "Run 1 was aborted (stopped by Ctrl-C or a termination signal (KeyboardInterrupt)): "
+        "4 of its 4 batches (4 URLs) were not stored"
+    ], said
+    assert not any("abandoned" in m for m in said), said
+    # The batches stopped or never started say it too (their Prefect state's message).
+    assert any("NotChecked('run 1 was aborted; batch" in m for m in said), said
