@@ -27,6 +27,7 @@ import random
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from bench.simweb import _CHALLENGE_PAGE, _NOT_FOUND_PAGE, _small_page, html_page, pdf_document
 from catalog.check.content import PageFacts, analyse_body
@@ -266,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, help="analyse this many bench pages once, no more")
     parser.add_argument("--count", type=int, default=500, help="bench pages timed")
+    parser.add_argument(
+        "--files", nargs="*", default=[], help="saved HTML pages to time too (real sites')"
+    )
     args = parser.parse_args(argv)
     bench = [(html_page(n), HTML, False) for n in range(args.count)]
     if args.pages is not None:  # for callgrind: the same setup, then N pages
@@ -276,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     facts_of(bench[0])  # the first parse initializes lexbor
     print(f"bench pages (simweb.html_page, {len(bench)}): {per_page_us(bench):,.1f} µs a page")
     print(f"generated pages with chrome ({len(chrome)}): {per_page_us(chrome):,.1f} µs a page")
+    if args.files:
+        saved = [(Path(name).read_bytes(), HTML, False) for name in args.files]
+        print(f"saved pages ({len(saved)}): {per_page_us(saved):,.1f} µs a page")
     found = digest(corpus())
     same = found == CORPUS_DIGEST
     print(f"facts of the corpus: {'unchanged' if same else 'CHANGED'} ({found})")
