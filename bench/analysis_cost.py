@@ -33,7 +33,7 @@ from bench.simweb import _CHALLENGE_PAGE, _NOT_FOUND_PAGE, _small_page, html_pag
 from catalog.check.content import PageFacts, analyse_body
 
 #: sha256 of every field of every `PageFacts` of `corpus()`, as `digest` makes it.
-CORPUS_DIGEST = "7960bc905518bf5f6037c4ea084f9900824840eb0464326a73092dbe83fedb75"
+CORPUS_DIGEST = "f3edb026f61f6564aabed998ebbbda76f3eab9fd3093ce97dc8c70d9387f5d97"
 
 HTML = "text/html; charset=utf-8"
 #: (body, Content-Type, truncated)
@@ -225,6 +225,17 @@ def corpus() -> Iterator[Body]:
     yield _CHALLENGE_PAGE, HTML, False
     for page in _EDGES:
         yield page.encode(), HTML, False
+    # Charsets: a byte that is no UTF-8, a U+FFFD of the page's own, windows-1252 with and
+    # without a label, byte-order marks.
+    accented = (
+        "<html><body><h1>Se\u00f1ales</h1><p>Caf\u00e9 \ufffd \u201cok\u201d</p></body></html>"
+    )
+    for content_type in (HTML, "text/html", None, "text/html; charset=windows-1252"):
+        yield accented.encode(), content_type, False
+        yield accented.encode("cp1252", "replace"), content_type, False
+        yield accented.encode()[:-30] + b"\xff\xfe" + accented.encode()[-30:], content_type, False
+        yield b"\xef\xbb\xbf" + accented.encode(), content_type, False
+        yield accented.encode("utf-16"), content_type, False
     yield from chrome_pages(1500)
     rng = random.Random(11)
     for _ in range(40):
