@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from bench.analysis_cost import chrome_pages
 from bench.simweb import html_page
+from catalog.check import content
 from catalog.check.content import analyse_body
 
 HTML = "text/html; charset=utf-8"
@@ -123,3 +128,62 @@ def test_named_chrome_is_content_when_it_holds_an_h1_at_any_depth() -> None:
     # The same element without a heading is a promotion: its text is left out.
     promo = INTRO + "<div class='promo-wrapper'><p>{}</p></div>"
     assert _fingerprint(promo.format("Call us.")) == _fingerprint(promo.format("Write us."))
+
+
+ACCENTED = "<html><body><h1>Se\u00f1ales</h1><p>Caf\u00e9 \ufffd \u201cok\u201d</p></body></html>"
+BODIES = [
+    (html_page(5), HTML),
+    (ACCENTED.encode(), HTML),  # a U+FFFD of the page's own
+    (ACCENTED.encode(), None),  # no label: UTF-8 by its bytes, U+FFFD and all
+    (ACCENTED.encode("cp1252", "replace"), "text/html; charset=windows-1252"),
+    (ACCENTED.encode("cp1252", "replace"), "text/html"),
+    (ACCENTED.encode()[:-30] + b"\xff" + ACCENTED.encode()[-30:], HTML),  # no UTF-8
+    (b"\xef\xbb\xbf" + ACCENTED.encode(), HTML),
+    (ACCENTED.encode("utf-16"), "text/html"),
+    ("<p>\udcff lone</p>".encode("utf-8", "surrogatepass"), HTML),
+]
+
+
+def _parsed(monkeypatch: pytest.MonkeyPatch) -> list[str | bytes]:
+    seen: list[str | bytes] = []
+    parser = content.LexborHTMLParser
+
+    def recording(html: str | bytes) -> LexborHTMLParser:
+        seen.append(html)
+        return parser(html)
+
+    monkeypatch.setattr(content, "LexborHTMLParser", recording)
+    return seen
+
+
+def test_the_parser_reads_a_utf8_body_as_it_came(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given text, the parser encoded it back to the UTF-8 it was decoded from (~2 % of a
+    page's analysis); a body in another charset, or with bytes that are no UTF-8, is
+    still given as the text it was read as."""
+    seen = _parsed(monkeypatch)
+    for body, content_type in BODIES:
+        analyse_body(body, content_type, truncated=False)
+    assert [isinstance(html, bytes) for html in seen] == [
+        True,  # the bench's page, declared UTF-8
+        False,  # a U+FFFD of its own: the text, as before
+        True,
+        False,  # windows-1252, declared
+        False,  # windows-1252, told from its bytes
+        False,  # a byte that is no UTF-8
+        False,  # a byte-order mark
+        False,  # UTF-16
+        False,  # an encoded surrogate is no UTF-8
+    ]
+    seen.clear()
+    analyse_body(html_page(5), None, truncated=False)  # UTF-8 without a label
+    assert isinstance(seen[0], bytes)
+
+
+def test_facts_are_the_same_from_bytes_and_from_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    bodies = BODIES + [(body, HTML) for body, _, _ in chrome_pages(150)]
+    via_bytes = [analyse_body(b, t, truncated=False) for b, t in bodies]
+    decoded = content._decoded
+    monkeypatch.setattr(content, "_decoded", lambda *a, **k: (decoded(*a, **k)[0], False))
+    via_text = [analyse_body(b, t, truncated=False) for b, t in bodies]
+    assert via_bytes == via_text
+    assert [f.stable for f in via_bytes] == [f.stable for f in via_text]

@@ -131,8 +131,9 @@ def _html_facts(
     capped = _tag_capped(body, tags)
     if capped is not None:
         body, truncated = capped, True
-    text = _decode(body, _charset_param(content_type), sniff_meta=True)
-    tree = LexborHTMLParser(text)
+    text, utf8 = _decoded(body, _charset_param(content_type), sniff_meta=True)
+    # The parser reads UTF-8 bytes: given the text, it would encode it back to `body`.
+    tree = LexborHTMLParser(bytes(body) if utf8 else text)  # (`bytes` of bytes is itself)
     title_node = tree.css_first("head > title") or tree.css_first("title")
     title = _label(title_node.text()) if title_node is not None else ""
     tree.strip_tags(_INVISIBLE)
@@ -663,9 +664,15 @@ def decoded_html(body: bytes, content_type: str | None) -> str:
 def _decode(body: bytes, declared: str | None, *, sniff_meta: bool) -> str:
     """Byte-order mark, then the header's charset, then <meta charset>, then UTF-8 or,
     for bytes that are no UTF-8 at all, windows-1252 (`_undeclared`)."""
+    return _decoded(body, declared, sniff_meta=sniff_meta)[0]
+
+
+def _decoded(body: bytes, declared: str | None, *, sniff_meta: bool) -> tuple[str, bool]:
+    """`_decode`'s text, and whether `body` is exactly that text in UTF-8 (read as UTF-8,
+    without a byte-order mark or a byte that is no UTF-8)."""
     for bom, codec in _BOMS:
         if body.startswith(bom):
-            return body.decode(codec, errors="replace")
+            return body.decode(codec, errors="replace"), False
     candidates = [declared]
     if sniff_meta:
         match = META_CHARSET.search(body[:4096])
@@ -673,24 +680,27 @@ def _decode(body: bytes, declared: str | None, *, sniff_meta: bool) -> str:
     for label in candidates:
         name = charset_codec(label)
         if name:
-            return body.decode(name, errors="replace")
+            text = body.decode(name, errors="replace")
+            # A U+FFFD may be the page's own (then the text is passed on, as it was).
+            return text, name == "utf-8" and "\ufffd" not in text
     return _undeclared(body)
 
 
-def _undeclared(body: bytes) -> str:
+def _undeclared(body: bytes) -> tuple[str, bool]:
     """A body that names no charset: UTF-8 when it is (a character cut at the byte cap or
     a stray byte aside), else windows-1252, the fallback of browsers in Western locales
-    (WHATWG), which old pages in Spanish or French rely on without saying so."""
+    (WHATWG), which old pages in Spanish or French rely on without saying so. And whether
+    `body` is exactly the text's UTF-8 (as `_decoded`)."""
     utf16 = _utf16(body)
     if utf16 is not None:
-        return body.decode(utf16, errors="replace")
+        return body.decode(utf16, errors="replace"), False
     try:
-        return body.decode("utf-8")
+        return body.decode("utf-8"), True
     except UnicodeDecodeError:
         text = body.decode("utf-8", errors="replace")
     if text.replace("\ufffd", "").isascii() and _latin(body):  # no UTF-8 beyond ASCII
-        return body.decode("cp1252", errors="replace")
-    return text
+        return body.decode("cp1252", errors="replace"), False
+    return text, False
 
 
 def _utf16(body: bytes) -> str | None:
