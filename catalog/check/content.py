@@ -100,6 +100,9 @@ def analyse_body(
 
 # --- HTML -----------------------------------------------------------------------------
 
+#: What `_html_facts` reads of the tree in one search: <h1> for the heading, and the
+#: elements of `_refresh` and `_login_form`.
+_HEADINGS_METAS_PASSWORDS = 'h1, meta[http-equiv], input[type="password" i]'
 #: Elements whose text a visitor never reads.
 _INVISIBLE = ["script", "style", "noscript", "template", "iframe", "object"]
 
@@ -128,29 +131,44 @@ def _html_facts(
     capped = _tag_capped(body, tags)
     if capped is not None:
         body, truncated = capped, True
-    text = _decode(body, _charset_param(content_type), sniff_meta=True)
-    tree = LexborHTMLParser(text)
+    text, utf8 = _decoded(body, _charset_param(content_type), sniff_meta=True)
+    # The parser reads UTF-8 bytes: given the text, it would encode it back to `body`.
+    tree = LexborHTMLParser(bytes(body) if utf8 else text)  # (`bytes` of bytes is itself)
     title_node = tree.css_first("head > title") or tree.css_first("title")
     title = _label(title_node.text()) if title_node is not None else ""
     tree.strip_tags(_INVISIBLE)
     for node in tree.css('[hidden], input[type="hidden" i], [aria-hidden="true"]'):
         node.decompose()
     heading = ""
-    for h1 in tree.css("h1"):
-        heading = _label(h1.text(separator=" "))
-        if heading:
-            break
+    headings: list[LexborNode] = []
+    metas: list[LexborNode] = []
+    password = False
+    # One walk finds the headings and what the refresh and login rules read: each search
+    # walks the whole tree, and the byte searches that used to come first read the whole
+    # body when they find nothing (four of them cost more than one walk).
+    for node in tree.css(_HEADINGS_METAS_PASSWORDS):
+        tag = node.tag
+        if tag == "h1":
+            headings.append(node)
+            heading = heading or _label(node.text(separator=" "))
+        elif tag == "meta":
+            metas.append(node)
+        else:
+            password = True
     root = tree.body if tree.body is not None else tree.root
-    marks, has_scope = _mark(root) if root is not None else (0, False)
+    marks, has_scope = _mark(root, headings) if root is not None else (0, False)
     visible = _node_text(root) if root is not None else ""
     content: str | None = None
     if marks:
         visible, stable_visible, content = _read_marks(visible, marks, has_scope)
     else:
         stable_visible = stable_text(visible)
-    # Byte searches first: the selectors run only on the rare pages that may need them.
-    refresh = _refresh(tree) if b"efresh" in body or b"EFRESH" in body else None
-    shell = (b"<script" in body or b"<SCRIPT" in body) and _script_shell(tree, visible)
+    # A refresh is followed only if the body says so in these letters (byte searches,
+    # after the walk: they read the whole body when they find nothing).
+    refresh = _refresh(metas)
+    if refresh is not None and b"efresh" not in body and b"EFRESH" not in body:
+        refresh = None
+    shell = _script_shell(tree, visible, body)
     if content is None:  # no content told from chrome: the whole page, as it always was
         stable = stable_text(title) + "\n" + _stable_prefix(stable_visible, truncated)
     else:
@@ -165,13 +183,14 @@ def _html_facts(
         True,
         refresh,
         shell,
-        # Byte searches first: the selector runs only on pages that say "password" at all.
-        # A SAML hand-off (a form posting SAMLRequest to the identity provider) is the way
-        # to a login page too; a page about SAML that names the field is not.
+        # A password field counts on a page that says "password" in these letters. A SAML
+        # hand-off (a form posting SAMLRequest to the identity provider) is the way to a
+        # login page too; a page about SAML that names the field is not.
         (b"SAMLRequest" in body and _SAML_FIELD.search(body) is not None)
         or (
-            (b"assword" in body or b"ASSWORD" in body)
-            and _login_form(tree, title, heading, visible)
+            password
+            and (b"assword" in body or b"ASSWORD" in body)
+            and _login_form(title, heading, visible)
         ),
         stable_visible,
     )
@@ -241,7 +260,6 @@ _SCOPE, _SCOPE_END = _MARK + "S", _MARK + "s"  # the content element
 _NAMED_MARK, _NAMED_END = _MARK + "N", _MARK + "n"  # chrome by its name, wherever it is
 _SIDE, _SIDE_END = _MARK + "A", _MARK + "a"  # navigation and asides
 _FRAME, _FRAME_END = _MARK + "F", _MARK + "f"  # the site's header and footer
-_UNMARKED = str.maketrans({_MARK: " "})
 _MARK_TOKEN = re.compile(_MARK + "[SsNnAaFf]")
 #: What each mark opens or closes (by the letter after `_MARK`): a counter and +1 or -1.
 _MARK_STEPS = {
@@ -258,10 +276,11 @@ _SIDE_ROLES = ("complementary", "navigation")
 _FRAME_ROLES = ("banner", "contentinfo")
 
 
-def _mark(root: LexborNode) -> tuple[int, bool]:
+def _mark(root: LexborNode, headings: list[LexborNode]) -> tuple[int, bool]:
     """Put marks around the content element and the chrome of the page: how many marks,
     and whether the page has a content element. One search finds every candidate (each
-    search costs its selector's parsing and a walk over the page)."""
+    search costs its selector's parsing and a walk over the page); `headings` are the
+    page's <h1> elements."""
     mains: list[LexborNode] = []
     articles: list[LexborNode] = []
     buttons: list[LexborNode] = []
@@ -297,11 +316,16 @@ def _mark(root: LexborNode) -> tuple[int, bool]:
         while holder is not None:
             around.add(holder.mem_id)
             holder = holder.parent
+    holders: set[int] | None = None  # what holds an <h1>, found once for all named chrome
     for node, opening, closing in chrome:
         if scope is None and opening != _NAMED_MARK:  # the frame counts around content only
             continue
-        if node.mem_id in around or (opening == _NAMED_MARK and _holds_heading(node)):
+        if node.mem_id in around:
             continue
+        if opening == _NAMED_MARK:
+            holders = _heading_holders(headings) if holders is None else holders
+            if node.mem_id in holders:
+                continue
         if opening == _SIDE and scope is not None and _inside(node, scope) and not _links(node):
             continue  # a callout in the content (a hotline's number), no list of links
         node.insert_before(opening)
@@ -328,7 +352,9 @@ def _read_marks(marked: str, marks: int, has_scope: bool) -> tuple[str, str, str
     """
     parts = marked.split(_MARK)
     if len(parts) != marks + 1 or any(part[:1] not in _MARK_STEPS for part in parts[1:]):
-        visible = _collapse(marked.translate(_UNMARKED))  # the page holds marks of its own
+        # The page holds marks of its own. (`str.translate` looked up every character of a
+        # text with any non-ASCII character in a dict: ~35 µs per 1,000 characters.)
+        visible = _collapse(marked.replace(_MARK, " "))
         return visible, stable_text(visible), None
     # Pass 1: each stretch of text and where it lies.
     depth = [0, 0, 0, 0]  # scope, named, side, frame
@@ -408,10 +434,18 @@ def _links(node: LexborNode) -> bool:
     return text == 0 or linked * 2 >= text
 
 
-def _holds_heading(node: LexborNode) -> bool:
-    """Whether `node` holds the page's <h1>: a layout's wrapper named after its sidebar
-    ("content-sidebar-wrap") holds the content; a banner, promotion or list does not."""
-    return node.css_first("h1") is not None
+def _heading_holders(headings: list[LexborNode]) -> set[int]:
+    """The `mem_id`s of the page's <h1> elements and of everything holding one: a layout's
+    wrapper named after its sidebar ("content-sidebar-wrap") holds the content; a banner,
+    promotion or list does not. (One walk up from each heading: a search of each named
+    element for an <h1> cost a selector's parsing and a walk each.)"""
+    holders: set[int] = set()
+    for node in headings:
+        holder: LexborNode | None = node
+        while holder is not None and holder.mem_id not in holders:
+            holders.add(holder.mem_id)
+            holder = holder.parent
+    return holders
 
 
 def _one_article(articles: list[LexborNode]) -> LexborNode | None:
@@ -491,12 +525,10 @@ def is_login_title(text: str) -> bool:
     return any(_LOGIN_PART.fullmatch(part.strip(" .")) for part in title_parts(text))
 
 
-def _login_form(tree: LexborHTMLParser, title: str, heading: str, visible: str) -> bool:
-    """A visible password field (hidden dialogs and templates are gone from `tree` by now)
-    on a page about logging in: a sidebar's login box on every page of a site does not
-    make each of them a login page."""
-    if tree.css_first('input[type="password" i]') is None:
-        return False
+def _login_form(title: str, heading: str, visible: str) -> bool:
+    """Whether a page with a visible password field (hidden dialogs and templates are gone
+    from the tree searched) is about logging in: a sidebar's login box on every page of a
+    site does not make each of them a login page."""
     if is_login_title(title) or is_login_title(heading):
         return True
     return len(visible.split(maxsplit=_LOGIN_PAGE_WORDS)) <= _LOGIN_PAGE_WORDS
@@ -506,10 +538,11 @@ def _login_form(tree: LexborHTMLParser, title: str, heading: str, visible: str) 
 _MAX_REFRESH = 2048
 
 
-def _refresh(tree: LexborHTMLParser) -> str | None:
-    """The content of the first `<meta http-equiv="refresh">`, the one browsers follow;
-    one inside <noscript> (gone by now) is for browsers without scripts only."""
-    for node in tree.css("meta[http-equiv]"):
+def _refresh(metas: list[LexborNode]) -> str | None:
+    """The content of the first `<meta http-equiv="refresh">` of `metas` (the page's
+    `meta[http-equiv]`), the one browsers follow; one inside <noscript> (gone by now) is
+    for browsers without scripts only."""
+    for node in metas:
         if (node.attributes.get("http-equiv") or "").strip().lower() == "refresh":
             return without_controls(node.attributes.get("content") or "")[:_MAX_REFRESH]
     return None
@@ -525,12 +558,14 @@ _MOUNTS = (
 )
 
 
-def _script_shell(tree: LexborHTMLParser, visible: str) -> bool:
+def _script_shell(tree: LexborHTMLParser, visible: str, body: bytes) -> bool:
     """Whether the page is a script-built app's shell: few visible words (a footer the
-    server renders is allowed) and elements to render into that each hold at most a
-    "Loading...". One that holds text the server rendered ("Sorry, the item could not be
-    found", beside an empty widget's `#app`) is a page to judge as any other."""
+    server renders is allowed), a script, and elements to render into that each hold at
+    most a "Loading...". One that holds text the server rendered ("Sorry, the item could
+    not be found", beside an empty widget's `#app`) is a page to judge as any other."""
     if len(visible.split(maxsplit=_SHELL_WORDS)) > _SHELL_WORDS:
+        return False  # first: the byte searches read a body without scripts whole
+    if b"<script" not in body and b"<SCRIPT" not in body:
         return False
     # `<body ng-app>` holds the whole page, footer and all: the mounts are the others.
     mounts = [node for node in tree.css(_MOUNTS) if node.tag not in ("html", "body")]
@@ -629,9 +664,15 @@ def decoded_html(body: bytes, content_type: str | None) -> str:
 def _decode(body: bytes, declared: str | None, *, sniff_meta: bool) -> str:
     """Byte-order mark, then the header's charset, then <meta charset>, then UTF-8 or,
     for bytes that are no UTF-8 at all, windows-1252 (`_undeclared`)."""
+    return _decoded(body, declared, sniff_meta=sniff_meta)[0]
+
+
+def _decoded(body: bytes, declared: str | None, *, sniff_meta: bool) -> tuple[str, bool]:
+    """`_decode`'s text, and whether `body` is exactly that text in UTF-8 (read as UTF-8,
+    without a byte-order mark or a byte that is no UTF-8)."""
     for bom, codec in _BOMS:
         if body.startswith(bom):
-            return body.decode(codec, errors="replace")
+            return body.decode(codec, errors="replace"), False
     candidates = [declared]
     if sniff_meta:
         match = META_CHARSET.search(body[:4096])
@@ -639,24 +680,27 @@ def _decode(body: bytes, declared: str | None, *, sniff_meta: bool) -> str:
     for label in candidates:
         name = charset_codec(label)
         if name:
-            return body.decode(name, errors="replace")
+            text = body.decode(name, errors="replace")
+            # A U+FFFD may be the page's own (then the text is passed on, as it was).
+            return text, name == "utf-8" and "\ufffd" not in text
     return _undeclared(body)
 
 
-def _undeclared(body: bytes) -> str:
+def _undeclared(body: bytes) -> tuple[str, bool]:
     """A body that names no charset: UTF-8 when it is (a character cut at the byte cap or
     a stray byte aside), else windows-1252, the fallback of browsers in Western locales
-    (WHATWG), which old pages in Spanish or French rely on without saying so."""
+    (WHATWG), which old pages in Spanish or French rely on without saying so. And whether
+    `body` is exactly the text's UTF-8 (as `_decoded`)."""
     utf16 = _utf16(body)
     if utf16 is not None:
-        return body.decode(utf16, errors="replace")
+        return body.decode(utf16, errors="replace"), False
     try:
-        return body.decode("utf-8")
+        return body.decode("utf-8"), True
     except UnicodeDecodeError:
         text = body.decode("utf-8", errors="replace")
     if text.replace("\ufffd", "").isascii() and _latin(body):  # no UTF-8 beyond ASCII
-        return body.decode("cp1252", errors="replace")
-    return text
+        return body.decode("cp1252", errors="replace"), False
+    return text, False
 
 
 def _utf16(body: bytes) -> str | None:
