@@ -8,8 +8,6 @@ tree shows a refresh <meta>, a password field, or a page short enough for a shel
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
@@ -87,25 +85,15 @@ def test_a_script_shell_needs_few_words_a_script_and_an_empty_mount() -> None:
     assert not analyse_body(_page("", root), HTML, truncated=False).script_shell
 
 
-def _cpu(page: bytes) -> float:
-    best = float("inf")
-    for _ in range(5):
-        started = time.thread_time()
-        analyse_body(page, HTML, truncated=False)
-        best = min(best, time.thread_time() - started)
-    return best
-
-
-def test_a_page_holding_the_mark_character_costs_what_it_would_without() -> None:
-    """A page whose text holds the character `_mark` puts around chrome is read whole; its
-    text loses that character in one C pass, not in a dict lookup per character (`str.translate`
-    on text with any non-ASCII character: ~35 µs per 1,000 characters, which made this
-    page cost about twice what it does without the character)."""
+def test_a_page_holding_the_mark_character_reads_as_without_it() -> None:
+    """A page whose text holds the character `_mark` puts around chrome is read whole, with
+    that character a space (what it costs, once twice the page's cost with
+    `str.translate`, is measured by `bench.analysis_cost`, not asserted here: timed tests
+    fail on a busy machine)."""
     page = html_page(72).replace(b"<body>", b"<body><header>Site</header><main>", 1)
     marked = page.replace(b"<h1>", b"<h1>\x02S ", 1)
-    assert "Report 72" in analyse_body(marked, HTML, truncated=False).text
-    analyse_body(page, HTML, truncated=False)  # warm up
-    assert _cpu(marked) < 1.6 * _cpu(page)
+    text = analyse_body(marked, HTML, truncated=False).text
+    assert "Report 72" in text and "\x02" not in text
 
 
 def _fingerprint(main: str) -> str:
