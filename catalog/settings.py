@@ -57,6 +57,11 @@ VERSION = "0.1.0"
 #: The most days any setting or option in days may say (a hundred years): past it a date
 #: computed from it overflowed (`OverflowError` half-way through a sync or a prune).
 MAX_DAYS = 36_500
+#: The most rows a `--limit` may ask to be shown: more than a century of nightly runs, or
+#: of one resource's checks. Past SQLite's integer it was a traceback (`OverflowError`).
+MAX_SHOWN = 100_000
+#: The largest run id a database holds (`runs.id` is INTEGER: 32 bits in PostgreSQL).
+MAX_RUN_ID = 2**31 - 1
 
 
 class SettingsFileError(ConfigError):

@@ -25,7 +25,7 @@ from typer.core import TyperGroup
 
 from catalog.errors import ConfigError, LinkhealthError
 from catalog.files import TextReplacement, real_file
-from catalog.settings import MAX_DAYS, Settings, load_settings
+from catalog.settings import MAX_DAYS, MAX_RUN_ID, Settings, load_settings
 from catalog.text import for_terminal
 
 if TYPE_CHECKING:
@@ -643,7 +643,9 @@ def report(
     run: Annotated[
         int | None,
         typer.Option(
-            help="Report on this run (default: latest); an earlier one is written as run-N.*."
+            min=1,
+            max=MAX_RUN_ID,  # more was a traceback (OverflowError) from the database
+            help="Report on this run (default: latest); an earlier one is written as run-N.*.",
         ),
     ] = None,
     out: Annotated[
