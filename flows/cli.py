@@ -26,7 +26,15 @@ from typer.core import TyperGroup
 
 from catalog.errors import ConfigError, LinkhealthError
 from catalog.files import TextReplacement, real_file
-from catalog.settings import MAX_DAYS, MAX_RUN_ID, Settings, load_settings
+from catalog.settings import (
+    MAX_CONCURRENCY,
+    MAX_DAYS,
+    MAX_PER_HOST_CONCURRENCY,
+    MAX_PER_HOST_RATE,
+    MAX_RUN_ID,
+    Settings,
+    load_settings,
+)
 from catalog.text import for_terminal
 
 if TYPE_CHECKING:
@@ -612,14 +620,24 @@ def check(
             "verdicts name entries (in catalog KEY only); repeatable.",
         ),
     ] = None,
+    # At most what linkhealth.toml may say: more (10^20, inf) switched politeness off.
     concurrency: Annotated[
-        int | None, typer.Option(min=1, help="Requests open at once across all hosts.")
+        int | None,
+        typer.Option(min=1, max=MAX_CONCURRENCY, help="Requests open at once across all hosts."),
     ] = None,
     per_host_concurrency: Annotated[
-        int | None, typer.Option(min=1, help="Requests open at once against one host.")
+        int | None,
+        typer.Option(
+            min=1, max=MAX_PER_HOST_CONCURRENCY, help="Requests open at once against one host."
+        ),
     ] = None,
     per_host_rate: Annotated[
-        float | None, typer.Option(min=0.01, help="Requests started per second against one host.")
+        float | None,
+        typer.Option(
+            min=0.01,
+            max=MAX_PER_HOST_RATE,
+            help="Requests started per second against one host.",
+        ),
     ] = None,
     allow_private: Annotated[
         bool | None,
