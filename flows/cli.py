@@ -53,7 +53,7 @@ class _Group(TyperGroup):
             # Output that cannot be written (a full disk, /dev/full, a closed stdout) was a
             # traceback: say why in one line, as `cat` and `ls` do, and exit 1.
             typer.echo(for_terminal(f"error: cannot write output: {exc.reason}"), err=True)
-            if given is not None:  # closed, its descriptor may now be a file we opened
+            if given is not None:  # (closed at start, descriptor 1 may be a file opened since)
                 _discard_stdout(given)
             sys.exit(1)
         finally:
@@ -144,29 +144,28 @@ class _Stdout:
         self._stream = stream
 
     def write(self, text: Any) -> int:
-        with _output_lost():
+        # (No context manager: `export` writes here once a row, a million times.)
+        try:
             return cast(int, self._stream.write(text))
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputLost(exc.strerror or str(exc)) from exc
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
             self.write(line)
 
     def flush(self) -> None:
-        with _output_lost():
+        try:
             self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputLost(exc.strerror or str(exc)) from exc
 
     def __getattr__(self, name: str) -> Any:  # encoding, isatty, fileno...: the stream's
         return getattr(self._stream, name)
-
-
-@contextmanager
-def _output_lost() -> Iterator[None]:
-    try:
-        yield
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        raise OutputLost(exc.strerror or str(exc)) from exc
 
 
 class _ClosedStdout:
