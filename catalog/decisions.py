@@ -55,7 +55,15 @@ from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, catalog_files, load_catalogs, meant_url
 from catalog.sync import SyncResult, sync_catalogs
 from catalog.text import clauses, clipped, counted, invisible_characters, without_controls
-from catalog.urls import UrlProblem, canonical_url, parse_url, same_place, with_fragment_of
+from catalog.urls import (
+    UrlProblem,
+    browser_encoded,
+    canonical_url,
+    parse_url,
+    same_place,
+    unencoded_characters,
+    with_fragment_of,
+)
 
 __all__ = [
     "DecisionResult",
@@ -189,6 +197,7 @@ def replace_url(
     problem = parse_url(url)
     if isinstance(problem, UrlProblem):
         raise ConfigError(f"{url!r} cannot replace the URL: {problem.reason}")
+    url, note = _as_sent(url, note)
     return _change_url(
         settings,
         engine,
@@ -688,6 +697,22 @@ def _as_meant(url: str) -> tuple[str, str]:
             f"({codes}), left out as `catalog import-csv` does"
         )
     return meant, f"; note: the URL given, {url!r}, was read as {meant}"
+
+
+def _as_sent(url: str, note: str) -> tuple[str, str]:
+    """`url` with a space (or one of `"<>^`{|}`) percent-encoded, as the check sends it
+    and `catalog import-csv` writes it, and `note` saying so: written as typed, `catalog
+    lint` flagged the edit at once (unencoded_in_url), while `catalog validate` said OK."""
+    unencoded = unencoded_characters(url)
+    if not unencoded:
+        return url, note
+    held = [counted(url.count(" "), "space")] if " " in unencoded else []
+    held += [repr(ch) for ch in unencoded if ch != " "]
+    return browser_encoded(url), (
+        f"{note}; note: the URL given held {' and '.join(held)} as written, written "
+        "percent-encoded as the check sends it (if text after a space is no part of the "
+        "address, replace the URL again without it)"
+    )
 
 
 def _moment(value: date | datetime) -> datetime:

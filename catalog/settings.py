@@ -57,6 +57,20 @@ VERSION = "0.1.0"
 #: The most days any setting or option in days may say (a hundred years): past it a date
 #: computed from it overflowed (`OverflowError` half-way through a sync or a prune).
 MAX_DAYS = 36_500
+#: The most rows a `--limit` may ask to be shown: more than a century of nightly runs, or
+#: of one resource's checks. Past SQLite's integer it was a traceback (`OverflowError`).
+MAX_SHOWN = 100_000
+#: The largest run id a database holds (`runs.id` is INTEGER: 32 bits in PostgreSQL).
+MAX_RUN_ID = 2**31 - 1
+#: The most politeness settings and `linkhealth check` options may say: past them a check
+#: is not polite any more (`concurrency` 10^20 and `per_host_rate` inf checked 300 URLs of
+#: one site in 4.6 s). A thousand requests open at once is about what the usual limit of
+#: 1,024 open files per process allows; against one host a browser opens 6: a hundred
+#: open, or started a second, is room enough for an intranet server and still a limit (a
+#: `per_host_rate = 0` in linkhealth.toml still lifts the rate limit, as documented).
+MAX_CONCURRENCY = 1000
+MAX_PER_HOST_CONCURRENCY = 100
+MAX_PER_HOST_RATE = 100.0
 
 
 class SettingsFileError(ConfigError):
@@ -430,6 +444,14 @@ _ABOVE_ZERO = {
 }  # fmt: skip
 
 
+#: The most each politeness setting may say (`MAX_CONCURRENCY`...), and of what.
+_AT_MOST = {
+    "concurrency": (MAX_CONCURRENCY, "requests open at once"),
+    "per_host_concurrency": (MAX_PER_HOST_CONCURRENCY, "requests open at once against one host"),
+    "per_host_rate": (MAX_PER_HOST_RATE, "requests a second against one host; 0: no limit"),
+}  # fmt: skip
+
+
 def _check_range(value: float, file: str, key: Key) -> None:
     name, what = key[-1], _dotted(key)
     problem = None
@@ -443,6 +465,9 @@ def _check_range(value: float, file: str, key: Key) -> None:
         problem = f"{what} must be more than 0, not {value}"
     elif value < 0:
         problem = f"{what} must not be negative, not {value}"
+    elif name in _AT_MOST and value > _AT_MOST[name][0]:
+        most, unit = _AT_MOST[name]
+        problem = f"{what} must be at most {most:g} ({unit}), not {value:g}"
     elif name == "outage_host_share" and value > 1:
         problem = f"{what} is a share of hosts, above 0 and at most 1, not {value}"
     if problem is not None:

@@ -10,6 +10,7 @@ has been found or started.
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import sys
@@ -25,7 +26,15 @@ from typer.core import TyperGroup
 
 from catalog.errors import ConfigError, LinkhealthError
 from catalog.files import TextReplacement, real_file
-from catalog.settings import MAX_DAYS, Settings, load_settings
+from catalog.settings import (
+    MAX_CONCURRENCY,
+    MAX_DAYS,
+    MAX_PER_HOST_CONCURRENCY,
+    MAX_PER_HOST_RATE,
+    MAX_RUN_ID,
+    Settings,
+    load_settings,
+)
 from catalog.text import for_terminal
 
 if TYPE_CHECKING:
@@ -34,6 +43,29 @@ if TYPE_CHECKING:
 
 class _Group(TyperGroup):
     """Turns our own errors into one line on stderr and their documented exit code."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        given = sys.stdout  # None when the process started with it closed (`>&-`)
+        sys.stdout = cast(Any, _Stdout(given if given is not None else _ClosedStdout()))
+        try:
+            return super().main(*args, **kwargs)
+        except OutputLost as exc:
+            # Output that cannot be written (a full disk, /dev/full, a closed stdout) was a
+            # traceback: say why in one line, as `cat` and `ls` do, and exit 1.
+            typer.echo(for_terminal(f"error: cannot write output: {exc.reason}"), err=True)
+            if given is not None:  # (closed at start, descriptor 1 may be a file opened since)
+                _discard_stdout(given)
+            sys.exit(1)
+        finally:
+            sys.stdout = given
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        # `linkhealth --help` (and `linkhealth` alone) is written here, before `invoke`:
+        # a reader gone exited 1 (click's own handling), a command's help 141.
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            _stdout_gone()
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
@@ -81,11 +113,83 @@ def _stdout_gone() -> NoReturn:
     """stdout's reader went away (a pipe into `head`): exit `EXIT_PIPE_CLOSED` quietly, as
     standard commands do, with no traceback; and nothing more written to that pipe as
     Python ends (its flush of stdout would fail again, with "Exception ignored")."""
+    _discard_stdout(sys.stdout)
+    raise typer.Exit(EXIT_PIPE_CLOSED)
+
+
+def _discard_stdout(stream: Any) -> None:
+    """What is left to write to `stream` goes nowhere: Python's flush of it as it ends
+    would fail again, with "Exception ignored" and a trace."""
     with suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stream.fileno())
         os.close(devnull)
-    raise typer.Exit(EXIT_PIPE_CLOSED)
+
+
+class OutputLost(Exception):
+    """stdout could not be written: `reason` (the OSError's words)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Stdout:
+    """sys.stdout while a command runs: a write or flush that fails (a full disk, a closed
+    stdout) raises `OutputLost`, told apart from any other OSError without a file name (a
+    network error, a report file on a full disk), which stays a trace. A reader gone
+    (BrokenPipeError) stays itself: that exits quietly, as `EXIT_PIPE_CLOSED`."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: Any) -> int:
+        # (No context manager: `export` writes here once a row, a million times.)
+        try:
+            return cast(int, self._stream.write(text))
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputLost(exc.strerror or str(exc)) from exc
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputLost(exc.strerror or str(exc)) from exc
+
+    def __getattr__(self, name: str) -> Any:  # encoding, isatty, fileno...: the stream's
+        return getattr(self._stream, name)
+
+
+class _ClosedStdout:
+    """stdout of a process started with it closed (`linkhealth status >&-`), which Python
+    leaves None: output written to it is lost, as to a closed descriptor, and said so."""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def write(self, text: Any) -> int:
+        if isinstance(text, bytes):  # click's probe of a binary stream: this is none
+            raise TypeError("write() argument must be str, not bytes")
+        if not text:
+            return 0
+        raise OSError(errno.EBADF, "stdout is closed")
+
+    def flush(self) -> None:
+        return None
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("stdout is closed")
 
 
 def _no_type_shown(ctx: Any) -> None:
@@ -515,14 +619,24 @@ def check(
             "verdicts name entries (in catalog KEY only); repeatable.",
         ),
     ] = None,
+    # At most what linkhealth.toml may say: more (10^20, inf) switched politeness off.
     concurrency: Annotated[
-        int | None, typer.Option(min=1, help="Requests open at once across all hosts.")
+        int | None,
+        typer.Option(min=1, max=MAX_CONCURRENCY, help="Requests open at once across all hosts."),
     ] = None,
     per_host_concurrency: Annotated[
-        int | None, typer.Option(min=1, help="Requests open at once against one host.")
+        int | None,
+        typer.Option(
+            min=1, max=MAX_PER_HOST_CONCURRENCY, help="Requests open at once against one host."
+        ),
     ] = None,
     per_host_rate: Annotated[
-        float | None, typer.Option(min=0.01, help="Requests started per second against one host.")
+        float | None,
+        typer.Option(
+            min=0.01,
+            max=MAX_PER_HOST_RATE,
+            help="Requests started per second against one host.",
+        ),
     ] = None,
     allow_private: Annotated[
         bool | None,
@@ -643,7 +757,9 @@ def report(
     run: Annotated[
         int | None,
         typer.Option(
-            help="Report on this run (default: latest); an earlier one is written as run-N.*."
+            min=1,
+            max=MAX_RUN_ID,  # more was a traceback (OverflowError) from the database
+            help="Report on this run (default: latest); an earlier one is written as run-N.*.",
         ),
     ] = None,
     out: Annotated[

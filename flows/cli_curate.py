@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from catalog.settings import Settings
+from catalog.settings import MAX_SHOWN, Settings
 from catalog.text import for_terminal
 
 if TYPE_CHECKING:
@@ -349,7 +349,9 @@ def resource(
     resource_id: IdArg,
     collection: CollectionOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
-    limit: Annotated[int, typer.Option(min=1, help="Observations and events shown.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=MAX_SHOWN, help="Observations and events shown.")
+    ] = 50,
     catalog: CatalogOpt = None,
     db: DbOpt = None,
     config: ConfigOpt = None,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from catalog.errors import ConfigError, LinkhealthError
-from catalog.settings import Settings, load_settings
+from catalog.settings import MAX_SHOWN, Settings, load_settings
 from catalog.text import for_terminal
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ def named_entries(ids: Sequence[str] | None, wanted: Sequence[str] | None) -> li
 def status(
     db: DbOpt = None,
     config: ConfigOpt = None,
-    limit: Annotated[int, typer.Option(min=1, help="How many runs to show.")] = 10,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_SHOWN, help="How many runs to show.")] = 10,
 ) -> None:
     """Show the last runs, who holds the run lease, whether Prefect answers, and what
     keeps the nightly schedule from running.
