@@ -145,11 +145,24 @@ app.add_typer(server_app, name="server")
 EXIT_OK = 0
 EXIT_NEEDS_ATTENTION = 6
 
+
+def named_path(value: str | Path) -> Path:
+    """The path a FILE or DIR option names. An empty value (`--catalog "$UNSET"`) is refused
+    as usage (exit 2, naming the option): as a path it is the current folder, whose every
+    *.yaml and *.csv file was read as a catalog, and into which a report was written."""
+    if isinstance(value, Path):
+        return value
+    if value == "":
+        raise typer.BadParameter("is empty (an unset variable?); give the path")
+    return Path(value)
+
+
 CatalogOpt = Annotated[
     list[Path] | None,
     typer.Option(
         "--catalog",
         "-c",
+        parser=named_path,
         help="Catalog file (YAML or CSV) or folder of them; repeatable. "
         "Default: from linkhealth.toml, else the bundled toolkit.",
     ),
@@ -177,7 +190,11 @@ DbOpt = Annotated[
 ]
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", help="Config file. Default: LINKHEALTH_CONFIG or ./linkhealth.toml."),
+    typer.Option(
+        "--config",
+        parser=named_path,
+        help="Config file. Default: LINKHEALTH_CONFIG or ./linkhealth.toml.",
+    ),
 ]
 
 
@@ -649,7 +666,8 @@ def report(
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Folder to write into. Default: reports_dir of linkhealth.toml, else var/reports."
+            parser=named_path,
+            help="Folder to write into. Default: reports_dir of linkhealth.toml, else var/reports.",
         ),
     ] = None,
     format: Annotated[
@@ -741,6 +759,7 @@ def export(
         Path | None,
         typer.Option(
             metavar="FILE",
+            parser=named_path,
             help="File to write (default: stdout). Its folder must exist: a typo in it is "
             "refused, not made into new folders.",
         ),
@@ -805,7 +824,9 @@ def export(
 def catalog_validate(
     files: Annotated[
         list[Path] | None,
-        typer.Argument(help="Catalog files or folders (default: the configured catalogs)."),
+        typer.Argument(
+            parser=named_path, help="Catalog files or folders (default: the configured catalogs)."
+        ),
     ] = None,
     catalog: CatalogOpt = None,
     config: ConfigOpt = None,
