@@ -667,7 +667,8 @@ def report(
         Path | None,
         typer.Option(
             parser=named_path,
-            help="Folder to write into. Default: reports_dir of linkhealth.toml, else var/reports.",
+            help="Folder to write into: new, empty, or one a report was written into before. "
+            "Default: reports_dir of linkhealth.toml, else var/reports.",
         ),
     ] = None,
     format: Annotated[
@@ -688,6 +689,7 @@ def report(
     """
     from catalog.db import existing_database
     from reports import FORMATS, publish_report_files
+    from reports.publish import refuse_foreign_folder
 
     formats = tuple(format or ("html", "md"))
     unknown = sorted(set(formats) - set(FORMATS))
@@ -695,6 +697,8 @@ def report(
         raise typer.BadParameter(
             f"{', '.join(unknown)}: choose from {', '.join(FORMATS)}", param_hint="--format"
         )
+    if out is not None:
+        refuse_foreign_folder(out)  # someone's site, not the report's to replace
     settings = _settings(config, db, catalog)
     keys = catalog_keys(settings, catalog)  # linted for the hygiene section: must load
     existing_database(settings.database_url)
