@@ -765,7 +765,9 @@ def export(
             metavar="FILE",
             parser=named_path,
             help="File to write (default: stdout). Its folder must exist: a typo in it is "
-            "refused, not made into new folders.",
+            "refused, not made into new folders. A file already there is replaced only when "
+            "it is an earlier export of the same format; never the database, a catalog or "
+            "a settings file.",
         ),
     ] = None,
     db: DbOpt = None,
@@ -780,7 +782,13 @@ def export(
     Example: linkhealth export --out links.csv --catalog my-toolkit.yaml
     """
     from catalog.db import engine_for, existing_database
-    from catalog.export import ExportFormatError, export_format, export_rows, write_export
+    from catalog.export import (
+        ExportFormatError,
+        export_format,
+        export_rows,
+        refuse_export_target,
+        write_export,
+    )
     from catalog.store import stored_collections
 
     try:
@@ -789,6 +797,8 @@ def export(
         raise typer.BadParameter(str(exc), param_hint=exc.option) from exc
     settings = _settings(config, db, catalog)
     keys = catalog_keys(settings, catalog)
+    if out is not None:
+        refuse_export_target(out, fmt, *_kept_from_export(settings, config))
     engine = engine_for(existing_database(settings.database_url))
     if keys is not None:
         require_stored(keys, stored_collections(engine), settings)
@@ -822,6 +832,34 @@ def export(
                 "as it was. Free space or choose another file with --out"
             ) from exc
         _err(f"wrote {out}")
+
+
+def _kept_from_export(
+    settings: Settings, config: Path | None
+) -> tuple[dict[Path, str], list[Path]]:
+    """The files `export --out` never replaces, each with what it is (the SQLite database
+    and its working files, the catalog files and settings file in use or configured), and
+    the folders of catalog files, where a new .csv would be read as a catalog."""
+    from catalog.db import shown_url, sqlite_file_of
+    from catalog.source import catalog_files
+
+    kept: dict[Path, str] = {}
+    database = sqlite_file_of(settings.database_url)
+    if database is not None:
+        shown = shown_url(settings.database_url)
+        kept[database] = f"the database {shown}"
+        for ending in ("-wal", "-shm", "-journal"):
+            kept[database.with_name(database.name + ending)] = f"a working file of {shown}"
+    configured = configured_config()
+    named = [p for p in (config, settings.config_file, configured) if p is not None]
+    paths = [*settings.catalogs]
+    with suppress(LinkhealthError):  # --catalog replaced them: the configured ones too
+        paths += load_settings(config).catalogs
+    for file in catalog_files(paths):
+        kept.setdefault(file, "a catalog file")
+    for file in named:
+        kept.setdefault(file, "a settings file")
+    return kept, [p for p in paths if p.is_dir()]
 
 
 @catalog_app.command("validate")
