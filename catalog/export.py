@@ -10,13 +10,15 @@ the curator-facing rest, so a site built from the export can leave such links ou
 cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP "CSV
 injection", `catalog.csv_guard`); `import-csv` takes it off again.
 A CSV export starts with a UTF-8 byte order mark, as Excel's own "CSV UTF-8" does.
-A file's format is the one its ending says (`export_format`).
+A file's format is the one its ending says (`export_format`); a file already there is
+replaced only when it is an earlier export of that format (`refuse_export_target`).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +33,7 @@ from catalog.collation import byte_order
 from catalog.csv_guard import FORMULA_STARTS, UTF8_BOM, guard
 from catalog.errors import ConfigError
 from catalog.health import CONTACT_GONE, UNCHECKED, entry_contact_reason
+from catalog.source import CATALOG_SUFFIXES
 
 EXPORT_FIELDS = (
     "collection",
@@ -104,6 +107,79 @@ def export_format(given: str | None, out: Path | None) -> ExportFormat:
             "--format",
         )
     return said
+
+
+#: The fields of every export since the first: an existing file whose first record (JSON
+#: Lines) or header row (CSV) has them all is an earlier export, which a new one replaces.
+EXPORT_MARK_FIELDS = frozenset({"collection", "id", "url", "outcome"})
+#: How much of a file's first line `is_export_file` reads: a record is a few hundred bytes.
+_FIRST_LINE_LIMIT = 1 << 20
+
+
+def is_export_file(path: Path, fmt: ExportFormat) -> bool:
+    """Whether the existing file `path` holds an earlier export in `fmt`: empty (no
+    resources, JSON Lines), or its first line a JSON object (`fmt` jsonl) or a CSV header
+    row (csv, after Excel's byte order mark) with `EXPORT_MARK_FIELDS`. Anything else (a
+    database, a catalog, someone's notes) is no export, whose loss nobody would expect."""
+    with path.open("rb") as fh:
+        first = fh.readline(_FIRST_LINE_LIMIT)
+    if not first:
+        return True
+    try:
+        line = first.decode("utf-8-sig").strip()
+    except UnicodeDecodeError:  # a binary file: a SQLite database, a spreadsheet
+        return False
+    if fmt == "jsonl":
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return False
+        return isinstance(record, dict) and set(record) >= EXPORT_MARK_FIELDS
+    return set(next(csv.reader([line]), [])) >= EXPORT_MARK_FIELDS
+
+
+def refuse_export_target(
+    out: Path,
+    fmt: ExportFormat,
+    kept: Mapping[Path, str],
+    catalog_folders: Iterable[Path] = (),
+) -> None:
+    """Refuse (`ConfigError`, exit 2) to write the export to `out` when it is one of the
+    files `kept` (each with what it is: "the database sqlite:///var/linkhealth.db"), or an
+    existing file that is no earlier export in `fmt` (`is_export_file`): `--out
+    var/linkhealth.db` replaced the whole history with an export of it, and `--out
+    toolkit.yaml` the catalog. Paths are compared as files (symlinks, hard links).
+    A .csv file in one of `catalog_folders` (the configured folders of catalog files)
+    is refused too: the next check would read the export as a catalog."""
+    for path, what in kept.items():
+        if _same_file(out, path):
+            raise ConfigError(
+                f"cannot write {out}: it is {what}, which an export never replaces; "
+                "choose another file with --out"
+            )
+    if out.suffix.lower() in CATALOG_SUFFIXES and not out.name.startswith("."):
+        for folder in catalog_folders:
+            if _same_file(out.parent, folder):
+                raise ConfigError(
+                    f"cannot write {out}: {folder} is a folder of catalog files, which "
+                    "would read the export as a catalog; choose another file with --out"
+                )
+    if out.is_file() and not is_export_file(out, fmt):
+        first = "record" if fmt == "jsonl" else "header row"
+        raise ConfigError(
+            f"cannot write {out}: the file is there and is no earlier {_NAMES[fmt]} export "
+            f"(its first line is not an export's {first}), so an export does not replace "
+            "it; remove it, or choose another file with --out"
+        )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` name one file: the same inode when both exist, else the same
+    path once symlinks and `..` are resolved (a database's -wal file, not there yet)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 #: Rows fetched from the database per round: the export streams, holding one round of rows

@@ -249,11 +249,24 @@ app.add_typer(server_app, name="server")
 EXIT_OK = 0
 EXIT_NEEDS_ATTENTION = 6
 
+
+def named_path(value: str | Path) -> Path:
+    """The path a FILE or DIR option names. An empty value (`--catalog "$UNSET"`) is refused
+    as usage (exit 2, naming the option): as a path it is the current folder, whose every
+    *.yaml and *.csv file was read as a catalog, and into which a report was written."""
+    if isinstance(value, Path):
+        return value
+    if value == "":
+        raise typer.BadParameter("is empty (an unset variable?); give the path")
+    return Path(value)
+
+
 CatalogOpt = Annotated[
     list[Path] | None,
     typer.Option(
         "--catalog",
         "-c",
+        parser=named_path,
         help="Catalog file (YAML or CSV) or folder of them; repeatable. "
         "Default: from linkhealth.toml, else the bundled toolkit.",
     ),
@@ -281,7 +294,11 @@ DbOpt = Annotated[
 ]
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", help="Config file. Default: LINKHEALTH_CONFIG or ./linkhealth.toml."),
+    typer.Option(
+        "--config",
+        parser=named_path,
+        help="Config file. Default: LINKHEALTH_CONFIG or ./linkhealth.toml.",
+    ),
 ]
 
 
@@ -765,7 +782,9 @@ def report(
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Folder to write into. Default: reports_dir of linkhealth.toml, else var/reports."
+            parser=named_path,
+            help="Folder to write into: new, empty, or one a report was written into before. "
+            "Default: reports_dir of linkhealth.toml, else var/reports.",
         ),
     ] = None,
     format: Annotated[
@@ -786,6 +805,7 @@ def report(
     """
     from catalog.db import existing_database
     from reports import FORMATS, publish_report_files
+    from reports.publish import refuse_foreign_folder
 
     formats = tuple(format or ("html", "md"))
     unknown = sorted(set(formats) - set(FORMATS))
@@ -793,6 +813,8 @@ def report(
         raise typer.BadParameter(
             f"{', '.join(unknown)}: choose from {', '.join(FORMATS)}", param_hint="--format"
         )
+    if out is not None:
+        refuse_foreign_folder(out)  # someone's site, not the report's to replace
     settings = _settings(config, db, catalog)
     keys = catalog_keys(settings, catalog)  # linted for the hygiene section: must load
     existing_database(settings.database_url)
@@ -857,8 +879,11 @@ def export(
         Path | None,
         typer.Option(
             metavar="FILE",
+            parser=named_path,
             help="File to write (default: stdout). Its folder must exist: a typo in it is "
-            "refused, not made into new folders.",
+            "refused, not made into new folders. A file already there is replaced only when "
+            "it is an earlier export of the same format; never the database, a catalog or "
+            "a settings file.",
         ),
     ] = None,
     db: DbOpt = None,
@@ -873,7 +898,13 @@ def export(
     Example: linkhealth export --out links.csv --catalog my-toolkit.yaml
     """
     from catalog.db import engine_for, existing_database
-    from catalog.export import ExportFormatError, export_format, export_rows, write_export
+    from catalog.export import (
+        ExportFormatError,
+        export_format,
+        export_rows,
+        refuse_export_target,
+        write_export,
+    )
     from catalog.store import stored_collections
 
     try:
@@ -882,6 +913,8 @@ def export(
         raise typer.BadParameter(str(exc), param_hint=exc.option) from exc
     settings = _settings(config, db, catalog)
     keys = catalog_keys(settings, catalog)
+    if out is not None:
+        refuse_export_target(out, fmt, *_kept_from_export(settings, config))
     engine = engine_for(existing_database(settings.database_url))
     if keys is not None:
         require_stored(keys, stored_collections(engine), settings)
@@ -917,11 +950,41 @@ def export(
         _err(f"wrote {out}")
 
 
+def _kept_from_export(
+    settings: Settings, config: Path | None
+) -> tuple[dict[Path, str], list[Path]]:
+    """The files `export --out` never replaces, each with what it is (the SQLite database
+    and its working files, the catalog files and settings file in use or configured), and
+    the folders of catalog files, where a new .csv would be read as a catalog."""
+    from catalog.db import shown_url, sqlite_file_of
+    from catalog.source import catalog_files
+
+    kept: dict[Path, str] = {}
+    database = sqlite_file_of(settings.database_url)
+    if database is not None:
+        shown = shown_url(settings.database_url)
+        kept[database] = f"the database {shown}"
+        for ending in ("-wal", "-shm", "-journal"):
+            kept[database.with_name(database.name + ending)] = f"a working file of {shown}"
+    configured = configured_config()
+    named = [p for p in (config, settings.config_file, configured) if p is not None]
+    paths = [*settings.catalogs]
+    with suppress(LinkhealthError):  # --catalog replaced them: the configured ones too
+        paths += load_settings(config).catalogs
+    for file in catalog_files(paths):
+        kept.setdefault(file, "a catalog file")
+    for file in named:
+        kept.setdefault(file, "a settings file")
+    return kept, [p for p in paths if p.is_dir()]
+
+
 @catalog_app.command("validate")
 def catalog_validate(
     files: Annotated[
         list[Path] | None,
-        typer.Argument(help="Catalog files or folders (default: the configured catalogs)."),
+        typer.Argument(
+            parser=named_path, help="Catalog files or folders (default: the configured catalogs)."
+        ),
     ] = None,
     catalog: CatalogOpt = None,
     config: ConfigOpt = None,

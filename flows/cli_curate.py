@@ -175,6 +175,7 @@ def accept_redirect(
     from catalog import decisions
 
     settings = _edit_settings(config, db, catalog, dry_run)
+    collection, resource_id = _chosen(settings, resource_id, collection, catalog)
     _say(
         _EditedWith(config, db, catalog),
         decisions.accept_redirect(
@@ -210,6 +211,7 @@ def replace_url(
     from catalog import decisions
 
     settings = _edit_settings(config, db, catalog, dry_run)
+    collection, resource_id = _chosen(settings, resource_id, collection, catalog)
     _say(
         _EditedWith(config, db, catalog),
         decisions.replace_url(
@@ -243,6 +245,7 @@ def mark_reviewed(
     from catalog import decisions
 
     settings = _edit_settings(config, db, catalog, dry_run)
+    collection, resource_id = _chosen(settings, resource_id, collection, catalog)
     _say(
         _EditedWith(config, db, catalog),
         decisions.mark_reviewed(
@@ -291,6 +294,7 @@ def snooze(
     from catalog import decisions
 
     settings = _settings(config, db, catalog)
+    collection, resource_id = _chosen(settings, resource_id, collection, catalog)
     _say(
         _EditedWith(config, db, catalog),
         decisions.snooze(
@@ -317,6 +321,7 @@ def ignore(
     from catalog import decisions
 
     settings = _settings(config, db, catalog)
+    collection, resource_id = _chosen(settings, resource_id, collection, catalog)
     _say(
         _EditedWith(config, db, catalog),
         decisions.ignore(settings, resource_id, reason=reason, collection=collection, by=by),
@@ -339,6 +344,7 @@ def unignore(
     from catalog import decisions
 
     settings = _settings(config, db, catalog)
+    collection, resource_id = _chosen(settings, resource_id, collection, catalog)
     _say(
         _EditedWith(config, db, catalog),
         decisions.unignore(settings, resource_id, reason=reason, collection=collection, by=by),
@@ -399,6 +405,36 @@ def resource(
         return
     for line in resource_lines(history, edits, now=now, row=row):
         typer.echo(line)  # `history_lines` took out what a terminal acts on
+
+
+def _chosen(
+    settings: Settings, resource_id: str, collection: str | None, catalogs: list[Path] | None
+) -> tuple[str | None, str]:
+    """The collection and id a decision is about: with --catalog (and no --collection), the
+    one of those files' collections that holds the id (`_collection_among`), as `resource`
+    looks it up; an id also in collections no --catalog file is of was refused as "in
+    several collections". An id the database holds nowhere is left to the decision, whose
+    error says so (or what it was renamed to); one held only in other collections is not
+    looked for there."""
+    from catalog import store
+    from catalog.db import engine_for
+    from catalog.errors import ConfigError, NotFoundError
+    from flows.cli import catalog_keys
+
+    keys = catalog_keys(settings, catalogs)
+    if keys is None or collection is not None:
+        return collection, resource_id
+    engine = engine_for(settings.database_url)
+    try:
+        return _collection_among(engine, resource_id, None, keys)
+    except NotFoundError as not_among:
+        try:
+            store.find_resource(engine, resource_id)
+        except NotFoundError:
+            return None, resource_id  # nowhere: the decision's own error
+        except ConfigError:
+            pass  # in several other collections
+        raise not_among
 
 
 def _collection_among(

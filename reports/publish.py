@@ -421,6 +421,31 @@ def _folders(configured: Path, database: str, readable: str) -> tuple[Path, Path
     )
 
 
+#: The start of the name of every file a report leaves in its folder for itself (`OWNER_FILE`,
+#: `LOCK_FILE`): a folder holding one is a reports folder.
+MARKER_PREFIX = ".linkhealth-"
+
+
+def refuse_foreign_folder(folder: Path) -> None:
+    """Refuse (`ReportFolderError`, exit 2) a folder named with `--out` that holds files but
+    no report: someone's site, whose index.html and style.css a report replaced, or the
+    folder a command was started in. A new or empty folder is fine, and so is one a report
+    was written into before (it holds a `MARKER_PREFIX` file), whichever database's."""
+    try:
+        with os.scandir(folder) as entries:
+            names = [entry.name for entry in entries]
+    except (FileNotFoundError, NotADirectoryError):
+        return  # made by the report; a file is refused as one where it is claimed
+    if not names or any(name.startswith(MARKER_PREFIX) for name in names):
+        return
+    raise ReportFolderError(
+        f"cannot write the report into {folder}: the folder holds other files and no "
+        f"linkhealth report (no {OWNER_FILE} file), and a report writes index.html, "
+        "style.css and more there over any file of the same name; choose a new or empty "
+        "folder with --out"
+    )
+
+
 #: A run's own report files, kept for history (`reports.site.write_report`).
 _RUN_FILE = re.compile(r"run-(\d+)\.(?:html|md|csv|json)")
 

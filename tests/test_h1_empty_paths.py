@@ -1,0 +1,74 @@
+"""An empty path option (an unset `$CATALOG`) is a usage error naming the option, not the
+current folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from tests.factories import write_catalog
+
+runner = CliRunner()
+OLD = "https://example.org/old"
+
+
+@pytest.fixture(autouse=True)
+def no_prefect_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Edits announce themselves: never to a developer's own Prefect server."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # the discard port: nothing answers
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["check", "--catalog", ""],
+        ["sync", "--catalog", ""],
+        ["export", "--catalog", ""],
+        ["catalog", "validate", "--catalog", ""],
+        ["mark-reviewed", "a", "--catalog", ""],
+        ["report", "--catalog", "x.yaml", "--catalog", ""],
+    ],
+)
+def test_an_empty_catalog_is_refused_naming_the_option(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """`--catalog ""` read every *.yaml and *.csv file of the current folder as a catalog
+    (a `sync` added them all to the database)."""
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "sqlite:///lh.db")
+    write_catalog(isolated_cwd / "stray.yaml", [{"id": "s", "title": "Stray", "url": OLD}])
+
+    result = runner.invoke(app, command)
+
+    assert result.exit_code == 2, result.output
+    assert "'--catalog'" in result.stderr and "is empty" in result.stderr
+    assert "stray" not in result.output
+    assert not (isolated_cwd / "lh.db").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["sync", "--config", ""], ["export", "--config", ""], ["resource", "a", "--config", ""]],
+)
+def test_an_empty_config_is_refused_naming_the_option(
+    isolated_cwd: Path, command: list[str]
+) -> None:
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2, result.output
+    assert "'--config'" in result.stderr and "is empty" in result.stderr
+
+
+def test_an_empty_file_argument_of_validate_is_refused(isolated_cwd: Path) -> None:
+    write_catalog(isolated_cwd / "stray.yaml", [{"id": "s", "title": "Stray", "url": OLD}])
+    result = runner.invoke(app, ["catalog", "validate", ""])
+    assert result.exit_code == 2, result.output
+    assert "is empty" in result.stderr and "stray" not in result.output
+
+
+def test_export_out_empty_is_refused_naming_the_option(isolated_cwd: Path) -> None:
+    result = runner.invoke(app, ["export", "--out", ""])
+    assert result.exit_code == 2, result.output
+    assert "'--out'" in result.stderr and "is empty" in result.stderr
