@@ -21,23 +21,11 @@ from catalog.text import for_terminal, json_for_terminal
 
 if TYPE_CHECKING:  # the importer (CSV, HTML, catalog edits) loads when a command needs it
     from catalog.importer import ImportResult
+    from flows.cli import CatalogOpt, ConfigOpt, named_path
 
 #: `catalog lint` found something at or above `--fail-on` (document in the README).
 EXIT_LINT_FINDINGS = 7
 
-_CatalogOpt = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--catalog",
-        "-c",
-        help="Catalog file (YAML or CSV) or folder of them; repeatable. "
-        "Default: from linkhealth.toml, else the bundled toolkit.",
-    ),
-]
-_ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", help="Config file. Default: LINKHEALTH_CONFIG or ./linkhealth.toml."),
-]
 _IntoOpt = Annotated[
     Path,
     typer.Option(
@@ -56,10 +44,11 @@ def _err(message: str) -> None:
 
 def catalog_lint(
     files: Annotated[
-        list[Path] | None, typer.Argument(help="Catalog files or folders (default: configured).")
+        list[Path] | None,
+        typer.Argument(parser=named_path, help="Catalog files or folders (default: configured)."),
     ] = None,
-    catalog: _CatalogOpt = None,
-    config: _ConfigOpt = None,
+    catalog: CatalogOpt = None,
+    config: ConfigOpt = None,
     fail_on: Annotated[
         Level, typer.Option("--fail-on", help="Exit 7 when a finding is at least this level.")
     ] = Level.ERROR,
@@ -151,7 +140,7 @@ def catalog_import_html(
         typer.Option("--base-url", help="Resolve relative links against this URL (files only)."),
     ] = None,
     dry_run: _DryRunOpt = False,
-    config: _ConfigOpt = None,
+    config: ConfigOpt = None,
     as_json: _JsonOpt = False,
 ) -> None:
     """Merge the resources of a toolkit page (title, link, description) into a catalog.
@@ -186,7 +175,7 @@ def catalog_import_csv(
             "column the value above them (the default; the summary says where).",
         ),
     ] = True,
-    config: _ConfigOpt = None,
+    config: ConfigOpt = None,
     as_json: _JsonOpt = False,
 ) -> None:
     """Merge the rows of a CSV (title, url and any catalog fields) into a catalog.
@@ -240,6 +229,12 @@ def _print_result(result: ImportResult, as_json: bool) -> None:
 
 def register(catalog_app: typer.Typer) -> None:
     """Add `lint`, `import-html` and `import-csv` to the `catalog` command group."""
+    # The shared option types (an empty --catalog or --config is refused, not the current
+    # folder), imported here: flows.cli imports this module, and typer reads the (string)
+    # annotations only when the CLI runs.
+    global CatalogOpt, ConfigOpt, named_path
+    from flows.cli import CatalogOpt, ConfigOpt, named_path
+
     catalog_app.command("lint")(catalog_lint)
     catalog_app.command("import-html")(catalog_import_html)
     catalog_app.command("import-csv")(catalog_import_csv)

@@ -29,6 +29,7 @@ def no_prefect_api(monkeypatch: pytest.MonkeyPatch) -> None:
         ["sync", "--catalog", ""],
         ["export", "--catalog", ""],
         ["catalog", "validate", "--catalog", ""],
+        ["catalog", "lint", "--catalog", ""],
         ["mark-reviewed", "a", "--catalog", ""],
         ["report", "--catalog", "x.yaml", "--catalog", ""],
     ],
@@ -51,7 +52,12 @@ def test_an_empty_catalog_is_refused_naming_the_option(
 
 @pytest.mark.parametrize(
     "command",
-    [["sync", "--config", ""], ["export", "--config", ""], ["resource", "a", "--config", ""]],
+    [
+        ["sync", "--config", ""],
+        ["export", "--config", ""],
+        ["resource", "a", "--config", ""],
+        ["catalog", "lint", "--config", ""],
+    ],
 )
 def test_an_empty_config_is_refused_naming_the_option(
     isolated_cwd: Path, command: list[str]
@@ -61,9 +67,10 @@ def test_an_empty_config_is_refused_naming_the_option(
     assert "'--config'" in result.stderr and "is empty" in result.stderr
 
 
-def test_an_empty_file_argument_of_validate_is_refused(isolated_cwd: Path) -> None:
+@pytest.mark.parametrize("command", ["validate", "lint"])
+def test_an_empty_file_argument_of_validate_is_refused(isolated_cwd: Path, command: str) -> None:
     write_catalog(isolated_cwd / "stray.yaml", [{"id": "s", "title": "Stray", "url": OLD}])
-    result = runner.invoke(app, ["catalog", "validate", ""])
+    result = runner.invoke(app, ["catalog", command, ""])
     assert result.exit_code == 2, result.output
     assert "is empty" in result.stderr and "stray" not in result.output
 
