@@ -1026,7 +1026,8 @@ def db_upgrade(db: DbOpt = None, config: ConfigOpt = None) -> None:
 
     A SQLite file must exist (a mistyped --db would make an empty one, folders and all:
     `linkhealth check` creates the database); an empty PostgreSQL database gets the tables.
-    Refused (exit 8) while a run or recheck is in progress, whose writes it would hold up.
+    With migrations pending, refused (exit 8) while a run or recheck is in progress, whose
+    writes it would hold up; with none pending it says so and changes nothing.
     There is no downgrade: back up the database before updating (README, "Storage").
     """
     from catalog.db import existing_database, migrate_engine, open_engine, shown_url, sqlite_file_of
