@@ -36,9 +36,10 @@ casino) is judged by `judge_page` against every entry using the link, and applie
 by `apply_drift`: `drift_detected` when it starts, `drift_cleared` when a later
 page no longer drifts, and either has enough text to judge by its words or still
 matches the entries (by its title, mostly). Pages without text (HEAD checks, 304s,
-PDFs) leave the drift flag as it was, but for one: a link that served a document (a
+PDFs) leave the drift flag as it was, but for two: a link that served a document (a
 report's PDF) and now answers with a web page that does not name the entry (the site's
-error or home page) drifted, and that flag clears when the document is back.
+error or home page) drifted, and that flag clears when the document is back; and a link
+whose redirects end at a domain marketplace drifted, whether HEAD or GET saw it.
 
 Events: outcome_changed, state_changed, redirect_changed (the first redirect now
 points elsewhere, or appeared or vanished), final_url_changed (where the link ends
@@ -573,12 +574,17 @@ class PageJudgement:
 
 def judges_drift(obs: Observation) -> bool:
     """Only a page whose text we read can say anything about drift: a working one, or a
-    soft 404 (`judge_page` reads only spam markers there)."""
-    return (
-        (obs.outcome.severity in (Severity.OK, Severity.UPDATE) or obs.outcome is Outcome.SOFT_404)
-        and not obs.not_modified
-        and bool(obs.title or obs.text_sample_packed)
-    )
+    soft 404 (`judge_page` reads only spam markers there). One exception: a check whose
+    redirects end at a domain marketplace (`drift.marketplace`) needs no text, so a HEAD
+    night says it as well as the weekly read (until then the link showed "OK" and "New
+    redirects" to a domain's sale page)."""
+    if obs.outcome.severity not in (Severity.OK, Severity.UPDATE) and (
+        obs.outcome is not Outcome.SOFT_404
+    ):
+        return False
+    # Cheap tests first: nearly every link ends where it starts.
+    sold = obs.final_url not in (None, obs.url) and drift.marketplace(obs.url, obs.final_url)
+    return bool(sold) or (not obs.not_modified and bool(obs.title or obs.text_sample_packed))
 
 
 def judge_page(
