@@ -2,8 +2,10 @@
 
 Stage: health (pure judging, no I/O). Inputs: the entry's title and description, and the
 page title and text sample (`Observation.title`, `Observation.text_sample`) of one
-successful check, plus the link's earlier relevance scores. Outputs: a `Relevance` (score,
-spam markers, evidence) per check, and a `DriftVerdict` when the page has stopped matching.
+successful check, the end of a long page's text (`Observation.text_tail`, read for markers
+only: spam injected into a footer sits there), plus the link's earlier relevance scores.
+Outputs: a `Relevance` (score, spam markers, evidence) per check, and a `DriftVerdict`
+when the page has stopped matching.
 
 Why: a clearinghouse for law-enforcement and victim-services material must not keep
 linking a lapsed domain's new owner (a parked domain, a casino, an adult or spam site).
@@ -627,9 +629,12 @@ def relevance(
     *,
     url: str | None = None,
     final_url: str | None = None,
+    tail: str | None = None,
 ) -> Relevance:
     """How well a page matches the catalog entry; see the module docstring for the parts.
     `url` and `final_url` (where redirects led the link) tell a domain marketplace.
+    `tail` is the end of a long page's text past `page_text`: read for markers only (spam
+    injected into a footer), so that its words do not move the score.
 
     Score = 0.45 * share of the entry's title words found on the page
           + 0.15 * share of them in the page's title
@@ -659,7 +664,7 @@ def relevance(
     total = sum(w for w, _ in known)
     score = sum(w * s for w, s in known) / total if total else 0.0
 
-    page = f"{page_title or ''}\n{page_text or ''}"
+    page = f"{page_title or ''}\n{page_text or ''}\n{tail or ''}"
     ignore = f"{entry_title}\n{entry_description or ''}"
     found = find_markers(
         page, ignore=ignore, subject_too=words >= MIN_PAGE_WORDS and score >= STILL_MATCHES

@@ -609,10 +609,16 @@ def judge_page(
     scores: dict[str, float] = {}
     baseline: dict[str, float] = {}
     drifted: dict[str, tuple[drift.DriftVerdict, drift.Relevance]] = {}
-    text = obs.text_sample
+    text, tail = obs.text_sample, obs.text_tail
     for entry in entries:
         rel = drift.relevance(
-            entry.title, entry.description, obs.title, text, url=obs.url, final_url=obs.final_url
+            entry.title,
+            entry.description,
+            obs.title,
+            text,
+            url=obs.url,
+            final_url=obs.final_url,
+            tail=tail,
         )
         scores[entry.key] = rel.score
         verdict = drift.judge_drift(rel, history.get(entry.key, ()))
