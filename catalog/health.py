@@ -558,6 +558,11 @@ class Entry:
     description: str | None = None
 
 
+#: Prefix of an entry's key in `PageJudgement.baseline_scores` (and so in the stored
+#: relevance_scores) for the share of its words in the page's text (`drift.judge_emptied`).
+TEXT_SCORES = "text:"
+
+
 @dataclass(frozen=True)
 class PageJudgement:
     """One page judged against every entry using its link."""
@@ -566,7 +571,7 @@ class PageJudgement:
     relevance: float
     #: Entry key -> score, for pages with enough text that did not drift: the baseline
     #: later checks are compared with. A drifted score never joins it, so a hijacked page
-    #: cannot become its own baseline.
+    #: cannot become its own baseline. `TEXT_SCORES` + entry key -> `Relevance.text`.
     baseline_scores: dict[str, float]
     #: Entry key -> verdict, for the entries the page drifted from.
     drifted: dict[str, tuple[drift.DriftVerdict, drift.Relevance]]
@@ -621,7 +626,14 @@ def judge_page(
             tail=tail,
         )
         scores[entry.key] = rel.score
+        text_key = TEXT_SCORES + entry.key
         verdict = drift.judge_drift(rel, history.get(entry.key, ()))
+        if verdict is None and not missing:
+            # The page emptied, or a "no longer available" notice under the old title.
+            whole = obs.text_tail_packed is None
+            verdict = drift.judge_emptied(
+                rel, history.get(text_key, ()), whole=whole, entry_title=entry.title, page_text=text
+            )
         if before is not None and not missing and (verdict is None or not verdict.markers):
             # A report's PDF now answered by the site's "An error occurred" or home page.
             verdict = (
@@ -641,6 +653,8 @@ def judge_page(
             drifted[entry.key] = (verdict, rel)
         elif rel.substantial and not missing and verdict is None:
             baseline[entry.key] = rel.score
+            if rel.text is not None:
+                baseline[text_key] = rel.text
     if missing and not drifted:
         return None
     return PageJudgement(min(scores.values()), baseline, drifted)
