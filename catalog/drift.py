@@ -641,8 +641,9 @@ def relevance(
 ) -> Relevance:
     """How well a page matches the catalog entry; see the module docstring for the parts.
     `url` and `final_url` (where redirects led the link) tell a domain marketplace.
-    `tail` is the end of a long page's text past `page_text`: read for markers only (spam
-    injected into a footer), so that its words do not move the score.
+    `tail` is the end of a long page's text past `page_text`: read for spam's own markers
+    only (spam injected into a footer), so that its words do not move the score and a
+    footer naming its subject ("casino", "sports betting") does not fire.
 
     Score = 0.45 * share of the entry's title words found on the page
           + 0.15 * share of them in the page's title
@@ -672,11 +673,16 @@ def relevance(
     total = sum(w for w, _ in known)
     score = sum(w * s for w, s in known) / total if total else 0.0
 
-    page = f"{page_title or ''}\n{page_text or ''}\n{tail or ''}"
+    page = f"{page_title or ''}\n{page_text or ''}"
     ignore = f"{entry_title}\n{entry_description or ''}"
     found = find_markers(
         page, ignore=ignore, subject_too=words >= MIN_PAGE_WORDS and score >= STILL_MATCHES
     )
+    if tail:
+        # A footer's "related reading" may name casinos or betting on any page: there only
+        # spam's own phrases ("slot gacor", "judi online") count, as on a page that matches.
+        for code, phrases in find_markers(tail, ignore=ignore, subject_too=True).items():
+            found.setdefault(code, phrases)
     _add_marker(found, "parking", lambda: _parking_beyond_phrases(page, url, final_url, ignore))
     _add_marker(
         found,

@@ -273,3 +273,18 @@ def test_the_emptied_rule_needs_the_whole_text_and_the_pages_own_history() -> No
     kept = drift.relevance(TITLE, DESCRIPTION, TITLE, GUIDE)
     assert kept.text is not None and kept.text > drift.TEXT_HAD
     assert drift.judge_emptied(kept, [0.8, 0.8], whole=True) is None
+
+
+def test_a_footer_naming_gambling_fires_nothing_even_on_a_page_that_scores_low() -> None:
+    """Only spam's own phrases count in the tail: a news page's "related" list naming
+    casinos and sports betting is its subject, whatever the head scored."""
+    news = "Agency news: grants announced, training calendar, and the latest press releases."
+    rel = drift.relevance(
+        TITLE,
+        DESCRIPTION,
+        "News",
+        news,
+        tail="Related: online casino scam compounds hold trafficking victims; sports betting "
+        "fraud; a poker room raided.",
+    )
+    assert rel.markers == ()
