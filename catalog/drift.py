@@ -2,8 +2,10 @@
 
 Stage: health (pure judging, no I/O). Inputs: the entry's title and description, and the
 page title and text sample (`Observation.title`, `Observation.text_sample`) of one
-successful check, plus the link's earlier relevance scores. Outputs: a `Relevance` (score,
-spam markers, evidence) per check, and a `DriftVerdict` when the page has stopped matching.
+successful check, the end of a long page's text (`Observation.text_tail`, read for markers
+only: spam injected into a footer sits there), plus the link's earlier relevance scores.
+Outputs: a `Relevance` (score, spam markers, evidence) per check, and a `DriftVerdict`
+when the page has stopped matching.
 
 Why: a clearinghouse for law-enforcement and victim-services material must not keep
 linking a lapsed domain's new owner (a parked domain, a casino, an adult or spam site).
@@ -21,6 +23,10 @@ Two independent signals, each cheap (well under a millisecond per page):
   entry and page, weighted toward the entry's title. A sharp fall from the link's own
   history, or a very low score on a first look, means drift; pages with little text
   (PDFs without a text sample, script-only shells) are judged by markers alone.
+* text: the share of the entry's words beyond the page's title found in the page's text.
+  The score counts the title's words as the page's, so a page emptied, or left with "This
+  resource is no longer available" under its old title, still scored ~0.8 and stayed OK
+  (`judge_emptied`).
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ __all__ = [
     "document_kind",
     "find_markers",
     "judge_drift",
+    "judge_emptied",
     "judge_replaced_document",
     "names_markers",
     "names_replaced",
@@ -107,6 +114,9 @@ class Relevance:
     evidence: tuple[str, ...] = ()
     #: Content words on the page; below `MIN_PAGE_WORDS` only markers can mean drift.
     words: int = 0
+    #: Share of the entry's words (title and description) that the page's title lacks
+    #: found in its text; None when the page's title holds them all (nothing to look for).
+    text: float | None = None
 
     @property
     def substantial(self) -> bool:
@@ -627,9 +637,13 @@ def relevance(
     *,
     url: str | None = None,
     final_url: str | None = None,
+    tail: str | None = None,
 ) -> Relevance:
     """How well a page matches the catalog entry; see the module docstring for the parts.
     `url` and `final_url` (where redirects led the link) tell a domain marketplace.
+    `tail` is the end of a long page's text past `page_text`: read for spam's own markers
+    only (spam injected into a footer), so that its words do not move the score and a
+    footer naming its subject ("casino", "sports betting") does not fire.
 
     Score = 0.45 * share of the entry's title words found on the page
           + 0.15 * share of them in the page's title
@@ -664,12 +678,19 @@ def relevance(
     found = find_markers(
         page, ignore=ignore, subject_too=words >= MIN_PAGE_WORDS and score >= STILL_MATCHES
     )
+    if tail:
+        # A footer's "related reading" may name casinos or betting on any page: there only
+        # spam's own phrases ("slot gacor", "judi online") count, as on a page that matches.
+        for code, phrases in find_markers(tail, ignore=ignore, subject_too=True).items():
+            found.setdefault(code, phrases)
     _add_marker(found, "parking", lambda: _parking_beyond_phrases(page, url, final_url, ignore))
     _add_marker(
         found,
         "placeholder",
         lambda: placeholder_page(page_title, page_text, ignore=ignore, thin=words < MIN_PAGE_WORDS),
     )
+    wanted = (title_terms | desc_terms) - page_title_terms
+    text_share = round(len(wanted & text_terms) / len(wanted), 3) if wanted else None
     if found:
         # Parking pages echo the domain's words ("Related searches: Hotline Services") and
         # spam pages stuff keywords: their overlap says nothing about the resource.
@@ -677,7 +698,7 @@ def relevance(
     evidence = [f"'{p}'" for phrases in found.values() for p in phrases]
     if page_title:
         evidence.append(f"page title '{_clip(page_title)}'")
-    return Relevance(round(score, 3), tuple(found), tuple(evidence), words)
+    return Relevance(round(score, 3), tuple(found), tuple(evidence), words, text_share)
 
 
 def _add_marker(
@@ -750,6 +771,64 @@ def judge_drift(
         )
         return DriftVerdict(reason, current.score, None, ())
     return None
+
+
+#: The text held at least this share of the entry's words (median of the link's history)...
+TEXT_HAD = 0.4
+#: ... and now holds at most this share, and less than half as much: it lost them.
+TEXT_GONE = 0.15
+#: Earlier reads of the text `judge_emptied` needs: one read is no pattern.
+TEXT_READS = 2
+#: What a page says when its resource went, under the heading it kept.
+_GONE_NOTICE = re.compile(
+    r"no\s+longer\s+(?:available|maintained|supported|online|accessible|updated)"
+    r"|(?:has|have)\s+been\s+(?:removed|archived|retired|discontinued|taken\s+down|deleted)",
+    re.IGNORECASE,
+)
+
+
+def judge_emptied(
+    current: Relevance,
+    history: Sequence[float],
+    *,
+    whole: bool,
+    entry_title: str = "",
+    page_text: str | None = None,
+) -> DriftVerdict | None:
+    """Whether the page's text lost the entry's words it had, under a title that kept them:
+    the page emptied, or its content replaced by "This resource is no longer available" or
+    "archived and no longer maintained". `history` holds the link's earlier `text` shares
+    (of substantial pages that did not drift); `whole` says the text sample is the page's
+    whole text.
+
+    The rule is the one with the fewest false alarms: it compares the page with itself,
+    not with a fixed bar, so a landing page whose text never named the entry (a download
+    link under the entry's title) or a thin page has nothing to lose and stays quiet; and
+    it needs the whole text read (a long page's sample may be its menu) and two earlier
+    reads whose text held at least `TEXT_HAD` of the words, now at most `TEXT_GONE`. A text
+    that still names the entry (a word of `entry_title` in `page_text`: a heading kept, or
+    "Download the e-Guide" left of a page trimmed to its link) counts only beside a notice
+    that the resource went ("no longer available", "has been archived"). A phrase list
+    alone would miss a page simply emptied and fire on pages that quote such notices. A
+    site rebuilt to draw its text by script looks the same to the checker, and deserves
+    the same look by hand.
+    """
+    if current.markers or current.text is None or not whole or len(history) < TEXT_READS:
+        return None
+    baseline = round(statistics.median(history), 3)
+    if baseline < TEXT_HAD or current.text > TEXT_GONE or current.text >= baseline / 2:
+        return None
+    names = bool(_terms(entry_title) & _terms(page_text))
+    if names and not _GONE_NOTICE.search(page_text or ""):
+        return None
+    title = next((e for e in current.evidence if e.startswith("page title ")), None)
+    seen = f", {title} kept" if title else ""
+    reason = (
+        f"The page no longer matches the entry: its text lost the entry's words (the text's "
+        f"match with the entry {baseline:.0%} → {current.text:.0%}{seen}); the resource may "
+        "have been removed or archived: check the page and update the link or the entry."
+    )
+    return DriftVerdict(reason, current.score, baseline, ())
 
 
 # --- a document replaced by a web page ------------------------------------------------------

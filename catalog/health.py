@@ -36,9 +36,10 @@ casino) is judged by `judge_page` against every entry using the link, and applie
 by `apply_drift`: `drift_detected` when it starts, `drift_cleared` when a later
 page no longer drifts, and either has enough text to judge by its words or still
 matches the entries (by its title, mostly). Pages without text (HEAD checks, 304s,
-PDFs) leave the drift flag as it was, but for one: a link that served a document (a
+PDFs) leave the drift flag as it was, but for two: a link that served a document (a
 report's PDF) and now answers with a web page that does not name the entry (the site's
-error or home page) drifted, and that flag clears when the document is back.
+error or home page) drifted, and that flag clears when the document is back; and a link
+whose redirects end at a domain marketplace drifted, whether HEAD or GET saw it.
 
 Events: outcome_changed, state_changed, redirect_changed (the first redirect now
 points elsewhere, or appeared or vanished), final_url_changed (where the link ends
@@ -561,6 +562,11 @@ class Entry:
     description: str | None = None
 
 
+#: Prefix of an entry's key in `PageJudgement.baseline_scores` (and so in the stored
+#: relevance_scores) for the share of its words in the page's text (`drift.judge_emptied`).
+TEXT_SCORES = "text:"
+
+
 @dataclass(frozen=True)
 class PageJudgement:
     """One page judged against every entry using its link."""
@@ -569,7 +575,7 @@ class PageJudgement:
     relevance: float
     #: Entry key -> score, for pages with enough text that did not drift: the baseline
     #: later checks are compared with. A drifted score never joins it, so a hijacked page
-    #: cannot become its own baseline.
+    #: cannot become its own baseline. `TEXT_SCORES` + entry key -> `Relevance.text`.
     baseline_scores: dict[str, float]
     #: Entry key -> verdict, for the entries the page drifted from.
     drifted: dict[str, tuple[drift.DriftVerdict, drift.Relevance]]
@@ -577,12 +583,17 @@ class PageJudgement:
 
 def judges_drift(obs: Observation) -> bool:
     """Only a page whose text we read can say anything about drift: a working one, or a
-    soft 404 (`judge_page` reads only spam markers there)."""
-    return (
-        (obs.outcome.severity in (Severity.OK, Severity.UPDATE) or obs.outcome is Outcome.SOFT_404)
-        and not obs.not_modified
-        and bool(obs.title or obs.text_sample_packed)
-    )
+    soft 404 (`judge_page` reads only spam markers there). One exception: a check whose
+    redirects end at a domain marketplace (`drift.marketplace`) needs no text, so a HEAD
+    night says it as well as the weekly read (until then the link showed "OK" and "New
+    redirects" to a domain's sale page)."""
+    if obs.outcome.severity not in (Severity.OK, Severity.UPDATE) and (
+        obs.outcome is not Outcome.SOFT_404
+    ):
+        return False
+    # Cheap tests first: nearly every link ends where it starts.
+    sold = obs.final_url not in (None, obs.url) and drift.marketplace(obs.url, obs.final_url)
+    return bool(sold) or (not obs.not_modified and bool(obs.title or obs.text_sample_packed))
 
 
 def judge_page(
@@ -607,13 +618,26 @@ def judge_page(
     scores: dict[str, float] = {}
     baseline: dict[str, float] = {}
     drifted: dict[str, tuple[drift.DriftVerdict, drift.Relevance]] = {}
-    text = obs.text_sample
+    text, tail = obs.text_sample, obs.text_tail
     for entry in entries:
         rel = drift.relevance(
-            entry.title, entry.description, obs.title, text, url=obs.url, final_url=obs.final_url
+            entry.title,
+            entry.description,
+            obs.title,
+            text,
+            url=obs.url,
+            final_url=obs.final_url,
+            tail=tail,
         )
         scores[entry.key] = rel.score
+        text_key = TEXT_SCORES + entry.key
         verdict = drift.judge_drift(rel, history.get(entry.key, ()))
+        if verdict is None and not missing:
+            # The page emptied, or a "no longer available" notice under the old title.
+            whole = obs.text_tail_packed is None
+            verdict = drift.judge_emptied(
+                rel, history.get(text_key, ()), whole=whole, entry_title=entry.title, page_text=text
+            )
         if before is not None and not missing and (verdict is None or not verdict.markers):
             # A report's PDF now answered by the site's "An error occurred" or home page.
             verdict = (
@@ -633,6 +657,8 @@ def judge_page(
             drifted[entry.key] = (verdict, rel)
         elif rel.substantial and not missing and verdict is None:
             baseline[entry.key] = rel.score
+            if rel.text is not None:
+                baseline[text_key] = rel.text
     if missing and not drifted:
         return None
     return PageJudgement(min(scores.values()), baseline, drifted)

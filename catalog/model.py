@@ -184,6 +184,10 @@ class Observation:
     #: batches are stored, so they travel small: UTF-8 (one curly quote makes a `str` two
     #: bytes per character) deflated (a 2,000-character sample: ~2.0 KB -> ~0.7 KB).
     text_sample_packed: bytes | None = None
+    #: The end of a page's text past the sample (at most as long, packed the same way), or
+    #: None when the sample holds the whole text: spam injected into a long page's footer
+    #: lies there, read for drift's markers alone (`text_tail`).
+    text_tail_packed: bytes | None = None
     #: The replacement a curator should consider (final URL of a permanent redirect).
     suggested_url: str | None = None
     #: The link's stored fingerprint of a body's first bytes (a file first read slowly),
@@ -198,3 +202,7 @@ class Observation:
     @property
     def text_sample(self) -> str | None:
         return None if self.text_sample_packed is None else unpack_text(self.text_sample_packed)
+
+    @property
+    def text_tail(self) -> str | None:
+        return None if self.text_tail_packed is None else unpack_text(self.text_tail_packed)

@@ -78,6 +78,8 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 #: Characters of page text kept on the observation for drift detection.
 TEXT_SAMPLE_CHARS = 2000
+#: Characters of a longer page's end kept besides: spam injected into a footer is there.
+TEXT_TAIL_CHARS = 2000
 
 
 async def check_targets(
@@ -699,6 +701,15 @@ async def _against_first_bytes(
     return replace(page, extends=before) if same else page
 
 
+def _tail(text: str) -> bytes | None:
+    """The end of a page's text that the sample does not hold, packed; None for a page the
+    sample holds whole (most). Drift reads it for spam markers only: a lapsed-then-restored
+    domain's "slot gacor" links sit in the footer of a long page, far past the sample."""
+    if len(text) <= TEXT_SAMPLE_CHARS:
+        return None
+    return pack_text(text[max(TEXT_SAMPLE_CHARS, len(text) - TEXT_TAIL_CHARS) :])
+
+
 def _observe(
     target: Target, facts: CheckFacts, checked_at: datetime, elapsed_ms: int | None = None
 ) -> Observation:
@@ -781,6 +792,7 @@ def _observe(
         bytes_read=len(answer.body) if answer else 0,
         not_modified=not_modified,
         text_sample_packed=pack_text(page.text[:TEXT_SAMPLE_CHARS]) if page else None,
+        text_tail_packed=_tail(page.text) if page else None,
         fingerprint_extends=page.extends if page is not None and not not_modified else None,
         # Only for links whose entries name a phone number or email (few), on the text the
         # analysis made already: the whole visible text, chrome included.
