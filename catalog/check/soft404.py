@@ -14,6 +14,10 @@ than a missed one, which the next signals or a person may still catch):
 * `page_soft404`: the title, main heading or whole (short) text *is* an error message.
 * `probe_soft404`: the site answers 200 for a path that cannot exist, and this page
   looks the same as that answer.
+
+A page that works but that only a person can judge gets a note instead: the shell of a
+script-built site (`unverified_shell`), or a page that showed text and now shows only
+scripts under its domain's name, as parked domains do (`lapsed_shell`).
 """
 
 from __future__ import annotations
@@ -770,7 +774,7 @@ def lapsed_shell(
     if before is None or not (before.fingerprint or "").startswith("sha256:"):
         return None  # no read to compare with, or one by another rule than today's
     if b"<script" not in body[:_SCRIPT_SNIFF].lower():
-        return None  # a blank page: `classify._empty` judges those
+        return None  # nothing runs on it: a blank page (`classify._empty`), not a parking
     return None if before.fingerprint in _textless(before.title) else LAPSED_SHELL
 
 
