@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import humanize
 
-from catalog.check.soft404 import redirect_soft404
+from catalog.check.soft404 import LAPSED_SHELL, redirect_soft404
 from catalog.clock import as_utc
 from catalog.commands import command_words
 from catalog.drift import MARKED_REASON, MARKER_LABELS, names_markers
@@ -141,6 +141,15 @@ _UNAVAILABLE_FIX = (
     "tell linkhealth to stop flagging it."
 )
 _UNAVAILABLE_REASON = "works in a browser; answers automated checks 503 Service Unavailable"
+
+#: The fix of a page that now shows only scripts under its domain's name (`_lapsed_shell`),
+#: and the reason its ignore gives once a person saw the resource there.
+_LAPSED_SHELL_FIX = (
+    "Open it in a browser: if it is a parked or for-sale page, remove the link or replace it "
+    "with where the publisher has the resource now; if it shows the resource, tell "
+    "linkhealth to stop flagging it."
+)
+_LAPSED_SHELL_REASON = "shows the resource in a browser"
 
 #: The reason given to `linkhealth ignore` for outcomes a person confirmed by hand.
 _IGNORE_REASONS = {
@@ -519,6 +528,12 @@ HISTORY_PER_RESOURCE = 30
 HISTORY_LISTED = 500
 
 
+def _lapsed_shell(r: ResourceRow) -> bool:
+    """Whether the link works but its page, which showed text, now shows only scripts under
+    its domain's name (`soft404.lapsed_shell`): what a lapsed domain's parking looks like."""
+    return r.outcome is Outcome.OK and r.reason is not None and LAPSED_SHELL in r.reason
+
+
 def _priority(r: ResourceRow) -> Priority | None:
     outcome, state = r.outcome, r.state
     if confirmed_broken(outcome, state):  # the rule every count of the group follows
@@ -535,6 +550,8 @@ def _priority(r: ResourceRow) -> Priority | None:
     # confirmed break does: its row stays where its state says.
     walled = state != "suspect" and outcome is not None and outcome.severity is Severity.LOOK
     if state == "check_by_hand" or walled:
+        return Priority.LOOK
+    if _lapsed_shell(r):  # it works, yet may be a lapsed domain's parking page
         return Priority.LOOK
     if state == "suspect" or (outcome is not None and outcome.is_failure):
         return Priority.FAILING
@@ -694,6 +711,8 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
             _DRIFT_NEXT_STEP
             if priority is Priority.DRIFT
             and (outcome is None or outcome.severity in (Severity.OK, Severity.UPDATE))
+            else _UNKNOWN_NEXT_STEP
+            if _lapsed_shell(r)  # "The link works; nothing to do." would contradict its fix
             else outcome.explanation
             if outcome
             else _UNKNOWN_NEXT_STEP
@@ -891,6 +910,8 @@ def _fix(
         return f"{what} Put the new address in place of NEW_URL.", cmd("replace-url", NEW_URL), True
     if priority is Priority.LOOK and r.flapping:
         return _FLAPPING_FIX, None, False
+    if priority is Priority.LOOK and _lapsed_shell(r):
+        return _LAPSED_SHELL_FIX, cmd("ignore", "--reason", _LAPSED_SHELL_REASON), False
     if priority is Priority.LOOK and r.outcome is Outcome.PRIVATE_ADDRESS and not r.ignored_reason:
         # It opens in the curator's browser on that network, and in no visitor's.
         return _PRIVATE_FIX, cmd("replace-url", NEW_URL), True

@@ -51,7 +51,7 @@ from catalog.check.politeness import HostScheduler, Politeness, Slots
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import moved_to, same_address, stable_url
 from catalog.check.safety import AddressBook, Resolver, check_allowlist
-from catalog.check.soft404 import probe_time, probe_url_for
+from catalog.check.soft404 import LAPSED_SHELL, probe_time, probe_url_for
 from catalog.check.transport import AiohttpPool
 from catalog.clock import Clock, utcnow
 from catalog.model import (
@@ -763,6 +763,13 @@ def _observe(
         first = facts.exchanges[0].answer
         if first is not None and first.url == (answer.url if answer else None):
             length = content_length(first.headers) or None
+    if page is not None and LAPSED_SHELL in verdict.reason:
+        # Not stored as the page read: the link keeps the title (what the next read compares
+        # with, `soft404.lapsed_shell`), fingerprint, validators and length of the page it
+        # had, so whatever sent this read sends the next night's too (a fingerprint still
+        # due, a HEAD unlike that page: `fetch.changed_since`), and the queue says it again
+        # each night the parking lasts, not only the night it began.
+        fingerprint = title = etag = last_modified = length = None
     status = answer.status if answer else None
     if status is None and last is not None and last.chain:
         status = last.chain[-1].status

@@ -25,6 +25,7 @@ from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import is_signed, moved_to, same_address, stable_url
 from catalog.check.soft404 import (
     forwarding_notice,
+    lapsed_shell,
     page_soft404,
     probe_soft404,
     redirect_soft404,
@@ -630,8 +631,17 @@ def _refresh_note(refresh: _Refresh) -> str:
 
 
 def _shell_note(facts: CheckFacts) -> str | None:
-    page, probe = facts.page, facts.probe
-    if page is None or probe is None:
+    page, probe, last = facts.page, facts.probe, facts.last
+    if page is None:
+        return None
+    if last is not None and last.answer is not None:
+        # Whatever the probe says: a parking page is the same at every address, and "could
+        # not be verified" left a lapsed domain "OK" for as long as it stayed parked.
+        final = last.final_url
+        lapsed = lapsed_shell(page, last.answer.body, facts.previous, facts.url, final)
+        if lapsed is not None:
+            return lapsed
+    if probe is None:
         return None
     return unverified_shell(page, probe.page, probe.status)
 

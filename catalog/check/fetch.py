@@ -307,13 +307,16 @@ def changed_since(previous: Previous | None, head: Exchange) -> bool:
     that is not just the answer's own time, another media type, a length far from the
     last. A header missing on either side says nothing (servers leave them off HEAD),
     except for a web page whose HEAD carries no validator (`_blind`): there a length more
-    than `BLIND_NOISE_BYTES` from the last sends the read."""
+    than `BLIND_NOISE_BYTES` from the last sends the read; and validators that appear
+    where the read had nothing to compare with (`_validators_appeared`) send it once."""
     answer = head.answer
     if previous is None or answer is None or not 200 <= answer.status < 300:
         return False
     if _moved_for_good(previous, head.chain):
         return True
     headers = answer.headers
+    if _validators_appeared(previous, headers):
+        return True
     etag, before_tag = headers.get("etag"), previous.etag
     if etag and before_tag and _strong(etag) and _strong(before_tag) and etag != before_tag:
         return True
@@ -357,6 +360,29 @@ def _blind(previous: Previous, headers: httpx.Headers, kind: str | None) -> bool
     if modified is None:
         return previous.last_modified is None
     return said_at is not None and (said_at - modified).total_seconds() <= LAST_MODIFIED_IS_NOW_S
+
+
+def _validators_appeared(previous: Previous, headers: httpx.Headers) -> bool:
+    """Whether a HEAD carries an ETag or a Last-Modified (not "now") where the read before
+    it had neither, nor a length: the page is read once, so that what the server now says
+    of it is the read's, for the next nights to compare with.
+
+    A site that sent no validator and no length (a dynamic page, chunked) gives a HEAD
+    nothing to compare: a new owner's server sending ETags passed as the resource, "OK",
+    until the weekly read, since another ETag needs one on both sides and `_blind` a
+    stored length. A server with validators on GET keeps them after that read, so its
+    HEADs compare as any other's; one that sends them on HEAD alone is not read again
+    before its fingerprint is due (`read_after_head`), as for a move (`_moved_for_good`)."""
+    if previous.etag or previous.last_modified or previous.content_length is not None:
+        return False
+    if previous.read_after_head:
+        return False
+    if headers.get("etag"):
+        return True
+    modified, said_at = http_date(headers.get("last-modified")), http_date(headers.get("date"))
+    if modified is None:
+        return False
+    return said_at is None or (said_at - modified).total_seconds() > LAST_MODIFIED_IS_NOW_S
 
 
 def _moved_for_good(previous: Previous, chain: tuple[Hop, ...]) -> bool:

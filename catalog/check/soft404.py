@@ -14,10 +14,15 @@ than a missed one, which the next signals or a person may still catch):
 * `page_soft404`: the title, main heading or whole (short) text *is* an error message.
 * `probe_soft404`: the site answers 200 for a path that cannot exist, and this page
   looks the same as that answer.
+
+A page that works but that only a person can judge gets a note instead: the shell of a
+script-built site (`unverified_shell`), or a page that showed text and now shows only
+scripts under its domain's name, as parked domains do (`lapsed_shell`).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import weakref
@@ -26,20 +31,23 @@ from enum import Enum
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from catalog.check import not_found_words
-from catalog.check.content import PageFacts, Words, similar_enough, title_parts
+from catalog.check.content import PageFacts, Words, analyse_body, similar_enough, title_parts
 from catalog.check.not_found_words import plain
 from catalog.check.script_load import runs_on_load
+from catalog.model import Previous
 from catalog.settings import CheckSettings
 from catalog.text import clipped, strip_accents
 from catalog.urls import site_host
 
 __all__ = [
+    "LAPSED_SHELL",
     "PROBE_PREFIX",
     "Landing",
     "forwarding_notice",
     "is_error_url",
     "is_home_path",
     "landing",
+    "lapsed_shell",
     "may_name_a_message",
     "page_soft404",
     "probe_soft404",
@@ -738,6 +746,49 @@ def unverified_shell(
         "what the site answers for an address that cannot exist, so whether the resource "
         "is there could not be verified"
     )
+
+
+#: What a check says of a page that showed text at its last read and now shows nothing but
+#: scripts under a title that is its host name or none (`lapsed_shell`); the report's
+#: queue files an OK result that says it under "Check by hand" (`reports.build`).
+LAPSED_SHELL = (
+    "the page now shows no text, only scripts, and its title is just the domain name: a "
+    "parked or lapsed domain looks like this; open it in a browser"
+)
+
+
+def lapsed_shell(
+    page: PageFacts, body: bytes, before: Previous | None, *urls: str | None
+) -> str | None:
+    """`LAPSED_SHELL` when the page shows no text, only scripts, under a title that is the
+    host name of one of `urls` (the link's, where it ended: "parked-js.test") or none,
+    where the last read (`before`) showed text; else None.
+
+    A lapsed domain's parking service often answers with such a page and draws its ads by
+    script: no text to judge for drift, the same for every address (so the probe matched
+    it: "could not be verified"), and "OK" for as long as the domain stayed parked. The
+    page of a script-built site that was a shell at its last read already (its fingerprint
+    is that of a page without text) stays as it was, with `unverified_shell`'s note."""
+    if not page.is_html or page.text.strip() or not _bare_title(page.title, urls):
+        return None
+    if before is None or not (before.fingerprint or "").startswith("sha256:"):
+        return None  # no read to compare with, or one by another rule than today's
+    if b"<script" not in body[:_SCRIPT_SNIFF].lower():
+        return None  # nothing runs on it: a blank page (`classify._empty`), not a parking
+    return None if before.fingerprint in _textless(before.title) else LAPSED_SHELL
+
+
+def _textless(title: str | None) -> set[str]:
+    """The fingerprints of a page without text under `title` or none: what the last read
+    had if it showed no text either (stored titles stay when a read has none)."""
+    pages = (f"<title>{html.escape(t)}</title><body></body>" for t in {title or "", ""})
+    return {analyse_body(p.encode(), "text/html", truncated=False).fingerprint for p in pages}
+
+
+def _bare_title(title: str | None, urls: Sequence[str | None]) -> bool:
+    """Whether `title` says nothing but where the page is: none, or a host's name."""
+    named = (title or "").strip().lower().removeprefix("www.").rstrip(".")
+    return not named or any(named == site_host(url) for url in urls)
 
 
 def _probe_score(
