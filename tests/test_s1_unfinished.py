@@ -8,9 +8,17 @@ cannot tell our network from its sites' without witnesses blames no site.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +27,7 @@ from sqlalchemy import Engine, select
 
 import catalog.runs as runs
 from catalog import store, tables
-from catalog.db import session_scope
+from catalog.db import open_engine, session_scope
 from catalog.outcomes import Outcome
 from catalog.queries import full_run_started_since
 from catalog.runs import (
@@ -39,6 +47,10 @@ from tests.factories import (
     temporary_database,
     write_catalog,
 )
+from tests.local_site import Answer, handler_class
+from tests.test_run_safety import pipeline_settings, wait_until
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -247,3 +259,98 @@ def test_a_stopped_run_with_a_partial_batch_does_not_cover_its_night(
     abandon_run(settings, prepared, reason="stopped", stopped=True, clock=Ticker())
     files = [str(p) for p in settings.catalogs]
     assert full_run_started_since(engine, T0 - timedelta(hours=1), files) is None
+
+
+# --- the flow, over real sockets -----------------------------------------------------------
+
+
+@contextmanager
+def sites(release: threading.Event, asked: set[str], answered: list[str]) -> Iterator[list[str]]:
+    """127.0.0.2 answers at once (its paths into `answered`); 127.0.0.3 waits for
+    `release` (its paths into `asked` as each request arrives)."""
+    page = b"<title>Page</title><p>Some text about the resource.</p>"
+
+    def answer(request: BaseHTTPRequestHandler) -> Answer:
+        if _host(request.server) == "127.0.0.3":
+            asked.add(request.path)
+            release.wait(60)  # set when the test ends, whatever happens
+        else:
+            answered.append(request.path)
+        return 200, {"Content-Type": "text/html"}, page
+
+    handler = handler_class(answer)
+    servers = [ThreadingHTTPServer((ip, 0), handler) for ip in ("127.0.0.2", "127.0.0.3")]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield [f"http://{_host(s)}:{s.server_address[1]}" for s in servers]
+    finally:
+        release.set()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.mark.flow
+def test_a_check_stopped_part_way_stores_the_urls_it_had_checked(
+    prefect_api: str, tmp_path: Path, db_url: str
+) -> None:
+    """`linkhealth check` of one batch (the default `batch_size` holds it whole), stopped
+    with Ctrl-C or SIGTERM while its last URL waits on a slow host: the URLs the fast host
+    answered are stored, the slow one is not, and the run is aborted, saying so."""
+    from contextlib import ExitStack
+
+    release, asked, answered = threading.Event(), set[str](), list[str]()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    with ExitStack() as stack, sites(release, asked, answered) as (fast, slow):
+        children: dict[signal.Signals, tuple[subprocess.Popen[str], Settings, list[str]]] = {}
+        for sig in signals:
+            url = db_url if sig == signal.SIGINT else f"sqlite:///{tmp_path / 'term.db'}"
+            checked = [f"{fast}/{sig.name}/{i}" for i in range(3)]
+            urls = [*checked, f"{slow}/{sig.name}"]
+            entries = [{"id": f"r{i}", "title": f"R {i}", "url": u} for i, u in enumerate(urls)]
+            catalog = write_catalog(tmp_path / f"{sig.name}.yaml", entries)
+            child = subprocess.Popen(
+                [sys.executable, "-m", "flows.cli", "check", "--db", url, "--catalog",
+                 str(catalog), "--allow-private", "--no-report"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path,
+            )  # fmt: skip
+            stack.callback(child.kill)
+            children[sig] = child, pipeline_settings(url, catalog), checked
+        signalled: set[signal.Signals] = set()
+
+        def signal_those_waiting_on_the_slow_host() -> bool:
+            """Each child once the fast host answered its three URLs and its slow one is
+            asked; a second more lets it handle those answers (politeness: 5/s)."""
+            for sig, (child, _, checked) in children.items():
+                done = all(u.split("/", 3)[3] in " ".join(answered) for u in checked)
+                if sig not in signalled and f"/{sig.name}" in asked and done:
+                    time.sleep(1.0)
+                    signalled.add(sig)
+                    child.send_signal(sig)
+            return len(signalled) == len(children)
+
+        wait_until(signal_those_waiting_on_the_slow_host, "every run asks the slow host")
+        for sig, (child, settings, checked) in children.items():
+            _, err = child.communicate(timeout=60)
+            assert child.returncode != 0, err
+            engine = open_engine(settings.database_url)
+            try:
+                (run,) = store.latest_runs(engine)
+                assert run.status == "aborted", (sig, err)
+                assert store.leases(engine) == [], sig
+                stored = _stored(engine, run.id)
+                assert sorted(stored) == sorted(checked), (sig, stored, err)
+                assert "network_unavailable" not in stored.values(), stored  # all answered
+                assert run.urls_checked == 3
+                reason = run.summary["aborted_reason"]
+                assert "the 3 URLs its unfinished batches had checked were stored, 1 not" in (
+                    reason
+                ), reason
+            finally:
+                engine.dispose()
+
+
+def _host(server: Any) -> str:
+    return str(server.server_address[0])
