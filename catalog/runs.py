@@ -6,6 +6,8 @@
     store_batch   lease heartbeat -> outage guard -> observations, link state, events
                   (one transaction) -> archive copies for newly broken or drifting links
                   (bounded, never fails)
+    store_unfinished  a run stopped on purpose: what its unfinished batches had checked,
+                  each batch in one transaction, judged with no network call (bounded)
     finish_run    counts, status, staleness and snoozes, lease released, RunSummary
     abandon_run   a run that raised: marked failed, lease released (the caller's finally)
 
@@ -33,7 +35,8 @@ import functools
 import ipaddress
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -58,6 +61,7 @@ from catalog.shards import SHARDED_PARENT, Shard, plan_shard
 from catalog.source import load_catalogs
 from catalog.sync import SyncResult, sync_catalogs
 from catalog.text import counted
+from catalog.upgrades import candidates
 from catalog.urls import host_of
 
 log = logging.getLogger(__name__)
@@ -484,6 +488,7 @@ def store_batch(
     lease: RunLease | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     resolver: Resolver | None = None,
+    on_stored: Callable[[], None] | None = None,
 ) -> BatchStored:
     """Store one checked batch, then look up archive copies for links that now need one.
 
@@ -492,7 +497,9 @@ def store_batch(
     `lease` (the run's) is renewed first: a run that lost it raises `LeaseLostError`
     instead of writing next to the run that took it over. A batch of a few hosts, none of
     which could be reached, asks witnesses (`_witnessed`) whether our network was down;
-    `transport` and `resolver` reach those checks only (tests inject them).
+    `transport` and `resolver` reach those checks only (tests inject them). `on_stored`
+    is called once the batch is committed, before the archive lookups: a run stopped
+    during those must not store the batch again as unfinished (`store_unfinished`).
     """
     engine = engine_for(settings.database_url)
     ensure_same_file(engine)  # not stored into a file deleted meanwhile
@@ -503,6 +510,8 @@ def store_batch(
     if lease is not None:
         _renew(engine, lease, now=clock())
     events = store.record_observations(engine, run_id, kept, settings.health, now=clock())
+    if on_stored is not None:
+        on_stored()
     if settings.health.archive_lookups:
         try:
             lookup_archives(settings, run_id, engine=engine, archive=archive, clock=clock)
@@ -517,6 +526,102 @@ def store_batch(
         events=len(events),
         network_down=verdict.network_down,
     )
+
+
+#: Seconds a stopped run may spend storing what its unfinished batches checked
+#: (`store_unfinished`): a stop must stay quick, whatever was checked.
+UNFINISHED_STORE_BUDGET_S = 5.0
+
+
+@dataclass(frozen=True)
+class UnfinishedStored:
+    """What `store_unfinished` kept of a stopped run's unfinished batches."""
+
+    #: URLs stored, in `batches` partial batches.
+    stored: int = 0
+    batches: int = 0
+    #: URLs checked but not stored: an https upgrade left untried, no time left, a fault.
+    set_aside: int = 0
+
+
+def store_unfinished(
+    settings: Settings,
+    run_id: int,
+    unfinished: Sequence[Sequence[Observation]],
+    *,
+    lease: RunLease | None = None,
+    clock: Clock = utcnow,
+    budget_s: float = UNFINISHED_STORE_BUDGET_S,
+    timer: Callable[[], float] = time.monotonic,
+) -> UnfinishedStored:
+    """Store what each batch of a run stopped on purpose (Ctrl-C, SIGTERM) had checked when
+    it stopped, so the next run need not check those URLs again: before, a batch was stored
+    only once complete, and a stop dropped up to `batch_size` checked URLs per batch.
+
+    Each batch is stored in one transaction, as `store_batch` stores a whole one, but
+    nothing reaches the network after a stop: no witness is asked (`_witnessed`) and no
+    archive copy looked up. A batch that is judged offline on its own is masked as
+    `store_batch` masks it; one that cannot tell our network from its sites' without
+    witnesses (`OutageVerdict.undecided`) has its network failures stored as our
+    network's (`network_unavailable`), never counted against the sites: a stop is when a
+    machine shuts down, its network maybe with it. An http link whose https form was to
+    be tried (`catalog.upgrades.candidates`) is left for the next run: stored without it,
+    its page read, the suggestion would wait a week for the next read.
+
+    Bounded: no batch is started after `budget_s`; a lost lease (another run took over)
+    or a failing database stops it with a warning. Never raises but for an interrupt (a
+    second Ctrl-C), which leaves the batch being stored rolled back whole.
+    """
+    started = timer()
+    stored = batches = set_aside = 0
+    engine = engine_for(settings.database_url)
+    for observations in unfinished:
+        if not observations:
+            continue
+        if timer() - started > budget_s:
+            set_aside += len(observations)
+            continue
+        untried = candidates(observations) if settings.check.https_upgrades else {}
+        kept = [o for o in observations if o.url not in untried]
+        set_aside += len(observations) - len(kept)
+        try:
+            ensure_same_file(engine)  # not stored into a file deleted meanwhile
+            if lease is not None:
+                _renew(engine, lease, now=clock())
+            verdict = judge(_judged(kept, settings), settings.health.outage_host_share)
+            masked = _unknown(kept) if verdict.undecided else mask(kept, verdict)
+            store.record_observations(engine, run_id, masked, settings.health, now=clock())
+        except Exception as exc:  # the stop's own error is the one to see
+            left = sum(len(o) for o in unfinished) - stored - set_aside
+            log.warning(
+                "run %s: %d checked URLs of its unfinished batches were not stored: %s",
+                run_id,
+                left,
+                exc,
+            )
+            return UnfinishedStored(stored, batches, set_aside + left)
+        stored += len(masked)
+        batches += 1
+    return UnfinishedStored(stored, batches, set_aside)
+
+
+def _unknown(observations: Sequence[Observation]) -> list[Observation]:
+    """Network failures of a stopped batch that could not tell our network from its sites'
+    (`store_unfinished`) as `network_unavailable`: they count against no link."""
+    return [
+        replace(
+            o,
+            outcome=Outcome.NETWORK_UNAVAILABLE,
+            reason=(
+                "The run was stopped before it could tell whether our network or the site "
+                "was down (no other host is asked after a stop), so nothing was learned "
+                f"about this link. (The check itself said: {o.reason})"
+            ),
+        )
+        if o.outcome.is_network_failure
+        else o
+        for o in observations
+    ]
 
 
 def _judged(observations: Sequence[Observation], settings: Settings) -> list[Observation]:

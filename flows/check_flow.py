@@ -84,6 +84,7 @@ from catalog.runs import (
     PreparedRun,
     RunInProgressError,
     RunSummary,
+    UnfinishedStored,
     abandon_run,
     finish_run,
     gone_flow_runs,
@@ -93,6 +94,7 @@ from catalog.runs import (
     record_refusal,
     refused_reason,
     store_batch,
+    store_unfinished,
 )
 from catalog.settings import CheckSettings, Settings, SettingsFileError, load_settings
 from catalog.shards import Shard, all_shards, lease_name
@@ -151,6 +153,39 @@ class _LiveCounts:
 
 
 _LIVE = _LiveCounts()
+
+
+class _Unstored:
+    """What each batch of a run of this process has checked and not yet stored, heard on
+    the checking loop as each answer comes (`on_result`) and let go once its batch is
+    stored: a run stopped on purpose stores them (`catalog.runs.store_unfinished`),
+    where it dropped every URL of its unfinished batches, up to `batch_size` each."""
+
+    def __init__(self) -> None:
+        self._batches: dict[tuple[tuple[str | None, int], int], list[Observation]] = {}
+        self._lock = threading.Lock()
+
+    def start(self, run_id: int, index: int) -> list[Observation]:
+        """The list batch `index` appends to: a fresh one, a retry checks all again."""
+        heard: list[Observation] = []
+        with self._lock:
+            self._batches[(_run_key(run_id), index)] = heard
+        return heard
+
+    def stored(self, run_id: int, index: int) -> None:
+        with self._lock:
+            self._batches.pop((_run_key(run_id), index), None)
+
+    def take(self, run_id: int) -> list[list[Observation]]:
+        """What the run's batches not stored had checked, by batch; forgotten here."""
+        key = _run_key(run_id)
+        with self._lock:
+            mine = sorted(k for k in self._batches if k[0] == key)
+            # Copies: a batch the stop did not end in time may still be appending.
+            return [list(self._batches.pop(k)) for k in mine]
+
+
+_UNSTORED = _Unstored()
 
 #: Runs of this process being abandoned: their batches still waiting for a worker thread
 #: must not start. `cancel_checks` stops only the batches checking at the time; the task
@@ -250,9 +285,15 @@ def check_batch_task(batch: Batch, check: CheckSettings, run_id: int) -> Checked
     loop = shared_loop()
     loop.set_wake_tick(wake_tick(check))
     slots = loop.slots(("check-run", run_id), check.concurrency)
+    count, heard = _LIVE.counter(run_id), _UNSTORED.start(run_id, batch.index)
+
+    def on_result(observation: Observation) -> None:
+        count(observation)
+        heard.append(observation)  # kept until the batch is stored (`_Unstored`)
+
     try:
         observations = check_batch_with_upgrades(
-            batch, check, loop=loop, slots=slots, on_result=_LIVE.counter(run_id)
+            batch, check, loop=loop, slots=slots, on_result=on_result
         )
     except (concurrent.futures.CancelledError, asyncio.CancelledError):
         if _run_key(run_id) in _ABANDONED:  # stopped by `cancel_checks`: not a failure
@@ -354,24 +395,56 @@ def run_check(
         # Stop the batches still checking first (on SIGTERM from a worker or systemd only
         # this thread hears it): the lease must not be free while they run.
         _ABANDONED[_run_key(prepared.run_id)] = _ended_as(exc)
+        kept, again = UnfinishedStored(), True  # again: a second Ctrl-C ends at once
         try:
             cancel_checks()
+            again = False
         except Exception:
+            again = False
             log.warning("could not stop the checks of run %s", prepared.run_id, exc_info=True)
         finally:  # a second Ctrl-C meanwhile must not keep the lease until it expires
-            abandon_run(settings, prepared, reason=why_abandoned(exc), stopped=was_stopped(exc))
+            try:
+                unfinished = _UNSTORED.take(prepared.run_id)
+                # What a stopped run's unfinished batches checked; a failing run's database
+                # or lease is not to be trusted with it.
+                if was_stopped(exc) and not again:
+                    kept = store_unfinished(
+                        settings, prepared.run_id, unfinished, lease=prepared.lease
+                    )
+                del unfinished
+            finally:
+                abandon_run(
+                    settings,
+                    prepared,
+                    reason=why_abandoned(exc) + _kept_words(prepared, stored, kept),
+                    stopped=was_stopped(exc),
+                )
         left = prepared.batch_count - len(stored)
         if left > 0:  # once per run; the cause is the run's own ERROR, Prefect logs it
             urls = prepared.url_count - sum(b.observations for b in stored)
-            log.warning(
-                "Run %s was %s (%s): %d of its %d batches (%d URLs) were not stored",
-                prepared.run_id,
-                _ended_as(exc),
-                why_abandoned(exc),
-                left,
-                prepared.batch_count,
-                max(urls, 0),
-            )
+            if kept.stored:
+                log.warning(
+                    "Run %s was %s (%s): %d of its %d batches were not stored whole: the "
+                    "%s they had checked were stored, %d URLs were not (the next run checks "
+                    "them)",
+                    prepared.run_id,
+                    _ended_as(exc),
+                    why_abandoned(exc),
+                    left,
+                    prepared.batch_count,
+                    counted(kept.stored, "URL"),
+                    max(urls - kept.stored, 0),
+                )
+            else:
+                log.warning(
+                    "Run %s was %s (%s): %d of its %d batches (%d URLs) were not stored",
+                    prepared.run_id,
+                    _ended_as(exc),
+                    why_abandoned(exc),
+                    left,
+                    prepared.batch_count,
+                    max(urls, 0),
+                )
         if isinstance(exc, StoreError):  # the final error says what the fault cost
             lost = lost_batches(exc, prepared, stored)
             if lost is not exc:
@@ -394,6 +467,20 @@ def run_check(
     if unwritten is not None:
         raise unwritten
     return summary
+
+
+def _kept_words(
+    prepared: PreparedRun, stored: Sequence[BatchStored], kept: UnfinishedStored
+) -> str:
+    """What a stopped run's reason adds, for `linkhealth status`, when it stored what its
+    unfinished batches had checked (`store_unfinished`); nothing when it stored none."""
+    if not kept.stored:
+        return ""
+    left = prepared.url_count - sum(b.observations for b in stored) - kept.stored
+    return (
+        f"; the {counted(kept.stored, 'URL')} its unfinished batches had checked were "
+        f"stored, {max(left, 0)} not"
+    )
 
 
 def refuse(
@@ -704,7 +791,13 @@ def _store_one(
 ) -> int:
     """Store one checked batch, append it to `stored` and log it with the run's totals
     (`done` URLs stored before it, checking since `started`); the URLs stored now."""
-    result = store_batch(settings, prepared.run_id, checked.observations, lease=prepared.lease)
+    result = store_batch(
+        settings,
+        prepared.run_id,
+        checked.observations,
+        lease=prepared.lease,
+        on_stored=lambda: _UNSTORED.stored(prepared.run_id, checked.index),
+    )
     stored.append(result)
     done += result.observations
     elapsed = max(time.perf_counter() - started, 1e-6)
