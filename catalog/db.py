@@ -254,6 +254,8 @@ def _make_folder(file: Path) -> None:
     problem = "is a file, not a folder" if folder.exists() else "does not exist"
     if "~" in file.parts:  # no shell stands between a URL and its path
         fix = "a URL's ~ is no home folder: write the whole path (/home/NAME/...)"
+    elif defaults := _defaults_dir_blamed(file):
+        fix = f"{defaults}, or create the folder first (mkdir -p {where})"
     else:
         fix = (
             "correct the path that --db, --to, LINKHEALTH_DATABASE_URL or database_url "
@@ -261,6 +263,23 @@ def _make_folder(file: Path) -> None:
             f"missing {MADE_FOLDER}/ folder"
         )
     raise ConfigError(f"database file {file.resolve()}: its folder {where} {problem}; {fix}")
+
+
+def _defaults_dir_blamed(file: Path) -> str | None:
+    """What to correct when SQLite `file` is the default database that LINKHEALTH_DEFAULTS_DIR
+    put in its folder, or None: that path is none the user typed, and blaming --db or
+    database_url had them look for a setting they never made."""
+    # Imported here: catalog.settings imports this module's helpers lazily in turn.
+    from catalog.settings import DEFAULTS_DIR_ENV, default_database_url
+
+    folder = os.environ.get(DEFAULTS_DIR_ENV)
+    default = sqlite_file_of(default_database_url())
+    if not folder or default is None or default.resolve() != file.resolve():
+        return None
+    return (
+        f"it is the default database, in the folder {DEFAULTS_DIR_ENV} names "
+        f"({Path(folder).resolve()}): correct {DEFAULTS_DIR_ENV}"
+    )
 
 
 def migrate_engine(engine: Engine) -> str | None:
@@ -405,9 +424,10 @@ def existing_database(url: str) -> str:
         if not folder.is_dir() and not _folder_made(folder):
             # `linkhealth check` refuses to make it there too (`_make_folder`).
             problem = "is a file, not a folder" if folder.exists() else "does not exist either"
+            fix = _defaults_dir_blamed(file) or "correct the path"
             raise StoreError(
-                f"no database at {file.resolve()}: its folder {folder} {problem}; correct the "
-                f"path, {_POINT_ELSEWHERE}"
+                f"no database at {file.resolve()}: its folder {folder} {problem}; {fix}, "
+                f"{_POINT_ELSEWHERE}"
             )
         raise StoreError(
             f"no database at {file.resolve()}; `linkhealth check` creates it, {_POINT_ELSEWHERE}"

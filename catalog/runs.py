@@ -69,6 +69,9 @@ log = logging.getLogger(__name__)
 #: How long a run lease lives without a heartbeat. Batches store (and so renew) far more
 #: often; `keep_lease` renews every third of it while a long batch is being checked.
 LEASE_TTL = timedelta(minutes=15)
+#: Witnesses asked at a time about a small batch of unreachable hosts (`_witnessed`): a
+#: few requests, enough that one witness's own outage is not taken for ours.
+WITNESSES = 3
 
 
 class RunLeaseError(LinkhealthError):
@@ -657,43 +660,79 @@ def _witnessed(
     clock: Clock,
 ) -> OutageVerdict:
     """The verdict on a few unreachable hosts (fewer than `outage.MIN_HOSTS`), settled by
-    fetching up to three other hosts that answered at their last check. A curator's
+    fetching up to `WITNESSES` other hosts that answered at their last check. A curator's
     recheck of one link on a laptop that lost its connection must not count as the link
     failing, and two lapsed domains in one batch must not pass for our network being
     down; without canaries configured, nothing else in such a batch can tell. Costs a few
     requests, and only then.
 
-    When no other host of the catalog has answered, the `canary_urls` stand in (a catalog
-    of one or two hosts has no other: its two lapsed domains passed for our network being
-    down, canaries or not); without those, any three other hosts (a machine offline since
-    the catalog was added): if they cannot be reached either, blaming this one link's site
-    would be crying wolf, as `outage.judge` holds for a many-host run.
+    When none of the catalog's other hosts that answered is heard, the `canary_urls` stand
+    in (a catalog of one or two hosts has no other: its two lapsed domains passed for our
+    network being down, canaries or not); failing those, any other hosts (a machine offline
+    since the catalog was added): if they cannot be reached either, blaming this one link's
+    site would be crying wolf, as `outage.judge` holds for a many-host run.
 
     Public links are witnessed by public hosts only (`_public_host`): 127.0.0.1 answering
     says nothing of the Internet, and taking it as a witness had a night offline confirm
     public links broken. They are fetched with no private address allowed, so a host name
-    that resolves into our own network is no witness either (`outage.confirmed_by` hears
-    nothing from it). If no public host is left to ask, it is as when there is no witness.
+    that resolves into our own network is no witness either: it is refused unasked, and
+    while none is heard the next `WITNESSES` hosts are asked until none is left, then the
+    canaries. Three intranet names (`nas0.corp.example.org`, public by name) that answered
+    last were once the only witnesses asked: all refused, nothing heard, and two lapsed
+    domains passed for our network being down every night. If nothing at all is heard,
+    it is as when there is no witness (`outage.confirmed_by`).
     """
     elsewhere = {host_of(o.url) for o in observations}
     public = any(_public_host(host, settings) for host in elsewhere)
     kind = functools.partial(_public_host, settings=settings) if public else None
-    urls = (
-        store.answering_urls(engine, not_on=elsewhere, kind=kind)
-        or list(settings.health.canary_urls)
-        or store.answering_urls(engine, not_on=elsewhere, answered_only=False, kind=kind)
-    )
-    if not urls:
-        return confirmed_by(verdict, [])
     check = replace(settings.check, max_attempts=1)
     if public:
         check = replace(check, allow_private=False, private_allowlist=())
-    witnesses = check_canaries(urls, check, transport=transport, resolver=resolver, clock=clock)
-    settled = confirmed_by(verdict, witnesses.observations)
-    if settled.network_down:
-        hosts = ", ".join(sorted({host_of(u) for u in urls}))
+    asked: set[str] = set()
+    heard: list[Observation] = []
+
+    def ask(urls: Sequence[str]) -> None:
+        asked.update(host_of(u) for u in urls)
+        fetched = check_canaries(urls, check, transport=transport, resolver=resolver, clock=clock)
+        heard.extend(w for w in fetched.observations if _heard(w))
+
+    def ask_hosts(*, answered_only: bool) -> None:
+        while not heard:
+            urls = store.answering_urls(
+                engine,
+                not_on=elsewhere | asked,
+                limit=WITNESSES,
+                answered_only=answered_only,
+                kind=kind,
+            )
+            if not urls:
+                return
+            ask(urls)
+
+    ask_hosts(answered_only=True)
+    if not heard and settings.health.canary_urls:
+        ask(settings.health.canary_urls)
+    if not heard:
+        ask_hosts(answered_only=False)
+    settled = confirmed_by(verdict, heard)
+    if settled.network_down and heard:
+        hosts = ", ".join(sorted({host_of(w.url) for w in heard}))
         log.warning("no witness host answered either (%s): our network looks down", hosts)
+    elif settled.network_down and asked:
+        log.warning(
+            "no witness host could be asked (%s: refused or not fetched): %d unreachable "
+            "hosts look like our network down",
+            ", ".join(sorted(asked)),
+            settled.hosts,
+        )
     return settled
+
+
+def _heard(witness: Observation) -> bool:
+    """Whether a witness's check says anything of our network (as `outage.confirmed_by`
+    reads it): an HTTP answer, or a network failure. One refused for resolving into our
+    own network, or not fetched for another reason, was never asked."""
+    return witness.http_status is not None or witness.outcome.is_network_failure
 
 
 def lookup_archives(
