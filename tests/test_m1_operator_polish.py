@@ -1,0 +1,114 @@
+"""Operator polish: `server status` when nothing answers or PREFECT_API_URL is no URL, the
+exit status of `serve` stopped by Ctrl-C or SIGTERM, `recheck --changed`'s log line on a
+new database, and the `Example:` of `db prune` and the `server` commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import flows.prefect_server
+from flows.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+# --- server status ----------------------------------------------------------------------------
+
+
+def _answering(monkeypatch: pytest.MonkeyPatch, up: bool) -> list[str]:
+    """Whether "a Prefect API" answers; the URLs asked, nothing really asked."""
+    asked: list[str] = []
+
+    def healthy(url: str, timeout: float = 2.0) -> bool:
+        asked.append(url)
+        return up
+
+    monkeypatch.setattr(flows.prefect_server, "is_healthy", healthy)
+    return asked
+
+
+def test_server_status_not_answering_answers_on_stdout_and_says_why_on_stderr(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer stays on stdout for a script (`server status || server start`); exit 1
+    is documented; what to do is on stderr, as every other command's explanation."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "4999")
+    _answering(monkeypatch, False)
+    down = runner.invoke(app, ["server", "status"])
+    assert (down.exit_code, down.stdout) == (1, "http://127.0.0.1:4999/api: not answering\n")
+    assert down.stderr == (
+        "no Prefect server answers at http://127.0.0.1:4999: `linkhealth server start` "
+        "starts one (as `check` and `serve` do when they need it)\n"
+    )
+
+    # One this folder started, still starting or stuck: not "start one" (a second would
+    # take over its pid file), but where to look.
+    monkeypatch.setattr(flows.prefect_server, "recorded_pid", lambda: 4321)
+    monkeypatch.setattr(flows.prefect_server, "_runs_prefect_server", lambda pid: pid == 4321)
+    monkeypatch.setattr(flows.prefect_server, "_listening_port", lambda pid: 4999)
+    starting = runner.invoke(app, ["server", "status"])
+    assert starting.exit_code == 1
+    assert starting.stdout == "http://127.0.0.1:4999/api: not answering\n"
+    assert "(pid 4321) runs but does not answer" in starting.stderr
+    assert "var/prefect-server.log" in starting.stderr
+
+    monkeypatch.setenv("PREFECT_API_URL", "https://prefect.example.org/api")
+    elsewhere = runner.invoke(app, ["server", "status"])
+    assert elsewhere.exit_code == 1
+    assert elsewhere.stdout == "https://prefect.example.org/api: not answering (PREFECT_API_URL)\n"
+    assert elsewhere.stderr.startswith(
+        "no Prefect API answers at PREFECT_API_URL=https://prefect.example.org/api; start "
+        "that server, or unset PREFECT_API_URL"
+    )
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["notaurl", "127.0.0.1:4200/api", "ftp://127.0.0.1/api", "http:///api", "http://x:99999/api"],
+)
+def test_a_prefect_api_url_that_is_no_url_is_refused_naming_the_variable(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    """`PREFECT_API_URL=notaurl` was "not answering" (exit 1): the operator looked for a
+    server that was down. `server start` (as `check` and `serve`) said no API answered."""
+    monkeypatch.setenv("PREFECT_API_URL", given)
+    asked = _answering(monkeypatch, False)
+    monkeypatch.setattr(flows.prefect_server, "_listens", lambda url: False)
+    expected = (
+        "error: PREFECT_API_URL must be the http(s) URL of a Prefect API, such as "
+        f"http://127.0.0.1:4200/api, not {given!r}\n"
+    )
+    for command in (["server", "status"], ["server", "start"]):
+        result = runner.invoke(app, command)
+        assert (result.exit_code, result.stdout, result.stderr) == (2, "", expected), command
+    assert asked == []
+
+
+@pytest.mark.parametrize(
+    "given", ["http://127.0.0.1:4200/api", "https://prefect.example.org:8443/api/", ""]
+)
+def test_a_prefect_api_url_is_taken_as_given(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    """An http(s) URL is asked as it is; an empty one is unset (the local server)."""
+    monkeypatch.setenv("PREFECT_API_URL", given)
+    monkeypatch.delenv("LINKHEALTH_PREFECT_PORT", raising=False)
+    asked = _answering(monkeypatch, True)
+    result = runner.invoke(app, ["server", "status"])
+    assert result.exit_code == 0, result.output
+    assert asked == [given or "http://127.0.0.1:4200/api"]
+
+
+def test_the_readme_gives_server_status_its_exit_codes() -> None:
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in (ROOT / "README.md").read_text().splitlines()
+        if line.startswith("| ") and line.split("|")[1].strip().isdigit()
+    }
+    assert "`server status`: no Prefect API answers" in rows["1"]
+    assert "`PREFECT_API_URL` that is no http(s) URL" in rows["2"]
