@@ -1070,7 +1070,10 @@ def db_prune(
 ) -> None:
     """Delete old observations so years of nightly runs stay small, and the reports
     folder's `run-N.*` reports of runs that old (not the latest run's, nor those of the
-    15 days before it, which its report links)."""
+    15 days before it, which its report links).
+
+    Example: linkhealth db prune --keep-days 180
+    """
     import humanize
 
     from catalog.db import engine_for, existing_database
@@ -1221,6 +1224,8 @@ def server_start() -> None:
     """Start a local Prefect server in the background (or find the running one).
 
     It listens on 127.0.0.1, port LINKHEALTH_PREFECT_PORT (default 4200).
+
+    Example: LINKHEALTH_PREFECT_PORT=4300 linkhealth server start
     """
     from flows.prefect_server import ensure_server
 
@@ -1235,6 +1240,8 @@ def server_stop() -> None:
     Run it in the folder where the server was started: its pid is in var/ there. Exit 0
     when the server was stopped or none answers; 1 when a server answers at the Prefect
     API address but this folder has no record of starting it (it is left running).
+
+    Example: cd /srv/linkhealth && linkhealth server stop
     """
     from flows.prefect_server import api_url, is_healthy, pid_file, recorded_pid, stop_server
 

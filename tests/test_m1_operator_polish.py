@@ -112,3 +112,17 @@ def test_the_readme_gives_server_status_its_exit_codes() -> None:
     }
     assert "`server status`: no Prefect API answers" in rows["1"]
     assert "`PREFECT_API_URL` that is no http(s) URL" in rows["2"]
+
+
+# --- help examples -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["db", "prune"], ["server", "start"], ["server", "stop"], ["server", "status"]],
+)
+def test_db_prune_and_the_server_commands_show_an_example(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert result.exit_code == 0, result.output
+    examples = [line.strip() for line in result.stdout.splitlines() if "Example:" in line]
+    assert len(examples) == 1 and " ".join(command) in examples[0], examples
