@@ -4,7 +4,10 @@ new database, and the `Example:` of `db prune` and the `server` commands."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -112,6 +115,51 @@ def test_the_readme_gives_server_status_its_exit_codes() -> None:
     }
     assert "`server status`: no Prefect API answers" in rows["1"]
     assert "`PREFECT_API_URL` that is no http(s) URL" in rows["2"]
+
+
+# --- recheck --changed on a new database --------------------------------------------------------
+
+
+def test_recheck_of_many_names_the_first_ten_in_its_log(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a new database `recheck --changed` picks every entry: its log line named all 300
+    ids on one line."""
+    import flows.recheck_flow as recheck_flow
+    from catalog.ops import RecheckPlan
+
+    class Checked(Exception):
+        """The run itself: not this test's."""
+
+    ids = tuple(f"r{n}" for n in range(300))
+    said: list[str] = []
+    logger = logging.Logger("recheck", logging.INFO)  # its own: whatever Prefect configured
+    heard = logging.Handler()
+    heard.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    logger.addHandler(heard)
+    monkeypatch.setattr(recheck_flow, "get_run_logger", lambda: logger)
+    settings = SimpleNamespace(database_url="sqlite:///unused.db")
+    monkeypatch.setattr(recheck_flow, "flow_settings", lambda *a, **k: settings)
+    plan = RecheckPlan(ids=ids, sync_changes=300)
+    monkeypatch.setattr(recheck_flow, "plan_recheck", lambda *a, **k: plan)
+    monkeypatch.setattr(recheck_flow, "engine_for", lambda url: None)
+
+    def run_check(*args: Any, **kwargs: Any) -> Any:
+        raise Checked
+
+    monkeypatch.setattr(recheck_flow, "run_check", run_check)
+    with pytest.raises(Checked):
+        recheck_flow._recheck(None, True, False, None, None, False, [])
+    assert said == [
+        "Rechecking 300 resources after syncing 300 catalog changes: "
+        "r0, r1, r2, r3, r4, r5, r6, r7, r8, r9 and 290 more"
+    ]
+
+    said.clear()
+    monkeypatch.setattr(recheck_flow, "plan_recheck", lambda *a, **k: RecheckPlan(ids[:10], 1))
+    with pytest.raises(Checked):
+        recheck_flow._recheck(None, True, False, None, None, False, [])
+    assert said[0].endswith(": r0, r1, r2, r3, r4, r5, r6, r7, r8, r9")
 
 
 # --- help examples -----------------------------------------------------------------------------
