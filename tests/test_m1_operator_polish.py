@@ -5,6 +5,11 @@ new database, and the `Example:` of `db prune` and the `server` commands."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -115,6 +120,121 @@ def test_the_readme_gives_server_status_its_exit_codes() -> None:
     }
     assert "`server status`: no Prefect API answers" in rows["1"]
     assert "`PREFECT_API_URL` that is no http(s) URL" in rows["2"]
+
+
+# --- serve stopped by Ctrl-C or SIGTERM ---------------------------------------------------------
+
+
+def _serve_without_prefect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`linkhealth serve` with no Prefect server to find (as tests/test_ops.py has it)."""
+    import flows.serve
+
+    monkeypatch.delenv("LINKHEALTH_HOME", raising=False)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(flows.serve, "SERVE_LOCK", Path.cwd() / "serve.lock")
+    monkeypatch.setenv("LINKHEALTH_CONFIG", "")  # serve sets it for its runs: undone after
+    monkeypatch.setenv("LINKHEALTH_DEFAULTS_DIR", "")
+    monkeypatch.delenv("LINKHEALTH_DEFAULTS_DIR")
+    monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
+
+
+def _serve_stopped_by(
+    monkeypatch: pytest.MonkeyPatch,
+    sent: signal.Signals,
+    runner_exits: bool = False,
+) -> tuple[int, list[str]]:
+    """`linkhealth serve` whose runner (a stand-in for Prefect's, which answers SIGTERM by
+    logging "SIGTERM received, ..." and stopping, or, `runner_exits`, by `sys.exit(0)` as
+    it does before it started or while it stops) gets `sent`: its exit code and the
+    runner's log."""
+    import prefect
+
+    _serve_without_prefect(monkeypatch)
+    runner_log = logging.getLogger("prefect.runner")
+
+    def serving(*deployments: Any, print_starting_message: bool = True, **options: Any) -> None:
+        def sigterm(*_: Any) -> None:
+            runner_log.info("SIGTERM received, initiating graceful shutdown...")
+            if runner_exits:
+                sys.exit(0)
+
+        before = signal.signal(signal.SIGTERM, sigterm)
+        try:
+            os.kill(os.getpid(), sent)
+            time.sleep(0.05)  # the handler runs between bytecodes of this (main) thread
+        finally:
+            signal.signal(signal.SIGTERM, before)
+
+    monkeypatch.setattr(prefect, "serve", serving)
+    said: list[str] = []
+    heard = logging.Handler()  # its own: Prefect's loggers may or may not propagate
+    heard.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    level = runner_log.level
+    runner_log.setLevel(logging.INFO)
+    runner_log.addHandler(heard)
+    try:
+        result = CliRunner().invoke(app, ["serve"])
+    finally:
+        runner_log.removeHandler(heard)
+        runner_log.setLevel(level)
+    return result.exit_code, said
+
+
+def test_ctrl_c_on_serve_exits_130_and_says_ctrl_c(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C exited 0, and the log said "SIGTERM received": the operator pressed Ctrl-C,
+    and every other command stopped so exits 130."""
+    code, said = _serve_stopped_by(monkeypatch, signal.SIGINT)
+    assert code == 130
+    assert said == ["Ctrl-C received, initiating graceful shutdown..."]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+
+
+def test_a_second_ctrl_c_on_serve_exits_130_too(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prefect's runner answers a SIGTERM while it stops with `sys.exit(0)`."""
+    code, _ = _serve_stopped_by(monkeypatch, signal.SIGINT, runner_exits=True)
+    assert code == 130
+
+
+def test_sigterm_on_serve_is_a_stop_asked_for_and_exits_0(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`systemctl stop`: exit 0, which systemd records as a clean stop."""
+    code, said = _serve_stopped_by(monkeypatch, signal.SIGTERM)
+    assert code == 0
+    assert said == ["SIGTERM received, initiating graceful shutdown..."]
+
+
+def test_ctrl_c_before_the_runner_listens_for_sigterm_is_an_interrupt() -> None:
+    """Sent on as SIGTERM before Prefect's runner had a handler for it (nothing served
+    yet), Ctrl-C killed serve by SIGTERM (exit 143, no cleanup). A process of its own: that
+    would kill this one."""
+    code = (
+        "import os, signal, time\n"
+        "from flows.serve import interrupt_as_sigterm\n"
+        "try:\n"
+        "    with interrupt_as_sigterm():\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        time.sleep(5)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout) == (0, "interrupted\n"), done.stderr
+
+
+def test_the_readme_says_what_serve_exits_with() -> None:
+    readme = (ROOT / "README.md").read_text()
+    (interrupted,) = [line for line in readme.splitlines() if line.startswith("| 130 |")]
+    assert "`serve`: Ctrl-C stops it" in interrupted and "exit 0" in interrupted
+    (serve,) = [line for line in readme.splitlines() if line.startswith("| `linkhealth serve` |")]
+    assert "exits 130 after Ctrl-C, 0 after SIGTERM" in serve
 
 
 # --- recheck --changed on a new database --------------------------------------------------------
