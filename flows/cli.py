@@ -1070,7 +1070,10 @@ def db_prune(
 ) -> None:
     """Delete old observations so years of nightly runs stay small, and the reports
     folder's `run-N.*` reports of runs that old (not the latest run's, nor those of the
-    15 days before it, which its report links)."""
+    15 days before it, which its report links).
+
+    Example: linkhealth db prune --keep-days 180
+    """
     import humanize
 
     from catalog.db import engine_for, existing_database
@@ -1221,6 +1224,8 @@ def server_start() -> None:
     """Start a local Prefect server in the background (or find the running one).
 
     It listens on 127.0.0.1, port LINKHEALTH_PREFECT_PORT (default 4200).
+
+    Example: LINKHEALTH_PREFECT_PORT=4300 linkhealth server start
     """
     from flows.prefect_server import ensure_server
 
@@ -1235,6 +1240,8 @@ def server_stop() -> None:
     Run it in the folder where the server was started: its pid is in var/ there. Exit 0
     when the server was stopped or none answers; 1 when a server answers at the Prefect
     API address but this folder has no record of starting it (it is left running).
+
+    Example: cd /srv/linkhealth && linkhealth server stop
     """
     from flows.prefect_server import api_url, is_healthy, pid_file, recorded_pid, stop_server
 
@@ -1265,12 +1272,23 @@ def server_stop() -> None:
 @server_app.command("status")
 def server_status() -> None:
     """Say whether a Prefect API answers: PREFECT_API_URL, else the local server's
-    (127.0.0.1, port LINKHEALTH_PREFECT_PORT, default 4200)."""
-    import os
+    (127.0.0.1, port LINKHEALTH_PREFECT_PORT, default 4200).
 
-    from flows.prefect_server import api_url, is_healthy, prefect_port, started_here
+    The answer is on stdout ("up" or "not answering"); exit 0 when it is up, 1 when it
+    does not answer (and stderr says what to do), 2 when PREFECT_API_URL is no URL.
 
-    configured = os.environ.get("PREFECT_API_URL")
+    Example: linkhealth server status || linkhealth server start
+    """
+    from flows.prefect_server import (
+        api_url,
+        configured_api_url,
+        is_healthy,
+        log_file,
+        prefect_port,
+        started_here,
+    )
+
+    configured = configured_api_url()
     url = configured or api_url()
     ok = is_healthy(url)
     whose = ""
@@ -1286,8 +1304,27 @@ def server_status() -> None:
             else " (not started from this folder: `linkhealth server stop` here leaves it)"
         )
     typer.echo(f"{url}: {'up' if ok else 'not answering'}{whose}")
-    if not ok:
-        raise typer.Exit(1)
+    if ok:
+        return
+    # The answer above is for a script (`|| linkhealth server start`); what to do, for
+    # whoever reads it, goes with the other explanations, on stderr.
+    if configured:
+        _err(
+            f"no Prefect API answers at PREFECT_API_URL={configured}; start that server, or "
+            "unset PREFECT_API_URL to use (or start) the local one linkhealth manages"
+        )
+    elif (pid := started_here(port=prefect_port())) is not None:
+        _err(
+            f"the Prefect server this folder started (pid {pid}) runs but does not answer: "
+            f"still starting, or stuck (see {log_file()}); "
+            "`linkhealth server stop` stops it"
+        )
+    else:
+        _err(
+            f"no Prefect server answers at {url.removesuffix('/api')}: `linkhealth server "
+            "start` starts one (as `check` and `serve` do when they need it)"
+        )
+    raise typer.Exit(1)
 
 
 from flows.cli_ops import register as register_ops  # noqa: E402

@@ -229,12 +229,37 @@ def api_url(port: int | None = None) -> str:
     return f"http://{DEFAULT_HOST}:{port or prefect_port()}/api"
 
 
+def configured_api_url() -> str | None:
+    """PREFECT_API_URL, or None when it is unset or empty (as an empty
+    LINKHEALTH_PREFECT_PORT is). A value that is no http(s) URL with a host
+    (`PREFECT_API_URL=notaurl`) is a ConfigError (exit 2) naming the variable: asked, it was
+    only "not answering", and the operator looked for a server that was down."""
+    given = os.environ.get("PREFECT_API_URL", "")
+    if not given:
+        return None
+    try:
+        url: httpx.URL | None = httpx.URL(given)
+    except httpx.InvalidURL:
+        url = None
+    if (
+        url is None
+        or url.scheme not in ("http", "https")
+        or not url.host
+        or (url.port is not None and not 0 < url.port < 65536)
+    ):
+        raise ConfigError(
+            f"PREFECT_API_URL must be the http(s) URL of a Prefect API, such as "
+            f"http://{DEFAULT_HOST}:{DEFAULT_PORT}/api, not {given!r}"
+        )
+    return given
+
+
 def pid_file() -> Path:
     """Where the pid of the server started from this folder is kept (relative to it)."""
     return STATE_DIR / "prefect-server.pid"
 
 
-def _log_file() -> Path:
+def log_file() -> Path:
     return STATE_DIR / "prefect-server.log"
 
 
@@ -245,7 +270,7 @@ def server_home() -> Path | None:
     if os.environ.get("PREFECT_HOME"):
         return None
     home = STATE_DIR / "prefect"
-    if not home.is_dir() and _log_file().is_file():
+    if not home.is_dir() and log_file().is_file():
         return None
     return home.resolve()
 
@@ -287,7 +312,7 @@ def use_api(url: str) -> None:
 
 def ensure_server(say: Callable[[str], None] = print) -> ServerInfo:
     """Point this process at a Prefect API, starting a local server if needed."""
-    env = os.environ.get("PREFECT_API_URL")
+    env = configured_api_url()
     url = api_url()
     if env and env.rstrip("/") != url:
         if not _listens(env):
@@ -324,7 +349,7 @@ def ensure_server(say: Callable[[str], None] = print) -> ServerInfo:
     where = home or os.environ.get("PREFECT_HOME") or "~/.prefect"
     say(
         f"No Prefect server answered at {url}; starting one in the background "
-        f"(log: {_log_file()}; its database: {where})."
+        f"(log: {log_file()}; its database: {where})."
     )
     pid = _start(url, home)
     use_api(url)
@@ -353,7 +378,7 @@ def _start(url: str, home: Path | None = None) -> int:
     if home is not None:
         home.mkdir(parents=True, exist_ok=True)
         env["PREFECT_HOME"] = str(home)
-    with _log_file().open("ab") as log:
+    with log_file().open("ab") as log:
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -387,7 +412,7 @@ def _start(url: str, home: Path | None = None) -> int:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     pid_file().unlink(missing_ok=True)
-    tail = _log_file().read_text(errors="replace")[-2000:]
+    tail = log_file().read_text(errors="replace")[-2000:]
     from catalog.errors import LinkhealthError
 
     how = (
@@ -396,7 +421,7 @@ def _start(url: str, home: Path | None = None) -> int:
         else f"did not answer within {START_TIMEOUT_S:.0f} s"
     )
     raise LinkhealthError(
-        f"the Prefect server at {url} {how}; see {_log_file()}. Last lines:\n{tail}"
+        f"the Prefect server at {url} {how}; see {log_file()}. Last lines:\n{tail}"
     )
 
 

@@ -41,6 +41,10 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 
+#: How many of the ids it rechecks a recheck's log names as it starts; its verdicts name all.
+NAMED_IN_LOG = 10
+
+
 @dataclass(frozen=True)
 class RecheckResult:
     ids: tuple[str, ...]
@@ -98,11 +102,14 @@ def _recheck(
         return RecheckResult(ids=(), summary=None, verdicts=(), sync_changes=plan.sync_changes)
     # The plan synced the catalogs (to know what changed): the run's own sync then finds
     # nothing new, so the changes are said here.
+    listed = ", ".join(plan.ids[:NAMED_IN_LOG])
+    if len(plan.ids) > NAMED_IN_LOG:  # a new database's all: one line of 300 ids said nothing
+        listed += f" and {len(plan.ids) - NAMED_IN_LOG} more"
     log.info(
         "Rechecking %s after syncing %s: %s",
         counted(len(plan.ids), "resource"),
         counted(plan.sync_changes, "catalog change"),
-        ", ".join(plan.ids),
+        listed,
     )
     pairs = narrowed(plan.ids, plan.collections, only, plan.picked)
     summary = run_check(

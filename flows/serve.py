@@ -1086,22 +1086,64 @@ def runs_in_flight(deployments: Sequence[Any]) -> bool:
         return True
 
 
+#: The logger of Prefect's runner (`prefect.runner.Runner`), which `serve` runs.
+RUNNER_LOGGER = "prefect.runner"
+#: What Prefect's runner logs when SIGTERM stops it, and what `serve` says instead after
+#: Ctrl-C (sent on to it as SIGTERM: the operator sent no SIGTERM).
+RUNNER_SIGTERM_SAID = "SIGTERM received"
+CTRL_C_SAID = "Ctrl-C received"
+
+
+class _CtrlCSaid(logging.Filter):
+    """On Prefect's runner's logger, once Ctrl-C was pressed: its "SIGTERM received, ..."
+    says "Ctrl-C received, ..." (`interrupt_as_sigterm`)."""
+
+    def __init__(self, pressed: threading.Event) -> None:
+        super().__init__()
+        self.pressed = pressed
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.pressed.is_set() and str(record.msg).startswith(RUNNER_SIGTERM_SAID):
+            record.msg = CTRL_C_SAID + str(record.msg)[len(RUNNER_SIGTERM_SAID) :]
+        return True
+
+
 @contextmanager
 def interrupt_as_sigterm() -> Iterator[None]:
     """Ctrl-C stops `serve` the way SIGTERM (systemd) does: Prefect's runner then cancels
     the flow runs in progress, which end Cancelled. On a plain KeyboardInterrupt it exits
     without a word to the API, leaving the run Running, and its deployment's concurrency
     slot held, until Prefect gives up on it minutes later. A second Ctrl-C while it stops
-    exits at once (the runner's own answer to a second SIGTERM)."""
+    exits at once (the runner's own answer to a second SIGTERM).
+
+    Once stopped so, a KeyboardInterrupt is raised as the block ends: `serve` exits 130, as
+    every command stopped with Ctrl-C does, where SIGTERM (`systemctl stop`) is a stop asked
+    for and exits 0. Before Prefect's runner listens for SIGTERM (nothing served yet),
+    Ctrl-C is a plain KeyboardInterrupt: SIGTERM would kill the process there and then."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers belong to the main thread
         return
+    pressed = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
+        pressed.set()  # (Prefect's `serve` swallows a KeyboardInterrupt and returns)
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            raise KeyboardInterrupt
         os.kill(os.getpid(), signal.SIGTERM)
 
+    said = _CtrlCSaid(pressed)
+    runner_log = logging.getLogger(RUNNER_LOGGER)
+    runner_log.addFilter(said)
     previous = signal.signal(signal.SIGINT, stop)
     try:
         yield
+    except SystemExit as exc:
+        # The runner's answer to a SIGTERM before it started or while it stops: exit 0.
+        if pressed.is_set() and exc.code in (None, 0):
+            raise KeyboardInterrupt from None
+        raise
     finally:
         signal.signal(signal.SIGINT, previous)
+        runner_log.removeFilter(said)
+    if pressed.is_set():
+        raise KeyboardInterrupt
