@@ -272,9 +272,14 @@ def _prefect_status(
     """Whether the Prefect API answers and, when it does and the runs and leases were
     `read`, what keeps the nights from running (the last night is told from the runs)."""
     from catalog import store
-    from flows.prefect_server import api_url, is_healthy
+    from catalog.errors import ConfigError
+    from flows.prefect_server import api_url, configured_api_url, is_healthy
 
-    url = os.environ.get("PREFECT_API_URL") or api_url()
+    try:
+        url = configured_api_url() or api_url()
+    except ConfigError as exc:  # PREFECT_API_URL=notaurl: said so, not "not answering"
+        typer.echo(f"Prefect API: {exc}")
+        return
     up = is_healthy(url)
     typer.echo(f"Prefect API {url}: {'up' if up else 'not answering'}")
     if up and read is not None:
@@ -442,11 +447,11 @@ def announce_catalog_edit(files: Sequence[str]) -> tuple[str, bool]:
     """Send linkhealth.catalog.edited if a Prefect API answers (never starts a server, never
     raises): the API's URL, and whether the event went out."""
     from catalog.errors import ConfigError
-    from flows.prefect_server import api_url, is_healthy, use_api
+    from flows.prefect_server import api_url, configured_api_url, is_healthy, use_api
 
     try:
-        url = os.environ.get("PREFECT_API_URL") or api_url()
-    except ConfigError as exc:  # a bad LINKHEALTH_PREFECT_PORT: no address to ask
+        url = configured_api_url() or api_url()
+    except ConfigError as exc:  # a bad PREFECT_API_URL or LINKHEALTH_PREFECT_PORT
         return f"no address ({exc})", False
     if not is_healthy(url):
         return url, False

@@ -294,3 +294,22 @@ def test_db_prune_and_the_server_commands_show_an_example(command: list[str]) ->
     assert result.exit_code == 0, result.output
     examples = [line.strip() for line in result.stdout.splitlines() if "Example:" in line]
     assert len(examples) == 1 and " ".join(command) in examples[0], examples
+
+
+def test_status_and_the_edit_announcement_name_a_prefect_api_url_that_is_no_url(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`linkhealth status` said "not answering" of `PREFECT_API_URL=notaurl` (and stays a
+    report: exit 0); the git hook's announcement says it had no address, never raises."""
+    import flows.cli_ops
+
+    monkeypatch.setenv("PREFECT_API_URL", "notaurl")
+    asked = _answering(monkeypatch, False)
+    assert runner.invoke(app, ["sync", "--db", "sqlite:///lh.db"]).exit_code == 0
+    result = runner.invoke(app, ["status", "--db", "sqlite:///lh.db"])
+    assert result.exit_code == 0, result.output
+    assert "Prefect API: PREFECT_API_URL must be the http(s) URL" in result.stdout
+    assert "not answering" not in result.stdout
+    where, sent = flows.cli_ops.announce_catalog_edit(["toolkit.yaml"])
+    assert not sent and where.startswith("no address (PREFECT_API_URL must be")
+    assert asked == []
