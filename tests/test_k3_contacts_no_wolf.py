@@ -9,13 +9,30 @@ looked for.
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+from functools import partial
+from pathlib import Path
+from typing import Any
 
-from catalog.check import contacts
-from catalog.check.content import analyse_body
+import httpx
+import pytest
+import respx
+
+from catalog import store
+from catalog.check import check_targets, contacts
+from catalog.check.content import MAX_PARSED_TAGS, analyse_body
+from catalog.check.facts import Answer, Cut
+from catalog.health import Entry, LinkState, apply_contacts
+from catalog.model import Observation
+from catalog.settings import CheckSettings, HealthSettings
+from catalog.sync import sync_catalogs
+from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
 
 KEY = "tel:8883737888"
+OTHER = "tel:2025550143"
 EMAIL = "mailto:help@hotline.example"
+SITE = "https://hotline.example/"
+ENTRY = Entry("1", "National Hotline", "Call 1-888-373-7888 or write to help@hotline.example.")
 
 
 # --- spellings ------------------------------------------------------------------------------
@@ -72,3 +89,143 @@ def test_an_address_hidden_beyond_decoding_makes_no_judgement_of_emails() -> Non
     found = contacts.read_page([KEY, EMAIL], "Call 888-373-7888, write [email protected]", b"")
     assert found is not None
     assert (found.shown, found.judged) == ((KEY,), (KEY,))
+
+
+# --- reads cut short ------------------------------------------------------------------------
+
+
+def _answer(body: bytes, **fields: Any) -> Answer:
+    return Answer(SITE, 200, httpx.Headers({"content-type": "text/html"}), body, **fields)
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        pytest.param(b"<p>Call us</p>", {"truncated": True}, id="byte-cap"),
+        pytest.param(b"<p>Call us</p>", {"cut": Cut.SLOW}, id="slow-first-bytes"),
+        pytest.param(
+            b"<p>Welcome</p>" + b"<b></b>" * MAX_PARSED_TAGS + b"<footer>Call us</footer>",
+            {},
+            id="tag-cap",
+        ),
+    ],
+)
+def test_a_read_cut_short_judges_nothing_missing(body: bytes, fields: dict[str, Any]) -> None:
+    answer = _answer(body, **fields)
+    page = analyse_body(body, "text/html", truncated=answer.truncated)
+    found = contacts.read_answer([KEY], page, answer)
+    assert found is not None and found.judged == ()
+    whole = contacts.read_answer([KEY], page, _answer(b"<p>Call us</p>"))
+    assert whole is not None and whole.judged == (KEY,)
+
+
+def _read(shown: tuple[str, ...], at: float, **fields: Any) -> Observation:
+    return make_observation(SITE, checked_at=days(at), contacts=shown, **fields)
+
+
+def test_reads_cut_short_never_lose_a_contact_but_confirm_it() -> None:
+    state, _ = apply_contacts(LinkState(), _read((KEY, EMAIL), 1), [ENTRY])
+    for n in (2, 3, 4):
+        state, changes = apply_contacts(state, _read((), n, contacts_judged=()), [ENTRY])
+        assert changes == [] and state.contacts_gone == ()
+    # One whole read without it, then a cut read that shows it: it starts over.
+    state, _ = apply_contacts(state, _read((EMAIL,), 5), [ENTRY])
+    state, _ = apply_contacts(state, _read((KEY,), 6, contacts_judged=()), [ENTRY])
+    state, changes = apply_contacts(state, _read((EMAIL,), 7), [ENTRY])
+    assert changes == [] and state.contacts_gone == ()
+
+
+def test_a_page_cut_at_the_byte_cap_before_its_footer_loses_no_number(
+    tmp_path: Path, respx_mock: respx.MockRouter
+) -> None:
+    article = "<p>" + "The hotline connects survivors with services. " * 200 + "</p>"
+    html = f"<html><body><main>{article}</main><footer>Call 1-888-373-7888</footer></body></html>"
+    kit = make_catalog("kit", [make_resource("hotline", SITE, description="Call 1-888-373-7888.")])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        respx_mock.get(SITE).respond(200, html=html)
+        for n, cap in ((1, 2 * 1024 * 1024), (2, 4096), (3, 4096), (4, 4096)):
+            check = CheckSettings(max_attempts=1, soft404_probe=False, max_body_bytes=cap)
+            targets = store.targets_for_check(engine, now=days(n), fingerprint_max_age_days=0)
+            observations = asyncio.run(
+                check_targets(targets, check, resolver=_public, clock=partial(days, n))
+            )
+            events = store.record_observations(
+                engine, None, observations, HealthSettings(), now=days(n)
+            )
+            assert "contact_gone" not in [e.kind for e in events]
+        (state,) = store.link_states(engine)
+        assert (state.contacts_seen, state.contacts_gone) == ((KEY,), ())
+
+
+async def _public(host: str, port: int) -> list[str]:
+    return ["93.184.216.34"]
+
+
+# --- two reads ------------------------------------------------------------------------------
+
+
+def test_a_number_on_alternate_nights_is_never_news() -> None:
+    state, _ = apply_contacts(LinkState(), _read((KEY, EMAIL), 1), [ENTRY])
+    for n in range(2, 10):
+        shown = (KEY, EMAIL) if n % 2 else (EMAIL,)
+        state, changes = apply_contacts(state, _read(shown, n), [ENTRY])
+        assert changes == [] and state.contacts_gone == ()
+
+
+def test_a_maintenance_page_for_a_night_is_no_news() -> None:
+    state, _ = apply_contacts(LinkState(), _read((KEY, EMAIL), 1), [ENTRY])
+    state, changes = apply_contacts(state, _read((), 2), [ENTRY])
+    assert changes == [] and state.contact_reason is None
+    state, changes = apply_contacts(state, _read((KEY, EMAIL), 3), [ENTRY])
+    assert changes == []  # no "back" of a contact never reported gone
+    assert state.contacts_seen == (KEY, EMAIL)
+
+
+def test_the_second_read_without_it_must_be_another_night() -> None:
+    state, _ = apply_contacts(LinkState(), _read((KEY, EMAIL), 1), [ENTRY])
+    state, _ = apply_contacts(state, _read((EMAIL,), 2), [ENTRY])
+    state, changes = apply_contacts(state, _read((EMAIL,), 2.1), [ENTRY])  # a recheck
+    assert changes == [] and state.contacts_gone == ()
+    state, changes = apply_contacts(state, _read((EMAIL,), 3), [ENTRY])
+    assert [(c.kind, c.details["contact"]) for c in changes] == [("contact_gone", "1-888-373-7888")]
+    assert state.contacts_gone == (KEY,) and state.contacts_seen == (KEY, EMAIL)
+    state, changes = apply_contacts(state, _read((KEY, EMAIL), 4), [ENTRY])
+    assert [c.kind for c in changes] == ["contact_back"]
+
+
+def test_now_shows_says_the_number_as_the_page_writes_it() -> None:
+    state, _ = apply_contacts(LinkState(), _read((KEY,), 1), [ENTRY])
+    read: dict[str, Any] = {"contacts_written": ("(888) 555-0100",)}
+    state, _ = apply_contacts(state, _read(("tel:8885550100",), 2, **read), [ENTRY])
+    state, changes = apply_contacts(state, _read(("tel:8885550100",), 3, **read), [ENTRY])
+    assert changes[0].details["shown"] == ["(888) 555-0100"]
+    assert state.contact_reason is not None
+    assert state.contact_reason.endswith("it now shows (888) 555-0100.")
+
+
+# --- filtered runs --------------------------------------------------------------------------
+
+
+def test_only_the_contacts_a_read_looked_for_can_go_missing() -> None:
+    both = [ENTRY, Entry("2", "Support line", "Call (202) 555-0143.")]
+    state, _ = apply_contacts(LinkState(), _read((KEY, OTHER), 1), both)
+    for n in (2, 3):  # a run for entry 1 only, which did not look for entry 2's number
+        state, changes = apply_contacts(state, _read((KEY,), n, contacts_judged=(KEY,)), both)
+        assert changes == [] and state.contacts_gone == ()
+
+
+# --- cost -----------------------------------------------------------------------------------
+
+
+def test_a_link_whose_entries_name_no_contact_costs_no_reading_of_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Most links: nothing looked for on the page, nothing seen or gone before."""
+
+    def named(*texts: str | None) -> dict[str, str]:
+        raise AssertionError("read the entries")
+
+    monkeypatch.setattr(contacts, "named", named)
+    obs = make_observation(SITE, checked_at=days(1), title="A page")
+    assert apply_contacts(LinkState(), obs, [ENTRY]) == (LinkState(), [])
