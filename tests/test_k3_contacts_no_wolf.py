@@ -215,6 +215,33 @@ def test_only_the_contacts_a_read_looked_for_can_go_missing() -> None:
         assert changes == [] and state.contacts_gone == ()
 
 
+def test_a_filtered_run_looks_for_every_entry_s_contacts_in_the_store_s_order(
+    tmp_path: Path,
+) -> None:
+    # "b" (its row first) names the support line, "a" the hotline: byte order of their
+    # ids is not the rows' order.
+    kit = make_catalog(
+        "kit",
+        [
+            make_resource("b", SITE, description="Call (202) 555-0143."),
+            make_resource("a", SITE, description="Call 1-888-373-7888."),
+        ],
+    )
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        (whole,) = store.targets_for_check(engine, now=days(1), fingerprint_max_age_days=0)
+        assert whole.contacts == (OTHER, KEY)
+        for only in (
+            {"entries": [("kit", "a")]},
+            {"resource_ids": ["a"]},
+            {"collection_keys": ["kit"], "resource_ids": ["b"]},
+        ):
+            (target,) = store.targets_for_check(
+                engine, now=days(1), fingerprint_max_age_days=0, **only
+            )
+            assert target.contacts == (OTHER, KEY), only
+
+
 # --- cost -----------------------------------------------------------------------------------
 
 
