@@ -218,8 +218,9 @@ class LinkState:
     drift_reason: str | None = None
     drift_since: datetime | None = None
     drift_score: float | None = None
-    #: The contacts its entries name that a read of the page showed, and those of them the
-    #: last read did not show, with what the queue says of them (`apply_contacts`).
+    #: The contacts its entries name that a read of the page showed (one a full read then
+    #: missed once marked with when, `_MISSING`), and those of them gone (two full reads in
+    #: a row did not show them), with what the queue says of them (`apply_contacts`).
     contacts_seen: tuple[str, ...] = ()
     contacts_gone: tuple[str, ...] = ()
     contact_reason: str | None = None
@@ -724,6 +725,27 @@ def apply_drift(
 CONTACT_GONE = "contact_gone"
 
 
+#: How `LinkState.contacts_seen` holds a contact that one read of the page in full did not
+#: show, and when: "tel:8883737888 missing 2026-12-05T02:00:00+00:00" (a key holds no space).
+_MISSING = " missing "
+
+
+def _seen(stored: Sequence[str]) -> dict[str, datetime | None]:
+    """`contacts_seen` as key -> when a full read first missed it (None: the last showed it)."""
+    seen: dict[str, datetime | None] = {}
+    for item in stored:
+        key, marked, since = item.partition(_MISSING)
+        seen[key] = datetime.fromisoformat(since) if marked else None
+    return seen
+
+
+def _stored_seen(seen: Mapping[str, datetime | None]) -> tuple[str, ...]:
+    return tuple(
+        key if since is None else f"{key}{_MISSING}{since.isoformat()}"
+        for key, since in seen.items()
+    )
+
+
 def apply_contacts(
     state: LinkState, obs: Observation, entries: Sequence[Entry]
 ) -> tuple[LinkState, list[Change]]:
@@ -735,11 +757,18 @@ def apply_contacts(
     a contact page the entry does not link, and crying wolf about it every night would
     teach curators to skip the finding. Only a page read fine counts (working, read in
     full, not drifted): a soft 404, a wall or a failure has rules of its own, and their
-    pages show no contact because they are not the page. A contact the entries no longer
-    name (the curator put the new number in) is forgotten quietly.
+    pages show no contact because they are not the page. A contact is gone when two reads
+    of the whole page on different nights in a row did not show it (`_MISSING` keeps the
+    first): a banner showing the number every other night, or a home page replaced by a
+    maintenance page for a night, flipped gone/back each night, each flip news. A read that
+    shows it starts over; a read cut short (`Observation.contacts_judged`) only confirms.
+    "Back" is news only of a contact that was reported gone. A contact the entries no
+    longer name (the curator put the new number in) is forgotten quietly.
     """
+    if obs.contacts is None and not state.contacts_seen and not state.contacts_gone:
+        return state, []  # nothing looked for, nothing to forget: most links
     named = contacts.named(*(text for e in entries for text in (e.title, e.description)))
-    seen = tuple(key for key in state.contacts_seen if key in named)
+    seen = {key: since for key, since in _seen(state.contacts_seen).items() if key in named}
     gone = tuple(key for key in state.contacts_gone if key in named)
     read_fine = (
         obs.contacts is not None
@@ -748,28 +777,46 @@ def apply_contacts(
         and state.drift_reason is None
     )
     changes: list[Change] = []
+    went: list[str] = []
     if read_fine and obs.contacts is not None:
         shown = set(obs.contacts)
-        seen = tuple(dict.fromkeys([*seen, *(key for key in named if key in shown)]))
-        now_gone = tuple(key for key in seen if key not in shown)
+        # Only the keys this read looked for, in a read to the page's end: another
+        # entry's contact that a filtered run did not look for is not missing.
+        judged = named.keys() if obs.contacts_judged is None else set(obs.contacts_judged)
+        seen.update((key, None) for key in named if key in shown)
+        for key, since in seen.items():
+            if key in shown or key in gone or key not in judged:
+                continue
+            if since is None:
+                seen[key] = obs.checked_at  # missing once: the next night's read decides
+            elif lasted(obs.checked_at - since, 1):
+                went.append(key)
+                seen[key] = None
         own = [(e.key, contacts.named(e.title, e.description)) for e in entries]
-        for key in now_gone:
-            if key not in gone:
-                others = _other_contacts(key, obs.contacts, named)
-                details = {"kind": contacts.kind_of(key), "shown": others}
-                changes += _news_of(key, CONTACT_GONE, details, own, named)
+        written = obs.contacts_written
+        for key in went:
+            others = _other_contacts(key, obs.contacts, named, written)
+            details = {"kind": contacts.kind_of(key), "shown": others}
+            changes += _news_of(key, CONTACT_GONE, details, own, named)
         for key in gone:
-            if key not in now_gone:
+            if key in shown:
                 changes += _news_of(
                     key, "contact_back", {"kind": contacts.kind_of(key)}, own, named
                 )
-        gone = now_gone
-    if (seen, gone) == (state.contacts_seen, state.contacts_gone):
+        gone = (*(key for key in gone if key not in shown), *went)
+    stored = _stored_seen(seen)
+    if (stored, gone) == (state.contacts_seen, state.contacts_gone):
         return state, changes
-    reason = contact_reason(gone, named, obs.contacts or ()) if gone else None
-    if gone and gone == state.contacts_gone:
-        reason = state.contact_reason  # no new read: what it showed then stands
-    new = replace(state, contacts_seen=seen, contacts_gone=gone, contact_reason=reason)
+    reason = None
+    if gone:
+        # What the page showed the night a contact went stands until another goes.
+        kept = None if went else _sentences(state.contact_reason or "", state.contacts_gone)
+        reason = (
+            " ".join(kept[key] for key in gone)
+            if kept is not None
+            else contact_reason(gone, named, obs.contacts or (), obs.contacts_written)
+        )
+    new = replace(state, contacts_seen=stored, contacts_gone=gone, contact_reason=reason)
     return new, changes
 
 
@@ -788,27 +835,36 @@ def _news_of(
     return [Change(kind, {"contact": said, **details}, entry) for entry, said in naming]
 
 
-def _other_contacts(key: str, shown: Sequence[str], named: Mapping[str, str]) -> list[str]:
+def _other_contacts(
+    key: str, shown: Sequence[str], named: Mapping[str, str], written: Sequence[str] = ()
+) -> list[str]:
     """Up to `contacts.MAX_SHOWN` contacts of `key`'s kind the page shows that no entry
-    names: the likely replacement."""
+    names: the likely replacement, as the page writes it (`written`, parallel to `shown`)
+    when known."""
     kind = contacts.kind_of(key)
+    spelled = written if len(written) == len(shown) else [contacts.display(k) for k in shown]
     return [
-        contacts.display(other)
-        for other in shown
+        said
+        for other, said in zip(shown, spelled, strict=True)
         if other not in named and contacts.kind_of(other) == kind
     ][: contacts.MAX_SHOWN]
 
 
-def contact_reason(gone: Sequence[str], named: Mapping[str, str], shown: Sequence[str]) -> str:
+def contact_reason(
+    gone: Sequence[str],
+    named: Mapping[str, str],
+    shown: Sequence[str],
+    written: Sequence[str] = (),
+) -> str:
     """The queue's sentence for the contacts `gone` from the page: "The phone number
-    1-888-373-7888 named in the entry is no longer on the page; it now shows 1-888-555-0100."
+    1-888-373-7888 named in the entry is no longer on the page; it now shows (888) 555-0100."
     """
     sentences = []
     for key in gone:
         said = (
             f"The {contacts.kind_of(key)} {named[key]} named in the entry is no longer on the page"
         )
-        others = _other_contacts(key, shown, named)
+        others = _other_contacts(key, shown, named, written)
         if others:
             said += f"; it now shows {', '.join(others)}"
         sentences.append(said + ".")
@@ -860,7 +916,8 @@ def settled_contacts(
     else:
         sentences = _sentences(reason, gone)
         kept = " ".join(sentences[key] for key in left) if sentences is not None else reason
-    return tuple(key for key in seen if key not in settled), left, kept
+    kept_seen = tuple(item for item in seen if item.partition(_MISSING)[0] not in settled)
+    return kept_seen, left, kept
 
 
 def _value(outcome: Outcome | None) -> str | None:

@@ -198,6 +198,13 @@ class Observation:
     #: then others), at a full read of a page whose entries name some; None otherwise
     #: (not looked for, or a page without text: nothing to judge by).
     contacts: tuple[str, ...] | None = None
+    #: Each of `contacts` as the page writes it ("(888) 555-0100"), when known: what the
+    #: finding says the page now shows. Not stored.
+    contacts_written: tuple[str, ...] = ()
+    #: The named contacts this read may find missing (`contacts.judged_on_page`): none on
+    #: a read that stopped short of the page's end, which only confirms what it shows; None
+    #: (observations made by hand): every one the entries name. Not stored.
+    contacts_judged: tuple[str, ...] | None = None
 
     @property
     def text_sample(self) -> str | None:

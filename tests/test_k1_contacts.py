@@ -187,10 +187,15 @@ def test_a_hotline_number_gone_from_the_banner_is_news_and_queued_until_it_is_ba
             assert not [r for r in ctx.resources if r.priority is not None]
             assert "contacts_gone" not in _news(ctx)
 
+        # One read without it is no news yet (a banner of alternate nights, a maintenance
+        # page); the second in a row, the next night, is.
         ctx = _night(engine, 3, "Call (888) 555-0100 or text 233733", respx_mock)
+        assert "contacts_gone" not in _news(ctx)
+        assert not [r for r in ctx.resources if r.priority is not None]
+        ctx = _night(engine, 4, "Call (888) 555-0100 or text 233733", respx_mock)
         said = (
             f"The phone number {HOTLINE} named in the entry is no longer on the page; "
-            "it now shows 1-888-555-0100."
+            "it now shows (888) 555-0100."
         )
         assert _news(ctx)["contacts_gone"] == [("hotline", said)]
         (queued,) = [r for r in ctx.resources if r.priority is not None]
@@ -200,11 +205,11 @@ def test_a_hotline_number_gone_from_the_banner_is_news_and_queued_until_it_is_ba
         assert said in render_markdown(ctx)
         assert "is no longer on the page" in render_html(ctx)
 
-        ctx = _night(engine, 4, "Call (888) 555-0100", respx_mock)  # still gone: no news
+        ctx = _night(engine, 5, "Call (888) 555-0100", respx_mock)  # still gone: no news
         assert "contacts_gone" not in _news(ctx)
         assert [r.resource_id for r in ctx.resources if r.priority is not None] == ["hotline"]
 
-        ctx = _night(engine, 5, f"Call {HOTLINE.replace('-', '.')[2:]}", respx_mock)
+        ctx = _night(engine, 6, f"Call {HOTLINE.replace('-', '.')[2:]}", respx_mock)
         back = f"The phone number {HOTLINE} named in the entry is on the page again."
         assert ("hotline", back) in _news(ctx)["recovered"]
         assert not [r for r in ctx.resources if r.priority is not None]
@@ -263,6 +268,8 @@ EMAIL = "mailto:help@hotline.example"
 def test_an_entry_edited_to_the_new_number_clears_the_finding_quietly() -> None:
     state, _ = apply_contacts(LinkState(), _read((KEY, EMAIL)), [ENTRY])
     state, changes = apply_contacts(state, _read(("tel:8885550100", EMAIL), 2), [ENTRY])
+    assert changes == []  # missing once: the next night's read decides
+    state, changes = apply_contacts(state, _read(("tel:8885550100", EMAIL), 3), [ENTRY])
     assert [c.kind for c in changes] == ["contact_gone"]
     assert changes[0].details == {
         "contact": HOTLINE,
@@ -272,7 +279,7 @@ def test_an_entry_edited_to_the_new_number_clears_the_finding_quietly() -> None:
     assert state.contact_reason is not None and state.contacts_gone == (KEY,)
     edited = Entry("1", "National Hotline", "Call 1-888-555-0100 or help@hotline.example.")
     # The next check's plan looks for the new number; the old one is forgotten, no news.
-    state, changes = apply_contacts(state, _read(("tel:8885550100", EMAIL), 3), [edited])
+    state, changes = apply_contacts(state, _read(("tel:8885550100", EMAIL), 4), [edited])
     assert changes == []
     assert (state.contacts_gone, state.contact_reason) == ((), None)
     assert set(state.contacts_seen) == {"tel:8885550100", EMAIL}

@@ -779,6 +779,9 @@ def _observe(
     if len(chain) > 1:
         chain = (chain[0], *(replace(hop, url=stable_url(hop.url)) for hop in chain[1:]))
     final_url = chain[-1].url if chain else None
+    # Only for links whose entries name a phone number or email (few), on the text the
+    # analysis made already: the whole visible text, chrome included.
+    found = contacts.read_answer(target.contacts, page, answer)
     return Observation(
         url=target.url,
         checked_at=checked_at,
@@ -801,13 +804,9 @@ def _observe(
         text_sample_packed=pack_text(page.text[:TEXT_SAMPLE_CHARS]) if page else None,
         text_tail_packed=_tail(page.text) if page else None,
         fingerprint_extends=page.extends if page is not None and not not_modified else None,
-        # Only for links whose entries name a phone number or email (few), on the text the
-        # analysis made already: the whole visible text, chrome included.
-        contacts=(
-            contacts.on_page(target.contacts, page.text, answer.body)
-            if target.contacts and page is not None and answer is not None
-            else None
-        ),
+        contacts=found.shown if found is not None else None,
+        contacts_written=found.written if found is not None else (),
+        contacts_judged=found.judged if found is not None else None,
         suggested_url=(
             moved_to(target.url, chain) or final_url
             if verdict.outcome is Outcome.REDIRECTED_PERMANENT

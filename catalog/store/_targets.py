@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Engine, case, func, select, tuple_
+from sqlalchemy import Connection, Engine, case, func, select, tuple_
 
 from catalog import tables as t
 from catalog.check import contacts
@@ -18,7 +19,7 @@ from catalog.collation import byte_order
 from catalog.model import LEGACY_FINGERPRINT, Previous, Target
 from catalog.outcomes import Outcome
 from catalog.settings import night_span
-from catalog.store._sql import CHUNK, read_session, table_of
+from catalog.store._sql import CHUNK, chunks, read_session, table_of
 
 
 def targets_for_check(
@@ -31,7 +32,12 @@ def targets_for_check(
     entries: Sequence[tuple[str, str]] | None = None,
 ) -> list[Target]:
     """One Target per distinct link of the active resources, in URL order; only those of
-    `entries` ((collection key, resource id) pairs) when given."""
+    `entries` ((collection key, resource id) pairs) when given.
+
+    A Target's contacts are those every active entry of its link names, whatever the
+    filter (`recheck KEY`, `check --id`), in the order of their rows (`resources.id`), as
+    the store judges them (`health.apply_contacts`): a run for one entry looked only for
+    its own, and another entry's number on the same page read as gone."""
     link, res, col = table_of(t.Link), table_of(t.Resource), table_of(t.Collection)
     obs = table_of(t.Observation)
 
@@ -66,6 +72,7 @@ def targets_for_check(
             read_at.label("read_at"),
             read_chain.label("read_chain"),
             res.c.rid,
+            res.c.id.label("entry_id"),
             res.c.title.label("entry_title"),
             res.c.fields["description"].as_string().label("entry_description"),
         )
@@ -82,7 +89,9 @@ def targets_for_check(
         query = query.where(tuple_(col.c.key, res.c.rid).in_(list(entries)))
     # Counted in nights (`lasted`): the plan starts before last week's check of a link did.
     max_age = night_span(fingerprint_max_age_days)
+    filtered = resource_ids is not None or collection_keys is not None or entries is not None
     targets: list[Target] = []
+    link_ids: list[int] = []
     with read_session(engine) as s:
         # Ordered by URL, a link's rows are adjacent: each Target is made as its rows end,
         # without holding every row first (at 100,000 links that doubled the peak).
@@ -95,28 +104,60 @@ def targets_for_check(
                 for row in (first, *more)
                 if row.entry_title and may_name_a_message(row.entry_title)
             )
-            # The phone numbers and emails the entries name, looked for on the page.
-            named = contacts.named(
-                *(
-                    text
-                    for row in (first, *more)
-                    for text in (row.entry_title, row.entry_description)
+            # The phone numbers and emails the entries name, looked for on the page; a
+            # filtered run's are read below, of all the link's entries.
+            named = (
+                ()
+                if filtered
+                else _named(
+                    (row.entry_title, row.entry_description)
+                    for row in sorted((first, *more), key=attrgetter("entry_id"))
                 )
             )
+            link_ids.append(first.id)
             targets.append(
                 Target(
                     url=first.url,
                     host=sys.intern(first.host),  # a few thousand hosts, 100,000 copies
                     resource_ids=tuple(rids),
                     titles=tuple(titles),
-                    contacts=tuple(named),
+                    contacts=named,
                     previous=_previous(first),
                     fingerprint_due=first.fingerprinted_at is None
                     or now - first.fingerprinted_at >= max_age
                     or _legacy(first),
                 )
             )
+        if filtered and targets:
+            texts = _entry_texts(s.connection(), link_ids)
+            targets = [
+                replace(target, contacts=_named(texts.get(link_id, ())))
+                for target, link_id in zip(targets, link_ids, strict=True)
+            ]
     return targets
+
+
+def _named(texts: Iterable[tuple[str | None, str | None]]) -> tuple[str, ...]:
+    """The contacts entries (title, description) name (`contacts.named`), as keys."""
+    return tuple(contacts.named(*(text for pair in texts for text in pair)))
+
+
+def _entry_texts(
+    conn: Connection, link_ids: Sequence[int]
+) -> dict[int, list[tuple[str | None, str | None]]]:
+    """The title and description of every active entry of each link, in `resources.id`
+    order (the store's, `_observations._entries_of`)."""
+    res = table_of(t.Resource)
+    found: dict[int, list[tuple[str | None, str | None]]] = {}
+    for chunk in chunks(list(dict.fromkeys(link_ids))):
+        rows = conn.execute(
+            select(res.c.link_id, res.c.title, res.c.fields["description"].as_string())
+            .where(res.c.link_id.in_(chunk), res.c.removed_at.is_(None))
+            .order_by(res.c.id)
+        )
+        for link_id, title, description in rows:
+            found.setdefault(link_id, []).append((title, description))
+    return found
 
 
 def _legacy(link: Any) -> bool:
