@@ -106,7 +106,12 @@ from flows.parameters import plain_json_parameters
 from flows.prefect_server import quiet_prefect_clients
 from flows.triggers import run_trigger
 from reports import publish_report
-from reports.publish import ReportFolderError, ReportWriteError, queue_head
+from reports.publish import (
+    ReportFolderError,
+    ReportWriteError,
+    queue_head,
+    unusable_report_folder,
+)
 
 #: Batches checked at once, side by side on one event loop, sharing the run's `concurrency`.
 #: The plan assumes this many (`catalog.plan.PARALLEL_BATCHES`; a test keeps them equal).
@@ -341,6 +346,18 @@ def run_check(
         counted(prepared.url_count, "URL"),
         counted(prepared.batch_count, "batch", "batches"),
     )
+    unusable = (
+        unusable_report_folder(settings, engine_for(settings.database_url)) if render else None
+    )
+    if unusable is not None:
+        # Said now, not only as the run ends (exit 1): its results are worth keeping all
+        # the same (README's exit codes), so the run goes on.
+        log.warning(
+            "the reports folder cannot be written (%s): run %s will be checked and stored "
+            "but no report written; `linkhealth report` writes it once the folder can be",
+            unusable,
+            prepared.run_id,
+        )
     stored: list[BatchStored] = []
     # Each batch is let go once submitted, and its observations once stored.
     todo = deque(prepared.batches)
