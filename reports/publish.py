@@ -33,6 +33,7 @@ from catalog.db import Engine, database_identity, engine_for, forget_connections
 from catalog.errors import CatalogError, ConfigError, LinkhealthError
 from catalog.files import lock_exclusively, open_lock_file
 from catalog.hygiene import Finding, lint
+from catalog.progress import still_working
 from catalog.queries import (
     TREND_DAYS,
     EventRow,
@@ -211,9 +212,11 @@ def _publish(
         enabled=_total_size(paths) >= BACKGROUND_LINT_BYTES,
     )
     try:
-        data = report_data(engine, run_id=run_id)
-        ctx = build_context(data, now=now, options=options.words)
-        https = https_suggestions(engine)
+        # Seconds at a few hundred thousand observations, before the first page is written.
+        with still_working("Reading the report's data from the database"):
+            data = report_data(engine, run_id=run_id)
+            ctx = build_context(data, now=now, options=options.words)
+            https = https_suggestions(engine)
 
         linted = functools.cache(hygiene.result)  # None: the catalog does not load
 
