@@ -550,7 +550,9 @@ def absolute_sqlite_url(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
+    # A plain cursor: `_enable_wal` waits in a loop of its own (`_WaitingConnection` would
+    # say "waiting" at each turn).
+    cur = sqlite3.Cursor(dbapi_conn)
     _enable_wal(cur)
     cur.execute(f"PRAGMA busy_timeout={_first_wait_ms()}")
     cur.execute("PRAGMA foreign_keys=ON")
@@ -622,28 +624,31 @@ class _WaitingConnection(sqlite3.Connection):
     lock, so the busy timeout is split: a statement (or COMMIT) still busy after
     `SQLITE_WAIT_NOTICE_MS` fails inside SQLite with nothing done (SQLite waits only
     before a statement takes its lock), is said on stderr, and is run again with the rest
-    of `SQLITE_BUSY_TIMEOUT_MS`. A statement that takes its lock in time costs one Python
-    call more; no thread, no polling."""
+    of `SQLITE_BUSY_TIMEOUT_MS`. A statement that takes its lock in time costs a Python
+    call and a clock read more; no thread, no polling."""
 
     def cursor(self, factory: Any = None) -> Any:  # type: ignore[override]
         return super().cursor(factory or _WaitingCursor)
 
     def commit(self) -> None:
+        started = time.monotonic()
         try:
             super().commit()
         except sqlite3.OperationalError as exc:
-            if not _busy(exc) or not self._waiting_longer():
+            if not _busy(exc) or not self._waiting_longer(started):
                 raise
             try:
                 super().commit()  # SQLite keeps the transaction open after a busy COMMIT
             finally:
                 self._waited()
 
-    def _waiting_longer(self) -> bool:
+    def _waiting_longer(self, started: float) -> bool:
         """Say what this connection waits for and give it the rest of the busy timeout;
-        False when there is none left (a test's short timeout)."""
+        False when there is none left (a test's short timeout), or SQLite did not wait at
+        all (`started` is when the statement began): a write in a transaction that has
+        read already is busy at once, as it always was (SQLite cannot wait there)."""
         rest = SQLITE_BUSY_TIMEOUT_MS - _first_wait_ms()
-        if rest <= 0:
+        if rest <= 0 or time.monotonic() - started < _first_wait_ms() / 2000:
             return False
         log.warning("%s", _waiting_for(self))
         sqlite3.Cursor(self).execute(f"PRAGMA busy_timeout={rest}").close()
@@ -659,10 +664,11 @@ class _WaitingCursor(sqlite3.Cursor):
     connection: _WaitingConnection
 
     def execute(self, sql: str, parameters: Any = (), /) -> Self:
+        started = time.monotonic()
         try:
             return super().execute(sql, parameters)
         except sqlite3.OperationalError as exc:
-            if not _busy(exc) or not self.connection._waiting_longer():
+            if not _busy(exc) or not self.connection._waiting_longer(started):
                 raise
             try:
                 return super().execute(sql, parameters)
@@ -677,10 +683,11 @@ class _WaitingCursor(sqlite3.Cursor):
             if isinstance(seq_of_parameters, list | tuple)
             else list(seq_of_parameters)
         )
+        started = time.monotonic()
         try:
             return super().executemany(sql, rows)
         except sqlite3.OperationalError as exc:
-            if not _busy(exc) or not self.connection._waiting_longer():
+            if not _busy(exc) or not self.connection._waiting_longer(started):
                 raise
             try:
                 return super().executemany(sql, rows)

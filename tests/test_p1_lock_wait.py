@@ -116,3 +116,28 @@ def test_a_lock_held_past_the_busy_timeout_still_fails_as_locked_after_it(
         engine.dispose()
     assert 0.5 <= waited < 3.0  # the whole timeout, not twice it nor only the notice's
     assert len(_waiting(caplog)) == 1
+
+
+def test_a_write_after_a_read_in_its_transaction_is_refused_at_once_without_a_word(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite cannot wait there (the reader would deadlock the writer): busy at once, as
+    before, and not said to be waited for."""
+    _write(engine)
+    raw = engine.raw_connection()
+    holder = None
+    try:
+        cur = raw.cursor()
+        cur.execute("BEGIN")
+        cur.execute("SELECT count(*) FROM p1_probe").fetchall()
+        holder = _held_for(tmp_path / "lh.db", None)
+        caplog.set_level(logging.WARNING, logger="catalog.db")
+        started = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            cur.execute("INSERT INTO p1_probe VALUES (2)")
+        assert time.monotonic() - started < 1.0
+        assert _waiting(caplog) == []
+    finally:
+        if holder is not None:
+            holder.close()
+        raw.close()
