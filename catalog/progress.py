@@ -39,17 +39,21 @@ class Working:
 
 
 def say_on_stderr(line: str) -> None:
-    """`line` on stderr in one write: the thread never takes the lock of Python's stderr
-    buffer, which a process forked meanwhile (the report's page writers) would inherit
-    held."""
-    data = (for_terminal(line) + "\n").encode("utf-8", "replace")
+    """`line` on stderr. In a log (not a terminal) in one write of its own: the thread
+    never takes the lock of Python's stderr buffer, which a process forked meanwhile would
+    inherit held. On a terminal through `sys.stderr`, which a rich progress bar showing
+    there (`linkhealth report`'s) replaces with a proxy that prints above the bar."""
+    text = for_terminal(line)
     try:
-        fd = sys.stderr.fileno()
+        fd = None if sys.stderr.isatty() else sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):  # a stream without a descriptor (a test's)
-        print(line, file=sys.stderr, flush=True)
+        fd = None
+    if fd is None:
+        with suppress(OSError, ValueError):  # a closed stderr: not worth failing for
+            print(text, file=sys.stderr, flush=True)
         return
-    with suppress(OSError):  # a closed stderr: progress is not worth failing for
-        os.write(fd, data)
+    with suppress(OSError):
+        os.write(fd, (text + "\n").encode("utf-8", "replace"))
 
 
 @contextmanager
