@@ -346,23 +346,13 @@ def run_check(
         counted(prepared.url_count, "URL"),
         counted(prepared.batch_count, "batch", "batches"),
     )
-    unusable = (
-        unusable_report_folder(settings, engine_for(settings.database_url)) if render else None
-    )
-    if unusable is not None:
-        # Said now, not only as the run ends (exit 1): its results are worth keeping all
-        # the same (README's exit codes), so the run goes on.
-        log.warning(
-            "the reports folder cannot be written (%s): run %s will be checked and stored "
-            "but no report written; `linkhealth report` writes it once the folder can be",
-            unusable,
-            prepared.run_id,
-        )
     stored: list[BatchStored] = []
     # Each batch is let go once submitted, and its observations once stored.
     todo = deque(prepared.batches)
     prepared = prepared.without_batches()
     try:
+        if render:
+            _warn_if_no_report(settings, prepared.run_id, log)
         crash_dead_flow_runs(settings, prepared.aborted, log)
         # The imports and the batches waiting to be submitted, out of full collections.
         with keep_lease(settings, prepared.lease, run_id=prepared.run_id), frozen_while():
@@ -738,6 +728,24 @@ def _store_one(
         "; NETWORK LOOKS DOWN" if result.network_down else "",
     )
     return done
+
+
+def _warn_if_no_report(settings: Settings, run_id: int, log: Any) -> None:
+    """Say as the run starts when its report cannot be written into the reports folder
+    (a file, read-only): the run goes on, since its results are worth keeping all the
+    same (README's exit codes), but this was only said as it ended (exit 1)."""
+    try:
+        unusable = unusable_report_folder(settings, engine_for(settings.database_url))
+    except Exception:  # a warning's own failure must not cost the run
+        log.debug("could not look at the reports folder", exc_info=True)
+        return
+    if unusable is not None:
+        log.warning(
+            "the reports folder cannot be written (%s): run %s will be checked and stored "
+            "but no report written; `linkhealth report` writes it once the folder can be",
+            unusable,
+            run_id,
+        )
 
 
 def _publish(settings: Settings, summary: RunSummary, mark: int, ui: _PrefectUi) -> None:
