@@ -1,7 +1,8 @@
 """Opening the database: engine, SQLite pragmas, migrations on first use.
 
 `open_engine(url)` is the one way in. SQLite gets WAL and a busy timeout so the
-nightly writer and a curator's recheck can overlap; PostgreSQL needs nothing.
+nightly writer and a curator's recheck can overlap, and a wait for another process's
+lock that lasts is said on stderr (`_WaitingConnection`); PostgreSQL needs nothing.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import io
 import re
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +19,7 @@ import catalog.progress
 import catalog.sync
 import reports.publish
 from catalog.catalog_edit import FieldEdit, apply_edits
-from catalog.progress import still_working
+from catalog.progress import say_on_stderr, still_working
 from catalog.settings import Settings
 from catalog.sync import sync_catalogs
 from reports import publish_report
@@ -127,3 +129,28 @@ def test_a_report_whose_reads_take_long_says_so(
     publish_report(settings, clock=lambda: fx.NOW)
     said = _lines(capfd)
     assert "Reading the report's data from the database..." in said, said
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_a_line_goes_through_sys_stderr_for_a_progress_bar_to_place(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """rich's bar replaces sys.stderr while it shows; a write to the descriptor would land
+    in the middle of the bar."""
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    say_on_stderr("Syncing catalog entries: 2,000 of 20,000")
+    assert terminal.getvalue() == "Syncing catalog entries: 2,000 of 20,000\n"
+    assert capfd.readouterr().err == ""
+
+
+def test_in_a_log_a_line_is_one_write_to_the_descriptor_with_controls_shown(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    say_on_stderr("Editing the catalog /tmp/evil\x1b[2J.yaml...")
+    err = capfd.readouterr().err
+    assert err.endswith("\n") and err.count("\n") == 1 and "\x1b" not in err
