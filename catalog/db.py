@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 import sqlite3
 import time
 import weakref
@@ -706,7 +707,7 @@ def _waiting_for(conn: sqlite3.Connection) -> str:
         named = f"run {runs[0]}" if len(runs) == 1 else f"runs {', '.join(map(str, runs))}"
         who = f"({named} in progress, see `linkhealth status`)"
     else:
-        who = "(no run is recorded in progress: a curator's command, or a `sqlite3` shell?)"
+        who = "(no other run is recorded in progress: a curator's command, or a `sqlite3` shell?)"
     return (
         f"waiting for the database {shown}: another process is writing to it {who}; "
         f"waiting up to {SQLITE_BUSY_TIMEOUT_MS // 1000} s in all..."
@@ -744,7 +745,9 @@ def _runs_in_progress(file: Path) -> list[int]:
     try:
         with reader.connect() as conn:
             live = store.live_runs(conn, now=utcnow(), quiet_for=LEASE_TTL)
-        return [r.id for r in live]
+        # Not a run of this process's own (its holder is "HOST:PID ..."): it is the waiter.
+        me = f"{socket.gethostname()}:{os.getpid()}"
+        return [r.id for r in live if (r.holder or "").split(" ", 1)[0] != me]
     except Exception:  # only a sentence's detail: waiting goes on regardless
         return []
     finally:

@@ -5,6 +5,8 @@ up to 30 s, and still gives up after `SQLITE_BUSY_TIMEOUT_MS` in all."""
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import sqlite3
 import threading
 import time
@@ -70,7 +72,7 @@ def test_a_write_behind_another_writer_says_once_what_it_waits_for_then_writes(
     said = _waiting(caplog)
     assert len(said) == 1, said
     assert said[0].startswith(f"waiting for the database {file}: another process is writing")
-    assert "no run is recorded in progress" in said[0]  # nothing claimed that is not so
+    assert "no other run is recorded in progress" in said[0]  # nothing claimed that is not so
     assert "up to 5 s" in said[0]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM p1_probe")).scalar() == 1
@@ -141,3 +143,19 @@ def test_a_write_after_a_read_in_its_transaction_is_refused_at_once_without_a_wo
         if holder is not None:
             holder.close()
         raw.close()
+
+
+def test_the_run_of_the_waiting_process_itself_is_not_named(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The nightly run's own writer, kept waiting by a `sqlite3` shell, is no other writer."""
+    own = f"{socket.gethostname()}:{os.getpid()} local-test"
+    store.start_run(engine, trigger="scheduled", now=utcnow(), summary={"holder": own})
+    holder = _held_for(tmp_path / "lh.db", 0.5)
+    caplog.set_level(logging.WARNING, logger="catalog.db")
+    try:
+        _write(engine)
+    finally:
+        holder.close()
+    (said,) = _waiting(caplog)
+    assert "no other run is recorded in progress" in said
