@@ -55,6 +55,7 @@ from catalog.csv_guard import guard, unguard
 from catalog.errors import CatalogError, NotFoundError, Problem
 from catalog.files import locked, real_file, replace_file, replace_if_unchanged
 from catalog.model import RESOURCE_FIELDS
+from catalog.progress import still_working
 from catalog.source import (
     CATALOG_SUFFIXES,
     held_tabs,
@@ -189,7 +190,10 @@ def apply_edits(
     # A dry run writes nothing in the catalog's folder (it validates its result in a
     # temporary folder), and writers swap the file in whole: no lock, so `--dry-run`
     # leaves no `.NAME.lock` behind, and needs no more than to read the catalog.
-    with contextlib.nullcontext() if dry_run or not lock else _locked(path):
+    with (
+        contextlib.nullcontext() if dry_run or not lock else _locked(path),
+        still_working(f"Editing the catalog {path}") as working,
+    ):
         data = _read_bytes(path)
         bom = data.startswith(_BOM)
         try:
@@ -211,6 +215,8 @@ def apply_edits(
         if cr_only:
             new_text = new_text.replace("\n", "\r")
         new_data = (_BOM if bom else b"") + new_text.encode("utf-8")
+        # Checking the whole edited file takes seconds at 20,000 entries.
+        working.what = f"Checking the edited catalog {path} for new problems"
         _replace_checked(path, data, new_data, dry_run)
         if dry_run:
             return EditResult(path, tuple(changed), diff)

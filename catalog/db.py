@@ -1,13 +1,16 @@
 """Opening the database: engine, SQLite pragmas, migrations on first use.
 
 `open_engine(url)` is the one way in. SQLite gets WAL and a busy timeout so the
-nightly writer and a curator's recheck can overlap; PostgreSQL needs nothing.
+nightly writer and a curator's recheck can overlap, and a wait for another process's
+lock that lasts is said on stderr (`_WaitingConnection`); PostgreSQL needs nothing.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import socket
 import sqlite3
 import time
 import weakref
@@ -15,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, inspect
@@ -29,6 +32,13 @@ if TYPE_CHECKING:
     from catalog.migrate import HeldOff
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+#: How long a SQLite statement waits for another process's lock before it says so on stderr
+#: (once, `_WaitingConnection`) and waits out the rest of `SQLITE_BUSY_TIMEOUT_MS`: a
+#: `snooze` behind a nightly run's write sat silent for up to 30 s.
+SQLITE_WAIT_NOTICE_MS = 2_000
+
+log = logging.getLogger(__name__)
 
 
 #: How long a PostgreSQL connection may take to be set up (psycopg's `connect_timeout`,
@@ -184,7 +194,10 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
         file = _sqlite_file(parsed)
         if file is not None:
             _make_folder(file)
-        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        kwargs["connect_args"] = {
+            "timeout": _first_wait_ms() / 1000,
+            "factory": _WaitingConnection,
+        }
     elif parsed.get_backend_name() == "postgresql":
         if parsed.get_driver_name() in ("", "psycopg2"):
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -559,9 +572,11 @@ def absolute_sqlite_url(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
+    # A plain cursor: `_enable_wal` waits in a loop of its own (`_WaitingConnection` would
+    # say "waiting" at each turn).
+    cur = sqlite3.Cursor(dbapi_conn)
     _enable_wal(cur)
-    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute(f"PRAGMA busy_timeout={_first_wait_ms()}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
@@ -612,3 +627,148 @@ def _enable_wal(cur: Any) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
+
+
+def _first_wait_ms() -> int:
+    """The busy timeout a SQLite connection starts with: until `SQLITE_WAIT_NOTICE_MS`."""
+    return min(SQLITE_WAIT_NOTICE_MS, SQLITE_BUSY_TIMEOUT_MS)
+
+
+def _busy(error: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY itself: another connection holds the lock and waiting may help. Not its
+    extended codes (a stale WAL snapshot, a recovery), which waiting does not cure."""
+    return getattr(error, "sqlite_errorcode", None) == _SQLITE_BUSY
+
+
+class _WaitingConnection(sqlite3.Connection):
+    """A SQLite connection that says what it waits for. Python's sqlite3 has no busy
+    handler of our own and its progress handler is not called while SQLite sleeps on a
+    lock, so the busy timeout is split: a statement (or COMMIT) still busy after
+    `SQLITE_WAIT_NOTICE_MS` fails inside SQLite with nothing done (SQLite waits only
+    before a statement takes its lock), is said on stderr, and is run again with the rest
+    of `SQLITE_BUSY_TIMEOUT_MS`. A statement that takes its lock in time costs a Python
+    call and a clock read more; no thread, no polling."""
+
+    def cursor(self, factory: Any = None) -> Any:  # type: ignore[override]
+        return super().cursor(factory or _WaitingCursor)
+
+    def commit(self) -> None:
+        started = time.monotonic()
+        try:
+            super().commit()
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or not self._waiting_longer(started):
+                raise
+            try:
+                super().commit()  # SQLite keeps the transaction open after a busy COMMIT
+            finally:
+                self._waited()
+
+    def _waiting_longer(self, started: float) -> bool:
+        """Say what this connection waits for and give it the rest of the busy timeout;
+        False when there is none left (a test's short timeout), or SQLite did not wait at
+        all (`started` is when the statement began): a write in a transaction that has
+        read already is busy at once, as it always was (SQLite cannot wait there)."""
+        rest = SQLITE_BUSY_TIMEOUT_MS - _first_wait_ms()
+        if rest <= 0 or time.monotonic() - started < _first_wait_ms() / 2000:
+            return False
+        log.warning("%s", _waiting_for(self))
+        sqlite3.Cursor(self).execute(f"PRAGMA busy_timeout={rest}").close()
+        return True
+
+    def _waited(self) -> None:
+        sqlite3.Cursor(self).execute(f"PRAGMA busy_timeout={_first_wait_ms()}").close()
+
+
+class _WaitingCursor(sqlite3.Cursor):
+    """`_WaitingConnection`'s cursor: `execute` and `executemany` wait as it says."""
+
+    connection: _WaitingConnection
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Self:
+        started = time.monotonic()
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or not self.connection._waiting_longer(started):
+                raise
+            try:
+                return super().execute(sql, parameters)
+            finally:
+                self.connection._waited()
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> Self:
+        # Run again, a one-pass iterator would have lost its first rows (SQLAlchemy's
+        # are lists).
+        rows = (
+            seq_of_parameters
+            if isinstance(seq_of_parameters, list | tuple)
+            else list(seq_of_parameters)
+        )
+        started = time.monotonic()
+        try:
+            return super().executemany(sql, rows)
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or not self.connection._waiting_longer(started):
+                raise
+            try:
+                return super().executemany(sql, rows)
+            finally:
+                self.connection._waited()
+
+
+def _waiting_for(conn: sqlite3.Connection) -> str:
+    """What a connection busy on its database's lock waits for: the file, and the runs
+    recorded in progress on it (none named when none is, or they cannot be read now)."""
+    file = _main_file(conn)
+    shown = _shown_path(file) if file else "(in memory)"
+    runs = _runs_in_progress(file) if file else []
+    if runs:
+        named = f"run {runs[0]}" if len(runs) == 1 else f"runs {', '.join(map(str, runs))}"
+        who = f"({named} in progress, see `linkhealth status`)"
+    else:
+        who = "(no other run is recorded in progress: a curator's command, or a `sqlite3` shell?)"
+    return (
+        f"waiting for the database {shown}: another process is writing to it {who}; "
+        f"waiting up to {SQLITE_BUSY_TIMEOUT_MS // 1000} s in all..."
+    )
+
+
+def _main_file(conn: sqlite3.Connection) -> Path | None:
+    with suppress(sqlite3.Error):
+        for _seq, name, file in sqlite3.Cursor(conn).execute("PRAGMA database_list"):
+            if name == "main" and file:
+                return Path(file)
+    return None
+
+
+def _shown_path(file: Path) -> str:
+    """`file` relative to the working folder when inside it (var/linkhealth.db)."""
+    try:
+        return str(file.relative_to(Path.cwd()))
+    except ValueError:
+        return str(file)
+
+
+def _runs_in_progress(file: Path) -> list[int]:
+    """The ids of the runs still alive on the SQLite `file` (`store.live_runs`), read on a
+    connection of their own: a WAL reader waits for no writer. [] when they cannot be
+    read (an older schema, a database not in WAL mode, locked for reading too)."""
+    from catalog import store
+    from catalog.clock import utcnow
+    from catalog.runs import LEASE_TTL
+
+    reader = create_engine(
+        URL.create("sqlite", database=str(file)),
+        connect_args={"timeout": 0.1},
+    )
+    try:
+        with reader.connect() as conn:
+            live = store.live_runs(conn, now=utcnow(), quiet_for=LEASE_TTL)
+        # Not a run of this process's own (its holder is "HOST:PID ..."): it is the waiter.
+        me = f"{socket.gethostname()}:{os.getpid()}"
+        return [r.id for r in live if (r.holder or "").split(" ", 1)[0] != me]
+    except Exception:  # only a sentence's detail: waiting goes on regardless
+        return []
+    finally:
+        reader.dispose()

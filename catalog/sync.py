@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from catalog import store
 from catalog.model import Catalog, Resource
+from catalog.progress import Working, still_working
 from catalog.settings import HealthSettings
 from catalog.urls import canonical_url
 
@@ -177,20 +178,31 @@ def sync_catalogs(
     catalogs = [*catalogs, *_deleted_from(engine, folders, loaded), *retired]
     catalogs = list({c.key: c for c in catalogs}.values())  # deleted and unlisted: once
     found = _Found(now, run_id)
-    moves = _moves(engine, catalogs)
-    for catalog in catalogs:
-        moved_in = {rid: m for (key, rid), m in moves.items() if key == catalog.key}
-        moved_out = {m.row.rid for m in moves.values() if m.source == catalog.key}
-        with store.write_session(engine) as session:
-            _sync_one(session, catalog, now=now, found=found, moved=(moved_in, moved_out))
-    if catalogs:
-        store.refresh_staleness(
-            engine,
-            health or HealthSettings(),
-            now=now,
-            collection_keys=[c.key for c in catalogs],
-            run_id=run_id,
-        )
+    entries = sum(len(c.resources) for c in catalogs)
+    with still_working("Syncing catalog entries", entries) as working:
+        moves = _moves(engine, catalogs)
+        working.done = 0
+        for catalog in catalogs:
+            moved_in = {rid: m for (key, rid), m in moves.items() if key == catalog.key}
+            moved_out = {m.row.rid for m in moves.values() if m.source == catalog.key}
+            with store.write_session(engine) as session:
+                _sync_one(
+                    session,
+                    catalog,
+                    now=now,
+                    found=found,
+                    moved=(moved_in, moved_out),
+                    working=working,
+                )
+        if catalogs:
+            working.what, working.done = "Updating staleness after the sync", None
+            store.refresh_staleness(
+                engine,
+                health or HealthSettings(),
+                now=now,
+                collection_keys=[c.key for c in catalogs],
+                run_id=run_id,
+            )
     return SyncResult(
         collections=tuple(c.key for c in catalogs),
         added=found.kinds[ADDED],
@@ -314,10 +326,12 @@ def _sync_one(
     now: datetime,
     found: _Found,
     moved: tuple[Mapping[str, _Move], set[str]] = ({}, set()),
+    working: Working | None = None,
 ) -> None:
     """Diff the catalog against its stored rows and write the differences, a chunk of
     entries at a time, in one transaction; removals last. Events follow catalog order.
-    `moved`: the entries that came from other catalogs, and the ids that left for one."""
+    `moved`: the entries that came from other catalogs, and the ids that left for one;
+    `working.done` counts the entries synced, a chunk at a time."""
     moved_in, moved_out = moved
     collection_id = store.upsert_collection(s, catalog, jsonable(catalog.collection), now=now)
     known = store.stored_rids(s, collection_id)
@@ -341,6 +355,8 @@ def _sync_one(
         stored.update((r.id, moved_in[r.id].row) for r in chunk if r.id in moved_in)
         sources = {r.id: moved_in[r.id].source for r in chunk if r.id in moved_in}
         _sync_chunk(s, catalog.key, collection_id, chunk, stored, now, found, sources, revived)
+        if working is not None and working.done is not None:
+            working.done += len(chunk)
     old_ids = {row.rid for row in renamed.values()} | moved_out
     gone = [
         rid for rid, active in known.items() if active and rid not in seen and rid not in old_ids

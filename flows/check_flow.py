@@ -108,7 +108,12 @@ from flows.parameters import plain_json_parameters
 from flows.prefect_server import quiet_prefect_clients
 from flows.triggers import run_trigger
 from reports import publish_report
-from reports.publish import ReportFolderError, ReportWriteError, queue_head
+from reports.publish import (
+    ReportFolderError,
+    ReportWriteError,
+    queue_head,
+    unusable_report_folder,
+)
 
 #: Batches checked at once, side by side on one event loop, sharing the run's `concurrency`.
 #: The plan assumes this many (`catalog.plan.PARALLEL_BATCHES`; a test keeps them equal).
@@ -384,6 +389,8 @@ def run_check(
     todo = deque(prepared.batches)
     prepared = prepared.without_batches()
     try:
+        if render:
+            _warn_if_no_report(settings, prepared.run_id, log)
         crash_dead_flow_runs(settings, prepared.aborted, log)
         # The imports and the batches waiting to be submitted, out of full collections.
         with keep_lease(settings, prepared.lease, run_id=prepared.run_id), frozen_while():
@@ -819,6 +826,24 @@ def _store_one(
         "; NETWORK LOOKS DOWN" if result.network_down else "",
     )
     return done
+
+
+def _warn_if_no_report(settings: Settings, run_id: int, log: Any) -> None:
+    """Say as the run starts when its report cannot be written into the reports folder
+    (a file, read-only): the run goes on, since its results are worth keeping all the
+    same (README's exit codes), but this was only said as it ended (exit 1)."""
+    try:
+        unusable = unusable_report_folder(settings, engine_for(settings.database_url))
+    except Exception:  # a warning's own failure must not cost the run
+        log.debug("could not look at the reports folder", exc_info=True)
+        return
+    if unusable is not None:
+        log.warning(
+            "the reports folder cannot be written (%s): run %s will be checked and stored "
+            "but no report written; `linkhealth report` writes it once the folder can be",
+            unusable,
+            run_id,
+        )
 
 
 def _publish(settings: Settings, summary: RunSummary, mark: int, ui: _PrefectUi) -> None:

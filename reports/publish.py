@@ -33,6 +33,7 @@ from catalog.db import Engine, database_identity, engine_for, forget_connections
 from catalog.errors import CatalogError, ConfigError, LinkhealthError
 from catalog.files import lock_exclusively, open_lock_file
 from catalog.hygiene import Finding, lint
+from catalog.progress import still_working
 from catalog.queries import (
     TREND_DAYS,
     EventRow,
@@ -225,9 +226,11 @@ def _publish(
         enabled=_total_size(paths) >= BACKGROUND_LINT_BYTES,
     )
     try:
-        data = report_data(engine, run_id=run_id)
-        ctx = build_context(data, now=now, options=options.words)
-        https = https_suggestions(engine)
+        # Seconds at a few hundred thousand observations, before the first page is written.
+        with still_working("Reading the report's data from the database"):
+            data = report_data(engine, run_id=run_id)
+            ctx = build_context(data, now=now, options=options.words)
+            https = https_suggestions(engine)
 
         linted = functools.cache(hygiene.result)  # None: the catalog does not load
 
@@ -408,6 +411,34 @@ def report_folder(
         f"cannot write the report of {database}: {', '.join(map(str, candidates))} hold "
         "the reports of other databases; choose another folder with --out or reports_dir"
     )
+
+
+def unusable_report_folder(settings: Settings, engine: Engine) -> str | None:
+    """Why the reports folder a report of `engine`'s database would go to (`report_folder`)
+    cannot be written, as "FOLDER is a file, not a folder"; None when it can. The folder
+    is created when missing and a file made and removed in it, as the report would; one
+    only another database's reports hold is left to `report_folder` to say. For `check`
+    to warn as a run starts: it runs all the same (its results are kept), and only
+    said at its end that no report could be written."""
+    database = database_name(engine)
+    for folder in _folders(Path(settings.reports_dir), database, _readable_name(engine)):
+        try:
+            owner = _owner(folder / OWNER_FILE)
+        except OSError:
+            owner = None  # NotADirectoryError (a file): said below
+        if owner is not None and not _is(owner, database):
+            continue
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=".linkhealth-probe.")
+        except OSError as exc:
+            what = "is a file, not a folder" if folder.is_file() else (exc.strerror or str(exc))
+            return f"{folder} {what}"
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+        return None
+    return None
 
 
 def _folders(configured: Path, database: str, readable: str) -> tuple[Path, Path, Path]:

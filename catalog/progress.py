@@ -1,0 +1,87 @@
+"""Progress lines on stderr for a long step a command waits on, in the style of the CLI's
+`ProgressLines` ("Syncing catalog entries: 8,000 of 20,000").
+
+`still_working` says nothing for a step done within `AFTER_S`, then a line every
+`EVERY_S` until it ends: a `sync` or `mark-reviewed` of a 20,000-entry catalog, a report of
+a large database, sat silent for 8 to 12 s. A thread of its own speaks, so the step's hot
+loops make no call and read no clock (issue #7): they set `done` (a plain attribute) once
+per chunk, if at all.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+
+from catalog.text import for_terminal
+
+#: Seconds a step runs before its first line.
+AFTER_S = 2.0
+#: Seconds between its lines after that.
+EVERY_S = 5.0
+
+
+class Working:
+    """What a running step says: `what`, and `done` of `total` when it counts."""
+
+    def __init__(self, what: str, total: int | None = None) -> None:
+        self.what, self.total = what, total
+        self.done: int | None = None
+
+    def line(self) -> str:
+        if self.done is None:
+            return f"{self.what}..."
+        of = f" of {self.total:,}" if self.total else ""
+        return f"{self.what}: {self.done:,}{of}"
+
+
+def say_on_stderr(line: str) -> None:
+    """`line` on stderr. In a log (not a terminal) in one write of its own: the thread
+    never takes the lock of Python's stderr buffer, which a process forked meanwhile would
+    inherit held. On a terminal through `sys.stderr`, which a rich progress bar showing
+    there (`linkhealth report`'s) replaces with a proxy that prints above the bar."""
+    text = for_terminal(line)
+    try:
+        fd = None if sys.stderr.isatty() else sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a stream without a descriptor (a test's)
+        fd = None
+    if fd is None:
+        with suppress(OSError, ValueError):  # a closed stderr: not worth failing for
+            print(text, file=sys.stderr, flush=True)
+        return
+    with suppress(OSError):
+        os.write(fd, (text + "\n").encode("utf-8", "replace"))
+
+
+@contextmanager
+def still_working(
+    what: str,
+    total: int | None = None,
+    *,
+    after_s: float | None = None,
+    every_s: float | None = None,
+    say: Callable[[str], None] = say_on_stderr,
+) -> Iterator[Working]:
+    """Say `what` (with the `Working.done` the step sets) after `after_s`, then every
+    `every_s`, until the block ends; nothing for a block done sooner."""
+    working = Working(what, total)
+    first = AFTER_S if after_s is None else after_s
+    every = EVERY_S if every_s is None else every_s
+    ended = threading.Event()
+
+    def speak() -> None:
+        wait = first
+        while not ended.wait(wait):
+            say(working.line())
+            wait = every
+
+    speaker = threading.Thread(target=speak, name="linkhealth-progress", daemon=True)
+    speaker.start()
+    try:
+        yield working
+    finally:
+        ended.set()
+        speaker.join()
