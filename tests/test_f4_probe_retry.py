@@ -4,15 +4,19 @@ answer, over real sockets on 127.0.0.1 (the sites of tests/test_f3_probe_deadlin
 A host answering the made-up address after the first URL's time ran out was "no probe
 answer" for the whole run: every later URL of a catch-all site, fast ones too, was judged
 without a probe and passed. The host's next URL now sends the probe again (3 tries a run
-at most), one probe of a host in flight at a time.
+at most), one probe of a host in flight at a time; and a host whose every page leaves
+too little time for a probe gets one that outlives its first URL, in that URL's slot.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
+from urllib.parse import urlsplit
 
+from catalog.check import check_targets
 from catalog.check.soft404 import PROBE_TRIES
-from catalog.model import Observation
+from catalog.model import Observation, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from tests.test_f3_probe_deadline import SETTINGS, SLACK, Request, checked, probe_site
@@ -78,3 +82,62 @@ def test_a_stalled_probe_with_a_requests_whole_wait_stands_for_the_host() -> Non
     assert [o.outcome for o in observations] == [Outcome.OK] * 3
     assert len(probes) == 1, probes
     on_time(observations, ONE_SLOT)
+
+
+def test_a_host_whose_pages_all_leave_too_little_time_is_probed_once_all_the_same() -> None:
+    # Each page takes 2 s of 3, leaving 1 s, less than half the deadline: no URL of the
+    # host ever sent the probe, and its catch-all pages all passed.
+    urls = ["/page/slow-annual-report", "/page/slow-toolkit"]
+    with probe_site(2.0, "catchall", probe_delay=0.3) as site:
+        observations, _ = checked([site.url(u) for u in urls], ONE_SLOT)
+        probes = site.probes()
+    outcomes = [o.outcome for o in observations]
+    assert outcomes == [Outcome.SOFT_404, Outcome.SOFT_404], outcomes
+    assert len(probes) == 1
+    on_time(observations, ONE_SLOT)
+
+
+def test_a_probe_that_outlives_its_url_keeps_the_hosts_slot_until_it_ends() -> None:
+    # The first page's probe gets read_timeout (2 s) of its own though the URL has 1 s
+    # left: the URL's verdict is on time, and the host's next page is requested only once
+    # the probe has ended, in the host's one slot. Its stall stands for the host.
+    urls = ["/page/slow-a.html", "/page/slow-b.html"]
+    with probe_site(2.0, "stall") as site:
+        observations, _ = checked([site.url(u) for u in urls], ONE_SLOT)
+        requests = list(site.requests)
+        probes = site.probes()
+    assert [o.outcome for o in observations] == [Outcome.OK] * 2
+    assert len(probes) == 1, probes
+    assert probes[0].closed - probes[0].opened > ONE_SLOT.read_timeout - 0.2, probes
+    one_at_a_time(requests)
+    on_time(observations, ONE_SLOT)
+
+
+def test_a_hosts_last_url_sends_no_probe_that_would_outlive_it() -> None:
+    # No URL of the host is left to judge by its answer: no request for nothing.
+    with probe_site(2.0, "catchall", probe_delay=0.3) as site:
+        (obs,), elapsed = checked([site.url("/page/slow-annual-report")], ONE_SLOT)
+        probes = site.probes()
+    assert obs.outcome is Outcome.OK
+    assert probes == []
+    assert elapsed < ONE_SLOT.total_timeout + SLACK, elapsed
+
+
+def test_a_probe_that_outlives_its_url_keeps_its_global_slot_too() -> None:
+    # One slot for the whole run: another host's URL (the same server as "localhost") is
+    # requested only once the probe its host's first URL sent has ended.
+    settings = replace(ONE_SLOT, concurrency=1)
+    with probe_site(2.0, "stall") as site:
+        other = site.url("/page/report.html").replace("127.0.0.1", "localhost")
+        urls = [site.url("/page/slow-a.html"), site.url("/page/slow-b.html"), other]
+        targets = [
+            Target(url=u, host=urlsplit(u).hostname or "", resource_ids=(f"r{i}",))
+            for i, u in enumerate(urls)
+        ]
+        observations = asyncio.run(check_targets(targets, settings))
+        requests = list(site.requests)
+        probes = site.probes()
+    assert [o.outcome for o in observations] == [Outcome.OK] * 3
+    assert len(probes) == 2, "one a host"
+    one_at_a_time(requests)
+    on_time(observations, settings)

@@ -363,6 +363,10 @@ class _Run:
         #: many it was sent this run.
         self._probes: dict[str, asyncio.Task[Probe | None]] = {}
         self._probe_tries: Counter[str] = Counter()
+        #: URL task -> the probe it sent that may outlive it, in its slots (`_send_probe`).
+        self._tails: dict[asyncio.Task[Any], asyncio.Task[Probe | None]] = {}
+        #: Host -> its URLs not begun yet.
+        self._unbegun: Counter[str] = Counter()
 
     async def all(self, work: list[tuple[str, int]], checked: dict[int, CheckedUrl]) -> None:
         """Check every (host, target index) of `work`; `checked` holds each one's parsed URL.
@@ -373,6 +377,7 @@ class _Run:
         scheduler's per-host concurrency bounds in turn.
         """
         scheduler = HostScheduler(work, self.politeness)
+        self._unbegun.update(host for host, _ in work)
         slots = self.slots
         try:
             async with asyncio.TaskGroup() as group:
@@ -400,14 +405,18 @@ class _Run:
         """Check one URL in the slot the dispatcher took for it; free both when done."""
         self.slots.hold()
         host, index = job
+        self._unbegun[host] -= 1
         try:
             observation = await self.check_one(self.targets[index], checked.pop(index))
+            self.results[index] = observation
+            if self.on_result is not None:
+                self.on_result(observation)
+            tail = self._tails.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            if tail is not None:  # a probe sent late: its request holds the URL's slots
+                await asyncio.wait([tail])
         finally:
             self.slots.drop()
             await scheduler.done(host)
-        self.results[index] = observation
-        if self.on_result is not None:
-            self.on_result(observation)
 
     async def check_one(self, target: Target, parsed: CheckedUrl) -> Observation:
         """`parsed` is the target's URL as `check_targets` parsed it (parsed once per run)."""
@@ -574,19 +583,32 @@ class _Run:
         """Send the host's probe for a URL whose deadline `ends` (loop time), or None when
         it sends none.
 
-        The probe gets what is left of the URL's time (`probe_time`), and ends with it,
-        inside the URL's host slot; a URL with too little sends none."""
+        The probe gets what is left of the URL's time (`probe_time`). A URL with less
+        sends none, except the first of a host to try while other URLs of the host wait
+        to begin: a host whose every page takes more than half its deadline (30 s of 45)
+        was otherwise never probed, its catch-all "pages" all passing. That probe gets
+        `read_timeout` of its own and outlives the URL, which waits for it only as long as
+        it has (its verdict is on time) but holds its host slot and its global slot until
+        the probe ends (`_check_job`): the host never has more requests in flight than
+        its concurrency. It costs the host's slot at most `read_timeout` once a run, and
+        is never sent for a host's last URL, whose pages it could not serve."""
         tries = self._probe_tries[host]
         if tries >= PROBE_TRIES:
             return None
         left = None if ends is None else ends - asyncio.get_running_loop().time()
         within = probe_time(left, self.settings)
+        late = within is None
         if within is None:
-            return None
+            if tries or self._unbegun[host] <= 0:
+                return None
+            within = self.settings.read_timeout
         self._probe_tries[host] += 1
         url = probe_url_for(final_url, self.token)
         task = asyncio.ensure_future(self._probe_in(url, within))
         self._probes[host] = task
+        sender = asyncio.current_task()
+        if late and sender is not None:
+            self._tails[sender] = task
         return task
 
     async def _probe_in(self, url: str, within: float) -> Probe | None:

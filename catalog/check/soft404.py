@@ -631,7 +631,8 @@ PROBE_TRIES = 3
 
 def probe_time(left: float | None, settings: CheckSettings) -> float | None:
     """Seconds the host's probe may take, sent for a URL with `left` seconds before its
-    deadline; None: that URL sends none (its page is judged without one).
+    deadline; None: that URL sends none of this kind (`checker._Run._send_probe` may send
+    one that outlives it).
 
     The URL waits for the probe, in its host's slot: the probe gets what is left of the
     URL's deadline, no more (a host stalling on it held a live page's verdict, and the
