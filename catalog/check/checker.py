@@ -12,7 +12,9 @@ each checked in its own task under a hard `total_timeout`. The global
 `settings.concurrency` is a `Slots` semaphore held around requests only: a URL sleeping
 in retry back-off or a Retry-After pause gives its slot to another host's URL instead of
 idling it (a batch of 8 slots with a few URLs asleep would otherwise send with 5). The
-soft-404 probe runs once per host per call and is shared by that host's URLs.
+soft-404 probe runs once per host per call (again, up to `soft404.PROBE_TRIES` in all,
+when one is cut short by the deadline of the URL that sent it) and is shared by that
+host's URLs.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import logging
 import secrets
 import ssl
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -51,7 +53,13 @@ from catalog.check.politeness import HostScheduler, Politeness, Slots
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import moved_to, same_address, stable_url
 from catalog.check.safety import AddressBook, Resolver, check_allowlist
-from catalog.check.soft404 import LAPSED_SHELL, probe_time, probe_url_for
+from catalog.check.soft404 import (
+    LAPSED_SHELL,
+    PROBE_TRIES,
+    probe_cut_short,
+    probe_time,
+    probe_url_for,
+)
 from catalog.check.transport import AiohttpPool
 from catalog.clock import Clock, utcnow
 from catalog.model import (
@@ -359,7 +367,14 @@ class _Run:
         self._once_fetcher = copy.copy(self.fetcher)
         self._once_fetcher.settings = replace(settings, max_attempts=1)
         self.token = secrets.token_hex(8)
-        self._probes: dict[str, asyncio.Task[Probe]] = {}
+        #: Host -> its soft-404 probe, the last sent (None: cut short, `_probe`), and how
+        #: many it was sent this run.
+        self._probes: dict[str, asyncio.Task[Probe | None]] = {}
+        self._probe_tries: Counter[str] = Counter()
+        #: URL task -> the probe it sent that may outlive it, in its slots (`_send_probe`).
+        self._tails: dict[asyncio.Task[Any], asyncio.Task[Probe | None]] = {}
+        #: Host -> its URLs not begun yet.
+        self._unbegun: Counter[str] = Counter()
 
     async def all(self, work: list[tuple[str, int]], checked: dict[int, CheckedUrl]) -> None:
         """Check every (host, target index) of `work`; `checked` holds each one's parsed URL.
@@ -370,6 +385,7 @@ class _Run:
         scheduler's per-host concurrency bounds in turn.
         """
         scheduler = HostScheduler(work, self.politeness)
+        self._unbegun.update(host for host, _ in work)
         slots = self.slots
         try:
             async with asyncio.TaskGroup() as group:
@@ -397,14 +413,18 @@ class _Run:
         """Check one URL in the slot the dispatcher took for it; free both when done."""
         self.slots.hold()
         host, index = job
+        self._unbegun[host] -= 1
         try:
             observation = await self.check_one(self.targets[index], checked.pop(index))
+            self.results[index] = observation
+            if self.on_result is not None:
+                self.on_result(observation)
+            tail = self._tails.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            if tail is not None:  # a probe sent late: its request holds the URL's slots
+                await asyncio.wait([tail])
         finally:
             self.slots.drop()
             await scheduler.done(host)
-        self.results[index] = observation
-        if self.on_result is not None:
-            self.on_result(observation)
 
     async def check_one(self, target: Target, parsed: CheckedUrl) -> Observation:
         """`parsed` is the target's URL as `check_targets` parsed it (parsed once per run)."""
@@ -539,23 +559,80 @@ class _Run:
 
     async def _probe(self, final_url: str, left: float | None) -> Probe | None:
         """The host's probe as far as it comes in the `left` seconds before the URL's
-        deadline: sent by the first URL with time for it (`probe_time`), waited for by
-        each URL of the host for as long as that URL has."""
+        deadline (None: no deadline), each URL of the host waiting for it as long as it has.
+
+        At most one probe of a host is in flight, shared by its URLs. One cut short by the
+        deadline of the URL that sent it is no answer of the host's (`probe_cut_short`):
+        the URL finding it so sends it again when it has time (`_send_probe`), up to
+        `PROBE_TRIES` in the run. One the host answered, or failed (refused, reset, no
+        DNS, a stall or a trickle as long as a request waits), stands for the run."""
         host = urlsplit(final_url).hostname or ""
-        task = self._probes.get(host)
-        if task is None:
-            within = probe_time(left, self.settings)
-            if within is None:
+        ends = None if left is None else asyncio.get_running_loop().time() + left
+        while True:
+            task = self._probes.get(host)
+            if task is None or _cut_short(task):
+                task = self._send_probe(host, final_url, ends)
+                if task is None:
+                    return None
+            try:
+                async with asyncio.timeout_at(ends):
+                    probe = await asyncio.shield(task)
+            except Exception:  # a probe that fails or runs out of time tells us nothing
+                log.debug("soft-404 probe for %s failed", host, exc_info=True)
                 return None
-            url = probe_url_for(final_url, self.token)
-            task = asyncio.ensure_future(self.fetcher.probe(url, within))
-            self._probes[host] = task
-        try:
-            async with asyncio.timeout(left):
-                return await asyncio.shield(task)
-        except Exception:  # a probe that fails or runs out of time tells us nothing either way
-            log.debug("soft-404 probe for %s failed", host, exc_info=True)
+            if probe is not None:
+                return probe
+            # Cut short by its sender's deadline (this URL's, or another's): again, if
+            # this URL has time for it.
+
+    def _send_probe(
+        self, host: str, final_url: str, ends: float | None
+    ) -> asyncio.Task[Probe | None] | None:
+        """Send the host's probe for a URL whose deadline `ends` (loop time), or None when
+        it sends none.
+
+        The probe gets what is left of the URL's time (`probe_time`). A URL with less
+        sends none, except the first of a host to try while other URLs of the host wait
+        to begin: a host whose every page takes more than half its deadline (30 s of 45)
+        was otherwise never probed, its catch-all "pages" all passing. That probe gets
+        `read_timeout` of its own and outlives the URL, which waits for it only as long as
+        it has (its verdict is on time) but holds its host slot and its global slot until
+        the probe ends (`_check_job`): the host never has more requests in flight than
+        its concurrency. It costs the host's slot at most `read_timeout` once a run, and
+        is never sent for a host's last URL, whose pages it could not serve."""
+        tries = self._probe_tries[host]
+        if tries >= PROBE_TRIES:
             return None
+        left = None if ends is None else ends - asyncio.get_running_loop().time()
+        within = probe_time(left, self.settings)
+        late = within is None
+        if within is None:
+            if tries or self._unbegun[host] <= 0:
+                return None
+            within = self.settings.read_timeout
+        self._probe_tries[host] += 1
+        url = probe_url_for(final_url, self.token)
+        task = asyncio.ensure_future(self._probe_in(url, within))
+        self._probes[host] = task
+        sender = asyncio.current_task()
+        if late and sender is not None:
+            self._tails[sender] = task
+        return task
+
+    async def _probe_in(self, url: str, within: float) -> Probe | None:
+        """The probe of `url` in `within` seconds; None: cut short by the deadline of the
+        URL that sent it (`probe_cut_short`), not the host's answer."""
+        probe = await self.fetcher.probe(url, within)
+        if probe is None and not probe_cut_short(within, self.settings):
+            return Probe(url, None, None)  # the host had a request's whole wait: no answer
+        return probe
+
+
+def _cut_short(task: asyncio.Task[Probe | None]) -> bool:
+    """Whether `task`, a host's probe, ended cut short by its sender's deadline."""
+    if not task.done() or task.cancelled() or task.exception() is not None:
+        return False
+    return task.result() is None
 
 
 #: The share of a URL's `total_timeout` its requests to an http:// address with an https://

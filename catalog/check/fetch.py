@@ -748,15 +748,16 @@ class Fetcher:
             head = await self.follow("HEAD", url, progress=progress, settings=once, owner=owner)
         return (replace(head, retries=(*notes, *head.retries)) if notes else head), owner
 
-    async def probe(self, url: str, within: float) -> Probe:
-        """One GET of a made-up URL, no retries, in `within` seconds; any failure, running
-        out of time too, is just "no probe answer"."""
+    async def probe(self, url: str, within: float) -> Probe | None:
+        """One GET of a made-up URL, no retries, in `within` seconds; any failure is just
+        "no probe answer". None: out of time (whether that is the host's doing is the
+        caller's to say: `soft404.probe_cut_short`)."""
         once = self._once
         try:
             async with asyncio.timeout(within):
                 exchange = await self.follow("GET", url, progress=Progress(), settings=once)
         except TimeoutError:
-            return Probe(url, None, None)
+            return None
         answer = exchange.answer
         if answer is None:
             return Probe(url, None, None)

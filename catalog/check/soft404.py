@@ -42,6 +42,7 @@ from catalog.urls import site_host
 __all__ = [
     "LAPSED_SHELL",
     "PROBE_PREFIX",
+    "PROBE_TRIES",
     "Landing",
     "forwarding_notice",
     "is_error_url",
@@ -50,6 +51,7 @@ __all__ = [
     "lapsed_shell",
     "may_name_a_message",
     "page_soft404",
+    "probe_cut_short",
     "probe_soft404",
     "probe_time",
     "probe_url_for",
@@ -629,21 +631,42 @@ def probe_url_for(url: str, token: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
+#: Probes sent to one host in one run at most. One cut short by the deadline of the URL
+#: that sent it (`probe_cut_short`) is sent again by the host's next URL, but a host that
+#: always answers it just too late must not be asked once per URL.
+PROBE_TRIES = 3
+
+
 def probe_time(left: float | None, settings: CheckSettings) -> float | None:
     """Seconds the host's probe may take, sent for a URL with `left` seconds before its
-    deadline; None: that URL sends none (its page is judged without one).
+    deadline; None: that URL sends none of this kind (`checker._Run._send_probe` may send
+    one that outlives it).
 
     The URL waits for the probe, in its host's slot: the probe gets what is left of the
     URL's deadline, no more (a host stalling on it held a live page's verdict, and the
     slot, up to 45 s past the deadline). It is sent only with as long left as a request
     waits for its answer to begin (`read_timeout`; half the URL's `total_timeout` when
-    that is shorter, or a short deadline would never leave enough): one sent later would
-    be cut short by this URL's lateness, not the host's, and would stand as the host's
-    "no answer" for the whole run, so it is left to the host's next URL. With no deadline
-    in scope, the probe gets `read_timeout` in all."""
+    that is shorter, or a short deadline would never leave enough): one sent with less is
+    likely cut short by this URL's lateness, a request to the host for nothing. With no
+    deadline in scope, the probe gets `read_timeout` in all."""
     if left is None:
         return settings.read_timeout
     return left if left >= min(settings.read_timeout, settings.total_timeout / 2) else None
+
+
+def probe_cut_short(within: float, settings: CheckSettings) -> bool:
+    """Whether a probe that ran out of its `within` seconds was cut short by the URL that
+    sent it rather than left unanswered by the host.
+
+    With less than `read_timeout` (a `total_timeout` under twice that leaves a probe half
+    of it), a host that answers the made-up address in 1.8 s was "no answer" to a probe
+    with 1.6 s, and that stood for the whole run: the catch-all site's later pages, fast
+    ones too, were judged without a probe and passed. Cut short, the probe is no answer
+    of the host's: the host's next URL sends it again (`PROBE_TRIES`). With `read_timeout`
+    or more, the host had as long as any request waits for its answer to begin: a host
+    stalling or trickling on the made-up address has given its "no answer", which stands
+    for the run as a refused connection's does."""
+    return within < settings.read_timeout
 
 
 #: Tokens that echo the requested address on an error page ("/a/b/report.pdf was not
