@@ -76,7 +76,7 @@ def facts(body: str, before: Previous | None, *, url: str = URL) -> CheckFacts:
 UNTITLED_GUIDE = GUIDE.replace("Guide to Victim Services | Survivor Network", "")
 
 
-@pytest.mark.parametrize("body", [PARKED, PARKED_MOUNT, PARKED.replace(HOST, ""), PARKED.upper()])
+@pytest.mark.parametrize("body", [PARKED, PARKED_MOUNT, PARKED.upper()])
 @pytest.mark.parametrize("before", [GUIDE, UNTITLED_GUIDE], ids=["titled", "untitled"])
 def test_a_page_that_showed_text_and_now_shows_only_scripts_says_so(body: str, before: str) -> None:
     verdict = classify(facts(body, read(before)))
@@ -94,6 +94,8 @@ def test_a_page_that_showed_text_and_now_shows_only_scripts_says_so(body: str, b
         pytest.param(PARKED, Previous(title="Guide", fingerprint="v1:abc"), id="legacy-read"),
         pytest.param(APP, read(GUIDE), id="a-title-of-its-own"),
         pytest.param(APP.replace("Survivor Network", ""), read(APP), id="app-now-untitled"),
+        # No title names no domain: a site rebuilt as a client-side app, a bot check (e4).
+        pytest.param(PARKED.replace(HOST, ""), read(GUIDE), id="untitled"),
         pytest.param(UNTITLED_GUIDE, read(GUIDE), id="text"),
         pytest.param(
             f"<html><head><title>{HOST}</title></head><body></body></html>",

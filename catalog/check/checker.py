@@ -48,6 +48,7 @@ from catalog.check.fetch import (
     Progress,
     content_length,
     read_page,
+    validators_of_read,
 )
 from catalog.check.politeness import HostScheduler, Politeness, Slots
 from catalog.check.reasons import FailureKind, describe_error
@@ -840,6 +841,21 @@ def _observe(
         first = facts.exchanges[0].answer
         if first is not None and first.url == (answer.url if answer else None):
             length = content_length(first.headers) or None
+    if (
+        answer is not None
+        and 200 <= answer.status < 300
+        and fingerprint is not None
+        and not etag
+        and not last_modified
+        and length is None
+    ):
+        # A read with nothing the next nights' HEADs can compare with (chunked, no
+        # validator): the validators of that night's HEAD, or the last read's, stand for it.
+        before = facts.exchanges[0]
+        head = before.answer if before is not last and before.method == "HEAD" else None
+        said = head.headers if head and head.url == answer.url and head.status < 300 else None
+        kept = validators_of_read(previous, said)
+        etag, last_modified = _kept(kept[0]), _kept(kept[1])
     if page is not None and LAPSED_SHELL in verdict.reason:
         # Not stored as the page read: the link keeps the title (what the next read compares
         # with, `soft404.lapsed_shell`), fingerprint, validators and length of the page it

@@ -371,18 +371,47 @@ def _validators_appeared(previous: Previous, headers: httpx.Headers) -> bool:
     nothing to compare: a new owner's server sending ETags passed as the resource, "OK",
     until the weekly read, since another ETag needs one on both sides and `_blind` a
     stored length. A server with validators on GET keeps them after that read, so its
-    HEADs compare as any other's; one that sends them on HEAD alone is not read again
-    before its fingerprint is due (`read_after_head`), as for a move (`_moved_for_good`)."""
+    HEADs compare as any other's; one that sends them on HEAD alone has that night's
+    HEAD's kept as the read's, and through its weekly reads (`validators_of_read`), so its
+    next HEADs compare with a HEAD's: no second read the night after each weekly one."""
     if previous.etag or previous.last_modified or previous.content_length is not None:
         return False
     if previous.read_after_head:
         return False
-    if headers.get("etag"):
-        return True
+    etag, modified = _validators(headers)
+    return bool(etag or modified)
+
+
+def _validators(headers: httpx.Headers) -> tuple[str | None, str | None]:
+    """A HEAD's ETag and its Last-Modified unless that is "now" (dynamic pages stamp every
+    answer with the time: no validator)."""
     modified, said_at = http_date(headers.get("last-modified")), http_date(headers.get("date"))
-    if modified is None:
-        return False
-    return said_at is None or (said_at - modified).total_seconds() > LAST_MODIFIED_IS_NOW_S
+    if modified is not None and (
+        said_at is None or (said_at - modified).total_seconds() > LAST_MODIFIED_IS_NOW_S
+    ):
+        return headers.get("etag") or None, headers.get("last-modified")
+    return headers.get("etag") or None, None
+
+
+def validators_of_read(
+    previous: Previous | None, head: httpx.Headers | None
+) -> tuple[str | None, str | None]:
+    """The ETag and Last-Modified to keep for a read (a 2xx GET) that carried none and no
+    length: those of the HEAD before it that night (`head`), or with no HEAD (a weekly
+    read) those the last read kept when it had no length either; else none.
+
+    A dynamic page sent chunked with no validator whose HEAD carries an ETag (a CDN that
+    rewrites the page's HTML drops it from GET) was read the night its ETag appeared
+    (`_validators_appeared`), and again the night after each weekly read, which had left
+    nothing to compare with: six reads in three weeks for three. The HEAD's validators
+    are of the version read that night (HEAD and GET a moment apart), so they may name it
+    in the weekly read's If-None-Match too; another HEAD ETag later sends the read, as a
+    GET's would."""
+    if head is not None:
+        return _validators(head)
+    if previous is None or previous.content_length is not None:
+        return None, None
+    return previous.etag, previous.last_modified
 
 
 def _moved_for_good(previous: Previous, chain: tuple[Hop, ...]) -> bool:

@@ -772,32 +772,62 @@ def unverified_shell(
 
 
 #: What a check says of a page that showed text at its last read and now shows nothing but
-#: scripts under a title that is its host name or none (`lapsed_shell`); the report's
-#: queue files an OK result that says it under "Check by hand" (`reports.build`).
+#: scripts under a title that is its host name (`lapsed_shell`); the report's queue files an
+#: OK result that says it under "Check by hand" (`reports.build`).
 LAPSED_SHELL = (
     "the page now shows no text, only scripts, and its title is just the domain name: a "
     "parked or lapsed domain looks like this; open it in a browser"
 )
+#: Signs, in a lower-cased body, of a bot check's page: a script that proves a browser and
+#: reloads the page (Cloudflare's "Just a moment...", AWS WAF's challenge.js, DDoS-Guard,
+#: Imperva, Sucuri, a cookie set and the page reloaded). Such a page shows no text and
+#: only scripts too, under no title or the domain's; it is the site's wall, not a parking.
+_CHALLENGE_SIGNS = (
+    b"challenge-platform",
+    b"cf-chl",
+    b"cf-browser-verification",
+    b"just a moment",
+    b"checking your browser",
+    b"awswaf",
+    b"challenge.js",
+    b"ddos-guard",
+    b"ddos_guard",
+    b"_incapsula_resource",
+    b"sucuri",
+    b"captcha",
+    b"verify you are human",
+    b"are you a robot",
+)
+#: A script that sets a cookie and reloads the page: the plainest bot check there is.
+_COOKIE_RELOAD = (b"document.cookie", b"location.reload")
 
 
 def lapsed_shell(
     page: PageFacts, body: bytes, before: Previous | None, *urls: str | None
 ) -> str | None:
     """`LAPSED_SHELL` when the page shows no text, only scripts, under a title that is the
-    host name of one of `urls` (the link's, where it ended: "parked-js.test") or none,
-    where the last read (`before`) showed text; else None.
+    host name of one of `urls` (the link's, where it ended: "parked-js.test"), where the
+    last read (`before`) showed text; else None.
 
     A lapsed domain's parking service often answers with such a page and draws its ads by
     script: no text to judge for drift, the same for every address (so the probe matched
     it: "could not be verified"), and "OK" for as long as the domain stayed parked. The
     page of a script-built site that was a shell at its last read already (its fingerprint
-    is that of a page without text) stays as it was, with `unverified_shell`'s note."""
+    is that of a page without text) stays as it was, with `unverified_shell`'s note. So do
+    a page without a title (a site rebuilt as a client-side app names nothing, nor do most
+    bot checks) and a bot check's page (`_CHALLENGE_SIGNS`): each said "parked" and was
+    queued every night, since the note keeps the read from being stored (`checker`)."""
     if not page.is_html or page.text.strip() or not _bare_title(page.title, urls):
         return None
     if before is None or not (before.fingerprint or "").startswith("sha256:"):
         return None  # no read to compare with, or one by another rule than today's
-    if b"<script" not in body[:_SCRIPT_SNIFF].lower():
+    sniffed = body[:_SCRIPT_SNIFF].lower()
+    if b"<script" not in sniffed:
         return None  # nothing runs on it: a blank page (`classify._empty`), not a parking
+    if any(sign in sniffed for sign in _CHALLENGE_SIGNS) or all(
+        part in sniffed for part in _COOKIE_RELOAD
+    ):
+        return None  # a bot check in the page's place: a wall, not a lapsed domain
     return None if before.fingerprint in _textless(before.title) else LAPSED_SHELL
 
 
@@ -809,9 +839,10 @@ def _textless(title: str | None) -> set[str]:
 
 
 def _bare_title(title: str | None, urls: Sequence[str | None]) -> bool:
-    """Whether `title` says nothing but where the page is: none, or a host's name."""
+    """Whether `title` says nothing but where the page is: a host's name. An empty title
+    says nothing at all, the domain's name least of all."""
     named = (title or "").strip().lower().removeprefix("www.").rstrip(".")
-    return not named or any(named == site_host(url) for url in urls)
+    return bool(named) and any(named == site_host(url) for url in urls)
 
 
 def _probe_score(
