@@ -8,17 +8,19 @@ lock that lasts is said on stderr (`_WaitingConnection`); PostgreSQL needs nothi
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import socket
 import sqlite3
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, inspect
@@ -33,12 +35,43 @@ if TYPE_CHECKING:
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
+_T = TypeVar("_T")
+
 #: How long a SQLite statement waits for another process's lock before it says so on stderr
 #: (once, `_WaitingConnection`) and waits out the rest of `SQLITE_BUSY_TIMEOUT_MS`: a
 #: `snooze` behind a nightly run's write sat silent for up to 30 s.
 SQLITE_WAIT_NOTICE_MS = 2_000
 
 log = logging.getLogger(__name__)
+
+#: When this thread's statements stop waiting for another process's lock (`waiting_until`),
+#: as a `time.monotonic()` time; None: the usual busy timeout.
+_DEADLINE: ContextVar[float | None] = ContextVar("linkhealth_db_deadline", default=None)
+
+
+@contextmanager
+def waiting_until(deadline: float) -> Iterator[None]:
+    """Statements run in this thread inside the block wait for another process's lock only
+    until `deadline` (a `time.monotonic()` time; an outer block's earlier one stays), then
+    fail as locked (`StoreError.locked`); past it each still gets one try, without waiting.
+    For a stop, which must end in time: behind a held write lock each of its writes waited
+    the whole `SQLITE_BUSY_TIMEOUT_MS`. SQLite's busy timeout and PostgreSQL's
+    `lock_timeout` are cut to what is left, statement by statement."""
+    outer = _DEADLINE.get()
+    token = _DEADLINE.set(deadline if outer is None else min(outer, deadline))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _left_ms(limit: int) -> int:
+    """How long a statement may wait for a lock now: `limit` ms, or less inside
+    `waiting_until` (0 past its deadline)."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return limit
+    return max(0, min(limit, int((deadline - time.monotonic()) * 1000)))
 
 
 #: How long a PostgreSQL connection may take to be set up (psycopg's `connect_timeout`,
@@ -233,6 +266,7 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     elif engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _postgresql_settings)
+        event.listen(engine, "before_cursor_execute", _postgresql_deadline)
     event.listen(engine, "handle_error", _unreachable)
     _OPENED_ENGINES.add(engine)
     if migrate:
@@ -344,6 +378,12 @@ def _unreachable(context: ExceptionContext) -> None:
         raise StoreError(
             f"lost the connection to database {shown_url(engine.url)}: {_one_line(orig)}"
         )
+    if _DEADLINE.get() is not None and _lock_wait_ended(orig):
+        raise StoreError(
+            f"database {shown_url(engine.url)} {_LOCKED_PAST_DEADLINE}",
+            fault=f"database {shown_url(engine.url)} {_LOCKED_PAST_DEADLINE}",
+            locked=True,
+        )
     why = _sqlite_unusable(orig)
     if why is not None:
         primary = getattr(orig, "sqlite_errorcode", 0) & 0xFF
@@ -352,6 +392,25 @@ def _unreachable(context: ExceptionContext) -> None:
             fault=f"database {shown_url(engine.url)} {why.partition(_KEPT)[0]}",
             locked=primary in (_SQLITE_BUSY, _SQLITE_LOCKED),
         )
+
+
+#: A lock that `waiting_until`'s deadline ended the wait for: the caller says what it
+#: gave up (no "run the command again": a stop is no command to run again).
+_LOCKED_PAST_DEADLINE = (
+    "is locked: another process holds a write transaction on it (a run, a recheck, a "
+    "`sqlite3` or `psql` session left inside a transaction?) and the time this step may "
+    "wait for it ran out"
+)
+#: PostgreSQL's lock_not_available (a `lock_timeout` ran out).
+_PG_LOCK_TIMEOUT = "55P03"
+
+
+def _lock_wait_ended(error: BaseException) -> bool:
+    """Whether `error` is a statement that gave up waiting for another's lock: SQLite's
+    busy, PostgreSQL's `lock_timeout`."""
+    if isinstance(error, sqlite3.Error):
+        return getattr(error, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    return getattr(error, "sqlstate", None) == _PG_LOCK_TIMEOUT
 
 
 #: Primary SQLite result codes (https://sqlite.org/rescode.html) of a database file that
@@ -602,6 +661,21 @@ def _postgresql_settings(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.commit()
 
 
+def _postgresql_deadline(
+    _conn: Any, cursor: Any, _statement: Any, _parameters: Any, _context: Any, _many: bool
+) -> None:
+    """Inside `waiting_until`, the statement's wait for a lock (`write_session`'s advisory
+    lock, a migration's table lock) cut to what is left, for the rest of its transaction.
+    At least 1 ms: a `lock_timeout` of 0 waits forever. Not `statement_timeout`: a
+    statement that runs rather than waits ends by itself, and past the deadline it would
+    be cancelled before its one try."""
+    if _DEADLINE.get() is None:
+        return
+    cursor.execute(
+        "SELECT set_config('lock_timeout', %s, true)", (f"{max(_left_ms(2**31 - 1), 1)}ms",)
+    )
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One short transaction: commit on success, roll back on error."""
@@ -647,37 +721,51 @@ class _WaitingConnection(sqlite3.Connection):
     `SQLITE_WAIT_NOTICE_MS` fails inside SQLite with nothing done (SQLite waits only
     before a statement takes its lock), is said on stderr, and is run again with the rest
     of `SQLITE_BUSY_TIMEOUT_MS`. A statement that takes its lock in time costs a Python
-    call and a clock read more; no thread, no polling."""
+    call and a clock read more; no thread, no polling. Inside `waiting_until` both waits
+    are cut to what is left before its deadline (a PRAGMA more per statement)."""
 
     def cursor(self, factory: Any = None) -> Any:  # type: ignore[override]
         return super().cursor(factory or _WaitingCursor)
 
     def commit(self) -> None:
+        # SQLite keeps the transaction open after a busy COMMIT: run again, it commits.
+        self._waiting(super().commit)
+
+    def _waiting(self, statement: Callable[[], _T]) -> _T:
+        """`statement` run as the class says: again, once said, when busy past the first
+        wait."""
+        first = _left_ms(_first_wait_ms())
+        bounded = first != _first_wait_ms()  # inside `waiting_until`: a wait of its own
+        if bounded:
+            self._busy_timeout(first)
         started = time.monotonic()
         try:
-            super().commit()
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc) or not self._waiting_longer(started):
-                raise
             try:
-                super().commit()  # SQLite keeps the transaction open after a busy COMMIT
-            finally:
-                self._waited()
+                return statement()
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or not self._waiting_longer(started, first):
+                    raise
+                bounded = True
+                return statement()
+        finally:
+            if bounded:
+                self._busy_timeout(_first_wait_ms())
 
-    def _waiting_longer(self, started: float) -> bool:
+    def _waiting_longer(self, started: float, first: int) -> bool:
         """Say what this connection waits for and give it the rest of the busy timeout;
-        False when there is none left (a test's short timeout), or SQLite did not wait at
-        all (`started` is when the statement began): a write in a transaction that has
-        read already is busy at once, as it always was (SQLite cannot wait there)."""
-        rest = SQLITE_BUSY_TIMEOUT_MS - _first_wait_ms()
-        if rest <= 0 or time.monotonic() - started < _first_wait_ms() / 2000:
+        False when there is none left (a test's short timeout, `waiting_until`'s deadline),
+        or SQLite did not wait at all (`started` is when the statement began, `first` the
+        ms it could wait): a write in a transaction that has read already is busy at once,
+        as it always was (SQLite cannot wait there)."""
+        rest = _left_ms(SQLITE_BUSY_TIMEOUT_MS - _first_wait_ms())
+        if rest <= 0 or time.monotonic() - started < first / 2000:
             return False
-        log.warning("%s", _waiting_for(self))
-        sqlite3.Cursor(self).execute(f"PRAGMA busy_timeout={rest}").close()
+        log.warning("%s", _waiting_for(self, in_all_ms=first + rest))
+        self._busy_timeout(rest)
         return True
 
-    def _waited(self) -> None:
-        sqlite3.Cursor(self).execute(f"PRAGMA busy_timeout={_first_wait_ms()}").close()
+    def _busy_timeout(self, ms: int) -> None:
+        sqlite3.Cursor(self).execute(f"PRAGMA busy_timeout={ms}").close()
 
 
 class _WaitingCursor(sqlite3.Cursor):
@@ -686,16 +774,9 @@ class _WaitingCursor(sqlite3.Cursor):
     connection: _WaitingConnection
 
     def execute(self, sql: str, parameters: Any = (), /) -> Self:
-        started = time.monotonic()
-        try:
-            return super().execute(sql, parameters)
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc) or not self.connection._waiting_longer(started):
-                raise
-            try:
-                return super().execute(sql, parameters)
-            finally:
-                self.connection._waited()
+        return self.connection._waiting(
+            lambda: super(_WaitingCursor, self).execute(sql, parameters)
+        )
 
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> Self:
         # Run again, a one-pass iterator would have lost its first rows (SQLAlchemy's
@@ -705,21 +786,13 @@ class _WaitingCursor(sqlite3.Cursor):
             if isinstance(seq_of_parameters, list | tuple)
             else list(seq_of_parameters)
         )
-        started = time.monotonic()
-        try:
-            return super().executemany(sql, rows)
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc) or not self.connection._waiting_longer(started):
-                raise
-            try:
-                return super().executemany(sql, rows)
-            finally:
-                self.connection._waited()
+        return self.connection._waiting(lambda: super(_WaitingCursor, self).executemany(sql, rows))
 
 
-def _waiting_for(conn: sqlite3.Connection) -> str:
-    """What a connection busy on its database's lock waits for: the file, and the runs
-    recorded in progress on it (none named when none is, or they cannot be read now)."""
+def _waiting_for(conn: sqlite3.Connection, *, in_all_ms: int) -> str:
+    """What a connection busy on its database's lock waits for: the file, the runs recorded
+    in progress on it (none named when none is, or they cannot be read now), and how long
+    it waits in all (`in_all_ms`: less than the busy timeout inside `waiting_until`)."""
     file = _main_file(conn)
     shown = _shown_path(file) if file else "(in memory)"
     runs = _runs_in_progress(file) if file else []
@@ -730,7 +803,7 @@ def _waiting_for(conn: sqlite3.Connection) -> str:
         who = "(no other run is recorded in progress: a curator's command, or a `sqlite3` shell?)"
     return (
         f"waiting for the database {shown}: another process is writing to it {who}; "
-        f"waiting up to {SQLITE_BUSY_TIMEOUT_MS // 1000} s in all..."
+        f"waiting up to {math.ceil(in_all_ms / 1000)} s in all..."
     )
 
 

@@ -50,7 +50,13 @@ from catalog.archive import ArchiveLookup
 from catalog.canary import CanaryVerdict, check_canaries
 from catalog.check.safety import Resolver, forbidden_address, host_allowlisted, is_ip_address
 from catalog.clock import Clock, utcnow
-from catalog.db import engine_for, ensure_same_file, existing_database, fresh_engine_for
+from catalog.db import (
+    engine_for,
+    ensure_same_file,
+    existing_database,
+    fresh_engine_for,
+    waiting_until,
+)
 from catalog.errors import CatalogError, LinkhealthError, NotFoundError, StoreError
 from catalog.model import Batch, Observation
 from catalog.outage import OutageVerdict, confirmed_by, judge, mask
@@ -571,9 +577,12 @@ def store_unfinished(
     be tried (`catalog.upgrades.candidates`) is left for the next run: stored without it,
     its page read, the suggestion would wait a week for the next read.
 
-    Bounded: no batch is started after `budget_s`; a lost lease (another run took over)
-    or a failing database stops it with a warning. Never raises but for an interrupt (a
-    second Ctrl-C), which leaves the batch being stored rolled back whole.
+    Bounded: no batch is started after `budget_s`, and waits for another process's lock
+    on the database only until then (`catalog.db.waiting_until`): behind a held write lock
+    one batch waited the whole busy timeout (30 s), before `abandon_run` could free the
+    lease. A batch not stored in time, a lost lease (another run took over) or a failing
+    database stops it with a warning. Never raises but for an interrupt (a second
+    Ctrl-C), which leaves the batch being stored rolled back whole.
     """
     started = timer()
     stored = batches = set_aside = 0
@@ -581,7 +590,8 @@ def store_unfinished(
     for observations in unfinished:
         if not observations:
             continue
-        if timer() - started > budget_s:
+        spent = timer() - started
+        if spent > budget_s:
             set_aside += len(observations)
             continue
         untried = candidates(observations) if settings.check.https_upgrades else {}
@@ -589,18 +599,25 @@ def store_unfinished(
         set_aside += len(observations) - len(kept)
         try:
             ensure_same_file(engine)  # not stored into a file deleted meanwhile
-            if lease is not None:
-                _renew(engine, lease, now=clock())
-            verdict = judge(_judged(kept, settings), settings.health.outage_host_share)
-            masked = _unknown(kept) if verdict.undecided else mask(kept, verdict)
-            store.record_observations(engine, run_id, masked, settings.health, now=clock())
+            with waiting_until(time.monotonic() + budget_s - spent):
+                if lease is not None:
+                    _renew(engine, lease, now=clock())
+                verdict = judge(_judged(kept, settings), settings.health.outage_host_share)
+                masked = _unknown(kept) if verdict.undecided else mask(kept, verdict)
+                store.record_observations(engine, run_id, masked, settings.health, now=clock())
         except Exception as exc:  # the stop's own error is the one to see
             left = sum(len(o) for o in unfinished) - stored - set_aside
+            why = (
+                f"the database stayed locked past the {budget_s:g} s a stop may spend "
+                f"storing them ({exc})"
+                if isinstance(exc, StoreError) and exc.locked
+                else str(exc)
+            )
             log.warning(
                 "run %s: %d checked URLs of its unfinished batches were not stored: %s",
                 run_id,
                 left,
-                exc,
+                why,
             )
             return UnfinishedStored(stored, batches, set_aside + left)
         stored += len(masked)
@@ -842,6 +859,14 @@ def finish_run(
     )
 
 
+#: Seconds `abandon_run` waits, in all, for another process's lock on the database while
+#: it marks the run ended and gives its lease back. Behind a held write lock each of those
+#: two writes waited the whole busy timeout (30 s): 60 s, and with `store_unfinished`
+#: before it a stop outlasted systemd's default 90 s before its SIGKILL. Past it the
+#: lease is left to the next run on this machine or to its expiry, and a warning says so.
+ABANDON_WAIT_S = 20.0
+
+
 def abandon_run(
     settings: Settings,
     prepared: PreparedRun,
@@ -849,28 +874,58 @@ def abandon_run(
     reason: str,
     stopped: bool = False,
     clock: Clock = utcnow,
+    wait_s: float = ABANDON_WAIT_S,
 ) -> None:
     """A run that raised: mark it failed (if still running) and release its lease.
 
     `stopped`: it was stopped on purpose (Ctrl-C, SIGTERM from a worker or systemd), which
     is no failure of the run: it ends `aborted`, as a run found dead does, with `reason`.
     Called from the caller's `finally`/`except`; never raises, so the original error is
-    the one people see.
+    the one people see. Bounded: both writes wait for another process's lock `wait_s` in
+    all (`catalog.db.waiting_until`); the lease is then still tried once, at once.
     """
     engine = engine_for(settings.database_url)
     status, key = ("aborted", "aborted_reason") if stopped else ("failed", "failed_reason")
+    with waiting_until(time.monotonic() + wait_s):
+        try:
+            if store.get_run(engine, prepared.run_id).status == "running":
+                store.finish_run(
+                    engine, prepared.run_id, status=status, now=clock(), summary={key: reason}
+                )
+        except LinkhealthError as exc:  # e.g. the database went away: one line
+            log.warning("could not mark run %s %s: %s", prepared.run_id, status, exc)
+        except Exception:
+            log.warning("could not mark run %s %s", prepared.run_id, status, exc_info=True)
+        finally:  # also on a second Ctrl-C meanwhile: the lease is free at once, not at expiry
+            if prepared.lease is not None:
+                _give_back(engine, prepared.lease, prepared.run_id)
+
+
+def _give_back(engine: Engine, lease: RunLease, run_id: int) -> None:
+    """`release_quietly` for `abandon_run`, whose warning says when the lease frees itself:
+    a stop that could not give it back must not read as if the next run were refused."""
     try:
-        if store.get_run(engine, prepared.run_id).status == "running":
-            store.finish_run(
-                engine, prepared.run_id, status=status, now=clock(), summary={key: reason}
-            )
-    except LinkhealthError as exc:  # e.g. the database went away: one line
-        log.warning("could not mark run %s failed: %s", prepared.run_id, exc)
+        store.release_lease(engine, lease.name, lease.holder)
+        return
+    except Exception as exc:
+        error: BaseException = exc
+    try:  # a read: a writer's lock does not hold it up (WAL, PostgreSQL)
+        held = store.get_lease(engine, lease.name)
     except Exception:
-        log.warning("could not mark run %s failed", prepared.run_id, exc_info=True)
-    finally:  # also on a second Ctrl-C meanwhile: the lease is free at once, not at expiry
-        if prepared.lease is not None:
-            release_quietly(engine, prepared.lease)
+        held = None
+    until = (
+        f"at {held.expires_at:%Y-%m-%d %H:%M:%S} UTC"
+        if held is not None and held.holder == lease.holder
+        else f"{lease.ttl} after the run's last heartbeat"
+    )
+    log.warning(
+        "run %s could not give back its lease %r: %s. The next run on this machine takes it "
+        "over once this process has ended; elsewhere it expires on its own %s",
+        run_id,
+        lease.name,
+        error if isinstance(error, LinkhealthError) else repr(error),
+        until,
+    )
 
 
 def lost_batches(
