@@ -634,8 +634,9 @@ def judge_page(
         text_key = TEXT_SCORES + entry.key
         verdict = drift.judge_drift(rel, history.get(entry.key, ()))
         if verdict is None and not missing:
-            # The page emptied, or a "no longer available" notice under the old title.
-            whole = obs.text_tail_packed is None
+            # The page emptied, or a "no longer available" notice under the old title. Only
+            # a text read to its end can have lost them: a read cut short may hold none of it.
+            whole = obs.text_tail_packed is None and not obs.text_cut
             verdict = drift.judge_emptied(
                 rel, history.get(text_key, ()), whole=whole, entry_title=entry.title, page_text=text
             )

@@ -1,0 +1,106 @@
+"""False alarms a review found in the rules for missed rot (tests/test_e1_missed_rot.py),
+night after night through the checker and the store: a slow night read as "the page was
+emptied", a landing page replaced by the resource's own PDF read so, and news of online
+gambling scams at a long page's end read as a gambling page."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+from sqlalchemy import Engine
+
+from catalog.check import check_targets
+from catalog.check.content import MAX_PARSED_TAGS
+from catalog.model import Observation, Target
+from catalog.settings import CheckSettings
+from tests.factories import days
+from tests.test_e1_missed_rot import (
+    GUIDE,
+    LONG,
+    TITLE,
+    URL,
+    Site,
+    drift_reason,
+    html,
+    night,
+    public,
+)
+from tests.test_e1_missed_rot import engine as engine  # the fixture
+
+# --- a read cut short is no page emptied ----------------------------------------------------
+
+#: A page builder's page: 300 KB of inline CSS in its head, before any of its text.
+STYLE = "<style>" + ".c{color:red}\n" * 25000 + "</style>"
+HEAVY = (
+    f"<html><head><title>{TITLE}</title>{STYLE}</head><body><h1>{TITLE}</h1>{LONG}</body></html>"
+).encode()
+
+
+def test_a_slow_night_cut_at_its_first_bytes_is_no_page_emptied(engine: Engine) -> None:
+    """Read to its end on fast nights, the page held the guide; a slow night judges it on
+    its first 256 KiB, all CSS: its text lost the guide's words, and the link drifted
+    ("lost the entry's words (90% → 0%)") until a fast night came."""
+    slow = [False]
+
+    async def stream() -> AsyncIterator[bytes]:
+        for i in range(0, len(HEAVY), 16384):
+            yield HEAVY[i : i + 16384]
+            if slow[0] and i > 280_000:
+                await asyncio.sleep(30)  # the night's deadline (5 s) ends the read first
+
+    def site(request: httpx.Request) -> httpx.Response:
+        headers = {"Content-Type": "text/html"}
+        if request.method == "HEAD":
+            return httpx.Response(200, headers=headers)
+        return httpx.Response(200, headers=headers, content=stream())
+
+    for day in (1, 2, 3):
+        night(engine, site, day)
+    assert drift_reason(engine) is None
+    slow[0] = True
+    assert "drift_detected" not in night(engine, site, 4)
+    assert drift_reason(engine) is None
+
+
+def _observe(body: bytes, max_body_bytes: int = 2 * 1024 * 1024) -> Observation:
+    def site(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": "text/html"}, content=body)
+
+    (obs,) = asyncio.run(
+        check_targets(
+            [Target(URL, "guide.example")],
+            CheckSettings(
+                max_attempts=1,
+                total_timeout=5,
+                soft404_probe=False,
+                max_body_bytes=max_body_bytes,
+            ),
+            transport=httpx.MockTransport(site),
+            resolver=public,
+            clock=lambda: days(1),
+        )
+    )
+    return obs
+
+
+def test_a_read_cut_at_the_byte_cap_or_the_tag_cap_says_its_text_is_not_whole() -> None:
+    whole = _observe(html(f"<h1>{TITLE}</h1><p>{GUIDE}</p>").encode())
+    assert whole.text_sample and not whole.text_cut
+    capped = _observe(HEAVY, max_body_bytes=100_000)
+    assert capped.title == TITLE and capped.text_cut
+    tags = html("<b>x</b>" * (MAX_PARSED_TAGS // 2 + 10)).encode()
+    assert tags.count(b"<") > MAX_PARSED_TAGS
+    assert _observe(tags).text_cut
+
+
+def test_the_emptied_rule_never_judges_a_read_cut_short(engine: Engine) -> None:
+    """The same reads through the store: a cut read's text is short and holds none of the
+    entry's words past its title, yet it is no page emptied."""
+    site = Site(html(f"<h1>{TITLE}</h1><p>{GUIDE}</p>"))
+    for day in (1, 2, 3):
+        night(engine, site, day)
+    site.body = html("<p>" + "menu " * 20 + "</p>" + "<i></i>" * MAX_PARSED_TAGS + GUIDE)
+    night(engine, site, 4)
+    assert drift_reason(engine) is None
