@@ -794,12 +794,19 @@ def judge_emptied(
     whole: bool,
     entry_title: str = "",
     page_text: str | None = None,
+    content_type: str | None = None,
+    was_title: str | None = None,
 ) -> DriftVerdict | None:
     """Whether the page's text lost the entry's words it had, under a title that kept them:
     the page emptied, or its content replaced by "This resource is no longer available" or
     "archived and no longer maintained". `history` holds the link's earlier `text` shares
     (of substantial pages that did not drift); `whole` says the text sample is the page's
-    whole text.
+    whole text. `was_title` is the page's title before this read: the reason says the
+    title was kept only when it is the same.
+
+    Only an HTML page (`content_type`, or none given) with text is judged: a landing page
+    replaced by the resource's own PDF has no text sample, only the document's title, and
+    its text share of 0 said nothing went (the resource is right there).
 
     The rule is the one with the fewest false alarms: it compares the page with itself,
     not with a fixed bar, so a landing page whose text never named the entry (a download
@@ -815,6 +822,8 @@ def judge_emptied(
     """
     if current.markers or current.text is None or not whole or len(history) < TEXT_READS:
         return None
+    if not page_text or (content_type is not None and media_type(content_type) not in _WEB_PAGES):
+        return None
     baseline = round(statistics.median(history), 3)
     if baseline < TEXT_HAD or current.text > TEXT_GONE or current.text >= baseline / 2:
         return None
@@ -822,13 +831,20 @@ def judge_emptied(
     if names and not _GONE_NOTICE.search(page_text or ""):
         return None
     title = next((e for e in current.evidence if e.startswith("page title ")), None)
-    seen = f", {title} kept" if title else ""
+    seen = f", {title}" if title else ""
+    if title and _same_title(was_title, title):
+        seen += " kept"
     reason = (
         f"The page no longer matches the entry: its text lost the entry's words (the text's "
         f"match with the entry {baseline:.0%} → {current.text:.0%}{seen}); the resource may "
         "have been removed or archived: check the page and update the link or the entry."
     )
     return DriftVerdict(reason, current.score, baseline, ())
+
+
+def _same_title(was: str | None, evidence: str) -> bool:
+    """Whether the page title `evidence` shows ("page title '...'", clipped) is `was`."""
+    return was is not None and evidence == f"page title '{_clip(was)}'"
 
 
 # --- a document replaced by a web page ------------------------------------------------------

@@ -9,14 +9,17 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 from sqlalchemy import Engine
 
+from catalog import drift
 from catalog.check import check_targets
 from catalog.check.content import MAX_PARSED_TAGS
 from catalog.model import Observation, Target
 from catalog.settings import CheckSettings
 from tests.factories import days
 from tests.test_e1_missed_rot import (
+    DESCRIPTION,
     GUIDE,
     LONG,
     TITLE,
@@ -104,3 +107,87 @@ def test_the_emptied_rule_never_judges_a_read_cut_short(engine: Engine) -> None:
     site.body = html("<p>" + "menu " * 20 + "</p>" + "<i></i>" * MAX_PARSED_TAGS + GUIDE)
     night(engine, site, 4)
     assert drift_reason(engine) is None
+
+
+# --- a landing page replaced by the resource's own PDF ------------------------------------
+
+PDF = (
+    b"%PDF-1.4\n1 0 obj<</Title (Task Force e-Guide 2025) /Producer (Word)>>endobj\n"
+    + b"0" * 4000
+    + b"\ntrailer<</Info 1 0 R>>\n%%EOF\n"
+)
+
+
+class PdfSite(Site):
+    """The landing page, until `pdf`: then the link answers with the guide's PDF itself."""
+
+    pdf = False
+    #: The PDF's Content-Type; None: a server that names none (the body says PDF).
+    pdf_type: str | None = "application/pdf"
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.pdf and str(request.url) == URL:
+            headers = {"Content-Type": self.pdf_type} if self.pdf_type else {}
+            return httpx.Response(200, headers=headers, content=PDF)
+        return super().__call__(request)
+
+
+@pytest.mark.parametrize("content_type", ["application/pdf", None])
+def test_a_landing_page_replaced_by_the_resources_pdf_is_no_drift(
+    engine: Engine, content_type: str | None
+) -> None:
+    """The PDF's title named the link a page "kept" and its absent text "lost the entry's
+    words": drifted, and it stayed drifted each night the PDF was there."""
+    site = PdfSite(html(f"<h1>{TITLE}</h1><p>{GUIDE}</p>"))
+    for day in (1, 2, 3):
+        night(engine, site, day)
+    site.pdf = True
+    site.pdf_type = content_type
+    for day in (4, 5):
+        assert "drift_detected" not in night(engine, site, day)
+    assert drift_reason(engine) is None
+
+
+def _emptied(page_title: str, was_title: str | None) -> drift.DriftVerdict | None:
+    text = "Home About Programs News Contact"
+    rel = drift.relevance(TITLE, DESCRIPTION, page_title, text)
+    return drift.judge_emptied(
+        rel,
+        [0.8, 0.8],
+        whole=True,
+        page_text=text,
+        content_type="text/html; charset=utf-8",
+        was_title=was_title,
+    )
+
+
+def test_the_emptied_reason_says_kept_only_of_the_title_the_page_had() -> None:
+    kept = _emptied(TITLE, TITLE)
+    assert kept is not None and f"page title '{TITLE}' kept" in kept.reason
+    retitled = _emptied(f"{TITLE} (archived)", TITLE)
+    assert retitled is not None and "kept" not in retitled.reason
+    assert f"page title '{TITLE} (archived)'" in retitled.reason
+    unknown = _emptied(TITLE, None)
+    assert unknown is not None and "kept" not in unknown.reason
+
+
+def test_the_emptied_rule_judges_html_pages_with_text_only() -> None:
+    rel = drift.relevance(TITLE, DESCRIPTION, "Task Force e-Guide 2025", "")
+    assert rel.text == 0
+    for content_type in ("application/pdf", None, "text/html"):
+        assert (
+            drift.judge_emptied(
+                rel, [0.8, 0.8], whole=True, page_text="", content_type=content_type
+            )
+            is None
+        )
+    text = "Home About Programs News Contact"
+    menu = drift.relevance(TITLE, DESCRIPTION, TITLE, text)
+    plain = drift.judge_emptied(
+        menu, [0.8, 0.8], whole=True, page_text=text, content_type="text/plain"
+    )
+    assert plain is None
+    page = drift.judge_emptied(
+        menu, [0.8, 0.8], whole=True, page_text=text, content_type="application/xhtml+xml"
+    )
+    assert page is not None
