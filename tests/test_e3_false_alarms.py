@@ -22,6 +22,7 @@ from tests.test_e1_missed_rot import (
     DESCRIPTION,
     GUIDE,
     LONG,
+    SPAM,
     TITLE,
     URL,
     Site,
@@ -191,3 +192,103 @@ def test_the_emptied_rule_judges_html_pages_with_text_only() -> None:
         menu, [0.8, 0.8], whole=True, page_text=text, content_type="application/xhtml+xml"
     )
     assert page is not None
+
+
+# --- news of gambling scams at a long page's end ------------------------------------------
+
+#: An Indonesian news site's "related news" aside at the end of a page on trafficking.
+RELATED_ID = (
+    "<aside>Berita terkait: Satgas Pemberantasan Judi Online tangkap 12 tersangka TPPO; "
+    "Kominfo blokir 2.000 situs judi; korban TPPO dipekerjakan di perusahaan judi online "
+    "di Kamboja.</aside>"
+)
+#: A report's closing words on what scam-compound workers were forced to do.
+ENDING_EN = (
+    "<p>Victims in scam compounds were forced to promote online slots and sportsbook "
+    "apps to strangers, offering a fake welcome bonus.</p>"
+)
+
+
+@pytest.mark.parametrize("ending", [RELATED_ID, ENDING_EN], ids=["id-related-news", "en-report"])
+def test_news_of_gambling_scams_at_a_long_pages_end_is_no_gambling_page(
+    engine: Engine, ending: str
+) -> None:
+    """Online gambling scam compounds are a core trafficking topic: "looks like a gambling
+    page" on such a page taught curators to skip the finding."""
+    site = Site(html(LONG))
+    for day in (1, 2):
+        night(engine, site, day)
+    site.body = html(LONG + ending)
+    assert "drift_detected" not in night(engine, site, 3)
+    assert drift_reason(engine) is None
+
+
+def _tail(tail: str, head: str = GUIDE, page_title: str = TITLE) -> drift.Relevance:
+    return drift.relevance(TITLE, DESCRIPTION, page_title, head, tail=tail)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "Berita terkait: Satgas Pemberantasan Judi Online tangkap 12 tersangka TPPO",
+        "Kominfo blokir 2.000 situs judi dan situs judi online.",
+        "Polisi ungkap jaringan judi slot online di Kamboja; korban TPPO dipulangkan.",
+        "Workers were forced to promote online slots and sportsbook apps to strangers, "
+        "offering a fake welcome bonus.",
+        "Scripts promised free spins. Others a casino bonus. Some a deposit bonus.",
+        "Related: togel rings; betting odds fixed by traffickers.",
+    ],
+)
+def test_phrases_news_of_the_crime_uses_fire_nothing_in_a_tail(tail: str) -> None:
+    assert _tail(tail).markers == ()
+    # whatever the head scored
+    assert _tail(tail, head="Agency news and press releases.", page_title="News").markers == ()
+
+
+@pytest.mark.parametrize(
+    ("tail", "shown"),
+    [
+        ("Berita lain slot gacor hari ini", "slot gacor"),
+        ("Daftar Slot resmi", "Daftar Slot"),
+        ("RTP Live tertinggi", "RTP Live"),
+        ("gampang maxwin", "maxwin"),
+        ("buy viagra online", "viagra"),
+        # Several spam phrases packed as a list of links, none of them spam's alone.
+        ("Free Spins | Casino Bonus | Deposit Bonus | Bet Now", "Free Spins"),
+        ("Togel | Casino Bonus | Betting Odds", "Togel"),
+    ],
+)
+def test_what_spam_pages_show_still_fires_in_a_tail(tail: str, shown: str) -> None:
+    rel = _tail(f"Share this page. Related reading. {tail}")
+    assert rel.markers and f"'{shown}'" in rel.evidence
+
+
+def test_injected_spam_in_a_long_pages_footer_still_drifts(engine: Engine) -> None:
+    site = Site(html(LONG))
+    for day in (1, 2):
+        night(engine, site, day)
+    site.body = html(LONG + RELATED_ID + SPAM)
+    assert "drift_detected" in night(engine, site, 3)
+    reason = drift_reason(engine)
+    assert reason is not None and "gambling" in reason and "slot gacor" in reason
+
+
+def test_a_matching_indonesian_page_on_online_gambling_compounds_is_no_gambling_page() -> None:
+    """The head of a page that still matches its entry: Indonesian reports name the crime
+    "judi online", and the scam compounds' "situs judi" and "slot online"."""
+    entry = (
+        "Korban TPPO di Perusahaan Judi Online",
+        "Panduan bagi pendamping korban perdagangan orang yang dipekerjakan paksa di "
+        "Kamboja dan Myanmar.",
+    )
+    text = (
+        "Korban TPPO dipekerjakan paksa di perusahaan judi online di Kamboja dan Myanmar. "
+        "Mereka dipaksa mempromosikan situs judi dan judi slot online kepada warga. "
+        "Panduan ini membantu pendamping korban perdagangan orang mengenali tanda-tanda, "
+        "mendampingi korban, dan melapor kepada Satgas TPPO. Korban dipulangkan dan "
+        "mendapat layanan pemulihan dari pendamping di Indonesia."
+    )
+    rel = drift.relevance(*entry, "Korban TPPO di Perusahaan Judi Online", text)
+    assert rel.score >= drift.STILL_MATCHES and rel.markers == ()
+    hacked = drift.relevance(*entry, entry[0], text + " Slot gacor hari ini, RTP live.")
+    assert hacked.markers == ("gambling",)
