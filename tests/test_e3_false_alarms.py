@@ -22,6 +22,7 @@ from tests.test_e1_missed_rot import (
     DESCRIPTION,
     GUIDE,
     LONG,
+    NAV,
     SPAM,
     TITLE,
     URL,
@@ -35,10 +36,11 @@ from tests.test_e1_missed_rot import engine as engine  # the fixture
 
 # --- a read cut short is no page emptied ----------------------------------------------------
 
-#: A page builder's page: 300 KB of inline CSS in its head, before any of its text.
+#: A page builder's page: its menu, then 300 KB of inline CSS, then its text.
 STYLE = "<style>" + ".c{color:red}\n" * 25000 + "</style>"
 HEAVY = (
-    f"<html><head><title>{TITLE}</title>{STYLE}</head><body><h1>{TITLE}</h1>{LONG}</body></html>"
+    f"<html><head><title>{TITLE}</title></head><body>{NAV}{STYLE}<h1>{TITLE}</h1>{LONG}"
+    "</body></html>"
 ).encode()
 
 
