@@ -17,7 +17,9 @@ Two independent signals, each cheap (well under a millisecond per page):
   words such as "sex", "prostitution", "escort" or "pornography" are never markers; and
   on a page that still matches its entry, phrases a report on trafficking uses about its
   subject (scam compounds' "online casino" and "usdt", sextortion's "nude") do not count
-  either: there only spam's own phrases ("free spins", "slot gacor") mean a takeover.
+  either: there only spam's own phrases ("free spins", "slot gacor") mean a takeover. In
+  a long page's tail (a report's closing words, a news site's "related news" aside) only
+  phrases no news of the crime uses count, or several packed as a list of links is.
 * relevance: overlap of content words (lower-cased, accents folded, stop words removed,
   lightly stemmed so "traffickers"/"trafficking" and "victims"/"víctimas" meet) between
   entry and page, weighted toward the entry's title. A sharp fall from the link's own
@@ -316,6 +318,11 @@ _CATEGORIES: dict[str, _Markers] = {
             "slot online",
             "online slots",
             "slot gacor",
+            "situs slot",
+            "daftar slot",
+            "rtp live",
+            "rtp slot",
+            "maxwin",
             "situs judi",
             "judi online",
             "togel",
@@ -334,7 +341,6 @@ _CATEGORIES: dict[str, _Markers] = {
             "wager",
             "wagering",
             "gacor",
-            "maxwin",
         ),
         weak_needed=2,
     ),
@@ -436,8 +442,27 @@ _SUBJECT_MATTER = frozenset(
         *("nude", "hardcore", "adult videos", "you must be 18", "sex cams", "live sex cams"),
         *("webcam girls", "bitcoin", "crypto", "ethereum", "usdt", "airdrop", "trading bot"),
         *("investment plan", "guaranteed returns", "daily profit"),
+        # Indonesian news of the crime ("Satgas Pemberantasan Judi Online", "blokir 2.000
+        # situs judi", "judi slot online") and reports of what compound workers were forced
+        # to promote ("online slots", "a fake welcome bonus").
+        *("judi online", "situs judi", "slot online", "online slots", "welcome bonus"),
     )
 )
+
+#: Phrases only spam pages use, never news or reports of the crime: in a long page's tail
+#: (`relevance(tail=)`) one of them is enough, where a phrase news also uses is not.
+_SPAM_ONLY = frozenset(
+    (
+        *("slot gacor", "situs slot", "daftar slot", "rtp live", "rtp slot", "maxwin"),
+        *("viagra", "cialis", "levitra", "kamagra", "buy tramadol"),
+        *("free porn", "xxx video", "xxx videos", "free sex videos"),
+    )
+)
+#: ... or this many distinct phrases of one category, packed as a list of links is: at
+#: most `_LIST_GAP_WORDS` words from one to the next, and no sentence's end between.
+_LIST_PHRASES = 3
+_LIST_GAP_WORDS = 3
+_SENTENCE_END = re.compile(r"[.!?;](?:\s|$)")
 
 #: Phrases kept as evidence per marker: enough to convince, short enough to read.
 _EVIDENCE_PER_MARKER = 3
@@ -679,9 +704,7 @@ def relevance(
         page, ignore=ignore, subject_too=words >= MIN_PAGE_WORDS and score >= STILL_MATCHES
     )
     if tail:
-        # A footer's "related reading" may name casinos or betting on any page: there only
-        # spam's own phrases ("slot gacor", "judi online") count, as on a page that matches.
-        for code, phrases in find_markers(tail, ignore=ignore, subject_too=True).items():
+        for code, phrases in _tail_markers(tail, ignore).items():
             found.setdefault(code, phrases)
     _add_marker(found, "parking", lambda: _parking_beyond_phrases(page, url, final_url, ignore))
     _add_marker(
@@ -699,6 +722,50 @@ def relevance(
     if page_title:
         evidence.append(f"page title '{_clip(page_title)}'")
     return Relevance(round(score, 3), tuple(found), tuple(evidence), words, text_share)
+
+
+def _tail_markers(tail: str, ignore: str) -> dict[str, tuple[str, ...]]:
+    """`find_markers` of a long page's end, where only what spam pages show counts: a
+    phrase of `_SPAM_ONLY` ("slot gacor", "RTP live"), or `_LIST_PHRASES` distinct phrases
+    of one category packed as a list of links (`_listed`). A report's closing paragraph
+    or a news site's "related news" aside names the crime in its own words ("Satgas
+    Pemberantasan Judi Online", "blokir 2.000 situs judi", "forced to promote online slots
+    and sportsbook apps"), whatever the head scored; `_SUBJECT_MATTER` never counts here."""
+    fired: dict[str, tuple[str, ...]] = {}
+    # Most tails fire nothing at all: the cheap test first, the positions only then.
+    for code in find_markers(tail, ignore=ignore, subject_too=True):
+        markers = _CATEGORIES[code]
+        hits = [
+            (match, key)
+            for match in _pattern(*markers.strong, *markers.weak).finditer(tail)
+            if (key := _key(match.group(0))) not in _SUBJECT_MATTER and not _entry_uses(key, ignore)
+        ]
+        shown = {key: " ".join(m.group(0).split()) for m, key in hits if key in _SPAM_ONLY}
+        for key, phrase in _listed(tail, hits).items():
+            shown.setdefault(key, phrase)
+        if shown:
+            fired[code] = tuple(list(shown.values())[:_EVIDENCE_PER_MARKER])
+    return fired
+
+
+def _listed(text: str, hits: Sequence[tuple[re.Match[str], str]]) -> dict[str, str]:
+    """The distinct phrases (key -> as written) of the longest run of `hits` that reads as
+    a list of links ("slot gacor judi online situs judi | togel"), when it has at least
+    `_LIST_PHRASES`; else nothing. Sentences keep their phrases apart: "forced to promote
+    online slots and sportsbook apps to strangers, offering a fake welcome bonus"."""
+    best: dict[str, str] = {}
+    run: dict[str, str] = {}
+    end: int | None = None
+    for match, key in hits:
+        if end is not None:
+            gap = text[end : match.start()]
+            if len(_any_words(gap)) > _LIST_GAP_WORDS or _SENTENCE_END.search(gap):
+                run = {}
+        run.setdefault(key, " ".join(match.group(0).split()))
+        end = match.end()
+        if len(run) > len(best):
+            best = dict(run)
+    return best if len(best) >= _LIST_PHRASES else {}
 
 
 def _add_marker(
@@ -794,12 +861,19 @@ def judge_emptied(
     whole: bool,
     entry_title: str = "",
     page_text: str | None = None,
+    content_type: str | None = None,
+    was_title: str | None = None,
 ) -> DriftVerdict | None:
     """Whether the page's text lost the entry's words it had, under a title that kept them:
     the page emptied, or its content replaced by "This resource is no longer available" or
     "archived and no longer maintained". `history` holds the link's earlier `text` shares
     (of substantial pages that did not drift); `whole` says the text sample is the page's
-    whole text.
+    whole text. `was_title` is the page's title before this read: the reason says the
+    title was kept only when it is the same.
+
+    Only an HTML page (`content_type`, or none given) with text is judged: a landing page
+    replaced by the resource's own PDF has no text sample, only the document's title, and
+    its text share of 0 said nothing went (the resource is right there).
 
     The rule is the one with the fewest false alarms: it compares the page with itself,
     not with a fixed bar, so a landing page whose text never named the entry (a download
@@ -815,6 +889,8 @@ def judge_emptied(
     """
     if current.markers or current.text is None or not whole or len(history) < TEXT_READS:
         return None
+    if not page_text or (content_type is not None and media_type(content_type) not in _WEB_PAGES):
+        return None
     baseline = round(statistics.median(history), 3)
     if baseline < TEXT_HAD or current.text > TEXT_GONE or current.text >= baseline / 2:
         return None
@@ -822,13 +898,20 @@ def judge_emptied(
     if names and not _GONE_NOTICE.search(page_text or ""):
         return None
     title = next((e for e in current.evidence if e.startswith("page title ")), None)
-    seen = f", {title} kept" if title else ""
+    seen = f", {title}" if title else ""
+    if title and _same_title(was_title, title):
+        seen += " kept"
     reason = (
         f"The page no longer matches the entry: its text lost the entry's words (the text's "
         f"match with the entry {baseline:.0%} → {current.text:.0%}{seen}); the resource may "
         "have been removed or archived: check the page and update the link or the entry."
     )
     return DriftVerdict(reason, current.score, baseline, ())
+
+
+def _same_title(was: str | None, evidence: str) -> bool:
+    """Whether the page title `evidence` shows ("page title '...'", clipped) is `was`."""
+    return was is not None and evidence == f"page title '{_clip(was)}'"
 
 
 # --- a document replaced by a web page ------------------------------------------------------

@@ -634,10 +634,17 @@ def judge_page(
         text_key = TEXT_SCORES + entry.key
         verdict = drift.judge_drift(rel, history.get(entry.key, ()))
         if verdict is None and not missing:
-            # The page emptied, or a "no longer available" notice under the old title.
-            whole = obs.text_tail_packed is None
+            # The page emptied, or a "no longer available" notice under the old title. Only
+            # a text read to its end can have lost them: a read cut short may hold none of it.
+            whole = obs.text_tail_packed is None and not obs.text_cut
             verdict = drift.judge_emptied(
-                rel, history.get(text_key, ()), whole=whole, entry_title=entry.title, page_text=text
+                rel,
+                history.get(text_key, ()),
+                whole=whole,
+                entry_title=entry.title,
+                page_text=text,
+                content_type=obs.content_type,
+                was_title=before.title if before is not None else None,
             )
         if before is not None and not missing and (verdict is None or not verdict.markers):
             # A report's PDF now answered by the site's "An error occurred" or home page.

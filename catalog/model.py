@@ -188,6 +188,10 @@ class Observation:
     #: None when the sample holds the whole text: spam injected into a long page's footer
     #: lies there, read for drift's markers alone (`text_tail`).
     text_tail_packed: bytes | None = None
+    #: The read stopped short of the page's end (the byte cap, a slow night's first bytes,
+    #: the parser's tag cap), so the sample and tail are not its whole text: a page whose
+    #: words lie past the cut is no page emptied (`drift.judge_emptied`). Not stored.
+    text_cut: bool = False
     #: The replacement a curator should consider (final URL of a permanent redirect).
     suggested_url: str | None = None
     #: The link's stored fingerprint of a body's first bytes (a file first read slowly),

@@ -264,15 +264,16 @@ def test_one_earlier_read_is_no_pattern_to_have_lost(engine: Engine) -> None:
 def test_the_emptied_rule_needs_the_whole_text_and_the_pages_own_history() -> None:
     """A long page's sample may be all menu: only a text read whole can have lost the
     entry's words. And only against the page's own history, never a fixed bar."""
-    rel = drift.relevance(TITLE, DESCRIPTION, TITLE, "Home About Programs News Contact")
+    menu = "Home About Programs News Contact"
+    rel = drift.relevance(TITLE, DESCRIPTION, TITLE, menu)
     assert rel.text == 0
-    assert drift.judge_emptied(rel, [0.8, 0.8], whole=True) is not None
-    assert drift.judge_emptied(rel, [0.8, 0.8], whole=False) is None
-    assert drift.judge_emptied(rel, [0.8], whole=True) is None
-    assert drift.judge_emptied(rel, [0.1, 0.1], whole=True) is None  # it never had them
+    assert drift.judge_emptied(rel, [0.8, 0.8], whole=True, page_text=menu) is not None
+    assert drift.judge_emptied(rel, [0.8, 0.8], whole=False, page_text=menu) is None
+    assert drift.judge_emptied(rel, [0.8], whole=True, page_text=menu) is None
+    assert drift.judge_emptied(rel, [0.1, 0.1], whole=True, page_text=menu) is None  # never had
     kept = drift.relevance(TITLE, DESCRIPTION, TITLE, GUIDE)
     assert kept.text is not None and kept.text > drift.TEXT_HAD
-    assert drift.judge_emptied(kept, [0.8, 0.8], whole=True) is None
+    assert drift.judge_emptied(kept, [0.8, 0.8], whole=True, page_text=GUIDE) is None
 
 
 def test_a_footer_naming_gambling_fires_nothing_even_on_a_page_that_scores_low() -> None:

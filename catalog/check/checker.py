@@ -38,7 +38,7 @@ import httpx
 
 from catalog.check import contacts
 from catalog.check.classify import classify, is_home
-from catalog.check.content import PageFacts
+from catalog.check.content import MAX_PARSED_TAGS, PageFacts
 from catalog.check.facts import Answer, CheckFacts, Cut, Exchange, Probe
 from catalog.check.fetch import (
     ACCEPT,
@@ -875,6 +875,16 @@ def _observe(
     # Only for links whose entries name a phone number or email (few), on the text the
     # analysis made already: the whole visible text, chrome included.
     found = contacts.read_answer(target.contacts, page, answer)
+    # A read that stopped short (the byte cap, a slow night's first 256 KiB, the parser's
+    # tag cap) has no page end in its text: a page builder's 300 KB of inline CSS left a
+    # slow night's text without the guide, read as a page emptied of it.
+    text_cut = (
+        page is not None
+        and answer is not None
+        and (
+            answer.truncated or answer.cut is Cut.SLOW or answer.body.count(b"<") > MAX_PARSED_TAGS
+        )
+    )
     return Observation(
         url=target.url,
         checked_at=checked_at,
@@ -896,6 +906,7 @@ def _observe(
         not_modified=not_modified,
         text_sample_packed=pack_text(page.text[:TEXT_SAMPLE_CHARS]) if page else None,
         text_tail_packed=_tail(page.text) if page else None,
+        text_cut=text_cut,
         fingerprint_extends=page.extends if page is not None and not not_modified else None,
         contacts=found.shown if found is not None else None,
         contacts_written=found.written if found is not None else (),
