@@ -261,6 +261,16 @@ def named_path(value: str | Path) -> Path:
     return Path(value)
 
 
+#: What `out_path` makes of `-`: stdout, told apart by identity from a file `./-`.
+STDOUT = Path("-")
+
+
+def out_path(value: str | Path) -> Path:
+    """A FILE option that may be `-` for stdout, as tools say it (`STDOUT`): taken as a
+    path, it wrote a file named "-" (`./-` still names one)."""
+    return STDOUT if value == "-" else named_path(value)
+
+
 CatalogOpt = Annotated[
     list[Path] | None,
     typer.Option(
@@ -879,11 +889,11 @@ def export(
         Path | None,
         typer.Option(
             metavar="FILE",
-            parser=named_path,
-            help="File to write (default: stdout). Its folder must exist: a typo in it is "
-            "refused, not made into new folders. A file already there is replaced only when "
-            "it is an earlier export of the same format; never the database, a catalog or "
-            "a settings file.",
+            parser=out_path,
+            help="File to write (default, or -: stdout). Its folder must exist: a typo in "
+            "it is refused, not made into new folders. A file already there is replaced only "
+            "when it is an earlier export of the same format; never the database, a catalog "
+            "or a settings file, nor a device, FIFO or socket (/dev/stdout too: give -).",
         ),
     ] = None,
     db: DbOpt = None,
@@ -907,6 +917,8 @@ def export(
     )
     from catalog.store import stored_collections
 
+    if out is STDOUT:
+        out = None
     try:
         fmt = export_format(format, out)
     except ExportFormatError as exc:
