@@ -1295,6 +1295,7 @@ def server_status() -> None:
         api_url,
         configured_api_url,
         is_healthy,
+        is_local_api,
         log_file,
         prefect_port,
         started_here,
@@ -1302,9 +1303,12 @@ def server_status() -> None:
 
     configured = configured_api_url()
     url = configured or api_url()
+    # PREFECT_API_URL naming the local server (as the README and systemd units set it) is
+    # the local server: `server start` starts it, not "that server, or unset it".
+    elsewhere = configured is not None and not is_local_api(configured)
     ok = is_healthy(url)
     whose = ""
-    if configured:
+    if elsewhere:
         whose = " (PREFECT_API_URL)"
     elif ok:
         # A server another folder started serves this one's runs too, unnoticed, and
@@ -1320,7 +1324,7 @@ def server_status() -> None:
         return
     # The answer above is for a script (`|| linkhealth server start`); what to do, for
     # whoever reads it, goes with the other explanations, on stderr.
-    if configured:
+    if elsewhere:
         _err(
             f"no Prefect API answers at PREFECT_API_URL={configured}; start that server, or "
             "unset PREFECT_API_URL to use (or start) the local one linkhealth manages"
@@ -1333,7 +1337,7 @@ def server_status() -> None:
         )
     else:
         _err(
-            f"no Prefect server answers at {url.removesuffix('/api')}: `linkhealth server "
+            f"no Prefect server answers at {api_url().removesuffix('/api')}: `linkhealth server "
             "start` starts one (as `check` and `serve` do when they need it)"
         )
     raise typer.Exit(1)
