@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import stat
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,7 +151,8 @@ def refuse_export_target(
     var/linkhealth.db` replaced the whole history with an export of it, and `--out
     toolkit.yaml` the catalog. Paths are compared as files (symlinks, hard links).
     A .csv file in one of `catalog_folders` (the configured folders of catalog files)
-    is refused too: the next check would read the export as a catalog."""
+    is refused too: the next check would read the export as a catalog. So is an existing
+    `out` that is no regular file (a device, FIFO, socket or folder)."""
     for path, what in kept.items():
         if _same_file(out, path):
             raise ConfigError(
@@ -164,6 +166,7 @@ def refuse_export_target(
                     f"cannot write {out}: {folder} is a folder of catalog files, which "
                     "would read the export as a catalog; choose another file with --out"
                 )
+    _refuse_special(out)
     if out.is_file() and not is_export_file(out, fmt):
         first = "record" if fmt == "jsonl" else "header row"
         raise ConfigError(
@@ -171,6 +174,37 @@ def refuse_export_target(
             f"(its first line is not an export's {first}), so an export does not replace "
             "it; remove it, or choose another file with --out"
         )
+
+
+#: What an existing `--out` that is no regular file is, by `stat.S_IFMT`.
+_SPECIAL = {
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a folder",
+}
+
+
+def _refuse_special(out: Path) -> None:
+    """Refuse an `out` (through symlinks) that exists and is no regular file: the export
+    is written beside it and moved over it, so as root `--out /dev/null` replaced the
+    machine's /dev/null with a file, and a FIFO a reader waits on became a file nobody
+    reads. `/dev/stdout` (a terminal or pipe) is refused as such: `--out -` is stdout."""
+    try:
+        mode = out.stat().st_mode
+    except OSError:  # not there (written anew), or not reachable: said when written
+        return
+    what = _SPECIAL.get(stat.S_IFMT(mode))
+    if what is None:
+        return
+    if stat.S_ISDIR(mode):
+        raise ConfigError(f"cannot write {out}: it is a folder; name a file with --out")
+    raise ConfigError(
+        f"cannot write {out}: it is {what}, not a regular file, which an export (written "
+        "beside it, then moved over it) would replace; for stdout give --out - or no "
+        "--out, else choose a file with --out"
+    )
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -261,6 +261,16 @@ def named_path(value: str | Path) -> Path:
     return Path(value)
 
 
+#: What `out_path` makes of `-`: stdout, told apart by identity from a file `./-`.
+STDOUT = Path("-")
+
+
+def out_path(value: str | Path) -> Path:
+    """A FILE option that may be `-` for stdout, as tools say it (`STDOUT`): taken as a
+    path, it wrote a file named "-" (`./-` still names one)."""
+    return STDOUT if value == "-" else named_path(value)
+
+
 CatalogOpt = Annotated[
     list[Path] | None,
     typer.Option(
@@ -879,11 +889,11 @@ def export(
         Path | None,
         typer.Option(
             metavar="FILE",
-            parser=named_path,
-            help="File to write (default: stdout). Its folder must exist: a typo in it is "
-            "refused, not made into new folders. A file already there is replaced only when "
-            "it is an earlier export of the same format; never the database, a catalog or "
-            "a settings file.",
+            parser=out_path,
+            help="File to write (default, or -: stdout). Its folder must exist: a typo in "
+            "it is refused, not made into new folders. A file already there is replaced only "
+            "when it is an earlier export of the same format; never the database, a catalog "
+            "or a settings file, nor a device, FIFO or socket (/dev/stdout too: give -).",
         ),
     ] = None,
     db: DbOpt = None,
@@ -907,6 +917,8 @@ def export(
     )
     from catalog.store import stored_collections
 
+    if out is STDOUT:
+        out = None
     try:
         fmt = export_format(format, out)
     except ExportFormatError as exc:
@@ -1283,6 +1295,7 @@ def server_status() -> None:
         api_url,
         configured_api_url,
         is_healthy,
+        is_local_api,
         log_file,
         prefect_port,
         started_here,
@@ -1290,9 +1303,12 @@ def server_status() -> None:
 
     configured = configured_api_url()
     url = configured or api_url()
+    # PREFECT_API_URL naming the local server (as the README and systemd units set it) is
+    # the local server: `server start` starts it, not "that server, or unset it".
+    elsewhere = configured is not None and not is_local_api(configured)
     ok = is_healthy(url)
     whose = ""
-    if configured:
+    if elsewhere:
         whose = " (PREFECT_API_URL)"
     elif ok:
         # A server another folder started serves this one's runs too, unnoticed, and
@@ -1308,7 +1324,7 @@ def server_status() -> None:
         return
     # The answer above is for a script (`|| linkhealth server start`); what to do, for
     # whoever reads it, goes with the other explanations, on stderr.
-    if configured:
+    if elsewhere:
         _err(
             f"no Prefect API answers at PREFECT_API_URL={configured}; start that server, or "
             "unset PREFECT_API_URL to use (or start) the local one linkhealth manages"
@@ -1321,7 +1337,7 @@ def server_status() -> None:
         )
     else:
         _err(
-            f"no Prefect server answers at {url.removesuffix('/api')}: `linkhealth server "
+            f"no Prefect server answers at {api_url().removesuffix('/api')}: `linkhealth server "
             "start` starts one (as `check` and `serve` do when they need it)"
         )
     raise typer.Exit(1)

@@ -229,6 +229,12 @@ def api_url(port: int | None = None) -> str:
     return f"http://{DEFAULT_HOST}:{port or prefect_port()}/api"
 
 
+def is_local_api(url: str) -> bool:
+    """Whether `url` (PREFECT_API_URL) names the local server linkhealth manages, as the
+    README and the systemd units set it: that server, found or started as without it."""
+    return url.rstrip("/") == api_url()
+
+
 def configured_api_url() -> str | None:
     """PREFECT_API_URL, or None when it is unset or empty (as an empty
     LINKHEALTH_PREFECT_PORT is). A value that is no http(s) URL with a host
@@ -314,7 +320,7 @@ def ensure_server(say: Callable[[str], None] = print) -> ServerInfo:
     """Point this process at a Prefect API, starting a local server if needed."""
     env = configured_api_url()
     url = api_url()
-    if env and env.rstrip("/") != url:
+    if env and not is_local_api(env):
         if not _listens(env):
             # Else Prefect's client fails inside the flow run: a long traceback, no advice.
             raise PrefectApiDownError(

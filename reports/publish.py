@@ -65,7 +65,7 @@ from reports.build import (
 from reports.context import ReportContext, ResourcePage, Row
 from reports.forked import Forked
 from reports.history import url_taken_at
-from reports.render import FORMATS
+from reports.render import FORMATS, SITE_FOLDERS
 from reports.site import Progress, ReportFiles, with_earlier_nights_written, write_report
 
 log = logging.getLogger(__name__)
@@ -457,17 +457,37 @@ def _folders(configured: Path, database: str, readable: str) -> tuple[Path, Path
 MARKER_PREFIX = ".linkhealth-"
 
 
+#: Files a folder holds for its host, not its pages: GitHub Pages' CNAME (beside dot files
+#: such as .nojekyll and .gitkeep), which a report neither writes nor replaces.
+_HOST_FILES = frozenset({"CNAME"})
+#: The names of what a report writes at the top of its folder (`reports.site`).
+_REPORT_NAME = re.compile(
+    r"(?:index\.html|style\.css|(?:latest|run-\d+)\.(?:html|md|csv|json)|"
+    + "|".join(SITE_FOLDERS)
+    + ")"
+)
+#: What every HTML page of a report has carried in its head since the first one.
+_GENERATOR = b'<meta name="generator" content="linkhealth">'
+
+
 def refuse_foreign_folder(folder: Path) -> None:
     """Refuse (`ReportFolderError`, exit 2) a folder named with `--out` that holds files but
     no report: someone's site, whose index.html and style.css a report replaced, or the
-    folder a command was started in. A new or empty folder is fine, and so is one a report
-    was written into before (it holds a `MARKER_PREFIX` file), whichever database's."""
+    folder a command was started in. A new or empty folder is fine (dot files and a
+    `CNAME`, a GitHub Pages folder's, do not count), and so is one a report was written
+    into before: it holds a `MARKER_PREFIX` file (whichever database's), or, written
+    before reports recorded their database or copied without its dot files, only files a
+    report writes, among them a latest.* or run-<id>.* file or an index.html that
+    linkhealth made (`_GENERATOR`)."""
     try:
         with os.scandir(folder) as entries:
             names = [entry.name for entry in entries]
     except (FileNotFoundError, NotADirectoryError):
         return  # made by the report; a file is refused as one where it is claimed
-    if not names or any(name.startswith(MARKER_PREFIX) for name in names):
+    if any(name.startswith(MARKER_PREFIX) for name in names):
+        return
+    shown = [name for name in names if not name.startswith(".") and name not in _HOST_FILES]
+    if not shown or _holds_only_a_report(folder, shown):
         return
     raise ReportFolderError(
         f"cannot write the report into {folder}: the folder holds other files and no "
@@ -475,6 +495,20 @@ def refuse_foreign_folder(folder: Path) -> None:
         "style.css and more there over any file of the same name; choose a new or empty "
         "folder with --out"
     )
+
+
+def _holds_only_a_report(folder: Path, names: Sequence[str]) -> bool:
+    """Whether the files `names` of `folder` are all a report's, and one shows it is: an
+    index.html and style.css alone are as likely someone's site."""
+    if not all(_REPORT_NAME.fullmatch(name) for name in names):
+        return False
+    if any(name.startswith(("latest.", "run-")) for name in names):
+        return True
+    try:
+        with (folder / "index.html").open("rb") as fh:
+            return _GENERATOR in fh.read(4096)
+    except OSError:
+        return False
 
 
 #: A run's own report files, kept for history (`reports.site.write_report`).
