@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
@@ -671,9 +671,18 @@ def _postgresql_deadline(
     be cancelled before its one try."""
     if _DEADLINE.get() is None:
         return
+    # Not in a transaction that failed: there the call itself errs first, and a `ROLLBACK
+    # TO SAVEPOINT` that would recover it raised InFailedSqlTransaction instead.
+    info = getattr(cursor.connection, "info", None)
+    if info is not None and info.transaction_status == _PG_IN_ERROR:
+        return
     cursor.execute(
         "SELECT set_config('lock_timeout', %s, true)", (f"{max(_left_ms(2**31 - 1), 1)}ms",)
     )
+
+
+#: psycopg's `TransactionStatus.INERROR`: a transaction a statement failed in.
+_PG_IN_ERROR = 3
 
 
 @contextmanager
@@ -701,6 +710,20 @@ def _enable_wal(cur: Any) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
+
+
+def wal_checkpoint(conn: Connection) -> tuple[int, int, int]:
+    """`PRAGMA wal_checkpoint(TRUNCATE)` with the whole busy timeout, and its result (busy,
+    log frames, checkpointed). A checkpoint that cannot get its lock reports "busy" in its
+    result instead of failing, so `_WaitingConnection`'s split wait never gave it the rest:
+    behind a reader of over 2 s a prune's -wal file, a whole copy of the database after
+    VACUUM, stayed on the disk."""
+    conn.exec_driver_sql(f"PRAGMA busy_timeout={_left_ms(SQLITE_BUSY_TIMEOUT_MS)}")
+    try:
+        busy, frames, done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    finally:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={_first_wait_ms()}")
+    return int(busy), int(frames), int(done)
 
 
 def _first_wait_ms() -> int:
@@ -786,6 +809,10 @@ class _WaitingCursor(sqlite3.Cursor):
             if isinstance(seq_of_parameters, list | tuple)
             else list(seq_of_parameters)
         )
+        if self.connection.isolation_level is None and len(rows) > 1:
+            # Autocommit: each row commits alone, so a busy one past the first would have
+            # the rows before it applied twice by running them all again (no caller does).
+            return super().executemany(sql, rows)
         return self.connection._waiting(lambda: super(_WaitingCursor, self).executemany(sql, rows))
 
 

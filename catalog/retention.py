@@ -68,6 +68,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from catalog.clock import utcnow
+from catalog.db import wal_checkpoint
 from catalog.errors import StoreError
 from catalog.outcomes import Outcome
 from catalog.problem_checks import OUTCOME_START, PROBLEM_START, same_start
@@ -173,7 +174,7 @@ def prune_observations(
         try:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM")
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                wal_checkpoint(conn)  # the whole busy timeout: a reader may hold it
         except StoreError as exc:  # the deletions stand: say what was done, then why not this
             not_compacted = str(exc)
     return PruneResult(
@@ -234,7 +235,7 @@ def _short_of_space(engine: Engine) -> str | None:
     with suppress(StoreError), engine.connect() as conn:
         # The deletions are in the -wal file: into the database with them, the space the
         # file takes is given back (unless a reader holds them; VACUUM waits for it too).
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        wal_checkpoint(conn)
     with engine.connect() as conn:
         pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
         free_pages = conn.exec_driver_sql("PRAGMA freelist_count").scalar_one()

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -159,3 +160,51 @@ def test_the_run_of_the_waiting_process_itself_is_not_named(
         holder.close()
     (said,) = _waiting(caplog)
     assert "no other run is recorded in progress" in said
+
+
+def test_a_checkpoint_waits_out_a_reader_past_the_notice(engine: Engine, tmp_path: Path) -> None:
+    """`db prune` truncates the -wal file (a whole copy of the database after VACUUM) with a
+    checkpoint, which reports a reader in its result instead of failing as busy: cut to the
+    first wait, it gave up behind a report being rendered and left the file on the disk."""
+    _write(engine)
+    reader = sqlite3.connect(tmp_path / "lh.db", check_same_thread=False)
+    reader.execute("BEGIN")
+    reader.execute("SELECT * FROM p1_probe").fetchall()  # holds the WAL's frames
+    threading.Timer(0.5, reader.rollback).start()  # past the 0.1 s notice
+    try:
+        with engine.connect() as conn:
+            busy, _, _ = catalog.db.wal_checkpoint(conn)
+    finally:
+        time.sleep(0.6)
+        reader.close()
+    assert busy == 0
+    assert (tmp_path / "lh.db-wal").stat().st_size == 0
+
+
+def test_an_autocommit_executemany_is_not_run_again_when_busy(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In autocommit each row commits alone: run again after a busy row, the rows before it
+    went in twice. Only a single statement (or one transaction's rows) is run again."""
+    _write(engine)
+    waited: list[str] = []
+    original = catalog.db._WaitingConnection._waiting
+
+    def recording(self: Any, statement: Any) -> Any:
+        waited.append("waited")
+        return original(self, statement)
+
+    monkeypatch.setattr(catalog.db._WaitingConnection, "_waiting", recording)
+    raw = engine.raw_connection()
+    try:
+        dbapi = raw.driver_connection
+        assert dbapi is not None
+        dbapi.isolation_level = None
+        dbapi.cursor().executemany("INSERT INTO p1_probe VALUES (?)", [(2,), (3,)])
+        assert waited == []
+        dbapi.isolation_level = ""
+        dbapi.cursor().executemany("INSERT INTO p1_probe VALUES (?)", [(4,), (5,)])
+        dbapi.commit()
+        assert waited  # in a transaction: run again as the class says
+    finally:
+        raw.close()

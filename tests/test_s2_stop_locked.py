@@ -201,3 +201,23 @@ def test_a_write_inside_waiting_until_fails_as_locked_at_its_deadline(
         with write_session(engine) as s:
             s.execute(text("UPDATE runs SET trigger = trigger"))
         assert time.monotonic() - started >= 0.7
+
+
+def test_a_savepoint_rolled_back_inside_waiting_until_recovers_its_transaction(
+    tmp_path: Path,
+) -> None:
+    """PostgreSQL: `waiting_until` sets `lock_timeout` before each statement; in a
+    transaction a statement failed in, that call erred first, so `ROLLBACK TO SAVEPOINT`
+    raised InFailedSqlTransaction and the outer transaction could not go on."""
+    from sqlalchemy.exc import IntegrityError
+
+    with temporary_database(tmp_path) as engine:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE s2_probe (x INTEGER PRIMARY KEY)"))
+            conn.execute(text("INSERT INTO s2_probe VALUES (1)"))
+        with waiting_until(time.monotonic() + 5), engine.begin() as conn:
+            with pytest.raises(IntegrityError), conn.begin_nested():
+                conn.execute(text("INSERT INTO s2_probe VALUES (1)"))
+            conn.execute(text("INSERT INTO s2_probe VALUES (2)"))
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM s2_probe")).scalar_one() == 2
