@@ -38,7 +38,7 @@ import httpx
 
 from catalog.check import contacts
 from catalog.check.classify import classify, is_home
-from catalog.check.content import MAX_PARSED_TAGS, PageFacts
+from catalog.check.content import PageFacts
 from catalog.check.facts import Answer, CheckFacts, Cut, Exchange, Probe
 from catalog.check.fetch import (
     ACCEPT,
@@ -878,13 +878,7 @@ def _observe(
     # A read that stopped short (the byte cap, a slow night's first 256 KiB, the parser's
     # tag cap) has no page end in its text: a page builder's 300 KB of inline CSS left a
     # slow night's text without the guide, read as a page emptied of it.
-    text_cut = (
-        page is not None
-        and answer is not None
-        and (
-            answer.truncated or answer.cut is Cut.SLOW or answer.body.count(b"<") > MAX_PARSED_TAGS
-        )
-    )
+    text_cut = page is not None and answer is not None and answer.stopped_short
     return Observation(
         url=target.url,
         checked_at=checked_at,

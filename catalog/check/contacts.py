@@ -36,8 +36,8 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 from urllib.parse import unquote
 
-from catalog.check.content import MAX_PARSED_TAGS, PageFacts
-from catalog.check.facts import Answer, Cut
+from catalog.check.content import PageFacts
+from catalog.check.facts import Answer
 
 #: Contacts an observation keeps: those named that the page shows, then others it shows
 #: (a likely replacement to name), up to this many in all.
@@ -246,16 +246,10 @@ def read_answer(
     named_keys: Sequence[str], page: PageFacts | None, answer: Answer | None
 ) -> PageContacts | None:
     """`read_page` of a check's page and the answer it was read from; a read is whole
-    unless it stopped at the byte cap, at the parser's tag cap (`MAX_PARSED_TAGS`: the
-    text ends there) or at a slow night's first bytes."""
+    unless it stopped short of the page's end (`Answer.stopped_short`)."""
     if not named_keys or page is None or answer is None:
         return None
-    whole = (
-        not answer.truncated
-        and answer.cut is not Cut.SLOW
-        and answer.body.count(b"<") <= MAX_PARSED_TAGS
-    )
-    return read_page(named_keys, page.text, answer.body, whole=whole)
+    return read_page(named_keys, page.text, answer.body, whole=not answer.stopped_short)
 
 
 def on_page(named_keys: Iterable[str], text: str, body: bytes) -> tuple[str, ...] | None:

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 import httpx
 
-from catalog.check.content import PageFacts
+from catalog.check.content import MAX_PARSED_TAGS, PageFacts
 from catalog.model import Hop, Previous
 from catalog.urls import UrlProblem
 
@@ -48,6 +48,14 @@ class Answer:
     #: How the body ended short of its end, when it is judged all the same (the reason
     #: says so); None for a body read to its end or to the cap.
     cut: Cut | None = None
+
+    @property
+    def stopped_short(self) -> bool:
+        """Whether the text read from it ends before the page does: the body stopped at the
+        cap or at a slow night's first bytes, or holds more tags than the parser reads
+        (`MAX_PARSED_TAGS`). Such a text may not say what the page lacks (a contact gone,
+        a page emptied): the page's end was never read."""
+        return self.truncated or self.cut is Cut.SLOW or self.body.count(b"<") > MAX_PARSED_TAGS
 
 
 @dataclass(frozen=True)
