@@ -90,6 +90,13 @@ def judge(observations: Sequence[Observation], share: float) -> OutageVerdict:
     )
 
 
+def was_heard(witness: Observation) -> bool:
+    """Whether a witness's check says anything of our network: an HTTP answer, or a
+    network failure. One not fetched at all (a private address this run may not reach, a
+    name resolving into our own network) was never asked and says nothing either way."""
+    return witness.http_status is not None or witness.outcome.is_network_failure
+
+
 def confirmed_by(verdict: OutageVerdict, witnesses: Sequence[Observation]) -> OutageVerdict:
     """An `undecided` verdict settled by witnesses: offline when every one of them failed at
     the network level too; unchanged when any answered (the link's host is the one down).
@@ -97,9 +104,7 @@ def confirmed_by(verdict: OutageVerdict, witnesses: Sequence[Observation]) -> Ou
     With no witness heard (every host of the catalog is in the batch, or none could be
     fetched), `ALONE_MIN_HOSTS` unreachable hosts judge themselves: a small catalog whose
     every site fails at once is far likelier our network than all of them dead."""
-    # A witness that was not fetched at all (a private address this run may not reach)
-    # says nothing either way.
-    heard = [w for w in witnesses if w.http_status is not None or w.outcome.is_network_failure]
+    heard = [w for w in witnesses if was_heard(w)]
     if not verdict.undecided:
         return verdict
     if not heard:

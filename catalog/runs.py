@@ -59,7 +59,7 @@ from catalog.db import (
 )
 from catalog.errors import CatalogError, LinkhealthError, NotFoundError, StoreError
 from catalog.model import Batch, Observation
-from catalog.outage import OutageVerdict, confirmed_by, judge, mask
+from catalog.outage import OutageVerdict, confirmed_by, judge, mask, was_heard
 from catalog.outcomes import Outcome
 from catalog.settings import Settings
 from catalog.shards import FULL_RUN_LEASE as FULL_RUN_LEASE  # re-exported for callers
@@ -711,7 +711,7 @@ def _witnessed(
     def ask(urls: Sequence[str]) -> None:
         asked.update(host_of(u) for u in urls)
         fetched = check_canaries(urls, check, transport=transport, resolver=resolver, clock=clock)
-        heard.extend(w for w in fetched.observations if _heard(w))
+        heard.extend(w for w in fetched.observations if was_heard(w))
 
     def ask_hosts(*, answered_only: bool) -> None:
         while not heard:
@@ -743,13 +743,6 @@ def _witnessed(
             settled.hosts,
         )
     return settled
-
-
-def _heard(witness: Observation) -> bool:
-    """Whether a witness's check says anything of our network (as `outage.confirmed_by`
-    reads it): an HTTP answer, or a network failure. One refused for resolving into our
-    own network, or not fetched for another reason, was never asked."""
-    return witness.http_status is not None or witness.outcome.is_network_failure
 
 
 def lookup_archives(
