@@ -27,6 +27,7 @@ import re
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from itertools import pairwise
 from typing import Any, TypeGuard, assert_never
 
@@ -295,6 +296,13 @@ LENGTH_CHANGE_BYTES = 1024
 LAST_MODIFIED_IS_NOW_S = 60
 
 
+def _said_now(modified: datetime, headers: httpx.Headers) -> bool:
+    """Whether `modified` (the answer's Last-Modified) is only its own time: within
+    `LAST_MODIFIED_IS_NOW_S` of its Date. Without a Date nothing says so."""
+    said_at = http_date(headers.get("date"))
+    return said_at is not None and (said_at - modified).total_seconds() <= LAST_MODIFIED_IS_NOW_S
+
+
 def changed_since(previous: Previous | None, head: Exchange) -> bool:
     """Whether a HEAD between fingerprints says the page is no longer the one we read, so
     that it is fetched at once: a domain taken over the night after a fingerprint would
@@ -356,10 +364,10 @@ def _blind(previous: Previous, headers: httpx.Headers, kind: str | None) -> bool
     validators is left to them."""
     if kind not in WEB_PAGES or headers.get("etag") or previous.etag:
         return False
-    modified, said_at = http_date(headers.get("last-modified")), http_date(headers.get("date"))
+    modified = http_date(headers.get("last-modified"))
     if modified is None:
         return previous.last_modified is None
-    return said_at is not None and (said_at - modified).total_seconds() <= LAST_MODIFIED_IS_NOW_S
+    return _said_now(modified, headers)
 
 
 def _validators_appeared(previous: Previous, headers: httpx.Headers) -> bool:
@@ -385,10 +393,8 @@ def _validators_appeared(previous: Previous, headers: httpx.Headers) -> bool:
 def _validators(headers: httpx.Headers) -> tuple[str | None, str | None]:
     """A HEAD's ETag and its Last-Modified unless that is "now" (dynamic pages stamp every
     answer with the time: no validator)."""
-    modified, said_at = http_date(headers.get("last-modified")), http_date(headers.get("date"))
-    if modified is not None and (
-        said_at is None or (said_at - modified).total_seconds() > LAST_MODIFIED_IS_NOW_S
-    ):
+    modified = http_date(headers.get("last-modified"))
+    if modified is not None and not _said_now(modified, headers):
         return headers.get("etag") or None, headers.get("last-modified")
     return headers.get("etag") or None, None
 
@@ -447,11 +453,10 @@ def _strong(etag: str) -> bool:
 
 
 def _modified_later(headers: httpx.Headers, before: str | None) -> bool:
-    modified, said_at = http_date(headers.get("last-modified")), http_date(headers.get("date"))
-    old = http_date(before)
+    modified, old = http_date(headers.get("last-modified")), http_date(before)
     if modified is None or old is None or modified <= old:
         return False
-    return said_at is None or (said_at - modified).total_seconds() > LAST_MODIFIED_IS_NOW_S
+    return not _said_now(modified, headers)
 
 
 async def read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
