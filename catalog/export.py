@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import stat
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from catalog.clock import utcnow
 from catalog.collation import byte_order
 from catalog.csv_guard import FORMULA_STARTS, UTF8_BOM, guard
 from catalog.errors import ConfigError
+from catalog.files import same_file
 from catalog.health import CONTACT_GONE, UNCHECKED, entry_contact_reason
 from catalog.source import CATALOG_SUFFIXES
 
@@ -154,14 +154,14 @@ def refuse_export_target(
     is refused too: the next check would read the export as a catalog. So is an existing
     `out` that is no regular file (a device, FIFO, socket or folder)."""
     for path, what in kept.items():
-        if _same_file(out, path):
+        if same_file(out, path):
             raise ConfigError(
                 f"cannot write {out}: it is {what}, which an export never replaces; "
                 "choose another file with --out"
             )
     if out.suffix.lower() in CATALOG_SUFFIXES and not out.name.startswith("."):
         for folder in catalog_folders:
-            if _same_file(out.parent, folder):
+            if same_file(out.parent, folder):
                 raise ConfigError(
                     f"cannot write {out}: {folder} is a folder of catalog files, which "
                     "would read the export as a catalog; choose another file with --out"
@@ -205,15 +205,6 @@ def _refuse_special(out: Path) -> None:
         "beside it, then moved over it) would replace; for stdout give --out - or no "
         "--out, else choose a file with --out"
     )
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether `a` and `b` name one file: the same inode when both exist, else the same
-    path once symlinks and `..` are resolved (a database's -wal file, not there yet)."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return os.path.realpath(a) == os.path.realpath(b)
 
 
 #: Rows fetched from the database per round: the export streams, holding one round of rows

@@ -55,6 +55,16 @@ __all__ = [
 ]
 
 
+def same_file(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` name one file: the same inode when both exist (symlinks, hard
+    links), else the same path once symlinks and `..` are resolved (a database's -wal
+    file, a copy's target, not there yet)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
 def real_file(path: Path) -> Path:
     """The file `path` names, through any symlinks (`path` itself when it names none)."""
     return Path(os.path.realpath(path)) if path.is_symlink() else path

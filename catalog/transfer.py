@@ -59,6 +59,7 @@ from catalog import store
 from catalog.clock import as_utc
 from catalog.db import migrate_engine, shown_url
 from catalog.errors import ConfigError, ReadOnlyDatabaseError, StoreError
+from catalog.files import same_file
 from catalog.migrate import said_run
 from catalog.runs import LEASE_TTL, RunLeaseError
 from catalog.shards import FULL_RUN_LEASE
@@ -377,9 +378,7 @@ def same_database(a: Engine, b: Engine) -> bool:
             return a.url == b.url
         first, second = files
         assert first is not None and second is not None
-        if first.exists() and second.exists():
-            return first.samefile(second)
-        return first.resolve() == second.resolve()
+        return same_file(first, second)
     if a.dialect.name == "postgresql":
         return _pg_identity(a) == _pg_identity(b)
     return a.url.set(password=None) == b.url.set(password=None)
