@@ -432,8 +432,7 @@ def unusable_report_folder(settings: Settings, engine: Engine) -> str | None:
             folder.mkdir(parents=True, exist_ok=True)
             fd, probe = tempfile.mkstemp(dir=folder, prefix=".linkhealth-probe.")
         except OSError as exc:
-            what = "is a file, not a folder" if folder.is_file() else (exc.strerror or str(exc))
-            return f"{folder} {what}"
+            return f"{folder} {_why_unwritable(folder, exc)}"
         os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(probe)
@@ -557,6 +556,11 @@ def prune_run_reports(settings: Settings, engine: Engine, cutoff: datetime) -> R
     return RunReportsPruned(folder=folder, files=files, bytes=size)
 
 
+def _why_unwritable(folder: Path, error: OSError) -> str:
+    """What keeps a report out of `folder`, for `_claim`'s error and `check`'s warning."""
+    return "is a file, not a folder" if folder.is_file() else (error.strerror or str(error))
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
 
@@ -571,10 +575,9 @@ def _claim(folder: Path, database: str) -> str:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{OWNER_FILE}.", suffix=".tmp")
     except OSError as exc:  # --out names a file, or a folder we may not create or write
-        what = "is a file, not a folder" if folder.is_file() else (exc.strerror or str(exc))
         raise ReportFolderError(
-            f"cannot write the report into {folder}: {what}; choose another folder with "
-            "--out or reports_dir"
+            f"cannot write the report into {folder}: {_why_unwritable(folder, exc)}; choose "
+            "another folder with --out or reports_dir"
         ) from exc
     text = (
         f"{database}\n# This folder holds the linkhealth report of the database above; "
