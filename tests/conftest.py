@@ -188,6 +188,34 @@ def isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+#: A one-entry catalog, `toolkit_synced`'s.
+TOOLKIT_CATALOG = """\
+collection:
+  title: Toolkit
+resources:
+  - id: a
+    title: First
+    url: https://example.org/a
+"""
+
+
+@pytest.fixture
+def toolkit_synced(isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """toolkit.yaml (`TOOLKIT_CATALOG`) synced into var/lh.db, a SQLite file every command
+    then reads (LINKHEALTH_DATABASE_URL): the folder the commands run in."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    monkeypatch.delenv("LINKHEALTH_CONFIG", raising=False)
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "sqlite:///var/lh.db")
+    (isolated_cwd / "var").mkdir()
+    (isolated_cwd / "toolkit.yaml").write_text(TOOLKIT_CATALOG)
+    result = CliRunner().invoke(app, ["sync", "--catalog", "toolkit.yaml"])
+    assert result.exit_code == 0, result.output
+    return isolated_cwd
+
+
 @pytest.fixture
 def db_url(tmp_path: Path) -> Iterator[str]:
     """An empty database for one test: SQLite in tmp_path, or its own PostgreSQL schema

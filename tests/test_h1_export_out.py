@@ -10,17 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
+from tests.conftest import TOOLKIT_CATALOG
 
 runner = CliRunner()
 
-CATALOG = """\
-collection:
-  title: Toolkit
-resources:
-  - id: a
-    title: First
-    url: https://example.org/a
-"""
 CSV_CATALOG = "id,title,url\nz,Elsewhere,https://example.org/z\n"
 
 
@@ -28,35 +21,23 @@ def _invoke(*args: str):
     return runner.invoke(app, list(args))
 
 
-@pytest.fixture
-def synced(isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """toolkit.yaml synced into var/lh.db (a SQLite file, as the database --out must not
-    name), which every command then reads."""
-    monkeypatch.delenv("LINKHEALTH_CONFIG", raising=False)
-    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "sqlite:///var/lh.db")
-    (isolated_cwd / "var").mkdir()
-    (isolated_cwd / "toolkit.yaml").write_text(CATALOG)
-    assert _invoke("sync", "--catalog", "toolkit.yaml").exit_code == 0
-    return isolated_cwd
-
-
 @pytest.mark.parametrize("out", ["var/lh.db", "var/../var/lh.db", "db-link.jsonl"])
-def test_export_never_writes_over_the_database_it_reads(synced: Path, out: str) -> None:
+def test_export_never_writes_over_the_database_it_reads(toolkit_synced: Path, out: str) -> None:
     """`--out var/lh2.db` replaced the whole history with an export of it, exit 0."""
-    (synced / "db-link.jsonl").symlink_to(synced / "var" / "lh.db")
-    before = (synced / "var" / "lh.db").read_bytes()
+    (toolkit_synced / "db-link.jsonl").symlink_to(toolkit_synced / "var" / "lh.db")
+    before = (toolkit_synced / "var" / "lh.db").read_bytes()
 
     result = _invoke("export", "--format", "jsonl", "--out", out)
 
     assert result.exit_code == 2, result.output
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"error: cannot write {out}: it is the database sqlite:///var/lh.db")
-    assert (synced / "var" / "lh.db").read_bytes() == before
+    assert (toolkit_synced / "var" / "lh.db").read_bytes() == before
     assert _invoke("export").exit_code == 0  # the database still reads
 
 
-def test_export_never_writes_over_the_databases_working_files(synced: Path) -> None:
-    wal = synced / "var" / "lh.db-wal"  # there or not, as SQLite left it
+def test_export_never_writes_over_the_databases_working_files(toolkit_synced: Path) -> None:
+    wal = toolkit_synced / "var" / "lh.db-wal"  # there or not, as SQLite left it
     before = wal.read_bytes() if wal.exists() else None
     result = _invoke("export", "--format", "jsonl", "--out", "var/lh.db-wal")
     assert result.exit_code == 2, result.output
@@ -64,13 +45,13 @@ def test_export_never_writes_over_the_databases_working_files(synced: Path) -> N
     assert (wal.read_bytes() if wal.exists() else None) == before
 
 
-def test_export_never_writes_over_a_catalog_or_settings_file(synced: Path) -> None:
+def test_export_never_writes_over_a_catalog_or_settings_file(toolkit_synced: Path) -> None:
     """`--out toolkit.yaml` replaced the catalog file; a CSV catalog named with --catalog,
     or one the settings file names, is no export's to replace either."""
-    (synced / "more.csv").write_text(CSV_CATALOG)
+    (toolkit_synced / "more.csv").write_text(CSV_CATALOG)
     assert _invoke("sync", "--catalog", "more.csv").exit_code == 0
-    settings = f"catalogs = [{json.dumps(str(synced / 'more.csv'))}]\n"
-    (synced / "linkhealth.toml").write_text(settings)
+    settings = f"catalogs = [{json.dumps(str(toolkit_synced / 'more.csv'))}]\n"
+    (toolkit_synced / "linkhealth.toml").write_text(settings)
 
     named = _invoke("export", "--catalog", "more.csv", "--out", "more.csv")
     configured = _invoke("export", "--catalog", "toolkit.yaml", "--out", "more.csv")
@@ -82,9 +63,9 @@ def test_export_never_writes_over_a_catalog_or_settings_file(synced: Path) -> No
         assert "cannot write more.csv: it is a catalog file" in result.stderr
     assert toml.exit_code == 2 and "it is a settings file" in toml.stderr
     assert yaml.exit_code == 2 and "cannot write toolkit.yaml: it is a catalog" in yaml.stderr
-    assert (synced / "more.csv").read_text() == CSV_CATALOG
-    assert (synced / "linkhealth.toml").read_text() == settings
-    assert (synced / "toolkit.yaml").read_text() == CATALOG
+    assert (toolkit_synced / "more.csv").read_text() == CSV_CATALOG
+    assert (toolkit_synced / "linkhealth.toml").read_text() == settings
+    assert (toolkit_synced / "toolkit.yaml").read_text() == TOOLKIT_CATALOG
 
 
 @pytest.mark.parametrize(
@@ -98,9 +79,9 @@ def test_export_never_writes_over_a_catalog_or_settings_file(synced: Path) -> No
     ],
 )
 def test_export_never_replaces_a_file_that_is_no_earlier_export(
-    synced: Path, name: str, held: str
+    toolkit_synced: Path, name: str, held: str
 ) -> None:
-    (synced / name).write_text(held, encoding="latin-1")
+    (toolkit_synced / name).write_text(held, encoding="latin-1")
 
     result = _invoke("export", "--out", name)
 
@@ -108,36 +89,36 @@ def test_export_never_replaces_a_file_that_is_no_earlier_export(
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"error: cannot write {name}: the file is there and is no earlier ")
     assert "remove it, or choose another file with --out" in line
-    assert (synced / name).read_text(encoding="latin-1") == held
-    assert [p.name for p in synced.glob(f".{name}*")] == []  # no temp file left
+    assert (toolkit_synced / name).read_text(encoding="latin-1") == held
+    assert [p.name for p in toolkit_synced.glob(f".{name}*")] == []  # no temp file left
 
 
 @pytest.mark.parametrize("name", ["links.jsonl", "links.csv"])
-def test_export_replaces_an_earlier_export_of_its_format(synced: Path, name: str) -> None:
+def test_export_replaces_an_earlier_export_of_its_format(toolkit_synced: Path, name: str) -> None:
     assert _invoke("export", "--out", name).exit_code == 0
-    (synced / "toolkit.yaml").write_text(CATALOG.replace("First", "Renamed"))
+    (toolkit_synced / "toolkit.yaml").write_text(TOOLKIT_CATALOG.replace("First", "Renamed"))
     assert _invoke("sync", "--catalog", "toolkit.yaml").exit_code == 0
 
     result = _invoke("export", "--out", name)
 
     assert result.exit_code == 0, result.output
-    assert "Renamed" in (synced / name).read_text(encoding="utf-8")
+    assert "Renamed" in (toolkit_synced / name).read_text(encoding="utf-8")
 
 
-def test_export_replaces_an_empty_file(synced: Path) -> None:
+def test_export_replaces_an_empty_file(toolkit_synced: Path) -> None:
     """An export of no resources in JSON Lines is an empty file; nothing is lost either."""
-    (synced / "links.jsonl").write_text("")
+    (toolkit_synced / "links.jsonl").write_text("")
     result = _invoke("export", "--out", "links.jsonl")
     assert result.exit_code == 0, result.output
-    assert json.loads((synced / "links.jsonl").read_text().splitlines()[0])["id"] == "a"
+    assert json.loads((toolkit_synced / "links.jsonl").read_text().splitlines()[0])["id"] == "a"
 
 
-def test_export_of_a_csv_into_a_folder_of_catalogs_is_refused(synced: Path) -> None:
+def test_export_of_a_csv_into_a_folder_of_catalogs_is_refused(toolkit_synced: Path) -> None:
     """The next check would read it as one more catalog."""
-    (synced / "catalogs").mkdir()
-    (synced / "catalogs" / "toolkit.yaml").write_text(CATALOG)
-    (synced / "linkhealth.toml").write_text(
-        f"catalogs = [{json.dumps(str(synced / 'catalogs'))}]\n"
+    (toolkit_synced / "catalogs").mkdir()
+    (toolkit_synced / "catalogs" / "toolkit.yaml").write_text(TOOLKIT_CATALOG)
+    (toolkit_synced / "linkhealth.toml").write_text(
+        f"catalogs = [{json.dumps(str(toolkit_synced / 'catalogs'))}]\n"
     )
 
     refused = _invoke("export", "--out", "catalogs/links.csv")
@@ -145,5 +126,5 @@ def test_export_of_a_csv_into_a_folder_of_catalogs_is_refused(synced: Path) -> N
 
     assert refused.exit_code == 2, refused.output
     assert "is a folder of catalog files" in refused.stderr
-    assert not (synced / "catalogs" / "links.csv").exists()
+    assert not (toolkit_synced / "catalogs" / "links.csv").exists()
     assert beside.exit_code == 0, beside.output

@@ -5,41 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
 
 runner = CliRunner()
 
-CATALOG = """\
-collection:
-  title: Toolkit
-resources:
-  - id: a
-    title: First
-    url: https://example.org/a
-"""
-
 
 def _invoke(*args: str):
     return runner.invoke(app, list(args))
 
 
-@pytest.fixture
-def synced(isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """toolkit.yaml synced into var/lh.db, which every command then reads."""
-    monkeypatch.delenv("LINKHEALTH_CONFIG", raising=False)
-    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "sqlite:///var/lh.db")
-    (isolated_cwd / "var").mkdir()
-    (isolated_cwd / "toolkit.yaml").write_text(CATALOG)
-    assert _invoke("sync", "--catalog", "toolkit.yaml").exit_code == 0
-    return isolated_cwd
-
-
-def test_report_never_writes_over_a_folder_that_holds_no_report(synced: Path) -> None:
+def test_report_never_writes_over_a_folder_that_holds_no_report(toolkit_synced: Path) -> None:
     """Someone's index.html and style.css were replaced by the report's, exit 0."""
-    site = synced / "site"
+    site = toolkit_synced / "site"
     site.mkdir()
     (site / "index.html").write_text("<h1>our site</h1>")
     (site / "style.css").write_text("h1 {}")
@@ -53,18 +32,18 @@ def test_report_never_writes_over_a_folder_that_holds_no_report(synced: Path) ->
     assert (site / "index.html").read_text() == "<h1>our site</h1>"
 
 
-def test_report_writes_into_a_new_an_empty_or_its_own_folder(synced: Path) -> None:
-    (synced / "empty").mkdir()
+def test_report_writes_into_a_new_an_empty_or_its_own_folder(toolkit_synced: Path) -> None:
+    (toolkit_synced / "empty").mkdir()
     for out in ("new", "empty", "new"):  # "new" the second time: a report's folder
         result = _invoke("report", "--format", "md", "--out", out)
         assert result.exit_code == 0, result.output
-        assert (synced / out / "latest.md").is_file()
+        assert (toolkit_synced / out / "latest.md").is_file()
 
 
-def test_report_out_empty_is_refused_naming_the_option(synced: Path) -> None:
+def test_report_out_empty_is_refused_naming_the_option(toolkit_synced: Path) -> None:
     """`--out "$OUT"` with OUT unset wrote the site into the current folder."""
-    before = sorted(p.name for p in synced.iterdir())
+    before = sorted(p.name for p in toolkit_synced.iterdir())
     result = _invoke("report", "--out", "")
     assert result.exit_code == 2, result.output
     assert "'--out'" in result.stderr and "empty" in result.stderr
-    assert sorted(p.name for p in synced.iterdir()) == before
+    assert sorted(p.name for p in toolkit_synced.iterdir()) == before

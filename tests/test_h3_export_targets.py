@@ -18,29 +18,10 @@ from flows.cli import app
 
 runner = CliRunner()
 
-CATALOG = """\
-collection:
-  title: Toolkit
-resources:
-  - id: a
-    title: First
-    url: https://example.org/a
-"""
-
 
 @pytest.fixture
-def synced(isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("LINKHEALTH_CONFIG", raising=False)
-    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "sqlite:///var/lh.db")
-    (isolated_cwd / "var").mkdir()
-    (isolated_cwd / "toolkit.yaml").write_text(CATALOG)
-    assert runner.invoke(app, ["sync", "--catalog", "toolkit.yaml"]).exit_code == 0
-    return isolated_cwd
-
-
-@pytest.fixture
-def a_socket(synced: Path) -> Iterator[Path]:
-    path = synced / "s.jsonl"
+def a_socket(toolkit_synced: Path) -> Iterator[Path]:
+    path = toolkit_synced / "s.jsonl"
     with socket.socket(socket.AF_UNIX) as sock:
         sock.bind(str(path))
         yield path
@@ -66,11 +47,13 @@ def _fifo(folder: Path) -> Path:
     ("make", "what"),
     [(_device, "a character device"), (_fifo, "a FIFO (named pipe)")],
 )
-def test_a_device_or_fifo_is_refused_and_left_as_it_was(synced: Path, make, what: str) -> None:
+def test_a_device_or_fifo_is_refused_and_left_as_it_was(
+    toolkit_synced: Path, make, what: str
+) -> None:
     """As root `--out /dev/null` replaced the machine's /dev/null with a regular file."""
-    target = make(synced)
+    target = make(toolkit_synced)
     before = target.lstat()
-    link = synced / "link.jsonl"
+    link = toolkit_synced / "link.jsonl"
     link.symlink_to(target)
 
     for out in (target.name, link.name):
@@ -86,7 +69,7 @@ def test_a_device_or_fifo_is_refused_and_left_as_it_was(synced: Path, make, what
             before.st_ino,
             before.st_rdev,
         )
-    assert sorted(p.name for p in synced.iterdir()) == sorted(
+    assert sorted(p.name for p in toolkit_synced.iterdir()) == sorted(
         ["var", "toolkit.yaml", target.name, link.name]
     )  # nothing written beside it
 
@@ -98,16 +81,16 @@ def test_a_socket_is_refused(a_socket: Path) -> None:
     assert stat.S_ISSOCK(a_socket.lstat().st_mode)
 
 
-def test_a_folder_is_refused(synced: Path) -> None:
-    (synced / "out.jsonl").mkdir()
+def test_a_folder_is_refused(toolkit_synced: Path) -> None:
+    (toolkit_synced / "out.jsonl").mkdir()
     result = runner.invoke(app, ["export", "--out", "out.jsonl"])
     assert result.exit_code == 2, result.output
     assert "cannot write out.jsonl: it is a folder" in result.stderr
-    assert not any((synced / "out.jsonl").iterdir())
+    assert not any((toolkit_synced / "out.jsonl").iterdir())
 
 
 @pytest.mark.parametrize("fmt", [None, "jsonl", "csv"])
-def test_out_dash_is_stdout(synced: Path, fmt: str | None) -> None:
+def test_out_dash_is_stdout(toolkit_synced: Path, fmt: str | None) -> None:
     """`--out -` wrote a file named "-" (or was refused for its missing ending)."""
     given = ["--format", fmt] if fmt else []
     dash = runner.invoke(app, ["export", *given, "--out", "-"])
@@ -117,10 +100,10 @@ def test_out_dash_is_stdout(synced: Path, fmt: str | None) -> None:
     assert dash.stdout == plain.stdout
     if fmt != "csv":
         assert json.loads(dash.stdout.splitlines()[0])["id"] == "a"
-    assert not (synced / "-").exists()
+    assert not (toolkit_synced / "-").exists()
 
 
-def test_a_file_named_dash_is_still_written_as_dot_slash_dash(synced: Path) -> None:
+def test_a_file_named_dash_is_still_written_as_dot_slash_dash(toolkit_synced: Path) -> None:
     result = runner.invoke(app, ["export", "--format", "jsonl", "--out", "./-"])
     assert result.exit_code == 0, result.output
-    assert json.loads((synced / "-").read_text().splitlines()[0])["id"] == "a"
+    assert json.loads((toolkit_synced / "-").read_text().splitlines()[0])["id"] == "a"

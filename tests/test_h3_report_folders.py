@@ -15,25 +15,6 @@ from reports.publish import MARKER_PREFIX
 
 runner = CliRunner()
 
-CATALOG = """\
-collection:
-  title: Toolkit
-resources:
-  - id: a
-    title: First
-    url: https://example.org/a
-"""
-
-
-@pytest.fixture
-def synced(isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("LINKHEALTH_CONFIG", raising=False)
-    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "sqlite:///var/lh.db")
-    (isolated_cwd / "var").mkdir()
-    (isolated_cwd / "toolkit.yaml").write_text(CATALOG)
-    assert runner.invoke(app, ["sync", "--catalog", "toolkit.yaml"]).exit_code == 0
-    return isolated_cwd
-
 
 def _report(out: str, *formats: str):
     given = [arg for f in formats for arg in ("--format", f)]
@@ -51,22 +32,22 @@ def _without_dot_files(folder: Path) -> None:
 
 @pytest.mark.parametrize("formats", [("html",), ("md",), ("html", "md", "csv", "json")])
 def test_a_report_folder_without_its_markers_is_still_written(
-    synced: Path, formats: tuple[str, ...]
+    toolkit_synced: Path, formats: tuple[str, ...]
 ) -> None:
     """Such folders were refused as someone's: `report_folder` says they need no migration."""
     assert _report("site", *formats).exit_code == 0
-    _without_dot_files(synced / "site")
+    _without_dot_files(toolkit_synced / "site")
 
     result = _report("site", *formats)
 
     assert result.exit_code == 0, result.output
-    assert any(p.name.startswith(MARKER_PREFIX) for p in (synced / "site").iterdir())
+    assert any(p.name.startswith(MARKER_PREFIX) for p in (toolkit_synced / "site").iterdir())
 
 
-def test_an_old_html_report_index_and_style_alone_is_still_written(synced: Path) -> None:
+def test_an_old_html_report_index_and_style_alone_is_still_written(toolkit_synced: Path) -> None:
     """An index.html that linkhealth made (its generator meta) with the site's style.css."""
     assert _report("site", "html").exit_code == 0
-    site = synced / "site"
+    site = toolkit_synced / "site"
     for path in site.iterdir():
         if path.name not in ("index.html", "style.css"):
             shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -80,9 +61,11 @@ def test_an_old_html_report_index_and_style_alone_is_still_written(synced: Path)
 @pytest.mark.parametrize(
     "files", [[".gitkeep"], ["CNAME"], [".nojekyll", "CNAME"], [".nojekyll", ".gitkeep"]]
 )
-def test_a_folder_of_only_dot_files_or_a_cname_is_empty(synced: Path, files: list[str]) -> None:
+def test_a_folder_of_only_dot_files_or_a_cname_is_empty(
+    toolkit_synced: Path, files: list[str]
+) -> None:
     """A GitHub Pages folder (CNAME, .nojekyll) or a kept empty one (.gitkeep)."""
-    site = synced / "docs"
+    site = toolkit_synced / "docs"
     site.mkdir()
     for name in files:
         (site / name).write_text("links.example.org\n" if name == "CNAME" else "")
@@ -105,8 +88,8 @@ def test_a_folder_of_only_dot_files_or_a_cname_is_empty(synced: Path, files: lis
         {"about.html": '<meta name="generator" content="linkhealth">'},
     ],
 )
-def test_someone_elses_files_are_still_refused(synced: Path, files: dict[str, str]) -> None:
-    site = synced / "site"
+def test_someone_elses_files_are_still_refused(toolkit_synced: Path, files: dict[str, str]) -> None:
+    site = toolkit_synced / "site"
     site.mkdir()
     for name, text in files.items():
         (site / name).write_text(text)
