@@ -27,7 +27,8 @@ import re
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from itertools import pairwise
 from typing import Any, TypeGuard, assert_never
 
@@ -234,12 +235,20 @@ def judged_when_cut(body: bytes, headers: httpx.Headers) -> tuple[bytes, bool, C
 
 
 def conditional_headers(previous: Previous | None) -> dict[str, str]:
-    """The validators the last answer gave, to send back; one that is not printable ASCII
-    is left out. A server's ETag or Last-Modified with a byte past ASCII ('"café"') is
-    stored as the text httpx decoded, which httpx refuses to send in a header: every later
-    GET of the URL failed before it was sent ("the checker itself failed"), a working link
-    read as broken night after night. Without the validator the page is simply read again."""
-    if previous is None:
+    """The validators the last read gave, to send back; none when they stand for a read
+    whose GET gave none (`stands_in`), and one that is not printable ASCII is left out.
+
+    A GET is sent to read the page: a validator no GET of it gave may be answered 304 for a
+    page the server never compared with it. A CDN that rewrites a page's HTML drops the
+    ETag from GET and keeps on HEAD one that never changes: sent back, it was answered 304
+    at every weekly read, and a page replaced by another passed as "OK" for good. A
+    validator a GET gave is sent (an unchanged page costs a 304, not its bytes).
+
+    A server's ETag or Last-Modified with a byte past ASCII ('"café"') is stored as the
+    text httpx decoded, which httpx refuses to send in a header: every later GET of the
+    URL failed before it was sent ("the checker itself failed"), a working link read as
+    broken night after night. Without the validator the page is simply read again."""
+    if previous is None or stands_in(previous):
         return {}
     headers = {}
     if _sendable(previous.etag):
@@ -404,20 +413,53 @@ def validators_of_read(
 ) -> tuple[str | None, str | None]:
     """The ETag and Last-Modified to keep for a read (a 2xx GET) that carried none and no
     length: those of the HEAD before it that night (`head`), or with no HEAD (a weekly
-    read) those the last read kept when it had no length either; else none.
+    read) those the last read kept when it had no length either; else none. Either way
+    they stand in for the read's own, and are marked so (`STANDS_IN`): compared with the
+    next HEADs, never sent back (`conditional_headers`).
 
     A dynamic page sent chunked with no validator whose HEAD carries an ETag (a CDN that
     rewrites the page's HTML drops it from GET) was read the night its ETag appeared
     (`_validators_appeared`), and again the night after each weekly read, which had left
     nothing to compare with: six reads in three weeks for three. The HEAD's validators
-    are of the version read that night (HEAD and GET a moment apart), so they may name it
-    in the weekly read's If-None-Match too; another HEAD ETag later sends the read, as a
-    GET's would."""
+    are of the version read that night (HEAD and GET a moment apart), and another HEAD
+    ETag later sends the read, as a GET's would. But the GET never gave them: a server
+    may answer them 304 whatever its page has become, so the weekly read asks for the
+    page itself."""
     if head is not None:
-        return _validators(head)
+        return _standing_in(*_validators(head))
     if previous is None or previous.content_length is not None:
         return None, None
-    return previous.etag, previous.last_modified
+    return _standing_in(previous.etag, previous.last_modified)
+
+
+#: What marks validators that stand in for a read whose GET gave none
+#: (`validators_of_read`): the stored Last-Modified ends with it, after the date when there
+#: is one. Parsed as a date, it is a comment (RFC 5322), which the parser skips, so the
+#: date still compares with the next HEADs' and staleness reads it; as text it is no
+#: validator a server gave, and is never sent (`conditional_headers`). Stored in the
+#: Last-Modified, not the ETag, because ETags compare as text. No column, no migration.
+STANDS_IN = "(HEAD)"
+
+
+def stands_in(previous: Previous) -> bool:
+    """Whether the validators `previous` holds stand in for a read's (`STANDS_IN`)."""
+    return bool(previous.last_modified and previous.last_modified.endswith(STANDS_IN))
+
+
+def _standing_in(etag: str | None, modified: str | None) -> tuple[str | None, str | None]:
+    """`etag` and `modified` marked as standing in for a read's (`STANDS_IN`); the date in
+    the canonical form, so that the mark is never cut off with an overlong header. A date
+    that is none in UTC (year 9999 west of Greenwich) is left out."""
+    if not etag and not modified:
+        return None, None
+    if modified and modified.endswith(STANDS_IN):
+        return etag, modified
+    date = http_date(modified)
+    try:
+        said = format_datetime(date.astimezone(UTC), usegmt=True) if date else None
+    except OverflowError:
+        said = None
+    return etag, f"{said} {STANDS_IN}" if said else STANDS_IN
 
 
 def _moved_for_good(previous: Previous, chain: tuple[Hop, ...]) -> bool:
