@@ -182,7 +182,12 @@ def content_changed(engine: Engine, n: float) -> bool:
 GUIDE_READ = analyse_body(GUIDE.encode(), "text/html", truncated=False)
 
 
-@pytest.mark.parametrize(("wall", "vendor"), WALLS)
+#: A wall with words of its own and one without, over the nights (every vendor's, at one
+#: check: `test_each_vendors_wall_answering_200_is_blocked`).
+OVER_NIGHTS = [WALLS[0], WALLS[-1]]
+
+
+@pytest.mark.parametrize(("wall", "vendor"), OVER_NIGHTS)
 def test_a_bot_check_in_place_of_a_page_with_text_is_blocked_and_the_page_is_kept(
     tmp_path: Path, respx_mock: respx.MockRouter, wall: str, vendor: str
 ) -> None:
@@ -215,7 +220,7 @@ def test_a_bot_check_in_place_of_a_page_with_text_is_blocked_and_the_page_is_kep
         assert [r.priority for r in ctx.resources] == [None]
 
 
-@pytest.mark.parametrize(("wall", "vendor"), WALLS)
+@pytest.mark.parametrize(("wall", "vendor"), OVER_NIGHTS)
 def test_a_bot_check_at_the_first_check_is_blocked_and_the_page_read_later_is_the_baseline(
     tmp_path: Path, respx_mock: respx.MockRouter, wall: str, vendor: str
 ) -> None:
@@ -250,6 +255,18 @@ def check(
     target = Target(url=URL, host=host_of(URL))
     (obs,) = asyncio.run(check_targets([target], ONE, resolver=public, clock=lambda: days(1)))
     return obs
+
+
+@pytest.mark.parametrize(("wall", "vendor"), WALLS)
+def test_each_vendors_wall_answering_200_is_blocked(
+    respx_mock: respx.MockRouter, wall: str, vendor: str
+) -> None:
+    obs = check(respx_mock, wall)
+    assert obs.outcome is Outcome.BLOCKED
+    assert obs.reason == (
+        f"GET 200: {vendor} answered in the page's place (200); check it in a browser."
+    )
+    assert (obs.title, obs.fingerprint) == (None, None)  # the wall is not the page
 
 
 def test_aws_wafs_challenge_answering_202_is_blocked_too(respx_mock: respx.MockRouter) -> None:
