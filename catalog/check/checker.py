@@ -856,12 +856,15 @@ def _observe(
         said = head.headers if head and head.url == answer.url and head.status < 300 else None
         kept = validators_of_read(previous, said)
         etag, last_modified = _kept(kept[0]), _kept(kept[1])
-    if page is not None and LAPSED_SHELL in verdict.reason:
+    if page is not None and (verdict.outcome is Outcome.BLOCKED or LAPSED_SHELL in verdict.reason):
         # Not stored as the page read: the link keeps the title (what the next read compares
         # with, `soft404.lapsed_shell`), fingerprint, validators and length of the page it
         # had, so whatever sent this read sends the next night's too (a fingerprint still
         # due, a HEAD unlike that page: `fetch.changed_since`), and the queue says it again
-        # each night the parking lasts, not only the night it began.
+        # each night the parking lasts, not only the night it began. A wall answering 200
+        # (a bot check, a login page) is no read of the page either, as a 403's is none:
+        # its fingerprint said "content changed" in `export` the night it came and the
+        # night the page was back (`store.fingerprints_to_compare`).
         fingerprint = title = etag = last_modified = length = None
     status = answer.status if answer else None
     if status is None and last is not None and last.chain:

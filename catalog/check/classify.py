@@ -19,11 +19,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from catalog.check.content import decoded_html, is_login_title
+from catalog.check.content import PageFacts, decoded_html, is_login_title
 from catalog.check.facts import Answer, CheckFacts, Cut, Exchange, RetryNote, Stop
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import is_signed, moved_to, same_address, stable_url
 from catalog.check.soft404 import (
+    bot_check,
     forwarding_notice,
     lapsed_shell,
     page_soft404,
@@ -76,13 +77,12 @@ _CLOUDFLARE_TURNED_AWAY = frozenset({1005, 1006, 1007, 1008, 1009, 1010, 1012, 1
 _CHALLENGE_SERVERS = ("cloudflare", "ddos-guard", "sucuri", "akamaighost", "incapsula")
 _SNIFF = 64 * 1024
 #: Firewalls that answer 200 with a page of their own, by a phrase no resource is made
-#: of: F5 BIG-IP ASM's "Request Rejected" (common on .gov sites) and Imperva's script-only
-#: challenge. Only short bodies are read: a page quoting the phrase is a page.
+#: of: F5 BIG-IP ASM's "Request Rejected" (common on .gov sites). Bot checks answering 200
+#: (Cloudflare, AWS WAF, DDoS-Guard, Sucuri, Imperva, a cookie set and the page reloaded)
+#: are known by the signs `lapsed_shell` knows them by too (`soft404.bot_check`). Only
+#: short bodies are read: a page quoting the phrase is a page.
 _F5_REJECTED = b"the requested url was rejected. please consult with your administrator"
-_WALLS_ANSWERING_200 = (
-    (_F5_REJECTED, "an F5 firewall"),
-    (b"/_incapsula_resource?", "an Imperva (Incapsula) bot check"),
-)
+_WALLS_ANSWERING_200 = ((_F5_REJECTED, "an F5 firewall"),)
 _SMALL_WALL = 8 * 1024
 #: Block pages of web application firewalls, by phrases of their own templates, for an
 #: error status (403; ModSecurity 406 or 501 on shared hosting; Wordfence 503): the
@@ -98,8 +98,11 @@ _FIREWALL_PAGES: tuple[tuple[tuple[bytes, ...], str], ...] = (
 )
 
 
-def blocked_reason(status: int, headers: Mapping[str, str], body: bytes) -> str | None:
-    """Why this answer is bot protection or a login wall (never a broken link), or None."""
+def blocked_reason(
+    status: int, headers: Mapping[str, str], body: bytes, page: PageFacts | None = None
+) -> str | None:
+    """Why this answer is bot protection or a login wall (never a broken link), or None.
+    `page` is `body`'s analysis, if made (a 2xx bot check's is read for its words)."""
     if status == 999:
         return "it answers 999, the status some sites use to turn away automated checks"
     if status in _LOGIN_STATUSES:
@@ -107,11 +110,9 @@ def blocked_reason(status: int, headers: Mapping[str, str], body: bytes) -> str 
     waf = headers.get("x-amzn-waf-action")
     if waf and (status == 202 or status >= 400):
         return f"an AWS WAF bot check answered ({_quoted(waf)}, {status})"
-    if 200 <= status < 300 and 0 < len(body) <= _SMALL_WALL:
-        text = body.lower()
-        wall = next((vendor for marker, vendor in _WALLS_ANSWERING_200 if marker in text), None)
-        if wall is not None:
-            return f"{wall} answered in the page's place ({status})"
+    if 200 <= status < 300:
+        wall = _wall_answering_2xx(headers, body, page)
+        return f"{wall} answered in the page's place ({status})" if wall else None
     if status < 400:
         return None
     text = body[:_SNIFF].lower()
@@ -146,6 +147,20 @@ def blocked_reason(status: int, headers: Mapping[str, str], body: bytes) -> str 
     if _login_page(text):  # a login wall answered 403, not a broken page
         return "it asks for a login (403, with a password form)"
     return None
+
+
+def _wall_answering_2xx(
+    headers: Mapping[str, str], body: bytes, page: PageFacts | None
+) -> str | None:
+    """The firewall or bot check whose page answered a 2xx in the page's place, or None.
+    A page with words of its own is a page, whatever scripts it loads (`bot_check`)."""
+    if (headers.get("cf-mitigated") or "").lower() == "challenge":
+        return "a Cloudflare bot check"  # Cloudflare's own word for its challenge pages
+    if not 0 < len(body) <= _SMALL_WALL:
+        return None
+    text = body.lower()
+    wall = next((vendor for marker, vendor in _WALLS_ANSWERING_200 if marker in text), None)
+    return wall or bot_check(body, page, headers.get("content-type"))
 
 
 #: A password field and a title, in a lower-cased page. Bounded: `[^>]*` from each of
@@ -312,7 +327,7 @@ def _failed(facts: CheckFacts, last: Exchange) -> Verdict:
 def _answered(facts: CheckFacts, last: Exchange, answer: Answer) -> Verdict:
     status = answer.status
     journey = _journey(facts)
-    blocked = blocked_reason(status, answer.headers, answer.body)
+    blocked = blocked_reason(status, answer.headers, answer.body, facts.page)
     if blocked is not None:
         return Verdict(Outcome.BLOCKED, f"{journey}: {blocked}; check it in a browser.")
     if status == 304:

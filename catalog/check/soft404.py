@@ -778,28 +778,132 @@ LAPSED_SHELL = (
     "the page now shows no text, only scripts, and its title is just the domain name: a "
     "parked or lapsed domain looks like this; open it in a browser"
 )
-#: Signs, in a lower-cased body, of a bot check's page: a script that proves a browser and
-#: reloads the page (Cloudflare's "Just a moment...", AWS WAF's challenge.js, DDoS-Guard,
-#: Imperva, Sucuri, a cookie set and the page reloaded). Such a page shows no text and
-#: only scripts too, under no title or the domain's; it is the site's wall, not a parking.
-_CHALLENGE_SIGNS = (
+#: Signs, in a lower-cased body, of a bot check's page, by vendor: tokens of the vendor's
+#: own challenge scripts and addresses (a script that proves a browser and reloads the
+#: page), never words of prose: a page that names Cloudflare or says "just a moment" holds
+#: none of them. Not the scripts vendors add to every page they serve (Cloudflare's
+#: `challenge-platform/scripts/jsd`, AWS WAF's `challenge.js` in a site's own app): only
+#: those of the challenge page itself. `classify.blocked_reason` calls a small page that
+#: bears one and shows no words but the wall's (`bot_check`) a wall in the page's place;
+#: `lapsed_shell` keeps a page that bears one out of "parked".
+CHALLENGE_SIGNS: tuple[tuple[bytes, str], ...] = (
+    (b"_cf_chl_opt", "a Cloudflare bot check"),
+    (b"/orchestrate/chl_page/", "a Cloudflare bot check"),
+    (b"cf-browser-verification", "a Cloudflare bot check"),
+    (b"/cdn-cgi/l/chk_jschl", "a Cloudflare bot check"),
+    (b"/cdn-cgi/l/chk_captcha", "a Cloudflare bot check"),
+    (b"window.gokuprops", "an AWS WAF bot check"),
+    (b"awswafintegration.checkforcerefresh", "an AWS WAF bot check"),
+    (b"/.well-known/ddos-guard/", "a DDoS-Guard bot check"),
+    (b"sucuri_cloudproxy_js", "a Sucuri bot check"),
+    (b"/_incapsula_resource?", "an Imperva (Incapsula) bot check"),
+)
+#: A script that sets a cookie and reloads the page when it opens: the plainest bot check.
+_COOKIE_RELOAD = (b"document.cookie", b"location.reload")
+COOKIE_RELOAD_CHECK = "a bot check (a script that sets a cookie and reloads the page)"
+#: Words bot checks use that pages use too, in scripts or prose: enough to keep a page
+#: without text out of "parked" (`lapsed_shell`), never to call a page a wall.
+_CHALLENGE_WORDS = (
     b"challenge-platform",
     b"cf-chl",
-    b"cf-browser-verification",
     b"just a moment",
     b"checking your browser",
     b"awswaf",
     b"challenge.js",
     b"ddos-guard",
     b"ddos_guard",
-    b"_incapsula_resource",
     b"sucuri",
     b"captcha",
     b"verify you are human",
     b"are you a robot",
 )
-#: A script that sets a cookie and reloads the page: the plainest bot check there is.
-_COOKIE_RELOAD = (b"document.cookie", b"location.reload")
+#: What bot checks show, by vendor (Cloudflare's, old and new; AWS WAF's challenge and
+#: CAPTCHA; DDoS-Guard's; Sucuri's; Imperva's): a page with any other word in its title or
+#: text has text of its own, and is judged as a page. Host names and words with digits
+#: (ray ids, "5 seconds") are the wall's too.
+_WALL_PHRASES = (
+    "Just a moment... Verifying you are human. This may take a few seconds.",
+    "Verify you are human by completing the action below. Verification successful.",
+    "Checking if the site connection is secure.",
+    "needs to review the security of your connection before proceeding.",
+    "Waiting for ... to respond. Performance & security by Cloudflare. Ray ID:",
+    "Why am I seeing this page? Requests from malicious bots can pose as legitimate "
+    "traffic. Occasionally, you may see this page while the site ensures that the "
+    "connection is secure.",
+    "Verification is taking longer than expected. Check your Internet connection and "
+    "refresh the page if the issue persists. Please unblock ... to proceed.",
+    "Enable JavaScript and cookies to continue. Please turn JavaScript on and reload the "
+    "page. Please enable Cookies and reload the page.",
+    "Checking your browser before accessing ... This process is automatic. Your browser "
+    "will redirect to your requested content shortly. Please allow up to 5 seconds... "
+    "Please stand by, while we are checking your browser... Redirecting...",
+    "DDoS protection by Cloudflare. Attention Required! One more step: please complete "
+    "the security check to access the website. Captcha challenge.",
+    "JavaScript is disabled. In order to continue, we need to verify that you're not a "
+    "robot. This requires JavaScript. Enable JavaScript and then reload the page.",
+    "Let's confirm you are human. Complete the security check before continuing. This "
+    "step verifies that you are not a bot, which helps to protect ... and prevent ... Begin.",
+    "DDoS-Guard. DDoS protection by DDoS-Guard. Please wait.",
+    "You are being redirected... Javascript is required. Please enable javascript before "
+    "you are allowed to see this page. Sucuri Website Firewall.",
+    "Request unsuccessful. Incapsula incident ID: ... Imperva.",
+)
+_WALL_TOKEN = re.compile(r"\w+")
+_WALL_WORDS = frozenset(
+    word for phrase in _WALL_PHRASES for word in _WALL_TOKEN.findall(phrase.lower())
+)
+_WALL_HOST = re.compile(r"[\w-]+(?:\.[\w-]+)+")
+
+
+def bot_check(body: bytes, page: PageFacts | None, content_type: str | None = None) -> str | None:
+    """Which bot check (`CHALLENGE_SIGNS`, or a cookie set and the page reloaded on load)
+    answered with `body` in the page's place, or None: one whose page shows no word of its
+    own (`_WALL_WORDS`) and is no script-built app's shell (whose scripts may be a
+    vendor's too). `page` is `body`'s analysis, made here when None and a sign is found."""
+    sniffed = body[:_SCRIPT_SNIFF].lower()
+    vendor = next((name for sign, name in CHALLENGE_SIGNS if sign in sniffed), None)
+    if vendor is None and _reloads_with_cookie(body):
+        vendor = COOKIE_RELOAD_CHECK
+    if vendor is None:
+        return None
+    if page is None:
+        page = analyse_body(body, content_type, truncated=False)
+    if not page.is_html or page.script_shell:
+        return None
+    if vendor == COOKIE_RELOAD_CHECK and page.text.strip():
+        return None  # a page's own script (a consent banner's "accept") may do as much
+    return vendor if _walls_words_only(f"{page.title or ''} {page.text}") else None
+
+
+def _walls_words_only(text: str) -> bool:
+    words = _WALL_TOKEN.findall(_WALL_HOST.sub(" ", text.lower()))
+    return all(word in _WALL_WORDS or any(c.isdigit() for c in word) for word in words)
+
+
+def _reloads_with_cookie(body: bytes) -> bool:
+    """Whether an inline script sets a cookie and reloads the page when it opens
+    (`script_load.runs_on_load`), not only when a button is clicked."""
+    head = body[:_SCRIPT_SNIFF]
+    lowered = head.lower()
+    if not all(part in lowered for part in _COOKIE_RELOAD):
+        return False
+    at = 0
+    while (start := lowered.find(b"<script", at)) >= 0:
+        opened = lowered.find(b">", start)
+        if opened < 0:
+            return False
+        end = lowered.find(b"</script", opened)
+        end = len(head) if end < 0 else end
+        script = lowered[opened + 1 : end]
+        reload = script.find(b"location.reload")
+        if (
+            reload >= 0
+            and b"document.cookie" in script
+            and runs_on_load(script.decode("latin-1"), [reload])[0]
+        ):
+            return True
+        at = end
+    return False
 
 
 def lapsed_shell(
@@ -815,8 +919,10 @@ def lapsed_shell(
     page of a script-built site that was a shell at its last read already (its fingerprint
     is that of a page without text) stays as it was, with `unverified_shell`'s note. So do
     a page without a title (a site rebuilt as a client-side app names nothing, nor do most
-    bot checks) and a bot check's page (`_CHALLENGE_SIGNS`): each said "parked" and was
-    queued every night, since the note keeps the read from being stored (`checker`)."""
+    bot checks) and a bot check's page (`CHALLENGE_SIGNS`, `_CHALLENGE_WORDS`): each said
+    "parked" and was queued every night, since the note keeps the read from being stored
+    (`checker`). A small bot check's page with no words of its own is BLOCKED before this
+    (`bot_check`)."""
     if not page.is_html or page.text.strip() or not _bare_title(page.title, urls):
         return None
     if before is None or not (before.fingerprint or "").startswith("sha256:"):
@@ -824,8 +930,10 @@ def lapsed_shell(
     sniffed = body[:_SCRIPT_SNIFF].lower()
     if b"<script" not in sniffed:
         return None  # nothing runs on it: a blank page (`classify._empty`), not a parking
-    if any(sign in sniffed for sign in _CHALLENGE_SIGNS) or all(
-        part in sniffed for part in _COOKIE_RELOAD
+    if (
+        any(sign in sniffed for sign, _ in CHALLENGE_SIGNS)
+        or any(word in sniffed for word in _CHALLENGE_WORDS)
+        or all(part in sniffed for part in _COOKIE_RELOAD)
     ):
         return None  # a bot check in the page's place: a wall, not a lapsed domain
     return None if before.fingerprint in _textless(before.title) else LAPSED_SHELL
