@@ -29,7 +29,11 @@ as often as the threshold is not flagged and unflagged every few days),
 `flapping_stopped`. The state keeps following
 the confirmation rules meanwhile, so a flapping link is usually `suspect` or
 `recovered`, never silently `ok`. Outcomes that need a person (blocked, rate
-limited) and `network_unavailable` are neither working nor failing: no flip.
+limited) and `network_unavailable` are neither working nor failing: no flip. But for a 503
+"unavailable, come back later": visitors find the site down that night, so it is failing
+for flips (`_working_after`), and a wall after it leaves the link failing: a site in
+maintenance every other night, or six nights of seven, is flagged, while one maintenance
+window makes two flips.
 
 Drift (the page no longer holds the resource, e.g. a lapsed domain bought by a
 casino) is judged by `judge_page` against every entry using the link, and applied
@@ -317,7 +321,7 @@ def apply_observation(
     if severity is Severity.LOOK and not failing and prev.state == SUSPECT:
         # Walls of another kind go on the stretch of walls (`_walls_since`).
         last_change = _walls_since(prev, checked_at) or last_change
-    flips, flapping = _flips(prev, _working_by(failures, last_success), obs, health)
+    flips, flapping = _flips(prev, _working_after(prev, obs, failures, last_success), obs, health)
     new = LinkState(
         state=state,
         outcome=outcome,
@@ -410,18 +414,51 @@ def _unavailable_since(prev: LinkState, obs: Observation) -> datetime | None:
     has lasted `unavailable_days`, and is then confirmed broken like any failure. A 429
     is not counted: it is an answer to us, and visitors likely get the page.
     """
-    if obs.outcome is not Outcome.RATE_LIMITED or obs.http_status != 503:
+    if not _unavailable(obs.outcome, obs.http_status):
         return None
     since = prev.last_change_at
-    same = prev.outcome is Outcome.RATE_LIMITED and prev.http_status == 503
+    same = _unavailable(prev.outcome, prev.http_status)
     if not same or since is None or since > obs.checked_at:
         return obs.checked_at
     return since
 
 
+def _unavailable(outcome: Outcome | None, http_status: int | None) -> bool:
+    """Whether a check's answer was the site's 503 "unavailable, come back later"."""
+    return outcome is Outcome.RATE_LIMITED and http_status == 503
+
+
 def _working(state: LinkState) -> bool | None:
-    """Whether the link last worked (True), failed (False), or was never judged (None)."""
-    return _working_by(state.consecutive_failures, state.last_success_at)
+    """Whether the link last worked (True), failed (False), or was never judged (None).
+
+    A 503 "unavailable" is failing here (`_working_after`), and so is a wall after it: its
+    flip is later than the last success, which no other flip can be (a flip back to
+    working is stamped with its success, and only a success ends a failure).
+    """
+    working = _working_by(state.consecutive_failures, state.last_success_at)
+    if not working or state.last_success_at is None:
+        return working
+    walled_since_flip = bool(state.flips) and state.flips[-1] > state.last_success_at
+    return not (_unavailable(state.outcome, state.http_status) or walled_since_flip)
+
+
+def _working_after(
+    prev: LinkState, obs: Observation, failures: int, last_success_at: datetime | None
+) -> bool | None:
+    """`_working` of the link after `obs`, which left it these failures and last success.
+
+    A 503 "unavailable" fails every visitor that night, if not yet for long enough to count
+    as a failure (`unavailable_days`): a site answering it every other night, or six nights
+    of seven, was never flapping, never failing, and never news. It flips as a failure
+    does (one maintenance window makes two flips, below `flap_changes`), as the same site
+    answering 503 without a Retry-After does. Other walls say nothing of the link: the
+    link is as it was.
+    """
+    if _unavailable(obs.outcome, obs.http_status):
+        return False
+    if obs.outcome.severity is Severity.LOOK:
+        return _working(prev)
+    return _working_by(failures, last_success_at)
 
 
 def _working_by(failures: int, last_success_at: datetime | None) -> bool | None:
