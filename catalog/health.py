@@ -75,6 +75,8 @@ Decisions worth knowing:
   rechecks on the day can confirm it: the nights of 503 already spread the evidence over
   far more than `confirm_days` (what the wait is for: a blip is not a break), and making
   them wait for more nights would keep a site down for a week and more "not yet confirmed".
+  Its `state_changed` to broken says for how many nights (`unavailable_nights`): "after 3
+  failed checks" understated a site down for ten.
 - `network_unavailable` says nothing about the link. On a link never checked it sets
   `last_checked_at` (shown as "last tried": the planner and the report need to know a
   try was made); on a link with an outcome nothing moves, so "last checked" stays the
@@ -102,7 +104,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -113,7 +115,7 @@ from catalog.check.facts import PERMANENT_REDIRECTS
 from catalog.check.redirects import address_key, same_address
 from catalog.model import LEGACY_FINGERPRINT, Observation
 from catalog.outcomes import Outcome, Severity
-from catalog.settings import HealthSettings, lasted
+from catalog.settings import NIGHT_SLACK, HealthSettings, lasted
 from catalog.text import media_type
 from catalog.urls import site_host
 
@@ -351,7 +353,7 @@ def apply_observation(
         contacts_gone=prev.contacts_gone,
         contact_reason=prev.contact_reason,
     )
-    return new, _changes(prev, new, obs)
+    return new, _changes(prev, new, obs, unavailable_since=unavailable_since)
 
 
 def _rebased(obs: Observation, fingerprint: str | None) -> bool:
@@ -428,6 +430,12 @@ def _unavailable(outcome: Outcome | None, http_status: int | None) -> bool:
     return outcome is Outcome.RATE_LIMITED and http_status == 503
 
 
+def _nights_between(first: datetime, last: datetime) -> int:
+    """How many nightly checks from the one at `first` to the one at `last`, both counted:
+    2 for last night and tonight, whichever minute of the run each came at (`NIGHT_SLACK`)."""
+    return (last - first + NIGHT_SLACK) // timedelta(days=1) + 1
+
+
 def _working(state: LinkState) -> bool | None:
     """Whether the link last worked (True), failed (False), or was never judged (None).
 
@@ -496,7 +504,16 @@ def _redirect_target(obs: Observation) -> str | None:
     return obs.chain[1].url if len(obs.chain) > 1 else None
 
 
-def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
+def _changes(
+    prev: LinkState,
+    new: LinkState,
+    obs: Observation,
+    *,
+    unavailable_since: datetime | None = None,
+) -> list[Change]:
+    """The events of the check `obs` that took the link from `prev` to `new`;
+    `unavailable_since`: since when the site has said it is unavailable (503) at every
+    check, if it did at this one (`_unavailable_since`)."""
     changes: list[Change] = []
     first = prev.outcome is None
     if new.outcome != prev.outcome and not (first and obs.outcome.is_ok):
@@ -566,18 +583,18 @@ def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
             Change("content_type_changed", {"old": prev.content_type, "new": new.content_type})
         )
     if new.state != prev.state and (prev.state, new.state) not in _QUIET_STATE_CHANGES:
-        changes.append(
-            Change(
-                "state_changed",
-                {
-                    "old": prev.state,
-                    "new": new.state,
-                    "consecutive_failures": new.consecutive_failures,
-                    # Flagged flapping before and after: one more flip, no news.
-                    "while_flapping": prev.flapping and new.flapping,
-                },
-            )
-        )
+        details = {
+            "old": prev.state,
+            "new": new.state,
+            "consecutive_failures": new.consecutive_failures,
+            # Flagged flapping before and after: one more flip, no news.
+            "while_flapping": prev.flapping and new.flapping,
+        }
+        if new.state == BROKEN and unavailable_since is not None:
+            # Confirmed after 3 failures counted, but down for visitors far longer: the
+            # news says for how long ("unavailable (503) for 10 nights").
+            details["unavailable_nights"] = _nights_between(unavailable_since, obs.checked_at)
+        changes.append(Change("state_changed", details))
     if new.flapping != prev.flapping:
         changes.append(
             Change(

@@ -114,7 +114,7 @@ def reference_apply(
                 state = SUSPECT
         new = replace(new, state=state)
     new = _ref_flips(prev, new, obs, health)
-    return new, _changes(prev, new, obs)
+    return new, _changes(prev, new, obs, unavailable_since=unavailable)
 
 
 def _ref_unavailable(outcome: Outcome | None, http_status: int | None) -> bool:

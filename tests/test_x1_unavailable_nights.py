@@ -148,3 +148,18 @@ def test_the_report_lists_a_site_unavailable_every_other_night_under_check_by_ha
     for n in range(4, 11):  # its 200 nights as well: it no longer leaves the queue
         priority, note = rows[n]
         assert priority is Priority.LOOK and note is not None and "flapping" in note.lower(), n
+
+
+def test_a_site_unavailable_for_ten_nights_is_said_so_when_confirmed_broken(
+    tmp_path: Path,
+) -> None:
+    def answer(n: int) -> Observation:
+        return make_observation(URL, Outcome.OK, days(n)) if n == 0 else unavailable(days(n), 3600)
+
+    news, rows = run_nights(tmp_path, answer, last=12)
+
+    broken = [
+        (n, summary) for n in news for section, summary in news[n] if section == "newly_broken"
+    ]
+    assert broken == [(10, "Confirmed broken: unavailable (503) at every check for 10 nights.")]
+    assert rows[12][0] is Priority.BROKEN
