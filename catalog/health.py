@@ -29,7 +29,11 @@ as often as the threshold is not flagged and unflagged every few days),
 `flapping_stopped`. The state keeps following
 the confirmation rules meanwhile, so a flapping link is usually `suspect` or
 `recovered`, never silently `ok`. Outcomes that need a person (blocked, rate
-limited) and `network_unavailable` are neither working nor failing: no flip.
+limited) and `network_unavailable` are neither working nor failing: no flip. But for a 503
+"unavailable, come back later": visitors find the site down that night, so it is failing
+for flips (`_working_after`), and a wall after it leaves the link failing: a site in
+maintenance every other night, or six nights of seven, is flagged, while one maintenance
+window makes two flips.
 
 Drift (the page no longer holds the resource, e.g. a lapsed domain bought by a
 casino) is judged by `judge_page` against every entry using the link, and applied
@@ -71,6 +75,8 @@ Decisions worth knowing:
   rechecks on the day can confirm it: the nights of 503 already spread the evidence over
   far more than `confirm_days` (what the wait is for: a blip is not a break), and making
   them wait for more nights would keep a site down for a week and more "not yet confirmed".
+  Its `state_changed` to broken says for how many nights (`unavailable_nights`): "after 3
+  failed checks" understated a site down for ten.
 - `network_unavailable` says nothing about the link. On a link never checked it sets
   `last_checked_at` (shown as "last tried": the planner and the report need to know a
   try was made); on a link with an outcome nothing moves, so "last checked" stays the
@@ -98,7 +104,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -109,7 +115,7 @@ from catalog.check.facts import PERMANENT_REDIRECTS
 from catalog.check.redirects import address_key, same_address
 from catalog.model import LEGACY_FINGERPRINT, Observation
 from catalog.outcomes import Outcome, Severity
-from catalog.settings import HealthSettings, lasted
+from catalog.settings import NIGHT_SLACK, HealthSettings, lasted
 from catalog.text import media_type
 from catalog.urls import site_host
 
@@ -317,7 +323,7 @@ def apply_observation(
     if severity is Severity.LOOK and not failing and prev.state == SUSPECT:
         # Walls of another kind go on the stretch of walls (`_walls_since`).
         last_change = _walls_since(prev, checked_at) or last_change
-    flips, flapping = _flips(prev, _working_by(failures, last_success), obs, health)
+    flips, flapping = _flips(prev, _working_after(prev, obs, failures, last_success), obs, health)
     new = LinkState(
         state=state,
         outcome=outcome,
@@ -347,7 +353,7 @@ def apply_observation(
         contacts_gone=prev.contacts_gone,
         contact_reason=prev.contact_reason,
     )
-    return new, _changes(prev, new, obs)
+    return new, _changes(prev, new, obs, unavailable_since=unavailable_since)
 
 
 def _rebased(obs: Observation, fingerprint: str | None) -> bool:
@@ -410,18 +416,57 @@ def _unavailable_since(prev: LinkState, obs: Observation) -> datetime | None:
     has lasted `unavailable_days`, and is then confirmed broken like any failure. A 429
     is not counted: it is an answer to us, and visitors likely get the page.
     """
-    if obs.outcome is not Outcome.RATE_LIMITED or obs.http_status != 503:
+    if not _unavailable(obs.outcome, obs.http_status):
         return None
     since = prev.last_change_at
-    same = prev.outcome is Outcome.RATE_LIMITED and prev.http_status == 503
+    same = _unavailable(prev.outcome, prev.http_status)
     if not same or since is None or since > obs.checked_at:
         return obs.checked_at
     return since
 
 
+def _unavailable(outcome: Outcome | None, http_status: int | None) -> bool:
+    """Whether a check's answer was the site's 503 "unavailable, come back later"."""
+    return outcome is Outcome.RATE_LIMITED and http_status == 503
+
+
+def _nights_between(first: datetime, last: datetime) -> int:
+    """How many nightly checks from the one at `first` to the one at `last`, both counted:
+    2 for last night and tonight, whichever minute of the run each came at (`NIGHT_SLACK`)."""
+    return (last - first + NIGHT_SLACK) // timedelta(days=1) + 1
+
+
 def _working(state: LinkState) -> bool | None:
-    """Whether the link last worked (True), failed (False), or was never judged (None)."""
-    return _working_by(state.consecutive_failures, state.last_success_at)
+    """Whether the link last worked (True), failed (False), or was never judged (None).
+
+    A 503 "unavailable" is failing here (`_working_after`), and so is a wall after it: its
+    flip is later than the last success, which no other flip can be (a flip back to
+    working is stamped with its success, and only a success ends a failure).
+    """
+    working = _working_by(state.consecutive_failures, state.last_success_at)
+    if not working or state.last_success_at is None:
+        return working
+    walled_since_flip = bool(state.flips) and state.flips[-1] > state.last_success_at
+    return not (_unavailable(state.outcome, state.http_status) or walled_since_flip)
+
+
+def _working_after(
+    prev: LinkState, obs: Observation, failures: int, last_success_at: datetime | None
+) -> bool | None:
+    """`_working` of the link after `obs`, which left it these failures and last success.
+
+    A 503 "unavailable" fails every visitor that night, if not yet for long enough to count
+    as a failure (`unavailable_days`): a site answering it every other night, or six nights
+    of seven, was never flapping, never failing, and never news. It flips as a failure
+    does (one maintenance window makes two flips, below `flap_changes`), as the same site
+    answering 503 without a Retry-After does. Other walls say nothing of the link: the
+    link is as it was.
+    """
+    if _unavailable(obs.outcome, obs.http_status):
+        return False
+    if obs.outcome.severity is Severity.LOOK:
+        return _working(prev)
+    return _working_by(failures, last_success_at)
 
 
 def _working_by(failures: int, last_success_at: datetime | None) -> bool | None:
@@ -459,7 +504,16 @@ def _redirect_target(obs: Observation) -> str | None:
     return obs.chain[1].url if len(obs.chain) > 1 else None
 
 
-def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
+def _changes(
+    prev: LinkState,
+    new: LinkState,
+    obs: Observation,
+    *,
+    unavailable_since: datetime | None = None,
+) -> list[Change]:
+    """The events of the check `obs` that took the link from `prev` to `new`;
+    `unavailable_since`: since when the site has said it is unavailable (503) at every
+    check, if it did at this one (`_unavailable_since`)."""
     changes: list[Change] = []
     first = prev.outcome is None
     if new.outcome != prev.outcome and not (first and obs.outcome.is_ok):
@@ -529,18 +583,18 @@ def _changes(prev: LinkState, new: LinkState, obs: Observation) -> list[Change]:
             Change("content_type_changed", {"old": prev.content_type, "new": new.content_type})
         )
     if new.state != prev.state and (prev.state, new.state) not in _QUIET_STATE_CHANGES:
-        changes.append(
-            Change(
-                "state_changed",
-                {
-                    "old": prev.state,
-                    "new": new.state,
-                    "consecutive_failures": new.consecutive_failures,
-                    # Flagged flapping before and after: one more flip, no news.
-                    "while_flapping": prev.flapping and new.flapping,
-                },
-            )
-        )
+        details = {
+            "old": prev.state,
+            "new": new.state,
+            "consecutive_failures": new.consecutive_failures,
+            # Flagged flapping before and after: one more flip, no news.
+            "while_flapping": prev.flapping and new.flapping,
+        }
+        if new.state == BROKEN and unavailable_since is not None:
+            # Confirmed after 3 failures counted, but down for visitors far longer: the
+            # news says for how long ("unavailable (503) for 10 nights").
+            details["unavailable_nights"] = _nights_between(unavailable_since, obs.checked_at)
+        changes.append(Change("state_changed", details))
     if new.flapping != prev.flapping:
         changes.append(
             Change(

@@ -868,7 +868,12 @@ def _place(
 
 
 def _confirmed(what: str, details: Mapping[str, Any]) -> str:
-    """ "Confirmed broken after 3 failed checks.", of a `state_changed` to broken."""
+    """ "Confirmed broken after 3 failed checks.", of a `state_changed` to broken; for a
+    site answering 503 "unavailable" night after night, how long it has (the failures
+    counted began only once it had lasted `unavailable_days`)."""
+    nights = details.get("unavailable_nights")
+    if isinstance(nights, int) and nights > 1:
+        return f"Confirmed {what}: unavailable (503) at every check for {nights} nights."
     failures = details.get("consecutive_failures") or 0
     checks = "its first failed check" if failures == 1 else f"{failures} failed checks"
     return f"Confirmed {what} after {checks}."

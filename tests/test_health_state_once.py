@@ -114,14 +114,24 @@ def reference_apply(
                 state = SUSPECT
         new = replace(new, state=state)
     new = _ref_flips(prev, new, obs, health)
-    return new, _changes(prev, new, obs)
+    return new, _changes(prev, new, obs, unavailable_since=unavailable)
+
+
+def _ref_unavailable(outcome: Outcome | None, http_status: int | None) -> bool:
+    return outcome is Outcome.RATE_LIMITED and http_status == 503
 
 
 def _ref_working(state: LinkState) -> bool | None:
-    """Whether the link last worked (True), failed (False), or was never judged (None)."""
+    """Whether the link last worked (True), failed (False), or was never judged (None).
+    Since 2026-12-06 a 503 "unavailable" fails (a flip), and so does a wall after it (its
+    flip came after the last success)."""
     if state.consecutive_failures > 0:
         return False
-    return True if state.last_success_at is not None else None
+    if state.last_success_at is None:
+        return None
+    if _ref_unavailable(state.outcome, state.http_status):
+        return False
+    return not (state.flips and state.flips[-1] > state.last_success_at)
 
 
 def _ref_flips(
@@ -132,7 +142,9 @@ def _ref_flips(
     # A flip stamped after this check came from a clock since set back: it would stay
     # "within the window" for as long as that clock was fast.
     flips = [f for f in prev.flips if window_start < f <= obs.checked_at]
-    before, after = _ref_working(prev), _ref_working(new)
+    before, after = _ref_working(prev), _ref_working(replace(new, flips=()))
+    if obs.outcome.severity is Severity.LOOK and not _ref_unavailable(obs.outcome, obs.http_status):
+        after = before  # a wall says nothing of the link
     if before is not None and after is not None and before != after:
         flips.append(obs.checked_at)
     # Hysteresis: flagged at `flap_changes` flips, unflagged below half that. A site that
