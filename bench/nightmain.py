@@ -8,9 +8,13 @@ database. The checking loop's CPU is left out on purpose: this workload is deter
 (the same observations every time), so a change of the store, sync or staleness code
 can be compared A/B in seconds, where a 10k flow varies by ±10–30 % on a shared machine.
 `--first`: a first night instead, the catalog synced into a new database and the first
-run's observations stored.
+run's observations stored. `--pages`: each observation of a simulated page read whole
+carries that page's text sample and tail again, as the check gives them (they are not
+stored), so that drift judging on the pages' text is in the store's figure as in a real
+run; without it drift reads page titles only.
 
     PYTHONPATH=. .venv/bin/python -m bench.nightmain WORKDIR [--repeat 3] [--profile OUT]
+        [--first] [--pages]
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, func, select
 
+from bench.simweb import _small_page, html_page, page_title
 from catalog import tables as t
 from catalog.model import Hop, Observation
 from catalog.outcomes import Outcome
@@ -72,8 +78,42 @@ def run_observations(db: Path, shift: timedelta, first: bool = False) -> list[Ob
     return found
 
 
+def with_pages(observations: Sequence[Observation]) -> list[Observation]:
+    """The observations, each of a simulated page whose title names it (its number is the
+    URL's last path segment) and whose fingerprint it has given that page's text sample
+    and tail as `checker._observe` makes them."""
+    from catalog.check.checker import TEXT_SAMPLE_CHARS, _tail
+    from catalog.check.content import analyse_body
+    from catalog.model import pack_text
+
+    found = []
+    for obs in observations:
+        n = (obs.final_url or obs.url).rstrip("/").rsplit("/", 1)[-1]
+        body = None
+        if n.isdigit() and obs.title is not None and obs.http_status == 200:
+            if obs.title == page_title(int(n)):
+                body = html_page(int(n))
+            elif obs.title == f"Resource {n}":
+                body = _small_page(int(n))
+        if body is None or obs.not_modified:
+            found.append(obs)
+            continue
+        page = analyse_body(body, obs.content_type, truncated=False)
+        if page.fingerprint != obs.fingerprint:  # not the page that check read: no text
+            found.append(obs)
+            continue
+        found.append(
+            replace(
+                obs,
+                text_sample_packed=pack_text(page.text[:TEXT_SAMPLE_CHARS]),
+                text_tail_packed=_tail(page.text),
+            )
+        )
+    return found
+
+
 def night(
-    workdir: Path, repeat: int, profile: Path | None, first: bool = False
+    workdir: Path, repeat: int, profile: Path | None, first: bool = False, pages: bool = False
 ) -> list[dict[str, float]]:
     """CPU seconds by section of `repeat` nights, each on a fresh copy of the database."""
     source = workdir / "flow" / "linkhealth.db"
@@ -83,6 +123,8 @@ def night(
     engine.dispose()
     shift = timedelta(days=1)
     observations = run_observations(source, shift, first)
+    if pages:
+        observations = with_pages(observations)
     figures = []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="nightmain-") as tmp:
@@ -170,8 +212,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="a first night: new database, the first run's observations",
     )
+    parser.add_argument(
+        "--pages",
+        action="store_true",
+        help="observations carry their simulated pages' text, for drift to judge",
+    )
     args = parser.parse_args(argv)
-    figures = night(args.workdir, args.repeat, args.profile, args.first)
+    figures = night(args.workdir, args.repeat, args.profile, args.first, args.pages)
     best: dict[str, Any] = {k: min(f[k] for f in figures) for k in figures[0]}
     print("min " + " ".join(f"{k} {v:.3f}" for k, v in best.items()))
     return 0

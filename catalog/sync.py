@@ -604,16 +604,28 @@ def _page_of(url: str) -> str:
 #: Values a JSON round trip gives back equal and of the same type (a float's repr reads
 #: back exactly; NaN and the infinities come back as floats too).
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+#: Sequences JSON gives back as lists.
+_JSON_ARRAYS = frozenset({list, tuple})
+
+
+def _plain(value: Any) -> bool:
+    """A JSON scalar, or a list or tuple of them: what a round trip gives back equal."""
+    kind = type(value)
+    return kind in _JSON_SCALARS or (
+        kind in _JSON_ARRAYS and all(type(item) in _JSON_SCALARS for item in value)
+    )
 
 
 def jsonable(value: Mapping[str, Any]) -> dict[str, Any]:
     """The mapping as the JSON column will return it, so stored and fresh data compare equal.
 
     YAML gives dates and tuples; JSON gives back strings and lists. A mapping of string
-    keys to strings, numbers, booleans and None (nearly every catalog entry) comes back as
-    it is, so it is copied instead of being encoded and decoded.
+    keys to strings, numbers, booleans and None, or lists (tuples) of those (nearly every
+    catalog entry: its `tags` and `languages`), comes back as it is but for tuples made
+    lists, so it is copied instead of being encoded and decoded (~10 µs an entry, every
+    sync).
     """
-    if all(type(k) is str and type(v) in _JSON_SCALARS for k, v in value.items()):
-        return dict(value)
+    if all(type(k) is str and _plain(v) for k, v in value.items()):
+        return {k: list(v) if type(v) in _JSON_ARRAYS else v for k, v in value.items()}
     result: dict[str, Any] = json.loads(json.dumps(dict(value), default=str, ensure_ascii=False))
     return result

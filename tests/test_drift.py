@@ -657,6 +657,67 @@ def test_marker_words_cut_piece_by_piece_are_the_words_the_pattern_reads(text: s
     assert drift._any_word_set(folded) == set(drift._ANY_WORD.findall(folded))
 
 
+def _may_fire_phrase_by_phrase(markers: drift._Markers, words: set[str]) -> bool:
+    """The marker pre-test as it was before its phrase index: every phrase tested."""
+    possible = 0
+    for phrase in (*markers.strong, *markers.weak):
+        if set(drift._ANY_WORD.findall(phrase.casefold())) <= words:
+            if phrase in markers.strong:
+                return True
+            possible += 1
+    return possible >= markers.weak_needed
+
+
+#: Every word some marker phrase needs, and words no phrase needs.
+_MARKER_VOCABULARY = sorted(
+    {w for m in drift._CATEGORIES.values() for needed, _ in drift._phrase_words(m) for w in needed}
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    words=st.sets(
+        st.sampled_from(_MARKER_VOCABULARY) | st.sampled_from(["report", "victims", "x", "1"]),
+        max_size=25,
+    )
+)
+def test_the_marker_pre_test_says_what_testing_every_phrase_says(words: set[str]) -> None:
+    # The pre-test spares the big pattern on pages that cannot fire; filed under one word
+    # each, the phrases must still make it say yes exactly when testing each phrase would
+    # (a page with two weak phrases of one category, one strong, or none).
+    for code, markers in drift._CATEGORIES.items():
+        assert drift._may_fire(markers, words) == _may_fire_phrase_by_phrase(markers, words), code
+
+
+def test_each_marker_phrase_makes_its_category_possible_alone_or_with_enough_weak_ones() -> None:
+    for code, markers in drift._CATEGORIES.items():
+        for phrase in markers.strong:
+            assert drift._may_fire(markers, set(drift._ANY_WORD.findall(phrase.casefold()))), (
+                code,
+                phrase,
+            )
+        weak = [set(drift._ANY_WORD.findall(p.casefold())) for p in markers.weak]
+        if len(weak) >= markers.weak_needed:
+            enough = set().union(*weak[: markers.weak_needed])
+            assert drift._may_fire(markers, enough), code
+            fewer = set().union(*weak[: markers.weak_needed - 1])
+            assert drift._may_fire(markers, fewer) == _may_fire_phrase_by_phrase(markers, fewer)
+
+
+def _terms_and_count_word_by_word(text: str) -> tuple[set[str], int]:
+    """`_terms_and_count` as it was before its set difference: a Python step per word."""
+    counts = drift._folded_word_counts(text)
+    kept = [(w, n) for w, n in counts.items() if len(w) > 2 and w not in drift._STOP_WORDS]
+    return {drift._stem(w) for w, _ in kept}, sum(n for _, n in kept)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=_FOLD_ALPHABET + "the and of is for sexo víctimas ", max_size=80))
+@example(text="The victims and the Víctimas of the the trafficking, sale of sale")
+def test_terms_and_their_count_are_those_of_judging_each_word(text: str) -> None:
+    assert drift._terms_and_count(text) == _terms_and_count_word_by_word(text)
+
+
 # A report on forced criminality in scam compounds, which speaks of its subject in words a
 # casino or crypto-scam page also uses.
 SCAM_COMPOUNDS_ENTRY = (
