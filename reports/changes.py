@@ -50,6 +50,8 @@ _SECTIONS = (
     ("set_aside_lapsed", "Back in the queue: the problem changed"),
     ("content_changed", "Content changed"),
     ("new_redirects", "New redirects"),
+    # A redirect that went: the link answers at its own address again.
+    ("redirects_gone", "No longer redirecting"),
     ("catalog_edits", "Catalog edits"),
 )
 
@@ -447,9 +449,10 @@ def _redirects_told_once(sections: dict[str, list[ChangeItem]], rows: Sequence[R
     # now works at a new address is one item there ("Works again: now redirects ...").
     listed = {_entry_of(i) for key in _FAILING_OR_BACK for i in sections[key]}
     moved: set[object] = {row.page for row in rows if row.priority is Priority.UPDATE}
-    sections["new_redirects"] = [
-        i for i in sections["new_redirects"] if _entry_of(i) not in listed or _entry_of(i) in moved
-    ]
+    for key in ("new_redirects", "redirects_gone"):
+        sections[key] = [
+            i for i in sections[key] if _entry_of(i) not in listed or _entry_of(i) in moved
+        ]
     redirected = {_entry_of(i) for i in sections["new_redirects"]} & moved
     # What the recovery said ("Works again", "and its page matches the entry again", after
     # `_drift_told_once`) leads its one redirect item.
@@ -767,7 +770,7 @@ def _place(
         new_outcome = Outcome.known(str(d.get("new")))
         if new_outcome is not None and new_outcome.severity is Severity.OK:
             return (
-                "new_redirects",
+                "redirects_gone",
                 "No longer redirects permanently.",
                 label_of(d.get("old")),
                 label_of(d.get("new")),
@@ -783,7 +786,7 @@ def _place(
         if old is None:
             summary = "Now redirects."
         elif new is None:
-            summary = "No longer redirects."
+            return "redirects_gone", "No longer redirects.", old, new
         else:
             summary = "Now leads somewhere else."
         return "new_redirects", summary, old, new
@@ -791,12 +794,9 @@ def _place(
         old, new = text_of(d.get("old")), text_of(d.get("new"))
         # No final address is the link's own: "Now ends at another address. X → —" read
         # as if it led nowhere.
-        summary = (
-            "No longer redirects: it ends at its own address."
-            if new is None
-            else "Now ends at another address."
-        )
-        return "new_redirects", summary, old, new
+        if new is None:
+            return "redirects_gone", "No longer redirects: it ends at its own address.", old, new
+        return "new_redirects", "Now ends at another address.", old, new
     if kind in ("contact_gone", "contact_back"):
         named = f"The {d.get('kind') or 'contact'} {d.get('contact')} named in the entry"
         if kind == "contact_back":
