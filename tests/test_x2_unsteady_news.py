@@ -106,3 +106,79 @@ def test_a_permanent_redirect_that_went_is_not_counted_as_a_new_one(engine: Engi
     assert "new redirect" not in went.lower()
     (gone,) = items_of(went, "guide")
     assert "No longer redirects permanently." in gone
+
+
+def test_a_permanent_redirect_that_comes_and_goes_is_told_once_as_unsteady(
+    engine: Engine,
+) -> None:
+    """301 to /new on odd nights from night 3, 200 on even nights: news every night for
+    weeks, and the queue told the curator to accept a redirect the site undid the next
+    night. It came, it went (news), it came again: said once as unsteady, then quiet."""
+    for n in (1, 2):
+        night(engine, n, [page(FLAP, days(n), 1)], report=False)
+    came = night(engine, 3, [moved(days(3))])
+    (item,) = items_of(came, "guide")
+    assert item.endswith(f"(guide): Now redirects permanently to {NEW}.")
+    (gone,) = items_of(night(engine, 4, [page(FLAP, days(4), 1)]), "guide")
+    assert "No longer redirects permanently." in gone
+
+    third = night(engine, 5, [moved(days(5))])
+    (unsteady,) = items_of(third, "guide")
+    assert "### Unsteady links (1)" in third and "1 unsteady link" in third
+    assert "on some nights and not others" in unsteady
+    # The queue does not offer to accept a redirect the site keeps undoing.
+    redirecting = row(engine, "guide", 5)
+    assert redirecting.command is None or "accept-redirect" not in redirecting.command
+    assert redirecting.fix is not None and "until the redirect stays" in redirecting.fix
+
+    # Quiet while it lasts, past the night its first change left the window (night 17).
+    for n in range(6, 20):
+        observed = moved(days(n)) if n % 2 else page(FLAP, days(n), 1)
+        assert items_of(night(engine, n, [observed]), "guide") == [], n
+
+
+def test_a_page_that_changes_at_every_read_is_said_once(engine: Engine) -> None:
+    """A rotating news block, read every night: "Content changed: size ..." every night.
+    Its first changes are news, the third in a row says it changes at every read, the later
+    ones are not listed; a change of its title beyond that still is."""
+    said, reports = [], []
+    for n in range(1, 9):
+        news = night(engine, n, [page(TICKER, days(n), n, title="Partners")])
+        said.append(items_of(news, "partners"))
+        reports.append(news)
+    assert [len(items) for items in said[:3]] == [0, 1, 1]
+    assert "Content changed" in said[1][0]
+    (once,) = said[3]
+    assert "changed at each of its last 3 reads" in once
+    assert "### Unsteady links (1)" in reports[3]
+    assert all(items == [] for items in said[4:]), said[4:]
+
+    retitled = night(engine, 9, [page(TICKER, days(9), 9, title="Regional partners")])
+    (title,) = items_of(retitled, "partners")
+    assert "Page title changed." in title
+    assert "“Partners” → “Regional partners”" in title or "Partners → Regional partners" in title
+
+
+def test_a_page_steady_for_weeks_that_changes_is_news(engine: Engine) -> None:
+    """Only a page that changed at each of its last reads is quieted: one replaced after
+    weeks of the same content is news as before, and so is its next change."""
+    for n in range(1, 16):
+        night(engine, n, [page(STEADY, days(n), 1, title="Annual report")], report=False)
+    for n, version in ((16, 2), (17, 3)):
+        news = night(engine, n, [page(STEADY, days(n), version, title="Annual report")])
+        (item,) = items_of(news, "annual")
+        assert "Content changed" in item
+
+
+def test_a_weekly_read_of_a_page_dated_in_its_title_is_said_once(engine: Engine) -> None:
+    """A daily brief read once a week ("Daily Brief for day 61 of the year"): a title and
+    content change at every read, news each week for ever. Told twice, said once to change
+    at every read, then quiet."""
+    said = []
+    for week in range(6):
+        n = 1 + 7 * week
+        title = f"Daily Brief for day {60 + n} of the year"
+        said.append(items_of(night(engine, n, [page(STEADY, days(n), n, title=title)]), "annual"))
+    assert [len(items) for items in said] == [0, 1, 1, 1, 0, 0]
+    assert "Content changed" in said[1][0] and "Daily Brief for day 68" in said[1][0]
+    assert "Its content and title changed at each of its last 3 reads" in said[3][0]
