@@ -60,11 +60,19 @@ class Unsteady:
 
 def read_streak(reads: Iterable[datetime], changed: Collection[datetime], at: datetime) -> int:
     """How many of the reads up to `at`, the last first, changed the page (`changed`: the
-    times of the link's change events of one kind) before one did not."""
+    times of the link's change events of one kind) before one did not.
+
+    Only changes since the oldest read known count: the reads between older ones may have
+    been pruned (`db prune`), and three changes a year apart are no page that changes at
+    every read."""
     streak = 0
-    known = {r for r in reads if r <= at} | {c for c in changed if c <= at}
-    for read in sorted(known, reverse=True):
-        if read not in changed:
+    read = [r for r in reads if r <= at]
+    if not read:
+        return 0
+    oldest = min(read)
+    known = {*read, *(c for c in changed if oldest <= c <= at)}
+    for one in sorted(known, reverse=True):
+        if one not in changed:
             break
         streak += 1
     return streak

@@ -21,6 +21,7 @@ from catalog.outcomes import Outcome
 from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
+from catalog.unsteady import CONTENT, judge_reads, read_streak
 from reports.build import build_context
 from reports.context import Row
 from reports.render import render_markdown
@@ -182,3 +183,15 @@ def test_a_weekly_read_of_a_page_dated_in_its_title_is_said_once(engine: Engine)
     assert [len(items) for items in said] == [0, 1, 1, 1, 0, 0]
     assert "Content changed" in said[1][0] and "Daily Brief for day 68" in said[1][0]
     assert "Its content and title changed at each of its last 3 reads" in said[3][0]
+
+
+def test_changes_far_apart_whose_reads_were_pruned_are_no_unsteady_page() -> None:
+    """A page replaced three times in a year, its weekly reads between pruned (`db prune`
+    keeps each link's latest check): its change events alone read as three changes in a
+    row, and its third replacement went unlisted."""
+    changed = {days(0), days(120), days(240)}
+    assert read_streak([days(240)], changed, days(240)) == 1
+    assert judge_reads(CONTENT, read_streak([days(240)], changed, days(240))) is None
+    # With its reads kept, the same: a steady read lies between each change.
+    weekly = [days(n) for n in range(0, 241, 7)] + [days(240)]
+    assert read_streak(weekly, changed, days(240)) == 1
