@@ -58,31 +58,51 @@ class Unsteady:
     count: int
 
 
-def read_streak(reads: Iterable[datetime], changed: Collection[datetime], at: datetime) -> int:
-    """How many of the reads up to `at`, the last first, changed the page (`changed`: the
-    times of the link's change events of one kind) before one did not.
+def changed_reads(
+    reads: Iterable[datetime], changed: Collection[datetime], at: datetime
+) -> list[bool]:
+    """Whether each of the link's reads up to `at`, oldest first, changed the page
+    (`changed`: the times of its change events of one kind).
 
     Only changes since the oldest read known count: the reads between older ones may have
     been pruned (`db prune`), and three changes a year apart are no page that changes at
     every read."""
-    streak = 0
     read = [r for r in reads if r <= at]
     if not read:
-        return 0
+        return []
     oldest = min(read)
     known = {*read, *(c for c in changed if oldest <= c <= at)}
-    for one in sorted(known, reverse=True):
-        if one not in changed:
-            break
-        streak += 1
-    return streak
+    return [one in changed for one in sorted(known)]
 
 
-def judge_reads(kind: str, streak: int) -> Unsteady | None:
-    """A change at a read that ends a `streak` of changed reads (this one included)."""
-    if streak < READS_IN_A_ROW:
+def unsteady_flags(changes: Sequence[bool]) -> list[bool]:
+    """After each read (`changed_reads`), whether the page changes at every read: from the
+    `READS_IN_A_ROW`-th change in a row, until fewer than 2 of its last 3 reads changed.
+    A rotating block that kept its items for one night was said anew three reads later;
+    two steady reads of 3 make it steady again, so a change after them is news."""
+    flags: list[bool] = []
+    unsteady, streak = False, 0
+    for at, change in enumerate(changes):
+        streak = streak + 1 if change else 0
+        if streak >= READS_IN_A_ROW:
+            unsteady = True
+        elif unsteady and sum(changes[max(0, at - 2) : at + 1]) < 2:
+            unsteady = False
+        flags.append(unsteady)
+    return flags
+
+
+def judge_reads(
+    kind: str, reads: Iterable[datetime], changed: Collection[datetime], at: datetime
+) -> Unsteady | None:
+    """The change of `kind` at the read at `at`, if it is one of a page that changes at
+    every read (`unsteady_flags`); `first` if it is the one that shows it."""
+    changes = changed_reads(reads, changed, at)
+    flags = unsteady_flags(changes)
+    if not flags or not flags[-1]:
         return None
-    return Unsteady(kind, streak == READS_IN_A_ROW, streak)
+    streak = changes[::-1].index(False) if False in changes else len(changes)
+    return Unsteady(kind, len(flags) < 2 or not flags[-2], streak)
 
 
 def redirect_changes(changes: Sequence[datetime], at: datetime) -> int:
@@ -138,7 +158,7 @@ def unsteady_news(session: Session, events: Sequence[_Event]) -> dict[int, Unste
         for e in mine:
             link = e.link_id or 0
             at = as_utc(e.at)
-            verdict = judge_reads(kind, read_streak(reads[link], changed[link], at))
+            verdict = judge_reads(kind, reads[link], changed[link], at)
             if verdict is not None:
                 found[e.id] = verdict
     moves = [e for e in events if e.kind == "outcome_changed" and moved_in_or_out(e.details)]

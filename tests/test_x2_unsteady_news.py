@@ -21,7 +21,7 @@ from catalog.outcomes import Outcome
 from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
-from catalog.unsteady import CONTENT, judge_reads, read_streak
+from catalog.unsteady import CONTENT, changed_reads, judge_reads
 from reports.build import build_context
 from reports.context import Row
 from reports.render import render_markdown
@@ -190,8 +190,24 @@ def test_changes_far_apart_whose_reads_were_pruned_are_no_unsteady_page() -> Non
     keeps each link's latest check): its change events alone read as three changes in a
     row, and its third replacement went unlisted."""
     changed = {days(0), days(120), days(240)}
-    assert read_streak([days(240)], changed, days(240)) == 1
-    assert judge_reads(CONTENT, read_streak([days(240)], changed, days(240))) is None
-    # With its reads kept, the same: a steady read lies between each change.
+    assert judge_reads(CONTENT, [days(240)], changed, days(240)) is None
+    # With its reads kept, the same: steady reads lie between the changes.
     weekly = [days(n) for n in range(0, 241, 7)] + [days(240)]
-    assert read_streak(weekly, changed, days(240)) == 1
+    assert changed_reads(weekly, changed, days(240))[-2:] == [False, True]
+    assert judge_reads(CONTENT, weekly, changed, days(240)) is None
+
+
+def test_a_rotating_block_that_keeps_its_items_one_night_is_not_said_anew(
+    engine: Engine,
+) -> None:
+    """A news block that kept its items for one night among nights of new ones: the night
+    after, its changes started over, told twice and said unsteady again, every few nights.
+    Two steady reads of three make it steady again: its next change is news."""
+    versions = [1, 2, 3, 4, 4, 5, 6, 7, 8, 8, 8, 9]  # steady on nights 5, 10 and 11
+    said = [
+        items_of(night(engine, n, [page(TICKER, days(n), v, title="Partners")]), "partners")
+        for n, v in enumerate(versions, start=1)
+    ]
+    assert [len(items) for items in said] == [0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1]
+    assert "changed at each of its last 3 reads" in said[3][0]
+    assert "Content changed" in said[-1][0]
