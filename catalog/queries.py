@@ -41,6 +41,7 @@ from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
 from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS, chunks
 from catalog.store import SET_ASIDE_LAPSED as LAPSED
 from catalog.tables import Collection, Decision, Event, Link, Observation, Resource, Run
+from catalog.unsteady import Unsteady, unsteady_news, unsteady_redirects
 
 #: The totals key for resources whose link has never been checked.
 UNCHECKED = "unchecked"
@@ -281,6 +282,12 @@ class ReportData:
     #: Per resource pk whose link is not checked yet: when its old URL's last check reached
     #: its URL as the redirect's target (`accept-redirect`; `_reached_targets`).
     reached: Mapping[int, datetime] = field(default_factory=dict)
+    #: Of the events in `changes` that change an unsteady link (a page that changes at
+    #: every read, a permanent redirect that comes and goes), by id: told once, then quiet.
+    unsteady: Mapping[int, Unsteady] = field(default_factory=dict)
+    #: Links redirecting permanently whose redirect keeps coming and going: link id -> how
+    #: many times within `unsteady.REDIRECT_WINDOW_DAYS`.
+    unsteady_redirects: Mapping[int, int] = field(default_factory=dict)
 
     @property
     def resources_total(self) -> int:
@@ -328,6 +335,8 @@ def report_data(
         later = latest.id if latest and run and latest.id not in run.run_ids else None
         refused = _refusals_since(session, run.started_at if run else None) if not later else None
         reached = _reached_targets(session)
+        unsteady = unsteady_news(session, changes)
+        redirects = unsteady_redirects(session)
     return ReportData(
         run=run,
         totals=MappingProxyType(dict(totals)),
@@ -340,6 +349,8 @@ def report_data(
         latest_run_id=later,
         refused=refused,
         reached=MappingProxyType(reached),
+        unsteady=MappingProxyType(unsteady),
+        unsteady_redirects=MappingProxyType(redirects),
     )
 
 

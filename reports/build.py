@@ -201,9 +201,12 @@ def build_context(
     form = CommandForm(_ambiguous_ids(data.resources), tuple(options))
     addresses = _Addresses()
     reached = data.reached
+    unsteady = data.unsteady_redirects
     rows = tuple(
         _reached_row(_row(r, now, form), reached[r.pk], now)
         if r.pk in reached and r.outcome_value in (None, UNCHECKED)
+        else _unsteady_redirect(_row(r, now, form), unsteady[r.link_id or 0])
+        if r.link_id in unsteady
         else _row(r, now, form)
         for r in addresses.follow(data.resources)
     )
@@ -626,6 +629,24 @@ def _failing_first(row: Row) -> tuple[bool, str, str]:
 def _ambiguous_ids(resources: Sequence[ResourceRow]) -> frozenset[str]:
     counts = Counter(r.resource_id for r in resources)
     return frozenset(rid for rid, n in counts.items() if n > 1)
+
+
+def _unsteady_redirect(row: Row, changes: int) -> Row:
+    """A row under "Moved permanently" whose redirect the site keeps undoing (it came or
+    went `changes` times lately: `catalog.unsteady`): `accept-redirect` would point the
+    entry at an address the site itself answers on some nights only."""
+    if row.priority is not Priority.UPDATE:
+        return row
+    said = f"redirects permanently on some nights and not others, {changes} changes lately"
+    note = f"{row.state_note}; {said}" if row.state_note else said[0].upper() + said[1:]
+    fix = (
+        f"The site redirects it to {row.suggested_url} on some nights and not on others: "
+        "keep the address until the redirect stays, then accept it."
+        if row.suggested_url
+        else "The site redirects it on some nights and not on others: keep the address "
+        "until the redirect stays, then accept it."
+    )
+    return replace(row, state_note=note, fix=fix, command=None, command_needs_input=False)
 
 
 def _reached_row(row: Row, at: datetime, now: datetime) -> Row:

@@ -16,6 +16,7 @@ from catalog.outcomes import Outcome, Severity
 from catalog.queries import EventRow, ReportData
 from catalog.set_aside import lapse_note
 from catalog.sync import set_asides_dropped
+from catalog.unsteady import CONTENT, REDIRECT, REDIRECT_WINDOW_DAYS, TITLE, Unsteady
 from catalog.urls import without_password
 from reports.context import (
     INVALID_SINCE,
@@ -50,6 +51,11 @@ _SECTIONS = (
     ("set_aside_lapsed", "Back in the queue: the problem changed"),
     ("content_changed", "Content changed"),
     ("new_redirects", "New redirects"),
+    # A redirect that went: the link answers at its own address again.
+    ("redirects_gone", "No longer redirecting"),
+    # A page that changes at every read, a permanent redirect that comes and goes: said
+    # once (`catalog.unsteady`), its later changes of that kind not listed.
+    ("unsteady", "Unsteady links"),
     ("catalog_edits", "Catalog edits"),
 )
 
@@ -101,7 +107,21 @@ def changes_since(
     took = _takings(data.changes)
     failed_at = _failure_starts(data.changes)
     sections: dict[str, list[ChangeItem]] = {key: [] for key, _ in _SECTIONS}
-    content_links = {e.link_id for e in data.changes if e.kind == "content_changed"}
+    unsteady = data.unsteady
+    # A page that changes at every read: its changes are no news, and a change of its
+    # title beyond that (`title_changed`) is told on its own.
+    content_links = {
+        e.link_id for e in data.changes if e.kind == "content_changed" and e.id not in unsteady
+    }
+    # The checks at which a permanent redirect that keeps coming and going came or went:
+    # its first hop and final address changed with it, no more news than its outcome.
+    redirect_checks = {
+        (e.link_id, e.at) for e in data.changes if _unsteady_kind(unsteady, e) == REDIRECT
+    }
+    titles_too = {(e.link_id, e.at) for e in data.changes if _unsteady_kind(unsteady, e) == TITLE}
+    content_unsteady = {
+        (e.link_id, e.at) for e in data.changes if _unsteady_kind(unsteady, e) == CONTENT
+    }
     # A link's redirect, final address, title, type and redirect outcome where the window
     # began and where it ended: a redirect that came and went (or went and came back) is no
     # news.
@@ -153,7 +173,17 @@ def changes_since(
             event = spans[event.id]
         elif event.kind == "outcome_changed" and _changes_failure(event.details):
             continue  # told by the link's last outcome change, or back as it was
-        placed = _place(event, content_links, redirect_links, final_links)
+        verdict = unsteady.get(event.id)
+        check = (event.link_id, event.at)
+        placed: tuple[str, str, str | None, str | None] | None
+        if verdict is not None:
+            if not verdict.first or (verdict.kind == TITLE and check in content_unsteady):
+                continue  # unsteady since before it, or told with its content
+            placed = "unsteady", _unsteady_summary(verdict, check in titles_too), None, None
+        elif check in redirect_checks and event.kind in ("redirect_changed", "final_url_changed"):
+            continue
+        else:
+            placed = _place(event, content_links, redirect_links, final_links)
         if placed is None:
             continue
         stopped: Mapping[str, Any] = event.details  # a stop's state, as told
@@ -261,7 +291,9 @@ def changes_since(
                 # parked domain confirmed broken was "Pages now missing (soft 404)" news,
                 # without the evidence its row gives.
                 where, said = "newly_drifted", _still_drifted(event, said, row)
-            if _began_redirecting(event) and row.suggested_url:
+            if where == "unsteady" and verdict is not None and verdict.kind == REDIRECT:
+                said = _unsteady_redirect(verdict, row.suggested_url)
+            elif _began_redirecting(event) and row.suggested_url:
                 # Where the queue's fix and `accept-redirect` would point (the last
                 # permanent hop's target), not the first hop's or the outcome's label:
                 # "Now redirects permanently. Moved permanently" said nothing.
@@ -416,7 +448,7 @@ def _drift_told_once(sections: dict[str, list[ChangeItem]]) -> None:
         for i in sections["newly_drifted"]
         if i.kind == "drift_detected" or _entry_of(i) not in detected
     ]
-    for key in ("started_failing", "newly_missing", "recovered", "content_changed"):
+    for key in ("started_failing", "newly_missing", "recovered", "content_changed", "unsteady"):
         sections[key] = [
             i for i in sections[key] if i.kind == "drift_cleared" or _entry_of(i) not in drifted
         ]
@@ -447,9 +479,10 @@ def _redirects_told_once(sections: dict[str, list[ChangeItem]], rows: Sequence[R
     # now works at a new address is one item there ("Works again: now redirects ...").
     listed = {_entry_of(i) for key in _FAILING_OR_BACK for i in sections[key]}
     moved: set[object] = {row.page for row in rows if row.priority is Priority.UPDATE}
-    sections["new_redirects"] = [
-        i for i in sections["new_redirects"] if _entry_of(i) not in listed or _entry_of(i) in moved
-    ]
+    for key in ("new_redirects", "redirects_gone"):
+        sections[key] = [
+            i for i in sections[key] if _entry_of(i) not in listed or _entry_of(i) in moved
+        ]
     redirected = {_entry_of(i) for i in sections["new_redirects"]} & moved
     # What the recovery said ("Works again", "and its page matches the entry again", after
     # `_drift_told_once`) leads its one redirect item.
@@ -767,7 +800,7 @@ def _place(
         new_outcome = Outcome.known(str(d.get("new")))
         if new_outcome is not None and new_outcome.severity is Severity.OK:
             return (
-                "new_redirects",
+                "redirects_gone",
                 "No longer redirects permanently.",
                 label_of(d.get("old")),
                 label_of(d.get("new")),
@@ -783,7 +816,7 @@ def _place(
         if old is None:
             summary = "Now redirects."
         elif new is None:
-            summary = "No longer redirects."
+            return "redirects_gone", "No longer redirects.", old, new
         else:
             summary = "Now leads somewhere else."
         return "new_redirects", summary, old, new
@@ -791,12 +824,9 @@ def _place(
         old, new = text_of(d.get("old")), text_of(d.get("new"))
         # No final address is the link's own: "Now ends at another address. X → —" read
         # as if it led nowhere.
-        summary = (
-            "No longer redirects: it ends at its own address."
-            if new is None
-            else "Now ends at another address."
-        )
-        return "new_redirects", summary, old, new
+        if new is None:
+            return "redirects_gone", "No longer redirects: it ends at its own address.", old, new
+        return "new_redirects", "Now ends at another address.", old, new
     if kind in ("contact_gone", "contact_back"):
         named = f"The {d.get('kind') or 'contact'} {d.get('contact')} named in the entry"
         if kind == "contact_back":
@@ -865,6 +895,39 @@ def _place(
             return "catalog_edits", "Marked reviewed.", None, None
         return "catalog_edits", f"Edited: {names}." if names else "Edited.", None, None
     return None
+
+
+def _unsteady_kind(unsteady: Mapping[int, Unsteady], event: EventRow) -> str | None:
+    verdict = unsteady.get(event.id)
+    return verdict.kind if verdict is not None else None
+
+
+#: Said of a link whose changes of one kind are no longer listed (`catalog.unsteady`).
+NOT_LISTED = (
+    "no longer listed here; a break, a move or a page that stops matching its entry still is."
+)
+
+
+def _unsteady_summary(verdict: Unsteady, title_too: bool) -> str:
+    """The one item of a page found changing at every read (`verdict.first`)."""
+    if verdict.kind == REDIRECT:
+        return _unsteady_redirect(verdict, None)
+    what = "Its content and title" if title_too else f"Its {verdict.kind}"
+    changes = "title changes" if verdict.kind == TITLE else "changes"
+    return (
+        f"{what} changed at each of its last {verdict.count} reads: it changes at every read, "
+        f"so such {changes} are {NOT_LISTED}"
+    )
+
+
+def _unsteady_redirect(verdict: Unsteady, target: str | None) -> str:
+    """The one item of a permanent redirect found coming and going."""
+    to = f" to {target}" if target else ""
+    return (
+        f"Redirects permanently{to} on some nights and not others ({verdict.count} changes in "
+        f"{REDIRECT_WINDOW_DAYS} days): the site keeps undoing it, so accept it only once it "
+        "stays; its comings and goings are no longer listed here."
+    )
 
 
 def _confirmed(what: str, details: Mapping[str, Any]) -> str:

@@ -399,6 +399,7 @@ class ChangeItem:
 #: One item of a section, where the heading lower-cased is a plural.
 _ONE_CHANGE = {
     "new_redirects": "new redirect",
+    "unsteady": "unsteady link",
     "catalog_edits": "catalog edit",
     "newly_drifted": "no longer matching its entry",
     "newly_missing": "page now missing (soft 404)",

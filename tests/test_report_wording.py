@@ -101,7 +101,7 @@ def test_a_link_that_no_longer_redirects_is_not_said_to_end_elsewhere(
     )
     ctx = build_context(dataclasses.replace(data, changes=(*data.changes, event)), now=fx.NOW)
     assert ctx.changes is not None
-    (section,) = [s for s in ctx.changes.sections if s.key == "new_redirects"]
+    (section,) = [s for s in ctx.changes.sections if s.key == "redirects_gone"]
     (item,) = [i for i in section.items if i.resource_id == "a-ok-1"]
     assert item.summary == "No longer redirects: it ends at its own address."
     assert item.before == "https://ok.example.org/elsewhere"

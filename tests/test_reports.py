@@ -935,7 +935,9 @@ def test_a_redirect_that_appeared_or_went_away_says_so(
     """ "Now leads somewhere else. — → B" of a link that did not redirect before reads as
     if it had led to somewhere else than B."""
     changes = _with_link_events(data, "a-ok-1", ("redirect_changed", {"old": old, "new": new}))
-    section = next(s for s in changes.sections if s.key == "new_redirects")
+    # One that went is no new redirect: it has a heading of its own.
+    key = "redirects_gone" if new is None else "new_redirects"
+    section = next(s for s in changes.sections if s.key == key)
     (item,) = [i for i in section.items if i.resource_id == "a-ok-1"]
     assert (item.summary, item.before, item.after) == (summary, old, new)
 
@@ -947,7 +949,7 @@ def test_a_permanent_redirect_that_went_away_is_listed_once(data: ReportData) ->
         ("outcome_changed", {"old": "redirected_permanent", "new": "ok"}),
         ("redirect_changed", {"old": "https://ok.example.org/b", "new": None}),
     )
-    section = next(s for s in changes.sections if s.key == "new_redirects")
+    section = next(s for s in changes.sections if s.key == "redirects_gone")
     (item,) = [i for i in section.items if i.resource_id == "a-ok-1"]
     assert item.summary == "No longer redirects permanently."
 
@@ -1504,7 +1506,7 @@ def test_a_permanent_redirect_that_went_away_is_listed(data: ReportData) -> None
     changes = _with_link_events(
         data, "a-ok-1", ("outcome_changed", {"old": "redirected_permanent", "new": "ok"})
     )
-    section = next(s for s in changes.sections if s.key == "new_redirects")
+    section = next(s for s in changes.sections if s.key == "redirects_gone")
     (item,) = [i for i in section.items if i.resource_id == "a-ok-1"]
     assert (item.summary, item.before, item.after) == (
         "No longer redirects permanently.",

@@ -1,0 +1,264 @@
+"""News that would repeat every night, told once: a page whose content (or title) changes
+at every read, a permanent redirect that comes and goes.
+
+A rotating news block was "Content changed" each night, a site that answered 301 on odd
+nights "Now redirects permanently" and "No longer redirects permanently" by turns for
+weeks: a curator who reads the same item every night learns to skip the section. Whether a
+link is unsteady is decided here from its stored history (observations and events), the
+report only words it (`reports.changes`): the few first changes are news, the one that
+shows the link unsteady says so once (`Unsteady.first`), and the later ones of that kind
+are quiet while it lasts. The events are all stored as before. A page steady for weeks that
+changes is news as ever: only changes at each of the last `READS_IN_A_ROW` reads are.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from catalog.clock import as_utc
+from catalog.outcomes import Outcome, Severity
+from catalog.settings import lasted
+from catalog.tables import Event, Link, Observation
+
+#: Changes at this many reads in a row make a page one that changes at every read.
+READS_IN_A_ROW = 3
+#: A permanent redirect that came or went this many times within `REDIRECT_WINDOW_DAYS`
+#: comes and goes: twice is news (it came, it went), the third time says it is unsteady.
+REDIRECT_CHANGES = 3
+REDIRECT_WINDOW_DAYS = 14
+
+CONTENT = "content"
+TITLE = "title"
+REDIRECT = "redirect"
+
+#: Reads kept per link to count a streak: a few more than the streak needs.
+_READS_KEPT = 4 * READS_IN_A_ROW
+_CHUNK = 500
+_MOVED = Outcome.REDIRECTED_PERMANENT.value
+#: Outcomes whose check read the page (or its redirect's target).
+_READ_OUTCOMES = tuple(o.value for o in Outcome if o.severity in (Severity.OK, Severity.UPDATE))
+
+
+@dataclass(frozen=True)
+class Unsteady:
+    """Of one event: its link's change of this `kind` is one of a run of them."""
+
+    kind: str
+    #: The event that shows the link unsteady, told once; later ones (False) are quiet.
+    first: bool
+    #: Reads in a row that changed (content, title), or the redirect's comings and goings
+    #: within `REDIRECT_WINDOW_DAYS` (redirect).
+    count: int
+
+
+def changed_reads(
+    reads: Iterable[datetime], changed: Collection[datetime], at: datetime
+) -> list[bool]:
+    """Whether each of the link's reads up to `at`, oldest first, changed the page
+    (`changed`: the times of its change events of one kind).
+
+    Only changes since the oldest read known count: the reads between older ones may have
+    been pruned (`db prune`), and three changes a year apart are no page that changes at
+    every read."""
+    read = [r for r in reads if r <= at]
+    if not read:
+        return []
+    oldest = min(read)
+    known = {*read, *(c for c in changed if oldest <= c <= at)}
+    return [one in changed for one in sorted(known)]
+
+
+def unsteady_flags(changes: Sequence[bool]) -> list[bool]:
+    """After each read (`changed_reads`), whether the page changes at every read: from the
+    `READS_IN_A_ROW`-th change in a row, until fewer than 2 of its last 3 reads changed.
+    A rotating block that kept its items for one night was said anew three reads later;
+    two steady reads of 3 make it steady again, so a change after them is news."""
+    flags: list[bool] = []
+    unsteady, streak = False, 0
+    for at, change in enumerate(changes):
+        streak = streak + 1 if change else 0
+        if streak >= READS_IN_A_ROW:
+            unsteady = True
+        elif unsteady and sum(changes[max(0, at - 2) : at + 1]) < 2:
+            unsteady = False
+        flags.append(unsteady)
+    return flags
+
+
+def judge_reads(
+    kind: str, reads: Iterable[datetime], changed: Collection[datetime], at: datetime
+) -> Unsteady | None:
+    """The change of `kind` at the read at `at`, if it is one of a page that changes at
+    every read (`unsteady_flags`); `first` if it is the one that shows it."""
+    changes = changed_reads(reads, changed, at)
+    flags = unsteady_flags(changes)
+    if not flags or not flags[-1]:
+        return None
+    streak = changes[::-1].index(False) if False in changes else len(changes)
+    return Unsteady(kind, len(flags) < 2 or not flags[-2], streak)
+
+
+def redirect_changes(changes: Sequence[datetime], at: datetime) -> int:
+    """The permanent redirect's comings and goings (`changes`) within the window up to `at`."""
+    return sum(1 for c in changes if c <= at and not lasted(at - c, REDIRECT_WINDOW_DAYS))
+
+
+def judge_redirect(changes: Sequence[datetime], at: datetime) -> Unsteady | None:
+    """The permanent redirect's coming or going at `at`, one of `changes` (all its link's)."""
+    count = redirect_changes(changes, at)
+    if count < REDIRECT_CHANGES:
+        return None
+    before = [c for c in changes if c < at]
+    steady_before = not before or redirect_changes(changes, max(before)) < REDIRECT_CHANGES
+    return Unsteady(REDIRECT, steady_before, count)
+
+
+def moved_in_or_out(details: Mapping[str, object]) -> bool:
+    """Whether an `outcome_changed` is a permanent redirect coming or going."""
+    return _MOVED in (details.get("old"), details.get("new"))
+
+
+class _Event(Protocol):
+    """What of an event the judgement needs (`queries.EventRow` has more)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def link_id(self) -> int | None: ...
+    @property
+    def details(self) -> Mapping[str, Any]: ...
+
+
+def unsteady_news(session: Session, events: Sequence[_Event]) -> dict[int, Unsteady]:
+    """The window's `events` (oldest first) that change an unsteady link, by id: content
+    and title changes at each of the link's last reads, a permanent redirect's comings and
+    goings (`outcome_changed`)."""
+    found: dict[int, Unsteady] = {}
+    for kind, event_kind, column in (
+        (CONTENT, "content_changed", Observation.fingerprint),
+        (TITLE, "title_changed", Observation.title),
+    ):
+        mine = [e for e in events if e.kind == event_kind and e.link_id is not None]
+        if not mine:
+            continue
+        links = sorted({e.link_id for e in mine if e.link_id is not None})
+        reads = _reads(session, links, column)
+        changed = _event_times(session, links, event_kind, _oldest(reads))
+        for e in mine:
+            link = e.link_id or 0
+            at = as_utc(e.at)
+            verdict = judge_reads(kind, reads[link], changed[link], at)
+            if verdict is not None:
+                found[e.id] = verdict
+    moves = [e for e in events if e.kind == "outcome_changed" and moved_in_or_out(e.details)]
+    if moves:
+        links = sorted({e.link_id for e in moves if e.link_id is not None})
+        since = min(as_utc(e.at) for e in moves) - timedelta(days=2 * REDIRECT_WINDOW_DAYS + 1)
+        times = _redirect_times(session, links, since)
+        for e in moves:
+            verdict = judge_redirect(times[e.link_id or 0], as_utc(e.at))
+            if verdict is not None:
+                found[e.id] = verdict
+    return found
+
+
+def unsteady_redirects(session: Session) -> dict[int, int]:
+    """Links that redirect permanently now, but whose redirect came and went at least
+    `REDIRECT_CHANGES` times within the window up to their last check: link id -> how many
+    times. The queue does not tell the curator to accept a redirect the site keeps undoing."""
+    latest = session.scalar(select(func.max(Link.last_checked_at)).where(Link.outcome == _MOVED))
+    if latest is None:
+        return {}
+    since = as_utc(latest) - timedelta(days=REDIRECT_WINDOW_DAYS + 1)
+    query = (
+        select(Event.link_id, Event.at, Event.details, Link.last_checked_at)
+        .join(Link, Link.id == Event.link_id)
+        .where(Link.outcome == _MOVED, Event.kind == "outcome_changed", Event.at >= since)
+        .order_by(Event.at, Event.id)
+    )
+    times: dict[int, list[datetime]] = defaultdict(list)
+    checked: dict[int, datetime] = {}
+    for link_id, at, details, last_checked in session.execute(query):
+        if moved_in_or_out(details or {}):
+            times[link_id].append(as_utc(at))
+            checked[link_id] = as_utc(last_checked)
+    counts = {link: redirect_changes(ts, checked[link]) for link, ts in times.items()}
+    return {link: n for link, n in counts.items() if n >= REDIRECT_CHANGES}
+
+
+def _reads(session: Session, links: Sequence[int], column: object) -> dict[int, list[datetime]]:
+    """The times of each link's last `_READS_KEPT` checks that read its page (`column`, its
+    fingerprint or title, set; or a 304 that vouched for it)."""
+    reads: dict[int, list[datetime]] = defaultdict(list)
+    for start in range(0, len(links), _CHUNK):
+        ranked = (
+            select(
+                Observation.link_id,
+                Observation.checked_at,
+                func.row_number()
+                .over(partition_by=Observation.link_id, order_by=Observation.checked_at.desc())
+                .label("rank"),
+            )
+            .where(
+                Observation.link_id.in_(links[start : start + _CHUNK]),
+                Observation.outcome.in_(_READ_OUTCOMES),
+                or_(column.is_not(None), Observation.not_modified.is_(True)),  # type: ignore[attr-defined]
+            )
+            .subquery()
+        )
+        query = select(ranked.c.link_id, ranked.c.checked_at).where(ranked.c.rank <= _READS_KEPT)
+        for link_id, at in session.execute(query):
+            reads[link_id].append(as_utc(at))
+    return reads
+
+
+def _oldest(reads: Mapping[int, Sequence[datetime]]) -> datetime | None:
+    return min((min(ts) for ts in reads.values() if ts), default=None)
+
+
+def _event_times(
+    session: Session, links: Sequence[int], kind: str, since: datetime | None
+) -> dict[int, set[datetime]]:
+    """The times of each link's `kind` events since `since`."""
+    times: dict[int, set[datetime]] = defaultdict(set)
+    for start in range(0, len(links), _CHUNK):
+        query = select(Event.link_id, Event.at).where(
+            Event.link_id.in_(links[start : start + _CHUNK]), Event.kind == kind
+        )
+        if since is not None:
+            query = query.where(Event.at >= since)
+        for link_id, at in session.execute(query):
+            times[link_id or 0].add(as_utc(at))
+    return times
+
+
+def _redirect_times(
+    session: Session, links: Sequence[int], since: datetime
+) -> dict[int, list[datetime]]:
+    """The times each link's permanent redirect came or went since `since`, oldest first."""
+    times: dict[int, list[datetime]] = defaultdict(list)
+    for start in range(0, len(links), _CHUNK):
+        query = (
+            select(Event.link_id, Event.at, Event.details)
+            .where(
+                Event.link_id.in_(links[start : start + _CHUNK]),
+                Event.kind == "outcome_changed",
+                Event.at >= since,
+            )
+            .order_by(Event.at, Event.id)
+        )
+        for link_id, at, details in session.execute(query):
+            if moved_in_or_out(details or {}):
+                times[link_id or 0].append(as_utc(at))
+    return times

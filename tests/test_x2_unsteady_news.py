@@ -1,0 +1,213 @@
+"""News that repeated every night, night by night as the Markdown report tells it: a
+permanent redirect that comes and goes, a page whose content changes at every read.
+
+A curator who reads the same item in "Since the last run" every night learns to skip the
+section: such news is told a couple of times, then once as unsteady, then not again while
+it lasts (`catalog.unsteady`). A page steady for weeks that changes is news as ever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from catalog import store
+from catalog.model import Hop, Observation
+from catalog.outcomes import Outcome
+from catalog.queries import report_data
+from catalog.settings import HealthSettings
+from catalog.sync import sync_catalogs
+from catalog.unsteady import CONTENT, changed_reads, judge_reads
+from reports.build import build_context
+from reports.context import Row
+from reports.render import render_markdown
+from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
+
+FLAP = "https://guides.example/old"
+NEW = "https://guides.example/new"
+TICKER = "https://news.example/partners"
+STEADY = "https://reports.example/annual"
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    catalog = make_catalog(
+        resources=[
+            make_resource("guide", FLAP),
+            make_resource("partners", TICKER),
+            make_resource("annual", STEADY),
+        ]
+    )
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [catalog], now=days(0))
+        yield engine
+
+
+def night(engine: Engine, n: int, observations: list[Observation], report: bool = True) -> str:
+    """Store night `n`'s checks as a run does, and return the news of its Markdown report."""
+    at = days(n)
+    run_id = store.start_run(engine, trigger="schedule", now=at)
+    store.record_observations(engine, run_id, observations, HealthSettings(), now=at)
+    store.finish_run(engine, run_id, status="completed", now=at + timedelta(minutes=5))
+    if not report:
+        return ""
+    ctx = build_context(report_data(engine), now=at + timedelta(minutes=10))
+    markdown = render_markdown(ctx, limit=None)
+    news = markdown.partition("## Since the last run")[2]
+    return news.partition("\n## ")[0]
+
+
+def row(engine: Engine, rid: str, n: int) -> Row:
+    ctx = build_context(report_data(engine), now=days(n) + timedelta(minutes=10))
+    (found,) = [r for r in ctx.resources if r.resource_id == rid]
+    return found
+
+
+def page(url: str, at: datetime, version: int, title: str = "Guide") -> Observation:
+    """A read of `url` whose content is its `version`."""
+    return make_observation(
+        url,
+        Outcome.OK,
+        at,
+        chain=(Hop(url, 200),),
+        fingerprint=f"sha256:{url}#{version}",
+        content_length=400 + 60 * (version % 4),
+        title=title,
+    )
+
+
+def moved(at: datetime) -> Observation:
+    return make_observation(
+        FLAP,
+        Outcome.REDIRECTED_PERMANENT,
+        at,
+        chain=(Hop(FLAP, 301), Hop(NEW, 200)),
+        final_url=NEW,
+        reason=f"Redirected permanently (301) to {NEW}; the new page answers 200.",
+        methods=("HEAD",),
+    )
+
+
+def items_of(news: str, rid: str) -> list[str]:
+    return [line for line in news.splitlines() if f"({rid})" in line]
+
+
+def test_a_permanent_redirect_that_went_is_not_counted_as_a_new_one(engine: Engine) -> None:
+    """ "No longer redirects permanently" was filed under "New redirects" and counted as
+    "1 new redirect"."""
+    night(engine, 1, [page(FLAP, days(1), 1)], report=False)
+    night(engine, 2, [moved(days(2))], report=False)
+    went = night(engine, 3, [page(FLAP, days(3), 1)])
+    assert "### No longer redirecting (1)" in went
+    assert "1 no longer redirecting" in went
+    assert "new redirect" not in went.lower()
+    (gone,) = items_of(went, "guide")
+    assert "No longer redirects permanently." in gone
+
+
+def test_a_permanent_redirect_that_comes_and_goes_is_told_once_as_unsteady(
+    engine: Engine,
+) -> None:
+    """301 to /new on odd nights from night 3, 200 on even nights: news every night for
+    weeks, and the queue told the curator to accept a redirect the site undid the next
+    night. It came, it went (news), it came again: said once as unsteady, then quiet."""
+    for n in (1, 2):
+        night(engine, n, [page(FLAP, days(n), 1)], report=False)
+    came = night(engine, 3, [moved(days(3))])
+    (item,) = items_of(came, "guide")
+    assert item.endswith(f"(guide): Now redirects permanently to {NEW}.")
+    (gone,) = items_of(night(engine, 4, [page(FLAP, days(4), 1)]), "guide")
+    assert "No longer redirects permanently." in gone
+
+    third = night(engine, 5, [moved(days(5))])
+    (unsteady,) = items_of(third, "guide")
+    assert "### Unsteady links (1)" in third and "1 unsteady link" in third
+    assert "on some nights and not others" in unsteady
+    # The queue does not offer to accept a redirect the site keeps undoing.
+    redirecting = row(engine, "guide", 5)
+    assert redirecting.command is None or "accept-redirect" not in redirecting.command
+    assert redirecting.fix is not None and "until the redirect stays" in redirecting.fix
+
+    # Quiet while it lasts, past the night its first change left the window (night 17).
+    for n in range(6, 20):
+        observed = moved(days(n)) if n % 2 else page(FLAP, days(n), 1)
+        assert items_of(night(engine, n, [observed]), "guide") == [], n
+
+
+def test_a_page_that_changes_at_every_read_is_said_once(engine: Engine) -> None:
+    """A rotating news block, read every night: "Content changed: size ..." every night.
+    Its first changes are news, the third in a row says it changes at every read, the later
+    ones are not listed; a change of its title beyond that still is."""
+    said, reports = [], []
+    for n in range(1, 9):
+        news = night(engine, n, [page(TICKER, days(n), n, title="Partners")])
+        said.append(items_of(news, "partners"))
+        reports.append(news)
+    assert [len(items) for items in said[:3]] == [0, 1, 1]
+    assert "Content changed" in said[1][0]
+    (once,) = said[3]
+    assert "changed at each of its last 3 reads" in once
+    assert "### Unsteady links (1)" in reports[3]
+    assert all(items == [] for items in said[4:]), said[4:]
+
+    retitled = night(engine, 9, [page(TICKER, days(9), 9, title="Regional partners")])
+    (title,) = items_of(retitled, "partners")
+    assert "Page title changed." in title
+    assert "“Partners” → “Regional partners”" in title or "Partners → Regional partners" in title
+
+
+def test_a_page_steady_for_weeks_that_changes_is_news(engine: Engine) -> None:
+    """Only a page that changed at each of its last reads is quieted: one replaced after
+    weeks of the same content is news as before, and so is its next change."""
+    for n in range(1, 16):
+        night(engine, n, [page(STEADY, days(n), 1, title="Annual report")], report=False)
+    for n, version in ((16, 2), (17, 3)):
+        news = night(engine, n, [page(STEADY, days(n), version, title="Annual report")])
+        (item,) = items_of(news, "annual")
+        assert "Content changed" in item
+
+
+def test_a_weekly_read_of_a_page_dated_in_its_title_is_said_once(engine: Engine) -> None:
+    """A daily brief read once a week ("Daily Brief for day 61 of the year"): a title and
+    content change at every read, news each week for ever. Told twice, said once to change
+    at every read, then quiet."""
+    said = []
+    for week in range(6):
+        n = 1 + 7 * week
+        title = f"Daily Brief for day {60 + n} of the year"
+        said.append(items_of(night(engine, n, [page(STEADY, days(n), n, title=title)]), "annual"))
+    assert [len(items) for items in said] == [0, 1, 1, 1, 0, 0]
+    assert "Content changed" in said[1][0] and "Daily Brief for day 68" in said[1][0]
+    assert "Its content and title changed at each of its last 3 reads" in said[3][0]
+
+
+def test_changes_far_apart_whose_reads_were_pruned_are_no_unsteady_page() -> None:
+    """A page replaced three times in a year, its weekly reads between pruned (`db prune`
+    keeps each link's latest check): its change events alone read as three changes in a
+    row, and its third replacement went unlisted."""
+    changed = {days(0), days(120), days(240)}
+    assert judge_reads(CONTENT, [days(240)], changed, days(240)) is None
+    # With its reads kept, the same: steady reads lie between the changes.
+    weekly = [days(n) for n in range(0, 241, 7)] + [days(240)]
+    assert changed_reads(weekly, changed, days(240))[-2:] == [False, True]
+    assert judge_reads(CONTENT, weekly, changed, days(240)) is None
+
+
+def test_a_rotating_block_that_keeps_its_items_one_night_is_not_said_anew(
+    engine: Engine,
+) -> None:
+    """A news block that kept its items for one night among nights of new ones: the night
+    after, its changes started over, told twice and said unsteady again, every few nights.
+    Two steady reads of three make it steady again: its next change is news."""
+    versions = [1, 2, 3, 4, 4, 5, 6, 7, 8, 8, 8, 9]  # steady on nights 5, 10 and 11
+    said = [
+        items_of(night(engine, n, [page(TICKER, days(n), v, title="Partners")]), "partners")
+        for n, v in enumerate(versions, start=1)
+    ]
+    assert [len(items) for items in said] == [0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1]
+    assert "changed at each of its last 3 reads" in said[3][0]
+    assert "Content changed" in said[-1][0]
