@@ -7,21 +7,28 @@ for ever, and a page replaced by another stayed "OK" on databases written before
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 import respx
 from alembic import command
 from sqlalchemy import Engine, text
 
 from catalog import migrate
-from catalog.check.fetch import conditional_headers, stands_in
+from catalog.check.checker import _same_file
+from catalog.check.fetch import SLOW_BODY_BYTES, conditional_headers, stands_in
 from catalog.db import open_engine
-from catalog.model import Previous
+from catalog.model import Observation, Previous
+from catalog.outcomes import Outcome
 from catalog.sync import sync_catalogs
 from tests.factories import days, temporary_database
 from tests.test_e2_validators_appear import KIT
 from tests.test_e5_head_validators_never_sent import GUIDE, SALE, Server, night, title_of
+from tests.test_fetch import LONG_TEXT, SETTINGS, _night, check
 
 DATE = "Tue, 30 Apr 2024 10:00:00 GMT"
 
@@ -124,3 +131,48 @@ def test_a_gets_own_validators_marked_by_the_upgrade_cost_one_read(
     assert reads == [1, 8, 15]
     assert server.asked == [(None, None), (None, None), sent]
     assert [seen[n].not_modified for n in reads] == [False, False, True]
+
+
+def slow_night(previous: Previous) -> Observation:
+    """A weekly read of `LONG_TEXT`, whose GET says Last-Modified `DATE` and sends the
+    file's first `SLOW_BODY_BYTES` and then nothing before the URL's deadline."""
+    data = LONG_TEXT.encode()
+
+    async def slowly() -> AsyncIterator[bytes]:
+        yield data[: SLOW_BODY_BYTES + 1000]
+        await asyncio.sleep(10)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"Content-Type": "text/plain; charset=utf-8", "Last-Modified": DATE}
+        return httpx.Response(200, headers=headers, content=slowly())
+
+    settings = replace(SETTINGS, total_timeout=0.5)
+    return check(settings=settings, previous=previous, transport=httpx.MockTransport(handler))
+
+
+def test_a_slow_night_keeps_the_fingerprint_a_marked_date_vouches_for() -> None:
+    """A file read whole, whose stored Last-Modified is marked (a HEAD's, or a GET's that
+    0017 marked), read slowly the next week with the same date on GET: the server vouches
+    for the copy read, and its fingerprint stays (`checker._same_file`). Compared as text
+    with the mark, the dates differed: no fingerprint, and the file was read again the next
+    night, and the next, for as long as it came slowly."""
+    whole = _night(LONG_TEXT, slow=False)
+    assert whole.fingerprint is not None
+    previous = Previous(fingerprint=whole.fingerprint, last_modified=f"{DATE} (HEAD)")
+    assert stands_in(previous)
+    observation = slow_night(previous)
+    assert observation.outcome is Outcome.OK, observation.reason
+    assert observation.bytes_read == SLOW_BODY_BYTES
+    assert observation.fingerprint == whole.fingerprint
+
+
+def test_last_modified_compares_as_a_date() -> None:
+    """The same moment however written or marked; another date, length or no date is not."""
+    marked = Previous(last_modified=f"{DATE} (HEAD)")
+    assert _same_file(marked, None, DATE, None)
+    assert _same_file(marked, None, "Tue, 30 Apr 2024 12:00:00 +0200", None)
+    assert not _same_file(marked, None, "Wed, 01 May 2024 10:00:00 GMT", None)
+    assert not _same_file(marked, None, DATE, 5000)
+    assert not _same_file(marked, None, None, None)
+    assert _same_file(Previous(last_modified="not a date"), None, "not a date", None)
+    assert not _same_file(Previous(last_modified="(HEAD)"), None, DATE, None)
