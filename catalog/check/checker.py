@@ -62,7 +62,7 @@ from catalog.check.soft404 import (
     probe_url_for,
 )
 from catalog.check.transport import AiohttpPool
-from catalog.clock import Clock, utcnow
+from catalog.clock import Clock, http_date, utcnow
 from catalog.model import (
     LEGACY_FINGERPRINT,
     Batch,
@@ -733,13 +733,21 @@ def _same_file(
     previous: Previous, etag: str | None, last_modified: str | None, length: int | None
 ) -> bool:
     """Whether the server vouches that a file is the one `previous` fingerprinted: the
-    same strong ETag, or the same Last-Modified and length."""
+    same strong ETag, or the same Last-Modified and length. Last-Modified compares as a
+    date: the stored one may end with `fetch.STANDS_IN`, and compared as text it never
+    matched the GET's, so a slow night of an unchanged file kept no fingerprint and the
+    file was read again the next night."""
     if etag and previous.etag and not etag.startswith("W/"):
         return etag == previous.etag
-    return bool(last_modified) and (last_modified, length) == (
-        previous.last_modified,
-        previous.content_length,
-    )
+    return _same_date(last_modified, previous.last_modified) and length == previous.content_length
+
+
+def _same_date(said: str | None, stored: str | None) -> bool:
+    """Whether two Last-Modified name the same moment; as text when either is no date."""
+    if not said or not stored:
+        return False
+    when, before = http_date(said), http_date(stored)
+    return when == before if when and before else said == stored
 
 
 #: How the fingerprint of a body's first `SLOW_BODY_BYTES` alone is stored (`_observe`), in
