@@ -140,14 +140,16 @@ def prefect_harness() -> Iterator[None]:
 
 
 @pytest.fixture
-def prefect_home(prefect_harness: None, tmp_path: Path) -> Path:
-    """A PREFECT_HOME of its own whose database is already migrated (`PREFECT_DB_TEMPLATE`),
-    for a Prefect server a test starts (and may stop) beside the harness's."""
-    import shutil
-
+def prefect_home(tmp_path: Path) -> Path:
+    """A PREFECT_HOME of its own, for a Prefect server a test starts (and may stop) beside
+    the harness's. It does not start the harness: such a test runs on any xdist worker, not
+    in the Prefect group, which is the longest of the run. Its database is a copy of the
+    harness's migrated one where this process started the harness (`PREFECT_DB_TEMPLATE`);
+    elsewhere the server migrates it as it starts."""
     home = tmp_path / "prefect-home"
     home.mkdir()
-    shutil.copyfile(PREFECT_DB_TEMPLATE, home / "prefect.db")
+    if PREFECT_DB_TEMPLATE.exists():
+        shutil.copyfile(PREFECT_DB_TEMPLATE, home / "prefect.db")
     return home
 
 

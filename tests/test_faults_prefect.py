@@ -141,7 +141,7 @@ def _free_port() -> int:
 @contextmanager
 def prefect_server(home: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A Prefect server of its own (the session's harness must not be stopped), in `home`
-    (the `prefect_home` fixture's database is migrated already: it starts in half the time)."""
+    (the `prefect_home` fixture's, whose database may be migrated already)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(home)
