@@ -224,7 +224,10 @@ class HostPools(httpx.AsyncBaseTransport):
             idle = self._take_idle()
             self._retired.update(idle)  # closed below, or by aclose() if this is cancelled
             size = self._settings.policy_for(_host(url))[0] + 1  # +1: a redirect to itself
-            pool = self._pools[key] = AiohttpPool(self._context(), size, KEEPALIVE_S, self._resolve)
+            # Only https:// connections read the trust store: loading it (235 M instructions
+            # a run, `bench/RESULTS.md`) is wasted on a run or batch of http:// links.
+            tls = self._context() if url.raw_scheme == b"https" else None
+            pool = self._pools[key] = AiohttpPool(tls, size, KEEPALIVE_S, self._resolve)
         else:
             self._pools.move_to_end(key)
         self._busy[key] = self._busy.get(key, 0) + 1
