@@ -15,9 +15,11 @@ import httpx
 import pytest
 import respx
 
-from catalog.check.checker import HostPools
+from catalog.check import checker
+from catalog.check.checker import KEEPALIVE_S, HostPools
 from catalog.check.transport import AiohttpPool
 from catalog.settings import CheckSettings
+from tests.fixture_web import FixtureWeb, fixture_web, fresh_web  # noqa: F401 - fixtures
 
 SETTINGS = replace(CheckSettings(), allow_private=True)
 
@@ -130,3 +132,50 @@ def test_a_pool_left_half_closed_by_a_cancelled_request_is_closed_at_the_end(
 
     asyncio.run(scenario())
     assert sorted(map(id, tracked.closed)) == sorted(map(id, tracked.made))
+
+
+class _CountedTrustStores:
+    """Counts the trust stores the checker loads (`httpx.create_ssl_context`)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.loaded = 0
+        real = httpx.create_ssl_context
+
+        def counted(*args: object, **kw: object) -> object:
+            self.loaded += 1
+            return real(*args, **kw)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(checker.httpx, "create_ssl_context", counted)
+
+
+def test_http_links_load_no_trust_store_and_https_ones_load_it_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Loading the CA bundle is ~235 M instructions: a batch of http:// links needs none.
+    stores = _CountedTrustStores(monkeypatch)
+    pools = HostPools(SETTINGS)
+    with respx.mock(assert_all_called=False) as web:
+        web.get().mock(return_value=httpx.Response(200, text="ok"))
+        plain = asyncio.run(_fetch_with(pools, ["http://a.example/", "http://b.example/"]))
+        assert plain == [200, 200]
+        assert stores.loaded == 0
+        secure = ["https://a.example/", "https://c.example/", "http://d.example/"]
+        assert asyncio.run(_fetch_with(pools, secure)) == [200, 200, 200]
+    assert stores.loaded == 1  # one store for the run's https:// hosts, as before
+
+
+def test_a_pool_made_for_http_never_connects_unverified(web: FixtureWeb) -> None:
+    # Its stand-in context trusts nothing: had an https:// URL reached it, the handshake
+    # fails, where an unverifying one would have read the page.
+    url = web.url("/ok", tls="valid")
+
+    async def status(tls: object) -> int | str:
+        pool = AiohttpPool(tls, 2, KEEPALIVE_S)  # type: ignore[arg-type]
+        try:
+            async with httpx.AsyncClient(transport=pool) as client:
+                return (await client.get(url)).status_code
+        except httpx.ConnectError as exc:
+            return "refused" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else str(exc)
+
+    assert asyncio.run(status(web.certs.client_context())) == 200  # the server is fine
+    assert asyncio.run(status(None)) == "refused"

@@ -224,7 +224,10 @@ class HostPools(httpx.AsyncBaseTransport):
             idle = self._take_idle()
             self._retired.update(idle)  # closed below, or by aclose() if this is cancelled
             size = self._settings.policy_for(_host(url))[0] + 1  # +1: a redirect to itself
-            pool = self._pools[key] = AiohttpPool(self._context(), size, KEEPALIVE_S, self._resolve)
+            # Only https:// connections read the trust store: loading it (235 M instructions
+            # a run, `bench/RESULTS.md`) is wasted on a run or batch of http:// links.
+            tls = self._context() if url.raw_scheme == b"https" else None
+            pool = self._pools[key] = AiohttpPool(tls, size, KEEPALIVE_S, self._resolve)
         else:
             self._pools.move_to_end(key)
         self._busy[key] = self._busy.get(key, 0) + 1
@@ -571,6 +574,8 @@ class _Run:
         ends = None if left is None else asyncio.get_running_loop().time() + left
         while True:
             task = self._probes.get(host)
+            if task is not None and (probe := _answered(task)) is not None:
+                return probe  # the host's probe, answered: every page of the host after the first
             if task is None or _cut_short(task):
                 task = self._send_probe(host, final_url, ends)
                 if task is None:
@@ -627,6 +632,14 @@ class _Run:
         if probe is None and not probe_cut_short(within, self.settings):
             return Probe(url, None, None)  # the host had a request's whole wait: no answer
         return probe
+
+
+def _answered(task: asyncio.Task[Probe | None]) -> Probe | None:
+    """`task`'s probe if it ended with one: what awaiting it under the URL's deadline
+    gives at once, without the deadline's timer (a few µs a page)."""
+    if not task.done() or task.cancelled() or task.exception() is not None:
+        return None
+    return task.result()
 
 
 def _cut_short(task: asyncio.Task[Probe | None]) -> bool:

@@ -609,11 +609,13 @@ def _refresh(facts: CheckFacts, last: Exchange, answer: Answer) -> _Refresh | No
             announced = page is not None and forwarding_notice(page)
             if announced:
                 return _Refresh(url, f"{kind} after {found.group(1)} s")
-    if page is None or not page.is_html or b"location" not in answer.body:
+    if page is None or not page.is_html:
         return None
     if announced is None:
         announced = forwarding_notice(page)
-    written = script_redirect(answer.body) if announced else None
+    # After the notice test, which a page's word count settles: a byte search that finds
+    # nothing reads the whole body (every page that is no notice, nearly all).
+    written = script_redirect(answer.body) if announced and b"location" in answer.body else None
     url = _forwarded_to(base, written) if written is not None else None
     if url is None or not _same_site(url, base):
         return None

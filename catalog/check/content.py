@@ -525,13 +525,31 @@ def is_login_title(text: str) -> bool:
     return any(_LOGIN_PART.fullmatch(part.strip(" .")) for part in title_parts(text))
 
 
+#: Characters per word of the head `words_up_to` splits first (a word and its space are
+#: ~7 on average): a page's head nearly always settles the count.
+_HEAD_CHARS_PER_WORD = 16
+
+
+def words_up_to(text: str, limit: int) -> int:
+    """`len(text.split(None, limit))`: the words of `text`, `limit` + 1 meaning "more".
+
+    Without copying the text past its `limit`-th word, as `split` does to return it (a
+    20 KB page's text, three times a page): a head of the text that holds more than
+    `limit` words already says so, and only a head that holds fewer is split whole."""
+    head = text[: _HEAD_CHARS_PER_WORD * (limit + 1)]
+    count = len(head.split(None, limit))
+    if count > limit or len(head) == len(text):
+        return count  # a head's words are the text's (its last may be cut short)
+    return len(text.split(None, limit))
+
+
 def _login_form(title: str, heading: str, visible: str) -> bool:
     """Whether a page with a visible password field (hidden dialogs and templates are gone
     from the tree searched) is about logging in: a sidebar's login box on every page of a
     site does not make each of them a login page."""
     if is_login_title(title) or is_login_title(heading):
         return True
-    return len(visible.split(maxsplit=_LOGIN_PAGE_WORDS)) <= _LOGIN_PAGE_WORDS
+    return words_up_to(visible, _LOGIN_PAGE_WORDS) <= _LOGIN_PAGE_WORDS
 
 
 #: Characters of a refresh's content kept (a URL and a delay).
@@ -563,7 +581,7 @@ def _script_shell(tree: LexborHTMLParser, visible: str, body: bytes) -> bool:
     server renders is allowed), a script, and elements to render into that each hold at
     most a "Loading...". One that holds text the server rendered ("Sorry, the item could
     not be found", beside an empty widget's `#app`) is a page to judge as any other."""
-    if len(visible.split(maxsplit=_SHELL_WORDS)) > _SHELL_WORDS:
+    if words_up_to(visible, _SHELL_WORDS) > _SHELL_WORDS:
         return False  # first: the byte searches read a body without scripts whole
     if b"<script" not in body and b"<SCRIPT" not in body:
         return False

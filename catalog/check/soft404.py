@@ -31,7 +31,14 @@ from enum import Enum
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from catalog.check import not_found_words
-from catalog.check.content import PageFacts, Words, analyse_body, similar_enough, title_parts
+from catalog.check.content import (
+    PageFacts,
+    Words,
+    analyse_body,
+    similar_enough,
+    title_parts,
+    words_up_to,
+)
 from catalog.check.not_found_words import plain
 from catalog.check.script_load import runs_on_load
 from catalog.model import Previous
@@ -494,10 +501,8 @@ def page_soft404(
         return _is_message(text) and not any(f" {_normalize(text)} " in e for e in entries)
 
     heading = bool(facts.heading) and says(facts.heading or "")
-    words = facts.text.split(maxsplit=_SHORT_TEXT_WORDS)
-    # At most one split past the limit: counting every word of a long page costs more
-    # than all of these tests together.
-    short = 0 < len(words) <= _SHORT_TEXT_WORDS and says(facts.text)
+    # Never every word of a long page: counting them costs more than all of these tests.
+    short = 0 < words_up_to(facts.text, _SHORT_TEXT_WORDS) <= _SHORT_TEXT_WORDS and says(facts.text)
     if facts.title and _title_says(facts.title, says, url, heading or short):
         return f"the page's title says {_quote(facts.title)}"
     if heading:
@@ -1012,7 +1017,7 @@ def forwarding_notice(facts: PageFacts) -> bool:
     """Whether the page is a forwarding notice and nothing else: it says it has moved or
     that its visitor is being sent on, in a short text (`_NOTICE_WORDS`). Only then is
     its slow refresh or its script redirect where the resource went (`script_redirect`)."""
-    if not facts.is_html or len(facts.text.split(None, _NOTICE_WORDS)) > _NOTICE_WORDS:
+    if not facts.is_html or words_up_to(facts.text, _NOTICE_WORDS) > _NOTICE_WORDS:
         return False
     for label in (facts.title, facts.heading):
         if label and any(_NOTICE_LABEL.fullmatch(_normalize(p)) for p in title_parts(label)):
@@ -1113,7 +1118,11 @@ def video_status(final_url: str, body: bytes) -> tuple[bool, str] | None:
     player's data says "Video unavailable". gone=True: no visitor can watch it (soft 404);
     gone=False: YouTube asks us to sign in to prove we are no bot (blocked).
     """
-    if (urlsplit(final_url).hostname or "") not in _YOUTUBE_HOSTS:
+    # Every page asks; parsing its address costs more than this test (the host is part
+    # of the address, lower-cased).
+    if "youtube" not in final_url.lower() or (urlsplit(final_url).hostname or "") not in (
+        _YOUTUBE_HOSTS
+    ):
         return None
     start = body.find(b"ytInitialPlayerResponse")  # the page's own player, not a related one
     found = _PLAYABILITY.search(body, start, start + 64 * 1024) if start >= 0 else None

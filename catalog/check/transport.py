@@ -52,16 +52,19 @@ class AiohttpPool(httpx.AsyncBaseTransport):
 
     With `resolve`, a host name is connected to at the addresses it gives (the run's
     `safety.AddressBook`, which the address check read) instead of aiohttp's own lookup.
+    `tls` None: a pool of http:// URLs, which need no trust store (`HostPools` loads it
+    for the first https:// host only); its stand-in trusts nothing, so a TLS handshake it
+    were ever asked for would fail, never pass unverified.
     """
 
     def __init__(
         self,
-        tls: ssl.SSLContext,
+        tls: ssl.SSLContext | None,
         size: int,
         keepalive_s: float,
         resolve: Resolver | None = None,
     ) -> None:
-        self._tls = tls
+        self._tls = tls if tls is not None else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         self._size = size
         self._keepalive_s = keepalive_s
         self._resolve = resolve
