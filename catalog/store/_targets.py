@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, case, func, select, tuple_
 
 from catalog import tables as t
 from catalog.check import contacts
+from catalog.check.fetch import stands_in
 from catalog.check.soft404 import may_name_a_message
 from catalog.collation import byte_order
 from catalog.model import LEGACY_FINGERPRINT, Previous, Target
@@ -75,6 +76,7 @@ def targets_for_check(
             res.c.id.label("entry_id"),
             res.c.title.label("entry_title"),
             res.c.fields["description"].as_string().label("entry_description"),
+            res.c.updated_at.label("entry_updated_at"),
         )
         .join(res, res.c.link_id == link.c.id)
         .join(col, col.c.id == res.c.collection_id)
@@ -92,6 +94,9 @@ def targets_for_check(
     filtered = resource_ids is not None or collection_keys is not None or entries is not None
     targets: list[Target] = []
     link_ids: list[int] = []
+    #: Index in `targets` -> the latest edit of an entry of its link since its page was
+    #: last read (`_read_for_edits`).
+    edited: dict[int, datetime] = {}
     with read_session(engine) as s:
         # Ordered by URL, a link's rows are adjacent: each Target is made as its rows end,
         # without holding every row first (at 100,000 links that doubled the peak).
@@ -115,6 +120,9 @@ def targets_for_check(
                 )
             )
             link_ids.append(first.id)
+            last_edit = max(row.entry_updated_at for row in (first, *more))
+            if first.fingerprinted_at is not None and last_edit > first.fingerprinted_at:
+                edited[len(targets)] = last_edit
             targets.append(
                 Target(
                     url=first.url,
@@ -128,6 +136,8 @@ def targets_for_check(
                     or _legacy(first),
                 )
             )
+        if edited:
+            targets = _read_for_edits(s.connection(), targets, link_ids, edited)
         if filtered and targets:
             texts = _entry_texts(s.connection(), link_ids)
             targets = [
@@ -135,6 +145,53 @@ def targets_for_check(
                 for target, link_id in zip(targets, link_ids, strict=True)
             ]
     return targets
+
+
+def _read_for_edits(
+    conn: Connection, targets: list[Target], link_ids: Sequence[int], edited: dict[int, datetime]
+) -> list[Target]:
+    """`targets` with those whose link has an entry edited (or new to it) since its page
+    was last read made to read it in full, without validators.
+
+    Drift is judged against every entry of a page when it is read, and only then: an entry
+    renamed to the page's new title kept the verdict of its old text ("update the link or
+    the entry") through the nights' HEADs, and a new entry on an address already read was
+    never compared with it. A weekly read asking "changed since?" would be answered 304,
+    which judges nothing. Once the page has been read after the edit (`_read_after`),
+    whatever it answered, the nights are HEADs again (issue #7)."""
+    read = _read_after(conn, {link_ids[i]: last_edit for i, last_edit in edited.items()})
+    out = list(targets)
+    for i, last_edit in edited.items():
+        last_read = read.get(link_ids[i])
+        if last_read is not None and last_read >= last_edit:
+            continue
+        previous = targets[i].previous
+        if previous is not None and not stands_in(previous):  # stand-ins are never sent
+            previous = replace(previous, etag=None, last_modified=None)
+        out[i] = replace(targets[i], previous=previous, fingerprint_due=True)
+    return out
+
+
+def _read_after(conn: Connection, edits: dict[int, datetime]) -> dict[int, datetime]:
+    """Link id -> its latest check since its entries' edit (`edits`) whose GET was
+    answered with a body (not a 304): a read that made no fingerprint (a soft 404, a
+    failure) read the page all the same, and is not asked for again every night."""
+    obs = table_of(t.Observation)
+    found: dict[int, datetime] = {}
+    for chunk in chunks(list(edits)):
+        rows = conn.execute(
+            select(obs.c.link_id, func.max(obs.c.checked_at))
+            .where(
+                obs.c.link_id.in_(chunk),
+                obs.c.checked_at >= min(edits[link_id] for link_id in chunk),
+                obs.c.methods.contains("GET"),
+                obs.c.not_modified.is_(False),
+                obs.c.bytes_read > 0,
+            )
+            .group_by(obs.c.link_id)
+        )
+        found.update({link_id: checked_at for link_id, checked_at in rows})
+    return found
 
 
 def _named(texts: Iterable[tuple[str | None, str | None]]) -> tuple[str, ...]:
