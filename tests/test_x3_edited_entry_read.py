@@ -184,6 +184,29 @@ def test_an_entry_new_to_an_address_already_read_is_judged_against_its_page(
         assert night(engine, 4, site) == [("HEAD", None)]
 
 
+@pytest.mark.parametrize("how", ["removed", "moved"])
+def test_the_wrong_entry_gone_from_a_page_clears_the_drift_it_caused_at_the_next_check(
+    tmp_path: Path, site: Site, how: str
+) -> None:
+    """The handbook entry wrongly linked the guide's page: drift for the page. The curator
+    removes it, or points it at its own address: the next check reads the guide's page
+    and judges it against the guide alone, which it matches (it showed the flag until the
+    page changed: HEADs, and a weekly read answered 304)."""
+    both = kit(("guide", URL, GUIDE), ("handbook", URL, HANDBOOK))
+    fixed = kit(("guide", URL, GUIDE), *([("handbook", OTHER, HANDBOOK)] if how == "moved" else []))
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [both], now=days(0))
+        for n in (1, 2):
+            night(engine, n, site)
+        assert drift_of(engine) is not None
+        sync_catalogs(engine, [fixed], now=days(2.5))
+
+        asked = night(engine, 3, site)
+        assert asked == [("GET", None)] * (2 if how == "moved" else 1)  # the handbook's too
+        assert drift_of(engine) is None
+        assert night(engine, 4, site) == [("HEAD", None)] * len(asked)
+
+
 def test_an_unedited_catalog_costs_heads_between_weekly_reads(tmp_path: Path, site: Site) -> None:
     """Issue #7: without an edit, nothing changes: one read a week, conditional."""
     with temporary_database(tmp_path) as engine:

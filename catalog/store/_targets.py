@@ -70,6 +70,7 @@ def targets_for_check(
             link.c.content_type,
             link.c.title,
             link.c.outcome,
+            link.c.drift_reason,
             read_at.label("read_at"),
             read_chain.label("read_chain"),
             res.c.rid,
@@ -97,6 +98,8 @@ def targets_for_check(
     #: Index in `targets` -> the latest edit of an entry of its link since its page was
     #: last read (`_read_for_edits`).
     edited: dict[int, datetime] = {}
+    #: Link id -> its index in `targets`, of the links flagged as drifted (`_entries_left`).
+    drifted: dict[int, int] = {}
     with read_session(engine) as s:
         # Ordered by URL, a link's rows are adjacent: each Target is made as its rows end,
         # without holding every row first (at 100,000 links that doubled the peak).
@@ -123,6 +126,8 @@ def targets_for_check(
             last_edit = max(row.entry_updated_at for row in (first, *more))
             if first.fingerprinted_at is not None and last_edit > first.fingerprinted_at:
                 edited[len(targets)] = last_edit
+            elif first.drift_reason is not None:
+                drifted[first.id] = len(targets)
             targets.append(
                 Target(
                     url=first.url,
@@ -136,6 +141,8 @@ def targets_for_check(
                     or _legacy(first),
                 )
             )
+        for link_id, left_at in _entries_left(s.connection(), list(drifted)).items():
+            edited[drifted[link_id]] = left_at
         if edited:
             targets = _read_for_edits(s.connection(), targets, link_ids, edited)
         if filtered and targets:
@@ -170,6 +177,48 @@ def _read_for_edits(
             previous = replace(previous, etag=None, last_modified=None)
         out[i] = replace(targets[i], previous=previous, fingerprint_due=True)
     return out
+
+
+def _entries_left(conn: Connection, link_ids: Sequence[int]) -> dict[int, datetime]:
+    """Link id -> when the last of the entries its drift flag was raised for (its
+    `drift_detected` events since `drift_since`) left it, removed or moved to another
+    address; links none of whose drifted entries left are left out.
+
+    A flag raised for one wrong entry stayed after the curator removed the entry or
+    pointed it at its right address: a page is judged only when read, and with an ETag
+    the weekly read is answered 304, so the entries still on the page showed the flag
+    until the page itself changed."""
+    link, ev, res = table_of(t.Link), table_of(t.Event), table_of(t.Resource)
+    found: dict[int, datetime] = {}
+    for chunk in chunks(list(link_ids)):
+        events = conn.execute(
+            select(ev.c.link_id, ev.c.details)
+            .join(link, link.c.id == ev.c.link_id)
+            .where(
+                ev.c.link_id.in_(chunk),
+                ev.c.kind == "drift_detected",
+                ev.c.at >= link.c.drift_since,
+            )
+        )
+        drifted: dict[int, int] = {}  # entry (resources.id) -> link id
+        for link_id, details in events:
+            entry = str((details or {}).get("entry", ""))
+            if entry.isdigit():
+                drifted[int(entry)] = link_id
+        if not drifted:
+            continue
+        rows = conn.execute(
+            select(res.c.id, res.c.link_id, res.c.removed_at, res.c.updated_at).where(
+                res.c.id.in_(list(drifted))
+            )
+        )
+        for entry_id, now_at, removed_at, updated_at in rows:
+            link_id = drifted[entry_id]
+            if removed_at is None and now_at == link_id:
+                continue  # still on the page
+            # Removing or moving an entry moves its `updated_at`.
+            found[link_id] = max(updated_at, found.get(link_id, updated_at))
+    return found
 
 
 def _read_after(conn: Connection, edits: dict[int, datetime]) -> dict[int, datetime]:
