@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, case, func, select, tuple_
 
 from catalog import tables as t
 from catalog.check import contacts
+from catalog.check.fetch import stands_in
 from catalog.check.soft404 import may_name_a_message
 from catalog.collation import byte_order
 from catalog.model import LEGACY_FINGERPRINT, Previous, Target
@@ -69,12 +70,14 @@ def targets_for_check(
             link.c.content_type,
             link.c.title,
             link.c.outcome,
+            link.c.drift_reason,
             read_at.label("read_at"),
             read_chain.label("read_chain"),
             res.c.rid,
             res.c.id.label("entry_id"),
             res.c.title.label("entry_title"),
             res.c.fields["description"].as_string().label("entry_description"),
+            res.c.updated_at.label("entry_updated_at"),
         )
         .join(res, res.c.link_id == link.c.id)
         .join(col, col.c.id == res.c.collection_id)
@@ -92,6 +95,11 @@ def targets_for_check(
     filtered = resource_ids is not None or collection_keys is not None or entries is not None
     targets: list[Target] = []
     link_ids: list[int] = []
+    #: Index in `targets` -> the latest edit of an entry of its link since its page was
+    #: last read (`_read_for_edits`).
+    edited: dict[int, datetime] = {}
+    #: Link id -> its index in `targets`, of the links flagged as drifted (`_entries_left`).
+    drifted: dict[int, int] = {}
     with read_session(engine) as s:
         # Ordered by URL, a link's rows are adjacent: each Target is made as its rows end,
         # without holding every row first (at 100,000 links that doubled the peak).
@@ -115,6 +123,11 @@ def targets_for_check(
                 )
             )
             link_ids.append(first.id)
+            last_edit = max(row.entry_updated_at for row in (first, *more))
+            if first.fingerprinted_at is not None and last_edit > first.fingerprinted_at:
+                edited[len(targets)] = last_edit
+            elif first.drift_reason is not None:
+                drifted[first.id] = len(targets)
             targets.append(
                 Target(
                     url=first.url,
@@ -128,6 +141,10 @@ def targets_for_check(
                     or _legacy(first),
                 )
             )
+        for link_id, left_at in _entries_left(s.connection(), list(drifted)).items():
+            edited[drifted[link_id]] = left_at
+        if edited:
+            targets = _read_for_edits(s.connection(), targets, link_ids, edited)
         if filtered and targets:
             texts = _entry_texts(s.connection(), link_ids)
             targets = [
@@ -135,6 +152,95 @@ def targets_for_check(
                 for target, link_id in zip(targets, link_ids, strict=True)
             ]
     return targets
+
+
+def _read_for_edits(
+    conn: Connection, targets: list[Target], link_ids: Sequence[int], edited: dict[int, datetime]
+) -> list[Target]:
+    """`targets` with those whose link has an entry edited (or new to it) since its page
+    was last read made to read it in full, without validators.
+
+    Drift is judged against every entry of a page when it is read, and only then: an entry
+    renamed to the page's new title kept the verdict of its old text ("update the link or
+    the entry") through the nights' HEADs, and a new entry on an address already read was
+    never compared with it. A weekly read asking "changed since?" would be answered 304,
+    which judges nothing. Once the page has been read after the edit (`_read_after`),
+    whatever it answered, the nights are HEADs again (issue #7)."""
+    read = _read_after(conn, {link_ids[i]: last_edit for i, last_edit in edited.items()})
+    out = list(targets)
+    for i, last_edit in edited.items():
+        last_read = read.get(link_ids[i])
+        if last_read is not None and last_read >= last_edit:
+            continue
+        previous = targets[i].previous
+        if previous is not None and not stands_in(previous):  # stand-ins are never sent
+            previous = replace(previous, etag=None, last_modified=None)
+        out[i] = replace(targets[i], previous=previous, fingerprint_due=True)
+    return out
+
+
+def _entries_left(conn: Connection, link_ids: Sequence[int]) -> dict[int, datetime]:
+    """Link id -> when the last of the entries its drift flag was raised for (its
+    `drift_detected` events since `drift_since`) left it, removed or moved to another
+    address; links none of whose drifted entries left are left out.
+
+    A flag raised for one wrong entry stayed after the curator removed the entry or
+    pointed it at its right address: a page is judged only when read, and with an ETag
+    the weekly read is answered 304, so the entries still on the page showed the flag
+    until the page itself changed."""
+    link, ev, res = table_of(t.Link), table_of(t.Event), table_of(t.Resource)
+    found: dict[int, datetime] = {}
+    for chunk in chunks(list(link_ids)):
+        events = conn.execute(
+            select(ev.c.link_id, ev.c.details)
+            .join(link, link.c.id == ev.c.link_id)
+            .where(
+                ev.c.link_id.in_(chunk),
+                ev.c.kind == "drift_detected",
+                ev.c.at >= link.c.drift_since,
+            )
+        )
+        drifted: dict[int, int] = {}  # entry (resources.id) -> link id
+        for link_id, details in events:
+            entry = str((details or {}).get("entry", ""))
+            if entry.isdigit():
+                drifted[int(entry)] = link_id
+        if not drifted:
+            continue
+        rows = conn.execute(
+            select(res.c.id, res.c.link_id, res.c.removed_at, res.c.updated_at).where(
+                res.c.id.in_(list(drifted))
+            )
+        )
+        for entry_id, now_at, removed_at, updated_at in rows:
+            link_id = drifted[entry_id]
+            if removed_at is None and now_at == link_id:
+                continue  # still on the page
+            # Removing or moving an entry moves its `updated_at`.
+            found[link_id] = max(updated_at, found.get(link_id, updated_at))
+    return found
+
+
+def _read_after(conn: Connection, edits: dict[int, datetime]) -> dict[int, datetime]:
+    """Link id -> its latest check since its entries' edit (`edits`) whose GET was
+    answered with a body (not a 304): a read that made no fingerprint (a soft 404, a
+    failure) read the page all the same, and is not asked for again every night."""
+    obs = table_of(t.Observation)
+    found: dict[int, datetime] = {}
+    for chunk in chunks(list(edits)):
+        rows = conn.execute(
+            select(obs.c.link_id, func.max(obs.c.checked_at))
+            .where(
+                obs.c.link_id.in_(chunk),
+                obs.c.checked_at >= min(edits[link_id] for link_id in chunk),
+                obs.c.methods.contains("GET"),
+                obs.c.not_modified.is_(False),
+                obs.c.bytes_read > 0,
+            )
+            .group_by(obs.c.link_id)
+        )
+        found.update({link_id: checked_at for link_id, checked_at in rows})
+    return found
 
 
 def _named(texts: Iterable[tuple[str | None, str | None]]) -> tuple[str, ...]:
