@@ -267,7 +267,7 @@ def apply_observation(
         return replace(prev, last_checked_at=checked_at), []
 
     severity = outcome.severity
-    unavailable_since = _unavailable_since(prev, obs)
+    unavailable_since = _unavailable_since(prev, obs, health)
     unavailable_nights = _unavailable_nights(prev, obs, health)
     failing = outcome.is_failure or (
         unavailable_since is not None
@@ -417,7 +417,9 @@ def _walls_since(prev: LinkState, at: datetime) -> datetime | None:
     return since if since is not None and since <= at else None
 
 
-def _unavailable_since(prev: LinkState, obs: Observation) -> datetime | None:
+def _unavailable_since(
+    prev: LinkState, obs: Observation, health: HealthSettings
+) -> datetime | None:
     """Since when the site has answered "unavailable, come back later" at every check, if
     `obs` found it so; else None.
 
@@ -426,6 +428,11 @@ def _unavailable_since(prev: LinkState, obs: Observation) -> datetime | None:
     after night for weeks is down for every visitor, though: it counts as failing once it
     has lasted `unavailable_days`, and is then confirmed broken like any failure. A 429
     is not counted: it is an answer to us, and visitors likely get the page.
+
+    Counted from the first 503 of the stretch: on a suspect link `last_change_at` stays at
+    the first wall of another kind before it (`_walls_since`), a night that was no 503
+    ("for 8 nights" of a site unavailable for 7). Within the flap window the nights of 503
+    kept (`unavailable_nights`) say whether it was; older, it is kept as it was.
     """
     if not _unavailable(obs.outcome, obs.http_status):
         return None
@@ -433,6 +440,11 @@ def _unavailable_since(prev: LinkState, obs: Observation) -> datetime | None:
     same = _unavailable(prev.outcome, prev.http_status)
     if not same or since is None or since > obs.checked_at:
         return obs.checked_at
+    nights = prev.unavailable_nights
+    a_503_night = any(not lasted(abs(since - n), 1) for n in nights)  # one a night is kept
+    if not a_503_night and not _past_window(since, obs.checked_at, health):
+        later = [n for n in nights if since < n <= obs.checked_at]
+        return later[0] if later else obs.checked_at
     return since
 
 

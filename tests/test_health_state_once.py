@@ -49,6 +49,14 @@ def reference_apply(
             and prev.last_change_at <= obs.checked_at
         ):
             unavailable = prev.last_change_at
+            # Since 2026-12-06: from the stretch's first 503, not a wall before it that
+            # `last_change_at` kept, where the nights of 503 kept can tell.
+            same_night = [n for n in prev.unavailable_nights if abs(unavailable - n) < _ref_span(1)]
+            if not same_night and (
+                obs.checked_at - prev.last_change_at < _ref_span(health.flap_window_days)
+            ):
+                later = [n for n in prev.unavailable_nights if unavailable < n <= obs.checked_at]
+                unavailable = later[0] if later else obs.checked_at
     failing = obs.outcome.is_failure or (
         unavailable is not None
         and obs.checked_at - unavailable >= timedelta(days=health.unavailable_days) - NIGHT_SLACK

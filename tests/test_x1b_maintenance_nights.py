@@ -75,6 +75,30 @@ def test_a_real_failure_on_a_site_in_weekly_maintenance_is_a_failure_not_flappin
     assert "state_changed" in seen[20][1] and seen[20][0].state == "suspect"
 
 
+def test_a_break_after_nights_of_503_counts_only_the_nights_of_503() -> None:
+    """404 on nights 1-2, a bot wall on night 3, 503 from night 4: the wall kept the link's
+    `last_change_at` (a stretch of walls on a suspect link), which is no night of 503."""
+
+    def plan(n: int) -> Observation:
+        if n == 0:
+            return ok(n)
+        if n < 3:
+            return make_observation(URL, Outcome.NOT_FOUND, days(n), http_status=404)
+        if n == 3:
+            return make_observation(URL, Outcome.BLOCKED, days(n), http_status=403)
+        return unavailable(days(n), 3600)
+
+    state = LinkState()
+    broken = []
+    for n in range(15):
+        state, changes = apply_observation(state, plan(n), HEALTH, now=days(n))
+        broken += [(n, c.details) for c in changes if c.details.get("new") == "broken"]
+
+    ((night, details),) = broken
+    assert details["unavailable_nights"] == night - 4 + 1  # nights 4 to `night`, both counted
+    assert night - 4 >= HEALTH.unavailable_days  # failing from 7 nights of 503, not of walls
+
+
 def test_503_and_429_on_alternate_nights_flip_once_not_every_two_weeks() -> None:
     """A site down for weeks, answering 503 on some nights and 429 on others: one flip, when
     its nights of 503 became a real share; its flip leaving the window did not make the
