@@ -1,5 +1,7 @@
 """The report night by night for a site in maintenance (503 "come back later"): weekly
-maintenance is no flapping news, so the page's real 404 later is "Started failing" news."""
+maintenance is no flapping news, so the page's real 404 later is "Started failing" news;
+and an ignored entry whose site is flagged flapping gets no flapping news ("listed under
+Check by hand until it steadies. Ignored, so not in the queue." said both)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from catalog import runs, store
+from catalog import decisions, runs, store
 from catalog.model import Observation
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
@@ -87,3 +89,17 @@ def test_a_404_on_a_site_in_weekly_maintenance_is_started_failing_news(tmp_path:
     assert not flapping
     assert not any(key.startswith("flapping") for n in news for key, _ in news[n])
     assert [key for key, _ in news[12]] == ["started_failing"]
+
+
+def test_an_ignored_site_flagged_flapping_gets_no_flapping_news(tmp_path: Path) -> None:
+    def ignore(settings: Settings, n: int) -> None:
+        if n == 2:
+            reason = "works in a browser; answers automated checks 503 Service Unavailable"
+            decisions.ignore(settings, "site", reason=reason, by="ana", clock=Ticker(days(1.5)))
+
+    news, flapping = news_by_night(
+        tmp_path, lambda n: unavailable(n) if n % 2 else ok(n), 12, ignore
+    )
+
+    assert flapping  # 503 every other night: flagged, its news left out
+    assert not any(key.startswith("flapping") for n in news for key, _ in news[n])
