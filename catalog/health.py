@@ -30,10 +30,12 @@ as often as the threshold is not flagged and unflagged every few days),
 the confirmation rules meanwhile, so a flapping link is usually `suspect` or
 `recovered`, never silently `ok`. Outcomes that need a person (blocked, rate
 limited) and `network_unavailable` are neither working nor failing: no flip. But for a 503
-"unavailable, come back later": visitors find the site down that night, so it is failing
-for flips (`_working_after`), and a wall after it leaves the link failing: a site in
-maintenance every other night, or six nights of seven, is flagged, while one maintenance
-window makes two flips.
+"unavailable, come back later" on a site answering it on `flap_changes` nights of the
+window (`unavailable_nights`, `_steady_unavailable`): visitors find the site down as often
+as a flapping link's, so it is failing for flips (`_working_after`), and a wall after it
+leaves the link failing, past the window too: a site in maintenance every other night, or
+six nights of seven, is flagged, while a maintenance window, two such nights in a
+fortnight or weekly maintenance make no flip.
 
 Drift (the page no longer holds the resource, e.g. a lapsed domain bought by a
 casino) is judged by `judge_page` against every entry using the link, and applied
@@ -218,8 +220,14 @@ class LinkState:
     #: When the current fingerprint was first seen.
     fingerprint_since: datetime | None = None
     flapping: bool = False
-    #: Times of the working<->failing flips within the flap window, oldest first.
+    #: Times of the working<->failing flips within the flap window, oldest first; and the
+    #: flip that left the link failing, kept past the window while it has not worked since
+    #: (`_flips`: a wall after a 503 "unavailable" stays failing).
     flips: tuple[datetime, ...] = ()
+    #: The nights the site answered 503 "unavailable, come back later" within the flap
+    #: window (the first such check of each night), oldest first: they count toward
+    #: flapping only once they are `flap_changes` (`_unavailable_nights`).
+    unavailable_nights: tuple[datetime, ...] = ()
     #: Why the page no longer holds the resource; None when it does (or is unknown).
     drift_reason: str | None = None
     drift_since: datetime | None = None
@@ -259,7 +267,8 @@ def apply_observation(
         return replace(prev, last_checked_at=checked_at), []
 
     severity = outcome.severity
-    unavailable_since = _unavailable_since(prev, obs)
+    unavailable_since = _unavailable_since(prev, obs, health)
+    unavailable_nights = _unavailable_nights(prev, obs, health)
     failing = outcome.is_failure or (
         unavailable_since is not None
         and lasted(checked_at - unavailable_since, health.unavailable_days)
@@ -323,7 +332,8 @@ def apply_observation(
     if severity is Severity.LOOK and not failing and prev.state == SUSPECT:
         # Walls of another kind go on the stretch of walls (`_walls_since`).
         last_change = _walls_since(prev, checked_at) or last_change
-    flips, flapping = _flips(prev, _working_after(prev, obs, failures, last_success), obs, health)
+    after = _working_after(prev, obs, failures, last_success, unavailable_nights, health)
+    flips, counted, flapping = _flips(prev, after, obs, health)
     new = LinkState(
         state=state,
         outcome=outcome,
@@ -346,6 +356,7 @@ def apply_observation(
         fingerprint_since=fingerprint_since,
         flapping=flapping,
         flips=flips,
+        unavailable_nights=unavailable_nights,
         drift_reason=prev.drift_reason,
         drift_since=prev.drift_since,
         drift_score=prev.drift_score,
@@ -353,7 +364,7 @@ def apply_observation(
         contacts_gone=prev.contacts_gone,
         contact_reason=prev.contact_reason,
     )
-    return new, _changes(prev, new, obs, unavailable_since=unavailable_since)
+    return new, _changes(prev, new, obs, unavailable_since=unavailable_since, flips=counted)
 
 
 def _rebased(obs: Observation, fingerprint: str | None) -> bool:
@@ -406,7 +417,9 @@ def _walls_since(prev: LinkState, at: datetime) -> datetime | None:
     return since if since is not None and since <= at else None
 
 
-def _unavailable_since(prev: LinkState, obs: Observation) -> datetime | None:
+def _unavailable_since(
+    prev: LinkState, obs: Observation, health: HealthSettings
+) -> datetime | None:
     """Since when the site has answered "unavailable, come back later" at every check, if
     `obs` found it so; else None.
 
@@ -415,6 +428,11 @@ def _unavailable_since(prev: LinkState, obs: Observation) -> datetime | None:
     after night for weeks is down for every visitor, though: it counts as failing once it
     has lasted `unavailable_days`, and is then confirmed broken like any failure. A 429
     is not counted: it is an answer to us, and visitors likely get the page.
+
+    Counted from the first 503 of the stretch: on a suspect link `last_change_at` stays at
+    the first wall of another kind before it (`_walls_since`), a night that was no 503
+    ("for 8 nights" of a site unavailable for 7). Within the flap window the nights of 503
+    kept (`unavailable_nights`) say whether it was; older, it is kept as it was.
     """
     if not _unavailable(obs.outcome, obs.http_status):
         return None
@@ -422,6 +440,11 @@ def _unavailable_since(prev: LinkState, obs: Observation) -> datetime | None:
     same = _unavailable(prev.outcome, prev.http_status)
     if not same or since is None or since > obs.checked_at:
         return obs.checked_at
+    nights = prev.unavailable_nights
+    a_503_night = any(not lasted(abs(since - n), 1) for n in nights)  # one a night is kept
+    if not a_503_night and not _past_window(since, obs.checked_at, health):
+        later = [n for n in nights if since < n <= obs.checked_at]
+        return later[0] if later else obs.checked_at
     return since
 
 
@@ -430,42 +453,87 @@ def _unavailable(outcome: Outcome | None, http_status: int | None) -> bool:
     return outcome is Outcome.RATE_LIMITED and http_status == 503
 
 
+def _past_window(at: datetime, now: datetime, health: HealthSettings) -> bool:
+    """Whether a flip or a night at `at` has left the flap window by the check at `now`
+    (counted in nights, `lasted`), or was stamped by a clock since set back: it would
+    stay "within the window" for as long as that clock was fast."""
+    return at > now or lasted(now - at, health.flap_window_days)
+
+
+def _unavailable_nights(
+    prev: LinkState, obs: Observation, health: HealthSettings
+) -> tuple[datetime, ...]:
+    """The nights of 503 "unavailable" within the flap window after `obs`: one a night,
+    however often a curator rechecks it that day."""
+    at = obs.checked_at
+    nights = [n for n in prev.unavailable_nights if not _past_window(n, at, health)]
+    same_night = bool(nights) and not lasted(at - nights[-1], 1)
+    if _unavailable(obs.outcome, obs.http_status) and not same_night:
+        nights.append(at)
+    return tuple(nights)
+
+
 def _nights_between(first: datetime, last: datetime) -> int:
     """How many nightly checks from the one at `first` to the one at `last`, both counted:
     2 for last night and tonight, whichever minute of the run each came at (`NIGHT_SLACK`)."""
     return (last - first + NIGHT_SLACK) // timedelta(days=1) + 1
 
 
-def _working(state: LinkState) -> bool | None:
+def _working(state: LinkState, health: HealthSettings) -> bool | None:
     """Whether the link last worked (True), failed (False), or was never judged (None).
 
-    A 503 "unavailable" is failing here (`_working_after`), and so is a wall after it: its
-    flip is later than the last success, which no other flip can be (a flip back to
-    working is stamped with its success, and only a success ends a failure).
+    A 503 "unavailable" on a site answering it on `flap_changes` nights of the window is
+    failing here (`_working_after`), and so is a wall after it: its flip is later than the
+    last success, which no other flip can be (a flip back to working is stamped with its
+    success, and only a success ends a failure).
     """
     working = _working_by(state.consecutive_failures, state.last_success_at)
     if not working or state.last_success_at is None:
         return working
-    walled_since_flip = bool(state.flips) and state.flips[-1] > state.last_success_at
-    return not (_unavailable(state.outcome, state.http_status) or walled_since_flip)
+    if _unavailable(state.outcome, state.http_status) and _steady_unavailable(
+        state.unavailable_nights, health
+    ):
+        return False
+    return not (bool(state.flips) and state.flips[-1] > state.last_success_at)
+
+
+def _steady_unavailable(nights: Sequence[datetime], health: HealthSettings) -> bool:
+    """Whether the site's nights of 503 "unavailable" are a real share of the flap window:
+    `flap_changes` of them. Visitors then find it down as often as a flapping link.
+
+    Fewer are maintenance (a window of a night or two, or weekly at our check time): were
+    they failing, two single nights up to 12 apart made the 4 flips of a flapping link,
+    flagged for 13 nights, "Started flapping" and "Stopped flapping" news, and weekly
+    maintenance flagged for good, while the same 503 nights alone are listed under Check
+    by hand on those nights only.
+    """
+    return len(nights) >= health.flap_changes
 
 
 def _working_after(
-    prev: LinkState, obs: Observation, failures: int, last_success_at: datetime | None
+    prev: LinkState,
+    obs: Observation,
+    failures: int,
+    last_success_at: datetime | None,
+    unavailable_nights: Sequence[datetime],
+    health: HealthSettings,
 ) -> bool | None:
-    """`_working` of the link after `obs`, which left it these failures and last success.
+    """`_working` of the link after `obs`, which left it these failures, last success and
+    nights of 503 "unavailable" (`_unavailable_nights`).
 
     A 503 "unavailable" fails every visitor that night, if not yet for long enough to count
     as a failure (`unavailable_days`): a site answering it every other night, or six nights
-    of seven, was never flapping, never failing, and never news. It flips as a failure
-    does (one maintenance window makes two flips, below `flap_changes`), as the same site
-    answering 503 without a Retry-After does. Other walls say nothing of the link: the
-    link is as it was.
+    of seven, was never flapping, never failing, and never news. Once such nights are a
+    real share of the window (`_steady_unavailable`) it flips as a failure does, as the same
+    site answering 503 without a Retry-After does. Fewer, and other walls, say nothing of
+    the link: the link is as it was.
     """
-    if _unavailable(obs.outcome, obs.http_status):
+    if _unavailable(obs.outcome, obs.http_status) and _steady_unavailable(
+        unavailable_nights, health
+    ):
         return False
-    if obs.outcome.severity is Severity.LOOK:
-        return _working(prev)
+    if obs.outcome.severity is Severity.LOOK and failures == 0:
+        return _working(prev, health)
     return _working_by(failures, last_success_at)
 
 
@@ -478,25 +546,30 @@ def _working_by(failures: int, last_success_at: datetime | None) -> bool | None:
 
 def _flips(
     prev: LinkState, after: bool | None, obs: Observation, health: HealthSettings
-) -> tuple[tuple[datetime, ...], bool]:
-    """The flips within the window after `obs` (whose link now works: `after`), and
-    whether the link is flapping."""
+) -> tuple[tuple[datetime, ...], int, bool]:
+    """The flips to keep after `obs` (whose link now works: `after`), how many of them are
+    within the window, and whether the link is flapping."""
     # A flip leaves the window once it is `flap_window_days` old, counted in nights
     # (`lasted`): the flip of two weeks ago leaves tonight, whether tonight's check came a
-    # few minutes earlier in the run than that one or later. A flip stamped after this
-    # check came from a clock since set back: it would stay "within the window" for as
-    # long as that clock was fast.
+    # few minutes earlier in the run than that one or later.
     at = obs.checked_at
-    flips = [f for f in prev.flips if f <= at and not lasted(at - f, health.flap_window_days)]
-    before = _working(prev)
+    flips = [f for f in prev.flips if not _past_window(f, at, health)]
+    before = _working(prev, health)
     if before is not None and after is not None and before != after:
         flips.append(obs.checked_at)
+    counted = len(flips)
     # Hysteresis: flagged at `flap_changes` flips, unflagged below half that. A site that
     # fails about as often as the threshold (one night in eight, or one in five around a
     # night we could not check) would otherwise be flagged and unflagged every few days,
     # its row entering and leaving the queue with a pair of events each time.
-    still = prev.flapping and len(flips) >= max(1, health.flap_changes // 2)
-    return tuple(flips), still or len(flips) >= health.flap_changes
+    still = prev.flapping and counted >= max(1, health.flap_changes // 2)
+    flapping = still or counted >= health.flap_changes
+    if not flips and before is False and after is False and prev.flips and prev.flips[-1] <= at:
+        # The flip that left the link failing, past the window, is all that says a wall
+        # after a 503 "unavailable" is failing: dropped, the link read as working behind
+        # the wall, and the next 503 made a flip it never made. Not counted.
+        flips = [prev.flips[-1]]
+    return tuple(flips), counted, flapping
 
 
 def _redirect_target(obs: Observation) -> str | None:
@@ -510,10 +583,12 @@ def _changes(
     obs: Observation,
     *,
     unavailable_since: datetime | None = None,
+    flips: int | None = None,
 ) -> list[Change]:
     """The events of the check `obs` that took the link from `prev` to `new`;
     `unavailable_since`: since when the site has said it is unavailable (503) at every
-    check, if it did at this one (`_unavailable_since`)."""
+    check, if it did at this one (`_unavailable_since`); `flips`: those of `new.flips`
+    within the window (all of them if None)."""
     changes: list[Change] = []
     first = prev.outcome is None
     if new.outcome != prev.outcome and not (first and obs.outcome.is_ok):
@@ -599,7 +674,7 @@ def _changes(
         changes.append(
             Change(
                 "flapping_started" if new.flapping else "flapping_stopped",
-                {"flips": len(new.flips), "state": new.state},
+                {"flips": len(new.flips) if flips is None else flips, "state": new.state},
             )
         )
     return changes

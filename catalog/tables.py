@@ -119,6 +119,8 @@ class Link(Base):
     flapping: Mapped[bool] = mapped_column(Boolean, default=False)
     #: ISO times of the recent working<->failing flips, within the flap window.
     flips: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: ISO times of the nights the site answered 503 "unavailable", within the flap window.
+    unavailable_nights: Mapped[list[Any]] = mapped_column(JSON, default=list)
     #: Why the page no longer looks like the resource (drift); None when it does.
     drift_reason: Mapped[str | None] = mapped_column(Text)
     drift_since: Mapped[datetime | None]

@@ -82,6 +82,8 @@ _FAILING_OR_BACK = (
     "started_failing",
     "recovered",
 )
+#: The news of a link flagged flapping, or no longer: none of an ignored entry.
+_FLAPPING_NEWS = ("flapping_started", "flapping_stopped")
 
 
 def changes_since(
@@ -282,6 +284,10 @@ def changes_since(
             if _not_the_entrys(event, took.get(pk_of[id(row)]), failed_at):
                 continue
             said, was, now_at, where = summary, before, after, section
+            if where in _FLAPPING_NEWS and row.ignored_reason is not None:
+                # "Listed under Check by hand until it steadies. Ignored, so not in the
+                # queue." said both: an ignored entry is listed nowhere, steady or not.
+                continue
             if (
                 event.kind == "state_changed"
                 and section in _FAILING_OR_BACK

@@ -49,6 +49,14 @@ def reference_apply(
             and prev.last_change_at <= obs.checked_at
         ):
             unavailable = prev.last_change_at
+            # Since 2026-12-06: from the stretch's first 503, not a wall before it that
+            # `last_change_at` kept, where the nights of 503 kept can tell.
+            same_night = [n for n in prev.unavailable_nights if abs(unavailable - n) < _ref_span(1)]
+            if not same_night and (
+                obs.checked_at - prev.last_change_at < _ref_span(health.flap_window_days)
+            ):
+                later = [n for n in prev.unavailable_nights if unavailable < n <= obs.checked_at]
+                unavailable = later[0] if later else obs.checked_at
     failing = obs.outcome.is_failure or (
         unavailable is not None
         and obs.checked_at - unavailable >= timedelta(days=health.unavailable_days) - NIGHT_SLACK
@@ -113,46 +121,72 @@ def reference_apply(
             if obs.checked_at - since < timedelta(days=health.confirm_days) - NIGHT_SLACK:
                 state = SUSPECT
         new = replace(new, state=state)
-    new = _ref_flips(prev, new, obs, health)
-    return new, _changes(prev, new, obs, unavailable_since=unavailable)
+    new = replace(new, unavailable_nights=_ref_nights(prev, obs, health))
+    new, counted = _ref_flips(prev, new, obs, health)
+    return new, _changes(prev, new, obs, unavailable_since=unavailable, flips=counted)
+
+
+def _ref_span(days_: float) -> timedelta:
+    return timedelta(days=days_) - NIGHT_SLACK
 
 
 def _ref_unavailable(outcome: Outcome | None, http_status: int | None) -> bool:
     return outcome is Outcome.RATE_LIMITED and http_status == 503
 
 
-def _ref_working(state: LinkState) -> bool | None:
+def _ref_nights(prev: LinkState, obs: Observation, health: HealthSettings) -> tuple[datetime, ...]:
+    """Since 2026-12-06: the nights of 503 "unavailable" within the flap window, one a night."""
+    window_start = obs.checked_at - _ref_span(health.flap_window_days)
+    nights = [n for n in prev.unavailable_nights if window_start < n <= obs.checked_at]
+    new_night = not nights or obs.checked_at - nights[-1] >= _ref_span(1)
+    if _ref_unavailable(obs.outcome, obs.http_status) and new_night:
+        nights.append(obs.checked_at)
+    return tuple(nights)
+
+
+def _ref_working(state: LinkState, health: HealthSettings) -> bool | None:
     """Whether the link last worked (True), failed (False), or was never judged (None).
-    Since 2026-12-06 a 503 "unavailable" fails (a flip), and so does a wall after it (its
-    flip came after the last success)."""
+    Since 2026-12-06 a 503 "unavailable" fails (a flip) once the site has answered it on
+    `flap_changes` nights of the window, and so does a wall after it (its flip came after
+    the last success)."""
     if state.consecutive_failures > 0:
         return False
     if state.last_success_at is None:
         return None
-    if _ref_unavailable(state.outcome, state.http_status):
+    steady = len(state.unavailable_nights) >= health.flap_changes
+    if _ref_unavailable(state.outcome, state.http_status) and steady:
         return False
     return not (state.flips and state.flips[-1] > state.last_success_at)
 
 
 def _ref_flips(
     prev: LinkState, new: LinkState, obs: Observation, health: HealthSettings
-) -> LinkState:
+) -> tuple[LinkState, int]:
     # A flip leaves the window once it is `flap_window_days` old, up to `NIGHT_SLACK` short.
-    window_start = obs.checked_at - (timedelta(days=health.flap_window_days) - NIGHT_SLACK)
+    window_start = obs.checked_at - _ref_span(health.flap_window_days)
     # A flip stamped after this check came from a clock since set back: it would stay
     # "within the window" for as long as that clock was fast.
     flips = [f for f in prev.flips if window_start < f <= obs.checked_at]
-    before, after = _ref_working(prev), _ref_working(replace(new, flips=()))
-    if obs.outcome.severity is Severity.LOOK and not _ref_unavailable(obs.outcome, obs.http_status):
-        after = before  # a wall says nothing of the link
+    before, after = _ref_working(prev, health), _ref_working(replace(new, flips=()), health)
+    steady = len(new.unavailable_nights) >= health.flap_changes
+    wall = not (_ref_unavailable(obs.outcome, obs.http_status) and steady)
+    if obs.outcome.severity is Severity.LOOK and wall and new.consecutive_failures == 0:
+        after = before  # a wall (or a 503 of a few nights) says nothing of the link
     if before is not None and after is not None and before != after:
         flips.append(obs.checked_at)
+    counted = len(flips)
     # Hysteresis: flagged at `flap_changes` flips, unflagged below half that. A site that
     # fails about as often as the threshold (one night in eight, or one in five around a
     # night we could not check) would otherwise be flagged and unflagged every few days,
     # its row entering and leaving the queue with a pair of events each time.
-    still = prev.flapping and len(flips) >= max(1, health.flap_changes // 2)
-    return replace(new, flips=tuple(flips), flapping=still or len(flips) >= health.flap_changes)
+    still = prev.flapping and counted >= max(1, health.flap_changes // 2)
+    flapping = still or counted >= health.flap_changes
+    # Since 2026-12-06 the flip that left the link failing stays past the window while it
+    # is failing (a wall after a 503 is), uncounted.
+    failing = before is False and after is False
+    if not flips and failing and prev.flips and prev.flips[-1] <= obs.checked_at:
+        flips = [prev.flips[-1]]
+    return replace(new, flips=tuple(flips), flapping=flapping), counted
 
 
 def _ref_redirect_target(obs: Observation) -> str | None:

@@ -433,7 +433,7 @@ def _observation_values(obs: Observation, run_id: int | None, link_id: int) -> d
 #: Positions of the state's fields in a links row read with `select(links)`.
 _STATE_AT = tuple(table_of(t.Link).c.keys().index(name) for name in _STATE_FIELDS)
 _row_values = itemgetter(*_STATE_AT)
-_OUTCOME, _STATE, _FAILURES, _FLAPPING, _FLIPS, _SEEN, _GONE = (
+_OUTCOME, _STATE, _FAILURES, _FLAPPING, _FLIPS, _NIGHTS, _SEEN, _GONE = (
     _STATE_FIELDS.index(name)
     for name in (
         "outcome",
@@ -441,10 +441,13 @@ _OUTCOME, _STATE, _FAILURES, _FLAPPING, _FLIPS, _SEEN, _GONE = (
         "consecutive_failures",
         "flapping",
         "flips",
+        "unavailable_nights",
         "contacts_seen",
         "contacts_gone",
     )
 )
+#: The state's fields of times, stored as lists of ISO times.
+_TIMES = ("flips", "unavailable_nights")
 
 
 def _row_state(row: Any) -> LinkState:
@@ -457,6 +460,7 @@ def _row_state(row: Any) -> LinkState:
     values[_FAILURES] = values[_FAILURES] or 0
     values[_FLAPPING] = bool(values[_FLAPPING])
     values[_FLIPS] = tuple(parse_time(f) for f in (values[_FLIPS] or ()))
+    values[_NIGHTS] = tuple(parse_time(f) for f in (values[_NIGHTS] or ()))
     values[_SEEN] = tuple(values[_SEEN] or ())
     values[_GONE] = tuple(values[_GONE] or ())
     return LinkState(*values)
@@ -469,7 +473,8 @@ def _link_state(link: Any) -> LinkState:
     values["state"] = link.state or health_rules.UNCHECKED
     values["consecutive_failures"] = link.consecutive_failures or 0
     values["flapping"] = bool(link.flapping)
-    values["flips"] = tuple(parse_time(f) for f in (link.flips or ()))
+    for name in _TIMES:
+        values[name] = tuple(parse_time(f) for f in (getattr(link, name) or ()))
     values["contacts_seen"] = tuple(link.contacts_seen or ())
     values["contacts_gone"] = tuple(link.contacts_gone or ())
     return LinkState(**values)
@@ -480,7 +485,7 @@ def _state_value(state: LinkState, name: str) -> Any:
     value = getattr(state, name)
     if name == "outcome":
         return value.value if value else None
-    if name == "flips":
+    if name in _TIMES:
         return [f.astimezone(UTC).isoformat() for f in value]
     if name in ("contacts_seen", "contacts_gone"):
         return list(value)
