@@ -1,6 +1,6 @@
 """Mark the validators a HEAD gave that links stored before they were marked (data only).
 
-Revision ID: 0017_head_validators
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-06
 
@@ -26,7 +26,7 @@ from alembic import op
 
 from catalog.check.fetch import _standing_in
 
-revision: str = "0017_head_validators"
+revision: str = "0017"
 down_revision: str | Sequence[str] | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

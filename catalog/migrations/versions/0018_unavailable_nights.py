@@ -1,7 +1,7 @@
 """Keep the nights a site answered 503 "unavailable, come back later", within the flap window.
 
-Revision ID: 0017_unavailable_nights
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-06
 
 Such nights count toward flapping only once they are `flap_changes` within
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_unavailable_nights"
-down_revision: str | Sequence[str] | None = "0016"
+revision: str = "0018"
+down_revision: str | Sequence[str] | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
