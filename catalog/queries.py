@@ -29,11 +29,13 @@ from sqlalchemy import Engine, Integer, Select, and_, case, cast, func, literal,
 from sqlalchemy.orm import Session, aliased
 
 from catalog import groups
+from catalog.check.redirects import moved_to
 from catalog.clock import as_utc
 from catalog.collation import byte_order
 from catalog.db import session_scope
 from catalog.errors import NotFoundError
 from catalog.health import entry_contact_reason
+from catalog.model import Hop
 from catalog.outcomes import Outcome
 from catalog.problem_checks import PROBLEM_START, checks_since
 from catalog.set_aside import lapse_note
@@ -407,7 +409,8 @@ def _report_rows(
             edited.append(len(resources))
         resources.append(_resource_row(r, checks.get(r["link_id"], 0)))
     resources = _with_own_checks(session, resources, edited)
-    return _with_moved_to(session, _with_lapses(session, _with_deciders(session, resources)))
+    resources = _with_moved_to(session, _with_lapses(session, _with_deciders(session, resources)))
+    return _with_walled_move(session, resources)
 
 
 def _with_own_checks(
@@ -525,6 +528,40 @@ def _with_moved_to(session: Session, resources: list[ResourceRow]) -> list[Resou
         if r.link_id in moved and r.suggested_url is None
         else r
         for r in resources
+    ]
+
+
+def _with_walled_move(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
+    """Links whose last check followed a permanent redirect to another address and met a
+    bot check there (`blocked`), with that redirect's target as `suggested_url`: the site
+    moved the page, and the new address showed only as where the check ended."""
+    walled = {
+        r.link_id
+        for r in resources
+        if r.link_id is not None
+        and r.outcome is Outcome.BLOCKED
+        and r.suggested_url is None
+        and r.final_url is not None
+        and not r.ends_at_link
+    }
+    if not walled:
+        return resources
+    moved: dict[int, str] = {}
+    ids = sorted(walled)
+    for start in range(0, len(ids), _CHUNK):  # SQLite caps the parameters of one statement
+        for link_id, url, chain in session.execute(
+            select(Link.id, Observation.url, Observation.chain)
+            .join(Observation, Observation.id == Link.last_observation_id)
+            .where(Link.id.in_(ids[start : start + _CHUNK]))
+        ):
+            hops = [Hop(h.get("url") or "", h.get("status")) for h in chain or () if h]
+            target = moved_to(url, hops)
+            if target and target != url:
+                moved[link_id] = target
+    if not moved:
+        return resources
+    return [
+        replace(r, suggested_url=moved[r.link_id]) if r.link_id in moved else r for r in resources
     ]
 
 

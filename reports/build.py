@@ -936,6 +936,9 @@ def _fix(
     if priority is Priority.LOOK and r.outcome is Outcome.PRIVATE_ADDRESS and not r.ignored_reason:
         # It opens in the curator's browser on that network, and in no visitor's.
         return _PRIVATE_FIX, cmd("replace-url", NEW_URL), True
+    walled = r.outcome is Outcome.BLOCKED and not r.ignored_reason
+    if priority is Priority.LOOK and walled and moved and safe_href(moved):
+        return _walled_move_fix(moved, cmd), cmd("replace-url", moved), False
     if priority is Priority.LOOK:
         reason = _IGNORE_REASONS.get(r.outcome) if r.outcome else None
         repeated = max(r.failing_checks, r.checks_since) > 1
@@ -1016,6 +1019,18 @@ def _fix(
             False,
         )
     return None, None, False
+
+
+def _walled_move_fix(moved: str, cmd: Callable[..., str]) -> str:
+    """The fix of a link the site moved for good to `moved` (a permanent redirect) whose
+    new address answered with a bot check: "Blocks checkers" and `ignore` alone kept the
+    entry at the old address, with the new one only where the check ended."""
+    ignore = cmd("ignore", "--reason", _IGNORE_REASONS[Outcome.BLOCKED])
+    return (
+        f"The site moved it for good to {moved}, which turns checkers away (a bot check). "
+        "Open the new address in a browser: if it shows the resource, switch the entry to "
+        f"it; if its bot check keeps flagging it after that, run {ignore}."
+    )
 
 
 #: The code of a row's reason that a contact its entry names left the page

@@ -5,11 +5,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from catalog.model import Observation
+from catalog import queries, store
+from catalog.model import Hop, Observation
 from catalog.outcomes import Outcome
-from reports.context import Priority
-from tests.factories import days, make_observation
-from tests.test_x1_unavailable_nights import URL, run_nights, unavailable
+from catalog.queries import report_data
+from catalog.sync import sync_catalogs
+from reports.build import build_context, resource_report_row
+from reports.context import Priority, Row
+from tests.factories import (
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    temporary_database,
+)
+from tests.test_x1_unavailable_nights import HEALTH, URL, run_nights, unavailable
 
 
 def test_a_site_unavailable_for_a_week_starts_failing_said_so(tmp_path: Path) -> None:
@@ -32,3 +42,58 @@ def test_a_plain_failure_still_failed_its_last_check(tmp_path: Path) -> None:
     news, _ = run_nights(tmp_path, answer, last=1)
 
     assert news[1] == [("started_failing", "Failed its last check; not confirmed yet.")]
+
+
+NEW = "https://www.site.example/resources/"
+
+
+def report_after(tmp_path: Path, checks: list[Observation]) -> tuple[Row, Row]:
+    """Store a check a night (night n: `checks[n]`) and build the report: the resource's
+    row in it, and the row `linkhealth resource` shows."""
+    kit = make_catalog("toolkit", [make_resource("site", URL, title="Survivor resources")])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        for n, obs in enumerate(checks):
+            run_id = store.start_run(engine, trigger="schedule", now=days(n))
+            store.record_observations(engine, run_id, [obs], HEALTH, now=days(n))
+            store.finish_run(engine, run_id, status="completed", now=days(n + 0.01))
+        now = days(len(checks) - 1 + 0.01)
+        (row,) = build_context(report_data(engine), now=now).resources
+        (source,) = report_data(engine).resources
+        single = queries.resource_row(engine, source.pk)
+        assert single is not None
+        return row, resource_report_row(single, now=now)
+
+
+def test_a_permanent_redirect_to_a_bot_check_offers_the_new_address(tmp_path: Path) -> None:
+    walled = make_observation(
+        URL,
+        Outcome.BLOCKED,
+        days(1),
+        http_status=403,
+        reason="GET 403 at the new address: a bot check (Cloudflare)",
+        final_url=NEW,
+        chain=(Hop(URL, 301), Hop(NEW, 403)),
+    )
+
+    for row in report_after(tmp_path, [make_observation(URL, Outcome.OK, days(0)), walled]):
+        assert row.priority is Priority.LOOK
+        assert row.suggested_url == NEW
+        assert row.command == f"linkhealth replace-url site {NEW}"
+        assert row.fix is not None and f"moved it for good to {NEW}" in row.fix
+        assert "linkhealth ignore site" in row.fix  # still there, if the wall stays
+
+
+def test_a_bot_check_behind_a_temporary_redirect_is_no_move(tmp_path: Path) -> None:
+    walled = make_observation(
+        URL,
+        Outcome.BLOCKED,
+        days(1),
+        http_status=403,
+        final_url=NEW,
+        chain=(Hop(URL, 302), Hop(NEW, 403)),
+    )
+
+    for row in report_after(tmp_path, [make_observation(URL, Outcome.OK, days(0)), walled]):
+        assert row.suggested_url is None
+        assert row.command is not None and row.command.startswith("linkhealth ignore site")
