@@ -192,6 +192,10 @@ class ResourceRow:
     #: that only send HEAD read no title, so a title older than `last_checked_at` is not
     #: what the latest check saw (`links.fingerprinted_at`).
     title_read_at: datetime | None = None
+    #: How many times its permanent redirect came or went lately, once that makes it
+    #: unsteady (`unsteady.unsteady_redirects`); 0: steady, or no redirect. Every queue
+    #: (the report's, the flow's artifact, `linkhealth resource`) keeps such a redirect.
+    unsteady_redirect: int = 0
 
     @property
     def needs_attention(self) -> bool:
@@ -338,7 +342,11 @@ def report_data(
         refused = _refusals_since(session, run.started_at if run else None) if not later else None
         reached = _reached_targets(session)
         unsteady = unsteady_news(session, changes)
-        redirects = unsteady_redirects(session)
+        redirects = {
+            r.link_id: r.unsteady_redirect
+            for r in resources
+            if r.link_id is not None and r.unsteady_redirect
+        }
     return ReportData(
         run=run,
         totals=MappingProxyType(dict(totals)),
@@ -410,7 +418,29 @@ def _report_rows(
         resources.append(_resource_row(r, checks.get(r["link_id"], 0)))
     resources = _with_own_checks(session, resources, edited)
     resources = _with_moved_to(session, _with_lapses(session, _with_deciders(session, resources)))
-    return _with_walled_move(session, resources)
+    return _with_unsteady_redirects(session, _with_walled_move(session, resources))
+
+
+def _with_unsteady_redirects(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
+    """Links redirecting permanently whose redirect keeps coming and going, with how many
+    times (`unsteady_redirect`): told apart here, every queue built on these rows offers
+    no `accept-redirect` for them."""
+    ids = sorted(
+        {
+            r.link_id
+            for r in resources
+            if r.link_id is not None and r.outcome is Outcome.REDIRECTED_PERMANENT
+        }
+    )
+    counts: dict[int, int] = {}
+    for start in range(0, len(ids), _CHUNK):  # SQLite caps the parameters of one statement
+        counts.update(unsteady_redirects(session, ids[start : start + _CHUNK]))
+    if not counts:
+        return resources
+    return [
+        replace(r, unsteady_redirect=counts[r.link_id]) if r.link_id in counts else r
+        for r in resources
+    ]
 
 
 def _with_own_checks(

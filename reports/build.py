@@ -201,12 +201,9 @@ def build_context(
     form = CommandForm(_ambiguous_ids(data.resources), tuple(options))
     addresses = _Addresses()
     reached = data.reached
-    unsteady = data.unsteady_redirects
     rows = tuple(
         _reached_row(_row(r, now, form), reached[r.pk], now)
         if r.pk in reached and r.outcome_value in (None, UNCHECKED)
-        else _unsteady_redirect(_row(r, now, form), unsteady[r.link_id or 0])
-        if r.link_id in unsteady
         else _row(r, now, form)
         for r in addresses.follow(data.resources)
     )
@@ -759,6 +756,8 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         resource_type=r.resource_type,
         title_read=_title_read(r, now),
     )
+    if r.unsteady_redirect:
+        row = _unsteady_redirect(row, r.unsteady_redirect)
     quoted = (r.url, r.reason, r.final_url, r.suggested_url)  # where a URL may be quoted
     return _without_passwords(row) if any(q and "@" in q for q in quoted) else row
 

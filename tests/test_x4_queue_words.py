@@ -12,6 +12,8 @@ from catalog.queries import report_data
 from catalog.sync import sync_catalogs
 from reports.build import build_context, resource_report_row
 from reports.context import Priority, Row
+from reports.publish import queue_head
+from tests import test_x2_unsteady_news as x2
 from tests.factories import (
     days,
     make_catalog,
@@ -97,3 +99,25 @@ def test_a_bot_check_behind_a_temporary_redirect_is_no_move(tmp_path: Path) -> N
     for row in report_after(tmp_path, [make_observation(URL, Outcome.OK, days(0)), walled]):
         assert row.suggested_url is None
         assert row.command is not None and row.command.startswith("linkhealth ignore site")
+
+
+def test_every_queue_keeps_a_redirect_that_comes_and_goes(tmp_path: Path) -> None:
+    """The report's queue kept an unsteady redirect (`catalog.unsteady`), but the flow's
+    action-queue artifact and `linkhealth resource` still offered `accept-redirect`."""
+    catalog = make_catalog(resources=[make_resource("guide", x2.FLAP)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [catalog], now=days(0))
+        for n in range(1, 6):  # redirects on nights 3 and 5, not on 4
+            observed = x2.moved(days(n)) if n in (3, 5) else x2.page(x2.FLAP, days(n), 1)
+            x2.night(engine, n, [observed], report=False)
+        now = days(5.01)
+        (report,) = build_context(report_data(engine), now=now).resources
+        (head,) = queue_head(engine, now=now, limit=10)
+        (source,) = report_data(engine).resources
+        single = queries.resource_row(engine, source.pk)
+        assert single is not None
+        shown = resource_report_row(single, now=now)
+    for row in (report, head, shown):
+        assert row.priority is Priority.UPDATE
+        assert row.command is None
+        assert row.fix is not None and "until the redirect stays" in row.fix
