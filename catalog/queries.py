@@ -39,6 +39,7 @@ from catalog.model import Hop
 from catalog.outcomes import Outcome
 from catalog.problem_checks import PROBLEM_START, checks_since
 from catalog.set_aside import lapse_note
+from catalog.settings import NIGHT_SLACK
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
 from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS, chunks
 from catalog.store import SET_ASIDE_LAPSED as LAPSED
@@ -196,6 +197,9 @@ class ResourceRow:
     #: unsteady (`unsteady.unsteady_redirects`); 0: steady, or no redirect. Every queue
     #: (the report's, the flow's artifact, `linkhealth resource`) keeps such a redirect.
     unsteady_redirect: int = 0
+    #: Of a flapping link: on how many of the last `UNAVAILABLE_WINDOW` nights the site
+    #: answered 503 "unavailable, come back later" (maintenance): what its flips were.
+    unavailable_nights: int = 0
 
     @property
     def needs_attention(self) -> bool:
@@ -418,7 +422,46 @@ def _report_rows(
         resources.append(_resource_row(r, checks.get(r["link_id"], 0)))
     resources = _with_own_checks(session, resources, edited)
     resources = _with_moved_to(session, _with_lapses(session, _with_deciders(session, resources)))
-    return _with_unsteady_redirects(session, _with_walled_move(session, resources))
+    resources = _with_unsteady_redirects(session, _with_walled_move(session, resources))
+    return _with_unavailable_nights(session, resources)
+
+
+#: The nights a flapping link's 503 nights are counted over (the default flap window).
+UNAVAILABLE_WINDOW = 14
+
+
+def _with_unavailable_nights(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
+    """Flapping links with the nights of the last `UNAVAILABLE_WINDOW` on which the site
+    answered 503 "unavailable" (`unavailable_nights`): "OK, flapping: keeps switching
+    between working and failing" hid a site down for maintenance night after night."""
+    last = {
+        r.link_id: as_utc(r.last_checked_at)
+        for r in resources
+        if r.flapping and r.link_id is not None and r.last_checked_at is not None
+    }
+    if not last:
+        return resources
+    earliest = min(last.values()) - timedelta(days=UNAVAILABLE_WINDOW)
+    nights: dict[int, set[int]] = defaultdict(set)
+    ids = sorted(last)
+    for start in range(0, len(ids), _CHUNK):  # SQLite caps the parameters of one statement
+        for link_id, at in session.execute(
+            select(Observation.link_id, Observation.checked_at).where(
+                Observation.link_id.in_(ids[start : start + _CHUNK]),
+                Observation.outcome == Outcome.RATE_LIMITED.value,
+                Observation.http_status == 503,
+                Observation.checked_at >= earliest,
+            )
+        ):
+            ago = (last[link_id] - as_utc(at) + NIGHT_SLACK) // timedelta(days=1)
+            if 0 <= ago < UNAVAILABLE_WINDOW:
+                nights[link_id].add(ago)
+    if not nights:
+        return resources
+    return [
+        replace(r, unavailable_nights=len(nights[r.link_id])) if r.link_id in nights else r
+        for r in resources
+    ]
 
 
 def _with_unsteady_redirects(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:

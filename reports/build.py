@@ -38,7 +38,7 @@ from catalog.queries import (
 )
 from catalog.store import DecisionRecord, ResourceHistory
 from catalog.urls import without_password
-from reports.changes import changes_since
+from reports.changes import changes_since, unavailable_words
 from reports.context import (
     BROKEN_STATE,
     NEW_URL,
@@ -76,6 +76,27 @@ _FLAPPING_FIX = (
     "tell the site or find a steadier copy."
 )
 _UNCHECKED_LABEL = "Not checked yet"
+#: The label of a flapping link's night of 503 "come back later": it counts as failing
+#: there (a flip), and "Rate limited" beside news of "failing" said two things.
+_UNAVAILABLE_LABEL = "Unavailable (503)"
+
+
+def _flapping_words(r: ResourceRow) -> str:
+    """Why the row is flapping: its site's maintenance nights, if those were its flips."""
+    if r.unavailable_nights:
+        return f"flapping: {unavailable_words(r.unavailable_nights)}"
+    return _FLAPPING
+
+
+def _unavailable_flapping_fix(nights: int) -> str:
+    """The fix of a link flapping between working and 503 "unavailable" nights."""
+    return (
+        f"The site said it was {unavailable_words(nights)}, and worked on the others: "
+        "visitors find it down on those nights. Open it in a browser now and then; if "
+        "that goes on, tell the site or find a steadier copy."
+    )
+
+
 _PRIVATE_FIX = (
     "Visitors outside that private network cannot open it, even if it opens for you: put "
     "its public address in place of NEW_URL. For an intranet catalog, allow the address "
@@ -669,7 +690,10 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     noted = state in ATTENTION_STATES and state_label != label
     note = state_label if noted else None
     if r.flapping:
-        note = f"{note}; {_FLAPPING}" if note else _FLAPPING.capitalize()
+        flapping = _flapping_words(r)
+        note = f"{note}; {flapping}" if note else flapping.capitalize()
+    if r.flapping and r.outcome is Outcome.RATE_LIMITED and r.http_status == 503:
+        label = _UNAVAILABLE_LABEL  # a night visitors found it down, as its flips count it
     if r.lapsed:  # back in the queue on its own: what was decided, and when it ended
         note = f"{note}; {r.lapsed}" if note else r.lapsed[0].upper() + r.lapsed[1:]
     stale_reasons, stale_codes = _stale(r)
@@ -928,6 +952,8 @@ def _fix(
         else:
             what = "Find where the resource moved."
         return f"{what} Put the new address in place of NEW_URL.", cmd("replace-url", NEW_URL), True
+    if priority is Priority.LOOK and r.flapping and r.unavailable_nights:
+        return _unavailable_flapping_fix(r.unavailable_nights), None, False
     if priority is Priority.LOOK and r.flapping:
         return _FLAPPING_FIX, None, False
     if priority is Priority.LOOK and _lapsed_shell(r):

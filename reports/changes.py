@@ -14,7 +14,7 @@ from catalog.clock import as_utc
 from catalog.drift import MARKED_REASON
 from catalog.health import BROKEN, FILED_APART, confirmed_broken
 from catalog.outcomes import Outcome, Severity
-from catalog.queries import EventRow, ReportData
+from catalog.queries import UNAVAILABLE_WINDOW, EventRow, ReportData
 from catalog.set_aside import lapse_note
 from catalog.settings import NIGHT_SLACK
 from catalog.sync import set_asides_dropped
@@ -98,8 +98,12 @@ def changes_since(
     address_since: dict[int, datetime] = {}
     # Since when each link has failed (a 503 "unavailable" one: since its first such night).
     failing_since: dict[int, datetime] = {}
+    # The 503 nights of a flapping link, which its "Started flapping" says.
+    down_nights: dict[int, int] = {}
     for source, row in zip(data.resources, rows, strict=True):
         by_pk[source.pk] = row
+        if source.unavailable_nights:
+            down_nights[source.pk] = source.unavailable_nights
         if source.since is not None:
             failing_since[source.pk] = source.since
         if source.own_checks is not None and source.since is not None:
@@ -290,6 +294,11 @@ def changes_since(
             said, was, now_at, where = summary, before, after, section
             if summary == STARTED_FAILING and event.kind == "state_changed":
                 said = _started_failing(row, failing_since.get(pk_of[id(row)]), event.at)
+            if event.kind == "flapping_started" and (down := down_nights.get(pk_of[id(row)])):
+                said = (
+                    f"Keeps switching between working and {unavailable_words(down)}; "
+                    "listed under Check by hand until it steadies."
+                )
             if (
                 event.kind == "state_changed"
                 and section in _FAILING_OR_BACK
@@ -961,6 +970,11 @@ def _started_failing(row: Row, since: datetime | None, at: datetime) -> str:
     if nights < 2:
         return STARTED_FAILING
     return f"Unavailable (503) at every check for {nights} nights; not confirmed yet."
+
+
+def unavailable_words(nights: int) -> str:
+    """What a flapping link's 503 nights were (`ResourceRow.unavailable_nights`)."""
+    return f"unavailable (503, maintenance) on {nights} of the last {UNAVAILABLE_WINDOW} nights"
 
 
 def unavailable_nights(first: datetime, last: datetime) -> int:

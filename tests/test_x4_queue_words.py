@@ -121,3 +121,37 @@ def test_every_queue_keeps_a_redirect_that_comes_and_goes(tmp_path: Path) -> Non
         assert row.priority is Priority.UPDATE
         assert row.command is None
         assert row.fix is not None and "until the redirect stays" in row.fix
+
+
+def test_a_site_flapping_on_maintenance_nights_says_so(tmp_path: Path) -> None:
+    """Flagged flapping for its 503 nights (x1's rule), it read "OK (Flapping: keeps
+    switching between working and failing)", and "Rate limited" on its 503 nights."""
+
+    def answer(n: int) -> Observation:
+        return unavailable(days(n)) if n % 2 else make_observation(URL, Outcome.OK, days(n))
+
+    news, rows = run_nights(tmp_path, answer, last=4)
+    ((section, summary),) = news[4]
+    assert section == "flapping_started"
+    assert summary == (
+        "Keeps switching between working and unavailable (503, maintenance) on 2 of the "
+        "last 14 nights; listed under Check by hand until it steadies."
+    )
+    assert rows[4] == (
+        Priority.LOOK,
+        "Flapping: unavailable (503, maintenance) on 2 of the last 14 nights",
+    )
+
+    ok_night, _ = report_after(tmp_path / "a", [answer(n) for n in range(11)])
+    down_night, _ = report_after(tmp_path / "b", [answer(n) for n in range(12)])
+    for row, down in ((ok_night, 5), (down_night, 6)):
+        assert row.fix is not None
+        assert row.fix.startswith(
+            f"The site said it was unavailable (503, maintenance) on {down} of the last 14 nights"
+        )
+    assert ok_night.label == "OK"
+    assert down_night.label == "Unavailable (503)"
+    assert down_night.state_note is not None
+    assert down_night.state_note.endswith(
+        "flapping: unavailable (503, maintenance) on 6 of the last 14 nights"
+    )
