@@ -689,6 +689,8 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         state_label = CONFIRMED_ELSEWHERE
     noted = state in ATTENTION_STATES and state_label != label
     note = state_label if noted else None
+    if note and _watched(r, priority):
+        note = WATCHED  # "Check by hand" beside "nothing to do yet" said two things
     if r.flapping:
         flapping = _flapping_words(r)
         note = f"{note}; {flapping}" if note else flapping.capitalize()
@@ -979,11 +981,7 @@ def _fix(
                     None,
                     False,
                 )
-            return (
-                "Nothing to do unless it keeps happening; it is checked again next run.",
-                None,
-                False,
-            )
+            return _watched_fix(r), None, False
         if r.ignored_reason:  # done already: asking again would contradict "Ignored"
             return (
                 "Nothing to do: it is ignored, and stays out of the queue until you run "
@@ -1044,6 +1042,43 @@ def _fix(
             False,
         )
     return None, None, False
+
+
+#: The row note of a link turned away at one check only (`_watched`), for "Check by hand".
+WATCHED = "Watched: nothing to do unless it keeps happening"
+
+
+def _watched(r: ResourceRow, priority: Priority | None) -> bool:
+    """Whether `r` is under "Check by hand" for one answer that says nothing of its page
+    (a 429, a 503 "come back later", ...) at its last check only: nothing to do yet, and
+    its row must not echo the group's "open these in a browser"."""
+    return (
+        priority is Priority.LOOK
+        and r.outcome is not None
+        and r.outcome in _WATCHED_OUTCOMES
+        and not r.flapping
+        and not r.ignored_reason
+        and max(r.failing_checks, r.checks_since) <= 1
+    )
+
+
+#: Outcomes a first such night only watches: no ignore reason (`_IGNORE_REASONS`), no
+#: fix of their own.
+_WATCHED_OUTCOMES = frozenset({Outcome.RATE_LIMITED})
+
+
+def _watched_fix(r: ResourceRow) -> str:
+    """The fix of a row under "Check by hand" for one answer at its last check only."""
+    if r.outcome is not Outcome.RATE_LIMITED:
+        return "Nothing to do unless it keeps happening; it is checked again next run."
+    if r.http_status == 503:
+        said = "said it was unavailable for now (503)"
+    else:
+        said = "asked us to slow down" + (" (429)" if r.http_status == 429 else "")
+    return (
+        f"Nothing to do unless it keeps happening: the site {said} at its last check "
+        "only. It is watched, checked again next run."
+    )
 
 
 def _walled_move_fix(moved: str, cmd: Callable[..., str]) -> str:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from catalog import queries, store
 from catalog.model import Hop, Observation
+from catalog.ops import verdict_lines
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
 from catalog.sync import sync_catalogs
@@ -155,3 +158,55 @@ def test_a_site_flapping_on_maintenance_nights_says_so(tmp_path: Path) -> None:
     assert down_night.state_note.endswith(
         "flapping: unavailable (503, maintenance) on 6 of the last 14 nights"
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [
+        (429, "asked us to slow down (429)"),
+        (503, "said it was unavailable for now (503)"),
+    ],
+)
+def test_a_single_rate_limit_on_a_working_link_is_watched_not_to_open(
+    tmp_path: Path, status: int, said: str
+) -> None:
+    """One 429 (or 503 "come back later") on a working link: the CLI said "check by hand",
+    the group "open these in a browser", the row "Nothing to do unless it keeps
+    happening". All now say it is watched, nothing to do yet."""
+    limited = make_observation(
+        URL, Outcome.RATE_LIMITED, days(1), http_status=status, reason=f"GET {status}"
+    )
+    kit = make_catalog("toolkit", [make_resource("site", URL, title="Survivor resources")])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        for n, obs in enumerate([make_observation(URL, Outcome.OK, days(0)), limited]):
+            run_id = store.start_run(engine, trigger="schedule", now=days(n))
+            store.record_observations(engine, run_id, [obs], HEALTH, now=days(n))
+            store.finish_run(engine, run_id, status="completed", now=days(n + 0.01))
+        ctx = build_context(report_data(engine), now=days(1.01))
+        statuses = store.recheck_statuses(engine, ["toolkit"], rids=["site"])
+        (line,) = verdict_lines(statuses, ["site"])
+    (row,) = ctx.resources
+    assert row.priority is Priority.LOOK
+    assert row.fix == (
+        f"Nothing to do unless it keeps happening: the site {said} at its last check only. "
+        "It is watched, checked again next run."
+    )
+    assert row.state_note == "Watched: nothing to do unless it keeps happening"
+    assert row.command is None
+    (group,) = ctx.groups
+    assert "at one check only: they are watched, nothing to do yet" in group.description
+    assert line.startswith(
+        "toolkit/site: Rate limited, watched: nothing to do unless it keeps happening"
+    )
+    assert "check by hand" not in line.lower()
+
+
+def test_a_rate_limit_night_after_night_still_asks_to_open_it(tmp_path: Path) -> None:
+    checks = [
+        make_observation(URL, Outcome.OK, days(0)),
+        *(make_observation(URL, Outcome.RATE_LIMITED, days(n)) for n in (1, 2)),
+    ]
+    row, _ = report_after(tmp_path, checks)
+    assert row.state_note == "Check by hand"
+    assert row.fix == "Open it in a browser; if it works, tell linkhealth to stop flagging it."
