@@ -23,7 +23,7 @@ from catalog import store
 from catalog.clock import Clock, utcnow
 from catalog.db import Engine, engine_for, existing_database
 from catalog.errors import LinkhealthError, NotFoundError
-from catalog.health import BROKEN, SUSPECT, shown_state, state_line
+from catalog.health import BROKEN, CHECK_BY_HAND, SUSPECT, shown_state, state_line
 from catalog.model import Observation
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import (
@@ -560,6 +560,8 @@ def verdict_lines(
             out.append(f"{name}: {why or 'not checked'}")
             continue
         line = state_line(link.outcome, shown_state(link.outcome, link.state))
+        if _watched(link):  # as the report's row says it: nothing to open yet
+            line = f"{link.outcome.label}, watched: nothing to do unless it keeps happening"
         if link.reason and link.reason != link.outcome.label:
             line += f" - {link.reason}"
         if link.drift_reason:
@@ -573,6 +575,20 @@ def verdict_lines(
             line = f"{why}. Last known state,{when}: {line}"
         out.append(f"{name}: {line}")
     return out
+
+
+def _watched(link: Any) -> bool:
+    """Whether the link is "Check by hand" for a rate limit (429, 503 "come back later")
+    at its last check only, on a link that was not failing: the report's row says it is
+    watched, nothing to do yet (`reports.build`), so "check by hand" here would contradict it."""
+    return (
+        link.outcome is Outcome.RATE_LIMITED
+        and link.state == CHECK_BY_HAND
+        and not link.flapping
+        and link.first_failure_at is None
+        and link.last_change_at is not None
+        and link.last_change_at == link.last_checked_at
+    )
 
 
 def run_lines(runs: Iterable[Any], abandoned: Collection[int] = ()) -> list[str]:

@@ -29,14 +29,17 @@ from sqlalchemy import Engine, Integer, Select, and_, case, cast, func, literal,
 from sqlalchemy.orm import Session, aliased
 
 from catalog import groups
+from catalog.check.redirects import moved_to
 from catalog.clock import as_utc
 from catalog.collation import byte_order
 from catalog.db import session_scope
 from catalog.errors import NotFoundError
 from catalog.health import entry_contact_reason
+from catalog.model import Hop
 from catalog.outcomes import Outcome
 from catalog.problem_checks import PROBLEM_START, checks_since
 from catalog.set_aside import lapse_note
+from catalog.settings import NIGHT_SLACK
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
 from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS, chunks
 from catalog.store import SET_ASIDE_LAPSED as LAPSED
@@ -190,6 +193,13 @@ class ResourceRow:
     #: that only send HEAD read no title, so a title older than `last_checked_at` is not
     #: what the latest check saw (`links.fingerprinted_at`).
     title_read_at: datetime | None = None
+    #: How many times its permanent redirect came or went lately, once that makes it
+    #: unsteady (`unsteady.unsteady_redirects`); 0: steady, or no redirect. Every queue
+    #: (the report's, the flow's artifact, `linkhealth resource`) keeps such a redirect.
+    unsteady_redirect: int = 0
+    #: Of a flapping link: on how many of the last `UNAVAILABLE_WINDOW` nights the site
+    #: answered 503 "unavailable, come back later" (maintenance): what its flips were.
+    unavailable_nights: int = 0
 
     @property
     def needs_attention(self) -> bool:
@@ -336,7 +346,11 @@ def report_data(
         refused = _refusals_since(session, run.started_at if run else None) if not later else None
         reached = _reached_targets(session)
         unsteady = unsteady_news(session, changes)
-        redirects = unsteady_redirects(session)
+        redirects = {
+            r.link_id: r.unsteady_redirect
+            for r in resources
+            if r.link_id is not None and r.unsteady_redirect
+        }
     return ReportData(
         run=run,
         totals=MappingProxyType(dict(totals)),
@@ -407,7 +421,69 @@ def _report_rows(
             edited.append(len(resources))
         resources.append(_resource_row(r, checks.get(r["link_id"], 0)))
     resources = _with_own_checks(session, resources, edited)
-    return _with_moved_to(session, _with_lapses(session, _with_deciders(session, resources)))
+    resources = _with_moved_to(session, _with_lapses(session, _with_deciders(session, resources)))
+    resources = _with_unsteady_redirects(session, _with_walled_move(session, resources))
+    return _with_unavailable_nights(session, resources)
+
+
+#: The nights a flapping link's 503 nights are counted over (the default flap window).
+UNAVAILABLE_WINDOW = 14
+
+
+def _with_unavailable_nights(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
+    """Flapping links with the nights of the last `UNAVAILABLE_WINDOW` on which the site
+    answered 503 "unavailable" (`unavailable_nights`): "OK, flapping: keeps switching
+    between working and failing" hid a site down for maintenance night after night."""
+    last = {
+        r.link_id: as_utc(r.last_checked_at)
+        for r in resources
+        if r.flapping and r.link_id is not None and r.last_checked_at is not None
+    }
+    if not last:
+        return resources
+    earliest = min(last.values()) - timedelta(days=UNAVAILABLE_WINDOW)
+    nights: dict[int, set[int]] = defaultdict(set)
+    ids = sorted(last)
+    for start in range(0, len(ids), _CHUNK):  # SQLite caps the parameters of one statement
+        for link_id, at in session.execute(
+            select(Observation.link_id, Observation.checked_at).where(
+                Observation.link_id.in_(ids[start : start + _CHUNK]),
+                Observation.outcome == Outcome.RATE_LIMITED.value,
+                Observation.http_status == 503,
+                Observation.checked_at >= earliest,
+            )
+        ):
+            ago = (last[link_id] - as_utc(at) + NIGHT_SLACK) // timedelta(days=1)
+            if 0 <= ago < UNAVAILABLE_WINDOW:
+                nights[link_id].add(ago)
+    if not nights:
+        return resources
+    return [
+        replace(r, unavailable_nights=len(nights[r.link_id])) if r.link_id in nights else r
+        for r in resources
+    ]
+
+
+def _with_unsteady_redirects(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
+    """Links redirecting permanently whose redirect keeps coming and going, with how many
+    times (`unsteady_redirect`): told apart here, every queue built on these rows offers
+    no `accept-redirect` for them."""
+    ids = sorted(
+        {
+            r.link_id
+            for r in resources
+            if r.link_id is not None and r.outcome is Outcome.REDIRECTED_PERMANENT
+        }
+    )
+    counts: dict[int, int] = {}
+    for start in range(0, len(ids), _CHUNK):  # SQLite caps the parameters of one statement
+        counts.update(unsteady_redirects(session, ids[start : start + _CHUNK]))
+    if not counts:
+        return resources
+    return [
+        replace(r, unsteady_redirect=counts[r.link_id]) if r.link_id in counts else r
+        for r in resources
+    ]
 
 
 def _with_own_checks(
@@ -525,6 +601,40 @@ def _with_moved_to(session: Session, resources: list[ResourceRow]) -> list[Resou
         if r.link_id in moved and r.suggested_url is None
         else r
         for r in resources
+    ]
+
+
+def _with_walled_move(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
+    """Links whose last check followed a permanent redirect to another address and met a
+    bot check there (`blocked`), with that redirect's target as `suggested_url`: the site
+    moved the page, and the new address showed only as where the check ended."""
+    walled = {
+        r.link_id
+        for r in resources
+        if r.link_id is not None
+        and r.outcome is Outcome.BLOCKED
+        and r.suggested_url is None
+        and r.final_url is not None
+        and not r.ends_at_link
+    }
+    if not walled:
+        return resources
+    moved: dict[int, str] = {}
+    ids = sorted(walled)
+    for start in range(0, len(ids), _CHUNK):  # SQLite caps the parameters of one statement
+        for link_id, url, chain in session.execute(
+            select(Link.id, Observation.url, Observation.chain)
+            .join(Observation, Observation.id == Link.last_observation_id)
+            .where(Link.id.in_(ids[start : start + _CHUNK]))
+        ):
+            hops = [Hop(h.get("url") or "", h.get("status")) for h in chain or () if h]
+            target = moved_to(url, hops)
+            if target and target != url:
+                moved[link_id] = target
+    if not moved:
+        return resources
+    return [
+        replace(r, suggested_url=moved[r.link_id]) if r.link_id in moved else r for r in resources
     ]
 
 

@@ -173,18 +173,22 @@ def unsteady_news(session: Session, events: Sequence[_Event]) -> dict[int, Unste
     return found
 
 
-def unsteady_redirects(session: Session) -> dict[int, int]:
+def unsteady_redirects(session: Session, links: Collection[int] | None = None) -> dict[int, int]:
     """Links that redirect permanently now, but whose redirect came and went at least
     `REDIRECT_CHANGES` times within the window up to their last check: link id -> how many
-    times. The queue does not tell the curator to accept a redirect the site keeps undoing."""
-    latest = session.scalar(select(func.max(Link.last_checked_at)).where(Link.outcome == _MOVED))
+    times. The queue does not tell the curator to accept a redirect the site keeps undoing.
+    `links`: only these (each link's count is its own: the same for a few as for all)."""
+    moved = Link.outcome == _MOVED
+    if links is not None:
+        moved = moved & Link.id.in_(sorted(links))
+    latest = session.scalar(select(func.max(Link.last_checked_at)).where(moved))
     if latest is None:
         return {}
     since = as_utc(latest) - timedelta(days=REDIRECT_WINDOW_DAYS + 1)
     query = (
         select(Event.link_id, Event.at, Event.details, Link.last_checked_at)
         .join(Link, Link.id == Event.link_id)
-        .where(Link.outcome == _MOVED, Event.kind == "outcome_changed", Event.at >= since)
+        .where(moved, Event.kind == "outcome_changed", Event.at >= since)
         .order_by(Event.at, Event.id)
     )
     times: dict[int, list[datetime]] = defaultdict(list)

@@ -38,7 +38,7 @@ from catalog.queries import (
 )
 from catalog.store import DecisionRecord, ResourceHistory
 from catalog.urls import without_password
-from reports.changes import changes_since
+from reports.changes import changes_since, unavailable_words
 from reports.context import (
     BROKEN_STATE,
     NEW_URL,
@@ -76,6 +76,27 @@ _FLAPPING_FIX = (
     "tell the site or find a steadier copy."
 )
 _UNCHECKED_LABEL = "Not checked yet"
+#: The label of a flapping link's night of 503 "come back later": it counts as failing
+#: there (a flip), and "Rate limited" beside news of "failing" said two things.
+_UNAVAILABLE_LABEL = "Unavailable (503)"
+
+
+def _flapping_words(r: ResourceRow) -> str:
+    """Why the row is flapping: its site's maintenance nights, if those were its flips."""
+    if r.unavailable_nights:
+        return f"flapping: {unavailable_words(r.unavailable_nights)}"
+    return _FLAPPING
+
+
+def _unavailable_flapping_fix(nights: int) -> str:
+    """The fix of a link flapping between working and 503 "unavailable" nights."""
+    return (
+        f"The site said it was {unavailable_words(nights)}, and worked on the others: "
+        "visitors find it down on those nights. Open it in a browser now and then; if "
+        "that goes on, tell the site or find a steadier copy."
+    )
+
+
 _PRIVATE_FIX = (
     "Visitors outside that private network cannot open it, even if it opens for you: put "
     "its public address in place of NEW_URL. For an intranet catalog, allow the address "
@@ -201,12 +222,9 @@ def build_context(
     form = CommandForm(_ambiguous_ids(data.resources), tuple(options))
     addresses = _Addresses()
     reached = data.reached
-    unsteady = data.unsteady_redirects
     rows = tuple(
         _reached_row(_row(r, now, form), reached[r.pk], now)
         if r.pk in reached and r.outcome_value in (None, UNCHECKED)
-        else _unsteady_redirect(_row(r, now, form), unsteady[r.link_id or 0])
-        if r.link_id in unsteady
         else _row(r, now, form)
         for r in addresses.follow(data.resources)
     )
@@ -671,8 +689,13 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         state_label = CONFIRMED_ELSEWHERE
     noted = state in ATTENTION_STATES and state_label != label
     note = state_label if noted else None
+    if note and _watched(r, priority):
+        note = WATCHED  # "Check by hand" beside "nothing to do yet" said two things
     if r.flapping:
-        note = f"{note}; {_FLAPPING}" if note else _FLAPPING.capitalize()
+        flapping = _flapping_words(r)
+        note = f"{note}; {flapping}" if note else flapping.capitalize()
+    if r.flapping and r.outcome is Outcome.RATE_LIMITED and r.http_status == 503:
+        label = _UNAVAILABLE_LABEL  # a night visitors found it down, as its flips count it
     if r.lapsed:  # back in the queue on its own: what was decided, and when it ended
         note = f"{note}; {r.lapsed}" if note else r.lapsed[0].upper() + r.lapsed[1:]
     stale_reasons, stale_codes = _stale(r)
@@ -759,6 +782,8 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         resource_type=r.resource_type,
         title_read=_title_read(r, now),
     )
+    if r.unsteady_redirect:
+        row = _unsteady_redirect(row, r.unsteady_redirect)
     quoted = (r.url, r.reason, r.final_url, r.suggested_url)  # where a URL may be quoted
     return _without_passwords(row) if any(q and "@" in q for q in quoted) else row
 
@@ -929,6 +954,8 @@ def _fix(
         else:
             what = "Find where the resource moved."
         return f"{what} Put the new address in place of NEW_URL.", cmd("replace-url", NEW_URL), True
+    if priority is Priority.LOOK and r.flapping and r.unavailable_nights:
+        return _unavailable_flapping_fix(r.unavailable_nights), None, False
     if priority is Priority.LOOK and r.flapping:
         return _FLAPPING_FIX, None, False
     if priority is Priority.LOOK and _lapsed_shell(r):
@@ -936,6 +963,9 @@ def _fix(
     if priority is Priority.LOOK and r.outcome is Outcome.PRIVATE_ADDRESS and not r.ignored_reason:
         # It opens in the curator's browser on that network, and in no visitor's.
         return _PRIVATE_FIX, cmd("replace-url", NEW_URL), True
+    walled = r.outcome is Outcome.BLOCKED and not r.ignored_reason
+    if priority is Priority.LOOK and walled and moved and safe_href(moved):
+        return _walled_move_fix(moved, cmd), cmd("replace-url", moved), False
     if priority is Priority.LOOK:
         reason = _IGNORE_REASONS.get(r.outcome) if r.outcome else None
         repeated = max(r.failing_checks, r.checks_since) > 1
@@ -951,11 +981,7 @@ def _fix(
                     None,
                     False,
                 )
-            return (
-                "Nothing to do unless it keeps happening; it is checked again next run.",
-                None,
-                False,
-            )
+            return _watched_fix(r), None, False
         if r.ignored_reason:  # done already: asking again would contradict "Ignored"
             return (
                 "Nothing to do: it is ignored, and stays out of the queue until you run "
@@ -1016,6 +1042,55 @@ def _fix(
             False,
         )
     return None, None, False
+
+
+#: The row note of a link turned away at one check only (`_watched`), for "Check by hand".
+WATCHED = "Watched: nothing to do unless it keeps happening"
+
+
+def _watched(r: ResourceRow, priority: Priority | None) -> bool:
+    """Whether `r` is under "Check by hand" for one answer that says nothing of its page
+    (a 429, a 503 "come back later", ...) at its last check only: nothing to do yet, and
+    its row must not echo the group's "open these in a browser"."""
+    return (
+        priority is Priority.LOOK
+        and r.outcome is not None
+        and r.outcome in _WATCHED_OUTCOMES
+        and not r.flapping
+        and not r.ignored_reason
+        and max(r.failing_checks, r.checks_since) <= 1
+    )
+
+
+#: Outcomes a first such night only watches: no ignore reason (`_IGNORE_REASONS`), no
+#: fix of their own.
+_WATCHED_OUTCOMES = frozenset({Outcome.RATE_LIMITED})
+
+
+def _watched_fix(r: ResourceRow) -> str:
+    """The fix of a row under "Check by hand" for one answer at its last check only."""
+    if r.outcome is not Outcome.RATE_LIMITED:
+        return "Nothing to do unless it keeps happening; it is checked again next run."
+    if r.http_status == 503:
+        said = "said it was unavailable for now (503)"
+    else:
+        said = "asked us to slow down" + (" (429)" if r.http_status == 429 else "")
+    return (
+        f"Nothing to do unless it keeps happening: the site {said} at its last check "
+        "only. It is watched, checked again next run."
+    )
+
+
+def _walled_move_fix(moved: str, cmd: Callable[..., str]) -> str:
+    """The fix of a link the site moved for good to `moved` (a permanent redirect) whose
+    new address answered with a bot check: "Blocks checkers" and `ignore` alone kept the
+    entry at the old address, with the new one only where the check ended."""
+    ignore = cmd("ignore", "--reason", _IGNORE_REASONS[Outcome.BLOCKED])
+    return (
+        f"The site moved it for good to {moved}, which turns checkers away (a bot check). "
+        "Open the new address in a browser: if it shows the resource, switch the entry to "
+        f"it; if its bot check keeps flagging it after that, run {ignore}."
+    )
 
 
 #: The code of a row's reason that a contact its entry names left the page

@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import humanize
 
+from catalog.clock import as_utc
 from catalog.drift import MARKED_REASON
 from catalog.health import BROKEN, FILED_APART, confirmed_broken
 from catalog.outcomes import Outcome, Severity
-from catalog.queries import EventRow, ReportData
+from catalog.queries import UNAVAILABLE_WINDOW, EventRow, ReportData
 from catalog.set_aside import lapse_note
+from catalog.settings import NIGHT_SLACK
 from catalog.sync import set_asides_dropped
 from catalog.unsteady import CONTENT, REDIRECT, REDIRECT_WINDOW_DAYS, TITLE, Unsteady
 from catalog.urls import without_password
@@ -96,8 +98,16 @@ def changes_since(
     # Since when the address failed, of the entries whose row counts only their own checks
     # of it (taken after it began to fail: `ResourceRow.own_checks`).
     address_since: dict[int, datetime] = {}
+    # Since when each link has failed (a 503 "unavailable" one: since its first such night).
+    failing_since: dict[int, datetime] = {}
+    # The 503 nights of a flapping link, which its "Started flapping" says.
+    down_nights: dict[int, int] = {}
     for source, row in zip(data.resources, rows, strict=True):
         by_pk[source.pk] = row
+        if source.unavailable_nights:
+            down_nights[source.pk] = source.unavailable_nights
+        if source.since is not None:
+            failing_since[source.pk] = source.since
         if source.own_checks is not None and source.since is not None:
             address_since[source.pk] = source.since
         pk_of[id(row)] = source.pk
@@ -288,6 +298,13 @@ def changes_since(
                 # "Listed under Check by hand until it steadies. Ignored, so not in the
                 # queue." said both: an ignored entry is listed nowhere, steady or not.
                 continue
+            if summary == STARTED_FAILING and event.kind == "state_changed":
+                said = _started_failing(row, failing_since.get(pk_of[id(row)]), event.at)
+            if event.kind == "flapping_started" and (down := down_nights.get(pk_of[id(row)])):
+                said = (
+                    f"Keeps switching between working and {unavailable_words(down)}; "
+                    "listed under Check by hand until it steadies."
+                )
             if (
                 event.kind == "state_changed"
                 and section in _FAILING_OR_BACK
@@ -946,6 +963,31 @@ def _confirmed(what: str, details: Mapping[str, Any]) -> str:
     failures = details.get("consecutive_failures") or 0
     checks = "its first failed check" if failures == 1 else f"{failures} failed checks"
     return f"Confirmed {what} after {checks}."
+
+
+def _started_failing(row: Row, since: datetime | None, at: datetime) -> str:
+    """ "Failed its last check", unless the site has said it is unavailable (503) at every
+    check since `since` (it counts as failing only once that has lasted `unavailable_days`,
+    `catalog.health`): after eight nights of 503, "its last check" hid a week."""
+    unavailable = row.outcome == Outcome.RATE_LIMITED.value and row.http_status == 503
+    if not unavailable or since is None:
+        return STARTED_FAILING
+    nights = unavailable_nights(since, at)
+    if nights < 2:
+        return STARTED_FAILING
+    return f"Unavailable (503) at every check for {nights} nights; not confirmed yet."
+
+
+def unavailable_words(nights: int) -> str:
+    """What a flapping link's 503 nights were (`ResourceRow.unavailable_nights`)."""
+    return f"unavailable (503, maintenance) on {nights} of the last {UNAVAILABLE_WINDOW} nights"
+
+
+def unavailable_nights(first: datetime, last: datetime) -> int:
+    """How many nightly checks from the one at `first` to the one at `last`, both counted
+    (as `catalog.health` counts `unavailable_nights`: a check a few minutes earlier in its
+    run still counts its night, `NIGHT_SLACK`)."""
+    return (as_utc(last) - as_utc(first) + NIGHT_SLACK) // timedelta(days=1) + 1
 
 
 def snooze_summary(details: Mapping[str, Any]) -> str:

@@ -83,7 +83,9 @@ _PRIORITY_TEXT: dict[Priority, tuple[str, str]] = {
     ),
     Priority.LOOK: (
         "Check by hand",
-        "We could not tell automatically; open these in a browser.",
+        "We could not tell automatically; open these in a browser, but for those a site "
+        "turned away at one check only: they are watched, nothing to do yet (their row "
+        "says so).",
     ),
     Priority.FAILING: (
         "Failing, not yet confirmed",

@@ -559,6 +559,9 @@ def recheck_statuses(
             link.last_checked_at,
             link.reason,
             link.drift_reason,
+            link.flapping,
+            link.first_failure_at,
+            link.last_change_at,
             last_edit.label("last_edit"),
         )
         .join(col, col.id == res.collection_id)
@@ -584,6 +587,9 @@ def _recheck_status(row: Any) -> RecheckStatus:
             last_checked_at=row.last_checked_at,
             reason=row.reason,
             drift_reason=row.drift_reason,
+            flapping=bool(row.flapping),
+            first_failure_at=row.first_failure_at,
+            last_change_at=row.last_change_at,
         )
     return RecheckStatus(collection=row.key, rid=row.rid, link=link, last_edit=row.last_edit)
 

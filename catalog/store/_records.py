@@ -169,6 +169,12 @@ class RecheckLink:
     last_checked_at: datetime | None
     reason: str | None
     drift_reason: str | None
+    #: Whether a rate limit at its last check alone put it under "Check by hand" (its
+    #: outcome changed then, on a link not failing): the verdict says it is watched, as the
+    #: report's row does (`catalog.ops.verdict_lines`).
+    flapping: bool = False
+    first_failure_at: datetime | None = None
+    last_change_at: datetime | None = None
 
 
 @dataclass(frozen=True)
