@@ -413,6 +413,8 @@ def same_place_partners(urls: Sequence[str]) -> list[list[int]]:
     """For each of `urls` (one page's), the positions of the others that name the same
     place on it (`same_place`), in order. Found by fragment, not pair by pair: 4,000
     sections of one page (`#/resource/N`) took 70 s to lint, comparing every two."""
+    if len(urls) < 2:  # nearly every page of a catalog: no other URL to split off
+        return [[] for _ in urls]
     fragments = [fragment_of(url) for url in urls]
     bare = [i for i, fragment in enumerate(fragments) if not fragment]
     by_fragment: dict[str, list[int]] = {}

@@ -1,14 +1,17 @@
 """What lint's cost at catalog scale rests on: near-duplicate title candidates that the
-letter-count bound rejects never reach `_similar` (a `SequenceMatcher` each)."""
+letter-count bound rejects never reach `_similar` (a `SequenceMatcher` each), and a URL
+that no other entry shares is not split again to compare its section."""
 
 from __future__ import annotations
 
 import difflib
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
-from catalog import hygiene
+from catalog import hygiene, urls
+from catalog.model import Catalog, Resource
 from tests.test_hygiene_scale import _catalogs, _near_pairs
 
 
@@ -44,3 +47,23 @@ def test_the_letter_bound_is_quick_ratios(a: str, b: str) -> None:
     matches = hygiene._common_letters(dict(Counter(a)), dict(Counter(b)))
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     assert 2.0 * matches / (len(a) + len(b)) == matcher.quick_ratio()
+
+
+def test_a_url_no_other_entry_shares_is_not_split_for_its_section(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    split: list[str] = []
+    fragment_of = urls.fragment_of
+
+    def counting(url: str) -> str:
+        split.append(url)
+        return fragment_of(url)
+
+    monkeypatch.setattr(urls, "fragment_of", counting)
+    alone = [Resource(id=f"r{n}", title=f"Page {n}", url=f"https://e.org/{n}") for n in range(50)]
+    shared = [
+        Resource(id=f"s{n}", title=f"Part {n}", url=f"https://e.org/s#part-{n}") for n in range(2)
+    ]
+    catalog = Catalog(Path("/catalogs/one.yaml"), {}, (*alone, *shared))
+    assert not [f for f in hygiene.lint([catalog]) if f.code == "duplicate_url"]
+    assert sorted(split) == sorted(r.url for r in shared)
