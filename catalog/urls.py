@@ -21,11 +21,12 @@ and `catalog.hygiene` reports them to the curator instead.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import string
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -197,6 +198,22 @@ def _parse(raw: str) -> CheckedUrl | UrlProblem:
 #: an answer (URL included): under 7 MB, which a long-lived `serve` keeps too.
 _PARSE_CACHE_SIZE = 16_384
 _parse_cached = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(_parse)
+
+
+@contextlib.contextmanager
+def every_parse_kept() -> Iterator[None]:
+    """Within: every answer is kept, for a one-shot command's passes over a catalog
+    larger than the cache (`catalog lint` of 20,000 entries: the loader's, then lint's),
+    and dropped on leaving. Not for a long-lived process's shared work: the answers of
+    one catalog are what it keeps meanwhile."""
+    global _parse_cached
+    bounded = _parse_cached
+    _parse_cached = functools.lru_cache(maxsize=None)(_parse)
+    try:
+        yield
+    finally:
+        _parse_cached = bounded
+
 
 #: Schemes of a hotline's or a contact's link, which a catalog of resources does hold: the
 #: reason says what to write instead, as `import-csv` does, not just "use https".
