@@ -21,11 +21,12 @@ and `catalog.hygiene` reports them to the curator instead.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import string
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -109,7 +110,7 @@ class UrlProblem:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CheckedUrl:
     canonical: str
     host: str
@@ -120,9 +121,9 @@ class CheckedUrl:
 def parse_url(raw: str) -> CheckedUrl | UrlProblem:
     """Validate `raw` as a fetchable http(s) URL. Never raises.
 
-    Answers are remembered for the last few thousand URLs: linting, planning and the
-    report each ask about a resource's URL several times in a row (four times per
-    resource when linting), and both answers are immutable. Anything but a `str` (a
+    Answers are remembered for the last `_PARSE_CACHE_SIZE` URLs: loading, syncing,
+    linting, storing and the report each ask about a resource's URL, some several times,
+    and both answers are immutable. Anything but a `str` (a
     list from a hand-edited YAML file) is unhashable and is answered uncached.
     """
     return _parse_cached(raw) if type(raw) is str else _parse(raw)
@@ -190,7 +191,29 @@ def _parse(raw: str) -> CheckedUrl | UrlProblem:
     return CheckedUrl(canonical=canonical, host=host, scheme=scheme, port=effective_port)
 
 
-_parse_cached = functools.lru_cache(maxsize=4096)(_parse)
+#: Answers remembered: a first run asks about each URL five times or more, in passes over
+#: the catalog (loading, syncing) and over each batch of up to 5,000 observations
+#: (storing, public hosts, outages). With room for 4,096, each pass evicted what the next
+#: one asked for: a 10,000-entry catalog's URLs were parsed three times each. ~400 bytes
+#: an answer (URL included): under 7 MB, which a long-lived `serve` keeps too.
+_PARSE_CACHE_SIZE = 16_384
+_parse_cached = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(_parse)
+
+
+@contextlib.contextmanager
+def every_parse_kept() -> Iterator[None]:
+    """Within: every answer is kept, for a one-shot command's passes over a catalog
+    larger than the cache (`catalog lint` of 20,000 entries: the loader's, then lint's),
+    and dropped on leaving. Not for a long-lived process's shared work: the answers of
+    one catalog are what it keeps meanwhile."""
+    global _parse_cached
+    bounded = _parse_cached
+    _parse_cached = functools.lru_cache(maxsize=None)(_parse)
+    try:
+        yield
+    finally:
+        _parse_cached = bounded
+
 
 #: Schemes of a hotline's or a contact's link, which a catalog of resources does hold: the
 #: reason says what to write instead, as `import-csv` does, not just "use https".
@@ -413,6 +436,8 @@ def same_place_partners(urls: Sequence[str]) -> list[list[int]]:
     """For each of `urls` (one page's), the positions of the others that name the same
     place on it (`same_place`), in order. Found by fragment, not pair by pair: 4,000
     sections of one page (`#/resource/N`) took 70 s to lint, comparing every two."""
+    if len(urls) < 2:  # nearly every page of a catalog: no other URL to split off
+        return [[] for _ in urls]
     fragments = [fragment_of(url) for url in urls]
     bare = [i for i, fragment in enumerate(fragments) if not fragment]
     by_fragment: dict[str, list[int]] = {}

@@ -18,6 +18,7 @@ from catalog.hygiene import Finding, Level, at_or_above, counts_by_level, lint
 from catalog.settings import load_settings
 from catalog.source import load_catalogs
 from catalog.text import for_terminal, json_for_terminal
+from catalog.urls import every_parse_kept
 
 if TYPE_CHECKING:  # the importer (CSV, HTML, catalog edits) loads when a command needs it
     from catalog.importer import ImportResult
@@ -68,11 +69,12 @@ def catalog_lint(
     settings = said(load_settings(config))
     if paths:
         settings = settings.with_overrides(catalogs=tuple(paths))
-    findings = lint(
-        load_catalogs(settings.catalogs),
-        options=command_options(settings),
-        shared_ids=_shared_ids(settings.database_url),
-    )
+    with every_parse_kept():  # each URL parsed once, by the loader, at any catalog size
+        findings = lint(
+            load_catalogs(settings.catalogs),
+            options=command_options(settings),
+            shared_ids=_shared_ids(settings.database_url),
+        )
     if as_json:
         data = json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False)
         typer.echo(json_for_terminal(data))
