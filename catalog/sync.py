@@ -340,6 +340,7 @@ def _sync_one(
     )
     renamed = {rid: row for rid, row in renamed.items() if rid not in moved_in}
     revived = _revivals(s, collection_id, catalog, known, now)
+    stamp = store.text_stamp(s, now)
     seen: set[str] = set()
 
     def first_entries() -> Iterator[Resource]:
@@ -354,7 +355,9 @@ def _sync_one(
         stored.update((r.id, renamed[r.id]) for r in chunk if r.id in renamed)
         stored.update((r.id, moved_in[r.id].row) for r in chunk if r.id in moved_in)
         sources = {r.id: moved_in[r.id].source for r in chunk if r.id in moved_in}
-        _sync_chunk(s, catalog.key, collection_id, chunk, stored, now, found, sources, revived)
+        _sync_chunk(
+            s, catalog.key, collection_id, chunk, stored, now, found, sources, revived, stamp
+        )
         if working is not None and working.done is not None:
             working.done += len(chunk)
     old_ids = {row.rid for row in renamed.values()} | moved_out
@@ -363,7 +366,7 @@ def _sync_one(
     ]
     for rids in _chunked(gone, SYNC_CHUNK):
         removed = store.stored_resources(s, collection_id, rids)
-        store.mark_removed(s, [old.id for old in removed], now=now)
+        store.mark_removed(s, [old.id for old in removed], now=now, text_at=stamp)
         events: list[store.NewEvent] = []
         for old in removed:
             found.record(events, catalog.key, REMOVED, old.rid, old, {"url": old.url})
@@ -460,10 +463,12 @@ def _sync_chunk(
     found: _Found,
     sources: Mapping[str, str] | None = None,
     revived: Mapping[str, Mapping[str, Any]] | None = None,
+    stamp: datetime | None = None,
 ) -> None:
     """Write links, new rows, updated rows and line numbers, then the chunk's events.
     `sources`: id -> the catalog an entry moved here from (its row in `stored`);
-    `revived`: id -> what the event of a removed row put back with another URL adds."""
+    `revived`: id -> what the event of a removed row put back with another URL adds;
+    `stamp`: the `text_at` of the rows whose judged text changed (`_text_changed`)."""
     sources = sources or {}
     revived = revived or {}
     writes: list[tuple[Resource, dict[str, Any], store.StoredResource | None]] = []
@@ -495,13 +500,20 @@ def _sync_chunk(
         return old.link_id
 
     to_write = [
-        store.ResourceWrite(res, data, link_of(res, old), old.id if old else None)
+        store.ResourceWrite(
+            res, data, link, old.id if old else None, _text_changed(old, data, link)
+        )
         for res, data, old in writes
+        for link in (link_of(res, old),)
     ]
     rows = iter(
-        store.insert_resources(s, collection_id, [w for w in to_write if w.id is None], now=now)
+        store.insert_resources(
+            s, collection_id, [w for w in to_write if w.id is None], now=now, text_at=stamp
+        )
     )
-    updated = iter(store.update_resources(s, [w for w in to_write if w.id is not None], now=now))
+    updated = iter(
+        store.update_resources(s, [w for w in to_write if w.id is not None], now=now, text_at=stamp)
+    )
     store.move_resources(
         s, [w.id for w in to_write if w.id is not None and w.resource.id in sources], collection_id
     )
@@ -549,6 +561,19 @@ def _chunked(values: Iterable[T], size: int) -> Iterator[list[T]]:
     it = iter(values)
     while chunk := list(islice(it, size)):
         yield chunk
+
+
+#: What drift judges of an entry (`health.judge_page`, `drift.relevance`).
+_JUDGED_FIELDS = ("title", "description")
+
+
+def _text_changed(old: store.StoredResource | None, data: Mapping[str, Any], link: int) -> bool:
+    """Whether its page must be judged against the entry again: new, re-added, on another
+    link, or its title or description edited. A tags edit, a review date or a catalog file
+    renamed changes nothing drift reads, and each cost a full read of the page."""
+    if old is None or old.removed_at is not None or old.link_id != link:
+        return True
+    return any(old.fields.get(name) != data.get(name) for name in _JUDGED_FIELDS)
 
 
 def _needs_link(old: store.StoredResource, res: Resource) -> bool:

@@ -124,6 +124,9 @@ class Link(Base):
     #: Why the page no longer looks like the resource (drift); None when it does.
     drift_reason: Mapped[str | None] = mapped_column(Text)
     drift_since: Mapped[datetime | None]
+    #: The latest entry text stamp (`Resource.text_at`) its last full read covered: a read
+    #: is due when an entry of it is stamped later (`_targets._read_for_edits`).
+    text_upto: Mapped[datetime | None]
     drift_score: Mapped[float | None] = mapped_column(Float)
     #: Internet Archive copy from before the link failed or drifted.
     archive_url: Mapped[str | None] = mapped_column(Text)
@@ -173,6 +176,11 @@ class Resource(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     removed_at: Mapped[datetime | None]
+    #: When sync last changed what drift judges of it (title, description), put it on its
+    #: link (new, re-added, URL edited) or removed it; never earlier than any other stamp,
+    #: whatever the clock (`store.text_stamp`). Other edits leave it. Indexed: its max is
+    #: read by every sync and store round.
+    text_at: Mapped[datetime | None] = mapped_column(index=True)
     #: Last review: the curator's `mark-reviewed`, or the entry's `reviewed_at` field.
     reviewed_at: Mapped[datetime | None]
     #: Out of the action queue until then (still checked); see the decisions table for why.

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Engine, and_, bindparam, func, select, true
+from sqlalchemy import JSON, Connection, Engine, and_, bindparam, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from catalog import health as health_rules
@@ -87,6 +87,8 @@ def _record_chunk(
     for key, host in parsed:  # the first spelling's host, as links were always created
         hosts.setdefault(key, host)
     links = _links_by_url(conn, hosts)
+    # Before the entries are read: a stamp a sync commits after them is not covered.
+    text_upto = _latest_text_stamp(conn)
     judged = [
         links[key].id
         for key, obs in zip(keys, observations, strict=True)
@@ -158,10 +160,52 @@ def _record_chunk(
         last_seen,
         counted,
     )
+    _cover_texts(
+        conn,
+        [
+            row["link_id"]
+            for obs, row, stale in zip(observations, rows, late, strict=True)
+            if not stale and _read_in_full(obs)
+        ],
+        text_upto,
+    )
     events = _insert_link_events(conn, changed, run_id)
     # After the events: a flapping link's start is its `flapping_started` event.
     keep_recounted(conn, moved)
     return events
+
+
+def _latest_text_stamp(conn: Connection) -> datetime | None:
+    res = table_of(t.Resource)
+    latest: datetime | None = conn.execute(select(func.max(res.c.text_at))).scalar()
+    return latest
+
+
+def _read_in_full(obs: Observation) -> bool:
+    """A GET answered with a body (not a 304), or a fingerprint made: the page was read,
+    and its entries judged if it could be; one that made no fingerprint (a soft 404) is
+    not asked for again."""
+    if obs.not_modified:
+        return False
+    return obs.fingerprint is not None or ("GET" in obs.methods and obs.bytes_read > 0)
+
+
+def _cover_texts(conn: Connection, link_ids: Sequence[int], text_upto: datetime | None) -> None:
+    """Record that these links' pages were read after every entry text stamped up to
+    `text_upto` (`links.text_upto`): the check's plan reads a page in full again only for
+    a later stamp (`_targets._read_for_edits`), whatever the clocks said when."""
+    if text_upto is None or not link_ids:
+        return
+    link = table_of(t.Link)
+    for chunk in chunks(list(dict.fromkeys(link_ids))):
+        conn.execute(
+            link.update()
+            .where(
+                link.c.id.in_(chunk),
+                or_(link.c.text_upto.is_(None), link.c.text_upto < text_upto),
+            )
+            .values(text_upto=text_upto)
+        )
 
 
 def _late(state: LinkState, obs: Observation, now: datetime) -> bool:

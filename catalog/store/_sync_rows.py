@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from catalog import health as health_rules
@@ -162,10 +162,28 @@ class ResourceWrite:
     link_id: int
     #: The row to update; None to insert a new one.
     id: int | None = None
+    #: Whether what drift judges of it changed (`Resource.text_at`); a new row's always did.
+    text_changed: bool = True
+
+
+def text_stamp(s: Session, now: datetime) -> datetime:
+    """The `text_at` of the entries this sync changes: `now`, or just after the latest stamp
+    if that is later (a clock ahead wrote it), so that a stamp is never older than one a
+    page's read already covered (`links.text_upto`) and the edit is not missed."""
+    table = table_of(t.Resource)
+    latest = s.connection().execute(select(func.max(table.c.text_at))).scalar()
+    if latest is None or latest < now:
+        return now
+    return latest + timedelta(microseconds=1)
 
 
 def insert_resources(
-    s: Session, collection_id: int, writes: Sequence[ResourceWrite], *, now: datetime
+    s: Session,
+    collection_id: int,
+    writes: Sequence[ResourceWrite],
+    *,
+    now: datetime,
+    text_at: datetime | None = None,
 ) -> list[StoredResource]:
     """New resource rows, in one executemany; returned in the order given."""
     if not writes:
@@ -180,6 +198,7 @@ def insert_resources(
                 **_resource_values(w),
                 "created_at": now,
                 "updated_at": now,
+                "text_at": text_at or now,
             }
             for w in writes
         ],
@@ -188,10 +207,11 @@ def insert_resources(
 
 
 def update_resources(
-    s: Session, writes: Sequence[ResourceWrite], *, now: datetime
+    s: Session, writes: Sequence[ResourceWrite], *, now: datetime, text_at: datetime | None = None
 ) -> list[StoredResource]:
     """Write the catalog's current data (and link) over existing rows; restores removed
-    ones. Every write here is a curator's change, so `updated_at` moves."""
+    ones. Every write here is a curator's change, so `updated_at` moves; `text_at` (or
+    `now`) only for those whose judged text changed."""
     if not writes:
         return []
     table = table_of(t.Resource)
@@ -201,12 +221,27 @@ def update_resources(
         .where(table.c.id == bindparam("row_id"))
         .values(
             {name: bindparam(name) for name in names}
-            | {"removed_at": None, "updated_at": bindparam("now")}
+            | {
+                "removed_at": None,
+                "updated_at": bindparam("now"),
+                "text_at": func.coalesce(
+                    bindparam("text_at", type_=table.c.text_at.type), table.c.text_at
+                ),
+            }
         )
     )
+    stamp = text_at or now
     s.connection().execute(
         statement,
-        [{"row_id": w.id, "now": now, **_resource_values(w)} for w in writes],
+        [
+            {
+                "row_id": w.id,
+                "now": now,
+                "text_at": stamp if w.text_changed else None,
+                **_resource_values(w),
+            }
+            for w in writes
+        ],
     )
     return [_written(w, w.id) for w in writes if w.id is not None]
 
@@ -224,11 +259,16 @@ def update_lines(s: Session, lines: Mapping[int, int | None]) -> None:
     )
 
 
-def mark_removed(s: Session, resource_ids: Sequence[int], *, now: datetime) -> None:
+def mark_removed(
+    s: Session, resource_ids: Sequence[int], *, now: datetime, text_at: datetime | None = None
+) -> None:
+    """Soft-delete rows; leaving its page is a change of what the page is judged against."""
     table = table_of(t.Resource)
     for chunk in chunks(list(resource_ids)):
         s.connection().execute(
-            table.update().where(table.c.id.in_(chunk)).values(removed_at=now, updated_at=now)
+            table.update()
+            .where(table.c.id.in_(chunk))
+            .values(removed_at=now, updated_at=now, text_at=text_at or now)
         )
 
 

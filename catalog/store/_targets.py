@@ -71,13 +71,14 @@ def targets_for_check(
             link.c.title,
             link.c.outcome,
             link.c.drift_reason,
+            link.c.text_upto,
             read_at.label("read_at"),
             read_chain.label("read_chain"),
             res.c.rid,
             res.c.id.label("entry_id"),
             res.c.title.label("entry_title"),
             res.c.fields["description"].as_string().label("entry_description"),
-            res.c.updated_at.label("entry_updated_at"),
+            res.c.text_at.label("entry_text_at"),
         )
         .join(res, res.c.link_id == link.c.id)
         .join(col, col.c.id == res.c.collection_id)
@@ -95,11 +96,9 @@ def targets_for_check(
     filtered = resource_ids is not None or collection_keys is not None or entries is not None
     targets: list[Target] = []
     link_ids: list[int] = []
-    #: Index in `targets` -> the latest edit of an entry of its link since its page was
-    #: last read (`_read_for_edits`).
-    edited: dict[int, datetime] = {}
-    #: Link id -> its index in `targets`, of the links flagged as drifted (`_entries_left`).
-    drifted: dict[int, int] = {}
+    #: Index in `targets` -> (the latest text stamp of its entries, that its last full read
+    #: covered, whether it is flagged as drifted), of the links whose page was read.
+    pages: dict[int, tuple[datetime | None, datetime | None, bool]] = {}
     with read_session(engine) as s:
         # Ordered by URL, a link's rows are adjacent: each Target is made as its rows end,
         # without holding every row first (at 100,000 links that doubled the peak).
@@ -123,11 +122,13 @@ def targets_for_check(
                 )
             )
             link_ids.append(first.id)
-            last_edit = max(row.entry_updated_at for row in (first, *more))
-            if first.fingerprinted_at is not None and last_edit > first.fingerprinted_at:
-                edited[len(targets)] = last_edit
-            elif first.drift_reason is not None:
-                drifted[first.id] = len(targets)
+            if first.fingerprinted_at is not None:
+                stamps = [row.entry_text_at for row in (first, *more) if row.entry_text_at]
+                pages[len(targets)] = (
+                    max(stamps, default=None),
+                    first.text_upto,
+                    first.drift_reason is not None,
+                )
             targets.append(
                 Target(
                     url=first.url,
@@ -141,10 +142,8 @@ def targets_for_check(
                     or _legacy(first),
                 )
             )
-        for link_id, left_at in _entries_left(s.connection(), list(drifted)).items():
-            edited[drifted[link_id]] = left_at
-        if edited:
-            targets = _read_for_edits(s.connection(), targets, link_ids, edited)
+        if pages:
+            targets = _read_for_edits(s.connection(), targets, link_ids, pages, filtered)
         if filtered and targets:
             texts = _entry_texts(s.connection(), link_ids)
             targets = [
@@ -155,22 +154,34 @@ def targets_for_check(
 
 
 def _read_for_edits(
-    conn: Connection, targets: list[Target], link_ids: Sequence[int], edited: dict[int, datetime]
+    conn: Connection,
+    targets: list[Target],
+    link_ids: Sequence[int],
+    pages: dict[int, tuple[datetime | None, datetime | None, bool]],
+    filtered: bool,
 ) -> list[Target]:
-    """`targets` with those whose link has an entry edited (or new to it) since its page
-    was last read made to read it in full, without validators.
+    """`targets` with those whose page has not been read in full since what drift judges
+    of its entries changed made to read it in full, without validators: an entry's title
+    or description edited, an entry new to it, or one its drift flag was raised for gone.
 
     Drift is judged against every entry of a page when it is read, and only then: an entry
     renamed to the page's new title kept the verdict of its old text ("update the link or
     the entry") through the nights' HEADs, and a new entry on an address already read was
     never compared with it. A weekly read asking "changed since?" would be answered 304,
-    which judges nothing. Once the page has been read after the edit (`_read_after`),
-    whatever it answered, the nights are HEADs again (issue #7)."""
-    read = _read_after(conn, {link_ids[i]: last_edit for i, last_edit in edited.items()})
+    which judges nothing. The entries' stamps (`resources.text_at`, set by sync) are
+    compared with the latest one the page's last full read covered (`links.text_upto`,
+    set with it), not with when it was read: an edit stamped by a clock ahead is settled
+    by one read, and a run for one catalog (`pages` holds only its entries) still sees the
+    other catalogs' edits of its links. Then the nights are HEADs again (issue #7)."""
+    latest = _latest_texts(conn, [link_ids[i] for i in pages]) if filtered else {}
+    drifted = [link_ids[i] for i, (_, _, flagged) in pages.items() if flagged]
+    left = _entries_left(conn, drifted) if drifted else {}
     out = list(targets)
-    for i, last_edit in edited.items():
-        last_read = read.get(link_ids[i])
-        if last_read is not None and last_read >= last_edit:
+    for i, (stamp, covered, _) in pages.items():
+        link_id = link_ids[i]
+        stamp = latest.get(link_id) if filtered else stamp
+        stamps = [at for at in (stamp, left.get(link_id)) if at is not None]
+        if not stamps or (covered is not None and max(stamps) <= covered):
             continue
         previous = targets[i].previous
         if previous is not None and not stands_in(previous):  # stand-ins are never sent
@@ -179,9 +190,23 @@ def _read_for_edits(
     return out
 
 
+def _latest_texts(conn: Connection, link_ids: Sequence[int]) -> dict[int, datetime]:
+    """Link id -> the latest text stamp of its active entries, of every catalog."""
+    res = table_of(t.Resource)
+    found: dict[int, datetime] = {}
+    for chunk in chunks(list(dict.fromkeys(link_ids))):
+        rows = conn.execute(
+            select(res.c.link_id, func.max(res.c.text_at))
+            .where(res.c.link_id.in_(chunk), res.c.removed_at.is_(None))
+            .group_by(res.c.link_id)
+        )
+        found.update({link_id: at for link_id, at in rows if at is not None})
+    return found
+
+
 def _entries_left(conn: Connection, link_ids: Sequence[int]) -> dict[int, datetime]:
-    """Link id -> when the last of the entries its drift flag was raised for (its
-    `drift_detected` events since `drift_since`) left it, removed or moved to another
+    """Link id -> the latest text stamp of the entries its drift flag was raised for (its
+    `drift_detected` events since `drift_since`) that left it, removed or moved to another
     address; links none of whose drifted entries left are left out.
 
     A flag raised for one wrong entry stayed after the curator removed the entry or
@@ -208,38 +233,16 @@ def _entries_left(conn: Connection, link_ids: Sequence[int]) -> dict[int, dateti
         if not drifted:
             continue
         rows = conn.execute(
-            select(res.c.id, res.c.link_id, res.c.removed_at, res.c.updated_at).where(
+            select(res.c.id, res.c.link_id, res.c.removed_at, res.c.text_at).where(
                 res.c.id.in_(list(drifted))
             )
         )
-        for entry_id, now_at, removed_at, updated_at in rows:
+        for entry_id, now_at, removed_at, text_at in rows:
             link_id = drifted[entry_id]
-            if removed_at is None and now_at == link_id:
+            if (removed_at is None and now_at == link_id) or text_at is None:
                 continue  # still on the page
-            # Removing or moving an entry moves its `updated_at`.
-            found[link_id] = max(updated_at, found.get(link_id, updated_at))
-    return found
-
-
-def _read_after(conn: Connection, edits: dict[int, datetime]) -> dict[int, datetime]:
-    """Link id -> its latest check since its entries' edit (`edits`) whose GET was
-    answered with a body (not a 304): a read that made no fingerprint (a soft 404, a
-    failure) read the page all the same, and is not asked for again every night."""
-    obs = table_of(t.Observation)
-    found: dict[int, datetime] = {}
-    for chunk in chunks(list(edits)):
-        rows = conn.execute(
-            select(obs.c.link_id, func.max(obs.c.checked_at))
-            .where(
-                obs.c.link_id.in_(chunk),
-                obs.c.checked_at >= min(edits[link_id] for link_id in chunk),
-                obs.c.methods.contains("GET"),
-                obs.c.not_modified.is_(False),
-                obs.c.bytes_read > 0,
-            )
-            .group_by(obs.c.link_id)
-        )
-        found.update({link_id: checked_at for link_id, checked_at in rows})
+            # Removing or moving an entry moves its `text_at`.
+            found[link_id] = max(text_at, found.get(link_id, text_at))
     return found
 
 
