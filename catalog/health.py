@@ -432,7 +432,10 @@ def _unavailable_since(
     Counted from the first 503 of the stretch: on a suspect link `last_change_at` stays at
     the first wall of another kind before it (`_walls_since`), a night that was no 503
     ("for 8 nights" of a site unavailable for 7). Within the flap window the nights of 503
-    kept (`unavailable_nights`) say whether it was; older, it is kept as it was.
+    kept (`unavailable_nights`) say whether it was; older, it is kept as it was. None kept
+    after a 503 is a row from before they were (migration 0018, upgraded mid-stretch: every
+    check since a 503 keeps its night): unknown, so the start is kept as it was. Restarting
+    it there told "Started failing" a week late, and "for 10 nights" of 12.
     """
     if not _unavailable(obs.outcome, obs.http_status):
         return None
@@ -441,6 +444,8 @@ def _unavailable_since(
     if not same or since is None or since > obs.checked_at:
         return obs.checked_at
     nights = prev.unavailable_nights
+    if not nights:
+        return since
     a_503_night = any(not lasted(abs(since - n), 1) for n in nights)  # one a night is kept
     if not a_503_night and not _past_window(since, obs.checked_at, health):
         later = [n for n in nights if since < n <= obs.checked_at]
@@ -464,13 +469,27 @@ def _unavailable_nights(
     prev: LinkState, obs: Observation, health: HealthSettings
 ) -> tuple[datetime, ...]:
     """The nights of 503 "unavailable" within the flap window after `obs`: one a night,
-    however often a curator rechecks it that day."""
+    however often a curator rechecks it that day.
+
+    A 503 after which no night is kept is a row from before they were (migration 0018):
+    its stretch's start (`last_change_at`, `_unavailable_since`) is its one night known.
+    """
     at = obs.checked_at
-    nights = [n for n in prev.unavailable_nights if not _past_window(n, at, health)]
+    kept = prev.unavailable_nights or _night_before_upgrade(prev)
+    nights = [n for n in kept if not _past_window(n, at, health)]
     same_night = bool(nights) and not lasted(at - nights[-1], 1)
     if _unavailable(obs.outcome, obs.http_status) and not same_night:
         nights.append(at)
     return tuple(nights)
+
+
+def _night_before_upgrade(prev: LinkState) -> tuple[datetime, ...]:
+    """The night a 503 stretch began on a row kept before its nights were (see
+    `_unavailable_nights`); none for any other row."""
+    since = prev.last_change_at
+    if since is None or not _unavailable(prev.outcome, prev.http_status):
+        return ()
+    return (since,)
 
 
 def _nights_between(first: datetime, last: datetime) -> int:
