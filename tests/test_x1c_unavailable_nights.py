@@ -101,3 +101,72 @@ def test_a_database_upgraded_mid_stretch_confirms_on_the_tenth_night(tmp_path: P
             ).all()
     broken = [(at, d["unavailable_nights"]) for at, d in rows if d.get("new") == "broken"]
     assert [(at - days(10) < timedelta(hours=1), nights) for at, nights in broken] == [(True, 10)]
+
+
+def maintenance_with_rechecks(recheck_after: timedelta) -> list[Observation]:
+    """Maintenance at the nightly check on nights 1, 5 and 9 (3 in 14: no flapping), each
+    rechecked by a curator `recheck_after` the nightly 503, still 503."""
+    checks = [unavailable(days(n)) if n in (1, 5, 9) else ok(days(n)) for n in range(25)]
+    checks += [unavailable(days(n) + recheck_after) for n in (1, 5, 9)]
+    return sorted(checks, key=lambda o: o.checked_at)
+
+
+def test_a_recheck_the_day_after_a_maintenance_night_is_no_second_night() -> None:
+    for hours in (21.5, 22, 23):
+        checks = maintenance_with_rechecks(timedelta(hours=hours))
+        seen = states(checks)
+        kinds = [k for _, events in seen for k, _ in events]
+        assert "flapping_started" not in kinds, hours
+        runs = {days(n) for n in range(25)}
+        nightly = [s for o, (s, _) in zip(checks, seen, strict=True) if o.checked_at in runs]
+        # the recheck's night, and its flip, are dropped at the next nightly check
+        assert max(len(s.unavailable_nights) for s in nightly) == 3, hours
+        assert all(not s.flips for s in nightly), hours
+
+
+def test_a_recheck_then_a_wall_at_the_nightly_check_makes_no_flip() -> None:
+    """Three maintenance nights, the third rechecked 22 h later (503), then the nightly
+    check meets a bot wall: the link is as it was, working."""
+    checks = [unavailable(days(n)) if n in (1, 5, 9) else ok(days(n)) for n in range(10)]
+    checks += [
+        unavailable(days(9) + timedelta(hours=22)),
+        make_observation(URL, Outcome.BLOCKED, days(10), http_status=403),
+    ]
+    final, _ = states(checks)[-1]
+    assert final.flips == ()
+    assert len(final.unavailable_nights) == 3
+
+
+def test_a_recheck_before_a_second_503_night_leaves_both_nights() -> None:
+    """503 at the nightly check on nights 1 and 2, rechecked 22 h after night 1: two nights,
+    the second the nightly check's; rechecked again an hour after night 2: still two."""
+    checks = [
+        unavailable(days(1)),
+        unavailable(days(1) + timedelta(hours=22)),
+        unavailable(days(2)),
+        ok(days(2) + timedelta(hours=1)),
+    ]
+    seen = states(checks)
+    assert seen[2][0].unavailable_nights == (days(1), days(2))
+    assert seen[3][0].unavailable_nights == (days(1), days(2))
+
+
+def test_nightly_checks_with_the_runs_jitter_count_one_night_each() -> None:
+    """Six nights of 503 in seven, the nightly run starting up to 50 minutes early or late:
+    every 503 night counts, and the site is flagged on the same night as without jitter."""
+    jitter = [timedelta(minutes=m) for m in (0, 50, -50, 40, -45, 50, -50)]
+
+    def at(n: int, shift: bool) -> datetime:
+        return days(n) + (jitter[n % 7] if shift else timedelta())
+
+    def plan(shift: bool) -> list[Observation]:
+        return [ok(at(n, shift)) if n % 7 == 0 else unavailable(at(n, shift)) for n in range(22)]
+
+    def flagged(seen: list[tuple[LinkState, list[tuple[str, dict[str, object]]]]]) -> list[int]:
+        return [n for n, (_, events) in enumerate(seen) for k, _ in events if k.startswith("flap")]
+
+    steady, jittered = states(plan(False)), states(plan(True))
+    assert flagged(jittered) == flagged(steady) != []
+    assert [len(s.unavailable_nights) for s, _ in jittered] == [
+        len(s.unavailable_nights) for s, _ in steady
+    ]
