@@ -268,7 +268,8 @@ def apply_observation(
 
     severity = outcome.severity
     unavailable_since = _unavailable_since(prev, obs, health)
-    unavailable_nights = _unavailable_nights(prev, obs, health)
+    judged = _unavailable_recheck_undone(prev, obs, health)
+    unavailable_nights = _unavailable_nights(judged, obs, health)
     failing = outcome.is_failure or (
         unavailable_since is not None
         and lasted(checked_at - unavailable_since, health.unavailable_days)
@@ -332,8 +333,8 @@ def apply_observation(
     if severity is Severity.LOOK and not failing and prev.state == SUSPECT:
         # Walls of another kind go on the stretch of walls (`_walls_since`).
         last_change = _walls_since(prev, checked_at) or last_change
-    after = _working_after(prev, obs, failures, last_success, unavailable_nights, health)
-    flips, counted, flapping = _flips(prev, after, obs, health)
+    after = _working_after(judged, obs, failures, last_success, unavailable_nights, health)
+    flips, counted, flapping = _flips(judged, after, obs, health)
     new = LinkState(
         state=state,
         outcome=outcome,
@@ -432,7 +433,10 @@ def _unavailable_since(
     Counted from the first 503 of the stretch: on a suspect link `last_change_at` stays at
     the first wall of another kind before it (`_walls_since`), a night that was no 503
     ("for 8 nights" of a site unavailable for 7). Within the flap window the nights of 503
-    kept (`unavailable_nights`) say whether it was; older, it is kept as it was.
+    kept (`unavailable_nights`) say whether it was; older, it is kept as it was. None kept
+    after a 503 is a row from before they were (migration 0018, upgraded mid-stretch: every
+    check since a 503 keeps its night): unknown, so the start is kept as it was. Restarting
+    it there told "Started failing" a week late, and "for 10 nights" of 12.
     """
     if not _unavailable(obs.outcome, obs.http_status):
         return None
@@ -441,6 +445,8 @@ def _unavailable_since(
     if not same or since is None or since > obs.checked_at:
         return obs.checked_at
     nights = prev.unavailable_nights
+    if not nights:
+        return since
     a_503_night = any(not lasted(abs(since - n), 1) for n in nights)  # one a night is kept
     if not a_503_night and not _past_window(since, obs.checked_at, health):
         later = [n for n in nights if since < n <= obs.checked_at]
@@ -464,13 +470,73 @@ def _unavailable_nights(
     prev: LinkState, obs: Observation, health: HealthSettings
 ) -> tuple[datetime, ...]:
     """The nights of 503 "unavailable" within the flap window after `obs`: one a night,
-    however often a curator rechecks it that day."""
+    however often a curator rechecks it that day.
+
+    A night is a nightly interval, and nothing says whether a check was the nightly run's
+    or a curator's: a recheck 21-24 hours after a nightly 503 is as far from it as the next
+    nightly check (23-25 hours, with the run's jitter), so maintenance on three nights a
+    fortnight, each rechecked the next day, made six nights and a flapping flag. So the
+    night a check ~1 day after the one before it started is provisional: when a later check
+    lands nearer to one day after that one (`_recheck_in_interval`), it is the nightly one,
+    and the night is this check's (if a 503) or none (`_unavailable_recheck_undone`, whose
+    `prev` this is).
+
+    A 503 after which no night is kept is a row from before they were (migration 0018):
+    its stretch's start (`last_change_at`, `_unavailable_since`) is its one night known.
+    """
     at = obs.checked_at
-    nights = [n for n in prev.unavailable_nights if not _past_window(n, at, health)]
+    kept = prev.unavailable_nights or _night_before_upgrade(prev)
+    nights = [n for n in kept if not _past_window(n, at, health)]
     same_night = bool(nights) and not lasted(at - nights[-1], 1)
     if _unavailable(obs.outcome, obs.http_status) and not same_night:
         nights.append(at)
     return tuple(nights)
+
+
+def _night_before_upgrade(prev: LinkState) -> tuple[datetime, ...]:
+    """The night a 503 stretch began on a row kept before its nights were (see
+    `_unavailable_nights`); none for any other row."""
+    since = prev.last_change_at
+    if since is None or not _unavailable(prev.outcome, prev.http_status):
+        return ()
+    return (since,)
+
+
+def _recheck_in_interval(nights: Sequence[datetime], at: datetime) -> bool:
+    """Whether the last night kept is a recheck inside the nightly interval from the night
+    before it to the check at `at`: both it and `at` came about a day after that night
+    (`NIGHT_SLACK`), and `at` nearer to a day (the nightly run, which comes at about the
+    same time each night). A check after tonight's nightly one is further from a day than
+    it: the night stays."""
+    if len(nights) < 2 or at <= nights[-1]:
+        return False
+    before, last = nights[-2], nights[-1]
+    day = timedelta(days=1)
+    if not lasted(last - before, 1) or at - before >= day + NIGHT_SLACK:
+        return False
+    return abs(at - before - day) < abs(last - before - day)
+
+
+def _unavailable_recheck_undone(
+    prev: LinkState, obs: Observation, health: HealthSettings
+) -> LinkState:
+    """`prev`, or, when `obs` shows its night of 503 was a recheck inside a nightly interval
+    (`_recheck_in_interval`), `prev` without that night and the flip it made.
+
+    Counted at its check (nothing then tells it from the next nightly one), a recheck the
+    day after a third maintenance night in a fortnight made its 4th night and a flip, and
+    the nightly check after it the flip back: twice in a fortnight, flagged flapping. Its
+    flips are judged as if it had made no night: tonight's 503 flips in its stead."""
+    at = obs.checked_at
+    nights = [n for n in prev.unavailable_nights if not _past_window(n, at, health)]
+    if not _recheck_in_interval(nights, at):
+        return prev
+    recheck = nights[-1]
+    return replace(
+        prev,
+        unavailable_nights=tuple(n for n in prev.unavailable_nights if n != recheck),
+        flips=tuple(f for f in prev.flips if f != recheck),
+    )
 
 
 def _nights_between(first: datetime, last: datetime) -> int:

@@ -51,9 +51,12 @@ def reference_apply(
             unavailable = prev.last_change_at
             # Since 2026-12-06: from the stretch's first 503, not a wall before it that
             # `last_change_at` kept, where the nights of 503 kept can tell.
+            # Since x1c, none kept after a 503 (a row from before 0018) keeps the start.
             same_night = [n for n in prev.unavailable_nights if abs(unavailable - n) < _ref_span(1)]
-            if not same_night and (
-                obs.checked_at - prev.last_change_at < _ref_span(health.flap_window_days)
+            if (
+                prev.unavailable_nights
+                and not same_night
+                and (obs.checked_at - prev.last_change_at < _ref_span(health.flap_window_days))
             ):
                 later = [n for n in prev.unavailable_nights if unavailable < n <= obs.checked_at]
                 unavailable = later[0] if later else obs.checked_at
@@ -121,8 +124,9 @@ def reference_apply(
             if obs.checked_at - since < timedelta(days=health.confirm_days) - NIGHT_SLACK:
                 state = SUSPECT
         new = replace(new, state=state)
-    new = replace(new, unavailable_nights=_ref_nights(prev, obs, health))
-    new, counted = _ref_flips(prev, new, obs, health)
+    judged = _ref_recheck_undone(prev, obs, health)
+    new = replace(new, unavailable_nights=_ref_nights(judged, obs, health))
+    new, counted = _ref_flips(judged, new, obs, health)
     return new, _changes(prev, new, obs, unavailable_since=unavailable, flips=counted)
 
 
@@ -137,11 +141,33 @@ def _ref_unavailable(outcome: Outcome | None, http_status: int | None) -> bool:
 def _ref_nights(prev: LinkState, obs: Observation, health: HealthSettings) -> tuple[datetime, ...]:
     """Since 2026-12-06: the nights of 503 "unavailable" within the flap window, one a night."""
     window_start = obs.checked_at - _ref_span(health.flap_window_days)
-    nights = [n for n in prev.unavailable_nights if window_start < n <= obs.checked_at]
+    kept = prev.unavailable_nights
+    if not kept and _ref_unavailable(prev.outcome, prev.http_status) and prev.last_change_at:
+        kept = (prev.last_change_at,)  # since x1c: a row from before 0018, its stretch's start
+    nights = [n for n in kept if window_start < n <= obs.checked_at]
     new_night = not nights or obs.checked_at - nights[-1] >= _ref_span(1)
     if _ref_unavailable(obs.outcome, obs.http_status) and new_night:
         nights.append(obs.checked_at)
     return tuple(nights)
+
+
+def _ref_recheck_undone(prev: LinkState, obs: Observation, health: HealthSettings) -> LinkState:
+    """Since x1c: a night kept about a day after the one before it, when this check comes
+    nearer to a day after that one (the nightly run), was a recheck inside the nightly
+    interval: dropped, with the flip it made."""
+    window_start = obs.checked_at - _ref_span(health.flap_window_days)
+    nights = [n for n in prev.unavailable_nights if window_start < n <= obs.checked_at]
+    if len(nights) < 2 or nights[-1] >= obs.checked_at:
+        return prev
+    day = timedelta(days=1)
+    gap, now_gap = nights[-1] - nights[-2], obs.checked_at - nights[-2]
+    if gap < _ref_span(1) or now_gap >= day + NIGHT_SLACK or abs(now_gap - day) >= abs(gap - day):
+        return prev
+    return replace(
+        prev,
+        unavailable_nights=tuple(n for n in prev.unavailable_nights if n != nights[-1]),
+        flips=tuple(f for f in prev.flips if f != nights[-1]),
+    )
 
 
 def _ref_working(state: LinkState, health: HealthSettings) -> bool | None:
@@ -251,6 +277,17 @@ def _observation(rng: random.Random, at: datetime) -> Observation:
 
 @pytest.mark.parametrize("seed", range(40))
 def test_state_built_once_judges_as_the_replace_steps_did(seed: int) -> None:
+    _judge_as_the_reference(seed, [-0.5, 0.01, 0.5, 1.0, 3.0])
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_state_built_once_judges_rechecks_as_the_reference(seed: int) -> None:
+    """Nightly checks with rechecks 21-23 h after one and the nightly check 1-3 h later."""
+    _judge_as_the_reference(seed, [0.9, 0.95, 0.05, 0.1, 1.0, 1.04, 0.96], unavailable=0.6)
+
+
+def _judge_as_the_reference(seed: int, steps: list[float], unavailable: float = 0.0) -> None:
+    """`unavailable`: the share of checks made 503 "come back later" (maintenance)."""
     rng = random.Random(seed)
     health = HealthSettings(
         confirm_failures=rng.choice([1, 2, 3]),
@@ -262,8 +299,10 @@ def test_state_built_once_judges_as_the_replace_steps_did(seed: int) -> None:
     state = reference = LinkState()
     day = 0.0
     for _ in range(60):
-        day += rng.choice([-0.5, 0.01, 0.5, 1.0, 3.0])  # now and then a clock set back
+        day += rng.choice(steps)  # now and then a clock set back
         obs = _observation(rng, days(day))
+        if unavailable and rng.random() < unavailable:
+            obs = replace(obs, outcome=Outcome.RATE_LIMITED, http_status=503)
         now = obs.checked_at + timedelta(hours=rng.choice([0, 1]))
         state, changes = apply_observation(state, obs, health, now=now)
         reference, expected = reference_apply(reference, obs, health, now=now)

@@ -7,8 +7,11 @@ Create Date: 2026-12-06
 Such nights count toward flapping only once they are `flap_changes` within
 `flap_window_days` (`catalog.health._steady_unavailable`): a site in maintenance weekly
 was flagged flapping for good. Existing rows start with none kept: a site answering it
-most nights is flagged once it has done so on that many nights since. Downgrade drops
-the column.
+most nights is flagged once it has done so on that many nights since. A row upgraded
+partway through a run of 503 nights keeps the run's start (`last_change_at`): health
+reads "none kept after a 503" as unknown, not as a run starting at the next check
+(`_unavailable_since`), which is smaller and cheaper on a big database than filling the
+nights from observations here. Downgrade drops the column.
 """
 
 from __future__ import annotations
