@@ -26,7 +26,7 @@ import html
 import json
 import re
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from enum import Enum
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -892,14 +892,8 @@ def _reloads_with_cookie(body: bytes) -> bool:
     lowered = head.lower()
     if not all(part in lowered for part in _COOKIE_RELOAD):
         return False
-    at = 0
-    while (start := lowered.find(b"<script", at)) >= 0:
-        opened = lowered.find(b">", start)
-        if opened < 0:
-            return False
-        end = lowered.find(b"</script", opened)
-        end = len(head) if end < 0 else end
-        script = lowered[opened + 1 : end]
+    for begin, end in _inline_scripts(lowered):
+        script = lowered[begin:end]
         reload = script.find(b"location.reload")
         if (
             reload >= 0
@@ -907,8 +901,20 @@ def _reloads_with_cookie(body: bytes) -> bool:
             and runs_on_load(script.decode("latin-1"), [reload])[0]
         ):
             return True
-        at = end
     return False
+
+
+def _inline_scripts(lowered: bytes) -> Iterator[tuple[int, int]]:
+    """Where each `<script>`'s text begins and ends in a lower-cased page head: to the end
+    of `lowered` for one left open; none from a `<script` tag left unclosed on."""
+    at = 0
+    while (start := lowered.find(b"<script", at)) >= 0:
+        opened = lowered.find(b">", start)
+        if opened < 0:
+            return
+        end = lowered.find(b"</script", opened)
+        at = end = len(lowered) if end < 0 else end
+        yield opened + 1, end
 
 
 def lapsed_shell(
@@ -1065,7 +1071,6 @@ def script_redirect(body: bytes) -> str | None:
     """
     head = body[:_SCRIPT_SNIFF]
     lowered = head.lower()
-    at = 0
     budget = _SCRIPT_SCAN_CHARS
     onload = _BODY_ONLOAD.search(lowered) if b"onload" in lowered else None
     called = (
@@ -1078,23 +1083,17 @@ def script_redirect(body: bytes) -> str | None:
         if onload
         else set()
     )
-    while (start := lowered.find(b"<script", at)) >= 0:
-        opened = lowered.find(b">", start)
-        if opened < 0:
-            return None
-        end = lowered.find(b"</script", opened)
-        end = len(head) if end < 0 else end
-        found = list(_LOCATION.finditer(head, opened + 1, end))
-        if found and end - opened - 1 > budget:
+    for begin, end in _inline_scripts(lowered):
+        found = list(_LOCATION.finditer(head, begin, end))
+        if found and end - begin > budget:
             return None
         if found:
-            budget -= end - opened - 1
-            script = head[opened + 1 : end].decode("latin-1")
-            starts = [match.start() - opened - 1 for match in found]
+            budget -= end - begin
+            script = head[begin:end].decode("latin-1")
+            starts = [match.start() - begin for match in found]
             for match, on_load in zip(found, runs_on_load(script, starts, called), strict=True):
                 if on_load:
                     return match.group(2).decode("latin-1")
-        at = end
     return None
 
 
