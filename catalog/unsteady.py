@@ -196,7 +196,21 @@ def unsteady_redirects(session: Session, links: Collection[int]) -> dict[int, in
     least `REDIRECT_CHANGES` times within the window up to their last check: link id -> how
     many times. The queue does not tell the curator to accept a redirect the site keeps
     undoing; one that stayed at its last `READS_IN_A_ROW` checks since it came is steady
-    again (`stays_redirected`). Reads links by id and events through
+    again (`steadied_redirects`)."""
+    return _redirect_states(session, links)[0]
+
+
+def steadied_redirects(session: Session, links: Collection[int]) -> dict[int, datetime]:
+    """Of `links`, those whose redirect came and went (`unsteady_redirects`) and then
+    stayed at `READS_IN_A_ROW` checks since it last came: link id -> the check at which it
+    did. The queue offers `accept-redirect` again from then, and the news says so once."""
+    return _redirect_states(session, links)[1]
+
+
+def _redirect_states(
+    session: Session, links: Collection[int]
+) -> tuple[dict[int, int], dict[int, datetime]]:
+    """(`unsteady_redirects`, `steadied_redirects`). Reads links by id and events through
     `ix_events_link_kind_at`: no scan of either table."""
     checked = {
         link: as_utc(at)
@@ -210,29 +224,33 @@ def unsteady_redirects(session: Session, links: Collection[int]) -> dict[int, in
         if at is not None
     }
     if not checked:
-        return {}
+        return {}, {}
     since = max(checked.values()) - timedelta(days=REDIRECT_WINDOW_DAYS + 1)
     times = _redirect_times(session, sorted(checked), since)
     counts = {link: redirect_changes(ts, checked[link]) for link, ts in times.items()}
-    unsteady = {link: n for link, n in counts.items() if n >= REDIRECT_CHANGES}
-    stays = stays_redirected(session, {link: times[link][-1] for link in unsteady})
-    return {link: n for link, n in unsteady.items() if link not in stays}
+    came_and_went = {link: n for link, n in counts.items() if n >= REDIRECT_CHANGES}
+    stays = _stays_redirected(session, {link: times[link][-1] for link in came_and_went})
+    unsteady = {link: n for link, n in came_and_went.items() if link not in stays}
+    return unsteady, stays
 
 
-def stays_redirected(session: Session, came: Mapping[int, datetime]) -> set[int]:
+def _stays_redirected(session: Session, came: Mapping[int, datetime]) -> dict[int, datetime]:
     """Of links redirecting permanently since `came[link]` (its redirect's last coming),
-    those checked `READS_IN_A_ROW` times since: each check redirected (a going would be
-    newer), so the site keeps the redirect now."""
-    if not came:
-        return set()
-    checks: dict[int, int] = defaultdict(int)
-    query = select(Observation.link_id, Observation.checked_at).where(
-        Observation.link_id.in_(sorted(came)), Observation.checked_at >= min(came.values())
-    )
-    for link_id, at in session.execute(query):
-        if link_id is not None and as_utc(at) >= came[link_id]:
-            checks[link_id] += 1
-    return {link for link, n in checks.items() if n >= READS_IN_A_ROW}
+    those checked `READS_IN_A_ROW` times since, with the check that made it so: each check
+    redirected (a going would be newer), so the site keeps the redirect now."""
+    checks: dict[int, list[datetime]] = defaultdict(list)
+    if came:
+        query = select(Observation.link_id, Observation.checked_at).where(
+            Observation.link_id.in_(sorted(came)), Observation.checked_at >= min(came.values())
+        )
+        for link_id, at in session.execute(query):
+            if link_id is not None and as_utc(at) >= came[link_id]:
+                checks[link_id].append(as_utc(at))
+    return {
+        link: sorted(ats)[READS_IN_A_ROW - 1]
+        for link, ats in checks.items()
+        if len(ats) >= READS_IN_A_ROW
+    }
 
 
 def _reads(

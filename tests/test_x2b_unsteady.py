@@ -19,6 +19,7 @@ from catalog.queries import report_data
 from tests.factories import days
 from tests.test_x2_unsteady_news import (
     FLAP,
+    NEW,
     TICKER,
     engine,
     items_of,
@@ -112,13 +113,17 @@ def test_replaced_is_a_size_far_beyond_a_rotating_blocks_churn() -> None:
     assert not unsteady.replaced({"old_content_length": None, "new_content_length": 580})
 
 
-def test_an_unsteady_redirect_that_stays_can_be_accepted_again(engine: Engine) -> None:
+def test_an_unsteady_redirect_that_stays_is_told_once_and_can_be_accepted(engine: Engine) -> None:
     """Unsteady on night 5, then redirected at nights 5, 6, 7: it stays, the queue offers
     `accept-redirect` again (it kept "on some nights and not others" for 14 days)."""
     for n in range(1, 6):
         observed = moved(days(n)) if n % 2 else page(FLAP, days(n), 1)
         night(engine, n, [observed], report=False)
     assert "accept-redirect" not in (row(engine, "guide", 5).command or "")
-    for n in (6, 7):
-        night(engine, n, [moved(days(n))], report=False)
+    assert items_of(night(engine, 6, [moved(days(6))]), "guide") == []
+    (stays,) = items_of(night(engine, 7, [moved(days(7))]), "guide")
+    assert f"Now stays redirected to {NEW}" in stays and "accept it" in stays
     assert "accept-redirect" in (row(engine, "guide", 7).command or "")
+    # Said once: the next nights it still stays, no news.
+    for n in (8, 9):
+        assert items_of(night(engine, n, [moved(days(n))]), "guide") == [], n
