@@ -44,7 +44,7 @@ from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
 from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS, chunks
 from catalog.store import SET_ASIDE_LAPSED as LAPSED
 from catalog.tables import Collection, Decision, Event, Link, Observation, Resource, Run
-from catalog.unsteady import Unsteady, unsteady_news, unsteady_redirects
+from catalog.unsteady import Unsteady, steadied_redirects, unsteady_news, unsteady_redirects
 
 #: The totals key for resources whose link has never been checked.
 UNCHECKED = "unchecked"
@@ -298,6 +298,9 @@ class ReportData:
     #: Links redirecting permanently whose redirect keeps coming and going: link id -> how
     #: many times within `unsteady.REDIRECT_WINDOW_DAYS`.
     unsteady_redirects: Mapping[int, int] = field(default_factory=dict)
+    #: Links whose redirect came and went, then stayed (`unsteady.steadied_redirects`) at
+    #: a check in this report's window: link id -> that check. Told once: accept it now.
+    steadied_redirects: Mapping[int, datetime] = field(default_factory=dict)
 
     @property
     def resources_total(self) -> int:
@@ -346,6 +349,7 @@ def report_data(
         refused = _refusals_since(session, run.started_at if run else None) if not later else None
         reached = _reached_targets(session)
         unsteady = unsteady_news(session, changes)
+        steadied = _steadied_in_window(session, resources, run, previous, night)
         redirects = {
             r.link_id: r.unsteady_redirect
             for r in resources
@@ -365,6 +369,7 @@ def report_data(
         reached=MappingProxyType(reached),
         unsteady=MappingProxyType(unsteady),
         unsteady_redirects=MappingProxyType(redirects),
+        steadied_redirects=MappingProxyType(steadied),
     )
 
 
@@ -484,6 +489,34 @@ def _with_unsteady_redirects(session: Session, resources: list[ResourceRow]) -> 
         replace(r, unsteady_redirect=counts[r.link_id]) if r.link_id in counts else r
         for r in resources
     ]
+
+
+def _steadied_in_window(
+    session: Session,
+    resources: Sequence[ResourceRow],
+    run: RunInfo | None,
+    previous: RunInfo | None,
+    night: RunInfo | None,
+) -> dict[int, datetime]:
+    """The links whose redirect came to stay at a check in the window `_changes` reads."""
+    if run is None:
+        return {}
+    first = night or run
+    lower = previous.finished_at if previous and previous.finished_at else first.started_at
+    upper = run.finished_at or run.started_at
+    ids = sorted(
+        {
+            r.link_id
+            for r in resources
+            if r.link_id is not None and r.outcome is Outcome.REDIRECTED_PERMANENT
+        }
+    )
+    found: dict[int, datetime] = {}
+    for start in range(0, len(ids), _CHUNK):
+        for link, at in steadied_redirects(session, ids[start : start + _CHUNK]).items():
+            if as_utc(lower) <= at <= as_utc(upper):
+                found[link] = at
+    return found
 
 
 def _with_own_checks(

@@ -40,6 +40,13 @@ REDIRECT = "redirect"
 
 #: Reads kept per link to count a streak: a few more than the streak needs.
 _READS_KEPT = 4 * READS_IN_A_ROW
+#: How far before the window's first change reads are fetched: `_READS_KEPT` reads of a
+#: page read weekly. Bounds the query through `ix_observations_link_checked` (a year of
+#: history ranked whole took 14 s); a page read less often counts from its oldest read.
+_READS_SPAN = timedelta(days=7 * _READS_KEPT)
+#: A content change that multiplies or divides the page's size by this much is another
+#: page in its place (460 B -> 87.9 KiB), not a rotating block's new items: news.
+_REPLACED_FACTOR = 2
 _CHUNK = 500
 _MOVED = Outcome.REDIRECTED_PERMANENT.value
 #: Outcomes whose check read the page (or its redirect's target).
@@ -120,6 +127,15 @@ def judge_redirect(changes: Sequence[datetime], at: datetime) -> Unsteady | None
     return Unsteady(REDIRECT, steady_before, count)
 
 
+def replaced(details: Mapping[str, Any]) -> bool:
+    """Whether a `content_changed` put another page in place (size x`_REPLACED_FACTOR` or
+    more, either way): a rotating block's items churn its size far less."""
+    old, new = details.get("old_content_length"), details.get("new_content_length")
+    if not isinstance(old, int) or not isinstance(new, int) or old <= 0 or new <= 0:
+        return False
+    return max(old, new) >= _REPLACED_FACTOR * min(old, new)
+
+
 def moved_in_or_out(details: Mapping[str, object]) -> bool:
     """Whether an `outcome_changed` is a permanent redirect coming or going."""
     return _MOVED in (details.get("old"), details.get("new"))
@@ -153,11 +169,13 @@ def unsteady_news(session: Session, events: Sequence[_Event]) -> dict[int, Unste
         if not mine:
             continue
         links = sorted({e.link_id for e in mine if e.link_id is not None})
-        reads = _reads(session, links, column)
+        reads = _reads(session, links, column, min(as_utc(e.at) for e in mine) - _READS_SPAN)
         changed = _event_times(session, links, event_kind, _oldest(reads))
         for e in mine:
             link = e.link_id or 0
             at = as_utc(e.at)
+            if kind == CONTENT and replaced(e.details):
+                continue  # another page in its place: news, however unsteady the old one
             verdict = judge_reads(kind, reads[link], changed[link], at)
             if verdict is not None:
                 found[e.id] = verdict
@@ -173,37 +191,73 @@ def unsteady_news(session: Session, events: Sequence[_Event]) -> dict[int, Unste
     return found
 
 
-def unsteady_redirects(session: Session, links: Collection[int] | None = None) -> dict[int, int]:
-    """Links that redirect permanently now, but whose redirect came and went at least
-    `REDIRECT_CHANGES` times within the window up to their last check: link id -> how many
-    times. The queue does not tell the curator to accept a redirect the site keeps undoing.
-    `links`: only these (each link's count is its own: the same for a few as for all)."""
-    moved = Link.outcome == _MOVED
-    if links is not None:
-        moved = moved & Link.id.in_(sorted(links))
-    latest = session.scalar(select(func.max(Link.last_checked_at)).where(moved))
-    if latest is None:
-        return {}
-    since = as_utc(latest) - timedelta(days=REDIRECT_WINDOW_DAYS + 1)
-    query = (
-        select(Event.link_id, Event.at, Event.details, Link.last_checked_at)
-        .join(Link, Link.id == Event.link_id)
-        .where(moved, Event.kind == "outcome_changed", Event.at >= since)
-        .order_by(Event.at, Event.id)
-    )
-    times: dict[int, list[datetime]] = defaultdict(list)
-    checked: dict[int, datetime] = {}
-    for link_id, at, details, last_checked in session.execute(query):
-        if moved_in_or_out(details or {}):
-            times[link_id].append(as_utc(at))
-            checked[link_id] = as_utc(last_checked)
+def unsteady_redirects(session: Session, links: Collection[int]) -> dict[int, int]:
+    """Of `links`, those that redirect permanently now, but whose redirect came and went at
+    least `REDIRECT_CHANGES` times within the window up to their last check: link id -> how
+    many times. The queue does not tell the curator to accept a redirect the site keeps
+    undoing; one that stayed at its last `READS_IN_A_ROW` checks since it came is steady
+    again (`steadied_redirects`)."""
+    return _redirect_states(session, links)[0]
+
+
+def steadied_redirects(session: Session, links: Collection[int]) -> dict[int, datetime]:
+    """Of `links`, those whose redirect came and went (`unsteady_redirects`) and then
+    stayed at `READS_IN_A_ROW` checks since it last came: link id -> the check at which it
+    did. The queue offers `accept-redirect` again from then, and the news says so once."""
+    return _redirect_states(session, links)[1]
+
+
+def _redirect_states(
+    session: Session, links: Collection[int]
+) -> tuple[dict[int, int], dict[int, datetime]]:
+    """(`unsteady_redirects`, `steadied_redirects`). Reads links by id and events through
+    `ix_events_link_kind_at`: no scan of either table."""
+    checked = {
+        link: as_utc(at)
+        for link, at in session.execute(
+            select(Link.id, Link.last_checked_at).where(
+                Link.id.in_(sorted(links)),
+                Link.outcome == _MOVED,
+                Link.last_checked_at.is_not(None),
+            )
+        )
+        if at is not None
+    }
+    if not checked:
+        return {}, {}
+    since = max(checked.values()) - timedelta(days=REDIRECT_WINDOW_DAYS + 1)
+    times = _redirect_times(session, sorted(checked), since)
     counts = {link: redirect_changes(ts, checked[link]) for link, ts in times.items()}
-    return {link: n for link, n in counts.items() if n >= REDIRECT_CHANGES}
+    came_and_went = {link: n for link, n in counts.items() if n >= REDIRECT_CHANGES}
+    stays = _stays_redirected(session, {link: times[link][-1] for link in came_and_went})
+    unsteady = {link: n for link, n in came_and_went.items() if link not in stays}
+    return unsteady, stays
 
 
-def _reads(session: Session, links: Sequence[int], column: object) -> dict[int, list[datetime]]:
-    """The times of each link's last `_READS_KEPT` checks that read its page (`column`, its
-    fingerprint or title, set; or a 304 that vouched for it)."""
+def _stays_redirected(session: Session, came: Mapping[int, datetime]) -> dict[int, datetime]:
+    """Of links redirecting permanently since `came[link]` (its redirect's last coming),
+    those checked `READS_IN_A_ROW` times since, with the check that made it so: each check
+    redirected (a going would be newer), so the site keeps the redirect now."""
+    checks: dict[int, list[datetime]] = defaultdict(list)
+    if came:
+        query = select(Observation.link_id, Observation.checked_at).where(
+            Observation.link_id.in_(sorted(came)), Observation.checked_at >= min(came.values())
+        )
+        for link_id, at in session.execute(query):
+            if link_id is not None and as_utc(at) >= came[link_id]:
+                checks[link_id].append(as_utc(at))
+    return {
+        link: sorted(ats)[READS_IN_A_ROW - 1]
+        for link, ats in checks.items()
+        if len(ats) >= READS_IN_A_ROW
+    }
+
+
+def _reads(
+    session: Session, links: Sequence[int], column: object, since: datetime
+) -> dict[int, list[datetime]]:
+    """The times of each link's last `_READS_KEPT` checks since `since` that read its page
+    (`column`, its fingerprint or title, set; or a 304 that vouched for it)."""
     reads: dict[int, list[datetime]] = defaultdict(list)
     for start in range(0, len(links), _CHUNK):
         ranked = (
@@ -216,6 +270,7 @@ def _reads(session: Session, links: Sequence[int], column: object) -> dict[int, 
             )
             .where(
                 Observation.link_id.in_(links[start : start + _CHUNK]),
+                Observation.checked_at >= since,
                 Observation.outcome.in_(_READ_OUTCOMES),
                 or_(column.is_not(None), Observation.not_modified.is_(True)),  # type: ignore[attr-defined]
             )

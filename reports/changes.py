@@ -18,7 +18,14 @@ from catalog.queries import UNAVAILABLE_WINDOW, EventRow, ReportData
 from catalog.set_aside import lapse_note
 from catalog.settings import NIGHT_SLACK
 from catalog.sync import set_asides_dropped
-from catalog.unsteady import CONTENT, REDIRECT, REDIRECT_WINDOW_DAYS, TITLE, Unsteady
+from catalog.unsteady import (
+    CONTENT,
+    READS_IN_A_ROW,
+    REDIRECT,
+    REDIRECT_WINDOW_DAYS,
+    TITLE,
+    Unsteady,
+)
 from catalog.urls import without_password
 from reports.context import (
     INVALID_SINCE,
@@ -335,6 +342,21 @@ def changes_since(
                     now_at,
                     in_collection=row.collection if row.resource_id in shared else None,
                     quoted=quoted,
+                )
+            )
+    for link, stayed in data.steadied_redirects.items():
+        # A redirect told as coming and going that now stays: once, with the queue's fix.
+        for row in by_link.get(link, []):
+            sections["new_redirects"].append(
+                ChangeItem(
+                    "outcome_changed",
+                    when(stayed, now),
+                    row.title,
+                    row.resource_id,
+                    row.collection,
+                    row.page,
+                    _stays_redirected(row.suggested_url) + _set_aside(row),
+                    in_collection=row.collection if row.resource_id in shared else None,
                 )
             )
     _took_failing(sections, took, by_pk, failed_at, now, shared, address_since)
@@ -951,6 +973,12 @@ def _unsteady_redirect(verdict: Unsteady, target: str | None) -> str:
         f"{REDIRECT_WINDOW_DAYS} days): the site keeps undoing it, so accept it only once it "
         "stays; its comings and goings are no longer listed here."
     )
+
+
+def _stays_redirected(target: str | None) -> str:
+    """The one item of a permanent redirect that came and went, then stayed."""
+    to = f" to {target}" if target else ""
+    return f"Now stays redirected{to} at its last {READS_IN_A_ROW} checks: accept it."
 
 
 def _confirmed(what: str, details: Mapping[str, Any]) -> str:
