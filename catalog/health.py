@@ -268,8 +268,7 @@ def apply_observation(
 
     severity = outcome.severity
     unavailable_since = _unavailable_since(prev, obs, health)
-    judged = _unavailable_recheck_undone(prev, obs, health)
-    unavailable_nights = _unavailable_nights(judged, obs, health)
+    unavailable_nights = _unavailable_nights(prev, obs, health)
     failing = outcome.is_failure or (
         unavailable_since is not None
         and lasted(checked_at - unavailable_since, health.unavailable_days)
@@ -333,8 +332,8 @@ def apply_observation(
     if severity is Severity.LOOK and not failing and prev.state == SUSPECT:
         # Walls of another kind go on the stretch of walls (`_walls_since`).
         last_change = _walls_since(prev, checked_at) or last_change
-    after = _working_after(judged, obs, failures, last_success, unavailable_nights, health)
-    flips, counted, flapping = _flips(judged, after, obs, health)
+    after = _working_after(prev, obs, failures, last_success, unavailable_nights, health)
+    flips, counted, flapping = _flips(prev, after, obs, health)
     new = LinkState(
         state=state,
         outcome=outcome,
@@ -472,15 +471,6 @@ def _unavailable_nights(
     """The nights of 503 "unavailable" within the flap window after `obs`: one a night,
     however often a curator rechecks it that day.
 
-    A night is a nightly interval, and nothing says whether a check was the nightly run's
-    or a curator's: a recheck 21-24 hours after a nightly 503 is as far from it as the next
-    nightly check (23-25 hours, with the run's jitter), so maintenance on three nights a
-    fortnight, each rechecked the next day, made six nights and a flapping flag. So the
-    night a check ~1 day after the one before it started is provisional: when a later check
-    lands nearer to one day after that one (`_recheck_in_interval`), it is the nightly one,
-    and the night is this check's (if a 503) or none (`_unavailable_recheck_undone`, whose
-    `prev` this is).
-
     A 503 after which no night is kept is a row from before they were (migration 0018):
     its stretch's start (`last_change_at`, `_unavailable_since`) is its one night known.
     """
@@ -500,43 +490,6 @@ def _night_before_upgrade(prev: LinkState) -> tuple[datetime, ...]:
     if since is None or not _unavailable(prev.outcome, prev.http_status):
         return ()
     return (since,)
-
-
-def _recheck_in_interval(nights: Sequence[datetime], at: datetime) -> bool:
-    """Whether the last night kept is a recheck inside the nightly interval from the night
-    before it to the check at `at`: both it and `at` came about a day after that night
-    (`NIGHT_SLACK`), and `at` nearer to a day (the nightly run, which comes at about the
-    same time each night). A check after tonight's nightly one is further from a day than
-    it: the night stays."""
-    if len(nights) < 2 or at <= nights[-1]:
-        return False
-    before, last = nights[-2], nights[-1]
-    day = timedelta(days=1)
-    if not lasted(last - before, 1) or at - before >= day + NIGHT_SLACK:
-        return False
-    return abs(at - before - day) < abs(last - before - day)
-
-
-def _unavailable_recheck_undone(
-    prev: LinkState, obs: Observation, health: HealthSettings
-) -> LinkState:
-    """`prev`, or, when `obs` shows its night of 503 was a recheck inside a nightly interval
-    (`_recheck_in_interval`), `prev` without that night and the flip it made.
-
-    Counted at its check (nothing then tells it from the next nightly one), a recheck the
-    day after a third maintenance night in a fortnight made its 4th night and a flip, and
-    the nightly check after it the flip back: twice in a fortnight, flagged flapping. Its
-    flips are judged as if it had made no night: tonight's 503 flips in its stead."""
-    at = obs.checked_at
-    nights = [n for n in prev.unavailable_nights if not _past_window(n, at, health)]
-    if not _recheck_in_interval(nights, at):
-        return prev
-    recheck = nights[-1]
-    return replace(
-        prev,
-        unavailable_nights=tuple(n for n in prev.unavailable_nights if n != recheck),
-        flips=tuple(f for f in prev.flips if f != recheck),
-    )
 
 
 def _nights_between(first: datetime, last: datetime) -> int:

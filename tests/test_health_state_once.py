@@ -124,9 +124,8 @@ def reference_apply(
             if obs.checked_at - since < timedelta(days=health.confirm_days) - NIGHT_SLACK:
                 state = SUSPECT
         new = replace(new, state=state)
-    judged = _ref_recheck_undone(prev, obs, health)
-    new = replace(new, unavailable_nights=_ref_nights(judged, obs, health))
-    new, counted = _ref_flips(judged, new, obs, health)
+    new = replace(new, unavailable_nights=_ref_nights(prev, obs, health))
+    new, counted = _ref_flips(prev, new, obs, health)
     return new, _changes(prev, new, obs, unavailable_since=unavailable, flips=counted)
 
 
@@ -149,25 +148,6 @@ def _ref_nights(prev: LinkState, obs: Observation, health: HealthSettings) -> tu
     if _ref_unavailable(obs.outcome, obs.http_status) and new_night:
         nights.append(obs.checked_at)
     return tuple(nights)
-
-
-def _ref_recheck_undone(prev: LinkState, obs: Observation, health: HealthSettings) -> LinkState:
-    """Since x1c: a night kept about a day after the one before it, when this check comes
-    nearer to a day after that one (the nightly run), was a recheck inside the nightly
-    interval: dropped, with the flip it made."""
-    window_start = obs.checked_at - _ref_span(health.flap_window_days)
-    nights = [n for n in prev.unavailable_nights if window_start < n <= obs.checked_at]
-    if len(nights) < 2 or nights[-1] >= obs.checked_at:
-        return prev
-    day = timedelta(days=1)
-    gap, now_gap = nights[-1] - nights[-2], obs.checked_at - nights[-2]
-    if gap < _ref_span(1) or now_gap >= day + NIGHT_SLACK or abs(now_gap - day) >= abs(gap - day):
-        return prev
-    return replace(
-        prev,
-        unavailable_nights=tuple(n for n in prev.unavailable_nights if n != nights[-1]),
-        flips=tuple(f for f in prev.flips if f != nights[-1]),
-    )
 
 
 def _ref_working(state: LinkState, health: HealthSettings) -> bool | None:
@@ -278,12 +258,6 @@ def _observation(rng: random.Random, at: datetime) -> Observation:
 @pytest.mark.parametrize("seed", range(40))
 def test_state_built_once_judges_as_the_replace_steps_did(seed: int) -> None:
     _judge_as_the_reference(seed, [-0.5, 0.01, 0.5, 1.0, 3.0])
-
-
-@pytest.mark.parametrize("seed", range(10))
-def test_state_built_once_judges_rechecks_as_the_reference(seed: int) -> None:
-    """Nightly checks with rechecks 21-23 h after one and the nightly check 1-3 h later."""
-    _judge_as_the_reference(seed, [0.9, 0.95, 0.05, 0.1, 1.0, 1.04, 0.96], unavailable=0.6)
 
 
 def _judge_as_the_reference(seed: int, steps: list[float], unavailable: float = 0.0) -> None:
