@@ -16,7 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
+from alembic import command
 
+from catalog import migrate
 from catalog.sync import sync_catalogs
 from tests.factories import days, edit, temporary_database
 from tests.test_x3_edited_entry_read import GUIDE, HANDBOOK, URL, Site, drift_of, kit, night
@@ -48,6 +50,24 @@ def serving(respx_mock: respx.MockRouter) -> Iterator[Walled]:
     served = Walled()
     respx_mock.route(host="example.org").mock(side_effect=served)
     yield served
+
+
+def test_an_edit_synced_before_the_upgrade_is_read_after_it(tmp_path: Path, site: Walled) -> None:
+    before = kit(("guide", URL, GUIDE))
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [before], now=days(0))
+        for n in (1, 2):
+            night(engine, n, site)
+        renamed = edit(before, "guide", title=HANDBOOK[0], description=HANDBOOK[1])
+        sync_catalogs(engine, [renamed], now=days(2.5))
+        # The edit was synced by the code before 0019, which upgrades before the night.
+        with engine.begin() as conn:
+            command.downgrade(migrate.alembic_config(conn), "0018")
+        migrate.upgrade(engine)
+
+        assert night(engine, 3, site) == READ
+        assert drift_of(engine) is not None
+        assert night(engine, 4, site) == HEAD
 
 
 @pytest.mark.parametrize("status", [503, 500, 429])
