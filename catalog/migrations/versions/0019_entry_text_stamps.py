@@ -10,7 +10,9 @@ covered. A check reads a page in full when one of its entries is stamped later
 (`catalog.store._targets`): comparing `updated_at` with the reads forced a read after a
 tags edit, a review date or a renamed catalog file, and every night after an edit stamped
 by a clock ahead. Existing rows start settled: every entry is stamped with its
-`updated_at` and every link covers the latest of them, so upgrading forces no read.
+`updated_at` and every link covers the latest of them, so upgrading forces no read,
+except of a page with an active entry edited after it was last read (`fingerprinted_at`):
+a read the old code still owed it (the page was down that night) is made once.
 Downgrade drops both columns.
 """
 
@@ -43,10 +45,15 @@ def upgrade() -> None:
         with op.batch_alter_table("links") as batch:
             batch.add_column(sa.Column("text_upto", sa.DateTime(timezone=True), nullable=True))
     op.execute(sa.text("UPDATE resources SET text_at = updated_at WHERE text_at IS NULL"))
+    # A link with an active entry edited after its page was last read (x3's rule, or a
+    # night the page was down) keeps no stamp: its read after the edit is still due.
     op.execute(
         sa.text(
             "UPDATE links SET text_upto = (SELECT MAX(text_at) FROM resources)"
-            " WHERE text_upto IS NULL"
+            " WHERE text_upto IS NULL AND NOT EXISTS ("
+            " SELECT 1 FROM resources AS r WHERE r.link_id = links.id"
+            " AND r.removed_at IS NULL AND links.fingerprinted_at IS NOT NULL"
+            " AND r.updated_at > links.fingerprinted_at)"
         )
     )
 
