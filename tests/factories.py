@@ -82,6 +82,17 @@ def make_observation(
     return Observation(url=url, checked_at=checked_at, outcome=outcome, **defaults)
 
 
+def unavailable_observation(url: str, checked_at: datetime, wait: int = 120) -> Observation:
+    """A 503 asking us to come back later than a check waits: maintenance (`classify`)."""
+    return make_observation(
+        url,
+        Outcome.RATE_LIMITED,
+        checked_at,
+        http_status=503,
+        reason=f"GET 503: the site says it is unavailable for now; it asked us to wait {wait} s",
+    )
+
+
 _STATUS = {
     Outcome.OK: 200,
     Outcome.REDIRECTED_PERMANENT: 200,

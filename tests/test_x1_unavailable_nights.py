@@ -19,21 +19,21 @@ from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from reports.build import build_context
 from reports.context import Priority
-from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
+from tests.factories import (
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    temporary_database,
+    unavailable_observation,
+)
 
 HEALTH = HealthSettings()  # flaps 4 in 14 days, unavailable_days 7, confirm 3 over 2 days
 URL = "https://site.example/resources"
 
 
 def unavailable(at: datetime, wait: int = 120) -> Observation:
-    """A 503 asking us to come back later than a check waits: maintenance (classify)."""
-    return make_observation(
-        URL,
-        Outcome.RATE_LIMITED,
-        at,
-        http_status=503,
-        reason=f"GET 503: the site says it is unavailable for now; it asked us to wait {wait} s",
-    )
+    return unavailable_observation(URL, at, wait)
 
 
 def nights(down: Callable[[int], bool], last: int) -> list[tuple[LinkState, list[str]]]:

@@ -15,21 +15,14 @@ from catalog.health import LinkState, apply_observation
 from catalog.model import Observation
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
-from tests.factories import days, make_observation
+from tests.factories import days, make_observation, unavailable_observation
 
 HEALTH = HealthSettings()  # flaps 4 in 14 days, unavailable_days 7, confirm 3 over 2 days
 URL = "https://site.example/resources"
 
 
 def unavailable(at: datetime, wait: int = 120) -> Observation:
-    """A 503 asking us to come back later than a check waits: maintenance (classify)."""
-    return make_observation(
-        URL,
-        Outcome.RATE_LIMITED,
-        at,
-        http_status=503,
-        reason=f"GET 503: the site says it is unavailable for now; it asked us to wait {wait} s",
-    )
+    return unavailable_observation(URL, at, wait)
 
 
 def ok(n: float) -> Observation:

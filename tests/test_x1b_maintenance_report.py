@@ -25,19 +25,14 @@ from tests.factories import (
     make_resource,
     settings_for,
     temporary_database,
+    unavailable_observation,
 )
 
 URL = "https://site.example/resources"
 
 
 def unavailable(n: int) -> Observation:
-    return make_observation(
-        URL,
-        Outcome.RATE_LIMITED,
-        days(n),
-        http_status=503,
-        reason="GET 503: the site says it is unavailable for now; it asked us to wait 120 s",
-    )
+    return unavailable_observation(URL, days(n))
 
 
 def ok(n: int) -> Observation:

@@ -28,6 +28,7 @@ from tests.factories import (
     make_resource,
     settings_for,
     temporary_database,
+    unavailable_observation,
 )
 
 HEALTH = HealthSettings()  # flaps 4 in 14 days, unavailable_days 7, confirm 3 over 2 days
@@ -35,14 +36,7 @@ URL = "https://site.example/resources"
 
 
 def unavailable(at: datetime) -> Observation:
-    """A 503 asking us to come back later than a check waits: maintenance (classify)."""
-    return make_observation(
-        URL,
-        Outcome.RATE_LIMITED,
-        at,
-        http_status=503,
-        reason="GET 503: the site says it is unavailable for now; it asked us to wait 3600 s",
-    )
+    return unavailable_observation(URL, at, 3600)
 
 
 def ok(at: datetime) -> Observation:
