@@ -13,6 +13,7 @@ that needs a database goes through these, so the whole suite runs on both backen
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import tempfile
@@ -80,6 +81,34 @@ def make_observation(
     }
     defaults.update(fields)
     return Observation(url=url, checked_at=checked_at, outcome=outcome, **defaults)
+
+
+class LogRecords(logging.Handler):
+    """Every record handed to it, kept in `records`."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def prefect_log(*names: str, level: int = logging.INFO) -> Iterator[list[logging.LogRecord]]:
+    """What Prefect's run loggers `names` (the flow and task runs') log at `level` and
+    above, while the block runs: its loggers do not propagate, so caplog sees nothing."""
+    loggers = [logging.getLogger(n) for n in names or ("prefect.flow_runs", "prefect.task_runs")]
+    handler, levels = LogRecords(), [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(level)
+        logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        for logger, old in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(old)
 
 
 def unavailable_observation(url: str, checked_at: datetime, wait: int = 120) -> Observation:

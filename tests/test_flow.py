@@ -6,8 +6,6 @@ import gc
 import json
 import logging
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -27,7 +25,7 @@ from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
-from tests.factories import make_observation
+from tests.factories import make_observation, prefect_log
 from tests.local_site import PAGES, handler_class, local_site
 
 pytestmark = pytest.mark.flow
@@ -196,29 +194,6 @@ def test_flow_run_without_network_says_so_and_marks_nothing_broken(
     assert [e for e, _ in sent_events] == [EVENT_NETWORK_UNAVAILABLE]
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@contextmanager
-def _flow_run_log() -> Iterator[list[logging.LogRecord]]:
-    """What a flow run logs, at INFO and above (Prefect's loggers do not propagate)."""
-    logger, handler = logging.getLogger("prefect.flow_runs"), _Records()
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    try:
-        yield handler.records
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
 def test_a_bad_catalog_fails_the_run_with_its_problems_and_no_traceback(
     prefect_harness: None, isolated_cwd: Path, db_url: str
 ) -> None:
@@ -236,7 +211,7 @@ def test_a_bad_catalog_fails_the_run_with_its_problems_and_no_traceback(
         lambda: check_catalog(overrides=overrides, render=False, return_state=True),
         lambda: recheck(resource_ids=["a"], overrides=overrides, render=False, return_state=True),
     ):
-        with _flow_run_log() as records:
+        with prefect_log("prefect.flow_runs") as records:
             state = run()
         assert state.is_failed()
         assert "bad.yaml:5" in str(state.message)
@@ -248,7 +223,10 @@ def test_a_bad_catalog_fails_the_run_with_its_problems_and_no_traceback(
     # exception, ours, and logs it with Prefect's traceback, which `_SaidByItsState` drops.
     from prefect.flow_engine import run_flow
 
-    with _flow_run_log() as records, pytest.raises(CatalogError, match=r"bad\.yaml:5"):
+    with (
+        prefect_log("prefect.flow_runs") as records,
+        pytest.raises(CatalogError, match=r"bad\.yaml:5"),
+    ):
         run_flow(
             check_catalog,
             parameters={"overrides": overrides, "render": False},
@@ -298,7 +276,7 @@ def test_a_long_batch_shows_progress_before_it_ends(
         "soft404_probe": False,
     }
     try:
-        with _flow_run_log() as records:
+        with prefect_log("prefect.flow_runs") as records:
             check_catalog(overrides=overrides, render=False)
     finally:
         server.shutdown()
@@ -416,22 +394,6 @@ def test_a_run_cancelled_before_it_checked_is_ended_not_left_running(db_url: str
     engine.dispose()
 
 
-@contextmanager
-def _prefect_log() -> Iterator[list[logging.LogRecord]]:
-    """What the flow and task runs log, at INFO and above."""
-    loggers = [logging.getLogger(n) for n in ("prefect.flow_runs", "prefect.task_runs")]
-    handler, levels = _Records(), [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.INFO)
-        logger.addHandler(handler)
-    try:
-        yield handler.records
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.removeHandler(handler)
-            logger.setLevel(level)
-
-
 def test_an_abandoned_run_warns_once_for_the_batches_it_did_not_check(
     prefect_harness: None, isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -464,7 +426,7 @@ def test_an_abandoned_run_warns_once_for_the_batches_it_did_not_check(
     catalog_file = isolated_cwd / "toolkit.yaml"
     catalog_file.write_text(json.dumps({"resources": resources}))
     overrides = {"database_url": db_url, "catalogs": [str(catalog_file)], "batch_size": 1}
-    with _prefect_log() as records:
+    with prefect_log() as records:
         state = check_flow.check_catalog(overrides=overrides, render=False, return_state=True)
     assert state.is_failed() and "disk full" in str(state.message)
     # The imports and targets were out of full collections while the run checked

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,31 +13,7 @@ import pytest
 
 from catalog import store
 from catalog.db import open_engine
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@contextmanager
-def _flow_log() -> Iterator[list[logging.LogRecord]]:
-    """What the flow and task runs log, at INFO and above."""
-    loggers = [logging.getLogger(n) for n in ("prefect.flow_runs", "prefect.task_runs")]
-    handler, levels = _Records(), [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.INFO)
-        logger.addHandler(handler)
-    try:
-        yield handler.records
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.removeHandler(handler)
-            logger.setLevel(level)
+from tests.factories import prefect_log
 
 
 def test_a_run_stopped_with_ctrl_c_is_called_aborted_in_its_log(
@@ -65,7 +38,7 @@ def test_a_run_stopped_with_ctrl_c_is_called_aborted_in_its_log(
     catalog_file = isolated_cwd / "toolkit.yaml"
     catalog_file.write_text(json.dumps({"resources": resources}))
     overrides = {"database_url": db_url, "catalogs": [str(catalog_file)], "batch_size": 1}
-    with _flow_log() as records, pytest.raises(KeyboardInterrupt):
+    with prefect_log() as records, pytest.raises(KeyboardInterrupt):
         check_flow.check_catalog(overrides=overrides, render=False)
 
     engine = open_engine(db_url)
