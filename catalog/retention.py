@@ -423,8 +423,12 @@ def _count_pruned_checks(session: Session, ids: list[int]) -> None:
     for link_id, since, n, kept, kept_since, base, base_n, base_kept, base_kept_since in counted:
         if not n and not base_n:
             continue
-        total, total_since = _added(kept, kept_since, since, int(n or 0))
-        base_total, base_since = _added(base_kept, base_kept_since, base, int(base_n or 0))
+        # Each count goes on from whichever of the two was kept from its start: a
+        # flapping link confirmed broken dates its problem from its failure again, whose
+        # pruned checks only the outcome count holds (started over, it said 2 checks for 3).
+        counts = ((kept, kept_since), (base_kept, base_kept_since))
+        total, total_since = _added(counts, since, int(n or 0))
+        base_total, base_since = _added(counts[::-1], base, int(base_n or 0))
         updates.append(
             {
                 "id": link_id,
@@ -455,13 +459,16 @@ def _count_pruned_checks(session: Session, ids: list[int]) -> None:
 
 
 def _added(
-    kept: int | None, kept_since: datetime | None, since: datetime | None, n: int
+    counts: tuple[tuple[int | None, datetime | None], ...], since: datetime | None, n: int
 ) -> tuple[int, datetime | None]:
-    """A kept count of pruned checks and its start, with `n` more pruned since `since`:
-    left as it is when none were, started over when kept from another start."""
+    """The first of `counts` (kept pruned checks, each with its start) with `n` more pruned
+    since `since`: left as it is when none were, else added to the first of `counts`
+    kept from `since`, else started over."""
+    (kept, kept_since), *_ = counts
     if not n:
         return kept or 0, kept_since
-    return ((kept or 0) + n if same_start(kept_since, since) else n), since
+    prior = next((c or 0 for c, c_since in counts if same_start(c_since, since)), 0)
+    return prior + n, since
 
 
 #: `_count_pruned_checks`' writes on PostgreSQL, one row per link of five arrays.

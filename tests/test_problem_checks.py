@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, event, select, update
 
@@ -121,6 +121,19 @@ def kept(engine: Engine) -> dict[str, tuple[int | None, bool, bool, str]]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(nights=NIGHTS)
+# Found by a random run: a prune after an offline night, then a 404 and a prune again,
+# left the kept count at 3 checks where a scan counts 2.
+@example(
+    nights=[
+        ("page", "page", ""),
+        ("404", "page", ""),
+        ("page", "page", ""),
+        ("404", "page", ""),
+        ("404", "page", ""),
+        ("offline", "page", "prune"),
+        ("404", "page", "prune"),
+    ]
+)
 def test_the_kept_count_is_always_the_count_a_scan_gives(
     nights: list[tuple[str, str, str]],
 ) -> None:
