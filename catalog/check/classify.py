@@ -24,6 +24,7 @@ from catalog.check.facts import Answer, CheckFacts, Cut, Exchange, RetryNote, St
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import is_signed, moved_to, same_address, stable_url
 from catalog.check.soft404 import (
+    CHALLENGE_PLATFORM,
     bot_check,
     forwarding_notice,
     lapsed_shell,
@@ -51,9 +52,10 @@ _LOGIN_STATUSES = {
     402: "it asks for payment (402)",
     407: "it asks for proxy credentials (407)",
 }
-#: Text of bot-challenge pages (first 64 KiB, lower-cased), by vendor.
+#: Text of bot-challenge pages (first 64 KiB, lower-cased), by vendor; Cloudflare's
+#: challenge platform too, but not the detection script it adds to every page of a site,
+#: the origin's own error pages included (`soft404.CHALLENGE_PLATFORM`).
 _CHALLENGE_TEXT = (
-    b"challenge-platform",
     b"cf-browser-verification",
     b"cf-chl-",
     b"just a moment...",
@@ -124,7 +126,8 @@ def blocked_reason(
     if (headers.get("cf-mitigated") or "").lower() == "challenge":
         return f"a Cloudflare bot challenge answered ({status})"
     server = (headers.get("server") or "").lower()
-    if any(marker in text for marker in _CHALLENGE_TEXT) and (
+    challenge = CHALLENGE_PLATFORM.search(text) is not None
+    if (challenge or any(marker in text for marker in _CHALLENGE_TEXT)) and (
         status != 429 or any(name in server for name in _CHALLENGE_SERVERS)
     ):
         vendor = next((name for name in _CHALLENGE_SERVERS if name in server), "a bot check")

@@ -47,6 +47,7 @@ from catalog.text import clipped, strip_accents
 from catalog.urls import site_host
 
 __all__ = [
+    "CHALLENGE_PLATFORM",
     "LAPSED_SHELL",
     "PROBE_PREFIX",
     "PROBE_TRIES",
@@ -806,10 +807,16 @@ CHALLENGE_SIGNS: tuple[tuple[bytes, str], ...] = (
 #: A script that sets a cookie and reloads the page when it opens: the plainest bot check.
 _COOKIE_RELOAD = (b"document.cookie", b"location.reload")
 COOKIE_RELOAD_CHECK = "a bot check (a script that sets a cookie and reloads the page)"
+#: Cloudflare's challenge platform in a lower-cased body, but not its JavaScript
+#: Detections script (`/cdn-cgi/challenge-platform/h/b/scripts/jsd/<version>/main.js`,
+#: loaded by `window.__CF$cv$params`), which Cloudflare adds to every HTML page of a site
+#: with bot detection on: a page of text and a parked domain's page bear it as much as a
+#: challenge does, so only its other paths (a challenge's `/orchestrate/`) count.
+CHALLENGE_PLATFORM = re.compile(rb"challenge-platform(?!/(?:h/[a-z0-9]+/)?scripts/jsd/)")
 #: Words bot checks use that pages use too, in scripts or prose: enough to keep a page
-#: without text out of "parked" (`lapsed_shell`), never to call a page a wall.
+#: without text out of "parked" (`lapsed_shell`), never to call a page a wall. Cloudflare's
+#: challenge platform is `CHALLENGE_PLATFORM`'s.
 _CHALLENGE_WORDS = (
-    b"challenge-platform",
     b"cf-chl",
     b"just a moment",
     b"checking your browser",
@@ -930,7 +937,8 @@ def lapsed_shell(
     page of a script-built site that was a shell at its last read already (its fingerprint
     is that of a page without text) stays as it was, with `unverified_shell`'s note. So do
     a page without a title (a site rebuilt as a client-side app names nothing, nor do most
-    bot checks) and a bot check's page (`CHALLENGE_SIGNS`, `_CHALLENGE_WORDS`): each said
+    bot checks) and a bot check's page (`CHALLENGE_SIGNS`, `_CHALLENGE_WORDS`,
+    `CHALLENGE_PLATFORM`; not Cloudflare's script on every page of a site): each said
     "parked" and was queued every night, since the note keeps the read from being stored
     (`checker`). A small bot check's page with no words of its own is BLOCKED before this
     (`bot_check`)."""
@@ -944,6 +952,7 @@ def lapsed_shell(
     if (
         any(sign in sniffed for sign, _ in CHALLENGE_SIGNS)
         or any(word in sniffed for word in _CHALLENGE_WORDS)
+        or CHALLENGE_PLATFORM.search(sniffed) is not None
         or all(part in sniffed for part in _COOKIE_RELOAD)
     ):
         return None  # a bot check in the page's place: a wall, not a lapsed domain
