@@ -33,6 +33,7 @@ from catalog.clock import AHEAD_OF_UTC, latest_date, utcnow
 from catalog.commands import CommandOptions, command_words, with_options
 from catalog.model import Catalog, Observation, Resource
 from catalog.outcomes import Outcome
+from catalog.progress import still_working
 from catalog.source import field_lines
 from catalog.staleness import REVIEW_FIELDS, review_date
 from catalog.text import counted, invisible_characters, strip_accents
@@ -224,17 +225,24 @@ def lint(
     ambiguous = _ids_in_several(catalogs) | frozenset(shared_ids)
     findings: list[Finding] = []
     links: dict[str, tuple[bool, str]] = {}
-    for catalog in catalogs:
-        for resource in catalog.resources:
-            entry = _Entry(catalog, resource, resource.id in ambiguous)
-            findings.extend(_fields(entry))
-            findings.extend(_review(entry, moment, today))
-            findings.extend(_url(entry))
-            _add_link(links, resource.url)  # right after `_url`: the URL is parsed already
-    findings.extend(_duplicate_urls(catalogs, ambiguous, links))
-    findings.extend(_likely_duplicate_urls(catalogs, ambiguous, links))
-    findings.extend(_near_duplicate_titles(catalogs, ambiguous, links))
-    _on_field_lines(findings)
+    entries = sum(len(c.resources) for c in catalogs)
+    # 20,000 entries take 2 to 3 s, after the 1 to 4 s of reading them.
+    with still_working("Linting catalog entries", entries) as working:
+        working.done = 0
+        for catalog in catalogs:
+            for resource in catalog.resources:
+                entry = _Entry(catalog, resource, resource.id in ambiguous)
+                findings.extend(_fields(entry))
+                findings.extend(_review(entry, moment, today))
+                findings.extend(_url(entry))
+                _add_link(links, resource.url)  # right after `_url`: the URL is parsed already
+                working.done += 1
+        working.what, working.done = "Looking for duplicate URLs and titles", None
+        findings.extend(_duplicate_urls(catalogs, ambiguous, links))
+        findings.extend(_likely_duplicate_urls(catalogs, ambiguous, links))
+        findings.extend(_near_duplicate_titles(catalogs, ambiguous, links))
+        working.what = "Finding the lines of the findings in the catalog files"
+        _on_field_lines(findings)
     if options is not None:
         findings = [
             replace(f, command=with_options(f.command, f.resource_id, options.for_file(f.file)))

@@ -6,6 +6,11 @@
 a large database, sat silent for 8 to 12 s. A thread of its own speaks, so the step's hot
 loops make no call and read no clock (issue #7): they set `done` (a plain attribute) once
 per chunk, if at all.
+
+Blocks nest: one opened inside another (the catalog read before a sync, inside the
+command's block for both) is said by the outer block's thread, on the outer block's clock,
+while it runs. Consecutive steps of a second or two each, each under `AFTER_S`, added up
+to seconds of silence (`sync`, `catalog lint` of 20,000 entries: 4 s).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 
 from catalog.text import for_terminal
 
@@ -56,6 +62,11 @@ def say_on_stderr(line: str) -> None:
         os.write(fd, (text + "\n").encode("utf-8", "replace"))
 
 
+#: The blocks open in this context, outermost first: the outermost's thread says the
+#: innermost's line.
+_open: ContextVar[list[Working] | None] = ContextVar("linkhealth_progress", default=None)
+
+
 @contextmanager
 def still_working(
     what: str,
@@ -66,8 +77,19 @@ def still_working(
     say: Callable[[str], None] = say_on_stderr,
 ) -> Iterator[Working]:
     """Say `what` (with the `Working.done` the step sets) after `after_s`, then every
-    `every_s`, until the block ends; nothing for a block done sooner."""
+    `every_s`, until the block ends; nothing for a block done sooner. Inside another
+    block, the outer one says this one's line while it runs (its timing and `say` apply)."""
     working = Working(what, total)
+    blocks = _open.get()
+    if blocks is not None:
+        blocks.append(working)
+        try:
+            yield working
+        finally:
+            blocks.remove(working)
+        return
+    blocks = [working]
+    token = _open.set(blocks)
     first = AFTER_S if after_s is None else after_s
     every = EVERY_S if every_s is None else every_s
     ended = threading.Event()
@@ -75,7 +97,7 @@ def still_working(
     def speak() -> None:
         wait = first
         while not ended.wait(wait):
-            say(working.line())
+            say(blocks[-1].line())
             wait = every
 
     speaker = threading.Thread(target=speak, name="linkhealth-progress", daemon=True)
@@ -85,3 +107,4 @@ def still_working(
     finally:
         ended.set()
         speaker.join()
+        _open.reset(token)

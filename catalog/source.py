@@ -41,6 +41,7 @@ from ruamel.yaml.tokens import ScalarToken
 from catalog.csv_guard import unguard
 from catalog.errors import CatalogError, Problem
 from catalog.model import RESOURCE_FIELDS, Catalog, Resource
+from catalog.progress import still_working
 from catalog.text import invisible_characters
 from catalog.urls import UrlProblem, canonical_url, parse_url
 
@@ -235,30 +236,34 @@ def _read_many(
     stems: dict[str, Path] = {}
     seen: set[Path] = set()
     read: list[Path] = []
-    for file in _expand(paths, problems):
-        resolved = file.resolve()
-        if resolved in seen:  # named twice, e.g. a folder and one of its files
-            continue
-        seen.add(resolved)
-        read.append(file)
-        catalog, report = _read_file(file, keep=keep)
-        problems.extend(report.problems)
-        warnings.extend(report.warnings)
-        if file.stem in stems:
-            problems.append(
-                Problem(
-                    str(file),
-                    None,
-                    None,
-                    "duplicate_collection",
-                    f"the collection key {file.stem!r} is also used by {stems[file.stem]}; "
-                    "rename one of the files (the file name is the collection's key)",
+    # A file of 20,000 entries takes 1 to 4 s; 25 s when it needs the round-trip parser.
+    with still_working("Reading the catalog files") as working:
+        for file in _expand(paths, problems):
+            resolved = file.resolve()
+            if resolved in seen:  # named twice, e.g. a folder and one of its files
+                continue
+            seen.add(resolved)
+            read.append(file)
+            working.what = f"Reading the catalog {file}"
+            catalog, report = _read_file(file, keep=keep)
+            problems.extend(report.problems)
+            warnings.extend(report.warnings)
+            if file.stem in stems:
+                problems.append(
+                    Problem(
+                        str(file),
+                        None,
+                        None,
+                        "duplicate_collection",
+                        f"the collection key {file.stem!r} is also used by "
+                        f"{stems[file.stem]}; rename one of the files (the file name is the "
+                        "collection's key)",
+                    )
                 )
-            )
-        else:
-            stems[file.stem] = file
-        if catalog is not None:
-            catalogs.append(catalog)
+            else:
+                stems[file.stem] = file
+            if catalog is not None:
+                catalogs.append(catalog)
     return catalogs, ValidationReport(tuple(problems), tuple(warnings), tuple(read))
 
 

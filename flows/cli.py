@@ -468,25 +468,28 @@ def flow_run_here(
     stderr: no run was refused). `database_needed`: a database that does not exist is an
     error (exit 3) before anything is read or made, not a new empty one."""
     from catalog.errors import CatalogError
+    from catalog.progress import still_working
     from catalog.source import read_once
     from flows.prefect_server import api_loss_said, ensure_server
 
     with read_once():  # the flow run, in this process, takes the catalogs checked here
-        try:
-            refuse_unusable_catalogs(settings, given=given)  # here, not in a failed run
-        except CatalogError as refused:
-            if trigger is not None and not given:
-                from catalog.runs import record_refusal
+        # One clock for the catalogs' read and the ids' look-ups (seconds at 20,000 entries).
+        with still_working("Reading the catalogs"):
+            try:
+                refuse_unusable_catalogs(settings, given=given)  # here, not in a failed run
+            except CatalogError as refused:
+                if trigger is not None and not given:
+                    from catalog.runs import record_refusal
 
-                record_refusal(settings, refused, trigger=trigger)
-            raise
-        if database_needed:
-            from catalog.db import existing_database
+                    record_refusal(settings, refused, trigger=trigger)
+                raise
+            if database_needed:
+                from catalog.db import existing_database
 
-            existing_database(settings.database_url)
-        wanted = bare_ids(settings, ids_as_held(settings, ids))
-        refuse_unknown_ids(settings, wanted)
-        refuse_demo_catalog(settings)
+                existing_database(settings.database_url)
+            wanted = bare_ids(settings, ids_as_held(settings, ids))
+            refuse_unknown_ids(settings, wanted)
+            refuse_demo_catalog(settings)
         ensure_server(say=_err)
         from flows.check_flow import settings_said
 
@@ -747,26 +750,31 @@ def sync(catalog: CatalogOpt = None, db: DbOpt = None, config: ConfigOpt = None)
     """
     from catalog.clock import utcnow
     from catalog.db import engine_for
+    from catalog.progress import still_working
     from catalog.source import load_catalogs
     from catalog.sync import sync_catalogs
 
     settings = _settings(config, db, catalog)
-    catalogs = load_catalogs(settings.catalogs)
-    refuse_demo_catalog(settings)
-    result = sync_catalogs(
-        engine_for(settings.database_url),
-        catalogs,
-        now=utcnow(),
-        health=settings.health,
-        folders=settings.catalogs,
-        # The catalogs the service's settings file names: not a --catalog subset, nor the
-        # bundled default of a folder without one (its user syncs with --catalog), nor a
-        # trial's --config (`trial_config`), whose sync retired the service's catalogs.
-        retire_unlisted=not catalog
-        and not trial_config(config)
-        and settings.config_file is not None
-        and settings.catalogs != Settings().catalogs,
-    )
+    # The read and the sync on one clock: each of a 20,000-entry catalog's took under the
+    # 2 s before a first line, together 4 s of silence.
+    with still_working("Syncing the catalogs"):
+        catalogs = load_catalogs(settings.catalogs)
+        refuse_demo_catalog(settings)
+        result = sync_catalogs(
+            engine_for(settings.database_url),
+            catalogs,
+            now=utcnow(),
+            health=settings.health,
+            folders=settings.catalogs,
+            # The catalogs the service's settings file names: not a --catalog subset, nor
+            # the bundled default of a folder without one (its user syncs with --catalog),
+            # nor a trial's --config (`trial_config`), whose sync retired the service's
+            # catalogs.
+            retire_unlisted=not catalog
+            and not trial_config(config)
+            and settings.config_file is not None
+            and settings.catalogs != Settings().catalogs,
+        )
     for change in result.changes:
         typer.echo(for_terminal(change.describe()))
     if result.change_count > len(result.changes):

@@ -15,6 +15,7 @@ import typer
 
 from catalog.commands import command_options
 from catalog.hygiene import Finding, Level, at_or_above, counts_by_level, lint
+from catalog.progress import still_working
 from catalog.settings import load_settings
 from catalog.source import load_catalogs
 from catalog.text import for_terminal, json_for_terminal
@@ -69,7 +70,9 @@ def catalog_lint(
     settings = said(load_settings(config))
     if paths:
         settings = settings.with_overrides(catalogs=tuple(paths))
-    with every_parse_kept():  # each URL parsed once, by the loader, at any catalog size
+    # Each URL parsed once, by the loader, at any catalog size; the read and the lint
+    # said on one clock (each of a 20,000-entry catalog's took 2 s, together 4 s of silence).
+    with every_parse_kept(), still_working("Linting the catalogs"):
         findings = lint(
             load_catalogs(settings.catalogs),
             options=command_options(settings),
