@@ -2,7 +2,8 @@
 
 `open_engine(url)` is the one way in. SQLite gets WAL and a busy timeout so the
 nightly writer and a curator's recheck can overlap, and a wait for another process's
-lock that lasts is said on stderr (`_WaitingConnection`); PostgreSQL needs nothing.
+lock that lasts is said on stderr (`_WaitingConnection`); on PostgreSQL, a wait for
+another writer's advisory lock (`postgresql_write_lock`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import socket
 import sqlite3
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from functools import lru_cache
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +34,7 @@ from catalog.errors import ConfigError, ReadOnlyDatabaseError, StoreError
 
 if TYPE_CHECKING:
     from catalog.migrate import HeldOff
+    from catalog.store import LiveRun
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -823,15 +826,91 @@ def _waiting_for(conn: sqlite3.Connection, *, in_all_ms: int) -> str:
     file = _main_file(conn)
     shown = _shown_path(file) if file else "(in memory)"
     runs = _runs_in_progress(file) if file else []
-    if runs:
-        named = f"run {runs[0]}" if len(runs) == 1 else f"runs {', '.join(map(str, runs))}"
-        who = f"({named} in progress, see `linkhealth status`)"
-    else:
-        who = "(no other run is recorded in progress: a curator's command, or a `sqlite3` shell?)"
+    who = _runs_named(runs, "a curator's command, or a `sqlite3` shell?")
     return (
         f"waiting for the database {shown}: another process is writing to it {who}; "
         f"waiting up to {math.ceil(in_all_ms / 1000)} s in all..."
     )
+
+
+def _runs_named(runs: list[int], otherwise: str) -> str:
+    """ "(run 12 in progress, see `linkhealth status`)", or what else may be writing."""
+    if not runs:
+        return f"(no other run is recorded in progress: {otherwise})"
+    named = f"run {runs[0]}" if len(runs) == 1 else f"runs {', '.join(map(str, runs))}"
+    return f"({named} in progress, see `linkhealth status`)"
+
+
+#: How long a PostgreSQL writer waits for another's write lock (`postgresql_write_lock`)
+#: before it says so on stderr, once, and waits on: as long as a SQLite one
+#: (`SQLITE_WAIT_NOTICE_MS`), so the short waits behind a run's batches say nothing.
+PG_WAIT_NOTICE_MS = 2_000
+#: Seconds between a PostgreSQL writer's tries of the lock before that notice.
+_PG_LOCK_POLL_S = 0.05
+
+
+def postgresql_write_lock(conn: Connection, key: int) -> None:
+    """Take the transaction-scoped advisory lock `key` on `conn` (released at commit or
+    rollback), as `pg_advisory_xact_lock` does, but say what it waits for once the wait
+    passes `PG_WAIT_NOTICE_MS`: behind another linkhealth writer (a nightly run's batch, a
+    long sync) a command sat silent for as long as that writer wrote, where SQLite's says
+    so (`_WaitingConnection`). Tried without waiting until then (no thread, no stderr
+    from one), then waited for in the queue of the lock. Inside `waiting_until`, tried
+    until its deadline only; the wait after it fails as locked, as it always did."""
+    params = {"key": key}
+    started = time.monotonic()
+    try_lock = sql_text("SELECT pg_try_advisory_xact_lock(:key)")
+    while not conn.execute(try_lock, params).scalar_one():
+        waited_ms = (time.monotonic() - started) * 1000
+        if waited_ms >= PG_WAIT_NOTICE_MS or _left_ms(PG_WAIT_NOTICE_MS) == 0:
+            break
+        time.sleep(_PG_LOCK_POLL_S)
+    else:
+        return
+    left = _left_ms(2**31 - 1)
+    if left > 0:
+        log.warning("%s", _postgresql_waiting_for(conn.engine, left))
+    conn.execute(sql_text("SELECT pg_advisory_xact_lock(:key)"), params)
+
+
+def _postgresql_waiting_for(engine: Engine, left_ms: int) -> str:
+    """What a PostgreSQL writer waits for: the database (its password hidden), the runs
+    recorded in progress on it, and how long it waits (`left_ms`: inside `waiting_until`,
+    what is left; else as long as the other writer writes)."""
+    runs = _postgresql_runs_in_progress(engine)
+    who = _runs_named(runs, "a curator's command: sync, recheck, a decision?")
+    until = (
+        f"waiting up to {math.ceil(left_ms / 1000)} s in all..."
+        if _DEADLINE.get() is not None
+        else "waiting until it is done..."
+    )
+    return (
+        f"waiting for the database {shown_url(engine.url)}: another linkhealth process is "
+        f"writing to it {who}; {until}"
+    )
+
+
+def _postgresql_runs_in_progress(engine: Engine) -> list[int]:
+    """The ids of the runs still alive (`store.live_runs`) but this process's own, read on
+    a connection of their own (the waiting one is in its transaction), within a second.
+    [] when they cannot be read."""
+    from catalog import store
+    from catalog.clock import utcnow
+    from catalog.runs import LEASE_TTL
+
+    try:
+        with engine.connect() as conn, conn.begin():
+            conn.execute(sql_text("SET LOCAL statement_timeout = 1000"))
+            return _not_mine(store.live_runs(conn, now=utcnow(), quiet_for=LEASE_TTL))
+    except Exception:  # only a sentence's detail: waiting goes on regardless
+        return []
+
+
+def _not_mine(live: Sequence[LiveRun]) -> list[int]:
+    """The ids of `live` runs (`store.LiveRun`) but this process's own (its holder is
+    "HOST:PID ..."): it is the waiter."""
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    return [r.id for r in live if (r.holder or "").split(" ", 1)[0] != me]
 
 
 def _main_file(conn: sqlite3.Connection) -> Path | None:
@@ -864,10 +943,7 @@ def _runs_in_progress(file: Path) -> list[int]:
     )
     try:
         with reader.connect() as conn:
-            live = store.live_runs(conn, now=utcnow(), quiet_for=LEASE_TTL)
-        # Not a run of this process's own (its holder is "HOST:PID ..."): it is the waiter.
-        me = f"{socket.gethostname()}:{os.getpid()}"
-        return [r.id for r in live if (r.holder or "").split(" ", 1)[0] != me]
+            return _not_mine(store.live_runs(conn, now=utcnow(), quiet_for=LEASE_TTL))
     except Exception:  # only a sentence's detail: waiting goes on regardless
         return []
     finally:

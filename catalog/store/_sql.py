@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, Insert, Table, func, text
 from sqlalchemy.orm import Session
 
 from catalog import tables as t
+from catalog.db import postgresql_write_lock
 
 
 @contextmanager
@@ -24,8 +25,9 @@ def write_session(engine: Engine) -> Iterator[Session]:
         elif engine.dialect.name == "postgresql":
             # The same one-writer-at-a-time rule: link state is read, recomputed in Python and
             # written back, so two overlapping writers (a recheck during the nightly run)
-            # would otherwise lose one's update. Released at commit or rollback.
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK})
+            # would otherwise lose one's update. Released at commit or rollback; a long wait
+            # for it is said on stderr, as SQLite's is.
+            postgresql_write_lock(session.connection(), PG_WRITE_LOCK)
         yield session
 
 
