@@ -11,7 +11,9 @@ cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP 
 injection", `catalog.csv_guard`); `import-csv` takes it off again.
 A CSV export starts with a UTF-8 byte order mark, as Excel's own "CSV UTF-8" does.
 A file's format is the one its ending says (`export_format`); a file already there is
-replaced only when it is an earlier export of that format (`refuse_export_target`).
+replaced only when it is an earlier export of that format (`refuse_export_target`). A
+character device or FIFO (`/dev/stdout`, a named pipe) is written to as it is, as stdout
+is (`is_stream_target`).
 """
 
 from __future__ import annotations
@@ -73,16 +75,17 @@ class ExportFormatError(ConfigError):
 
 def export_format(given: str | None, out: Path | None) -> ExportFormat:
     """The format to write: `given` (--format), else the one `out`'s ending says, else JSON
-    Lines on stdout. A file whose ending says one format is never written in the other
+    Lines on stdout and on a stream named without an ending (`is_stream_target`:
+    /dev/stdout). A file whose ending says one format is never written in the other
     (`links.csv` holding JSON Lines opened in a spreadsheet as one column of text), and
     one whose ending says none needs `given`: the export would guess."""
     if given is not None and given not in EXPORT_FORMATS:
         raise ExportFormatError(f"must be {' or '.join(EXPORT_FORMATS)}", "--format")
     chosen = next((fmt for fmt in EXPORT_FORMATS if fmt == given), None)
-    if out is None:
-        return chosen or "jsonl"
-    ending = out.suffix.lower()
+    ending = out.suffix.lower() if out is not None else ""
     said = EXPORT_ENDINGS.get(ending)
+    if out is None or (said is None and is_stream_target(out)):
+        return chosen or "jsonl"  # stdout, or a stream as it ("/dev/stdout", a named pipe)
     endings = ", ".join(
         f"{' or '.join(e for e, f in EXPORT_ENDINGS.items() if f == fmt)} for {_NAMES[fmt]}"
         for fmt in EXPORT_FORMATS
@@ -152,7 +155,7 @@ def refuse_export_target(
     toolkit.yaml` the catalog. Paths are compared as files (symlinks, hard links).
     A .csv file in one of `catalog_folders` (the configured folders of catalog files)
     is refused too: the next check would read the export as a catalog. So is an existing
-    `out` that is no regular file (a device, FIFO, socket or folder)."""
+    `out` that is no regular file and no stream (a block device, socket or folder)."""
     for path, what in kept.items():
         if same_file(out, path):
             raise ConfigError(
@@ -186,24 +189,35 @@ _SPECIAL = {
 }
 
 
+def is_stream_target(out: Path) -> bool:
+    """Whether `out` (through symlinks) is a character device or FIFO: `/dev/stdout` on a
+    terminal or pipe, a named pipe a reader waits on, /dev/null. The export is written to
+    it as it comes, as to stdout; never beside it and moved over it, which as root
+    replaced the machine's /dev/null with a file, and made a FIFO a file nobody reads."""
+    try:
+        mode = out.stat().st_mode
+    except OSError:  # not there (a file written anew), or not reachable
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
 def _refuse_special(out: Path) -> None:
-    """Refuse an `out` (through symlinks) that exists and is no regular file: the export
-    is written beside it and moved over it, so as root `--out /dev/null` replaced the
-    machine's /dev/null with a file, and a FIFO a reader waits on became a file nobody
-    reads. `/dev/stdout` (a terminal or pipe) is refused as such: `--out -` is stdout."""
+    """Refuse an `out` (through symlinks) that exists and is neither a regular file, which
+    the export replaces, nor a stream (`is_stream_target`), which it writes to: a block
+    device (a disk), a socket, a folder."""
     try:
         mode = out.stat().st_mode
     except OSError:  # not there (written anew), or not reachable: said when written
         return
     what = _SPECIAL.get(stat.S_IFMT(mode))
-    if what is None:
+    if what is None or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
         return
     if stat.S_ISDIR(mode):
         raise ConfigError(f"cannot write {out}: it is a folder; name a file with --out")
     raise ConfigError(
         f"cannot write {out}: it is {what}, not a regular file, which an export (written "
         "beside it, then moved over it) would replace; for stdout give --out - or no "
-        "--out, else choose a file with --out"
+        "--out, else choose a file, a character device or a FIFO with --out"
     )
 
 

@@ -901,7 +901,8 @@ def export(
             help="File to write (default, or -: stdout). Its folder must exist: a typo in "
             "it is refused, not made into new folders. A file already there is replaced only "
             "when it is an earlier export of the same format; never the database, a catalog "
-            "or a settings file, nor a device, FIFO or socket (/dev/stdout too: give -).",
+            "or a settings file, a block device or socket. A character device or FIFO "
+            "(/dev/stdout, a named pipe) is written to as stdout is.",
         ),
     ] = None,
     db: DbOpt = None,
@@ -920,6 +921,7 @@ def export(
         ExportFormatError,
         export_format,
         export_rows,
+        is_stream_target,
         refuse_export_target,
         write_export,
     )
@@ -941,6 +943,14 @@ def export(
     rows = export_rows(engine, collections=keys)  # read as it is written
     if out is None:
         write_export(rows, fmt, sys.stdout)
+    elif is_stream_target(out):  # /dev/stdout, a named pipe: written to, as stdout is
+        try:
+            with open(out, "w", encoding="utf-8", newline="") as stream:
+                write_export(rows, fmt, stream)
+        except BrokenPipeError:  # its reader went away (`| head`): as for stdout
+            raise typer.Exit(EXIT_PIPE_CLOSED) from None
+        except OSError as exc:
+            raise LinkhealthError(f"cannot write {out}: {exc.strerror or exc}") from exc
     else:
         # Written beside it, then moved over it (`catalog.files`): a full disk part-way
         # left a truncated file where the last export was, and a traceback.

@@ -1,6 +1,7 @@
-"""`export --out` writes only regular files: a device, FIFO or socket there is refused
-(the export is written beside and moved over, which replaced them with a file), and
-`--out -` is stdout, as no --out is."""
+"""`export --out` never replaces what is no regular file: a character device or FIFO
+there is written to as stdout is (`/dev/stdout`, a named pipe: `test_w1_export_streams`),
+a socket or folder is refused (the export is written beside and moved over, which
+replaced them with a file), and `--out -` is stdout, as no --out is."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import json
 import os
 import socket
 import stat
+import threading
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -43,26 +46,48 @@ def _fifo(folder: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize(
-    ("make", "what"),
-    [(_device, "a character device"), (_fifo, "a FIFO (named pipe)")],
-)
-def test_a_device_or_fifo_is_refused_and_left_as_it_was(
-    toolkit_synced: Path, make, what: str
-) -> None:
-    """As root `--out /dev/null` replaced the machine's /dev/null with a regular file."""
+def _read_fifo(path: Path, into: list[bytes]) -> threading.Thread:
+    """A reader of the FIFO `path`, which a writer's open waits for."""
+
+    def read() -> None:
+        with open(path, "rb") as fifo:
+            into.append(fifo.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader
+
+
+def _let_go(path: Path, reader: threading.Thread) -> None:
+    """End a reader still waiting for a writer (the export failed before opening it)."""
+    if reader.is_alive():
+        with suppress(OSError):
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+    reader.join(timeout=10)
+
+
+@pytest.mark.parametrize("make", [_device, _fifo], ids=["character-device", "fifo"])
+def test_a_device_or_fifo_is_written_to_and_left_as_it_was(toolkit_synced: Path, make) -> None:
+    """As root `--out /dev/null` replaced the machine's /dev/null with a regular file.
+    It was refused then (and /dev/stdout with it); now it is written to, as stdout is."""
     target = make(toolkit_synced)
     before = target.lstat()
     link = toolkit_synced / "link.jsonl"
     link.symlink_to(target)
 
     for out in (target.name, link.name):
-        result = runner.invoke(app, ["export", "--out", out])
+        read: list[bytes] = []
+        reader = _read_fifo(target, read) if stat.S_ISFIFO(before.st_mode) else None
+        try:
+            result = runner.invoke(app, ["export", "--out", out])
+        finally:
+            if reader is not None:
+                _let_go(target, reader)
 
-        assert result.exit_code == 2, result.output
-        (line,) = result.stderr.splitlines()
-        assert line.startswith(f"error: cannot write {out}: it is {what}, not a regular file")
-        assert "--out -" in line
+        assert result.exit_code == 0, result.output
+        assert result.stdout == result.stderr == ""
+        if reader is not None:
+            assert json.loads(read[0].decode().splitlines()[0])["id"] == "a"
         after = target.lstat()
         assert (after.st_mode, after.st_ino, after.st_rdev) == (
             before.st_mode,
