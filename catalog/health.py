@@ -232,6 +232,9 @@ class LinkState:
     drift_reason: str | None = None
     drift_since: datetime | None = None
     drift_score: float | None = None
+    #: The keys (`Entry.key`) of the entries the page drifted from, when not all of those
+    #: using the link (`apply_drift`); None: every entry, as a takeover concerns them all.
+    drift_entries: tuple[str, ...] | None = None
     #: The contacts its entries name that a read of the page showed (one a full read then
     #: missed once marked with when, `_MISSING`), and those of them gone (two full reads in
     #: a row did not show them), with what the queue says of them (`apply_contacts`).
@@ -360,6 +363,7 @@ def apply_observation(
         drift_reason=prev.drift_reason,
         drift_since=prev.drift_since,
         drift_score=prev.drift_score,
+        drift_entries=prev.drift_entries,
         contacts_seen=prev.contacts_seen,
         contacts_gone=prev.contacts_gone,
         contact_reason=prev.contact_reason,
