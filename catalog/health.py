@@ -868,12 +868,12 @@ def apply_drift(
     judged = judgement.scores.keys() or judgement.drifted.keys()
     was = _concerned(state, judged)
     # Still drifted from: those drifted from now, and those drifted from before that this
-    # page does not show back (too few words to tell, or not judged: not using it now).
+    # page does not show back (too few words to tell). One not judged no longer uses the
+    # link (removed, or moved to another address): it leaves the flag, without news.
     kept = {
         key
-        for key in was
-        if key not in judged
-        or (key not in judgement.baseline_scores and judgement.scores.get(key, 0) < drift.LOW_SCORE)
+        for key in was & judged
+        if key not in judgement.baseline_scores and judgement.scores.get(key, 0) < drift.LOW_SCORE
     }
     now = kept | judgement.drifted.keys()
     marked = any(v.markers for v, _ in judgement.drifted.values())
@@ -908,7 +908,7 @@ def apply_drift(
                 {"old": state.drift_reason, "score": judgement.scores.get(key)},
                 entry=key,
             )
-            for key in sorted(was - now, key=_entry_order)
+            for key in sorted((was & judged) - now, key=_entry_order)
         ]
     return new, changes
 

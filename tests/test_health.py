@@ -680,6 +680,27 @@ def test_a_shared_page_flags_only_the_entry_it_no_longer_holds() -> None:
     assert [(c.kind, c.entry) for c in changes] == [("drift_cleared", "3")]
 
 
+def test_an_entry_gone_from_a_shared_page_leaves_its_flag_without_news() -> None:
+    """Entry 3 (flagged) was removed, or moved to its own address: the page is judged
+    against the entries left, and its flag goes with no "matches again" of it."""
+    state = LinkState(drift_reason="gone", drift_since=days(1), drift_entries=("3",))
+    history = {"1": [0.8], "2": [0.8]}
+    guide_only = (
+        "Resources. Task Force e-Guide: a guide for task forces, investigations and "
+        "prosecution. Contact us for training and technical assistance across the state, "
+        "news and events, upcoming meetings and public notices for our partners and "
+        "grantees. Our office hours, staff contacts of the agency, careers, accessibility, "
+        "privacy policy and the annual plan of the department are listed below."
+    )
+    one = judge_page(page(2, "Resources", guide_only), SHARED[:2], history)
+    assert one is not None and list(one.drifted) == ["2"]
+    moved, changes = apply_drift(state, one, at=days(2))
+    assert moved.drift_entries == ("2",) and moved.drift_since == days(1)
+    assert [(c.kind, c.details.get("entry"), c.entry) for c in changes] == [
+        ("drift_detected", "2", None)
+    ]
+
+
 def test_a_takeover_of_a_shared_page_flags_every_entry() -> None:
     casino = judge_page(page(1, "Best Online Casino", CASINO_TEXT), SHARED, {})
     assert casino is not None and sorted(casino.drifted) == ["1", "2", "3"]
