@@ -353,7 +353,7 @@ def snooze(
     end = _moment(until)
     if end <= now:
         raise ConfigError(f"--until {until} is not in the future")
-    then = store.link_problem(engine, resource.link_id)
+    then = store.link_problem(engine, resource.link_id, resource.id)
     decision = store.record_decision(
         engine,
         resource.id,
@@ -382,7 +382,7 @@ def ignore(
     engine = _writable(settings, clock)
     resource = _in_catalog(store.find_resource(engine, rid, collection=collection))
     now = clock()
-    then = store.link_problem(engine, resource.link_id)
+    then = store.link_problem(engine, resource.link_id, resource.id)
     decision = store.record_decision(
         engine,
         resource.id,

@@ -28,7 +28,7 @@ from typing import Any, Literal, TextIO
 
 from sqlalchemy import Engine, Select, case, select
 
-from catalog import store
+from catalog import groups, store
 from catalog import tables as t
 from catalog.clock import utcnow
 from catalog.collation import byte_order
@@ -245,7 +245,8 @@ def _export_query(collections: Collection[str] | None) -> Select[*tuple[Any, ...
             link.final_url,
             link.last_checked_at,
             link.reason,
-            link.drift_reason,
+            # Only of the entries the page drifted from (a page can hold its others).
+            groups.entry_drift(link.drift_reason, link.drift_entries, res.id),
             res.stale_reasons,
             link.contact_reason,
             link.contacts_gone,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy import ColumnElement, Text, and_, case, cast, func, literal, null, or_
 
 from catalog.health import BROKEN, BROKEN_AT_ONCE, FILED_APART
 
@@ -27,9 +27,32 @@ def confirmed_broken(outcome: Any, state: Any) -> ColumnElement[bool]:
     )
 
 
+def drifted_from(drift_entries: Any, resource_id: Any) -> ColumnElement[bool]:
+    """Whether a link's drift flag (if it has one) concerns its entry `resource_id`:
+    `links.drift_entries` is NULL (every entry) or names it (a JSON list of ids as text,
+    `catalog.health.apply_drift`). Read as text on both databases: `'%"12"%'` matches the
+    id 12, not 112 or 120."""
+    quoted = literal('%"', Text) + cast(resource_id, Text) + literal('"%', Text)
+    return or_(drift_entries.is_(None), cast(drift_entries, Text).like(quoted))
+
+
+def entry_drift(drift_reason: Any, drift_entries: Any, resource_id: Any) -> ColumnElement[Any]:
+    """The link's drift reason as its entry `resource_id` has it: NULL where the page still
+    holds that entry while it drifted from another sharing the address. Every reader of
+    a resource's drift (the report's rows and counts, `export`, `linkhealth resource`, a
+    recheck's lines, set-asides) reads this one expression, so none of them flags an entry
+    the page holds."""
+    return case(
+        (drift_reason.is_(None), null()),
+        (drifted_from(drift_entries, resource_id), drift_reason),
+        else_=null(),
+    )
+
+
 def drifted(outcome: Any, state: Any, drift_reason: Any) -> ColumnElement[bool]:
     """In the "Page no longer matches its entry" group, set-aside aside: a drift flag on a
-    link not confirmed broken (a drifted page that broke since is listed as broken)."""
+    link not confirmed broken (a drifted page that broke since is listed as broken).
+    `drift_reason`: the entry's (`entry_drift`), for a count of resources."""
     return and_(drift_reason.is_not(None), drift_reason != "", ~confirmed_broken(outcome, state))
 
 

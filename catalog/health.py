@@ -39,13 +39,15 @@ fortnight or weekly maintenance make no flip.
 
 Drift (the page no longer holds the resource, e.g. a lapsed domain bought by a
 casino) is judged by `judge_page` against every entry using the link, and applied
-by `apply_drift`: `drift_detected` when it starts, `drift_cleared` when a later
-page no longer drifts, and either has enough text to judge by its words or still
-matches the entries (by its title, mostly). Pages without text (HEAD checks, 304s,
-PDFs) leave the drift flag as it was, but for two: a link that served a document (a
-report's PDF) and now answers with a web page that does not name the entry (the site's
-error or home page) drifted, and that flag clears when the document is back; and a link
-whose redirects end at a domain marketplace drifted, whether HEAD or GET saw it.
+by `apply_drift` per entry: `drift_detected` when it starts for an entry, `drift_cleared`
+when a later page no longer drifts from it, and either has enough text to judge by its
+words or still matches the entry (by its title, mostly). The flag is the link's, with the
+entries it concerns (`drift_entries`): a page holding two of three entries sharing its
+address flags the third alone; a takeover (markers) flags them all. Pages without text
+(HEAD checks, 304s, PDFs) leave the drift flag as it was, but for two: a link that served
+a document (a report's PDF) and now answers with a web page that does not name the entry
+(the site's error or home page) drifted, and that flag clears when the document is back;
+and a link whose redirects end at a domain marketplace drifted, whether HEAD or GET saw it.
 
 Events: outcome_changed, state_changed, redirect_changed (the first redirect now
 points elsewhere, or appeared or vanished), final_url_changed (where the link ends
@@ -107,7 +109,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from catalog import drift
@@ -232,6 +234,9 @@ class LinkState:
     drift_reason: str | None = None
     drift_since: datetime | None = None
     drift_score: float | None = None
+    #: The keys (`Entry.key`) of the entries the page drifted from, when not all of those
+    #: using the link (`apply_drift`); None: every entry, as a takeover concerns them all.
+    drift_entries: tuple[str, ...] | None = None
     #: The contacts its entries name that a read of the page showed (one a full read then
     #: missed once marked with when, `_MISSING`), and those of them gone (two full reads in
     #: a row did not show them), with what the queue says of them (`apply_contacts`).
@@ -360,6 +365,7 @@ def apply_observation(
         drift_reason=prev.drift_reason,
         drift_since=prev.drift_since,
         drift_score=prev.drift_score,
+        drift_entries=prev.drift_entries,
         contacts_seen=prev.contacts_seen,
         contacts_gone=prev.contacts_gone,
         contact_reason=prev.contact_reason,
@@ -728,6 +734,9 @@ class PageJudgement:
     baseline_scores: dict[str, float]
     #: Entry key -> verdict, for the entries the page drifted from.
     drifted: dict[str, tuple[drift.DriftVerdict, drift.Relevance]]
+    #: Entry key -> score, of every entry judged (`apply_drift` clears an entry's flag
+    #: by it, as `relevance` clears the link's).
+    scores: dict[str, float] = field(default_factory=dict)
 
 
 def judges_drift(obs: Observation) -> bool:
@@ -817,13 +826,25 @@ def judge_page(
                 baseline[text_key] = rel.text
     if missing and not drifted:
         return None
-    return PageJudgement(min(scores.values()), baseline, drifted)
+    return PageJudgement(min(scores.values()), baseline, drifted, scores)
 
 
 def apply_drift(
     state: LinkState, judgement: PageJudgement | None, *, at: datetime
 ) -> tuple[LinkState, list[Change]]:
-    """Set or clear the drift flag; one `drift_detected` per entry drifted from.
+    """Set or clear the drift flag, per entry; one `drift_detected` per entry drifted from.
+
+    The flag is the link's (`drift_reason`, `drift_since`), but it concerns only the
+    entries the page drifted from (`drift_entries`): three entries sharing an address, of
+    which the page holds two, flag the third alone; a flag that concerned one entry and
+    every entry alike said the page no longer held the two the curator had nothing to fix
+    on. None there means every entry: a takeover (markers) concerns them all, as does a
+    page that drifted from each entry judged (always so with one entry, whose flag, words
+    and events are as they were). An entry the page drifted from later joins the flag with
+    its own `drift_detected`; one the page matches again while it still drifts from
+    another leaves it with its own `drift_cleared` (`Change.entry`), so the news of a
+    shared page names the entry concerned. A clear of the whole flag is one link event when
+    it concerned every entry, else one event per entry it concerned.
 
     A flag set because a web page replaced the link's document clears once the link serves
     a document again (`state.content_type`, the last successful check's): that check has
@@ -833,9 +854,8 @@ def apply_drift(
         and drift.names_replaced(state.drift_reason)
         and drift.document_kind(state.content_type) is not None
     ):
-        cleared = replace(state, drift_reason=None, drift_since=None, drift_score=None)
         score = judgement.relevance if judgement is not None else None
-        return cleared, [Change("drift_cleared", {"old": state.drift_reason, "score": score})]
+        return _drift_cleared(state, score)
     if judgement is None:
         return state, []
     if not judgement.drifted:
@@ -844,18 +864,27 @@ def apply_drift(
         back = bool(judgement.baseline_scores) or judgement.relevance >= drift.LOW_SCORE
         if state.drift_reason is None or not back:
             return state, []
-        cleared = replace(state, drift_reason=None, drift_since=None, drift_score=None)
-        details = {"old": state.drift_reason, "score": judgement.relevance}
-        return cleared, [Change("drift_cleared", details)]
+        return _drift_cleared(state, judgement.relevance, judgement.scores.keys())
+    judged = judgement.scores.keys() or judgement.drifted.keys()
+    was = _concerned(state, judged)
+    # Still drifted from: those drifted from now, and those drifted from before that this
+    # page does not show back (too few words to tell). One not judged no longer uses the
+    # link (removed, or moved to another address): it leaves the flag, without news.
+    kept = {
+        key
+        for key in was & judged
+        if key not in judgement.baseline_scores and judgement.scores.get(key, 0) < drift.LOW_SCORE
+    }
+    now = kept | judgement.drifted.keys()
+    marked = any(v.markers for v, _ in judgement.drifted.values())
     verdict, _ = min(judgement.drifted.values(), key=lambda pair: pair[0].score)
     new = replace(
         state,
         drift_reason=verdict.reason,
         drift_since=state.drift_since or at,
         drift_score=verdict.score,
+        drift_entries=None if marked or now >= judged else tuple(sorted(now, key=_entry_order)),
     )
-    if state.drift_reason is not None:
-        return new, []  # still drifting: the reason is refreshed, no new event
     changes = [
         Change(
             "drift_detected",
@@ -869,8 +898,72 @@ def apply_drift(
             },
         )
         for entry_key, (v, rel) in judgement.drifted.items()
+        if entry_key not in was
     ]
+    if state.drift_reason is not None and not marked:
+        # The page matches these again, while it still drifts from another.
+        changes += [
+            Change(
+                "drift_cleared",
+                {"old": state.drift_reason, "score": judgement.scores.get(key)},
+                entry=key,
+            )
+            for key in sorted((was & judged) - now, key=_entry_order)
+        ]
     return new, changes
+
+
+def drifted_from(state: LinkState, entry: str) -> bool:
+    """Whether the link's drift flag concerns the entry `entry` (`Entry.key`): the twin
+    of `catalog.groups.drifted_from`, which says it in SQL."""
+    return state.drift_reason is not None and (
+        state.drift_entries is None or entry in state.drift_entries
+    )
+
+
+_State = TypeVar("_State", bound=LinkState)
+
+
+def entry_view(state: _State, entry: str) -> _State:
+    """`state` as the entry `entry` sees it: without the drift flag of a page that still
+    holds it (drifted from another entry sharing the address)."""
+    if state.drift_reason is None or drifted_from(state, entry):
+        return state
+    return replace(state, drift_reason=None, drift_since=None, drift_score=None, drift_entries=None)
+
+
+def _concerned(state: LinkState, judged: Collection[str]) -> set[str]:
+    """The keys of the entries `state`'s drift flag concerns, of those `judged` for a flag
+    on every entry (`drift_entries` None); none without a flag."""
+    if state.drift_reason is None:
+        return set()
+    if state.drift_entries is None:
+        return set(judged)
+    return set(state.drift_entries)
+
+
+def _drift_cleared(
+    state: LinkState, score: float | None, judged: Collection[str] = ()
+) -> tuple[LinkState, list[Change]]:
+    """The drift flag cleared: one `drift_cleared` of the link when it concerned every
+    entry, else one of each entry it concerned, of those `judged` when given (an entry
+    removed or moved to another address since is told nothing of this page)."""
+    cleared = replace(
+        state, drift_reason=None, drift_since=None, drift_score=None, drift_entries=None
+    )
+    details = {"old": state.drift_reason, "score": score}
+    if state.drift_entries is None:
+        return cleared, [Change("drift_cleared", details)]
+    return cleared, [
+        Change("drift_cleared", details, entry=key)
+        for key in state.drift_entries
+        if not judged or key in judged
+    ]
+
+
+def _entry_order(key: str) -> tuple[int, str]:
+    """Entry keys (`resources.id` as text) in the order of their ids."""
+    return (int(key), key) if key.isdigit() else (0, key)
 
 
 # --- contacts -------------------------------------------------------------------------------

@@ -24,10 +24,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, case, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from catalog.clock import as_utc
+from catalog.groups import drifted_from
 from catalog.health import BROKEN as BROKEN_STATE
 from catalog.outcomes import Outcome
 from catalog.tables import Event, Link, Observation
@@ -55,6 +56,38 @@ PROBLEM_START = case(
     ),
     else_=func.coalesce(Link.first_failure_at, Link.last_change_at),
 )
+
+#: `PROBLEM_START` without its drift: the start of the row of an entry whose page still
+#: holds it while it drifted from another entry sharing the address (`entry_start`).
+UNDRIFTED_START = case(
+    (
+        and_(Link.flapping.is_(True), Link.state != BROKEN_STATE),
+        func.coalesce(_FLAPPING_SINCE, Link.first_failure_at, Link.last_change_at),
+    ),
+    else_=func.coalesce(Link.first_failure_at, Link.last_change_at),
+)
+
+
+def spared(resource_id: Any) -> ColumnElement[bool]:
+    """Whether the link's drift flag leaves out the entry `resource_id`: the page drifted
+    from another entry sharing its address, and still holds this one (on a link not
+    confirmed broken: the break dates every entry's row alike)."""
+    return and_(
+        Link.drift_since.is_not(None),
+        Link.state != BROKEN_STATE,
+        Link.drift_entries.is_not(None),
+        ~drifted_from(Link.drift_entries, resource_id),
+    )
+
+
+def entry_start(resource_id: Any) -> ColumnElement[Any]:
+    """`PROBLEM_START` as the row of the entry `resource_id` dates it: an entry the page
+    still holds while it drifted from another (`spared`) dates its row by its own state,
+    as if the link had not drifted (working: its last change of outcome; failing: its
+    failure; flapping: its flapping), not "drifting since" another entry's drift. Its
+    checks are counted from there too (`recount` with `UNDRIFTED_START`)."""
+    return case((spared(resource_id), UNDRIFTED_START), else_=PROBLEM_START)
+
 
 #: The start `PROBLEM_START` falls back to when a link's drift or flapping ends: its current
 #: failure's, else its last change of outcome. `db prune` counts the checks it deletes from
@@ -94,10 +127,12 @@ def checks_since(db: Session | Connection, link_ids: Sequence[int] | None = None
     return checks
 
 
-def recount(db: Session | Connection, link_ids: Sequence[int]) -> dict[int, int]:
-    """The checks since each link's problem began, counted from its observations plus
-    those `db prune` deleted (`links.pruned_checks`): one grouped query."""
-    start = PROBLEM_START
+def recount(
+    db: Session | Connection, link_ids: Sequence[int], start: Any = PROBLEM_START
+) -> dict[int, int]:
+    """The checks since each link's problem began (`start`: `PROBLEM_START`, or
+    `UNDRIFTED_START` for the entries its drift left out), counted from its observations
+    plus those `db prune` deleted (`links.pruned_checks`): one grouped query."""
     # Each link's start worked out once, not once per observation: joined as it was,
     # the start (with its event lookups for a flapping link) was computed for each of the
     # link's observations. Materialized, the database counts each link's observations

@@ -37,7 +37,13 @@ from catalog.errors import NotFoundError
 from catalog.health import entry_contact_reason
 from catalog.model import Hop
 from catalog.outcomes import Outcome
-from catalog.problem_checks import PROBLEM_START, checks_since
+from catalog.problem_checks import (
+    UNDRIFTED_START,
+    checks_since,
+    entry_start,
+    recount,
+    spared,
+)
 from catalog.set_aside import lapse_note
 from catalog.settings import NIGHT_SLACK
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
@@ -133,7 +139,8 @@ class ResourceRow:
     #: Title of the page that answered; web-sourced, never trust it.
     page_title: str | None
     #: When the link's current problem began (`PROBLEM_START`): drift, flapping, failure,
-    #: or the last change of outcome.
+    #: or the last change of outcome. A drift of another entry sharing the address is not
+    #: this entry's (`problem_checks.entry_start`), nor are its checks counted from it.
     since: datetime | None
     failing_checks: int
     #: When the link was last checked: None while it has no outcome (never checked).
@@ -420,11 +427,17 @@ def _report_rows(
     # Those edited since their link's state began: whether one of them took its URL after
     # that is read for them alone (`updated_at` moves with every curator's change).
     edited: list[int] = []
+    # Those whose page still holds them while it drifted from another entry: their checks
+    # count from their own start (`problem_checks.entry_start`), read for them alone.
+    own_start: list[int] = []
     for r in rows:
         start = r["problem_start"]
         if start is not None and as_utc(r["entry_updated_at"]) > as_utc(start):
             edited.append(len(resources))
+        if r["drift_spared"]:
+            own_start.append(len(resources))
         resources.append(_resource_row(r, checks.get(r["link_id"], 0)))
+    resources = _with_own_start_checks(session, resources, own_start)
     resources = _with_own_checks(session, resources, edited)
     resources = _with_moved_to(session, _with_lapses(session, _with_deciders(session, resources)))
     resources = _with_unsteady_redirects(session, _with_walled_move(session, resources))
@@ -517,6 +530,25 @@ def _steadied_in_window(
             if as_utc(lower) <= at <= as_utc(upper):
                 found[link] = at
     return found
+
+
+def _with_own_start_checks(
+    session: Session, resources: list[ResourceRow], spared: Sequence[int]
+) -> list[ResourceRow]:
+    """`resources`, those at the indexes `spared` (an entry its page still holds while it
+    drifted from another) with the checks since their own start (`UNDRIFTED_START`): the
+    link's count runs from its drift, which is not theirs."""
+    links = sorted({link for i in spared if (link := resources[i].link_id) is not None})
+    if not links:
+        return resources
+    counted: dict[int, int] = {}
+    for part in chunks(links, 500):  # bound the IN list
+        counted.update(recount(session, part, UNDRIFTED_START))
+    for i in spared:
+        link_id = resources[i].link_id
+        if link_id is not None:
+            resources[i] = replace(resources[i], checks_since=counted.get(link_id, 0))
+    return resources
 
 
 def _with_own_checks(
@@ -784,7 +816,7 @@ def broken_and_drift(engine: Engine, *, now: datetime) -> tuple[int, int]:
     earlier version is broken), drift only for a link not confirmed broken, and neither for
     a resource snoozed until after `now` or ignored, which the queue leaves out.
     """
-    drift = _optional(Link, "drift_reason")[0]
+    drift = groups.entry_drift(Link.drift_reason, Link.drift_entries, Resource.id)
     query = (
         select(*_group_counts(Link.outcome, Link.state, drift, now))
         .select_from(Resource)
@@ -834,8 +866,12 @@ def broken_and_drift_of_run(
 
     The only changes written without an event (a first check that works, `unchecked` ->
     `ok`, `recovered` -> `ok`) move no link in or out of a group.
+
+    Drift is an entry's (`groups.entry_drift`): each resource's drift before the run is
+    what the first drift event of the run that concerns it replaced, its own (naming it)
+    or its link's (naming no entry: it concerned every entry).
     """
-    drift = _optional(Link, "drift_reason")[0]
+    drift = groups.entry_drift(Link.drift_reason, Link.drift_entries, Resource.id)
     # The run's events by the primary key range alone: grouped by the bare column, SQLite
     # read every event ever written through the index on link_id instead. (Cast: a bare
     # `+ 0` has no type, and SQLite then scanned the groups for each resource.)
@@ -845,11 +881,32 @@ def broken_and_drift_of_run(
             link_id,
             func.min(case((Event.kind == "outcome_changed", Event.id))).label("outcome"),
             func.min(case((Event.kind == "state_changed", Event.id))).label("state"),
-            func.min(case((Event.kind.in_(_DRIFT_MOVES), Event.id))).label("drift"),
+            func.min(
+                case((and_(Event.kind.in_(_DRIFT_MOVES), Event.resource_id.is_(None)), Event.id))
+            ).label("drift"),
         )
         .where(Event.id > since_event, Event.run_id == run_id)
         .group_by(link_id)
         .subquery()
+    )
+    # Each entry's own drift events (`apply_drift` names the entry when not all are concerned).
+    entry_id = cast(Event.resource_id + 0, Integer).label("resource_id")
+    own = (
+        select(link_id, entry_id, func.min(Event.id).label("drift"))
+        .where(
+            Event.id > since_event,
+            Event.run_id == run_id,
+            Event.kind.in_(_DRIFT_MOVES),
+            Event.resource_id.is_not(None),
+        )
+        .group_by(link_id, entry_id)
+        .subquery()
+    )
+    first_drift = case(
+        (own.c.drift.is_(None), first.c.drift),
+        (first.c.drift.is_(None), own.c.drift),
+        (own.c.drift < first.c.drift, own.c.drift),
+        else_=first.c.drift,
     )
     was_outcome, was_state, was_drift = aliased(Event), aliased(Event), aliased(Event)
     outcome = case(
@@ -860,7 +917,7 @@ def broken_and_drift_of_run(
         (first.c.state.is_not(None), was_state.details["old"].as_string()), else_=Link.state
     )
     drift_before = case(
-        (first.c.drift.is_(None), drift),
+        (first_drift.is_(None), drift),
         (was_drift.kind == "drift_cleared", was_drift.details["old"].as_string()),
         else_=None,
     )
@@ -874,7 +931,8 @@ def broken_and_drift_of_run(
         .outerjoin(first, first.c.link_id == Link.id)
         .outerjoin(was_outcome, was_outcome.id == first.c.outcome)
         .outerjoin(was_state, was_state.id == first.c.state)
-        .outerjoin(was_drift, was_drift.id == first.c.drift)
+        .outerjoin(own, and_(own.c.link_id == Link.id, own.c.resource_id == Resource.id))
+        .outerjoin(was_drift, was_drift.id == first_drift)
         .where(Resource.removed_at.is_(None))
     )
     with session_scope(engine) as session:
@@ -1386,16 +1444,20 @@ def _active_resources() -> Select[Any]:
             Link.fingerprinted_at.label("title_read_at"),
             Link.content_length,
             Link.consecutive_failures,
-            PROBLEM_START.label("problem_start"),
+            # The entry's own: an entry its page still holds is not "drifting since".
+            entry_start(Resource.id).label("problem_start"),
+            spared(Resource.id).label("drift_spared"),
             Resource.updated_at.label("entry_updated_at"),
             Link.last_checked_at,
             latest.suggested_url,
             latest.elapsed_ms,
             latest.retries,
             Resource.fields["type"].as_string().label("resource_type"),
-            *_optional(
-                Link, "drift_reason", "archive_url", "flapping", "contact_reason", "contacts_gone"
+            # Only of the entries the page drifted from (`groups.entry_drift`).
+            groups.entry_drift(Link.drift_reason, Link.drift_entries, Resource.id).label(
+                "drift_reason"
             ),
+            *_optional(Link, "archive_url", "flapping", "contact_reason", "contacts_gone"),
             # Which gone contacts the entry names (`entry_contact_reason`): read of the
             # few entries whose link has lost one.
             case(

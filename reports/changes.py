@@ -77,8 +77,9 @@ _CATALOG_KINDS = {"added", "removed", "url_edited", "fields_edited"}
 
 #: Events about one entry, shown for it alone, not for every entry sharing its link.
 _ENTRY_KINDS = {*_CATALOG_KINDS, "drift_detected", "snooze_ended", "set_aside_lapsed"}
-#: Of one entry when they name it (the entries that name the contact, `apply_contacts`).
-_ENTRY_KINDS_IF_NAMED = {"contact_gone", "contact_back"}
+#: Of one entry when they name it (the entries that name the contact, `apply_contacts`; the
+#: entry a shared page matches again while it still drifts from another, `apply_drift`).
+_ENTRY_KINDS_IF_NAMED = {"contact_gone", "contact_back", "drift_cleared"}
 
 
 _FAILING_STATES = {"suspect", "broken"}
@@ -694,7 +695,9 @@ def _drift_superseded(events: Sequence[EventRow]) -> tuple[set[int], set[int]]:
     no news either: the report after the night told the curator to remove the link, and a
     recheck's window holds that night, so the report after it is the one to say the page
     is back (`_matches_again_after`)."""
-    # A drift is an entry's event; its clearing its link's, of every entry using it.
+    # A drift is an entry's event; its clearing its link's, of every entry using it, or
+    # the entry's own when the page still drifts from another (`apply_drift`). Two events
+    # concern the same entry when either is the link's or both name it.
     by_link: dict[int | None, list[EventRow]] = defaultdict(list)
     for event in events:
         if event.kind in ("drift_detected", "drift_cleared"):
@@ -703,16 +706,23 @@ def _drift_superseded(events: Sequence[EventRow]) -> tuple[set[int], set[int]]:
     passing: set[int] = set()
     for told in by_link.values():
         for at, event in enumerate(told):
-            later = told[at + 1 :]
+            later = [e for e in told[at + 1 :] if _same_entry(e, event)]
+            before = [e for e in told[:at] if _same_entry(e, event)]
             if event.kind == "drift_detected" and any(
                 e.kind == "drift_cleared" or e.resource_pk == event.resource_pk for e in later
             ):
                 skipped.add(event.id)  # its entry drifted again, or matches again, since
             elif event.kind == "drift_cleared" and later:
                 skipped.add(event.id)  # drifting again since
-            elif event.kind == "drift_cleared" and told[0].kind == "drift_detected":
+            elif event.kind == "drift_cleared" and before and before[0].kind == "drift_detected":
                 passing.add(event.id)  # drifted in this window, and matches again
     return skipped, passing
+
+
+def _same_entry(one: EventRow, other: EventRow) -> bool:
+    """Whether two drift events of a link concern one entry (`_drift_superseded`)."""
+    mine, theirs = one.resource_pk, other.resource_pk
+    return mine is None or theirs is None or mine == theirs
 
 
 def _matches_again_after(reason: str) -> str:

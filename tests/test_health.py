@@ -20,6 +20,8 @@ from catalog.health import (
     LinkState,
     apply_drift,
     apply_observation,
+    drifted_from,
+    entry_view,
     judge_page,
 )
 from catalog.model import LEGACY_FINGERPRINT, Hop, Observation, pack_text
@@ -631,6 +633,80 @@ def test_an_ordinary_missing_page_neither_finds_nor_clears_drift() -> None:
     assert judge_page(missing, [ENTRY], {"1": [0.8]}) is None
     wordy = replace(page(1, "Oops", GOOD_TEXT), outcome=Outcome.SOFT_404)
     assert judge_page(wordy, [ENTRY], {}) is None  # its words never become a baseline
+
+
+#: Three entries sharing one address, and the page as it held all three, then two.
+SHARED = (
+    Entry("1", "Task Force e-Guide", "A guide for task forces, investigations and prosecution"),
+    Entry("2", "Victim Services Directory", "A directory of shelters, legal aid and counseling"),
+    Entry("3", "Labor Trafficking Hotline Poster", "A printable poster with the hotline number"),
+)
+SHARED_PAGE = {
+    "all": (
+        "Resources. Task Force e-Guide: a guide for task forces, investigations and "
+        "prosecution. Victim Services Directory: a directory of shelters, legal aid and "
+        "counseling. Labor Trafficking Hotline Poster: a printable poster with the hotline "
+        "number. Contact us for training and technical assistance across the state."
+    ),
+    "two": (
+        "Resources. Task Force e-Guide: a guide for task forces, investigations and "
+        "prosecution. Victim Services Directory: a directory of shelters, legal aid and "
+        "counseling. Contact us for training and technical assistance across the state, "
+        "news and events, upcoming meetings and public notices for our partners."
+    ),
+}
+
+
+def test_a_shared_page_flags_only_the_entry_it_no_longer_holds() -> None:
+    """r1 F1: a page holding entries 1 and 2 but no longer 3 flagged all three."""
+    history: dict[str, list[float]] = {}
+    for day in (0, 1):
+        judged = judge_page(page(day, "Resources", SHARED_PAGE["all"]), SHARED, history)
+        assert judged is not None and not judged.drifted
+        for key, score in judged.baseline_scores.items():
+            history.setdefault(key, []).insert(0, score)
+    two = judge_page(page(2, "Resources", SHARED_PAGE["two"]), SHARED, history)
+    assert two is not None and list(two.drifted) == ["3"]
+    state, changes = apply_drift(LinkState(), two, at=days(2))
+    assert state.drift_reason is not None and state.drift_entries == ("3",)
+    assert [(c.kind, c.details["entry"]) for c in changes] == [("drift_detected", "3")]
+    assert [drifted_from(state, key) for key in "123"] == [False, False, True]
+    assert entry_view(state, "1").drift_reason is None
+    assert entry_view(state, "3") == state
+    # Entry 3 matched again: the flag clears with news of entry 3 alone.
+    back = judge_page(page(3, "Resources", SHARED_PAGE["all"]), SHARED, history)
+    cleared, changes = apply_drift(state, back, at=days(3))
+    assert (cleared.drift_reason, cleared.drift_entries) == (None, None)
+    assert [(c.kind, c.entry) for c in changes] == [("drift_cleared", "3")]
+
+
+def test_an_entry_gone_from_a_shared_page_leaves_its_flag_without_news() -> None:
+    """Entry 3 (flagged) was removed, or moved to its own address: the page is judged
+    against the entries left, and its flag goes with no "matches again" of it."""
+    state = LinkState(drift_reason="gone", drift_since=days(1), drift_entries=("3",))
+    history = {"1": [0.8], "2": [0.8]}
+    guide_only = (
+        "Resources. Task Force e-Guide: a guide for task forces, investigations and "
+        "prosecution. Contact us for training and technical assistance across the state, "
+        "news and events, upcoming meetings and public notices for our partners and "
+        "grantees. Our office hours, staff contacts of the agency, careers, accessibility, "
+        "privacy policy and the annual plan of the department are listed below."
+    )
+    one = judge_page(page(2, "Resources", guide_only), SHARED[:2], history)
+    assert one is not None and list(one.drifted) == ["2"]
+    moved, changes = apply_drift(state, one, at=days(2))
+    assert moved.drift_entries == ("2",) and moved.drift_since == days(1)
+    assert [(c.kind, c.details.get("entry"), c.entry) for c in changes] == [
+        ("drift_detected", "2", None)
+    ]
+
+
+def test_a_takeover_of_a_shared_page_flags_every_entry() -> None:
+    casino = judge_page(page(1, "Best Online Casino", CASINO_TEXT), SHARED, {})
+    assert casino is not None and sorted(casino.drifted) == ["1", "2", "3"]
+    state, changes = apply_drift(LinkState(), casino, at=days(1))
+    assert state.drift_entries is None  # every entry
+    assert sorted(c.details["entry"] for c in changes) == ["1", "2", "3"]
 
 
 def test_pages_without_text_or_failing_leave_drift_alone() -> None:

@@ -255,6 +255,51 @@ def test_0015_marks_the_fingerprints_of_the_earlier_rule(db_url: str) -> None:
     engine.dispose()
 
 
+def test_0020_keeps_every_existing_drift_flag_on_every_entry(db_url: str) -> None:
+    """`links.drift_entries` NULL means every entry using the link: what a flag stored before
+    it meant, so an upgraded database flags the same resources until the page is read again
+    (`catalog.health.apply_drift` narrows it then). The downgrade drops the column."""
+    from alembic import command
+
+    from catalog.export import export_rows
+
+    engine = open_engine(db_url, migrate=False)
+    with engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), "0019")
+        conn.execute(
+            text("INSERT INTO collections (id, key, path, title, data)"
+                 " VALUES (1, 'kit', 'kit.yaml', 'Kit', '{}')")
+        )  # fmt: skip
+        conn.execute(
+            text("INSERT INTO links (id, url, host, state, consecutive_failures, pruned_checks,"
+                 " pruned_outcome_checks, outcome, last_checked_at, drift_reason, drift_since)"
+                 " VALUES (1, 'https://a.org/', 'a.org', 'ok', 0, 0, 0, 'ok', '2026-01-02',"
+                 " 'The page no longer matches the entry', '2026-01-02'),"
+                 " (2, 'https://b.org/', 'b.org', 'ok', 0, 0, 0, 'ok', '2026-01-02', NULL, NULL)")
+        )  # fmt: skip
+        for pk, rid, link_id in ((1, "a1", 1), (2, "a2", 1), (3, "b", 2)):
+            conn.execute(
+                text(
+                    "INSERT INTO resources (id, collection_id, rid, title, url, link_id, fields,"
+                    " created_at, updated_at, stale_reasons) VALUES (:pk, 1, :rid, 'Guide',"
+                    " 'https://x.org/', :link, '{}', '2026-01-01', '2026-01-01', '[]')"
+                ),
+                {"pk": pk, "rid": rid, "link": link_id},
+            )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        query = "SELECT drift_entries IS NULL FROM links ORDER BY id"
+        assert [bool(n) for n in conn.execute(text(query)).scalars()] == [True, True]
+    drifted = {r["id"]: r["drift_reason"] is not None for r in export_rows(engine)}
+    assert drifted == {"a1": True, "a2": True, "b": False}
+    with engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(conn), "0019")
+    assert "drift_entries" not in {c["name"] for c in inspect(engine).get_columns("links")}
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    engine.dispose()
+
+
 def test_a_database_migrated_by_a_newer_linkhealth_is_a_clear_error(db_url: str) -> None:
     """Scale-out: the machine updated first migrates the shared database; a checkout not
     yet updated says so instead of Alembic's traceback, and changes nothing."""

@@ -492,7 +492,7 @@ def _observation_values(obs: Observation, run_id: int | None, link_id: int) -> d
 #: Positions of the state's fields in a links row read with `select(links)`.
 _STATE_AT = tuple(table_of(t.Link).c.keys().index(name) for name in _STATE_FIELDS)
 _row_values = itemgetter(*_STATE_AT)
-_OUTCOME, _STATE, _FAILURES, _FLAPPING, _FLIPS, _NIGHTS, _SEEN, _GONE = (
+_OUTCOME, _STATE, _FAILURES, _FLAPPING, _FLIPS, _NIGHTS, _SEEN, _GONE, _DRIFTED = (
     _STATE_FIELDS.index(name)
     for name in (
         "outcome",
@@ -503,6 +503,7 @@ _OUTCOME, _STATE, _FAILURES, _FLAPPING, _FLIPS, _NIGHTS, _SEEN, _GONE = (
         "unavailable_nights",
         "contacts_seen",
         "contacts_gone",
+        "drift_entries",
     )
 )
 #: The state's fields of times, stored as lists of ISO times.
@@ -522,6 +523,7 @@ def _row_state(row: Any) -> LinkState:
     values[_NIGHTS] = tuple(parse_time(f) for f in (values[_NIGHTS] or ()))
     values[_SEEN] = tuple(values[_SEEN] or ())
     values[_GONE] = tuple(values[_GONE] or ())
+    values[_DRIFTED] = _drift_entries(values[_DRIFTED])
     return LinkState(*values)
 
 
@@ -536,7 +538,13 @@ def _link_state(link: Any) -> LinkState:
         values[name] = tuple(parse_time(f) for f in (getattr(link, name) or ()))
     values["contacts_seen"] = tuple(link.contacts_seen or ())
     values["contacts_gone"] = tuple(link.contacts_gone or ())
+    values["drift_entries"] = _drift_entries(link.drift_entries)
     return LinkState(**values)
+
+
+def _drift_entries(stored: Sequence[Any] | None) -> tuple[str, ...] | None:
+    """`links.drift_entries` as the state holds it: NULL (every entry) stays None."""
+    return None if stored is None else tuple(str(key) for key in stored)
 
 
 def _state_value(state: LinkState, name: str) -> Any:
@@ -548,6 +556,8 @@ def _state_value(state: LinkState, name: str) -> Any:
         return [f.astimezone(UTC).isoformat() for f in value]
     if name in ("contacts_seen", "contacts_gone"):
         return list(value)
+    if name == "drift_entries":
+        return None if value is None else list(value)
     return value
 
 

@@ -25,11 +25,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from catalog import groups
 from catalog import tables as t
 from catalog.collation import byte_order
 from catalog.db import shown_url
 from catalog.errors import ConfigError, NotFoundError
-from catalog.health import CONTACT_GONE, UNCHECKED, entry_contact_reason
+from catalog.health import CONTACT_GONE, UNCHECKED, entry_contact_reason, entry_view
 from catalog.model import LEGACY_FINGERPRINT
 from catalog.outcomes import Outcome
 from catalog.store._decisions import decision_record
@@ -71,7 +72,8 @@ def resource_history(
     with read_session(engine) as s:
         row, key, path = _find_resource(s, rid, collection)
         links = link_records(s, active_only=False, link_ids=[row.link_id] if row.link_id else [])
-        link = links[0] if links else None
+        # Its page's drift only if the page drifted from this entry (`health.drifted_from`).
+        link = entry_view(links[0], str(row.id)) if links else None
         earlier, moved_at = _earlier_links(s, row.id)
         seen = or_(
             and_(t.Observation.link_id == row.link_id, _from(t.Observation.checked_at, moved_at)),
@@ -558,7 +560,7 @@ def recheck_statuses(
             link.outcome,
             link.last_checked_at,
             link.reason,
-            link.drift_reason,
+            groups.entry_drift(link.drift_reason, link.drift_entries, res.id).label("drift_reason"),
             link.flapping,
             link.first_failure_at,
             link.last_change_at,

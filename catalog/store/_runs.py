@@ -210,7 +210,11 @@ def drifted_in_run(engine: Engine, run_id: int, *, now: datetime) -> int:
         .select_from(res.join(link, link.c.id == res.c.link_id))
         .where(
             res.c.removed_at.is_(None),
-            groups.drifted(link.c.outcome, link.c.state, link.c.drift_reason),
+            groups.drifted(
+                link.c.outcome,
+                link.c.state,
+                groups.entry_drift(link.c.drift_reason, link.c.drift_entries, res.c.id),
+            ),
             groups.queued(res.c.snoozed_until, res.c.ignored_reason, now),
             link.c.id.in_(observed),
         )

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, bindparam, or_, select, true
 from sqlalchemy.orm import Session
 
+from catalog import groups
 from catalog import tables as t
 from catalog.clock import as_utc
 from catalog.outcomes import Outcome
@@ -32,20 +33,25 @@ _DRIFT_MOVES = ("drift_detected", "drift_cleared")
 _STREAK_CHECKS = 8
 
 
-def link_problem(engine: Engine, link_id: int | None) -> str:
-    """The link's problem kind now, as a set-aside decision stores it (`THEN`)."""
+def link_problem(engine: Engine, link_id: int | None, resource_id: int | None = None) -> str:
+    """The link's problem kind now, as a set-aside decision of its entry `resource_id`
+    stores it (`THEN`): drift only if the page drifted from that entry."""
     if link_id is None:
         return UNCHECKED
     with read_session(engine) as s:
         link = s.get(t.Link, link_id)
         if link is None or link.outcome is None:
             return UNCHECKED
-        return problem_kind(link.outcome, link.state, link.drift_reason) or WORKING
+        drift = link.drift_reason
+        if resource_id is not None and link.drift_entries is not None:
+            drift = drift if str(resource_id) in link.drift_entries else None
+        return problem_kind(link.outcome, link.state, drift) or WORKING
 
 
-def _problem_then(s: Session, link_id: int | None, at: datetime) -> str:
+def _problem_then(s: Session, link_id: int | None, at: datetime, resource_id: int) -> str:
     """For a decision stored without `THEN` (before it was stored): the problem kind of the
-    link's last check at or before `at`, its state and drift read from the events then. A
+    link's last check at or before `at`, its state and drift read from the events then (the
+    drift events of the link's every entry, or naming the entry `resource_id`). A
     failing check whose state then is unknown counts as not confirmed: a bot wall's
     timeout, which neither a block nor a confirmed break ends the ignore of."""
     if link_id is None:
@@ -59,15 +65,16 @@ def _problem_then(s: Session, link_id: int | None, at: datetime) -> str:
     if outcome is None:
         return UNCHECKED
 
-    def latest(*kinds: str) -> t.Event | None:
+    def latest(*kinds: str, entry: Any = true()) -> t.Event | None:
         return s.scalars(
             select(t.Event)
-            .where(t.Event.link_id == link_id, t.Event.kind.in_(kinds), t.Event.at <= at)
+            .where(t.Event.link_id == link_id, t.Event.kind.in_(kinds), t.Event.at <= at, entry)
             .order_by(t.Event.at.desc(), t.Event.id.desc())
             .limit(1)
         ).first()
 
-    drift, state_change = latest(*_DRIFT_MOVES), latest("state_changed")
+    concerned = or_(t.Event.resource_id.is_(None), t.Event.resource_id == resource_id)
+    drift, state_change = latest(*_DRIFT_MOVES, entry=concerned), latest("state_changed")
     state = (state_change.details or {}).get("new") if state_change is not None else None
     drifted = "drift" if drift is not None and drift.kind == "drift_detected" else None
     return problem_kind(outcome, state, drifted) or WORKING
@@ -116,7 +123,7 @@ def _lapsed(
     details = dict(decision.details or {}) if decision else {}
     then = details.get(THEN)
     if then is None and decision is not None:
-        then = _problem_then(s, link_id, decision.at)
+        then = _problem_then(s, link_id, decision.at, resource_id)
     then_kind = None if then in (WORKING, None) else then
     if then == UNCHECKED or not lapses(then_kind, now_kind):
         return None
@@ -147,7 +154,9 @@ def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None
             res.c.snooze_reason,
             link.c.outcome,
             link.c.state,
-            link.c.drift_reason,
+            groups.entry_drift(link.c.drift_reason, link.c.drift_entries, res.c.id).label(
+                "drift_reason"
+            ),
             link.c.drift_since,
             link.c.reason,
         )

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, select
 
+from catalog import groups
 from catalog import tables as t
 from catalog.drift import names_markers
 from catalog.outcomes import Outcome, Severity
@@ -75,7 +76,7 @@ def refresh_staleness(
             link.c.fingerprint_since,
             link.c.last_modified,
             link.c.title,
-            link.c.drift_reason,
+            groups.entry_drift(link.c.drift_reason, link.c.drift_entries, res.c.id),
             linked.c.linked_at,
             retitled.c.retitled_at,
         )
