@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from catalog.check.content import MAX_LABEL_CHARS, PageFacts, analyse_body, similarity
@@ -744,6 +744,7 @@ def test_similarity_is_symmetric_and_bounded(a: str, b: str) -> None:
         st.text(max_size=120),
     )
 )
+@example("000000000000000\x01")  # a \x01 of the text passed for a token's character
 def test_token_prefilter_says_exactly_whether_a_token_is_there(text: str) -> None:
     from catalog.check.content import _TOKENISH, _may_hold_token
 

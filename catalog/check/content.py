@@ -933,10 +933,11 @@ _QUERY = re.compile(r"\?[\w%.~+-]+=[^\s#]*")
 _TOKENISH = re.compile(r"[A-Za-z0-9+/_.=-]{16,}")
 _LOWER_UPPER = re.compile(r"[a-z][A-Z]")
 _TOKEN_PARTS = re.compile(r"[-./]")
-#: `_TOKENISH`'s characters (all ASCII) become \x01 in the UTF-8 bytes of a text, where
-#: every other character is some other byte, so a run of 16 of them is a substring test.
+#: `_TOKENISH`'s characters (all ASCII) become \x01 in the UTF-8 bytes of a text and every
+#: other byte \x00 (a \x01 of the text itself passed for one of them), so a run of 16 of
+#: them is a substring test.
 _TOKEN_ASCII = (string.ascii_letters + string.digits + "+/_.=-").encode()
-_TOKEN_BYTES = bytes.maketrans(_TOKEN_ASCII, b"\x01" * len(_TOKEN_ASCII))
+_TOKEN_BYTES = bytes(1 if b in _TOKEN_ASCII else 0 for b in range(256))
 _TOKEN_RUN = b"\x01" * 16
 
 
