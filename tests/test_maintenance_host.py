@@ -255,6 +255,46 @@ def test_a_soft_404_probes_answer_does_not_hold_the_host() -> None:
     assert sleep.waits == [] and took[0] < SETTINGS.retry_after_cap
 
 
+def test_an_https_try_that_finds_the_host_away_is_its_answer() -> None:
+    """An http:// link whose port 80 refused while another URL of the host heard 503
+    "come back in 2 hours" over https: its https:// try is not sent, and the host's
+    answer is the link's (rate limited), not "connection refused" (a broken link)."""
+    http_sent, first_done = asyncio.Event(), asyncio.Event()
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "http":
+            http_sent.set()
+            await first_done.wait()  # refused once the host has said it is away
+            refused = httpx.ConnectError("refused", request=request)
+            refused.__cause__ = ConnectionRefusedError(111, "Connection refused")
+            raise refused
+        await http_sent.wait()  # the http:// request went before this answer came
+        return httpx.Response(503, headers={"Retry-After": "7200"})
+
+    settings = replace(SETTINGS, per_host_concurrency=2)
+
+    async def check() -> list[Observation]:
+        def done(obs: Observation) -> None:
+            if obs.url.startswith("https:"):
+                first_done.set()
+
+        return await check_targets(
+            targets([f"https://{DOWN}/a", f"http://{DOWN}/b"], fingerprint_due=True),
+            settings,
+            transport=httpx.MockTransport(web),
+            resolver=public_resolver,
+            sleep=RecordingSleep(),
+            clock=lambda: NOW,
+            on_result=done,
+        )
+
+    first, link = run_virtual(check())
+    assert first.outcome is Outcome.RATE_LIMITED and first.http_status == 503
+    assert link.outcome is Outcome.RATE_LIMITED, link.reason
+    assert link.http_status == 503 and "host unavailable" in link.reason
+    assert link.reason.startswith("The http:// address does not answer")
+
+
 def test_a_night_of_maintenance_counts_alike_for_every_link_of_the_host() -> None:
     """The health rules read a 503 "come back later" night from the outcome and status
     (`unavailable_nights`, flapping on such nights, a first night only watched, failing
