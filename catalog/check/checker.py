@@ -540,7 +540,8 @@ class _Run:
             )
         except TimeoutError:
             return None
-        if not tried.exchanges or tried.exchanges[-1].answer is None:
+        done = tried.exchanges[-1] if tried.exchanges else None
+        if done is None or (done.answer is None and done.held is None):
             return None  # no answer over https either: the http failure stands
         return checked, tried, describe_error(last.error).sentence
 

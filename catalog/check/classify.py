@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from catalog.check.content import PageFacts, decoded_html, is_login_title
-from catalog.check.facts import Answer, CheckFacts, Cut, Exchange, RetryNote, Stop
+from catalog.check.facts import Answer, Away, CheckFacts, Cut, Exchange, RetryNote, Stop
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import is_signed, moved_to, same_address, stable_url
 from catalog.check.soft404 import (
@@ -217,6 +217,8 @@ def classify(facts: CheckFacts) -> Verdict:
         return Verdict(Outcome.CONNECTION_ERROR, "Nothing was requested.")
     if last.stop is not None:
         return _stopped(facts, last, last.stop)
+    if last.held is not None:
+        return _held(facts, last.held)
     if last.error is not None or last.answer is None:
         return _failed(facts, last)
     verdict = _answered(facts, last, last.answer)
@@ -292,6 +294,22 @@ def _stopped(facts: CheckFacts, last: Exchange, stop: Stop) -> Verdict:
             )
         case _:
             assert_never(stop)
+
+
+def _held(facts: CheckFacts, away: Away) -> Verdict:
+    """A request not sent because its host had told another URL to come back later than a
+    check waits (`politeness.HostGate.away`): the outcome that answer gave its own URL
+    (`_answered`), so that the night counts alike for each of the host's links."""
+    if away.status == 503:
+        said = "host unavailable: it answered 503 to"
+    else:
+        said = f"host asked us to slow down: it answered {away.status} to"
+    return Verdict(
+        Outcome.RATE_LIMITED,
+        f"{_journey(facts)}: {said} {_short(away.url)} and said to retry after "
+        f"{_duration(away.retry_after)} (Retry-After), longer than the check can wait for "
+        "one link, so its links were not requested again this run.",
+    )
 
 
 def _failed(facts: CheckFacts, last: Exchange) -> Verdict:
@@ -826,6 +844,8 @@ def _journey(facts: CheckFacts) -> str:
         hops = [str(h.status) if h.status is not None else NO_ANSWER for h in exchange.chain]
         if exchange.stop in (Stop.PRIVATE, Stop.UNRESOLVED):
             hops.append("not sent")
+        if exchange.held is not None:  # its last hop's status is the host's, said to another
+            hops[-1] = "not sent"
         # An empty chain without a refusal means the request went out and nothing came back.
         step = f"{exchange.method} {' → '.join(hops) or NO_ANSWER}"
         # Each method's retries after it: "HEAD 429, GET 200 after 2 retries (429 ...)"

@@ -59,8 +59,23 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Away:
+    """A host's answer that it is unavailable (503) or that we ask too often (429), with a
+    Retry-After longer than a check waits (`retry_after_cap`): its other URLs of the run
+    take it as their own answer instead of each asking (`politeness.HostGate.away`)."""
+
+    #: 429 or 503.
+    status: int
+    #: Seconds its Retry-After asked for.
+    retry_after: float
+    #: The URL whose answer said so.
+    url: str
+
+
+@dataclass(frozen=True)
 class Attempt:
-    """One request sent once: an answer or the exception that replaced it."""
+    """One request sent once: an answer or the exception that replaced it, or none sent
+    because the host had said it is away (`held`)."""
 
     method: str
     url: str
@@ -68,6 +83,7 @@ class Attempt:
     error: BaseException | None = None
     #: Seconds the server asked us to wait (Retry-After), already parsed.
     retry_after: float | None = None
+    held: Away | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +131,9 @@ class Exchange:
     refused_wait: float | None = None
     #: Conditional headers (If-None-Match / If-Modified-Since) were sent.
     conditional: bool = False
+    #: The last request was not sent: its host had said it is away for longer than a
+    #: check waits, in answer to another URL (its status is the last hop's).
+    held: Away | None = None
 
     @property
     def status(self) -> int | None:

@@ -40,6 +40,7 @@ from catalog.check.facts import (
     REDIRECT_STATUSES,
     Answer,
     Attempt,
+    Away,
     Cut,
     Exchange,
     Probe,
@@ -283,6 +284,9 @@ def needs_get(head: Exchange) -> bool:
                 return False
             case _:
                 assert_never(kind)
+    if head.held is not None:
+        # Not sent: the host told another URL to come back later (a 429, or a 503 to GET).
+        return False
     if head.refused_wait is not None:
         # Asked to come back later than we wait. A 429 says we ask too often: GET would
         # hear the same (`_head` explains why). A 503 says the site is unavailable for now,
@@ -779,9 +783,9 @@ class Fetcher:
                 return  # the server took no connection in the time it had: nor would GET's
             if head.refused_wait is not None:
                 # The one GET after a HEAD told to come back later (503) goes at once, as
-                # after a HEAD 500: the pause that answer set holds the host's other URLs,
-                # and waiting it out here (`retry_after_cap`) for every URL of a site in
-                # maintenance would double the time the host takes.
+                # after a HEAD 500: a pause that answer set (a Retry-After within the cap
+                # but past the deadline; a longer one sets none, `_heed`) holds the host's
+                # other URLs, and waiting it out here would double the time they take.
                 visit = owner
         get = await self.follow(
             "GET",
@@ -831,7 +835,9 @@ class Fetcher:
         once = self._once
         try:
             async with asyncio.timeout(within):
-                exchange = await self.follow("GET", url, progress=Progress(), settings=once)
+                exchange = await self.follow(
+                    "GET", url, progress=Progress(), settings=once, speaks=False
+                )
         except TimeoutError:
             return None
         answer = exchange.answer
@@ -858,10 +864,13 @@ class Fetcher:
         headers: dict[str, str] | None = None,
         settings: CheckSettings | None = None,
         owner: object | None = None,
+        speaks: bool = True,
     ) -> Exchange:
         """Request `url` and every redirect after it, by hand. `owner` identifies the
         journey to the host gates (a new one by default): a pause it caused (Retry-After)
-        is waited out by its own retry, so the gate must not make it wait twice."""
+        is waited out by its own retry, so the gate must not make it wait twice.
+        `speaks`: whether a host's answer that it is away stands for its other URLs
+        (`_heed`); a soft-404 probe's, to an address made up, does not."""
         settings = settings or self.settings
         headers = headers or {}
         progress.method, progress.chain, progress.retries = method, [], []
@@ -888,7 +897,7 @@ class Fetcher:
             visited[checked.canonical] = _cookie_state(jar)
             gate = self.politeness.gate(checked.host)
             send = functools.partial(
-                self._send, gate, method, current, headers, jar, owner, progress, settings
+                self._send, gate, method, current, headers, jar, owner, progress, settings, speaks
             )
             progress.current, progress.heard = current, None
             # Notes go straight into `retries`, so a deadline during the retries keeps them.
@@ -900,6 +909,11 @@ class Fetcher:
                 notes=retries,
                 again=progress.may_send,
             )
+            if attempt.held is not None:
+                # The host's answer to another URL stands for this one's (`HostGate.away`).
+                chain.append(Hop(current, attempt.held.status))
+                progress.current = None
+                return done(held=attempt.held)
             answer = attempt.answer
             if answer is None:
                 # `heard`: the answer's status, when its body broke off (the last attempt's).
@@ -965,11 +979,17 @@ class Fetcher:
         owner: object,
         progress: Progress,
         settings: CheckSettings,
+        speaks: bool = True,
     ) -> Attempt:
         """One request; every exception a URL or server can cause becomes part of the facts.
-        `progress.heard` is the status once the answer's head has come."""
+        `progress.heard` is the status once the answer's head has come. None is sent while
+        the host is away (`HostGate.away`): its answer to another URL is this one's."""
         progress.heard = progress.reading = None
+        if (away := gate.away()) is not None:
+            return Attempt(method, url, held=away)
         await gate.before_request(owner, self.sleep, progress.pausing)
+        if (away := gate.away()) is not None:  # said while this request waited its turn
+            return Attempt(method, url, held=away)
         issuers, endpoint = self.issuers, None
         connect_left, sent_at = progress.connect_left, 0.0
         wait = self.answer_wait(method, progress, settings)
@@ -1003,7 +1023,9 @@ class Fetcher:
                 and await issuers.complete(*endpoint, within=progress.left())
             ):
                 # Once more with the chain completed, spaced by the host's gate as ever.
-                return await self._send(gate, method, url, headers, jar, owner, progress, settings)
+                return await self._send(
+                    gate, method, url, headers, jar, owner, progress, settings, speaks
+                )
             if not isinstance(exc, httpx.HTTPError | OSError):
                 # Not a network failure but most likely a bug of ours below httpx (a KeyError
                 # in the pool table once passed for 444 dead links): recorded as a failed
@@ -1016,8 +1038,9 @@ class Fetcher:
                 keep_cookies(jar, response)
             status = progress.heard = response.status_code
             retry_after = retry_after_seconds(response.headers, self.clock())
-            if retry_after is not None and status in (429, 503):
-                gate.pause(min(retry_after, settings.retry_after_cap), owner)
+            told = retry_after if status in (429, 503) else None  # "come back in ..."
+            if told is not None and told <= settings.retry_after_cap:
+                gate.pause(told, owner)
             body, truncated, cut = b"", False, None
             redirect = status in REDIRECT_STATUSES and "location" in response.headers
             if method == "GET" and not redirect:
@@ -1037,7 +1060,10 @@ class Fetcher:
                         within = min(within, left / 2)
                     body, truncated = await read_error_body(response, limit, within)
             answer = Answer(url, status, response.headers, body, truncated, cut)
-            return Attempt(method, url, answer=answer, retry_after=retry_after)
+            attempt = Attempt(method, url, answer=answer, retry_after=retry_after)
+            if told is not None and told > settings.retry_after_cap:
+                self._heed(gate, attempt, owner, settings, speaks)
+            return attempt
         except Exception as exc:
             progress.reading = None  # a failed read is no page, whenever the deadline comes
             return Attempt(method, url, error=exc)
@@ -1045,6 +1071,28 @@ class Fetcher:
             # Closing a stream the server broke may fail too; there is nothing left to keep.
             with contextlib.suppress(Exception):
                 await response.aclose()
+
+    @staticmethod
+    def _heed(
+        gate: HostGate, attempt: Attempt, owner: object, settings: CheckSettings, speaks: bool
+    ) -> None:
+        """What a 429 or 503 asking for longer than a check waits (`retry_after_cap`) does
+        to the host's other requests.
+
+        Its pause used to be the cap: every URL of a site in maintenance (503, Retry-After
+        7200) waited 30 s for it, then asked and was told the same, one after another, so
+        that 100 URLs took 50 minutes. Now the host is away (`HostGate.away`): its other
+        URLs take this answer as theirs, with no request and no wait. Not for a HEAD's 503
+        (some servers refuse only HEAD so: GET asks at once, `fetch`, and the host's other
+        URLs ask as ever), nor for a soft-404 probe's answer (`speaks`), nor for a bot
+        wall's answer, which is no word to come back later (`refused_wait`): that holds the
+        host for the cap, as before."""
+        answer = attempt.answer
+        assert answer is not None and attempt.retry_after is not None
+        if refused_wait(attempt, settings) is None:
+            gate.pause(settings.retry_after_cap, owner)
+        elif speaks and not (attempt.method == "HEAD" and answer.status == 503):
+            gate.went_away(Away(answer.status, attempt.retry_after, attempt.url))
 
     def answer_wait(self, method: str, progress: Progress, settings: CheckSettings) -> float | None:
         """Seconds a GET waits for its answer to begin when the URL's deadline leaves it more

@@ -7,7 +7,10 @@ Stage: check. Parts:
   little late for its slot keeps the slot's time, `LATE_SLACK`) and holds a
   pause that a 429/503 with Retry-After sets, so the host's other URLs wait while other
   hosts carry on. It knows when its next request may start (`ready_at`), which the
-  scheduler uses.
+  scheduler uses. A Retry-After longer than a check waits (`retry_after_cap`) is no
+  pause but the host's word that it is away (`away`): until it has passed, the host's
+  other URLs send nothing and take that answer as theirs, so the scheduler hands them
+  out without spacing them.
 - `HostScheduler`: hands out URLs (`poll`, and `wait` when none may go), never more than
   the host's concurrency at once, and only when the host may send now (rate slot free, no
   pause): no URL sits on a global slot waiting for a host. Among the hosts that may send,
@@ -29,6 +32,7 @@ import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 
+from catalog.check.facts import Away
 from catalog.settings import CheckSettings
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -75,10 +79,33 @@ class HostGate:
         self.next_at = -math.inf
         self.paused_until = 0.0
         self._pause_owner: object | None = None
+        self._away: Away | None = None
+        self._away_until = -math.inf
 
     def ready_at(self) -> float:
         """Loop time from which a new request could start without waiting."""
         return max(self.next_at, self.paused_until)
+
+    def away(self) -> Away | None:
+        """The host's word that it is away (`went_away`) while its Retry-After lasts.
+
+        A site in maintenance answering 503 with Retry-After 7200 to every URL made each
+        of them wait `retry_after_cap` (30 s) for the pause the last one set and then ask
+        again, one after another: 100 URLs held the nightly run for 50 minutes for the
+        answer its first one had given. Its other URLs now send nothing until the time it
+        named has passed (then the next request asks again, and a repeat of the answer
+        holds them anew), and are judged on its answer, the same outcome, so that a
+        night of maintenance is one such night for each of its links."""
+        if self._away is None or asyncio.get_running_loop().time() >= self._away_until:
+            return None
+        return self._away
+
+    def went_away(self, away: Away) -> None:
+        """The host answered `away` (a 429, or a 503 to GET, asking for longer than a check
+        waits): hold its requests until that time has passed, or a later one it named."""
+        until = asyncio.get_running_loop().time() + away.retry_after
+        if until > self._away_until:
+            self._away, self._away_until = away, until
 
     def pause(self, seconds: float, owner: object) -> None:
         """Hold the host's requests for `seconds` (except the owner's own retry)."""
@@ -208,6 +235,10 @@ class HostScheduler:
 
     def _eligible_at(self, host: str) -> float:
         gate = self._gates[host]
+        if gate.away() is not None:
+            # Its URLs send nothing (`HostGate.away`): paced by its rate, a big host in
+            # maintenance took URLs / rate seconds to record what it said once.
+            return -math.inf
         return max(gate.ready_at(), self._handed[host] + gate.interval)
 
     def _requeue(self, host: str, now: float) -> bool:

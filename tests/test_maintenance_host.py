@@ -1,0 +1,340 @@
+"""A host that says it is away for longer than a check waits (503 or 429 with a Retry-After
+beyond `retry_after_cap`) is asked once: its other URLs of the run take that answer as
+theirs, promptly and without a request each, so a site in maintenance no longer holds the
+night for `retry_after_cap` per URL (r1: 100 URLs, 50 minutes). A short Retry-After is
+still waited out, and other hosts are not slowed.
+
+MockTransport, a recording `sleep` and an event loop on a virtual clock (`VirtualLoop`:
+the host gates' pauses and the scheduler's timers pass at once): the tests count the
+requests each host saw and read the outcomes, never the time taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+from collections import Counter
+from collections.abc import Coroutine
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from catalog.check import check_targets
+from catalog.check.politeness import HostGate
+from catalog.health import LinkState, apply_observation
+from catalog.model import Observation, Target
+from catalog.outcomes import Outcome
+from catalog.settings import CheckSettings, HealthSettings
+from catalog.urls import host_of
+
+PUBLIC = "93.184.216.34"
+NOW = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
+SETTINGS = replace(
+    CheckSettings(), soft404_probe=False, per_host_rate=1000.0, per_host_concurrency=1
+)
+DOWN = "maintenance.example"
+UP = "fine.example"
+PAGE = "<html><head><title>A report</title></head><body><p>The report.</p></body></html>"
+
+
+T = TypeVar("T")
+
+
+class _Instant(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """A selector that, with nothing ready, moves the clock on by the wait instead of
+    waiting (no sockets here: the transport is a MockTransport)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        ready: list[tuple[selectors.SelectorKey, int]] = super().select(0)
+        if ready or timeout is None:
+            return ready or super().select(timeout)
+        self.now += max(0.0, timeout)
+        return []
+
+
+class VirtualLoop(asyncio.SelectorEventLoop):
+    """An event loop whose time is `_Instant`'s: a 30 s pause takes no real time, so a
+    run that still waited `retry_after_cap` per URL ends (and fails) at once."""
+
+    def __init__(self) -> None:
+        self._instant = _Instant()
+        super().__init__(self._instant)
+
+    def time(self) -> float:
+        return self._instant.now
+
+
+def run_virtual(coro: Coroutine[Any, Any, T], took: list[float] | None = None) -> T:
+    """`asyncio.run(coro)` on a `VirtualLoop`; `took` receives the loop seconds it took
+    (virtual: exact, whatever the machine's load)."""
+    with asyncio.Runner(loop_factory=VirtualLoop) as runner:
+        result = runner.run(coro)
+        if took is not None:
+            took.append(runner.get_loop().time())
+        return result
+
+
+async def public_resolver(host: str, port: int) -> list[str]:
+    return [PUBLIC]
+
+
+class RecordingSleep:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        await asyncio.sleep(0)
+
+
+class Web:
+    """`DOWN` answers `status` with `Retry-After: wait` to everything; `UP` serves a page.
+    Counts the requests each host saw, and the most `DOWN` had open at once."""
+
+    def __init__(self, status: int = 503, wait: str = "7200") -> None:
+        self.status, self.wait = status, wait
+        self.seen: Counter[str] = Counter()
+        self.paths: list[str] = []
+        self.open = self.peak = 0
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        self.seen[host] += 1
+        if host != DOWN:
+            return httpx.Response(200, html=PAGE)
+        self.paths.append(request.url.path)
+        self.open += 1
+        self.peak = max(self.peak, self.open)
+        try:
+            await asyncio.sleep(0.001)  # answers overlap when the host's concurrency allows
+        finally:
+            self.open -= 1
+        return httpx.Response(
+            self.status, text="Down for maintenance", headers={"Retry-After": self.wait}
+        )
+
+
+def targets(urls: list[str], fingerprint_due: bool = False) -> list[Target]:
+    return [Target(url=u, host=host_of(u), fingerprint_due=fingerprint_due) for u in urls]
+
+
+def run(
+    urls: list[str],
+    web: Any,
+    settings: CheckSettings = SETTINGS,
+    *,
+    sleep: RecordingSleep | None = None,
+    at: datetime = NOW,
+    fingerprint_due: bool = False,
+    took: list[float] | None = None,
+) -> list[Observation]:
+    return run_virtual(
+        check_targets(
+            targets(urls, fingerprint_due),
+            settings,
+            transport=httpx.MockTransport(web),
+            resolver=public_resolver,
+            sleep=sleep or RecordingSleep(),
+            clock=lambda: at,
+        ),
+        took,
+    )
+
+
+def down_urls(n: int) -> list[str]:
+    return [f"https://{DOWN}/doc{i}.pdf" for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("status", "fingerprint_due", "asked"),
+    [
+        (503, False, 2),  # HEAD 503 (GET may still serve: it asks), GET 503
+        (503, True, 1),  # GET 503
+        (429, False, 1),  # HEAD 429: GET would hear the same
+        (429, True, 1),
+    ],
+)
+def test_a_host_away_for_longer_than_the_cap_is_asked_once_for_all_its_urls(
+    status: int, fingerprint_due: bool, asked: int
+) -> None:
+    """r1: 503 with Retry-After 7200 to everything made each URL wait the 30 s pause the
+    last one set and then ask again (8 URLs, 211 s). Now the host's first answer stands
+    for its 40 URLs: no more requests, no pause waited, the same outcome and status."""
+    web = Web(status)
+    sleep, took = RecordingSleep(), list[float]()
+    urls = down_urls(40) + [f"https://{UP}/page{i}" for i in range(5)]
+    observations = run(urls, web, sleep=sleep, fingerprint_due=fingerprint_due, took=took)
+
+    assert web.seen[DOWN] == asked, web.paths
+    assert web.paths == [web.paths[0]] * asked, "one URL asked, the others not"
+    assert sleep.waits == [], "nothing waited for a pause"
+    assert took[0] < SETTINGS.retry_after_cap, "not one pause of the cap, in loop time"
+    down, up = observations[:40], observations[40:]
+    assert {(o.outcome, o.http_status) for o in down} == {(Outcome.RATE_LIMITED, status)}
+    first, *others = down
+    assert "7200 s (about 2 hours) (Retry-After)" in first.reason
+    said = "host unavailable" if status == 503 else "host asked us to slow down"
+    for obs in others:
+        assert obs.bytes_read == 0 and obs.retries == 0
+        assert obs.reason.startswith(f"{'GET' if fingerprint_due else 'HEAD'} not sent: {said}")
+        assert f"it answered {status} to {first.url}" in obs.reason
+        assert "retry after 7200 s (about 2 hours) (Retry-After)" in obs.reason
+        assert obs.chain[-1].status == status and obs.final_url == obs.url
+    # Another host is checked as ever, whatever the first does.
+    assert [o.outcome for o in up] == [Outcome.OK] * 5 and web.seen[UP] == 5
+
+
+def test_with_two_at_once_the_host_sees_no_more_than_the_urls_already_asking() -> None:
+    """With the host's concurrency at 2, a second URL may be asking when the first answer
+    comes; the host never sees more than its concurrency's worth of URLs (HEAD and GET
+    each), whatever the number of URLs, and never more than 2 requests at once."""
+    web = Web()
+    settings = replace(SETTINGS, per_host_concurrency=2)
+    observations = run(down_urls(60), web, settings)
+    assert web.seen[DOWN] <= 2 * 2 and len(set(web.paths)) <= 2, web.paths
+    assert web.peak <= 2
+    assert {(o.outcome, o.http_status) for o in observations} == {(Outcome.RATE_LIMITED, 503)}
+
+
+def test_a_short_retry_after_is_still_waited_out_and_every_url_asked() -> None:
+    """Within the cap the host pauses and each URL waits and retries, as before."""
+    web = Web(wait="5")
+    sleep = RecordingSleep()
+    observations = run(down_urls(3), web, sleep=sleep, fingerprint_due=True)
+    assert set(web.paths) == {"/doc0.pdf", "/doc1.pdf", "/doc2.pdf"}
+    assert web.seen[DOWN] == 3 * SETTINGS.max_attempts
+    assert 5.0 in sleep.waits
+    # A 503 after every retry is an HTTP error (README, Retries), each URL's own.
+    assert {(o.outcome, o.http_status) for o in observations} == {(Outcome.HTTP_ERROR, 503)}
+    assert not any("not sent" in o.reason for o in observations)
+
+
+def test_a_host_refusing_head_alone_still_serves_its_pages() -> None:
+    """HEAD 503 with Retry-After 7200 and GET 200 (some servers refuse only HEAD so): the
+    host is not away. Each URL's GET asks at once, and the next URLs no longer wait the
+    30 s pause that HEAD's answer set (which held every URL of such a host)."""
+    asked: Counter[str] = Counter()
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        asked[request.method] += 1
+        if request.method == "HEAD":
+            return httpx.Response(503, headers={"Retry-After": "7200"})
+        return httpx.Response(200, html=PAGE)
+
+    sleep, took = RecordingSleep(), list[float]()
+    observations = run(down_urls(5), web, sleep=sleep, took=took)
+    assert [o.outcome for o in observations] == [Outcome.OK] * 5
+    assert asked == {"HEAD": 5, "GET": 5}
+    assert sleep.waits == [] and took[0] < SETTINGS.retry_after_cap
+
+
+def test_a_soft_404_probes_answer_does_not_hold_the_host() -> None:
+    """The probe asks for a made-up address: its 503 "come back in 2 hours" says nothing
+    of the pages the host has just served."""
+    pages: list[str] = []
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/doc"):
+            pages.append(request.url.path)
+            return httpx.Response(200, html=PAGE)
+        return httpx.Response(503, headers={"Retry-After": "7200"})
+
+    sleep, took = RecordingSleep(), list[float]()
+    settings = replace(SETTINGS, soft404_probe=True)
+    urls = [f"https://{DOWN}/doc{i}" for i in range(4)]
+    observations = run(urls, web, settings, sleep=sleep, fingerprint_due=True, took=took)
+    assert [o.outcome for o in observations] == [Outcome.OK] * 4
+    assert pages == [f"/doc{i}" for i in range(4)]
+    assert sleep.waits == [] and took[0] < SETTINGS.retry_after_cap
+
+
+def test_an_https_try_that_finds_the_host_away_is_its_answer() -> None:
+    """An http:// link whose port 80 refused while another URL of the host heard 503
+    "come back in 2 hours" over https: its https:// try is not sent, and the host's
+    answer is the link's (rate limited), not "connection refused" (a broken link)."""
+    http_sent, first_done = asyncio.Event(), asyncio.Event()
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "http":
+            http_sent.set()
+            await first_done.wait()  # refused once the host has said it is away
+            refused = httpx.ConnectError("refused", request=request)
+            refused.__cause__ = ConnectionRefusedError(111, "Connection refused")
+            raise refused
+        await http_sent.wait()  # the http:// request went before this answer came
+        return httpx.Response(503, headers={"Retry-After": "7200"})
+
+    settings = replace(SETTINGS, per_host_concurrency=2)
+
+    async def check() -> list[Observation]:
+        def done(obs: Observation) -> None:
+            if obs.url.startswith("https:"):
+                first_done.set()
+
+        return await check_targets(
+            targets([f"https://{DOWN}/a", f"http://{DOWN}/b"], fingerprint_due=True),
+            settings,
+            transport=httpx.MockTransport(web),
+            resolver=public_resolver,
+            sleep=RecordingSleep(),
+            clock=lambda: NOW,
+            on_result=done,
+        )
+
+    first, link = run_virtual(check())
+    assert first.outcome is Outcome.RATE_LIMITED and first.http_status == 503
+    assert link.outcome is Outcome.RATE_LIMITED, link.reason
+    assert link.http_status == 503 and "host unavailable" in link.reason
+    assert link.reason.startswith("The http:// address does not answer")
+
+
+def test_a_night_of_maintenance_counts_alike_for_every_link_of_the_host() -> None:
+    """The health rules read a 503 "come back later" night from the outcome and status
+    (`unavailable_nights`, flapping on such nights, a first night only watched, failing
+    after `unavailable_days`): a link not asked is the same night as the one asked."""
+    health = HealthSettings()
+    web = Web()
+    asked, held = LinkState(), LinkState()
+    nights = int(health.unavailable_days) + 2
+    for night in range(nights):
+        at = NOW + timedelta(days=night)
+        first, other = run(down_urls(2), web, at=at)
+        asked, asked_changes = apply_observation(asked, first, health, now=at)
+        held, held_changes = apply_observation(held, other, health, now=at)
+        assert [c.kind for c in held_changes] == [c.kind for c in asked_changes]
+        assert replace(held, reason=None, final_url=None) == replace(
+            asked, reason=None, final_url=None
+        )
+    assert len(held.unavailable_nights) == nights
+    assert held.consecutive_failures > 0, "failing after `unavailable_days`, as the asked one"
+    assert web.seen[DOWN] == 2 * nights, "one URL asked a night (HEAD and GET)"
+
+
+def test_the_host_is_away_for_the_time_it_named_and_no_shorter() -> None:
+    from catalog.check.facts import Away  # here: the other tests run on a tree without it
+
+    async def scenario() -> list[Away | None]:
+        gate = HostGate("h.example", concurrency=2, rate=5.0)
+        long = Away(503, 3600.0, "https://h.example/a")
+        short = Away(503, 0.01, "https://h.example/b")
+        seen = [gate.away()]
+        gate.went_away(long)
+        gate.went_away(short)  # an earlier end never shortens what the host said
+        seen.append(gate.away())
+        brief = HostGate("h.example", concurrency=2, rate=5.0)
+        brief.went_away(short)
+        seen.append(brief.away())
+        await asyncio.sleep(1)  # past its 0.01 s (loop time): asked again
+        seen.append(brief.away())
+        return seen
+
+    none, long, short, after = run_virtual(scenario())
+    assert none is None and long is not None and long.retry_after == 3600.0
+    assert short is not None and after is None
