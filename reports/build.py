@@ -447,7 +447,10 @@ def _defer_url_fixes(
     fixes = {
         (r.collection_key, r.resource_id): _DEFERRED_SNOOZED_FIX if r.set_aside else _DEFERRED_FIX
         for r in (*ctx.rows, *ctx.set_aside)
-        if r.priority and r.priority.to_fix and not r.ignored_reason
+        if r.priority
+        and r.priority.to_fix
+        and r.priority is not Priority.CONTACT  # the entry's text to fix, not its address
+        and not r.ignored_reason
     }
     if not fixes:
         return rows
@@ -576,9 +579,12 @@ def _priority(r: ResourceRow) -> Priority | None:
         return Priority.LOOK
     if state == "suspect" or (outcome is not None and outcome.is_failure):
         return Priority.FAILING
-    # A phone number or email the entry names gone from its page: the entry needs a
-    # review (the page works; it is no break).
-    if r.stale_reasons or r.contact_reason:
+    # A phone number or email the entry names gone from its page, which works: a group of
+    # its own, ahead of the link groups (`Priority.CONTACT`). A link that fails meanwhile is
+    # filed as such: its fix comes first, and the finding stands for after.
+    if r.contact_reason:
+        return Priority.CONTACT
+    if r.stale_reasons:
         return Priority.STALE
     if r.needs_attention:
         return Priority.OTHER
@@ -603,9 +609,8 @@ def _fix_first(row: Row) -> tuple[int, bool, bool, bool, str, int, str, str]:
         return (
             priority,
             routine,
-            # A page that no longer shows a contact the entry names, or names a newer
-            # edition, is evidence; the rest are ages.
-            not ({"contact_gone", "new_edition"} & set(row.stale_codes)) and row.entry_only,
+            # A page that names a newer edition is evidence; the rest are ages.
+            "new_edition" not in row.stale_codes and row.entry_only,
             at is None,
             at.iso if at else "",
             0,
@@ -712,12 +717,15 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     reason = r.reason if r.reason != label else None
     fix, command, needs_input = _fix(r, priority, form)
     # Since when and in how many checks: the entry's own, of an address another entry had
-    # first (its page lists those); its fix tells the address's story.
+    # first (its page lists those); its fix tells the address's story. A contact gone: since
+    # the first read that missed it (the link's "since" is when it began working).
     since = r.since if r.own_checks is None else r.own_since
+    if priority is Priority.CONTACT:
+        since = r.contact_since
     snoozed = when(r.snoozed_until, now) if r.snoozed_until and r.snoozed_until > now else None
     if priority is Priority.DRIFT and r.drift_reason:
         seen = r.drift_reason
-    elif priority is Priority.STALE:
+    elif priority in (Priority.STALE, Priority.CONTACT):
         seen = sentences(stale_reasons)
     else:
         seen = r.reason or label
@@ -1018,7 +1026,7 @@ def _fix(
                 False,
             )
         return "Wait: it may recover by itself. Act if it is confirmed broken.", None, False
-    if priority is Priority.STALE and r.contact_reason:
+    if priority is Priority.CONTACT:
         # The review settles the finding when the entry is right as it is (the number
         # moved to the contact page): editing the entry or ignoring the link were the
         # only ways out of the queue.
