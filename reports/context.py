@@ -102,7 +102,8 @@ _PRIORITY_TEXT: dict[Priority, tuple[str, str]] = {
         "Check by hand",
         "We could not tell automatically; open these in a browser, but for those a site "
         "turned away at one check only: they are watched, nothing to do yet (their row "
-        "says so).",
+        "says so), as are those of a site that says it is unavailable for now (503, "
+        "maintenance) until that has lasted for days.",
     ),
     Priority.FAILING: (
         "Failing, not yet confirmed",
