@@ -973,9 +973,14 @@ def _entry_order(key: str) -> tuple[int, str]:
 CONTACT_GONE = "contact_gone"
 
 
-#: How `LinkState.contacts_seen` holds a contact that one read of the page in full did not
-#: show, and when: "tel:8883737888 missing 2026-12-05T02:00:00+00:00" (a key holds no space).
+#: How `LinkState.contacts_seen` holds a contact that a read of the page in full did not
+#: show, and when the first such read was: "tel:8883737888 missing
+#: 2026-12-05T02:00:00+00:00" (a key holds no space). A contact reported gone keeps it:
+#: the queue dates the finding from the first read that missed it (`contact_missed_since`).
 _MISSING = " missing "
+#: A stored `contacts_seen` (JSON text) holding such a mark, as SQL `LIKE` finds it: the
+#: check's plan reads only those few links' lists (`store.targets_for_check`).
+CONTACT_MISSED_LIKE = f"%{_MISSING}%"
 
 
 def _seen(stored: Sequence[str]) -> dict[str, datetime | None]:
@@ -1008,8 +1013,10 @@ def apply_contacts(
     pages show no contact because they are not the page. A contact is gone when two reads
     of the whole page on different nights in a row did not show it (`_MISSING` keeps the
     first): a banner showing the number every other night, or a home page replaced by a
-    maintenance page for a night, flipped gone/back each night, each flip news. A read that
-    shows it starts over; a read cut short (`Observation.contacts_judged`) only confirms.
+    maintenance page for a night, flipped gone/back each night, each flip news. The first
+    miss makes the next check read the page in full (`contact_unconfirmed`), so the second
+    read is the next night's, not the weekly one's. A read that shows it starts over; a
+    read cut short (`Observation.contacts_judged`) only confirms.
     "Back" is news only of a contact that was reported gone. A contact the entries no
     longer name (the curator put the new number in) is forgotten quietly.
     """
@@ -1038,8 +1045,7 @@ def apply_contacts(
             if since is None:
                 seen[key] = obs.checked_at  # missing once: the next night's read decides
             elif lasted(obs.checked_at - since, 1):
-                went.append(key)
-                seen[key] = None
+                went.append(key)  # its mark stays: the finding's date
         own = [(e.key, contacts.named(e.title, e.description)) for e in entries]
         written = obs.contacts_written
         for key in went:
@@ -1066,6 +1072,31 @@ def apply_contacts(
         )
     new = replace(state, contacts_seen=stored, contacts_gone=gone, contact_reason=reason)
     return new, changes
+
+
+def contact_unconfirmed(seen: Sequence[str], gone: Sequence[str]) -> bool:
+    """Whether a read of the page in full missed a contact not reported gone yet
+    (`apply_contacts`): the next check must read it in full again, without validators (a
+    304 judges nothing). Left to the page's weekly read, a hotline's changed number was
+    news a week late: a week of visitors calling a number that no longer answers."""
+    return any(since is not None and key not in gone for key, since in _seen(seen).items())
+
+
+def contact_missed_since(
+    seen: Sequence[str] | None,
+    gone: Sequence[str] | None,
+    title: str | None,
+    description: str | None,
+) -> datetime | None:
+    """When the first read of the page in full that missed a gone contact this entry names
+    (its title and description) was: the date its queue row gives the finding. None when it
+    names none, or the contacts went before their marks were kept."""
+    if not seen or not gone:
+        return None
+    named = contacts.named(title, description)
+    missed = _seen(seen)
+    found = [at for key in gone if key in named and (at := missed.get(key)) is not None]
+    return min(found, default=None)
 
 
 def _news_of(

@@ -34,7 +34,7 @@ from catalog.clock import as_utc
 from catalog.collation import byte_order
 from catalog.db import session_scope
 from catalog.errors import NotFoundError
-from catalog.health import entry_contact_reason
+from catalog.health import contact_missed_since, entry_contact_reason
 from catalog.model import Hop
 from catalog.outcomes import Outcome
 from catalog.problem_checks import (
@@ -171,6 +171,9 @@ class ResourceRow:
     #: The contacts the entry names that its page no longer shows (`catalog.health.
     #: apply_contacts`), as the queue says it; None when none went.
     contact_reason: str | None = None
+    #: When the first read of the page in full that missed one of those contacts was
+    #: (`catalog.health.contact_missed_since`): the queue's "Since" of the finding.
+    contact_since: datetime | None = None
     #: Why the entry looks out of date (old year, unreviewed for long, ...).
     stale_reasons: tuple[str, ...] = ()
     #: Their codes (`catalog.staleness.StaleCode`): what answers them differs.
@@ -1464,6 +1467,7 @@ def _active_resources() -> Select[Any]:
                 (Link.contact_reason.is_not(None), Resource.fields["description"].as_string()),
                 else_=None,
             ).label("entry_description"),
+            _contacts_missed(),
             *_optional(
                 Resource, "snoozed_until", "snooze_reason", "ignored_reason", "stale_reasons"
             ),
@@ -1480,6 +1484,16 @@ def _active_resources() -> Select[Any]:
         )
     )
     return query
+
+
+def _contacts_missed() -> Any:
+    """`links.contacts_seen` (when each contact was first missed) of the few links that lost
+    one, NULL for the rest (or before the schema has it)."""
+    if "contacts_seen" not in Link.__table__.c or "contact_reason" not in Link.__table__.c:
+        return literal(None).label("contacts_seen")
+    return case((Link.contact_reason.is_not(None), Link.contacts_seen), else_=None).label(
+        "contacts_seen"
+    )
 
 
 def _optional(table: Any, *names: str) -> list[Any]:
@@ -1570,6 +1584,9 @@ def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
         # entries, only one naming the hotline's number, queued both.
         contact_reason=entry_contact_reason(
             row["contact_reason"], row["contacts_gone"], row["title"], row["entry_description"]
+        ),
+        contact_since=contact_missed_since(
+            row["contacts_seen"], row["contacts_gone"], row["title"], row["entry_description"]
         ),
         stale_reasons=_stale_reasons(row["stale_reasons"]),
         stale_codes=_stale_codes(row["stale_reasons"]),

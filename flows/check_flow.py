@@ -861,7 +861,13 @@ def _publish(settings: Settings, summary: RunSummary, mark: int, ui: _PrefectUi)
     )
     if ui.lost is None:  # reading the queue is wasted when nothing can show it
         options = command_options(settings).words
-        rows = queue_head(engine, now=utcnow(), limit=QUEUE_ARTIFACT_ROWS, options=options)
+        rows = queue_head(
+            engine,
+            now=utcnow(),
+            limit=QUEUE_ARTIFACT_ROWS,
+            options=options,
+            unavailable_days=settings.health.unavailable_days,
+        )
         ui(
             create_table_artifact,
             queue_table(rows),

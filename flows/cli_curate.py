@@ -395,6 +395,7 @@ def resource(
             shared_ids=shared_resource_ids(engine),
             ids_at=lambda addresses: resource_ids_at(engine, addresses),
             options=command_options(settings).words,
+            unavailable_days=settings.health.unavailable_days,
         )
         if found is not None
         else None

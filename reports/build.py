@@ -36,6 +36,7 @@ from catalog.queries import (
     ResourceRow,
     RunInfo,
 )
+from catalog.settings import HealthSettings
 from catalog.store import DecisionRecord, ResourceHistory
 from catalog.urls import without_password
 from reports.changes import changes_since, unavailable_words
@@ -76,9 +77,16 @@ _FLAPPING_FIX = (
     "tell the site or find a steadier copy."
 )
 _UNCHECKED_LABEL = "Not checked yet"
-#: The label of a flapping link's night of 503 "come back later": it counts as failing
-#: there (a flip), and "Rate limited" beside news of "failing" said two things.
+#: The label of a 503 "come back later" (`_unavailable`): the site says it is down for
+#: now, to browsers too. "Rate limited" framed a site in maintenance as one turning
+#: checkers away, and beside a flapping link's news of "failing" said two things.
 _UNAVAILABLE_LABEL = "Unavailable (503)"
+
+
+def _unavailable(r: ResourceRow) -> bool:
+    """Whether its last check was answered 503 "unavailable, come back later" (a site in
+    maintenance, mostly), which the checker files as rate limited (a Retry-After)."""
+    return r.outcome is Outcome.RATE_LIMITED and r.http_status == 503
 
 
 def _flapping_words(r: ResourceRow) -> str:
@@ -152,16 +160,37 @@ _SEVERITY_ORDER = {
 #: The reason given to `linkhealth ignore` for a link rate limited check after check.
 _RATE_LIMITED_REASON = "works in a browser; rate-limits automated checks"
 
-#: A 503 "come back later" check after check: browsers get the same maintenance page, so
-#: "rate-limits automated checks" would be untrue; whether it is down for good is the
-#: curator's call once it lasts.
-_UNAVAILABLE_FIX = (
-    "The site says it is temporarily unavailable (503 Service Unavailable), check after "
-    "check. If that lasts for days, open it in a browser: if it still shows a maintenance "
-    "or unavailable page, find where the resource is now or remove the entry; if it works, "
-    "tell linkhealth to stop flagging it."
-)
-_UNAVAILABLE_REASON = "works in a browser; answers automated checks 503 Service Unavailable"
+
+def _unavailable_fix(r: ResourceRow, days: float) -> str:
+    """The fix of a 503 "come back later" check after check, not yet failing: browsers get
+    the same maintenance page, so it is no wall, and `ignore` "works in a browser; answers
+    automated checks 503" offered on its second night framed a site in maintenance as one
+    turning checkers away. Once it has lasted `days` (`unavailable_days`) it counts as
+    failing (`catalog.health`), and its fix is then to look (`_unavailable_failing_fix`)."""
+    since = f" since {as_utc(r.since):%Y-%m-%d}" if r.since else ""
+    return (
+        f"The site has said it is unavailable for now (503 Service Unavailable) at every "
+        f"check{since}, as a site under maintenance does. Nothing to do unless it lasts: if it "
+        f"still does after {_nights(days)}, it is listed as failing; open it in a browser then."
+    )
+
+
+def _unavailable_failing_fix(r: ResourceRow, days: float) -> str:
+    """The fix of a 503 "come back later" that has lasted `days` and now counts as failing:
+    "Wait: it may recover by itself" was the week's advice already."""
+    since = f" since {as_utc(r.since):%Y-%m-%d}" if r.since else ""
+    return (
+        f"The site has said it is unavailable (503 Service Unavailable) at every check{since}, "
+        f"{_nights(days)} or more: longer than maintenance takes. Open it in a browser: if it "
+        "still shows a maintenance or unavailable page, find where the resource is now, or "
+        "remove the entry; it is listed as confirmed broken if the next checks agree."
+    )
+
+
+def _nights(days: float) -> str:
+    """`unavailable_days` as the fixes say it: "7 nights"."""
+    return count_of(max(1, round(days)), "night")
+
 
 #: The fix of a page that now shows only scripts under its domain's name (`_lapsed_shell`),
 #: and the reason its ignore gives once a person saw the resource there.
@@ -216,10 +245,12 @@ def build_context(
     now: datetime,
     findings: Sequence[Finding] = (),
     options: Sequence[str] = (),
+    unavailable_days: float = HealthSettings.unavailable_days,
 ) -> ReportContext:
     """The view model of one report; `now` makes "3 days ago" reproducible. `options`:
-    the `--config` and `--db` its commands carry (`catalog.commands.command_options`)."""
-    form = CommandForm(_ambiguous_ids(data.resources), tuple(options))
+    the `--config` and `--db` its commands carry (`catalog.commands.command_options`).
+    `unavailable_days`: the setting (`[health]`) the fixes of sites in maintenance name."""
+    form = CommandForm(_ambiguous_ids(data.resources), tuple(options), unavailable_days)
     addresses = _Addresses()
     reached = data.reached
     rows = tuple(
@@ -271,18 +302,19 @@ def action_queue(
     limit: int,
     ids_at: IdsAt | None = None,
     options: Sequence[str] = (),
+    unavailable_days: float = HealthSettings.unavailable_days,
 ) -> list[Row]:
     """The first `limit` rows of `build_context(...).groups`, in the same order, keeping
     only the resources that need attention (so `resources` may be a stream of 100,000).
     `shared_ids`: resource ids used by several catalogs (`queries.shared_resource_ids`).
     `ids_at`: where to look up the entries at the addresses the head's fixes switch to
     (`queries.resource_ids_at`); without it, every address of `resources` is remembered
-    as they pass."""
+    as they pass. `unavailable_days` as for `build_context`."""
     if ids_at is None:
         addresses = _Addresses()
         resources, ids_at = addresses.follow(resources), addresses.ids_at
     # `_priority` first: most resources need nothing, and a whole Row costs far more.
-    form = CommandForm(shared_ids, tuple(options))
+    form = CommandForm(shared_ids, tuple(options), unavailable_days)
     rows = (_row(r, now, form) for r in resources if _priority(r) is not None)
     # nsmallest is sorted(...)[:limit] (stable), holding only `limit` rows at once.
     with unshared_whens():
@@ -297,12 +329,13 @@ def resource_report_row(
     shared_ids: frozenset[str] = frozenset(),
     ids_at: IdsAt | None = None,
     options: Sequence[str] = (),
+    unavailable_days: float = HealthSettings.unavailable_days,
 ) -> Row:
     """The report's row of one resource (`catalog.queries.resource_row`): its since, checks,
     fix and command as the report's queue and resource page word them, for
-    `linkhealth resource ID` (`reports.resource_text`). `shared_ids`, `ids_at` and
-    `options` as for `action_queue`."""
-    row = _row(resource, now, CommandForm(shared_ids, tuple(options)))
+    `linkhealth resource ID` (`reports.resource_text`). `shared_ids`, `ids_at`, `options`
+    and `unavailable_days` as for `action_queue`."""
+    row = _row(resource, now, CommandForm(shared_ids, tuple(options), unavailable_days))
     return _note_addresses([row], ids_at)[0] if ids_at else row
 
 
@@ -447,7 +480,10 @@ def _defer_url_fixes(
     fixes = {
         (r.collection_key, r.resource_id): _DEFERRED_SNOOZED_FIX if r.set_aside else _DEFERRED_FIX
         for r in (*ctx.rows, *ctx.set_aside)
-        if r.priority and r.priority.to_fix and not r.ignored_reason
+        if r.priority
+        and r.priority.to_fix
+        and r.priority is not Priority.CONTACT  # the entry's text to fix, not its address
+        and not r.ignored_reason
     }
     if not fixes:
         return rows
@@ -576,9 +612,12 @@ def _priority(r: ResourceRow) -> Priority | None:
         return Priority.LOOK
     if state == "suspect" or (outcome is not None and outcome.is_failure):
         return Priority.FAILING
-    # A phone number or email the entry names gone from its page: the entry needs a
-    # review (the page works; it is no break).
-    if r.stale_reasons or r.contact_reason:
+    # A phone number or email the entry names gone from its page, which works: a group of
+    # its own, ahead of the link groups (`Priority.CONTACT`). A link that fails meanwhile is
+    # filed as such: its fix comes first, and the finding stands for after.
+    if r.contact_reason:
+        return Priority.CONTACT
+    if r.stale_reasons:
         return Priority.STALE
     if r.needs_attention:
         return Priority.OTHER
@@ -603,9 +642,8 @@ def _fix_first(row: Row) -> tuple[int, bool, bool, bool, str, int, str, str]:
         return (
             priority,
             routine,
-            # A page that no longer shows a contact the entry names, or names a newer
-            # edition, is evidence; the rest are ages.
-            not ({"contact_gone", "new_edition"} & set(row.stale_codes)) and row.entry_only,
+            # A page that names a newer edition is evidence; the rest are ages.
+            "new_edition" not in row.stale_codes and row.entry_only,
             at is None,
             at.iso if at else "",
             0,
@@ -689,13 +727,13 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         state_label = CONFIRMED_ELSEWHERE
     noted = state in ATTENTION_STATES and state_label != label
     note = state_label if noted else None
-    if note and _watched(r, priority):
-        note = WATCHED  # "Check by hand" beside "nothing to do yet" said two things
+    if note and (watched := _watched(r, priority)):
+        note = watched  # "Check by hand" beside "nothing to do yet" said two things
     if r.flapping:
         flapping = _flapping_words(r)
         note = f"{note}; {flapping}" if note else flapping.capitalize()
-    if r.flapping and r.outcome is Outcome.RATE_LIMITED and r.http_status == 503:
-        label = _UNAVAILABLE_LABEL  # a night visitors found it down, as its flips count it
+    if _unavailable(r):
+        label = _UNAVAILABLE_LABEL  # the site says it is down for now, to visitors too
     if r.lapsed:  # back in the queue on its own: what was decided, and when it ended
         note = f"{note}; {r.lapsed}" if note else r.lapsed[0].upper() + r.lapsed[1:]
     stale_reasons, stale_codes = _stale(r)
@@ -712,12 +750,15 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     reason = r.reason if r.reason != label else None
     fix, command, needs_input = _fix(r, priority, form)
     # Since when and in how many checks: the entry's own, of an address another entry had
-    # first (its page lists those); its fix tells the address's story.
+    # first (its page lists those); its fix tells the address's story. A contact gone: since
+    # the first read that missed it (the link's "since" is when it began working).
     since = r.since if r.own_checks is None else r.own_since
+    if priority is Priority.CONTACT:
+        since = r.contact_since
     snoozed = when(r.snoozed_until, now) if r.snoozed_until and r.snoozed_until > now else None
     if priority is Priority.DRIFT and r.drift_reason:
         seen = r.drift_reason
-    elif priority is Priority.STALE:
+    elif priority in (Priority.STALE, Priority.CONTACT):
         seen = sentences(stale_reasons)
     else:
         seen = r.reason or label
@@ -876,12 +917,15 @@ def _decided(decided: Decided | None, now: datetime) -> DecidedWhen | None:
 
 @dataclass(frozen=True)
 class CommandForm:
-    """How a report spells its commands."""
+    """How a report spells its commands, and the setting its fixes name."""
 
     #: Ids used in several catalogs: their commands name the collection.
     ambiguous: frozenset[str] = frozenset()
     #: `--config` and `--db`, when a command typed with none would act elsewhere.
     options: tuple[str, ...] = ()
+    #: `[health] unavailable_days`: the nights of 503 "come back later" after which a site
+    #: counts as failing, which the fix of such a row names (`_unavailable_fix`).
+    unavailable_days: float = HealthSettings.unavailable_days
 
 
 def command(name: str, r: ResourceRow, *args: str, form: CommandForm = CommandForm()) -> str:
@@ -970,8 +1014,9 @@ def _fix(
         reason = _IGNORE_REASONS.get(r.outcome) if r.outcome else None
         repeated = max(r.failing_checks, r.checks_since) > 1
         if r.outcome is Outcome.RATE_LIMITED and repeated:
-            if r.http_status == 503 and not r.ignored_reason:
-                return _UNAVAILABLE_FIX, cmd("ignore", "--reason", _UNAVAILABLE_REASON), False
+            if _unavailable(r) and not r.ignored_reason:
+                # A site in maintenance, no wall: nothing to ignore (`_unavailable_fix`).
+                return _unavailable_fix(r, form.unavailable_days), None, False
             # "Unless it keeps happening" has happened: the site turns the checker away.
             reason = _RATE_LIMITED_REASON
         if reason is None:
@@ -994,6 +1039,8 @@ def _fix(
             cmd("ignore", "--reason", reason),
             False,
         )
+    if priority is Priority.FAILING and _unavailable(r) and not (moved and safe_href(moved)):
+        return _unavailable_failing_fix(r, form.unavailable_days), None, False
     if priority is Priority.FAILING:
         if moved and safe_href(moved):
             # It had moved for good before it failed: the new address is known already.
@@ -1018,7 +1065,7 @@ def _fix(
                 False,
             )
         return "Wait: it may recover by itself. Act if it is confirmed broken.", None, False
-    if priority is Priority.STALE and r.contact_reason:
+    if priority is Priority.CONTACT:
         # The review settles the finding when the entry is right as it is (the number
         # moved to the contact page): editing the entry or ignoring the link were the
         # only ways out of the queue.
@@ -1046,20 +1093,28 @@ def _fix(
 
 #: The row note of a link turned away at one check only (`_watched`), for "Check by hand".
 WATCHED = "Watched: nothing to do unless it keeps happening"
+#: The row note of a site unavailable (503) check after check, until that counts as
+#: failing (`_unavailable_fix`): "Check by hand" beside "nothing to do unless it lasts"
+#: said two things.
+WATCHED_UNAVAILABLE = "Watched: nothing to do unless it lasts"
 
 
-def _watched(r: ResourceRow, priority: Priority | None) -> bool:
-    """Whether `r` is under "Check by hand" for one answer that says nothing of its page
-    (a 429, a 503 "come back later", ...) at its last check only: nothing to do yet, and
-    its row must not echo the group's "open these in a browser"."""
-    return (
-        priority is Priority.LOOK
-        and r.outcome is not None
-        and r.outcome in _WATCHED_OUTCOMES
-        and not r.flapping
-        and not r.ignored_reason
-        and max(r.failing_checks, r.checks_since) <= 1
-    )
+def _watched(r: ResourceRow, priority: Priority | None) -> str | None:
+    """The note of `r` under "Check by hand" for answers that say nothing of its page and
+    ask nothing yet, or None: a 429 or a 503 "come back later" at its last check only
+    (`WATCHED`), or a 503 check after check, a site in maintenance, until it has lasted
+    long enough to count as failing (`WATCHED_UNAVAILABLE`). Its row must not echo the
+    group's "open these in a browser"."""
+    if (
+        priority is not Priority.LOOK
+        or r.outcome not in _WATCHED_OUTCOMES
+        or r.flapping
+        or r.ignored_reason
+    ):
+        return None
+    if max(r.failing_checks, r.checks_since) <= 1:
+        return WATCHED
+    return WATCHED_UNAVAILABLE if _unavailable(r) else None
 
 
 #: Outcomes a first such night only watches: no ignore reason (`_IGNORE_REASONS`), no
@@ -1223,7 +1278,8 @@ def _no_answer_fix(r: ResourceRow, outcome: Outcome) -> str:
     happening until confirmed."""
     since = f" since {as_utc(r.since):%Y-%m-%d}" if r.since else ""
     n = max(r.failing_checks, r.checks_since)
-    checks = f" ({count_of(n, 'check')}; the latest: {outcome.label.lower()})" if n else ""
+    label = _UNAVAILABLE_LABEL if _unavailable(r) else outcome.label
+    checks = f" ({count_of(n, 'check')}; the latest: {label.lower()})" if n else ""
     return (
         f"It failed at every check{since}{checks}, so it is confirmed broken; such "
         "failures can also come from the way to the site. Open it in a browser first: if "

@@ -37,12 +37,17 @@ class Priority(IntEnum):
 
     BROKEN = 1
     DRIFT = 2
-    SOFT_404 = 3
-    UPDATE = 4
-    LOOK = 5
-    FAILING = 6
-    STALE = 7
-    OTHER = 8
+    #: A phone number or email the entry names gone from its working page: the entry
+    #: sends visitors to a number that may no longer answer, and nothing on the page tells
+    #: them (a dead link does). Under "Possibly out of date", last, with no date, a
+    #: hotline's changed number waited behind every failing link.
+    CONTACT = 3
+    SOFT_404 = 4
+    UPDATE = 5
+    LOOK = 6
+    FAILING = 7
+    STALE = 8
+    OTHER = 9
 
     @property
     def key(self) -> str:
@@ -59,7 +64,13 @@ class Priority(IntEnum):
     @property
     def to_fix(self) -> bool:
         """Counted as "needs fixing" in the headline (the rest "needs a look")."""
-        return self in (Priority.BROKEN, Priority.DRIFT, Priority.SOFT_404, Priority.UPDATE)
+        return self in (
+            Priority.BROKEN,
+            Priority.DRIFT,
+            Priority.CONTACT,
+            Priority.SOFT_404,
+            Priority.UPDATE,
+        )
 
 
 _PRIORITY_TEXT: dict[Priority, tuple[str, str]] = {
@@ -73,6 +84,12 @@ _PRIORITY_TEXT: dict[Priority, tuple[str, str]] = {
         "The address now shows something else (a redesign, a page replaced, or a domain "
         "that changed hands); check before visitors do.",
     ),
+    Priority.CONTACT: (
+        "Contact details gone from their page",
+        "The page works, but two reads of it in a row no longer showed a phone number or "
+        "email its entry names: visitors may be calling a number that no longer answers. "
+        "Put the current ones in the entry.",
+    ),
     Priority.SOFT_404: (
         "Page missing (soft 404)",
         "The site answers, but not with the resource; find where it moved.",
@@ -85,7 +102,8 @@ _PRIORITY_TEXT: dict[Priority, tuple[str, str]] = {
         "Check by hand",
         "We could not tell automatically; open these in a browser, but for those a site "
         "turned away at one check only: they are watched, nothing to do yet (their row "
-        "says so).",
+        "says so), as are those of a site that says it is unavailable for now (503, "
+        "maintenance) until that has lasted for days.",
     ),
     Priority.FAILING: (
         "Failing, not yet confirmed",
@@ -246,7 +264,7 @@ class Row:
         that bear on the row's fix (`FIX_REASONS`: a newer edition the link now leads to):
         the entry's age ("look for a newer edition ... or mark the entry reviewed") beside a
         moved or dead link's fix is another task, which the resource's page lists."""
-        if self.priority is Priority.STALE or len(self.stale_codes) != len(self.stale_reasons):
+        if self.priority in _ENTRY_GROUPS or len(self.stale_codes) != len(self.stale_reasons):
             return self.seen  # (reasons stored without codes cannot be told apart)
         reasons = tuple(
             reason
@@ -262,6 +280,13 @@ class Row:
     @property
     def set_aside(self) -> bool:
         return self.snoozed_until is not None or self.ignored_reason is not None
+
+    @property
+    def checks_counted(self) -> bool:
+        """Whether its "Checks" count is of its problem: not of an entry queued for its own
+        text while its link works (out of date, or a contact gone from its page), whose
+        link's count of checks says nothing of it."""
+        return not self.entry_only and self.priority is not Priority.CONTACT
 
     @property
     def entry_only(self) -> bool:
@@ -303,6 +328,10 @@ class Row:
         if self.priority in (Priority.FAILING, Priority.LOOK) and severity == Severity.BROKEN.value:
             return "suspect", label
         return severity, label
+
+
+#: The groups whose row's `seen` is the entry's own reasons (staleness, a contact gone).
+_ENTRY_GROUPS = frozenset({Priority.STALE, Priority.CONTACT})
 
 
 @dataclass(frozen=True)

@@ -322,7 +322,10 @@ def _facts(row: Row, root: str) -> str:
         facts.append((row.page_title_label, f"“<bdi>{_escape(row.page_title)}</bdi>”"))
     if row.final_url:
         facts.append(("Ended at", _ext(row.final_url, row.final_href, "url")))
-    if row.since:
+    if row.since and row.priority is Priority.CONTACT:
+        # The first read that missed the contact: the link's checks say nothing of it.
+        facts.append(("Missing from the page since", _moment(row.since, full=True)))
+    elif row.since:
         since, plural = row.since, "" if row.checks == 1 else "s"
         if row.entry_only:
             # Queued for the entry alone: the time is the link's, not the entry's (which
@@ -360,7 +363,7 @@ def _facts(row: Row, root: str) -> str:
     # queue (`build._row`): said again, the page would read as two problems.
     if row.drift_reason and row.priority is not Priority.DRIFT:
         facts.append(("Content drift", _quoting(row.drift_reason)))
-    if row.stale_reasons and row.priority is not Priority.STALE:
+    if row.stale_reasons and row.priority not in (Priority.STALE, Priority.CONTACT):
         facts.append(("Possibly out of date", _quoting(sentences(row.stale_reasons))))
     if row.ignored_reason:
         facts.append(("Ignored", _escape(row.ignored_reason)))
@@ -406,7 +409,7 @@ def _queue_row(row: Row, root: str) -> str:
         f'<th scope="row" class="first">{_resource_cell(row, root)}</th>\n'
         f'<td data-label="What we saw">{_seen_cell(row)}</td>\n'
         f'<td data-label="Since">{since}</td>\n'
-        f'<td data-label="Checks" class="num">{row.checks if about_link else ""}</td>\n'
+        f'<td data-label="Checks" class="num">{row.checks if row.checks_counted else ""}</td>\n'
         f'<td data-label="Suggested fix" class="fix">{_fix_cell(row)}</td>\n'
         "</tr>\n"
     )

@@ -50,7 +50,7 @@ from catalog.queries import (
     runs_before_the_latest,
     shared_resource_ids,
 )
-from catalog.settings import Settings
+from catalog.settings import HealthSettings, Settings
 from catalog.source import catalog_files, load_catalogs
 from catalog.store import ResourceHistory, decisions_by_resource, resource_histories
 from reports.build import (
@@ -75,7 +75,12 @@ Warn = Callable[[str], object]
 
 
 def queue_head(
-    engine: Engine, *, now: datetime, limit: int, options: Sequence[str] = ()
+    engine: Engine,
+    *,
+    now: datetime,
+    limit: int,
+    options: Sequence[str] = (),
+    unavailable_days: float = HealthSettings.unavailable_days,
 ) -> list[Row]:
     """The report's first `limit` action-queue rows, read without building the whole
     report (the flow's table artifact after every run, at any catalog size)."""
@@ -86,6 +91,7 @@ def queue_head(
         limit=limit,
         ids_at=lambda addresses: resource_ids_at(engine, addresses),
         options=options,
+        unavailable_days=unavailable_days,
     )
 
 
@@ -229,7 +235,12 @@ def _publish(
         # Seconds at a few hundred thousand observations, before the first page is written.
         with still_working("Reading the report's data from the database"):
             data = report_data(engine, run_id=run_id)
-            ctx = build_context(data, now=now, options=options.words)
+            ctx = build_context(
+                data,
+                now=now,
+                options=options.words,
+                unavailable_days=settings.health.unavailable_days,
+            )
             https = https_suggestions(engine)
 
         linted = functools.cache(hygiene.result)  # None: the catalog does not load

@@ -199,7 +199,8 @@ def test_a_hotline_number_gone_from_the_banner_is_news_and_queued_until_it_is_ba
         )
         assert _news(ctx)["contacts_gone"] == [("hotline", said)]
         (queued,) = [r for r in ctx.resources if r.priority is not None]
-        assert (queued.resource_id, queued.priority) == ("hotline", Priority.STALE)
+        # A group of its own, ahead of the link groups (was "Possibly out of date", last).
+        assert (queued.resource_id, queued.priority) == ("hotline", Priority.CONTACT)
         assert queued.seen == said
         assert queued.fix is not None and "contact details" in queued.fix
         assert said in render_markdown(ctx)

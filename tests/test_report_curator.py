@@ -600,8 +600,10 @@ def test_a_site_unavailable_check_after_check_is_not_said_to_work_in_a_browser(
         checks_since=4,
     )
     row = fx.row_of(build_context(changed, now=fx.NOW), "a-ok-1")
-    assert row.fix and "temporarily unavailable" in row.fix and "for days" in row.fix
-    assert row.command and "rate-limits" not in row.command
+    # Nor to answer automated checks alone (f4): no `ignore` at all, nothing to do
+    # unless it lasts.
+    assert row.fix and "unavailable for now" in row.fix and "unless it lasts" in row.fix
+    assert row.command is None
     limited = _rate_limited(data, 4)  # a 429: the site turns the checker away
     assert limited.command and "rate-limits" in limited.command
-    assert limited.fix and "temporarily unavailable" not in limited.fix
+    assert limited.fix and "unavailable for now" not in limited.fix

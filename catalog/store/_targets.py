@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -10,13 +11,14 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, case, func, select, tuple_
+from sqlalchemy import Connection, Engine, Text, case, cast, func, select, tuple_
 
 from catalog import tables as t
 from catalog.check import contacts
 from catalog.check.fetch import stands_in
 from catalog.check.soft404 import may_name_a_message
 from catalog.collation import byte_order
+from catalog.health import CONTACT_MISSED_LIKE, contact_unconfirmed
 from catalog.model import LEGACY_FINGERPRINT, Previous, Target
 from catalog.outcomes import Outcome
 from catalog.settings import night_span
@@ -56,6 +58,10 @@ def targets_for_check(
 
     read_at = read(obs.c.methods + " " + func.coalesce(obs.c.final_url, ""))
     read_chain = case((link.c.final_url != link.c.url, read(obs.c.chain)), else_=None)
+    # The contacts lists of the few links a full read missed a contact of (as JSON text,
+    # decoded only for those): the rest read NULL.
+    seen_text = cast(link.c.contacts_seen, Text)
+    missed = seen_text.like(CONTACT_MISSED_LIKE)
     query = (
         select(
             link.c.id,
@@ -74,6 +80,8 @@ def targets_for_check(
             link.c.text_upto,
             read_at.label("read_at"),
             read_chain.label("read_chain"),
+            case((missed, seen_text), else_=None).label("contacts_missed"),
+            case((missed, cast(link.c.contacts_gone, Text)), else_=None).label("contacts_left"),
             res.c.rid,
             res.c.id.label("entry_id"),
             res.c.title.label("entry_title"),
@@ -129,19 +137,18 @@ def targets_for_check(
                     first.text_upto,
                     first.drift_reason is not None,
                 )
-            targets.append(
-                Target(
-                    url=first.url,
-                    host=sys.intern(first.host),  # a few thousand hosts, 100,000 copies
-                    resource_ids=tuple(rids),
-                    titles=tuple(titles),
-                    contacts=named,
-                    previous=_previous(first),
-                    fingerprint_due=first.fingerprinted_at is None
-                    or now - first.fingerprinted_at >= max_age
-                    or _legacy(first),
-                )
+            target = Target(
+                url=first.url,
+                host=sys.intern(first.host),  # a few thousand hosts, 100,000 copies
+                resource_ids=tuple(rids),
+                titles=tuple(titles),
+                contacts=named,
+                previous=_previous(first),
+                fingerprint_due=first.fingerprinted_at is None
+                or now - first.fingerprinted_at >= max_age
+                or _legacy(first),
             )
+            targets.append(_read_in_full(target) if _contact_missed(first) else target)
         if pages:
             targets = _read_for_edits(s.connection(), targets, link_ids, pages, filtered)
         if filtered and targets:
@@ -183,11 +190,28 @@ def _read_for_edits(
         stamps = [at for at in (stamp, left.get(link_id)) if at is not None]
         if not stamps or (covered is not None and max(stamps) <= covered):
             continue
-        previous = targets[i].previous
-        if previous is not None and not stands_in(previous):  # stand-ins are never sent
-            previous = replace(previous, etag=None, last_modified=None)
-        out[i] = replace(targets[i], previous=previous, fingerprint_due=True)
+        out[i] = _read_in_full(targets[i])
     return out
+
+
+def _read_in_full(target: Target) -> Target:
+    """`target` made to read its page in full, without validators: a 304 judges nothing."""
+    previous = target.previous
+    if previous is not None and not stands_in(previous):  # stand-ins are never sent
+        previous = replace(previous, etag=None, last_modified=None)
+    return replace(target, previous=previous, fingerprint_due=True)
+
+
+def _contact_missed(link: Any) -> bool:
+    """Whether the link's last full read missed a contact its entries name, not confirmed
+    gone yet (`health.contact_unconfirmed`): that needs a second full read on another
+    night, and the next check is it. A page without validators is read in full once a
+    week: a hotline's new number was "Content changed." one night and news of the old
+    number gone a week later. A drifted page judges no contact (`health.apply_contacts`):
+    reading it in full every night would learn nothing more."""
+    if link.contacts_missed is None or link.drift_reason is not None:
+        return False
+    return contact_unconfirmed(json.loads(link.contacts_missed), json.loads(link.contacts_left))
 
 
 def _latest_texts(conn: Connection, link_ids: Sequence[int]) -> dict[int, datetime]:
