@@ -1,8 +1,9 @@
 """A host that says it is away for longer than a check waits (503 or 429 with a Retry-After
-beyond `retry_after_cap`) is asked once: its other URLs of the run take that answer as
-theirs, promptly and without a request each, so a site in maintenance no longer holds the
-night for `retry_after_cap` per URL (r1: 100 URLs, 50 minutes). A short Retry-After is
-still waited out, and other hosts are not slowed.
+beyond `retry_after_cap`) is asked once (a 429) or twice (a 503, from two paths): its
+other URLs of the run take that answer as theirs, promptly and without a request each, so
+a site in maintenance no longer holds the night for `retry_after_cap` per URL (r1: 100
+URLs, 50 minutes). One path's 503 is its own: the host's other pages are asked and judged
+as ever. A short Retry-After is still waited out, and other hosts are not slowed.
 
 MockTransport, a recording `sleep` and an event loop on a virtual clock (`VirtualLoop`:
 the host gates' pauses and the scheduler's timers pass at once): the tests count the
@@ -155,36 +156,41 @@ def down_urls(n: int) -> list[str]:
 @pytest.mark.parametrize(
     ("status", "fingerprint_due", "asked"),
     [
-        (503, False, 2),  # HEAD 503 (GET may still serve: it asks), GET 503
-        (503, True, 1),  # GET 503
-        (429, False, 1),  # HEAD 429: GET would hear the same
-        (429, True, 1),
+        # A 503 is the host's once a second path says so: two URLs' HEAD 503 (GET may
+        # still serve: it asks) and GET 503, where one URL's were taken at their word.
+        (503, False, ["/doc0.pdf", "/doc0.pdf", "/doc1.pdf", "/doc1.pdf"]),
+        (503, True, ["/doc0.pdf", "/doc1.pdf"]),  # GET 503 twice
+        (429, False, ["/doc0.pdf"]),  # HEAD 429: GET would hear the same, nor would others
+        (429, True, ["/doc0.pdf"]),
     ],
 )
 def test_a_host_away_for_longer_than_the_cap_is_asked_once_for_all_its_urls(
-    status: int, fingerprint_due: bool, asked: int
+    status: int, fingerprint_due: bool, asked: list[str]
 ) -> None:
     """r1: 503 with Retry-After 7200 to everything made each URL wait the 30 s pause the
-    last one set and then ask again (8 URLs, 211 s). Now the host's first answer stands
-    for its 40 URLs: no more requests, no pause waited, the same outcome and status."""
+    last one set and then ask again (8 URLs, 211 s). Now the host's answer stands for its
+    40 URLs once it is the host's (a 429 at once, a 503 from a second path): no more
+    requests, no pause waited, the same outcome and status."""
     web = Web(status)
     sleep, took = RecordingSleep(), list[float]()
     urls = down_urls(40) + [f"https://{UP}/page{i}" for i in range(5)]
     observations = run(urls, web, sleep=sleep, fingerprint_due=fingerprint_due, took=took)
 
-    assert web.seen[DOWN] == asked, web.paths
-    assert web.paths == [web.paths[0]] * asked, "one URL asked, the others not"
+    assert web.seen[DOWN] == len(asked) and web.paths == asked
     assert sleep.waits == [], "nothing waited for a pause"
     assert took[0] < SETTINGS.retry_after_cap, "not one pause of the cap, in loop time"
     down, up = observations[:40], observations[40:]
     assert {(o.outcome, o.http_status) for o in down} == {(Outcome.RATE_LIMITED, status)}
-    first, *others = down
-    assert "7200 s (about 2 hours) (Retry-After)" in first.reason
+    told = down[: len(set(asked))]
+    for obs in told:  # their own answers
+        assert "7200 s (about 2 hours) (Retry-After)" in obs.reason
+        assert "not sent" not in obs.reason
     said = "host unavailable" if status == 503 else "host asked us to slow down"
-    for obs in others:
+    to = " and to ".join(o.url for o in told)
+    for obs in down[len(told) :]:
         assert obs.bytes_read == 0 and obs.retries == 0
         assert obs.reason.startswith(f"{'GET' if fingerprint_due else 'HEAD'} not sent: {said}")
-        assert f"it answered {status} to {first.url}" in obs.reason
+        assert f"it answered {status} to {to} and said" in obs.reason
         assert "retry after 7200 s (about 2 hours) (Retry-After)" in obs.reason
         assert obs.chain[-1].status == status and obs.final_url == obs.url
     # Another host is checked as ever, whatever the first does.
@@ -201,6 +207,86 @@ def test_with_two_at_once_the_host_sees_no_more_than_the_urls_already_asking() -
     assert web.seen[DOWN] <= 2 * 2 and len(set(web.paths)) <= 2, web.paths
     assert web.peak <= 2
     assert {(o.outcome, o.http_status) for o in observations} == {(Outcome.RATE_LIMITED, 503)}
+
+
+def paths_web(down: set[str], seen: list[str]) -> Any:
+    """A host whose paths in `down` answer 503 "come back in 2 hours", the others a page."""
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.raw_path.decode()}")
+        if request.url.path in down:
+            return httpx.Response(503, text="Search is down", headers={"Retry-After": "7200"})
+        return httpx.Response(200, html=PAGE)
+
+    return web
+
+
+@pytest.mark.parametrize("fingerprint_due", [False, True])
+def test_one_path_down_for_hours_leaves_the_hosts_other_pages_checked(
+    fingerprint_due: bool,
+) -> None:
+    """An app's /search answering 503 Retry-After 7200 while /docs are served made every
+    other URL of the host "rate_limited 503", unrequested, an unavailable night for each
+    of its links. Now its links keep their own answer (two of them: one path, whatever the
+    query) and the host's pages are asked and OK, with no pause waited."""
+    seen: list[str] = []
+    web = paths_web({"/search"}, seen)
+    urls = [f"https://{DOWN}/search?q=a", f"https://{DOWN}/search?q=b"]
+    urls += [f"https://{DOWN}/docs/{i}" for i in range(5)]
+    sleep, took = RecordingSleep(), list[float]()
+    observations = run(urls, web, sleep=sleep, fingerprint_due=fingerprint_due, took=took)
+
+    search, docs = observations[:2], observations[2:]
+    assert [o.outcome for o in docs] == [Outcome.OK] * 5, [o.reason for o in docs]
+    method = "GET" if fingerprint_due else "HEAD"
+    assert [s for s in seen if "/docs/" in s] == [f"{method} /docs/{i}" for i in range(5)]
+    for obs in search:
+        assert (obs.outcome, obs.http_status) == (Outcome.RATE_LIMITED, 503)
+        assert "not sent" not in obs.reason and "7200 s" in obs.reason
+    assert [s for s in seen if "/search" in s and s.startswith("GET")] == [
+        "GET /search?q=a",
+        "GET /search?q=b",
+    ]
+    assert sleep.waits == [] and took[0] < SETTINGS.retry_after_cap
+
+
+def test_an_ordinary_answer_between_two_paths_down_leaves_the_host_up() -> None:
+    """/shop and then /search down, with a page served between them: two apps of a site
+    in trouble, not the site away. The pages after them are asked and OK."""
+    seen: list[str] = []
+    web = paths_web({"/shop", "/search"}, seen)
+    paths = ["/shop", "/docs/0", "/search", "/docs/1", "/docs/2"]
+    observations = run([f"https://{DOWN}{p}" for p in paths], web, fingerprint_due=True)
+    assert seen == [f"GET {p}" for p in paths]
+    assert [(o.outcome, o.http_status) for o in observations] == [
+        (Outcome.RATE_LIMITED, 503),
+        (Outcome.OK, 200),
+        (Outcome.RATE_LIMITED, 503),
+        (Outcome.OK, 200),
+        (Outcome.OK, 200),
+    ]
+    assert not any("not sent" in o.reason for o in observations)
+
+
+def test_a_503_from_a_second_path_after_a_redirect_marks_the_host_away() -> None:
+    """A redirect is no page served: /old redirecting to /b between /a's and /b's 503
+    leaves the host's first word standing, and /b's makes it the host's."""
+    seen: list[str] = []
+    inner = paths_web({"/a", "/b"}, seen)
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/old":
+            seen.append("GET /old")
+            return httpx.Response(301, headers={"Location": f"https://{DOWN}/b"})
+        response: httpx.Response = await inner(request)
+        return response
+
+    paths = ["/a", "/old", "/c", "/d"]
+    observations = run([f"https://{DOWN}{p}" for p in paths], web, fingerprint_due=True)
+    assert seen == ["GET /a", "GET /old", "GET /b"]
+    assert {(o.outcome, o.http_status) for o in observations} == {(Outcome.RATE_LIMITED, 503)}
+    assert [("not sent" in o.reason) for o in observations] == [False, False, True, True]
+    assert f"to https://{DOWN}/a and to https://{DOWN}/b and said" in observations[2].reason
 
 
 def test_a_short_retry_after_is_still_waited_out_and_every_url_asked() -> None:
@@ -256,30 +342,36 @@ def test_a_soft_404_probes_answer_does_not_hold_the_host() -> None:
 
 
 def test_an_https_try_that_finds_the_host_away_is_its_answer() -> None:
-    """An http:// link whose port 80 refused while another URL of the host heard 503
+    """An http:// link whose port 80 refused while two other URLs of the host heard 503
     "come back in 2 hours" over https: its https:// try is not sent, and the host's
     answer is the link's (rate limited), not "connection refused" (a broken link)."""
-    http_sent, first_done = asyncio.Event(), asyncio.Event()
+    http_sent, away = asyncio.Event(), asyncio.Event()
+    done_https: list[str] = []
 
     async def web(request: httpx.Request) -> httpx.Response:
         if request.url.scheme == "http":
             http_sent.set()
-            await first_done.wait()  # refused once the host has said it is away
+            await away.wait()  # refused once the host has said it is away
             refused = httpx.ConnectError("refused", request=request)
             refused.__cause__ = ConnectionRefusedError(111, "Connection refused")
             raise refused
-        await http_sent.wait()  # the http:// request went before this answer came
+        await http_sent.wait()  # the http:// request went before these answers came
         return httpx.Response(503, headers={"Retry-After": "7200"})
 
-    settings = replace(SETTINGS, per_host_concurrency=2)
+    settings = replace(SETTINGS, per_host_concurrency=3)
 
     async def check() -> list[Observation]:
         def done(obs: Observation) -> None:
             if obs.url.startswith("https:"):
-                first_done.set()
+                done_https.append(obs.url)
+                if len(done_https) == 2:
+                    away.set()
 
         return await check_targets(
-            targets([f"https://{DOWN}/a", f"http://{DOWN}/b"], fingerprint_due=True),
+            targets(
+                [f"https://{DOWN}/a", f"https://{DOWN}/c", f"http://{DOWN}/b"],
+                fingerprint_due=True,
+            ),
             settings,
             transport=httpx.MockTransport(web),
             resolver=public_resolver,
@@ -288,8 +380,10 @@ def test_an_https_try_that_finds_the_host_away_is_its_answer() -> None:
             on_result=done,
         )
 
-    first, link = run_virtual(check())
-    assert first.outcome is Outcome.RATE_LIMITED and first.http_status == 503
+    first, second, link = run_virtual(check())
+    for told in (first, second):
+        assert told.outcome is Outcome.RATE_LIMITED and told.http_status == 503
+        assert "not sent" not in told.reason
     assert link.outcome is Outcome.RATE_LIMITED, link.reason
     assert link.http_status == 503 and "host unavailable" in link.reason
     assert link.reason.startswith("The http:// address does not answer")
@@ -298,14 +392,15 @@ def test_an_https_try_that_finds_the_host_away_is_its_answer() -> None:
 def test_a_night_of_maintenance_counts_alike_for_every_link_of_the_host() -> None:
     """The health rules read a 503 "come back later" night from the outcome and status
     (`unavailable_nights`, flapping on such nights, a first night only watched, failing
-    after `unavailable_days`): a link not asked is the same night as the one asked."""
+    after `unavailable_days`): a link not asked is the same night as the ones asked."""
     health = HealthSettings()
     web = Web()
     asked, held = LinkState(), LinkState()
     nights = int(health.unavailable_days) + 2
     for night in range(nights):
         at = NOW + timedelta(days=night)
-        first, other = run(down_urls(2), web, at=at)
+        first, _, other = run(down_urls(3), web, at=at)
+        assert "not sent" in other.reason
         asked, asked_changes = apply_observation(asked, first, health, now=at)
         held, held_changes = apply_observation(held, other, health, now=at)
         assert [c.kind for c in held_changes] == [c.kind for c in asked_changes]
@@ -314,7 +409,7 @@ def test_a_night_of_maintenance_counts_alike_for_every_link_of_the_host() -> Non
         )
     assert len(held.unavailable_nights) == nights
     assert held.consecutive_failures > 0, "failing after `unavailable_days`, as the asked one"
-    assert web.seen[DOWN] == 2 * nights, "one URL asked a night (HEAD and GET)"
+    assert web.seen[DOWN] == 4 * nights, "two URLs asked a night (HEAD and GET)"
 
 
 def test_the_host_is_away_for_the_time_it_named_and_no_shorter() -> None:
@@ -338,3 +433,34 @@ def test_the_host_is_away_for_the_time_it_named_and_no_shorter() -> None:
     none, long, short, after = run_virtual(scenario())
     assert none is None and long is not None and long.retry_after == 3600.0
     assert short is not None and after is None
+
+
+def test_a_503_is_the_hosts_once_a_second_path_says_so() -> None:
+    """`HostGate.strike`: one path's word (repeated, or with another query) is its own; a
+    second path's makes the host away, naming both; an ordinary answer between, or the
+    first one's Retry-After running out, starts over."""
+    from catalog.check.facts import Away  # here: the other tests run on a tree without it
+
+    def said(path: str, seconds: float = 3600.0) -> Away:
+        return Away(503, seconds, f"https://h.example{path}")
+
+    async def scenario() -> list[Away | None]:
+        gate = HostGate("h.example", concurrency=2, rate=5.0)
+        gate.strike(said("/search?q=a"))
+        gate.strike(said("/search?q=b"))
+        seen = [gate.away()]  # one path
+        gate.answered()
+        gate.strike(said("/docs"))
+        seen.append(gate.away())  # a page served between: starts over
+        gate.strike(said("/pdf"))
+        seen.append(gate.away())  # two paths
+        brief = HostGate("h.example", concurrency=2, rate=5.0)
+        brief.strike(said("/a", 0.01))
+        await asyncio.sleep(1)  # past its 0.01 s (loop time)
+        brief.strike(said("/b"))
+        seen.append(brief.away())
+        return seen
+
+    one_path, cleared, away, expired = run_virtual(scenario())
+    assert one_path is None and cleared is None and expired is None
+    assert away == Away(503, 3600.0, "https://h.example/docs", again="https://h.example/pdf")

@@ -297,16 +297,18 @@ def _stopped(facts: CheckFacts, last: Exchange, stop: Stop) -> Verdict:
 
 
 def _held(facts: CheckFacts, away: Away) -> Verdict:
-    """A request not sent because its host had told another URL to come back later than a
-    check waits (`politeness.HostGate.away`): the outcome that answer gave its own URL
-    (`_answered`), so that the night counts alike for each of the host's links."""
+    """A request not sent because its host had told other URLs to come back later than a
+    check waits (`politeness.HostGate.away`; two paths for a 503): the outcome that answer
+    gave its own URL (`_answered`), so that the night counts alike for each of the host's
+    links."""
     if away.status == 503:
         said = "host unavailable: it answered 503 to"
     else:
         said = f"host asked us to slow down: it answered {away.status} to"
+    to = _short(away.url) + (f" and to {_short(away.again)}" if away.again else "")
     return Verdict(
         Outcome.RATE_LIMITED,
-        f"{_journey(facts)}: {said} {_short(away.url)} and said to retry after "
+        f"{_journey(facts)}: {said} {to} and said to retry after "
         f"{_duration(away.retry_after)} (Retry-After), longer than the check can wait for "
         "one link, so its links were not requested again this run.",
     )

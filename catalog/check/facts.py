@@ -62,14 +62,17 @@ class Answer:
 class Away:
     """A host's answer that it is unavailable (503) or that we ask too often (429), with a
     Retry-After longer than a check waits (`retry_after_cap`): its other URLs of the run
-    take it as their own answer instead of each asking (`politeness.HostGate.away`)."""
+    take it as their own answer instead of each asking (`politeness.HostGate.away`), a
+    429 at once, a 503 once a second path has said so too (`HostGate.strike`)."""
 
     #: 429 or 503.
     status: int
-    #: Seconds its Retry-After asked for.
+    #: Seconds its Retry-After asked for (the last answer's).
     retry_after: float
-    #: The URL whose answer said so.
+    #: The URL whose answer said so (first).
     url: str
+    #: The URL of another path that said so after it (a 503's second word), if any.
+    again: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1063,6 +1063,8 @@ class Fetcher:
             attempt = Attempt(method, url, answer=answer, retry_after=retry_after)
             if told is not None and told > settings.retry_after_cap:
                 self._heed(gate, attempt, owner, settings, speaks)
+            elif speaks and status not in (429, 503) and not redirect:
+                gate.answered()  # up: a path's 503 before was its own (`HostGate.strike`)
             return attempt
         except Exception as exc:
             progress.reading = None  # a failed read is no page, whenever the deadline comes
@@ -1082,17 +1084,26 @@ class Fetcher:
         Its pause used to be the cap: every URL of a site in maintenance (503, Retry-After
         7200) waited 30 s for it, then asked and was told the same, one after another, so
         that 100 URLs took 50 minutes. Now the host is away (`HostGate.away`): its other
-        URLs take this answer as theirs, with no request and no wait. Not for a HEAD's 503
-        (some servers refuse only HEAD so: GET asks at once, `fetch`, and the host's other
-        URLs ask as ever), nor for a soft-404 probe's answer (`speaks`), nor for a bot
-        wall's answer, which is no word to come back later (`refused_wait`): that holds the
-        host for the cap, as before."""
+        URLs take this answer as theirs, with no request and no wait.
+
+        A 429 at once: it says we ask too often, which a server counts per client, not per
+        page; asking its other pages anyway is what gets a checker blocked, and a 429 is a
+        "Check by hand" night, never an unavailable one (`health._unavailable_since`). A 503
+        once a second path has said so (`HostGate.strike`): one path of a site can be down
+        while the rest serves. Not for a HEAD's 503 (some servers refuse only HEAD so: GET
+        asks at once, `fetch`, and the host's other URLs ask as ever), nor for a soft-404
+        probe's answer (`speaks`), nor for a bot wall's answer, which is no word to come
+        back later (`refused_wait`): that holds the host for the cap, as before."""
         answer = attempt.answer
         assert answer is not None and attempt.retry_after is not None
         if refused_wait(attempt, settings) is None:
             gate.pause(settings.retry_after_cap, owner)
-        elif speaks and not (attempt.method == "HEAD" and answer.status == 503):
-            gate.went_away(Away(answer.status, attempt.retry_after, attempt.url))
+        elif not speaks or (attempt.method == "HEAD" and answer.status == 503):
+            return
+        elif answer.status == 429:
+            gate.went_away(Away(429, attempt.retry_after, attempt.url))
+        else:
+            gate.strike(Away(answer.status, attempt.retry_after, attempt.url))
 
     def answer_wait(self, method: str, progress: Progress, settings: CheckSettings) -> float | None:
         """Seconds a GET waits for its answer to begin when the URL's deadline leaves it more

@@ -8,9 +8,10 @@ Stage: check. Parts:
   pause that a 429/503 with Retry-After sets, so the host's other URLs wait while other
   hosts carry on. It knows when its next request may start (`ready_at`), which the
   scheduler uses. A Retry-After longer than a check waits (`retry_after_cap`) is no
-  pause but the host's word that it is away (`away`): until it has passed, the host's
-  other URLs send nothing and take that answer as theirs, so the scheduler hands them
-  out without spacing them.
+  pause but may be the host's word that it is away (`away`): a 429 at once, a 503 once a
+  second path says so too (`strike`). Until it has passed, the host's other URLs send
+  nothing and take that answer as theirs, so the scheduler hands them out without
+  spacing them.
 - `HostScheduler`: hands out URLs (`poll`, and `wait` when none may go), never more than
   the host's concurrency at once, and only when the host may send now (rate slot free, no
   pause): no URL sits on a global slot waiting for a host. Among the hosts that may send,
@@ -31,6 +32,8 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
+from urllib.parse import urlsplit
 
 from catalog.check.facts import Away
 from catalog.settings import CheckSettings
@@ -81,6 +84,9 @@ class HostGate:
         self._pause_owner: object | None = None
         self._away: Away | None = None
         self._away_until = -math.inf
+        #: A first 503 "come back later" (`strike`) and the loop time its Retry-After ends.
+        self._strike: Away | None = None
+        self._strike_until = -math.inf
 
     def ready_at(self) -> float:
         """Loop time from which a new request could start without waiting."""
@@ -106,6 +112,31 @@ class HostGate:
         until = asyncio.get_running_loop().time() + away.retry_after
         if until > self._away_until:
             self._away, self._away_until = away, until
+
+    def strike(self, away: Away) -> None:
+        """A 503 to GET asking for longer than a check waits: the host is away once a second
+        path has said so, with no ordinary answer of the host between (`answered`).
+
+        Taken at its first word, one path down (an app's /search or /shop in trouble while
+        /docs and the PDFs are served) made every other URL of the host "rate_limited 503"
+        for the night, an unavailable night for each of its links (flapping, "Watched",
+        failing after `unavailable_days`). A site in maintenance says it at every path: the
+        second one asked costs one URL's requests more, not the night. The path, not the
+        URL: links into one broken path that differ in their query are still one path.
+        Neither holds the host meanwhile: the first URL keeps its answer, as its own."""
+        now = asyncio.get_running_loop().time()
+        first = self._strike if now < self._strike_until else None
+        if first is not None and urlsplit(first.url).path != urlsplit(away.url).path:
+            self._strike, self._strike_until = None, -math.inf
+            self.went_away(replace(away, url=first.url, again=away.url))
+        elif first is None or now + away.retry_after > self._strike_until:
+            self._strike, self._strike_until = away, now + away.retry_after
+
+    def answered(self) -> None:
+        """The host answered a request as it does when it is up (a page, a 404, anything but
+        a redirect, a 429 or a 503): a first 503 "come back later" (`strike`) was its
+        path's alone, so it no longer counts towards the host's being away."""
+        self._strike, self._strike_until = None, -math.inf
 
     def pause(self, seconds: float, owner: object) -> None:
         """Hold the host's requests for `seconds` (except the owner's own retry)."""
