@@ -22,10 +22,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 
 from catalog.outcomes import Outcome, Severity
+from catalog.settings import NIGHT_SLACK, night_span
 
 TITLE = "Link health report"
 #: Placeholder in a command the curator must complete.
@@ -702,29 +703,37 @@ def unshared_whens() -> Iterator[None]:
 
 
 def ago(value: datetime, now: datetime) -> str:
-    """ "3 days ago", "in 2 hours": coarse on purpose, and cheap (called per resource)."""
-    seconds = (now - value).total_seconds()
-    future = seconds < 0
-    seconds = abs(seconds)
-    if seconds < 60:
+    """ "3 days ago", "in 2 hours": coarse on purpose, and cheap (called per resource).
+
+    Days (and the months and years made of them) count nights as the health thresholds do
+    (`NIGHT_SLACK`): a span up to three hours short of a day counts it, so the checks of
+    one night, minutes apart, read alike ("a day ago", not "23 hours ago" in the next row),
+    and a title read on the 16th reads "4 days ago" on the 20th, whichever minute of
+    each run it was."""
+    span = abs(now - value)
+    future = value > now
+    if span >= _A_NIGHT:
+        days = (span + NIGHT_SLACK) // _A_DAY
+        unit, n = next((unit, days // size) for unit, size in _DAY_UNITS if days >= size)
+        words = f"a {unit}" if n == 1 else f"{n} {unit}s"
+    elif span >= _AN_HOUR:
+        n = span // _AN_HOUR
+        words = "an hour" if n == 1 else f"{n} hours"
+    elif span >= _A_MINUTE:
+        n = span // _A_MINUTE
+        words = "a minute" if n == 1 else f"{n} minutes"
+    else:
         return "just now"
-    for unit, size in _AGO_UNITS:
-        if seconds >= size:
-            n = int(seconds // size)
-            words = f"a {unit}" if n == 1 else f"{n} {unit}s"
-            if unit == "hour" and n == 1:
-                words = "an hour"
-            return f"in {words}" if future else f"{words} ago"
-    return "just now"
+    return f"in {words}" if future else f"{words} ago"
 
 
-_AGO_UNITS = (
-    ("year", 365 * 86400),
-    ("month", 30 * 86400),
-    ("day", 86400),
-    ("hour", 3600),
-    ("minute", 60),
-)
+_A_DAY = timedelta(days=1)
+#: The shortest span that reads as a day (`catalog.settings.night_span(1)`).
+_A_NIGHT = night_span(1)
+_AN_HOUR = timedelta(hours=1)
+_A_MINUTE = timedelta(minutes=1)
+#: Units counted in whole days, longest first.
+_DAY_UNITS = (("year", 365), ("month", 30), ("day", 1))
 
 
 def names_address(step: str, url: str | None) -> bool:

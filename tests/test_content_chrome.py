@@ -111,6 +111,7 @@ WORDS = {
     "an-hour-ago-or-yesterday": lambda n: ["Updated an hour ago.", "Updated yesterday."][n % 2],
     "just-now-or-a-minute-ago": lambda n: ["Edited just now.", "Edited a minute ago."][n % 2],
     "a-few-minutes-ago": lambda n: ["Seen a few seconds ago.", "Seen a few minutes ago."][n % 2],
+    "viewed-n-times": lambda n: f"This page has been viewed {100_181 + 97 * n:,} times.",
     "people-online": lambda n: f"{10 + n} people online.",
     "users-online": lambda n: f"There are {3 + n} users online now.",
     "share-count-in-brackets": lambda n: f"Share ({n * 3})",

@@ -807,13 +807,27 @@ _LABELS = _wordlist(
     "csrf xsrf authenticity nonce session sid jsessionid phpsessid request trace "
     "correlation ray reference incident token"
 )
-_COUNTED = _wordlist(
-    "views view visits visit visitors visitor reads read hits hit downloads download "
-    "comments comment likes like shares share vistas vista visitas visita visualizaciones "
-    "visitantes visitante lecturas lectura descargas descarga comentarios comentario vues "
-    "vue visites visite visiteurs visiteur téléchargements téléchargement telechargements "
-    "commentaires commentaire"
-)
+_COUNTED = [
+    *_wordlist(
+        "views view visits visit visitors visitor reads read hits hit downloads download "
+        "comments comment likes like shares share vistas vista visitas visita visualizaciones "
+        "visitantes visitante lecturas lectura descargas descarga comentarios comentario vues "
+        "vue visites visite visiteurs visiteur téléchargements téléchargement telechargements "
+        "commentaires commentaire pageviews pageview"
+    ),
+    "page views",
+    "page view",
+]
+#: Counted words a bare number may follow ("Views 1234"): nouns only, never a verb before
+#: a count ("visits 3 museums", "reads 2 books", "hits 5 states" are the page's words).
+_COUNTED_BARE = ["views", "pageviews", "page views", "visualizaciones"]
+#: "This page has been viewed 100,181 times", "descargado 12 veces", "vu 12 fois"; "read
+#: 3 times" or "visited 3 times" may be the text's own.
+_COUNTED_TIMES = {
+    r"times?\b": ["viewed", "downloaded"],
+    r"(?:veces|vez)\b": ["visto", "descargado"],
+    r"fois\b": ["vu", "téléchargé", "telecharge"],
+}
 _DAY = r"\d\d?(?:st|nd|rd|th|º|°|er)?"
 _TIME = (
     r"\d\d?:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s?[ap]\.?\s?m\b\.?)?"
@@ -830,10 +844,12 @@ _SERVER_TIME = (
     r"(?:\d[\d.,]*\s?(?:ms|milliseconds?|milisegundos?|millisecondes?|seconds?|secs?|segundos?"
     r"|secondes?)|\d+[.,]\d+\s?s)\b"
 )
-#: "Visitors today: 312", "visitor number 48213", "visitante número 48213", and a share
-#: button's count: "Share (12)" (its bracket a space by now).
+#: "Visitors today: 312", "visitor number 48213", "Visitor count: 1234", "visitante número
+#: 48213", and a share button's count: "Share (12)" (its bracket a space by now). "count"
+#: only after a counted word: "Death count: 1,234" is the page's own.
 _COUNTED_LABEL = (
-    r"(?:(?:\s+(?:today|this month|online|hoy|este mes|aujourd hui|ce mois|en ligne))?\s*"
+    r"(?:(?:\s+(?:today|this month|online|count|counter|total|hoy|este mes|aujourd hui"
+    r"|ce mois|en ligne))?\s*"
     r"(?:[:#]|(?:number|no\.?|n[º°o]\.?|número|numero|numéro)\s*[:#]?)\s*\d[\d.,]*"
     r"|\s+\d[\d.,]*[km]?\))"
 )
@@ -884,7 +900,8 @@ _VOLATILE = re.compile(
     + "|".join(
         [
             rf"\d\d{{3}}-\d{{2}}-\d{{2}}(?:[t\s]{_TIME})?",  # ISO 8601
-            rf"{_DAY}\s+(?:de\s+)?{_MONTH},?\s+(?:de\s+|del\s+)?\d{{4}}\b",  # 28 de noviembre
+            # 28 de noviembre de 2026, 28 Nov 2026; 28-Nov-2026 (Apache's file listings, SSI)
+            rf"{_DAY}(?:\s+(?:de\s+)?{_MONTH},?\s+(?:de\s+|del\s+)?|-{_MONTH}-)\d{{4}}\b",
             r"\d\d?[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b",
             r"\d\d{3}/\d{1,2}/\d{1,2}\b",
             _TIME,
@@ -902,10 +919,11 @@ _VOLATILE = re.compile(
     + _by_first_letter(
         [
             (_WEEKDAYS, r"\b"),
-            (_WEEKDAY_ABBREVIATIONS, r"\.?,?(?= \d)"),  # "Mon, 28 Nov 2026"
+            # "Mon, 28 Nov 2026"; ctime's "Thu Feb 4 02:05:11 2027" ("the sun may 5" stays)
+            (_WEEKDAY_ABBREVIATIONS, rf"\.?,?(?= \d| {_MONTH}\s+\d\d?,?\s+\d)"),
             (
-                _MONTHS,  # Nov 28, 2026; Nov 28; noviembre de 2026
-                rf"\.?\s+(?:{_DAY}(?:,?\s+\d{{4}})?(?:,?\s+(?:at\s+)?{_TIME})?"
+                _MONTHS,  # Nov 28, 2026; Nov 28; noviembre de 2026; Feb 4 02:05:11 UTC 2027
+                rf"\.?\s+(?:{_DAY}(?:,?\s+\d{{4}})?(?:,?\s+(?:at\s+)?{_TIME}(?:\s+\d{{4}})?)?"
                 rf"|(?:de\s+|del\s+)?\d{{4}})\b",
             ),
             (  # "Reference #18.4f1d", "nonce: x", "Session ID: 7f3a"
@@ -917,9 +935,10 @@ _VOLATILE = re.compile(
             (_RELATIVE_DAYS, r"\b"),
             (["in"], rf"(?:{_COUNTDOWN})\s+\d+\s+{_UNITS_EN}\b"),
             (_COUNTED, _COUNTED_LABEL),  # "Views: 1234", "visitor number 48213"
+            (_COUNTED_BARE, r"\s+\d[\d.,]*\b"),  # "Views 1234"
+            *((words, rf"\s+\d[\d.,]*\s+{unit}") for unit, words in _COUNTED_TIMES.items()),
             # "Page generated in 0.042 seconds.", "Rendered in 38 ms by web-03."
             (["in", "en"], rf"\s+{_SERVER_TIME}(?:\s+(?:by|on|por|en|par|sur)\s+\S+)?"),
-            (["visto"], r"\s+\d[\d.,]*\s+veces\b"),
             (["copyright"], r"\s*(?:\d{4}\s*[-–]\s*)?\d{4}"),
         ]
     )
