@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import sqlite3
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -845,8 +846,6 @@ def _runs_named(runs: list[int], otherwise: str) -> str:
 #: before it says so on stderr, once, and waits on: as long as a SQLite one
 #: (`SQLITE_WAIT_NOTICE_MS`), so the short waits behind a run's batches say nothing.
 PG_WAIT_NOTICE_MS = 2_000
-#: Seconds between a PostgreSQL writer's tries of the lock before that notice.
-_PG_LOCK_POLL_S = 0.05
 
 
 def postgresql_write_lock(conn: Connection, key: int) -> None:
@@ -854,39 +853,79 @@ def postgresql_write_lock(conn: Connection, key: int) -> None:
     rollback), as `pg_advisory_xact_lock` does, but say what it waits for once the wait
     passes `PG_WAIT_NOTICE_MS`: behind another linkhealth writer (a nightly run's batch, a
     long sync) a command sat silent for as long as that writer wrote, where SQLite's says
-    so (`_WaitingConnection`). Tried without waiting until then (no thread, no stderr
-    from one), then waited for in the queue of the lock. Inside `waiting_until`, tried
-    until its deadline only; the wait after it fails as locked, as it always did."""
+    so (`_WaitingConnection`).
+
+    One try first, so a write nobody holds up starts no thread. Then queued at once with
+    the blocking call, never polled: a poller is not in PostgreSQL's lock queue, so a
+    writer that commits and locks again at once (a run's batches, `db prune`'s chunks) got
+    the lock back ahead of it, again and again. The notice comes from a timer thread,
+    silenced when the lock is granted or refused. Inside `waiting_until` the blocking call
+    fails as locked at the deadline (`_postgresql_deadline`'s `lock_timeout`); a deadline
+    closer than the notice waits without one, as it always did."""
     params = {"key": key}
-    started = time.monotonic()
-    try_lock = sql_text("SELECT pg_try_advisory_xact_lock(:key)")
-    while not conn.execute(try_lock, params).scalar_one():
-        waited_ms = (time.monotonic() - started) * 1000
-        if waited_ms >= PG_WAIT_NOTICE_MS or _left_ms(PG_WAIT_NOTICE_MS) == 0:
-            break
-        time.sleep(_PG_LOCK_POLL_S)
-    else:
+    if conn.execute(sql_text("SELECT pg_try_advisory_xact_lock(:key)"), params).scalar_one():
         return
-    left = _left_ms(2**31 - 1)
-    if left > 0:
-        log.warning("%s", _postgresql_waiting_for(conn.engine, left))
-    conn.execute(sql_text("SELECT pg_advisory_xact_lock(:key)"), params)
+    deadline = _DEADLINE.get()
+    notice_s = PG_WAIT_NOTICE_MS / 1000
+    if deadline is not None and deadline - time.monotonic() <= notice_s:
+        conn.execute(sql_text("SELECT pg_advisory_xact_lock(:key)"), params)
+        return
+    notice = _PostgresqlWaitNotice(conn.engine, deadline)
+    timer = threading.Timer(notice_s, notice.say)
+    timer.daemon = True  # a waiter Ctrl-C'd out of a wait never holds the exit up
+    timer.start()
+    try:
+        conn.execute(sql_text("SELECT pg_advisory_xact_lock(:key)"), params)
+    finally:
+        notice.silence()
+        timer.cancel()
 
 
-def _postgresql_waiting_for(engine: Engine, left_ms: int) -> str:
+class _PostgresqlWaitNotice:
+    """The one line `postgresql_write_lock` says from its timer thread, never after the
+    waiter got (or gave up) the lock: the sentence is made (a query of the runs in
+    progress, up to a second) before the check, and the check and the line are under one
+    lock with `silence`."""
+
+    def __init__(self, engine: Engine, deadline: float | None) -> None:
+        self.engine, self.deadline = engine, deadline
+        self._lock = threading.Lock()
+        self._silenced = False
+
+    def say(self) -> None:
+        left_ms = None
+        if self.deadline is not None:
+            left_ms = int((self.deadline - time.monotonic()) * 1000)
+            if left_ms <= 0:
+                return
+        sentence = _postgresql_waiting_for(self.engine, left_ms)
+        with self._lock:
+            if not self._silenced:
+                log.warning("%s", sentence)
+
+    def silence(self) -> None:
+        with self._lock:
+            self._silenced = True
+
+
+def _postgresql_waiting_for(engine: Engine, left_ms: int | None) -> str:
     """What a PostgreSQL writer waits for: the database (its password hidden), the runs
     recorded in progress on it, and how long it waits (`left_ms`: inside `waiting_until`,
-    what is left; else as long as the other writer writes)."""
+    what is left; None: as long as the other writer writes). The other writer may be a
+    thread of this very process (a run's batch store behind its own lease write), hence
+    no "another process"."""
     runs = _postgresql_runs_in_progress(engine)
-    who = _runs_named(runs, "a curator's command: sync, recheck, a decision?")
+    who = _runs_named(
+        runs, "a curator's command (sync, recheck, a decision), or another thread of this process?"
+    )
     until = (
         f"waiting up to {math.ceil(left_ms / 1000)} s in all..."
-        if _DEADLINE.get() is not None
+        if left_ms is not None
         else "waiting until it is done..."
     )
     return (
-        f"waiting for the database {shown_url(engine.url)}: another linkhealth process is "
-        f"writing to it {who}; {until}"
+        f"waiting for the database {shown_url(engine.url)}: another linkhealth writer holds "
+        f"its write lock {who}; {until}"
     )
 
 

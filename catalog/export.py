@@ -12,16 +12,20 @@ injection", `catalog.csv_guard`); `import-csv` takes it off again.
 A CSV export starts with a UTF-8 byte order mark, as Excel's own "CSV UTF-8" does.
 A file's format is the one its ending says (`export_format`); a file already there is
 replaced only when it is an earlier export of that format (`refuse_export_target`). A
-character device or FIFO (`/dev/stdout`, a named pipe) is written to as it is, as stdout
-is (`is_stream_target`).
+FIFO, a terminal or /dev/null (`/dev/stdout`, a named pipe) is written to as it is, as
+stdout is (`is_stream_target`).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import re
 import stat
+import sys
 from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -84,8 +88,12 @@ def export_format(given: str | None, out: Path | None) -> ExportFormat:
     chosen = next((fmt for fmt in EXPORT_FORMATS if fmt == given), None)
     ending = out.suffix.lower() if out is not None else ""
     said = EXPORT_ENDINGS.get(ending)
-    if out is None or (said is None and is_stream_target(out)):
-        return chosen or "jsonl"  # stdout, or a stream as it ("/dev/stdout", a named pipe)
+    if out is None or (
+        said is None and (is_stream_target(out) or _closed_descriptor(out) is not None)
+    ):
+        # stdout, or a stream as it ("/dev/stdout", a named pipe); a closed descriptor is
+        # refused by `refuse_export_target` for what it is, not for its name.
+        return chosen or "jsonl"
     endings = ", ".join(
         f"{' or '.join(e for e, f in EXPORT_ENDINGS.items() if f == fmt)} for {_NAMES[fmt]}"
         for fmt in EXPORT_FORMATS
@@ -155,7 +163,9 @@ def refuse_export_target(
     toolkit.yaml` the catalog. Paths are compared as files (symlinks, hard links).
     A .csv file in one of `catalog_folders` (the configured folders of catalog files)
     is refused too: the next check would read the export as a catalog. So is an existing
-    `out` that is no regular file and no stream (a block device, socket or folder)."""
+    `out` that is no regular file and no stream (`_refuse_special`: a block device, a
+    character device that is no terminal nor /dev/null, a socket, a folder, a closed
+    descriptor)."""
     for path, what in kept.items():
         if same_file(out, path):
             raise ConfigError(
@@ -190,34 +200,121 @@ _SPECIAL = {
 
 
 def is_stream_target(out: Path) -> bool:
-    """Whether `out` (through symlinks) is a character device or FIFO: `/dev/stdout` on a
-    terminal or pipe, a named pipe a reader waits on, /dev/null. The export is written to
-    it as it comes, as to stdout; never beside it and moved over it, which as root
-    replaced the machine's /dev/null with a file, and made a FIFO a file nobody reads."""
+    """Whether `out` (through symlinks) is a stream the export is written to as it comes,
+    as to stdout: a FIFO (a named pipe a reader waits on, `/dev/stdout` into a pipe), a
+    terminal, or /dev/null; never written beside and moved over it, which as root replaced
+    the machine's /dev/null with a file, and made a FIFO a file nobody reads. Any other
+    character device is no stream (`_refuse_special`): as root `/dev/watchdog`, a disk's
+    `/dev/sg*` or `/dev/nvme0` would have been opened and written to. A terminal is known
+    without opening it: one of this process's descriptors it names (`/dev/stdout`,
+    `/dev/fd/N`) or has open (`--out $(tty)`), or the controlling one (`/dev/tty`)."""
+    if _closed_descriptor(out) is not None:
+        return False
+    descriptor = _named_descriptor(out)
     try:
-        mode = out.stat().st_mode
+        found = os.fstat(descriptor) if descriptor is not None else out.stat()
     except OSError:  # not there (a file written anew), or not reachable
         return False
-    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+    if stat.S_ISFIFO(found.st_mode):
+        return True
+    if not stat.S_ISCHR(found.st_mode):
+        return False
+    if descriptor is not None and os.isatty(descriptor):
+        return True
+    return found.st_rdev in _stream_devices()
+
+
+def _stream_devices() -> set[int]:
+    """The device numbers of the character devices written to without a descriptor of
+    this process naming them: /dev/null, the controlling terminal (/dev/tty), and the
+    terminals this process's stdin, stdout and stderr are on."""
+    devices: set[int] = set()
+    for name in (os.devnull, "/dev/tty"):
+        with suppress(OSError):
+            devices.add(os.stat(name).st_rdev)
+    for descriptor in (0, 1, 2):
+        with suppress(OSError):
+            if os.isatty(descriptor):
+                devices.add(os.fstat(descriptor).st_rdev)
+    return devices
+
+
+#: A path that names one of this process's descriptors by number.
+_DESCRIPTOR_PATH = re.compile(r"/(?:dev/fd|proc/self/fd|proc/(\d+)/fd)/(\d+)")
+#: What a process's first three descriptors are.
+_STANDARD = ("standard input", "standard output", "standard error")
+
+
+def _named_descriptor(out: Path) -> int | None:
+    """The descriptor of this process that `out` names (`/dev/stdout`, `/dev/stderr`,
+    `/dev/fd/N`, `/proc/self/fd/N`, or a symlink to one), else None. Followed link by link:
+    resolved at once, it would name the file the descriptor is open on."""
+    path = os.path.abspath(out)
+    for _ in range(40):  # as the kernel's limit on symlinks followed
+        named = _DESCRIPTOR_PATH.fullmatch(path)
+        if named is not None:
+            pid = named.group(1)
+            return int(named.group(2)) if pid is None or int(pid) == os.getpid() else None
+        try:
+            target = os.readlink(path)
+        except OSError:  # no symlink (or not there): no descriptor it names
+            return None
+        path = os.path.normpath(os.path.join(os.path.dirname(path), target))
+    return None
+
+
+def _closed_descriptor(out: Path) -> str | None:
+    """Why `out`, naming a descriptor of this process, names none the command was given:
+    closed (`>&-`), or stdin, stdout or stderr closed when the process started, whose
+    number a file the command opens then takes (SQLite puts /dev/null there): the export
+    went there, and exited 0. None otherwise."""
+    descriptor = _named_descriptor(out)
+    if descriptor is None:
+        return None
+    if descriptor < len(_STANDARD):
+        given = (sys.__stdin__, sys.__stdout__, sys.__stderr__)[descriptor]
+        if given is None:  # Python leaves it None when the descriptor was not open
+            return f"the command's {_STANDARD[descriptor]} was closed when it started"
+    try:
+        os.fstat(descriptor)
+    except OSError:
+        return f"descriptor {descriptor} is not open in this process"
+    return None
 
 
 def _refuse_special(out: Path) -> None:
     """Refuse an `out` (through symlinks) that exists and is neither a regular file, which
-    the export replaces, nor a stream (`is_stream_target`), which it writes to: a block
-    device (a disk), a socket, a folder."""
+    the export replaces, nor a stream (`is_stream_target`), which it writes to: a character
+    device other than a terminal or /dev/null, a block device (a disk), a socket, a folder;
+    and a descriptor of this process that is closed (`_closed_descriptor`)."""
+    closed = _closed_descriptor(out)
+    if closed is not None:
+        raise ConfigError(
+            f"cannot write {out}: {closed}, so the export would be lost; give --out a "
+            "file, or run the command with its output open"
+        )
+    if is_stream_target(out):
+        return
+    descriptor = _named_descriptor(out)
     try:
-        mode = out.stat().st_mode
+        mode = (os.fstat(descriptor) if descriptor is not None else out.stat()).st_mode
     except OSError:  # not there (written anew), or not reachable: said when written
         return
     what = _SPECIAL.get(stat.S_IFMT(mode))
-    if what is None or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+    if what is None:
         return
     if stat.S_ISDIR(mode):
         raise ConfigError(f"cannot write {out}: it is a folder; name a file with --out")
+    if stat.S_ISCHR(mode):
+        raise ConfigError(
+            f"cannot write {out}: it is a character device that is no terminal nor "
+            "/dev/null, which an export is not written to; for stdout give --out - or no "
+            "--out, else choose a file, a terminal, /dev/null or a FIFO with --out"
+        )
     raise ConfigError(
         f"cannot write {out}: it is {what}, not a regular file, which an export (written "
         "beside it, then moved over it) would replace; for stdout give --out - or no "
-        "--out, else choose a file, a character device or a FIFO with --out"
+        "--out, else choose a file, a terminal, /dev/null or a FIFO with --out"
     )
 
 

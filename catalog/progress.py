@@ -66,6 +66,20 @@ def say_on_stderr(line: str) -> None:
 #: innermost's line.
 _open: ContextVar[list[Working] | None] = ContextVar("linkhealth_progress", default=None)
 
+#: Whether this process says no progress at all (`silence`): a plain flag, no lock to
+#: copy across a fork.
+_silenced = False
+
+
+def silence() -> None:
+    """No progress line from this process from now on: for a child forked to work beside
+    its parent (`reports.forked`). Its stderr is the parent's, on a terminal maybe
+    `linkhealth report`'s rich progress bar's proxy, copied with its locks as they were at
+    the fork: its lines were drawn through that stale bar, and a lock copied held would
+    block its first line, and the report waiting for it, for good."""
+    global _silenced
+    _silenced = True
+
 
 @contextmanager
 def still_working(
@@ -80,6 +94,9 @@ def still_working(
     `every_s`, until the block ends; nothing for a block done sooner. Inside another
     block, the outer one says this one's line while it runs (its timing and `say` apply)."""
     working = Working(what, total)
+    if _silenced:
+        yield working
+        return
     blocks = _open.get()
     if blocks is not None:
         blocks.append(working)

@@ -901,8 +901,9 @@ def export(
             help="File to write (default, or -: stdout). Its folder must exist: a typo in "
             "it is refused, not made into new folders. A file already there is replaced only "
             "when it is an earlier export of the same format; never the database, a catalog "
-            "or a settings file, a block device or socket. A character device or FIFO "
-            "(/dev/stdout, a named pipe) is written to as stdout is.",
+            "or a settings file, a device other than a terminal or /dev/null, or a socket. "
+            "A FIFO, a terminal or /dev/null (/dev/stdout, a named pipe) is written to as "
+            "stdout is.",
         ),
     ] = None,
     db: DbOpt = None,
@@ -937,13 +938,16 @@ def export(
     keys = catalog_keys(settings, catalog)
     if out is not None:
         refuse_export_target(out, fmt, *_kept_from_export(settings, config))
+    # Told before the database is opened: SQLite puts /dev/null on a descriptor number
+    # left free (a stdout closed at start, refused above), which /dev/stdout then names.
+    to_stream = out is not None and is_stream_target(out)
     engine = engine_for(existing_database(settings.database_url))
     if keys is not None:
         require_stored(keys, stored_collections(engine), settings)
     rows = export_rows(engine, collections=keys)  # read as it is written
     if out is None:
         write_export(rows, fmt, sys.stdout)
-    elif is_stream_target(out):  # /dev/stdout, a named pipe: written to, as stdout is
+    elif to_stream:  # /dev/stdout, a named pipe, a terminal: written to, as stdout is
         try:
             with open(out, "w", encoding="utf-8", newline="") as stream:
                 write_export(rows, fmt, stream)

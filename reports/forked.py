@@ -9,7 +9,8 @@ model, costing more than it saves. Elsewhere than on Linux, or with one core, th
 work simply runs here when its result is asked for.
 
 The child only computes and writes files of its own; it touches no lock or connection
-of the parent (a database engine must be `dispose(close=False)`d first: `child_setup`).
+of the parent (a database engine must be `dispose(close=False)`d first: `child_setup`),
+and says no progress (`catalog.progress.silence`): the terminal is the parent's.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Generic, TypeVar
+
+from catalog.progress import silence
 
 __all__ = ["Forked", "can_fork"]
 
@@ -43,6 +46,7 @@ def can_fork() -> bool:
 
 
 def _run(key: int) -> Any:
+    silence()  # the parent's terminal, and its progress bar, are the parent's to draw on
     setup, job = _JOBS[key]
     if setup is not None:
         setup()

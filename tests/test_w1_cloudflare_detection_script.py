@@ -44,7 +44,26 @@ JSD_PLAIN = (
     "'script');a.src='/cdn-cgi/challenge-platform/scripts/jsd/main.js';"
     "document.head.appendChild(a);</script>"
 )
-SNIPPETS = [pytest.param(JSD_IFRAME, id="versioned"), pytest.param(JSD_PLAIN, id="plain")]
+#: Bot Management's earlier injection (2021-2023, still in pages saved or cached then):
+#: its parameters name the platform's folder alone, and the script is alpha/invisible.js.
+INVISIBLE = (
+    "<script>(function(){var js = \"window['__CF$cv$params']={r:'7d753b6fbf910c71',"
+    "m:'rgk.SS_4W_X9vBlxps0bI6',s:[0x2b3c8c1d9a,0x1e4c7a2b5f],u:'/cdn-cgi/challenge-platform"
+    "/h/b'};var now=Date.now()/1000,offset=14400,ts=''+(Math.floor(now)-Math.floor(now%offset)"
+    "),_cpo=document.createElement('script');_cpo.nonce='',_cpo.src='/cdn-cgi/challenge-"
+    "platform/h/b/scripts/alpha/invisible.js?ts='+ts,document.getElementsByTagName('head')[0]"
+    '.appendChild(_cpo);";})();</script>'
+)
+#: The same script loaded plainly, without `alpha/`.
+INVISIBLE_PLAIN = (
+    '<script async src="/cdn-cgi/challenge-platform/h/b/scripts/invisible.js"></script>'
+)
+SNIPPETS = [
+    pytest.param(JSD_IFRAME, id="versioned"),
+    pytest.param(JSD_PLAIN, id="plain"),
+    pytest.param(INVISIBLE, id="bot-management-invisible"),
+    pytest.param(INVISIBLE_PLAIN, id="invisible-plain"),
+]
 
 
 def injected(body: str, snippet: str) -> str:
@@ -117,3 +136,17 @@ def test_an_origins_own_error_page_through_cloudflare_is_no_challenge(
     body = injected(origin, snippet).encode()
     headers = httpx.Headers({"server": "cloudflare", "content-type": "text/html"})
     assert blocked_reason(status, headers, body) is None
+
+
+@pytest.mark.parametrize("status", [403, 503])
+def test_a_localised_challenge_without_its_header_is_still_one(status: int) -> None:
+    """No `cf-mitigated` (a proxy in front stripped it), no English words: the challenge's
+    own orchestrate script under the platform still says it."""
+    body = (
+        '<!DOCTYPE html><html lang="fr-FR"><head><title>Un instant&hellip;</title></head><body>'
+        "<script>(function(){var cpo = document.createElement('script');cpo.src = '/cdn-cgi/"
+        "challenge-platform/h/g/orchestrate/chl_page/v1?ray=8c1a';document."
+        "getElementsByTagName('head')[0].appendChild(cpo);}());</script></body></html>"
+    )
+    headers = {"server": "cloudflare", "content-type": "text/html"}
+    assert blocked_reason(status, headers, body.encode()) is not None

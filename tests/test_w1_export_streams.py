@@ -1,16 +1,20 @@
 """`linkhealth export --out /dev/stdout` was refused: its name has no ending to tell the
 format by (exit 2), and with --format the export refused "a FIFO (named pipe), not a
-regular file" (or a character device on a terminal). A character device or FIFO is now
-written to as it comes, as stdout is, JSON Lines unless told otherwise; a regular file
-keeps its guard (replaced only when an earlier export), a block device is refused."""
+regular file" (or a character device on a terminal). A FIFO, a terminal or /dev/null is
+now written to as it comes, as stdout is, JSON Lines unless told otherwise; a regular file
+keeps its guard (replaced only when an earlier export); a block device, any other
+character device, and a descriptor closed when the command started are refused."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import pty
 import stat
 import subprocess
 import sys
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -66,12 +70,18 @@ def test_a_reader_gone_is_a_quiet_141_as_for_stdout(toolkit_synced: Path) -> Non
     assert (result.returncode, result.stderr) == (EXIT_PIPE_CLOSED, "")
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-def test_a_device_that_cannot_take_it_is_one_line_and_exit_1(toolkit_synced: Path) -> None:
-    result = CliRunner().invoke(app, ["export", "--out", "/dev/full"])
+def test_a_stream_that_cannot_take_it_is_one_line_and_exit_1(
+    toolkit_synced: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import catalog.export
+
+    def full(*_args: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(catalog.export, "write_export", full)
+    result = CliRunner().invoke(app, ["export", "--out", os.devnull])
     assert result.exit_code == 1, result.output
-    assert result.stderr == "error: cannot write /dev/full: No space left on device\n"
-    assert stat.S_ISCHR(Path("/dev/full").stat().st_mode)
+    assert result.stderr == "error: cannot write /dev/null: No space left on device\n"
 
 
 def test_out_dev_stdout_into_a_file_keeps_the_files_guard(toolkit_synced: Path) -> None:
@@ -112,3 +122,100 @@ def test_a_stream_without_an_ending_is_json_lines_and_a_file_still_needs_one(
     (tmp_path / "links").write_text("")
     with pytest.raises(ExportFormatError, match="cannot tell the format from the name 'links'"):
         export_format(None, tmp_path / "links")
+
+
+def test_out_dev_stdout_with_stdout_closed_is_refused_and_the_export_not_lost(
+    toolkit_synced: Path,
+) -> None:
+    """`>&-`: Python starts with no stdout, and SQLite then puts /dev/null on the free
+    descriptor 1, which /dev/stdout named by the time the export was written: exit 0, the
+    export thrown away."""
+    db = (toolkit_synced / "var" / "lh.db").read_bytes()
+    for words in (["--format", "jsonl", "--out", "/dev/stdout"], ["--out", "/dev/fd/1"]):
+        result = _export(*words, cwd=toolkit_synced, stdout=None, preexec_fn=lambda: os.close(1))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.splitlines()[-1] == (
+            f"error: cannot write {words[-1]}: the command's standard output was closed when "
+            "it started, so the export would be lost; give --out a file, or run the command "
+            "with its output open"
+        )
+    assert (toolkit_synced / "var" / "lh.db").read_bytes() == db
+
+
+@pytest.mark.parametrize("device", ["/dev/full", "/dev/zero"])
+def test_a_character_device_that_is_no_terminal_nor_dev_null_is_refused(
+    toolkit_synced: Path, device: str
+) -> None:
+    """As root `--out /dev/watchdog` (armed by opening it), `/dev/sg0` or `/dev/nvme0` were
+    opened and written to: only a terminal, /dev/null and FIFOs are streams."""
+    if not Path(device).exists():
+        pytest.skip(f"needs {device}")
+    before = Path(device).stat()
+    result = CliRunner().invoke(app, ["export", "--format", "jsonl", "--out", device])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(
+        f"error: cannot write {device}: it is a character device that is no terminal nor "
+        "/dev/null, which an export is not written to"
+    )
+    after = Path(device).stat()
+    assert (after.st_mode, after.st_rdev) == (before.st_mode, before.st_rdev)
+
+
+def test_a_device_of_our_own_that_is_no_null_is_refused_and_left_alone(
+    toolkit_synced: Path,
+) -> None:
+    """A character device named like an export (`/dev/full`'s numbers, made here)."""
+    device = toolkit_synced / "d.jsonl"
+    try:
+        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    except PermissionError:
+        pytest.skip("making a device needs root (CAP_MKNOD)")
+    result = CliRunner().invoke(app, ["export", "--out", device.name])
+    assert result.exit_code == 2, result.output
+    assert "cannot write d.jsonl: it is a character device that is no terminal" in result.stderr
+    assert stat.S_ISCHR(device.lstat().st_mode)
+
+
+def test_a_terminal_is_written_to_by_dev_stdout_and_by_its_own_name(
+    toolkit_synced: Path,
+) -> None:
+    """`--out /dev/stdout` at a shell, and `--out $(tty)`: a terminal is a stream."""
+    master, slave = pty.openpty()
+    try:
+        for out in ("/dev/stdout", os.ttyname(slave)):
+            result = _export("--out", out, cwd=toolkit_synced, stdout=slave)
+            assert (result.returncode, result.stderr) == (0, ""), result.stderr
+            said = os.read(master, 65536).decode()
+            assert json.loads(said.splitlines()[0])["id"] == "a"
+    finally:
+        os.close(slave)
+        os.close(master)
+
+
+def test_dev_fd_n_names_the_descriptor_given_and_a_fifo_there_is_a_stream(
+    toolkit_synced: Path,
+) -> None:
+    read, write = os.pipe()
+    try:
+        result = _export("--out", f"/dev/fd/{write}", cwd=toolkit_synced, pass_fds=(write,))
+        os.close(write)
+        with os.fdopen(read) as pipe:
+            said = pipe.read()
+    finally:
+        with suppress(OSError):
+            os.close(write)
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    assert json.loads(said.splitlines()[0])["id"] == "a"
+
+
+def test_a_path_names_a_descriptor_through_its_symlinks(tmp_path: Path) -> None:
+    from catalog.export import _named_descriptor
+
+    (tmp_path / "out.jsonl").symlink_to("/dev/stdout")
+    assert _named_descriptor(tmp_path / "out.jsonl") == 1
+    assert _named_descriptor(Path("/dev/stderr")) == 2
+    assert _named_descriptor(Path(f"/proc/{os.getpid()}/fd/7")) == 7
+    if os.getpid() != 1:
+        assert _named_descriptor(Path("/proc/1/fd/7")) is None  # another process's
+    assert _named_descriptor(tmp_path / "plain.jsonl") is None
+    assert _named_descriptor(Path(os.devnull)) is None

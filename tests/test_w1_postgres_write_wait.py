@@ -6,6 +6,7 @@ PostgreSQL only (LINKHEALTH_TEST_DATABASE_URL); skipped on SQLite."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,8 +52,8 @@ def test_a_write_behind_another_writer_says_once_what_it_waits_for_then_writes(
         _write(engine)
     (said,) = _waiting(caplog)
     assert said == (
-        f"waiting for the database {shown_url(engine.url)}: another linkhealth process is "
-        f"writing to it (run {run_id} in progress, see `linkhealth status`); waiting until "
+        f"waiting for the database {shown_url(engine.url)}: another linkhealth writer holds "
+        f"its write lock (run {run_id} in progress, see `linkhealth status`); waiting until "
         "it is done..."
     )
 
@@ -105,4 +106,70 @@ def test_past_the_deadline_it_says_nothing_and_fails_as_locked(
     ):
         _write(engine)
     assert exc.value.locked
+    assert _waiting(caplog) == []
+
+
+def test_a_waiting_writer_gets_the_lock_at_the_holders_next_commit(tmp_path: Path) -> None:
+    """Queued at once, not polled: behind a writer that commits and locks again at once
+    (a run's batches, `db prune`'s chunks) each of a curator's writes comes right after
+    the batch it asked during (the next one at the latest, had that one just committed).
+    Polled with pg_try_advisory_xact_lock it was not in PostgreSQL's lock queue, so the
+    batches got the lock back ahead of it for the whole `PG_WAIT_NOTICE_MS` (2 s)."""
+    with temporary_database(tmp_path) as engine:
+        if engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL only")
+        order: list[str] = []
+        stop, first = threading.Event(), threading.Event()
+
+        def batches() -> None:  # back-to-back write transactions, 0.3 s each
+            while not stop.is_set():
+                with write_session(engine) as session:
+                    order.append("batch")
+                    first.set()
+                    session.execute(text("UPDATE runs SET trigger = trigger"))
+                    time.sleep(0.3)
+
+        writer = threading.Thread(target=batches)
+        writer.start()
+        curator_at: list[int] = []
+        try:
+            first.wait()
+            for _ in range(3):
+                asked_at = len(order)
+                with write_session(engine) as session:  # a curator's snooze, say
+                    curator_at.append(len(order) - asked_at)
+                    order.append("curator")
+                    session.execute(text("UPDATE runs SET trigger = trigger"))
+        finally:
+            stop.set()
+            writer.join()
+        assert max(curator_at) <= 1, order
+
+
+def test_the_notice_is_never_said_once_the_lock_is_granted(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The notice's sentence takes a query (the runs in progress): a lock granted while
+    it is made leaves it unsaid, not printed after the write it was about."""
+    caplog.set_level(logging.WARNING, logger="catalog.db")
+    asked, go = threading.Event(), threading.Event()
+
+    def runs_in_progress(_engine: Engine) -> list[int]:
+        asked.set()
+        go.wait(30)
+        return []
+
+    monkeypatch.setattr(catalog.db, "_postgresql_runs_in_progress", runs_in_progress)
+    with write_lock_held(engine, None):
+        writer = threading.Thread(target=_write, args=(engine,))
+        writer.start()
+        assert asked.wait(30), "no notice was being made"
+    writer.join(30)
+    assert not writer.is_alive()
+    said_before_go = _waiting(caplog)
+    go.set()
+    for thread in threading.enumerate():  # the notice's timer thread, done
+        if isinstance(thread, threading.Timer):
+            thread.join(30)
+    assert said_before_go == []
     assert _waiting(caplog) == []

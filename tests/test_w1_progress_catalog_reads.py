@@ -128,3 +128,30 @@ def test_sync_says_its_read_and_its_sync_on_one_clock(
         line.startswith(("Reading the catalog", "Syncing the catalogs", "Syncing catalog entries"))
         for line in said
     ), said
+
+
+def test_the_reports_forked_lint_child_says_no_progress(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    quick: None,
+) -> None:
+    """`linkhealth report` lints a big catalog in a forked child while its rich progress
+    bar shows: the child's stderr is the parent's terminal, seen through the bar's proxy and
+    locks as they were at the fork. Its "Reading the catalog ..." came out through that
+    stale bar (and a lock copied held would hang it): the child says nothing. The same
+    lint in this process still says its read, so the child was slow enough to speak."""
+    from reports.forked import Forked, can_fork
+    from reports.publish import lint_files
+
+    if not can_fork():
+        pytest.skip("no forked child here (not Linux, or one core)")
+    path = _catalog(tmp_path)
+    _slowed(monkeypatch, catalog.source, "_parse", 0.4)
+    capfd.readouterr()
+    hygiene = Forked(lambda: lint_files([path]), enabled=True)
+    assert hygiene.in_child
+    in_child = hygiene.result()
+    assert capfd.readouterr().err == ""
+    assert lint_files([path]) == in_child
+    assert f"Reading the catalog {path}..." in capfd.readouterr().err.splitlines()

@@ -53,8 +53,8 @@ _LOGIN_STATUSES = {
     407: "it asks for proxy credentials (407)",
 }
 #: Text of bot-challenge pages (first 64 KiB, lower-cased), by vendor; Cloudflare's
-#: challenge platform too, but not the detection script it adds to every page of a site,
-#: the origin's own error pages included (`soft404.CHALLENGE_PLATFORM`).
+#: challenge platform too, but not the passive detection scripts it adds to every page of
+#: a site, the origin's own error pages included (`soft404.CHALLENGE_PLATFORM`).
 _CHALLENGE_TEXT = (
     b"cf-browser-verification",
     b"cf-chl-",

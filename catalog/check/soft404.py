@@ -807,12 +807,20 @@ CHALLENGE_SIGNS: tuple[tuple[bytes, str], ...] = (
 #: A script that sets a cookie and reloads the page when it opens: the plainest bot check.
 _COOKIE_RELOAD = (b"document.cookie", b"location.reload")
 COOKIE_RELOAD_CHECK = "a bot check (a script that sets a cookie and reloads the page)"
-#: Cloudflare's challenge platform in a lower-cased body, but not its JavaScript
-#: Detections script (`/cdn-cgi/challenge-platform/h/b/scripts/jsd/<version>/main.js`,
-#: loaded by `window.__CF$cv$params`), which Cloudflare adds to every HTML page of a site
-#: with bot detection on: a page of text and a parked domain's page bear it as much as a
-#: challenge does, so only its other paths (a challenge's `/orchestrate/`) count.
-CHALLENGE_PLATFORM = re.compile(rb"challenge-platform(?!/(?:h/[a-z0-9]+/)?scripts/jsd/)")
+#: Cloudflare's challenge platform in a lower-cased body, but not the passive scripts it
+#: adds to every HTML page of a site with bot detection on, loaded by
+#: `window.__CF$cv$params`: JavaScript Detections
+#: (`/cdn-cgi/challenge-platform/h/b/scripts/jsd/<version>/main.js`) and Bot Management's
+#: earlier `/cdn-cgi/challenge-platform/h/b/scripts/alpha/invisible.js` (or
+#: `scripts/invisible.js`), whose parameters name the folder alone
+#: (`u:'/cdn-cgi/challenge-platform/h/b'`). A page of text and a parked domain's page bear
+#: them as much as a challenge does, so only the platform's other paths (a challenge's
+#: `/orchestrate/`) count.
+CHALLENGE_PLATFORM = re.compile(
+    rb"challenge-platform(?!"
+    rb"/(?:h/[a-z0-9]+/)?scripts/(?:jsd/|(?:alpha/)?invisible\.js\b)"
+    rb"""|/h/[a-z0-9]+\\?['"])"""
+)
 #: Words bot checks use that pages use too, in scripts or prose: enough to keep a page
 #: without text out of "parked" (`lapsed_shell`), never to call a page a wall. Cloudflare's
 #: challenge platform is `CHALLENGE_PLATFORM`'s.
