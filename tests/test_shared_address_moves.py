@@ -1,0 +1,107 @@
+"""Entries sharing one address (`duplicate_of`): moving one off it names the others, with
+the commands that move them too, and its report and recheck know the siblings."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from catalog import decisions
+from catalog.settings import Settings
+from catalog.source import load_catalogs
+from catalog.sync import sync_catalogs
+from flows.cli import app
+from tests.factories import (
+    T0,
+    Ticker,
+    database_url,
+    days,
+    settings_for,
+    temporary_database,
+    write_catalog,
+)
+
+OLD = "https://example.org/blue-campaign/infographic"
+NEW = "https://example.org/blue-campaign/infographic-2"
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def no_prefect_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edit announces itself to a Prefect API: never a developer's own server."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # the discard port: nothing answers
+
+
+@pytest.fixture
+def catalog_file(tmp_path: Path) -> Path:
+    return write_catalog(
+        tmp_path / "toolkit.yaml",
+        [
+            {"id": "main", "title": "Infographic", "url": OLD},
+            {"id": "types", "title": "Types panel", "url": OLD, "duplicate_of": "main"},
+            {"id": "stop", "title": "Stop panel", "url": OLD, "duplicate_of": "main"},
+            {"id": "other", "title": "Other", "url": "https://example.org/other"},
+        ],
+    )
+
+
+@pytest.fixture
+def engine(tmp_path: Path, catalog_file: Path) -> Iterator[Engine]:
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, load_catalogs([catalog_file]), now=T0)
+        yield engine
+
+
+@pytest.fixture
+def settings(engine: Engine, catalog_file: Path) -> Settings:
+    return settings_for(engine, [catalog_file])
+
+
+# --- replace-url names the entries left on the old address -----------------------------------
+
+
+def test_moving_one_entry_off_a_shared_address_names_the_others_and_how_to_move_them(
+    settings: Settings, catalog_file: Path
+) -> None:
+    """`replace-url main NEW` said nothing of types and stop, still on the old address: the
+    report went on asking "find where it moved" of them, and only `catalog lint` hinted."""
+    dry = decisions.replace_url(settings, "main", NEW, dry_run=True)
+    assert "toolkit/stop, toolkit/types would still use the old URL" in dry.message
+    result = decisions.replace_url(settings, "main", NEW, clock=Ticker(days(1)))
+    assert f"toolkit/stop, toolkit/types still use the old URL {OLD}" in result.message
+    assert [shlex.split(c)[:4] for c in result.follow_up] == [
+        ["linkhealth", "replace-url", "stop", NEW],
+        ["linkhealth", "replace-url", "types", NEW],
+    ]
+    assert result.follow_up == dry.follow_up
+    said = [  # as pasted: each moves its entry, the last one leaves nobody behind
+        decisions.replace_url(settings, shlex.split(c)[2], NEW, clock=Ticker(days(1))).follow_up
+        for c in result.follow_up
+    ]
+    assert [len(s) for s in said] == [1, 0]
+    assert catalog_file.read_text(encoding="utf-8").count(f"url: {NEW}") == 3
+    last = decisions.replace_url(settings, "other", NEW, dry_run=True)
+    assert "old URL" not in last.message and last.follow_up == ()
+
+
+def test_an_entry_alone_on_its_address_gets_no_follow_up(settings: Settings) -> None:
+    result = decisions.replace_url(settings, "other", NEW, clock=Ticker(days(1)))
+    assert "old URL" not in result.message and result.follow_up == ()
+
+
+def test_the_cli_prints_each_follow_up_command_on_its_own_line(
+    engine: Engine, catalog_file: Path
+) -> None:
+    db = ["--db", database_url(engine), "--catalog", str(catalog_file)]
+    result = runner.invoke(app, ["replace-url", "main", NEW, *db])
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    commands = [line for line in lines if line.startswith("linkhealth replace-url")]
+    assert [shlex.split(c)[2:4] for c in commands] == [["stop", NEW], ["types", NEW]]
+    assert all("--db" in shlex.split(c) for c in commands)  # paste-ready: same database
