@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from catalog import decisions
+from catalog import decisions, store
+from catalog.ops import shared_url_lines
 from catalog.settings import Settings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
@@ -105,3 +106,20 @@ def test_the_cli_prints_each_follow_up_command_on_its_own_line(
     commands = [line for line in lines if line.startswith("linkhealth replace-url")]
     assert [shlex.split(c)[2:4] for c in commands] == [["stop", NEW], ["types", NEW]]
     assert all("--db" in shlex.split(c) for c in commands)  # paste-ready: same database
+
+
+# --- recheck of a bare id names the entries sharing its URL ----------------------------------
+
+
+def test_a_recheck_of_a_bare_id_names_the_entries_sharing_its_url(engine: Engine) -> None:
+    """`recheck toolkit/main` said "its URL is shared with toolkit/stop, toolkit/types";
+    `recheck main` said nothing, though the check was theirs too."""
+    statuses = store.recheck_statuses(engine, ["toolkit"], rids=["main", "other"])
+    shared = "its URL is shared with toolkit/stop, toolkit/types, whose link state this check"
+    assert shared_url_lines(engine, statuses, ["main", "other"], {}) == [
+        f"toolkit/main: {shared} updated too"
+    ]
+    assert shared_url_lines(engine, statuses, ["main"], {"main": {"toolkit"}}) == [
+        f"toolkit/main: {shared} updated too"
+    ]
+    assert shared_url_lines(engine, statuses, ["other"], {}) == []
