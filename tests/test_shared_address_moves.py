@@ -13,15 +13,20 @@ from typer.testing import CliRunner
 
 from catalog import decisions, store
 from catalog.ops import shared_url_lines
+from catalog.outcomes import Outcome
+from catalog.queries import MovedSibling, report_data
 from catalog.settings import Settings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
 from flows.cli import app
+from reports import build_context, render_markdown
+from reports.context import Row
 from tests.factories import (
     T0,
     Ticker,
     database_url,
     days,
+    make_observation,
     settings_for,
     temporary_database,
     write_catalog,
@@ -123,3 +128,80 @@ def test_a_recheck_of_a_bare_id_names_the_entries_sharing_its_url(engine: Engine
         f"toolkit/main: {shared} updated too"
     ]
     assert shared_url_lines(engine, statuses, ["other"], {}) == []
+
+
+# --- a failing row whose sibling moved offers the sibling's working address ------------------
+
+
+def _checked(engine: Engine, day: float, **outcomes: Outcome) -> None:
+    """One night's checks: each URL (by name in `URLS`) with its outcome."""
+    observations = [
+        make_observation(URLS[name], outcome, days(day)) for name, outcome in outcomes.items()
+    ]
+    store.record_observations(engine, None, observations, Settings().health, now=days(day))
+
+
+URLS = {"old": OLD, "new": NEW, "other": "https://example.org/other"}
+
+
+def _broken_then_main_moved(engine: Engine, settings: Settings) -> None:
+    """The shared address fails three nights (confirmed broken); the curator moves main."""
+    for day in (1, 2, 3):
+        _checked(engine, day, old=Outcome.NOT_FOUND, other=Outcome.OK)
+    decisions.replace_url(settings, "main", NEW, clock=Ticker(days(4)))
+
+
+def _rows(engine: Engine) -> dict[str, Row]:
+    ctx = build_context(report_data(engine), now=days(6))
+    return {r.resource_id: r for group in ctx.groups for r in group.rows}
+
+
+def test_a_broken_entry_whose_sibling_moved_to_a_working_address_is_offered_that_address(
+    engine: Engine, settings: Settings
+) -> None:
+    """n43: after `replace-url main NEW`, types and stop still said "find where it moved,
+    or use an archived copy ... replace-url types NEW_URL", though main's new address
+    worked."""
+    _broken_then_main_moved(engine, settings)
+    _checked(engine, 5, old=Outcome.NOT_FOUND, new=Outcome.OK, other=Outcome.OK)
+    data = report_data(engine)
+    siblings = {r.resource_id: r.moved_sibling for r in data.resources}
+    assert siblings == {
+        "main": None,
+        "other": None,
+        "types": MovedSibling("main", NEW),
+        "stop": MovedSibling("main", NEW),
+    }
+    rows = _rows(engine)
+    for rid in ("types", "stop"):
+        row = rows[rid]
+        assert row.fix is not None and row.command is not None, rid
+        assert row.fix.startswith(f"Its sibling main, which shared this address, moved to {NEW}")
+        assert shlex.split(row.command) == ["linkhealth", "replace-url", rid, NEW]
+        assert not row.command_needs_input
+    assert "NEW_URL" not in render_markdown(build_context(data, now=days(6)))
+
+
+def test_a_siblings_new_address_is_offered_only_once_it_is_known_to_work(
+    engine: Engine, settings: Settings
+) -> None:
+    _broken_then_main_moved(engine, settings)  # not checked at its new address yet
+    assert all(r.moved_sibling is None for r in report_data(engine).resources)
+    _checked(engine, 5, old=Outcome.NOT_FOUND, new=Outcome.NOT_FOUND)
+    assert all(r.moved_sibling is None for r in report_data(engine).resources)
+    assert "replace-url types NEW_URL" in (_rows(engine)["types"].command or "")
+
+
+def test_an_entry_that_came_onto_the_address_after_its_sibling_left_is_not_told_of_it(
+    engine: Engine, settings: Settings, catalog_file: Path
+) -> None:
+    """They never shared it: main left before `late` was added there."""
+    _broken_then_main_moved(engine, settings)
+    text = catalog_file.read_text(encoding="utf-8")
+    catalog_file.write_text(
+        text + f"- id: late\n  title: Late\n  url: {OLD}\n  shared_url: true\n", encoding="utf-8"
+    )
+    sync_catalogs(engine, load_catalogs([catalog_file]), now=days(4.5))
+    _checked(engine, 5, old=Outcome.NOT_FOUND, new=Outcome.OK)
+    siblings = {r.resource_id: r.moved_sibling for r in report_data(engine).resources}
+    assert siblings["late"] is None and siblings["types"] == MovedSibling("main", NEW)
