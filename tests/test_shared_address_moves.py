@@ -141,7 +141,14 @@ def _checked(engine: Engine, day: float, **outcomes: Outcome) -> None:
     store.record_observations(engine, None, observations, Settings().health, now=days(day))
 
 
-URLS = {"old": OLD, "new": NEW, "other": "https://example.org/other"}
+ELSEWHERE = "https://example.org/blue-campaign/other-panel"
+URLS = {
+    "old": OLD,
+    "new": NEW,
+    "other": "https://example.org/other",
+    "elsewhere": ELSEWHERE,
+    "b": "https://example.org/b",
+}
 
 
 def _broken_then_main_moved(engine: Engine, settings: Settings) -> None:
@@ -205,3 +212,41 @@ def test_an_entry_that_came_onto_the_address_after_its_sibling_left_is_not_told_
     _checked(engine, 5, old=Outcome.NOT_FOUND, new=Outcome.OK)
     siblings = {r.resource_id: r.moved_sibling for r in report_data(engine).resources}
     assert siblings["late"] is None and siblings["types"] == MovedSibling("main", NEW)
+
+
+def test_siblings_moved_to_different_addresses_offer_the_one_the_entry_duplicates_or_none(
+    engine: Engine, settings: Settings
+) -> None:
+    """types and stop both `duplicate_of: main`: main's address is theirs to take, not
+    the one `other`'s curator chose when it left the shared address too."""
+    for day in (1, 2, 3):
+        _checked(engine, day, old=Outcome.NOT_FOUND)
+    decisions.replace_url(settings, "main", NEW, clock=Ticker(days(4)))
+    decisions.replace_url(settings, "stop", ELSEWHERE, clock=Ticker(days(4.1)))
+    _checked(engine, 5, old=Outcome.NOT_FOUND, new=Outcome.OK, elsewhere=Outcome.OK)
+    siblings = {r.resource_id: r.moved_sibling for r in report_data(engine).resources}
+    assert siblings["types"] == MovedSibling("main", NEW)
+    assert siblings["main"] is None and siblings["stop"] is None  # they work
+
+
+def test_siblings_moved_to_different_addresses_offer_none_without_duplicate_of(
+    tmp_path: Path,
+) -> None:
+    path = write_catalog(
+        tmp_path / "toolkit.yaml",
+        [
+            {"id": "a", "title": "A", "url": OLD, "shared_url": "true"},
+            {"id": "b", "title": "B", "url": OLD, "shared_url": "true"},
+            {"id": "c", "title": "C", "url": OLD, "shared_url": "true"},
+        ],
+    )
+    with temporary_database(tmp_path, "own.db") as engine:
+        sync_catalogs(engine, load_catalogs([path]), now=T0)
+        settings = settings_for(engine, [path])
+        for day in (1, 2, 3):
+            _checked(engine, day, old=Outcome.NOT_FOUND)
+        decisions.replace_url(settings, "a", NEW, clock=Ticker(days(4)))
+        decisions.replace_url(settings, "b", URLS["b"], clock=Ticker(days(4)))
+        _checked(engine, 5, old=Outcome.NOT_FOUND, new=Outcome.OK, b=Outcome.OK)
+        siblings = {r.resource_id: r.moved_sibling for r in report_data(engine).resources}
+        assert siblings == {"a": None, "b": None, "c": None}  # two answers: no guess
