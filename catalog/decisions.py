@@ -49,7 +49,7 @@ from catalog.errors import (
 )
 from catalog.health import shown_state, state_line
 from catalog.model import Resource
-from catalog.queries import ATTENTION_STATES
+from catalog.queries import ATTENTION_STATES, sharing_links
 from catalog.set_aside import THEN, UNCHECKED, kind_words, lapse_note
 from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, catalog_files, load_catalogs, meant_url
@@ -98,6 +98,9 @@ class DecisionResult:
     dry_run: bool = False
     decision: store.DecisionRecord | None = None
     sync: SyncResult | None = None
+    #: Paste-ready commands that finish the job, one a line: moved off an address other
+    #: entries still use, the `replace-url` of each of them to the same new URL.
+    follow_up: tuple[str, ...] = ()
 
 
 def current_user() -> str:
@@ -493,10 +496,13 @@ def _change_url(
         return DecisionResult(resource, kind, f"{_name(resource)} already uses {url}", "", dry_run)
     edit = FieldEdit(resource.rid, "url", url)
     shared = _sharing(path, resource.rid, url)
+    left, follow_up = _left_behind(settings, engine, resource, url, dry_run)
     if dry_run:
         diff = apply_edits(path, [edit], dry_run=True).diff
-        message = f"would change the URL of {_name(resource)} to {url} in {path}{shared}{note}"
-        return DecisionResult(resource, kind, message, diff, True)
+        message = (
+            f"would change the URL of {_name(resource)} to {url} in {path}{shared}{note}{left}"
+        )
+        return DecisionResult(resource, kind, message, diff, True, follow_up=follow_up)
     now = clock()
     diff, decision = _edit_and_record(
         engine,
@@ -510,8 +516,8 @@ def _change_url(
         details={"old": resource.url, "new": url, "file": str(path)},
     )
     sync = _resync(settings, engine, path, now)
-    message = f"changed the URL of {_name(resource)} to {url} in {path}{shared}{note}"
-    return DecisionResult(resource, kind, message, diff, False, decision, sync)
+    message = f"changed the URL of {_name(resource)} to {url} in {path}{shared}{note}{left}"
+    return DecisionResult(resource, kind, message, diff, False, decision, sync, follow_up)
 
 
 def _edit_and_record(
@@ -580,6 +586,45 @@ def _sharing(path: Path, rid: str, url: str) -> str:
         "so `catalog lint` will report "
         f"duplicate_url: remove one, or mark it 'duplicate_of: {others[0]}' if both belong"
     )
+
+
+def _left_behind(
+    settings: Settings, engine: Engine, resource: store.ResourceRecord, url: str, dry_run: bool
+) -> tuple[str, tuple[str, ...]]:
+    """A note for the message naming the other entries still at the address the entry
+    leaves (its link, in any catalog: `sharing_links`), and a `replace-url` for each to the
+    same new URL: a page gone for one is gone for its duplicates, and the report kept
+    asking "find where it moved" of them while the curator had just found it. ("", ()) when
+    the entry was alone there. Said last in the message: it ends with a colon."""
+    others = sharing_links(engine, [(resource.collection, resource.rid)]).get(
+        (resource.collection, resource.rid), []
+    )
+    if not others or canonical_url(url) == canonical_url(resource.url):
+        return "", ()  # (a new #section only: the entry stays on the address)
+    options = command_options(settings).words
+    commands = tuple(
+        shlex.join(command_words("replace-url", _as_typed(engine, name), url, *options))
+        for name in others
+    )
+    one = len(others) == 1
+    use = "would still use" if dry_run else ("still uses" if one else "still use")
+    it = "it" if one else "them"
+    return (
+        f"; note: {', '.join(others)} {use} the old URL {resource.url}: to move {it} "
+        f"too, run {'this' if one else 'these'}:",
+        commands,
+    )
+
+
+def _as_typed(engine: Engine, name: str) -> str:
+    """`KEY/ID` (as `sharing_links` names an entry) as a command takes it: the bare ID
+    when no other collection has it (the form the report's commands use)."""
+    _, _, rid = name.partition("/")
+    try:
+        store.find_resource(engine, rid)
+    except LinkhealthError:  # in several collections (or no longer an id of its own)
+        return name
+    return rid
 
 
 def _resync(settings: Settings, engine: Engine, path: Path, now: datetime) -> SyncResult:

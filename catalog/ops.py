@@ -31,6 +31,7 @@ from catalog.queries import (
     broken_and_drift_of_run,
     known_plan,
     last_event_id,
+    sharing_links,
 )
 from catalog.settings import Settings
 from catalog.source import load_catalogs
@@ -575,6 +576,28 @@ def verdict_lines(
             line = f"{why}. Last known state,{when}: {line}"
         out.append(f"{name}: {line}")
     return out
+
+
+def shared_url_lines(
+    engine: Engine,
+    statuses: Iterable[Any],
+    ids: Collection[str],
+    only: Mapping[str, Collection[str]],
+) -> list[str]:
+    """One line per entry the curator named whose URL other active entries link too,
+    naming them (`sharing_links`): their link state is the one this check updated too.
+    `ids`: the ids named (bare, or of a `KEY/ID`); `only`: the `KEY/ID` names (id -> the
+    keys), each that catalog's entry alone; a bare id is each rechecked entry of it
+    (`statuses`). Only `KEY/ID` was said: `recheck ID` of one of three entries on one
+    address left the curator unaware the other two were checked with it."""
+    named = {(key, rid) for rid, keys in only.items() for key in keys}
+    bare = set(ids) - set(only)
+    named |= {(s.collection, s.rid) for s in statuses if s.rid in bare}
+    return [
+        f"{key}/{rid}: its URL is shared with {', '.join(others)}, whose link state this "
+        "check updated too"
+        for (key, rid), others in sorted(sharing_links(engine, named).items())
+    ]
 
 
 def _watched(link: Any) -> bool:

@@ -20,10 +20,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from itertools import groupby
+from itertools import groupby, pairwise
 from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urldefrag
 
 from sqlalchemy import Engine, Integer, Select, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -51,6 +52,7 @@ from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS, chunks
 from catalog.store import SET_ASIDE_LAPSED as LAPSED
 from catalog.tables import Collection, Decision, Event, Link, Observation, Resource, Run
 from catalog.unsteady import Unsteady, steadied_redirects, unsteady_news, unsteady_redirects
+from catalog.urls import canonical_url, with_fragment_of
 
 #: The totals key for resources whose link has never been checked.
 UNCHECKED = "unchecked"
@@ -106,6 +108,17 @@ class Decided:
 
     by: str
     at: datetime
+
+
+@dataclass(frozen=True)
+class MovedSibling:
+    """An entry that was on a row's address together with it and has since moved to an
+    address that works."""
+
+    #: Its id; `KEY/ID` when of another collection than the row's.
+    name: str
+    #: Its new address, with the row's own `#section` (not the sibling's): the one to use.
+    url: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +223,10 @@ class ResourceRow:
     #: Of a flapping link: on how many of the last `UNAVAILABLE_WINDOW` nights the site
     #: answered 503 "unavailable, come back later" (maintenance): what its flips were.
     unavailable_nights: int = 0
+    #: Of a failing link: an entry that shared its address with this one and has since
+    #: moved to an address whose last check worked (`_with_moved_siblings`): the new
+    #: address is known, so "find where it moved" is not the fix.
+    moved_sibling: MovedSibling | None = None
 
     @property
     def needs_attention(self) -> bool:
@@ -444,7 +461,113 @@ def _report_rows(
     resources = _with_own_checks(session, resources, edited)
     resources = _with_moved_to(session, _with_lapses(session, _with_deciders(session, resources)))
     resources = _with_unsteady_redirects(session, _with_walled_move(session, resources))
-    return _with_unavailable_nights(session, resources)
+    return _with_moved_siblings(session, _with_unavailable_nights(session, resources))
+
+
+#: Events that put an entry on a link (`Event.link_id`: the link it has after the event).
+_ONTO_LINK = ("added", "url_edited")
+
+
+def _with_moved_siblings(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
+    """Failing links without a known move, with an entry that shared the address and has
+    since moved to one whose last check is OK and matches it (`moved_sibling`): three
+    entries on one page that moved, one of them replaced, and the other two still asked
+    to "find where it moved" though the catalog knew. Found by the events that put entries
+    on the failing links (`Event.link_id`, indexed), not by reading every URL edit: an
+    entry counts when it left the link after the row's entry came onto it (they shared
+    it). Several such entries at different addresses: the one the entry is `duplicate_of`,
+    else none (no guess)."""
+    failing = [
+        i
+        for i, r in enumerate(resources)
+        if r.link_id is not None
+        and r.suggested_url is None
+        and r.outcome is not None
+        and r.outcome.is_failure
+    ]
+    if not failing:
+        return resources
+    gone: dict[int, list[tuple[int, str, str, str]]] = defaultdict(list)
+    ids = sorted({resources[i].link_id or 0 for i in failing})
+    for start in range(0, len(ids), _CHUNK):  # SQLite caps the parameters of one statement
+        query = (
+            select(Event.link_id, Resource.id, Collection.key, Resource.rid, Resource.url)
+            .join(Resource, Resource.id == Event.resource_id)
+            .join(Collection, Collection.id == Resource.collection_id)
+            .join(Link, Link.id == Resource.link_id)
+            .where(
+                Event.link_id.in_(ids[start : start + _CHUNK]),
+                Event.kind.in_(_ONTO_LINK),
+                Resource.removed_at.is_(None),
+                Resource.link_id != Event.link_id,
+                Link.outcome == Outcome.OK.value,
+                Link.drift_since.is_(None),  # a page that no longer matches its entry
+            )
+            .distinct()
+        )
+        for link_id, pk, key, rid, url in session.execute(query):
+            if link_id is not None:
+                gone[link_id].append((pk, key, rid, url))
+    if not gone:
+        return resources
+    rows = [i for i in failing if resources[i].link_id in gone]
+    moves = _link_moves(
+        session, {resources[i].pk for i in rows} | {s[0] for v in gone.values() for s in v}
+    )
+    dupes = _duplicate_of(session, [resources[i].pk for i in rows])
+    for i in rows:
+        r = resources[i]
+        assert r.link_id is not None
+        came = moves.get(r.pk, [])
+        since = came[-1][0] if came else None  # its latest coming onto the link
+        shared = []
+        for pk, key, rid, url in sorted(gone[r.link_id], key=itemgetter(1, 2)):
+            if pk != r.pk and _left_after(moves.get(pk, []), r.link_id, since):
+                name = rid if key == r.collection_key else f"{key}/{rid}"
+                shared.append((key, rid, name, with_fragment_of(urldefrag(url).url, r.url)))
+        meant = [s for s in shared if (s[0], s[1]) == (r.collection_key, dupes.get(r.pk))]
+        if meant or len({canonical_url(s[3]) for s in shared}) == 1:
+            _, _, name, url = (meant or shared)[0]
+            resources[i] = replace(r, moved_sibling=MovedSibling(name, url))
+    return resources
+
+
+def _link_moves(session: Session, pks: Iterable[int]) -> dict[int, list[tuple[datetime, int]]]:
+    """Per resource pk: when it came onto which link (its `_ONTO_LINK` events), in order."""
+    out: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    for part in chunks(sorted(pks), 1000):  # bound the IN list
+        for pk, at, link_id in session.execute(
+            select(Event.resource_id, Event.at, Event.link_id)
+            .where(Event.resource_id.in_(part), Event.kind.in_(_ONTO_LINK))
+            .order_by(Event.at, Event.id)
+        ):
+            if pk is not None and link_id is not None:
+                out[pk].append((as_utc(at), link_id))
+    return out
+
+
+def _left_after(
+    moves: Sequence[tuple[datetime, int]], link_id: int, since: datetime | None
+) -> bool:
+    """Whether an entry came onto `link_id` and left it after `since` (when the row's entry
+    came onto it; None: unknown, any stay counts)."""
+    for (_, link), (left, _) in pairwise(moves):
+        if link == link_id and (since is None or left > since):
+            return True
+    return False
+
+
+def _duplicate_of(session: Session, pks: Sequence[int]) -> dict[int, str]:
+    """Per resource pk: the id its `duplicate_of` field names, if any."""
+    out: dict[int, str] = {}
+    for part in chunks(sorted(pks), 1000):  # bound the IN list
+        for pk, fields in session.execute(
+            select(Resource.id, Resource.fields).where(Resource.id.in_(part))
+        ):
+            named = (fields or {}).get("duplicate_of")
+            if isinstance(named, str) and named:
+                out[pk] = named
+    return out
 
 
 #: The nights a flapping link's 503 nights are counted over (the default flap window).

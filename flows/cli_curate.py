@@ -123,6 +123,8 @@ def _say(edited: _EditedWith, result: object) -> None:
     if result.diff:
         typer.echo(for_terminal(result.diff.rstrip("\n")))
     typer.echo(for_terminal(result.message))
+    for line in result.follow_up:
+        typer.echo(f"  {for_terminal(line)}")
     if result.sync is not None:
         typer.echo(result.sync.headline())
     if result.diff and not result.dry_run:

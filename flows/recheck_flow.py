@@ -22,8 +22,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from catalog import store
 from catalog.db import engine_for
 from catalog.errors import CatalogError, LinkhealthError, NotFoundError
-from catalog.ops import plan_recheck, verdict_lines
-from catalog.queries import sharing_links
+from catalog.ops import plan_recheck, shared_url_lines, verdict_lines
 from catalog.runs import RunSummary
 from catalog.text import counted
 from flows.check_flow import (
@@ -123,12 +122,7 @@ def _recheck(
         (v.collection, v.rid): v.outcome for v in store.run_verdicts(engine, summary.run_id)
     }
     verdicts = tuple(verdict_lines(statuses, plan.ids, plan.collections, this_run=this_run))
-    named = [(key, rid) for rid, keys in only.items() for key in sorted(keys)]
-    verdicts += tuple(
-        f"{key}/{rid}: its URL is shared with {', '.join(others)}, whose link state this "
-        "check updated too"
-        for (key, rid), others in sharing_links(engine, named).items()
-    )
+    verdicts += tuple(shared_url_lines(engine, statuses, resource_ids or (), only))
     for line in verdicts:
         log.info(line)
     return RecheckResult(

@@ -968,6 +968,8 @@ def _fix(
                 cmd("replace-url", moved),
                 False,
             )
+        if priority is not Priority.DRIFT and (sibling := _sibling_fix(r, cmd)):
+            return sibling
         if priority is Priority.BROKEN and (refused := _refused_fix(r, cmd)):
             return refused
         if r.archive_url:
@@ -1056,6 +1058,8 @@ def _fix(
                 cmd("replace-url", moved),
                 False,
             )
+        if sibling := _sibling_fix(r, cmd):
+            return sibling
         if r.outcome is not None and r.outcome.is_failure and not r.outcome.is_transient:
             # A 410 says "removed on purpose": "it may recover by itself" contradicted it.
             return (
@@ -1290,6 +1294,22 @@ def _no_answer_fix(r: ResourceRow, outcome: Outcome) -> str:
 
 #: The reason `_refused_fix` gives `linkhealth ignore` for a link a browser opens.
 _REFUSED_REASON = "works in a browser; refuses automated checks (403)"
+
+
+def _sibling_fix(r: ResourceRow, cmd: Callable[..., str]) -> tuple[str, str, bool] | None:
+    """The fix of a failing link whose address another entry shared until it moved to one
+    that works (`ResourceRow.moved_sibling`), else None: the curator found where the page
+    went for that entry, and "find where it moved" of this one asked it again."""
+    sibling = r.moved_sibling
+    if sibling is None or not safe_href(sibling.url):
+        return None
+    return (
+        f"Its sibling {sibling.name}, which shared this address, moved to {sibling.url}, "
+        "which works: use that address here too (or, if this entry is another part of the "
+        "page, find its own).",
+        cmd("replace-url", sibling.url),
+        False,
+    )
 
 
 def _refused_fix(r: ResourceRow, cmd: Callable[..., str]) -> tuple[str, str, bool] | None:

@@ -281,3 +281,33 @@ def test_an_entry_named_key_slash_id_is_checked_in_that_catalog_only_and_a_share
         "toolkit/r1: its URL is shared with other/r5, whose link state this check updated too"
     )
     assert not any(line.startswith("other/r1") for line in lines), lines
+
+
+@pytest.mark.flow
+def test_a_bare_id_names_the_entries_sharing_its_url_as_key_slash_id_does(
+    prefect_api: str, isolated_cwd: Path
+) -> None:
+    """`recheck toolkit/r1` named the entries whose link state its check updated too;
+    `recheck r1` of the same entry said nothing of them."""
+    from tests.local_site import local_site
+
+    with local_site() as site:
+        write_catalog(
+            isolated_cwd / "toolkit.yaml",
+            [
+                {"id": "r1", "title": "Annual Report", "url": f"{site.base}/report.html"},
+                {"id": "r2", "title": "Annual Report (panel)", "url": f"{site.base}/report.html"},
+            ],
+        )
+        (isolated_cwd / "linkhealth.toml").write_text(
+            'database_url = "sqlite:///var/lh.db"\ncatalogs = ["toolkit.yaml"]\n'
+            "[check]\nallow_private = true\n",
+            encoding="utf-8",
+        )
+        result = runner.invoke(app, ["recheck", "r1", "--no-report"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("toolkit/r1: OK")
+    assert lines[1] == (
+        "toolkit/r1: its URL is shared with toolkit/r2, whose link state this check updated too"
+    )
