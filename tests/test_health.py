@@ -17,6 +17,7 @@ from catalog.health import (
     SUSPECT,
     UNCHECKED,
     Entry,
+    EntryDrift,
     LinkState,
     apply_drift,
     apply_observation,
@@ -668,7 +669,7 @@ def test_a_shared_page_flags_only_the_entry_it_no_longer_holds() -> None:
     two = judge_page(page(2, "Resources", SHARED_PAGE["two"]), SHARED, history)
     assert two is not None and list(two.drifted) == ["3"]
     state, changes = apply_drift(LinkState(), two, at=days(2))
-    assert state.drift_reason is not None and state.drift_entries == ("3",)
+    assert state.drift_reason is not None and _keys(state) == ("3",)
     assert [(c.kind, c.details["entry"]) for c in changes] == [("drift_detected", "3")]
     assert [drifted_from(state, key) for key in "123"] == [False, False, True]
     assert entry_view(state, "1").drift_reason is None
@@ -683,7 +684,8 @@ def test_a_shared_page_flags_only_the_entry_it_no_longer_holds() -> None:
 def test_an_entry_gone_from_a_shared_page_leaves_its_flag_without_news() -> None:
     """Entry 3 (flagged) was removed, or moved to its own address: the page is judged
     against the entries left, and its flag goes with no "matches again" of it."""
-    state = LinkState(drift_reason="gone", drift_since=days(1), drift_entries=("3",))
+    flag = (EntryDrift("3", days(1), "gone", 0.1),)
+    state = LinkState(drift_reason="gone", drift_since=days(1), drift_entries=flag)
     history = {"1": [0.8], "2": [0.8]}
     guide_only = (
         "Resources. Task Force e-Guide: a guide for task forces, investigations and "
@@ -695,10 +697,16 @@ def test_an_entry_gone_from_a_shared_page_leaves_its_flag_without_news() -> None
     one = judge_page(page(2, "Resources", guide_only), SHARED[:2], history)
     assert one is not None and list(one.drifted) == ["2"]
     moved, changes = apply_drift(state, one, at=days(2))
-    assert moved.drift_entries == ("2",) and moved.drift_since == days(1)
+    # Entry 2's drift is its own, from day 2: not dated from entry 3's (day 1), gone.
+    assert _keys(moved) == ("2",) and moved.drift_since == days(2)
     assert [(c.kind, c.details.get("entry"), c.entry) for c in changes] == [
         ("drift_detected", "2", None)
     ]
+
+
+def _keys(state: LinkState) -> tuple[str, ...] | None:
+    """The entries a flag concerns (`LinkState.drift_entries`), None for every entry."""
+    return None if state.drift_entries is None else tuple(e.key for e in state.drift_entries)
 
 
 def test_a_takeover_of_a_shared_page_flags_every_entry() -> None:

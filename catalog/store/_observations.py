@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from catalog import health as health_rules
 from catalog import tables as t
 from catalog.collation import byte_order
-from catalog.health import Change, Entry, LinkState
+from catalog.groups import stored_drift_entries
+from catalog.health import Change, Entry, EntryDrift, LinkState
 from catalog.model import Observation
 from catalog.outcomes import Outcome
 from catalog.problem_checks import PROBLEM_START, keep_recounted
@@ -542,9 +543,14 @@ def _link_state(link: Any) -> LinkState:
     return LinkState(**values)
 
 
-def _drift_entries(stored: Sequence[Any] | None) -> tuple[str, ...] | None:
+def _drift_entries(stored: Mapping[str, Any] | None) -> tuple[EntryDrift, ...] | None:
     """`links.drift_entries` as the state holds it: NULL (every entry) stays None."""
-    return None if stored is None else tuple(str(key) for key in stored)
+    if stored is None:
+        return None
+    return tuple(
+        EntryDrift(str(key), parse_time(value["since"]), value["reason"], value.get("score"))
+        for key, value in stored.items()
+    )
 
 
 def _state_value(state: LinkState, name: str) -> Any:
@@ -557,7 +563,7 @@ def _state_value(state: LinkState, name: str) -> Any:
     if name in ("contacts_seen", "contacts_gone"):
         return list(value)
     if name == "drift_entries":
-        return None if value is None else list(value)
+        return None if value is None else stored_drift_entries(value)
     return value
 
 
