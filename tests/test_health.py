@@ -673,7 +673,8 @@ def test_a_shared_page_flags_only_the_entry_it_no_longer_holds() -> None:
     assert [(c.kind, c.details["entry"]) for c in changes] == [("drift_detected", "3")]
     assert [drifted_from(state, key) for key in "123"] == [False, False, True]
     assert entry_view(state, "1").drift_reason is None
-    assert entry_view(state, "3") == state
+    # Its own drift (here the link's: it is the one entry drifted from), no list of others.
+    assert entry_view(state, "3") == replace(state, drift_entries=None)
     # Entry 3 matched again: the flag clears with news of entry 3 alone.
     back = judge_page(page(3, "Resources", SHARED_PAGE["all"]), SHARED, history)
     cleared, changes = apply_drift(state, back, at=days(3))
@@ -728,3 +729,34 @@ def test_pages_without_text_or_failing_leave_drift_alone() -> None:
     )
     state = LinkState(drift_reason="casino", drift_since=days(0))
     assert apply_drift(state, None, at=days(1)) == (state, [])
+
+
+def test_an_entry_drifted_from_later_keeps_its_own_date_and_figures() -> None:
+    """d1b: entry 3 drifted from on day 2, entry 2 on day 3. Each keeps its own since,
+    reason and score (the entry's view of the state): entry 2 was dated from entry 3's day
+    and showed entry 3's match figures. The link's columns stay the earliest and worst."""
+    history: dict[str, list[float]] = {}
+    for day in (0, 1):
+        judged = judge_page(page(day, "Resources", SHARED_PAGE["all"]), SHARED, history)
+        assert judged is not None
+        for key, score in judged.baseline_scores.items():
+            history.setdefault(key, []).insert(0, score)
+    two = judge_page(page(2, "Resources", SHARED_PAGE["two"]), SHARED, history)
+    state, _ = apply_drift(LinkState(), two, at=days(2))
+    guide_only = (
+        "Resources. Task Force e-Guide: a guide for task forces, investigations and "
+        "prosecution. Contact us for training and technical assistance across the state, "
+        "news and events, upcoming meetings and public notices for our partners and "
+        "grantees. Our office hours, staff contacts of the agency, careers, accessibility."
+    )
+    one = judge_page(page(3, "Resources", guide_only), SHARED, history)
+    assert one is not None and "2" in one.drifted
+    later, changes = apply_drift(state, one, at=days(3))
+    assert [(c.kind, c.details["entry"]) for c in changes] == [("drift_detected", "2")]
+    assert _keys(later) == ("2", "3")
+    poster, directory = entry_view(later, "3"), entry_view(later, "2")
+    assert (poster.drift_since, directory.drift_since) == (days(2), days(3))
+    assert directory.drift_reason == one.drifted["2"][0].reason
+    assert directory.drift_score == one.drifted["2"][0].score
+    assert later.drift_since == days(2)
+    assert entry_view(later, "1").drift_reason is None
