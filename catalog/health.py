@@ -894,11 +894,12 @@ def apply_drift(
     marked = any(v.markers for v, _ in judgement.drifted.values())
     verdict, _ = min(judgement.drifted.values(), key=lambda pair: pair[0].score)
     if marked or len(judged) == 1:
-        # Every entry alike, with the link's columns: a takeover, or the link's one entry.
+        # Every entry alike, with the link's columns: a takeover, or the link's one entry,
+        # since the earliest drift of those still drifted from (not of one gone since).
         new = replace(
             state,
             drift_reason=verdict.reason,
-            drift_since=state.drift_since or at,
+            drift_since=min((before[key].since for key in now if key in before), default=at),
             drift_score=verdict.score,
             drift_entries=None,
         )
