@@ -196,7 +196,7 @@ def _counted(db: Session | Connection, keyed: Select[Any]) -> dict[int, int]:
             Observation.checked_at >= starts.c.start,
             Observation.outcome != Outcome.NETWORK_UNAVAILABLE.value,
         )
-        .group_by(starts.c.key)
+        .group_by(Observation.link_id, starts.c.key)  # each link's checks off its index
     )
     checks = {key: count for key, count in rows}
     # Checks of the same problem that `db prune` deleted (catalog.retention): counted from
