@@ -9,12 +9,16 @@ Output: conditions for bulk counts, so the run summary, its events and the Drift
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, and_, case, cast, func, literal, null, or_
+from sqlalchemy import ColumnElement, Text, and_, case, func, literal, null, or_, type_coerce
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
-from catalog.health import BROKEN, BROKEN_AT_ONCE, FILED_APART
+from catalog.health import BROKEN, BROKEN_AT_ONCE, FILED_APART, EntryDrift
 
 
 def confirmed_broken(outcome: Any, state: Any) -> ColumnElement[bool]:
@@ -27,26 +31,107 @@ def confirmed_broken(outcome: Any, state: Any) -> ColumnElement[bool]:
     )
 
 
+def stored_drift_entries(entries: Sequence[EntryDrift]) -> dict[str, dict[str, Any]]:
+    """`LinkState.drift_entries` as `links.drift_entries` holds them: a JSON object of entry
+    (`resources.id` as text) -> its own drift, read in SQL by `entry_drift` and
+    `entry_drift_since`. The since is UTC with its offset ("2026-12-05 02:00:00.000000+00:00"):
+    its first 26 characters are how SQLite stores a time, so it compares with the time
+    columns there, and PostgreSQL reads it as a timestamptz whatever the session's zone."""
+    return {
+        e.key: {
+            "since": e.since.astimezone(UTC).isoformat(sep=" ", timespec="microseconds"),
+            "reason": e.reason,
+            "score": e.score,
+        }
+        for e in entries
+    }
+
+
+class _EntryValue(FunctionElement[str]):
+    """The text of `field` of the entry `resource_id` in a `links.drift_entries` object;
+    NULL when it does not name the entry. JSON extraction differs by database: SQLite
+    `json_extract(col, '$."12".since')`, PostgreSQL `col -> '12' ->> 'since'`."""
+
+    name = "entry_value"
+    type = Text()
+    inherit_cache = True
+
+
+@compiles(_EntryValue)
+def _entry_value_sqlite(element: _EntryValue, compiler: SQLCompiler, **kw: Any) -> str:
+    entries, resource_id, field = (compiler.process(c, **kw) for c in element.clauses)
+    return f"json_extract({entries}, '$.\"' || {resource_id} || '\".' || {field})"
+
+
+@compiles(_EntryValue, "postgresql")
+def _entry_value_postgresql(element: _EntryValue, compiler: SQLCompiler, **kw: Any) -> str:
+    entries, resource_id, field = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(CAST({entries} AS JSON) -> CAST({resource_id} AS TEXT) ->> {field})"
+
+
+def _entry_value(drift_entries: Any, resource_id: Any, field: str) -> ColumnElement[str]:
+    return _EntryValue(drift_entries, resource_id, literal(field, Text))
+
+
 def drifted_from(drift_entries: Any, resource_id: Any) -> ColumnElement[bool]:
     """Whether a link's drift flag (if it has one) concerns its entry `resource_id`:
-    `links.drift_entries` is NULL (every entry) or names it (a JSON list of ids as text,
-    `catalog.health.apply_drift`). Read as text on both databases: `'%"12"%'` matches the
-    id 12, not 112 or 120."""
-    quoted = literal('%"', Text) + cast(resource_id, Text) + literal('"%', Text)
-    return or_(drift_entries.is_(None), cast(drift_entries, Text).like(quoted))
+    `links.drift_entries` is NULL (every entry) or names it (`stored_drift_entries`)."""
+    return or_(
+        drift_entries.is_(None), _entry_value(drift_entries, resource_id, "reason").is_not(None)
+    )
 
 
 def entry_drift(drift_reason: Any, drift_entries: Any, resource_id: Any) -> ColumnElement[Any]:
-    """The link's drift reason as its entry `resource_id` has it: NULL where the page still
-    holds that entry while it drifted from another sharing the address. Every reader of
-    a resource's drift (the report's rows and counts, `export`, `linkhealth resource`, a
-    recheck's lines, set-asides) reads this one expression, so none of them flags an entry
-    the page holds."""
+    """The link's drift reason as its entry `resource_id` has it: its own (a page shared by
+    several drifts from each by its own figures), NULL where the page still holds that
+    entry while it drifted from another sharing the address. Every reader of a resource's
+    drift (the report's rows and counts, `export`, `linkhealth resource`, a recheck's
+    lines, set-asides) reads this one expression, so none of them flags an entry the page
+    holds or shows another entry's figures."""
     return case(
         (drift_reason.is_(None), null()),
-        (drifted_from(drift_entries, resource_id), drift_reason),
-        else_=null(),
+        (drift_entries.is_(None), drift_reason),
+        else_=_entry_value(drift_entries, resource_id, "reason"),
     )
+
+
+def entry_drift_since(
+    drift_since: Any, drift_entries: Any, resource_id: Any
+) -> ColumnElement[datetime | None]:
+    """When the page drifted from the entry `resource_id` (`entry_drift`'s twin): the
+    link's `drift_since` for a flag on every entry, else the entry's own, NULL for an
+    entry the page still holds. The row's "Since" and checks and a set-aside's lapse
+    date an entry's drift by it, not by another entry's earlier drift."""
+    own = _entry_value(drift_entries, resource_id, "since")
+    return case(
+        (drift_since.is_(None), null()),
+        (drift_entries.is_(None), drift_since),
+        else_=type_coerce(_since_value(own), drift_since.type),
+    )
+
+
+class _SinceValue(FunctionElement[str]):
+    """A stored entry's since (`stored_drift_entries`) as the database's time."""
+
+    name = "since_value"
+    type = Text()
+    inherit_cache = True
+
+
+@compiles(_SinceValue)
+def _since_value_sqlite(element: _SinceValue, compiler: SQLCompiler, **kw: Any) -> str:
+    (text,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"substr({text}, 1, 26)"
+
+
+@compiles(_SinceValue, "postgresql")
+def _since_value_postgresql(element: _SinceValue, compiler: SQLCompiler, **kw: Any) -> str:
+    (text,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST({text} AS TIMESTAMP WITH TIME ZONE)"
+
+
+def _since_value(text: ColumnElement[str]) -> ColumnElement[str]:
+    return _SinceValue(text)
 
 
 def drifted(outcome: Any, state: Any, drift_reason: Any) -> ColumnElement[bool]:

@@ -195,6 +195,18 @@ def state_line(outcome: Outcome, state: str) -> str:
 
 
 @dataclass(frozen=True)
+class EntryDrift:
+    """One entry's drift on a page shared by several (`LinkState.drift_entries`): each
+    entry is dated and explained by its own drift, not by another's drifted earlier."""
+
+    #: The entry (`Entry.key`: `resources.id` as text).
+    key: str
+    since: datetime
+    reason: str
+    score: float | None = None
+
+
+@dataclass(frozen=True)
 class LinkState:
     """The health columns of one links row."""
 
@@ -234,9 +246,11 @@ class LinkState:
     drift_reason: str | None = None
     drift_since: datetime | None = None
     drift_score: float | None = None
-    #: The keys (`Entry.key`) of the entries the page drifted from, when not all of those
-    #: using the link (`apply_drift`); None: every entry, as a takeover concerns them all.
-    drift_entries: tuple[str, ...] | None = None
+    #: The entries the page drifted from, each with its own since, reason and score, when
+    #: not all of those using the link alike (`apply_drift`); None: every entry, with the
+    #: link's columns above, as a takeover concerns them all. With entries, the columns
+    #: above are the link's: the earliest since, the worst entry's reason and score.
+    drift_entries: tuple[EntryDrift, ...] | None = None
     #: The contacts its entries name that a read of the page showed (one a full read then
     #: missed once marked with when, `_MISSING`), and those of them gone (two full reads in
     #: a row did not show them), with what the queue says of them (`apply_contacts`).
@@ -866,7 +880,8 @@ def apply_drift(
             return state, []
         return _drift_cleared(state, judgement.relevance, judgement.scores.keys())
     judged = judgement.scores.keys() or judgement.drifted.keys()
-    was = _concerned(state, judged)
+    before = _entry_drifts(state, judged)
+    was = before.keys()
     # Still drifted from: those drifted from now, and those drifted from before that this
     # page does not show back (too few words to tell). One not judged no longer uses the
     # link (removed, or moved to another address): it leaves the flag, without news.
@@ -878,13 +893,23 @@ def apply_drift(
     now = kept | judgement.drifted.keys()
     marked = any(v.markers for v, _ in judgement.drifted.values())
     verdict, _ = min(judgement.drifted.values(), key=lambda pair: pair[0].score)
-    new = replace(
-        state,
-        drift_reason=verdict.reason,
-        drift_since=state.drift_since or at,
-        drift_score=verdict.score,
-        drift_entries=None if marked or now >= judged else tuple(sorted(now, key=_entry_order)),
-    )
+    if marked or len(judged) == 1:
+        # Every entry alike, with the link's columns: a takeover, or the link's one entry,
+        # since the earliest drift of those still drifted from (not of one gone since).
+        new = replace(
+            state,
+            drift_reason=verdict.reason,
+            drift_since=min((before[key].since for key in now if key in before), default=at),
+            drift_score=verdict.score,
+            drift_entries=None,
+        )
+    else:
+        # Each entry its own: an entry drifted from later is dated from its own drift.
+        entries = {key: before[key] for key in kept}
+        for key, (v, _) in judgement.drifted.items():
+            since = before[key].since if key in before else at
+            entries[key] = EntryDrift(key, since, v.reason, v.score)
+        new = _with_entries(state, [entries[key] for key in sorted(entries, key=_entry_order)])
     changes = [
         Change(
             "drift_detected",
@@ -905,7 +930,7 @@ def apply_drift(
         changes += [
             Change(
                 "drift_cleared",
-                {"old": state.drift_reason, "score": judgement.scores.get(key)},
+                {"old": before[key].reason, "score": judgement.scores.get(key)},
                 entry=key,
             )
             for key in sorted((was & judged) - now, key=_entry_order)
@@ -917,7 +942,7 @@ def drifted_from(state: LinkState, entry: str) -> bool:
     """Whether the link's drift flag concerns the entry `entry` (`Entry.key`): the twin
     of `catalog.groups.drifted_from`, which says it in SQL."""
     return state.drift_reason is not None and (
-        state.drift_entries is None or entry in state.drift_entries
+        state.drift_entries is None or any(e.key == entry for e in state.drift_entries)
     )
 
 
@@ -925,21 +950,51 @@ _State = TypeVar("_State", bound=LinkState)
 
 
 def entry_view(state: _State, entry: str) -> _State:
-    """`state` as the entry `entry` sees it: without the drift flag of a page that still
-    holds it (drifted from another entry sharing the address)."""
-    if state.drift_reason is None or drifted_from(state, entry):
+    """`state` as the entry `entry` sees it: its own drift (since, reason and score), or
+    none where the page still holds it (drifted from another entry sharing the address).
+    The twin of `catalog.groups.entry_drift`/`entry_drift_since`."""
+    if state.drift_reason is None or state.drift_entries is None:
         return state
-    return replace(state, drift_reason=None, drift_since=None, drift_score=None, drift_entries=None)
+    own = next((e for e in state.drift_entries if e.key == entry), None)
+    if own is None:
+        return replace(
+            state, drift_reason=None, drift_since=None, drift_score=None, drift_entries=None
+        )
+    return replace(
+        state,
+        drift_reason=own.reason,
+        drift_since=own.since,
+        drift_score=own.score,
+        drift_entries=None,
+    )
 
 
-def _concerned(state: LinkState, judged: Collection[str]) -> set[str]:
-    """The keys of the entries `state`'s drift flag concerns, of those `judged` for a flag
-    on every entry (`drift_entries` None); none without a flag."""
-    if state.drift_reason is None:
-        return set()
+def _entry_drifts(state: LinkState, judged: Collection[str]) -> dict[str, EntryDrift]:
+    """The entries `state`'s drift flag concerns, each with its drift: of those `judged`,
+    with the link's columns, for a flag on every entry (`drift_entries` None); none
+    without a flag."""
+    if state.drift_reason is None or state.drift_since is None:
+        return {}
     if state.drift_entries is None:
-        return set(judged)
-    return set(state.drift_entries)
+        return {
+            key: EntryDrift(key, state.drift_since, state.drift_reason, state.drift_score)
+            for key in judged
+        }
+    return {e.key: e for e in state.drift_entries}
+
+
+def _with_entries(state: LinkState, entries: Sequence[EntryDrift]) -> LinkState:
+    """`state` flagged for `entries` alone: the link's columns are the earliest since and
+    the worst entry's reason and score (what link-wide readers, the archive lookup and
+    `PROBLEM_START`, go by)."""
+    worst = min(entries, key=lambda e: e.score if e.score is not None else 1.0)
+    return replace(
+        state,
+        drift_reason=worst.reason,
+        drift_since=min(e.since for e in entries),
+        drift_score=worst.score,
+        drift_entries=tuple(entries),
+    )
 
 
 def _drift_cleared(
@@ -951,13 +1006,12 @@ def _drift_cleared(
     cleared = replace(
         state, drift_reason=None, drift_since=None, drift_score=None, drift_entries=None
     )
-    details = {"old": state.drift_reason, "score": score}
     if state.drift_entries is None:
-        return cleared, [Change("drift_cleared", details)]
+        return cleared, [Change("drift_cleared", {"old": state.drift_reason, "score": score})]
     return cleared, [
-        Change("drift_cleared", details, entry=key)
-        for key in state.drift_entries
-        if not judged or key in judged
+        Change("drift_cleared", {"old": e.reason, "score": score}, entry=e.key)
+        for e in state.drift_entries
+        if not judged or e.key in judged
     ]
 
 

@@ -24,14 +24,25 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from catalog.clock import as_utc
-from catalog.groups import drifted_from
+from catalog.groups import drifted_from, entry_drift_since
 from catalog.health import BROKEN as BROKEN_STATE
 from catalog.outcomes import Outcome
-from catalog.tables import Event, Link, Observation
+from catalog.tables import Event, Link, Observation, Resource
 
 #: When a flapping link last started flapping (its `flapping_started` event).
 _FLAPPING_SINCE = (
@@ -68,25 +79,33 @@ UNDRIFTED_START = case(
 )
 
 
-def spared(resource_id: Any) -> ColumnElement[bool]:
-    """Whether the link's drift flag leaves out the entry `resource_id`: the page drifted
-    from another entry sharing its address, and still holds this one (on a link not
-    confirmed broken: the break dates every entry's row alike)."""
+def own_start(resource_id: Any) -> ColumnElement[bool]:
+    """Whether the row of the entry `resource_id` may be dated apart from its link
+    (`entry_start`): the link's drift, not confirmed broken, concerns some of its entries
+    alone, each from its own since."""
+    del resource_id  # the same for each entry of the link; named for the reader
     return and_(
         Link.drift_since.is_not(None),
         Link.state != BROKEN_STATE,
         Link.drift_entries.is_not(None),
-        ~drifted_from(Link.drift_entries, resource_id),
     )
 
 
 def entry_start(resource_id: Any) -> ColumnElement[Any]:
-    """`PROBLEM_START` as the row of the entry `resource_id` dates it: an entry the page
-    still holds while it drifted from another (`spared`) dates its row by its own state,
-    as if the link had not drifted (working: its last change of outcome; failing: its
-    failure; flapping: its flapping), not "drifting since" another entry's drift. Its
-    checks are counted from there too (`recount` with `UNDRIFTED_START`)."""
-    return case((spared(resource_id), UNDRIFTED_START), else_=PROBLEM_START)
+    """`PROBLEM_START` as the row of the entry `resource_id` dates it: a drifted entry from
+    its own drift (`groups.entry_drift_since`), not another's earlier one; an entry the
+    page still holds while it drifted from another by its own state, as if the link had not
+    drifted (working: its last change of outcome; failing: its failure; flapping: its
+    flapping). Its checks are counted from there too (`recount_entries`)."""
+    drifted = and_(
+        Link.drift_since.is_not(None),
+        Link.state != BROKEN_STATE,
+        drifted_from(Link.drift_entries, resource_id),
+    )
+    return case(
+        (drifted, entry_drift_since(Link.drift_since, Link.drift_entries, resource_id)),
+        else_=UNDRIFTED_START,
+    )
 
 
 #: The start `PROBLEM_START` falls back to when a link's drift or flapping ends: its current
@@ -130,51 +149,74 @@ def checks_since(db: Session | Connection, link_ids: Sequence[int] | None = None
 def recount(
     db: Session | Connection, link_ids: Sequence[int], start: Any = PROBLEM_START
 ) -> dict[int, int]:
-    """The checks since each link's problem began (`start`: `PROBLEM_START`, or
-    `UNDRIFTED_START` for the entries its drift left out), counted from its observations
-    plus those `db prune` deleted (`links.pruned_checks`): one grouped query."""
-    # Each link's start worked out once, not once per observation: joined as it was,
-    # the start (with its event lookups for a flapping link) was computed for each of the
-    # link's observations. Materialized, the database counts each link's observations
-    # since its start off the (link, time) index.
+    """The checks since each link's problem began (`start`: `PROBLEM_START` by default),
+    counted from its observations plus those `db prune` deleted (`links.pruned_checks`):
+    one grouped query."""
+    return _counted(
+        db,
+        select(Link.id.label("key"), Link.id.label("link_id"), start.label("start")).where(
+            Link.id.in_(link_ids), start.is_not(None)
+        ),
+    )
+
+
+def recount_entries(db: Session | Connection, resource_ids: Sequence[int]) -> dict[int, int]:
+    """Per entry (of `resource_ids`), the checks since its row's start (`entry_start`),
+    counted as `recount` counts a link's."""
+    start = entry_start(Resource.id)
+    return _counted(
+        db,
+        select(Resource.id.label("key"), Link.id.label("link_id"), start.label("start"))
+        .join(Link, Link.id == Resource.link_id)
+        .where(Resource.id.in_(resource_ids), start.is_not(None)),
+    )
+
+
+def _counted(db: Session | Connection, keyed: Select[Any]) -> dict[int, int]:
+    """The checks of `keyed`'s link since its start, per key (columns key, link_id, start)."""
+    # Each start worked out once, not once per observation: joined as it was, the start
+    # (with its event lookups for a flapping link) was computed for each of the link's
+    # observations. Materialized, the database counts each link's observations since its
+    # start off the (link, time) index.
     starts = (
-        select(Link.id.label("link_id"), start.label("start"))
-        .where(Link.id.in_(link_ids), start.is_not(None))
+        keyed.add_columns(
+            Link.pruned_checks,
+            Link.pruned_checks_since,
+            Link.pruned_outcome_checks,
+            Link.pruned_outcome_since,
+        )
         .cte("problem_starts")
         .prefix_with("MATERIALIZED")
     )
     rows = db.execute(
-        select(Observation.link_id, func.count())
+        select(starts.c.key, func.count())
+        .select_from(Observation)
         .join(starts, starts.c.link_id == Observation.link_id)
         .where(
             Observation.checked_at >= starts.c.start,
             Observation.outcome != Outcome.NETWORK_UNAVAILABLE.value,
         )
-        .group_by(Observation.link_id)
+        .group_by(Observation.link_id, starts.c.key)  # each link's checks off its index
     )
-    checks = {link_id: count for link_id, count in rows}
+    checks = {key: count for key, count in rows}
     # Checks of the same problem that `db prune` deleted (catalog.retention): counted from
     # the problem start at the prune, and from the outcome start a drift or flapping that
     # ended fell back to.
     pruned = db.execute(
         select(
-            Link.id,
-            Link.pruned_checks,
-            Link.pruned_checks_since,
-            Link.pruned_outcome_checks,
-            Link.pruned_outcome_since,
-            start,
-        ).where(
-            Link.id.in_(link_ids),
-            or_(Link.pruned_checks > 0, Link.pruned_outcome_checks > 0),
-            start.is_not(None),
-        )
+            starts.c.key,
+            starts.c.pruned_checks,
+            starts.c.pruned_checks_since,
+            starts.c.pruned_outcome_checks,
+            starts.c.pruned_outcome_since,
+            starts.c.start,
+        ).where(or_(starts.c.pruned_checks > 0, starts.c.pruned_outcome_checks > 0))
     )
-    for link_id, count, since, outcome_count, outcome_since, problem_start in pruned:
+    for key, count, since, outcome_count, outcome_since, problem_start in pruned:
         if same_start(since, problem_start):
-            checks[link_id] = checks.get(link_id, 0) + count
+            checks[key] = checks.get(key, 0) + count
         elif same_start(outcome_since, problem_start):
-            checks[link_id] = checks.get(link_id, 0) + outcome_count
+            checks[key] = checks.get(key, 0) + outcome_count
     return checks
 
 

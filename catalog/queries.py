@@ -38,13 +38,7 @@ from catalog.errors import NotFoundError
 from catalog.health import contact_missed_since, entry_contact_reason
 from catalog.model import Hop
 from catalog.outcomes import Outcome
-from catalog.problem_checks import (
-    UNDRIFTED_START,
-    checks_since,
-    entry_start,
-    recount,
-    spared,
-)
+from catalog.problem_checks import checks_since, entry_start, own_start, recount_entries
 from catalog.set_aside import lapse_note
 from catalog.settings import NIGHT_SLACK
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
@@ -447,17 +441,17 @@ def _report_rows(
     # Those edited since their link's state began: whether one of them took its URL after
     # that is read for them alone (`updated_at` moves with every curator's change).
     edited: list[int] = []
-    # Those whose page still holds them while it drifted from another entry: their checks
-    # count from their own start (`problem_checks.entry_start`), read for them alone.
-    own_start: list[int] = []
+    # Those on a page that drifted from some of its entries alone: their checks count from
+    # their own start (`problem_checks.entry_start`), read for them alone.
+    apart: list[int] = []
     for r in rows:
         start = r["problem_start"]
         if start is not None and as_utc(r["entry_updated_at"]) > as_utc(start):
             edited.append(len(resources))
-        if r["drift_spared"]:
-            own_start.append(len(resources))
+        if r["drift_apart"]:
+            apart.append(len(resources))
         resources.append(_resource_row(r, checks.get(r["link_id"], 0)))
-    resources = _with_own_start_checks(session, resources, own_start)
+    resources = _with_own_start_checks(session, resources, apart)
     resources = _with_own_checks(session, resources, edited)
     resources = _with_moved_to(session, _with_lapses(session, _with_deciders(session, resources)))
     resources = _with_unsteady_redirects(session, _with_walled_move(session, resources))
@@ -659,21 +653,19 @@ def _steadied_in_window(
 
 
 def _with_own_start_checks(
-    session: Session, resources: list[ResourceRow], spared: Sequence[int]
+    session: Session, resources: list[ResourceRow], apart: Sequence[int]
 ) -> list[ResourceRow]:
-    """`resources`, those at the indexes `spared` (an entry its page still holds while it
-    drifted from another) with the checks since their own start (`UNDRIFTED_START`): the
-    link's count runs from its drift, which is not theirs."""
-    links = sorted({link for i in spared if (link := resources[i].link_id) is not None})
-    if not links:
+    """`resources`, those at the indexes `apart` (entries of a page that drifted from some
+    of its entries alone) with the checks since their own start (`entry_start`): the
+    link's count runs from its earliest drift, which is not theirs."""
+    pks = sorted({resources[i].pk for i in apart})
+    if not pks:
         return resources
     counted: dict[int, int] = {}
-    for part in chunks(links, 500):  # bound the IN list
-        counted.update(recount(session, part, UNDRIFTED_START))
-    for i in spared:
-        link_id = resources[i].link_id
-        if link_id is not None:
-            resources[i] = replace(resources[i], checks_since=counted.get(link_id, 0))
+    for part in chunks(pks, 500):  # bound the IN list
+        counted.update(recount_entries(session, part))
+    for i in apart:
+        resources[i] = replace(resources[i], checks_since=counted.get(resources[i].pk, 0))
     return resources
 
 
@@ -1572,7 +1564,7 @@ def _active_resources() -> Select[Any]:
             Link.consecutive_failures,
             # The entry's own: an entry its page still holds is not "drifting since".
             entry_start(Resource.id).label("problem_start"),
-            spared(Resource.id).label("drift_spared"),
+            own_start(Resource.id).label("drift_apart"),
             Resource.updated_at.label("entry_updated_at"),
             Link.last_checked_at,
             latest.suggested_url,

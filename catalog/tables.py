@@ -128,11 +128,13 @@ class Link(Base):
     #: is due when an entry of it is stamped later (`_targets._read_for_edits`).
     text_upto: Mapped[datetime | None]
     drift_score: Mapped[float | None] = mapped_column(Float)
-    #: The entries (`resources.id`, as text) the page drifted from, when not every entry
-    #: using the link: a page that still holds the others flags only these
-    #: (`catalog.groups.entry_drift`). NULL: every entry (a takeover, a link with one
-    #: entry, and every row from before the column).
-    drift_entries: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    #: The entries the page drifted from, when not every entry using the link alike: a
+    #: JSON object of entry (`resources.id`, as text) -> its own {"since", "reason",
+    #: "score"} (`catalog.groups.stored_drift_entries`); a page that still holds the others
+    #: flags only these, each by its own drift (`catalog.groups.entry_drift`,
+    #: `entry_drift_since`). NULL: every entry, with the columns above (a takeover, a link
+    #: with one entry, and every row from before the column).
+    drift_entries: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     #: Internet Archive copy from before the link failed or drifted.
     archive_url: Mapped[str | None] = mapped_column(Text)
     archive_checked_at: Mapped[datetime | None]

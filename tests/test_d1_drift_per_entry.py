@@ -10,6 +10,7 @@ flags them all, and a link with one entry behaves as it did.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -186,7 +187,7 @@ def drifted_entries(engine: Engine, url: str = URL) -> list[str] | None:
     assert (reason is None) == (link.drift_reason is None)
     if link.drift_entries is None:
         return None
-    return sorted(rid_of(engine, int(pk)) for pk in link.drift_entries)
+    return sorted(rid_of(engine, int(e.key)) for e in link.drift_entries)
 
 
 def rows(engine: Engine) -> dict[str, ResourceRow]:
@@ -355,14 +356,15 @@ def _pks(engine: Engine, rids: Sequence[str]) -> list[str]:
 
 
 def test_the_flag_names_entries_by_id_not_by_a_part_of_one(engine: Engine) -> None:
-    """`groups.drifted_from` reads the ids as quoted text: id 1 is not in '["12"]'."""
+    """`groups.drifted_from` reads the entry's key: id 1 is not in '{"12": ...}'."""
     assert night(engine, 2, TWO) == ["drift_detected poster"]
     (poster,) = _pks(engine, ["poster"])
     others = _pks(engine, ["guide", "directory"])
+    own = {"since": "2025-03-03 02:00:00.000000+00:00", "reason": "gone", "score": 0.1}
     with engine.begin() as conn:
         conn.execute(
             text("UPDATE links SET drift_entries = :keys WHERE url = :u"),
-            {"keys": f'["{poster}0", "1{poster}"]', "u": URL},
+            {"keys": json.dumps({f"{poster}0": own, f"1{poster}": own}), "u": URL},
         )
     assert poster not in others
     assert flagged(engine) == []

@@ -17,6 +17,7 @@ from catalog.health import (
     SUSPECT,
     UNCHECKED,
     Entry,
+    EntryDrift,
     LinkState,
     apply_drift,
     apply_observation,
@@ -668,11 +669,12 @@ def test_a_shared_page_flags_only_the_entry_it_no_longer_holds() -> None:
     two = judge_page(page(2, "Resources", SHARED_PAGE["two"]), SHARED, history)
     assert two is not None and list(two.drifted) == ["3"]
     state, changes = apply_drift(LinkState(), two, at=days(2))
-    assert state.drift_reason is not None and state.drift_entries == ("3",)
+    assert state.drift_reason is not None and _keys(state) == ("3",)
     assert [(c.kind, c.details["entry"]) for c in changes] == [("drift_detected", "3")]
     assert [drifted_from(state, key) for key in "123"] == [False, False, True]
     assert entry_view(state, "1").drift_reason is None
-    assert entry_view(state, "3") == state
+    # Its own drift (here the link's: it is the one entry drifted from), no list of others.
+    assert entry_view(state, "3") == replace(state, drift_entries=None)
     # Entry 3 matched again: the flag clears with news of entry 3 alone.
     back = judge_page(page(3, "Resources", SHARED_PAGE["all"]), SHARED, history)
     cleared, changes = apply_drift(state, back, at=days(3))
@@ -683,7 +685,8 @@ def test_a_shared_page_flags_only_the_entry_it_no_longer_holds() -> None:
 def test_an_entry_gone_from_a_shared_page_leaves_its_flag_without_news() -> None:
     """Entry 3 (flagged) was removed, or moved to its own address: the page is judged
     against the entries left, and its flag goes with no "matches again" of it."""
-    state = LinkState(drift_reason="gone", drift_since=days(1), drift_entries=("3",))
+    flag = (EntryDrift("3", days(1), "gone", 0.1),)
+    state = LinkState(drift_reason="gone", drift_since=days(1), drift_entries=flag)
     history = {"1": [0.8], "2": [0.8]}
     guide_only = (
         "Resources. Task Force e-Guide: a guide for task forces, investigations and "
@@ -695,10 +698,16 @@ def test_an_entry_gone_from_a_shared_page_leaves_its_flag_without_news() -> None
     one = judge_page(page(2, "Resources", guide_only), SHARED[:2], history)
     assert one is not None and list(one.drifted) == ["2"]
     moved, changes = apply_drift(state, one, at=days(2))
-    assert moved.drift_entries == ("2",) and moved.drift_since == days(1)
+    # Entry 2's drift is its own, from day 2: not dated from entry 3's (day 1), gone.
+    assert _keys(moved) == ("2",) and moved.drift_since == days(2)
     assert [(c.kind, c.details.get("entry"), c.entry) for c in changes] == [
         ("drift_detected", "2", None)
     ]
+
+
+def _keys(state: LinkState) -> tuple[str, ...] | None:
+    """The entries a flag concerns (`LinkState.drift_entries`), None for every entry."""
+    return None if state.drift_entries is None else tuple(e.key for e in state.drift_entries)
 
 
 def test_a_takeover_of_a_shared_page_flags_every_entry() -> None:
@@ -720,3 +729,34 @@ def test_pages_without_text_or_failing_leave_drift_alone() -> None:
     )
     state = LinkState(drift_reason="casino", drift_since=days(0))
     assert apply_drift(state, None, at=days(1)) == (state, [])
+
+
+def test_an_entry_drifted_from_later_keeps_its_own_date_and_figures() -> None:
+    """d1b: entry 3 drifted from on day 2, entry 2 on day 3. Each keeps its own since,
+    reason and score (the entry's view of the state): entry 2 was dated from entry 3's day
+    and showed entry 3's match figures. The link's columns stay the earliest and worst."""
+    history: dict[str, list[float]] = {}
+    for day in (0, 1):
+        judged = judge_page(page(day, "Resources", SHARED_PAGE["all"]), SHARED, history)
+        assert judged is not None
+        for key, score in judged.baseline_scores.items():
+            history.setdefault(key, []).insert(0, score)
+    two = judge_page(page(2, "Resources", SHARED_PAGE["two"]), SHARED, history)
+    state, _ = apply_drift(LinkState(), two, at=days(2))
+    guide_only = (
+        "Resources. Task Force e-Guide: a guide for task forces, investigations and "
+        "prosecution. Contact us for training and technical assistance across the state, "
+        "news and events, upcoming meetings and public notices for our partners and "
+        "grantees. Our office hours, staff contacts of the agency, careers, accessibility."
+    )
+    one = judge_page(page(3, "Resources", guide_only), SHARED, history)
+    assert one is not None and "2" in one.drifted
+    later, changes = apply_drift(state, one, at=days(3))
+    assert [(c.kind, c.details["entry"]) for c in changes] == [("drift_detected", "2")]
+    assert _keys(later) == ("2", "3")
+    poster, directory = entry_view(later, "3"), entry_view(later, "2")
+    assert (poster.drift_since, directory.drift_since) == (days(2), days(3))
+    assert directory.drift_reason == one.drifted["2"][0].reason
+    assert directory.drift_score == one.drifted["2"][0].score
+    assert later.drift_since == days(2)
+    assert entry_view(later, "1").drift_reason is None

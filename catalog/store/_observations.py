@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from operator import attrgetter, itemgetter
 from typing import Any
@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from catalog import health as health_rules
 from catalog import tables as t
 from catalog.collation import byte_order
-from catalog.health import Change, Entry, LinkState
+from catalog.groups import stored_drift_entries
+from catalog.health import Change, Entry, EntryDrift, LinkState
 from catalog.model import Observation
 from catalog.outcomes import Outcome
 from catalog.problem_checks import PROBLEM_START, keep_recounted
@@ -101,6 +102,17 @@ def _record_chunk(
         conn,
         [i for i in dict.fromkeys(judged) if i in entries and by_id[i].last_checked_at],
     )
+    # A flag on every entry of a link that entries joined since: the entries it was raised for.
+    flagged_for = _flagged_for(
+        conn,
+        [
+            i
+            for i in dict.fromkeys(judged)
+            if len(entries.get(i, ())) > 1
+            and by_id[i].drift_reason is not None
+            and by_id[i].drift_entries is None
+        ],
+    )
     states: dict[int, LinkState] = {}
     #: Each link's state as its row holds it, before this round.
     stored: dict[int, LinkState] = {}
@@ -114,6 +126,10 @@ def _record_chunk(
         state = states.get(link.id)
         if state is None:
             state = states[link.id] = stored[link.id] = _row_state(link)
+            if link.id in flagged_for:
+                state = states[link.id] = _narrowed(
+                    state, flagged_for[link.id], entries.get(link.id, ())
+                )
         row = _observation_values(obs, run_id, link.id)
         rows.append(row)
         late.append(_late(state, obs, now))
@@ -404,6 +420,45 @@ def insert_events(
 DRIFT_HISTORY = 10
 
 
+def _flagged_for(conn: Connection, link_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Link id -> the entries its drift flag on every entry was raised for: those its
+    `drift_detected` events since `drift_since` name (`_narrowed`)."""
+    link, ev = table_of(t.Link), table_of(t.Event)
+    found: dict[int, set[str]] = {}
+    for chunk in chunks(list(link_ids)):
+        events = conn.execute(
+            select(ev.c.link_id, ev.c.details)
+            .join(link, link.c.id == ev.c.link_id)
+            .where(
+                ev.c.link_id.in_(chunk),
+                ev.c.kind == "drift_detected",
+                ev.c.at >= link.c.drift_since,
+            )
+        )
+        for link_id, details in events:
+            entry = str((details or {}).get("entry", ""))
+            if entry:
+                found.setdefault(link_id, set()).add(entry)
+    return found
+
+
+def _narrowed(state: LinkState, raised_for: set[str], entries: Sequence[Entry]) -> LinkState:
+    """`state`'s flag on every entry narrowed to the entries it was raised for, when others
+    joined the link since (added to its address, or moved there by `replace-url`): they
+    never drifted, so the next read tells no "matches again" of them. A flag raised for
+    each of the link's entries, or with no events to tell (pruned), stays on every entry."""
+    if state.drift_reason is None or state.drift_since is None:
+        return state
+    keys = {e.key for e in entries}
+    if not raised_for or keys <= raised_for:
+        return state
+    own = [
+        health_rules.EntryDrift(key, state.drift_since, state.drift_reason, state.drift_score)
+        for key in sorted(raised_for, key=lambda k: (int(k), k) if k.isdigit() else (0, k))
+    ]
+    return replace(state, drift_entries=tuple(own))
+
+
 def _entries_of(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[Entry]]:
     """The active catalog entries that use each link, keyed by resources.id; links with
     none are left out."""
@@ -542,9 +597,14 @@ def _link_state(link: Any) -> LinkState:
     return LinkState(**values)
 
 
-def _drift_entries(stored: Sequence[Any] | None) -> tuple[str, ...] | None:
+def _drift_entries(stored: Mapping[str, Any] | None) -> tuple[EntryDrift, ...] | None:
     """`links.drift_entries` as the state holds it: NULL (every entry) stays None."""
-    return None if stored is None else tuple(str(key) for key in stored)
+    if stored is None:
+        return None
+    return tuple(
+        EntryDrift(str(key), parse_time(value["since"]), value["reason"], value.get("score"))
+        for key, value in stored.items()
+    )
 
 
 def _state_value(state: LinkState, name: str) -> Any:
@@ -557,7 +617,7 @@ def _state_value(state: LinkState, name: str) -> Any:
     if name in ("contacts_seen", "contacts_gone"):
         return list(value)
     if name == "drift_entries":
-        return None if value is None else list(value)
+        return None if value is None else stored_drift_entries(value)
     return value
 
 

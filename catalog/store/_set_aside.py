@@ -44,7 +44,7 @@ def link_problem(engine: Engine, link_id: int | None, resource_id: int | None = 
             return UNCHECKED
         drift = link.drift_reason
         if resource_id is not None and link.drift_entries is not None:
-            drift = drift if str(resource_id) in link.drift_entries else None
+            drift = drift if str(resource_id) in link.drift_entries else None  # entry -> drift
         return problem_kind(link.outcome, link.state, drift) or WORKING
 
 
@@ -157,7 +157,11 @@ def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None
             groups.entry_drift(link.c.drift_reason, link.c.drift_entries, res.c.id).label(
                 "drift_reason"
             ),
-            link.c.drift_since,
+            # The entry's own drift since: one drifted from after another is not settled
+            # by the other's nights.
+            groups.entry_drift_since(link.c.drift_since, link.c.drift_entries, res.c.id).label(
+                "drift_since"
+            ),
             link.c.reason,
         )
         .join(link, link.c.id == res.c.link_id)

@@ -6,11 +6,13 @@ Create Date: 2026-12-07
 
 Several entries can share one address. The drift flag was one per link: a page that no
 longer held one entry flagged every entry on it, until it matched them all. `links.
-drift_entries` holds the entries (`resources.id`, as text) the page drifted from when not
-every entry using the link; NULL means every entry, which is what every existing flag
-meant, so existing rows keep it and read as before (the next read of the page narrows a
-flag to the entries it no longer holds). Downgrade drops the column, and with it the
-distinction: a flag then concerns every entry again.
+drift_entries` holds the entries the page drifted from when not every entry using the link
+alike: a JSON object of entry (`resources.id`, as text) -> its own drift ({"since", "reason",
+"score"}), so an entry drifted from later is dated and explained by its own drift
+(`catalog.groups.stored_drift_entries`). NULL means every entry, with the link's columns,
+which is what every existing flag meant, so existing rows keep it and read as before (the
+next read of the page narrows a flag to the entries it no longer holds). Downgrade drops
+the column, and with it the distinction: a flag then concerns every entry again.
 """
 
 from __future__ import annotations
