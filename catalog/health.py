@@ -1074,12 +1074,24 @@ def apply_contacts(
     return new, changes
 
 
-def contact_unconfirmed(seen: Sequence[str], gone: Sequence[str]) -> bool:
+#: Nights a contact's first miss forces the page's next checks to read it in full
+#: (`contact_unconfirmed`): the next night's, once. A read that cannot judge the contact
+#: (cut short at the byte or tag cap, a PDF, an address hidden by Cloudflare) leaves the
+#: mark, and forcing until a judged read cleared it was a full GET every night, forever.
+CONTACT_RECHECK_NIGHTS = 2.0
+
+
+def contact_unconfirmed(seen: Sequence[str], gone: Sequence[str], now: datetime) -> bool:
     """Whether a read of the page in full missed a contact not reported gone yet
-    (`apply_contacts`): the next check must read it in full again, without validators (a
-    304 judges nothing). Left to the page's weekly read, a hotline's changed number was
-    news a week late: a week of visitors calling a number that no longer answers."""
-    return any(since is not None and key not in gone for key, since in _seen(seen).items())
+    (`apply_contacts`) less than `CONTACT_RECHECK_NIGHTS` ago: the next check must read it
+    in full again, without validators (a 304 judges nothing). Left to the page's weekly
+    read, a hotline's changed number was news a week late: a week of visitors calling a
+    number that no longer answers. Past that the page keeps its own schedule: the forced
+    read could not judge it, and the next that can (the weekly one) decides."""
+    return any(
+        since is not None and key not in gone and not lasted(now - since, CONTACT_RECHECK_NIGHTS)
+        for key, since in _seen(seen).items()
+    )
 
 
 def contact_missed_since(
