@@ -118,7 +118,7 @@ from catalog.check.content import stable_text
 from catalog.check.facts import PERMANENT_REDIRECTS
 from catalog.check.redirects import address_key, same_address
 from catalog.model import LEGACY_FINGERPRINT, Observation
-from catalog.outcomes import Outcome, Severity
+from catalog.outcomes import Outcome, Severity, shown_label
 from catalog.settings import NIGHT_SLACK, HealthSettings, lasted
 from catalog.text import media_type
 from catalog.urls import site_host
@@ -183,15 +183,16 @@ def confirmed_broken(outcome: Outcome | None, state: str) -> bool:
     return state == BROKEN and outcome not in FILED_APART
 
 
-def state_line(outcome: Outcome, state: str) -> str:
+def state_line(outcome: Outcome, state: str, http_status: int | None = None) -> str:
     """The last check's outcome and, where it adds to it, the link's state, in the
     report's words: "Moved permanently" (the link works: its state, OK, says nothing
-    more), "Not found (404), confirmed broken", "OK, recovered". `state` as shown
-    (`shown_state`)."""
+    more), "Not found (404), confirmed broken", "OK, recovered", "Unavailable (503)"
+    (`shown_label`, given the check's status). `state` as shown (`shown_state`)."""
     label = STATE_LABELS.get(state, state)
-    if state == OK or label == outcome.label:
-        return outcome.label
-    return f"{outcome.label}, {label[0].lower()}{label[1:]}"
+    shown = shown_label(outcome, http_status)
+    if state == OK or label == shown:
+        return shown
+    return f"{shown}, {label[0].lower()}{label[1:]}"
 
 
 @dataclass(frozen=True)

@@ -564,6 +564,7 @@ def recheck_statuses(
             link.flapping,
             link.first_failure_at,
             link.last_change_at,
+            link.http_status,
             last_edit.label("last_edit"),
         )
         .join(col, col.id == res.collection_id)
@@ -592,6 +593,7 @@ def _recheck_status(row: Any) -> RecheckStatus:
             flapping=bool(row.flapping),
             first_failure_at=row.first_failure_at,
             last_change_at=row.last_change_at,
+            http_status=row.http_status,
         )
     return RecheckStatus(collection=row.key, rid=row.rid, link=link, last_edit=row.last_edit)
 

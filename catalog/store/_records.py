@@ -175,6 +175,8 @@ class RecheckLink:
     flapping: bool = False
     first_failure_at: datetime | None = None
     last_change_at: datetime | None = None
+    #: The last check's status: a rate limit answered 503 reads "Unavailable (503)".
+    http_status: int | None = None
 
 
 @dataclass(frozen=True)
