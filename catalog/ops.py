@@ -567,6 +567,8 @@ def verdict_lines(
             line += f" - {link.reason}"
         if link.drift_reason:
             line = clauses([line, f"the page no longer matches its entry: {link.drift_reason}"])
+        if contact := link.contact_reason:  # "OK" alone read as all well: the report counts it
+            line = clauses([line, contact[0].lower() + contact[1:]])
         if why is not None:
             when = (
                 f" from its check of {link.last_checked_at:%Y-%m-%d %H:%M} UTC"

@@ -59,6 +59,7 @@ class Link:
     reason: str | None = None
     drift_reason: str | None = None
     http_status: int | None = None  # as `store.RecheckLink`
+    contact_reason: str | None = None
 
 
 @dataclass(frozen=True)

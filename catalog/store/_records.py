@@ -177,6 +177,9 @@ class RecheckLink:
     last_change_at: datetime | None = None
     #: The last check's status: a rate limit answered 503 reads "Unavailable (503)".
     http_status: int | None = None
+    #: The sentences of the gone contacts this entry names (`health.entry_contact_reason`):
+    #: a working page the report counts to fix for them.
+    contact_reason: str | None = None
 
 
 @dataclass(frozen=True)
