@@ -6,6 +6,9 @@ miss (the CSV, latest.json and `resource --json`, as HTML and Markdown)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,11 +19,13 @@ from catalog import store
 from catalog.model import Observation
 from catalog.ops import verdict_lines
 from catalog.outcomes import Outcome
-from catalog.queries import report_data
+from catalog.queries import iter_resources, report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
-from reports.build import build_context
+from reports.build import build_context, resource_report_row
 from reports.context import Priority, ReportContext
+from reports.render import render_csv, render_json
+from reports.resource_text import _report_json
 from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
 
 SITE = "https://hotline.example/"
@@ -69,3 +74,27 @@ def test_recheck_line_of_a_contact_gone_says_so(gone: tuple[Engine, ReportContex
     assert hotline.startswith("toolkit/hotline: OK")
     assert f"the phone number {HOTLINE} named in the entry is no longer on the page" in hotline
     assert about.startswith("toolkit/about: OK") and "no longer on the page" not in about
+
+
+def test_checks_of_a_contact_row_are_left_out_everywhere(
+    gone: tuple[Engine, ReportContext],
+) -> None:
+    """HTML and Markdown leave "Checks" blank for it (`Row.checks_counted`); the CSV,
+    latest.json and `resource --json` gave the link's 12 checks beside the first miss."""
+    engine, ctx = gone
+    row = next(r for r in ctx.resources if r.resource_id == "hotline")
+    assert row.priority is Priority.CONTACT and not row.checks_counted
+    assert row.since is not None and row.since.iso.startswith(f"{days(10):%Y-%m-%d}")
+    source = next(r for r in iter_resources(engine) if r.resource_id == "hotline")
+    data = _report_json(resource_report_row(source, now=days(11.02)))
+    assert data["since"] == row.since.iso and data["checks"] is None
+    (record,) = (
+        r for r in json.loads(render_json(ctx))["resources"] if r["resource_id"] == "hotline"
+    )
+    assert record["checks"] is None
+    rows = list(csv.DictReader(io.StringIO(render_csv(ctx))))
+    (line,) = (r for r in rows if r["id"] == "hotline")
+    assert line["checks"] == "" and line["since"]
+    # The entry beside it, on the same working link, keeps its count.
+    (other,) = (r for r in rows if r["id"] == "about")
+    assert other["checks"] != ""
