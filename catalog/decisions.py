@@ -857,7 +857,8 @@ def history_lines(
         out.append(f"  {state}")
     else:
         state = shown_state(link.outcome, link.state)
-        out.append(f"  {state_line(link.outcome, state)} (last checked {_t(link.last_checked_at)})")
+        line = state_line(link.outcome, state, link.http_status)
+        out.append(f"  {line} (last checked {_t(link.last_checked_at)})")
         if link.outcome.needs_attention or state in ATTENTION_STATES:
             out.append(f"  to do:     {link.outcome.explanation}")
         if link.reason:

@@ -118,7 +118,7 @@ from catalog.check.content import stable_text
 from catalog.check.facts import PERMANENT_REDIRECTS
 from catalog.check.redirects import address_key, same_address
 from catalog.model import LEGACY_FINGERPRINT, Observation
-from catalog.outcomes import Outcome, Severity
+from catalog.outcomes import Outcome, Severity, shown_label
 from catalog.settings import NIGHT_SLACK, HealthSettings, lasted
 from catalog.text import media_type
 from catalog.urls import site_host
@@ -183,15 +183,16 @@ def confirmed_broken(outcome: Outcome | None, state: str) -> bool:
     return state == BROKEN and outcome not in FILED_APART
 
 
-def state_line(outcome: Outcome, state: str) -> str:
+def state_line(outcome: Outcome, state: str, http_status: int | None = None) -> str:
     """The last check's outcome and, where it adds to it, the link's state, in the
     report's words: "Moved permanently" (the link works: its state, OK, says nothing
-    more), "Not found (404), confirmed broken", "OK, recovered". `state` as shown
-    (`shown_state`)."""
+    more), "Not found (404), confirmed broken", "OK, recovered", "Unavailable (503)"
+    (`shown_label`, given the check's status). `state` as shown (`shown_state`)."""
     label = STATE_LABELS.get(state, state)
-    if state == OK or label == outcome.label:
-        return outcome.label
-    return f"{outcome.label}, {label[0].lower()}{label[1:]}"
+    shown = shown_label(outcome, http_status)
+    if state == OK or label == shown:
+        return shown
+    return f"{shown}, {label[0].lower()}{label[1:]}"
 
 
 @dataclass(frozen=True)
@@ -1128,12 +1129,24 @@ def apply_contacts(
     return new, changes
 
 
-def contact_unconfirmed(seen: Sequence[str], gone: Sequence[str]) -> bool:
+#: Nights a contact's first miss forces the page's next checks to read it in full
+#: (`contact_unconfirmed`): the next night's, once. A read that cannot judge the contact
+#: (cut short at the byte or tag cap, a PDF, an address hidden by Cloudflare) leaves the
+#: mark, and forcing until a judged read cleared it was a full GET every night, forever.
+CONTACT_RECHECK_NIGHTS = 2.0
+
+
+def contact_unconfirmed(seen: Sequence[str], gone: Sequence[str], now: datetime) -> bool:
     """Whether a read of the page in full missed a contact not reported gone yet
-    (`apply_contacts`): the next check must read it in full again, without validators (a
-    304 judges nothing). Left to the page's weekly read, a hotline's changed number was
-    news a week late: a week of visitors calling a number that no longer answers."""
-    return any(since is not None and key not in gone for key, since in _seen(seen).items())
+    (`apply_contacts`) less than `CONTACT_RECHECK_NIGHTS` ago: the next check must read it
+    in full again, without validators (a 304 judges nothing). Left to the page's weekly
+    read, a hotline's changed number was news a week late: a week of visitors calling a
+    number that no longer answers. Past that the page keeps its own schedule: the forced
+    read could not judge it, and the next that can (the weekly one) decides."""
+    return any(
+        since is not None and key not in gone and not lasted(now - since, CONTACT_RECHECK_NIGHTS)
+        for key, since in _seen(seen).items()
+    )
 
 
 def contact_missed_since(

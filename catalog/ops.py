@@ -25,7 +25,7 @@ from catalog.db import Engine, engine_for, existing_database
 from catalog.errors import LinkhealthError, NotFoundError
 from catalog.health import BROKEN, CHECK_BY_HAND, SUSPECT, shown_state, state_line
 from catalog.model import Observation
-from catalog.outcomes import Outcome, Severity
+from catalog.outcomes import WATCHED, WATCHED_UNAVAILABLE, Outcome, Severity, shown_label
 from catalog.queries import (
     broken_and_drift,
     broken_and_drift_of_run,
@@ -560,13 +560,16 @@ def verdict_lines(
         if link is None or link.outcome is None:
             out.append(f"{name}: {why or 'not checked'}")
             continue
-        line = state_line(link.outcome, shown_state(link.outcome, link.state))
-        if _watched(link):  # as the report's row says it: nothing to open yet
-            line = f"{link.outcome.label}, watched: nothing to do unless it keeps happening"
+        line = state_line(link.outcome, shown_state(link.outcome, link.state), link.http_status)
+        if watched := _watched(link):  # as the report's row says it: nothing to open yet
+            label = shown_label(link.outcome, link.http_status)
+            line = f"{label}, {watched[0].lower()}{watched[1:]}"
         if link.reason and link.reason != link.outcome.label:
             line += f" - {link.reason}"
         if link.drift_reason:
             line = clauses([line, f"the page no longer matches its entry: {link.drift_reason}"])
+        if contact := link.contact_reason:  # "OK" alone read as all well: the report counts it
+            line = clauses([line, contact[0].lower() + contact[1:]])
         if why is not None:
             when = (
                 f" from its check of {link.last_checked_at:%Y-%m-%d %H:%M} UTC"
@@ -600,18 +603,21 @@ def shared_url_lines(
     ]
 
 
-def _watched(link: Any) -> bool:
-    """Whether the link is "Check by hand" for a rate limit (429, 503 "come back later")
-    at its last check only, on a link that was not failing: the report's row says it is
-    watched, nothing to do yet (`reports.build`), so "check by hand" here would contradict it."""
-    return (
-        link.outcome is Outcome.RATE_LIMITED
-        and link.state == CHECK_BY_HAND
-        and not link.flapping
-        and link.first_failure_at is None
-        and link.last_change_at is not None
-        and link.last_change_at == link.last_checked_at
-    )
+def _watched(link: Any) -> str | None:
+    """The report row's note (`reports.build`) of a link "Check by hand" for a rate limit
+    (429, 503 "come back later") on a link not failing, or None: at its last check only
+    (`WATCHED`), or a 503 check after check until it counts as failing
+    (`WATCHED_UNAVAILABLE`). "Check by hand" here would contradict the report."""
+    if (
+        link.outcome is not Outcome.RATE_LIMITED
+        or link.state != CHECK_BY_HAND
+        or link.flapping
+        or link.first_failure_at is not None
+    ):
+        return None
+    if link.last_change_at is not None and link.last_change_at == link.last_checked_at:
+        return WATCHED
+    return WATCHED_UNAVAILABLE if link.http_status == 503 else None
 
 
 def run_lines(runs: Iterable[Any], abandoned: Collection[int] = ()) -> list[str]:

@@ -270,3 +270,26 @@ _INFO: dict[Outcome, OutcomeInfo] = {
 }
 
 assert set(_INFO) == set(Outcome), "every Outcome needs an OutcomeInfo row"
+
+
+#: The label of a 503 "come back later" (`shown_label`): the site says it is down for now,
+#: to browsers too. "Rate limited" framed a site in maintenance as one turning checkers
+#: away. One source for the report's row, `linkhealth recheck` and `linkhealth resource`.
+UNAVAILABLE_LABEL = "Unavailable (503)"
+
+
+def shown_label(outcome: Outcome, http_status: int | None) -> str:
+    """The outcome's label as curators are shown it: a rate limit answered 503 (the
+    checker files a Retry-After as rate limited) is `UNAVAILABLE_LABEL`."""
+    if outcome is Outcome.RATE_LIMITED and http_status == 503:
+        return UNAVAILABLE_LABEL
+    return outcome.label
+
+
+#: The note of a link turned away (429, 503) at one check only, for "Check by hand": the
+#: report's row, `linkhealth recheck`'s line.
+WATCHED = "Watched: nothing to do unless it keeps happening"
+#: The note of a site unavailable (503) check after check, until that counts as failing
+#: (`HealthSettings.unavailable_days`): "Check by hand" beside "nothing to do unless it
+#: lasts" said two things.
+WATCHED_UNAVAILABLE = "Watched: nothing to do unless it lasts"

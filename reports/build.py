@@ -24,7 +24,7 @@ from catalog.drift import MARKED_REASON, MARKER_LABELS, names_markers
 from catalog.entry_words import reached_words, shown_stale
 from catalog.health import STATE_LABELS, confirmed_broken, shown_state
 from catalog.hygiene import Finding, Level
-from catalog.outcomes import Outcome, Severity
+from catalog.outcomes import UNAVAILABLE_LABEL, WATCHED, WATCHED_UNAVAILABLE, Outcome, Severity
 from catalog.queries import (
     ATTENTION_STATES,
     UNCHECKED,
@@ -77,10 +77,8 @@ _FLAPPING_FIX = (
     "tell the site or find a steadier copy."
 )
 _UNCHECKED_LABEL = "Not checked yet"
-#: The label of a 503 "come back later" (`_unavailable`): the site says it is down for
-#: now, to browsers too. "Rate limited" framed a site in maintenance as one turning
-#: checkers away, and beside a flapping link's news of "failing" said two things.
-_UNAVAILABLE_LABEL = "Unavailable (503)"
+#: The label of a 503 "come back later" (`_unavailable`), as recheck and resource say it.
+_UNAVAILABLE_LABEL = UNAVAILABLE_LABEL
 
 
 def _unavailable(r: ResourceRow) -> bool:
@@ -1093,14 +1091,6 @@ def _fix(
             False,
         )
     return None, None, False
-
-
-#: The row note of a link turned away at one check only (`_watched`), for "Check by hand".
-WATCHED = "Watched: nothing to do unless it keeps happening"
-#: The row note of a site unavailable (503) check after check, until that counts as
-#: failing (`_unavailable_fix`): "Check by hand" beside "nothing to do unless it lasts"
-#: said two things.
-WATCHED_UNAVAILABLE = "Watched: nothing to do unless it lasts"
 
 
 def _watched(r: ResourceRow, priority: Priority | None) -> str | None:

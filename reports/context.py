@@ -290,6 +290,13 @@ class Row:
         return not self.entry_only and self.priority is not Priority.CONTACT
 
     @property
+    def checks_shown(self) -> int | None:
+        """The count of checks the CSV and JSON give (latest.json, `resource --json`): None
+        of a contact gone from its page, whose Since is the first read that missed it and
+        the link's count says nothing of it (HTML and Markdown leave it blank too)."""
+        return None if self.priority is Priority.CONTACT else self.checks
+
+    @property
     def entry_only(self) -> bool:
         """Queued for the entry alone (out of date) while its link works: the link's
         "since" and checks say nothing about it."""

@@ -367,7 +367,7 @@ def _csv_values(rank: int | None, row: Row) -> list[Any]:
         row.state,
         row.seen,
         row.since.iso if row.since else None,
-        row.checks,
+        row.checks_shown,
         row.fix,
         row.suggested_url,
         row.archive_url,
@@ -490,6 +490,7 @@ class _Plain:
                 # As the HTML, Markdown and CSV say it (`Row.filed_as`), not the outcome's
                 # "OK" of a page that no longer matches its entry: `outcome` says that.
                 out["severity"], out["label"] = value.filed_as
+                out["checks"] = value.checks_shown
             if type(value) not in _STREAMED:
                 self._done[id(value)] = out
             return out

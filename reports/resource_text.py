@@ -85,7 +85,7 @@ def _report_json(row: Row) -> dict[str, Any]:
         "priority": row.priority.key if row.priority else None,
         "since": row.since.iso if row.since else None,
         "flapping_since": bool(row.since and row.flapping_since),
-        "checks": row.checks,
+        "checks": row.checks_shown,
         "suggested_url": row.suggested_url,
         "fix": row.fix,
         "command": row.command,

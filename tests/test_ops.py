@@ -58,6 +58,8 @@ class Link:
     last_checked_at: datetime | None = CHECKED_AT
     reason: str | None = None
     drift_reason: str | None = None
+    http_status: int | None = None  # as `store.RecheckLink`
+    contact_reason: str | None = None
 
 
 @dataclass(frozen=True)

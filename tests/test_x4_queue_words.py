@@ -197,8 +197,10 @@ def test_a_single_rate_limit_on_a_working_link_is_watched_not_to_open(
     assert row.command is None
     (group,) = ctx.groups
     assert "at one check only: they are watched, nothing to do yet" in group.description
+    # The row's label: "Rate limited" for a 429, "Unavailable (503)" for a 503.
+    assert row.label == ("Rate limited" if status == 429 else "Unavailable (503)")
     assert line.startswith(
-        "toolkit/site: Rate limited, watched: nothing to do unless it keeps happening"
+        f"toolkit/site: {row.label}, watched: nothing to do unless it keeps happening"
     )
     assert "check by hand" not in line.lower()
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Select,
     Text,
     and_,
+    case,
     false,
     func,
     null,
@@ -564,6 +565,18 @@ def recheck_statuses(
             link.flapping,
             link.first_failure_at,
             link.last_change_at,
+            link.http_status,
+            # Which gone contacts the entry names (`health.entry_contact_reason`): read of
+            # the few entries whose link has lost one.
+            link.contact_reason,
+            case((link.contact_reason.is_not(None), link.contacts_gone), else_=None).label(
+                "contacts_gone"
+            ),
+            case((link.contact_reason.is_not(None), res.title), else_=None).label("title"),
+            case(
+                (link.contact_reason.is_not(None), res.fields["description"].as_string()),
+                else_=None,
+            ).label("entry_description"),
             last_edit.label("last_edit"),
         )
         .join(col, col.id == res.collection_id)
@@ -592,6 +605,10 @@ def _recheck_status(row: Any) -> RecheckStatus:
             flapping=bool(row.flapping),
             first_failure_at=row.first_failure_at,
             last_change_at=row.last_change_at,
+            http_status=row.http_status,
+            contact_reason=entry_contact_reason(
+                row.contact_reason, row.contacts_gone, row.title, row.entry_description
+            ),
         )
     return RecheckStatus(collection=row.key, rid=row.rid, link=link, last_edit=row.last_edit)
 

@@ -175,6 +175,11 @@ class RecheckLink:
     flapping: bool = False
     first_failure_at: datetime | None = None
     last_change_at: datetime | None = None
+    #: The last check's status: a rate limit answered 503 reads "Unavailable (503)".
+    http_status: int | None = None
+    #: The sentences of the gone contacts this entry names (`health.entry_contact_reason`):
+    #: a working page the report counts to fix for them.
+    contact_reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -148,7 +148,7 @@ def targets_for_check(
                 or now - first.fingerprinted_at >= max_age
                 or _legacy(first),
             )
-            targets.append(_read_in_full(target) if _contact_missed(first) else target)
+            targets.append(_read_in_full(target) if _contact_missed(first, now) else target)
         if pages:
             targets = _read_for_edits(s.connection(), targets, link_ids, pages, filtered)
         if filtered and targets:
@@ -202,16 +202,18 @@ def _read_in_full(target: Target) -> Target:
     return replace(target, previous=previous, fingerprint_due=True)
 
 
-def _contact_missed(link: Any) -> bool:
-    """Whether the link's last full read missed a contact its entries name, not confirmed
-    gone yet (`health.contact_unconfirmed`): that needs a second full read on another
-    night, and the next check is it. A page without validators is read in full once a
-    week: a hotline's new number was "Content changed." one night and news of the old
-    number gone a week later. A drifted page judges no contact (`health.apply_contacts`):
-    reading it in full every night would learn nothing more."""
+def _contact_missed(link: Any, now: datetime) -> bool:
+    """Whether a full read of the link missed a contact its entries name, not confirmed
+    gone yet, the night before (`health.contact_unconfirmed`): that needs a second full
+    read on another night, and the next check is it, once per miss. A page without
+    validators is read in full once a week: a hotline's new number was "Content
+    changed." one night and news of the old number gone a week later. A drifted page
+    judges no contact (`health.apply_contacts`): reading it in full every night would
+    learn nothing more."""
     if link.contacts_missed is None or link.drift_reason is not None:
         return False
-    return contact_unconfirmed(json.loads(link.contacts_missed), json.loads(link.contacts_left))
+    seen, gone = json.loads(link.contacts_missed), json.loads(link.contacts_left)
+    return contact_unconfirmed(seen, gone, now)
 
 
 def _latest_texts(conn: Connection, link_ids: Sequence[int]) -> dict[int, datetime]:
