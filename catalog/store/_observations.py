@@ -486,6 +486,7 @@ def _observation_values(obs: Observation, run_id: int | None, link_id: int) -> d
         "relevance": None,
         "relevance_scores": None,
         "contacts": list(obs.contacts) if obs.contacts is not None else None,
+        "held": obs.held,
     }
 
 
