@@ -81,6 +81,10 @@ Decisions worth knowing:
   them wait for more nights would keep a site down for a week and more "not yet confirmed".
   Its `state_changed` to broken says for how many nights (`unavailable_nights`): "after 3
   failed checks" understated a site down for ten.
+- A request held because its host had said it is away (`Observation.held`: a 429, or a
+  503 from two of its paths, asking for longer than a check waits) says nothing about the
+  link either: it is stored with the host's answer, but the link keeps its state, counts
+  and nights; only its reason says the last check was not sent.
 - `network_unavailable` says nothing about the link. On a link never checked it sets
   `last_checked_at` (shown as "last tried": the planner and the report need to know a
   try was made); on a link with an outcome nothing moves, so "last checked" stays the
@@ -285,6 +289,14 @@ def apply_observation(
         if prev.outcome is not None:
             return prev, []
         return replace(prev, last_checked_at=checked_at), []
+    if obs.held:
+        # Not sent: the host told other URLs it is away (`Observation.held`). Counted as
+        # the asked ones' 503 nights, pages never requested became "Confirmed broken"
+        # after `unavailable_days`. The link keeps its health; its reason says why the
+        # last check sent nothing ("last tried" on a link never checked, as above).
+        if prev.outcome is not None:
+            return replace(prev, reason=obs.reason), []
+        return replace(prev, last_checked_at=checked_at, reason=obs.reason), []
 
     severity = outcome.severity
     unavailable_since = _unavailable_since(prev, obs, health)
@@ -386,6 +398,13 @@ def apply_observation(
         contact_reason=prev.contact_reason,
     )
     return new, _changes(prev, new, obs, unavailable_since=unavailable_since, flips=counted)
+
+
+def is_check(obs: Observation) -> bool:
+    """Whether `obs` checked its link: neither a night our network was down nor a request
+    held because its host had said it is away (`Observation.held`). The others move no
+    health and count in no "N checks" (`catalog.problem_checks.CHECKED`)."""
+    return obs.outcome is not Outcome.NETWORK_UNAVAILABLE and not obs.held
 
 
 def _rebased(obs: Observation, fingerprint: str | None) -> bool:

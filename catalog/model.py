@@ -209,6 +209,10 @@ class Observation:
     #: a read that stopped short of the page's end, which only confirms what it shows; None
     #: (observations made by hand): every one the entries name. Not stored.
     contacts_judged: tuple[str, ...] | None = None
+    #: Nothing was sent: the host had said it is away (a 429, or a 503 from two paths,
+    #: asking for longer than a check waits), and its answer is this one's outcome. Stored,
+    #: but no check of the link: its health stays as the last check left it.
+    held: bool = False
 
     @property
     def text_sample(self) -> str | None:

@@ -44,6 +44,12 @@ from catalog.health import BROKEN as BROKEN_STATE
 from catalog.outcomes import Outcome
 from catalog.tables import Event, Link, Observation, Resource
 
+#: An observation that checked its link: not a night our network was down, nor a request
+#: held because its host had said it is away (`health.is_check`, said in SQL).
+CHECKED = and_(
+    Observation.outcome != Outcome.NETWORK_UNAVAILABLE.value, Observation.held.is_not(True)
+)
+
 #: When a flapping link last started flapping (its `flapping_started` event).
 _FLAPPING_SINCE = (
     select(func.max(Event.at))
@@ -194,7 +200,7 @@ def _counted(db: Session | Connection, keyed: Select[Any]) -> dict[int, int]:
         .join(starts, starts.c.link_id == Observation.link_id)
         .where(
             Observation.checked_at >= starts.c.start,
-            Observation.outcome != Outcome.NETWORK_UNAVAILABLE.value,
+            CHECKED,
         )
         .group_by(Observation.link_id, starts.c.key)  # each link's checks off its index
     )

@@ -38,7 +38,7 @@ from catalog.errors import NotFoundError
 from catalog.health import contact_missed_since, entry_contact_reason
 from catalog.model import Hop
 from catalog.outcomes import Outcome
-from catalog.problem_checks import checks_since, entry_start, own_start, recount_entries
+from catalog.problem_checks import CHECKED, checks_since, entry_start, own_start, recount_entries
 from catalog.set_aside import lapse_note
 from catalog.settings import NIGHT_SLACK
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
@@ -711,8 +711,9 @@ def _with_own_checks(
         query = select(Observation.link_id, Observation.checked_at).where(
             Observation.link_id.in_(part),
             Observation.checked_at >= min(late.values()),
-            # Not counted by `checks_since` either: our network down is no check of a link.
-            Observation.outcome != Outcome.NETWORK_UNAVAILABLE.value,
+            # Not counted by `checks_since` either: our network down, or a request held
+            # (its host away), is no check of a link.
+            CHECKED,
         )
         for link_id, at in session.execute(query):
             checked[link_id].append(at)

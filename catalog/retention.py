@@ -415,7 +415,9 @@ def _count_pruned_checks(session: Session, ids: list[int]) -> None:
         .where(
             Observation.id.in_(ids),
             start.is_not(None),
+            # As `problem_checks.CHECKED`: our network down or a request held is no check.
             Observation.outcome != Outcome.NETWORK_UNAVAILABLE.value,
+            Observation.held.is_not(True),
         )
         .group_by(Link.id)
     ).all()

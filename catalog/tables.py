@@ -258,6 +258,8 @@ class Observation(Base):
     #: The contacts the page showed, for links whose entries name some
     #: (`Observation.contacts`); NULL when not looked for.
     contacts: Mapped[list[Any] | None] = mapped_column(JSON)
+    #: Not sent: the host had said it is away (`Observation.held`); no check of the link.
+    held: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Event(Base):

@@ -300,6 +300,35 @@ def test_0020_keeps_every_existing_drift_flag_on_every_entry(db_url: str) -> Non
     engine.dispose()
 
 
+def test_0021_counts_every_existing_observation_as_a_check(db_url: str) -> None:
+    """`observations.held` is false on every row stored before it: they were checks then,
+    and counts of checks ("N checks") stay as they were. The downgrade drops it."""
+    from alembic import command
+
+    engine = open_engine(db_url, migrate=False)
+    with engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), "0020")
+        conn.execute(
+            text("INSERT INTO links (id, url, host, state, consecutive_failures, pruned_checks,"
+                 " pruned_outcome_checks) VALUES (1, 'https://a.org/', 'a.org', 'ok', 0, 0, 0)")
+        )  # fmt: skip
+        conn.execute(
+            text("INSERT INTO observations (link_id, url, checked_at, outcome, reason, methods,"
+                 " chain, retries, bytes_read, not_modified) VALUES (1, 'https://a.org/',"
+                 " '2026-01-02', 'rate_limited', 'GET 503', 'GET', '[]', 0, 0, false)")
+        )  # fmt: skip
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        held = conn.execute(text("SELECT held FROM observations")).scalars()
+        assert [bool(h) for h in held] == [False]
+    with engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(conn), "0020")
+    assert "held" not in {c["name"] for c in inspect(engine).get_columns("observations")}
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    engine.dispose()
+
+
 def test_a_database_migrated_by_a_newer_linkhealth_is_a_clear_error(db_url: str) -> None:
     """Scale-out: the machine updated first migrates the shared database; a checkout not
     yet updated says so instead of Alembic's traceback, and changes nothing."""

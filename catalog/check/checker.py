@@ -930,6 +930,7 @@ def _observe(
         contacts=found.shown if found is not None else None,
         contacts_written=found.written if found is not None else (),
         contacts_judged=found.judged if found is not None else None,
+        held=last is not None and last.held is not None,
         suggested_url=(
             moved_to(target.url, chain) or final_url
             if verdict.outcome is Outcome.REDIRECTED_PERMANENT

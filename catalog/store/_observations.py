@@ -163,7 +163,7 @@ def _record_chunk(
     last_seen = {link_id: link.last_observation_id for link_id, link in by_id.items()}
     checked: dict[int, list[datetime]] = defaultdict(list)
     for obs, row, obs_id, stale in zip(observations, rows, ids, late, strict=True):
-        if obs.outcome is not Outcome.NETWORK_UNAVAILABLE:
+        if health_rules.is_check(obs):
             if not stale:
                 last_seen[row["link_id"]] = obs_id
             checked[row["link_id"]].append(obs.checked_at)
@@ -541,6 +541,7 @@ def _observation_values(obs: Observation, run_id: int | None, link_id: int) -> d
         "relevance": None,
         "relevance_scores": None,
         "contacts": list(obs.contacts) if obs.contacts is not None else None,
+        "held": obs.held,
     }
 
 

@@ -93,6 +93,8 @@ class ObservationRecord:
     suggested_url: str | None
     #: Lowest drift relevance of the page against its entries (None: not judged).
     relevance: float | None = None
+    #: Not sent: its host had said it is away (`Observation.held`); no check of the link.
+    held: bool = False
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,7 @@ def observation_record(row: t.Observation | Row[Any]) -> ObservationRecord:
         not_modified=bool(row.not_modified),
         suggested_url=row.suggested_url,
         relevance=row.relevance,
+        held=bool(row.held),
     )
 
 

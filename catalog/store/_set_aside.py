@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from catalog import groups
 from catalog import tables as t
 from catalog.clock import as_utc
-from catalog.outcomes import Outcome
+from catalog.problem_checks import CHECKED
 from catalog.set_aside import (
     THEN,
     UNCHECKED,
@@ -93,7 +93,7 @@ def _seen_for(s: Session, link_id: int, drift_since: datetime | None, kind: str)
         select(t.Observation.outcome, t.Observation.checked_at)
         .where(
             t.Observation.link_id == link_id,
-            t.Observation.outcome != Outcome.NETWORK_UNAVAILABLE.value,
+            CHECKED,
         )
         .order_by(t.Observation.checked_at.desc(), t.Observation.id.desc())
         .limit(_STREAK_CHECKS)
