@@ -30,6 +30,7 @@ from catalog.store._sql import (
     table_of,
     write_session,
 )
+from catalog.store._targets import drift_raised_for
 from catalog.urls import CheckedUrl, canonical_url, parse_url
 
 _STATE_FIELDS = tuple(f.name for f in fields(LinkState))
@@ -103,7 +104,7 @@ def _record_chunk(
         [i for i in dict.fromkeys(judged) if i in entries and by_id[i].last_checked_at],
     )
     # A flag on every entry of a link that entries joined since: the entries it was raised for.
-    flagged_for = _flagged_for(
+    flagged_for = drift_raised_for(
         conn,
         [
             i
@@ -418,28 +419,6 @@ def insert_events(
 
 #: Earlier relevance scores of a link used as the drift baseline.
 DRIFT_HISTORY = 10
-
-
-def _flagged_for(conn: Connection, link_ids: Sequence[int]) -> dict[int, set[str]]:
-    """Link id -> the entries its drift flag on every entry was raised for: those its
-    `drift_detected` events since `drift_since` name (`_narrowed`)."""
-    link, ev = table_of(t.Link), table_of(t.Event)
-    found: dict[int, set[str]] = {}
-    for chunk in chunks(list(link_ids)):
-        events = conn.execute(
-            select(ev.c.link_id, ev.c.details)
-            .join(link, link.c.id == ev.c.link_id)
-            .where(
-                ev.c.link_id.in_(chunk),
-                ev.c.kind == "drift_detected",
-                ev.c.at >= link.c.drift_since,
-            )
-        )
-        for link_id, details in events:
-            entry = str((details or {}).get("entry", ""))
-            if entry:
-                found.setdefault(link_id, set()).add(entry)
-    return found
 
 
 def _narrowed(state: LinkState, raised_for: set[str], entries: Sequence[Entry]) -> LinkState:

@@ -230,17 +230,12 @@ def _latest_texts(conn: Connection, link_ids: Sequence[int]) -> dict[int, dateti
     return found
 
 
-def _entries_left(conn: Connection, link_ids: Sequence[int]) -> dict[int, datetime]:
-    """Link id -> the latest text stamp of the entries its drift flag was raised for (its
-    `drift_detected` events since `drift_since`) that left it, removed or moved to another
-    address; links none of whose drifted entries left are left out.
-
-    A flag raised for one wrong entry stayed after the curator removed the entry or
-    pointed it at its right address: a page is judged only when read, and with an ETag
-    the weekly read is answered 304, so the entries still on the page showed the flag
-    until the page itself changed."""
-    link, ev, res = table_of(t.Link), table_of(t.Event), table_of(t.Resource)
-    found: dict[int, datetime] = {}
+def drift_raised_for(conn: Connection, link_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Link id -> the entries (`resources.id` as text) its drift flag was raised for: those
+    its `drift_detected` events since `drift_since` name. Read where an entry left the
+    flagged page (`_entries_left`) and where others joined it (`_observations._narrowed`)."""
+    link, ev = table_of(t.Link), table_of(t.Event)
+    found: dict[int, set[str]] = {}
     for chunk in chunks(list(link_ids)):
         events = conn.execute(
             select(ev.c.link_id, ev.c.details)
@@ -251,11 +246,31 @@ def _entries_left(conn: Connection, link_ids: Sequence[int]) -> dict[int, dateti
                 ev.c.at >= link.c.drift_since,
             )
         )
-        drifted: dict[int, int] = {}  # entry (resources.id) -> link id
         for link_id, details in events:
             entry = str((details or {}).get("entry", ""))
-            if entry.isdigit():
-                drifted[int(entry)] = link_id
+            if entry:
+                found.setdefault(link_id, set()).add(entry)
+    return found
+
+
+def _entries_left(conn: Connection, link_ids: Sequence[int]) -> dict[int, datetime]:
+    """Link id -> the latest text stamp of the entries its drift flag was raised for (its
+    `drift_detected` events since `drift_since`) that left it, removed or moved to another
+    address; links none of whose drifted entries left are left out.
+
+    A flag raised for one wrong entry stayed after the curator removed the entry or
+    pointed it at its right address: a page is judged only when read, and with an ETag
+    the weekly read is answered 304, so the entries still on the page showed the flag
+    until the page itself changed."""
+    res = table_of(t.Resource)
+    found: dict[int, datetime] = {}
+    for chunk in chunks(list(link_ids)):
+        drifted = {  # entry (resources.id) -> link id
+            int(entry): link_id
+            for link_id, entries in drift_raised_for(conn, chunk).items()
+            for entry in entries
+            if entry.isdigit()
+        }
         if not drifted:
             continue
         rows = conn.execute(
