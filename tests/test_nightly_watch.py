@@ -382,6 +382,7 @@ def test_the_latest_night_due_is_the_one_prefects_scheduler_makes_across_dst(
 def test_status_ends_with_what_stops_the_nights(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import catalog.clock
     import flows.nightly_watch
     import flows.prefect_server
     from flows.cli import app
@@ -395,6 +396,9 @@ def test_status_ends_with_what_stops_the_nights(
         return Nights(deployment(paused=True), None)
 
     monkeypatch.setattr(flows.nightly_watch, "read_nights", read_nights)
+    # The status of a moment before the next night is due: read at the real time, from
+    # 2026-12-06 07:00 on it also said that night was missing (a line more at the end).
+    monkeypatch.setattr(catalog.clock, "utcnow", lambda: NOW)
     engine = open_engine(db_url)
     night = store.start_run(engine, trigger="schedule", now=datetime(2026, 12, 4, 7, 0, tzinfo=UTC))
     store.finish_run(engine, night, status="completed", now=LAST_NIGHT_DONE)
