@@ -12,6 +12,7 @@ that needs a database goes through these, so the whole suite runs on both backen
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import os
@@ -131,6 +132,28 @@ _STATUS = {
     Outcome.BLOCKED: 403,
     Outcome.RATE_LIMITED: 429,
 }
+
+
+#: A public address every host resolves to in checks respx answers: the checker resolves
+#: first, and refuses private and loopback addresses.
+PUBLIC_ADDRESS = "93.184.216.34"
+
+
+async def public_resolver(host: str, port: int) -> list[str]:
+    """The checker's `resolver=`: every host at `PUBLIC_ADDRESS`."""
+    return [PUBLIC_ADDRESS]
+
+
+class RecordingSleep:
+    """Stands in for `asyncio.sleep`: remembers each wait and returns at once (after
+    letting the loop run others, as a real sleep does)."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        await asyncio.sleep(0)
 
 
 class Ticker:

@@ -14,15 +14,12 @@ from catalog.model import Observation, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from catalog.urls import host_of
+from tests.factories import public_resolver
 
 CHECK = replace(CheckSettings(), soft404_probe=True, per_host_rate=10_000.0, max_attempts=1)
 
 
 EXPECTED = {Outcome.OK, Outcome.SOFT_404, Outcome.INVALID_URL, Outcome.PRIVATE_ADDRESS}
-
-
-async def public_resolver(host: str, port: int) -> list[str]:
-    return ["93.184.216.34"]
 
 
 def ok(request: httpx.Request) -> httpx.Response:

@@ -28,16 +28,12 @@ from catalog.model import Observation, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from catalog.urls import host_of
+from tests.factories import public_resolver
 
-PUBLIC = "93.184.216.34"
 NOW = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
 SETTINGS = replace(CheckSettings(), soft404_probe=False, per_host_rate=1000.0)
 OLD = "http://www.example.gov/reports/2019"
 NEW = "https://www.example.gov/reports/2019/"
-
-
-async def _public(host: str, port: int) -> list[str]:
-    return [PUBLIC]
 
 
 class _Sleep:
@@ -53,7 +49,7 @@ def check(
     settings: CheckSettings = SETTINGS,
     *,
     sleep: _Sleep | None = None,
-    resolver: Any = _public,
+    resolver: Any = public_resolver,
     fingerprint_due: bool = True,
     **kwargs: Any,
 ) -> Observation:

@@ -21,7 +21,7 @@ from catalog import store
 from catalog.check import check_targets
 from catalog.settings import CheckSettings, HealthSettings
 from catalog.sync import sync_catalogs
-from tests.factories import days, make_catalog, make_resource, temporary_database
+from tests.factories import days, make_catalog, make_resource, public_resolver, temporary_database
 
 SITE = "https://hotline.example/"
 HOTLINE = "1-888-373-7888"
@@ -57,15 +57,11 @@ class Site:
         return httpx.Response(200, headers=headers, content=self.body.encode())
 
 
-async def _public(host: str, port: int) -> list[str]:
-    return ["93.184.216.34"]
-
-
 def _night(engine: Engine, n: float, site: Site) -> list[str]:
     site.requests.clear()
     targets = store.targets_for_check(engine, now=days(n), fingerprint_max_age_days=WEEKLY)
     observations = asyncio.run(
-        check_targets(targets, CHECK, resolver=_public, clock=lambda: days(n))
+        check_targets(targets, CHECK, resolver=public_resolver, clock=lambda: days(n))
     )
     store.record_observations(engine, None, observations, HEALTH, now=days(n))
     return [r.method for r in site.requests]

@@ -22,16 +22,13 @@ from tests.factories import (
     make_catalog,
     make_observation,
     make_resource,
+    public_resolver,
     settings_for,
     temporary_database,
 )
 
 URLS = ("https://lapsed-one.example/guide", "https://lapsed-two.example/")
 CANARY = "https://canary.example/"
-
-
-async def _public(host: str, port: int) -> list[str]:
-    return ["93.184.216.34"]
 
 
 @pytest.mark.parametrize("network_works", [True, False])
@@ -57,7 +54,7 @@ def test_two_unreachable_hosts_ask_the_canaries(tmp_path: Path, network_works: b
             failing,
             clock=Ticker(days(1)),
             transport=httpx.MockTransport(canary),
-            resolver=_public,
+            resolver=public_resolver,
         )
 
         assert set(asked) == {CANARY}  # no other host of the catalog to ask

@@ -29,9 +29,10 @@ from tests.factories import (
     make_catalog,
     make_observation,
     make_resource,
+    public_resolver,
     temporary_database,
 )
-from tests.test_maintenance_host import PAGE, SETTINGS, public_resolver, run_virtual
+from tests.test_maintenance_host import PAGE, SETTINGS, run_virtual
 
 HOST = "https://agency.example"
 DOWN = (f"{HOST}/status-api", f"{HOST}/search")  # 503, Retry-After: one day

@@ -26,7 +26,14 @@ from catalog.health import Entry, LinkState, apply_contacts
 from catalog.model import Observation
 from catalog.settings import CheckSettings, HealthSettings
 from catalog.sync import sync_catalogs
-from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
+from tests.factories import (
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    public_resolver,
+    temporary_database,
+)
 
 KEY = "tel:8883737888"
 OTHER = "tel:2025550143"
@@ -148,7 +155,7 @@ def test_a_page_cut_at_the_byte_cap_before_its_footer_loses_no_number(
             check = CheckSettings(max_attempts=1, soft404_probe=False, max_body_bytes=cap)
             targets = store.targets_for_check(engine, now=days(n), fingerprint_max_age_days=0)
             observations = asyncio.run(
-                check_targets(targets, check, resolver=_public, clock=partial(days, n))
+                check_targets(targets, check, resolver=public_resolver, clock=partial(days, n))
             )
             events = store.record_observations(
                 engine, None, observations, HealthSettings(), now=days(n)
@@ -156,10 +163,6 @@ def test_a_page_cut_at_the_byte_cap_before_its_footer_loses_no_number(
             assert "contact_gone" not in [e.kind for e in events]
         (state,) = store.link_states(engine)
         assert (state.contacts_seen, state.contacts_gone) == ((KEY,), ())
-
-
-async def _public(host: str, port: int) -> list[str]:
-    return ["93.184.216.34"]
 
 
 # --- two reads ------------------------------------------------------------------------------

@@ -30,8 +30,8 @@ from catalog.model import Observation, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings, HealthSettings
 from catalog.urls import host_of
+from tests.factories import RecordingSleep, public_resolver
 
-PUBLIC = "93.184.216.34"
 NOW = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
 SETTINGS = replace(
     CheckSettings(), soft404_probe=False, per_host_rate=1000.0, per_host_concurrency=1
@@ -80,19 +80,6 @@ def run_virtual(coro: Coroutine[Any, Any, T], took: list[float] | None = None) -
         if took is not None:
             took.append(runner.get_loop().time())
         return result
-
-
-async def public_resolver(host: str, port: int) -> list[str]:
-    return [PUBLIC]
-
-
-class RecordingSleep:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        await asyncio.sleep(0)
 
 
 class Web:

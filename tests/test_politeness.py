@@ -27,13 +27,9 @@ from catalog.model import Observation, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings, HostPolicy
 from catalog.urls import host_of
+from tests.factories import public_resolver
 
-PUBLIC = "93.184.216.34"
 BASE = replace(CheckSettings(), soft404_probe=False, per_host_rate=1000.0, total_timeout=10.0)
-
-
-async def public_resolver(host: str, port: int) -> list[str]:
-    return [PUBLIC]
 
 
 def targets(*urls: str) -> list[Target]:

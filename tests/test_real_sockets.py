@@ -27,6 +27,7 @@ from catalog.model import Observation, Previous, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings, HealthSettings
 from catalog.urls import host_of
+from tests.factories import RecordingSleep
 from tests.fixture_web import (  # noqa: F401 - pytest fixtures
     BOMB_DECOMPRESSED_BYTES,
     ETAG,
@@ -82,17 +83,6 @@ def timed_check(url: str, **kwargs: Any) -> tuple[Observation, float]:
     start = time.monotonic()
     obs = check(url, **kwargs)
     return obs, time.monotonic() - start
-
-
-class RecordingSleep:
-    """Stands in for `asyncio.sleep`: remembers each wait and returns at once."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        await asyncio.sleep(0)
 
 
 def trusting(server: FixtureWeb) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from reports import (
 )
 from reports.build import hygiene_rows
 from tests import report_fixtures as fx
-from tests.factories import settings_for, temporary_database, write_catalog
+from tests.factories import public_resolver, settings_for, temporary_database, write_catalog
 
 SECRET = "s3cr3t-pw"
 
@@ -72,7 +72,9 @@ def test_no_file_of_the_report_holds_an_entry_s_password(
                 write_catalog(catalog, entries)
             run = prepare_run(settings, trigger="manual", clock=utcnow)
             stored = [
-                store_batch(settings, run.run_id, check_batch(b, settings.check, resolver=_public))
+                store_batch(
+                    settings, run.run_id, check_batch(b, settings.check, resolver=public_resolver)
+                )
                 for b in run.batches
             ]
             finish_run(settings, run.run_id, stored=stored, clock=utcnow)
@@ -170,7 +172,9 @@ def test_a_link_that_starts_redirecting_to_a_password_shows_no_password(
                 page.respond(200, html="<title>Moves</title>")
             run = prepare_run(settings, trigger="manual", clock=utcnow)
             stored = [
-                store_batch(settings, run.run_id, check_batch(b, settings.check, resolver=_public))
+                store_batch(
+                    settings, run.run_id, check_batch(b, settings.check, resolver=public_resolver)
+                )
                 for b in run.batches
             ]
             finish_run(settings, run.run_id, stored=stored, clock=utcnow)
@@ -183,8 +187,3 @@ def test_a_link_that_starts_redirecting_to_a_password_shows_no_password(
     for path in written:
         assert SECRET not in path.read_text(encoding="utf-8", errors="replace"), path
     assert any("ann:***@other.example.org" in p.read_text(encoding="utf-8") for p in written)
-
-
-async def _public(host: str, port: int) -> list[str]:
-    """Every host at one public address: respx answers, but the checker resolves first."""
-    return ["93.184.216.34"]

@@ -15,14 +15,11 @@ from catalog.model import Batch, Observation, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from catalog.upgrades import candidates, check_batch_with_upgrades, confirm_https
+from tests.factories import public_resolver
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 SETTINGS = replace(CheckSettings(), soft404_probe=False, max_attempts=1)
 PAGE = b"<html><head><title>Annual Report</title></head><body><p>Findings.</p></body></html>"
-
-
-async def _public(host: str, port: int) -> list[str]:
-    return ["93.184.216.34"]
 
 
 def _http_obs(url: str, *, title: str = "Annual Report", **kw: object) -> Observation:
@@ -46,7 +43,9 @@ def test_https_serving_the_same_page_is_suggested() -> None:
     respx.get("https://www.example.org/report").mock(
         return_value=httpx.Response(200, content=PAGE, headers={"content-type": "text/html"})
     )
-    (obs,) = confirm_https([_http_obs("http://www.example.org/report")], SETTINGS, resolver=_public)
+    (obs,) = confirm_https(
+        [_http_obs("http://www.example.org/report")], SETTINGS, resolver=public_resolver
+    )
     assert obs.suggested_url == "https://www.example.org/report"
     assert obs.outcome is Outcome.OK
 
@@ -60,14 +59,18 @@ def test_https_serving_another_page_is_not_suggested() -> None:
             headers={"content-type": "text/html"},
         )
     )
-    (obs,) = confirm_https([_http_obs("http://www.example.org/report")], SETTINGS, resolver=_public)
+    (obs,) = confirm_https(
+        [_http_obs("http://www.example.org/report")], SETTINGS, resolver=public_resolver
+    )
     assert obs.suggested_url is None
 
 
 @respx.mock
 def test_https_that_fails_is_not_suggested() -> None:
     respx.get("https://www.example.org/report").mock(return_value=httpx.Response(404))
-    (obs,) = confirm_https([_http_obs("http://www.example.org/report")], SETTINGS, resolver=_public)
+    (obs,) = confirm_https(
+        [_http_obs("http://www.example.org/report")], SETTINGS, resolver=public_resolver
+    )
     assert obs.suggested_url is None
 
 
@@ -106,7 +109,7 @@ BATCH = Batch(0, (Target(url="http://www.example.org/report", host="www.example.
 @respx.mock
 def test_the_check_step_suggests_the_https_form_it_confirmed() -> None:
     _http, https = _page_routes(PAGE)
-    (obs,) = check_batch_with_upgrades(BATCH, SETTINGS, resolver=_public)
+    (obs,) = check_batch_with_upgrades(BATCH, SETTINGS, resolver=public_resolver)
     assert obs.url == "http://www.example.org/report" and obs.outcome is Outcome.OK
     assert obs.suggested_url == "https://www.example.org/report"
     assert https.call_count == 1
@@ -115,7 +118,7 @@ def test_the_check_step_suggests_the_https_form_it_confirmed() -> None:
 @respx.mock
 def test_the_check_step_keeps_quiet_when_https_serves_another_page() -> None:
     _page_routes(b"<title>Parked domain</title><p>This domain is for sale.</p>")
-    (obs,) = check_batch_with_upgrades(BATCH, SETTINGS, resolver=_public)
+    (obs,) = check_batch_with_upgrades(BATCH, SETTINGS, resolver=public_resolver)
     assert obs.outcome is Outcome.OK and obs.suggested_url is None
 
 
@@ -123,7 +126,7 @@ def test_the_check_step_keeps_quiet_when_https_serves_another_page() -> None:
 def test_the_switch_turns_the_https_probe_off() -> None:
     _http, https = _page_routes(PAGE)
     off = replace(SETTINGS, https_upgrades=False)
-    (obs,) = check_batch_with_upgrades(BATCH, off, resolver=_public)
+    (obs,) = check_batch_with_upgrades(BATCH, off, resolver=public_resolver)
     assert obs.outcome is Outcome.OK and obs.suggested_url is None
     assert not https.called
 
