@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 from catalog.db import open_engine
 from catalog.model import Catalog, Observation, Resource
 from catalog.outcomes import Outcome
-from catalog.settings import HealthSettings, Settings
+from catalog.settings import CheckSettings, HealthSettings, Settings
 
 TEST_DATABASE_ENV = "LINKHEALTH_TEST_DATABASE_URL"
 
@@ -154,6 +154,28 @@ class RecordingSleep:
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
         await asyncio.sleep(0)
+
+
+def check_night(
+    engine: Engine,
+    n: float,
+    check: CheckSettings,
+    health: HealthSettings,
+    *,
+    fingerprint_max_age_days: float,
+) -> list[Any]:
+    """Night `n` as the flow makes it, in one call: its targets checked (every host at
+    `PUBLIC_ADDRESS`, the clock at `days(n)`) and stored; the events stored."""
+    from catalog import store
+    from catalog.check import check_targets
+
+    targets = store.targets_for_check(
+        engine, now=days(n), fingerprint_max_age_days=fingerprint_max_age_days
+    )
+    observations = asyncio.run(
+        check_targets(targets, check, resolver=public_resolver, clock=lambda: days(n))
+    )
+    return store.record_observations(engine, None, observations, health, now=days(n))
 
 
 class Ticker:

@@ -9,7 +9,6 @@ every night, forever. Now only while the mark is younger than
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import httpx
@@ -18,10 +17,9 @@ import respx
 from sqlalchemy import Engine
 
 from catalog import store
-from catalog.check import check_targets
 from catalog.settings import CheckSettings, HealthSettings
 from catalog.sync import sync_catalogs
-from tests.factories import days, make_catalog, make_resource, public_resolver, temporary_database
+from tests.factories import check_night, days, make_catalog, make_resource, temporary_database
 
 SITE = "https://hotline.example/"
 HOTLINE = "1-888-373-7888"
@@ -59,11 +57,7 @@ class Site:
 
 def _night(engine: Engine, n: float, site: Site) -> list[str]:
     site.requests.clear()
-    targets = store.targets_for_check(engine, now=days(n), fingerprint_max_age_days=WEEKLY)
-    observations = asyncio.run(
-        check_targets(targets, CHECK, resolver=public_resolver, clock=lambda: days(n))
-    )
-    store.record_observations(engine, None, observations, HEALTH, now=days(n))
+    check_night(engine, n, CHECK, HEALTH, fingerprint_max_age_days=WEEKLY)
     return [r.method for r in site.requests]
 
 

@@ -9,8 +9,6 @@ looked for.
 
 from __future__ import annotations
 
-import asyncio
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,7 @@ import pytest
 import respx
 
 from catalog import store
-from catalog.check import check_targets, contacts
+from catalog.check import contacts
 from catalog.check.content import MAX_PARSED_TAGS, analyse_body
 from catalog.check.facts import Answer, Cut
 from catalog.health import Entry, LinkState, apply_contacts
@@ -27,11 +25,11 @@ from catalog.model import Observation
 from catalog.settings import CheckSettings, HealthSettings
 from catalog.sync import sync_catalogs
 from tests.factories import (
+    check_night,
     days,
     make_catalog,
     make_observation,
     make_resource,
-    public_resolver,
     temporary_database,
 )
 
@@ -153,13 +151,7 @@ def test_a_page_cut_at_the_byte_cap_before_its_footer_loses_no_number(
         respx_mock.get(SITE).respond(200, html=html)
         for n, cap in ((1, 2 * 1024 * 1024), (2, 4096), (3, 4096), (4, 4096)):
             check = CheckSettings(max_attempts=1, soft404_probe=False, max_body_bytes=cap)
-            targets = store.targets_for_check(engine, now=days(n), fingerprint_max_age_days=0)
-            observations = asyncio.run(
-                check_targets(targets, check, resolver=public_resolver, clock=partial(days, n))
-            )
-            events = store.record_observations(
-                engine, None, observations, HealthSettings(), now=days(n)
-            )
+            events = check_night(engine, n, check, HealthSettings(), fingerprint_max_age_days=0)
             assert "contact_gone" not in [e.kind for e in events]
         (state,) = store.link_states(engine)
         assert (state.contacts_seen, state.contacts_gone) == ((KEY,), ())
