@@ -18,14 +18,16 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -176,6 +178,18 @@ def check_night(
         check_targets(targets, check, resolver=public_resolver, clock=lambda: days(n))
     )
     return store.record_observations(engine, None, observations, health, now=days(n))
+
+
+def slowed(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, seconds: float) -> None:
+    """`owner.name` made to take `seconds` longer, for the rest of the test: a phase long
+    enough to show progress."""
+    real: Callable[..., Any] = getattr(owner, name)
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(seconds)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, slow)
 
 
 class Ticker:

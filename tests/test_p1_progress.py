@@ -8,9 +8,7 @@ import io
 import re
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,24 +22,7 @@ from catalog.settings import Settings
 from catalog.sync import sync_catalogs
 from reports import publish_report
 from tests import report_fixtures as fx
-from tests.factories import make_catalog, make_resource, migrated_sqlite, write_catalog
-
-
-@pytest.fixture
-def quick(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The first line after 0.05 s instead of 2 s, then every 0.1 s instead of 5 s."""
-    monkeypatch.setattr(catalog.progress, "AFTER_S", 0.05)
-    monkeypatch.setattr(catalog.progress, "EVERY_S", 0.1)
-
-
-def _slowed(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, seconds: float) -> None:
-    real: Callable[..., Any] = getattr(owner, name)
-
-    def slow(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(seconds)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(owner, name, slow)
+from tests.factories import make_catalog, make_resource, migrated_sqlite, slowed, write_catalog
 
 
 def _lines(capfd: pytest.CaptureFixture[str]) -> list[str]:
@@ -66,10 +47,10 @@ def test_a_sync_that_takes_long_counts_the_entries_synced(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
-    quick: None,
+    quick_progress: None,
 ) -> None:
     monkeypatch.setattr(catalog.sync, "SYNC_CHUNK", 10)
-    _slowed(monkeypatch, catalog.sync, "_sync_chunk", 0.1)
+    slowed(monkeypatch, catalog.sync, "_sync_chunk", 0.1)
     engine = migrated_sqlite(tmp_path / "lh.db")
     entries = make_catalog(resources=[make_resource(f"r{i}") for i in range(50)])
     try:
@@ -100,14 +81,14 @@ def test_an_edit_whose_check_takes_long_says_so(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
-    quick: None,
+    quick_progress: None,
 ) -> None:
     """mark-reviewed, snooze's catalog edit: the whole edited file is validated."""
     path = write_catalog(
         tmp_path / "big.yaml",
         [{"id": "r1", "title": "One", "url": "https://example.org/1"}],
     )
-    _slowed(monkeypatch, catalog.catalog_edit, "validate_catalog", 0.4)
+    slowed(monkeypatch, catalog.catalog_edit, "validate_catalog", 0.4)
     capfd.readouterr()
     apply_edits(path, [FieldEdit("r1", "title", "Uno")])
     said = _lines(capfd)
@@ -118,12 +99,12 @@ def test_a_report_whose_reads_take_long_says_so(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
-    quick: None,
+    quick_progress: None,
 ) -> None:
     engine = fx.fixed_db(tmp_path / "lh.db")
     url = str(engine.url)
     engine.dispose()
-    _slowed(monkeypatch, reports.publish, "report_data", 0.4)
+    slowed(monkeypatch, reports.publish, "report_data", 0.4)
     settings = Settings().with_overrides(database_url=url, reports_dir=tmp_path / "reports")
     capfd.readouterr()
     publish_report(settings, clock=lambda: fx.NOW)

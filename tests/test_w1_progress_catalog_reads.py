@@ -11,7 +11,6 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -24,24 +23,7 @@ from catalog.hygiene import lint
 from catalog.progress import still_working
 from catalog.source import load_catalogs, validate_catalogs
 from flows.cli import app
-from tests.factories import write_catalog
-
-
-@pytest.fixture
-def quick(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The first line after 0.05 s instead of 2 s, then every 0.1 s instead of 5 s."""
-    monkeypatch.setattr(catalog.progress, "AFTER_S", 0.05)
-    monkeypatch.setattr(catalog.progress, "EVERY_S", 0.1)
-
-
-def _slowed(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, seconds: float) -> None:
-    real: Callable[..., Any] = getattr(owner, name)
-
-    def slow(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(seconds)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(owner, name, slow)
+from tests.factories import slowed, write_catalog
 
 
 def _catalog(tmp_path: Path, n: int = 30) -> Path:
@@ -59,11 +41,11 @@ def test_a_catalog_that_takes_long_to_read_says_so(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
-    quick: None,
+    quick_progress: None,
     read: Callable[[list[Path]], object],
 ) -> None:
     path = _catalog(tmp_path)
-    _slowed(monkeypatch, catalog.source, "_parse", 0.4)
+    slowed(monkeypatch, catalog.source, "_parse", 0.4)
     capfd.readouterr()
     read([path])
     said = capfd.readouterr().err.splitlines()
@@ -81,10 +63,10 @@ def test_a_lint_that_takes_long_counts_the_entries_linted(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
-    quick: None,
+    quick_progress: None,
 ) -> None:
     catalogs = load_catalogs([_catalog(tmp_path)])
-    _slowed(monkeypatch, catalog.hygiene, "_fields", 0.02)
+    slowed(monkeypatch, catalog.hygiene, "_fields", 0.02)
     capfd.readouterr()
     lint(catalogs)
     counts = [
@@ -119,8 +101,8 @@ def test_sync_says_its_read_and_its_sync_on_one_clock(
     monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "sqlite:///lh.db")
     monkeypatch.setattr(catalog.progress, "AFTER_S", 0.6)
     _catalog(isolated_cwd, 3)
-    _slowed(monkeypatch, catalog.source, "_parse", 0.4)
-    _slowed(monkeypatch, catalog.sync, "_sync_one", 0.4)
+    slowed(monkeypatch, catalog.source, "_parse", 0.4)
+    slowed(monkeypatch, catalog.sync, "_sync_one", 0.4)
     result = CliRunner().invoke(app, ["sync", "--catalog", "big.yaml"])
     assert result.exit_code == 0, result.output
     said = result.stderr.splitlines()
@@ -134,7 +116,7 @@ def test_the_reports_forked_lint_child_says_no_progress(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
-    quick: None,
+    quick_progress: None,
 ) -> None:
     """`linkhealth report` lints a big catalog in a forked child while its rich progress
     bar shows: the child's stderr is the parent's terminal, seen through the bar's proxy and
@@ -147,7 +129,7 @@ def test_the_reports_forked_lint_child_says_no_progress(
     if not can_fork():
         pytest.skip("no forked child here (not Linux, or one core)")
     path = _catalog(tmp_path)
-    _slowed(monkeypatch, catalog.source, "_parse", 0.4)
+    slowed(monkeypatch, catalog.source, "_parse", 0.4)
     capfd.readouterr()
     hygiene = Forked(lambda: lint_files([path]), enabled=True)
     assert hygiene.in_child
