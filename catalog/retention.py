@@ -70,8 +70,7 @@ from sqlalchemy.orm import Session
 from catalog.clock import utcnow
 from catalog.db import wal_checkpoint
 from catalog.errors import StoreError
-from catalog.outcomes import Outcome
-from catalog.problem_checks import OUTCOME_START, PROBLEM_START, same_start
+from catalog.problem_checks import CHECKED, OUTCOME_START, PROBLEM_START, same_start
 from catalog.queries import WORKED
 from catalog.settings import MAX_DAYS
 from catalog.store import DRIFT_HISTORY, PG_WRITE_LOCK
@@ -415,9 +414,7 @@ def _count_pruned_checks(session: Session, ids: list[int]) -> None:
         .where(
             Observation.id.in_(ids),
             start.is_not(None),
-            # As `problem_checks.CHECKED`: our network down or a request held is no check.
-            Observation.outcome != Outcome.NETWORK_UNAVAILABLE.value,
-            Observation.held.is_not(True),
+            CHECKED,  # our network down, or a request held, is no check
         )
         .group_by(Link.id)
     ).all()

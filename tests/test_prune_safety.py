@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 import catalog.retention
 from catalog import store
 from catalog.clock import utcnow
+from catalog.outcomes import Outcome
 from catalog.retention import PruneInterrupted, prune_observations
 from catalog.runs import FULL_RUN_LEASE, LEASE_TTL
 from catalog.settings import HealthSettings
@@ -38,7 +39,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
         for night in range(10):
             run_id = store.start_run(engine, trigger="schedule", now=days(night))
             batch = [
-                make_observation(url, outcome=catalog.retention.Outcome.NOT_FOUND,
+                make_observation(url, outcome=Outcome.NOT_FOUND,
                                  checked_at=days(night))
                 for url in URLS
             ]  # fmt: skip
