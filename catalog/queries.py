@@ -483,14 +483,14 @@ def _with_moved_siblings(session: Session, resources: list[ResourceRow]) -> list
         return resources
     gone: dict[int, list[tuple[int, str, str, str]]] = defaultdict(list)
     ids = sorted({resources[i].link_id or 0 for i in failing})
-    for start in range(0, len(ids), _CHUNK):  # SQLite caps the parameters of one statement
+    for part in chunks(ids, _CHUNK):  # SQLite caps the parameters of one statement
         query = (
             select(Event.link_id, Resource.id, Collection.key, Resource.rid, Resource.url)
             .join(Resource, Resource.id == Event.resource_id)
             .join(Collection, Collection.id == Resource.collection_id)
             .join(Link, Link.id == Resource.link_id)
             .where(
-                Event.link_id.in_(ids[start : start + _CHUNK]),
+                Event.link_id.in_(part),
                 Event.kind.in_(_ONTO_LINK),
                 Resource.removed_at.is_(None),
                 Resource.link_id != Event.link_id,
