@@ -37,11 +37,22 @@ time.tzset()
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+from tests.rewrite_cache import allow_bytecode, prewrite_rewritten_modules  # noqa: E402
+
+allow_bytecode()
+
 import respx.mocks  # noqa: E402  (after the environment above, as every import here)
 
 from tests.respx_pools import PoolsMocker  # noqa: E402
 
 respx.mocks.DEFAULT_MOCKER = PoolsMocker.name
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controller of an xdist run writes the rewritten test modules its workers are
+    about to import (`tests.rewrite_cache`)."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        prewrite_rewritten_modules(config)
 
 
 @pytest.hookimpl(tryfirst=True)
