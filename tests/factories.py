@@ -192,6 +192,32 @@ def slowed(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, seconds: floa
     monkeypatch.setattr(owner, name, slow)
 
 
+def serve_without_prefect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`linkhealth serve` in this process with no Prefect server to find, start or talk to,
+    for the rest of the test; its lock in the current folder, not in the checkout's var/.
+
+    Also on the xdist worker that runs the Prefect harness, whose settings name its server
+    for the whole session: there `serve` claimed (and read others' claims on) the harness's
+    deployments, those another test had deployed, and was refused as "served by another"."""
+    import prefect.settings
+
+    import flows.prefect_server
+    import flows.serve
+
+    monkeypatch.delenv("LINKHEALTH_HOME", raising=False)
+    settings = prefect.settings.get_current_settings()
+    if settings.api.url:  # `flows.serve` asks these settings before it asks the API
+        bare = settings.copy_with_update(restore_defaults={prefect.settings.PREFECT_API_URL})
+        monkeypatch.setattr(prefect.settings, "get_current_settings", lambda: bare)
+    monkeypatch.setattr(flows.serve, "SERVE_LOCK", Path.cwd() / "serve.lock")
+    # serve sets LINKHEALTH_CONFIG for its flow runs: set here, so that it is undone after.
+    monkeypatch.setenv("LINKHEALTH_CONFIG", "")
+    # And LINKHEALTH_DEFAULTS_DIR when it is not set: recorded as unset, so it goes after.
+    monkeypatch.setenv("LINKHEALTH_DEFAULTS_DIR", "")
+    monkeypatch.delenv("LINKHEALTH_DEFAULTS_DIR")
+    monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
+
+
 class Ticker:
     """A controllable clock: `clock()` returns `now`, which tests move with `at(days)`."""
 

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 import flows.prefect_server
 from flows.cli import app
+from tests.factories import serve_without_prefect
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -125,19 +126,6 @@ def test_the_readme_gives_server_status_its_exit_codes() -> None:
 # --- serve stopped by Ctrl-C or SIGTERM ---------------------------------------------------------
 
 
-def _serve_without_prefect(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`linkhealth serve` with no Prefect server to find (as tests/test_ops.py has it)."""
-    import flows.serve
-
-    monkeypatch.delenv("LINKHEALTH_HOME", raising=False)
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    monkeypatch.setattr(flows.serve, "SERVE_LOCK", Path.cwd() / "serve.lock")
-    monkeypatch.setenv("LINKHEALTH_CONFIG", "")  # serve sets it for its runs: undone after
-    monkeypatch.setenv("LINKHEALTH_DEFAULTS_DIR", "")
-    monkeypatch.delenv("LINKHEALTH_DEFAULTS_DIR")
-    monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
-
-
 def _serve_stopped_by(
     monkeypatch: pytest.MonkeyPatch,
     sent: signal.Signals,
@@ -149,7 +137,7 @@ def _serve_stopped_by(
     runner's log."""
     import prefect
 
-    _serve_without_prefect(monkeypatch)
+    serve_without_prefect(monkeypatch)
     runner_log = logging.getLogger("prefect.runner")
 
     def serving(*deployments: Any, print_starting_message: bool = True, **options: Any) -> None:

@@ -45,7 +45,7 @@ from catalog.source import load_catalogs
 from catalog.store import FOUND_DEAD
 from catalog.sync import sync_catalogs
 from reports.context import Priority
-from tests.factories import days, make_observation, write_catalog
+from tests.factories import days, make_observation, serve_without_prefect, write_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKED_AT = days(1)
@@ -691,21 +691,6 @@ def test_status_names_a_shard_run_and_a_running_run_s_live_count() -> None:
     assert run_lines([done])[0].endswith("600/600 URLs: 600 ok; shard 3/4")
 
 
-def _serve_without_prefect(monkeypatch: pytest.MonkeyPatch) -> None:
-    import flows.prefect_server
-    import flows.serve
-
-    monkeypatch.delenv("LINKHEALTH_HOME", raising=False)
-    # Its lock in the test's folder, not in the checkout's var/ (tests run from the checkout).
-    monkeypatch.setattr(flows.serve, "SERVE_LOCK", Path.cwd() / "serve.lock")
-    # serve sets LINKHEALTH_CONFIG for its flow runs: set here, so that it is undone after.
-    monkeypatch.setenv("LINKHEALTH_CONFIG", "")
-    # And LINKHEALTH_DEFAULTS_DIR when it is not set: recorded as unset, so it goes after.
-    monkeypatch.setenv("LINKHEALTH_DEFAULTS_DIR", "")
-    monkeypatch.delenv("LINKHEALTH_DEFAULTS_DIR")
-    monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
-
-
 def _serve_here(
     monkeypatch: pytest.MonkeyPatch, args: list[str], lock: Path | None = None
 ) -> tuple[Any, dict[str, Any]]:
@@ -718,7 +703,7 @@ def _serve_here(
     from catalog.settings import load_settings
     from flows.cli import app
 
-    _serve_without_prefect(monkeypatch)
+    serve_without_prefect(monkeypatch)
     if lock is not None:
         monkeypatch.setattr(flows.serve, "SERVE_LOCK", lock)
     seen: dict[str, Any] = {}
@@ -744,7 +729,7 @@ def test_serve_that_lost_its_prefect_api_says_so_in_one_sentence(
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4999/api")
-    _serve_without_prefect(monkeypatch)
+    serve_without_prefect(monkeypatch)
 
     def lost(*deployments: Any, print_starting_message: bool = True, **options: Any) -> None:
         gone = httpx.ConnectError("All connection attempts failed")
@@ -970,7 +955,7 @@ def test_ctrl_c_on_serve_stops_it_as_sigterm_does(
     import prefect
 
     monkeypatch.chdir(tmp_path)
-    _serve_without_prefect(monkeypatch)
+    serve_without_prefect(monkeypatch)
     heard: list[str] = []
 
     def serving(*deployments: Any, print_starting_message: bool = True, **options: Any) -> None:

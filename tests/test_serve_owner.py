@@ -274,14 +274,14 @@ def test_serve_stops_to_be_started_again_when_prefects_runner_stops_watching_for
     from prefect._internal.observers import FlowRunCancellingObserver
 
     from flows.cli import app
-    from tests.test_ops import _serve_without_prefect
+    from tests.factories import serve_without_prefect
 
     home = tmp_path / "checkout"
     home.mkdir()
     shutil.copy(ROOT / "prefect.yaml", home / "prefect.yaml")
     monkeypatch.setattr(flows.serve, "CHECKOUT", home)
     monkeypatch.chdir(tmp_path)
-    _serve_without_prefect(monkeypatch)
+    serve_without_prefect(monkeypatch)
     monkeypatch.setattr(flows.serve, "CANCEL_WATCH_LOST_EVERY_S", 0.01)
     asked: list[bool] = []
 
