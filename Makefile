@@ -36,12 +36,12 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; \
 	  else echo "chromium or pdftotext not found: browser tests will be skipped (apt-get install chromium poppler-utils)"; fi; }
 
-## Three pytest-xdist workers on two cores: much of the suite waits on sockets, sleeps and
-## subprocesses (about a third of the workers' time is spent waiting, not computing), so a
-## third worker fills that time: 166 s against 187-198 s for two workers on this machine.
-## The Prefect tests share one worker (tests/conftest.py), the longest of the three.
-## `make test PYTEST_PARALLEL=` runs it in one process.
-PYTEST_PARALLEL ?= -n 3 --dist loadgroup
+## Four pytest-xdist workers on two cores: half of the tests' time is spent waiting on
+## sockets, sleeps and subprocesses, not computing (~975 s of tests, ~490 CPU-s), and a
+## fourth worker fills that time: 285 s against 328-340 s for three on this machine. The
+## Prefect tests share one worker (tests/conftest.py). `make test PYTEST_PARALLEL=` runs the
+## suite in one process.
+PYTEST_PARALLEL ?= -n 4 --dist loadgroup
 
 ## Lint, type-check and run the whole test suite.
 test: $(DEV_STAMP) chromium
