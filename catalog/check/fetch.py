@@ -985,12 +985,12 @@ class Fetcher:
         `progress.heard` is the status once the answer's head has come. None is sent while
         the host is away (`HostGate.away`): its answer to another URL is this one's."""
         progress.heard = progress.reading = None
-        if (away := gate.away()) is not None:
+        if (away := await self._away(gate, progress)) is not None:
             return Attempt(method, url, held=away)
         await gate.before_request(owner, self.sleep, progress.pausing)
-        if (away := gate.away()) is not None:  # said while this request waited its turn
+        if (away := await self._away(gate, progress)) is not None:  # said while it waited
             return Attempt(method, url, held=away)
-        issuers, endpoint = self.issuers, None
+        issuers, endpoint, asked = self.issuers, None, None
         connect_left, sent_at = progress.connect_left, 0.0
         wait = self.answer_wait(method, progress, settings)
         begun = asyncio.get_running_loop().time() if wait is not None else 0.0
@@ -1004,7 +1004,13 @@ class Fetcher:
                     endpoint = None  # a failure now is the certificate's own
             if connect_left is not None:  # timed only while the wait to connect is bounded
                 sent_at = asyncio.get_running_loop().time()
-            response = await self._transmit(request)
+            # A probe's answer neither holds the host nor brings it back: none waits for it.
+            asked = gate.asking() if speaks else None
+            try:
+                response = await self._transmit(request)
+            except BaseException:  # a deadline's cancellation too: no answer will come
+                gate.heard(asked)
+                raise
         except Exception as exc:
             if wait is not None and isinstance(exc, httpx.ReadTimeout):
                 # No answer began in all the time there was (not a timeout of another's).
@@ -1043,6 +1049,9 @@ class Fetcher:
                 gate.pause(told, owner)
             body, truncated, cut = b"", False, None
             redirect = status in REDIRECT_STATUSES and "location" in response.headers
+            if speaks and status not in (429, 503) and not redirect:
+                gate.answered()  # up: a path's 503 before was its own (`HostGate.strike`)
+            gate.heard(asked)  # as soon as its head came: URLs held meanwhile wait for it
             if method == "GET" and not redirect:
                 if 200 <= status < 300:
                     # Kept on `progress` while it is read: a deadline judges what came.
@@ -1063,16 +1072,27 @@ class Fetcher:
             attempt = Attempt(method, url, answer=answer, retry_after=retry_after)
             if told is not None and told > settings.retry_after_cap:
                 self._heed(gate, attempt, owner, settings, speaks)
-            elif speaks and status not in (429, 503) and not redirect:
-                gate.answered()  # up: a path's 503 before was its own (`HostGate.strike`)
             return attempt
         except Exception as exc:
             progress.reading = None  # a failed read is no page, whenever the deadline comes
             return Attempt(method, url, error=exc)
         finally:
+            gate.heard(asked)
             # Closing a stream the server broke may fail too; there is nothing left to keep.
             with contextlib.suppress(Exception):
                 await response.aclose()
+
+    @staticmethod
+    async def _away(gate: HostGate, progress: Progress) -> Away | None:
+        """The host's word that it is away, if it said so, once the answers it was asked for
+        before have come (`HostGate.away_once_answered`): within the URL's deadline, less
+        the margin its own answer keeps (`ANSWER_MARGIN`)."""
+        if gate.away() is None:
+            return None
+        left = progress.left()
+        return await gate.away_once_answered(
+            None if left is None else max(0.0, left - ANSWER_MARGIN)
+        )
 
     @staticmethod
     def _heed(
