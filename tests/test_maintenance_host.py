@@ -528,3 +528,80 @@ def test_a_page_answered_while_the_host_went_away_brings_it_back(status: int) ->
     else:
         assert sorted(seen) == ["/a", "/slow"]
         assert all(o.held and "not sent" in o.reason for o in after)
+
+
+def head_503_web(get: str, asked: list[str]) -> Any:
+    """HEAD answers 503 "come back in 2 hours" everywhere; GET serves the page ("page"),
+    does not answer ("timeout") or answers 503 without saying for how long ("503")."""
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.method} {request.url.path}")
+        if request.method == "HEAD":
+            # Loop time: an even URL's HEAD answers after the next one's (sent a rate slot
+            # later), and its GET waits for a slot of its own meanwhile.
+            number = int(request.url.path.removeprefix("/doc").removesuffix(".pdf"))
+            await asyncio.sleep(0.25 if number % 2 == 0 else 0.1)
+            return httpx.Response(503, headers={"Retry-After": "7200"})
+        if get == "page":
+            return httpx.Response(200, html=PAGE)
+        return await broken_page(get, request)
+
+    return web
+
+
+@pytest.mark.parametrize("concurrency", [1, 2, 3])
+def test_a_host_refusing_head_alone_is_never_held_whatever_its_concurrency(
+    concurrency: int,
+) -> None:
+    """A HEAD's 503 "come back in 2 hours" is the host's word only once the GET the checker
+    sends after it (as after any HEAD 503) has not been answered by a page: taken at once,
+    two URLs' HEADs answered before the first one's GET was sent, and a site that serves
+    GET was "not sent" for the night from that GET on."""
+    asked: list[str] = []
+    settings = replace(SETTINGS, per_host_concurrency=concurrency, per_host_rate=5.0)
+    observations = run(down_urls(8), head_503_web("page", asked), settings)
+    assert [o.outcome for o in observations] == [Outcome.OK] * 8, [o.reason for o in observations]
+    assert sorted(asked) == sorted(
+        [f"HEAD /doc{i}.pdf" for i in range(8)] + [f"GET /doc{i}.pdf" for i in range(8)]
+    )
+
+
+@pytest.mark.parametrize("get", ["timeout", "503"])
+def test_a_heads_503_stands_for_the_host_when_its_get_brings_no_page(get: str) -> None:
+    """A site in maintenance whose HEAD says "come back in 2 hours" and whose GET hangs (or
+    answers a bare 503) was asked at every URL, HEAD and three GETs each (a timeout costs
+    the URL's whole deadline): its HEAD's word never counted. Now it counts as a GET's
+    does: from a second path the host is away, and its other URLs are held."""
+    asked: list[str] = []
+    observations = run(down_urls(6), head_503_web(get, asked))
+    assert {a.split()[1] for a in asked} == {"/doc0.pdf", "/doc1.pdf"}, asked
+    told, held = observations[:2], observations[2:]
+    assert not any(o.held for o in told)
+    for obs in held:
+        assert obs.held and (obs.outcome, obs.http_status) == (Outcome.RATE_LIMITED, 503)
+        assert obs.reason.startswith("HEAD not sent: host unavailable"), obs.reason
+        assert f"to https://{DOWN}/doc0.pdf and to https://{DOWN}/doc1.pdf" in obs.reason
+        assert "7200 s" in obs.reason
+
+
+def test_a_heads_word_said_before_a_page_was_served_is_not_the_hosts() -> None:
+    """`HostGate.strike`'s `since`: a HEAD's 503 counts once its GET is done, and a page the
+    host served meanwhile (`answered`) says it was that path's alone."""
+    from catalog.check.facts import Away
+
+    def said(path: str) -> Away:
+        return Away(503, 3600.0, f"https://h.example{path}")
+
+    async def scenario() -> list[Away | None]:
+        gate = HostGate("h.example", concurrency=2, rate=5.0)
+        before = gate.answers
+        gate.answered()  # a page served while /a's GET was asked
+        gate.strike(said("/a"), since=before)
+        gate.strike(said("/b"))
+        stale = gate.away()
+        gate.strike(said("/c"), since=gate.answers)
+        return [stale, gate.away()]
+
+    stale, away = run_virtual(scenario())
+    assert stale is None
+    assert away == Away(503, 3600.0, "https://h.example/b", again="https://h.example/c")

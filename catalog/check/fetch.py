@@ -285,7 +285,7 @@ def needs_get(head: Exchange) -> bool:
             case _:
                 assert_never(kind)
     if head.held is not None:
-        # Not sent: the host told another URL to come back later (a 429, or a 503 to GET).
+        # Not sent: the host told other URLs to come back later (a 429, or 503s).
         return False
     if head.refused_wait is not None:
         # Asked to come back later than we wait. A 429 says we ask too often: GET would
@@ -772,9 +772,10 @@ class Fetcher:
 
     async def fetch(self, target: Target, url: str, progress: Progress) -> None:
         """HEAD then maybe GET (or GET alone), appending each `Exchange` to `progress`."""
-        visit = None
+        visit, word = None, None
         if not target.fingerprint_due:
             head, owner = await self._head(url, progress)
+            word = self._heads_word(head)
             progress.exchanges.append(head)
             progress.method = None
             if not needs_get(head) and not changed_since(target.previous, head):
@@ -796,6 +797,30 @@ class Fetcher:
         )
         progress.exchanges.append(get)
         progress.method = None
+        if word is not None and get.held is None:
+            gate, away, since = word
+            gate.strike(away, since)  # no page came since: the HEAD's word stands
+
+    def _heads_word(self, head: Exchange) -> tuple[HostGate, Away, int] | None:
+        """A HEAD's 503 "come back later" than a check waits, as the host's word (`_heed`):
+        its gate, the word, and the host's `answers` when it was said. It is taken once the
+        GET after it is done, unless the host answered a request as it does when it is up
+        in the meantime, that GET first (`HostGate.strike`'s `since`).
+
+        Taken at once, several URLs' HEADs, asked together, said it before any GET could
+        answer, and a host that serves GET and refuses only HEAD so was held for the night.
+        Never taken, a site in maintenance whose GET hangs (or answers a bare 503) was
+        asked at every URL, HEAD and three GETs each, up to a URL's whole deadline."""
+        answer, wait = head.answer, head.refused_wait
+        if answer is None or answer.status != 503 or head.stop is not None:
+            return None
+        if wait is None or wait <= self.settings.retry_after_cap:
+            return None  # waited out, or past the URL's deadline only: no word of the host
+        checked = parse_url(answer.url)
+        if isinstance(checked, UrlProblem):
+            return None
+        gate = self.politeness.gate(checked.host)
+        return gate, Away(503, wait, answer.url), gate.answers
 
     async def _head(self, url: str, progress: Progress) -> tuple[Exchange, object]:
         """HEAD, repeated only while the server says "not now" (429, 503), with the owner
@@ -1110,10 +1135,11 @@ class Fetcher:
         page; asking its other pages anyway is what gets a checker blocked, and a 429 is a
         "Check by hand" night, never an unavailable one (`health._unavailable_since`). A 503
         once a second path has said so (`HostGate.strike`): one path of a site can be down
-        while the rest serves. Not for a HEAD's 503 (some servers refuse only HEAD so: GET
-        asks at once, `fetch`, and the host's other URLs ask as ever), nor for a soft-404
-        probe's answer (`speaks`), nor for a bot wall's answer, which is no word to come
-        back later (`refused_wait`): that holds the host for the cap, as before."""
+        while the rest serves. A HEAD's 503 too, but not here: some servers refuse only HEAD
+        so, and GET asks at once after it (`fetch`), whose page would say the host is up;
+        it is taken once that GET is done (`_heads_word`). Neither a soft-404 probe's
+        answer (`speaks`) nor a bot wall's, which is no word to come back later
+        (`refused_wait`): that holds the host for the cap, as before."""
         answer = attempt.answer
         assert answer is not None and attempt.retry_after is not None
         if refused_wait(attempt, settings) is None:

@@ -88,6 +88,9 @@ class HostGate:
         #: A first 503 "come back later" (`strike`) and the loop time its Retry-After ends.
         self._strike: Away | None = None
         self._strike_until = -math.inf
+        #: Ordinary answers heard so far (`answered`): a word said before the last of them
+        #: is no longer the host's (`strike`'s `since`).
+        self.answers = 0
         #: Requests sent whose answer has not begun (`asking`), and those of them that were
         #: out when the host went away (`away_once_answered` waits for them).
         self._out: set[object] = set()
@@ -122,9 +125,11 @@ class HostGate:
                 self._awaited = set(self._out)
             self._away, self._away_until = away, until
 
-    def strike(self, away: Away) -> None:
-        """A 503 to GET asking for longer than a check waits: the host is away once a second
-        path has said so, with no ordinary answer of the host between (`answered`).
+    def strike(self, away: Away, since: int | None = None) -> None:
+        """A 503 asking for longer than a check waits: the host is away once a second path
+        has said so, with no ordinary answer of the host between (`answered`). `since`: the
+        count of `answers` when it was said, for a word taken later (a HEAD's, once its GET
+        is done: `Fetcher.fetch`); an answer after it left it its path's own.
 
         Taken at its first word, one path down (an app's /search or /shop in trouble while
         /docs and the PDFs are served) made every other URL of the host "rate_limited 503"
@@ -134,6 +139,8 @@ class HostGate:
         URL: links into one broken path that differ in their query are still one path.
         Neither holds the host meanwhile: the first URL keeps its answer, as its own.
         Nothing else strikes: a 404, a 410, a bare or short 503, a timeout is one page's."""
+        if since is not None and since != self.answers:
+            return
         now = asyncio.get_running_loop().time()
         first = self._strike if now < self._strike_until else None
         if first is not None and urlsplit(first.url).path != urlsplit(away.url).path:
@@ -149,6 +156,7 @@ class HostGate:
         hold ends: the host serves pages (two of its apps were down, or it is back). A
         429's stands: it says we ask too often, and a page answered to a request sent
         before it does not say that we may ask more."""
+        self.answers += 1
         self._strike, self._strike_until = None, -math.inf
         if self._away is not None and self._away.status != 429:
             self._away, self._away_until = None, -math.inf
