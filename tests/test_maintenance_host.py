@@ -451,3 +451,157 @@ def test_a_503_is_the_hosts_once_a_second_path_says_so() -> None:
     one_path, cleared, away, expired = run_virtual(scenario())
     assert one_path is None and cleared is None and expired is None
     assert away == Away(503, 3600.0, "https://h.example/docs", again="https://h.example/pdf")
+
+
+NOT_FOUND = "<html><head><title>Page not found</title></head><body><p>Sorry.</p></body></html>"
+
+
+async def broken_page(kind: str, request: httpx.Request) -> httpx.Response:
+    """One page broken as a curator's catalog has them: moved, removed, or failing alone."""
+    if kind == "timeout":
+        raise httpx.ReadTimeout("the page did not answer", request=request)
+    if kind == "soft-404":
+        return httpx.Response(200, html=NOT_FOUND)
+    if kind == "503 short":
+        return httpx.Response(503, text="Busy", headers={"Retry-After": "5"})
+    return httpx.Response(int(kind), text="No such page")
+
+
+@pytest.mark.parametrize("kind", ["404", "410", "503", "503 short", "soft-404", "timeout"])
+def test_plain_broken_pages_in_a_row_hold_no_host(kind: str) -> None:
+    """Only a 429 or a 503 asking to come back later than a check waits speaks for the
+    host: a curator's catalog often has two pages of one site moved or removed next to
+    each other, after a path that really is down for hours (/search). Had they held the
+    host, its other links would have gone unchecked that night ("not sent"). Every URL
+    is asked, and the host's pages are OK."""
+    seen: list[str] = []
+    search = paths_web({"/search"}, seen)
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/gone/"):
+            seen.append(f"{request.method} {request.url.path}")
+            return await broken_page(kind, request)
+        response: httpx.Response = await search(request)
+        return response
+
+    paths = ["/search", "/gone/a", "/gone/b", "/docs/0", "/docs/1", "/docs/2"]
+    observations = run([f"https://{DOWN}{p}" for p in paths], web)
+    assert {s.split()[1] for s in seen} == set(paths), seen
+    assert not any("not sent" in o.reason for o in observations), [o.reason for o in observations]
+    assert [o.outcome for o in observations[3:]] == [Outcome.OK] * 3
+    assert (observations[0].outcome, observations[0].http_status) == (Outcome.RATE_LIMITED, 503)
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_page_answered_while_the_host_went_away_brings_it_back(status: int) -> None:
+    """Two at once: /slow is still being answered when /a and /b (or a 429 from /a alone)
+    say "come back in 2 hours". The URLs after them wait for /slow's answer instead of
+    being held at once, and its page says the host is serving: a 503's hold ends, and
+    they are asked and OK. A 429 says we ask too often, which a page answered to a request
+    sent before it does not undo: its hold stands."""
+    seen: list[str] = []
+    said = asyncio.Event()
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        seen.append(path)
+        if path == "/slow":
+            await said.wait()
+            await asyncio.sleep(1)  # loop time: the checker has heard the host go away
+            return httpx.Response(200, html=PAGE)
+        if path == ("/b" if status == 503 else "/a"):
+            said.set()
+        if path in ("/a", "/b"):
+            return httpx.Response(status, text="Come back later", headers={"Retry-After": "7200"})
+        return httpx.Response(200, html=PAGE)
+
+    settings = replace(SETTINGS, per_host_concurrency=2)
+    paths = ["/slow", "/a", "/b", "/c", "/d"] if status == 503 else ["/slow", "/a", "/c", "/d"]
+    observations = run([f"https://{DOWN}{p}" for p in paths], web, settings, fingerprint_due=True)
+    by_path = {o.url.removeprefix(f"https://{DOWN}"): o for o in observations}
+    assert by_path["/slow"].outcome is Outcome.OK
+    assert (by_path["/a"].outcome, by_path["/a"].http_status) == (Outcome.RATE_LIMITED, status)
+    after = [by_path["/c"], by_path["/d"]]
+    if status == 503:
+        assert seen == paths
+        assert [o.outcome for o in after] == [Outcome.OK] * 2, [o.reason for o in after]
+    else:
+        assert sorted(seen) == ["/a", "/slow"]
+        assert all(o.held and "not sent" in o.reason for o in after)
+
+
+def head_503_web(get: str, asked: list[str]) -> Any:
+    """HEAD answers 503 "come back in 2 hours" everywhere; GET serves the page ("page"),
+    does not answer ("timeout") or answers 503 without saying for how long ("503")."""
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.method} {request.url.path}")
+        if request.method == "HEAD":
+            # Loop time: an even URL's HEAD answers after the next one's (sent a rate slot
+            # later), and its GET waits for a slot of its own meanwhile.
+            number = int(request.url.path.removeprefix("/doc").removesuffix(".pdf"))
+            await asyncio.sleep(0.25 if number % 2 == 0 else 0.1)
+            return httpx.Response(503, headers={"Retry-After": "7200"})
+        if get == "page":
+            return httpx.Response(200, html=PAGE)
+        return await broken_page(get, request)
+
+    return web
+
+
+@pytest.mark.parametrize("concurrency", [1, 2, 3])
+def test_a_host_refusing_head_alone_is_never_held_whatever_its_concurrency(
+    concurrency: int,
+) -> None:
+    """A HEAD's 503 "come back in 2 hours" is the host's word only once the GET the checker
+    sends after it (as after any HEAD 503) has not been answered by a page: taken at once,
+    two URLs' HEADs answered before the first one's GET was sent, and a site that serves
+    GET was "not sent" for the night from that GET on."""
+    asked: list[str] = []
+    settings = replace(SETTINGS, per_host_concurrency=concurrency, per_host_rate=5.0)
+    observations = run(down_urls(8), head_503_web("page", asked), settings)
+    assert [o.outcome for o in observations] == [Outcome.OK] * 8, [o.reason for o in observations]
+    assert sorted(asked) == sorted(
+        [f"HEAD /doc{i}.pdf" for i in range(8)] + [f"GET /doc{i}.pdf" for i in range(8)]
+    )
+
+
+@pytest.mark.parametrize("get", ["timeout", "503"])
+def test_a_heads_503_stands_for_the_host_when_its_get_brings_no_page(get: str) -> None:
+    """A site in maintenance whose HEAD says "come back in 2 hours" and whose GET hangs (or
+    answers a bare 503) was asked at every URL, HEAD and three GETs each (a timeout costs
+    the URL's whole deadline): its HEAD's word never counted. Now it counts as a GET's
+    does: from a second path the host is away, and its other URLs are held."""
+    asked: list[str] = []
+    observations = run(down_urls(6), head_503_web(get, asked))
+    assert {a.split()[1] for a in asked} == {"/doc0.pdf", "/doc1.pdf"}, asked
+    told, held = observations[:2], observations[2:]
+    assert not any(o.held for o in told)
+    for obs in held:
+        assert obs.held and (obs.outcome, obs.http_status) == (Outcome.RATE_LIMITED, 503)
+        assert obs.reason.startswith("HEAD not sent: host unavailable"), obs.reason
+        assert f"to https://{DOWN}/doc0.pdf and to https://{DOWN}/doc1.pdf" in obs.reason
+        assert "7200 s" in obs.reason
+
+
+def test_a_heads_word_said_before_a_page_was_served_is_not_the_hosts() -> None:
+    """`HostGate.strike`'s `since`: a HEAD's 503 counts once its GET is done, and a page the
+    host served meanwhile (`answered`) says it was that path's alone."""
+    from catalog.check.facts import Away
+
+    def said(path: str) -> Away:
+        return Away(503, 3600.0, f"https://h.example{path}")
+
+    async def scenario() -> list[Away | None]:
+        gate = HostGate("h.example", concurrency=2, rate=5.0)
+        before = gate.answers
+        gate.answered()  # a page served while /a's GET was asked
+        gate.strike(said("/a"), since=before)
+        gate.strike(said("/b"))
+        stale = gate.away()
+        gate.strike(said("/c"), since=gate.answers)
+        return [stale, gate.away()]
+
+    stale, away = run_virtual(scenario())
+    assert stale is None
+    assert away == Away(503, 3600.0, "https://h.example/b", again="https://h.example/c")

@@ -285,7 +285,7 @@ def needs_get(head: Exchange) -> bool:
             case _:
                 assert_never(kind)
     if head.held is not None:
-        # Not sent: the host told another URL to come back later (a 429, or a 503 to GET).
+        # Not sent: the host told other URLs to come back later (a 429, or 503s).
         return False
     if head.refused_wait is not None:
         # Asked to come back later than we wait. A 429 says we ask too often: GET would
@@ -772,9 +772,10 @@ class Fetcher:
 
     async def fetch(self, target: Target, url: str, progress: Progress) -> None:
         """HEAD then maybe GET (or GET alone), appending each `Exchange` to `progress`."""
-        visit = None
+        visit, word = None, None
         if not target.fingerprint_due:
             head, owner = await self._head(url, progress)
+            word = self._heads_word(head)
             progress.exchanges.append(head)
             progress.method = None
             if not needs_get(head) and not changed_since(target.previous, head):
@@ -796,6 +797,30 @@ class Fetcher:
         )
         progress.exchanges.append(get)
         progress.method = None
+        if word is not None and get.held is None:
+            gate, away, since = word
+            gate.strike(away, since)  # no page came since: the HEAD's word stands
+
+    def _heads_word(self, head: Exchange) -> tuple[HostGate, Away, int] | None:
+        """A HEAD's 503 "come back later" than a check waits, as the host's word (`_heed`):
+        its gate, the word, and the host's `answers` when it was said. It is taken once the
+        GET after it is done, unless the host answered a request as it does when it is up
+        in the meantime, that GET first (`HostGate.strike`'s `since`).
+
+        Taken at once, several URLs' HEADs, asked together, said it before any GET could
+        answer, and a host that serves GET and refuses only HEAD so was held for the night.
+        Never taken, a site in maintenance whose GET hangs (or answers a bare 503) was
+        asked at every URL, HEAD and three GETs each, up to a URL's whole deadline."""
+        answer, wait = head.answer, head.refused_wait
+        if answer is None or answer.status != 503 or head.stop is not None:
+            return None
+        if wait is None or wait <= self.settings.retry_after_cap:
+            return None  # waited out, or past the URL's deadline only: no word of the host
+        checked = parse_url(answer.url)
+        if isinstance(checked, UrlProblem):
+            return None
+        gate = self.politeness.gate(checked.host)
+        return gate, Away(503, wait, answer.url), gate.answers
 
     async def _head(self, url: str, progress: Progress) -> tuple[Exchange, object]:
         """HEAD, repeated only while the server says "not now" (429, 503), with the owner
@@ -985,12 +1010,12 @@ class Fetcher:
         `progress.heard` is the status once the answer's head has come. None is sent while
         the host is away (`HostGate.away`): its answer to another URL is this one's."""
         progress.heard = progress.reading = None
-        if (away := gate.away()) is not None:
+        if (away := await self._away(gate, progress)) is not None:
             return Attempt(method, url, held=away)
         await gate.before_request(owner, self.sleep, progress.pausing)
-        if (away := gate.away()) is not None:  # said while this request waited its turn
+        if (away := await self._away(gate, progress)) is not None:  # said while it waited
             return Attempt(method, url, held=away)
-        issuers, endpoint = self.issuers, None
+        issuers, endpoint, asked = self.issuers, None, None
         connect_left, sent_at = progress.connect_left, 0.0
         wait = self.answer_wait(method, progress, settings)
         begun = asyncio.get_running_loop().time() if wait is not None else 0.0
@@ -1004,7 +1029,13 @@ class Fetcher:
                     endpoint = None  # a failure now is the certificate's own
             if connect_left is not None:  # timed only while the wait to connect is bounded
                 sent_at = asyncio.get_running_loop().time()
-            response = await self._transmit(request)
+            # A probe's answer neither holds the host nor brings it back: none waits for it.
+            asked = gate.asking() if speaks else None
+            try:
+                response = await self._transmit(request)
+            except BaseException:  # a deadline's cancellation too: no answer will come
+                gate.heard(asked)
+                raise
         except Exception as exc:
             if wait is not None and isinstance(exc, httpx.ReadTimeout):
                 # No answer began in all the time there was (not a timeout of another's).
@@ -1043,6 +1074,9 @@ class Fetcher:
                 gate.pause(told, owner)
             body, truncated, cut = b"", False, None
             redirect = status in REDIRECT_STATUSES and "location" in response.headers
+            if speaks and status not in (429, 503) and not redirect:
+                gate.answered()  # up: a path's 503 before was its own (`HostGate.strike`)
+            gate.heard(asked)  # as soon as its head came: URLs held meanwhile wait for it
             if method == "GET" and not redirect:
                 if 200 <= status < 300:
                     # Kept on `progress` while it is read: a deadline judges what came.
@@ -1063,16 +1097,27 @@ class Fetcher:
             attempt = Attempt(method, url, answer=answer, retry_after=retry_after)
             if told is not None and told > settings.retry_after_cap:
                 self._heed(gate, attempt, owner, settings, speaks)
-            elif speaks and status not in (429, 503) and not redirect:
-                gate.answered()  # up: a path's 503 before was its own (`HostGate.strike`)
             return attempt
         except Exception as exc:
             progress.reading = None  # a failed read is no page, whenever the deadline comes
             return Attempt(method, url, error=exc)
         finally:
+            gate.heard(asked)
             # Closing a stream the server broke may fail too; there is nothing left to keep.
             with contextlib.suppress(Exception):
                 await response.aclose()
+
+    @staticmethod
+    async def _away(gate: HostGate, progress: Progress) -> Away | None:
+        """The host's word that it is away, if it said so, once the answers it was asked for
+        before have come (`HostGate.away_once_answered`): within the URL's deadline, less
+        the margin its own answer keeps (`ANSWER_MARGIN`)."""
+        if gate.away() is None:
+            return None
+        left = progress.left()
+        return await gate.away_once_answered(
+            None if left is None else max(0.0, left - ANSWER_MARGIN)
+        )
 
     @staticmethod
     def _heed(
@@ -1090,10 +1135,11 @@ class Fetcher:
         page; asking its other pages anyway is what gets a checker blocked, and a 429 is a
         "Check by hand" night, never an unavailable one (`health._unavailable_since`). A 503
         once a second path has said so (`HostGate.strike`): one path of a site can be down
-        while the rest serves. Not for a HEAD's 503 (some servers refuse only HEAD so: GET
-        asks at once, `fetch`, and the host's other URLs ask as ever), nor for a soft-404
-        probe's answer (`speaks`), nor for a bot wall's answer, which is no word to come
-        back later (`refused_wait`): that holds the host for the cap, as before."""
+        while the rest serves. A HEAD's 503 too, but not here: some servers refuse only HEAD
+        so, and GET asks at once after it (`fetch`), whose page would say the host is up;
+        it is taken once that GET is done (`_heads_word`). Neither a soft-404 probe's
+        answer (`speaks`) nor a bot wall's, which is no word to come back later
+        (`refused_wait`): that holds the host for the cap, as before."""
         answer = attempt.answer
         assert answer is not None and attempt.retry_after is not None
         if refused_wait(attempt, settings) is None:

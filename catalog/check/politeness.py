@@ -11,7 +11,8 @@ Stage: check. Parts:
   pause but may be the host's word that it is away (`away`): a 429 at once, a 503 once a
   second path says so too (`strike`). Until it has passed, the host's other URLs send
   nothing and take that answer as theirs, so the scheduler hands them out without
-  spacing them.
+  spacing them; a 503's hold waits for the answers already asked for, and any of them
+  that is a page ends it (`answered`).
 - `HostScheduler`: hands out URLs (`poll`, and `wait` when none may go), never more than
   the host's concurrency at once, and only when the host may send now (rate slot free, no
   pause): no URL sits on a global slot waiting for a host. Among the hosts that may send,
@@ -87,6 +88,14 @@ class HostGate:
         #: A first 503 "come back later" (`strike`) and the loop time its Retry-After ends.
         self._strike: Away | None = None
         self._strike_until = -math.inf
+        #: Ordinary answers heard so far (`answered`): a word said before the last of them
+        #: is no longer the host's (`strike`'s `since`).
+        self.answers = 0
+        #: Requests sent whose answer has not begun (`asking`), and those of them that were
+        #: out when the host went away (`away_once_answered` waits for them).
+        self._out: set[object] = set()
+        self._awaited: set[object] = set()
+        self._news: asyncio.Event | None = None
 
     def ready_at(self) -> float:
         """Loop time from which a new request could start without waiting."""
@@ -107,15 +116,20 @@ class HostGate:
         return self._away
 
     def went_away(self, away: Away) -> None:
-        """The host answered `away` (a 429, or a 503 to GET, asking for longer than a check
-        waits): hold its requests until that time has passed, or a later one it named."""
+        """The host answered `away` (a 429, or a 503 from a second path, asking for longer
+        than a check waits): hold its requests until that time has passed, or a later one
+        it named, unless a page it serves says it is back first (`answered`)."""
         until = asyncio.get_running_loop().time() + away.retry_after
         if until > self._away_until:
+            if self.away() is None:  # a new hold: the answers already asked for may end it
+                self._awaited = set(self._out)
             self._away, self._away_until = away, until
 
-    def strike(self, away: Away) -> None:
-        """A 503 to GET asking for longer than a check waits: the host is away once a second
-        path has said so, with no ordinary answer of the host between (`answered`).
+    def strike(self, away: Away, since: int | None = None) -> None:
+        """A 503 asking for longer than a check waits: the host is away once a second path
+        has said so, with no ordinary answer of the host between (`answered`). `since`: the
+        count of `answers` when it was said, for a word taken later (a HEAD's, once its GET
+        is done: `Fetcher.fetch`); an answer after it left it its path's own.
 
         Taken at its first word, one path down (an app's /search or /shop in trouble while
         /docs and the PDFs are served) made every other URL of the host "rate_limited 503"
@@ -123,7 +137,10 @@ class HostGate:
         failing after `unavailable_days`). A site in maintenance says it at every path: the
         second one asked costs one URL's requests more, not the night. The path, not the
         URL: links into one broken path that differ in their query are still one path.
-        Neither holds the host meanwhile: the first URL keeps its answer, as its own."""
+        Neither holds the host meanwhile: the first URL keeps its answer, as its own.
+        Nothing else strikes: a 404, a 410, a bare or short 503, a timeout is one page's."""
+        if since is not None and since != self.answers:
+            return
         now = asyncio.get_running_loop().time()
         first = self._strike if now < self._strike_until else None
         if first is not None and urlsplit(first.url).path != urlsplit(away.url).path:
@@ -135,8 +152,51 @@ class HostGate:
     def answered(self) -> None:
         """The host answered a request as it does when it is up (a page, a 404, anything but
         a redirect, a 429 or a 503): a first 503 "come back later" (`strike`) was its
-        path's alone, so it no longer counts towards the host's being away."""
+        path's alone, so it no longer counts towards the host's being away, and a 503's
+        hold ends: the host serves pages (two of its apps were down, or it is back). A
+        429's stands: it says we ask too often, and a page answered to a request sent
+        before it does not say that we may ask more."""
+        self.answers += 1
         self._strike, self._strike_until = None, -math.inf
+        if self._away is not None and self._away.status != 429:
+            self._away, self._away_until = None, -math.inf
+        self._tell()
+
+    def asking(self) -> object:
+        """A request goes out: a token for `heard`, once its answer begins or it fails."""
+        token = object()
+        self._out.add(token)
+        return token
+
+    def heard(self, token: object) -> None:
+        """The request `asking` gave `token` for has its answer (its head) or failed."""
+        self._out.discard(token)
+        if token in self._awaited:
+            self._awaited.discard(token)
+            if not self._awaited:
+                self._tell()
+
+    async def away_once_answered(self, within: float | None) -> Away | None:
+        """`away`, once the requests out when a 503's hold began have had their answers (or
+        `within` seconds have passed; None: no bound but theirs).
+
+        With two URLs of a host at once, one page could still be on its way while two
+        paths said "come back in 2 hours": every other URL of the host was held in the
+        instant before it came, and a page served was a night of "not sent" for the
+        host's links. A 429's hold does not wait: no answer ends it."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                while (away := self.away()) is not None and away.status != 429 and self._awaited:
+                    if self._news is None:
+                        self._news = asyncio.Event()
+                    await self._news.wait()
+        return self.away()
+
+    def _tell(self) -> None:
+        """Wake those waiting in `away_once_answered` to look again."""
+        if self._news is not None:
+            self._news.set()
+            self._news = None
 
     def pause(self, seconds: float, owner: object) -> None:
         """Hold the host's requests for `seconds` (except the owner's own retry)."""
