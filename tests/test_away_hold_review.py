@@ -1,0 +1,54 @@
+"""Review of the 503 hold that waits for answers already asked for (merge ec50293): what
+a user would meet when a page ends the hold, a HEAD's 503 is taken for the host's word,
+or a 429 is said while a 503 holds the host.
+
+The real checker on a virtual clock (`tests.test_maintenance_host.run`): a 25 s page
+takes no real time, and the tests read outcomes and the requests the host saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import httpx
+import pytest
+
+from catalog.outcomes import Outcome
+from tests.test_maintenance_host import DOWN, PAGE, SETTINGS, UP, run
+
+COME_BACK = {"Retry-After": "7200"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a URL waiting in Fetcher._away for the answers out keeps its run-wide slot "
+    "(`Slots`: only a sleep gives it up), so other hosts' URLs wait behind a held host",
+)
+def test_urls_waiting_for_a_held_hosts_answers_leave_other_hosts_checked() -> None:
+    """Two requests at once for the whole run. /slow (a 30 s page) is out when /a and /b
+    say "come back in 2 hours": the host's next URL waits for /slow's answer. Another
+    host's pages need no such wait, and are asked while it lasts, as a URL sleeping out a
+    pause lets them be."""
+    up_asked: list[float] = []
+    slow_answered: list[float] = []
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        loop = asyncio.get_running_loop()
+        if request.url.host == UP:
+            up_asked.append(loop.time())
+            return httpx.Response(200, html=PAGE)
+        path = request.url.path
+        if path in ("/a", "/b"):
+            return httpx.Response(503, text="Down", headers=COME_BACK)
+        if path == "/slow":
+            await asyncio.sleep(30)
+            slow_answered.append(loop.time())
+        return httpx.Response(200, html=PAGE)
+
+    settings = replace(SETTINGS, concurrency=2, per_host_concurrency=2)
+    urls = [f"https://{DOWN}{p}" for p in ("/slow", "/a", "/b", "/c", "/d")]
+    urls += [f"https://{UP}/page{i}" for i in range(3)]
+    observations = run(urls, web, settings, fingerprint_due=True)
+    assert [o.outcome for o in observations[-3:]] == [Outcome.OK] * 3
+    assert len(up_asked) == 3 and max(up_asked) < slow_answered[0], (up_asked, slow_answered)
