@@ -52,3 +52,24 @@ def test_urls_waiting_for_a_held_hosts_answers_leave_other_hosts_checked() -> No
     observations = run(urls, web, settings, fingerprint_due=True)
     assert [o.outcome for o in observations[-3:]] == [Outcome.OK] * 3
     assert len(up_asked) == 3 and max(up_asked) < slow_answered[0], (up_asked, slow_answered)
+
+
+def test_a_head_503_whose_get_is_redirected_to_a_page_elsewhere_holds_no_host() -> None:
+    """HEAD answers 503 "come back in 2 hours" (a server refusing only HEAD so) and GET
+    redirects to the file on a download host, which serves it: the GET brought a page,
+    so the HEAD's 503 is not the host's word. Every link is asked and OK."""
+    asked: list[str] = []
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.method} {request.url.host}{request.url.path}")
+        if request.url.host == UP:
+            return httpx.Response(200, html=PAGE)
+        if request.method == "HEAD":
+            return httpx.Response(503, headers=COME_BACK)
+        return httpx.Response(302, headers={"Location": f"https://{UP}{request.url.path}"})
+
+    urls = [f"https://{DOWN}/file{i}" for i in range(4)]
+    observations = run(urls, web)
+    assert [o.outcome for o in observations] == [Outcome.OK] * 4, [o.reason for o in observations]
+    assert not any(o.held for o in observations)
+    assert sum(a.startswith(f"GET {DOWN}") for a in asked) == 4, asked

@@ -263,6 +263,14 @@ def _sendable(value: str | None) -> TypeGuard[str]:
     return bool(value and value.isascii() and value.isprintable())
 
 
+def _ordinary(answer: Answer | None) -> bool:
+    """Whether a journey ended in an answer a host gives when it is up (`HostGate.answered`),
+    wherever its redirects led: a GET sent to a host whose HEAD said 503 and redirected
+    to the file on a download host brought a page, which its own host's count of answers
+    never hears."""
+    return answer is not None and answer.status not in (429, 503)
+
+
 def needs_get(head: Exchange) -> bool:
     """Whether a HEAD result leaves the question open, so GET must ask again."""
     if head.stop is not None:
@@ -797,7 +805,7 @@ class Fetcher:
         )
         progress.exchanges.append(get)
         progress.method = None
-        if word is not None and get.held is None:
+        if word is not None and get.held is None and not _ordinary(get.answer):
             gate, away, since = word
             gate.strike(away, since)  # no page came since: the HEAD's word stands
 
