@@ -73,3 +73,35 @@ def test_a_head_503_whose_get_is_redirected_to_a_page_elsewhere_holds_no_host() 
     assert [o.outcome for o in observations] == [Outcome.OK] * 4, [o.reason for o in observations]
     assert not any(o.held for o in observations)
     assert sum(a.startswith(f"GET {DOWN}") for a in asked) == 4, asked
+
+
+def test_a_429_said_while_503s_come_is_not_ended_by_a_page() -> None:
+    """Four at once. /a and /c say "come back in 2 hours" (503 from two paths: the host is
+    away, and the URLs after them wait for the answers still out), /b then says 429 "you
+    ask too often, come back in an hour", and /d, asked before any of it, brings a page.
+    The page ends the 503's hold, but a 429's stands whatever page comes after it
+    (README): no URL of the host is sent after the 429 was heard."""
+    sent: list[tuple[float, str]] = []
+    heard_429: list[float] = []
+    delays = {"/a": 0.5, "/c": 1.0, "/b": 2.0, "/d": 3.0, "/e": 10.0}
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        loop = asyncio.get_running_loop()
+        path = request.url.path
+        sent.append((loop.time(), path))
+        await asyncio.sleep(delays.get(path, 0.0))
+        if path == "/b":
+            heard_429.append(loop.time())
+            return httpx.Response(429, headers={"Retry-After": "3600"})
+        if path in ("/a", "/c"):
+            return httpx.Response(503, headers=COME_BACK)
+        return httpx.Response(200, html=PAGE)
+
+    settings = replace(SETTINGS, per_host_concurrency=4)
+    paths = ["/b", "/c", "/d", "/a", "/e", "/f", "/g", "/h"]
+    observations = run([f"https://{DOWN}{p}" for p in paths], web, settings, fingerprint_due=True)
+    by_path = {o.url.removeprefix(f"https://{DOWN}"): o for o in observations}
+    assert (by_path["/b"].outcome, by_path["/b"].http_status) == (Outcome.RATE_LIMITED, 429)
+    after = [path for at, path in sent if at > heard_429[0]]
+    assert after == [], f"sent after the 429: {after}"
+    assert all(by_path[p].held for p in ("/f", "/g", "/h")), [o.reason for o in observations]

@@ -85,6 +85,10 @@ class HostGate:
         self._pause_owner: object | None = None
         self._away: Away | None = None
         self._away_until = -math.inf
+        #: The last 429 "come back later" (`went_away`) and the loop time it ends: no page
+        #: ends it, even when a longer 503 hold stood over it (`answered`).
+        self._slow_down: Away | None = None
+        self._slow_down_until = -math.inf
         #: A first 503 "come back later" (`strike`) and the loop time its Retry-After ends.
         self._strike: Away | None = None
         self._strike_until = -math.inf
@@ -120,6 +124,8 @@ class HostGate:
         than a check waits): hold its requests until that time has passed, or a later one
         it named, unless a page it serves says it is back first (`answered`)."""
         until = asyncio.get_running_loop().time() + away.retry_after
+        if away.status == 429 and until > self._slow_down_until:
+            self._slow_down, self._slow_down_until = away, until
         if until > self._away_until:
             if self.away() is None:  # a new hold: the answers already asked for may end it
                 self._awaited = set(self._out)
@@ -159,7 +165,8 @@ class HostGate:
         self.answers += 1
         self._strike, self._strike_until = None, -math.inf
         if self._away is not None and self._away.status != 429:
-            self._away, self._away_until = None, -math.inf
+            # A 429 said meanwhile, for less time than the 503's hold, stands on its own.
+            self._away, self._away_until = self._slow_down, self._slow_down_until
         self._tell()
 
     def asking(self) -> object:
