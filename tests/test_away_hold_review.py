@@ -105,3 +105,28 @@ def test_a_429_said_while_503s_come_is_not_ended_by_a_page() -> None:
     after = [path for at, path in sent if at > heard_429[0]]
     assert after == [], f"sent after the 429: {after}"
     assert all(by_path[p].held for p in ("/f", "/g", "/h")), [o.reason for o in observations]
+
+
+def test_a_url_that_waited_for_the_hold_to_end_keeps_its_own_time() -> None:
+    """A slow site (pages take 25 s, well within a URL's 45 s) with two paths down for
+    hours: /c waits for /slow's answer, whose page ends the hold, and /c is then asked as
+    ever. Its check must not be judged a timeout (a failing night for a working link)
+    because 25 s of its time went on waiting for another URL's answer; held at once, as
+    before the change, it would at least have kept its state."""
+    seen: list[str] = []
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        seen.append(path)
+        if path in ("/a", "/b"):
+            return httpx.Response(503, text="Down", headers=COME_BACK)
+        await asyncio.sleep(25)  # loop time: a slow site, in the URL's time
+        return httpx.Response(200, html=PAGE)
+
+    settings = replace(SETTINGS, per_host_concurrency=3)
+    paths = ["/slow", "/a", "/b", "/c"]
+    observations = run([f"https://{DOWN}{p}" for p in paths], web, settings, fingerprint_due=True)
+    by_path = {o.url.removeprefix(f"https://{DOWN}"): o for o in observations}
+    assert by_path["/slow"].outcome is Outcome.OK
+    assert "/c" in seen, "the hold ended: /c is asked"
+    assert by_path["/c"].outcome is Outcome.OK, by_path["/c"].reason

@@ -148,6 +148,10 @@ class Progress:
         that trickles bytes gains nothing by it."""
         loop_now = asyncio.get_running_loop().time()
         self.paused_for, self.paused_until = seconds, loop_now + seconds
+        self.push_back(seconds)
+
+    def push_back(self, seconds: float) -> None:
+        """Move the deadline back by `seconds` of the host's time, within `grace`."""
         push = min(seconds, self.grace)
         if self.timeout is None or self.deadline is None or push <= 0:
             return
@@ -1119,13 +1123,22 @@ class Fetcher:
     async def _away(gate: HostGate, progress: Progress) -> Away | None:
         """The host's word that it is away, if it said so, once the answers it was asked for
         before have come (`HostGate.away_once_answered`): within the URL's deadline, less
-        the margin its own answer keeps (`ANSWER_MARGIN`)."""
+        the margin its own answer keeps (`ANSWER_MARGIN`).
+
+        When one of them ends the hold, the time spent waiting for another URL's answer
+        was the host's, not this URL's: the deadline moves back by as much (within its
+        `grace`, as for a pause). Otherwise a slow page that ended the hold left the URLs
+        that waited for it a fraction of their time, and a working link was a timeout."""
         if gate.away() is None:
             return None
         left = progress.left()
-        return await gate.away_once_answered(
+        began = asyncio.get_running_loop().time()
+        away = await gate.away_once_answered(
             None if left is None else max(0.0, left - ANSWER_MARGIN)
         )
+        if away is None:
+            progress.push_back(asyncio.get_running_loop().time() - began)
+        return away
 
     @staticmethod
     def _heed(
