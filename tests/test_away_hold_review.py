@@ -130,3 +130,26 @@ def test_a_url_that_waited_for_the_hold_to_end_keeps_its_own_time() -> None:
     assert by_path["/slow"].outcome is Outcome.OK
     assert "/c" in seen, "the hold ended: /c is asked"
     assert by_path["/c"].outcome is Outcome.OK, by_path["/c"].reason
+
+
+def test_urls_waiting_for_answers_are_sent_once_the_hold_has_passed() -> None:
+    """/a and /b say "come back in 40 s" (longer than a check waits, 30 s): the host is
+    away for 40 s, while /slow's answer is still out and never comes. /c waits for it, but
+    no longer than the host asked: at 40 s the hold has passed and /c is sent, not at the
+    end of its own deadline."""
+    sent: dict[str, float] = {}
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        sent[path] = asyncio.get_running_loop().time()
+        if path in ("/a", "/b"):
+            return httpx.Response(503, text="Down", headers={"Retry-After": "40"})
+        if path == "/slow":
+            await asyncio.sleep(1000)  # never answers: the URL's deadline ends it
+        return httpx.Response(200, html=PAGE)
+
+    settings = replace(SETTINGS, per_host_concurrency=3)
+    paths = ["/slow", "/a", "/b", "/c"]
+    observations = run([f"https://{DOWN}{p}" for p in paths], web, settings, fingerprint_due=True)
+    assert observations[-1].outcome is Outcome.OK, observations[-1].reason
+    assert sent["/c"] < sent["/b"] + 41, sent

@@ -190,12 +190,19 @@ class HostGate:
         With two URLs of a host at once, one page could still be on its way while two
         paths said "come back in 2 hours": every other URL of the host was held in the
         instant before it came, and a page served was a night of "not sent" for the
-        host's links. A 429's hold does not wait: no answer ends it."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(within):
-                while (away := self.away()) is not None and away.status != 429 and self._awaited:
-                    if self._news is None:
-                        self._news = asyncio.Event()
+        host's links. A 429's hold does not wait: no answer ends it. Nor does a hold whose
+        time has passed: woken only by answers, the URLs waiting for one that never came
+        were sent at the end of their own deadline, not when the host had asked."""
+        loop = asyncio.get_running_loop()
+        end = math.inf if within is None else loop.time() + within
+        while (away := self.away()) is not None and away.status != 429 and self._awaited:
+            until = min(end, self._away_until)  # finite: the host is away
+            if until <= loop.time():
+                break
+            if self._news is None:
+                self._news = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(until):
                     await self._news.wait()
         return self.away()
 
