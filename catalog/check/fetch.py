@@ -148,6 +148,10 @@ class Progress:
         that trickles bytes gains nothing by it."""
         loop_now = asyncio.get_running_loop().time()
         self.paused_for, self.paused_until = seconds, loop_now + seconds
+        self.push_back(seconds)
+
+    def push_back(self, seconds: float) -> None:
+        """Move the deadline back by `seconds` of the host's time, within `grace`."""
         push = min(seconds, self.grace)
         if self.timeout is None or self.deadline is None or push <= 0:
             return
@@ -261,6 +265,14 @@ def conditional_headers(previous: Previous | None) -> dict[str, str]:
 
 def _sendable(value: str | None) -> TypeGuard[str]:
     return bool(value and value.isascii() and value.isprintable())
+
+
+def _ordinary(answer: Answer | None) -> bool:
+    """Whether a journey ended in an answer a host gives when it is up (`HostGate.answered`),
+    wherever its redirects led: a GET sent to a host whose HEAD said 503 and redirected
+    to the file on a download host brought a page, which its own host's count of answers
+    never hears."""
+    return answer is not None and answer.status not in (429, 503)
 
 
 def needs_get(head: Exchange) -> bool:
@@ -797,7 +809,7 @@ class Fetcher:
         )
         progress.exchanges.append(get)
         progress.method = None
-        if word is not None and get.held is None:
+        if word is not None and get.held is None and not _ordinary(get.answer):
             gate, away, since = word
             gate.strike(away, since)  # no page came since: the HEAD's word stands
 
@@ -1111,13 +1123,22 @@ class Fetcher:
     async def _away(gate: HostGate, progress: Progress) -> Away | None:
         """The host's word that it is away, if it said so, once the answers it was asked for
         before have come (`HostGate.away_once_answered`): within the URL's deadline, less
-        the margin its own answer keeps (`ANSWER_MARGIN`)."""
+        the margin its own answer keeps (`ANSWER_MARGIN`).
+
+        When one of them ends the hold, the time spent waiting for another URL's answer
+        was the host's, not this URL's: the deadline moves back by as much (within its
+        `grace`, as for a pause). Otherwise a slow page that ended the hold left the URLs
+        that waited for it a fraction of their time, and a working link was a timeout."""
         if gate.away() is None:
             return None
         left = progress.left()
-        return await gate.away_once_answered(
+        began = asyncio.get_running_loop().time()
+        away = await gate.away_once_answered(
             None if left is None else max(0.0, left - ANSWER_MARGIN)
         )
+        if away is None:
+            progress.push_back(asyncio.get_running_loop().time() - began)
+        return away
 
     @staticmethod
     def _heed(

@@ -85,6 +85,10 @@ class HostGate:
         self._pause_owner: object | None = None
         self._away: Away | None = None
         self._away_until = -math.inf
+        #: The last 429 "come back later" (`went_away`) and the loop time it ends: no page
+        #: ends it, even when a longer 503 hold stood over it (`answered`).
+        self._slow_down: Away | None = None
+        self._slow_down_until = -math.inf
         #: A first 503 "come back later" (`strike`) and the loop time its Retry-After ends.
         self._strike: Away | None = None
         self._strike_until = -math.inf
@@ -120,6 +124,8 @@ class HostGate:
         than a check waits): hold its requests until that time has passed, or a later one
         it named, unless a page it serves says it is back first (`answered`)."""
         until = asyncio.get_running_loop().time() + away.retry_after
+        if away.status == 429 and until > self._slow_down_until:
+            self._slow_down, self._slow_down_until = away, until
         if until > self._away_until:
             if self.away() is None:  # a new hold: the answers already asked for may end it
                 self._awaited = set(self._out)
@@ -159,7 +165,8 @@ class HostGate:
         self.answers += 1
         self._strike, self._strike_until = None, -math.inf
         if self._away is not None and self._away.status != 429:
-            self._away, self._away_until = None, -math.inf
+            # A 429 said meanwhile, for less time than the 503's hold, stands on its own.
+            self._away, self._away_until = self._slow_down, self._slow_down_until
         self._tell()
 
     def asking(self) -> object:
@@ -183,12 +190,19 @@ class HostGate:
         With two URLs of a host at once, one page could still be on its way while two
         paths said "come back in 2 hours": every other URL of the host was held in the
         instant before it came, and a page served was a night of "not sent" for the
-        host's links. A 429's hold does not wait: no answer ends it."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(within):
-                while (away := self.away()) is not None and away.status != 429 and self._awaited:
-                    if self._news is None:
-                        self._news = asyncio.Event()
+        host's links. A 429's hold does not wait: no answer ends it. Nor does a hold whose
+        time has passed: woken only by answers, the URLs waiting for one that never came
+        were sent at the end of their own deadline, not when the host had asked."""
+        loop = asyncio.get_running_loop()
+        end = math.inf if within is None else loop.time() + within
+        while (away := self.away()) is not None and away.status != 429 and self._awaited:
+            until = min(end, self._away_until)  # finite: the host is away
+            if until <= loop.time():
+                break
+            if self._news is None:
+                self._news = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(until):
                     await self._news.wait()
         return self.away()
 
