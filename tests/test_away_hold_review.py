@@ -12,7 +12,6 @@ import asyncio
 from dataclasses import replace
 
 import httpx
-import pytest
 
 from catalog.outcomes import Outcome
 from tests.test_maintenance_host import DOWN, PAGE, SETTINGS, UP, run
@@ -20,11 +19,6 @@ from tests.test_maintenance_host import DOWN, PAGE, SETTINGS, UP, run
 COME_BACK = {"Retry-After": "7200"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a URL waiting in Fetcher._away for the answers out keeps its run-wide slot "
-    "(`Slots`: only a sleep gives it up), so other hosts' URLs wait behind a held host",
-)
 def test_urls_waiting_for_a_held_hosts_answers_leave_other_hosts_checked() -> None:
     """Two requests at once for the whole run. /slow (a 30 s page) is out when /a and /b
     say "come back in 2 hours": the host's next URL waits for /slow's answer. Another

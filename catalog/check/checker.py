@@ -365,6 +365,7 @@ class _Run:
             addresses=addresses,
             clock=clock,
             sleep=self.slots.sleeper(sleep),
+            idle=self.slots.idle,
             chain_trust=client._transport if isinstance(client._transport, HostPools) else None,
         )
         #: The same fetcher (client, caches, gates) sending each request once: the https try.

@@ -267,6 +267,10 @@ def _sendable(value: str | None) -> TypeGuard[str]:
     return bool(value and value.isascii() and value.isprintable())
 
 
+async def _awaited(waiting: Awaitable[object]) -> None:
+    await waiting
+
+
 def _ordinary(answer: Answer | None) -> bool:
     """Whether a journey ended in an answer a host gives when it is up (`HostGate.answered`),
     wherever its redirects led: a GET sent to a host whose HEAD said 503 and redirected
@@ -765,6 +769,7 @@ class Fetcher:
         addresses: AddressBook,
         clock: Clock,
         sleep: Sleep,
+        idle: Callable[[Awaitable[object]], Awaitable[None]] | None = None,
         chain_trust: ChainTrust | None = None,
     ) -> None:
         self.client = client
@@ -777,6 +782,8 @@ class Fetcher:
         self._forbidden: dict[tuple[str, int], str | None] = {}
         self.clock = clock
         self.sleep = sleep
+        #: Awaits a wait that sends nothing with the URL's run-wide slot let go (`Slots.idle`).
+        self.idle = idle or _awaited
         #: HEAD and probe requests are sent once each (`_head` repeats them itself).
         self._once = replace(settings, max_attempts=1)
         #: What `client.build_request` would add to each request, worked out once.
@@ -1119,8 +1126,7 @@ class Fetcher:
             with contextlib.suppress(Exception):
                 await response.aclose()
 
-    @staticmethod
-    async def _away(gate: HostGate, progress: Progress) -> Away | None:
+    async def _away(self, gate: HostGate, progress: Progress) -> Away | None:
         """The host's word that it is away, if it said so, once the answers it was asked for
         before have come (`HostGate.away_once_answered`): within the URL's deadline, less
         the margin its own answer keeps (`ANSWER_MARGIN`).
@@ -1128,15 +1134,16 @@ class Fetcher:
         When one of them ends the hold, the time spent waiting for another URL's answer
         was the host's, not this URL's: the deadline moves back by as much (within its
         `grace`, as for a pause). Otherwise a slow page that ended the hold left the URLs
-        that waited for it a fraction of their time, and a working link was a timeout."""
+        that waited for it a fraction of their time, and a working link was a timeout.
+        The run-wide slot is let go meanwhile (`idle`), as in a sleep."""
         if gate.away() is None:
             return None
         left = progress.left()
         began = asyncio.get_running_loop().time()
-        away = await gate.away_once_answered(
-            None if left is None else max(0.0, left - ANSWER_MARGIN)
+        await self.idle(
+            gate.away_once_answered(None if left is None else max(0.0, left - ANSWER_MARGIN))
         )
-        if away is None:
+        if (away := gate.away()) is None:
             progress.push_back(asyncio.get_running_loop().time() - began)
         return away
 

@@ -469,14 +469,21 @@ class Slots:
         """
 
         async def sleep_released(seconds: float) -> None:
-            task = asyncio.current_task()
-            if task not in self._holders:
-                await sleep(seconds)
-                return
-            self._holders.discard(task)  # type: ignore[arg-type]
-            self.release()
-            await sleep(seconds)
-            await self.acquire(resume=True)
-            self._holders.add(task)  # type: ignore[arg-type]
+            await self.idle(sleep(seconds))
 
         return sleep_released
+
+    async def idle(self, waiting: Awaitable[object]) -> None:
+        """Await `waiting` as `sleeper` sleeps: a slot holder lets its slot go meanwhile and
+        gets one back after (not after a cancellation). For any wait that sends nothing: a
+        URL of a held host waiting for the host's answers to others (`HostGate.
+        away_once_answered`) kept its slot, and other hosts' URLs waited behind it."""
+        task = asyncio.current_task()
+        if task not in self._holders:
+            await waiting
+            return
+        self._holders.discard(task)  # type: ignore[arg-type]
+        self.release()
+        await waiting
+        await self.acquire(resume=True)
+        self._holders.add(task)  # type: ignore[arg-type]
