@@ -117,11 +117,13 @@ def recheck(
     from flows.cli import flow_run_here, ids_as_held, run_settings, trial_config
 
     settings = run_settings(config, db, overrides, trigger="recheck")
+    trial = trial_config(config)
     with flow_run_here(
         settings,
-        given=bool(catalog),
+        # A trial settings file's catalogs are tried as --catalog files are: only refused.
+        given=bool(catalog) or trial,
         ids=ids,
-        trigger=None if trial_config(config) else "recheck",
+        trigger=None if trial else "recheck",
         # --changed and --failing read what was checked before: of a database not made
         # yet (a mistyped --db, the wrong folder), every entry, or none. Named ids may
         # start one (a trial's `recheck ID --db sqlite:///var/trial.db`).
