@@ -288,6 +288,11 @@ class Settings:
     #: database: the commands say so (`database_warning`), since a trial config's database
     #: was silently left unused while the shell's production one took the writes.
     replaced_database_url: str | None = field(default=None, compare=False)
+    #: The database these settings name when --db chose another (a trial's
+    #: `--db sqlite:///var/trial.db`): `reports_dir` stays that database's folder, and the
+    #: chosen one's report goes beside it even before it holds a report
+    #: (`reports.publish.report_folder`).
+    database_chosen_over: str | None = field(default=None, compare=False)
 
     @property
     def database_warning(self) -> str | None:
@@ -319,11 +324,17 @@ class Settings:
         new = replace(self, **top)
         if "database_url" in top:  # --db chose: nothing was replaced behind anyone's back
             new = replace(new, replaced_database_url=None)
+            if top["database_url"] != self.database_url:
+                named = self.database_chosen_over or self.database_url
+                new = replace(new, database_chosen_over=named)
+        if "reports_dir" in top:  # a folder chosen for the database: it is that one's
+            new = replace(new, database_chosen_over=None)
         return replace(new, check=replace(new.check, **chk)) if chk else new
 
 
 _TOP_FIELDS = {f.name for f in fields(Settings)} - {
     "check", "health", "config_file", "replaced_database_url", "catalogs_named",
+    "database_chosen_over",
 }  # fmt: skip
 _CHECK_FIELDS = {f.name for f in fields(CheckSettings)}
 
@@ -336,6 +347,7 @@ _NOT_SETTABLE = {
     "config_file": "it is the file being read; choose it with --config or LINKHEALTH_CONFIG",
     "replaced_database_url": "it is the database_url LINKHEALTH_DATABASE_URL replaced",
     "catalogs_named": "it says whether the file or --catalog names catalogs",
+    "database_chosen_over": "it is the database_url --db chose another over",
 }
 
 

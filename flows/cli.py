@@ -458,8 +458,9 @@ def flow_run_here(
     database_needed: bool = False,
 ) -> Iterator[list[str] | None]:
     """Around a flow run `check` or `recheck` starts in this process: the catalogs are read
-    once and refused here when unusable (`given`: named on the command line), unknown ids
-    too, a Prefect server is made sure of, and the API going away mid-run is one sentence.
+    once and refused here when unusable (`given`: named on the command line, or by a trial
+    settings file: `trial_config`), unknown ids too, a Prefect server is made sure of, and
+    the API going away mid-run is one sentence.
     Yields `ids` as the flow takes them (`ids_as_held`: in the Unicode form the catalogs
     hold; `bare_ids`: `KEY/ID` as verdicts name entries).
     `trigger`: the run's, to record a refusal for its catalog under when it runs the
@@ -696,8 +697,15 @@ def check(
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     settings = run_settings(config, db, overrides, trigger="manual")
-    recorded = None if trial_config(config) else "manual"
-    with flow_run_here(settings, given=bool(catalog), ids=resource_id, trigger=recorded) as ids:
+    trial = trial_config(config)
+    # A trial settings file's catalogs are the curator's to try, as --catalog files are:
+    # read in full here and only refused (no refused run, event or report in the database).
+    with flow_run_here(
+        settings,
+        given=bool(catalog) or trial,
+        ids=resource_id,
+        trigger=None if trial else "manual",
+    ) as ids:
         from flows.check_flow import check_catalog
         from flows.cli_ops import named_entries
 

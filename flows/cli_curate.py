@@ -97,21 +97,31 @@ class _EditedWith:
     """The --config, --db and --catalog an edit was made with: the recheck that checks it
     by hand needs them (without them it would check, and sync, the configured catalogs
     into the configured database instead), and the announcement is only for an edit the
-    recheck deployment can see (`_announce`)."""
+    recheck deployment can see (`_announce`). `reads`: the catalogs those settings name
+    (`Settings.catalogs`)."""
 
     config: Path | None
     db: str | None
     catalogs: list[Path] | None
+    reads: tuple[Path, ...] = ()
 
-    @property
-    def recheck(self) -> str:
-        """The command that checks the edit by hand."""
+    def recheck(self, path: str | None) -> str:
+        """The command that checks the edit of the catalog file `path` by hand. A file the
+        settings do not name (a trial file checked with `--catalog` into `--db`, edited
+        without it: the database knows its file) is named with --catalog: without it the
+        recheck synced and checked the configured catalogs, or the bundled demo, which a
+        trial database refuses (exit 2)."""
+        from flows.cli_ops import covers
+
         words = ["linkhealth", "recheck", "--changed"]
         if self.config is not None:
             words += ["--config", str(self.config)]
         if self.db is not None:
             words += ["--db", self.db]
-        for catalog in self.catalogs or ():
+        catalogs = list(self.catalogs or ())
+        if not catalogs and path is not None and not covers(self.reads, Path(path)):
+            catalogs = [Path(path)]
+        for catalog in catalogs:
             words += ["--catalog", str(catalog)]
         return shlex.join(words)
 
@@ -138,7 +148,7 @@ def _announce(path: str | None, edited: _EditedWith) -> None:
     the configured settings) is not announced: it would check nothing of it."""
     from flows.cli_ops import announce_catalog_edit, recheck_served, served_elsewhere
 
-    recheck = edited.recheck
+    recheck = edited.recheck(path)
     elsewhere = served_elsewhere(
         path, config=edited.config, db=edited.db, catalogs=list(edited.catalogs or ())
     )
@@ -179,7 +189,7 @@ def accept_redirect(
     settings = _edit_settings(config, db, catalog, dry_run)
     collection, resource_id = _chosen(settings, resource_id, collection, catalog)
     _say(
-        _EditedWith(config, db, catalog),
+        _EditedWith(config, db, catalog, settings.catalogs),
         decisions.accept_redirect(
             settings,
             resource_id,
@@ -215,7 +225,7 @@ def replace_url(
     settings = _edit_settings(config, db, catalog, dry_run)
     collection, resource_id = _chosen(settings, resource_id, collection, catalog)
     _say(
-        _EditedWith(config, db, catalog),
+        _EditedWith(config, db, catalog, settings.catalogs),
         decisions.replace_url(
             settings,
             resource_id,
@@ -249,7 +259,7 @@ def mark_reviewed(
     settings = _edit_settings(config, db, catalog, dry_run)
     collection, resource_id = _chosen(settings, resource_id, collection, catalog)
     _say(
-        _EditedWith(config, db, catalog),
+        _EditedWith(config, db, catalog, settings.catalogs),
         decisions.mark_reviewed(
             settings,
             resource_id,

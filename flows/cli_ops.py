@@ -117,11 +117,13 @@ def recheck(
     from flows.cli import flow_run_here, ids_as_held, run_settings, trial_config
 
     settings = run_settings(config, db, overrides, trigger="recheck")
+    trial = trial_config(config)
     with flow_run_here(
         settings,
-        given=bool(catalog),
+        # A trial settings file's catalogs are tried as --catalog files are: only refused.
+        given=bool(catalog) or trial,
         ids=ids,
-        trigger=None if trial_config(config) else "recheck",
+        trigger=None if trial else "recheck",
         # --changed and --failing read what was checked before: of a database not made
         # yet (a mistyped --db, the wrong folder), every entry, or none. Named ids may
         # start one (a trial's `recheck ID --db sqlite:///var/trial.db`).
@@ -388,7 +390,7 @@ def _configured() -> Settings | None:
         return None
 
 
-def _covers(catalogs: Sequence[str | Path], file: Path) -> bool:
+def covers(catalogs: Sequence[str | Path], file: Path) -> bool:
     """Whether `file` is one of `catalogs` (files and folders), or in one of its folders
     (a file deleted from a configured folder is an edit of the catalog too)."""
     from catalog.source import catalog_files
@@ -407,7 +409,7 @@ def not_configured(name: str) -> str | None:
 
     file = Path(name)
     configured = _configured() if configured_config() is not None else None
-    if configured is None or _covers(configured.catalogs, file):
+    if configured is None or covers(configured.catalogs, file):
         return None if configured is not None or file.is_file() else NO_SUCH_FILE
     return "not a configured catalog" if file.is_file() else NO_SUCH_FILE
 
@@ -433,7 +435,7 @@ def served_elsewhere(
     edit = load_settings(config).with_overrides(database_url=db)
     if absolute_sqlite_url(edit.database_url) != absolute_sqlite_url(configured.database_url):
         return f"it was made in {shown_url(edit.database_url)}, not the configured database"
-    if file is not None and not _covers(configured.catalogs, Path(file)):
+    if file is not None and not covers(configured.catalogs, Path(file)):
         return f"{file} is not a configured catalog"
     return None
 

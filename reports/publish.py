@@ -256,11 +256,13 @@ def _publish(
             pages = None
             if "html" in formats:
                 pages = _HistoryPages(engine, data, ctx, now - timedelta(days=TREND_DAYS), now)
+            database = database_name(engine)
             target = report_folder(
                 Path(out_dir if out_dir is not None else settings.reports_dir),
-                database_name(engine),
+                database,
                 readable=_readable_name(engine),
                 warn=warn,
+                kept_for=_kept_for(settings, database, out_dir),
             )
             # A sharded night shows as its last shard's run; `--run` with any of its shard
             # ids names the files as asked, and is the latest report when that night is.
@@ -391,12 +393,20 @@ _UNSAFE_NAME = re.compile(r"[^a-z0-9._-]+")
 
 
 def report_folder(
-    configured: Path, database: str, *, readable: str = "database", warn: Warn | None = None
+    configured: Path,
+    database: str,
+    *,
+    readable: str = "database",
+    warn: Warn | None = None,
+    kept_for: str | None = None,
 ) -> Path:
     """The folder the report of `database` is written to: `configured`, unless another
     database's report is there; then a folder beside it named after the database
     (var/reports-trial for sqlite:///var/trial.db), with a warning saying where and why
-    (through `warn`, default `log.warning`).
+    (through `warn`, default `log.warning`). `kept_for`: the database the settings name,
+    when --db chose `database` over it (`_kept_for`): `configured` is left to it even
+    while it holds no report, so a trial reported first does not take the folder the
+    README tells curators to open, pushing the real reports beside it.
 
     A folder belongs to the database named in its `OWNER_FILE`, written by the first
     report into it. A folder without one (empty, new, or written before reports folders
@@ -408,13 +418,22 @@ def report_folder(
     """
     candidates = _folders(configured, database, readable)
     owners: list[str] = []
+    kept = False
     for folder in candidates:
+        if folder == configured and kept_for is not None and _unclaimed(folder):
+            owners.append(kept_for)
+            kept = True
+            continue
         owner = _claim(folder, database)
         if _is(owner, database):
             if folder != configured:
                 (warn or log.warning)(
-                    f"{configured} holds the report of another database ({owners[0]}); the "
-                    f"report of {database} is written to {folder} instead"
+                    f"{configured} is kept for the report of {owners[0]}, the database the "
+                    f"settings name; the report of {database}, chosen with --db, is written "
+                    f"to {folder} instead"
+                    if kept
+                    else f"{configured} holds the report of another database ({owners[0]}); "
+                    f"the report of {database} is written to {folder} instead"
                 )
             return folder
         owners.append(owner)
@@ -422,6 +441,25 @@ def report_folder(
         f"cannot write the report of {database}: {', '.join(map(str, candidates))} hold "
         "the reports of other databases; choose another folder with --out or reports_dir"
     )
+
+
+def _unclaimed(folder: Path) -> bool:
+    """Whether `folder` holds no `OWNER_FILE` (missing, empty, or older reports); False
+    when that cannot be read (a file: `_claim` names the problem)."""
+    try:
+        return _owner(folder / OWNER_FILE) is None
+    except OSError:
+        return False
+
+
+def _kept_for(settings: Settings, database: str, out_dir: Path | None = None) -> str | None:
+    """The database whose folder `settings.reports_dir` stays when --db chose `database`
+    over the one the settings name (`Settings.database_chosen_over`), for `report_folder`;
+    None when no --db chose another, or when `out_dir` (`report --out`) names the folder."""
+    named = settings.database_chosen_over
+    if out_dir is not None or named is None or database_identity(named) == database:
+        return None
+    return database_identity(named)
 
 
 def unusable_report_folder(settings: Settings, engine: Engine) -> str | None:
@@ -432,12 +470,15 @@ def unusable_report_folder(settings: Settings, engine: Engine) -> str | None:
     to warn as a run starts: it runs all the same (its results are kept), and only
     said at its end that no report could be written."""
     database = database_name(engine)
-    for folder in _folders(Path(settings.reports_dir), database, _readable_name(engine)):
+    configured, kept_for = Path(settings.reports_dir), _kept_for(settings, database)
+    for folder in _folders(configured, database, _readable_name(engine)):
         try:
             owner = _owner(folder / OWNER_FILE)
         except OSError:
             owner = None  # NotADirectoryError (a file): said below
         if owner is not None and not _is(owner, database):
+            continue
+        if folder == configured and kept_for is not None and _unclaimed(folder):
             continue
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -695,6 +695,27 @@ def test_an_edit_without_a_prefect_server_says_how_to_check_it(
     assert "reviewed_at:" in catalog_file.read_text()
 
 
+def test_an_edit_of_a_trial_file_made_without_catalog_names_it_in_the_recheck_it_offers(
+    engine: Engine, catalog_file: Path, isolated_cwd: Path
+) -> None:
+    """README's trial: `check --catalog my-toolkit.yaml --db sqlite:///var/trial.db`, then
+    the report's `accept-redirect ID --db ...` (no --catalog: the database knows the file).
+    Its `linkhealth recheck --changed --db ...` then read the bundled demo catalog, which
+    the trial database refuses (exit 2), instead of the file just edited."""
+    db = database_url(engine)
+    result = runner.invoke(app, ["mark-reviewed", "a", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert f"`{_recheck_of(engine, catalog_file)}` checks the edit" in result.stdout
+
+    # Settings that name the file: the recheck reads it without --catalog.
+    (isolated_cwd / "linkhealth.toml").write_text(f"catalogs = [{json.dumps(str(catalog_file))}]\n")
+    result = runner.invoke(app, ["replace-url", "a", NEW, "--db", db])
+    assert result.exit_code == 0, result.output
+    assert f"`{shlex.join(['linkhealth', 'recheck', '--changed', '--db', db])}` checks" in (
+        result.stdout
+    )
+
+
 def test_a_decision_without_a_database_says_where_it_looked_and_creates_none(
     tmp_path: Path, catalog_file: Path
 ) -> None:

@@ -75,6 +75,32 @@ def database_name_of(url: str) -> str:
     return database_name(create_engine(url))
 
 
+def test_a_trial_chosen_with_db_before_any_real_report_leaves_the_reports_folder_alone(
+    databases: dict[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """README's examples try a catalog first (`check --catalog my-toolkit.yaml --db
+    sqlite:///var/trial.db`): that first report took var/reports, and the real database's
+    went to var/reports-linkhealth, though the README says to open var/reports/latest.html
+    and that a trial's report "goes to var/reports-trial/ and leaves var/reports/ alone"."""
+    reports = tmp_path / "var" / "reports"
+    configured = Settings(database_url=databases["real"], reports_dir=reports)
+    trial = configured.with_overrides(database_url=databases["trial"])  # as --db makes it
+
+    with caplog.at_level(logging.WARNING, logger="reports.publish"):
+        first = publish_report(trial, clock=lambda: fx.NOW)
+    assert first == tmp_path / "var" / "reports-trial" / "latest.html"
+    assert not (reports / OWNER_FILE).exists()
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"{reports} is kept for the report of {database_name_of(databases['real'])}" in warning
+
+    assert publish_report(configured, clock=lambda: fx.NOW) == reports / "latest.html"
+    # --db naming the settings' own database, and `report --out`, claim as before.
+    same = configured.with_overrides(database_url=databases["real"])
+    assert publish_report(same, clock=lambda: fx.NOW) == reports / "latest.html"
+    out = tmp_path / "www"
+    assert publish_report(trial, out_dir=out, clock=lambda: fx.NOW) == out / "latest.html"
+
+
 def test_an_explicit_out_folder_of_another_database_is_not_written_either(
     databases: dict[str, str], tmp_path: Path
 ) -> None:

@@ -207,6 +207,27 @@ def test_a_trial_settings_file_whose_catalog_is_missing_records_no_refused_run(
     assert [r.status for r in _runs(production)] == ["refused", "running"]
 
 
+def test_a_trial_settings_file_whose_catalog_is_invalid_is_refused_before_any_flow_run(
+    production: Path, flow_calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--config trial.toml` naming a catalog with an error started the flow, which
+    recorded a refused run in the trial's database (production's, when the file names it),
+    sent `linkhealth.run.refused` and headed the report with it: the curator's try, not a
+    refused night (README, Configuration)."""
+    import flows.check_flow
+
+    monkeypatch.setattr(flows.check_flow, "check_catalog", lambda **kw: flow_calls.append(kw))
+    write_catalog(production / "tried.yaml", [*ENTRIES, ENTRIES[0]])  # r1 twice
+    trial = production / "trial.toml"
+    trial.write_text((production / "linkhealth.toml").read_text().replace("toolkit", "tried"))
+    for command in (["check"], ["recheck", "--changed"], ["recheck", "r1"]):
+        result = runner.invoke(app, [*command, "--config", str(trial)])
+        assert result.exit_code == 5, (command, result.output)
+        assert "tried.yaml" in result.stderr and "duplicate_id" in result.stderr
+    assert [r.status for r in _runs(production)] == ["running"]
+    assert flow_calls == []
+
+
 # --- what the README and the help show --------------------------------------------------------
 
 
