@@ -99,18 +99,77 @@ PG_CATALOG = {
         WHERE n.nspname = current_schema()""",
 }
 
-#: The same of a SQLite file: its schema as written, and its header's version fields.
+#: The same of a SQLite file: the indexes, triggers and views as written (tables are read by
+#: `_sqlite_tables`), and its header's version fields.
 SQLITE_CATALOG = {
-    "schema": "SELECT type, name, tbl_name, sql FROM sqlite_master",
+    "schema": "SELECT type, name, tbl_name, sql FROM sqlite_master "
+    "WHERE type <> 'table' AND name NOT LIKE 'sqlite_autoindex_%'",
     "user_version": "PRAGMA user_version",
     "application_id": "PRAGMA application_id",
     "journal_mode": "PRAGMA journal_mode",
 }
 
+#: How a table constraint in a CREATE TABLE starts (the rest of its items are columns).
+_TABLE_CONSTRAINT = ("CONSTRAINT ", "PRIMARY KEY", "UNIQUE", "FOREIGN KEY", "CHECK")
+
+
+def _sqlite_tables(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """Each SQLite table as its CREATE TABLE says it: its columns in order, its table
+    constraints (keys, uniques, checks) as a set, and its indexes (an automatic one by its
+    columns). Alembic's batch mode, which rebuilds a table to alter it, writes the foreign
+    keys it reflected in no fixed order: two migrations from nothing differ there, and in
+    nothing SQLite does with them."""
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    listed = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+    for name, sql in sorted(listed):
+        head, items = _create_table_items(sql)
+        columns = [i for i in items if not i.upper().startswith(_TABLE_CONSTRAINT)]
+        constraints = sorted(i for i in items if i.upper().startswith(_TABLE_CONSTRAINT))
+        indexes = sorted(
+            (
+                "automatic" if index_name.startswith("sqlite_autoindex_") else index_name,
+                unique,
+                origin,
+                partial,
+                tuple(
+                    column
+                    for _, _, column in conn.execute(text(f"PRAGMA index_info('{index_name}')"))
+                ),
+            )
+            for _, index_name, unique, origin, partial in conn.execute(
+                text(f"PRAGMA index_list('{name}')")
+            )
+        )
+        tables[f"table {name}"] = [(head,), *((c,) for c in columns), *((c,) for c in constraints)]
+        tables[f"indexes of {name}"] = indexes
+    return tables
+
+
+def _create_table_items(sql: str) -> tuple[str, list[str]]:
+    """A CREATE TABLE statement's start ("CREATE TABLE name") and the items between its
+    parentheses, split at their top-level commas, each with its white space made single."""
+    head, _, body = sql.partition("(")
+    body = body.rstrip().removesuffix(")")
+    items, item, depth, quote = [], "", 0, ""
+    for char in body:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"`[":
+            quote = "]" if char == "[" else char
+        elif char in "()":
+            depth += 1 if char == "(" else -1
+        elif char == "," and depth == 0:
+            items.append(" ".join(item.split()))
+            item = ""
+            continue
+        item += char
+    items.append(" ".join(item.split()))
+    return " ".join(head.split()), items
+
 
 def _snapshot(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
-    """The database's catalog (`PG_CATALOG`, `SQLITE_CATALOG`) and every row of every
-    table, each sorted, with no trace of the schema's name."""
+    """The database's catalog (`PG_CATALOG`; `SQLITE_CATALOG` and `_sqlite_tables`) and
+    every row of every table, each sorted, with no trace of the schema's name."""
     pg = conn.dialect.name == "postgresql"
     schema = conn.execute(text("SELECT current_schema()")).scalar_one() if pg else None
 
@@ -124,6 +183,8 @@ def _snapshot(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
         )
         for name, query in (PG_CATALOG if pg else SQLITE_CATALOG).items()
     }
+    if not pg:
+        snapshot.update(_sqlite_tables(conn))
     for table in sorted(inspect(conn).get_table_names()):
         rows = conn.execute(text(f'SELECT * FROM "{table}"'))
         snapshot[f"rows of {table}"] = sorted((tuple(row) for row in rows), key=repr)
