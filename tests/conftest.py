@@ -241,9 +241,22 @@ def quick_progress(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> Iterator[str]:
-    """An empty database for one test: SQLite in tmp_path, or its own PostgreSQL schema
-    when LINKHEALTH_TEST_DATABASE_URL is set (see `tests.factories.temporary_database_url`)."""
+    """An empty database for one test, not migrated: SQLite in tmp_path, or its own
+    PostgreSQL schema when LINKHEALTH_TEST_DATABASE_URL is set (see
+    `tests.factories.temporary_database_url`)."""
     from tests.factories import temporary_database_url  # after the Prefect settings above
 
     with temporary_database_url(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def migrated_db_url(tmp_path: Path) -> Iterator[str]:
+    """`db_url` at head already, for the tests whose first step opens (and so migrates) it:
+    made without migrating it here (`tests.factories.migrated_database_url`). Tests of
+    migrating, of an empty or foreign database, and of `db copy` into a new one take
+    `db_url`."""
+    from tests.factories import migrated_database_url
+
+    with migrated_database_url(tmp_path) as url:
         yield url

@@ -3,11 +3,12 @@
 Records: `make_resource`, `make_catalog`, `make_observation`, with a fixed clock
 (`T0`, `days`, `Ticker`). Files: `write_catalog` writes a small YAML catalog with a
 comment, and `settings_for` points `Settings` at it and at a test database.
-Databases: `temporary_database_url(tmp_path)` yields the URL of an empty database (the
-`db_url` fixture of conftest), `temporary_database(tmp_path)` a migrated engine on one: a
-fresh SQLite file, or, when `LINKHEALTH_TEST_DATABASE_URL` is set (PostgreSQL, as in CI),
-a schema of its own that is dropped afterwards, so parallel tests never meet. Every test
-that needs a database goes through these, so the whole suite runs on both backends.
+Databases: `temporary_database_url(tmp_path)` yields the URL of an empty database, not
+yet migrated (the `db_url` fixture of conftest), `migrated_database_url` that of one at
+head (`migrated_db_url`), `temporary_database(tmp_path)` an engine on one: a fresh SQLite
+file, or, when `LINKHEALTH_TEST_DATABASE_URL` is set (PostgreSQL, as in CI), a schema of
+its own that is dropped afterwards, so parallel tests never meet. Every test that needs a
+database goes through these, so the whole suite runs on both backends.
 """
 
 from __future__ import annotations
@@ -20,18 +21,18 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from catalog.db import open_engine
+from catalog.db import migrate_engine, open_engine
 from catalog.model import Catalog, Observation, Resource
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings, HealthSettings, Settings
@@ -266,31 +267,118 @@ def temporary_database_url(tmp_path: Path, name: str = "test.db") -> Iterator[st
     `LINKHEALTH_TEST_DATABASE_URL` is set, a fresh PostgreSQL schema of its own. The URL
     carries the schema (search_path), so subprocesses given it see the same database.
     Afterwards the schema is dropped, after ending any connection still open on it
-    (cached engines, killed child processes)."""
+    (cached engines, killed child processes). Tests of migrating itself start here; the
+    rest want `migrated_database_url`."""
     url = os.environ.get(TEST_DATABASE_ENV)
     if not url:
         yield f"sqlite:///{tmp_path / name}"
         return
+    with _postgresql_schema(url) as scoped:
+        yield scoped
+
+
+@contextmanager
+def migrated_database_url(tmp_path: Path, name: str = "test.db") -> Iterator[str]:
+    """`temporary_database_url`, its database already at head and empty, as the code
+    under test's first `open_engine` would leave it, without migrating it per test
+    (`migrated_sqlite`; on PostgreSQL `_migration_statements` replayed in its schema)."""
+    url = os.environ.get(TEST_DATABASE_ENV)
+    if not url:
+        _copy_migrated_sqlite(tmp_path / name)
+        yield f"sqlite:///{tmp_path / name}"
+        return
+    with _postgresql_schema(url, _migration_statements(url)) as scoped:
+        yield scoped
+
+
+@contextmanager
+def _postgresql_schema(url: str, statements: Sequence[_Statement] = ()) -> Iterator[str]:
+    """`url` scoped to a new schema of its own (search_path, and application_name to find
+    its connections by), made with `statements` run in it in the same transaction; dropped
+    afterwards, after ending any connection still open on it."""
     schema = f"lh_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        scoped = make_url(url).update_query_dict(
-            {"options": f"-csearch_path={schema}", "application_name": schema}
-        )
-        yield scoped.render_as_string(hide_password=False)
-    finally:
         with admin.begin() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE application_name = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": schema},
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            if statements:
+                conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
+                cursor = conn.connection.cursor()
+                for statement in statements:
+                    statement.run(cursor)
+                cursor.close()
+        try:
+            scoped = make_url(url).update_query_dict(
+                {"options": f"-csearch_path={schema}", "application_name": schema}
             )
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            yield scoped.render_as_string(hide_password=False)
+        finally:
+            with admin.begin() as conn:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": schema},
+                )
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
         admin.dispose()
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """One statement as SQLAlchemy handed it to the driver's cursor."""
+
+    sql: str
+    parameters: Any
+    many: bool
+
+    def run(self, cursor: Any) -> None:
+        if self.many:
+            cursor.executemany(self.sql, self.parameters)
+        else:
+            cursor.execute(self.sql, self.parameters)
+
+
+#: What migrated an empty schema to head, per PostgreSQL URL (`_migration_statements`).
+_MIGRATIONS: dict[str, tuple[_Statement, ...]] = {}
+
+
+def _migration_statements(url: str) -> tuple[_Statement, ...]:
+    """The statements that migrate an empty PostgreSQL schema to head, recorded once per
+    process while `open_engine`'s migration runs in a schema of its own (dropped after).
+
+    Migrating a schema takes 0.5-0.9 s (21 revisions, each reflecting the tables), and
+    hundreds of tests want one; replayed in one transaction, these make the same tables,
+    indexes, constraints, sequences and alembic_version row (`test_migrated_schema`) in
+    a few milliseconds. Reads are left out (reflection, the revision and lock queries):
+    none of the migrations chooses what to write from them on an empty database."""
+    recorded = _MIGRATIONS.get(url)
+    if recorded is not None:
+        return recorded
+    statements: list[_Statement] = []
+    with _postgresql_schema(url) as scoped:
+        schema = str(make_url(scoped).query["application_name"])
+        engine = open_engine(scoped, migrate=False)
+
+        def record(
+            _conn: Any, _cursor: Any, sql: str, parameters: Any, context: Any, many: bool
+        ) -> None:
+            if sql.lstrip().upper().startswith("SELECT"):
+                return
+            assert schema not in sql and schema not in repr(parameters), sql
+            if isinstance(parameters, Mapping):
+                parameters = dict(parameters)  # SQLAlchemy's immutabledict
+            statements.append(_Statement(sql, parameters, many))
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            migrate_engine(engine)
+        finally:
+            engine.dispose()
+    _MIGRATIONS[url] = recorded = tuple(statements)
+    return recorded
 
 
 def is_sqlite(url: str) -> bool:
@@ -302,12 +390,19 @@ _MIGRATED_SQLITE: Path | None = None
 
 
 def migrated_sqlite(path: Path) -> Engine:
-    """An engine on SQLite file `path`, which, when new, holds an empty database at head.
+    """An engine on SQLite file `path`, which, when new, holds an empty database at head
+    (`_copy_migrated_sqlite`); `open_engine` still checks its revision."""
+    _copy_migrated_sqlite(path)
+    return open_engine(f"sqlite:///{path}")
+
+
+def _copy_migrated_sqlite(path: Path) -> None:
+    """SQLite file `path`, when new, made a copy of an empty one at head.
 
     Migrating a new file takes ~0.05 s, several times that on a busy machine, and
-    hundreds of tests want one: the file is a copy of one this process migrated once, and
-    `open_engine` still checks its revision. Tests of migrating itself use
-    `temporary_database_url` or `open_engine` on a path of their own."""
+    hundreds of tests want one: the copy is of a file this process migrated once. Tests
+    of migrating itself use `temporary_database_url` or `open_engine` on a path of their
+    own."""
     global _MIGRATED_SQLITE
     if _MIGRATED_SQLITE is None:
         folder = Path(tempfile.mkdtemp(prefix="linkhealth-test-migrated-"))
@@ -319,14 +414,13 @@ def migrated_sqlite(path: Path) -> Engine:
     if not path.exists():  # else opened and migrated as it is, as before
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(_MIGRATED_SQLITE, path)
-    return open_engine(f"sqlite:///{path}")
 
 
 @contextmanager
 def temporary_database(tmp_path: Path, name: str = "test.db") -> Iterator[Engine]:
-    """A migrated, empty database for one test (see `temporary_database_url`)."""
-    with temporary_database_url(tmp_path, name) as url:
-        engine = migrated_sqlite(tmp_path / name) if is_sqlite(url) else open_engine(url)
+    """An engine on a migrated, empty database for one test (`migrated_database_url`)."""
+    with migrated_database_url(tmp_path, name) as url:
+        engine = open_engine(url)  # checks its revision, as every command does
         try:
             yield engine
         finally:

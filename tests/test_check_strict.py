@@ -65,7 +65,7 @@ def _out_of_date(engine: Engine, rid: str) -> None:
 
 @pytest.fixture
 def night(
-    isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., Result]:
     """Runs `check --strict` on a catalog whose entries have each its history of earlier
     nights (and a setup after them, before tonight); the flow is a stand-in storing
@@ -73,7 +73,7 @@ def night(
     import flows.check_flow
     import flows.prefect_server
 
-    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", migrated_db_url)
     monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
 
     def run(
@@ -87,7 +87,7 @@ def night(
                 f"  - {{id: {rid}, title: Entry {rid}, url: '{_url(rid)}'}}\n" for rid in histories
             )
         )
-        engine = open_engine(db_url)
+        engine = open_engine(migrated_db_url)
         try:
             sync_catalogs(engine, load_catalogs([Path(CATALOG)]), now=days(0))
             for rid, (earlier, _) in histories.items():
@@ -100,7 +100,7 @@ def night(
             engine.dispose()
 
         def check_catalog(**kwargs: object) -> RunSummary:
-            engine = open_engine(db_url)
+            engine = open_engine(migrated_db_url)
             try:
                 run_id = store.start_run(engine, trigger="manual", now=TONIGHT)
                 tonight = [
@@ -129,9 +129,9 @@ def _strict_line(result: Result) -> str:
     return line
 
 
-def _report_groups(db_url: str) -> dict[str, str]:
+def _report_groups(migrated_db_url: str) -> dict[str, str]:
     """Resource id -> the heading of the report's action-queue group it is in."""
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     try:
         ctx = build_context(report_data(engine), now=datetime.now(UTC))
     finally:
@@ -143,51 +143,51 @@ OK, DOWN = Outcome.OK, Outcome.NOT_FOUND
 
 
 def test_a_first_failure_of_a_link_that_worked_is_failing_not_yet_confirmed(
-    night: Callable[..., Result], db_url: str
+    night: Callable[..., Result], migrated_db_url: str
 ) -> None:
     """One failed check is no confirmed break: the report lists it to watch ("may recover
     on their own"), and `--strict` said the resource "failed" like a broken one."""
     line = _strict_line(night({"a": ([OK, OK], DOWN)}))
-    assert _report_groups(db_url) == {"a": "Failing, not yet confirmed"}
+    assert _report_groups(migrated_db_url) == {"a": "Failing, not yet confirmed"}
     assert "of 1 resources checked, 1 to check or watch in the report's action queue" in line
     assert "strict/a (Failing, not yet confirmed: not found (404))" in line
     assert "failed" not in line.split(":")[0]
 
 
 def test_a_flapping_link_fails_strict_even_when_its_last_check_worked(
-    night: Callable[..., Result], db_url: str
+    night: Callable[..., Result], migrated_db_url: str
 ) -> None:
     """The report asks a person to look at a link that keeps switching between working
     and failing, whatever its last check said; `--strict` passed it on a good night."""
     line = _strict_line(night({"f": ([OK, DOWN, OK, DOWN, OK], OK)}))
-    assert _report_groups(db_url) == {"f": "Check by hand"}
+    assert _report_groups(migrated_db_url) == {"f": "Check by hand"}
     assert "strict/f (Check by hand: flapping)" in line
 
 
 def test_a_soft_404_is_named_in_its_own_group_not_as_broken(
-    night: Callable[..., Result], db_url: str
+    night: Callable[..., Result], migrated_db_url: str
 ) -> None:
     """A page that answers 200 but says "not found" is "Page missing (soft 404)" in the
     report (find where it moved), never "Confirmed broken"; `--strict` said it failed."""
     line = _strict_line(night({"s": ([OK], Outcome.SOFT_404)}))
-    assert _report_groups(db_url) == {"s": "Page missing (soft 404)"}
+    assert _report_groups(migrated_db_url) == {"s": "Page missing (soft 404)"}
     assert "1 to fix in the report's action queue: strict/s (Page missing (soft 404))" in line
 
 
 def test_drift_on_a_page_now_failing_is_named_as_the_drift(
-    night: Callable[..., Result], db_url: str
+    night: Callable[..., Result], migrated_db_url: str
 ) -> None:
     """A page that stopped matching its entry and then started failing is one problem to
     the report, the drift, until the failure is confirmed: a page to fix, not a failure
     that may recover on its own."""
     line = _strict_line(night({"d": ([OK, OK, OK], DOWN)}, {"d": _drifted}))
-    assert _report_groups(db_url) == {"d": "Page no longer matches its entry"}
+    assert _report_groups(migrated_db_url) == {"d": "Page no longer matches its entry"}
     assert "1 to fix in the report's action queue" in line
     assert "strict/d (Page no longer matches its entry: not found (404))" in line
 
 
 def test_strict_names_what_the_queue_lists_in_its_order_and_says_what_it_left_out(
-    night: Callable[..., Result], db_url: str
+    night: Callable[..., Result], migrated_db_url: str
 ) -> None:
     """The run's resources as the queue files them, in its order; a redirect to take into
     the catalog (which the two judged alike) among them. Left out and said to be: a
@@ -206,7 +206,7 @@ def test_strict_names_what_the_queue_lists_in_its_order_and_says_what_it_left_ou
             {"z": _snoozed, "o": _out_of_date},
         )
     )
-    assert _report_groups(db_url) == {
+    assert _report_groups(migrated_db_url) == {
         "b": "Confirmed broken",
         "m": "Moved permanently",
         "a": "Failing, not yet confirmed",

@@ -386,9 +386,9 @@ def test_a_bad_config_file_is_a_clear_error(isolated_cwd: Path) -> None:
 
 @pytest.mark.flow
 def test_check_report_and_export_end_to_end(
-    prefect_api: str, isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    prefect_api: str, isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)  # every command below reads it
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", migrated_db_url)  # every command below reads it
     with local_site() as site:
         (isolated_cwd / "site.yaml").write_text(
             "resources:\n"
@@ -429,9 +429,9 @@ def test_export_rejects_unknown_formats(isolated_cwd: Path) -> None:
 
 
 @pytest.fixture
-def synced_good(isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+def synced_good(isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     """good.yaml synced into the test database, which every command then reads."""
-    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", migrated_db_url)
     (isolated_cwd / "good.yaml").write_text(GOOD)
     assert _invoke("sync", "--catalog", "good.yaml").exit_code == 0
     return isolated_cwd
@@ -684,7 +684,7 @@ STRICT_OUTCOMES = {
 def test_check_strict_says_on_stderr_why_it_exits_6(
     isolated_cwd: Path,
     fake_flow: list[dict[str, object]],
-    db_url: str,
+    migrated_db_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     isolated_cwd.joinpath("strict.yaml").write_text(
@@ -694,7 +694,7 @@ def test_check_strict_says_on_stderr_why_it_exits_6(
             for rid in STRICT_OUTCOMES
         )
     )
-    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", migrated_db_url)
     result = _invoke("check", "--strict", "--no-report", "--catalog", "strict.yaml")
     assert result.exit_code == 6, result.output
     [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("--strict")]
@@ -709,7 +709,7 @@ def test_check_strict_says_on_stderr_why_it_exits_6(
     # database came from LINKHEALTH_DATABASE_URL, which a curator's shell need not set.
     from sqlalchemy.engine import make_url
 
-    shown = make_url(db_url)._replace(password=None).render_as_string(hide_password=False)
+    shown = make_url(migrated_db_url)._replace(password=None).render_as_string(hide_password=False)
     export = shlex.join(["linkhealth", "export", "--db", shown])
     assert line.endswith(f"`{export}` lists them (this run wrote no report).")
     assert "Run 1" in result.stdout  # the summary itself stays on stdout

@@ -38,8 +38,8 @@ def _two_catalogs(folder: Path, x_in_b: str = "https://b.org/x") -> tuple[Path, 
     return a, b
 
 
-def _checked(db_url: str, outcomes: dict[str, Outcome]) -> None:
-    engine = open_engine(db_url)
+def _checked(migrated_db_url: str, outcomes: dict[str, Outcome]) -> None:
+    engine = open_engine(migrated_db_url)
     run_id = store.start_run(engine, trigger="test", now=days(1))
     observations = [make_observation(url, outcome, days(1)) for url, outcome in outcomes.items()]
     store.record_observations(engine, run_id, observations, HealthSettings(), now=days(1))
@@ -50,14 +50,14 @@ ALL_OK = {u: Outcome.OK for u in ("https://a.org/x", "https://b.org/x", "https:/
 
 
 def test_changed_with_key_slash_id_also_checks_the_other_catalogs_edited_entry(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
     """`recheck a/x --changed` after b/x was edited: the selection is the named entry and
     the edited ones, so b/x too. It was dropped: x was narrowed to catalog a."""
     a, b = _two_catalogs(tmp_path)
-    settings = Settings(database_url=db_url, catalogs=(a, b))
+    settings = Settings(database_url=migrated_db_url, catalogs=(a, b))
     plan_recheck(settings, clock=lambda: days(0))  # synced
-    _checked(db_url, ALL_OK)
+    _checked(migrated_db_url, ALL_OK)
     _two_catalogs(tmp_path, x_in_b="https://b.org/x-moved")
     plan = plan_recheck(settings, ids=["x"], changed_only=True, clock=lambda: days(2))
     assert plan.ids == ("x",) and plan.picked == (("b", "x"),)
@@ -68,25 +68,25 @@ def test_changed_with_key_slash_id_also_checks_the_other_catalogs_edited_entry(
 
 
 def test_failing_with_key_slash_id_also_checks_the_other_catalogs_failing_entry(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
     a, b = _two_catalogs(tmp_path)
-    settings = Settings(database_url=db_url, catalogs=(a, b))
+    settings = Settings(database_url=migrated_db_url, catalogs=(a, b))
     plan_recheck(settings, clock=lambda: days(0))
-    _checked(db_url, {**ALL_OK, "https://b.org/x": Outcome.NOT_FOUND})
+    _checked(migrated_db_url, {**ALL_OK, "https://b.org/x": Outcome.NOT_FOUND})
     plan = plan_recheck(settings, ids=["x"], failing_only=True, clock=lambda: days(2))
     assert plan.picked == (("b", "x"),)
     pairs = narrowed(plan.ids, plan.collections, only_in(["a/x"]), plan.picked)
     assert pairs == [("a", "x"), ("b", "x")]
     # Nothing failing in b: a/x alone.
-    _checked(db_url, ALL_OK)
+    _checked(migrated_db_url, ALL_OK)
     plan = plan_recheck(settings, ids=["x"], failing_only=True, clock=lambda: days(2))
     assert plan.picked == ()
     assert narrowed(plan.ids, plan.collections, only_in(["a/x"]), plan.picked) == [("a", "x")]
 
 
 def test_a_check_given_key_slash_id_is_narrowed_to_that_catalogs_entry(
-    tmp_path: Path, db_url: str, sent_events: list[tuple[str, dict[str, Any]]]
+    tmp_path: Path, migrated_db_url: str, sent_events: list[tuple[str, dict[str, Any]]]
 ) -> None:
     """`check-catalog` with `entries` (as `linkhealth check --id a/x` starts it): x of
     catalog a only, a bare id in every catalog; a KEY that holds no such ID refuses the
@@ -94,8 +94,8 @@ def test_a_check_given_key_slash_id_is_narrowed_to_that_catalogs_entry(
     from flows.check_flow import _named_entries
 
     a, b = _two_catalogs(tmp_path)
-    settings = Settings(database_url=db_url, catalogs=(a, b))
-    engine = open_engine(db_url)  # the database the refusals are recorded in
+    settings = Settings(database_url=migrated_db_url, catalogs=(a, b))
+    engine = open_engine(migrated_db_url)  # the database the refusals are recorded in
     ids, pairs = _named_entries(settings, None, ["a/x"], "manual", False)
     assert (ids, pairs) == (["x"], [("a", "x")])
     ids, pairs = _named_entries(settings, ["y"], ["a/x"], "manual", False)

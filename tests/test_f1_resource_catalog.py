@@ -26,7 +26,7 @@ def _two_catalogs(folder: Path) -> tuple[Path, Path]:
 
 
 def test_resource_key_slash_id_is_found_among_the_catalog_files_named(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
     """`resource a/x --catalog a.yaml`: "no resource with id 'a/x' in collection 'a'",
     though `resource a/x` finds it."""
@@ -34,8 +34,8 @@ def test_resource_key_slash_id_is_found_among_the_catalog_files_named(
     from flows.cli_curate import _collection_among
 
     a, b = _two_catalogs(tmp_path)
-    plan_recheck(Settings(database_url=db_url, catalogs=(a, b)), clock=lambda: days(0))
-    engine = open_engine(db_url)
+    plan_recheck(Settings(database_url=migrated_db_url, catalogs=(a, b)), clock=lambda: days(0))
+    engine = open_engine(migrated_db_url)
     assert _collection_among(engine, "a/x", None, ["a"]) == ("a", "x")
     assert _collection_among(engine, "b/x", None, ["a", "b"]) == ("b", "x")
     assert _collection_among(engine, "y", None, ["a", "b"]) == ("b", "y")

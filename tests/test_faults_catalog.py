@@ -25,8 +25,8 @@ ENTRIES = [
 ]
 
 
-def _settings(db_url: str, catalog: Path) -> Settings:
-    engine = open_engine(db_url)
+def _settings(migrated_db_url: str, catalog: Path) -> Settings:
+    engine = open_engine(migrated_db_url)
     try:
         return settings_for(engine, [catalog])
     finally:
@@ -39,10 +39,10 @@ def _break(catalog: Path) -> None:
 
 
 def test_a_run_refused_for_a_broken_catalog_is_recorded_with_its_file_and_line(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
     catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
-    settings = _settings(db_url, catalog)
+    settings = _settings(migrated_db_url, catalog)
     night = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE, clock=Ticker())
     finish_run(settings, night.run_id, stored=[], lease=night.lease, clock=Ticker())
     _break(catalog)
@@ -50,7 +50,7 @@ def test_a_run_refused_for_a_broken_catalog_is_recorded_with_its_file_and_line(
     with pytest.raises(CatalogError):
         prepare_run(settings, trigger="schedule", flow_run_id="f-2", lease=FULL_RUN_LEASE)
 
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     refused, last = store.latest_runs(engine)
     assert last.id == night.run_id
     assert refused.status == "refused" and refused.trigger == "schedule"
@@ -65,14 +65,14 @@ def test_a_run_refused_for_a_broken_catalog_is_recorded_with_its_file_and_line(
     engine.dispose()
 
 
-def test_status_shows_the_refused_run_and_why(tmp_path: Path, db_url: str) -> None:
+def test_status_shows_the_refused_run_and_why(tmp_path: Path, migrated_db_url: str) -> None:
     from flows.cli import app
 
     catalog = tmp_path / "toolkit.yaml"
     _break(catalog)
     with pytest.raises(CatalogError):
-        prepare_run(_settings(db_url, catalog), trigger="schedule", lease=FULL_RUN_LEASE)
-    result = CliRunner().invoke(app, ["status", "--db", db_url])
+        prepare_run(_settings(migrated_db_url, catalog), trigger="schedule", lease=FULL_RUN_LEASE)
+    result = CliRunner().invoke(app, ["status", "--db", migrated_db_url])
     assert result.exit_code == 0, result.output
     (line,) = [x for x in result.output.splitlines() if x.startswith("run ")]
     assert " schedule " in line and " refused " in line and "still running" not in line
@@ -80,7 +80,7 @@ def test_status_shows_the_refused_run_and_why(tmp_path: Path, db_url: str) -> No
 
 
 def test_check_refusing_a_missing_configured_catalog_records_the_refusal(
-    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`linkhealth check` (from cron) refuses a configured catalog that is gone before it
     starts a flow run: exit 5 as before, and the refusal in `status`. A file a curator
@@ -89,11 +89,11 @@ def test_check_refusing_a_missing_configured_catalog_records_the_refusal(
 
     monkeypatch.chdir(tmp_path)
     kept = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
-    engine = open_engine(db_url)  # the database of earlier nights
+    engine = open_engine(migrated_db_url)  # the database of earlier nights
     store.start_run(engine, trigger="schedule", now=utcnow())
     gone = tmp_path / "moved.yaml"
     (tmp_path / "linkhealth.toml").write_text(
-        f'database_url = "{db_url}"\ncatalogs = ["{gone}"]\n', encoding="utf-8"
+        f'database_url = "{migrated_db_url}"\ncatalogs = ["{gone}"]\n', encoding="utf-8"
     )
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 5, result.output

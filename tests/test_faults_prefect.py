@@ -53,7 +53,7 @@ def _refused(*_: Any, **__: Any) -> Any:
 
 @pytest.mark.flow
 def test_a_run_whose_prefect_api_goes_away_still_stores_every_batch_and_completes(
-    prefect_harness: None, isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    prefect_harness: None, isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The progress update after the first stored batch found the server gone: the run
     failed there, and the batches already checked (or still to check) were never stored."""
@@ -81,7 +81,7 @@ def test_a_run_whose_prefect_api_goes_away_still_stores_every_batch_and_complete
         catalog_file.write_text(json.dumps({"collection": {"title": "T"}, "resources": resources}))
         summary = check_flow.check_catalog(
             overrides={
-                "database_url": db_url,
+                "database_url": migrated_db_url,
                 "catalogs": [str(catalog_file)],
                 "allow_private": True,
                 "batch_size": 1,  # a batch per host: two batches, stored one after the other
@@ -90,7 +90,7 @@ def test_a_run_whose_prefect_api_goes_away_still_stores_every_batch_and_complete
         )
     assert summary.status == "completed" and summary.urls_checked == 4
     assert calls == ["progress"]  # the first failure is waited for once, never again
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     with session_scope(engine) as s:
         assert s.scalar(select(func.count()).select_from(tables.Observation)) == 4
         run = s.scalars(select(tables.Run)).one()
@@ -162,7 +162,7 @@ def prefect_server(home: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
 
 @pytest.mark.flow  # a real Prefect server of its own, stopped mid-run (~20 s)
 def test_a_run_whose_prefect_server_stops_ends_in_one_sentence_without_tracebacks(
-    prefect_home: Path, tmp_path: Path, db_url: str
+    prefect_home: Path, tmp_path: Path, migrated_db_url: str
 ) -> None:
     release, asked = threading.Event(), set[str]()
     with prefect_server(prefect_home) as (url, server), slow_sites(release, asked) as sites:
@@ -184,12 +184,12 @@ def test_a_run_whose_prefect_server_stops_ends_in_one_sentence_without_traceback
             "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.2",
         }
         child = subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", "check", "--db", db_url, "--catalog",
+            [sys.executable, "-m", "flows.cli", "check", "--db", migrated_db_url, "--catalog",
              str(catalog), "--allow-private", "--no-report"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
         )  # fmt: skip
         try:
-            engine = open_engine(db_url)
+            engine = open_engine(migrated_db_url)
             # Mid-run: its batch waits on the slow host.
             wait_until(lambda: asked, "the run asks the slow host")
             os.killpg(server.pid, signal.SIGTERM)  # as `linkhealth server stop` does
@@ -307,7 +307,7 @@ def test_after_the_api_loss_is_said_prefect_clients_are_quiet_but_our_lines_are_
 
 @pytest.mark.flow
 def test_the_next_run_ends_in_prefect_the_flow_run_of_a_killed_one(
-    prefect_harness: None, isolated_cwd: Path, db_url: str
+    prefect_harness: None, isolated_cwd: Path, migrated_db_url: str
 ) -> None:
     """`linkhealth check` killed with SIGKILL (or its machine gone down) left its flow run
     Running in the Prefect UI forever. The next run, which finds its process gone, ends it
@@ -329,7 +329,7 @@ def test_the_next_run_ends_in_prefect_the_flow_run_of_a_killed_one(
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
                           capture_output=True, text=True).stdout.strip()  # fmt: skip
     here = store.lease_holder().split(" ", 1)[0].rpartition(":")[0]
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     flow_runs: dict[str, UUID] = {}
     with get_client(sync_client=True) as client:
         for name, of in (("killed", check_catalog), ("stalled", check_catalog), ("other", other)):
@@ -355,7 +355,7 @@ def test_the_next_run_ends_in_prefect_the_flow_run_of_a_killed_one(
             {"id": "r1", "title": "Report", "url": f"{site.base}/report.html"}
         ]}))  # fmt: skip
         overrides = {
-            "database_url": db_url,
+            "database_url": migrated_db_url,
             "catalogs": [str(catalog_file)],
             "allow_private": True,
         }

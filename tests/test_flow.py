@@ -31,9 +31,9 @@ from tests.local_site import PAGES, handler_class, local_site
 pytestmark = pytest.mark.flow
 
 
-def _fail_twice_before(db_url: str, catalog_file: Path, url: str) -> None:
+def _fail_twice_before(migrated_db_url: str, catalog_file: Path, url: str) -> None:
     """History that makes the next failure of `url` a confirmed break (3 failures, 3 days)."""
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     now = utcnow()
     sync_catalogs(engine, load_catalogs([catalog_file]), now=now - timedelta(days=4))
     run_id = store.start_run(engine, trigger="test", now=now - timedelta(days=3))
@@ -60,7 +60,7 @@ def _write_catalog(path: Path, base: str) -> Path:
 def test_flow_checks_stores_reports_and_announces_new_breaks(
     prefect_harness: None,
     isolated_cwd: Path,
-    db_url: str,
+    migrated_db_url: str,
     sent_events: list[tuple[str, dict[str, Any]]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -74,10 +74,10 @@ def test_flow_checks_stores_reports_and_announces_new_breaks(
     monkeypatch.setattr(check_flow, "SUBMIT_WINDOW", 1)
     with local_site() as site:
         catalog_file = _write_catalog(isolated_cwd / "test.yaml", site.base)
-        _fail_twice_before(db_url, catalog_file, f"{site.base}/missing")
+        _fail_twice_before(migrated_db_url, catalog_file, f"{site.base}/missing")
         summary = check_catalog(
             overrides={
-                "database_url": db_url,
+                "database_url": migrated_db_url,
                 "catalogs": [str(catalog_file)],
                 "allow_private": True,
                 "reports_dir": str(isolated_cwd / "reports"),
@@ -95,7 +95,7 @@ def test_flow_checks_stores_reports_and_announces_new_breaks(
     assert site.hits["GET /report.html"] + site.hits["HEAD /report.html"] <= 3
     assert Path(summary.report_path or "").is_file()
     assert (isolated_cwd / "reports" / "latest.html").is_file()
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     with session_scope(engine) as s:
         assert s.scalar(select(func.count()).select_from(tables.Observation)) == 2 + 4
         assert s.scalar(select(func.count()).select_from(tables.Resource)) == 5
@@ -129,7 +129,10 @@ def test_flow_checks_stores_reports_and_announces_new_breaks(
 
 
 def test_recheck_after_an_edit_checks_only_the_edited_entry(
-    prefect_harness: None, isolated_cwd: Path, db_url: str, caplog: pytest.LogCaptureFixture
+    prefect_harness: None,
+    isolated_cwd: Path,
+    migrated_db_url: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from flows.check_flow import check_catalog
     from flows.recheck_flow import recheck
@@ -137,7 +140,7 @@ def test_recheck_after_an_edit_checks_only_the_edited_entry(
     with local_site() as site:
         catalog_file = _write_catalog(isolated_cwd / "test.yaml", site.base)
         overrides = {
-            "database_url": db_url,
+            "database_url": migrated_db_url,
             "catalogs": [str(catalog_file)],
             "allow_private": True,
         }
@@ -165,7 +168,7 @@ def test_recheck_after_an_edit_checks_only_the_edited_entry(
 def test_flow_run_without_network_says_so_and_marks_nothing_broken(
     prefect_harness: None,
     isolated_cwd: Path,
-    db_url: str,
+    migrated_db_url: str,
     sent_events: list[tuple[str, dict[str, Any]]],
 ) -> None:
     from flows.check_flow import check_catalog
@@ -183,7 +186,7 @@ def test_flow_run_without_network_says_so_and_marks_nothing_broken(
     )
     summary = check_catalog(
         overrides={
-            "database_url": db_url,
+            "database_url": migrated_db_url,
             "catalogs": [str(catalog_file)],
             "reports_dir": str(isolated_cwd / "reports"),
         }
@@ -195,7 +198,7 @@ def test_flow_run_without_network_says_so_and_marks_nothing_broken(
 
 
 def test_a_bad_catalog_fails_the_run_with_its_problems_and_no_traceback(
-    prefect_harness: None, isolated_cwd: Path, db_url: str
+    prefect_harness: None, isolated_cwd: Path, migrated_db_url: str
 ) -> None:
     """A curator who broke the catalog file reads where, not a stack of Prefect frames; the
     caller still gets the error (the CLI's exit code 5 comes from it)."""
@@ -206,7 +209,7 @@ def test_a_bad_catalog_fails_the_run_with_its_problems_and_no_traceback(
     bad.write_text(
         "resources:\n  - id: a\n    title: A\n    url: https://example.org/a\n  - id: a\n"
     )
-    overrides = {"database_url": db_url, "catalogs": [str(bad)]}
+    overrides = {"database_url": migrated_db_url, "catalogs": [str(bad)]}
     for run in (
         lambda: check_catalog(overrides=overrides, render=False, return_state=True),
         lambda: recheck(resource_ids=["a"], overrides=overrides, render=False, return_state=True),
@@ -236,7 +239,7 @@ def test_a_bad_catalog_fails_the_run_with_its_problems_and_no_traceback(
 
 
 def test_a_long_batch_shows_progress_before_it_ends(
-    prefect_harness: None, isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    prefect_harness: None, isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Most catalogs are one batch: a run must not sit silent until it is stored."""
     import threading
@@ -269,7 +272,7 @@ def test_a_long_batch_shows_progress_before_it_ends(
 
     monkeypatch.setattr(flows.check_flow, "note_run_progress", noting)
     overrides = {
-        "database_url": db_url,
+        "database_url": migrated_db_url,
         "catalogs": [str(catalog_file)],
         "allow_private": True,
         "per_host_rate": 5.0,
@@ -289,7 +292,7 @@ def test_a_long_batch_shows_progress_before_it_ends(
     assert counts == sorted(counts) and 0 < counts[0] < 8
     assert noted == counts  # the run's row moves with the log, not only at the end
     assert all(alive) and alive == sorted(alive)
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     (run,) = store.latest_runs(engine, limit=1)
     engine.dispose()
     assert (run.status, run.urls_checked) == ("completed", 8)
@@ -366,7 +369,7 @@ def test_a_cancelled_run_says_it_was_cancelled() -> None:
         control_listener.clear_intent()
 
 
-def test_a_run_cancelled_before_it_checked_is_ended_not_left_running(db_url: str) -> None:
+def test_a_run_cancelled_before_it_checked_is_ended_not_left_running(migrated_db_url: str) -> None:
     """r5's F6: a cancel in a run's first seconds (inside `prepare_run`, after it stored the
     run) left its row `running`: `status` showed it abandoned until the next run marked it
     aborted, "seen for 0.0 s"."""
@@ -375,7 +378,7 @@ def test_a_run_cancelled_before_it_checked_is_ended_not_left_running(db_url: str
     from flows.check_flow import end_unprepared_run
     from tests.factories import settings_for
 
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     now = utcnow()
     other = store.start_run(engine, trigger="manual", now=now, flow_run_id="other")
     ours = store.start_run(engine, trigger="manual", now=now, flow_run_id="ours")
@@ -395,7 +398,7 @@ def test_a_run_cancelled_before_it_checked_is_ended_not_left_running(db_url: str
 
 
 def test_an_abandoned_run_warns_once_for_the_batches_it_did_not_check(
-    prefect_harness: None, isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    prefect_harness: None, isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A run that fails while batches are checking or waiting: each of them, stopped or
     never started, was logged at ERROR (with a traceback) after the cause, flooding the
@@ -425,7 +428,7 @@ def test_an_abandoned_run_warns_once_for_the_batches_it_did_not_check(
     ]
     catalog_file = isolated_cwd / "toolkit.yaml"
     catalog_file.write_text(json.dumps({"resources": resources}))
-    overrides = {"database_url": db_url, "catalogs": [str(catalog_file)], "batch_size": 1}
+    overrides = {"database_url": migrated_db_url, "catalogs": [str(catalog_file)], "batch_size": 1}
     with prefect_log() as records:
         state = check_flow.check_catalog(overrides=overrides, render=False, return_state=True)
     assert state.is_failed() and "disk full" in str(state.message)
@@ -446,13 +449,13 @@ def test_an_abandoned_run_warns_once_for_the_batches_it_did_not_check(
 
 
 def test_a_later_run_with_the_id_of_an_abandoned_one_is_checked(
-    prefect_harness: None, isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    prefect_harness: None, isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Abandoned runs were remembered by run id alone: a run of another database in the
     same process (`serve`, given it by a run's parameters; a fresh one starts at run 1)
     had every batch skipped as abandoned and failed with an AttributeError."""
     import flows.check_flow as check_flow
-    from tests.factories import temporary_database_url
+    from tests.factories import migrated_database_url
 
     def store_fails(*_: Any, **__: Any) -> Any:
         raise RuntimeError("disk full")
@@ -463,17 +466,17 @@ def test_a_later_run_with_the_id_of_an_abandoned_one_is_checked(
     catalog_file.write_text(json.dumps({"resources": resources}))
     with monkeypatch.context() as failing:
         failing.setattr(check_flow, "store_batch", store_fails)
-        overrides = {"database_url": db_url, "catalogs": [str(catalog_file)]}
+        overrides = {"database_url": migrated_db_url, "catalogs": [str(catalog_file)]}
         state = check_flow.check_catalog(overrides=overrides, render=False, return_state=True)
         assert state.is_failed() and "disk full" in str(state.message)
-    with temporary_database_url(isolated_cwd, "other.db") as other:
+    with migrated_database_url(isolated_cwd, "other.db") as other:
         overrides = {"database_url": other, "catalogs": [str(catalog_file)]}
         summary = check_flow.check_catalog(overrides=overrides, render=False)
     assert summary.run_id == 1 and summary.status == "completed"
 
 
 def test_a_recheck_that_finds_our_network_down_does_not_show_the_old_state_as_news(
-    prefect_harness: None, isolated_cwd: Path, db_url: str
+    prefect_harness: None, isolated_cwd: Path, migrated_db_url: str
 ) -> None:
     """The verdict line printed the link's stored "Connection refused" as if this recheck
     had found it, right above the summary saying nothing was learned about the link."""
@@ -493,7 +496,7 @@ def test_a_recheck_that_finds_our_network_down_does_not_show_the_old_state_as_ne
         f'catalogs = ["{catalog_file}"]\n[check]\nallow_private = true\n'
         f'[health]\ncanary_urls = ["{canary}"]\n'
     )
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     checked = utcnow() - timedelta(days=1)
     sync_catalogs(engine, load_catalogs([catalog_file]), now=checked)
     run_id = store.start_run(engine, trigger="test", now=checked)
@@ -505,7 +508,7 @@ def test_a_recheck_that_finds_our_network_down_does_not_show_the_old_state_as_ne
     result = recheck(
         resource_ids=["dead"],
         config=str(config),
-        overrides={"database_url": db_url},
+        overrides={"database_url": migrated_db_url},
         render=False,
     )
     assert result.summary is not None and result.summary.network_unavailable

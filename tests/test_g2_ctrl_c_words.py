@@ -17,7 +17,7 @@ from tests.factories import prefect_log
 
 
 def test_a_run_stopped_with_ctrl_c_is_called_aborted_in_its_log(
-    prefect_harness: None, isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    prefect_harness: None, isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import flows.check_flow as check_flow
 
@@ -37,11 +37,11 @@ def test_a_run_stopped_with_ctrl_c_is_called_aborted_in_its_log(
     ]
     catalog_file = isolated_cwd / "toolkit.yaml"
     catalog_file.write_text(json.dumps({"resources": resources}))
-    overrides = {"database_url": db_url, "catalogs": [str(catalog_file)], "batch_size": 1}
+    overrides = {"database_url": migrated_db_url, "catalogs": [str(catalog_file)], "batch_size": 1}
     with prefect_log() as records, pytest.raises(KeyboardInterrupt):
         check_flow.check_catalog(overrides=overrides, render=False)
 
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     assert store.get_run(engine, 1).status == "aborted"  # as `linkhealth status` lists it
     engine.dispose()
     said = [r.getMessage() for r in records]

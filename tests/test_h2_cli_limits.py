@@ -33,9 +33,9 @@ resources:
 
 
 @pytest.fixture
-def synced(isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+def synced(isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A database that holds one resource, so each command would reach it."""
-    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", migrated_db_url)
     (isolated_cwd / "one.yaml").write_text(CATALOG)
     assert runner.invoke(app, ["sync", "--catalog", "one.yaml"]).exit_code == 0
     return isolated_cwd

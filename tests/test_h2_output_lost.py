@@ -30,12 +30,12 @@ def _run(args: list[str], cwd: Path, **streams: object) -> subprocess.CompletedP
 
 
 @pytest.fixture
-def database(tmp_path: Path, db_url: str) -> str:
+def database(tmp_path: Path, migrated_db_url: str) -> str:
     """A database with its tables, so the commands get as far as writing their output."""
     from catalog.db import open_engine
 
-    open_engine(db_url).dispose()
-    return db_url
+    open_engine(migrated_db_url).dispose()
+    return migrated_db_url
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")

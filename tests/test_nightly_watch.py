@@ -318,7 +318,7 @@ def test_a_night_whose_run_was_killed_while_it_checked_is_said_unchecked_with_th
 
 
 def test_status_says_a_night_killed_while_it_checked_went_unchecked(
-    db_url: str, monkeypatch: pytest.MonkeyPatch
+    migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import flows.nightly_watch
     import flows.prefect_server
@@ -327,7 +327,7 @@ def test_status_says_a_night_killed_while_it_checked_went_unchecked(
     monkeypatch.setenv("PREFECT_API_URL", f"{UI}/api")
     monkeypatch.setattr(flows.prefect_server, "is_healthy", lambda url, timeout=2.0: True)
     monkeypatch.setattr(flows.nightly_watch, "read_nights", lambda seen: Nights(deployment(), None))
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     night = store.start_run(engine, trigger="schedule", now=KILLED_AT, flow_run_id="f9")
     store.finish_run(
         engine,
@@ -337,7 +337,7 @@ def test_status_says_a_night_killed_while_it_checked_went_unchecked(
         summary={"aborted_reason": "its process (vm:6457 f9) is gone"},
     )
     engine.dispose()
-    result = CliRunner().invoke(app, ["status", "--db", db_url])
+    result = CliRunner().invoke(app, ["status", "--db", migrated_db_url])
     assert result.exit_code == 0, result.output
     last = result.stdout.splitlines()[-1]
     assert last.startswith(f"The night's run {night} (started 2026-12-05 07:00 UTC) stopped")
@@ -380,7 +380,7 @@ def test_the_latest_night_due_is_the_one_prefects_scheduler_makes_across_dst(
 
 
 def test_status_ends_with_what_stops_the_nights(
-    db_url: str, monkeypatch: pytest.MonkeyPatch
+    migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import catalog.clock
     import flows.nightly_watch
@@ -399,12 +399,12 @@ def test_status_ends_with_what_stops_the_nights(
     # The status of a moment before the next night is due: read at the real time, from
     # 2026-12-06 07:00 on it also said that night was missing (a line more at the end).
     monkeypatch.setattr(catalog.clock, "utcnow", lambda: NOW)
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     night = store.start_run(engine, trigger="schedule", now=datetime(2026, 12, 4, 7, 0, tzinfo=UTC))
     store.finish_run(engine, night, status="completed", now=LAST_NIGHT_DONE)
     store.start_run(engine, trigger="recheck", now=LAST_NIGHT_DONE + timedelta(hours=1))
     engine.dispose()
-    result = CliRunner().invoke(app, ["status", "--db", db_url])
+    result = CliRunner().invoke(app, ["status", "--db", migrated_db_url])
     assert result.exit_code == 0, result.output
     up, paused = result.stdout.splitlines()[-2:]
     assert up == f"Prefect API {UI}/api: up"

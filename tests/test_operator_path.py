@@ -259,22 +259,22 @@ CHECKOUT = Path(__file__).resolve().parents[1]
     ],
 )
 def test_a_reader_gone_early_ends_the_command_quietly(
-    tmp_path: Path, db_url: str, args: list[str]
+    tmp_path: Path, migrated_db_url: str, args: list[str]
 ) -> None:
     """`linkhealth status | head -1` exited 1, silently: as other commands killed by SIGPIPE,
     it exits 141 now, with nothing on stderr."""
     from catalog.db import open_engine
     from catalog.settings import BUNDLED_CATALOG
 
-    open_engine(db_url).dispose()  # the database exists, with its tables
-    words = [a.format(bundled=BUNDLED_CATALOG, db=db_url) for a in args]
+    open_engine(migrated_db_url).dispose()  # the database exists, with its tables
+    words = [a.format(bundled=BUNDLED_CATALOG, db=migrated_db_url) for a in args]
     result = _closed_pipe_run(words, tmp_path)
     assert result.returncode == 141, result.stderr
     assert result.stderr == ""
 
 
 @pytest.fixture
-def production(tmp_path: Path, db_url: str) -> Iterator[str]:
+def production(tmp_path: Path, migrated_db_url: str) -> Iterator[str]:
     """A shared database holding the service's own collection."""
     from catalog.db import open_engine as opened
     from catalog.source import load_catalogs
@@ -286,10 +286,10 @@ def production(tmp_path: Path, db_url: str) -> Iterator[str]:
     file = write_catalog(
         service / "clinics.yaml", [{"id": "a", "title": "A", "url": "https://a.org/"}]
     )
-    engine = opened(db_url)
+    engine = opened(migrated_db_url)
     sync_catalogs(engine, load_catalogs([file]), now=T0)
     engine.dispose()
-    yield db_url
+    yield migrated_db_url
 
 
 def _active_collections(url: str) -> set[str]:

@@ -111,7 +111,7 @@ def _write(path: Path, resources: list[dict[str, str]]) -> Path:
 
 
 def test_plan_recheck_finds_the_entry_edited_in_the_file_since_its_check(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
     catalog_file = _write(
         tmp_path / "toolkit.yaml",
@@ -120,7 +120,7 @@ def test_plan_recheck_finds_the_entry_edited_in_the_file_since_its_check(
             {"id": "b", "title": "B", "url": "https://example.org/b"},
         ],
     )
-    settings = Settings(database_url=db_url, catalogs=(catalog_file,))
+    settings = Settings(database_url=migrated_db_url, catalogs=(catalog_file,))
     assert plan_recheck(settings, changed_only=True, clock=lambda: days(0)).ids == ("a", "b")
     engine = open_engine(settings.database_url)
     run_id = store.start_run(engine, trigger="test", now=days(1))
@@ -139,27 +139,27 @@ def test_plan_recheck_finds_the_entry_edited_in_the_file_since_its_check(
     engine.dispose()
 
 
-def test_plan_recheck_rejects_an_unknown_id(tmp_path: Path, db_url: str) -> None:
+def test_plan_recheck_rejects_an_unknown_id(tmp_path: Path, migrated_db_url: str) -> None:
     from catalog.errors import NotFoundError
 
     catalog_file = _write(tmp_path / "t.yaml", [{"id": "a", "title": "A", "url": "https://x.org"}])
-    settings = Settings(database_url=db_url, catalogs=(catalog_file,))
+    settings = Settings(database_url=migrated_db_url, catalogs=(catalog_file,))
     with pytest.raises(NotFoundError):
         plan_recheck(settings, ids=["zzz"])
 
 
-def test_a_recheck_stays_in_the_configured_catalogs(tmp_path: Path, db_url: str) -> None:
+def test_a_recheck_stays_in_the_configured_catalogs(tmp_path: Path, migrated_db_url: str) -> None:
     """A collection synced once from another file stays in the database; its resources
     are neither picked nor reported by a recheck of the configured catalogs."""
     mine = _write(tmp_path / "mine.yaml", [{"id": "a", "title": "A", "url": "https://x.org/a"}])
     other = _write(tmp_path / "other.yaml", [{"id": "a", "title": "A", "url": "https://y.org/a"}])
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     sync_catalogs(engine, load_catalogs([mine, other]), now=days(0))
     run_id = store.start_run(engine, trigger="test", now=days(1))
     failing = [make_observation(u, Outcome.NOT_FOUND, days(1)) for u in ("https://y.org/a",)]
     store.record_observations(engine, run_id, failing, HealthSettings(), now=days(1))
 
-    settings = Settings(database_url=db_url, catalogs=(mine,))
+    settings = Settings(database_url=migrated_db_url, catalogs=(mine,))
     assert plan_recheck(settings, failing_only=True).ids == ()  # only other/a fails
     plan = plan_recheck(settings, ids=["a"])
     assert plan.collections == ("mine",)
@@ -177,7 +177,7 @@ def _checked(engine: Engine, at: datetime, outcomes: dict[str, Outcome]) -> None
 
 
 def test_changed_picks_each_entry_by_its_own_edits_in_every_configured_catalog(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
     """The edits are read in SQL per entry: an edit in the second catalog counts, an edit
     to one of two entries sharing a link picks that one only, and neither a removed entry,
@@ -195,8 +195,8 @@ def test_changed_picks_each_entry_by_its_own_edits_in_every_configured_catalog(
     ]
     files = [_write(tmp_path / "toolkit.yaml", kit), _write(tmp_path / "extra.yaml", extra)]
     other = _write(tmp_path / "other.yaml", [{"id": "e", "title": "E", "url": "https://z.org/e"}])
-    settings = Settings(database_url=db_url, catalogs=tuple(files))
-    engine = open_engine(db_url)
+    settings = Settings(database_url=migrated_db_url, catalogs=tuple(files))
+    engine = open_engine(migrated_db_url)
     sync_catalogs(engine, load_catalogs([*files, other]), now=days(0))
     urls = ["https://x.org/a", "https://x.org/shared", "https://x.org/c", "https://y.org/a"]
     _checked(engine, days(1), dict.fromkeys([*urls, "https://z.org/e"], Outcome.OK))
@@ -229,7 +229,7 @@ def test_changed_picks_each_entry_by_its_own_edits_in_every_configured_catalog(
 
 
 def test_failing_picks_every_entry_of_a_failing_link_but_no_removed_one(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
     """Failing links are found in SQL: both entries of a shared failing link (in two
     catalogs) are picked; an entry removed from its catalog is not, though its link
@@ -241,8 +241,8 @@ def test_failing_picks_every_entry_of_a_failing_link_but_no_removed_one(
     ]
     extra = [{"id": "d", "title": "D", "url": "https://x.org/shared"}]
     files = [_write(tmp_path / "toolkit.yaml", kit), _write(tmp_path / "extra.yaml", extra)]
-    settings = Settings(database_url=db_url, catalogs=tuple(files))
-    engine = open_engine(db_url)
+    settings = Settings(database_url=migrated_db_url, catalogs=tuple(files))
+    engine = open_engine(migrated_db_url)
     sync_catalogs(engine, load_catalogs(files), now=days(0))
     failing = dict.fromkeys(["https://x.org/shared", "https://x.org/c"], Outcome.NOT_FOUND)
     _checked(engine, days(1), {"https://x.org/a": Outcome.OK, **failing})
@@ -257,13 +257,13 @@ def test_failing_picks_every_entry_of_a_failing_link_but_no_removed_one(
 
 
 def test_the_verdicts_of_a_recheck_of_any_number_of_ids_are_read(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
     """A `--failing` recheck of a big catalog names its failing ids for the verdicts: one
     IN list of them passed a statement's limit on parameters (65,535 with psycopg,
     250,000 in this SQLite build)."""
     kit = [{"id": "a", "title": "A", "url": "https://x.org/a"}]
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     sync_catalogs(engine, load_catalogs([_write(tmp_path / "toolkit.yaml", kit)]), now=days(0))
     _checked(engine, days(1), {"https://x.org/a": Outcome.NOT_FOUND})
     ids = ["a", *(f"r{n:06d}" for n in range(250_001))]
@@ -344,8 +344,8 @@ def test_summary_markdown_holds_the_counts_before_and_after() -> None:
     assert "| resources confirmed broken | 1 | 2 |" in text
 
 
-def test_status_lists_runs_with_duration_and_counts(db_url: str) -> None:
-    engine = open_engine(db_url)
+def test_status_lists_runs_with_duration_and_counts(migrated_db_url: str) -> None:
+    engine = open_engine(migrated_db_url)
     run_id = store.start_run(engine, trigger="schedule", now=days(0))
     store.finish_run(engine, run_id, status="completed", now=days(0.001))
     (line,) = run_lines(store.latest_runs(engine))
@@ -354,24 +354,24 @@ def test_status_lists_runs_with_duration_and_counts(db_url: str) -> None:
 
 
 def test_status_command_shows_runs_and_prefect_health(
-    db_url: str, monkeypatch: pytest.MonkeyPatch
+    migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flows.cli import app
 
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # nothing listens on the discard port
-    open_engine(db_url).dispose()  # a database with no runs in it yet
-    result = CliRunner().invoke(app, ["status", "--db", db_url])
+    open_engine(migrated_db_url).dispose()  # a database with no runs in it yet
+    result = CliRunner().invoke(app, ["status", "--db", migrated_db_url])
     assert result.exit_code == 0
     assert "no runs yet" in result.output and "not answering" in result.output
     # Which database: after a move to PostgreSQL a shell without the variable showed the
     # old file's runs, as if nothing had run since.
-    shown = open_engine(db_url).url.render_as_string(hide_password=True)
+    shown = open_engine(migrated_db_url).url.render_as_string(hide_password=True)
     assert result.output.splitlines()[0] == f"Database {shown}"
 
 
 def test_status_prints_a_stored_reason_as_nothing_a_terminal_acts_on(
-    db_url: str, monkeypatch: pytest.MonkeyPatch
+    migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A refused or failed run's reason quotes what others wrote (a catalog's text, an
     error's); `status` printed it back from the database as it was."""
@@ -379,11 +379,11 @@ def test_status_prints_a_stored_reason_as_nothing_a_terminal_acts_on(
 
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # nothing listens on the discard port
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     reason = "the catalog has an error: title \x1b]8;;http://evil.example/\x1b\\x \u202ey"
     store.record_refused_run(engine, trigger="schedule", now=days(0), reason=reason)
     engine.dispose()
-    result = CliRunner().invoke(app, ["status", "--db", db_url], color=True)  # a terminal
+    result = CliRunner().invoke(app, ["status", "--db", migrated_db_url], color=True)  # a terminal
     assert result.exit_code == 0, result.output
     assert "the catalog has an error: title" in result.stdout
     assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
@@ -991,7 +991,7 @@ def test_the_serve_unit_says_a_stopped_run_ends_aborted_as_the_readme_does() -> 
 
 
 def test_plan_recheck_finds_an_edit_made_after_the_clock_was_set_back(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
     """The night's check was stamped day 3 by a clock a day fast; NTP set it right and the
     curator retitled b at day 2.5. The edit is stamped before the check it came after:
@@ -1001,7 +1001,7 @@ def test_plan_recheck_finds_an_edit_made_after_the_clock_was_set_back(
         {"id": "b", "title": "B", "url": "https://example.org/b"},
     ]
     catalog_file = _write(tmp_path / "toolkit.yaml", entries)
-    settings = Settings(database_url=db_url, catalogs=(catalog_file,))
+    settings = Settings(database_url=migrated_db_url, catalogs=(catalog_file,))
     plan_recheck(settings, changed_only=True, clock=lambda: days(0))
     engine = open_engine(settings.database_url)
     run_id = store.start_run(engine, trigger="test", now=days(3))

@@ -31,9 +31,9 @@ ENTRIES = [
 ]
 
 
-def _earlier_night(db_url: str) -> Engine:
+def _earlier_night(migrated_db_url: str) -> Engine:
     """The database of earlier nights: one run in it."""
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     store.start_run(engine, trigger="schedule", now=utcnow())
     return engine
 
@@ -44,11 +44,11 @@ def _refused(engine: Engine) -> store.RunRecord:
     return latest
 
 
-def _settings_file(folder: Path, db_url: str, broken: str) -> Path:
+def _settings_file(folder: Path, migrated_db_url: str, broken: str) -> Path:
     catalog = write_catalog(folder / "toolkit.yaml", ENTRIES)
     path = folder / "linkhealth.toml"
     path.write_text(
-        f'database_url = "{db_url}"\ncatalogs = ["{catalog}"]\n{broken}', encoding="utf-8"
+        f'database_url = "{migrated_db_url}"\ncatalogs = ["{catalog}"]\n{broken}', encoding="utf-8"
     )
     return path
 
@@ -57,12 +57,12 @@ def _settings_file(folder: Path, db_url: str, broken: str) -> Path:
 
 
 def test_a_check_refused_for_its_settings_file_is_recorded_with_its_file_and_line(
-    isolated_cwd: Path, db_url: str
+    isolated_cwd: Path, migrated_db_url: str
 ) -> None:
     """A bad edit of a setting (not of the database's): the database the file names is
     sound, so the refusal goes there; status, once the file is fixed, lists the night."""
-    engine = _earlier_night(db_url)
-    config = _settings_file(isolated_cwd, db_url, "[check]\nconcurrency = 0\n")
+    engine = _earlier_night(migrated_db_url)
+    config = _settings_file(isolated_cwd, migrated_db_url, "[check]\nconcurrency = 0\n")
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 2, result.output
     assert f"error: {config}:4: check.concurrency must be more than 0" in result.stderr
@@ -84,13 +84,13 @@ def test_a_check_refused_for_its_settings_file_is_recorded_with_its_file_and_lin
 
 
 def test_a_settings_file_that_is_not_toml_is_recorded_in_the_database_given_elsewhere(
-    isolated_cwd: Path, db_url: str, tmp_path_factory: pytest.TempPathFactory
+    isolated_cwd: Path, migrated_db_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """Not TOML at all: its database_url cannot be trusted, but one given with --db (or
     LINKHEALTH_DATABASE_URL) can; TOML's own line is the one named."""
-    engine = _earlier_night(db_url)
+    engine = _earlier_night(migrated_db_url)
     config = _settings_file(isolated_cwd, "sqlite:///elsewhere.db", "[check\nconcurrency = 2\n")
-    result = CliRunner().invoke(app, ["check", "--db", db_url])
+    result = CliRunner().invoke(app, ["check", "--db", migrated_db_url])
     assert result.exit_code == 2, result.output
     reason = _refused(engine).summary["refused_reason"]
     assert reason.startswith(f"{config}:3: not valid TOML")
@@ -99,10 +99,10 @@ def test_a_settings_file_that_is_not_toml_is_recorded_in_the_database_given_else
 
 
 def test_the_environments_database_records_a_refusal_even_when_the_files_is_broken(
-    isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = _earlier_night(db_url)
-    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
+    engine = _earlier_night(migrated_db_url)
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", migrated_db_url)
     config = _settings_file(isolated_cwd, "sqlite:///elsewhere.db", "")
     config.write_text("database_url = 5\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["recheck", "r1"])
@@ -139,13 +139,13 @@ def test_a_refusal_for_a_database_not_made_yet_says_it_is_recorded_nowhere(
     ids=["not TOML", "database_url itself broken"],
 )
 def test_a_refusal_with_no_database_to_record_it_in_says_so_and_exits_2(
-    isolated_cwd: Path, db_url: str, broken: str
+    isolated_cwd: Path, migrated_db_url: str, broken: str
 ) -> None:
     """The only database named is the broken file's: nothing is written anywhere (no
     SQLite file appears from a guess), and the operator is told the night is unrecorded."""
-    engine = _earlier_night(db_url)
+    engine = _earlier_night(migrated_db_url)
     config = isolated_cwd / "linkhealth.toml"
-    config.write_text(f'database_url = "{db_url}"\n{broken}', encoding="utf-8")
+    config.write_text(f'database_url = "{migrated_db_url}"\n{broken}', encoding="utf-8")
     if broken.startswith("database_url"):
         config.write_text(broken, encoding="utf-8")
     result = CliRunner().invoke(app, ["check"])
@@ -161,11 +161,11 @@ def test_a_refusal_with_no_database_to_record_it_in_says_so_and_exits_2(
 
 
 def test_a_missing_config_file_named_by_the_environment_is_a_recorded_refusal(
-    isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = _earlier_night(db_url)
+    engine = _earlier_night(migrated_db_url)
     monkeypatch.setenv("LINKHEALTH_CONFIG", str(isolated_cwd / "moved.toml"))
-    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", migrated_db_url)
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 2, result.output
     assert "moved.toml: config file does not exist" in _refused(engine).summary["refused_reason"]
@@ -176,13 +176,13 @@ def test_a_missing_config_file_named_by_the_environment_is_a_recorded_refusal(
 
 
 def test_ids_no_catalog_holds_typed_on_the_command_line_are_only_refused(
-    isolated_cwd: Path, db_url: str
+    isolated_cwd: Path, migrated_db_url: str
 ) -> None:
     """A curator's typo is said on stderr (exit 4) and is no refused run: `status` would
     list it as a night that did not run. A deployment's run given such ids is recorded
     (test_flow_runs_refused_for_settings_catalog_or_ids_are_recorded_with_their_flow_run)."""
-    engine = _earlier_night(db_url)
-    _settings_file(isolated_cwd, db_url, "")
+    engine = _earlier_night(migrated_db_url)
+    _settings_file(isolated_cwd, migrated_db_url, "")
     result = CliRunner().invoke(app, ["recheck", "r1", "r9"])
     assert result.exit_code == 4, result.output
     assert "'r9'" in result.stderr
@@ -194,10 +194,10 @@ def test_ids_no_catalog_holds_typed_on_the_command_line_are_only_refused(
 
 
 def test_a_recheck_refused_for_a_missing_catalog_is_recorded_but_a_tried_file_is_not(
-    isolated_cwd: Path, db_url: str
+    isolated_cwd: Path, migrated_db_url: str
 ) -> None:
-    engine = _earlier_night(db_url)
-    config = _settings_file(isolated_cwd, db_url, "")
+    engine = _earlier_night(migrated_db_url)
+    config = _settings_file(isolated_cwd, migrated_db_url, "")
     (isolated_cwd / "toolkit.yaml").rename(isolated_cwd / "renamed.yaml")
     result = CliRunner().invoke(app, ["recheck", "--changed"])
     assert result.exit_code == 5, result.output
@@ -221,7 +221,7 @@ def test_a_recheck_refused_for_a_missing_catalog_is_recorded_but_a_tried_file_is
 def test_flow_runs_refused_for_settings_catalog_or_ids_are_recorded_with_their_flow_run(
     prefect_harness: None,
     isolated_cwd: Path,
-    db_url: str,
+    migrated_db_url: str,
     sent_events: list[tuple[str, dict[str, Any]]],
 ) -> None:
     """What `serve` runs: the settings file broken since serve started it, a catalog
@@ -231,8 +231,8 @@ def test_flow_runs_refused_for_settings_catalog_or_ids_are_recorded_with_their_f
     from flows.check_flow import check_catalog
     from flows.recheck_flow import recheck
 
-    engine = _earlier_night(db_url)
-    config = _settings_file(isolated_cwd, db_url, "[health]\nconfirm_days = -1\n")
+    engine = _earlier_night(migrated_db_url)
+    config = _settings_file(isolated_cwd, migrated_db_url, "[health]\nconfirm_days = -1\n")
     with pytest.raises(ConfigError):
         check_catalog(config=str(config), trigger="schedule", render=False)
     refused = _refused(engine)
@@ -242,7 +242,7 @@ def test_flow_runs_refused_for_settings_catalog_or_ids_are_recorded_with_their_f
         (EVENT_RUN_REFUSED, {"reason": refused.summary["refused_reason"], "trigger": "schedule"})
     ]
 
-    config = _settings_file(isolated_cwd, db_url, "")
+    config = _settings_file(isolated_cwd, migrated_db_url, "")
     write_catalog(isolated_cwd / "toolkit.yaml", [*ENTRIES, ENTRIES[0]])  # r1 twice
     with pytest.raises(CatalogError):
         recheck(changed_only=True, config=str(config), render=True)
@@ -289,15 +289,15 @@ def test_flow_runs_refused_for_settings_catalog_or_ids_are_recorded_with_their_f
 def test_a_flow_run_refused_with_no_database_to_record_in_says_so_in_its_log(
     prefect_harness: None,
     isolated_cwd: Path,
-    db_url: str,
+    migrated_db_url: str,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     from flows.check_flow import check_catalog
 
-    engine = _earlier_night(db_url)
+    engine = _earlier_night(migrated_db_url)
     config = isolated_cwd / "linkhealth.toml"
-    config.write_text(f'database_url = "{db_url}"\n[check\n', encoding="utf-8")
+    config.write_text(f'database_url = "{migrated_db_url}"\n[check\n', encoding="utf-8")
     with pytest.raises(ConfigError):
         check_catalog(config=str(config), trigger="schedule", render=False)
     # Prefect's run logger reaches the root logger (caplog) only once a test before this
@@ -315,12 +315,12 @@ def test_a_first_nightly_run_refused_for_its_catalog_writes_a_report_that_says_s
     # like an empty catalog waiting for its first run.
     from flows.check_flow import check_catalog
 
-    db_url = f"sqlite:///{tmp_path / 'first.db'}"
-    config = _settings_file(isolated_cwd, db_url, "")
+    migrated_db_url = f"sqlite:///{tmp_path / 'first.db'}"
+    config = _settings_file(isolated_cwd, migrated_db_url, "")
     write_catalog(isolated_cwd / "toolkit.yaml", [*ENTRIES, ENTRIES[0]])  # r1 twice
     with pytest.raises(CatalogError):
         check_catalog(config=str(config), trigger="schedule", render=True)
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     assert _refused(engine).trigger == "schedule"
     engine.dispose()
     (report,) = isolated_cwd.glob("**/latest.html")

@@ -82,10 +82,12 @@ def test_the_same_database_or_none_in_the_file_is_not_said(
     ],
 )
 def test_every_command_that_uses_the_database_says_it_replaced_the_file_s(
-    isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, command: list[str]
+    isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch, command: list[str]
 ) -> None:
     config = _trial(isolated_cwd)
-    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)  # the shell's production database
+    monkeypatch.setenv(
+        "LINKHEALTH_DATABASE_URL", migrated_db_url
+    )  # the shell's production database
     assert runner.invoke(app, ["sync", "--config", str(config)]).exit_code == 0
     result = runner.invoke(app, [*command, "--config", str(config)])
     assert result.exit_code == 0, result.output
@@ -96,15 +98,15 @@ def test_every_command_that_uses_the_database_says_it_replaced_the_file_s(
 
 
 def test_the_environment_s_database_is_still_used_and_db_chooses_silently(
-    isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     trial_db = isolated_cwd / "trial.db"
     config = _trial(isolated_cwd, f"sqlite:///{trial_db}")
-    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", migrated_db_url)
     said = runner.invoke(app, ["sync", "--config", str(config)])
     assert said.exit_code == 0 and said.stderr.count(WARNING) == 1, said.output
     assert not trial_db.exists()  # the documented order: the environment beats the file
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     assert [r.resource_id for r in iter_resources(engine)] == ["r1"]
     engine.dispose()
 
@@ -135,14 +137,14 @@ def test_serve_says_it_as_it_starts(isolated_cwd: Path, monkeypatch: pytest.Monk
 def test_a_recheck_says_it_once_and_a_deployed_run_in_its_log(
     prefect_api: str,
     isolated_cwd: Path,
-    db_url: str,
+    migrated_db_url: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from flows.recheck_flow import recheck
 
     trial_db = isolated_cwd / "trial.db"
-    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", migrated_db_url)
     flow_log = logging.getLogger("prefect.flow_runs")  # Prefect's: not propagated
     # Unless a test before, in this process, configured logging otherwise: then the root's
     # capture saw each record a second time.
@@ -171,6 +173,6 @@ def test_a_recheck_says_it_once_and_a_deployed_run_in_its_log(
         flow_log.removeHandler(caplog.handler)
     assert caplog.text.count("LINKHEALTH_DATABASE_URL (") == 1, caplog.text
     assert not trial_db.exists()
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     assert [r.trigger for r in store.latest_runs(engine)] == ["recheck", "recheck"]
     engine.dispose()

@@ -37,8 +37,8 @@ ENTRIES = [
 ]
 
 
-def _settings(db_url: str, catalog: Path, reports: Path) -> Settings:
-    engine = open_engine(db_url)
+def _settings(migrated_db_url: str, catalog: Path, reports: Path) -> Settings:
+    engine = open_engine(migrated_db_url)
     try:
         return settings_for(engine, [catalog]).with_overrides(reports_dir=reports)
     finally:
@@ -64,13 +64,13 @@ def _names(paths: tuple[Path, ...]) -> list[str]:
 
 
 def test_a_refused_run_leaves_the_archive_of_the_night_before_as_it_was(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
     """Night 13's archive lost its hygiene section when night 14 was refused for a broken
     catalog: the refused run wrote the latest report again, archive included."""
     catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
     reports = tmp_path / "reports"
-    settings = _settings(db_url, catalog, reports)
+    settings = _settings(migrated_db_url, catalog, reports)
     clock = Ticker()
     night = _run(settings, clock)
     publish_report_files(settings, run_id=night)
@@ -97,13 +97,13 @@ def test_a_refused_run_leaves_the_archive_of_the_night_before_as_it_was(
 
 
 def test_a_run_overtaken_by_a_later_one_writes_only_its_archive_and_names_it(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
     """A recheck ended during the nightly, whose run ended before the recheck's report was
     written: the recheck wrote run-<id>.html and a stray run-<id>.md."""
     catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
     reports = tmp_path / "reports"
-    settings = _settings(db_url, catalog, reports)
+    settings = _settings(migrated_db_url, catalog, reports)
     clock = Ticker()
     recheck = _run(settings, clock, ids=["r1"])
     clock.at(0.01)
@@ -128,7 +128,7 @@ def test_a_run_overtaken_by_a_later_one_writes_only_its_archive_and_names_it(
 
 
 def test_the_latest_report_overtaken_while_it_is_built_is_built_again_of_the_later_run(
-    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`linkhealth report` (or a refused run writing the report again) while a run ended:
     the files it asked for are the latest report's, so they must be the later run's."""
@@ -136,7 +136,7 @@ def test_the_latest_report_overtaken_while_it_is_built_is_built_again_of_the_lat
 
     catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
     reports_dir = tmp_path / "reports"
-    settings = _settings(db_url, catalog, reports_dir)
+    settings = _settings(migrated_db_url, catalog, reports_dir)
     clock = Ticker()
     first = _run(settings, clock)
     read = reports.publish.report_data
@@ -158,13 +158,13 @@ def test_the_latest_report_overtaken_while_it_is_built_is_built_again_of_the_lat
 
 
 def test_a_report_decides_it_is_the_latest_only_while_no_other_report_is_written(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
     """Without it a recheck that ended first but wrote its latest.* files last replaced the
     nightly's with its own: the folder then showed a run that was not the latest."""
     catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
     reports = tmp_path / "reports"
-    settings = _settings(db_url, catalog, reports)
+    settings = _settings(migrated_db_url, catalog, reports)
     run_id = _run(settings, Ticker())
     free: list[bool] = []
 
@@ -189,7 +189,7 @@ def test_a_report_decides_it_is_the_latest_only_while_no_other_report_is_written
 
 @pytest.mark.flow
 def test_a_checked_run_overtaken_while_its_report_is_built_names_the_file_it_wrote(
-    prefect_harness: None, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    prefect_harness: None, tmp_path: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Through the flow: the nightly ended while the recheck's report was being built. The
     recheck's `Report:` line must name the file it wrote, and it writes its archive only."""
@@ -207,7 +207,7 @@ def test_a_checked_run_overtaken_while_its_report_is_built_names_the_file_it_wro
 
     def another_run_ends_meanwhile(*args: object, **kwargs: object) -> object:
         data = read(*args, **kwargs)  # type: ignore[arg-type]
-        engine = open_engine(db_url)
+        engine = open_engine(migrated_db_url)
         later.append(store.start_run(engine, trigger="schedule", now=utcnow()))
         store.finish_run(engine, later[0], status="completed", now=utcnow())
         engine.dispose()
@@ -216,7 +216,7 @@ def test_a_checked_run_overtaken_while_its_report_is_built_names_the_file_it_wro
     monkeypatch.setattr(reports.publish, "report_data", another_run_ends_meanwhile)
     summary = check_catalog(
         overrides={
-            "database_url": db_url,
+            "database_url": migrated_db_url,
             "catalogs": [str(catalog)],
             "reports_dir": str(reports_dir),
         }
@@ -233,7 +233,7 @@ def test_a_checked_run_overtaken_while_its_report_is_built_names_the_file_it_wro
 
 @pytest.mark.flow
 def test_a_sharded_night_overtaken_by_a_recheck_still_writes_its_archive(
-    prefect_harness: None, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    prefect_harness: None, tmp_path: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """check-catalog-sharded wrote the latest report, not its night's: a recheck that ended
     after the last shard made it the recheck's, and the night had no run-<id>.html (an
@@ -249,7 +249,7 @@ def test_a_sharded_night_overtaken_by_a_recheck_still_writes_its_archive(
 
     catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
     reports = tmp_path / "reports"
-    settings = _settings(db_url, catalog, reports)
+    settings = _settings(migrated_db_url, catalog, reports)
     shard_runs: list[int] = []
     recheck: list[int] = []
 
@@ -285,7 +285,7 @@ def test_a_sharded_night_overtaken_by_a_recheck_still_writes_its_archive(
     latest = reports / "latest.html"
     states = check_catalog_sharded(
         overrides={
-            "database_url": db_url,
+            "database_url": migrated_db_url,
             "catalogs": [str(catalog)],
             "reports_dir": str(reports),
         },
@@ -309,12 +309,12 @@ MANY_FINDINGS = [
 ]
 
 
-def _paged_night(tmp_path: Path, db_url: str) -> tuple[Settings, Ticker, Path, Path, int]:
+def _paged_night(tmp_path: Path, migrated_db_url: str) -> tuple[Settings, Ticker, Path, Path, int]:
     """A night whose archive links the hygiene pages: settings, clock, catalog, reports,
     the night's run id."""
     catalog = write_catalog(tmp_path / "toolkit.yaml", MANY_FINDINGS)
     reports = tmp_path / "reports"
-    settings = _settings(db_url, catalog, reports)
+    settings = _settings(migrated_db_url, catalog, reports)
     clock = Ticker()
     night = _run(settings, clock)
     publish_report_files(settings, run_id=night, after_run=True)
@@ -324,13 +324,13 @@ def _paged_night(tmp_path: Path, db_url: str) -> tuple[Settings, Ticker, Path, P
 
 @pytest.mark.parametrize("refused", [True, False], ids=["refused-run", "catalog-broken"])
 def test_a_report_without_hygiene_leaves_the_hygiene_pages_archives_link(
-    tmp_path: Path, db_url: str, refused: bool
+    tmp_path: Path, migrated_db_url: str, refused: bool
 ) -> None:
     """With more findings than the index lists, a refused run's report (or any report while
     the catalog does not load) dropped hygiene/ from the site, and every run-<id>.html
     linking it was rewritten: "see all 320" became "its page is no longer part of the
     report", for good."""
-    settings, clock, catalog, reports, first = _paged_night(tmp_path, db_url)
+    settings, clock, catalog, reports, first = _paged_night(tmp_path, migrated_db_url)
     clock.at(0.5)  # a second night: every archive was rewritten, not only the latest's
     publish_report_files(settings, run_id=_run(settings, clock), after_run=True)
     # The latest night's own archive is written again by a report of it while the catalog
@@ -354,12 +354,12 @@ def test_a_report_without_hygiene_leaves_the_hygiene_pages_archives_link(
 
 
 def test_hygiene_pages_still_go_when_the_findings_are_known_and_fewer(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
     """The pages kept while the findings are unknown are not kept once they are known: a
     fixed catalog's report lists its few findings on the index, and the archives' links
     to the hygiene pages become plain text."""
-    settings, clock, catalog, reports, night = _paged_night(tmp_path, db_url)
+    settings, clock, catalog, reports, night = _paged_night(tmp_path, migrated_db_url)
     write_catalog(catalog, MANY_FINDINGS[:3])
     clock.at(1)
     publish_report_files(settings, run_id=_run(settings, clock), after_run=True)
@@ -377,7 +377,7 @@ def test_hygiene_pages_still_go_when_the_findings_are_known_and_fewer(
 )
 def test_a_folder_whose_file_system_refuses_locks_gets_its_report_with_one_warning(
     tmp_path: Path,
-    db_url: str,
+    migrated_db_url: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     code: int,
@@ -386,7 +386,7 @@ def test_a_folder_whose_file_system_refuses_locks_gets_its_report_with_one_warni
     the nightly `check` exited 1 every night."""
     catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
     reports = tmp_path / "reports"
-    settings = _settings(db_url, catalog, reports)
+    settings = _settings(migrated_db_url, catalog, reports)
     run_id = _run(settings, Ticker())
 
     def no_locks(fd: int, operation: int) -> None:
@@ -402,10 +402,10 @@ def test_a_folder_whose_file_system_refuses_locks_gets_its_report_with_one_warni
 
 
 def test_a_lock_that_fails_otherwise_still_fails_the_report(
-    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
-    settings = _settings(db_url, catalog, tmp_path / "reports")
+    settings = _settings(migrated_db_url, catalog, tmp_path / "reports")
     run_id = _run(settings, Ticker())
 
     def broken(fd: int, operation: int) -> None:
@@ -417,7 +417,7 @@ def test_a_lock_that_fails_otherwise_still_fails_the_report(
 
 
 def test_a_lock_file_the_user_may_only_read_does_not_stop_the_report(
-    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another user's report created the lock file (0644): a user who may write the folder
     but not that file could write no report there at all. Opening it for writing is
@@ -425,7 +425,7 @@ def test_a_lock_file_the_user_may_only_read_does_not_stop_the_report(
     refused, so a real chmod tells nothing when the tests run as root)."""
     catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
     reports = tmp_path / "reports"
-    settings = _settings(db_url, catalog, reports)
+    settings = _settings(migrated_db_url, catalog, reports)
     clock = Ticker()
     first = _run(settings, clock)
     publish_report_files(settings, run_id=first, after_run=True)  # creates the lock file
@@ -462,13 +462,13 @@ def test_a_lock_file_the_user_may_only_read_does_not_stop_the_report(
 
 
 def test_a_report_waiting_for_another_says_so_once(
-    tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, migrated_db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A report blocked on the lock waited without a word: a `linkhealth report` seemed to
     hang while a nightly's report was being written into the same folder."""
     catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
     reports = tmp_path / "reports"
-    settings = _settings(db_url, catalog, reports)
+    settings = _settings(migrated_db_url, catalog, reports)
     run_id = _run(settings, Ticker())
     reports.mkdir()
     said = f"waiting for another report being written into {reports}"

@@ -39,14 +39,14 @@ Meanwhile = Callable[[str], None]
 
 
 @contextmanager
-def _site(meanwhile: Meanwhile | None, db_url: str) -> Iterator[str]:
-    """The local site's pages; the first request runs `meanwhile(db_url)` first, so it
+def _site(meanwhile: Meanwhile | None, migrated_db_url: str) -> Iterator[str]:
+    """The local site's pages; the first request runs `meanwhile(migrated_db_url)` first, so it
     happens after the run started and before it ends."""
     pending = [meanwhile] if meanwhile else []
 
     def answer(request: BaseHTTPRequestHandler) -> Answer:
         while pending:
-            pending.pop()(db_url)
+            pending.pop()(migrated_db_url)
         return PAGES.get(request.path, PAGES["/missing"])
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class(answer))
@@ -72,10 +72,10 @@ def _catalog(path: Path, base: str, *ids: str) -> Path:
     return path
 
 
-def _history(db_url: str, catalog_file: Path, base: str, **aside: Any) -> None:
+def _history(migrated_db_url: str, catalog_file: Path, base: str, **aside: Any) -> None:
     """Three nights before the run: /missing confirmed broken, /removed failed twice (its
     next failure confirms it); `gone` set aside with `aside` (snooze or ignore columns)."""
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     now = utcnow()
     try:
         sync_catalogs(engine, load_catalogs([catalog_file]), now=now - timedelta(days=4))
@@ -89,14 +89,14 @@ def _history(db_url: str, catalog_file: Path, base: str, **aside: Any) -> None:
         store.record_observations(engine, run_id, obs, HealthSettings(), now=at)
         store.finish_run(engine, run_id, status="completed", now=at)
         if aside:
-            _set(db_url, **aside)
+            _set(migrated_db_url, **aside)
     finally:
         engine.dispose()
 
 
-def _set(db_url: str, **columns: Any) -> None:
+def _set(migrated_db_url: str, **columns: Any) -> None:
     """`gone`'s resource row given `columns` (what `snooze`, `ignore` and their ends write)."""
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     try:
         with session_scope(engine) as s:
             s.execute(
@@ -106,7 +106,7 @@ def _set(db_url: str, **columns: Any) -> None:
         engine.dispose()
 
 
-def _run(db_url: str, catalog_file: Path, folder: Path) -> str:
+def _run(migrated_db_url: str, catalog_file: Path, folder: Path) -> str:
     """A check-catalog flow run; its summary artifact's text."""
     from prefect.artifacts import Artifact
     from prefect.client.schemas.objects import Artifact as ArtifactResponse
@@ -115,7 +115,7 @@ def _run(db_url: str, catalog_file: Path, folder: Path) -> str:
 
     summary = check_catalog(
         overrides={
-            "database_url": db_url,
+            "database_url": migrated_db_url,
             "catalogs": [str(catalog_file)],
             "allow_private": True,
             "reports_dir": str(folder / "reports"),
@@ -128,12 +128,12 @@ def _run(db_url: str, catalog_file: Path, folder: Path) -> str:
     return str(artifact.data)
 
 
-def _snooze_ends(db_url: str) -> None:
-    _set(db_url, snoozed_until=utcnow() - timedelta(seconds=1))
+def _snooze_ends(migrated_db_url: str) -> None:
+    _set(migrated_db_url, snoozed_until=utcnow() - timedelta(seconds=1))
 
 
-def _unignored(db_url: str) -> None:
-    _set(db_url, ignored_reason=None, ignored_at=None)
+def _unignored(migrated_db_url: str) -> None:
+    _set(migrated_db_url, ignored_reason=None, ignored_at=None)
 
 
 @pytest.mark.parametrize(
@@ -154,17 +154,17 @@ def _unignored(db_url: str) -> None:
 def test_an_entry_back_in_the_queue_during_a_run_is_no_new_break(
     prefect_harness: None,
     isolated_cwd: Path,
-    db_url: str,
+    migrated_db_url: str,
     sent_events: list[tuple[str, dict[str, Any]]],
     aside: dict[str, Any],
     meanwhile: Meanwhile,
 ) -> None:
     """`gone`, confirmed broken nights ago, was set aside when the run started and is
     back in the queue when it ends; its link failed again, as before: nothing broke."""
-    with _site(meanwhile, db_url) as base:
+    with _site(meanwhile, migrated_db_url) as base:
         catalog_file = _catalog(isolated_cwd / "test.yaml", base, "report", "gone")
-        _history(db_url, catalog_file, base, **aside)
-        text = _run(db_url, catalog_file, isolated_cwd)
+        _history(migrated_db_url, catalog_file, base, **aside)
+        text = _run(migrated_db_url, catalog_file, isolated_cwd)
     assert sent_events == []
     # Both columns count it: the report's "Confirmed broken" lists it now.
     assert "| resources confirmed broken | 1 | 1 |" in text
@@ -173,16 +173,16 @@ def test_an_entry_back_in_the_queue_during_a_run_is_no_new_break(
 def test_an_entry_added_with_a_link_known_broken_is_no_new_break(
     prefect_harness: None,
     isolated_cwd: Path,
-    db_url: str,
+    migrated_db_url: str,
     sent_events: list[tuple[str, dict[str, Any]]],
 ) -> None:
     """`gone-too` is added to the catalog with the address of `gone`, confirmed broken
     nights ago; the run syncs it. Two resources are in the group, but no link broke."""
-    with _site(None, db_url) as base:
+    with _site(None, migrated_db_url) as base:
         catalog_file = _catalog(isolated_cwd / "test.yaml", base, "report", "gone")
-        _history(db_url, catalog_file, base)
+        _history(migrated_db_url, catalog_file, base)
         _catalog(catalog_file, base, "report", "gone", "gone-too")
-        text = _run(db_url, catalog_file, isolated_cwd)
+        text = _run(migrated_db_url, catalog_file, isolated_cwd)
     assert sent_events == []
     assert "| resources confirmed broken | 2 | 2 |" in text
 
@@ -190,17 +190,17 @@ def test_an_entry_added_with_a_link_known_broken_is_no_new_break(
 def test_an_entry_removed_from_the_catalog_hides_no_break_the_run_found(
     prefect_harness: None,
     isolated_cwd: Path,
-    db_url: str,
+    migrated_db_url: str,
     sent_events: list[tuple[str, dict[str, Any]]],
 ) -> None:
     """`gone` (confirmed broken) is removed from the catalog as `flaky` breaks for good
     in the same run: one broken out, one in, and the count stayed at one; the break the
     run found went unannounced."""
-    with _site(None, db_url) as base:
+    with _site(None, migrated_db_url) as base:
         catalog_file = _catalog(isolated_cwd / "test.yaml", base, "report", "gone", "flaky")
-        _history(db_url, catalog_file, base)
+        _history(migrated_db_url, catalog_file, base)
         _catalog(catalog_file, base, "report", "flaky")
-        text = _run(db_url, catalog_file, isolated_cwd)
+        text = _run(migrated_db_url, catalog_file, isolated_cwd)
     said = [(event, {k: v for k, v in p.items() if k != "run_id"}) for event, p in sent_events]
     assert said == [(EVENT_BROKEN_INCREASED, {"previous": 0, "current": 1, "delta": 1})]
     assert "| resources confirmed broken | 0 | 1 |" in text

@@ -1,6 +1,6 @@
 """Run safety: one full run at a time (the lease), rechecks beside it, SIGKILL recovery.
 
-Every test runs on PostgreSQL too (LINKHEALTH_TEST_DATABASE_URL, the `db_url` fixture);
+Every test runs on PostgreSQL too (LINKHEALTH_TEST_DATABASE_URL, the `migrated_db_url` fixture);
 on SQLite the SIGKILL test also checks the file with PRAGMA integrity_check.
 """
 
@@ -49,9 +49,9 @@ from tests.factories import (
     database_url,
     is_sqlite,
     make_observation,
+    migrated_database_url,
     settings_for,
     temporary_database,
-    temporary_database_url,
     write_catalog,
 )
 from tests.local_site import Answer, handler_class
@@ -334,10 +334,10 @@ def test_runs_of_a_dead_process_are_aborted(engine: Engine, tmp_path: Path) -> N
     assert " aborted   seen for 0.0 s " in line, line
 
 
-def test_status_shows_the_lease_holder_and_expiry(db_url: str) -> None:
+def test_status_shows_the_lease_holder_and_expiry(migrated_db_url: str) -> None:
     from flows.cli import app
 
-    url = db_url
+    url = migrated_db_url
     engine = open_engine(url)
     store.acquire_lease(engine, FULL_RUN_LEASE, "box:42 flow-1", now=T0, ttl=LEASE_TTL)
     result = CliRunner().invoke(app, ["status", "--db", url])
@@ -347,7 +347,9 @@ def test_status_shows_the_lease_holder_and_expiry(db_url: str) -> None:
     engine.dispose()
 
 
-def test_status_says_a_running_run_nobody_runs_any_more_is_not_running(db_url: str) -> None:
+def test_status_says_a_running_run_nobody_runs_any_more_is_not_running(
+    migrated_db_url: str,
+) -> None:
     """Until the next run marks it aborted, a run whose process died (or whose lease ran
     out) is still `running` in the database; status says so, and why."""
     from flows.cli import app
@@ -355,7 +357,7 @@ def test_status_says_a_running_run_nobody_runs_any_more_is_not_running(db_url: s
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
                           capture_output=True, text=True)  # fmt: skip
     here = store.lease_holder().split(" ", 1)[0].rpartition(":")[0]
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     dead = store.start_run(
         engine,
         trigger="schedule",
@@ -373,7 +375,7 @@ def test_status_says_a_running_run_nobody_runs_any_more_is_not_running(db_url: s
         engine, trigger="recheck", now=utcnow(), summary={"holder": store.lease_holder()}
     )
     engine.dispose()
-    result = CliRunner().invoke(app, ["status", "--db", db_url])
+    result = CliRunner().invoke(app, ["status", "--db", migrated_db_url])
     assert result.exit_code == 0, result.output
     assert f"Run {dead} is not running: its process ({here}:{gone.stdout.strip()}) is gone" in (
         result.output
@@ -387,7 +389,7 @@ def test_status_says_a_running_run_nobody_runs_any_more_is_not_running(db_url: s
     assert " running " in lines[alive] and "still running" in lines[alive]
 
 
-def test_status_does_not_call_the_lease_of_a_dead_process_held(db_url: str) -> None:
+def test_status_does_not_call_the_lease_of_a_dead_process_held(migrated_db_url: str) -> None:
     """A run killed hard (kill -9, a crash) leaves its lease unexpired for up to
     `LEASE_TTL`; status says the run is not running, so the lease line must not say the
     lease is held: the next run takes it over at once (`store.abort_stale_runs`)."""
@@ -397,13 +399,13 @@ def test_status_does_not_call_the_lease_of_a_dead_process_held(db_url: str) -> N
                           capture_output=True, text=True)  # fmt: skip
     here = store.lease_holder().split(" ", 1)[0].rpartition(":")[0]
     holder = f"{here}:{gone.stdout.strip()} flow-1"
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     run = store.start_run(
         engine, trigger="schedule", now=utcnow(), summary={"holder": holder, "lease": "full-run"}
     )
     store.acquire_lease(engine, FULL_RUN_LEASE, holder, now=utcnow(), ttl=LEASE_TTL)
     engine.dispose()
-    result = CliRunner().invoke(app, ["status", "--db", db_url])
+    result = CliRunner().invoke(app, ["status", "--db", migrated_db_url])
     assert result.exit_code == 0, result.output
     assert f"Run {run} is not running: its process" in result.output
     (line,) = [x for x in result.output.splitlines() if x.startswith(f"Lease {FULL_RUN_LEASE}:")]
@@ -517,10 +519,10 @@ print("done", flush=True)
 """
 
 
-def pipeline_settings(db_url: str, catalog: Path) -> Settings:
+def pipeline_settings(migrated_db_url: str, catalog: Path) -> Settings:
     """Quick, polite-enough settings for checking the slow site on loopback addresses."""
     return Settings(
-        database_url=db_url,
+        database_url=migrated_db_url,
         catalogs=(catalog,),
         health=HealthSettings(archive_lookups=False),
         check=CheckSettings(
@@ -579,7 +581,7 @@ def _address(server: Any) -> tuple[str, int]:
 
 
 def test_run_killed_mid_way_keeps_its_batches_and_the_next_run_proceeds(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, migrated_db_url: str
 ) -> None:
     release = threading.Event()
     with slow_sites(release) as (fast, slow):
@@ -588,7 +590,7 @@ def test_run_killed_mid_way_keeps_its_batches_and_the_next_run_proceeds(
         catalog = write_catalog(tmp_path / "catalog.yaml", entries)
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, db_url, str(catalog)],
+            [sys.executable, "-c", CHILD, migrated_db_url, str(catalog)],
             stdout=subprocess.PIPE,
             text=True,
             env=env,
@@ -606,14 +608,14 @@ def test_run_killed_mid_way_keeps_its_batches_and_the_next_run_proceeds(
             child.wait(timeout=10)
         release.set()
 
-        engine = open_engine(db_url)
-        if is_sqlite(db_url):  # a file-level check; PostgreSQL has no equivalent to ask
+        engine = open_engine(migrated_db_url)
+        if is_sqlite(migrated_db_url):  # a file-level check; PostgreSQL has no equivalent to ask
             with engine.connect() as conn:
                 assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
         assert store.get_run(engine, killed_run).status == "running"
         assert _observation_count(engine, killed_run) == 3  # the committed batch is there
 
-        settings = pipeline_settings(db_url, catalog)
+        settings = pipeline_settings(migrated_db_url, catalog)
         prepared = prepare_run(settings, trigger="schedule", lease=FULL_RUN_LEASE)
         killed = store.get_run(engine, killed_run)
         assert killed.status == "aborted" and killed.urls_checked == 3
@@ -634,16 +636,16 @@ def test_run_killed_mid_way_keeps_its_batches_and_the_next_run_proceeds(
 
 @pytest.mark.flow
 def test_scheduled_run_is_skipped_and_manual_run_refused_while_the_lease_is_held(
-    prefect_harness: None, isolated_cwd: Path, db_url: str
+    prefect_harness: None, isolated_cwd: Path, migrated_db_url: str
 ) -> None:
     from flows.check_flow import check_catalog
 
     entries = [{"id": "r1", "title": "Resource 1", "url": "https://example.org/r1"}]
     overrides = {
-        "database_url": db_url,
+        "database_url": migrated_db_url,
         "catalogs": [str(write_catalog(isolated_cwd / "catalog.yaml", entries))],
     }
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     now = utcnow()
     store.acquire_lease(engine, FULL_RUN_LEASE, "box:42 flow-1", now=now, ttl=LEASE_TTL)
 
@@ -660,7 +662,7 @@ def test_scheduled_run_is_skipped_and_manual_run_refused_while_the_lease_is_held
 
 @pytest.mark.flow
 def test_an_abandoned_run_stops_checking_before_it_gives_its_lease_up(
-    prefect_harness: None, isolated_cwd: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    prefect_harness: None, isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A worker or systemd stopping the flow (SIGTERM) interrupts only the flow's thread:
     the batches on the checking loop went on fetching for half a minute after the run was
@@ -703,7 +705,7 @@ def test_an_abandoned_run_stops_checking_before_it_gives_its_lease_up(
     real_abandon = check_flow.abandon_run
 
     def abandon(settings: Any, prepared: Any, *, reason: str, stopped: bool = False) -> None:
-        engine = open_engine(db_url)
+        engine = open_engine(migrated_db_url)
         held = store.get_lease(engine, FULL_RUN_LEASE) is not None
         engine.dispose()
         at_abandon.append((checks_stopped.is_set(), held))
@@ -717,7 +719,7 @@ def test_an_abandoned_run_stops_checking_before_it_gives_its_lease_up(
     monkeypatch.setattr(check_flow, "abandon_run", abandon)
     entries = [{"id": "r1", "title": "Resource 1", "url": "https://example.org/r1"}]
     overrides = {
-        "database_url": db_url,
+        "database_url": migrated_db_url,
         "catalogs": [str(write_catalog(isolated_cwd / "catalog.yaml", entries))],
     }
     with pytest.raises(RuntimeError, match="stopped by the worker"):
@@ -725,7 +727,7 @@ def test_an_abandoned_run_stops_checking_before_it_gives_its_lease_up(
 
     assert at_abandon == [(True, True)]  # checks stopped while the lease was still held
     assert checked_late == []  # and the batch that was still waiting never started
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     (run,) = store.latest_runs(engine)
     assert run.status == "failed" and "stopped by the worker" in run.summary["failed_reason"]
     assert store.get_lease(engine, FULL_RUN_LEASE) is None
@@ -734,7 +736,7 @@ def test_an_abandoned_run_stops_checking_before_it_gives_its_lease_up(
 
 @pytest.mark.flow
 def test_a_check_stopped_gives_its_lease_back_at_once_and_a_killed_one_at_expiry(
-    prefect_api: str, tmp_path: Path, db_url: str
+    prefect_api: str, tmp_path: Path, migrated_db_url: str
 ) -> None:
     """`linkhealth check` stopped with Ctrl-C or SIGTERM (systemd, `timeout`) frees the
     lease as it exits: a full run right after starts, wherever it runs. One killed with
@@ -752,9 +754,9 @@ def test_a_check_stopped_gives_its_lease_back_at_once_and_a_killed_one_at_expiry
         children: dict[signal.Signals, tuple[subprocess.Popen[str], Settings]] = {}
         for sig in signals:
             url = (
-                db_url
+                migrated_db_url
                 if sig == signal.SIGINT
-                else stack.enter_context(temporary_database_url(tmp_path, f"{sig.name}.db"))
+                else stack.enter_context(migrated_database_url(tmp_path, f"{sig.name}.db"))
             )
             entries = [
                 {"id": f"r{i}", "title": f"Resource {i}", "url": u}

@@ -293,7 +293,7 @@ def sites(release: threading.Event, asked: set[str], answered: list[str]) -> Ite
 
 @pytest.mark.flow
 def test_a_check_stopped_part_way_stores_the_urls_it_had_checked(
-    prefect_api: str, tmp_path: Path, db_url: str
+    prefect_api: str, tmp_path: Path, migrated_db_url: str
 ) -> None:
     """`linkhealth check` of one batch (the default `batch_size` holds it whole), stopped
     with Ctrl-C or SIGTERM while its last URL waits on a slow host: the URLs the fast host
@@ -305,7 +305,7 @@ def test_a_check_stopped_part_way_stores_the_urls_it_had_checked(
     with ExitStack() as stack, sites(release, asked, answered) as (fast, slow):
         children: dict[signal.Signals, tuple[subprocess.Popen[str], Settings, list[str]]] = {}
         for sig in signals:
-            url = db_url if sig == signal.SIGINT else f"sqlite:///{tmp_path / 'term.db'}"
+            url = migrated_db_url if sig == signal.SIGINT else f"sqlite:///{tmp_path / 'term.db'}"
             checked = [f"{fast}/{sig.name}/{i}" for i in range(3)]
             urls = [*checked, f"{slow}/{sig.name}"]
             entries = [{"id": f"r{i}", "title": f"R {i}", "url": u} for i, u in enumerate(urls)]

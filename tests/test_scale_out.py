@@ -130,7 +130,7 @@ def sharded_site() -> Iterator[ShardedSite]:
         yield site
 
 
-def _write_settings(tmp_path: Path, db_url: str, urls: list[str]) -> Path:
+def _write_settings(tmp_path: Path, migrated_db_url: str, urls: list[str]) -> Path:
     catalog = tmp_path / "catalog.yaml"
     lines = ["collection:", "  title: Scale-out", "resources:"]
     for n, url in enumerate(urls):
@@ -138,7 +138,7 @@ def _write_settings(tmp_path: Path, db_url: str, urls: list[str]) -> Path:
     catalog.write_text("\n".join(lines) + "\n")
     config = tmp_path / "linkhealth.toml"
     config.write_text(
-        f"database_url = {db_url!r}\n"
+        f"database_url = {migrated_db_url!r}\n"
         f"catalogs = [{str(catalog)!r}]\n"
         f"reports_dir = {str(tmp_path / 'reports')!r}\n"
         "[check]\n"
@@ -206,14 +206,14 @@ def workers(
 
 
 def test_two_workers_split_a_run_by_host_shard_and_check_every_url_once(
-    prefect_harness: None, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    prefect_harness: None, tmp_path: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flows.check_flow import check_catalog_sharded
 
     pool = f"lh-scale-{uuid.uuid4().hex[:8]}"
     _create_pool(pool)
     with sharded_site() as site:
-        config = _write_settings(tmp_path, db_url, sorted(site.urls))
+        config = _write_settings(tmp_path, migrated_db_url, sorted(site.urls))
         env = _worker_env(config)
         with workers(pool, env, tmp_path, count=SHARDS) as started:
             _deploy("shard", pool, env)
@@ -229,7 +229,7 @@ def test_two_workers_split_a_run_by_host_shard_and_check_every_url_once(
     assert all(site.requests[("GET", url)] == 1 for url in site.urls), site.requests
     assert all(site.requests[("HEAD", url)] <= 1 for url in site.urls), site.requests
     # Database side: one observation per URL, each from the run of its host's shard.
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     try:
         with session_scope(engine) as s:
             rows = s.execute(
@@ -270,7 +270,7 @@ def test_two_workers_split_a_run_by_host_shard_and_check_every_url_once(
 
 
 def test_a_run_of_the_nightly_deployment_started_by_hand_is_manual(
-    prefect_harness: None, tmp_path: Path, db_url: str
+    prefect_harness: None, tmp_path: Path, migrated_db_url: str
 ) -> None:
     """prefect.yaml gives `nightly` the parameter `trigger: schedule`; a run someone starts
     (`prefect deployment run`, the UI's Quick run) must be recorded as manual, and fail
@@ -282,14 +282,14 @@ def test_a_run_of_the_nightly_deployment_started_by_hand_is_manual(
     _create_pool(pool)
     with sharded_site() as site:
         site.overlapped.set()  # one run alone: nothing to wait for
-        env = _worker_env(_write_settings(tmp_path, db_url, sorted(site.urls)))
+        env = _worker_env(_write_settings(tmp_path, migrated_db_url, sorted(site.urls)))
         with workers(pool, env, tmp_path, count=1):
             _deploy("nightly", pool, env)
             run = run_deployment("check-catalog/nightly", timeout=120, poll_interval=0.5)
     assert isinstance(run, FlowRun) and run.state is not None
     assert run.state.is_completed(), [p.read_text() for p in tmp_path.glob("worker-*.log")]
     assert run.parameters["trigger"] == "schedule" and not run.auto_scheduled
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     try:
         assert [r.trigger for r in store.latest_runs(engine)] == ["manual"]
     finally:
@@ -320,7 +320,7 @@ def _deploy(name: str, pool: str, env: dict[str, str]) -> None:
 
 
 def test_a_sharded_run_never_starts_beside_an_unsharded_full_run(
-    prefect_harness: None, tmp_path: Path, db_url: str
+    prefect_harness: None, tmp_path: Path, migrated_db_url: str
 ) -> None:
     """`nightly` and `nightly-sharded` exclude each other through the full-run lease:
     the sharded run starts no shard while an unsharded run holds it."""
@@ -328,8 +328,8 @@ def test_a_sharded_run_never_starts_beside_an_unsharded_full_run(
 
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text("resources:\n  - {id: a, title: A, url: 'https://example.org/a'}\n")
-    overrides = {"database_url": db_url, "catalogs": [str(catalog)]}
-    engine = open_engine(db_url)
+    overrides = {"database_url": migrated_db_url, "catalogs": [str(catalog)]}
+    engine = open_engine(migrated_db_url)
     try:
         store.acquire_lease(engine, FULL_RUN_LEASE, "box:42 flow-1", now=utcnow(), ttl=LEASE_TTL)
         missing = "check-catalog/no-such-deployment"  # reaching it would raise something else
@@ -349,7 +349,7 @@ def test_a_sharded_run_of_a_broken_catalog_is_refused_once_before_any_shard(
     prefect_harness: None,
     isolated_cwd: Path,
     tmp_path: Path,
-    db_url: str,
+    migrated_db_url: str,
     sent_events: list[tuple[str, dict[str, Any]]],
 ) -> None:
     # Each shard would refuse on its own: n refused runs and n alerts for one bad edit.
@@ -357,11 +357,11 @@ def test_a_sharded_run_of_a_broken_catalog_is_refused_once_before_any_shard(
 
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text("resources:\n  - {id: a, title: A, url: 'https://example.org/a'}\n  - [")
-    overrides = {"database_url": db_url, "catalogs": [str(catalog)]}
+    overrides = {"database_url": migrated_db_url, "catalogs": [str(catalog)]}
     missing = "check-catalog/no-such-deployment"  # reaching it would raise something else
     with pytest.raises(CatalogError, match=r"catalog\.yaml"):
         check_catalog_sharded(deployment=missing, overrides=overrides, trigger="schedule")
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     try:
         (refused,) = store.latest_runs(engine)
         assert (refused.status, refused.trigger) == ("refused", "schedule")

@@ -77,11 +77,11 @@ def test_an_import_through_a_symlink_adds_to_the_linked_file(linked: tuple[Path,
 
 
 @pytest.fixture
-def synced(db_url: str, isolated_cwd: Path) -> str:
+def synced(migrated_db_url: str, isolated_cwd: Path) -> str:
     (isolated_cwd / "catalog.yaml").write_text(CATALOG)
-    result = CliRunner().invoke(app, ["sync", "--db", db_url, "--catalog", "catalog.yaml"])
+    result = CliRunner().invoke(app, ["sync", "--db", migrated_db_url, "--catalog", "catalog.yaml"])
     assert result.exit_code == 0, result.output
-    return db_url
+    return migrated_db_url
 
 
 def test_export_out_through_a_symlink_writes_the_linked_file(

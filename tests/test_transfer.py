@@ -72,8 +72,8 @@ def source(tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def target(db_url: str) -> Iterator[Engine]:
-    engine = open_engine(db_url)
+def target(migrated_db_url: str) -> Iterator[Engine]:
+    engine = open_engine(migrated_db_url)
     yield engine
     engine.dispose()
 
@@ -329,18 +329,18 @@ def test_a_database_error_mid_copy_is_one_line_and_leaves_the_target_empty(
 
 
 def test_a_copy_into_its_own_source_or_from_an_empty_database_is_refused(
-    source: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    source: Engine, migrated_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Following Scale-out in order, LINKHEALTH_DATABASE_URL already named the new database:
     `db copy --to` it copied nothing into itself and said "Copied 0 ...", exit 0."""
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="are the same"):  # a relative path to it
         copy_database(source, open_engine("sqlite:///old.db"), now=days(4))
-    open_engine(db_url).dispose()  # the new database, created (and migrated) empty
-    same = make_url(db_url)
+    open_engine(migrated_db_url).dispose()  # the new database, created (and migrated) empty
+    same = make_url(migrated_db_url)
     if same.get_backend_name() == "postgresql":  # written another way: still the same one
         same = same.set(drivername="postgresql", host="localhost")
-    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", db_url)
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", migrated_db_url)
     runner = CliRunner()
     itself = runner.invoke(app, ["db", "copy", "--to", same.render_as_string(False)])
     assert itself.exit_code == 2, itself.output
@@ -349,7 +349,7 @@ def test_a_copy_into_its_own_source_or_from_an_empty_database_is_refused(
     other = f"sqlite:///{tmp_path / 'other.db'}"
     empty = runner.invoke(app, ["db", "copy", "--to", other])
     assert empty.exit_code == 2, empty.output
-    shown = make_url(db_url).render_as_string(hide_password=True)
+    shown = make_url(migrated_db_url).render_as_string(hide_password=True)
     said = " ".join(empty.stderr.split())
     assert f"copy from, {shown} (from LINKHEALTH_DATABASE_URL), holds nothing" in said
     assert "--db sqlite:///var/linkhealth.db" in said

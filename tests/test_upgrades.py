@@ -184,7 +184,7 @@ def test_report_turns_a_confirmed_upgrade_into_a_command(
 
 
 def _record_nights(
-    db_url: str, tmp_path: Path, nights: list[Observation]
+    migrated_db_url: str, tmp_path: Path, nights: list[Observation]
 ) -> dict[tuple[str, str], str]:
     """Sync a one-entry http catalog, store one run per observation, read the suggestions."""
     from datetime import timedelta
@@ -200,7 +200,7 @@ def _record_nights(
     catalog.write_text(
         "resources:\n  - {id: report, title: Annual Report, url: 'http://www.example.org/report'}\n"
     )
-    engine = open_engine(db_url)
+    engine = open_engine(migrated_db_url)
     try:
         sync_catalogs(engine, [load_catalog(catalog)], now=NOW)
         for night, observation in enumerate(nights):
@@ -222,23 +222,23 @@ HEAD_ONLY = Observation(
 
 
 def test_a_confirmed_upgrade_outlives_the_head_only_nights_after_it(
-    db_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
-    found = _record_nights(db_url, tmp_path, [CONFIRMED, HEAD_ONLY, HEAD_ONLY])
+    found = _record_nights(migrated_db_url, tmp_path, [CONFIRMED, HEAD_ONLY, HEAD_ONLY])
     assert found == {("kit", "report"): "https://www.example.org/report"}
 
 
 def test_an_upgrade_is_withdrawn_when_a_later_fetch_no_longer_confirms_it(
-    db_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
-    assert _record_nights(db_url, tmp_path, [CONFIRMED, HEAD_ONLY, _http_obs(URL)]) == {}
+    assert _record_nights(migrated_db_url, tmp_path, [CONFIRMED, HEAD_ONLY, _http_obs(URL)]) == {}
 
 
 def test_no_upgrade_is_suggested_for_a_link_that_stopped_working(
-    db_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     failing = replace(HEAD_ONLY, outcome=Outcome.NOT_FOUND, reason="HEAD 404", http_status=404)
-    assert _record_nights(db_url, tmp_path, [CONFIRMED, failing]) == {}
+    assert _record_nights(migrated_db_url, tmp_path, [CONFIRMED, failing]) == {}
 
 
 def test_big_catalogs_are_linted_in_a_second_process_with_the_same_findings(
