@@ -429,29 +429,13 @@ def run_check(
         left = prepared.batch_count - len(stored)
         if left > 0:  # once per run; the cause is the run's own ERROR, Prefect logs it
             urls = prepared.url_count - sum(b.observations for b in stored)
-            if kept.stored:
-                log.warning(
-                    "Run %s was %s (%s): %d of its %d batches were not stored whole: the "
-                    "%s they had checked were stored, %d URLs were not (the next run checks "
-                    "them)",
-                    prepared.run_id,
-                    _ended_as(exc),
-                    why_abandoned(exc),
-                    left,
-                    prepared.batch_count,
-                    counted(kept.stored, "URL"),
-                    max(urls - kept.stored, 0),
-                )
-            else:
-                log.warning(
-                    "Run %s was %s (%s): %d of its %d batches (%d URLs) were not stored",
-                    prepared.run_id,
-                    _ended_as(exc),
-                    why_abandoned(exc),
-                    left,
-                    prepared.batch_count,
-                    max(urls, 0),
-                )
+            log.warning(
+                "Run %s was %s (%s): %s",
+                prepared.run_id,
+                _ended_as(exc),
+                why_abandoned(exc),
+                _unstored_words(left, prepared.batch_count, urls, kept.stored),
+            )
         if isinstance(exc, StoreError):  # the final error says what the fault cost
             lost = lost_batches(exc, prepared, stored)
             if lost is not exc:
@@ -476,6 +460,23 @@ def run_check(
     return summary
 
 
+def _unstored_words(left: int, batches: int, urls: int, kept: int) -> str:
+    """What the warning of a stopped run says its `left` unfinished batches (of `batches`)
+    cost: the `urls` they held, of which `kept` were stored (`store_unfinished`). In words
+    a person reads, singular or plural (not "1 of its 1 batches were", "1 URLs were")."""
+    of = f"{left} of its {counted(batches, 'batch', 'batches')}"
+    verb = "was" if left == 1 else "were"
+    if not kept:
+        return f"{of} ({counted(max(urls, 0), 'URL')}) {verb} not stored"
+    unstored = max(urls - kept, 0)
+    return (
+        f"{of} {verb} not stored whole: the {counted(kept, 'URL')} "
+        f"{'it' if left == 1 else 'they'} had checked "
+        f"{'was' if kept == 1 else 'were'} stored, {counted(unstored, 'URL')} "
+        f"{'was' if unstored == 1 else 'were'} not (the next run checks them)"
+    )
+
+
 def _kept_words(
     prepared: PreparedRun, stored: Sequence[BatchStored], kept: UnfinishedStored
 ) -> str:
@@ -485,8 +486,8 @@ def _kept_words(
         return ""
     left = prepared.url_count - sum(b.observations for b in stored) - kept.stored
     return (
-        f"; the {counted(kept.stored, 'URL')} its unfinished batches had checked were "
-        f"stored, {max(left, 0)} not"
+        f"; the {counted(kept.stored, 'URL')} its unfinished batches had checked "
+        f"{'was' if kept.stored == 1 else 'were'} stored, {max(left, 0)} not"
     )
 
 

@@ -719,6 +719,11 @@ def check(
             render=report,
             entries=entries or None,
         )
+    if ids or entries:  # a handful of entries named: each one's verdict, as `recheck` says it
+        from flows.recheck_flow import named_verdicts
+
+        for line in named_verdicts(settings, summary.run_id, ids or [], entries):
+            typer.echo(for_terminal(line))
     for line in summary.lines():
         typer.echo(for_terminal(line))
     found = None

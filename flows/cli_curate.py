@@ -8,7 +8,6 @@ calls one `catalog.decisions` function and prints what it did (the diff too, wit
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -106,24 +105,20 @@ class _EditedWith:
     reads: tuple[Path, ...] = ()
 
     def recheck(self, path: str | None) -> str:
-        """The command that checks the edit of the catalog file `path` by hand. A file the
-        settings do not name (a trial file checked with `--catalog` into `--db`, edited
-        without it: the database knows its file) is named with --catalog: without it the
-        recheck synced and checked the configured catalogs, or the bundled demo, which a
-        trial database refuses (exit 2)."""
-        from flows.cli_ops import covers
+        """The command that checks the edit of the catalog file `path` by hand
+        (`recheck_command`): a file the settings do not name (a trial file checked with
+        `--catalog` into `--db`, edited without it: the database knows its file) is named
+        with --catalog, or the recheck synced and checked the configured catalogs, or the
+        bundled demo, which a trial database refuses (exit 2)."""
+        from flows.cli_ops import recheck_command
 
-        words = ["linkhealth", "recheck", "--changed"]
-        if self.config is not None:
-            words += ["--config", str(self.config)]
-        if self.db is not None:
-            words += ["--db", self.db]
-        catalogs = list(self.catalogs or ())
-        if not catalogs and path is not None and not covers(self.reads, Path(path)):
-            catalogs = [Path(path)]
-        for catalog in catalogs:
-            words += ["--catalog", str(catalog)]
-        return shlex.join(words)
+        return recheck_command(
+            [path] if path is not None else [],
+            config=self.config,
+            db=self.db,
+            catalogs=self.catalogs,
+            reads=self.reads,
+        )
 
 
 def _say(edited: _EditedWith, result: object) -> None:

@@ -8,6 +8,7 @@ the CLI: each command finds the Prefect API when it needs one, calls one functio
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -365,7 +366,11 @@ def catalog_edited(
             return
     url, announced = announce_catalog_edit(files)
     # Its reader is a curator looking at the hook's log later: the edit is still unchecked.
-    by_hand = f"run `{RECHECK_BY_HAND}` to check it"
+    # Run with the settings of the service that would have checked it, which reads only its
+    # catalogs (with no settings file, the bundled demo): a file they do not hold is named.
+    configured = _configured()
+    reads = configured.catalogs if configured is not None else ()
+    by_hand = f"run `{recheck_command(files, reads=reads)}` to check it"
     if not announced:
         where = url
         if not os.environ.get("PREFECT_API_URL"):
@@ -440,9 +445,29 @@ def served_elsewhere(
     return None
 
 
-#: What checks an edit nobody was told about, run with the settings (linkhealth.toml, the
-#: database) of the service that would have checked it.
-RECHECK_BY_HAND = "linkhealth recheck --changed"
+def recheck_command(
+    files: Sequence[str],
+    *,
+    config: Path | None = None,
+    db: str | None = None,
+    catalogs: Sequence[Path] | None = None,
+    reads: Sequence[str | Path] = (),
+) -> str:
+    """The `linkhealth recheck --changed` that checks the edit of catalog `files` by hand,
+    with the --config, --db and --catalog the edit was made with. Without --catalog, each
+    file the settings' catalogs (`reads`) do not hold is named with --catalog: the recheck
+    reads those catalogs only (with no settings file, the bundled demo), never the file."""
+    words = ["linkhealth", "recheck", "--changed"]
+    if config is not None:
+        words += ["--config", str(config)]
+    if db is not None:
+        words += ["--db", db]
+    named = [str(c) for c in catalogs or ()]
+    if not named:
+        named = [f for f in dict.fromkeys(files) if not covers(reads, Path(f))]
+    for catalog in named:
+        words += ["--catalog", catalog]
+    return shlex.join(words)
 
 
 def announce_catalog_edit(files: Sequence[str]) -> tuple[str, bool]:

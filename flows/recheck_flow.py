@@ -39,6 +39,8 @@ from flows.parameters import plain_json_parameters
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from catalog.settings import Settings
+
 
 #: How many of the ids it rechecks a recheck's log names as it starts; its verdicts name all.
 NAMED_IN_LOG = 10
@@ -114,20 +116,51 @@ def _recheck(
     summary = run_check(
         settings, trigger="recheck", resource_ids=list(plan.ids), render=render, entries=pairs
     )
-    statuses = store.recheck_statuses(engine, plan.collections, rids=plan.ids)
-    if pairs is not None:
-        checked = set(pairs)
-        statuses = [s for s in statuses if (s.collection, s.rid) in checked]
-    this_run = {
-        (v.collection, v.rid): v.outcome for v in store.run_verdicts(engine, summary.run_id)
-    }
-    verdicts = tuple(verdict_lines(statuses, plan.ids, plan.collections, this_run=this_run))
-    verdicts += tuple(shared_url_lines(engine, statuses, resource_ids or (), only))
+    verdicts = entry_verdicts(
+        engine, summary.run_id, plan.ids, plan.collections, pairs, resource_ids or (), only
+    )
     for line in verdicts:
         log.info(line)
     return RecheckResult(
         ids=plan.ids, summary=summary, verdicts=verdicts, sync_changes=plan.sync_changes
     )
+
+
+def entry_verdicts(
+    engine: Engine,
+    run_id: int,
+    ids: Sequence[str],
+    collections: Sequence[str] | None,
+    pairs: Sequence[tuple[str, str]] | None,
+    named: Sequence[str],
+    only: Mapping[str, set[str]],
+) -> tuple[str, ...]:
+    """One verdict line per entry of `ids` run `run_id` checked, of `collections` (narrowed
+    to `pairs` when given), then a line for each named one whose URL others share
+    (`shared_url_lines`; `named`: the ids named bare, `only`: the `KEY/ID` names)."""
+    statuses = store.recheck_statuses(engine, collections, rids=ids)
+    if pairs is not None:
+        checked = set(pairs)
+        statuses = [s for s in statuses if (s.collection, s.rid) in checked]
+    this_run = {(v.collection, v.rid): v.outcome for v in store.run_verdicts(engine, run_id)}
+    verdicts = tuple(verdict_lines(statuses, ids, collections, this_run=this_run))
+    return verdicts + tuple(shared_url_lines(engine, statuses, named, only))
+
+
+def named_verdicts(
+    settings: Settings, run_id: int, ids: Sequence[str], entries: Sequence[str]
+) -> tuple[str, ...]:
+    """The verdicts of the entries a `check --id` run checked, as `recheck` prints them:
+    its summary alone ("Outcomes: 1 ok") said nothing of which entry was what. `ids` and
+    `entries` (`KEY/ID`) as the run took them (`check_catalog`); the catalogs are those of
+    `settings` (a collection's key is its file's name)."""
+    from catalog.source import catalog_files
+
+    only = only_in(entries)
+    keys = [file.stem for file in catalog_files(settings.catalogs)]
+    wanted = list(dict.fromkeys([*ids, *only]))
+    pairs = narrowed(wanted, keys, only)
+    return entry_verdicts(engine_for(settings.database_url), run_id, wanted, keys, pairs, ids, only)
 
 
 def _refuse_unheld(

@@ -80,6 +80,7 @@ def night(
         histories: dict[str, History],
         setups: dict[str, Setup] | None = None,
         ids: Sequence[str] = (),
+        strict: bool = True,
     ) -> Result:
         isolated_cwd.joinpath(CATALOG).write_text(
             "resources:\n"
@@ -116,9 +117,8 @@ def night(
 
         monkeypatch.setattr(flows.check_flow, "check_catalog", check_catalog)
         chosen = [word for rid in ids for word in ("--id", rid)]
-        return runner.invoke(
-            app, ["check", "--strict", "--no-report", "--catalog", CATALOG, *chosen]
-        )
+        judged = ["--strict"] if strict else []
+        return runner.invoke(app, ["check", *judged, "--no-report", "--catalog", CATALOG, *chosen])
 
     return run
 
@@ -244,3 +244,28 @@ def test_strict_with_ids_judges_those_alone_and_reads_no_other_rows(
         "report's action queue: strict/c (Confirmed broken: not found (404)), "
         "strict/a (Failing, not yet confirmed: not found (404)); exit 6."
     )
+
+
+def test_check_with_ids_prints_each_named_entrys_verdict_as_recheck_does(
+    night: Callable[..., Result],
+) -> None:
+    """README: `check --id ID` rechecks one resource after editing it; it printed only the
+    summary ("Outcomes: 1 ok"), not which entry was what, where `recheck` prints each one's
+    verdict."""
+    histories: dict[str, History] = {"a": ([OK], DOWN), "b": ([OK], OK), "c": ([DOWN], DOWN)}
+    result = night(histories, ids=["a", "b"], strict=False)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    verdicts = [line for line in lines if line.startswith("strict/")]
+    assert [line.split(" - ")[0] for line in verdicts] == [
+        "strict/a: Not found (404), failing, not yet confirmed",
+        "strict/b: OK",
+    ], lines
+    assert lines.index(verdicts[-1]) < next(
+        n for n, line in enumerate(lines) if line.startswith("Outcomes:")
+    ), lines
+
+    # Without --id, the whole catalog's run: its summary alone, as before.
+    everything = night(histories, strict=False)
+    assert everything.exit_code == 0, everything.output
+    assert not any(line.startswith("strict/") for line in everything.stdout.splitlines())

@@ -57,6 +57,13 @@ def test_check_id_key_slash_id_checks_that_catalogs_entry_only(
     assert result.exit_code == 0, result.output
     assert any(path.endswith("/report.html") for path in narrowed), narrowed
     assert not any(path.endswith("/missing") for path in narrowed), narrowed
+    # Its verdict, as `recheck` says it: that catalog's entry alone.
+    said = [line for line in result.stdout.splitlines() if "/r1: " in line]
+    assert [line.split(":")[0] for line in said] == ["toolkit/r1"], result.stdout
+    assert {line.split(":")[0] for line in bare.stdout.splitlines() if "/r1: " in line} == {
+        "toolkit/r1",
+        "other/r1",
+    }, bare.stdout
     assert bare.exit_code == 0, bare.output
     assert {"/report.html", "/missing"} <= {p.split()[-1] for p in everywhere}, everywhere
 

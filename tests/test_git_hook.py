@@ -20,6 +20,9 @@ from flows.cli import app
 ROOT = Path(__file__).resolve().parent.parent
 HOOK = ROOT / "deploy" / "git-hooks" / "post-commit"
 BY_HAND = "linkhealth recheck --changed"
+#: What `catalog edited toolkit.yaml` offers where no settings file names the catalogs: without
+#: --catalog the recheck read the bundled demo catalog, never the file.
+BY_HAND_OF_FILE = f"{BY_HAND} --catalog toolkit.yaml"
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -57,7 +60,7 @@ def test_an_edit_nobody_was_told_about_says_how_to_check_it(
     result = CliRunner().invoke(app, ["catalog", "edited", "toolkit.yaml"])
     assert result.exit_code == 0, result.output
     assert "not announced" in result.stderr
-    assert f"`{BY_HAND}`" in result.stderr
+    assert f"`{BY_HAND_OF_FILE}`" in result.stderr
     assert "PREFECT_API_URL is not in this environment" in result.stderr
 
 
@@ -75,7 +78,7 @@ def test_an_edit_announced_where_nothing_serves_the_recheck_says_how_to_check_it
         said[served] = result.stderr
     assert "announced the catalog edit to http://127.0.0.1:4999/api" in said[False]
     assert "nothing serves the recheck deployment" in said[False]
-    assert f"`{BY_HAND}`" in said[False]
+    assert f"`{BY_HAND_OF_FILE}`" in said[False]
     assert said[True] == said[None] == "announced the catalog edit to http://127.0.0.1:4999/api\n"
 
 

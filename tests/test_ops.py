@@ -406,6 +406,32 @@ def test_catalog_edited_without_a_prefect_server_never_fails(
     assert CliRunner().invoke(app, ["catalog", "edited", "toolkit.yaml"]).exit_code == 0
 
 
+def test_catalog_edited_without_settings_names_the_file_in_the_recheck_it_offers(
+    monkeypatch: pytest.MonkeyPatch, isolated_cwd: Path
+) -> None:
+    """With no settings file, `catalog edited FILE` offered `linkhealth recheck --changed`,
+    which reads the bundled demo catalog, never FILE: the command names it (--catalog)
+    when the settings do not."""
+    import shlex
+
+    from flows.cli import app
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("LINKHEALTH_CONFIG", raising=False)
+    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # nothing listens on the discard port
+    (isolated_cwd / "my toolkit.yaml").write_text("resources: []\n")
+    result = CliRunner().invoke(app, ["catalog", "edited", "my toolkit.yaml"])
+    assert result.exit_code == 0, result.output
+    offered = shlex.join(["linkhealth", "recheck", "--changed", "--catalog", "my toolkit.yaml"])
+    assert f"run `{offered}` to check it" in result.stderr, result.stderr
+
+    # Settings that name the file: their recheck reads it, no --catalog.
+    (isolated_cwd / "linkhealth.toml").write_text('catalogs = ["my toolkit.yaml"]\n')
+    result = CliRunner().invoke(app, ["catalog", "edited", "my toolkit.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "run `linkhealth recheck --changed` to check it" in result.stderr, result.stderr
+
+
 def test_flushing_events_hides_prefects_drain_progress_but_not_its_failures(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
