@@ -288,10 +288,10 @@ class Settings:
     #: database: the commands say so (`database_warning`), since a trial config's database
     #: was silently left unused while the shell's production one took the writes.
     replaced_database_url: str | None = field(default=None, compare=False)
-    #: The database these settings name when --db chose another (a trial's
-    #: `--db sqlite:///var/trial.db`): `reports_dir` stays that database's folder, and the
-    #: chosen one's report goes beside it even before it holds a report
-    #: (`reports.publish.report_folder`).
+    #: The database these settings name (a file or LINKHEALTH_DATABASE_URL, not the
+    #: built-in one) when --db chose another (a trial's `--db sqlite:///var/trial.db`):
+    #: `reports_dir` stays that database's folder, and the chosen one's report goes beside
+    #: it even before it holds a report (`reports.publish.report_folder`).
     database_chosen_over: str | None = field(default=None, compare=False)
 
     @property
@@ -324,7 +324,12 @@ class Settings:
         new = replace(self, **top)
         if "database_url" in top:  # --db chose: nothing was replaced behind anyone's back
             new = replace(new, replaced_database_url=None)
-            if top["database_url"] != self.database_url:
+            # Only over a database the settings name (file or variable): with none named,
+            # --db is how a service names its own (`check --db URL` from cron), and the
+            # built-in one, never used, kept var/reports empty for good.
+            if top["database_url"] != self.database_url and (
+                self.database_chosen_over or self.database_url != default_database_url()
+            ):
                 named = self.database_chosen_over or self.database_url
                 new = replace(new, database_chosen_over=named)
         if "reports_dir" in top:  # a folder chosen for the database: it is that one's

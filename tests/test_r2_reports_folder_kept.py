@@ -54,16 +54,6 @@ def _synced(db: str) -> None:
     assert result.exit_code == 0, result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a8ba370: with no settings file naming a database, `--db` is how production names "
-    "its database (README, Storage: 'any SQLAlchemy URL works through --db'); "
-    "Settings.with_overrides records the built-in var/linkhealth.db, which is never used, as "
-    "database_chosen_over, so `report_folder` keeps var/reports for it forever: every "
-    "night's report goes to var/reports-prod with the same warning naming a database 'the "
-    "settings name' that no settings name (before a8ba370 the first report claimed "
-    "var/reports)",
-)
 @pytest.mark.parametrize("settings_file", ["none", "catalogs only"])
 def test_a_production_that_names_its_database_with_db_reports_into_var_reports(
     folder: Path, logged: pytest.LogCaptureFixture, settings_file: str
@@ -172,14 +162,6 @@ def test_the_readme_trial_then_the_real_check_and_recheck_each_report_where_it_s
 
 
 @pytest.mark.flow
-@pytest.mark.xfail(
-    strict=True,
-    reason="a8ba370: a nightly `linkhealth check --db URL` from cron with no settings file "
-    "naming a database: the check flow's settings (check_flow: load_settings(config)."
-    "with_overrides(database_url=...)) hold var/linkhealth.db as database_chosen_over, so "
-    "var/reports is kept for a database nothing uses and each night's `Report:` is "
-    "var/reports-prod/latest.html",
-)
 def test_a_nightly_check_naming_its_database_with_db_reports_into_var_reports(
     prefect_api: str, folder: Path
 ) -> None:

