@@ -630,12 +630,6 @@ def _scan(eng: Engine, shown: dict[str, tuple[datetime | None, int, bool]]) -> d
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review item 6, left open: `db prune` keeps pruned checks per link from two starts "
-    "(PROBLEM_START, OUTCOME_START); an entry dated apart (spared, or drifted later) from "
-    "another start loses those pruned from its own start",
-)
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     nights=st.lists(
