@@ -14,13 +14,16 @@ The kept count is only ever a shortcut. A count kept from another start, or not 
 newest check, is recounted from the observations: a database from before the column, two
 links merged by a rekey, checks stored meanwhile by a linkhealth process started before
 the upgrade (it keeps no count). Nothing is wrong when it is missing, only slower. It
-includes checks `db prune` deleted later, as the recount does by adding
-`links.pruned_checks` (or `links.pruned_outcome_checks`, for a drift or flapping that ended).
+includes checks `db prune` deleted later, as the recount does by adding those kept in
+`links.pruned_by_start`: per start a row of the link may be dated from (`possible_starts`),
+the checks pruned since it. Entries sharing an address can each be dated from another
+start (one drifted from, one spared, one drifted from later), and a drift or flapping that
+ends dates them from yet another: a count per start is the only one each of them can read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -33,7 +36,6 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
-    or_,
     select,
 )
 from sqlalchemy.orm import Session
@@ -115,9 +117,57 @@ def entry_start(resource_id: Any) -> ColumnElement[Any]:
 
 
 #: The start `PROBLEM_START` falls back to when a link's drift or flapping ends: its current
-#: failure's, else its last change of outcome. `db prune` counts the checks it deletes from
-#: this start too, as they count again then (`links.pruned_outcome_checks`).
+#: failure's, else its last change of outcome.
 OUTCOME_START = func.coalesce(Link.first_failure_at, Link.last_change_at)
+
+#: The columns `possible_starts` reads, in its order: every time `PROBLEM_START` and
+#: `entry_start` are made of, whatever the link's state now (a flapping link confirmed
+#: broken is dated from its failure, and from its flapping again once it works).
+START_COLUMNS = (
+    Link.drift_since,
+    Link.drift_entries,
+    case((Link.flapping.is_(True), _FLAPPING_SINCE), else_=None),
+    Link.first_failure_at,
+    Link.last_change_at,
+    Link.unavailable_nights,
+)
+
+
+def possible_starts(
+    drift_since: datetime | None,
+    drift_entries: Mapping[str, Any] | None,
+    flapping_since: datetime | None,
+    first_failure_at: datetime | None,
+    last_change_at: datetime | None,
+    unavailable_nights: Sequence[str] | None,
+) -> set[str]:
+    """Every start (`start_key`) a row of the link may be dated from, now or later, read
+    from its `START_COLUMNS`: the link's drift and each entry's own, its flapping, its
+    failure, its last change of outcome, and its nights of 503 (a stretch of them turned
+    failure dates the failure from one). Whatever changes later stores a time of a check
+    made then, never an earlier one, so the checks `db prune` deletes only ever count from
+    one of these (`links.pruned_by_start`)."""
+    found = [drift_since, flapping_since, first_failure_at, last_change_at]
+    for entry in (drift_entries or {}).values():
+        if isinstance(entry, Mapping) and entry.get("since"):
+            found.append(datetime.fromisoformat(str(entry["since"])))
+    found += [datetime.fromisoformat(str(night)) for night in unavailable_nights or ()]
+    return {start_key(moment) for moment in found if moment is not None}
+
+
+def start_key(moment: datetime) -> str:
+    """A start as `links.pruned_by_start` names it: UTC, to the microsecond (the times of
+    one start read from a column and from `drift_entries` give one key)."""
+    return as_utc(moment).isoformat(sep=" ", timespec="microseconds")
+
+
+def pruned_since(pruned: Mapping[str, Any] | None, start: datetime | None) -> int:
+    """The checks `db prune` deleted since `start`, as `pruned` (`links.pruned_by_start`)
+    kept them: none where it kept no count from that start (none was pruned since)."""
+    if not pruned or start is None:
+        return 0
+    return int(pruned.get(start_key(start)) or 0)
+
 
 #: Links per recount: an `IN` list SQLite and PostgreSQL both take in one statement.
 _RECOUNT_CHUNK = 500
@@ -156,8 +206,8 @@ def recount(
     db: Session | Connection, link_ids: Sequence[int], start: Any = PROBLEM_START
 ) -> dict[int, int]:
     """The checks since each link's problem began (`start`: `PROBLEM_START` by default),
-    counted from its observations plus those `db prune` deleted (`links.pruned_checks`):
-    one grouped query."""
+    counted from its observations plus those `db prune` deleted since that start
+    (`links.pruned_by_start`): one grouped query."""
     return _counted(
         db,
         select(Link.id.label("key"), Link.id.label("link_id"), start.label("start")).where(
@@ -185,14 +235,7 @@ def _counted(db: Session | Connection, keyed: Select[Any]) -> dict[int, int]:
     # observations. Materialized, the database counts each link's observations since its
     # start off the (link, time) index.
     starts = (
-        keyed.add_columns(
-            Link.pruned_checks,
-            Link.pruned_checks_since,
-            Link.pruned_outcome_checks,
-            Link.pruned_outcome_since,
-        )
-        .cte("problem_starts")
-        .prefix_with("MATERIALIZED")
+        keyed.add_columns(Link.pruned_by_start).cte("problem_starts").prefix_with("MATERIALIZED")
     )
     rows = db.execute(
         select(starts.c.key, func.count())
@@ -205,24 +248,15 @@ def _counted(db: Session | Connection, keyed: Select[Any]) -> dict[int, int]:
         .group_by(Observation.link_id, starts.c.key)  # each link's checks off its index
     )
     checks = {key: count for key, count in rows}
-    # Checks of the same problem that `db prune` deleted (catalog.retention): counted from
-    # the problem start at the prune, and from the outcome start a drift or flapping that
-    # ended fell back to.
+    # Checks since the start that `db prune` deleted (catalog.retention), kept per start.
     pruned = db.execute(
-        select(
-            starts.c.key,
-            starts.c.pruned_checks,
-            starts.c.pruned_checks_since,
-            starts.c.pruned_outcome_checks,
-            starts.c.pruned_outcome_since,
-            starts.c.start,
-        ).where(or_(starts.c.pruned_checks > 0, starts.c.pruned_outcome_checks > 0))
+        select(starts.c.key, starts.c.pruned_by_start, starts.c.start).where(
+            starts.c.pruned_by_start.is_not(None)
+        )
     )
-    for key, count, since, outcome_count, outcome_since, problem_start in pruned:
-        if same_start(since, problem_start):
-            checks[key] = checks.get(key, 0) + count
-        elif same_start(outcome_since, problem_start):
-            checks[key] = checks.get(key, 0) + outcome_count
+    for key, kept, start in pruned:
+        if n := pruned_since(kept, start):
+            checks[key] = checks.get(key, 0) + n
     return checks
 
 

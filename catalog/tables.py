@@ -138,13 +138,16 @@ class Link(Base):
     #: Internet Archive copy from before the link failed or drifted.
     archive_url: Mapped[str | None] = mapped_column(Text)
     archive_checked_at: Mapped[datetime | None]
-    #: Checks of the current problem deleted by `db prune` (catalog.retention), counted
-    #: from the problem start `pruned_checks_since`: a queue row's "Checks" adds them.
+    #: Checks deleted by `db prune` (catalog.retention), per start a row of the link may be
+    #: dated from (`catalog.problem_checks.possible_starts`): a JSON object of start (UTC,
+    #: `problem_checks.start_key`) -> the checks pruned since it, which a row's "Checks"
+    #: adds to the observations still there. NULL: none pruned.
+    pruned_by_start: Mapped[dict[str, int] | None] = mapped_column(JSON(none_as_null=True))
+    #: Before migration 0022: the checks pruned since the link's problem start and since its
+    #: outcome start, two starts only. Read by nothing now; kept so that a linkhealth
+    #: process started before the upgrade can still write a links row.
     pruned_checks: Mapped[int] = mapped_column(Integer, default=0)
     pruned_checks_since: Mapped[datetime | None]
-    #: The same, counted from the link's outcome start `pruned_outcome_since`
-    #: (`catalog.problem_checks.OUTCOME_START`), which its row falls back to when its drift
-    #: or flapping ends.
     pruned_outcome_checks: Mapped[int] = mapped_column(Integer, default=0)
     pruned_outcome_since: Mapped[datetime | None]
     #: Checks since the problem start `problem_checks_since`, kept as checks are stored so

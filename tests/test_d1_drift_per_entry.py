@@ -11,7 +11,6 @@ flags them all, and a link with one entry behaves as it did.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +50,7 @@ from tests.factories import (
     T0,
     database_url,
     days,
+    emptied,
     make_observation,
     temporary_database,
     write_catalog,
@@ -630,12 +630,6 @@ def _scan(eng: Engine, shown: dict[str, tuple[datetime | None, int, bool]]) -> d
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review item 6, left open: `db prune` keeps pruned checks per link from two starts "
-    "(PROBLEM_START, OUTCOME_START); an entry dated apart (spared, or drifted later) from "
-    "another start loses those pruned from its own start",
-)
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     nights=st.lists(
@@ -663,26 +657,33 @@ def _scan(eng: Engine, shown: dict[str, tuple[datetime | None, int, bool]]) -> d
     ]
 )
 def test_bug_shared_rows_count_what_a_scan_counts_pruned_or_not(
-    nights: list[tuple[str, str]],
+    two_databases: tuple[Engine, Engine], tmp_path: Path, nights: list[tuple[str, str]]
 ) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        file = write_catalog(Path(tmp) / "toolkit.yaml", ENTRIES[:3])
-        with (
-            temporary_database(Path(tmp), "a.db") as plain,
-            temporary_database(Path(tmp), "b.db") as pruned,
-        ):
-            for eng in (plain, pruned):
-                sync_catalogs(eng, load_catalogs([file]), now=days(0))
-                for day in (0, 1):
-                    _store(eng, day, "all")
-            for n, (kind, after) in enumerate(nights, start=2):
-                for eng in (plain, pruned):
-                    _store(eng, n, kind)
-                if after == "prune":
-                    prune_observations(pruned, 1, now=days(n + 0.02), vacuum=False)
-                shown = _shown(plain)
-                assert {k: v[1] for k, v in shown.items()} == _scan(plain, shown), (n, nights)
-                assert _shown(pruned) == shown, (n, nights)
+    file = write_catalog(tmp_path / "toolkit.yaml", ENTRIES[:3])
+    plain, pruned = two_databases
+    for eng in (emptied(plain), emptied(pruned)):
+        sync_catalogs(eng, load_catalogs([file]), now=days(0))
+        for day in (0, 1):
+            _store(eng, day, "all")
+    for n, (kind, after) in enumerate(nights, start=2):
+        for eng in (plain, pruned):
+            _store(eng, n, kind)
+        if after == "prune":
+            prune_observations(pruned, 1, now=days(n + 0.02), vacuum=False)
+        shown = _shown(plain)
+        assert {k: v[1] for k, v in shown.items()} == _scan(plain, shown), (n, nights)
+        assert _shown(pruned) == shown, (n, nights)
+
+
+@pytest.fixture
+def two_databases(tmp_path: Path) -> Iterator[tuple[Engine, Engine]]:
+    """Two databases a property test empties for each example (`emptied`): a new
+    PostgreSQL schema per example, migrated, took longer than the test may."""
+    with (
+        temporary_database(tmp_path, "a.db") as plain,
+        temporary_database(tmp_path, "b.db") as pruned,
+    ):
+        yield plain, pruned
 
 
 def test_ok_replace_url_moving_entries_off_and_onto_a_shared_address(

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect, select, text
 
 from catalog import migrate
+from catalog.clock import as_utc
 from catalog.db import existing_database, open_engine
 from catalog.errors import StoreError
-from catalog.tables import Base
+from catalog.tables import Base, Link
 from tests.factories import temporary_database_url
 
 
@@ -324,6 +326,55 @@ def test_0021_counts_every_existing_observation_as_a_check(db_url: str) -> None:
     with engine.begin() as conn:
         command.downgrade(migrate.alembic_config(conn), "0020")
     assert "held" not in {c["name"] for c in inspect(engine).get_columns("observations")}
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    engine.dispose()
+
+
+def test_0022_keeps_each_pruned_count_from_its_start(db_url: str) -> None:
+    """The checks pruned since a link's problem start and since its outcome start become
+    counts from those starts (`links.pruned_by_start`), so a row dated from either reads
+    what it did; the downgrade puts them back in the old columns."""
+    from alembic import command
+
+    from catalog.problem_checks import OUTCOME_START, PROBLEM_START, recount
+
+    engine = open_engine(db_url, migrate=False)
+    drift, failure = "2026-01-05 02:00:00", "2026-01-02 02:00:00"
+    with engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), "0021")
+        # Failing since Jan 2, drifted since Jan 5: 4 checks pruned since the drift, 9
+        # since the failure; and a link whose two counts were kept from one start.
+        conn.execute(
+            text("INSERT INTO links (id, url, host, state, consecutive_failures, outcome,"
+                 " first_failure_at, last_change_at, drift_reason, drift_since,"
+                 " pruned_checks, pruned_checks_since, pruned_outcome_checks,"
+                 " pruned_outcome_since) VALUES (1, 'https://a.org/', 'a.org', 'suspect', 3,"
+                 " 'not_found', :failure, :failure, 'gone', :drift, 4, :drift, 9, :failure),"
+                 " (2, 'https://b.org/', 'b.org', 'ok', 0, 'ok', NULL, :failure, NULL, NULL,"
+                 " 6, :failure, 6, :failure),"
+                 " (3, 'https://c.org/', 'c.org', 'ok', 0, 'ok', NULL, :failure, NULL, NULL,"
+                 " 0, NULL, 0, NULL)")
+            , {"drift": drift, "failure": failure}
+        )  # fmt: skip
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        query = text("SELECT id, pruned_by_start FROM links")
+        kept: dict[int, object] = {row[0]: row[1] for row in conn.execute(query)}
+        problem = recount(conn, [1, 2, 3])
+        outcome = recount(conn, [1, 2, 3], OUTCOME_START)
+        starts = {row[0]: row[1] for row in conn.execute(select(Link.id, PROBLEM_START))}
+    assert problem == {1: 4, 2: 6} and outcome == {1: 9, 2: 6}
+    assert as_utc(starts[1]) == as_utc(datetime.fromisoformat(drift))
+    assert kept[3] is None
+    with engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(conn), "0021")
+    with engine.connect() as conn:
+        old = conn.execute(
+            text("SELECT pruned_checks, pruned_outcome_checks FROM links ORDER BY id")
+        ).all()
+    assert [tuple(r) for r in old] == [(4, 9), (6, 6), (0, 0)]
+    assert "pruned_by_start" not in {c["name"] for c in inspect(engine).get_columns("links")}
     migrate.upgrade(engine)
     assert migrate.current_revision(engine) == migrate.head_revision()
     engine.dispose()

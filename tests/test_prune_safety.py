@@ -16,6 +16,7 @@ import catalog.retention
 from catalog import store
 from catalog.clock import utcnow
 from catalog.outcomes import Outcome
+from catalog.problem_checks import PROBLEM_START, pruned_since
 from catalog.retention import PruneInterrupted, prune_observations
 from catalog.runs import FULL_RUN_LEASE, LEASE_TTL
 from catalog.settings import HealthSettings
@@ -54,8 +55,10 @@ def _observations(engine: Engine) -> int:
 
 
 def _pruned_checks(engine: Engine) -> int:
+    """The checks pruned since each link's problem start, summed over the links."""
     with read_session(engine) as s:
-        return int(s.scalar(select(func.sum(Link.pruned_checks))) or 0)
+        rows = s.execute(select(Link.pruned_by_start, PROBLEM_START))
+        return sum(pruned_since(kept, start) for kept, start in rows)
 
 
 def _url(engine: Engine) -> str:
