@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -260,3 +261,21 @@ def migrated_db_url(tmp_path: Path) -> Iterator[str]:
 
     with migrated_database_url(tmp_path) as url:
         yield url
+
+
+@pytest.fixture
+def flow_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The recheck flow's calls (`linkhealth recheck` in this process), with no Prefect
+    server and nothing checked: it says it found nothing to recheck."""
+    import flows.prefect_server
+    import flows.recheck_flow
+
+    calls: list[dict[str, Any]] = []
+
+    def flow(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return SimpleNamespace(ids=(), summary=None, verdicts=())
+
+    monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
+    monkeypatch.setattr(flows.recheck_flow, "recheck", flow)
+    return calls

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,24 +20,13 @@ ENTRIES = [{"id": "a", "title": "First", "url": "https://example.org/a"}]
 TRIAL = "sqlite:///var/trial.db"
 
 
-@pytest.fixture
-def flow_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The recheck flow's calls, with no Prefect server, and no Prefect API to announce to."""
-    import flows.prefect_server
-    import flows.recheck_flow
-
+@pytest.fixture(autouse=True)
+def _no_prefect_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Prefect API to announce to, and no settings from the shell (`flow_calls` stands
+    in for the recheck flow)."""
     for name in ("PREFECT_API_URL", "LINKHEALTH_CONFIG", "LINKHEALTH_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # the discard port: nothing answers
-    calls: list[dict[str, Any]] = []
-
-    def flow(**kwargs: Any) -> Any:
-        calls.append(kwargs)
-        return SimpleNamespace(ids=(), summary=None, verdicts=())
-
-    monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
-    monkeypatch.setattr(flows.recheck_flow, "recheck", flow)
-    return calls
 
 
 def _offered(output: str) -> list[str]:

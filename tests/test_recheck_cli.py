@@ -6,7 +6,6 @@ production."""
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,24 +23,6 @@ ENTRIES = [
     {"id": "r1", "title": "Resource 1", "url": "https://example.org/r1"},
     {"id": "r2", "title": "Resource 2", "url": "https://example.org/r2"},
 ]
-
-
-@pytest.fixture
-def flow_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The recheck flow's calls, with no Prefect server and nothing checked: it says it
-    found nothing to recheck."""
-    import flows.prefect_server
-    import flows.recheck_flow
-
-    calls: list[dict[str, Any]] = []
-
-    def flow(**kwargs: Any) -> Any:
-        calls.append(kwargs)
-        return SimpleNamespace(ids=(), summary=None, verdicts=())
-
-    monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
-    monkeypatch.setattr(flows.recheck_flow, "recheck", flow)
-    return calls
 
 
 @pytest.fixture
