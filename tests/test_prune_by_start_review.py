@@ -4,15 +4,22 @@ across the upgrade, the downgrade and prunes, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
-import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
 
-from catalog import migrate
+from catalog import migrate, store
 from catalog.clock import as_utc
 from catalog.db import open_engine
+from catalog.outcomes import Outcome
 from catalog.problem_checks import PROBLEM_START, same_start
+from catalog.queries import report_data
+from catalog.retention import prune_observations
+from catalog.settings import HealthSettings
+from catalog.sync import sync_catalogs
 from catalog.tables import Link
+from catalog.transfer import copy_database
+from tests.factories import T0, days, make_catalog, make_observation, make_resource
 
 #: A link failing since Jan 2 and flapping since Jan 4 (its `flapping_started` event), not
 #: confirmed broken: its row is dated from the flapping, and a prune at 0021 kept the 5
@@ -73,3 +80,45 @@ def test_a_downgrade_gives_a_flapping_rows_pruned_checks_back(db_url: str) -> No
         after = _old_reader_count(conn)
     engine.dispose()
     assert after == before
+
+
+def test_db_copy_carries_each_pruned_count_and_a_later_prune_adds_to_it(
+    tmp_path: Path, migrated_db_url: str
+) -> None:
+    """A SQLite database moved to PostgreSQL (`db copy`) keeps each row's "N checks": the
+    counts `db prune` kept per start come along, and a prune there goes on from them."""
+    health = HealthSettings(confirm_failures=3, confirm_days=2.0)
+    url = "https://example.org/a"
+    kit = make_catalog("toolkit", [make_resource("a", url)])
+    source = open_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    target = open_engine(migrated_db_url)
+    sync_catalogs(source, [kit], now=T0)
+    for night in range(8):
+        failed = make_observation(url, Outcome.NOT_FOUND, checked_at=days(night))
+        store.record_observations(source, None, [failed], health, now=days(night))
+    prune_observations(source, 3, now=days(7.5), vacuum=False)
+    kept = _pruned(source)
+    assert kept and sum(kept[1].values()) > 0
+    copy_database(source, target, now=days(8))
+    assert _pruned(target) == kept
+    assert _checks(target) == _checks(source) == 8
+    for engine in (source, target):
+        failed = make_observation(url, Outcome.NOT_FOUND, checked_at=days(8))
+        store.record_observations(engine, None, [failed], health, now=days(8))
+        prune_observations(engine, 2, now=days(8.5), vacuum=False)
+    assert _pruned(target) == _pruned(source)
+    assert _checks(target) == _checks(source) == 9
+    source.dispose()
+    target.dispose()
+
+
+def _pruned(engine: Engine) -> dict[int, dict[str, int]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(Link.id, Link.pruned_by_start))
+        return {link_id: kept for link_id, kept in rows if kept is not None}
+
+
+def _checks(engine: Engine) -> int:
+    """The "N checks" of the one entry's row, as the report shows it."""
+    (row,) = report_data(engine).resources
+    return int(row.checks_since)
