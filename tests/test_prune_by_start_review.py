@@ -12,7 +12,7 @@ from catalog import migrate, store
 from catalog.clock import as_utc
 from catalog.db import open_engine
 from catalog.outcomes import Outcome
-from catalog.problem_checks import PROBLEM_START, same_start
+from catalog.problem_checks import PROBLEM_START, pruned_since, same_start
 from catalog.queries import report_data
 from catalog.retention import prune_observations
 from catalog.settings import HealthSettings
@@ -71,7 +71,7 @@ def test_a_downgrade_gives_a_flapping_rows_pruned_checks_back(db_url: str) -> No
             {"flapping": FLAPPING},
         )  # fmt: skip
         before = _old_reader_count(conn)
-        start = conn.execute(select(PROBLEM_START).where(Link.__table__.c.id == 1)).scalar()
+        start = conn.execute(select(PROBLEM_START).where(Link.__table__.c.id == 1)).scalar_one()
     assert before == 5 and as_utc(start) == as_utc(datetime.fromisoformat(FLAPPING))
     migrate.upgrade(engine)
     with engine.begin() as conn:
@@ -122,3 +122,27 @@ def _checks(engine: Engine) -> int:
     """The "N checks" of the one entry's row, as the report shows it."""
     (row,) = report_data(engine).resources
     return int(row.checks_since)
+
+
+def test_a_prune_keeps_the_counts_a_process_started_before_the_upgrade_reads(
+    tmp_path: Path, migrated_db_url: str
+) -> None:
+    """A linkhealth process started before 0022 (a `serve` mid-run while the machine was
+    upgraded) recounts a row whose start moved from `links.pruned_checks` (counted from
+    the problem start) and `links.pruned_outcome_checks` (from the outcome start), and
+    keeps that count, which the new readers then trust: a prune by the new code must keep
+    them too, or that row says "2 checks" where the history gives 4."""
+    health = HealthSettings(confirm_failures=3, confirm_days=2.0)
+    url = "https://example.org/a"
+    engine = open_engine(migrated_db_url)
+    sync_catalogs(engine, [make_catalog("toolkit", [make_resource("a", url)])], now=T0)
+    for night in range(8):
+        failed = make_observation(url, Outcome.NOT_FOUND, checked_at=days(night))
+        store.record_observations(engine, None, [failed], health, now=days(night))
+    prune_observations(engine, 3, now=days(7.5), vacuum=False)
+    with engine.connect() as conn:
+        kept, start = conn.execute(select(Link.pruned_by_start, PROBLEM_START)).one()
+        old = _old_reader_count(conn)
+    engine.dispose()
+    assert pruned_since(kept, start) == 5
+    assert old == 5
