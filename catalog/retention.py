@@ -62,6 +62,7 @@ from sqlalchemy import (
     Select,
     Subquery,
     Table,
+    bindparam,
     case,
     delete,
     func,
@@ -73,7 +74,15 @@ from sqlalchemy.orm import Session
 from catalog.clock import as_utc, utcnow
 from catalog.db import wal_checkpoint
 from catalog.errors import StoreError
-from catalog.problem_checks import CHECKED, START_COLUMNS, possible_starts
+from catalog.problem_checks import (
+    CHECKED,
+    OUTCOME_START,
+    PROBLEM_START,
+    START_COLUMNS,
+    possible_starts,
+    pruned_since,
+    same_start,
+)
 from catalog.queries import WORKED
 from catalog.settings import MAX_DAYS
 from catalog.store import DRIFT_HISTORY, PG_WRITE_LOCK
@@ -403,7 +412,13 @@ def _count_pruned_checks(session: Session, ids: list[int]) -> None:
     (no later change brings back an earlier time), which bounds each link's object by its
     entries. One read of the chunk's checks with their links, one bulk update."""
     rows = session.execute(
-        select(Observation.link_id, Observation.checked_at, Link.pruned_by_start, *START_COLUMNS)
+        select(
+            Observation.link_id,
+            Observation.checked_at,
+            Link.pruned_by_start,
+            *_FOR_OLD_PROCESSES,
+            *START_COLUMNS,
+        )
         .join(Link, Link.id == Observation.link_id)
         .where(
             Observation.id.in_(ids),
@@ -411,35 +426,50 @@ def _count_pruned_checks(session: Session, ids: list[int]) -> None:
         )
         .order_by(Observation.link_id)
     )
-    changed: list[int] = []
-    stored: list[str | None] = []  # each link's object as JSON text, NULL for none
+    updates: list[dict[str, Any]] = []
+    old_width = len(_FOR_OLD_PROCESSES)
     for link_id, group in groupby(rows, key=itemgetter(0)):
         first, *more = group
-        kept, columns = first[2] or {}, first[3:]
+        kept, old, columns = first[2] or {}, first[3 : 3 + old_width], first[3 + old_width :]
         times = sorted(as_utc(row[1]) for row in (first, *more))
         counts = {
             key: int(kept.get(key) or 0) + len(times) - bisect_left(times, _time(key))
             for key in possible_starts(*columns)
         }
         counts = {key: n for key, n in sorted(counts.items()) if n}
-        if counts != kept:
-            changed.append(link_id)
-            stored.append(json.dumps(counts) if counts else None)
-    if not changed:
+        start, outcome_start, *old_kept = old
+        # 0021's two counts, from the problem start and the outcome start, which a process
+        # started before the upgrade reads (and keeps in `problem_checks`, which the new
+        # readers trust): taken from `counts`, so both readers say the same.
+        for_old = (pruned_since(counts, start), start, pruned_since(counts, outcome_start))
+        old_same = (
+            (old_kept[0] or 0) == for_old[0]
+            and (not for_old[0] or same_start(old_kept[1], start))
+            and (old_kept[2] or 0) == for_old[2]
+            and (not for_old[2] or same_start(old_kept[3], outcome_start))
+        )
+        if counts != kept or not old_same:
+            updates.append(
+                {
+                    "id": link_id,
+                    "counts": json.dumps(counts) if counts else None,
+                    "checks": for_old[0],
+                    "since": start,
+                    "outcome_checks": for_old[2],
+                    "outcome_since": outcome_start,
+                }
+            )
+    if not updates:
         return
     if session.get_bind().dialect.name == "postgresql":
         # One statement for the chunk: an executemany sent one UPDATE per link, and at
         # 100,000 links a chunk of 5,000 observations touches ~5,000 of them (86 -> 46 ms
         # per 2,000 links measured).
-        session.execute(_PG_PRUNED_CHECKS, {"ids": changed, "counts": stored})
-    else:  # the JSON text as SQLite stores it, not an ORM bulk update (a third of the time)
         session.execute(
-            _SQLITE_PRUNED_CHECKS,
-            [
-                {"id": link_id, "counts": counts}
-                for link_id, counts in zip(changed, stored, strict=True)
-            ],
+            _PG_PRUNED_CHECKS, {name: [u[name] for u in updates] for name in updates[0]}
         )
+    else:  # the JSON text as SQLite stores it, not an ORM bulk update (a third of the time)
+        session.execute(_SQLITE_PRUNED_CHECKS, updates)
 
 
 def _time(key: str) -> datetime:
@@ -447,14 +477,36 @@ def _time(key: str) -> datetime:
     return as_utc(datetime.fromisoformat(key))
 
 
-#: `_count_pruned_checks`' writes on SQLite, one a link.
-_SQLITE_PRUNED_CHECKS = text("UPDATE links SET pruned_by_start = :counts WHERE id = :id")
+#: What `_count_pruned_checks` reads for 0021's two counts: the link's problem start and
+#: outcome start, and the counts kept in them.
+_FOR_OLD_PROCESSES = (
+    PROBLEM_START,
+    OUTCOME_START,
+    Link.pruned_checks,
+    Link.pruned_checks_since,
+    Link.pruned_outcome_checks,
+    Link.pruned_outcome_since,
+)
 
-#: `_count_pruned_checks`' writes on PostgreSQL, one row per link of two arrays.
+#: `_count_pruned_checks`' writes on SQLite, one a link.
+_SQLITE_PRUNED_CHECKS = text(
+    "UPDATE links SET pruned_by_start = :counts, pruned_checks = :checks, "
+    "pruned_checks_since = :since, pruned_outcome_checks = :outcome_checks, "
+    "pruned_outcome_since = :outcome_since WHERE id = :id"
+).bindparams(
+    bindparam("since", type_=Link.pruned_checks_since.type),
+    bindparam("outcome_since", type_=Link.pruned_outcome_since.type),
+)
+
+#: `_count_pruned_checks`' writes on PostgreSQL, one row per link of six arrays.
 _PG_PRUNED_CHECKS = text(
-    "UPDATE links SET pruned_by_start = CAST(v.counts AS JSON) "
-    "FROM unnest(CAST(:ids AS integer[]), CAST(:counts AS text[])) AS v(id, counts) "
-    "WHERE links.id = v.id"
+    "UPDATE links SET pruned_by_start = CAST(v.counts AS JSON), pruned_checks = v.checks, "
+    "pruned_checks_since = v.since, pruned_outcome_checks = v.outcome_checks, "
+    "pruned_outcome_since = v.outcome_since "
+    "FROM unnest(CAST(:id AS integer[]), CAST(:counts AS text[]), "
+    "CAST(:checks AS integer[]), CAST(:since AS timestamp with time zone[]), "
+    "CAST(:outcome_checks AS integer[]), CAST(:outcome_since AS timestamp with time zone[])) "
+    "AS v(id, counts, checks, since, outcome_checks, outcome_since) WHERE links.id = v.id"
 )
 
 

@@ -144,8 +144,9 @@ class Link(Base):
     #: adds to the observations still there. NULL: none pruned.
     pruned_by_start: Mapped[dict[str, int] | None] = mapped_column(JSON(none_as_null=True))
     #: Before migration 0022: the checks pruned since the link's problem start and since its
-    #: outcome start, two starts only. Read by nothing now; kept so that a linkhealth
-    #: process started before the upgrade can still write a links row.
+    #: outcome start, two starts only. Read by nothing now; kept, and still written by
+    #: `db prune` from `pruned_by_start`, so that a linkhealth process started before the
+    #: upgrade can still write a links row and recounts a link's row as the new readers do.
     pruned_checks: Mapped[int] = mapped_column(Integer, default=0)
     pruned_checks_since: Mapped[datetime | None]
     pruned_outcome_checks: Mapped[int] = mapped_column(Integer, default=0)

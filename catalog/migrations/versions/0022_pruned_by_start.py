@@ -18,7 +18,8 @@ either reads what it read before (rows dated from another start keep reading wha
 did, the undercount of a past prune, until that start changes). The old columns stay, no
 longer read, so that a linkhealth process started before the upgrade can still write a
 links row. Downgrade puts back in them the counts the object holds from the link's
-outcome start and from its drift's start (else its outcome start), and drops the column.
+outcome start and from the start 0021 dated its row from (its drift, else its flapping, else
+its outcome start), and drops the column.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ def _links() -> sa.TableClause:
         sa.column("pruned_outcome_checks", sa.Integer()),
         sa.column("pruned_outcome_since", sa.DateTime(timezone=True)),
         sa.column("drift_since", sa.DateTime(timezone=True)),
+        sa.column("state", sa.String()),
+        sa.column("flapping", sa.Boolean()),
         sa.column("first_failure_at", sa.DateTime(timezone=True)),
         sa.column("last_change_at", sa.DateTime(timezone=True)),
     )
@@ -118,13 +121,41 @@ def upgrade() -> None:
         conn.execute(write, updates)
 
 
+def _problem_start(links: sa.TableClause) -> sa.ColumnElement[Any]:
+    """`problem_checks.PROBLEM_START` as 0021's reader dated a row (not imported: a
+    migration keeps the rule it was written with): drift unless confirmed broken; else a
+    flapping link's flapping (its last `flapping_started` event); else its outcome start."""
+    events = sa.table(
+        "events",
+        sa.column("link_id", sa.Integer()),
+        sa.column("kind", sa.String()),
+        sa.column("at", sa.DateTime(timezone=True)),
+    )
+    flapping_since = (
+        sa.select(sa.func.max(events.c.at))
+        .where(events.c.link_id == links.c.id, events.c.kind == "flapping_started")
+        .correlate(links)
+        .scalar_subquery()
+    )
+    outcome_start = sa.func.coalesce(links.c.first_failure_at, links.c.last_change_at)
+    not_broken = links.c.state != "broken"
+    return sa.case(
+        (sa.and_(links.c.drift_since.is_not(None), not_broken), links.c.drift_since),
+        (
+            sa.and_(links.c.flapping.is_(True), not_broken),
+            sa.func.coalesce(flapping_since, outcome_start),
+        ),
+        else_=outcome_start,
+    )
+
+
 def downgrade() -> None:
     conn = op.get_bind()
     links = _links()
     query = sa.select(
         links.c.id,
         links.c.pruned_by_start,
-        links.c.drift_since,
+        _problem_start(links),
         sa.func.coalesce(links.c.first_failure_at, links.c.last_change_at),
     ).where(links.c.pruned_by_start.is_not(None))
     write = (
@@ -139,9 +170,8 @@ def downgrade() -> None:
     )
     for rows in _in_chunks(query, links):
         updates = []
-        for link_id, stored, drift_since, outcome_start in rows:
+        for link_id, stored, problem_start, outcome_start in rows:
             counts = json.loads(stored) if isinstance(stored, str) else dict(stored or {})
-            problem_start = drift_since if drift_since is not None else outcome_start
             updates.append(
                 {
                     "link_id": link_id,
