@@ -929,7 +929,7 @@ def apply_drift(
         for key, (v, _) in judgement.drifted.items():
             since = before[key].since if key in before else at
             entries[key] = EntryDrift(key, since, v.reason, v.score)
-        new = _with_entries(state, [entries[key] for key in sorted(entries, key=_entry_order)])
+        new = _with_entries(state, [entries[key] for key in sorted(entries, key=entry_order)])
     changes = [
         Change(
             "drift_detected",
@@ -953,7 +953,7 @@ def apply_drift(
                 {"old": before[key].reason, "score": judgement.scores.get(key)},
                 entry=key,
             )
-            for key in sorted((was & judged) - now, key=_entry_order)
+            for key in sorted((was & judged) - now, key=entry_order)
         ]
     return new, changes
 
@@ -1035,7 +1035,7 @@ def _drift_cleared(
     ]
 
 
-def _entry_order(key: str) -> tuple[int, str]:
+def entry_order(key: str) -> tuple[int, str]:
     """Entry keys (`resources.id` as text) in the order of their ids."""
     return (int(key), key) if key.isdigit() else (0, key)
 

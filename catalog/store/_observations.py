@@ -433,7 +433,7 @@ def _narrowed(state: LinkState, raised_for: set[str], entries: Sequence[Entry]) 
         return state
     own = [
         health_rules.EntryDrift(key, state.drift_since, state.drift_reason, state.drift_score)
-        for key in sorted(raised_for, key=lambda k: (int(k), k) if k.isdigit() else (0, k))
+        for key in sorted(raised_for, key=health_rules.entry_order)
     ]
     return replace(state, drift_entries=tuple(own))
 
