@@ -279,3 +279,11 @@ def flow_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
     monkeypatch.setattr(flows.recheck_flow, "recheck", flow)
     return calls
+
+
+@pytest.fixture
+def no_prefect_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Edits announce themselves to a Prefect API that answers: never a developer's own
+    server on the default port (its recheck deployment would run)."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # the discard port: nothing answers

@@ -38,12 +38,8 @@ OLD = "https://example.org/old"
 NEW = "https://example.org/new"
 
 
-@pytest.fixture(autouse=True)
-def no_prefect_api(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Edits announce themselves to a Prefect API that answers: never a developer's own
-    server on the default port (its recheck deployment would run)."""
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # the discard port: nothing answers
+#: Edits announce themselves to a Prefect API: never a developer's own (conftest).
+pytestmark = pytest.mark.usefixtures("no_prefect_api")
 
 
 @pytest.fixture

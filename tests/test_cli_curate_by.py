@@ -16,11 +16,8 @@ from catalog.sync import sync_catalogs
 from flows.cli import app
 from tests.factories import T0, database_url, temporary_database, write_catalog
 
-
-@pytest.fixture(autouse=True)
-def no_prefect_api(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # the discard port: nothing answers
+#: Edits announce themselves to a Prefect API: never a developer's own (conftest).
+pytestmark = pytest.mark.usefixtures("no_prefect_api")
 
 
 @pytest.fixture

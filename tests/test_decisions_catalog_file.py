@@ -39,11 +39,8 @@ ENTRIES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def no_prefect_api(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An edit announces itself: never to a developer's own Prefect server."""
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # the discard port: nothing answers
+#: Edits announce themselves to a Prefect API: never a developer's own (conftest).
+pytestmark = pytest.mark.usefixtures("no_prefect_api")
 
 
 @pytest.fixture

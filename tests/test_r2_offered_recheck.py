@@ -21,12 +21,11 @@ TRIAL = "sqlite:///var/trial.db"
 
 
 @pytest.fixture(autouse=True)
-def _no_prefect_api(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_settings_from_the_shell(no_prefect_api: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """No Prefect API to announce to, and no settings from the shell (`flow_calls` stands
     in for the recheck flow)."""
-    for name in ("PREFECT_API_URL", "LINKHEALTH_CONFIG", "LINKHEALTH_DATABASE_URL"):
+    for name in ("LINKHEALTH_CONFIG", "LINKHEALTH_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LINKHEALTH_PREFECT_PORT", "9")  # the discard port: nothing answers
 
 
 def _offered(output: str) -> list[str]:
