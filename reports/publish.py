@@ -25,6 +25,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeGuard
 
 from catalog.clock import Clock, utcnow
 from catalog.collector import frozen_while
@@ -420,7 +421,7 @@ def report_folder(
     owners: list[str] = []
     kept = False
     for folder in candidates:
-        if folder == configured and kept_for is not None and _unclaimed(folder):
+        if _left_to(kept_for, folder, configured):
             owners.append(kept_for)
             kept = True
             continue
@@ -441,6 +442,13 @@ def report_folder(
         f"cannot write the report of {database}: {', '.join(map(str, candidates))} hold "
         "the reports of other databases; choose another folder with --out or reports_dir"
     )
+
+
+def _left_to(kept_for: str | None, folder: Path, configured: Path) -> TypeGuard[str]:
+    """Whether `folder` is the `configured` one, unclaimed and kept for the database the
+    settings name (`_kept_for`): passed over by the report of the database --db chose, and
+    by `unusable_report_folder`'s look ahead at the folder that report will take."""
+    return folder == configured and kept_for is not None and _unclaimed(folder)
 
 
 def _unclaimed(folder: Path) -> bool:
@@ -478,7 +486,7 @@ def unusable_report_folder(settings: Settings, engine: Engine) -> str | None:
             owner = None  # NotADirectoryError (a file): said below
         if owner is not None and not _is(owner, database):
             continue
-        if folder == configured and kept_for is not None and _unclaimed(folder):
+        if _left_to(kept_for, folder, configured):
             continue
         try:
             folder.mkdir(parents=True, exist_ok=True)
