@@ -125,6 +125,10 @@ class Progress:
     #: A GET waited for its answer to begin up to `ANSWER_MARGIN` before the deadline
     #: (`Fetcher.answer_wait`), and none began.
     waited_out: bool = False
+    #: The HEAD's 503 "come back later" taken as the host's word once its GET brought no
+    #: page (`Fetcher.fetch`), with the host's gate and its `answers` when it was said:
+    #: should the host be held on it, that is this URL's answer too (`checker._Run`).
+    said: tuple[HostGate, int] | None = None
 
     def may_connect(self) -> bool:
         """Whether the check has time left to wait for a connection (`connect_left`)."""
@@ -819,6 +823,7 @@ class Fetcher:
         if word is not None and get.held is None and not _ordinary(get.answer):
             gate, away, since = word
             gate.strike(away, since)  # no page came since: the HEAD's word stands
+            progress.said = gate, since
 
     def _heads_word(self, head: Exchange) -> tuple[HostGate, Away, int] | None:
         """A HEAD's 503 "come back later" than a check waits, as the host's word (`_heed`):

@@ -155,6 +155,20 @@ class HostGate:
         elif first is None or now + away.retry_after > self._strike_until:
             self._strike, self._strike_until = away, now + away.retry_after
 
+    def held_on(self, since: int) -> Away | None:
+        """The host's 503 hold if one was set and no ordinary answer of the host (`answered`)
+        came since its `answers` were `since` (a HEAD's word: `Fetcher.fetch`), even past
+        its time; else None.
+
+        The URLs asked before the hold began heard the HEAD's 503 "come back in 2 hours"
+        themselves, then a GET that hung: they read `timeout`, their held siblings "host
+        unavailable", and one night of maintenance read as broken links. No page since
+        means the host served none: their GET's failure was the maintenance too."""
+        away = self._away
+        if away is None or away.status != 503 or self.answers != since:
+            return None
+        return away
+
     def answered(self) -> None:
         """The host answered a request as it does when it is up (a page, a 404, anything but
         a redirect, a 429 or a 503): a first 503 "come back later" (`strike`) was its
