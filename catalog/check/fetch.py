@@ -919,7 +919,8 @@ class Fetcher:
         journey to the host gates (a new one by default): a pause it caused (Retry-After)
         is waited out by its own retry, so the gate must not make it wait twice.
         `speaks`: whether a host's answer that it is away stands for its other URLs
-        (`_heed`); a soft-404 probe's, to an address made up, does not."""
+        (`_heed`); a soft-404 probe's, to an address made up, does not. Any other answer
+        of the host's is its word that it is up (`HostGate.answered`), a probe's too."""
         settings = settings or self.settings
         headers = headers or {}
         progress.method, progress.chain, progress.retries = method, [], []
@@ -1053,8 +1054,8 @@ class Fetcher:
                     endpoint = None  # a failure now is the certificate's own
             if connect_left is not None:  # timed only while the wait to connect is bounded
                 sent_at = asyncio.get_running_loop().time()
-            # A probe's answer neither holds the host nor brings it back: none waits for it.
-            asked = gate.asking() if speaks else None
+            # A probe's too: its ordinary answer is the host's (`answered`), worth waiting for.
+            asked = gate.asking()
             try:
                 response = await self._transmit(request)
             except BaseException:  # a deadline's cancellation too: no answer will come
@@ -1098,8 +1099,10 @@ class Fetcher:
                 gate.pause(told, owner)
             body, truncated, cut = b"", False, None
             redirect = status in REDIRECT_STATUSES and "location" in response.headers
-            if speaks and status not in (429, 503) and not redirect:
-                gate.answered()  # up: a path's 503 before was its own (`HostGate.strike`)
+            if status not in (429, 503) and not redirect:
+                # Up: a path's 503 before was its own (`HostGate.strike`). A probe's answer
+                # too: a 404 to a made-up address is the host routing requests as when up.
+                gate.answered()
             gate.heard(asked)  # as soon as its head came: URLs held meanwhile wait for it
             if method == "GET" and not redirect:
                 if 200 <= status < 300:

@@ -171,9 +171,10 @@ class HostGate:
 
     def answered(self) -> None:
         """The host answered a request as it does when it is up (a page, a 404, anything but
-        a redirect, a 429 or a 503): a first 503 "come back later" (`strike`) was its
-        path's alone, so it no longer counts towards the host's being away, and a 503's
-        hold ends: the host serves pages (two of its apps were down, or it is back). A
+        a redirect, a 429 or a 503; a soft-404 probe's 404 too: the host routes requests as
+        when up): a first 503 "come back later" (`strike`) was its path's alone, so it no
+        longer counts towards the host's being away, and a 503's hold ends: the host
+        serves pages (two of its apps were down, or it is back). A
         429's stands: it says we ask too often, and a page answered to a request sent
         before it does not say that we may ask more."""
         self.answers += 1
