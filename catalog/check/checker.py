@@ -447,7 +447,10 @@ class _Run:
                 continue
             target, facts = self.targets[told.index], replace(told.facts, away=away)
             try:
-                self.results[told.index] = _observe(target, facts, told.checked_at, told.elapsed_ms)
+                observation = _observe(target, facts, told.checked_at, told.elapsed_ms)
+                if told.upgrade is not None:  # an http:// link checked over https
+                    observation = _upgraded(observation, *told.upgrade, target.previous)
+                self.results[told.index] = observation
             except Exception:  # judging failed: its first verdict stands, never a crash
                 log.exception("judging %s again failed", target.url)
 
@@ -499,12 +502,14 @@ class _Run:
         elapsed_ms = round((time.monotonic() - started) * 1000)
         try:
             observation = _observe(target, facts, checked_at, elapsed_ms)
-            if unanswered is None:
-                if progress.said is not None and facts.deadline_exceeded is None:
-                    gate, since = progress.said
-                    self._told.append(_Told(index, gate, since, facts, checked_at, elapsed_ms))
+            upgrade = None if unanswered is None else (unanswered, plain)
+            if progress.said is not None and facts.deadline_exceeded is None:
+                gate, since = progress.said
+                told = _Told(index, gate, since, facts, checked_at, elapsed_ms, upgrade)
+                self._told.append(told)
+            if upgrade is None:
                 return observation
-            return _upgraded(observation, unanswered, plain, target.previous)
+            return _upgraded(observation, *upgrade, target.previous)
         except Exception as exc:  # judging failed: still one observation, never a crash
             log.exception("judging %s failed", target.url)
             broken = CheckFacts(url=parsed.canonical, internal_error=f"{type(exc).__name__}: {exc}")
@@ -846,6 +851,10 @@ class _Told:
     facts: CheckFacts
     checked_at: datetime
     elapsed_ms: int
+    #: Why its http:// address did not answer, and that address, when the https:// form
+    #: was the one that heard the word (`_upgraded`); the host in maintenance is its answer
+    #: as for its https:// siblings, where it read `timeout` or `http_error`.
+    upgrade: tuple[str, str] | None = None
 
 
 def _observe(

@@ -283,6 +283,19 @@ def _ordinary(answer: Answer | None) -> bool:
     return answer is not None and answer.status not in (429, 503)
 
 
+def _ended_at(get: Exchange, host: str) -> bool:
+    """Whether a GET's journey ended in silence or a refusal of `host` itself, not at a
+    stop or on another site it redirected to. Only then is a HEAD's 503 "come back later"
+    the host's word (`Fetcher.fetch`): a host that sends GET elsewhere routes requests,
+    and a link whose GET went to a site that does not answer leads nowhere, whatever its
+    host's HEAD said. Read as the host's 503, two such links held the host for the night
+    and read "host unavailable" themselves (`checker._Run._judge_told`)."""
+    if get.stop is not None:
+        return False
+    final = parse_url(get.final_url) if get.final_url is not None else None
+    return not isinstance(final, CheckedUrl) or final.host == host
+
+
 def needs_get(head: Exchange) -> bool:
     """Whether a HEAD result leaves the question open, so GET must ask again."""
     if head.stop is not None:
@@ -822,8 +835,9 @@ class Fetcher:
         progress.method = None
         if word is not None and get.held is None and not _ordinary(get.answer):
             gate, away, since = word
-            gate.strike(away, since)  # no page came since: the HEAD's word stands
-            progress.said = gate, since
+            if _ended_at(get, gate.host):  # the host's own silence, not another site's
+                gate.strike(away, since)  # no page came since: the HEAD's word stands
+                progress.said = gate, since
 
     def _heads_word(self, head: Exchange) -> tuple[HostGate, Away, int] | None:
         """A HEAD's 503 "come back later" than a check waits, as the host's word (`_heed`):

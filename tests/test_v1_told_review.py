@@ -1,0 +1,59 @@
+"""Review of the links a host in maintenance was asked for before it was held (u2): which
+of them read as the host's 503, and which keep a verdict of their own.
+
+A link whose GET left the host (a redirect to another site that does not answer) was
+broken by that other site, whatever the host's HEAD said: it read "host unavailable", and
+a curator was never told it leads nowhere. An http:// link whose port 80 does not answer,
+checked over https on the host in maintenance, is the host's 503 as its https siblings
+are: it read `timeout`. MockTransport on a virtual clock, as in `test_maintenance_host`.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from catalog.outcomes import Outcome
+from tests.test_maintenance_host import DOWN, run
+
+LATER = {"Retry-After": "7200"}
+GONE = "gone.example"
+
+
+def test_a_get_sent_to_another_site_that_does_not_answer_is_no_word_of_the_host() -> None:
+    """HEAD says "come back in 2 hours"; GET redirects to another site, which times out:
+    each link leads nowhere (`timeout`), and the host, which routes requests, is not held."""
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        if request.url.host == GONE:
+            raise httpx.ConnectTimeout("no answer", request=request)
+        if request.method == "HEAD":
+            return httpx.Response(503, headers=LATER)
+        return httpx.Response(301, headers={"Location": f"https://{GONE}{request.url.path}"})
+
+    urls = [f"https://{DOWN}/{p}" for p in ("a", "b", "c")]
+    observations = run(urls, web)
+    for obs in observations:
+        assert not obs.held, "the host sent GET on: it is up"
+        assert obs.outcome is not Outcome.RATE_LIMITED, obs.reason
+        assert "host unavailable" not in obs.reason, obs.reason
+
+
+def test_an_http_link_checked_over_https_reads_as_the_hosts_503_as_its_siblings() -> None:
+    """Port 80 refuses; over https the host says "come back in 2 hours" to HEAD and its
+    GET answers a bare 503, as for its https:// links asked beside it."""
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "http":
+            refused = httpx.ConnectError("connection refused", request=request)
+            raise refused from ConnectionRefusedError(111, "Connection refused")
+        if request.method == "HEAD":
+            return httpx.Response(503, headers=LATER)
+        return httpx.Response(503, text="Down for maintenance")
+
+    urls = [f"http://{DOWN}/old", f"https://{DOWN}/a", f"https://{DOWN}/b", f"https://{DOWN}/c"]
+    plain, *others = run(urls, web)
+    assert any(o.held for o in others)
+    assert not plain.held
+    assert (plain.outcome, plain.http_status) == (Outcome.RATE_LIMITED, 503), plain.reason
+    assert plain.url == f"http://{DOWN}/old"
+    assert "unavailable" in plain.reason, plain.reason
