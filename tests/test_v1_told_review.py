@@ -13,7 +13,7 @@ from __future__ import annotations
 import httpx
 
 from catalog.outcomes import Outcome
-from tests.test_maintenance_host import DOWN, run
+from tests.test_maintenance_host import DOWN, PAGE, run
 
 LATER = {"Retry-After": "7200"}
 GONE = "gone.example"
@@ -57,3 +57,26 @@ def test_an_http_link_checked_over_https_reads_as_the_hosts_503_as_its_siblings(
     assert (plain.outcome, plain.http_status) == (Outcome.RATE_LIMITED, 503), plain.reason
     assert plain.url == f"http://{DOWN}/old"
     assert "unavailable" in plain.reason, plain.reason
+
+
+def test_a_host_refusing_head_alone_is_never_held_by_its_broken_pages() -> None:
+    """A host answers every HEAD 503 "come back in 2 hours" and serves its pages to GET; its
+    last three links asked are broken (their GET times out). Its HEAD's 503 is no word of
+    the host's: each broken link is its own `timeout`, none "host unavailable", and the
+    last is asked, not "not sent" (README: such a server "is never held")."""
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        if request.method == "HEAD":
+            return httpx.Response(503, headers=LATER)
+        if request.url.path.startswith("/gone"):
+            raise httpx.ReadTimeout("no answer", request=request)
+        return httpx.Response(200, html=PAGE)
+
+    paths = ["/p0", "/p1", "/p2", "/gone1", "/gone2", "/gone3"]
+    observations = run([f"https://{DOWN}{p}" for p in paths], web)
+    by_path = {o.url.removeprefix(f"https://{DOWN}"): o for o in observations}
+    assert [by_path[p].outcome for p in paths[:3]] == [Outcome.OK] * 3
+    for path in paths[3:]:
+        obs = by_path[path]
+        assert not obs.held, obs.reason
+        assert obs.outcome is Outcome.TIMEOUT, obs.reason

@@ -283,6 +283,11 @@ def _ordinary(answer: Answer | None) -> bool:
     return answer is not None and answer.status not in (429, 503)
 
 
+def _page(answer: Answer | None) -> bool:
+    """Whether a GET brought the page (2xx) or said it is unchanged (304)."""
+    return answer is not None and (200 <= answer.status < 300 or answer.status == 304)
+
+
 def _ended_at(get: Exchange, host: str) -> bool:
     """Whether a GET's journey ended in silence or a refusal of `host` itself, not at a
     stop or on another site it redirected to. Only then is a HEAD's 503 "come back later"
@@ -833,11 +838,14 @@ class Fetcher:
         )
         progress.exchanges.append(get)
         progress.method = None
-        if word is not None and get.held is None and not _ordinary(get.answer):
-            gate, away, since = word
-            if _ended_at(get, gate.host):  # the host's own silence, not another site's
-                gate.strike(away, since)  # no page came since: the HEAD's word stands
-                progress.said = gate, since
+        if word is None or get.held is not None or not _ended_at(get, word[0].host):
+            return  # no word, or the GET's end was another site's (or a stop)
+        gate, away, since = word
+        if _page(get.answer):
+            gate.refuses_head()  # a page after the HEAD's 503: the host refuses HEAD alone
+        elif not _ordinary(get.answer):
+            gate.strike(away, since)  # no page came since: the HEAD's word stands
+            progress.said = gate, since
 
     def _heads_word(self, head: Exchange) -> tuple[HostGate, Away, int] | None:
         """A HEAD's 503 "come back later" than a check waits, as the host's word (`_heed`):

@@ -95,6 +95,9 @@ class HostGate:
         #: Ordinary answers heard so far (`answered`): a word said before the last of them
         #: is no longer the host's (`strike`'s `since`).
         self.answers = 0
+        #: A HEAD's 503 "come back later" was followed by a page to GET (`refuses_head`):
+        #: the host refuses only HEAD so, and its HEAD's word is no longer heard this run.
+        self.head_refused = False
         #: Requests sent whose answer has not begun (`asking`), and those of them that were
         #: out when the host went away (`away_once_answered` waits for them).
         self._out: set[object] = set()
@@ -145,7 +148,7 @@ class HostGate:
         URL: links into one broken path that differ in their query are still one path.
         Neither holds the host meanwhile: the first URL keeps its answer, as its own.
         Nothing else strikes: a 404, a 410, a bare or short 503, a timeout is one page's."""
-        if since is not None and since != self.answers:
+        if since is not None and (since != self.answers or self.head_refused):
             return
         now = asyncio.get_running_loop().time()
         first = self._strike if now < self._strike_until else None
@@ -165,9 +168,17 @@ class HostGate:
         unavailable", and one night of maintenance read as broken links. No page since
         means the host served none: their GET's failure was the maintenance too."""
         away = self._away
-        if away is None or away.status != 503 or self.answers != since:
+        if away is None or away.status != 503 or self.answers != since or self.head_refused:
             return None
         return away
+
+    def refuses_head(self) -> None:
+        """A HEAD's 503 "come back later" and then a page to GET: the host refuses only HEAD
+        so (README: such a server "is never held"), and its HEAD's 503 says nothing for
+        the rest of the run (`strike`, `held_on`). Heard only while a page came since
+        it, a pair of broken pages asked last (a HEAD's 503, a GET that hangs) held such a
+        host and read "host unavailable" night after night: never the `timeout` they are."""
+        self.head_refused = True
 
     def answered(self) -> None:
         """The host answered a request as it does when it is up (a page, a 404, anything but
