@@ -12,8 +12,21 @@ from __future__ import annotations
 
 import httpx
 
+from catalog.check import check_targets
+from catalog.model import Observation
 from catalog.outcomes import Outcome
-from tests.test_maintenance_host import DOWN, PAGE, run
+from tests.factories import RecordingSleep, public_resolver
+from tests.test_maintenance_host import (
+    DOWN,
+    NOW,
+    PAGE,
+    SETTINGS,
+    down_urls,
+    head_503_web,
+    run,
+    run_virtual,
+    targets,
+)
 
 LATER = {"Retry-After": "7200"}
 GONE = "gone.example"
@@ -80,3 +93,28 @@ def test_a_host_refusing_head_alone_is_never_held_by_its_broken_pages() -> None:
         obs = by_path[path]
         assert not obs.held, obs.reason
         assert obs.outcome is Outcome.TIMEOUT, obs.reason
+
+
+def test_a_link_done_once_its_host_is_held_is_heard_as_the_hosts_503_at_once() -> None:
+    """What `on_result` hears is what a run stopped mid-batch stores (`_Unstored`): the
+    second link asked, whose word held the host, is the host's 503 as soon as it is done,
+    not a `timeout` put right only when the whole batch ends. (The first, done before the
+    host was held, still hears its `timeout` first.)"""
+    heard: list[Observation] = []
+    urls = down_urls(6)
+    returned = run_virtual(
+        check_targets(
+            targets(urls),
+            SETTINGS,
+            transport=httpx.MockTransport(head_503_web("timeout", [])),
+            resolver=public_resolver,
+            sleep=RecordingSleep(),
+            clock=lambda: NOW,
+            on_result=heard.append,
+        )
+    )
+    first = {o.url: o for o in heard}
+    second = returned[1]
+    assert (second.outcome, second.http_status) == (Outcome.RATE_LIMITED, 503), second.reason
+    assert first[second.url] == second
+    assert [first[o.url] for o in returned[2:]] == returned[2:]

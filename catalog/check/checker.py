@@ -439,12 +439,12 @@ class _Run:
         """The URLs that heard the host's 503 "come back later" to HEAD and got no page to
         GET, judged on that word when the host was held on it and served no page after
         (`HostGate.held_on`), as their held siblings are: one night of maintenance read as
-        `timeout` for the links asked first. Their `on_result` has heard the first verdict
-        (live progress counts a URL once); the observations returned are these."""
+        `timeout` for the links asked first. Their `on_result` has heard the verdict made
+        when each was done (live progress counts a URL once; a run stopped mid-batch stores
+        it): the host's 503 for those done once it was held, their own for the first; the
+        observations returned are these, on what the host said by the end."""
         for told in self._told:
-            away = told.gate.held_on(told.since)
-            if away is None:
-                continue
+            away = told.gate.held_on(told.since)  # None: a page came since, its own verdict
             target, facts = self.targets[told.index], replace(told.facts, away=away)
             try:
                 observation = _observe(target, facts, told.checked_at, told.elapsed_ms)
@@ -507,6 +507,10 @@ class _Run:
                 gate, since = progress.said
                 told = _Told(index, gate, since, facts, checked_at, elapsed_ms, upgrade)
                 self._told.append(told)
+                if (away := gate.held_on(since)) is not None:  # held already: said at once
+                    observation = _observe(
+                        target, replace(facts, away=away), checked_at, elapsed_ms
+                    )
             if upgrade is None:
                 return observation
             return _upgraded(observation, *upgrade, target.previous)
