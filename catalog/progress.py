@@ -15,10 +15,13 @@ to seconds of silence (`sync`, `catalog lint` of 20,000 entries: 4 s).
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 
@@ -28,6 +31,12 @@ from catalog.text import for_terminal
 AFTER_S = 2.0
 #: Seconds between its lines after that.
 EVERY_S = 5.0
+#: Seconds a check run goes without a URL finishing before it says what it is still
+#: waiting for (`Quiet`), and between such lines.
+QUIET_AFTER_S = 30.0
+QUIET_EVERY_S = 30.0
+#: Hosts a waiting line names (`waiting_line`); the rest are counted.
+WAITING_HOSTS = 3
 
 
 class Working:
@@ -125,3 +134,62 @@ def still_working(
         ended.set()
         speaker.join()
         _open.reset(token)
+
+
+class Quiet:
+    """When a check run whose URLs stopped finishing says what it is still waiting for.
+
+    Its progress lines say how many URLs are checked, and only when that number moved:
+    while the last slow URLs finished (a host in no hurry, a long `total_timeout` or a
+    pause the host asked for) the run said nothing for minutes, and an operator took it
+    for hung. A line is due once nothing moved for `after_s`, then every `every_s`.
+    `clock`: seconds, monotonic (a test's fake one)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        after_s: float | None = None,
+        every_s: float | None = None,
+    ) -> None:
+        self._clock = clock
+        self._after_s = QUIET_AFTER_S if after_s is None else after_s
+        self._every_s = QUIET_EVERY_S if every_s is None else every_s
+        self._since = clock()
+        self._said = -math.inf
+
+    def moved(self) -> None:
+        """A URL finished (or a batch was stored): the quiet starts again."""
+        self._since, self._said = self._clock(), -math.inf
+
+    def due(self) -> float | None:
+        """The seconds nothing has moved when a waiting line is due now (counted as said),
+        else None."""
+        now = self._clock()
+        quiet = now - self._since
+        if quiet < self._after_s or now - self._said < self._every_s:
+            return None
+        self._said = now
+        return quiet
+
+
+def waiting_line(pending: Sequence[tuple[str, str]], quiet_s: float) -> str:
+    """What a quiet check run is waiting for: its URLs not finished yet, as (URL, host),
+    named when one is left, else counted by host (the busiest `WAITING_HOSTS` named), e.g.
+    "Still checking 3 URLs of maintenance.example; none finished in the last 40 s"."""
+    since = f"none finished in the last {quiet_s:.0f} s"
+    if not pending:
+        return f"Still finishing the last URLs checked; {since}"
+    if len(pending) == 1:
+        ((url, host),) = pending
+        return f"Still checking 1 URL, {url} (host {host}); {since}"
+    hosts = Counter(host for _, host in pending)
+    if len(hosts) == 1:
+        return f"Still checking {len(pending):,} URLs of {next(iter(hosts))}; {since}"
+    named = [f"{host}: {count:,}" for host, count in hosts.most_common(WAITING_HOSTS)]
+    rest = len(hosts) - len(named)
+    if rest:
+        named.append(f"{rest:,} more host{'s' if rest > 1 else ''}")
+    return (
+        f"Still checking {len(pending):,} URLs of {len(hosts):,} hosts ({', '.join(named)}); "
+        f"{since}"
+    )

@@ -79,6 +79,7 @@ from catalog.ops import (
     run_tally,
     summary_markdown,
 )
+from catalog.progress import Quiet, waiting_line
 from catalog.runs import (
     BatchStored,
     PreparedRun,
@@ -180,6 +181,12 @@ class _Unstored:
     def stored(self, run_id: int, index: int) -> None:
         with self._lock:
             self._batches.pop((_run_key(run_id), index), None)
+
+    def heard(self, run_id: int, index: int) -> set[str]:
+        """The URLs batch `index` has checked so far (none once it is stored)."""
+        with self._lock:
+            heard = self._batches.get((_run_key(run_id), index), [])
+            return {observation.url for observation in list(heard)}
 
     def take(self, run_id: int) -> list[list[Observation]]:
         """What the run's batches not stored had checked, by batch; forgotten here."""
@@ -718,6 +725,8 @@ def _check_and_store(
         description=f"URLs checked in run {run_id}",
     )
     finished: queue.SimpleQueue[PrefectFuture[CheckedBatch]] = queue.SimpleQueue()
+    checking: dict[int, Batch] = {}
+    quiet = Quiet()
 
     def submit_next() -> bool:
         # A bounded window of submitted batches: a finished batch's observations (text
@@ -726,6 +735,7 @@ def _check_and_store(
         if not todo:
             return False
         batch = todo.popleft()
+        checking[batch.index] = batch  # for what a quiet run waits for (`_still_checking`)
         # quote(): Prefect would otherwise walk every target of the batch twice per task,
         # looking for futures to wait on (~0.1 ms of CPU per URL); the task gets the batch.
         # (Typed as the quote; Prefect hands the task what it wraps.)
@@ -748,33 +758,39 @@ def _check_and_store(
                 future = finished.get(timeout=PROGRESS_EVERY_S)
             except queue.Empty:
                 live = shown(done_urls)
-                if live > said:
-                    said = live
-                    rate = live / max(time.perf_counter() - started, 1e-6)
-                    log.info("%d/%d URLs checked (%.1f URLs/s)", live, url_count, rate)
-                    try:  # for `linkhealth status`; never worth failing the run over
-                        note_run_progress(
-                            engine_for(settings.database_url), run_id, live, now=utcnow()
-                        )
-                    except LinkhealthError as exc:  # e.g. the database went away: one line
-                        # The error's own advice ("run the command again") is not for this.
-                        log.warning(
-                            "could not note the progress of run %s for `linkhealth status`; "
-                            "the run goes on (%s)",
-                            run_id,
-                            str(exc).split("; ")[0],
-                        )
-                    except Exception:
-                        log.warning(
-                            "could not note the progress of run %s for `linkhealth status`; "
-                            "the run goes on",
-                            run_id,
-                            exc_info=True,
-                        )
-                    if progress is not None:
-                        ui(update_progress_artifact, progress, progress_percent(live, url_count))
+                if live <= said:
+                    # The last slow URLs: say what the run waits for, now and then.
+                    if (quiet_s := quiet.due()) is not None:
+                        pending = _still_checking(run_id, checking.values())
+                        log.info("%s", waiting_line(pending, quiet_s))
+                    continue
+                said = live
+                quiet.moved()
+                rate = live / max(time.perf_counter() - started, 1e-6)
+                log.info("%d/%d URLs checked (%.1f URLs/s)", live, url_count, rate)
+                try:  # for `linkhealth status`; never worth failing the run over
+                    note_run_progress(engine_for(settings.database_url), run_id, live, now=utcnow())
+                except LinkhealthError as exc:  # e.g. the database went away: one line
+                    # The error's own advice ("run the command again") is not for this.
+                    log.warning(
+                        "could not note the progress of run %s for `linkhealth status`; "
+                        "the run goes on (%s)",
+                        run_id,
+                        str(exc).split("; ")[0],
+                    )
+                except Exception:
+                    log.warning(
+                        "could not note the progress of run %s for `linkhealth status`; "
+                        "the run goes on",
+                        run_id,
+                        exc_info=True,
+                    )
+                if progress is not None:
+                    ui(update_progress_artifact, progress, progress_percent(live, url_count))
                 continue
             checked = future.result()
+            checking.pop(checked.index, None)
+            quiet.moved()
             in_flight -= 1
             in_flight += submit_next()
             done_urls = _store_one(settings, prepared, checked, stored, done_urls, started)
@@ -787,6 +803,16 @@ def _check_and_store(
                 )
     finally:
         _LIVE.forget(run_id)
+
+
+def _still_checking(run_id: int, batches: Iterable[Batch]) -> list[tuple[str, str]]:
+    """The (URL, host) of the URLs of `batches` not checked yet: what a quiet run waits
+    for. Asked only then (`Quiet`), never per URL."""
+    pending: list[tuple[str, str]] = []
+    for batch in batches:
+        heard = _UNSTORED.heard(run_id, batch.index)
+        pending.extend((t.url, t.host) for t in batch.targets if t.url not in heard)
+    return pending
 
 
 def _store_one(

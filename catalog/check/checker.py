@@ -28,7 +28,7 @@ import ssl
 import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
@@ -50,7 +50,7 @@ from catalog.check.fetch import (
     read_page,
     validators_of_read,
 )
-from catalog.check.politeness import HostScheduler, Politeness, Slots
+from catalog.check.politeness import HostGate, HostScheduler, Politeness, Slots
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import moved_to, same_address, stable_url
 from catalog.check.safety import AddressBook, Resolver, check_allowlist
@@ -380,6 +380,9 @@ class _Run:
         self._tails: dict[asyncio.Task[Any], asyncio.Task[Probe | None]] = {}
         #: Host -> its URLs not begun yet.
         self._unbegun: Counter[str] = Counter()
+        #: The URLs whose HEAD's 503 "come back later" was taken as the host's word
+        #: (`Progress.said`): judged again once all are done (`_judge_told`).
+        self._told: list[_Told] = []
 
     async def all(self, work: list[tuple[str, int]], checked: dict[int, CheckedUrl]) -> None:
         """Check every (host, target index) of `work`; `checked` holds each one's parsed URL.
@@ -402,6 +405,7 @@ class _Run:
                         await scheduler.wait()
                         continue
                     group.create_task(self._check_job(scheduler, job, checked))
+            self._judge_told()
         except BaseExceptionGroup as group_error:
             # Only the caller's own callback can fail a task; surface its exception as is.
             raise group_error.exceptions[0] from None
@@ -420,7 +424,7 @@ class _Run:
         host, index = job
         self._unbegun[host] -= 1
         try:
-            observation = await self.check_one(self.targets[index], checked.pop(index))
+            observation = await self.check_one(self.targets[index], checked.pop(index), index)
             self.results[index] = observation
             if self.on_result is not None:
                 self.on_result(observation)
@@ -431,8 +435,28 @@ class _Run:
             self.slots.drop()
             await scheduler.done(host)
 
-    async def check_one(self, target: Target, parsed: CheckedUrl) -> Observation:
-        """`parsed` is the target's URL as `check_targets` parsed it (parsed once per run)."""
+    def _judge_told(self) -> None:
+        """The URLs that heard the host's 503 "come back later" to HEAD and got no page to
+        GET, judged on that word when the host was held on it and served no page after
+        (`HostGate.held_on`), as their held siblings are: one night of maintenance read as
+        `timeout` for the links asked first. Their `on_result` has heard the verdict made
+        when each was done (live progress counts a URL once; a run stopped mid-batch stores
+        it): the host's 503 for those done once it was held, their own for the first; the
+        observations returned are these, on what the host said by the end."""
+        for told in self._told:
+            away = told.gate.held_on(told.since)  # None: a page came since, its own verdict
+            target, facts = self.targets[told.index], replace(told.facts, away=away)
+            try:
+                observation = _observe(target, facts, told.checked_at, told.elapsed_ms)
+                if told.upgrade is not None:  # an http:// link checked over https
+                    observation = _upgraded(observation, *told.upgrade, target.previous)
+                self.results[told.index] = observation
+            except Exception:  # judging failed: its first verdict stands, never a crash
+                log.exception("judging %s again failed", target.url)
+
+    async def check_one(self, target: Target, parsed: CheckedUrl, index: int) -> Observation:
+        """`parsed` is the target's URL as `check_targets` parsed it (parsed once per run);
+        `index`, its place in the results."""
         checked_at = self.clock()
         started = time.monotonic()
         progress = Progress()
@@ -478,9 +502,18 @@ class _Run:
         elapsed_ms = round((time.monotonic() - started) * 1000)
         try:
             observation = _observe(target, facts, checked_at, elapsed_ms)
-            if unanswered is None:
+            upgrade = None if unanswered is None else (unanswered, plain)
+            if progress.said is not None and facts.deadline_exceeded is None:
+                gate, since = progress.said
+                told = _Told(index, gate, since, facts, checked_at, elapsed_ms, upgrade)
+                self._told.append(told)
+                if (away := gate.held_on(since)) is not None:  # held already: said at once
+                    observation = _observe(
+                        target, replace(facts, away=away), checked_at, elapsed_ms
+                    )
+            if upgrade is None:
                 return observation
-            return _upgraded(observation, unanswered, plain, target.previous)
+            return _upgraded(observation, *upgrade, target.previous)
         except Exception as exc:  # judging failed: still one observation, never a crash
             log.exception("judging %s failed", target.url)
             broken = CheckFacts(url=parsed.canonical, internal_error=f"{type(exc).__name__}: {exc}")
@@ -811,6 +844,23 @@ def _tail(text: str) -> bytes | None:
     return pack_text(text[max(TEXT_SAMPLE_CHARS, len(text) - TEXT_TAIL_CHARS) :])
 
 
+@dataclass(frozen=True)
+class _Told:
+    """A URL whose HEAD's 503 "come back later" was taken as the host's word (`_judge_told`)."""
+
+    index: int
+    gate: HostGate
+    #: The host's `answers` when its HEAD said it.
+    since: int
+    facts: CheckFacts
+    checked_at: datetime
+    elapsed_ms: int
+    #: Why its http:// address did not answer, and that address, when the https:// form
+    #: was the one that heard the word (`_upgraded`); the host in maintenance is its answer
+    #: as for its https:// siblings, where it read `timeout` or `http_error`.
+    upgrade: tuple[str, str] | None = None
+
+
 def _observe(
     target: Target, facts: CheckFacts, checked_at: datetime, elapsed_ms: int | None = None
 ) -> Observation:
@@ -892,6 +942,8 @@ def _observe(
     status = answer.status if answer else None
     if status is None and last is not None and last.chain:
         status = last.chain[-1].status
+    if facts.away is not None:  # the host's 503 (`_judge_told`): an unavailable night
+        status = facts.away.status
     # The catalog's URL as it is; the redirects' targets without signatures and session
     # ids, so that a CDN's fresh signature each night is no "move" (`redirects`).
     chain = last.chain if last else ()

@@ -215,6 +215,8 @@ def classify(facts: CheckFacts) -> Verdict:
     last = facts.last
     if last is None:
         return Verdict(Outcome.CONNECTION_ERROR, "Nothing was requested.")
+    if facts.away is not None:
+        return _told(facts, facts.away)
     if last.stop is not None:
         return _stopped(facts, last, last.stop)
     if last.held is not None:
@@ -311,6 +313,23 @@ def _held(facts: CheckFacts, away: Away) -> Verdict:
         f"{_journey(facts)}: {said} {to} and said to retry after "
         f"{_duration(away.retry_after)} (Retry-After), longer than the check can wait for "
         "one link, so its links were not requested again this run.",
+    )
+
+
+def _told(facts: CheckFacts, away: Away) -> Verdict:
+    """A URL whose HEAD heard the host's 503 "come back later" and whose GET then brought
+    no page (it hung, or a bare 5xx), when the host was held on that word (`HostGate.
+    held_on`): the host's answer, as its held siblings read (`_held`), but asked, so the
+    night counts as unavailable for it. It read `timeout` beside them: a night of
+    maintenance was a broken link."""
+    own = {exchange.answer.url for exchange in facts.exchanges if exchange.answer is not None}
+    others = [url for url in (away.url, away.again) if url is not None and url not in own]
+    also = "".join(f"{' and' if i else ', as'} to {_short(url)}" for i, url in enumerate(others))
+    return Verdict(
+        Outcome.RATE_LIMITED,
+        f"{_journey(facts)}: host unavailable: it answered 503 to this link's HEAD{also}, "
+        f"and said to retry after {_duration(away.retry_after)} (Retry-After), longer than "
+        "the check can wait for one link; the GET after it brought no page.",
     )
 
 

@@ -183,6 +183,9 @@ class CheckFacts:
     #: The titles of the catalog entries that link this URL: a page saying what its entry
     #: is called ("Nothing Here | Stories of Survivors") says nothing about being missing.
     entry_titles: tuple[str, ...] = ()
+    #: The host's 503 hold (`politeness.HostGate.held_on`) when this URL's own HEAD said
+    #: it and its GET brought no page: the URL's answer is the host's (`classify._told`).
+    away: Away | None = None
 
     @property
     def last(self) -> Exchange | None:

@@ -125,6 +125,10 @@ class Progress:
     #: A GET waited for its answer to begin up to `ANSWER_MARGIN` before the deadline
     #: (`Fetcher.answer_wait`), and none began.
     waited_out: bool = False
+    #: The HEAD's 503 "come back later" taken as the host's word once its GET brought no
+    #: page (`Fetcher.fetch`), with the host's gate and its `answers` when it was said:
+    #: should the host be held on it, that is this URL's answer too (`checker._Run`).
+    said: tuple[HostGate, int] | None = None
 
     def may_connect(self) -> bool:
         """Whether the check has time left to wait for a connection (`connect_left`)."""
@@ -277,6 +281,24 @@ def _ordinary(answer: Answer | None) -> bool:
     to the file on a download host brought a page, which its own host's count of answers
     never hears."""
     return answer is not None and answer.status not in (429, 503)
+
+
+def _page(answer: Answer | None) -> bool:
+    """Whether a GET brought the page (2xx) or said it is unchanged (304)."""
+    return answer is not None and (200 <= answer.status < 300 or answer.status == 304)
+
+
+def _ended_at(get: Exchange, host: str) -> bool:
+    """Whether a GET's journey ended in silence or a refusal of `host` itself, not at a
+    stop or on another site it redirected to. Only then is a HEAD's 503 "come back later"
+    the host's word (`Fetcher.fetch`): a host that sends GET elsewhere routes requests,
+    and a link whose GET went to a site that does not answer leads nowhere, whatever its
+    host's HEAD said. Read as the host's 503, two such links held the host for the night
+    and read "host unavailable" themselves (`checker._Run._judge_told`)."""
+    if get.stop is not None:
+        return False
+    final = parse_url(get.final_url) if get.final_url is not None else None
+    return not isinstance(final, CheckedUrl) or final.host == host
 
 
 def needs_get(head: Exchange) -> bool:
@@ -816,9 +838,14 @@ class Fetcher:
         )
         progress.exchanges.append(get)
         progress.method = None
-        if word is not None and get.held is None and not _ordinary(get.answer):
-            gate, away, since = word
+        if word is None or get.held is not None or not _ended_at(get, word[0].host):
+            return  # no word, or the GET's end was another site's (or a stop)
+        gate, away, since = word
+        if _page(get.answer):
+            gate.refuses_head()  # a page after the HEAD's 503: the host refuses HEAD alone
+        elif not _ordinary(get.answer):
             gate.strike(away, since)  # no page came since: the HEAD's word stands
+            progress.said = gate, since
 
     def _heads_word(self, head: Exchange) -> tuple[HostGate, Away, int] | None:
         """A HEAD's 503 "come back later" than a check waits, as the host's word (`_heed`):
@@ -914,7 +941,8 @@ class Fetcher:
         journey to the host gates (a new one by default): a pause it caused (Retry-After)
         is waited out by its own retry, so the gate must not make it wait twice.
         `speaks`: whether a host's answer that it is away stands for its other URLs
-        (`_heed`); a soft-404 probe's, to an address made up, does not."""
+        (`_heed`); a soft-404 probe's, to an address made up, does not. Any other answer
+        of the host's is its word that it is up (`HostGate.answered`), a probe's too."""
         settings = settings or self.settings
         headers = headers or {}
         progress.method, progress.chain, progress.retries = method, [], []
@@ -1048,8 +1076,8 @@ class Fetcher:
                     endpoint = None  # a failure now is the certificate's own
             if connect_left is not None:  # timed only while the wait to connect is bounded
                 sent_at = asyncio.get_running_loop().time()
-            # A probe's answer neither holds the host nor brings it back: none waits for it.
-            asked = gate.asking() if speaks else None
+            # A probe's too: its ordinary answer is the host's (`answered`), worth waiting for.
+            asked = gate.asking()
             try:
                 response = await self._transmit(request)
             except BaseException:  # a deadline's cancellation too: no answer will come
@@ -1093,8 +1121,10 @@ class Fetcher:
                 gate.pause(told, owner)
             body, truncated, cut = b"", False, None
             redirect = status in REDIRECT_STATUSES and "location" in response.headers
-            if speaks and status not in (429, 503) and not redirect:
-                gate.answered()  # up: a path's 503 before was its own (`HostGate.strike`)
+            if status not in (429, 503) and not redirect:
+                # Up: a path's 503 before was its own (`HostGate.strike`). A probe's answer
+                # too: a 404 to a made-up address is the host routing requests as when up.
+                gate.answered()
             gate.heard(asked)  # as soon as its head came: URLs held meanwhile wait for it
             if method == "GET" and not redirect:
                 if 200 <= status < 300:

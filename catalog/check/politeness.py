@@ -95,6 +95,9 @@ class HostGate:
         #: Ordinary answers heard so far (`answered`): a word said before the last of them
         #: is no longer the host's (`strike`'s `since`).
         self.answers = 0
+        #: A HEAD's 503 "come back later" was followed by a page to GET (`refuses_head`):
+        #: the host refuses only HEAD so, and its HEAD's word is no longer heard this run.
+        self.head_refused = False
         #: Requests sent whose answer has not begun (`asking`), and those of them that were
         #: out when the host went away (`away_once_answered` waits for them).
         self._out: set[object] = set()
@@ -145,7 +148,7 @@ class HostGate:
         URL: links into one broken path that differ in their query are still one path.
         Neither holds the host meanwhile: the first URL keeps its answer, as its own.
         Nothing else strikes: a 404, a 410, a bare or short 503, a timeout is one page's."""
-        if since is not None and since != self.answers:
+        if since is not None and (since != self.answers or self.head_refused):
             return
         now = asyncio.get_running_loop().time()
         first = self._strike if now < self._strike_until else None
@@ -155,11 +158,34 @@ class HostGate:
         elif first is None or now + away.retry_after > self._strike_until:
             self._strike, self._strike_until = away, now + away.retry_after
 
+    def held_on(self, since: int) -> Away | None:
+        """The host's 503 hold if one was set and no ordinary answer of the host (`answered`)
+        came since its `answers` were `since` (a HEAD's word: `Fetcher.fetch`), even past
+        its time; else None.
+
+        The URLs asked before the hold began heard the HEAD's 503 "come back in 2 hours"
+        themselves, then a GET that hung: they read `timeout`, their held siblings "host
+        unavailable", and one night of maintenance read as broken links. No page since
+        means the host served none: their GET's failure was the maintenance too."""
+        away = self._away
+        if away is None or away.status != 503 or self.answers != since or self.head_refused:
+            return None
+        return away
+
+    def refuses_head(self) -> None:
+        """A HEAD's 503 "come back later" and then a page to GET: the host refuses only HEAD
+        so (README: such a server "is never held"), and its HEAD's 503 says nothing for
+        the rest of the run (`strike`, `held_on`). Heard only while a page came since
+        it, a pair of broken pages asked last (a HEAD's 503, a GET that hangs) held such a
+        host and read "host unavailable" night after night: never the `timeout` they are."""
+        self.head_refused = True
+
     def answered(self) -> None:
         """The host answered a request as it does when it is up (a page, a 404, anything but
-        a redirect, a 429 or a 503): a first 503 "come back later" (`strike`) was its
-        path's alone, so it no longer counts towards the host's being away, and a 503's
-        hold ends: the host serves pages (two of its apps were down, or it is back). A
+        a redirect, a 429 or a 503; a soft-404 probe's 404 too: the host routes requests as
+        when up): a first 503 "come back later" (`strike`) was its path's alone, so it no
+        longer counts towards the host's being away, and a 503's hold ends: the host
+        serves pages (two of its apps were down, or it is back). A
         429's stands: it says we ask too often, and a page answered to a request sent
         before it does not say that we may ask more."""
         self.answers += 1
