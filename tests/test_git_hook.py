@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -248,12 +249,32 @@ def test_the_hook_takes_its_settings_from_git_config_when_the_environment_lacks_
 def test_a_hook_that_finds_no_linkhealth_says_how_to_check_the_edit(
     repo: Path, tmp_path: Path
 ) -> None:
-    """It exited silently: the curator never learnt that nothing was announced."""
+    """It exited silently: the curator never learnt that nothing was announced. The
+    command names the file, as `catalog edited` names it where no settings file says the
+    catalogs: a plain `recheck --changed` read the bundled demo catalog, never the edit."""
     env = _env(tmp_path, LINKHEALTH_BIN=str(tmp_path / "missing"))
     _commit_an_edit(repo, env)
     said = _log(repo, 2)[1]
     assert str(tmp_path / "missing") in said and "LINKHEALTH_BIN" in said
-    assert f"`{BY_HAND}`" in said
+    assert said.endswith(f"run `{BY_HAND} --catalog catalog/data/toolkit.yaml` to check it")
+
+
+def test_a_hook_that_finds_no_linkhealth_names_the_files_as_catalog_edited_does(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Each file the commit added or changed, quoted for the shell as `catalog edited`'s
+    command quotes it (a space, an apostrophe)."""
+    from flows.cli_ops import recheck_command
+
+    env = _env(tmp_path, LINKHEALTH_BIN=str(tmp_path / "missing"))
+    files = ["catalog/data/it's.csv", "catalog/data/my list.yaml", "catalog/data/toolkit.yaml"]
+    for name in files[:2]:
+        (repo / name).write_text("# new\n")
+    _commit_an_edit(repo, env)
+    said = _log(repo, 2)[1]
+    offered = said.split("run `", 1)[1].removesuffix("` to check it")
+    assert offered == recheck_command(files)
+    assert shlex.split(offered)[4::2] == files
 
 
 def _into(sent: list[list[str]]) -> Callable[[Sequence[str]], bool]:
