@@ -285,3 +285,36 @@ def _into(sent: list[list[str]]) -> Callable[[Sequence[str]], bool]:
         return True
 
     return emit
+
+
+#: File names a curator may give a catalog: a space, an apostrophe, an accent.
+ODD_NAMES = ["catalog/data/café.yaml", "catalog/data/it's.csv", "catalog/data/my list.yaml"]
+
+
+def test_the_hook_passes_each_odd_file_name_whole(repo: Path, tmp_path: Path) -> None:
+    """xargs split "my list.yaml" in two and stopped at the apostrophe ("unmatched single
+    quote"), and git wrote "café" quoted, which the hook's filter dropped: nothing of the
+    commit was announced. Each name now reaches `catalog edited` as one argument."""
+    fake = tmp_path / "each-argument"
+    fake.write_text("#!/bin/sh\nfor a; do printf '<%s>' \"$a\"; done; echo\n")
+    fake.chmod(0o755)
+    env = _env(tmp_path, LINKHEALTH_BIN=str(fake))
+    for name in ODD_NAMES:
+        (repo / name).write_text("# new\n")
+    _commit_an_edit(repo, env)
+    names = [*ODD_NAMES, "catalog/data/toolkit.yaml"]
+    assert _log(repo, 2)[1] == "".join(f"<{a}>" for a in ["catalog", "edited", *names])
+
+
+def test_a_hook_that_finds_no_linkhealth_names_a_file_with_an_accent(
+    repo: Path, tmp_path: Path
+) -> None:
+    from flows.cli_ops import recheck_command
+
+    env = _env(tmp_path, LINKHEALTH_BIN=str(tmp_path / "missing"))
+    for name in ODD_NAMES:
+        (repo / name).write_text("# new\n")
+    _commit_an_edit(repo, env)
+    offered = _log(repo, 2)[1].split("run `", 1)[1].removesuffix("` to check it")
+    assert shlex.split(offered)[4::2] == [*ODD_NAMES, "catalog/data/toolkit.yaml"]
+    assert offered == recheck_command([*ODD_NAMES, "catalog/data/toolkit.yaml"])
