@@ -113,15 +113,23 @@ def forbidden_host(host: str, addresses: Iterable[str], allowlist: Sequence[str]
 
 def refused_as_written(host: str, allowlist: Sequence[str]) -> str | None:
     """Why the check will refuse `host` whatever DNS says, or None: an IP address that is
-    not public nor listed, or `localhost` (this machine's name everywhere) unless it or
-    127.0.0.1 is listed. Any other name may resolve anywhere: None, looking nothing up
-    (`catalog validate`)."""
+    not public nor listed, or `localhost` (this machine's name everywhere) unless it, or
+    both 127.0.0.1 and ::1, are listed: most systems resolve it to both, and the check
+    refuses a host for one address not allowed. Any other name may resolve anywhere:
+    None, looking nothing up (`catalog validate`)."""
     if host_allowlisted(host, allowlist):
         return None
     if is_ip_address(host):
         return forbidden_address(host, allowlist)
-    if _host_key(host) == "localhost" and forbidden_address("127.0.0.1", allowlist):
+    if _host_key(host) != "localhost":
+        return None
+    if forbidden_address("127.0.0.1", allowlist):
         return "localhost is this machine (a loopback address), not a public Internet address"
+    if forbidden_address("::1", allowlist):
+        return (
+            "localhost is this machine, and ::1, its IPv6 loopback address that most systems "
+            "resolve it to as well, is not allowed"
+        )
     return None
 
 
