@@ -186,7 +186,7 @@ def status(
     Example: linkhealth status --limit 5
     """
     from catalog.clock import utcnow
-    from catalog.db import engine_to_read, existing_database, shown_url
+    from catalog.db import engine_to_read, existing_database, shown_url, sqlite_file_of
     from catalog.errors import NoDatabaseError
     from catalog.migrate import missing_columns
     from catalog.settings import SettingsFileError, load_settings
@@ -209,7 +209,9 @@ def status(
         # Before the first run: whether Prefect will run the nights is known already, and
         # is what an operator who just installed it asks.
         _err(f"error: {exc}")
-        _prefect_status(None, ([], []), limit, utcnow())
+        file = sqlite_file_of(settings.database_url)
+        absent = str(file.resolve()) if file is not None else shown_url(settings.database_url)
+        _prefect_status(None, ([], []), limit, utcnow(), no_database=absent)
         raise typer.Exit(exc.exit_code) from exc
     with engine_to_read(url) as (engine, held):
         # Which one: a shell without LINKHEALTH_DATABASE_URL shows the old SQLite file's runs
@@ -280,10 +282,13 @@ def _prefect_status(
     read: tuple[list[RunRecord], list[LeaseRecord]] | None,
     limit: int,
     now: datetime,
+    *,
+    no_database: str | None = None,
 ) -> None:
     """Whether the Prefect API answers and, when it does and the runs and leases were
-    `read` (from `engine`; none yet without one), what keeps the nights from running (the
-    last night is told from the runs)."""
+    `read` (from `engine`; none yet without one, the database `no_database` names not
+    being there), what keeps the nights from running (the last night is told from the
+    runs)."""
     from catalog import store
     from catalog.errors import ConfigError
     from flows.prefect_server import api_url, configured_api_url, is_healthy
@@ -305,7 +310,8 @@ def _prefect_status(
             history = store.latest_runs(engine, limit=NIGHTS_LOOKBACK)
         dead = dead_runs(history, held, now)
         seen = last_night_seen(history, dead, now)
-        for line in status_lines(url, seen, now, unchecked_night(history, dead)):
+        unchecked = unchecked_night(history, dead)
+        for line in status_lines(url, seen, now, unchecked, no_database):
             typer.echo(for_terminal(line))
 
 

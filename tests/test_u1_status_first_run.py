@@ -92,3 +92,26 @@ def test_a_database_that_cannot_be_opened_is_not_before_the_first_run(
     assert result.exit_code == 3
     assert "is a folder" in result.stderr
     assert result.stdout == ""
+
+
+def test_no_database_where_nights_were_due_is_not_a_missing_night_for_sure(
+    isolated_cwd: Path, api_up: list[Nights]
+) -> None:
+    """Status run from the wrong folder, or in a shell without the service's
+    LINKHEALTH_DATABASE_URL, finds no database: the nights, deployed a week ago, run and
+    record elsewhere. It said "is missing: no run was recorded since (last seen: never)",
+    which sent the operator after nights that ran; now it says both readings."""
+    from dataclasses import replace
+
+    api_up.append(Nights(replace(_nightly(), created=datetime(2026, 11, 28, tzinfo=UTC)), None))
+    result = CliRunner().invoke(app, ["status"])
+    assert result.exit_code == 3
+    api, night = result.stdout.splitlines()
+    assert api == f"Prefect API {UI}/api: up"
+    db = isolated_cwd / "var" / "linkhealth.db"
+    assert night.startswith(
+        f"The night {NIGHTLY} scheduled for 2026-12-05 07:00 UTC is in no database here: "
+        f"there is none at {db}, which a night run with these settings would have made. "
+    )
+    assert "no run was recorded" not in night
+    assert "LINKHEALTH_DATABASE_URL" in night and f"{UI}/deployments/deployment/d-nightly" in night
