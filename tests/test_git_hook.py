@@ -318,3 +318,19 @@ def test_a_hook_that_finds_no_linkhealth_names_a_file_with_an_accent(
     offered = _log(repo, 2)[1].split("run `", 1)[1].removesuffix("` to check it")
     assert shlex.split(offered)[4::2] == [*ODD_NAMES, "catalog/data/toolkit.yaml"]
     assert offered == recheck_command([*ODD_NAMES, "catalog/data/toolkit.yaml"])
+
+
+def test_a_file_name_git_still_quotes_is_said_and_the_others_announced(
+    repo: Path, tmp_path: Path
+) -> None:
+    """A double quote or a backslash in a name: git writes it quoted, which names no file.
+    It was dropped without a word; now the log says so, and the other files go."""
+    env = _env(tmp_path, LINKHEALTH_BIN=str(_fake_linkhealth(tmp_path)))
+    (repo / "catalog" / "data" / 'say "hi".yaml').write_text("# new\n")
+    _commit_an_edit(repo, env)
+    _stamp, quoted, said = _log(repo, 3)
+    assert quoted.startswith(
+        "not announced, its name holding a character git quotes: "
+        '"catalog/data/say \\"hi\\".yaml"; rename it'
+    )
+    assert said == "args: catalog edited catalog/data/toolkit.yaml api: unset"
