@@ -31,7 +31,7 @@ from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.errors import ConfigError, ReadOnlyDatabaseError, StoreError
+from catalog.errors import ConfigError, NoDatabaseError, ReadOnlyDatabaseError, StoreError
 
 if TYPE_CHECKING:
     from catalog.migrate import HeldOff
@@ -501,15 +501,15 @@ def existing_database(url: str) -> str:
             # `linkhealth check` refuses to make it there too (`_make_folder`).
             problem = "is a file, not a folder" if folder.exists() else "does not exist either"
             fix = _defaults_dir_blamed(file) or "correct the path"
-            raise StoreError(
+            raise NoDatabaseError(
                 f"no database at {file.resolve()}: its folder {folder} {problem}; {fix}, "
                 f"{_POINT_ELSEWHERE}"
             )
-        raise StoreError(
+        raise NoDatabaseError(
             f"no database at {file.resolve()}; `linkhealth check` creates it, {_POINT_ELSEWHERE}"
         )
     if parsed.get_backend_name() != "sqlite" and not _holds_our_tables(url):
-        raise StoreError(
+        raise NoDatabaseError(
             f"database {shown_url(parsed)} holds no linkhealth data yet; `linkhealth check` "
             f"creates its tables, {_POINT_ELSEWHERE}"
         )

@@ -4,7 +4,8 @@
     ├── ConfigError             linkhealth.toml or an option is wrong
     ├── CatalogError            a catalog file cannot be used (carries every Problem found)
     ├── StoreError              the database cannot be opened or migrated
-    │   └── ReadOnlyDatabaseError   ... or written: its SQLite file is read-only
+    │   ├── ReadOnlyDatabaseError   ... or written: its SQLite file is read-only
+    │   └── NoDatabaseError         ... or holds nothing of ours yet (no file, no tables)
     └── NotFoundError           a resource id or run the user named does not exist
 
 Catch at the level you mean. Never match on message text: it is for people.
@@ -43,6 +44,11 @@ class StoreError(LinkhealthError):
 
 class ReadOnlyDatabaseError(StoreError):
     """A SQLite file that can be read but not written (`db copy` reads such a source)."""
+
+
+class NoDatabaseError(StoreError):
+    """The database named is not there yet (no SQLite file, no linkhealth tables): before
+    the first run, or a mistyped path. `status` still says what Prefect will run."""
 
 
 class CopyInProgressError(LinkhealthError):

@@ -19,16 +19,17 @@ import csv
 import difflib
 import hashlib
 import io
+import ipaddress
 import itertools
 import math
 import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from ruamel.yaml import YAML
@@ -44,6 +45,9 @@ from catalog.model import RESOURCE_FIELDS, Catalog, Resource
 from catalog.progress import still_working
 from catalog.text import invisible_characters
 from catalog.urls import UrlProblem, canonical_url, parse_url
+
+if TYPE_CHECKING:
+    from catalog.settings import CheckSettings
 
 __all__ = [
     "CATALOG_SUFFIXES",
@@ -92,6 +96,11 @@ PROBLEM_CODES: dict[str, str] = {
         "Warning only: the URL cannot be fetched as written; the resource still loads and "
         "is reported with the outcome invalid_url."
     ),
+    "private_address": (
+        "Warning only: the URL's host is a loopback, private or link-local address (or "
+        "localhost) that linkhealth.toml does not allow, so `check` will not fetch it and "
+        "reports it as private_address; allow it there for an intranet catalog."
+    ),
     "changed_meanwhile": (
         "An edit or import was not written: the file was saved (by an editor, git, ...) "
         "while linkhealth was changing it; run the command again."
@@ -137,10 +146,46 @@ class ValidationReport:
     warnings: tuple[Problem, ...] = ()
     #: The files read, once each, as the problems name them.
     files: tuple[Path, ...] = ()
+    #: URLs whose host is an IP address or localhost, which the check may refuse as
+    #: private: whether it does is the settings', which a file's reading does not know.
+    addresses: tuple[NamedAddress, ...] = ()
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+@dataclass(frozen=True)
+class NamedAddress:
+    """An entry's URL whose host is written as an address (or `localhost`)."""
+
+    file: str
+    line: int | None
+    label: str
+    url: str
+    host: str
+
+    def refused(self, check: CheckSettings) -> Problem | None:
+        """The warning that `check` will not fetch it under these settings, or None."""
+        if check.allow_private:
+            return None
+        from catalog.check.safety import refused_as_written
+
+        allowlist = check.private_allowlist
+        reason = refused_as_written(self.host, allowlist)
+        if reason is None:
+            return None
+        listed = self.host.split("%", 1)[0]  # an allow-list entry names no IPv6 zone
+        return Problem(
+            self.file,
+            self.line,
+            "url",
+            "private_address",
+            f"{self.label}{self.url}: {reason}, so `linkhealth check` will not fetch it "
+            "(reported as private_address); for an intranet catalog allow it in "
+            f'linkhealth.toml, under [check]: private_allowlist = ["{listed}"] (or '
+            "allow_private = true), or run check with --allow-private",
+        )
 
 
 @contextlib.contextmanager
@@ -218,10 +263,25 @@ def load_catalogs(paths: Iterable[str | Path]) -> list[Catalog]:
     return catalogs
 
 
-def validate_catalogs(paths: Iterable[str | Path]) -> ValidationReport:
+def validate_catalogs(
+    paths: Iterable[str | Path], *, check: CheckSettings | None = None
+) -> ValidationReport:
     """`validate_catalog` for many files and folders, including clashes between files.
-    Inside `read_once`, the next read of each file takes what this one found."""
-    return _read_many(paths, keep=True)[1]
+    Inside `read_once`, the next read of each file takes what this one found.
+
+    With `check`, the warnings include the URLs those settings will not let the check
+    fetch as private, as far as the file shows it (an address or localhost: no DNS)."""
+    report = _read_many(paths, keep=True)[1]
+    if check is None or not report.addresses:
+        return report
+    refused = [w for a in report.addresses if (w := a.refused(check)) is not None]
+    if not refused:
+        return report
+    order = {str(file): n for n, file in enumerate(report.files)}  # each file's, by line
+    warnings = sorted(
+        (*report.warnings, *refused), key=lambda w: (order.get(w.file, -1), w.line or 0)
+    )
+    return replace(report, warnings=tuple(warnings))
 
 
 # --- several files -----------------------------------------------------------------------------
@@ -232,6 +292,7 @@ def _read_many(
 ) -> tuple[list[Catalog], ValidationReport]:
     problems: list[Problem] = []
     warnings: list[Problem] = []
+    addresses: list[NamedAddress] = []
     catalogs: list[Catalog] = []
     stems: dict[str, Path] = {}
     seen: set[Path] = set()
@@ -248,6 +309,7 @@ def _read_many(
             catalog, report = _read_file(file, keep=keep)
             problems.extend(report.problems)
             warnings.extend(report.warnings)
+            addresses.extend(report.addresses)
             if file.stem in stems:
                 problems.append(
                     Problem(
@@ -264,7 +326,9 @@ def _read_many(
                 stems[file.stem] = file
             if catalog is not None:
                 catalogs.append(catalog)
-    return catalogs, ValidationReport(tuple(problems), tuple(warnings), tuple(read))
+    return catalogs, ValidationReport(
+        tuple(problems), tuple(warnings), tuple(read), tuple(addresses)
+    )
 
 
 def catalog_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -308,6 +372,7 @@ class _Findings:
         self.file = file
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
+        self.addresses: list[NamedAddress] = []
 
     def problem(self, code: str, line: int | None, field: str | None, message: str) -> None:
         self.problems.append(Problem(self.file, line, field, code, message))
@@ -323,6 +388,7 @@ class _Findings:
             tuple(sorted(self.problems, key=by_line)),
             tuple(sorted(self.warnings, key=by_line)),
             (Path(self.file),),
+            tuple(self.addresses),
         )
 
 
@@ -394,7 +460,7 @@ def _parse(
         # would hold them twice more while it reads, as text and as its own UTF-8 copy
         # (~40 MB of a 100,000-entry catalog, at the memory peak of a run's start).
         del text
-        fast = _fast_catalog(path, data)
+        fast = _fast_catalog(path, data, found)
         if fast is not None:
             return fast, found.report()
         collection, entries = _yaml_entries(data.decode("utf-8-sig"), found)
@@ -449,7 +515,7 @@ class _Entry:
     item_lines: dict[str, list[int | None]] = field(default_factory=dict)
 
 
-def _fast_catalog(path: Path, text: str | bytes) -> Catalog | None:
+def _fast_catalog(path: Path, text: str | bytes, found: _Findings | None = None) -> Catalog | None:
     """The catalog via libyaml when the file is plain and flawless, else None.
 
     The round-trip parser needs a minute for 100,000 entries; libyaml a second or two. Its
@@ -458,7 +524,8 @@ def _fast_catalog(path: Path, text: str | bytes) -> Catalog | None:
     repeated keys, anchors, aliases, merge keys or tags, and validation finds neither
     problem nor warning. Anything else goes the precise way, which words every message.
     Entries are composed and checked one at a time from libyaml's events, so memory
-    holds the resources, never the whole document's node tree.
+    holds the resources, never the whole document's node tree. A catalog read adds its
+    URLs written as addresses to `found`, as the precise way does.
     """
     stream = _FastStream(text)
     scratch = _Findings(str(path))
@@ -468,6 +535,8 @@ def _fast_catalog(path: Path, text: str | bytes) -> Catalog | None:
         return None
     if not stream.count or scratch.problems or scratch.warnings:
         return None
+    if found is not None:
+        found.addresses.extend(scratch.addresses)
     return Catalog(path=path, collection=stream.collection, resources=tuple(resources))
 
 
@@ -1487,6 +1556,12 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
                 "url",
                 f"{label}{reason}; it will be reported as invalid_url until corrected",
             )
+        elif _written_as_address(parsed.host):
+            found.addresses.append(
+                NamedAddress(
+                    found.file, entry.lines.get("url", entry.line), label, url, parsed.host
+                )
+            )
 
     if not ok:
         return None
@@ -1612,6 +1687,20 @@ def _address_field(values: Mapping[Any, Any]) -> str | None:
 
 #: The start of a web address, as a field holding one begins.
 _WEB_ADDRESS = re.compile(r"(?i)https?://\S")
+
+
+def _written_as_address(host: str) -> bool:
+    """Whether `host` is an IP address or localhost, which the file itself shows may be
+    private (a name only DNS can tell, and validation looks nothing up)."""
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    if not (host[:1].isdigit() or ":" in host):  # a name: no address parse per entry
+        return False
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 def _label(entry: _Entry) -> str:

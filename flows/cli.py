@@ -1040,15 +1040,24 @@ def catalog_validate(
     """Report every problem in catalog files at once, clashes between files included;
     writes nothing.
 
-    Exit 0 when valid (warnings such as invalid URLs are printed but allowed), 5 otherwise.
+    Exit 0 when valid (warnings such as invalid URLs, or a loopback or private address
+    linkhealth.toml does not allow the check to fetch, are printed but allowed), 5 otherwise.
 
     Example: linkhealth catalog validate catalog/data/  (or --catalog catalog/data/)
     """
     from catalog.source import validate_catalogs
 
     named = [*(files or []), *(catalog or [])]  # --catalog as every command takes it
-    paths = named or list(load_settings(config).catalogs)
-    report = validate_catalogs(paths)  # as sync reads them: folders, one key per file
+    settings: Settings | None = None
+    if named:
+        with suppress(LinkhealthError):  # the check says what is wrong with the file
+            settings = load_settings(config)
+        paths = named
+    else:
+        settings = load_settings(config)
+        paths = list(settings.catalogs)
+    # As sync reads them (folders, one key per file), and as the check would fetch them.
+    report = validate_catalogs(paths, check=settings.check if settings else None)
     collected: list[dict[str, Any]] = []
     for level, items in (("error", report.problems), ("warning", report.warnings)):
         for p in items:

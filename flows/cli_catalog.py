@@ -150,8 +150,9 @@ def catalog_import_html(
 ) -> None:
     """Merge the resources of a toolkit page (title, link, description) into a catalog.
 
-    New resources are added with ids made from their titles; a resource already in the
-    catalog (same title or same URL) only gets its empty fields filled. Nothing is deleted.
+    A resource already in the catalog (same title, else same URL; ids are not compared:
+    a page has none) only gets its empty fields filled. New ones get ids made from their
+    titles, with -2, -3, ... when the catalog already uses the id. Nothing is deleted.
 
     Example: linkhealth catalog import-html toolkit.html --into my-toolkit.yaml --dry-run
     """
@@ -185,7 +186,9 @@ def catalog_import_csv(
 ) -> None:
     """Merge the rows of a CSV (title, url and any catalog fields) into a catalog.
 
-    Same rules as import-html: add new resources, fill empty fields of known ones.
+    Same rules as import-html (add new resources, fill empty fields of known ones), but a
+    row whose `id` column names an entry is that entry, title and URL edited or not, and
+    a new row keeps its id when it is free.
 
     Example: linkhealth catalog import-csv export.csv --into my-toolkit.yaml --dry-run
     """

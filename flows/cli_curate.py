@@ -8,6 +8,7 @@ calls one `catalog.decisions` function and prints what it did (the diff too, wit
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -103,22 +104,62 @@ class _EditedWith:
     db: str | None
     catalogs: list[Path] | None
     reads: tuple[Path, ...] = ()
+    #: The `--db` a command needs, pasted where LINKHEALTH_DATABASE_URL is not set (cron,
+    #: another terminal), to reach the database it named here, as a report's commands
+    #: name it (`catalog.commands.command_options`); only for a URL without a password,
+    #: which a command cannot name without printing it.
+    inherited_db: str | None = None
+    #: The database LINKHEALTH_DATABASE_URL names with a password, as messages show it.
+    unnamed_db: str | None = None
+
+    @classmethod
+    def of(
+        cls, config: Path | None, db: str | None, catalogs: list[Path] | None, settings: Settings
+    ) -> _EditedWith:
+        """The options an edit of a catalog file was made with, and the database its
+        settings took from LINKHEALTH_DATABASE_URL instead."""
+        from sqlalchemy.engine import make_url
+
+        from catalog.commands import command_options
+        from catalog.db import shown_url, without_secrets
+
+        if db is not None or not os.environ.get("LINKHEALTH_DATABASE_URL"):
+            return cls(config, db, catalogs, settings.catalogs)
+        words = list(command_options(settings).words)
+        if "--db" not in words:  # the database a shell without the variable reads too
+            return cls(config, db, catalogs, settings.catalogs)
+        url = make_url(settings.database_url)
+        if without_secrets(url) != url:
+            # Not "--db URL" without it: in this shell, whose variable holds the password,
+            # the command would then fail to log in.
+            return cls(config, db, catalogs, settings.catalogs, unnamed_db=shown_url(url))
+        inherited = words[words.index("--db") + 1]
+        return cls(config, db, catalogs, settings.catalogs, inherited_db=inherited)
 
     def recheck(self, path: str | None) -> str:
         """The command that checks the edit of the catalog file `path` by hand
         (`recheck_command`): a file the settings do not name (a trial file checked with
         `--catalog` into `--db`, edited without it: the database knows its file) is named
         with --catalog, or the recheck synced and checked the configured catalogs, or the
-        bundled demo, which a trial database refuses (exit 2)."""
+        bundled demo, which a trial database refuses (exit 2). A database named by
+        LINKHEALTH_DATABASE_URL is named with --db: pasted where the variable is not set,
+        the recheck read another database; one whose URL holds a password is said after
+        the command instead (`where`)."""
         from flows.cli_ops import recheck_command
 
         return recheck_command(
             [path] if path is not None else [],
             config=self.config,
-            db=self.db,
+            db=self.db or self.inherited_db,
             catalogs=self.catalogs,
             reads=self.reads,
         )
+
+    def where(self) -> str:
+        """Where `recheck` must run, when its command cannot say it."""
+        if self.unnamed_db is None:
+            return ""
+        return f" (in a shell whose LINKHEALTH_DATABASE_URL names {self.unnamed_db}, as here)"
 
 
 def _say(edited: _EditedWith, result: object) -> None:
@@ -144,25 +185,26 @@ def _announce(path: str | None, edited: _EditedWith) -> None:
     from flows.cli_ops import announce_catalog_edit, recheck_served, served_elsewhere
 
     recheck = edited.recheck(path)
+    where = edited.where()
     elsewhere = served_elsewhere(
         path, config=edited.config, db=edited.db, catalogs=list(edited.catalogs or ())
     )
     if elsewhere is not None:
         typer.echo(
             f"Not announced to the recheck deployment, which reads the configured settings: "
-            f"{elsewhere}. `{recheck}` checks the edit."
+            f"{elsewhere}. `{recheck}` checks the edit{where}."
         )
         return
     url, announced = announce_catalog_edit([path] if path else [])
     if announced and recheck_served() is False:
         typer.echo(
             f"Announced the edit to {url}, but nothing serves the recheck deployment there "
-            f"(`linkhealth serve` does): `{recheck}` checks the edit."
+            f"(`linkhealth serve` does): `{recheck}` checks the edit{where}."
         )
     elif announced:
         typer.echo(f"Announced the edit to {url}: the recheck deployment checks it now.")
     else:
-        typer.echo(f"No Prefect API answers at {url}: `{recheck}` checks the edit.")
+        typer.echo(f"No Prefect API answers at {url}: `{recheck}` checks the edit{where}.")
 
 
 def accept_redirect(
@@ -184,7 +226,7 @@ def accept_redirect(
     settings = _edit_settings(config, db, catalog, dry_run)
     collection, resource_id = _chosen(settings, resource_id, collection, catalog)
     _say(
-        _EditedWith(config, db, catalog, settings.catalogs),
+        _EditedWith.of(config, db, catalog, settings),
         decisions.accept_redirect(
             settings,
             resource_id,
@@ -220,7 +262,7 @@ def replace_url(
     settings = _edit_settings(config, db, catalog, dry_run)
     collection, resource_id = _chosen(settings, resource_id, collection, catalog)
     _say(
-        _EditedWith(config, db, catalog, settings.catalogs),
+        _EditedWith.of(config, db, catalog, settings),
         decisions.replace_url(
             settings,
             resource_id,
@@ -254,7 +296,7 @@ def mark_reviewed(
     settings = _edit_settings(config, db, catalog, dry_run)
     collection, resource_id = _chosen(settings, resource_id, collection, catalog)
     _say(
-        _EditedWith(config, db, catalog, settings.catalogs),
+        _EditedWith.of(config, db, catalog, settings),
         decisions.mark_reviewed(
             settings,
             resource_id,

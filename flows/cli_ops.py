@@ -186,7 +186,8 @@ def status(
     Example: linkhealth status --limit 5
     """
     from catalog.clock import utcnow
-    from catalog.db import engine_to_read, existing_database, shown_url
+    from catalog.db import engine_to_read, existing_database, shown_url, sqlite_file_of
+    from catalog.errors import NoDatabaseError
     from catalog.migrate import missing_columns
     from catalog.settings import SettingsFileError, load_settings
     from flows.cli import said
@@ -202,7 +203,17 @@ def status(
         _err(f"warning: {exc}; the runs below are those of {shown_url(known.database_url)}")
         settings = known
     said(settings)
-    with engine_to_read(existing_database(settings.database_url)) as (engine, held):
+    try:
+        url = existing_database(settings.database_url)
+    except NoDatabaseError as exc:
+        # Before the first run: whether Prefect will run the nights is known already, and
+        # is what an operator who just installed it asks.
+        _err(f"error: {exc}")
+        file = sqlite_file_of(settings.database_url)
+        absent = str(file.resolve()) if file is not None else shown_url(settings.database_url)
+        _prefect_status(None, ([], []), limit, utcnow(), no_database=absent)
+        raise typer.Exit(exc.exit_code) from exc
+    with engine_to_read(url) as (engine, held):
         # Which one: a shell without LINKHEALTH_DATABASE_URL shows the old SQLite file's runs
         # after a move to PostgreSQL, as if nothing had run since.
         typer.echo(f"Database {shown_url(engine.url)}")
@@ -267,13 +278,17 @@ def _runs_status(engine: Engine, limit: int) -> None:
 
 
 def _prefect_status(
-    engine: Engine,
+    engine: Engine | None,
     read: tuple[list[RunRecord], list[LeaseRecord]] | None,
     limit: int,
     now: datetime,
+    *,
+    no_database: str | None = None,
 ) -> None:
     """Whether the Prefect API answers and, when it does and the runs and leases were
-    `read`, what keeps the nights from running (the last night is told from the runs)."""
+    `read` (from `engine`; none yet without one, the database `no_database` names not
+    being there), what keeps the nights from running (the last night is told from the
+    runs)."""
     from catalog import store
     from catalog.errors import ConfigError
     from flows.prefect_server import api_url, configured_api_url, is_healthy
@@ -290,11 +305,13 @@ def _prefect_status(
         from flows.nightly_watch import last_night_seen, status_lines, unchecked_night
 
         history, held = read
-        if len(history) == limit < NIGHTS_LOOKBACK:  # older ones may hold the last night
+        if engine is not None and len(history) == limit < NIGHTS_LOOKBACK:
+            # Older ones may hold the last night.
             history = store.latest_runs(engine, limit=NIGHTS_LOOKBACK)
         dead = dead_runs(history, held, now)
         seen = last_night_seen(history, dead, now)
-        for line in status_lines(url, seen, now, unchecked_night(history, dead)):
+        unchecked = unchecked_night(history, dead)
+        for line in status_lines(url, seen, now, unchecked, no_database):
             typer.echo(for_terminal(line))
 
 

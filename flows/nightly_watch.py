@@ -247,11 +247,14 @@ def night_lines(
     now: datetime,
     ui: str,
     unchecked: UncheckedNight | None = None,
+    no_database: str | None = None,
 ) -> list[str]:
     """What stops the nights, one line each with what to do: no deployment, no active
     schedule, both nights on, paused, nothing polling for its runs, the last night missing
     from the database, the night whose run stopped while it checked (`unchecked`), and the
-    flow runs Prefect ended Crashed or Failed since."""
+    flow runs Prefect ended Crashed or Failed since. `no_database` names the database that
+    is not there (nothing seen): the nights may record in another one, which status was
+    not pointed at (another folder, LINKHEALTH_DATABASE_URL), so both are said."""
     deploy = "`prefect --no-prompt deploy --all` (workers) or start `linkhealth serve`"
     worker = f"{_WORKER_COMMAND.replace('the worker', 'a worker', 1)}, or `linkhealth serve`"
     on = [d for d in (nights.nightly, nights.sharded) if d is not None and d.scheduled]
@@ -283,7 +286,16 @@ def night_lines(
                 f"ready: no worker or `linkhealth serve` polls for them): {worker}."
             )
         due = last_due(deployment, now)
-        if due is not None and (seen is None or seen < due):
+        if due is not None and no_database is not None:
+            lines.append(
+                f"The night {deployment.name} scheduled for {due:%Y-%m-%d %H:%M} UTC is in no "
+                f"database here: there is none at {no_database}, which a night run with these "
+                "settings would have made. Either the nights record in another database (run "
+                "status with their settings: in the folder of their linkhealth.toml, with "
+                "their LINKHEALTH_DATABASE_URL or --db) or none ran: see its flow runs in the "
+                f"Prefect UI: {ui}/deployments/deployment/{deployment.id}"
+            )
+        elif due is not None and (seen is None or seen < due):
             last = f"{seen:%Y-%m-%d %H:%M} UTC" if seen is not None else "never"
             lines.append(
                 f"The night {deployment.name} scheduled for {due:%Y-%m-%d %H:%M} UTC is "
@@ -484,7 +496,11 @@ def error_log(client: Any, flow_run_id: UUID) -> str:
 
 
 def status_lines(
-    url: str, seen: datetime | None, now: datetime, unchecked: UncheckedNight | None = None
+    url: str,
+    seen: datetime | None,
+    now: datetime,
+    unchecked: UncheckedNight | None = None,
+    no_database: str | None = None,
 ) -> list[str]:
     """`night_lines` for the Prefect API at `url` (which answered its health check); one
     line saying what failed when it cannot be asked: `status` never fails on it."""
@@ -498,7 +514,8 @@ def status_lines(
             f"Prefect API {url}: could not read the nightly deployments "
             f"({type(exc).__name__}: {exc}), so whether a night runs is not known"
         ]
-    return night_lines(nights, seen, now, url.removesuffix("/").removesuffix("/api"), unchecked)
+    ui = url.removesuffix("/").removesuffix("/api")
+    return night_lines(nights, seen, now, ui, unchecked, no_database)
 
 
 # --- A night Prefect lost: one catch-up run, started by `linkhealth serve` -----------------

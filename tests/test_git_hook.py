@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -248,12 +249,32 @@ def test_the_hook_takes_its_settings_from_git_config_when_the_environment_lacks_
 def test_a_hook_that_finds_no_linkhealth_says_how_to_check_the_edit(
     repo: Path, tmp_path: Path
 ) -> None:
-    """It exited silently: the curator never learnt that nothing was announced."""
+    """It exited silently: the curator never learnt that nothing was announced. The
+    command names the file, as `catalog edited` names it where no settings file says the
+    catalogs: a plain `recheck --changed` read the bundled demo catalog, never the edit."""
     env = _env(tmp_path, LINKHEALTH_BIN=str(tmp_path / "missing"))
     _commit_an_edit(repo, env)
     said = _log(repo, 2)[1]
     assert str(tmp_path / "missing") in said and "LINKHEALTH_BIN" in said
-    assert f"`{BY_HAND}`" in said
+    assert said.endswith(f"run `{BY_HAND} --catalog catalog/data/toolkit.yaml` to check it")
+
+
+def test_a_hook_that_finds_no_linkhealth_names_the_files_as_catalog_edited_does(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Each file the commit added or changed, quoted for the shell as `catalog edited`'s
+    command quotes it (a space, an apostrophe)."""
+    from flows.cli_ops import recheck_command
+
+    env = _env(tmp_path, LINKHEALTH_BIN=str(tmp_path / "missing"))
+    files = ["catalog/data/it's.csv", "catalog/data/my list.yaml", "catalog/data/toolkit.yaml"]
+    for name in files[:2]:
+        (repo / name).write_text("# new\n")
+    _commit_an_edit(repo, env)
+    said = _log(repo, 2)[1]
+    offered = said.split("run `", 1)[1].removesuffix("` to check it")
+    assert offered == recheck_command(files)
+    assert shlex.split(offered)[4::2] == files
 
 
 def _into(sent: list[list[str]]) -> Callable[[Sequence[str]], bool]:
@@ -264,3 +285,52 @@ def _into(sent: list[list[str]]) -> Callable[[Sequence[str]], bool]:
         return True
 
     return emit
+
+
+#: File names a curator may give a catalog: a space, an apostrophe, an accent.
+ODD_NAMES = ["catalog/data/café.yaml", "catalog/data/it's.csv", "catalog/data/my list.yaml"]
+
+
+def test_the_hook_passes_each_odd_file_name_whole(repo: Path, tmp_path: Path) -> None:
+    """xargs split "my list.yaml" in two and stopped at the apostrophe ("unmatched single
+    quote"), and git wrote "café" quoted, which the hook's filter dropped: nothing of the
+    commit was announced. Each name now reaches `catalog edited` as one argument."""
+    fake = tmp_path / "each-argument"
+    fake.write_text("#!/bin/sh\nfor a; do printf '<%s>' \"$a\"; done; echo\n")
+    fake.chmod(0o755)
+    env = _env(tmp_path, LINKHEALTH_BIN=str(fake))
+    for name in ODD_NAMES:
+        (repo / name).write_text("# new\n")
+    _commit_an_edit(repo, env)
+    names = [*ODD_NAMES, "catalog/data/toolkit.yaml"]
+    assert _log(repo, 2)[1] == "".join(f"<{a}>" for a in ["catalog", "edited", *names])
+
+
+def test_a_hook_that_finds_no_linkhealth_names_a_file_with_an_accent(
+    repo: Path, tmp_path: Path
+) -> None:
+    from flows.cli_ops import recheck_command
+
+    env = _env(tmp_path, LINKHEALTH_BIN=str(tmp_path / "missing"))
+    for name in ODD_NAMES:
+        (repo / name).write_text("# new\n")
+    _commit_an_edit(repo, env)
+    offered = _log(repo, 2)[1].split("run `", 1)[1].removesuffix("` to check it")
+    assert shlex.split(offered)[4::2] == [*ODD_NAMES, "catalog/data/toolkit.yaml"]
+    assert offered == recheck_command([*ODD_NAMES, "catalog/data/toolkit.yaml"])
+
+
+def test_a_file_name_git_still_quotes_is_said_and_the_others_announced(
+    repo: Path, tmp_path: Path
+) -> None:
+    """A double quote or a backslash in a name: git writes it quoted, which names no file.
+    It was dropped without a word; now the log says so, and the other files go."""
+    env = _env(tmp_path, LINKHEALTH_BIN=str(_fake_linkhealth(tmp_path)))
+    (repo / "catalog" / "data" / 'say "hi".yaml').write_text("# new\n")
+    _commit_an_edit(repo, env)
+    _stamp, quoted, said = _log(repo, 3)
+    assert quoted.startswith(
+        "not announced, its name holding a character git quotes: "
+        '"catalog/data/say \\"hi\\".yaml"; rename it'
+    )
+    assert said == "args: catalog edited catalog/data/toolkit.yaml api: unset"

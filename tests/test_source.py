@@ -557,6 +557,7 @@ def test_every_code_has_a_meaning() -> None:
         "duplicate_id",
         "duplicate_collection",
         "invalid_url",
+        "private_address",  # with the check's settings (tests/test_u1_validate_private.py)
         "changed_meanwhile",  # by the writers of catalog files (tests/test_catalog_writes.py)
         "not_writable",  # by the writers of catalog files (tests/test_catalog_writes_folder.py)
         "no_room",  # by the writers of catalog files (tests/test_catalog_writes_folder.py)
@@ -768,7 +769,7 @@ resources:
 
 def _precise(path: Path, monkeypatch: pytest.MonkeyPatch) -> Catalog:
     with monkeypatch.context() as patch:
-        patch.setattr(source, "_fast_catalog", lambda path, text: None)
+        patch.setattr(source, "_fast_catalog", lambda path, text, found=None: None)
         return load_catalog(path)
 
 
@@ -795,8 +796,8 @@ def test_a_bom_and_non_ascii_text_read_the_same_fast_as_precisely(
     answers: list[Catalog | None] = []
     real = source._fast_catalog
 
-    def fast_path(path: Path, data: str | bytes) -> Catalog | None:
-        answers.append(real(path, data))
+    def fast_path(path: Path, data: str | bytes, found: Any = None) -> Catalog | None:
+        answers.append(real(path, data, found))
         return answers[-1]
 
     monkeypatch.setattr(source, "_fast_catalog", fast_path)

@@ -32,6 +32,7 @@ __all__ = [
     "forbidden_host",
     "host_allowlisted",
     "is_ip_address",
+    "refused_as_written",
     "system_resolver",
 ]
 
@@ -108,6 +109,28 @@ def forbidden_host(host: str, addresses: Iterable[str], allowlist: Sequence[str]
     if host_allowlisted(host, allowlist):
         return None
     return next(filter(None, (forbidden_address(a, allowlist) for a in addresses)), None)
+
+
+def refused_as_written(host: str, allowlist: Sequence[str]) -> str | None:
+    """Why the check will refuse `host` whatever DNS says, or None: an IP address that is
+    not public nor listed, or `localhost` (this machine's name everywhere) unless it, or
+    both 127.0.0.1 and ::1, are listed: most systems resolve it to both, and the check
+    refuses a host for one address not allowed. Any other name may resolve anywhere:
+    None, looking nothing up (`catalog validate`)."""
+    if host_allowlisted(host, allowlist):
+        return None
+    if is_ip_address(host):
+        return forbidden_address(host, allowlist)
+    if _host_key(host) != "localhost":
+        return None
+    if forbidden_address("127.0.0.1", allowlist):
+        return "localhost is this machine (a loopback address), not a public Internet address"
+    if forbidden_address("::1", allowlist):
+        return (
+            "localhost is this machine, and ::1, its IPv6 loopback address that most systems "
+            "resolve it to as well, is not allowed"
+        )
+    return None
 
 
 def is_ip_address(host: str) -> bool:
