@@ -5,7 +5,17 @@ from __future__ import annotations
 import gc
 import weakref
 
+import pytest
+
+import catalog.collector
 from catalog.collector import frozen_while
+
+
+@pytest.fixture(autouse=True)
+def _the_real_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's workers collect only young objects before freezing (conftest's
+    `_YoungCollections`); these tests are of what a run's process does."""
+    monkeypatch.setattr(catalog.collector, "gc", gc)
 
 
 class _Node:
