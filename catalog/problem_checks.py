@@ -36,6 +36,7 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
+    or_,
     select,
 )
 from sqlalchemy.orm import Session
@@ -153,6 +154,45 @@ def possible_starts(
             found.append(datetime.fromisoformat(str(entry["since"])))
     found += [datetime.fromisoformat(str(night)) for night in unavailable_nights or ()]
     return {start_key(moment) for moment in found if moment is not None}
+
+
+def urls_taken(
+    db: Session | Connection, entries: ColumnElement[bool]
+) -> dict[int, tuple[int | None, datetime]]:
+    """Per entry of those `entries` selects (a condition on `Resource`) that took its URL
+    after it had another (an edit of its URL, or its entry put back with another URL, not
+    its first addition): its link and when it took the URL it has now (UTC). Its row counts
+    its own checks from then once its link's problem began earlier (`queries`), and
+    `db prune` keeps the checks it deletes since then (`taken_starts`)."""
+    query = (
+        select(Event.resource_id, Resource.link_id, Event.at, Event.details)
+        .join(Resource, Resource.id == Event.resource_id)
+        .where(
+            entries,
+            or_(
+                Event.kind == "url_edited",
+                # Not its first addition, the one `added` event of most entries.
+                and_(Event.kind == "added", Event.at > Resource.created_at),
+            ),
+        )
+        .order_by(Event.at, Event.id)
+    )
+    taken: dict[int, tuple[int | None, datetime]] = {}
+    for pk, link_id, at, details in db.execute(query):
+        if "old" in (details or {}) or "old_url" in (details or {}):
+            taken[pk] = (link_id, as_utc(at))  # later ones win
+    return taken
+
+
+def taken_starts(db: Session | Connection, link_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Per link of `link_ids`, the starts (`start_key`) its entries that took their URL
+    may be dated from (`urls_taken`): `possible_starts` reads only the link's columns."""
+    found: dict[int, set[str]] = {}
+    for ids in _chunks(sorted(set(link_ids))):
+        for link_id, at in urls_taken(db, Resource.link_id.in_(ids)).values():
+            if link_id is not None:
+                found.setdefault(link_id, set()).add(start_key(at))
+    return found
 
 
 def start_key(moment: datetime) -> str:

@@ -38,7 +38,15 @@ from catalog.errors import NotFoundError
 from catalog.health import contact_missed_since, entry_contact_reason
 from catalog.model import Hop
 from catalog.outcomes import Outcome
-from catalog.problem_checks import CHECKED, checks_since, entry_start, own_start, recount_entries
+from catalog.problem_checks import (
+    CHECKED,
+    checks_since,
+    entry_start,
+    own_start,
+    pruned_since,
+    recount_entries,
+    urls_taken,
+)
 from catalog.set_aside import lapse_note
 from catalog.settings import NIGHT_SLACK
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
@@ -680,24 +688,10 @@ def _with_own_checks(
     `edited`: the indexes of those to look at, the rest had their URL since before."""
     index = {resources[i].pk: i for i in edited if resources[i].link_id is not None}
     taken: dict[int, datetime] = {}
-    pks = list(index)
-    for part in chunks(pks, 1000):  # bound the IN list
-        query = (
-            select(Event.resource_id, Event.at, Event.details)
-            .join(Resource, Resource.id == Event.resource_id)
-            .where(
-                Event.resource_id.in_(part),
-                or_(
-                    Event.kind == "url_edited",
-                    # Not its first addition, the one `added` event of most entries.
-                    and_(Event.kind == "added", Event.at > Resource.created_at),
-                ),
-            )
-            .order_by(Event.at, Event.id)
+    for part in chunks(list(index), 1000):  # bound the IN list
+        taken.update(
+            (pk, at) for pk, (_, at) in urls_taken(session, Event.resource_id.in_(part)).items()
         )
-        for pk, at, details in session.execute(query):
-            if "old" in (details or {}) or "old_url" in (details or {}):
-                taken[pk] = as_utc(at)  # later ones win
     late = {
         pk: at
         for pk, at in taken.items()
@@ -707,6 +701,7 @@ def _with_own_checks(
         return resources
     links = sorted({resources[index[pk]].link_id or 0 for pk in late})
     checked: defaultdict[int, list[datetime]] = defaultdict(list)
+    pruned: dict[int, dict[str, int] | None] = {}
     for part in chunks(links, 1000):  # bound the IN list
         query = select(Observation.link_id, Observation.checked_at).where(
             Observation.link_id.in_(part),
@@ -717,11 +712,17 @@ def _with_own_checks(
         )
         for link_id, at in session.execute(query):
             checked[link_id].append(at)
+        # The checks `db prune` deleted since each took its URL (`links.pruned_by_start`):
+        # it keeps the first, so `own_since` stays the first check whatever was pruned.
+        kept = select(Link.id, Link.pruned_by_start).where(Link.id.in_(part))
+        pruned.update((link_id, counts) for link_id, counts in session.execute(kept))
     for pk, at in late.items():
         r = resources[index[pk]]
         own = [c for c in checked.get(r.link_id or 0, ()) if as_utc(c) >= at]
         resources[index[pk]] = replace(
-            r, own_checks=len(own), own_since=min(own, key=as_utc, default=None)
+            r,
+            own_checks=len(own) + pruned_since(pruned.get(r.link_id or 0), at),
+            own_since=min(own, key=as_utc, default=None),
         )
     return resources
 

@@ -10,12 +10,15 @@ again from nothing, and two old keys that now mean the same URL would stay two l
 `rekey_links` brings every key to the current form. Links whose keys collapse into one
 are merged into the one checked most recently (its state is the newest), and the others'
 observations, events and resources move to it, so no history is lost. It is idempotent,
-and cheap when nothing changed. Migrations call it (0004; 0011, for emoji domains; 0012,
+and cheap when nothing changed. The checks `db prune` deleted of each, kept per start
+(`links.pruned_by_start`), are added up for the survivor's starts, so a pruned database's
+rows count them still. Migrations call it (0004; 0011, for emoji domains; 0012,
 for spaces in URLs; 0013, for backslashes ending the host and user names); a future change
 of the form needs only a new migration that calls it again.
 
 It works on a Connection with lightweight table definitions (only the columns it
-touches), so it keeps working inside migrations whatever later revisions add.
+touches), so it keeps working inside migrations whatever later revisions add; the pruned
+counts, there from 0022 on, are read with the start columns of `catalog.problem_checks`.
 """
 
 from __future__ import annotations
@@ -65,11 +68,15 @@ def rekey_links(
         groups[canonical(row.url)].append(row)
     renamed = merged = 0
     survivors: list[int] = []
+    pruned = _pruned_counts(conn)
+    absorbed: dict[int, list[_Pruned]] = {}
     for key, members in groups.items():
         if len(members) == 1 and members[0].url == key:
             continue
         survivor = max(members, key=lambda r: _newest_first(r, key))
         losers = [r.id for r in members if r.id != survivor.id]
+        if losers and pruned is not None and (counts := pruned([r.id for r in members])):
+            absorbed[survivor.id] = counts
         if losers:
             for child in _CHILDREN:
                 conn.execute(
@@ -84,7 +91,119 @@ def rekey_links(
             )
             renamed += 1
     _forget_counts(conn, survivors)
+    _add_pruned_counts(conn, absorbed)
     return RekeyResult(renamed=renamed, merged=merged)
+
+
+#: `links.pruned_by_start` (migration 0022), the checks `db prune` deleted per start.
+_pruned = sa.table("links", sa.column("id", sa.Integer), sa.column("pruned_by_start", sa.JSON))
+
+
+@dataclass(frozen=True)
+class _Pruned:
+    """What `db prune` kept of one of the links a merge folds into one."""
+
+    #: Its `pruned_by_start`, with a 0 for each start its rows may be dated from where it
+    #: kept none (none was pruned since).
+    counts: dict[str, int]
+    #: Those of its starts (not an entry's take of its URL) whose check was pruned.
+    gone: frozenset[str]
+
+
+def _pruned_counts(conn: Connection) -> Callable[[list[int]], list[_Pruned]] | None:
+    """A reader of what `db prune` kept of links (those it pruned checks of), None before
+    migration 0022 added `pruned_by_start`. Read before a merge moves their entries."""
+    if "pruned_by_start" not in {c["name"] for c in sa.inspect(conn).get_columns("links")}:
+        return None
+    # The schema has 0022's columns, and with them every one a link's starts are read from.
+    from catalog.problem_checks import (
+        CHECKED,
+        START_COLUMNS,
+        possible_starts,
+        start_key,
+        taken_starts,
+    )
+    from catalog.tables import Link, Observation
+
+    def read(link_ids: list[int]) -> list[_Pruned]:
+        query = sa.select(Link.id, Link.pruned_by_start, *START_COLUMNS).where(
+            Link.id.in_(link_ids), Link.pruned_by_start.is_not(None)
+        )
+        rows = [row for row in conn.execute(query) if row[1]]
+        taken = taken_starts(conn, [row[0] for row in rows])
+        found = []
+        for link_id, counts, *columns in rows:
+            # Each a time of one of its checks (a flapping's event is its check's time).
+            starts = possible_starts(*columns)
+            there = conn.scalars(
+                sa.select(Observation.checked_at).where(
+                    Observation.link_id == link_id,
+                    Observation.checked_at >= min(map(_time, starts)),
+                    CHECKED,
+                )
+                if starts
+                else sa.select(Observation.checked_at).where(sa.false())
+            )
+            gone = starts - {start_key(at) for at in there}
+            every = dict.fromkeys(starts | taken.get(link_id, set()), 0)
+            found.append(_Pruned({**every, **counts}, frozenset(gone)))
+        return found
+
+    return read
+
+
+def _add_pruned_counts(conn: Connection, absorbed: dict[int, list[_Pruned]]) -> None:
+    """Give each surviving link the checks `db prune` deleted of the links it absorbed,
+    added to its own (`absorbed`: what it kept of each, the survivor's too), per start its
+    rows may be dated from now that it holds their entries: their observations came
+    along, and a recount added the pruned ones from its own counts alone (a pruned
+    database's rows lost them: "7 checks" where the same database unpruned said 10).
+
+    Each link kept its counts from its own starts. Where the survivor's start is one of
+    them (one address under two keys, checked in the same runs) the count is exact. Else
+    the times of its pruned checks are gone, and the count from its nearest start stands
+    for it, less its check there when that start is earlier and the check was pruned:
+    exact for one address checked at two moments of each run, off by its pruned checks
+    between the two starts otherwise."""
+    if not absorbed:
+        return
+    from catalog.problem_checks import START_COLUMNS, possible_starts, taken_starts
+    from catalog.tables import Link
+
+    ids = sorted(absorbed)
+    starts = taken_starts(conn, ids)
+    rows = conn.execute(sa.select(Link.id, *START_COLUMNS).where(Link.id.in_(ids)))
+    for link_id, *columns in rows.all():
+        merged = {
+            key: n
+            for key in sorted(possible_starts(*columns) | starts.get(link_id, set()))
+            if (n := sum(_since(pruned, key) for pruned in absorbed[link_id]))
+        }
+        conn.execute(
+            sa.update(_pruned)
+            .where(_pruned.c.id == link_id)
+            .values(pruned_by_start=merged or sa.null())
+        )
+
+
+def _since(pruned: _Pruned, key: str) -> int:
+    """The checks `pruned` kept since the start `key`: its own where kept from it, else
+    those since its nearest start (the later of two as near), less its check at that
+    start when it is earlier and the check was pruned."""
+    counts = pruned.counts
+    if key in counts:
+        return int(counts[key] or 0)
+    if not counts:
+        return 0
+    at = _time(key)
+    nearest = min(counts, key=lambda k: (abs(_time(k) - at), k < key))
+    before = nearest < key and nearest in pruned.gone
+    return max(int(counts[nearest] or 0) - before, 0)
+
+
+def _time(key: str) -> datetime:
+    """The start a `pruned_by_start` key names (`problem_checks.start_key`)."""
+    return datetime.fromisoformat(key)
 
 
 def _forget_counts(conn: Connection, link_ids: list[int]) -> None:

@@ -12,6 +12,9 @@ live in their own tables. Of the observations themselves we keep:
   drift baseline (a page's similarity to its entry over time) survives pruning;
 - each link's last working observation, so a link whose host lapsed after a permanent
   move still gets its known new address as the fix (`catalog.queries._with_moved_to`).
+- of each entry that took its URL after it had another, its first check of it: its row
+  counts its own checks from there (`catalog.queries._with_own_checks`), and the checks
+  pruned since it took the URL are kept per start with the link's (`pruned_by_start`).
 
 Memory stays bounded whatever the database's size: a year of nightly runs over 100,000
 URLs beyond the window is ~36 million observations, whose ids alone, held in Python sets
@@ -82,11 +85,13 @@ from catalog.problem_checks import (
     possible_starts,
     pruned_since,
     same_start,
+    taken_starts,
+    urls_taken,
 )
 from catalog.queries import WORKED
 from catalog.settings import MAX_DAYS
 from catalog.store import DRIFT_HISTORY, PG_WRITE_LOCK
-from catalog.tables import Link, Observation
+from catalog.tables import Link, Observation, Resource
 
 #: Rows deleted per write transaction.
 CHUNK = 5_000
@@ -360,9 +365,37 @@ def _fill_keep(
                     ["id"], select(history.c.id).where(history.c.checked_at < cutoff)
                 )
             )
+            _keep_first_own_checks(conn, Resource.link_id.between(first, after))
         done += len(links)
         if on_scan is not None:
             on_scan(done, total)
+
+
+def _keep_first_own_checks(conn: Connection, entries: ColumnElement[bool]) -> None:
+    """Keep, of each entry `entries` selects (a condition on `Resource`) that took its URL
+    after it had another (`problem_checks.urls_taken`), its first check of it: its row says
+    "N checks since" that check's night once its link's problem began earlier, and the
+    checks pruned since it are counted (`pruned_by_start`), not when the first was."""
+    first = (
+        select(Observation.id)
+        .where(
+            Observation.link_id == bindparam("link_id"),
+            Observation.checked_at >= bindparam("at", type_=Observation.checked_at.type),
+            CHECKED,
+        )
+        .order_by(Observation.checked_at, Observation.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    taken = [
+        {"link_id": link_id, "at": at}
+        for link_id, at in urls_taken(conn, entries).values()
+        if link_id is not None
+    ]
+    if taken:
+        conn.execute(
+            _KEEP.insert().from_select(["id"], select(first).where(first.is_not(None))), taken
+        )
 
 
 def _old_and_doomed(cutoff: datetime) -> Select[int, Any, int]:
@@ -410,7 +443,9 @@ def _count_pruned_checks(session: Session, ids: list[int]) -> None:
     drift or flapping that ends dates them from yet another: kept from two starts only, the
     checks pruned since a third were in no count. A start no longer possible is dropped
     (no later change brings back an earlier time), which bounds each link's object by its
-    entries. One read of the chunk's checks with their links, one bulk update."""
+    entries. An entry that took its URL after it had another is dated from then too
+    (`problem_checks.taken_starts`). One read of the chunk's checks with their links, one
+    of their entries that took their URL, one bulk update."""
     rows = session.execute(
         select(
             Observation.link_id,
@@ -426,15 +461,18 @@ def _count_pruned_checks(session: Session, ids: list[int]) -> None:
         )
         .order_by(Observation.link_id)
     )
+    by_link = [(link_id, list(group)) for link_id, group in groupby(rows, key=itemgetter(0))]
+    # The starts of the entries that took their URL after it had another: their rows count
+    # their own checks from then.
+    taken = taken_starts(session, [link_id for link_id, _ in by_link])
     updates: list[dict[str, Any]] = []
     old_width = len(_FOR_OLD_PROCESSES)
-    for link_id, group in groupby(rows, key=itemgetter(0)):
-        first, *more = group
+    for link_id, (first, *more) in by_link:
         kept, old, columns = first[2] or {}, first[3 : 3 + old_width], first[3 + old_width :]
         times = sorted(as_utc(row[1]) for row in (first, *more))
         counts = {
             key: int(kept.get(key) or 0) + len(times) - bisect_left(times, _time(key))
-            for key in possible_starts(*columns)
+            for key in possible_starts(*columns) | taken.get(link_id, set())
         }
         counts = {key: n for key, n in sorted(counts.items()) if n}
         start, outcome_start, *old_kept = old

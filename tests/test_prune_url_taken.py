@@ -1,0 +1,89 @@
+"""`db prune` and the entries that took their URL after its link's problem began.
+
+Such an entry's row counts its own checks of the URL (`ResourceRow.own_checks`), from the
+first check after it took it (`own_since`): the address's earlier checks were another
+entry's. A prune deleted those checks with the rest, and the row counted what was left:
+"2 checks since night 8" where the same nights unpruned said "4 checks since night 6".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine
+
+from catalog.retention import prune_observations
+from catalog.source import load_catalogs
+from catalog.sync import sync_catalogs
+from tests.factories import days, emptied, temporary_database, write_catalog
+from tests.test_d1_drift_per_entry import ENTRIES
+from tests.test_prune_differential import SOLO, _shown, _store
+
+#: The poster, moved by a curator's edit onto the solo entry's address.
+MOVED = [*ENTRIES[:2], {**ENTRIES[2], "url": SOLO}, ENTRIES[3]]
+
+
+@pytest.fixture
+def databases(tmp_path: Path) -> Iterator[tuple[Engine, Engine, Path]]:
+    with (
+        temporary_database(tmp_path, "plain.db") as plain,
+        temporary_database(tmp_path, "pruned.db") as pruned,
+    ):
+        yield plain, pruned, tmp_path / "toolkit.yaml"
+
+
+NIGHTS = st.lists(
+    st.tuples(
+        st.sampled_from(["all", "two", "404", "offline"]),
+        st.sampled_from(["all", "404", "500", "offline", "held"]),
+        st.sampled_from([0, 0, 0, 1, 2, 3]),  # prune after the night, keeping N days
+    ),
+    min_size=2,
+    max_size=12,
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(nights=NIGHTS, edited=st.integers(min_value=1, max_value=11))
+# The solo address failing since night 2, the poster moved onto it after night 5, pruned
+# keeping 2 days at night 9: the poster's row said 2 checks since night 8, not 4 since 6.
+@example(nights=[("all", "404", 0)] * 7 + [("all", "404", 2)], edited=4)
+# Our network down the night after the edit (no check), then pruned twice: its first own
+# check, the next night's, is kept, and each prune adds to the count since the edit.
+@example(
+    nights=[("all", "404", 0)] * 3
+    + [("all", "offline", 0), ("all", "404", 0), ("all", "404", 0), ("all", "404", 1)]
+    + [("all", "404", 0), ("all", "404", 2)],
+    edited=3,
+)
+def test_an_entry_that_took_its_url_counts_its_pruned_checks(
+    databases: tuple[Engine, Engine, Path], nights: list[tuple[str, str, int]], edited: int
+) -> None:
+    plain, pruned, file = databases
+    for engine in (emptied(plain), emptied(pruned)):
+        write_catalog(file, ENTRIES)
+        sync_catalogs(engine, load_catalogs([file]), now=days(0))
+        for night in (0, 1):
+            _store(engine, night, "all", "all")
+    was_pruned = False
+    for night, (shared, solo, keep_days) in enumerate(nights, start=2):
+        if night - 2 == edited:  # the curator's edit, synced before the night's check
+            write_catalog(file, MOVED)
+            for engine in (plain, pruned):
+                sync_catalogs(engine, load_catalogs([file]), now=days(night - 0.5))
+        for engine in (plain, pruned):
+            _store(engine, night, shared, solo)
+        if keep_days:
+            prune_observations(pruned, keep_days, now=days(night + 0.02), vacuum=False)
+            was_pruned = True
+        if was_pruned:
+            last = night == len(nights) + 1
+            assert _shown(pruned, night, alone=last) == _shown(plain, night, alone=last), (
+                night,
+                nights,
+                edited,
+            )
