@@ -22,7 +22,9 @@ import pytest
 
 from catalog import store
 from catalog.check import check_targets
+from catalog.decisions import history_lines
 from catalog.health import OK
+from catalog.model import Observation
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
@@ -191,3 +193,43 @@ def test_links_tried_but_never_checked_go_first_and_new_ones_follow_in_url_order
         sync_catalogs(engine, [more], now=days(1.05))
         plan = store.targets_for_check(engine, now=days(1.1), fingerprint_max_age_days=7)
     assert [target.url for target in plan] == [*urls[2:], urls[0], added, urls[1]]
+
+
+def held_at(url: str, n: float) -> Observation:
+    """A check of `url` on night `n` not sent: its host had said it was away."""
+    return make_observation(
+        url,
+        Outcome.RATE_LIMITED,
+        days(n),
+        http_status=503,
+        reason="HEAD not sent: host unavailable: it answered 503 to ...",
+        held=True,
+    )
+
+
+def test_resource_says_how_many_checks_in_a_row_were_not_sent(tmp_path: Path) -> None:
+    """`linkhealth resource` of a link held three nights after a check that worked: its
+    state is that check's, and a line says the last three were not sent, since when, and
+    why (before, only the reason spoke, of the last night alone). A link held at every try
+    was "last tried ..., while our network was unavailable": it was its host."""
+    kit = make_catalog("toolkit", [make_resource("a", PAGES[0]), make_resource("b", PAGES[1])])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        checked = make_observation(PAGES[0], checked_at=days(0))
+        store.record_observations(engine, None, [checked], HEALTH, now=days(0))
+        for n in (1, 2, 3):
+            held = [held_at(PAGES[0], n), held_at(PAGES[1], n)]
+            store.record_observations(engine, None, held, HEALTH, now=days(n))
+        a = history_lines(store.resource_history(engine, "a"), now=days(3.1))
+        short = history_lines(store.resource_history(engine, "a", limit=2), now=days(3.1))
+        b = history_lines(store.resource_history(engine, "b"), now=days(3.1))
+    assert f"  OK (last checked {days(0):%Y-%m-%d %H:%M})" in a, a
+    assert (
+        f"  not sent:  the last 3 checks, since {days(1):%Y-%m-%d %H:%M}: its host said it was"
+        " away; the state is its last check's"
+    ) in a, a
+    assert any(line.startswith("  not sent:  at least the last 2 checks, since") for line in short)
+    assert f"  never checked: last tried {days(3):%Y-%m-%d %H:%M}, while its host said it" in (
+        "\n".join(b)
+    ), b
+    assert not any("network" in line for line in b), b
