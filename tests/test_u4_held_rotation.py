@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 
 from catalog import store
 from catalog.check import check_targets
@@ -26,8 +27,11 @@ from catalog.decisions import history_lines
 from catalog.health import OK
 from catalog.model import Observation
 from catalog.outcomes import Outcome
+from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
+from reports import html_rows
+from reports.build import build_context
 from tests.factories import (
     days,
     make_catalog,
@@ -211,7 +215,8 @@ def test_resource_says_how_many_checks_in_a_row_were_not_sent(tmp_path: Path) ->
     """`linkhealth resource` of a link held three nights after a check that worked: its
     state is that check's, and a line says the last three were not sent, since when, and
     why (before, only the reason spoke, of the last night alone). A link held at every try
-    was "last tried ..., while our network was unavailable": it was its host."""
+    was "last tried ..., while our network was unavailable" there and in the report's
+    "Last checked": it was its host."""
     kit = make_catalog("toolkit", [make_resource("a", PAGES[0]), make_resource("b", PAGES[1])])
     with temporary_database(tmp_path) as engine:
         sync_catalogs(engine, [kit], now=days(0))
@@ -223,6 +228,9 @@ def test_resource_says_how_many_checks_in_a_row_were_not_sent(tmp_path: Path) ->
         a = history_lines(store.resource_history(engine, "a"), now=days(3.1))
         short = history_lines(store.resource_history(engine, "a", limit=2), now=days(3.1))
         b = history_lines(store.resource_history(engine, "b"), now=days(3.1))
+        rows = {
+            r.resource_id: r for r in build_context(report_data(engine), now=days(3.1)).resources
+        }
     assert f"  OK (last checked {days(0):%Y-%m-%d %H:%M})" in a, a
     assert (
         f"  not sent:  the last 3 checks, since {days(1):%Y-%m-%d %H:%M}: its host said it was"
@@ -233,3 +241,8 @@ def test_resource_says_how_many_checks_in_a_row_were_not_sent(tmp_path: Path) ->
         "\n".join(b)
     ), b
     assert not any("network" in line for line in b), b
+    # The report's resource page: "Last checked" of b says the same.
+    assert rows["b"].tried_held and not rows["a"].tried_held
+    last = LexborHTMLParser(f"<dl>{html_rows.facts(rows['b'], '../')}</dl>").text()
+    assert "never (last tried" in last and "while its host said it was away" in last, last
+    assert "network" not in last, last
