@@ -8,6 +8,8 @@ again: nothing was learnt of them, and a dead host behind a 503 page never count
 against them. The plan now puts the links of a host whose last check is a night older
 than the host's latest first (`store.targets_for_check`): over the nights every link of
 a held host is asked, two a night. A host checked in full every night keeps URL order.
+What a curator reads of a link held night after night (`linkhealth resource`, the report's
+"Last checked") says so, and that it was its host, not our network.
 """
 
 from __future__ import annotations
