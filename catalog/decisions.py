@@ -27,6 +27,8 @@ import shlex
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from itertools import takewhile
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -817,6 +819,18 @@ class ReportWords:
     command: str | None = None
 
 
+def _held_words(held: Sequence[store.ObservationRecord], *, every: bool) -> str:
+    """Of a link's latest checks, newest first, held in a row (`Observation.held`): a host
+    in maintenance night after night asks a few of its links a night and holds the rest,
+    which keep their last check's state. `every`: all the observations shown are, and
+    the check that asked it is older (there may be more)."""
+    many = f"{'at least ' if every else ''}the last {counted(len(held), 'check')}"
+    when = (
+        f"{many}, since {_t(held[-1].checked_at)}" if len(held) > 1 or every else "the last check"
+    )
+    return f"{when}: its host said it was away; the state is its last check's"
+
+
 def history_lines(
     history: store.ResourceHistory,
     *,
@@ -845,6 +859,8 @@ def history_lines(
             out.append(f"  {name + ':':<10} {_short(value)}")
     out.append("")
     out.append("Current state")
+    # Its latest checks in a row held, not sent: its host had said it was away.
+    held = list(takewhile(attrgetter("held"), history.observations))
     if link is None or link.last_checked_at is None or link.outcome is None:
         # An accepted redirect's new address, which the last check of the old one reached:
         # the report says so (and counts it OK), not "never checked" as of a new entry.
@@ -852,8 +868,8 @@ def history_lines(
         state = reached_words(_t(reached)) if reached else "never checked"
         tried = link.last_checked_at if link is not None else None
         if tried is not None:
-            state += f"{'; ' if reached else ': '}last tried {_t(tried)}, while our network "
-            state += "was unavailable"
+            why = "its host said it was away" if held else "our network was unavailable"
+            state += f"{'; ' if reached else ': '}last tried {_t(tried)}, while {why}"
         out.append(f"  {state}")
     else:
         state = shown_state(link.outcome, link.state)
@@ -863,6 +879,10 @@ def history_lines(
             out.append(f"  to do:     {link.outcome.explanation}")
         if link.reason:
             out.append(f"  reason:    {link.reason}")
+        if held:
+            out.append(
+                f"  not sent:  {_held_words(held, every=len(held) == len(history.observations))}"
+            )
         if report and report.since and (link.first_failure_at or link.flapping):
             # The problem's start as the report dates it (`PROBLEM_START`): "failing since last
             # night (1 failing check in a row)" of a link flapping all year read as a new

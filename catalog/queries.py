@@ -171,6 +171,9 @@ class ResourceRow:
     #: When a link without an outcome was last tried: every try so far found our own
     #: network down, so it learned nothing and the link counts as never checked.
     last_tried_at: datetime | None = None
+    #: That last try was not sent: its host had said it was away (`Observation.held`), not
+    #: our network down.
+    last_tried_held: bool = False
     #: Response time of the latest check.
     elapsed_ms: int | None = None
     #: Retries the latest check made (their waits are in `elapsed_ms`).
@@ -1572,6 +1575,7 @@ def _active_resources() -> Select[Any]:
             latest.suggested_url,
             latest.elapsed_ms,
             latest.retries,
+            _last_try_held().label("last_held"),
             Resource.fields["type"].as_string().label("resource_type"),
             # Only of the entries the page drifted from (`groups.entry_drift`).
             groups.entry_drift(Link.drift_reason, Link.drift_entries, Resource.id).label(
@@ -1601,6 +1605,22 @@ def _active_resources() -> Select[Any]:
         )
     )
     return query
+
+
+def _last_try_held() -> Any:
+    """Of a link tried but never checked, whether its last try was held (its host had said
+    it was away: `Observation.held`), not our network down; NULL for the rest. The try is
+    the observation stamped with its `last_checked_at` (ix_observations_link_checked):
+    held tries are no check, so `last_observation_id` never points at one."""
+    tried = aliased(Observation)
+    held = (
+        select(tried.held)
+        .where(tried.link_id == Link.id, tried.checked_at == Link.last_checked_at)
+        .order_by(tried.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return case((Link.outcome.is_(None) & Link.last_checked_at.is_not(None), held), else_=None)
 
 
 def _contacts_missed() -> Any:
@@ -1693,6 +1713,7 @@ def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
         last_checked_at=row["last_checked_at"] if checked else None,
         checks_since=checks_since,
         last_tried_at=None if checked else row["last_checked_at"],
+        last_tried_held=not checked and bool(row["last_held"]),
         elapsed_ms=row["elapsed_ms"],
         retries=row["retries"] or 0,
         content_length=row["content_length"],

@@ -789,6 +789,7 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         checks=max(r.failing_checks, r.checks_since) if r.own_checks is None else r.own_checks,
         last_checked=when(r.last_checked_at, now) if r.last_checked_at else None,
         last_tried=when(r.last_tried_at, now) if r.last_tried_at else None,
+        tried_held=r.last_tried_held,
         elapsed_ms=r.elapsed_ms,
         next_step=(
             _DRIFT_NEXT_STEP

@@ -196,7 +196,8 @@ class Row:
     checks: int
     #: None for a link never checked, even one tried while our network was down.
     last_checked: When | None
-    #: When a never-checked link was last tried, our network being down (else None).
+    #: When a never-checked link was last tried, our network being down or its host away
+    #: (`tried_held`), else None.
     last_tried: When | None
     elapsed_ms: int | None
     next_step: str
@@ -236,6 +237,8 @@ class Row:
     #: Not checked at its URL yet, but reached there by the old URL's last check, as its
     #: redirect's target (answering 200): when. The URL was edited to it (`accept-redirect`).
     reached: When | None = field(default=None, metadata={"json": False})
+    #: `last_tried` was a try not sent: its host had said it was away, not our network down.
+    tried_held: bool = field(default=False, metadata={"json": False})
 
     @property
     def began(self) -> str | None:

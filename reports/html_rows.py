@@ -347,10 +347,11 @@ def _facts(row: Row, root: str) -> str:
     last, tried = row.last_checked, row.last_tried
     if last:
         checked = f'<time datetime="{_escape(last.iso)}">{_escape(last.text)}</time>'
-    elif tried:  # a try that found our own network down is no check
+    elif tried:  # a try that found our own network down, or its host away, is no check
+        why = "its host said it was away" if row.tried_held else "our network was unavailable"
         checked = (
             f'never (last tried <time datetime="{_escape(tried.iso)}">{_escape(tried.text)}'
-            "</time>, while our network was unavailable)"
+            f"</time>, while {why})"
         )
     else:
         checked = "never"

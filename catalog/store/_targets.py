@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
+from array import array
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -34,8 +37,10 @@ def targets_for_check(
     collection_keys: Sequence[str] | None = None,
     entries: Sequence[tuple[str, str]] | None = None,
 ) -> list[Target]:
-    """One Target per distinct link of the active resources, in URL order; only those of
-    `entries` ((collection key, resource id) pairs) when given.
+    """One Target per distinct link of the active resources, in URL order but for a host
+    some of whose links were last checked a night before its others, whose links checked
+    least recently go first (`_least_recent_first`); only those of `entries` ((collection
+    key, resource id) pairs) when given.
 
     A Target's contacts are those every active entry of its link names, whatever the
     filter (`recheck KEY`, `check --id`), in the order of their rows (`resources.id`), as
@@ -107,6 +112,8 @@ def targets_for_check(
     #: Index in `targets` -> (the latest text stamp of its entries, that its last full read
     #: covered, whether it is flagged as drifted), of the links whose page was read.
     pages: dict[int, tuple[datetime | None, datetime | None, bool]] = {}
+    #: Each target's last check (`_checked_at`), in `targets` order: 8 bytes a link.
+    checked = array("d")
     with read_session(engine) as s:
         # Ordered by URL, a link's rows are adjacent: each Target is made as its rows end,
         # without holding every row first (at 100,000 links that doubled the peak).
@@ -130,6 +137,7 @@ def targets_for_check(
                 )
             )
             link_ids.append(first.id)
+            checked.append(_checked_at(first))
             if first.fingerprinted_at is not None:
                 stamps = [row.entry_text_at for row in (first, *more) if row.entry_text_at]
                 pages[len(targets)] = (
@@ -157,7 +165,61 @@ def targets_for_check(
                 replace(target, contacts=_named(texts.get(link_id, ())))
                 for target, link_id in zip(targets, link_ids, strict=True)
             ]
-    return targets
+    return _least_recent_first(targets, checked)
+
+
+def _checked_at(link: Any) -> float:
+    """When the link was last checked, in seconds since the epoch, for `_least_recent_first`:
+    -inf if it was tried but never checked (held, or our network was down: `last_checked_at`
+    is "last tried" then, `health.apply_observation`), NaN if never tried (a new link)."""
+    if link.last_checked_at is None:
+        return math.nan
+    return link.last_checked_at.timestamp() if link.outcome is not None else -math.inf
+
+
+def _least_recent_first(targets: list[Target], checked: Sequence[float]) -> list[Target]:
+    """`targets` with the links of each host whose last check (`checked`) is a night older
+    than the host's latest, or who were tried but never checked, first in that host's
+    places, least recently checked first; every other link keeps its place.
+
+    A host in maintenance is asked twice a night and then held (`HostGate.strike`): its
+    other links are not sent and keep their last check (`health.apply_observation`). In URL
+    order the same two were asked every night, and their siblings never again: nothing was
+    learnt of them, and a host dead behind its 503 page never counted against them. Now the
+    links a hold left unsent go first the next night, so every link of a host held night
+    after night is asked in turn. A host checked in full each night is checked in URL order
+    within a run, so no link of it is a night behind the others: its order is unchanged
+    (as are the batches: `plan` moves whole hosts). One pass over the targets, a second
+    only when a host has links behind; no query."""
+    span = night_span(1).total_seconds()
+    # Each host's earliest and latest check, in one pass (NaN, never tried, is neither).
+    first: dict[str, float] = {}
+    latest: dict[str, float] = {}
+    for target, at in zip(targets, checked, strict=True):
+        host = target.host
+        if at < first.get(host, math.inf):
+            first[host] = at
+        if at > latest.get(host, -math.inf):
+            latest[host] = at
+    behind = {host for host, at in first.items() if at == -math.inf or latest[host] - at >= span}
+    if not behind:
+        return targets
+    places: dict[str, list[int]] = defaultdict(list)
+    for i, target in enumerate(targets):
+        if target.host in behind:
+            places[target.host].append(i)
+    out = list(targets)
+    for host, indexes in places.items():
+        newest = latest.get(host, -math.inf)  # none: every link tried, none checked
+
+        def order(i: int, newest: float = newest) -> tuple[bool, float]:
+            at = checked[i]
+            late = at == -math.inf or newest - at >= span
+            return (not late, at if late else 0.0)
+
+        for place, i in zip(indexes, sorted(indexes, key=order), strict=True):
+            out[place] = targets[i]
+    return out
 
 
 def _read_for_edits(
