@@ -248,3 +248,33 @@ def test_resource_says_how_many_checks_in_a_row_were_not_sent(tmp_path: Path) ->
     last = LexborHTMLParser(f"<dl>{html_rows.facts(rows['b'], '../')}</dl>").text()
     assert "never (last tried" in last and "while its host said it was away" in last, last
     assert "network" not in last, last
+
+
+def test_a_check_stamped_ahead_of_a_clock_since_set_back_is_asked_in_its_turn(
+    tmp_path: Path,
+) -> None:
+    """A host held from the night its two asked links were stamped by a clock a year fast
+    (then set right): those two read as its latest checks, so every other link was "a
+    night behind" them and went first night after night, and the two were never asked
+    again while the hold lasted. A stamp after the plan's `now` tells nothing of when the
+    link was checked: the two are asked in their turn, as the rest are."""
+    kit = make_catalog("toolkit", [make_resource(f"r{i}", u) for i, u in enumerate(PAGES)])
+    ahead = PAGES[:2]
+    asked: set[str] = set()
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        checked = [make_observation(u, checked_at=days(0)) for u in PAGES]
+        store.record_observations(engine, None, checked, HEALTH, now=days(0))
+        plan = PAGES
+        for n in range(1, 1 + math.ceil(len(PAGES) / 2) + 1):
+            at = days(366) if n == 1 else days(n)  # the first night's clock a year fast
+            night = [
+                make_observation(u, Outcome.RATE_LIMITED, at, http_status=503) for u in plan[:2]
+            ]
+            night += [held_at(u, n) for u in plan[2:]]
+            store.record_observations(engine, None, night, HEALTH, now=at)
+            if n > 1:
+                asked.update(plan[:2])
+            targets = store.targets_for_check(engine, now=days(n + 1), fingerprint_max_age_days=7)
+            plan = [target.url for target in targets]
+    assert asked >= set(ahead), sorted(set(PAGES) - asked)
