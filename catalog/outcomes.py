@@ -293,3 +293,7 @@ WATCHED = "Watched: nothing to do unless it keeps happening"
 #: (`HealthSettings.unavailable_days`): "Check by hand" beside "nothing to do unless it
 #: lasts" said two things.
 WATCHED_UNAVAILABLE = "Watched: nothing to do unless it lasts"
+#: How the reason of a request not sent ends (`Observation.held`, `classify._held`): a link
+#: held keeps its state but takes this reason (`health.apply_observation`), so the report
+#: tells an OK of last week's check, its host away since, from an OK of last night's.
+HELD_REASON_END = "so its links were not requested again this run."

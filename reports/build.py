@@ -24,7 +24,14 @@ from catalog.drift import MARKED_REASON, MARKER_LABELS, names_markers
 from catalog.entry_words import reached_words, shown_stale
 from catalog.health import STATE_LABELS, confirmed_broken, shown_state
 from catalog.hygiene import Finding, Level
-from catalog.outcomes import UNAVAILABLE_LABEL, WATCHED, WATCHED_UNAVAILABLE, Outcome, Severity
+from catalog.outcomes import (
+    HELD_REASON_END,
+    UNAVAILABLE_LABEL,
+    WATCHED,
+    WATCHED_UNAVAILABLE,
+    Outcome,
+    Severity,
+)
 from catalog.queries import (
     ATTENTION_STATES,
     UNCHECKED,
@@ -1374,6 +1381,7 @@ def _totals(
         for r in rows
         if r.priority is not None and r.set_aside and r.severity == Severity.OK.value
     )
+    held = Counter(r.outcome or "" for r in rows if r.priority is None and _held_ok(r))
     if drifted:
         items.append(_drift_total(drifted))
     # Before any check, no entry was "added since the last check".
@@ -1390,8 +1398,10 @@ def _totals(
             explanation = outcome.explanation
             if outcome in _NO_ANSWER_TOTALS:
                 explanation = f"{_NO_ANSWER_TOTALS[outcome]}; {_NO_ANSWER_NEXT_STEP}"
-            if outcome.is_ok and (working.get(key) or aside.get(key)):
-                explanation = _ok_but_queued(working.get(key, Counter()), aside[key], count)
+            if outcome.is_ok and (working.get(key) or aside.get(key) or held.get(key)):
+                explanation = _ok_but_queued(
+                    working.get(key, Counter()), aside[key], count, held=held[key]
+                )
             items.append(Total(key, outcome.label, outcome.severity.value, explanation, count))
         elif key == UNCHECKED:
             items.append(Total(key, _UNCHECKED_LABEL, Severity.UNKNOWN.value, unchecked, count))
@@ -1448,10 +1458,11 @@ def _queued_all_the_same(rows: Sequence[Row]) -> dict[str, Counter[Priority]]:
     return found
 
 
-def _ok_but_queued(groups: Counter[Priority], set_aside: int, total: int) -> str:
+def _ok_but_queued(groups: Counter[Priority], set_aside: int, total: int, *, held: int = 0) -> str:
     """The OK total's explanation, which must not say "nothing to do" of the resources the
     headline counts to fix or to review, nor of those it counts set aside (snoozed or
-    ignored with a problem: put off, not done with)."""
+    ignored with a problem: put off, not done with), nor of those it counts OK only when
+    last checked (`_HELD_OK`: not asked since, their host away)."""
     n = sum(groups.values())
     said = []
     if n:
@@ -1460,8 +1471,26 @@ def _ok_but_queued(groups: Counter[Priority], set_aside: int, total: int) -> str
     if set_aside:
         of = "" if n else " of them"
         said.append(f"{set_aside}{of} {'is' if set_aside == 1 else 'are'} snoozed or ignored")
-    rest = "; nothing to do for the rest" if n + set_aside < total else ""
+    if held:
+        of = "" if said else " of them"
+        said.append(
+            f"{held}{of} {'was' if held == 1 else 'were'} not asked since: "
+            f"{'its' if held == 1 else 'their'} host said it was away (asked in turn)"
+        )
+    rest = "; nothing to do for the rest" if n + set_aside + held < total else ""
     return f"The link works. {', and '.join(said)}{rest}."
+
+
+#: The headline's part of the links that worked at their last check but were not asked at
+#: the latest (`Observation.held`): a host in maintenance night after night asks a few a
+#: night, and its others counted "OK" for as many nights as their turn took to come.
+_HELD_OK = "OK when last checked, not asked since (its host said it was away)"
+
+
+def _held_ok(r: Row) -> bool:
+    """Whether the link's latest try was held (`Observation.held`): its reason is then that
+    try's (`HELD_REASON_END`), its outcome its last check's."""
+    return (r.reason or "").endswith(HELD_REASON_END)
 
 
 def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool) -> str:
@@ -1483,6 +1512,8 @@ def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool)
             tally["to review (the link works)"] += 1
         elif r.priority is not None:
             tally["to check or watch"] += 1
+        elif r.outcome == Outcome.OK.value and _held_ok(r):
+            tally[_HELD_OK] += 1  # OK at a check before its host went away: not "nothing to do"
         elif r.outcome == Outcome.OK.value:
             tally["OK"] += 1
         elif r.outcome in (None, UNCHECKED) and r.reached is not None:
@@ -1494,7 +1525,7 @@ def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool)
         else:
             tally["other"] += 1
     parts = [f"{tally.pop('to fix', 0)} to fix"]  # "0 to fix" is news too
-    order = ["to check or watch", "to review (the link works)", "OK", "set aside"]
+    order = ["to check or watch", "to review (the link works)", "OK", _HELD_OK, "set aside"]
     parts += [f"{tally.pop(k)} {k}" for k in order if k in tally]
     parts += [f"{n} {k}" for k, n in tally.items()]
     return f"{count_of(len(resources), 'resource')}: " + ", ".join(parts) + "."

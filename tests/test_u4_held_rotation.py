@@ -28,7 +28,7 @@ from catalog.check import check_targets
 from catalog.decisions import history_lines
 from catalog.health import OK
 from catalog.model import Observation
-from catalog.outcomes import Outcome
+from catalog.outcomes import HELD_REASON_END, Outcome
 from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
@@ -92,6 +92,8 @@ def nights(tmp_path: Path, away_from: int, count: int, status: int = 503) -> lis
             )
             held = {o.url for o in obs if o.held}
             assert held.isdisjoint(asked), "a held link sends nothing"
+            # How the report tells a link held since its last check (`_HELD_OK`).
+            assert all(o.reason.endswith(HELD_REASON_END) for o in obs if o.held)
             if n >= away_from:
                 assert len(asked) == ASKED_A_NIGHT[status]
                 assert len(held) == len(PAGES) - ASKED_A_NIGHT[status]
@@ -208,7 +210,9 @@ def held_at(url: str, n: float) -> Observation:
         Outcome.RATE_LIMITED,
         days(n),
         http_status=503,
-        reason="HEAD not sent: host unavailable: it answered 503 to ...",
+        reason="HEAD not sent: host unavailable: it answered 503 to /a and to /b and said to "
+        "retry after 2 hours (Retry-After), longer than the check can wait for one link, "
+        f"{HELD_REASON_END}",
         held=True,
     )
 
@@ -248,3 +252,64 @@ def test_resource_says_how_many_checks_in_a_row_were_not_sent(tmp_path: Path) ->
     last = LexborHTMLParser(f"<dl>{html_rows.facts(rows['b'], '../')}</dl>").text()
     assert "never (last tried" in last and "while its host said it was away" in last, last
     assert "network" not in last, last
+
+
+def test_a_check_stamped_ahead_of_a_clock_since_set_back_is_asked_in_its_turn(
+    tmp_path: Path,
+) -> None:
+    """A host held from the night its two asked links were stamped by a clock a year fast
+    (then set right): those two read as its latest checks, so every other link was "a
+    night behind" them and went first night after night, and the two were never asked
+    again while the hold lasted. A stamp after the plan's `now` tells nothing of when the
+    link was checked: the two are asked in their turn, as the rest are."""
+    kit = make_catalog("toolkit", [make_resource(f"r{i}", u) for i, u in enumerate(PAGES)])
+    ahead = PAGES[:2]
+    asked: set[str] = set()
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        checked = [make_observation(u, checked_at=days(0)) for u in PAGES]
+        store.record_observations(engine, None, checked, HEALTH, now=days(0))
+        plan = PAGES
+        for n in range(1, 1 + math.ceil(len(PAGES) / 2) + 1):
+            at = days(366) if n == 1 else days(n)  # the first night's clock a year fast
+            night = [
+                make_observation(u, Outcome.RATE_LIMITED, at, http_status=503) for u in plan[:2]
+            ]
+            night += [held_at(u, n) for u in plan[2:]]
+            store.record_observations(engine, None, night, HEALTH, now=at)
+            if n > 1:
+                asked.update(plan[:2])
+            targets = store.targets_for_check(engine, now=days(n + 1), fingerprint_max_age_days=7)
+            plan = [target.url for target in targets]
+    assert asked >= set(ahead), sorted(set(PAGES) - asked)
+
+
+def test_the_headline_does_not_count_a_link_held_since_its_last_check_as_ok(
+    tmp_path: Path,
+) -> None:
+    """A link that worked a week ago and whose host has been away since (held every night,
+    its turn not come yet) was counted "OK" in the headline beside last night's OKs: a
+    host of 200 links in maintenance asks two a night, so its others read "OK" for up to
+    100 nights. The headline counts it apart, saying it was not asked since, and the OK
+    total says "nothing to do" only of the rest."""
+    kit = make_catalog("toolkit", [make_resource("a", PAGES[0]), make_resource("b", OTHER[0])])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        checked = [make_observation(u, checked_at=days(0)) for u in (PAGES[0], OTHER[0])]
+        store.record_observations(engine, None, checked, HEALTH, now=days(0))
+        for n in (1, 2, 3, 4):
+            fine = make_observation(OTHER[0], checked_at=days(n))
+            store.record_observations(
+                engine, None, [held_at(PAGES[0], n), fine], HEALTH, now=days(n)
+            )
+        context = build_context(report_data(engine), now=days(4.1))
+    assert context.headline == (
+        "2 resources: 0 to fix, 1 OK, "
+        "1 OK when last checked, not asked since (its host said it was away)."
+    ), context.headline
+    ok = next(total for total in context.totals if total.key == Outcome.OK.value)
+    assert ok.count == 2
+    assert ok.explanation == (
+        "The link works. 1 of them was not asked since: its host said it was away (asked in "
+        "turn); nothing to do for the rest."
+    ), ok.explanation

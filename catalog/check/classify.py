@@ -35,7 +35,7 @@ from catalog.check.soft404 import (
     unverified_shell,
     video_status,
 )
-from catalog.outcomes import Outcome
+from catalog.outcomes import HELD_REASON_END, Outcome
 from catalog.text import clipped
 from catalog.urls import site_host
 
@@ -312,7 +312,7 @@ def _held(facts: CheckFacts, away: Away) -> Verdict:
         Outcome.RATE_LIMITED,
         f"{_journey(facts)}: {said} {to} and said to retry after "
         f"{_duration(away.retry_after)} (Retry-After), longer than the check can wait for "
-        "one link, so its links were not requested again this run.",
+        f"one link, {HELD_REASON_END}",
     )
 
 

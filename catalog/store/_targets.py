@@ -137,7 +137,7 @@ def targets_for_check(
                 )
             )
             link_ids.append(first.id)
-            checked.append(_checked_at(first))
+            checked.append(_checked_at(first, now))
             if first.fingerprinted_at is not None:
                 stamps = [row.entry_text_at for row in (first, *more) if row.entry_text_at]
                 pages[len(targets)] = (
@@ -168,13 +168,18 @@ def targets_for_check(
     return _least_recent_first(targets, checked)
 
 
-def _checked_at(link: Any) -> float:
+def _checked_at(link: Any, now: datetime) -> float:
     """When the link was last checked, in seconds since the epoch, for `_least_recent_first`:
     -inf if it was tried but never checked (held, or our network was down: `last_checked_at`
-    is "last tried" then, `health.apply_observation`), NaN if never tried (a new link)."""
-    if link.last_checked_at is None:
+    is "last tried" then, `health.apply_observation`), NaN if never tried (a new link).
+
+    A check stamped after `now` (by a clock since set back) is -inf too: read as the host's
+    latest, it put every other link of a held host "a night behind" it, first every night,
+    and the link itself was never asked again while the hold lasted."""
+    at = link.last_checked_at
+    if at is None:
         return math.nan
-    return link.last_checked_at.timestamp() if link.outcome is not None else -math.inf
+    return at.timestamp() if link.outcome is not None and at <= now else -math.inf
 
 
 def _least_recent_first(targets: list[Target], checked: Sequence[float]) -> list[Target]:
