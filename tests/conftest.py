@@ -244,14 +244,16 @@ resources:
 @pytest.fixture
 def toolkit_synced(isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """toolkit.yaml (`TOOLKIT_CATALOG`) synced into var/lh.db, a SQLite file every command
-    then reads (LINKHEALTH_DATABASE_URL): the folder the commands run in."""
+    then reads (LINKHEALTH_DATABASE_URL): the folder the commands run in. The file starts
+    as a migrated copy (`tests.factories.migrated_sqlite`): no test of it is of migrating."""
     from typer.testing import CliRunner
 
     from flows.cli import app
+    from tests.factories import _copy_migrated_sqlite
 
     monkeypatch.delenv("LINKHEALTH_CONFIG", raising=False)
     monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "sqlite:///var/lh.db")
-    (isolated_cwd / "var").mkdir()
+    _copy_migrated_sqlite(isolated_cwd / "var" / "lh.db")
     (isolated_cwd / "toolkit.yaml").write_text(TOOLKIT_CATALOG)
     result = CliRunner().invoke(app, ["sync", "--catalog", "toolkit.yaml"])
     assert result.exit_code == 0, result.output

@@ -25,7 +25,7 @@ from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
 from catalog.tables import Link, Resource
 from flows.cli import app
-from tests.factories import make_observation
+from tests.factories import _copy_migrated_sqlite, make_observation
 from tests.local_site import local_site
 
 runner = CliRunner()
@@ -61,6 +61,12 @@ resources:
 
 def _invoke(*args: str):
     return runner.invoke(app, list(args))
+
+
+def _default_database_migrated(folder: Path) -> None:
+    """The default database (var/linkhealth.db) of `folder` made a migrated copy, for the
+    tests of what a command does with it rather than of migrating a new one."""
+    _copy_migrated_sqlite(folder / "var" / "linkhealth.db")
 
 
 def test_every_command_has_help() -> None:
@@ -170,6 +176,7 @@ def test_sync_of_the_configured_catalogs_retires_a_renamed_file_and_a_subset_doe
     """toolkit.yaml renamed psp-toolkit.yaml (linkhealth.toml updated): its entries were
     added anew, ignore lost, and the old collection stayed active for good (twice in every
     export and report, its ids "in several collections")."""
+    _default_database_migrated(isolated_cwd)
     (isolated_cwd / "toolkit.yaml").write_text(GOOD)
     (isolated_cwd / "linkhealth.toml").write_text('catalogs = ["toolkit.yaml"]\n')
     assert _invoke("sync").exit_code == 0
@@ -202,6 +209,7 @@ def test_sync_of_a_trial_settings_file_retires_none_of_the_services_catalogs(
     """`sync --config trial.toml`, its catalog a renamed draft copy, retired the service's
     toolkit (its entries, snooze and ignore moved to the draft) until the next nightly
     sync brought them back: reports and exports in between showed only the trial's."""
+    _default_database_migrated(isolated_cwd)
     (isolated_cwd / "toolkit.yaml").write_text(GOOD)
     (isolated_cwd / "linkhealth.toml").write_text('catalogs = ["toolkit.yaml"]\n')
     assert _invoke("sync").exit_code == 0
@@ -223,6 +231,7 @@ def test_sync_of_a_trial_settings_file_retires_none_of_the_services_catalogs(
 def test_sync_without_a_settings_file_retires_nothing(isolated_cwd: Path) -> None:
     """No linkhealth.toml: `sync` syncs the bundled catalog, which is no sign that the
     catalogs synced with --catalog left anything."""
+    _default_database_migrated(isolated_cwd)
     (isolated_cwd / "good.yaml").write_text(GOOD)
     assert _invoke("sync", "--catalog", "good.yaml").exit_code == 0
 
@@ -239,6 +248,7 @@ def test_sync_prints_a_catalogs_escape_sequences_as_nothing_a_terminal_acts_on(
 ) -> None:
     """A catalog's URL edited to hold an OSC 8 hyperlink ("\\e]8;;http://evil.example/\\e\\")
     reached the terminal as it was: shown as other text, linked elsewhere."""
+    _default_database_migrated(isolated_cwd)
     (isolated_cwd / "good.yaml").write_text(GOOD)
     assert _invoke("sync", "--catalog", "good.yaml").exit_code == 0
     hostile = r'"https://example.org/\e]8;;http://evil.example/\e\\x\e]8;;\e\\ \u202ey"'
@@ -254,6 +264,7 @@ def test_sync_of_a_large_catalog_lists_the_first_changes_then_counts_the_rest(
 ) -> None:
     from catalog import sync
 
+    _default_database_migrated(isolated_cwd)
     monkeypatch.setattr(sync, "LISTED_CHANGES", 1)
     (isolated_cwd / "good.yaml").write_text(GOOD)
     result = _invoke("sync", "--catalog", "good.yaml")

@@ -27,15 +27,24 @@ from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from catalog.transfer import copy_database
 from flows.cli import app
-from tests.factories import T0, days, is_sqlite, make_catalog, make_observation, make_resource
+from tests.factories import (
+    T0,
+    days,
+    is_sqlite,
+    make_catalog,
+    make_observation,
+    make_resource,
+    migrated_sqlite,
+)
 
 KIT = make_catalog("toolkit", [make_resource("a", "https://example.org/a")])
 
 
 @pytest.fixture
 def source(tmp_path: Path) -> Iterator[Engine]:
-    """A SQLite database with a run and its observation: something to copy."""
-    engine = open_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    """A SQLite database with a run and its observation: something to copy (started from a
+    migrated copy: the targets are what these tests migrate)."""
+    engine = migrated_sqlite(tmp_path / "old.db")
     sync_catalogs(engine, [KIT], now=T0)
     run_id = store.start_run(engine, trigger="schedule", now=T0)
     observations = [make_observation("https://example.org/a", Outcome.OK)]

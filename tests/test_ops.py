@@ -45,7 +45,13 @@ from catalog.source import load_catalogs
 from catalog.store import FOUND_DEAD
 from catalog.sync import sync_catalogs
 from reports.context import Priority
-from tests.factories import days, make_observation, serve_without_prefect, write_catalog
+from tests.factories import (
+    _copy_migrated_sqlite,
+    days,
+    make_observation,
+    serve_without_prefect,
+    write_catalog,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKED_AT = days(1)
@@ -862,6 +868,7 @@ def test_serve_does_not_offer_a_checkout_database_of_other_catalogs_as_earlier_h
     (home / "var").mkdir(parents=True)
     shutil.copy(ROOT / "prefect.yaml", home / "prefect.yaml")
     earlier = home / "var" / "linkhealth.db"
+    _copy_migrated_sqlite(earlier)  # synced into, not migrated, here
     bundled = ROOT / "catalog" / "data" / "psp-human-trafficking-toolkit.yaml"
     synced = CliRunner().invoke(app, ["sync", "--db", f"sqlite:///{earlier}", "-c", str(bundled)])
     assert synced.exit_code == 0, synced.output

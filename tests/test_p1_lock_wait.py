@@ -20,8 +20,8 @@ from sqlalchemy import Engine, text
 import catalog.db
 from catalog import store
 from catalog.clock import utcnow
-from catalog.db import open_engine
 from catalog.errors import StoreError
+from tests.factories import migrated_sqlite
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def short_waits(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def engine(tmp_path: Path, short_waits: None) -> Iterator[Engine]:
-    made = open_engine(f"sqlite:///{tmp_path / 'lh.db'}")
+    made = migrated_sqlite(tmp_path / "lh.db")
     yield made
     made.dispose()
 
@@ -106,7 +106,7 @@ def test_a_lock_held_past_the_busy_timeout_still_fails_as_locked_after_it(
 ) -> None:
     monkeypatch.setattr(catalog.db, "SQLITE_WAIT_NOTICE_MS", 100)
     monkeypatch.setattr(catalog.db, "SQLITE_BUSY_TIMEOUT_MS", 600)
-    engine = open_engine(f"sqlite:///{tmp_path / 'lh.db'}")
+    engine = migrated_sqlite(tmp_path / "lh.db")
     holder = _held_for(tmp_path / "lh.db", None)
     caplog.set_level(logging.WARNING, logger="catalog.db")
     started = time.monotonic()

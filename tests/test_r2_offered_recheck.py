@@ -13,11 +13,17 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tests.factories import write_catalog
+from tests.factories import _copy_migrated_sqlite, write_catalog
 
 runner = CliRunner()
 ENTRIES = [{"id": "a", "title": "First", "url": "https://example.org/a"}]
 TRIAL = "sqlite:///var/trial.db"
+
+
+def _migrated(folder: Path, name: str) -> None:
+    """var/`name` in `folder` made a migrated copy: what is tested is the offered recheck,
+    not the sync's migrating a new file (SQLite, as these tests' databases are anyway)."""
+    _copy_migrated_sqlite(folder / "var" / name)
 
 
 @pytest.fixture(autouse=True)
@@ -66,6 +72,7 @@ def test_the_recheck_a_trial_edit_offers_runs_as_pasted(
     (isolated_cwd / folder_name).mkdir()
     relative = Path(folder_name) / "my toolkit.yaml"
     write_catalog(isolated_cwd / relative, ENTRIES)
+    _migrated(isolated_cwd, "trial.db")
     synced = runner.invoke(app, ["sync", "--catalog", str(relative), "--db", TRIAL])
     assert synced.exit_code == 0, synced.output
     catalog = {
@@ -93,6 +100,7 @@ def test_the_recheck_an_edit_made_with_a_trial_settings_file_offers_runs_as_past
         f'database_url = "{TRIAL}"\ncatalogs = ["my toolkit.yaml"]\n'
     )
     config = ["--config", "trial settings.toml"]
+    _migrated(isolated_cwd, "trial.db")
     assert runner.invoke(app, ["sync", *config]).exit_code == 0
     edit = runner.invoke(app, ["replace-url", "a", "https://example.org/b", *config])
     assert edit.exit_code == 0, edit.output
@@ -112,6 +120,7 @@ def test_the_recheck_of_an_edit_the_settings_read_runs_as_pasted(
     write_catalog(isolated_cwd / "lists" / "toolkit.yaml", ENTRIES)
     named = "lists" if named_by == "folder" else "lists/toolkit.yaml"
     (isolated_cwd / "linkhealth.toml").write_text(f'catalogs = ["{named}"]\n')
+    _migrated(isolated_cwd, "linkhealth.db")
     assert runner.invoke(app, ["sync"]).exit_code == 0
     edit = runner.invoke(app, ["mark-reviewed", "a"])
     assert edit.exit_code == 0, edit.output
@@ -127,6 +136,7 @@ def test_the_recheck_of_a_file_checked_into_the_default_database_runs_as_pasted(
     """`check --catalog my-toolkit.yaml` with no settings file and no --db (the default
     var/linkhealth.db), then an edit: the pasted recheck reads that file, not the demo."""
     write_catalog(isolated_cwd / "my-toolkit.yaml", ENTRIES)
+    _migrated(isolated_cwd, "linkhealth.db")
     assert runner.invoke(app, ["sync", "--catalog", "my-toolkit.yaml"]).exit_code == 0
     edit = runner.invoke(app, ["mark-reviewed", "a"])
     assert edit.exit_code == 0, edit.output

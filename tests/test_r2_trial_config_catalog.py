@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from catalog import store
 from catalog.db import open_engine
 from flows.cli import app
-from tests.factories import write_catalog
+from tests.factories import _copy_migrated_sqlite, write_catalog
 
 runner = CliRunner()
 ENTRIES = [
@@ -48,12 +48,16 @@ def flow_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def production(isolated_cwd: Path) -> Path:
-    """The service's folder: linkhealth.toml, its catalog, its database with one run."""
+    """The service's folder: linkhealth.toml, its catalog, its database with one run.
+    Its database and the trial's (var/trial.db) start as migrated copies: these tests are
+    of refusing a catalog, not of migrating (SQLite files, as their settings name)."""
     write_catalog(isolated_cwd / "toolkit.yaml", ENTRIES)
     (isolated_cwd / "linkhealth.toml").write_text(
         'database_url = "sqlite:///var/linkhealth.db"\ncatalogs = ["toolkit.yaml"]\n'
     )
     (isolated_cwd / "var").mkdir()
+    for name in ("linkhealth.db", "trial.db"):
+        _copy_migrated_sqlite(isolated_cwd / "var" / name)
     assert runner.invoke(app, ["sync"]).exit_code == 0
     return isolated_cwd
 

@@ -15,7 +15,7 @@ from catalog import store
 from catalog.clock import utcnow
 from catalog.db import open_engine
 from flows.cli import app
-from tests.factories import write_catalog
+from tests.factories import _copy_migrated_sqlite, migrated_sqlite, write_catalog
 
 runner = CliRunner()
 
@@ -35,7 +35,7 @@ def production(isolated_cwd: Path) -> Path:
         encoding="utf-8",
     )
     (isolated_cwd / "var").mkdir()
-    engine = open_engine("sqlite:///var/linkhealth.db")
+    engine = migrated_sqlite(isolated_cwd / "var" / "linkhealth.db")  # not a test of migrating
     store.start_run(engine, trigger="schedule", now=utcnow())
     engine.dispose()
     return isolated_cwd
@@ -273,6 +273,7 @@ def test_an_entry_named_key_slash_id_is_checked_in_that_catalog_only_and_a_share
             "[check]\nallow_private = true\n",
             encoding="utf-8",
         )
+        _copy_migrated_sqlite(isolated_cwd / "var" / "lh.db")  # checked into, not migrated
         result = runner.invoke(app, ["recheck", "toolkit/r1", "--no-report"])
         hits = dict(site.hits)
     assert result.exit_code == 0, result.output
@@ -306,6 +307,7 @@ def test_a_bare_id_names_the_entries_sharing_its_url_as_key_slash_id_does(
             "[check]\nallow_private = true\n",
             encoding="utf-8",
         )
+        _copy_migrated_sqlite(isolated_cwd / "var" / "lh.db")  # checked into, not migrated
         result = runner.invoke(app, ["recheck", "r1", "--no-report"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()

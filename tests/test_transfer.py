@@ -36,6 +36,7 @@ from tests.factories import (
     make_catalog,
     make_observation,
     make_resource,
+    migrated_sqlite,
     settings_for,
     write_catalog,
 )
@@ -48,8 +49,9 @@ KIT = make_catalog("toolkit", [make_resource("a", URL_A), make_resource("b", URL
 
 @pytest.fixture
 def source(tmp_path: Path) -> Iterator[Engine]:
-    """A SQLite database with three nightly runs, a confirmed broken link and a snooze."""
-    engine = open_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    """A SQLite database with three nightly runs, a confirmed broken link and a snooze
+    (started from a migrated copy: it is the copy's source, not a test of migrating)."""
+    engine = migrated_sqlite(tmp_path / "old.db")
     sync_catalogs(engine, [KIT], now=T0)
     for night in range(3):
         now = days(night)
