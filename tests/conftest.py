@@ -249,11 +249,11 @@ def toolkit_synced(isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     from typer.testing import CliRunner
 
     from flows.cli import app
-    from tests.factories import _copy_migrated_sqlite
+    from tests.factories import copy_migrated_sqlite
 
     monkeypatch.delenv("LINKHEALTH_CONFIG", raising=False)
     monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "sqlite:///var/lh.db")
-    _copy_migrated_sqlite(isolated_cwd / "var" / "lh.db")
+    copy_migrated_sqlite(isolated_cwd / "var" / "lh.db")
     (isolated_cwd / "toolkit.yaml").write_text(TOOLKIT_CATALOG)
     result = CliRunner().invoke(app, ["sync", "--catalog", "toolkit.yaml"])
     assert result.exit_code == 0, result.output

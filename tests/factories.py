@@ -284,7 +284,7 @@ def migrated_database_url(tmp_path: Path, name: str = "test.db") -> Iterator[str
     (`migrated_sqlite`; on PostgreSQL `_migration_statements` replayed in its schema)."""
     url = os.environ.get(TEST_DATABASE_ENV)
     if not url:
-        _copy_migrated_sqlite(tmp_path / name)
+        copy_migrated_sqlite(tmp_path / name)
         yield f"sqlite:///{tmp_path / name}"
         return
     with _postgresql_schema(url, _migration_statements(url)) as scoped:
@@ -391,12 +391,12 @@ _MIGRATED_SQLITE: Path | None = None
 
 def migrated_sqlite(path: Path) -> Engine:
     """An engine on SQLite file `path`, which, when new, holds an empty database at head
-    (`_copy_migrated_sqlite`); `open_engine` still checks its revision."""
-    _copy_migrated_sqlite(path)
+    (`copy_migrated_sqlite`); `open_engine` still checks its revision."""
+    copy_migrated_sqlite(path)
     return open_engine(f"sqlite:///{path}")
 
 
-def _copy_migrated_sqlite(path: Path) -> None:
+def copy_migrated_sqlite(path: Path) -> None:
     """SQLite file `path`, when new, made a copy of an empty one at head.
 
     Migrating a new file takes ~0.05 s, several times that on a busy machine, and

@@ -25,7 +25,7 @@ from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
 from catalog.tables import Link, Resource
 from flows.cli import app
-from tests.factories import _copy_migrated_sqlite, make_observation
+from tests.factories import copy_migrated_sqlite, make_observation
 from tests.local_site import local_site
 
 runner = CliRunner()
@@ -66,7 +66,7 @@ def _invoke(*args: str):
 def _default_database_migrated(folder: Path) -> None:
     """The default database (var/linkhealth.db) of `folder` made a migrated copy, for the
     tests of what a command does with it rather than of migrating a new one."""
-    _copy_migrated_sqlite(folder / "var" / "linkhealth.db")
+    copy_migrated_sqlite(folder / "var" / "linkhealth.db")
 
 
 def test_every_command_has_help() -> None:

@@ -26,7 +26,7 @@ from catalog.sync import sync_catalogs
 from flows.cli import app
 from tests.factories import (
     T0,
-    _copy_migrated_sqlite,
+    copy_migrated_sqlite,
     database_url,
     days,
     make_observation,
@@ -319,7 +319,7 @@ def test_lint_of_a_catalog_not_configured_prints_commands_that_edit_it(
     monkeypatch.chdir(tmp_path)
     configured = write_catalog(tmp_path / "toolkit.yaml", [{"id": "a", "title": "G", "url": OLD}])
     (tmp_path / "linkhealth.toml").write_text(f'catalogs = ["{configured}"]\n')
-    _copy_migrated_sqlite(tmp_path / "var" / "linkhealth.db")  # synced into, not migrated
+    copy_migrated_sqlite(tmp_path / "var" / "linkhealth.db")  # synced into, not migrated
     url = "https://example.org/d?utm_source=mail"
     draft = write_catalog(tmp_path / "draft.yaml", [{"id": "d", "title": "Draft", "url": url}])
     assert runner.invoke(app, ["sync", "--catalog", str(draft)]).exit_code == 0

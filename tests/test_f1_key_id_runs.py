@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tests.factories import _copy_migrated_sqlite, write_catalog
+from tests.factories import copy_migrated_sqlite, write_catalog
 from tests.local_site import Site, local_site
 
 runner = CliRunner()
@@ -33,7 +33,7 @@ def _two_catalogs(folder: Path, site: Site, other_r1: str = "/missing") -> None:
         "[check]\nallow_private = true\n",
         encoding="utf-8",
     )
-    _copy_migrated_sqlite(folder / "var" / "lh.db")  # checked into, not migrated, here
+    copy_migrated_sqlite(folder / "var" / "lh.db")  # checked into, not migrated, here
 
 
 @pytest.mark.flow

@@ -23,7 +23,7 @@ from flows.cli import app
 from reports import publish_report
 from reports.publish import ReportWriteError
 from tests import report_fixtures as fx
-from tests.factories import _copy_migrated_sqlite
+from tests.factories import copy_migrated_sqlite
 from tests.local_site import local_site
 from tests.test_flow import _fail_twice_before, _write_catalog
 
@@ -95,7 +95,7 @@ def test_a_run_whose_report_cannot_be_written_is_stored_announced_and_told_in_on
     from flows.check_flow import check_catalog
 
     url = f"sqlite:///{isolated_cwd / 'run.db'}"
-    _copy_migrated_sqlite(isolated_cwd / "run.db")  # checked into, not migrated, here
+    copy_migrated_sqlite(isolated_cwd / "run.db")  # checked into, not migrated, here
     monkeypatch.setattr(reports.site, "_write_plain", _disk_full)
     with local_site() as site, _prefect_log() as records:
         catalog_file = _write_catalog(isolated_cwd / "test.yaml", site.base)
@@ -150,7 +150,7 @@ def test_check_whose_report_folder_cannot_be_used_exits_1_as_a_failed_report_not
 
         monkeypatch.setattr(reports.publish.tempfile, "mkstemp", read_only)
     db = isolated_cwd / "run.db"
-    _copy_migrated_sqlite(db)  # checked into, not migrated, here
+    copy_migrated_sqlite(db)  # checked into, not migrated, here
     with local_site() as site:
         catalog_file = _write_catalog(isolated_cwd / "test.yaml", site.base)
         (isolated_cwd / "linkhealth.toml").write_text(

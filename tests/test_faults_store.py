@@ -26,7 +26,7 @@ from catalog import decisions, store
 from catalog.db import open_engine
 from catalog.errors import StoreError
 from flows.cli import app
-from tests.factories import T0, _copy_migrated_sqlite, migrated_sqlite, write_catalog
+from tests.factories import T0, copy_migrated_sqlite, migrated_sqlite, write_catalog
 
 
 @pytest.fixture
@@ -409,7 +409,7 @@ def test_a_run_whose_database_file_is_deleted_meanwhile_fails_saying_so(
     catalog.db._cached_engine.cache_clear()
     url = f"sqlite:///{tmp_path / 'lh.db'}"
     settings = Settings().with_overrides(database_url=url)
-    _copy_migrated_sqlite(tmp_path / "lh.db")  # the file made after it is deleted migrates
+    copy_migrated_sqlite(tmp_path / "lh.db")  # the file made after it is deleted migrates
     engine = engine_for(url)
     run_id = store.start_run(engine, trigger="manual", now=T0)
     for file in tmp_path.glob("lh.db*"):
@@ -442,7 +442,7 @@ def test_a_lock_held_mid_check_ends_the_run_saying_how_many_urls_results_were_lo
     monkeypatch.setattr(catalog.db, "SQLITE_BUSY_TIMEOUT_MS", 200)
     catalog.db._cached_engine.cache_clear()
     db = isolated_cwd / "lh.db"
-    _copy_migrated_sqlite(db)
+    copy_migrated_sqlite(db)
     shell: list[sqlite3.Connection] = []
     store_batch = check_flow.store_batch
 

@@ -46,7 +46,7 @@ from catalog.store import FOUND_DEAD
 from catalog.sync import sync_catalogs
 from reports.context import Priority
 from tests.factories import (
-    _copy_migrated_sqlite,
+    copy_migrated_sqlite,
     days,
     make_observation,
     serve_without_prefect,
@@ -868,7 +868,7 @@ def test_serve_does_not_offer_a_checkout_database_of_other_catalogs_as_earlier_h
     (home / "var").mkdir(parents=True)
     shutil.copy(ROOT / "prefect.yaml", home / "prefect.yaml")
     earlier = home / "var" / "linkhealth.db"
-    _copy_migrated_sqlite(earlier)  # synced into, not migrated, here
+    copy_migrated_sqlite(earlier)  # synced into, not migrated, here
     bundled = ROOT / "catalog" / "data" / "psp-human-trafficking-toolkit.yaml"
     synced = CliRunner().invoke(app, ["sync", "--db", f"sqlite:///{earlier}", "-c", str(bundled)])
     assert synced.exit_code == 0, synced.output

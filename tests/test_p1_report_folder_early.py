@@ -19,7 +19,7 @@ import reports.publish
 from catalog.settings import Settings
 from flows.cli import app
 from reports.publish import OWNER_FILE, unusable_report_folder
-from tests.factories import _copy_migrated_sqlite, migrated_sqlite
+from tests.factories import copy_migrated_sqlite, migrated_sqlite
 from tests.local_site import local_site
 from tests.test_flow import _write_catalog
 
@@ -93,7 +93,7 @@ def test_check_with_an_unusable_reports_folder_warns_before_it_checks(
     folder = isolated_cwd / "reports"
     folder.write_text("not a folder\n", encoding="utf-8")
     db = isolated_cwd / "run.db"
-    _copy_migrated_sqlite(db)  # checked into, not migrated, here
+    copy_migrated_sqlite(db)  # checked into, not migrated, here
     # What happened in which order: the folder looked at, each warning, each batch checked.
     said: list[str] = []
     looked, checked = (

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tests.factories import _copy_migrated_sqlite, write_catalog
+from tests.factories import copy_migrated_sqlite, write_catalog
 
 runner = CliRunner()
 ENTRIES = [{"id": "a", "title": "First", "url": "https://example.org/a"}]
@@ -23,7 +23,7 @@ TRIAL = "sqlite:///var/trial.db"
 def _migrated(folder: Path, name: str) -> None:
     """var/`name` in `folder` made a migrated copy: what is tested is the offered recheck,
     not the sync's migrating a new file (SQLite, as these tests' databases are anyway)."""
-    _copy_migrated_sqlite(folder / "var" / name)
+    copy_migrated_sqlite(folder / "var" / name)
 
 
 @pytest.fixture(autouse=True)

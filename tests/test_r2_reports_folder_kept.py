@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from reports.publish import OWNER_FILE
-from tests.factories import _copy_migrated_sqlite, is_sqlite, write_catalog
+from tests.factories import copy_migrated_sqlite, is_sqlite, write_catalog
 from tests.local_site import local_site
 
 runner = CliRunner()
@@ -53,7 +53,7 @@ def _synced(db: str) -> None:
     """The catalog synced into `db`, a SQLite file (relative to the folder) started as a
     migrated copy: these tests are of report folders, not of migrating."""
     if is_sqlite(db):
-        _copy_migrated_sqlite(Path(str(make_url(db).database)))
+        copy_migrated_sqlite(Path(str(make_url(db).database)))
     result = runner.invoke(app, ["sync", "--catalog", "toolkit.yaml", "--db", db])
     assert result.exit_code == 0, result.output
 
@@ -150,7 +150,7 @@ def test_the_readme_trial_then_the_real_check_and_recheck_each_report_where_it_s
     )
     trial, real = folder / "var" / "reports-trial", folder / "var" / "reports"
     for name in ("trial.db", "linkhealth.db"):  # checked into, not migrated, here
-        _copy_migrated_sqlite(folder / "var" / name)
+        copy_migrated_sqlite(folder / "var" / name)
     with local_site() as site:
         _site_catalog(folder / "site.yaml", site.url("/report.html"))
         _site_catalog(folder / "my-toolkit.yaml", site.url("/report.html"))
@@ -171,7 +171,7 @@ def test_the_readme_trial_then_the_real_check_and_recheck_each_report_where_it_s
 def test_a_nightly_check_naming_its_database_with_db_reports_into_var_reports(
     prefect_api: str, folder: Path
 ) -> None:
-    _copy_migrated_sqlite(folder / "var" / "prod.db")  # checked into, not migrated, here
+    copy_migrated_sqlite(folder / "var" / "prod.db")  # checked into, not migrated, here
     with local_site() as site:
         _site_catalog(folder / "site.yaml", site.url("/report.html"))
         nights = [

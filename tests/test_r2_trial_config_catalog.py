@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from catalog import store
 from catalog.db import open_engine
 from flows.cli import app
-from tests.factories import _copy_migrated_sqlite, write_catalog
+from tests.factories import copy_migrated_sqlite, write_catalog
 
 runner = CliRunner()
 ENTRIES = [
@@ -57,7 +57,7 @@ def production(isolated_cwd: Path) -> Path:
     )
     (isolated_cwd / "var").mkdir()
     for name in ("linkhealth.db", "trial.db"):
-        _copy_migrated_sqlite(isolated_cwd / "var" / name)
+        copy_migrated_sqlite(isolated_cwd / "var" / name)
     assert runner.invoke(app, ["sync"]).exit_code == 0
     return isolated_cwd
 

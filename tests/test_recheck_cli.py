@@ -15,7 +15,7 @@ from catalog import store
 from catalog.clock import utcnow
 from catalog.db import open_engine
 from flows.cli import app
-from tests.factories import _copy_migrated_sqlite, migrated_sqlite, write_catalog
+from tests.factories import copy_migrated_sqlite, migrated_sqlite, write_catalog
 
 runner = CliRunner()
 
@@ -273,7 +273,7 @@ def test_an_entry_named_key_slash_id_is_checked_in_that_catalog_only_and_a_share
             "[check]\nallow_private = true\n",
             encoding="utf-8",
         )
-        _copy_migrated_sqlite(isolated_cwd / "var" / "lh.db")  # checked into, not migrated
+        copy_migrated_sqlite(isolated_cwd / "var" / "lh.db")  # checked into, not migrated
         result = runner.invoke(app, ["recheck", "toolkit/r1", "--no-report"])
         hits = dict(site.hits)
     assert result.exit_code == 0, result.output
@@ -307,7 +307,7 @@ def test_a_bare_id_names_the_entries_sharing_its_url_as_key_slash_id_does(
             "[check]\nallow_private = true\n",
             encoding="utf-8",
         )
-        _copy_migrated_sqlite(isolated_cwd / "var" / "lh.db")  # checked into, not migrated
+        copy_migrated_sqlite(isolated_cwd / "var" / "lh.db")  # checked into, not migrated
         result = runner.invoke(app, ["recheck", "r1", "--no-report"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
