@@ -19,13 +19,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from catalog import store
+from catalog.problem_checks import PROBLEM_START, pruned_since
 from catalog.queries import report_data
 from catalog.rekey import rekey_links
 from catalog.retention import prune_observations
 from catalog.sync import sync_catalogs
+from catalog.tables import Link
 from tests.factories import days, emptied, make_catalog, make_resource, temporary_database
 from tests.test_problem_checks import ANSWERS, HEALTH, KIT, TITLE, URLS, answer
 
@@ -143,3 +145,32 @@ def test_a_rekey_after_an_entry_took_the_other_keys_address(
     assert _rows(plain)["a"]["own_checks"] == 1
     assert _rows(pruned)["a"]["own_checks"] == 1
     assert _rows(pruned) == _rows(plain)
+
+
+def test_a_rekey_writes_the_merged_pruned_count_for_processes_older_than_0022(
+    databases: tuple[Engine, Engine],
+) -> None:
+    """0021's count (`links.pruned_checks`, from the problem start), which a process
+    started before 0022 still reads, says what `pruned_by_start` says after a merge, as
+    `db prune` writes it: it had the survivor's pruned checks alone (3 of the 6)."""
+    _, engine = databases
+    sync_catalogs(emptied(engine), [KIT], now=days(0))
+    for night in range(1, 6):
+        _night(engine, night, "404", URLS, 0)
+    prune_observations(engine, 2, now=days(5.02), vacuum=False)
+    with engine.begin() as conn:
+        rekey_links(conn, canonical=lambda url: URLS[0], host=lambda url: "a.example")
+    with engine.connect() as conn:
+        ((start, by_start, checks, since, outcome, outcome_since),) = conn.execute(
+            select(
+                PROBLEM_START,
+                Link.pruned_by_start,
+                Link.pruned_checks,
+                Link.pruned_checks_since,
+                Link.pruned_outcome_checks,
+                Link.pruned_outcome_since,
+            )
+        ).all()
+    assert pruned_since(by_start, start) == 6
+    assert (checks, since) == (6, start)
+    assert (outcome, outcome_since) == (6, start)
