@@ -95,10 +95,6 @@ def rekey_links(
     return RekeyResult(renamed=renamed, merged=merged)
 
 
-#: `links.pruned_by_start` (migration 0022), the checks `db prune` deleted per start.
-_pruned = sa.table("links", sa.column("id", sa.Integer), sa.column("pruned_by_start", sa.JSON))
-
-
 @dataclass(frozen=True)
 class _Pruned:
     """What `db prune` kept of one of the links a merge folds into one."""
@@ -164,25 +160,44 @@ def _add_pruned_counts(conn: Connection, absorbed: dict[int, list[_Pruned]]) -> 
     the times of its pruned checks are gone, and the count from its nearest start stands
     for it, less its check there when that start is earlier and the check was pruned:
     exact for one address checked at two moments of each run, off by its pruned checks
-    between the two starts otherwise."""
+    between the two starts otherwise.
+
+    0021's two counts (from the problem start and the outcome start), which a process
+    started before 0022 reads and keeps, are taken from the merged ones, as `db prune`
+    writes them: left as they were, such a process counted the survivor's own alone."""
     if not absorbed:
         return
-    from catalog.problem_checks import START_COLUMNS, possible_starts, taken_starts
+    from catalog.problem_checks import (
+        OUTCOME_START,
+        PROBLEM_START,
+        START_COLUMNS,
+        possible_starts,
+        pruned_since,
+        taken_starts,
+    )
     from catalog.tables import Link
 
     ids = sorted(absorbed)
     starts = taken_starts(conn, ids)
-    rows = conn.execute(sa.select(Link.id, *START_COLUMNS).where(Link.id.in_(ids)))
-    for link_id, *columns in rows.all():
+    rows = conn.execute(
+        sa.select(Link.id, PROBLEM_START, OUTCOME_START, *START_COLUMNS).where(Link.id.in_(ids))
+    )
+    for link_id, start, outcome_start, *columns in rows.all():
         merged = {
             key: n
             for key in sorted(possible_starts(*columns) | starts.get(link_id, set()))
             if (n := sum(_since(pruned, key) for pruned in absorbed[link_id]))
         }
         conn.execute(
-            sa.update(_pruned)
-            .where(_pruned.c.id == link_id)
-            .values(pruned_by_start=merged or sa.null())
+            sa.update(Link)
+            .where(Link.id == link_id)
+            .values(
+                pruned_by_start=merged or sa.null(),
+                pruned_checks=pruned_since(merged, start),
+                pruned_checks_since=start,
+                pruned_outcome_checks=pruned_since(merged, outcome_start),
+                pruned_outcome_since=outcome_start,
+            )
         )
 
 

@@ -85,13 +85,13 @@ from catalog.problem_checks import (
     possible_starts,
     pruned_since,
     same_start,
-    taken_starts,
+    start_key,
     urls_taken,
 )
 from catalog.queries import WORKED
 from catalog.settings import MAX_DAYS
 from catalog.store import DRIFT_HISTORY, PG_WRITE_LOCK
-from catalog.tables import Link, Observation, Resource
+from catalog.tables import Link, Observation, Resource, UTCDateTime
 
 #: Rows deleted per write transaction.
 CHUNK = 5_000
@@ -148,6 +148,7 @@ def prune_observations(
     with engine.connect() as conn:
         with conn.begin():
             _KEEP.create(conn)
+            _TAKEN.create(conn)
         try:
             _fill_keep(conn, cutoff, chunk, on_scan)
             with conn.begin():
@@ -178,6 +179,7 @@ def prune_observations(
             if not conn.invalidated:
                 with conn.begin():
                     _KEEP.drop(conn, checkfirst=True)
+                    _TAKEN.drop(conn, checkfirst=True)
     not_compacted = later = None
     compact = vacuum and engine.dialect.name == "sqlite" and (deleted or _mostly_free(engine))
     if compact:
@@ -375,7 +377,8 @@ def _keep_first_own_checks(conn: Connection, entries: ColumnElement[bool]) -> No
     """Keep, of each entry `entries` selects (a condition on `Resource`) that took its URL
     after it had another (`problem_checks.urls_taken`), its first check of it: its row says
     "N checks since" that check's night once its link's problem began earlier, and the
-    checks pruned since it are counted (`pruned_by_start`), not when the first was."""
+    checks pruned since it are counted (`pruned_by_start`), not when the first was. Each
+    such take goes into `_TAKEN` too, for `_count_pruned_checks`."""
     first = (
         select(Observation.id)
         .where(
@@ -396,6 +399,22 @@ def _keep_first_own_checks(conn: Connection, entries: ColumnElement[bool]) -> No
         conn.execute(
             _KEEP.insert().from_select(["id"], select(first).where(first.is_not(None))), taken
         )
+        conn.execute(_TAKEN.insert(), taken)
+
+
+#: When each entry that took its URL after it had another took it (`problem_checks.
+#: urls_taken`), with its link: read once, as `_fill_keep` scans the links, not again for
+#: each chunk deleted (ten reads of the entries' events per chunk at 100,000 links). A
+#: temporary table of the pruning connection, as `_KEEP` is. An edit during the prune
+#: takes its URL after every check it deletes, so none of them counts from it.
+_TAKEN = Table(
+    "linkhealth_prune_taken",
+    MetaData(),
+    Column("link_id", BigInteger, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_linkhealth_prune_taken_link_id", "link_id"),
+    prefixes=["TEMPORARY"],
+)
 
 
 def _old_and_doomed(cutoff: datetime) -> Select[int, Any, int]:
@@ -444,8 +463,8 @@ def _count_pruned_checks(session: Session, ids: list[int]) -> None:
     checks pruned since a third were in no count. A start no longer possible is dropped
     (no later change brings back an earlier time), which bounds each link's object by its
     entries. An entry that took its URL after it had another is dated from then too
-    (`problem_checks.taken_starts`). One read of the chunk's checks with their links, one
-    of their entries that took their URL, one bulk update."""
+    (`_TAKEN`). One read of the chunk's checks with their links, one of their entries'
+    takes, one bulk update."""
     rows = session.execute(
         select(
             Observation.link_id,
@@ -464,7 +483,13 @@ def _count_pruned_checks(session: Session, ids: list[int]) -> None:
     by_link = [(link_id, list(group)) for link_id, group in groupby(rows, key=itemgetter(0))]
     # The starts of the entries that took their URL after it had another: their rows count
     # their own checks from then.
-    taken = taken_starts(session, [link_id for link_id, _ in by_link])
+    taken: dict[int, set[str]] = {}
+    for link_id, at in session.execute(
+        select(_TAKEN.c.link_id, _TAKEN.c.at).where(
+            _TAKEN.c.link_id.in_(select(Observation.link_id).where(Observation.id.in_(ids)))
+        )
+    ):
+        taken.setdefault(link_id, set()).add(start_key(at))
     updates: list[dict[str, Any]] = []
     old_width = len(_FOR_OLD_PROCESSES)
     for link_id, (first, *more) in by_link:

@@ -1116,8 +1116,8 @@ def db_prune(
             min=1,
             max=MAX_DAYS,  # more overflowed the date it keeps from (a traceback)
             help="Keep every observation of the last N days; older ones go, except each "
-            "URL's latest, its last working check and its drift history. Events, runs and "
-            "decisions are always kept.",
+            "URL's latest, its last working check, its drift history, and each edited "
+            "entry's first check of its new URL. Events, runs and decisions are always kept.",
         ),
     ],
     vacuum: Annotated[bool, typer.Option(help="Compact a SQLite file afterwards (VACUUM).")] = True,

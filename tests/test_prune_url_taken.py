@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from catalog.retention import prune_observations
 from catalog.source import load_catalogs
@@ -87,3 +88,92 @@ def test_an_entry_that_took_its_url_counts_its_pruned_checks(
                 nights,
                 edited,
             )
+
+
+#: The catalog as curators edit it, by name: the poster moved onto the solo address; the
+#: guide moved there too, later or alone (two entries sharing one URL taking it at
+#: different times); the poster removed, then put back on the solo address (re-added with
+#: another URL, not edited).
+CATALOGS: dict[str, list[dict[str, str]]] = {
+    "base": ENTRIES,
+    "moved": MOVED,
+    "both": [{**ENTRIES[0], "url": SOLO}, ENTRIES[1], {**ENTRIES[2], "url": SOLO}, ENTRIES[3]],
+    "guide": [{**ENTRIES[0], "url": SOLO}, *ENTRIES[1:]],
+    "gone": [*ENTRIES[:2], ENTRIES[3]],
+    "gone, guide moved": [{**ENTRIES[0], "url": SOLO}, ENTRIES[1], ENTRIES[3]],
+}
+
+EDITED_NIGHTS = st.lists(
+    st.tuples(
+        st.sampled_from(["all", "two", "404", "offline"]),
+        st.sampled_from(["all", "404", "500", "offline", "held"]),
+        st.sampled_from([0, 0, 0, 1, 1, 2, 3]),  # prune after the night, keeping N days
+        st.sampled_from([None, None, *CATALOGS]),  # the catalog synced before it (None: kept)
+    ),
+    min_size=2,
+    max_size=14,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(nights=EDITED_NIGHTS)
+def test_entries_taking_urls_at_any_time_read_alike_pruned(
+    databases: tuple[Engine, Engine, Path], nights: list[tuple[str, str, int, str | None]]
+) -> None:
+    """Any sequence of edits, removals and re-additions around prunes: every reader says
+    the same of every entry, pruned or not."""
+    plain, pruned, file = databases
+    for engine in (emptied(plain), emptied(pruned)):
+        write_catalog(file, ENTRIES)
+        sync_catalogs(engine, load_catalogs([file]), now=days(0))
+        for night in (0, 1):
+            _store(engine, night, "all", "all")
+    was_pruned = False
+    last = len(nights) + 1
+    for night, (shared, solo, keep_days, catalog) in enumerate(nights, start=2):
+        if catalog is not None:
+            write_catalog(file, CATALOGS[catalog])
+            for engine in (plain, pruned):
+                sync_catalogs(engine, load_catalogs([file]), now=days(night - 0.5))
+        for engine in (plain, pruned):
+            _store(engine, night, shared, solo)
+        if keep_days:
+            prune_observations(pruned, keep_days, now=days(night + 0.02), vacuum=False)
+            was_pruned = True
+        if was_pruned and (keep_days or night == last):
+            end = night == last
+            assert _shown(pruned, night, alone=end) == _shown(plain, night, alone=end), (
+                night,
+                nights,
+            )
+
+
+def test_a_prune_reads_the_entries_takes_once_not_per_chunk_deleted(
+    databases: tuple[Engine, Engine, Path],
+) -> None:
+    """When each entry took its URL is read as the links are scanned, not again for each
+    chunk of observations deleted: at 100,000 links a chunk of 5,000 touches ~5,000
+    links, and their entries' events were read ten times a chunk, thousands of chunks a
+    year of nights."""
+    _, engine, file = databases
+    write_catalog(file, ENTRIES)
+    sync_catalogs(engine, load_catalogs([file]), now=days(0))
+    for night in range(1, 11):
+        if night == 4:
+            write_catalog(file, MOVED)
+            sync_catalogs(engine, load_catalogs([file]), now=days(night - 0.5))
+        _store(engine, night, "all", "404")
+    reads: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM events JOIN resources" in statement:  # `urls_taken`
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        # Two links scanned one at a time, chunks of one observation deleted.
+        result = prune_observations(engine, 2, now=days(10.02), vacuum=False, chunk=1)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert result.deleted >= 5
+    assert len(reads) <= 2, reads
