@@ -62,8 +62,11 @@ def test_a_write_not_kept_waiting_long_says_nothing(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="catalog.db")
-    _write(engine)  # nobody else writes
+    # Before the first write too: the write lock is the database's, not the schema's, and
+    # a test of another xdist worker holding it (its own schema, the same database) kept
+    # that write waiting past the 2 s notice once in CI.
     monkeypatch.setattr(catalog.db, "PG_WAIT_NOTICE_MS", 60_000, raising=False)
+    _write(engine)  # nobody else writes
     with write_lock_held(engine, 0.3):  # a batch of the nightly run's, say
         _write(engine)
     assert _waiting(caplog) == []
