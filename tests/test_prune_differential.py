@@ -13,7 +13,7 @@ each night: the report's rows, `linkhealth resource`'s row, the export, the acti
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,42 @@ def _shown(engine: Engine, night: int, *, alone: bool = False) -> dict[str, Any]
     return {"rows": rows, "export": list(export_rows(engine, now=now)), "queue": queue}
 
 
+#: A night: what the shared and the solo address answer, `db prune` after it keeping N days
+#: (0: none, and only in the pruned database), and the catalog synced before it (None: kept).
+Night = tuple[str, str, int, list[dict[str, str]] | None]
+
+
+def replay(
+    databases: tuple[Engine, Engine, Path], nights: Sequence[Night], *, every_night: bool = False
+) -> None:
+    """Both databases emptied, given the four entries and two nights of every check working,
+    then `nights`; every reader compared after each prune and after the last night (what a
+    prune kept must still count once the rows' starts moved; the same databases until
+    then), or `every_night` after every night once one was pruned."""
+    plain, pruned, file = databases
+    for engine in (emptied(plain), emptied(pruned)):
+        write_catalog(file, ENTRIES)
+        sync_catalogs(engine, load_catalogs([file]), now=days(0))
+        for night in (0, 1):
+            _store(engine, night, "all", "all")
+    was_pruned = False
+    last = len(nights) + 1
+    for night, (shared, solo, keep_days, catalog) in enumerate(nights, start=2):
+        if catalog is not None:  # a curator's edit, synced before the night's check
+            write_catalog(file, catalog)
+            for engine in (plain, pruned):
+                sync_catalogs(engine, load_catalogs([file]), now=days(night - 0.5))
+        for engine in (plain, pruned):
+            _store(engine, night, shared, solo)
+        if keep_days:
+            prune_observations(pruned, keep_days, now=days(night + 0.02), vacuum=False)
+            was_pruned = True
+        if was_pruned and (keep_days or night == last or every_night):
+            end = night == last
+            shown = _shown(plain, night, alone=end)
+            assert _shown(pruned, night, alone=end) == shown, (night, nights)
+
+
 @pytest.fixture
 def databases(tmp_path: Path) -> Iterator[tuple[Engine, Engine, Path]]:
     """Two databases, emptied for each example (`emptied`), and the catalog of the four
@@ -143,22 +179,4 @@ NIGHTS = st.lists(
 def test_a_prune_changes_nothing_any_reader_shows(
     databases: tuple[Engine, Engine, Path], nights: list[tuple[str, str, int]]
 ) -> None:
-    plain, pruned, file = databases
-    for engine in (emptied(plain), emptied(pruned)):
-        sync_catalogs(engine, load_catalogs([file]), now=days(0))
-        for night in (0, 1):
-            _store(engine, night, "all", "all")
-    was_pruned = False
-    last = len(nights) + 1
-    for night, (shared, solo, keep_days) in enumerate(nights, start=2):
-        for engine in (plain, pruned):
-            _store(engine, night, shared, solo)
-        if keep_days:
-            prune_observations(pruned, keep_days, now=days(night + 0.02), vacuum=False)
-            was_pruned = True
-        # Read after each prune, and after the last night (what a prune kept must still
-        # count once the rows' starts moved); the same databases until then.
-        if was_pruned and (keep_days or night == last):
-            end = night == last
-            shown = _shown(plain, night, alone=end)
-            assert _shown(pruned, night, alone=end) == shown, (night, nights)
+    replay(databases, [(shared, solo, keep_days, None) for shared, solo, keep_days in nights])

@@ -20,9 +20,9 @@ from sqlalchemy import Engine, event
 from catalog.retention import prune_observations
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
-from tests.factories import days, emptied, temporary_database, write_catalog
+from tests.factories import days, temporary_database, write_catalog
 from tests.test_d1_drift_per_entry import ENTRIES
-from tests.test_prune_differential import SOLO, _shown, _store
+from tests.test_prune_differential import SOLO, _store, replay
 
 #: The poster, moved by a curator's edit onto the solo entry's address.
 MOVED = [*ENTRIES[:2], {**ENTRIES[2], "url": SOLO}, ENTRIES[3]]
@@ -64,30 +64,11 @@ NIGHTS = st.lists(
 def test_an_entry_that_took_its_url_counts_its_pruned_checks(
     databases: tuple[Engine, Engine, Path], nights: list[tuple[str, str, int]], edited: int
 ) -> None:
-    plain, pruned, file = databases
-    for engine in (emptied(plain), emptied(pruned)):
-        write_catalog(file, ENTRIES)
-        sync_catalogs(engine, load_catalogs([file]), now=days(0))
-        for night in (0, 1):
-            _store(engine, night, "all", "all")
-    was_pruned = False
-    for night, (shared, solo, keep_days) in enumerate(nights, start=2):
-        if night - 2 == edited:  # the curator's edit, synced before the night's check
-            write_catalog(file, MOVED)
-            for engine in (plain, pruned):
-                sync_catalogs(engine, load_catalogs([file]), now=days(night - 0.5))
-        for engine in (plain, pruned):
-            _store(engine, night, shared, solo)
-        if keep_days:
-            prune_observations(pruned, keep_days, now=days(night + 0.02), vacuum=False)
-            was_pruned = True
-        if was_pruned:
-            last = night == len(nights) + 1
-            assert _shown(pruned, night, alone=last) == _shown(plain, night, alone=last), (
-                night,
-                nights,
-                edited,
-            )
+    replay(
+        databases,
+        [(*night, MOVED if i == edited else None) for i, night in enumerate(nights)],
+        every_night=True,
+    )
 
 
 #: The catalog as curators edit it, by name: the poster moved onto the solo address; the
@@ -122,30 +103,13 @@ def test_entries_taking_urls_at_any_time_read_alike_pruned(
 ) -> None:
     """Any sequence of edits, removals and re-additions around prunes: every reader says
     the same of every entry, pruned or not."""
-    plain, pruned, file = databases
-    for engine in (emptied(plain), emptied(pruned)):
-        write_catalog(file, ENTRIES)
-        sync_catalogs(engine, load_catalogs([file]), now=days(0))
-        for night in (0, 1):
-            _store(engine, night, "all", "all")
-    was_pruned = False
-    last = len(nights) + 1
-    for night, (shared, solo, keep_days, catalog) in enumerate(nights, start=2):
-        if catalog is not None:
-            write_catalog(file, CATALOGS[catalog])
-            for engine in (plain, pruned):
-                sync_catalogs(engine, load_catalogs([file]), now=days(night - 0.5))
-        for engine in (plain, pruned):
-            _store(engine, night, shared, solo)
-        if keep_days:
-            prune_observations(pruned, keep_days, now=days(night + 0.02), vacuum=False)
-            was_pruned = True
-        if was_pruned and (keep_days or night == last):
-            end = night == last
-            assert _shown(pruned, night, alone=end) == _shown(plain, night, alone=end), (
-                night,
-                nights,
-            )
+    replay(
+        databases,
+        [
+            (shared, solo, keep, None if name is None else CATALOGS[name])
+            for shared, solo, keep, name in nights
+        ],
+    )
 
 
 def test_a_prune_reads_the_entries_takes_once_not_per_chunk_deleted(
