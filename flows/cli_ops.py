@@ -361,7 +361,7 @@ def catalog_edited(
     named that does not exist (a typo: the hook passes no deleted file) is an error (exit 2)
     and nothing is announced.
 
-    Example: linkhealth catalog edited catalog/data/toolkit.yaml
+    Example: linkhealth catalog edited catalog/data/psp-human-trafficking-toolkit.yaml
     """
     named = list(files or ())
     why_not = {name: why for name in named if (why := not_configured(name))}

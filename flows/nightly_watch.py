@@ -254,8 +254,16 @@ def night_lines(
     from the database, the night whose run stopped while it checked (`unchecked`), and the
     flow runs Prefect ended Crashed or Failed since. `no_database` names the database that
     is not there (nothing seen): the nights may record in another one, which status was
-    not pointed at (another folder, LINKHEALTH_DATABASE_URL), so both are said."""
-    deploy = "`prefect --no-prompt deploy --all` (workers) or start `linkhealth serve`"
+    not pointed at (another folder, LINKHEALTH_DATABASE_URL), so both are said.
+
+    The `prefect deploy` and `prefect deployment schedule` commands said carry
+    `PREFECT_API_URL={ui}/api`, as the command that checks a night now does: pasted in a
+    shell without it (`status` finds the local server all the same), `prefect deploy`
+    deployed into a throw-away server of its own, said it succeeded, and `status` still
+    said there was no deployment. (`prefect worker start` refuses to start without it,
+    saying so.)"""
+    api = f"PREFECT_API_URL={ui}/api"
+    deploy = f"`{api} prefect --no-prompt deploy --all` (workers) or start `linkhealth serve`"
     worker = f"{_WORKER_COMMAND.replace('the worker', 'a worker', 1)}, or `linkhealth serve`"
     on = [d for d in (nights.nightly, nights.sharded) if d is not None and d.scheduled]
     lines = []
@@ -264,21 +272,22 @@ def night_lines(
     elif not on:
         lines.append(
             f"Deployment {NIGHTLY} has no active schedule, so no night runs: resume it "
-            f"(`prefect deployment schedule ls {NIGHTLY}` gives its id, then `prefect "
-            f"deployment schedule resume {NIGHTLY} ID`), or run {deploy}."
+            f"(`{api} prefect deployment schedule ls {NIGHTLY}` gives its id, then "
+            f"`{api} prefect deployment schedule resume {NIGHTLY} ID`), or run {deploy}."
         )
     if len(on) > 1:
         lines.append(
             f"Both {NIGHTLY} and {NIGHTLY_SHARDED} have an active schedule: two full runs a "
-            "night. Pause one (`prefect deployment schedule pause ...`, see prefect.yaml)."
+            f"night. Pause one (`{api} prefect deployment schedule pause ...`, see "
+            "prefect.yaml)."
         )
     for deployment in on:
         if deployment.paused:
             lines.append(
                 f"Deployment {deployment.name} is paused (a `linkhealth serve` that stops "
                 "pauses what it served), so no night runs: start `linkhealth serve` again, "
-                "or with workers run `prefect --no-prompt deploy --all` again (or resume it "
-                "in the Prefect UI)."
+                f"or with workers run `{api} prefect --no-prompt deploy --all` again (or "
+                "resume it in the Prefect UI)."
             )
         elif not deployment.ready:
             lines.append(

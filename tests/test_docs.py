@@ -98,6 +98,25 @@ def test_every_command_is_documented_in_the_readme() -> None:
     assert not missing, f"undocumented commands: {missing}"
 
 
+def test_the_files_the_help_examples_name_in_the_checkout_are_there() -> None:
+    """README walkthrough (u4): `catalog edited --help` gave `catalog/data/toolkit.yaml`,
+    which a clean checkout does not hold, so its example failed as typed there (exit 2)."""
+    from flows.cli import app
+
+    root = README.parent
+    group = typer.main.get_command(app)
+    named = []
+    for name in _commands(group):
+        command = group
+        for part in name.split():
+            command = command.commands[part]  # type: ignore[attr-defined]
+        for line in (command.help or "").splitlines():  # type: ignore[attr-defined]
+            if line.strip().startswith("Example:"):
+                named += re.findall(r"(?<![\w/])((?:catalog|deploy|tests)/[\w./-]+)", line)
+    assert named, "no example names a file of the checkout"
+    assert [path for path in named if not (root / path).exists()] == []
+
+
 def test_every_exit_code_of_our_errors_is_documented() -> None:
     from catalog import errors
     from flows.cli import EXIT_NEEDS_ATTENTION

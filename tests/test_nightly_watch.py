@@ -88,7 +88,7 @@ def test_a_paused_nightly_says_so_and_how_to_run_it_again() -> None:
     (line,) = night_lines(Nights(deployment(paused=True), None), LAST_NIGHT_DONE, NOW, UI)
     assert line.startswith(f"Deployment {NIGHTLY} is paused")
     assert "start `linkhealth serve` again" in line
-    assert "`prefect --no-prompt deploy --all`" in line
+    assert f"`PREFECT_API_URL={UI}/api prefect --no-prompt deploy --all`" in line
 
 
 def test_a_night_due_since_the_last_recorded_run_is_missing() -> None:
@@ -240,6 +240,25 @@ def test_the_sharded_night_stands_for_the_nightly_one_but_not_beside_it() -> Non
     assert paused.startswith(f"Deployment {NIGHTLY_SHARDED} is paused")
     (both,) = night_lines(Nights(deployment(), sharded), LAST_NIGHT_DONE, NOW, UI)
     assert "two full runs a night" in both
+
+
+def test_every_prefect_command_status_gives_names_the_api_it_found() -> None:
+    """README walkthrough (u4): `status` found the local server from a shell without
+    PREFECT_API_URL and said to run `prefect --no-prompt deploy --all`; pasted there, that
+    deployed into a throw-away server of Prefect's own, said it succeeded, and `status`
+    went on saying there was no deployment. Each `prefect` command it gives (but `prefect
+    worker start`, which refuses to start without the variable, saying so) carries it, as
+    the command that checks a night now does."""
+    off = deployment(schedules=(Schedule(False, "0 2 * * *", "America/New_York"),))
+    lines = [
+        *night_lines(Nights(None, None), LAST_NIGHT_DONE, NOW, UI),
+        *night_lines(Nights(off, None), LAST_NIGHT_DONE, NOW, UI),
+        *night_lines(Nights(deployment(paused=True), None), LAST_NIGHT_DONE, NOW, UI),
+        *night_lines(Nights(deployment(), deployment(NIGHTLY_SHARDED)), LAST_NIGHT_DONE, NOW, UI),
+    ]
+    commands = [c for line in lines for c in line.split("`")[1::2] if "prefect " in c]
+    assert len(commands) == 6, commands  # deploy twice, schedule ls, resume, deploy, pause
+    assert all(c.startswith(f"PREFECT_API_URL={UI}/api prefect ") for c in commands), commands
 
 
 def test_the_last_night_seen_skips_rechecks_and_counts_a_live_run_as_now() -> None:

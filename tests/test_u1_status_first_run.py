@@ -58,8 +58,8 @@ def test_no_database_yet_still_says_what_prefect_will_run(
     assert result.stderr.startswith(f"error: no database at {isolated_cwd}/var/linkhealth.db;")
     assert result.stdout.splitlines() == [
         f"Prefect API {UI}/api: up",
-        f"Prefect has no deployment {NIGHTLY}, so no night runs: run `prefect --no-prompt "
-        "deploy --all` (workers) or start `linkhealth serve`.",
+        f"Prefect has no deployment {NIGHTLY}, so no night runs: run `PREFECT_API_URL={UI}/api "
+        "prefect --no-prompt deploy --all` (workers) or start `linkhealth serve`.",
     ]
     # Deployed and served, but paused: said so; when all is well, nothing more.
     api_up.append(Nights(_nightly(paused=True), None))
