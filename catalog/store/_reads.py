@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -19,12 +19,13 @@ from sqlalchemy import (
     case,
     false,
     func,
+    literal,
     null,
     or_,
     select,
     true,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from catalog import groups
 from catalog import tables as t
@@ -33,7 +34,7 @@ from catalog.db import shown_url
 from catalog.errors import ConfigError, NotFoundError
 from catalog.health import CONTACT_GONE, UNCHECKED, entry_contact_reason, entry_view
 from catalog.model import LEGACY_FINGERPRINT
-from catalog.outcomes import Outcome
+from catalog.outcomes import HELD_REASON_END, Outcome
 from catalog.store._decisions import decision_record
 from catalog.store._observations import link_records
 from catalog.store._records import (
@@ -696,6 +697,43 @@ def fingerprints_to_compare(link_id: Any, outer: Any) -> tuple[Any, Any]:
     latest = newest().limit(1).correlate(outer).scalar_subquery()
     before = newest(obs.fingerprint.is_not(None)).limit(1).offset(1).correlate(outer)
     return latest, before.scalar_subquery()
+
+
+#: Before any check: the lower bound of a link's tries when none was ever sent.
+_BEFORE_ANY = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def held_in_a_row() -> ColumnElement[int]:
+    """Of a query over `links`: how many of the link's latest tries in a row were not sent
+    (`Observation.held`: its host had said it was away), 0 when its latest try was sent.
+    Nothing tells it from the link's row: a held try keeps its last check's outcome, date
+    and state (`health.apply_observation`). A reader of the report's JSON or the export
+    read "ok, checked a week ago" of a link asked last night and of one its host kept
+    from being asked since.
+
+    Looked up only of the links whose reason is a held try's (`HELD_REASON_END`, which a
+    held try leaves as the link's reason, as the report's headline reads it): nearly every
+    link costs nothing. Of those, the tries newer than the newest one sent (a check, or a
+    try that found our network down, as `linkhealth resource` counts them), two look-ups
+    on the (link, time) index."""
+    obs, sent = aliased(t.Observation), aliased(t.Observation)
+    last_sent = (
+        select(func.max(sent.checked_at))
+        .where(sent.link_id == t.Link.id, sent.held.is_not(True))
+        .correlate(t.Link)  # the query's link, two levels out
+        .scalar_subquery()
+    )
+    held = (
+        select(func.count())
+        .select_from(obs)
+        .where(
+            obs.link_id == t.Link.id,
+            obs.held.is_(True),
+            obs.checked_at > func.coalesce(last_sent, literal(_BEFORE_ANY, obs.checked_at.type)),
+        )
+        .scalar_subquery()
+    )
+    return case((t.Link.reason.endswith(HELD_REASON_END, autoescape=True), held), else_=0)
 
 
 def content_changed(latest: str | None, earlier: str | None) -> bool:
