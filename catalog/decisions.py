@@ -831,6 +831,15 @@ def _held_words(held: Sequence[store.ObservationRecord], *, every: bool) -> str:
     return f"{when}: its host said it was away; the state is its last check's"
 
 
+def _observed(obs: store.ObservationRecord) -> str:
+    """An observation's outcome and HTTP status columns. A try not sent (`held`) is stored
+    with its host's answer to other URLs: "rate_limited 503" read as this URL's answer, a
+    check its count of checks left out; "not sent", as the report's page says it."""
+    if obs.held:
+        return f"{'not sent':<20} {'-':>4}"
+    return f"{obs.outcome.value:<20} {obs.http_status or '-':>4}"
+
+
 def history_lines(
     history: store.ResourceHistory,
     *,
@@ -921,7 +930,7 @@ def history_lines(
     out += _section(
         "Observations",
         [
-            f"{_t(o.checked_at)}  {o.outcome.value:<20} {o.http_status or '-':>4}  {o.reason}"
+            f"{_t(o.checked_at)}  {_observed(o)}  {o.reason}"
             + (f" (then at {o.url})" if link is None or o.link_id != link.id else "")
             for o in history.observations
         ],

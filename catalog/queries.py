@@ -286,6 +286,8 @@ class ObservationRow:
     content_type: str | None
     content_length: int | None
     title: str | None
+    #: Not sent: its host had said it was away (`Observation.held`); no check of the link.
+    held: bool = False
 
 
 @dataclass(frozen=True)
@@ -1758,6 +1760,7 @@ _OBSERVATION_COLUMNS = (
     Observation.content_type,
     Observation.content_length,
     Observation.title,
+    Observation.held,
 )
 
 

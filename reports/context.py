@@ -668,6 +668,9 @@ class HistoryItem:
     detail: str | None
     http_status: int | None = None
     elapsed_ms: int | None = None
+    #: A try not sent, its host having said it was away (`Observation.held`): a row of the
+    #: history, but no check.
+    held: bool = False
 
 
 @dataclass(frozen=True)
