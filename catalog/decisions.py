@@ -824,10 +824,8 @@ def _held_words(held: Sequence[store.ObservationRecord], *, every: bool) -> str:
     in maintenance night after night asks a few of its links a night and holds the rest,
     which keep their last check's state. `every`: all the observations shown are, and
     the check that asked it is older (there may be more)."""
-    many = f"{'at least ' if every else ''}the last {counted(len(held), 'check')}"
-    when = (
-        f"{many}, since {_t(held[-1].checked_at)}" if len(held) > 1 or every else "the last check"
-    )
+    many = f"{'at least ' if every else ''}the last {counted(len(held), 'try', 'tries')}"
+    when = f"{many}, since {_t(held[-1].checked_at)}" if len(held) > 1 or every else "the last try"
     return f"{when}: its host said it was away; the state is its last check's"
 
 

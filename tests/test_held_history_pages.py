@@ -104,6 +104,27 @@ def test_held_nights_then_a_check_read_alike_on_the_page_and_in_the_terminal(
     assert not any(li.startswith("  not sent:") for li in lines), lines
 
 
+def test_a_link_held_since_its_check_says_so_beside_last_checked(tmp_path: Path) -> None:
+    """Held the three nights since its check: the page's "Last checked" (its check's date)
+    says the tries since were not sent, as many as `linkhealth resource` says, both as
+    tries: neither is one of the "1 check" beside them."""
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [KIT], now=days(0))
+        night(engine, 0, [make_observation(u, checked_at=days(0)) for u in (BACK, STILL)])
+        for n in (1, 2, 3):
+            night(engine, n, [make_observation(BACK, checked_at=days(n)), held_at(STILL, n)])
+        shown = page(engine, tmp_path / "r", "still", 3.1)
+        lines = history_lines(store.resource_history(engine, "still"), now=days(3.1))
+    assert shown.facts["Last checked"] == (
+        f"{days(0):%Y-%m-%d %H:%M} UTC; the last 3 tries were not sent: its host said it was away"
+    ), shown.facts
+    assert shown.facts["Working since"].endswith(", 1 check"), shown.facts
+    assert (
+        f"  not sent:  the last 3 tries, since {days(1):%Y-%m-%d %H:%M}: its host said it was"
+        " away; the state is its last check's"
+    ) in lines, lines
+
+
 def test_a_capped_history_counts_its_checks_apart_from_the_tries_not_sent(
     tmp_path: Path,
 ) -> None:

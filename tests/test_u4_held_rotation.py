@@ -239,10 +239,10 @@ def test_resource_says_how_many_checks_in_a_row_were_not_sent(tmp_path: Path) ->
         }
     assert f"  OK (last checked {days(0):%Y-%m-%d %H:%M})" in a, a
     assert (
-        f"  not sent:  the last 3 checks, since {days(1):%Y-%m-%d %H:%M}: its host said it was"
+        f"  not sent:  the last 3 tries, since {days(1):%Y-%m-%d %H:%M}: its host said it was"
         " away; the state is its last check's"
     ) in a, a
-    assert any(line.startswith("  not sent:  at least the last 2 checks, since") for line in short)
+    assert any(line.startswith("  not sent:  at least the last 2 tries, since") for line in short)
     assert f"  never checked: last tried {days(3):%Y-%m-%d %H:%M}, while its host said it" in (
         "\n".join(b)
     ), b
