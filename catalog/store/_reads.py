@@ -716,24 +716,35 @@ def held_in_a_row() -> ColumnElement[int]:
     link costs nothing. Of those, the tries newer than the newest one sent (a check, or a
     try that found our network down, as `linkhealth resource` counts them), two look-ups
     on the (link, time) index."""
-    obs, sent = aliased(t.Observation), aliased(t.Observation)
+    obs = aliased(t.Observation)
+    held = select(func.count()).select_from(obs).where(*unsent_since_sent(obs)).scalar_subquery()
+    return case((held_reason(), held), else_=0)
+
+
+def held_reason() -> ColumnElement[bool]:
+    """Of a query over `links`: the link's latest try was held, or a try that found our
+    network down followed it (which leaves the reason as it was): its reason is a held
+    try's (`HELD_REASON_END`). Only such links can have held tries in a row."""
+    return t.Link.reason.endswith(HELD_REASON_END, autoescape=True)
+
+
+def unsent_since_sent(obs: Any) -> tuple[ColumnElement[bool], ...]:
+    """Of `obs` (an alias of `observations`) in a query over `links`: it is one of the
+    link's latest tries in a row not sent (`held_in_a_row` counts them), newer than its
+    newest try sent. `db prune` keeps them (`catalog.retention`): deleted, the count of a
+    hold longer than its window read as that window's nights."""
+    sent = aliased(t.Observation)
     last_sent = (
         select(func.max(sent.checked_at))
         .where(sent.link_id == t.Link.id, sent.held.is_not(True))
         .correlate(t.Link)  # the query's link, two levels out
         .scalar_subquery()
     )
-    held = (
-        select(func.count())
-        .select_from(obs)
-        .where(
-            obs.link_id == t.Link.id,
-            obs.held.is_(True),
-            obs.checked_at > func.coalesce(last_sent, literal(_BEFORE_ANY, obs.checked_at.type)),
-        )
-        .scalar_subquery()
+    return (
+        obs.link_id == t.Link.id,
+        obs.held.is_(True),
+        obs.checked_at > func.coalesce(last_sent, literal(_BEFORE_ANY, obs.checked_at.type)),
     )
-    return case((t.Link.reason.endswith(HELD_REASON_END, autoescape=True), held), else_=0)
 
 
 def content_changed(latest: str | None, earlier: str | None) -> bool:
