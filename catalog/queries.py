@@ -174,8 +174,8 @@ class ResourceRow:
     #: That last try was not sent: its host had said it was away (`Observation.held`), not
     #: our network down.
     last_tried_held: bool = False
-    #: How many of the link's latest tries in a row were not sent, its host having said it
-    #: was away (`store.held_in_a_row`); 0 when its latest try was sent. A held try keeps
+    #: How many of the link's tries since its last check were not sent, its host having
+    #: said it was away (`store.held_in_a_row`); 0 when its latest try was a check. A held try keeps
     #: the last check's outcome, state and `last_checked_at`.
     held_tries: int = 0
     #: Response time of the latest check.

@@ -10,8 +10,8 @@ live in their own tables. Of the observations themselves we keep:
 - each link's latest observation (what the report shows and what `links` points at);
 - each link's newest `store.DRIFT_HISTORY` observations with relevance scores, so the
   drift baseline (a page's similarity to its entry over time) survives pruning;
-- each link's latest tries in a row not sent, its host having said it was away, since
-  its latest try sent (`store.held_in_a_row` counts them: the report's JSON, the export);
+- each link's tries not sent since its last check, its host having said it was away
+  (`store.held_in_a_row` counts them: the report's JSON, the export);
 - each link's last working observation, so a link whose host lapsed after a permanent
   move still gets its known new address as the fix (`catalog.queries._with_moved_to`).
 - of each entry that took its URL after it had another, its first check of it: its row

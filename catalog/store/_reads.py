@@ -699,13 +699,13 @@ def fingerprints_to_compare(link_id: Any, outer: Any) -> tuple[Any, Any]:
     return latest, before.scalar_subquery()
 
 
-#: Before any check: the lower bound of a link's tries when none was ever sent.
+#: Before any check: the lower bound of a link's tries when none was ever a check.
 _BEFORE_ANY = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def held_in_a_row() -> ColumnElement[int]:
-    """Of a query over `links`: how many of the link's latest tries in a row were not sent
-    (`Observation.held`: its host had said it was away), 0 when its latest try was sent.
+    """Of a query over `links`: how many of the link's tries since its last check were not
+    sent (`Observation.held`: its host had said it was away), 0 when its latest was a check.
     Nothing tells it from the link's row: a held try keeps its last check's outcome, date
     and state (`health.apply_observation`). A reader of the report's JSON or the export
     read "ok, checked a week ago" of a link asked last night and of one its host kept
@@ -713,9 +713,11 @@ def held_in_a_row() -> ColumnElement[int]:
 
     Looked up only of the links whose reason is a held try's (`HELD_REASON_END`, which a
     held try leaves as the link's reason, as the report's headline reads it): nearly every
-    link costs nothing. Of those, the tries newer than the newest one sent (a check, or a
-    try that found our network down, as `linkhealth resource` counts them), two look-ups
-    on the (link, time) index."""
+    link costs nothing. Of those, the held tries newer than its newest check, two look-ups
+    on the (link, time) index. A try that found our network down is no check and no hold
+    (`health.is_check`): it moves no health, and ends no count, as `linkhealth resource`
+    counts them: ended by it, a link unasked since its check, which the headline counts
+    "not asked since", read 0 here and said nothing of its tries not sent."""
     obs = aliased(t.Observation)
     held = select(func.count()).select_from(obs).where(*unsent_since_sent(obs)).scalar_subquery()
     return case((held_reason(), held), else_=0)
@@ -724,26 +726,31 @@ def held_in_a_row() -> ColumnElement[int]:
 def held_reason() -> ColumnElement[bool]:
     """Of a query over `links`: the link's latest try was held, or a try that found our
     network down followed it (which leaves the reason as it was): its reason is a held
-    try's (`HELD_REASON_END`). Only such links can have held tries in a row."""
+    try's (`HELD_REASON_END`). Only such links can have held tries since their check."""
     return t.Link.reason.endswith(HELD_REASON_END, autoescape=True)
 
 
 def unsent_since_sent(obs: Any) -> tuple[ColumnElement[bool], ...]:
     """Of `obs` (an alias of `observations`) in a query over `links`: it is one of the
-    link's latest tries in a row not sent (`held_in_a_row` counts them), newer than its
-    newest try sent. `db prune` keeps them (`catalog.retention`): deleted, the count of a
-    hold longer than its window read as that window's nights."""
+    link's tries not sent since its newest check (`held_in_a_row` counts them). `db prune`
+    keeps them (`catalog.retention`): deleted, the count of a hold longer than its window
+    read as that window's nights."""
     sent = aliased(t.Observation)
-    last_sent = (
+    last_check = (
         select(func.max(sent.checked_at))
-        .where(sent.link_id == t.Link.id, sent.held.is_not(True))
+        .where(
+            sent.link_id == t.Link.id,
+            # `problem_checks.CHECKED`, of this alias (`health.is_check`).
+            sent.held.is_not(True),
+            sent.outcome != Outcome.NETWORK_UNAVAILABLE.value,
+        )
         .correlate(t.Link)  # the query's link, two levels out
         .scalar_subquery()
     )
     return (
         obs.link_id == t.Link.id,
         obs.held.is_(True),
-        obs.checked_at > func.coalesce(last_sent, literal(_BEFORE_ANY, obs.checked_at.type)),
+        obs.checked_at > func.coalesce(last_check, literal(_BEFORE_ANY, obs.checked_at.type)),
     )
 
 
