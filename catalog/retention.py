@@ -363,17 +363,18 @@ def _fill_keep(
                     .group_by(Observation.link_id),
                 )
             )
-            # Its tries not sent since its last one sent (`store.held_in_a_row`): a host held
-            # longer than the window had its count cut to the window's nights.
+            # Its tries not sent since its last check (`store.held_in_a_row`): a host held
+            # longer than the window had its count cut to the window's nights. Looked up of
+            # the few links held (read first: a join read every old observation of the chunk).
             unsent = aliased(Observation)
+            held = select(Link.id).where(in_range, held_reason())
             conn.execute(
                 _KEEP.insert().from_select(
                     ["id"],
                     select(unsent.id).where(
-                        in_range,
-                        held_reason(),
+                        unsent.link_id.in_(held),
                         unsent.checked_at < cutoff,
-                        *unsent_since_sent(unsent),
+                        *unsent_since_sent(unsent, of_links=False),
                     ),
                 )
             )

@@ -730,25 +730,27 @@ def held_reason() -> ColumnElement[bool]:
     return t.Link.reason.endswith(HELD_REASON_END, autoescape=True)
 
 
-def unsent_since_sent(obs: Any) -> tuple[ColumnElement[bool], ...]:
-    """Of `obs` (an alias of `observations`) in a query over `links`: it is one of the
-    link's tries not sent since its newest check (`held_in_a_row` counts them). `db prune`
-    keeps them (`catalog.retention`): deleted, the count of a hold longer than its window
-    read as that window's nights."""
+def unsent_since_sent(obs: Any, *, of_links: bool = True) -> tuple[ColumnElement[bool], ...]:
+    """Of `obs` (an alias of `observations`) in a query over `links` (`of_links`; else
+    over `obs` alone, its link its own `link_id`): it is one of the link's tries not sent
+    since its newest check (`held_in_a_row` counts them). `db prune` keeps them
+    (`catalog.retention`): deleted, the count of a hold longer than its window read as
+    that window's nights."""
     sent = aliased(t.Observation)
+    link_id, outer = (t.Link.id, t.Link) if of_links else (obs.link_id, obs)
     last_check = (
         select(func.max(sent.checked_at))
         .where(
-            sent.link_id == t.Link.id,
+            sent.link_id == link_id,
             # `problem_checks.CHECKED`, of this alias (`health.is_check`).
             sent.held.is_not(True),
             sent.outcome != Outcome.NETWORK_UNAVAILABLE.value,
         )
-        .correlate(t.Link)  # the query's link, two levels out
+        .correlate(outer)  # of links: the query's link, two levels out
         .scalar_subquery()
     )
     return (
-        obs.link_id == t.Link.id,
+        *((obs.link_id == t.Link.id,) if of_links else ()),
         obs.held.is_(True),
         obs.checked_at > func.coalesce(last_check, literal(_BEFORE_ANY, obs.checked_at.type)),
     )
