@@ -28,7 +28,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from itertools import takewhile
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,7 @@ from catalog.errors import (
 )
 from catalog.health import shown_state, state_line
 from catalog.model import Resource
+from catalog.outcomes import Outcome
 from catalog.queries import ATTENTION_STATES, sharing_links
 from catalog.set_aside import THEN, UNCHECKED, kind_words, lapse_note
 from catalog.settings import Settings
@@ -820,15 +820,28 @@ class ReportWords:
 
 
 def _held_words(held: Sequence[store.ObservationRecord], *, every: bool) -> str:
-    """Of a link's latest checks, newest first, held in a row (`Observation.held`): a host
-    in maintenance night after night asks a few of its links a night and holds the rest,
-    which keep their last check's state. `every`: all the observations shown are, and
-    the check that asked it is older (there may be more)."""
-    many = f"{'at least ' if every else ''}the last {counted(len(held), 'check')}"
-    when = (
-        f"{many}, since {_t(held[-1].checked_at)}" if len(held) > 1 or every else "the last check"
-    )
+    """Of a link's tries since its latest check, newest first, those held (`Observation.held`;
+    the others found our network down): a host in maintenance night after night asks a few
+    of its links a night and holds the rest, which keep their last check's state. `every`:
+    no observation shown is a check, the one that asked it is older (there may be more)."""
+    many = f"{'at least ' if every else ''}the last {counted(len(held), 'try', 'tries')}"
+    when = f"{many}, since {_t(held[-1].checked_at)}" if len(held) > 1 or every else "the last try"
     return f"{when}: its host said it was away; the state is its last check's"
+
+
+def _no_check(obs: store.ObservationRecord) -> bool:
+    """A try held (`Observation.held`) or one that found our network down: no check of the
+    link (`health.is_check`)."""
+    return obs.held or obs.outcome is Outcome.NETWORK_UNAVAILABLE
+
+
+def _observed(obs: store.ObservationRecord) -> str:
+    """An observation's outcome and HTTP status columns. A try not sent (`held`) is stored
+    with its host's answer to other URLs: "rate_limited 503" read as this URL's answer, a
+    check its count of checks left out; "not sent", as the report's page says it."""
+    if obs.held:
+        return f"{'not sent':<20} {'-':>4}"
+    return f"{obs.outcome.value:<20} {obs.http_status or '-':>4}"
 
 
 def history_lines(
@@ -859,8 +872,12 @@ def history_lines(
             out.append(f"  {name + ':':<10} {_short(value)}")
     out.append("")
     out.append("Current state")
-    # Its latest checks in a row held, not sent: its host had said it was away.
-    held = list(takewhile(attrgetter("held"), history.observations))
+    # Its tries since its latest check held, not sent: its host had said it was away. A try
+    # that found our network down is no check and ends no hold (`store.held_in_a_row`).
+    since = list(takewhile(_no_check, history.observations))
+    held = [o for o in since if o.held]
+    # Its latest try: held, or our network down.
+    newest_held = bool(history.observations) and history.observations[0].held
     if link is None or link.last_checked_at is None or link.outcome is None:
         # An accepted redirect's new address, which the last check of the old one reached:
         # the report says so (and counts it OK), not "never checked" as of a new entry.
@@ -868,7 +885,7 @@ def history_lines(
         state = reached_words(_t(reached)) if reached else "never checked"
         tried = link.last_checked_at if link is not None else None
         if tried is not None:
-            why = "its host said it was away" if held else "our network was unavailable"
+            why = "its host said it was away" if newest_held else "our network was unavailable"
             state += f"{'; ' if reached else ': '}last tried {_t(tried)}, while {why}"
         out.append(f"  {state}")
     else:
@@ -881,7 +898,7 @@ def history_lines(
             out.append(f"  reason:    {link.reason}")
         if held:
             out.append(
-                f"  not sent:  {_held_words(held, every=len(held) == len(history.observations))}"
+                f"  not sent:  {_held_words(held, every=len(since) == len(history.observations))}"
             )
         if report and report.since and (link.first_failure_at or link.flapping):
             # The problem's start as the report dates it (`PROBLEM_START`): "failing since last
@@ -921,7 +938,7 @@ def history_lines(
     out += _section(
         "Observations",
         [
-            f"{_t(o.checked_at)}  {o.outcome.value:<20} {o.http_status or '-':>4}  {o.reason}"
+            f"{_t(o.checked_at)}  {_observed(o)}  {o.reason}"
             + (f" (then at {o.url})" if link is None or o.link_id != link.id else "")
             for o in history.observations
         ],

@@ -6,7 +6,9 @@ never checked (or only tried while our network was down) export with an empty ou
 and no `checked_at`. A working link whose page no longer holds the resource (a parked or
 hijacked site) says so in `drift_reason`; `stale` (with `contact_gone` for an entry whose
 phone number or email left its page), `snoozed_until`, `ignored` and `ignored_reason` carry
-the curator-facing rest, so a site built from the export can leave such links out. CSV
+the curator-facing rest, so a site built from the export can leave such links out.
+`held_tries` counts the tries since the link's last check not sent, the host having said it
+was away (`store.held_in_a_row`): the check the rest is of came before them. CSV
 cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP "CSV
 injection", `catalog.csv_guard`); `import-csv` takes it off again.
 A CSV export starts with a UTF-8 byte order mark, as Excel's own "CSV UTF-8" does.
@@ -59,6 +61,8 @@ EXPORT_FIELDS = (
     "snoozed_until",
     "ignored",
     "ignored_reason",
+    # Added after the rest, so a reader of the columns by place reads them as before.
+    "held_tries",
 )
 
 ExportFormat = Literal["jsonl", "csv"]
@@ -357,6 +361,7 @@ def _export_query(collections: Collection[str] | None) -> Select[*tuple[Any, ...
             res.ignored_reason,
             latest,
             before,
+            store.held_in_a_row(),
         )
         .join(col, col.id == res.collection_id)
         .outerjoin(link, link.id == res.link_id)
@@ -404,6 +409,7 @@ def export_rows(
             ignored_reason,
             fingerprint,
             earlier,
+            held_tries,
         ) in s.connection().execute(query):
             # A link tried only while our network was down has a last attempt, not a check.
             checked = bool(outcome)
@@ -426,6 +432,9 @@ def export_rows(
                 "snoozed_until": _while_it_lasts(snoozed_until, now),
                 "ignored": ignored,
                 "ignored_reason": ignored_reason if ignored else None,
+                # Its latest tries not sent, its host away: `checked_at`, `outcome` and
+                # `state` are of its last check, from before them; `reason` is of the last.
+                "held_tries": held_tries or 0,
             }
 
 

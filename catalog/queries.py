@@ -50,7 +50,7 @@ from catalog.problem_checks import (
 from catalog.set_aside import lapse_note
 from catalog.settings import NIGHT_SLACK
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
-from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS, chunks
+from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS, chunks, held_in_a_row
 from catalog.store import SET_ASIDE_LAPSED as LAPSED
 from catalog.tables import Collection, Decision, Event, Link, Observation, Resource, Run
 from catalog.unsteady import Unsteady, steadied_redirects, unsteady_news, unsteady_redirects
@@ -174,6 +174,10 @@ class ResourceRow:
     #: That last try was not sent: its host had said it was away (`Observation.held`), not
     #: our network down.
     last_tried_held: bool = False
+    #: How many of the link's tries since its last check were not sent, its host having
+    #: said it was away (`store.held_in_a_row`); 0 when its latest try was a check. A held try keeps
+    #: the last check's outcome, state and `last_checked_at`.
+    held_tries: int = 0
     #: Response time of the latest check.
     elapsed_ms: int | None = None
     #: Retries the latest check made (their waits are in `elapsed_ms`).
@@ -282,6 +286,8 @@ class ObservationRow:
     content_type: str | None
     content_length: int | None
     title: str | None
+    #: Not sent: its host had said it was away (`Observation.held`); no check of the link.
+    held: bool = False
 
 
 @dataclass(frozen=True)
@@ -1576,6 +1582,7 @@ def _active_resources() -> Select[Any]:
             latest.elapsed_ms,
             latest.retries,
             _last_try_held().label("last_held"),
+            held_in_a_row().label("held_tries"),
             Resource.fields["type"].as_string().label("resource_type"),
             # Only of the entries the page drifted from (`groups.entry_drift`).
             groups.entry_drift(Link.drift_reason, Link.drift_entries, Resource.id).label(
@@ -1714,6 +1721,7 @@ def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
         checks_since=checks_since,
         last_tried_at=None if checked else row["last_checked_at"],
         last_tried_held=not checked and bool(row["last_held"]),
+        held_tries=row["held_tries"] or 0,
         elapsed_ms=row["elapsed_ms"],
         retries=row["retries"] or 0,
         content_length=row["content_length"],
@@ -1752,6 +1760,7 @@ _OBSERVATION_COLUMNS = (
     Observation.content_type,
     Observation.content_length,
     Observation.title,
+    Observation.held,
 )
 
 

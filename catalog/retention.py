@@ -10,6 +10,8 @@ live in their own tables. Of the observations themselves we keep:
 - each link's latest observation (what the report shows and what `links` points at);
 - each link's newest `store.DRIFT_HISTORY` observations with relevance scores, so the
   drift baseline (a page's similarity to its entry over time) survives pruning;
+- each link's tries not sent since its last check, its host having said it was away
+  (`store.held_in_a_row` counts them: the report's JSON, the export);
 - each link's last working observation, so a link whose host lapsed after a permanent
   move still gets its known new address as the fix (`catalog.queries._with_moved_to`).
 - of each entry that took its URL after it had another, its first check of it: its row
@@ -72,7 +74,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from catalog.clock import as_utc, utcnow
 from catalog.db import wal_checkpoint
@@ -90,7 +92,7 @@ from catalog.problem_checks import (
 )
 from catalog.queries import WORKED
 from catalog.settings import MAX_DAYS
-from catalog.store import DRIFT_HISTORY, PG_WRITE_LOCK
+from catalog.store import DRIFT_HISTORY, PG_WRITE_LOCK, held_reason, unsent_since_sent
 from catalog.tables import Link, Observation, Resource, UTCDateTime
 
 #: Rows deleted per write transaction.
@@ -359,6 +361,21 @@ def _fill_keep(
                         Observation.outcome.in_(WORKED),
                     )
                     .group_by(Observation.link_id),
+                )
+            )
+            # Its tries not sent since its last check (`store.held_in_a_row`): a host held
+            # longer than the window had its count cut to the window's nights. Looked up of
+            # the few links held (read first: a join read every old observation of the chunk).
+            unsent = aliased(Observation)
+            held = select(Link.id).where(in_range, held_reason())
+            conn.execute(
+                _KEEP.insert().from_select(
+                    ["id"],
+                    select(unsent.id).where(
+                        unsent.link_id.in_(held),
+                        unsent.checked_at < cutoff,
+                        *unsent_since_sent(unsent, of_links=False),
+                    ),
                 )
             )
             history = _drift_history(Observation.link_id.between(first, after))

@@ -797,6 +797,7 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         last_checked=when(r.last_checked_at, now) if r.last_checked_at else None,
         last_tried=when(r.last_tried_at, now) if r.last_tried_at else None,
         tried_held=r.last_tried_held,
+        held_tries=r.held_tries,
         elapsed_ms=r.elapsed_ms,
         next_step=(
             _DRIFT_NEXT_STEP

@@ -239,6 +239,11 @@ class Row:
     reached: When | None = field(default=None, metadata={"json": False})
     #: `last_tried` was a try not sent: its host had said it was away, not our network down.
     tried_held: bool = field(default=False, metadata={"json": False})
+    #: How many of the link's tries since its last check were not sent, its host having
+    #: said it was away (`catalog.queries.ResourceRow.held_tries`): 0 when its latest try
+    #: was a check.
+    #: Its outcome, state and `last_checked` are its last check's, from before them.
+    held_tries: int = 0
 
     @property
     def began(self) -> str | None:
@@ -664,6 +669,9 @@ class HistoryItem:
     detail: str | None
     http_status: int | None = None
     elapsed_ms: int | None = None
+    #: A try not sent, its host having said it was away (`Observation.held`): a row of the
+    #: history, but no check.
+    held: bool = False
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,9 @@ _EVENT_LABELS = {
     "set_aside_lapsed": "Back in the queue: the problem changed",
 }
 _READDED = "Re-added to the catalog"
+#: The label and severity of a try not sent (`Observation.held`), as `linkhealth resource`
+#: lists it: no answer of this URL's, no check of it.
+_NOT_SENT = ("Not sent", Severity.UNKNOWN.value)
 
 
 _DECISION_LABELS = {
@@ -74,7 +77,10 @@ def history_items(
     `linkhealth resource` does; `decisions`: the curators' (by whom, why)."""
     items: list[tuple[datetime, int, HistoryItem]] = []
     for obs in observations:
-        label, severity = _check_label(obs.outcome_value)
+        # A try not sent (its host had said it was away) is stored with the host's answer
+        # to other URLs: read "Rate limited", 503, it was a check this URL failed, beside
+        # "Working since ..., 2 checks" that leaves it out, as `linkhealth resource` does.
+        label, severity = _NOT_SENT if obs.held else _check_label(obs.outcome_value)
         detail = _reason(obs.reason)
         if link_id is not None and obs.link_id != link_id:
             detail = _then_at(detail, obs.url)
@@ -88,8 +94,9 @@ def history_items(
                     label=label,
                     severity=severity,
                     detail=detail,
-                    http_status=obs.http_status,
-                    elapsed_ms=obs.elapsed_ms,
+                    http_status=None if obs.held else obs.http_status,
+                    elapsed_ms=None if obs.held else obs.elapsed_ms,
+                    held=obs.held,
                 ),
             )
         )
@@ -325,6 +332,7 @@ def entry_rows(
             o.content_type,
             o.content_length,
             o.title,
+            o.held,
         )
         for o in history.observations
     )

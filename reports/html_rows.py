@@ -359,6 +359,10 @@ def _facts(row: Row, root: str) -> str:
         # A timeout or a refused connection took that long; it did not answer.
         verb = "answered in" if row.http_status is not None else "took"
         checked += f", {verb} {row.elapsed_ms} ms"
+    if last and row.held_tries:
+        # Its state is that check's: the tries since were not sent, as `linkhealth
+        # resource` says (before, only "What we saw" told of the last night's).
+        checked += f"; {held_words(row.held_tries)}"
     facts.append(("Last checked", checked))
     # "What we saw" is the drift or staleness reasons when they put the resource in the
     # queue (`build._row`): said again, the page would read as two problems.
@@ -374,6 +378,13 @@ def _facts(row: Row, root: str) -> str:
             snooze += f": {_escape(row.snooze_reason)}"
         facts.append(("Snoozed until", snooze))
     return "\n".join(f"<dt>{term}</dt><dd>{value}</dd>" for term, value in facts)
+
+
+def held_words(tries: int) -> str:
+    """The latest `tries` in a row not sent (`Row.held_tries`), as `catalog.decisions`'s
+    "not sent" line says them."""
+    many = "the last try was" if tries == 1 else f"the last {tries} tries were"
+    return f"{many} not sent: its host said it was away"
 
 
 def facts(row: Row, root: str) -> Markup:

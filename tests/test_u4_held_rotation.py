@@ -175,14 +175,14 @@ def test_a_link_a_night_behind_its_host_goes_first_in_the_hosts_places(
     assert order == [late, *(u for u in PAGES if u != late), *OTHER]
 
 
-def test_links_tried_but_never_checked_go_first_and_new_ones_follow_in_url_order(
+def test_links_tried_but_never_checked_go_first_after_new_ones(
     tmp_path: Path,
 ) -> None:
     """Our network down the first night: every link tried, none checked ("last tried"), so
     none is behind another and URL order stands. Then the host's first two checked and
-    the rest held: the held ones (tried, never checked) go first, in URL order; a link
-    added since (never tried) is no link left behind: it follows, in URL order, with the
-    two checked."""
+    the rest held: the held ones (tried, never checked) go first, in URL order, after a
+    link added since (never tried: it followed them, with the two checked, and was held
+    its first night too: `test_held_new_link_turn`); the two checked keep URL order."""
     urls = PAGES[:6]
     added = f"{HOST}/guide00a"
     kit = make_catalog("toolkit", [make_resource(f"r{i}", u) for i, u in enumerate(urls)])
@@ -200,7 +200,7 @@ def test_links_tried_but_never_checked_go_first_and_new_ones_follow_in_url_order
         more = make_catalog("toolkit", [*kit.resources, make_resource(f"r{len(urls)}", added)])
         sync_catalogs(engine, [more], now=days(1.05))
         plan = store.targets_for_check(engine, now=days(1.1), fingerprint_max_age_days=7)
-    assert [target.url for target in plan] == [*urls[2:], urls[0], added, urls[1]]
+    assert [target.url for target in plan] == [added, *urls[2:], urls[0], urls[1]]
 
 
 def held_at(url: str, n: float) -> Observation:
@@ -239,10 +239,10 @@ def test_resource_says_how_many_checks_in_a_row_were_not_sent(tmp_path: Path) ->
         }
     assert f"  OK (last checked {days(0):%Y-%m-%d %H:%M})" in a, a
     assert (
-        f"  not sent:  the last 3 checks, since {days(1):%Y-%m-%d %H:%M}: its host said it was"
+        f"  not sent:  the last 3 tries, since {days(1):%Y-%m-%d %H:%M}: its host said it was"
         " away; the state is its last check's"
     ) in a, a
-    assert any(line.startswith("  not sent:  at least the last 2 checks, since") for line in short)
+    assert any(line.startswith("  not sent:  at least the last 2 tries, since") for line in short)
     assert f"  never checked: last tried {days(3):%Y-%m-%d %H:%M}, while its host said it" in (
         "\n".join(b)
     ), b

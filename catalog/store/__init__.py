@@ -65,6 +65,8 @@ from catalog.store._reads import (
     decisions_by_resource,
     find_resource,
     fingerprints_to_compare,
+    held_in_a_row,
+    held_reason,
     oldest_check,
     recheck_statuses,
     resource_histories,
@@ -72,6 +74,7 @@ from catalog.store._reads import (
     run_verdicts,
     stale_codes,
     typed_id_forms,
+    unsent_since_sent,
 )
 from catalog.store._records import (
     DecisionRecord,
@@ -197,6 +200,8 @@ __all__ = [
     "gone_contacts",
     "group_ended_shards",
     "group_shard_runs",
+    "held_in_a_row",
+    "held_reason",
     "holder_gone",
     "insert_resources",
     "is_copy_holder",
@@ -240,6 +245,7 @@ __all__ = [
     "targets_for_check",
     "text_stamp",
     "typed_id_forms",
+    "unsent_since_sent",
     "update_lines",
     "update_resources",
     "update_run_summary",

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -19,12 +19,13 @@ from sqlalchemy import (
     case,
     false,
     func,
+    literal,
     null,
     or_,
     select,
     true,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from catalog import groups
 from catalog import tables as t
@@ -33,7 +34,7 @@ from catalog.db import shown_url
 from catalog.errors import ConfigError, NotFoundError
 from catalog.health import CONTACT_GONE, UNCHECKED, entry_contact_reason, entry_view
 from catalog.model import LEGACY_FINGERPRINT
-from catalog.outcomes import Outcome
+from catalog.outcomes import HELD_REASON_END, Outcome
 from catalog.store._decisions import decision_record
 from catalog.store._observations import link_records
 from catalog.store._records import (
@@ -696,6 +697,63 @@ def fingerprints_to_compare(link_id: Any, outer: Any) -> tuple[Any, Any]:
     latest = newest().limit(1).correlate(outer).scalar_subquery()
     before = newest(obs.fingerprint.is_not(None)).limit(1).offset(1).correlate(outer)
     return latest, before.scalar_subquery()
+
+
+#: Before any check: the lower bound of a link's tries when none was ever a check.
+_BEFORE_ANY = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def held_in_a_row() -> ColumnElement[int]:
+    """Of a query over `links`: how many of the link's tries since its last check were not
+    sent (`Observation.held`: its host had said it was away), 0 when its latest was a check.
+    Nothing tells it from the link's row: a held try keeps its last check's outcome, date
+    and state (`health.apply_observation`). A reader of the report's JSON or the export
+    read "ok, checked a week ago" of a link asked last night and of one its host kept
+    from being asked since.
+
+    Looked up only of the links whose reason is a held try's (`HELD_REASON_END`, which a
+    held try leaves as the link's reason, as the report's headline reads it): nearly every
+    link costs nothing. Of those, the held tries newer than its newest check, two look-ups
+    on the (link, time) index. A try that found our network down is no check and no hold
+    (`health.is_check`): it moves no health, and ends no count, as `linkhealth resource`
+    counts them: ended by it, a link unasked since its check, which the headline counts
+    "not asked since", read 0 here and said nothing of its tries not sent."""
+    obs = aliased(t.Observation)
+    held = select(func.count()).select_from(obs).where(*unsent_since_sent(obs)).scalar_subquery()
+    return case((held_reason(), held), else_=0)
+
+
+def held_reason() -> ColumnElement[bool]:
+    """Of a query over `links`: the link's latest try was held, or a try that found our
+    network down followed it (which leaves the reason as it was): its reason is a held
+    try's (`HELD_REASON_END`). Only such links can have held tries since their check."""
+    return t.Link.reason.endswith(HELD_REASON_END, autoescape=True)
+
+
+def unsent_since_sent(obs: Any, *, of_links: bool = True) -> tuple[ColumnElement[bool], ...]:
+    """Of `obs` (an alias of `observations`) in a query over `links` (`of_links`; else
+    over `obs` alone, its link its own `link_id`): it is one of the link's tries not sent
+    since its newest check (`held_in_a_row` counts them). `db prune` keeps them
+    (`catalog.retention`): deleted, the count of a hold longer than its window read as
+    that window's nights."""
+    sent = aliased(t.Observation)
+    link_id, outer = (t.Link.id, t.Link) if of_links else (obs.link_id, obs)
+    last_check = (
+        select(func.max(sent.checked_at))
+        .where(
+            sent.link_id == link_id,
+            # `problem_checks.CHECKED`, of this alias (`health.is_check`).
+            sent.held.is_not(True),
+            sent.outcome != Outcome.NETWORK_UNAVAILABLE.value,
+        )
+        .correlate(outer)  # of links: the query's link, two levels out
+        .scalar_subquery()
+    )
+    return (
+        *((obs.link_id == t.Link.id,) if of_links else ()),
+        obs.held.is_(True),
+        obs.checked_at > func.coalesce(last_check, literal(_BEFORE_ANY, obs.checked_at.type)),
+    )
 
 
 def content_changed(latest: str | None, earlier: str | None) -> bool:

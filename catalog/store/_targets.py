@@ -185,7 +185,8 @@ def _checked_at(link: Any, now: datetime) -> float:
 def _least_recent_first(targets: list[Target], checked: Sequence[float]) -> list[Target]:
     """`targets` with the links of each host whose last check (`checked`) is a night older
     than the host's latest, or who were tried but never checked, first in that host's
-    places, least recently checked first; every other link keeps its place.
+    places, least recently checked first, after its links never tried; every other link
+    keeps its place.
 
     A host in maintenance is asked twice a night and then held (`HostGate.strike`): its
     other links are not sent and keep their last check (`health.apply_observation`). In URL
@@ -195,7 +196,12 @@ def _least_recent_first(targets: list[Target], checked: Sequence[float]) -> list
     after night is asked in turn. A host checked in full each night is checked in URL order
     within a run, so no link of it is a night behind the others: its order is unchanged
     (as are the batches: `plan` moves whole hosts). One pass over the targets, a second
-    only when a host has links behind; no query."""
+    only when a host has links behind; no query.
+
+    A link never tried (NaN: added since the last run) goes before them all: read as no
+    link behind, it followed the held ones, was held its first night too, and was asked
+    only the night after, its first try (not sent) making it "tried, never checked". It
+    is the link least known of, and one night of it is all it waits for."""
     span = night_span(1).total_seconds()
     # Each host's earliest and latest check, in one pass (NaN, never tried, is neither).
     first: dict[str, float] = {}
@@ -217,10 +223,12 @@ def _least_recent_first(targets: list[Target], checked: Sequence[float]) -> list
     for host, indexes in places.items():
         newest = latest.get(host, -math.inf)  # none: every link tried, none checked
 
-        def order(i: int, newest: float = newest) -> tuple[bool, float]:
+        def order(i: int, newest: float = newest) -> tuple[int, float]:
             at = checked[i]
+            if math.isnan(at):  # never tried
+                return (0, 0.0)
             late = at == -math.inf or newest - at >= span
-            return (not late, at if late else 0.0)
+            return (1, at) if late else (2, 0.0)
 
         for place, i in zip(indexes, sorted(indexes, key=order), strict=True):
             out[place] = targets[i]
