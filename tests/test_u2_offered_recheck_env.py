@@ -107,3 +107,25 @@ def test_the_settings_file_the_variable_named_is_carried_by_its_absolute_path(
     assert words == ["recheck", "--changed", "--config", config]
     call = _pasted_elsewhere(words, flow_calls, isolated_cwd / "elsewhere", monkeypatch)
     assert call["config"] == config
+
+
+def test_catalog_edited_carries_the_settings_file_the_variable_named(
+    isolated_cwd: Path, flow_calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the git hook's log says to run when no Prefect API answers: read later, in a
+    shell without the hook's LINKHEALTH_CONFIG, it checked the demo catalog instead."""
+    (isolated_cwd / "var").mkdir()
+    write_catalog(isolated_cwd / "toolkit.yaml", ENTRIES)
+    (isolated_cwd / "service.toml").write_text(
+        'database_url = "sqlite:///var/service.db"\ncatalogs = ["toolkit.yaml"]\n'
+    )
+    monkeypatch.setenv("LINKHEALTH_CONFIG", "service.toml")
+    assert runner.invoke(app, ["sync"]).exit_code == 0
+    edited = runner.invoke(app, ["catalog", "edited", "toolkit.yaml"])
+    assert edited.exit_code == 0, edited.output
+    (command,) = re.findall(r"run `(linkhealth recheck [^`]*)` to check it", edited.stderr)
+    words = shlex.split(command)[1:]
+    config = str((isolated_cwd / "service.toml").resolve())
+    assert words == ["recheck", "--changed", "--config", config]
+    call = _pasted_elsewhere(words, flow_calls, isolated_cwd / "elsewhere", monkeypatch)
+    assert call["config"] == config
