@@ -1046,7 +1046,7 @@ def catalog_validate(
 
     Example: linkhealth catalog validate catalog/data/  (or --catalog catalog/data/)
     """
-    from catalog.settings import SettingsFileError
+    from catalog.settings import SettingsFileError, find_config
     from catalog.source import validate_catalogs
 
     named = [*(files or []), *(catalog or [])]  # --catalog as every command takes it
@@ -1054,7 +1054,10 @@ def catalog_validate(
     broken: ConfigError | None = None
     paths: list[Path] = named
     try:
-        settings = load_settings(config)
+        # The settings file alone (LINKHEALTH_CONFIG's, else ./linkhealth.toml): validate
+        # opens no database, and a LINKHEALTH_DATABASE_URL other commands refuse (Heroku's
+        # postgres://) dropped the file's private-address warnings as if it were broken.
+        settings = load_settings(find_config(config), use_env=False)
         paths = named or list(settings.catalogs)
     except ConfigError as exc:
         # Still validate the files named (or the settings' catalogs, when that entry is

@@ -106,3 +106,20 @@ def test_a_settings_file_that_cannot_be_read_is_said_too(
     assert code == 2
     assert stdout == "c.yaml: OK (1 warning)\n"
     assert f"error: {config}: cannot be read: Permission denied;" in stderr
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_a_database_url_validate_does_not_use_drops_no_warning(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch, named: bool
+) -> None:
+    """LINKHEALTH_DATABASE_URL spelled as Heroku does (`postgres://`, which the commands
+    that open the database refuse): validate opens none, yet it dropped the settings'
+    private-address warning and blamed "the settings" (exit 2), with a sound
+    linkhealth.toml (and without a file named, validated nothing)."""
+    (isolated_cwd / "c.yaml").write_text(CATALOG)
+    (isolated_cwd / "linkhealth.toml").write_text('catalogs = ["c.yaml"]\n')
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "postgres://u@db.example.org/links")
+    result = runner.invoke(app, ["catalog", "validate", "--json", *(["c.yaml"] if named else [])])
+    assert result.exit_code == 0, result.output
+    codes = sorted(p["code"] for p in json.loads(result.stdout))
+    assert codes == ["invalid_url", "private_address"]
