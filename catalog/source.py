@@ -97,9 +97,9 @@ PROBLEM_CODES: dict[str, str] = {
     ),
     "private_address": (
         "Warning only: the URL's host is a loopback, private or link-local address (or "
-        "a name of this machine: localhost, *.localhost) that linkhealth.toml does not "
-        "allow, so `check` will not fetch it and reports it as private_address; allow it "
-        "there for an intranet catalog."
+        "a name of this machine: localhost, *.localhost, localhost.localdomain) that "
+        "linkhealth.toml does not allow, so `check` will not fetch it and reports it as "
+        "private_address; allow it there for an intranet catalog."
     ),
     "changed_meanwhile": (
         "An edit or import was not written: the file was saved (by an editor, git, ...) "
