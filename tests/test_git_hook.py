@@ -320,6 +320,26 @@ def test_a_hook_that_finds_no_linkhealth_names_a_file_with_an_accent(
     assert offered == recheck_command([*ODD_NAMES, "catalog/data/toolkit.yaml"])
 
 
+@pytest.mark.parametrize("config", ["service settings.toml", "it's/service.toml", "ABSOLUTE"])
+def test_a_hook_that_finds_no_linkhealth_carries_the_settings_file_it_was_given(
+    repo: Path, tmp_path: Path, config: str
+) -> None:
+    """LINKHEALTH_CONFIG in the hook's environment: `catalog edited` offers its file as an
+    absolute --config, and so must the hook that finds no linkhealth (its command,
+    pasted in a shell without the variable, read ./linkhealth.toml or the defaults)."""
+    from flows.cli_ops import recheck_command
+
+    path = tmp_path / "service.toml" if config == "ABSOLUTE" else repo / config
+    env = _env(
+        tmp_path,
+        LINKHEALTH_BIN=str(tmp_path / "missing"),
+        LINKHEALTH_CONFIG=str(path) if config == "ABSOLUTE" else config,  # the repository's
+    )
+    _commit_an_edit(repo, env)
+    offered = _log(repo, 2)[1].split("run `", 1)[1].removesuffix("` to check it")
+    assert offered == recheck_command(["catalog/data/toolkit.yaml"], config=path)
+
+
 def test_a_file_name_git_still_quotes_is_said_and_the_others_announced(
     repo: Path, tmp_path: Path
 ) -> None:
