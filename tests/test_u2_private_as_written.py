@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +145,33 @@ def test_the_warning_foretells_the_check(isolated_cwd: Path, settings: str) -> N
     if settings:
         hex_form = next(o for o in observations if "0x7f.1" in o.url)
         assert hex_form.outcome is Outcome.OK, hex_form.reason
+
+
+@pytest.mark.parametrize("host", ["localhost", "app.localhost"])
+def test_a_name_of_this_machine_with_its_ipv4_loopback_allowed_is_the_lookups_to_judge(
+    host: str,
+) -> None:
+    """`private_allowlist = ["127.0.0.1"]` and a resolver that answers 127.0.0.1 alone (a
+    system without ::1 for localhost, as this one may be): the check fetched
+    http://localhost/ before, connecting only where it looked; refused as written, it
+    became private_address every night though nothing it would connect to is refused.
+    Answered ::1 as well, it is refused for that address; validate, which looks nothing
+    up, still warns of it (most systems answer both)."""
+
+    async def ipv4_only(name: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    async def both(name: str, port: int) -> list[str]:
+        return ["127.0.0.1", "::1"]
+
+    check = replace(load_settings().check, private_allowlist=("127.0.0.1",), max_attempts=1)
+    assert refused_as_written(host, check.private_allowlist) is not None  # validate's warning
+    with local_site() as site:
+        port = int(site.base.rsplit(":", 1)[1])
+        url = f"http://{host}:{port}/report.html"
+        target = Target(url=url, host=host)
+        (fetched,) = asyncio.run(check_targets([target], check, resolver=ipv4_only))
+        (refused,) = asyncio.run(check_targets([target], check, resolver=both))
+    assert fetched.outcome is Outcome.OK, fetched.reason
+    assert refused.outcome is Outcome.PRIVATE_ADDRESS
+    assert "::1" in refused.reason

@@ -1308,7 +1308,7 @@ class Fetcher:
         allow = self.settings.private_allowlist
         # What the host shows refuses it before DNS (as `catalog validate` warns of it):
         # "sub.localhost" that no resolver here knows was a DNS failure, not private.
-        reason = refused_as_written(checked.host, allow)
+        reason = refused_as_written(checked.host, allow, looked_up=True)
         if reason is None:
             addresses = [checked.host]
             # An allow-listed name is not looked up here: the connection looks it up.

@@ -113,20 +113,28 @@ def forbidden_host(host: str, addresses: Iterable[str], allowlist: Sequence[str]
     one address that is not public nor listed, since the connection may take any of them."""
     if host_allowlisted(host, allowlist):
         return None
-    written = refused_as_written(host, allowlist)
+    written = refused_as_written(host, allowlist, looked_up=True)
     if written is not None:
         return written
     return next(filter(None, (forbidden_address(a, allowlist) for a in addresses)), None)
 
 
-def refused_as_written(host: str, allowlist: Sequence[str]) -> str | None:
+def refused_as_written(
+    host: str, allowlist: Sequence[str], *, looked_up: bool = False
+) -> str | None:
     """Why the check (and an import) will refuse `host` whatever DNS says, or None: an IP
     address, however it is written (`written_address`: "127.1" too), that is not public
     nor listed, or a name of this machine (`is_loopback_name`: localhost, sub.localhost)
     unless it, or both 127.0.0.1 and ::1, are listed: most systems resolve localhost to
     both, and the check refuses a host for one address not allowed. Any other name may
     resolve anywhere: None, looking nothing up (`catalog validate` applies this rule too,
-    so that it warns of what the check refuses)."""
+    so that it warns of what the check refuses).
+
+    `looked_up`: the caller looks the name up next and judges each address it answers
+    (the check, an import). A name of this machine whose 127.0.0.1 is allowed is then the
+    lookup's to judge: refused for a ::1 among its answers, fetched where it answers
+    127.0.0.1 alone (a system without ::1 for localhost), as before this rule; `catalog
+    validate`, which looks nothing up, warns of it, since most systems answer both."""
     if host_allowlisted(host, allowlist):
         return None
     address = written_address(host)
@@ -142,7 +150,7 @@ def refused_as_written(host: str, allowlist: Sequence[str]) -> str | None:
     name = _host_key(host)
     if forbidden_address("127.0.0.1", allowlist):
         return f"{name} is this machine (a loopback address), not a public Internet address"
-    if forbidden_address("::1", allowlist):
+    if forbidden_address("::1", allowlist) and not looked_up:
         return (
             f"{name} is this machine, and ::1, its IPv6 loopback address that most systems "
             "resolve it to as well, is not allowed"

@@ -178,7 +178,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
     ) -> httpcore.NetworkStream:
         # What the host shows is refused before any lookup, as the check does: "sub.localhost"
         # that no resolver knows was "Name or service not known", not why it is not fetched.
-        written = refused_as_written(host, self._allowlist)
+        written = refused_as_written(host, self._allowlist, looked_up=True)
         if written is not None:
             raise _AddressRefused(written)
         if is_ip_address(host):
