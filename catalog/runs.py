@@ -48,7 +48,13 @@ from sqlalchemy import Engine
 from catalog import store
 from catalog.archive import ArchiveLookup
 from catalog.canary import CanaryVerdict, check_canaries
-from catalog.check.safety import Resolver, forbidden_address, host_allowlisted, is_ip_address
+from catalog.check.safety import (
+    Resolver,
+    forbidden_address,
+    host_allowlisted,
+    is_loopback_name,
+    written_address,
+)
 from catalog.clock import Clock, utcnow
 from catalog.db import (
     engine_for,
@@ -660,10 +666,12 @@ def _public_host(host: str, settings: Settings) -> bool:
     machine or the local network by name, nor a host the operator allow-listed as private
     (`check.private_allowlist`). A name that resolves to a private address is refused when
     it is fetched as a witness (`_witnessed`)."""
-    if not host or host == "localhost" or host.endswith((".localhost", ".local")):
+    if not host or is_loopback_name(host) or host.endswith(".local"):
         return False
-    if is_ip_address(host):
-        return forbidden_address(host, ()) is None
+    # As the check reads it: "0x7f.1" is 127.0.0.1 (`safety.written_address`).
+    address = written_address(host)
+    if address is not None:
+        return forbidden_address(str(address), ()) is None
     return not host_allowlisted(host, settings.check.private_allowlist)
 
 

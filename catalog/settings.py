@@ -523,6 +523,12 @@ def load_settings(config: str | Path | None = None, *, use_env: bool = True) -> 
             text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as exc:
             raise SettingsFileError(path, "not UTF-8 text", database_url=env_db) from exc
+        except OSError as exc:  # e.g. another user's file of mode 0600
+            # The settings file it is, not "error: Permission denied: linkhealth.toml" (exit
+            # 1) as any file the command failed to open, which `catalog validate` could not
+            # tell from the settings' own errors.
+            problem = f"cannot be read: {exc.strerror or exc}"
+            raise SettingsFileError(path, problem, database_url=env_db) from exc
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

@@ -19,7 +19,6 @@ import csv
 import difflib
 import hashlib
 import io
-import ipaddress
 import itertools
 import math
 import re
@@ -98,8 +97,9 @@ PROBLEM_CODES: dict[str, str] = {
     ),
     "private_address": (
         "Warning only: the URL's host is a loopback, private or link-local address (or "
-        "localhost) that linkhealth.toml does not allow, so `check` will not fetch it and "
-        "reports it as private_address; allow it there for an intranet catalog."
+        "a name of this machine: localhost, *.localhost, localhost.localdomain) that "
+        "linkhealth.toml does not allow, so `check` will not fetch it and reports it as "
+        "private_address; allow it there for an intranet catalog."
     ),
     "changed_meanwhile": (
         "An edit or import was not written: the file was saved (by an editor, git, ...) "
@@ -169,13 +169,14 @@ class NamedAddress:
         """The warning that `check` will not fetch it under these settings, or None."""
         if check.allow_private:
             return None
-        from catalog.check.safety import refused_as_written
+        from catalog.check.safety import allowlist_entry, refused_as_written
 
         allowlist = check.private_allowlist
         reason = refused_as_written(self.host, allowlist)
         if reason is None:
             return None
-        listed = self.host.split("%", 1)[0]  # an allow-list entry names no IPv6 zone
+        # An allow-list entry names no IPv6 zone, and "127.1" is no entry it takes.
+        listed = allowlist_entry(self.host)
         return Problem(
             self.file,
             self.line,
@@ -1690,17 +1691,16 @@ _WEB_ADDRESS = re.compile(r"(?i)https?://\S")
 
 
 def _written_as_address(host: str) -> bool:
-    """Whether `host` is an IP address or localhost, which the file itself shows may be
-    private (a name only DNS can tell, and validation looks nothing up)."""
-    if host.rstrip(".").lower() == "localhost":
-        return True
-    if not (host[:1].isdigit() or ":" in host):  # a name: no address parse per entry
-        return False
-    try:
-        ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return False
-    return True
+    """Whether `host` is an IP address (however written: "127.1" too) or a name of this
+    machine (localhost, sub.localhost), which the file itself shows may be private (a name
+    only DNS can tell, and validation looks nothing up): the check's own rule
+    (`catalog.check.safety.refused_as_written`) then says whether it is refused."""
+    key = host.rstrip(".").lower()
+    if not (key[:1].isdigit() or ":" in key or key.endswith(("localhost", "localdomain"))):
+        return False  # a name: no address parse per entry
+    from catalog.check.safety import is_loopback_name, written_address
+
+    return written_address(host) is not None or is_loopback_name(host)
 
 
 def _label(entry: _Entry) -> str:

@@ -1041,21 +1041,32 @@ def catalog_validate(
     writes nothing.
 
     Exit 0 when valid (warnings such as invalid URLs, or a loopback or private address
-    linkhealth.toml does not allow the check to fetch, are printed but allowed), 5 otherwise.
+    linkhealth.toml does not allow the check to fetch, are printed but allowed), 5 otherwise;
+    2 when the settings file cannot be used (said after what the files hold).
 
     Example: linkhealth catalog validate catalog/data/  (or --catalog catalog/data/)
     """
+    from catalog.settings import SettingsFileError, find_config
     from catalog.source import validate_catalogs
 
     named = [*(files or []), *(catalog or [])]  # --catalog as every command takes it
     settings: Settings | None = None
-    if named:
-        with suppress(LinkhealthError):  # the check says what is wrong with the file
-            settings = load_settings(config)
-        paths = named
-    else:
-        settings = load_settings(config)
-        paths = list(settings.catalogs)
+    broken: ConfigError | None = None
+    paths: list[Path] = named
+    try:
+        # The settings file alone (LINKHEALTH_CONFIG's, else ./linkhealth.toml): validate
+        # opens no database, and a LINKHEALTH_DATABASE_URL other commands refuse (Heroku's
+        # postgres://) dropped the file's private-address warnings as if it were broken.
+        settings = load_settings(find_config(config), use_env=False)
+        paths = named or list(settings.catalogs)
+    except ConfigError as exc:
+        # Still validate the files named (or the settings' catalogs, when that entry is
+        # sound), but say it: a private-address warning is the settings' to give, and
+        # without them none was given, as if the file allowed every address.
+        paths = named or list(exc.catalogs if isinstance(exc, SettingsFileError) else ())
+        if not paths:
+            raise
+        broken = exc
     # As sync reads them (folders, one key per file), and as the check would fetch them.
     report = validate_catalogs(paths, check=settings.check if settings else None)
     collected: list[dict[str, Any]] = []
@@ -1072,8 +1083,25 @@ def catalog_validate(
             if str(file) not in bad:
                 warned = sum(w.file == str(file) for w in report.warnings)
                 typer.echo(f"{file}: OK ({warned} warning{'' if warned == 1 else 's'})")
+    if broken is not None:
+        from catalog.settings import CheckSettings
+
+        n = sum(a.refused(CheckSettings()) is not None for a in report.addresses)
+        _err(
+            f"error: {broken}; the catalogs were validated without the settings, so no URL "
+            "was judged against their [check] private_allowlist and allow_private"
+            + (
+                f" ({n} URL{'' if n == 1 else 's'} here that the check refuses unless they "
+                "allow it: a loopback or private address, or a name of this machine)"
+                if n
+                else ""
+            )
+            + "; `linkhealth check` will not run until they are fixed"
+        )
     if report.problems:
         raise typer.Exit(5)
+    if broken is not None:
+        raise typer.Exit(broken.exit_code)
 
 
 @db_app.command("upgrade")

@@ -106,50 +106,64 @@ class _EditedWith:
     reads: tuple[Path, ...] = ()
     #: The `--db` a command needs, pasted where LINKHEALTH_DATABASE_URL is not set (cron,
     #: another terminal), to reach the database it named here, as a report's commands
-    #: name it (`catalog.commands.command_options`); only for a URL without a password,
-    #: which a command cannot name without printing it.
+    #: name it (`catalog.commands.command_options`), a relative SQLite file by its
+    #: absolute path (the variable's `sqlite:///rel.db` is another file in another
+    #: folder); only for a URL without a password, which a command cannot name without
+    #: printing it.
     inherited_db: str | None = None
     #: The database LINKHEALTH_DATABASE_URL names with a password, as messages show it.
     unnamed_db: str | None = None
+    #: The settings file LINKHEALTH_CONFIG named (absolute), for the `--config` of a
+    #: command pasted where the variable is not set: it read `./linkhealth.toml` or the
+    #: defaults instead, other catalogs, database and rules.
+    inherited_config: Path | None = None
 
     @classmethod
     def of(
         cls, config: Path | None, db: str | None, catalogs: list[Path] | None, settings: Settings
     ) -> _EditedWith:
-        """The options an edit of a catalog file was made with, and the database its
-        settings took from LINKHEALTH_DATABASE_URL instead."""
+        """The options an edit of a catalog file was made with, and the settings file and
+        database its settings took from LINKHEALTH_CONFIG and LINKHEALTH_DATABASE_URL
+        instead."""
+        from dataclasses import replace
+
         from sqlalchemy.engine import make_url
 
         from catalog.commands import command_options
-        from catalog.db import shown_url, without_secrets
+        from catalog.db import absolute_sqlite_url, shown_url, without_secrets
 
+        inherited_config = None
+        if config is None and os.environ.get("LINKHEALTH_CONFIG") and settings.config_file:
+            inherited_config = settings.config_file.resolve()
+        edited = cls(config, db, catalogs, settings.catalogs, inherited_config=inherited_config)
         if db is not None or not os.environ.get("LINKHEALTH_DATABASE_URL"):
-            return cls(config, db, catalogs, settings.catalogs)
+            return edited
         words = list(command_options(settings).words)
         if "--db" not in words:  # the database a shell without the variable reads too
-            return cls(config, db, catalogs, settings.catalogs)
+            return edited
         url = make_url(settings.database_url)
         if without_secrets(url) != url:
             # Not "--db URL" without it: in this shell, whose variable holds the password,
             # the command would then fail to log in.
-            return cls(config, db, catalogs, settings.catalogs, unnamed_db=shown_url(url))
-        inherited = words[words.index("--db") + 1]
-        return cls(config, db, catalogs, settings.catalogs, inherited_db=inherited)
+            return replace(edited, unnamed_db=shown_url(url))
+        inherited = absolute_sqlite_url(words[words.index("--db") + 1])
+        return replace(edited, inherited_db=inherited)
 
     def recheck(self, path: str | None) -> str:
         """The command that checks the edit of the catalog file `path` by hand
         (`recheck_command`): a file the settings do not name (a trial file checked with
         `--catalog` into `--db`, edited without it: the database knows its file) is named
         with --catalog, or the recheck synced and checked the configured catalogs, or the
-        bundled demo, which a trial database refuses (exit 2). A database named by
-        LINKHEALTH_DATABASE_URL is named with --db: pasted where the variable is not set,
-        the recheck read another database; one whose URL holds a password is said after
-        the command instead (`where`)."""
+        bundled demo, which a trial database refuses (exit 2). A settings file named by
+        LINKHEALTH_CONFIG is named with --config, a database named by
+        LINKHEALTH_DATABASE_URL with --db: pasted where the variable is not set, the recheck
+        read other ones; a database whose URL holds a password is said after the command
+        instead (`where`)."""
         from flows.cli_ops import recheck_command
 
         return recheck_command(
             [path] if path is not None else [],
-            config=self.config,
+            config=self.config or self.inherited_config,
             db=self.db or self.inherited_db,
             catalogs=self.catalogs,
             reads=self.reads,

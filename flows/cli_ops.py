@@ -387,7 +387,11 @@ def catalog_edited(
     # catalogs (with no settings file, the bundled demo): a file they do not hold is named.
     configured = _configured()
     reads = configured.catalogs if configured is not None else ()
-    by_hand = f"run `{recheck_command(files, reads=reads)}` to check it"
+    # The settings file LINKHEALTH_CONFIG named here (absolute): the log is read, and its
+    # command pasted, in another shell, where `reads` came from another file or none.
+    env_config = os.environ.get("LINKHEALTH_CONFIG")
+    config = Path(env_config).resolve() if env_config else None
+    by_hand = f"run `{recheck_command(files, config=config, reads=reads)}` to check it"
     if not announced:
         where = url
         if not os.environ.get("PREFECT_API_URL"):

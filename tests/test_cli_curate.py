@@ -598,7 +598,8 @@ def test_an_edit_announced_where_nothing_serves_the_recheck_says_how_to_check_it
 
     assert result.exit_code == 0, result.output
     assert "nothing serves the recheck deployment" in result.stdout
-    assert f"`{_recheck_of(engine, catalog_file)}` checks the edit" in result.stdout
+    service = catalog_file.parent / "service.toml"
+    assert f"`{_recheck_of(engine, catalog_file, service)}` checks the edit" in result.stdout
     assert "checks it now" not in result.stdout
 
 
@@ -635,12 +636,16 @@ def test_a_recheck_deployment_paused_by_a_stopped_serve_is_not_served(
     assert flows.cli_ops.recheck_served() is served
 
 
-def _recheck_of(engine: Engine, catalog_file: Path) -> str:
+def _recheck_of(engine: Engine, catalog_file: Path, config: Path | None = None) -> str:
     """The hand recheck an edit made with `invoke`'s --db and --catalog must name: run
     without them it would sync and check the configured catalogs into the configured
-    database instead."""
+    database instead. `config`: the settings file LINKHEALTH_CONFIG named, carried as an
+    absolute --config (pasted where the variable is not set, the recheck read others)."""
     db, catalog = database_url(engine), str(catalog_file)  # quoted as a shell reads them
-    return shlex.join(["linkhealth", "recheck", "--changed", "--db", db, "--catalog", catalog])
+    configured = ["--config", str(config.resolve())] if config is not None else []
+    return shlex.join(
+        ["linkhealth", "recheck", "--changed", *configured, "--db", db, "--catalog", catalog]
+    )
 
 
 def test_an_edit_made_with_settings_the_recheck_deployment_does_not_read_is_not_announced(
@@ -671,7 +676,7 @@ def test_an_edit_made_with_settings_the_recheck_deployment_does_not_read_is_not_
     assert other_db.exit_code == 0, other_db.output
     assert "Not announced to the recheck deployment" in other_db.stdout
     assert "not the configured database" in other_db.stdout
-    assert f"`{_recheck_of(engine, catalog_file)}` checks the edit" in other_db.stdout
+    assert f"`{_recheck_of(engine, catalog_file, service)}` checks the edit" in other_db.stdout
 
     # The service's database, but a file none of its catalogs holds.
     service.write_text(

@@ -123,18 +123,28 @@ def test_a_recheck_offline_is_not_witnessed_by_a_host_on_our_own_network(
     assert all(host in latest.reason for host in heard)
 
 
+@pytest.mark.parametrize(
+    "ours",
+    [
+        LOOPBACK,
+        # This machine as the check's own address rule reads it (`safety.refused_as_written`),
+        # allowed here: an answer from them proved the Internet up as a public host's did.
+        "http://0x7f.1:8080/intranet",
+        "http://localhost.localdomain:8080/intranet",
+    ],
+)
 def test_a_batch_whose_only_answer_came_from_our_own_network_is_our_outage(
-    tmp_path: Path,
+    tmp_path: Path, ours: str
 ) -> None:
     """A night's batch: a dozen public hosts unreachable, the intranet page on 127.0.0.1
     answering. That answer proved our network up, and every public link failed."""
     public = [f"https://site{n}.example/" for n in range(12)]
-    entries = [make_resource(f"r{n}", url=u) for n, u in enumerate([*public, LOOPBACK])]
+    entries = [make_resource(f"r{n}", url=u) for n, u in enumerate([*public, ours])]
     with temporary_database(tmp_path) as engine:
         sync_catalogs(engine, [make_catalog("toolkit", entries)], now=T0)
         settings = offline_settings(engine)
         run_id = store.start_run(engine, trigger="schedule", now=days(1))
-        batch = [*(dns_failure(u) for u in public), make_observation(LOOPBACK, checked_at=days(1))]
+        batch = [*(dns_failure(u) for u in public), make_observation(ours, checked_at=days(1))]
 
         stored = runs.store_batch(settings, run_id, batch, clock=Ticker(days(1)))
 
@@ -143,7 +153,7 @@ def test_a_batch_whose_only_answer_came_from_our_own_network_is_our_outage(
         for u in public:
             state = link_of(engine, u)
             assert (state.state, state.consecutive_failures) == (UNCHECKED, 0)
-        assert link_of(engine, LOOPBACK).state == OK
+        assert link_of(engine, ours).state == OK
 
 
 def test_a_batch_of_public_hosts_that_answer_is_no_outage_beside_an_intranet_host(

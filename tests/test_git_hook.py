@@ -211,7 +211,7 @@ def test_the_hook_logs_each_commit_with_its_time(repo: Path, tmp_path: Path) -> 
         ["git", "rev-parse", "--short", "HEAD"], cwd=repo, env=env, capture_output=True, text=True
     ).stdout.strip()
     assert re.fullmatch(rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ commit {head}", stamp)
-    assert said == "args: catalog edited catalog/data/toolkit.yaml api: unset"
+    assert said == "args: catalog edited -- catalog/data/toolkit.yaml api: unset"
 
 
 def test_the_hook_names_no_file_the_commit_deleted(repo: Path, tmp_path: Path) -> None:
@@ -221,11 +221,11 @@ def test_the_hook_names_no_file_the_commit_deleted(repo: Path, tmp_path: Path) -
     (repo / "catalog" / "data" / "old.yaml").write_text("# old\n")
     _commit_an_edit(repo, env)
     assert _log(repo, 2)[1] == (
-        "args: catalog edited catalog/data/old.yaml catalog/data/toolkit.yaml api: unset"
+        "args: catalog edited -- catalog/data/old.yaml catalog/data/toolkit.yaml api: unset"
     )
     (repo / "catalog" / "data" / "old.yaml").unlink()
     _commit_an_edit(repo, env, text="b")
-    assert _log(repo, 4)[3] == "args: catalog edited catalog/data/toolkit.yaml api: unset"
+    assert _log(repo, 4)[3] == "args: catalog edited -- catalog/data/toolkit.yaml api: unset"
     (repo / "catalog" / "data" / "toolkit.yaml").unlink()  # a commit that only deletes
     _git(repo, "commit", "-q", "-a", "-m", "remove", env=env)
     time.sleep(1)
@@ -303,7 +303,7 @@ def test_the_hook_passes_each_odd_file_name_whole(repo: Path, tmp_path: Path) ->
         (repo / name).write_text("# new\n")
     _commit_an_edit(repo, env)
     names = [*ODD_NAMES, "catalog/data/toolkit.yaml"]
-    assert _log(repo, 2)[1] == "".join(f"<{a}>" for a in ["catalog", "edited", *names])
+    assert _log(repo, 2)[1] == "".join(f"<{a}>" for a in ["catalog", "edited", "--", *names])
 
 
 def test_a_hook_that_finds_no_linkhealth_names_a_file_with_an_accent(
@@ -320,6 +320,26 @@ def test_a_hook_that_finds_no_linkhealth_names_a_file_with_an_accent(
     assert offered == recheck_command([*ODD_NAMES, "catalog/data/toolkit.yaml"])
 
 
+@pytest.mark.parametrize("config", ["service settings.toml", "it's/service.toml", "ABSOLUTE"])
+def test_a_hook_that_finds_no_linkhealth_carries_the_settings_file_it_was_given(
+    repo: Path, tmp_path: Path, config: str
+) -> None:
+    """LINKHEALTH_CONFIG in the hook's environment: `catalog edited` offers its file as an
+    absolute --config, and so must the hook that finds no linkhealth (its command,
+    pasted in a shell without the variable, read ./linkhealth.toml or the defaults)."""
+    from flows.cli_ops import recheck_command
+
+    path = tmp_path / "service.toml" if config == "ABSOLUTE" else repo / config
+    env = _env(
+        tmp_path,
+        LINKHEALTH_BIN=str(tmp_path / "missing"),
+        LINKHEALTH_CONFIG=str(path) if config == "ABSOLUTE" else config,  # the repository's
+    )
+    _commit_an_edit(repo, env)
+    offered = _log(repo, 2)[1].split("run `", 1)[1].removesuffix("` to check it")
+    assert offered == recheck_command(["catalog/data/toolkit.yaml"], config=path)
+
+
 def test_a_file_name_git_still_quotes_is_said_and_the_others_announced(
     repo: Path, tmp_path: Path
 ) -> None:
@@ -333,4 +353,33 @@ def test_a_file_name_git_still_quotes_is_said_and_the_others_announced(
         "not announced, its name holding a character git quotes: "
         '"catalog/data/say \\"hi\\".yaml"; rename it'
     )
-    assert said == "args: catalog edited catalog/data/toolkit.yaml api: unset"
+    assert said == "args: catalog edited -- catalog/data/toolkit.yaml api: unset"
+
+
+def test_a_file_named_like_an_option_reaches_catalog_edited_as_a_file(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Catalogs at the top of the repository (`catalogPaths .`), one named "-x.yaml":
+    `catalog edited -x.yaml` read it as an option ("No such option: -x", exit 2), and
+    nothing of the commit was announced nor said to check. The real command runs here,
+    with no Prefect API to answer."""
+    import sys
+
+    linkhealth = tmp_path / "linkhealth"
+    linkhealth.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m flows.cli "$@"\n')
+    linkhealth.chmod(0o755)
+    env = _env(
+        tmp_path,
+        LINKHEALTH_BIN=str(linkhealth),
+        LINKHEALTH_PREFECT_PORT="9",  # the discard port: nothing answers
+        PYTHONPATH=str(ROOT),
+    )
+    _git(repo, "config", "linkhealth.catalogPaths", ".", env=env)
+    for name in ("-x.yaml", "--help.yaml"):
+        (repo / name).write_text("collection:\n  title: T\nresources: []\n")
+    _commit_an_edit(repo, env)
+    said = _log(repo, 2)[1]
+    files = ["--help.yaml", "-x.yaml", "catalog/data/toolkit.yaml"]
+    assert said.startswith("no Prefect API answers at http://127.0.0.1:9/api"), said
+    offered = said.split("run `", 1)[1].removesuffix("` to check it")
+    assert shlex.split(offered)[4::2] == files

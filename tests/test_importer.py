@@ -575,6 +575,31 @@ def test_an_import_address_on_our_own_network_is_not_fetched() -> None:
     assert asked == {"127.0.0.1 /toolkit": 1}
 
 
+@pytest.mark.parametrize("host", ["sub.localhost", "localhost.localdomain"])
+def test_an_import_from_a_name_of_this_machine_is_refused_before_any_lookup(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    """The check refuses these as written, whatever DNS says (`safety.refused_as_written`);
+    an import looked them up first, and where no resolver knows them said "Name or
+    service not known" instead of why they are not fetched and what allows them."""
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def knows_nothing(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name != host:
+            return real(name, *args, **kwargs)
+        asked.append(name)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", knows_nothing)
+    url = f"http://{host}:8765/toolkit"
+    with pytest.raises(
+        LinkhealthError, match=rf"^{re.escape(url)}: not fetched: {re.escape(host)} is this machine"
+    ):
+        read_source(url)
+    assert asked == []
+
+
 def test_an_import_connects_to_the_address_that_was_checked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -179,11 +179,15 @@ def test_the_warning_foretells_the_check(isolated_cwd: Path, settings: str) -> N
 
 
 def test_a_broken_settings_file_does_not_stop_validating_named_files(isolated_cwd: Path) -> None:
-    """As before the warning: files named are validated whatever linkhealth.toml holds (the
-    check says what is wrong with it); only the settings' warnings are left out."""
+    """As before the warning: files named are validated whatever linkhealth.toml holds;
+    only the settings' warnings are left out, and the broken file is said (exit 2:
+    tests/test_u2_validate_broken_settings.py)."""
     (isolated_cwd / "intranet.yaml").write_text(INTRANET)
     (isolated_cwd / "linkhealth.toml").write_text("[check\n")
-    assert _warned("intranet.yaml") == {}
+    result = runner.invoke(app, ["catalog", "validate", "--json", "intranet.yaml"])
+    assert result.exit_code == 2, result.output
+    assert [p for p in json.loads(result.stdout) if p["code"] == "private_address"] == []
+    assert "linkhealth.toml:1: not valid TOML" in result.stderr
 
 
 @pytest.mark.parametrize("allowed", ['"127.0.0.1"', '"127.0.0.0/8"', '"127.0.0.0/8", "10.0.0.0/8"'])

@@ -57,7 +57,13 @@ from catalog.check.retry import (
     should_retry,
     with_retries,
 )
-from catalog.check.safety import AddressBook, forbidden_host, host_allowlisted, is_ip_address
+from catalog.check.safety import (
+    AddressBook,
+    forbidden_host,
+    host_allowlisted,
+    is_ip_address,
+    refused_as_written,
+)
 from catalog.clock import Clock, http_date
 from catalog.model import Hop, Previous, Target
 from catalog.settings import CheckSettings
@@ -1300,14 +1306,18 @@ class Fetcher:
             reason = self._forbidden[key]
             return (Stop.PRIVATE, reason, None) if reason else None
         allow = self.settings.private_allowlist
-        addresses = [checked.host]
-        # An allow-listed name is not looked up here: the connection looks it up.
-        if not is_ip_address(checked.host) and not host_allowlisted(checked.host, allow):
-            try:
-                addresses = await self.addresses.addresses(checked.host, checked.port)
-            except OSError as exc:
-                return Stop.UNRESOLVED, None, exc
-        reason = forbidden_host(checked.host, addresses, allow)
+        # What the host shows refuses it before DNS (as `catalog validate` warns of it):
+        # "sub.localhost" that no resolver here knows was a DNS failure, not private.
+        reason = refused_as_written(checked.host, allow, looked_up=True)
+        if reason is None:
+            addresses = [checked.host]
+            # An allow-listed name is not looked up here: the connection looks it up.
+            if not is_ip_address(checked.host) and not host_allowlisted(checked.host, allow):
+                try:
+                    addresses = await self.addresses.addresses(checked.host, checked.port)
+                except OSError as exc:
+                    return Stop.UNRESOLVED, None, exc
+            reason = forbidden_host(checked.host, addresses, allow)
         self._forbidden[key] = reason
         return (Stop.PRIVATE, reason, None) if reason else None
 

@@ -27,13 +27,16 @@ from catalog.errors import ConfigError
 __all__ = [
     "AddressBook",
     "Resolver",
+    "allowlist_entry",
     "check_allowlist",
     "forbidden_address",
     "forbidden_host",
     "host_allowlisted",
     "is_ip_address",
+    "is_loopback_name",
     "refused_as_written",
     "system_resolver",
+    "written_address",
 ]
 
 #: host, port -> IP address strings; raises socket.gaierror / OSError when DNS fails.
@@ -92,13 +95,15 @@ def forbidden_address(ip: str, allowlist: Sequence[str]) -> str | None:
         address = ipaddress.ip_address(ip.strip().strip("[]"))
     except ValueError:
         return f"{ip!r} is not an IP address"
+    reason = _why_forbidden(address, allowlist)
+    return None if reason is None else f"{ip} is {reason}, not a public Internet address"
+
+
+def _why_forbidden(address: IPAddress, allowlist: Sequence[str]) -> str | None:
     networks, _hosts = _parse_allowlist(tuple(allowlist))
     if any(_unscoped(address) in net for net in networks):
         return None
-    reason = _why_not_public(address)
-    if reason is None:
-        return None
-    return f"{ip} is {reason}, not a public Internet address"
+    return _why_not_public(address)
 
 
 def forbidden_host(host: str, addresses: Iterable[str], allowlist: Sequence[str]) -> str | None:
@@ -108,29 +113,104 @@ def forbidden_host(host: str, addresses: Iterable[str], allowlist: Sequence[str]
     one address that is not public nor listed, since the connection may take any of them."""
     if host_allowlisted(host, allowlist):
         return None
+    written = refused_as_written(host, allowlist, looked_up=True)
+    if written is not None:
+        return written
     return next(filter(None, (forbidden_address(a, allowlist) for a in addresses)), None)
 
 
-def refused_as_written(host: str, allowlist: Sequence[str]) -> str | None:
-    """Why the check will refuse `host` whatever DNS says, or None: an IP address that is
-    not public nor listed, or `localhost` (this machine's name everywhere) unless it, or
-    both 127.0.0.1 and ::1, are listed: most systems resolve it to both, and the check
-    refuses a host for one address not allowed. Any other name may resolve anywhere:
-    None, looking nothing up (`catalog validate`)."""
+def refused_as_written(
+    host: str, allowlist: Sequence[str], *, looked_up: bool = False
+) -> str | None:
+    """Why the check (and an import) will refuse `host` whatever DNS says, or None: an IP
+    address, however it is written (`written_address`: "127.1" too), that is not public
+    nor listed, or a name of this machine (`is_loopback_name`: localhost, sub.localhost)
+    unless it, or both 127.0.0.1 and ::1, are listed: most systems resolve localhost to
+    both, and the check refuses a host for one address not allowed. Any other name may
+    resolve anywhere: None, looking nothing up (`catalog validate` applies this rule too,
+    so that it warns of what the check refuses).
+
+    `looked_up`: the caller looks the name up next and judges each address it answers
+    (the check, an import). A name of this machine whose 127.0.0.1 is allowed is then the
+    lookup's to judge: refused for a ::1 among its answers, fetched where it answers
+    127.0.0.1 alone (a system without ::1 for localhost), as before this rule; `catalog
+    validate`, which looks nothing up, warns of it, since most systems answer both."""
     if host_allowlisted(host, allowlist):
         return None
-    if is_ip_address(host):
-        return forbidden_address(host, allowlist)
-    if _host_key(host) != "localhost":
+    address = written_address(host)
+    if address is not None:
+        if is_ip_address(host):
+            return forbidden_address(host, allowlist)
+        reason = _why_forbidden(address, allowlist)
+        if reason is None:
+            return None
+        return f"{host} (read as {address}) is {reason}, not a public Internet address"
+    if not is_loopback_name(host):
         return None
+    name = _host_key(host)
     if forbidden_address("127.0.0.1", allowlist):
-        return "localhost is this machine (a loopback address), not a public Internet address"
-    if forbidden_address("::1", allowlist):
+        return f"{name} is this machine (a loopback address), not a public Internet address"
+    if forbidden_address("::1", allowlist) and not looked_up:
         return (
-            "localhost is this machine, and ::1, its IPv6 loopback address that most systems "
+            f"{name} is this machine, and ::1, its IPv6 loopback address that most systems "
             "resolve it to as well, is not allowed"
         )
     return None
+
+
+def is_loopback_name(host: str) -> bool:
+    """Whether `host` names this machine whatever DNS says: `localhost`, a name under it
+    (`sub.localhost`: RFC 6761, which browsers and systemd-resolved send to the loopback
+    address) or `localhost.localdomain` (given 127.0.0.1 in many systems' /etc/hosts)."""
+    key = _host_key(host)
+    return key in ("localhost", "localhost.localdomain") or key.endswith(".localhost")
+
+
+def written_address(host: str) -> IPAddress | None:
+    """The IP address `host` is written as, or None for a name: an IPv6 address (in
+    brackets or not), or an IPv4 address in any form getaddrinfo (inet_aton) and browsers
+    read as one, not only 127.0.0.1: "127.1", "0x7f.1", "0177.0.0.1", "2130706433" (one to
+    four numbers, decimal, 0x hex or 0-led octal, the last filling the bytes left), a
+    final dot aside. The check connects where getaddrinfo reads such a host, so "127.1"
+    is this machine as much as 127.0.0.1."""
+    text = host.strip().strip("[]")
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    parts = text[:-1].split(".") if text.endswith(".") else text.split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    numbers = [_inet_number(part) for part in parts]
+    if None in numbers:
+        return None
+    *head, last = (n for n in numbers if n is not None)
+    if any(n > 0xFF for n in head) or last >= 1 << (8 * (4 - len(head))):
+        return None
+    value = last
+    for at, number in enumerate(head):
+        value |= number << (8 * (3 - at))
+    return ipaddress.IPv4Address(value)
+
+
+def _inet_number(part: str) -> int | None:
+    """One part of an IPv4 address as inet_aton reads it: decimal, 0x hex, 0-led octal."""
+    if part[:2].lower() == "0x":
+        digits, allowed, base = part[2:], "0123456789abcdefABCDEF", 16
+    elif len(part) > 1 and part[0] == "0":
+        digits, allowed, base = part[1:], "01234567", 8
+    else:
+        digits, allowed, base = part, "0123456789", 10
+    if not digits or not all(c in allowed for c in digits):
+        return None
+    return int(digits, base)
+
+
+def allowlist_entry(host: str) -> str:
+    """The `private_allowlist` entry that allows `host`: its address for an IP address
+    however written ("127.1" is no entry the list takes), else the name."""
+    address = written_address(host)
+    return str(_unscoped(address)) if address is not None else host
 
 
 def is_ip_address(host: str) -> bool:

@@ -15,7 +15,12 @@ from pathlib import Path
 import httpcore
 import httpx
 
-from catalog.check.safety import check_allowlist, forbidden_host, is_ip_address
+from catalog.check.safety import (
+    check_allowlist,
+    forbidden_host,
+    is_ip_address,
+    refused_as_written,
+)
 from catalog.errors import LinkhealthError
 from catalog.importer._csv import decode_spreadsheet
 from catalog.settings import CheckSettings
@@ -171,6 +176,11 @@ class _GuardedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
+        # What the host shows is refused before any lookup, as the check does: "sub.localhost"
+        # that no resolver knows was "Name or service not known", not why it is not fetched.
+        written = refused_as_written(host, self._allowlist, looked_up=True)
+        if written is not None:
+            raise _AddressRefused(written)
         if is_ip_address(host):
             addresses = [host.strip("[]")]
         else:

@@ -1,0 +1,131 @@
+"""The recheck an edit offers when the shell's LINKHEALTH_* variables chose its settings: it
+must run as pasted in another folder or shell, where they are not set. A relative SQLite
+file in LINKHEALTH_DATABASE_URL (`sqlite:///rel.db`) is named by its absolute path (as
+printed, it named another file in any other folder), and the settings file
+LINKHEALTH_CONFIG named is carried as an absolute `--config` (pasted where the variable is
+not set, the recheck read `./linkhealth.toml`, or the defaults: other catalogs, database
+and rules)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from tests.factories import write_catalog
+
+runner = CliRunner()
+ENTRIES = [{"id": "a", "title": "First", "url": "https://example.org/a"}]
+
+
+@pytest.fixture(autouse=True)
+def _no_settings_from_the_shell(no_prefect_api: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LINKHEALTH_CONFIG", "LINKHEALTH_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _offered(output: str) -> list[str]:
+    (command,) = re.findall(r"`(linkhealth recheck [^`]*)` checks the edit", output)
+    return shlex.split(command)[1:]
+
+
+def _pasted_elsewhere(
+    words: list[str],
+    calls: list[dict[str, Any]],
+    elsewhere: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, Any]:
+    """The offered command run in another folder, in a shell that sets no LINKHEALTH_*
+    variable: it exits 0 and starts one flow run."""
+    for name in ("LINKHEALTH_CONFIG", "LINKHEALTH_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    elsewhere.mkdir(exist_ok=True)
+    monkeypatch.chdir(elsewhere)
+    calls.clear()
+    result = runner.invoke(app, words)
+    assert result.exit_code == 0, (words, result.output)
+    (call,) = calls
+    return call
+
+
+@pytest.mark.parametrize("named_by", ["LINKHEALTH_CONFIG", "--catalog"])
+@pytest.mark.parametrize(
+    "command", [["mark-reviewed", "a"], ["replace-url", "a", "https://example.org/b"]]
+)
+def test_a_relative_sqlite_file_in_the_variable_is_offered_by_its_absolute_path(
+    isolated_cwd: Path,
+    flow_calls: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+    named_by: str,
+) -> None:
+    """LINKHEALTH_DATABASE_URL=sqlite:///rel.db, the catalog named by a settings file
+    LINKHEALTH_CONFIG names (absolute), or by an absolute --catalog: the offered recheck
+    pasted in another folder reaches this folder's rel.db (as printed, `--db
+    sqlite:///rel.db` found no database there, exit 3)."""
+    catalog = isolated_cwd / "toolkit.yaml"
+    write_catalog(catalog, ENTRIES)
+    options: list[str] = []
+    if named_by == "LINKHEALTH_CONFIG":
+        (isolated_cwd / "service.toml").write_text('catalogs = ["toolkit.yaml"]\n')
+        monkeypatch.setenv("LINKHEALTH_CONFIG", str(isolated_cwd / "service.toml"))
+    else:
+        options = ["--catalog", str(catalog)]
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "sqlite:///rel.db")
+    assert runner.invoke(app, ["sync", *options]).exit_code == 0
+    edit = runner.invoke(app, [*command, *options])
+    assert edit.exit_code == 0, edit.output
+    words = _offered(edit.stdout)
+    absolute = f"sqlite:///{(isolated_cwd / 'rel.db').resolve()}"
+    assert words[words.index("--db") + 1] == absolute
+    call = _pasted_elsewhere(words, flow_calls, isolated_cwd / "elsewhere", monkeypatch)
+    assert call["overrides"]["database_url"] == absolute
+
+
+def test_the_settings_file_the_variable_named_is_carried_by_its_absolute_path(
+    isolated_cwd: Path, flow_calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LINKHEALTH_CONFIG=trial.toml, a file naming its catalog and database: the offered
+    recheck names the file, and pasted elsewhere reads it (and needs no --db or
+    --catalog, which the file names)."""
+    (isolated_cwd / "var").mkdir()
+    write_catalog(isolated_cwd / "toolkit.yaml", ENTRIES)
+    (isolated_cwd / "trial.toml").write_text(
+        'database_url = "sqlite:///var/trial.db"\ncatalogs = ["toolkit.yaml"]\n'
+    )
+    monkeypatch.setenv("LINKHEALTH_CONFIG", "trial.toml")
+    assert runner.invoke(app, ["sync"]).exit_code == 0
+    edit = runner.invoke(app, ["mark-reviewed", "a"])
+    assert edit.exit_code == 0, edit.output
+    words = _offered(edit.stdout)
+    config = str((isolated_cwd / "trial.toml").resolve())
+    assert words == ["recheck", "--changed", "--config", config]
+    call = _pasted_elsewhere(words, flow_calls, isolated_cwd / "elsewhere", monkeypatch)
+    assert call["config"] == config
+
+
+def test_catalog_edited_carries_the_settings_file_the_variable_named(
+    isolated_cwd: Path, flow_calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the git hook's log says to run when no Prefect API answers: read later, in a
+    shell without the hook's LINKHEALTH_CONFIG, it checked the demo catalog instead."""
+    (isolated_cwd / "var").mkdir()
+    write_catalog(isolated_cwd / "toolkit.yaml", ENTRIES)
+    (isolated_cwd / "service.toml").write_text(
+        'database_url = "sqlite:///var/service.db"\ncatalogs = ["toolkit.yaml"]\n'
+    )
+    monkeypatch.setenv("LINKHEALTH_CONFIG", "service.toml")
+    assert runner.invoke(app, ["sync"]).exit_code == 0
+    edited = runner.invoke(app, ["catalog", "edited", "toolkit.yaml"])
+    assert edited.exit_code == 0, edited.output
+    (command,) = re.findall(r"run `(linkhealth recheck [^`]*)` to check it", edited.stderr)
+    words = shlex.split(command)[1:]
+    config = str((isolated_cwd / "service.toml").resolve())
+    assert words == ["recheck", "--changed", "--config", config]
+    call = _pasted_elsewhere(words, flow_calls, isolated_cwd / "elsewhere", monkeypatch)
+    assert call["config"] == config
