@@ -323,6 +323,9 @@ CSV_COLUMNS = (
     "ignored_reason",
     # Last, so the columns before keep their place: what "Possibly out of date" is ranked by.
     "stale_since",
+    # Then the latest tries since its last check not sent, its host away (the JSON's and the
+    # export's `held_tries`): `outcome` and `last_checked` are that check's.
+    "held_tries",
 )
 
 
@@ -380,6 +383,7 @@ def _csv_values(rank: int | None, row: Row) -> list[Any]:
         row.snoozed_until.iso if row.snoozed_until else None,
         row.ignored_reason,
         row.stale_since.iso if row.stale_since else None,
+        row.held_tries,
     ]
 
 
