@@ -52,6 +52,7 @@ from reports.html_rows import (
     fix_cell,
     history_rows,
     moment,
+    newest_checks,
     queue_rows,
     resource_cell,
     status_rows,
@@ -176,6 +177,7 @@ def _environment() -> Environment:
     env.globals["before_after"] = before_after
     env.globals["fix_cell"] = fix_cell
     env.globals["facts"] = facts
+    env.globals["newest_checks"] = newest_checks
     env.globals["trend_svg"] = trend_svg
     env.globals["series"] = SERIES
     env.globals["median_note"] = MEDIAN_NOTE
