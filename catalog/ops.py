@@ -532,6 +532,7 @@ def verdict_lines(
     collections: Sequence[str] | None = None,
     *,
     this_run: Mapping[tuple[str, str], str] | None = None,
+    command: str = "recheck",
 ) -> list[str]:
     """One line per rechecked resource, in the report's words: "collection/id: Not found
     (404), failing, not yet confirmed - reason"; only those of `collections` when given
@@ -542,7 +543,8 @@ def verdict_lines(
     (`store.run_verdicts`). A resource it learned nothing about (no check stored, or our
     network was down) is said to be not checked, its stored state labelled as the last
     known one with its date: printed bare, an old "Connection refused" read as the
-    recheck's news, right above the summary saying nothing was learned."""
+    recheck's news, right above the summary saying nothing was learned. `command`: what
+    the curator ran, as the line names it ("not checked by this check --id")."""
     wanted = set(ids)
     out = []
     for s in statuses:
@@ -553,9 +555,9 @@ def verdict_lines(
         if this_run is not None:
             outcome = this_run.get((s.collection, s.rid))
             if outcome is None:
-                why = "not checked by this recheck"
+                why = f"not checked by this {command}"
             elif outcome == Outcome.NETWORK_UNAVAILABLE:
-                why = "not checked by this recheck: our network was down"
+                why = f"not checked by this {command}: our network was down"
         link = s.link
         if link is None or link.outcome is None:
             out.append(f"{name}: {why or 'not checked'}")

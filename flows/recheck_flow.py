@@ -134,16 +134,18 @@ def entry_verdicts(
     pairs: Sequence[tuple[str, str]] | None,
     named: Sequence[str],
     only: Mapping[str, set[str]],
+    command: str = "recheck",
 ) -> tuple[str, ...]:
     """One verdict line per entry of `ids` run `run_id` checked, of `collections` (narrowed
     to `pairs` when given), then a line for each named one whose URL others share
-    (`shared_url_lines`; `named`: the ids named bare, `only`: the `KEY/ID` names)."""
+    (`shared_url_lines`; `named`: the ids named bare, `only`: the `KEY/ID` names).
+    `command`: what the curator ran, as a line about an entry it did not check names it."""
     statuses = store.recheck_statuses(engine, collections, rids=ids)
     if pairs is not None:
         checked = set(pairs)
         statuses = [s for s in statuses if (s.collection, s.rid) in checked]
     this_run = {(v.collection, v.rid): v.outcome for v in store.run_verdicts(engine, run_id)}
-    verdicts = tuple(verdict_lines(statuses, ids, collections, this_run=this_run))
+    verdicts = tuple(verdict_lines(statuses, ids, collections, this_run=this_run, command=command))
     return verdicts + tuple(shared_url_lines(engine, statuses, named, only))
 
 
@@ -160,7 +162,9 @@ def named_verdicts(
     keys = [file.stem for file in catalog_files(settings.catalogs)]
     wanted = list(dict.fromkeys([*ids, *only]))
     pairs = narrowed(wanted, keys, only)
-    return entry_verdicts(engine_for(settings.database_url), run_id, wanted, keys, pairs, ids, only)
+    engine = engine_for(settings.database_url)
+    # "not checked by this recheck" read as if the curator had run another command.
+    return entry_verdicts(engine, run_id, wanted, keys, pairs, ids, only, command="check --id")
 
 
 def _refuse_unheld(

@@ -672,6 +672,9 @@ class HistoryItem:
     #: A try not sent, its host having said it was away (`Observation.held`): a row of the
     #: history, but no check.
     held: bool = False
+    #: A try that found our own network down (`Outcome.NETWORK_UNAVAILABLE`): a row of the
+    #: history, but no check of the link either (`catalog.health.is_check`).
+    offline: bool = False
 
 
 @dataclass(frozen=True)

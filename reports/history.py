@@ -52,6 +52,8 @@ _READDED = "Re-added to the catalog"
 #: The label and severity of a try not sent (`Observation.held`), as `linkhealth resource`
 #: lists it: no answer of this URL's, no check of it.
 _NOT_SENT = ("Not sent", Severity.UNKNOWN.value)
+#: The stored outcome of a try that found our own network down: no check of the link.
+_OFFLINE = Outcome.NETWORK_UNAVAILABLE.value
 
 
 _DECISION_LABELS = {
@@ -97,6 +99,7 @@ def history_items(
                     http_status=None if obs.held else obs.http_status,
                     elapsed_ms=None if obs.held else obs.elapsed_ms,
                     held=obs.held,
+                    offline=not obs.held and obs.outcome_value == _OFFLINE,
                 ),
             )
         )

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from markupsafe import Markup
 
 from catalog.outcomes import Severity
-from catalog.text import LRI, PDI, quotations_isolated, without_bidi_overrides
+from catalog.text import LRI, PDI, counted, quotations_isolated, without_bidi_overrides
 from reports.context import (
     ChangeItem,
     HistoryItem,
@@ -385,6 +385,28 @@ def held_words(tries: int) -> str:
     "not sent" line says them."""
     many = "the last try was" if tries == 1 else f"the last {tries} tries were"
     return f"{many} not sent: its host said it was away"
+
+
+def newest_checks(items: Iterable[HistoryItem]) -> str:
+    """How a capped resource page words the checks its history shows: its rows that were
+    no check of the link (a try not sent, its host away; one that found our network down)
+    apart, as "Working since ..., N checks" leaves them out. "The newest 30 checks" read
+    beside "5 checks" for the same nights."""
+    held = offline = checks = 0
+    for item in items:
+        if item.kind != "check":
+            continue
+        held += item.held
+        offline += item.offline
+        checks += not (item.held or item.offline)
+    others = []
+    if held:
+        whose = "its" if held == 1 else "their"
+        others.append(f"{counted(held, 'try', 'tries')} not sent: {whose} host said it was away")
+    if offline:
+        others.append(f"{counted(offline, 'try', 'tries')} while our network was down")
+    apart = f" (and {'; '.join(others)})" if others else ""
+    return f"The newest {counted(checks, 'check')}{apart}"
 
 
 def facts(row: Row, root: str) -> Markup:

@@ -52,6 +52,7 @@ from reports.html_rows import (
     fix_cell,
     history_rows,
     moment,
+    newest_checks,
     queue_rows,
     resource_cell,
     status_rows,
@@ -176,6 +177,7 @@ def _environment() -> Environment:
     env.globals["before_after"] = before_after
     env.globals["fix_cell"] = fix_cell
     env.globals["facts"] = facts
+    env.globals["newest_checks"] = newest_checks
     env.globals["trend_svg"] = trend_svg
     env.globals["series"] = SERIES
     env.globals["median_note"] = MEDIAN_NOTE
@@ -323,6 +325,9 @@ CSV_COLUMNS = (
     "ignored_reason",
     # Last, so the columns before keep their place: what "Possibly out of date" is ranked by.
     "stale_since",
+    # Then the latest tries since its last check not sent, its host away (the JSON's and the
+    # export's `held_tries`): `outcome` and `last_checked` are that check's.
+    "held_tries",
 )
 
 
@@ -380,6 +385,7 @@ def _csv_values(rank: int | None, row: Row) -> list[Any]:
         row.snoozed_until.iso if row.snoozed_until else None,
         row.ignored_reason,
         row.stale_since.iso if row.stale_since else None,
+        row.held_tries,
     ]
 
 

@@ -55,8 +55,9 @@ def resource_json(
     its first addition. `report`: what the report says of it (`row`), None for an entry
     removed from the catalog: `priority` (its queue group's key, None when it needs
     nothing), `since` (ISO 8601) and `flapping_since` (that time is when it began
-    flapping), `checks` since then, `suggested_url`, `fix`, `command` and
-    `command_needs_input` (the command has NEW_URL to fill in)."""
+    flapping), `checks` since then, `suggested_url`, `fix`, `command`,
+    `command_needs_input` (the command has NEW_URL to fill in) and `held_tries` (its
+    latest tries not sent since its last check, as the report's JSON counts them)."""
     data = history_json(history)
     data["report"] = _report_json(row) if row is not None else None
     put_back = readdition(entry_events)
@@ -90,6 +91,7 @@ def _report_json(row: Row) -> dict[str, Any]:
         "fix": row.fix,
         "command": row.command,
         "command_needs_input": row.command_needs_input,
+        "held_tries": row.held_tries,
     }
 
 

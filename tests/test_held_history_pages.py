@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from catalog import store
 from catalog.decisions import history_lines
 from catalog.model import Observation
+from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from reports.build import HISTORY_PER_RESOURCE
@@ -150,3 +151,36 @@ def test_a_capped_history_counts_its_checks_apart_from_the_tries_not_sent(
     assert shown.older.startswith(
         f"The newest {checked} checks (and {held} tries not sent: their host said it was away)"
     ), shown.older
+
+
+def test_a_capped_history_counts_no_night_our_network_was_down_among_its_checks(
+    tmp_path: Path,
+) -> None:
+    """A night our network was down is no check of the link (`health.is_check`), as the
+    page's "Working since ..., N checks" leaves it out; the note under a capped history
+    counted it among "the newest N checks" all the same."""
+    offline, held = 3, 1
+    checked = HISTORY_PER_RESOURCE - offline - held
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [KIT], now=days(0))
+        n = 0
+        for _ in range(5):  # older checks, beyond the page
+            night(engine, n, [make_observation(BACK, checked_at=days(n))])
+            n += 1
+        night(engine, n, [held_at(BACK, n)])
+        n += 1
+        for _ in range(offline):
+            night(engine, n, [make_observation(BACK, Outcome.NETWORK_UNAVAILABLE, days(n))])
+            n += 1
+        for _ in range(checked):
+            night(engine, n, [make_observation(BACK, checked_at=days(n))])
+            n += 1
+        shown = page(engine, tmp_path / "r", "back", n)
+    assert len(shown.checks) == HISTORY_PER_RESOURCE
+    assert shown.older is not None
+    assert shown.older.startswith(
+        f"The newest {checked} checks (and 1 try not sent: its host said it was away;"
+        f" {offline} tries while our network was down) and the changes"
+    ), shown.older
+    # The same checks the page's facts count (those since the link's last change).
+    assert shown.facts["Working since"].endswith(f", {checked + 5} checks"), shown.facts

@@ -16,14 +16,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+from typer.testing import CliRunner
+
 from catalog import store
 from catalog.export import EXPORT_FIELDS, export_rows, write_export
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
-from reports import build_context, render_json
+from flows.cli import app
+from reports import build_context, render_csv, render_json
+from reports.render import CSV_COLUMNS
 from tests.factories import (
+    database_url,
     days,
     make_catalog,
     make_observation,
@@ -32,6 +37,8 @@ from tests.factories import (
     without,
 )
 from tests.test_u4_held_rotation import held_at
+
+runner = CliRunner()
 
 HEALTH = HealthSettings()
 HOST = "https://agency.example"
@@ -104,3 +111,37 @@ def test_the_export_says_how_many_latest_tries_were_not_sent(tmp_path: Path) -> 
     write_export(records, "csv", out)
     rows = list(csv.DictReader(io.StringIO(out.getvalue().lstrip("\ufeff"))))
     assert {r["id"]: r["held_tries"] for r in rows}["held"] == "3"
+
+
+def test_the_reports_csv_says_how_many_latest_tries_were_not_sent(tmp_path: Path) -> None:
+    """latest.csv had the row's outcome and last_checked (its check's, before the tries
+    held) but not `held_tries`: a sheet sorted by last_checked read a link unasked for a
+    week as one checked then, as the JSON no longer does."""
+    with temporary_database(tmp_path) as engine:
+        nights(engine)
+        text = render_csv(build_context(report_data(engine), now=days(3.1)))
+    header, *_ = csv.reader(io.StringIO(text))
+    # Last, so a reader of the columns by position keeps reading the same ones.
+    assert header[-1] == "held_tries" and tuple(header[:-1]) == CSV_COLUMNS[:-1]
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert {rid: (int(r["held_tries"]), r["outcome"] or None) for rid, r in rows.items()} == (
+        EXPECTED
+    )
+    assert rows["held"]["last_checked"] == days(0).isoformat()
+
+
+def test_linkhealth_resource_json_says_how_many_latest_tries_were_not_sent(
+    tmp_path: Path, isolated_cwd: Path
+) -> None:
+    """`resource --json`'s `report` is what the report says of the resource: it had no
+    `held_tries`, and its `link` says the check's outcome and date alone."""
+    with temporary_database(tmp_path) as engine:
+        nights(engine)
+        db = ["--db", database_url(engine)]
+        said = {rid: runner.invoke(app, ["resource", rid, "--json", *db]) for rid in URLS}
+    for result in said.values():
+        assert result.exit_code == 0, result.output
+    reports = {rid: json.loads(result.stdout)["report"] for rid, result in said.items()}
+    assert {rid: report["held_tries"] for rid, report in reports.items()} == {
+        rid: held for rid, (held, _) in EXPECTED.items()
+    }

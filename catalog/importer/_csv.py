@@ -98,6 +98,7 @@ _CHECK_RESULTS = (
             "snoozed_until",
             "ignored_reason",
             "stale_since",
+            "held_tries",
         ),
     ),
 )
@@ -293,12 +294,19 @@ def _left_out(names: list[str], ignored: set[str], what: str) -> Note:
 
 def _check_results(names: list[str]) -> tuple[str, set[str]]:
     """Which file of linkhealth's `names` heads, and its columns there that are check
-    results (`_CHECK_RESULTS`); ("", empty) for a sheet of the curator's own."""
+    results (`_CHECK_RESULTS`); ("", empty) for a sheet of the curator's own. A file
+    heading at least half of either set's columns is the one of which it heads the larger
+    share: the report's CSV heads half the export's (`held_tries` among them), and was
+    taken for an export, its own columns written into every entry."""
+    shares = []
     for what, results in _CHECK_RESULTS:
         found = {n for n in results if n in names}
         if 2 * len(found) >= len(results):
-            return what, found
-    return "", set()
+            shares.append((len(found) / len(results), what, found))
+    if not shares:
+        return "", set()
+    _, what, found = max(shares, key=lambda share: share[0])  # the first of equal shares
+    return what, found
 
 
 def _filled_down(
