@@ -391,7 +391,8 @@ def newest_checks(items: Iterable[HistoryItem]) -> str:
     """How a capped resource page words the checks its history shows: its rows that were
     no check of the link (a try not sent, its host away; one that found our network down)
     apart, as "Working since ..., N checks" leaves them out. "The newest 30 checks" read
-    beside "5 checks" for the same nights."""
+    beside "5 checks" for the same nights. A link of a held host with many links is asked
+    two a night: its 30 rows may hold no check, which "The newest 0 checks" said badly."""
     held = offline = checks = 0
     for item in items:
         if item.kind != "check":
@@ -399,9 +400,19 @@ def newest_checks(items: Iterable[HistoryItem]) -> str:
         held += item.held
         offline += item.offline
         checks += not (item.held or item.offline)
+    whose = "its" if held == 1 else "their"
+    if not checks:
+        # Of one kind: "all"; of both, each counted, the tries said once before them.
+        parts = [
+            (f"not sent: {whose} host said it was away", held),
+            ("while our network was down", offline),
+        ]
+        kinds = [(words, n) for words, n in parts if n]
+        said = "; ".join(f"{'all' if len(kinds) == 1 else n} {words}" for words, n in kinds)
+        tries = counted(held + offline, "try", "tries")
+        return f"The newest {tries}, none of them a check ({said})"
     others = []
     if held:
-        whose = "its" if held == 1 else "their"
         others.append(f"{counted(held, 'try', 'tries')} not sent: {whose} host said it was away")
     if offline:
         others.append(f"{counted(offline, 'try', 'tries')} while our network was down")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from sqlalchemy import Engine
 
@@ -184,3 +185,37 @@ def test_a_capped_history_counts_no_night_our_network_was_down_among_its_checks(
     ), shown.older
     # The same checks the page's facts count (those since the link's last change).
     assert shown.facts["Working since"].endswith(f", {checked + 5} checks"), shown.facts
+
+
+@pytest.mark.parametrize(
+    ("offline", "said"),
+    [
+        (0, "The newest 30 tries, none of them a check (all not sent: their host said it was"),
+        (4, "The newest 30 tries, none of them a check (26 not sent: their host said it was"),
+        (29, "The newest 30 tries, none of them a check (1 not sent: its host said it was away;"),
+    ],
+)
+def test_a_capped_history_without_a_check_among_its_rows_says_so(
+    tmp_path: Path, offline: int, said: str
+) -> None:
+    """A link on a held host with many links is asked two a night, so its page may show 30
+    tries not sent and no check: the note read "The newest 0 checks (and 30 tries not sent
+    ...)" above them."""
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [KIT], now=days(0))
+        n = 0
+        for _ in range(5):  # older checks, beyond the page
+            night(engine, n, [make_observation(BACK, checked_at=days(n))])
+            n += 1
+        for _ in range(HISTORY_PER_RESOURCE - offline):
+            night(engine, n, [held_at(BACK, n)])
+            n += 1
+        for _ in range(offline):
+            night(engine, n, [make_observation(BACK, Outcome.NETWORK_UNAVAILABLE, days(n))])
+            n += 1
+        shown = page(engine, tmp_path / "r", "back", n)
+    assert shown.older is not None
+    assert shown.older.startswith(said), shown.older
+    assert "0 checks" not in shown.older, shown.older
+    if offline:
+        assert f"; {offline} while our network was down) and the changes" in shown.older

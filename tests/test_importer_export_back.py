@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from catalog.errors import LinkhealthError
 from catalog.export import EXPORT_FIELDS
-from catalog.importer import import_entries, parse_csv
+from catalog.importer import Parsed, import_entries, parse_csv
 from catalog.model import RESOURCE_FIELDS
 from catalog.queries import report_data
 from catalog.source import load_catalog
@@ -136,3 +136,67 @@ def test_the_reports_csv_with_columns_deleted_is_still_known(tmp_path: Path) -> 
     csv.writer(out).writerows([[row[i] for i in keep] for row in rows])
     parsed = parse_csv(out.getvalue(), source="latest.csv")
     assert all(set(e.fields) <= set(RESOURCE_FIELDS) for e in parsed.entries)
+
+
+def _without(text: str, deleted: set[str]) -> str:
+    """`text` (a CSV) with the columns headed `deleted` taken out, as a sheet deletes them."""
+    rows = list(csv.reader(io.StringIO(text)))
+    keep = [i for i, name in enumerate(rows[0]) if name not in deleted]
+    out = io.StringIO()
+    csv.writer(out).writerows([[row[i] for i in keep] for row in rows])
+    return out.getvalue()
+
+
+def _no_check_results_imported(parsed: Parsed, tmp_path: Path) -> None:
+    """Every entry of `parsed` brings its catalog fields alone into a catalog."""
+    target = tmp_path / "toolkit.yaml"
+    import_entries(target, parsed)
+    assert {r.id: dict(r.extra) for r in load_catalog(target).resources} == {
+        e.preferred_id: {} for e in parsed.entries
+    }
+
+
+#: Report columns a curator who sorts by what to fix deletes: 11 of the 23.
+TRIMMED = {
+    "rank",
+    "group",
+    "label",
+    "what_we_saw",
+    "command",
+    "page_title",
+    "archive_url",
+    "suggested_url",
+    "last_checked",
+    "elapsed_ms",
+    "stale_reasons",
+}
+
+
+def test_an_older_reports_csv_trimmed_to_half_its_columns_is_still_known(
+    tmp_path: Path,
+) -> None:
+    """A latest.csv written before `held_tries` (its 22 columns that are no catalog field),
+    half of them deleted: known before `held_tries` joined the importer's list, then taken
+    for a sheet of the curator's own, as the 12 of 23 columns it now asks for, and its
+    check results written into every entry. A column added to the report raises no bar."""
+    old = _without(_latest_csv(tmp_path), {"held_tries"} | TRIMMED)
+    parsed = parse_csv(old, source="latest.csv")
+    (left_out,) = [n for n in parsed.notes if n.code == "check_results"]
+    assert left_out.facts["file"] == "report_csv", left_out
+    assert len(left_out.facts["headers"]) == 11, left_out
+    _no_check_results_imported(parsed, tmp_path)
+
+
+def test_a_reports_csv_trimmed_to_the_export_s_columns_and_a_few_is_the_report(
+    tmp_path: Path,
+) -> None:
+    """The report's CSV shares 7 columns with the export (`collection`, `outcome`, `state`,
+    ...): kept with 4 of its own (`host`, `fix`, `since`, `checks`), it was taken for an
+    export, as half of the export's, and those 4 written into every entry. It is the report's by
+    the columns only the report writes."""
+    kept = _without(_latest_csv(tmp_path), TRIMMED | {"stale_since"})
+    parsed = parse_csv(kept, source="latest.csv")
+    (left_out,) = [n for n in parsed.notes if n.code == "check_results"]
+    assert left_out.facts["file"] == "report_csv", left_out
+    assert {"host", "fix", "since", "checks", "held_tries"} <= set(left_out.facts["headers"])
+    _no_check_results_imported(parsed, tmp_path)

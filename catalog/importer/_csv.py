@@ -69,10 +69,14 @@ _GROUPING = frozenset(
 )
 #: The columns of the CSV files linkhealth writes about links, not catalog fields: those of
 #: `linkhealth export`, and those of the report's latest.csv (`reports.render.CSV_COLUMNS`,
-#: which `catalog` may not import; a test keeps the two alike). A sheet with at least half
-#: of either set is that file imported back, and they are left out.
+#: which `catalog` may not import; a test keeps the two alike), each with how many of them
+#: a sheet heads to be that file imported back (`_check_results`), and they are left out.
+#: That many is half the columns the file had when import-csv learned to tell it (the
+#: export's 13, the report's 21), and stays so: a column added since would raise it, and a
+#: file an older linkhealth wrote, trimmed as far as one was known before, would be taken
+#: for the curator's own, its check results written into every entry.
 _CHECK_RESULTS = (
-    ("an export", tuple(n for n in EXPORT_FIELDS if n not in RESOURCE_FIELDS)),
+    ("an export", tuple(n for n in EXPORT_FIELDS if n not in RESOURCE_FIELDS), 7),
     (
         "a report's CSV",
         (
@@ -100,6 +104,7 @@ _CHECK_RESULTS = (
             "stale_since",
             "held_tries",
         ),
+        11,
     ),
 )
 #: Rows looked at for the header: a title row and a blank line or two may sit above it.
@@ -294,18 +299,23 @@ def _left_out(names: list[str], ignored: set[str], what: str) -> Note:
 
 def _check_results(names: list[str]) -> tuple[str, set[str]]:
     """Which file of linkhealth's `names` heads, and its columns there that are check
-    results (`_CHECK_RESULTS`); ("", empty) for a sheet of the curator's own. A file
-    heading at least half of either set's columns is the one of which it heads the larger
-    share: the report's CSV heads half the export's (`held_tries` among them), and was
-    taken for an export, its own columns written into every entry."""
-    shares = []
-    for what, results in _CHECK_RESULTS:
+    results (`_CHECK_RESULTS`); ("", empty) for a sheet of the curator's own.
+
+    A sheet heading enough of both files' columns is the one of whose own columns (those
+    the other file does not write) it heads more, the first on a tie. The report's CSV
+    heads 7 of the export's (`collection`, `outcome`, ..., `held_tries`), enough for an
+    export: taken for one, or for the one of whose columns it heads the larger share (a
+    trimmed report's 11 of 23 against those 7 of 14), it had its own columns (`host`,
+    `fix`, ...) written into every entry."""
+    known = []
+    for what, results, at_least in _CHECK_RESULTS:
         found = {n for n in results if n in names}
-        if 2 * len(found) >= len(results):
-            shares.append((len(found) / len(results), what, found))
-    if not shares:
+        if len(found) >= at_least:
+            others = {n for w, r, _ in _CHECK_RESULTS if w != what for n in r}
+            known.append((len(found - others), what, found))
+    if not known:
         return "", set()
-    _, what, found = max(shares, key=lambda share: share[0])  # the first of equal shares
+    _, what, found = max(known, key=lambda k: k[0])  # the first of equal counts
     return what, found
 
 
