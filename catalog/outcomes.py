@@ -297,3 +297,7 @@ WATCHED_UNAVAILABLE = "Watched: nothing to do unless it lasts"
 #: held keeps its state but takes this reason (`health.apply_observation`), so the report
 #: tells an OK of last week's check, its host away since, from an OK of last night's.
 HELD_REASON_END = "so its links were not requested again this run."
+#: What the reason of a request held for its host's silence says after its journey
+#: (`classify._held`: no answer at all to its last links, `HostGate.unanswered_link`), where
+#: a host's word says "host unavailable" or "host asked us to slow down".
+SILENT_HOLD = "host not answering:"

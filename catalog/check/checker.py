@@ -499,6 +499,11 @@ class _Run:
                     internal_error=f"{type(exc).__name__}: {exc}",
                     previous=target.previous,
                 )
+        if progress.unheard is not None and progress.unheard_url is not None:
+            # The host gave no answer at all to the check's last request: silent, the
+            # `HostGate.unanswered_link`th in a row may hold it (an https:// form that
+            # answered is `progress` now, `_over_https`: its host answered).
+            progress.unheard.unanswered_link(progress.unheard_url)
         elapsed_ms = round((time.monotonic() - started) * 1000)
         try:
             observation = _observe(target, facts, checked_at, elapsed_ms)
@@ -575,8 +580,11 @@ class _Run:
         except TimeoutError:
             return None
         done = tried.exchanges[-1] if tried.exchanges else None
-        if done is None or (done.answer is None and done.held is None):
-            return None  # no answer over https either: the http failure stands
+        told = done is not None and done.held is not None and done.held.status is not None
+        if done is None or (done.answer is None and not told):
+            # No answer over https either (nor a host's word to other links, only its
+            # silence: `HostGate.unanswered_link`): the http failure stands.
+            return None
         return checked, tried, describe_error(last.error).sentence
 
     async def _page_and_probe(
