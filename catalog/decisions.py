@@ -51,6 +51,7 @@ from catalog.errors import (
 )
 from catalog.health import shown_state, state_line
 from catalog.model import Resource
+from catalog.outcomes import held_why
 from catalog.queries import ATTENTION_STATES, sharing_links
 from catalog.set_aside import THEN, UNCHECKED, kind_words, lapse_note
 from catalog.settings import Settings
@@ -822,13 +823,14 @@ class ReportWords:
 def _held_words(held: Sequence[store.ObservationRecord], *, every: bool) -> str:
     """Of a link's latest checks, newest first, held in a row (`Observation.held`): a host
     in maintenance night after night asks a few of its links a night and holds the rest,
-    which keep their last check's state. `every`: all the observations shown are, and
-    the check that asked it is older (there may be more)."""
+    which keep their last check's state; so does a silent host after a few links
+    (`HostGate.unanswered_link`): the newest says which. `every`: all the observations
+    shown are, and the check that asked it is older (there may be more)."""
     many = f"{'at least ' if every else ''}the last {counted(len(held), 'check')}"
     when = (
         f"{many}, since {_t(held[-1].checked_at)}" if len(held) > 1 or every else "the last check"
     )
-    return f"{when}: its host said it was away; the state is its last check's"
+    return f"{when}: {held_why(held[0].reason)}; the state is its last check's"
 
 
 def history_lines(
@@ -859,7 +861,7 @@ def history_lines(
             out.append(f"  {name + ':':<10} {_short(value)}")
     out.append("")
     out.append("Current state")
-    # Its latest checks in a row held, not sent: its host had said it was away.
+    # Its latest checks in a row held, not sent: its host had said it was away (or was silent).
     held = list(takewhile(attrgetter("held"), history.observations))
     if link is None or link.last_checked_at is None or link.outcome is None:
         # An accepted redirect's new address, which the last check of the old one reached:
@@ -868,7 +870,7 @@ def history_lines(
         state = reached_words(_t(reached)) if reached else "never checked"
         tried = link.last_checked_at if link is not None else None
         if tried is not None:
-            why = "its host said it was away" if held else "our network was unavailable"
+            why = held_why(held[0].reason) if held else "our network was unavailable"
             state += f"{'; ' if reached else ': '}last tried {_t(tried)}, while {why}"
         out.append(f"  {state}")
     else:

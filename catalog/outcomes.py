@@ -301,3 +301,17 @@ HELD_REASON_END = "so its links were not requested again this run."
 #: (`classify._held`: no answer at all to its last links, `HostGate.unanswered_link`), where
 #: a host's word says "host unavailable" or "host asked us to slow down".
 SILENT_HOLD = "host not answering:"
+
+
+def held_silent(reason: str | None) -> bool:
+    """Whether a try's reason says it was held for its host's silence (`SILENT_HOLD`), not
+    its word."""
+    return reason is not None and f": {SILENT_HOLD} " in reason
+
+
+def held_why(reason: str | None) -> str:
+    """Why a link's try was not sent, as a curator reads it beside "not sent" or "last
+    tried", from the try's reason (`HELD_REASON_END`): its host's word, or its silence."""
+    if held_silent(reason):
+        return "its host had not answered its last links"
+    return "its host said it was away"

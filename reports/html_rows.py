@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 from markupsafe import Markup
 
-from catalog.outcomes import Severity
+from catalog.outcomes import Severity, held_why
 from catalog.text import LRI, PDI, quotations_isolated, without_bidi_overrides
 from reports.context import (
     ChangeItem,
@@ -348,7 +348,7 @@ def _facts(row: Row, root: str) -> str:
     if last:
         checked = f'<time datetime="{_escape(last.iso)}">{_escape(last.text)}</time>'
     elif tried:  # a try that found our own network down, or its host away, is no check
-        why = "its host said it was away" if row.tried_held else "our network was unavailable"
+        why = held_why(row.reason) if row.tried_held else "our network was unavailable"
         checked = (
             f'never (last tried <time datetime="{_escape(tried.iso)}">{_escape(tried.text)}'
             f"</time>, while {why})"

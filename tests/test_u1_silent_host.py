@@ -16,19 +16,29 @@ The tests count the requests the server saw, never the time taken.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
-from catalog import outage
+from catalog import outage, store
 from catalog.check import check_targets, politeness
+from catalog.decisions import history_lines
 from catalog.model import Observation, Target
 from catalog.outcomes import HELD_REASON_END, Outcome
+from catalog.queries import report_data
 from catalog.settings import CheckSettings, HealthSettings, HostPolicy
+from catalog.sync import sync_catalogs
 from catalog.urls import host_of
+from reports.build import build_context
 from tests import fixture_web as fixture
+from tests.factories import days, make_catalog, make_resource, public_resolver, temporary_database
 from tests.fixture_web import FixtureWeb, fixture_web, fresh_web  # noqa: F401 - fixtures
+from tests.test_maintenance_host import PAGE, run_virtual
+from tests.test_maintenance_host import SETTINGS as VIRTUAL_SETTINGS
 
 SILENT_HOST = "silent.test"
 LINKS_HOST = "links.test"
@@ -189,3 +199,76 @@ def test_a_host_that_answers_after_the_pause_is_checked_as_ever(
     sent = {parse_qs(urlsplit(t).query)["n"][0] for t in asked(web) if not t.startswith("/go/")}
     held = {str(n) for n, k in enumerate(kinds) if k == "held"}
     assert sent.isdisjoint(held) and len(sent) == len(kinds) - len(held)
+
+
+# --- night after night ----------------------------------------------------------------------
+
+HOST = "https://agency.example"
+PAGES = [f"{HOST}/guide{i:02}" for i in range(10)]
+OTHER = "https://fine.example/doc"
+#: Links of the silent host asked a night (one at a time: `VIRTUAL_SETTINGS`).
+ASKED_A_NIGHT = politeness.SILENT_LINKS
+
+
+def silent_from(night: int, from_night: int, asked: Counter[str]) -> httpx.MockTransport:
+    """Every page served before night `from_night`, then HOST never answers (the link's
+    deadline ends each request); `asked` counts the URLs of HOST sent a request."""
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        if url.startswith(HOST) and night >= from_night:
+            asked[url] += 1
+            await asyncio.sleep(3600)
+        return httpx.Response(200, html=PAGE)
+
+    return httpx.MockTransport(web)
+
+
+def test_a_host_silent_night_after_night_has_every_link_asked_in_turn(tmp_path: Path) -> None:
+    """The held links go first the next night (`store.targets_for_check`), as a host in
+    maintenance's do: every link of a host silent for a week is asked, three a night, and
+    each asked one is a `timeout` that counts. A link that worked before and is held since
+    says so in the report's headline and in `linkhealth resource`: its host did not
+    answer (not "said it was away", nor our network)."""
+    kit = make_catalog("toolkit", [make_resource(f"r{i}", u) for i, u in enumerate(PAGES)])
+    fine = make_catalog("other", [make_resource("fine", OTHER)])
+    nights: list[set[str]] = []
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit, fine], now=days(0))
+        for n in range(5):
+            at = days(n)
+            targets = store.targets_for_check(engine, now=at, fingerprint_max_age_days=7)
+            asked: Counter[str] = Counter()
+            observations: list[Observation] = run_virtual(
+                check_targets(
+                    targets,
+                    VIRTUAL_SETTINGS,
+                    transport=silent_from(n, 1, asked),
+                    resolver=public_resolver,
+                    clock=lambda: at,  # noqa: B023 (run at once)
+                )
+            )
+            held = {o.url for o in observations if o.held}
+            assert held.isdisjoint(asked), "a held link sends nothing"
+            if n >= 1:
+                assert len(asked) == ASKED_A_NIGHT and len(held) == len(PAGES) - ASKED_A_NIGHT
+                for obs in observations:
+                    if obs.url in asked:
+                        assert (obs.outcome, obs.held) == (Outcome.TIMEOUT, False), obs.reason
+            nights.append(set(asked))
+            store.record_observations(engine, None, observations, HEALTH, now=at)
+            if n == 3:  # one link not asked yet: OK on night 0, held the three nights since
+                (waiting,) = set(PAGES).difference(*nights[1:])
+                context = build_context(report_data(engine), now=days(3.1))
+                rid = f"r{PAGES.index(waiting)}"
+                lines = history_lines(store.resource_history(engine, rid), now=days(3.1))
+    assert set().union(*nights[1:]) == set(PAGES), "every link asked within ⌈10 ÷ 3⌉ nights"
+    assert "not asked since (its host did not answer)" in context.headline, context.headline
+    assert "said it was away" not in context.headline, context.headline
+    assert any(
+        line.startswith("  not sent:  the last 3 checks, since")
+        and line.endswith(
+            ": its host had not answered its last links; the state is its last check's"
+        )
+        for line in lines
+    ), lines
