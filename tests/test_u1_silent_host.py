@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -55,9 +56,10 @@ SETTINGS = replace(
     contact="links@fixture.example",
 )
 HEALTH = HealthSettings()
-#: Links of a silent host asked before the hold, at most: the `SILENT_LINKS`th ends with
-#: the others open at once still out (`per_host_concurrency`).
-ASKED_AT_MOST = politeness.SILENT_LINKS + SETTINGS.per_host_concurrency - 1
+#: Links of a silent host asked, at most: before the hold, the `SILENT_LINKS`th ends with
+#: the others open at once still out (`per_host_concurrency`); and one asked again once the
+#: other links are done (`checker._Run.ask_silent_again`).
+ASKED_AT_MOST = politeness.SILENT_LINKS + SETTINGS.per_host_concurrency - 1 + 1
 
 
 async def loopback(host: str, port: int) -> list[str]:
@@ -66,10 +68,14 @@ async def loopback(host: str, port: int) -> list[str]:
 
 
 def run(
-    urls: list[str], settings: CheckSettings = SETTINGS, *, fingerprint_due: bool = False
+    urls: list[str],
+    settings: CheckSettings = SETTINGS,
+    *,
+    fingerprint_due: bool = False,
+    on_result: Callable[[Observation], None] | None = None,
 ) -> list[Observation]:
     targets = [Target(url=u, host=host_of(u), fingerprint_due=fingerprint_due) for u in urls]
-    return asyncio.run(check_targets(targets, settings, resolver=loopback))
+    return asyncio.run(check_targets(targets, settings, resolver=loopback, on_result=on_result))
 
 
 def target_of(url: str) -> str:
@@ -173,7 +179,9 @@ def test_a_host_that_answers_after_the_pause_is_checked_as_ever(
 ) -> None:
     """Links of a redirector (one at a time, four a second) into a silent host: three hang,
     the host is held, the links after them are not sent; once the pause has passed the
-    next one asks again, is answered, and every link after it is checked as ever."""
+    next one asks again, is answered, and every link after it is checked as ever. The links
+    held meanwhile are checked once the others are done (`checker._Run.ask_silent_again`):
+    the host answered since. `on_result` heard their held verdicts."""
     monkeypatch.setitem(fixture.PREFIX_ROUTES, "/go/", _go)
     monkeypatch.setattr(politeness, "SILENT_PAUSE_DEADLINES", 1.0)  # 1 s, a deadline
     settings = replace(
@@ -182,7 +190,8 @@ def test_a_host_that_answers_after_the_pause_is_checked_as_ever(
         hosts={LINKS_HOST: HostPolicy(per_host_concurrency=1, per_host_rate=4.0)},
     )
     urls = [web.url(f"/go/{n}", host=LINKS_HOST) for n in range(14)]
-    observations = run(urls, settings)
+    heard: list[Observation] = []
+    observations = run(urls, settings, on_result=heard.append)
 
     def kind(obs: Observation) -> str:
         if obs.held:
@@ -190,24 +199,33 @@ def test_a_host_that_answers_after_the_pause_is_checked_as_ever(
             return "held"
         return "ok" if obs.outcome is Outcome.OK else obs.outcome.value
 
-    kinds = [kind(o) for o in observations]
+    assert sorted(o.url for o in heard) == sorted(urls), "each URL heard once"
+    kinds = [kind(o) for o in sorted(heard, key=lambda o: urls.index(o.url))]
     first, rest = kinds[: politeness.SILENT_LINKS], kinds[politeness.SILENT_LINKS :]
     assert first == ["timeout"] * politeness.SILENT_LINKS, kinds
     assert "ok" in rest, kinds
     back = rest.index("ok")
     assert back >= 1 and rest == ["held"] * back + ["ok"] * (len(rest) - back), kinds
-    sent = {parse_qs(urlsplit(t).query)["n"][0] for t in asked(web) if not t.startswith("/go/")}
+    final = [kind(o) for o in observations]
+    assert final == first + ["ok"] * len(rest), final
+    sent = [
+        parse_qs(urlsplit(t).query)["n"][0] for _, t in web.requests() if not t.startswith("/go/")
+    ]
     held = {str(n) for n, k in enumerate(kinds) if k == "held"}
-    assert sent.isdisjoint(held) and len(sent) == len(kinds) - len(held)
+    assert set(sent) == {str(n) for n in range(len(urls))}
+    # A held link sent nothing while it was held: it was asked once every other link was.
+    first_held = min(i for i, n in enumerate(sent) if n in held)
+    assert set(sent[first_held:]) == held, sent
 
 
 # --- night after night ----------------------------------------------------------------------
 
 HOST = "https://agency.example"
-PAGES = [f"{HOST}/guide{i:02}" for i in range(10)]
+PAGES = [f"{HOST}/guide{i:02}" for i in range(13)]
 OTHER = "https://fine.example/doc"
-#: Links of the silent host asked a night (one at a time: `VIRTUAL_SETTINGS`).
-ASKED_A_NIGHT = politeness.SILENT_LINKS
+#: Links of the silent host asked a night (one at a time: `VIRTUAL_SETTINGS`), and the one
+#: asked again once the night's other links are done (`checker._Run.ask_silent_again`).
+ASKED_A_NIGHT = politeness.SILENT_LINKS + 1
 
 
 def silent_from(night: int, from_night: int, asked: Counter[str]) -> httpx.MockTransport:
@@ -262,7 +280,7 @@ def test_a_host_silent_night_after_night_has_every_link_asked_in_turn(tmp_path: 
                 context = build_context(report_data(engine), now=days(3.1))
                 rid = f"r{PAGES.index(waiting)}"
                 lines = history_lines(store.resource_history(engine, rid), now=days(3.1))
-    assert set().union(*nights[1:]) == set(PAGES), "every link asked within ⌈10 ÷ 3⌉ nights"
+    assert set().union(*nights[1:]) == set(PAGES), "every link asked within ⌈13 ÷ 4⌉ nights"
     assert "not asked since (its host did not answer)" in context.headline, context.headline
     assert "said it was away" not in context.headline, context.headline
     assert any(

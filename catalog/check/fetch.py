@@ -923,6 +923,25 @@ class Fetcher:
         page = await read_page(answer) if 200 <= answer.status < 300 else None
         return Probe(url, answer.status, page)
 
+    async def ask_again(self, gate: HostGate, url: str, progress: Progress) -> bool:
+        """Whether a host held for its silence (`HostGate.unanswered_link`) answers now: one
+        GET of `url`, a link it held, with the hold lifted for it alone (`HostGate.
+        lift_silence`), no retry and no redirect followed, waiting for its answer to begin
+        as long as a link's deadline allows; its exchange goes to `progress` (none when
+        the deadline cut it). Any answer, whatever its status, is the host's (`_send`),
+        which ends the hold. A GET, not a HEAD: some servers hang on HEAD alone."""
+        gate.lift_silence(progress)
+        settings = replace(self._once, max_redirects=0)
+        deadline = asyncio.timeout(self.settings.total_timeout)
+        with contextlib.suppress(TimeoutError):
+            async with deadline:
+                progress.deadline, progress.timeout = deadline.when(), deadline
+                progress.exchanges.append(
+                    await self.follow("GET", url, progress=progress, settings=settings)
+                )
+                progress.method = None
+        return not gate.silent()
+
     async def issuer_body(self, url: str) -> bytes | None:
         """A CA's certificate file for `issuers.Issuers`: one GET, no retries, after the
         address check every URL gets (the address comes from a server's certificate)."""

@@ -13,7 +13,8 @@ Stage: check. Parts:
   nothing and take that answer as theirs, so the scheduler hands them out without
   spacing them; a 503's hold waits for the answers already asked for, and any of them
   that is a page ends it (`answered`). A host that gives no answer at all to several of
-  its links in a row is held the same way (`unanswered_link`), a pause at a time.
+  its links in a row is held the same way (`unanswered_link`), a pause at a time, and
+  asked once more when its batch's other URLs are done (`checker._Run.ask_silent_again`).
 - `HostScheduler`: hands out URLs (`poll`, and `wait` when none may go), never more than
   the host's concurrency at once, and only when the host may send now (rate slot free, no
   pause): no URL sits on a global slot waiting for a host. Among the hosts that may send,
@@ -63,9 +64,10 @@ SILENT_LINKS = 3
 #: by default. Then the next request asks again (one, `HostGate.asking`; the others stay
 #: held), and a silence renews the hold. A re-ask costs at most one link's deadline of
 #: one of the host's slots, so the host's silence takes at most a seventh of one slot
-#: meanwhile; any answer ends the hold at once, so a host back after a restart (minutes)
-#: is checked in the same run. Not the whole run: a link reached later (a redirect from
-#: another host, a batch's late URL) is asked again within minutes.
+#: meanwhile; any answer ends the hold at once. Not the whole run: a link reached later (a
+#: redirect from another host, a batch's late URL) is asked again within minutes. The links
+#: held meanwhile are not final: once the batch's other URLs are done, the host is asked
+#: once more and, if it answers, they are checked (`checker._Run.ask_silent_again`).
 SILENT_PAUSE_DEADLINES = 6.0
 
 #: Longest the checking loop lets events gather before it wakes (`wake_tick`).
@@ -189,6 +191,18 @@ class HostGate:
         if self.unanswered == self.silent_after:
             self._silence = Away(None, self.silent_pause, url, unanswered=self.silent_after)
             self._silence_until = asyncio.get_running_loop().time() + self.silent_pause
+
+    def silent(self) -> bool:
+        """Whether the host has answered nothing since it was held for its silence
+        (`unanswered_link`), whether or not the hold's pause has passed."""
+        return self.unanswered >= self.silent_after
+
+    def lift_silence(self, asker: object) -> None:
+        """Let `asker` (a `Progress`) ask the silent host again, before its pause has passed
+        (`checker._Run.ask_silent_again`): the host's other links stay held meanwhile, and
+        any answer to it ends the hold (`unanswered`)."""
+        self._silence_until = asyncio.get_running_loop().time() + self.silent_pause
+        self._reasker = asker
 
     def went_away(self, away: Away) -> None:
         """The host answered `away` (a 429, or a 503 from a second path, asking for longer
