@@ -20,6 +20,7 @@ import threading
 from collections import Counter
 from dataclasses import replace
 
+import httpx
 import pytest
 
 from catalog.check import check_targets, politeness
@@ -28,7 +29,10 @@ from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from catalog.urls import host_of
 from tests import fixture_web as fixture
+from tests.factories import public_resolver
 from tests.fixture_web import FixtureWeb, fixture_web, fresh_web  # noqa: F401 - fixtures
+from tests.test_maintenance_host import PAGE, run_virtual
+from tests.test_maintenance_host import SETTINGS as VIRTUAL_SETTINGS
 from tests.test_u1_silent_host import SETTINGS, loopback, target_of
 
 
@@ -242,3 +246,39 @@ def test_the_503_hold_is_not_asked_again(web: FixtureWeb) -> None:
     assert held and all("host unavailable" in o.reason for o in held), [o.reason for o in held]
     sent = {target for _, target in web.requests()}
     assert {target_of(o.url) for o in held}.isdisjoint(sent)
+
+
+def test_http_links_of_a_host_back_over_https_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """http:// links of a site that never takes connections on port 80 (browsers open them
+    over https, `checker._Run._over_https`), whose https:// address hung for its first
+    links: asked again at the http:// address alone, it would read as silent still and its
+    links stay held; asked at the https:// form too, it answers, and they are checked."""
+    monkeypatch.setattr(politeness, "SILENT_PAUSE_DEADLINES", 1000.0)
+    host = "http://port80.example/doc/"
+    requests: list[str] = []
+
+    async def site(request: httpx.Request) -> httpx.Response:
+        requests.append(f"{request.method} {request.url}")
+        if request.url.scheme == "http":
+            raise httpx.ConnectTimeout("port 80 takes no connection")
+        if int(request.url.path.rsplit("/", 1)[1]) < politeness.SILENT_LINKS:
+            await asyncio.sleep(3600)  # the link's deadline ends it
+        return httpx.Response(200, html=PAGE)
+
+    urls = [f"{host}{n}" for n in range(8)]
+    heard: list[Observation] = []
+    targets = [Target(url=u, host=host_of(u), fingerprint_due=False) for u in urls]
+    observations = run_virtual(
+        check_targets(
+            targets,
+            VIRTUAL_SETTINGS,
+            transport=httpx.MockTransport(site),
+            resolver=public_resolver,
+            on_result=heard.append,
+        )
+    )
+    assert sum(held_for_silence(o) for o in heard) == len(urls) - politeness.SILENT_LINKS
+    assert not any(o.held for o in observations), [o.reason for o in observations]
+    outcomes = [o.outcome for o in observations]
+    assert outcomes[politeness.SILENT_LINKS :] == [Outcome.OK] * 5, outcomes
+    assert all(o.suggested_url == o.url.replace("http:", "https:") for o in observations[3:])

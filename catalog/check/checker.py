@@ -458,7 +458,10 @@ class _Run:
         for index, url in sorted(held):
             address = parse_url(url)
             if isinstance(address, CheckedUrl):  # as it was when it was held
-                own = _parsed(self.targets[index]).canonical == url  # held at its first hop
+                # Held at its first hop; an http:// address with an https:// form is not
+                # all its check would ask (`_over_https`).
+                own = _parsed(self.targets[index]).canonical == url
+                own = own and https_upgrade_candidate(url) is None
                 by_gate.setdefault(self.politeness.gate(address.host), []).append((index, url, own))
         async with asyncio.TaskGroup() as group:
             asked = {
@@ -482,13 +485,22 @@ class _Run:
         """`Fetcher.ask_again` of `url`, held for `gate`'s silence, in a run-wide slot of its
         own as a URL's check takes one. When the host is silent still and `url` is the
         address of link `index`, the GET is that link's check: `timeout`, asked, not held
-        ("not sent" would be untrue of it)."""
+        ("not sent" would be untrue of it).
+
+        An http:// address whose server took no connection is asked at its https:// form
+        too, as a link's check does (`_over_https`): a site that never listens on port 80,
+        whose https:// address stalled for its first links, read as silent still, and its
+        links stayed held."""
         target, checked_at, started = self.targets[index], self.clock(), time.monotonic()
         progress = Progress()
         await self.slots.acquire()
         self.slots.hold()
         try:
             answered = await self.fetcher.ask_again(gate, url, progress)
+            https, tried = https_upgrade_candidate(url), progress.snapshot()
+            # No connection taken at the http:// address: its https:// form is asked.
+            if not answered and https and tried and all(map(_unanswered_exchange, tried)):
+                answered = await self.fetcher.ask_again(gate, https, Progress())
         except Exception:  # a bug of ours: the held verdicts stand, the batch goes on
             log.exception("asking %s again failed", url)
             return False
