@@ -50,7 +50,7 @@ from catalog.errors import (
 )
 from catalog.health import shown_state, state_line
 from catalog.model import Resource
-from catalog.outcomes import Outcome
+from catalog.outcomes import Outcome, held_why
 from catalog.queries import ATTENTION_STATES, sharing_links
 from catalog.set_aside import THEN, UNCHECKED, kind_words, lapse_note
 from catalog.settings import Settings
@@ -822,11 +822,13 @@ class ReportWords:
 def _held_words(held: Sequence[store.ObservationRecord], *, every: bool) -> str:
     """Of a link's tries since its latest check, newest first, those held (`Observation.held`;
     the others found our network down): a host in maintenance night after night asks a few
-    of its links a night and holds the rest, which keep their last check's state. `every`:
-    no observation shown is a check, the one that asked it is older (there may be more)."""
+    of its links a night and holds the rest, which keep their last check's state; so does a
+    silent host after a few links (`HostGate.unanswered_link`): the newest says which.
+    `every`: no observation shown is a check, the one that asked it is older (there may be
+    more)."""
     many = f"{'at least ' if every else ''}the last {counted(len(held), 'try', 'tries')}"
     when = f"{many}, since {_t(held[-1].checked_at)}" if len(held) > 1 or every else "the last try"
-    return f"{when}: its host said it was away; the state is its last check's"
+    return f"{when}: {held_why(held[0].reason)}; the state is its last check's"
 
 
 def _no_check(obs: store.ObservationRecord) -> bool:
@@ -872,8 +874,9 @@ def history_lines(
             out.append(f"  {name + ':':<10} {_short(value)}")
     out.append("")
     out.append("Current state")
-    # Its tries since its latest check held, not sent: its host had said it was away. A try
-    # that found our network down is no check and ends no hold (`store.held_in_a_row`).
+    # Its tries since its latest check held, not sent: its host had said it was away (or
+    # was silent). A try that found our network down is no check and ends no hold
+    # (`store.held_in_a_row`).
     since = list(takewhile(_no_check, history.observations))
     held = [o for o in since if o.held]
     # Its latest try: held, or our network down.
@@ -885,7 +888,11 @@ def history_lines(
         state = reached_words(_t(reached)) if reached else "never checked"
         tried = link.last_checked_at if link is not None else None
         if tried is not None:
-            why = "its host said it was away" if newest_held else "our network was unavailable"
+            why = (
+                held_why(history.observations[0].reason)
+                if newest_held
+                else "our network was unavailable"
+            )
             state += f"{'; ' if reached else ': '}last tried {_t(tried)}, while {why}"
         out.append(f"  {state}")
     else:

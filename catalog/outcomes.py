@@ -297,3 +297,21 @@ WATCHED_UNAVAILABLE = "Watched: nothing to do unless it lasts"
 #: held keeps its state but takes this reason (`health.apply_observation`), so the report
 #: tells an OK of last week's check, its host away since, from an OK of last night's.
 HELD_REASON_END = "so its links were not requested again this run."
+#: What the reason of a request held for its host's silence says after its journey
+#: (`classify._held`: no answer at all to its last links, `HostGate.unanswered_link`), where
+#: a host's word says "host unavailable" or "host asked us to slow down".
+SILENT_HOLD = "host not answering:"
+
+
+def held_silent(reason: str | None) -> bool:
+    """Whether a try's reason says it was held for its host's silence (`SILENT_HOLD`), not
+    its word."""
+    return reason is not None and f": {SILENT_HOLD} " in reason
+
+
+def held_why(reason: str | None) -> str:
+    """Why a link's try was not sent, as a curator reads it beside "not sent" or "last
+    tried", from the try's reason (`HELD_REASON_END`): its host's word, or its silence."""
+    if held_silent(reason):
+        return "its host had not answered its last links"
+    return "its host said it was away"

@@ -31,6 +31,7 @@ from catalog.outcomes import (
     WATCHED_UNAVAILABLE,
     Outcome,
     Severity,
+    held_silent,
 )
 from catalog.queries import (
     ATTENTION_STATES,
@@ -1383,6 +1384,7 @@ def _totals(
         if r.priority is not None and r.set_aside and r.severity == Severity.OK.value
     )
     held = Counter(r.outcome or "" for r in rows if r.priority is None and _held_ok(r))
+    silent = Counter(r.outcome or "" for r in rows if r.priority is None and _silent_ok(r))
     if drifted:
         items.append(_drift_total(drifted))
     # Before any check, no entry was "added since the last check".
@@ -1401,7 +1403,11 @@ def _totals(
                 explanation = f"{_NO_ANSWER_TOTALS[outcome]}; {_NO_ANSWER_NEXT_STEP}"
             if outcome.is_ok and (working.get(key) or aside.get(key) or held.get(key)):
                 explanation = _ok_but_queued(
-                    working.get(key, Counter()), aside[key], count, held=held[key]
+                    working.get(key, Counter()),
+                    aside[key],
+                    count,
+                    held=held[key],
+                    silent=silent[key],
                 )
             items.append(Total(key, outcome.label, outcome.severity.value, explanation, count))
         elif key == UNCHECKED:
@@ -1459,11 +1465,14 @@ def _queued_all_the_same(rows: Sequence[Row]) -> dict[str, Counter[Priority]]:
     return found
 
 
-def _ok_but_queued(groups: Counter[Priority], set_aside: int, total: int, *, held: int = 0) -> str:
+def _ok_but_queued(
+    groups: Counter[Priority], set_aside: int, total: int, *, held: int = 0, silent: int = 0
+) -> str:
     """The OK total's explanation, which must not say "nothing to do" of the resources the
     headline counts to fix or to review, nor of those it counts set aside (snoozed or
     ignored with a problem: put off, not done with), nor of those it counts OK only when
-    last checked (`_HELD_OK`: not asked since, their host away)."""
+    last checked (`_HELD_OK`: not asked since, their host away; `silent` of the `held`,
+    `_SILENT_OK`: their host not answering)."""
     n = sum(groups.values())
     said = []
     if n:
@@ -1472,12 +1481,13 @@ def _ok_but_queued(groups: Counter[Priority], set_aside: int, total: int, *, hel
     if set_aside:
         of = "" if n else " of them"
         said.append(f"{set_aside}{of} {'is' if set_aside == 1 else 'are'} snoozed or ignored")
-    if held:
-        of = "" if said else " of them"
-        said.append(
-            f"{held}{of} {'was' if held == 1 else 'were'} not asked since: "
-            f"{'its' if held == 1 else 'their'} host said it was away (asked in turn)"
-        )
+    for count, why in ((held - silent, "said it was away"), (silent, "did not answer")):
+        if count:
+            of = "" if said else " of them"
+            said.append(
+                f"{count}{of} {'was' if count == 1 else 'were'} not asked since: "
+                f"{'its' if count == 1 else 'their'} host {why} (asked in turn)"
+            )
     rest = "; nothing to do for the rest" if n + set_aside + held < total else ""
     return f"The link works. {', and '.join(said)}{rest}."
 
@@ -1486,12 +1496,19 @@ def _ok_but_queued(groups: Counter[Priority], set_aside: int, total: int, *, hel
 #: the latest (`Observation.held`): a host in maintenance night after night asks a few a
 #: night, and its others counted "OK" for as many nights as their turn took to come.
 _HELD_OK = "OK when last checked, not asked since (its host said it was away)"
+#: ... when its host had answered none of its last links instead (`classify._held`).
+_SILENT_OK = "OK when last checked, not asked since (its host did not answer)"
 
 
 def _held_ok(r: Row) -> bool:
     """Whether the link's latest try was held (`Observation.held`): its reason is then that
     try's (`HELD_REASON_END`), its outcome its last check's."""
     return (r.reason or "").endswith(HELD_REASON_END)
+
+
+def _silent_ok(r: Row) -> bool:
+    """`_held_ok`, for a host that had answered none of its last links (`held_silent`)."""
+    return _held_ok(r) and held_silent(r.reason)
 
 
 def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool) -> str:
@@ -1514,7 +1531,8 @@ def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool)
         elif r.priority is not None:
             tally["to check or watch"] += 1
         elif r.outcome == Outcome.OK.value and _held_ok(r):
-            tally[_HELD_OK] += 1  # OK at a check before its host went away: not "nothing to do"
+            # OK at a check before its host went away (or silent): not "nothing to do".
+            tally[_SILENT_OK if _silent_ok(r) else _HELD_OK] += 1
         elif r.outcome == Outcome.OK.value:
             tally["OK"] += 1
         elif r.outcome in (None, UNCHECKED) and r.reached is not None:
@@ -1526,7 +1544,14 @@ def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool)
         else:
             tally["other"] += 1
     parts = [f"{tally.pop('to fix', 0)} to fix"]  # "0 to fix" is news too
-    order = ["to check or watch", "to review (the link works)", "OK", _HELD_OK, "set aside"]
+    order = [
+        "to check or watch",
+        "to review (the link works)",
+        "OK",
+        _HELD_OK,
+        _SILENT_OK,
+        "set aside",
+    ]
     parts += [f"{tally.pop(k)} {k}" for k in order if k in tally]
     parts += [f"{n} {k}" for k, n in tally.items()]
     return f"{count_of(len(resources), 'resource')}: " + ", ".join(parts) + "."

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 from markupsafe import Markup
 
-from catalog.outcomes import Severity
+from catalog.outcomes import Severity, held_why
 from catalog.text import LRI, PDI, counted, quotations_isolated, without_bidi_overrides
 from reports.context import (
     ChangeItem,
@@ -348,7 +348,7 @@ def _facts(row: Row, root: str) -> str:
     if last:
         checked = f'<time datetime="{_escape(last.iso)}">{_escape(last.text)}</time>'
     elif tried:  # a try that found our own network down, or its host away, is no check
-        why = "its host said it was away" if row.tried_held else "our network was unavailable"
+        why = held_why(row.reason) if row.tried_held else "our network was unavailable"
         checked = (
             f'never (last tried <time datetime="{_escape(tried.iso)}">{_escape(tried.text)}'
             f"</time>, while {why})"
@@ -362,7 +362,7 @@ def _facts(row: Row, root: str) -> str:
     if last and row.held_tries:
         # Its state is that check's: the tries since were not sent, as `linkhealth
         # resource` says (before, only "What we saw" told of the last night's).
-        checked += f"; {held_words(row.held_tries)}"
+        checked += f"; {held_words(row.held_tries, row.reason)}"
     facts.append(("Last checked", checked))
     # "What we saw" is the drift or staleness reasons when they put the resource in the
     # queue (`build._row`): said again, the page would read as two problems.
@@ -380,11 +380,12 @@ def _facts(row: Row, root: str) -> str:
     return "\n".join(f"<dt>{term}</dt><dd>{value}</dd>" for term, value in facts)
 
 
-def held_words(tries: int) -> str:
+def held_words(tries: int, reason: str | None) -> str:
     """The latest `tries` in a row not sent (`Row.held_tries`), as `catalog.decisions`'s
-    "not sent" line says them."""
+    "not sent" line says them: why, by the latest try's `reason` (`held_why`: its host's
+    word, or its silence)."""
     many = "the last try was" if tries == 1 else f"the last {tries} tries were"
-    return f"{many} not sent: its host said it was away"
+    return f"{many} not sent: {held_why(reason)}"
 
 
 def newest_checks(items: Iterable[HistoryItem]) -> str:

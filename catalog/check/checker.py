@@ -383,6 +383,10 @@ class _Run:
         #: The URLs whose HEAD's 503 "come back later" was taken as the host's word
         #: (`Progress.said`): judged again once all are done (`_judge_told`).
         self._told: list[_Told] = []
+        #: The URLs held for their host's silence (`HostGate.unanswered_link`), with the
+        #: address held (its last hop): asked again once all are done (`ask_silent_again`).
+        #: None once that is under way: a check then is final.
+        self._silent_held: list[tuple[int, str]] | None = []
 
     async def all(self, work: list[tuple[str, int]], checked: dict[int, CheckedUrl]) -> None:
         """Check every (host, target index) of `work`; `checked` holds each one's parsed URL.
@@ -390,21 +394,15 @@ class _Run:
         One dispatcher takes a slot, then the next URL whose host may send now, and starts
         a task for it that owns the slot (with no host ready, it waits without the slot).
         Tasks in flight are bounded by the slots plus the URLs asleep, which the
-        scheduler's per-host concurrency bounds in turn.
+        scheduler's per-host concurrency bounds in turn. Then the URLs held for their
+        host's silence are checked, if their host answers once more (`ask_silent_again`),
+        and the URLs that took a HEAD's 503 as the host's word are judged (`_judge_told`).
         """
-        scheduler = HostScheduler(work, self.politeness)
-        self._unbegun.update(host for host, _ in work)
-        slots = self.slots
         try:
-            async with asyncio.TaskGroup() as group:
-                while scheduler.pending:
-                    await slots.acquire()
-                    job = scheduler.poll()
-                    if job is None:  # no host may send yet: wait without holding a slot
-                        slots.release()
-                        await scheduler.wait()
-                        continue
-                    group.create_task(self._check_job(scheduler, job, checked))
+            await self._dispatch(work, checked, heard=True)
+            again = await self.ask_silent_again()
+            if again:
+                await self._dispatch(*again, heard=False)
             self._judge_told()
         except BaseExceptionGroup as group_error:
             # Only the caller's own callback can fail a task; surface its exception as is.
@@ -416,8 +414,120 @@ class _Run:
             if self.fetcher.issuers is not None:
                 self.fetcher.issuers.cancel()
 
+    async def _dispatch(
+        self, work: list[tuple[str, int]], checked: dict[int, CheckedUrl], *, heard: bool
+    ) -> None:
+        """Check every (host, target index) of `work` (`all`); `heard`: `on_result` hears
+        each observation."""
+        scheduler = HostScheduler(work, self.politeness)
+        self._unbegun.update(host for host, _ in work)
+        slots = self.slots
+        async with asyncio.TaskGroup() as group:
+            while scheduler.pending:
+                await slots.acquire()
+                job = scheduler.poll()
+                if job is None:  # no host may send yet: wait without holding a slot
+                    slots.release()
+                    await scheduler.wait()
+                    continue
+                group.create_task(self._check_job(scheduler, job, checked, heard))
+
+    async def ask_silent_again(
+        self,
+    ) -> tuple[list[tuple[str, int]], dict[int, CheckedUrl]] | None:
+        """The URLs held for their host's silence to check now, with their parsed URLs, or
+        None: each host that held some is asked once more, all at once, now that the
+        batch's other URLs are done (`Fetcher.ask_again`: one request, a link's deadline at
+        most); those of a host that answers it, or answered since it held them, are
+        checked as any URL, at the host's politeness. A host still silent keeps them held,
+        `timeout` (no check of the link: it keeps its state).
+
+        A silent hold rests on a few links that hung, which a stall of a minute (a restart,
+        a stalled load balancer) gives too: held for the rest of the run, every other link
+        of a host that answered again a minute later was `timeout` for the night, hundreds
+        of them. A 503's hold rests on the host's word, and is left as it is.
+
+        `on_result` heard each one's held verdict when it was done, and hears nothing of
+        the checks here (live progress counts a URL once; a run stopped meanwhile stores
+        the held verdict, which keeps the link's state); the observations returned are
+        theirs, as for `_judge_told`."""
+        held, self._silent_held = self._silent_held or [], None
+        if not held:
+            return None
+        by_gate: dict[HostGate, list[tuple[int, str, bool]]] = {}
+        for index, url in sorted(held):
+            address = parse_url(url)
+            if isinstance(address, CheckedUrl):  # as it was when it was held
+                # Held at its first hop; an http:// address with an https:// form is not
+                # all its check would ask (`_over_https`).
+                own = _parsed(self.targets[index]).canonical == url
+                own = own and https_upgrade_candidate(url) is None
+                by_gate.setdefault(self.politeness.gate(address.host), []).append((index, url, own))
+        async with asyncio.TaskGroup() as group:
+            asked = {
+                # A link held at its own address, where there is one: the answer is its own.
+                gate: group.create_task(self._ask_again(gate, *max(links, key=lambda h: h[2])))
+                for gate, links in by_gate.items()
+                if gate.silent()
+            }
+        work: list[tuple[str, int]] = []
+        checked: dict[int, CheckedUrl] = {}
+        for gate, links in by_gate.items():
+            if gate in asked and not asked[gate].result():
+                continue  # silent still: held, `timeout`
+            for index, _, _ in links:
+                parsed = checked[index] = _parsed(self.targets[index])
+                work.append((parsed.host, index))
+        work.sort(key=lambda job: job[1])  # the batch's order, host by host
+        return (work, checked) if work else None
+
+    async def _ask_again(self, gate: HostGate, index: int, url: str, own: bool) -> bool:
+        """`Fetcher.ask_again` of `url`, held for `gate`'s silence, in a run-wide slot of its
+        own as a URL's check takes one. When the host is silent still and `url` is the
+        address of link `index`, the GET is that link's check: `timeout`, asked, not held
+        ("not sent" would be untrue of it).
+
+        An http:// address whose server took no connection is asked at its https:// form
+        too, as a link's check does (`_over_https`): a site that never listens on port 80,
+        whose https:// address stalled for its first links, read as silent still, and its
+        links stayed held."""
+        target, checked_at, started = self.targets[index], self.clock(), time.monotonic()
+        progress = Progress()
+        await self.slots.acquire()
+        self.slots.hold()
+        try:
+            answered = await self.fetcher.ask_again(gate, url, progress)
+            https, tried = https_upgrade_candidate(url), progress.snapshot()
+            # No connection taken at the http:// address: its https:// form is asked.
+            if not answered and https and tried and all(map(_unanswered_exchange, tried)):
+                answered = await self.fetcher.ask_again(gate, https, Progress())
+        except Exception:  # a bug of ours: the held verdicts stand, the batch goes on
+            log.exception("asking %s again failed", url)
+            return False
+        finally:
+            self.slots.drop()
+        if answered or not own:
+            return answered
+        cut = not progress.exchanges  # the deadline ended it
+        facts = CheckFacts(
+            url=url,
+            exchanges=progress.snapshot(),
+            deadline_exceeded=self.settings.total_timeout if cut else None,
+            previous=target.previous,
+        )
+        elapsed_ms = round((time.monotonic() - started) * 1000)
+        try:
+            self.results[index] = _observe(target, facts, checked_at, elapsed_ms)
+        except Exception:  # judging failed: its held verdict stands, never a crash
+            log.exception("judging %s failed", target.url)
+        return answered
+
     async def _check_job(
-        self, scheduler: HostScheduler, job: tuple[str, int], checked: dict[int, CheckedUrl]
+        self,
+        scheduler: HostScheduler,
+        job: tuple[str, int],
+        checked: dict[int, CheckedUrl],
+        heard: bool = True,
     ) -> None:
         """Check one URL in the slot the dispatcher took for it; free both when done."""
         self.slots.hold()
@@ -426,7 +536,7 @@ class _Run:
         try:
             observation = await self.check_one(self.targets[index], checked.pop(index), index)
             self.results[index] = observation
-            if self.on_result is not None:
+            if heard and self.on_result is not None:
                 self.on_result(observation)
             tail = self._tails.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
             if tail is not None:  # a probe sent late: its request holds the URL's slots
@@ -499,6 +609,16 @@ class _Run:
                     internal_error=f"{type(exc).__name__}: {exc}",
                     previous=target.previous,
                 )
+        if progress.unheard is not None and progress.unheard_url is not None:
+            # The host gave no answer at all to the check's last request: silent, the
+            # `HostGate.unanswered_link`th in a row may hold it (an https:// form that
+            # answered is `progress` now, `_over_https`: its host answered).
+            progress.unheard.unanswered_link(progress.unheard_url)
+        last = facts.last
+        held = last.held if last is not None else None
+        if held is not None and held.status is None and self._silent_held is not None:
+            # Held for its host's silence: not final yet (`ask_silent_again`).
+            self._silent_held.append((index, facts.exchanges[-1].chain[-1].url))
         elapsed_ms = round((time.monotonic() - started) * 1000)
         try:
             observation = _observe(target, facts, checked_at, elapsed_ms)
@@ -575,8 +695,11 @@ class _Run:
         except TimeoutError:
             return None
         done = tried.exchanges[-1] if tried.exchanges else None
-        if done is None or (done.answer is None and done.held is None):
-            return None  # no answer over https either: the http failure stands
+        told = done is not None and done.held is not None and done.held.status is not None
+        if done is None or (done.answer is None and not told):
+            # No answer over https either (nor a host's word to other links, only its
+            # silence: `HostGate.unanswered_link`): the http failure stands.
+            return None
         return checked, tried, describe_error(last.error).sentence
 
     async def _page_and_probe(
@@ -667,6 +790,13 @@ class _Run:
         if probe is None and not probe_cut_short(within, self.settings):
             return Probe(url, None, None)  # the host had a request's whole wait: no answer
         return probe
+
+
+def _parsed(target: Target) -> CheckedUrl:
+    """The URL of `target`, one `check_targets` checked: a parsed one."""
+    parsed = parse_url(target.url)
+    assert isinstance(parsed, CheckedUrl)
+    return parsed
 
 
 def _answered(task: asyncio.Task[Probe | None]) -> Probe | None:

@@ -35,7 +35,7 @@ from catalog.check.soft404 import (
     unverified_shell,
     video_status,
 )
-from catalog.outcomes import HELD_REASON_END, Outcome
+from catalog.outcomes import HELD_REASON_END, SILENT_HOLD, Outcome
 from catalog.text import clipped
 from catalog.urls import site_host
 
@@ -302,7 +302,15 @@ def _held(facts: CheckFacts, away: Away) -> Verdict:
     """A request not sent because its host had told other URLs to come back later than a
     check waits (`politeness.HostGate.away`; two paths for a 503): the outcome that answer
     gave its own URL (`_answered`), so that the night counts alike for each of the host's
-    links."""
+    links. Or because it had answered none of its last links at all (`HostGate.
+    unanswered_link`): `timeout`, as they read."""
+    if away.status is None:
+        return Verdict(
+            Outcome.TIMEOUT,
+            f"{_journey(facts)}: {SILENT_HOLD} it answered none of the requests for its last "
+            f"{away.unanswered} links within their deadlines ({_short(away.url)} was one), "
+            f"{HELD_REASON_END}",
+        )
     if away.status == 503:
         said = "host unavailable: it answered 503 to"
     else:

@@ -63,22 +63,28 @@ class Away:
     """A host's answer that it is unavailable (503) or that we ask too often (429), with a
     Retry-After longer than a check waits (`retry_after_cap`): its other URLs of the run
     take it as their own answer instead of each asking (`politeness.HostGate.away`), a
-    429 at once, a 503 once a second path has said so too (`HostGate.strike`)."""
+    429 at once, a 503 once a second path has said so too (`HostGate.strike`). Or its
+    silence: no answer at all to several of its links in a row (`HostGate.
+    unanswered_link`), taken the same way (status None)."""
 
-    #: 429 or 503.
-    status: int
-    #: Seconds its Retry-After asked for (the last answer's).
+    #: 429 or 503; None for a silent host.
+    status: int | None
+    #: Seconds its Retry-After asked for (the last answer's); a silent host's, the pause
+    #: before it is asked again (`HostGate.silent_pause`).
     retry_after: float
-    #: The URL whose answer said so (first).
+    #: The URL whose answer said so (first); a silent host's, the last link it did not
+    #: answer before it was held.
     url: str
     #: The URL of another path that said so after it (a 503's second word), if any.
     again: str | None = None
+    #: A silent host's links in a row that had no answer before it was held.
+    unanswered: int = 0
 
 
 @dataclass(frozen=True)
 class Attempt:
     """One request sent once: an answer or the exception that replaced it, or none sent
-    because the host had said it is away (`held`)."""
+    because the host had said it is away, or had answered none of its last links (`held`)."""
 
     method: str
     url: str
@@ -135,7 +141,8 @@ class Exchange:
     #: Conditional headers (If-None-Match / If-Modified-Since) were sent.
     conditional: bool = False
     #: The last request was not sent: its host had said it is away for longer than a
-    #: check waits, in answer to another URL (its status is the last hop's).
+    #: check waits, in answer to another URL (its status is the last hop's), or had
+    #: answered none of its last links at all (no status).
     held: Away | None = None
 
     @property

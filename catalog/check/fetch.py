@@ -135,6 +135,12 @@ class Progress:
     #: page (`Fetcher.fetch`), with the host's gate and its `answers` when it was said:
     #: should the host be held on it, that is this URL's answer too (`checker._Run`).
     said: tuple[HostGate, int] | None = None
+    #: The gate of the host the check's last request went to, and that request's URL, while
+    #: no answer of it has begun; left set when none ever did (a connect that timed out, a
+    #: request whose answer had not begun by its deadline): that host's silence ended the
+    #: check (`HostGate.unanswered_link`, told once the check is done: `checker._Run`).
+    unheard: HostGate | None = None
+    unheard_url: str | None = None
 
     def may_connect(self) -> bool:
         """Whether the check has time left to wait for a connection (`connect_left`)."""
@@ -923,6 +929,25 @@ class Fetcher:
         page = await read_page(answer) if 200 <= answer.status < 300 else None
         return Probe(url, answer.status, page)
 
+    async def ask_again(self, gate: HostGate, url: str, progress: Progress) -> bool:
+        """Whether a host held for its silence (`HostGate.unanswered_link`) answers now: one
+        GET of `url`, a link it held, with the hold lifted for it alone (`HostGate.
+        lift_silence`), no retry and no redirect followed, waiting for its answer to begin
+        as long as a link's deadline allows; its exchange goes to `progress` (none when
+        the deadline cut it). Any answer, whatever its status, is the host's (`_send`),
+        which ends the hold. A GET, not a HEAD: some servers hang on HEAD alone."""
+        gate.lift_silence(progress)
+        settings = replace(self._once, max_redirects=0)
+        deadline = asyncio.timeout(self.settings.total_timeout)
+        with contextlib.suppress(TimeoutError):
+            async with deadline:
+                progress.deadline, progress.timeout = deadline.when(), deadline
+                progress.exchanges.append(
+                    await self.follow("GET", url, progress=progress, settings=settings)
+                )
+                progress.method = None
+        return not gate.silent()
+
     async def issuer_body(self, url: str) -> bytes | None:
         """A CA's certificate file for `issuers.Issuers`: one GET, no retries, after the
         address check every URL gets (the address comes from a server's certificate)."""
@@ -1083,13 +1108,17 @@ class Fetcher:
             if connect_left is not None:  # timed only while the wait to connect is bounded
                 sent_at = asyncio.get_running_loop().time()
             # A probe's too: its ordinary answer is the host's (`answered`), worth waiting for.
-            asked = gate.asking()
+            asked = gate.asking(progress)
+            # Silent until its answer begins; a deadline's cancellation leaves it so.
+            progress.unheard, progress.unheard_url = gate, url
             try:
                 response = await self._transmit(request)
             except BaseException:  # a deadline's cancellation too: no answer will come
                 gate.heard(asked)
                 raise
         except Exception as exc:
+            if not isinstance(exc, httpx.ConnectTimeout | httpx.ReadTimeout):
+                progress.unheard = None  # refused, reset, TLS ...: quick, and no silence
             if wait is not None and isinstance(exc, httpx.ReadTimeout):
                 # No answer began in all the time there was (not a timeout of another's).
                 waited = asyncio.get_running_loop().time() - begun
@@ -1117,6 +1146,9 @@ class Fetcher:
                 log.error("request to %s raised %r", url, exc, exc_info=exc)
             return Attempt(method, url, error=exc)
         progress.connect_left = None
+        # Any answer, whatever its status: the host is not silent (`HostGate.unanswered_link`).
+        progress.unheard = None
+        gate.unanswered = 0
         try:
             if "set-cookie" in response.headers:
                 keep_cookies(jar, response)
@@ -1171,15 +1203,20 @@ class Fetcher:
         was the host's, not this URL's: the deadline moves back by as much (within its
         `grace`, as for a pause). Otherwise a slow page that ended the hold left the URLs
         that waited for it a fraction of their time, and a working link was a timeout.
-        The run-wide slot is let go meanwhile (`idle`), as in a sleep."""
-        if gate.away() is None:
+        The run-wide slot is let go meanwhile (`idle`), as in a sleep. A silent host's hold
+        waits for nothing: the requests out are most likely as silent as the links before
+        them, and waiting for them would cost each held link their deadline; one that does
+        answer ends the hold for the links after it."""
+        if (away := gate.away(progress)) is None:
             return None
+        if away.status is None:
+            return away
         left = progress.left()
         began = asyncio.get_running_loop().time()
         await self.idle(
             gate.away_once_answered(None if left is None else max(0.0, left - ANSWER_MARGIN))
         )
-        if (away := gate.away()) is None:
+        if (away := gate.away(progress)) is None:
             progress.push_back(asyncio.get_running_loop().time() - began)
         return away
 

@@ -12,7 +12,9 @@ Stage: check. Parts:
   second path says so too (`strike`). Until it has passed, the host's other URLs send
   nothing and take that answer as theirs, so the scheduler hands them out without
   spacing them; a 503's hold waits for the answers already asked for, and any of them
-  that is a page ends it (`answered`).
+  that is a page ends it (`answered`). A host that gives no answer at all to several of
+  its links in a row is held the same way (`unanswered_link`), a pause at a time, and
+  asked once more when its batch's other URLs are done (`checker._Run.ask_silent_again`).
 - `HostScheduler`: hands out URLs (`poll`, and `wait` when none may go), never more than
   the host's concurrency at once, and only when the host may send now (rate slot free, no
   pause): no URL sits on a global slot waiting for a host. Among the hosts that may send,
@@ -48,6 +50,26 @@ Sleep = Callable[[float], Awaitable[None]]
 LATE_SLACK = 0.25
 
 
+#: Links of a host in a row whose check ended with no answer at all from it (`HostGate.
+#: unanswered_link`) before its other links are held, at least: one more than the default
+#: `per_host_concurrency` (2), and one more than a host's own concurrency when that is
+#: higher (`HostGate.silent_after`). The links open at once start together and may all
+#: hang on one stalled moment of the server (a restart, a lock); one more means a link
+#: sent after the first of them had given up hung too, so the silence outlasted a whole
+#: deadline. Small, because each costs a link's whole deadline (45 s) and a slot of the
+#: host: a host silent for the night holds after two waves of its slots instead of
+#: holding the run for URLs × deadline ÷ concurrency (1,000 links: over 6 hours).
+SILENT_LINKS = 3
+#: How long a silent host's hold lasts, in links' deadlines (`total_timeout`): 4.5 minutes
+#: by default. Then the next request asks again (one, `HostGate.asking`; the others stay
+#: held), and a silence renews the hold. A re-ask costs at most one link's deadline of
+#: one of the host's slots, so the host's silence takes at most a seventh of one slot
+#: meanwhile; any answer ends the hold at once. Not the whole run: a link reached later (a
+#: redirect from another host, a batch's late URL) is asked again within minutes. The links
+#: held meanwhile are not final: once the batch's other URLs are done, the host is asked
+#: once more and, if it answers, they are checked (`checker._Run.ask_silent_again`).
+SILENT_PAUSE_DEADLINES = 6.0
+
 #: Longest the checking loop lets events gather before it wakes (`wake_tick`).
 MAX_WAKE_TICK = 0.05
 
@@ -74,7 +96,13 @@ def on_schedule(start: float, due: float, interval: float) -> float:
 class HostGate:
     """Rate and pause for one host; concurrency is the scheduler's job."""
 
-    def __init__(self, host: str, concurrency: int, rate: float) -> None:
+    def __init__(
+        self,
+        host: str,
+        concurrency: int,
+        rate: float,
+        silent_pause: float = SILENT_PAUSE_DEADLINES * CheckSettings.total_timeout,
+    ) -> None:
         self.host = host
         self.concurrency = max(1, concurrency)
         #: Seconds between two request starts; 0 means no rate limit.
@@ -103,13 +131,26 @@ class HostGate:
         self._out: set[object] = set()
         self._awaited: set[object] = set()
         self._news: asyncio.Event | None = None
+        #: Links in a row whose check ended with no answer at all from the host (`unanswered_
+        #: link`); any answer's head sets it back to 0 (`Fetcher._send`), which ends a hold.
+        self.unanswered = 0
+        #: `unanswered` from which the host is held (`SILENT_LINKS`), and for how long.
+        self.silent_after = max(SILENT_LINKS, self.concurrency + 1)
+        self.silent_pause = silent_pause
+        self._silence: Away | None = None
+        self._silence_until = -math.inf
+        #: The request that asked again once the silent hold's pause had passed (`asking`):
+        #: the rest of its link's requests go, its siblings' stay held.
+        self._reasker: object | None = None
 
     def ready_at(self) -> float:
         """Loop time from which a new request could start without waiting."""
         return max(self.next_at, self.paused_until)
 
-    def away(self) -> Away | None:
-        """The host's word that it is away (`went_away`) while its Retry-After lasts.
+    def away(self, asker: object | None = None) -> Away | None:
+        """The host's word that it is away (`went_away`) while its Retry-After lasts, or its
+        silence (`unanswered_link`) while that hold's pause lasts, except to the link that
+        asks again after it (`asker`, `asking`).
 
         A site in maintenance answering 503 with Retry-After 7200 to every URL made each
         of them wait `retry_after_cap` (30 s) for the pause the last one set and then ask
@@ -118,19 +159,62 @@ class HostGate:
         named has passed (then the next request asks again, and a repeat of the answer
         holds them anew), and are judged on its answer, the same outcome, so that a
         night of maintenance is one such night for each of its links."""
-        if self._away is None or asyncio.get_running_loop().time() >= self._away_until:
-            return None
-        return self._away
+        if self._away is None and self.unanswered < self.silent_after:
+            return None  # most calls: one comparison more than the host's word alone
+        now = asyncio.get_running_loop().time()
+        if self._away is not None and now < self._away_until:
+            return self._away
+        if (
+            self.unanswered >= self.silent_after
+            and now < self._silence_until
+            and (asker is None or asker is not self._reasker)
+        ):
+            return self._silence
+        return None
+
+    def unanswered_link(self, url: str) -> None:
+        """A link's check ended with no answer at all from the host (`url`, its last request
+        to the host): a connect that timed out, or a request whose answer had not begun by
+        its deadline, with no answer's head from the host since (`Fetcher._send`).
+
+        A host that took connections and never answered (a WAF's tarpit, a dead backend
+        behind a live load balancer) cost each of its links a HEAD's `read_timeout` and a
+        GET's whole deadline, two at a time: 1,000 links held the night for over 6 hours,
+        every one a timeout all the same. Once `silent_after` links in a row have had no
+        answer, the host's other links send nothing for `silent_pause` seconds and take
+        that silence as theirs (`classify._held`: `timeout`, not sent), as for a host in
+        maintenance (`went_away`). A refusal or a failed lookup is quick, and no silence:
+        it counts neither way. Any answer's head (any status) sets `unanswered` back to 0,
+        which ends the hold at once: a host slow on some paths that answers others is
+        never held, nor is one that answers slowly, or trickles a begun answer."""
+        self.unanswered += 1
+        if self.unanswered == self.silent_after:
+            self._silence = Away(None, self.silent_pause, url, unanswered=self.silent_after)
+            self._silence_until = asyncio.get_running_loop().time() + self.silent_pause
+
+    def silent(self) -> bool:
+        """Whether the host has answered nothing since it was held for its silence
+        (`unanswered_link`), whether or not the hold's pause has passed."""
+        return self.unanswered >= self.silent_after
+
+    def lift_silence(self, asker: object) -> None:
+        """Let `asker` (a `Progress`) ask the silent host again, before its pause has passed
+        (`checker._Run.ask_silent_again`): the host's other links stay held meanwhile, and
+        any answer to it ends the hold (`unanswered`)."""
+        self._silence_until = asyncio.get_running_loop().time() + self.silent_pause
+        self._reasker = asker
 
     def went_away(self, away: Away) -> None:
         """The host answered `away` (a 429, or a 503 from a second path, asking for longer
         than a check waits): hold its requests until that time has passed, or a later one
         it named, unless a page it serves says it is back first (`answered`)."""
-        until = asyncio.get_running_loop().time() + away.retry_after
+        now = asyncio.get_running_loop().time()
+        until = now + away.retry_after
         if away.status == 429 and until > self._slow_down_until:
             self._slow_down, self._slow_down_until = away, until
         if until > self._away_until:
-            if self.away() is None:  # a new hold: the answers already asked for may end it
+            if self._away is None or now >= self._away_until:
+                # A new hold: the answers already asked for may end it.
                 self._awaited = set(self._out)
             self._away, self._away_until = away, until
 
@@ -195,10 +279,18 @@ class HostGate:
             self._away, self._away_until = self._slow_down, self._slow_down_until
         self._tell()
 
-    def asking(self) -> object:
-        """A request goes out: a token for `heard`, once its answer begins or it fails."""
+    def asking(self, asker: object | None = None) -> object:
+        """A request goes out: a token for `heard`, once its answer begins or it fails.
+
+        While the host is silent (`unanswered_link`), a request sent once the hold's pause
+        has passed asks again for all: the hold is renewed for the others meanwhile, and
+        `asker` (its link's progress) may send the rest of its link's requests (`away`)."""
         token = object()
         self._out.add(token)
+        if self.unanswered >= self.silent_after:
+            now = asyncio.get_running_loop().time()
+            if now >= self._silence_until:
+                self._silence_until, self._reasker = now + self.silent_pause, asker
         return token
 
     def heard(self, token: object) -> None:
@@ -221,7 +313,7 @@ class HostGate:
         were sent at the end of their own deadline, not when the host had asked."""
         loop = asyncio.get_running_loop()
         end = math.inf if within is None else loop.time() + within
-        while (away := self.away()) is not None and away.status != 429 and self._awaited:
+        while (away := self.away()) is not None and away.status == 503 and self._awaited:
             until = min(end, self._away_until)  # finite: the host is away
             if until <= loop.time():
                 break
@@ -280,7 +372,8 @@ class Politeness:
         gate = self._gates.get(key)
         if gate is None:
             concurrency, rate = self.settings.policy_for(key)
-            gate = self._gates[key] = HostGate(key, concurrency, rate)
+            pause = SILENT_PAUSE_DEADLINES * self.settings.total_timeout
+            gate = self._gates[key] = HostGate(key, concurrency, rate, pause)
         return gate
 
 
