@@ -30,6 +30,7 @@ from catalog.health import LinkState, apply_observation
 from catalog.model import Observation as Try
 from catalog.outcomes import HELD_REASON_END, Outcome
 from catalog.queries import report_data
+from catalog.rekey import rekey_links
 from catalog.retention import prune_observations
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
@@ -214,6 +215,24 @@ def test_a_check_a_process_from_before_the_column_stored_ends_the_count(
         with engine.begin() as conn:  # what the older process left: the count of before
             conn.execute(update(Link).where(Link.url == URLS["a"]).values(held_tries=2))
         assert told(engine, days(3.1))["a"] == (0, 0, 0)
+
+
+def test_links_merged_by_a_rekey_count_the_tries_not_sent_of_both(tmp_path: Path) -> None:
+    """One address under two keys (rewritten to one form by a migration), held in the same
+    runs: the merged link holds both histories, whose tries since its last check were not
+    sent twice a night. It keeps the count those rows give, as `linkhealth resource`
+    shows them, not the survivor's own half."""
+    one, other = URLS["a"], URLS["b"]
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [KIT], now=days(0))
+        for n in (1, 2, 3):
+            for url, at in ((other, n), (one, n + 0.5)):  # `one` checked last: it survives
+                _store(engine, [_try(url, "page" if n == 1 else "held", at)], at)
+        assert kept(engine)[one] == kept(engine)[other] == 2
+        with engine.begin() as conn:
+            rekey_links(conn, canonical=lambda url: one, host=lambda url: "agency.example")
+        assert kept(engine) == count_held(engine) == {one: 4}
+        assert told(engine, days(4))["a"] == (4, 4, 4)
 
 
 def test_migration_0023_counts_each_link_s_tries_not_sent_as_the_reports_did(
