@@ -876,7 +876,7 @@ def history_lines(
     out.append("Current state")
     # Its tries since its latest check held, not sent: its host had said it was away (or
     # was silent). A try that found our network down is no check and ends no hold
-    # (`store.held_in_a_row`).
+    # (`links.held_tries`).
     since = list(takewhile(_no_check, history.observations))
     held = [o for o in since if o.held]
     # Its latest try: held, or our network down.

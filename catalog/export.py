@@ -8,7 +8,7 @@ hijacked site) says so in `drift_reason`; `stale` (with `contact_gone` for an en
 phone number or email left its page), `snoozed_until`, `ignored` and `ignored_reason` carry
 the curator-facing rest, so a site built from the export can leave such links out.
 `held_tries` counts the tries since the link's last check not sent, the host having said it
-was away (`store.held_in_a_row`): the check the rest is of came before them. CSV
+was away (`links.held_tries`): the check the rest is of came before them. CSV
 cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP "CSV
 injection", `catalog.csv_guard`); `import-csv` takes it off again.
 A CSV export starts with a UTF-8 byte order mark, as Excel's own "CSV UTF-8" does.
@@ -361,7 +361,7 @@ def _export_query(collections: Collection[str] | None) -> Select[*tuple[Any, ...
             res.ignored_reason,
             latest,
             before,
-            store.held_in_a_row(),
+            store.held_tries(),
         )
         .join(col, col.id == res.collection_id)
         .outerjoin(link, link.id == res.link_id)

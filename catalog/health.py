@@ -84,7 +84,8 @@ Decisions worth knowing:
 - A request held because its host had said it is away (`Observation.held`: a 429, or a
   503 from two of its paths, asking for longer than a check waits) says nothing about the
   link either: it is stored with the host's answer, but the link keeps its state, counts
-  and nights; only its reason says the last check was not sent.
+  and nights; only its reason says the last check was not sent, and `held_tries` how many
+  tries since that check were not (a check sets it back to 0).
 - `network_unavailable` says nothing about the link. On a link never checked it sets
   `last_checked_at` (shown as "last tried": the planner and the report need to know a
   try was made); on a link with an outcome nothing moves, so "last checked" stays the
@@ -262,6 +263,10 @@ class LinkState:
     contacts_seen: tuple[str, ...] = ()
     contacts_gone: tuple[str, ...] = ()
     contact_reason: str | None = None
+    #: Its tries since its last check not sent, its host having said it was away
+    #: (`Observation.held`): kept here so that no report counts observations for it
+    #: (`links.held_tries`). A held try keeps the check's outcome, state and time.
+    held_tries: int = 0
 
 
 @dataclass(frozen=True)
@@ -295,8 +300,10 @@ def apply_observation(
         # after `unavailable_days`. The link keeps its health; its reason says why the
         # last check sent nothing ("last tried" on a link never checked, as above).
         if prev.outcome is not None:
-            return replace(prev, reason=obs.reason), []
-        return replace(prev, last_checked_at=checked_at, reason=obs.reason), []
+            return replace(prev, reason=obs.reason, held_tries=_held_tries(prev, obs)), []
+        return replace(
+            prev, last_checked_at=checked_at, reason=obs.reason, held_tries=prev.held_tries + 1
+        ), []
 
     severity = outcome.severity
     unavailable_since = _unavailable_since(prev, obs, health)
@@ -396,8 +403,18 @@ def apply_observation(
         contacts_seen=prev.contacts_seen,
         contacts_gone=prev.contacts_gone,
         contact_reason=prev.contact_reason,
+        held_tries=0,  # a check: none of its tries since was held
     )
     return new, _changes(prev, new, obs, unavailable_since=unavailable_since, flips=counted)
+
+
+def _held_tries(prev: LinkState, obs: Observation) -> int:
+    """The link's tries not sent since its check, after the held try `obs`: one more, but
+    for a try stamped no later than that check (a clock since set back; one at the same
+    instant), which is no try since it, as the history's rows read."""
+    if prev.last_checked_at is not None and obs.checked_at <= prev.last_checked_at:
+        return prev.held_tries
+    return prev.held_tries + 1
 
 
 def is_check(obs: Observation) -> bool:

@@ -50,7 +50,7 @@ from catalog.problem_checks import (
 from catalog.set_aside import lapse_note
 from catalog.settings import NIGHT_SLACK
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
-from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS, chunks, held_in_a_row
+from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS, chunks, held_tries
 from catalog.store import SET_ASIDE_LAPSED as LAPSED
 from catalog.tables import Collection, Decision, Event, Link, Observation, Resource, Run
 from catalog.unsteady import Unsteady, steadied_redirects, unsteady_news, unsteady_redirects
@@ -175,8 +175,8 @@ class ResourceRow:
     #: our network down.
     last_tried_held: bool = False
     #: How many of the link's tries since its last check were not sent, its host having
-    #: said it was away (`store.held_in_a_row`); 0 when its latest try was a check. A held try keeps
-    #: the last check's outcome, state and `last_checked_at`.
+    #: said it was away (`links.held_tries`, `store.held_tries`); 0 when its latest try was a
+    #: check. A held try keeps the last check's outcome, state and `last_checked_at`.
     held_tries: int = 0
     #: Response time of the latest check.
     elapsed_ms: int | None = None
@@ -1582,7 +1582,7 @@ def _active_resources() -> Select[Any]:
             latest.elapsed_ms,
             latest.retries,
             _last_try_held().label("last_held"),
-            held_in_a_row().label("held_tries"),
+            held_tries().label("held_tries"),
             Resource.fields["type"].as_string().label("resource_type"),
             # Only of the entries the page drifted from (`groups.entry_drift`).
             groups.entry_drift(Link.drift_reason, Link.drift_entries, Resource.id).label(

@@ -18,7 +18,9 @@ of the form needs only a new migration that calls it again.
 
 It works on a Connection with lightweight table definitions (only the columns it
 touches), so it keeps working inside migrations whatever later revisions add; the pruned
-counts, there from 0022 on, are read with the start columns of `catalog.problem_checks`.
+counts, there from 0022 on, are read with the start columns of `catalog.problem_checks`;
+a merged link's tries not sent since its last check (`links.held_tries`, from 0023 on) are
+counted again from the rows it now holds.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ def rekey_links(
             renamed += 1
     _forget_counts(conn, survivors)
     _add_pruned_counts(conn, absorbed)
+    _recount_held_tries(conn, survivors)
     return RekeyResult(renamed=renamed, merged=merged)
 
 
@@ -233,6 +236,29 @@ def _forget_counts(conn: Connection, link_ids: list[int]) -> None:
     for start in range(0, len(link_ids), 500):
         ids = link_ids[start : start + 500]
         conn.execute(sa.update(kept).where(kept.c.id.in_(ids)).values(problem_checks=None))
+
+
+def _recount_held_tries(conn: Connection, link_ids: list[int]) -> None:
+    """A merged link's tries not sent since its last check (`links.held_tries`), counted
+    again from the observations it now holds (`store.recounted_held_tries`). Its own count
+    left out those of the links it absorbed (one address under two keys, held in the same
+    runs, was held twice a night) that `linkhealth resource` lists; adding theirs counted
+    tries from before the survivor's newer check. Counted from the rows, it is what the
+    reports read before the column (migration 0023) of the merged history. The column is
+    newer than the migrations (0004, 0011 to 0013) that call this: 0023 counts every link
+    after them."""
+    if not link_ids:
+        return
+    if "held_tries" not in {c["name"] for c in sa.inspect(conn).get_columns("links")}:
+        return
+    from catalog.store import recounted_held_tries
+    from catalog.tables import Link
+
+    for start in range(0, len(link_ids), 500):
+        ids = link_ids[start : start + 500]
+        conn.execute(
+            sa.update(Link).where(Link.id.in_(ids)).values(held_tries=recounted_held_tries())
+        )
 
 
 def _newest_first(

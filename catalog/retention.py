@@ -11,7 +11,8 @@ live in their own tables. Of the observations themselves we keep:
 - each link's newest `store.DRIFT_HISTORY` observations with relevance scores, so the
   drift baseline (a page's similarity to its entry over time) survives pruning;
 - each link's tries not sent since its last check, its host having said it was away
-  (`store.held_in_a_row` counts them: the report's JSON, the export);
+  (`links.held_tries` counts them: `linkhealth resource` and the resource page show them,
+  as many as the report's JSON and the export say);
 - each link's last working observation, so a link whose host lapsed after a permanent
   move still gets its known new address as the fix (`catalog.queries._with_moved_to`).
 - of each entry that took its URL after it had another, its first check of it: its row
@@ -363,9 +364,10 @@ def _fill_keep(
                     .group_by(Observation.link_id),
                 )
             )
-            # Its tries not sent since its last check (`store.held_in_a_row`): a host held
-            # longer than the window had its count cut to the window's nights. Looked up of
-            # the few links held (read first: a join read every old observation of the chunk).
+            # Its tries not sent since its last check (`links.held_tries` counts them): a
+            # host held longer than the window had its history cut to the window's nights,
+            # fewer than the count. Looked up of the few links held (read first: a join
+            # read every old observation of the chunk).
             unsent = aliased(Observation)
             held = select(Link.id).where(in_range, held_reason())
             conn.execute(

@@ -158,6 +158,11 @@ class Link(Base):
     problem_checks: Mapped[int | None]
     problem_checks_since: Mapped[datetime | None]
     problem_checks_upto: Mapped[int | None]
+    #: The link's tries since its last check that were not sent, its host having said it
+    #: was away (`Observation.held`), kept as they are stored (`health.apply_observation`:
+    #: +1 per held try, 0 on a check; a try that found our network down leaves it), so a
+    #: report reads it instead of counting observations. 0 when its latest try was a check.
+    held_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: The contacts its entries name (`catalog.check.contacts` keys) that a read of the
     #: page has shown, and those of them the last read did not show (`catalog.health`).
     contacts_seen: Mapped[list[Any]] = mapped_column(JSON, default=list)

@@ -114,7 +114,8 @@ def test_pages_held_for_nights_keep_their_health_and_the_asked_paths_progress(
 def test_a_failing_link_held_keeps_its_state_and_its_count_of_checks(tmp_path: Path) -> None:
     """A 404 for three nights, then held for five: still suspect-or-broken as the 404s
     left it, with three checks (kept count and recount alike), no event for the held
-    nights, and its reason says the last check was not sent."""
+    nights, and its reason says the last check was not sent; only its count of tries not
+    sent since (`held_tries`) moved."""
     url = f"{HOST}/gone"
     kit = make_catalog("toolkit", [make_resource("gone", url)])
     with temporary_database(tmp_path) as engine:
@@ -139,7 +140,8 @@ def test_a_failing_link_held_keeps_its_state_and_its_count_of_checks(tmp_path: P
             kept = problem_checks.checks_since(conn, [after.id])
             counted = problem_checks.recount(conn, [after.id])
             events = conn.scalars(select(t.Event.kind).where(t.Event.at > days(2))).all()
-    assert replace(after, reason=None) == replace(before, reason=None)
+    assert replace(after, reason=None, held_tries=0) == replace(before, reason=None)
+    assert (before.held_tries, after.held_tries) == (0, 5)
     assert after.outcome is Outcome.NOT_FOUND and after.last_checked_at == days(2)
     assert after.reason is not None and after.reason.startswith("HEAD not sent: host")
     assert kept == counted == {after.id: 3}

@@ -393,7 +393,8 @@ def test_a_night_of_maintenance_counts_for_the_links_asked_not_for_those_held() 
         asked, _ = apply_observation(asked, first, health, now=at)
         held, held_changes = apply_observation(held, other, health, now=at)
         assert held_changes == []
-        assert held == LinkState(last_checked_at=at, reason=other.reason)  # "last tried"
+        # "last tried", and one more try not sent (`held_tries`)
+        assert held == LinkState(last_checked_at=at, reason=other.reason, held_tries=night + 1)
     assert len(asked.unavailable_nights) == nights
     assert asked.consecutive_failures > 0, "the asked one fails after `unavailable_days`"
     assert web.seen[DOWN] == 4 * nights, "two URLs asked a night (HEAD and GET)"

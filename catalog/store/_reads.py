@@ -703,21 +703,28 @@ def fingerprints_to_compare(link_id: Any, outer: Any) -> tuple[Any, Any]:
 _BEFORE_ANY = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def held_in_a_row() -> ColumnElement[int]:
+def held_tries() -> ColumnElement[int]:
     """Of a query over `links`: how many of the link's tries since its last check were not
     sent (`Observation.held`: its host had said it was away), 0 when its latest was a check.
-    Nothing tells it from the link's row: a held try keeps its last check's outcome, date
-    and state (`health.apply_observation`). A reader of the report's JSON or the export
+    Nothing else tells it from the link's row: a held try keeps its last check's outcome,
+    date and state (`health.apply_observation`). A reader of the report's JSON or the export
     read "ok, checked a week ago" of a link asked last night and of one its host kept
     from being asked since.
 
-    Looked up only of the links whose reason is a held try's (`HELD_REASON_END`, which a
-    held try leaves as the link's reason, as the report's headline reads it): nearly every
-    link costs nothing. Of those, the held tries newer than its newest check, two look-ups
-    on the (link, time) index. A try that found our network down is no check and no hold
-    (`health.is_check`): it moves no health, and ends no count, as `linkhealth resource`
-    counts them: ended by it, a link unasked since its check, which the headline counts
-    "not asked since", read 0 here and said nothing of its tries not sent."""
+    The count the store keeps (`links.held_tries`), never counted here: reports read kept
+    counts. 0 of a link whose reason is no held try's (`held_reason`): its latest try was
+    a check, which a linkhealth process started before the column (it keeps no count)
+    stored without setting the count of the tries held before it back to 0."""
+    return case((held_reason(), t.Link.held_tries), else_=0)
+
+
+def recounted_held_tries() -> ColumnElement[int]:
+    """Of a query (or an UPDATE) over `links`: `links.held_tries` counted again from the
+    observations, for a link that took over another's (`catalog.rekey`): of a link whose
+    reason is a held try's (`held_reason`), the held tries newer than its newest check, two
+    look-ups on the (link, time) index; 0 for the others. A try that found our network down
+    is no check and no hold (`health.is_check`): it neither counts nor ends the count, as
+    the store keeps it. Migration 0023 counted every link so once."""
     obs = aliased(t.Observation)
     held = select(func.count()).select_from(obs).where(*unsent_since_sent(obs)).scalar_subquery()
     return case((held_reason(), held), else_=0)
@@ -733,9 +740,9 @@ def held_reason() -> ColumnElement[bool]:
 def unsent_since_sent(obs: Any, *, of_links: bool = True) -> tuple[ColumnElement[bool], ...]:
     """Of `obs` (an alias of `observations`) in a query over `links` (`of_links`; else
     over `obs` alone, its link its own `link_id`): it is one of the link's tries not sent
-    since its newest check (`held_in_a_row` counts them). `db prune` keeps them
-    (`catalog.retention`): deleted, the count of a hold longer than its window read as
-    that window's nights."""
+    since its newest check (`links.held_tries` counts them). `db prune` keeps them
+    (`catalog.retention`): `linkhealth resource` and the resource page read them, and a
+    merge of two links counts them again (`recounted_held_tries`)."""
     sent = aliased(t.Observation)
     link_id, outer = (t.Link.id, t.Link) if of_links else (obs.link_id, obs)
     last_check = (
