@@ -93,6 +93,15 @@ def on_schedule(start: float, due: float, interval: float) -> float:
     return due if start - due <= interval * LATE_SLACK else start
 
 
+class Asker:
+    """A link's check as its host's gate knows it (`HostGate.asking`, `away`, `lift_silence`):
+    a token with nothing in it. The gate keeps the last one that asked a silent host again
+    until its batch ends; keeping the check's `Progress` kept its exchanges, page body
+    included, as long, one for each silent host of the batch."""
+
+    __slots__ = ()
+
+
 class HostGate:
     """Rate and pause for one host; concurrency is the scheduler's job."""
 
@@ -139,15 +148,15 @@ class HostGate:
         self.silent_pause = silent_pause
         self._silence: Away | None = None
         self._silence_until = -math.inf
-        #: The request that asked again once the silent hold's pause had passed (`asking`):
-        #: the rest of its link's requests go, its siblings' stay held.
-        self._reasker: object | None = None
+        #: The link whose request asked again once the silent hold's pause had passed
+        #: (`asking`): the rest of its link's requests go, its siblings' stay held.
+        self._reasker: Asker | None = None
 
     def ready_at(self) -> float:
         """Loop time from which a new request could start without waiting."""
         return max(self.next_at, self.paused_until)
 
-    def away(self, asker: object | None = None) -> Away | None:
+    def away(self, asker: Asker | None = None) -> Away | None:
         """The host's word that it is away (`went_away`) while its Retry-After lasts, or its
         silence (`unanswered_link`) while that hold's pause lasts, except to the link that
         asks again after it (`asker`, `asking`).
@@ -197,8 +206,8 @@ class HostGate:
         (`unanswered_link`), whether or not the hold's pause has passed."""
         return self.unanswered >= self.silent_after
 
-    def lift_silence(self, asker: object) -> None:
-        """Let `asker` (a `Progress`) ask the silent host again, before its pause has passed
+    def lift_silence(self, asker: Asker) -> None:
+        """Let `asker` (a link's check) ask the silent host again, before its pause has passed
         (`checker._Run.ask_silent_again`): the host's other links stay held meanwhile, and
         any answer to it ends the hold (`unanswered`)."""
         self._silence_until = asyncio.get_running_loop().time() + self.silent_pause
@@ -279,12 +288,12 @@ class HostGate:
             self._away, self._away_until = self._slow_down, self._slow_down_until
         self._tell()
 
-    def asking(self, asker: object | None = None) -> object:
+    def asking(self, asker: Asker | None = None) -> object:
         """A request goes out: a token for `heard`, once its answer begins or it fails.
 
         While the host is silent (`unanswered_link`), a request sent once the hold's pause
         has passed asks again for all: the hold is renewed for the others meanwhile, and
-        `asker` (its link's progress) may send the rest of its link's requests (`away`)."""
+        `asker` (its link's check) may send the rest of its link's requests (`away`)."""
         token = object()
         self._out.add(token)
         if self.unanswered >= self.silent_after:
