@@ -11,7 +11,8 @@ request asked again that fails otherwise (refused, our network unreachable) says
 of the silence, and the links stay held. The request asked again waits until the hold is
 `SILENT_AGAIN_DEADLINES` old, so that the silence that times links out lasted minutes,
 and asks the held link least like those that hung (a site dead behind one path). The gate
-of a host asked again keeps a token of the link that asked, not its check's progress.
+of a host asked again keeps a token of the link that asked, not its check's progress. A
+capped resource page says why its tries were not sent, its host away or silent.
 
 The nights run on a virtual clock (`test_maintenance_host.VirtualLoop`): a server that
 never answers costs no real time. The tests count requests and states, never time taken.
@@ -39,15 +40,18 @@ from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from catalog.urls import host_of
-from reports.build import build_context
+from reports.build import HISTORY_PER_RESOURCE, build_context
 from tests.factories import (
     days,
     make_catalog,
+    make_observation,
     make_resource,
     public_resolver,
     temporary_database,
 )
+from tests.test_held_history_pages import night, page
 from tests.test_maintenance_host import PAGE, SETTINGS, run_virtual
+from tests.test_u4_held_rotation import held_at
 
 HOST = "https://agency.example"
 PAGES = [f"{HOST}/guide{i:02}" for i in range(13)]
@@ -334,3 +338,65 @@ def test_a_host_gate_keeps_no_check_of_a_link(monkeypatch: pytest.MonkeyPatch) -
     assert gates and not any(
         isinstance(value, Progress) for held in gates for value in vars(held).values()
     ), [vars(held) for held in set(gates)]
+
+
+def silent_held_at(url: str, n: float) -> Observation:
+    """A try of `url` on night `n` not sent: its host had answered none of its last links,
+    and the run was stopped before it was asked again (the held verdict stored)."""
+    return make_observation(
+        url,
+        Outcome.TIMEOUT,
+        days(n),
+        http_status=None,
+        reason="HEAD not sent: host not answering: it answered none of the requests for its "
+        f"last 3 links within their deadlines ({HOST}/a was one), {HELD_REASON_END}",
+        held=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("silent", "away", "said"),
+    [
+        (
+            HISTORY_PER_RESOURCE,
+            0,
+            "The newest 30 tries, none of them a check (all not sent: their host had not "
+            "answered its last links)",
+        ),
+        (
+            1,
+            HISTORY_PER_RESOURCE - 1,
+            "The newest 30 tries, none of them a check (29 not sent: their host said it was "
+            "away; 1 not sent: its host had not answered its last links)",
+        ),
+        (
+            2,
+            0,
+            f"The newest {HISTORY_PER_RESOURCE - 2} checks (and 2 tries not sent: their host "
+            "had not answered its last links)",
+        ),
+    ],
+    ids=["silent", "both", "checks-and-silent"],
+)
+def test_a_capped_history_says_why_its_tries_were_not_sent(
+    tmp_path: Path, silent: int, away: int, said: str
+) -> None:
+    """The note over a capped resource page's history said "not sent: their host said it
+    was away" of tries held for their host's silence too (`held_why`)."""
+    url = PAGES[0]
+    kit = make_catalog("toolkit", [make_resource("r0", url)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        n = 0
+        for _ in range(HISTORY_PER_RESOURCE + 5 - silent - away):  # checks, some beyond
+            night(engine, n, [make_observation(url, checked_at=days(n))])
+            n += 1
+        for _ in range(away):
+            night(engine, n, [held_at(url, n)])
+            n += 1
+        for _ in range(silent):
+            night(engine, n, [silent_held_at(url, n)])
+            n += 1
+        shown = page(engine, tmp_path / "r", "r0", n)
+    assert shown.older is not None
+    assert shown.older.startswith(f"{said} and the changes"), shown.older
