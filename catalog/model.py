@@ -210,8 +210,10 @@ class Observation:
     #: (observations made by hand): every one the entries name. Not stored.
     contacts_judged: tuple[str, ...] | None = None
     #: Nothing was sent: the host had said it is away (a 429, or a 503 from two paths,
-    #: asking for longer than a check waits), and its answer is this one's outcome. Stored,
-    #: but no check of the link: its health stays as the last check left it.
+    #: asking for longer than a check waits), and its answer is this one's outcome; or it
+    #: had answered none of its last links (`timeout`). Stored, but no check of the link:
+    #: its health stays as the last check left it. (A silent host's, silent again when
+    #: asked at the end of the run, is a check, its `timeout` the night's: not held.)
     held: bool = False
 
     @property

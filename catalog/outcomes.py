@@ -309,9 +309,10 @@ def held_silent(reason: str | None) -> bool:
     return reason is not None and f": {SILENT_HOLD} " in reason
 
 
-def held_why(reason: str | None) -> str:
+def held_why(reason: str | None, whose: str = "its") -> str:
     """Why a link's try was not sent, as a curator reads it beside "not sent" or "last
-    tried", from the try's reason (`HELD_REASON_END`): its host's word, or its silence."""
+    tried", from the try's reason (`HELD_REASON_END`): its host's word, or its silence.
+    `whose`: "their", of several tries."""
     if held_silent(reason):
-        return "its host had not answered its last links"
-    return "its host said it was away"
+        return f"{whose} host had not answered its last links"
+    return f"{whose} host said it was away"

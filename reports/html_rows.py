@@ -11,11 +11,12 @@ every resource twice. The pieces the templates share with them (`ext`, `moment`,
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 from markupsafe import Markup
 
-from catalog.outcomes import Severity, held_why
+from catalog.outcomes import Severity, held_silent, held_why
 from catalog.text import LRI, PDI, counted, quotations_isolated, without_bidi_overrides
 from reports.context import (
     ChangeItem,
@@ -390,35 +391,44 @@ def held_words(tries: int, reason: str | None) -> str:
 
 def newest_checks(items: Iterable[HistoryItem]) -> str:
     """How a capped resource page words the checks its history shows: its rows that were
-    no check of the link (a try not sent, its host away; one that found our network down)
-    apart, as "Working since ..., N checks" leaves them out. "The newest 30 checks" read
-    beside "5 checks" for the same nights. A link of a held host with many links is asked
-    two a night: its 30 rows may hold no check, which "The newest 0 checks" said badly."""
-    held = offline = checks = 0
+    no check of the link (a try not sent, its host away or silent; one that found our
+    network down) apart, as "Working since ..., N checks" leaves them out. "The newest 30
+    checks" read beside "5 checks" for the same nights. A link of a held host with many
+    links is asked two a night: its 30 rows may hold no check, which "The newest 0 checks"
+    said badly. Tries not sent say why by their reason (`held_why`): "their host said it
+    was away" was untrue of a host held for its silence."""
+    held: Counter[bool] = Counter()  # by `held_silent`, with a reason of each kind
+    reasons: dict[bool, str | None] = {}
+    offline = checks = 0
     for item in items:
         if item.kind != "check":
             continue
-        held += item.held
+        if item.held:
+            silent = held_silent(item.detail)
+            held[silent] += 1
+            reasons.setdefault(silent, item.detail)
         offline += item.offline
         checks += not (item.held or item.offline)
-    whose = "its" if held == 1 else "their"
+    kinds = [
+        *(
+            (f"not sent: {held_why(reasons[silent], _whose(n))}", n)
+            for silent, n in sorted(held.items())
+        ),
+        ("while our network was down", offline),
+    ]
+    kinds = [(words, n) for words, n in kinds if n]
     if not checks:
-        # Of one kind: "all"; of both, each counted, the tries said once before them.
-        parts = [
-            (f"not sent: {whose} host said it was away", held),
-            ("while our network was down", offline),
-        ]
-        kinds = [(words, n) for words, n in parts if n]
+        # Of one kind: "all"; of several, each counted, the tries said once before them.
         said = "; ".join(f"{'all' if len(kinds) == 1 else n} {words}" for words, n in kinds)
-        tries = counted(held + offline, "try", "tries")
+        tries = counted(held.total() + offline, "try", "tries")
         return f"The newest {tries}, none of them a check ({said})"
-    others = []
-    if held:
-        others.append(f"{counted(held, 'try', 'tries')} not sent: {whose} host said it was away")
-    if offline:
-        others.append(f"{counted(offline, 'try', 'tries')} while our network was down")
+    others = [f"{counted(n, 'try', 'tries')} {words}" for words, n in kinds]
     apart = f" (and {'; '.join(others)})" if others else ""
     return f"The newest {counted(checks, 'check')}{apart}"
+
+
+def _whose(tries: int) -> str:
+    return "its" if tries == 1 else "their"
 
 
 def facts(row: Row, root: str) -> Markup:

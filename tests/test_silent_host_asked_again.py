@@ -142,8 +142,9 @@ def test_a_host_hanging_on_head_alone_is_never_held(
 
 
 def test_a_host_silent_throughout_costs_one_request_more(web: FixtureWeb) -> None:
-    """Asked again, it answers nothing: the links it held stay held, `timeout`, and the one
-    asked again (a GET of a held link) is that link's own `timeout`, asked."""
+    """Asked again, it answers nothing: the one asked again (a GET of a held link) is that
+    link's own `timeout`, asked, and each link it held is the night's `timeout` of the link,
+    not held, its reason saying so (`test_w1_silent_host_final`)."""
     urls = [web.url(f"/never-answers?n={i}", host="silent.test") for i in range(12)]
     heard: list[Observation] = []
     observations = run(urls, heard)
@@ -158,7 +159,11 @@ def test_a_host_silent_throughout_costs_one_request_more(web: FixtureWeb) -> Non
     (asked_again,) = [o for o in observations if target_of(o.url) == again[0][1]]
     assert not asked_again.held and "not sent" not in asked_again.reason, asked_again.reason
     still = [o for o in observations if target_of(o.url) in was_held and o is not asked_again]
-    assert still and all(held_for_silence(o) for o in still), [o.reason for o in still]
+    assert still and not any(o.held for o in still), [o.reason for o in still]
+    for obs in still:  # not sent, and why
+        assert obs.reason.startswith("HEAD not sent: host not answering: "), obs.reason
+        assert "nor our request again at the end of the run" in obs.reason, obs.reason
+        assert target_of(obs.reason.rsplit("(", 1)[1].split(")")[0]) == again[0][1]
 
 
 def test_two_silent_hosts_are_asked_again_at_once(

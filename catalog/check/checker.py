@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from itertools import takewhile
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -383,10 +384,11 @@ class _Run:
         #: The URLs whose HEAD's 503 "come back later" was taken as the host's word
         #: (`Progress.said`): judged again once all are done (`_judge_told`).
         self._told: list[_Told] = []
-        #: The URLs held for their host's silence (`HostGate.unanswered_link`), with the
-        #: address held (its last hop): asked again once all are done (`ask_silent_again`).
-        #: None once that is under way: a check then is final.
-        self._silent_held: list[tuple[int, str]] | None = []
+        #: The URLs held for their host's silence (`HostGate.unanswered_link`): asked again
+        #: once all are done (`ask_silent_again`). None once that is under way: a check
+        #: then is final.
+        self._silent_held: list[_SilentHeld] | None = []
+        self._sleep = sleep
 
     async def all(self, work: list[tuple[str, int]], checked: dict[int, CheckedUrl]) -> None:
         """Check every (host, target index) of `work`; `checked` holds each one's parsed URL.
@@ -437,15 +439,22 @@ class _Run:
     ) -> tuple[list[tuple[str, int]], dict[int, CheckedUrl]] | None:
         """The URLs held for their host's silence to check now, with their parsed URLs, or
         None: each host that held some is asked once more, all at once, now that the
-        batch's other URLs are done (`Fetcher.ask_again`: one request, a link's deadline at
-        most); those of a host that answers it, or answered since it held them, are
-        checked as any URL, at the host's politeness. A host still silent keeps them held,
-        `timeout` (no check of the link: it keeps its state).
+        batch's other URLs are done and the hold is `SILENT_AGAIN_DEADLINES` old at least
+        (`Fetcher.ask_again`: one request, a link's deadline at most); those of a host that
+        answers it, or answered since it held them, are checked as any URL, at the host's
+        politeness. A host that does not answer it either, it too hanging until its
+        deadline or its connect timing out, gives each link it held its night's `timeout`
+        (`_silent_still`). One whose request fails otherwise (refused, its name not found:
+        our own network may be down) says nothing of its silence, and its links keep their
+        held verdict (no check of the link: it keeps its state).
 
         A silent hold rests on a few links that hung, which a stall of a minute (a restart,
         a stalled load balancer) gives too: held for the rest of the run, every other link
         of a host that answered again a minute later was `timeout` for the night, hundreds
-        of them. A 503's hold rests on the host's word, and is left as it is.
+        of them. Held for good, a dead site's links (a parking load balancer that never
+        answers) kept "OK when last checked" for months, three asked a night; every one had
+        timed out and been confirmed broken before any hold. A 503's hold rests on the
+        host's word, and is left as it is.
 
         `on_result` heard each one's held verdict when it was done, and hears nothing of
         the checks here (live progress counts a URL once; a run stopped meanwhile stores
@@ -454,60 +463,75 @@ class _Run:
         held, self._silent_held = self._silent_held or [], None
         if not held:
             return None
-        by_gate: dict[HostGate, list[tuple[int, str, bool]]] = {}
-        for index, url in sorted(held):
-            address = parse_url(url)
+        by_gate: dict[HostGate, list[tuple[_SilentHeld, bool]]] = {}
+        for link in sorted(held, key=lambda h: h.index):
+            address = parse_url(link.url)
             if isinstance(address, CheckedUrl):  # as it was when it was held
                 # Held at its first hop; an http:// address with an https:// form is not
                 # all its check would ask (`_over_https`).
-                own = _parsed(self.targets[index]).canonical == url
-                own = own and https_upgrade_candidate(url) is None
-                by_gate.setdefault(self.politeness.gate(address.host), []).append((index, url, own))
+                own = _parsed(self.targets[link.index]).canonical == link.url
+                own = own and https_upgrade_candidate(link.url) is None
+                by_gate.setdefault(self.politeness.gate(address.host), []).append((link, own))
         async with asyncio.TaskGroup() as group:
             asked = {
-                # A link held at its own address, where there is one: the answer is its own.
-                gate: group.create_task(self._ask_again(gate, *max(links, key=lambda h: h[2])))
+                gate: group.create_task(self._ask_again(gate, *_to_ask_again(links)))
                 for gate, links in by_gate.items()
                 if gate.silent()
             }
         work: list[tuple[str, int]] = []
         checked: dict[int, CheckedUrl] = {}
         for gate, links in by_gate.items():
-            if gate in asked and not asked[gate].result():
-                continue  # silent still: held, `timeout`
-            for index, _, _ in links:
-                parsed = checked[index] = _parsed(self.targets[index])
-                work.append((parsed.host, index))
+            again = asked[gate].result() if gate in asked else None
+            if again is not None and not again.answered:
+                if again.silent:
+                    for link, own in links:
+                        if not (own and link.index == again.index):  # that one was asked
+                            self._silent_still(link, again)
+                continue  # silent still, or not known: `_silent_still`, or held
+            for link, _ in links:
+                parsed = checked[link.index] = _parsed(self.targets[link.index])
+                work.append((parsed.host, link.index))
         work.sort(key=lambda job: job[1])  # the batch's order, host by host
         return (work, checked) if work else None
 
-    async def _ask_again(self, gate: HostGate, index: int, url: str, own: bool) -> bool:
-        """`Fetcher.ask_again` of `url`, held for `gate`'s silence, in a run-wide slot of its
-        own as a URL's check takes one. When the host is silent still and `url` is the
-        address of link `index`, the GET is that link's check: `timeout`, asked, not held
-        ("not sent" would be untrue of it).
+    async def _ask_again(self, gate: HostGate, link: _SilentHeld, own: bool) -> _AskedAgain:
+        """`Fetcher.ask_again` of `link.url`, held for `gate`'s silence, in a run-wide slot
+        of its own as a URL's check takes one, once the hold is old enough (`HostGate.
+        again_at`: the wait takes no slot). When the host is silent still and the address
+        is link `link.index`'s own (`own`), the GET is that link's check: `timeout`, asked,
+        not held ("not sent" would be untrue of it).
 
         An http:// address whose server took no connection is asked at its https:// form
         too, as a link's check does (`_over_https`): a site that never listens on port 80,
         whose https:// address stalled for its first links, read as silent still, and its
         links stayed held."""
-        target, checked_at, started = self.targets[index], self.clock(), time.monotonic()
+        index, url = link.index, link.url
+        loop = asyncio.get_running_loop()
+        if (wait := gate.again_at() - loop.time()) > 0:
+            await self._sleep(wait)
         progress = Progress()
         await self.slots.acquire()
         self.slots.hold()
+        target, checked_at, started = self.targets[index], self.clock(), time.monotonic()
+        after = loop.time() - gate.silent_since
         try:
             answered = await self.fetcher.ask_again(gate, url, progress)
             https, tried = https_upgrade_candidate(url), progress.snapshot()
+            # Silent: a connect that timed out, or no answer begun by the deadline.
+            silent, asked = progress.unheard is not None, url
             # No connection taken at the http:// address: its https:// form is asked.
             if not answered and https and tried and all(map(_unanswered_exchange, tried)):
-                answered = await self.fetcher.ask_again(gate, https, Progress())
+                over_https = Progress()
+                answered = await self.fetcher.ask_again(gate, https, over_https)
+                silent, asked = over_https.unheard is not None, https
         except Exception:  # a bug of ours: the held verdicts stand, the batch goes on
             log.exception("asking %s again failed", url)
-            return False
+            return _AskedAgain(index, url, answered=False, silent=False, after=after)
         finally:
             self.slots.drop()
+        again = _AskedAgain(index, asked, answered, silent and not answered, after)
         if answered or not own:
-            return answered
+            return again
         cut = not progress.exchanges  # the deadline ended it
         facts = CheckFacts(
             url=url,
@@ -520,7 +544,22 @@ class _Run:
             self.results[index] = _observe(target, facts, checked_at, elapsed_ms)
         except Exception:  # judging failed: its held verdict stands, never a crash
             log.exception("judging %s failed", target.url)
-        return answered
+        return again
+
+    def _silent_still(self, link: _SilentHeld, again: _AskedAgain) -> None:
+        """`link`, held for its host's silence, judged again now that the host answered none
+        of its links nor the request that asked it again (`again`): `timeout`, a check of
+        the link (`Away.kept_state`), with a reason that says it was not sent and why."""
+        facts = link.facts
+        *before, last = facts.exchanges
+        assert last.held is not None  # held: `check_one`
+        away = replace(last.held, asked_again=again.url, asked_after=again.after)
+        facts = replace(facts, exchanges=(*before, replace(last, held=away)))
+        target = self.targets[link.index]
+        try:
+            self.results[link.index] = _observe(target, facts, link.checked_at, link.elapsed_ms)
+        except Exception:  # judging failed: its held verdict stands, never a crash
+            log.exception("judging %s again failed", target.url)
 
     async def _check_job(
         self,
@@ -616,10 +655,11 @@ class _Run:
             progress.unheard.unanswered_link(progress.unheard_url)
         last = facts.last
         held = last.held if last is not None else None
+        elapsed_ms = round((time.monotonic() - started) * 1000)
         if held is not None and held.status is None and self._silent_held is not None:
             # Held for its host's silence: not final yet (`ask_silent_again`).
-            self._silent_held.append((index, facts.exchanges[-1].chain[-1].url))
-        elapsed_ms = round((time.monotonic() - started) * 1000)
+            url = facts.exchanges[-1].chain[-1].url
+            self._silent_held.append(_SilentHeld(index, url, facts, checked_at, elapsed_ms))
         try:
             observation = _observe(target, facts, checked_at, elapsed_ms)
             upgrade = None if unanswered is None else (unanswered, plain)
@@ -975,6 +1015,60 @@ def _tail(text: str) -> bytes | None:
 
 
 @dataclass(frozen=True)
+class _SilentHeld:
+    """A URL held for its host's silence (`_Run.ask_silent_again`), as it was judged then."""
+
+    index: int
+    #: The address held (its last hop).
+    url: str
+    facts: CheckFacts
+    checked_at: datetime
+    elapsed_ms: int
+
+
+@dataclass(frozen=True)
+class _AskedAgain:
+    """What asking a silent host again at the end of its batch found (`_Run._ask_again`)."""
+
+    #: The link held whose address was asked.
+    index: int
+    #: The address asked: the link's held one, or its https:// form (`_over_https`).
+    url: str
+    #: The host answered since its hold, to this request or another: its links are checked.
+    answered: bool
+    #: No answer to it either: a connect that timed out, or no answer begun by its
+    #: deadline. Neither (a refusal, a name not found, a bug of ours) says nothing of the
+    #: silence, and the links stay held.
+    silent: bool
+    #: Seconds from the host's hold to the request.
+    after: float
+
+
+def _to_ask_again(links: Sequence[tuple[_SilentHeld, bool]]) -> tuple[_SilentHeld, bool]:
+    """Of a silent host's held links (each with whether its held address is all its check
+    would ask: `own`), the one to ask again: one held at its own address, where there is
+    one (the answer is its own), and of those the least like the link whose silence held
+    the host, the latest in the batch among equals. A host dead behind one path (/archive/
+    proxied to a backend that never answers) whose first links hung there is asked at
+    another (/docs/) if it held one: asked at a fourth /archive/ link, silent too, every
+    /docs/ link it held was a night's `timeout` (`_Run._silent_still`)."""
+
+    def key(held: tuple[_SilentHeld, bool]) -> tuple[bool, int, int]:
+        link, own = held
+        last = link.facts.last
+        hung = last.held.url if last is not None and last.held is not None else ""
+        return own, -_shared_segments(link.url, hung), link.index
+
+    return max(links, key=key)
+
+
+def _shared_segments(a: str, b: str) -> int:
+    """How many leading segments of their paths the addresses `a` and `b` share."""
+    pairs = zip(urlsplit(a).path.split("/"), urlsplit(b).path.split("/"), strict=False)
+    return sum(1 for _ in takewhile(lambda pair: pair[0] == pair[1], pairs))
+
+
+@dataclass(frozen=True)
 class _Told:
     """A URL whose HEAD's 503 "come back later" was taken as the host's word (`_judge_told`)."""
 
@@ -1113,7 +1207,7 @@ def _observe(
         contacts=found.shown if found is not None else None,
         contacts_written=found.written if found is not None else (),
         contacts_judged=found.judged if found is not None else None,
-        held=last is not None and last.held is not None,
+        held=last is not None and last.held is not None and last.held.kept_state,
         suggested_url=(
             moved_to(target.url, chain) or final_url
             if verdict.outcome is Outcome.REDIRECTED_PERMANENT

@@ -305,11 +305,19 @@ def _held(facts: CheckFacts, away: Away) -> Verdict:
     links. Or because it had answered none of its last links at all (`HostGate.
     unanswered_link`): `timeout`, as they read."""
     if away.status is None:
+        silent = (
+            f"{_journey(facts)}: {SILENT_HOLD} it answered none of the requests for its last "
+            f"{away.unanswered} links within their deadlines ({_short(away.url)} was one)"
+        )
+        if away.asked_again is None:
+            return Verdict(Outcome.TIMEOUT, f"{silent}, {HELD_REASON_END}")
+        # Silent at the hold and again at the end of the run: the night's timeout of the
+        # link, as each of its links was before any hold (`Away.kept_state`).
         return Verdict(
             Outcome.TIMEOUT,
-            f"{_journey(facts)}: {SILENT_HOLD} it answered none of the requests for its last "
-            f"{away.unanswered} links within their deadlines ({_short(away.url)} was one), "
-            f"{HELD_REASON_END}",
+            f"{silent}, nor our request again at the end of the run, "
+            f"{_duration(away.asked_after)} later ({_short(away.asked_again)}): "
+            "a timeout, as theirs were.",
         )
     if away.status == 503:
         said = "host unavailable: it answered 503 to"

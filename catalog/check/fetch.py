@@ -48,7 +48,7 @@ from catalog.check.facts import (
     Stop,
 )
 from catalog.check.issuers import ChainTrust, Issuers, missing_issuer
-from catalog.check.politeness import HostGate, Politeness
+from catalog.check.politeness import Asker, HostGate, Politeness
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import address_key
 from catalog.check.retry import (
@@ -141,6 +141,9 @@ class Progress:
     #: check (`HostGate.unanswered_link`, told once the check is done: `checker._Run`).
     unheard: HostGate | None = None
     unheard_url: str | None = None
+    #: This check to its hosts' gates (`HostGate.asking`, `away`): what a gate may keep of
+    #: it, never the progress itself (its exchanges hold the page read).
+    asker: Asker = field(default_factory=Asker)
 
     def may_connect(self) -> bool:
         """Whether the check has time left to wait for a connection (`connect_left`)."""
@@ -936,7 +939,7 @@ class Fetcher:
         as long as a link's deadline allows; its exchange goes to `progress` (none when
         the deadline cut it). Any answer, whatever its status, is the host's (`_send`),
         which ends the hold. A GET, not a HEAD: some servers hang on HEAD alone."""
-        gate.lift_silence(progress)
+        gate.lift_silence(progress.asker)
         settings = replace(self._once, max_redirects=0)
         deadline = asyncio.timeout(self.settings.total_timeout)
         with contextlib.suppress(TimeoutError):
@@ -1108,7 +1111,7 @@ class Fetcher:
             if connect_left is not None:  # timed only while the wait to connect is bounded
                 sent_at = asyncio.get_running_loop().time()
             # A probe's too: its ordinary answer is the host's (`answered`), worth waiting for.
-            asked = gate.asking(progress)
+            asked = gate.asking(progress.asker)
             # Silent until its answer begins; a deadline's cancellation leaves it so.
             progress.unheard, progress.unheard_url = gate, url
             try:
@@ -1207,7 +1210,7 @@ class Fetcher:
         waits for nothing: the requests out are most likely as silent as the links before
         them, and waiting for them would cost each held link their deadline; one that does
         answer ends the hold for the links after it."""
-        if (away := gate.away(progress)) is None:
+        if (away := gate.away(progress.asker)) is None:
             return None
         if away.status is None:
             return away
@@ -1216,7 +1219,7 @@ class Fetcher:
         await self.idle(
             gate.away_once_answered(None if left is None else max(0.0, left - ANSWER_MARGIN))
         )
-        if (away := gate.away(progress)) is None:
+        if (away := gate.away(progress.asker)) is None:
             progress.push_back(asyncio.get_running_loop().time() - began)
         return away
 

@@ -69,6 +69,14 @@ SILENT_LINKS = 3
 #: held meanwhile are not final: once the batch's other URLs are done, the host is asked
 #: once more and, if it answers, they are checked (`checker._Run.ask_silent_again`).
 SILENT_PAUSE_DEADLINES = 6.0
+#: The least time from a silent host's hold to the request that asks it again once its
+#: batch's other URLs are done (`checker._Run.ask_silent_again`), in links' deadlines:
+#: 90 s by default, waited without a slot when the batch ends sooner. Silent to that
+#: request too, its held links' tries are the night's `timeout` checks of them, so that
+#: silence must have lasted minutes (the links that held it, this wait, the request's own
+#: deadline), not a stall the batch's end happened to fall in; one of a minute is over by
+#: then, and its links are checked.
+SILENT_AGAIN_DEADLINES = 2.0
 
 #: Longest the checking loop lets events gather before it wakes (`wake_tick`).
 MAX_WAKE_TICK = 0.05
@@ -93,6 +101,15 @@ def on_schedule(start: float, due: float, interval: float) -> float:
     return due if start - due <= interval * LATE_SLACK else start
 
 
+class Asker:
+    """A link's check as its host's gate knows it (`HostGate.asking`, `away`, `lift_silence`):
+    a token with nothing in it. The gate keeps the last one that asked a silent host again
+    until its batch ends; keeping the check's `Progress` kept its exchanges, page body
+    included, as long, one for each silent host of the batch."""
+
+    __slots__ = ()
+
+
 class HostGate:
     """Rate and pause for one host; concurrency is the scheduler's job."""
 
@@ -102,6 +119,7 @@ class HostGate:
         concurrency: int,
         rate: float,
         silent_pause: float = SILENT_PAUSE_DEADLINES * CheckSettings.total_timeout,
+        silent_again: float = SILENT_AGAIN_DEADLINES * CheckSettings.total_timeout,
     ) -> None:
         self.host = host
         self.concurrency = max(1, concurrency)
@@ -139,15 +157,19 @@ class HostGate:
         self.silent_pause = silent_pause
         self._silence: Away | None = None
         self._silence_until = -math.inf
-        #: The request that asked again once the silent hold's pause had passed (`asking`):
-        #: the rest of its link's requests go, its siblings' stay held.
-        self._reasker: object | None = None
+        #: Loop time the host was last held for its silence (`unanswered_link`), and how
+        #: long after it it may be asked again at the end of its batch (`again_at`).
+        self.silent_since = -math.inf
+        self.silent_again = silent_again
+        #: The link whose request asked again once the silent hold's pause had passed
+        #: (`asking`): the rest of its link's requests go, its siblings' stay held.
+        self._reasker: Asker | None = None
 
     def ready_at(self) -> float:
         """Loop time from which a new request could start without waiting."""
         return max(self.next_at, self.paused_until)
 
-    def away(self, asker: object | None = None) -> Away | None:
+    def away(self, asker: Asker | None = None) -> Away | None:
         """The host's word that it is away (`went_away`) while its Retry-After lasts, or its
         silence (`unanswered_link`) while that hold's pause lasts, except to the link that
         asks again after it (`asker`, `asking`).
@@ -190,15 +212,21 @@ class HostGate:
         self.unanswered += 1
         if self.unanswered == self.silent_after:
             self._silence = Away(None, self.silent_pause, url, unanswered=self.silent_after)
-            self._silence_until = asyncio.get_running_loop().time() + self.silent_pause
+            self.silent_since = asyncio.get_running_loop().time()
+            self._silence_until = self.silent_since + self.silent_pause
 
     def silent(self) -> bool:
         """Whether the host has answered nothing since it was held for its silence
         (`unanswered_link`), whether or not the hold's pause has passed."""
         return self.unanswered >= self.silent_after
 
-    def lift_silence(self, asker: object) -> None:
-        """Let `asker` (a `Progress`) ask the silent host again, before its pause has passed
+    def again_at(self) -> float:
+        """Loop time from which the host, silent, is asked again at the end of its batch
+        (`SILENT_AGAIN_DEADLINES`)."""
+        return self.silent_since + self.silent_again
+
+    def lift_silence(self, asker: Asker) -> None:
+        """Let `asker` (a link's check) ask the silent host again, before its pause has passed
         (`checker._Run.ask_silent_again`): the host's other links stay held meanwhile, and
         any answer to it ends the hold (`unanswered`)."""
         self._silence_until = asyncio.get_running_loop().time() + self.silent_pause
@@ -279,12 +307,12 @@ class HostGate:
             self._away, self._away_until = self._slow_down, self._slow_down_until
         self._tell()
 
-    def asking(self, asker: object | None = None) -> object:
+    def asking(self, asker: Asker | None = None) -> object:
         """A request goes out: a token for `heard`, once its answer begins or it fails.
 
         While the host is silent (`unanswered_link`), a request sent once the hold's pause
         has passed asks again for all: the hold is renewed for the others meanwhile, and
-        `asker` (its link's progress) may send the rest of its link's requests (`away`)."""
+        `asker` (its link's check) may send the rest of its link's requests (`away`)."""
         token = object()
         self._out.add(token)
         if self.unanswered >= self.silent_after:
@@ -373,7 +401,8 @@ class Politeness:
         if gate is None:
             concurrency, rate = self.settings.policy_for(key)
             pause = SILENT_PAUSE_DEADLINES * self.settings.total_timeout
-            gate = self._gates[key] = HostGate(key, concurrency, rate, pause)
+            again = SILENT_AGAIN_DEADLINES * self.settings.total_timeout
+            gate = self._gates[key] = HostGate(key, concurrency, rate, pause, again)
         return gate
 
 
