@@ -626,12 +626,15 @@ def forget_connections_after_fork(engine: Engine) -> None:
 
 
 def absolute_sqlite_url(url: str) -> str:
-    """`sqlite:///var/x.db` means ./var/x.db *now*; pin it before the cwd changes."""
-    prefix = "sqlite:///"
-    rest = url[len(prefix) :]
-    if url.startswith(prefix) and rest and not rest.startswith(("/", ":memory:", "file:")):
-        return prefix + str(Path(rest).resolve())
-    return url
+    """`sqlite:///var/x.db` means ./var/x.db *now*; pin it before the cwd changes (any
+    driver's spelling: `relative_sqlite_path`)."""
+    from catalog.settings import relative_sqlite_path  # which imports this module in turn
+
+    relative = relative_sqlite_path(url)
+    if relative is None:
+        return url
+    prefix, path = relative
+    return prefix + str(Path(path).resolve())
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

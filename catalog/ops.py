@@ -25,7 +25,15 @@ from catalog.db import Engine, engine_for, existing_database
 from catalog.errors import LinkhealthError, NotFoundError
 from catalog.health import BROKEN, CHECK_BY_HAND, SUSPECT, shown_state, state_line
 from catalog.model import Observation
-from catalog.outcomes import WATCHED, WATCHED_UNAVAILABLE, Outcome, Severity, shown_label
+from catalog.outcomes import (
+    WATCHED,
+    WATCHED_UNAVAILABLE,
+    Outcome,
+    Severity,
+    held_why,
+    is_held,
+    shown_label,
+)
 from catalog.queries import (
     broken_and_drift,
     broken_and_drift_of_run,
@@ -532,6 +540,7 @@ def verdict_lines(
     collections: Sequence[str] | None = None,
     *,
     this_run: Mapping[tuple[str, str], str] | None = None,
+    held: Mapping[tuple[str, str], str] | None = None,
     command: str = "recheck",
 ) -> list[str]:
     """One line per rechecked resource, in the report's words: "collection/id: Not found
@@ -540,11 +549,14 @@ def verdict_lines(
     outcome alone ("OK") would tell the curator who just rechecked it that all is well.
 
     `this_run`: the outcome the recheck's own run stored for each (collection, id)
-    (`store.run_verdicts`). A resource it learned nothing about (no check stored, or our
-    network was down) is said to be not checked, its stored state labelled as the last
-    known one with its date: printed bare, an old "Connection refused" read as the
-    recheck's news, right above the summary saying nothing was learned. `command`: what
-    the curator ran, as the line names it ("not checked by this check --id")."""
+    (`store.run_verdicts`); `held`: the reason of each of those tries it did not send
+    (`RunVerdict.held_reason`: its host held). A resource it learned nothing about (no
+    check stored, our network down, its try not sent) is said to be not checked, and
+    why, its stored state labelled as the last known one with its date ("never checked"
+    without one): printed bare, an old "Connection refused" read as the recheck's news,
+    right above the summary saying nothing was learned, and a held try read "OK - HEAD
+    not sent". `command`: what the curator ran, as the line names it ("not checked by this
+    check --id")."""
     wanted = set(ids)
     out = []
     for s in statuses:
@@ -558,16 +570,20 @@ def verdict_lines(
                 why = f"not checked by this {command}"
             elif outcome == Outcome.NETWORK_UNAVAILABLE:
                 why = f"not checked by this {command}: our network was down"
+            elif held is not None and (s.collection, s.rid) in held:
+                why = f"not checked by this {command}: {held_why(held[(s.collection, s.rid)])}"
         link = s.link
         if link is None or link.outcome is None:
-            out.append(f"{name}: {why or 'not checked'}")
+            out.append(f"{name}: {why}. Never checked" if why else f"{name}: not checked")
             continue
         line = state_line(link.outcome, shown_state(link.outcome, link.state), link.http_status)
         if watched := _watched(link):  # as the report's row says it: nothing to open yet
             label = shown_label(link.outcome, link.http_status)
             line = f"{label}, {watched[0].lower()}{watched[1:]}"
-        if link.reason and link.reason != link.outcome.label:
-            line += f" - {link.reason}"
+        # A held try's reason is no state's: the state is its last check's, with its words.
+        reason = link.checked_reason if is_held(link.reason) else link.reason
+        if reason and reason != link.outcome.label:
+            line += f" - {reason}"
         if link.drift_reason:
             line = clauses([line, f"the page no longer matches its entry: {link.drift_reason}"])
         if contact := link.contact_reason:  # "OK" alone read as all well: the report counts it
@@ -713,15 +729,17 @@ def strict_findings(
     resource fails the run when the queue lists it to fix or to check or watch, the
     headline's words (a first failure, "Failing, not yet confirmed", counts; a flapping
     link counts whatever its last check said). A resource whose check this run never
-    reached (our network was down) is left out, as is one listed only to review its entry
-    while its link works (out of date: no check found that), and one snoozed or ignored;
-    those two are said to be.
+    reached (our network was down, or its try was not sent: its host held) is left out,
+    its row being an earlier check's, as is one listed only to review its entry while its
+    link works (out of date: no check found that), and one snoozed or ignored; those two
+    are said to be.
     """
     checked = {
         (v.collection, v.rid)
         for v in verdicts
         if (outcome := Outcome.known(v.outcome)) is not None
         and outcome.severity is not Severity.UNKNOWN
+        and not v.held
     }
     to_fix: list[str] = []
     to_watch: list[str] = []

@@ -303,6 +303,12 @@ HELD_REASON_END = "so its links were not requested again this run."
 SILENT_HOLD = "host not answering:"
 
 
+def is_held(reason: str | None) -> bool:
+    """Whether a reason is a held try's (`HELD_REASON_END`): of a link, its latest try was
+    not sent, and its outcome, state and date are its last check's."""
+    return reason is not None and reason.endswith(HELD_REASON_END)
+
+
 def held_silent(reason: str | None) -> bool:
     """Whether a try's reason says it was held for its host's silence (`SILENT_HOLD`), not
     its word."""

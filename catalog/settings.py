@@ -850,7 +850,24 @@ def refuse_unusable_database_url(url: str, origin: str) -> None:
 
 def _resolve_sqlite(url: str, base: Path) -> str:
     """A relative SQLite path in a config file is relative to that file, not to the cwd."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        return prefix + str((base / url[len(prefix) :]).resolve())
-    return url
+    relative = relative_sqlite_path(url)
+    if relative is None:
+        return url
+    prefix, path = relative
+    return prefix + str((base / path).resolve())
+
+
+#: A SQLite URL naming a file, in any driver's spelling SQLAlchemy takes (`sqlite:///`,
+#: `sqlite+pysqlite:///`, `sqlite+pysqlcipher:///`): its scheme, then the file's path.
+_SQLITE_FILE_URL = re.compile(r"(sqlite(?:\+\w+)?:///)(.*)", re.DOTALL)
+
+
+def relative_sqlite_path(url: str) -> tuple[str, str] | None:
+    """(scheme and `:///`, path) of a SQLite URL naming a file by a relative path, else None
+    (another database, an absolute path, memory, a `file:` URI). Read as `sqlite:///` alone,
+    `sqlite+pysqlite:///var/x.db` stayed relative: pasted in another folder, or read from a
+    settings file there, it named another file."""
+    found = _SQLITE_FILE_URL.fullmatch(url)
+    if found is None or not found[2] or found[2].startswith(("/", ":memory:", "file:")):
+        return None
+    return found[1], found[2]

@@ -144,8 +144,13 @@ def entry_verdicts(
     if pairs is not None:
         checked = set(pairs)
         statuses = [s for s in statuses if (s.collection, s.rid) in checked]
-    this_run = {(v.collection, v.rid): v.outcome for v in store.run_verdicts(engine, run_id)}
-    verdicts = tuple(verdict_lines(statuses, ids, collections, this_run=this_run, command=command))
+    run = store.run_verdicts(engine, run_id)
+    this_run = {(v.collection, v.rid): v.outcome for v in run}
+    # A try not sent (its host held) is no check: "OK - HEAD not sent" read as this one's.
+    held = {(v.collection, v.rid): v.held_reason for v in run if v.held_reason is not None}
+    verdicts = tuple(
+        verdict_lines(statuses, ids, collections, this_run=this_run, held=held, command=command)
+    )
     return verdicts + tuple(shared_url_lines(engine, statuses, named, only))
 
 

@@ -579,6 +579,7 @@ def recheck_statuses(
                 else_=None,
             ).label("entry_description"),
             last_edit.label("last_edit"),
+            _checked_reason().label("checked_reason"),
         )
         .join(col, col.id == res.collection_id)
         .outerjoin(link, link.id == res.link_id)
@@ -610,8 +611,24 @@ def _recheck_status(row: Any) -> RecheckStatus:
             contact_reason=entry_contact_reason(
                 row.contact_reason, row.contacts_gone, row.title, row.entry_description
             ),
+            checked_reason=row.checked_reason,
         )
     return RecheckStatus(collection=row.key, rid=row.rid, link=link, last_edit=row.last_edit)
+
+
+def _checked_reason() -> Any:
+    """Of a link whose reason is a held try's (`held_reason`), the reason its last check
+    gave (the observation `last_observation_id`: never a held try); NULL for the others,
+    whose reason is that check's. A verdict labelling the state as the last check's
+    followed it with the held try's reason ("OK - HEAD not sent: host unavailable")."""
+    checked = aliased(t.Observation)
+    reason = (
+        select(checked.reason)
+        .where(checked.id == t.Link.last_observation_id)
+        .correlate(t.Link)
+        .scalar_subquery()
+    )
+    return case((held_reason(), reason), else_=None)
 
 
 def _latest_edit(kinds: Collection[str], since: datetime | None) -> Any:
@@ -650,13 +667,23 @@ class RunVerdict:
     collection: str
     rid: str
     outcome: str
+    #: The reason of its try when the run did not send it (`Observation.held`: its host
+    #: had said it was away, or answered none of its last links), else None. No check: its
+    #: outcome is the host's, its link's state an earlier check's.
+    held_reason: str | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether the run's try of it was not sent."""
+        return self.held_reason is not None
 
 
 def run_verdicts(engine: Engine, run_id: int) -> list[RunVerdict]:
     """Each active resource whose link `run_id` observed, with that run's last outcome for
     it, by collection then id: the resources `check --strict` judges. What it judges them
     by is the report's row of each (`catalog.ops.strict_findings`), not this outcome alone:
-    a snooze, drift or flapping is the report's to weigh."""
+    a snooze, drift or flapping is the report's to weigh. A try the run did not send says
+    so (`RunVerdict.held_reason`): it is no check of the link."""
     obs, link, res, col = (
         table_of(t.Observation),
         table_of(t.Link),
@@ -664,7 +691,13 @@ def run_verdicts(engine: Engine, run_id: int) -> list[RunVerdict]:
         table_of(t.Collection),
     )
     query = (
-        select(col.c.key, res.c.rid, obs.c.outcome)
+        select(
+            col.c.key,
+            res.c.rid,
+            obs.c.outcome,
+            # The reasons of the few tries not sent only: a night's are 100,000 checks'.
+            case((obs.c.held.is_(True), func.coalesce(obs.c.reason, "")), else_=None),
+        )
         .join(link, link.c.id == obs.c.link_id)
         .join(res, res.c.link_id == link.c.id)
         .join(col, col.c.id == res.c.collection_id)
@@ -673,8 +706,8 @@ def run_verdicts(engine: Engine, run_id: int) -> list[RunVerdict]:
     )
     latest: dict[tuple[str, str], RunVerdict] = {}
     with read_session(engine) as s:
-        for key, rid, outcome in s.execute(query):
-            latest[(key, rid)] = RunVerdict(key, rid, outcome)
+        for key, rid, outcome, unsent in s.execute(query):
+            latest[(key, rid)] = RunVerdict(key, rid, outcome, unsent)
     return list(latest.values())
 
 

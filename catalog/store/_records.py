@@ -166,7 +166,7 @@ class RecheckLink:
     """The columns of a links row `linkhealth recheck` picks by and words its verdict with."""
 
     state: str
-    #: None: never checked, or tried only while our network was down.
+    #: None: never checked (tried only while our network was down, or not sent).
     outcome: Outcome | None
     last_checked_at: datetime | None
     reason: str | None
@@ -182,6 +182,9 @@ class RecheckLink:
     #: The sentences of the gone contacts this entry names (`health.entry_contact_reason`):
     #: a working page the report counts to fix for them.
     contact_reason: str | None = None
+    #: Its last check's reason when a later try was not sent (`reason` is then that
+    #: try's: `HELD_REASON_END`), else None.
+    checked_reason: str | None = None
 
 
 @dataclass(frozen=True)

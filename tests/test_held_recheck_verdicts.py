@@ -1,0 +1,222 @@
+"""A named link whose try the run did not send (its host held: `Observation.held`) was
+not checked by that recheck or `check --id`: its verdict says so, why (its host's word or
+its silence), and its state as of its last check, with that check's date. It read
+"toolkit/c: OK - HEAD not sent: host unavailable: ...": the earlier check's "OK" as the
+recheck's news, followed by the held try's reason. `check --strict` leaves it out, as it
+does a link whose check found our network down."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from catalog import store
+from catalog.clock import utcnow
+from catalog.db import open_engine
+from catalog.model import Observation
+from catalog.ops import strict_findings
+from catalog.outcomes import HELD_REASON_END, SILENT_HOLD, Outcome
+from catalog.runs import RunSummary
+from catalog.settings import HealthSettings
+from catalog.source import load_catalogs
+from catalog.sync import sync_catalogs
+from flows.cli import app
+from flows.recheck_flow import entry_verdicts
+from reports.context import Priority
+from tests.factories import (
+    copy_migrated_sqlite,
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    temporary_database,
+    write_catalog,
+)
+from tests.test_ops import StrictRow
+
+runner = CliRunner()
+
+#: The reason `classify._held` gives a try not sent for its host's 503 "come back later".
+AWAY = (
+    "HEAD not sent: host unavailable: it answered 503 to https://example.org/a and to "
+    "https://example.org/b and said to retry after 7200 s (about 2 hours) (Retry-After), "
+    f"longer than the check can wait for one link, {HELD_REASON_END}"
+)
+#: ... and for its silence (no answer to its last links).
+SILENT = (
+    f"HEAD not sent: {SILENT_HOLD} it answered none of the requests for its last 3 links "
+    f"within their deadlines (https://example.org/a was one), {HELD_REASON_END}"
+)
+
+
+def _held(url: str, reason: str, outcome: Outcome = Outcome.RATE_LIMITED) -> Observation:
+    status = 503 if outcome is Outcome.RATE_LIMITED else None
+    return make_observation(url, outcome, days(1), held=True, reason=reason, http_status=status)
+
+
+def _two_runs(engine: Engine) -> int:
+    """Day 0: `broken` answered 404 and `quiet` worked (`new` was not in the catalog yet).
+    Day 1, a recheck of them all: `ok` was checked and worked, the others' tries were not
+    sent, their hosts away (`broken`, `new`) or silent (`quiet`). The recheck's run id."""
+    names = ("ok", "broken", "quiet", "new")
+    kit = make_catalog("toolkit", [make_resource(r, f"https://example.org/{r}") for r in names])
+    sync_catalogs(engine, [kit], now=days(0))
+    first = [
+        make_observation("https://example.org/broken", Outcome.NOT_FOUND, days(0)),
+        make_observation("https://example.org/quiet", Outcome.OK, days(0)),
+    ]
+    store.record_observations(engine, None, first, HealthSettings(), now=days(0))
+    run_id = store.start_run(engine, trigger="recheck", now=days(1))
+    tried = [
+        make_observation("https://example.org/ok", Outcome.OK, days(1)),
+        _held("https://example.org/broken", AWAY),
+        _held("https://example.org/quiet", SILENT, Outcome.TIMEOUT),
+        _held("https://example.org/new", AWAY),
+    ]
+    store.record_observations(engine, run_id, tried, HealthSettings(), now=days(1))
+    return run_id
+
+
+def test_a_try_not_sent_reads_not_checked_with_why_and_the_last_checks_state(
+    tmp_path: Path,
+) -> None:
+    with temporary_database(tmp_path) as engine:
+        run_id = _two_runs(engine)
+        ids = ("broken", "new", "ok", "quiet")
+        lines = entry_verdicts(engine, run_id, ids, ["toolkit"], None, ids, {})
+        by_check_id = entry_verdicts(
+            engine, run_id, ["broken"], ["toolkit"], None, ["broken"], {}, command="check --id"
+        )
+    checked = f"{days(0):%Y-%m-%d %H:%M} UTC"
+    assert lines == (
+        "toolkit/broken: not checked by this recheck: its host said it was away. Last known "
+        f"state, from its check of {checked}: Not found (404), failing, not yet confirmed - "
+        "test observation: not_found",
+        "toolkit/new: not checked by this recheck: its host said it was away. Never checked",
+        "toolkit/ok: OK - test observation: ok",
+        "toolkit/quiet: not checked by this recheck: its host had not answered its last "
+        f"links. Last known state, from its check of {checked}: OK - test observation: ok",
+    )
+    assert by_check_id == (
+        "toolkit/broken: not checked by this check --id: its host said it was away. Last "
+        f"known state, from its check of {checked}: Not found (404), failing, not yet "
+        "confirmed - test observation: not_found",
+    )
+
+
+def test_run_verdicts_say_which_tries_were_not_sent(tmp_path: Path) -> None:
+    with temporary_database(tmp_path) as engine:
+        run_id = _two_runs(engine)
+        verdicts = {v.rid: v for v in store.run_verdicts(engine, run_id)}
+    assert {rid: v.held_reason for rid, v in verdicts.items()} == {
+        "broken": AWAY,
+        "new": AWAY,
+        "ok": None,
+        "quiet": SILENT,
+    }
+    assert verdicts["broken"].held and not verdicts["ok"].held
+
+
+def test_strict_leaves_out_a_resource_whose_try_was_not_sent() -> None:
+    """Its report row is its last check's: "Failing" from a check before this run is not
+    this run's finding, as for a link whose check found our network down."""
+    summary = RunSummary(7, "completed", "manual", days(1), days(1), 2, {"rate_limited": 2}, False)
+    verdicts = [
+        store.RunVerdict("toolkit", "held", "rate_limited", AWAY),
+        store.RunVerdict("toolkit", "asked", "not_found"),
+    ]
+    rows = [StrictRow("held", Priority.FAILING), StrictRow("asked", Priority.FAILING)]
+    found = strict_findings(summary, verdicts, rows)
+    assert found is not None
+    assert "of 1 resources checked, 1 to check or watch" in found, found
+    assert "toolkit/asked" in found and "toolkit/held" not in found, found
+    assert strict_findings(summary, verdicts[:1], rows[:1]) is None
+
+
+class _Away(BaseHTTPRequestHandler):
+    """/a and /b answer 503 "come back in two hours"; any other path a page."""
+
+    def _answer(self, body: bool) -> None:
+        away = self.path in ("/a", "/b")
+        page = b"down for maintenance" if away else b"<title>C</title><h1>C</h1>"
+        self.send_response(503 if away else 200)
+        if away:
+            self.send_header("Retry-After", "7200")
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        if body:
+            self.wfile.write(page)
+
+    def do_GET(self) -> None:
+        self._answer(True)
+
+    def do_HEAD(self) -> None:
+        self._answer(False)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def _host_away() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Away)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.flow
+@pytest.mark.parametrize("command", [["recheck", "a", "b", "c"], ["check", "--strict"]])
+def test_a_named_link_its_host_kept_from_being_asked_is_said_not_checked(
+    prefect_api: str, isolated_cwd: Path, command: list[str]
+) -> None:
+    """A host answering 503 Retry-After 7200 to /a and /b is held: /c, checked and found
+    missing yesterday, is not requested. Its verdict said "Not found (404), failing ... -
+    HEAD not sent: ..." and `check --strict` named it failing; the exit status is the one
+    of a link whose check found our network down (0 for `recheck`)."""
+    with _host_away() as base:
+        entries = [{"id": r, "title": f"Page {r}", "url": f"{base}/{r}"} for r in "abc"]
+        catalog_file = write_catalog(isolated_cwd / "toolkit.yaml", entries)
+        (isolated_cwd / "linkhealth.toml").write_text(
+            f'database_url = "sqlite:///var/lh.db"\ncatalogs = ["{catalog_file}"]\n'
+            "[check]\nallow_private = true\n",
+            encoding="utf-8",
+        )
+        copy_migrated_sqlite(isolated_cwd / "var" / "lh.db")
+        engine = open_engine("sqlite:///var/lh.db")
+        checked = utcnow() - timedelta(days=1)
+        sync_catalogs(engine, load_catalogs([catalog_file]), now=checked)
+        missing = make_observation(f"{base}/c", Outcome.NOT_FOUND, checked_at=checked)
+        store.record_observations(engine, None, [missing], HealthSettings(), now=checked)
+        engine.dispose()
+        if command[0] == "check":
+            command += ["--id", "a", "--id", "b", "--id", "c"]
+        result = runner.invoke(app, [*command, "--no-report"])
+    said = [li for li in result.stdout.splitlines() if li.startswith("toolkit/c: ")]
+    assert len(said) == 1, result.output
+    name = "recheck" if command[0] == "recheck" else "check --id"
+    assert said[0].startswith(
+        f"toolkit/c: not checked by this {name}: its host said it was away. Last known "
+        f"state, from its check of {checked:%Y-%m-%d %H:%M} UTC: Not found (404)"
+    ), said[0]
+    assert "not sent" not in said[0], said[0]
+    if command[0] == "recheck":
+        assert result.exit_code == 0, result.output
+    else:  # /a and /b answered 503: to watch; /c was not asked
+        assert result.exit_code == 6, result.output
+        [strict] = [li for li in result.stderr.splitlines() if li.startswith("--strict")]
+        assert "of 2 resources checked" in strict and "toolkit/c" not in strict, strict
