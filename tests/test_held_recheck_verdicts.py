@@ -40,6 +40,7 @@ from tests.factories import (
     temporary_database,
     write_catalog,
 )
+from tests.local_site import Answer, handler_class
 from tests.test_ops import StrictRow
 
 runner = CliRunner()
@@ -141,34 +142,16 @@ def test_strict_leaves_out_a_resource_whose_try_was_not_sent() -> None:
     assert strict_findings(summary, verdicts[:1], rows[:1]) is None
 
 
-class _Away(BaseHTTPRequestHandler):
+def _away(request: BaseHTTPRequestHandler) -> Answer:
     """/a and /b answer 503 "come back in two hours"; any other path a page."""
-
-    def _answer(self, body: bool) -> None:
-        away = self.path in ("/a", "/b")
-        page = b"down for maintenance" if away else b"<title>C</title><h1>C</h1>"
-        self.send_response(503 if away else 200)
-        if away:
-            self.send_header("Retry-After", "7200")
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(page)))
-        self.end_headers()
-        if body:
-            self.wfile.write(page)
-
-    def do_GET(self) -> None:
-        self._answer(True)
-
-    def do_HEAD(self) -> None:
-        self._answer(False)
-
-    def log_message(self, *args: object) -> None:
-        pass
+    if request.path in ("/a", "/b"):
+        return 503, {"Retry-After": "7200", "Content-Type": "text/html"}, b"down for maintenance"
+    return 200, {"Content-Type": "text/html"}, b"<title>C</title><h1>C</h1>"
 
 
 @contextmanager
 def _host_away() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Away)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class(_away))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
