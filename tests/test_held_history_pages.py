@@ -11,6 +11,7 @@ tries since, which `linkhealth resource` counted as "the last 3 checks" not sent
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,24 @@ def night(engine: Engine, n: float, obs: list[Observation]) -> None:
     run = store.start_run(engine, trigger="schedule", now=days(n))
     store.record_observations(engine, run, obs, HEALTH, now=days(n))
     store.finish_run(engine, run, status="completed", now=days(n + 0.01))
+
+
+def nights(engine: Engine, n: int, count: int, tried: Callable[[int], Observation]) -> int:
+    """`count` nights from night `n`, each storing `tried(night)`; the night after them."""
+    for _ in range(count):
+        night(engine, n, [tried(n)])
+        n += 1
+    return n
+
+
+def checked(url: str) -> Callable[[int], Observation]:
+    """A working check of `url` on the night given."""
+    return lambda n: make_observation(url, checked_at=days(n))
+
+
+def network_down(url: str) -> Callable[[int], Observation]:
+    """A try of `url` that found our network down on the night given."""
+    return lambda n: make_observation(url, Outcome.NETWORK_UNAVAILABLE, days(n))
 
 
 @dataclass(frozen=True)
@@ -133,24 +152,17 @@ def test_a_capped_history_counts_its_checks_apart_from_the_tries_not_sent(
     """More rows than a page shows: its note said "the newest 30 checks" of 30 rows of which
     25 were tries not sent, beside "Working since ..., 5 checks" for the same nights."""
     held = 25
-    checked = HISTORY_PER_RESOURCE - held
+    working = HISTORY_PER_RESOURCE - held
     with temporary_database(tmp_path) as engine:
         sync_catalogs(engine, [KIT], now=days(0))
-        n = 0
-        for _ in range(10):  # older checks, beyond the page
-            night(engine, n, [make_observation(BACK, checked_at=days(n))])
-            n += 1
-        for _ in range(held):
-            night(engine, n, [held_at(BACK, n)])
-            n += 1
-        for _ in range(checked):
-            night(engine, n, [make_observation(BACK, checked_at=days(n))])
-            n += 1
+        n = nights(engine, 0, 10, checked(BACK))  # older checks, beyond the page
+        n = nights(engine, n, held, lambda n: held_at(BACK, n))
+        n = nights(engine, n, working, checked(BACK))
         shown = page(engine, tmp_path / "r", "back", n)
     assert len(shown.checks) == HISTORY_PER_RESOURCE
     assert shown.older is not None
     assert shown.older.startswith(
-        f"The newest {checked} checks (and {held} tries not sent: their host said it was away)"
+        f"The newest {working} checks (and {held} tries not sent: their host said it was away)"
     ), shown.older
 
 
@@ -160,31 +172,23 @@ def test_a_capped_history_counts_no_night_our_network_was_down_among_its_checks(
     """A night our network was down is no check of the link (`health.is_check`), as the
     page's "Working since ..., N checks" leaves it out; the note under a capped history
     counted it among "the newest N checks" all the same."""
-    offline, held = 3, 1
-    checked = HISTORY_PER_RESOURCE - offline - held
+    down, held = 3, 1
+    working = HISTORY_PER_RESOURCE - down - held
     with temporary_database(tmp_path) as engine:
         sync_catalogs(engine, [KIT], now=days(0))
-        n = 0
-        for _ in range(5):  # older checks, beyond the page
-            night(engine, n, [make_observation(BACK, checked_at=days(n))])
-            n += 1
-        night(engine, n, [held_at(BACK, n)])
-        n += 1
-        for _ in range(offline):
-            night(engine, n, [make_observation(BACK, Outcome.NETWORK_UNAVAILABLE, days(n))])
-            n += 1
-        for _ in range(checked):
-            night(engine, n, [make_observation(BACK, checked_at=days(n))])
-            n += 1
+        n = nights(engine, 0, 5, checked(BACK))  # older checks, beyond the page
+        n = nights(engine, n, held, lambda n: held_at(BACK, n))
+        n = nights(engine, n, down, network_down(BACK))
+        n = nights(engine, n, working, checked(BACK))
         shown = page(engine, tmp_path / "r", "back", n)
     assert len(shown.checks) == HISTORY_PER_RESOURCE
     assert shown.older is not None
     assert shown.older.startswith(
-        f"The newest {checked} checks (and 1 try not sent: its host said it was away;"
-        f" {offline} tries while our network was down) and the changes"
+        f"The newest {working} checks (and 1 try not sent: its host said it was away;"
+        f" {down} tries while our network was down) and the changes"
     ), shown.older
     # The same checks the page's facts count (those since the link's last change).
-    assert shown.facts["Working since"].endswith(f", {checked + 5} checks"), shown.facts
+    assert shown.facts["Working since"].endswith(f", {working + 5} checks"), shown.facts
 
 
 @pytest.mark.parametrize(
@@ -203,16 +207,9 @@ def test_a_capped_history_without_a_check_among_its_rows_says_so(
     ...)" above them."""
     with temporary_database(tmp_path) as engine:
         sync_catalogs(engine, [KIT], now=days(0))
-        n = 0
-        for _ in range(5):  # older checks, beyond the page
-            night(engine, n, [make_observation(BACK, checked_at=days(n))])
-            n += 1
-        for _ in range(HISTORY_PER_RESOURCE - offline):
-            night(engine, n, [held_at(BACK, n)])
-            n += 1
-        for _ in range(offline):
-            night(engine, n, [make_observation(BACK, Outcome.NETWORK_UNAVAILABLE, days(n))])
-            n += 1
+        n = nights(engine, 0, 5, checked(BACK))  # older checks, beyond the page
+        n = nights(engine, n, HISTORY_PER_RESOURCE - offline, lambda n: held_at(BACK, n))
+        n = nights(engine, n, offline, network_down(BACK))
         shown = page(engine, tmp_path / "r", "back", n)
     assert shown.older is not None
     assert shown.older.startswith(said), shown.older

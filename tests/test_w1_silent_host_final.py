@@ -49,7 +49,7 @@ from tests.factories import (
     public_resolver,
     temporary_database,
 )
-from tests.test_held_history_pages import night, page
+from tests.test_held_history_pages import checked, nights, page
 from tests.test_maintenance_host import PAGE, SETTINGS, run_virtual
 from tests.test_u4_held_rotation import held_at
 
@@ -387,16 +387,10 @@ def test_a_capped_history_says_why_its_tries_were_not_sent(
     kit = make_catalog("toolkit", [make_resource("r0", url)])
     with temporary_database(tmp_path) as engine:
         sync_catalogs(engine, [kit], now=days(0))
-        n = 0
-        for _ in range(HISTORY_PER_RESOURCE + 5 - silent - away):  # checks, some beyond
-            night(engine, n, [make_observation(url, checked_at=days(n))])
-            n += 1
-        for _ in range(away):
-            night(engine, n, [held_at(url, n)])
-            n += 1
-        for _ in range(silent):
-            night(engine, n, [silent_held_at(url, n)])
-            n += 1
+        # Checks, some beyond the page, then the tries not sent.
+        n = nights(engine, 0, HISTORY_PER_RESOURCE + 5 - silent - away, checked(url))
+        n = nights(engine, n, away, lambda n: held_at(url, n))
+        n = nights(engine, n, silent, lambda n: silent_held_at(url, n))
         shown = page(engine, tmp_path / "r", "r0", n)
     assert shown.older is not None
     assert shown.older.startswith(f"{said} and the changes"), shown.older
