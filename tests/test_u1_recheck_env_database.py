@@ -36,11 +36,18 @@ def _offered(output: str) -> list[str]:
 
 
 def _pasted_elsewhere(
-    words: list[str], calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    words: list[str],
+    calls: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    elsewhere: Path | None = None,
 ) -> dict[str, Any]:
-    """The offered command run in a shell that sets no LINKHEALTH_* variable."""
+    """The offered command run in a shell that sets no LINKHEALTH_* variable (in the folder
+    `elsewhere`, when given): it exits 0 and starts one flow run."""
     for name in ("LINKHEALTH_CONFIG", "LINKHEALTH_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
+    if elsewhere is not None:
+        elsewhere.mkdir(exist_ok=True)
+        monkeypatch.chdir(elsewhere)
     calls.clear()
     result = runner.invoke(app, words)
     assert result.exit_code == 0, (words, result.output)

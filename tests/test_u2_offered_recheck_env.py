@@ -14,43 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from flows.cli import app
 from tests.factories import write_catalog
 
-runner = CliRunner()
-ENTRIES = [{"id": "a", "title": "First", "url": "https://example.org/a"}]
-
-
-@pytest.fixture(autouse=True)
-def _no_settings_from_the_shell(no_prefect_api: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("LINKHEALTH_CONFIG", "LINKHEALTH_DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def _offered(output: str) -> list[str]:
-    (command,) = re.findall(r"`(linkhealth recheck [^`]*)` checks the edit", output)
-    return shlex.split(command)[1:]
-
-
-def _pasted_elsewhere(
-    words: list[str],
-    calls: list[dict[str, Any]],
-    elsewhere: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> dict[str, Any]:
-    """The offered command run in another folder, in a shell that sets no LINKHEALTH_*
-    variable: it exits 0 and starts one flow run."""
-    for name in ("LINKHEALTH_CONFIG", "LINKHEALTH_DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    elsewhere.mkdir(exist_ok=True)
-    monkeypatch.chdir(elsewhere)
-    calls.clear()
-    result = runner.invoke(app, words)
-    assert result.exit_code == 0, (words, result.output)
-    (call,) = calls
-    return call
+# The same shell without LINKHEALTH_* variables (an autouse fixture), and the same reading
+# of the offer.
+from tests.test_u1_recheck_env_database import (
+    ENTRIES,
+    _no_settings_from_the_shell,  # noqa: F401
+    _offered,
+    _pasted_elsewhere,
+    runner,
+)
 
 
 @pytest.mark.parametrize("named_by", ["LINKHEALTH_CONFIG", "--catalog"])
@@ -83,7 +59,7 @@ def test_a_relative_sqlite_file_in_the_variable_is_offered_by_its_absolute_path(
     words = _offered(edit.stdout)
     absolute = f"sqlite:///{(isolated_cwd / 'rel.db').resolve()}"
     assert words[words.index("--db") + 1] == absolute
-    call = _pasted_elsewhere(words, flow_calls, isolated_cwd / "elsewhere", monkeypatch)
+    call = _pasted_elsewhere(words, flow_calls, monkeypatch, isolated_cwd / "elsewhere")
     assert call["overrides"]["database_url"] == absolute
 
 
@@ -105,7 +81,7 @@ def test_the_settings_file_the_variable_named_is_carried_by_its_absolute_path(
     words = _offered(edit.stdout)
     config = str((isolated_cwd / "trial.toml").resolve())
     assert words == ["recheck", "--changed", "--config", config]
-    call = _pasted_elsewhere(words, flow_calls, isolated_cwd / "elsewhere", monkeypatch)
+    call = _pasted_elsewhere(words, flow_calls, monkeypatch, isolated_cwd / "elsewhere")
     assert call["config"] == config
 
 
@@ -127,5 +103,5 @@ def test_catalog_edited_carries_the_settings_file_the_variable_named(
     words = shlex.split(command)[1:]
     config = str((isolated_cwd / "service.toml").resolve())
     assert words == ["recheck", "--changed", "--config", config]
-    call = _pasted_elsewhere(words, flow_calls, isolated_cwd / "elsewhere", monkeypatch)
+    call = _pasted_elsewhere(words, flow_calls, monkeypatch, isolated_cwd / "elsewhere")
     assert call["config"] == config
