@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from catalog import store
 from catalog.clock import utcnow
 from catalog.db import open_engine
-from catalog.model import Observation
+from catalog.model import Observation, Resource
 from catalog.ops import strict_findings
 from catalog.outcomes import HELD_REASON_END, SILENT_HOLD, Outcome
 from catalog.runs import RunSummary
@@ -110,6 +110,39 @@ def test_a_try_not_sent_reads_not_checked_with_why_and_the_last_checks_state(
         f"known state, from its check of {checked}: Not found (404), failing, not yet "
         "confirmed - test observation: not_found",
     )
+
+
+def _on(pages: dict[str, str], suffix: str) -> list[Resource]:
+    return [make_resource(r + suffix, f"https://example.org/{p}") for r, p in pages.items()]
+
+
+def test_an_entry_sharing_a_url_not_checked_is_not_said_updated(tmp_path: Path) -> None:
+    """Entries linking one URL share its check: "whose link state this check updated too"
+    said so of a try not sent (its host held), of one our network was down for, and of a
+    link the run never tried, where the state each kept was an earlier check's."""
+    pages = {"a": "held", "b": "off", "c": "ok", "d": "idle"}  # each rid and rid2
+    kit = make_catalog("toolkit", [*_on(pages, ""), *_on(pages, "2")])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        run_id = store.start_run(engine, trigger="recheck", now=days(1))
+        tried = [
+            _held("https://example.org/held", AWAY),
+            make_observation("https://example.org/off", Outcome.NETWORK_UNAVAILABLE, days(1)),
+            make_observation("https://example.org/ok", Outcome.OK, days(1)),
+        ]
+        store.record_observations(engine, run_id, tried, HealthSettings(), now=days(1))
+        ids = ("a", "b", "c", "d")
+        lines = entry_verdicts(engine, run_id, ids, ["toolkit"], None, ids, {})
+    shared = [line for line in lines if "its URL is shared" in line]
+    assert shared == [
+        "toolkit/a: its URL is shared with toolkit/a2, whose link state this check left as "
+        "it was too",
+        "toolkit/b: its URL is shared with toolkit/b2, whose link state this check left as "
+        "it was too",
+        "toolkit/c: its URL is shared with toolkit/c2, whose link state this check updated too",
+        "toolkit/d: its URL is shared with toolkit/d2, whose link state this check left as "
+        "it was too",
+    ], lines
 
 
 def test_run_verdicts_say_which_tries_were_not_sent(tmp_path: Path) -> None:
