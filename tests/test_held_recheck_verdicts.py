@@ -24,7 +24,7 @@ from catalog.db import open_engine
 from catalog.model import Observation, Resource
 from catalog.ops import strict_findings
 from catalog.outcomes import HELD_REASON_END, SILENT_HOLD, Outcome
-from catalog.runs import RunSummary
+from catalog.runs import RunSummary, finish_run
 from catalog.settings import HealthSettings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
@@ -37,6 +37,7 @@ from tests.factories import (
     make_catalog,
     make_observation,
     make_resource,
+    settings_for,
     temporary_database,
     write_catalog,
 )
@@ -156,6 +157,29 @@ def test_run_verdicts_say_which_tries_were_not_sent(tmp_path: Path) -> None:
         "quiet": SILENT,
     }
     assert verdicts["broken"].held and not verdicts["ok"].held
+
+
+def test_the_summary_says_how_many_of_its_urls_were_not_sent(tmp_path: Path) -> None:
+    """ "Outcomes: 1 ok, 3 rate limited, 1 timed out." under three verdicts saying "not
+    checked by this recheck": the tries not sent were counted as answers, with nothing
+    saying that most of them asked nothing (as our network down is said)."""
+    with temporary_database(tmp_path) as engine:
+        run_id = _two_runs(engine)
+        store.record_observations(
+            engine,
+            run_id,
+            [make_observation("https://example.org/asked", Outcome.RATE_LIMITED, days(1))],
+            HealthSettings(),
+            now=days(1),
+        )
+        summary = finish_run(settings_for(engine), run_id, stored=[], clock=lambda: days(1))
+    lines = summary.lines()
+    assert "Outcomes: 1 ok, 3 rate limited, 1 timed out." in lines, lines
+    assert (
+        "Not sent: 3 of these URLs (2 rate limited, 1 timed out), their host held (it had said "
+        "it was away, or answered none of its last links): no check of their links, which "
+        "keep their last check's state."
+    ) in lines, lines
 
 
 def test_strict_leaves_out_a_resource_whose_try_was_not_sent() -> None:
