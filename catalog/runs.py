@@ -220,8 +220,8 @@ class RunSummary:
             which = [f"{n} {Outcome(o).label.lower()}" for o, n in sorted(self.unsent.items())]
             out.append(
                 f"Not sent: {unsent} of these URLs ({', '.join(which)}), their host held (it "
-                "had said it was away, or answered none of its last links): no check of their "
-                "links, which keep their last check's state."
+                "had said it was away, or answered none of its last links): their links were "
+                "not checked, and keep their state as it was."
             )
         if self.drifted:
             whose = "whose page no longer matches its entry"

@@ -177,8 +177,8 @@ def test_the_summary_says_how_many_of_its_urls_were_not_sent(tmp_path: Path) -> 
     assert "Outcomes: 1 ok, 3 rate limited, 1 timed out." in lines, lines
     assert (
         "Not sent: 3 of these URLs (2 rate limited, 1 timed out), their host held (it had said "
-        "it was away, or answered none of its last links): no check of their links, which "
-        "keep their last check's state."
+        "it was away, or answered none of its last links): their links were not checked, "
+        "and keep their state as it was."
     ) in lines, lines
 
 
