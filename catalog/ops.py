@@ -563,15 +563,7 @@ def verdict_lines(
         if s.rid not in wanted or (collections is not None and s.collection not in collections):
             continue
         name = f"{s.collection}/{s.rid}"
-        why = None
-        if this_run is not None:
-            outcome = this_run.get((s.collection, s.rid))
-            if outcome is None:
-                why = f"not checked by this {command}"
-            elif outcome == Outcome.NETWORK_UNAVAILABLE:
-                why = f"not checked by this {command}: our network was down"
-            elif held is not None and (s.collection, s.rid) in held:
-                why = f"not checked by this {command}: {held_why(held[(s.collection, s.rid)])}"
+        why = _not_checked((s.collection, s.rid), this_run, held, command)
         link = s.link
         if link is None or link.outcome is None:
             out.append(f"{name}: {why}. Never checked" if why else f"{name}: not checked")
@@ -599,24 +591,54 @@ def verdict_lines(
     return out
 
 
+def _not_checked(
+    key: tuple[str, str],
+    this_run: Mapping[tuple[str, str], str] | None,
+    held: Mapping[tuple[str, str], str] | None,
+    command: str,
+) -> str | None:
+    """Why the run learned nothing of entry `key` ("not checked by this recheck: ..."),
+    or None when it checked it (or `this_run` is not known): no try stored, our network
+    down, or its try not sent (`held`)."""
+    if this_run is None:
+        return None
+    outcome = this_run.get(key)
+    if outcome is None:
+        return f"not checked by this {command}"
+    if outcome == Outcome.NETWORK_UNAVAILABLE:
+        return f"not checked by this {command}: our network was down"
+    if held is not None and key in held:
+        return f"not checked by this {command}: {held_why(held[key])}"
+    return None
+
+
 def shared_url_lines(
     engine: Engine,
     statuses: Iterable[Any],
     ids: Collection[str],
     only: Mapping[str, Collection[str]],
+    *,
+    this_run: Mapping[tuple[str, str], str] | None = None,
+    held: Mapping[tuple[str, str], str] | None = None,
 ) -> list[str]:
     """One line per entry the curator named whose URL other active entries link too,
     naming them (`sharing_links`): their link state is the one this check updated too.
     `ids`: the ids named (bare, or of a `KEY/ID`); `only`: the `KEY/ID` names (id -> the
     keys), each that catalog's entry alone; a bare id is each rechecked entry of it
     (`statuses`). Only `KEY/ID` was said: `recheck ID` of one of three entries on one
-    address left the curator unaware the other two were checked with it."""
+    address left the curator unaware the other two were checked with it. `this_run` and
+    `held` as for `verdict_lines`: of an entry the run did not check (its try not sent,
+    our network down) the shared state was left as it was, not "updated"."""
     named = {(key, rid) for rid, keys in only.items() for key in keys}
     bare = set(ids) - set(only)
     named |= {(s.collection, s.rid) for s in statuses if s.rid in bare}
     return [
         f"{key}/{rid}: its URL is shared with {', '.join(others)}, whose link state this "
-        "check updated too"
+        + (
+            "check left as it was too"
+            if _not_checked((key, rid), this_run, held, "check") is not None
+            else "check updated too"
+        )
         for (key, rid), others in sorted(sharing_links(engine, named).items())
     ]
 

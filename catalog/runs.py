@@ -190,6 +190,8 @@ class RunSummary:
     #: matches its entry" (`store.drifted_in_run`): their outcome ("OK") is in `counts`,
     #: the drift would be nowhere in the lines.
     drifted: int = 0
+    #: Of `counts`, the tries not sent, by outcome (`store.unsent_in_run`): their host held.
+    unsent: Mapping[str, int] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """The summary a person reads at the end of `linkhealth check`."""
@@ -212,6 +214,15 @@ class RunSummary:
         parts = [f"{n} {Outcome(o).label.lower()}" for o, n in sorted(self.counts.items()) if n]
         if parts:
             out.append("Outcomes: " + ", ".join(parts) + ".")
+        if unsent := sum(self.unsent.values()):
+            # As for our network down: "3 rate limited" read as three links asked, above
+            # verdicts saying two were not checked.
+            which = [f"{n} {Outcome(o).label.lower()}" for o, n in sorted(self.unsent.items())]
+            out.append(
+                f"Not sent: {unsent} of these URLs ({', '.join(which)}), their host held (it "
+                "had said it was away, or answered none of its last links): their links were "
+                "not checked, and keep their state as it was."
+            )
         if self.drifted:
             whose = "whose page no longer matches its entry"
             if self.drifted > 1:
@@ -838,6 +849,7 @@ def finish_run(
         # An ignore or snooze decided about another problem than the link has now ends.
         store.lapse_set_asides(engine, now=now, run_id=run_id)
         drifted = store.drifted_in_run(engine, run_id, now=now)
+        unsent = store.unsent_in_run(engine, run_id)
     finally:
         if lease is not None:
             store.release_lease(engine, lease.name, lease.holder)
@@ -857,6 +869,7 @@ def finish_run(
             if k in record.summary
         },
         drifted=drifted,
+        unsent=unsent,
     )
 
 

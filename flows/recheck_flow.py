@@ -151,7 +151,8 @@ def entry_verdicts(
     verdicts = tuple(
         verdict_lines(statuses, ids, collections, this_run=this_run, held=held, command=command)
     )
-    return verdicts + tuple(shared_url_lines(engine, statuses, named, only))
+    shared = shared_url_lines(engine, statuses, named, only, this_run=this_run, held=held)
+    return verdicts + tuple(shared)
 
 
 def named_verdicts(

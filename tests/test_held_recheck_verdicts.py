@@ -21,10 +21,10 @@ from typer.testing import CliRunner
 from catalog import store
 from catalog.clock import utcnow
 from catalog.db import open_engine
-from catalog.model import Observation
+from catalog.model import Observation, Resource
 from catalog.ops import strict_findings
 from catalog.outcomes import HELD_REASON_END, SILENT_HOLD, Outcome
-from catalog.runs import RunSummary
+from catalog.runs import RunSummary, finish_run
 from catalog.settings import HealthSettings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
@@ -37,6 +37,7 @@ from tests.factories import (
     make_catalog,
     make_observation,
     make_resource,
+    settings_for,
     temporary_database,
     write_catalog,
 )
@@ -113,6 +114,39 @@ def test_a_try_not_sent_reads_not_checked_with_why_and_the_last_checks_state(
     )
 
 
+def _on(pages: dict[str, str], suffix: str) -> list[Resource]:
+    return [make_resource(r + suffix, f"https://example.org/{p}") for r, p in pages.items()]
+
+
+def test_an_entry_sharing_a_url_not_checked_is_not_said_updated(tmp_path: Path) -> None:
+    """Entries linking one URL share its check: "whose link state this check updated too"
+    said so of a try not sent (its host held), of one our network was down for, and of a
+    link the run never tried, where the state each kept was an earlier check's."""
+    pages = {"a": "held", "b": "off", "c": "ok", "d": "idle"}  # each rid and rid2
+    kit = make_catalog("toolkit", [*_on(pages, ""), *_on(pages, "2")])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        run_id = store.start_run(engine, trigger="recheck", now=days(1))
+        tried = [
+            _held("https://example.org/held", AWAY),
+            make_observation("https://example.org/off", Outcome.NETWORK_UNAVAILABLE, days(1)),
+            make_observation("https://example.org/ok", Outcome.OK, days(1)),
+        ]
+        store.record_observations(engine, run_id, tried, HealthSettings(), now=days(1))
+        ids = ("a", "b", "c", "d")
+        lines = entry_verdicts(engine, run_id, ids, ["toolkit"], None, ids, {})
+    shared = [line for line in lines if "its URL is shared" in line]
+    assert shared == [
+        "toolkit/a: its URL is shared with toolkit/a2, whose link state this check left as "
+        "it was too",
+        "toolkit/b: its URL is shared with toolkit/b2, whose link state this check left as "
+        "it was too",
+        "toolkit/c: its URL is shared with toolkit/c2, whose link state this check updated too",
+        "toolkit/d: its URL is shared with toolkit/d2, whose link state this check left as "
+        "it was too",
+    ], lines
+
+
 def test_run_verdicts_say_which_tries_were_not_sent(tmp_path: Path) -> None:
     with temporary_database(tmp_path) as engine:
         run_id = _two_runs(engine)
@@ -124,6 +158,29 @@ def test_run_verdicts_say_which_tries_were_not_sent(tmp_path: Path) -> None:
         "quiet": SILENT,
     }
     assert verdicts["broken"].held and not verdicts["ok"].held
+
+
+def test_the_summary_says_how_many_of_its_urls_were_not_sent(tmp_path: Path) -> None:
+    """ "Outcomes: 1 ok, 3 rate limited, 1 timed out." under three verdicts saying "not
+    checked by this recheck": the tries not sent were counted as answers, with nothing
+    saying that most of them asked nothing (as our network down is said)."""
+    with temporary_database(tmp_path) as engine:
+        run_id = _two_runs(engine)
+        store.record_observations(
+            engine,
+            run_id,
+            [make_observation("https://example.org/asked", Outcome.RATE_LIMITED, days(1))],
+            HealthSettings(),
+            now=days(1),
+        )
+        summary = finish_run(settings_for(engine), run_id, stored=[], clock=lambda: days(1))
+    lines = summary.lines()
+    assert "Outcomes: 1 ok, 3 rate limited, 1 timed out." in lines, lines
+    assert (
+        "Not sent: 3 of these URLs (2 rate limited, 1 timed out), their host held (it had said "
+        "it was away, or answered none of its last links): their links were not checked, "
+        "and keep their state as it was."
+    ) in lines, lines
 
 
 def test_strict_leaves_out_a_resource_whose_try_was_not_sent() -> None:

@@ -106,6 +106,7 @@ from catalog.store._runs import (
     record_refused_run,
     set_run_planned,
     start_run,
+    unsent_in_run,
     update_run_summary,
 )
 from catalog.store._set_aside import SET_ASIDE_LAPSED, lapse_set_asides, link_problem
@@ -247,6 +248,7 @@ __all__ = [
     "targets_for_check",
     "text_stamp",
     "typed_id_forms",
+    "unsent_in_run",
     "unsent_since_sent",
     "update_lines",
     "update_resources",

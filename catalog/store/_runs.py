@@ -223,6 +223,20 @@ def drifted_in_run(engine: Engine, run_id: int, *, now: datetime) -> int:
         return int(s.execute(query).scalar_one())
 
 
+def unsent_in_run(engine: Engine, run_id: int) -> dict[str, int]:
+    """How many of `run_id`'s tries were not sent (`Observation.held`: their host had said
+    it was away, or answered none of its last links), by outcome: `counts` has them as
+    the host's answer, and "3 rate limited" read as three links asked."""
+    obs = table_of(t.Observation)
+    query = (
+        select(obs.c.outcome, func.count())
+        .where(obs.c.run_id == run_id, obs.c.held.is_(True))
+        .group_by(obs.c.outcome)
+    )
+    with read_session(engine) as s:
+        return {outcome: int(n) for outcome, n in sorted(s.execute(query).all())}
+
+
 #: `runs.summary` key: how many of the run's observations answered but show a page that no
 #: longer matches its entry (drift). `counts` has them as working; the trend does not.
 DRIFTED_LINKS = "drifted_links"
