@@ -8,9 +8,14 @@
   "Still finishing the last URLs checked; none finished in the last 120 s" for as long as
   that took: every link had been counted when held, and a host of 1,000 links back at the
   end had them checked for many minutes with the count standing still.
+- A host held for its silence is asked once more as soon as its hold is old enough, while
+  the batch's other URLs are still checked; back, it has its own held links checked then,
+  where they waited for every other URL of the batch and were checked after them all.
+  Silent still, it is asked again at the end of the batch, as before.
 
-The batches run on a virtual clock (`test_maintenance_host.VirtualLoop`); the tests count
-requests, tokens and outcomes, never time taken.
+The batches run on a virtual clock (`test_maintenance_host.VirtualLoop`): the tests count
+requests, tokens and outcomes, and compare the order of requests, never time taken. The
+flow test runs on 127.0.0.2-3 with timeouts of a second or so.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from catalog.check import check_targets, politeness
 from catalog.model import Batch, Observation, Target
 from catalog.outcomes import HELD_REASON_END, Outcome
 from catalog.progress import waiting_line
+from catalog.settings import HostPolicy
 from catalog.urls import host_of
 from tests.factories import make_observation, prefect_log, public_resolver
 from tests.local_site import PAGES as SITE_PAGES
@@ -209,3 +215,120 @@ def test_a_run_waiting_to_ask_a_silent_host_again_says_so(
         for line in waiting
     ), waiting
     assert not any(line.startswith("Still finishing") for line in waiting), waiting
+
+
+#: A host with work for the whole batch: its links answer at once, spaced by its rate.
+BUSY = [f"https://busy.example/doc{i:03}" for i in range(400)]
+#: Requests a second to `BUSY`: the batch's other URLs take 400 s, hours for a real host.
+BUSY_SETTINGS = replace(SETTINGS, hosts={"busy.example": HostPolicy(per_host_rate=1.0)})
+
+
+def timed(web: Any, log: list[tuple[float, str]]) -> Any:
+    """`web`, each request's URL logged with the (virtual) loop time it came at."""
+
+    async def logged(request: httpx.Request) -> httpx.Response:
+        log.append((asyncio.get_running_loop().time(), str(request.url)))
+        return await web(request)
+
+    return logged
+
+
+def check_with(urls: list[str], web: Any, settings: Any) -> list[Observation]:
+    targets = [Target(url=u, host=host_of(u), fingerprint_due=False) for u in urls]
+    return run_virtual(
+        check_targets(
+            targets, settings, transport=httpx.MockTransport(web), resolver=public_resolver
+        )
+    )
+
+
+def test_a_host_back_before_its_batch_ends_has_its_held_links_checked_meanwhile() -> None:
+    """The host stalls for its first links (a restart) and is held; it answers again a
+    minute later. Its held links waited for the batch's other URLs (hours of a big host)
+    and were then checked one host's politeness at a time, after all of them: the night
+    took the batch's time and the held host's on top. Asked once more as soon as the hold
+    is `SILENT_AGAIN_DEADLINES` old, it answers, and its held links are checked while the
+    batch's other URLs still are."""
+    stalled: list[float] = []
+    log: list[tuple[float, str]] = []
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        now = asyncio.get_running_loop().time()
+        if request.url.host == host_of(HOST):
+            if not stalled:
+                stalled.append(now + 2 * SETTINGS.total_timeout + 60)  # back a minute on
+            if now < stalled[0]:
+                return await hang(request)
+        return httpx.Response(200, html=PAGE)
+
+    observations = check_with([*PAGES, *BUSY], timed(web, log), BUSY_SETTINGS)
+    assert {o.outcome for o in observations[politeness.SILENT_LINKS :]} == {Outcome.OK}
+    held_checked = max(t for t, url in log if url == PAGES[-1])
+    assert held_checked < max(t for t, url in log if url.startswith("https://busy.")), log[-5:]
+
+
+def test_a_host_silent_when_asked_early_is_asked_again_at_the_end_of_its_batch() -> None:
+    """Silent still when asked early, the host is not judged then: the batch's other URLs
+    give it until they are done, as before, and back by then its held links are checked.
+    A host silent throughout is asked once more at the end, and its links time out."""
+    log: list[tuple[float, str]] = []
+    back_at: list[float] = []
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        if request.url.host == host_of(HOST):
+            now = asyncio.get_running_loop().time()
+            if not back_at or now < back_at[0]:
+                return await hang(request)
+        return httpx.Response(200, html=PAGE)
+
+    back_at.append(350.0)  # after the early request, before the end of the batch (400 s)
+    observations = check_with([*PAGES, *BUSY], timed(web, log), BUSY_SETTINGS)
+    first = politeness.SILENT_LINKS
+    outcomes = [o.outcome for o in observations[: len(PAGES)]]
+    assert outcomes == [Outcome.TIMEOUT] * first + [Outcome.OK] * (len(PAGES) - first)
+    early = [url for t, url in log if url.startswith(HOST) and t < back_at[0]]
+    assert len(early) == first + 1, early  # the links that held it, and the early request
+    log.clear()
+    back_at[0] = float("inf")
+    observations = check_with([*PAGES, *BUSY], timed(web, log), BUSY_SETTINGS)
+    assert [o.outcome for o in observations[: len(PAGES)]] == [Outcome.TIMEOUT] * len(PAGES)
+    assert not any(o.held for o in observations)
+    asked = [url for _, url in log if url.startswith(HOST)]
+    assert len(asked) == first + 2, asked  # early, then at the end: one request more
+
+
+def test_links_redirected_into_a_host_back_early_keep_their_own_hosts_concurrency() -> None:
+    """Links of a redirector into a host that stalled, then is back before the batch ends:
+    the redirector's links still flow when the held host is asked again early, so those
+    held are checked at the end of the batch, never beside them (its concurrency of 1
+    would have been 2)."""
+    go = [f"https://go.example/{i:03}" for i in range(120)]
+    settings = replace(
+        SETTINGS,
+        hosts={
+            "go.example": HostPolicy(per_host_concurrency=1, per_host_rate=0.5),
+            "busy.example": HostPolicy(per_host_rate=1.0),
+        },
+    )
+    open_now: Counter[str] = Counter()
+    peak: Counter[str] = Counter()
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        open_now[host] += 1
+        peak[host] = max(peak[host], open_now[host])
+        try:
+            if host == "go.example":
+                await asyncio.sleep(3.0)  # longer to answer than its spacing (2 s)
+                return httpx.Response(302, headers={"Location": f"{HOST}{request.url.path}"})
+            if host == host_of(HOST) and asyncio.get_running_loop().time() < 150:
+                return await hang(request)
+            return httpx.Response(200, html=PAGE)
+        finally:
+            open_now[host] -= 1
+
+    observations = check_with([*go, *BUSY], web, settings)
+    assert peak["go.example"] == 1, peak
+    first = politeness.SILENT_LINKS
+    outcomes = [o.outcome for o in observations[: len(go)]]
+    assert outcomes == [Outcome.TIMEOUT] * first + [Outcome.OK] * (len(go) - first), outcomes

@@ -478,6 +478,10 @@ class HostScheduler:
                 waiter.cancel()
                 self._waiters.remove(waiter)
 
+    def idle(self, host: str) -> bool:
+        """Whether `host` has no URL left to hand out nor out now."""
+        return not self._queues.get(host) and not self._active.get(host)
+
     async def done(self, host: str) -> None:
         self._active[host] -= 1
         loop = asyncio.get_running_loop()
