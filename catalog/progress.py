@@ -172,24 +172,59 @@ class Quiet:
         return quiet
 
 
-def waiting_line(pending: Sequence[tuple[str, str]], quiet_s: float) -> str:
+def waiting_line(
+    pending: Sequence[tuple[str, str]],
+    quiet_s: float,
+    held: Sequence[tuple[str, str]] = (),
+) -> str:
     """What a quiet check run is waiting for: its URLs not finished yet, as (URL, host),
     named when one is left, else counted by host (the busiest `WAITING_HOSTS` named), e.g.
-    "Still checking 3 URLs of maintenance.example; none finished in the last 40 s"."""
+    "Still checking 3 URLs of maintenance.example; none finished in the last 40 s". With
+    none left, the links `held` for their host's silence (as (URL, host)), if any: their
+    batch asks the host once more before it ends, up to 90 s after its hold, and checks
+    them if it answers (`checker._Run.ask_silent_again`), every one counted already when
+    it was held. "Still finishing the last URLs checked" read as a run hung at its end,
+    for as long as a host of 1,000 links back by then had them checked."""
     since = f"none finished in the last {quiet_s:.0f} s"
     if not pending:
-        return f"Still finishing the last URLs checked; {since}"
+        return (
+            _held_line(held, quiet_s) if held else f"Still finishing the last URLs checked; {since}"
+        )
     if len(pending) == 1:
         ((url, host),) = pending
         return f"Still checking 1 URL, {url} (host {host}); {since}"
     hosts = Counter(host for _, host in pending)
     if len(hosts) == 1:
         return f"Still checking {len(pending):,} URLs of {next(iter(hosts))}; {since}"
+    return (
+        f"Still checking {len(pending):,} URLs of {len(hosts):,} hosts ({_busiest(hosts)}); {since}"
+    )
+
+
+def _held_line(held: Sequence[tuple[str, str]], quiet_s: float) -> str:
+    """`waiting_line` once every URL was heard and some were held for their host's silence."""
+    moved = f"the count has not moved for {quiet_s:.0f} s"
+    hosts = Counter(host for _, host in held)
+    if len(hosts) == 1:
+        links = "link" if len(held) == 1 else "links"
+        return (
+            f"Still waiting for {next(iter(hosts))}, which answered none of its last links: "
+            f"it is asked once more before its batch ends, and its {len(held):,} {links} held "
+            f"meanwhile are checked if it answers; {moved}"
+        )
+    return (
+        f"Still waiting for {len(hosts):,} hosts that answered none of their last links "
+        f"({_busiest(hosts, ' links held')}): each is asked once more before its batch ends, "
+        f"and its links held meanwhile are checked if it answers; {moved}"
+    )
+
+
+def _busiest(hosts: Counter[str], first: str = "") -> str:
+    """The busiest `WAITING_HOSTS` of `hosts` with their counts (`first` after the first
+    count), the rest counted."""
     named = [f"{host}: {count:,}" for host, count in hosts.most_common(WAITING_HOSTS)]
+    named[0] += first
     rest = len(hosts) - len(named)
     if rest:
         named.append(f"{rest:,} more host{'s' if rest > 1 else ''}")
-    return (
-        f"Still checking {len(pending):,} URLs of {len(hosts):,} hosts ({', '.join(named)}); "
-        f"{since}"
-    )
+    return ", ".join(named)

@@ -79,6 +79,7 @@ from catalog.ops import (
     run_tally,
     summary_markdown,
 )
+from catalog.outcomes import held_silent
 from catalog.progress import Quiet, waiting_line
 from catalog.runs import (
     BatchStored,
@@ -187,6 +188,12 @@ class _Unstored:
         with self._lock:
             heard = self._batches.get((_run_key(run_id), index), [])
             return {observation.url for observation in list(heard)}
+
+    def held_silent(self, run_id: int, index: int) -> set[str]:
+        """The URLs batch `index` heard held for their host's silence (`held_silent`)."""
+        with self._lock:
+            heard = self._batches.get((_run_key(run_id), index), [])
+            return {o.url for o in list(heard) if o.held and held_silent(o.reason)}
 
     def take(self, run_id: int) -> list[list[Observation]]:
         """What the run's batches not stored had checked, by batch; forgotten here."""
@@ -762,7 +769,8 @@ def _check_and_store(
                     # The last slow URLs: say what the run waits for, now and then.
                     if (quiet_s := quiet.due()) is not None:
                         pending = _still_checking(run_id, checking.values())
-                        log.info("%s", waiting_line(pending, quiet_s))
+                        held = [] if pending else _held_for_silence(run_id, checking.values())
+                        log.info("%s", waiting_line(pending, quiet_s, held))
                     continue
                 said = live
                 quiet.moved()
@@ -813,6 +821,16 @@ def _still_checking(run_id: int, batches: Iterable[Batch]) -> list[tuple[str, st
         heard = _UNSTORED.heard(run_id, batch.index)
         pending.extend((t.url, t.host) for t in batch.targets if t.url not in heard)
     return pending
+
+
+def _held_for_silence(run_id: int, batches: Iterable[Batch]) -> list[tuple[str, str]]:
+    """The (URL, host) of the URLs of `batches` heard held for their host's silence: what a
+    quiet run waits for once every URL was heard (`waiting_line`). Asked only then."""
+    held: list[tuple[str, str]] = []
+    for batch in batches:
+        silent = _UNSTORED.held_silent(run_id, batch.index)
+        held.extend((t.url, t.host) for t in batch.targets if t.url in silent)
+    return held
 
 
 def _store_one(

@@ -389,6 +389,13 @@ class _Run:
         #: then is final.
         self._silent_held: list[_SilentHeld] | None = []
         self._sleep = sleep
+        #: While the batch's URLs are dispatched: where a host held for its silence gets a
+        #: task that asks it again early (`_ask_early`), and the hosts that have one.
+        self._early: asyncio.TaskGroup | None = None
+        self._asked_early: set[HostGate] = set()
+        self._scheduler: HostScheduler | None = None
+        #: Set once the batch's URLs are done (the first `_dispatch`).
+        self._dispatched = asyncio.Event()
 
     async def all(self, work: list[tuple[str, int]], checked: dict[int, CheckedUrl]) -> None:
         """Check every (host, target index) of `work`; `checked` holds each one's parsed URL.
@@ -396,19 +403,27 @@ class _Run:
         One dispatcher takes a slot, then the next URL whose host may send now, and starts
         a task for it that owns the slot (with no host ready, it waits without the slot).
         Tasks in flight are bounded by the slots plus the URLs asleep, which the
-        scheduler's per-host concurrency bounds in turn. Then the URLs held for their
-        host's silence are checked, if their host answers once more (`ask_silent_again`),
-        and the URLs that took a HEAD's 503 as the host's word are judged (`_judge_told`).
+        scheduler's per-host concurrency bounds in turn. A host held for its silence is
+        asked once more meanwhile, once its hold is old enough (`_ask_early`), and its
+        held links are checked if it answers. Then the URLs held for their host's silence
+        still are checked, if their host answers once more (`ask_silent_again`), and the
+        URLs that took a HEAD's 503 as the host's word are judged (`_judge_told`).
         """
         try:
-            await self._dispatch(work, checked, heard=True)
+            async with asyncio.TaskGroup() as early:  # and the hosts asked early
+                self._early = early
+                try:
+                    await self._dispatch(work, checked, heard=True)
+                finally:
+                    self._early = None
+                    self._dispatched.set()
             again = await self.ask_silent_again()
             if again:
                 await self._dispatch(*again, heard=False)
             self._judge_told()
         except BaseExceptionGroup as group_error:
             # Only the caller's own callback can fail a task; surface its exception as is.
-            raise group_error.exceptions[0] from None
+            raise _first_error(group_error) from None
         finally:
             # Probes and lookups outlive a URL that hit its deadline; none outlives the run.
             for task in [*self._probes.values(), *self.fetcher.addresses.pending()]:
@@ -422,6 +437,8 @@ class _Run:
         """Check every (host, target index) of `work` (`all`); `heard`: `on_result` hears
         each observation."""
         scheduler = HostScheduler(work, self.politeness)
+        if heard:  # the batch's own: what `_ask_early` must leave to it
+            self._scheduler = scheduler
         self._unbegun.update(host for host, _ in work)
         slots = self.slots
         async with asyncio.TaskGroup() as group:
@@ -463,15 +480,7 @@ class _Run:
         held, self._silent_held = self._silent_held or [], None
         if not held:
             return None
-        by_gate: dict[HostGate, list[tuple[_SilentHeld, bool]]] = {}
-        for link in sorted(held, key=lambda h: h.index):
-            address = parse_url(link.url)
-            if isinstance(address, CheckedUrl):  # as it was when it was held
-                # Held at its first hop; an http:// address with an https:// form is not
-                # all its check would ask (`_over_https`).
-                own = _parsed(self.targets[link.index]).canonical == link.url
-                own = own and https_upgrade_candidate(link.url) is None
-                by_gate.setdefault(self.politeness.gate(address.host), []).append((link, own))
+        by_gate = self._by_gate(held)
         async with asyncio.TaskGroup() as group:
             asked = {
                 gate: group.create_task(self._ask_again(gate, *_to_ask_again(links)))
@@ -482,17 +491,96 @@ class _Run:
         checked: dict[int, CheckedUrl] = {}
         for gate, links in by_gate.items():
             again = asked[gate].result() if gate in asked else None
-            if again is not None and not again.answered:
-                if again.silent:
-                    for link, own in links:
-                        if not (own and link.index == again.index):  # that one was asked
-                            self._silent_still(link, again)
-                continue  # silent still, or not known: `_silent_still`, or held
-            for link, _ in links:
-                parsed = checked[link.index] = _parsed(self.targets[link.index])
-                work.append((parsed.host, link.index))
+            self._settle(links, again, work, checked)
         work.sort(key=lambda job: job[1])  # the batch's order, host by host
         return (work, checked) if work else None
+
+    def _by_gate(
+        self, held: Sequence[_SilentHeld]
+    ) -> dict[HostGate, list[tuple[_SilentHeld, bool]]]:
+        """`held` by the gate of the address each was held at, with whether that address is
+        all the link's check would ask (`own`), in the batch's order."""
+        by_gate: dict[HostGate, list[tuple[_SilentHeld, bool]]] = {}
+        for link in sorted(held, key=lambda h: h.index):
+            address = parse_url(link.url)
+            if isinstance(address, CheckedUrl):  # as it was when it was held
+                # Held at its first hop; an http:// address with an https:// form is not
+                # all its check would ask (`_over_https`).
+                own = _parsed(self.targets[link.index]).canonical == link.url
+                own = own and https_upgrade_candidate(link.url) is None
+                by_gate.setdefault(self.politeness.gate(address.host), []).append((link, own))
+        return by_gate
+
+    def _settle(
+        self,
+        links: Sequence[tuple[_SilentHeld, bool]],
+        again: _AskedAgain | None,
+        work: list[tuple[str, int]],
+        checked: dict[int, CheckedUrl],
+    ) -> None:
+        """The held `links` of one host once it was asked again (`again`; None: it answered
+        since, unasked): into `work` to check if it answered, else `timeout` if it was
+        silent still (`_silent_still`), else left held."""
+        if again is not None and not again.answered:
+            if again.silent:
+                for link, own in links:
+                    if not (own and link.index == again.index):  # that one was asked
+                        self._silent_still(link, again)
+            return  # silent still, or not known: `_silent_still`, or held
+        for link, _ in links:
+            parsed = checked[link.index] = _parsed(self.targets[link.index])
+            work.append((parsed.host, link.index))
+
+    async def _ask_early(self, gate: HostGate) -> None:
+        """Ask `gate`'s host, held for its silence, once more as soon as the hold is
+        `SILENT_AGAIN_DEADLINES` old, while the batch's other URLs are still checked; if it
+        answers, check its own links it held now (`on_result` hears nothing of them, as in
+        `ask_silent_again`).
+
+        Asked only at the end of the batch, a host back a minute after its hold had its
+        held links wait for every other URL of the batch (hours of a big host), then
+        checked at its politeness after them all: the night took the batch's time and
+        the held host's on top. Silent still, it is not judged now, while the batch goes
+        on: its held links, the one asked included, wait for the end of the batch, as
+        before, and are asked again then (`ask_silent_again`): a host back by then has
+        them checked. A host silent throughout costs one request more.
+
+        Only its own links, and once the batch has none of them left to send or in flight
+        (`HostScheduler.idle`): checked beside the batch's, by a scheduler of their own,
+        the host could have had twice its concurrency open. Links of other hosts that
+        redirect into it wait for the end of the batch, their own host's politeness kept
+        by the batch's scheduler meanwhile."""
+        if (wait := gate.again_at() - asyncio.get_running_loop().time()) > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._dispatched.wait()
+        scheduler = self._scheduler
+        if self._dispatched.is_set() or scheduler is None or not scheduler.idle(gate.host):
+            return  # asked with the others at the end of the batch (`ask_silent_again`)
+        held = self._by_gate(self._silent_held or []).get(gate, [])
+        links = [(h, own) for h, own in held if self._host_of(h.index) == gate.host]
+        if not links:
+            return
+        if gate.silent():
+            link, _ = _to_ask_again(links)
+            again = await self._ask_again(gate, link, own=False)  # no verdict of its own
+            if not again.answered:
+                return  # silent still, or not known: asked again at the end of the batch
+        self._unhold([link for link, _ in links])
+        work: list[tuple[str, int]] = []
+        checked: dict[int, CheckedUrl] = {}
+        self._settle(links, None, work, checked)
+        await self._dispatch(work, checked, heard=False)
+
+    def _host_of(self, index: int) -> str:
+        """The host of target `index`, as its gate is keyed (`Politeness.gate`)."""
+        return _parsed(self.targets[index]).host.lower()
+
+    def _unhold(self, links: Sequence[_SilentHeld]) -> None:
+        """Take `links` out of those to ask again at the end of the batch."""
+        gone = {id(link) for link in links}
+        if self._silent_held is not None:
+            self._silent_held = [h for h in self._silent_held if id(h) not in gone]
 
     async def _ask_again(self, gate: HostGate, link: _SilentHeld, own: bool) -> _AskedAgain:
         """`Fetcher.ask_again` of `link.url`, held for `gate`'s silence, in a run-wide slot
@@ -660,6 +748,7 @@ class _Run:
             # Held for its host's silence: not final yet (`ask_silent_again`).
             url = facts.exchanges[-1].chain[-1].url
             self._silent_held.append(_SilentHeld(index, url, facts, checked_at, elapsed_ms))
+            self._asking_early(url)
         try:
             observation = _observe(target, facts, checked_at, elapsed_ms)
             upgrade = None if unanswered is None else (unanswered, plain)
@@ -678,6 +767,17 @@ class _Run:
             log.exception("judging %s failed", target.url)
             broken = CheckFacts(url=parsed.canonical, internal_error=f"{type(exc).__name__}: {exc}")
             return _observe(target, broken, checked_at, elapsed_ms)
+
+    def _asking_early(self, url: str) -> None:
+        """Start the task that asks the host of `url`, held for its silence, once more
+        early (`_ask_early`), if it has none and the batch's URLs are being dispatched."""
+        address = parse_url(url)
+        if self._early is None or not isinstance(address, CheckedUrl):
+            return
+        gate = self.politeness.gate(address.host)
+        if gate not in self._asked_early:
+            self._asked_early.add(gate)
+            self._early.create_task(self._ask_early(gate))
 
     async def _fetch_in_time(
         self,
@@ -830,6 +930,14 @@ class _Run:
         if probe is None and not probe_cut_short(within, self.settings):
             return Probe(url, None, None)  # the host had a request's whole wait: no answer
         return probe
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first exception of `group`, out of the task groups it is nested in."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
 
 
 def _parsed(target: Target) -> CheckedUrl:

@@ -142,8 +142,9 @@ class Progress:
     unheard: HostGate | None = None
     unheard_url: str | None = None
     #: This check to its hosts' gates (`HostGate.asking`, `away`): what a gate may keep of
-    #: it, never the progress itself (its exchanges hold the page read).
-    asker: Asker = field(default_factory=Asker)
+    #: it, never the progress itself (its exchanges hold the page read). Made only once a
+    #: request goes to a silent host (`Fetcher._send`): a night with none makes no token.
+    asker: Asker | None = None
 
     def may_connect(self) -> bool:
         """Whether the check has time left to wait for a connection (`connect_left`)."""
@@ -939,6 +940,8 @@ class Fetcher:
         as long as a link's deadline allows; its exchange goes to `progress` (none when
         the deadline cut it). Any answer, whatever its status, is the host's (`_send`),
         which ends the hold. A GET, not a HEAD: some servers hang on HEAD alone."""
+        if progress.asker is None:
+            progress.asker = Asker()
         gate.lift_silence(progress.asker)
         settings = replace(self._once, max_redirects=0)
         deadline = asyncio.timeout(self.settings.total_timeout)
@@ -1110,8 +1113,12 @@ class Fetcher:
                     endpoint = None  # a failure now is the certificate's own
             if connect_left is not None:  # timed only while the wait to connect is bounded
                 sent_at = asyncio.get_running_loop().time()
+            asker = progress.asker
+            if asker is None and gate.unanswered >= gate.silent_after:
+                # To a silent host: its gate may let this check ask it again (`asking`).
+                asker = progress.asker = Asker()
             # A probe's too: its ordinary answer is the host's (`answered`), worth waiting for.
-            asked = gate.asking(progress.asker)
+            asked = gate.asking(asker)
             # Silent until its answer begins; a deadline's cancellation leaves it so.
             progress.unheard, progress.unheard_url = gate, url
             try:

@@ -105,7 +105,9 @@ class Asker:
     """A link's check as its host's gate knows it (`HostGate.asking`, `away`, `lift_silence`):
     a token with nothing in it. The gate keeps the last one that asked a silent host again
     until its batch ends; keeping the check's `Progress` kept its exchanges, page body
-    included, as long, one for each silent host of the batch."""
+    included, as long, one for each silent host of the batch. A check makes one only when
+    it sends to a silent host (`fetch.Fetcher._send`): one made for every check cost each
+    URL of a night with no silent host an allocation. None: a check that never did."""
 
     __slots__ = ()
 
@@ -475,6 +477,10 @@ class HostScheduler:
             if not waiter.done():
                 waiter.cancel()
                 self._waiters.remove(waiter)
+
+    def idle(self, host: str) -> bool:
+        """Whether `host` has no URL left to hand out nor out now."""
+        return not self._queues.get(host) and not self._active.get(host)
 
     async def done(self, host: str) -> None:
         self._active[host] -= 1
