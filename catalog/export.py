@@ -7,8 +7,9 @@ and no `checked_at`. A working link whose page no longer holds the resource (a p
 hijacked site) says so in `drift_reason`; `stale` (with `contact_gone` for an entry whose
 phone number or email left its page), `snoozed_until`, `ignored` and `ignored_reason` carry
 the curator-facing rest, so a site built from the export can leave such links out.
-`held_tries` counts the tries since the link's last check not sent, the host having said it
-was away (`links.held_tries`): the check the rest is of came before them. CSV
+`held_tries` counts the tries since the link's last check not sent, the host held (it had
+said it was away, or answered none of its last links: `links.held_tries`): the check the
+rest is of came before them. CSV
 cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP "CSV
 injection", `catalog.csv_guard`); `import-csv` takes it off again.
 A CSV export starts with a UTF-8 byte order mark, as Excel's own "CSV UTF-8" does.

@@ -115,7 +115,12 @@ def confirmed_by(verdict: OutageVerdict, witnesses: Sequence[Observation]) -> Ou
 
 
 def mask(observations: Sequence[Observation], verdict: OutageVerdict) -> list[Observation]:
-    """Network failures become `network_unavailable`; everything else is kept as observed."""
+    """Network failures become `network_unavailable`; everything else is kept as observed.
+
+    A try held for its host's silence (`Observation.held`, `timeout`) is one of them, and no
+    longer held: it found our network down, as its host's asked links did. Held still, it
+    read "not sent" in `linkhealth resource` and on its page, while the count the link keeps
+    (`links.held_tries`) leaves out a try our network was down for."""
     if not verdict.network_down:
         return list(observations)
     return [
@@ -123,6 +128,7 @@ def mask(observations: Sequence[Observation], verdict: OutageVerdict) -> list[Ob
             o,
             outcome=Outcome.NETWORK_UNAVAILABLE,
             reason=f"{verdict.sentence} (The check itself said: {o.reason})",
+            held=False,
         )
         if o.outcome.is_network_failure
         else o

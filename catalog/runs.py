@@ -644,7 +644,9 @@ def store_unfinished(
 
 def _unknown(observations: Sequence[Observation]) -> list[Observation]:
     """Network failures of a stopped batch that could not tell our network from its sites'
-    (`store_unfinished`) as `network_unavailable`: they count against no link."""
+    (`store_unfinished`) as `network_unavailable`: they count against no link. A try held
+    for its host's silence is one too, no longer held (`outage.mask`): the batch of a silent
+    host alone, stopped before its end asked the host again, is such a batch."""
     return [
         replace(
             o,
@@ -654,6 +656,7 @@ def _unknown(observations: Sequence[Observation]) -> list[Observation]:
                 "was down (no other host is asked after a stop), so nothing was learned "
                 f"about this link. (The check itself said: {o.reason})"
             ),
+            held=False,
         )
         if o.outcome.is_network_failure
         else o

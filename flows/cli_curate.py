@@ -125,29 +125,21 @@ class _EditedWith:
         """The options an edit of a catalog file was made with, and the settings file and
         database its settings took from LINKHEALTH_CONFIG and LINKHEALTH_DATABASE_URL
         instead."""
-        from dataclasses import replace
-
-        from sqlalchemy.engine import make_url
-
-        from catalog.commands import command_options
-        from catalog.db import absolute_sqlite_url, shown_url, without_secrets
+        from flows.cli_ops import inherited_database
 
         inherited_config = None
         if config is None and os.environ.get("LINKHEALTH_CONFIG") and settings.config_file:
             inherited_config = settings.config_file.resolve()
-        edited = cls(config, db, catalogs, settings.catalogs, inherited_config=inherited_config)
-        if db is not None or not os.environ.get("LINKHEALTH_DATABASE_URL"):
-            return edited
-        words = list(command_options(settings).words)
-        if "--db" not in words:  # the database a shell without the variable reads too
-            return edited
-        url = make_url(settings.database_url)
-        if without_secrets(url) != url:
-            # Not "--db URL" without it: in this shell, whose variable holds the password,
-            # the command would then fail to log in.
-            return replace(edited, unnamed_db=shown_url(url))
-        inherited = absolute_sqlite_url(words[words.index("--db") + 1])
-        return replace(edited, inherited_db=inherited)
+        named, unnamed = (None, None) if db is not None else inherited_database(settings)
+        return cls(
+            config,
+            db,
+            catalogs,
+            settings.catalogs,
+            inherited_db=named,
+            unnamed_db=unnamed,
+            inherited_config=inherited_config,
+        )
 
     def recheck(self, path: str | None) -> str:
         """The command that checks the edit of the catalog file `path` by hand
@@ -171,9 +163,9 @@ class _EditedWith:
 
     def where(self) -> str:
         """Where `recheck` must run, when its command cannot say it."""
-        if self.unnamed_db is None:
-            return ""
-        return f" (in a shell whose LINKHEALTH_DATABASE_URL names {self.unnamed_db}, as here)"
+        from flows.cli_ops import where_to_run
+
+        return where_to_run(self.unnamed_db)
 
 
 def _say(edited: _EditedWith, result: object) -> None:

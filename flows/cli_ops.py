@@ -391,7 +391,11 @@ def catalog_edited(
     # command pasted, in another shell, where `reads` came from another file or none.
     env_config = os.environ.get("LINKHEALTH_CONFIG")
     config = Path(env_config).resolve() if env_config else None
-    by_hand = f"run `{recheck_command(files, config=config, reads=reads)}` to check it"
+    # So is LINKHEALTH_DATABASE_URL's database, as the curate commands' recheck names it:
+    # without it, the command read the settings file's database, not the one edited in.
+    db, unnamed = inherited_database(configured) if configured is not None else (None, None)
+    command = recheck_command(files, config=config, db=db, reads=reads)
+    by_hand = f"run `{command}`{where_to_run(unnamed)} to check it"
     if not announced:
         where = url
         if not os.environ.get("PREFECT_API_URL"):
@@ -464,6 +468,40 @@ def served_elsewhere(
     if file is not None and not covers(configured.catalogs, Path(file)):
         return f"{file} is not a configured catalog"
     return None
+
+
+def inherited_database(settings: Settings) -> tuple[str | None, str | None]:
+    """The database `settings` took from LINKHEALTH_DATABASE_URL, for a command pasted where
+    the variable is not set (cron, another terminal): its `--db`, as a report's commands
+    name it (`catalog.commands.command_options`), a relative SQLite file by its absolute
+    path (the variable's `sqlite:///rel.db` is another file in another folder); or, for a
+    URL with a password, which a command cannot name without printing it, the database as
+    messages show it (`where_to_run`). (None, None) without the variable, or when a shell
+    without it reads that database too."""
+    from sqlalchemy.engine import make_url
+
+    from catalog.commands import command_options
+    from catalog.db import absolute_sqlite_url, shown_url, without_secrets
+
+    if not os.environ.get("LINKHEALTH_DATABASE_URL"):
+        return None, None
+    words = list(command_options(settings).words)
+    if "--db" not in words:  # the database a shell without the variable reads too
+        return None, None
+    url = make_url(settings.database_url)
+    if without_secrets(url) != url:
+        # Not "--db URL" without it: in this shell, whose variable holds the password,
+        # the command would then fail to log in.
+        return None, shown_url(url)
+    return absolute_sqlite_url(words[words.index("--db") + 1]), None
+
+
+def where_to_run(unnamed_db: str | None) -> str:
+    """Where an offered command must run when it cannot name its database (`inherited_
+    database`: a URL with a password), to follow it; "" when it names it."""
+    if unnamed_db is None:
+        return ""
+    return f" (in a shell whose LINKHEALTH_DATABASE_URL names {unnamed_db}, as here)"
 
 
 def recheck_command(

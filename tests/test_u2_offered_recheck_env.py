@@ -105,3 +105,50 @@ def test_catalog_edited_carries_the_settings_file_the_variable_named(
     assert words == ["recheck", "--changed", "--config", config]
     call = _pasted_elsewhere(words, flow_calls, monkeypatch, isolated_cwd / "elsewhere")
     assert call["config"] == config
+
+
+def test_catalog_edited_names_the_database_the_variable_named_by_its_absolute_path(
+    isolated_cwd: Path, flow_calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LINKHEALTH_CONFIG's file names the catalog, LINKHEALTH_DATABASE_URL=sqlite:///rel.db
+    the database, as for the curate commands above: the recheck the git hook's log says to
+    run named the settings file only, and read later in a shell without the variables it
+    checked the edit in the file's database (var/service.db), not the one edited in."""
+    (isolated_cwd / "var").mkdir()
+    write_catalog(isolated_cwd / "toolkit.yaml", ENTRIES)
+    (isolated_cwd / "service.toml").write_text(
+        'database_url = "sqlite:///var/service.db"\ncatalogs = ["toolkit.yaml"]\n'
+    )
+    monkeypatch.setenv("LINKHEALTH_CONFIG", "service.toml")
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "sqlite:///rel.db")
+    assert runner.invoke(app, ["sync"]).exit_code == 0
+    edited = runner.invoke(app, ["catalog", "edited", "toolkit.yaml"])
+    assert edited.exit_code == 0, edited.output
+    (command,) = re.findall(r"run `(linkhealth recheck [^`]*)` to check it", edited.stderr)
+    words = shlex.split(command)[1:]
+    config = str((isolated_cwd / "service.toml").resolve())
+    absolute = f"sqlite:///{(isolated_cwd / 'rel.db').resolve()}"
+    assert words == ["recheck", "--changed", "--config", config, "--db", absolute], words
+    call = _pasted_elsewhere(words, flow_calls, monkeypatch, isolated_cwd / "elsewhere")
+    assert (call["config"], call["overrides"]["database_url"]) == (config, absolute)
+
+
+def test_catalog_edited_says_where_to_run_a_recheck_of_a_database_with_a_password(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A LINKHEALTH_DATABASE_URL with a password is not printed in the command (it would
+    fail to log in without it): the line says which database the shell must name, as the
+    curate commands' does."""
+    write_catalog(isolated_cwd / "toolkit.yaml", ENTRIES)
+    (isolated_cwd / "linkhealth.toml").write_text('catalogs = ["toolkit.yaml"]\n')
+    monkeypatch.setenv(
+        "LINKHEALTH_DATABASE_URL", "postgresql+psycopg://lh:s3cret@db.example.org/linkhealth"
+    )
+    edited = runner.invoke(app, ["catalog", "edited", "toolkit.yaml"])
+    assert edited.exit_code == 0, edited.output
+    assert "s3cret" not in edited.output
+    (line,) = [li for li in edited.stderr.splitlines() if "to check it" in li]
+    assert "`linkhealth recheck --changed` (in a shell whose LINKHEALTH_DATABASE_URL names " in (
+        line
+    ), line
+    assert "db.example.org" in line, line
