@@ -135,6 +135,8 @@ def test_a_host_silent_at_the_end_too_has_its_held_links_time_out() -> None:
         assert obs.reason.endswith(f"({again}): a timeout, as theirs were."), obs.reason
         assert not obs.reason.endswith(HELD_REASON_END)
         assert obs.http_status is None
+        # Nothing was sent: no time of an answer ("took 0 ms" on its page and host table).
+        assert obs.elapsed_ms is None, obs.elapsed_ms
 
 
 def test_a_dead_site_is_confirmed_broken_the_night_it_was_without_a_hold(

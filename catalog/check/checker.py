@@ -645,7 +645,8 @@ class _Run:
         facts = replace(facts, exchanges=(*before, replace(last, held=away)))
         target = self.targets[link.index]
         try:
-            self.results[link.index] = _observe(target, facts, link.checked_at, link.elapsed_ms)
+            # No time of its own: nothing was sent ("took 0 ms" read as an answer timed).
+            self.results[link.index] = _observe(target, facts, link.checked_at, None)
         except Exception:  # judging failed: its held verdict stands, never a crash
             log.exception("judging %s again failed", target.url)
 
@@ -747,7 +748,7 @@ class _Run:
         if held is not None and held.status is None and self._silent_held is not None:
             # Held for its host's silence: not final yet (`ask_silent_again`).
             url = facts.exchanges[-1].chain[-1].url
-            self._silent_held.append(_SilentHeld(index, url, facts, checked_at, elapsed_ms))
+            self._silent_held.append(_SilentHeld(index, url, facts, checked_at))
             self._asking_early(url)
         try:
             observation = _observe(target, facts, checked_at, elapsed_ms)
@@ -1131,7 +1132,6 @@ class _SilentHeld:
     url: str
     facts: CheckFacts
     checked_at: datetime
-    elapsed_ms: int
 
 
 @dataclass(frozen=True)
