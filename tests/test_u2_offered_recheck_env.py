@@ -85,14 +85,12 @@ def test_the_settings_file_the_variable_named_is_carried_by_its_absolute_path(
     assert call["config"] == config
 
 
-def test_catalog_edited_carries_the_settings_file_the_variable_named(
-    isolated_cwd: Path, flow_calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """What the git hook's log says to run when no Prefect API answers: read later, in a
-    shell without the hook's LINKHEALTH_CONFIG, it checked the demo catalog instead."""
-    (isolated_cwd / "var").mkdir()
-    write_catalog(isolated_cwd / "toolkit.yaml", ENTRIES)
-    (isolated_cwd / "service.toml").write_text(
+def _catalog_edited_offers(cwd: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], str]:
+    """The recheck `catalog edited` says to run (its words after `linkhealth`) for an edit of
+    the catalog LINKHEALTH_CONFIG's service.toml names, and that file's absolute path."""
+    (cwd / "var").mkdir()
+    write_catalog(cwd / "toolkit.yaml", ENTRIES)
+    (cwd / "service.toml").write_text(
         'database_url = "sqlite:///var/service.db"\ncatalogs = ["toolkit.yaml"]\n'
     )
     monkeypatch.setenv("LINKHEALTH_CONFIG", "service.toml")
@@ -100,8 +98,15 @@ def test_catalog_edited_carries_the_settings_file_the_variable_named(
     edited = runner.invoke(app, ["catalog", "edited", "toolkit.yaml"])
     assert edited.exit_code == 0, edited.output
     (command,) = re.findall(r"run `(linkhealth recheck [^`]*)` to check it", edited.stderr)
-    words = shlex.split(command)[1:]
-    config = str((isolated_cwd / "service.toml").resolve())
+    return shlex.split(command)[1:], str((cwd / "service.toml").resolve())
+
+
+def test_catalog_edited_carries_the_settings_file_the_variable_named(
+    isolated_cwd: Path, flow_calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the git hook's log says to run when no Prefect API answers: read later, in a
+    shell without the hook's LINKHEALTH_CONFIG, it checked the demo catalog instead."""
+    words, config = _catalog_edited_offers(isolated_cwd, monkeypatch)
     assert words == ["recheck", "--changed", "--config", config]
     call = _pasted_elsewhere(words, flow_calls, monkeypatch, isolated_cwd / "elsewhere")
     assert call["config"] == config
@@ -114,19 +119,8 @@ def test_catalog_edited_names_the_database_the_variable_named_by_its_absolute_pa
     the database, as for the curate commands above: the recheck the git hook's log says to
     run named the settings file only, and read later in a shell without the variables it
     checked the edit in the file's database (var/service.db), not the one edited in."""
-    (isolated_cwd / "var").mkdir()
-    write_catalog(isolated_cwd / "toolkit.yaml", ENTRIES)
-    (isolated_cwd / "service.toml").write_text(
-        'database_url = "sqlite:///var/service.db"\ncatalogs = ["toolkit.yaml"]\n'
-    )
-    monkeypatch.setenv("LINKHEALTH_CONFIG", "service.toml")
     monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "sqlite:///rel.db")
-    assert runner.invoke(app, ["sync"]).exit_code == 0
-    edited = runner.invoke(app, ["catalog", "edited", "toolkit.yaml"])
-    assert edited.exit_code == 0, edited.output
-    (command,) = re.findall(r"run `(linkhealth recheck [^`]*)` to check it", edited.stderr)
-    words = shlex.split(command)[1:]
-    config = str((isolated_cwd / "service.toml").resolve())
+    words, config = _catalog_edited_offers(isolated_cwd, monkeypatch)
     absolute = f"sqlite:///{(isolated_cwd / 'rel.db').resolve()}"
     assert words == ["recheck", "--changed", "--config", config, "--db", absolute], words
     call = _pasted_elsewhere(words, flow_calls, monkeypatch, isolated_cwd / "elsewhere")
