@@ -4,8 +4,10 @@ A run's batches share one pool of slots (`catalog.check.loop`): a batch stopped 
 early request, or the checks of the held links after it, are out must give back every
 slot it took, or the run's later batches wait for slots no one will free; and every URL
 is heard once (`on_result`), whatever it was doing. The host asked early has its held
-links checked at its own concurrency. On the virtual clock of the other silent-host tests
-(`test_maintenance_host.VirtualLoop`): requests are counted, never timed.
+links checked at its own concurrency, and once back and checked, a quiet run no longer
+says it waits for it. On the virtual clock of the other silent-host tests
+(`test_maintenance_host.VirtualLoop`): requests are counted, never timed; the flow test
+runs on 127.0.0.2-4 with timeouts of a second or so.
 """
 
 from __future__ import annotations
