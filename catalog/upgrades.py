@@ -69,14 +69,18 @@ async def check_batch_with_upgrades_async(
     settings: CheckSettings,
     *,
     on_result: Callable[[Observation], None] | None = None,
+    on_settled: Callable[[Observation], None] | None = None,
     **check_kwargs: Any,
 ) -> list[Observation]:
     """One batch's observations, with https suggestions when `settings.https_upgrades`.
 
     `on_result` hears each of the batch's own observations as it is made (live progress),
-    not the https confirmations made after them.
+    not the https confirmations made after them; `on_settled`, the links held for their
+    host's silence checked again (`check_targets`).
     """
-    observations = await check_targets(batch.targets, settings, on_result=on_result, **check_kwargs)
+    observations = await check_targets(
+        batch.targets, settings, on_result=on_result, on_settled=on_settled, **check_kwargs
+    )
     if not settings.https_upgrades:
         return observations
     return await confirm_https_async(observations, settings, **check_kwargs)

@@ -170,6 +170,9 @@ class _Unstored:
 
     def __init__(self) -> None:
         self._batches: dict[tuple[tuple[str | None, int], int], list[Observation]] = {}
+        #: Batch -> its links held for their host's silence checked again since, by URL, as
+        #: last checked (`check_targets`' `on_settled`): not held any more, or held anew.
+        self._settled: dict[tuple[tuple[str | None, int], int], dict[str, Observation]] = {}
         self._lock = threading.Lock()
 
     def start(self, run_id: int, index: int) -> list[Observation]:
@@ -177,11 +180,19 @@ class _Unstored:
         heard: list[Observation] = []
         with self._lock:
             self._batches[(_run_key(run_id), index)] = heard
+            self._settled[(_run_key(run_id), index)] = {}
         return heard
+
+    def settled(self, run_id: int, index: int, observation: Observation) -> None:
+        """A link of batch `index` held for its host's silence, checked again since."""
+        with self._lock:
+            if (settled := self._settled.get((_run_key(run_id), index))) is not None:
+                settled[observation.url] = observation
 
     def stored(self, run_id: int, index: int) -> None:
         with self._lock:
             self._batches.pop((_run_key(run_id), index), None)
+            self._settled.pop((_run_key(run_id), index), None)
 
     def heard(self, run_id: int, index: int) -> set[str]:
         """The URLs batch `index` has checked so far (none once it is stored)."""
@@ -190,16 +201,25 @@ class _Unstored:
             return {observation.url for observation in list(heard)}
 
     def held_silent(self, run_id: int, index: int) -> set[str]:
-        """The URLs batch `index` heard held for their host's silence (`held_silent`)."""
+        """The URLs batch `index` heard held for their host's silence (`held_silent`), and
+        held still: not checked again since, once their host answered (`settled`). A host
+        back while its batch went on (`checker._Run._ask_early`) had its links checked;
+        named still, a quiet run said it waited for it, "which answered none of its last
+        links"."""
         with self._lock:
             heard = self._batches.get((_run_key(run_id), index), [])
-            return {o.url for o in list(heard) if o.held and held_silent(o.reason)}
+            settled = self._settled.get((_run_key(run_id), index), {})
+            held = {o.url for o in list(heard) if o.held and held_silent(o.reason)}
+            again = list(settled.values())
+        return held - {o.url for o in again if not (o.held and held_silent(o.reason))}
 
     def take(self, run_id: int) -> list[list[Observation]]:
         """What the run's batches not stored had checked, by batch; forgotten here."""
         key = _run_key(run_id)
         with self._lock:
             mine = sorted(k for k in self._batches if k[0] == key)
+            for k in mine:
+                self._settled.pop(k, None)
             # Copies: a batch the stop did not end in time may still be appending.
             return [list(self._batches.pop(k)) for k in mine]
 
@@ -310,9 +330,12 @@ def check_batch_task(batch: Batch, check: CheckSettings, run_id: int) -> Checked
         count(observation)
         heard.append(observation)  # kept until the batch is stored (`_Unstored`)
 
+    def on_settled(observation: Observation) -> None:
+        _UNSTORED.settled(run_id, batch.index, observation)
+
     try:
         observations = check_batch_with_upgrades(
-            batch, check, loop=loop, slots=slots, on_result=on_result
+            batch, check, loop=loop, slots=slots, on_result=on_result, on_settled=on_settled
         )
     except (concurrent.futures.CancelledError, asyncio.CancelledError):
         if _run_key(run_id) in _ABANDONED:  # stopped by `cancel_checks`: not a failure

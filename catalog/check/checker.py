@@ -102,8 +102,14 @@ async def check_targets(
     sleep: Sleep = asyncio.sleep,
     on_result: Callable[[Observation], None] | None = None,
     slots: Slots | None = None,
+    on_settled: Callable[[Observation], None] | None = None,
 ) -> list[Observation]:
     """One observation per target, in target order.
+
+    `on_result` hears each target's first verdict as it is made (live progress counts it);
+    `on_settled` hears a link held for its host's silence checked again once the host
+    answered (`_Run._ask_early`, `ask_silent_again`), never counted twice: what a quiet
+    run waits for names no host that answered since (`progress.waiting_line`).
 
     `slots` is the global concurrency to draw from when several calls share one event loop
     (a run's batches, `catalog.check.loop`); by default the call has `settings.concurrency`
@@ -129,7 +135,16 @@ async def check_targets(
         async with make_client(settings, transport, addresses) as client:
             slots = slots if slots is not None else Slots(settings.concurrency)
             run = _Run(
-                targets, settings, client, addresses, clock, sleep, on_result, results, slots
+                targets,
+                settings,
+                client,
+                addresses,
+                clock,
+                sleep,
+                on_result,
+                results,
+                slots,
+                on_settled,
             )
             await run.all(work, checked)
     return [obs for obs in results if obs is not None]
@@ -351,11 +366,14 @@ class _Run:
         on_result: Callable[[Observation], None] | None,
         results: list[Observation | None],
         slots: Slots,
+        on_settled: Callable[[Observation], None] | None = None,
     ) -> None:
         self.targets = targets
         self.settings = settings
         self.clock = clock
         self.on_result = on_result
+        #: Hears the held links checked again (`check_targets`).
+        self.on_settled = on_settled
         self.results = results
         self.politeness = Politeness(settings)
         self.slots = slots
@@ -666,6 +684,8 @@ class _Run:
             self.results[index] = observation
             if heard and self.on_result is not None:
                 self.on_result(observation)
+            elif not heard and self.on_settled is not None:
+                self.on_settled(observation)
             tail = self._tails.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
             if tail is not None:  # a probe sent late: its request holds the URL's slots
                 await asyncio.wait([tail])
