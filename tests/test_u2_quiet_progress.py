@@ -85,16 +85,44 @@ def test_the_urls_waited_for_are_those_of_the_batches_not_heard_yet() -> None:
         _UNSTORED.stored(-42, batch.index)
 
 
+def quiet_run(
+    cwd: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    urls: list[str],
+    settings: dict[str, Any],
+) -> list[str]:
+    """The flow log's lines of `check_catalog` over a catalog of `urls` (local sites),
+    progress every 0.05 s and a waiting line after 0.2 s quiet, every 0.2 s; `settings`
+    over private addresses allowed and no soft-404 probe."""
+    import catalog.progress
+    import flows.check_flow
+    from flows.check_flow import check_catalog
+
+    catalog_file = cwd / "quiet.yaml"
+    resources = [{"id": f"r{i}", "title": "Annual Report", "url": u} for i, u in enumerate(urls)]
+    catalog_file.write_text(json.dumps({"resources": resources}))
+    monkeypatch.setattr(flows.check_flow, "PROGRESS_EVERY_S", 0.05)
+    monkeypatch.setattr(catalog.progress, "QUIET_AFTER_S", 0.2)
+    monkeypatch.setattr(catalog.progress, "QUIET_EVERY_S", 0.2)
+    overrides = {
+        "database_url": database_url,
+        "catalogs": [str(catalog_file)],
+        "allow_private": True,
+        "soft404_probe": False,
+        **settings,
+    }
+    with prefect_log("prefect.flow_runs") as records:
+        check_catalog(overrides=overrides, render=False)
+    return [r.getMessage() for r in records]
+
+
 def test_a_run_waiting_on_its_last_slow_url_says_which(
     prefect_harness: None, isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Three pages answer at once, /slow only once the run has said it waits for it (or
     after 20 s, when the test fails): the run names it, where it said nothing."""
     from http.server import ThreadingHTTPServer
-
-    import catalog.progress
-    import flows.check_flow
-    from flows.check_flow import check_catalog
 
     told = threading.Event()
 
@@ -111,33 +139,21 @@ def test_a_run_waiting_on_its_last_slow_url_says_which(
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class(answer))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    catalog_file = isolated_cwd / "slow.yaml"
-    paths = ["/p0", "/p1", "/p2", "/slow"]
-    resources = [
-        {"id": f"r{i}", "title": "Annual Report", "url": f"{base}{p}"} for i, p in enumerate(paths)
-    ]
-    catalog_file.write_text(json.dumps({"resources": resources}))
-    monkeypatch.setattr(flows.check_flow, "PROGRESS_EVERY_S", 0.05)
-    monkeypatch.setattr(catalog.progress, "QUIET_AFTER_S", 0.2)
-    monkeypatch.setattr(catalog.progress, "QUIET_EVERY_S", 0.2)
-    overrides = {
-        "database_url": migrated_db_url,
-        "catalogs": [str(catalog_file)],
-        "allow_private": True,
-        "soft404_probe": False,
-        "total_timeout": 60.0,
-        "read_timeout": 30.0,
-    }
+    urls = [f"{base}{p}" for p in ["/p0", "/p1", "/p2", "/slow"]]
     heard = Heard()
     logging.getLogger("prefect.flow_runs").addHandler(heard)
     try:
-        with prefect_log("prefect.flow_runs") as records:
-            check_catalog(overrides=overrides, render=False)
+        lines = quiet_run(
+            isolated_cwd,
+            migrated_db_url,
+            monkeypatch,
+            urls,
+            {"total_timeout": 60.0, "read_timeout": 30.0},
+        )
     finally:
         logging.getLogger("prefect.flow_runs").removeHandler(heard)
         server.shutdown()
         server.server_close()
-    lines = [r.getMessage() for r in records]
     waiting = [line for line in lines if line.startswith("Still checking")]
     assert told.is_set(), lines
     # Once the slow URL is the last one out, the line names it. A slow hour may say "Still

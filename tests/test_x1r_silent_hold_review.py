@@ -21,7 +21,6 @@ flow test runs on 127.0.0.2-3 with timeouts of a second or so.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from collections import Counter
 from dataclasses import replace
@@ -38,10 +37,11 @@ from catalog.outcomes import HELD_REASON_END, Outcome
 from catalog.progress import waiting_line
 from catalog.settings import HostPolicy
 from catalog.urls import host_of
-from tests.factories import make_observation, prefect_log, public_resolver
+from tests.factories import make_observation, public_resolver
 from tests.local_site import PAGES as SITE_PAGES
 from tests.local_site import Answer, handler_class
 from tests.test_maintenance_host import PAGE, SETTINGS, run_virtual
+from tests.test_u2_quiet_progress import quiet_run
 
 HOST = "https://agency.example"
 PAGES = [f"{HOST}/guide{i:02}" for i in range(8)]
@@ -155,6 +155,15 @@ def test_the_links_held_for_silence_are_those_heard_held_of_the_batches_checking
         _UNSTORED.stored(-43, batch.index)
 
 
+#: A quiet run's settings (`quiet_run`) whose silent hosts hold within seconds.
+SILENT_RUN: dict[str, Any] = {
+    "https_upgrades": False,
+    "total_timeout": 1.5,
+    "read_timeout": 0.5,
+    "connect_timeout": 0.5,
+}
+
+
 def address(server: Any) -> tuple[str, int]:
     host, port = server.server_address[:2]
     return str(host), int(port)
@@ -166,10 +175,6 @@ def test_a_run_waiting_to_ask_a_silent_host_again_says_so(
 ) -> None:
     """127.0.0.3 never answers its 6 links: held after 3, every link is heard; the batch then
     waits to ask it once more. The quiet run names it and what it waits for."""
-    import catalog.progress
-    import flows.check_flow
-    from flows.check_flow import check_catalog
-
     release = threading.Event()
 
     def answer(request: BaseHTTPRequestHandler) -> Answer:
@@ -184,31 +189,13 @@ def test_a_run_waiting_to_ask_a_silent_host_again_says_so(
         threading.Thread(target=server.serve_forever, daemon=True).start()
     fast, silent = ("http://{}:{}".format(*address(s)) for s in servers)
     urls = [f"{fast}/p{i}" for i in range(2)] + [f"{silent}/s{i}" for i in range(6)]
-    catalog_file = isolated_cwd / "silent.yaml"
-    resources = [{"id": f"r{i}", "title": "Annual Report", "url": u} for i, u in enumerate(urls)]
-    catalog_file.write_text(json.dumps({"resources": resources}))
-    monkeypatch.setattr(flows.check_flow, "PROGRESS_EVERY_S", 0.05)
-    monkeypatch.setattr(catalog.progress, "QUIET_AFTER_S", 0.2)
-    monkeypatch.setattr(catalog.progress, "QUIET_EVERY_S", 0.2)
-    overrides = {
-        "database_url": migrated_db_url,
-        "catalogs": [str(catalog_file)],
-        "allow_private": True,
-        "soft404_probe": False,
-        "https_upgrades": False,
-        "total_timeout": 1.5,
-        "read_timeout": 0.5,
-        "connect_timeout": 0.5,
-    }
     try:
-        with prefect_log("prefect.flow_runs") as records:
-            check_catalog(overrides=overrides, render=False)
+        lines = quiet_run(isolated_cwd, migrated_db_url, monkeypatch, urls, SILENT_RUN)
     finally:
         release.set()
         for server in servers:
             server.shutdown()
             server.server_close()
-    lines = [r.getMessage() for r in records]
     waiting = [line for line in lines if line.startswith("Still ")]
     assert any(
         line.startswith("Still waiting for 127.0.0.3, which answered none of its last links")

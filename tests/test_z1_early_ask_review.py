@@ -13,14 +13,12 @@ runs on 127.0.0.2-4 with timeouts of a second or so.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections import Counter
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -31,11 +29,20 @@ from catalog.model import Batch, Observation, Target
 from catalog.outcomes import Outcome
 from catalog.settings import HostPolicy
 from catalog.urls import host_of
-from tests.factories import make_observation, prefect_log, public_resolver
+from tests.factories import make_observation, public_resolver
 from tests.local_site import PAGES as SITE_PAGES
 from tests.local_site import Answer, handler_class
 from tests.test_maintenance_host import PAGE, run_virtual
-from tests.test_x1r_silent_hold_review import BUSY, BUSY_SETTINGS, HOST, PAGES, hang
+from tests.test_u2_quiet_progress import quiet_run
+from tests.test_x1r_silent_hold_review import (
+    BUSY,
+    BUSY_SETTINGS,
+    HOST,
+    PAGES,
+    SILENT_RUN,
+    address,
+    hang,
+)
 
 #: The silent host may have 2 requests open: held after 3 links (two waves of its slots,
 #: 90 s), it is asked early at 180 s, and its 4 held links are checked from 180.5 s.
@@ -173,11 +180,6 @@ def test_a_quiet_run_names_no_host_whose_held_links_were_checked_since() -> None
         _UNSTORED.stored(-44, batch.index)
 
 
-def address(server: Any) -> tuple[str, int]:
-    host, port = server.server_address[:2]
-    return str(host), int(port)
-
-
 @pytest.mark.flow
 def test_a_quiet_run_waits_for_the_silent_host_alone_not_the_one_back_early(
     prefect_harness: None, isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
@@ -186,10 +188,6 @@ def test_a_quiet_run_waits_for_the_silent_host_alone_not_the_one_back_early(
     links, at its rate, keep the batch going. 127.0.0.3 is back before it is asked early,
     and its held links are checked then; 127.0.0.4 never answers. Once every URL was heard,
     the batch waits to ask 127.0.0.4 again at its end: the quiet run names it alone."""
-    import catalog.progress
-    import flows.check_flow
-    from flows.check_flow import check_catalog
-
     release = threading.Event()
     started: list[float] = []
 
@@ -211,34 +209,16 @@ def test_a_quiet_run_waits_for_the_silent_host_alone_not_the_one_back_early(
     busy, back, silent = ("http://{}:{}".format(*address(s)) for s in servers)
     urls = [f"{back}/b{i}" for i in range(6)] + [f"{silent}/s{i}" for i in range(6)]
     urls += [f"{busy}/p{i:02}" for i in range(40)]
-    catalog_file = isolated_cwd / "silent.yaml"
-    resources = [{"id": f"r{i}", "title": "Annual Report", "url": u} for i, u in enumerate(urls)]
-    catalog_file.write_text(json.dumps({"resources": resources}))
-    monkeypatch.setattr(flows.check_flow, "PROGRESS_EVERY_S", 0.05)
-    monkeypatch.setattr(catalog.progress, "QUIET_AFTER_S", 0.2)
-    monkeypatch.setattr(catalog.progress, "QUIET_EVERY_S", 0.2)
-    overrides = {
-        "database_url": migrated_db_url,
-        "catalogs": [str(catalog_file)],
-        "allow_private": True,
-        "soft404_probe": False,
-        "https_upgrades": False,
-        "per_host_concurrency": 1,
-        "per_host_rate": 3.0,
-        "total_timeout": 1.5,
-        "read_timeout": 0.5,
-        "connect_timeout": 0.5,
-    }
+    settings = {**SILENT_RUN, "per_host_concurrency": 1, "per_host_rate": 3.0}
     try:
-        with prefect_log("prefect.flow_runs") as records:
-            check_catalog(overrides=overrides, render=False)
+        lines = quiet_run(isolated_cwd, migrated_db_url, monkeypatch, urls, settings)
     finally:
         release.set()
         for server in servers:
             server.shutdown()
             server.server_close()
-    waiting = [r.getMessage() for r in records if r.getMessage().startswith("Still waiting")]
-    assert waiting, [r.getMessage() for r in records]
+    waiting = [line for line in lines if line.startswith("Still waiting")]
+    assert waiting, lines
     assert all(
         line.startswith("Still waiting for 127.0.0.4, which answered none of its last links")
         for line in waiting
