@@ -57,6 +57,21 @@ def handler_class(
     return Handler
 
 
+@contextmanager
+def serving(answer: Callable[[BaseHTTPRequestHandler], Answer]) -> Iterator[str]:
+    """A site on 127.0.0.1 that sends `answer(request)` (`handler_class`), by its base URL,
+    stopped and its port closed on exit."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class(answer))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
 @dataclass
 class Site:
     base: str

@@ -7,11 +7,8 @@ does a link whose check found our network down."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -41,7 +38,7 @@ from tests.factories import (
     temporary_database,
     write_catalog,
 )
-from tests.local_site import Answer, handler_class
+from tests.local_site import Answer, serving
 from tests.test_ops import StrictRow
 
 runner = CliRunner()
@@ -206,19 +203,6 @@ def _away(request: BaseHTTPRequestHandler) -> Answer:
     return 200, {"Content-Type": "text/html"}, b"<title>C</title><h1>C</h1>"
 
 
-@contextmanager
-def _host_away() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class(_away))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
 @pytest.mark.flow
 @pytest.mark.parametrize("command", [["recheck", "a", "b", "c"], ["check", "--strict"]])
 def test_a_named_link_its_host_kept_from_being_asked_is_said_not_checked(
@@ -228,7 +212,7 @@ def test_a_named_link_its_host_kept_from_being_asked_is_said_not_checked(
     missing yesterday, is not requested. Its verdict said "Not found (404), failing ... -
     HEAD not sent: ..." and `check --strict` named it failing; the exit status is the one
     of a link whose check found our network down (0 for `recheck`)."""
-    with _host_away() as base:
+    with serving(_away) as base:
         entries = [{"id": r, "title": f"Page {r}", "url": f"{base}/{r}"} for r in "abc"]
         catalog_file = write_catalog(isolated_cwd / "toolkit.yaml", entries)
         (isolated_cwd / "linkhealth.toml").write_text(

@@ -8,10 +8,9 @@ A site on 127.0.0.1 (`tests.local_site.handler_class`) answers each path as `SIT
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -38,7 +37,7 @@ from tests.factories import (
     temporary_database,
     write_catalog,
 )
-from tests.local_site import Answer, handler_class
+from tests.local_site import Answer, serving
 
 FAST = replace(
     CheckSettings(),
@@ -128,14 +127,8 @@ def site() -> Iterator[str]:
             return moved(301, "/?lang=en")
         return SITE.get(request.path.split("?")[0], (404, HTML, b"<title>Not Found</title>"))
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class(answer))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(answer) as base:
+        yield base
 
 
 def check(url: str) -> Observation:
