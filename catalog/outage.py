@@ -115,19 +115,25 @@ def confirmed_by(verdict: OutageVerdict, witnesses: Sequence[Observation]) -> Ou
 
 
 def mask(observations: Sequence[Observation], verdict: OutageVerdict) -> list[Observation]:
-    """Network failures become `network_unavailable`; everything else is kept as observed.
+    """Network failures become `network_unavailable`; everything else is kept as observed."""
+    if not verdict.network_down:
+        return list(observations)
+    return unavailable(observations, verdict.sentence)
+
+
+def unavailable(observations: Sequence[Observation], why: str) -> list[Observation]:
+    """`observations` with each network failure read as `network_unavailable` (`why`, then
+    what the check itself said): it counts against no link.
 
     A try held for its host's silence (`Observation.held`, `timeout`) is one of them, and no
     longer held: it found our network down, as its host's asked links did. Held still, it
     read "not sent" in `linkhealth resource` and on its page, while the count the link keeps
     (`links.held_tries`) leaves out a try our network was down for."""
-    if not verdict.network_down:
-        return list(observations)
     return [
         replace(
             o,
             outcome=Outcome.NETWORK_UNAVAILABLE,
-            reason=f"{verdict.sentence} (The check itself said: {o.reason})",
+            reason=f"{why} (The check itself said: {o.reason})",
             held=False,
         )
         if o.outcome.is_network_failure

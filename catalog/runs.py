@@ -65,7 +65,7 @@ from catalog.db import (
 )
 from catalog.errors import CatalogError, LinkhealthError, NotFoundError, StoreError
 from catalog.model import Batch, Observation
-from catalog.outage import OutageVerdict, confirmed_by, judge, mask, was_heard
+from catalog.outage import OutageVerdict, confirmed_by, judge, mask, unavailable, was_heard
 from catalog.outcomes import Outcome
 from catalog.settings import Settings
 from catalog.shards import FULL_RUN_LEASE as FULL_RUN_LEASE  # re-exported for callers
@@ -644,24 +644,14 @@ def store_unfinished(
 
 def _unknown(observations: Sequence[Observation]) -> list[Observation]:
     """Network failures of a stopped batch that could not tell our network from its sites'
-    (`store_unfinished`) as `network_unavailable`: they count against no link. A try held
-    for its host's silence is one too, no longer held (`outage.mask`): the batch of a silent
-    host alone, stopped before its end asked the host again, is such a batch."""
-    return [
-        replace(
-            o,
-            outcome=Outcome.NETWORK_UNAVAILABLE,
-            reason=(
-                "The run was stopped before it could tell whether our network or the site "
-                "was down (no other host is asked after a stop), so nothing was learned "
-                f"about this link. (The check itself said: {o.reason})"
-            ),
-            held=False,
-        )
-        if o.outcome.is_network_failure
-        else o
-        for o in observations
-    ]
+    (`store_unfinished`) as `network_unavailable` (`outage.unavailable`): they count against
+    no link. The batch of a silent host alone, stopped before its end asked the host again,
+    is such a batch: its held tries too."""
+    return unavailable(
+        observations,
+        "The run was stopped before it could tell whether our network or the site was down "
+        "(no other host is asked after a stop), so nothing was learned about this link.",
+    )
 
 
 def _judged(observations: Sequence[Observation], settings: Settings) -> list[Observation]:
