@@ -1,7 +1,9 @@
 """The HTML report as a browser renders it: headless Chromium, no JavaScript needed.
 
 Needs `/usr/bin/chromium` (Debian package `chromium`); skipped with a message when it
-is absent. Run alone with `.venv/bin/pytest -m browser tests/test_report_browser.py`.
+is absent. One Chromium serves the module (per xdist worker), a new tab per page, driven
+over the DevTools protocol (`tests.devtools_pipe`): a Chromium per page made it ~50 s.
+Run alone with `.venv/bin/pytest -m browser tests/test_report_browser.py`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ from reports import build_context, write_report
 from reports.context import HistoryItem, ResourcePage, when
 from reports.render import render_html, render_resource_page, stylesheet
 from tests import report_fixtures as fx
+from tests.devtools_pipe import Browser, launch
 
 pytestmark = pytest.mark.browser
 
@@ -38,20 +42,52 @@ FLAGS = (
 )
 
 
-def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """The module's Chromium, closed after its last test (killed if it does not quit),
+    whatever happened. The probes read report pages (file://) in a frame: file access."""
     if not Path(CHROMIUM).is_file():
         if os.environ.get("CI"):
             pytest.fail("CI must run the browser tests: `make test` installs chromium as root")
         pytest.skip("headless Chromium not installed (apt-get install -y chromium)")
-    profile = tmp_path / "profile"
-    profile.mkdir(exist_ok=True)
-    return subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=True,
-    )
+    flags = (*FLAGS, "--allow-file-access-from-files")
+    started = launch(CHROMIUM, flags, tmp_path_factory.mktemp("chromium"))
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+def size(window: str) -> tuple[int, int]:
+    """`--window-size`'s "390,844" as (width, height)."""
+    width, height = window.split(",")
+    return int(width), int(height)
+
+
+def dump_dom(browser: Browser, url: str) -> str:
+    """The loaded page's DOM, as `--dump-dom` printed it."""
+    with browser.page(url) as tab:
+        return tab.dom()
+
+
+def screenshot(browser: Browser, url: str, shot: Path, window: str) -> None:
+    """`--screenshot=shot --window-size=window --hide-scrollbars` of `url`."""
+    with browser.page(url, size(window), scrollbars=False) as tab:
+        shot.write_bytes(tab.bytes_of("Page.captureScreenshot", format="png"))
+
+
+def print_to_pdf(browser: Browser, url: str, pdf: Path) -> None:
+    """`--no-pdf-header-footer --print-to-pdf=pdf` of `url`: the default paper unless the
+    page's `@page` sets a size, and backgrounds printed, as that command printed."""
+    with browser.page(url) as tab:
+        pdf.write_bytes(
+            tab.bytes_of(
+                "Page.printToPDF",
+                displayHeaderFooter=False,
+                preferCSSPageSize=True,
+                printBackground=True,
+            )
+        )
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +98,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "out"
 
 
-def test_browser_renders_summary_and_action_queue(site: Path, tmp_path: Path) -> None:
-    dom = chromium(tmp_path, "--dump-dom", (site / "index.html").as_uri()).stdout
+def test_browser_renders_summary_and_action_queue(site: Path, browser: Browser) -> None:
+    dom = dump_dom(browser, (site / "index.html").as_uri())
     tree = LexborHTMLParser(dom)
     headline = tree.css_first("#headline")
     assert headline is not None and headline.text(strip=True)
@@ -74,23 +110,19 @@ def test_browser_renders_summary_and_action_queue(site: Path, tmp_path: Path) ->
     assert tree.css("script") == []
 
 
-def test_browser_renders_a_resource_page(site: Path, tmp_path: Path) -> None:
+def test_browser_renders_a_resource_page(site: Path, browser: Browser) -> None:
     page = next((site / "resources").glob("*a-broken*.html"))
-    tree = LexborHTMLParser(chromium(tmp_path, "--dump-dom", page.as_uri()).stdout)
+    tree = LexborHTMLParser(dump_dom(browser, page.as_uri()))
     assert tree.css_first("h1") is not None
     assert tree.css_first("#facts") is not None
 
 
-def test_browser_screenshots_at_phone_and_desktop_width(site: Path, tmp_path: Path) -> None:
-    for name, size in (("desktop", "1280,900"), ("phone", "390,844")):
+def test_browser_screenshots_at_phone_and_desktop_width(
+    site: Path, browser: Browser, tmp_path: Path
+) -> None:
+    for name, window in (("desktop", "1280,900"), ("phone", "390,844")):
         shot = tmp_path / f"{name}.png"
-        chromium(
-            tmp_path,
-            f"--screenshot={shot}",
-            f"--window-size={size}",
-            "--hide-scrollbars",
-            (site / "index.html").as_uri(),
-        )
+        screenshot(browser, (site / "index.html").as_uri(), shot, window)
         assert shot.stat().st_size > 1000
 
 
@@ -111,38 +143,43 @@ document.getElementById("f").onload = () => {{
 </script></body></html>"""
 
 
-def probed(tmp_path: Path, html: str, window: str, out: str) -> str:
+#: How long a probe may take to write its answer: ~0.1 s on an idle machine.
+PROBE_TIMEOUT_S = 30.0
+
+
+def probed(browser: Browser, tmp_path: Path, html: str, window: str, out: str) -> str:
     """What the probe page `html` writes into its element `#out` once its frame has loaded,
-    in a Chromium window of `window` ("390,844")."""
+    in a Chromium window of `window` ("390,844"): asked every 50 ms until it is there."""
     probe = tmp_path / "probe.html"
     probe.write_text(html)
-    dom = chromium(
-        tmp_path,
-        "--allow-file-access-from-files",
-        "--virtual-time-budget=5000",
-        f"--window-size={window}",
-        "--dump-dom",
-        probe.as_uri(),
-    ).stdout
+    with browser.page(probe.as_uri(), size(window)) as tab:
+        tab.poll(
+            f"document.getElementById({json.dumps(out)})?.textContent",
+            f"the probe's #{out} in {probe}",
+            PROBE_TIMEOUT_S,
+        )
+        dom = tab.dom()
     node = LexborHTMLParser(dom).css_first(f"#{out}")
     assert node is not None, dom
     return node.text()
 
 
-def too_wide_on_a_phone(tmp_path: Path, page: Path) -> str:
+def too_wide_on_a_phone(browser: Browser, tmp_path: Path, page: Path) -> str:
     """`PHONE_PROBE`'s list (JSON) of what in `page` is wider than a phone's screen."""
-    return probed(tmp_path, PHONE_PROBE.format(src=page.as_uri()), "390,844", "wide")
+    return probed(browser, tmp_path, PHONE_PROBE.format(src=page.as_uri()), "390,844", "wide")
 
 
-def test_no_table_is_wider_than_a_phone(site: Path, tmp_path: Path) -> None:
+def test_no_table_is_wider_than_a_phone(site: Path, browser: Browser, tmp_path: Path) -> None:
     pages = [site / "index.html", next((site / "resources").glob("*a-broken*.html"))]
     pages += [next((site / "publishers").glob("*.html"))]
     for page in pages:
-        wide = too_wide_on_a_phone(tmp_path, page)
+        wide = too_wide_on_a_phone(browser, tmp_path, page)
         assert wide == "[]", (page.name, wide)
 
 
-def test_a_long_catalog_path_in_the_hygiene_table_wraps_on_a_phone(tmp_path: Path) -> None:
+def test_a_long_catalog_path_in_the_hygiene_table_wraps_on_a_phone(
+    browser: Browser, tmp_path: Path
+) -> None:
     # A finding's entry cell is its row's header (<th scope="row">); it wraps a catalog
     # file's path like the cells beside it, else the table scrolled sideways on a phone.
     where = "catalogs/national_clearinghouse_outside_reports_and_hotlines_2024.yaml"
@@ -161,7 +198,7 @@ def test_a_long_catalog_path_in_the_hygiene_table_wraps_on_a_phone(tmp_path: Pat
     write_report(ctx, tmp_path / "out", run_id=fx.LATEST_FINISHED_RUN)
     page = tmp_path / "out" / "index.html"
     assert f"{where}:1234" in page.read_text()
-    wide = too_wide_on_a_phone(tmp_path, page)
+    wide = too_wide_on_a_phone(browser, tmp_path, page)
     assert wide == "[]", wide
 
 
@@ -173,7 +210,7 @@ LONG_ADDRESS = (
 
 
 def test_a_long_new_address_does_not_push_the_queue_off_a_desktop_screen(
-    tmp_path: Path,
+    browser: Browser, tmp_path: Path
 ) -> None:
     # The fix column, with the command to paste, was cut off at 1280 px until scrolled.
     data = fx.with_resource(
@@ -187,7 +224,7 @@ def test_a_long_new_address_does_not_push_the_queue_off_a_desktop_screen(
         .replace("width:390px", "width:1280px")
         .replace("> 391", "> 1281")
     )
-    wide = probed(tmp_path, desktop, "1280,900", "wide")
+    wide = probed(browser, tmp_path, desktop, "1280,900", "wide")
     assert wide == "[]", wide
 
 
@@ -208,9 +245,11 @@ document.getElementById("f").onload = () => {{
 
 
 @pytest.mark.parametrize("width", [390, 1280])
-def test_no_date_breaks_across_lines(site: Path, tmp_path: Path, width: int) -> None:
+def test_no_date_breaks_across_lines(
+    site: Path, browser: Browser, tmp_path: Path, width: int
+) -> None:
     html = BROKEN_DATES_PROBE.format(src=(site / "index.html").as_uri(), width=width)
-    broken = probed(tmp_path, html, f"{width},844", "broken")
+    broken = probed(browser, tmp_path, html, f"{width},844", "broken")
     assert broken == "[]", broken
 
 
@@ -220,7 +259,7 @@ PDFTOTEXT = shutil.which("pdftotext")
 @pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext not installed (poppler-utils)")
 @pytest.mark.parametrize("height_in", [4, 5, 6, 8])
 def test_printed_queue_never_leaves_a_group_heading_alone_at_a_page_foot(
-    site: Path, tmp_path: Path, height_in: int
+    site: Path, browser: Browser, tmp_path: Path, height_in: int
 ) -> None:
     """On paper, "Check by hand (1)" and its description ended page 3 while its row began
     page 4: the heading read as an empty group. Each group's first row must share its
@@ -238,7 +277,7 @@ def test_printed_queue_never_leaves_a_group_heading_alone_at_a_page_foot(
     page.write_text(html.replace("</head>", paper, 1))
     pdf = tmp_path / "report.pdf"
     try:
-        chromium(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri())
+        print_to_pdf(browser, page.as_uri(), pdf)
     finally:
         page.unlink()
     text = subprocess.run(
@@ -254,14 +293,12 @@ def test_printed_queue_never_leaves_a_group_heading_alone_at_a_page_foot(
 
 
 @pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext not installed (poppler-utils)")
-def test_the_trend_s_numbers_are_printed(site: Path, tmp_path: Path) -> None:
+def test_the_trend_s_numbers_are_printed(site: Path, browser: Browser, tmp_path: Path) -> None:
     """The chart's table is "for screen readers and for print" (`reports.chart`), but it
     sits in a closed `<details>`, which paper cannot open: it never printed."""
     assert PDFTOTEXT is not None
     pdf = tmp_path / "report.pdf"
-    chromium(
-        tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", (site / "index.html").as_uri()
-    )
+    print_to_pdf(browser, (site / "index.html").as_uri(), pdf)
     text = subprocess.run(
         [PDFTOTEXT, "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
@@ -274,7 +311,9 @@ def test_the_trend_s_numbers_are_printed(site: Path, tmp_path: Path) -> None:
 ARCHIVED = "https://web.archive.org/web/20240105083000/https://humantraffickinghotline.org/"
 
 
-def test_a_resource_page_s_fix_sentence_wraps_its_address_on_a_phone(tmp_path: Path) -> None:
+def test_a_resource_page_s_fix_sentence_wraps_its_address_on_a_phone(
+    browser: Browser, tmp_path: Path
+) -> None:
     """ "Link the archived copy https://web.archive.org/web/2024.../https://... until ..."
     ran off a phone's screen on the resource page: the index's queue cells wrap long
     addresses, the page's own fix paragraph did not."""
@@ -284,11 +323,13 @@ def test_a_resource_page_s_fix_sentence_wraps_its_address_on_a_phone(tmp_path: P
     write_report(build_context(data, now=fx.NOW), tmp_path / "out", run_id=fx.LATEST_FINISHED_RUN)
     page = next((tmp_path / "out" / "resources").glob("*a-broken*.html"))
     assert f'Link the archived copy <a class="archive" href="{ARCHIVED}"' in page.read_text()
-    wide = too_wide_on_a_phone(tmp_path, page)
+    wide = too_wide_on_a_phone(browser, tmp_path, page)
     assert wide == "[]", wide
 
 
-def test_a_history_line_quoting_an_address_wraps_on_a_phone(tmp_path: Path) -> None:
+def test_a_history_line_quoting_an_address_wraps_on_a_phone(
+    browser: Browser, tmp_path: Path
+) -> None:
     """The entry's "Added" line quotes its URL in Details: a 54-character PDF address
     pushed the history table past a phone's screen on 13 of 26 toolkit pages."""
     ctx = build_context(report_data(fx.fixed_db(tmp_path / "fixed.db")), now=fx.NOW)
@@ -303,7 +344,7 @@ def test_a_history_line_quoting_an_address_wraps_on_a_phone(tmp_path: Path) -> N
     page.parent.mkdir()
     (tmp_path / "style.css").write_text(stylesheet())
     page.write_text(render_resource_page(ctx, ResourcePage(fx.row_of(ctx, "a-ok-1"), (added,))))
-    wide = too_wide_on_a_phone(tmp_path, page)
+    wide = too_wide_on_a_phone(browser, tmp_path, page)
     assert wide == "[]", wide
 
 
@@ -330,7 +371,9 @@ document.getElementById("f").onload = () => {{
 </script></body></html>"""
 
 
-def test_a_title_s_override_never_turns_the_text_beside_it_around(tmp_path: Path) -> None:
+def test_a_title_s_override_never_turns_the_text_beside_it_around(
+    browser: Browser, tmp_path: Path
+) -> None:
     """A title ending in RIGHT-TO-LEFT OVERRIDE (U+202E) turned the rest of its line in
     the list of changes around: its id read "nekorb-a", its change "...deliaf 4 retfa"."""
     data = fx.with_resource(
@@ -339,7 +382,9 @@ def test_a_title_s_override_never_turns_the_text_beside_it_around(tmp_path: Path
     page = tmp_path / "index.html"
     page.write_text(render_html(build_context(data, now=fx.NOW)))
     assert '</a> <span class="id">a-broken</span>: Confirmed broken' in page.read_text()
-    backwards = probed(tmp_path, BACKWARDS_PROBE.format(src=page.as_uri()), "1280,900", "backwards")
+    backwards = probed(
+        browser, tmp_path, BACKWARDS_PROBE.format(src=page.as_uri()), "1280,900", "backwards"
+    )
     assert backwards == "[]", backwards
 
 
@@ -369,14 +414,16 @@ document.getElementById("f").onload = () => {{
 </script></body></html>"""
 
 
-def test_the_trend_chart_s_text_is_legible_on_a_phone(site: Path, tmp_path: Path) -> None:
+def test_the_trend_chart_s_text_is_legible_on_a_phone(
+    site: Path, browser: Browser, tmp_path: Path
+) -> None:
     # The chart's viewBox, 720 wide, scaled down to a 390 px phone drew its text at 6 px.
     # A phone now gets a chart drawn for its width, fewer ticks and the same labels; a
     # desktop the chart it had. One chart is shown at either width, none of its text cut.
     shown: dict[int, dict[str, Any]] = {}
     for width in (390, 1280):
         html = CHART_PROBE.format(src=(site / "index.html").as_uri(), width=width)
-        found = probed(tmp_path, html, f"{width},900", "charts")
+        found = probed(browser, tmp_path, html, f"{width},900", "charts")
         assert found, width
         charts = json.loads(found)
         assert len(charts) == 1, (width, charts)
@@ -416,7 +463,9 @@ document.getElementById("f").onload = () => {{
 </script></body></html>"""
 
 
-def test_right_to_left_titles_and_addresses_keep_their_order(tmp_path: Path) -> None:
+def test_right_to_left_titles_and_addresses_keep_their_order(
+    browser: Browser, tmp_path: Path
+) -> None:
     """Hebrew page titles in a history line ("title “A” → “B”") read B before A, and an
     address's Hebrew path segments showed in reverse ("https://x.org/דף/סיבה/2024" as
     ".../2024/סיבה/דף"), `dir="ltr"` or not. Each is now isolated: the old title left of
@@ -445,7 +494,7 @@ def test_right_to_left_titles_and_addresses_keep_their_order(tmp_path: Path) -> 
         ['tr[data-kind="url_edited"] td[data-label="Details"]', ["example.org", page, why, "2024"]],
     ]
     probe = ORDER_PROBE.format(src=html.as_uri(), wanted=json.dumps(wanted))
-    order = json.loads(probed(tmp_path, probe, "1280,900", "order"))
+    order = json.loads(probed(browser, tmp_path, probe, "1280,900", "order"))
     for (selector, _), edges in zip(wanted, order, strict=True):
         assert edges is not None and None not in edges, selector
         assert edges == sorted(edges), (selector, edges)
