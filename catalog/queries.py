@@ -588,7 +588,11 @@ UNAVAILABLE_WINDOW = 14
 def _with_unavailable_nights(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
     """Flapping links with the nights of the last `UNAVAILABLE_WINDOW` on which the site
     answered 503 "unavailable" (`unavailable_nights`): "OK, flapping: keeps switching
-    between working and failing" hid a site down for maintenance night after night."""
+    between working and failing" hid a site down for maintenance night after night.
+
+    A try held (`Observation.held`) is stored with its host's 503 to other URLs but sent
+    this link nothing: counted, a link flapping on its own 500s was "unavailable (503,
+    maintenance)" on the nights its host was, as `health` never counts them."""
     last = {
         r.link_id: as_utc(r.last_checked_at)
         for r in resources
@@ -605,6 +609,7 @@ def _with_unavailable_nights(session: Session, resources: list[ResourceRow]) -> 
                 Observation.link_id.in_(ids[start : start + _CHUNK]),
                 Observation.outcome == Outcome.RATE_LIMITED.value,
                 Observation.http_status == 503,
+                Observation.held.is_not(True),
                 Observation.checked_at >= earliest,
             )
         ):
