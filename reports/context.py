@@ -375,6 +375,8 @@ class RunSummary:
     shards: tuple[int, ...] = ()
     #: URLs only tried while our own network was down: not among `urls_checked`.
     urls_offline: int = 0
+    #: URLs not sent, their host held (`Observation.held`): not among `urls_checked`.
+    urls_unsent: int = 0
 
     @property
     def urls_checked_of(self) -> str:
@@ -383,9 +385,20 @@ class RunSummary:
         planned, checked = self.urls_planned, self.urls_checked
         if planned is None:
             return str(checked)
-        if not planned and not checked and not self.urls_offline:
+        if not planned and not checked and not self.urls_offline and not self.urls_unsent:
             return "none"
         return f"{checked} of {planned}"
+
+    @property
+    def urls_apart(self) -> str:
+        """The URLs tried but not checked, said after `urls_checked_of`: "(2 only tried: our
+        network was down; 3 not sent: their host held)", or ""."""
+        parts = []
+        if self.urls_offline:
+            parts.append(f"{self.urls_offline} only tried: our network was down")
+        if self.urls_unsent:
+            parts.append(f"{self.urls_unsent} not sent: their host held")
+        return f"({'; '.join(parts)})" if parts else ""
 
     @property
     def urls_checked_text(self) -> str:

@@ -1,0 +1,124 @@
+"""A run's counts of its links held (tries not sent, their host away or silent:
+`Observation.held`) as the report, `linkhealth status` and the batch log say them.
+
+A held try is stored with its host's answer to other URLs (rate limited 503, or a timeout
+for a silent host), and the run's `counts` hold it under that outcome: the check summary
+says so ("Not sent: 3 of these URLs"). The report's run facts said "URLs checked 5" of a
+run that checked two, and its trend drew the night's held links as checks: "links OK went
+from 100% to 40%", a silent host's links "Failing", though every one worked when last
+checked and keeps its state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+from sqlalchemy import Engine
+
+from catalog import runs, store
+from catalog.model import Observation
+from catalog.ops import CheckedBatch, batch_stats, run_lines
+from catalog.queries import report_data
+from catalog.settings import HealthSettings
+from catalog.sync import sync_catalogs
+from reports import build_context, render_html, render_markdown
+from reports.context import ReportContext
+from tests.factories import (
+    Ticker,
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    settings_for,
+    temporary_database,
+)
+from tests.test_u4_held_rotation import held_at
+from tests.test_w1_silent_host_final import silent_held_at
+
+ASKED = [f"https://open.example/{n}" for n in range(2)]
+AWAY = [f"https://away.example/{n}" for n in range(2)]  # held: said it was away (503)
+SILENT = "https://silent.example/0"  # held: answered none of its last links
+URLS = [*ASKED, *AWAY, SILENT]
+HEALTH = HealthSettings()
+
+
+def _held_night() -> list[Observation]:
+    """Night 1: two links checked, three held."""
+    return [
+        *(make_observation(u, checked_at=days(1)) for u in ASKED),
+        *(held_at(u, 1) for u in AWAY),
+        silent_held_at(SILENT, 1),
+    ]
+
+
+def _run(engine: Engine, n: int, observations: list[Observation]) -> int:
+    run_id = store.start_run(engine, trigger="schedule", now=days(n))
+    store.set_run_planned(engine, run_id, len(URLS))
+    store.record_observations(engine, run_id, observations, HEALTH, now=days(n))
+    store.finish_run(engine, run_id, status="completed", now=days(n + 0.01))
+    return run_id
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """Night 0: every link checked and working; night 1: `_held_night`."""
+    kit = make_catalog("toolkit", [make_resource(f"r{n}", u) for n, u in enumerate(URLS)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        _run(engine, 0, [make_observation(u, checked_at=days(0)) for u in URLS])
+        _run(engine, 1, _held_night())
+        yield engine
+
+
+def _context(engine: Engine) -> ReportContext:
+    return build_context(report_data(engine), now=days(1.1))
+
+
+def test_the_reports_run_facts_count_held_links_apart_from_those_checked(
+    engine: Engine,
+) -> None:
+    ctx = _context(engine)
+    tree = LexborHTMLParser(render_html(ctx))
+    facts = {
+        dt.text(strip=True): dd.text(strip=True)
+        for dt, dd in zip(tree.css("dl.run dt"), tree.css("dl.run dd"), strict=True)
+    }
+    assert facts["URLs checked"] == "2 of 5 (3 not sent: their host held)", facts
+    (line,) = [ln for ln in render_markdown(ctx).splitlines() if ln.startswith("Run ")]
+    assert line.endswith("; 2 of 5 URLs checked (3 not sent: their host held)."), line
+
+
+def test_the_trend_counts_no_held_link_as_checked_failing_or_needing_a_look(
+    engine: Engine,
+) -> None:
+    """The night's point is of its two checks: both OK, none failing; held ones are no
+    check, as the report's rows and pages say."""
+    trend = _context(engine).trend
+    assert trend is not None
+    last = trend.points[-1]
+    assert (last.checked, last.ok, last.broken, last.attention) == (2, 2, 0, 0), last
+    assert "links OK stayed at 100%" in trend.description, trend.description
+
+
+def test_status_says_how_many_of_a_runs_urls_were_not_sent(engine: Engine) -> None:
+    newest, oldest = run_lines(store.latest_runs(engine))
+    assert newest.endswith("5/5 URLs: 2 ok, 2 rate_limited, 1 timeout (3 not sent)"), newest
+    assert "not sent" not in oldest, oldest
+
+
+def test_a_batch_logs_no_held_link_as_a_failure(tmp_path: Path) -> None:
+    """The batch log's "N failures": a silent host's held links are stored as `timeout`,
+    but none of them was asked."""
+    kit = make_catalog("toolkit", [make_resource(f"r{n}", u) for n, u in enumerate(URLS)])
+    observations = tuple(_held_night())
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(engine)
+        sync_catalogs(engine, [kit], now=days(0))
+        run_id = store.start_run(engine, trigger="schedule", now=days(1))
+        stored = runs.store_batch(settings, run_id, list(observations), clock=Ticker(days(1)))
+    batch = CheckedBatch(0, observations, seconds=1.0)
+    assert batch_stats(batch).failures == 0
+    assert batch_stats(batch, stored.counts).failures == 0
