@@ -7,11 +7,15 @@ those rows as the link's own: a link flapping between 200 and 500 whose host was
 maintenance one night was "unavailable (503, maintenance) on 1 of the last 14 nights, and
 worked on the others" in its row, its fix, its "Started flapping" news and `linkhealth
 resource`'s report words, where its failures were 500s and that night sent it nothing.
+
+A rekey's merge of two keys counts their held tries again from the rows (`catalog.rekey`),
+not the larger of the two counts: a guard of that choice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -20,6 +24,8 @@ from catalog import store
 from catalog.model import Observation
 from catalog.outcomes import Outcome
 from catalog.queries import ResourceRow, report_data, resource_row
+from catalog.rekey import rekey_links
+from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from reports.build import build_context, resource_report_row
 from tests.factories import (
@@ -31,10 +37,13 @@ from tests.factories import (
     unavailable_observation,
 )
 from tests.test_held_history_pages import checked, night
+from tests.test_held_tries_kept import KIT as HELD_KIT
+from tests.test_held_tries_kept import URLS, count_held, kept, told
 from tests.test_u4_held_rotation import held_at
 
 URL = "https://agency.example/guide"
 KIT = make_catalog("toolkit", [make_resource("guide", URL)])
+HEALTH = HealthSettings(archive_lookups=False)
 #: What a night does to a URL: checked, held, ... (`tests.test_held_history_pages.nights`).
 Tried = Callable[[str], Callable[[int], Observation]]
 
@@ -115,3 +124,29 @@ def test_asked_503_nights_still_count_beside_held_ones(tmp_path: Path) -> None:
     assert found.flapping
     assert found.unavailable_nights == 5, found
     assert fix is not None and "on 5 of the last 14 nights" in fix, fix
+
+
+def test_a_rekey_counts_the_tries_not_sent_since_the_merged_links_last_check(
+    tmp_path: Path,
+) -> None:
+    """Two keys of one address merged (`catalog.rekey`), their last checks on different
+    nights: the merged link's `held_tries` are the tries since its newest check, the rows
+    `linkhealth resource` lists (two a night: one per key). The larger of the two links'
+    own counts (3) would count the tries from before that check, and agree with no page.
+
+    `other`: checked night 0, held nights 1 to 3; `one`: held night 1, checked night 2,
+    held night 3. Since night 2's check: night 3's two tries."""
+    one, other = URLS["a"], URLS["b"]
+    plan = {other: [checked, held, held, held], one: [checked, held, checked, held]}
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [HELD_KIT], now=days(0))
+        for n in range(4):
+            for url, at in ((other, n), (one, n + 0.5)):
+                tried = plan[url][n](url)(0)  # of night 0, stamped `at` below
+                tried = replace(tried, checked_at=days(at))
+                store.record_observations(engine, None, [tried], HEALTH, now=days(at))
+        assert kept(engine)[one] == 1 and kept(engine)[other] == 3
+        with engine.begin() as conn:
+            rekey_links(conn, canonical=lambda url: one, host=lambda url: "agency.example")
+        assert kept(engine) == count_held(engine) == {one: 2}
+        assert told(engine, days(4))["a"] == (2, 2, 2)
