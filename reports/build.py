@@ -1628,6 +1628,9 @@ def _run(run: RunInfo, now: datetime) -> RunSummary:
     offline = min(run.urls_checked, run.counts.get(Outcome.NETWORK_UNAVAILABLE.value, 0))
     # Nor was a try not sent, its host held: "5 of 5 URLs checked" of a run that asked two.
     unsent = min(run.urls_checked - offline, sum(run.unsent.values()))
+    # A host that had said it was away held its links as `rate_limited`; one that had
+    # answered none of its last links, as what they read (`classify._held`).
+    said = run.unsent.get(Outcome.RATE_LIMITED.value, 0)
     return RunSummary(
         id=run.id,
         trigger=run.trigger,
@@ -1643,4 +1646,5 @@ def _run(run: RunInfo, now: datetime) -> RunSummary:
         shards=tuple(part.id for part in run.shards),
         urls_offline=offline,
         urls_unsent=unsent,
+        urls_unsent_silent=max(unsent - said, 0),
     )

@@ -86,9 +86,13 @@ def test_the_reports_run_facts_count_held_links_apart_from_those_checked(
         dt.text(strip=True): dd.text(strip=True)
         for dt, dd in zip(tree.css("dl.run dt"), tree.css("dl.run dd"), strict=True)
     }
-    assert facts["URLs checked"] == "2 of 5 (3 not sent: their host held)", facts
+    said = (
+        "(2 not sent: their host said it was away; 1 not sent: its host had not answered its "
+        "last links)"
+    )
+    assert facts["URLs checked"] == f"2 of 5 {said}", facts
     (line,) = [ln for ln in render_markdown(ctx).splitlines() if ln.startswith("Run ")]
-    assert line.endswith("; 2 of 5 URLs checked (3 not sent: their host held)."), line
+    assert line.endswith(f"; 2 of 5 URLs checked {said}."), line
 
 
 def test_the_trend_counts_no_held_link_as_checked_failing_or_needing_a_look(
@@ -122,3 +126,35 @@ def test_a_batch_logs_no_held_link_as_a_failure(tmp_path: Path) -> None:
     batch = CheckedBatch(0, observations, seconds=1.0)
     assert batch_stats(batch).failures == 0
     assert batch_stats(batch, stored.counts).failures == 0
+
+
+def _facts(ctx: ReportContext) -> tuple[str, str]:
+    """The run's "URLs checked" as the HTML's run facts and the Markdown's run line say it."""
+    tree = LexborHTMLParser(render_html(ctx))
+    facts = {
+        dt.text(strip=True): dd.text(strip=True)
+        for dt, dd in zip(tree.css("dl.run dt"), tree.css("dl.run dd"), strict=True)
+    }
+    (line,) = [ln for ln in render_markdown(ctx).splitlines() if ln.startswith("Run ")]
+    return facts["URLs checked"], line
+
+
+@pytest.mark.parametrize(
+    ("tried", "said"),
+    [
+        ([silent_held_at(SILENT, 2)], "(1 not sent: its host had not answered its last links)"),
+        ([held_at(AWAY[0], 2)], "(1 not sent: its host said it was away)"),
+    ],
+)
+def test_the_run_facts_say_why_a_link_was_not_sent_in_the_reports_words(
+    engine: Engine, tried: list[Observation], said: str
+) -> None:
+    """The report tells a curator why a link was not asked as its rows do ("not asked
+    since: its host said it was away", "did not answer"): "their host held" was a word of
+    ours, and said nothing of a host that had stopped answering."""
+    asked = [make_observation(u, checked_at=days(2)) for u in ASKED]
+    _run(engine, 2, [*asked, *tried])
+    html, markdown = _facts(build_context(report_data(engine), now=days(2.1)))
+    assert html == f"2 of 5 {said}", html
+    assert markdown.endswith(f"; 2 of 5 URLs checked {said}."), markdown
+    assert "held" not in html + markdown
