@@ -525,6 +525,9 @@ class TrendPoint:
     attention: int
     unknown: int
     network_unavailable: bool
+    #: Tries not sent, their host held (`Observation.held`): not among `checked`, which a
+    #: host in maintenance lowered, to 0 on a night every link was held.
+    unsent: int = 0
 
     def pct(self, count: int) -> float:
         return 100.0 * count / self.checked if self.checked else 0.0

@@ -158,3 +158,63 @@ def test_the_run_facts_say_why_a_link_was_not_sent_in_the_reports_words(
     assert html == f"2 of 5 {said}", html
     assert markdown.endswith(f"; 2 of 5 URLs checked {said}."), markdown
     assert "held" not in html + markdown
+
+
+def _trend_cells(ctx: ReportContext) -> dict[str, str]:
+    """The trend table's "Checked" cell by run, in HTML, which the Markdown's table says too."""
+    cells = {}
+    for row in LexborHTMLParser(render_html(ctx)).css("#trend-table tbody tr"):
+        run, checked = row.css_first("th"), row.css_first("td[data-label=Checked]")
+        assert run is not None and checked is not None
+        cells[run.text(strip=True)] = checked.text(strip=True)
+    lines = render_markdown(ctx).splitlines()
+    start = lines.index("| Run | Date | Checked | OK | Failing | Needs a look |") + 2
+    rows = [[p.strip() for p in ln.strip("|").split("|")] for ln in lines[start:] if ln]
+    rows = rows[: next((i for i, r in enumerate(rows) if len(r) != 6), len(rows))]
+    assert {f"Run {r[0]}": r[2] for r in rows} == cells, rows
+    return cells
+
+
+def test_the_trend_table_says_how_many_of_a_nights_links_were_not_sent(engine: Engine) -> None:
+    """Held tries are no checks of the night's point: its "Checked" fell from 5 to 2, and
+    to 0 on a night every host was held, with no word of why (as "(network down)" says
+    of an offline night)."""
+    _run(engine, 2, [*(held_at(u, 2) for u in [*ASKED, *AWAY]), silent_held_at(SILENT, 2)])
+    ctx = build_context(report_data(engine), now=days(2.1))
+    assert _trend_cells(ctx) == {"Run 1": "5", "Run 2": "2 (3 not sent)", "Run 3": "0 (5 not sent)"}
+    assert ctx.trend is not None
+    assert [p.unsent for p in ctx.trend.points] == [0, 3, 5]
+
+
+def test_a_sharded_nights_run_facts_and_trend_count_every_shards_unsent_links(
+    tmp_path: Path,
+) -> None:
+    """Each shard run keeps its own tries not sent; the night, one run to a curator, adds
+    them up."""
+    kit = make_catalog("toolkit", [make_resource(f"r{n}", u) for n, u in enumerate(URLS)])
+    parts = {"1/2": [ASKED[0], AWAY[0], SILENT], "2/2": [ASKED[1], AWAY[1]]}
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        _run(engine, 0, [make_observation(u, checked_at=days(0)) for u in URLS])
+        tried = {o.url: o for o in _held_night()}
+        flows = {}
+        for part, urls in parts.items():
+            flows[part] = f"flow-{part}"
+            run_id = store.start_run(
+                engine,
+                trigger="schedule",
+                now=days(1),
+                flow_run_id=flows[part],
+                summary={"lease": f"full-run:{part}", "shard": part},
+            )
+            store.set_run_planned(engine, run_id, len(urls))
+            store.record_observations(engine, run_id, [tried[u] for u in urls], HEALTH, now=days(1))
+            store.finish_run(engine, run_id, status="completed", now=days(1.01))
+        store.group_shard_runs(engine, list(flows.values()), "night-1")
+        ctx = _context(engine)
+    html, _ = _facts(ctx)
+    assert html.startswith("2 of 5 (2 not sent: their host said it was away; 1 not sent"), html
+    assert ctx.run is not None and (ctx.run.urls_checked, ctx.run.urls_unsent) == (2, 3)
+    assert ctx.trend is not None
+    last = ctx.trend.points[-1]
+    assert (last.checked, last.ok, last.broken, last.attention, last.unsent) == (2, 2, 0, 0, 3)
