@@ -218,3 +218,16 @@ def test_a_sharded_nights_run_facts_and_trend_count_every_shards_unsent_links(
     assert ctx.trend is not None
     last = ctx.trend.points[-1]
     assert (last.checked, last.ok, last.broken, last.attention, last.unsent) == (2, 2, 0, 0, 3)
+
+
+def test_status_says_how_many_of_a_running_runs_urls_were_not_sent(tmp_path: Path) -> None:
+    """A run still running lists the outcomes of the batches it stored so far: its held
+    tries among them ("2 rate_limited") read as links asked, as a closed run's did."""
+    kit = make_catalog("toolkit", [make_resource(f"r{n}", u) for n, u in enumerate(URLS)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        run_id = store.start_run(engine, trigger="schedule", now=days(1))
+        store.set_run_planned(engine, run_id, len(URLS))
+        store.record_observations(engine, run_id, _held_night(), HEALTH, now=days(1))
+        (line,) = run_lines(store.latest_runs(engine))
+    assert line.endswith("5/5 URLs: 2 ok, 2 rate_limited, 1 timeout (3 not sent)"), line

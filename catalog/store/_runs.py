@@ -373,11 +373,15 @@ def _stored_so_far(s: Session, record: RunRecord) -> RunRecord:
             t.Observation.run_id == record.id
         )
     )
+    # Its tries not sent among those outcomes, as `close_run` keeps them for a run ended:
+    # "2 rate_limited" of a host held read as two links asked.
+    unsent = _unsent(s, record.id)
     return replace(
         record,
         counts={outcome: n for outcome, n in sorted(rows)},
         # The live count noted every few seconds may lag the batches stored meanwhile.
         urls_checked=max(record.urls_checked, stored or 0),
+        summary={**record.summary, UNSENT_LINKS: unsent} if unsent else record.summary,
     )
 
 
