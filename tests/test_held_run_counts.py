@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from catalog import runs, store
 from catalog.model import Observation
@@ -231,3 +232,24 @@ def test_status_says_how_many_of_a_running_runs_urls_were_not_sent(tmp_path: Pat
         store.record_observations(engine, run_id, _held_night(), HEALTH, now=days(1))
         (line,) = run_lines(store.latest_runs(engine))
     assert line.endswith("5/5 URLs: 2 ok, 2 rate_limited, 1 timeout (3 not sent)"), line
+
+
+def test_the_report_reads_a_runs_unsent_links_without_counting_observations(
+    engine: Engine,
+) -> None:
+    """The run keeps its held counts as it closes: the report counts no run's or link's
+    observations to say them (`tests.test_problem_checks`), the trend's 90 nights of a
+    100,000-link catalog least of all."""
+    counting: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM observations" in statement and "count(" in statement.lower():
+            counting.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        ctx = _context(engine)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert not counting, counting
+    assert ctx.run is not None and ctx.run.urls_unsent == 3
