@@ -357,7 +357,8 @@ def batch_stats(batch: CheckedBatch, stored: Mapping[str, int] | None = None) ->
     batch judged offline is stored as network_unavailable, which is no failure."""
     obs = batch.observations
     if stored is None:
-        failures = sum(o.outcome.severity is Severity.BROKEN for o in obs)
+        # A try not sent (`Observation.held`) asked nothing: a silent host's are `timeout`.
+        failures = sum(o.outcome.severity is Severity.BROKEN and not o.held for o in obs)
     else:
         failures = sum(
             n
@@ -691,6 +692,10 @@ def run_lines(runs: Iterable[Any], abandoned: Collection[int] = ()) -> list[str]
             if run.urls_planned
             else "no URLs"
         )
+        unsent = run.summary.get(store.UNSENT_LINKS)
+        if isinstance(unsent, Mapping) and (held := sum(unsent.values())):
+            # Among the outcomes as their host's answer ("2 timeout"), but never asked.
+            counts += f" ({held} not sent)"
         flag = f"; shard {run.summary['shard']}" if run.summary.get("shard") else ""
         flag += "; NETWORK UNAVAILABLE" if run.network_unavailable else ""
         why = (

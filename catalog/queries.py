@@ -50,7 +50,7 @@ from catalog.problem_checks import (
 from catalog.set_aside import lapse_note
 from catalog.settings import NIGHT_SLACK
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
-from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS, chunks, held_tries
+from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS, UNSENT_LINKS, chunks, held_tries
 from catalog.store import SET_ASIDE_LAPSED as LAPSED
 from catalog.tables import Collection, Decision, Event, Link, Observation, Resource, Run
 from catalog.unsteady import Unsteady, steadied_redirects, unsteady_news, unsteady_redirects
@@ -89,6 +89,9 @@ class RunInfo:
     #: Of `counts`' working answers, those whose page no longer matched its entry when the
     #: run ended (`store.DRIFTED_LINKS`); None for runs closed before it was counted.
     drifted: int | None = None
+    #: Of `counts`, the tries not sent, by outcome (`store.UNSENT_LINKS`): their host held,
+    #: no check of their link. Empty for runs closed before they were counted.
+    unsent: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def run_ids(self) -> tuple[int, ...]:
@@ -588,7 +591,11 @@ UNAVAILABLE_WINDOW = 14
 def _with_unavailable_nights(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
     """Flapping links with the nights of the last `UNAVAILABLE_WINDOW` on which the site
     answered 503 "unavailable" (`unavailable_nights`): "OK, flapping: keeps switching
-    between working and failing" hid a site down for maintenance night after night."""
+    between working and failing" hid a site down for maintenance night after night.
+
+    A try held (`Observation.held`) is stored with its host's 503 to other URLs but sent
+    this link nothing: counted, a link flapping on its own 500s was "unavailable (503,
+    maintenance)" on the nights its host was, as `health` never counts them."""
     last = {
         r.link_id: as_utc(r.last_checked_at)
         for r in resources
@@ -605,6 +612,7 @@ def _with_unavailable_nights(session: Session, resources: list[ResourceRow]) -> 
                 Observation.link_id.in_(ids[start : start + _CHUNK]),
                 Observation.outcome == Outcome.RATE_LIMITED.value,
                 Observation.http_status == 503,
+                Observation.held.is_not(True),
                 Observation.checked_at >= earliest,
             )
         ):
@@ -1368,8 +1376,10 @@ def _merged(shards: Sequence[RunInfo]) -> RunInfo:
     started = min(part.started_at for part in shards)
     finished = max((p.finished_at for p in shards if p.finished_at is not None), default=None)
     counts: Counter[str] = Counter()
+    unsent: Counter[str] = Counter()
     for part in shards:
         counts.update(part.counts)
+        unsent.update(part.unsent)
     statuses = {part.status for part in shards}
     status = next((s for s in ("failed", "aborted", "running") if s in statuses), last.status)
     return RunInfo(
@@ -1388,6 +1398,7 @@ def _merged(shards: Sequence[RunInfo]) -> RunInfo:
         drifted=None
         if any(part.drifted is None for part in shards)
         else sum(part.drifted or 0 for part in shards),
+        unsent=MappingProxyType(dict(sorted(unsent.items()))),
     )
 
 
@@ -1419,11 +1430,21 @@ def _run_info(row: Run) -> RunInfo:
         counts=MappingProxyType({str(k): int(v) for k, v in (row.counts or {}).items()}),
         whole=_whole(row.summary or {}),
         drifted=_count_or_none((row.summary or {}).get(DRIFTED_LINKS)),
+        unsent=_unsent((row.summary or {}).get(UNSENT_LINKS)),
     )
 
 
 def _count_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _unsent(value: Any) -> Mapping[str, int]:
+    """A run's `UNSENT_LINKS` as stored; none for a run closed before they were counted
+    (or a summary edited by hand)."""
+    if not isinstance(value, Mapping):
+        return MappingProxyType({})
+    counts = {str(k): n for k, v in value.items() if (n := _count_or_none(v))}
+    return MappingProxyType(counts)
 
 
 def _whole(summary: Mapping[str, Any]) -> bool:

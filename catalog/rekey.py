@@ -243,7 +243,8 @@ def _recount_held_tries(conn: Connection, link_ids: list[int]) -> None:
     again from the observations it now holds (`store.recounted_held_tries`). Its own count
     left out those of the links it absorbed (one address under two keys, held in the same
     runs, was held twice a night) that `linkhealth resource` lists; adding theirs counted
-    tries from before the survivor's newer check. Counted from the rows, it is what the
+    tries from before the survivor's newer check, and so would the larger of the two
+    counts (the other's tries held before that check). Counted from the rows, it is what the
     reports read before the column (migration 0023) of the merged history. The column is
     newer than the migrations (0004, 0011 to 0013) that call this: 0023 counts every link
     after them."""

@@ -168,6 +168,7 @@ class PreparedRun:
 @dataclass(frozen=True)
 class BatchStored:
     observations: int
+    #: Its checks by outcome as stored: tries not sent (their host held) left out.
     counts: Mapping[str, int]
     events: int
     network_down: bool
@@ -545,7 +546,8 @@ def store_batch(
             log.warning("archive lookups failed; the run goes on", exc_info=True)
     counts: dict[str, int] = {}
     for obs in kept:
-        counts[obs.outcome.value] = counts.get(obs.outcome.value, 0) + 1
+        if not obs.held:  # no check: the batch log counts no failure of it
+            counts[obs.outcome.value] = counts.get(obs.outcome.value, 0) + 1
     return BatchStored(
         observations=len(kept),
         counts=counts,

@@ -1626,6 +1626,11 @@ def _run(run: RunInfo, now: datetime) -> RunSummary:
     # An offline try learned nothing: "24 of 24 URLs checked" under "No link could be
     # checked yet" would contradict itself.
     offline = min(run.urls_checked, run.counts.get(Outcome.NETWORK_UNAVAILABLE.value, 0))
+    # Nor was a try not sent, its host held: "5 of 5 URLs checked" of a run that asked two.
+    unsent = min(run.urls_checked - offline, sum(run.unsent.values()))
+    # A host that had said it was away held its links as `rate_limited`; one that had
+    # answered none of its last links, as what they read (`classify._held`).
+    said = run.unsent.get(Outcome.RATE_LIMITED.value, 0)
     return RunSummary(
         id=run.id,
         trigger=run.trigger,
@@ -1633,11 +1638,13 @@ def _run(run: RunInfo, now: datetime) -> RunSummary:
         started=when(run.started_at, now),
         finished=when(run.finished_at, now) if run.finished_at else None,
         urls_planned=run.urls_planned,
-        urls_checked=run.urls_checked - offline,
+        urls_checked=run.urls_checked - offline - unsent,
         duration=humanize.precisedelta(timedelta(seconds=run.duration_s))
         if run.duration_s is not None
         else None,
         network_unavailable=run.network_unavailable,
         shards=tuple(part.id for part in run.shards),
         urls_offline=offline,
+        urls_unsent=unsent,
+        urls_unsent_silent=max(unsent - said, 0),
     )

@@ -375,6 +375,11 @@ class RunSummary:
     shards: tuple[int, ...] = ()
     #: URLs only tried while our own network was down: not among `urls_checked`.
     urls_offline: int = 0
+    #: URLs not sent, their host held (`Observation.held`): not among `urls_checked`.
+    urls_unsent: int = 0
+    #: Of `urls_unsent`, those whose host had answered none of its last links (stored as
+    #: `timeout`), not said it was away: the run facts say which.
+    urls_unsent_silent: int = field(default=0, metadata={"json": False})
 
     @property
     def urls_checked_of(self) -> str:
@@ -383,9 +388,25 @@ class RunSummary:
         planned, checked = self.urls_planned, self.urls_checked
         if planned is None:
             return str(checked)
-        if not planned and not checked and not self.urls_offline:
+        if not planned and not checked and not self.urls_offline and not self.urls_unsent:
             return "none"
         return f"{checked} of {planned}"
+
+    @property
+    def urls_apart(self) -> str:
+        """The URLs tried but not checked, said after `urls_checked_of`: "(2 only tried: our
+        network was down; 3 not sent: their host said it was away)", or "". Why a link was
+        not sent is said as its page says it (`catalog.outcomes.held_why`): "held" is no
+        curator's word, and a host that had stopped answering said nothing."""
+        parts = []
+        if self.urls_offline:
+            parts.append(f"{self.urls_offline} only tried: our network was down")
+        silent = min(self.urls_unsent_silent, self.urls_unsent)
+        said = self.urls_unsent - silent
+        for n, why in ((said, "said it was away"), (silent, "had not answered its last links")):
+            if n:
+                parts.append(f"{n} not sent: {'its' if n == 1 else 'their'} host {why}")
+        return f"({'; '.join(parts)})" if parts else ""
 
     @property
     def urls_checked_text(self) -> str:
@@ -504,6 +525,9 @@ class TrendPoint:
     attention: int
     unknown: int
     network_unavailable: bool
+    #: Tries not sent, their host held (`Observation.held`): not among `checked`, which a
+    #: host in maintenance lowered, to 0 on a night every link was held.
+    unsent: int = 0
 
     def pct(self, count: int) -> float:
         return 100.0 * count / self.checked if self.checked else 0.0

@@ -34,14 +34,19 @@ def health_trend(runs: Sequence[RunInfo], now: datetime, days: int = 90) -> Tren
     points = []
     for run in runs:
         buckets: Counter[str] = Counter()
-        for key, count in run.counts.items():
+        # The tries not sent (their host held) are stored as their host's answer, a silent
+        # host's as `timeout`: no check of their links, which keep their state.
+        counts = Counter(run.counts)
+        counts.subtract(run.unsent)
+        counts = +counts  # more held than stored (a summary edited by hand) is none
+        for key, count in counts.items():
             try:
                 severity = Outcome(key).severity
             except ValueError:
                 severity = Severity.UNKNOWN
             buckets[severity.value] += count
         checked = sum(buckets[s.value] for s in Severity if s is not Severity.UNKNOWN)
-        if run.network_unavailable and set(run.counts) <= _NO_REQUEST_NEEDED:
+        if run.network_unavailable and set(counts) <= _NO_REQUEST_NEEDED:
             # Offline: the only verdicts are those reached without asking any site (an
             # invalid URL), which would draw the night as 100% failing.
             checked = 0
@@ -58,6 +63,7 @@ def health_trend(runs: Sequence[RunInfo], now: datetime, days: int = 90) -> Tren
                 attention=buckets[Severity.UPDATE.value] + buckets[Severity.LOOK.value] + drifted,
                 unknown=buckets[Severity.UNKNOWN.value],
                 network_unavailable=run.network_unavailable,
+                unsent=sum(min(n, run.counts.get(k, 0)) for k, n in run.unsent.items()),
             )
         )
     if not points:

@@ -227,19 +227,27 @@ def unsent_in_run(engine: Engine, run_id: int) -> dict[str, int]:
     """How many of `run_id`'s tries were not sent (`Observation.held`: their host had said
     it was away, or answered none of its last links), by outcome: `counts` has them as
     the host's answer, and "3 rate limited" read as three links asked."""
+    with read_session(engine) as s:
+        return _unsent(s, run_id)
+
+
+def _unsent(s: Session, run_id: int) -> dict[str, int]:
     obs = table_of(t.Observation)
     query = (
         select(obs.c.outcome, func.count())
         .where(obs.c.run_id == run_id, obs.c.held.is_(True))
         .group_by(obs.c.outcome)
     )
-    with read_session(engine) as s:
-        return {outcome: int(n) for outcome, n in sorted(s.execute(query).all())}
+    return {outcome: int(n) for outcome, n in sorted(s.execute(query).all())}
 
 
 #: `runs.summary` key: how many of the run's observations answered but show a page that no
 #: longer matches its entry (drift). `counts` has them as working; the trend does not.
 DRIFTED_LINKS = "drifted_links"
+#: `runs.summary` key: of `counts`, the tries not sent, by outcome (`unsent_in_run`): no
+#: check of their link, which the report's run facts and trend leave out of its checks.
+#: Kept only when there are some, as runs closed before it was counted have none.
+UNSENT_LINKS = "unsent_links"
 _WORKING = [o.value for o in Outcome if o.severity is Severity.OK]
 
 
@@ -277,6 +285,8 @@ def close_run(
         )
     )
     run.summary = {**(run.summary or {}), DRIFTED_LINKS: int(drifted or 0)}
+    if unsent := _unsent(s, run_id):
+        run.summary = {**run.summary, UNSENT_LINKS: unsent}
     run.urls_checked = (
         s.scalar(
             select(func.count(func.distinct(t.Observation.link_id))).where(
@@ -363,11 +373,15 @@ def _stored_so_far(s: Session, record: RunRecord) -> RunRecord:
             t.Observation.run_id == record.id
         )
     )
+    # Its tries not sent among those outcomes, as `close_run` keeps them for a run ended:
+    # "2 rate_limited" of a host held read as two links asked.
+    unsent = _unsent(s, record.id)
     return replace(
         record,
         counts={outcome: n for outcome, n in sorted(rows)},
         # The live count noted every few seconds may lag the batches stored meanwhile.
         urls_checked=max(record.urls_checked, stored or 0),
+        summary={**record.summary, UNSENT_LINKS: unsent} if unsent else record.summary,
     )
 
 
