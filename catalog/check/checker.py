@@ -467,7 +467,7 @@ class _Run:
                     slots.release()
                     await scheduler.wait()
                     continue
-                group.create_task(self._check_job(scheduler, job, checked, heard))
+                slots.hand_to(group.create_task(self._check_job(scheduler, job, checked, heard)))
 
     async def ask_silent_again(
         self,
@@ -675,8 +675,8 @@ class _Run:
         checked: dict[int, CheckedUrl],
         heard: bool = True,
     ) -> None:
-        """Check one URL in the slot the dispatcher took for it; free both when done."""
-        self.slots.hold()
+        """Check one URL in the slot the dispatcher took for it (`Slots.hand_to`); free both
+        when done."""
         host, index = job
         self._unbegun[host] -= 1
         try:
