@@ -1,5 +1,10 @@
 """Loose ends of the silent-host hold (`checker._Run._ask_early`, `ask_silent_again`).
 
+- A run stopped after a silent host answered again and had some of its held links
+  checked stores those checks, not the held tries `on_result` heard: `on_settled` hears
+  every held link judged again (checked, or `timeout` once the host answered our asking
+  again neither), and a stopped run's batches are taken with them
+  (`flows.check_flow._Unstored.take`, `catalog.runs.store_unfinished`).
 - A slot the dispatcher took for a URL's task is given back even when the task is
   cancelled before its first step (a task group cancels the tasks it has not started yet
   when one of its tasks fails, and `SharedLoop.cancel_all` cancels every task): their
@@ -7,22 +12,41 @@
   for slots no one would free.
 
 The batches run on a virtual clock (`test_maintenance_host.VirtualLoop`): the tests count
-slots and requests, never time taken.
+slots and requests, never time taken. The stopped run is `linkhealth check` over 127.0.0.2-3
+with timeouts of a second or so, stopped with Ctrl-C once the silent host's held links were
+answered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
 
-from catalog.check import check_targets
+from catalog import store
+from catalog.check import check_targets, politeness
 from catalog.check.politeness import Slots
-from catalog.model import Observation, Target
+from catalog.db import open_engine
+from catalog.model import Batch, Observation, Target
+from catalog.outcomes import Outcome
 from catalog.urls import host_of
-from tests.factories import public_resolver
+from tests.factories import make_observation, public_resolver, write_catalog
+from tests.local_site import PAGES as SITE_PAGES
+from tests.local_site import Answer, handler_class
 from tests.test_maintenance_host import PAGE, SETTINGS, run_virtual
+from tests.test_run_safety import wait_until
+from tests.test_s1_unfinished import REPO, _stored
+from tests.test_w1_silent_host_final import PAGES, silent_from
+from tests.test_x1r_silent_hold_review import silent_held
 
 
 class CallbackFailed(Exception):
@@ -59,3 +83,123 @@ def test_a_slot_taken_for_a_task_cancelled_before_it_began_is_given_back() -> No
         return slots.in_use
 
     assert run_virtual(batch()) == 0
+
+
+def test_a_stopped_batch_is_taken_with_its_held_links_as_judged_since() -> None:
+    """What a stopped run stores of a batch (`_Unstored.take`): a held link checked since
+    its host answered is that check, one held anew is held, one never judged again is
+    its held try."""
+    from flows.check_flow import _UNSTORED
+
+    urls = ["https://a.example/1", "https://a.example/2", "https://a.example/3"]
+    batch = Batch(9, tuple(Target(url=u, host=host_of(u)) for u in urls))
+    heard = _UNSTORED.start(-45, batch.index)
+    heard.extend(silent_held(u) for u in urls)
+    checked = make_observation(url=urls[0])
+    _UNSTORED.settled(-45, batch.index, checked)
+    held_anew = silent_held(urls[1])
+    _UNSTORED.settled(-45, batch.index, held_anew)
+    (taken,) = _UNSTORED.take(-45)
+    assert taken == [checked, held_anew, heard[2]]
+    assert _UNSTORED.take(-45) == []
+
+
+def test_the_held_links_timed_out_at_the_end_of_a_batch_are_heard_settled() -> None:
+    """Silent to our asking it again at the end of the batch, the host's held links are
+    each that night's `timeout`: `on_settled` hears every one, the one asked too, as the
+    batch returns them (a run stopped then stores them, not their held tries)."""
+    asked: Counter[str] = Counter()
+    settled: list[Observation] = []
+    targets = [Target(url=u, host=host_of(u), fingerprint_due=False) for u in PAGES]
+    observations = run_virtual(
+        check_targets(
+            targets,
+            SETTINGS,
+            transport=httpx.MockTransport(silent_from(1, 1, asked)),
+            resolver=public_resolver,
+            on_settled=settled.append,
+        )
+    )
+    first = politeness.SILENT_LINKS
+    assert [o.outcome for o in observations] == [Outcome.TIMEOUT] * len(PAGES)
+    assert sorted(o.url for o in settled) == PAGES[first:]
+    by_url = {o.url: o for o in observations}
+    assert all(o == by_url[o.url] and not o.held for o in settled)
+
+
+@pytest.mark.flow
+def test_a_run_stopped_after_a_silent_host_answered_stores_its_held_links_checked(
+    prefect_api: str, tmp_path: Path, migrated_db_url: str
+) -> None:
+    """127.0.0.3 leaves its first 3 links unanswered, is held, and answers from then on:
+    asked early, its held links are checked while 127.0.0.2's links, at its rate, keep
+    the batch going. Ctrl-C then: the stored tries of those links are their checks, `ok`,
+    not the held `timeout` live progress heard."""
+    release = threading.Event()
+    lock = threading.Lock()
+    hung: list[str] = []
+    answered: dict[str, list[str]] = {"127.0.0.2": [], "127.0.0.3": []}
+
+    def answer(request: BaseHTTPRequestHandler) -> Answer:
+        ip = str(request.server.server_address[0])
+        with lock:
+            hangs = ip == "127.0.0.3" and len(hung) < politeness.SILENT_LINKS
+            if hangs:
+                hung.append(request.path)
+        if hangs:
+            release.wait(60)  # set when the test ends
+        with lock:
+            answered[ip].append(request.path)
+        return SITE_PAGES["/report.html"]
+
+    servers = [
+        ThreadingHTTPServer((ip, 0), handler_class(answer)) for ip in ("127.0.0.2", "127.0.0.3")
+    ]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    busy, silent = (f"http://{s.server_address[0]}:{s.server_address[1]}" for s in servers)
+    held = [f"/s{i}" for i in range(politeness.SILENT_LINKS, 8)]
+    urls = [f"{silent}/s{i}" for i in range(8)] + [f"{busy}/p{i:02}" for i in range(80)]
+    entries = [{"id": f"r{i}", "title": "Annual Report", "url": u} for i, u in enumerate(urls)]
+    catalog = write_catalog(tmp_path / "stopped.yaml", entries)
+    (tmp_path / "linkhealth.toml").write_text(
+        "[check]\nhttps_upgrades = false\nsoft404_probe = false\ntotal_timeout = 1.5\n"
+        "read_timeout = 0.5\nconnect_timeout = 0.5\nper_host_concurrency = 1\n"
+        "per_host_rate = 4.0\n[health]\narchive_lookups = false\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "check", "--db", migrated_db_url, "--catalog",
+         str(catalog), "--allow-private", "--no-report"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        after: list[int] = []
+
+        def held_links_answered() -> bool:
+            """Once 127.0.0.3 answered every link it held, and 127.0.0.2 four more since
+            (the checking loop has handled those answers by then)."""
+            with lock:
+                if not after and set(held) <= set(answered["127.0.0.3"]):
+                    after.append(len(answered["127.0.0.2"]))
+                return bool(after) and len(answered["127.0.0.2"]) >= after[0] + 4
+
+        wait_until(held_links_answered, "127.0.0.3's held links are checked")
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+        release.set()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert child.returncode != 0, err
+    engine = open_engine(migrated_db_url)
+    try:
+        (run,) = store.latest_runs(engine)
+        assert run.status == "aborted", err
+        stored = _stored(engine, run.id)
+    finally:
+        engine.dispose()
+    assert len(stored) < len(urls), "stopped before the batch's end"
+    assert {path: stored.get(f"{silent}{path}") for path in held} == dict.fromkeys(held, "ok")

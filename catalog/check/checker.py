@@ -107,9 +107,11 @@ async def check_targets(
     """One observation per target, in target order.
 
     `on_result` hears each target's first verdict as it is made (live progress counts it);
-    `on_settled` hears a link held for its host's silence checked again once the host
-    answered (`_Run._ask_early`, `ask_silent_again`), never counted twice: what a quiet
-    run waits for names no host that answered since (`progress.waiting_line`).
+    `on_settled` hears a link held for its host's silence judged again: checked once the
+    host answered (`_Run._ask_early`, `ask_silent_again`), or `timeout` once it answered
+    our asking again neither (`_Run._silent_still`). Never counted twice, it is what a
+    run stopped meanwhile stores for the link, and what a quiet run waits for names no
+    host judged since (`progress.waiting_line`).
 
     `slots` is the global concurrency to draw from when several calls share one event loop
     (a run's batches, `catalog.check.loop`); by default the call has `settings.concurrency`
@@ -492,9 +494,9 @@ class _Run:
         host's word, and is left as it is.
 
         `on_result` heard each one's held verdict when it was done, and hears nothing of
-        the checks here (live progress counts a URL once; a run stopped meanwhile stores
-        the held verdict, which keeps the link's state); the observations returned are
-        theirs, as for `_judge_told`."""
+        the verdicts here, `on_settled` does (live progress counts a URL once; a run
+        stopped meanwhile stores those judged by then, the others held, which keeps the
+        link's state); the observations returned are theirs, as for `_judge_told`."""
         held, self._silent_held = self._silent_held or [], None
         if not held:
             return None
@@ -647,9 +649,11 @@ class _Run:
         )
         elapsed_ms = round((time.monotonic() - started) * 1000)
         try:
-            self.results[index] = _observe(target, facts, checked_at, elapsed_ms)
+            observation = self.results[index] = _observe(target, facts, checked_at, elapsed_ms)
         except Exception:  # judging failed: its held verdict stands, never a crash
             log.exception("judging %s failed", target.url)
+            return again
+        self._settled(observation)
         return again
 
     def _silent_still(self, link: _SilentHeld, again: _AskedAgain) -> None:
@@ -664,9 +668,17 @@ class _Run:
         target = self.targets[link.index]
         try:
             # No time of its own: nothing was sent ("took 0 ms" read as an answer timed).
-            self.results[link.index] = _observe(target, facts, link.checked_at, None)
+            observation = _observe(target, facts, link.checked_at, None)
         except Exception:  # judging failed: its held verdict stands, never a crash
             log.exception("judging %s again failed", target.url)
+            return
+        self.results[link.index] = observation
+        self._settled(observation)
+
+    def _settled(self, observation: Observation) -> None:
+        """Tell `on_settled` of a link held for its host's silence judged again."""
+        if self.on_settled is not None:
+            self.on_settled(observation)
 
     async def _check_job(
         self,
@@ -684,8 +696,8 @@ class _Run:
             self.results[index] = observation
             if heard and self.on_result is not None:
                 self.on_result(observation)
-            elif not heard and self.on_settled is not None:
-                self.on_settled(observation)
+            elif not heard:
+                self._settled(observation)
             tail = self._tails.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
             if tail is not None:  # a probe sent late: its request holds the URL's slots
                 await asyncio.wait([tail])
