@@ -5,6 +5,10 @@
   every held link judged again (checked, or `timeout` once the host answered our asking
   again neither), and a stopped run's batches are taken with them
   (`flows.check_flow._Unstored.take`, `catalog.runs.store_unfinished`).
+- The held link a silent host is asked again at (one GET) is not requested again by its
+  own check when the host answers it, if that answer is all its check would have asked:
+  its own address, GET the check's first request (a fingerprint due), and a final
+  answer (no redirect to follow, no status the check would try again).
 - A slot the dispatcher took for a URL's task is given back even when the task is
   cancelled before its first step (a task group cancels the tasks it has not started yet
   when one of its tasks fails, and `SharedLoop.cancel_all` cancels every task): their
@@ -45,8 +49,9 @@ from tests.local_site import Answer, handler_class
 from tests.test_maintenance_host import PAGE, SETTINGS, run_virtual
 from tests.test_run_safety import wait_until
 from tests.test_s1_unfinished import REPO, _stored
-from tests.test_w1_silent_host_final import PAGES, silent_from
-from tests.test_x1r_silent_hold_review import silent_held
+from tests.test_w1_silent_host_final import PAGES as SILENT_PAGES
+from tests.test_w1_silent_host_final import silent_from
+from tests.test_x1r_silent_hold_review import BUSY, BUSY_SETTINGS, HOST, PAGES, hang, silent_held
 
 
 class CallbackFailed(Exception):
@@ -110,7 +115,7 @@ def test_the_held_links_timed_out_at_the_end_of_a_batch_are_heard_settled() -> N
     batch returns them (a run stopped then stores them, not their held tries)."""
     asked: Counter[str] = Counter()
     settled: list[Observation] = []
-    targets = [Target(url=u, host=host_of(u), fingerprint_due=False) for u in PAGES]
+    targets = [Target(url=u, host=host_of(u), fingerprint_due=False) for u in SILENT_PAGES]
     observations = run_virtual(
         check_targets(
             targets,
@@ -121,8 +126,8 @@ def test_the_held_links_timed_out_at_the_end_of_a_batch_are_heard_settled() -> N
         )
     )
     first = politeness.SILENT_LINKS
-    assert [o.outcome for o in observations] == [Outcome.TIMEOUT] * len(PAGES)
-    assert sorted(o.url for o in settled) == PAGES[first:]
+    assert [o.outcome for o in observations] == [Outcome.TIMEOUT] * len(SILENT_PAGES)
+    assert sorted(o.url for o in settled) == SILENT_PAGES[first:]
     by_url = {o.url: o for o in observations}
     assert all(o == by_url[o.url] and not o.held for o in settled)
 
@@ -203,3 +208,52 @@ def test_a_run_stopped_after_a_silent_host_answered_stores_its_held_links_checke
         engine.dispose()
     assert len(stored) < len(urls), "stopped before the batch's end"
     assert {path: stored.get(f"{silent}{path}") for path in held} == dict.fromkeys(held, "ok")
+
+
+def asked_again_twice(*, early: bool, fingerprint_due: bool) -> tuple[Counter[str], Observation]:
+    """The silent host's requests by method and URL, and the verdict of its link asked
+    again: the host leaves its first links unanswered, is held and answers from then on;
+    asked early (`BUSY` keeps the batch going) or at the end of the batch."""
+    hung = set(PAGES[: politeness.SILENT_LINKS])
+    asked: Counter[str] = Counter()
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        if str(request.url).startswith(HOST):
+            asked[f"{request.method} {request.url}"] += 1
+            if str(request.url) in hung:
+                return await hang(request)
+        return httpx.Response(200, html=PAGE)
+
+    urls = [*PAGES, *BUSY] if early else PAGES
+    targets = [
+        Target(url=u, host=host_of(u), fingerprint_due=fingerprint_due or u not in PAGES)
+        for u in urls
+    ]
+    observations = run_virtual(
+        check_targets(
+            targets, BUSY_SETTINGS, transport=httpx.MockTransport(web), resolver=public_resolver
+        )
+    )
+    first = politeness.SILENT_LINKS
+    outcomes = [o.outcome for o in observations[: len(PAGES)]]
+    assert outcomes == [Outcome.TIMEOUT] * first + [Outcome.OK] * (len(PAGES) - first)
+    return asked, observations[len(PAGES) - 1]  # the link asked again (`_to_ask_again`)
+
+
+@pytest.mark.parametrize("early", [True, False])
+def test_the_answer_to_asking_a_silent_host_again_is_its_links_check(early: bool) -> None:
+    asked, checked = asked_again_twice(early=early, fingerprint_due=True)
+    assert asked[f"GET {PAGES[-1]}"] == 1, asked
+    assert not any(key.startswith("HEAD") for key in asked), asked
+    assert sum(asked.values()) == len(PAGES), asked  # each link once
+    assert checked.outcome is Outcome.OK and not checked.held
+    assert checked.title == "A report" and checked.fingerprint is not None, checked
+    assert checked.methods == ("GET",) and checked.elapsed_ms is not None
+
+
+def test_a_link_whose_check_asks_head_first_is_checked_on_its_own_request() -> None:
+    """A GET where its check sends HEAD (no fingerprint due) reads a page the night does
+    not read, and sends the soft-404 probe with it: the link's check asks as ever."""
+    asked, checked = asked_again_twice(early=True, fingerprint_due=False)
+    assert asked[f"GET {PAGES[-1]}"] == 1 and asked[f"HEAD {PAGES[-1]}"] == 1, asked
+    assert checked.outcome is Outcome.OK and checked.methods == ("HEAD",)
