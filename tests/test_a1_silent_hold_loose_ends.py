@@ -51,7 +51,15 @@ from tests.test_run_safety import wait_until
 from tests.test_s1_unfinished import REPO, _stored
 from tests.test_w1_silent_host_final import PAGES as SILENT_PAGES
 from tests.test_w1_silent_host_final import silent_from
-from tests.test_x1r_silent_hold_review import BUSY, BUSY_SETTINGS, HOST, PAGES, hang, silent_held
+from tests.test_x1r_silent_hold_review import (
+    BUSY,
+    BUSY_SETTINGS,
+    HOST,
+    PAGES,
+    address,
+    hang,
+    silent_held,
+)
 
 
 class CallbackFailed(Exception):
@@ -146,7 +154,7 @@ def test_a_run_stopped_after_a_silent_host_answered_stores_its_held_links_checke
     answered: dict[str, list[str]] = {"127.0.0.2": [], "127.0.0.3": []}
 
     def answer(request: BaseHTTPRequestHandler) -> Answer:
-        ip = str(request.server.server_address[0])
+        ip = address(request.server)[0]
         with lock:
             hangs = ip == "127.0.0.3" and len(hung) < politeness.SILENT_LINKS
             if hangs:
@@ -162,7 +170,7 @@ def test_a_run_stopped_after_a_silent_host_answered_stores_its_held_links_checke
     ]
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
-    busy, silent = (f"http://{s.server_address[0]}:{s.server_address[1]}" for s in servers)
+    busy, silent = ("http://{}:{}".format(*address(s)) for s in servers)
     held = [f"/s{i}" for i in range(politeness.SILENT_LINKS, 8)]
     urls = [f"{silent}/s{i}" for i in range(8)] + [f"{busy}/p{i:02}" for i in range(80)]
     entries = [{"id": f"r{i}", "title": "Annual Report", "url": u} for i, u in enumerate(urls)]
