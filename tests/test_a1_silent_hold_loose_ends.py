@@ -9,6 +9,9 @@
   own check when the host answers it, if that answer is all its check would have asked:
   its own address, GET the check's first request (a fingerprint due), and a final
   answer (no redirect to follow, no status the check would try again).
+- A host held again while its held links are checked early (back, then stalled again)
+  is asked early again once that hold is old enough, as after its first: its links held
+  the second time waited for the batch's other links, and were checked after them all.
 - A slot the dispatcher took for a URL's task is given back even when the task is
   cancelled before its first step (a task group cancels the tasks it has not started yet
   when one of its tasks fails, and `SharedLoop.cancel_all` cancels every task): their
@@ -30,6 +33,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -42,6 +46,7 @@ from catalog.check.politeness import Slots
 from catalog.db import open_engine
 from catalog.model import Batch, Observation, Target
 from catalog.outcomes import Outcome
+from catalog.settings import HostPolicy
 from catalog.urls import host_of
 from tests.factories import make_observation, public_resolver, write_catalog
 from tests.local_site import PAGES as SITE_PAGES
@@ -59,6 +64,7 @@ from tests.test_x1r_silent_hold_review import (
     address,
     hang,
     silent_held,
+    timed,
 )
 
 
@@ -265,3 +271,35 @@ def test_a_link_whose_check_asks_head_first_is_checked_on_its_own_request() -> N
     asked, checked = asked_again_twice(early=True, fingerprint_due=False)
     assert asked[f"GET {PAGES[-1]}"] == 1 and asked[f"HEAD {PAGES[-1]}"] == 1, asked
     assert checked.outcome is Outcome.OK and checked.methods == ("HEAD",)
+
+
+def test_a_host_held_again_after_it_answered_early_is_asked_early_again() -> None:
+    """16 links: the first 3 hang and hold the host; asked early, it answers, and its held
+    links are checked, of which the 6th to 8th hang again and hold it anew. Its 8 links
+    held then are checked while `BUSY`'s links (800 s at its rate) still are, once it
+    answers being asked early again: not after them all."""
+    pages = [f"{HOST}/guide{i:02}" for i in range(16)]
+    hung = {*pages[:3], *pages[5:8]}
+    log: list[tuple[float, str]] = []
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        if str(request.url) in hung:
+            return await hang(request)
+        return httpx.Response(200, html=PAGE)
+
+    settings = replace(BUSY_SETTINGS, hosts={"busy.example": HostPolicy(per_host_rate=0.5)})
+    targets = [Target(url=u, host=host_of(u), fingerprint_due=False) for u in [*pages, *BUSY]]
+    observations = run_virtual(
+        check_targets(
+            targets,
+            settings,
+            transport=httpx.MockTransport(timed(web, log)),
+            resolver=public_resolver,
+        )
+    )
+    outcomes = [o.outcome for o in observations[: len(pages)]]
+    T, OK = Outcome.TIMEOUT, Outcome.OK
+    assert outcomes == [T] * 3 + [OK] * 2 + [T] * 3 + [OK] * 8, outcomes
+    held_again = set(pages[8:])
+    last_checked = max(t for t, url in log if url in held_again)
+    assert last_checked < max(t for t, url in log if url.startswith("https://busy.")), log[-3:]

@@ -573,27 +573,39 @@ class _Run:
         (`HostScheduler.idle`): checked beside the batch's, by a scheduler of their own,
         the host could have had twice its concurrency open. Links of other hosts that
         redirect into it wait for the end of the batch, their own host's politeness kept
-        by the batch's scheduler meanwhile."""
+        by the batch's scheduler meanwhile.
+
+        Held anew while they are checked (back, then stalled again), it is asked early
+        again once that hold is as old: its links held the second time waited for the
+        batch's other links, as all its held links had before. Each round ends a hold
+        and waits `SILENT_AGAIN_DEADLINES` for the next, one request each."""
+        while await self._ask_early_once(gate):
+            pass
+
+    async def _ask_early_once(self, gate: HostGate) -> bool:
+        """`_ask_early` for `gate`'s latest hold: whether it answered and its held links
+        were checked (then it may have been held anew meanwhile)."""
         if (wait := gate.again_at() - asyncio.get_running_loop().time()) > 0:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await self._dispatched.wait()
         scheduler = self._scheduler
         if self._dispatched.is_set() or scheduler is None or not scheduler.idle(gate.host):
-            return  # asked with the others at the end of the batch (`ask_silent_again`)
+            return False  # asked with the others at the end of the batch (`ask_silent_again`)
         held = self._by_gate(self._silent_held or []).get(gate, [])
         links = [(h, own) for h, own in held if self._host_of(h.index) == gate.host]
         if not links:
-            return
+            return False
         if gate.silent():
             again = await self._ask_again(gate, *_to_ask_again(links), early=True)
             if not again.answered:
-                return  # silent still, or not known: asked again at the end of the batch
+                return False  # silent still, or not known: asked again at the end of the batch
         self._unhold([link for link, _ in links])
         work: list[tuple[str, int]] = []
         checked: dict[int, CheckedUrl] = {}
         self._settle(links, None, work, checked)
         await self._dispatch(work, checked, heard=False)
+        return True
 
     def _host_of(self, index: int) -> str:
         """The host of target `index`, as its gate is keyed (`Politeness.gate`)."""
