@@ -40,7 +40,7 @@ import httpx
 from catalog.check import contacts
 from catalog.check.classify import classify, is_home
 from catalog.check.content import PageFacts
-from catalog.check.facts import Answer, Attempt, CheckFacts, Cut, Exchange, Probe
+from catalog.check.facts import Answer, CheckFacts, Cut, Exchange, Probe
 from catalog.check.fetch import (
     ACCEPT,
     ACCEPT_ENCODING,
@@ -54,7 +54,6 @@ from catalog.check.fetch import (
 from catalog.check.politeness import HostGate, HostScheduler, Politeness, Slots
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import moved_to, same_address, stable_url
-from catalog.check.retry import retry_cause
 from catalog.check.safety import AddressBook, Resolver, check_allowlist
 from catalog.check.soft404 import (
     LAPSED_SHELL,
@@ -409,9 +408,6 @@ class _Run:
         #: once all are done (`ask_silent_again`). None once that is under way: a check
         #: then is final.
         self._silent_held: list[_SilentHeld] | None = []
-        #: Target index -> the answer its silent host gave to asking it again, which is all
-        #: the link's check would ask (`_ask_again`): that check's request (`check_one`).
-        self._replies: dict[int, _Reply] = {}
         self._sleep = sleep
         #: While the batch's URLs are dispatched: where a host held for its silence gets a
         #: task that asks it again early (`_ask_early`), and the hosts that have one.
@@ -597,7 +593,8 @@ class _Run:
         if not links:
             return False
         if gate.silent():
-            again = await self._ask_again(gate, *_to_ask_again(links), early=True)
+            link, _ = _to_ask_again(links)
+            again = await self._ask_again(gate, link, own=False)  # no verdict of its own
             if not again.answered:
                 return False  # silent still, or not known: asked again at the end of the batch
         self._unhold([link for link, _ in links])
@@ -617,17 +614,18 @@ class _Run:
         if self._silent_held is not None:
             self._silent_held = [h for h in self._silent_held if id(h) not in gone]
 
-    async def _ask_again(
-        self, gate: HostGate, link: _SilentHeld, own: bool, *, early: bool = False
-    ) -> _AskedAgain:
+    async def _ask_again(self, gate: HostGate, link: _SilentHeld, own: bool) -> _AskedAgain:
         """`Fetcher.ask_again` of `link.url`, held for `gate`'s silence, in a run-wide slot
         of its own as a URL's check takes one, once the hold is old enough (`HostGate.
         again_at`: the wait takes no slot). When the host is silent still and the address
         is link `link.index`'s own (`own`), the GET is that link's check: `timeout`, asked,
-        not held ("not sent" would be untrue of it); not when asked `early` (`_ask_early`:
-        it is asked again at the end of the batch). When the host answers it, and that
-        answer is all the link's check would ask (`_whole_answer`), it is that check's
-        request (`check_one`): the host just back was asked the same GET twice.
+        not held ("not sent" would be untrue of it).
+
+        When the host answers it, the link is checked on its own request, as its siblings
+        are (`_settle`): a bare GET, with no validators and no retry, is not the check its
+        night makes (a conditional GET, or a HEAD), and a page read afresh where the night
+        asks "changed since?" would be stored as that check. It costs a host just back one
+        request more.
 
         An http:// address whose server took no connection is asked at its https:// form
         too, as a link's check does (`_over_https`): a site that never listens on port 80,
@@ -646,7 +644,7 @@ class _Run:
             answered = await self.fetcher.ask_again(gate, url, progress)
             https, tried = https_upgrade_candidate(url), progress.snapshot()
             # Silent: a connect that timed out, or no answer begun by the deadline.
-            silent, asked, left = progress.unheard is not None, url, progress.left()
+            silent, asked = progress.unheard is not None, url
             # No connection taken at the http:// address: its https:// form is asked.
             if not answered and https and tried and all(map(_unanswered_exchange, tried)):
                 over_https = Progress()
@@ -658,10 +656,7 @@ class _Run:
         finally:
             self.slots.drop()
         again = _AskedAgain(index, asked, answered, silent and not answered, after)
-        if answered and own and _whole_answer(target, progress.exchanges):
-            took = time.monotonic() - started
-            self._replies[index] = _Reply(progress, checked_at, took, left)
-        if answered or not own or early:
+        if answered or not own:
             return again
         cut = not progress.exchanges  # the deadline ended it
         facts = CheckFacts(
@@ -750,21 +745,16 @@ class _Run:
     async def check_one(self, target: Target, parsed: CheckedUrl, index: int) -> Observation:
         """`parsed` is the target's URL as `check_targets` parsed it (parsed once per run);
         `index`, its place in the results."""
-        reply = self._replies.pop(index, None)
-        if reply is not None:  # its silent host answered it, asked again (`_ask_again`)
-            checked_at, started, progress = reply.resumed()
-        else:
-            checked_at, started, progress = self.clock(), time.monotonic(), Progress()
+        checked_at = self.clock()
+        started = time.monotonic()
+        progress = Progress()
         plain = parsed.canonical  # the http:// address, when its https:// form answers
         if parsed.scheme == "http" and parsed.port == 80:  # one `_over_https` may try
             progress.connect_left = self.settings.total_timeout * HTTP_CONNECT_SHARE
         unanswered: str | None = None  # why the http:// address did not answer, if https did
         deadline = asyncio.timeout(self.settings.total_timeout)
         try:
-            if reply is None:
-                await self._fetch_in_time(
-                    self.fetcher, target, parsed.canonical, progress, deadline
-                )
+            await self._fetch_in_time(self.fetcher, target, parsed.canonical, progress, deadline)
             # Outside the URL's deadline: the https try has a deadline of its own.
             upgraded = await self._over_https(target, progress)
             if upgraded is not None:
@@ -1210,46 +1200,6 @@ class _AskedAgain:
     silent: bool
     #: Seconds from the host's hold to the request.
     after: float
-
-
-@dataclass(frozen=True)
-class _Reply:
-    """A silent host's answer to asking it again at a link it held, which is all that link's
-    check would ask (`_Run._ask_again`): the check goes on from it (`_Run.check_one`)."""
-
-    progress: Progress
-    checked_at: datetime
-    #: Seconds the request took, and those left of its deadline when it was answered.
-    took: float
-    left: float | None
-
-    def resumed(self) -> tuple[datetime, float, Progress]:
-        """The check's time, its start on `time.monotonic`'s clock and its progress, as if
-        the request had just been answered: reading the page and the soft-404 probe have
-        what was left of the request's deadline then, as after a check's own request."""
-        progress = self.progress
-        progress.timeout = None
-        if self.left is not None:
-            progress.deadline = asyncio.get_running_loop().time() + self.left
-        return self.checked_at, time.monotonic() - self.took, progress
-
-
-def _whole_answer(target: Target, exchanges: Sequence[Exchange]) -> bool:
-    """Whether `exchanges`, a silent host's answer to asking it again at `target`'s own
-    address (one GET, not tried again, no redirect followed: `Fetcher.ask_again`), is all
-    the link's check would ask: the check's first request is a GET (a fingerprint due),
-    and the answer ends it, no redirect to follow nor a status it would try again.
-
-    A check that sends HEAD first is not: a page read where its night reads none (the
-    fingerprint, drift and soft-404 probe on their own schedule) would make it another
-    check than the night's."""
-    if not target.fingerprint_due or len(exchanges) != 1:
-        return False
-    (exchange,) = exchanges
-    answer = exchange.answer
-    if answer is None or exchange.stop is not None or exchange.held is not None:
-        return False  # a redirect (`max_redirects=0` stops at it), a hold, no answer
-    return retry_cause(Attempt(exchange.method, answer.url, answer=answer)) is None
 
 
 def _to_ask_again(links: Sequence[tuple[_SilentHeld, bool]]) -> tuple[_SilentHeld, bool]:
