@@ -18,18 +18,16 @@
   for slots no one would free.
 
 The batches run on a virtual clock (`test_maintenance_host.VirtualLoop`): the tests count
-slots and requests, never time taken. The stopped run is `linkhealth check` over 127.0.0.2-3
-with timeouts of a second or so, stopped with Ctrl-C once the silent host's held links were
-answered.
+slots and requests, never time taken. The stopped run is the flow's batch task over
+127.0.0.2-3 with timeouts of a second or so, stopped as a stopped run is once the silent
+host's held links were answered.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
+import concurrent.futures
+import contextlib
 import threading
 from collections import Counter
 from dataclasses import replace
@@ -39,20 +37,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from catalog import store
 from catalog.check import check_targets, politeness
+from catalog.check.loop import cancel_checks
 from catalog.check.politeness import Slots
-from catalog.db import open_engine
 from catalog.model import Batch, Observation, Previous, Target
 from catalog.outcomes import Outcome
+from catalog.runs import store_unfinished
 from catalog.settings import HostPolicy
 from catalog.urls import host_of
-from tests.factories import T0, make_observation, public_resolver, write_catalog
+from tests.factories import T0, make_observation, public_resolver, temporary_database
 from tests.local_site import PAGES as SITE_PAGES
 from tests.local_site import Answer, handler_class
 from tests.test_maintenance_host import PAGE, SETTINGS, run_virtual
 from tests.test_run_safety import wait_until
-from tests.test_s1_unfinished import REPO, _stored
+from tests.test_s1_unfinished import _run, _stored
 from tests.test_w1_silent_host_final import PAGES as SILENT_PAGES
 from tests.test_w1_silent_host_final import silent_from
 from tests.test_x1r_silent_hold_review import (
@@ -145,14 +143,20 @@ def test_the_held_links_timed_out_at_the_end_of_a_batch_are_heard_settled() -> N
     assert all(o == by_url[o.url] and not o.held for o in settled)
 
 
-@pytest.mark.flow
 def test_a_run_stopped_after_a_silent_host_answered_stores_its_held_links_checked(
-    prefect_api: str, tmp_path: Path, migrated_db_url: str
+    tmp_path: Path,
 ) -> None:
     """127.0.0.3 leaves its first 3 links unanswered, is held, and answers from then on:
     asked early, its held links are checked while 127.0.0.2's links, at its rate, keep
-    the batch going. Ctrl-C then: the stored tries of those links are their checks, `ok`,
-    not the held `timeout` live progress heard."""
+    the batch going. The run is stopped then, as `check_catalog` stops it (`cancel_checks`,
+    `_UNSTORED.take`, `store_unfinished`): the stored tries of those links are their
+    checks, `ok`, not the held `timeout` live progress heard.
+
+    The batch is the flow's task (`check_batch_task`, its `on_result` and `on_settled`) on
+    the process's checking loop, in a thread as a Prefect worker's; no Prefect server nor
+    `linkhealth` process: the stop's own path is `test_s1_unfinished`'s."""
+    from flows.check_flow import _LIVE, _UNSTORED, check_batch_task
+
     release = threading.Event()
     lock = threading.Lock()
     hung: list[str] = []
@@ -176,51 +180,56 @@ def test_a_run_stopped_after_a_silent_host_answered_stores_its_held_links_checke
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     busy, silent = ("http://{}:{}".format(*address(s)) for s in servers)
-    held = [f"/s{i}" for i in range(politeness.SILENT_LINKS, 8)]
-    urls = [f"{silent}/s{i}" for i in range(8)] + [f"{busy}/p{i:02}" for i in range(80)]
-    entries = [{"id": f"r{i}", "title": "Annual Report", "url": u} for i, u in enumerate(urls)]
-    catalog = write_catalog(tmp_path / "stopped.yaml", entries)
-    (tmp_path / "linkhealth.toml").write_text(
-        "[check]\nhttps_upgrades = false\nsoft404_probe = false\ntotal_timeout = 1.5\n"
-        "read_timeout = 0.5\nconnect_timeout = 0.5\nper_host_concurrency = 1\n"
-        "per_host_rate = 4.0\n[health]\narchive_lookups = false\n"
-    )
-    child = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "check", "--db", migrated_db_url, "--catalog",
-         str(catalog), "--allow-private", "--no-report"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path,
-    )  # fmt: skip
-    try:
-        after: list[int] = []
+    paths = [f"/s{i}" for i in range(8)]
+    urls = [f"{silent}{p}" for p in paths] + [f"{busy}/p{i:02}" for i in range(80)]
+    with temporary_database(tmp_path) as engine:
+        settings, prepared = _run(engine, tmp_path, urls)
+        check = replace(
+            settings.check,
+            allow_private=True,
+            https_upgrades=False,
+            soft404_probe=False,
+            total_timeout=1.0,
+            read_timeout=0.5,
+            connect_timeout=0.5,
+            per_host_concurrency=1,
+            per_host_rate=20.0,
+            hosts={"127.0.0.2": HostPolicy(per_host_rate=4.0)},  # 20 s of links
+        )
+        (batch,) = prepared.batches
 
-        def held_links_answered() -> bool:
-            """Once 127.0.0.3 answered every link it held, and 127.0.0.2 four more since
-            (the checking loop has handled those answers by then)."""
-            with lock:
-                if not after and set(held) <= set(answered["127.0.0.3"]):
-                    after.append(len(answered["127.0.0.2"]))
-                return bool(after) and len(answered["127.0.0.2"]) >= after[0] + 4
+        def worker() -> None:
+            with contextlib.suppress(concurrent.futures.CancelledError):
+                check_batch_task.fn(batch, check, prepared.run_id)
 
-        wait_until(held_links_answered, "127.0.0.3's held links are checked")
-        child.send_signal(signal.SIGINT)
-        _, err = child.communicate(timeout=60)
-    finally:
-        child.kill()
-        release.set()
-        for server in servers:
-            server.shutdown()
-            server.server_close()
-    assert child.returncode != 0, err
-    engine = open_engine(migrated_db_url)
-    try:
-        (run,) = store.latest_runs(engine)
-        assert run.status == "aborted", err
-        stored = _stored(engine, run.id)
-    finally:
-        engine.dispose()
+        checking = threading.Thread(target=worker, daemon=True)
+        checking.start()
+        try:
+
+            def held_links_checked() -> bool:
+                """Once 127.0.0.3 answered every link it held, and the checking loop told
+                `on_settled` of their checks: no link of the batch is held still."""
+                with lock:
+                    held = set(paths) - set(hung)
+                    back = len(hung) == politeness.SILENT_LINKS
+                    back = back and held <= set(answered["127.0.0.3"])
+                return back and not _UNSTORED.held_silent(prepared.run_id, batch.index)
+
+            wait_until(held_links_checked, "127.0.0.3's held links are checked")
+        finally:
+            cancel_checks()  # the batch's tasks; the stop's first step (`check_catalog`)
+            checking.join(30)
+            unfinished = _UNSTORED.take(prepared.run_id)
+            _LIVE.forget(prepared.run_id)
+            release.set()
+            for server in servers:
+                server.shutdown()
+                server.server_close()
+        store_unfinished(settings, prepared.run_id, unfinished, lease=prepared.lease)
+        stored = _stored(engine, prepared.run_id)
     assert len(stored) < len(urls), "stopped before the batch's end"
-    assert {path: stored.get(f"{silent}{path}") for path in held} == dict.fromkeys(held, "ok")
+    held = sorted(set(paths) - set(hung))
+    assert {p: stored.get(f"{silent}{p}") for p in held} == dict.fromkeys(held, "ok"), hung
 
 
 def asked_again_twice(*, early: bool, fingerprint_due: bool) -> tuple[Counter[str], Observation]:
