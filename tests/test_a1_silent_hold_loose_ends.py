@@ -18,7 +18,7 @@
   for slots no one would free.
 
 The batches run on a virtual clock (`test_maintenance_host.VirtualLoop`): the tests count
-slots and requests, never time taken. The stopped run is the flow's batch task over
+slots and requests, and compare times of that clock only, never the machine's. The stopped run is the flow's batch task over
 127.0.0.2-3 with timeouts of a second or so, stopped as a stopped run is once the silent
 host's held links were answered.
 """
@@ -38,8 +38,9 @@ import httpx
 import pytest
 
 from catalog.check import check_targets, politeness
+from catalog.check.fetch import Fetcher, Progress
 from catalog.check.loop import cancel_checks
-from catalog.check.politeness import Slots
+from catalog.check.politeness import HostGate, Slots
 from catalog.model import Batch, Observation, Previous, Target
 from catalog.outcomes import Outcome
 from catalog.runs import store_unfinished
@@ -343,3 +344,66 @@ def test_a_host_held_again_after_it_answered_early_is_asked_early_again() -> Non
     held_again = set(pages[8:])
     last_checked = max(t for t, url in log if url in held_again)
     assert last_checked < max(t for t, url in log if url.startswith("https://busy.")), log[-3:]
+
+
+def test_a_host_that_stalls_after_each_answer_is_asked_once_a_hold_and_lets_its_batch_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """10 links of a host that answers being asked again, then leaves the next 3 of its
+    links unanswered, each time: held anew after each round, it is asked early again,
+    once for each hold and never before that hold is `SILENT_AGAIN_DEADLINES` old; one
+    request of its at a time (its `per_host_concurrency`); each round ends 3 of its links
+    as `timeout`, so the rounds end and so does the batch, `BUSY` still checked."""
+    pages = [f"{HOST}/guide{i:02}" for i in range(10)]
+    to_hang, hung, asked = [politeness.SILENT_LINKS], set[str](), list[tuple[float, str]]()
+    holds: list[float] = []
+    open_now, most_open, in_ask = [0], [0], [False]
+    ask_again = Fetcher.ask_again
+    hold = HostGate.unanswered_link
+
+    async def asking(fetcher: Fetcher, gate: HostGate, url: str, progress: Progress) -> bool:
+        asked.append((asyncio.get_running_loop().time(), url))
+        to_hang[0] = politeness.SILENT_LINKS  # answered, then silent for as many links
+        in_ask[0] = True
+        try:
+            return await ask_again(fetcher, gate, url, progress)
+        finally:
+            in_ask[0] = False
+
+    def unanswered(gate: HostGate, url: str) -> None:
+        hold(gate, url)
+        if gate.unanswered == gate.silent_after:
+            holds.append(asyncio.get_running_loop().time())
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        if not url.startswith(HOST):
+            return httpx.Response(200, html=PAGE)
+        open_now[0] += 1
+        most_open[0] = max(most_open[0], open_now[0])
+        try:
+            if not in_ask[0] and url not in hung and to_hang[0] > 0:
+                hung.add(url)
+                to_hang[0] -= 1
+            if url in hung:
+                return await hang(request)
+            return httpx.Response(200, html=PAGE)
+        finally:
+            open_now[0] -= 1
+
+    monkeypatch.setattr(Fetcher, "ask_again", asking)
+    monkeypatch.setattr(HostGate, "unanswered_link", unanswered)
+    settings = replace(BUSY_SETTINGS, hosts={"busy.example": HostPolicy(per_host_rate=0.5)})
+    targets = [Target(url=u, host=host_of(u), fingerprint_due=False) for u in [*pages, *BUSY]]
+    observations = run_virtual(
+        check_targets(
+            targets, settings, transport=httpx.MockTransport(web), resolver=public_resolver
+        )
+    )
+    mine = observations[: len(pages)]
+    assert all(o.outcome is Outcome.TIMEOUT and not o.held for o in mine), mine
+    assert len(hung) == len(pages)  # every link asked: 3 a round, the last one alone
+    again = politeness.SILENT_AGAIN_DEADLINES * settings.total_timeout
+    assert len(holds) == len(asked) == 3, (holds, asked)  # 3 + 3 + 3 + 1 links
+    assert all(at >= held + again for (at, _), held in zip(asked, holds, strict=True))
+    assert most_open[0] == settings.per_host_concurrency
