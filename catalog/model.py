@@ -213,7 +213,7 @@ class Observation:
     #: asking for longer than a check waits), and its answer is this one's outcome; or it
     #: had answered none of its last links (`timeout`). Stored, but no check of the link:
     #: its health stays as the last check left it. (A silent host's, silent again when
-    #: asked at the end of the run, is a check, its `timeout` the night's: not held.)
+    #: asked at the end of the batch, is a check, its `timeout` the night's: not held.)
     held: bool = False
 
     @property

@@ -76,7 +76,7 @@ async def check_batch_with_upgrades_async(
 
     `on_result` hears each of the batch's own observations as it is made (live progress),
     not the https confirmations made after them; `on_settled`, the links held for their
-    host's silence checked again (`check_targets`).
+    host's silence judged again (`check_targets`).
     """
     observations = await check_targets(
         batch.targets, settings, on_result=on_result, on_settled=on_settled, **check_kwargs

@@ -170,8 +170,8 @@ class _Unstored:
 
     def __init__(self) -> None:
         self._batches: dict[tuple[tuple[str | None, int], int], list[Observation]] = {}
-        #: Batch -> its links held for their host's silence checked again since, by URL, as
-        #: last checked (`check_targets`' `on_settled`): not held any more, or held anew.
+        #: Batch -> its links held for their host's silence judged again since, by URL, as
+        #: last judged (`check_targets`' `on_settled`): checked, held anew, or `timeout`.
         self._settled: dict[tuple[tuple[str | None, int], int], dict[str, Observation]] = {}
         self._lock = threading.Lock()
 
@@ -184,7 +184,7 @@ class _Unstored:
         return heard
 
     def settled(self, run_id: int, index: int, observation: Observation) -> None:
-        """A link of batch `index` held for its host's silence, checked again since."""
+        """A link of batch `index` held for its host's silence, judged again since."""
         with self._lock:
             if (settled := self._settled.get((_run_key(run_id), index))) is not None:
                 settled[observation.url] = observation
@@ -214,14 +214,18 @@ class _Unstored:
         return held - {o.url for o in again if not (o.held and held_silent(o.reason))}
 
     def take(self, run_id: int) -> list[list[Observation]]:
-        """What the run's batches not stored had checked, by batch; forgotten here."""
+        """What the run's batches not stored had checked, by batch; forgotten here. A link
+        held for its host's silence and judged again since (`settled`) is that verdict: a
+        run stopped after its host answered stored the held try, though the link had been
+        checked."""
         key = _run_key(run_id)
+        taken: list[list[Observation]] = []
         with self._lock:
-            mine = sorted(k for k in self._batches if k[0] == key)
-            for k in mine:
-                self._settled.pop(k, None)
-            # Copies: a batch the stop did not end in time may still be appending.
-            return [list(self._batches.pop(k)) for k in mine]
+            for k in sorted(k for k in self._batches if k[0] == key):
+                settled = self._settled.pop(k, {})
+                # A copy: a batch the stop did not end in time may still be appending.
+                taken.append([settled.get(o.url, o) for o in list(self._batches.pop(k))])
+        return taken
 
 
 _UNSTORED = _Unstored()

@@ -162,7 +162,7 @@ def test_a_host_silent_throughout_costs_one_request_more(web: FixtureWeb) -> Non
     assert still and not any(o.held for o in still), [o.reason for o in still]
     for obs in still:  # not sent, and why
         assert obs.reason.startswith("HEAD not sent: host not answering: "), obs.reason
-        assert "nor our request again at the end of the run" in obs.reason, obs.reason
+        assert "nor our request again at the end of the batch" in obs.reason, obs.reason
         assert target_of(obs.reason.rsplit("(", 1)[1].split(")")[0]) == again[0][1]
 
 

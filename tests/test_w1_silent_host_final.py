@@ -1,4 +1,4 @@
-"""A host silent at its hold and again at the end of the run: its held links time out.
+"""A host silent at its hold and again at the end of the batch: its held links time out.
 
 A host that answers none of its last links is held (`HostGate.unanswered_link`) and asked
 once more before its batch ends (`checker._Run.ask_silent_again`). Silent to that request
@@ -58,7 +58,7 @@ PAGES = [f"{HOST}/guide{i:02}" for i in range(13)]
 OTHER = "https://fine.example/doc"
 HEALTH = HealthSettings()
 #: What the reason of a held link's try says once its host was silent again at the end.
-SILENT_AGAIN = "nor our request again at the end of the run"
+SILENT_AGAIN = "nor our request again at the end of the batch"
 
 Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
 
@@ -202,7 +202,7 @@ def test_a_failed_request_at_the_end_says_nothing_of_the_silence(
     tmp_path: Path, failure: httpx.ConnectError
 ) -> None:
     """The request that asks the silent host again fails at once (our network gone at the
-    end of the run, the host refusing): no silence seen, so its held links keep their held
+    end of the batch, the host refusing): no silence seen, so its held links keep their held
     verdict and their state, and say so ("not asked since (its host did not answer)")."""
     hung = set(PAGES[: politeness.SILENT_LINKS])
 

@@ -107,9 +107,11 @@ async def check_targets(
     """One observation per target, in target order.
 
     `on_result` hears each target's first verdict as it is made (live progress counts it);
-    `on_settled` hears a link held for its host's silence checked again once the host
-    answered (`_Run._ask_early`, `ask_silent_again`), never counted twice: what a quiet
-    run waits for names no host that answered since (`progress.waiting_line`).
+    `on_settled` hears a link held for its host's silence judged again: checked once the
+    host answered (`_Run._ask_early`, `ask_silent_again`), or `timeout` once it answered
+    our asking again neither (`_Run._silent_still`). Never counted twice, it is what a
+    run stopped meanwhile stores for the link, and what a quiet run waits for names no
+    host judged since (`progress.waiting_line`).
 
     `slots` is the global concurrency to draw from when several calls share one event loop
     (a run's batches, `catalog.check.loop`); by default the call has `settings.concurrency`
@@ -467,7 +469,7 @@ class _Run:
                     slots.release()
                     await scheduler.wait()
                     continue
-                group.create_task(self._check_job(scheduler, job, checked, heard))
+                slots.hand_to(group.create_task(self._check_job(scheduler, job, checked, heard)))
 
     async def ask_silent_again(
         self,
@@ -492,9 +494,9 @@ class _Run:
         host's word, and is left as it is.
 
         `on_result` heard each one's held verdict when it was done, and hears nothing of
-        the checks here (live progress counts a URL once; a run stopped meanwhile stores
-        the held verdict, which keeps the link's state); the observations returned are
-        theirs, as for `_judge_told`."""
+        the verdicts here, `on_settled` does (live progress counts a URL once; a run
+        stopped meanwhile stores those judged by then, the others held, which keeps the
+        link's state); the observations returned are theirs, as for `_judge_told`."""
         held, self._silent_held = self._silent_held or [], None
         if not held:
             return None
@@ -567,28 +569,40 @@ class _Run:
         (`HostScheduler.idle`): checked beside the batch's, by a scheduler of their own,
         the host could have had twice its concurrency open. Links of other hosts that
         redirect into it wait for the end of the batch, their own host's politeness kept
-        by the batch's scheduler meanwhile."""
+        by the batch's scheduler meanwhile.
+
+        Held anew while they are checked (back, then stalled again), it is asked early
+        again once that hold is as old: its links held the second time waited for the
+        batch's other links, as all its held links had before. Each round ends a hold
+        and waits `SILENT_AGAIN_DEADLINES` for the next, one request each."""
+        while await self._ask_early_once(gate):
+            pass
+
+    async def _ask_early_once(self, gate: HostGate) -> bool:
+        """`_ask_early` for `gate`'s latest hold: whether it answered and its held links
+        were checked (then it may have been held anew meanwhile)."""
         if (wait := gate.again_at() - asyncio.get_running_loop().time()) > 0:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await self._dispatched.wait()
         scheduler = self._scheduler
         if self._dispatched.is_set() or scheduler is None or not scheduler.idle(gate.host):
-            return  # asked with the others at the end of the batch (`ask_silent_again`)
+            return False  # asked with the others at the end of the batch (`ask_silent_again`)
         held = self._by_gate(self._silent_held or []).get(gate, [])
         links = [(h, own) for h, own in held if self._host_of(h.index) == gate.host]
         if not links:
-            return
+            return False
         if gate.silent():
             link, _ = _to_ask_again(links)
             again = await self._ask_again(gate, link, own=False)  # no verdict of its own
             if not again.answered:
-                return  # silent still, or not known: asked again at the end of the batch
+                return False  # silent still, or not known: asked again at the end of the batch
         self._unhold([link for link, _ in links])
         work: list[tuple[str, int]] = []
         checked: dict[int, CheckedUrl] = {}
         self._settle(links, None, work, checked)
         await self._dispatch(work, checked, heard=False)
+        return True
 
     def _host_of(self, index: int) -> str:
         """The host of target `index`, as its gate is keyed (`Politeness.gate`)."""
@@ -606,6 +620,12 @@ class _Run:
         again_at`: the wait takes no slot). When the host is silent still and the address
         is link `link.index`'s own (`own`), the GET is that link's check: `timeout`, asked,
         not held ("not sent" would be untrue of it).
+
+        When the host answers it, the link is checked on its own request, as its siblings
+        are (`_settle`): a bare GET, with no validators and no retry, is not the check its
+        night makes (a conditional GET, or a HEAD), and a page read afresh where the night
+        asks "changed since?" would be stored as that check. It costs a host just back one
+        request more.
 
         An http:// address whose server took no connection is asked at its https:// form
         too, as a link's check does (`_over_https`): a site that never listens on port 80,
@@ -647,9 +667,11 @@ class _Run:
         )
         elapsed_ms = round((time.monotonic() - started) * 1000)
         try:
-            self.results[index] = _observe(target, facts, checked_at, elapsed_ms)
+            observation = self.results[index] = _observe(target, facts, checked_at, elapsed_ms)
         except Exception:  # judging failed: its held verdict stands, never a crash
             log.exception("judging %s failed", target.url)
+            return again
+        self._settled(observation)
         return again
 
     def _silent_still(self, link: _SilentHeld, again: _AskedAgain) -> None:
@@ -664,9 +686,17 @@ class _Run:
         target = self.targets[link.index]
         try:
             # No time of its own: nothing was sent ("took 0 ms" read as an answer timed).
-            self.results[link.index] = _observe(target, facts, link.checked_at, None)
+            observation = _observe(target, facts, link.checked_at, None)
         except Exception:  # judging failed: its held verdict stands, never a crash
             log.exception("judging %s again failed", target.url)
+            return
+        self.results[link.index] = observation
+        self._settled(observation)
+
+    def _settled(self, observation: Observation) -> None:
+        """Tell `on_settled` of a link held for its host's silence judged again."""
+        if self.on_settled is not None:
+            self.on_settled(observation)
 
     async def _check_job(
         self,
@@ -675,8 +705,8 @@ class _Run:
         checked: dict[int, CheckedUrl],
         heard: bool = True,
     ) -> None:
-        """Check one URL in the slot the dispatcher took for it; free both when done."""
-        self.slots.hold()
+        """Check one URL in the slot the dispatcher took for it (`Slots.hand_to`); free both
+        when done."""
         host, index = job
         self._unbegun[host] -= 1
         try:
@@ -684,8 +714,8 @@ class _Run:
             self.results[index] = observation
             if heard and self.on_result is not None:
                 self.on_result(observation)
-            elif not heard and self.on_settled is not None:
-                self.on_settled(observation)
+            elif not heard:
+                self._settled(observation)
             tail = self._tails.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
             if tail is not None:  # a probe sent late: its request holds the URL's slots
                 await asyncio.wait([tail])

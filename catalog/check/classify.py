@@ -311,11 +311,11 @@ def _held(facts: CheckFacts, away: Away) -> Verdict:
         )
         if away.asked_again is None:
             return Verdict(Outcome.TIMEOUT, f"{silent}, {HELD_REASON_END}")
-        # Silent at the hold and again at the end of the run: the night's timeout of the
+        # Silent at the hold and again at the end of the batch: the night's timeout of the
         # link, as each of its links was before any hold (`Away.kept_state`).
         return Verdict(
             Outcome.TIMEOUT,
-            f"{silent}, nor our request again at the end of the run, "
+            f"{silent}, nor our request again at the end of the batch, "
             f"{_duration(away.asked_after)} later ({_short(away.asked_again)}): "
             "a timeout, as theirs were.",
         )

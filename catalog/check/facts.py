@@ -79,7 +79,7 @@ class Away:
     again: str | None = None
     #: A silent host's links in a row that had no answer before it was held.
     unanswered: int = 0
-    #: A silent host's: the address asked once more at the end of the run, which it did not
+    #: A silent host's: the address asked once more at the end of the batch, which it did not
     #: answer either (`checker._Run.ask_silent_again`), and the seconds from its hold to
     #: that request. Its held links' tries are then that night's checks of them, `timeout`
     #: (`kept_state`), as they were before any hold.
@@ -89,7 +89,7 @@ class Away:
     @property
     def kept_state(self) -> bool:
         """Whether the URL held on it keeps its state (`Observation.held`): the host's word,
-        or a silence not confirmed at the end of the run (`asked_again`)."""
+        or a silence not confirmed at the end of the batch (`asked_again`)."""
         return self.asked_again is None
 
 

@@ -608,6 +608,22 @@ class Slots:
         assert task is not None
         self._holders.add(task)
 
+    def hand_to(self, task: asyncio.Task[object]) -> None:
+        """`task`, just created, holds a slot acquired for it, from before its first step.
+
+        A task cancelled before it begins (a task group cancels those it has not started
+        when one of its tasks fails; `catalog.check.loop.SharedLoop.cancel_all` cancels
+        every task) never runs its body: a slot it was to `hold` and `drop` in a `finally`
+        was never given back, and the run's other batches waited for it. Its end gives
+        it back, if the task still holds it then."""
+        self._holders.add(task)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[object]) -> None:
+        if task in self._holders:
+            self._holders.discard(task)
+            self.release()
+
     def drop(self) -> None:
         """Release the current task's slot, if it holds one."""
         task = asyncio.current_task()
