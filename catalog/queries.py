@@ -35,7 +35,7 @@ from catalog.clock import as_utc
 from catalog.collation import byte_order
 from catalog.db import session_scope
 from catalog.errors import NotFoundError
-from catalog.health import contact_missed_since, entry_contact_reason
+from catalog.health import UNAVAILABLE_WINDOW, contact_missed_since, entry_contact_reason
 from catalog.model import Hop
 from catalog.outcomes import Outcome
 from catalog.problem_checks import (
@@ -584,10 +584,6 @@ def _duplicate_of(session: Session, pks: Sequence[int]) -> dict[int, str]:
     return out
 
 
-#: The nights a flapping link's 503 nights are counted over (the default flap window).
-UNAVAILABLE_WINDOW = 14
-
-
 def _unavailable_nights(kept: Sequence[str] | None, last_checked_at: datetime | None) -> int:
     """Of a flapping link: how many of the last `UNAVAILABLE_WINDOW` nights before its last
     check the site answered 503 "unavailable" (`ResourceRow.unavailable_nights`): "OK,
@@ -600,7 +596,8 @@ def _unavailable_nights(kept: Sequence[str] | None, last_checked_at: datetime | 
     down, and kept when `db prune` deletes their rows. Reports read kept counts, not
     observations (`catalog.problem_checks`). The link keeps those of its flap window
     (`HealthSettings.flap_window_days`, 14 by default) up to its last check: a longer one
-    keeps older nights, which the words' window leaves out; a shorter one, fewer."""
+    keeps older nights, which the words' window leaves out; a shorter one keeps those of the
+    words' window all the same (`catalog.health.UNAVAILABLE_WINDOW`)."""
     if not kept or last_checked_at is None:
         return 0
     last = as_utc(last_checked_at)

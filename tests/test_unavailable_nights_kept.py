@@ -122,3 +122,16 @@ def test_a_longer_flap_window_still_counts_the_last_14_nights(tmp_path: Path) ->
     assert len(link.unavailable_nights) == 14  # nights 3 to 29, kept over the window
     assert row.flapping and row.unavailable_nights == 7, row
     assert fix is not None and "on 7 of the last 14 nights" in fix, fix
+
+
+def test_a_shorter_flap_window_still_counts_the_last_14_nights(tmp_path: Path) -> None:
+    """A flap window of 8 nights (`flap_window_days`) judges flapping over 8, but the words
+    say "of the last 14 nights": the link keeps those 14 (7 of them, every other night),
+    not the 4 of its window, which read as a site down half as often as it was."""
+    health = HealthSettings(flap_window_days=8)
+    with temporary_database(tmp_path) as engine:
+        _nights(engine, last=20, health=health)
+        row, fix, shown = _rows(engine, days(20.02))
+    assert row.flapping and row.unavailable_nights == 7, row
+    assert fix is not None and "on 7 of the last 14 nights" in fix, fix
+    assert shown == fix
