@@ -522,18 +522,26 @@ def _past_window(at: datetime, now: datetime, health: HealthSettings) -> bool:
     return at > now or lasted(now - at, health.flap_window_days)
 
 
+#: The nights a flapping link's 503 nights are told over ("on 5 of the last 14 nights",
+#: `catalog.queries`): a link keeps those of them too when its flap window is shorter.
+UNAVAILABLE_WINDOW = 14
+
+
 def _unavailable_nights(
     prev: LinkState, obs: Observation, health: HealthSettings
 ) -> tuple[datetime, ...]:
-    """The nights of 503 "unavailable" within the flap window after `obs`: one a night,
-    however often a curator rechecks it that day.
+    """The nights of 503 "unavailable" within the flap window after `obs`, or within the
+    last `UNAVAILABLE_WINDOW` if that is longer: one a night, however often a curator
+    rechecks it that day. Flapping counts those of the flap window (`_steady_unavailable`);
+    the report tells those of the last 14 nights, which a window of 7 kept half of.
 
     A 503 after which no night is kept is a row from before they were (migration 0018):
     its stretch's start (`last_change_at`, `_unavailable_since`) is its one night known.
     """
     at = obs.checked_at
     kept = prev.unavailable_nights or _night_before_upgrade(prev)
-    nights = [n for n in kept if not _past_window(n, at, health)]
+    told = replace(health, flap_window_days=max(health.flap_window_days, UNAVAILABLE_WINDOW))
+    nights = [n for n in kept if not _past_window(n, at, told)]
     same_night = bool(nights) and not lasted(at - nights[-1], 1)
     if _unavailable(obs.outcome, obs.http_status) and not same_night:
         nights.append(at)
@@ -567,15 +575,18 @@ def _working(state: LinkState, health: HealthSettings) -> bool | None:
     if not working or state.last_success_at is None:
         return working
     if _unavailable(state.outcome, state.http_status) and _steady_unavailable(
-        state.unavailable_nights, health
+        state.unavailable_nights, state.last_checked_at, health
     ):
         return False
     return not (bool(state.flips) and state.flips[-1] > state.last_success_at)
 
 
-def _steady_unavailable(nights: Sequence[datetime], health: HealthSettings) -> bool:
-    """Whether the site's nights of 503 "unavailable" are a real share of the flap window:
-    `flap_changes` of them. Visitors then find it down as often as a flapping link.
+def _steady_unavailable(
+    nights: Sequence[datetime], at: datetime | None, health: HealthSettings
+) -> bool:
+    """Whether the site's nights of 503 "unavailable" are a real share of the flap window
+    of the check at `at`: `flap_changes` of them. Visitors then find it down as often as a
+    flapping link. Those kept before the window (`UNAVAILABLE_WINDOW`) are not counted.
 
     Fewer are maintenance (a window of a night or two, or weekly at our check time): were
     they failing, two single nights up to 12 apart made the 4 flips of a flapping link,
@@ -583,6 +594,8 @@ def _steady_unavailable(nights: Sequence[datetime], health: HealthSettings) -> b
     maintenance flagged for good, while the same 503 nights alone are listed under Check
     by hand on those nights only.
     """
+    if at is not None:
+        nights = [n for n in nights if not _past_window(n, at, health)]
     return len(nights) >= health.flap_changes
 
 
@@ -605,7 +618,7 @@ def _working_after(
     the link: the link is as it was.
     """
     if _unavailable(obs.outcome, obs.http_status) and _steady_unavailable(
-        unavailable_nights, health
+        unavailable_nights, obs.checked_at, health
     ):
         return False
     if obs.outcome.severity is Severity.LOOK and failures == 0:

@@ -35,7 +35,7 @@ from catalog.clock import as_utc
 from catalog.collation import byte_order
 from catalog.db import session_scope
 from catalog.errors import NotFoundError
-from catalog.health import contact_missed_since, entry_contact_reason
+from catalog.health import UNAVAILABLE_WINDOW, contact_missed_since, entry_contact_reason
 from catalog.model import Hop
 from catalog.outcomes import Outcome
 from catalog.problem_checks import (
@@ -48,7 +48,7 @@ from catalog.problem_checks import (
     urls_taken,
 )
 from catalog.set_aside import lapse_note
-from catalog.settings import NIGHT_SLACK
+from catalog.settings import lasted
 from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
 from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS, UNSENT_LINKS, chunks, held_tries
 from catalog.store import SET_ASIDE_LAPSED as LAPSED
@@ -475,7 +475,7 @@ def _report_rows(
     resources = _with_own_checks(session, resources, edited)
     resources = _with_moved_to(session, _with_lapses(session, _with_deciders(session, resources)))
     resources = _with_unsteady_redirects(session, _with_walled_move(session, resources))
-    return _with_moved_siblings(session, _with_unavailable_nights(session, resources))
+    return _with_moved_siblings(session, resources)
 
 
 #: Events that put an entry on a link (`Event.link_id`: the link it has after the event).
@@ -584,47 +584,25 @@ def _duplicate_of(session: Session, pks: Sequence[int]) -> dict[int, str]:
     return out
 
 
-#: The nights a flapping link's 503 nights are counted over (the default flap window).
-UNAVAILABLE_WINDOW = 14
+def _unavailable_nights(kept: Sequence[str] | None, last_checked_at: datetime | None) -> int:
+    """Of a flapping link: how many of the last `UNAVAILABLE_WINDOW` nights before its last
+    check the site answered 503 "unavailable" (`ResourceRow.unavailable_nights`): "OK,
+    flapping: keeps switching between working and failing" hid a site down for maintenance
+    night after night.
 
-
-def _with_unavailable_nights(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
-    """Flapping links with the nights of the last `UNAVAILABLE_WINDOW` on which the site
-    answered 503 "unavailable" (`unavailable_nights`): "OK, flapping: keeps switching
-    between working and failing" hid a site down for maintenance night after night.
-
-    A try held (`Observation.held`) is stored with its host's 503 to other URLs but sent
-    this link nothing: counted, a link flapping on its own 500s was "unavailable (503,
-    maintenance)" on the nights its host was, as `health` never counts them."""
-    last = {
-        r.link_id: as_utc(r.last_checked_at)
-        for r in resources
-        if r.flapping and r.link_id is not None and r.last_checked_at is not None
-    }
-    if not last:
-        return resources
-    earliest = min(last.values()) - timedelta(days=UNAVAILABLE_WINDOW)
-    nights: dict[int, set[int]] = defaultdict(set)
-    ids = sorted(last)
-    for start in range(0, len(ids), _CHUNK):  # SQLite caps the parameters of one statement
-        for link_id, at in session.execute(
-            select(Observation.link_id, Observation.checked_at).where(
-                Observation.link_id.in_(ids[start : start + _CHUNK]),
-                Observation.outcome == Outcome.RATE_LIMITED.value,
-                Observation.http_status == 503,
-                Observation.held.is_not(True),
-                Observation.checked_at >= earliest,
-            )
-        ):
-            ago = (last[link_id] - as_utc(at) + NIGHT_SLACK) // timedelta(days=1)
-            if 0 <= ago < UNAVAILABLE_WINDOW:
-                nights[link_id].add(ago)
-    if not nights:
-        return resources
-    return [
-        replace(r, unavailable_nights=len(nights[r.link_id])) if r.link_id in nights else r
-        for r in resources
-    ]
+    Read from the nights the link keeps (`links.unavailable_nights`, `catalog.health`), one
+    a night, as its checks found them: never a held try (`Observation.held`, stored with
+    its host's 503 to other URLs but sending this link nothing) nor a night our network was
+    down, and kept when `db prune` deletes their rows. Reports read kept counts, not
+    observations (`catalog.problem_checks`). The link keeps those of its flap window
+    (`HealthSettings.flap_window_days`, 14 by default) up to its last check: a longer one
+    keeps older nights, which the words' window leaves out; a shorter one keeps those of the
+    words' window all the same (`catalog.health.UNAVAILABLE_WINDOW`)."""
+    if not kept or last_checked_at is None:
+        return 0
+    last = as_utc(last_checked_at)
+    nights = (as_utc(datetime.fromisoformat(str(night))) for night in kept)
+    return sum(1 for n in nights if n <= last and not lasted(last - n, UNAVAILABLE_WINDOW))
 
 
 def _with_unsteady_redirects(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
@@ -1610,6 +1588,10 @@ def _active_resources() -> Select[Any]:
                 "drift_reason"
             ),
             *_optional(Link, "archive_url", "flapping", "contact_reason", "contacts_gone"),
+            # A flapping link's nights of 503 (`_unavailable_nights`); none read of the rest.
+            case((Link.flapping.is_(True), Link.unavailable_nights), else_=None).label(
+                "unavailable_nights"
+            ),
             # Which gone contacts the entry names (`entry_contact_reason`): read of the
             # few entries whose link has lost one.
             case(
@@ -1760,6 +1742,7 @@ def _resource_row(row: Mapping[str, Any], checks_since: int) -> ResourceRow:
         stale_since=_stale_since(row["stale_reasons"]),
         archive_url=row["archive_url"],
         flapping=bool(row["flapping"]),
+        unavailable_nights=_unavailable_nights(row["unavailable_nights"], row["last_checked_at"]),
         resource_type=row["resource_type"],
         snoozed_until=row["snoozed_until"],
         ignored_reason=row["ignored_reason"],

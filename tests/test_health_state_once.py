@@ -138,8 +138,9 @@ def _ref_unavailable(outcome: Outcome | None, http_status: int | None) -> bool:
 
 
 def _ref_nights(prev: LinkState, obs: Observation, health: HealthSettings) -> tuple[datetime, ...]:
-    """Since 2026-12-06: the nights of 503 "unavailable" within the flap window, one a night."""
-    window_start = obs.checked_at - _ref_span(health.flap_window_days)
+    """Since 2026-12-06: the nights of 503 "unavailable" within the flap window, one a night;
+    since b5, within the last 14 nights too when the window is shorter (the report's)."""
+    window_start = obs.checked_at - _ref_span(max(health.flap_window_days, 14))
     kept = prev.unavailable_nights
     if not kept and _ref_unavailable(prev.outcome, prev.http_status) and prev.last_change_at:
         kept = (prev.last_change_at,)  # since x1c: a row from before 0018, its stretch's start
@@ -148,6 +149,14 @@ def _ref_nights(prev: LinkState, obs: Observation, health: HealthSettings) -> tu
     if _ref_unavailable(obs.outcome, obs.http_status) and new_night:
         nights.append(obs.checked_at)
     return tuple(nights)
+
+
+def _ref_steady(nights: tuple[datetime, ...], at: datetime | None, health: HealthSettings) -> bool:
+    """Whether `flap_changes` of the nights kept are within the flap window of `at`."""
+    if at is not None:
+        window_start = at - _ref_span(health.flap_window_days)
+        nights = tuple(n for n in nights if window_start < n <= at)
+    return len(nights) >= health.flap_changes
 
 
 def _ref_working(state: LinkState, health: HealthSettings) -> bool | None:
@@ -159,7 +168,7 @@ def _ref_working(state: LinkState, health: HealthSettings) -> bool | None:
         return False
     if state.last_success_at is None:
         return None
-    steady = len(state.unavailable_nights) >= health.flap_changes
+    steady = _ref_steady(state.unavailable_nights, state.last_checked_at, health)
     if _ref_unavailable(state.outcome, state.http_status) and steady:
         return False
     return not (state.flips and state.flips[-1] > state.last_success_at)
@@ -174,7 +183,7 @@ def _ref_flips(
     # "within the window" for as long as that clock was fast.
     flips = [f for f in prev.flips if window_start < f <= obs.checked_at]
     before, after = _ref_working(prev, health), _ref_working(replace(new, flips=()), health)
-    steady = len(new.unavailable_nights) >= health.flap_changes
+    steady = _ref_steady(new.unavailable_nights, obs.checked_at, health)
     wall = not (_ref_unavailable(obs.outcome, obs.http_status) and steady)
     if obs.outcome.severity is Severity.LOOK and wall and new.consecutive_failures == 0:
         after = before  # a wall (or a 503 of a few nights) says nothing of the link

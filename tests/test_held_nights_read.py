@@ -2,7 +2,7 @@
 reads them: never a night the site answered this link 503 "unavailable".
 
 A held try is stored with its host's answer to other URLs (rate limited, 503). The report's
-count of a flapping link's 503 nights (`catalog.queries._with_unavailable_nights`) read
+count of a flapping link's 503 nights (`ResourceRow.unavailable_nights`) read
 those rows as the link's own: a link flapping between 200 and 500 whose host was in
 maintenance one night was "unavailable (503, maintenance) on 1 of the last 14 nights, and
 worked on the others" in its row, its fix, its "Started flapping" news and `linkhealth

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -33,10 +34,14 @@ HOTLINE, FINE = "https://hotline.example/", "https://fine.example/"
 BOT_WALL = "works in a browser; blocks automated checks"
 
 
-def _night(settings: Settings, engine: Engine, night: int, outcome: Outcome) -> ReportContext:
+def _night(
+    settings: Settings, engine: Engine, night: int, outcome: Outcome, **hotline: Any
+) -> ReportContext:
+    """A run of `night`: the hotline's try (`outcome`, its other fields `hotline`), the
+    other link working; the report after it."""
     run_id = store.start_run(engine, trigger="schedule", now=days(night))
     batch = [
-        make_observation(HOTLINE, outcome, days(night)),
+        make_observation(HOTLINE, outcome, days(night), **hotline),
         make_observation(FINE, checked_at=days(night)),
     ]
     stored = runs.store_batch(settings, run_id, batch, clock=Ticker(days(night)))
@@ -272,6 +277,63 @@ def test_an_ignore_recorded_before_its_problem_was_stored_on_a_wall_timeout_hold
         )
         for night in (3, 4, 5):
             assert "hotline" not in _queued(_night(settings, engine, night, _B))
+
+
+#: The hotline's try on a night it was not sent (its host answered 503 to other links and
+#: said to come back in two hours), and on a night our own network was down: neither is
+#: the link's own answer.
+_HELD = (_R, {"http_status": 503, "held": True, "reason": "HEAD not sent: host unavailable"})
+_OFFLINE = (Outcome.NETWORK_UNAVAILABLE, {"http_status": None})
+
+
+@pytest.mark.parametrize("untried", [_HELD, _OFFLINE], ids=["held", "network_down"])
+@pytest.mark.parametrize(
+    ("before", "after", "queued"),
+    [
+        # A confirmed 404 ignored on purpose the morning after a night it was not tried:
+        # the same 404s after it keep it out (read as the host's 503, "blocked", or as
+        # working, the 404s were another problem and put it back).
+        ([Outcome.NOT_FOUND] * 4, [Outcome.NOT_FOUND] * 3, [False, False, False]),
+        # Ignored while it worked, the morning after a night it was not tried: a block seen
+        # two nights puts it back (read as the host's 503, "blocked", it stayed out).
+        ([_OK, _OK], [_B, _B, _B], [False, True, True]),
+    ],
+)
+def test_an_ignore_recorded_before_its_problem_was_stored_reads_the_last_real_check(
+    tmp_path: Path,
+    untried: tuple[Outcome, dict[str, Any]],
+    before: list[Outcome],
+    after: list[Outcome],
+    queued: list[bool],
+) -> None:
+    """An earlier version's ignore, made after a night the link was held or our network
+    was down: its problem then is the link's last check before it, as its kept state
+    says, not that night's try, which asked the link nothing."""
+    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(engine)
+        sync_catalogs(engine, [kit], now=days(0))
+        for night, outcome in enumerate(before):
+            _night(settings, engine, night, outcome)
+        untried_night = len(before)
+        outcome, fields = untried
+        _night(settings, engine, untried_night, outcome, **fields)
+        hotline = store.find_resource(engine, "hotline")
+        at = days(untried_night + 0.5)
+        store.record_decision(
+            engine,
+            hotline.id,
+            "ignore",
+            by="ana",
+            at=at,
+            reason="kept on purpose",
+            resource_changes={"ignored_at": at, "ignored_reason": "kept on purpose"},
+        )
+        reports = [
+            _night(settings, engine, untried_night + 1 + n, outcome)
+            for n, outcome in enumerate(after)
+        ]
+    assert [("hotline" in _queued(ctx)) for ctx in reports] == queued
 
 
 def test_an_entry_snoozed_and_ignored_is_back_once_with_its_note(tmp_path: Path) -> None:

@@ -53,12 +53,14 @@ def _problem_then(s: Session, link_id: int | None, at: datetime, resource_id: in
     link's last check at or before `at`, its state and drift read from the events then (the
     drift events of the link's every entry, or naming the entry `resource_id`). A
     failing check whose state then is unknown counts as not confirmed: a bot wall's
-    timeout, which neither a block nor a confirmed break ends the ignore of."""
+    timeout, which neither a block nor a confirmed break ends the ignore of. A try held
+    (its host away) or made while our network was down is no check (`CHECKED`, as the
+    kept state skips it): the host's 503 the night before was not the link's problem."""
     if link_id is None:
         return UNCHECKED
     outcome = s.scalar(
         select(t.Observation.outcome)
-        .where(t.Observation.link_id == link_id, t.Observation.checked_at <= at)
+        .where(t.Observation.link_id == link_id, t.Observation.checked_at <= at, CHECKED)
         .order_by(t.Observation.checked_at.desc(), t.Observation.id.desc())
         .limit(1)
     )
