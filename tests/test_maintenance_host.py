@@ -585,6 +585,41 @@ def test_a_heads_503_stands_for_the_host_when_its_get_brings_no_page(get: str) -
         assert "7200 s" in obs.reason
 
 
+def test_a_link_whose_head_heard_the_503_before_the_host_was_held_is_asked() -> None:
+    """Two at once: the third URL's HEAD heard "come back in 2 hours" itself, and its GET
+    was held, the host away on the first two paths' word by then. It was stored held
+    ("nothing was sent": its health kept) where the two asked beside it had a night of
+    maintenance. A slow second answer (or a loaded machine) gives that order; the 503 test
+    of test_silent_host_asked_again failed on it now and then."""
+    sent: list[str] = []
+
+    async def web(request: httpx.Request) -> httpx.Response:
+        sent.append(f"{request.method} {request.url.path}")
+        if (request.method, request.url.path) == ("GET", "/doc1.pdf"):
+            await asyncio.sleep(1.0)  # the second path's word comes late
+        if (request.method, request.url.path) == ("HEAD", "/doc2.pdf"):
+            await asyncio.sleep(1.5)  # asked before the host was away, answered after
+        return httpx.Response(503, text="Down", headers={"Retry-After": "7200"})
+
+    observations = run(down_urls(5), web, replace(SETTINGS, per_host_concurrency=2))
+    assert sorted(sent) == sorted(
+        ["HEAD /doc0.pdf", "GET /doc0.pdf", "HEAD /doc1.pdf", "GET /doc1.pdf", "HEAD /doc2.pdf"]
+    )
+    asked, held = observations[:3], observations[3:]
+    assert not any(o.held for o in asked), [o.reason for o in asked]
+    assert all(o.held for o in held), [o.reason for o in held]
+    third = asked[2]
+    assert (third.outcome, third.http_status) == (Outcome.RATE_LIMITED, 503)
+    assert third.reason == (
+        "HEAD 503, GET not sent: host unavailable: it answered 503 to this link's HEAD, as to "
+        f"https://{DOWN}/doc0.pdf and to https://{DOWN}/doc1.pdf, and said to retry after "
+        "7200 s (about 2 hours) (Retry-After), longer than the check can wait for one link; "
+        "its GET was not sent."
+    )
+    state, _ = apply_observation(LinkState(), third, HealthSettings(), now=NOW)
+    assert len(state.unavailable_nights) == 1, "a night of maintenance, as the others'"
+
+
 def test_a_heads_word_said_before_a_page_was_served_is_not_the_hosts() -> None:
     """`HostGate.strike`'s `since`: a HEAD's 503 counts once its GET is done, and a page the
     host served meanwhile (`answered`) says it was that path's alone."""

@@ -124,6 +124,11 @@ def test_a_run_waiting_on_its_last_slow_url_says_which(
     after 20 s, when the test fails): the run names it, where it said nothing."""
     from http.server import ThreadingHTTPServer
 
+    # First imported, Prefect's flow machinery sets up its logging, which drops the handlers
+    # of its loggers: `Heard` went with them and the line never released /slow (the test
+    # run alone, or first of its worker's flow tests).
+    import flows.check_flow  # noqa: F401
+
     told = threading.Event()
 
     class Heard(logging.Handler):
@@ -157,8 +162,9 @@ def test_a_run_waiting_on_its_last_slow_url_says_which(
     waiting = [line for line in lines if line.startswith("Still checking")]
     assert told.is_set(), lines
     # Once the slow URL is the last one out, the line names it. A slow hour may say "Still
-    # checking 2 URLs of 127.0.0.1" first, while a fast page is still stored: right too.
+    # checking 2 URLs of 127.0.0.1" first, while a fast page is still stored, or all 4
+    # while none was heard yet: right too.
     one = [line for line in waiting if line.startswith("Still checking 1 URL")]
     assert one[0].startswith(f"Still checking 1 URL, {base}/slow (host 127.0.0.1); "), waiting
     before = waiting[: waiting.index(one[0])]
-    assert all(re.match(r"Still checking [23] URLs of 127\.0\.0\.1; ", w) for w in before), waiting
+    assert all(re.match(r"Still checking [2-4] URLs of 127\.0\.0\.1; ", w) for w in before), waiting

@@ -1326,6 +1326,10 @@ def _observe(
         status = last.chain[-1].status
     if facts.away is not None:  # the host's 503 (`_judge_told`): an unavailable night
         status = facts.away.status
+    # Held: nothing sent. A link whose own HEAD heard the host's 503 was asked, its GET
+    # held or not (`_judge_told`).
+    held = last is not None and last.held is not None and last.held.kept_state
+    held = held and facts.away is None
     # The catalog's URL as it is; the redirects' targets without signatures and session
     # ids, so that a CDN's fresh signature each night is no "move" (`redirects`).
     chain = last.chain if last else ()
@@ -1365,7 +1369,7 @@ def _observe(
         contacts=found.shown if found is not None else None,
         contacts_written=found.written if found is not None else (),
         contacts_judged=found.judged if found is not None else None,
-        held=last is not None and last.held is not None and last.held.kept_state,
+        held=held,
         suggested_url=(
             moved_to(target.url, chain) or final_url
             if verdict.outcome is Outcome.REDIRECTED_PERMANENT

@@ -341,11 +341,13 @@ def _told(facts: CheckFacts, away: Away) -> Verdict:
     own = {exchange.answer.url for exchange in facts.exchanges if exchange.answer is not None}
     others = [url for url in (away.url, away.again) if url is not None and url not in own]
     also = "".join(f"{' and' if i else ', as'} to {_short(url)}" for i, url in enumerate(others))
+    # Its GET held: the host was away on the others' word by the time it would have gone.
+    get = "its GET was not sent" if facts.exchanges[-1].held else "the GET after it brought no page"
     return Verdict(
         Outcome.RATE_LIMITED,
         f"{_journey(facts)}: host unavailable: it answered 503 to this link's HEAD{also}, "
         f"and said to retry after {_duration(away.retry_after)} (Retry-After), longer than "
-        "the check can wait for one link; the GET after it brought no page.",
+        f"the check can wait for one link; {get}.",
     )
 
 

@@ -854,9 +854,16 @@ class Fetcher:
         )
         progress.exchanges.append(get)
         progress.method = None
-        if word is None or get.held is not None or not _ended_at(get, word[0].host):
+        if word is None or not _ended_at(get, word[0].host):
             return  # no word, or the GET's end was another site's (or a stop)
         gate, away, since = word
+        if get.held is not None:
+            # Held: the host went away on two other paths' word while this HEAD was out.
+            # Its 503 was said to this link too: asked, the link reads as they do
+            # (`classify._told`), not as one that sent nothing (`Observation.held`).
+            if get.held.status == 503:
+                progress.said = gate, since
+            return
         if _page(get.answer):
             gate.refuses_head()  # a page after the HEAD's 503: the host refuses HEAD alone
         elif not _ordinary(get.answer):
