@@ -61,15 +61,32 @@ def handler_class(
 def serving(answer: Callable[[BaseHTTPRequestHandler], Answer]) -> Iterator[str]:
     """A site on 127.0.0.1 that sends `answer(request)` (`handler_class`), by its base URL,
     stopped and its port closed on exit."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class(answer))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    with serving_at(answer, "127.0.0.1") as (base,):
+        yield base
+
+
+@contextmanager
+def serving_at(
+    answer: Callable[[BaseHTTPRequestHandler], Answer], *ips: str
+) -> Iterator[list[str]]:
+    """One site per loopback address of `ips` ("127.0.0.2": a host of its own to the
+    checker's politeness), each sending `answer(request)`, by their base URLs in that order;
+    stopped and their ports closed on exit. `answer` tells them apart by
+    `request.server.server_address`. A test whose `answer` blocks releases it before the
+    exit: stopping waits for no request, but a blocked one keeps its thread."""
+    handler = handler_class(answer)
+    servers = [ThreadingHTTPServer((ip, 0), handler) for ip in ips]
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    for thread in threads:
+        thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield [f"http://{ip}:{s.server_address[1]}" for ip, s in zip(ips, servers, strict=True)]
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+        for thread in threads:
+            thread.join()
 
 
 @dataclass

@@ -18,9 +18,9 @@
   for slots no one would free.
 
 The batches run on a virtual clock (`test_maintenance_host.VirtualLoop`): the tests count
-slots and requests, and compare times of that clock only, never the machine's. The stopped run is the flow's batch task over
-127.0.0.2-3 with timeouts of a second or so, stopped as a stopped run is once the silent
-host's held links were answered.
+slots and requests, and compare times of that clock only, never the machine's. The
+stopped run is the flow's batch task over 127.0.0.2-3 with timeouts of a second or so,
+stopped as a stopped run is once the silent host's held links were answered.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import contextlib
 import threading
 from collections import Counter
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -48,7 +48,7 @@ from catalog.settings import HostPolicy
 from catalog.urls import host_of
 from tests.factories import T0, make_observation, public_resolver, temporary_database
 from tests.local_site import PAGES as SITE_PAGES
-from tests.local_site import Answer, handler_class
+from tests.local_site import Answer, serving_at
 from tests.test_maintenance_host import PAGE, SETTINGS, run_virtual
 from tests.test_run_safety import wait_until
 from tests.test_s1_unfinished import _run, _stored
@@ -175,59 +175,51 @@ def test_a_run_stopped_after_a_silent_host_answered_stores_its_held_links_checke
             answered[ip].append(request.path)
         return SITE_PAGES["/report.html"]
 
-    servers = [
-        ThreadingHTTPServer((ip, 0), handler_class(answer)) for ip in ("127.0.0.2", "127.0.0.3")
-    ]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    busy, silent = ("http://{}:{}".format(*address(s)) for s in servers)
-    paths = [f"/s{i}" for i in range(8)]
-    urls = [f"{silent}{p}" for p in paths] + [f"{busy}/p{i:02}" for i in range(80)]
-    with temporary_database(tmp_path) as engine:
-        settings, prepared = _run(engine, tmp_path, urls)
-        check = replace(
-            settings.check,
-            allow_private=True,
-            https_upgrades=False,
-            soft404_probe=False,
-            total_timeout=1.0,
-            read_timeout=0.5,
-            connect_timeout=0.5,
-            per_host_concurrency=1,
-            per_host_rate=20.0,
-            hosts={"127.0.0.2": HostPolicy(per_host_rate=4.0)},  # 20 s of links
-        )
-        (batch,) = prepared.batches
+    with serving_at(answer, "127.0.0.2", "127.0.0.3") as (busy, silent):
+        paths = [f"/s{i}" for i in range(8)]
+        urls = [f"{silent}{p}" for p in paths] + [f"{busy}/p{i:02}" for i in range(80)]
+        with temporary_database(tmp_path) as engine:
+            settings, prepared = _run(engine, tmp_path, urls)
+            check = replace(
+                settings.check,
+                allow_private=True,
+                https_upgrades=False,
+                soft404_probe=False,
+                total_timeout=1.0,
+                read_timeout=0.5,
+                connect_timeout=0.5,
+                per_host_concurrency=1,
+                per_host_rate=20.0,
+                hosts={"127.0.0.2": HostPolicy(per_host_rate=4.0)},  # 20 s of links
+            )
+            (batch,) = prepared.batches
 
-        def worker() -> None:
-            with contextlib.suppress(concurrent.futures.CancelledError):
-                check_batch_task.fn(batch, check, prepared.run_id)
+            def worker() -> None:
+                with contextlib.suppress(concurrent.futures.CancelledError):
+                    check_batch_task.fn(batch, check, prepared.run_id)
 
-        checking = threading.Thread(target=worker, daemon=True)
-        checking.start()
-        try:
+            checking = threading.Thread(target=worker, daemon=True)
+            checking.start()
+            try:
 
-            def held_links_checked() -> bool:
-                """Once 127.0.0.3 answered every link it held, and the checking loop told
-                `on_settled` of their checks: no link of the batch is held still."""
-                with lock:
-                    held = set(paths) - set(hung)
-                    back = len(hung) == politeness.SILENT_LINKS
-                    back = back and held <= set(answered["127.0.0.3"])
-                return back and not _UNSTORED.held_silent(prepared.run_id, batch.index)
+                def held_links_checked() -> bool:
+                    """Once 127.0.0.3 answered every link it held, and the checking loop told
+                    `on_settled` of their checks: no link of the batch is held still."""
+                    with lock:
+                        held = set(paths) - set(hung)
+                        back = len(hung) == politeness.SILENT_LINKS
+                        back = back and held <= set(answered["127.0.0.3"])
+                    return back and not _UNSTORED.held_silent(prepared.run_id, batch.index)
 
-            wait_until(held_links_checked, "127.0.0.3's held links are checked")
-        finally:
-            cancel_checks()  # the batch's tasks; the stop's first step (`check_catalog`)
-            checking.join(30)
-            unfinished = _UNSTORED.take(prepared.run_id)
-            _LIVE.forget(prepared.run_id)
-            release.set()
-            for server in servers:
-                server.shutdown()
-                server.server_close()
-        store_unfinished(settings, prepared.run_id, unfinished, lease=prepared.lease)
-        stored = _stored(engine, prepared.run_id)
+                wait_until(held_links_checked, "127.0.0.3's held links are checked")
+            finally:
+                cancel_checks()  # the batch's tasks; the stop's first step (`check_catalog`)
+                checking.join(30)
+                unfinished = _UNSTORED.take(prepared.run_id)
+                _LIVE.forget(prepared.run_id)
+                release.set()
+            store_unfinished(settings, prepared.run_id, unfinished, lease=prepared.lease)
+            stored = _stored(engine, prepared.run_id)
     assert len(stored) < len(urls), "stopped before the batch's end"
     held = sorted(set(paths) - set(hung))
     assert {p: stored.get(f"{silent}{p}") for p in held} == dict.fromkeys(held, "ok"), hung

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ from tests.factories import (
     temporary_database,
     write_catalog,
 )
-from tests.local_site import Answer, handler_class
+from tests.local_site import Answer, serving_at
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -552,18 +552,11 @@ def slow_sites(release: threading.Event, asked: set[str] | None = None) -> Itera
             release.wait(60)  # set when the test ends, whatever happens
         return 200, {"Content-Type": "text/html"}, page
 
-    Handler = handler_class(answer)
-    servers = [ThreadingHTTPServer((ip, 0), Handler) for ip in ("127.0.0.2", "127.0.0.3")]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    bases = ["http://{}:{}".format(*_address(s)) for s in servers]
-    try:
-        yield bases
-    finally:
-        release.set()
-        for server in servers:
-            server.shutdown()
-            server.server_close()
+    with serving_at(answer, "127.0.0.2", "127.0.0.3") as bases:
+        try:
+            yield bases
+        finally:
+            release.set()
 
 
 def wait_until(condition: Callable[[], object], what: str, timeout: float = 60) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ from tests.factories import (
     temporary_database,
     write_catalog,
 )
-from tests.local_site import Answer, handler_class
+from tests.local_site import Answer, serving_at
 from tests.test_run_safety import pipeline_settings, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -278,17 +278,11 @@ def sites(release: threading.Event, asked: set[str], answered: list[str]) -> Ite
             answered.append(request.path)
         return 200, {"Content-Type": "text/html"}, page
 
-    handler = handler_class(answer)
-    servers = [ThreadingHTTPServer((ip, 0), handler) for ip in ("127.0.0.2", "127.0.0.3")]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield [f"http://{_host(s)}:{s.server_address[1]}" for s in servers]
-    finally:
-        release.set()
-        for server in servers:
-            server.shutdown()
-            server.server_close()
+    with serving_at(answer, "127.0.0.2", "127.0.0.3") as bases:
+        try:
+            yield bases
+        finally:
+            release.set()
 
 
 @pytest.mark.flow

@@ -24,7 +24,7 @@ import asyncio
 import threading
 from collections import Counter
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from catalog.settings import HostPolicy
 from catalog.urls import host_of
 from tests.factories import make_observation, public_resolver
 from tests.local_site import PAGES as SITE_PAGES
-from tests.local_site import Answer, handler_class
+from tests.local_site import Answer, serving_at
 from tests.test_maintenance_host import PAGE, SETTINGS, run_virtual
 from tests.test_u2_quiet_progress import quiet_run
 
@@ -182,20 +182,12 @@ def test_a_run_waiting_to_ask_a_silent_host_again_says_so(
             release.wait(30)  # set when the test ends
         return SITE_PAGES["/report.html"]
 
-    servers = [
-        ThreadingHTTPServer((ip, 0), handler_class(answer)) for ip in ("127.0.0.2", "127.0.0.3")
-    ]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    fast, silent = ("http://{}:{}".format(*address(s)) for s in servers)
-    urls = [f"{fast}/p{i}" for i in range(2)] + [f"{silent}/s{i}" for i in range(6)]
-    try:
-        lines = quiet_run(isolated_cwd, migrated_db_url, monkeypatch, urls, SILENT_RUN)
-    finally:
-        release.set()
-        for server in servers:
-            server.shutdown()
-            server.server_close()
+    with serving_at(answer, "127.0.0.2", "127.0.0.3") as (fast, silent):
+        urls = [f"{fast}/p{i}" for i in range(2)] + [f"{silent}/s{i}" for i in range(6)]
+        try:
+            lines = quiet_run(isolated_cwd, migrated_db_url, monkeypatch, urls, SILENT_RUN)
+        finally:
+            release.set()
     waiting = [line for line in lines if line.startswith("Still ")]
     assert any(
         line.startswith("Still waiting for 127.0.0.3, which answered none of its last links")

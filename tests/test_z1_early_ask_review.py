@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -31,7 +31,7 @@ from catalog.settings import HostPolicy
 from catalog.urls import host_of
 from tests.factories import make_observation, public_resolver
 from tests.local_site import PAGES as SITE_PAGES
-from tests.local_site import Answer, handler_class
+from tests.local_site import Answer, serving_at
 from tests.test_maintenance_host import PAGE, run_virtual
 from tests.test_u2_quiet_progress import quiet_run
 from tests.test_x1r_silent_hold_review import (
@@ -200,23 +200,14 @@ def test_a_quiet_run_waits_for_the_silent_host_alone_not_the_one_back_early(
             release.wait(60)  # set when the test ends
         return SITE_PAGES["/report.html"]
 
-    servers = [
-        ThreadingHTTPServer((ip, 0), handler_class(answer))
-        for ip in ("127.0.0.2", "127.0.0.3", "127.0.0.4")
-    ]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    busy, back, silent = ("http://{}:{}".format(*address(s)) for s in servers)
-    urls = [f"{back}/b{i}" for i in range(6)] + [f"{silent}/s{i}" for i in range(6)]
-    urls += [f"{busy}/p{i:02}" for i in range(40)]
-    settings = {**SILENT_RUN, "per_host_concurrency": 1, "per_host_rate": 3.0}
-    try:
-        lines = quiet_run(isolated_cwd, migrated_db_url, monkeypatch, urls, settings)
-    finally:
-        release.set()
-        for server in servers:
-            server.shutdown()
-            server.server_close()
+    with serving_at(answer, "127.0.0.2", "127.0.0.3", "127.0.0.4") as (busy, back, silent):
+        urls = [f"{back}/b{i}" for i in range(6)] + [f"{silent}/s{i}" for i in range(6)]
+        urls += [f"{busy}/p{i:02}" for i in range(40)]
+        settings = {**SILENT_RUN, "per_host_concurrency": 1, "per_host_rate": 3.0}
+        try:
+            lines = quiet_run(isolated_cwd, migrated_db_url, monkeypatch, urls, settings)
+        finally:
+            release.set()
     waiting = [line for line in lines if line.startswith("Still waiting")]
     assert waiting, lines
     assert all(
