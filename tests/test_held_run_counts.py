@@ -36,6 +36,7 @@ from tests.factories import (
     settings_for,
     temporary_database,
 )
+from tests.test_report_run_counts import said_in
 from tests.test_u4_held_rotation import held_at
 from tests.test_w1_silent_host_final import silent_held_at
 
@@ -81,18 +82,12 @@ def _context(engine: Engine) -> ReportContext:
 def test_the_reports_run_facts_count_held_links_apart_from_those_checked(
     engine: Engine,
 ) -> None:
-    ctx = _context(engine)
-    tree = LexborHTMLParser(render_html(ctx))
-    facts = {
-        dt.text(strip=True): dd.text(strip=True)
-        for dt, dd in zip(tree.css("dl.run dt"), tree.css("dl.run dd"), strict=True)
-    }
+    fact, line = said_in(_context(engine))
     said = (
         "(2 not sent: their host said it was away; 1 not sent: its host had not answered its "
         "last links)"
     )
-    assert facts["URLs checked"] == f"2 of 5 {said}", facts
-    (line,) = [ln for ln in render_markdown(ctx).splitlines() if ln.startswith("Run ")]
+    assert fact == f"2 of 5 {said}", fact
     assert line.endswith(f"; 2 of 5 URLs checked {said}."), line
 
 
@@ -129,17 +124,6 @@ def test_a_batch_logs_no_held_link_as_a_failure(tmp_path: Path) -> None:
     assert batch_stats(batch, stored.counts).failures == 0
 
 
-def _facts(ctx: ReportContext) -> tuple[str, str]:
-    """The run's "URLs checked" as the HTML's run facts and the Markdown's run line say it."""
-    tree = LexborHTMLParser(render_html(ctx))
-    facts = {
-        dt.text(strip=True): dd.text(strip=True)
-        for dt, dd in zip(tree.css("dl.run dt"), tree.css("dl.run dd"), strict=True)
-    }
-    (line,) = [ln for ln in render_markdown(ctx).splitlines() if ln.startswith("Run ")]
-    return facts["URLs checked"], line
-
-
 @pytest.mark.parametrize(
     ("tried", "said"),
     [
@@ -155,7 +139,7 @@ def test_the_run_facts_say_why_a_link_was_not_sent_in_the_reports_words(
     ours, and said nothing of a host that had stopped answering."""
     asked = [make_observation(u, checked_at=days(2)) for u in ASKED]
     _run(engine, 2, [*asked, *tried])
-    html, markdown = _facts(build_context(report_data(engine), now=days(2.1)))
+    html, markdown = said_in(build_context(report_data(engine), now=days(2.1)))
     assert html == f"2 of 5 {said}", html
     assert markdown.endswith(f"; 2 of 5 URLs checked {said}."), markdown
     assert "held" not in html + markdown
@@ -213,7 +197,7 @@ def test_a_sharded_nights_run_facts_and_trend_count_every_shards_unsent_links(
             store.finish_run(engine, run_id, status="completed", now=days(1.01))
         store.group_shard_runs(engine, list(flows.values()), "night-1")
         ctx = _context(engine)
-    html, _ = _facts(ctx)
+    html, _ = said_in(ctx)
     assert html.startswith("2 of 5 (2 not sent: their host said it was away; 1 not sent"), html
     assert ctx.run is not None and (ctx.run.urls_checked, ctx.run.urls_unsent) == (2, 3)
     assert ctx.trend is not None

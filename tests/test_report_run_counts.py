@@ -17,6 +17,7 @@ from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from reports import build_context, render_html, render_markdown
+from reports.context import ReportContext
 from reports.render import render_json
 from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
 
@@ -47,7 +48,11 @@ def _run(
 
 def _said(engine: Engine) -> tuple[str, str]:
     """(the index's "URLs checked" fact, the Markdown run line)."""
-    ctx = build_context(report_data(engine), now=days(3))
+    return said_in(build_context(report_data(engine), now=days(3)))
+
+
+def said_in(ctx: ReportContext) -> tuple[str, str]:
+    """The run's "URLs checked" as the HTML's run facts and the Markdown's run line say it."""
     tree = LexborHTMLParser(render_html(ctx))
     facts = {
         dt.text(strip=True): dd.text(strip=True)
