@@ -40,6 +40,7 @@ from catalog.queries import (
     known_plan,
     last_event_id,
     sharing_links,
+    unsent_of,
 )
 from catalog.settings import Settings
 from catalog.source import load_catalogs
@@ -692,8 +693,7 @@ def run_lines(runs: Iterable[Any], abandoned: Collection[int] = ()) -> list[str]
             if run.urls_planned
             else "no URLs"
         )
-        unsent = run.summary.get(store.UNSENT_LINKS)
-        if isinstance(unsent, Mapping) and (held := sum(unsent.values())):
+        if held := sum(unsent_of(run.summary).values()):
             # Among the outcomes as their host's answer ("2 timeout"), but never asked.
             counts += f" ({held} not sent)"
         flag = f"; shard {run.summary['shard']}" if run.summary.get("shard") else ""

@@ -1408,7 +1408,7 @@ def _run_info(row: Run) -> RunInfo:
         counts=MappingProxyType({str(k): int(v) for k, v in (row.counts or {}).items()}),
         whole=_whole(row.summary or {}),
         drifted=_count_or_none((row.summary or {}).get(DRIFTED_LINKS)),
-        unsent=_unsent((row.summary or {}).get(UNSENT_LINKS)),
+        unsent=unsent_of(row.summary),
     )
 
 
@@ -1416,9 +1416,11 @@ def _count_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _unsent(value: Any) -> Mapping[str, int]:
-    """A run's `UNSENT_LINKS` as stored; none for a run closed before they were counted
-    (or a summary edited by hand)."""
+def unsent_of(summary: Mapping[str, Any] | None) -> Mapping[str, int]:
+    """A run's `UNSENT_LINKS` as its summary keeps them, by outcome; none for a run closed
+    before they were counted (or a summary edited by hand). The report's run facts and
+    trend, and `linkhealth status`'s run lines (`ops.run_lines`), read them here."""
+    value = (summary or {}).get(UNSENT_LINKS)
     if not isinstance(value, Mapping):
         return MappingProxyType({})
     counts = {str(k): n for k, v in value.items() if (n := _count_or_none(v))}
