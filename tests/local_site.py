@@ -65,6 +65,12 @@ def serving(answer: Callable[[BaseHTTPRequestHandler], Answer]) -> Iterator[str]
         yield base
 
 
+def served_at(request: BaseHTTPRequestHandler) -> str:
+    """The loopback address of the `serving_at` site `request` came to (its connection's own
+    end: the address that site listens on)."""
+    return str(request.connection.getsockname()[0])
+
+
 @contextmanager
 def serving_at(
     answer: Callable[[BaseHTTPRequestHandler], Answer], *ips: str
@@ -72,8 +78,8 @@ def serving_at(
     """One site per loopback address of `ips` ("127.0.0.2": a host of its own to the
     checker's politeness), each sending `answer(request)`, by their base URLs in that order;
     stopped and their ports closed on exit. `answer` tells them apart by
-    `request.server.server_address`. A test whose `answer` blocks releases it before the
-    exit: stopping waits for no request, but a blocked one keeps its thread."""
+    `served_at(request)`. A test whose `answer` blocks releases it before the exit:
+    stopping waits for no request, but a blocked one keeps its thread."""
     handler = handler_class(answer)
     servers = [ThreadingHTTPServer((ip, 0), handler) for ip in ips]
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]

@@ -48,7 +48,7 @@ from catalog.settings import HostPolicy
 from catalog.urls import host_of
 from tests.factories import T0, make_observation, public_resolver, temporary_database
 from tests.local_site import PAGES as SITE_PAGES
-from tests.local_site import Answer, serving_at
+from tests.local_site import Answer, served_at, serving_at
 from tests.test_maintenance_host import PAGE, SETTINGS, run_virtual
 from tests.test_run_safety import wait_until
 from tests.test_s1_unfinished import _run, _stored
@@ -59,7 +59,6 @@ from tests.test_x1r_silent_hold_review import (
     BUSY_SETTINGS,
     HOST,
     PAGES,
-    address,
     hang,
     silent_held,
     timed,
@@ -164,7 +163,7 @@ def test_a_run_stopped_after_a_silent_host_answered_stores_its_held_links_checke
     answered: dict[str, list[str]] = {"127.0.0.2": [], "127.0.0.3": []}
 
     def answer(request: BaseHTTPRequestHandler) -> Answer:
-        ip = address(request.server)[0]
+        ip = served_at(request)
         with lock:
             hangs = ip == "127.0.0.3" and len(hung) < politeness.SILENT_LINKS
             if hangs:

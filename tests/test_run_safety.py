@@ -54,7 +54,7 @@ from tests.factories import (
     temporary_database,
     write_catalog,
 )
-from tests.local_site import Answer, serving_at
+from tests.local_site import Answer, served_at, serving_at
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -546,7 +546,7 @@ def slow_sites(release: threading.Event, asked: set[str] | None = None) -> Itera
     page = b"<title>Page</title><p>Some text about the resource.</p>"
 
     def answer(request: BaseHTTPRequestHandler) -> Answer:
-        if _address(request.server)[0] == "127.0.0.3":
+        if served_at(request) == "127.0.0.3":
             if asked is not None:
                 asked.add(request.path)
             release.wait(60)  # set when the test ends, whatever happens
@@ -566,11 +566,6 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 60) 
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting until {what}")
         time.sleep(0.05)
-
-
-def _address(server: Any) -> tuple[str, int]:
-    host, port = server.server_address[:2]
-    return str(host), int(port)
 
 
 def test_run_killed_mid_way_keeps_its_batches_and_the_next_run_proceeds(

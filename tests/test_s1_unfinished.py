@@ -47,7 +47,7 @@ from tests.factories import (
     temporary_database,
     write_catalog,
 )
-from tests.local_site import Answer, serving_at
+from tests.local_site import Answer, served_at, serving_at
 from tests.test_run_safety import pipeline_settings, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -271,7 +271,7 @@ def sites(release: threading.Event, asked: set[str], answered: list[str]) -> Ite
     page = b"<title>Page</title><p>Some text about the resource.</p>"
 
     def answer(request: BaseHTTPRequestHandler) -> Answer:
-        if _host(request.server) == "127.0.0.3":
+        if served_at(request) == "127.0.0.3":
             asked.add(request.path)
             release.wait(60)  # set when the test ends, whatever happens
         else:
@@ -344,7 +344,3 @@ def test_a_check_stopped_part_way_stores_the_urls_it_had_checked(
                 ), reason
             finally:
                 engine.dispose()
-
-
-def _host(server: Any) -> str:
-    return str(server.server_address[0])

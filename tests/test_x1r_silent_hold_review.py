@@ -39,7 +39,7 @@ from catalog.settings import HostPolicy
 from catalog.urls import host_of
 from tests.factories import make_observation, public_resolver
 from tests.local_site import PAGES as SITE_PAGES
-from tests.local_site import Answer, serving_at
+from tests.local_site import Answer, served_at, serving_at
 from tests.test_maintenance_host import PAGE, SETTINGS, run_virtual
 from tests.test_u2_quiet_progress import quiet_run
 
@@ -164,11 +164,6 @@ SILENT_RUN: dict[str, Any] = {
 }
 
 
-def address(server: Any) -> tuple[str, int]:
-    host, port = server.server_address[:2]
-    return str(host), int(port)
-
-
 @pytest.mark.flow
 def test_a_run_waiting_to_ask_a_silent_host_again_says_so(
     prefect_harness: None, isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
@@ -178,7 +173,7 @@ def test_a_run_waiting_to_ask_a_silent_host_again_says_so(
     release = threading.Event()
 
     def answer(request: BaseHTTPRequestHandler) -> Answer:
-        if address(request.server)[0] == "127.0.0.3":
+        if served_at(request) == "127.0.0.3":
             release.wait(30)  # set when the test ends
         return SITE_PAGES["/report.html"]
 

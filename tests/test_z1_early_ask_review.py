@@ -31,7 +31,7 @@ from catalog.settings import HostPolicy
 from catalog.urls import host_of
 from tests.factories import make_observation, public_resolver
 from tests.local_site import PAGES as SITE_PAGES
-from tests.local_site import Answer, serving_at
+from tests.local_site import Answer, served_at, serving_at
 from tests.test_maintenance_host import PAGE, run_virtual
 from tests.test_u2_quiet_progress import quiet_run
 from tests.test_x1r_silent_hold_review import (
@@ -40,7 +40,6 @@ from tests.test_x1r_silent_hold_review import (
     HOST,
     PAGES,
     SILENT_RUN,
-    address,
     hang,
 )
 
@@ -195,7 +194,7 @@ def test_a_quiet_run_waits_for_the_silent_host_alone_not_the_one_back_early(
         now = time.monotonic()
         if not started:
             started.append(now)
-        ip = address(request.server)[0]
+        ip = served_at(request)
         if ip == "127.0.0.4" or (ip == "127.0.0.3" and now < started[0] + 6.0):
             release.wait(60)  # set when the test ends
         return SITE_PAGES["/report.html"]
