@@ -149,19 +149,35 @@ class _CountedTrustStores:
 
 
 def test_http_links_load_no_trust_store_and_https_ones_load_it_once(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, web: FixtureWeb
 ) -> None:
     # Loading the CA bundle is ~235 M instructions: a batch of http:// links needs none.
+    # Real sockets: a pool loads it on its first connection, so a mocked one never does.
     stores = _CountedTrustStores(monkeypatch)
     pools = HostPools(SETTINGS)
-    with respx.mock(assert_all_called=False) as web:
-        web.get().mock(return_value=httpx.Response(200, text="ok"))
-        plain = asyncio.run(_fetch_with(pools, ["http://a.example/", "http://b.example/"]))
-        assert plain == [200, 200]
-        assert stores.loaded == 0
-        secure = ["https://a.example/", "https://c.example/", "http://d.example/"]
-        assert asyncio.run(_fetch_with(pools, secure)) == [200, 200, 200]
+    plain = [web.url("/ok"), web.url("/ok", host="localhost")]
+    assert asyncio.run(_fetch_with(pools, plain)) == [200, 200]
+    assert stores.loaded == 0
+    # Two https:// hosts (127.0.0.1 and localhost: two pools) and an http:// one. The test
+    # server's certificate is signed by the tests' own CA, which the bundle does not hold:
+    # each handshake is refused, after the store was loaded.
+    secure = [web.url("/ok", tls="valid"), web.url("/ok", tls="valid", host="localhost")]
+    answers = asyncio.run(_fetch_with(pools, [*secure, web.url("/ok")]))
+    assert [a if isinstance(a, int) else "CERTIFICATE_VERIFY_FAILED" in a for a in answers] == [
+        True,
+        True,
+        200,
+    ]
     assert stores.loaded == 1  # one store for the run's https:// hosts, as before
+
+
+def test_a_pool_that_never_connects_loads_no_trust_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A test's mock answers for the pool: the ~20 ms of the bundle are not spent per run.
+    stores = _CountedTrustStores(monkeypatch)
+    with respx.mock(assert_all_called=False) as mocked:
+        mocked.get().mock(return_value=httpx.Response(200, text="ok"))
+        assert asyncio.run(_fetch_with(HostPools(SETTINGS), ["https://a.example/"])) == [200]
+    assert stores.loaded == 0
 
 
 def test_a_pool_made_for_http_never_connects_unverified(web: FixtureWeb) -> None:

@@ -243,8 +243,9 @@ class HostPools(httpx.AsyncBaseTransport):
             self._retired.update(idle)  # closed below, or by aclose() if this is cancelled
             size = self._settings.policy_for(_host(url))[0] + 1  # +1: a redirect to itself
             # Only https:// connections read the trust store: loading it (235 M instructions
-            # a run, `bench/RESULTS.md`) is wasted on a run or batch of http:// links.
-            tls = self._context() if url.raw_scheme == b"https" else None
+            # a run, `bench/RESULTS.md`) is wasted on a run or batch of http:// links. The
+            # pool loads it when it first connects (`_context`: once a run).
+            tls = self._context if url.raw_scheme == b"https" else None
             pool = self._pools[key] = AiohttpPool(tls, size, KEEPALIVE_S, self._resolve)
         else:
             self._pools.move_to_end(key)

@@ -28,7 +28,7 @@ import asyncio
 import functools
 import socket
 import ssl
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import aiohttp
@@ -54,17 +54,19 @@ class AiohttpPool(httpx.AsyncBaseTransport):
     `safety.AddressBook`, which the address check read) instead of aiohttp's own lookup.
     `tls` None: a pool of http:// URLs, which need no trust store (`HostPools` loads it
     for the first https:// host only); its stand-in trusts nothing, so a TLS handshake it
-    were ever asked for would fail, never pass unverified.
+    were ever asked for would fail, never pass unverified. `tls` may be what makes the
+    context, called when the pool first connects: a pool that never does (its requests
+    answered by a test's mock of this transport) loads no trust store.
     """
 
     def __init__(
         self,
-        tls: ssl.SSLContext | None,
+        tls: ssl.SSLContext | Callable[[], ssl.SSLContext] | None,
         size: int,
         keepalive_s: float,
         resolve: Resolver | None = None,
     ) -> None:
-        self._tls = tls if tls is not None else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        self._tls_source = tls
         self._size = size
         self._keepalive_s = keepalive_s
         self._resolve = resolve
@@ -73,6 +75,13 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         #: and a request it dropped is sent again on a connection of its own (`_Handler`).
         self._epoch = _Epoch()
         self._dropped: set[tuple[str, str]] = set()
+
+    @functools.cached_property
+    def _tls(self) -> ssl.SSLContext:
+        source = self._tls_source
+        if source is None:
+            return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        return source if isinstance(source, ssl.SSLContext) else source()
 
     def _open(self) -> aiohttp.ClientSession:
         # Made on first use: aiohttp binds a session to the running event loop.
