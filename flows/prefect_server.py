@@ -286,8 +286,9 @@ def server_home() -> Path | None:
 @functools.cache
 def _trust_store() -> ssl.SSLContext:
     """The CA bundle, loaded once: a start-up polls `is_healthy` every half second, and
-    each load (~20 ms of CPU) was taken from the server starting beside it."""
-    return httpx.create_ssl_context()
+    each load (~20 ms of CPU) was taken from the server starting beside it. Without the
+    environment's CA files, as `httpx.get(trust_env=False)` made it for each probe."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def is_healthy(url: str, timeout: float = 2.0) -> bool:

@@ -52,9 +52,9 @@ respx.mocks.DEFAULT_MOCKER = PoolsMocker.name
 import typer.main  # noqa: E402
 import typer.testing  # noqa: E402
 
-#: Each app's click tree by (the app's id, its commands and groups), with the app itself:
-#: held, a test's own app is never freed and its id never given to another.
-_built_commands: dict[tuple[int, int, int], tuple[typer.Typer, typer.main._click.Command]] = {}
+#: Each app's click tree by the app (held: a test's own app is never freed) and its number
+#: of commands and groups.
+_built_commands: dict[tuple[typer.Typer, int, int], typer.main._click.Command] = {}
 
 
 def _command_of(typer_instance: typer.Typer) -> typer.main._click.Command:
@@ -63,10 +63,10 @@ def _command_of(typer_instance: typer.Typer) -> typer.main._click.Command:
     suite's CPU. The tree is made from the app alone and click commands are reusable, so
     each app's is built once, and again if commands were added to it since."""
     app = typer_instance
-    key = (id(app), len(app.registered_commands), len(app.registered_groups))
+    key = (app, len(app.registered_commands), len(app.registered_groups))
     if key not in _built_commands:
-        _built_commands[key] = (app, typer.main.get_command(app))
-    return _built_commands[key][1]
+        _built_commands[key] = typer.main.get_command(app)
+    return _built_commands[key]
 
 
 typer.testing._get_command = _command_of

@@ -163,11 +163,8 @@ def test_http_links_load_no_trust_store_and_https_ones_load_it_once(
     # each handshake is refused, after the store was loaded.
     secure = [web.url("/ok", tls="valid"), web.url("/ok", tls="valid", host="localhost")]
     answers = asyncio.run(_fetch_with(pools, [*secure, web.url("/ok")]))
-    assert [a if isinstance(a, int) else "CERTIFICATE_VERIFY_FAILED" in a for a in answers] == [
-        True,
-        True,
-        200,
-    ]
+    assert answers[2] == 200, answers
+    assert all("CERTIFICATE_VERIFY_FAILED" in str(a) for a in answers[:2]), answers
     assert stores.loaded == 1  # one store for the run's https:// hosts, as before
 
 
