@@ -1550,8 +1550,16 @@ def _event_row(row: Any) -> EventRow:
     )
 
 
+#: Aliases of `observations` made once, not per query: a new alias builds a proxy of each
+#: of the table's columns when first read (~0.8 ms, most of building `_active_resources`),
+#: and these queries are built for every report, resource page and staleness read. Each is
+#: used by one query builder only: an alias that appeared twice in one statement would be
+#: one table there, not two.
+_LATEST, _TRIED = aliased(Observation), aliased(Observation)
+
+
 def _active_resources() -> Select[Any]:
-    latest = aliased(Observation)
+    latest = _LATEST
     query: Any = (
         select(
             Resource.id.label("pk"),
@@ -1624,7 +1632,7 @@ def _last_try_held() -> Any:
     it was away: `Observation.held`), not our network down; NULL for the rest. The try is
     the observation stamped with its `last_checked_at` (ix_observations_link_checked):
     held tries are no check, so `last_observation_id` never points at one."""
-    tried = aliased(Observation)
+    tried = _TRIED
     held = (
         select(tried.held)
         .where(tried.link_id == Link.id, tried.checked_at == Link.last_checked_at)

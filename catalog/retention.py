@@ -324,6 +324,9 @@ _KEEP = Table(
     prefixes=["TEMPORARY"],
 )
 
+#: The held tries' alias, made once (`catalog.queries._LATEST` says why).
+_UNSENT = aliased(Observation)
+
 
 def _fill_keep(
     conn: Connection,
@@ -368,7 +371,7 @@ def _fill_keep(
             # host held longer than the window had its history cut to the window's nights,
             # fewer than the count. Looked up of the few links held (read first: a join
             # read every old observation of the chunk).
-            unsent = aliased(Observation)
+            unsent = _UNSENT
             held = select(Link.id).where(in_range, held_reason())
             conn.execute(
                 _KEEP.insert().from_select(

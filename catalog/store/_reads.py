@@ -616,12 +616,17 @@ def _recheck_status(row: Any) -> RecheckStatus:
     return RecheckStatus(collection=row.key, rid=row.rid, link=link, last_edit=row.last_edit)
 
 
+#: Aliases of `observations` made once (`catalog.queries._LATEST` says why), each for one
+#: query builder.
+_CHECKED, _UNSENT, _SENT = aliased(t.Observation), aliased(t.Observation), aliased(t.Observation)
+
+
 def _checked_reason() -> Any:
     """Of a link whose reason is a held try's (`held_reason`), the reason its last check
     gave (the observation `last_observation_id`: never a held try); NULL for the others,
     whose reason is that check's. A verdict labelling the state as the last check's
     followed it with the held try's reason ("OK - HEAD not sent: host unavailable")."""
-    checked = aliased(t.Observation)
+    checked = _CHECKED
     reason = (
         select(checked.reason)
         .where(checked.id == t.Link.last_observation_id)
@@ -758,7 +763,7 @@ def recounted_held_tries() -> ColumnElement[int]:
     look-ups on the (link, time) index; 0 for the others. A try that found our network down
     is no check and no hold (`health.is_check`): it neither counts nor ends the count, as
     the store keeps it. Migration 0023 counted every link so once."""
-    obs = aliased(t.Observation)
+    obs = _UNSENT
     held = select(func.count()).select_from(obs).where(*unsent_since_sent(obs)).scalar_subquery()
     return case((held_reason(), held), else_=0)
 
@@ -776,7 +781,7 @@ def unsent_since_sent(obs: Any, *, of_links: bool = True) -> tuple[ColumnElement
     since its newest check (`links.held_tries` counts them). `db prune` keeps them
     (`catalog.retention`): `linkhealth resource` and the resource page read them, and a
     merge of two links counts them again (`recounted_held_tries`)."""
-    sent = aliased(t.Observation)
+    sent = _SENT
     link_id, outer = (t.Link.id, t.Link) if of_links else (obs.link_id, obs)
     last_check = (
         select(func.max(sent.checked_at))
