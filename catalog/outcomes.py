@@ -8,6 +8,7 @@ branch in `catalog.check.classify`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -322,3 +323,11 @@ def held_why(reason: str | None, whose: str = "its") -> str:
     if held_silent(reason):
         return f"{whose} host had not answered its last links"
     return f"{whose} host said it was away"
+
+
+def answered_besides_offline(counts: Mapping[str, int]) -> int:
+    """Of a run's outcome counts, the URLs checked with another outcome than our network
+    down: a run that judged our network down for some links (public ones, witnessed by
+    public hosts only) may have reached others (an intranet's), and "no site could be
+    contacted" was untrue of it."""
+    return sum(n for outcome, n in counts.items() if outcome != Outcome.NETWORK_UNAVAILABLE.value)

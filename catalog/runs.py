@@ -66,7 +66,7 @@ from catalog.db import (
 from catalog.errors import CatalogError, LinkhealthError, NotFoundError, StoreError
 from catalog.model import Batch, Observation
 from catalog.outage import OutageVerdict, confirmed_by, judge, mask, unavailable, was_heard
-from catalog.outcomes import Outcome
+from catalog.outcomes import Outcome, answered_besides_offline
 from catalog.settings import Settings
 from catalog.shards import FULL_RUN_LEASE as FULL_RUN_LEASE  # re-exported for callers
 from catalog.shards import SHARDED_PARENT, Shard, plan_shard
@@ -204,11 +204,19 @@ class RunSummary:
         urls = f"{self.urls_checked} URL{'' if self.urls_checked == 1 else 's'}"
         out = [f"Run {self.run_id} ({self.trigger}) {self.status}: {urls}{took}."]
         if self.network_unavailable:
-            out.append(
-                "The network was unreachable: no site could be contacted, so this run says "
-                "nothing about the links. Nothing was marked broken. Check the machine's "
-                "connection and run again."
-            )
+            offline = self.counts.get(Outcome.NETWORK_UNAVAILABLE.value, 0)
+            if answered_besides_offline(self.counts):  # some links' sites were reached
+                said = (
+                    f"The network was unreachable for {offline} of these URLs: their sites "
+                    "could not be contacted, so this run says nothing about their links, "
+                    "and none of them was marked broken."
+                )
+            else:
+                said = (
+                    "The network was unreachable: no site could be contacted, so this run "
+                    "says nothing about the links. Nothing was marked broken."
+                )
+            out.append(f"{said} Check the machine's connection and run again.")
             why = self.extra.get("network_unavailable_reason")
             if why:
                 out.append(str(why))

@@ -31,6 +31,7 @@ from catalog.outcomes import (
     WATCHED_UNAVAILABLE,
     Outcome,
     Severity,
+    answered_besides_offline,
     held_silent,
 )
 from catalog.queries import (
@@ -1579,6 +1580,13 @@ def _network_notice(run: RunInfo | None) -> str:
             "it; they will be checked again next run."
         )
     which = f"run {run.id}" if run else "the last run"
+    if run and answered_besides_offline(run.counts):  # others' sites were reached
+        unreached = run.counts.get(Outcome.NETWORK_UNAVAILABLE.value, 0)
+        return (
+            f"Our own network was unreachable during {which} for {unreached} of its "
+            f"{run.urls_checked} URLs, so it learned nothing about their links. Nothing below "
+            "changed because of it; they will be checked again next run."
+        )
     return (
         f"Our own network was unreachable during {which}, so it learned nothing about the "
         "links. Nothing below changed because of it; the links will be checked again next run."

@@ -204,6 +204,27 @@ def _recheck_of_a(
     return stored, asked, summary.lines()
 
 
+def test_a_run_offline_for_some_links_only_does_not_say_no_site_could_be_contacted() -> None:
+    """Public links are witnessed by public hosts only, so a run can judge our network down
+    for them while an intranet's links answered: "no site could be contacted" and "nothing
+    was marked broken" above "3 ok, 1 not found" were untrue of it."""
+
+    def said(counts: dict[str, int]) -> str:
+        summary = runs.RunSummary(
+            1, "completed", "schedule", days(1), days(1), sum(counts.values()), counts, True
+        )
+        (line,) = [line for line in summary.lines() if "network was unreachable" in line]
+        return line
+
+    mixed = said({"network_unavailable": 25, "ok": 3, "not_found": 1})
+    assert mixed.startswith("The network was unreachable for 25 of these URLs: their sites ")
+    assert "none of them was marked broken" in mixed
+    assert "no site could be contacted" not in mixed and "Nothing was marked" not in mixed
+    offline = said({"network_unavailable": 28})
+    assert offline.startswith("The network was unreachable: no site could be contacted")
+    assert "Nothing was marked broken." in offline
+
+
 def test_a_recheck_while_offline_is_not_counted_against_the_link(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -36,7 +36,7 @@ from catalog.queries import (
     shared_resource_ids,
 )
 from catalog.settings import Settings
-from catalog.tables import Event, Link, Resource
+from catalog.tables import Event, Link, Resource, Run
 from reports import (
     Priority,
     ReportContext,
@@ -418,6 +418,26 @@ def test_network_unavailable_run_says_nothing_was_learned(tmp_path: Path) -> Non
     # The notice comes before the details, not buried under them.
     assert render_html(ctx).index('id="network-notice"') < render_html(ctx).index('id="attention"')
     assert ctx.network_notice.split(";")[0] in render_markdown(ctx).replace("\\", "")
+
+
+def test_a_run_offline_for_some_links_only_says_for_which(tmp_path: Path) -> None:
+    """A run that judged our network down for its public links but reached an intranet's
+    (public links are witnessed by public hosts only) learned something: the notice counts
+    the links it learned nothing about, not "nothing about the links"."""
+    engine = fx.fixed_db(tmp_path / "partly.db")
+    run_id = fx.add_run(engine, network_unavailable=True)
+    with session_scope(engine) as s:
+        run = s.get(Run, run_id)
+        assert run is not None
+        run.urls_checked, run.counts = 11, {"network_unavailable": 8, "ok": 3}
+    ctx = build_context(report_data(engine), now=fx.NOW)
+    assert ctx.network_notice is not None
+    assert ctx.network_notice.startswith(
+        f"Our own network was unreachable during run {run_id} for 8 of its 11 URLs, so it "
+        "learned nothing about their links."
+    )
+    notice = LexborHTMLParser(render_html(ctx)).css_first("main #network-notice")
+    assert notice is not None and "8 of its 11 URLs" in notice.text()
 
 
 def test_a_run_that_checked_nothing_has_no_shares_in_the_trend_table(tmp_path: Path) -> None:
