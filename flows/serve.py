@@ -354,7 +354,7 @@ def pin_settings(config: Path | None, home: Path) -> str:
         settings = load_settings(path)
         said = (
             f"Flow runs read the settings of {path}: the database "
-            f"{shown_url(settings.database_url)}, the reports in {settings.reports_dir}."
+            f"{shown_url(settings.database_url)}, the reports in {_reports_ahead(settings)}."
         )
         replaced = settings.database_warning  # each run's log says it too
         return (
@@ -394,6 +394,26 @@ def _earlier_database(settings: Settings, home: Path) -> str:
         f"{earlier}; to keep that history, copy it (`linkhealth db copy --db "
         f"sqlite:///{earlier} --to {settings.database_url}`) or set database_url to it."
     )
+
+
+def _reports_ahead(settings: Settings) -> str:
+    """Where the runs' reports will go: the configured folder, or the one beside it when
+    another database's reports hold that (`reports.publish.report_folder_ahead`)."""
+    from catalog.db import open_engine
+    from reports.publish import report_folder_ahead
+
+    configured = settings.reports_dir
+    try:
+        engine = open_engine(settings.database_url, migrate=False)  # no connection made
+    except Exception:  # the runs say what is wrong with the database
+        return str(configured)
+    try:
+        folder = report_folder_ahead(settings, engine)
+    finally:
+        engine.dispose()
+    if folder == Path(configured):
+        return str(folder)
+    return f"{folder} ({configured} holds the reports of another database)"
 
 
 def _may_hold_these_catalogs(database: Path, settings: Settings) -> bool:

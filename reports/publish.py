@@ -477,26 +477,43 @@ def unusable_report_folder(settings: Settings, engine: Engine) -> str | None:
     only another database's reports hold is left to `report_folder` to say. For `check`
     to warn as a run starts: it runs all the same (its results are kept), and only
     said at its end that no report could be written."""
+    folder = _folder_ahead(settings, engine)
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".linkhealth-probe.")
+    except OSError as exc:
+        return f"{folder} {_why_unwritable(folder, exc)}"
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    return None
+
+
+def report_folder_ahead(settings: Settings, engine: Engine) -> Path:
+    """The folder the next report of `engine`'s database goes to, as `report_folder` will
+    choose it, read without claiming one: `serve` names it as it starts. It named the
+    configured folder while another database's reports held it, and every night's report
+    went beside it. The configured one when all are taken (`report_folder` says so)."""
+    return _folder_ahead(settings, engine) or Path(settings.reports_dir)
+
+
+def _folder_ahead(settings: Settings, engine: Engine) -> Path | None:
+    """`report_folder`'s choice for `engine`'s database, read without claiming: None when
+    other databases' reports hold every candidate. A folder whose owner cannot be read
+    (a file) is the choice: writing the report there says what is wrong."""
     database = database_name(engine)
     configured, kept_for = Path(settings.reports_dir), _kept_for(settings, database)
     for folder in _folders(configured, database, _readable_name(engine)):
         try:
             owner = _owner(folder / OWNER_FILE)
-        except OSError:
-            owner = None  # NotADirectoryError (a file): said below
-        if owner is not None and not _is(owner, database):
-            continue
+        except OSError:  # NotADirectoryError (a file)
+            return folder
         if _left_to(kept_for, folder, configured):
             continue
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, probe = tempfile.mkstemp(dir=folder, prefix=".linkhealth-probe.")
-        except OSError as exc:
-            return f"{folder} {_why_unwritable(folder, exc)}"
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(probe)
-        return None
+        if owner is None or _is(owner, database):
+            return folder
     return None
 
 

@@ -45,6 +45,7 @@ from catalog.source import load_catalogs
 from catalog.store import FOUND_DEAD
 from catalog.sync import sync_catalogs
 from reports.context import Priority
+from reports.publish import OWNER_FILE, report_folder
 from tests.factories import (
     copy_migrated_sqlite,
     days,
@@ -805,6 +806,33 @@ def test_serve_runs_flows_with_the_settings_of_the_folder_it_was_started_in(
     assert f"Flow runs read the settings of {folder / 'linkhealth.toml'}" in result.stderr
 
 
+def test_serve_names_the_reports_folder_its_runs_write_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """var/reports held a trial database's report: serve said "the reports in var/reports"
+    and every night's report went to var/reports-local beside it."""
+    folder = tmp_path / "catalogs"
+    (folder / "var" / "reports").mkdir(parents=True)
+    (folder / "linkhealth.toml").write_text('database_url = "sqlite:///var/local.db"\n')
+    trial = f"{folder / 'var' / 'trial.db'}"
+    (folder / "var" / "reports" / OWNER_FILE).write_text(trial + "\n")
+    monkeypatch.chdir(folder)
+    result, _ = _serve_here(monkeypatch, [])
+    assert result.exit_code == 0, result.output
+    local = folder / "var" / "reports-local"
+    said = " ".join(result.stderr.split())
+    assert (
+        f"the reports in {local} ({folder / 'var' / 'reports'} holds the reports of another "
+        "database)." in said
+    )
+    assert not local.exists()  # named, not claimed
+    # Where the night's report goes (`publish_report` names the folder after the file).
+    written = report_folder(
+        folder / "var" / "reports", f"{folder / 'var' / 'local.db'}", readable="local"
+    )
+    assert written == local
+
+
 def test_what_the_settings_file_leaves_to_the_defaults_is_in_the_folder_serve_started_in(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -823,7 +851,10 @@ def test_what_the_settings_file_leaves_to_the_defaults_is_in_the_folder_serve_st
     assert seen["settings"].reports_dir == folder / "var" / "reports"
     assert here == seen["settings"].database_url
     said = " ".join(result.stderr.split())
-    assert f"the database sqlite:///{folder / 'var' / 'linkhealth.db'}, the reports in " in said
+    assert (
+        f"the database sqlite:///{folder / 'var' / 'linkhealth.db'}, the reports in "
+        f"{folder / 'var' / 'reports'}." in said  # free: no other database's reports in it
+    )
 
 
 def test_serve_warns_when_earlier_served_runs_kept_their_database_in_the_checkout(
