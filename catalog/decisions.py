@@ -1014,13 +1014,19 @@ def _short(value: Any, limit: int = 100) -> str:
 
 def _details(details: Any) -> str:
     """An event's or decision's details as a person reads them: "ok → not_found; reason:
-    ...", not a JSON object cut off in its middle (`--json` has them whole)."""
-    shown = {k: v for k, v in dict(details).items() if v not in (None, "", [], {})}
+    ...", not a JSON object cut off in its middle (`--json` has them whole). A flag is
+    its name when set and nothing when not: "while flapping: False" was Python's word."""
+    shown = {
+        k: v for k, v in dict(details).items() if v not in (None, "", [], {}) and v is not False
+    }
     parts = []
     if "old" in details and "new" in details:
         old, new = shown.pop("old", None), shown.pop("new", None)
         parts.append(f"{_value(old)} → {_value(new)}")
-    parts += [f"{key.replace('_', ' ')}: {_value(value)}" for key, value in shown.items()]
+    parts += [
+        key.replace("_", " ") if value is True else f"{key.replace('_', ' ')}: {_value(value)}"
+        for key, value in shown.items()
+    ]
     return _short(clauses(parts), 160)
 
 
