@@ -102,7 +102,7 @@ from catalog.settings import CheckSettings, Settings, SettingsFileError, load_se
 from catalog.shards import Shard, all_shards, lease_name
 from catalog.source import load_catalogs
 from catalog.store import note_run_progress
-from catalog.text import counted
+from catalog.text import counted, per_second
 from catalog.upgrades import check_batch_with_upgrades
 from flows.events import emit_notices, emit_refusal
 from flows.malloc_arenas import cap_malloc_arenas
@@ -802,7 +802,7 @@ def _check_and_store(
                 said = live
                 quiet.moved()
                 rate = live / max(time.perf_counter() - started, 1e-6)
-                log.info("%d/%d URLs checked (%.1f URLs/s)", live, url_count, rate)
+                log.info("%d/%d URLs checked (%s URLs/s)", live, url_count, per_second(rate))
                 try:  # for `linkhealth status`; never worth failing the run over
                     note_run_progress(engine_for(settings.database_url), run_id, live, now=utcnow())
                 except LinkhealthError as exc:  # e.g. the database went away: one line
@@ -882,18 +882,17 @@ def _store_one(
     elapsed = max(time.perf_counter() - started, 1e-6)
     stats = batch_stats(checked, result.counts)
     get_run_logger().info(
-        "Batch %d/%d: %s in %.1f s (%.1f URLs/s), %s, %s; "
-        "%d/%d URLs done (%.1f URLs/s overall), %s%s",
+        "Batch %d/%d: %s in %.1f s (%s URLs/s), %s, %s; %d/%d URLs done (%s URLs/s overall), %s%s",
         len(stored),
         prepared.batch_count,
         counted(stats.urls, "URL"),
         stats.seconds,
-        stats.urls_per_second,
+        per_second(stats.urls_per_second),
         counted(stats.failures, "failure"),
         counted(stats.retries, "retry", "retries"),
         done,
         prepared.url_count,
-        done / elapsed,
+        per_second(done / elapsed),
         counted(result.events, "event"),
         "; NETWORK LOOKS DOWN" if result.network_down else "",
     )
