@@ -533,11 +533,11 @@ def load_settings(config: str | Path | None = None, *, use_env: bool = True) -> 
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             at = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+            line = int(at.group(1)) if at else None
+            if line is None and "(at end of document)" in str(exc):
+                line = max(1, len(text.splitlines()))  # unfinished where the file ends
             raise SettingsFileError(
-                path,
-                f"not valid TOML: {exc}",
-                line=int(at.group(1)) if at else None,
-                database_url=env_db,
+                path, f"not valid TOML: {exc}", line=line, database_url=env_db
             ) from exc
         try:
             settings = _from_mapping(data, str(path), path.parent)

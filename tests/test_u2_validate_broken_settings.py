@@ -56,6 +56,24 @@ def test_named_files_are_validated_and_the_broken_settings_file_is_said(
         assert "[invalid_url]" in stderr and "[private_address]" not in stderr
 
 
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [('catalogs = ["c.yaml"]\nreports_dir = "out"\ncatalogs2 = [\n', 3), ("catalogs = [", 1)],
+)
+def test_a_settings_file_that_ends_unfinished_is_said_with_its_last_line(
+    isolated_cwd: Path, text: str, line: int
+) -> None:
+    """tomllib says "(at end of document)" of an array never closed: the error named no
+    line, where every other said one."""
+    (isolated_cwd / "c.yaml").write_text(CATALOG)
+    (isolated_cwd / "linkhealth.toml").write_text(text)
+    code, _, stderr = _validate("c.yaml")
+    assert code == 2
+    (error,) = [said for said in stderr.splitlines() if said.startswith("error:")]
+    assert error.startswith(f"error: {isolated_cwd / 'linkhealth.toml'}:{line}: not valid TOML")
+    assert "(at end of document)" in error
+
+
 def test_an_invalid_catalog_still_exits_5(isolated_cwd: Path) -> None:
     (isolated_cwd / "c.yaml").write_text(CATALOG + "  - id: bad\n    title: Twice\n    url: x\n")
     config = isolated_cwd / "trial.toml"
