@@ -793,7 +793,8 @@ def _check_database_url(url: str, file: str) -> None:
 def refuse_unusable_database_url(url: str, origin: str) -> None:
     """A `ConfigError` (exit 2) naming `origin` (--db, --to, LINKHEALTH_DATABASE_URL,
     database_url) for a URL that is no database URL (or names a database or driver
-    SQLAlchemy does not know, or an asyncio driver), or a SQLite one naming no file:
+    SQLAlchemy does not know, another database than SQLite or PostgreSQL, or an asyncio
+    driver), or a SQLite one naming no file:
     `sqlite://` and `sqlite:///` (what "sqlite:///$UNSET" becomes) are an in-memory
     database, so a sync said "1 added" and a `db copy` said "Copied" with nothing kept."""
     from sqlalchemy.engine import make_url
@@ -820,6 +821,14 @@ def refuse_unusable_database_url(url: str, origin: str) -> None:
             f"{origin} {shown_url(parsed)!r}: {parsed.drivername!r} is no database or driver "
             f"SQLAlchemy knows; {write}"
         ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        # mysql://, mssql://, oracle://: SQLAlchemy knows them, and the command failed
+        # opening the database on the driver missing ("No module named 'MySQLdb'", exit 3)
+        # as if installing it would do; the schema and its migrations are these two's.
+        raise ConfigError(
+            f"{origin} {shown_url(parsed)!r}: linkhealth keeps its data in SQLite or "
+            f"PostgreSQL, not {parsed.get_backend_name()}; {write}"
+        )
     if dialect.is_async:
         raise ConfigError(
             f"{origin} {shown_url(parsed)!r}: {parsed.drivername} is an asyncio driver; name "

@@ -16,6 +16,8 @@ UNKNOWN = [
     ("postgresql+nope://lh:s3cr3t@x/lh", "'postgresql+nope' is no database or driver"),
     ("postgres://lh:s3cr3t@x/lh", "write postgresql+psycopg:// (SQLAlchemy does not know"),
     ("postgresql+asyncpg://lh:s3cr3t@x/lh", "postgresql+asyncpg is an asyncio driver"),
+    # Known to SQLAlchemy, its driver not installed: "No module named 'MySQLdb'" (exit 3).
+    ("mysql://lh:s3cr3t@x/lh", "linkhealth keeps its data in SQLite or PostgreSQL, not mysql"),
 ]
 
 
