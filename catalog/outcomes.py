@@ -325,9 +325,11 @@ def held_why(reason: str | None, whose: str = "its") -> str:
     return f"{whose} host said it was away"
 
 
-def answered_besides_offline(counts: Mapping[str, int]) -> int:
-    """Of a run's outcome counts, the URLs checked with another outcome than our network
-    down: a run that judged our network down for some links (public ones, witnessed by
-    public hosts only) may have reached others (an intranet's), and "no site could be
-    contacted" was untrue of it."""
-    return sum(n for outcome, n in counts.items() if outcome != Outcome.NETWORK_UNAVAILABLE.value)
+def answered_besides_offline(counts: Mapping[str, int], unsent: Mapping[str, int]) -> int:
+    """Of a run's outcome counts, the URLs whose sites were asked and reached: a run that
+    judged our network down for some links (public ones, witnessed by public hosts only)
+    may have reached others (an intranet's), and "no site could be contacted" was untrue
+    of it. Tries not sent (`unsent`: their host held) reached nothing."""
+    offline = Outcome.NETWORK_UNAVAILABLE.value
+    asked = sum(n for outcome, n in counts.items() if outcome != offline)
+    return asked - sum(n for outcome, n in unsent.items() if outcome != offline)

@@ -205,7 +205,7 @@ class RunSummary:
         out = [f"Run {self.run_id} ({self.trigger}) {self.status}: {urls}{took}."]
         if self.network_unavailable:
             offline = self.counts.get(Outcome.NETWORK_UNAVAILABLE.value, 0)
-            if answered_besides_offline(self.counts):  # some links' sites were reached
+            if answered_besides_offline(self.counts, self.unsent):  # some links' sites were reached
                 said = (
                     f"The network was unreachable for {offline} of these URLs: their sites "
                     "could not be contacted, so this run says nothing about their links, "

@@ -1580,7 +1580,7 @@ def _network_notice(run: RunInfo | None) -> str:
             "it; they will be checked again next run."
         )
     which = f"run {run.id}" if run else "the last run"
-    if run and answered_besides_offline(run.counts):  # others' sites were reached
+    if run and answered_besides_offline(run.counts, run.unsent):  # others' sites were reached
         unreached = run.counts.get(Outcome.NETWORK_UNAVAILABLE.value, 0)
         return (
             f"Our own network was unreachable during {which} for {unreached} of its "

@@ -223,6 +223,19 @@ def test_a_run_offline_for_some_links_only_does_not_say_no_site_could_be_contact
     offline = said({"network_unavailable": 28})
     assert offline.startswith("The network was unreachable: no site could be contacted")
     assert "Nothing was marked broken." in offline
+    # A try not sent (its host held) reached no site either.
+    held = runs.RunSummary(
+        1,
+        "completed",
+        "schedule",
+        days(1),
+        days(1),
+        28,
+        {"network_unavailable": 27, "rate_limited": 1},
+        True,
+        unsent={"rate_limited": 1},
+    )
+    assert any("no site could be contacted" in line for line in held.lines())
 
 
 def test_a_recheck_while_offline_is_not_counted_against_the_link(
