@@ -86,10 +86,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     First: pytest-xdist reads the mark in its own hook of this name, which, registered after
     this file, runs before it otherwise; the mark came too late and each worker started a
-    harness of its own."""
+    harness of its own.
+
+    The tests marked `waits` (their time is a real clock's: sockets, deadlines, hosts kept
+    silent) go to another worker together. Handed out in the files' order, a module of them
+    had all four workers waiting at once: both cores idle for 10-30 s, five times a run
+    (~40 s of a 390 s suite, vmstat). On one worker their waits overlap the others'
+    computing. xdist hands the largest groups out first, one to each worker, so the two
+    groups never share one."""
     for item in items:
         if "prefect_harness" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("prefect"))
+        elif item.get_closest_marker("waits"):
+            item.add_marker(pytest.mark.xdist_group("waits"))
 
 
 @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")

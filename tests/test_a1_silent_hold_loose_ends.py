@@ -143,6 +143,7 @@ def test_the_held_links_timed_out_at_the_end_of_a_batch_are_heard_settled() -> N
     assert all(o == by_url[o.url] and not o.held for o in settled)
 
 
+@pytest.mark.waits  # nights over real sockets
 def test_a_run_stopped_after_a_silent_host_answered_stores_its_held_links_checked(
     tmp_path: Path,
 ) -> None:

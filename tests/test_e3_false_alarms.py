@@ -44,6 +44,7 @@ HEAVY = (
 ).encode()
 
 
+@pytest.mark.waits  # nights over real sockets
 def test_a_slow_night_cut_at_its_first_bytes_is_no_page_emptied(engine: Engine) -> None:
     """Read to its end on fast nights, the page held the guide; a slow night judges it on
     its first 256 KiB, all CSS: its text lost the guide's words, and the link drifted

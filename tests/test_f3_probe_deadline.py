@@ -30,6 +30,9 @@ from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from tests.local_site import PAGES
 
+#: Their time is a real clock's (sockets, deadlines): one xdist worker runs them all.
+pytestmark = pytest.mark.waits
+
 SETTINGS = replace(
     CheckSettings(),
     allow_private=True,

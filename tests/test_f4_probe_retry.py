@@ -14,12 +14,17 @@ import asyncio
 from dataclasses import replace
 from urllib.parse import urlsplit
 
+import pytest
+
 from catalog.check import check_targets
 from catalog.check.soft404 import PROBE_TRIES
 from catalog.model import Observation, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from tests.test_f3_probe_deadline import SETTINGS, SLACK, Request, checked, probe_site
+
+#: Their time is a real clock's (sockets, deadlines): one xdist worker runs them all.
+pytestmark = pytest.mark.waits
 
 #: One URL of the host at a time: its requests never overlap, but for a probe's.
 ONE_SLOT = replace(SETTINGS, per_host_concurrency=1)

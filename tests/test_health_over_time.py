@@ -927,6 +927,7 @@ def _shared(tmp_path: Path, paths: Sequence[str]) -> Iterator[Engine]:
         yield engine
 
 
+@pytest.mark.waits  # nights over real sockets
 def test_a_redirect_to_a_fresh_download_token_is_no_reason_to_read_the_file_each_night(
     tmp_path: Path,
 ) -> None:
@@ -967,6 +968,7 @@ def test_a_server_that_redirects_get_alone_is_no_reason_to_read_the_page_each_ni
         assert site.gets_a_night(engine, 4) == [4, 0, 0, 0]
 
 
+@pytest.mark.waits  # nights over real sockets
 def test_a_permanent_redirect_that_ends_apart_from_the_read_is_not_read_every_night(
     tmp_path: Path,
 ) -> None:

@@ -24,6 +24,9 @@ from catalog.settings import CheckSettings, HealthSettings
 from tests.local_site import handler_class
 from tests.test_fetch import PAGE, check
 
+#: Their time is a real clock's (sockets, deadlines): one xdist worker runs them all.
+pytestmark = pytest.mark.waits
+
 HTTP = "http://toolkit.example.org/report"
 HTTPS = "https://toolkit.example.org/report"
 

@@ -37,6 +37,9 @@ from catalog.settings import CheckSettings
 from catalog.urls import host_of
 from tests.local_site import Answer, handler_class
 
+#: Their time is a real clock's (sockets, deadlines): one xdist worker runs them all.
+pytestmark = pytest.mark.waits
+
 SETTINGS = replace(
     CheckSettings(),
     allow_private=True,

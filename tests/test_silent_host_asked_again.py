@@ -35,6 +35,9 @@ from tests.test_maintenance_host import PAGE, run_virtual
 from tests.test_maintenance_host import SETTINGS as VIRTUAL_SETTINGS
 from tests.test_u1_silent_host import SETTINGS, loopback, target_of
 
+#: Their time is a real clock's (sockets, deadlines): one xdist worker runs them all.
+pytestmark = pytest.mark.waits
+
 
 def asked_before_hold(concurrency: int) -> int:
     """The links of a host asked before it is held (`HostGate.silent_after`), the others
