@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ import catalog
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _imports(package: str) -> set[tuple[str, str]]:
+@functools.cache  # parsed once a process: four tests read catalog/, flows/ and reports/
+def _imports(package: str) -> frozenset[tuple[str, str]]:
     found = set()
     for path in (ROOT / package).rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -20,7 +22,7 @@ def _imports(package: str) -> set[tuple[str, str]]:
                 found |= {(str(path.relative_to(ROOT)), a.name) for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module:
                 found.add((str(path.relative_to(ROOT)), node.module))
-    return found
+    return frozenset(found)
 
 
 def test_catalog_never_imports_prefect_flows_or_reports() -> None:
