@@ -94,8 +94,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     (~40 s of a 390 s suite, vmstat). On one worker their waits overlap the others'
     computing. xdist hands the largest groups out first, one to each worker, so the two
     groups never share one. Only with four workers or more: with two (CI's PostgreSQL pass)
-    both would wait through their groups side by side for four minutes, cores idle (752 s
-    against 627 s the session before)."""
+    both would start by waiting through their groups side by side, with no worker left to
+    compute. (That pass took 752 s with the group and 745 s without it on the same day: its
+    own database server's work fills such waits, and the cost was not measurable.)"""
     workers = int(getattr(config, "workerinput", {}).get("workercount", 0))
     for item in items:
         if "prefect_harness" in getattr(item, "fixturenames", ()):
