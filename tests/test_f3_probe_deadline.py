@@ -30,7 +30,7 @@ from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from tests.local_site import PAGES
 
-#: Their time is a real clock's (sockets, deadlines): one xdist worker runs them all.
+#: Their time is a real clock's (sockets, deadlines): grouped as `waits` (tests/conftest.py).
 pytestmark = pytest.mark.waits
 
 SETTINGS = replace(

@@ -23,7 +23,7 @@ from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from tests.test_f3_probe_deadline import SETTINGS, SLACK, Request, checked, probe_site
 
-#: Their time is a real clock's (sockets, deadlines): one xdist worker runs them all.
+#: Their time is a real clock's (sockets, deadlines): grouped as `waits` (tests/conftest.py).
 pytestmark = pytest.mark.waits
 
 #: One URL of the host at a time: its requests never overlap, but for a probe's.

@@ -24,7 +24,7 @@ from catalog.settings import CheckSettings, HealthSettings
 from tests.local_site import handler_class
 from tests.test_fetch import PAGE, check
 
-#: Their time is a real clock's (sockets, deadlines): one xdist worker runs them all.
+#: Their time is a real clock's (sockets, deadlines): grouped as `waits` (tests/conftest.py).
 pytestmark = pytest.mark.waits
 
 HTTP = "http://toolkit.example.org/report"

@@ -37,7 +37,7 @@ from catalog.settings import CheckSettings
 from catalog.urls import host_of
 from tests.local_site import Answer, handler_class
 
-#: Their time is a real clock's (sockets, deadlines): one xdist worker runs them all.
+#: Their time is a real clock's (sockets, deadlines): grouped as `waits` (tests/conftest.py).
 pytestmark = pytest.mark.waits
 
 SETTINGS = replace(

@@ -40,7 +40,7 @@ from tests.fixture_web import (  # noqa: F401 - pytest fixtures
 )
 from tests.local_site import PAGES, Answer, Site, handler_class
 
-#: Their time is a real clock's (sockets, deadlines): one xdist worker runs them all.
+#: Their time is a real clock's (sockets, deadlines): grouped as `waits` (tests/conftest.py).
 pytestmark = pytest.mark.waits
 
 CONTACT = "links@fixture.example"

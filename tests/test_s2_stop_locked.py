@@ -32,7 +32,7 @@ from catalog.store._sql import PG_WRITE_LOCK, write_session
 from tests.factories import Ticker, make_observation, temporary_database
 from tests.test_s1_unfinished import _run, _stored, _urls
 
-#: Their time is a real clock's (sockets, deadlines): one xdist worker runs them all.
+#: Their time is a real clock's (sockets, deadlines): grouped as `waits` (tests/conftest.py).
 pytestmark = pytest.mark.waits
 
 

@@ -35,7 +35,7 @@ from tests.test_maintenance_host import PAGE, run_virtual
 from tests.test_maintenance_host import SETTINGS as VIRTUAL_SETTINGS
 from tests.test_u1_silent_host import SETTINGS, loopback, target_of
 
-#: Their time is a real clock's (sockets, deadlines): one xdist worker runs them all.
+#: Their time is a real clock's (sockets, deadlines): grouped as `waits` (tests/conftest.py).
 pytestmark = pytest.mark.waits
 
 

@@ -41,7 +41,7 @@ from tests.fixture_web import FixtureWeb, fixture_web, fresh_web  # noqa: F401 -
 from tests.test_maintenance_host import PAGE, run_virtual
 from tests.test_maintenance_host import SETTINGS as VIRTUAL_SETTINGS
 
-#: Their time is a real clock's (sockets, deadlines): one xdist worker runs them all.
+#: Their time is a real clock's (sockets, deadlines): grouped as `waits` (tests/conftest.py).
 pytestmark = pytest.mark.waits
 
 SILENT_HOST = "silent.test"
