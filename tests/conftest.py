@@ -79,6 +79,10 @@ def pytest_configure(config: pytest.Config) -> None:
         prewrite_rewritten_modules(config)
 
 
+#: How many workers share the tests marked `waits`, each taking every so many of them.
+WAITING_WORKERS = 2
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """`make test` runs pytest-xdist workers (`--dist loadgroup`); every test that needs
@@ -89,20 +93,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     harness of its own.
 
     The tests marked `waits` (their time is a real clock's: sockets, deadlines, hosts kept
-    silent) go to another worker together. Handed out in the files' order, a module of them
-    had all four workers waiting at once: both cores idle for 10-30 s, five times a run
-    (~40 s of a 390 s suite, vmstat). On one worker their waits overlap the others'
-    computing. xdist hands the largest groups out first, one to each worker, so the two
-    groups never share one. Only with four workers or more: with two (CI's PostgreSQL pass)
+    silent) go to two other workers, every other one to each. Handed out in the files'
+    order, a module of them had all four workers waiting at once: both cores idle for
+    10-30 s, five times a run (~40 s of a 390 s suite, vmstat). On their own workers their
+    waits overlap the others' computing. xdist hands the largest groups out first, one to
+    each worker, so no two groups share one. On one worker they were the suite's longest
+    path (~260 s of waits) once the workers' CPU fell by a third (`_SessionFreeze`). Only
+    with four workers or more: with two (CI's PostgreSQL pass)
     both would start by waiting through their groups side by side, with no worker left to
     compute. (That pass took 752 s with the group and 745 s without it on the same day: its
     own database server's work fills such waits, and the cost was not measurable.)"""
     workers = int(getattr(config, "workerinput", {}).get("workercount", 0))
+    waiting = 0
     for item in items:
         if "prefect_harness" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("prefect"))
         elif workers >= 4 and item.get_closest_marker("waits"):
-            item.add_marker(pytest.mark.xdist_group("waits"))
+            item.add_marker(pytest.mark.xdist_group(f"waits{waiting % WAITING_WORKERS}"))
+            waiting += 1
 
 
 @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
@@ -162,31 +170,77 @@ def _prefect_settings_kept(request: pytest.FixtureRequest) -> Iterator[None]:
         prefect.context.refresh_global_settings_context()
 
 
-class _YoungCollections:
-    """`gc` as `catalog.collector.frozen_while` sees it in the tests: its collection before
-    freezing walks the young generations only.
+class _SessionFreeze:
+    """`gc` as `catalog.collector` sees it in the tests: a step's freeze and unfreeze
+    leave the worker's own freeze (`pytest_runtest_setup`) in place.
 
-    A run's process collects fully there, so that cyclic garbage already old is not kept
-    for the run's length. A test worker's heap is the whole session's (every test module,
-    Prefect's harness), and each full walk of it cost ~0.4 CPU-s: ~75 of the suite's ~770
-    CPU-s for ~200 check runs and reports, and nothing a test looks at (what a test made
-    is young). tests/test_collector.py keeps the real `gc`."""
-
-    freeze = staticmethod(gc.freeze)
-    unfreeze = staticmethod(gc.unfreeze)
+    A run's process freezes what is alive for its long steps. A test worker's heap is the
+    whole session's (every test module, Prefect's harness, ~1M objects), and every full
+    collection walked it: with the young collections, 15 % of the workers' CPU (~60 of
+    ~380 CPU-s, ~100 full walks at ~0.5 s, 2026-12-07). A step's own unfreeze would undo
+    the worker's freeze, and its collection before freezing walked what is not frozen. What
+    a test makes is young and small: it stays in the collections, as nothing a test looks
+    at depends on that. tests/test_collector.py and the flow test that counts the freeze
+    keep the real `gc` (`real_collector`)."""
 
     @staticmethod
     def collect() -> int:
-        return gc.collect(1)
+        return 0
+
+    @staticmethod
+    def freeze() -> None:
+        pass
+
+    @staticmethod
+    def unfreeze() -> None:
+        pass
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _young_collections_before_freezing() -> Iterator[None]:
+def _session_freeze_for_steps() -> Iterator[None]:
     import catalog.collector
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(catalog.collector, "gc", _YoungCollections)
+        patch.setattr(catalog.collector, "gc", _SessionFreeze)
         yield
+
+
+#: Whether what the worker holds is frozen. Kept here, not read from
+#: `gc.get_freeze_count()`, which walks every frozen object (~1M: ~50 ms a call).
+_HEAP = SimpleNamespace(frozen=False, first=True)
+
+
+def _full_collection_ran(phase: str, info: dict[str, Any]) -> None:
+    """After a full collection what survived is what the worker holds (modules imported
+    since, caches): frozen at the next test's start, later full walks skip it too."""
+    if phase == "stop" and info["generation"] == 2:
+        _HEAP.frozen = False
+
+
+gc.callbacks.append(_full_collection_ran)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Freeze what the worker holds before a test's fixtures are made: at the first test
+    (collection's garbage collected fully first), after a full collection, and after a test
+    with the real collector unfroze it. Young garbage is collected before each freeze; what
+    a test makes stays in the collections, as nothing a test looks at depends on that."""
+    if not _HEAP.frozen:
+        gc.collect(2 if _HEAP.first else 1)
+        gc.freeze()
+        _HEAP.frozen, _HEAP.first = True, False
+
+
+@pytest.fixture
+def real_collector(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """`catalog.collector` with the real `gc`, for a test of what a run's process does
+    (its steps' unfreeze undoes the session's freeze, made again for the next test)."""
+    import catalog.collector
+
+    monkeypatch.setattr(catalog.collector, "gc", gc)
+    yield
+    _HEAP.frozen = False
 
 
 #: A copy of the harness's Prefect database as it starts, migrated and empty: a test that

@@ -7,15 +7,13 @@ import weakref
 
 import pytest
 
-import catalog.collector
 from catalog.collector import frozen_while
 
 
 @pytest.fixture(autouse=True)
-def _the_real_collector(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The suite's workers collect only young objects before freezing (conftest's
-    `_YoungCollections`); these tests are of what a run's process does."""
-    monkeypatch.setattr(catalog.collector, "gc", gc)
+def _the_real_collector(real_collector: None) -> None:
+    """The suite's workers freeze their heap once for the session and steps leave it so
+    (conftest's `_SessionFreeze`); these tests are of what a run's process does."""
 
 
 class _Node:

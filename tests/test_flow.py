@@ -398,7 +398,11 @@ def test_a_run_cancelled_before_it_checked_is_ended_not_left_running(migrated_db
 
 
 def test_an_abandoned_run_warns_once_for_the_batches_it_did_not_check(
-    prefect_harness: None, isolated_cwd: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
+    prefect_harness: None,
+    isolated_cwd: Path,
+    migrated_db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    real_collector: None,
 ) -> None:
     """A run that fails while batches are checking or waiting: each of them, stopped or
     never started, was logged at ERROR (with a traceback) after the cause, flooding the
