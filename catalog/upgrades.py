@@ -87,9 +87,15 @@ async def check_batch_with_upgrades_async(
 
 
 def check_batch_with_upgrades(
-    batch: Batch, settings: CheckSettings, *, loop: SharedLoop | None = None, **check_kwargs: Any
+    batch: Batch,
+    settings: CheckSettings,
+    *,
+    loop: SharedLoop | None = None,
+    stopped: Callable[[], bool] | None = None,
+    **check_kwargs: Any,
 ) -> list[Observation]:
     """`check_batch_with_upgrades_async` for a worker thread: on `loop`, shared with the
-    run's other batches (`catalog.check.loop`), or else in an event loop of its own."""
+    run's other batches (`catalog.check.loop`), or else in an event loop of its own. On
+    `loop`, never started once `stopped()` (`SharedLoop.run`'s `unless`)."""
     work = check_batch_with_upgrades_async(batch, settings, **check_kwargs)
-    return loop.run(work) if loop is not None else asyncio.run(work)
+    return loop.run(work, unless=stopped) if loop is not None else asyncio.run(work)

@@ -339,7 +339,15 @@ def check_batch_task(batch: Batch, check: CheckSettings, run_id: int) -> Checked
 
     try:
         observations = check_batch_with_upgrades(
-            batch, check, loop=loop, slots=slots, on_result=on_result, on_settled=on_settled
+            batch,
+            check,
+            loop=loop,
+            # Asked again where the loop starts it: the run may be abandoned since the
+            # test above, and `cancel_checks` may have swept the loop before it got there.
+            stopped=lambda: _run_key(run_id) in _ABANDONED,
+            slots=slots,
+            on_result=on_result,
+            on_settled=on_settled,
         )
     except (concurrent.futures.CancelledError, asyncio.CancelledError):
         if _run_key(run_id) in _ABANDONED:  # stopped by `cancel_checks`: not a failure

@@ -78,6 +78,40 @@ def test_cancel_all_stops_every_check_before_it_returns(loop: SharedLoop) -> Non
     assert loop.run(asyncio.sleep(0, result="still serving")) == "still serving"
 
 
+def test_a_batch_its_run_abandoned_before_the_loop_got_to_it_never_starts(
+    loop: SharedLoop,
+) -> None:
+    """A batch's thread checks that its run goes on, then hands its work to the loop. A
+    run abandoned in between had `cancel_all` sweep a loop the work was not on yet: it then
+    ran a whole batch after the run gave its lease up (a test of an abandoned run waited
+    out its batch's 30 s on a loaded machine). Asked where the loop starts it, it never
+    starts."""
+    blocked, gate, abandoned = threading.Event(), threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    async def busy_loop() -> None:
+        blocked.set()
+        gate.wait(5)  # the loop's thread is elsewhere, as when another batch's work runs
+
+    async def batch(name: str) -> str:
+        ran.append(name)
+        return name
+
+    with ThreadPoolExecutor(3) as pool:
+        busy = pool.submit(loop.run, busy_loop())
+        assert blocked.wait(5)
+        handed = pool.submit(loop.run, batch("abandoned run"), unless=abandoned.is_set)
+        other = pool.submit(loop.run, batch("another run"), unless=lambda: False)
+        time.sleep(0.05)  # both handed to the loop, neither started
+        abandoned.set()
+        gate.set()
+        busy.result(timeout=5)
+        with pytest.raises(concurrent.futures.CancelledError):
+            handed.result(timeout=5)
+        assert other.result(timeout=5) == "another run"
+    assert ran == ["another run"]
+
+
 def test_callers_run_side_by_side_on_one_thread(loop: SharedLoop) -> None:
     # Each of two callers waits for the other's coroutine to start: if their coroutines
     # ran one after the other (or the first blocked the loop), this would time out.

@@ -414,11 +414,12 @@ def test_an_abandoned_run_warns_once_for_the_batches_it_did_not_check(
 
     frozen_while_checking: list[int] = []
 
-    def check(batch: Any, *_: Any, loop: Any, **__: Any) -> list[Any]:
+    def check(batch: Any, *_: Any, loop: Any, stopped: Any, **__: Any) -> list[Any]:
         frozen_while_checking.append(gc.get_freeze_count())
         if batch.index == 0:
             return []
-        loop.run(asyncio.sleep(30))  # until the run is abandoned (`cancel_checks`)
+        # Until the run is abandoned (`cancel_checks`), or never started once it is.
+        loop.run(asyncio.sleep(30), unless=stopped)
         return []
 
     def store_fails(*_: Any, **__: Any) -> Any:

@@ -34,7 +34,7 @@ import selectors
 import threading
 import time
 import weakref
-from collections.abc import Coroutine, Hashable
+from collections.abc import Callable, Coroutine, Hashable
 from typing import Any, TypeVar
 
 from catalog.check.politeness import Slots
@@ -104,14 +104,20 @@ class SharedLoop:
     def alive(self) -> bool:
         return self._thread.is_alive() and not self._loop.is_closed()
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+    def run(self, coro: Coroutine[Any, Any, T], *, unless: Callable[[], bool] | None = None) -> T:
         """Run `coro` on the loop with the caller's context; its result or its exception.
 
-        If the waiting caller is interrupted, the coroutine is cancelled.
+        If the waiting caller is interrupted, the coroutine is cancelled. If `unless()` is
+        true when the coroutine would start, it never starts: CancelledError. `unless` is
+        asked on the loop's thread, where `cancel_all` runs too: a caller that checked its
+        run was still going, then submitted its work just after `cancel_all` swept the loop,
+        is stopped as if it had been there (what its run set before `cancel_all`, it sees).
         """
         if threading.current_thread() is self._thread:
             coro.close()
             raise RuntimeError("SharedLoop.run called from its own loop: await instead")
+        if unless is not None:
+            coro = _unless(coro, unless)
         # The task is created in a callback that runs in a copy of the caller's context,
         # so the caller's context variables hold inside the coroutine.
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
@@ -159,6 +165,13 @@ class SharedLoop:
         self._thread.join()
         self._loop.run_until_complete(self._loop.shutdown_default_executor())
         self._loop.close()
+
+
+async def _unless(coro: Coroutine[Any, Any, T], stopped: Callable[[], bool]) -> T:
+    if stopped():
+        coro.close()
+        raise asyncio.CancelledError
+    return await coro
 
 
 def run_gathering(coro: Coroutine[Any, Any, T], tick: float) -> T:
