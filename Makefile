@@ -39,10 +39,12 @@ chromium:
 ## Four pytest-xdist workers on two cores: half of the tests' time is spent waiting on
 ## sockets, sleeps and subprocesses, not computing (~975 s of tests, ~490 CPU-s), and a
 ## fourth worker fills that time: 285 s against 328-340 s for three on this machine. The
-## Prefect tests share one worker, the tests marked `waits` another (tests/conftest.py).
-## With those two groups (2026-12-07, 0.34-0.38 s per 10M additions): four workers 329-355 s,
-## five 317-334 s in four runs, one of which had a test fail that we could not name, six 357 s.
-## Four stay. `make test PYTEST_PARALLEL=` runs the suite in one process.
+## Prefect tests share one worker, the tests marked `waits` two others (tests/conftest.py).
+## With the Prefect and waits groups (2026-12-07, 0.34-0.38 s per 10M additions): four
+## workers 329-355 s, five 317-334 s in four runs, one of which had a test fail that we could
+## not name, six 357 s. Four stay. Since each worker freezes what it holds (its full
+## collections no longer walk it) and the waits tests take two workers: 257 s (2026-12-07).
+## `make test PYTEST_PARALLEL=` runs the suite in one process.
 PYTEST_PARALLEL ?= -n 4 --dist loadgroup
 
 ## Lint, type-check and run the whole test suite.
