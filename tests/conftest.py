@@ -235,7 +235,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture
 def real_collector(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """`catalog.collector` with the real `gc`, for a test of what a run's process does
-    (its steps' unfreeze undoes the session's freeze, made again for the next test)."""
+    (its steps' unfreeze undoes the worker's freeze, made again for the next test)."""
     import catalog.collector
 
     monkeypatch.setattr(catalog.collector, "gc", gc)

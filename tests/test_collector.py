@@ -12,8 +12,8 @@ from catalog.collector import frozen_while
 
 @pytest.fixture(autouse=True)
 def _the_real_collector(real_collector: None) -> None:
-    """The suite's workers freeze their heap once for the session and steps leave it so
-    (conftest's `_SessionFreeze`); these tests are of what a run's process does."""
+    """The suite's workers keep what they hold frozen, and steps leave it so (conftest's
+    `_SessionFreeze`); these tests are of what a run's process does."""
 
 
 class _Node:
