@@ -58,8 +58,8 @@ def counted(n: int, one: str, many: str | None = None) -> str:
 
 def per_second(rate: float) -> str:
     """A rate as a person reads it: "18.5", and "0.04" for 2 URLs in 45 s, not "0.0", which
-    read as nothing checked at all."""
-    return f"{rate:.1f}" if rate >= 1 or rate == 0 else f"{rate:.1g}"
+    read as nothing checked at all; "1.0" for 0.96, as for 1, not "1"."""
+    return f"{rate:.1f}" if rate >= 0.95 or rate == 0 else f"{rate:.1g}"
 
 
 _BACKTICKS = re.compile(r"`+")

@@ -29,6 +29,8 @@ def test_counted(n: int, one: str, many: str | None, said: str) -> None:
         (1.0, "1.0"),
         (2 / 44.9, "0.04"),  # "Batch 1/1: 2 URLs in 44.9 s (0.0 URLs/s)" read as none checked
         (0.26, "0.3"),
+        (0.96, "1.0"),  # one significant digit rounded up to "1", unlike every other rate
+        (0.94, "0.9"),
         (0.0, "0.0"),
     ],
 )
