@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import gc
 import itertools
 import selectors
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -110,6 +112,46 @@ def test_a_batch_its_run_abandoned_before_the_loop_got_to_it_never_starts(
             handed.result(timeout=5)
         assert other.result(timeout=5) == "another run"
     assert ran == ["another run"]
+
+
+def test_a_batch_cancelled_before_it_started_is_not_reported_never_awaited(
+    loop: SharedLoop,
+) -> None:
+    """`cancel_all` also cancels tasks the loop has made but not yet started: a batch
+    handed over with `unless` then never started its work either, and Python wrote
+    "RuntimeWarning: coroutine ... was never awaited" to the log of an abandoned run."""
+    handed_over = threading.Event()
+
+    async def cancel_the_next_task() -> None:
+        me = asyncio.current_task()
+        handed_over.set()
+        for _ in range(10_000):  # each pass lets the loop make tasks handed to it
+            others = [t for t in asyncio.all_tasks() if t is not me]
+            if others:  # made, and its first step still waits behind this one
+                for task in others:
+                    task.cancel()
+                return
+            await asyncio.sleep(0)
+        raise AssertionError("no task was handed to the loop")
+
+    async def batch() -> None:
+        raise AssertionError("a cancelled batch started")
+
+    with ThreadPoolExecutor(2) as pool, warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        canceller = pool.submit(loop.run, cancel_the_next_task())
+        assert handed_over.wait(5)
+        handed = pool.submit(loop.run, batch(), unless=lambda: False)
+        canceller.result(timeout=5)
+        try:
+            handed.result(timeout=5)
+        except concurrent.futures.CancelledError:
+            pass
+        else:
+            raise AssertionError("the batch was not cancelled")
+        del handed
+        gc.collect()
+    assert not [w for w in said if "never awaited" in str(w.message)]
 
 
 def test_callers_run_side_by_side_on_one_thread(loop: SharedLoop) -> None:

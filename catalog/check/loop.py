@@ -116,16 +116,21 @@ class SharedLoop:
         if threading.current_thread() is self._thread:
             coro.close()
             raise RuntimeError("SharedLoop.run called from its own loop: await instead")
-        if unless is not None:
-            coro = _unless(coro, unless)
         # The task is created in a callback that runs in a copy of the caller's context,
         # so the caller's context variables hold inside the coroutine.
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        work = coro if unless is None else _unless(coro, unless)
+        future = asyncio.run_coroutine_threadsafe(work, self._loop)
         try:
             return future.result()
         except BaseException:
             future.cancel()  # an interrupted caller: stop the coroutine too
             raise
+        finally:
+            if future.done():
+                # Its task over: a task `cancel_all` cancelled before its first step never
+                # started `_unless`, nor so `coro`, which Python would then report as
+                # "never awaited". Closing one that ran is a no-op.
+                coro.close()
 
     def set_wake_tick(self, seconds: float) -> None:
         """Let events gather for up to `seconds` before the loop wakes (0: never wait)."""
