@@ -154,6 +154,50 @@ def test_a_batch_cancelled_before_it_started_is_not_reported_never_awaited(
     assert not [w for w in said if "never awaited" in str(w.message)]
 
 
+def test_an_interrupted_caller_leaves_its_coroutine_to_the_loop(
+    loop: SharedLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller interrupted while it waits (Ctrl-C) cancels its task, which the loop ends
+    later on its own thread. Closing the coroutine in the caller's thread then, as the
+    never-awaited mend first did, ran its clean-up there, beside the loop."""
+    started, ended_on = threading.Event(), []
+
+    async def batch() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            ended_on.append(threading.current_thread().name)
+
+    handed = asyncio.run_coroutine_threadsafe
+
+    class Interrupted:
+        """The caller's wait for `future`, interrupted once the batch runs."""
+
+        def __init__(self, future: concurrent.futures.Future[None]) -> None:
+            self.future = future
+
+        def result(self) -> None:
+            assert started.wait(5)
+            raise KeyboardInterrupt
+
+        def cancel(self) -> bool:
+            return self.future.cancel()
+
+        def done(self) -> bool:
+            return self.future.done()
+
+    monkeypatch.setattr(asyncio, "run_coroutine_threadsafe", lambda *a: Interrupted(handed(*a)))
+    with pytest.raises(KeyboardInterrupt):
+        loop.run(batch(), unless=lambda: False)
+    monkeypatch.undo()
+    for _ in range(500):
+        if ended_on:
+            break
+        time.sleep(0.01)
+    assert ended_on == ["test-loop"]
+
+
 def test_callers_run_side_by_side_on_one_thread(loop: SharedLoop) -> None:
     # Each of two callers waits for the other's coroutine to start: if their coroutines
     # ran one after the other (or the first blocked the loop), this would time out.

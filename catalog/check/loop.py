@@ -123,14 +123,15 @@ class SharedLoop:
         try:
             return future.result()
         except BaseException:
-            future.cancel()  # an interrupted caller: stop the coroutine too
+            if not future.done():
+                future.cancel()  # an interrupted caller: the loop stops the coroutine too
+                raise
+            # Its task over: a task `cancel_all` cancelled before its first step never
+            # started `_unless`, nor so `coro`, which Python would then report as "never
+            # awaited". Closing one that ran is a no-op; one still on the loop (above) is
+            # the loop's to end, never this thread's.
+            coro.close()
             raise
-        finally:
-            if future.done():
-                # Its task over: a task `cancel_all` cancelled before its first step never
-                # started `_unless`, nor so `coro`, which Python would then report as
-                # "never awaited". Closing one that ran is a no-op.
-                coro.close()
 
     def set_wake_tick(self, seconds: float) -> None:
         """Let events gather for up to `seconds` before the loop wakes (0: never wait)."""
@@ -174,8 +175,7 @@ class SharedLoop:
 
 async def _unless(coro: Coroutine[Any, Any, T], stopped: Callable[[], bool]) -> T:
     if stopped():
-        coro.close()
-        raise asyncio.CancelledError
+        raise asyncio.CancelledError  # `coro`, never started, is closed by `SharedLoop.run`
     return await coro
 
 
