@@ -99,10 +99,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     waits overlap the others' computing. xdist hands the largest groups out first, one to
     each worker, so no two groups share one. On one worker they were the suite's longest
     path (~260 s of waits) once the workers' CPU fell by a third (`_SessionFreeze`). Only
-    with four workers or more: with two (CI's PostgreSQL pass)
-    both would start by waiting through their groups side by side, with no worker left to
-    compute. (That pass took 752 s with the group and 745 s without it on the same day: its
-    own database server's work fills such waits, and the cost was not measurable.)"""
+    with four workers or more: with two (CI's PostgreSQL pass) both would start by waiting
+    through their groups side by side, with no worker left to compute. (That pass took
+    752 s with the group and 745 s without it on the same day: its own database server's
+    work fills such waits, and the cost was not measurable.)"""
     workers = int(getattr(config, "workerinput", {}).get("workercount", 0))
     waiting = 0
     for item in items:
