@@ -200,3 +200,68 @@ def test_a_reports_csv_trimmed_to_the_export_s_columns_and_a_few_is_the_report(
     assert left_out.facts["file"] == "report_csv", left_out
     assert {"host", "fix", "since", "checks", "held_tries"} <= set(left_out.facts["headers"])
     _no_check_results_imported(parsed, tmp_path)
+
+
+def _joined(report: str, export_columns: list[str]) -> str:
+    """`report` (a report's CSV) with `export_columns` of an export added after its own, as
+    a curator joins the two files in one sheet (a lookup by id), each row its export's."""
+    rows = list(csv.reader(io.StringIO(report)))
+    added = [n for n in export_columns if n not in rows[0]]
+    values = {"http_status": "200", "checked_at": "2026-01-02T03:04:05Z", "ignored": "false"}
+    out = io.StringIO()
+    csv.writer(out).writerows(
+        [rows[0] + added, *(row + [values.get(n, "x") for n in added] for row in rows[1:])]
+    )
+    return out.getvalue()
+
+
+#: The export's columns that the report's CSV does not write.
+EXPORT_OWN = [n for n in RESULTS if n not in CSV_COLUMNS]
+
+
+@pytest.mark.parametrize(
+    ("deleted", "first", "then"),
+    [
+        # the report's CSV and the export's columns, whole: the report's by its own columns
+        (set(), "report_csv", "export"),
+        # the report's CSV trimmed to the shared columns and 4 of its own, beside the
+        # export's 7 own: the export's, by its own columns, and the report's 4 were imported
+        (TRIMMED | {"stale_since"}, "export", "report_csv"),
+    ],
+)
+def test_a_sheet_that_is_both_files_leaves_out_both_files_check_results(
+    tmp_path: Path, deleted: set[str], first: str, then: str
+) -> None:
+    """A sheet heading enough of both the report CSV's and the export's columns was taken for
+    one file, and the other file's own columns (`http_status`, `checked_at`, ...; or `host`,
+    `fix`, ...) were written into every entry as catalog fields."""
+    sheet = _joined(_without(_latest_csv(tmp_path), deleted), list(EXPORT_FIELDS))
+    parsed = parse_csv(sheet, source="joined.csv")
+    assert all(set(e.fields) <= set(RESOURCE_FIELDS) for e in parsed.entries)
+    notes = [n for n in parsed.notes if n.code == "check_results"]
+    assert [n.facts["file"] for n in notes] == [first, then], notes
+    header = next(csv.reader(io.StringIO(sheet)))
+    left_out = [h for n in notes for h in n.facts["headers"]]
+    assert sorted(left_out) == sorted(h for h in header if h not in RESOURCE_FIELDS)
+    export = next(n for n in notes if n.facts["file"] == "export")
+    report = next(n for n in notes if n.facts["file"] == "report_csv")
+    assert "(an export" in export and "(a report's CSV" in report
+    assert set(EXPORT_OWN) <= set(export.facts["headers"])
+    assert {"host", "fix", "since", "checks"} <= set(report.facts["headers"])
+    _no_check_results_imported(parsed, tmp_path)
+
+
+def test_an_export_with_a_column_named_as_the_reports_keeps_it(tmp_path: Path) -> None:
+    """A curator's `host` column beside an export is theirs: the sheet heads too few of the
+    report CSV's columns (its 7 shared with the export and `host`) to be one."""
+    columns = [*EXPORT_FIELDS, "host", "fix"]
+    row = {"id": "a", "title": "Guide", "url": "https://example.org/a", "outcome": "ok"}
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns)
+    writer.writeheader()
+    writer.writerow({**row, "host": "example.org", "fix": "Ask the owner"})
+    parsed = parse_csv(out.getvalue(), source="links.csv")
+    (entry,) = parsed.entries
+    assert dict(entry.fields) == {"host": "example.org", "fix": "Ask the owner"}
+    (note,) = parsed.notes
+    assert note.facts["file"] == "export" and "host" not in note.facts["headers"]

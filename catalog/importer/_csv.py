@@ -176,12 +176,14 @@ def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -
     where = source or "the CSV to import"
     rows, header_index = _csv_rows(text.lstrip("\ufeff"), where)
     names, notes = _header_names(rows[header_index], header_index + 1, where)
-    what, ignored = _check_results(names)
-    if ignored:
+    ignored: set[str] = set()
+    for what, results in _check_results(names):
         # `linkhealth export --format csv` or the report's latest.csv, edited and imported
-        # back (some of its columns deleted, say): its check results would be written into
-        # every entry as fields, out of date by the next run. Columns left out, not a row.
-        notes.append(_left_out(names, ignored, what))
+        # back (some of its columns deleted, say, or the two joined in one sheet): its check
+        # results would be written into every entry as fields, out of date by the next run.
+        # Columns left out, not a row.
+        notes.append(_left_out(names, results, what, also=bool(ignored)))
+        ignored |= results
     if fill_down:
         rows, filled = _filled_down(rows, header_index, names)
         notes += filled
@@ -280,13 +282,16 @@ def parse_csv(text: str, *, source: str | None = None, fill_down: bool = True) -
     )
 
 
-def _left_out(names: list[str], ignored: set[str], what: str) -> Note:
+def _left_out(names: list[str], ignored: set[str], what: str, *, also: bool = False) -> Note:
     """The note for the check-result columns of linkhealth's own file, left out of every row
-    (columns, not a row skipped): which columns (by letter and header), of which file."""
+    (columns, not a row skipped): which columns (by letter and header), of which file;
+    `also` for the second file of a sheet that is both, whose columns both write the first
+    note listed."""
     at = [i for i, n in enumerate(names) if n in ignored]
+    both = " too: the sheet heads enough of both files' columns" if also else ""
     text = (
         f"left out columns {', '.join(names[i] for i in at)}: linkhealth's check results "
-        f"({what}), not catalog fields"
+        f"({what}{both}), not catalog fields"
     )
     return Note(
         text,
@@ -297,26 +302,33 @@ def _left_out(names: list[str], ignored: set[str], what: str) -> Note:
     )
 
 
-def _check_results(names: list[str]) -> tuple[str, set[str]]:
-    """Which file of linkhealth's `names` heads, and its columns there that are check
-    results (`_CHECK_RESULTS`); ("", empty) for a sheet of the curator's own.
+def _check_results(names: list[str]) -> list[tuple[str, set[str]]]:
+    """Which files of linkhealth's `names` heads, each with its columns there that are check
+    results (`_CHECK_RESULTS`); empty for a sheet of the curator's own.
 
-    A sheet heading enough of both files' columns is the one of whose own columns (those
-    the other file does not write) it heads more, the first on a tie. The report's CSV
-    heads 7 of the export's (`collection`, `outcome`, ..., `held_tries`), enough for an
-    export: taken for one, or for the one of whose columns it heads the larger share (a
-    trimmed report's 11 of 23 against those 7 of 14), it had its own columns (`host`,
-    `fix`, ...) written into every entry."""
+    A sheet heading enough of both files' columns (the report's CSV and an export joined in
+    one sheet) is both: each file's check results are left out, not only those of the one
+    it is taken for, which had the other's own columns (`host`, `fix`, ...; `http_status`,
+    `checked_at`, ...) written into every entry. It is first the file of whose own columns
+    (those the other file does not write) it heads more, the first on a tie, and the
+    columns both write are that file's; the other follows with its own, if it heads any.
+    The report's CSV heads 7 of the export's (`collection`, `outcome`, ..., `held_tries`),
+    enough for an export, but none of the export's own. A file is never counted that the
+    sheet heads too few of the columns of: a curator's `host` beside an export is theirs."""
     known = []
     for what, results, at_least in _CHECK_RESULTS:
         found = {n for n in results if n in names}
         if len(found) >= at_least:
             others = {n for w, r, _ in _CHECK_RESULTS if w != what for n in r}
             known.append((len(found - others), what, found))
-    if not known:
-        return "", set()
-    _, what, found = max(known, key=lambda k: k[0])  # the first of equal counts
-    return what, found
+    known.sort(key=lambda k: -k[0])  # stable: the first of equal counts stays first
+    files: list[tuple[str, set[str]]] = []
+    taken: set[str] = set()
+    for _, what, found in known:
+        if found - taken:
+            files.append((what, found - taken))
+            taken |= found
+    return files
 
 
 def _filled_down(
