@@ -21,7 +21,8 @@ keeps what it stored; the next `prepare_run` marks it `aborted` (`store.abort_st
 its process is gone, or its lease expired) and takes over the lease.
 
 When the canaries (`HealthSettings.canary_urls`) all fail at the network level,
-`prepare_run` stores a `network_unavailable` observation for every target, marks the
+`prepare_run` stores a `network_unavailable` observation for every target (but those
+refused as written: `private_address`, as on any night), marks the
 run network-down and returns no batches: the flow then checks nothing and goes
 straight to `finish_run`, whose summary says why.
 
@@ -36,6 +37,7 @@ import ipaddress
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -48,6 +50,7 @@ from sqlalchemy import Engine
 from catalog import store
 from catalog.archive import ArchiveLookup
 from catalog.canary import CanaryVerdict, check_canaries
+from catalog.check import refused_unasked
 from catalog.check.safety import (
     Resolver,
     forbidden_address,
@@ -490,11 +493,18 @@ def store_offline(
     *,
     clock: Clock = utcnow,
 ) -> BatchStored:
-    """Every planned target gets a `network_unavailable` observation; nothing is fetched."""
+    """Every planned target gets a `network_unavailable` observation; nothing is fetched.
+
+    But for one whose host the check refuses as written (`refused_unasked`: a private
+    address, localhost): its `private_address` needs no network, so it is stored as any
+    night's check would store it, not as our outage, and the run's reason counts it not
+    among the links nothing was learned about. A name is not looked up: one that resolves
+    into our own network is only found so by a check."""
     engine = engine_for(settings.database_url)
     now = clock()
     observations = [
-        Observation(
+        refused_unasked(target, settings.check, now)
+        or Observation(
             url=target.url,
             checked_at=now,
             outcome=Outcome.NETWORK_UNAVAILABLE,
@@ -503,11 +513,13 @@ def store_offline(
         for batch in batches
         for target in batch.targets
     ]
+    counts = Counter(o.outcome.value for o in observations)
+    offline = counts[Outcome.NETWORK_UNAVAILABLE.value]
     events = store.record_observations(engine, run_id, observations, settings.health, now=now)
-    store.mark_run_network_unavailable(engine, run_id, canary.reason_for(len(observations)))
+    store.mark_run_network_unavailable(engine, run_id, canary.reason_for(offline))
     return BatchStored(
         observations=len(observations),
-        counts={Outcome.NETWORK_UNAVAILABLE.value: len(observations)} if observations else {},
+        counts=dict(counts),
         events=len(events),
         network_down=True,
     )

@@ -109,3 +109,16 @@ def test_with_no_one_else_to_ask_a_few_unreachable_hosts_judge_themselves() -> N
     assert confirmed_by(two, []).network_down
     lone = judge(_unreachable_hosts(1), share=0.8)
     assert not confirmed_by(lone, []).network_down
+
+
+def test_a_refused_private_link_keeps_its_verdict_and_is_no_witness() -> None:
+    """Refused by our own address rule, it was never sent: true whatever the network does,
+    and no host of the batch, neither one that answered nor one that could not be reached."""
+    private = _obs("http://10.0.0.5/files", Outcome.PRIVATE_ADDRESS)
+    down = [*_unreachable_hosts(MIN_HOSTS), private]
+    verdict = judge(down, share=0.8)
+    assert verdict.network_down and verdict.hosts == MIN_HOSTS
+    assert mask(down, verdict)[-1] == private
+    # One host short of an outage on its own: the refused link does not make up the count.
+    few = judge([*_unreachable_hosts(MIN_HOSTS - 1), private], share=0.8)
+    assert few.undecided and few.hosts == MIN_HOSTS - 1

@@ -11,10 +11,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from catalog.check.checker import check_batch, check_targets
+    from catalog.check.checker import check_batch, check_targets, refused_unasked
     from catalog.check.classify import Verdict, blocked_reason, classify
 
-__all__ = ["Verdict", "blocked_reason", "check_batch", "check_targets", "classify"]
+__all__ = [
+    "Verdict",
+    "blocked_reason",
+    "check_batch",
+    "check_targets",
+    "classify",
+    "refused_unasked",
+]
 
 #: Where each name of `__all__` lives, imported on first use (PEP 562): the commands that
 #: only read the database (`status`, `report`, `export`) use the stage's small modules
@@ -23,6 +30,7 @@ __all__ = ["Verdict", "blocked_reason", "check_batch", "check_targets", "classif
 _HOMES = {
     "check_batch": "catalog.check.checker",
     "check_targets": "catalog.check.checker",
+    "refused_unasked": "catalog.check.checker",
     "Verdict": "catalog.check.classify",
     "blocked_reason": "catalog.check.classify",
     "classify": "catalog.check.classify",

@@ -40,7 +40,7 @@ import httpx
 from catalog.check import contacts
 from catalog.check.classify import classify, is_home
 from catalog.check.content import PageFacts
-from catalog.check.facts import Answer, CheckFacts, Cut, Exchange, Probe
+from catalog.check.facts import Answer, CheckFacts, Cut, Exchange, Probe, Stop
 from catalog.check.fetch import (
     ACCEPT,
     ACCEPT_ENCODING,
@@ -54,7 +54,7 @@ from catalog.check.fetch import (
 from catalog.check.politeness import HostGate, HostScheduler, Politeness, Slots
 from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import moved_to, same_address, stable_url
-from catalog.check.safety import AddressBook, Resolver, check_allowlist
+from catalog.check.safety import AddressBook, Resolver, check_allowlist, refused_as_written
 from catalog.check.soft404 import (
     LAPSED_SHELL,
     PROBE_TRIES,
@@ -155,6 +155,35 @@ async def check_targets(
 def check_batch(batch: Batch, settings: CheckSettings, **kwargs: Any) -> list[Observation]:
     """Blocking wrapper for one batch; Prefect tasks call it from worker threads."""
     return asyncio.run(check_targets(batch.targets, settings, **kwargs))
+
+
+def refused_unasked(
+    target: Target, settings: CheckSettings, checked_at: datetime
+) -> Observation | None:
+    """The check's own verdict on `target` when its address rule refuses the host as
+    written (`safety.refused_as_written`: a private address, a name of this machine),
+    else None: `private_address`, as `check_targets` says it (`Fetcher._refuse` refuses
+    it before any lookup, on its first method, `Fetcher.fetch`). Needing no network, it
+    holds whatever ours does: a run the canaries found offline keeps it
+    (`runs.store_offline`) rather than hide a finding the curator must act on behind
+    "our network was down"."""
+    if settings.allow_private:
+        return None
+    parsed = parse_url(target.url)
+    if isinstance(parsed, UrlProblem):
+        return None
+    why = refused_as_written(parsed.host, settings.private_allowlist, looked_up=True)
+    if why is None:
+        return None
+    method = "GET" if target.fingerprint_due else "HEAD"
+    refused = Exchange(method, stop=Stop.PRIVATE, stop_detail=why, stop_url=parsed.canonical)
+    facts = CheckFacts(
+        url=parsed.canonical,
+        exchanges=(refused,),
+        previous=target.previous,
+        entry_titles=target.titles,
+    )
+    return _observe(target, facts, checked_at, 0)
 
 
 def make_client(
