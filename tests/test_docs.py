@@ -132,6 +132,16 @@ def test_every_exit_code_of_our_errors_is_documented() -> None:
         assert re.search(rf"^\| {code} \|", text, re.M), f"exit code {code} not in README"
 
 
+def test_the_readme_says_how_many_words_a_page_needs_to_be_judged_by_them() -> None:
+    """README walkthrough: a short unrelated page in a resource's place passed as OK, as
+    `drift.MIN_PAGE_WORDS` means it to, where the README promised any wrong entry flagged."""
+    from catalog.drift import MIN_PAGE_WORDS
+
+    text = " ".join(README.read_text().split())
+    assert f"fewer than {MIN_PAGE_WORDS} content words (`drift.MIN_PAGE_WORDS`" in text
+    assert f"(a page of {MIN_PAGE_WORDS} content words or more:" in text
+
+
 if __name__ == "__main__":
     if "--fix" in sys.argv:
         fix()
