@@ -321,6 +321,10 @@ class ReportData:
     #: The finished run before `run`; "since the last run" starts when it finished. For a
     #: recheck of a few entries, the whole run before the night it follows (its news too).
     previous_run: RunInfo | None = None
+    #: For a recheck that follows a whole run: that night, whose news its report keeps.
+    #: With no `previous_run`, the window starts at the night's start, not `run`'s: the
+    #: report names both runs rather than calling the window "the first run".
+    night_run: RunInfo | None = None
     #: Finished runs of the last `TREND_DAYS` days up to `run`, oldest first.
     trend_runs: tuple[RunInfo, ...] = ()
     #: Events between `previous_run` and `run`, oldest first.
@@ -403,6 +407,7 @@ def report_data(
         collections=collections,
         network_unavailable=bool(run and run.network_unavailable),
         previous_run=previous,
+        night_run=night,
         trend_runs=trend,
         changes=changes,
         latest_run_id=later,

@@ -363,9 +363,12 @@ def changes_since(
     _took_failing(sections, took, by_pk, failed_at, now, shared, address_since)
     _one_item_each(sections, rows)
     previous = data.previous_run
+    first = data.night_run if previous is None else None
+    start = previous.finished_at if previous else first.started_at if first else None
     return Changes(
         previous_run_id=previous.id if previous else None,
-        since=when(previous.finished_at, now) if previous and previous.finished_at else None,
+        since=when(start, now) if start else None,
+        first_run_id=first.id if first else None,
         sections=tuple(
             ChangeSection(key, heading, tuple(sections[key]))
             for key, heading in _SECTIONS

@@ -492,6 +492,7 @@ class Changes:
     """What happened between the previous finished run and the shown one."""
 
     previous_run_id: int | None
+    #: When the window began: `previous_run_id`'s end, else `first_run_id`'s start.
     since: When | None
     sections: tuple[ChangeSection, ...]
     #: The nights before, newest first, whose own reports (`run-N.html`) hold their news:
@@ -499,6 +500,10 @@ class Changes:
     #: a week away needs Saturday's too. Only those with a report file are kept
     #: (`reports.site.write_report`).
     earlier: tuple[EarlierNight, ...] = ()
+    #: With no run before the window, and the shown run a recheck after the first run:
+    #: that first run. The window runs from its start to the recheck's end, so "during the
+    #: first run" would credit it with what came after. None for the first run's own report.
+    first_run_id: int | None = None
 
     @property
     def total(self) -> int:
