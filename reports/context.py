@@ -108,7 +108,11 @@ _PRIORITY_TEXT: dict[Priority, tuple[str, str]] = {
     ),
     Priority.FAILING: (
         "Failing, not yet confirmed",
-        "These failed recently and may recover on their own; act if they keep failing.",
+        # Not "may recover on their own" alone: beside a 410 row saying "removed on
+        # purpose" it told curators to wait on the failures least likely to recover.
+        "These failed recently and are not confirmed yet: a timeout or a server error often "
+        "recovers on its own, a site's own answer that the page is not there (404, 410) "
+        "seldom does; act on those now, on the rest if they keep failing.",
     ),
     Priority.STALE: (
         "Possibly out of date",
