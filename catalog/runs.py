@@ -22,9 +22,10 @@ its process is gone, or its lease expired) and takes over the lease.
 
 When the canaries (`HealthSettings.canary_urls`) all fail at the network level,
 `prepare_run` stores a `network_unavailable` observation for every target (but those
-refused as written: `private_address`, as on any night), marks the
-run network-down and returns no batches: the flow then checks nothing and goes
-straight to `finish_run`, whose summary says why.
+the check judges with no network, an `invalid_url` or a host refused as written as a
+`private_address`: their verdict, as on any night), marks the run network-down and
+returns no batches: the flow then checks nothing and goes straight to `finish_run`, whose
+summary says why.
 
 The flow in `flows/` only wires these together; everything that decides
 anything lives here or below, so it is tested without Prefect.
@@ -50,7 +51,7 @@ from sqlalchemy import Engine
 from catalog import store
 from catalog.archive import ArchiveLookup
 from catalog.canary import CanaryVerdict, check_canaries
-from catalog.check import refused_unasked
+from catalog.check import unasked_verdict
 from catalog.check.safety import (
     Resolver,
     forbidden_address,
@@ -495,15 +496,17 @@ def store_offline(
 ) -> BatchStored:
     """Every planned target gets a `network_unavailable` observation; nothing is fetched.
 
-    But for one whose host the check refuses as written (`refused_unasked`: a private
-    address, localhost): its `private_address` needs no network, so it is stored as any
-    night's check would store it, not as our outage, and the run's reason counts it not
-    among the links nothing was learned about. A name is not looked up: one that resolves
-    into our own network is only found so by a check."""
+    But for one the check judges with no network (`unasked_verdict`: a URL that cannot be
+    requested as written, `invalid_url`; a host refused as written, a private address or
+    localhost, `private_address`): that verdict holds whatever our network does and is the
+    curator's to act on, so it is stored as any night's check would store it, not as our
+    outage, and the run's reason counts it not among the links nothing was learned about.
+    A name is not looked up: one that resolves into our own network is only found so by a
+    check."""
     engine = engine_for(settings.database_url)
     now = clock()
     observations = [
-        refused_unasked(target, settings.check, now)
+        unasked_verdict(target, settings.check, now)
         or Observation(
             url=target.url,
             checked_at=now,
