@@ -343,6 +343,8 @@ def prepare_run(
             resolver=resolver,
             clock=clock,
         )
+        if canary.unasked:  # else said nowhere while the others answer
+            log.warning("canary_urls: %s", canary.refused)
         if not canary.network_down:
             return replace(prepared, canary=canary)
         offline = store_offline(settings, run_id, batches, canary, clock=clock)
