@@ -4,6 +4,7 @@ proves nothing of our network, neither up nor down. Counted as answering, canari
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 from dataclasses import replace
@@ -11,13 +12,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from catalog import runs
 from catalog.canary import check_canaries
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
+from flows.cli import app
 from tests.factories import Ticker, days, settings_for, temporary_database, write_catalog
 
+runner = CliRunner()
 CHECK = CheckSettings(max_attempts=1, total_timeout=5)
 GONE = "https://gone.example/"
 UP = "https://up.example/"
@@ -114,3 +118,39 @@ def test_a_run_whose_only_canary_asked_failed_is_offline_and_says_why(
         assert prepared.offline is not None
         assert prepared.offline.counts == {"network_unavailable": 1}
     assert f"canary_urls: {REFUSED}" in caplog.messages
+
+
+def test_validate_warns_of_a_canary_the_check_will_refuse(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Said where it can be fixed, not only in a night's log: a warning, exit 0."""
+    monkeypatch.delenv("LINKHEALTH_CONFIG", raising=False)
+    write_catalog(isolated_cwd / "kit.yaml", [{"id": "a", "title": "A", "url": UP}])
+    settings = 'catalogs = ["kit.yaml"]\n\n[health]\ncanary_urls = ["{}", "{}"]\n'
+    (isolated_cwd / "linkhealth.toml").write_text(settings.format(UP, PRIVATE))
+    result = runner.invoke(app, ["catalog", "validate"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith("kit.yaml: OK (0 warnings)\n")
+    assert result.stderr == (
+        f"warning: {Path('linkhealth.toml').resolve()}:4: health.canary_urls: {PRIVATE}: "
+        "10.0.0.1 is a private-network or special-purpose address, not a public Internet "
+        "address, so `linkhealth check` will not fetch it and "
+        "it proves nothing of our network; name a public site that is always up "
+        "[private_address]\n"
+    )
+    as_json = runner.invoke(app, ["catalog", "validate", "--json"])
+    (warned,) = json.loads(as_json.stdout)
+    assert warned["level"] == "warning" and warned["code"] == "private_address"
+
+
+@pytest.mark.parametrize("check", ["allow_private = true", 'private_allowlist = ["10.0.0.0/8"]'])
+def test_validate_is_silent_of_a_canary_the_settings_allow(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch, check: str
+) -> None:
+    monkeypatch.delenv("LINKHEALTH_CONFIG", raising=False)
+    write_catalog(isolated_cwd / "kit.yaml", [{"id": "a", "title": "A", "url": UP}])
+    settings = f'catalogs = ["kit.yaml"]\n[check]\n{check}\n[health]\ncanary_urls = ["{PRIVATE}"]\n'
+    (isolated_cwd / "linkhealth.toml").write_text(settings)
+    result = runner.invoke(app, ["catalog", "validate", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []
