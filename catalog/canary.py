@@ -88,10 +88,14 @@ class CanaryVerdict:
         what = "; ".join(f"{o.url}: {o.outcome.label.lower()}" for o in self.asked)
         # "all 1 canary URLs" for the one canary of a small setup
         failed = f"the canary URL{asked}" if n == 1 else f"all {n} canary URLs{asked}"
-        learned = "this link" if links == 1 else f"the {counted(links, 'link')} of this run"
+        if links == 0:  # each judged with no network (`runs.store_offline`): "the 0 links"
+            learned = ", but no link of this run needed it"
+        else:
+            which = "this link" if links == 1 else f"the {counted(links, 'link')} of this run"
+            learned = f" and nothing was learned about {which}"
         return (
             f"Not checked: {failed} failed at the network level ({what}), "
-            f"so our own network looked down and nothing was learned about {learned}.{refused}"
+            f"so our own network looked down{learned}.{refused}"
         )
 
     @property

@@ -209,7 +209,14 @@ class RunSummary:
         out = [f"Run {self.run_id} ({self.trigger}) {self.status}: {urls}{took}."]
         if self.network_unavailable:
             offline = self.counts.get(Outcome.NETWORK_UNAVAILABLE.value, 0)
-            if answered_besides_offline(self.counts, self.unsent):  # some links' sites were reached
+            again = " and run again"
+            if not offline and self.counts:  # each judged as written (`store_offline`)
+                said = (
+                    "The network was unreachable, but none of these URLs needed it: each was "
+                    "judged as written, with no request."
+                )
+                again = ""  # another run would judge them as this one did
+            elif answered_besides_offline(self.counts, self.unsent):  # some sites were reached
                 said = (
                     f"The network was unreachable for {offline} of these URLs: their sites "
                     "could not be contacted, so this run says nothing about their links, "
@@ -220,7 +227,7 @@ class RunSummary:
                     "The network was unreachable: no site could be contacted, so this run "
                     "says nothing about the links. Nothing was marked broken."
                 )
-            out.append(f"{said} Check the machine's connection and run again.")
+            out.append(f"{said} Check the machine's connection{again}.")
             why = self.extra.get("network_unavailable_reason")
             if why:
                 out.append(str(why))

@@ -103,3 +103,21 @@ def test_the_verdict_unasked_is_a_refusal_or_an_invalid_url_else_none(
     assert unasked_verdict(Target(url=PUBLIC, host="pub.example"), check, days(1)) is None
     invalid = unasked_verdict(Target(url=INVALID[0], host=""), check, days(1))
     assert invalid is not None and invalid.outcome is Outcome.INVALID_URL
+
+
+def test_a_run_offline_whose_every_link_is_judged_as_written_says_so(tmp_path: Path) -> None:
+    """Its reason read "nothing was learned about the 0 links of this run", after "The
+    network was unreachable for 0 of these URLs: their sites could not be contacted"."""
+    with offline_run(tmp_path, (PRIVATE, *INVALID[:2])) as (summary, _):
+        assert summary.counts == {"private_address": 1, "invalid_url": 2}
+        lines = summary.lines()
+        assert lines[1] == (
+            "The network was unreachable, but none of these URLs needed it: each was judged "
+            "as written, with no request. Check the machine's connection."
+        )
+        assert lines[2] == (
+            "Not checked: the canary URL failed at the network level (https://canary.example/: "
+            "connection failed), so our own network looked down, but no link of this run "
+            "needed it."
+        )
+        assert not any("0 links" in line or " 0 of " in line for line in lines)
