@@ -73,11 +73,22 @@ class OutageVerdict:
         )
 
 
+#: Outcomes of a check that sent no request: its verdict needs no network, and says
+#: nothing of ours (an address refused as private, before or after its lookup).
+NOT_SENT = frozenset({Outcome.INVALID_URL, Outcome.PRIVATE_ADDRESS})
+
+
+def was_sent(observation: Observation) -> bool:
+    """Whether its check sent a request (or tried to): only then does it say anything of
+    our network, one way or the other (`judge`, and the canaries, `catalog.canary`)."""
+    return observation.outcome not in NOT_SENT
+
+
 def judge(observations: Sequence[Observation], share: float) -> OutageVerdict:
     by_host: dict[str, list[Observation]] = {}
     for obs in observations:
         host = host_of(obs.url)
-        if host and obs.outcome not in (Outcome.INVALID_URL, Outcome.PRIVATE_ADDRESS):
+        if host and was_sent(obs):
             by_host.setdefault(host, []).append(obs)
     answered = any(o.http_status is not None for obs in by_host.values() for o in obs)
     unreachable = sum(

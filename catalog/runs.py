@@ -22,9 +22,10 @@ its process is gone, or its lease expired) and takes over the lease.
 
 When the canaries (`HealthSettings.canary_urls`) all fail at the network level,
 `prepare_run` stores a `network_unavailable` observation for every target (but those
-refused as written: `private_address`, as on any night), marks the
-run network-down and returns no batches: the flow then checks nothing and goes
-straight to `finish_run`, whose summary says why.
+the check judges with no network, an `invalid_url` or a host refused as written as a
+`private_address`: their verdict, as on any night), marks the run network-down and
+returns no batches: the flow then checks nothing and goes straight to `finish_run`, whose
+summary says why.
 
 The flow in `flows/` only wires these together; everything that decides
 anything lives here or below, so it is tested without Prefect.
@@ -50,7 +51,7 @@ from sqlalchemy import Engine
 from catalog import store
 from catalog.archive import ArchiveLookup
 from catalog.canary import CanaryVerdict, check_canaries
-from catalog.check import refused_unasked
+from catalog.check import unasked_verdict
 from catalog.check.safety import (
     Resolver,
     forbidden_address,
@@ -208,7 +209,14 @@ class RunSummary:
         out = [f"Run {self.run_id} ({self.trigger}) {self.status}: {urls}{took}."]
         if self.network_unavailable:
             offline = self.counts.get(Outcome.NETWORK_UNAVAILABLE.value, 0)
-            if answered_besides_offline(self.counts, self.unsent):  # some links' sites were reached
+            again = " and run again"
+            if not offline and self.counts:  # each judged as written (`store_offline`)
+                said = (
+                    "The network was unreachable, but none of these URLs needed it: each was "
+                    "judged as written, with no request."
+                )
+                again = ""  # another run would judge them as this one did
+            elif answered_besides_offline(self.counts, self.unsent):  # some sites were reached
                 said = (
                     f"The network was unreachable for {offline} of these URLs: their sites "
                     "could not be contacted, so this run says nothing about their links, "
@@ -219,7 +227,7 @@ class RunSummary:
                     "The network was unreachable: no site could be contacted, so this run "
                     "says nothing about the links. Nothing was marked broken."
                 )
-            out.append(f"{said} Check the machine's connection and run again.")
+            out.append(f"{said} Check the machine's connection{again}.")
             why = self.extra.get("network_unavailable_reason")
             if why:
                 out.append(str(why))
@@ -342,6 +350,8 @@ def prepare_run(
             resolver=resolver,
             clock=clock,
         )
+        if canary.unasked:  # else said nowhere while the others answer
+            log.warning("canary_urls: %s", canary.refused)
         if not canary.network_down:
             return replace(prepared, canary=canary)
         offline = store_offline(settings, run_id, batches, canary, clock=clock)
@@ -495,15 +505,17 @@ def store_offline(
 ) -> BatchStored:
     """Every planned target gets a `network_unavailable` observation; nothing is fetched.
 
-    But for one whose host the check refuses as written (`refused_unasked`: a private
-    address, localhost): its `private_address` needs no network, so it is stored as any
-    night's check would store it, not as our outage, and the run's reason counts it not
-    among the links nothing was learned about. A name is not looked up: one that resolves
-    into our own network is only found so by a check."""
+    But for one the check judges with no network (`unasked_verdict`: a URL that cannot be
+    requested as written, `invalid_url`; a host refused as written, a private address or
+    localhost, `private_address`): that verdict holds whatever our network does and is the
+    curator's to act on, so it is stored as any night's check would store it, not as our
+    outage, and the run's reason counts it not among the links nothing was learned about.
+    A name is not looked up: one that resolves into our own network is only found so by a
+    check."""
     engine = engine_for(settings.database_url)
     now = clock()
     observations = [
-        refused_unasked(target, settings.check, now)
+        unasked_verdict(target, settings.check, now)
         or Observation(
             url=target.url,
             checked_at=now,

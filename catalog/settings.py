@@ -43,7 +43,7 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, get_args, get_origin, get_type_hints
 
-from catalog.errors import ConfigError
+from catalog.errors import ConfigError, Problem
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_CATALOG = PACKAGE_DIR / "data" / "psp-human-trafficking-toolkit.yaml"
@@ -750,6 +750,41 @@ def _check_canary_urls(urls: tuple[str, ...], file: str) -> None:
             f"health.canary_urls[{index}]: {url!r} is not an http or https address{hint}",
             key=("health", "canary_urls", index),
         )
+
+
+def refused_canaries(settings: Settings) -> tuple[Problem, ...]:
+    """A warning for each canary URL the check refuses as a private address, as written
+    (`catalog validate` gives them, as it does a catalog's): never sent, such a canary
+    proves nothing of our network (`catalog.canary`), and a run only logs it."""
+    if settings.check.allow_private or not settings.health.canary_urls:
+        return ()
+    from catalog.check.safety import refused_as_written
+    from catalog.urls import UrlProblem, parse_url
+
+    file = settings.config_file
+    text = ""
+    if file is not None:
+        with suppress(OSError, UnicodeDecodeError):  # read moments ago: the line is a nicety
+            text = file.read_text(encoding="utf-8-sig")
+    warnings = []
+    for index, url in enumerate(settings.health.canary_urls):
+        parsed = parse_url(url)
+        if isinstance(parsed, UrlProblem):
+            continue
+        why = refused_as_written(parsed.host, settings.check.private_allowlist)
+        if why is None:
+            continue
+        warnings.append(
+            Problem(
+                str(file or DEFAULT_CONFIG_NAME),
+                line_of(text, ("health", "canary_urls", index)),
+                "health.canary_urls",
+                "private_address",
+                f"{url}: {why}, so `linkhealth check` will not fetch it and it proves "
+                "nothing of our network; name a public site that is always up",
+            )
+        )
+    return tuple(warnings)
 
 
 def _without(data: Mapping[str, Any], *names: str) -> dict[str, Any]:

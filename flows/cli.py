@@ -1041,12 +1041,13 @@ def catalog_validate(
     writes nothing.
 
     Exit 0 when valid (warnings such as invalid URLs, or a loopback or private address
-    linkhealth.toml does not allow the check to fetch, are printed but allowed), 5 otherwise;
-    2 when the settings file cannot be used (said after what the files hold).
+    linkhealth.toml does not allow the check to fetch, in a catalog or among its
+    canary_urls, are printed but allowed), 5 otherwise; 2 when the settings file cannot be
+    used (said after what the files hold).
 
     Example: linkhealth catalog validate catalog/data/  (or --catalog catalog/data/)
     """
-    from catalog.settings import SettingsFileError, find_config
+    from catalog.settings import SettingsFileError, find_config, refused_canaries
     from catalog.source import validate_catalogs
 
     named = [*(files or []), *(catalog or [])]  # --catalog as every command takes it
@@ -1069,8 +1070,13 @@ def catalog_validate(
         broken = exc
     # As sync reads them (folders, one key per file), and as the check would fetch them.
     report = validate_catalogs(paths, check=settings.check if settings else None)
+    # The settings' own: a canary refused as private proves nothing of our network.
+    canaries = refused_canaries(settings) if settings else ()
     collected: list[dict[str, Any]] = []
-    for level, items in (("error", report.problems), ("warning", report.warnings)):
+    for level, items in (
+        ("error", report.problems),
+        ("warning", (*report.warnings, *canaries)),
+    ):
         for p in items:
             collected.append({"level": level, **p.__dict__})
             if not as_json:

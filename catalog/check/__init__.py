@@ -11,7 +11,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from catalog.check.checker import check_batch, check_targets, refused_unasked
+    from catalog.check.checker import (
+        check_batch,
+        check_targets,
+        refused_unasked,
+        unasked_verdict,
+    )
     from catalog.check.classify import Verdict, blocked_reason, classify
 
 __all__ = [
@@ -21,6 +26,7 @@ __all__ = [
     "check_targets",
     "classify",
     "refused_unasked",
+    "unasked_verdict",
 ]
 
 #: Where each name of `__all__` lives, imported on first use (PEP 562): the commands that
@@ -31,6 +37,7 @@ _HOMES = {
     "check_batch": "catalog.check.checker",
     "check_targets": "catalog.check.checker",
     "refused_unasked": "catalog.check.checker",
+    "unasked_verdict": "catalog.check.checker",
     "Verdict": "catalog.check.classify",
     "blocked_reason": "catalog.check.classify",
     "classify": "catalog.check.classify",

@@ -125,8 +125,7 @@ async def check_targets(
     for index, target in enumerate(targets):
         parsed = parse_url(target.url)
         if isinstance(parsed, UrlProblem):
-            facts = CheckFacts(url=target.url, invalid=parsed, previous=target.previous)
-            observation = results[index] = _observe(target, facts, clock())
+            observation = results[index] = _invalid(target, parsed, clock())
             if on_result is not None:
                 on_result(observation)
         else:
@@ -155,6 +154,27 @@ async def check_targets(
 def check_batch(batch: Batch, settings: CheckSettings, **kwargs: Any) -> list[Observation]:
     """Blocking wrapper for one batch; Prefect tasks call it from worker threads."""
     return asyncio.run(check_targets(batch.targets, settings, **kwargs))
+
+
+def _invalid(target: Target, problem: UrlProblem, checked_at: datetime) -> Observation:
+    """The check's verdict on `target`, whose URL cannot be requested as written
+    (`invalid_url`): made before any request, by `check_targets` and `unasked_verdict`."""
+    facts = CheckFacts(url=target.url, invalid=problem, previous=target.previous)
+    return _observe(target, facts, checked_at)
+
+
+def unasked_verdict(
+    target: Target, settings: CheckSettings, checked_at: datetime
+) -> Observation | None:
+    """The check's own verdict on `target` when it needs no network, else None: a URL
+    that cannot be requested as written (`invalid_url`), or a host refused as written
+    (`refused_unasked`: `private_address`). Each is what `check_targets` says of the link
+    on any night, and what a run the canaries found offline stores (`runs.store_offline`):
+    a curator must hear of it whatever our network does."""
+    parsed = parse_url(target.url)
+    if isinstance(parsed, UrlProblem):
+        return _invalid(target, parsed, checked_at)
+    return refused_unasked(target, settings, checked_at)
 
 
 def refused_unasked(
