@@ -5,9 +5,9 @@ about; each link's own check still says "this link". A link the check refuses as
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from catalog.check import check_targets, refused_unasked
 from catalog.health import CHECK_BY_HAND, UNCHECKED
 from catalog.model import Target
 from catalog.outcomes import Outcome
-from catalog.settings import CheckSettings
+from catalog.settings import CheckSettings, Settings
 from catalog.urls import host_of
 from tests.factories import Ticker, days, settings_for, temporary_database, write_catalog
 
@@ -33,14 +33,48 @@ def unreachable(request: httpx.Request) -> httpx.Response:
     raise httpx.ConnectError("[Errno 101] Network is unreachable", request=request)
 
 
-def offline_run_summary(tmp_path: Path, hosts: str) -> tuple[list[str], str]:
-    """The summary lines of a run whose canary failed, and the reason its first link's check
-    was stored with."""
-    entries = [{"id": h, "title": h.upper(), "url": f"https://{h}.example/"} for h in hosts]
+#: Hosts the check refuses as written, with no lookup (`safety.refused_as_written`).
+REFUSED = ("http://10.0.0.5/files", "http://localhost:8080/wiki", "http://0x7f.1/")
+#: A name that may resolve into our own network: only a lookup could tell, and none is made.
+NAMED = "https://nas.example.org/files"
+PUBLIC = "https://pub.example/"
+
+
+@dataclass(frozen=True)
+class OfflineRun:
+    """A run prepared while its canary could not be reached, not finished yet."""
+
+    prepared: runs.PreparedRun
+    engine: Engine
+    settings: Settings
+    clock: Ticker
+
+    def finish(self) -> runs.RunSummary:
+        return runs.finish_run(
+            self.settings,
+            self.prepared.run_id,
+            stored=[],
+            sync=self.prepared.sync,
+            clock=self.clock,
+        )
+
+
+@contextmanager
+def offline_run(
+    tmp_path: Path,
+    urls: Sequence[str] = (PUBLIC, *REFUSED, NAMED),
+    ids: Sequence[str] | None = None,
+    **check: Any,
+) -> Iterator[OfflineRun]:
+    """A run whose canary failed, over `urls` (ids `ids`, else r0, r1, ...)."""
+    ids = ids or [f"r{n}" for n in range(len(urls))]
+    entries = [
+        {"id": i, "title": i.upper(), "url": f"'{u}'"} for i, u in zip(ids, urls, strict=True)
+    ]
     catalog_file = write_catalog(tmp_path / "canary.yaml", entries)
     with temporary_database(tmp_path) as engine:
         settings = settings_for(engine, [catalog_file], canary_urls=("https://canary.example/",))
-        settings = replace(settings, check=CheckSettings(max_attempts=1, total_timeout=5))
+        settings = replace(settings, check=CheckSettings(max_attempts=1, total_timeout=5, **check))
         clock = Ticker(days(1))
         prepared = runs.prepare_run(
             settings,
@@ -49,10 +83,17 @@ def offline_run_summary(tmp_path: Path, hosts: str) -> tuple[list[str], str]:
             transport=httpx.MockTransport(unreachable),
             resolver=public,
         )
-        summary = runs.finish_run(
-            settings, prepared.run_id, stored=[], sync=prepared.sync, clock=clock
-        )
-        (observed,) = store.resource_history(engine, hosts[0]).observations
+        assert prepared.network_down and not prepared.batches
+        yield OfflineRun(prepared, engine, settings, clock)
+
+
+def offline_run_summary(tmp_path: Path, hosts: str) -> tuple[list[str], str]:
+    """The summary lines of a run whose canary failed, and the reason its first link's check
+    was stored with."""
+    urls = [f"https://{h}.example/" for h in hosts]
+    with offline_run(tmp_path, urls, ids=list(hosts)) as run:
+        summary = run.finish()
+        (observed,) = store.resource_history(run.engine, hosts[0]).observations
     return summary.lines(), observed.reason
 
 
@@ -72,32 +113,6 @@ def test_the_summary_of_a_run_of_one_link_offline_says_this_link(tmp_path: Path)
     assert any(line.endswith("nothing was learned about this link.") for line in lines)
 
 
-#: Hosts the check refuses as written, with no lookup (`safety.refused_as_written`).
-REFUSED = ("http://10.0.0.5/files", "http://localhost:8080/wiki", "http://0x7f.1/")
-#: A name that may resolve into our own network: only a lookup could tell, and none is made.
-NAMED = "https://nas.example.org/files"
-PUBLIC = "https://pub.example/"
-
-
-@contextmanager
-def offline_run(tmp_path: Path, **check: Any) -> Iterator[tuple[runs.PreparedRun, Engine]]:
-    """A run whose canary failed, over `PUBLIC`, `REFUSED` and `NAMED` (ids r0 to r4)."""
-    urls = [PUBLIC, *REFUSED, NAMED]
-    entries = [{"id": f"r{n}", "title": f"R{n}", "url": u} for n, u in enumerate(urls)]
-    catalog_file = write_catalog(tmp_path / "canary.yaml", entries)
-    with temporary_database(tmp_path) as engine:
-        settings = settings_for(engine, [catalog_file], canary_urls=("https://canary.example/",))
-        settings = replace(settings, check=CheckSettings(max_attempts=1, total_timeout=5, **check))
-        prepared = runs.prepare_run(
-            settings,
-            trigger="schedule",
-            clock=Ticker(days(1)),
-            transport=httpx.MockTransport(unreachable),
-            resolver=public,
-        )
-        yield prepared, engine
-
-
 def latest(engine: Engine, rid: str) -> store.ObservationRecord:
     (observed,) = store.resource_history(engine, rid).observations
     return observed
@@ -107,7 +122,8 @@ def test_a_run_offline_keeps_a_refused_private_links_own_verdict(tmp_path: Path)
     """A link the check's own address rule refuses was filed as our network down, hiding
     what the curator must fix: that verdict needs no network, and is what the check says
     of it any night (`private_address`, never requested)."""
-    with offline_run(tmp_path) as (prepared, engine):
+    with offline_run(tmp_path) as run:
+        prepared, engine = run.prepared, run.engine
         assert prepared.offline is not None and prepared.offline.network_down
         assert prepared.offline.counts == {"network_unavailable": 2, "private_address": 3}
         states = {s.url: s.state for s in store.link_states(engine)}
@@ -130,7 +146,8 @@ def test_a_run_offline_that_allows_private_hosts_learns_nothing_of_them(
     tmp_path: Path,
 ) -> None:
     """Allowed, they would have been fetched: the canaries say nothing could be."""
-    with offline_run(tmp_path, allow_private=True) as (prepared, engine):
+    with offline_run(tmp_path, allow_private=True) as run:
+        prepared, engine = run.prepared, run.engine
         assert prepared.offline is not None
         assert prepared.offline.counts == {"network_unavailable": 5}
         assert {latest(engine, f"r{n}").outcome for n in range(5)} == {Outcome.NETWORK_UNAVAILABLE}

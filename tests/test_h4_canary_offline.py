@@ -4,22 +4,19 @@ invalid URL's `invalid_url`, as a night's batch outage keeps it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine
 
-from catalog import runs, store
 from catalog.check import check_targets, unasked_verdict
 from catalog.model import Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from catalog.urls import host_of
-from tests.factories import Ticker, days, settings_for, temporary_database, write_catalog
+from tests.factories import days
+from tests.test_g1_canary_summary import latest, offline_run, unreachable
 
 PUBLIC = "https://pub.example/"
 #: URLs the check cannot request as written: `invalid_url` before any request.
@@ -27,46 +24,11 @@ INVALID = ("htp://pub.example/", "https://exa mple.org/", "mailto:links@example.
 PRIVATE = "http://10.0.0.5/files"
 
 
-async def public(host: str, port: int) -> list[str]:
-    return ["93.184.216.34"]
-
-
-def unreachable(request: httpx.Request) -> httpx.Response:
-    raise httpx.ConnectError("[Errno 101] Network is unreachable", request=request)
-
-
-@contextmanager
-def offline_run(tmp_path: Path, urls: tuple[str, ...]) -> Iterator[tuple[runs.RunSummary, Engine]]:
-    """The summary of a run over `urls` (ids r0, r1, ...) whose canary could not be reached."""
-    entries = [{"id": f"r{n}", "title": f"R{n}", "url": f"'{u}'"} for n, u in enumerate(urls)]
-    catalog_file = write_catalog(tmp_path / "canary.yaml", entries)
-    with temporary_database(tmp_path) as engine:
-        settings = settings_for(engine, [catalog_file], canary_urls=("https://canary.example/",))
-        settings = replace(settings, check=CheckSettings(max_attempts=1, total_timeout=5))
-        clock = Ticker(days(1))
-        prepared = runs.prepare_run(
-            settings,
-            trigger="schedule",
-            clock=clock,
-            transport=httpx.MockTransport(unreachable),
-            resolver=public,
-        )
-        assert prepared.network_down and not prepared.batches
-        summary = runs.finish_run(
-            settings, prepared.run_id, stored=[], sync=prepared.sync, clock=clock
-        )
-        yield summary, engine
-
-
-def latest(engine: Engine, rid: str) -> store.ObservationRecord:
-    (observed,) = store.resource_history(engine, rid).observations
-    return observed
-
-
 def test_a_run_offline_keeps_an_invalid_urls_own_verdict(tmp_path: Path) -> None:
     """An invalid URL was filed as our network down: what the curator must fix, hidden
     behind an outage, though no request was ever to be made for it."""
-    with offline_run(tmp_path, (PUBLIC, *INVALID)) as (summary, engine):
+    with offline_run(tmp_path, (PUBLIC, *INVALID)) as run:
+        summary, engine = run.finish(), run.engine
         assert summary.counts == {"network_unavailable": 1, "invalid_url": 3}
         for n, url in enumerate(INVALID, start=1):
             observed = latest(engine, f"r{n}")
@@ -108,7 +70,8 @@ def test_the_verdict_unasked_is_a_refusal_or_an_invalid_url_else_none(
 def test_a_run_offline_whose_every_link_is_judged_as_written_says_so(tmp_path: Path) -> None:
     """Its reason read "nothing was learned about the 0 links of this run", after "The
     network was unreachable for 0 of these URLs: their sites could not be contacted"."""
-    with offline_run(tmp_path, (PRIVATE, *INVALID[:2])) as (summary, _):
+    with offline_run(tmp_path, (PRIVATE, *INVALID[:2])) as run:
+        summary = run.finish()
         assert summary.counts == {"private_address": 1, "invalid_url": 2}
         lines = summary.lines()
         assert lines[1] == (
