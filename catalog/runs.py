@@ -54,6 +54,8 @@ from catalog.canary import CanaryVerdict, check_canaries
 from catalog.check import unasked_verdict
 from catalog.check.safety import (
     Resolver,
+    allow_private_words,
+    allowlist_entry,
     forbidden_address,
     host_allowlisted,
     is_loopback_name,
@@ -197,6 +199,10 @@ class RunSummary:
     drifted: int = 0
     #: Of `counts`, the tries not sent, by outcome (`store.unsent_in_run`): their host held.
     unsent: Mapping[str, int] = field(default_factory=dict)
+    #: The `private_allowlist` entries that would allow the hosts this run refused as
+    #: private (`store.private_urls_in_run`): "3 private address" alone left a curator
+    #: trying an intranet catalog with nothing to do but guess.
+    private_hosts: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
         """The summary a person reads at the end of `linkhealth check`."""
@@ -234,6 +240,9 @@ class RunSummary:
         parts = [f"{n} {Outcome(o).label.lower()}" for o, n in sorted(self.counts.items()) if n]
         if parts:
             out.append("Outcomes: " + ", ".join(parts) + ".")
+        if private := self.counts.get(Outcome.PRIVATE_ADDRESS.value, 0):
+            allow = allow_private_words(self.private_hosts, them=private > 1)
+            out.append(f"Not fetched: {counted(private, 'URL')} on a private address; {allow}.")
         if unsent := sum(self.unsent.values()):
             # As for our network down: "3 rate limited" read as three links asked, above
             # verdicts saying two were not checked.
@@ -877,6 +886,10 @@ def finish_run(
         store.lapse_set_asides(engine, now=now, run_id=run_id)
         drifted = store.drifted_in_run(engine, run_id, now=now)
         unsent = store.unsent_in_run(engine, run_id)
+        private: tuple[str, ...] = ()
+        if record.counts.get(Outcome.PRIVATE_ADDRESS.value):
+            urls = store.private_urls_in_run(engine, run_id)
+            private = tuple(dict.fromkeys(allowlist_entry(host_of(u)) for u in urls))
     finally:
         if lease is not None:
             store.release_lease(engine, lease.name, lease.holder)
@@ -897,6 +910,7 @@ def finish_run(
         },
         drifted=drifted,
         unsent=unsent,
+        private_hosts=private,
     )
 
 

@@ -169,7 +169,7 @@ class NamedAddress:
         """The warning that `check` will not fetch it under these settings, or None."""
         if check.allow_private:
             return None
-        from catalog.check.safety import allowlist_entry, refused_as_written
+        from catalog.check.safety import allow_private_words, allowlist_entry, refused_as_written
 
         allowlist = check.private_allowlist
         reason = refused_as_written(self.host, allowlist)
@@ -183,9 +183,7 @@ class NamedAddress:
             "url",
             "private_address",
             f"{self.label}{self.url}: {reason}, so `linkhealth check` will not fetch it "
-            "(reported as private_address); for an intranet catalog allow it in "
-            f'linkhealth.toml, under [check]: private_allowlist = ["{listed}"] (or '
-            "allow_private = true), or run check with --allow-private",
+            f"(reported as private_address); {allow_private_words([listed])}",
         )
 
 

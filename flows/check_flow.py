@@ -368,14 +368,27 @@ def not_checked(batch: Batch, run_id: int, ended_as: str = "abandoned") -> Any:
 
 
 @task(name="render-report", cache_policy=NO_CACHE)
-def render_report_task(settings: Settings, run_id: int | None, *, after_run: bool = False) -> str:
+def render_report_task(
+    settings: Settings,
+    run_id: int | None,
+    *,
+    after_run: bool = False,
+    catalog_refused: bool = False,
+) -> str:
     """The main file written (`publish_report`), which a run's `Report:` line names:
-    run-<id>.html for a run (`after_run`) that a later one overtook, not latest.html."""
+    run-<id>.html for a run (`after_run`) that a later one overtook, not latest.html.
+    `catalog_refused`: the report written again after the run's refusal for its catalog."""
     log = get_run_logger()
     try:
         # Another database's reports in `reports_dir`: said once, by the run's logger, which
         # Prefect's UI shows too (`reports.publish`'s own logger it does not).
-        path = publish_report(settings, run_id=run_id, after_run=after_run, warn=log.warning)
+        path = publish_report(
+            settings,
+            run_id=run_id,
+            after_run=after_run,
+            warn=log.warning,
+            catalog_refused=catalog_refused,
+        )
     except LinkhealthError as exc:
         # A full disk or a read-only folder: its sentence says it all (`_SentenceEnough`).
         exc.said_by_state = True  # type: ignore[attr-defined]
@@ -563,7 +576,9 @@ def refuse(
     except StoreError:
         return  # no database yet: nothing was ever checked, there is no report to head
     try:
-        render_report_task(settings, None)
+        # The refusal's error is the run's to say (its failed state, the command's `error:`),
+        # not the report's hygiene warning too.
+        render_report_task(settings, None, catalog_refused=isinstance(exc, CatalogError))
     except Exception as failed:  # the refusal is the error this run ends with
         get_run_logger().warning("The report was not written again: %s", failed)
 

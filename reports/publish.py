@@ -136,6 +136,7 @@ def publish_report(
     clock: Clock = utcnow,
     after_run: bool = False,
     warn: Warn | None = None,
+    catalog_refused: bool = False,
 ) -> Path:
     """Write the report into `out_dir` (default `settings.reports_dir`), or into a folder
     beside it when that one holds another database's report (`report_folder`); returns
@@ -144,6 +145,8 @@ def publish_report(
     The main file is latest.html when "html" is among `formats`, else the first format's;
     run-<id>.html when the report turns out not to be the latest (`after_run`). `warn`
     says the folder's warning (a flow run's logger, which Prefect's UI shows too).
+    `catalog_refused`: written again for a run refused for its catalog, whose error says
+    why the catalog does not load; the hygiene left out is then not warned of again.
     """
     return publish_report_files(
         settings,
@@ -153,6 +156,7 @@ def publish_report(
         clock=clock,
         after_run=after_run,
         warn=warn,
+        catalog_refused=catalog_refused,
     ).main
 
 
@@ -166,6 +170,7 @@ def publish_report_files(
     on_progress: Progress | None = None,
     after_run: bool = False,
     warn: Warn | None = None,
+    catalog_refused: bool = False,
 ) -> ReportFiles:
     """Like `publish_report`, but returns every file written (for the CLI to list);
     `on_progress(done, total)` follows the resource pages.
@@ -188,6 +193,7 @@ def publish_report_files(
                     on_progress=on_progress,
                     after_run=after_run,
                     warn=warn,
+                    catalog_refused=catalog_refused,
                 )
             except _Overtaken:
                 continue  # each time a later run has ended: runs are few, this ends
@@ -224,12 +230,13 @@ def _publish(
     on_progress: Progress | None,
     after_run: bool,
     warn: Warn | None = None,
+    catalog_refused: bool = False,
 ) -> ReportFiles:
     engine = engine_for(settings.database_url)
     paths = tuple(settings.catalogs)
     options, shared = command_options(settings), shared_resource_ids(engine)
     hygiene = Forked(
-        lambda: lint_files(paths, options, shared),
+        lambda: lint_files(paths, options, shared, warn=not catalog_refused),
         enabled=_total_size(paths) >= BACKGROUND_LINT_BYTES,
     )
     try:
@@ -794,12 +801,18 @@ def lint_files(
     paths: Sequence[Path],
     options: CommandOptions | None = None,
     shared_ids: Collection[str] = (),
+    *,
+    warn: bool = True,
 ) -> list[Finding] | None:
     """Hygiene findings of the catalog files; None when one of them does not load (its
-    problems belong to `linkhealth catalog validate`, and the links still report)."""
+    problems belong to `linkhealth catalog validate`, and the links still report).
+    `warn`: say so; not where the error was said already (a run refused for it: said
+    three times, the curator read it as three problems)."""
     try:
         return lint(load_catalogs(paths), options=options, shared_ids=shared_ids)
     except (CatalogError, OSError) as exc:
+        if not warn:
+            return None
         log.warning(
             "the report leaves out catalog hygiene: %s\n`linkhealth catalog validate` lists "
             "what to fix",

@@ -27,6 +27,7 @@ from catalog.errors import ConfigError
 __all__ = [
     "AddressBook",
     "Resolver",
+    "allow_private_words",
     "allowlist_entry",
     "check_allowlist",
     "forbidden_address",
@@ -211,6 +212,25 @@ def allowlist_entry(host: str) -> str:
     however written ("127.1" is no entry the list takes), else the name."""
     address = written_address(host)
     return str(_unscoped(address)) if address is not None else host
+
+
+#: Most allow-list entries `allow_private_words` names; more are elided (", ...").
+ALLOW_WORDS_ENTRIES = 5
+
+
+def allow_private_words(entries: Sequence[str], *, them: bool = False) -> str:
+    """How to have the check fetch what it refused as private, in the words `catalog
+    validate` warns with and a run's summary repeats (one text, so they never part).
+    `entries`: the `private_allowlist` entries that would allow it (`allowlist_entry`);
+    none known (only a redirect's target was refused) is a `HOST` to fill in."""
+    shown = [f'"{e}"' for e in entries[:ALLOW_WORDS_ENTRIES]] or ['"HOST"']
+    if len(entries) > ALLOW_WORDS_ENTRIES:
+        shown.append("...")
+    return (
+        f"for an intranet catalog allow {'them' if them else 'it'} in linkhealth.toml, under "
+        f"[check]: private_allowlist = [{', '.join(shown)}] (or allow_private = true), or run "
+        "check with --allow-private"
+    )
 
 
 def is_ip_address(host: str) -> bool:

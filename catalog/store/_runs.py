@@ -241,6 +241,19 @@ def _unsent(s: Session, run_id: int) -> dict[str, int]:
     return {outcome: int(n) for outcome, n in sorted(s.execute(query).all())}
 
 
+def private_urls_in_run(engine: Engine, run_id: int) -> list[str]:
+    """The URLs `run_id` refused as private itself, each once: not those a redirect led into
+    a private network (their chain is not empty), whose own host is no address to allow."""
+    obs = table_of(t.Observation)
+    query = (
+        select(obs.c.url, obs.c.chain)
+        .where(obs.c.run_id == run_id, obs.c.outcome == Outcome.PRIVATE_ADDRESS.value)
+        .order_by(obs.c.id)
+    )
+    with read_session(engine) as s:
+        return list(dict.fromkeys(url for url, chain in s.execute(query) if not chain))
+
+
 #: `runs.summary` key: how many of the run's observations answered but show a page that no
 #: longer matches its entry (drift). `counts` has them as working; the trend does not.
 DRIFTED_LINKS = "drifted_links"
