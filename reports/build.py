@@ -435,8 +435,8 @@ class _Addresses:
 
 
 def _queued(row: Row) -> bool:
-    """In the action queue: something to do, and not snoozed or ignored."""
-    return row.priority is not None and not row.set_aside
+    """In the action queue (`Row.queued`)."""
+    return row.queued
 
 
 def with_findings(

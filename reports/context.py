@@ -295,6 +295,13 @@ class Row:
         return self.snoozed_until is not None or self.ignored_reason is not None
 
     @property
+    def queued(self) -> bool:
+        """In the action queue: something to do, and not snoozed or ignored. The one rule
+        of the queue's groups and of every count of them (a host's "Broken" is its rows
+        in the queue's "Confirmed broken")."""
+        return self.priority is not None and not self.set_aside
+
+    @property
     def checks_counted(self) -> bool:
         """Whether its "Checks" count is of its problem: not of an entry queued for its own
         text while its link works (out of date, or a contact gone from its page), whose

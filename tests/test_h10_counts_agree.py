@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from catalog.queries import ReportData, report_data
-from reports import build_context, render_json, render_markdown
+from reports import build_context, render_html, render_json, render_markdown, write_report
+from reports.context import Priority, ReportContext
 from tests import report_fixtures as fx
 
 LATER = fx.NOW + timedelta(days=7)
@@ -25,6 +28,10 @@ LATER = fx.NOW + timedelta(days=7)
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> ReportData:
     return report_data(fx.fixed_db(tmp_path_factory.mktemp("h10") / "fixed.db"))
+
+
+def _text(node: LexborNode) -> str:
+    return " ".join(node.text(separator=" ").split())
 
 
 # --- 1. the OK row counts set aside what the headline counts set aside -----------------
@@ -58,3 +65,53 @@ def test_every_working_link_set_aside_leaves_no_rest(data: ReportData) -> None:
     assert " OK" not in ctx.headline and "4 set aside" in ctx.headline
     (ok,) = [t for t in ctx.totals if t.key == "ok"]
     assert ok.explanation == "The link works. 4 of them are snoozed or ignored."
+
+
+# --- 2. "Broken" per host and publisher is the queue's "Confirmed broken" ---------------
+
+
+@pytest.fixture(scope="module")
+def snoozed_break(data: ReportData) -> ReportContext:
+    """a-broken (a 404, the only resource of gone.example.org) snoozed; a-hostile is a
+    confirmed soft 404 (state broken), filed under "Page missing (soft 404)"."""
+    snoozed = fx.with_resource(data, "a-broken", snoozed_until=LATER, snooze_reason="asked")
+    return build_context(snoozed, now=fx.NOW)
+
+
+def test_broken_per_host_and_publisher_counts_the_queue_s_confirmed_broken(
+    snoozed_break: ReportContext,
+) -> None:
+    ctx = snoozed_break
+    (broken,) = [g for g in ctx.groups if g.key == Priority.BROKEN.key]
+    assert [r.resource_id for r in broken.rows] == ["b-invalid"]  # no host: no address
+    hosts = {s.name: s for s in ctx.hosts}
+    assert hosts["gone.example.org"].broken == 0 and hosts["gone.example.org"].set_aside == 1
+    assert fx.row_of(ctx, "a-hostile").state == "broken"
+    assert hosts["soft.example.org"].broken == 0 and hosts["soft.example.org"].attention == 1
+    assert sum(s.broken for s in ctx.hosts) == 0
+    publishers = {s.name: s for s in ctx.publishers}
+    assert publishers["Example Publisher"].broken == 1  # b-invalid
+    assert sum(s.broken for s in ctx.publishers) == len(broken.rows)
+
+
+def test_every_format_and_page_gives_the_same_broken(
+    snoozed_break: ReportContext, tmp_path: Path
+) -> None:
+    ctx = snoozed_break
+    index = LexborHTMLParser(render_html(ctx))
+    markdown = render_markdown(ctx)
+    document = json.loads(render_json(ctx))
+    write_report(ctx, tmp_path, run_id=None, formats=("html",))
+    for kind, stats in (("publishers", ctx.publishers), ("hosts", ctx.hosts)):
+        records = {s["name"]: s["broken"] for s in document[kind]}
+        for s in stats:
+            cell = index.css_first(f'#{kind} tr[data-name="{s.name}"] td[data-label="Broken"]')
+            assert cell is not None and _text(cell) == str(s.broken)
+            assert records[s.name] == s.broken
+            page = LexborHTMLParser((tmp_path / s.page).read_text(encoding="utf-8"))
+            terms = [_text(dt) for dt in page.css("#facts dt")]
+            values = [_text(dd) for dd in page.css("#facts dd")]
+            assert dict(zip(terms, values, strict=True))["Confirmed broken"] == str(s.broken)
+    hosts = markdown.split("\n## Hosts\n", 1)[1].split("\n## ", 1)[0]
+    soft = next(line for line in hosts.splitlines() if line.startswith("| soft.example.org |"))
+    assert soft.split("|")[5].strip() == "0"  # Host, Resources, Checked, OK, Broken
