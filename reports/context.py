@@ -592,6 +592,18 @@ MEDIAN_NOTE = (
 )
 
 
+#: What the queue's "Checks" column counts, said under the queue (HTML and Markdown): the
+#: bare number read as failures, where a flapping link's counts from when it began flapping.
+CHECKS_NOTE = (
+    "Checks: how many times the link was checked since its problem began, the date under "
+    "Since (for a page that no longer matches its entry, since that change; for a flapping "
+    "link, since it began flapping). “—”: an entry to review whose link works; the checks "
+    "of its link say nothing about the entry."
+)
+#: A "Checks" cell left uncounted (`Row.checks_counted`), as a screen reader hears it.
+CHECKS_NOT_COUNTED = "not counted: its link works; the entry is what to review"
+
+
 @dataclass(frozen=True)
 class GroupStats:
     """Health of the resources of one publisher or one host."""

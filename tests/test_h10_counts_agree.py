@@ -19,7 +19,8 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from catalog.queries import ReportData, report_data
 from reports import build_context, render_html, render_json, render_markdown, write_report
-from reports.context import Priority, ReportContext
+from reports.context import CHECKS_NOT_COUNTED, CHECKS_NOTE, Priority, ReportContext
+from reports.render import pagers, queue_page_name, render_queue_page
 from tests import report_fixtures as fx
 
 LATER = fx.NOW + timedelta(days=7)
@@ -115,3 +116,48 @@ def test_every_format_and_page_gives_the_same_broken(
     hosts = markdown.split("\n## Hosts\n", 1)[1].split("\n## ", 1)[0]
     soft = next(line for line in hosts.splitlines() if line.startswith("| soft.example.org |"))
     assert soft.split("|")[5].strip() == "0"  # Host, Resources, Checked, OK, Broken
+
+
+# --- 3. "Checks" says what it counts, and why a cell has none ---------------------------
+
+
+@pytest.fixture(scope="module")
+def stale(data: ReportData) -> ReportContext:
+    """a-ok-1 out of date, its link working: queued, its checks not counted."""
+    stale = fx.with_resource(
+        data, "a-ok-1", stale_reasons=("dated 2009",), since=fx.days_ago(40), checks_since=6
+    )
+    return build_context(stale, now=fx.NOW)
+
+
+def test_the_checks_column_is_explained_under_the_queue(stale: ReportContext) -> None:
+    tree = LexborHTMLParser(render_html(stale))
+    (header,) = [th for th in tree.css("#attention thead th") if _text(th) == "Checks"]
+    assert header.attributes.get("aria-describedby") == "checks-note"
+    note = tree.css_first("#checks-note")
+    assert note is not None and _text(note) == CHECKS_NOTE
+    assert CHECKS_NOTE.startswith("Checks: how many times the link was checked since its")
+    markdown = render_markdown(stale)
+    assert f"## What to fix first\n\n{CHECKS_NOTE}\n\n###" in markdown
+    # A queue group's own page (a group longer than the index shows) says it too.
+    group = stale.groups[0]
+    (pager,) = pagers(len(group.rows), lambda n: queue_page_name(group.key, n))
+    page = LexborHTMLParser(render_queue_page(stale, group, pager))
+    note = page.css_first("#checks-note")
+    assert note is not None and _text(note) == CHECKS_NOTE
+
+
+def test_an_uncounted_checks_cell_says_why(stale: ReportContext) -> None:
+    tree = LexborHTMLParser(render_html(stale))
+    row = tree.css_first('#attention tr[data-resource-id="a-ok-1"]')
+    assert row is not None
+    cell = row.css_first('td[data-label="Checks"]')
+    assert cell is not None
+    shown = cell.css_first('span[aria-hidden="true"]')
+    heard = cell.css_first("span.skip")
+    assert shown is not None and shown.text() == "—"
+    assert heard is not None and heard.text() == CHECKS_NOT_COUNTED
+    broken = tree.css_first('#attention tr[data-resource-id="a-broken"] td[data-label="Checks"]')
+    assert broken is not None and broken.text().strip().isdigit()
+    line = next(line for line in render_markdown(stale).splitlines() if "(a-ok-1," in line)
+    assert "| — | — |" in line

@@ -793,9 +793,9 @@ def test_an_entry_to_review_shows_no_link_since_or_checks(data: ReportData) -> N
     row = tree.css_first('#attention tr[data-resource-id="a-ok-1"]')
     assert row is not None
     cells = {td.attributes.get("data-label"): td.text(strip=True) for td in row.css("td")}
-    assert (cells["Since"], cells["Checks"]) == ("—", "")
+    assert cells["Since"] == "—" and cells["Checks"].startswith("—")  # and why, unseen
     md = next(line for line in render_markdown(ctx).splitlines() if "(a-ok-1," in line)
-    assert "| — |  |" in md
+    assert "| — | — |" in md
 
 
 def test_an_entry_whose_link_never_worked_is_not_said_to_work(data: ReportData) -> None:
