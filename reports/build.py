@@ -435,8 +435,8 @@ class _Addresses:
 
 
 def _queued(row: Row) -> bool:
-    """In the action queue: something to do, and not snoozed or ignored."""
-    return row.priority is not None and not row.set_aside
+    """In the action queue (`Row.queued`)."""
+    return row.queued
 
 
 def with_findings(
@@ -1378,14 +1378,7 @@ def _totals(
     drifted = [r for r in rows if r.priority is Priority.DRIFT]
     moved = Counter(r.outcome or "" for r in drifted)
     rows = [r for r in rows if r.priority is not Priority.DRIFT]
-    working = _queued_all_the_same(rows)
-    aside = Counter(  # a problem put off (snoozed or ignored): not "nothing to do" either
-        r.outcome or ""
-        for r in rows
-        if r.priority is not None and r.set_aside and r.severity == Severity.OK.value
-    )
-    held = Counter(r.outcome or "" for r in rows if r.priority is None and _held_ok(r))
-    silent = Counter(r.outcome or "" for r in rows if r.priority is None and _silent_ok(r))
+    working, parts = _working_parts(rows)
     if drifted:
         items.append(_drift_total(drifted))
     # Before any check, no entry was "added since the last check".
@@ -1402,13 +1395,14 @@ def _totals(
             explanation = outcome.explanation
             if outcome in _NO_ANSWER_TOTALS:
                 explanation = f"{_NO_ANSWER_TOTALS[outcome]}; {_NO_ANSWER_NEXT_STEP}"
-            if outcome.is_ok and (working.get(key) or aside.get(key) or held.get(key)):
+            told = parts.get(key, Counter())
+            if outcome.is_ok and set(told) - {_NOTHING_TO_DO}:
                 explanation = _ok_but_queued(
                     working.get(key, Counter()),
-                    aside[key],
+                    told[_SET_ASIDE],
                     count,
-                    held=held[key],
-                    silent=silent[key],
+                    held=told[_HELD_OK] + told[_SILENT_OK],
+                    silent=told[_SILENT_OK],
                 )
             items.append(Total(key, outcome.label, outcome.severity.value, explanation, count))
         elif key == UNCHECKED:
@@ -1456,14 +1450,24 @@ def _drift_total(rows: Sequence[Row]) -> Total:
     )
 
 
-def _queued_all_the_same(rows: Sequence[Row]) -> dict[str, Counter[Priority]]:
-    """Per working outcome, the queue groups of the resources queued all the same (a page
-    that no longer matches its entry, an entry due a review)."""
-    found: dict[str, Counter[Priority]] = defaultdict(Counter)
+def _working_parts(
+    rows: Sequence[Row],
+) -> tuple[dict[str, Counter[Priority]], dict[str, Counter[str]]]:
+    """Per working outcome, the queue groups of the resources queued all the same (an
+    entry due a review, ...), and how many the headline counts in each of its parts
+    (`_headline_part`): the OK total's explanation counts them by the headline's rules, or
+    its "nothing to do for the rest" counted 30 where the headline said "26 OK" (a snoozed
+    link with nothing wrong is set aside in the one, was "the rest" in the other)."""
+    queued: dict[str, Counter[Priority]] = defaultdict(Counter)
+    parts: dict[str, Counter[str]] = defaultdict(Counter)
     for r in rows:
-        if r.priority is not None and not r.set_aside and r.severity == Severity.OK.value:
-            found[r.outcome or ""][r.priority] += 1
-    return found
+        if r.severity != Severity.OK.value:
+            continue
+        part = _headline_part(r)
+        parts[r.outcome or ""][part] += 1
+        if part in _QUEUED_PARTS and r.priority is not None:
+            queued[r.outcome or ""][r.priority] += 1
+    return queued, parts
 
 
 def _ok_but_queued(
@@ -1471,7 +1475,7 @@ def _ok_but_queued(
 ) -> str:
     """The OK total's explanation, which must not say "nothing to do" of the resources the
     headline counts to fix or to review, nor of those it counts set aside (snoozed or
-    ignored with a problem: put off, not done with), nor of those it counts OK only when
+    ignored: a decision to revisit, not done with), nor of those it counts OK only when
     last checked (`_HELD_OK`: not asked since, their host away; `silent` of the `held`,
     `_SILENT_OK`: their host not answering)."""
     n = sum(groups.values())
@@ -1512,6 +1516,39 @@ def _silent_ok(r: Row) -> bool:
     return _held_ok(r) and held_silent(r.reason)
 
 
+#: The headline's parts (`_headline_part`), as it names them.
+_TO_FIX, _TO_CHECK, _TO_REVIEW = "to fix", "to check or watch", "to review (the link works)"
+_NOTHING_TO_DO, _SET_ASIDE = "OK", "set aside"
+#: The headline's parts of the resources in the queue.
+_QUEUED_PARTS = frozenset({_TO_FIX, _TO_CHECK, _TO_REVIEW})
+
+
+def _headline_part(r: Row) -> str:
+    """The headline's part a resource is counted in: the one rule of what is set aside,
+    queued or OK with nothing to do, which the OK total's explanation follows too
+    (`_working_parts`). A snoozed or ignored resource is set aside whatever its link does."""
+    if r.set_aside:
+        return _SET_ASIDE
+    if r.priority is not None and r.priority.to_fix:
+        return _TO_FIX
+    if r.entry_only:
+        return _TO_REVIEW
+    if r.priority is not None:
+        return _TO_CHECK
+    if r.outcome == Outcome.OK.value and _held_ok(r):
+        # OK at a check before its host went away (or silent): not "nothing to do".
+        return _SILENT_OK if _silent_ok(r) else _HELD_OK
+    if r.outcome == Outcome.OK.value:
+        return _NOTHING_TO_DO
+    if r.outcome in (None, UNCHECKED) and r.reached is not None:
+        return _NOTHING_TO_DO  # its new address answered the last check, as a redirect's target
+    if r.outcome in (None, UNCHECKED):
+        return "not checked yet"
+    if r.outcome == Outcome.NETWORK_UNAVAILABLE.value:
+        return f"unknown ({Outcome.NETWORK_UNAVAILABLE.label.lower()})"
+    return "other"
+
+
 def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool) -> str:
     """Every active resource counted once, by what it asks of the curator, so the parts
     add up to the catalog: an entry to review whose link works is not a link to look at."""
@@ -1521,37 +1558,15 @@ def _headline(data: ReportData, resources: Sequence[Row], nothing_checked: bool)
         return f"No link could be checked yet: our network was down ({_waiting(data)})."
     if nothing_checked:
         return f"Nothing has been checked yet ({_waiting(data)})."
-    tally: Counter[str] = Counter()
-    for r in resources:
-        if r.set_aside:
-            tally["set aside"] += 1
-        elif r.priority is not None and r.priority.to_fix:
-            tally["to fix"] += 1
-        elif r.entry_only:
-            tally["to review (the link works)"] += 1
-        elif r.priority is not None:
-            tally["to check or watch"] += 1
-        elif r.outcome == Outcome.OK.value and _held_ok(r):
-            # OK at a check before its host went away (or silent): not "nothing to do".
-            tally[_SILENT_OK if _silent_ok(r) else _HELD_OK] += 1
-        elif r.outcome == Outcome.OK.value:
-            tally["OK"] += 1
-        elif r.outcome in (None, UNCHECKED) and r.reached is not None:
-            tally["OK"] += 1  # its new address answered the last check, as a redirect's target
-        elif r.outcome in (None, UNCHECKED):
-            tally["not checked yet"] += 1
-        elif r.outcome == Outcome.NETWORK_UNAVAILABLE.value:
-            tally[f"unknown ({Outcome.NETWORK_UNAVAILABLE.label.lower()})"] += 1
-        else:
-            tally["other"] += 1
-    parts = [f"{tally.pop('to fix', 0)} to fix"]  # "0 to fix" is news too
+    tally = Counter(map(_headline_part, resources))
+    parts = [f"{tally.pop(_TO_FIX, 0)} {_TO_FIX}"]  # "0 to fix" is news too
     order = [
-        "to check or watch",
-        "to review (the link works)",
-        "OK",
+        _TO_CHECK,
+        _TO_REVIEW,
+        _NOTHING_TO_DO,
         _HELD_OK,
         _SILENT_OK,
-        "set aside",
+        _SET_ASIDE,
     ]
     parts += [f"{tally.pop(k)} {k}" for k in order if k in tally]
     parts += [f"{n} {k}" for k, n in tally.items()]

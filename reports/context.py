@@ -295,6 +295,13 @@ class Row:
         return self.snoozed_until is not None or self.ignored_reason is not None
 
     @property
+    def queued(self) -> bool:
+        """In the action queue: something to do, and not snoozed or ignored. The one rule
+        of the queue's groups and of every count of them (a host's "Broken" is its rows
+        in the queue's "Confirmed broken")."""
+        return self.priority is not None and not self.set_aside
+
+    @property
     def checks_counted(self) -> bool:
         """Whether its "Checks" count is of its problem: not of an entry queued for its own
         text while its link works (out of date, or a contact gone from its page), whose
@@ -583,6 +590,18 @@ MEDIAN_NOTE = (
     "or retries is left out (“no answer”: no check got one; “only after waits”: every "
     "answer came after such a wait)."
 )
+
+
+#: What the queue's "Checks" column counts, said under the queue (HTML and Markdown): the
+#: bare number read as failures, where a flapping link's counts from when it began flapping.
+CHECKS_NOTE = (
+    "Checks: how many times the link was checked since its problem began, the date under "
+    "Since (for a page that no longer matches its entry, since that change; for a flapping "
+    "link, since it began flapping). “—”: an entry to review whose link works; the checks "
+    "of its link say nothing about the entry."
+)
+#: A "Checks" cell left uncounted (`Row.checks_counted`), as a screen reader hears it.
+CHECKS_NOT_COUNTED = "not counted: its link works; the entry is what to review"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from catalog.outcomes import Severity, held_silent, held_why
 from catalog.text import LRI, PDI, counted, quotations_isolated, without_bidi_overrides
 from reports.context import (
+    CHECKS_NOT_COUNTED,
     ChangeItem,
     HistoryItem,
     HygieneRow,
@@ -447,6 +448,11 @@ def fix_cell(row: Row) -> Markup:
 
 #: Under a flapping link's "Since": the date is when the flipping began.
 FLAPPING_SINCE = "when it began flapping"
+#: An uncounted "Checks" cell: a dash, and why for a screen reader (a blank cell read as
+#: missing data).
+_CHECKS_NOT_COUNTED = (
+    f'<span aria-hidden="true">—</span><span class="skip">{CHECKS_NOT_COUNTED}</span>'
+)
 
 
 def _queue_row(row: Row, root: str) -> str:
@@ -456,6 +462,7 @@ def _queue_row(row: Row, root: str) -> str:
         if row.since and about_link
         else "—"
     )
+    checks = str(row.checks) if row.checks_counted else _CHECKS_NOT_COUNTED
     if row.since and row.flapping_since:
         since += f'<div class="small">{FLAPPING_SINCE}</div>'
     return (
@@ -465,7 +472,7 @@ def _queue_row(row: Row, root: str) -> str:
         f'<th scope="row" class="first">{_resource_cell(row, root)}</th>\n'
         f'<td data-label="What we saw">{_seen_cell(row)}</td>\n'
         f'<td data-label="Since">{since}</td>\n'
-        f'<td data-label="Checks" class="num">{row.checks if row.checks_counted else ""}</td>\n'
+        f'<td data-label="Checks" class="num">{checks}</td>\n'
         f'<td data-label="Suggested fix" class="fix">{_fix_cell(row)}</td>\n'
         "</tr>\n"
     )

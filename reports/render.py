@@ -33,6 +33,7 @@ from catalog.queries import TREND_DAYS
 from catalog.text import code_span, without_bidi_overrides
 from reports.chart import SERIES, trend_svg
 from reports.context import (
+    CHECKS_NOTE,
     MEDIAN_NOTE,
     Group,
     GroupStats,
@@ -181,6 +182,7 @@ def _environment() -> Environment:
     env.globals["trend_svg"] = trend_svg
     env.globals["series"] = SERIES
     env.globals["median_note"] = MEDIAN_NOTE
+    env.globals["checks_note"] = CHECKS_NOTE
     env.globals["history_days"] = TREND_DAYS  # a resource page's events (`reports.publish`)
     return env
 

@@ -11,7 +11,6 @@ from catalog.check.classify import NO_ANSWER
 from catalog.outcomes import Outcome, Severity
 from catalog.queries import ResourceRow, RunInfo
 from reports.context import (
-    BROKEN_STATE,
     GroupStats,
     Priority,
     Row,
@@ -119,11 +118,13 @@ def group_stats(
                     s.outcome is not None and s.outcome.is_ok and r.priority is not Priority.DRIFT
                     for s, r in members
                 ),
-                # Confirmed broken as each row's badge says, soft 404s included.
-                broken=sum(r.state == BROKEN_STATE for _, r in members),
+                # In the queue's "Confirmed broken", as the summary counts them: a soft 404
+                # has a group of its own, a snoozed or ignored break is set aside. Counting
+                # every link in state broken, the column summed to 21 beside 13.
+                broken=sum(r.queued and r.priority is Priority.BROKEN for _, r in members),
                 # As the index's queue counts them: snoozed and ignored ones are left
                 # out of "need attention" and counted apart.
-                attention=sum(r.priority is not None and not r.set_aside for _, r in members),
+                attention=sum(r.queued for _, r in members),
                 set_aside=sum(r.set_aside for _, r in members),
                 median_ms=round(statistics.median(times)) if times else None,
                 unanswered=sum(s.http_status is None for s in checked),

@@ -82,7 +82,7 @@ def test_a_gone_number_is_queued_ahead_of_failing_links_since_the_first_read_wit
     (line,) = [line for line in md.splitlines() if line.startswith("| [National Human")]
     cells = [cell.strip() for cell in line.split(" | ")]
     assert cells[2] == f"a day ago ({days(1).date().isoformat()})"
-    assert cells[3] == ""  # the link's checks say nothing of the entry's number
+    assert cells[3] == "—"  # the link's checks say nothing of the entry's number
     assert "Contact details gone from their page" in render_html(ctx)
 
 
