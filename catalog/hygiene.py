@@ -4,6 +4,8 @@ Inputs:  the `Catalog` records the source stage read (any number of collections)
 Outputs: `Finding`s, one per problem and resource, each with a code from `FINDING_CODES`, a
          `Level`, the file and line (of the field the finding is about, else of the entry),
          a message, and the fix (with the exact `linkhealth` command when one exists).
+         Duplicates are a pair's problem, reported once, at the later entry of the pair
+         (where its `duplicate_of` would go), naming the earlier.
          No database, no network; a YAML file is read again only to find field lines.
 
 `same_content` is the judge for the one check that needs the network (does the https form
@@ -532,6 +534,23 @@ def _ids_in_several(catalogs: Sequence[Catalog]) -> frozenset[str]:
     return frozenset(rid for rid, n in seen.items() if n > 1)
 
 
+def _earlier_unmarked(
+    resources: Sequence[Resource], partners: Sequence[Sequence[int]]
+) -> list[list[int]]:
+    """For each of `resources` (in file order), the positions of its `partners` listed
+    before it, where neither of the two is marked as intended; none for a marked one.
+
+    A pair is reported once, at its later entry: where its `duplicate_of` goes (as
+    `catalog validate` reports a repeated id at the repeat). Reported at both, a pair
+    counted twice and gave its one fix twice.
+    """
+    marked = [_intended(r) for r in resources]
+    return [
+        [] if marked[n] else [j for j in place if j < n and not marked[j]]
+        for n, place in enumerate(partners)
+    ]
+
+
 def _intended(resource: Resource) -> bool:
     shared = resource.extra.get("shared_url")
     marked = shared is True or str(shared).lower() in ("true", "yes")
@@ -581,24 +600,17 @@ def _duplicate_urls(
                         field="duplicate_of",
                     )
             places = same_place_partners([m.resource.url for m in same])
-            for m, place in zip(same, places, strict=True):
-                if _intended(m.resource):
+            earliers = _earlier_unmarked([m.resource for m in same], places)
+            for m, earlier in zip(same, earliers, strict=True):
+                if not earlier:
                     continue
-                partners = [same[j] for j in place]
-                if all(_intended(o.resource) for o in partners):
-                    continue
-                first = min([m, *partners], key=lambda e: e.resource.line or 0).resource.id
-                others = tuple(o.resource.id for o in partners)
-                mark = (
-                    f"add 'duplicate_of: {first}' to the others"
-                    if m.resource.id == first
-                    else f"add 'duplicate_of: {first}' to this entry"
-                )
+                others = tuple(same[j].resource.id for j in earlier)
+                first = others[0]
                 yield m.finding(
                     "duplicate_url",
-                    f"the same URL as {', '.join(others)}",
-                    f"fix the URL of the wrong entry; if they really share the page, {mark} "
-                    "(or 'shared_url: true')",
+                    f"the same URL as {', '.join(others)}, listed before",
+                    "fix the URL of the wrong entry; if they really share the page, add "
+                    f"'duplicate_of: {first}' to this entry (or 'shared_url: true')",
                     related=others,
                 )
             elsewhere = tuple(
@@ -632,12 +644,15 @@ def _likely_duplicate_urls(
         if len({key for _, key in members}) < 2:
             continue  # one URL (a `duplicate_url`, if anything)
         places = same_place_partners([m.resource.url for m, _ in members])
-        for (m, key), place in zip(members, places, strict=True):
-            if _intended(m.resource):
+        other_urls = [
+            [j for j in place if members[j][1] != key]
+            for place, (_, key) in zip(places, members, strict=True)
+        ]
+        earliers = _earlier_unmarked([m.resource for m, _ in members], other_urls)
+        for (m, key), earlier in zip(members, earliers, strict=True):
+            if not earlier:
                 continue
-            partners = [members[j] for j in place if members[j][1] != key]
-            if all(_intended(o.resource) for o, _ in partners):
-                continue
+            partners = [members[j] for j in earlier]
             ids = tuple(o.resource.id for o, _ in partners)
             by_how: dict[str, list[str]] = defaultdict(list)
             for o, other in partners:  # each pair's own differences, not the group's
@@ -729,16 +744,16 @@ def _near_duplicate_titles(
             continue  # (a `duplicate_of` another URL is `bad_duplicate_of`'s business)
         if _other_languages(a.resource, b.resource):
             continue  # an English and a Spanish edition: both meant
-        for this, other in ((a, b), (b, a)):
-            label = _label(other, this)
-            yield this.finding(
-                "near_duplicate_title",
-                f"title almost the same as {label} ({other.resource.title!r}), with another URL",
-                "check whether both are needed; if one is stale, remove it; if both are meant, "
-                "make the titles tell them apart, or, for editions in other languages, give "
-                "each its 'languages' (e.g. [en] and [es])",
-                related=(label,),
-            )
+        label = _label(a, b)  # once per pair, at the later entry, as duplicate URLs
+        yield b.finding(
+            "near_duplicate_title",
+            f"title almost the same as {label} ({a.resource.title!r}), listed before, with "
+            "another URL",
+            "check whether both are needed; if one is stale, remove it; if both are meant, "
+            "make the titles tell them apart, or, for editions in other languages, give "
+            "each its 'languages' (e.g. [en] and [es])",
+            related=(label,),
+        )
 
 
 #: Word stems a title may have that its near-duplicate lacks, for blocking (see below).
