@@ -42,6 +42,18 @@ def _codes(findings: list[Finding], rid: str | None = None) -> set[str]:
     return {f.code for f in findings if rid is None or f.resource_id == rid}
 
 
+def test_every_finding_code_has_a_plain_label_for_curators() -> None:
+    """The report summed findings up as `near_duplicate_title`, `missing_type`: a code."""
+    labels = {code: kind.label for code, kind in FINDING_CODES.items()}
+    assert labels["near_duplicate_title"] == "Similar titles"
+    assert labels["missing_type"] == "No type"
+    assert labels["http_url"] == "Plain http:// address"
+    assert all(label and "_" not in label.replace("duplicate_of", "") for label in labels.values())
+    assert len(set(labels.values())) == len(labels)
+    assert hygiene.finding_label("http_url") == "Plain http:// address"
+    assert hygiene.finding_label("no_such_code") == "no_such_code"
+
+
 def test_a_complete_entry_has_no_findings() -> None:
     assert lint([_catalog(_complete("a"), _complete("b"))]) == []
 

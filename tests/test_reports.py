@@ -1226,11 +1226,13 @@ def test_a_cut_hygiene_list_is_summed_up_by_kind_most_frequent_first(ctx: Report
     many = [_no_year(f"r{n:04d}", n) for n in range(render_module.INDEX_QUEUE_LIMIT + 5)]
     http = dataclasses.replace(many[0], code="http_url", resource_id="h1", line=1)
     index = LexborHTMLParser(render_html(with_findings(ctx, [http, *many])))
-    kinds = [" ".join(li.text(separator=" ").split()) for li in index.css("#hygiene-kinds li")]
-    assert kinds == [
-        f"{render_module.INDEX_QUEUE_LIMIT + 5} missing_year (warning)",
-        "1 http_url (warning)",
+    kinds = [li.text() for li in index.css("#hygiene-kinds li")]
+    assert kinds == [  # a curator's words first; the code after, for a search
+        f"{render_module.INDEX_QUEUE_LIMIT + 5} No year (warning, missing_year)",
+        "1 Plain http:// address (warning, http_url)",
     ]
+    codes = [c.text() for c in index.css("#hygiene-kinds li code")]
+    assert codes == ["missing_year", "http_url"]
     few = LexborHTMLParser(render_html(with_findings(ctx, many[:3])))
     assert few.css_first("#hygiene-kinds") is None  # every row is shown: no summary needed
 
