@@ -4,6 +4,8 @@ Inputs:  the `Catalog` records the source stage read (any number of collections)
 Outputs: `Finding`s, one per problem and resource, each with a code from `FINDING_CODES`, a
          `Level`, the file and line (of the field the finding is about, else of the entry),
          a message, and the fix (with the exact `linkhealth` command when one exists).
+         Duplicates are a pair's problem, reported once, at the later entry of the pair
+         (where its `duplicate_of` would go), naming the earlier.
          No database, no network; a YAML file is read again only to find field lines.
 
 `same_content` is the judge for the one check that needs the network (does the https form
@@ -26,7 +28,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from itertools import combinations, groupby
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from catalog.clock import AHEAD_OF_UTC, latest_date, utcnow
@@ -55,9 +57,11 @@ __all__ = [
     "FINDING_CODES",
     "NEAR_DUPLICATE_RATIO",
     "Finding",
+    "FindingKind",
     "Level",
     "at_or_above",
     "counts_by_level",
+    "finding_label",
     "lint",
     "normalise_title",
     "same_content",
@@ -81,82 +85,112 @@ class Level(StrEnum):
 
 _RANK = {Level.INFO: 0, Level.WARNING: 1, Level.ERROR: 2}
 
-#: Every finding code with its level and meaning (for the README, reports and `--json` readers).
-FINDING_CODES: dict[str, tuple[Level, str]] = {
-    "duplicate_url": (
+
+class FindingKind(NamedTuple):
+    level: Level
+    #: The kind's plain name, for curators (the report sums findings up by kind): the code
+    #: is for machines and searches.
+    label: str
+    meaning: str
+
+
+#: Every finding code with its level, label and meaning (for the README, reports and
+#: `--json` readers).
+FINDING_CODES: dict[str, FindingKind] = {
+    "duplicate_url": FindingKind(
         Level.ERROR,
+        "Same page in two entries",
         "Two entries of one collection lead to the same page (after URL normalisation; "
         "two sections of it, `#texas` and `#ohio`, are two places). Fix the wrong one, or "
         "mark the sharing as intended with `shared_url: true` or `duplicate_of: <id>`.",
     ),
-    "likely_duplicate_url": (
+    "likely_duplicate_url": FindingKind(
         Level.WARNING,
+        "Probably the same page in two entries",
         "Two entries of one collection differ only in http:// and https://, a leading `www.` "
         "or a trailing `/`: most sites serve one page at both. Keep one entry, or mark the "
         "pair as meant with `shared_url: true`.",
     ),
-    "bad_duplicate_of": (
+    "bad_duplicate_of": FindingKind(
         Level.WARNING,
+        "duplicate_of names the wrong entry",
         "`duplicate_of` names an id that is not an entry with the same URL.",
     ),
-    "url_in_other_collection": (
+    "url_in_other_collection": FindingKind(
         Level.INFO,
+        "Also listed in another collection",
         "Another collection lists the same page; it is checked once and fixing one entry "
         "does not fix the other.",
     ),
-    "near_duplicate_title": (
+    "near_duplicate_title": FindingKind(
         Level.WARNING,
+        "Similar titles",
         "Two entries have almost the same title but different URLs; one may be a stale copy. "
         "Editions in other languages are not flagged once each entry's `languages` names its "
         "own (`[en]`, `[es]`).",
     ),
-    "http_url": (
+    "http_url": FindingKind(
         Level.WARNING,
+        "Plain http:// address",
         "The URL uses http://; the https form is safer when it serves the same page.",
     ),
-    "tracking_params": (
+    "tracking_params": FindingKind(
         Level.WARNING,
+        "Tracking parameters in the address",
         "The URL carries click-tracking parameters (utm_*, fbclid, ...); they can be removed.",
     ),
-    "url_shortener": (
+    "url_shortener": FindingKind(
         Level.WARNING,
+        "Link shortener",
         "The URL goes through a link shortener; name the page it leads to instead.",
     ),
-    "invisible_in_url": (
+    "invisible_in_url": FindingKind(
         Level.ERROR,
+        "Invisible character in the address",
         "The URL holds a character that shows as nothing (a zero-width space, a soft hyphen), "
         "pasted with it: the address fetched is not the one the curator sees.",
     ),
-    "unplain_url": (
+    "unplain_url": FindingKind(
         Level.WARNING,
+        "Backslash or user name in the address",
         'The URL holds a backslash before its query, which browsers read as "/" (the check '
         "too, but for one within the path, which it sends as %5C), or a user name (and "
         "password) before its host, which browsers send only to a site that asks for a login "
         "and the check never sends. Write the address without them: it is not plainly what "
         "it seems (a user name can pass for the host).",
     ),
-    "unencoded_in_url": (
+    "unencoded_in_url": FindingKind(
         Level.WARNING,
+        "Space or symbol not encoded in the address",
         "The URL holds a space (or a double quote, angle or curly brackets, a caret, a "
         "vertical bar, a backtick) as it is. The check sends it percent-encoded, as browsers "
         "send a space (%20), so the link works, but the address breaks where it is pasted "
         "as text (an e-mail cuts it at the space): write it encoded.",
     ),
-    "year_mismatch": (
+    "year_mismatch": FindingKind(
         Level.WARNING,
+        "Year differs from the title",
         "The entry's year disagrees with the year its title names.",
     ),
-    "comma_in_list": (
+    "comma_in_list": FindingKind(
         Level.WARNING,
+        "List written as one item",
         "An item of `tags` or `languages` holds a comma: `tags: training, hotline` is one "
         "tag, 'training, hotline'. Write the items as a list, `[training, hotline]`.",
     ),
-    "missing_description": (Level.WARNING, "The entry has no description."),
-    "missing_publisher": (Level.WARNING, "The entry names no publisher."),
-    "missing_type": (Level.WARNING, "The entry has no type (guide, report, toolkit, ...)."),
-    "missing_year": (Level.INFO, "The entry has no year."),
-    "bad_reviewed_at": (
+    "missing_description": FindingKind(
+        Level.WARNING, "No description", "The entry has no description."
+    ),
+    "missing_publisher": FindingKind(
+        Level.WARNING, "No publisher", "The entry names no publisher."
+    ),
+    "missing_type": FindingKind(
+        Level.WARNING, "No type", "The entry has no type (guide, report, toolkit, ...)."
+    ),
+    "missing_year": FindingKind(Level.INFO, "No year", "The entry has no year."),
+    "bad_reviewed_at": FindingKind(
         Level.WARNING,
+        "Unreadable or future review date",
         "The entry's `reviewed_at` is not a date, or lies in the future for everyone (after "
         "today in the earliest time zone, UTC+14: a curator's today is never flagged, "
         "wherever the report is built): staleness ignores a date it cannot read, and trusts "
@@ -253,6 +287,13 @@ def lint(
     return sorted(findings, key=lambda f: (f.file, f.line or 0, f.resource_id, f.code))
 
 
+def finding_label(code: str) -> str:
+    """The plain name of a finding code's kind, for curators; a code it does not know
+    shows as itself (a report is not failed over a label)."""
+    kind = FINDING_CODES.get(code)
+    return kind.label if kind is not None else code
+
+
 def at_or_above(findings: Iterable[Finding], level: Level) -> list[Finding]:
     return [f for f in findings if f.level.rank >= level.rank]
 
@@ -312,7 +353,7 @@ class _Entry:
             words = command_words(command[0], self.resource.id, *command[1:], *choose)
         return Finding(
             code=code,
-            level=FINDING_CODES[code][0],
+            level=FINDING_CODES[code].level,
             collection=self.catalog.key,
             resource_id=self.resource.id,
             file=str(self.catalog.path),
@@ -532,6 +573,23 @@ def _ids_in_several(catalogs: Sequence[Catalog]) -> frozenset[str]:
     return frozenset(rid for rid, n in seen.items() if n > 1)
 
 
+def _earlier_unmarked(
+    resources: Sequence[Resource], partners: Sequence[Sequence[int]]
+) -> list[list[int]]:
+    """For each of `resources` (in file order), the positions of its `partners` listed
+    before it, where neither of the two is marked as intended; none for a marked one.
+
+    A pair is reported once, at its later entry: where its `duplicate_of` goes (as
+    `catalog validate` reports a repeated id at the repeat). Reported at both, a pair
+    counted twice and gave its one fix twice.
+    """
+    marked = [_intended(r) for r in resources]
+    return [
+        [] if marked[n] else [j for j in place if j < n and not marked[j]]
+        for n, place in enumerate(partners)
+    ]
+
+
 def _intended(resource: Resource) -> bool:
     shared = resource.extra.get("shared_url")
     marked = shared is True or str(shared).lower() in ("true", "yes")
@@ -581,24 +639,17 @@ def _duplicate_urls(
                         field="duplicate_of",
                     )
             places = same_place_partners([m.resource.url for m in same])
-            for m, place in zip(same, places, strict=True):
-                if _intended(m.resource):
+            earliers = _earlier_unmarked([m.resource for m in same], places)
+            for m, earlier in zip(same, earliers, strict=True):
+                if not earlier:
                     continue
-                partners = [same[j] for j in place]
-                if all(_intended(o.resource) for o in partners):
-                    continue
-                first = min([m, *partners], key=lambda e: e.resource.line or 0).resource.id
-                others = tuple(o.resource.id for o in partners)
-                mark = (
-                    f"add 'duplicate_of: {first}' to the others"
-                    if m.resource.id == first
-                    else f"add 'duplicate_of: {first}' to this entry"
-                )
+                others = tuple(same[j].resource.id for j in earlier)
+                first = others[0]
                 yield m.finding(
                     "duplicate_url",
-                    f"the same URL as {', '.join(others)}",
-                    f"fix the URL of the wrong entry; if they really share the page, {mark} "
-                    "(or 'shared_url: true')",
+                    f"the same URL as {', '.join(others)}, listed before",
+                    "fix the URL of the wrong entry; if they really share the page, add "
+                    f"'duplicate_of: {first}' to this entry (or 'shared_url: true')",
                     related=others,
                 )
             elsewhere = tuple(
@@ -632,12 +683,15 @@ def _likely_duplicate_urls(
         if len({key for _, key in members}) < 2:
             continue  # one URL (a `duplicate_url`, if anything)
         places = same_place_partners([m.resource.url for m, _ in members])
-        for (m, key), place in zip(members, places, strict=True):
-            if _intended(m.resource):
+        other_urls = [
+            [j for j in place if members[j][1] != key]
+            for place, (_, key) in zip(places, members, strict=True)
+        ]
+        earliers = _earlier_unmarked([m.resource for m, _ in members], other_urls)
+        for (m, key), earlier in zip(members, earliers, strict=True):
+            if not earlier:
                 continue
-            partners = [members[j] for j in place if members[j][1] != key]
-            if all(_intended(o.resource) for o, _ in partners):
-                continue
+            partners = [members[j] for j in earlier]
             ids = tuple(o.resource.id for o, _ in partners)
             by_how: dict[str, list[str]] = defaultdict(list)
             for o, other in partners:  # each pair's own differences, not the group's
@@ -729,16 +783,16 @@ def _near_duplicate_titles(
             continue  # (a `duplicate_of` another URL is `bad_duplicate_of`'s business)
         if _other_languages(a.resource, b.resource):
             continue  # an English and a Spanish edition: both meant
-        for this, other in ((a, b), (b, a)):
-            label = _label(other, this)
-            yield this.finding(
-                "near_duplicate_title",
-                f"title almost the same as {label} ({other.resource.title!r}), with another URL",
-                "check whether both are needed; if one is stale, remove it; if both are meant, "
-                "make the titles tell them apart, or, for editions in other languages, give "
-                "each its 'languages' (e.g. [en] and [es])",
-                related=(label,),
-            )
+        label = _label(a, b)  # once per pair, at the later entry, as duplicate URLs
+        yield b.finding(
+            "near_duplicate_title",
+            f"title almost the same as {label} ({a.resource.title!r}), listed before, with "
+            "another URL",
+            "check whether both are needed; if one is stale, remove it; if both are meant, "
+            "make the titles tell them apart, or, for editions in other languages, give "
+            "each its 'languages' (e.g. [en] and [es])",
+            related=(label,),
+        )
 
 
 #: Word stems a title may have that its near-duplicate lacks, for blocking (see below).

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 
+from catalog.hygiene import finding_label
 from catalog.outcomes import Outcome, Severity
 from catalog.settings import NIGHT_SLACK, night_span
 
@@ -680,11 +681,14 @@ class ReportContext:
     command_options: tuple[str, ...] = ()
 
     @property
-    def hygiene_kinds(self) -> tuple[tuple[str, str, int], ...]:
-        """(level, code, count) of the findings, most frequent first: where one kind fills
-        hundreds of rows (every entry lacks a `type:`), the counts say more than the rows."""
+    def hygiene_kinds(self) -> tuple[HygieneKind, ...]:
+        """The findings counted by kind, most frequent first: where one kind fills hundreds
+        of rows (every entry lacks a `type:`), the counts say more than the rows."""
         counts = Counter((f.level, f.code) for f in self.hygiene)
-        return tuple((level, code, n) for (level, code), n in counts.most_common())
+        return tuple(
+            HygieneKind(level, code, finding_label(code), n)
+            for (level, code), n in counts.most_common()
+        )
 
     @property
     def rows(self) -> tuple[Row, ...]:
@@ -694,6 +698,17 @@ class ReportContext:
     @property
     def queue(self) -> tuple[Group, ...]:
         return self.groups
+
+
+@dataclass(frozen=True)
+class HygieneKind:
+    """The findings of one kind: curators read its `label` ("Similar titles"); the `code`
+    (`near_duplicate_title`) is what `catalog lint` and the JSON report say."""
+
+    level: str
+    code: str
+    label: str
+    count: int
 
 
 @dataclass(frozen=True)

@@ -70,8 +70,20 @@ INDEX_QUEUE_LIMIT = 300
 #: a big catalog (70 MB as one page at 100,000 resources, too much for a browser, let
 #: alone a phone); pages of 1,000 rows are ~1.5 MB and open at once.
 LONG_LIST_PAGE_ROWS = 1000
-#: Rows per queue group and hygiene findings in Markdown (artifacts and e-mail stay readable).
+#: Rows per queue group in Markdown (artifacts and e-mail stay readable).
 MARKDOWN_QUEUE_LIMIT = 50
+#: Hygiene findings listed on the index and in Markdown, errors first, under the counts by
+#: kind. The whole list has pages of its own (hygiene/); 300 rows of it pushed the changes,
+#: trends, publishers and hosts tens of thousands of pixels down the index.
+SUMMARY_HYGIENE_ROWS = 10
+
+
+def summary_hygiene_rows(limit: int | None) -> int | None:
+    """The hygiene rows a summary under `limit` (rows per queue group; None: every row)
+    lists; the index cuts the list, and the site gives it pages, past this many."""
+    return None if limit is None else min(limit, SUMMARY_HYGIENE_ROWS)
+
+
 JSON_SCHEMA = "linkhealth-report/1"
 SITE_FOLDERS = ("resources", "publishers", "hosts", "queue", "hygiene")
 
@@ -202,7 +214,12 @@ def render_html(
     """
     others = [(f"latest.{f}", _FORMAT_NAMES[f]) for f in FORMATS if f in beside and f != "html"]
     return _HTML_ENV.get_template(INDEX_TEMPLATE).render(
-        ctx=ctx, root="", inline_css=stylesheet(), limit=limit, beside=others
+        ctx=ctx,
+        root="",
+        inline_css=stylesheet(),
+        limit=limit,
+        hygiene_limit=summary_hygiene_rows(limit),
+        beside=others,
     )
 
 
@@ -296,7 +313,9 @@ def render_queue_page(ctx: ReportContext, group: Group, pager: Pager) -> str:
 
 
 def render_markdown(ctx: ReportContext, *, limit: int | None = MARKDOWN_QUEUE_LIMIT) -> str:
-    return _MD_ENV.get_template(MARKDOWN_TEMPLATE).render(ctx=ctx, limit=limit)
+    return _MD_ENV.get_template(MARKDOWN_TEMPLATE).render(
+        ctx=ctx, limit=limit, hygiene_limit=summary_hygiene_rows(limit)
+    )
 
 
 CSV_COLUMNS = (

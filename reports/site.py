@@ -57,6 +57,7 @@ from reports.render import (
     render_queue_page,
     render_resource_page,
     stylesheet,
+    summary_hygiene_rows,
     write_csv,
     write_json,
 )
@@ -456,7 +457,8 @@ def _render_summary_pages(ctx: ReportContext, stage: Path, write: Write) -> int:
             for pager in pagers(len(group.rows), functools.partial(queue_page_name, group.key)):
                 write(f"{stage}/queue/{pager.href}", render_queue_page(ctx, group, pager))
                 count += 1
-    if len(ctx.hygiene) > INDEX_QUEUE_LIMIT:
+    shown = summary_hygiene_rows(INDEX_QUEUE_LIMIT)  # the index's handful
+    if shown is not None and len(ctx.hygiene) > shown:
         for pager in pagers(len(ctx.hygiene), hygiene_page_name):
             write(f"{stage}/hygiene/{pager.href}", render_hygiene_page(ctx, pager))
             count += 1

@@ -62,6 +62,10 @@ def test_lint_exits_7_on_errors_and_prints_the_fix(isolated_cwd: Path) -> None:
     assert result.exit_code == EXIT_LINT_FINDINGS == 7
     assert "[duplicate_url]" in result.stdout
     assert "linkhealth replace-url a https://example.org/a" in result.stdout
+    # The pair a/b is one error, said once, at b (its `duplicate_of` goes there).
+    assert result.stdout.count("[duplicate_url]") == 1
+    assert "untidy.yaml:9: error: b: the same URL as a, listed before" in result.stdout
+    assert result.stderr.startswith("1 error, ")
 
 
 def test_lint_counts_its_findings_in_words(isolated_cwd: Path) -> None:
@@ -87,7 +91,8 @@ def test_lint_json_lists_findings_with_location_and_command(isolated_cwd: Path) 
     )
     findings = json.loads(result.stdout)
     codes = {(f["resource_id"], f["code"]) for f in findings}
-    assert {("a", "duplicate_url"), ("b", "duplicate_url"), ("b", "missing_year")} <= codes
+    assert {("b", "duplicate_url"), ("b", "missing_year")} <= codes
+    assert ("a", "duplicate_url") not in codes  # one pair, one finding, at the later entry
     assert {("a", "tracking_params"), ("b", "tracking_params")} <= codes
     first = next(f for f in findings if f["code"] == "tracking_params")
     assert first["line"] == 4 and first["file"].endswith("untidy.yaml")  # its url line

@@ -31,7 +31,8 @@ def finding_rows() -> str:
     from catalog.hygiene import FINDING_CODES
 
     return "\n".join(
-        f"| `{code}` | {level.value} | {text} |" for code, (level, text) in FINDING_CODES.items()
+        f"| `{code}` | {label} | {level.value} | {text} |"
+        for code, (level, label, text) in FINDING_CODES.items()
     )
 
 

@@ -220,7 +220,7 @@ def test_each_finding_about_a_field_is_on_that_fields_line(tmp_path: Path) -> No
 def test_findings_about_the_whole_entry_stay_on_its_line(tmp_path: Path) -> None:
     findings = _lint(_write(tmp_path, ENTRY))
     lines = {(f.resource_id, f.code): f.line for f in findings}
-    assert lines[("a", "duplicate_url")] == 2
+    assert ("a", "duplicate_url") not in lines  # the pair is b's, the later entry
     assert lines[("b", "duplicate_url")] == 9
     assert lines[("a", "missing_publisher")] == 2  # absent: nowhere else to point
     assert lines[("b", "missing_year")] == 9
@@ -241,8 +241,8 @@ def test_near_duplicate_titles_and_other_collections_stay_on_the_entry_line(
         tmp_path, "resources:\n  - id: c\n    title: C\n    url: https://a.example/\n", "two.yaml"
     )
     findings = lint([load_catalog(one), load_catalog(two)], now=NOW)
-    assert _line(findings, "near_duplicate_title", "a") == 2
-    assert _line(findings, "near_duplicate_title", "b") == 5
+    assert _line(findings, "near_duplicate_title", "b") == 5  # the pair, at its later entry
+    assert [f.resource_id for f in findings if f.code == "near_duplicate_title"] == ["b"]
     assert _line(findings, "url_in_other_collection", "c") == 2
 
 

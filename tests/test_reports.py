@@ -1202,21 +1202,34 @@ def test_pages_of_removed_resources_disappear_on_the_next_write(
 def test_a_long_hygiene_list_is_cut_on_the_index_and_complete_on_its_own_page(
     ctx: ReportContext, tmp_path: Path
 ) -> None:
-    findings = [_no_year(f"r{n:04d}", n) for n in range(render_module.INDEX_QUEUE_LIMIT + 5)]
+    """300 rows of it on the index pushed the trends, publishers and hosts tens of
+    thousands of pixels down: the index sums it up by kind and lists a handful, errors
+    first, as Markdown does; its pages list every finding."""
+    cap = render_module.SUMMARY_HYGIENE_ROWS
+    assert cap <= 10 < render_module.INDEX_QUEUE_LIMIT
+    findings = [_no_year(f"r{n:04d}", n) for n in range(cap + 30)]
+    error = dataclasses.replace(findings[-1], code="duplicate_url", level=Level.ERROR)
+    findings[-1] = error  # the most serious, last in the file
     big = with_findings(ctx, findings)
     files = write_report(big, tmp_path, run_id=None)
     index = LexborHTMLParser(files.main.read_text(encoding="utf-8"))
     shown = [tr.attributes["data-resource-id"] for tr in index.css("#hygiene tbody tr")]
-    assert shown == [f"r{n:04d}" for n in range(render_module.INDEX_QUEUE_LIMIT)]
+    assert shown == [error.resource_id] + [f"r{n:04d}" for n in range(cap - 1)]
+    assert index.css_first("#hygiene-kinds") is not None
     link = index.css_first("#hygiene-all")
     assert link is not None and str(len(findings)) in link.text()
     full = tmp_path / (link.attributes["href"] or "")
     every = LexborHTMLParser(full.read_text(encoding="utf-8")).css("#hygiene tbody tr")
-    assert [tr.attributes["data-resource-id"] for tr in every] == [f.resource_id for f in findings]
-    cap = render_module.MARKDOWN_QUEUE_LIMIT
+    assert [tr.attributes["data-resource-id"] for tr in every] == [
+        error.resource_id,
+        *(f.resource_id for f in findings[:-1]),
+    ]
     markdown = render_markdown(big)
-    assert f"r{cap - 1:04d}" in markdown and f"r{cap:04d}" not in markdown
-    assert f"… and {len(findings) - cap} more" in markdown
+    section = markdown[markdown.index("## Catalog hygiene") :]
+    section = section[: section.index("\n## ", 1)] if "\n## " in section[1:] else section
+    assert f"r{cap - 2:04d}" in section and f"r{cap - 1:04d}" not in section
+    assert f"- {len(findings) - 1} No year (warning, `missing_year`)" in section
+    assert f"… and {len(findings) - cap} more" in section
     short = write_report(with_findings(ctx, findings[:3]), tmp_path / "short", run_id=None)
     short_index = LexborHTMLParser(short.main.read_text(encoding="utf-8"))
     assert short_index.css_first("#hygiene-all") is None
@@ -1225,13 +1238,16 @@ def test_a_long_hygiene_list_is_cut_on_the_index_and_complete_on_its_own_page(
 
 def test_a_cut_hygiene_list_is_summed_up_by_kind_most_frequent_first(ctx: ReportContext) -> None:
     many = [_no_year(f"r{n:04d}", n) for n in range(render_module.INDEX_QUEUE_LIMIT + 5)]
+    assert render_module.SUMMARY_HYGIENE_ROWS > 3  # `few` below is not cut
     http = dataclasses.replace(many[0], code="http_url", resource_id="h1", line=1)
     index = LexborHTMLParser(render_html(with_findings(ctx, [http, *many])))
-    kinds = [" ".join(li.text(separator=" ").split()) for li in index.css("#hygiene-kinds li")]
-    assert kinds == [
-        f"{render_module.INDEX_QUEUE_LIMIT + 5} missing_year (warning)",
-        "1 http_url (warning)",
+    kinds = [li.text() for li in index.css("#hygiene-kinds li")]
+    assert kinds == [  # a curator's words first; the code after, for a search
+        f"{render_module.INDEX_QUEUE_LIMIT + 5} No year (warning, missing_year)",
+        "1 Plain http:// address (warning, http_url)",
     ]
+    codes = [c.text() for c in index.css("#hygiene-kinds li code")]
+    assert codes == ["missing_year", "http_url"]
     few = LexborHTMLParser(render_html(with_findings(ctx, many[:3])))
     assert few.css_first("#hygiene-kinds") is None  # every row is shown: no summary needed
 
