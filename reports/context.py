@@ -243,6 +243,9 @@ class Row:
     reached: When | None = field(default=None, metadata={"json": False})
     #: `last_tried` was a try not sent: its host had said it was away, not our network down.
     tried_held: bool = field(default=False, metadata={"json": False})
+    #: Of a link filed as flapping ("Check by hand"), the words its note says in place of
+    #: its state ("flapping: keeps switching ..."), which `linkhealth resource` says too.
+    flapping_words: str | None = field(default=None, metadata={"json": False})
     #: How many of the link's tries since its last check were not sent, its host having
     #: said it was away (`catalog.queries.ResourceRow.held_tries`): 0 when its latest try
     #: was a check.

@@ -155,9 +155,9 @@ def test_a_site_flapping_on_maintenance_nights_says_so(tmp_path: Path) -> None:
         )
     assert ok_night.label == "OK"
     assert down_night.label == "Unavailable (503)"
-    assert down_night.state_note is not None
-    assert down_night.state_note.endswith(
-        "flapping: unavailable (503, maintenance) on 6 of the last 14 nights"
+    # Its group's words, not its state's "Failing, not yet confirmed" (h12).
+    assert down_night.state_note == (
+        "Flapping: unavailable (503, maintenance) on 6 of the last 14 nights"
     )
 
 
