@@ -1,0 +1,49 @@
+"""A curator's read of the report's words: no quoted placeholder for a title a page did
+not have, an outcome's acronym kept in a fix, a drift's figures in plain words, and the
+"Check by hand" group told in two short sentences."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from catalog.queries import ReportData, report_data
+from reports import build_context, render_html
+from reports.changes import arrow
+from reports.history import history_items
+from tests import report_fixtures as fx
+
+REPORT = "Report 34: Evaluation funding and trauma"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> ReportData:
+    return report_data(fx.fixed_db(tmp_path_factory.mktemp("h12") / "fixed.db"))
+
+
+def _without_old_title(data: ReportData) -> ReportData:
+    changes = tuple(
+        dataclasses.replace(e, details={**e.details, "old_title": None, "new_title": REPORT})
+        if e.kind == "content_changed"
+        else e
+        for e in data.changes
+    )
+    return dataclasses.replace(data, changes=changes)
+
+
+def test_a_title_a_page_did_not_have_is_no_quoted_dash(data: ReportData) -> None:
+    assert arrow(None, REPORT) == f"set: “{REPORT}”"
+    assert arrow(REPORT, None) == f"removed (was “{REPORT}”)"
+    assert arrow("A", "B") == "“A” → “B”"
+    ctx = build_context(_without_old_title(data), now=fx.NOW)
+    assert ctx.changes is not None
+    (item,) = [i for s in ctx.changes.sections for i in s.items if i.kind == "content_changed"]
+    assert item.summary.startswith(f"Content changed: title set: “{REPORT}”;")
+    assert item.quoted == (REPORT,)
+    html = render_html(ctx)
+    assert f"title set: “<bdi>{REPORT}</bdi>”" in html and "“<bdi>—</bdi>”" not in html
+    # The resource page's history says it alike.
+    (event,) = [e for e in _without_old_title(data).changes if e.kind == "content_changed"]
+    (said,) = [i.detail for i in history_items((), [event], fx.NOW)]
+    assert said is not None and said.startswith(f"title set: “{REPORT}”")
