@@ -1297,7 +1297,8 @@ def _no_answer_fix(r: ResourceRow, outcome: Outcome) -> str:
     since = f" since {as_utc(r.since):%Y-%m-%d}" if r.since else ""
     n = max(r.failing_checks, r.checks_since)
     label = _UNAVAILABLE_LABEL if _unavailable(r) else outcome.label
-    checks = f" ({count_of(n, 'check')}; the latest: {label.lower()})" if n else ""
+    # In the label's own case, the badge's beside it: lowered, "HTTP error" read "http error".
+    checks = f" ({count_of(n, 'check')}; the latest: {label})" if n else ""
     return (
         f"It failed at every check{since}{checks}, so it is confirmed broken; such "
         "failures can also come from the way to the site. Open it in a browser first: if "

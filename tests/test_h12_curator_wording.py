@@ -8,8 +8,9 @@ import dataclasses
 
 import pytest
 
+from catalog.outcomes import Outcome
 from catalog.queries import ReportData, report_data
-from reports import build_context, render_html
+from reports import Priority, build_context, render_html
 from reports.changes import arrow
 from reports.history import history_items
 from tests import report_fixtures as fx
@@ -47,3 +48,18 @@ def test_a_title_a_page_did_not_have_is_no_quoted_dash(data: ReportData) -> None
     (event,) = [e for e in _without_old_title(data).changes if e.kind == "content_changed"]
     (said,) = [i.detail for i in history_items((), [event], fx.NOW)]
     assert said is not None and said.startswith(f"title set: “{REPORT}”")
+
+
+@pytest.mark.parametrize(
+    ("outcome", "label"),
+    [(Outcome.HTTP_ERROR, "HTTP error"), (Outcome.DNS_ERROR, "Domain not found")],
+)
+def test_a_confirmed_break_s_fix_names_its_latest_check_as_its_badge_does(
+    data: ReportData, outcome: Outcome, label: str
+) -> None:
+    changed = fx.with_resource(
+        data, "a-broken", outcome=outcome, outcome_value=outcome.value, http_status=500
+    )
+    row = fx.row_of(build_context(changed, now=fx.NOW), "a-broken")
+    assert (row.priority, row.label) == (Priority.BROKEN, label)
+    assert row.fix is not None and f"; the latest: {label})" in row.fix
