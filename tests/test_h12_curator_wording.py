@@ -8,6 +8,7 @@ import dataclasses
 
 import pytest
 
+from catalog.drift import Relevance, judge_drift
 from catalog.outcomes import Outcome
 from catalog.queries import ReportData, report_data
 from reports import Priority, build_context, render_html
@@ -63,3 +64,13 @@ def test_a_confirmed_break_s_fix_names_its_latest_check_as_its_badge_does(
     row = fx.row_of(build_context(changed, now=fx.NOW), "a-broken")
     assert (row.priority, row.label) == (Priority.BROKEN, label)
     assert row.fix is not None and f"; the latest: {label})" in row.fix
+
+
+def test_a_parked_page_s_figures_read_as_plain_words() -> None:
+    parked = Relevance(0.0, ("parking",), ("Buy this domain",), words=40)
+    first = judge_drift(parked, [])
+    assert first is not None and "(it shares 0% of the entry's words)" in first.reason
+    fallen = judge_drift(parked, [0.8, 0.8, 0.8])
+    assert fallen is not None and "(it shared 80% of the entry's words, now 0%)" in fallen.reason
+    for verdict in (first, fallen):
+        assert "match with the entry" not in verdict.reason
