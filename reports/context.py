@@ -101,10 +101,11 @@ _PRIORITY_TEXT: dict[Priority, tuple[str, str]] = {
     ),
     Priority.LOOK: (
         "Check by hand",
-        "We could not tell automatically; open these in a browser, but for those a site "
-        "turned away at one check only: they are watched, nothing to do yet (their row "
-        "says so), as are those of a site that says it is unavailable for now (503, "
-        "maintenance) until that has lasted for days.",
+        # Two plain sentences: one long one, "but for those ... as are those ...", lost
+        # curators before its end.
+        "We could not tell automatically whether these work: open them in a browser. Rows "
+        "marked “Watched” need nothing yet: the site turned us away at one check only, or is "
+        "down for maintenance (503), not for long yet.",
     ),
     Priority.FAILING: (
         "Failing, not yet confirmed",

@@ -5,11 +5,12 @@ not have, an outcome's acronym kept in a fix, a drift's figures in plain words, 
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
 from catalog.drift import Relevance, judge_drift
-from catalog.outcomes import Outcome
+from catalog.outcomes import WATCHED, Outcome
 from catalog.queries import ReportData, report_data
 from reports import Priority, build_context, render_html
 from reports.changes import arrow
@@ -74,3 +75,13 @@ def test_a_parked_page_s_figures_read_as_plain_words() -> None:
     assert fallen is not None and "(it shared 80% of the entry's words, now 0%)" in fallen.reason
     for verdict in (first, fallen):
         assert "match with the entry" not in verdict.reason
+
+
+def test_check_by_hand_is_told_in_two_short_sentences() -> None:
+    text = Priority.LOOK.description
+    sentences = [s for s in re.split(r"(?<=\.)\s+", text) if s]
+    assert len(sentences) == 2
+    assert all(len(s.split()) <= 25 for s in sentences), sentences
+    assert "open them in a browser" in sentences[0]
+    # The rows it means say "Watched: nothing to do ...".
+    assert f"“{WATCHED.split(':')[0]}”" in sentences[1]
