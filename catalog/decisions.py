@@ -817,6 +817,9 @@ class ReportWords:
     checks: int = 0
     fix: str | None = None
     command: str | None = None
+    #: The row's words of a link it files as flapping ("flapping: keeps switching ..."),
+    #: said in place of its state (`health.state_line`), as the row says them.
+    flapping: str | None = None
 
 
 def _held_words(held: Sequence[store.ObservationRecord], *, every: bool) -> str:
@@ -897,7 +900,8 @@ def history_lines(
         out.append(f"  {state}")
     else:
         state = shown_state(link.outcome, link.state)
-        line = state_line(link.outcome, state, link.http_status)
+        flapping = report.flapping if report else None
+        line = state_line(link.outcome, state, link.http_status, flapping=flapping)
         out.append(f"  {line} (last checked {_t(link.last_checked_at)})")
         if link.outcome.needs_attention or state in ATTENTION_STATES:
             out.append(f"  to do:     {link.outcome.explanation}")

@@ -850,11 +850,12 @@ def judge_drift(
     score below `floor`. `history` should hold scores of substantial pages only.
     """
     baseline = round(statistics.median(history), 3) if history else None
-    # In words a curator reads: "relevance 0.77 → 0.01" was the checker's jargon.
+    # In words a curator reads: "relevance 0.77 → 0.01" was the checker's jargon, and
+    # "match with the entry 0%" a form's.
     change = (
-        f"match with the entry {baseline:.0%} → {current.score:.0%}"
+        f"it shared {baseline:.0%} of the entry's words, now {current.score:.0%}"
         if baseline is not None
-        else f"match with the entry {current.score:.0%}"
+        else f"it shares {current.score:.0%} of the entry's words"
     )
     title = next((e for e in current.evidence if e.startswith("page title ")), None)
     if current.markers:
@@ -947,8 +948,8 @@ def judge_emptied(
     if title and _same_title(was_title, title):
         seen += " kept"
     reason = (
-        f"The page no longer matches the entry: its text lost the entry's words (the text's "
-        f"match with the entry {baseline:.0%} → {current.text:.0%}{seen}); the resource may "
+        f"The page no longer matches the entry: its text lost the entry's words (its text "
+        f"shared {baseline:.0%} of them, now {current.text:.0%}{seen}); the resource may "
         "have been removed or archived: check the page and update the link or the entry."
     )
     return DriftVerdict(reason, current.score, baseline, ())

@@ -188,13 +188,27 @@ def confirmed_broken(outcome: Outcome | None, state: str) -> bool:
     return state == BROKEN and outcome not in FILED_APART
 
 
-def state_line(outcome: Outcome, state: str, http_status: int | None = None) -> str:
+#: What the row of a link filed as flapping says in place of its state: it keeps
+#: recovering, so it is never confirmed, and is listed under "Check by hand".
+FLAPPING_WORDS = "flapping: keeps switching between working and failing"
+
+
+def state_line(
+    outcome: Outcome, state: str, http_status: int | None = None, *, flapping: str | None = None
+) -> str:
     """The last check's outcome and, where it adds to it, the link's state, in the
     report's words: "Moved permanently" (the link works: its state, OK, says nothing
     more), "Not found (404), confirmed broken", "OK, recovered", "Unavailable (503)"
-    (`shown_label`, given the check's status). `state` as shown (`shown_state`)."""
-    label = STATE_LABELS.get(state, state)
+    (`shown_label`, given the check's status). `state` as shown (`shown_state`).
+
+    `flapping`: the words of a link the report files as flapping (`FLAPPING_WORDS`, or
+    its 503 nights'), which take the place of its state's: "Timed out, failing, not yet
+    confirmed" read as a fourth failing link beside a group of two, and the flapping
+    link's own group is "Check by hand". A confirmed break keeps its state."""
     shown = shown_label(outcome, http_status)
+    if flapping and state != BROKEN:
+        return f"{shown}, {flapping}"
+    label = STATE_LABELS.get(state, state)
     if state == OK or label == shown:
         return shown
     return f"{shown}, {label[0].lower()}{label[1:]}"

@@ -22,7 +22,7 @@ from catalog.clock import as_utc
 from catalog.commands import command_words
 from catalog.drift import MARKED_REASON, MARKER_LABELS, names_markers
 from catalog.entry_words import reached_words, shown_stale
-from catalog.health import STATE_LABELS, confirmed_broken, shown_state
+from catalog.health import FLAPPING_WORDS, STATE_LABELS, confirmed_broken, shown_state
 from catalog.hygiene import Finding, Level
 from catalog.outcomes import (
     HELD_REASON_END,
@@ -78,12 +78,14 @@ from reports.context import (
 from reports.history import entry_rows, history_items, url_taken_at
 from reports.trends import group_stats, health_trend
 
-_FLAPPING = "flapping: keeps switching between working and failing"
 #: The state of a link confirmed broken that the queue files outside "Confirmed broken".
 CONFIRMED_ELSEWHERE = "Confirmed"
+#: What a flapping link's fix says of commands: the report offers none for it (no snooze
+#: either), and a fix without one read as a command missing.
+_NOTHING_TO_RUN = "There is nothing to run: the checks keep watching it."
 _FLAPPING_FIX = (
     "It is flapping: open it in a browser now and then; if it keeps failing visitors, "
-    "tell the site or find a steadier copy."
+    f"tell the site or find a steadier copy. {_NOTHING_TO_RUN}"
 )
 _UNCHECKED_LABEL = "Not checked yet"
 #: The label of a 503 "come back later" (`_unavailable`), as recheck and resource say it.
@@ -100,7 +102,12 @@ def _flapping_words(r: ResourceRow) -> str:
     """Why the row is flapping: its site's maintenance nights, if those were its flips."""
     if r.unavailable_nights:
         return f"flapping: {unavailable_words(r.unavailable_nights)}"
-    return _FLAPPING
+    return FLAPPING_WORDS
+
+
+def _flapping_note(words: str) -> str:
+    """The row's note of a flapping link (`_flapping_words`) as it opens a sentence."""
+    return words[0].upper() + words[1:]
 
 
 def _unavailable_flapping_fix(nights: int) -> str:
@@ -108,7 +115,7 @@ def _unavailable_flapping_fix(nights: int) -> str:
     return (
         f"The site said it was {unavailable_words(nights)}, and worked on the others: "
         "visitors find it down on those nights. Open it in a browser now and then; if "
-        "that goes on, tell the site or find a steadier copy."
+        f"that goes on, tell the site or find a steadier copy. {_NOTHING_TO_RUN}"
     )
 
 
@@ -736,9 +743,14 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
     note = state_label if noted else None
     if note and (watched := _watched(r, priority)):
         note = watched  # "Check by hand" beside "nothing to do yet" said two things
-    if r.flapping:
+    # Filed under "Check by hand" for its flapping: a suspect link's "Failing, not yet
+    # confirmed" beside it contradicted the group (`catalog.health.state_line`).
+    flapping_words = _flapping_words(r) if r.flapping and priority is Priority.LOOK else None
+    if flapping_words:
+        note = _flapping_note(flapping_words)
+    elif r.flapping:
         flapping = _flapping_words(r)
-        note = f"{note}; {flapping}" if note else flapping.capitalize()
+        note = f"{note}; {flapping}" if note else _flapping_note(flapping)
     if _unavailable(r):
         label = _UNAVAILABLE_LABEL  # the site says it is down for now, to visitors too
     if r.lapsed:  # back in the queue on its own: what was decided, and when it ended
@@ -829,6 +841,7 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         snoozed_by=_decided(r.snoozed_by, now) if snoozed else None,
         ignored_by=_decided(r.ignored_by, now) if r.ignored_reason else None,
         flapping=r.flapping,
+        flapping_words=flapping_words,
         resource_type=r.resource_type,
         title_read=_title_read(r, now),
     )
@@ -1284,7 +1297,8 @@ def _no_answer_fix(r: ResourceRow, outcome: Outcome) -> str:
     since = f" since {as_utc(r.since):%Y-%m-%d}" if r.since else ""
     n = max(r.failing_checks, r.checks_since)
     label = _UNAVAILABLE_LABEL if _unavailable(r) else outcome.label
-    checks = f" ({count_of(n, 'check')}; the latest: {label.lower()})" if n else ""
+    # In the label's own case, the badge's beside it: lowered, "HTTP error" read "http error".
+    checks = f" ({count_of(n, 'check')}; the latest: {label})" if n else ""
     return (
         f"It failed at every check{since}{checks}, so it is confirmed broken; such "
         "failures can also come from the way to the site. Open it in a browser first: if "

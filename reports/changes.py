@@ -799,7 +799,7 @@ def _quoted_titles(event: EventRow) -> tuple[str, ...]:
     old, new = d.get("old_title"), d.get("new_title")
     if event.kind != "content_changed" or arrow(old, new) is None:
         return ()
-    return (str(old or "—"), str(new or "—"))
+    return tuple(str(title) for title in (old, new) if title)
 
 
 def _set_aside(row: Row) -> str:
@@ -1123,6 +1123,15 @@ def size_of(value: object) -> str | None:
 
 
 def arrow(old: object, new: object) -> str | None:
+    """A value's change as the news says it after its name: “old” → “new”, or "set:
+    “new”" and "removed (was “old”)" when one side is missing: "title “—” → “Report 34”"
+    quoted a placeholder as if the page had been titled with a dash."""
     if (old is None and new is None) or old == new:
         return None
-    return f"“{old or '—'}” → “{new or '—'}”" if not isinstance(old, int) else f"{old} → {new}"
+    if isinstance(old, int):
+        return f"{old} → {new}"
+    if not old:
+        return f"set: “{new}”"
+    if not new:
+        return f"removed (was “{old}”)"
+    return f"“{old}” → “{new}”"

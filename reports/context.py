@@ -102,10 +102,11 @@ _PRIORITY_TEXT: dict[Priority, tuple[str, str]] = {
     ),
     Priority.LOOK: (
         "Check by hand",
-        "We could not tell automatically; open these in a browser, but for those a site "
-        "turned away at one check only: they are watched, nothing to do yet (their row "
-        "says so), as are those of a site that says it is unavailable for now (503, "
-        "maintenance) until that has lasted for days.",
+        # Two plain sentences: one long one, "but for those ... as are those ...", lost
+        # curators before its end.
+        "We could not tell automatically whether these work: open them in a browser. Rows "
+        "marked “Watched” need nothing yet: the site turned us away at one check only, or is "
+        "down for maintenance (503), not for long yet.",
     ),
     Priority.FAILING: (
         "Failing, not yet confirmed",
@@ -244,6 +245,9 @@ class Row:
     reached: When | None = field(default=None, metadata={"json": False})
     #: `last_tried` was a try not sent: its host had said it was away, not our network down.
     tried_held: bool = field(default=False, metadata={"json": False})
+    #: Of a link filed as flapping ("Check by hand"), the words its note says in place of
+    #: its state ("flapping: keeps switching ..."), which `linkhealth resource` says too.
+    flapping_words: str | None = field(default=None, metadata={"json": False})
     #: How many of the link's tries since its last check were not sent, its host having
     #: said it was away (`catalog.queries.ResourceRow.held_tries`): 0 when its latest try
     #: was a check.

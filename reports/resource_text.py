@@ -78,6 +78,7 @@ def _report_words(row: Row) -> ReportWords:
         checks=row.checks,
         fix=row.fix,
         command=row.command,
+        flapping=row.flapping_words,
     )
 
 

@@ -724,12 +724,13 @@ def test_ok_replace_url_moving_entries_off_and_onto_a_shared_address(
 
 def test_bug_each_drifted_entry_reads_its_own_match_figures(engine: Engine) -> None:
     """Poster and directory both drifted from: one `links.drift_reason` (the worst
-    entry's, "match with the entry X% -> Y%") is shown on both rows."""
+    entry's, "it shared X% of the entry's words, now Y%") is shown on both rows."""
     run_night(engine, 2, TWO)
     run_night(engine, 3, ONE)
     found = rows(engine)
-    # Its own drift_detected event said "79% → 20%"; the row shows the directory's.
-    assert "79% → 20%" in (found["poster"].drift_reason or ""), found["poster"].drift_reason
+    # Its own drift_detected event said "79% ..., now 20%"; the row shows the directory's.
+    reason = found["poster"].drift_reason or ""
+    assert "79% of the entry's words, now 20%" in reason, reason
 
 
 def test_ok_an_entry_renamed_and_a_catalog_renamed_keep_the_entry_s_flag(

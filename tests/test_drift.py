@@ -508,7 +508,7 @@ def test_marker_verdict_names_the_evidence_and_the_fall() -> None:
     assert verdict is not None
     assert verdict.baseline == pytest.approx(0.62)
     assert "This domain may be for sale" in verdict.reason
-    assert "(match with the entry 62% → 8%)" in verdict.reason
+    assert "(it shared 62% of the entry's words, now 8%)" in verdict.reason
 
 
 def test_markers_on_a_thin_page_still_mean_drift() -> None:

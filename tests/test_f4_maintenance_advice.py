@@ -110,7 +110,7 @@ def test_a_site_unavailable_until_confirmed_broken_says_so(tmp_path: Path) -> No
     reports = _nights(tmp_path, _unavailable, 11)
     row = _row(reports[-1])
     assert (row.priority, row.label) == (Priority.BROKEN, "Unavailable (503)")
-    assert row.fix is not None and "the latest: unavailable (503))" in row.fix
+    assert row.fix is not None and "the latest: Unavailable (503))" in row.fix
 
 
 @pytest.mark.parametrize(

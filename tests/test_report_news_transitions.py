@@ -245,7 +245,7 @@ def test_a_failing_link_that_now_redirects_permanently_is_one_item_under_new_red
 #: A drift and its clearing in one window, as told (`_matches_again_after`).
 PASSING_DRIFT = (
     "Its page matches the entry again; for a while it looked like a gambling page ('Online "
-    "Casino', 'free spins', 'welcome bonus') (match with the entry 100% → 0%)."
+    "Casino', 'free spins', 'welcome bonus') (it shared 100% of the entry's words, now 0%)."
 )
 
 

@@ -155,9 +155,9 @@ def test_a_site_flapping_on_maintenance_nights_says_so(tmp_path: Path) -> None:
         )
     assert ok_night.label == "OK"
     assert down_night.label == "Unavailable (503)"
-    assert down_night.state_note is not None
-    assert down_night.state_note.endswith(
-        "flapping: unavailable (503, maintenance) on 6 of the last 14 nights"
+    # Its group's words, not its state's "Failing, not yet confirmed" (h12).
+    assert down_night.state_note == (
+        "Flapping: unavailable (503, maintenance) on 6 of the last 14 nights"
     )
 
 
@@ -196,7 +196,9 @@ def test_a_single_rate_limit_on_a_working_link_is_watched_not_to_open(
     assert row.state_note == "Watched: nothing to do unless it keeps happening"
     assert row.command is None
     (group,) = ctx.groups
-    assert "at one check only: they are watched, nothing to do yet" in group.description
+    assert "“Watched” need nothing yet: the site turned us away at one check only" in (
+        group.description
+    )
     # The row's label: "Rate limited" for a 429, "Unavailable (503)" for a 503.
     assert row.label == ("Rate limited" if status == 429 else "Unavailable (503)")
     assert line.startswith(
