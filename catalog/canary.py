@@ -27,7 +27,7 @@ from catalog.model import Observation, Target
 from catalog.outage import was_sent
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
-from catalog.text import counted
+from catalog.text import counted, in_sentence
 from catalog.urls import host_of
 
 __all__ = ["CanaryVerdict", "check_canaries"]
@@ -85,7 +85,7 @@ class CanaryVerdict:
             return (
                 f"{ok} of {counted(n, 'canary URL')}{asked} answered: our network works.{refused}"
             )
-        what = "; ".join(f"{o.url}: {o.outcome.label.lower()}" for o in self.asked)
+        what = "; ".join(f"{o.url}: {in_sentence(o.outcome.label)}" for o in self.asked)
         # "all 1 canary URLs" for the one canary of a small setup
         failed = f"the canary URL{asked}" if n == 1 else f"all {n} canary URLs{asked}"
         if links == 0:  # each judged with no network (`runs.store_offline`): "the 0 links"
@@ -113,7 +113,7 @@ def _why_unasked(observation: Observation) -> str:
     """Why the check sent a canary no request, naming the settings that would let it."""
     if observation.outcome is Outcome.PRIVATE_ADDRESS:
         return "a private address, not allowed by [check] allow_private or private_allowlist"
-    return observation.outcome.label.lower()
+    return in_sentence(observation.outcome.label)
 
 
 def check_canaries(

@@ -45,7 +45,7 @@ from catalog.queries import (
 from catalog.settings import Settings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
-from catalog.text import backtick_fence, clauses, code_span
+from catalog.text import backtick_fence, clauses, code_span, in_sentence
 
 if TYPE_CHECKING:  # catalog.runs is heavy (httpx, canaries); only its type is used
     from catalog.runs import RunSummary
@@ -804,7 +804,7 @@ def strict_findings(
 def _strict_named(row: StrictRowLike, group: QueueGroupLike) -> str:
     """The resource, its queue group and, where they add to it, its last check and
     flapping: "toolkit/b (Confirmed broken: not found (404))"."""
-    said = [] if row.label in (group.heading, Outcome.OK.label) else [row.label.lower()]
+    said = [] if row.label in (group.heading, Outcome.OK.label) else [in_sentence(row.label)]
     if row.flapping:
         said.insert(0, "flapping")
     detail = f": {', '.join(said)}" if said else ""

@@ -78,7 +78,7 @@ from catalog.shards import FULL_RUN_LEASE as FULL_RUN_LEASE  # re-exported for c
 from catalog.shards import SHARDED_PARENT, Shard, plan_shard
 from catalog.source import load_catalogs
 from catalog.sync import SyncResult, sync_catalogs
-from catalog.text import counted
+from catalog.text import counted, in_sentence
 from catalog.upgrades import candidates
 from catalog.urls import host_of
 
@@ -237,7 +237,8 @@ class RunSummary:
             why = self.extra.get("network_unavailable_reason")
             if why:
                 out.append(str(why))
-        parts = [f"{n} {Outcome(o).label.lower()}" for o, n in sorted(self.counts.items()) if n]
+        counts = sorted(self.counts.items())
+        parts = [f"{n} {in_sentence(Outcome(o).label)}" for o, n in counts if n]
         if parts:
             out.append("Outcomes: " + ", ".join(parts) + ".")
         if private := self.counts.get(Outcome.PRIVATE_ADDRESS.value, 0):
@@ -246,7 +247,7 @@ class RunSummary:
         if unsent := sum(self.unsent.values()):
             # As for our network down: "3 rate limited" read as three links asked, above
             # verdicts saying two were not checked.
-            which = [f"{n} {Outcome(o).label.lower()}" for o, n in sorted(self.unsent.items())]
+            which = [f"{n} {in_sentence(Outcome(o).label)}" for o, n in sorted(self.unsent.items())]
             out.append(
                 f"Not sent: {unsent} of these URLs ({', '.join(which)}), their host held (it "
                 "had said it was away, or answered none of its last links): their links were "

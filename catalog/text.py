@@ -16,6 +16,7 @@ __all__ = [
     "charset_codec",
     "clipped",
     "for_terminal",
+    "in_sentence",
     "invisible_characters",
     "isolated",
     "json_for_terminal",
@@ -54,6 +55,16 @@ def clauses(parts: Iterable[str]) -> str:
 def counted(n: int, one: str, many: str | None = None) -> str:
     """ "1 entry", "3 entries": a count a person reads, not "3 entr(ies)"."""
     return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def in_sentence(label: str) -> str:
+    """A label as a sentence goes on with it: "3 timed out", "1 invalid URL", but "2 HTTP
+    error" and "20 OK", its first word kept when an acronym (`lower()` wrote "http error",
+    "invalid url" and "20 ok" beside the badges' "HTTP error")."""
+    first = label.split(" ", 1)[0]
+    if len(first) > 1 and first.isupper():
+        return label
+    return label[:1].lower() + label[1:]
 
 
 def per_second(rate: float) -> str:

@@ -47,6 +47,7 @@ from catalog.queries import (
 )
 from catalog.settings import HealthSettings
 from catalog.store import DecisionRecord, ResourceHistory
+from catalog.text import in_sentence
 from catalog.urls import without_password
 from reports.changes import changes_since, unavailable_words
 from reports.context import (
@@ -1559,7 +1560,7 @@ def _headline_part(r: Row) -> str:
     if r.outcome in (None, UNCHECKED):
         return "not checked yet"
     if r.outcome == Outcome.NETWORK_UNAVAILABLE.value:
-        return f"unknown ({Outcome.NETWORK_UNAVAILABLE.label.lower()})"
+        return f"unknown ({in_sentence(Outcome.NETWORK_UNAVAILABLE.label)})"
     return "other"
 
 

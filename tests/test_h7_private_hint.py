@@ -70,12 +70,12 @@ def _summary(tmp_path: Path, urls: dict[str, str]) -> list[str]:
 
 def test_the_summary_says_which_hosts_to_allow(tmp_path: Path) -> None:
     lines = _summary(tmp_path, URLS)
-    assert "Outcomes: 1 ok, 5 private address." in lines
+    assert "Outcomes: 1 OK, 5 private address." in lines
     (hint,) = [line for line in lines if "private_allowlist" in line]
     # Each host once, as the allow-list takes it; a redirect's public host is not one.
     allow = allow_private_words(["127.0.0.1", "nas.example.org"], them=True)
     assert hint == f"Not fetched: 5 URLs on a private address; {allow}."
-    assert lines.index(hint) == lines.index("Outcomes: 1 ok, 5 private address.") + 1
+    assert lines.index(hint) == lines.index("Outcomes: 1 OK, 5 private address.") + 1
 
 
 def test_a_run_without_private_refusals_says_nothing_of_them(tmp_path: Path) -> None:

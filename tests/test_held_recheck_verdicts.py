@@ -172,7 +172,7 @@ def test_the_summary_says_how_many_of_its_urls_were_not_sent(tmp_path: Path) -> 
         )
         summary = finish_run(settings_for(engine), run_id, stored=[], clock=lambda: days(1))
     lines = summary.lines()
-    assert "Outcomes: 1 ok, 3 rate limited, 1 timed out." in lines, lines
+    assert "Outcomes: 1 OK, 3 rate limited, 1 timed out." in lines, lines
     assert (
         "Not sent: 3 of these URLs (2 rate limited, 1 timed out), their host held (it had said "
         "it was away, or answered none of its last links): their links were not checked, "

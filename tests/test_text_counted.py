@@ -1,11 +1,15 @@
 """Counts and rates a person reads: "1 entry", "2 entries", never "2 entr(ies)"; "0.04
-URLs/s", never "0.0"."""
+URLs/s", never "0.0"; "2 HTTP error", never "2 http error"."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from catalog.text import counted, per_second
+from catalog.outcomes import Outcome
+from catalog.runs import RunSummary
+from catalog.text import counted, in_sentence, per_second
 
 
 @pytest.mark.parametrize(
@@ -36,3 +40,28 @@ def test_counted(n: int, one: str, many: str | None, said: str) -> None:
 )
 def test_a_slow_rate_is_not_rounded_to_nothing(rate: float, said: str) -> None:
     assert per_second(rate) == said
+
+
+@pytest.mark.parametrize(
+    ("label", "said"),
+    [
+        ("Timed out", "timed out"),
+        ("Not found (404)", "not found (404)"),
+        ("Invalid URL", "invalid URL"),
+        ("HTTP error", "HTTP error"),
+        ("OK", "OK"),
+        ("Unavailable (503)", "unavailable (503)"),
+        ("", ""),
+    ],
+)
+def test_a_label_in_a_sentence_keeps_its_acronyms(label: str, said: str) -> None:
+    assert in_sentence(label) == said
+
+
+def test_a_runs_outcomes_are_counted_in_the_badges_words() -> None:
+    """The summary said "1 ok, 2 http error, 1 invalid url" beside badges saying "OK",
+    "HTTP error" and "Invalid URL"."""
+    counts = {Outcome.OK.value: 1, Outcome.HTTP_ERROR.value: 2, Outcome.INVALID_URL.value: 1}
+    at = datetime(2026, 12, 7, tzinfo=UTC)
+    summary = RunSummary(1, "completed", "manual", at, at, 4, counts, network_unavailable=False)
+    assert "Outcomes: 2 HTTP error, 1 invalid URL, 1 OK." in summary.lines()
