@@ -23,7 +23,14 @@ from catalog import store
 from catalog.clock import Clock, utcnow
 from catalog.db import Engine, engine_for, existing_database
 from catalog.errors import LinkhealthError, NotFoundError
-from catalog.health import BROKEN, CHECK_BY_HAND, SUSPECT, shown_state, state_line
+from catalog.health import (
+    BROKEN,
+    CHECK_BY_HAND,
+    FLAPPING_WORDS,
+    SUSPECT,
+    shown_state,
+    state_line,
+)
 from catalog.model import Observation
 from catalog.outcomes import (
     WATCHED,
@@ -570,7 +577,11 @@ def verdict_lines(
         if link is None or link.outcome is None:
             out.append(f"{name}: {why}. Never checked" if why else f"{name}: not checked")
             continue
-        line = state_line(link.outcome, shown_state(link.outcome, link.state), link.http_status)
+        # A flapping link in the row's words (the report files it under "Check by hand"):
+        # its state's "failing, not yet confirmed" read as a failing link's.
+        flapping = FLAPPING_WORDS if link.flapping else None
+        state = shown_state(link.outcome, link.state)
+        line = state_line(link.outcome, state, link.http_status, flapping=flapping)
         if watched := _watched(link):  # as the report's row says it: nothing to open yet
             label = shown_label(link.outcome, link.http_status)
             line = f"{label}, {watched[0].lower()}{watched[1:]}"

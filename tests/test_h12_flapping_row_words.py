@@ -1,7 +1,7 @@
 """A link filed as flapping says so, and only so: its state's "Failing, not yet confirmed"
 beside "Check by hand (5)" read as more failing links than the group of two the queue's
 button counts. Its fix says plainly that there is no command to run, and `linkhealth
-resource` says the row's words."""
+resource` and a recheck's verdict say the row's words."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from catalog import store
 from catalog.health import BROKEN, FLAPPING_WORDS, SUSPECT, state_line
+from catalog.ops import verdict_lines
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
 from catalog.settings import HealthSettings
@@ -85,3 +86,9 @@ def test_resource_says_the_rows_flapping_words_and_no_command(tmp_path: Path) ->
         (fix,) = [line for line in lines if line.lstrip().startswith("fix:")]
         assert "There is nothing to run" in fix
         assert not any(line.lstrip().startswith("command:") for line in lines)
+
+        # A recheck's verdict says it in the row's words too: "failing, not yet confirmed"
+        # beside a row under "Check by hand".
+        (verdict,) = verdict_lines(store.recheck_statuses(engine, None, rids=["flaky"]), ["flaky"])
+        assert verdict.startswith(f"toolkit/flaky: Timed out, {FLAPPING_WORDS}"), verdict
+        assert "not yet confirmed" not in verdict

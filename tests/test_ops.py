@@ -67,6 +67,7 @@ class Link:
     drift_reason: str | None = None
     http_status: int | None = None  # as `store.RecheckLink`
     contact_reason: str | None = None
+    flapping: bool = False
 
 
 @dataclass(frozen=True)

@@ -171,9 +171,8 @@ class RecheckLink:
     last_checked_at: datetime | None
     reason: str | None
     drift_reason: str | None
-    #: Whether a rate limit at its last check alone put it under "Check by hand" (its
-    #: outcome changed then, on a link not failing): the verdict says it is watched, as the
-    #: report's row does (`catalog.ops.verdict_lines`).
+    #: `links.flapping`: the verdict says it in the words of the report's row, which files
+    #: it under "Check by hand" unless confirmed broken (`catalog.ops.verdict_lines`).
     flapping: bool = False
     first_failure_at: datetime | None = None
     last_change_at: datetime | None = None
