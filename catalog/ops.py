@@ -163,6 +163,36 @@ def _picked(
     )
 
 
+def only_in(entries: Sequence[str]) -> dict[str, set[str]]:
+    """`KEY/ID` names -> each id and the catalog keys it is named in."""
+    out: dict[str, set[str]] = {}
+    for name in entries:
+        key, _, rid = name.partition("/")
+        if not key or not rid:
+            raise NotFoundError(f"{name!r} names no entry: write KEY/ID")
+        out.setdefault(rid, set()).add(key)
+    return out
+
+
+def narrowed(
+    ids: Sequence[str],
+    collections: Sequence[str] | None,
+    only: Mapping[str, set[str]],
+    picked: Iterable[tuple[str, str]] = (),
+) -> list[tuple[str, str]] | None:
+    """The (collection key, id) pairs to check: each named id of `ids` in every one of
+    `collections` (a curator's plain id means every catalog using it), or, named `KEY/ID`
+    (`only`), in those catalogs; then the entries `picked` (what `recheck --changed` or
+    `--failing` chose), those alone: taken as plain ids, they checked every catalog's entry
+    of the id, edited or not. None: no narrowing (every catalog)."""
+    if collections is None or (not only and not picked):
+        return None
+    named = [
+        (key, rid) for rid in ids for key in collections if rid not in only or key in only[rid]
+    ]
+    return list(dict.fromkeys([*named, *picked]))
+
+
 @dataclass(frozen=True)
 class RecheckPlan:
     ids: tuple[str, ...]
@@ -171,9 +201,12 @@ class RecheckPlan:
     #: The configured catalogs' collection keys: the database may hold others, synced once
     #: from another file, whose ids must not be picked or reported.
     collections: tuple[str, ...] | None = None
-    #: The (collection key, id) entries `changed_only` and `failing_only` picked: an id
-    #: also named `KEY/ID` is checked in these catalogs besides KEY.
+    #: The (collection key, id) entries `changed_only` and `failing_only` picked: of an id
+    #: not named bare, these entries alone are checked, besides a `KEY/ID` named.
     picked: tuple[tuple[str, str], ...] = ()
+    #: The (collection key, id) pairs the run is narrowed to (`narrowed`); None: each id
+    #: of `ids` in every catalog that uses it.
+    pairs: tuple[tuple[str, str], ...] | None = None
 
 
 def unknown_ids(settings: Settings, ids: Sequence[str]) -> list[str]:
@@ -197,16 +230,21 @@ def plan_recheck(
     settings: Settings,
     *,
     ids: Sequence[str] = (),
+    only: Mapping[str, set[str]] | None = None,
     changed_only: bool = False,
     failing_only: bool = False,
     clock: Clock = utcnow,
 ) -> RecheckPlan:
     """Sync the catalog files, then pick what to recheck (see `select_for_recheck`) from
     the rows it can pick (`store.recheck_statuses`): a curator's few ids must not cost
-    reading the whole catalog.
+    reading the whole catalog. `ids`: the ids named; `only`: those named `KEY/ID`
+    (`only_in`), checked in those catalogs alone; the plan's `pairs` say which entries
+    of each id to check (`narrowed`).
 
     Raises NotFoundError when a named id is in no catalog.
     """
+    only = only or {}
+    ids = list(dict.fromkeys([*ids, *only]))
     engine = engine_for(settings.database_url)
     # Before the sync writes: what a recheck writes while `db copy` copies is left out.
     store.refuse_while_copying(engine, now=clock(), doing="check")
@@ -246,9 +284,31 @@ def plan_recheck(
         for s in statuses
         if _picked(s, changed_only, failing_only, edits, now)
     )
+    pairs = narrowed(ids, keys, only, entries)
+    if pairs is not None and _leaves_none_out(engine, keys, chosen, pairs):
+        pairs = None  # the run's filter by pairs would be one IN list of every entry
     return RecheckPlan(
-        ids=tuple(chosen), sync_changes=synced.change_count, collections=keys, picked=entries
+        ids=tuple(chosen),
+        sync_changes=synced.change_count,
+        collections=keys,
+        picked=entries,
+        pairs=None if pairs is None else tuple(pairs),
     )
+
+
+def _leaves_none_out(
+    engine: Engine, keys: Sequence[str], ids: Sequence[str], pairs: Sequence[tuple[str, str]]
+) -> bool:
+    """Whether `pairs` hold every active entry of `ids` in `keys`: then they narrow nothing
+    (what `--changed` picked of ids each in one catalog, the most), and a new database's
+    `--changed` need not filter its run by an IN list of every entry. Only the ids some
+    catalog is missing from `pairs` are looked up."""
+    wanted = set(pairs)
+    rest = [rid for rid in ids if any((key, rid) not in wanted for key in keys)]
+    if not rest:  # (no rids would read every row)
+        return True
+    held = store.recheck_statuses(engine, keys, rids=rest)
+    return all((s.collection, s.rid) in wanted for s in held)
 
 
 # --- notifications ---------------------------------------------------------------------------

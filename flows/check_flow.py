@@ -36,7 +36,7 @@ import queue
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar, cast
@@ -71,7 +71,9 @@ from catalog.ops import (
     QUEUE_ARTIFACT_ROWS,
     CheckedBatch,
     batch_stats,
+    narrowed,
     notices,
+    only_in,
     progress_percent,
     queue_table,
     report_artifact,
@@ -1060,40 +1062,6 @@ def _named_entries(
         raise
     ids = list(dict.fromkeys([*(resource_ids or ()), *only]))
     return ids, narrowed(ids, [c.key for c in catalogs], only)
-
-
-def only_in(entries: Sequence[str]) -> dict[str, set[str]]:
-    """`KEY/ID` names -> each id and the catalog keys it is named in."""
-    out: dict[str, set[str]] = {}
-    for name in entries:
-        key, _, rid = name.partition("/")
-        if not key or not rid:
-            raise NotFoundError(f"{name!r} names no entry: write KEY/ID")
-        out.setdefault(rid, set()).add(key)
-    return out
-
-
-def narrowed(
-    ids: Sequence[str],
-    collections: Sequence[str] | None,
-    only: Mapping[str, set[str]],
-    picked: Iterable[tuple[str, str]] = (),
-) -> list[tuple[str, str]] | None:
-    """The (collection key, id) pairs to check of `ids`: an id of `only` in its catalogs
-    and in those whose entry of it is `picked` (what `recheck --changed` or `--failing`
-    chose: `KEY/ID` narrows what is named, not what they pick); any other id in every one
-    of `collections`. None: no narrowing (every catalog)."""
-    if not only or collections is None:
-        return None
-    also: dict[str, set[str]] = {}
-    for key, rid in picked:
-        also.setdefault(rid, set()).add(key)
-    return [
-        (key, rid)
-        for rid in ids
-        for key in collections
-        if rid not in only or key in only[rid] or key in also.get(rid, ())
-    ]
 
 
 def skipped(why: LinkhealthError | str) -> Any:

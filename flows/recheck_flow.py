@@ -22,15 +22,13 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from catalog import store
 from catalog.db import engine_for
 from catalog.errors import CatalogError, LinkhealthError, NotFoundError
-from catalog.ops import plan_recheck, shared_url_lines, verdict_lines
+from catalog.ops import narrowed, only_in, plan_recheck, shared_url_lines, verdict_lines
 from catalog.runs import RunSummary
 from catalog.text import counted
 from flows.check_flow import (
     BATCH_WORKERS,
     failed_with,
     flow_settings,
-    narrowed,
-    only_in,
     refuse,
     run_check,
 )
@@ -90,9 +88,14 @@ def _recheck(
     log = get_run_logger()
     settings = flow_settings(config, overrides, trigger="recheck")
     only = only_in(entries)
-    ids = list(dict.fromkeys([*(resource_ids or ()), *only]))
     try:
-        plan = plan_recheck(settings, ids=ids, changed_only=changed_only, failing_only=failing_only)
+        plan = plan_recheck(
+            settings,
+            ids=resource_ids or (),
+            only=only,
+            changed_only=changed_only,
+            failing_only=failing_only,
+        )
         engine = engine_for(settings.database_url)
         _refuse_unheld(engine, plan.collections, only)
     except (CatalogError, NotFoundError) as exc:  # a broken catalog, ids no catalog holds
@@ -112,7 +115,7 @@ def _recheck(
         counted(plan.sync_changes, "catalog change"),
         listed,
     )
-    pairs = narrowed(plan.ids, plan.collections, only, plan.picked)
+    pairs = None if plan.pairs is None else list(plan.pairs)
     summary = run_check(
         settings, trigger="recheck", resource_ids=list(plan.ids), render=render, entries=pairs
     )

@@ -1538,6 +1538,12 @@ _NOTHING_TO_DO, _SET_ASIDE = "OK", "set aside"
 _QUEUED_PARTS = frozenset({_TO_FIX, _TO_CHECK, _TO_REVIEW})
 
 
+def _reached_unchecked(r: Row) -> bool:
+    """Not checked at its URL yet, but reached there by its old URL's last check (an
+    accepted redirect): its link works as far as the checks know."""
+    return r.outcome in (None, UNCHECKED) and r.reached is not None
+
+
 def _headline_part(r: Row) -> str:
     """The headline's part a resource is counted in: the one rule of what is set aside,
     queued or OK with nothing to do, which the OK total's explanation follows too
@@ -1546,7 +1552,9 @@ def _headline_part(r: Row) -> str:
         return _SET_ASIDE
     if r.priority is not None and r.priority.to_fix:
         return _TO_FIX
-    if r.entry_only:
+    if r.entry_only or (r.priority is Priority.STALE and _reached_unchecked(r)):
+        # An out-of-date entry whose accepted redirect's target answered is the entry's to
+        # review, as its group says: "to check or watch" counted it where no group showed it.
         return _TO_REVIEW
     if r.priority is not None:
         return _TO_CHECK
@@ -1555,7 +1563,7 @@ def _headline_part(r: Row) -> str:
         return _SILENT_OK if _silent_ok(r) else _HELD_OK
     if r.outcome == Outcome.OK.value:
         return _NOTHING_TO_DO
-    if r.outcome in (None, UNCHECKED) and r.reached is not None:
+    if _reached_unchecked(r):
         return _NOTHING_TO_DO  # its new address answered the last check, as a redirect's target
     if r.outcome in (None, UNCHECKED):
         return "not checked yet"

@@ -4,6 +4,7 @@ address was fetched that night as its old address's redirect target."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,17 +14,18 @@ from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from reports.build import build_context
-from reports.context import ReportContext
+from reports.context import Priority, ReportContext
 from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
 
 OLD, NEW = "https://agency.example/old-guide", "https://agency.example/guides/new"
 
 
-def _report_after_editing_to(tmp_path: Path, edited_to: str) -> ReportContext:
+def _report_after_editing_to(tmp_path: Path, edited_to: str, **fields: Any) -> ReportContext:
     """`moved` redirects permanently to NEW (answering 200) on night 1; its URL is then
-    edited to `edited_to`, and the report written before the next check."""
+    edited to `edited_to`, and the report written before the next check. `fields`: more
+    of `moved`'s."""
     kit = [
-        make_resource("moved", OLD, title="Guide"),
+        make_resource("moved", OLD, title="Guide", **fields),
         make_resource("steady", "https://b.example/"),
     ]
     with temporary_database(tmp_path) as engine:
@@ -35,7 +37,7 @@ def _report_after_editing_to(tmp_path: Path, edited_to: str) -> ReportContext:
         ]
         store.record_observations(engine, run_id, batch, HealthSettings(), now=days(1))
         store.finish_run(engine, run_id, status="completed", now=days(1.01))
-        kit[0] = make_resource("moved", edited_to, title="Guide")
+        kit[0] = make_resource("moved", edited_to, title="Guide", **fields)
         sync_catalogs(engine, [make_catalog("toolkit", kit)], now=days(1.2))
         return build_context(report_data(engine), now=days(1.3))
 
@@ -64,3 +66,22 @@ def test_an_address_the_last_check_did_not_reach_is_not_checked_yet(tmp_path: Pa
     row = next(r for r in ctx.resources if r.resource_id == "moved")
     assert row.seen == "Not checked yet"
     assert "1 not checked yet" in ctx.headline
+
+
+def test_an_accepted_redirect_of_a_dated_entry_is_counted_to_review_as_its_group_says(
+    tmp_path: Path,
+) -> None:
+    """An entry of 2019, its redirect accepted: filed under "Possibly out of date", which
+    the headline calls "to review (the link works)". It said "1 to check or watch", a part
+    no group shown holds; undated, the same row counts OK."""
+    ctx = _report_after_editing_to(tmp_path, NEW, year=2019)
+
+    row = next(r for r in ctx.resources if r.resource_id == "moved")
+    assert row.priority is Priority.STALE and row.queued
+    assert [(g.heading, [r.resource_id for r in g.rows]) for g in ctx.groups] == [
+        ("Possibly out of date", ["moved"])
+    ]
+    assert ctx.headline == "2 resources: 0 to fix, 1 to review (the link works), 1 OK."
+    # The host's "need attention" counts the row the queue shows (`Row.queued`).
+    (host,) = [h for h in ctx.hosts if h.name == "agency.example"]
+    assert host.attention == 1
