@@ -807,7 +807,8 @@ def report(
         typer.Option(
             min=1,
             max=MAX_RUN_ID,  # more was a traceback (OverflowError) from the database
-            help="Report on this run (default: latest); an earlier one is written as run-N.*.",
+            help="Report on this run (default: latest); an earlier one is written as run-N.*. "
+            "Without it, a run-N.html already written is left as its night wrote it.",
         ),
     ] = None,
     out: Annotated[
