@@ -81,7 +81,8 @@ _BOM = b"\xef\xbb\xbf"
 _CSV_LIST_FIELDS = ("languages", "tags")
 _CSV_LIST_JOIN = "; "  # source.py splits list cells on ';' or '|'
 _BLOCK_SCALARS = (FoldedScalarString, LiteralScalarString)
-_STYLED_SCALARS = (*_BLOCK_SCALARS, SingleQuotedScalarString, DoubleQuotedScalarString)
+_QUOTED_SCALARS = (SingleQuotedScalarString, DoubleQuotedScalarString)
+_STYLED_SCALARS = (*_BLOCK_SCALARS, *_QUOTED_SCALARS)
 _NULL_VALUE = re.compile(r"^[^#\n]*:[ \t]+(null|Null|NULL|~)[ \t]*(?:#.*)?$", re.MULTILINE)
 #: Comment lines and a `---` line before the document: ruamel drops such comments, so they are
 #: kept aside and put back verbatim.
@@ -350,7 +351,9 @@ def _not_found(path: Path, resource_id: str) -> NotFoundError:
 
 
 def _normalize(path: Path, edit: FieldEdit) -> Any:
-    """Turn an edit's value into what the file stores: dates become ISO text."""
+    """Turn an edit's value into what the file stores: a time becomes ISO text; a date
+    stays one, which YAML writes bare (`reviewed_at: 2026-12-21`) as curators and the round
+    trip write dates, whether the field is new or replaced, and CSV as ISO text."""
     if not isinstance(edit.field, str) or not edit.field.strip():
         raise CatalogError(
             [
@@ -368,8 +371,10 @@ def _normalize(path: Path, edit: FieldEdit) -> Any:
     def one(value: Any) -> Any:
         if value is None or isinstance(value, bool | int | float | str):
             return value
-        if isinstance(value, datetime | date):
+        if isinstance(value, datetime):
             return value.isoformat()
+        if isinstance(value, date):
+            return value
         raise CatalogError(
             [
                 Problem(
@@ -391,6 +396,8 @@ def _normalize(path: Path, edit: FieldEdit) -> Any:
 def _same(old: Any, new: Any) -> bool:
     if isinstance(old, datetime | date):
         old = old.isoformat()
+    if isinstance(new, date):
+        new = new.isoformat()
     if isinstance(old, list) and isinstance(new, list):
         return len(old) == len(new) and all(_same(a, b) for a, b in zip(old, new, strict=True))
     return isinstance(old, bool) == isinstance(new, bool) and old == new
@@ -1159,6 +1166,8 @@ def _set_yaml_field(
         _put_lines_after(entry, name, old, after)
     elif isinstance(old, _STYLED_SCALARS) and isinstance(value, str):
         entry[name] = type(old)(value)  # keep the curator's quotes or block style
+    elif isinstance(old, _QUOTED_SCALARS) and isinstance(value, date):
+        entry[name] = type(old)(value.isoformat())  # a date the curator quotes stays quoted
     elif isinstance(old, date) and not isinstance(old, datetime) and _iso_date(value):
         entry[name] = date.fromisoformat(value)  # unquoted, as the curator wrote dates
     else:

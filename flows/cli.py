@@ -66,6 +66,8 @@ class _Group(TyperGroup):
             return super().make_context(*args, **kwargs)
         except BrokenPipeError:
             _stdout_gone()
+        except typer.TyperException as exc:  # `linkhealth --bogus`
+            _refused_by_click(exc)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
@@ -91,6 +93,24 @@ class _Group(TyperGroup):
             # A path the user gave that cannot be read or written: what and which, no trace.
             typer.echo(for_terminal(f"error: {exc.strerror or exc}: {exc.filename}"), err=True)
             raise typer.Exit(1) from exc
+        except typer.TyperException as exc:  # a missing option, a bad value, no such command
+            _refused_by_click(exc)
+
+
+def _refused_by_click(exc: typer.TyperException) -> NoReturn:
+    """Say click's own refusal of a command line (typer's copy of click) as it does, its
+    usage lines first, but its last line starting `error:` as every error of ours does:
+    it wrote `Error:`, and a reader or a script looking for one missed the other. Exit with
+    its code. What it shows with no such line (`linkhealth db`: the help) is left to it."""
+    shown = io.StringIO()
+    show = getattr(exc, "show", None)
+    if show is not None:
+        show(file=shown)
+    head, newline, last = shown.getvalue().rstrip("\n").rpartition("\n")
+    if not last.startswith("Error: "):
+        raise exc
+    typer.echo(head + newline + "error: " + last.removeprefix("Error: "), err=True)
+    raise typer.Exit(exc.exit_code) from exc
 
 
 #: What the value of an option or argument is, as `--help` names it. Typer would print the
@@ -807,7 +827,8 @@ def report(
         typer.Option(
             min=1,
             max=MAX_RUN_ID,  # more was a traceback (OverflowError) from the database
-            help="Report on this run (default: latest); an earlier one is written as run-N.*.",
+            help="Report on this run (default: latest); an earlier one is written as run-N.*. "
+            "Without it, a run-N.html already written is left as its night wrote it.",
         ),
     ] = None,
     out: Annotated[

@@ -499,17 +499,16 @@ def _collection_among(
     """The one collection of `keys` (the --catalog files' collections) that holds the id,
     and the id it holds: `KEY/ID` (as verdicts name entries) is ID of collection KEY when
     no entry's id is `KEY/ID` itself. `NotFoundError` (exit 4) when none does,
-    `ConfigError` (exit 2: name one) when several do."""
+    `ConfigError` (exit 2: name one) when several do, or `collection` is none of `keys`."""
     from catalog import store
     from catalog.db import shown_url
     from catalog.errors import ConfigError, NotFoundError
 
     if collection is not None:
         if collection not in keys:
-            raise typer.BadParameter(
-                f"{collection!r} is not the collection of a --catalog file "
-                f"({', '.join(keys)}); a collection's key is its catalog file's name",
-                param_hint="--collection",
+            raise ConfigError(
+                f"--collection {collection!r} is not the collection of a --catalog file "
+                f"({', '.join(keys)}); a collection's key is its catalog file's name"
             )
         keys = [collection]
     found = []

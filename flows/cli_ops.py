@@ -108,7 +108,7 @@ def recheck(
     Example: linkhealth recheck --changed
     """
     if not ids and not changed and not failing:
-        raise typer.BadParameter("name resource ids, or use --changed or --failing")
+        raise ConfigError("name resource ids, or use --changed or --failing")
     overrides: dict[str, Any] = {
         "database_url": db,
         "catalogs": [str(p) for p in catalog] if catalog else None,

@@ -292,9 +292,12 @@ def _publish(
                         complete=complete,
                         latest=latest,
                         archive_only=after_run and "html" in formats,
-                        # The latest report written again after a refused run (its catalog
-                        # does not load: no hygiene) is no record of the night it shows.
-                        keep_archive=run_id is None and data.refused is not None,
+                        # The latest report written again (`linkhealth report`, a refused
+                        # run) is no record of the night it shows: the curator's decisions
+                        # since, a catalog that no longer loads. A run writes its own page,
+                        # `--run N` on purpose; one missing here (its publishing failed, a
+                        # new --out folder) is written.
+                        keep_archive=run_id is None,
                         hygiene_unknown=lambda: linted() is None,
                     )
             except OSError as exc:

@@ -120,7 +120,8 @@ def write_report(
     keeps beside the latest.* files it no longer writes.
 
     `keep_archive` leaves an existing `run-<id>.html` as it is: the record of its night,
-    which a report written again after a refused run would replace without its hygiene.
+    which the latest report written again (`linkhealth report`, a refused run) would
+    replace with the curator's decisions since, or without its hygiene.
 
     `pages` streams the per-resource pages with their history; without it each
     resource still gets a page, with its current state only. `complete(ctx)` adds what

@@ -115,9 +115,9 @@ def test_edit_then_revert_restores_the_bundled_catalog_byte_for_byte(bundled: Pa
 def test_marking_reviewed_appends_an_iso_date_after_the_last_field(bundled: Path) -> None:
     result = apply_edits(bundled, [FieldEdit(SERIES_ID, "reviewed_at", date(2024, 5, 1))])
 
-    assert changed_lines(result) == ["+  reviewed_at: '2024-05-01'"]
+    assert changed_lines(result) == ["+  reviewed_at: 2024-05-01"]
     lines = bundled.read_text(encoding="utf-8").splitlines()
-    added = lines.index("  reviewed_at: '2024-05-01'")
+    added = lines.index("  reviewed_at: 2024-05-01")
     assert lines[added + 1].startswith("- id: ")  # the next resource follows directly
     resource = next(r for r in load_catalog(bundled).resources if r.id == SERIES_ID)
     assert resource.extra["reviewed_at"] == "2024-05-01"
@@ -464,6 +464,29 @@ def test_a_date_written_without_quotes_is_replaced_without_quotes(tmp_path: Path
 
     assert changed_lines(result) == ["-  reviewed_at: 2025-01-02", "+  reviewed_at: 2026-12-03"]
     assert load_catalog(path).resources[0].extra["reviewed_at"] == "2026-12-03"
+
+
+def test_a_date_is_written_bare_whether_added_or_replaced(tmp_path: Path) -> None:
+    """`mark-reviewed` wrote `reviewed_at: '2026-12-21'` into an entry without one but
+    `reviewed_at: 2026-12-09` over an existing one: a date is written as curators and the
+    round trip write dates. A date the curator quotes keeps its quotes; text stays text."""
+    path = tmp_path / "dated.yaml"
+    path.write_text(
+        "resources:\n- id: a\n  title: A\n  url: http://a.example/\n"
+        "- id: b\n  title: B\n  url: http://b.example/\n  reviewed_at: '2025-01-02'\n"
+    )
+
+    added = apply_edits(path, [FieldEdit("a", "reviewed_at", date(2026, 12, 21))])
+    replaced = apply_edits(path, [FieldEdit("a", "reviewed_at", date(2026, 12, 22))])
+    quoted = apply_edits(path, [FieldEdit("b", "reviewed_at", date(2026, 12, 22))])
+
+    assert changed_lines(added) == ["+  reviewed_at: 2026-12-21"]
+    assert changed_lines(replaced) == ["-  reviewed_at: 2026-12-21", "+  reviewed_at: 2026-12-22"]
+    assert changed_lines(quoted) == ["-  reviewed_at: '2025-01-02'", "+  reviewed_at: '2026-12-22'"]
+    assert [r.extra["reviewed_at"] for r in load_catalog(path).resources] == ["2026-12-22"] * 2
+    assert apply_edits(path, [FieldEdit("a", "reviewed_at", date(2026, 12, 22))]).changed == ()
+    text = apply_edits(path, [FieldEdit("a", "edition", "2026-12-22")])
+    assert changed_lines(text) == ["+  edition: '2026-12-22'"]
 
 
 UNTOUCHED = [

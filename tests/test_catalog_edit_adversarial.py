@@ -495,7 +495,7 @@ def test_an_edit_of_the_last_entry_of_a_crlf_file_without_a_last_break(tmp_path:
 
     out = _edit(tmp_path, _BOM + text.encode(), [FieldEdit("a", "reviewed_at", date(2026, 1, 2))])
 
-    expected = text + "\r\n  reviewed_at: '2026-01-02'"
+    expected = text + "\r\n  reviewed_at: 2026-01-02"
     assert out == _BOM + expected.encode()
 
 
@@ -607,7 +607,7 @@ _AROUND_EDITS = {
     ),
     "added-after-a-kept-block": (
         FieldEdit("r2", "reviewed_at", date(2026, 1, 1)),
-        ("      kept\n\n", "      kept\n\n    reviewed_at: '2026-01-01'\n"),
+        ("      kept\n\n", "      kept\n\n    reviewed_at: 2026-01-01\n"),
     ),
     "empty-list-filled": (
         FieldEdit("r3", "tags", ["a", "b"]),

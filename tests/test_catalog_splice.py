@@ -505,7 +505,7 @@ def test_an_edit_of_a_large_catalog_changes_its_lines_without_the_whole_round_tr
         text.replace("https://e0.example/1000\n", "https://moved.example/\n").replace(
             "'Resource 0: a guide'", "'First'"
         )
-        + "    reviewed_at: '2026-12-03'\n"
+        + "    reviewed_at: 2026-12-03\n"
     )
     assert path.read_bytes() == b"\xef\xbb\xbf" + expected.replace("\n", "\r\n").encode()
     assert next(r for r in load_catalog(path).resources if r.id == "r1000").url == (

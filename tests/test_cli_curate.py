@@ -784,3 +784,51 @@ def test_a_snooze_until_a_day_the_month_lacks_says_so(until: str, said: str) -> 
     result = CliRunner().invoke(app, ["snooze", "a", "--until", until, "--reason", "x"])
     assert result.exit_code == 2, result.output
     assert said in result.stderr and "%Y" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["accept-redirect", "a"], 2),  # in two collections: name one
+        (["snooze", "a", "--until", "2030-01-01", "--reason", "x"], 2),
+        (["snooze", "a", "--until", "2030-01-01"], 2),  # click's own: no --reason
+        (["snooze", "a", "--until", "next week", "--reason", "x"], 2),  # a value it refuses
+        (["resource", "a", "--catalog", "toolkit.yaml", "--collection", "other"], 2),
+        (["recheck"], 2),
+        (["accept-redirect"], 2),  # click's: no id
+        (["unsnooze", "a"], 2),  # no such command
+        (["--bogus"], 2),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else None,
+)
+def test_every_error_line_starts_the_same_way(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], code: int
+) -> None:
+    """An id in two catalogs: `accept-redirect` said "Error: ..." where `snooze` said
+    "error: ...". Click's own refusals (a missing option, a bad value, no such command)
+    keep their usage lines but end `error:`, as ours do; an error of ours about an option
+    is one line of our own, without click's "Invalid value"."""
+    other = write_catalog(tmp_path / "other.yaml", [{"id": "a", "title": "Other", "url": NEW}])
+    sync_catalogs(engine, load_catalogs([other]), now=T0)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", database_url(engine))
+
+    result = runner.invoke(app, args)
+
+    assert result.exit_code == code, result.output
+    lines = result.stderr.splitlines()
+    assert lines and not any(line.startswith("Error") for line in lines), result.stderr
+    said = [line for line in lines if line.startswith("error: ")]
+    assert len(said) == 1 and said[0] == lines[-1], result.stderr
+    assert "Invalid value:" not in result.stderr  # a refusal of ours, in our words
+    if "--collection" in args:
+        assert lines == [
+            "error: --collection 'other' is not the collection of a --catalog file (toolkit); "
+            "a collection's key is its catalog file's name"
+        ]
+
+
+def test_a_group_named_alone_still_shows_its_help() -> None:
+    """`linkhealth db`: click's help in place of an error, left as click writes it."""
+    result = runner.invoke(app, ["db"])
+    assert "Commands:" in result.output and "error:" not in result.output

@@ -184,7 +184,7 @@ def test_marking_reviewed_writes_the_date_and_restarts_the_review_clock(
 
     result = decisions.mark_reviewed(settings, "a", by="ann", clock=clock)
 
-    assert f"reviewed_at: '{days(400).date()}'" in catalog_file.read_text()
+    assert f"reviewed_at: {days(400).date()}\n" in catalog_file.read_text()
     resource = store.find_resource(engine, "a")
     assert resource.reviewed_at == days(400)
     assert "review_overdue" not in {n.code for n in resource.stale}
@@ -420,7 +420,7 @@ def test_marking_reviewed_writes_the_curators_own_date(
     finally:
         monkeypatch.setenv("TZ", "UTC")
         time.tzset()
-    assert "reviewed_at: '2026-12-05'" in catalog_file.read_text()
+    assert "reviewed_at: 2026-12-05\n" in catalog_file.read_text()
     assert "wrote reviewed_at: 2026-12-05 to " in result.message
     # Read back, the review is not "in the future" to staleness: the entry is reviewed.
     assert "review_overdue" not in {n.code for n in store.find_resource(engine, "a").stale}

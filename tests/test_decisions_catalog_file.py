@@ -117,7 +117,7 @@ def test_naming_the_synced_file_by_its_folder_or_a_link_to_it_edits_it(
     for n, named in enumerate([prod.parent, link / "toolkit.yaml"], start=1):
         settings = settings_for(engine, [named])
         decisions.mark_reviewed(settings, "a", catalogs=[named], clock=Ticker(days(n)))
-        assert f"reviewed_at: '{days(n).date()}'" in prod.read_text()
+        assert f"reviewed_at: {days(n).date()}\n" in prod.read_text()
 
 
 def test_the_command_exits_2_naming_both_files_and_edits_neither(

@@ -67,7 +67,7 @@ def test_marking_reviewed_in_a_moved_file_is_refused_with_the_sync_that_fixes_it
     # Synced from where it is now, the file is edited.
     sync_catalogs(engine, load_catalogs([new.parent]), now=days(1))
     result = decisions.mark_reviewed(settings, "a", clock=Ticker(days(2)))
-    assert f"reviewed_at: '{days(2).date()}'" in new.read_text()
+    assert f"reviewed_at: {days(2).date()}\n" in new.read_text()
     assert result.decision is not None
 
 

@@ -96,6 +96,36 @@ def test_a_refused_run_leaves_the_archive_of_the_night_before_as_it_was(
     assert archive.is_file()
 
 
+def test_linkhealth_report_leaves_a_finished_nights_page_as_that_night_wrote_it(
+    tmp_path: Path, migrated_db_url: str
+) -> None:
+    """The curator fixed entries after night 17, then ran `linkhealth report`: run-24.html
+    no longer listed what that night found, the edits showing in a night that had not
+    seen them. The latest report shows the catalog now; the night's page stays."""
+    catalog = write_catalog(tmp_path / "toolkit.yaml", ENTRIES)
+    reports = tmp_path / "reports"
+    settings = _settings(migrated_db_url, catalog, reports)
+    clock = Ticker()
+    night = _run(settings, clock)
+    publish_report_files(settings, run_id=night, after_run=True)  # the night's own report
+    archive = reports / f"run-{night}.html"
+    written = archive.read_bytes()
+    finding = b'data-code="http_url"'  # r2's plain http, which the curator then fixes
+    assert finding in written
+
+    write_catalog(catalog, [ENTRIES[0], {**ENTRIES[1], "url": "https://example.org/r2"}])
+    files = publish_report_files(settings)  # `linkhealth report`
+
+    assert archive.read_bytes() == written and archive not in files.paths
+    assert finding not in (reports / "latest.html").read_bytes()
+    # A folder without the night's page gets it: a new --out, or a run whose report failed.
+    fresh = publish_report_files(settings, out_dir=tmp_path / "new")
+    assert tmp_path / "new" / f"run-{night}.html" in fresh.paths
+    # `linkhealth report --run N` asks for that page: written again, with the links as now.
+    again = publish_report_files(settings, run_id=night)
+    assert archive in again.paths and finding not in archive.read_bytes()
+
+
 def test_a_run_overtaken_by_a_later_one_writes_only_its_archive_and_names_it(
     tmp_path: Path, migrated_db_url: str
 ) -> None:
