@@ -36,7 +36,7 @@ from sqlalchemy import Engine
 from catalog import store
 from catalog.catalog_edit import FieldEdit, apply_edits, undo_edit
 from catalog.check.soft404 import redirect_soft404
-from catalog.clock import Clock, local_date, utcnow
+from catalog.clock import Clock, as_utc, local_date, utcnow
 from catalog.commands import command_options, command_words
 from catalog.db import engine_for
 from catalog.entry_words import reached_at, reached_words, shown_stale
@@ -55,7 +55,7 @@ from catalog.queries import ATTENTION_STATES, sharing_links
 from catalog.set_aside import THEN, UNCHECKED, kind_words, lapse_note
 from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, catalog_files, load_catalogs, meant_url
-from catalog.sync import SyncResult, sync_catalogs
+from catalog.sync import URL_EDITED, SyncResult, set_asides_ended, sync_catalogs
 from catalog.text import clauses, clipped, counted, invisible_characters, without_controls
 from catalog.urls import (
     UrlProblem,
@@ -499,13 +499,15 @@ def _change_url(
     edit = FieldEdit(resource.rid, "url", url)
     shared = _sharing(path, resource.rid, url)
     left, follow_up = _left_behind(settings, engine, resource, url, dry_run)
+    now = clock()
     if dry_run:
         diff = apply_edits(path, [edit], dry_run=True).diff
+        ends = _ended(_ending(resource, url, now), would=True)
         message = (
-            f"would change the URL of {_name(resource)} to {url} in {path}{shared}{note}{left}"
+            f"would change the URL of {_name(resource)} to {url} in {path}{shared}{note}{ends}"
+            f"{left}"
         )
         return DecisionResult(resource, kind, message, diff, True, follow_up=follow_up)
-    now = clock()
     diff, decision = _edit_and_record(
         engine,
         path,
@@ -518,8 +520,40 @@ def _change_url(
         details={"old": resource.url, "new": url, "file": str(path)},
     )
     sync = _resync(settings, engine, path, now)
-    message = f"changed the URL of {_name(resource)} to {url} in {path}{shared}{note}{left}"
+    ended = _ended_by(sync, resource)
+    ends = _ended(_ending(resource, url, now) if ended is None else ended)
+    message = f"changed the URL of {_name(resource)} to {url} in {path}{shared}{note}{ends}{left}"
     return DecisionResult(resource, kind, message, diff, False, decision, sync, follow_up)
+
+
+def _ending(resource: store.ResourceRecord, url: str, now: datetime) -> list[str]:
+    """The set-asides of `resource` a move to `url` ends, as sync ends them: its ignore and
+    snooze in force, unless `url` is the same page (a new #section)."""
+    if canonical_url(url) == canonical_url(resource.url):
+        return []
+    names = ["ignore"] if resource.ignored else []
+    if resource.snoozed_until is not None and as_utc(resource.snoozed_until) > now:
+        names.append("snooze")
+    return names
+
+
+def _ended_by(sync: SyncResult, resource: store.ResourceRecord) -> list[str] | None:
+    """The set-asides the re-sync ended of `resource`, from its `url_edited` change; None
+    when the sync lists no such change (past `LISTED_CHANGES`)."""
+    return next(
+        (
+            list(c.details.get("ended") or ())
+            for c in sync.changes
+            if (c.collection, c.id, c.kind) == (resource.collection, resource.rid, URL_EDITED)
+        ),
+        None,
+    )
+
+
+def _ended(names: Sequence[str], *, would: bool = False) -> str:
+    """The message's words for the set-asides a URL change ends ("" for none)."""
+    said = set_asides_ended(names, would=would)
+    return f"; {said}" if said else ""
 
 
 def _edit_and_record(

@@ -12,8 +12,12 @@ decided and what the link became that night (`lapse_note`).
 A checker that cries wolf is worse than none, so one night says little: a failure counts
 once `catalog.health` confirms it (a soft 404 too), a block, a drift or a move once two
 checks a night apart saw it, and a 429 (come back later) never. A bot wall blocks on some
-nights and times out on others (`_WALL`): a timeout, confirmed or not, is the same
-problem as a block. The same kind again or the link working keeps the decision too.
+nights and times out on others: a timeout, confirmed or not, is the same problem as a
+block (`_FAMILIES`). A confirmed break that turns us away (a bare 401 or 403: the site
+answers, not to us) is that problem too, and another than a page that is gone (404, 410,
+a soft 404): a 403 ignored as "works in a browser" that starts answering 404 is back in
+the queue. As the link was confirmed broken already, the new status must be seen two
+checks a night apart. The same kind again or the link working keeps the decision too.
 """
 
 from __future__ import annotations
@@ -49,7 +53,14 @@ THEN = "problem"
 UNCHECKED = "unchecked"
 WORKING = "ok"
 BLOCKED = "blocked"
+#: Confirmed broken, none of the kinds below (a 5xx, a lapsed domain, a redirect loop...);
+#: before they were told apart, a 403, 404 or 410 too (`store.lapse_set_asides` reads
+#: such a decision by its check then).
 BROKEN = "broken"
+#: Confirmed broken by a site that answers, but not to us (401, 403, 451, no wall's page).
+REFUSED = "refused"
+#: Confirmed broken by a page that is gone (404, 410, or a redirect to one).
+GONE = "gone"
 #: Confirmed broken by timeouts: a dead site, or a bot wall that stopped answering.
 TIMED_OUT = "timed_out"
 SOFT_404 = "soft_404"
@@ -62,15 +73,30 @@ _UNSETTLED = "failing"
 _KIND_WORDS = {
     BLOCKED: "blocked or check by hand",
     BROKEN: "confirmed broken",
+    REFUSED: "confirmed broken (access refused)",
+    GONE: "confirmed broken (page not found or gone)",
     TIMED_OUT: "confirmed broken (timing out)",
     SOFT_404: "page missing (soft 404)",
     DRIFT: "page no longer matches its entry",
     MOVED: "moved permanently",
 }
-#: One problem under several kinds. A bot wall answers 403 one night and lets the check
-#: time out the next (confirmed broken after a few such nights, the blocks between them
-#: not breaking the count); a confirmed break is a break whatever its error.
-_FAMILIES = (frozenset({BLOCKED, _UNSETTLED, TIMED_OUT}), frozenset({BROKEN, TIMED_OUT}))
+#: One problem under several kinds. A site that does not answer us: a bot wall answers
+#: 403 one night (its page, or a bare 403) and lets the check time out the next (confirmed
+#: broken after a few such nights, the blocks between them not breaking the count). A
+#: confirmed break is a break whatever its error, except that a page turning us away and
+#: a page gone are two problems. A page is gone whether the site says 404 or a soft 404.
+_FAMILIES = (
+    frozenset({BLOCKED, REFUSED, _UNSETTLED, TIMED_OUT}),
+    frozenset({BROKEN, TIMED_OUT, GONE}),
+    frozenset({BROKEN, REFUSED}),
+    frozenset({GONE, SOFT_404}),
+)
+#: Statuses of a site that answers, but not to us: a login (401, 402, 407, most of which
+#: `classify` files as blocked already), a bare 403, a region refused (451).
+_REFUSING = frozenset({401, 402, 403, 407, 451})
+#: Outcomes whose status says what the problem is: a redirect ends in a 403 or a 404.
+_BY_STATUS = frozenset({Outcome.HTTP_ERROR, Outcome.REDIRECT_TO_ERROR})
+_GONE = frozenset({Outcome.NOT_FOUND, Outcome.GONE})
 
 #: How long checks must keep seeing a block, a drift or a move before it is settled: two
 #: nightly checks (a little less than a day apart at times: `catalog.settings.night_span`);
@@ -78,10 +104,16 @@ _FAMILIES = (frozenset({BLOCKED, _UNSETTLED, TIMED_OUT}), frozenset({BROKEN, TIM
 ONE_NIGHT = night_span(1)
 
 
-def problem_kind(outcome: str | None, state: str | None, drift_reason: str | None) -> str | None:
-    """The kind of problem a link has, as the report's queue groups tell it apart; None
-    for a link that works (or was never checked: nothing is known). A failure not yet
-    confirmed is `failing`, which never ends a decision (`lapses`)."""
+def problem_kind(
+    outcome: str | None,
+    state: str | None,
+    drift_reason: str | None,
+    http_status: int | None = None,
+) -> str | None:
+    """The kind of problem a link has, as a curator tells them apart; None for a link that
+    works (or was never checked: nothing is known). A failure not yet confirmed is
+    `failing`, which never ends a decision (`lapses`). `http_status`: the check's final
+    status, which tells a page turning us away from one gone (`REFUSED`, `GONE`)."""
     if outcome is None or outcome == Outcome.NETWORK_UNAVAILABLE.value:
         return None
     known = Outcome.known(outcome)
@@ -92,7 +124,9 @@ def problem_kind(outcome: str | None, state: str | None, drift_reason: str | Non
         # that night's problem is the wall, as on a link that never failed.
         return BLOCKED
     if confirmed_broken(known, state or ""):
-        return TIMED_OUT if known is Outcome.TIMEOUT else BROKEN
+        if known is Outcome.TIMEOUT:
+            return TIMED_OUT
+        return _broken_kind(known, http_status)
     if drift_reason:
         return DRIFT
     if known in (Outcome.BLOCKED, Outcome.RATE_LIMITED) or state == CHECK_BY_HAND:
@@ -106,22 +140,39 @@ def problem_kind(outcome: str | None, state: str | None, drift_reason: str | Non
     return None
 
 
-def streak_key(outcome: str | None) -> str | None:
-    """What consecutive checks must share to have seen the same block or move (`settled`):
-    a bot wall's 403 and a private address alike; a 429 shares nothing (it never settles)."""
+def _broken_kind(known: Outcome | None, http_status: int | None) -> str:
+    """A confirmed failure's kind: the page gone, a site refusing us, or any other break."""
+    if known in _GONE or (known in _BY_STATUS and http_status in (404, 410)):
+        return GONE
+    if known in _BY_STATUS and http_status in _REFUSING:
+        return REFUSED
+    return BROKEN
+
+
+def streak_key(outcome: str | None, http_status: int | None = None) -> str | None:
+    """What consecutive checks must share to have seen the same block, refusal, gone page
+    or move (`settled`): a bot wall's 403, a bare 403 and a private address alike; a 404,
+    a 410 and a soft 404 alike; a 429 shares nothing (it never settles)."""
     known = Outcome.known(outcome)
     if known is Outcome.RATE_LIMITED:
         return None
     if known is not None and known.severity is Severity.LOOK:
         return BLOCKED
-    return outcome
+    if known is Outcome.SOFT_404:
+        return GONE
+    kind = _broken_kind(known, http_status)
+    if kind == REFUSED:
+        return BLOCKED
+    return GONE if kind == GONE else outcome
 
 
 def settled(kind: str | None, outcome: str | None, state: str | None, seen_for: timedelta) -> bool:
     """Whether the link's problem `kind` now is settled enough to end a decision: a failure
     as `catalog.health` confirms it (a soft 404 is filed apart, but confirmed the same
     way); anything else once consecutive checks have seen it for `ONE_NIGHT` (`seen_for`:
-    from the first of them to the last). A 429 asks us to come back later: never."""
+    from the first of them to the last: `streak_key`), a page refusing us or gone too (the
+    link may have been confirmed broken by other failures: a 404 one night after 403s is
+    no new problem yet). A 429 asks us to come back later: never."""
     if kind is None or kind == _UNSETTLED or outcome == Outcome.RATE_LIMITED.value:
         return False
     if kind in (BROKEN, TIMED_OUT):
@@ -139,7 +190,7 @@ def lapses(then: str | None, now: str | None) -> bool:
     if now is None or now in (_UNSETTLED, then):
         return False
     # A failure ignored before it was confirmed is the same problem once it is.
-    if then == _UNSETTLED and now in (BROKEN, TIMED_OUT):
+    if then == _UNSETTLED and now in (BROKEN, TIMED_OUT, REFUSED, GONE):
         return False
     return not any(then in family and now in family for family in _FAMILIES)
 

@@ -11,7 +11,9 @@ the row keeps its decisions and events and gets a `fields_edited` event for `id`
 an entry that left one catalog for another synced with it (same id, same URL) moves there
 with its row (`fields_edited` for `collection`). A removed entry put back with another URL
 is another page: its ignore, snooze and review are dropped, and its event says so
-(`_revivals`). Only
+(`_revivals`). An entry given another address (by hand, `replace-url`, `accept-redirect`)
+keeps its row, history and review, but its ignore and snooze, decisions about the old
+address's problem, end, and its `url_edited` event says so (`_end_set_asides`). Only
 the catalogs passed in are reconciled: a catalog left out of a run keeps its
 resources untouched, except that a file deleted from a catalog folder passed in as
 `folders` is reconciled as empty (its entries are removed; put back, they return), and
@@ -70,9 +72,11 @@ class SyncChange:
         """One line for `linkhealth sync`, e.g. "toolkit/demandforum: url edited (a -> b)"."""
         where = f"{self.collection}/{self.id}"
         if self.kind == URL_EDITED:
-            return (
+            said = (
                 f"{where}: URL changed from {self.details.get('old')} to {self.details.get('new')}"
             )
+            ended = set_asides_ended(self.details.get("ended") or ())
+            return f"{said}; {ended}" if ended else said
         if self.kind == ADDED and self.details.get("old_url"):
             return f"{where}: {_revival(self.details)}"
         if self.kind == FIELDS_EDITED and "collection" in self.fields:
@@ -96,7 +100,9 @@ def _revival(details: Mapping[str, Any]) -> str:
     """What sync says of a removed entry put back with another URL (`_revivals`)."""
     said = f"re-added with another URL (it had {details.get('old_url')})"
     if details.get("taken_back_from"):
-        return f"{said}, in place of {details['taken_back_from']}: its decisions are kept"
+        said = f"{said}, in place of {details['taken_back_from']}: its decisions are kept"
+        ended = set_asides_ended(details.get("ended") or ())
+        return f"{said}, but {ended}" if ended else said
     dropped = set_asides_dropped(details.get("dropped") or ())
     return f"{said}: {dropped}" if dropped else said
 
@@ -111,6 +117,20 @@ def set_asides_dropped(names: Sequence[Any]) -> str | None:
     what = " and ".join([", ".join(names[:-1]), names[-1]] if names[1:] else names)
     verb, it, applies = ("were", "them", "they apply") if names[1:] else ("was", "it", "it applies")
     return f"its {what} of the old page {verb} dropped; set {it} again if {applies}"
+
+
+def set_asides_ended(names: Sequence[Any], *, would: bool = False) -> str | None:
+    """What sync, `replace-url` and `accept-redirect` say of the set-asides an entry moved
+    to another address ended (the `url_edited` event's `ended`): "its ignore of the old
+    address ended (set it again if it applies to the new one)". None when it had none.
+    `would`: said of a dry run."""
+    names = [str(name) for name in names]
+    if not names:
+        return None
+    what = " and ".join(names)
+    ended = "would end" if would else "ended"
+    it, applies = ("them", "they apply") if names[1:] else ("it", "it applies")
+    return f"its {what} of the old address {ended} (set {it} again if {applies} to the new one)"
 
 
 @dataclass(frozen=True)
@@ -408,7 +428,8 @@ def _revivals(
 
     The README's repair of an id and URL changed in one edit: the old id put back on the
     new URL, in place of the id that edit added (created when the old row was removed),
-    takes its entry back, decisions and all."""
+    takes its entry back, decisions and all, but its ignore and snooze of the old address
+    end (`ended`), as with a rename and a URL change in two edits (`_end_set_asides`)."""
     back: dict[str, str] = {}
     for res in catalog.resources:
         if known.get(res.id) is False:
@@ -431,13 +452,20 @@ def _revivals(
     }
     revived: dict[str, dict[str, Any]] = {}
     cleared: list[store.StoredResource] = []
+    moved: list[store.StoredResource] = []  # taken back at another address
     for row in rows:
         revived[row.rid] = {"old_url": row.url}
         took = replacing.get((back[row.rid], row.removed_at))
         if took is not None:
             revived[row.rid]["taken_back_from"] = took
+            if canonical_url(row.url) != canonical_url(back[row.rid]):
+                moved.append(row)
         else:
             cleared.append(row)
+    ended = _end_set_asides(s, [row.id for row in moved], now)
+    for row in moved:
+        if row.id in ended:  # as the two edits the repair stands for would have said
+            revived[row.rid]["ended"] = ended[row.id]
     dropped = store.set_asides(s, [row.id for row in cleared])
     for row in cleared:
         held = dropped.get(row.id, {})
@@ -451,6 +479,29 @@ def _revivals(
             revived[row.rid]["dropped"] = names
     store.clear_set_asides(s, [row.id for row in cleared if row.id in dropped])
     return revived
+
+
+def _end_set_asides(s: Session, row_ids: Sequence[int], now: datetime) -> dict[int, list[str]]:
+    """End the ignore and snooze of the rows `row_ids` (entries that moved to another
+    address: a decision about the old one's problem says nothing of the new one, and left
+    in force it hid the new address's breaks); row id -> the names of those that held
+    ("ignore", "snooze"; a snooze that ended held nothing), for the rows that had any. The
+    decisions stay in the decisions table; a review is about the entry, and stays."""
+    held = store.set_asides(s, row_ids)
+    ended: dict[int, list[str]] = {}
+    for row_id, values in held.items():
+        names = [] if values.get("ignored_at") is None else ["ignore"]
+        until = values.get("snoozed_until")
+        if until is not None and until > now:
+            names.append("snooze")
+        if names:
+            ended[row_id] = names
+    store.clear_set_asides(
+        s,
+        [i for i, v in held.items() if any(c in v for c in store.QUEUE_COLUMNS)],
+        store.QUEUE_COLUMNS,
+    )
+    return ended
 
 
 def _sync_chunk(
@@ -518,6 +569,18 @@ def _sync_chunk(
         s, [w.id for w in to_write if w.id is not None and w.resource.id in sources], collection_id
     )
     store.update_lines(s, lines)
+    # An entry moved to another address (not a new #section: the same link), by hand or by
+    # `replace-url` or `accept-redirect`: its ignore and snooze were about the old one.
+    ended = _end_set_asides(
+        s,
+        [
+            w.id
+            for (_, _, old), w in zip(writes, to_write, strict=True)
+            if old is not None and old.removed_at is None and w.id is not None
+            if old.url != w.resource.url and old.link_id != w.link_id
+        ],
+        now,
+    )
 
     events: list[store.NewEvent] = []
 
@@ -545,7 +608,10 @@ def _sync_chunk(
             continue
         if old.url != res.url:
             seen = reached.get(old.link_id) if old.link_id is not None else None
-            record(URL_EDITED, res.id, row, _url_details(old, res, seen))
+            details = _url_details(old, res, seen)
+            if old.id in ended:
+                details["ended"] = ended[old.id]
+            record(URL_EDITED, res.id, row, details)
         edited = changed_fields(old.fields, data)
         if res.id in sources:
             details = _fields_details(old.fields, data, edited)

@@ -223,7 +223,8 @@ def accept_redirect(
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Switch the entry's URL to where its permanent redirect now leads, in the catalog file.
+    """Switch the entry's URL to where its permanent redirect now leads, in the catalog file
+    (ending the entry's snooze and ignore: they were about the old address).
 
     Example: linkhealth accept-redirect demandforum --dry-run
     """
@@ -259,7 +260,8 @@ def replace_url(
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Replace the entry's URL in the catalog file (with URL, or --archive for the archived copy).
+    """Replace the entry's URL in the catalog file (with URL, or --archive for the archived copy),
+    ending the entry's snooze and ignore: they were about the old address.
 
     Example: linkhealth replace-url demandforum https://example.org/new --reason "site moved"
     """
@@ -341,8 +343,8 @@ def snooze(
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Take the resource out of the action queue until a date, or until its link has
-    another kind of problem than now; it is still checked.
+    """Take the resource out of the action queue until a date, until its link has another
+    kind of problem than now, or until the entry gets another URL; it is still checked.
 
     Example: linkhealth snooze demandforum --until 2027-03-01 --reason "site rebuild"
     """
@@ -367,9 +369,9 @@ def ignore(
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Take the resource out of the action queue until `unignore`, or until its link has
-    another kind of problem than now (a login wall that starts answering 404s); it is still
-    checked.
+    """Take the resource out of the action queue until `unignore`, until its link has
+    another kind of problem than now (a login wall that starts answering 404s), or until
+    the entry gets another URL (by any edit); it is still checked.
 
     Example: linkhealth ignore members-portal --reason "login wall, works in a browser"
     """

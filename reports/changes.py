@@ -17,7 +17,7 @@ from catalog.outcomes import Outcome, Severity
 from catalog.queries import UNAVAILABLE_WINDOW, EventRow, ReportData
 from catalog.set_aside import lapse_note
 from catalog.settings import NIGHT_SLACK
-from catalog.sync import set_asides_dropped
+from catalog.sync import set_asides_dropped, set_asides_ended
 from catalog.unsteady import (
     CONTENT,
     READS_IN_A_ROW,
@@ -936,7 +936,9 @@ def _place(
     if kind == "removed":
         return "catalog_edits", "Removed from the catalog.", url_of(d.get("url")), None
     if kind == "url_edited":
-        return "catalog_edits", "URL edited.", url_of(d.get("old")), url_of(d.get("new"))
+        ended = set_asides_ended(d.get("ended") or ())
+        said = f"URL edited; {ended}." if ended else "URL edited."
+        return "catalog_edits", said, url_of(d.get("old")), url_of(d.get("new"))
     if kind == "fields_edited":
         fields = [str(f) for f in d.get("fields") or ()]
         names = ", ".join(_FIELD_NAMES.get(f, f) for f in fields if f not in ("id", "collection"))

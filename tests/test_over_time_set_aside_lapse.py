@@ -3,7 +3,7 @@ it (back in the queue, with a note), the same problem again or a recovery does n
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +53,19 @@ def _queued(ctx: ReportContext) -> set[str]:
     return {r.resource_id for g in ctx.groups for r in g.rows}
 
 
+#: A night's try of the hotline: its outcome, or the outcome and its other fields.
+Try = Outcome | tuple[Outcome, dict[str, Any]]
+
+
+def _tried(settings: Settings, engine: Engine, night: int, hotline: Try) -> ReportContext:
+    outcome, fields = hotline if isinstance(hotline, tuple) else (hotline, {})
+    return _night(settings, engine, night, outcome, **fields)
+
+
 def _nights(
     tmp_path: Path,
-    before: list[Outcome],
-    after: list[Outcome],
+    before: Sequence[Try],
+    after: Sequence[Try],
     decide: Callable[[Settings, Ticker], object],
 ) -> list[ReportContext]:
     """`before` nights, the decision, then `after` nights: the reports after each of those."""
@@ -65,10 +74,10 @@ def _nights(
         settings = settings_for(engine)
         sync_catalogs(engine, [kit], now=days(0))
         for night, outcome in enumerate(before):
-            _night(settings, engine, night, outcome)
+            _tried(settings, engine, night, outcome)
         decide(settings, Ticker(days(len(before) - 0.5)))
         return [
-            _night(settings, engine, len(before) + n, outcome) for n, outcome in enumerate(after)
+            _tried(settings, engine, len(before) + n, outcome) for n, outcome in enumerate(after)
         ]
 
 
@@ -164,7 +173,11 @@ def test_problem_kinds() -> None:
     assert problem_kind("blocked", "check_by_hand", None) == "blocked"
     assert problem_kind("ok", "ok", "a parked page") == "drift"
     assert problem_kind("not_found", "suspect", None) == "failing"
-    assert problem_kind("not_found", "broken", None) == "broken"
+    assert problem_kind("not_found", "broken", None) == "gone"
+    assert problem_kind("http_error", "broken", None, 500) == "broken"
+    assert problem_kind("http_error", "broken", None, 403) == "refused"
+    assert problem_kind("redirect_to_error", "broken", None, 410) == "gone"
+    assert problem_kind("http_error", "suspect", None, 403) == "failing"
     assert problem_kind("ok", "ok", None) is None
     assert not lapses("blocked", "failing")
     assert not lapses("blocked", None)
@@ -179,6 +192,16 @@ def test_problem_kinds() -> None:
     assert not lapses("timed_out", "blocked")
     assert not lapses("broken", "timed_out")
     assert lapses("broken", "blocked")
+    # A page turning us away and a page gone: two problems, each another than a block
+    # (gone) or the same (refused); either is a break as a 500 is.
+    assert lapses("refused", "gone") and lapses("gone", "refused")
+    assert not lapses("refused", "blocked") and not lapses("blocked", "refused")
+    assert lapses("gone", "blocked") and lapses("blocked", "gone")
+    assert not lapses("soft_404", "gone") and not lapses("gone", "soft_404")
+    assert lapses("refused", "soft_404")
+    for kind in ("refused", "gone"):
+        assert not lapses("broken", kind) and not lapses(kind, "broken")
+        assert not lapses(kind, "timed_out") and not lapses("failing", kind)
 
 
 def test_an_ignore_recorded_before_its_problem_was_stored_lapses_by_the_check_then(
@@ -402,3 +425,91 @@ def test_a_drift_seen_two_nights_ends_the_ignore_of_a_bot_wall(tmp_path: Path) -
         assert row.state_note and "when it became: page no longer matches its entry" in (
             row.state_note
         )
+
+
+#: A bare 403 (no wall's page: `http_error`), a page gone, a server error, a soft 404.
+_403 = (Outcome.HTTP_ERROR, {"http_status": 403})
+_404, _410, _500 = Outcome.NOT_FOUND, Outcome.GONE, Outcome.HTTP_ERROR
+_SOFT = Outcome.SOFT_404
+
+
+def _row_note(ctx: ReportContext) -> str:
+    row = next(r for g in ctx.groups for r in g.rows if r.resource_id == "hotline")
+    assert row.state_note is not None
+    return row.state_note
+
+
+def test_an_ignored_403_that_starts_answering_404_is_back_in_the_queue(tmp_path: Path) -> None:
+    """`ignore --help`'s example: a page that turned us away (a bare 403, confirmed
+    broken), ignored as working in a browser, then gone. Not on the first 404 (the link was
+    confirmed broken already: one night says little), on the second."""
+    reports = _nights(tmp_path, [_403] * 3, [_404] * 3, _ignore)
+    assert [("hotline" in _queued(ctx)) for ctx in reports] == [False, True, True]
+    note = _row_note(reports[1])
+    assert "(then: confirmed broken (access refused)); back in the queue on" in note
+    assert "when it became: confirmed broken (page not found or gone)" in note
+
+
+def test_an_ignored_404_that_starts_turning_us_away_is_back_in_the_queue(
+    tmp_path: Path,
+) -> None:
+    reports = _nights(tmp_path, [_404] * 4, [_403] * 3, _ignore)
+    assert [("hotline" in _queued(ctx)) for ctx in reports] == [False, True, True]
+    assert "when it became: confirmed broken (access refused)" in _row_note(reports[1])
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # A 403 ignored: a wall's own page, a timeout, a server error are no gone page.
+        ([_403] * 3, [_B, _403, _T, _T, _B, _500, _500, _500]),
+        # A 404 ignored: a 410, a 500, a soft 404 (the page is gone whichever it says).
+        ([_404] * 4, [_410, _410, _500, _500, _404, _SOFT, _SOFT, _404]),
+    ],
+    ids=["refused", "gone"],
+)
+def test_a_refusal_or_a_gone_page_holds_through_its_own_kinds(
+    tmp_path: Path, before: list[Try], after: list[Try]
+) -> None:
+    for ctx in _nights(tmp_path, before, after, _ignore):
+        assert "hotline" not in _queued(ctx)
+
+
+def test_a_site_rebuild_snoozed_on_a_soft_404_holds_through_404s(tmp_path: Path) -> None:
+    """A soft 404 and a 404 are one problem to a curator (the page is gone): the rebuild
+    snooze made on the one holds when the site starts saying the other."""
+    reports = _nights(tmp_path, [_SOFT] * 4, [_404, _404, _410, _404], _snooze)
+    for ctx in reports:
+        assert "hotline" not in _queued(ctx)
+        assert [r.resource_id for r in ctx.set_aside] == ["hotline"]
+
+
+def test_an_ignore_stored_as_broken_for_a_403_ends_when_it_is_gone(tmp_path: Path) -> None:
+    """An ignore recorded before a 403 and a 404 were told apart stores "broken": its
+    check then tells which it was, so a 404 ends it as it ends one stored now."""
+    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(engine)
+        sync_catalogs(engine, [kit], now=days(0))
+        for night in range(3):
+            _tried(settings, engine, night, _403)
+        hotline = store.find_resource(engine, "hotline")
+        store.record_decision(
+            engine,
+            hotline.id,
+            "ignore",
+            by="ana",
+            at=days(2.5),
+            reason=BOT_WALL,
+            details={"problem": "broken"},
+            resource_changes={"ignored_at": days(2.5), "ignored_reason": BOT_WALL},
+        )
+        queued = ["hotline" in _queued(_tried(settings, engine, n, _404)) for n in (3, 4, 5)]
+        assert queued == [False, True, True]
+        # One stored as "broken" for a server error stays one: a 404 is the same break.
+        for night in range(6, 10):
+            _tried(settings, engine, night, _500)
+        decisions.ignore(settings, "hotline", reason="reported", clock=Ticker(days(9.5)))
+        assert store.find_resource(engine, "hotline").ignored
+        for night in range(10, 13):
+            assert "hotline" not in _queued(_tried(settings, engine, night, _404))

@@ -431,9 +431,12 @@ def test_an_id_and_url_changed_in_one_edit_is_a_removal_and_an_addition(
 def test_an_id_and_url_changed_in_two_syncs_keep_the_entry_and_its_decisions(
     engine: Engine,
 ) -> None:
-    """The README's way: the id first (a rename), then the URL (a URL edit)."""
+    """The README's way: the id first (a rename), then the URL (a URL edit). The entry
+    keeps its row, history and review; its ignore and snooze, about the old address, end
+    with it."""
     sync_catalogs(engine, [TOOLKIT], now=T0)
-    _ignore(engine, "a")
+    _set_aside(engine, "a")
+    kept = store.find_resource(engine, "a", collection="toolkit").id
     renamed = edit(TOOLKIT, "a", id="a-2024")
     first = sync_catalogs(engine, [renamed], now=days(1))
     moved = edit(renamed, "a-2024", url="https://example.org/a-2024")
@@ -441,17 +444,23 @@ def test_an_id_and_url_changed_in_two_syncs_keep_the_entry_and_its_decisions(
 
     assert [c.describe() for c in (*first.changes, *second.changes)] == [
         "toolkit/a-2024: renamed from a",
-        "toolkit/a-2024: URL changed from https://example.org/a to https://example.org/a-2024",
+        "toolkit/a-2024: URL changed from https://example.org/a to https://example.org/a-2024; "
+        "its ignore and snooze of the old address ended (set them again if they apply to the "
+        "new one)",
     ]
     row = store.find_resource(engine, "a-2024", collection="toolkit")
-    assert row.ignored and row.ignored_reason == "login wall"
+    assert row.id == kept and row.reviewed_at == T0
+    assert not row.ignored and row.snoozed_until is None
+    history = store.resource_history(engine, "a-2024", collection="toolkit")
+    assert {d.kind for d in history.decisions} == {"ignore", "snooze", "mark_reviewed"}
 
 
 def test_an_entry_taken_for_removed_comes_back_with_its_decisions_under_its_old_id(
     engine: Engine,
 ) -> None:
     """The README's repair after a one-edit change was synced: the old id back (the new
-    URL kept) returns the old entry, decisions and all; the new id is removed."""
+    URL kept) returns the old entry, decisions and all, but for its ignore of the old
+    address, as with the two edits it stands for; the new id is removed."""
     sync_catalogs(engine, [TOOLKIT], now=T0)
     _ignore(engine, "a")
     sync_catalogs(engine, [edit(TOOLKIT, "a", id="a-2024", url="https://x.org/a")], now=days(1))
@@ -460,7 +469,8 @@ def test_an_entry_taken_for_removed_comes_back_with_its_decisions_under_its_old_
 
     assert sorted((c.id, c.kind) for c in back.changes) == [("a", "added"), ("a-2024", "removed")]
     row = store.find_resource(engine, "a", collection="toolkit")
-    assert row.ignored and row.url == "https://x.org/a"
+    assert not row.ignored and row.url == "https://x.org/a"
+    assert [d.kind for d in store.resource_history(engine, "a").decisions] == ["ignore"]
 
 
 def _set_aside(engine: Engine, rid: str, collection: str = "toolkit") -> None:
@@ -568,10 +578,11 @@ def test_the_readme_repair_says_the_old_entry_takes_its_place_back(engine: Engin
     (readded,) = [c for c in back.changes if c.kind == "added"]
     assert readded.describe() == (
         "toolkit/a: re-added with another URL (it had https://example.org/a), in place of "
-        "a-2024: its decisions are kept"
+        "a-2024: its decisions are kept, but its ignore and snooze of the old address ended "
+        "(set them again if they apply to the new one)"
     )
     row = store.find_resource(engine, "a", collection="toolkit")
-    assert row.ignored and row.snooze_reason == "rebuild" and row.reviewed_at == T0
+    assert not row.ignored and row.snoozed_until is None and row.reviewed_at == T0
 
 
 def test_a_new_id_renamed_to_a_retired_one_does_not_take_its_set_asides(

@@ -122,6 +122,7 @@ from catalog.store._sql import (
 )
 from catalog.store._staleness import refresh_staleness, reviewed_at
 from catalog.store._sync_rows import (
+    QUEUE_COLUMNS,
     NewEvent,
     ResourceWrite,
     active_rows_at,
@@ -154,6 +155,7 @@ __all__ = [
     "FOUND_DEAD",
     "PG_WRITE_LOCK",
     "PROCESS_GONE",
+    "QUEUE_COLUMNS",
     "REFUSED",
     "REFUSED_IDS",
     "SET_ASIDE_LAPSED",

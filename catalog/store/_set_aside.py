@@ -14,6 +14,9 @@ from catalog import tables as t
 from catalog.clock import as_utc
 from catalog.problem_checks import CHECKED
 from catalog.set_aside import (
+    BROKEN,
+    GONE,
+    REFUSED,
     THEN,
     UNCHECKED,
     WORKING,
@@ -45,7 +48,7 @@ def link_problem(engine: Engine, link_id: int | None, resource_id: int | None = 
         drift = link.drift_reason
         if resource_id is not None and link.drift_entries is not None:
             drift = drift if str(resource_id) in link.drift_entries else None  # entry -> drift
-        return problem_kind(link.outcome, link.state, drift) or WORKING
+        return problem_kind(link.outcome, link.state, drift, link.http_status) or WORKING
 
 
 def _problem_then(s: Session, link_id: int | None, at: datetime, resource_id: int) -> str:
@@ -58,13 +61,13 @@ def _problem_then(s: Session, link_id: int | None, at: datetime, resource_id: in
     kept state skips it): the host's 503 the night before was not the link's problem."""
     if link_id is None:
         return UNCHECKED
-    outcome = s.scalar(
-        select(t.Observation.outcome)
+    check = s.execute(
+        select(t.Observation.outcome, t.Observation.http_status)
         .where(t.Observation.link_id == link_id, t.Observation.checked_at <= at, CHECKED)
         .order_by(t.Observation.checked_at.desc(), t.Observation.id.desc())
         .limit(1)
-    )
-    if outcome is None:
+    ).first()
+    if check is None or check.outcome is None:
         return UNCHECKED
 
     def latest(*kinds: str, entry: Any = true()) -> t.Event | None:
@@ -79,7 +82,7 @@ def _problem_then(s: Session, link_id: int | None, at: datetime, resource_id: in
     drift, state_change = latest(*_DRIFT_MOVES, entry=concerned), latest("state_changed")
     state = (state_change.details or {}).get("new") if state_change is not None else None
     drifted = "drift" if drift is not None and drift.kind == "drift_detected" else None
-    return problem_kind(outcome, state, drifted) or WORKING
+    return problem_kind(check.outcome, state, drifted, check.http_status) or WORKING
 
 
 def _seen_for(s: Session, link_id: int, drift_since: datetime | None, kind: str) -> timedelta:
@@ -92,7 +95,7 @@ def _seen_for(s: Session, link_id: int, drift_since: datetime | None, kind: str)
             return timedelta(0)
         return as_utc(last) - as_utc(drift_since)
     checks = s.execute(
-        select(t.Observation.outcome, t.Observation.checked_at)
+        select(t.Observation.outcome, t.Observation.http_status, t.Observation.checked_at)
         .where(
             t.Observation.link_id == link_id,
             CHECKED,
@@ -100,12 +103,12 @@ def _seen_for(s: Session, link_id: int, drift_since: datetime | None, kind: str)
         .order_by(t.Observation.checked_at.desc(), t.Observation.id.desc())
         .limit(_STREAK_CHECKS)
     ).all()
-    if not checks or streak_key(checks[0].outcome) is None:
+    key = streak_key(checks[0].outcome, checks[0].http_status) if checks else None
+    if key is None:
         return timedelta(0)
-    key, last = streak_key(checks[0].outcome), as_utc(checks[0].checked_at)
-    first = last
+    last = first = as_utc(checks[0].checked_at)
     for check in checks[1:]:
-        if streak_key(check.outcome) != key:
+        if streak_key(check.outcome, check.http_status) != key:
             break
         first = as_utc(check.checked_at)
     return last - first
@@ -124,8 +127,11 @@ def _lapsed(
     ).first()
     details = dict(decision.details or {}) if decision else {}
     then = details.get(THEN)
-    if then is None and decision is not None:
-        then = _problem_then(s, link_id, decision.at, resource_id)
+    if decision is not None and then in (None, BROKEN):
+        # Stored before it was stored, or as "broken" before a page turning us away and a
+        # page gone were told apart: the check then tells which (a 500's stays broken).
+        found = _problem_then(s, link_id, decision.at, resource_id)
+        then = found if then is None or found in (REFUSED, GONE) else then
     then_kind = None if then in (WORKING, None) else then
     if then == UNCHECKED or not lapses(then_kind, now_kind):
         return None
@@ -156,6 +162,7 @@ def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None
             res.c.snooze_reason,
             link.c.outcome,
             link.c.state,
+            link.c.http_status,
             groups.entry_drift(link.c.drift_reason, link.c.drift_entries, res.c.id).label(
                 "drift_reason"
             ),
@@ -176,7 +183,7 @@ def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None
     with write_session(engine) as s:
         conn = s.connection()
         for row in conn.execute(query).all():
-            now_kind = problem_kind(row.outcome, row.state, row.drift_reason)
+            now_kind = problem_kind(row.outcome, row.state, row.drift_reason, row.http_status)
             if now_kind is None:
                 continue
             in_force = ["ignore"] if row.ignored_at is not None else []

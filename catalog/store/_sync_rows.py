@@ -295,12 +295,20 @@ def set_asides(s: Session, resource_ids: Sequence[int]) -> dict[int, dict[str, A
     return found
 
 
-def clear_set_asides(s: Session, resource_ids: Sequence[int]) -> None:
-    """Drop the rows' ignore, snooze and review (a revived id that is another page now)."""
+#: The set-asides that keep a row out of the action queue: a decision about its link's
+#: problem, which ends when the entry moves to another address (`catalog.sync`).
+QUEUE_COLUMNS = ("ignored_at", "ignored_reason", "snoozed_until", "snooze_reason")
+
+
+def clear_set_asides(
+    s: Session, resource_ids: Sequence[int], columns: Sequence[str] = SET_ASIDE_COLUMNS
+) -> None:
+    """Drop the rows' ignore, snooze and review (a revived id that is another page now), or
+    only `columns` of them (`QUEUE_COLUMNS`: an entry moved to another address)."""
     table = table_of(t.Resource)
     for chunk in chunks(list(resource_ids)):
         s.connection().execute(
-            table.update().where(table.c.id.in_(chunk)).values(dict.fromkeys(SET_ASIDE_COLUMNS))
+            table.update().where(table.c.id.in_(chunk)).values(dict.fromkeys(columns))
         )
 
 
