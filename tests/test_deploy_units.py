@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
@@ -154,3 +155,31 @@ def test_the_serve_unit_starts_the_server_it_needs() -> None:
     # Away for minutes, `serve` exits 1: the unit starts it again, which waits for the server.
     assert unit["Service.Restart"] == ["on-failure"]
     assert any("server status" in pre for pre in unit["Service.ExecStartPre"])
+
+
+def _nightly_schedule() -> dict[str, Any]:
+    deployments = YAML(typ="safe").load((ROOT / "prefect.yaml").read_text())["deployments"]
+    (nightly,) = (d for d in deployments if d["name"] == "nightly")
+    (schedule,) = nightly["schedules"]
+    return dict(schedule)
+
+
+def test_the_prune_timer_runs_after_the_night_in_the_nights_time_zone() -> None:
+    """Its comment said "04:00 local time: after the nightly check (02:00)", but the night
+    is 02:00 in prefect.yaml's time zone and OnCalendar= uses the machine's unless it
+    names one: on a machine in UTC, prune ran at 23:00 New York time, before the night."""
+    (when,) = _unit("linkhealth-prune.timer")["Timer.OnCalendar"]
+    night = _nightly_schedule()
+    *_, time_of_day, zone = when.split()
+    assert zone == night["timezone"]
+    assert int(time_of_day.split(":")[0]) > int(night["cron"].split()[1])
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
+def test_systemd_reads_the_prune_timers_calendar() -> None:
+    (when,) = _unit("linkhealth-prune.timer")["Timer.OnCalendar"]
+    parsed = subprocess.run(
+        ["systemd-analyze", "calendar", when], capture_output=True, text=True, timeout=30
+    )
+    assert parsed.returncode == 0, parsed.stderr
+    assert f"Normalized form: {when}" in parsed.stdout
