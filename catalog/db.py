@@ -1,4 +1,4 @@
-"""Opening the database: engine, SQLite pragmas, migrations on first use.
+"""Opening the database: engine, SQLite pragmas, migrations on first use (said on stderr).
 
 `open_engine(url)` is the one way in. SQLite gets WAL and a busy timeout so the
 nightly writer and a curator's recheck can overlap, and a wait for another process's
@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import sqlite3
+import sys
 import threading
 import time
 import weakref
@@ -282,7 +283,7 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     event.listen(engine, "handle_error", _unreachable)
     _OPENED_ENGINES.add(engine)
     if migrate:
-        migrate_engine(engine)
+        _migrate_on_first_use(engine)
     if file is not None:
         _remember_file(engine, file)
     return engine
@@ -353,6 +354,17 @@ def migrate_engine(engine: Engine) -> str | None:
         raise  # a migration's own bug: its traceback is what a developer needs
     except DatabaseError as exc:  # unreachable server, locked file, not a database...
         raise StoreError(_cannot_open(engine.url, exc.orig)) from exc
+
+
+def _migrate_on_first_use(engine: Engine) -> None:
+    """`migrate_engine`, saying on stderr what it migrated (`upgraded_on_first_use`): once,
+    since a database at the newest revision has nothing to migrate. A new database's
+    tables (revision "none") are made without a word: nothing in it to back up."""
+    from catalog.migrate import upgraded_on_first_use
+
+    before = migrate_engine(engine)
+    if before is not None and before != "none":
+        print(upgraded_on_first_use(engine.url, before), file=sys.stderr, flush=True)
 
 
 def _cannot_open(url: URL, error: BaseException | None) -> str:

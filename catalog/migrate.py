@@ -14,7 +14,8 @@ Pending revisions are not applied while a run or recheck is in progress (`work_i
 on SQLite the upgrade holds the write lock throughout, and a batch migration rebuilding
 `observations` takes minutes, far past the run's busy timeout, so its batches were lost; a
 run of the older version would also go on writing into a schema it does not know.
-`UpgradeRefusedError` says which run, and the command is run again after it. A command
+`UpgradeRefusedError` says which run, and the command is run again after it. A migration
+made on first use is said on stderr (`upgraded_on_first_use`), as `db upgrade` says it. A command
 that only reads and must answer during the run (`linkhealth status`) asks `held_off`
 first, without the upgrade's lock, and reads the old schema where `missing_columns` finds
 nothing this version reads missing.
@@ -97,6 +98,24 @@ class UpgradeRefusedError(LinkhealthError):
             "this command again once the run has finished."
         )
         self.held = held
+
+
+def upgraded(database: str, before: str, after: str) -> str:
+    """What `linkhealth db upgrade` says of the migration it made: `database` as messages
+    name it (`shown_url`), the revision it was at (`upgrade`'s answer) and is at now."""
+    return f"database {database}: upgraded from revision {before} to {after}"
+
+
+def upgraded_on_first_use(url: URL, before: str) -> str:
+    """What a command says, on stderr, of the migration its first opening of the database
+    made (`catalog.db.open_engine`): `db upgrade`'s words, and that it cannot be undone.
+    Silent, `linkhealth status` after a `git pull` migrated the database before the
+    operator's backup, with no downgrade to go back."""
+    return (
+        f"{upgraded(shown_url(url), before, head_revision())}, on first use by this "
+        "linkhealth (as `linkhealth db upgrade` does); there is no downgrade: an older "
+        'linkhealth now refuses this database (README, "Storage")'
+    )
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

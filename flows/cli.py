@@ -1142,7 +1142,7 @@ def db_upgrade(db: DbOpt = None, config: ConfigOpt = None) -> None:
     There is no downgrade: back up the database before updating (README, "Storage").
     """
     from catalog.db import existing_database, migrate_engine, open_engine, shown_url, sqlite_file_of
-    from catalog.migrate import current_revision
+    from catalog.migrate import current_revision, upgraded
 
     url = _settings(config, db, None).database_url
     if sqlite_file_of(url) is not None:
@@ -1159,7 +1159,7 @@ def db_upgrade(db: DbOpt = None, config: ConfigOpt = None) -> None:
     if before is None:
         typer.echo(f"database {name}: at revision {after} already")
     else:
-        typer.echo(f"database {name}: upgraded from revision {before} to {after}")
+        typer.echo(upgraded(name, before, str(after)))
 
 
 @db_app.command("prune")

@@ -256,30 +256,36 @@ def night_lines(
     is not there (nothing seen): the nights may record in another one, which status was
     not pointed at (another folder, LINKHEALTH_DATABASE_URL), so both are said.
 
-    The `prefect deploy` and `prefect deployment schedule` commands said carry
-    `PREFECT_API_URL={ui}/api`, as the command that checks a night now does: pasted in a
-    shell without it (`status` finds the local server all the same), `prefect deploy`
-    deployed into a throw-away server of its own, said it succeeded, and `status` still
-    said there was no deployment. (`prefect worker start` refuses to start without it,
-    saying so.)"""
+    The `prefect` commands said carry `PREFECT_API_URL={ui}/api`, as the command that checks
+    a night now does: pasted in a shell without it (`status` finds the local server all the
+    same), `prefect deploy` deployed into a throw-away server of its own, said it succeeded,
+    and `status` still said there was no deployment; `prefect worker start` refused to
+    start. Which night runs is switched in prefect.yaml (its `active:` flags), not by
+    pausing or resuming a schedule: each deploy sets them back to the file's."""
     api = f"PREFECT_API_URL={ui}/api"
     deploy = f"`{api} prefect --no-prompt deploy --all` (workers) or start `linkhealth serve`"
-    worker = f"{_WORKER_COMMAND.replace('the worker', 'a worker', 1)}, or `linkhealth serve`"
+    worker = f"{worker_command(ui, 'a worker')}, or `linkhealth serve`"
     on = [d for d in (nights.nightly, nights.sharded) if d is not None and d.scheduled]
     lines = []
     if nights.nightly is None and not on:
         lines.append(f"Prefect has no deployment {NIGHTLY}, so no night runs: run {deploy}.")
     elif not on:
         lines.append(
-            f"Deployment {NIGHTLY} has no active schedule, so no night runs: resume it "
-            f"(`{api} prefect deployment schedule ls {NIGHTLY}` gives its id, then "
-            f"`{api} prefect deployment schedule resume {NIGHTLY} ID`), or run {deploy}."
+            f"Deployment {NIGHTLY} has no active schedule, so no night runs: set `active: "
+            f"true` on its schedule in prefect.yaml (or on {NIGHTLY_SHARDED}'s, with workers) "
+            f"and run {deploy}, which sets each schedule to its `active` there; one resumed "
+            f"by hand (`{api} prefect deployment schedule ls {NIGHTLY}` gives its id, then "
+            f"`{api} prefect deployment schedule resume {NIGHTLY} ID`) is set back to it by "
+            "the next deploy."
         )
     if len(on) > 1:
         lines.append(
             f"Both {NIGHTLY} and {NIGHTLY_SHARDED} have an active schedule: two full runs a "
-            f"night. Pause one (`{api} prefect deployment schedule pause ...`, see "
-            "prefect.yaml)."
+            "night. Set `active: false` on one of their schedules in prefect.yaml (the "
+            f"sharded one's, as shipped, or {NIGHTLY}'s when workers run the sharded night) "
+            f"and run `{api} prefect --no-prompt deploy --all` again, which sets each "
+            "schedule to its `active` there: one paused by hand or in the Prefect UI is set "
+            "back to it by the next deploy."
         )
     for deployment in on:
         if deployment.paused:
@@ -327,7 +333,7 @@ def ended_run_line(run: EndedRun, ui: str) -> str:
     why = _first_line(run.message).rstrip(" .")
     line = f"Prefect flow run {run.name} of {run.deployment}, {started}, ended {run.state}"
     line += f": {why}" if why else ""
-    cause = crash_cause(f"{run.message}\n{run.log}")
+    cause = crash_cause(f"{run.message}\n{run.log}", ui)
     if cause is not None:
         line += f". Its log says why: {cause}. linkhealth recorded nothing of it"
     else:
@@ -366,21 +372,29 @@ def catch_up_lines(nights: Nights, ui: str) -> list[str]:
     ]
 
 
-#: How to start a worker with the project's code (as `flows.pull_steps` says it): one
-#: started without LINKHEALTH_HOME gets every run refused.
-_WORKER_COMMAND = (
-    "start the worker in the checkout as `LINKHEALTH_HOME=$PWD prefect worker start --pool "
-    f"linkhealth` ({README_SECTION})"
-)
-_WORKER_START = f"{_WORKER_COMMAND}, then run it again"
+def worker_command(ui: str | None, worker: str = "the worker") -> str:
+    """How to start a worker with the project's code (as `flows.pull_steps` says it): one
+    started without LINKHEALTH_HOME gets every run refused. With the API `status` found
+    (`ui`), the command carries its PREFECT_API_URL as the other `prefect` commands do:
+    pasted in a fresh shell without it, `prefect worker start` refused to start ("
+    `PREFECT_API_URL` must be set to start a Worker")."""
+    api = f"PREFECT_API_URL={ui}/api " if ui is not None else ""
+    return (
+        f"start {worker} in the checkout as `{api}LINKHEALTH_HOME=$PWD prefect worker start "
+        f"--pool linkhealth` ({README_SECTION})"
+    )
+
+
 #: Prefect's crash of a run whose worker found no linkhealth code in its working folder
 #: (its temporary one: LINKHEALTH_HOME unset, before `flows.pull_steps` refused that).
 _NO_FLOW_FILE = re.compile(r"No such file or directory: '([^']*flows/\w+\.py)'")
 
 
-def crash_cause(text: str) -> str | None:
+def crash_cause(text: str, ui: str | None = None) -> str | None:
     """The cause of a crash, told from its state message and log (`text`), when it is one
-    an operator can fix from here: a worker without the project's code. None otherwise."""
+    an operator can fix from here: a worker without the project's code, with the command
+    that starts one (`worker_command`). None otherwise."""
+    start = f"{worker_command(ui)}, then run it again"
     for line in text.splitlines():
         if f"{LOGGED_AS}: " in line:  # flows.pull_steps' refusal says it all
             return line.partition(f"{LOGGED_AS}: ")[2].strip().rstrip(".")
@@ -389,12 +403,12 @@ def crash_cause(text: str) -> str | None:
         return (
             f"the worker that ran it found no linkhealth code ({missing[1]} does not exist: "
             "LINKHEALTH_HOME was set neither where `prefect deploy` ran nor for the worker, "
-            f"so the run started in the worker's temporary folder); {_WORKER_START}"
+            f"so the run started in the worker's temporary folder); {start}"
         )
     if "No module named 'flows'" in text:
         return (
             "the worker that ran it has no linkhealth in its Python (No module named "
-            f"'flows'): use the checkout's .venv/bin/prefect; {_WORKER_START}"
+            f"'flows'): use the checkout's .venv/bin/prefect; {start}"
         )
     return None
 

@@ -1,10 +1,12 @@
-"""prefect.yaml is accepted by `prefect deploy --all`; `linkhealth serve` reads the same file."""
+"""prefect.yaml is accepted by `prefect deploy --all`; `linkhealth serve` reads the same file; the
+paths it and the README name are there."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -114,13 +116,26 @@ def test_prefect_deploy_all_accepts_prefect_yaml(prefect_harness: None) -> None:
                 overwrite=True,
             )
 
+    async def switch_by_hand() -> None:
+        """To `nightly-sharded` as prefect.yaml's header once said: `prefect deployment
+        schedule pause` on `nightly`'s schedule, `resume` on the sharded one's."""
+        async with get_client() as client:
+            for name, active in (("nightly", False), ("nightly-sharded", True)):
+                found = await client.read_deployment_by_name(f"{FLOW_OF[name]}/{name}")
+                (schedule,) = found.schedules
+                await client.update_deployment_schedule(found.id, schedule.id, active=active)
+                (schedule,) = (await client.read_deployment(found.id)).schedules
+                assert schedule.active is active
+
     asyncio.run(create_pool())
     env = {
         **os.environ,
         "PREFECT_API_URL": str(PREFECT_API_URL.value()),
         "LINKHEALTH_HOME": str(ROOT),
     }
-    for _ in range(2):  # the second time as an operator redeploys after editing the file
+    for time in range(2):  # the second time as an operator redeploys after editing the file
+        if time:
+            asyncio.run(switch_by_hand())
         done = subprocess.run(
             [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"],
             cwd=ROOT,
@@ -159,6 +174,8 @@ def test_prefect_deploy_all_accepts_prefect_yaml(prefect_harness: None) -> None:
     assert cron(nightly.schedules[0]).timezone == "America/New_York"
     assert nightly.global_concurrency_limit is not None
     assert nightly.global_concurrency_limit.limit == 1
+    # The redeploy set both schedules back to prefect.yaml's `active`, undoing the switch
+    # made by hand: prefect.yaml's header says to switch there, and warns of this.
     assert nightly.schedules[0].active
     sharded = deployments["nightly-sharded"]
     assert [(cron(s).cron, s.active) for s in sharded.schedules] == [("0 2 * * *", False)]
@@ -210,3 +227,53 @@ def test_serve_warns_of_a_pools_workers_that_would_take_its_runs(prefect_api: st
         assert pools_with_workers([served]) == []  # no worker on the pool
         client.send_worker_heartbeat(pool, "a-worker", heartbeat_interval_seconds=30)
     assert pools_with_workers([served]) == [pool]
+
+
+def _header() -> str:
+    """prefect.yaml's opening comment, its lines joined."""
+    lines = PREFECT_YAML.read_text().splitlines()
+    comments = [line.lstrip("#").strip() for line in lines[: lines.index("name: linkhealth")]]
+    return " ".join(comments)
+
+
+def test_the_switch_to_the_sharded_night_is_the_one_a_redeploy_keeps() -> None:
+    """The header said to switch with `prefect deployment schedule pause` / `resume`; the
+    next `prefect --no-prompt deploy --all` (the README's step after a cron edit) sets
+    every schedule back to its `active:` in the file (`test_prefect_deploy_all_accepts_
+    prefect_yaml`), so the nightly came back on and the sharded night off, unsaid."""
+    header = _header()
+    commands = [line.strip() for line in PREFECT_YAML.read_text().splitlines()]
+    assert not any(c.startswith("#     prefect deployment schedule") for c in commands)
+    assert (
+        "To switch, swap `active: true` and `active: false` on the schedules of `nightly` and "
+        "`nightly-sharded` below, then run `prefect --no-prompt deploy --all` again." in header
+    )
+    assert "every deploy sets each schedule back to its `active` here" in header
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "sets each schedule back to its `active` in `prefect.yaml`" in readme
+
+
+#: Top-level folders of the checkout: a path starting with one names a file of it (or, with
+#: a `*`, some files).
+_CHECKOUT_PATH = re.compile(
+    r"(?<![\w./-])((?:deploy|flows|catalog|reports|bench|tests)/[\w./@*-]+)"
+)
+#: Paths the README gives as placeholders.
+_PLACEHOLDERS = {"tests/test_x.py"}
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "prefect.yaml",
+        "README.md",
+        *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "deploy").rglob("*") if p.is_file()),
+    ],
+)
+def test_the_checkout_paths_a_document_names_are_there(document: str) -> None:
+    """prefect.yaml's header named deploy/linkhealth-serve.service, which is in
+    deploy/systemd/."""
+    named = {m.rstrip(".:,") for m in _CHECKOUT_PATH.findall((ROOT / document).read_text())}
+    named = {path.split(":")[0] for path in named} - _PLACEHOLDERS
+    assert named or document != "prefect.yaml"
+    assert sorted(p for p in named if not any(ROOT.glob(p))) == []

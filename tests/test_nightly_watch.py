@@ -176,7 +176,10 @@ def test_a_run_started_by_hand_that_a_worker_without_the_checkout_crashed_names_
         "(/tmp/tmpqgbo97c3prefect/flows/check_flow.py does not exist: LINKHEALTH_HOME was set "
         "neither"
     )
-    assert "`LINKHEALTH_HOME=$PWD prefect worker start --pool linkhealth`" in line
+    assert (
+        f"`PREFECT_API_URL={UI}/api LINKHEALTH_HOME=$PWD prefect worker start --pool linkhealth`"
+        in line
+    )
     assert line.endswith(f"linkhealth recorded nothing of it: {UI}/runs/flow-run/f2")
     assert ".;" not in line
 
@@ -224,8 +227,12 @@ def test_no_deployment_no_schedule_and_nothing_polling_each_say_what_to_do() -> 
     assert f"prefect deployment schedule resume {NIGHTLY} ID" in unscheduled
     (idle,) = night_lines(Nights(deployment(ready=False), None), LAST_NIGHT_DONE, NOW, UI)
     assert "Nothing picks up the runs" in idle
-    # The command that works: without LINKHEALTH_HOME a worker gets every run refused.
-    assert "`LINKHEALTH_HOME=$PWD prefect worker start --pool linkhealth`" in idle
+    # The command that works: without LINKHEALTH_HOME a worker gets every run refused, and
+    # without PREFECT_API_URL it does not start ("must be set to start a Worker").
+    assert (
+        f"`PREFECT_API_URL={UI}/api LINKHEALTH_HOME=$PWD prefect worker start --pool linkhealth`"
+        in idle
+    )
     assert "(`prefect worker start" not in idle
 
 
@@ -242,23 +249,43 @@ def test_the_sharded_night_stands_for_the_nightly_one_but_not_beside_it() -> Non
     assert "two full runs a night" in both
 
 
+def test_which_night_runs_is_switched_in_prefect_yaml_where_a_redeploy_keeps_it() -> None:
+    """Pausing or resuming a schedule by hand, as `status` advised, lasts until the next
+    `prefect --no-prompt deploy --all`, which sets each schedule back to its `active:` in
+    prefect.yaml: a switch to the sharded night came undone without a word."""
+    sharded = deployment(NIGHTLY_SHARDED)
+    (both,) = night_lines(Nights(deployment(), sharded), LAST_NIGHT_DONE, NOW, UI)
+    assert "Set `active: false` on one of their schedules in prefect.yaml" in both
+    assert f"`PREFECT_API_URL={UI}/api prefect --no-prompt deploy --all` again" in both
+    assert "schedule pause" not in both
+    assert "one paused by hand or in the Prefect UI is set back to it by the next deploy" in both
+    off = deployment(schedules=(Schedule(False, "0 2 * * *", "America/New_York"),))
+    (neither,) = night_lines(Nights(off, None), LAST_NIGHT_DONE, NOW, UI)
+    assert neither.index("set `active: true` on its schedule in prefect.yaml") < neither.index(
+        "schedule resume"
+    )
+    assert "is set back to it by the next deploy" in neither
+
+
 def test_every_prefect_command_status_gives_names_the_api_it_found() -> None:
     """README walkthrough (u4): `status` found the local server from a shell without
     PREFECT_API_URL and said to run `prefect --no-prompt deploy --all`; pasted there, that
     deployed into a throw-away server of Prefect's own, said it succeeded, and `status`
-    went on saying there was no deployment. Each `prefect` command it gives (but `prefect
-    worker start`, which refuses to start without the variable, saying so) carries it, as
-    the command that checks a night now does."""
+    went on saying there was no deployment. Each `prefect` command it gives carries it, as
+    the command that checks a night now does: `prefect worker start` too, which pasted
+    without it refused to start ("`PREFECT_API_URL` must be set to start a Worker")."""
     off = deployment(schedules=(Schedule(False, "0 2 * * *", "America/New_York"),))
     lines = [
         *night_lines(Nights(None, None), LAST_NIGHT_DONE, NOW, UI),
         *night_lines(Nights(off, None), LAST_NIGHT_DONE, NOW, UI),
         *night_lines(Nights(deployment(paused=True), None), LAST_NIGHT_DONE, NOW, UI),
         *night_lines(Nights(deployment(), deployment(NIGHTLY_SHARDED)), LAST_NIGHT_DONE, NOW, UI),
+        *night_lines(Nights(deployment(ready=False), None), LAST_NIGHT_DONE, NOW, UI),
     ]
     commands = [c for line in lines for c in line.split("`")[1::2] if "prefect " in c]
-    assert len(commands) == 6, commands  # deploy twice, schedule ls, resume, deploy, pause
-    assert all(c.startswith(f"PREFECT_API_URL={UI}/api prefect ") for c in commands), commands
+    # deploy; deploy, schedule ls, resume; deploy; deploy; worker start
+    assert len(commands) == 7, commands
+    assert all(c.startswith(f"PREFECT_API_URL={UI}/api ") for c in commands), commands
 
 
 def test_the_last_night_seen_skips_rechecks_and_counts_a_live_run_as_now() -> None:
