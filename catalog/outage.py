@@ -80,8 +80,11 @@ NOT_SENT = frozenset({Outcome.INVALID_URL, Outcome.PRIVATE_ADDRESS})
 
 def was_sent(observation: Observation) -> bool:
     """Whether its check sent a request (or tried to): only then does it say anything of
-    our network, one way or the other (`judge`, and the canaries, `catalog.canary`)."""
-    return observation.outcome not in NOT_SENT
+    our network, one way or the other (`judge`, and the canaries, `catalog.canary`).
+
+    A private address reached by a redirect was sent: its first host answered (a captive
+    portal's redirect into our own network, say), so it was asked, not refused unasked."""
+    return observation.outcome not in NOT_SENT or bool(observation.chain)
 
 
 def judge(observations: Sequence[Observation], share: float) -> OutageVerdict:

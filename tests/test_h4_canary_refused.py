@@ -87,6 +87,28 @@ def test_with_every_canary_refused_nothing_is_known() -> None:
     )
 
 
+def test_a_canary_redirected_into_our_network_was_asked_and_answered() -> None:
+    """A captive portal: the canary's own host answers with a redirect to a private
+    address. That host answered, so our network works; it was not "refused unasked", and
+    the operator is not told to allow a private address."""
+    portal = "https://portal.example/"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if str(request.url) == portal:
+            return httpx.Response(302, headers={"Location": "http://10.0.0.1/login"})
+        raise httpx.ConnectError("[Errno 101] Network is unreachable", request=request)
+
+    verdict = check_canaries(
+        [GONE, portal], CHECK, transport=httpx.MockTransport(answer), resolver=resolver
+    )
+    assert [o.outcome for o in verdict.observations] == [
+        Outcome.DNS_ERROR,
+        Outcome.PRIVATE_ADDRESS,
+    ]
+    assert not verdict.unasked and not verdict.network_down
+    assert verdict.reason == "1 of 2 canary URLs answered: our network works."
+
+
 def test_a_private_canary_the_settings_allow_is_asked() -> None:
     sent: list[str] = []
     allowed = replace(CHECK, allow_private=True)
