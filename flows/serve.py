@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -1073,14 +1073,25 @@ def _sigterm_self() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def runs_in_flight(deployments: Sequence[Any]) -> bool:
-    """Whether a flow run of `deployments` is pending, running or being cancelled; True
-    when that cannot be told (the API away): then it is asked again."""
+#: A run scheduled this soon counts as in flight for `runs_in_flight`: Prefect's runner takes
+#: a run up 10 s before it is due (PREFECT_RUNNER_PREFETCH_SECONDS), and stopping the runner
+#: then cancels it, a night's included (a cancelled night is not caught up).
+DUE_SOON_S = 60.0
+#: ... and one due this long ago not taken up yet: late (the runner takes it at its next
+#: poll); an older one it does not take up must not keep `serve` from starting again.
+DUE_LATE_S = 3600.0
+
+
+def runs_in_flight(deployments: Sequence[Any], now: datetime | None = None) -> bool:
+    """Whether a flow run of `deployments` is pending, running or being cancelled, or
+    scheduled within `DUE_SOON_S` (or late by up to `DUE_LATE_S`): stopping the runner
+    would cancel it. True when that cannot be told (the API away): then it is asked again."""
     try:
         from prefect import get_client
         from prefect.client.schemas.filters import (
             FlowRunFilter,
             FlowRunFilterDeploymentId,
+            FlowRunFilterExpectedStartTime,
             FlowRunFilterState,
             FlowRunFilterStateType,
         )
@@ -1089,19 +1100,26 @@ def runs_in_flight(deployments: Sequence[Any]) -> bool:
         ids = [found.id for found in served_now(deployments)]
         if not ids:
             return True
+        at = now or datetime.now(UTC)
+        due = FlowRunFilterExpectedStartTime(
+            after_=at - timedelta(seconds=DUE_LATE_S),  # type: ignore[arg-type]
+            before_=at + timedelta(seconds=DUE_SOON_S),  # type: ignore[arg-type]
+        )
         with get_client(sync_client=True) as client:
-            runs = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(
-                    deployment_id=FlowRunFilterDeploymentId(any_=ids),
-                    state=FlowRunFilterState(
-                        type=FlowRunFilterStateType(
-                            any_=[StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
-                        )
+            for types, when in (
+                ([StateType.PENDING, StateType.RUNNING, StateType.CANCELLING], None),
+                ([StateType.SCHEDULED], due),
+            ):
+                if client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(
+                        deployment_id=FlowRunFilterDeploymentId(any_=ids),
+                        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=types)),
+                        expected_start_time=when,
                     ),
-                ),
-                limit=1,
-            )
-        return bool(runs)
+                    limit=1,
+                ):
+                    return True
+        return False
     except Exception:
         return True
 

@@ -355,3 +355,50 @@ def test_serve_notes_itself_on_prefects_deployments_before_it_serves_and_stops_i
     monkeypatch.setattr(flows.serve, "claim", outrun)
     said = _claim(served_now([served]), ME, [served])
     assert said is not None and said.startswith(f"the deployment {spec.name!r} was claimed by")
+
+
+@pytest.mark.flow
+def test_a_run_due_within_the_minute_or_late_keeps_serve_from_stopping_its_runner(
+    prefect_api: str,
+) -> None:
+    """`serve` stops its runner to start again only when that cancels no run: Prefect's
+    runner takes a run up 10 s before it is due, and one stopped then ends Cancelled, a
+    night's too (not caught up). It stopped at a night's due time, the night Late."""
+    import uuid
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import State
+    from prefect.states import Pending, Scheduled
+
+    from flows.serve import DeploymentSpec, runner_deployments, runs_in_flight
+
+    spec = DeploymentSpec(
+        name=f"probe-{uuid.uuid4().hex[:8]}", entrypoint="flows/check_flow.py:publish_report_flow"
+    )
+    (served,) = runner_deployments([spec])
+    deployment_id = served.apply()
+    now = datetime.now(UTC)
+    try:
+        with get_client(sync_client=True) as client:
+
+            def run(state: Any) -> Any:
+                return client.create_flow_run_from_deployment(deployment_id, state=state)
+
+            later = run(Scheduled(scheduled_time=now + timedelta(minutes=5)))
+            long_ago = run(Scheduled(scheduled_time=now - timedelta(hours=2)))
+            assert not runs_in_flight([served], now)  # neither is taken up now
+            soon: list[State[Any]] = [
+                Scheduled(scheduled_time=now + timedelta(seconds=30)),
+                Scheduled(scheduled_time=now - timedelta(minutes=5)),  # late
+                Pending(),
+            ]
+            for state in soon:
+                one = run(state)
+                assert runs_in_flight([served], now), state
+                client.delete_flow_run(one.id)
+            assert not runs_in_flight([served], now)
+            for made in (later, long_ago):
+                client.delete_flow_run(made.id)
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_deployment(deployment_id)
