@@ -24,14 +24,16 @@ import json
 import logging
 import os
 import re
+import shlex
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -512,9 +514,13 @@ def serve(
         pid=os.getpid(),
         started=time.time(),
     )
-    with _only_serve(home):
-        os.chdir(home)
-        _serve(specs, say, me, take_over)
+    try:
+        with _only_serve(home):
+            os.chdir(home)
+            _serve(specs, say, me, take_over)
+    except _StartAgain:
+        os.chdir(me.folder)  # where it was started: relative paths in its command mean it
+        start_again(me.folder, say)
 
 
 #: How long a second `serve` waits for the first one's lock before it gives up.
@@ -606,7 +612,8 @@ def _serve(
             # Not Prefect's pause of every deployment served when it stops: only those still
             # ours, with our note taken off (`release`).
             prefect_serve(*deployments, print_starting_message=False, pause_on_shutdown=False)
-            release(deployments, me, say)
+            if not stopped.is_set():  # stopped to start again: the schedules stay on
+                release(deployments, me, say)
         except BaseException as exc:
             from flows.prefect_server import PrefectApiLostError, api_lost
 
@@ -622,14 +629,42 @@ def _serve(
                 "by itself)"
             ) from exc
     if stopped.is_set():
-        from flows.prefect_server import PrefectApiLostError
+        raise _StartAgain
 
-        # Exit 1, which the systemd unit restarts: a new runner watches for cancellations.
+
+class _StartAgain(Exception):
+    """`serve` stopped its runner to start again (`stopping_when_cancel_watch_lost`)."""
+
+
+def start_again(folder: str, say: Callable[[str], None]) -> None:
+    """Replace this process with `serve` as it was started (`sys.orig_argv`, in `folder`),
+    keeping its pid, terminal and environment: a new Prefect runner, which watches for
+    cancellations again. In a terminal as under systemd, where an exit 1 to be restarted
+    left a terminal's `serve` stopped for good, its night lost. The schedules were not
+    paused, so a night due meanwhile is still there for the new runner, and its catch-up
+    (`catching_up`) looks as it starts. Only if the new process cannot be started, an
+    exit 1 naming the command that starts it."""
+    from flows.prefect_server import PrefectApiLostError
+
+    argv = list(sys.orig_argv)
+    command = f"cd {shlex.quote(folder)} && {shlex.join(argv)}"
+    say(
+        "serve starts again: after the Prefect server went away, Prefect's runner no longer "
+        "saw `prefect flow-run cancel` for the runs served here; a new one does. No run was "
+        "in progress, and the schedules stay on"
+    )
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        with suppress(OSError, ValueError):  # closed: nothing to lose
+            if stream is not None:
+                stream.flush()
+    try:
+        os.execv(sys.executable, argv)
+    except OSError as exc:
+        # Exit 1, which the systemd unit restarts; its schedules are still on.
         raise PrefectApiLostError(
-            "serve stopped to be started again: after the Prefect server went away, "
-            "Prefect's runner no longer saw `prefect flow-run cancel` for the runs served "
-            "here; start `linkhealth serve` again (the systemd unit restarts it by itself)"
-        )
+            f"serve could not start again ({sys.executable}: {exc.strerror or exc}); "
+            f"start it again: {command} (the systemd unit restarts it by itself)"
+        ) from exc
 
 
 #: What `serve` adds to the description of each deployment it serves, in a line of its own:
@@ -1029,12 +1064,12 @@ def stopping_when_cancel_watch_lost(
     every_s: float = CANCEL_WATCH_LOST_EVERY_S,
     stop: Callable[[], None] | None = None,
 ) -> Iterator[threading.Event]:
-    """Stop `serve` (`stop`: as SIGTERM does) once Prefect's runner stopped watching for
-    cancellations and no run is `in_flight`; the event it yields is then set, for `serve`
-    to exit 1 and be started again (by the systemd unit). Until then `prefect flow-run
-    cancel` would mark a run Cancelled in Prefect while it goes on, holding its deployment's
-    slot: said at once, with how to end a run now. Not at once: stopping cancels the runs
-    in progress, a night's included."""
+    """Stop `serve`'s runner (`stop`: as SIGTERM does) once Prefect's runner stopped
+    watching for cancellations and no run is `in_flight`; the event it yields is then set,
+    for `serve` to start again (`start_again`) without pausing its schedules. Until then
+    `prefect flow-run cancel` would mark a run Cancelled in Prefect while it goes on,
+    holding its deployment's slot: said at once, with how to end a run now. Not at once:
+    stopping cancels the runs in progress, a night's included."""
     lost, done, stopped = threading.Event(), threading.Event(), threading.Event()
     handler = _CancelWatchLost(lost)
     logger = logging.getLogger(CANCEL_WATCH_LOGGER)
@@ -1047,8 +1082,9 @@ def stopping_when_cancel_watch_lost(
         say(
             "warning: after the Prefect server went away, Prefect's runner stopped watching "
             "for cancellations: `prefect flow-run cancel` no longer stops the runs served "
-            "here. serve stops, to be started again, once no run is in progress; to end one "
-            "now, restart serve (systemctl restart linkhealth-serve), which cancels it"
+            "here. serve starts again by itself once no run is in progress or due; to end one "
+            "now, restart serve (Ctrl-C and start it again, or systemctl restart "
+            "linkhealth-serve), which cancels it"
         )
         while in_flight():
             if done.wait(every_s):
@@ -1073,14 +1109,25 @@ def _sigterm_self() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def runs_in_flight(deployments: Sequence[Any]) -> bool:
-    """Whether a flow run of `deployments` is pending, running or being cancelled; True
-    when that cannot be told (the API away): then it is asked again."""
+#: A run scheduled this soon counts as in flight for `runs_in_flight`: Prefect's runner takes
+#: a run up 10 s before it is due (PREFECT_RUNNER_PREFETCH_SECONDS), and stopping the runner
+#: then cancels it, a night's included (a cancelled night is not caught up).
+DUE_SOON_S = 60.0
+#: ... and one due this long ago not taken up yet: late (the runner takes it at its next
+#: poll); an older one it does not take up must not keep `serve` from starting again.
+DUE_LATE_S = 3600.0
+
+
+def runs_in_flight(deployments: Sequence[Any], now: datetime | None = None) -> bool:
+    """Whether a flow run of `deployments` is pending, running or being cancelled, or
+    scheduled within `DUE_SOON_S` (or late by up to `DUE_LATE_S`): stopping the runner
+    would cancel it. True when that cannot be told (the API away): then it is asked again."""
     try:
         from prefect import get_client
         from prefect.client.schemas.filters import (
             FlowRunFilter,
             FlowRunFilterDeploymentId,
+            FlowRunFilterExpectedStartTime,
             FlowRunFilterState,
             FlowRunFilterStateType,
         )
@@ -1089,19 +1136,26 @@ def runs_in_flight(deployments: Sequence[Any]) -> bool:
         ids = [found.id for found in served_now(deployments)]
         if not ids:
             return True
+        at = now or datetime.now(UTC)
+        due = FlowRunFilterExpectedStartTime(
+            after_=at - timedelta(seconds=DUE_LATE_S),  # type: ignore[arg-type]
+            before_=at + timedelta(seconds=DUE_SOON_S),  # type: ignore[arg-type]
+        )
         with get_client(sync_client=True) as client:
-            runs = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(
-                    deployment_id=FlowRunFilterDeploymentId(any_=ids),
-                    state=FlowRunFilterState(
-                        type=FlowRunFilterStateType(
-                            any_=[StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
-                        )
+            for types, when in (
+                ([StateType.PENDING, StateType.RUNNING, StateType.CANCELLING], None),
+                ([StateType.SCHEDULED], due),
+            ):
+                if client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(
+                        deployment_id=FlowRunFilterDeploymentId(any_=ids),
+                        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=types)),
+                        expected_start_time=when,
                     ),
-                ),
-                limit=1,
-            )
-        return bool(runs)
+                    limit=1,
+                ):
+                    return True
+        return False
     except Exception:
         return True
 

@@ -8,7 +8,9 @@ recorded `completed` while Prefect showed it Cancelled."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -263,13 +265,20 @@ def test_serve_after_a_runner_without_a_note_waits_to_see_whether_it_still_polls
         assert seen["deployments"] == ["nightly", "recheck", "report"]
 
 
-def test_serve_stops_to_be_started_again_when_prefects_runner_stops_watching_for_cancels(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Prefect's runner gives up watching for cancellations for good when the server is
-    away too long with a run in progress, and says so once in its log; `serve` then
-    waits for the runs in progress to end, stops as SIGTERM stops it, and exits 1, which the
-    systemd unit restarts."""
+def _serve_losing_the_cancel_watch(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    in_flight: list[bool],
+    real_sigterm: bool = False,
+    execv: Any = None,
+) -> tuple[Any, dict[str, Any]]:
+    """`linkhealth serve --config ./linkhealth.toml` started in `tmp_path`, whose Prefect
+    runner says it stopped watching for cancellations: `in_flight` answers
+    `runs_in_flight` in turn (then False). The runner then returns once `serve` stopped it,
+    or at once on `real_sigterm` (systemd's, or Ctrl-C's). Returns the CLI's result and
+    what was seen: `execv`'s call (the lock free), with the folder and `release` then."""
+    import fcntl
+
     import prefect
     from prefect._internal.observers import FlowRunCancellingObserver
 
@@ -279,34 +288,95 @@ def test_serve_stops_to_be_started_again_when_prefects_runner_stops_watching_for
     home = tmp_path / "checkout"
     home.mkdir()
     shutil.copy(ROOT / "prefect.yaml", home / "prefect.yaml")
+    (tmp_path / "linkhealth.toml").write_text('database_url = "sqlite:///var/x.db"\n')
     monkeypatch.setattr(flows.serve, "CHECKOUT", home)
     monkeypatch.chdir(tmp_path)
     serve_without_prefect(monkeypatch)
     monkeypatch.setattr(flows.serve, "CANCEL_WATCH_LOST_EVERY_S", 0.01)
-    asked: list[bool] = []
+    seen: dict[str, Any] = {"asked": [], "released": []}
+    answers = iter(in_flight)
 
-    def in_flight(deployments: Any) -> bool:
-        asked.append(len(asked) < 2)  # the run in progress ends after two looks
-        return asked[-1]
+    def runs_in_flight(deployments: Any) -> bool:
+        seen["asked"].append(next(answers, False))
+        return bool(seen["asked"][-1])
 
-    monkeypatch.setattr(flows.serve, "runs_in_flight", in_flight)
+    monkeypatch.setattr(flows.serve, "runs_in_flight", runs_in_flight)
+    monkeypatch.setattr(flows.serve, "release", lambda *a: seen["released"].append(a))
     sigterm = threading.Event()
     monkeypatch.setattr(flows.serve, "_sigterm_self", sigterm.set)
 
     def serving(*deployments: Any, **options: Any) -> None:
         observer = FlowRunCancellingObserver(on_cancelling=lambda flow_run_id: None)
         observer._handle_unavailable(RuntimeError("Service exceeded error threshold."))
+        if real_sigterm:
+            return
         assert sigterm.wait(5), "serve was not stopped"  # Prefect's runner then returns
 
+    def replaced(path: str, argv: list[str]) -> None:
+        with (tmp_path / "serve.lock").open("a") as lock:  # free for the new process
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        seen["execv"] = (path, argv, Path.cwd(), list(seen["released"]))
+
     monkeypatch.setattr(prefect, "serve", serving)
-    result = CliRunner().invoke(app, ["serve"])
-    assert result.exit_code == 1, result.output
-    assert asked == [True, True, False]
-    assert "warning: after the Prefect server went away, Prefect's runner stopped" in (
-        result.stderr
+    monkeypatch.setattr(os, "execv", execv or replaced)
+    monkeypatch.setattr(
+        sys,
+        "orig_argv",
+        ["/venv/bin/python", "/venv/bin/linkhealth", "serve", "--config", "./linkhealth.toml"],
     )
+    return CliRunner().invoke(app, ["serve", "--config", "./linkhealth.toml"]), seen
+
+
+def test_serve_starts_again_by_itself_when_prefects_runner_stops_watching_for_cancels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prefect's runner gives up watching for cancellations for good when the server is
+    away too long with a run in progress, and says so once in its log; `serve` then waits
+    for the runs in progress to end, stops its runner and starts again as it was started,
+    in the folder it was started in, its schedules left on. It exited 1 (pausing them) for
+    the systemd unit to start it again: from a terminal, the nights stopped for good."""
+    result, seen = _serve_losing_the_cancel_watch(tmp_path, monkeypatch, [True, True])
+    assert result.exit_code == 0, result.output  # (the real `os.execv` does not return)
+    assert seen["asked"] == [True, True, False]  # the run in progress ended first
+    path, argv, folder, released = seen["execv"]
+    assert path == sys.executable
+    assert argv == [
+        "/venv/bin/python",
+        "/venv/bin/linkhealth",
+        "serve",
+        "--config",
+        "./linkhealth.toml",
+    ]
+    assert folder == tmp_path  # where ./linkhealth.toml is, not the checkout it served from
+    assert released == []  # not paused: a night due meanwhile stays for the new runner
+    assert "serve starts again by itself once no run is in progress or due" in result.stderr
+    assert "serve starts again: after the Prefect server went away" in result.stderr
+
+
+def test_serve_stopped_for_real_while_its_runner_lost_the_cancel_watch_does_not_start_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM (`systemctl stop`) or Ctrl-C while a run is still in progress stops `serve`
+    as ever: its schedules paused, exit 0, no new process."""
+    result, seen = _serve_losing_the_cancel_watch(
+        tmp_path, monkeypatch, [True] * 1000, real_sigterm=True
+    )
+    assert result.exit_code == 0, result.output
+    assert "execv" not in seen and len(seen["released"]) == 1
+
+
+def test_serve_that_cannot_start_again_exits_1_naming_the_command_that_starts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def gone(path: str, argv: list[str]) -> None:
+        raise FileNotFoundError(2, "No such file or directory")
+
+    result, seen = _serve_losing_the_cancel_watch(tmp_path, monkeypatch, [], execv=gone)
+    assert result.exit_code == 1, result.output
+    assert seen["released"] == []  # its schedules are still on
     assert result.stderr.rstrip().endswith(
-        "start `linkhealth serve` again (the systemd unit restarts it by itself)"
+        f"start it again: cd {tmp_path} && /venv/bin/python /venv/bin/linkhealth serve "
+        "--config ./linkhealth.toml (the systemd unit restarts it by itself)"
     )
 
 
@@ -355,3 +425,50 @@ def test_serve_notes_itself_on_prefects_deployments_before_it_serves_and_stops_i
     monkeypatch.setattr(flows.serve, "claim", outrun)
     said = _claim(served_now([served]), ME, [served])
     assert said is not None and said.startswith(f"the deployment {spec.name!r} was claimed by")
+
+
+@pytest.mark.flow
+def test_a_run_due_within_the_minute_or_late_keeps_serve_from_stopping_its_runner(
+    prefect_api: str,
+) -> None:
+    """`serve` stops its runner to start again only when that cancels no run: Prefect's
+    runner takes a run up 10 s before it is due, and one stopped then ends Cancelled, a
+    night's too (not caught up). It stopped at a night's due time, the night Late."""
+    import uuid
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import State
+    from prefect.states import Pending, Scheduled
+
+    from flows.serve import DeploymentSpec, runner_deployments, runs_in_flight
+
+    spec = DeploymentSpec(
+        name=f"probe-{uuid.uuid4().hex[:8]}", entrypoint="flows/check_flow.py:publish_report_flow"
+    )
+    (served,) = runner_deployments([spec])
+    deployment_id = served.apply()
+    now = datetime.now(UTC)
+    try:
+        with get_client(sync_client=True) as client:
+
+            def run(state: Any) -> Any:
+                return client.create_flow_run_from_deployment(deployment_id, state=state)
+
+            later = run(Scheduled(scheduled_time=now + timedelta(minutes=5)))
+            long_ago = run(Scheduled(scheduled_time=now - timedelta(hours=2)))
+            assert not runs_in_flight([served], now)  # neither is taken up now
+            soon: list[State[Any]] = [
+                Scheduled(scheduled_time=now + timedelta(seconds=30)),
+                Scheduled(scheduled_time=now - timedelta(minutes=5)),  # late
+                Pending(),
+            ]
+            for state in soon:
+                one = run(state)
+                assert runs_in_flight([served], now), state
+                client.delete_flow_run(one.id)
+            assert not runs_in_flight([served], now)
+            for made in (later, long_ago):
+                client.delete_flow_run(made.id)
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_deployment(deployment_id)
