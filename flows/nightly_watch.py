@@ -357,6 +357,14 @@ def catch_up_lines(nights: Nights, ui: str) -> list[str]:
     served = [n == NIGHTLY and n in known and not known[n].by_workers for n in named]
     crash = "A night whose run crashed before linkhealth's flow started"
     if all(served):
+        # Only a serve that polls: said of a paused or unpolled nightly, "starts within
+        # minutes" promised a catch-up no process would start.
+        nightly = known[NIGHTLY]
+        if nightly.paused or not nightly.ready:
+            return [
+                f"{crash} is checked by one catch-up run once `linkhealth serve` runs again "
+                f"(the latest night only, for `nightly` only); to check it now: {now}."
+            ]
         return [
             f"{crash} is checked by one catch-up run that `linkhealth serve` starts within "
             f"minutes (the latest night only, for `nightly` only); to check it now: {now}."

@@ -27,6 +27,7 @@ from flows.nightly_watch import (
     Nights,
     Schedule,
     UncheckedNight,
+    catch_up_lines,
     last_due,
     last_night_seen,
     night_lines,
@@ -182,6 +183,24 @@ def test_a_run_started_by_hand_that_a_worker_without_the_checkout_crashed_names_
     )
     assert line.endswith(f"linkhealth recorded nothing of it: {UI}/runs/flow-run/f2")
     assert ".;" not in line
+
+
+@pytest.mark.parametrize(("paused", "ready"), [(True, True), (False, False)])
+def test_a_night_crashed_with_no_serve_polling_is_promised_no_catch_up_within_minutes(
+    paused: bool, ready: bool
+) -> None:
+    """A serve that stopped (its schedule paused) or none polling: `status` said "one
+    catch-up run that `linkhealth serve` starts within minutes" while no serve ran."""
+    crashed = (crashed_run(manual=False, log=""),)
+    served = catch_up_lines(Nights(deployment(), None, crashed), UI)
+    idle = catch_up_lines(Nights(deployment(paused=paused, ready=ready), None, crashed), UI)
+    assert "`linkhealth serve` starts within minutes" in served[0]
+    (line,) = idle
+    assert "starts within minutes" not in line
+    assert line.startswith(
+        "A night whose run crashed before linkhealth's flow started is checked by one "
+        "catch-up run once `linkhealth serve` runs again"
+    )
 
 
 def test_a_night_crashed_under_workers_is_promised_no_catch_up() -> None:
