@@ -321,10 +321,19 @@ class Row:
         return None if self.priority is Priority.CONTACT else self.checks
 
     @property
+    def reached_unchecked(self) -> bool:
+        """Not checked at its URL yet, but reached there by its old URL's last check (an
+        accepted redirect): its link works as far as the checks know. (`reached` is set
+        of a row not checked yet only.)"""
+        return self.reached is not None
+
+    @property
     def entry_only(self) -> bool:
-        """Queued for the entry alone (out of date) while its link works: the link's
-        "since" and checks say nothing about it."""
-        return self.priority is Priority.STALE and self.outcome == Outcome.OK.value
+        """Queued for the entry alone (out of date) while its link works, checked or
+        reached as its old URL's redirect target (`reached_unchecked`): the link's "since"
+        and checks say nothing about it. The headline's "to review (the link works)"."""
+        works = self.outcome == Outcome.OK.value or self.reached_unchecked
+        return self.priority is Priority.STALE and works
 
     @property
     def page_title_label(self) -> str:
