@@ -611,11 +611,14 @@ MEDIAN_NOTE = (
 CHECKS_NOTE = (
     "Checks: how many times the link was checked since its problem began, the date under "
     "Since (for a page that no longer matches its entry, since that change; for a flapping "
-    "link, since it began flapping). “—”: an entry to review whose link works; the checks "
-    "of its link say nothing about the entry."
+    "link, since it began flapping). “—”: its link works, and the entry is what to fix or "
+    "review (a contact gone from its page, or out of date); the checks of its link say "
+    "nothing about the entry."
 )
 #: A "Checks" cell left uncounted (`Row.checks_counted`), as a screen reader hears it.
 CHECKS_NOT_COUNTED = "not counted: its link works; the entry is what to review"
+#: ... of a contact gone from its page, which the headline counts to fix, not to review.
+CONTACT_CHECKS_NOT_COUNTED = "not counted: the link works; a contact on its page is gone"
 
 
 @dataclass(frozen=True)
