@@ -1393,6 +1393,13 @@ def _totals(
     drifted = [r for r in rows if r.priority is Priority.DRIFT]
     moved = Counter(r.outcome or "" for r in drifted)
     rows = [r for r in rows if r.priority is not Priority.DRIFT]
+    # An accepted redirect's entry the headline counts by its link, which works
+    # (`Row.reached_unchecked`): under OK, not "Added since the last check" (it was not).
+    reached = sum(r.reached_unchecked for r in rows)
+    if reached:
+        moved[UNCHECKED] += reached
+        totals = {Outcome.OK.value: 0, **totals}
+        moved[Outcome.OK.value] -= reached
     working, parts = _working_parts(rows)
     if drifted:
         items.append(_drift_total(drifted))
@@ -1419,6 +1426,8 @@ def _totals(
                     held=told[_HELD_OK] + told[_SILENT_OK],
                     silent=told[_SILENT_OK],
                 )
+            if outcome is Outcome.OK and reached:
+                explanation = f"{explanation} {_reached_words(reached)}"
             items.append(Total(key, outcome.label, outcome.severity.value, explanation, count))
         elif key == UNCHECKED:
             items.append(Total(key, _UNCHECKED_LABEL, Severity.UNKNOWN.value, unchecked, count))
@@ -1465,6 +1474,26 @@ def _drift_total(rows: Sequence[Row]) -> Total:
     )
 
 
+def _reached_words(n: int) -> str:
+    """The OK total's words of the `n` entries it counts by their new address's answer as
+    their old one's redirect target (`Row.reached_unchecked`): not checked there yet."""
+    if n == 1:
+        return (
+            "1 of them is not checked at its new address yet, which the last check of its "
+            "old one reached as the redirect's target."
+        )
+    return (
+        f"{n} of them are not checked at their new addresses yet, which the last checks of "
+        "their old ones reached as the redirects' targets."
+    )
+
+
+def _total_key(r: Row) -> str:
+    """The outcome a resource is counted under in the totals: an accepted redirect's entry
+    not checked yet is OK, as the headline counts it (`Row.reached_unchecked`)."""
+    return Outcome.OK.value if r.reached_unchecked else r.outcome or ""
+
+
 def _working_parts(
     rows: Sequence[Row],
 ) -> tuple[dict[str, Counter[Priority]], dict[str, Counter[str]]]:
@@ -1476,12 +1505,12 @@ def _working_parts(
     queued: dict[str, Counter[Priority]] = defaultdict(Counter)
     parts: dict[str, Counter[str]] = defaultdict(Counter)
     for r in rows:
-        if r.severity != Severity.OK.value:
+        if r.severity != Severity.OK.value and not r.reached_unchecked:
             continue
         part = _headline_part(r)
-        parts[r.outcome or ""][part] += 1
+        parts[_total_key(r)][part] += 1
         if part in _QUEUED_PARTS and r.priority is not None:
-            queued[r.outcome or ""][r.priority] += 1
+            queued[_total_key(r)][r.priority] += 1
     return queued, parts
 
 
@@ -1538,12 +1567,6 @@ _NOTHING_TO_DO, _SET_ASIDE = "OK", "set aside"
 _QUEUED_PARTS = frozenset({_TO_FIX, _TO_CHECK, _TO_REVIEW})
 
 
-def _reached_unchecked(r: Row) -> bool:
-    """Not checked at its URL yet, but reached there by its old URL's last check (an
-    accepted redirect): its link works as far as the checks know."""
-    return r.outcome in (None, UNCHECKED) and r.reached is not None
-
-
 def _headline_part(r: Row) -> str:
     """The headline's part a resource is counted in: the one rule of what is set aside,
     queued or OK with nothing to do, which the OK total's explanation follows too
@@ -1552,7 +1575,7 @@ def _headline_part(r: Row) -> str:
         return _SET_ASIDE
     if r.priority is not None and r.priority.to_fix:
         return _TO_FIX
-    if r.entry_only or (r.priority is Priority.STALE and _reached_unchecked(r)):
+    if r.entry_only:
         # An out-of-date entry whose accepted redirect's target answered is the entry's to
         # review, as its group says: "to check or watch" counted it where no group showed it.
         return _TO_REVIEW
@@ -1563,7 +1586,7 @@ def _headline_part(r: Row) -> str:
         return _SILENT_OK if _silent_ok(r) else _HELD_OK
     if r.outcome == Outcome.OK.value:
         return _NOTHING_TO_DO
-    if _reached_unchecked(r):
+    if r.reached_unchecked:
         return _NOTHING_TO_DO  # its new address answered the last check, as a redirect's target
     if r.outcome in (None, UNCHECKED):
         return "not checked yet"

@@ -321,10 +321,19 @@ class Row:
         return None if self.priority is Priority.CONTACT else self.checks
 
     @property
+    def reached_unchecked(self) -> bool:
+        """Not checked at its URL yet, but reached there by its old URL's last check (an
+        accepted redirect): its link works as far as the checks know. (`reached` is set
+        of a row not checked yet only.)"""
+        return self.reached is not None
+
+    @property
     def entry_only(self) -> bool:
-        """Queued for the entry alone (out of date) while its link works: the link's
-        "since" and checks say nothing about it."""
-        return self.priority is Priority.STALE and self.outcome == Outcome.OK.value
+        """Queued for the entry alone (out of date) while its link works, checked or
+        reached as its old URL's redirect target (`reached_unchecked`): the link's "since"
+        and checks say nothing about it. The headline's "to review (the link works)"."""
+        works = self.outcome == Outcome.OK.value or self.reached_unchecked
+        return self.priority is Priority.STALE and works
 
     @property
     def page_title_label(self) -> str:
@@ -602,11 +611,14 @@ MEDIAN_NOTE = (
 CHECKS_NOTE = (
     "Checks: how many times the link was checked since its problem began, the date under "
     "Since (for a page that no longer matches its entry, since that change; for a flapping "
-    "link, since it began flapping). “—”: an entry to review whose link works; the checks "
-    "of its link say nothing about the entry."
+    "link, since it began flapping). “—”: its link works, and the entry is what to fix or "
+    "review (a contact gone from its page, or out of date); the checks of its link say "
+    "nothing about the entry."
 )
 #: A "Checks" cell left uncounted (`Row.checks_counted`), as a screen reader hears it.
 CHECKS_NOT_COUNTED = "not counted: its link works; the entry is what to review"
+#: ... of a contact gone from its page, which the headline counts to fix, not to review.
+CONTACT_CHECKS_NOT_COUNTED = "not counted: the link works; a contact on its page is gone"
 
 
 @dataclass(frozen=True)

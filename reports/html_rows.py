@@ -20,6 +20,7 @@ from catalog.outcomes import Severity, held_silent, held_why
 from catalog.text import LRI, PDI, counted, quotations_isolated, without_bidi_overrides
 from reports.context import (
     CHECKS_NOT_COUNTED,
+    CONTACT_CHECKS_NOT_COUNTED,
     ChangeItem,
     HistoryItem,
     HygieneRow,
@@ -448,11 +449,16 @@ def fix_cell(row: Row) -> Markup:
 
 #: Under a flapping link's "Since": the date is when the flipping began.
 FLAPPING_SINCE = "when it began flapping"
+
+
 #: An uncounted "Checks" cell: a dash, and why for a screen reader (a blank cell read as
 #: missing data).
-_CHECKS_NOT_COUNTED = (
-    f'<span aria-hidden="true">—</span><span class="skip">{CHECKS_NOT_COUNTED}</span>'
-)
+def _checks_not_counted(heard: str) -> str:
+    return f'<span aria-hidden="true">—</span><span class="skip">{heard}</span>'
+
+
+_CHECKS_NOT_COUNTED = _checks_not_counted(CHECKS_NOT_COUNTED)
+_CONTACT_CHECKS_NOT_COUNTED = _checks_not_counted(CONTACT_CHECKS_NOT_COUNTED)
 
 
 def _queue_row(row: Row, root: str) -> str:
@@ -462,7 +468,12 @@ def _queue_row(row: Row, root: str) -> str:
         if row.since and about_link
         else "—"
     )
-    checks = str(row.checks) if row.checks_counted else _CHECKS_NOT_COUNTED
+    if row.checks_counted:
+        checks = str(row.checks)
+    elif row.priority is Priority.CONTACT:  # to fix, not an entry to review
+        checks = _CONTACT_CHECKS_NOT_COUNTED
+    else:
+        checks = _CHECKS_NOT_COUNTED
     if row.since and row.flapping_since:
         since += f'<div class="small">{FLAPPING_SINCE}</div>'
     return (

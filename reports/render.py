@@ -205,12 +205,18 @@ _MD_ENV = _HTML_ENV.overlay(finalize=_md_finalize)
 
 
 def render_html(
-    ctx: ReportContext, *, limit: int | None = INDEX_QUEUE_LIMIT, beside: Sequence[str] = ()
+    ctx: ReportContext,
+    *,
+    limit: int | None = INDEX_QUEUE_LIMIT,
+    beside: Sequence[str] = (),
+    hygiene_pages: bool = True,
 ) -> str:
     """The index page: summary, action queue, changes, trends; standalone (inline CSS).
 
     `beside`: the other formats written with it, which its footer links. Only those: a
-    latest.csv left by an earlier run is not this report.
+    latest.csv left by an earlier run is not this report. `hygiene_pages`: the site's
+    hygiene pages are written with it (a latest report), which its cut hygiene list then
+    links; a `run-<id>.html` written alone linked a hygiene/index.html never written.
     """
     others = [(f"latest.{f}", _FORMAT_NAMES[f]) for f in FORMATS if f in beside and f != "html"]
     return _HTML_ENV.get_template(INDEX_TEMPLATE).render(
@@ -219,6 +225,7 @@ def render_html(
         inline_css=stylesheet(),
         limit=limit,
         hygiene_limit=summary_hygiene_rows(limit),
+        hygiene_pages=hygiene_pages,
         beside=others,
     )
 

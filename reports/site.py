@@ -160,7 +160,9 @@ def write_report(
             # a later run ends (a refusal during its run heads its night's report).
             archive = out_dir / f"run-{run_id}.html"
             if not (keep_archive and archive.is_file()):
-                run_page = render_html(replace(ctx, refused_notice=None))
+                run_page = render_html(
+                    replace(ctx, refused_notice=None), hygiene_pages=stem == "latest"
+                )
                 files["run_html"] = _write_atomic(archive, run_page)
     if "md" in formats:
         files["latest_markdown"] = _write_atomic(out_dir / f"{stem}.md", render_markdown(ctx))

@@ -19,7 +19,13 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from catalog.queries import ReportData, report_data
 from reports import build_context, render_html, render_json, render_markdown, write_report
-from reports.context import CHECKS_NOT_COUNTED, CHECKS_NOTE, Priority, ReportContext
+from reports.context import (
+    CHECKS_NOT_COUNTED,
+    CHECKS_NOTE,
+    CONTACT_CHECKS_NOT_COUNTED,
+    Priority,
+    ReportContext,
+)
 from reports.render import pagers, queue_page_name, render_queue_page
 from tests import report_fixtures as fx
 
@@ -161,3 +167,20 @@ def test_an_uncounted_checks_cell_says_why(stale: ReportContext) -> None:
     assert broken is not None and broken.text().strip().isdigit()
     line = next(line for line in render_markdown(stale).splitlines() if "(a-ok-1," in line)
     assert "| — | — |" in line
+
+
+def test_a_contact_rows_uncounted_checks_cell_says_what_it_is(data: ReportData) -> None:
+    """A contact gone from its working page was heard as "the entry is what to review",
+    though the headline counts it to fix: its cell says what it is, and CHECKS_NOTE covers
+    both."""
+    gone = fx.with_resource(
+        data, "a-ok-1", contact_reason="1-888-373-7888 is no longer on the page"
+    )
+    ctx = build_context(gone, now=fx.NOW)
+    assert fx.row_of(ctx, "a-ok-1").priority is Priority.CONTACT
+    assert ctx.headline.startswith("12 resources: 5 to fix, ")  # 4 without it
+    row = LexborHTMLParser(render_html(ctx)).css_first('#attention tr[data-resource-id="a-ok-1"]')
+    assert row is not None
+    heard = row.css_first('td[data-label="Checks"] span.skip')
+    assert heard is not None and heard.text() == CONTACT_CHECKS_NOT_COUNTED
+    assert "contact gone from its page" in CHECKS_NOTE and "fix or review" in CHECKS_NOTE

@@ -14,7 +14,8 @@ from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from reports.build import build_context
-from reports.context import Priority, ReportContext
+from reports.context import CHECKS_NOT_COUNTED, Priority, ReportContext
+from reports.render import render_html, render_markdown
 from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
 
 OLD, NEW = "https://agency.example/old-guide", "https://agency.example/guides/new"
@@ -85,3 +86,42 @@ def test_an_accepted_redirect_of_a_dated_entry_is_counted_to_review_as_its_group
     # The host's "need attention" counts the row the queue shows (`Row.queued`).
     (host,) = [h for h in ctx.hosts if h.name == "agency.example"]
     assert host.attention == 1
+
+
+def test_the_totals_count_an_accepted_redirect_where_the_headline_does(tmp_path: Path) -> None:
+    """The headline said "2 OK" while "All resources by outcome" filed the entry under "Not
+    checked yet", "Added since the last check" (it was not): one rule, `_headline_part`."""
+    ctx = _report_after_editing_to(tmp_path, NEW)
+
+    assert [(t.label, t.count) for t in ctx.totals] == [("OK", 2)]
+    assert ctx.totals[0].explanation == (
+        "The link works; nothing to do. 1 of them is not checked at its new address yet, "
+        "which the last check of its old one reached as the redirect's target."
+    )
+
+
+def test_the_totals_queue_a_dated_accepted_redirect_as_the_headline_does(
+    tmp_path: Path,
+) -> None:
+    """Dated, the headline counts it "to review": the OK row's "nothing to do for the rest"
+    must not count it."""
+    ctx = _report_after_editing_to(tmp_path, NEW, year=2019)
+
+    assert [(t.label, t.count) for t in ctx.totals] == [("OK", 2)]
+    assert ctx.totals[0].explanation == (
+        "The link works. 1 of them is in the queue all the same (1 Possibly out of date); "
+        "nothing to do for the rest. 1 of them is not checked at its new address yet, "
+        "which the last check of its old one reached as the redirect's target."
+    )
+
+
+def test_a_dated_accepted_redirect_shows_no_count_of_checks(tmp_path: Path) -> None:
+    """Its queue row's Checks said "0", where CHECKS_NOTE promises "—" of an entry to
+    review whose link works: the headline's rule (`Row.entry_only`)."""
+    ctx = _report_after_editing_to(tmp_path, NEW, year=2019)
+
+    row = next(r for r in ctx.resources if r.resource_id == "moved")
+    assert row.entry_only and not row.checks_counted
+    assert f'<span class="skip">{CHECKS_NOT_COUNTED}</span>' in render_html(ctx)
+    line = next(li for li in render_markdown(ctx).splitlines() if "(moved, " in li)
+    assert " | — | — | " in line

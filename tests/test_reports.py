@@ -1236,6 +1236,27 @@ def test_a_long_hygiene_list_is_cut_on_the_index_and_complete_on_its_own_page(
     assert not (tmp_path / "short" / "hygiene" / "index.html").exists()
 
 
+@pytest.mark.parametrize("archive_only", [False, True], ids=["report-run", "overtaken"])
+def test_a_run_page_written_alone_links_no_hygiene_pages(
+    ctx: ReportContext, tmp_path: Path, archive_only: bool
+) -> None:
+    """Only a latest report writes the hygiene pages: `report --run N`, or a recheck
+    overtaken by the nightly, wrote a run-N.html whose "see all" led to a missing page."""
+    findings = [_no_year(f"r{n:04d}", n) for n in range(render_module.SUMMARY_HYGIENE_ROWS + 5)]
+    files = write_report(
+        with_findings(ctx, findings),
+        tmp_path,
+        run_id=2,
+        latest=False,
+        archive_only=archive_only,
+    )
+    assert files.run_html is not None and not (tmp_path / "hygiene").exists()
+    html = files.run_html.read_text(encoding="utf-8")
+    assert LexborHTMLParser(html).css_first("#hygiene-all") is None
+    assert 'href="hygiene/' not in html
+    assert f"<code>linkhealth catalog lint</code> lists all {len(findings)}.</p>" in html
+
+
 def test_a_cut_hygiene_list_is_summed_up_by_kind_most_frequent_first(ctx: ReportContext) -> None:
     many = [_no_year(f"r{n:04d}", n) for n in range(render_module.INDEX_QUEUE_LIMIT + 5)]
     assert render_module.SUMMARY_HYGIENE_ROWS > 3  # `few` below is not cut
