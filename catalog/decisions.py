@@ -55,7 +55,7 @@ from catalog.queries import ATTENTION_STATES, sharing_links
 from catalog.set_aside import THEN, UNCHECKED, kind_words, lapse_note
 from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, catalog_files, load_catalogs, meant_url
-from catalog.sync import URL_EDITED, SyncResult, set_asides_ended, sync_catalogs
+from catalog.sync import URL_EDITED, SyncResult, same_page, set_asides_ended, sync_catalogs
 from catalog.text import clauses, clipped, counted, invisible_characters, without_controls
 from catalog.urls import (
     UrlProblem,
@@ -528,8 +528,8 @@ def _change_url(
 
 def _ending(resource: store.ResourceRecord, url: str, now: datetime) -> list[str]:
     """The set-asides of `resource` a move to `url` ends, as sync ends them: its ignore and
-    snooze in force, unless `url` is the same page (a new #section)."""
-    if canonical_url(url) == canonical_url(resource.url):
+    snooze in force, unless `url` is the same page (`sync.same_page`)."""
+    if same_page(resource.url, url):
         return []
     names = ["ignore"] if resource.ignored else []
     if resource.snoozed_until is not None and as_utc(resource.snoozed_until) > now:

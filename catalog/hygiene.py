@@ -29,7 +29,7 @@ from enum import StrEnum
 from itertools import combinations, groupby
 from operator import itemgetter
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from catalog.clock import AHEAD_OF_UTC, latest_date, utcnow
 from catalog.commands import CommandOptions, command_words, with_options
@@ -45,6 +45,7 @@ from catalog.urls import (
     canonical_url,
     https_upgrade_candidate,
     is_shortener,
+    loose_url_key,
     parse_url,
     plain_address,
     same_place_partners,
@@ -718,20 +719,6 @@ def _likely_duplicate_message(by_how: Mapping[str, Sequence[str]]) -> str:
         return f"probably the same page as {', '.join(ids)}: the URLs differ only in {how}"
     each = [f"{', '.join(ids)} (the URLs differ only in {how})" for how, ids in by_how.items()]
     return f"probably the same page as {' and as '.join(each)}"
-
-
-def loose_url_key(canonical: str) -> str | None:
-    """`canonical` with http as https (on the default port), its host without a leading
-    `www.` and no trailing `/` on its path; None for a URL that is not http(s). URLs with
-    one such key are likely the same page (lint's `likely_duplicate_url`, an import's
-    `likely_duplicate` note)."""
-    parts = urlsplit(canonical)
-    if parts.scheme not in ("http", "https"):
-        return None
-    scheme = "https" if parts.scheme == "http" and parts.port is None else parts.scheme
-    netloc = parts.netloc.removeprefix("www.")
-    path = parts.path.rstrip("/") or "/"
-    return urlunsplit((scheme, netloc, path, parts.query, ""))
 
 
 def how_urls_differ(a: str, b: str) -> str:

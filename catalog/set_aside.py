@@ -18,6 +18,9 @@ answers, not to us) is that problem too, and another than a page that is gone (4
 a soft 404): a 403 ignored as "works in a browser" that starts answering 404 is back in
 the queue. As the link was confirmed broken already, the new status must be seen two
 checks a night apart. The same kind again or the link working keeps the decision too.
+A curator often decides on a failure the night it is seen, before it is confirmed: the
+decision keeps its family (`_CONFIRMED_AS`), so the 403 ignored that night is ended by a
+404 confirmed since, though not by the 403 confirmed.
 """
 
 from __future__ import annotations
@@ -66,13 +69,26 @@ TIMED_OUT = "timed_out"
 SOFT_404 = "soft_404"
 DRIFT = "drift"
 MOVED = "moved"
-#: A failure not yet confirmed: never ends a decision.
+#: A failure not yet confirmed: never ends a decision. Stored alone by earlier versions
+#: for any failure, which no confirmed break ends (`lapses`).
 _UNSETTLED = "failing"
+#: A bare 401/403 or a 404/410 not yet confirmed: a decision made on one is about its
+#: family, as if made once it was confirmed (`_CONFIRMED_AS`).
+FAILING_REFUSED = "failing_refused"
+FAILING_GONE = "failing_gone"
+#: The unconfirmed kinds and the confirmed kind each becomes (None: any break).
+_CONFIRMED_AS: dict[str, str | None] = {
+    _UNSETTLED: None,
+    FAILING_REFUSED: REFUSED,
+    FAILING_GONE: GONE,
+}
 
 #: How a note names each kind (other kinds are outcome values, named by their own words).
 _KIND_WORDS = {
     BLOCKED: "blocked or check by hand",
     BROKEN: "confirmed broken",
+    FAILING_REFUSED: "failing, not yet confirmed (access refused)",
+    FAILING_GONE: "failing, not yet confirmed (page not found or gone)",
     REFUSED: "confirmed broken (access refused)",
     GONE: "confirmed broken (page not found or gone)",
     TIMED_OUT: "confirmed broken (timing out)",
@@ -98,6 +114,9 @@ _REFUSING = frozenset({401, 402, 403, 407, 451})
 _BY_STATUS = frozenset({Outcome.HTTP_ERROR, Outcome.REDIRECT_TO_ERROR})
 _GONE = frozenset({Outcome.NOT_FOUND, Outcome.GONE})
 
+#: The unconfirmed kind of a failure by its confirmed one (a plain break: `_UNSETTLED`).
+_UNCONFIRMED = {REFUSED: FAILING_REFUSED, GONE: FAILING_GONE}
+
 #: How long checks must keep seeing a block, a drift or a move before it is settled: two
 #: nightly checks (a little less than a day apart at times: `catalog.settings.night_span`);
 #: a curator's rechecks the same day settle nothing.
@@ -112,8 +131,9 @@ def problem_kind(
 ) -> str | None:
     """The kind of problem a link has, as a curator tells them apart; None for a link that
     works (or was never checked: nothing is known). A failure not yet confirmed is
-    `failing`, which never ends a decision (`lapses`). `http_status`: the check's final
-    status, which tells a page turning us away from one gone (`REFUSED`, `GONE`)."""
+    `failing` (`failing_refused`, `failing_gone`: its family), which never ends a decision
+    (`lapses`). `http_status`: the check's final status, which tells a page turning us
+    away from one gone (`REFUSED`, `GONE`)."""
     if outcome is None or outcome == Outcome.NETWORK_UNAVAILABLE.value:
         return None
     known = Outcome.known(outcome)
@@ -132,7 +152,9 @@ def problem_kind(
     if known in (Outcome.BLOCKED, Outcome.RATE_LIMITED) or state == CHECK_BY_HAND:
         return BLOCKED
     if known is None or known.severity is Severity.BROKEN:
-        return _UNSETTLED  # suspect: one night's timeout is no new problem yet
+        # Suspect: one night's timeout is no new problem yet, but a decision made on a
+        # 403 that night is about a refusal (`_CONFIRMED_AS`).
+        return _UNCONFIRMED.get(_broken_kind(known, http_status), _UNSETTLED)
     if known is Outcome.REDIRECTED_PERMANENT:
         return MOVED
     if known.needs_attention:
@@ -173,7 +195,7 @@ def settled(kind: str | None, outcome: str | None, state: str | None, seen_for: 
     from the first of them to the last: `streak_key`), a page refusing us or gone too (the
     link may have been confirmed broken by other failures: a 404 one night after 403s is
     no new problem yet). A 429 asks us to come back later: never."""
-    if kind is None or kind == _UNSETTLED or outcome == Outcome.RATE_LIMITED.value:
+    if kind is None or kind in _CONFIRMED_AS or outcome == Outcome.RATE_LIMITED.value:
         return False
     if kind in (BROKEN, TIMED_OUT):
         return True
@@ -186,9 +208,13 @@ def lapses(then: str | None, now: str | None) -> bool:
     """Whether a decision made while the link's problem was `then` (None: it worked) ends
     now that it is `now` (settled: `settled`): a problem of another kind. A link working
     again keeps it (the decision still holds when it fails as before); so does a failure
-    confirmed since it was decided, and another kind of the same problem (`_FAMILIES`)."""
-    if now is None or now in (_UNSETTLED, then):
+    confirmed since it was decided, and another kind of the same problem (`_FAMILIES`).
+    A decision on a refusal or a gone page not yet confirmed is read as on one confirmed:
+    another family confirmed since ends it."""
+    if now is None or now in _CONFIRMED_AS or now == then:
         return False
+    if then is not None:
+        then = _CONFIRMED_AS.get(then) or then
     # A failure ignored before it was confirmed is the same problem once it is.
     if then == _UNSETTLED and now in (BROKEN, TIMED_OUT, REFUSED, GONE):
         return False

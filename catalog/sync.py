@@ -13,7 +13,8 @@ with its row (`fields_edited` for `collection`). A removed entry put back with a
 is another page: its ignore, snooze and review are dropped, and its event says so
 (`_revivals`). An entry given another address (by hand, `replace-url`, `accept-redirect`)
 keeps its row, history and review, but its ignore and snooze, decisions about the old
-address's problem, end, and its `url_edited` event says so (`_end_set_asides`). Only
+address's problem, end, and its `url_edited` event says so (`_end_set_asides`); the same
+page at a tidier address keeps them (`same_page`). Only
 the catalogs passed in are reconciled: a catalog left out of a run keeps its
 resources untouched, except that a file deleted from a catalog folder passed in as
 `folders` is reconciled as empty (its entries are removed; put back, they return), and
@@ -43,10 +44,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from catalog import store
+from catalog.check.redirects import address_key
 from catalog.model import Catalog, Resource
 from catalog.progress import Working, still_working
 from catalog.settings import HealthSettings
-from catalog.urls import canonical_url
+from catalog.urls import canonical_url, loose_url_key
 
 T = TypeVar("T")
 
@@ -458,7 +460,7 @@ def _revivals(
         took = replacing.get((back[row.rid], row.removed_at))
         if took is not None:
             revived[row.rid]["taken_back_from"] = took
-            if canonical_url(row.url) != canonical_url(back[row.rid]):
+            if not same_page(row.url, back[row.rid]):
                 moved.append(row)
         else:
             cleared.append(row)
@@ -479,6 +481,25 @@ def _revivals(
             revived[row.rid]["dropped"] = names
     store.clear_set_asides(s, [row.id for row in cleared if row.id in dropped])
     return revived
+
+
+def same_page(old: str, new: str) -> bool:
+    """Whether an entry's URL edited from `old` to `new` still names the page its ignore
+    and snooze were about, so that they hold (sync, `replace-url`, `accept-redirect`
+    alike). The edits `catalog lint` asks for change no page: the https form (`http_url`),
+    tracking parameters dropped (`tracking_params`, as checks compare addresses:
+    `redirects.address_key`), a trailing `/` or a leading `www.` (`likely_duplicate_url`:
+    `urls.loose_url_key`), and a `#section`. Another host, path or query is a move."""
+    return _page_key(old) == _page_key(new)
+
+
+def _page_key(url: str) -> str:
+    """`url` as `same_page` compares it; text that is no URL, as the link keys it."""
+    try:
+        key = address_key(url)
+        return loose_url_key(key) or key
+    except ValueError:
+        return canonical_url(url)
 
 
 def _end_set_asides(s: Session, row_ids: Sequence[int], now: datetime) -> dict[int, list[str]]:
@@ -569,15 +590,16 @@ def _sync_chunk(
         s, [w.id for w in to_write if w.id is not None and w.resource.id in sources], collection_id
     )
     store.update_lines(s, lines)
-    # An entry moved to another address (not a new #section: the same link), by hand or by
-    # `replace-url` or `accept-redirect`: its ignore and snooze were about the old one.
+    # An entry moved to another address (not the same page at a tidier one: `same_page`),
+    # by hand or by `replace-url` or `accept-redirect`: its ignore and snooze were about
+    # the old one.
     ended = _end_set_asides(
         s,
         [
             w.id
             for (_, _, old), w in zip(writes, to_write, strict=True)
             if old is not None and old.removed_at is None and w.id is not None
-            if old.url != w.resource.url and old.link_id != w.link_id
+            if old.url != w.resource.url and not same_page(old.url, w.resource.url)
         ],
         now,
     )

@@ -423,6 +423,20 @@ def canonical_url(raw: str) -> str:
     return parsed.canonical if isinstance(parsed, CheckedUrl) else stripped
 
 
+def loose_url_key(canonical: str) -> str | None:
+    """`canonical` with http as https (on the default port), its host without a leading
+    `www.` and no trailing `/` on its path; None for a URL that is not http(s). URLs with
+    one such key are likely the same page (lint's `likely_duplicate_url`, an import's
+    `likely_duplicate` note, an entry's URL edited keeping its set-asides: `catalog.sync`)."""
+    parts = urlsplit(canonical)
+    if parts.scheme not in ("http", "https"):
+        return None
+    scheme = "https" if parts.scheme == "http" and parts.port is None else parts.scheme
+    netloc = parts.netloc.removeprefix("www.")
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit((scheme, netloc, path, parts.query, ""))
+
+
 def same_place(a: str, b: str) -> bool:
     """Whether two URLs of one page (`canonical_url` drops the fragment) also name one
     place on it: two sections (`#texas`, `#ohio`) or two views of a script-built site

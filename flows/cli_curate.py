@@ -224,7 +224,8 @@ def accept_redirect(
     config: ConfigOpt = None,
 ) -> None:
     """Switch the entry's URL to where its permanent redirect now leads, in the catalog file
-    (ending the entry's snooze and ignore: they were about the old address).
+    (ending the entry's snooze and ignore: they were about the old address; the same page
+    tidied, https or a trailing / or no tracking parameters, keeps them).
 
     Example: linkhealth accept-redirect demandforum --dry-run
     """
@@ -261,7 +262,8 @@ def replace_url(
     config: ConfigOpt = None,
 ) -> None:
     """Replace the entry's URL in the catalog file (with URL, or --archive for the archived copy),
-    ending the entry's snooze and ignore: they were about the old address.
+    ending the entry's snooze and ignore: they were about the old address (the same page
+    tidied, https or a trailing / or no tracking parameters, keeps them).
 
     Example: linkhealth replace-url demandforum https://example.org/new --reason "site moved"
     """
@@ -344,7 +346,8 @@ def snooze(
     config: ConfigOpt = None,
 ) -> None:
     """Take the resource out of the action queue until a date, until its link has another
-    kind of problem than now, or until the entry gets another URL; it is still checked.
+    kind of problem than now, or until the entry gets another address (not the same page
+    tidied: https, a trailing /, no tracking parameters); it is still checked.
 
     Example: linkhealth snooze demandforum --until 2027-03-01 --reason "site rebuild"
     """
@@ -371,7 +374,8 @@ def ignore(
 ) -> None:
     """Take the resource out of the action queue until `unignore`, until its link has
     another kind of problem than now (a login wall that starts answering 404s), or until
-    the entry gets another URL (by any edit); it is still checked.
+    the entry gets another address by any edit (not the same page tidied: https, a trailing
+    /, no tracking parameters); it is still checked.
 
     Example: linkhealth ignore members-portal --reason "login wall, works in a browser"
     """

@@ -172,12 +172,12 @@ def test_a_new_ignore_after_a_lapse_holds_for_the_new_problem(tmp_path: Path) ->
 def test_problem_kinds() -> None:
     assert problem_kind("blocked", "check_by_hand", None) == "blocked"
     assert problem_kind("ok", "ok", "a parked page") == "drift"
-    assert problem_kind("not_found", "suspect", None) == "failing"
+    assert problem_kind("not_found", "suspect", None) == "failing_gone"
     assert problem_kind("not_found", "broken", None) == "gone"
     assert problem_kind("http_error", "broken", None, 500) == "broken"
     assert problem_kind("http_error", "broken", None, 403) == "refused"
     assert problem_kind("redirect_to_error", "broken", None, 410) == "gone"
-    assert problem_kind("http_error", "suspect", None, 403) == "failing"
+    assert problem_kind("http_error", "suspect", None, 403) == "failing_refused"
     assert problem_kind("ok", "ok", None) is None
     assert not lapses("blocked", "failing")
     assert not lapses("blocked", None)
@@ -513,3 +513,88 @@ def test_an_ignore_stored_as_broken_for_a_403_ends_when_it_is_gone(tmp_path: Pat
         assert store.find_resource(engine, "hotline").ignored
         for night in range(10, 13):
             assert "hotline" not in _queued(_tried(settings, engine, night, _404))
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "queued"),
+    [
+        # A bare 403 seen one night, ignored as working in a browser before it was
+        # confirmed: the page gone ends it, once 404s are seen two nights.
+        ([_403], [_404] * 4, [False, True, True, True]),
+        # A 404 seen one night, ignored (the publisher says it comes back): a refusal
+        # confirmed ends it likewise.
+        ([_404], [_403] * 4, [False, True, True, True]),
+    ],
+    ids=["refused_then_gone", "gone_then_refused"],
+)
+def test_an_ignore_made_on_an_unconfirmed_failure_ends_on_another_family(
+    tmp_path: Path, before: list[Try], after: list[Try], queued: list[bool]
+) -> None:
+    """`ignore forum --reason 'works in a browser'` is most often made on a fresh 403, not
+    yet confirmed: stored as a plain failure, a 404 confirmed since never ended it."""
+    reports = _nights(tmp_path, before, after, _ignore)
+    assert [("hotline" in _queued(ctx)) for ctx in reports] == queued
+    assert "(then: failing, not yet confirmed (" in _row_note(reports[1])
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # The 403 confirmed, a wall's own page, a timeout, a server error: no gone page.
+        ([_403], [_403, _403, _403, _B, _T, _T, _500, _500]),
+        # The 404 confirmed, a 410, a server error, a soft 404: the page gone all along.
+        ([_404], [_404, _404, _404, _410, _500, _500, _SOFT, _SOFT, _SOFT]),
+    ],
+    ids=["refused", "gone"],
+)
+def test_an_ignore_made_on_an_unconfirmed_failure_holds_once_it_is_confirmed(
+    tmp_path: Path, before: list[Try], after: list[Try]
+) -> None:
+    """One night's failure is no new problem: the same failure confirmed keeps the
+    decision made on it, and so do the kinds of its own family."""
+    for ctx in _nights(tmp_path, before, after, _ignore):
+        assert "hotline" not in _queued(ctx)
+
+
+def test_an_ignore_stored_as_failing_keeps_its_meaning(tmp_path: Path) -> None:
+    """An ignore an earlier version stored as a plain unconfirmed failure ("failing") for a
+    403 is read as before: no confirmed break ends it, a 404 included."""
+    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(engine)
+        sync_catalogs(engine, [kit], now=days(0))
+        _tried(settings, engine, 0, _403)
+        hotline = store.find_resource(engine, "hotline")
+        store.record_decision(
+            engine,
+            hotline.id,
+            "ignore",
+            by="ana",
+            at=days(0.5),
+            reason=BOT_WALL,
+            details={"problem": "failing"},
+            resource_changes={"ignored_at": days(0.5), "ignored_reason": BOT_WALL},
+        )
+        for night in range(1, 6):
+            assert "hotline" not in _queued(_tried(settings, engine, night, _404))
+
+
+def test_unconfirmed_failures_keep_their_family() -> None:
+    assert problem_kind("http_error", "suspect", None, 403) == "failing_refused"
+    assert problem_kind("not_found", "suspect", None) == "failing_gone"
+    assert problem_kind("redirect_to_error", "suspect", None, 410) == "failing_gone"
+    assert problem_kind("http_error", "suspect", None, 500) == "failing"
+    assert problem_kind("timeout", "suspect", None) == "failing"
+    for unconfirmed, confirmed, other in (
+        ("failing_refused", "refused", "gone"),
+        ("failing_gone", "gone", "refused"),
+    ):
+        assert lapses(unconfirmed, other) and lapses(unconfirmed, "drift")
+        assert not lapses(unconfirmed, confirmed) and not lapses(unconfirmed, "broken")
+        assert not lapses(unconfirmed, "timed_out")
+        for now in ("failing", "failing_refused", "failing_gone"):
+            assert not lapses(unconfirmed, now) and not lapses(confirmed, now)
+    assert not lapses("failing_refused", "blocked") and lapses("failing_gone", "blocked")
+    assert not lapses("failing_gone", "soft_404") and lapses("failing_refused", "soft_404")
+    # A plain unconfirmed failure, as stored before: no confirmed break ends it.
+    assert not any(lapses("failing", now) for now in ("refused", "gone", "broken", "blocked"))

@@ -15,7 +15,7 @@ from catalog.outcomes import Outcome
 from catalog.queries import report_data
 from catalog.settings import Settings
 from catalog.source import load_catalogs
-from catalog.sync import sync_catalogs
+from catalog.sync import same_page, sync_catalogs
 from reports.build import build_context
 from reports.context import ReportContext
 from tests.factories import (
@@ -178,3 +178,72 @@ def test_entries_whose_address_stays_keep_them(
     done = decisions.replace_url(settings, "forum", f"{OLD}#top", clock=Ticker(days(3)))
     assert "old address" not in done.message
     assert _held(engine) == (True, True)
+
+
+#: Edits that keep the page: the https form `catalog lint` asks for (`http_url`), its
+#: tracking parameters removed (`tracking_params`), a trailing "/" or a leading "www."
+#: (`likely_duplicate_url`); and edits that move it: another path, another host.
+_SAME_PAGE = [
+    ("http://forum.example/forum", "https://forum.example/forum"),
+    ("https://forum.example/forum?utm_source=news&utm_medium=mail", OLD),
+    ("https://forum.example/forum?id=7&fbclid=x1", "https://forum.example/forum?id=7"),
+    (OLD, f"{OLD}/"),
+    (f"{OLD}/", OLD),
+    ("https://www.forum.example/forum", OLD),
+    ("http://forum.example/forum?utm_campaign=x", "https://forum.example/forum/#latest"),
+]
+_MOVED = [
+    (OLD, NEW),
+    (OLD, "https://forum.example/"),
+    (OLD, "https://forum.example.org/forum"),
+    ("http://forum.example/forum", "https://forum.example/forum?id=7"),
+    ("http://forum.example:8080/forum", "https://forum.example:8080/forum"),
+]
+
+
+@pytest.mark.parametrize(("old", "new"), _SAME_PAGE)
+def test_the_same_page_at_a_tidier_address_keeps_them(old: str, new: str) -> None:
+    assert same_page(old, new) and same_page(new, old)
+
+
+@pytest.mark.parametrize(("old", "new"), _MOVED)
+def test_another_host_or_path_is_a_move(old: str, new: str) -> None:
+    assert not same_page(old, new) and not same_page(new, old)
+
+
+def test_text_that_is_no_url_is_compared_as_written() -> None:
+    assert same_page("http://[bad", " http://[bad ") and not same_page("http://[bad", OLD)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "http://forum.example/forum",
+        "https://forum.example/forum?utm_source=news",
+        "https://forum.example/forum/",
+    ],
+)
+def test_a_tidier_address_keeps_them_by_hand_and_by_replace_url(
+    tmp_path: Path, written: str
+) -> None:
+    """`catalog lint` asks for the https form and no tracking parameters: the edit it asks
+    for names the same page, so the ignore and snooze made on it hold (by hand, synced, or
+    by `replace-url`, dry run or not)."""
+    path = write_catalog(tmp_path / "toolkit.yaml", [{"id": "forum", "title": "F", "url": written}])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, load_catalogs([path]), now=T0)
+        settings = settings_for(engine, [path])
+        _set_aside(settings)
+        would = decisions.replace_url(settings, "forum", OLD, dry_run=True, clock=Ticker(days(2)))
+        assert "old address" not in would.message
+        done = decisions.replace_url(settings, "forum", OLD, clock=Ticker(days(2)))
+        assert "old address" not in done.message
+        assert done.sync is not None
+        assert all("ended" not in c.details for c in done.sync.changes)
+        assert _held(engine) == (True, True)
+        path.write_text(path.read_text().replace(OLD, written))  # and back, by hand
+        result = sync_catalogs(engine, load_catalogs([path]), now=days(3))
+        assert [c.describe() for c in result.changes] == [
+            f"toolkit/forum: URL changed from {OLD} to {written}"
+        ]
+        assert _held(engine) == (True, True)

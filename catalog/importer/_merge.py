@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.catalog_edit import FieldEdit
-from catalog.hygiene import how_urls_differ, loose_url_key, normalise_title
+from catalog.hygiene import how_urls_differ, normalise_title
 from catalog.importer._records import Difference, ImportedEntry, Note
 from catalog.model import Resource
 from catalog.source import plain_id
-from catalog.urls import UrlProblem, canonical_url, fragment_of, parse_url
+from catalog.urls import UrlProblem, canonical_url, fragment_of, loose_url_key, parse_url
 
 _ID_MAX = 60
 
