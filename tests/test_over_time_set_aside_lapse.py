@@ -4,6 +4,7 @@ it (back in the queue, with a note), the same problem again or a recovery does n
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -484,6 +485,21 @@ def test_a_site_rebuild_snoozed_on_a_soft_404_holds_through_404s(tmp_path: Path)
         assert [r.resource_id for r in ctx.set_aside] == ["hotline"]
 
 
+def _stored_ignore(engine: Engine, at: datetime, problem: str) -> None:
+    """The hotline ignored as an earlier version stored it, with its `problem` then."""
+    hotline = store.find_resource(engine, "hotline")
+    store.record_decision(
+        engine,
+        hotline.id,
+        "ignore",
+        by="ana",
+        at=at,
+        reason=BOT_WALL,
+        details={"problem": problem},
+        resource_changes={"ignored_at": at, "ignored_reason": BOT_WALL},
+    )
+
+
 def test_an_ignore_stored_as_broken_for_a_403_ends_when_it_is_gone(tmp_path: Path) -> None:
     """An ignore recorded before a 403 and a 404 were told apart stores "broken": its
     check then tells which it was, so a 404 ends it as it ends one stored now."""
@@ -493,17 +509,7 @@ def test_an_ignore_stored_as_broken_for_a_403_ends_when_it_is_gone(tmp_path: Pat
         sync_catalogs(engine, [kit], now=days(0))
         for night in range(3):
             _tried(settings, engine, night, _403)
-        hotline = store.find_resource(engine, "hotline")
-        store.record_decision(
-            engine,
-            hotline.id,
-            "ignore",
-            by="ana",
-            at=days(2.5),
-            reason=BOT_WALL,
-            details={"problem": "broken"},
-            resource_changes={"ignored_at": days(2.5), "ignored_reason": BOT_WALL},
-        )
+        _stored_ignore(engine, days(2.5), "broken")
         queued = ["hotline" in _queued(_tried(settings, engine, n, _404)) for n in (3, 4, 5)]
         assert queued == [False, True, True]
         # One stored as "broken" for a server error stays one: a 404 is the same break.
@@ -564,17 +570,7 @@ def test_an_ignore_stored_as_failing_keeps_its_meaning(tmp_path: Path) -> None:
         settings = settings_for(engine)
         sync_catalogs(engine, [kit], now=days(0))
         _tried(settings, engine, 0, _403)
-        hotline = store.find_resource(engine, "hotline")
-        store.record_decision(
-            engine,
-            hotline.id,
-            "ignore",
-            by="ana",
-            at=days(0.5),
-            reason=BOT_WALL,
-            details={"problem": "failing"},
-            resource_changes={"ignored_at": days(0.5), "ignored_reason": BOT_WALL},
-        )
+        _stored_ignore(engine, days(0.5), "failing")
         for night in range(1, 6):
             assert "hotline" not in _queued(_tried(settings, engine, night, _404))
 
