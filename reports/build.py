@@ -275,7 +275,7 @@ def build_context(
         for r in addresses.follow(data.resources)
     )
     resources = tuple(_note_addresses(rows, addresses.ids_at))
-    queued = sorted(filter(_queued, resources), key=_fix_first)
+    queued = sorted((r for r in resources if r.queued), key=_fix_first)
     groups = tuple(
         Group(p, p.key, p.heading, p.description, rows=tuple(r for r in queued if r.priority is p))
         for p in Priority
@@ -333,7 +333,7 @@ def action_queue(
     rows = (_row(r, now, form) for r in resources if _priority(r) is not None)
     # nsmallest is sorted(...)[:limit] (stable), holding only `limit` rows at once.
     with unshared_whens():
-        head = heapq.nsmallest(limit, filter(_queued, rows), key=_fix_first)
+        head = heapq.nsmallest(limit, (r for r in rows if r.queued), key=_fix_first)
     return _note_addresses(head, ids_at)
 
 
@@ -440,11 +440,6 @@ class _Addresses:
             if key in self._first:
                 found[address] = [self._first[key], *self._more.get(key, ())]
         return found
-
-
-def _queued(row: Row) -> bool:
-    """In the action queue (`Row.queued`)."""
-    return row.queued
 
 
 def with_findings(
