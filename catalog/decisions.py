@@ -36,7 +36,7 @@ from sqlalchemy import Engine
 from catalog import store
 from catalog.catalog_edit import FieldEdit, apply_edits, undo_edit
 from catalog.check.soft404 import redirect_soft404
-from catalog.clock import Clock, as_utc, local_date, utcnow
+from catalog.clock import Clock, local_date, utcnow
 from catalog.commands import command_options, command_words
 from catalog.db import engine_for
 from catalog.entry_words import reached_at, reached_words, shown_stale
@@ -55,7 +55,14 @@ from catalog.queries import ATTENTION_STATES, sharing_links
 from catalog.set_aside import THEN, UNCHECKED, kind_words, lapse_note
 from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, catalog_files, load_catalogs, meant_url
-from catalog.sync import URL_EDITED, SyncResult, same_page, set_asides_ended, sync_catalogs
+from catalog.sync import (
+    URL_EDITED,
+    SyncResult,
+    same_page,
+    set_asides_ended,
+    set_asides_in_force,
+    sync_catalogs,
+)
 from catalog.text import clauses, clipped, counted, invisible_characters, without_controls
 from catalog.urls import (
     UrlProblem,
@@ -531,10 +538,7 @@ def _ending(resource: store.ResourceRecord, url: str, now: datetime) -> list[str
     snooze in force, unless `url` is the same page (`sync.same_page`)."""
     if same_page(resource.url, url):
         return []
-    names = ["ignore"] if resource.ignored else []
-    if resource.snoozed_until is not None and as_utc(resource.snoozed_until) > now:
-        names.append("snooze")
-    return names
+    return set_asides_in_force(resource.ignored, resource.snoozed_until, now)
 
 
 def _ended_by(sync: SyncResult, resource: store.ResourceRecord) -> list[str] | None:

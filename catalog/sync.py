@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from catalog import store
 from catalog.check.redirects import address_key
+from catalog.clock import as_utc
 from catalog.model import Catalog, Resource
 from catalog.progress import Working, still_working
 from catalog.settings import HealthSettings
@@ -502,6 +503,16 @@ def _page_key(url: str) -> str:
         return canonical_url(url)
 
 
+def set_asides_in_force(ignored: bool, snoozed_until: datetime | None, now: datetime) -> list[str]:
+    """The set-asides a move to another address ends ("ignore", "snooze"): those in force,
+    a snooze that ended holding nothing. The one rule of sync and of what `replace-url` and
+    `accept-redirect` say they end (`catalog.decisions`)."""
+    names = ["ignore"] if ignored else []
+    if snoozed_until is not None and as_utc(snoozed_until) > now:
+        names.append("snooze")
+    return names
+
+
 def _end_set_asides(s: Session, row_ids: Sequence[int], now: datetime) -> dict[int, list[str]]:
     """End the ignore and snooze of the rows `row_ids` (entries that moved to another
     address: a decision about the old one's problem says nothing of the new one, and left
@@ -511,11 +522,8 @@ def _end_set_asides(s: Session, row_ids: Sequence[int], now: datetime) -> dict[i
     held = store.set_asides(s, row_ids)
     ended: dict[int, list[str]] = {}
     for row_id, values in held.items():
-        names = [] if values.get("ignored_at") is None else ["ignore"]
-        until = values.get("snoozed_until")
-        if until is not None and until > now:
-            names.append("snooze")
-        if names:
+        ignored = values.get("ignored_at") is not None
+        if names := set_asides_in_force(ignored, values.get("snoozed_until"), now):
             ended[row_id] = names
     store.clear_set_asides(
         s,
