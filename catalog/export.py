@@ -6,7 +6,10 @@ never checked (or only tried while our network was down) export with an empty ou
 and no `checked_at`. A working link whose page no longer holds the resource (a parked or
 hijacked site) says so in `drift_reason`; `stale` (with `contact_gone` for an entry whose
 phone number or email left its page), `snoozed_until`, `ignored` and `ignored_reason` carry
-the curator-facing rest, so a site built from the export can leave such links out.
+the curator-facing rest, so a site built from the export can leave such links out; who set
+an entry aside, when and why, as its latest snooze or ignore decision says, are
+`snooze_reason`, `snoozed_by`, `snoozed_at`, `ignored_by` and `ignored_at` (last, after
+`held_tries`).
 `held_tries` counts the tries since the link's last check not sent, the host held (it had
 said it was away, or answered none of its last links: `links.held_tries`): the check the
 rest is of came before them. CSV
@@ -37,7 +40,7 @@ from sqlalchemy import Engine, Select, case, select
 
 from catalog import groups, store
 from catalog import tables as t
-from catalog.clock import utcnow
+from catalog.clock import as_utc, utcnow
 from catalog.collation import byte_order
 from catalog.csv_guard import FORMULA_STARTS, UTF8_BOM, guard
 from catalog.errors import ConfigError
@@ -64,6 +67,13 @@ EXPORT_FIELDS = (
     "ignored_reason",
     # Added after the rest, so a reader of the columns by place reads them as before.
     "held_tries",
+    # Who set the entry aside, when and why (the latest snooze or ignore decision): a
+    # curator reviewing decisions in a spreadsheet had only the snooze's date.
+    "snooze_reason",
+    "snoozed_by",
+    "snoozed_at",
+    "ignored_by",
+    "ignored_at",
 )
 
 ExportFormat = Literal["jsonl", "csv"]
@@ -360,6 +370,11 @@ def _export_query(collections: Collection[str] | None) -> Select[*tuple[Any, ...
             res.snoozed_until,
             res.ignored_at,
             res.ignored_reason,
+            res.snooze_reason,
+            # Who decided, and when the snooze was: only of the few entries set aside.
+            case((res.snoozed_until.is_not(None), _decided("snooze", by=True)), else_=None),
+            case((res.snoozed_until.is_not(None), _decided("snooze", by=False)), else_=None),
+            case((res.ignored_at.is_not(None), _decided("ignore", by=True)), else_=None),
             latest,
             before,
             store.held_tries(),
@@ -372,6 +387,20 @@ def _export_query(collections: Collection[str] | None) -> Select[*tuple[Any, ...
     if collections is not None:
         query = query.where(col.key.in_(sorted(collections)))
     return query
+
+
+def _decided(kind: str, *, by: bool) -> Any:
+    """Of the export's query: who made (`by`) or when was made the resource's latest
+    `kind` decision (snooze, ignore); NULL when none is recorded (an older database)."""
+    d = t.Decision
+    return (
+        select(d.decided_by if by else d.at)
+        .where(d.resource_id == t.Resource.id, d.kind == kind)
+        .order_by(d.at.desc(), d.id.desc())
+        .limit(1)
+        .correlate(t.Resource)
+        .scalar_subquery()
+    )
 
 
 def export_rows(
@@ -408,6 +437,10 @@ def export_rows(
             snoozed_until,
             ignored_at,
             ignored_reason,
+            snooze_reason,
+            snoozed_by,
+            snoozed_at,
+            ignored_by,
             fingerprint,
             earlier,
             held_tries,
@@ -415,6 +448,7 @@ def export_rows(
             # A link tried only while our network was down has a last attempt, not a check.
             checked = bool(outcome)
             ignored = ignored_at is not None
+            snoozed = _while_it_lasts(snoozed_until, now)
             yield {
                 "collection": key,
                 "id": rid,
@@ -430,12 +464,17 @@ def export_rows(
                 # A working link can still be a hijacked or parked site: `outcome` says "ok".
                 "drift_reason": drift_reason if checked else None,
                 "stale": _stale(stale_reasons, contact_reason, contacts_gone, title, description),
-                "snoozed_until": _while_it_lasts(snoozed_until, now),
+                "snoozed_until": snoozed,
                 "ignored": ignored,
                 "ignored_reason": ignored_reason if ignored else None,
                 # Its latest tries not sent, its host away: `checked_at`, `outcome` and
                 # `state` are of its last check, from before them; `reason` is of the last.
                 "held_tries": held_tries or 0,
+                "snooze_reason": snooze_reason if snoozed else None,
+                "snoozed_by": snoozed_by if snoozed else None,
+                "snoozed_at": iso_utc(as_utc(snoozed_at)) if snoozed and snoozed_at else None,
+                "ignored_by": ignored_by if ignored else None,
+                "ignored_at": iso_utc(ignored_at) if ignored else None,
             }
 
 

@@ -4,24 +4,25 @@ Input: the `Catalog` records the source stage read. Output: the collections and
 resources tables brought in line (one transaction per catalog, through
 `catalog.store`), an event per change, and a `SyncResult` the CLI can print.
 
-A resource is identified by (collection key, curator id). Removal is a soft
-delete, so history survives and an entry put back later is "added" again. An id changed
-by hand (the entry keeps its URL, no other new or removed entry has that URL) is a rename:
-the row keeps its decisions and events and gets a `fields_edited` event for `id`. Likewise
-an entry that left one catalog for another synced with it (same id, same URL) moves there
-with its row (`fields_edited` for `collection`). A removed entry put back with another URL
-is another page: its ignore, snooze and review are dropped, and its event says so
-(`_revivals`). An entry given another address (by hand, `replace-url`, `accept-redirect`)
-keeps its row, history and review, but its ignore and snooze, decisions about the old
-address's problem, end, and its `url_edited` event says so (`_end_set_asides`); the same
-page at a tidier address keeps them (`same_page`). Only
-the catalogs passed in are reconciled: a catalog left out of a run keeps its
-resources untouched, except that a file deleted from a catalog folder passed in as
-`folders` is reconciled as empty (its entries are removed; put back, they return), and
-that a sync of the configured catalogs (`retire_unlisted`) reconciles as empty every stored
-collection none of them is (`SyncResult.retired`): a file renamed, or dropped from the
-settings, is not left active for good. Its entries move, with their decisions, to a file
-that has them (same id and URL), as any moved entry does; the rest are removed.
+A resource is identified by (collection key, curator id). Removal is a soft delete, so
+history survives and an entry put back later is added again: its event is an `added` one
+marked `readded`, and sync says it is back ("re-added", `SyncResult.readded`). An id
+changed by hand (the entry keeps its URL, no other new or removed entry has that URL) is a
+rename: the row keeps its decisions and events and gets a `fields_edited` event for `id`.
+Likewise an entry that left one catalog for another synced with it (same id, same URL)
+moves there with its row (`fields_edited` for `collection`). A removed entry put back with
+another URL is another page: its ignore, snooze and review are dropped, and its event says
+so (`_revivals`). An entry given another address (by hand, `replace-url`,
+`accept-redirect`) keeps its row, history and review, but its ignore and snooze, decisions
+about the old address's problem, end, and its `url_edited` event says so
+(`_end_set_asides`); the same page at a tidier address keeps them (`same_page`). Only the
+catalogs passed in are reconciled: a catalog left out of a run keeps its resources
+untouched, except that a file deleted from a catalog folder passed in as `folders` is
+reconciled as empty (its entries are removed; put back, they return), and that a sync of
+the configured catalogs (`retire_unlisted`) reconciles as empty every stored collection
+none of them is (`SyncResult.retired`): a file renamed, or dropped from the settings, is
+not left active for good. Its entries move, with their decisions, to a file that has them
+(same id and URL), as any moved entry does; the rest are removed.
 Running sync twice with no edit writes no events.
 Afterwards the synced resources' staleness reasons are recomputed (a curator's new
 `reviewed_at` or `year` shows at once), with `HealthSettings` passed in or the defaults.
@@ -82,6 +83,9 @@ class SyncChange:
             return f"{said}; {ended}" if ended else said
         if self.kind == ADDED and self.details.get("old_url"):
             return f"{where}: {_revival(self.details)}"
+        if self.kind == ADDED and self.details.get("readded"):
+            # Back with its own URL, decisions and history, not a new entry.
+            return f"{where}: re-added{_removed_on(self.details)}"
         if self.kind == FIELDS_EDITED and "collection" in self.fields:
             return f"{where}: moved from {self.details.get('old', {}).get('collection')}"
         if self.kind == FIELDS_EDITED:
@@ -97,6 +101,14 @@ class SyncChange:
 
 #: How `sync` names the set-asides a revived id lost (`_revivals`).
 _SET_ASIDE_NAMES = {"ignored_at": "ignore", "snoozed_until": "snooze", "reviewed_at": "review"}
+
+
+def _removed_on(details: Mapping[str, Any]) -> str:
+    """The words " (removed on 2025-03-02)" of an entry put back (its `removed_at`), or ""."""
+    try:
+        return f" (removed on {as_utc(datetime.fromisoformat(details['removed_at'])):%Y-%m-%d})"
+    except (KeyError, TypeError, ValueError):
+        return ""
 
 
 def _revival(details: Mapping[str, Any]) -> str:
@@ -139,7 +151,10 @@ def set_asides_ended(names: Sequence[Any], *, would: bool = False) -> str | None
 @dataclass(frozen=True)
 class SyncResult:
     collections: tuple[str, ...] = ()
+    #: Entries added, those put back after their removal (`readded`) among them.
     added: int = 0
+    #: Of `added`, the entries put back after their removal (same collection and id).
+    readded: int = 0
     edited: int = 0
     url_edited: int = 0
     removed: int = 0
@@ -160,9 +175,11 @@ class SyncResult:
         return bool(self.change_count)
 
     def headline(self) -> str:
+        # An entry put back is no new one ("1 added" of it read as a stranger's).
+        back = f"{self.readded} re-added, " if self.readded else ""
         return (
-            f"Synced {len(self.collections)} catalog(s): {self.added} added, "
-            f"{self.edited + self.url_edited} edited, {self.removed} removed, "
+            f"Synced {len(self.collections)} catalog(s): {self.added - self.readded} added, "
+            f"{back}{self.edited + self.url_edited} edited, {self.removed} removed, "
             f"{self.unchanged} unchanged."
         )
 
@@ -229,6 +246,7 @@ def sync_catalogs(
     return SyncResult(
         collections=tuple(c.key for c in catalogs),
         added=found.kinds[ADDED],
+        readded=found.readded,
         edited=found.kinds[FIELDS_EDITED],
         url_edited=found.kinds[URL_EDITED],
         removed=found.kinds[REMOVED],
@@ -314,6 +332,8 @@ class _Found:
     run_id: int | None
     kinds: Counter[str] = field(default_factory=Counter)
     unchanged: int = 0
+    #: Of `kinds[ADDED]`, the entries put back after their removal.
+    readded: int = 0
     listed: list[SyncChange] = field(default_factory=list)
 
     def record(
@@ -337,6 +357,7 @@ class _Found:
             )
         )
         self.kinds[kind] += 1
+        self.readded += kind == ADDED and bool(details.get("readded"))
         if len(self.listed) < LISTED_CHANGES:
             fields = tuple(details.get("fields", ()))
             self.listed.append(SyncChange(key, rid, kind, fields, details=details))

@@ -562,7 +562,7 @@ def test_an_id_put_back_with_its_own_url_keeps_its_set_asides(engine: Engine) ->
     result = sync_catalogs(engine, [TOOLKIT], now=days(2))
 
     (change,) = result.changes
-    assert change.describe() == "toolkit/a: added"
+    assert change.describe() == "toolkit/a: re-added (removed on 2025-03-02)"
     assert "old_url" not in change.details and "dropped" not in change.details
     row = store.find_resource(engine, "a", collection="toolkit")
     assert row.ignored and row.snooze_reason == "rebuild" and row.reviewed_at == T0

@@ -248,7 +248,7 @@ def abort_stale_runs(
                 continue
             close_run(s, run, status="aborted", now=now, found_dead=True)
             run.summary = {
-                **summary,
+                **(run.summary or {}),  # with what close_run counted (unsent, drifted)
                 "aborted_reason": why,
                 FOUND_DEAD: True,
                 **({PROCESS_GONE: True} if process_gone else {}),
