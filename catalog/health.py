@@ -193,6 +193,24 @@ def confirmed_broken(outcome: Outcome | None, state: str) -> bool:
 FLAPPING_WORDS = "flapping: keeps switching between working and failing"
 
 
+def unavailable_words(nights: int) -> str:
+    """What a flapping link's 503 nights were: on how many of the last `UNAVAILABLE_WINDOW`
+    nights before its last check the site said it was unavailable (`catalog.queries`
+    counts them from `LinkState.unavailable_nights`)."""
+    return f"unavailable (503, maintenance) on {nights} of the last {UNAVAILABLE_WINDOW} nights"
+
+
+def flapping_words(unavailable_nights: int = 0) -> str:
+    """The words of a link filed as flapping, for `state_line(flapping=)`: its site's
+    maintenance nights when those were its flips (`unavailable_nights` of the last
+    `UNAVAILABLE_WINDOW`), else `FLAPPING_WORDS`. One rule for the report's row,
+    `linkhealth resource` and a recheck's verdict, which said the plain words of a site
+    down for maintenance night after night."""
+    if unavailable_nights:
+        return f"flapping: {unavailable_words(unavailable_nights)}"
+    return FLAPPING_WORDS
+
+
 def state_line(
     outcome: Outcome, state: str, http_status: int | None = None, *, flapping: str | None = None
 ) -> str:

@@ -26,8 +26,8 @@ from catalog.errors import LinkhealthError, NotFoundError
 from catalog.health import (
     BROKEN,
     CHECK_BY_HAND,
-    FLAPPING_WORDS,
     SUSPECT,
+    flapping_words,
     shown_state,
     state_line,
 )
@@ -611,6 +611,7 @@ def verdict_lines(
     this_run: Mapping[tuple[str, str], str] | None = None,
     held: Mapping[tuple[str, str], str] | None = None,
     command: str = "recheck",
+    unavailable_nights: Mapping[tuple[str, str], int] | None = None,
 ) -> list[str]:
     """One line per rechecked resource, in the report's words: "collection/id: Not found
     (404), failing, not yet confirmed - reason"; only those of `collections` when given
@@ -625,7 +626,8 @@ def verdict_lines(
     without one): printed bare, an old "Connection refused" read as the recheck's news,
     right above the summary saying nothing was learned, and a held try read "OK - HEAD
     not sent". `command`: what the curator ran, as the line names it ("not checked by this
-    check --id")."""
+    check --id"). `unavailable_nights`: of a flapping link, its site's nights of 503
+    (`queries.flapping_unavailable_nights`), which its words then tell, as its row does."""
     wanted = set(ids)
     out = []
     for s in statuses:
@@ -639,7 +641,8 @@ def verdict_lines(
             continue
         # A flapping link in the row's words (the report files it under "Check by hand"):
         # its state's "failing, not yet confirmed" read as a failing link's.
-        flapping = FLAPPING_WORDS if link.flapping else None
+        nights = (unavailable_nights or {}).get((s.collection, s.rid), 0)
+        flapping = flapping_words(nights) if link.flapping else None
         state = shown_state(link.outcome, link.state)
         line = state_line(link.outcome, state, link.http_status, flapping=flapping)
         if watched := _watched(link):  # as the report's row says it: nothing to open yet

@@ -610,6 +610,31 @@ def _unavailable_nights(kept: Sequence[str] | None, last_checked_at: datetime | 
     return sum(1 for n in nights if n <= last and not lasted(last - n, UNAVAILABLE_WINDOW))
 
 
+def flapping_unavailable_nights(engine: Engine, rids: Iterable[str]) -> dict[tuple[str, str], int]:
+    """Of the active resources with an id of `rids` whose link is flapping, by (collection
+    key, id): on how many of the last `UNAVAILABLE_WINDOW` nights its site answered 503
+    "unavailable" (`_unavailable_nights`, as the report's row counts them); none for the
+    others. A recheck's verdict says them in the row's words (`catalog.ops.verdict_lines`):
+    it said "keeps switching between working and failing" of a site in maintenance."""
+    found: dict[tuple[str, str], int] = {}
+    with session_scope(engine) as session:
+        for part in chunks(sorted(set(rids)), _CHUNK):
+            query = (
+                select(Collection.key, Resource.rid, Link.unavailable_nights, Link.last_checked_at)
+                .join(Collection, Collection.id == Resource.collection_id)
+                .join(Link, Link.id == Resource.link_id)
+                .where(
+                    Resource.rid.in_(part),
+                    Resource.removed_at.is_(None),
+                    Link.flapping.is_(True),
+                )
+            )
+            for key, rid, kept, last in session.execute(query):
+                if nights := _unavailable_nights(kept, last):
+                    found[key, rid] = nights
+    return found
+
+
 def _with_unsteady_redirects(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
     """Links redirecting permanently whose redirect keeps coming and going, with how many
     times (`unsteady_redirect`): told apart here, every queue built on these rows offers

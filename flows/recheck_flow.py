@@ -23,6 +23,7 @@ from catalog import store
 from catalog.db import engine_for
 from catalog.errors import CatalogError, LinkhealthError, NotFoundError
 from catalog.ops import narrowed, only_in, plan_recheck, shared_url_lines, verdict_lines
+from catalog.queries import flapping_unavailable_nights
 from catalog.runs import RunSummary
 from catalog.text import counted
 from flows.check_flow import (
@@ -151,8 +152,18 @@ def entry_verdicts(
     this_run = {(v.collection, v.rid): v.outcome for v in run}
     # A try not sent (its host held) is no check: "OK - HEAD not sent" read as this one's.
     held = {(v.collection, v.rid): v.held_reason for v in run if v.held_reason is not None}
+    # A flapping link's nights of 503, which its words tell as the report's row does.
+    flapping = [s.rid for s in statuses if s.link is not None and s.link.flapping]
     verdicts = tuple(
-        verdict_lines(statuses, ids, collections, this_run=this_run, held=held, command=command)
+        verdict_lines(
+            statuses,
+            ids,
+            collections,
+            this_run=this_run,
+            held=held,
+            command=command,
+            unavailable_nights=flapping_unavailable_nights(engine, flapping) if flapping else {},
+        )
     )
     shared = shared_url_lines(engine, statuses, named, only, this_run=this_run, held=held)
     return verdicts + tuple(shared)

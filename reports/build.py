@@ -22,7 +22,13 @@ from catalog.clock import as_utc
 from catalog.commands import command_words
 from catalog.drift import MARKED_REASON, MARKER_LABELS, names_markers
 from catalog.entry_words import reached_words, shown_stale
-from catalog.health import FLAPPING_WORDS, STATE_LABELS, confirmed_broken, shown_state
+from catalog.health import (
+    STATE_LABELS,
+    confirmed_broken,
+    flapping_words,
+    shown_state,
+    unavailable_words,
+)
 from catalog.hygiene import Finding, Level
 from catalog.outcomes import (
     HELD_REASON_END,
@@ -49,7 +55,7 @@ from catalog.settings import HealthSettings
 from catalog.store import DecisionRecord, ResourceHistory
 from catalog.text import in_sentence
 from catalog.urls import without_password
-from reports.changes import changes_since, unavailable_words
+from reports.changes import changes_since
 from reports.context import (
     BROKEN_STATE,
     NEW_URL,
@@ -100,10 +106,9 @@ def _unavailable(r: ResourceRow) -> bool:
 
 
 def _flapping_words(r: ResourceRow) -> str:
-    """Why the row is flapping: its site's maintenance nights, if those were its flips."""
-    if r.unavailable_nights:
-        return f"flapping: {unavailable_words(r.unavailable_nights)}"
-    return FLAPPING_WORDS
+    """Why the row is flapping: its site's maintenance nights, if those were its flips
+    (`health.flapping_words`, as a recheck's verdict says it)."""
+    return flapping_words(r.unavailable_nights)
 
 
 def _flapping_note(words: str) -> str:

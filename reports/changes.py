@@ -12,9 +12,9 @@ import humanize
 
 from catalog.clock import as_utc
 from catalog.drift import MARKED_REASON
-from catalog.health import BROKEN, FILED_APART, confirmed_broken
+from catalog.health import BROKEN, FILED_APART, confirmed_broken, unavailable_words
 from catalog.outcomes import Outcome, Severity
-from catalog.queries import UNAVAILABLE_WINDOW, EventRow, ReportData
+from catalog.queries import EventRow, ReportData
 from catalog.set_aside import lapse_note
 from catalog.settings import NIGHT_SLACK
 from catalog.sync import set_asides_dropped, set_asides_ended
@@ -1019,11 +1019,6 @@ def _started_failing(row: Row, since: datetime | None, at: datetime) -> str:
     if nights < 2:
         return STARTED_FAILING
     return f"Unavailable (503) at every check for {nights} nights; not confirmed yet."
-
-
-def unavailable_words(nights: int) -> str:
-    """What a flapping link's 503 nights were (`ResourceRow.unavailable_nights`)."""
-    return f"unavailable (503, maintenance) on {nights} of the last {UNAVAILABLE_WINDOW} nights"
 
 
 def unavailable_nights(first: datetime, last: datetime) -> int:

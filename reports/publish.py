@@ -30,7 +30,13 @@ from typing import TypeGuard
 from catalog.clock import Clock, utcnow
 from catalog.collector import frozen_while
 from catalog.commands import CommandOptions, command_options, command_words, with_options
-from catalog.db import Engine, database_identity, engine_for, forget_connections_after_fork
+from catalog.db import (
+    Engine,
+    database_identity,
+    engine_for,
+    forget_connections_after_fork,
+    shown_url,
+)
 from catalog.errors import CatalogError, ConfigError, LinkhealthError
 from catalog.files import lock_exclusively, open_lock_file
 from catalog.hygiene import Finding, lint
@@ -264,14 +270,7 @@ def _publish(
             pages = None
             if "html" in formats:
                 pages = _HistoryPages(engine, data, ctx, now - timedelta(days=TREND_DAYS), now)
-            database = database_name(engine)
-            target = report_folder(
-                Path(out_dir if out_dir is not None else settings.reports_dir),
-                database,
-                readable=_readable_name(engine),
-                warn=warn,
-                kept_for=_kept_for(settings, database, out_dir),
-            )
+            target = report_folder_of(settings, engine, out_dir, warn=warn)
             # A sharded night shows as its last shard's run; `--run` with any of its shard
             # ids names the files as asked, and is the latest report when that night is.
             night = (*ctx.run.shards, ctx.run.id) if ctx.run else ()
@@ -403,6 +402,30 @@ def _readable_name(engine: Engine) -> str:
 _UNSAFE_NAME = re.compile(r"[^a-z0-9._-]+")
 
 
+def report_folder_of(
+    settings: Settings, engine: Engine, out_dir: Path | None = None, *, warn: Warn | None = None
+) -> Path:
+    """`report_folder` of `engine`'s database: in `out_dir` (`report --out`), else in the
+    configured `reports_dir`. Its warning names the databases as their URLs spell them
+    (`shown_url`), the folders' owner files by one name (`database_name`): a server at
+    127.0.0.1 read "localhost", an address the user never wrote."""
+    database = database_name(engine)
+    kept_for = _kept_for(settings, database, out_dir)
+    return report_folder(
+        Path(out_dir if out_dir is not None else settings.reports_dir),
+        database,
+        readable=_readable_name(engine),
+        warn=warn,
+        kept_for=kept_for,
+        shown=shown_url(engine.url),
+        kept_shown=(
+            shown_url(settings.database_chosen_over)
+            if kept_for is not None and settings.database_chosen_over is not None
+            else None
+        ),
+    )
+
+
 def report_folder(
     configured: Path,
     database: str,
@@ -410,6 +433,8 @@ def report_folder(
     readable: str = "database",
     warn: Warn | None = None,
     kept_for: str | None = None,
+    shown: str | None = None,
+    kept_shown: str | None = None,
 ) -> Path:
     """The folder the report of `database` is written to: `configured`, unless another
     database's report is there; then a folder beside it named after the database
@@ -426,6 +451,9 @@ def report_folder(
     such older reports, the real database's next report goes beside it instead. Claiming
     creates the file exclusively, so of two reports starting at once into an unclaimed
     folder only one gets it.
+
+    `shown`, `kept_shown`: `database` and `kept_for` as the messages name them, as their
+    URLs were given (default: as recorded).
     """
     candidates = _folders(configured, database, readable)
     owners: list[str] = []
@@ -438,18 +466,19 @@ def report_folder(
         owner = _claim(folder, database)
         if _is(owner, database):
             if folder != configured:
+                name = shown or database
                 (warn or log.warning)(
-                    f"{configured} is kept for the report of {owners[0]}, the database the "
-                    f"settings name; the report of {database}, chosen with --db, is written "
-                    f"to {folder} instead"
+                    f"{configured} is kept for the report of {kept_shown or owners[0]}, the "
+                    f"database the settings name; the report of {name}, chosen with --db, is "
+                    f"written to {folder} instead"
                     if kept
                     else f"{configured} holds the report of another database ({owners[0]}); "
-                    f"the report of {database} is written to {folder} instead"
+                    f"the report of {name} is written to {folder} instead"
                 )
             return folder
         owners.append(owner)
     raise ReportFolderError(
-        f"cannot write the report of {database}: {', '.join(map(str, candidates))} hold "
+        f"cannot write the report of {shown or database}: {', '.join(map(str, candidates))} hold "
         "the reports of other databases; choose another folder with --out or reports_dir"
     )
 

@@ -20,7 +20,7 @@ import html
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TextIO
@@ -210,6 +210,7 @@ def render_html(
     limit: int | None = INDEX_QUEUE_LIMIT,
     beside: Sequence[str] = (),
     hygiene_pages: bool = True,
+    site_pages: Collection[str] | None = None,
 ) -> str:
     """The index page: summary, action queue, changes, trends; standalone (inline CSS).
 
@@ -217,6 +218,9 @@ def render_html(
     latest.csv left by an earlier run is not this report. `hygiene_pages`: the site's
     hygiene pages are written with it (a latest report), which its cut hygiene list then
     links; a `run-<id>.html` written alone linked a hygiene/index.html never written.
+    `site_pages`: the site's pages there are beside it (paths as `reports.site` lists
+    them), for a `run-<id>.html` written alone: a queue group cut on it links its own
+    page only when there is one (None: the site is written with it).
     """
     others = [(f"latest.{f}", _FORMAT_NAMES[f]) for f in FORMATS if f in beside and f != "html"]
     return _HTML_ENV.get_template(INDEX_TEMPLATE).render(
@@ -226,6 +230,7 @@ def render_html(
         limit=limit,
         hygiene_limit=summary_hygiene_rows(limit),
         hygiene_pages=hygiene_pages,
+        site_pages=site_pages,
         beside=others,
     )
 

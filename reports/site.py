@@ -13,7 +13,8 @@ Input: a `ReportContext`, the resource pages streamed, the formats. Output, by
 
 Top-level files are replaced atomically; the page folders are built aside and swapped
 in, so a reader never sees half a site and pages of removed resources disappear (the
-kept run-<id>.html pages then lose their links to them: `_unlink_gone_pages`). A large
+kept run-<id>.html pages then lose their links to them: `_unlink_gone_pages`; a
+run-<id>.html written alone links only the pages there: `_alone`). A large
 site's pages are rendered in forked processes (`reports.forked`), and the old folders are
 deleted in the background.
 """
@@ -160,9 +161,15 @@ def write_report(
             # a later run ends (a refusal during its run heads its night's report).
             archive = out_dir / f"run-{run_id}.html"
             if not (keep_archive and archive.is_file()):
+                # Written alone, it links only the pages of the site there (`_alone`).
+                there = None if stem == "latest" else _site_pages(out_dir)
                 run_page = render_html(
-                    replace(ctx, refused_notice=None), hygiene_pages=stem == "latest"
+                    replace(ctx, refused_notice=None),
+                    hygiene_pages=stem == "latest",
+                    site_pages=there,
                 )
+                if there is not None:
+                    run_page = _alone(run_page, there)
                 files["run_html"] = _write_atomic(archive, run_page)
     if "md" in formats:
         files["latest_markdown"] = _write_atomic(out_dir / f"{stem}.md", render_markdown(ctx))
@@ -355,6 +362,36 @@ _SITE_LINK = re.compile(
 #: on hover alone: a keyboard or a touch screen cannot show it.
 _GONE_RESOURCE = "no longer in the catalog"
 _GONE_PAGE = "its page is no longer part of the report"
+#: Why a name in a run page written alone is no link: its page is not in the folder.
+_UNWRITTEN_PAGE = "its page comes with the latest report"
+
+
+def _unlinked(text: str, pages: frozenset[str], why: Callable[[str], str]) -> str:
+    """`text` (a summary page) with its links to pages of the site not among `pages` made
+    plain text, the name kept and `why(href)` said after it."""
+
+    def unlink(match: re.Match[str]) -> str:
+        href = match["href"]
+        if href in pages:
+            return match[0]
+        return (
+            f"<span{match['before']}{match['after']}>{match['text']}</span>"
+            f' <span class="muted">({why(href)})</span>'
+        )
+
+    return _SITE_LINK.sub(unlink, text)
+
+
+def _alone(text: str, pages: frozenset[str]) -> str:
+    """A `run-<id>.html` written alone (a report on an earlier run, a recheck a later run
+    overtook), whose site is the latest report's, or none (a new folder): its links to
+    pages not there (a resource added since that report, every page in a new folder) are
+    made plain text, as `_unlink_gone_pages` does of those that went."""
+    return _unlinked(text, pages, lambda href: _UNWRITTEN_PAGE)
+
+
+def _gone_why(href: str) -> str:
+    return _GONE_RESOURCE if href.startswith("resources/") else _GONE_PAGE
 
 
 def _unlink_gone_pages(out_dir: Path, pages: frozenset[str]) -> None:
@@ -373,23 +410,13 @@ def _unlink_gone_pages(out_dir: Path, pages: frozenset[str]) -> None:
     Only called when pages went: reading every kept run page costs time.
     """
 
-    def unlink(match: re.Match[str]) -> str:
-        href = match["href"]
-        if href in pages:
-            return match[0]
-        why = _GONE_RESOURCE if href.startswith("resources/") else _GONE_PAGE
-        return (
-            f"<span{match['before']}{match['after']}>{match['text']}</span>"
-            f' <span class="muted">({why})</span>'
-        )
-
     for path in sorted(out_dir.glob("run-*.html")):
         try:
             seen = path.stat()
             text = path.read_text(encoding="utf-8")
         except OSError:
             continue
-        fixed = _SITE_LINK.sub(unlink, text)
+        fixed = _unlinked(text, pages, _gone_why)
         if fixed == text:
             continue
         with contextlib.suppress(OSError):
