@@ -1,0 +1,165 @@
+"""A selection of any size reads its rows: no statement binds a parameter per picked entry
+past the database's limit (SQLite's SQLITE_MAX_VARIABLE_NUMBER, PostgreSQL's 65,535).
+
+On SQLite the limit is lowered (`sqlite3.Connection.setlimit`) on the engine's connections
+once the database is filled, so a few thousand entries stand for the tens of thousands a
+real `recheck --failing` picks. PostgreSQL's limit cannot be lowered: there the same tests
+show that a large selection, filtered outside SQL, gets exactly what a small one does."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event
+
+from catalog import store
+from catalog.settings import HealthSettings
+from catalog.store import _targets
+from catalog.sync import sync_catalogs
+from tests.factories import (
+    T0,
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    temporary_database,
+)
+
+#: Bound parameters a statement may have once the database is filled (SQLite only): above
+#: the store's chunks (`CHUNK`, 2,000, plus a few of the statement's own), below the
+#: picked entries' count.
+LIMIT = 2100
+#: Entries per catalog; two catalogs share half their addresses, two entries a link.
+SIZE = 1500
+
+
+def _url(key: str, i: int) -> str:
+    """Entries 2k and 2k+1 of a catalog share a link; those of "a" and "b" share the links
+    of i % 4 < 2."""
+    page = f"p{i // 2}" if i % 4 < 2 else f"{key}{i // 2}"
+    return f"https://h{i // 2 % 5}.example.org/{page}"
+
+
+#: (catalog key, id) -> URL, of every entry.
+URLS = {(key, f"r{i:04d}"): _url(key, i) for key in "ab" for i in range(SIZE)}
+
+
+def _catalog(key: str) -> Any:
+    return make_catalog(
+        key,
+        [
+            make_resource(rid, url=url, title=f"{k} {rid}")
+            for (k, rid), url in URLS.items()
+            if k == key
+        ],
+    )
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    with temporary_database(tmp_path) as engine:
+        catalogs = [_catalog("a"), _catalog("b")]
+        sync_catalogs(engine, catalogs, now=T0)
+        urls = sorted(set(URLS.values()))
+        # Half the links checked once: their targets carry a previous state.
+        store.record_observations(
+            engine,
+            None,
+            [make_observation(url, checked_at=days(0.5)) for url in urls[::2]],
+            HealthSettings(),
+            now=days(0.5),
+        )
+        yield engine
+
+
+def _limited(engine: Engine) -> None:
+    """`engine`'s connections from now on refuse a statement of more than `LIMIT` bound
+    parameters (SQLite; PostgreSQL's limit is fixed)."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    def limit(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, LIMIT)
+
+    engine.dispose()  # the pooled connections were made without it
+    event.listen(engine, "connect", limit)
+
+
+def _reference(engine: Engine, monkeypatch: pytest.MonkeyPatch, **filters: Any) -> Any:
+    """`targets_for_check` with every filter in its statement, however big (before the
+    limit is lowered): what the selection must plan."""
+    with monkeypatch.context() as patch:
+        patch.setattr(_targets, "IN_SQL_MOST", 10**9, raising=False)
+        return store.targets_for_check(engine, now=days(1), fingerprint_max_age_days=7, **filters)
+
+
+def _expected(engine: Engine, picked: set[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """URL -> the picked entries' ids, of every link of the unfiltered plan that some
+    picked entry links: the unfiltered targets, then selected."""
+    found: dict[str, set[str]] = {}
+    for pair in picked:
+        found.setdefault(URLS[pair], set()).add(pair[1])
+    everything = store.targets_for_check(engine, now=days(1), fingerprint_max_age_days=7)
+    assert len(everything) == len(set(URLS.values()))
+    return {tg.url: tuple(sorted(found[tg.url])) for tg in everything if tg.url in found}
+
+
+def test_a_recheck_of_more_entries_than_parameters_plans_exactly_them(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`recheck --failing` of more entries than a statement takes parameters (two each):
+    every picked entry's link, with exactly the picked entries, the same targets a filter
+    in SQL gives; and one entry's plan still filters in SQL (through the indexes)."""
+    picked = {("a", f"r{i:04d}") for i in range(SIZE) if i % 3} | {
+        ("b", f"r{i:04d}") for i in range(0, SIZE, 4)
+    }
+    assert 2 * len(picked) > LIMIT
+    entries = sorted(picked)
+    filters: dict[str, Any] = {"collection_keys": ["a", "b"], "entries": entries}
+    expected, reference = _expected(engine, picked), _reference(engine, monkeypatch, **filters)
+    _limited(engine)
+
+    targets = store.targets_for_check(engine, now=days(1), fingerprint_max_age_days=7, **filters)
+
+    assert {tg.url: tg.resource_ids for tg in targets} == expected
+    assert targets == reference
+    assert any(tg.previous is not None for tg in targets)
+    # One entry of 3,000: its pair is bound in the statement, not read from every row.
+    statements: list[Any] = []
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda _c, _cur, sql, params, _ctx, _many: statements.append((sql, params)),
+    )
+    (one,) = store.targets_for_check(
+        engine, now=days(1), fingerprint_max_age_days=7, entries=[("b", "r0003")]
+    )
+    assert (one.url, one.resource_ids) == (URLS["b", "r0003"], ("r0003",))
+    planned = [params for sql, params in statements if "contacts_missed" in sql]
+    assert len(planned) == 1
+    bound = planned[0].values() if isinstance(planned[0], dict) else planned[0]
+    assert "r0003" in bound
+
+
+def test_check_id_of_more_ids_than_parameters_plans_exactly_them(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`check --id` naming more ids than a statement takes parameters, some unknown: every
+    entry of the known ones, in each catalog."""
+    known = [f"r{i:04d}" for i in range(SIZE) if i % 7]
+    ids = known + [f"x{i:04d}" for i in range(LIMIT - len(known) + 100)]
+    assert len(ids) > LIMIT
+    expected = _expected(engine, {(key, rid) for key in "ab" for rid in known})
+    reference = _reference(engine, monkeypatch, resource_ids=ids)
+    _limited(engine)
+
+    targets = store.targets_for_check(
+        engine, now=days(1), fingerprint_max_age_days=7, resource_ids=ids
+    )
+
+    assert {tg.url: tg.resource_ids for tg in targets} == expected
+    assert targets == reference
