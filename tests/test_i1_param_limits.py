@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, event
 
 from catalog import store
+from catalog.model import Target
 from catalog.settings import HealthSettings
 from catalog.store import _targets
 from catalog.sync import sync_catalogs
@@ -76,14 +78,14 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
         yield engine
 
 
-def _limited(engine: Engine) -> None:
-    """`engine`'s connections from now on refuse a statement of more than `LIMIT` bound
+def _limited(engine: Engine, most: int = LIMIT) -> None:
+    """`engine`'s connections from now on refuse a statement of more than `most` bound
     parameters (SQLite; PostgreSQL's limit is fixed)."""
     if engine.dialect.name != "sqlite":
         return
 
     def limit(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, LIMIT)
+        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, most)
 
     engine.dispose()  # the pooled connections were made without it
     event.listen(engine, "connect", limit)
@@ -95,6 +97,13 @@ def _reference(engine: Engine, monkeypatch: pytest.MonkeyPatch, **filters: Any) 
     with monkeypatch.context() as patch:
         patch.setattr(_targets, "IN_SQL_MOST", 10**9, raising=False)
         return store.targets_for_check(engine, now=days(1), fingerprint_max_age_days=7, **filters)
+
+
+def _titles_sorted(targets: list[Target]) -> list[Target]:
+    """`targets`, each one's titles sorted: the rows of two catalogs' entries of one id on
+    one link come in no defined order (PostgreSQL's plan with a filter and without one
+    differ), nor do their titles."""
+    return [replace(tg, titles=tuple(sorted(tg.titles))) for tg in targets]
 
 
 def _expected(engine: Engine, picked: set[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
@@ -126,7 +135,7 @@ def test_a_recheck_of_more_entries_than_parameters_plans_exactly_them(
     targets = store.targets_for_check(engine, now=days(1), fingerprint_max_age_days=7, **filters)
 
     assert {tg.url: tg.resource_ids for tg in targets} == expected
-    assert targets == reference
+    assert _titles_sorted(targets) == _titles_sorted(reference)
     assert any(tg.previous is not None for tg in targets)
     # One entry of 3,000: its pair is bound in the statement, not read from every row.
     statements: list[Any] = []
@@ -162,4 +171,4 @@ def test_check_id_of_more_ids_than_parameters_plans_exactly_them(
     )
 
     assert {tg.url: tg.resource_ids for tg in targets} == expected
-    assert targets == reference
+    assert _titles_sorted(targets) == _titles_sorted(reference)
