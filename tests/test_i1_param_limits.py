@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, insert, select, update
 
 from catalog import store
+from catalog import tables as t
 from catalog.model import Target
 from catalog.settings import HealthSettings
 from catalog.store import _targets
@@ -172,3 +173,59 @@ def test_check_id_of_more_ids_than_parameters_plans_exactly_them(
 
     assert {tg.url: tg.resource_ids for tg in targets} == expected
     assert _titles_sorted(targets) == _titles_sorted(reference)
+
+
+def _link_ids(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(t.Link.url, t.Link.id)).all())
+
+
+def test_a_drifted_page_many_entries_left_is_read_in_full(engine: Engine) -> None:
+    """A page flagged as drifted, whose flag named more entries than a statement takes
+    parameters, every one of them since moved to other addresses: read in full next
+    night (`_entries_left`), without validators."""
+    ids = _link_ids(engine)
+    flagged = ids[URLS["a", "r0000"]]
+    with engine.begin() as conn:
+        own = set(conn.scalars(select(t.Resource.id).where(t.Resource.link_id == flagged)).all())
+        moved = [
+            pk
+            for pk in conn.scalars(select(t.Resource.id).order_by(t.Resource.id)).all()
+            if pk not in own
+        ][: LIMIT + 100]
+        conn.execute(
+            update(t.Link)
+            .where(t.Link.id == flagged)
+            .values(
+                fingerprint="f",
+                fingerprinted_at=days(0.5),
+                text_upto=days(0.6),
+                drift_reason="The page no longer names its entry.",
+                drift_since=days(0.5),
+                etag='"e"',
+            )
+        )
+        conn.execute(
+            update(t.Resource).where(t.Resource.id.in_(moved[:10])).values(text_at=days(0.8))
+        )
+        conn.execute(
+            insert(t.Event),
+            [
+                {
+                    "at": days(0.5),
+                    "kind": "drift_detected",
+                    "link_id": flagged,
+                    "details": {"entry": str(pk)},
+                }
+                for pk in moved
+            ],
+        )
+    reference = store.targets_for_check(engine, now=days(1), fingerprint_max_age_days=7)
+    _limited(engine)
+
+    targets = store.targets_for_check(engine, now=days(1), fingerprint_max_age_days=7)
+
+    assert _titles_sorted(targets) == _titles_sorted(reference)
+    (page,) = [tg for tg in targets if tg.url == URLS["a", "r0000"]]
+    assert page.fingerprint_due
+    assert page.previous is not None and page.previous.etag is None

@@ -372,9 +372,14 @@ def _entries_left(conn: Connection, link_ids: Sequence[int]) -> dict[int, dateti
         }
         if not drifted:
             continue
-        rows = conn.execute(
-            select(res.c.id, res.c.link_id, res.c.removed_at, res.c.text_at).where(
-                res.c.id.in_(list(drifted))
+        # A chunk's links may name more entries than it has links (bound lists of `CHUNK`).
+        rows = (
+            row
+            for part in chunks(list(drifted))
+            for row in conn.execute(
+                select(res.c.id, res.c.link_id, res.c.removed_at, res.c.text_at).where(
+                    res.c.id.in_(part)
+                )
             )
         )
         for entry_id, now_at, removed_at, text_at in rows:
